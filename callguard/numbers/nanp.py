@@ -1,0 +1,81 @@
+"""NPA-NXX table: phonenumbers' answers for a NANP number, memoised per exchange.
+
+``phonenumbers.parse`` + validation + zone lookup costs ~44 µs, a ceiling near
+22,000 checks/s. In the NANP every validity pattern and every time-zone prefix
+that libphonenumber holds for country code 1 stops at the 6th national digit
+(NPA-NXX; the last four digits are always free), so one lookup per exchange is
+exactly what phonenumbers would say for any number in it.
+``tests/test_nanp_table.py`` proves that equality for every NPA-NXX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+from phonenumbers import timezone as pn_timezone
+
+__all__ = ["ExchangeInfo", "NanpTable", "exchange_info_from_phonenumbers"]
+
+_UNKNOWN_ZONE = "Etc/Unknown"
+_NOT_WIRELESS = frozenset({PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE})
+GEOGRAPHIC_TYPES = frozenset(
+    {PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeInfo:
+    """What libphonenumber knows about one NPA-NXX (area code + exchange)."""
+
+    valid: bool
+    region: str | None
+    number_type: int
+    zones: tuple[str, ...]
+
+    @property
+    def geographic(self) -> bool:
+        """True when the number belongs to a place, so its zones mean something."""
+        return self.number_type in GEOGRAPHIC_TYPES
+
+    @property
+    def possibly_wireless(self) -> bool:
+        """libphonenumber says FIXED_LINE_OR_MOBILE for every US number: assume wireless."""
+        return self.number_type not in _NOT_WIRELESS
+
+
+def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
+    """Ask phonenumbers about one 10-digit NANP number (the slow, reference path)."""
+    parsed = phonenumbers.parse("+1" + national)
+    valid = phonenumbers.is_valid_number(parsed)
+    if not valid:
+        return ExchangeInfo(False, None, PhoneNumberType.UNKNOWN, ())
+    zones = tuple(z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE)
+    return ExchangeInfo(
+        True,
+        phonenumbers.region_code_for_number(parsed),
+        phonenumbers.number_type(parsed),
+        zones,
+    )
+
+
+class NanpTable:
+    """Exchange answers keyed by NPA*1000+NXX, filled from phonenumbers on first use."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[int, ExchangeInfo] = {}
+
+    def lookup(self, national: int) -> ExchangeInfo:
+        """Answer for a 10-digit national number given as an integer."""
+        key = national // 10_000
+        entry = self._entries.get(key)
+        if entry is None:
+            entry = exchange_info_from_phonenumbers(f"{key:06d}0000")
+            self._entries[key] = entry
+        return entry
+
+    def __len__(self) -> int:
+        return len(self._entries)

@@ -1,0 +1,43 @@
+"""Verdicts the gate gives when no pack can judge: bad input, errors, timeouts.
+
+Every one is a BLOCK: callguard fails closed (ARCHITECTURE.md, rules of the house).
+"""
+
+from __future__ import annotations
+
+from callguard.policy.outcome import Outcome, PackApplication, Status, Verdict
+
+__all__ = [
+    "BAD_LOCATION",
+    "FAIL_CLOSED",
+    "INTERNAL_ERROR",
+    "NOT_DIALABLE",
+    "STORE_UNAVAILABLE",
+    "UNKNOWN_CAMPAIGN",
+    "refusal",
+]
+
+FAIL_CLOSED = "callguard house rule: fail closed"
+NOT_DIALABLE = "callguard:number-not-dialable"
+UNKNOWN_CAMPAIGN = "callguard:unknown-campaign"
+BAD_LOCATION = "callguard:bad-location"
+STORE_UNAVAILABLE = "callguard:store-unavailable"
+INTERNAL_ERROR = "callguard:internal-error"
+
+
+def refusal(
+    rule_id: str,
+    citation: str,
+    reason: str,
+    *,
+    packs: tuple[PackApplication, ...] = (),
+) -> Verdict:
+    """A BLOCK decided before (or instead of) the packs' rules."""
+    outcome = Outcome(rule_id, citation, Status.BLOCK, reason, 0)
+    return Verdict(
+        allowed=False,
+        deciding=outcome,
+        outcomes=(outcome,),
+        packs=packs,
+        reason=f"Blocked by {rule_id}: {reason} ({citation}).",
+    )

@@ -1,0 +1,143 @@
+"""The single loop over the rules of the applicable packs: CallAttempt + Facts -> Verdict.
+
+The gate first asks for a ``Plan`` (which packs apply, which rules run, which
+lists and record kinds they need), gathers those facts, then calls ``decide``.
+A rule that would block unless a record exempts the call answers ``NeedFacts``;
+the gate fetches those and calls ``decide`` again. So a manual call inside hours
+to an unlisted number never reads a consent or relationship record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from callguard.policy.core import refusal
+from callguard.policy.model import CallAttempt, FactKind, Facts
+from callguard.policy.outcome import NeedFacts, Outcome, PackApplication, Status, Verdict
+from callguard.policy.packs import Obligation, Pack, combine_obligations
+from callguard.policy.rules import Context, LocalTime, Rule
+from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
+
+__all__ = ["Plan", "Policy", "PolicySettings"]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """Site-wide choices the law leaves to us."""
+
+    max_candidate_zones: int = 4
+    every_zone_fallback: bool = False  # False: unknown local time blocks
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one decision needs, worked out before any store is read."""
+
+    attempt: CallAttempt
+    packs: tuple[PackApplication, ...]
+    rules: tuple[Rule, ...]
+    skipped: tuple[Outcome, ...]
+    obligations: tuple[Obligation, ...]
+    zones: ZoneResolution
+    local: tuple[LocalTime, ...]
+
+    @property
+    def prefetch(self) -> frozenset[FactKind]:
+        """Record kinds some rule always needs."""
+        return frozenset().union(*(rule.prefetch for rule in self.rules))
+
+    @property
+    def list_names(self) -> tuple[str, ...]:
+        """Every list some rule reads, once each."""
+        return tuple(dict.fromkeys(name for rule in self.rules for name in rule.list_names))
+
+
+class Policy:
+    """The jurisdiction packs by id, and the site's policy settings."""
+
+    def __init__(self, packs: Mapping[str, Pack], settings: PolicySettings) -> None:
+        self.packs = dict(packs)
+        self.settings = settings
+
+    def plan(self, attempt: CallAttempt) -> Plan:
+        """Choose the packs and rules for this call and resolve its local time."""
+        day = attempt.at.date()
+        applications: list[PackApplication] = []
+        rules: list[Rule] = []
+        skipped: list[Outcome] = []
+        obligations: list[Obligation] = []
+        for pack_id in attempt.campaign.packs:
+            pack = self.packs[pack_id]
+            why = pack.scope.why_applies(attempt)
+            if not pack.in_effect(day):
+                applications.append(PackApplication(pack.id, pack.version, False,
+                                                    f"not in effect on {day}"))
+                continue
+            applications.append(PackApplication(pack.id, pack.version, why is not None,
+                                                why or pack.scope.why_not()))
+            if why is None:
+                continue
+            obligations.extend(pack.obligations)
+            for rule in pack.rules:
+                if attempt.mode in rule.modes:
+                    rules.append(rule)
+                else:
+                    modes = ", ".join(sorted(m.value for m in rule.modes))
+                    skipped.append(Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
+                                           f"covers {modes} calls only", rule.precedence))
+        zones = resolve_zones(attempt.number, attempt.location,
+                              max_zones=self.settings.max_candidate_zones,
+                              every_zone_fallback=self.settings.every_zone_fallback)
+        return Plan(attempt, tuple(applications), tuple(rules), tuple(skipped),
+                    tuple(obligations), zones, local_times(attempt.at, zones.zones))
+
+    def decide(self, plan: Plan, facts: Facts) -> Verdict | NeedFacts:
+        """Run every rule; BLOCK if any blocks (the most restrictive pack wins)."""
+        if not plan.rules:
+            return refusal("callguard:no-pack", "callguard house rule: fail closed",
+                           "no enabled jurisdiction pack applies to this call",
+                           packs=plan.packs)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason)
+        outcomes: list[Outcome] = []
+        missing: set[FactKind] = set()
+        for rule in plan.rules:
+            result = rule.evaluate(ctx)
+            if isinstance(result, NeedFacts):
+                missing |= result.kinds
+            else:
+                outcomes.append(result)
+        if missing:
+            return NeedFacts(frozenset(missing))
+        outcomes.extend(plan.skipped)
+        return self._verdict(plan, facts, tuple(outcomes))
+
+    @staticmethod
+    def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:
+        blocks = sorted((o for o in outcomes if o.status is Status.BLOCK),
+                        key=lambda o: o.precedence)
+        deciding = blocks[0] if blocks else None
+        if deciding is not None:
+            reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."
+            if len(blocks) > 1:
+                reason += f" {len(blocks) - 1} more rule(s) also block."
+        else:
+            judged = [o for o in outcomes if o.status is not Status.NOT_APPLICABLE]
+            applied = ", ".join(p.pack_id for p in plan.packs if p.applies)
+            reason = f"Allowed: {len(judged)} rules of {applied} hold."
+            exempt = [o.reason.split("exempt: ", 1)[-1] for o in outcomes
+                      if o.status is Status.EXEMPT]
+            if exempt:
+                reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
+        lists = tuple((c.name, c.version) for c in facts.lists.values() if c is not None)
+        return Verdict(
+            allowed=deciding is None,
+            deciding=deciding,
+            outcomes=outcomes,
+            packs=plan.packs,
+            reason=reason,
+            time_zones=plan.zones.zones,
+            zone_sources=plan.zones.sources,
+            lists=lists,
+            obligations=combine_obligations(list(plan.obligations), plan.attempt.mode),
+        )

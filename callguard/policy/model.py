@@ -1,0 +1,151 @@
+"""What the policy decides about: a call attempt, and the facts gathered for it.
+
+Everything here is a frozen value. The policy never fetches: the gate gathers
+facts from the stores and hands them in; a fact the gate did not fetch is
+absent from ``Facts.fetched`` and a rule that needs it asks for it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+
+from callguard.numbers import Location, NumberInfo
+
+__all__ = [
+    "CallAttempt",
+    "Campaign",
+    "CompanyDncRecord",
+    "ConsentKind",
+    "ConsentRecord",
+    "DialingMode",
+    "EbrRecord",
+    "FactKind",
+    "Facts",
+    "ListCheck",
+    "Registration",
+    "RegistrationExemption",
+]
+
+
+class DialingMode(enum.StrEnum):
+    """How the call is placed; the law treats each differently."""
+
+    MANUAL = "manual"  # a person dials and talks
+    PREDICTIVE = "predictive"  # a machine dials, a live agent talks
+    PRERECORDED = "prerecorded"  # a machine dials and plays a recorded or artificial voice
+
+
+class ConsentKind(enum.StrEnum):
+    """Kinds of consent a called party gives to one solicitor."""
+
+    AUTODIALER = "autodialer"  # prior express consent, Utah Code 13-25a-103(2)
+    CALLING_HOURS = "calling-hours"  # consent to calls at other times, 13-25a-103(3)
+    WRITTEN = "written"  # prior express written consent, 47 CFR 64.1200(a)(2)
+
+
+class FactKind(enum.StrEnum):
+    """Facts that live in async record stores and are fetched only when a rule needs them."""
+
+    CONSENT = "consent"
+    EBR = "ebr"
+    COMPANY_DNC = "company-dnc"
+
+
+@dataclass(frozen=True, slots=True)
+class Registration:
+    """A soliciting business's registration with the state (H.B. 45 proposed 13-26a-103)."""
+
+    number: str
+    expires: date
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationExemption:
+    """An exemption from registration claimed by the business (H.B. 45 proposed 13-26a-104)."""
+
+    citation: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Campaign:
+    """A campaign calls for one solicitor (the seller), whose records bind all its campaigns."""
+
+    id: str
+    solicitor: str
+    caller_id: str
+    default_mode: DialingMode
+    origin_state: str | None
+    packs: tuple[str, ...]
+    registration: Registration | None = None
+    exemption: RegistrationExemption | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallAttempt:
+    """One outbound call, asked about before it is dialled. ``at`` is timezone-aware."""
+
+    number: NumberInfo
+    campaign: Campaign
+    mode: DialingMode
+    at: datetime
+    location: Location | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListCheck:
+    """Membership of the number in one version of one do-not-call list."""
+
+    name: str
+    version: int
+    published: date | None
+    listed: bool
+    covered: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRecord:
+    """Consent of the called party to one solicitor."""
+
+    kind: ConsentKind
+    granted_at: datetime
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    window: tuple[time, time] | None = None  # calling-hours consent: the agreed local window
+
+    def valid_at(self, at: datetime) -> bool:
+        """Given before the call, not expired at it, and never revoked."""
+        if self.revoked_at is not None or self.granted_at > at:
+            return False
+        return self.expires_at is None or at < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class EbrRecord:
+    """Established business relationship of the called party with one solicitor."""
+
+    last_transaction: date | None = None
+    last_inquiry: date | None = None
+    ended_at: datetime | None = None  # a do-not-call request or either party ended it
+
+
+@dataclass(frozen=True, slots=True)
+class CompanyDncRecord:
+    """The called party asked this solicitor not to call (47 CFR 64.1200(d)(3))."""
+
+    added_at: datetime
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What the gate gathered. Lists are checked synchronously for every call."""
+
+    lists: Mapping[str, ListCheck | None] = field(default_factory=dict)
+    consents: tuple[ConsentRecord, ...] = ()
+    ebr: EbrRecord | None = None
+    company_dnc: CompanyDncRecord | None = None
+    fetched: frozenset[FactKind] = frozenset()

@@ -1,0 +1,91 @@
+"""What the policy answers: each rule's outcome, and the verdict over all of them."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from callguard.policy.model import FactKind
+
+__all__ = [
+    "NeedFacts",
+    "Obligations",
+    "Outcome",
+    "PackApplication",
+    "Status",
+    "Verdict",
+]
+
+
+class Status(enum.StrEnum):
+    """How one rule judged the call."""
+
+    PASS = "pass"  # the rule is satisfied
+    EXEMPT = "exempt"  # the rule would block, but a record exempts the call
+    BLOCK = "block"  # the rule forbids the call
+    NOT_APPLICABLE = "not-applicable"  # the rule does not cover this kind of call
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One rule's judgement, with the citation it rests on."""
+
+    rule_id: str
+    citation: str
+    status: Status
+    reason: str
+    precedence: int = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NeedFacts:
+    """A rule cannot judge without facts the gate has not fetched yet."""
+
+    kinds: frozenset[FactKind]
+
+
+@dataclass(frozen=True, slots=True)
+class PackApplication:
+    """Whether a jurisdiction pack applied to the call, and why."""
+
+    pack_id: str
+    version: str
+    applies: bool
+    why: str
+
+
+@dataclass(frozen=True, slots=True)
+class Obligations:
+    """Duties on the call once dialled; the most restrictive of the applicable packs."""
+
+    line_release_seconds: float | None = None
+    line_release_citation: str | None = None
+    min_ring_seconds: int | None = None
+    min_rings: int | None = None
+    min_ring_citation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """ALLOW or BLOCK, the deciding rule, every rule's outcome and one plain sentence."""
+
+    allowed: bool
+    deciding: Outcome | None
+    outcomes: tuple[Outcome, ...]
+    packs: tuple[PackApplication, ...]
+    reason: str
+    time_zones: tuple[str, ...] = ()
+    zone_sources: tuple[str, ...] = ()
+    lists: tuple[tuple[str, int], ...] = ()
+    obligations: Obligations = Obligations()
+
+    @property
+    def verdict(self) -> str:
+        """``ALLOW`` or ``BLOCK``, as fronts and logs spell it."""
+        return "ALLOW" if self.allowed else "BLOCK"
+
+    @property
+    def blocking(self) -> tuple[Outcome, ...]:
+        """Every rule that blocked the call, the deciding one first."""
+        blocks = [o for o in self.outcomes if o.status is Status.BLOCK]
+        return tuple(sorted(blocks, key=lambda o: o.precedence))

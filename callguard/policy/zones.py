@@ -1,0 +1,55 @@
+"""Candidate zones of the called party, and the call's local time in each."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from callguard.numbers import Location, NumberInfo
+from callguard.policy.rules.base import LocalTime
+
+__all__ = ["ZoneResolution", "local_times", "resolve_zones"]
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneResolution:
+    """The zones to check and why each is there; ``unknown_reason`` when there are none."""
+
+    zones: tuple[str, ...]
+    sources: tuple[str, ...]
+    unknown_reason: str | None = None
+
+
+def resolve_zones(
+    number: NumberInfo,
+    location: Location | None,
+    *,
+    max_zones: int,
+    every_zone_fallback: bool,
+) -> ZoneResolution:
+    """Union of the number's zones (when usable) and the CRM location's zones."""
+    zones: list[str] = []
+    sources: list[str] = []
+    usable = number.geographic and 0 < len(number.zones) <= max_zones
+    if usable:
+        zones.extend(number.zones)
+        place = f"area code {number.area_code}" if number.area_code else "number"
+        sources.append(f"{place}: {', '.join(number.zones)}")
+    if location is not None:
+        zones.extend(z for z in location.zones if z not in zones)
+        sources.append(f"{location.source}: {', '.join(location.zones)}")
+    if zones:
+        return ZoneResolution(tuple(zones), tuple(sources))
+    if not number.geographic:
+        why = "number has no geography (toll-free or non-geographic) and no CRM location"
+    else:
+        why = f"number maps to {len(number.zones)} time zones and no CRM location was given"
+    if every_zone_fallback and number.zones:
+        return ZoneResolution(number.zones, (f"fallback, every zone the number maps to: {why}",))
+    return ZoneResolution((), (), why)
+
+
+def local_times(at: datetime, zones: tuple[str, ...]) -> tuple[LocalTime, ...]:
+    """The instant in each zone (zoneinfo applies each zone's DST rules)."""
+    return tuple(LocalTime(zone, at.astimezone(ZoneInfo(zone))) for zone in zones)
