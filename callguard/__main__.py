@@ -1,0 +1,5 @@
+"""``python -m callguard``."""
+
+from callguard.cli.main import main
+
+main()

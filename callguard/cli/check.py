@@ -1,0 +1,59 @@
+"""``callguard check``: one decision through the same gate the fronts use."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+
+from callguard.cli.common import (
+    EXIT_ALLOW,
+    EXIT_BLOCK,
+    EXIT_INTERNAL,
+    CliState,
+    campaign_or_exit,
+    parse_instant,
+    run,
+    usage_error,
+)
+from callguard.cli.render import print_decision, print_json
+from callguard.gate import CheckRequest
+from callguard.policy import DialingMode, core
+
+__all__ = ["check"]
+
+
+@click.command()
+@click.argument("number")
+@click.option("--campaign", required=True, help="Campaign id from the configuration.")
+@click.option("--mode", type=click.Choice([m.value for m in DialingMode]),
+              help="Dialing mode; default: the campaign's.")
+@click.option("--at", "at_text", metavar="ISO-8601",
+              help="Instant of the call, with UTC offset; default: now.")
+@click.option("--tz", "zone", metavar="ZONE", help="Called party's IANA time zone from the CRM.")
+@click.option("--postal-code", metavar="ZIP", help="Called party's 5-digit ZIP from the CRM.")
+@click.option("--json", "as_json", is_flag=True, help="Print the decision as JSON.")
+@click.pass_obj
+def check(state: CliState, number: str, campaign: str, mode: str | None, at_text: str | None,
+          zone: str | None, postal_code: str | None, as_json: bool) -> None:
+    """Decide whether NUMBER may be called now (exit 0 ALLOW, 1 BLOCK, 2 usage, 3 error)."""
+    if zone and postal_code:
+        usage_error("give --tz or --postal-code, not both")
+    at = parse_instant(at_text) if at_text else None
+    campaign_or_exit(state.settings, campaign)
+    runtime = state.runtime()
+    try:
+        decision = run(runtime.gate.check(CheckRequest(
+            number=number, campaign=campaign, mode=mode, at=at,
+            location=zone or postal_code, front="cli")))
+    finally:
+        runtime.close()
+    if as_json:
+        print_json(decision.to_dict())
+    else:
+        print_decision(Console(), decision)
+    deciding = decision.verdict.deciding
+    if deciding is not None and deciding.rule_id == core.INTERNAL_ERROR:
+        sys.exit(EXIT_INTERNAL)
+    sys.exit(EXIT_ALLOW if decision.allowed else EXIT_BLOCK)

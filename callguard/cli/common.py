@@ -1,0 +1,110 @@
+"""Shared CLI plumbing: settings from the group options, exit codes, argument parsing."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+from rich.console import Console
+
+from callguard.config import Settings, load_settings
+from callguard.errors import CallguardError, ConfigError, NumberError
+from callguard.policy import Campaign
+from callguard.runtime import Runtime, open_runtime
+
+__all__ = [
+    "EXIT_ALLOW",
+    "EXIT_BLOCK",
+    "EXIT_INTERNAL",
+    "EXIT_USAGE",
+    "CliState",
+    "campaign_or_exit",
+    "e164_or_exit",
+    "parse_date",
+    "parse_instant",
+    "run",
+    "usage_error",
+]
+
+EXIT_ALLOW, EXIT_BLOCK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+T = TypeVar("T")
+err_console = Console(stderr=True)
+
+
+class CliState:
+    """Options of the ``callguard`` group, resolved lazily."""
+
+    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
+        self._config = config
+        self._data_dir = data_dir
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        """Load the configuration once; a bad one is a usage error."""
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self._config, data_dir=self._data_dir)
+            except ConfigError as exc:
+                usage_error(f"configuration: {exc}")
+        return self._settings
+
+    def runtime(self) -> Runtime:
+        """Open the node's stores."""
+        try:
+            return open_runtime(self.settings)
+        except CallguardError as exc:
+            err_console.print(f"[red]error:[/red] {exc}")
+            sys.exit(EXIT_INTERNAL)
+
+
+def usage_error(message: str) -> NoReturn:
+    """Print and exit 2."""
+    err_console.print(f"[red]usage error:[/red] {message}", highlight=False)
+    sys.exit(EXIT_USAGE)
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine to completion."""
+    return asyncio.run(coro)
+
+
+def parse_instant(text: str) -> datetime:
+    """ISO 8601 with a UTC offset; anything else is a usage error."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        usage_error(f"--at {text!r} is not an ISO-8601 date-time (e.g. 2026-07-24T10:00:00-06:00)")
+    if value.tzinfo is None:
+        usage_error(f"--at {text!r} has no UTC offset; add one, e.g. {text}-06:00 or {text}Z")
+    return value
+
+
+def parse_date(option: str, text: str) -> date:
+    """YYYY-MM-DD or a usage error."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        usage_error(f"{option} {text!r} is not a date like 2026-11-22")
+
+
+def campaign_or_exit(settings: Settings, campaign_id: str) -> Campaign:
+    """The campaign, or a usage error listing the known ones."""
+    campaign = settings.campaigns.get(campaign_id)
+    if campaign is None:
+        known = ", ".join(sorted(settings.campaigns)) or "none configured"
+        usage_error(f"unknown campaign {campaign_id!r}; known: {known}")
+    return campaign
+
+
+def e164_or_exit(settings: Settings, number: str) -> str:
+    """The number in E.164, or a usage error with the reason."""
+    try:
+        return settings.parser().parse(number).e164
+    except NumberError as exc:
+        usage_error(f"number {number!r}: {exc}")

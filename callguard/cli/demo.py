@@ -1,0 +1,111 @@
+"""``callguard demo``: a newcomer's first run — demo lists, records and ten decisions.
+
+Instants are chosen relative to today (the lists are published today, and a list older
+than 31 days would block every call), on the next Utah business day.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from callguard.cli.common import CliState, run
+from callguard.gate import CheckRequest
+from callguard.policy import ConsentKind, ConsentRecord
+from callguard.policy.rules import holiday_name
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import parse_list_file
+
+__all__ = ["demo"]
+
+_DENVER = ZoneInfo("America/Denver")
+_DEMO_DIR = Path(__file__).resolve().parents[2] / "config" / "demo"
+
+
+def _next_day(today: date, *, sunday: bool) -> date:
+    day = today + timedelta(days=1)
+    while (day.weekday() == 6) != sunday or holiday_name("US", "UT", day):
+        day += timedelta(days=1)
+    return day
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), _DENVER)
+
+
+def _cases(today: date) -> list[tuple[str, CheckRequest]]:
+    work, sunday = _next_day(today, sunday=False), _next_day(today, sunday=True)
+    manual, predictive = "ut-solar-manual", "ut-solar-predictive"
+    return [
+        ("manual call, 10:30, unlisted", CheckRequest("801-555-0142", manual, at=_at(work, 10, 30))),
+        ("number on the national registry", CheckRequest("8015550199", manual, at=_at(work, 10, 30))),
+        ("08:30: federal and Utah allow, H.B. 45 says 9 a.m.",
+         CheckRequest("(801) 555-0142", manual, at=_at(work, 8, 30))),
+        ("Sunday in Utah", CheckRequest("8015550142", manual, at=_at(sunday, 12))),
+        ("predictive, no written consent", CheckRequest("8015550142", predictive, at=_at(work, 11))),
+        ("predictive, written consent on record",
+         CheckRequest("+1 801 555 0177", predictive, at=_at(work, 11))),
+        ("asked the seller not to call", CheckRequest("8015550166", manual, at=_at(work, 11))),
+        ("toll-free: local time unknown", CheckRequest("8005550100", manual, at=_at(work, 11))),
+        ("list does not cover area code 303", CheckRequest("3035550142", manual, at=_at(work, 11))),
+        ("not a dialable number", CheckRequest("555-0123", manual, at=_at(work, 11))),
+    ]
+
+
+async def _prepare(runtime_records: object, solicitor: str, today: date) -> None:
+    from callguard.stores.embedded.records import EmbeddedRecords  # noqa: PLC0415 - demo only
+
+    assert isinstance(runtime_records, EmbeddedRecords)  # noqa: S101
+    granted = datetime.combine(today - timedelta(days=30), time(), UTC)
+    await runtime_records.add_consent(
+        solicitor, "+18015550177", ConsentRecord(ConsentKind.WRITTEN, granted),
+        source="demo", evidence="demo-form-0177")
+    await runtime_records.add_company_dnc(solicitor, "+18015550166", datetime.now(UTC),
+                                          source="demo")
+
+
+@click.command()
+@click.option("--data-dir", "data_dir", type=click.Path(path_type=Path),
+              help="Keep the demo data here; default: a fresh temporary directory.")
+@click.pass_obj
+def demo(state: CliState, data_dir: Path | None) -> None:
+    """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
+    target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
+    settings = replace(state.settings, data_dir=target.resolve(), compliance_log="")
+    today = datetime.now(_DENVER).date()
+    console = Console()
+    for name in ("national", "ut-state"):
+        parsed = parse_list_file(_DEMO_DIR / f"{name}.txt", max_bad_share=0.5)
+        # The demo copy of the national registry speaks for these area codes only, so a
+        # call to 303 shows the fail-closed coverage block.
+        covers = frozenset({801, 385, 435, 212, 415, 800}) if name == "national" else None
+        meta = write_version(settings.data_dir, name, parsed, published=today,
+                             area_codes=covers, source=f"{name}.txt")
+        console.print(f"imported demo list [bold]{name}[/] v{meta.version}: {meta.count} "
+                      f"numbers, {parsed.bad} malformed line(s) reported: "
+                      f"{'; '.join(parsed.bad_examples)}", highlight=False)
+    runtime = open_runtime(settings)
+    try:
+        run(_prepare(runtime.records, "beehive-solar", today))
+        table = Table("case", "verdict", "reason (deciding rule and citation)",
+                      title="callguard demo decisions", show_lines=True)
+        for label, request in _cases(today):
+            decision = run(runtime.gate.check(request))
+            data = decision.to_dict()
+            colour = "green" if decision.allowed else "red"
+            table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", data["reason"])
+        console.print(table)
+    finally:
+        runtime.close()
+    console.print(f"data dir: {settings.data_dir}  (compliance log: "
+                  f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)
+    console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "
+                  "--campaign ut-solar-manual", highlight=False)

@@ -1,0 +1,43 @@
+"""``callguard serve``: the long-running node. Fronts attach here as they are built."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+import click
+import structlog
+
+from callguard.cli.common import CliState
+
+__all__ = ["serve"]
+
+_log = structlog.get_logger("callguard.serve")
+
+
+async def _serve(state: CliState, reload_seconds: float) -> None:
+    runtime = state.runtime()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    _log.info("serving", lists=list(runtime.lists.names()),
+              campaigns=sorted(runtime.settings.campaigns))
+    try:
+        while not stop.is_set():
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
+            except TimeoutError:
+                runtime.lists.reload()
+    finally:
+        runtime.close()
+        _log.info("stopped")
+
+
+@click.command()
+@click.option("--reload-seconds", default=5.0, show_default=True,
+              help="How often to look for newly published list versions.")
+@click.pass_obj
+def serve(state: CliState, reload_seconds: float) -> None:
+    """Run the node until SIGTERM."""
+    asyncio.run(_serve(state, reload_seconds))

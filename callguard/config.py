@@ -1,0 +1,206 @@
+"""Settings: one TOML file (``--config`` or ``CALLGUARD_CONFIG``), validated at load.
+
+Secrets never live in this file; they come from the environment or secret files.
+Every error names the key and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from callguard.errors import ConfigError, NumberError
+from callguard.numbers import NumberParser
+from callguard.policy import (
+    Campaign,
+    DialingMode,
+    Pack,
+    Policy,
+    PolicySettings,
+    Registration,
+    RegistrationExemption,
+    pack_from_mapping,
+)
+
+__all__ = ["Settings", "load_settings"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
+_KNOWN_TOP = {"callguard", "campaigns"}
+_KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
+               "max_candidate_zones", "unknown_local_time", "compliance_log"}
+_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
+                   "registration", "exemption"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Everything loaded from the configuration file, validated."""
+
+    path: Path
+    data_dir: Path
+    packs: Mapping[str, Pack]
+    enabled_packs: tuple[str, ...]
+    campaigns: Mapping[str, Campaign]
+    dial_prefixes: tuple[str, ...]
+    regions: frozenset[str]
+    policy_settings: PolicySettings
+    compliance_log: str  # a path, or "-" for stdout
+
+    def policy(self) -> Policy:
+        """The decision core over the enabled packs."""
+        return Policy({k: self.packs[k] for k in self.enabled_packs}, self.policy_settings)
+
+    def parser(self) -> NumberParser:
+        """A number parser for this site."""
+        return NumberParser(dial_prefixes=self.dial_prefixes, regions=self.regions)
+
+
+def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    value = table.get(key, default)
+    if value is not None and not isinstance(value, kind):
+        raise ConfigError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    extra = sorted(set(table) - known)
+    if extra:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; "
+                          f"known: {', '.join(sorted(known))}")
+
+
+def _load_packs(packs_dir: Path) -> dict[str, Pack]:
+    if not packs_dir.is_dir():
+        raise ConfigError(f"packs_dir {packs_dir} is not a directory")
+    packs: dict[str, Pack] = {}
+    for path in sorted(packs_dir.glob("*.toml")):
+        try:
+            pack = pack_from_mapping(tomllib.loads(path.read_text()), origin=str(path))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+        if pack.id != path.stem:
+            raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
+        packs[pack.id] = pack
+    return packs
+
+
+def _registration(where: str, raw: Mapping[str, Any]) -> Registration:
+    number, expires = raw.get("number"), raw.get("expires")
+    if not isinstance(number, str) or not isinstance(expires, date):
+        raise ConfigError(f"{where}.registration needs number = \"...\" and expires = "
+                          "YYYY-MM-DD (a TOML date, unquoted)")
+    return Registration(number, expires)
+
+
+def _exemption(where: str, raw: Mapping[str, Any]) -> RegistrationExemption:
+    citation, reason = raw.get("citation"), raw.get("reason")
+    if not isinstance(citation, str) or not isinstance(reason, str):
+        raise ConfigError(f"{where}.exemption needs citation = \"13-26a-104(1)(x)\" and "
+                          "reason = \"...\"")
+    return RegistrationExemption(citation, reason)
+
+
+def _campaign(
+    index: int, raw: Mapping[str, Any], enabled: tuple[str, ...], parser: NumberParser
+) -> Campaign:
+    where = f"campaigns[{index}]"
+    campaign_id = _typed(where, raw, "id", str, None)
+    if not campaign_id:
+        raise ConfigError(f"{where}: every campaign needs id = \"...\"")
+    where = f"campaign {campaign_id!r}"
+    _unknown(where, raw, _KNOWN_CAMPAIGN)
+    solicitor = _typed(where, raw, "solicitor", str, None)
+    if not solicitor:
+        raise ConfigError(f"{where}: solicitor (the seller the campaign calls for) is required;"
+                          " consent and do-not-call records belong to it")
+    caller_id = _typed(where, raw, "caller_id", str, "")
+    try:
+        caller_e164 = parser.parse(caller_id).e164
+    except NumberError as exc:
+        raise ConfigError(f"{where}: caller_id {caller_id!r} is not a number callguard can "
+                          f"present ({exc}); use E.164 like +18015550100") from None
+    mode_text = _typed(where, raw, "default_mode", str, "manual")
+    try:
+        mode = DialingMode(mode_text)
+    except ValueError:
+        raise ConfigError(f"{where}: default_mode {mode_text!r}; use manual, predictive or "
+                          "prerecorded") from None
+    packs = tuple(_typed(where, raw, "packs", list, list(enabled)))
+    unknown = [p for p in packs if p not in enabled]
+    if unknown:
+        raise ConfigError(f"{where}: packs {unknown} are not enabled; enabled: {list(enabled)}")
+    origin = _typed(where, raw, "origin_state", str, None)
+    if origin is not None and (len(origin) != 2 or not origin.isupper()):
+        raise ConfigError(f"{where}: origin_state {origin!r}: use a two-letter code like \"UT\"")
+    registration = raw.get("registration")
+    exemption = raw.get("exemption")
+    return Campaign(
+        id=campaign_id,
+        solicitor=solicitor,
+        caller_id=caller_e164,
+        default_mode=mode,
+        origin_state=origin,
+        packs=packs,
+        registration=_registration(where, registration) if registration else None,
+        exemption=_exemption(where, exemption) if exemption else None,
+    )
+
+
+def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
+    """Load and validate; ``path`` falls back to ``CALLGUARD_CONFIG`` then the bundled demo."""
+    if path is None:
+        env = os.environ.get("CALLGUARD_CONFIG")
+        path = Path(env) if env else DEFAULT_CONFIG
+    try:
+        doc = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    _unknown(str(path), doc, _KNOWN_TOP)
+    main = doc.get("callguard", {})
+    _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)
+    where = f"{path} [callguard]"
+    base = path.parent
+    packs = _load_packs(base / _typed(where, main, "packs_dir", str, "jurisdictions"))
+    enabled = tuple(_typed(where, main, "enabled_packs", list, sorted(packs)))
+    missing = [p for p in enabled if p not in packs]
+    if missing:
+        raise ConfigError(f"{where}: enabled_packs {missing} not found; available: "
+                          f"{sorted(packs)}")
+    fallback = _typed(where, main, "unknown_local_time", str, "block")
+    if fallback not in ("block", "every-zone"):
+        raise ConfigError(f"{where}: unknown_local_time {fallback!r}; use block or every-zone")
+    prefixes = tuple(_typed(where, main, "dial_prefixes", list, []))
+    if not all(isinstance(p, str) and p.isdigit() for p in prefixes):
+        raise ConfigError(f"{where}: dial_prefixes must be digit strings like [\"9\"]")
+    regions = frozenset(_typed(where, main, "regions", list, ["US"]))
+    parser = NumberParser(dial_prefixes=prefixes, regions=regions)
+    campaigns: dict[str, Campaign] = {}
+    for index, raw in enumerate(doc.get("campaigns", [])):
+        campaign = _campaign(index, raw, enabled, parser)
+        if campaign.id in campaigns:
+            raise ConfigError(f"campaign {campaign.id!r} is defined twice")
+        campaigns[campaign.id] = campaign
+    env_dir = os.environ.get("CALLGUARD_DATA_DIR")
+    chosen_dir = data_dir or (Path(env_dir) if env_dir else None) or (
+        base / _typed(where, main, "data_dir", str, "../callguard-data"))
+    return Settings(
+        path=path,
+        data_dir=chosen_dir.resolve(),
+        packs=packs,
+        enabled_packs=enabled,
+        campaigns=campaigns,
+        dial_prefixes=prefixes,
+        regions=regions,
+        policy_settings=PolicySettings(
+            max_candidate_zones=_typed(where, main, "max_candidate_zones", int, 4),
+            every_zone_fallback=fallback == "every-zone",
+        ),
+        compliance_log=_typed(where, main, "compliance_log", str, ""),
+    )

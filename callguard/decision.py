@@ -1,0 +1,97 @@
+"""A decision: the verdict plus what it was about, and its documented JSON form.
+
+The JSON form is the ``--json`` output of ``callguard check`` and the body of the
+compliance record (which replaces the number by a keyed hash). Schema:
+``docs/decision.schema.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from callguard.numbers import NumberInfo
+from callguard.policy import Campaign, DialingMode, Status, Verdict
+
+__all__ = ["Decision", "new_decision_id"]
+
+
+def new_decision_id() -> str:
+    """A time-ordered UUIDv7, so records sort by when they were decided."""
+    millis = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (millis << 80) | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64
+    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One answer of the gate."""
+
+    decision_id: str
+    verdict: Verdict
+    at: datetime
+    number: NumberInfo | None
+    raw_number: str
+    campaign: Campaign | None
+    campaign_id: str
+    mode: DialingMode | None
+    front: str
+    latency_us: float
+    linkedid: str | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """True for ALLOW."""
+        return self.verdict.allowed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON form (``number`` is the E.164 form, or the raw input)."""
+        verdict = self.verdict
+        deciding = verdict.deciding
+        obligations = verdict.obligations
+        return {
+            "decision_id": self.decision_id,
+            "verdict": verdict.verdict,
+            "rule": deciding.rule_id if deciding else None,
+            "citations": [o.citation for o in verdict.blocking],
+            "reason": verdict.reason,
+            "number": self.number.e164 if self.number else self.raw_number,
+            "campaign": self.campaign_id,
+            "solicitor": self.campaign.solicitor if self.campaign else None,
+            "mode": self.mode.value if self.mode else None,
+            "at": self.at.astimezone(UTC).isoformat(),
+            "time_zones": list(verdict.time_zones),
+            "local_times": [
+                {"zone": z, "local": self.at.astimezone(ZoneInfo(z)).isoformat()}
+                for z in verdict.time_zones
+            ],
+            "zone_sources": list(verdict.zone_sources),
+            "packs": [
+                {"id": p.pack_id, "version": p.version, "applies": p.applies, "why": p.why}
+                for p in verdict.packs
+            ],
+            "lists": [{"name": n, "version": v} for n, v in verdict.lists],
+            "outcomes": [
+                {"rule": o.rule_id, "citation": o.citation, "status": o.status.value,
+                 "reason": o.reason}
+                for o in verdict.outcomes
+            ],
+            "obligations": {
+                "line_release_seconds": obligations.line_release_seconds,
+                "line_release_citation": obligations.line_release_citation,
+                "min_ring_seconds": obligations.min_ring_seconds,
+                "min_rings": obligations.min_rings,
+                "min_ring_citation": obligations.min_ring_citation,
+            },
+            "exempt": [o.rule_id for o in verdict.outcomes if o.status is Status.EXEMPT],
+            "front": self.front,
+            "linkedid": self.linkedid,
+            "latency_us": round(self.latency_us, 1),
+        }

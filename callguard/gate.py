@@ -1,0 +1,202 @@
+"""The gate: the one service every front calls (FastAGI, SIP, HTTP, CLI).
+
+It turns a request into a call attempt, asks the policy which facts it needs, reads
+only those from the stores, runs the policy, writes the compliance record and returns
+the decision. Any failure — bad input, a store error, a bug — is a BLOCK with the
+reason; the gate never raises to its front.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+
+from callguard.decision import Decision, new_decision_id
+from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
+from callguard.policy import (
+    CallAttempt,
+    Campaign,
+    DialingMode,
+    FactKind,
+    Facts,
+    ListCheck,
+    NeedFacts,
+    Plan,
+    Policy,
+    Verdict,
+    refusal,
+)
+from callguard.policy.core import (
+    BAD_LOCATION,
+    FAIL_CLOSED,
+    INTERNAL_ERROR,
+    NOT_DIALABLE,
+    STORE_UNAVAILABLE,
+    UNKNOWN_CAMPAIGN,
+)
+from callguard.stores.interfaces import ListRegistry, RecordStores
+
+__all__ = ["CheckRequest", "Gate"]
+
+_MAX_ROUNDS = 3
+_errors = structlog.get_logger("callguard.gate")
+
+
+@dataclass(frozen=True, slots=True)
+class CheckRequest:
+    """What a front asks: the raw inputs, unvalidated."""
+
+    number: str
+    campaign: str
+    mode: str | None = None
+    at: datetime | None = None
+    location: str | None = None
+    linkedid: str | None = None
+    front: str = "cli"
+
+
+@dataclass(slots=True)
+class _Attempted:
+    number: NumberInfo | None = None
+    campaign: Campaign | None = None
+    mode: DialingMode | None = None
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gate:
+    """Gathers facts, runs the policy, records the decision."""
+
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        campaigns: Mapping[str, Campaign],
+        parser: NumberParser,
+        lists: ListRegistry,
+        records: RecordStores,
+        record: Callable[[Decision], None],
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._policy = policy
+        self._campaigns = campaigns
+        self._parser = parser
+        self._lists = lists
+        self._records = records
+        self._record = record
+        self._clock = clock
+
+    async def check(self, request: CheckRequest) -> Decision:
+        """Decide one call attempt; never raises."""
+        started = time.perf_counter()
+        at = request.at or self._clock()
+        seen = _Attempted()
+        try:
+            verdict = await self._decide(request, at, seen)
+        except Exception as exc:  # noqa: BLE001 - the gate fails closed on anything
+            _errors.exception("gate_error", campaign=request.campaign)
+            verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
+                              f"internal error ({type(exc).__name__}); call not placed")
+        decision = Decision(
+            decision_id=new_decision_id(),
+            verdict=verdict,
+            at=at,
+            number=seen.number,
+            raw_number=request.number,
+            campaign=seen.campaign,
+            campaign_id=request.campaign,
+            mode=seen.mode,
+            front=request.front,
+            latency_us=(time.perf_counter() - started) * 1e6,
+            linkedid=request.linkedid,
+        )
+        try:
+            self._record(decision)
+        except Exception:  # noqa: BLE001 - a logging failure must not turn into ALLOW
+            _errors.exception("record_failed", decision_id=decision.decision_id)
+            if decision.allowed:
+                return self._unrecorded(decision)
+        return decision
+
+    @staticmethod
+    def _unrecorded(decision: Decision) -> Decision:
+        verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
+                          "the compliance record could not be written; call not placed")
+        return dataclasses.replace(decision, verdict=verdict)
+
+    async def _decide(self, request: CheckRequest, at: datetime, seen: _Attempted) -> Verdict:
+        campaign = self._campaigns.get(request.campaign)
+        if campaign is None:
+            return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
+                           f"campaign {request.campaign!r} is not configured")
+        seen.campaign = campaign
+        try:
+            mode = DialingMode(request.mode) if request.mode else campaign.default_mode
+        except ValueError:
+            return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED, f"dialing mode {request.mode!r} "
+                           "is not manual, predictive or prerecorded")
+        seen.mode = mode
+        try:
+            number = self._parser.parse(request.number)
+        except NumberError as exc:
+            return refusal(NOT_DIALABLE, FAIL_CLOSED, str(exc))
+        seen.number = number
+        location: Location | None = None
+        if request.location:
+            try:
+                location = parse_location(request.location)
+            except UsageError as exc:
+                return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
+        if at.tzinfo is None:
+            raise UsageError("the call instant must carry a UTC offset")
+        attempt = CallAttempt(number, campaign, mode, at, location)
+        plan = self._policy.plan(attempt)
+        try:
+            return await self._run(plan)
+        except StoreError as exc:
+            return refusal(STORE_UNAVAILABLE, FAIL_CLOSED, str(exc), packs=plan.packs)
+        except CallguardError as exc:
+            return refusal(INTERNAL_ERROR, FAIL_CLOSED, str(exc), packs=plan.packs)
+
+    async def _run(self, plan: Plan) -> Verdict:
+        number = plan.attempt.number
+        lists: dict[str, ListCheck | None] = {}
+        for name in plan.list_names:
+            snapshot = self._lists.snapshot(name)
+            if snapshot is None:
+                lists[name] = None
+                continue
+            meta = snapshot.meta
+            area = number.area_code or 0
+            lists[name] = ListCheck(name, meta.version, meta.published,
+                                    snapshot.contains(number.national), snapshot.covers(area))
+        facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch)
+        for _ in range(_MAX_ROUNDS):
+            result = self._policy.decide(plan, facts)
+            if not isinstance(result, NeedFacts):
+                return result
+            facts = await self._fetch(plan, facts, result.kinds - facts.fetched)
+        raise CallguardError("policy kept asking for facts; refusing to decide")
+
+    async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind]) -> Facts:
+        if not kinds:
+            return facts
+        solicitor, e164 = plan.attempt.campaign.solicitor, plan.attempt.number.e164
+        records = self._records
+        consents, ebr, dnc = facts.consents, facts.ebr, facts.company_dnc
+        if FactKind.CONSENT in kinds:
+            consents = await records.consents(solicitor, e164)
+        if FactKind.EBR in kinds:
+            ebr = await records.ebr(solicitor, e164)
+        if FactKind.COMPANY_DNC in kinds:
+            dnc = await records.company_dnc(solicitor, e164)
+        return Facts(lists=facts.lists, consents=consents, ebr=ebr, company_dnc=dnc,
+                     fetched=facts.fetched | kinds)

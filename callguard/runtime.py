@@ -1,0 +1,62 @@
+"""Assemble a node from its settings: stores, compliance log, gate. Also closes them."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from callguard.audit import NumberProtector, configure_audit, load_log_key, record_decision
+from callguard.config import Settings
+from callguard.gate import Gate
+from callguard.stores.embedded.lists import EmbeddedListRegistry
+from callguard.stores.embedded.records import EmbeddedRecords
+
+__all__ = ["Runtime", "open_runtime"]
+
+
+@dataclass
+class Runtime:
+    """One node's live parts."""
+
+    settings: Settings
+    lists: EmbeddedListRegistry
+    records: EmbeddedRecords
+    gate: Gate
+    protector: NumberProtector
+    _closers: ExitStack = field(default_factory=ExitStack)
+
+    def close(self) -> None:
+        """Close the stores and the log file."""
+        self.records.close()
+        self._closers.close()
+
+
+def _log_sink(settings: Settings, stack: ExitStack) -> TextIO | None:
+    target = settings.compliance_log
+    if target == "-":
+        return None
+    path = Path(target) if target else settings.data_dir / "compliance.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return stack.enter_context(path.open("a", buffering=1, encoding="utf-8"))
+
+
+def open_runtime(settings: Settings) -> Runtime:
+    """Open the embedded stores under the data dir and wire the gate."""
+    stack = ExitStack()
+    data_dir = settings.data_dir
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = load_log_key(data_dir)
+    configure_audit(_log_sink(settings, stack), key)
+    lists = EmbeddedListRegistry(data_dir)
+    records = EmbeddedRecords(data_dir / "records.sqlite3")
+    gate = Gate(
+        policy=settings.policy(),
+        campaigns=settings.campaigns,
+        parser=settings.parser(),
+        lists=lists,
+        records=records,
+        record=record_decision,
+    )
+    return Runtime(settings, lists, records, gate, NumberProtector(key), stack)

@@ -1,0 +1,126 @@
+"""What the gate asks of a store. Embedded and Redis backends implement the same Protocols.
+
+List lookups are synchronous against an immutable, versioned in-process snapshot (no
+network hop per call); record stores are async because a shared backend needs I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Protocol
+
+from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+
+__all__ = [
+    "CompanyDncStore",
+    "ConsentStore",
+    "EbrStore",
+    "ListMeta",
+    "ListRegistry",
+    "ListSnapshot",
+    "RecordStores",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ListMeta:
+    """A list version's metadata, as stored beside its chunks."""
+
+    name: str
+    version: int
+    published: date | None
+    imported_at: datetime
+    count: int
+    area_codes: frozenset[int] | None  # None: the version speaks for every area code
+    source: str
+
+
+class ListSnapshot(Protocol):
+    """One immutable version of one list."""
+
+    @property
+    def meta(self) -> ListMeta:
+        """The version's metadata."""
+        ...
+
+    def contains(self, national: int) -> bool:
+        """Whether the 10-digit NANP number is listed."""
+        ...
+
+    def covers(self, area_code: int) -> bool:
+        """Whether this version speaks for the area code at all."""
+        ...
+
+
+class ListRegistry(Protocol):
+    """The current version of every list, swapped whole when a new one is published."""
+
+    def snapshot(self, name: str) -> ListSnapshot | None:
+        """The current version of ``name``, or None when no version is loaded."""
+        ...
+
+    def names(self) -> tuple[str, ...]:
+        """Every list with a loaded version."""
+        ...
+
+
+class ConsentStore(Protocol):
+    """Consent records per number and solicitor."""
+
+    async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
+        """Every consent record, revoked ones included (the policy judges validity)."""
+        ...
+
+    async def add_consent(
+        self, solicitor: str, e164: str, record: ConsentRecord, *, source: str, evidence: str
+    ) -> None:
+        """Store a consent; returns once it is durable."""
+        ...
+
+    async def revoke_consent(
+        self, solicitor: str, e164: str, kind: ConsentKind, at: datetime
+    ) -> int:
+        """Revoke every live consent of that kind at once; returns how many."""
+        ...
+
+
+class EbrStore(Protocol):
+    """Established business relationships per number and solicitor."""
+
+    async def ebr(self, solicitor: str, e164: str) -> EbrRecord | None:
+        """The relationship record, or None."""
+        ...
+
+    async def record_ebr(
+        self,
+        solicitor: str,
+        e164: str,
+        *,
+        last_transaction: date | None = None,
+        last_inquiry: date | None = None,
+    ) -> None:
+        """Record a transaction or inquiry (the later date wins); durable on return."""
+        ...
+
+
+class CompanyDncStore(Protocol):
+    """The solicitor's own do-not-call list (47 CFR 64.1200(d)(3))."""
+
+    async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
+        """The do-not-call record, or None."""
+        ...
+
+    async def add_company_dnc(
+        self, solicitor: str, e164: str, at: datetime, *, source: str
+    ) -> None:
+        """Record a do-not-call request; it also ends any business relationship."""
+        ...
+
+
+class RecordStores(ConsentStore, EbrStore, CompanyDncStore, Protocol):
+    """One backend holding all three record kinds."""
+
+    def close(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,89 @@
+"""Read do-not-call list files in the forms call centers receive.
+
+One number per line (``8015550123``, ``18015550123``, ``+1 801-555-0123``), the
+registry's ``area code,phone number`` lines (``801,5550123``), optionally gzip'd.
+Blank lines and ``#`` comments are skipped. A malformed line is reported with its
+number and counted; a file whose bad share exceeds the limit is refused whole.
+"""
+
+from __future__ import annotations
+
+import gzip
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callguard.errors import ListImportError
+
+__all__ = ["ParsedList", "parse_list_file"]
+
+_PUNCT = str.maketrans("", "", " -.()+\t")
+_MAX_REPORTED = 20
+
+
+@dataclass
+class ParsedList:
+    """Numbers by area code, and what was wrong with the file."""
+
+    by_area: dict[int, list[int]] = field(default_factory=dict)
+    lines: int = 0
+    bad: int = 0
+    bad_examples: list[str] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        """Numbers read (duplicates included)."""
+        return sum(len(v) for v in self.by_area.values())
+
+
+def _national(line: str) -> int | None:
+    if "," in line:
+        area, _, rest = line.partition(",")
+        digits = area.strip() + rest.strip().translate(_PUNCT)
+    else:
+        digits = line.translate(_PUNCT)
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    if len(digits) != 10 or not digits.isdigit() or digits[0] in "01" or digits[3] in "01":
+        return None
+    return int(digits)
+
+
+def _lines(path: Path) -> Iterator[str]:
+    with path.open("rb") as probe:
+        gzipped = probe.read(2) == b"\x1f\x8b"
+    opener = gzip.open if gzipped else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
+            yield from handle
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
+
+
+def parse_list_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedList:
+    """Parse the whole file, or raise ListImportError when too much of it is bad."""
+    if not path.is_file():
+        raise ListImportError(f"{path}: no such file")
+    parsed = ParsedList()
+    for number, raw in enumerate(_lines(path), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        parsed.lines += 1
+        national = _national(line)
+        if national is None:
+            parsed.bad += 1
+            if len(parsed.bad_examples) < _MAX_REPORTED:
+                parsed.bad_examples.append(f"line {number}: {line[:40]!r}")
+            continue
+        parsed.by_area.setdefault(national // 10_000_000, []).append(national % 10_000_000)
+    if parsed.lines == 0:
+        raise ListImportError(f"{path}: no numbers in the file; nothing was imported")
+    share = parsed.bad / parsed.lines
+    if share > max_bad_share:
+        examples = "; ".join(parsed.bad_examples[:5])
+        raise ListImportError(
+            f"{path}: {parsed.bad} of {parsed.lines} lines malformed ({share:.2%}, limit "
+            f"{max_bad_share:.2%}); nothing was imported. First: {examples}"
+        )
+    return parsed
