@@ -1,11 +1,12 @@
 """NPA-NXX table: phonenumbers' answers for a NANP number, memoised per exchange.
 
 ``phonenumbers.parse`` + validation + zone lookup costs ~44 µs, a ceiling near
-22,000 checks/s. In the NANP every validity pattern and every time-zone prefix
-that libphonenumber holds for country code 1 stops at the 6th national digit
-(NPA-NXX; the last four digits are always free), so one lookup per exchange is
-exactly what phonenumbers would say for any number in it.
-``tests/test_nanp_table.py`` proves that equality for every NPA-NXX.
+22,000 checks/s. For the US, every validity pattern and every time-zone prefix
+libphonenumber holds stops at the 6th national digit (NPA-NXX; the last four
+digits are free), so one answer per exchange is exactly what phonenumbers would
+say for any number in it. Some Caribbean regions (e.g. Barbados, ``246521[0-4]``)
+go deeper, so only US answers are memoised; every other exchange asks phonenumbers
+for the very number. ``tests/test_nanp_table.py`` proves the equality for every NPA-NXX.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
-__all__ = ["ExchangeInfo", "NanpTable", "exchange_info_from_phonenumbers"]
+__all__ = ["SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "exchange_info_from_phonenumbers"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 _NOT_WIRELESS = frozenset({PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE})
@@ -60,22 +61,31 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
     )
 
 
-class NanpTable:
-    """Exchange answers keyed by NPA*1000+NXX, filled from phonenumbers on first use."""
+SHALLOW_REGIONS = frozenset({"US"})  # regions whose patterns leave the last 4 digits free
 
-    __slots__ = ("_entries",)
+
+class NanpTable:
+    """US exchange answers keyed by NPA*1000+NXX, filled from phonenumbers on first use."""
+
+    __slots__ = ("_entries", "_deep")
 
     def __init__(self) -> None:
         self._entries: dict[int, ExchangeInfo] = {}
+        self._deep: set[int] = set()  # exchanges whose answer may depend on the line
 
     def lookup(self, national: int) -> ExchangeInfo:
         """Answer for a 10-digit national number given as an integer."""
         key = national // 10_000
         entry = self._entries.get(key)
-        if entry is None:
+        if entry is not None:
+            return entry
+        if key not in self._deep:
             entry = exchange_info_from_phonenumbers(f"{key:06d}0000")
-            self._entries[key] = entry
-        return entry
+            if entry.region in SHALLOW_REGIONS:
+                self._entries[key] = entry
+                return entry
+            self._deep.add(key)
+        return exchange_info_from_phonenumbers(f"{national:010d}")
 
     def __len__(self) -> int:
         return len(self._entries)

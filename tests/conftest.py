@@ -1,0 +1,108 @@
+"""Shared fixtures: the shipped packs, campaigns like the demo's, and a pure decide()."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+
+from callguard.numbers import NumberParser, parse_location
+from callguard.policy import (
+    CallAttempt,
+    Campaign,
+    CompanyDncRecord,
+    ConsentRecord,
+    DialingMode,
+    EbrRecord,
+    FactKind,
+    Facts,
+    ListCheck,
+    NeedFacts,
+    Pack,
+    Policy,
+    PolicySettings,
+    Registration,
+    RegistrationExemption,
+    Verdict,
+    pack_from_mapping,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKS_DIR = ROOT / "config" / "jurisdictions"
+SHARED = ROOT.parent / "shared"
+
+
+def load_packs() -> dict[str, Pack]:
+    """The packs exactly as shipped."""
+    return {
+        p.stem: pack_from_mapping(tomllib.loads(p.read_text()), origin=str(p))
+        for p in sorted(PACKS_DIR.glob("*.toml"))
+    }
+
+
+PACKS = load_packs()
+ALL_PACKS = ("us-federal", "us-ut", "us-ut-hb45-2000")
+PARSER = NumberParser(dial_prefixes=("9",))
+
+UT_CAMPAIGN = Campaign(
+    id="ut-manual", solicitor="beehive-solar", caller_id="+18015550100",
+    default_mode=DialingMode.MANUAL, origin_state="UT", packs=ALL_PACKS,
+    registration=Registration("UT-TS-1", date(2027, 6, 30)),
+)
+NY_CAMPAIGN = Campaign(
+    id="ny-insurance", solicitor="granite-insurance", caller_id="+12125550199",
+    default_mode=DialingMode.PRERECORDED, origin_state="NY", packs=ALL_PACKS,
+    exemption=RegistrationExemption("13-26a-104(1)(c)", "insurer"),
+)
+FRESH = date(2026, 7, 1)
+
+
+def lists_for(number: str, *, listed: Mapping[str, bool] | None = None,
+              published: date | Mapping[str, date] = FRESH,
+              covered: bool = True) -> dict[str, ListCheck | None]:
+    """Both lists loaded; ``listed`` says which hold the number, ``published`` when."""
+    listed = listed or {}
+    dates = published if isinstance(published, Mapping) else {}
+    default = FRESH if isinstance(published, Mapping) else published
+    return {name: ListCheck(name, 1, dates.get(name, default), listed.get(name, False), covered)
+            for name in ("national", "ut-state")}
+
+
+def decide(
+    number: str = "8015550123",
+    at: str = "2026-07-22T11:00:00-06:00",
+    *,
+    campaign: Campaign = UT_CAMPAIGN,
+    mode: DialingMode | None = None,
+    location: str | None = None,
+    listed: Mapping[str, bool] | None = None,
+    published: date | Mapping[str, date] = FRESH,
+    covered: bool = True,
+    consents: tuple[ConsentRecord, ...] = (),
+    ebr: EbrRecord | None = None,
+    company_dnc: CompanyDncRecord | None = None,
+    settings: PolicySettings | None = None,
+) -> Verdict:
+    """Plan and decide with every fact available (records fetched)."""
+    policy = Policy(PACKS, settings or PolicySettings())
+    attempt = CallAttempt(
+        PARSER.parse(number), campaign, mode or campaign.default_mode,
+        datetime.fromisoformat(at), parse_location(location) if location else None,
+    )
+    plan = policy.plan(attempt)
+    facts = Facts(
+        lists=lists_for(number, listed=listed, published=published, covered=covered),
+        consents=consents, ebr=ebr, company_dnc=company_dnc, fetched=frozenset(FactKind),
+    )
+    result = policy.decide(plan, facts)
+    assert not isinstance(result, NeedFacts)
+    return result
+
+
+@pytest.fixture
+def packs() -> dict[str, Pack]:
+    """The shipped packs."""
+    return PACKS
