@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
+import orjson
 import structlog
 
 from callguard.decision import Decision
 
-__all__ = ["NumberProtector", "configure_audit", "load_log_key", "record_decision"]
-
-_LOG = structlog.get_logger("callguard.compliance")
+__all__ = ["ComplianceLog", "NumberProtector", "configure_logging", "load_log_key"]
 
 
 def load_log_key(data_dir: Path) -> bytes:
@@ -63,21 +61,43 @@ class NumberProtector:
         return event_dict
 
 
-def configure_audit(sink: TextIO | None, key: bytes) -> None:
-    """Route compliance records as JSON lines to ``sink`` (None: stdout)."""
+def configure_logging(key: bytes) -> None:
+    """One processor pipeline for every event; operational events go to stderr."""
     structlog.configure(
         processors=[
             NumberProtector(key),
+            structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True, key="logged_at"),
-            structlog.processors.JSONRenderer(serializer=json.dumps),
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
-        logger_factory=structlog.WriteLoggerFactory(file=sink or sys.stdout),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
+        cache_logger_on_first_use=False,
     )
 
 
-def record_decision(decision: Decision) -> None:
-    """Write the decision's compliance record."""
-    fields = decision.to_dict()
-    fields.pop("local_times")  # derivable from at + time_zones; keeps the record short
-    _LOG.info("decision", **fields)
+class ComplianceLog:
+    """Writes one record per decision to its own sink, through the configured pipeline.
+
+    The bound logger is built once per structlog configuration (re-bound when the
+    processors change, e.g. under ``capture_logs()``), not on every record.
+    """
+
+    def __init__(self, sink: BinaryIO | None) -> None:
+        self._sink = structlog.BytesLogger(sink or sys.stdout.buffer)
+        self._processors: object = None
+        self._bound: Any = None
+
+    def _logger(self) -> Any:
+        processors = structlog.get_config()["processors"]
+        if processors is not self._processors:
+            self._processors = processors
+            self._bound = structlog.wrap_logger(
+                self._sink, logger_name="callguard.compliance").bind()
+        return self._bound
+
+    def record(self, decision: Decision) -> None:
+        """Write the decision's compliance record."""
+        fields = decision.to_dict()
+        fields.pop("local_times")  # derivable from at + time_zones; keeps the record short
+        self._logger().info("decision", **fields)

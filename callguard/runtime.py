@@ -5,9 +5,9 @@ from __future__ import annotations
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
-from callguard.audit import NumberProtector, configure_audit, load_log_key, record_decision
+from callguard.audit import ComplianceLog, NumberProtector, configure_logging, load_log_key
 from callguard.config import Settings
 from callguard.gate import Gate
 from callguard.stores.embedded.lists import EmbeddedListRegistry
@@ -33,13 +33,14 @@ class Runtime:
         self._closers.close()
 
 
-def _log_sink(settings: Settings, stack: ExitStack) -> TextIO | None:
+def _log_sink(settings: Settings, stack: ExitStack) -> BinaryIO | None:
     target = settings.compliance_log
     if target == "-":
         return None
     path = Path(target) if target else settings.data_dir / "compliance.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return stack.enter_context(path.open("a", buffering=1, encoding="utf-8"))
+    # Unbuffered: each record reaches the file in one write(2), none waits in memory.
+    return stack.enter_context(path.open("ab", buffering=0))
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -48,7 +49,8 @@ def open_runtime(settings: Settings) -> Runtime:
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     key = load_log_key(data_dir)
-    configure_audit(_log_sink(settings, stack), key)
+    configure_logging(key)
+    compliance = ComplianceLog(_log_sink(settings, stack))
     lists = EmbeddedListRegistry(data_dir)
     records = EmbeddedRecords(data_dir / "records.sqlite3")
     gate = Gate(
@@ -57,6 +59,6 @@ def open_runtime(settings: Settings) -> Runtime:
         parser=settings.parser(),
         lists=lists,
         records=records,
-        record=record_decision,
+        record=compliance.record,
     )
     return Runtime(settings, lists, records, gate, NumberProtector(key), stack)

@@ -43,5 +43,5 @@ def test_table_detects_a_wrong_entry():
     """The equality check can fail: a doctored entry differs from phonenumbers."""
     table = NanpTable()
     table.lookup(8015550123)
-    table._entries[801555] = exchange_info_from_phonenumbers("4445550000")  # noqa: SLF001
+    table._entries[801555] = exchange_info_from_phonenumbers("4445550000")
     assert table.lookup(8015550123) != exchange_info_from_phonenumbers("8015550123")

@@ -9,7 +9,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-import click
 from rich.console import Console
 
 from callguard.config import Settings, load_settings

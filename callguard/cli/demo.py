@@ -44,13 +44,15 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
 def _cases(today: date) -> list[tuple[str, CheckRequest]]:
     work, sunday = _next_day(today, sunday=False), _next_day(today, sunday=True)
     manual, predictive = "ut-solar-manual", "ut-solar-predictive"
+    morning = _at(work, 10, 30)
     return [
-        ("manual call, 10:30, unlisted", CheckRequest("801-555-0142", manual, at=_at(work, 10, 30))),
-        ("number on the national registry", CheckRequest("8015550199", manual, at=_at(work, 10, 30))),
+        ("manual call, 10:30, unlisted", CheckRequest("801-555-0142", manual, at=morning)),
+        ("number on the national registry", CheckRequest("8015550199", manual, at=morning)),
         ("08:30: federal and Utah allow, H.B. 45 says 9 a.m.",
          CheckRequest("(801) 555-0142", manual, at=_at(work, 8, 30))),
         ("Sunday in Utah", CheckRequest("8015550142", manual, at=_at(sunday, 12))),
-        ("predictive, no written consent", CheckRequest("8015550142", predictive, at=_at(work, 11))),
+        ("predictive, no written consent",
+         CheckRequest("8015550142", predictive, at=_at(work, 11))),
         ("predictive, written consent on record",
          CheckRequest("+1 801 555 0177", predictive, at=_at(work, 11))),
         ("asked the seller not to call", CheckRequest("8015550166", manual, at=_at(work, 11))),
@@ -63,7 +65,7 @@ def _cases(today: date) -> list[tuple[str, CheckRequest]]:
 async def _prepare(runtime_records: object, solicitor: str, today: date) -> None:
     from callguard.stores.embedded.records import EmbeddedRecords  # noqa: PLC0415 - demo only
 
-    assert isinstance(runtime_records, EmbeddedRecords)  # noqa: S101
+    assert isinstance(runtime_records, EmbeddedRecords)
     granted = datetime.combine(today - timedelta(days=30), time(), UTC)
     await runtime_records.add_consent(
         solicitor, "+18015550177", ConsentRecord(ConsentKind.WRITTEN, granted),

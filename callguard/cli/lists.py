@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -79,10 +80,10 @@ def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""
     registry = EmbeddedListRegistry(state.settings.data_dir)
     today = datetime.now(UTC).date()
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in registry.names():
         snapshot = registry.snapshot(name)
-        assert snapshot is not None  # noqa: S101 - names() lists loaded snapshots
+        assert snapshot is not None
         meta = snapshot.meta
         rows.append({
             "list": name, "version": meta.version, "count": meta.count,

@@ -67,7 +67,7 @@ SHALLOW_REGIONS = frozenset({"US"})  # regions whose patterns leave the last 4 d
 class NanpTable:
     """US exchange answers keyed by NPA*1000+NXX, filled from phonenumbers on first use."""
 
-    __slots__ = ("_entries", "_deep")
+    __slots__ = ("_deep", "_entries")
 
     def __init__(self) -> None:
         self._entries: dict[int, ExchangeInfo] = {}

@@ -139,7 +139,7 @@ class NumberParser:
         info = self._table.lookup(value)
         e164 = "+1" + national
         self._check(info, e164)
-        assert info.region is not None  # noqa: S101 - _check refused invalid exchanges
+        assert info.region is not None
         return NumberInfo(
             e164, info.region, value, info.zones, info.geographic, info.possibly_wireless
         )
@@ -175,7 +175,7 @@ class NumberParser:
             zones,
         )
         self._check(info, e164)
-        assert info.region is not None  # noqa: S101 - _check refused invalid numbers
+        assert info.region is not None
         return NumberInfo(
             e164, info.region, 0, zones, number_type in GEOGRAPHIC_TYPES,
             number_type not in (PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE),

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from callguard.policy.core import refusal
 from callguard.policy.model import CallAttempt, FactKind, Facts
-from callguard.policy.outcome import NeedFacts, Outcome, PackApplication, Status, Verdict
+from callguard.policy.outcome import (
+    NeedFacts,
+    Obligations,
+    Outcome,
+    PackApplication,
+    Status,
+    Verdict,
+)
 from callguard.policy.packs import Obligation, Pack, combine_obligations
 from callguard.policy.rules import Context, LocalTime, Rule
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
@@ -38,9 +45,14 @@ class Plan:
     packs: tuple[PackApplication, ...]
     rules: tuple[Rule, ...]
     skipped: tuple[Outcome, ...]
-    obligations: tuple[Obligation, ...]
+    obligations: Obligations
     zones: ZoneResolution
     local: tuple[LocalTime, ...]
+
+    @property
+    def applied(self) -> str:
+        """The ids of the packs that applied, for the verdict's sentence."""
+        return ", ".join(p.pack_id for p in self.packs if p.applies)
 
     @property
     def prefetch(self) -> frozenset[FactKind]:
@@ -53,15 +65,48 @@ class Plan:
         return tuple(dict.fromkeys(name for rule in self.rules for name in rule.list_names))
 
 
+@dataclass(frozen=True, slots=True)
+class _Selection:
+    """The packs and rules chosen for one kind of call; shared by every call of that kind."""
+
+    packs: tuple[PackApplication, ...]
+    rules: tuple[Rule, ...]
+    skipped: tuple[Outcome, ...]
+    obligations: Obligations
+
+
+_SELECTION_CACHE_LIMIT = 4096
+
+
 class Policy:
     """The jurisdiction packs by id, and the site's policy settings."""
 
     def __init__(self, packs: Mapping[str, Pack], settings: PolicySettings) -> None:
         self.packs = dict(packs)
         self.settings = settings
+        self._selections: dict[tuple[object, ...], _Selection] = {}
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
+        location = attempt.location
+        # Everything pack selection reads: campaign (packs, origin), mode, area code,
+        # the CRM's state and the day (effective dates).
+        key = (attempt.campaign, attempt.mode, attempt.number.area_code,
+               location.state if location else None, location.text if location else None,
+               attempt.at.date())
+        selection = self._selections.get(key)
+        if selection is None:
+            if len(self._selections) >= _SELECTION_CACHE_LIMIT:
+                self._selections.clear()
+            selection = self._select(attempt)
+            self._selections[key] = selection
+        zones = resolve_zones(attempt.number, location,
+                              max_zones=self.settings.max_candidate_zones,
+                              every_zone_fallback=self.settings.every_zone_fallback)
+        return Plan(attempt, selection.packs, selection.rules, selection.skipped,
+                    selection.obligations, zones, local_times(attempt.at, zones.zones))
+
+    def _select(self, attempt: CallAttempt) -> _Selection:
         day = attempt.at.date()
         applications: list[PackApplication] = []
         rules: list[Rule] = []
@@ -86,11 +131,8 @@ class Policy:
                     modes = ", ".join(sorted(m.value for m in rule.modes))
                     skipped.append(Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
                                            f"covers {modes} calls only", rule.precedence))
-        zones = resolve_zones(attempt.number, attempt.location,
-                              max_zones=self.settings.max_candidate_zones,
-                              every_zone_fallback=self.settings.every_zone_fallback)
-        return Plan(attempt, tuple(applications), tuple(rules), tuple(skipped),
-                    tuple(obligations), zones, local_times(attempt.at, zones.zones))
+        return _Selection(tuple(applications), tuple(rules), tuple(skipped),
+                          combine_obligations(obligations, attempt.mode))
 
     def decide(self, plan: Plan, facts: Facts) -> Verdict | NeedFacts:
         """Run every rule; BLOCK if any blocks (the most restrictive pack wins)."""
@@ -114,17 +156,14 @@ class Policy:
 
     @staticmethod
     def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:
-        blocks = sorted((o for o in outcomes if o.status is Status.BLOCK),
-                        key=lambda o: o.precedence)
-        deciding = blocks[0] if blocks else None
+        blocks = [o for o in outcomes if o.status is Status.BLOCK]
+        deciding = min(blocks, key=lambda o: o.precedence) if blocks else None
         if deciding is not None:
             reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."
             if len(blocks) > 1:
                 reason += f" {len(blocks) - 1} more rule(s) also block."
         else:
-            judged = [o for o in outcomes if o.status is not Status.NOT_APPLICABLE]
-            applied = ", ".join(p.pack_id for p in plan.packs if p.applies)
-            reason = f"Allowed: {len(judged)} rules of {applied} hold."
+            reason = f"Allowed: {len(plan.rules)} rules of {plan.applied} hold."
             exempt = [o.reason.split("exempt: ", 1)[-1] for o in outcomes
                       if o.status is Status.EXEMPT]
             if exempt:
@@ -139,5 +178,5 @@ class Policy:
             time_zones=plan.zones.zones,
             zone_sources=plan.zones.sources,
             lists=lists,
-            obligations=combine_obligations(list(plan.obligations), plan.attempt.mode),
+            obligations=plan.obligations,
         )

@@ -20,7 +20,7 @@ __all__ = [
 class Status(enum.StrEnum):
     """How one rule judged the call."""
 
-    PASS = "pass"  # the rule is satisfied
+    PASS = "pass"  # noqa: S105 - the rule is satisfied (not a password)
     EXEMPT = "exempt"  # the rule would block, but a record exempts the call
     BLOCK = "block"  # the rule forbids the call
     NOT_APPLICABLE = "not-applicable"  # the rule does not cover this kind of call

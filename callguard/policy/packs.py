@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from callguard.errors import ConfigError
 from callguard.policy.model import CallAttempt, DialingMode
 from callguard.policy.outcome import Obligations
 from callguard.policy.rules import ALL_MODES, RULE_KINDS, Params, Rule

@@ -126,5 +126,18 @@ class RuleBase:
         return ()
 
     def outcome(self, status: Status, reason: str) -> Outcome:
-        """This rule's outcome with the given status."""
-        return Outcome(self.rule_id, self.citation, status, reason, self.precedence)
+        """This rule's outcome with the given status (a value: equal inputs, equal outcome)."""
+        key = (self.rule_id, status, reason)
+        cached = _OUTCOMES.get(key)
+        if cached is None:
+            if len(_OUTCOMES) >= _OUTCOME_CACHE_LIMIT:
+                _OUTCOMES.clear()
+            cached = _OUTCOMES[key] = Outcome(self.rule_id, self.citation, status, reason,
+                                              self.precedence)
+        return cached
+
+
+# Outcomes are frozen values; most calls repeat the same few PASS outcomes, so they are
+# shared rather than rebuilt.
+_OUTCOME_CACHE_LIMIT = 8192
+_OUTCOMES: dict[tuple[str, Status, str], Outcome] = {}

@@ -35,6 +35,7 @@ class CallingHours(RuleBase):
     earliest: time
     latest: time
     exemptions: Exemptions
+    window: str  # "9:00 a.m. to 8:00 p.m.", for reasons
 
     precedence = 60
 
@@ -46,11 +47,13 @@ class CallingHours(RuleBase):
         earliest, latest = parse_clock(params, "earliest"), parse_clock(params, "latest")
         if earliest >= latest:
             raise params.error("earliest must be before latest")
-        return cls(rule_id, citation, modes, earliest, latest, Exemptions.from_params(params))
+        window = f"{clock_label(earliest)} to {clock_label(latest)}"
+        return cls(rule_id, citation, modes, earliest, latest, Exemptions.from_params(params),
+                   window)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block when any candidate zone's local time lies outside the window."""
-        window = f"{clock_label(self.earliest)}–{clock_label(self.latest)}"
+        window = self.window
         if not ctx.local:
             return self.outcome(
                 Status.BLOCK,
@@ -59,8 +62,7 @@ class CallingHours(RuleBase):
             )
         outside = [lt for lt in ctx.local if not self.earliest <= lt.at.time() <= self.latest]
         if not outside:
-            zones = ", ".join(lt.label() for lt in ctx.local)
-            return self.outcome(Status.PASS, f"{zones} is within {window}")
+            return self.outcome(Status.PASS, f"local time within {window} in every candidate zone")
         exemption = self.exemptions.find(ctx, window_fits(ctx))
         if isinstance(exemption, NeedFacts):
             return exemption

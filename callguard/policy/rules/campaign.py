@@ -69,7 +69,7 @@ class CallerIdPresented(RuleBase):
         """Pass when the campaign has a well-formed E.164 number to present."""
         caller_id = ctx.attempt.campaign.caller_id
         if _E164.match(caller_id):
-            return self.outcome(Status.PASS, f"caller ID …{caller_id[-4:]} presented, "
+            return self.outcome(Status.PASS, "the campaign's caller ID is presented, "
                                 "presentation allowed")
         return self.outcome(Status.BLOCK, f"campaign {ctx.attempt.campaign.id} has no valid "
                             "caller-ID number to present")

@@ -90,7 +90,7 @@ class ListFreshness(RuleBase):
         if self.max_age_days is not None:
             return date.fromordinal(published.toordinal() + self.max_age_days), (
                 f"{self.max_age_days} days")
-        assert self.max_age_months is not None  # noqa: S101 - from_params requires one
+        assert self.max_age_months is not None
         return add_months(published, self.max_age_months), f"{self.max_age_months} months"
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
@@ -103,10 +103,10 @@ class ListFreshness(RuleBase):
             return self.outcome(Status.BLOCK, f"list {tag} has no published date")
         today = ctx.attempt.at.date()
         limit, span = self._limit(check.published)
-        age = (today - check.published).days
         if today > limit:
+            age = (today - check.published).days
             return self.outcome(
                 Status.BLOCK,
                 f"list {tag} published {check.published} is {age} days old; at most {span}",
             )
-        return self.outcome(Status.PASS, f"list {tag} published {check.published}, {age} days old")
+        return self.outcome(Status.PASS, f"list {tag} published {check.published}, within {span}")

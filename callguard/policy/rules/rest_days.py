@@ -23,6 +23,7 @@ def _calendar(country: str, subdivision: str | None, year: int) -> holidays.Holi
     return holidays.country_holidays(country, subdiv=subdivision, years=year)
 
 
+@lru_cache(maxsize=4096)
 def holiday_name(country: str, subdivision: str | None, day: date) -> str | None:
     """The legal holiday on ``day`` (observed days included), or None."""
     name = _calendar(country, subdivision, day.year).get(day)

@@ -1,0 +1,183 @@
+"""The real `callguard` command in a subprocess: exit codes, JSON, garbage in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.conftest import ROOT
+
+ALLOW, BLOCK, USAGE = 0, 1, 2
+
+
+def cli(*args, data_dir, check=False):
+    env = {**os.environ, "CALLGUARD_DATA_DIR": str(data_dir), "COLUMNS": "200"}
+    env.pop("CALLGUARD_CONFIG", None)
+    result = subprocess.run([sys.executable, "-m", "callguard", *args], capture_output=True,
+                            text=True, env=env, cwd=ROOT, timeout=60, check=check)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A data dir with both lists published 'today' so freshness holds for --at near now."""
+    root = tmp_path_factory.mktemp("cli")
+    listing = root / "list.txt"
+    listing.write_text("8015550199\n")
+    today = datetime.now(UTC).date().isoformat()
+    for name in ("national", "ut-state"):
+        cli("dnc", "import", str(listing), "--list", name, "--published", today,
+            "--covers", "all", data_dir=root, check=True)
+    return root
+
+
+def weekday_at(hour):
+    """The next Wednesday at ``hour`` Denver time (MST/MDT offset from zoneinfo)."""
+    from zoneinfo import ZoneInfo
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() != 2:
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("America/Denver"))
+
+
+class TestCheck:
+    """`callguard check` exit codes and JSON."""
+
+    def test_allow_json(self, data_dir):
+        """Exit 0 and the documented fields."""
+        at = weekday_at(11).isoformat()
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at", at,
+                     "--json", data_dir=data_dir)
+        assert result.returncode == ALLOW, result.stdout + result.stderr
+        data = json.loads(result.stdout)
+        assert data["verdict"] == "ALLOW"
+        assert data["rule"] is None
+        assert data["citations"] == []
+        assert data["time_zones"] == ["America/Denver"]
+        assert {p["id"] for p in data["packs"]} == {"us-federal", "us-ut", "us-ut-hb45-2000"}
+        for key in ("reason", "decision_id"):
+            assert data[key]
+
+    def test_block_json_names_rule_and_citations(self, data_dir):
+        """Exit 1; rule and every blocking rule's citation."""
+        result = cli("check", "8015550199", "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--json", data_dir=data_dir)
+        assert result.returncode == BLOCK
+        data = json.loads(result.stdout)
+        assert data["rule"] == "us-federal:64.1200(c)(2)"
+        assert "47 CFR 64.1200(c)(2)" in data["citations"]
+        assert len(data["citations"]) == 3
+
+    def test_human_output(self, data_dir):
+        """Rich output names the verdict and the rule."""
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(8).isoformat(), data_dir=data_dir)
+        assert result.returncode == BLOCK
+        assert "BLOCK" in result.stdout
+        assert "13-26a-106(1)(f)" in result.stdout
+
+    def test_tz_and_postal_code(self, data_dir):
+        """CRM location widens the candidate zones."""
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--postal-code", "10001", "--json",
+                     data_dir=data_dir)
+        assert set(json.loads(result.stdout)["time_zones"]) == {"America/Denver",
+                                                                "America/New_York"}
+
+    @pytest.mark.parametrize("number", ["", "letters", "123", "12345678901234567890"])
+    def test_garbage_number_is_a_block(self, data_dir, number):
+        """An invalid number is a BLOCK with a reason (exit 1)."""
+        result = cli("check", number, "--campaign", "ut-solar-manual", "--json",
+                     data_dir=data_dir)
+        assert result.returncode == BLOCK
+        data = json.loads(result.stdout)
+        assert data["rule"] == "callguard:number-not-dialable"
+
+    @pytest.mark.parametrize(("args", "message"), [
+        (["--campaign", "nope"], "unknown campaign 'nope'"),
+        (["--campaign", "ut-solar-manual", "--at", "yesterday"], "not an ISO-8601"),
+        (["--campaign", "ut-solar-manual", "--at", "2026-07-22T11:00:00"], "no UTC offset"),
+        (["--campaign", "ut-solar-manual", "--mode", "robot"], "Invalid value"),
+        (["--campaign", "ut-solar-manual", "--tz", "America/Denver", "--postal-code", "84101"],
+         "not both"),
+    ])
+    def test_usage_errors_exit_2(self, data_dir, args, message):
+        """Unknown campaign, malformed date: exit 2 and a message, no traceback."""
+        result = cli("check", "8015550123", *args, data_dir=data_dir)
+        assert result.returncode == USAGE
+        assert message in result.stderr
+
+    def test_bad_config_is_a_usage_error(self, data_dir, tmp_path):
+        """A broken configuration names the key to fix."""
+        bad = tmp_path / "bad.toml"
+        packs = ROOT / "config" / "jurisdictions"
+        bad.write_text(f"[callguard]\npacks_dir = '{packs}'\nenabled_packs = ['us-mars']\n")
+        result = cli("--config", str(bad), "check", "8015550123", "--campaign", "x",
+                     data_dir=data_dir)
+        assert result.returncode == USAGE
+        assert "us-mars" in result.stderr
+
+
+class TestRecords:
+    """Record commands reach the same store the gate reads."""
+
+    def test_internal_dnc_then_check_blocks(self, tmp_path, data_dir):
+        """`internal-dnc add` via one campaign blocks the solicitor's other campaign."""
+        cli("internal-dnc", "add", "801-555-0142", "--campaign", "ut-solar-manual",
+            data_dir=data_dir, check=True)
+        result = cli("check", "8015550142", "--campaign", "ut-solar-predictive", "--mode",
+                     "manual", "--at", weekday_at(11).isoformat(), "--json", data_dir=data_dir)
+        assert json.loads(result.stdout)["rule"] == "us-federal:64.1200(d)(3)"
+
+    def test_consent_add_and_revoke(self, data_dir):
+        """Written consent allows predictive; revocation takes effect at once."""
+        args = ("check", "8015550143", "--campaign", "ut-solar-predictive", "--at",
+                weekday_at(11).isoformat(), "--json")
+        assert cli(*args, data_dir=data_dir).returncode == BLOCK
+        cli("consent", "add", "8015550143", "--campaign", "ut-solar-predictive", "--kind",
+            "written", "--granted", "2026-01-01T00:00:00Z", data_dir=data_dir, check=True)
+        assert cli(*args, data_dir=data_dir).returncode == ALLOW
+        cli("consent", "revoke", "8015550143", "--campaign", "ut-solar-predictive", "--kind",
+            "written", data_dir=data_dir, check=True)
+        assert cli(*args, data_dir=data_dir).returncode == BLOCK
+
+    def test_ebr_add_requires_exactly_one_date(self, data_dir):
+        """Both or neither date is a usage error."""
+        result = cli("ebr", "add", "8015550144", "--campaign", "ut-solar-manual",
+                     data_dir=data_dir)
+        assert result.returncode == USAGE
+        ok = cli("ebr", "add", "8015550144", "--campaign", "ut-solar-manual",
+                 "--last-transaction", "2026-01-02", data_dir=data_dir)
+        assert ok.returncode == 0
+
+    def test_dnc_status_json_has_no_numbers(self, data_dir):
+        """Status shows counts and versions, never the listed numbers (106(1)(i))."""
+        result = cli("dnc", "status", "--json", data_dir=data_dir)
+        data = json.loads(result.stdout)
+        assert {row["list"] for row in data["lists"]} == {"national", "ut-state"}
+        assert "5550199" not in result.stdout
+
+    def test_refused_import_exits_nonzero(self, tmp_path):
+        """A file over the bad-line limit is refused whole."""
+        bad = tmp_path / "bad.txt"
+        bad.write_text("garbage\n8015550101\n")
+        result = cli("dnc", "import", str(bad), "--list", "national", "--published",
+                     "2026-07-01", data_dir=tmp_path)
+        assert result.returncode == BLOCK
+        assert "nothing was imported" in result.stderr
+        assert not (tmp_path / "lists" / "national").exists()
+
+
+def test_demo_shows_allow_and_block(tmp_path):
+    """The newcomer's first command shows both verdicts with reasons."""
+    result = cli("demo", "--data-dir", str(tmp_path / "demo"), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "ALLOW" in result.stdout
+    assert "BLOCK" in result.stdout
+    assert "64.1200(c)(2)" in result.stdout

@@ -1,0 +1,189 @@
+"""The gate over the real embedded stores: facts fetched only when needed, fail closed,
+exactly one compliance record per decision, no clear number in the log."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import pytest
+from structlog.testing import capture_logs
+
+from callguard.config import load_settings
+from callguard.errors import StoreError
+from callguard.gate import CheckRequest
+from callguard.policy import ConsentKind, ConsentRecord
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import parse_list_file
+
+AT = datetime.fromisoformat("2026-07-22T11:00:00-06:00")
+
+
+class CountingRecords:
+    """The real SQLite store, with a count of every read (a spy, not a fake)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.reads: list[str] = []
+        self.fail = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def _read(self, name, *args):
+        self.reads.append(name)
+        if self.fail:
+            raise StoreError("record store unreachable (simulated)")
+        return await getattr(self.inner, name)(*args)
+
+    async def consents(self, *args):
+        return await self._read("consents", *args)
+
+    async def ebr(self, *args):
+        return await self._read("ebr", *args)
+
+    async def company_dnc(self, *args):
+        return await self._read("company_dnc", *args)
+
+
+@pytest.fixture
+def runtime(tmp_path):
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n")
+    for name in ("national", "ut-state"):
+        write_version(tmp_path, name, parse_list_file(listing), published=date(2026, 7, 20),
+                      area_codes=None, source="test")
+    settings = load_settings(data_dir=tmp_path)
+    rt = open_runtime(settings)
+    spy = CountingRecords(rt.records)
+    rt.gate._records = spy
+    rt.spy = spy
+    yield rt
+    rt.close()
+
+
+async def check(rt, number="8015550123", campaign="ut-solar-manual", **kw):
+    return await rt.gate.check(CheckRequest(number, campaign, at=kw.pop("at", AT), **kw))
+
+
+class TestFactsOnDemand:
+    """Reads happen only when a rule needs the fact."""
+
+    async def test_manual_call_in_hours_unlisted_reads_only_company_dnc(self, runtime):
+        """64.1200(d)(3) always needs the seller's list; nothing else is read."""
+        decision = await check(runtime)
+        assert decision.allowed, decision.verdict.reason
+        assert runtime.spy.reads == ["company_dnc"]
+
+    async def test_predictive_call_reads_consent_and_ebr(self, runtime):
+        """64.1200(a)(2) would block and accepts only written consent: consent is read, EBR not."""
+        decision = await check(runtime, mode="predictive")
+        assert not decision.allowed
+        assert sorted(runtime.spy.reads) == ["company_dnc", "consents"]
+
+    async def test_written_consent_in_the_store_allows_predictive(self, runtime):
+        """A consent written through the store is seen by the next decision."""
+        await runtime.records.add_consent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)),
+            source="test", evidence="form-1")
+        assert (await check(runtime, mode="predictive")).allowed
+
+    async def test_opt_out_binds_every_campaign_of_the_solicitor(self, runtime):
+        """64.1200(d)(3): recorded via one campaign, blocks the other campaign of the seller."""
+        await runtime.records.add_company_dnc("beehive-solar", "+18015550123", AT, source="t")
+        decision = await check(runtime, campaign="ut-solar-predictive", mode="manual")
+        assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
+
+
+class TestFailClosed:
+    """Errors become BLOCK with the reason, and the gate keeps serving."""
+
+    async def test_store_failure_blocks_with_reason(self, runtime):
+        """Redis or SQLite gone mid-call: BLOCK callguard:store-unavailable."""
+        runtime.spy.fail = True
+        decision = await check(runtime)
+        assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
+        assert "unreachable" in decision.verdict.reason
+        runtime.spy.fail = False
+        assert (await check(runtime)).allowed
+
+    @pytest.mark.parametrize(("number", "campaign", "extra", "rule"), [
+        ("", "ut-solar-manual", {}, "callguard:number-not-dialable"),
+        ("abc", "ut-solar-manual", {}, "callguard:number-not-dialable"),
+        ("8015550123", "nope", {}, "callguard:unknown-campaign"),
+        ("8015550123", "ut-solar-manual", {"location": "Mars/Base"}, "callguard:bad-location"),
+        ("8015550123", "ut-solar-manual", {"mode": "robocall"}, "callguard:unknown-campaign"),
+    ])
+    async def test_bad_input_blocks(self, runtime, number, campaign, extra, rule):
+        """Garbage in is a BLOCK naming what was wrong."""
+        decision = await check(runtime, number, campaign, **extra)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == rule
+
+    async def test_unloaded_list_blocks(self, tmp_path):
+        """No national list at all: every call is blocked, not read as 'not listed'."""
+        rt = open_runtime(load_settings(data_dir=tmp_path))
+        try:
+            decision = await rt.gate.check(CheckRequest("8015550123", "ut-solar-manual", at=AT))
+        finally:
+            rt.close()
+        assert decision.verdict.deciding.rule_id == "us-federal:64.1200(c)(2)(i)(D)"
+        assert "not loaded" in decision.verdict.reason
+
+    async def test_a_bug_in_a_rule_blocks(self, runtime, monkeypatch):
+        """An exception inside the policy is an internal-error BLOCK, not a crash."""
+        def explode(*_a, **_k):
+            raise RuntimeError("boom")
+        monkeypatch.setattr(runtime.gate._policy, "decide", explode)
+        decision = await check(runtime)
+        assert decision.verdict.deciding.rule_id == "callguard:internal-error"
+
+    async def test_log_failure_turns_allow_into_block(self, runtime):
+        """An ALLOW whose compliance record cannot be written is not an ALLOW."""
+        def broken(_decision):
+            raise OSError("disk full")
+        runtime.gate._record = broken
+        decision = await check(runtime)
+        assert not decision.allowed
+        assert "compliance record could not be written" in decision.verdict.reason
+
+
+class TestComplianceRecord:
+    """One record per decision, numbers protected."""
+
+    async def test_exactly_one_record_per_decision(self, runtime):
+        """capture_logs sees one 'decision' event carrying the decision id."""
+        with capture_logs() as logs:
+            first = await check(runtime)
+            second = await check(runtime, "8015550199")
+        events = [e for e in logs if e["event"] == "decision"]
+        assert [e["decision_id"] for e in events] == [first.decision_id, second.decision_id]
+        assert events[1]["verdict"] == "BLOCK"
+        assert events[1]["rule"] == "us-federal:64.1200(c)(2)"
+
+    async def test_log_file_has_no_clear_number(self, runtime):
+        """The real sink: only a keyed hash and the last four digits."""
+        numbers = ["8015550123", "8015550199", "+1 (435) 555-0142"]
+        for number in numbers:
+            await check(runtime, number)
+        text = (runtime.settings.data_dir / "compliance.jsonl").read_text()
+        records = [json.loads(line) for line in text.splitlines()]
+        assert len(records) == 3
+        for digits in ("8015550123", "8015550199", "4355550142", "5550123", "5550142"):
+            assert digits not in re.sub(r"[^0-9]", "", json.dumps([r.get("reason") for r in
+                                                                  records]))
+            assert digits not in text
+        assert records[0]["number_last4"] == "0123"
+        assert records[0]["number_hash"] == runtime.protector.hash("+18015550123")
+
+
+async def test_replace_settings_keeps_validation(tmp_path):
+    """A settings copy with another data dir opens its own stores (used by the demo)."""
+    settings = replace(load_settings(data_dir=tmp_path), data_dir=tmp_path / "other")
+    rt = open_runtime(settings)
+    rt.close()
+    assert (tmp_path / "other" / "records.sqlite3").exists()

@@ -1,0 +1,115 @@
+"""Embedded list store: file forms, refusals, versions, corruption (fail closed, keep serving)."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import pytest
+
+from callguard.errors import ListImportError
+from callguard.stores.embedded.lists import EmbeddedListRegistry, write_version
+from callguard.stores.list_files import parse_list_file
+
+
+def publish(root, name, text, covers=None, published=date(2026, 7, 1)):
+    path = root / f"{name}.txt"
+    path.write_text(text)
+    return write_version(root, name, parse_list_file(path, max_bad_share=0.5),
+                         published=published, area_codes=covers, source=path.name)
+
+
+class TestFileForms:
+    """Every form a call center receives."""
+
+    def test_plain_forms_and_registry_lines(self, tmp_path):
+        """10 digits, 1+10, E.164 with punctuation, and 'area code,phone number'."""
+        path = tmp_path / "l.txt"
+        path.write_text("# comment\n\n8015550101\n18015550102\n+1 (801) 555-0103\n"
+                        "801,5550104\n801.555.0105\n")
+        parsed = parse_list_file(path)
+        assert sorted(parsed.by_area[801]) == [5550101, 5550102, 5550103, 5550104, 5550105]
+        assert parsed.bad == 0
+
+    def test_gzip(self, tmp_path):
+        """A gzip'd file is read the same."""
+        path = tmp_path / "l.txt.gz"
+        path.write_bytes(gzip.compress(b"8015550101\n4355550102\n"))
+        assert parse_list_file(path).count == 2
+
+    def test_bad_lines_reported_with_line_numbers(self, tmp_path):
+        """Malformed lines are counted and named."""
+        path = tmp_path / "l.txt"
+        path.write_text("8015550101\nnot a number\n0015550101\n" + "8015550102\n" * 97)
+        parsed = parse_list_file(path, max_bad_share=0.05)
+        assert parsed.bad == 2
+        assert parsed.bad_examples[0].startswith("line 2:")
+        assert parsed.bad_examples[1].startswith("line 3:")
+
+    def test_too_many_bad_lines_refuses_the_file(self, tmp_path):
+        """Over the limit, nothing is imported."""
+        path = tmp_path / "l.txt"
+        path.write_text("8015550101\ngarbage\n")
+        with pytest.raises(ListImportError, match="1 of 2 lines malformed"):
+            parse_list_file(path, max_bad_share=0.01)
+
+    def test_truncated_gzip_is_refused(self, tmp_path):
+        """A truncated download is refused whole, with a clear error."""
+        data = gzip.compress(b"8015550101\n" * 1000)
+        path = tmp_path / "l.txt.gz"
+        path.write_bytes(data[: len(data) // 2])
+        with pytest.raises(ListImportError, match="unreadable"):
+            parse_list_file(path)
+
+    def test_empty_file_is_refused(self, tmp_path):
+        """No numbers: refused rather than published as an empty list."""
+        path = tmp_path / "l.txt"
+        path.write_text("# nothing\n")
+        with pytest.raises(ListImportError, match="no numbers"):
+            parse_list_file(path)
+
+
+class TestVersions:
+    """New versions are built beside the current one and switched atomically."""
+
+    def test_membership_and_coverage(self, tmp_path):
+        """A listed number is found; an uncovered area code says so."""
+        publish(tmp_path, "national", "8015550101\n", covers=frozenset({801, 385}))
+        snapshot = EmbeddedListRegistry(tmp_path).snapshot("national")
+        assert snapshot.contains(8015550101)
+        assert not snapshot.contains(8015550102)
+        assert snapshot.covers(385)
+        assert not snapshot.covers(435)
+
+    def test_reload_swaps_to_the_new_version(self, tmp_path):
+        """The old snapshot object stays intact; reload picks up v2."""
+        publish(tmp_path, "national", "8015550101\n")
+        registry = EmbeddedListRegistry(tmp_path)
+        old = registry.snapshot("national")
+        publish(tmp_path, "national", "8015550202\n")
+        registry.reload()
+        new = registry.snapshot("national")
+        assert (old.meta.version, new.meta.version) == (1, 2)
+        assert old.contains(8015550101)
+        assert not old.contains(8015550202)
+        assert new.contains(8015550202)
+        assert not new.contains(8015550101)
+
+    def test_corrupt_chunk_is_refused_and_old_version_keeps_serving(self, tmp_path):
+        """A truncated chunk fails its SHA-256; v1 keeps answering, the error is reported."""
+        publish(tmp_path, "national", "8015550101\n")
+        registry = EmbeddedListRegistry(tmp_path)
+        publish(tmp_path, "national", "8015550202\n8015550303\n")
+        chunk = tmp_path / "lists" / "national" / "v2" / "npa-801.roar"
+        chunk.write_bytes(chunk.read_bytes()[:-3])
+        registry.reload()
+        assert registry.snapshot("national").meta.version == 1
+        assert "SHA-256 mismatch" in registry.errors["national"]
+
+    def test_fresh_node_refuses_corrupt_current_version(self, tmp_path):
+        """With no good version to keep, the list is absent (and the gate blocks)."""
+        publish(tmp_path, "national", "8015550101\n")
+        (tmp_path / "lists" / "national" / "v1" / "npa-801.roar").write_bytes(b"junk")
+        registry = EmbeddedListRegistry(tmp_path)
+        assert registry.snapshot("national") is None
+        assert "national" in registry.errors
