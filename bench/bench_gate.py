@@ -111,7 +111,7 @@ def main() -> None:
     base = results[0][1]
     print(f"{n} decisions, Utah manual campaign, all three packs; {len(listed.by_area)} area "
           "codes listed\n")
-    print(f"{'what':48} {'per second':>12} {'µs each':>9} {'× baseline':>11}")
+    print(f"{'what':48} {'per second':>12} {'µs each':>9} {'x baseline':>11}")
     for label, rate in results:
         print(f"{label:48} {rate:12,.0f} {1e6 / rate:9.1f} {rate / base:11.2f}")
 
