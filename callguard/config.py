@@ -6,15 +6,17 @@ Every error names the key and says how to fix it.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from callguard.errors import ConfigError, NumberError
+from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.numbers import NumberParser
 from callguard.policy import (
     Campaign,
@@ -30,7 +32,7 @@ from callguard.policy import (
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"callguard", "campaigns"}
+_KNOWN_TOP = {"callguard", "campaigns", "fastagi"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time", "compliance_log"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
@@ -50,6 +52,7 @@ class Settings:
     regions: frozenset[str]
     policy_settings: PolicySettings
     compliance_log: str  # a path, or "-" for stdout
+    fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
 
     def policy(self) -> Policy:
         """The decision core over the enabled packs."""
@@ -151,6 +154,31 @@ def _campaign(
     )
 
 
+def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
+    defaults = FastAgiSettings()
+    known = set(FastAgiSettings.__dataclass_fields__)
+    _unknown(where, raw, known)
+    values: dict[str, Any] = {}
+    for key in known:
+        default = getattr(defaults, key)
+        kind = list if isinstance(default, tuple) else type(default)
+        value = _typed(where, raw, key, kind, default)
+        values[key] = tuple(value) if isinstance(value, list) else value
+    for key in ("budget_ms", "header_timeout_ms", "reply_timeout_ms", "max_header_bytes",
+                "max_sessions"):
+        if values[key] <= 0:
+            raise ConfigError(f"{where}: {key} must be positive")
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    for source in values["allowed_sources"]:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            raise ConfigError(f"{where}: allowed_sources entry {source!r} is not an address "
+                              "or network like 127.0.0.1 or 10.0.0.0/24") from None
+    return FastAgiSettings(**values)
+
+
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
     """Load and validate; ``path`` falls back to ``CALLGUARD_CONFIG`` then the bundled demo."""
     if path is None:
@@ -203,4 +231,5 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
             every_zone_fallback=fallback == "every-zone",
         ),
         compliance_log=_typed(where, main, "compliance_log", str, ""),
+        fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
     )

@@ -95,7 +95,7 @@ class Gate:
         self._clock = clock
 
     async def check(self, request: CheckRequest) -> Decision:
-        """Decide one call attempt; never raises."""
+        """Decide one call attempt; never raises (but may be cancelled by its front)."""
         started = time.perf_counter()
         at = request.at or self._clock()
         seen = _Attempted()
@@ -105,6 +105,29 @@ class Gate:
             _errors.exception("gate_error", campaign=request.campaign)
             verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
                               f"internal error ({type(exc).__name__}); call not placed")
+        return self._finish(request, verdict, at, seen, started)
+
+    def refuse(self, request: CheckRequest, verdict: Verdict, *, started: float) -> Decision:
+        """Record a BLOCK a front decided itself (its time budget ran out)."""
+        seen = _Attempted(campaign=self._campaigns.get(request.campaign))
+        return self._finish(request, verdict, request.at or self._clock(), seen, started)
+
+    async def opt_out(self, number: str, campaign_id: str, *, source: str) -> str:
+        """Put the number on the campaign's solicitor's do-not-call list; durable on return.
+
+        Returns the E.164 number; raises CallguardError (UsageError, NumberError,
+        StoreError) with the reason when nothing was recorded.
+        """
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            raise UsageError(f"campaign {campaign_id!r} is not configured")
+        e164 = self._parser.parse(number).e164
+        await self._records.add_company_dnc(campaign.solicitor, e164, self._clock(),
+                                            source=source)
+        return e164
+
+    def _finish(self, request: CheckRequest, verdict: Verdict, at: datetime,
+                seen: _Attempted, started: float) -> Decision:
         decision = Decision(
             decision_id=new_decision_id(),
             verdict=verdict,

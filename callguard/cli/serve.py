@@ -9,6 +9,7 @@ import click
 import structlog
 
 from callguard.cli.common import CliState
+from callguard.fronts.fastagi.server import FastAgiServer
 
 __all__ = ["serve"]
 
@@ -21,8 +22,10 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi)
+    await fastagi.start()
     _log.info("serving", lists=list(runtime.lists.names()),
-              campaigns=sorted(runtime.settings.campaigns))
+              campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port)
     try:
         while not stop.is_set():
             try:
@@ -30,8 +33,9 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             except TimeoutError:
                 runtime.lists.reload()
     finally:
+        await fastagi.close()
         runtime.close()
-        _log.info("stopped")
+        _log.info("stopped", **dict(fastagi.stats.counts))
 
 
 @click.command()

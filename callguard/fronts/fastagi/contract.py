@@ -1,0 +1,58 @@
+"""The contract with Asterisk: every name the dialplan, the server and the tests share.
+
+Dialplan call (positional arguments after the URL)::
+
+    AGI(agi://HOST:4573/callguard,NUMBER,CAMPAIGN,MODE,LINKEDID,LOCATION)
+    AGI(agi://HOST:4573/callguard-optout,NUMBER,CAMPAIGN,MODE,LINKEDID)
+
+``MODE`` may be empty (the campaign's default); ``LINKEDID`` is ``${CHANNEL(linkedid)}``
+(``agi_uniqueid`` is not the Linkedid); ``LOCATION`` is an IANA zone or a 5-digit ZIP.
+The answer is one ``EXEC MSet(...)`` carrying every variable below.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ARG_CAMPAIGN",
+    "ARG_LINKEDID",
+    "ARG_LOCATION",
+    "ARG_MODE",
+    "ARG_NUMBER",
+    "DEFAULT_BLOCK_CAUSE",
+    "OPTOUT_RESULT",
+    "PRESENTATION_ALLOWED",
+    "ROUTE_CHECK",
+    "ROUTE_OPTOUT",
+    "VAR_CALLERID_NUM",
+    "VAR_CALLERID_PRES",
+    "VAR_CAUSE",
+    "VAR_DECISION_ID",
+    "VAR_REASON",
+    "VAR_RULE",
+    "VAR_VERDICT",
+]
+
+ROUTE_CHECK = "callguard"
+ROUTE_OPTOUT = "callguard-optout"
+
+# agi_arg_N header names, in the order the dialplan passes them.
+ARG_NUMBER = "agi_arg_1"
+ARG_CAMPAIGN = "agi_arg_2"
+ARG_MODE = "agi_arg_3"
+ARG_LINKEDID = "agi_arg_4"
+ARG_LOCATION = "agi_arg_5"
+
+VAR_VERDICT = "CALLGUARD_VERDICT"  # ALLOW or BLOCK; anything else means: do not dial
+VAR_RULE = "CALLGUARD_RULE"
+VAR_REASON = "CALLGUARD_REASON"
+VAR_DECISION_ID = "CALLGUARD_DECISION_ID"
+VAR_CAUSE = "CALLGUARD_CAUSE"  # hangup cause to use on BLOCK
+OPTOUT_RESULT = "CALLGUARD_OPTOUT"  # OK once durable, FAILED otherwise
+
+# Set on ALLOW so the solicitor's number is shown (13-25a-103(6); H.B. 45 106(4)).
+# CALLERPRES() is gone since Asterisk 17; CALLERID(num-pres) works on 13-22.
+VAR_CALLERID_NUM = "CALLERID(num)"
+VAR_CALLERID_PRES = "CALLERID(num-pres)"
+PRESENTATION_ALLOWED = "allowed_not_screened"
+
+DEFAULT_BLOCK_CAUSE = 21  # Call Rejected

@@ -1,0 +1,198 @@
+"""The FastAGI front: Asterisk asks, callguard answers within its time budget, or BLOCKs.
+
+Thin by design: turn the header block into a ``CheckRequest``, ask the gate, answer with
+one ``EXEC MSet``. Everything that can go wrong at the edge is bounded: source addresses
+(allowlist), concurrent sessions (cap), header size and time, the decision's time budget
+(Asterisk never times out a silent FastAGI server, so the budget is ours), the reply wait.
+A session that cannot finish ends in a closed socket, and the shipped dialplan treats a
+missing ``CALLGUARD_VERDICT`` as BLOCK — never ALLOW.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from panoramisk.fast_agi import Application
+
+from callguard.decision import Decision
+from callguard.errors import CallguardError
+from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.wire import AgiChannel, HeaderError, encode_mset, read_headers
+from callguard.gate import CheckRequest, Gate
+from callguard.policy import refusal
+from callguard.policy.core import FAIL_CLOSED
+
+__all__ = ["FastAgiServer", "FastAgiSettings"]
+
+TIMEOUT_RULE = "callguard:time-budget"
+UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
+_log = structlog.get_logger("callguard.fastagi")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FastAgiSettings:
+    """Limits of the FastAGI front; each has a safe default."""
+
+    host: str = "127.0.0.1"
+    port: int = 4573
+    budget_ms: int = 250
+    header_timeout_ms: int = 2000
+    reply_timeout_ms: int = 2000
+    max_header_bytes: int = 16_384
+    max_sessions: int = 256
+    allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    block_cause: int = c.DEFAULT_BLOCK_CAUSE
+
+
+@dataclass
+class FastAgiStats:
+    """Counters an operator (and the metrics endpoint) can read."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    active: int = 0
+
+
+class FastAgiServer(Application):  # type: ignore[misc]
+    """panoramisk's Application with a bounded handler and callguard's two routes."""
+
+    def __init__(self, gate: Gate, settings: FastAgiSettings) -> None:
+        super().__init__(loop=asyncio.get_running_loop())
+        self.gate = gate
+        self.settings = settings
+        self.stats = FastAgiStats()
+        self._networks = [ipaddress.ip_network(s, strict=False)
+                          for s in settings.allowed_sources]
+        self._server: asyncio.Server | None = None
+        self.add_route(c.ROUTE_CHECK, self._check)
+        self.add_route(c.ROUTE_OPTOUT, self._optout)
+
+    async def start(self) -> None:
+        """Listen; the StreamReader limit bounds the header block."""
+        self._server = await asyncio.start_server(
+            self.handler, self.settings.host, self.settings.port,
+            limit=self.settings.max_header_bytes, reuse_address=True)
+        _log.info("fastagi_listening", host=self.settings.host, port=self.port)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when configured as 0)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        """Stop accepting; sessions under way finish on their own deadlines."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    def _allowed(self, writer: asyncio.StreamWriter) -> bool:
+        peer = writer.get_extra_info("peername")
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return any(address in net for net in self._networks)
+
+    async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One FastAGI session. Replaces panoramisk's handler (see wire.py for why)."""
+        counts = self.stats.counts
+        counts["connections"] += 1
+        if not self._allowed(writer):
+            counts["refused_source"] += 1
+            writer.close()
+            return
+        if self.stats.active >= self.settings.max_sessions:
+            counts["refused_busy"] += 1
+            writer.close()
+            return
+        self.stats.active += 1
+        try:
+            await self._serve(reader, writer)
+        except HeaderError as exc:
+            counts["bad_headers"] += 1
+            _log.warning("fastagi_bad_headers", reason=str(exc))
+        except (ConnectionError, TimeoutError, OSError) as exc:
+            counts["reply_failed"] += 1
+            _log.warning("fastagi_session_failed", error=type(exc).__name__)
+        finally:
+            self.stats.active -= 1
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+        script = headers.get("agi_network_script", "")
+        route = self._route.get(script.split("?", 1)[0])
+        variables = await route(headers) if route else self._unknown_route(script)
+        channel = AgiChannel(headers, reader, writer,
+                             reply_timeout=self.settings.reply_timeout_ms / 1000)
+        reply = await channel.send_command(encode_mset(variables))
+        self.stats.counts["answered"] += 1
+        if reply.get("status_code") != 200 or "error" in reply:
+            self.stats.counts["answer_not_accepted"] += 1
+            _log.warning("fastagi_answer_not_accepted", reply=reply.get("msg") or reply)
+
+    def _request(self, headers: dict[str, str]) -> CheckRequest:
+        return CheckRequest(
+            number=headers.get(c.ARG_NUMBER, ""),
+            campaign=headers.get(c.ARG_CAMPAIGN, ""),
+            mode=headers.get(c.ARG_MODE) or None,
+            location=headers.get(c.ARG_LOCATION) or None,
+            linkedid=headers.get(c.ARG_LINKEDID) or None,
+            front="fastagi",
+        )
+
+    async def _check(self, headers: dict[str, str]) -> dict[str, str]:
+        request = self._request(headers)
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.budget_ms / 1000):
+                decision = await self.gate.check(request)
+        except TimeoutError:
+            self.stats.counts["over_budget"] += 1
+            decision = self.gate.refuse(request, refusal(
+                TIMEOUT_RULE, FAIL_CLOSED,
+                f"no decision within the {self.settings.budget_ms} ms budget; call not placed"),
+                started=started)
+        self.stats.counts["allow" if decision.allowed else "block"] += 1
+        return self._variables(decision)
+
+    def _variables(self, decision: Decision) -> dict[str, str]:
+        deciding = decision.verdict.deciding
+        variables = {
+            c.VAR_VERDICT: decision.verdict.verdict,
+            c.VAR_RULE: deciding.rule_id if deciding else "",
+            c.VAR_REASON: decision.verdict.reason,
+            c.VAR_DECISION_ID: decision.decision_id,
+            c.VAR_CAUSE: "" if decision.allowed else str(self.settings.block_cause),
+        }
+        if decision.allowed and decision.campaign is not None:
+            variables[c.VAR_CALLERID_NUM] = decision.campaign.caller_id
+            variables[c.VAR_CALLERID_PRES] = c.PRESENTATION_ALLOWED
+        return variables
+
+    async def _optout(self, headers: dict[str, str]) -> dict[str, Any]:
+        request = self._request(headers)
+        try:
+            e164 = await self.gate.opt_out(request.number, request.campaign,
+                                           source=f"fastagi:{request.linkedid or '-'}")
+        except CallguardError as exc:
+            self.stats.counts["optout_failed"] += 1
+            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: str(exc)}
+        self.stats.counts["optout"] += 1
+        return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the seller's "
+                "do-not-call list (47 CFR 64.1200(d)(3))"}
+
+    def _unknown_route(self, script: str) -> dict[str, str]:
+        self.stats.counts["unknown_route"] += 1
+        return {
+            c.VAR_VERDICT: "BLOCK",
+            c.VAR_RULE: UNKNOWN_ROUTE_RULE,
+            c.VAR_REASON: f"no FastAGI route {script[:40]!r}; use {c.ROUTE_CHECK}",
+            c.VAR_CAUSE: str(self.settings.block_cause),
+        }

@@ -1,0 +1,116 @@
+"""FastAGI on the wire: the header block, replies, and one safely quoted ``EXEC MSet``.
+
+panoramisk 1.4 parses a reply line well (``parse_agi_result``) but its reading is
+unsafe at the edge, as the Asterisk 22.10.1 recordings show: ``Application.handler``
+loops forever when a peer closes before the blank line; ``Request.send_command`` reads
+one line, so an unsolicited ``HANGUP`` leaves the real reply unread for the next command,
+and a multi-line ``520-`` usage block is only half read. ``AgiChannel`` replaces the
+reading and keeps panoramisk's parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from panoramisk.fast_agi import Request
+from panoramisk.utils import parse_agi_result
+
+__all__ = [
+    "AgiChannel",
+    "HeaderError",
+    "encode_mset",
+    "read_headers",
+]
+
+_HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
+_APP_SPECIAL = frozenset('\\"()[],')
+_MAX_VALUE = 400
+
+
+class HeaderError(Exception):
+    """The peer did not send a well-formed AGI header block in time."""
+
+
+async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
+    """Read the ``agi_*`` block up to the blank line; bounded in size and time."""
+    try:
+        async with asyncio.timeout(timeout):
+            block = await reader.readuntil(b"\n\n")
+    except TimeoutError:
+        raise HeaderError("no complete header block in time") from None
+    except asyncio.IncompleteReadError as exc:
+        raise HeaderError(f"peer closed after {len(exc.partial)} bytes, before the blank "
+                          "line") from None
+    except asyncio.LimitOverrunError:
+        raise HeaderError("header block larger than the limit") from None
+    try:
+        text = block.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HeaderError("header block is not UTF-8") from None
+    headers: dict[str, str] = {}
+    for line in text[:-2].split("\n"):
+        match = _HEADER_LINE.match(line)
+        if match is None:
+            raise HeaderError(f"malformed header line {line[:60]!r}")
+        headers[match.group(1)] = match.group(2)
+    if headers.get("agi_network") != "yes":
+        raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
+    return headers
+
+
+def _clean(value: str) -> str:
+    """Printable, single-line, bounded: what may travel inside one AGI line."""
+    text = "".join(c if c.isprintable() else " " for c in value)
+    return text[:_MAX_VALUE]
+
+
+def _escape_app(value: str) -> str:
+    # Asterisk's __ast_app_separate_args counts ( and [ even inside quotes; a backslash
+    # makes the next character literal. Escaping each special character is safe for all.
+    return "".join("\\" + c if c in _APP_SPECIAL else c for c in _clean(value))
+
+
+def encode_mset(variables: dict[str, str]) -> str:
+    """``EXEC MSet "A=1,B=2"``: one AGI command, values quoted for both parsing layers."""
+    app_args = ",".join(f"{name}={_escape_app(value)}" for name, value in variables.items())
+    agi_arg = app_args.replace("\\", "\\\\").replace('"', '\\"')
+    return f'EXEC MSet "{agi_arg}"'
+
+
+class AgiChannel(Request):  # type: ignore[misc]
+    """panoramisk's Request with reading that stays in step with Asterisk."""
+
+    def __init__(self, headers: dict[str, str], reader: asyncio.StreamReader,
+                 writer: asyncio.StreamWriter, *, reply_timeout: float) -> None:
+        super().__init__(app=None, headers=headers, reader=reader, writer=writer)
+        self.reply_timeout = reply_timeout
+        self.hangup_seen = False
+
+    async def send_command(self, command: str) -> dict[str, Any]:
+        """Send one command; skip HANGUP and 100 lines; read a whole 520 block."""
+        self.writer.write(command.encode() + b"\n")
+        await self.writer.drain()
+        async with asyncio.timeout(self.reply_timeout):
+            while True:
+                line = await self._line()
+                if line == "HANGUP":
+                    self.hangup_seen = True
+                    continue
+                if line.startswith("100 "):
+                    continue
+                if line.startswith("520-"):
+                    usage = [line]
+                    while not usage[-1].startswith("520 "):
+                        usage.append(await self._line())
+                    return {"status_code": 520, "error": "AGIUsageError",
+                            "msg": "\n".join(usage)}
+                result: dict[str, Any] = parse_agi_result(line)
+                return result
+
+    async def _line(self) -> str:
+        raw: bytes = await self.reader.readline()
+        if not raw.endswith(b"\n"):
+            raise ConnectionResetError("Asterisk closed the AGI connection")
+        return raw[:-1].decode("utf-8", errors="replace")
