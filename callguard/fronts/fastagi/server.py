@@ -45,7 +45,8 @@ class FastAgiSettings:
     header_timeout_ms: int = 2000
     reply_timeout_ms: int = 2000
     max_header_bytes: int = 16_384
-    max_sessions: int = 256
+    max_sessions: int = 256  # sessions with a complete header block, deciding or answering
+    max_connections: int = 4096  # sockets still sending their header block
     allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     block_cause: int = c.DEFAULT_BLOCK_CAUSE
 
@@ -55,7 +56,8 @@ class FastAgiStats:
     """Counters an operator (and the metrics endpoint) can read."""
 
     counts: Counter[str] = field(default_factory=Counter)
-    active: int = 0
+    active: int = 0  # sessions past their header block
+    connected: int = 0  # open sockets
 
 
 class FastAgiServer(Application):  # type: ignore[misc]
@@ -107,11 +109,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
             counts["refused_source"] += 1
             writer.close()
             return
-        if self.stats.active >= self.settings.max_sessions:
+        if self.stats.connected >= self.settings.max_connections:
             counts["refused_busy"] += 1
             writer.close()
             return
-        self.stats.active += 1
+        self.stats.connected += 1
         try:
             await self._serve(reader, writer)
         except HeaderError as exc:
@@ -121,11 +123,24 @@ class FastAgiServer(Application):  # type: ignore[misc]
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
         finally:
-            self.stats.active -= 1
+            self.stats.connected -= 1
             writer.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Idle or slow peers hold only a socket until the header timeout; the session cap
+        # counts those that sent a whole header block, so they cannot starve real calls.
         headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+        if self.stats.active >= self.settings.max_sessions:
+            self.stats.counts["refused_busy"] += 1
+            return
+        self.stats.active += 1
+        try:
+            await self._answer(headers, reader, writer)
+        finally:
+            self.stats.active -= 1
+
+    async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
         script = headers.get("agi_network_script", "")
         route = self._route.get(script.split("?", 1)[0])
         variables = await route(headers) if route else self._unknown_route(script)

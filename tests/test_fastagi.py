@@ -1,0 +1,397 @@
+"""The FastAGI front over real TCP, driven by a fake Asterisk replaying recorded traffic.
+
+Quoting is checked with ``tests/asterisk_replica.py``, a port of Asterisk's own argument
+parsing (res_agi.c parse_args, app.c __ast_app_separate_args, MSet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from callguard.config import load_settings
+from callguard.errors import StoreError
+from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.fronts.fastagi.wire import encode_mset
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import ParsedList
+from tests.asterisk_replica import exec_mset_variables
+from tests.fake_asterisk import (
+    REPLY_520_BLOCK,
+    REPLY_HANGUP_THEN_511,
+    REPLY_HANGUP_THEN_OK,
+    agi_session,
+    header_block,
+)
+
+UT = "ut-solar-manual"
+
+
+class SlowRecords:
+    """The real record store, with an optional delay or failure on reads."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.delay = 0.0
+        self.fail = False
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def company_dnc(self, *args):
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.fail:
+            raise StoreError("record store unreachable (simulated)")
+        return await self.inner.company_dnc(*args)
+
+
+@pytest.fixture
+async def node(tmp_path):
+    """A runtime with fresh lists, a FastAGI server on a free port, and a clock in hours."""
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    today = datetime.now(UTC).date()
+    for name in ("national", "ut-state"):
+        write_version(tmp_path, name, listed, published=today, area_codes=None, source="t")
+    settings = load_settings(data_dir=tmp_path)
+    settings = replace(settings, fastagi=replace(settings.fastagi, port=0, budget_ms=250,
+                                                 header_timeout_ms=500))
+    runtime = open_runtime(settings)
+    # A Wednesday 11:00 in Denver, so the verdicts do not depend on when the suite runs.
+    runtime.gate._clock = lambda: datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # noqa: SLF001
+    records = SlowRecords(runtime.records)
+    runtime.gate._records = records  # noqa: SLF001
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    await server.start()
+    server.records = records
+    server.runtime = runtime
+    yield server
+    await server.close()
+    runtime.close()
+
+
+def compliance_records(server):
+    path = server.runtime.settings.data_dir / "compliance.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class TestContract:
+    """Arguments in, channel variables out, in one AGI command."""
+
+    async def test_allow_sets_verdict_and_forces_caller_id(self, node):
+        """ALLOW: CALLERID(num) and num-pres allowed_not_screened (13-25a-103(6), 106(4))."""
+        result = await agi_session(node.port, c.ROUTE_CHECK,
+                                   ["8015550123", UT, "", "1795326441.70", ""])
+        assert len(result.commands) == 1
+        assert result.commands[0].startswith("EXEC MSet ")
+        v = result.variables
+        assert v[c.VAR_VERDICT] == "ALLOW", v
+        assert v[c.VAR_CALLERID_NUM] == "+18015550100"
+        assert v[c.VAR_CALLERID_PRES] == c.PRESENTATION_ALLOWED
+        assert v[c.VAR_RULE] == ""
+        records = compliance_records(node)
+        assert records[-1]["decision_id"] == v[c.VAR_DECISION_ID]
+        assert records[-1]["linkedid"] == "1795326441.70"
+        assert records[-1]["front"] == "fastagi"
+
+    async def test_block_names_rule_reason_and_cause(self, node):
+        """BLOCK: the rule, a reason with commas and parentheses intact, cause 21."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550199", UT])
+        v = result.variables
+        assert v[c.VAR_VERDICT] == "BLOCK"
+        assert v[c.VAR_RULE] == "us-federal:64.1200(c)(2)"
+        assert v[c.VAR_CAUSE] == "21"
+        assert c.VAR_CALLERID_NUM not in v
+        assert v[c.VAR_REASON] == compliance_records(node)[-1]["reason"]
+        assert "(47 CFR 64.1200(c)(2))" in v[c.VAR_REASON]
+
+    async def test_query_string_stays_in_network_script(self, node):
+        """Recorded: agi_network_script keeps '?tenant=acme&mode=test'; still routed."""
+        result = await agi_session(node.port, "callguard?tenant=acme&mode=test",
+                                   ["8015550123", UT])
+        assert result.variables[c.VAR_VERDICT] == "ALLOW"
+
+    async def test_mode_and_location_arguments(self, node):
+        """MODE predictive without consent blocks; LOCATION widens the zones."""
+        result = await agi_session(node.port, c.ROUTE_CHECK,
+                                   ["8015550123", UT, "predictive", "l.1", "10001"])
+        assert result.variables[c.VAR_RULE] == "us-federal:64.1200(a)(2)"
+        assert set(compliance_records(node)[-1]["time_zones"]) == {"America/Denver",
+                                                                   "America/New_York"}
+
+    @pytest.mark.parametrize(("args", "rule"), [
+        ([], "callguard:unknown-campaign"),
+        (["", UT], "callguard:number-not-dialable"),
+        (["hello", UT], "callguard:number-not-dialable"),
+        (["8015550123", "nope"], "callguard:unknown-campaign"),
+        (["8015550123", UT, "robocall"], "callguard:unknown-campaign"),
+        (["8015550123", UT, "", "", "Mars/Base"], "callguard:bad-location"),
+    ])
+    async def test_garbage_arguments_block(self, node, args, rule):
+        """Missing or bad arguments are a BLOCK with the reason, never an error."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, args)
+        assert result.variables[c.VAR_VERDICT] == "BLOCK"
+        assert result.variables[c.VAR_RULE] == rule
+
+    async def test_unknown_route_blocks(self, node):
+        """A URL with another script gets an explicit BLOCK."""
+        result = await agi_session(node.port, "something-else", ["8015550123", UT])
+        assert result.variables[c.VAR_RULE] == "callguard:unknown-route"
+
+
+class TestRecordedReplyPatterns:
+    """Replies as Asterisk 22.10.1 really sends them."""
+
+    async def test_hangup_line_before_reply(self, node):
+        """Recorded: an unsolicited HANGUP can precede the reply; the session stays in step."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
+                                   reply=REPLY_HANGUP_THEN_OK)
+        assert result.closed_by_server
+        assert node.stats.counts["answered"] == 1
+        assert node.stats.counts["answer_not_accepted"] == 0
+
+    async def test_hangup_then_511_on_dead_channel(self, node):
+        """Recorded (agi-slow): HANGUP then 511; counted, the socket closed, no crash."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
+                                   reply=REPLY_HANGUP_THEN_511)
+        assert result.closed_by_server
+        assert node.stats.counts["answer_not_accepted"] == 1
+
+    async def test_multiline_520_is_read_whole(self, node):
+        """Recorded (agi-errors): a 520- block spans lines; all are consumed."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
+                                   reply=REPLY_520_BLOCK)
+        assert result.closed_by_server
+        assert node.stats.counts["answer_not_accepted"] == 1
+
+
+class TestFailClosed:
+    """Silence, slowness and store errors end in BLOCK."""
+
+    async def test_time_budget_overrun_blocks_and_is_recorded(self, node):
+        """A store slower than the 250 ms budget: BLOCK callguard:time-budget, one record."""
+        node.records.delay = 2.0
+        result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT])
+        assert result.variables[c.VAR_RULE] == "callguard:time-budget"
+        assert result.seconds < 1.5
+        record = compliance_records(node)[-1]
+        assert record["rule"] == "callguard:time-budget"
+        assert record["decision_id"] == result.variables[c.VAR_DECISION_ID]
+
+    async def test_store_failure_blocks_and_server_keeps_serving(self, node):
+        """Redis or SQLite gone mid-call: BLOCK with the reason; the next call is fine."""
+        node.records.fail = True
+        failed = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT])
+        assert failed.variables[c.VAR_RULE] == "callguard:store-unavailable"
+        node.records.fail = False
+        ok = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT])
+        assert ok.variables[c.VAR_VERDICT] == "ALLOW"
+
+    async def test_source_not_allowed_is_closed(self, tmp_path):
+        """A peer outside allowed_sources gets a closed socket and no answer."""
+        settings = load_settings(data_dir=tmp_path)
+        settings = replace(settings, fastagi=replace(settings.fastagi, port=0,
+                                                     allowed_sources=("10.9.9.0/24",)))
+        runtime = open_runtime(settings)
+        server = FastAgiServer(runtime.gate, settings.fastagi)
+        await server.start()
+        try:
+            result = await agi_session(server.port, c.ROUTE_CHECK, ["8015550123", UT])
+        finally:
+            await server.close()
+            runtime.close()
+        assert result.commands == []
+        assert result.closed_by_server
+        assert server.stats.counts["refused_source"] == 1
+
+
+async def real_call_latency(port):
+    """Time one real session end to end."""
+    result = await agi_session(port, c.ROUTE_CHECK, ["8015550123", UT])
+    assert result.variables[c.VAR_VERDICT] == "ALLOW"
+    return result.seconds
+
+
+class TestHostilePeers:
+    """Attacks on the edge; a real session's latency is measured during each."""
+
+    async def test_connect_and_close_does_not_spin(self, node):
+        """A TCP health check: panoramisk 1.4 would loop forever; we count and move on."""
+        for _ in range(50):
+            _, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.close()
+        latency = await real_call_latency(node.port)
+        await asyncio.sleep(0.05)
+        assert node.stats.counts["bad_headers"] == 50
+        assert node.stats.active == 0
+        assert latency < 0.5
+
+    def test_panoramisk_handler_spins_on_early_close(self):
+        """Why the handler is replaced: panoramisk 1.4 never returns on EOF before the blank
+        line, and never yields either, so it runs in a child process that is killed."""
+        code = (
+            "import asyncio\n"
+            "from panoramisk.fast_agi import Application\n"
+            "async def main():\n"
+            "    reader = asyncio.StreamReader()\n"
+            "    reader.feed_data(b'agi_network: yes\\n')\n"
+            "    reader.feed_eof()\n"
+            "    await Application(loop=asyncio.get_running_loop()).handler(reader, None)\n"
+            "asyncio.run(main())\n"
+        )
+        with pytest.raises(subprocess.TimeoutExpired):
+            subprocess.run([sys.executable, "-c", code], timeout=1.0, check=False)
+
+    async def test_slowloris_is_cut_at_the_header_timeout(self, node):
+        """Headers trickling in: closed after header_timeout; real calls unaffected."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+
+        async def trickle():
+            for byte in header_block(c.ROUTE_CHECK, ["8015550123", UT])[:200]:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.01)
+
+        trickler = asyncio.ensure_future(trickle())
+        latency = await real_call_latency(node.port)
+        eof = await asyncio.wait_for(reader.read(), timeout=2)
+        trickler.cancel()
+        writer.close()
+        assert eof == b""
+        assert latency < 0.5
+        assert node.stats.counts["bad_headers"] == 1
+
+    async def test_megabyte_of_header_is_refused(self, node):
+        """1 MB without a blank line: refused at the size limit."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        writer.write(b"agi_network: yes\n" + b"agi_x: " + b"A" * 1_000_000)
+        try:
+            await writer.drain()
+        except ConnectionError:
+            pass
+        try:
+            eof = await asyncio.wait_for(reader.read(), timeout=2)
+        except ConnectionResetError:  # closed with our bytes unread: a reset, also refused
+            eof = b""
+        writer.close()
+        assert eof == b""
+        assert node.stats.counts["bad_headers"] == 1
+        assert await real_call_latency(node.port) < 0.5
+
+    async def test_binary_garbage_is_refused(self, node):
+        """Random bytes with a blank line: not a header block, closed, counted."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        writer.write(bytes(range(256)) + b"\n\n")
+        await writer.drain()
+        eof = await asyncio.wait_for(reader.read(), timeout=2)
+        writer.close()
+        assert eof == b""
+        assert node.stats.counts["bad_headers"] == 1
+
+    async def test_thousands_of_idle_connections(self, node):
+        """2,000 idle sockets hold no decision slot; a real call still answers quickly."""
+        writers = []
+        for _ in range(2000):
+            _, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writers.append(writer)
+        try:
+            latency = await real_call_latency(node.port)
+        finally:
+            for writer in writers:
+                writer.close()
+        assert latency < 1.0
+        assert node.stats.counts["refused_busy"] == 0
+
+    async def test_session_cap_refuses_beyond_max_sessions(self, tmp_path):
+        """With max_sessions=1 and one session stuck deciding, the next is closed, not queued."""
+        settings = load_settings(data_dir=tmp_path)
+        settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
+                                                     budget_ms=1000))
+        runtime = open_runtime(settings)
+        slow = SlowRecords(runtime.records)
+        slow.delay = 0.5
+        runtime.gate._records = slow  # noqa: SLF001
+        server = FastAgiServer(runtime.gate, settings.fastagi)
+        await server.start()
+        try:
+            first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
+                                                      ["8015550123", UT]))
+            await asyncio.sleep(0.1)
+            second = await agi_session(server.port, c.ROUTE_CHECK, ["8015550123", UT])
+            await first
+        finally:
+            await server.close()
+            runtime.close()
+        assert second.variables == {}
+        assert second.closed_by_server
+        assert server.stats.counts["refused_busy"] == 1
+
+    async def test_concurrent_sessions_all_answered(self, node):
+        """200 sessions at once: every one gets a verdict."""
+        numbers = ["8015550123", "8015550199"] * 100
+        results = await asyncio.gather(*(
+            agi_session(node.port, c.ROUTE_CHECK, [n, UT]) for n in numbers))
+        verdicts = [r.variables.get(c.VAR_VERDICT) for r in results]
+        assert verdicts.count("ALLOW") == 100
+        assert verdicts.count("BLOCK") == 100
+
+    async def test_client_gone_before_answer_is_never_an_allow(self, node):
+        """A session cut after the headers leaves no verdict on the channel."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+        await writer.drain()
+        writer.close()
+        await asyncio.sleep(0.2)
+        assert await real_call_latency(node.port) < 0.5
+
+
+class TestOptOut:
+    """The callguard-optout route (64.1200(d)(3); H.B. 45 106(3)(d))."""
+
+    async def test_optout_is_durable_then_blocks(self, node):
+        """OK only once written; the next check of any campaign of the seller blocks."""
+        result = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", UT, "", "l.9"])
+        assert result.variables[c.OPTOUT_RESULT] == "OK"
+        again = await agi_session(node.port, c.ROUTE_CHECK, ["8015550142",
+                                                             "ut-solar-predictive", "manual"])
+        assert again.variables[c.VAR_RULE] == "us-federal:64.1200(d)(3)"
+
+    async def test_optout_failure_says_why(self, node):
+        """An unknown campaign records nothing and says so."""
+        result = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", "nope"])
+        assert result.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "nope" in result.variables[c.VAR_REASON]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from([c.VAR_VERDICT, c.VAR_RULE, c.VAR_REASON, c.VAR_CALLERID_NUM]),
+    st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=120),
+    min_size=1))
+def test_mset_quoting_round_trips_through_asterisk_parsing(variables):
+    """Any printable value (commas, quotes, parentheses, brackets, backslashes) arrives intact."""
+    assert exec_mset_variables(encode_mset(variables)) == variables
+
+
+def test_mset_command_fits_asterisk_line_buffer():
+    """Values are bounded so the command stays far below Asterisk's 2 KiB AGI line."""
+    command = encode_mset({c.VAR_REASON: "(" * 5000, c.VAR_RULE: "x" * 5000})
+    assert len(command) < 2048
+
+
+def test_latency_figures_are_ordered():
+    """Sanity of time.perf_counter for the latency assertions above."""
+    a = time.perf_counter()
+    assert time.perf_counter() >= a
