@@ -27,6 +27,7 @@ from callguard.policy import (
     Facts,
     ListCheck,
     NeedFacts,
+    Outcome,
     Plan,
     Policy,
     Verdict,
@@ -202,10 +203,12 @@ class Gate:
             lists[name] = ListCheck(name, meta.version, meta.published,
                                     snapshot.contains(number.national), snapshot.covers(area))
         facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch)
+        partial: tuple[Outcome | None, ...] = ()
         for _ in range(_MAX_ROUNDS):
-            result = self._policy.decide(plan, facts)
+            result = self._policy.decide(plan, facts, partial)
             if not isinstance(result, NeedFacts):
                 return result
+            partial = result.partial
             facts = await self._fetch(plan, facts, result.kinds - facts.fetched)
         raise CallguardError("policy kept asking for facts; refusing to decide")
 

@@ -387,6 +387,18 @@ def test_mset_quoting_round_trips_through_asterisk_parsing(variables):
     assert exec_mset_variables(encode_mset(variables)) == variables
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_mset_command_is_one_line_whatever_the_value(value):
+    """Control characters (newlines, NUL) never reach the AGI line; the rest arrives."""
+    command = encode_mset({c.VAR_REASON: value})
+    assert "\n" not in command
+    assert "\r" not in command
+    assert "\x00" not in command
+    decoded = exec_mset_variables(command)[c.VAR_REASON]
+    assert decoded == "".join(ch if ch.isprintable() else " " for ch in value[:400])
+
+
 def test_mset_command_fits_asterisk_line_buffer():
     """Values are bounded so the command stays far below Asterisk's 2 KiB AGI line."""
     command = encode_mset({c.VAR_REASON: "(" * 5000, c.VAR_RULE: "x" * 5000})

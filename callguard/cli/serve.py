@@ -10,6 +10,7 @@ import structlog
 
 from callguard.cli.common import CliState
 from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.tuning import raise_mmap_threshold
 
 __all__ = ["serve"]
 
@@ -44,4 +45,6 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
 @click.pass_obj
 def serve(state: CliState, reload_seconds: float) -> None:
     """Run the node until SIGTERM."""
+    tuned = raise_mmap_threshold()
+    _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
     asyncio.run(_serve(state, reload_seconds))

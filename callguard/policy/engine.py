@@ -134,23 +134,32 @@ class Policy:
         return _Selection(tuple(applications), tuple(rules), tuple(skipped),
                           combine_obligations(obligations, attempt.mode))
 
-    def decide(self, plan: Plan, facts: Facts) -> Verdict | NeedFacts:
-        """Run every rule; BLOCK if any blocks (the most restrictive pack wins)."""
+    def decide(
+        self, plan: Plan, facts: Facts, partial: tuple[Outcome | None, ...] = ()
+    ) -> Verdict | NeedFacts:
+        """Run every rule; BLOCK if any blocks (the most restrictive pack wins).
+
+        ``partial`` comes from a previous ``NeedFacts``: rules that already judged are not
+        run again.
+        """
         if not plan.rules:
             return refusal("callguard:no-pack", "callguard house rule: fail closed",
                            "no enabled jurisdiction pack applies to this call",
                            packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason)
-        outcomes: list[Outcome] = []
+        results: list[Outcome | None] = []
         missing: set[FactKind] = set()
-        for rule in plan.rules:
-            result = rule.evaluate(ctx)
+        for index, rule in enumerate(plan.rules):
+            done = partial[index] if partial else None
+            result = done if done is not None else rule.evaluate(ctx)
             if isinstance(result, NeedFacts):
                 missing |= result.kinds
+                results.append(None)
             else:
-                outcomes.append(result)
+                results.append(result)
         if missing:
-            return NeedFacts(frozenset(missing))
+            return NeedFacts(frozenset(missing), tuple(results))
+        outcomes = [o for o in results if o is not None]
         outcomes.extend(plan.skipped)
         return self._verdict(plan, facts, tuple(outcomes))
 

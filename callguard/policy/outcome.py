@@ -39,9 +39,14 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class NeedFacts:
-    """A rule cannot judge without facts the gate has not fetched yet."""
+    """Rules cannot judge without facts the gate has not fetched yet.
+
+    From the engine, ``partial`` holds the outcomes already reached (None where a rule
+    asked for facts), so the next round evaluates only the rules that asked.
+    """
 
     kinds: frozenset[FactKind]
+    partial: tuple[Outcome | None, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
-_APP_SPECIAL = frozenset('\\"()[],')
+_APP_SPECIAL = re.compile(r'([\\"()\[\],])')
 _MAX_VALUE = 400
 
 
@@ -62,14 +62,16 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
 
 def _clean(value: str) -> str:
     """Printable, single-line, bounded: what may travel inside one AGI line."""
-    text = "".join(c if c.isprintable() else " " for c in value)
-    return text[:_MAX_VALUE]
+    text = value[:_MAX_VALUE]
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else " " for c in text)
 
 
 def _escape_app(value: str) -> str:
     # Asterisk's __ast_app_separate_args counts ( and [ even inside quotes; a backslash
     # makes the next character literal. Escaping each special character is safe for all.
-    return "".join("\\" + c if c in _APP_SPECIAL else c for c in _clean(value))
+    return _APP_SPECIAL.sub(r"\\\1", _clean(value))
 
 
 def encode_mset(variables: dict[str, str]) -> str:
