@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, time
+from typing import Any, TypeVar
 
 import click
 from rich.console import Console
@@ -17,11 +19,32 @@ from callguard.cli.common import (
     usage_error,
 )
 from callguard.policy import ConsentKind, ConsentRecord
+from callguard.stores.interfaces import RecordStores
 
 __all__ = ["consent", "ebr", "internal_dnc"]
 
 _console = Console(stderr=True)
 _KINDS = click.Choice([k.value for k in ConsentKind])
+
+
+T = TypeVar("T")
+
+
+def _on_records(
+    state: CliState,
+    campaign: str,
+    number: str,
+    action: Callable[[RecordStores, str, str], Coroutine[Any, Any, T]],
+) -> tuple[str, str, T]:
+    """Resolve the solicitor and the number (usage errors exit 2), run one store action."""
+    solicitor = campaign_or_exit(state.settings, campaign).solicitor
+    e164 = e164_or_exit(state.settings, number)
+    runtime = state.runtime()
+    try:
+        result = run(action(runtime.records, solicitor, e164))
+    finally:
+        runtime.close()
+    return solicitor, e164, result
 
 
 def _window(text: str | None) -> tuple[time, time] | None:
@@ -46,13 +69,10 @@ def internal_dnc() -> None:
 @click.pass_obj
 def dnc_add(state: CliState, number: str, campaign: str, source: str) -> None:
     """Record a do-not-call request; it binds every campaign of the solicitor at once."""
-    solicitor = campaign_or_exit(state.settings, campaign).solicitor
-    e164 = e164_or_exit(state.settings, number)
-    runtime = state.runtime()
-    try:
-        run(runtime.records.add_company_dnc(solicitor, e164, datetime.now(UTC), source=source))
-    finally:
-        runtime.close()
+    solicitor, e164, _ = _on_records(
+        state, campaign, number,
+        lambda records, who, e164: records.add_company_dnc(who, e164, datetime.now(UTC),
+                                                           source=source))
     _console.print(f"…{e164[-4:]} is on {solicitor}'s do-not-call list", highlight=False)
 
 
@@ -74,8 +94,6 @@ def consent() -> None:
 def consent_add(state: CliState, number: str, campaign: str, kind: str, expires: str | None,
                 granted: str | None, window: str | None, source: str, evidence: str) -> None:
     """Record consent of NUMBER to the campaign's solicitor."""
-    solicitor = campaign_or_exit(state.settings, campaign).solicitor
-    e164 = e164_or_exit(state.settings, number)
     expires_at = None
     if expires:
         day = parse_date("--expires", expires)
@@ -86,12 +104,10 @@ def consent_add(state: CliState, number: str, campaign: str, kind: str, expires:
         expires_at=expires_at,
         window=_window(window),
     )
-    runtime = state.runtime()
-    try:
-        run(runtime.records.add_consent(solicitor, e164, record, source=source,
-                                        evidence=evidence))
-    finally:
-        runtime.close()
+    solicitor, e164, _ = _on_records(
+        state, campaign, number,
+        lambda records, who, e164: records.add_consent(who, e164, record, source=source,
+                                                       evidence=evidence))
     _console.print(f"{kind} consent of …{e164[-4:]} to {solicitor} recorded", highlight=False)
 
 
@@ -102,14 +118,10 @@ def consent_add(state: CliState, number: str, campaign: str, kind: str, expires:
 @click.pass_obj
 def consent_revoke(state: CliState, number: str, campaign: str, kind: str) -> None:
     """Revoke consent at once (the law allows 10 business days; we do it now)."""
-    solicitor = campaign_or_exit(state.settings, campaign).solicitor
-    e164 = e164_or_exit(state.settings, number)
-    runtime = state.runtime()
-    try:
-        count = run(runtime.records.revoke_consent(solicitor, e164, ConsentKind(kind),
-                                                   datetime.now(UTC)))
-    finally:
-        runtime.close()
+    solicitor, e164, count = _on_records(
+        state, campaign, number,
+        lambda records, who, e164: records.revoke_consent(who, e164, ConsentKind(kind),
+                                                          datetime.now(UTC)))
     _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {solicitor}",
                    highlight=False)
 
@@ -130,15 +142,11 @@ def ebr_add(state: CliState, number: str, campaign: str, last_transaction: str |
     """Record a purchase/transaction or an inquiry/application."""
     if (last_transaction is None) == (last_inquiry is None):
         usage_error("give exactly one of --last-transaction and --last-inquiry")
-    solicitor = campaign_or_exit(state.settings, campaign).solicitor
-    e164 = e164_or_exit(state.settings, number)
     transaction = parse_date("--last-transaction", last_transaction) if last_transaction else None
     inquiry = parse_date("--last-inquiry", last_inquiry) if last_inquiry else None
-    runtime = state.runtime()
-    try:
-        run(runtime.records.record_ebr(solicitor, e164, last_transaction=transaction,
-                                       last_inquiry=inquiry))
-    finally:
-        runtime.close()
+    solicitor, e164, _ = _on_records(
+        state, campaign, number,
+        lambda records, who, e164: records.record_ebr(who, e164, last_transaction=transaction,
+                                                      last_inquiry=inquiry))
     _console.print(f"business relationship of …{e164[-4:]} with {solicitor} recorded",
                    highlight=False)
