@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
@@ -32,7 +33,7 @@ from callguard.policy import (
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"callguard", "campaigns", "fastagi"}
+_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "lists", "redis"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time", "compliance_log"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
@@ -53,6 +54,8 @@ class Settings:
     policy_settings: PolicySettings
     compliance_log: str  # a path, or "-" for stdout
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    lists_backend: str = "embedded"  # or "redis"
+    redis_url: str = "redis://127.0.0.1:6379/0"
 
     def policy(self) -> Policy:
         """The decision core over the enabled packs."""
@@ -179,6 +182,28 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
     return FastAgiSettings(**values)
 
 
+def _lists_backend(where: str, raw: Mapping[str, Any]) -> str:
+    _unknown(where, raw, {"backend"})
+    backend = _typed(where, raw, "backend", str, "embedded")
+    if backend not in ("embedded", "redis"):
+        raise ConfigError(f"{where}: backend {backend!r}; use embedded or redis")
+    return str(backend)
+
+
+def _redis_url(where: str, raw: Mapping[str, Any]) -> str:
+    """``CALLGUARD_REDIS_URL`` wins over the file; the password never lives in the file."""
+    _unknown(where, raw, {"url"})
+    url = os.environ.get("CALLGUARD_REDIS_URL") or _typed(
+        where, raw, "url", str, "redis://127.0.0.1:6379/0")
+    if not str(url).startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{where}: url {url!r}: use redis://HOST:PORT/DB, rediss:// for TLS, "
+                          "or unix:///path")
+    if urlsplit(str(url)).password:
+        raise ConfigError(f"{where}: put the Redis password in CALLGUARD_REDIS_PASSWORD, not "
+                          "in the URL")
+    return str(url)
+
+
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
     """Load and validate; ``path`` falls back to ``CALLGUARD_CONFIG`` then the bundled demo."""
     if path is None:
@@ -232,4 +257,6 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         ),
         compliance_log=_typed(where, main, "compliance_log", str, ""),
         fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
+        lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
+        redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),
     )

@@ -3,4 +3,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh test
+# Tests that need Redis start Debian's redis-server on a free port.
+if ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+    # The package starts a system instance on 6379; the tests need only the binary.
+    (systemctl stop redis-server || service redis-server stop) >/dev/null 2>&1 || true
+  else
+    echo "redis-server is missing: apt-get install redis-server" >&2
+    exit 1
+  fi
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

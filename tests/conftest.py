@@ -103,6 +103,18 @@ def decide(
 
 
 @pytest.fixture
+def redis_server(tmp_path):
+    """A real redis-server on a free port, stopped after the test."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis")
+    server.data_dir.mkdir()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
 def packs() -> dict[str, Pack]:
     """The shipped packs."""
     return PACKS

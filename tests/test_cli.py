@@ -181,3 +181,64 @@ def test_demo_shows_allow_and_block(tmp_path):
     assert "ALLOW" in result.stdout
     assert "BLOCK" in result.stdout
     assert "64.1200(c)(2)" in result.stdout
+
+
+class TestRedisBackend:
+    """The same commands with `[lists] backend = "redis"`, against a real redis-server."""
+
+    @pytest.fixture
+    def redis_config(self, tmp_path, redis_server):
+        text = (ROOT / "config" / "callguard.toml").read_text()
+        text = text.replace('packs_dir = "jurisdictions"',
+                            f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text += f'\n[lists]\nbackend = "redis"\n\n[redis]\nurl = "{redis_server.url}"\n'
+        path = tmp_path / "redis.toml"
+        path.write_text(text)
+        return path
+
+    def test_import_status_check_rollback(self, tmp_path, redis_config):
+        """Publish two versions through Redis, inspect them, decide from them, roll back."""
+        today = datetime.now(UTC).date().isoformat()
+        first, second = tmp_path / "v1.txt", tmp_path / "v2.txt"
+        first.write_text("8015550199\n")
+        second.write_text("8015550188\n")
+        conf = ("--config", str(redis_config))
+        for path in (first, second):
+            for name in ("national", "ut-state"):
+                done = cli(*conf, "dnc", "import", str(path), "--list", name, "--published",
+                           today, "--covers", "all", data_dir=tmp_path)
+                assert done.returncode == 0, done.stderr
+        status = json.loads(cli(*conf, "dnc", "status", "--json", data_dir=tmp_path).stdout)
+        assert {(r["list"], r["version"]) for r in status["lists"]} == {("national", 2),
+                                                                       ("ut-state", 2)}
+        looked = json.loads(cli(*conf, "dnc", "check", "801-555-0188", "--json",
+                                data_dir=tmp_path).stdout)
+        assert all(row["listed"] for row in looked["lists"])
+        decided = cli(*conf, "check", "8015550188", "--campaign", "ut-solar-manual", "--at",
+                      weekday_at(11).isoformat(), "--json", data_dir=tmp_path)
+        assert json.loads(decided.stdout)["rule"] == "us-federal:64.1200(c)(2)"
+        assert cli(*conf, "dnc", "rollback", "--list", "national", data_dir=tmp_path
+                   ).returncode == 0
+        looked = json.loads(cli(*conf, "dnc", "check", "8015550188", "--json",
+                                data_dir=tmp_path).stdout)
+        national = next(r for r in looked["lists"] if r["list"] == "national")
+        assert (national["version"], national["listed"]) == (1, False)
+
+    def test_redis_down_at_check_time_blocks(self, tmp_path, redis_config, redis_server):
+        """No replica and no Redis: the lists are not loaded, so the call is BLOCKed."""
+        redis_server.kill()
+        result = cli("--config", str(redis_config), "check", "8015550123", "--campaign",
+                     "ut-solar-manual", "--at", weekday_at(11).isoformat(), "--json",
+                     data_dir=tmp_path)
+        assert result.returncode == BLOCK
+        assert "not loaded" in json.loads(result.stdout)["reason"]
+
+    def test_password_in_url_is_refused(self, tmp_path):
+        """Secrets never in the file: a password in the URL is a configuration error."""
+        text = (ROOT / "config" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        path = tmp_path / "c.toml"
+        path.write_text(text + '\n[redis]\nurl = "redis://:hunter2@127.0.0.1:6379/0"\n')
+        result = cli("--config", str(path), "dnc", "status", data_dir=tmp_path)
+        assert result.returncode == USAGE
+        assert "CALLGUARD_REDIS_PASSWORD" in result.stderr

@@ -18,6 +18,7 @@ from callguard.cli.common import (
     usage_error,
 )
 from callguard.cli.render import print_decision, print_json
+from callguard.decision import Decision
 from callguard.gate import CheckRequest
 from callguard.policy import DialingMode, core
 
@@ -43,12 +44,17 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
     at = parse_instant(at_text) if at_text else None
     campaign_or_exit(state.settings, campaign)
     runtime = state.runtime()
-    try:
-        decision = run(runtime.gate.check(CheckRequest(
-            number=number, campaign=campaign, mode=mode, at=at,
-            location=zone or postal_code, front="cli")))
-    finally:
-        runtime.close()
+    request = CheckRequest(number=number, campaign=campaign, mode=mode, at=at,
+                           location=zone or postal_code, front="cli")
+
+    async def decide() -> Decision:
+        await runtime.start()
+        try:
+            return await runtime.gate.check(request)
+        finally:
+            await runtime.aclose()
+
+    decision = run(decide())
     if as_json:
         print_json(decision.to_dict())
     else:

@@ -1,4 +1,4 @@
-"""``callguard dnc``: import list files as new versions, and show what is loaded.
+"""``callguard dnc``: import list files as new versions, roll back, check one number, status.
 
 Use is limited to compliance (H.B. 45 proposed 13-26a-106(1)(i)): membership checks and
 counts only; nothing here exports the numbers of a list.
@@ -7,21 +7,49 @@ counts only; nothing here exports the numbers of a list.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
+from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.table import Table
+from rich.text import Text
 
-from callguard.cli.common import EXIT_BLOCK, CliState, parse_date, usage_error
+from callguard.cli.common import (
+    EXIT_BLOCK,
+    EXIT_INTERNAL,
+    CliState,
+    e164_or_exit,
+    parse_date,
+    run,
+    usage_error,
+)
 from callguard.cli.render import print_json
-from callguard.errors import ListImportError
-from callguard.stores.embedded.lists import EmbeddedListRegistry, write_version
-from callguard.stores.list_files import parse_list_file
+from callguard.config import Settings
+from callguard.errors import ListImportError, StoreError
+from callguard.runtime import redis_client
+from callguard.stores.embedded.lists import (
+    EmbeddedListRegistry,
+    rollback_version,
+    write_version,
+)
+from callguard.stores.interfaces import ListMeta
+from callguard.stores.list_files import ParsedList, parse_list_file
+from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
 __all__ = ["dnc"]
+
+_err = Console(stderr=True)
+
+
+class _Rate(ProgressColumn):
+    """Numbers per second."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.0f} numbers/s" if speed else "", style="progress.data.speed")
 
 
 def _covers(text: str) -> frozenset[int] | None:
@@ -30,15 +58,41 @@ def _covers(text: str) -> frozenset[int] | None:
     try:
         areas = frozenset(int(a) for a in text.split(","))
     except ValueError:
-        usage_error(f"--covers {text!r}: use 'all' or area codes like 801,385,435")
+        usage_error(f"--covers {text!r}: use 'all', 'seen' or area codes like 801,385,435")
     if not all(200 <= a <= 999 for a in areas):
         usage_error(f"--covers {text!r}: area codes are 3 digits from 200 to 999")
     return areas
 
 
+async def _publish(settings: Settings, name: str, parsed: ParsedList, published: date,
+                   areas: frozenset[int] | None, source: str) -> ListMeta:
+    if settings.lists_backend == "redis":
+        client = redis_client(settings)
+        try:
+            return await RedisListPublisher(client).publish(
+                name, parsed, published=published, area_codes=areas, source=source)
+        finally:
+            await client.aclose()
+    return write_version(settings.data_dir, name, parsed, published=published,
+                         area_codes=areas, source=source)
+
+
+async def _with_registry(settings: Settings, action: Any) -> Any:
+    """Run ``action(registry)`` against the configured backend's current versions."""
+    if settings.lists_backend == "redis":
+        client = redis_client(settings)
+        registry = RedisListRegistry(client)
+        try:
+            await registry.sync()
+            return action(registry)
+        finally:
+            await client.aclose()
+    return action(EmbeddedListRegistry(settings.data_dir))
+
+
 @click.group()
 def dnc() -> None:
-    """Do-not-call lists: import, status."""
+    """Do-not-call lists: import, rollback, check, status."""
 
 
 @dnc.command("import")
@@ -58,19 +112,82 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str,
     published_on = parse_date("--published", published)
     if not name.replace("-", "").replace("_", "").isalnum():
         usage_error(f"--list {name!r}: use letters, digits, - and _")
-    console = Console(stderr=True)
+    areas_wanted = None if covers == "seen" else _covers(covers)
+    with Progress(SpinnerColumn(), TextColumn("reading {task.fields[file]}"),
+                  TextColumn("{task.completed:,.0f} numbers"), _Rate(), console=_err,
+                  transient=False) as progress:
+        task = progress.add_task("import", total=None, file=file.name)
+        try:
+            parsed = parse_list_file(file, max_bad_share=max_bad_share,
+                                     on_progress=lambda n: progress.update(task, completed=n))
+        except ListImportError as exc:
+            progress.stop()
+            _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+            sys.exit(EXIT_BLOCK)
+    areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
     try:
-        parsed = parse_list_file(file, max_bad_share=max_bad_share)
-    except ListImportError as exc:
-        console.print(f"[red]refused:[/red] {exc}", highlight=False)
-        sys.exit(EXIT_BLOCK)
-    areas = frozenset(parsed.by_area) if covers == "seen" else _covers(covers)
-    meta = write_version(state.settings.data_dir, name, parsed, published=published_on,
-                         area_codes=areas, source=file.name)
-    console.print(f"published [bold]{name} v{meta.version}[/]: {meta.count} numbers, "
-                  f"{parsed.bad} malformed line(s) skipped", highlight=False)
+        meta = run(_publish(state.settings, name, parsed, published_on, areas, file.name))
+    except StoreError as exc:
+        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    _err.print(f"published [bold]{name} v{meta.version}[/]: {meta.count:,} numbers, "
+               f"{parsed.bad} malformed line(s) skipped", highlight=False)
     for example in parsed.bad_examples:
-        console.print(f"  [yellow]{example}[/]", highlight=False)
+        _err.print(f"  [yellow]{example}[/]", highlight=False)
+
+
+@dnc.command("rollback")
+@click.option("--list", "name", required=True)
+@click.pass_obj
+def rollback(state: CliState, name: str) -> None:
+    """Make the previous version of a list current again, on every node."""
+    settings = state.settings
+
+    async def go() -> int:
+        if settings.lists_backend == "redis":
+            client = redis_client(settings)
+            try:
+                return await RedisListPublisher(client).rollback(name)
+            finally:
+                await client.aclose()
+        return rollback_version(settings.data_dir, name)
+
+    try:
+        version = run(go())
+    except StoreError as exc:
+        _err.print(f"[red]not rolled back:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_BLOCK)
+    _err.print(f"{name} is back at v{version}", highlight=False)
+
+
+@dnc.command("check")
+@click.argument("number")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def check_number(state: CliState, number: str, as_json: bool) -> None:
+    """Which lists (and versions) hold NUMBER — membership only, nothing else."""
+    settings = state.settings
+    info = settings.parser().parse(e164_or_exit(settings, number))
+
+    def look(registry: EmbeddedListRegistry | RedisListRegistry) -> list[dict[str, Any]]:
+        rows = []
+        for name in registry.names():
+            snapshot = registry.snapshot(name)
+            assert snapshot is not None
+            area = info.area_code or 0
+            rows.append({"list": name, "version": snapshot.meta.version,
+                         "covered": snapshot.covers(area),
+                         "listed": snapshot.contains(info.national)})
+        return rows
+
+    rows = run(_with_registry(settings, look))
+    if as_json:
+        print_json({"number": info.e164, "lists": rows})
+        return
+    for row in rows:
+        state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
+            f"area code {info.area_code} not covered")
+        Console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
 
 
 @dnc.command("status")
@@ -78,31 +195,35 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str,
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""
-    registry = EmbeddedListRegistry(state.settings.data_dir)
     today = datetime.now(UTC).date()
-    rows: list[dict[str, Any]] = []
-    for name in registry.names():
-        snapshot = registry.snapshot(name)
-        assert snapshot is not None
-        meta = snapshot.meta
-        rows.append({
-            "list": name, "version": meta.version, "count": meta.count,
-            "published": meta.published.isoformat() if meta.published else None,
-            "age_days": (today - meta.published).days if meta.published else None,
-            "covers": "all" if meta.area_codes is None else sorted(meta.area_codes),
-            "source": meta.source,
-        })
+
+    def collect(registry: EmbeddedListRegistry | RedisListRegistry) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for name in registry.names():
+            snapshot = registry.snapshot(name)
+            assert snapshot is not None
+            meta = snapshot.meta
+            rows.append({
+                "list": name, "version": meta.version, "count": meta.count,
+                "published": meta.published.isoformat() if meta.published else None,
+                "age_days": (today - meta.published).days if meta.published else None,
+                "covers": "all" if meta.area_codes is None else sorted(meta.area_codes),
+                "source": meta.source,
+            })
+        return {"lists": rows, "errors": dict(registry.errors)}
+
+    data = run(_with_registry(state.settings, collect))
     if as_json:
-        print_json({"lists": rows, "errors": registry.errors})
+        print_json(data)
         return
     table = Table("list", "version", "numbers", "published", "age (days)", "covers", "source")
-    for row in rows:
+    for row in data["lists"]:
         covers = row["covers"]
-        table.add_row(str(row["list"]), str(row["version"]), str(row["count"]),
+        table.add_row(str(row["list"]), str(row["version"]), f"{row['count']:,}",
                       str(row["published"]), str(row["age_days"]),
                       covers if isinstance(covers, str) else ",".join(map(str, covers)),
                       str(row["source"]))
     console = Console()
     console.print(table)
-    for name, error in registry.errors.items():
+    for name, error in data["errors"].items():
         console.print(f"[red]{name}: {error}[/]", highlight=False)

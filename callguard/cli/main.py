@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import secrets
 import sys
 from pathlib import Path
 
 import click
 
+from callguard.audit import configure_logging
 from callguard.cli.check import check
 from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_console
 from callguard.cli.demo import demo
@@ -26,6 +28,9 @@ __all__ = ["cli", "main"]
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     """callguard: a telemarketing-law compliance gate for outbound calls."""
+    # Operational events go to stderr from the start, so --json output stays clean; the
+    # node's real hashing key replaces this ephemeral one when its stores are opened.
+    configure_logging(secrets.token_bytes(32))
     ctx.obj = CliState(config, data_dir)
 
 

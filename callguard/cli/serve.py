@@ -10,6 +10,7 @@ import structlog
 
 from callguard.cli.common import CliState
 from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.tuning import raise_mmap_threshold
 
 __all__ = ["serve"]
@@ -19,6 +20,7 @@ _log = structlog.get_logger("callguard.serve")
 
 async def _serve(state: CliState, reload_seconds: float) -> None:
     runtime = state.runtime()
+    await runtime.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -32,10 +34,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
-                runtime.lists.reload()
+                if isinstance(runtime.lists, EmbeddedListRegistry):
+                    runtime.lists.reload()  # Redis replicas follow publications instead
     finally:
         await fastagi.close()
-        runtime.close()
+        await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
 
 

@@ -9,7 +9,7 @@ number and counted; a file whose bad share exceeds the limit is refused whole.
 from __future__ import annotations
 
 import gzip
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +19,7 @@ __all__ = ["ParsedList", "parse_list_file"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _MAX_REPORTED = 20
+_PROGRESS_EVERY = 100_000
 
 
 @dataclass
@@ -60,8 +61,16 @@ def _lines(path: Path) -> Iterator[str]:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
 
-def parse_list_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedList:
-    """Parse the whole file, or raise ListImportError when too much of it is bad."""
+def parse_list_file(
+    path: Path,
+    *,
+    max_bad_share: float = 0.001,
+    on_progress: Callable[[int], None] | None = None,
+) -> ParsedList:
+    """Parse the whole file, or raise ListImportError when too much of it is bad.
+
+    ``on_progress(numbers_read)`` is called every 100,000 lines and at the end.
+    """
     if not path.is_file():
         raise ListImportError(f"{path}: no such file")
     parsed = ParsedList()
@@ -77,6 +86,10 @@ def parse_list_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedList:
                 parsed.bad_examples.append(f"line {number}: {line[:40]!r}")
             continue
         parsed.by_area.setdefault(national // 10_000_000, []).append(national % 10_000_000)
+        if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
+            on_progress(parsed.lines - parsed.bad)
+    if on_progress is not None:
+        on_progress(parsed.lines - parsed.bad)
     if parsed.lines == 0:
         raise ListImportError(f"{path}: no numbers in the file; nothing was imported")
     share = parsed.bad / parsed.lines

@@ -12,40 +12,24 @@ chunk whose SHA-256 does not match its manifest refuses the whole version.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from pyroaring import BitMap, FrozenBitMap
+from pyroaring import FrozenBitMap
 
 from callguard.errors import StoreError
 from callguard.stores.interfaces import ListMeta
+from callguard.stores.list_chunks import (
+    BitmapSnapshot,
+    build_chunks,
+    decode_chunk,
+    manifest_from_json,
+    manifest_to_json,
+)
 from callguard.stores.list_files import ParsedList
 
-__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "write_version"]
-
-_AREA_SPAN = 10_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class BitmapSnapshot:
-    """One immutable list version in memory: a frozen bitmap per area code."""
-
-    meta: ListMeta
-    chunks: dict[int, FrozenBitMap]
-
-    def contains(self, national: int) -> bool:
-        """Whether the 10-digit number is listed."""
-        chunk = self.chunks.get(national // _AREA_SPAN)
-        return chunk is not None and (national % _AREA_SPAN) in chunk
-
-    def covers(self, area_code: int) -> bool:
-        """Whether the version speaks for the area code."""
-        areas = self.meta.area_codes
-        return areas is None or area_code in areas
+__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "rollback_version", "write_version"]
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -53,33 +37,6 @@ def _fsync_write(path: Path, data: bytes) -> None:
         handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
-
-
-def _meta_to_json(meta: ListMeta, chunks: dict[str, dict[str, object]]) -> bytes:
-    return json.dumps({
-        "name": meta.name,
-        "version": meta.version,
-        "published": meta.published.isoformat() if meta.published else None,
-        "imported_at": meta.imported_at.isoformat(),
-        "count": meta.count,
-        "area_codes": sorted(meta.area_codes) if meta.area_codes is not None else "all",
-        "source": meta.source,
-        "chunks": chunks,
-    }, indent=1).encode()
-
-
-def _meta_from_json(doc: dict[str, object]) -> ListMeta:
-    areas = doc["area_codes"]
-    published = doc["published"]
-    return ListMeta(
-        name=str(doc["name"]),
-        version=int(str(doc["version"])),
-        published=date.fromisoformat(str(published)) if published else None,
-        imported_at=datetime.fromisoformat(str(doc["imported_at"])),
-        count=int(str(doc["count"])),
-        area_codes=None if areas == "all" else frozenset(int(a) for a in areas),  # type: ignore[attr-defined]
-        source=str(doc["source"]),
-    )
 
 
 def _list_dir(root: Path, name: str) -> Path:
@@ -111,18 +68,12 @@ def write_version(
     version = max(existing, default=0) + 1
     staging = list_dir / f".staging-v{version}-{os.getpid()}"
     staging.mkdir()
-    chunks: dict[str, dict[str, object]] = {}
-    count = 0
-    for area, numbers in sorted(parsed.by_area.items()):
-        bitmap = BitMap(numbers)
-        data = bitmap.serialize()
-        file_name = f"npa-{area}.roar"
-        _fsync_write(staging / file_name, data)
-        chunks[str(area)] = {"file": file_name, "sha256": hashlib.sha256(data).hexdigest(),
-                             "count": len(bitmap)}
-        count += len(bitmap)
-    meta = ListMeta(name, version, published, datetime.now(UTC), count, area_codes, source)
-    _fsync_write(staging / "manifest.json", _meta_to_json(meta, chunks))
+    built = build_chunks(parsed)
+    files = {area: f"npa-{area}.roar" for area in built.chunks}
+    for area, data in built.chunks.items():
+        _fsync_write(staging / files[area], data)
+    meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes, source)
+    _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
     os.replace(staging, list_dir / f"v{version}")
     pointer = list_dir / f".CURRENT-{os.getpid()}"
     _fsync_write(pointer, f"{version}\n".encode())
@@ -133,25 +84,37 @@ def write_version(
 def load_version(root: Path, name: str, version: int) -> BitmapSnapshot:
     """Read and verify one version; raise StoreError naming the bad chunk."""
     version_dir = _list_dir(root, name) / f"v{version}"
+    where = f"list {name} v{version}"
     try:
-        doc = json.loads((version_dir / "manifest.json").read_bytes())
-        meta = _meta_from_json(doc)
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise StoreError(f"list {name} v{version}: manifest unreadable ({exc})") from None
+        raw: bytes | None = (version_dir / "manifest.json").read_bytes()
+    except OSError:
+        raw = None
+    meta, infos = manifest_from_json(raw, where)
     chunks: dict[int, FrozenBitMap] = {}
-    for area, info in doc["chunks"].items():
-        path = version_dir / info["file"]
+    for area, info in infos.items():
         try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise StoreError(f"list {name} v{version}: chunk {path.name} missing ({exc})") from None
-        if hashlib.sha256(data).hexdigest() != info["sha256"]:
-            raise StoreError(
-                f"list {name} v{version}: chunk {path.name} is corrupt or truncated "
-                "(SHA-256 mismatch); version refused"
-            )
-        chunks[int(area)] = FrozenBitMap.deserialize(data)
+            data: bytes | None = (version_dir / info["file"]).read_bytes()
+        except OSError:
+            data = None
+        chunks[area] = decode_chunk(data, info["sha256"], f"{where}: chunk {info['file']}")
     return BitmapSnapshot(meta, chunks)
+
+
+def rollback_version(root: Path, name: str) -> int:
+    """Point CURRENT back at the newest version older than the current one."""
+    list_dir = _list_dir(root, name)
+    current = _current_version(list_dir)
+    if current is None:
+        raise StoreError(f"list {name} has no current version")
+    older = sorted(int(p.name[1:]) for p in list_dir.glob("v*")
+                   if p.name[1:].isdigit() and int(p.name[1:]) < current)
+    if not older:
+        raise StoreError(f"list {name} v{current} has no previous version to roll back to")
+    load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
+    pointer = list_dir / f".CURRENT-{os.getpid()}"
+    _fsync_write(pointer, f"{older[-1]}\n".encode())
+    os.replace(pointer, list_dir / "CURRENT")
+    return older[-1]
 
 
 class EmbeddedListRegistry:

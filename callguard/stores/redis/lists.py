@@ -1,0 +1,243 @@
+"""Lists shared through Redis, served from an in-process replica on every node.
+
+Keys (one per area code per version — never one giant value, which would stall the loop)::
+
+    callguard:lists                       set of list names
+    callguard:list:<name>:seq             version counter (INCR)
+    callguard:list:<name>:v<N>:manifest   JSON manifest, SHA-256 per chunk
+    callguard:list:<name>:v<N>:npa:<NPA>  one serialized 32-bit roaring bitmap
+    callguard:list:<name>:current         the published version
+    callguard:list:<name>:previous        the one before it, kept for rollback
+
+Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
+one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
+loads a version chunk by chunk, yielding to the event loop between area codes, verifies
+every SHA-256 and only then swaps its snapshot reference: lookups never see half a
+version and never leave the process. A node that loses Redis keeps serving its last good
+replica (the list-freshness rules block once it is too old) and catches up on reconnect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import structlog
+from pyroaring import FrozenBitMap
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+from callguard.errors import StoreError
+from callguard.stores.interfaces import ListMeta
+from callguard.stores.list_chunks import (
+    BitmapSnapshot,
+    build_chunks,
+    decode_chunk,
+    manifest_from_json,
+    manifest_to_json,
+)
+from callguard.stores.list_files import ParsedList
+
+__all__ = ["CHANNEL", "RedisListPublisher", "RedisListRegistry"]
+
+CHANNEL = "callguard:lists:published"
+_NAMES = "callguard:lists"
+_BATCH = 32
+_log = structlog.get_logger("callguard.lists")
+
+
+def _bytes(value: Any) -> bytes | None:
+    """Values as bytes (the client is created without decode_responses)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    return str(value).encode()
+
+
+def _key(name: str, suffix: str) -> str:
+    return f"callguard:list:{name}:{suffix}"
+
+
+def _chunk_key(name: str, version: int, area: int) -> str:
+    return _key(name, f"v{version}:npa:{area}")
+
+
+def _manifest_key(name: str, version: int) -> str:
+    return _key(name, f"v{version}:manifest")
+
+
+class RedisListPublisher:
+    """Writes new versions and moves the current pointer."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._client = client
+
+    async def publish(
+        self,
+        name: str,
+        parsed: ParsedList,
+        *,
+        published: date | None,
+        area_codes: frozenset[int] | None,
+        source: str,
+    ) -> ListMeta:
+        """Write every chunk, check it, then switch ``current`` atomically and announce."""
+        client = self._client
+        try:
+            version = int(await client.incr(_key(name, "seq")))
+            built = build_chunks(parsed)
+            areas = list(built.chunks)
+            for start in range(0, len(areas), _BATCH):
+                pipe = client.pipeline(transaction=False)
+                for area in areas[start:start + _BATCH]:
+                    pipe.set(_chunk_key(name, version, area), built.chunks[area])
+                await pipe.execute()
+            for start in range(0, len(areas), _BATCH):
+                batch = areas[start:start + _BATCH]
+                stored = await client.mget([_chunk_key(name, version, a) for a in batch])
+                for area, data in zip(batch, stored, strict=True):
+                    decode_chunk(_bytes(data), built.digests[area],
+                                 f"list {name} v{version} npa {area}")
+            meta = ListMeta(name, version, published, datetime.now(UTC), built.count,
+                            area_codes, source)
+            files = {area: _chunk_key(name, version, area) for area in areas}
+            await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
+            await self._switch(name, version)
+        except RedisError as exc:
+            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
+                             "version is unchanged") from None
+        return meta
+
+    async def _switch(self, name: str, version: int) -> None:
+        current = await self._client.get(_key(name, "current"))
+        pipe = self._client.pipeline(transaction=True)
+        if current is not None:
+            pipe.set(_key(name, "previous"), current)
+        pipe.set(_key(name, "current"), version)
+        pipe.sadd(_NAMES, name)
+        await pipe.execute()
+        await self._client.publish(CHANNEL, f"{name}:{version}")
+
+    async def rollback(self, name: str) -> int:
+        """Swap ``current`` and ``previous``; return the version now current."""
+        current, previous = await self._client.mget(_key(name, "current"),
+                                                    _key(name, "previous"))
+        if current is None or previous is None:
+            raise StoreError(f"list {name} has no previous version to roll back to")
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(_key(name, "current"), previous)
+        pipe.set(_key(name, "previous"), current)
+        await pipe.execute()
+        await self._client.publish(CHANNEL, f"{name}:{int(previous)}")
+        return int(previous)
+
+
+class RedisListRegistry:
+    """The node's replica: current versions in memory, kept in step through pub/sub."""
+
+    def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0) -> None:
+        self._client = client
+        self._retry = retry_seconds
+        self._snapshots: dict[str, BitmapSnapshot] = {}
+        self.errors: dict[str, str] = {}
+        self.connected = False
+        self._task: asyncio.Task[None] | None = None
+        self._loading: dict[str, asyncio.Lock] = {}
+        self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
+
+    def snapshot(self, name: str) -> BitmapSnapshot | None:
+        """The current version of ``name`` (no network hop)."""
+        return self._snapshots.get(name)
+
+    def names(self) -> tuple[str, ...]:
+        """Every list with a loaded version."""
+        return tuple(sorted(self._snapshots))
+
+    async def start(self) -> None:
+        """Load every current version once, then follow announcements in the background."""
+        try:
+            await self.sync()
+            self.connected = True
+        except RedisError as exc:
+            _log.warning("redis_unavailable_at_start", error=str(exc))
+        self._task = asyncio.ensure_future(self._follow())
+
+    async def close(self) -> None:
+        """Stop following."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def sync(self) -> None:
+        """Load every list whose current version differs from the replica's."""
+        members = await self._client.smembers(_NAMES)
+        names = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in members)
+        for name in names:
+            await self.sync_one(name)
+
+    async def sync_one(self, name: str) -> None:
+        """Bring one list up to its current version; a bad version keeps the old one."""
+        lock = self._loading.setdefault(name, asyncio.Lock())
+        async with lock:
+            raw = await self._client.get(_key(name, "current"))
+            if raw is None:
+                return
+            version = int(raw)
+            loaded = self._snapshots.get(name)
+            if loaded is not None and loaded.meta.version == version:
+                return
+            try:
+                snapshot = await self._load(name, version)
+            except StoreError as exc:
+                self.errors[name] = str(exc)
+                _log.error("list_version_refused", list=name, version=version, error=str(exc),
+                           serving=loaded.meta.version if loaded else None)
+                return
+            self._snapshots[name] = snapshot
+            self.errors.pop(name, None)
+            _log.info("list_version_loaded", list=name, version=version,
+                      count=snapshot.meta.count)
+
+    async def _load(self, name: str, version: int) -> BitmapSnapshot:
+        where = f"list {name} v{version}"
+        raw = _bytes(await self._client.get(_manifest_key(name, version)))
+        meta, infos = manifest_from_json(raw, where)
+        chunks: dict[int, FrozenBitMap] = {}
+        for area, info in infos.items():
+            data = _bytes(await self._client.get(info["file"]))
+            chunks[area] = decode_chunk(data, info["sha256"], f"{where}: npa {area}")
+            await asyncio.sleep(0)  # one area code at a time: the loop never stalls long
+        return BitmapSnapshot(meta, chunks)
+
+    async def _follow(self) -> None:
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(CHANNEL)
+                await self.sync()  # catch up on anything published while we were away
+                if not self.connected:
+                    _log.info("redis_reconnected")
+                self.connected = True
+                async for message in pubsub.listen():
+                    if message.get("type") == "message":
+                        await self._announced(message["data"])
+            except (RedisError, OSError) as exc:
+                if self.connected:
+                    _log.warning("redis_lost_serving_replica", error=str(exc),
+                                 lists={n: s.meta.version for n, s in self._snapshots.items()})
+                self.connected = False
+                await asyncio.sleep(self._retry)
+            finally:
+                await _close_quietly(pubsub)
+
+    async def _announced(self, data: Any) -> None:
+        text = data.decode() if isinstance(data, bytes) else str(data)
+        name = text.rsplit(":", 1)[0]
+        await self.sync_one(name)
+
+
+async def _close_quietly(pubsub: Any) -> None:
+    with contextlib.suppress(RedisError, OSError):
+        await pubsub.aclose()
