@@ -242,3 +242,43 @@ class TestRedisBackend:
         result = cli("--config", str(path), "dnc", "status", data_dir=tmp_path)
         assert result.returncode == USAGE
         assert "CALLGUARD_REDIS_PASSWORD" in result.stderr
+
+
+class TestScrub:
+    """`callguard scrub`: every row through the gate, none skipped."""
+
+    def test_scrub_writes_every_row_with_a_verdict(self, data_dir, tmp_path):
+        """Good, listed, garbage and malformed rows all come out with a verdict and reason."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text(
+            "name,phone,zip\n"
+            "Ann,801-555-0123,84101\n"
+            "Bob,(801) 555-0199,84101\n"
+            "Cy,not a number,84101\n"
+            "Di,8005550100,\n"
+            "Ed,8015550124\n"
+        )
+        out = tmp_path / "out.csv"
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--output", str(out), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        import csv
+        rows = list(csv.DictReader(out.open()))
+        assert [r["name"] for r in rows] == ["Ann", "Bob", "Cy", "Di", "Ed"]
+        verdicts = {r["name"]: (r["callguard_verdict"], r["callguard_rule"]) for r in rows}
+        assert verdicts["Ann"] == ("ALLOW", "")
+        assert verdicts["Bob"] == ("BLOCK", "us-federal:64.1200(c)(2)")
+        assert verdicts["Cy"] == ("BLOCK", "callguard:number-not-dialable")
+        assert verdicts["Di"][0] == "BLOCK"
+        assert all(r["callguard_decision_id"] for r in rows)
+        assert "malformed line 6" in result.stderr
+        assert "BLOCK" in result.stderr
+
+    def test_missing_number_column_is_a_usage_error(self, data_dir, tmp_path):
+        """The admin is told which columns exist and how to name the right one."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text("name,mobile\nAnn,8015550123\n")
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), data_dir=data_dir)
+        assert result.returncode == USAGE
+        assert "--number-column" in result.stderr

@@ -14,6 +14,7 @@ from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_consol
 from callguard.cli.demo import demo
 from callguard.cli.lists import dnc
 from callguard.cli.records import consent, ebr, internal_dnc
+from callguard.cli.scrub import scrub
 from callguard.cli.serve import serve
 
 __all__ = ["cli", "main"]
@@ -34,7 +35,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     ctx.obj = CliState(config, data_dir)
 
 
-for command in (check, dnc, internal_dnc, consent, ebr, serve, demo):
+for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo):
     cli.add_command(command)
 
 
