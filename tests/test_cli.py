@@ -224,6 +224,23 @@ class TestRedisBackend:
         national = next(r for r in looked["lists"] if r["list"] == "national")
         assert (national["version"], national["listed"]) == (1, False)
 
+    def test_delta_through_redis(self, tmp_path, redis_config):
+        """A delta on the current Redis version becomes the next version on every node."""
+        conf = ("--config", str(redis_config))
+        base = tmp_path / "base.txt"
+        base.write_text("8015550101\n8015550102\n")
+        cli(*conf, "dnc", "import", str(base), "--list", "national", "--published",
+            "2026-07-01", data_dir=tmp_path, check=True)
+        delta = tmp_path / "delta.txt"
+        delta.write_text("+8015550103\n-8015550101\n")
+        done = cli(*conf, "dnc", "import", str(delta), "--list", "national", "--published",
+                   "2026-07-02", "--delta-base", "1", data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        looked = {n: json.loads(cli(*conf, "dnc", "check", n, "--json", data_dir=tmp_path
+                                    ).stdout)["lists"][0] for n in ("8015550101", "8015550103")}
+        assert (looked["8015550101"]["listed"], looked["8015550103"]["listed"]) == (False, True)
+        assert looked["8015550103"]["version"] == 2
+
     def test_redis_down_at_check_time_blocks(self, tmp_path, redis_config, redis_server):
         """No replica and no Redis: the lists are not loaded, so the call is BLOCKed."""
         redis_server.kill()

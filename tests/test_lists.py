@@ -113,3 +113,55 @@ class TestVersions:
         registry = EmbeddedListRegistry(tmp_path)
         assert registry.snapshot("national") is None
         assert "national" in registry.errors
+
+
+class TestDelta:
+    """Delta files: additions and deletions against the current version."""
+
+    def _cli(self, *args, data_dir):
+        from tests.test_cli import cli
+        return cli(*args, data_dir=data_dir)
+
+    def test_delta_builds_the_next_version(self, tmp_path):
+        """v1 {0101, 0102} + (+0103, -0101) = v2 {0102, 0103}, coverage kept."""
+        publish(tmp_path, "national", "8015550101\n8015550102\n", covers=frozenset({801}))
+        delta = tmp_path / "d.txt"
+        delta.write_text("+801-555-0103\n-8015550101\n")
+        result = self._cli("dnc", "import", str(delta), "--list", "national", "--published",
+                           "2026-07-02", "--delta-base", "1", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        snapshot = EmbeddedListRegistry(tmp_path).snapshot("national")
+        assert snapshot.meta.version == 2
+        assert [snapshot.contains(n) for n in (8015550101, 8015550102, 8015550103)] == [
+            False, True, True]
+        assert snapshot.meta.area_codes == frozenset({801})
+
+    def test_delta_against_a_stale_base_is_refused(self, tmp_path):
+        """A delta for v1 while v2 is current would drop v2's changes: refused."""
+        publish(tmp_path, "national", "8015550101\n")
+        publish(tmp_path, "national", "8015550102\n")
+        delta = tmp_path / "d.txt"
+        delta.write_text("+8015550103\n")
+        result = self._cli("dnc", "import", str(delta), "--list", "national", "--published",
+                           "2026-07-02", "--delta-base", "1", data_dir=tmp_path)
+        assert result.returncode == 1
+        assert "not the current version" in result.stderr
+        assert EmbeddedListRegistry(tmp_path).snapshot("national").meta.version == 2
+
+    def test_delta_lines_need_a_sign(self, tmp_path):
+        """Unsigned lines are malformed; over the limit the delta is refused whole."""
+        publish(tmp_path, "national", "8015550101\n")
+        delta = tmp_path / "d.txt"
+        delta.write_text("8015550103\n+8015550104\n")
+        result = self._cli("dnc", "import", str(delta), "--list", "national", "--published",
+                           "2026-07-02", "--delta-base", "1", data_dir=tmp_path)
+        assert result.returncode == 1
+        assert "want +NUMBER or -NUMBER" in result.stderr
+
+    def test_rollback_after_delta(self, tmp_path):
+        """`dnc rollback` returns to the base version."""
+        publish(tmp_path, "national", "8015550101\n")
+        publish(tmp_path, "national", "8015550102\n")
+        result = self._cli("dnc", "rollback", "--list", "national", data_dir=tmp_path)
+        assert result.returncode == 0
+        assert EmbeddedListRegistry(tmp_path).snapshot("national").meta.version == 1

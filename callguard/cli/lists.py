@@ -36,7 +36,8 @@ from callguard.stores.embedded.lists import (
     write_version,
 )
 from callguard.stores.interfaces import ListMeta
-from callguard.stores.list_files import ParsedList, parse_list_file
+from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta
+from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
 from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
 __all__ = ["dnc"]
@@ -64,7 +65,38 @@ def _covers(text: str) -> frozenset[int] | None:
     return areas
 
 
-async def _publish(settings: Settings, name: str, parsed: ParsedList, published: date,
+async def _current(settings: Settings, name: str) -> BitmapSnapshot | None:
+    """The current version of one list, read from the configured backend."""
+    if settings.lists_backend == "redis":
+        client = redis_client(settings)
+        try:
+            registry = RedisListRegistry(client)
+            await registry.sync_one(name)
+            if name in registry.errors:
+                raise StoreError(registry.errors[name])
+            return registry.snapshot(name)
+        finally:
+            await client.aclose()
+    registry_ = EmbeddedListRegistry(settings.data_dir)
+    if name in registry_.errors:
+        raise StoreError(registry_.errors[name])
+    return registry_.snapshot(name)
+
+
+async def _delta(settings: Settings, name: str, file: Path, base_version: int,
+                 max_bad_share: float) -> tuple[BuiltVersion, BitmapSnapshot, ParsedList]:
+    base = await _current(settings, name)
+    if base is None:
+        raise StoreError(f"list {name} has no current version to apply a delta to")
+    if base.meta.version != base_version:
+        raise StoreError(f"delta base v{base_version} is not the current version of {name} "
+                         f"(v{base.meta.version}); import the deltas in order")
+    delta = parse_delta_file(file, max_bad_share=max_bad_share)
+    return apply_delta(base, delta.additions, delta.deletions), base, delta.additions
+
+
+async def _publish(settings: Settings, name: str, parsed: ParsedList | BuiltVersion,
+                   published: date,
                    areas: frozenset[int] | None, source: str) -> ListMeta:
     if settings.lists_backend == "redis":
         client = redis_client(settings)
@@ -105,14 +137,20 @@ def dnc() -> None:
                    "(those present in the file).")
 @click.option("--max-bad-share", default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
+@click.option("--delta-base", type=int, metavar="VERSION",
+              help="FILE is a delta (+NUMBER / -NUMBER lines) against this current version.")
 @click.pass_obj
 def import_(state: CliState, file: Path, name: str, published: str, covers: str,
-            max_bad_share: float) -> None:
+            max_bad_share: float, delta_base: int | None) -> None:
     """Import FILE as a new version of a list and publish it atomically."""
     published_on = parse_date("--published", published)
     if not name.replace("-", "").replace("_", "").isalnum():
         usage_error(f"--list {name!r}: use letters, digits, - and _")
     areas_wanted = None if covers == "seen" else _covers(covers)
+    if delta_base is not None:
+        _import_delta(state.settings, file, name, published_on, covers, areas_wanted,
+                      delta_base, max_bad_share)
+        return
     with Progress(SpinnerColumn(), TextColumn("reading {task.fields[file]}"),
                   TextColumn("{task.completed:,.0f} numbers"), _Rate(), console=_err,
                   transient=False) as progress:
@@ -134,6 +172,28 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str,
                f"{parsed.bad} malformed line(s) skipped", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{example}[/]", highlight=False)
+
+
+def _import_delta(settings: Settings, file: Path, name: str, published: date, covers: str,
+                  areas_wanted: frozenset[int] | None, base_version: int,
+                  max_bad_share: float) -> None:
+    async def go() -> tuple[ListMeta, ParsedList]:
+        built, base, report = await _delta(settings, name, file, base_version, max_bad_share)
+        areas = base.meta.area_codes if covers == "seen" else areas_wanted
+        return await _publish(settings, name, built, published, areas,
+                              f"{file.name} (delta on v{base_version})"), report
+
+    try:
+        meta, report = run(go())
+    except ListImportError as exc:
+        _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_BLOCK)
+    except StoreError as exc:
+        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_BLOCK)
+    _err.print(f"published [bold]{name} v{meta.version}[/] (delta on v{base_version}): "
+               f"{meta.count:,} numbers, {report.bad} malformed line(s) skipped",
+               highlight=False)
 
 
 @dnc.command("rollback")

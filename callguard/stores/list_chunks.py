@@ -22,8 +22,10 @@ __all__ = [
     "AREA_SPAN",
     "BitmapSnapshot",
     "BuiltVersion",
+    "apply_delta",
     "build_chunks",
     "decode_chunk",
+    "from_bitmaps",
     "manifest_from_json",
     "manifest_to_json",
 ]
@@ -63,13 +65,31 @@ class BuiltVersion:
         return sum(self.counts.values())
 
 
-def build_chunks(parsed: ParsedList) -> BuiltVersion:
+def build_chunks(parsed: ParsedList | BuiltVersion) -> BuiltVersion:
     """Build one bitmap per area code (duplicates collapse)."""
+    if isinstance(parsed, BuiltVersion):
+        return parsed
+    return from_bitmaps({area: BitMap(numbers) for area, numbers in parsed.by_area.items()})
+
+
+def apply_delta(base: BitmapSnapshot, additions: ParsedList,
+                deletions: ParsedList) -> BuiltVersion:
+    """The base version plus additions minus deletions, as a new version's chunks."""
+    bitmaps = {area: BitMap(chunk) for area, chunk in base.chunks.items()}
+    for area, numbers in additions.by_area.items():
+        bitmaps.setdefault(area, BitMap()).update(numbers)
+    for area, numbers in deletions.by_area.items():
+        if area in bitmaps:
+            bitmaps[area].difference_update(BitMap(numbers))
+    return from_bitmaps({area: bm for area, bm in bitmaps.items() if bm})
+
+
+def from_bitmaps(bitmaps: dict[int, BitMap]) -> BuiltVersion:
+    """Serialize bitmaps into chunks with digests and counts."""
     chunks: dict[int, bytes] = {}
     digests: dict[int, str] = {}
     counts: dict[int, int] = {}
-    for area, numbers in sorted(parsed.by_area.items()):
-        bitmap = BitMap(numbers)
+    for area, bitmap in sorted(bitmaps.items()):
         data = bitmap.serialize()
         chunks[area], digests[area], counts[area] = (
             data, hashlib.sha256(data).hexdigest(), len(bitmap))

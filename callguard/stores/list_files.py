@@ -15,7 +15,7 @@ from pathlib import Path
 
 from callguard.errors import ListImportError
 
-__all__ = ["ParsedList", "parse_list_file"]
+__all__ = ["ParsedDelta", "ParsedList", "parse_delta_file", "parse_list_file"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _MAX_REPORTED = 20
@@ -100,3 +100,42 @@ def parse_list_file(
             f"{max_bad_share:.2%}); nothing was imported. First: {examples}"
         )
     return parsed
+
+
+@dataclass
+class ParsedDelta:
+    """Additions (``+NUMBER`` lines) and deletions (``-NUMBER`` lines) against a base."""
+
+    additions: ParsedList
+    deletions: ParsedList
+
+
+def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta:
+    """Read a delta file; every line is ``+`` or ``-`` then a number in any accepted form."""
+    if not path.is_file():
+        raise ListImportError(f"{path}: no such file")
+    delta = ParsedDelta(ParsedList(), ParsedList())
+    lines = bad = 0
+    examples: list[str] = []
+    for number, raw in enumerate(_lines(path), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        lines += 1
+        sign, rest = line[0], line[1:].strip()
+        national = _national(rest) if sign in "+-" else None
+        if national is None:
+            bad += 1
+            if len(examples) < _MAX_REPORTED:
+                examples.append(f"line {number}: {line[:40]!r} (want +NUMBER or -NUMBER)")
+            continue
+        target = delta.additions if sign == "+" else delta.deletions
+        target.by_area.setdefault(national // 10_000_000, []).append(national % 10_000_000)
+    if lines == 0:
+        raise ListImportError(f"{path}: no changes in the delta file; nothing was imported")
+    if bad / lines > max_bad_share:
+        raise ListImportError(f"{path}: {bad} of {lines} delta lines malformed; nothing was "
+                              f"imported. First: {'; '.join(examples[:5])}")
+    delta.additions.bad = bad
+    delta.additions.bad_examples = examples
+    return delta

@@ -22,6 +22,7 @@ from callguard.errors import StoreError
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
     BitmapSnapshot,
+    BuiltVersion,
     build_chunks,
     decode_chunk,
     manifest_from_json,
@@ -55,7 +56,7 @@ def _current_version(list_dir: Path) -> int | None:
 def write_version(
     root: Path,
     name: str,
-    parsed: ParsedList,
+    parsed: ParsedList | BuiltVersion,
     *,
     published: date | None,
     area_codes: frozenset[int] | None,

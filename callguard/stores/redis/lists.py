@@ -34,6 +34,7 @@ from callguard.errors import StoreError
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
     BitmapSnapshot,
+    BuiltVersion,
     build_chunks,
     decode_chunk,
     manifest_from_json,
@@ -77,7 +78,7 @@ class RedisListPublisher:
     async def publish(
         self,
         name: str,
-        parsed: ParsedList,
+        parsed: ParsedList | BuiltVersion,
         *,
         published: date | None,
         area_codes: frozenset[int] | None,
