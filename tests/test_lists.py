@@ -165,3 +165,38 @@ class TestDelta:
         result = self._cli("dnc", "rollback", "--list", "national", data_dir=tmp_path)
         assert result.returncode == 0
         assert EmbeddedListRegistry(tmp_path).snapshot("national").meta.version == 1
+
+
+class TestFixedWidthFastPath:
+    """The numpy path for plain 10-digit files says exactly what the line parser says."""
+
+    def test_same_numbers_and_same_bad_lines(self, tmp_path):
+        """Valid lines, a 0-area code, a 1-exchange, letters: identical results both ways."""
+        import random
+
+        from callguard.stores import list_files
+
+        rng = random.Random(3)
+        lines = [f"{rng.choice([801, 385, 212])}{rng.randint(200, 999)}"
+                 f"{rng.randint(0, 9999):04d}" for _ in range(5000)]
+        lines[10] = "0015550123"
+        lines[20] = "8011550123"
+        lines[30] = "80155501ab"
+        path = tmp_path / "plain.txt"
+        path.write_text("\n".join(lines) + "\n")
+        assert list_files._fixed_width(path)
+        fast = list_files._parse_fixed_width(path, None)
+        slow = list_files._parse_lines(path, None)
+        assert (fast.lines, fast.bad) == (slow.lines, slow.bad) == (5000, 3)
+        assert [e.split(":")[0] for e in fast.bad_examples] == ["line 11", "line 21", "line 31"]
+        assert {a: sorted(v) for a, v in fast.by_area.items()} == {
+            a: sorted(v) for a, v in slow.by_area.items()}
+
+    def test_other_forms_take_the_line_parser(self, tmp_path):
+        """1+10 digits or punctuation is not fixed-width: the general parser reads it."""
+        from callguard.stores import list_files
+
+        path = tmp_path / "l.txt"
+        path.write_text("18015550101\n")
+        assert not list_files._fixed_width(path)
+        assert parse_list_file(path).count == 1
