@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 from datetime import date
 
@@ -200,3 +201,24 @@ class TestFixedWidthFastPath:
         path.write_text("18015550101\n")
         assert not list_files._fixed_width(path)
         assert parse_list_file(path).count == 1
+
+
+async def test_async_reload_swaps_whole_versions(tmp_path):
+    """The serving node's reload yields between area codes and swaps only complete versions."""
+    publish(tmp_path, "national", "8015550101\n")
+    registry = EmbeddedListRegistry(tmp_path)
+    publish(tmp_path, "national", "8015550202\n3855550202\n4355550202\n")
+    seen = []
+
+    async def watch():
+        for _ in range(20):
+            seen.append(registry.snapshot("national").meta.version)
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    await registry.reload_async()
+    await watcher
+    snapshot = registry.snapshot("national")
+    assert snapshot.meta.version == 2
+    assert all(snapshot.contains(n) for n in (8015550202, 3855550202, 4355550202))
+    assert set(seen) <= {1, 2}

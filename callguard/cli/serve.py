@@ -35,7 +35,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
                 if isinstance(runtime.lists, EmbeddedListRegistry):
-                    runtime.lists.reload()  # Redis replicas follow publications instead
+                    await runtime.lists.reload_async()  # Redis replicas follow publications
     finally:
         await fastagi.close()
         await runtime.aclose()

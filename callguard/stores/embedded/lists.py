@@ -12,7 +12,9 @@ chunk whose SHA-256 does not match its manifest refuses the whole version.
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -82,8 +84,8 @@ def write_version(
     return meta
 
 
-def load_version(root: Path, name: str, version: int) -> BitmapSnapshot:
-    """Read and verify one version; raise StoreError naming the bad chunk."""
+def _chunks(root: Path, name: str, version: int) -> Iterator[BitmapSnapshot | None]:
+    """Verify and decode one area code per step (None), then yield the whole snapshot."""
     version_dir = _list_dir(root, name) / f"v{version}"
     where = f"list {name} v{version}"
     try:
@@ -98,7 +100,25 @@ def load_version(root: Path, name: str, version: int) -> BitmapSnapshot:
         except OSError:
             data = None
         chunks[area] = decode_chunk(data, info["sha256"], f"{where}: chunk {info['file']}")
-    return BitmapSnapshot(meta, chunks)
+        yield None
+    yield BitmapSnapshot(meta, chunks)
+
+
+def load_version(root: Path, name: str, version: int) -> BitmapSnapshot:
+    """Read and verify one version; raise StoreError naming the bad chunk."""
+    *_, snapshot = _chunks(root, name, version)
+    assert snapshot is not None
+    return snapshot
+
+
+async def load_version_async(root: Path, name: str, version: int) -> BitmapSnapshot:
+    """The same, yielding to the event loop between area codes (a node keeps answering)."""
+    snapshot = None
+    for step in _chunks(root, name, version):
+        snapshot = step
+        await asyncio.sleep(0)
+    assert snapshot is not None
+    return snapshot
 
 
 def rollback_version(root: Path, name: str) -> int:
@@ -127,19 +147,34 @@ class EmbeddedListRegistry:
         self.errors: dict[str, str] = {}
         self.reload()
 
-    def reload(self) -> None:
-        """Load every list whose CURRENT moved; a bad version keeps the old one serving."""
+    def _moved(self) -> Iterator[tuple[str, int]]:
         lists_dir = self._root / "lists"
         if not lists_dir.is_dir():
             return
         for list_dir in sorted(p for p in lists_dir.iterdir() if p.is_dir()):
-            name = list_dir.name
             try:
                 version = _current_version(list_dir)
-                loaded = self._snapshots.get(name)
-                if version is None or (loaded and loaded.meta.version == version):
-                    continue
+            except StoreError as exc:
+                self.errors[list_dir.name] = str(exc)
+                continue
+            loaded = self._snapshots.get(list_dir.name)
+            if version is not None and not (loaded and loaded.meta.version == version):
+                yield list_dir.name, version
+
+    def reload(self) -> None:
+        """Load every list whose CURRENT moved; a bad version keeps the old one serving."""
+        for name, version in self._moved():
+            try:
                 self._snapshots[name] = load_version(self._root, name, version)
+                self.errors.pop(name, None)
+            except StoreError as exc:
+                self.errors[name] = str(exc)
+
+    async def reload_async(self) -> None:
+        """``reload`` for a serving node: one area code at a time, then swap the reference."""
+        for name, version in self._moved():
+            try:
+                self._snapshots[name] = await load_version_async(self._root, name, version)
                 self.errors.pop(name, None)
             except StoreError as exc:
                 self.errors[name] = str(exc)
