@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import array
 import asyncio
+import gzip
 import os
 import subprocess
 import sys
@@ -200,15 +201,45 @@ def run_size(millions: float, rng: np.random.Generator, workdir: Path) -> None:
     path.unlink()
 
 
+def other_forms(rng: np.random.Generator, workdir: Path, count: int = 2_000_000) -> None:
+    """Parse rate of each form a call center receives, same numbers, same run."""
+    path = workdir / "forms-plain.txt"
+    generate(count, path, rng)
+    plain = path.read_text().splitlines()
+    forms = {
+        "plain 10 digits (numpy fast path)": "\n".join(plain),
+        "1 + 10 digits": "\n".join("1" + n for n in plain),
+        "E.164 with punctuation": "\n".join(f"+1 ({n[:3]}) {n[3:6]}-{n[6:]}" for n in plain),
+        "registry 'area code,phone number'": "\n".join(f"{n[:3]},{n[3:]}" for n in plain),
+    }
+    print(f"\n== file forms, {len(plain):,} numbers each: parse to per-area arrays")
+    for label, text in forms.items():
+        target = workdir / "form.txt"
+        target.write_text(text + "\n")
+        start = time.perf_counter()
+        parsed = parse_list_file(target)
+        elapsed = time.perf_counter() - start
+        print(f"{label:40} {parsed.count / elapsed / 1e6:6.2f} M numbers/s")
+    gz = workdir / "form.txt.gz"
+    gz.write_bytes(gzip.compress(path.read_bytes(), compresslevel=1))
+    start = time.perf_counter()
+    parsed = parse_list_file(gz)
+    rate = parsed.count / (time.perf_counter() - start) / 1e6
+    print(f"{'plain, gzip (line parser)':40} {rate:6.2f} M numbers/s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="10", help="comma list of millions, e.g. 10,50,250")
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--forms", action="store_true", help="also measure other file forms")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="callguard-bench-lists-"))
     rng = np.random.default_rng(11)
     for size in args.sizes.split(","):
         run_size(float(size), rng, workdir)
+    if args.forms:
+        other_forms(rng, workdir)
 
 
 if __name__ == "__main__":
