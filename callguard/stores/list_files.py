@@ -55,6 +55,15 @@ def _national(line: str) -> int | None:
     return int(digits)
 
 
+def _add(by_area: dict[int, MutableSequence[int]], national: int) -> None:
+    """File a number under its area code (4 bytes a number, not a Python int)."""
+    area = national // 10_000_000
+    bucket = by_area.get(area)
+    if bucket is None:
+        bucket = by_area[area] = array.array("I")
+    bucket.append(national % 10_000_000)
+
+
 def _lines(path: Path) -> Iterator[str]:
     with path.open("rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
@@ -158,7 +167,7 @@ def _parse_lines(path: Path, on_progress: Callable[[int], None] | None) -> Parse
             if len(parsed.bad_examples) < _MAX_REPORTED:
                 parsed.bad_examples.append(f"line {number}: {line[:40]!r}")
             continue
-        parsed.by_area.setdefault(national // 10_000_000, []).append(national % 10_000_000)
+        _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
             on_progress(parsed.lines - parsed.bad)
     if on_progress is not None:
@@ -194,7 +203,7 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
                 examples.append(f"line {number}: {line[:40]!r} (want +NUMBER or -NUMBER)")
             continue
         target = delta.additions if sign == "+" else delta.deletions
-        target.by_area.setdefault(national // 10_000_000, []).append(national % 10_000_000)
+        _add(target.by_area, national)
     if lines == 0:
         raise ListImportError(f"{path}: no changes in the delta file; nothing was imported")
     if bad / lines > max_bad_share:
