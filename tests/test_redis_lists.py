@@ -172,16 +172,25 @@ class TestFailClosed:
         assert int(await client.get("callguard:list:national:current")) == 1
 
     async def test_redis_killed_mid_import_leaves_current_intact(self, redis_server, client):
-        """SIGKILL while a big version is being written: after restart, v1 is still current."""
+        """SIGKILL after some chunks of a new version are written: v1 is still current."""
         await publish(client, [8015550101])
         big = listing([8015550202], extra_areas=400)
         publisher = RedisListPublisher(client)
-        task = asyncio.ensure_future(publisher.publish(
-            "national", big, published=PUBLISHED, area_codes=None, source="big"))
-        await asyncio.sleep(0.05)
-        redis_server.kill()
+        pipeline = client.pipeline
+        batches = 0
+
+        def killing_pipeline(*args, **kwargs):
+            nonlocal batches
+            batches += 1
+            if batches == 3:  # two batches of chunks are in Redis: now the crash
+                redis_server.kill()
+            return pipeline(*args, **kwargs)
+
+        client.pipeline = killing_pipeline
         with pytest.raises(StoreError, match="current version is unchanged"):
-            await task
+            await publisher.publish("national", big, published=PUBLISHED, area_codes=None,
+                                    source="big")
+        client.pipeline = pipeline
         redis_server.start()
         fresh = aioredis.from_url(redis_server.url)
         node = RedisListRegistry(fresh)
@@ -190,6 +199,7 @@ class TestFailClosed:
             snap = node.snapshot("national")
             assert snap.meta.version == 1
             assert snap.contains(8015550101)
+            assert await fresh.exists("callguard:list:national:v2:npa:200") == 1  # it was mid-way
         finally:
             await node.close()
             await fresh.aclose()
