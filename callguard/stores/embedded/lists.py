@@ -78,6 +78,7 @@ def write_version(
     meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes, source)
     _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
     os.replace(staging, list_dir / f"v{version}")
+    load_version(root, name, version)  # read back and verify every chunk before switching
     pointer = list_dir / f".CURRENT-{os.getpid()}"
     _fsync_write(pointer, f"{version}\n".encode())
     os.replace(pointer, list_dir / "CURRENT")
