@@ -47,11 +47,24 @@ class DamagingPublisher(RedisListPublisher):
         await super()._switch(name, version)
 
 
+def connect(url):
+    """A client whose commands cannot wait forever (a test must fail, not hang)."""
+    return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+
+
+async def bounded(awaitable, what, seconds=5):
+    """Await with a deadline that names the step that got stuck."""
+    try:
+        return await asyncio.wait_for(awaitable, seconds)
+    except TimeoutError:
+        raise AssertionError(f"stuck: {what}") from None
+
+
 @pytest.fixture
 async def client(redis_server):
-    client = aioredis.from_url(redis_server.url)
+    client = connect(redis_server.url)
     yield client
-    await client.aclose()
+    await bounded(client.aclose(), "closing the fixture client")
 
 
 class TestPublishAndFollow:
@@ -60,7 +73,7 @@ class TestPublishAndFollow:
     async def test_two_nodes_see_a_new_version_within_a_second(self, redis_server, client):
         """Publish on one connection; two replicas load it via pub/sub in under 1 s."""
         await publish(client, [8015550101])
-        nodes = [RedisListRegistry(aioredis.from_url(redis_server.url)) for _ in range(2)]
+        nodes = [RedisListRegistry(connect(redis_server.url)) for _ in range(2)]
         for node in nodes:
             await node.start()
         try:
@@ -80,7 +93,7 @@ class TestPublishAndFollow:
         """Version N holds only its own numbers: each lookup matches its snapshot's version."""
         versions = {1: 8015550001}
         await publish(client, [versions[1]], extra_areas=40)
-        node = RedisListRegistry(aioredis.from_url(redis_server.url))
+        node = RedisListRegistry(connect(redis_server.url))
         await node.start()
         mixed = []
         stop = asyncio.Event()
@@ -110,7 +123,7 @@ class TestPublishAndFollow:
         """`dnc rollback`: previous becomes current, on every node."""
         await publish(client, [8015550101])
         await publish(client, [8015550202])
-        node = RedisListRegistry(aioredis.from_url(redis_server.url))
+        node = RedisListRegistry(connect(redis_server.url))
         await node.start()
         try:
             assert await RedisListPublisher(client).rollback("national") == 1
@@ -128,7 +141,7 @@ class TestFailClosed:
         """v2's chunk is damaged in Redis before the switch: the running node stays on v1 and
         says why; a node starting fresh refuses v2 rather than serve a damaged list."""
         await publish(client, [8015550101])
-        node = RedisListRegistry(aioredis.from_url(redis_server.url))
+        node = RedisListRegistry(connect(redis_server.url))
         await node.start()
         try:
             damaging = DamagingPublisher(client)
@@ -138,7 +151,7 @@ class TestFailClosed:
             assert node.snapshot("national").meta.version == 1
             assert node.snapshot("national").contains(8015550101)
             assert "SHA-256 mismatch" in node.errors["national"]
-            fresh = RedisListRegistry(aioredis.from_url(redis_server.url))
+            fresh = RedisListRegistry(connect(redis_server.url))
             await fresh.start()
             try:
                 assert fresh.snapshot("national") is None
@@ -192,33 +205,33 @@ class TestFailClosed:
                                     source="big")
         client.pipeline = pipeline
         redis_server.start()
-        fresh = aioredis.from_url(redis_server.url)
+        fresh = connect(redis_server.url)
         node = RedisListRegistry(fresh)
-        await node.start()
+        await bounded(node.start(), "starting a node after the restart")
         try:
             snap = node.snapshot("national")
             assert snap.meta.version == 1
             assert snap.contains(8015550101)
             assert await fresh.exists("callguard:list:national:v2:npa:200") == 1  # it was mid-way
         finally:
-            await node.close()
-            await fresh.aclose()
+            await bounded(node.close(), "closing the node")
+            await bounded(fresh.aclose(), "closing the fresh client")
 
     async def test_node_keeps_serving_while_redis_is_down_and_catches_up(self, redis_server,
                                                                         client):
         """Redis gone: the replica answers from memory; back: the node reloads what it missed."""
         await publish(client, [8015550101])
-        node = RedisListRegistry(aioredis.from_url(redis_server.url), retry_seconds=0.1)
+        node = RedisListRegistry(connect(redis_server.url), retry_seconds=0.1)
         await node.start()
         try:
             redis_server.kill()
             await wait_for(lambda: not node.connected, timeout=3)
             assert node.snapshot("national").contains(8015550101)
             redis_server.start()
-            other = aioredis.from_url(redis_server.url)
-            await publish(other, [8015550202])
-            await other.aclose()
+            other = connect(redis_server.url)
+            await bounded(publish(other, [8015550202]), "publishing after the restart", 10)
+            await bounded(other.aclose(), "closing the second client")
             await wait_for(lambda: node.snapshot("national").meta.version == 2, timeout=5)
             assert node.connected
         finally:
-            await node.close()
+            await bounded(node.close(), "closing the node")

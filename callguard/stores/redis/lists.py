@@ -47,6 +47,7 @@ __all__ = ["CHANNEL", "RedisListPublisher", "RedisListRegistry"]
 CHANNEL = "callguard:lists:published"
 _NAMES = "callguard:lists"
 _BATCH = 32
+_CLOSE_SECONDS = 1.0
 _log = structlog.get_logger("callguard.lists")
 
 
@@ -166,10 +167,10 @@ class RedisListRegistry:
         self._task = asyncio.ensure_future(self._follow())
 
     async def close(self) -> None:
-        """Stop following."""
+        """Stop following (bounded: a dead connection must not hold up shutdown)."""
         if self._task is not None:
             self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+            await asyncio.wait({self._task}, timeout=_CLOSE_SECONDS)
 
     async def sync(self) -> None:
         """Load every list whose current version differs from the replica's."""
@@ -240,5 +241,7 @@ class RedisListRegistry:
 
 
 async def _close_quietly(pubsub: Any) -> None:
-    with contextlib.suppress(RedisError, OSError):
-        await pubsub.aclose()
+    # Closing a pub/sub whose connection died can wait forever (seen with redis-py 8.1 after
+    # a SIGKILLed server): bound it.
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        await asyncio.wait_for(pubsub.aclose(), _CLOSE_SECONDS)
