@@ -13,6 +13,7 @@ from rich.console import Console
 
 from callguard.config import Settings, load_settings
 from callguard.errors import CallguardError, ConfigError, NumberError
+from callguard.numbers import NumberInfo
 from callguard.policy import Campaign
 from callguard.runtime import Runtime, open_runtime
 
@@ -24,6 +25,7 @@ __all__ = [
     "CliState",
     "campaign_or_exit",
     "e164_or_exit",
+    "number_or_exit",
     "parse_date",
     "parse_instant",
     "run",
@@ -101,9 +103,14 @@ def campaign_or_exit(settings: Settings, campaign_id: str) -> Campaign:
     return campaign
 
 
-def e164_or_exit(settings: Settings, number: str) -> str:
-    """The number in E.164, or a usage error with the reason."""
+def number_or_exit(settings: Settings, number: str) -> NumberInfo:
+    """The parsed number, or a usage error with the reason."""
     try:
-        return settings.parser().parse(number).e164
+        return settings.parser().parse(number)
     except NumberError as exc:
         usage_error(f"number {number!r}: {exc}")
+
+
+def e164_or_exit(settings: Settings, number: str) -> str:
+    """The number in E.164, or a usage error with the reason."""
+    return number_or_exit(settings, number).e164

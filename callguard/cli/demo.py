@@ -22,6 +22,7 @@ from callguard.policy import ConsentKind, ConsentRecord
 from callguard.policy.rules import holiday_name
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
+from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import parse_list_file
 
 __all__ = ["demo"]
@@ -62,16 +63,13 @@ def _cases(today: date) -> list[tuple[str, CheckRequest]]:
     ]
 
 
-async def _prepare(runtime_records: object, solicitor: str, today: date) -> None:
-    from callguard.stores.embedded.records import EmbeddedRecords  # noqa: PLC0415 - demo only
-
-    assert isinstance(runtime_records, EmbeddedRecords)
+async def _prepare(records: EmbeddedRecords, solicitor: str, today: date) -> None:
     granted = datetime.combine(today - timedelta(days=30), time(), UTC)
-    await runtime_records.add_consent(
+    await records.add_consent(
         solicitor, "+18015550177", ConsentRecord(ConsentKind.WRITTEN, granted),
         source="demo", evidence="demo-form-0177")
-    await runtime_records.add_company_dnc(solicitor, "+18015550166", datetime.now(UTC),
-                                          source="demo")
+    await records.add_company_dnc(solicitor, "+18015550166", datetime.now(UTC),
+                                  source="demo")
 
 
 @click.command()
@@ -81,7 +79,9 @@ async def _prepare(runtime_records: object, solicitor: str, today: date) -> None
 def demo(state: CliState, data_dir: Path | None) -> None:
     """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
     target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
-    settings = replace(state.settings, data_dir=target.resolve(), compliance_log="")
+    # The demo writes its lists to disk, so it always runs on the embedded backend.
+    settings = replace(state.settings, data_dir=target.resolve(), compliance_log="",
+                       lists_backend="embedded")
     today = datetime.now(_DENVER).date()
     console = Console()
     for name in ("national", "ut-state"):

@@ -21,7 +21,7 @@ from callguard.cli.common import (
     EXIT_BLOCK,
     EXIT_INTERNAL,
     CliState,
-    e164_or_exit,
+    number_or_exit,
     parse_date,
     run,
     usage_error,
@@ -67,20 +67,14 @@ def _covers(text: str) -> frozenset[int] | None:
 
 async def _current(settings: Settings, name: str) -> BitmapSnapshot | None:
     """The current version of one list, read from the configured backend."""
-    if settings.lists_backend == "redis":
-        client = redis_client(settings)
-        try:
-            registry = RedisListRegistry(client)
-            await registry.sync_one(name)
-            if name in registry.errors:
-                raise StoreError(registry.errors[name])
-            return registry.snapshot(name)
-        finally:
-            await client.aclose()
-    registry_ = EmbeddedListRegistry(settings.data_dir)
-    if name in registry_.errors:
-        raise StoreError(registry_.errors[name])
-    return registry_.snapshot(name)
+
+    def pick(registry: EmbeddedListRegistry | RedisListRegistry) -> BitmapSnapshot | None:
+        if name in registry.errors:
+            raise StoreError(registry.errors[name])
+        return registry.snapshot(name)
+
+    result: BitmapSnapshot | None = await _with_registry(settings, pick, only=name)
+    return result
 
 
 async def _delta(settings: Settings, name: str, file: Path, base_version: int,
@@ -109,13 +103,14 @@ async def _publish(settings: Settings, name: str, parsed: ParsedList | BuiltVers
                          area_codes=areas, source=source)
 
 
-async def _with_registry(settings: Settings, action: Any) -> Any:
-    """Run ``action(registry)`` against the configured backend's current versions."""
+async def _with_registry(settings: Settings, action: Any, *, only: str | None = None) -> Any:
+    """Run ``action(registry)`` against the configured backend's current versions
+    (from Redis, only the list ``only`` when it is given)."""
     if settings.lists_backend == "redis":
         client = redis_client(settings)
         registry = RedisListRegistry(client)
         try:
-            await registry.sync()
+            await (registry.sync_one(only) if only else registry.sync())
             return action(registry)
         finally:
             await client.aclose()
@@ -227,7 +222,7 @@ def rollback(state: CliState, name: str) -> None:
 def check_number(state: CliState, number: str, as_json: bool) -> None:
     """Which lists (and versions) hold NUMBER — membership only, nothing else."""
     settings = state.settings
-    info = settings.parser().parse(e164_or_exit(settings, number))
+    info = number_or_exit(settings, number)
 
     def look(registry: EmbeddedListRegistry | RedisListRegistry) -> list[dict[str, Any]]:
         rows = []

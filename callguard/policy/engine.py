@@ -48,21 +48,9 @@ class Plan:
     obligations: Obligations
     zones: ZoneResolution
     local: tuple[LocalTime, ...]
-
-    @property
-    def applied(self) -> str:
-        """The ids of the packs that applied, for the verdict's sentence."""
-        return ", ".join(p.pack_id for p in self.packs if p.applies)
-
-    @property
-    def prefetch(self) -> frozenset[FactKind]:
-        """Record kinds some rule always needs."""
-        return frozenset().union(*(rule.prefetch for rule in self.rules))
-
-    @property
-    def list_names(self) -> tuple[str, ...]:
-        """Every list some rule reads, once each."""
-        return tuple(dict.fromkeys(name for rule in self.rules for name in rule.list_names))
+    prefetch: frozenset[FactKind]  # record kinds some rule always needs
+    list_names: tuple[str, ...]  # every list some rule reads, once each
+    applied: str  # ids of the packs that applied, for the verdict's sentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +61,9 @@ class _Selection:
     rules: tuple[Rule, ...]
     skipped: tuple[Outcome, ...]
     obligations: Obligations
+    prefetch: frozenset[FactKind]
+    list_names: tuple[str, ...]
+    applied: str
 
 
 _SELECTION_CACHE_LIMIT = 4096
@@ -104,7 +95,8 @@ class Policy:
                               max_zones=self.settings.max_candidate_zones,
                               every_zone_fallback=self.settings.every_zone_fallback)
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
-                    selection.obligations, zones, local_times(attempt.at, zones.zones))
+                    selection.obligations, zones, local_times(attempt.at, zones.zones),
+                    selection.prefetch, selection.list_names, selection.applied)
 
     def _select(self, attempt: CallAttempt) -> _Selection:
         day = attempt.at.date()
@@ -131,8 +123,13 @@ class Policy:
                     modes = ", ".join(sorted(m.value for m in rule.modes))
                     skipped.append(Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
                                            f"covers {modes} calls only", rule.precedence))
-        return _Selection(tuple(applications), tuple(rules), tuple(skipped),
-                          combine_obligations(obligations, attempt.mode))
+        return _Selection(
+            tuple(applications), tuple(rules), tuple(skipped),
+            combine_obligations(obligations, attempt.mode),
+            prefetch=frozenset().union(*(rule.prefetch for rule in rules)),
+            list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
+            applied=", ".join(p.pack_id for p in applications if p.applies),
+        )
 
     def decide(
         self, plan: Plan, facts: Facts, partial: tuple[Outcome | None, ...] = ()
