@@ -107,7 +107,7 @@ def main() -> None:
             policy.decide(plan, fact)
 
     results.append(timed("policy only (decide, plan prebuilt)", n, policy_only))
-    runtime.close()
+    asyncio.run(runtime.aclose())
     base = results[0][1]
     print(f"{n} decisions, Utah manual campaign, all three packs; {len(listed.by_area)} area "
           "codes listed\n")

@@ -12,15 +12,25 @@ import hashlib
 import hmac
 import os
 import secrets
+import socket
 import sys
 from collections.abc import MutableMapping
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import orjson
 import structlog
 
+from callguard.compliance.sinks import FanOut, StdoutSink
 from callguard.decision import Decision
+from callguard.stores.writes import (
+    AddCompanyDnc,
+    AddConsent,
+    EndEbr,
+    RecordEbr,
+    RecordWrite,
+    RevokeConsent,
+)
 
 __all__ = ["ComplianceLog", "NumberProtector", "configure_logging", "load_log_key"]
 
@@ -77,14 +87,15 @@ def configure_logging(key: bytes) -> None:
 
 
 class ComplianceLog:
-    """Writes one record per decision to its own sink, through the configured pipeline.
+    """Writes one record per decision (and per record change) through the pipeline.
 
     The bound logger is built once per structlog configuration (re-bound when the
     processors change, e.g. under ``capture_logs()``), not on every record.
     """
 
-    def __init__(self, sink: BinaryIO | None) -> None:
-        self._sink = structlog.BytesLogger(sink or sys.stdout.buffer)
+    def __init__(self, sink: FanOut | None = None, *, node: str = "") -> None:
+        self._sink = sink or FanOut([StdoutSink()])
+        self._node = node or socket.gethostname()
         self._processors: object = None
         self._bound: Any = None
 
@@ -93,11 +104,30 @@ class ComplianceLog:
         if processors is not self._processors:
             self._processors = processors
             self._bound = structlog.wrap_logger(
-                self._sink, logger_name="callguard.compliance").bind()
+                self._sink, logger_name="callguard.compliance").bind(node=self._node)
         return self._bound
 
     def record(self, decision: Decision) -> None:
         """Write the decision's compliance record."""
-        fields = decision.to_dict()
-        fields.pop("local_times")  # derivable from at + time_zones; keeps the record short
-        self._logger().info("decision", **fields)
+        self._logger().info("decision", **decision.to_dict())
+
+    def journal(self, write: RecordWrite, changed: int) -> None:
+        """Write that a consent/EBR/DNC record changed (no evidence, number hashed)."""
+        fields: dict[str, Any] = {"action": write.action, "solicitor": write.solicitor,
+                                  "number": write.number, "changed": changed}
+        match write:
+            case AddConsent(record=record, source=source):
+                fields.update(kind=record.kind.value, source=source,
+                              expires_at=record.expires_at.isoformat()
+                              if record.expires_at else None)
+            case RevokeConsent(kind=kind, source=source):
+                fields.update(kind=kind.value, source=source)
+            case AddCompanyDnc(source=source) | EndEbr(source=source):
+                fields.update(source=source)
+            case RecordEbr():
+                pass
+        self._logger().info("record", **fields)
+
+    def event(self, name: str, **fields: Any) -> None:
+        """A later record of a call (line released, caller ID seen), same decision id."""
+        self._logger().info(name, **fields)

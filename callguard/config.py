@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.numbers import NumberParser
@@ -29,13 +30,14 @@ from callguard.policy import (
     RegistrationExemption,
     pack_from_mapping,
 )
+from callguard.stores.redis.records import RecordsSettings
 
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "lists", "redis"}
+_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "lists", "log", "records", "redis"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
-               "max_candidate_zones", "unknown_local_time", "compliance_log"}
+               "max_candidate_zones", "unknown_local_time"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
                    "registration", "exemption"}
 
@@ -52,7 +54,8 @@ class Settings:
     dial_prefixes: tuple[str, ...]
     regions: frozenset[str]
     policy_settings: PolicySettings
-    compliance_log: str  # a path, or "-" for stdout
+    log: LogSettings = field(default_factory=LogSettings)
+    records: RecordsSettings = field(default_factory=RecordsSettings)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     lists_backend: str = "embedded"  # or "redis"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -157,9 +160,9 @@ def _campaign(
     )
 
 
-def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
-    defaults = FastAgiSettings()
-    known = set(FastAgiSettings.__dataclass_fields__)
+def _section(where: str, raw: Mapping[str, Any], defaults: Any) -> dict[str, Any]:
+    """A table read into a settings dataclass's fields, typed by its defaults."""
+    known = set(type(defaults).__dataclass_fields__)
     _unknown(where, raw, known)
     values: dict[str, Any] = {}
     for key in known:
@@ -167,10 +170,24 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
         kind = list if isinstance(default, tuple) else type(default)
         value = _typed(where, raw, key, kind, default)
         values[key] = tuple(value) if isinstance(value, list) else value
-    for key in ("budget_ms", "header_timeout_ms", "reply_timeout_ms", "max_header_bytes",
-                "max_sessions"):
+    return values
+
+
+def _positive(where: str, values: Mapping[str, Any], *keys: str) -> None:
+    for key in keys:
         if values[key] <= 0:
             raise ConfigError(f"{where}: {key} must be positive")
+
+
+def _choice(where: str, values: Mapping[str, Any], key: str, *allowed: str) -> None:
+    if values[key] not in allowed:
+        raise ConfigError(f"{where}: {key} {values[key]!r}; use {' or '.join(allowed)}")
+
+
+def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
+    values = _section(where, raw, FastAgiSettings())
+    _positive(where, values, "budget_ms", "header_timeout_ms", "reply_timeout_ms",
+              "max_header_bytes", "max_sessions")
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
     for source in values["allowed_sources"]:
@@ -180,6 +197,21 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
             raise ConfigError(f"{where}: allowed_sources entry {source!r} is not an address "
                               "or network like 127.0.0.1 or 10.0.0.0/24") from None
     return FastAgiSettings(**values)
+
+
+def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
+    values = _section(where, raw, LogSettings())
+    _positive(where, values, "rotate_mb", "retention_days", "stream_maxlen")
+    return LogSettings(**values)
+
+
+def _records(where: str, raw: Mapping[str, Any]) -> RecordsSettings:
+    values = _section(where, raw, RecordsSettings())
+    _choice(where, values, "backend", "embedded", "redis")
+    _choice(where, values, "durability", "aof-always", "replicas")
+    _choice(where, values, "on_weak_durability", "refuse", "warn")
+    _positive(where, values, "wait_replicas", "wait_timeout_ms")
+    return RecordsSettings(**values)
 
 
 def _lists_backend(where: str, raw: Mapping[str, Any]) -> str:
@@ -255,7 +287,8 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
             max_candidate_zones=_typed(where, main, "max_candidate_zones", int, 4),
             every_zone_fallback=fallback == "every-zone",
         ),
-        compliance_log=_typed(where, main, "compliance_log", str, ""),
+        log=_log(f"{path} [log]", doc.get("log", {})),
+        records=_records(f"{path} [records]", doc.get("records", {})),
         fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
         lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
         redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -42,6 +42,7 @@ from callguard.policy.core import (
     UNKNOWN_CAMPAIGN,
 )
 from callguard.stores.interfaces import ListRegistry, RecordStores
+from callguard.stores.writes import AddCompanyDnc, RecordWrite
 
 __all__ = ["CheckRequest", "Gate"]
 
@@ -85,6 +86,7 @@ class Gate:
         lists: ListRegistry,
         records: RecordStores,
         record: Callable[[Decision], None],
+        journal: Callable[[RecordWrite, int], None] = lambda write, changed: None,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._policy = policy
@@ -93,6 +95,7 @@ class Gate:
         self._lists = lists
         self._records = records
         self._record = record
+        self._journal = journal
         self._clock = clock
 
     async def check(self, request: CheckRequest) -> Decision:
@@ -123,9 +126,18 @@ class Gate:
         if campaign is None:
             raise UsageError(f"campaign {campaign_id!r} is not configured")
         e164 = self._parser.parse(number).e164
-        await self._records.add_company_dnc(campaign.solicitor, e164, self._clock(),
-                                            source=source)
+        await self.write([AddCompanyDnc(campaign.solicitor, e164, self._clock(), source)])
         return e164
+
+    async def write(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
+        """Apply record writes atomically, then journal each in the compliance log.
+
+        Raises StoreError when the store did not acknowledge the batch as durable.
+        """
+        changed = await self._records.apply(writes)
+        for write, count in zip(writes, changed, strict=True):
+            self._journal(write, count)
+        return changed
 
     def _finish(self, request: CheckRequest, verdict: Verdict, at: datetime,
                 seen: _Attempted, started: float) -> Decision:

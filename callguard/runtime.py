@@ -3,28 +3,49 @@
 from __future__ import annotations
 
 import os
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 from redis import asyncio as aioredis
 
 from callguard.audit import ComplianceLog, NumberProtector, configure_logging, load_log_key
+from callguard.compliance.sinks import (
+    FanOut,
+    RedisStreamSink,
+    RotatingFileSink,
+    Sink,
+    StdoutSink,
+)
 from callguard.config import Settings
 from callguard.gate import Gate
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.interfaces import RecordStores
 from callguard.stores.redis.lists import RedisListRegistry
+from callguard.stores.redis.records import RedisRecords
 
-__all__ = ["Runtime", "open_runtime", "redis_client"]
+__all__ = ["Runtime", "log_path", "open_runtime", "redis_client"]
 
 
-def redis_client(settings: Settings) -> aioredis.Redis:
-    """A client for the configured Redis; password from ``CALLGUARD_REDIS_PASSWORD``."""
+def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
+    """A client for the configured Redis; password from ``CALLGUARD_REDIS_PASSWORD``.
+
+    Clients on the call path get a ``socket_timeout``, so a Redis that accepts but never
+    answers is a store error (BLOCK), not a hang; the list follower's pub/sub is idle by
+    nature and has none (its health checks find a dead connection).
+    """
     return aioredis.from_url(settings.redis_url,
                              password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
-                             socket_connect_timeout=2, health_check_interval=10)
+                             socket_connect_timeout=2, socket_timeout=socket_timeout,
+                             health_check_interval=10)
+
+
+def log_path(settings: Settings) -> Path | None:
+    """The compliance log file, or None when it goes to stdout."""
+    target = settings.log.file
+    if target == "-":
+        return None
+    return Path(target) if target else settings.data_dir / "compliance.jsonl"
 
 
 @dataclass
@@ -33,52 +54,64 @@ class Runtime:
 
     settings: Settings
     lists: EmbeddedListRegistry | RedisListRegistry
-    records: EmbeddedRecords
+    records: RecordStores
     gate: Gate
     protector: NumberProtector
-    _closers: ExitStack = field(default_factory=ExitStack)
+    compliance: ComplianceLog
+    stream: RedisStreamSink | None = None
+    _files: list[RotatingFileSink] = field(default_factory=list)
 
     async def start(self) -> None:
-        """Load the lists (Redis: first sync, then follow publications)."""
+        """Check the record store, load the lists, start the log stream."""
+        if isinstance(self.records, RedisRecords):
+            await self.records.start()
         if isinstance(self.lists, RedisListRegistry):
             await self.lists.start()
+        if self.stream is not None:
+            self.stream.start()
 
     async def aclose(self) -> None:
-        """Stop following Redis, then close everything else."""
+        """Flush the stream, stop following Redis, close the stores and the log file."""
+        if self.stream is not None:
+            await self.stream.aclose()
         if isinstance(self.lists, RedisListRegistry):
             await self.lists.close()
-        self.close()
+        await self.records.aclose()
+        self._close_files()
 
-    def close(self) -> None:
-        """Close the stores and the log file."""
-        self.records.close()
-        self._closers.close()
-
-
-def _log_sink(settings: Settings, stack: ExitStack) -> BinaryIO | None:
-    target = settings.compliance_log
-    if target == "-":
-        return None
-    path = Path(target) if target else settings.data_dir / "compliance.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Unbuffered: each record reaches the file in one write(2), none waits in memory.
-    return stack.enter_context(path.open("ab", buffering=0))
+    def _close_files(self) -> None:
+        for sink in self._files:
+            sink.close()
+        self._files.clear()
 
 
 def open_runtime(settings: Settings) -> Runtime:
-    """Open the embedded stores under the data dir and wire the gate."""
-    stack = ExitStack()
+    """Open the stores and the log sinks named by the settings and wire the gate."""
     data_dir = settings.data_dir
     data_dir.mkdir(parents=True, exist_ok=True)
     key = load_log_key(data_dir)
     configure_logging(key)
-    compliance = ComplianceLog(_log_sink(settings, stack))
+    path = log_path(settings)
+    files = [] if path is None else [
+        RotatingFileSink(path, max_bytes=settings.log.rotate_mb * 1024 * 1024)]
+    sinks: list[Sink] = [*files] if files else [StdoutSink()]
+    stream = None
+    if settings.log.redis_stream:
+        stream = RedisStreamSink(redis_client(settings, socket_timeout=5),
+                                 key=settings.log.stream_key,
+                                 maxlen=settings.log.stream_maxlen)
+        sinks.append(stream)
+    compliance = ComplianceLog(FanOut(sinks), node=settings.log.node)
     lists: EmbeddedListRegistry | RedisListRegistry
     if settings.lists_backend == "redis":
         lists = RedisListRegistry(redis_client(settings))
     else:
         lists = EmbeddedListRegistry(data_dir)
-    records = EmbeddedRecords(data_dir / "records.sqlite3")
+    records: RecordStores
+    if settings.records.backend == "redis":
+        records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
+    else:
+        records = EmbeddedRecords(data_dir / "records.sqlite3")
     gate = Gate(
         policy=settings.policy(),
         campaigns=settings.campaigns,
@@ -86,5 +119,7 @@ def open_runtime(settings: Settings) -> Runtime:
         lists=lists,
         records=records,
         record=compliance.record,
+        journal=compliance.journal,
     )
-    return Runtime(settings, lists, records, gate, NumberProtector(key), stack)
+    return Runtime(settings, lists, records, gate, NumberProtector(key), compliance, stream,
+                   files)

@@ -80,7 +80,7 @@ async def node(tmp_path):
     server.runtime = runtime
     yield server
     await server.close()
-    runtime.close()
+    await runtime.aclose()
 
 
 def compliance_records(server):
@@ -212,7 +212,7 @@ class TestFailClosed:
             result = await agi_session(server.port, c.ROUTE_CHECK, ["8015550123", UT])
         finally:
             await server.close()
-            runtime.close()
+            await runtime.aclose()
         assert result.commands == []
         assert result.closed_by_server
         assert server.stats.counts["refused_source"] == 1
@@ -335,7 +335,7 @@ class TestHostilePeers:
             await first
         finally:
             await server.close()
-            runtime.close()
+            await runtime.aclose()
         assert second.variables == {}
         assert second.closed_by_server
         assert server.stats.counts["refused_busy"] == 1

@@ -18,6 +18,7 @@ from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
+from callguard.stores.writes import AddCompanyDnc, AddConsent
 
 AT = datetime.fromisoformat("2026-07-22T11:00:00-06:00")
 
@@ -50,7 +51,7 @@ class CountingRecords:
 
 
 @pytest.fixture
-def runtime(tmp_path):
+async def runtime(tmp_path):
     listing = tmp_path / "national.txt"
     listing.write_text("8015550199\n")
     for name in ("national", "ut-state"):
@@ -62,7 +63,7 @@ def runtime(tmp_path):
     rt.gate._records = spy
     rt.spy = spy
     yield rt
-    rt.close()
+    await rt.aclose()
 
 
 async def check(rt, number="8015550123", campaign="ut-solar-manual", **kw):
@@ -86,15 +87,15 @@ class TestFactsOnDemand:
 
     async def test_written_consent_in_the_store_allows_predictive(self, runtime):
         """A consent written through the store is seen by the next decision."""
-        await runtime.records.add_consent(
+        await runtime.gate.write([AddConsent(
             "beehive-solar", "+18015550123",
             ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)),
-            source="test", evidence="form-1")
+            "test", "form-1")])
         assert (await check(runtime, mode="predictive")).allowed
 
     async def test_opt_out_binds_every_campaign_of_the_solicitor(self, runtime):
         """64.1200(d)(3): recorded via one campaign, blocks the other campaign of the seller."""
-        await runtime.records.add_company_dnc("beehive-solar", "+18015550123", AT, source="t")
+        await runtime.gate.write([AddCompanyDnc("beehive-solar", "+18015550123", AT, "t")])
         decision = await check(runtime, campaign="ut-solar-predictive", mode="manual")
         assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
 
@@ -130,7 +131,7 @@ class TestFailClosed:
         try:
             decision = await rt.gate.check(CheckRequest("8015550123", "ut-solar-manual", at=AT))
         finally:
-            rt.close()
+            await rt.aclose()
         assert decision.verdict.deciding.rule_id == "us-federal:64.1200(c)(2)(i)(D)"
         assert "not loaded" in decision.verdict.reason
 
@@ -185,5 +186,5 @@ async def test_replace_settings_keeps_validation(tmp_path):
     """A settings copy with another data dir opens its own stores (used by the demo)."""
     settings = replace(load_settings(data_dir=tmp_path), data_dir=tmp_path / "other")
     rt = open_runtime(settings)
-    rt.close()
+    await rt.aclose()
     assert (tmp_path / "other" / "records.sqlite3").exists()

@@ -17,13 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from callguard.cli.common import CliState, run
-from callguard.gate import CheckRequest
+from callguard.compliance.sinks import LogSettings
+from callguard.decision import Decision
+from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.policy.rules import holiday_name
-from callguard.runtime import open_runtime
+from callguard.runtime import Runtime, open_runtime
 from callguard.stores.embedded.lists import write_version
-from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import parse_list_file
+from callguard.stores.redis.records import RecordsSettings
+from callguard.stores.writes import AddCompanyDnc, AddConsent
 
 __all__ = ["demo"]
 
@@ -63,13 +66,22 @@ def _cases(today: date) -> list[tuple[str, CheckRequest]]:
     ]
 
 
-async def _prepare(records: EmbeddedRecords, solicitor: str, today: date) -> None:
+async def _prepare(gate: Gate, solicitor: str, today: date) -> None:
     granted = datetime.combine(today - timedelta(days=30), time(), UTC)
-    await records.add_consent(
-        solicitor, "+18015550177", ConsentRecord(ConsentKind.WRITTEN, granted),
-        source="demo", evidence="demo-form-0177")
-    await records.add_company_dnc(solicitor, "+18015550166", datetime.now(UTC),
-                                  source="demo")
+    await gate.write([
+        AddConsent(solicitor, "+18015550177", ConsentRecord(ConsentKind.WRITTEN, granted),
+                   "demo", "demo-form-0177"),
+        AddCompanyDnc(solicitor, "+18015550166", datetime.now(UTC), "demo"),
+    ])
+
+
+async def _decide_all(runtime: Runtime, today: date) -> list[tuple[str, Decision]]:
+    await runtime.start()
+    try:
+        await _prepare(runtime.gate, "beehive-solar", today)
+        return [(label, await runtime.gate.check(request)) for label, request in _cases(today)]
+    finally:
+        await runtime.aclose()
 
 
 @click.command()
@@ -80,8 +92,8 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
     target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
     # The demo writes its lists to disk, so it always runs on the embedded backend.
-    settings = replace(state.settings, data_dir=target.resolve(), compliance_log="",
-                       lists_backend="embedded")
+    settings = replace(state.settings, data_dir=target.resolve(), lists_backend="embedded",
+                       log=LogSettings(), records=RecordsSettings())
     today = datetime.now(_DENVER).date()
     console = Console()
     for name in ("national", "ut-state"):
@@ -94,19 +106,13 @@ def demo(state: CliState, data_dir: Path | None) -> None:
         console.print(f"imported demo list [bold]{name}[/] v{meta.version}: {meta.count} "
                       f"numbers, {parsed.bad} malformed line(s) reported: "
                       f"{'; '.join(parsed.bad_examples)}", highlight=False)
-    runtime = open_runtime(settings)
-    try:
-        run(_prepare(runtime.records, "beehive-solar", today))
-        table = Table("case", "verdict", "reason (deciding rule and citation)",
-                      title="callguard demo decisions", show_lines=True)
-        for label, request in _cases(today):
-            decision = run(runtime.gate.check(request))
-            data = decision.to_dict()
-            colour = "green" if decision.allowed else "red"
-            table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", data["reason"])
-        console.print(table)
-    finally:
-        runtime.close()
+    table = Table("case", "verdict", "reason (deciding rule and citation)",
+                  title="callguard demo decisions", show_lines=True)
+    for label, decision in run(_decide_all(open_runtime(settings), today)):
+        data = decision.to_dict()
+        colour = "green" if decision.allowed else "red"
+        table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", data["reason"])
+    console.print(table)
     console.print(f"data dir: {settings.data_dir}  (compliance log: "
                   f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)
     console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "

@@ -13,6 +13,7 @@ from callguard.cli.check import check
 from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_console
 from callguard.cli.demo import demo
 from callguard.cli.lists import dnc
+from callguard.cli.logs import purge, report, tail
 from callguard.cli.records import consent, ebr, internal_dnc
 from callguard.cli.scrub import scrub
 from callguard.cli.serve import serve
@@ -35,7 +36,8 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     ctx.obj = CliState(config, data_dir)
 
 
-for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo):
+for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo, tail, report,
+                purge):
     cli.add_command(command)
 
 

@@ -1,50 +1,99 @@
-"""Record commands: company-specific do-not-call, consent, business relationships."""
+"""Record commands: add, revoke/end, show and import for company DNC, consent and EBR.
+
+Every write goes through the gate (``Gate.write``): applied atomically, acknowledged
+only when durable, and journalled in the compliance log with the number hashed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, time
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.table import Table
 
 from callguard.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
     CliState,
-    campaign_or_exit,
     e164_or_exit,
+    err_console,
     parse_date,
     parse_instant,
     run,
     usage_error,
 )
+from callguard.cli.render import print_json
+from callguard.errors import CallguardError, UsageError
 from callguard.policy import ConsentKind, ConsentRecord
-from callguard.stores.interfaces import RecordStores
+from callguard.runtime import Runtime
+from callguard.stores.record_csv import COLUMNS, read_record_file
+from callguard.stores.writes import (
+    AddCompanyDnc,
+    AddConsent,
+    EndEbr,
+    RecordEbr,
+    RecordSheet,
+    RecordWrite,
+    RevokeConsent,
+)
 
 __all__ = ["consent", "ebr", "internal_dnc"]
 
 _console = Console(stderr=True)
 _KINDS = click.Choice([k.value for k in ConsentKind])
-
-
 T = TypeVar("T")
 
 
-def _on_records(
-    state: CliState,
-    campaign: str,
-    number: str,
-    action: Callable[[RecordStores, str, str], Coroutine[Any, Any, T]],
-) -> tuple[str, str, T]:
-    """Resolve the solicitor and the number (usage errors exit 2), run one store action."""
-    solicitor = campaign_or_exit(state.settings, campaign).solicitor
-    e164 = e164_or_exit(state.settings, number)
+def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
+    """Open the node, run one action, close; a store error exits 3 with the reason."""
     runtime = state.runtime()
+
+    async def go() -> T:
+        try:
+            await runtime.start()
+            return await action(runtime)
+        finally:
+            await runtime.aclose()
+
     try:
-        result = run(action(runtime.records, solicitor, e164))
-    finally:
-        runtime.close()
-    return solicitor, e164, result
+        return run(go())
+    except CallguardError as exc:
+        err_console.print(f"[red]not recorded:[/red] {exc}", highlight=False)
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
+def _solicitors(state: CliState) -> frozenset[str]:
+    return frozenset(c.solicitor for c in state.settings.campaigns.values())
+
+
+def _solicitor(state: CliState, campaign: str | None, solicitor: str | None) -> str:
+    """The solicitor named directly or through one of its campaigns."""
+    if (campaign is None) == (solicitor is None):
+        usage_error("give --campaign or --solicitor (records belong to the solicitor)")
+    if campaign is not None:
+        found = state.settings.campaigns.get(campaign)
+        if found is None:
+            usage_error(f"unknown campaign {campaign!r}; known: "
+                        f"{', '.join(sorted(state.settings.campaigns))}")
+        return found.solicitor
+    known = _solicitors(state)
+    if solicitor not in known:
+        usage_error(f"unknown solicitor {solicitor!r}; known: {', '.join(sorted(known))}")
+    return str(solicitor)
+
+
+def _write(state: CliState, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
+    return _on_runtime(state, lambda runtime: runtime.gate.write(writes))
+
+
+def _who(function: Callable[..., Any]) -> Callable[..., Any]:
+    """--campaign / --solicitor options."""
+    function = click.option("--solicitor", help="The seller the records belong to.")(function)
+    return click.option("--campaign", help="Any campaign of the solicitor.")(function)
 
 
 def _window(text: str | None) -> tuple[time, time] | None:
@@ -57,23 +106,120 @@ def _window(text: str | None) -> tuple[time, time] | None:
     return start, end
 
 
+def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
+            dry_run: bool) -> None:
+    """Check every row; on any error report them all and write nothing."""
+    try:
+        parsed = read_record_file(path, kind, parser=state.settings.parser(),
+                                  solicitors=_solicitors(state), solicitor=solicitor)
+    except UsageError as exc:
+        usage_error(str(exc))
+    if parsed.errors:
+        table = Table("line", "reason", title=f"{path}: {len(parsed.errors)} of {parsed.rows} "
+                      "row(s) rejected — nothing imported")
+        for error in parsed.errors[:50]:
+            table.add_row(str(error.line), error.reason)
+        _console.print(table)
+        if len(parsed.errors) > 50:
+            _console.print(f"… and {len(parsed.errors) - 50} more", highlight=False)
+        raise SystemExit(EXIT_USAGE)
+    if dry_run:
+        _console.print(f"{path}: {parsed.rows} row(s) valid (dry run: nothing written)")
+        return
+    changed = _write(state, parsed.writes)
+    _console.print(f"{path}: {parsed.rows} row(s) imported atomically ({sum(changed)} "
+                   "record(s) changed)", highlight=False)
+
+
+def _import_command(group: click.Group, kind: str) -> None:
+    required, optional = COLUMNS[kind]
+
+    @group.command("import", help=f"Import a CSV (header: {', '.join(required)}; optional "
+                   f"{', '.join(optional)}). Every row is checked; any bad row, nothing "
+                   "is written.")
+    @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
+    @click.option("--solicitor", help="For rows without a solicitor column.")
+    @click.option("--dry-run", is_flag=True, help="Check the rows, write nothing.")
+    @click.pass_obj
+    def command(state: CliState, path: Path, solicitor: str | None, dry_run: bool) -> None:
+        _import(state, kind, path, solicitor, dry_run)
+
+
+def _show_command(group: click.Group, title: str) -> None:
+    @group.command("show", help=f"Show the {title} and every other record of NUMBER for a "
+                   "solicitor.")
+    @click.argument("number")
+    @_who
+    @click.option("--json", "as_json", is_flag=True)
+    @click.pass_obj
+    def command(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+                as_json: bool) -> None:
+        who = _solicitor(state, campaign, solicitor)
+        e164 = e164_or_exit(state.settings, number)
+        sheet = _on_runtime(state, lambda runtime: runtime.records.sheet(who, e164))
+        _print_sheet(sheet, who, e164, as_json)
+
+
+def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:
+    now = datetime.now(UTC)
+    consents = [{
+        "kind": c.record.kind.value, "granted_at": c.record.granted_at.isoformat(),
+        "expires_at": c.record.expires_at.isoformat() if c.record.expires_at else None,
+        "window": "-".join(t.strftime("%H:%M") for t in c.record.window)
+        if c.record.window else None,
+        "revoked_at": c.record.revoked_at.isoformat() if c.record.revoked_at else None,
+        "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
+        "valid_now": c.record.valid_at(now),
+    } for c in sheet.consents]
+    ebr = sheet.ebr
+    dnc = sheet.company_dnc
+    data = {
+        "solicitor": solicitor, "number": e164, "consents": consents,
+        "ebr": None if ebr is None else {
+            "last_transaction": str(ebr.last_transaction) if ebr.last_transaction else None,
+            "last_inquiry": str(ebr.last_inquiry) if ebr.last_inquiry else None,
+            "ended_at": ebr.ended_at.isoformat() if ebr.ended_at else None},
+        "company_dnc": None if dnc is None else {"added_at": dnc.added_at.isoformat(),
+                                                 "source": dnc.source},
+    }
+    if as_json:
+        print_json(data)
+        return
+    console = Console()
+    console.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
+    table = Table("kind", "granted", "expires", "window", "revoked", "source", "evidence",
+                  "valid now", title="consent")
+    for c in consents:
+        table.add_row(*(str(c[k] or "") for k in ("kind", "granted_at", "expires_at", "window")),
+                      f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip(),
+                      str(c["source"]), str(c["evidence"]),
+                      "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
+    console.print(table)
+    console.print(f"business relationship: {data['ebr'] or 'none'}", highlight=False)
+    console.print(f"company do-not-call: {data['company_dnc'] or 'none'}", highlight=False)
+
+
 @click.group("internal-dnc")
 def internal_dnc() -> None:
-    """The solicitor's own do-not-call list (47 CFR 64.1200(d)(3))."""
+    """The solicitor's own do-not-call list (47 CFR 64.1200(d)(3)); kept 5 years ((d)(6))."""
 
 
 @internal_dnc.command("add")
 @click.argument("number")
-@click.option("--campaign", required=True, help="Any campaign of the solicitor.")
+@_who
 @click.option("--source", default="cli", show_default=True, help="Where the request came from.")
 @click.pass_obj
-def dnc_add(state: CliState, number: str, campaign: str, source: str) -> None:
-    """Record a do-not-call request; it binds every campaign of the solicitor at once."""
-    solicitor, e164, _ = _on_records(
-        state, campaign, number,
-        lambda records, who, e164: records.add_company_dnc(who, e164, datetime.now(UTC),
-                                                           source=source))
-    _console.print(f"…{e164[-4:]} is on {solicitor}'s do-not-call list", highlight=False)
+def dnc_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+            source: str) -> None:
+    """Record a do-not-call request; binds every campaign of the solicitor, on every node.
+
+    There is no revoke: the request is honoured for 5 years (64.1200(d)(6)); a later
+    express written consent is recorded as consent.
+    """
+    who = _solicitor(state, campaign, solicitor)
+    e164 = e164_or_exit(state.settings, number)
+    _write(state, [AddCompanyDnc(who, e164, datetime.now(UTC), source)])
+    _console.print(f"…{e164[-4:]} is on {who}'s do-not-call list", highlight=False)
 
 
 @click.group()
@@ -83,7 +229,7 @@ def consent() -> None:
 
 @consent.command("add")
 @click.argument("number")
-@click.option("--campaign", required=True)
+@_who
 @click.option("--kind", required=True, type=_KINDS)
 @click.option("--expires", metavar="DATE", help="Last day of the consent (exclusive end).")
 @click.option("--granted", metavar="ISO-8601", help="When it was given; default: now.")
@@ -91,38 +237,41 @@ def consent() -> None:
 @click.option("--source", default="cli", show_default=True)
 @click.option("--evidence", default="", help="Reference to the evidence (never the evidence).")
 @click.pass_obj
-def consent_add(state: CliState, number: str, campaign: str, kind: str, expires: str | None,
-                granted: str | None, window: str | None, source: str, evidence: str) -> None:
-    """Record consent of NUMBER to the campaign's solicitor."""
+def consent_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+                kind: str, expires: str | None, granted: str | None, window: str | None,
+                source: str, evidence: str) -> None:
+    """Record consent of NUMBER to the solicitor."""
+    who = _solicitor(state, campaign, solicitor)
     expires_at = None
     if expires:
-        day = parse_date("--expires", expires)
-        expires_at = datetime.combine(day, time(), UTC)
+        expires_at = datetime.combine(parse_date("--expires", expires), time(), UTC)
+    if kind == ConsentKind.CALLING_HOURS and window is None:
+        usage_error("calling-hours consent needs --window HH:MM-HH:MM")
     record = ConsentRecord(
         kind=ConsentKind(kind),
         granted_at=parse_instant(granted) if granted else datetime.now(UTC),
         expires_at=expires_at,
         window=_window(window),
     )
-    solicitor, e164, _ = _on_records(
-        state, campaign, number,
-        lambda records, who, e164: records.add_consent(who, e164, record, source=source,
-                                                       evidence=evidence))
-    _console.print(f"{kind} consent of …{e164[-4:]} to {solicitor} recorded", highlight=False)
+    e164 = e164_or_exit(state.settings, number)
+    _write(state, [AddConsent(who, e164, record, source, evidence)])
+    _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded", highlight=False)
 
 
 @consent.command("revoke")
 @click.argument("number")
-@click.option("--campaign", required=True)
+@_who
 @click.option("--kind", required=True, type=_KINDS)
+@click.option("--source", default="cli", show_default=True, help="How it was revoked.")
 @click.pass_obj
-def consent_revoke(state: CliState, number: str, campaign: str, kind: str) -> None:
+def consent_revoke(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+                   kind: str, source: str) -> None:
     """Revoke consent at once (the law allows 10 business days; we do it now)."""
-    solicitor, e164, count = _on_records(
-        state, campaign, number,
-        lambda records, who, e164: records.revoke_consent(who, e164, ConsentKind(kind),
-                                                          datetime.now(UTC)))
-    _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {solicitor}",
+    who = _solicitor(state, campaign, solicitor)
+    e164 = e164_or_exit(state.settings, number)
+    (count,) = _write(state, [RevokeConsent(who, e164, ConsentKind(kind), datetime.now(UTC),
+                                            source)])
+    _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {who}",
                    highlight=False)
 
 
@@ -133,20 +282,41 @@ def ebr() -> None:
 
 @ebr.command("add")
 @click.argument("number")
-@click.option("--campaign", required=True)
+@_who
 @click.option("--last-transaction", metavar="DATE")
 @click.option("--last-inquiry", metavar="DATE")
 @click.pass_obj
-def ebr_add(state: CliState, number: str, campaign: str, last_transaction: str | None,
-            last_inquiry: str | None) -> None:
+def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+            last_transaction: str | None, last_inquiry: str | None) -> None:
     """Record a purchase/transaction or an inquiry/application."""
     if (last_transaction is None) == (last_inquiry is None):
         usage_error("give exactly one of --last-transaction and --last-inquiry")
+    who = _solicitor(state, campaign, solicitor)
     transaction = parse_date("--last-transaction", last_transaction) if last_transaction else None
     inquiry = parse_date("--last-inquiry", last_inquiry) if last_inquiry else None
-    solicitor, e164, _ = _on_records(
-        state, campaign, number,
-        lambda records, who, e164: records.record_ebr(who, e164, last_transaction=transaction,
-                                                      last_inquiry=inquiry))
-    _console.print(f"business relationship of …{e164[-4:]} with {solicitor} recorded",
+    e164 = e164_or_exit(state.settings, number)
+    _write(state, [RecordEbr(who, e164, transaction, inquiry)])
+    _console.print(f"business relationship of …{e164[-4:]} with {who} recorded",
                    highlight=False)
+
+
+@ebr.command("end")
+@click.argument("number")
+@_who
+@click.option("--source", default="cli", show_default=True)
+@click.pass_obj
+def ebr_end(state: CliState, number: str, campaign: str | None, solicitor: str | None,
+            source: str) -> None:
+    """End the relationship now (a do-not-call request ends it by itself)."""
+    who = _solicitor(state, campaign, solicitor)
+    e164 = e164_or_exit(state.settings, number)
+    (count,) = _write(state, [EndEbr(who, e164, datetime.now(UTC), source)])
+    _console.print(f"business relationship of …{e164[-4:]} with {who} "
+                   f"{'ended' if count else 'was not live'}", highlight=False)
+
+
+for _group, _kind, _title in ((internal_dnc, "internal-dnc", "do-not-call record"),
+                              (consent, "consent", "consents"),
+                              (ebr, "ebr", "business relationship")):
+    _import_command(_group, _kind)
+    _show_command(_group, _title)

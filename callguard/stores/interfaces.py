@@ -6,11 +6,13 @@ network hop per call); record stores are async because a shared backend needs I/
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 
-from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.policy import CompanyDncRecord, ConsentRecord, EbrRecord
+from callguard.stores.writes import RecordSheet, RecordWrite
 
 __all__ = [
     "CompanyDncStore",
@@ -72,35 +74,12 @@ class ConsentStore(Protocol):
         """Every consent record, revoked ones included (the policy judges validity)."""
         ...
 
-    async def add_consent(
-        self, solicitor: str, e164: str, record: ConsentRecord, *, source: str, evidence: str
-    ) -> None:
-        """Store a consent; returns once it is durable."""
-        ...
-
-    async def revoke_consent(
-        self, solicitor: str, e164: str, kind: ConsentKind, at: datetime
-    ) -> int:
-        """Revoke every live consent of that kind at once; returns how many."""
-        ...
-
 
 class EbrStore(Protocol):
     """Established business relationships per number and solicitor."""
 
     async def ebr(self, solicitor: str, e164: str) -> EbrRecord | None:
         """The relationship record, or None."""
-        ...
-
-    async def record_ebr(
-        self,
-        solicitor: str,
-        e164: str,
-        *,
-        last_transaction: date | None = None,
-        last_inquiry: date | None = None,
-    ) -> None:
-        """Record a transaction or inquiry (the later date wins); durable on return."""
         ...
 
 
@@ -111,16 +90,21 @@ class CompanyDncStore(Protocol):
         """The do-not-call record, or None."""
         ...
 
-    async def add_company_dnc(
-        self, solicitor: str, e164: str, at: datetime, *, source: str
-    ) -> None:
-        """Record a do-not-call request; it also ends any business relationship."""
-        ...
-
 
 class RecordStores(ConsentStore, EbrStore, CompanyDncStore, Protocol):
-    """One backend holding all three record kinds."""
+    """One backend holding all three record kinds; every change is a RecordWrite."""
 
-    def close(self) -> None:
+    async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
+        """Apply all writes atomically; returns once durable, with rows changed per write.
+
+        Raises StoreError when the batch was not acknowledged as durable.
+        """
+        ...
+
+    async def sheet(self, solicitor: str, e164: str) -> RecordSheet:
+        """Everything stored about the number for the solicitor."""
+        ...
+
+    async def aclose(self) -> None:
         """Release connections."""
         ...

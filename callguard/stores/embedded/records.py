@@ -10,11 +10,22 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.stores.writes import (
+    AddCompanyDnc,
+    AddConsent,
+    EndEbr,
+    RecordEbr,
+    RecordSheet,
+    RecordWrite,
+    RevokeConsent,
+    StoredConsent,
+)
 
 __all__ = ["EmbeddedRecords"]
 
@@ -30,7 +41,8 @@ CREATE TABLE IF NOT EXISTS consent (
     window_start TEXT,
     window_end TEXT,
     source TEXT NOT NULL,
-    evidence TEXT NOT NULL
+    evidence TEXT NOT NULL,
+    revoked_source TEXT
 );
 CREATE INDEX IF NOT EXISTS consent_by_number ON consent (solicitor, number);
 CREATE TABLE IF NOT EXISTS ebr (
@@ -73,11 +85,18 @@ class EmbeddedRecords:
             self._reader = sqlite3.connect(path, isolation_level=None)
             self._reader.execute("PRAGMA journal_mode=WAL")
             self._reader.executescript(_SCHEMA)
+            columns = {row[1] for row in self._reader.execute("PRAGMA table_info(consent)")}
+            if "revoked_source" not in columns:  # stores made before revocations had a source
+                self._reader.execute("ALTER TABLE consent ADD COLUMN revoked_source TEXT")
             self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._writer.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             raise StoreError(f"record store {path}: {exc}") from None
         self._write_lock = threading.Lock()
+
+    async def aclose(self) -> None:
+        """Close both connections."""
+        self.close()
 
     def close(self) -> None:
         """Close both connections."""
@@ -90,28 +109,29 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             raise StoreError(f"record store {self._path}: {exc}") from None
 
-    def _write_sync(self, statements: list[tuple[str, tuple[object, ...]]]) -> int:
+    def _write_sync(
+        self, writes: list[list[tuple[str, tuple[object, ...]]]]
+    ) -> tuple[int, ...]:
         with self._write_lock:
             try:
                 self._writer.execute("BEGIN IMMEDIATE")
-                changed = 0
-                for sql, args in statements:
-                    changed += self._writer.execute(sql, args).rowcount
+                changed = []
+                for statements in writes:
+                    counts = [self._writer.execute(sql, args).rowcount
+                              for sql, args in statements]
+                    changed.append(counts[0])
                 self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
                 raise StoreError(f"record store {self._path}: write failed ({exc})") from None
-            return changed
-
-    async def _write(self, statements: list[tuple[str, tuple[object, ...]]]) -> int:
-        return await asyncio.to_thread(self._write_sync, statements)
+            return tuple(changed)
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor."""
         rows = self._read(
             "SELECT kind, granted_at, expires_at, revoked_at, window_start, window_end "
-            "FROM consent WHERE solicitor = ? AND number = ?", (solicitor, e164))
+            "FROM consent WHERE solicitor = ? AND number = ? ORDER BY id", (solicitor, e164))
         return tuple(
             ConsentRecord(
                 kind=ConsentKind(str(kind)),
@@ -124,29 +144,6 @@ class EmbeddedRecords:
             for kind, granted, expires, revoked, start, end in rows
         )
 
-    async def add_consent(
-        self, solicitor: str, e164: str, record: ConsentRecord, *, source: str, evidence: str
-    ) -> None:
-        """Store one consent record durably."""
-        window = record.window
-        await self._write([(
-            "INSERT INTO consent (solicitor, number, kind, granted_at, expires_at, revoked_at, "
-            "window_start, window_end, source, evidence) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            (solicitor, e164, record.kind.value, _utc(record.granted_at),
-             _utc(record.expires_at) if record.expires_at else None, None,
-             window[0].isoformat() if window else None,
-             window[1].isoformat() if window else None, source, evidence),
-        )])
-
-    async def revoke_consent(
-        self, solicitor: str, e164: str, kind: ConsentKind, at: datetime
-    ) -> int:
-        """Revoke every live consent of that kind at once."""
-        return await self._write([(
-            "UPDATE consent SET revoked_at = ? WHERE solicitor = ? AND number = ? AND kind = ? "
-            "AND revoked_at IS NULL", (_utc(at), solicitor, e164, kind.value),
-        )])
-
     async def ebr(self, solicitor: str, e164: str) -> EbrRecord | None:
         """The relationship record, or None."""
         rows = self._read("SELECT last_transaction, last_inquiry, ended_at FROM ebr "
@@ -155,25 +152,6 @@ class EmbeddedRecords:
             return None
         transaction, inquiry, ended = rows[0]
         return EbrRecord(_d(transaction), _d(inquiry), _dt(ended))
-
-    async def record_ebr(
-        self,
-        solicitor: str,
-        e164: str,
-        *,
-        last_transaction: date | None = None,
-        last_inquiry: date | None = None,
-    ) -> None:
-        """Upsert, keeping the later of the stored and the new dates."""
-        await self._write([(
-            "INSERT INTO ebr (solicitor, number, last_transaction, last_inquiry) "
-            "VALUES (?,?,?,?) ON CONFLICT (solicitor, number) DO UPDATE SET "
-            "last_transaction = max(coalesce(last_transaction, ''), "
-            "coalesce(excluded.last_transaction, '')), "
-            "last_inquiry = max(coalesce(last_inquiry, ''), coalesce(excluded.last_inquiry, ''))",
-            (solicitor, e164, last_transaction.isoformat() if last_transaction else None,
-             last_inquiry.isoformat() if last_inquiry else None),
-        )])
 
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
@@ -184,13 +162,60 @@ class EmbeddedRecords:
         added, source = rows[0]
         return CompanyDncRecord(datetime.fromisoformat(str(added)), str(source))
 
-    async def add_company_dnc(
-        self, solicitor: str, e164: str, at: datetime, *, source: str
-    ) -> None:
-        """Record the request and end any business relationship, in one transaction."""
-        await self._write([
-            ("INSERT OR IGNORE INTO company_dnc (solicitor, number, added_at, source) "
-             "VALUES (?,?,?,?)", (solicitor, e164, _utc(at), source)),
-            ("UPDATE ebr SET ended_at = ? WHERE solicitor = ? AND number = ? "
-             "AND ended_at IS NULL", (_utc(at), solicitor, e164)),
-        ])
+    async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
+        """All writes in one transaction; durable (synchronous=FULL) on return."""
+        return await asyncio.to_thread(self._write_sync, [_statements(w) for w in writes])
+
+    async def sheet(self, solicitor: str, e164: str) -> RecordSheet:
+        """Everything stored about the number for the solicitor."""
+        rows = self._read(
+            "SELECT source, evidence, revoked_source FROM consent "
+            "WHERE solicitor = ? AND number = ? ORDER BY id", (solicitor, e164))
+        consents = await self.consents(solicitor, e164)
+        return RecordSheet(
+            consents=tuple(StoredConsent(record, str(source), str(evidence), revoked)
+                           for record, (source, evidence, revoked) in zip(consents, rows,
+                                                                           strict=True)),
+            ebr=await self.ebr(solicitor, e164),
+            company_dnc=await self.company_dnc(solicitor, e164),
+        )
+
+
+def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:
+    """The SQL of one write; the first statement's row count is the write's result."""
+    match write:
+        case AddConsent(solicitor, number, record, source, evidence):
+            window = record.window
+            return [(
+                "INSERT INTO consent (solicitor, number, kind, granted_at, expires_at, "
+                "revoked_at, window_start, window_end, source, evidence) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (solicitor, number, record.kind.value, _utc(record.granted_at),
+                 _utc(record.expires_at) if record.expires_at else None, None,
+                 window[0].isoformat() if window else None,
+                 window[1].isoformat() if window else None, source, evidence))]
+        case RevokeConsent(solicitor, number, kind, at, source):
+            return [(
+                "UPDATE consent SET revoked_at = ?, revoked_source = ? WHERE solicitor = ? "
+                "AND number = ? AND kind = ? AND revoked_at IS NULL",
+                (_utc(at), source, solicitor, number, kind.value))]
+        case RecordEbr(solicitor, number, transaction, inquiry):
+            return [(
+                "INSERT INTO ebr (solicitor, number, last_transaction, last_inquiry) "
+                "VALUES (?,?,?,?) ON CONFLICT (solicitor, number) DO UPDATE SET "
+                "last_transaction = nullif(max(coalesce(last_transaction, ''), "
+                "coalesce(excluded.last_transaction, '')), ''), "
+                "last_inquiry = nullif(max(coalesce(last_inquiry, ''), "
+                "coalesce(excluded.last_inquiry, '')), '')",
+                (solicitor, number, transaction.isoformat() if transaction else None,
+                 inquiry.isoformat() if inquiry else None))]
+        case EndEbr(solicitor, number, at, _):
+            return [("UPDATE ebr SET ended_at = ? WHERE solicitor = ? AND number = ? "
+                     "AND ended_at IS NULL", (_utc(at), solicitor, number))]
+        case AddCompanyDnc(solicitor, number, at, source):
+            return [
+                ("INSERT OR IGNORE INTO company_dnc (solicitor, number, added_at, source) "
+                 "VALUES (?,?,?,?)", (solicitor, number, _utc(at), source)),
+                ("UPDATE ebr SET ended_at = ? WHERE solicitor = ? AND number = ? "
+                 "AND ended_at IS NULL", (_utc(at), solicitor, number)),
+            ]

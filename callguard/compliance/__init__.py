@@ -1,0 +1,1 @@
+"""The compliance log beyond the record itself: sinks, reading, reports, retention."""

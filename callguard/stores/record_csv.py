@@ -1,0 +1,180 @@
+"""Bulk record import from a CRM's CSV: every row checked first, then all or nothing.
+
+Each kind has its columns (a header row names them; order is free, extra columns are
+ignored). A row that does not parse is reported with its line number and reason, and
+when any row is bad nothing is written.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+from callguard.errors import NumberError, UsageError
+from callguard.numbers import NumberParser
+from callguard.policy import ConsentKind, ConsentRecord
+from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
+
+__all__ = ["COLUMNS", "CsvImport", "RowError", "read_record_csv", "read_record_file"]
+
+# kind -> (required columns, optional columns)
+COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "consent": (("number", "kind", "granted_at"),
+                ("solicitor", "expires_at", "window", "source", "evidence")),
+    "ebr": (("number",), ("solicitor", "last_transaction", "last_inquiry")),
+    "internal-dnc": (("number",), ("solicitor", "added_at", "source")),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One bad row: its line in the file and why."""
+
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CsvImport:
+    """The writes of a file, or the reasons it cannot be imported."""
+
+    writes: tuple[RecordWrite, ...]
+    errors: tuple[RowError, ...]
+    rows: int
+
+
+def _instant(text: str, column: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{column} {text!r} is not an ISO-8601 date-time") from None
+    if value.tzinfo is None:
+        raise UsageError(f"{column} {text!r} has no UTC offset")
+    return value
+
+
+def _day(text: str, column: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"{column} {text!r} is not a date like 2026-11-22") from None
+
+
+def _window(text: str) -> tuple[time, time]:
+    try:
+        start, end = (time.fromisoformat(part) for part in text.split("-"))
+    except ValueError:
+        raise UsageError(f"window {text!r}: use HH:MM-HH:MM") from None
+    return start, end
+
+
+def _consent(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> RecordWrite:
+    kind_text = row["kind"]
+    try:
+        kind = ConsentKind(kind_text)
+    except ValueError:
+        raise UsageError(f"kind {kind_text!r}; use "
+                         f"{', '.join(k.value for k in ConsentKind)}") from None
+    window = _window(row["window"]) if row.get("window") else None
+    if kind is ConsentKind.CALLING_HOURS and window is None:
+        raise UsageError("calling-hours consent needs its window (HH:MM-HH:MM)")
+    granted = _instant(row["granted_at"], "granted_at")
+    if granted > now:
+        raise UsageError(f"granted_at {row['granted_at']} is in the future")
+    expires = row.get("expires_at")
+    record = ConsentRecord(kind, granted,
+                           _instant(expires, "expires_at") if expires else None,
+                           window=window)
+    return AddConsent(solicitor, e164, record, row.get("source") or "csv",
+                      row.get("evidence") or "")
+
+
+def _ebr(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> RecordWrite:
+    transaction, inquiry = row.get("last_transaction"), row.get("last_inquiry")
+    if not transaction and not inquiry:
+        raise UsageError("give last_transaction or last_inquiry")
+    return RecordEbr(solicitor, e164,
+                     _day(transaction, "last_transaction") if transaction else None,
+                     _day(inquiry, "last_inquiry") if inquiry else None)
+
+
+def _dnc(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> RecordWrite:
+    added = row.get("added_at")
+    return AddCompanyDnc(solicitor, e164, _instant(added, "added_at") if added else now,
+                         row.get("source") or "csv")
+
+
+def _known(solicitor: str, solicitors: frozenset[str]) -> str:
+    if solicitor not in solicitors:
+        raise UsageError(f"solicitor {solicitor!r} is not in any configured campaign")
+    return solicitor
+
+
+def _e164(parser: NumberParser, number: str) -> str:
+    try:
+        return parser.parse(number).e164
+    except NumberError as exc:
+        raise UsageError(f"number {number!r}: {exc}") from None
+
+
+_BUILDERS: dict[str, Callable[[dict[str, str], str, str, datetime], RecordWrite]] = {
+    "consent": _consent, "ebr": _ebr, "internal-dnc": _dnc}
+
+
+def read_record_csv(
+    lines: Iterable[str],
+    kind: str,
+    *,
+    parser: NumberParser,
+    solicitors: frozenset[str],
+    solicitor: str | None = None,
+    now: datetime | None = None,
+) -> CsvImport:
+    """Parse every row; ``solicitor`` fills rows without a solicitor column."""
+    now = now or datetime.now(UTC)
+    required, optional = COLUMNS[kind]
+    reader = csv.DictReader(lines)
+    header = [name.strip() for name in reader.fieldnames or []]
+    missing = [c for c in required if c not in header]
+    if missing or ("solicitor" not in header and solicitor is None):
+        need = missing + ([] if "solicitor" in header or solicitor else ["solicitor"])
+        raise UsageError(f"the header row lacks {', '.join(need)}; {kind} columns: "
+                         f"{', '.join(required)} (required), {', '.join(optional)}")
+    reader.fieldnames = header
+    writes: list[RecordWrite] = []
+    errors: list[RowError] = []
+    rows = 0
+    build = _BUILDERS[kind]
+    for row in reader:
+        rows += 1
+        line = reader.line_num
+        values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
+        try:
+            who = _known(values.get("solicitor") or solicitor or "", solicitors)
+            writes.append(build(values, who, _e164(parser, values["number"]), now))
+        except UsageError as exc:
+            errors.append(RowError(line, str(exc)))
+    return CsvImport(tuple(writes), tuple(errors), rows)
+
+
+def read_record_file(
+    path: Path,
+    kind: str,
+    *,
+    parser: NumberParser,
+    solicitors: frozenset[str],
+    solicitor: str | None = None,
+) -> CsvImport:
+    """Read a UTF-8 CSV file (a BOM from spreadsheet exports is accepted)."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: {exc.strerror}") from None
+    return read_record_csv(io.StringIO(text, newline=""), kind, parser=parser,
+                           solicitors=solicitors, solicitor=solicitor)
