@@ -23,7 +23,7 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, appendfsync: str = "always") -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/test.sh, which "
@@ -32,6 +32,7 @@ class RedisServer:
         self.data_dir = data_dir
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self.appendfsync = appendfsync
 
     @property
     def url(self) -> str:
@@ -42,7 +43,7 @@ class RedisServer:
         """Start and wait until it answers."""
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.data_dir), "--appendonly", "yes", "--appendfsync", "always",
+             str(self.data_dir), "--appendonly", "yes", "--appendfsync", self.appendfsync,
              "--save", "", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

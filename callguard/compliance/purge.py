@@ -82,4 +82,4 @@ async def purge_stream(client: aioredis.Redis, key: str, cutoff: datetime, *,
                 return count
             entry_id = batch[-1][0]
             cursor = "(" + (entry_id.decode() if isinstance(entry_id, bytes) else entry_id)
-    return int(await client.xtrim(key, minid=stream_id(cutoff)))
+    return int(await client.xtrim(key, minid=stream_id(cutoff), approximate=False))

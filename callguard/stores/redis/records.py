@@ -37,12 +37,23 @@ __all__ = ["RecordsSettings", "RedisRecords", "check_durability"]
 
 _log = structlog.get_logger("callguard.records")
 
-# KEYS[i] receives the write ARGV[i] (JSON); returns rows changed per write.
+# KEYS[i] receives the write ARGV[i] (JSON); returns rows changed per write. Redis does
+# not roll back a script that fails midway, so every write is decoded and checked first.
 _APPLY = """
 local results = {}
+local ops = {}
+local known = {consent = true, revoke = true, ebr = true, ['end'] = true, dnc = true}
 local function live(value) return value ~= nil and value ~= cjson.null end
+if #KEYS ~= #ARGV then return redis.error_reply('one write per key') end
+for i = 1, #ARGV do
+  local ok, op = pcall(cjson.decode, ARGV[i])
+  if not ok or type(op) ~= 'table' or not known[op.t] then
+    return redis.error_reply('record write ' .. i .. ' is malformed; nothing written')
+  end
+  ops[i] = op
+end
 for i, key in ipairs(KEYS) do
-  local op = cjson.decode(ARGV[i])
+  local op = ops[i]
   local t = op.t
   op.t = nil
   if t == 'consent' then
@@ -97,8 +108,6 @@ for i, key in ipairs(KEYS) do
         redis.call('HSET', key, 'ebr', cjson.encode(e))
       end
     end
-  else
-    return redis.error_reply('unknown record write ' .. tostring(t))
   end
 end
 return results

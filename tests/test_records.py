@@ -1,0 +1,312 @@
+"""Consent, EBR and company-DNC records on both backends (SQLite and a real redis-server).
+
+The same assertions run against each store; the Redis-only tests share records between
+two nodes, crash the server mid-write, and check the durability gate at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from redis import asyncio as aioredis
+
+from callguard.config import load_settings
+from callguard.errors import StoreError
+from callguard.gate import CheckRequest
+from callguard.policy import ConsentKind, ConsentRecord
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.list_files import ParsedList
+from callguard.stores.redis.records import RecordsSettings, RedisRecords
+from callguard.stores.writes import (
+    AddCompanyDnc,
+    AddConsent,
+    EndEbr,
+    RecordEbr,
+    RevokeConsent,
+)
+from tests.redis_server import RedisServer
+
+SELLER, OTHER = "beehive-solar", "granite-insurance"
+NUMBER = "+18015550123"
+T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
+# A Wednesday 11:00 in Denver: inside every calling window.
+AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["embedded", "redis"])
+async def store(request, tmp_path):
+    """Each backend, empty."""
+    if request.param == "embedded":
+        records = EmbeddedRecords(tmp_path / "records.sqlite3")
+        yield records
+        await records.aclose()
+        return
+    server = RedisServer(tmp_path / "redis")
+    server.data_dir.mkdir()
+    server.start()
+    records = RedisRecords(aioredis.from_url(server.url, socket_timeout=2), RecordsSettings())
+    await records.start()
+    yield records
+    await records.aclose()
+    server.stop()
+
+
+class TestSemantics:
+    """What each write means, identical on both backends."""
+
+    async def test_consent_revocation_is_immediate_and_recorded(self, store):
+        """Revocation takes effect at once (we do not use the 10 business days) with its source."""
+        granted = AddConsent(SELLER, NUMBER, ConsentRecord(ConsentKind.AUTODIALER, T0),
+                             "crm", "form-17")
+        assert await store.apply([granted]) == (1,)
+        assert [c.valid_at(T0 + timedelta(days=1)) for c in
+                await store.consents(SELLER, NUMBER)] == [True]
+        revoke_at = T0 + timedelta(days=2)
+        assert await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.AUTODIALER,
+                                                revoke_at, "call-recording")]) == (1,)
+        (stored,) = (await store.sheet(SELLER, NUMBER)).consents
+        assert stored.record.revoked_at == revoke_at
+        assert stored.revoked_source == "call-recording"
+        assert (stored.source, stored.evidence) == ("crm", "form-17")
+        assert not stored.record.valid_at(revoke_at + timedelta(seconds=1))
+        # Revoking again changes nothing; another kind is untouched.
+        assert await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.AUTODIALER,
+                                                revoke_at, "x")]) == (0,)
+
+    async def test_consent_belongs_to_one_solicitor(self, store):
+        """13-25a-103(2): consent to this specific solicitor; another seller sees none."""
+        await store.apply([AddConsent(SELLER, NUMBER, ConsentRecord(ConsentKind.WRITTEN, T0),
+                                      "crm")])
+        assert await store.consents(OTHER, NUMBER) == ()
+
+    async def test_calling_hours_consent_keeps_its_window_and_expiry(self, store):
+        """13-25a-103(3) consent to other hours: the window and expiry round-trip exactly."""
+        record = ConsentRecord(ConsentKind.CALLING_HOURS, T0, expires_at=T0 + timedelta(days=90),
+                               window=(time(7, 0), time(22, 30)))
+        await store.apply([AddConsent(SELLER, NUMBER, record, "web")])
+        assert await store.consents(SELLER, NUMBER) == (record,)
+
+    async def test_ebr_keeps_the_later_dates(self, store):
+        """A transaction or inquiry only moves its date forward."""
+        await store.apply([RecordEbr(SELLER, NUMBER, last_transaction=date(2026, 5, 1))])
+        await store.apply([RecordEbr(SELLER, NUMBER, last_transaction=date(2026, 1, 1),
+                                     last_inquiry=date(2026, 2, 1))])
+        ebr = await store.ebr(SELLER, NUMBER)
+        assert (ebr.last_transaction, ebr.last_inquiry, ebr.ended_at) == (
+            date(2026, 5, 1), date(2026, 2, 1), None)
+
+    async def test_do_not_call_request_ends_the_relationship(self, store):
+        """64.1200(d)(3) request: on the seller's list, and the EBR no longer exempts."""
+        await store.apply([RecordEbr(SELLER, NUMBER, last_transaction=date(2026, 5, 1))])
+        assert await store.apply([AddCompanyDnc(SELLER, NUMBER, T0, "agent-desktop")]) == (1,)
+        assert (await store.ebr(SELLER, NUMBER)).ended_at == T0
+        dnc = await store.company_dnc(SELLER, NUMBER)
+        assert (dnc.added_at, dnc.source) == (T0, "agent-desktop")
+        # A second request keeps the first date (the 5 years of (d)(6) run from it).
+        assert await store.apply([AddCompanyDnc(SELLER, NUMBER, T0 + timedelta(days=9),
+                                                "x")]) == (0,)
+        assert (await store.company_dnc(SELLER, NUMBER)).added_at == T0
+        assert await store.company_dnc(OTHER, NUMBER) is None
+
+    async def test_ending_a_relationship(self, store):
+        """EndEbr ends a live relationship once; without one it changes nothing."""
+        assert await store.apply([EndEbr(SELLER, NUMBER, T0, "cli")]) == (0,)
+        await store.apply([RecordEbr(SELLER, NUMBER, last_inquiry=date(2026, 5, 1))])
+        assert await store.apply([EndEbr(SELLER, NUMBER, T0, "cli")]) == (1,)
+        assert (await store.ebr(SELLER, NUMBER)).ended_at == T0
+
+    async def test_batch_is_atomic_and_ordered(self, store):
+        """A batch lands whole: consent then its revocation, in one call."""
+        changed = await store.apply([
+            AddConsent(SELLER, NUMBER, ConsentRecord(ConsentKind.WRITTEN, T0), "csv"),
+            AddConsent(SELLER, "+18015550124", ConsentRecord(ConsentKind.WRITTEN, T0), "csv"),
+            RevokeConsent(SELLER, NUMBER, ConsentKind.WRITTEN, T0, "csv"),
+        ])
+        assert changed == (1, 1, 1)
+        assert (await store.consents(SELLER, NUMBER))[0].revoked_at == T0
+        assert (await store.consents(SELLER, "+18015550124"))[0].revoked_at is None
+
+
+class TestRedisBatchValidation:
+    """Redis does not roll back a failing script: the script checks everything first."""
+
+    async def test_malformed_write_leaves_nothing(self, redis_server):
+        client = aioredis.from_url(redis_server.url)
+        records = RedisRecords(client, RecordsSettings())
+        script = records._apply  # noqa: SLF001 - the raw script, to send a bad write
+        with pytest.raises(Exception, match="malformed; nothing written"):
+            await script(keys=["callguard:rec:s:+1", "callguard:rec:s:+2"],
+                         args=[b'{"t":"dnc","at":"2026-01-01T00:00:00+00:00","source":"x"}',
+                               b'{"t":"bogus"}'])
+        assert await client.exists("callguard:rec:s:+1") == 0
+        await client.aclose()
+
+
+def _node(tmp_path, name, url):
+    """A node with fresh lists, records and log in Redis."""
+    data = tmp_path / name
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    for list_name in ("national", "ut-state"):
+        write_version(data, list_name, listed, published=AT.date(), area_codes=None,
+                      source="t")
+    settings = load_settings(data_dir=data)
+    settings = replace(settings, records=RecordsSettings(backend="redis"), redis_url=url,
+                       log=replace(settings.log, node=name))
+    runtime = open_runtime(settings)
+    runtime.gate._clock = lambda: AT  # noqa: SLF001
+    return runtime
+
+
+class TestSharedAcrossNodes:
+    """Two nodes on one real Redis."""
+
+    async def test_revoke_on_node_a_blocks_next_check_on_node_b(self, tmp_path, redis_server):
+        """Predictive needs written consent (64.1200(a)(2)); revoked on A, B blocks at once."""
+        a, b = _node(tmp_path, "a", redis_server.url), _node(tmp_path, "b", redis_server.url)
+        await a.start()
+        await b.start()
+        try:
+            request = CheckRequest(NUMBER, "ut-solar-predictive", at=AT, front="test")
+            await a.gate.write([AddConsent(SELLER, NUMBER, ConsentRecord(
+                ConsentKind.WRITTEN, T0), "crm", "form-1")])
+            assert (await b.gate.check(request)).allowed
+            await a.gate.write([RevokeConsent(SELLER, NUMBER, ConsentKind.WRITTEN, AT,
+                                              "phone")])
+            decision = await b.gate.check(request)
+            assert not decision.allowed
+            assert decision.verdict.deciding.rule_id == "us-federal:64.1200(a)(2)"
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    async def test_opt_out_on_a_binds_b(self, tmp_path, redis_server):
+        """A negative response at one node's agent is on every node's list (64.1200(d)(3))."""
+        a, b = _node(tmp_path, "a", redis_server.url), _node(tmp_path, "b", redis_server.url)
+        await a.start()
+        await b.start()
+        try:
+            await a.gate.opt_out("8015550123", "ut-solar-manual", source="agent")
+            decision = await b.gate.check(CheckRequest(NUMBER, "ut-solar-predictive",
+                                                       mode="manual", at=AT))
+            assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+    async def test_redis_gone_mid_call_blocks_with_reason(self, tmp_path, redis_server):
+        """The store is unreachable: BLOCK store-unavailable, and the node keeps serving."""
+        node = _node(tmp_path, "a", redis_server.url)
+        await node.start()
+        try:
+            redis_server.kill()
+            decision = await node.gate.check(CheckRequest(NUMBER, "ut-solar-manual", at=AT))
+            assert not decision.allowed
+            assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
+            assert "record store (Redis)" in decision.verdict.reason
+            redis_server.start()
+            decision = await node.gate.check(CheckRequest(NUMBER, "ut-solar-manual", at=AT))
+            assert decision.allowed, decision.verdict.reason
+        finally:
+            await node.aclose()
+
+
+class TestDurability:
+    """Acknowledged means durable, or the write is refused with its reason."""
+
+    async def test_opt_outs_during_a_crash_are_durable_or_refused(self, tmp_path, redis_server):
+        """SIGKILL the server while opt-outs stream in; every acknowledged one survives."""
+        node = _node(tmp_path, "a", redis_server.url)
+        await node.start()
+        acknowledged: list[str] = []
+        refused: list[str] = []
+
+        async def writer(worker: int) -> None:
+            for i in range(150):
+                number = f"80155{worker}{i:04d}"
+                try:
+                    acknowledged.append(await node.gate.opt_out(number, "ut-solar-manual",
+                                                                source="agent"))
+                except StoreError as exc:
+                    assert "record store (Redis)" in str(exc)
+                    refused.append(number)
+                await asyncio.sleep(0.002)
+
+        async def crash() -> None:
+            await asyncio.sleep(0.15)
+            await asyncio.to_thread(redis_server.kill)
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(redis_server.start)
+
+        try:
+            await asyncio.wait_for(asyncio.gather(writer(1), writer(2), crash()), 60)
+        finally:
+            await node.aclose()
+        assert refused, "the crash refused nothing: it did not happen mid-stream"
+        assert acknowledged
+        redis_server.kill()  # and once more, after the last acknowledgement
+        redis_server.start()
+        check = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        try:
+            lost = [n for n in acknowledged if await check.company_dnc(SELLER, n) is None]
+        finally:
+            await check.aclose()
+        assert lost == []
+
+    async def test_start_refuses_a_server_without_fsync_always(self, tmp_path):
+        """appendfsync everysec can lose a second of acknowledged writes: refuse, or warn."""
+        server = RedisServer(tmp_path / "weak", appendfsync="everysec")
+        server.data_dir.mkdir()
+        server.start()
+        try:
+            refusing = RedisRecords(aioredis.from_url(server.url), RecordsSettings())
+            with pytest.raises(StoreError, match="appendfsync=everysec"):
+                await refusing.start()
+            await refusing.aclose()
+            warning = RedisRecords(aioredis.from_url(server.url),
+                                   RecordsSettings(on_weak_durability="warn"))
+            await warning.start()  # starts, having logged records_not_durable
+            await warning.aclose()
+        finally:
+            server.stop()
+
+    async def test_wait_for_replicas_refuses_unreplicated_writes(self, redis_server):
+        """durability = replicas with no replica: start refuses; a write is not acknowledged."""
+        settings = RecordsSettings(durability="replicas", wait_replicas=1, wait_timeout_ms=50)
+        records = RedisRecords(aioredis.from_url(redis_server.url), settings)
+        with pytest.raises(StoreError, match="needs 1 replica"):
+            await records.start()
+        with pytest.raises(StoreError, match="0 of 1 replica"):
+            await records.apply([AddCompanyDnc(SELLER, NUMBER, T0, "x")])
+        await records.aclose()
+
+    async def test_replicated_write_is_acknowledged(self, tmp_path, redis_server):
+        """With a real replica attached, WAIT confirms and the write is acknowledged."""
+        replica = RedisServer(tmp_path / "replica")
+        replica.data_dir.mkdir()
+        replica.start()
+        client = aioredis.from_url(replica.url)
+        try:
+            await client.execute_command("REPLICAOF", "127.0.0.1", str(redis_server.port))
+            primary = aioredis.from_url(redis_server.url)
+            for _ in range(100):
+                info = await primary.info("replication")
+                if info.get("slave0", {}).get("state") == "online":
+                    break
+                await asyncio.sleep(0.05)
+            await primary.aclose()
+            records = RedisRecords(aioredis.from_url(redis_server.url),
+                                   RecordsSettings(durability="replicas", wait_replicas=1))
+            await records.start()
+            assert await records.apply([AddCompanyDnc(SELLER, NUMBER, T0, "x")]) == (1,)
+            await records.aclose()
+        finally:
+            with contextlib.suppress(Exception):
+                await client.aclose()
+            replica.stop()

@@ -1,0 +1,114 @@
+"""Record commands as a PBX admin runs them: add, revoke, show, and CSV import (all or nothing)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from callguard.errors import UsageError
+from callguard.stores.record_csv import read_record_csv
+from callguard.stores.writes import AddCompanyDnc, AddConsent
+from tests.conftest import PARSER
+from tests.test_cli import cli
+
+SOLICITORS = frozenset({"beehive-solar", "granite-insurance"})
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+def parse(text: str, kind: str, **kw):
+    return read_record_csv(io.StringIO(text), kind, parser=PARSER, solicitors=SOLICITORS,
+                           now=NOW, **kw)
+
+
+class TestCsv:
+    """Row-level errors with line numbers; nothing half-imported."""
+
+    def test_every_bad_row_is_reported_with_its_line(self):
+        text = ("number,solicitor,kind,granted_at,window,evidence\n"
+                "801-555-0123,beehive-solar,written,2026-01-05T10:00:00-07:00,,f-1\n"
+                "555,beehive-solar,written,2026-01-05T10:00:00-07:00,,f-2\n"
+                "8015550124,acme,written,2026-01-05T10:00:00-07:00,,f-3\n"
+                "8015550125,beehive-solar,oral,2026-01-05T10:00:00-07:00,,f-4\n"
+                "8015550126,beehive-solar,written,2026-01-05,,f-5\n"
+                "8015550127,beehive-solar,calling-hours,2026-01-05T10:00:00Z,,f-6\n"
+                "8015550128,beehive-solar,written,2027-01-05T10:00:00Z,,f-7\n")
+        result = parse(text, "consent")
+        assert result.rows == 7
+        assert [e.line for e in result.errors] == [3, 4, 5, 6, 7, 8]
+        reasons = " | ".join(e.reason for e in result.errors)
+        for fragment in ("number '555'", "solicitor 'acme'", "kind 'oral'", "no UTC offset",
+                         "needs its window", "in the future"):
+            assert fragment in reasons
+        (good,) = result.writes
+        assert isinstance(good, AddConsent) and good.number == "+18015550123"
+        assert good.evidence == "f-1"
+
+    def test_missing_columns_name_what_is_needed(self):
+        with pytest.raises(UsageError, match="lacks kind, granted_at"):
+            parse("number,solicitor\n8015550123,beehive-solar\n", "consent")
+        with pytest.raises(UsageError, match="lacks solicitor"):
+            parse("number\n8015550123\n", "internal-dnc")
+
+    def test_solicitor_option_fills_rows(self):
+        result = parse("number,source\n8015550123,web-form\n", "internal-dnc",
+                       solicitor="beehive-solar")
+        (write,) = result.writes
+        assert isinstance(write, AddCompanyDnc)
+        assert (write.solicitor, write.source, write.at) == ("beehive-solar", "web-form", NOW)
+
+
+class TestCommands:
+    """The real `callguard` process."""
+
+    def test_import_rejects_a_file_with_a_bad_row_and_writes_nothing(self, tmp_path):
+        csv = tmp_path / "dnc.csv"
+        csv.write_text("number,solicitor\n8015550123,beehive-solar\nnot-a-number,beehive-solar\n")
+        result = cli("internal-dnc", "import", str(csv), data_dir=tmp_path)
+        assert result.returncode == 2
+        assert "nothing imported" in result.stderr and "not-a-number" in result.stderr
+        shown = cli("internal-dnc", "show", "8015550123", "--solicitor", "beehive-solar",
+                    "--json", data_dir=tmp_path)
+        assert json.loads(shown.stdout)["company_dnc"] is None
+
+    def test_import_then_show_revoke_end(self, tmp_path):
+        consents = tmp_path / "consent.csv"
+        consents.write_text(
+            "\ufeffnumber,solicitor,kind,granted_at,expires_at,source,evidence\n"
+            "8015550123,beehive-solar,written,2026-01-05T10:00:00-07:00,,web,form-1\n"
+            "8015550123,beehive-solar,autodialer,2026-01-05T10:00:00-07:00,"
+            "2030-01-01T00:00:00Z,web,form-2\n")
+        imported = cli("consent", "import", str(consents), data_dir=tmp_path)
+        assert imported.returncode == 0, imported.stderr
+        assert "2 row(s) imported" in imported.stderr
+        revoke = cli("consent", "revoke", "801 555 0123", "--campaign", "ut-solar-manual",
+                     "--kind", "written", "--source", "phone", data_dir=tmp_path)
+        assert "revoked 1 written" in revoke.stderr
+        ebr = tmp_path / "ebr.csv"
+        ebr.write_text("number,last_transaction\n8015550123,2026-10-01\n")
+        assert cli("ebr", "import", str(ebr), "--solicitor", "beehive-solar",
+                   data_dir=tmp_path).returncode == 0
+        assert "ended" in cli("ebr", "end", "8015550123", "--solicitor", "beehive-solar",
+                              data_dir=tmp_path).stderr
+        sheet = json.loads(cli("consent", "show", "8015550123", "--solicitor", "beehive-solar",
+                               "--json", data_dir=tmp_path).stdout)
+        kinds = {c["kind"]: c for c in sheet["consents"]}
+        assert kinds["written"]["revoked_source"] == "phone"
+        assert not kinds["written"]["valid_now"]
+        assert kinds["autodialer"]["valid_now"] and kinds["autodialer"]["evidence"] == "form-2"
+        assert sheet["ebr"]["last_transaction"] == "2026-10-01" and sheet["ebr"]["ended_at"]
+        # Every change is journalled, number hashed, evidence left out.
+        log = (tmp_path / "compliance.jsonl").read_text()
+        actions = [json.loads(x)["action"] for x in log.splitlines()]
+        assert actions == ["consent-added", "consent-added", "consent-revoked",
+                           "ebr-recorded", "ebr-ended"]
+        assert "8015550123" not in log and "form-" not in log
+
+    def test_records_need_a_known_solicitor(self, tmp_path):
+        result = cli("internal-dnc", "add", "8015550123", "--solicitor", "acme",
+                     data_dir=tmp_path)
+        assert result.returncode == 2 and "unknown solicitor 'acme'" in result.stderr
+        both = cli("internal-dnc", "add", "8015550123", data_dir=tmp_path)
+        assert both.returncode == 2 and "--campaign or --solicitor" in both.stderr
