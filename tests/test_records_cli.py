@@ -43,7 +43,8 @@ class TestCsv:
                          "needs its window", "in the future"):
             assert fragment in reasons
         (good,) = result.writes
-        assert isinstance(good, AddConsent) and good.number == "+18015550123"
+        assert isinstance(good, AddConsent)
+        assert good.number == "+18015550123"
         assert good.evidence == "f-1"
 
     def test_missing_columns_name_what_is_needed(self):
@@ -68,7 +69,8 @@ class TestCommands:
         csv.write_text("number,solicitor\n8015550123,beehive-solar\nnot-a-number,beehive-solar\n")
         result = cli("internal-dnc", "import", str(csv), data_dir=tmp_path)
         assert result.returncode == 2
-        assert "nothing imported" in result.stderr and "not-a-number" in result.stderr
+        assert "nothing imported" in result.stderr
+        assert "not-a-number" in result.stderr
         shown = cli("internal-dnc", "show", "8015550123", "--solicitor", "beehive-solar",
                     "--json", data_dir=tmp_path)
         assert json.loads(shown.stdout)["company_dnc"] is None
@@ -97,18 +99,23 @@ class TestCommands:
         kinds = {c["kind"]: c for c in sheet["consents"]}
         assert kinds["written"]["revoked_source"] == "phone"
         assert not kinds["written"]["valid_now"]
-        assert kinds["autodialer"]["valid_now"] and kinds["autodialer"]["evidence"] == "form-2"
-        assert sheet["ebr"]["last_transaction"] == "2026-10-01" and sheet["ebr"]["ended_at"]
+        assert kinds["autodialer"]["valid_now"]
+        assert kinds["autodialer"]["evidence"] == "form-2"
+        assert sheet["ebr"]["last_transaction"] == "2026-10-01"
+        assert sheet["ebr"]["ended_at"]
         # Every change is journalled, number hashed, evidence left out.
         log = (tmp_path / "compliance.jsonl").read_text()
         actions = [json.loads(x)["action"] for x in log.splitlines()]
         assert actions == ["consent-added", "consent-added", "consent-revoked",
                            "ebr-recorded", "ebr-ended"]
-        assert "8015550123" not in log and "form-" not in log
+        assert "8015550123" not in log
+        assert "form-" not in log
 
     def test_records_need_a_known_solicitor(self, tmp_path):
         result = cli("internal-dnc", "add", "8015550123", "--solicitor", "acme",
                      data_dir=tmp_path)
-        assert result.returncode == 2 and "unknown solicitor 'acme'" in result.stderr
+        assert result.returncode == 2
+        assert "unknown solicitor 'acme'" in result.stderr
         both = cli("internal-dnc", "add", "8015550123", data_dir=tmp_path)
-        assert both.returncode == 2 and "--campaign or --solicitor" in both.stderr
+        assert both.returncode == 2
+        assert "--campaign or --solicitor" in both.stderr
