@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
+from callguard.fronts.http.app import HttpSettings
 from callguard.numbers import NumberParser
 from callguard.policy import (
     Campaign,
@@ -35,7 +36,8 @@ from callguard.stores.redis.records import RecordsSettings
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "lists", "log", "records", "redis"}
+_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "http", "lists", "log", "records",
+              "redis"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
@@ -56,6 +58,7 @@ class Settings:
     policy_settings: PolicySettings
     log: LogSettings = field(default_factory=LogSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     lists_backend: str = "embedded"  # or "redis"
     redis_url: str = "redis://127.0.0.1:6379/0"
@@ -63,6 +66,19 @@ class Settings:
     def policy(self) -> Policy:
         """The decision core over the enabled packs."""
         return Policy({k: self.packs[k] for k in self.enabled_packs}, self.policy_settings)
+
+    def http_token(self) -> bytes:
+        """The HTTP port's bearer token: ``CALLGUARD_HTTP_TOKEN`` or ``[http] token_file``."""
+        token = os.environ.get("CALLGUARD_HTTP_TOKEN", "")
+        if not token and self.http.token_file:
+            try:
+                token = (self.path.parent / self.http.token_file).read_text().strip()
+            except OSError as exc:
+                raise ConfigError(f"[http] token_file: {exc.strerror}") from None
+        if len(token) < 16:
+            raise ConfigError("[http] is enabled: set CALLGUARD_HTTP_TOKEN or [http] token_file "
+                              "to a secret of at least 16 characters")
+        return token.encode()
 
     def parser(self) -> NumberParser:
         """A number parser for this site."""
@@ -205,6 +221,14 @@ def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
     return LogSettings(**values)
 
 
+def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
+    values = _section(where, raw, HttpSettings())
+    _positive(where, values, "max_body_bytes")
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    return HttpSettings(**values)
+
+
 def _records(where: str, raw: Mapping[str, Any]) -> RecordsSettings:
     values = _section(where, raw, RecordsSettings())
     _choice(where, values, "backend", "embedded", "redis")
@@ -289,6 +313,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         ),
         log=_log(f"{path} [log]", doc.get("log", {})),
         records=_records(f"{path} [records]", doc.get("records", {})),
+        http=_http(f"{path} [http]", doc.get("http", {})),
         fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
         lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
         redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),

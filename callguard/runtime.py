@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from callguard.compliance.sinks import (
     StdoutSink,
 )
 from callguard.config import Settings
+from callguard.decision import Decision
+from callguard.fronts.http.metrics import NodeMetrics
+from callguard.fronts.http.readiness import Readiness, adjtimex_synchronised
 from callguard.gate import Gate
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
@@ -58,8 +62,10 @@ class Runtime:
     gate: Gate
     protector: NumberProtector
     compliance: ComplianceLog
+    metrics: NodeMetrics
     stream: RedisStreamSink | None = None
     _files: list[RotatingFileSink] = field(default_factory=list)
+    _pinger: aioredis.Redis | None = None
 
     async def start(self) -> None:
         """Check the record store, load the lists, start the log stream."""
@@ -70,6 +76,31 @@ class Runtime:
         if self.stream is not None:
             self.stream.start()
 
+    def readiness(self) -> Readiness:
+        """The readiness checks of this node (lists, stores, Redis, clock)."""
+        pings: dict[str, Callable[[], Awaitable[object]]] = {}
+        settings = self.settings
+        if "redis" in (settings.lists_backend, settings.records.backend) or (
+                settings.log.redis_stream):
+            client = redis_client(settings, socket_timeout=1)
+            self._pinger = client
+
+            async def ping() -> object:
+                try:
+                    answer = await client.ping()
+                except Exception:
+                    self.metrics.redis_up.set(0)
+                    raise
+                self.metrics.redis_up.set(1)
+                return answer
+
+            pings["redis"] = ping
+        clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
+            lambda: (True, "not checked ([http] require_clock_sync = false)"))
+        return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
+                         lists=self.lists, records=self.records, pings=pings,
+                         clock_check=clock_check)
+
     async def aclose(self) -> None:
         """Flush the stream, stop following Redis, close the stores and the log file."""
         if self.stream is not None:
@@ -77,6 +108,8 @@ class Runtime:
         if isinstance(self.lists, RedisListRegistry):
             await self.lists.close()
         await self.records.aclose()
+        if self._pinger is not None:
+            await self._pinger.aclose()
         self._close_files()
 
     def _close_files(self) -> None:
@@ -112,14 +145,20 @@ def open_runtime(settings: Settings) -> Runtime:
         records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
+    metrics = NodeMetrics(lists)
+
+    def record(decision: Decision) -> None:
+        compliance.record(decision)
+        metrics.observe(decision)
+
     gate = Gate(
         policy=settings.policy(),
         campaigns=settings.campaigns,
         parser=settings.parser(),
         lists=lists,
         records=records,
-        record=compliance.record,
+        record=record,
         journal=compliance.journal,
     )
-    return Runtime(settings, lists, records, gate, NumberProtector(key), compliance, stream,
-                   files)
+    return Runtime(settings, lists, records, gate, NumberProtector(key), compliance, metrics,
+                   stream, files)

@@ -7,9 +7,13 @@ import signal
 
 import click
 import structlog
+from aiohttp import web
 
-from callguard.cli.common import CliState
+from callguard.cli.common import CliState, usage_error
+from callguard.errors import ConfigError
 from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.fronts.http.app import build_app
+from callguard.runtime import Runtime
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.tuning import raise_mmap_threshold
 
@@ -27,8 +31,10 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         loop.add_signal_handler(sig, stop.set)
     fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi)
     await fastagi.start()
+    http = await _start_http(runtime)
     _log.info("serving", lists=list(runtime.lists.names()),
-              campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port)
+              campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
+              http_port=_bound_port(http))
     try:
         while not stop.is_set():
             try:
@@ -37,9 +43,32 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                 if isinstance(runtime.lists, EmbeddedListRegistry):
                     await runtime.lists.reload_async()  # Redis replicas follow publications
     finally:
+        if http is not None:
+            await http.cleanup()
         await fastagi.close()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+async def _start_http(runtime: Runtime) -> web.AppRunner | None:
+    """The metrics/health/JSON port, when ``[http] enabled``."""
+    settings = runtime.settings
+    if not settings.http.enabled:
+        return None
+    app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=runtime.readiness(),
+                    token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
+    return runner
+
+
+def _bound_port(runner: web.AppRunner | None) -> int | None:
+    if runner is None:
+        return None
+    for address in runner.addresses:
+        return int(address[1])
+    return None
 
 
 @click.command()
@@ -48,6 +77,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
 @click.pass_obj
 def serve(state: CliState, reload_seconds: float) -> None:
     """Run the node until SIGTERM."""
+    if state.settings.http.enabled:
+        try:
+            state.settings.http_token()
+        except ConfigError as exc:
+            usage_error(str(exc))
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
     asyncio.run(_serve(state, reload_seconds))

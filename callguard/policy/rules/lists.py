@@ -86,6 +86,10 @@ class ListFreshness(RuleBase):
         """The one list this rule reads."""
         return (self.list_name,)
 
+    def last_valid_day(self, published: date) -> date:
+        """The last day a copy published on ``published`` may be relied on."""
+        return self._limit(published)[0]
+
     def _limit(self, published: date) -> tuple[date, str]:
         if self.max_age_days is not None:
             return date.fromordinal(published.toordinal() + self.max_age_days), (

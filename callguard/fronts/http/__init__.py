@@ -1,0 +1,1 @@
+"""The HTTP port: health, readiness, Prometheus metrics, JSON check and opt-out."""

@@ -1,0 +1,148 @@
+"""The HTTP front (aiohttp): thin — it validates JSON, calls the gate, and answers.
+
+Authentication is a bearer token (``CALLGUARD_HTTP_TOKEN`` or a token file), compared in
+constant time; only ``/healthz``, ``/readyz`` and ``/openapi.json`` are open. Every
+failure is a JSON body ``{"error": ...}`` with a 4xx/5xx status; a decision is always
+200 with its verdict (a BLOCK is an answer, not an error).
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.fronts.http.metrics import NodeMetrics
+from callguard.fronts.http.readiness import Readiness
+from callguard.gate import CheckRequest, Gate
+
+__all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
+
+OPENAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+_OPEN = frozenset({"/healthz", "/readyz", "/openapi.json"})
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    """``[http]``: the metrics, health and JSON API port."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 8080
+    token_file: str = ""  # else CALLGUARD_HTTP_TOKEN
+    require_clock_sync: bool = True
+    max_body_bytes: int = 65_536
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def _auth(token: bytes) -> Any:
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path not in _OPEN:
+            given = request.headers.get("Authorization", "")
+            scheme, _, value = given.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token):
+                return web.json_response({"error": "authentication required (Authorization: "
+                                          "Bearer <token>)"}, status=401,
+                                         headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
+    return middleware
+
+
+async def _body(request: web.Request, required: tuple[str, ...],
+                optional: tuple[str, ...]) -> dict[str, str]:
+    """The JSON object with string fields, or UsageError naming what is wrong."""
+    try:
+        data = await request.json(loads=json.loads)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise UsageError("the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise UsageError("the body must be a JSON object")
+    unknown = sorted(set(data) - set(required) - set(optional))
+    if unknown:
+        raise UsageError(f"unknown field(s) {', '.join(unknown)}")
+    for key in required:
+        if key not in data:
+            raise UsageError(f"missing field {key!r}")
+    for key, value in data.items():
+        if not isinstance(value, str) or len(value) > 200:
+            raise UsageError(f"field {key!r} must be a string of at most 200 characters")
+    return data
+
+
+def _instant(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(f"'at' {text!r} is not an ISO-8601 instant") from None
+    if at.tzinfo is None:
+        raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
+    return at
+
+
+def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: bytes,
+              max_body_bytes: int = 65_536) -> web.Application:
+    """The application; the caller runs it (``web.AppRunner``)."""
+
+    async def healthz(request: web.Request) -> web.Response:
+        return web.json_response({"status": "alive"})
+
+    async def readyz(request: web.Request) -> web.Response:
+        checks = await readiness.run()
+        ready = all(c.ok for c in checks)
+        return web.json_response(
+            {"ready": ready, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail}
+                                        for c in checks]},
+            status=200 if ready else 503)
+
+    async def metrics_page(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(metrics.registry),
+                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def openapi(request: web.Request) -> web.Response:
+        return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+
+    async def check(request: web.Request) -> web.Response:
+        try:
+            data = await _body(request, ("number", "campaign"), ("mode", "at", "location"))
+            at = _instant(data["at"]) if "at" in data else None
+        except UsageError as exc:
+            return _error(400, str(exc))
+        decision = await gate.check(CheckRequest(
+            number=data["number"], campaign=data["campaign"], mode=data.get("mode"), at=at,
+            location=data.get("location"), front="http"))
+        return web.json_response(decision.to_dict())
+
+    async def opt_out(request: web.Request) -> web.Response:
+        try:
+            data = await _body(request, ("number", "campaign"), ("source",))
+            e164 = await gate.opt_out(data["number"], data["campaign"],
+                                      source=data.get("source") or "http")
+        except (UsageError, NumberError) as exc:
+            return _error(400, str(exc))
+        except StoreError as exc:
+            return _error(503, f"not recorded: {exc}")
+        except CallguardError as exc:
+            return _error(500, f"not recorded: {exc}")
+        return web.json_response({"recorded": True, "number_last4": e164[-4:]})
+
+    app = web.Application(middlewares=[_auth(token)], client_max_size=max_body_bytes)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics_page)
+    app.router.add_get("/openapi.json", openapi)
+    app.router.add_post("/v1/check", check)
+    app.router.add_post("/v1/opt-out", opt_out)
+    return app

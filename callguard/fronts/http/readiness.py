@@ -1,0 +1,101 @@
+"""Readiness: may this node take calls? Lists loaded and fresh, stores answering, clock
+synchronised (calling hours are judged on it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from callguard.policy import Pack
+from callguard.policy.rules.lists import ListFreshness
+from callguard.stores.interfaces import ListRegistry, RecordStores
+
+__all__ = ["Check", "Readiness", "adjtimex_synchronised"]
+
+_TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+
+
+def adjtimex_synchronised() -> tuple[bool, str]:
+    """Ask the kernel (adjtimex, read-only) whether NTP/PTP keeps the clock synchronised."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    buffer = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
+    state = libc.adjtimex(buffer)
+    if state < 0:
+        return False, f"adjtimex failed (errno {ctypes.get_errno()})"
+    if state == _TIME_ERROR:
+        return False, "the kernel reports the clock unsynchronised (TIME_ERROR)"
+    return True, "synchronised"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One readiness check's result."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class Readiness:
+    """Runs the checks; each is cheap and bounded."""
+
+    def __init__(
+        self,
+        *,
+        packs: Mapping[str, Pack],
+        lists: ListRegistry,
+        records: RecordStores,
+        pings: Mapping[str, Callable[[], Awaitable[object]]],
+        clock_check: Callable[[], tuple[bool, str]] = adjtimex_synchronised,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._freshness = [rule for pack in packs.values() for rule in pack.rules
+                           if isinstance(rule, ListFreshness)]
+        self._lists = lists
+        self._records = records
+        self._pings = pings
+        self._clock_check = clock_check
+        self._clock = clock
+
+    def _list_checks(self) -> list[Check]:
+        today = self._clock().date()
+        checks: list[Check] = []
+        for name in sorted({rule.list_name for rule in self._freshness}):
+            snapshot = self._lists.snapshot(name)
+            if snapshot is None:
+                checks.append(Check(f"list:{name}", False, "not loaded"))
+                continue
+            meta = snapshot.meta
+            if meta.published is None:
+                checks.append(Check(f"list:{name}", False, f"v{meta.version} has no date"))
+                continue
+            limit = min(rule.last_valid_day(meta.published) for rule in self._freshness
+                        if rule.list_name == name)
+            fresh = today <= limit
+            checks.append(Check(f"list:{name}", fresh,
+                                f"v{meta.version} published {meta.published}, "
+                                f"{'usable' if fresh else 'stale'} through {limit}"))
+        return checks
+
+    async def _bounded(self, name: str, probe: Awaitable[object]) -> Check:
+        try:
+            await asyncio.wait_for(probe, 1.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
+        return Check(name, True, "answering")
+
+    async def run(self) -> list[Check]:
+        """Every check; ready when all are ok."""
+        checks = self._list_checks()
+        checks.append(await self._bounded(
+            "records", self._records.company_dnc("callguard-readiness", "+10000000000")))
+        for name, ping in self._pings.items():
+            checks.append(await self._bounded(name, ping()))
+        synced, detail = self._clock_check()
+        checks.append(Check("clock", synced, detail))
+        return checks

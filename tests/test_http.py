@@ -1,0 +1,215 @@
+"""The HTTP port: a real `callguard serve` process scraped over TCP, readiness conditions,
+authentication, and a schemathesis run against the OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callguard.config import load_settings
+from callguard.fronts.http.readiness import Readiness
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import ParsedList
+from callguard.stores.redis.records import RecordsSettings
+from tests.conftest import ROOT
+from tests.redis_server import free_port
+
+TOKEN = "test-token-0123456789abcdef"
+AT = "2026-11-25T11:00:00-07:00"  # a Wednesday, inside every window
+
+
+def _lists(data: Path, published) -> None:
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    for name in ("national", "ut-state"):
+        write_version(data, name, listed, published=published, area_codes=None, source="t")
+
+
+def http(port: int, path: str, body: dict | None = None, *, token: str | None = TOKEN):
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     method="POST" if body is not None else "GET")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """`callguard serve` with the HTTP port on, as an admin runs it."""
+    root = tmp_path_factory.mktemp("http")
+    data = root / "data"
+    _lists(data, datetime.now(UTC).date())
+    port, agi = free_port(), free_port()
+    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = text.replace('packs_dir = "jurisdictions"',
+                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+    text = text.replace("enabled = false", "enabled = true")
+    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")
+    text = text.replace("require_clock_sync = true", "require_clock_sync = false")
+    config = root / "callguard.toml"
+    config.write_text(text)
+    env = {**os.environ, "CALLGUARD_HTTP_TOKEN": TOKEN, "CALLGUARD_DATA_DIR": str(data)}
+    process = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(config),
+                                "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http(port, "/healthz", token=None)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    else:
+        process.kill()
+        pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
+    yield port
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def _counter(text: str, verdict: str, rule: str, campaign: str) -> float:
+    pattern = (r'^callguard_decisions_total\{campaign="' + re.escape(campaign) +
+               r'",rule="' + re.escape(rule) + r'",verdict="' + verdict + r'"\} (\S+)$')
+    match = re.search(pattern, text, re.MULTILINE)
+    return float(match[1]) if match else 0.0
+
+
+class TestServe:
+    """The real process."""
+
+    def test_metrics_move_with_real_decisions(self, node):
+        status, before = http(node, "/metrics")
+        assert status == 200
+        assert "callguard_list_version" in before
+        assert 'callguard_list_age_days{list="national"} 0.0' in before
+        allow = _counter(before, "ALLOW", "", "ut-solar-manual")
+        block = _counter(before, "BLOCK", "us-federal:64.1200(c)(2)", "ut-solar-manual")
+        status, body = http(node, "/v1/check", {"number": "8015550123",
+                                                "campaign": "ut-solar-manual", "at": AT})
+        assert status == 200
+        assert json.loads(body)["verdict"] == "ALLOW"
+        status, body = http(node, "/v1/check", {"number": "8015550199",
+                                                "campaign": "ut-solar-manual", "at": AT})
+        assert json.loads(body)["rule"] == "us-federal:64.1200(c)(2)"
+        after = http(node, "/metrics")[1]
+        assert _counter(after, "ALLOW", "", "ut-solar-manual") == allow + 1
+        assert _counter(after, "BLOCK", "us-federal:64.1200(c)(2)", "ut-solar-manual") == block + 1
+        assert "callguard_decision_latency_seconds_count" in after
+
+    def test_unknown_campaign_does_not_mint_metric_labels(self, node):
+        http(node, "/v1/check", {"number": "8015550123", "campaign": "x" * 150})
+        assert "x" * 150 not in http(node, "/metrics")[1]
+
+    def test_everything_but_health_needs_the_token(self, node):
+        assert http(node, "/healthz", token=None)[0] == 200
+        assert http(node, "/readyz", token=None)[0] in (200, 503)
+        for path, body in (("/metrics", None), ("/v1/check", {"number": "1", "campaign": "x"}),
+                           ("/v1/opt-out", {"number": "1", "campaign": "x"})):
+            assert http(node, path, body, token=None)[0] == 401
+            assert http(node, path, body, token="wrong-token-0123456789")[0] == 401
+
+    def test_opt_out_then_check_blocks(self, node):
+        status, body = http(node, "/v1/opt-out", {"number": "801-555-0142",
+                                                  "campaign": "ut-solar-predictive",
+                                                  "source": "agent-desktop"})
+        assert (status, json.loads(body)) == (200, {"recorded": True, "number_last4": "0142"})
+        decision = json.loads(http(node, "/v1/check", {"number": "8015550142",
+                                                       "campaign": "ut-solar-manual",
+                                                       "at": AT})[1])
+        assert decision["rule"] == "us-federal:64.1200(d)(3)"
+
+    def test_bad_requests_get_clear_errors(self, node):
+        status, body = http(node, "/v1/opt-out", {"number": "555", "campaign": "ut-solar-manual"})
+        assert status == 400
+        assert "digits" in json.loads(body)["error"]
+        assert http(node, "/v1/check", {"number": "8015550123"})[0] == 400
+        status, body = http(node, "/v1/check", {"number": "8015550123",
+                                                "campaign": "ut-solar-manual",
+                                                "at": "2026-11-25T11:00:00"})
+        assert status == 400
+        assert "UTC offset" in json.loads(body)["error"]
+
+    @pytest.mark.skipif(shutil.which("st") is None and not Path(sys.executable).with_name(
+        "st").exists(), reason="schemathesis not installed")
+    def test_schemathesis_finds_no_server_error(self, node):
+        st = Path(sys.executable).with_name("st")
+        result = subprocess.run(
+            [str(st), "run", f"http://127.0.0.1:{node}/openapi.json", "-H",
+             f"Authorization: Bearer {TOKEN}", "--checks", "not_a_server_error",
+             "--max-examples", "40", "--seed", "1", "--request-timeout", "10"],
+            capture_output=True, text=True, timeout=600, cwd=ROOT, check=False)
+        assert result.returncode == 0, result.stdout[-4000:]
+
+
+class TestReadiness:
+    """Ready only with fresh lists, reachable stores and a synchronised clock."""
+
+    async def _ready(self, runtime, *, synced=True):
+        settings = runtime.settings
+        readiness = runtime.readiness()
+        readiness._clock_check = lambda: (synced, "simulated")
+        checks = await readiness.run()
+        assert isinstance(readiness, Readiness)
+        return {c.name: c.ok for c in checks}, settings
+
+    async def test_fresh_node_is_ready_and_unsynchronised_clock_is_not(self, tmp_path):
+        _lists(tmp_path, datetime.now(UTC).date())
+        runtime = open_runtime(load_settings(data_dir=tmp_path))
+        try:
+            checks, _ = await self._ready(runtime)
+            assert all(checks.values()), checks
+            checks, _ = await self._ready(runtime, synced=False)
+            assert checks["clock"] is False
+        finally:
+            await runtime.aclose()
+
+    async def test_stale_list_is_not_ready(self, tmp_path):
+        """64.1200(c)(2)(i)(D): a copy older than 31 days — not ready (calls would block)."""
+        _lists(tmp_path, datetime.now(UTC).date() - timedelta(days=40))
+        runtime = open_runtime(load_settings(data_dir=tmp_path))
+        try:
+            checks, _ = await self._ready(runtime)
+            assert checks["list:national"] is False
+            assert checks["clock"] is True
+        finally:
+            await runtime.aclose()
+
+    async def test_redis_down_is_not_ready(self, tmp_path, redis_server):
+        _lists(tmp_path, datetime.now(UTC).date())
+        settings = replace(load_settings(data_dir=tmp_path), redis_url=redis_server.url,
+                           records=RecordsSettings(backend="redis"))
+        runtime = open_runtime(settings)
+        await runtime.start()
+        try:
+            checks, _ = await self._ready(runtime)
+            assert checks["redis"]
+            assert checks["records"]
+            redis_server.kill()
+            checks, _ = await asyncio.wait_for(self._ready(runtime), 10)
+            assert checks["redis"] is False
+            assert checks["records"] is False
+            assert runtime.metrics.redis_up._value.get() == 0
+        finally:
+            await runtime.aclose()
