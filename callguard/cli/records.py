@@ -30,7 +30,7 @@ from callguard.cli.render import print_json
 from callguard.errors import CallguardError, UsageError
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import Runtime
-from callguard.stores.record_csv import COLUMNS, read_record_file
+from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -100,10 +100,9 @@ def _window(text: str | None) -> tuple[time, time] | None:
     if text is None:
         return None
     try:
-        start, end = (time.fromisoformat(part) for part in text.split("-"))
-    except ValueError:
-        usage_error(f"--window {text!r}: use HH:MM-HH:MM, e.g. 07:00-22:00")
-    return start, end
+        return parse_window(text)
+    except UsageError as exc:
+        usage_error(f"--{exc}")
 
 
 def _import(state: CliState, kind: str, path: Path, solicitor: str | None,

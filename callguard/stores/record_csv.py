@@ -19,7 +19,8 @@ from callguard.numbers import NumberParser
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
 
-__all__ = ["COLUMNS", "CsvImport", "RowError", "read_record_csv", "read_record_file"]
+__all__ = ["COLUMNS", "CsvImport", "RowError", "parse_window", "read_record_csv",
+           "read_record_file"]
 
 # kind -> (required columns, optional columns)
 COLUMNS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -64,7 +65,8 @@ def _day(text: str, column: str) -> date:
         raise UsageError(f"{column} {text!r} is not a date like 2026-11-22") from None
 
 
-def _window(text: str) -> tuple[time, time]:
+def parse_window(text: str) -> tuple[time, time]:
+    """A local window like 07:00-22:00, or UsageError."""
     try:
         start, end = (time.fromisoformat(part) for part in text.split("-"))
     except ValueError:
@@ -79,7 +81,7 @@ def _consent(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> R
     except ValueError:
         raise UsageError(f"kind {kind_text!r}; use "
                          f"{', '.join(k.value for k in ConsentKind)}") from None
-    window = _window(row["window"]) if row.get("window") else None
+    window = parse_window(row["window"]) if row.get("window") else None
     if kind is ConsentKind.CALLING_HOURS and window is None:
         raise UsageError("calling-hours consent needs its window (HH:MM-HH:MM)")
     granted = _instant(row["granted_at"], "granted_at")
