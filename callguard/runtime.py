@@ -82,8 +82,9 @@ class Runtime:
         settings = self.settings
         if "redis" in (settings.lists_backend, settings.records.backend) or (
                 settings.log.redis_stream):
-            client = redis_client(settings, socket_timeout=1)
-            self._pinger = client
+            if self._pinger is None:  # one client however often readiness() is asked for
+                self._pinger = redis_client(settings, socket_timeout=1)
+            client = self._pinger
 
             async def ping() -> object:
                 try:

@@ -318,3 +318,21 @@ class TestPurge:
         assert await client.xlen("callguard:compliance") == 1
         await client.aclose()
         assert "removed 4 record(s)" in result.stdout
+
+
+class TestStreamReading:
+    """Batched reads: forward and newest-first agree, and the bounds hold across batches."""
+
+    async def test_newest_first_is_forward_reversed_across_batches(self, redis_server):
+        from callguard.compliance.reader import newest_id, read_stream, read_stream_newest
+
+        client = aioredis.from_url(redis_server.url)
+        for i in range(7):
+            await client.xadd("s", {"r": json.dumps({"i": i}).encode()})
+        top = await newest_id(client, "s")
+        await client.xadd("s", {"r": b'{"i": 99}'})  # after the bound: in neither read
+        forward = [r["i"] async for r in read_stream(client, "s", end=top, batch=2)]
+        newest = [r["i"] async for r in read_stream_newest(client, "s", end=top, batch=2)]
+        await client.aclose()
+        assert forward == list(range(7))
+        assert newest == list(reversed(forward))

@@ -19,7 +19,15 @@ from rich.text import Text
 from callguard.audit import NumberProtector, load_log_key
 from callguard.cli.common import CliState, e164_or_exit, run, usage_error
 from callguard.compliance.purge import purge_files, purge_stream
-from callguard.compliance.reader import CAUGHT_UP, RecordFilter, read_files, read_stream
+from callguard.compliance.reader import (
+    CAUGHT_UP,
+    RecordFilter,
+    follow_stream,
+    newest_id,
+    read_files,
+    read_stream,
+    read_stream_newest,
+)
 from callguard.compliance.report import render_html, tally
 from callguard.runtime import log_path, redis_client
 
@@ -167,18 +175,30 @@ def _tail_file(path: Path, wanted: RecordFilter, show: Callable[[Record], None],
 async def _tail_stream(state: CliState, wanted: RecordFilter, show: Callable[[Record], None],
                        follow: bool, lines: int) -> None:
     client = redis_client(state.settings)
+    key = state.settings.log.stream_key
     try:
-        backlog: deque[Record] = deque(maxlen=lines or None)
-        # The newest entries first, so -n counts matching records, not stream entries.
-        async for record in read_stream(client, state.settings.log.stream_key,
-                                        since=wanted.since, until=wanted.until):
-            if wanted.matches(record):
-                backlog.append(record)
+        # Everything up to this id is backlog; a follow starts right after it, so no record
+        # is shown twice or missed in between.
+        top = await newest_id(client, key)
+        if lines:
+            # Newest first, so -n stops after N matching records instead of reading the
+            # whole stream.
+            backlog: list[Record] = []
+            async for record in read_stream_newest(client, key, since=wanted.since,
+                                                   until=wanted.until, end=top):
+                if wanted.matches(record):
+                    backlog.append(record)
+                    if len(backlog) == lines:
+                        break
+            backlog.reverse()
+        else:
+            backlog = [r async for r in read_stream(client, key, since=wanted.since,
+                                                    until=wanted.until, end=top)
+                       if wanted.matches(r)]
         for record in backlog:
             show(record)
         if follow:
-            async for record in read_stream(client, state.settings.log.stream_key,
-                                            follow=True, last=0):
+            async for record in follow_stream(client, key, top):
                 if wanted.matches(record):
                     show(record)
     finally:

@@ -20,8 +20,8 @@ from redis import asyncio as aioredis
 
 from callguard.compliance.sinks import rotated_files
 
-__all__ = ["CAUGHT_UP", "RecordFilter", "logged_at", "parse_line", "read_files", "read_stream",
-           "stream_id"]
+__all__ = ["CAUGHT_UP", "RecordFilter", "follow_stream", "logged_at", "newest_id", "parse_line",
+           "read_files", "read_stream", "read_stream_newest", "stream_id"]
 
 Record = dict[str, Any]
 
@@ -159,50 +159,71 @@ def stream_id(instant: datetime) -> str:
     return f"{int(instant.timestamp() * 1000)}-0"
 
 
+async def newest_id(client: aioredis.Redis, key: str) -> str:
+    """The id of the stream's newest entry, or ``0-0`` when it is empty."""
+    top: Any = await client.xrevrange(key, "+", "-", count=1)
+    return _decode(top[0][0]) if top else "0-0"
+
+
 async def read_stream(client: aioredis.Redis, key: str, *, since: datetime | None = None,
-                      until: datetime | None = None, follow: bool = False,
-                      last: int | None = None) -> AsyncIterator[Record]:
-    """Records of every node from the stream; ``last`` starts from the newest N."""
-    entries: list[Any] = []
-    if last is not None and since is None:
-        if last:
-            newest: Any = await client.xrevrange(key, stream_id(until) if until else "+", "-",
-                                                 count=last)
-            entries = list(reversed(newest))
-    else:
-        entries = await _stream_range(client, key, since, until)
-    last_id = ""
-    for entry_id, fields in entries:
-        last_id = _decode(entry_id)
+                      until: datetime | None = None, end: str | None = None,
+                      batch: int = 1000) -> AsyncIterator[Record]:
+    """Records of every node, oldest first, read a batch at a time (never the whole stream).
+
+    ``end`` (an entry id, inclusive) bounds the range further, e.g. to where a follow starts.
+    """
+    cursor = stream_id(since) if since else "-"
+    last = _bound(until, end)
+    while True:
+        entries: Any = await client.xrange(key, cursor, last, count=batch)
+        for record in _entries(entries):
+            yield record
+        if len(entries) < batch:
+            return
+        cursor = "(" + _decode(entries[-1][0])
+
+
+async def read_stream_newest(client: aioredis.Redis, key: str, *,
+                             since: datetime | None = None, until: datetime | None = None,
+                             end: str | None = None, batch: int = 1000,
+                             ) -> AsyncIterator[Record]:
+    """The same range newest first, so ``tail -n N`` stops after N matches."""
+    cursor = _bound(until, end)
+    first = stream_id(since) if since else "-"
+    while True:
+        entries: Any = await client.xrevrange(key, cursor, first, count=batch)
+        for record in _entries(entries):
+            yield record
+        if len(entries) < batch:
+            return
+        cursor = "(" + _decode(entries[-1][0])
+
+
+async def follow_stream(client: aioredis.Redis, key: str, after: str) -> AsyncIterator[Record]:
+    """Every record added after the entry id ``after``, as it arrives."""
+    last_id = after
+    while True:
+        answer: Any = await client.xread({key: last_id}, block=1000, count=500)
+        for _, entries in answer or []:
+            if entries:
+                last_id = _decode(entries[-1][0])
+            for record in _entries(entries):
+                yield record
+
+
+def _bound(until: datetime | None, end: str | None) -> str:
+    """The inclusive upper id: the smaller of ``until`` and ``end``."""
+    bounds = [b for b in (stream_id(until) if until else None, end) if b is not None]
+    if not bounds:
+        return "+"
+    return min(bounds, key=lambda b: tuple(int(part) for part in b.split("-")))
+
+
+def _entries(entries: Any) -> Iterator[Record]:
+    for _, fields in entries:
         record = parse_line(fields.get(b"r", b""))
         if record is not None:
             yield record
-    if not follow:
-        return
-    if not last_id:
-        top: Any = await client.xrevrange(key, "+", "-", count=1)
-        last_id = _decode(top[0][0]) if top else "0-0"
-    while True:
-        answer: Any = await client.xread({key: last_id}, block=1000, count=500)
-        for _, batch in answer or []:
-            for entry_id, fields in batch:
-                last_id = _decode(entry_id)
-                record = parse_line(fields.get(b"r", b""))
-                if record is not None:
-                    yield record
-
-
-async def _stream_range(client: aioredis.Redis, key: str, since: datetime | None,
-                        until: datetime | None) -> list[Any]:
-    cursor = stream_id(since) if since else "-"
-    end = stream_id(until) if until else "+"
-    entries: list[Any] = []
-    while True:
-        batch: Any = await client.xrange(key, cursor, end, count=1000)
-        entries.extend(batch)
-        if len(batch) < 1000:
-            return entries
-        cursor = "(" + _decode(batch[-1][0])
 
 
 def _decode(value: Any) -> str:
