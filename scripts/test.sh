@@ -14,4 +14,8 @@ if ! command -v redis-server >/dev/null; then
     exit 1
   fi
 fi
+# tests/test_packaging.py checks the systemd unit with systemd-analyze.
+if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || true
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

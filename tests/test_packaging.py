@@ -43,7 +43,8 @@ def compose_schema(compose: Path) -> subprocess.CompletedProcess[str]:
 
 def systemd_verify(unit: Path) -> str:
     """Warnings and errors of ``systemd-analyze verify`` (it exits 0 on unknown keys)."""
-    result = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True,
+    analyze = shutil.which("systemd-analyze") or "systemd-analyze"
+    result = subprocess.run([analyze, "verify", str(unit)], capture_output=True,
                             text=True, check=False)
     problems = (result.stdout + result.stderr).strip()
     if result.returncode != 0 and not problems:
