@@ -177,8 +177,9 @@ class Gate:
         try:
             mode = DialingMode(request.mode) if request.mode else campaign.default_mode
         except ValueError:
-            return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED, f"dialing mode {request.mode!r} "
-                           "is not manual, predictive or prerecorded")
+            known = ", ".join(m.value for m in DialingMode)
+            return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
+                           f"dialing mode {request.mode!r} is not one of {known}")
         seen.mode = mode
         try:
             number = self._parser.parse(request.number)

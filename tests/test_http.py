@@ -55,6 +55,10 @@ def http(port: int, path: str, body: dict | None = None, *, token: str | None = 
         return exc.code, exc.read().decode()
 
 
+# The running node's configuration file and environment, for tests that also run the CLI.
+SERVE_SETUP: dict = {}
+
+
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     """`callguard serve` with the HTTP port on, as an admin runs it."""
@@ -84,6 +88,7 @@ def node(tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
+    SERVE_SETUP.update(config=config, env=env)
     yield port
     process.terminate()
     process.wait(timeout=20)
@@ -139,6 +144,19 @@ class TestServe:
                                                        "campaign": "ut-solar-manual",
                                                        "at": AT})[1])
         assert decision["rule"] == "us-federal:64.1200(d)(3)"
+
+    def test_fax_needs_fax_consent_under_hb45_108(self, node):
+        """A fax solicitation through the JSON check: proposed 13-26a-108, then consent."""
+        fax = {"number": "8015550177", "campaign": "ut-solar-manual", "mode": "fax", "at": AT}
+        decision = json.loads(http(node, "/v1/check", fax)[1])
+        assert decision["verdict"] == "BLOCK"
+        assert decision["rule"] == "us-ut-hb45-2000:13-26a-108(1)"
+        subprocess.run([sys.executable, "-m", "callguard", "--config", str(SERVE_SETUP["config"]),
+                        "consent", "add", "8015550177", "--campaign", "ut-solar-manual",
+                        "--kind", "fax", "--granted", "2026-11-01T00:00:00+00:00"],
+                       env=SERVE_SETUP["env"], cwd=ROOT, check=True, capture_output=True)
+        decision = json.loads(http(node, "/v1/check", fax)[1])
+        assert decision["verdict"] == "ALLOW", decision
 
     def test_bad_requests_get_clear_errors(self, node):
         status, body = http(node, "/v1/opt-out", {"number": "555", "campaign": "ut-solar-manual"})

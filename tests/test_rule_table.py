@@ -306,3 +306,58 @@ class TestLocalTimeUnknown:
         assert set(late.time_zones) == {"America/Denver", "America/New_York"}
         assert late.deciding.rule_id == f"{HB45}:13-26a-106(1)(f)"
         assert "America/New_York" in late.deciding.reason
+
+
+class TestFax:
+    """H.B. 45 (2000, as introduced) counts a fax as a telephone call (proposed
+    13-26a-102(13)-(14)) and adds proposed 13-26a-108: consent to this solicitor or a
+    relationship. The enacted and federal packs encode voice rules only."""
+
+    FAX_RULE = f"{HB45}:13-26a-108(1)"
+
+    def fax_consent(self) -> ConsentRecord:
+        return ConsentRecord(ConsentKind.FAX, GRANTED)
+
+    def test_fax_without_consent_or_relationship_blocks_under_108(self):
+        result = decide(mode=DialingMode.FAX)
+        assert result.deciding is not None
+        assert result.deciding.rule_id == self.FAX_RULE
+        assert "fax calls need fax consent to beehive-solar" in result.deciding.reason
+
+    def test_fax_consent_allows_and_voice_rules_do_not_apply(self):
+        result = decide(mode=DialingMode.FAX, consents=(self.fax_consent(),))
+        assert result.allowed, result.reason
+        assert outcome(result, self.FAX_RULE).status is Status.PASS
+        assert outcome(result, self.FAX_RULE).reason == "fax consent given 2026-01-01"
+        federal = outcome(result, "us-federal:64.1200(c)(1)")
+        assert federal.status is Status.NOT_APPLICABLE
+        assert "covers manual, predictive, prerecorded calls only" in federal.reason
+
+    def test_voice_consent_does_not_cover_faxes(self):
+        result = decide(mode=DialingMode.FAX, consents=(written(),))
+        assert result.deciding is not None
+        assert result.deciding.rule_id == self.FAX_RULE
+
+    def test_relationship_allows_a_fax_under_108_2_b(self):
+        result = decide(mode=DialingMode.FAX, ebr=EbrRecord(last_transaction=date(2026, 6, 1)))
+        assert result.allowed, result.reason
+
+    def test_fax_at_0830_blocks_under_the_bills_hours(self):
+        result = decide(mode=DialingMode.FAX, at="2026-07-22T08:30:00-06:00",
+                        consents=(self.fax_consent(),))
+        assert result.deciding is not None
+        assert result.deciding.rule_id == f"{HB45}:13-26a-106(1)(f)"
+
+    def test_fax_to_a_listed_number_blocks_under_106_1_g(self):
+        result = decide(mode=DialingMode.FAX, consents=(self.fax_consent(),),
+                        listed={"ut-state": True})
+        assert result.deciding is not None
+        assert result.deciding.rule_id == f"{HB45}:13-26a-106(1)(g)"
+
+    def test_fax_no_pack_covers_fails_closed(self):
+        result = decide("2125550123", "2026-07-22T11:00:00-04:00", campaign=NY_CAMPAIGN,
+                        mode=DialingMode.FAX)
+        assert not result.allowed
+        assert result.deciding is not None
+        assert result.deciding.rule_id == "callguard:no-pack"
+        assert "covers fax calls" in result.deciding.reason

@@ -140,8 +140,11 @@ class Policy:
         run again.
         """
         if not plan.rules:
-            return refusal("callguard:no-pack", "callguard house rule: fail closed",
-                           "no enabled jurisdiction pack applies to this call",
+            reason = "no enabled jurisdiction pack applies to this call"
+            if plan.skipped:
+                reason = (f"no rule of the enabled packs ({plan.applied}) covers "
+                          f"{plan.attempt.mode.value} calls to this number")
+            return refusal("callguard:no-pack", "callguard house rule: fail closed", reason,
                            packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason)
         results: list[Outcome | None] = []

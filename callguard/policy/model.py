@@ -36,6 +36,10 @@ class DialingMode(enum.StrEnum):
     MANUAL = "manual"  # a person dials and talks
     PREDICTIVE = "predictive"  # a machine dials, a live agent talks
     PRERECORDED = "prerecorded"  # a machine dials and plays a recorded or artificial voice
+    # A facsimile transmission: H.B. 45 (2000, as introduced), proposed 13-26a-102(13)-(14),
+    # counts it as a telephone call and solicitation. Pack rules cover it only when they
+    # list it in ``modes``.
+    FAX = "fax"
 
 
 class ConsentKind(enum.StrEnum):
@@ -44,6 +48,7 @@ class ConsentKind(enum.StrEnum):
     AUTODIALER = "autodialer"  # prior express consent, Utah Code 13-25a-103(2)
     CALLING_HOURS = "calling-hours"  # consent to calls at other times, 13-25a-103(3)
     WRITTEN = "written"  # prior express written consent, 47 CFR 64.1200(a)(2)
+    FAX = "fax"  # consent to receive faxes from a specific solicitor, H.B. 45 prop. 108(2)(a)
 
 
 class FactKind(enum.StrEnum):

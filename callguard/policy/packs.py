@@ -13,7 +13,7 @@ from typing import Any
 
 from callguard.policy.model import CallAttempt, DialingMode
 from callguard.policy.outcome import Obligations
-from callguard.policy.rules import ALL_MODES, RULE_KINDS, Params, Rule
+from callguard.policy.rules import RULE_KINDS, VOICE_MODES, Params, Rule
 
 __all__ = ["Obligation", "Pack", "Scope", "combine_obligations", "pack_from_mapping"]
 
@@ -103,11 +103,12 @@ def combine_obligations(
 def _modes(params: Params) -> frozenset[DialingMode]:
     names = params.get("modes", list, None)
     if names is None:
-        return ALL_MODES
+        return VOICE_MODES
     try:
         return frozenset(DialingMode(name) for name in names)
     except ValueError:
-        raise params.error(f"modes {names!r}: use manual, predictive, prerecorded") from None
+        known = ", ".join(m.value for m in DialingMode)
+        raise params.error(f"modes {names!r}: use {known}") from None
 
 
 def _rule(pack_id: str, index: int, raw: Mapping[str, Any]) -> Rule:

@@ -3,7 +3,14 @@
 from collections.abc import Callable
 
 from callguard.policy.model import DialingMode
-from callguard.policy.rules.base import ALL_MODES, Context, LocalTime, Params, Rule
+from callguard.policy.rules.base import (
+    ALL_MODES,
+    VOICE_MODES,
+    Context,
+    LocalTime,
+    Params,
+    Rule,
+)
 from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
@@ -27,6 +34,7 @@ RULE_KINDS: dict[str, RuleFactory] = {
 __all__ = [
     "ALL_MODES",
     "RULE_KINDS",
+    "VOICE_MODES",
     "CallerIdPresented",
     "CallingHours",
     "CompanyDoNotCall",

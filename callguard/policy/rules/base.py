@@ -11,9 +11,12 @@ from callguard.errors import ConfigError
 from callguard.policy.model import CallAttempt, DialingMode, FactKind, Facts
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 
-__all__ = ["ALL_MODES", "Context", "LocalTime", "Params", "Rule", "RuleBase"]
+__all__ = ["ALL_MODES", "VOICE_MODES", "Context", "LocalTime", "Params", "Rule", "RuleBase"]
 
 ALL_MODES = frozenset(DialingMode)
+# A pack rule without ``modes`` covers voice calls: the statutes encoded speak of calls a
+# person hears. A fax rule names ``fax`` explicitly.
+VOICE_MODES = frozenset({DialingMode.MANUAL, DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
 
 
 @dataclass(frozen=True, slots=True)
