@@ -147,6 +147,12 @@ def open_runtime(settings: Settings) -> Runtime:
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
     metrics = NodeMetrics(lists)
+    if stream is not None:
+        sink = stream
+        metrics.watch_counts("callguard_log_stream_records",
+                             "Compliance records sent to the Redis Stream, or dropped when its "
+                             "queue was full", "outcome",
+                             lambda: {"sent": sink.sent, "dropped": sink.dropped})
 
     def record(decision: Decision) -> None:
         compliance.record(decision)

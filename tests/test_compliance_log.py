@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import generate_latest
 from redis import asyncio as aioredis
 
 from callguard.compliance.reader import read_files
@@ -107,8 +108,8 @@ class TestSinks:
 
     async def test_file_and_stream_hold_one_record_per_decision(self, tmp_path, redis_server,
                                                                  log_key):
-        _runtime, decisions = await _run_node(tmp_path, "node-a", redis_server.url,
-                                             calls=NUMBERS)
+        runtime, decisions = await _run_node(tmp_path, "node-a", redis_server.url,
+                                            calls=NUMBERS)
         ids = [d.decision_id for d in decisions]
         verdicts = {d.verdict.verdict for d in decisions}
         assert verdicts == {"ALLOW", "BLOCK"}
@@ -132,6 +133,11 @@ class TestSinks:
         assert first["local_times"][0]["zone"] == "America/Denver"
         assert first["local_times"][0]["local"].startswith("2026-11-25T11:00:00")
         assert all("citation" in o for o in first["outcomes"])
+        # The stream sink's own counts reach /metrics: every record sent, none dropped.
+        scraped = generate_latest(runtime.metrics.registry).decode()
+        sent = len(entries)
+        assert f'callguard_log_stream_records_total{{outcome="sent"}} {float(sent)}' in scraped
+        assert 'callguard_log_stream_records_total{outcome="dropped"} 0.0' in scraped
 
     async def test_no_clear_number_in_any_log(self, tmp_path, redis_server, log_key, capfd):
         """Scan the file, the stream and stderr for the digit runs of every test number."""

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -88,7 +89,7 @@ def node(tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
-    SERVE_SETUP.update(config=config, env=env)
+    SERVE_SETUP.update(config=config, env=env, agi=agi)
     yield port
     process.terminate()
     process.wait(timeout=20)
@@ -122,6 +123,22 @@ class TestServe:
         assert _counter(after, "ALLOW", "", "ut-solar-manual") == allow + 1
         assert _counter(after, "BLOCK", "us-federal:64.1200(c)(2)", "ut-solar-manual") == block + 1
         assert "callguard_decision_latency_seconds_count" in after
+
+    def test_fastagi_events_are_exported(self, node):
+        """A malformed AGI header block is counted, and the count is scraped."""
+        def bad_headers(text: str) -> float:
+            match = re.search(r'^callguard_fastagi_events_total\{event="bad_headers"\} (\S+)$',
+                              text, re.MULTILINE)
+            return float(match[1]) if match else 0.0
+
+        before = bad_headers(http(node, "/metrics")[1])
+        with socket.create_connection(("127.0.0.1", SERVE_SETUP["agi"]), timeout=5) as sock:
+            sock.sendall(b"this is not an agi header\n\n")
+            sock.recv(4096)
+        deadline = time.monotonic() + 5
+        while bad_headers(http(node, "/metrics")[1]) != before + 1:
+            assert time.monotonic() < deadline, "bad_headers did not move"
+            time.sleep(0.05)
 
     def test_unknown_campaign_does_not_mint_metric_labels(self, node):
         http(node, "/v1/check", {"number": "8015550123", "campaign": "x" * 150})

@@ -30,6 +30,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi)
+    stats = fastagi.stats
+    runtime.metrics.watch_counts(
+        "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
+        "block, refused_source, bad_headers, over_budget, ...)", "event",
+        lambda: stats.counts)
     await fastagi.start()
     http = await _start_http(runtime)
     _log.info("serving", lists=list(runtime.lists.names()),

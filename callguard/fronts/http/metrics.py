@@ -6,11 +6,11 @@ Decision counters move with every gate decision (the runtime's record hook calls
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from callguard.decision import Decision
@@ -49,6 +49,21 @@ class _ListCollector(Collector):
         yield age
 
 
+class _CountsCollector(Collector):
+    """Counters another part keeps itself (FastAGI stats, the stream sink), read at scrape."""
+
+    def __init__(self, name: str, documentation: str, label: str,
+                 read: Callable[[], Mapping[str, int]]) -> None:
+        self._name, self._documentation, self._label, self._read = (
+            name, documentation, label, read)
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        family = CounterMetricFamily(self._name, self._documentation, labels=[self._label])
+        for value, count in sorted(self._read().items()):
+            family.add_metric([value], count)
+        yield family
+
+
 class NodeMetrics:
     """Every metric the node exports."""
 
@@ -85,3 +100,8 @@ class NodeMetrics:
                               # only configured campaigns: a caller cannot mint labels
                               decision.campaign.id if decision.campaign else "unknown").inc()
         self.latency.observe(decision.latency_us / 1e6)
+
+    def watch_counts(self, name: str, documentation: str, label: str,
+                     read: Callable[[], Mapping[str, int]]) -> None:
+        """Export counters kept elsewhere as ``name_total{label=...}``, read at each scrape."""
+        self.registry.register(_CountsCollector(name, documentation, label, read))
