@@ -191,7 +191,10 @@ class TestRedisBackend:
         text = (ROOT / "config" / "callguard.toml").read_text()
         text = text.replace('packs_dir = "jurisdictions"',
                             f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
-        text += f'\n[lists]\nbackend = "redis"\n\n[redis]\nurl = "{redis_server.url}"\n'
+        text = text.replace('[lists]\nbackend = "embedded"', '[lists]\nbackend = "redis"')
+        text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_server.url}"')
+        assert redis_server.url in text
+        assert '[lists]\nbackend = "redis"' in text
         path = tmp_path / "redis.toml"
         path.write_text(text)
         return path
@@ -255,7 +258,9 @@ class TestRedisBackend:
         text = (ROOT / "config" / "callguard.toml").read_text().replace(
             'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
         path = tmp_path / "c.toml"
-        path.write_text(text + '\n[redis]\nurl = "redis://:hunter2@127.0.0.1:6379/0"\n')
+        assert 'url = "redis://127.0.0.1:6379/0"' in text
+        path.write_text(text.replace('url = "redis://127.0.0.1:6379/0"',
+                                     'url = "redis://:hunter2@127.0.0.1:6379/0"'))
         result = cli("--config", str(path), "dnc", "status", data_dir=tmp_path)
         assert result.returncode == USAGE
         assert "CALLGUARD_REDIS_PASSWORD" in result.stderr

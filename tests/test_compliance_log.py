@@ -54,7 +54,8 @@ def _config(tmp_path: Path, node: str, redis_url: str | None, data: Path) -> Pat
     text = text.replace('node = ""', f'node = "{node}"')
     if redis_url:
         text = text.replace("redis_stream = false", "redis_stream = true")
-        text += f'\n[redis]\nurl = "{redis_url}"\n'
+        assert 'url = "redis://127.0.0.1:6379/0"' in text
+        text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_url}"')
     path = tmp_path / f"{node}.toml"
     path.write_text(text)
     return path
