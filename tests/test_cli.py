@@ -191,10 +191,10 @@ class TestRedisBackend:
         text = (ROOT / "config" / "callguard.toml").read_text()
         text = text.replace('packs_dir = "jurisdictions"',
                             f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
-        text = text.replace('[lists]\nbackend = "embedded"', '[lists]\nbackend = "redis"')
+        text = text.replace('backend = "embedded"\n\n[redis]', 'backend = "redis"\n\n[redis]')
         text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_server.url}"')
         assert redis_server.url in text
-        assert '[lists]\nbackend = "redis"' in text
+        assert 'backend = "redis"\n\n[redis]' in text
         path = tmp_path / "redis.toml"
         path.write_text(text)
         return path
