@@ -14,7 +14,7 @@ from callguard.policy import (
     DialingMode,
     EbrRecord,
 )
-from tests.conftest import NY_CAMPAIGN, UT_CAMPAIGN, decide
+from tests.conftest import NY_CAMPAIGN, PACKS, UT_CAMPAIGN, decide
 
 NUMBERS = st.sampled_from(["8015550123", "3855550123", "4355550123", "2125550123",
                            "4155550123", "3035550123", "8005550123"])
@@ -41,8 +41,12 @@ def test_listed_without_exemption_is_never_allowed(number, at, campaign, mode, c
     consents = tuple(c for c in consents if c.kind is not ConsentKind.WRITTEN)
     verdict = _decide(number, at, campaign, mode, listed={listed_on: True}, consents=consents)
     applies = {p.pack_id for p in verdict.packs if p.applies}
-    list_applies = "us-federal" in applies if listed_on == "national" else (
-        "us-ut-hb45-2000" in applies)
+    # The list binds when a registry-list rule reading it is in an applying pack and covers
+    # this mode (the federal registry rule covers voice calls; H.B. 45's also faxes).
+    list_applies = any(
+        rule.rule_id.split(":", 1)[0] in applies and listed_on in rule.list_names
+        and mode in rule.modes and type(rule).__name__ == "RegistryList"
+        for pack in PACKS.values() for rule in pack.rules)
     if list_applies:
         assert not verdict.allowed, verdict.reason
 
