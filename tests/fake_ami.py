@@ -1,0 +1,243 @@
+"""A fake Asterisk manager over real TCP that REPLAYS RECORDED EVENTS.
+
+Asterisk is not packaged for this OS, so the AMI tests talk to this server instead. It
+speaks the AMI framing (banner, CRLF, blank-line-terminated messages, ActionID echo) and
+sends event messages taken byte for byte from ``shared/fixtures/asterisk/ami/`` (the
+Asterisk 22.10.1 lab recordings, or cacofonisk's Asterisk 13 streams re-serialised from
+their parsed form). What it synthesises, it says: the replies to Login, Ping, Hangup,
+Getvar and CoreShowChannels (formats from ``shared/docs/asterisk-protocol.md`` §2 and
+Asterisk's CoreShowChannel documentation), and, when a test holds back a channel's
+recorded events until callguard's Hangup action arrives, the moment they are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asterisk" / "ami"
+LAB = FIXTURES / "lab-asterisk-22.10.1"
+CRLF = "\r\n"
+
+
+def parse(message: str) -> dict[str, str]:
+    """First value wins, as callguard's tracker reads them."""
+    fields: dict[str, str] = {}
+    for line in message.split(CRLF):
+        key, sep, value = line.partition(": ")
+        if sep and key not in fields:
+            fields[key] = value
+    return fields
+
+
+def lab_events(scenario: str) -> list[str]:
+    """The call's events as Asterisk sent them (login-time and action-bound ones dropped)."""
+    raw = (LAB / f"{scenario}.ami.rx.txt").read_bytes().decode()
+    raw = raw.split(CRLF, 1)[1]  # the banner line
+    events = []
+    for message in raw.split(CRLF + CRLF):
+        fields = parse(message)
+        if "Event" not in fields or "ActionID" in fields:
+            continue
+        if fields["Event"] in ("FullyBooted", "SuccessfulAuth"):
+            continue
+        events.append(message)
+    return events
+
+
+def cacofonisk_events(path: str) -> list[str]:
+    """cacofonisk stores parsed events (keys sorted); write them back as AMI messages."""
+    out = []
+    for event in json.loads((FIXTURES / "cacofonisk" / path).read_text()):
+        if event.get("Event") in (None, "FullyBooted"):
+            continue
+        lines = [f"Event: {event['Event']}"]
+        lines += [f"{k}: {v}" for k, v in event.items() if k not in ("Event", "content")]
+        out.append(CRLF.join(lines))
+    return out
+
+
+def linkedid_of(events: list[str]) -> str:
+    return next(parse(e)["Linkedid"] for e in events if parse(e).get("Event") == "Newchannel")
+
+
+@dataclass
+class FakeAmi:
+    """One client at a time; tests push events and read the actions callguard sent."""
+
+    secret: str = "test-secret"
+    only_events: frozenset[str] | None = None  # emulate manager.conf eventfilter
+    honour_hangup: bool = True
+    applications: dict[str, str] = field(default_factory=dict)  # channel -> Application
+    variables: dict[tuple[str, str], str] = field(default_factory=dict)
+    actions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+    held: dict[str, list[str]] = field(default_factory=dict)  # channel -> events on Hangup
+    live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> snapshot
+    accepting: bool = True
+    logins: int = 0
+
+    def __post_init__(self) -> None:
+        self._server: asyncio.Server | None = None
+        self._writer: asyncio.StreamWriter | None = None
+        self.logged_in = asyncio.Event()
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def close(self) -> None:
+        await self.drop()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def drop(self) -> None:
+        """Cut the connection (Asterisk restarting, a network fault)."""
+        self.logged_in.clear()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def hangups(self) -> list[str]:
+        return [a["Channel"] for _, a in self.actions if a.get("Action") == "Hangup"]
+
+    # --- events ---------------------------------------------------------------------------
+
+    def track(self, message: str) -> None:
+        """Keep the live-channel picture the replayed events describe."""
+        fields = parse(message)
+        name = fields.get("Channel")
+        if not name or "Uniqueid" not in fields:
+            return
+        if fields.get("Event") == "Hangup":
+            self.live.pop(name, None)
+        else:
+            self.live[name] = fields
+
+    async def send(self, messages: list[str], *, gap: float = 0.0) -> None:
+        """Send events (tracking them even when nobody is connected: Asterisk goes on)."""
+        for message in messages:
+            self.track(message)
+            name = parse(message).get("Event", "")
+            if self.only_events is not None and name not in self.only_events:
+                continue
+            if self._writer is not None:
+                self._writer.write((message + CRLF + CRLF).encode())
+            if gap:
+                await self._drain()
+                await asyncio.sleep(gap)
+        await self._drain()
+
+    def hold(self, messages: list[str]) -> None:
+        """These channels' events wait until callguard's Hangup names the channel."""
+        for message in messages:
+            fields = parse(message)
+            channel = fields.get("Channel", "")
+            self.held.setdefault(channel, []).append(message)
+
+    async def _drain(self) -> None:
+        if self._writer is not None:
+            try:
+                await self._writer.drain()
+            except ConnectionError:
+                self._writer = None
+
+    # --- the manager side -----------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if not self.accepting or self._writer is not None:
+            writer.close()
+            return
+        self._writer = writer
+        writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+        buffer = ""
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    break
+                buffer += chunk.decode()
+                while CRLF + CRLF in buffer:
+                    message, buffer = buffer.split(CRLF + CRLF, 1)
+                    await self._action(parse(message))
+        except (ConnectionError, asyncio.CancelledError):
+            pass  # the client went, or the test's loop is closing
+        finally:
+            if self._writer is writer:
+                self._writer = None
+                self.logged_in.clear()
+            writer.close()
+
+    def _reply(self, action: dict[str, str], **fields: str) -> str:
+        lines = [f"{k}: {v}" for k, v in fields.items()]
+        lines.insert(1, f"ActionID: {action.get('ActionID', '')}")
+        return CRLF.join(lines) + CRLF + CRLF
+
+    async def _action(self, action: dict[str, str]) -> None:
+        self.actions.append((time.monotonic(), action))
+        name = action.get("Action", "").lower()
+        out: list[str] = []
+        if name == "login":
+            if action.get("Secret") != self.secret:
+                out.append(self._reply(action, Response="Error",
+                                       Message="Authentication failed"))
+            else:
+                self.logins += 1
+                out.append(self._reply(action, Response="Success",
+                                       Message="Authentication accepted"))
+                out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
+                           "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
+                self.logged_in.set()
+        elif name == "ping":
+            out.append(self._reply(action, Response="Success", Ping="Pong",
+                                   Timestamp=f"{time.time():.6f}"))
+        elif name == "getvar":
+            key = (action.get("Channel", ""), action.get("Variable", ""))
+            if key[0] not in self.live:
+                out.append(self._reply(action, Response="Error", Message="No such channel"))
+            else:
+                out.append(self._reply(action, Response="Success", Variable=key[1],
+                                       Value=self.variables.get(key, "")))
+        elif name == "coreshowchannels":
+            out.append(self._reply(action, Response="Success", EventList="start",
+                                   Message="Channels will follow"))
+            for channel, snap in self.live.items():
+                item = {"Event": "CoreShowChannel", "ActionID": action.get("ActionID", ""),
+                        **{k: v for k, v in snap.items() if k not in ("Event", "Privilege",
+                                                                      "Cause", "Cause-txt")},
+                        "BridgeId": "", "Application": self.applications.get(channel, "Wait"),
+                        "ApplicationData": "", "Duration": "00:00:05"}
+                out.append(CRLF.join(f"{k}: {v}" for k, v in item.items()) + CRLF + CRLF)
+            out.append(f"Event: CoreShowChannelsComplete\r\nActionID: "
+                       f"{action.get('ActionID', '')}\r\nEventList: Complete\r\n"
+                       f"ListItems: {len(self.live)}\r\n\r\n")
+        elif name == "hangup":
+            channel = action.get("Channel", "")
+            if channel not in self.live:
+                out.append(self._reply(action, Response="Error", Message="No such channel"))
+            else:
+                out.append(self._reply(action, Response="Success", Message="Channel Hungup"))
+                if self.honour_hangup:
+                    events = self.held.pop(channel, None) or [self._synth_hangup(channel)]
+                    for event in events:
+                        self.track(event)
+                    out.extend(e + CRLF + CRLF for e in events)
+        elif name == "logoff":
+            out.append(self._reply(action, Response="Goodbye",
+                                   Message="Thanks for all the fish."))
+        else:
+            out.append(self._reply(action, Response="Error",
+                                   Message=f"Invalid/unknown command: {action.get('Action')}."))
+        if self._writer is not None:
+            self._writer.write("".join(out).encode())
+            await self._drain()
+
+    def _synth_hangup(self, channel: str) -> str:
+        """SYNTHESISED: a Hangup event from the channel's last recorded snapshot."""
+        snap = {k: v for k, v in self.live[channel].items() if k not in ("Event",)}
+        snap.update(Event="Hangup", Privilege="call,all", Cause="16",
+                    **{"Cause-txt": "Normal Clearing"})
+        return CRLF.join(f"{k}: {v}" for k, v in {"Event": "Hangup", **snap}.items())
