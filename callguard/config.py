@@ -32,11 +32,12 @@ from callguard.policy import (
     pack_from_mapping,
 )
 from callguard.stores.redis.records import RecordsSettings
+from callguard.watchdog.ami import AmiSettings
 
 __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"callguard", "campaigns", "fastagi", "http", "lists", "log", "records",
+_KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "lists", "log", "records",
               "redis"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time"}
@@ -60,6 +61,7 @@ class Settings:
     records: RecordsSettings = field(default_factory=RecordsSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
+    ami: AmiSettings = field(default_factory=AmiSettings)
     lists_backend: str = "embedded"  # or "redis"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
@@ -153,8 +155,8 @@ def _campaign(
     try:
         mode = DialingMode(mode_text)
     except ValueError:
-        raise ConfigError(f"{where}: default_mode {mode_text!r}; use manual, predictive or "
-                          "prerecorded") from None
+        known = ", ".join(m.value for m in DialingMode)
+        raise ConfigError(f"{where}: default_mode {mode_text!r}; use one of {known}") from None
     packs = tuple(_typed(where, raw, "packs", list, list(enabled)))
     unknown = [p for p in packs if p not in enabled]
     if unknown:
@@ -213,6 +215,26 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
             raise ConfigError(f"{where}: allowed_sources entry {source!r} is not an address "
                               "or network like 127.0.0.1 or 10.0.0.0/24") from None
     return FastAgiSettings(**values)
+
+
+def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
+         enabled: tuple[str, ...]) -> AmiSettings:
+    raw = {k: float(v) if k in ("grace_seconds", "reconnect_max_s", "abandonment_warn_rate")
+           and isinstance(v, int) and not isinstance(v, bool) else v for k, v in raw.items()}
+    values = _section(where, raw, AmiSettings())
+    _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
+              "reconnect_max_s", "abandonment_warn_rate")
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    limits = [(o.seconds, o.citation) for p in enabled for o in packs[p].obligations
+              if o.kind == "line-release"]
+    if limits:
+        smallest, citation = min(limits)
+        if not 0 <= values["grace_seconds"] < smallest:
+            raise ConfigError(f"{where}: grace_seconds {values['grace_seconds']} must be at "
+                              f"least 0 and below the smallest release limit, {smallest:g} s "
+                              f"({citation})")
+    return AmiSettings(**values)
 
 
 def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
@@ -315,6 +337,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         records=_records(f"{path} [records]", doc.get("records", {})),
         http=_http(f"{path} [http]", doc.get("http", {})),
         fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
+        ami=_ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled),
         lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
         redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),
     )

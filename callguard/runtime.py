@@ -64,6 +64,8 @@ class Runtime:
     compliance: ComplianceLog
     metrics: NodeMetrics
     stream: RedisStreamSink | None = None
+    # Called with every decision after it is recorded (the AMI watchdog follows calls).
+    followers: list[Callable[[Decision], None]] = field(default_factory=list)
     _files: list[RotatingFileSink] = field(default_factory=list)
     _pinger: aioredis.Redis | None = None
 
@@ -154,9 +156,13 @@ def open_runtime(settings: Settings) -> Runtime:
                              "queue was full", "outcome",
                              lambda: {"sent": sink.sent, "dropped": sink.dropped})
 
+    followers: list[Callable[[Decision], None]] = []
+
     def record(decision: Decision) -> None:
         compliance.record(decision)
         metrics.observe(decision)
+        for follower in followers:
+            follower(decision)
 
     gate = Gate(
         policy=settings.policy(),
@@ -168,4 +174,4 @@ def open_runtime(settings: Settings) -> Runtime:
         journal=compliance.journal,
     )
     return Runtime(settings, lists, records, gate, NumberProtector(key), compliance, metrics,
-                   stream, files)
+                   stream, followers, files)

@@ -176,7 +176,7 @@ class FakeAmi:
         lines.insert(1, f"ActionID: {action.get('ActionID', '')}")
         return CRLF.join(lines) + CRLF + CRLF
 
-    async def _action(self, action: dict[str, str]) -> None:
+    async def _action(self, action: dict[str, str]) -> None:  # noqa: PLR0912 - one per action
         self.actions.append((time.monotonic(), action))
         name = action.get("Action", "").lower()
         out: list[str] = []

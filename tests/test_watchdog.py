@@ -298,3 +298,61 @@ class TestAbandonment:
                 at += 2.5  # the agent came too late
             tracker.feed(event, at)
         assert outcomes == [("c", True)]
+
+
+class TestThroughTheGate:
+    """An ALLOW from the real gate is followed by its Linkedid; records share its id."""
+
+    async def test_allowed_predictive_call_is_released_and_recorded(self, tmp_path, monkeypatch):
+        from datetime import UTC, datetime
+
+        from prometheus_client import generate_latest
+
+        from callguard.compliance.reader import read_files
+        from callguard.config import load_settings
+        from callguard.gate import CheckRequest
+        from callguard.policy import ConsentKind, ConsentRecord
+        from callguard.runtime import open_runtime
+        from callguard.stores.writes import AddConsent
+        from callguard.watchdog.node import WatchdogNode
+        from tests.test_compliance_log import AT, _config, _lists
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        data = tmp_path / "data"
+        _lists(data)
+        runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
+        await runtime.start()
+        fake = FakeAmi()
+        port = await fake.start()
+        node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                        reconnect_max_s=0.5), fake.secret,
+                            runtime.compliance, runtime.metrics)
+        runtime.followers.append(node.observe)
+        await node.start()
+        try:
+            await until(lambda: node.tracker.disconnected_at is None)
+            await runtime.gate.write([AddConsent(
+                "beehive-solar", "+18015550123",
+                ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+            events = lab_events(CALL_01)
+            decision = await runtime.gate.check(CheckRequest(
+                "8015550123", "ut-solar-predictive", at=AT, linkedid=linkedid_of(events),
+                front="fastagi"))
+            assert decision.allowed, decision.verdict.reason
+            before, held = with_g_option(events, CALLED_01)
+            fake.hold(held)
+            await fake.send(before)
+            await until(lambda: sorted(fake.hangups()) == CALLER_01)
+            await until(lambda: "callguard_line_release_seconds_count 1.0" in
+                        generate_latest(runtime.metrics.registry).decode())
+        finally:
+            await node.aclose()
+            await fake.close()
+            await runtime.aclose()
+        records = list(read_files(data / "compliance.jsonl"))
+        release = [r for r in records if r["event"] == "line-release"]
+        assert len(release) == 1
+        assert release[0]["decision_id"] == decision.decision_id
+        assert release[0]["limit_s"] == 25  # Utah: the predictive call's smallest limit
+        assert "13-25a-103(5)(e)" in release[0]["limit_citation"]
+        assert release[0]["ended_by"] == "called-party"

@@ -16,6 +16,7 @@ from callguard.fronts.http.app import build_app
 from callguard.runtime import Runtime
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.tuning import raise_mmap_threshold
+from callguard.watchdog.node import WatchdogNode
 
 __all__ = ["serve"]
 
@@ -37,6 +38,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         lambda: stats.counts)
     await fastagi.start()
     http = await _start_http(runtime)
+    watchdog = await _start_watchdog(runtime)
     _log.info("serving", lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
               http_port=_bound_port(http))
@@ -48,11 +50,24 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                 if isinstance(runtime.lists, EmbeddedListRegistry):
                     await runtime.lists.reload_async()  # Redis replicas follow publications
     finally:
+        if watchdog is not None:
+            await watchdog.aclose()
         if http is not None:
             await http.cleanup()
         await fastagi.close()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+async def _start_watchdog(runtime: Runtime) -> WatchdogNode | None:
+    """The AMI watchdog, when ``[ami] enabled``: follows allowed automated calls."""
+    settings = runtime.settings.ami
+    if not settings.enabled:
+        return None
+    node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics)
+    runtime.followers.append(node.observe)
+    await node.start()
+    return node
 
 
 async def _start_http(runtime: Runtime) -> web.AppRunner | None:
