@@ -356,3 +356,33 @@ class TestThroughTheGate:
         assert release[0]["limit_s"] == 25  # Utah: the predictive call's smallest limit
         assert "13-25a-103(5)(e)" in release[0]["limit_citation"]
         assert release[0]["ended_by"] == "called-party"
+
+
+class TestShippedFiles:
+    def test_manager_conf_filters_pass_exactly_the_events_used(self):
+        import re
+
+        from tests.conftest import ROOT
+
+        text = (ROOT / "asterisk-dialplan" / "manager-callguard.conf").read_text()
+        named = re.findall(r"^eventfilter\(action\(include\),name\((\w+)\)\) =", text, re.M)
+        assert sorted(named) == sorted(USED_EVENTS)
+        legacy = re.search(r"^; eventfilter = \^Event: \(([\w|]+)\)", text, re.M)
+        assert legacy is not None
+        assert sorted(legacy[1].split("|")) == sorted(USED_EVENTS)
+        assert re.search(r"^read = call$", text, re.M)
+        assert re.search(r"^write = call,reporting$", text, re.M)
+
+    def test_grace_must_stay_below_the_smallest_limit(self, tmp_path):
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+        from tests.conftest import ROOT
+
+        text = (ROOT / "config" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        path = tmp_path / "c.toml"
+        path.write_text(text.replace("grace_seconds = 0.0", "grace_seconds = 5"))
+        with pytest.raises(ConfigError, match=r"smallest release limit, 5 s \(47 U.S.C. 227"):
+            load_settings(path)
+        path.write_text(text.replace("grace_seconds = 0.0", "grace_seconds = 2"))
+        assert load_settings(path).ami.grace_seconds == 2.0
