@@ -420,19 +420,25 @@ class CallTracker:
         elapsed = now - call.called_hangup_at
         if elapsed < call.followed.limit_s or not self._leftovers(call):
             return
+        self._risk(call, elapsed, "channels still up past the release limit after the called "
+                   "party hung up" + (" (AMI was disconnected: the hangup time is unknown and "
+                                      "may be as early as the outage began)"
+                                      if call.outage_s else ""))
+
+    def _risk(self, call: _Call, elapsed: float, reason: str) -> None:
+        """Count and record a violation risk, once per call."""
+        followed = call.followed
+        if followed is None or call.risk_logged:
+            return
         call.risk_logged = True
         self._violation()
-        followed = call.followed
         self._report("violation-risk", decision_id=followed.decision_id,
                      campaign=followed.campaign, mode=followed.mode,
                      limit_s=followed.limit_s, citation=followed.limit_citation,
                      elapsed_ms=round(elapsed * 1000, 1),
                      still_up=sorted(self._leftovers(call)),
-                     ami_outage_s=round(call.outage_s, 3) if call.outage_s is not None else None,
-                     reason="channels still up past the release limit after the called party "
-                            "hung up" + (" (AMI was disconnected: the hangup time is unknown "
-                                         "and may be as early as the outage began)"
-                                         if call.outage_s else ""))
+                     ami_outage_s=round(call.outage_s, 3) if call.outage_s else None,
+                     reason=reason)
 
     def _judge_abandonment(self, call: _Call, now: float) -> None:
         followed = call.followed
@@ -483,15 +489,8 @@ class CallTracker:
                 fields["ami_outage_s"] = round(call.outage_s, 3)
                 fields["release_ms_is_upper_bound"] = True
             self._observe_release(release)
-            if release > followed.limit_s and not call.risk_logged:
-                call.risk_logged = True
-                self._violation()
-                self._report("violation-risk", decision_id=followed.decision_id,
-                             campaign=followed.campaign, mode=followed.mode,
-                             limit_s=followed.limit_s, citation=followed.limit_citation,
-                             elapsed_ms=round(release * 1000, 1), still_up=[],
-                             ami_outage_s=round(call.outage_s, 3) if call.outage_s else None,
-                             reason="the last channel went after the release limit")
+            if release > followed.limit_s:
+                self._risk(call, release, "the last channel went after the release limit")
         self._report("line-release", **fields)
 
 
