@@ -41,7 +41,7 @@ class TestSettings:
         ("dial_prefixes = ['nine']\n", "digit strings"),
         (CAMPAIGN.replace('+18015550100', '555'), "not a number callguard can present"),
         (CAMPAIGN.replace('solicitor = "s"', ''), "solicitor (the seller"),
-        (CAMPAIGN + "default_mode = 'robot'\n", "use manual, predictive or prerecorded"),
+        (CAMPAIGN + "default_mode = 'robot'\n", "use one of manual, predictive, prerecorded, fax"),
         (CAMPAIGN + "origin_state = 'Utah'\n", "two-letter code"),
         (CAMPAIGN + "packs = ['us-mars']\n", "not enabled"),
         (CAMPAIGN + "registration = { number = 'x', expires = '2027-01-01' }\n",

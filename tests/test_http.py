@@ -70,7 +70,9 @@ def node(tmp_path_factory):
     text = (ROOT / "config" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
                         f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
-    text = text.replace("enabled = false", "enabled = true")
+    assert "[http]\n" in text
+    head, http_and_rest = text.split("[http]\n", 1)  # only [http]'s enabled, not [ami]'s
+    text = head + "[http]\n" + http_and_rest.replace("enabled = false", "enabled = true", 1)
     text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")
     text = text.replace("require_clock_sync = true", "require_clock_sync = false")
     config = root / "callguard.toml"

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import click
+from rich.markup import escape
 
 from callguard.audit import configure_logging
 from callguard.cli.check import check
@@ -53,5 +54,7 @@ def main() -> None:
         exc.show()
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc}")
+        # escape: messages name sections like "[ami]", which rich would read as markup
+        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: "
+                          f"{escape(str(exc))}")
         sys.exit(EXIT_INTERNAL)
