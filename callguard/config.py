@@ -186,6 +186,9 @@ def _section(where: str, raw: Mapping[str, Any], defaults: Any) -> dict[str, Any
     for key in known:
         default = getattr(defaults, key)
         kind = list if isinstance(default, tuple) else type(default)
+        given = raw.get(key)
+        if kind is float and isinstance(given, int) and not isinstance(given, bool):
+            raw = {**raw, key: float(given)}  # TOML's 2 is as good as 2.0 for seconds
         value = _typed(where, raw, key, kind, default)
         values[key] = tuple(value) if isinstance(value, list) else value
     return values
@@ -219,8 +222,6 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
 
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
          enabled: tuple[str, ...]) -> AmiSettings:
-    raw = {k: float(v) if k in ("grace_seconds", "reconnect_max_s", "abandonment_warn_rate")
-           and isinstance(v, int) and not isinstance(v, bool) else v for k, v in raw.items()}
     values = _section(where, raw, AmiSettings())
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "abandonment_warn_rate")

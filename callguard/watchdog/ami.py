@@ -149,8 +149,6 @@ class AmiWatchdog:
         self._manager.register_event("*", self._on_event)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
-        self.actions_sent = 0
-        self.logins = 0
 
     @property
     def connected(self) -> bool:
@@ -186,7 +184,6 @@ class AmiWatchdog:
     def _on_login(self, manager: Manager) -> None:
         del manager
         self._backoff.reset()
-        self.logins += 1
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._spawn(self._rebuild())
@@ -261,6 +258,5 @@ class AmiWatchdog:
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None) -> Any:
         if not self.connected:
             raise ConnectionError("AMI not connected")
-        self.actions_sent += 1
         future = self._manager.send_action(action, as_list=as_list)
         return await asyncio.wait_for(future, self.settings.action_timeout_ms / 1000)

@@ -145,7 +145,6 @@ class CallTracker:
         self._answered = answered
         self.calls: dict[str, _Call] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
-        self._by_channel: dict[str, str] = {}  # channel name -> linkedid
         self.disconnected_at: float | None = None
 
     # --- what the gate tells us ---------------------------------------------------------
@@ -180,7 +179,6 @@ class CallTracker:
             call = self.calls[linkedid] = _Call(linkedid, followed=self._pending.pop(linkedid,
                                                                                    None))
         call.channels[uniqueid] = name
-        self._by_channel[name] = linkedid
         del now
         return []
 
@@ -270,7 +268,6 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        self._by_channel.pop(name, None)
         if call.first_hangup is None:
             call.first_hangup = name
         effects: list[Effect] = []
@@ -360,7 +357,6 @@ class CallTracker:
                     linkedid, followed=self._pending.pop(linkedid, None))
             for uniqueid, item in items.items():
                 call.channels[uniqueid] = item.get("Channel", "")
-                self._by_channel[item.get("Channel", "")] = linkedid
             if call.dest is None:
                 # Asterisk names a Dial()'s outgoing leg's application "AppDial".
                 dialled = [i.get("Channel", "") for i in items.values()
@@ -376,7 +372,7 @@ class CallTracker:
         for linkedid, call in list(self.calls.items()):
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
-                self._by_channel.pop(call.channels.pop(uniqueid), None)
+                del call.channels[uniqueid]
             dest_gone = call.dest is not None and call.dest not in call.channels.values()
             # Who hung up first is unknown: the called party is gone, so the rest must go.
             if (dest_gone and call.called_hangup_at is None and call.followed is not None
