@@ -123,6 +123,21 @@ class TestCheck:
         assert result.returncode == USAGE
         assert "us-mars" in result.stderr
 
+    def test_serve_without_the_ami_secret_is_a_usage_error(self, data_dir, tmp_path,
+                                                           monkeypatch):
+        """[ami] enabled and no secret anywhere: exit 2 before serving, naming both ways."""
+        config = tmp_path / "ami.toml"
+        text = (ROOT / "config" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        section = text.index("[ami]")
+        enabled = text.index("enabled = false", section)
+        config.write_text(text[:enabled] + "enabled = true" + text[enabled + 15:])
+        monkeypatch.delenv("CALLGUARD_AMI_SECRET", raising=False)
+        result = cli("--config", str(config), "serve", data_dir=data_dir)
+        assert result.returncode == USAGE, result.stderr
+        assert "CALLGUARD_AMI_SECRET" in result.stderr
+        assert "[ami] secret_file" in result.stderr
+
 
 class TestRecords:
     """Record commands reach the same store the gate reads."""

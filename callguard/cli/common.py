@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 from rich.console import Console
+from rich.markup import escape
 
 from callguard.config import Settings, load_settings
 from callguard.errors import CallguardError, ConfigError, NumberError
@@ -65,8 +66,8 @@ class CliState:
 
 
 def usage_error(message: str) -> NoReturn:
-    """Print and exit 2."""
-    err_console.print(f"[red]usage error:[/red] {message}", highlight=False)
+    """Print and exit 2 (escaped: messages name sections like "[ami]", not rich markup)."""
+    err_console.print(f"[red]usage error:[/red] {escape(message)}", highlight=False)
     sys.exit(EXIT_USAGE)
 
 

@@ -97,11 +97,13 @@ def _bound_port(runner: web.AppRunner | None) -> int | None:
 @click.pass_obj
 def serve(state: CliState, reload_seconds: float) -> None:
     """Run the node until SIGTERM."""
-    if state.settings.http.enabled:
-        try:
+    try:  # secrets are read before the loop starts, so a missing one is a usage error
+        if state.settings.http.enabled:
             state.settings.http_token()
-        except ConfigError as exc:
-            usage_error(str(exc))
+        if state.settings.ami.enabled:
+            state.settings.ami.secret()
+    except ConfigError as exc:
+        usage_error(str(exc))
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
     asyncio.run(_serve(state, reload_seconds))
