@@ -37,6 +37,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from callguard.watchdog.ami import AmiSettings, AmiWatchdog  # noqa: E402
+from callguard.watchdog.calls import (  # noqa: E402
+    USED_EVENTS,
+    CallTracker,
+    Followed,
+    TrackerSettings,
+)
 from tests.fake_ami import FakeAmi, lab_events, parse  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -90,9 +97,10 @@ class Template:
                  (UNIQUE_PREFIX, f"{1_800_000_000 + i}."))
         out = []
         for message in messages:
+            text = message
             for old, new in swaps:
-                message = message.replace(old, new)
-            out.append(message)
+                text = text.replace(old, new)
+            out.append(text)
         return out
 
 
@@ -101,7 +109,7 @@ def linkedid(i: int) -> str:
 
 
 def call_of(channel: str) -> int:
-    return int(channel.rsplit("-", 1)[1].split(";")[0], 16) // 2
+    return int(channel.rsplit("-", 1)[1].split(";", 1)[0], 16) // 2
 
 
 # --- the fake Asterisk, timing both ends ---------------------------------------------------
@@ -148,9 +156,6 @@ class TimedAmi(FakeAmi):
 
 async def node(port: int, calls: int) -> None:
     """The watchdog side: follow every call, report line-release records on stdin EOF."""
-    from callguard.watchdog.ami import AmiSettings, AmiWatchdog
-    from callguard.watchdog.calls import CallTracker, Followed, TrackerSettings
-
     records: list[dict[str, object]] = []
     risks = 0
 
@@ -195,8 +200,6 @@ class Result:
 
 
 async def run(load: str, filtered: bool, calls: int, rate: float) -> Result:
-    from callguard.watchdog.calls import USED_EVENTS
-
     template = Template.load()
     fake = TimedAmi(only_events=frozenset(USED_EVENTS) if filtered else None)
     port = await fake.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,6 +20,7 @@ from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.fronts.http.app import HttpSettings
+from callguard.fronts.sip.server import SipSettings
 from callguard.numbers import NumberParser
 from callguard.policy import (
     Campaign,
@@ -38,7 +39,7 @@ __all__ = ["Settings", "load_settings"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
 _KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "lists", "log", "records",
-              "redis"}
+              "redis", "sip"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
@@ -62,6 +63,7 @@ class Settings:
     http: HttpSettings = field(default_factory=HttpSettings)
     fastagi: FastAgiSettings = field(default_factory=FastAgiSettings)
     ami: AmiSettings = field(default_factory=AmiSettings)
+    sip: SipSettings = field(default_factory=SipSettings)
     lists_backend: str = "embedded"  # or "redis"
     redis_url: str = "redis://127.0.0.1:6379/0"
 
@@ -185,6 +187,9 @@ def _section(where: str, raw: Mapping[str, Any], defaults: Any) -> dict[str, Any
     values: dict[str, Any] = {}
     for key in known:
         default = getattr(defaults, key)
+        if key not in raw:
+            values[key] = default
+            continue
         kind = list if isinstance(default, tuple) else type(default)
         given = raw.get(key)
         if kind is float and isinstance(given, int) and not isinstance(given, bool):
@@ -205,19 +210,52 @@ def _choice(where: str, values: Mapping[str, Any], key: str, *allowed: str) -> N
         raise ConfigError(f"{where}: {key} {values[key]!r}; use {' or '.join(allowed)}")
 
 
+def _networks(where: str, key: str, networks: Iterable[str]) -> None:
+    for source in networks:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError:
+            raise ConfigError(f"{where}: {key} entry {source!r} is not an address "
+                              "or network like 127.0.0.1 or 10.0.0.0/24") from None
+
+
 def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
     values = _section(where, raw, FastAgiSettings())
     _positive(where, values, "budget_ms", "header_timeout_ms", "reply_timeout_ms",
               "max_header_bytes", "max_sessions")
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
-    for source in values["allowed_sources"]:
-        try:
-            ipaddress.ip_network(source, strict=False)
-        except ValueError:
-            raise ConfigError(f"{where}: allowed_sources entry {source!r} is not an address "
-                              "or network like 127.0.0.1 or 10.0.0.0/24") from None
+    _networks(where, "allowed_sources", values["allowed_sources"])
     return FastAgiSettings(**values)
+
+
+def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> SipSettings:
+    values = _section(where, raw, SipSettings())
+    _positive(where, values, "budget_ms", "rate_per_source", "burst_per_source",
+              "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes")
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"{where}: port {values['port']} is not a UDP port")
+    if values["block_status"] not in (403, 603):
+        raise ConfigError(f"{where}: block_status {values['block_status']}; use 603 "
+                          "(Decline) or 403 (Forbidden)")
+    if values["max_retransmits"] < 0:
+        raise ConfigError(f"{where}: max_retransmits must be 0 or more")
+    trunk = values["trunk"]
+    if not trunk.lower().startswith(("sip:", "sips:")) or "{number}" not in trunk:
+        raise ConfigError(f"{where}: trunk {trunk!r} must be a sip: or sips: URI with "
+                          "{number} where the E.164 number goes, like "
+                          "sip:{number}@trunk.example.net")
+    for key in ("identity_header", "campaign_header", "mode_header", "location_header"):
+        if not values[key] or not all(c.isalnum() or c in "-_." for c in values[key]):
+            raise ConfigError(f"{where}: {key} {values[key]!r} is not a header name")
+    _networks(where, "allowed_sources", values["allowed_sources"])
+    by_source = values["campaign_by_source"]
+    _networks(where, "campaign_by_source", by_source)
+    for network, campaign in by_source.items():
+        if campaign not in campaigns:
+            raise ConfigError(f"{where}: campaign_by_source {network!r} names campaign "
+                              f"{campaign!r}, which is not configured")
+    return SipSettings(**values)
 
 
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
@@ -339,6 +377,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         http=_http(f"{path} [http]", doc.get("http", {})),
         fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
         ami=_ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled),
+        sip=_sip(f"{path} [sip]", doc.get("sip", {}), campaigns),
         lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
         redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),
     )

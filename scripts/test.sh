@@ -14,6 +14,10 @@ if ! command -v redis-server >/dev/null; then
     exit 1
   fi
 fi
+# tests/test_sip.py drives the SIP front with Debian's SIPp (sip-tester) and sipsak.
+if { ! command -v sipp >/dev/null || ! command -v sipsak >/dev/null; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq sip-tester sipsak >/dev/null
+fi
 # tests/test_packaging.py checks the systemd unit with systemd-analyze.
 if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || true

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 
 import click
@@ -13,6 +14,7 @@ from callguard.cli.common import CliState, usage_error
 from callguard.errors import ConfigError
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
+from callguard.fronts.sip.server import SipFront
 from callguard.runtime import Runtime
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.tuning import raise_mmap_threshold
@@ -39,9 +41,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     await fastagi.start()
     http = await _start_http(runtime)
     watchdog = await _start_watchdog(runtime)
+    sip = await _start_sip(runtime)
+    gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     _log.info("serving", lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
-              http_port=_bound_port(http))
+              http_port=_bound_port(http), sip_port=sip.port if sip else None)
     try:
         while not stop.is_set():
             try:
@@ -50,6 +54,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                 if isinstance(runtime.lists, EmbeddedListRegistry):
                     await runtime.lists.reload_async()  # Redis replicas follow publications
     finally:
+        if sip is not None:
+            await sip.close()
         if watchdog is not None:
             await watchdog.aclose()
         if http is not None:
@@ -57,6 +63,20 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         await fastagi.close()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+async def _start_sip(runtime: Runtime) -> SipFront | None:
+    """The SIP redirect front, when ``[sip] enabled``."""
+    if not runtime.settings.sip.enabled:
+        return None
+    sip = SipFront(runtime.gate, runtime.settings.sip)
+    counts = sip.stats.counts
+    runtime.metrics.watch_counts(
+        "callguard_sip_events", "SIP front messages by what happened (invite_new, allow, "
+        "block, retransmitted, malformed, refused_source, rate_limited, ...)", "event",
+        lambda: counts)
+    await sip.start()
+    return sip
 
 
 async def _start_watchdog(runtime: Runtime) -> WatchdogNode | None:

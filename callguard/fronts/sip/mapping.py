@@ -1,0 +1,121 @@
+"""What an INVITE asks and how the decision answers it, in SIP terms.
+
+The number is the Request-URI's user part (``sip:8015550123@gate`` or
+``tel:+18015550123``); the campaign comes from a header or from the source address, as
+configured; mode and location may come from headers. ALLOW is a 302 to the trunk,
+carrying the number to present as ``P-Asserted-Identity`` (and no ``Privacy: id``);
+BLOCK is a 603 (or 403) with ``Reason: SIP;cause=…;text="<rule id>"`` (RFC 3326).
+Every response echoes Via, From, Call-ID and CSeq and adds a To tag (RFC 3261 §8.2.6).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from aiosipua import SipRequest, SipResponse
+
+from callguard.decision import Decision
+from callguard.gate import CheckRequest
+
+__all__ = ["SipMapping", "build_response", "number_of", "quote"]
+
+ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
+REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request",
+           403: "Forbidden", 405: "Method Not Allowed", 416: "Unsupported URI Scheme",
+           420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
+           503: "Service Unavailable", 603: "Decline"}
+_ECHOED = ("via", "from", "to", "call-id", "cseq")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def quote(text: str) -> str:
+    """A quoted-string (RFC 3261 §25.1): backslash and double quote escaped."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def number_of(uri: str) -> str:
+    """The dialled number in a Request-URI: the user part, without its parameters."""
+    scheme, _, rest = uri.partition(":")
+    scheme = scheme.lower()
+    if scheme == "tel":
+        user = rest
+    elif scheme in ("sip", "sips"):
+        user = rest.partition("@")[0] if "@" in rest else ""
+    else:
+        raise ValueError(f"unsupported URI scheme {scheme!r}")
+    return user.split(";", 1)[0].split("?", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class SipMapping:
+    """Where number, campaign, mode and location come from (``[sip]`` settings)."""
+
+    campaign_header: str = "X-Callguard-Campaign"
+    campaign_by_source: Mapping[str, str] | None = None  # network -> campaign id
+    mode_header: str = "X-Callguard-Mode"
+    location_header: str = "X-Callguard-Location"
+    _networks: tuple[tuple[IPNetwork, str], ...] = field(default=(), init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        networks = [(ipaddress.ip_network(net, strict=False), campaign)
+                    for net, campaign in (self.campaign_by_source or {}).items()]
+        # the most specific network wins
+        networks.sort(key=lambda item: item[0].prefixlen, reverse=True)
+        object.__setattr__(self, "_networks", tuple(networks))
+
+    def campaign_for(self, request: SipRequest, source: str) -> str:
+        """The source's campaign when sources are mapped, else the header's."""
+        if self.campaign_by_source:
+            try:
+                address = ipaddress.ip_address(source)
+            except ValueError:
+                return ""
+            for network, campaign in self._networks:
+                if address in network:
+                    return campaign
+            return ""
+        return request.headers.get_first(self.campaign_header) or ""
+
+    def check_request(self, request: SipRequest, source: str) -> CheckRequest:
+        """The gate's question; validation (number, campaign, mode) is the gate's job."""
+        headers = request.headers
+        return CheckRequest(
+            number=number_of(request.uri),
+            campaign=self.campaign_for(request, source),
+            mode=headers.get_first(self.mode_header) or None,
+            location=headers.get_first(self.location_header) or None,
+            front="sip",
+        )
+
+
+def build_response(request: SipRequest, status: int, *, to_tag: str,
+                   headers: tuple[tuple[str, str], ...] = ()) -> SipResponse:
+    """A response to ``request`` (§8.2.6): echoed headers, our To tag, extra headers."""
+    response = SipResponse(status_code=status, reason_phrase=REASONS.get(status, ""))
+    for name in _ECHOED:
+        for value in request.headers.get(name):
+            tagged = name != "to" or status == 100 or ";tag=" in value.replace(" ", "").lower()
+            response.headers.append(name, value if tagged else f"{value};tag={to_tag}")
+    for name, value in headers:
+        response.headers.append(name, value)
+    return response
+
+
+def decision_headers(decision: Decision, *, trunk: str, identity_header: str,
+                     block_status: int) -> tuple[int, tuple[tuple[str, str], ...]]:
+    """The status and headers that carry a decision to the dialer."""
+    verdict = decision.verdict
+    deciding = verdict.deciding
+    common = (("X-Callguard-Decision", decision.decision_id),)
+    if decision.allowed and decision.campaign is not None:
+        number = decision.number.e164 if decision.number is not None else decision.raw_number
+        contact = trunk.replace("{number}", number)
+        caller = decision.campaign.caller_id
+        return 302, (("Contact", f"<{contact}>"),
+                     (identity_header, f"<tel:{caller}>"), *common)
+    rule = deciding.rule_id if deciding is not None else "callguard:blocked"
+    return block_status, (("Reason", f"SIP;cause={block_status};text={quote(rule)}"),
+                          ("X-Callguard-Reason", verdict.reason.replace("\r", " ")
+                           .replace("\n", " ")[:300]), *common)

@@ -1,0 +1,364 @@
+"""The SIP redirect front: an INVITE in, 302 to the trunk or 603 with the rule out.
+
+Thin like the FastAGI front: source checks and parsing at the edge, the server
+transaction table (``transactions.py``) for retransmissions, the gate for the decision.
+aiosipua parses and builds the messages and owns the TCP listener; over UDP its transport
+class is used with two edges replaced (see ``_Udp``): the socket is ours (a large
+``SO_RCVBUF``), and its protocol's ``connection_made`` asserts a base class that
+Python 3.11's selector datagram transport does not have (cpython issue 90352).
+
+What the SIP front cannot do, and says so in the README: it does not see the call it
+allowed (no line-release enforcement), and a dialer may ignore the caller ID it suggests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import time
+from collections import Counter
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, cast
+
+import structlog
+from aiosipua import SipMessage, SipRequest, SipResponse
+from aiosipua.headers import parse_via, stringify_via
+from aiosipua.message import missing_required_headers
+from aiosipua.transport import TcpSipTransport, UdpSipTransport
+
+from callguard.decision import Decision
+from callguard.fronts.sip.mapping import (
+    ALLOW_METHODS,
+    SipMapping,
+    build_response,
+    decision_headers,
+    number_of,
+)
+from callguard.fronts.sip.protection import Allowlist, RateLimiter
+from callguard.fronts.sip.transactions import (
+    Receipt,
+    ServerTransactions,
+    TimerSettings,
+    transaction_key,
+)
+from callguard.gate import CheckRequest
+from callguard.policy import Verdict, refusal
+from callguard.policy.core import FAIL_CLOSED
+
+__all__ = ["SipFront", "SipSettings", "SipStats"]
+
+TIMEOUT_RULE = "callguard:time-budget"
+_TICK_S = 0.02
+_KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
+_log = structlog.get_logger("callguard.sip")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SipSettings:
+    """``[sip]``: where to listen, where ALLOWed calls go, and the limits."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 5060
+    tcp: bool = True  # also listen on TCP (same port)
+    trunk: str = "sip:{number}@trunk.invalid"  # the 302 Contact; {number} is E.164
+    identity_header: str = "P-Asserted-Identity"
+    block_status: int = 603  # or 403
+    campaign_header: str = "X-Callguard-Campaign"
+    campaign_by_source: Mapping[str, str] = field(default_factory=dict)  # network -> id
+    mode_header: str = "X-Callguard-Mode"
+    location_header: str = "X-Callguard-Location"
+    budget_ms: int = 250
+    allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
+    rate_per_source: float = 10_000.0  # messages per second (INVITE and ACK both count)
+    burst_per_source: float = 20_000.0
+    max_transactions: int = 65_536
+    max_retransmits: int = 6
+    t1_ms: int = 500
+    max_datagram_bytes: int = 8192
+    receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
+
+    def mapping(self) -> SipMapping:
+        """Where the gate's question comes from."""
+        return SipMapping(self.campaign_header, dict(self.campaign_by_source) or None,
+                          self.mode_header, self.location_header)
+
+    def timers(self) -> TimerSettings:
+        """RFC 3261 timers scaled from T1, with the table's bounds."""
+        t1 = self.t1_ms / 1000
+        return TimerSettings(t1=t1, t2=8 * t1, t4=10 * t1,
+                             max_transactions=self.max_transactions,
+                             max_retransmits=self.max_retransmits)
+
+
+class Gatekeeper(Protocol):
+    """The gate as the front uses it (the benchmark's null gate is one too)."""
+
+    async def check(self, request: CheckRequest) -> Decision: ...
+
+    def refuse(self, request: CheckRequest, verdict: Verdict, *,
+               started: float) -> Decision: ...
+
+
+@dataclass
+class SipStats:
+    """Counters for operators and ``/metrics`` (``callguard_sip_events_total``)."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, front: SipFront, owner: _Udp) -> None:
+        self._front, self._owner = front, owner
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        self._front.received(data, (str(addr[0]), int(addr[1])), self._owner)
+
+    def error_received(self, exc: Exception) -> None:
+        self._front.stats.counts["udp_error"] += 1
+
+
+class _Udp(UdpSipTransport):
+    """aiosipua's UDP transport on our own socket and protocol."""
+
+    reliable = False
+
+    async def open(self, front: SipFront, receive_buffer: int) -> int:
+        family = socket.AF_INET6 if ":" in self.local_addr[0] else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.setblocking(False)
+        sock.bind(self.local_addr)
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(front, self),
+                                                           sock=sock)
+        self._udp_transport = transport
+        granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux doubles
+        if granted < receive_buffer:
+            _log.warning("sip_receive_buffer_capped", asked=receive_buffer, got=granted,
+                         fix="sysctl -w net.core.rmem_max=<bytes> (see README)")
+        return int(sock.getsockname()[1])
+
+    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self._udp_transport is not None:
+            self._udp_transport.sendto(data, addr)
+
+
+class _Tcp(TcpSipTransport):
+    """aiosipua's TCP transport, its messages handed to the front unparsed."""
+
+    front: SipFront | None = None
+
+    def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.front is not None:
+            self.front.received(data, addr, self)
+
+    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+        connection = self._connections.get(addr)
+        if connection is not None:
+            connection[1].write(data)
+
+
+_Transport = _Udp | _Tcp
+
+
+class SipFront:
+    """A SIP redirect server over UDP (and TCP) in front of the gate."""
+
+    def __init__(self, gate: Gatekeeper, settings: SipSettings) -> None:
+        self.gate = gate
+        self.settings = settings
+        self.stats = SipStats()
+        self.mapping = settings.mapping()
+        self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
+        self._allowed = Allowlist(settings.allowed_sources)
+        self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
+        self._udp: _Udp | None = None
+        self._tcp: _Tcp | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+        self.port = 0
+
+    async def start(self) -> None:
+        """Listen on UDP (and TCP, same port) and start the retransmission timer."""
+        self._udp = _Udp(local_addr=(self.settings.host, self.settings.port))
+        self.port = await self._udp.open(self, self.settings.receive_buffer_bytes)
+        if self.settings.tcp:
+            self._tcp = _Tcp(local_addr=(self.settings.host, self.port))
+            self._tcp.front = self
+            await self._tcp.start()
+        self._ticker = asyncio.create_task(self._tick())
+        _log.info("sip_listening", host=self.settings.host, port=self.port,
+                  tcp=self.settings.tcp)
+
+    async def close(self) -> None:
+        """Stop listening; decisions under way finish (their answers may be lost)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._udp is not None:
+            await self._udp.stop()
+        if self._tcp is not None:
+            await self._tcp.stop()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- the datagram path ------------------------------------------------------------------
+
+    def received(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
+        """One message from the wire; nothing in here may raise."""
+        counts = self.stats.counts
+        if addr[0] not in self._allowed:
+            counts["refused_source"] += 1
+            return
+        if not self._rate.allow(addr[0], time.monotonic()):
+            counts["rate_limited"] += 1
+            return
+        if len(data) > self.settings.max_datagram_bytes:
+            counts["oversized"] += 1
+            return
+        try:
+            message = SipMessage.parse(data)
+        except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
+            counts["malformed"] += 1
+            return
+        if not isinstance(message, SipRequest):
+            counts["response_ignored"] += 1
+            return
+        try:
+            self._request(message, addr, transport)
+        except Exception:  # noqa: BLE001 - a hostile header must not stop the server
+            counts["malformed"] += 1
+            _log.warning("sip_request_dropped", source=addr[0], exc_info=True)
+
+    def _request(self, request: SipRequest, addr: tuple[str, int],
+                 transport: _Transport) -> None:
+        counts = self.stats.counts
+        method = request.method.upper()
+        missing = missing_required_headers(request)
+        if missing:
+            counts["missing_headers"] += 1
+            if request.headers.get("via") and method != "ACK":
+                self._stateless(request, 400, addr, transport,
+                                (("Warning", f'399 callguard "missing {", ".join(missing)}"'),))
+            return
+        _stamp_via(request, addr)
+        key = self._key(request, method)
+        receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
+                                                   now=time.monotonic())
+        counts[f"{method.lower() if method in _KNOWN else 'other'}_{receipt.value}"] += 1
+        if receipt is Receipt.RESEND and again is not None:
+            transport.send_bytes(again, addr)
+            return
+        if receipt is Receipt.FULL:
+            self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
+            return
+        if receipt is not Receipt.NEW:
+            return
+        if method == "INVITE":
+            task = asyncio.create_task(self._invite(request, key, addr, transport))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        status, headers = self._other(request, method)
+        self._final(request, key, status, addr, transport, headers)
+
+    def _other(self, request: SipRequest, method: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+        if method == "OPTIONS":
+            if request.headers.get("require"):
+                return 420, (("Unsupported", ", ".join(request.headers.get("require"))),)
+            return 200, (("Allow", ALLOW_METHODS), ("Accept", "application/sdp"))
+        if method == "CANCEL":
+            if self.transactions.answered(self._key(request, "INVITE")) is None:
+                return 481, ()
+            return 200, ()  # the INVITE is answered by its decision, within the budget
+        self.stats.counts["method_not_allowed"] += 1
+        return 405, (("Allow", ALLOW_METHODS),)
+
+    async def _invite(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
+                      transport: _Transport) -> None:
+        try:
+            if request.headers.get("require"):
+                self._final(request, key, 420, addr, transport,
+                            (("Unsupported", ", ".join(request.headers.get("require"))),))
+                return
+            try:
+                number_of(request.uri)
+            except ValueError:
+                self._final(request, key, 416, addr, transport)
+                return
+            check = self.mapping.check_request(request, addr[0])
+            decision = await self._decide(check)
+            status, headers = decision_headers(
+                decision, trunk=self.settings.trunk,
+                identity_header=self.settings.identity_header,
+                block_status=self.settings.block_status)
+            self.stats.counts["allow" if decision.allowed else "block"] += 1
+            self._final(request, key, status, addr, transport, headers)
+        finally:
+            if self.transactions.answered(key) is False:
+                self.transactions.forget(key)  # never answered: let a retransmission retry
+
+    async def _decide(self, request: CheckRequest) -> Decision:
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.budget_ms / 1000):
+                return await self.gate.check(request)
+        except TimeoutError:
+            self.stats.counts["over_budget"] += 1
+            return self.gate.refuse(request, refusal(
+                TIMEOUT_RULE, FAIL_CLOSED,
+                f"no decision within the {self.settings.budget_ms} ms budget; call not placed"),
+                started=started)
+
+    # --- answers ----------------------------------------------------------------------------
+
+    def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
+               transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        response = build_response(request, status, to_tag=secrets.token_hex(6),
+                                  headers=headers)
+        data = bytes(response)
+        transport.send_bytes(data, addr)
+        self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
+
+    def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
+                   transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
+        try:
+            response: SipResponse = build_response(request, status,
+                                                   to_tag=secrets.token_hex(6),
+                                                   headers=headers)
+            transport.send_bytes(bytes(response), addr)
+        except ValueError:
+            self.stats.counts["unanswerable"] += 1
+
+    @staticmethod
+    def _key(request: SipRequest, method: str) -> Hashable:
+        via = parse_via(request.headers.get("via")[0])
+        cseq = request.cseq
+        from_addr = request.from_addr
+        return transaction_key(
+            branch=via.branch, sent_by=f"{via.host}:{via.port or 5060}", method=method,
+            call_id=request.call_id or "", cseq=cseq.seq if cseq else 0,
+            from_tag=(from_addr.tag or "") if from_addr else "")
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            for data, dest in self.transactions.due(time.monotonic()):
+                addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
+                self.stats.counts["retransmitted"] += 1
+                transport.send_bytes(data, addr)
+
+
+def _stamp_via(request: SipRequest, addr: tuple[str, int]) -> None:
+    """RFC 3581 / §18.2.1: the top Via learns where the request really came from."""
+    vias = request.headers.get("via")
+    top = parse_via(vias[0])
+    wants_rport = "rport" in top.params and not top.params["rport"]
+    if top.host == addr[0] and not wants_rport:
+        return
+    top.params["received"] = addr[0]
+    if wants_rport:
+        top.params["rport"] = str(addr[1])
+    vias[0] = stringify_via(top)

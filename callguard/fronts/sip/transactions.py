@@ -1,0 +1,173 @@
+"""Server transactions (RFC 3261 §17.2): one decision per INVITE, however often it arrives.
+
+Pure: no sockets and no clock. The front hands every request to ``receive`` with the
+time, and the final response to ``respond``; ``due(now)`` yields the retransmissions the
+timers ask for and forgets finished transactions. Over UDP an INVITE's final response is
+sent again at T1, 2·T1, … capped at T2 until the ACK arrives (timer G) or 64·T1 pass
+(timer H); the ACK is absorbed and the transaction lingers T4 to absorb copies of it
+(timer I). A non-INVITE transaction keeps its response 64·T1 for retransmitted requests
+(timer J). Over TCP nothing is retransmitted and timers I and J are zero.
+
+Two bounds make the server useless as an amplifier: the table has a maximum size (a new
+request beyond it is refused, not stored), and each transaction sends its final response
+at most ``1 + max_retransmits`` times, whatever mix of timers and retransmitted requests
+asks for it.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import Counter
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from enum import Enum
+
+__all__ = ["Receipt", "ServerTransactions", "TimerSettings", "transaction_key"]
+
+MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7: branches that are unique per transaction
+
+
+@dataclass(frozen=True, slots=True)
+class TimerSettings:
+    """RFC 3261 §17 timers and our bounds; the defaults are the RFC's."""
+
+    t1: float = 0.5
+    t2: float = 4.0
+    t4: float = 5.0
+    max_transactions: int = 65_536
+    max_retransmits: int = 6
+
+
+def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: str,
+                    cseq: int, from_tag: str) -> Hashable:
+    """§17.2.3: the top Via's branch and sent-by; the ACK of an INVITE matches the INVITE.
+
+    Requests from RFC 2543 clients (no magic cookie) fall back to Call-ID, CSeq number,
+    From tag and sent-by.
+    """
+    kind = "INVITE" if method in ("INVITE", "ACK") else method
+    if branch and branch.startswith(MAGIC_COOKIE):
+        return (branch, sent_by, kind)
+    return ("2543", call_id, cseq, from_tag, sent_by, kind)
+
+
+class Receipt(Enum):
+    """What to do with a request, as the transaction table sees it."""
+
+    NEW = "new"  # decide and respond
+    PENDING = "pending"  # a retransmission while the decision is under way: absorb
+    RESEND = "resend"  # a retransmission after the final response: send it again
+    ABSORBED = "absorbed"  # an ACK, or a retransmission past the cap: nothing to send
+    STRAY_ACK = "stray-ack"  # an ACK that matches no transaction
+    FULL = "full"  # the table is at its bound: refuse
+
+
+@dataclass(slots=True)
+class _Transaction:
+    invite: bool
+    reliable: bool
+    response: bytes | None = None
+    dest: object = None
+    sends: int = 0  # final-response copies sent after the first
+    interval: float = 0.0
+    next_send: float | None = None
+    expires: float | None = None
+    acked: bool = False
+    wake: float | None = None
+
+
+@dataclass
+class ServerTransactions:
+    """The table of live server transactions, keyed by ``transaction_key``."""
+
+    settings: TimerSettings = field(default_factory=TimerSettings)
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._table: dict[Hashable, _Transaction] = {}
+        self._timers: list[tuple[float, int, Hashable]] = []
+        self._seq = 0
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def receive(self, key: Hashable, method: str, *, reliable: bool,
+                now: float) -> tuple[Receipt, bytes | None]:
+        """A request arrived; the receipt, and the response to send again if any."""
+        tx = self._table.get(key)
+        if method == "ACK":
+            if tx is None or not tx.invite:
+                return Receipt.STRAY_ACK, None
+            if not tx.acked and tx.response is not None:
+                tx.acked = True
+                tx.next_send = None
+                self._schedule(key, tx, expires=now + (0.0 if tx.reliable else
+                                                       self.settings.t4))
+            return Receipt.ABSORBED, None
+        if tx is not None:
+            if tx.response is None:
+                return Receipt.PENDING, None
+            if tx.acked or tx.sends >= self.settings.max_retransmits:
+                self.counts["retransmit_capped" if not tx.acked else "after_ack"] += 1
+                return Receipt.ABSORBED, None
+            tx.sends += 1
+            return Receipt.RESEND, tx.response
+        if len(self._table) >= self.settings.max_transactions:
+            self.counts["table_full"] += 1
+            return Receipt.FULL, None
+        self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable)
+        return Receipt.NEW, None
+
+    def respond(self, key: Hashable, response: bytes, dest: object, *, now: float) -> None:
+        """The final response was sent once; keep it, and start the timers."""
+        tx = self._table.get(key)
+        if tx is None or tx.response is not None:
+            return
+        tx.response, tx.dest = response, dest
+        t1 = self.settings.t1
+        if tx.invite and not tx.reliable:
+            tx.interval = t1
+            tx.next_send = now + t1
+        self._schedule(key, tx, expires=now + (64 * t1 if tx.invite or not tx.reliable
+                                               else 0.0))
+
+    def answered(self, key: Hashable) -> bool | None:
+        """None: no such transaction; False: deciding; True: its final response is sent."""
+        tx = self._table.get(key)
+        return None if tx is None else tx.response is not None
+
+    def forget(self, key: Hashable) -> None:
+        """A request that will never be answered (its front dropped it)."""
+        self._table.pop(key, None)
+
+    def due(self, now: float) -> list[tuple[bytes, object]]:
+        """Retransmissions whose time has come; expired transactions are forgotten."""
+        out: list[tuple[bytes, object]] = []
+        while self._timers and self._timers[0][0] <= now:
+            wake, _, key = heapq.heappop(self._timers)
+            tx = self._table.get(key)
+            if tx is None or tx.wake != wake:
+                continue  # rescheduled or gone: a stale heap entry
+            if tx.expires is not None and tx.expires <= now:
+                del self._table[key]
+                if tx.invite and not tx.acked and tx.response is not None:
+                    self.counts["no_ack"] += 1  # timer H: the client never confirmed
+                continue
+            if tx.next_send is not None and tx.next_send <= now and tx.response is not None:
+                if tx.sends < self.settings.max_retransmits:
+                    tx.sends += 1
+                    out.append((tx.response, tx.dest))
+                    tx.interval = min(2 * tx.interval, self.settings.t2)
+                    tx.next_send = now + tx.interval
+                else:
+                    tx.next_send = None
+            self._schedule(key, tx, expires=tx.expires)
+        return out
+
+    def _schedule(self, key: Hashable, tx: _Transaction, *, expires: float | None) -> None:
+        tx.expires = expires
+        times = [t for t in (tx.next_send, tx.expires) if t is not None]
+        tx.wake = min(times) if times else None
+        if tx.wake is not None:
+            self._seq += 1
+            heapq.heappush(self._timers, (tx.wake, self._seq, key))

@@ -1,0 +1,552 @@
+"""The SIP redirect front against real SIP clients from Debian: SIPp and sipsak.
+
+SIPp runs the scenarios in tests/sipp/ (allowed, blocked, retransmitted INVITE, missing
+ACK) over UDP and TCP and writes every message it received to a trace file, which the
+tests read back. sipsak sends OPTIONS. The front runs in this process on the real gate
+(embedded lists and records), so the compliance records can be read too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import shutil
+import socket
+import time
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callguard.config import load_settings
+from callguard.errors import ConfigError
+from callguard.fronts.sip.mapping import number_of, quote
+from callguard.fronts.sip.server import SipFront
+from callguard.fronts.sip.transactions import (
+    Receipt,
+    ServerTransactions,
+    TimerSettings,
+    transaction_key,
+)
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import ParsedList
+from tests.conftest import ROOT
+
+SIPP_DIR = ROOT / "tests" / "sipp"
+UT = "ut-solar-manual"
+ALLOWED = "8015550123"
+LISTED = "8015550199"  # on the national list: 47 CFR 64.1200(c)(2)
+TRUNK = "sip:{number}@trunk.example.net"
+
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _sip_clients() -> None:
+    """No skipping: a machine without the clients fails, saying how to get them."""
+    missing = [tool for tool in ("sipp", "sipsak") if not shutil.which(tool)]
+    if missing:
+        raise RuntimeError(f"{', '.join(missing)} not installed: run scripts/test.sh, which "
+                           "installs Debian's sip-tester and sipsak")
+
+
+def make_runtime(data_dir: Path):
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    today = datetime.now(UTC).date()
+    for name in ("national", "ut-state"):
+        write_version(data_dir, name, listed, published=today, area_codes=None, source="t")
+    runtime = open_runtime(load_settings(data_dir=data_dir))
+    # A Wednesday 11:00 in Denver, so the verdicts do not depend on when the suite runs.
+    runtime.gate._clock = lambda: datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+    return runtime
+
+
+@pytest.fixture
+async def front(tmp_path):
+    """A SIP front on a free port with short timers (T1 50 ms: timer H 3.2 s)."""
+    runtime = make_runtime(tmp_path)
+    made: list[SipFront] = []
+
+    async def make(**changes) -> SipFront:
+        sip = replace(runtime.settings.sip, **{"port": 0, "trunk": TRUNK, "t1_ms": 50,
+                                               "max_retransmits": 3, **changes})
+        server = SipFront(runtime.gate, sip)
+        server.runtime = runtime
+        await server.start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        await server.close()
+    await runtime.aclose()
+
+
+def compliance(front: SipFront) -> list[dict]:
+    path = front.runtime.settings.data_dir / "compliance.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+class Sipp:
+    """One SIPp run and the messages it received."""
+
+    def __init__(self, returncode: int, trace: str, errors: str) -> None:
+        self.returncode = returncode
+        self.errors = errors
+        blocks = re.split(r"(?:^|\n)-{20,} [^\n]*\n", trace)
+        self.received = [b.split(":\n\n", 1)[1].strip() for b in blocks
+                         if "message received" in b.split("\n", 1)[0]]
+        self.sent_messages = [b.split(":\n\n", 1)[1].strip() for b in blocks
+                              if "message sent" in b.split("\n", 1)[0]]
+
+    def sent(self, method: str) -> list[str]:
+        return [m for m in self.sent_messages if m.startswith(f"{method} ")]
+
+    def responses(self, status: int) -> list[dict[str, str]]:
+        out = []
+        for message in self.received:
+            lines = message.splitlines()
+            if lines and lines[0].startswith(f"SIP/2.0 {status} "):
+                out.append({k: v for k, _, v in (line.partition(": ") for line in lines[1:])})
+        return out
+
+
+async def sipp(front: SipFront, scenario: str, tmp_path: Path, *keys: str,
+               transport: str = "u1", calls: int = 1, timeout: int = 10) -> Sipp:
+    trace, errors = tmp_path / f"{scenario}.msg", tmp_path / f"{scenario}.err"
+    keyed = dict(zip(keys[::2], keys[1::2], strict=True))
+    # SIPp takes no keyword in a response code: the test fills in [status] itself
+    script = tmp_path / f"{scenario}.xml"
+    script.write_text((SIPP_DIR / f"{scenario}.xml").read_text().replace(
+        'response="[status]"', f'response="{keyed.pop("status", "")}"'))
+    args = ["sipp", f"127.0.0.1:{front.port}", "-sf", str(script),
+            "-i", "127.0.0.1", "-t", transport, "-m", str(calls), "-nostdin",
+            "-timeout", f"{timeout}s", "-timeout_error", "-max_retrans", "2",
+            "-trace_msg", "-message_file", str(trace), "-trace_err", "-error_file",
+            str(errors)]
+    for pair in keyed.items():
+        args += ["-key", *pair]
+    proc = await asyncio.create_subprocess_exec(*args, cwd=tmp_path,
+                                                stdout=asyncio.subprocess.DEVNULL,
+                                                stderr=asyncio.subprocess.DEVNULL)
+    await proc.wait()
+    return Sipp(proc.returncode or 0, _read(trace), _read(errors))
+
+
+def _read(path: Path) -> str:
+    return path.read_text(errors="replace") if path.exists() else ""
+
+
+def invite_branch(message: str) -> str:
+    via = next(line for line in message.splitlines() if line.startswith("Via:"))
+    return via.split("branch=", 1)[1].split(";", 1)[0]
+
+
+def to_tag(headers: dict[str, str]) -> str:
+    return headers["To"].split(";tag=", 1)[1]
+
+
+class TestRedirect:
+    """ALLOW: 302 to the trunk with the caller ID; BLOCK: 603/403 with the rule."""
+
+    @pytest.mark.parametrize("transport", ["u1", "t1"], ids=["udp", "tcp"])
+    async def test_allowed_invite_is_redirected_to_the_trunk(self, front, tmp_path,
+                                                             transport):
+        server = await front()
+        run = await sipp(server, "redirect", tmp_path, "number", ALLOWED, "campaign", UT,
+                         "contact", r"^<sip:\+18015550123@trunk\.example\.net>$",
+                         "identity", r"^<tel:\+18015550100>$", transport=transport)
+        assert run.returncode == 0, run.errors
+        [response] = run.responses(302)
+        assert "Privacy" not in response  # the number is presented, not withheld
+        [record] = compliance(server)
+        assert record["decision_id"] == response["X-Callguard-Decision"]
+        assert record["verdict"] == "ALLOW"
+        assert record["front"] == "sip"
+        assert server.stats.counts["invite_new"] == 1
+        assert server.stats.counts["ack_absorbed"] == 1
+
+    async def test_listed_number_is_declined_with_the_rule(self, front, tmp_path):
+        server = await front()
+        run = await sipp(server, "decline", tmp_path, "number", LISTED, "campaign", UT,
+                         "status", "603",
+                         "rule", r'^SIP;cause=603;text="us-federal:64\.1200\(c\)\(2\)"$')
+        assert run.returncode == 0, run.errors
+        [response] = run.responses(603)
+        assert "Contact" not in response
+        assert "P-Asserted-Identity" not in response
+        assert "64.1200(c)(2)" in response["X-Callguard-Reason"]
+        [record] = compliance(server)
+        assert record["rule"] == "us-federal:64.1200(c)(2)"
+        assert record["decision_id"] == response["X-Callguard-Decision"]
+
+    async def test_block_status_403_when_configured(self, front, tmp_path):
+        server = await front(block_status=403)
+        run = await sipp(server, "decline", tmp_path, "number", LISTED, "campaign", UT,
+                         "status", "403", "rule", r'cause=403;text="us-federal:64\.1200\(c\)\(2\)"')
+        assert run.returncode == 0, run.errors
+
+    @pytest.mark.parametrize(("number", "campaign", "rule"), [
+        ("hello", UT, "callguard:number-not-dialable"),
+        (ALLOWED, "no-such-campaign", "callguard:unknown-campaign"),
+    ])
+    async def test_garbage_is_declined_not_dropped(self, front, tmp_path, number, campaign,
+                                                   rule):
+        server = await front()
+        run = await sipp(server, "decline", tmp_path, "number", number, "campaign", campaign,
+                         "status", "603", "rule", f'text="{rule}"')
+        assert run.returncode == 0, run.errors
+        assert compliance(server)[-1]["rule"] == rule
+
+    async def test_campaign_from_the_source_address(self, front, tmp_path):
+        """campaign_by_source wins over any header: the header names a campaign that is
+        not configured, the source's campaign decides."""
+        server = await front(campaign_by_source={"127.0.0.0/8": UT})
+        run = await sipp(server, "redirect", tmp_path, "number", ALLOWED,
+                         "campaign", "not-this-one", "contact", "trunk", "identity", "tel:")
+        assert run.returncode == 0, run.errors
+        assert compliance(server)[-1]["campaign"] == UT
+
+
+class TestTransactions:
+    """RFC 3261 §17.2.1 on the wire."""
+
+    async def test_retransmitted_invite_gets_the_same_answer_decided_once(self, front,
+                                                                          tmp_path):
+        server = await front()
+        run = await sipp(server, "retransmit", tmp_path, "number", ALLOWED, "campaign", UT,
+                         "status", "302")
+        assert run.returncode == 0, run.errors
+        assert len(run.sent("INVITE")) >= 2
+        assert len({invite_branch(m) for m in run.sent("INVITE")}) == 1
+        answers = run.responses(302)
+        assert len(answers) == 4  # the first and max_retransmits copies, no more
+        assert len({to_tag(a) for a in answers}) == 1
+        assert len({a["X-Callguard-Decision"] for a in answers}) == 1
+        assert len(compliance(server)) == 1
+        assert server.stats.counts["invite_resend"] >= 1
+        assert server.stats.counts["ack_absorbed"] == 1
+
+    async def test_missing_ack_final_response_retransmitted_then_given_up(self, front,
+                                                                          tmp_path):
+        """Copies at most 1 + max_retransmits (3); timer H at 64·T1 = 3.2 s forgets it."""
+        server = await front()
+        started = time.monotonic()
+        run = await sipp(server, "no_ack", tmp_path, "number", LISTED, "campaign", UT,
+                         "status", "603")
+        assert run.returncode == 0, run.errors
+        answers = run.responses(603)
+        assert len(answers) == 4
+        assert len({to_tag(a) for a in answers}) == 1
+        counts = server.stats.counts
+        assert counts["retransmitted"] + counts["invite_resend"] == 3
+        while counts["no_ack"] == 0:
+            assert time.monotonic() - started < 6, "timer H never fired"
+            await asyncio.sleep(0.05)
+        assert len(server.transactions) == 0
+        assert len(compliance(server)) == 1
+
+    async def test_timer_g_doubles_until_the_cap(self, front):
+        """One INVITE, never acknowledged, never repeated: copies at T1, 2·T1, 4·T1."""
+        server = await front()
+        client = Client(server.port)
+        client.send(invite("timer-g"))
+        arrivals = await client.arrivals(1.0)
+        assert len(arrivals) == 4
+        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
+        assert gaps[0] < gaps[1] < gaps[2]  # 50, 100, 200 ms (the 20 ms tick blurs them)
+        assert await client.replies(0.5) == []
+
+    async def test_tcp_final_response_is_not_retransmitted(self, front, tmp_path):
+        server = await front()
+        run = await sipp(server, "redirect", tmp_path, "number", ALLOWED, "campaign", UT,
+                         "contact", "trunk", "identity", "tel:", transport="t1")
+        assert run.returncode == 0, run.errors
+        await asyncio.sleep(0.3)
+        assert server.stats.counts["retransmitted"] == 0
+
+
+class TestOptions:
+    async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
+        server = await front()
+        proc = await asyncio.create_subprocess_exec(
+            "sipsak", "-vv", "-s", f"sip:ping@127.0.0.1:{server.port}",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out = (await asyncio.wait_for(proc.communicate(), 15))[0].decode(errors="replace")
+        assert proc.returncode == 0, out
+        assert "SIP/2.0 200 OK" in out
+        allow = next(line for line in out.splitlines() if line.startswith("Allow:"))
+        assert sorted(m.strip() for m in allow[6:].split(",")) == ["ACK", "CANCEL",
+                                                                    "INVITE", "OPTIONS"]
+        assert compliance(server) == []  # OPTIONS decides nothing
+
+
+def invite(branch: str, *, number: str = ALLOWED, port: int = 5999) -> bytes:
+    return (f"INVITE sip:{number}@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:dialer@127.0.0.1>;tag=f{branch}\r\nTo: <sip:{number}@127.0.0.1>\r\n"
+            f"Call-ID: {branch}@dialer\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+            f"X-Callguard-Campaign: {UT}\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def options(branch: str, port: int = 5999) -> bytes:
+    return (f"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
+            f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+class Client:
+    """A plain UDP socket, for what SIPp will not send: garbage, floods, strangers."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = port
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendto(data, ("127.0.0.1", self.port))
+
+    async def arrivals(self, wait: float) -> list[float]:
+        """When each datagram arrived, over ``wait`` seconds."""
+        loop = asyncio.get_running_loop()
+        times: list[float] = []
+        deadline = loop.time() + wait
+        while (left := deadline - loop.time()) > 0:
+            try:
+                await asyncio.wait_for(loop.sock_recv(self.sock, 65536), left)
+            except TimeoutError:
+                break
+            times.append(loop.time())
+        return times
+
+    async def replies(self, wait: float = 0.3) -> list[bytes]:
+        await asyncio.sleep(wait)
+        out = []
+        while True:
+            try:
+                out.append(self.sock.recv(65536))
+            except BlockingIOError:
+                return out
+
+
+class TestProtection:
+    async def test_source_outside_the_allowlist_gets_nothing(self, front):
+        server = await front(allowed_sources=("10.0.0.0/8",))
+        client = Client(server.port)
+        client.send(invite("stranger"))
+        assert await client.replies() == []
+        assert server.stats.counts["refused_source"] == 1
+        assert compliance(server) == []
+
+    async def test_rate_limit_per_source(self, front):
+        server = await front(rate_per_source=1.0, burst_per_source=5.0)
+        client = Client(server.port)
+        for i in range(10):
+            client.send(options(f"o{i}"))
+        assert len(await client.replies()) == 5
+        assert server.stats.counts["rate_limited"] == 5
+
+    async def test_full_table_refuses_new_transactions_statelessly(self, front):
+        server = await front(max_transactions=2, max_retransmits=0)
+        client = Client(server.port)
+        for i in range(3):
+            client.send(invite(f"full{i}"))
+        replies = await client.replies()
+        assert sorted(r.split(b"\r\n", 1)[0] for r in replies) == [
+            b"SIP/2.0 302 Moved Temporarily", b"SIP/2.0 302 Moved Temporarily",
+            b"SIP/2.0 503 Service Unavailable"]
+        assert len(server.transactions) == 2
+        assert len(compliance(server)) == 2  # the refused one was never decided
+
+    @pytest.mark.parametrize("garbage", [
+        b"", b"\x00" * 100, b"INVITE\r\n\r\n", b"SIP/2.0 200 OK\r\n\r\n",
+        b"INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4\r\n\r\n",  # no From/To/Call-ID
+        b"INVITE sip:x@y SIP/2.0\r\n" + b"X: y\r\n" * 300 + b"\r\n",
+        invite("bad-cseq").replace(b"CSeq: 1 INVITE", b"CSeq: one INVITE"),
+        invite("x" * 9000),
+    ], ids=["empty", "nul", "no-uri", "response", "missing-headers", "300-headers",
+            "bad-cseq", "oversized"])
+    async def test_malformed_datagram_is_dropped_and_the_server_goes_on(self, front, garbage):
+        server = await front()
+        client = Client(server.port)
+        client.send(garbage)
+        client.send(options("after"))
+        replies = await client.replies()
+        assert replies[-1].startswith(b"SIP/2.0 200 OK")
+        dropped = sum(server.stats.counts[k] for k in (
+            "malformed", "oversized", "response_ignored", "missing_headers"))
+        assert dropped == 1
+        assert compliance(server) == []
+
+    async def test_unsupported_uri_scheme_and_extension(self, front):
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("mailto").replace(b"INVITE sip:8015550123@127.0.0.1",
+                                             b"INVITE mailto:a@b"))
+        client.send(invite("req").replace(b"Max-Forwards", b"Require: 100rel\r\nMax-Forwards"))
+        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
+        assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
+
+    async def test_other_methods_get_405_with_allow(self, front):
+        server = await front()
+        client = Client(server.port)
+        client.send(options("bye").replace(b"OPTIONS", b"REGISTER"))
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 405 ")
+        assert b"Allow: INVITE, ACK, CANCEL, OPTIONS" in reply
+
+
+_VALID = [invite("fz"), options("fz"), invite("fz").replace(b"INVITE", b"ACK", 1),
+          invite("fz").replace(b"INVITE", b"CANCEL")]
+
+
+@st.composite
+def datagrams(draw: st.DrawFn) -> bytes:
+    """Random bytes, or a valid request with a slice replaced, cut or doubled."""
+    if draw(st.booleans()):
+        return draw(st.binary(max_size=600))
+    base = draw(st.sampled_from(_VALID))
+    start = draw(st.integers(0, len(base)))
+    end = draw(st.integers(start, len(base)))
+    middle = draw(st.one_of(st.binary(max_size=40),
+                            st.sampled_from([b"\r\n", b":", b";tag=", b"z9hG4bK", b"\x00",
+                                             b"\r\n\r\n", b"Via: ,,,\r\n", b"<", b'"'])))
+    return base[:start] + middle + base[end:]
+
+
+class TestFuzz:
+    """The datagram path over a real socket: no crash, no unbounded growth."""
+
+    @settings(max_examples=60, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                     HealthCheck.too_slow])
+    @given(batch=st.lists(datagrams(), min_size=1, max_size=25))
+    def test_random_datagrams(self, tmp_path, batch):
+        runtime = make_runtime(tmp_path)
+        try:
+            asyncio.run(self._feed(runtime, batch))
+        finally:
+            asyncio.run(runtime.aclose())
+
+    @staticmethod
+    async def _feed(runtime, batch: list[bytes]) -> None:
+        errors: list[dict] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
+        sip = replace(runtime.settings.sip, port=0, trunk=TRUNK, t1_ms=20,
+                      max_transactions=8, max_retransmits=2)
+        server = SipFront(runtime.gate, sip)
+        await server.start()
+        try:
+            client = Client(server.port)
+            for data in batch:
+                client.send(data)
+            await client.replies(0.05)
+            assert len(server.transactions) <= 8
+            client.send(options("alive"))
+            replies = await client.replies(0.1)
+            assert any(r.startswith(b"SIP/2.0 200 OK") and b"alive" in r for r in replies)
+        finally:
+            await server.close()
+        assert errors == []
+        assert server.stats.counts["malformed"] + sum(
+            v for k, v in server.stats.counts.items() if k != "malformed") >= len(batch)
+
+    def test_table_and_timers_stay_bounded_under_a_flood(self):
+        """100,000 distinct INVITEs, never acknowledged: the table holds at most its
+        bound, the timer heap a small multiple, and both drain once timer H passes."""
+        table = ServerTransactions(TimerSettings(t1=0.01, max_transactions=1000,
+                                                 max_retransmits=3))
+        now = 0.0
+        full = 0
+        for i in range(100_000):
+            now += 0.0001
+            key = transaction_key(branch=f"z9hG4bK{i}", sent_by="1.2.3.4:5060",
+                                  method="INVITE", call_id="", cseq=1, from_tag="")
+            receipt, _ = table.receive(key, "INVITE", reliable=False, now=now)
+            if receipt is Receipt.FULL:
+                full += 1
+                continue
+            table.respond(key, b"SIP/2.0 603 Decline\r\n\r\n", None, now=now)
+            table.due(now)
+            assert len(table) <= 1000
+            assert len(table._timers) <= 6 * 1000
+        assert full > 0
+        table.due(now + 1.0)
+        assert len(table) == 0
+        assert table._timers == []
+
+
+class TestUnits:
+    @pytest.mark.parametrize(("uri", "number"), [
+        ("sip:8015550123@gw;user=phone", "8015550123"),
+        ("sips:+18015550123@gw:5061", "+18015550123"),
+        ("tel:+1-801-555-0123;phone-context=+1", "+1-801-555-0123"),
+        ("sip:gw.example", ""),
+    ])
+    def test_number_of(self, uri, number):
+        assert number_of(uri) == number
+
+    def test_number_of_refuses_other_schemes(self):
+        with pytest.raises(ValueError, match="mailto"):
+            number_of("mailto:a@b")
+
+    def test_quote_escapes(self):
+        assert quote('a"b\\c') == '"a\\"b\\\\c"'
+
+    def test_ack_absorbed_then_retransmits_stop(self):
+        table = ServerTransactions(TimerSettings(t1=0.5))
+        key = transaction_key(branch="z9hG4bKa", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        assert table.receive(key, "INVITE", reliable=False, now=0)[0] is Receipt.NEW
+        assert table.receive(key, "INVITE", reliable=False, now=0.1)[0] is Receipt.PENDING
+        table.respond(key, b"R", "dest", now=0.2)
+        assert table.due(0.69) == []
+        assert table.due(0.7) == [(b"R", "dest")]  # timer G: T1
+        assert table.due(1.69) == []
+        assert table.due(1.7) == [(b"R", "dest")]  # 2·T1
+        ack = transaction_key(branch="z9hG4bKa", sent_by="h:5060", method="ACK",
+                              call_id="c", cseq=1, from_tag="t")
+        assert ack == key
+        assert table.receive(ack, "ACK", reliable=False, now=1.8)[0] is Receipt.ABSORBED
+        assert table.due(10.0) == []  # no more after the ACK; timer I (T4) forgot it
+        assert len(table) == 0
+        assert table.counts["no_ack"] == 0
+
+    def test_rfc2543_requests_match_by_call_id_and_cseq(self):
+        a = transaction_key(branch=None, sent_by="h:5060", method="INVITE", call_id="c",
+                            cseq=7, from_tag="t")
+        b = transaction_key(branch="old", sent_by="h:5060", method="ACK", call_id="c",
+                            cseq=7, from_tag="t")
+        assert a == b
+
+
+class TestConfig:
+    @pytest.mark.parametrize(("section", "message"), [
+        ('block_status = 500', "block_status 500"),
+        ('trunk = "sip:trunk.example.net"', "{number}"),
+        ('trunk = "http://{number}"', "sip: or sips:"),
+        ('campaign_by_source = { "10.0.0.0/8" = "nope" }', "'nope'"),
+        ('campaign_by_source = { "ten" = "ut-solar-manual" }', "'ten'"),
+        ('allowed_sources = ["300.1.1.1"]', "300.1.1.1"),
+        ('identity_header = "P Asserted"', "identity_header"),
+        ('max_retransmits = -1', "max_retransmits"),
+        ('port = 70000', "70000"),
+    ])
+    def test_bad_sip_settings_name_the_key(self, tmp_path, section, message):
+        text = (ROOT / "config" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        start = text.index("\n[sip]\n")
+        end = text.find("\n[", start + 1)
+        config = tmp_path / "c.toml"
+        config.write_text(text[:start] + f"\n[sip]\n{section}\n" +
+                          (text[end:] if end != -1 else ""))
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            load_settings(config, data_dir=tmp_path)
