@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from aiosipua import SipMessage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -33,6 +34,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
+from callguard.fronts.sip.wire import peek
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
@@ -497,6 +499,29 @@ class TestUnits:
     def test_number_of_refuses_other_schemes(self):
         with pytest.raises(ValueError, match="mailto"):
             number_of("mailto:a@b")
+
+    @pytest.mark.parametrize("via", [
+        "SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKabc",
+        "SIP/2.0/UDP Dialer.Example.COM;rport;branch=z9hG4bKabc",
+        "SIP/2.0/TCP [2001:db8::1]:5070 ;branch=z9hG4bKabc;received=1.2.3.4",
+        "SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKabc, SIP/2.0/UDP proxy:5060;branch=z9hG4bKx",
+    ])
+    @pytest.mark.parametrize("method", ["INVITE", "ACK", "CANCEL"])
+    def test_peeked_key_is_the_parsed_key(self, via, method):
+        """The raw-bytes fast path and the full parse find the same transaction."""
+        data = invite("abc").replace(b"INVITE sip", method.encode() + b" sip").replace(
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKabc", b"v: " + via.encode())
+        peeked = peek(data)
+        assert peeked is not None
+        assert peeked == (method, SipFront._key(SipMessage.parse(data), method))
+
+    @pytest.mark.parametrize("data", [
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n\r\n",
+        b"INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=old\r\n\r\n",
+        b"INVITE sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bKa\r\n",  # unfinished
+    ], ids=["response", "rfc2543", "no-end"])
+    def test_peek_leaves_the_rest_to_the_full_parse(self, data):
+        assert peek(data) is None
 
     def test_quote_escapes(self):
         assert quote('a"b\\c') == '"a\\"b\\\\c"'

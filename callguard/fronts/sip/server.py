@@ -43,6 +43,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
+from callguard.fronts.sip.wire import peek, sent_by
 from callguard.gate import CheckRequest
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED
@@ -218,6 +219,11 @@ class SipFront:
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
             return
+        peeked = peek(data)
+        if peeked is not None and (peeked[0] == "ACK"
+                                   or self.transactions.answered(peeked[1]) is not None):
+            self._known(peeked[0], peeked[1], addr, transport)  # no full parse needed
+            return
         try:
             message = SipMessage.parse(data)
         except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
@@ -227,12 +233,23 @@ class SipFront:
             counts["response_ignored"] += 1
             return
         try:
-            self._request(message, addr, transport)
+            self._request(message, peeked[1] if peeked else None, addr, transport)
         except Exception:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], exc_info=True)
 
-    def _request(self, request: SipRequest, addr: tuple[str, int],
+    def _known(self, method: str, key: Hashable, addr: tuple[str, int],
+               transport: _Transport) -> Receipt:
+        """The transaction table's answer to a request; a retransmission is answered."""
+        receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
+                                                   now=time.monotonic())
+        self.stats.counts[f"{method.lower() if method in _KNOWN else 'other'}_"
+                          f"{receipt.value}"] += 1
+        if receipt is Receipt.RESEND and again is not None:
+            transport.send_bytes(again, addr)
+        return receipt
+
+    def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport) -> None:
         counts = self.stats.counts
         method = request.method.upper()
@@ -243,14 +260,19 @@ class SipFront:
                 self._stateless(request, 400, addr, transport,
                                 (("Warning", f'399 callguard "missing {", ".join(missing)}"'),))
             return
-        _stamp_via(request, addr)
-        key = self._key(request, method)
-        receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
-                                                   now=time.monotonic())
-        counts[f"{method.lower() if method in _KNOWN else 'other'}_{receipt.value}"] += 1
-        if receipt is Receipt.RESEND and again is not None:
-            transport.send_bytes(again, addr)
+        try:
+            cseq = request.cseq
+        except ValueError:
+            cseq = None
+        if cseq is None or cseq.method.upper() != method:
+            counts["malformed"] += 1
+            if method != "ACK":
+                self._stateless(request, 400, addr, transport,
+                                (("Warning", '399 callguard "CSeq does not match"'),))
             return
+        _stamp_via(request, addr)
+        key = key if key is not None else self._key(request, method)
+        receipt = self._known(method, key, addr, transport)
         if receipt is Receipt.FULL:
             self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
             return
@@ -338,7 +360,8 @@ class SipFront:
         cseq = request.cseq
         from_addr = request.from_addr
         return transaction_key(
-            branch=via.branch, sent_by=f"{via.host}:{via.port or 5060}", method=method,
+            branch=via.branch, method=method,
+            sent_by=sent_by(f"{via.host}:{via.port}" if via.port else via.host),
             call_id=request.call_id or "", cseq=cseq.seq if cseq else 0,
             from_tag=(from_addr.tag or "") if from_addr else "")
 
