@@ -19,6 +19,7 @@ import argparse
 import csv
 import os
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+SIPP = shutil.which("sipp") or ""
 KEYS = ["-key", "number", "8015550123", "-key", "campaign", "ut-solar-manual",
         "-key", "contact", r"^<sip:\+18015550123@trunk\.example\.net>$",
         "-key", "identity", r"^<tel:\+18015550100>$"]
@@ -39,20 +41,21 @@ def cpu_seconds(pid: int) -> float:
 
 
 def free_udp_port() -> int:
-    import socket
-
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-def start_node(kind: str, work: Path, freeze: bool) -> tuple[subprocess.Popen[bytes], int]:
+def start_node(kind: str, work: Path, freeze: bool,
+               rcvbuf: int) -> tuple[subprocess.Popen[bytes], int]:
     port = free_udp_port()
     data = work / f"{kind}-{port}"
     data.mkdir()
     args = [sys.executable, str(ROOT / "bench" / "sip_node.py"), str(port), str(data), kind]
     if not freeze:
         args.append("--no-gc-freeze")
+    if rcvbuf:
+        args += ["--rcvbuf", str(rcvbuf)]
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -76,7 +79,7 @@ def run_sipp(port: int, rate: int, seconds: float, work: Path) -> dict[str, floa
     calls = int(rate * seconds)
     started = time.monotonic()
     subprocess.run(
-        ["sipp", f"127.0.0.1:{port}", "-sf", str(scenario(work)), "-i", "127.0.0.1",
+        [SIPP, f"127.0.0.1:{port}", "-sf", str(scenario(work)), "-i", "127.0.0.1",
          "-t", "u1", *KEYS, "-r", str(rate), "-m", str(calls), "-l", "100000",
          "-timer_resol", "1", "-nostdin", "-timeout", f"{seconds * 3 + 40:.0f}s",
          "-buff_size", "8388608", "-trace_rtt", "-rtt_freq", "200",
@@ -92,11 +95,15 @@ def run_sipp(port: int, rate: int, seconds: float, work: Path) -> dict[str, floa
     times = sorted(float(r.split(";")[1])
                    for f in run_dir.glob("*_rtt.csv")
                    for r in f.read_text().splitlines()[1:] if r)
-    p = (lambda q: times[min(len(times) - 1, int(q * len(times)))] if times else float("nan"))
     return {"calls": calls, "ok": stat("SuccessfulCall(C)"), "failed": stat("FailedCall(C)"),
             "retrans": stat("Retransmissions(C)"), "elapsed": elapsed,
-            "p50": statistics.median(times) if times else float("nan"), "p99": p(0.99),
+            "p50": statistics.median(times) if times else float("nan"),
+            "p99": percentile(times, 0.99),
             "max": times[-1] if times else float("nan")}
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 def main() -> None:
@@ -105,16 +112,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="run both nodes without gc.freeze() after start-up")
+    parser.add_argument("--rcvbuf", type=int, default=0,
+                        help="SO_RCVBUF the nodes ask for (default: [sip] receive_buffer_bytes)")
     args = parser.parse_args()
-    if not shutil.which("sipp"):
+    if not SIPP:
         sys.exit("sipp is missing: apt-get install sip-tester")
     rates = [int(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        nodes = {kind: start_node(kind, work, not args.no_gc_freeze)
+        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf)
                  for kind in ("null", "callguard")}
         try:
-            for kind, (proc, port) in nodes.items():  # warm-up: imports, caches, first log
+            for _, port in nodes.values():  # warm-up: imports, caches, first log
                 run_sipp(port, 200, 1.0, work)
             print(f"{'rate/s':>7} {'server':<10} {'ok':>6} {'failed':>6} {'retrans':>7} "
                   f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/call':>11} "

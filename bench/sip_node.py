@@ -1,6 +1,7 @@
 """The SIP front for bench/bench_sip.py: deciding through the real gate, or not at all.
 
 Run: python bench/sip_node.py PORT DATA_DIR (callguard | null) [--no-gc-freeze]
+     [--rcvbuf BYTES]
 
 ``callguard``: the demo configuration's gate over DATA_DIR (embedded lists, SQLite
 records, compliance log to file), its clock pinned to a Wednesday 11:00 in Denver so
@@ -51,7 +52,7 @@ class NullGate:
         raise AssertionError("the null gate never runs out of time")
 
 
-async def main(port: int, data_dir: Path, kind: str, freeze: bool) -> None:
+async def main(port: int, data_dir: Path, kind: str, freeze: bool, rcvbuf: int) -> None:
     listed = ParsedList()
     listed.by_area[801] = [5550199]
     for name in ("national", "ut-state"):
@@ -62,7 +63,7 @@ async def main(port: int, data_dir: Path, kind: str, freeze: bool) -> None:
     runtime.gate._clock = lambda: WEDNESDAY_11_DENVER  # noqa: SLF001 - a pinned clock
     gate = runtime.gate if kind == "callguard" else NullGate()
     sip = replace(settings.sip, port=port, trunk="sip:{number}@trunk.example.net",
-                  tcp=False)
+                  tcp=False, receive_buffer_bytes=rcvbuf or settings.sip.receive_buffer_bytes)
     front = SipFront(gate, sip)  # type: ignore[arg-type]
     await front.start()
     if freeze:
@@ -73,5 +74,6 @@ async def main(port: int, data_dir: Path, kind: str, freeze: bool) -> None:
 
 if __name__ == "__main__":
     raise_mmap_threshold()
+    rcvbuf = int(sys.argv[sys.argv.index("--rcvbuf") + 1]) if "--rcvbuf" in sys.argv else 0
     asyncio.run(main(int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3],
-                     "--no-gc-freeze" not in sys.argv))
+                     "--no-gc-freeze" not in sys.argv, rcvbuf))

@@ -75,6 +75,10 @@ def node(tmp_path_factory):
     text = head + "[http]\n" + http_and_rest.replace("enabled = false", "enabled = true", 1)
     text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")
     text = text.replace("require_clock_sync = true", "require_clock_sync = false")
+    head, sip_and_rest = text.split("[sip]\n", 1)  # and the SIP front, on a free port
+    sip = free_port()
+    text = head + "[sip]\n" + sip_and_rest.replace("enabled = false", "enabled = true", 1
+                                                    ).replace("port = 5060", f"port = {sip}", 1)
     config = root / "callguard.toml"
     config.write_text(text)
     env = {**os.environ, "CALLGUARD_HTTP_TOKEN": TOKEN, "CALLGUARD_DATA_DIR": str(data)}
@@ -91,7 +95,7 @@ def node(tmp_path_factory):
     else:
         process.kill()
         pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
-    SERVE_SETUP.update(config=config, env=env, agi=agi)
+    SERVE_SETUP.update(config=config, env=env, agi=agi, sip=sip)
     yield port
     process.terminate()
     process.wait(timeout=20)
@@ -141,6 +145,40 @@ class TestServe:
         while bad_headers(http(node, "/metrics")[1]) != before + 1:
             assert time.monotonic() < deadline, "bad_headers did not move"
             time.sleep(0.05)
+
+    def test_sip_front_is_served_and_counted(self, node):
+        """[sip] enabled: sipsak's OPTIONS gets 200; an INVITE for a garbage number gets a
+        603 naming the rule; both show in callguard_sip_events_total and the decision in
+        callguard_decisions_total."""
+        def events(text: str, event: str) -> float:
+            match = re.search(r'^callguard_sip_events_total\{event="' + event +
+                              r'"\} (\S+)$', text, re.MULTILINE)
+            return float(match[1]) if match else 0.0
+
+        port = SERVE_SETUP["sip"]
+        before = http(node, "/metrics")[1]
+        sipsak = shutil.which("sipsak") or "sipsak"
+        options = subprocess.run([sipsak, "-vv", "-s", f"sip:ping@127.0.0.1:{port}"],
+                                 capture_output=True, text=True, timeout=30, check=False)
+        assert "SIP/2.0 200 OK" in options.stdout, options.stdout + options.stderr
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.settimeout(10)
+            client.sendto((b"INVITE sip:hello@127.0.0.1 SIP/2.0\r\n"
+                           b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKserve1\r\n"
+                           b"From: <sip:d@127.0.0.1>;tag=1\r\nTo: <sip:hello@127.0.0.1>\r\n"
+                           b"Call-ID: serve1\r\nCSeq: 1 INVITE\r\n"
+                           b"X-Callguard-Campaign: ut-solar-manual\r\n"
+                           b"Content-Length: 0\r\n\r\n"), ("127.0.0.1", port))
+            reply = client.recv(65536).decode()
+        assert reply.startswith("SIP/2.0 603 Decline\r\n")
+        assert 'text="callguard:number-not-dialable"' in reply
+        after = http(node, "/metrics")[1]
+        assert events(after, "options_new") == events(before, "options_new") + 1
+        assert events(after, "invite_new") == events(before, "invite_new") + 1
+        assert events(after, "block") == events(before, "block") + 1
+        rule = "callguard:number-not-dialable"
+        assert (_counter(after, "BLOCK", rule, "ut-solar-manual")
+                == _counter(before, "BLOCK", rule, "ut-solar-manual") + 1)
 
     def test_unknown_campaign_does_not_mint_metric_labels(self, node):
         http(node, "/v1/check", {"number": "8015550123", "campaign": "x" * 150})
