@@ -442,7 +442,7 @@ class TestFuzz:
     async def _feed(runtime, batch: list[bytes]) -> None:
         errors: list[dict] = []
         asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
-        sip = replace(runtime.settings.sip, port=0, trunk=TRUNK, t1_ms=20,
+        sip = replace(runtime.settings.sip, port=0, trunk=TRUNK, t1_ms=20, tcp=False,
                       max_transactions=8, max_retransmits=2)
         server = SipFront(runtime.gate, sip)
         await server.start()

@@ -184,12 +184,21 @@ class SipFront:
 
     async def start(self) -> None:
         """Listen on UDP (and TCP, same port) and start the retransmission timer."""
-        self._udp = _Udp(local_addr=(self.settings.host, self.settings.port))
-        self.port = await self._udp.open(self, self.settings.receive_buffer_bytes)
-        if self.settings.tcp:
+        for attempt in range(8):
+            self._udp = _Udp(local_addr=(self.settings.host, self.settings.port))
+            self.port = await self._udp.open(self, self.settings.receive_buffer_bytes)
+            if not self.settings.tcp:
+                break
             self._tcp = _Tcp(local_addr=(self.settings.host, self.port))
             self._tcp.front = self
-            await self._tcp.start()
+            try:
+                await self._tcp.start()
+                break
+            except OSError:
+                await self._udp.stop()
+                # port 0: the kernel's free UDP port may be taken on TCP; pick again
+                if self.settings.port != 0 or attempt == 7:
+                    raise
         self._ticker = asyncio.create_task(self._tick())
         _log.info("sip_listening", host=self.settings.host, port=self.port,
                   tcp=self.settings.tcp)
