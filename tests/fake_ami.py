@@ -77,6 +77,7 @@ class FakeAmi:
     held: dict[str, list[str]] = field(default_factory=dict)  # channel -> events on Hangup
     live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> snapshot
     accepting: bool = True
+    answer_getvar: bool = True  # False: every Getvar gets "No such channel" (a gone channel)
     logins: int = 0
 
     def __post_init__(self) -> None:
@@ -196,7 +197,7 @@ class FakeAmi:
                                    Timestamp=f"{time.time():.6f}"))
         elif name == "getvar":
             key = (action.get("Channel", ""), action.get("Variable", ""))
-            if key[0] not in self.live:
+            if key[0] not in self.live or not self.answer_getvar:
                 out.append(self._reply(action, Response="Error", Message="No such channel"))
             else:
                 out.append(self._reply(action, Response="Success", Variable=key[1],

@@ -281,6 +281,24 @@ class TestCallerId:
         assert mismatch["presented_last4"] == "3456"
         assert mismatch["expected_last4"] == "0100"
 
+    @pytest.mark.parametrize("reply", [None, "", "something-new"],
+                             ids=["getvar-error", "empty", "unknown-name"])
+    async def test_unreadable_presentation_is_unverified_not_a_mismatch(self, node, reply):
+        """The number matched but the presentation could not be read: say so, once."""
+        n = await node()
+        events = lab_events(CALL_01)
+        if reply is None:
+            n.fake.answer_getvar = False
+        else:
+            n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = reply
+        n.follow(events, caller_id="+4930123456")
+        await send_answered_then_rest(n, events)
+        await until(lambda: n.named("line-release"))
+        assert n.named("caller-id-mismatch") == []
+        [unverified] = n.named("caller-id-unverified")
+        assert unverified["decision_id"] == "decision-1"
+        assert unverified["presentation"] == (reply if reply is not None else None)
+
 
 class TestAbandonment:
     """64.1200(a)(7): answered calls not bridged to an agent within 2 s (approximation)."""

@@ -320,13 +320,20 @@ class CallTracker:
         number_ok = _digits(presented) == _digits(followed.caller_id)
         if allowed is True and number_ok:
             return
+        citation = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
+                    "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
+        if allowed is None and number_ok:
+            # not a mismatch: the presentation could not be read (the channel was gone,
+            # AMI was away, or Asterisk answered a value we do not know)
+            self._report("caller-id-unverified", decision_id=followed.decision_id,
+                         campaign=followed.campaign, channel=channel, variable=variable,
+                         presentation=value, citation=citation)
+            return
         self._report("caller-id-mismatch", decision_id=followed.decision_id,
                      campaign=followed.campaign, channel=channel, variable=variable,
                      presentation=value, presentation_allowed=allowed,
                      presented_last4=presented[-4:] if presented else None,
-                     expected_last4=followed.caller_id[-4:],
-                     citation="47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
-                              "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
+                     expected_last4=followed.caller_id[-4:], citation=citation)
 
     # --- after a reconnect ----------------------------------------------------------------
 
