@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import date, timedelta
 
 import pytest
 
+from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
 from callguard.watchdog.calls import USED_EVENTS, CallTracker, Followed, TrackerSettings
 from tests.fake_ami import FakeAmi, cacofonisk_events, lab_events, linkedid_of, parse
@@ -318,6 +320,87 @@ class TestAbandonment:
         assert outcomes == [("c", True)]
 
 
+TODAY = date(2026, 11, 25)
+
+
+class TestAbandonmentTallies:
+    """The 30-day window survives a restart, and on Redis every node adds to one count."""
+
+    async def test_embedded_window_counts_30_days_and_survives_reopening(self, tmp_path):
+        path = tmp_path / "abandonment.sqlite"
+        tallies = EmbeddedTallies(path)
+        for day, abandoned in [(TODAY, True), (TODAY, False), (TODAY - timedelta(days=29),
+                                                                 True),
+                               (TODAY - timedelta(days=30), True)]:  # outside the window
+            await tallies.add("c", day, abandoned=abandoned)
+        await tallies.add("other", TODAY, abandoned=True)
+        await tallies.aclose()
+        reopened = EmbeddedTallies(path)  # a restart
+        assert await reopened.window("c", TODAY - timedelta(days=29), TODAY) == (3, 2)
+        await reopened.aclose()
+
+    async def test_redis_nodes_add_to_one_count(self, redis_server):
+        from redis import asyncio as aioredis
+
+        from callguard.stores.redis.tallies import RedisTallies
+
+        one = RedisTallies(aioredis.from_url(redis_server.url))
+        two = RedisTallies(aioredis.from_url(redis_server.url))
+        await one.add("c", TODAY, abandoned=True)
+        await two.add("c", TODAY, abandoned=False)
+        await two.add("c", TODAY - timedelta(days=3), abandoned=False)
+        assert await one.window("c", TODAY - timedelta(days=29), TODAY) == (3, 1)
+        client = aioredis.from_url(redis_server.url)
+        ttl = await client.ttl("callguard:abandonment:c:2026-11-25")
+        assert 39 * 86_400 < ttl <= 40 * 86_400
+        await client.aclose()
+        await one.aclose()
+        await two.aclose()
+
+    async def test_rate_near_the_limit_warns_and_redis_gone_is_recorded(self, tmp_path,
+                                                                       monkeypatch,
+                                                                       redis_server):
+        """97 answered + 2 abandoned already counted (by other nodes, earlier days): the
+        next abandoned call makes 3/100 = 3 % ≥ 2.5 %: a warning with the 30-day counts.
+        Then Redis dies: the next answered call is an `abandonment-uncounted` record."""
+        from redis import asyncio as aioredis
+
+        from callguard.compliance.reader import read_files
+        from callguard.config import load_settings
+        from callguard.runtime import open_runtime
+        from callguard.stores.redis.tallies import RedisTallies
+        from callguard.watchdog.node import WatchdogNode
+        from tests.test_compliance_log import _config, _lists
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        data = tmp_path / "data"
+        _lists(data)
+        runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
+        seed = RedisTallies(aioredis.from_url(redis_server.url))
+        for i in range(99):
+            await seed.add("c", TODAY - timedelta(days=i % 20), abandoned=i < 2)
+        await seed.aclose()
+        node = WatchdogNode(AmiSettings(), "x", runtime.compliance, runtime.metrics,
+                            RedisTallies(aioredis.from_url(redis_server.url,
+                                                           socket_timeout=1)),
+                            today=lambda: TODAY)
+        node._answered("c", True)
+        await until(lambda: not node._tasks)
+        redis_server.kill()
+        node._answered("c", False)
+        await until(lambda: not node._tasks)
+        await node.aclose()
+        await runtime.aclose()
+        records = list(read_files(data / "compliance.jsonl"))
+        [warning] = [r for r in records if r["event"] == "abandonment-warning"]
+        assert (warning["answered_30d"], warning["abandoned_30d"]) == (100, 3)
+        assert warning["rate"] == 0.03
+        assert warning["citation"] == "47 CFR 64.1200(a)(7)"
+        [uncounted] = [r for r in records if r["event"] == "abandonment-uncounted"]
+        assert uncounted["campaign"] == "c"
+        assert uncounted["abandoned"] is False
+
+
 class TestThroughTheGate:
     """An ALLOW from the real gate is followed by its Linkedid; records share its id."""
 
@@ -344,7 +427,8 @@ class TestThroughTheGate:
         port = await fake.start()
         node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
                                         reconnect_max_s=0.5), fake.secret,
-                            runtime.compliance, runtime.metrics)
+                            runtime.compliance, runtime.metrics,
+                            EmbeddedTallies(tmp_path / "abandonment.sqlite"))
         runtime.followers.append(node.observe)
         await node.start()
         try:

@@ -15,8 +15,11 @@ from callguard.errors import ConfigError
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
 from callguard.fronts.sip.server import SipFront
-from callguard.runtime import Runtime
+from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
+from callguard.stores.embedded.tallies import EmbeddedTallies
+from callguard.stores.interfaces import AbandonmentTallies
+from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
 from callguard.watchdog.node import WatchdogNode
 
@@ -84,7 +87,13 @@ async def _start_watchdog(runtime: Runtime) -> WatchdogNode | None:
     settings = runtime.settings.ami
     if not settings.enabled:
         return None
-    node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics)
+    tallies: AbandonmentTallies
+    if runtime.settings.records.backend == "redis":  # every node adds to the same count
+        tallies = RedisTallies(redis_client(runtime.settings, socket_timeout=2))
+    else:
+        tallies = EmbeddedTallies(runtime.settings.data_dir / "abandonment.sqlite")
+    node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics,
+                        tallies)
     runtime.followers.append(node.observe)
     await node.start()
     return node

@@ -15,6 +15,7 @@ from callguard.policy import CompanyDncRecord, ConsentRecord, EbrRecord
 from callguard.stores.writes import RecordSheet, RecordWrite
 
 __all__ = [
+    "AbandonmentTallies",
     "CompanyDncStore",
     "ConsentStore",
     "EbrStore",
@@ -103,6 +104,26 @@ class RecordStores(ConsentStore, EbrStore, CompanyDncStore, Protocol):
 
     async def sheet(self, solicitor: str, e164: str) -> RecordSheet:
         """Everything stored about the number for the solicitor."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class AbandonmentTallies(Protocol):
+    """Answered and abandoned predictive calls per campaign per day (47 CFR 64.1200(a)(7)).
+
+    Kept where the records are, so a restart does not reset the 30-day window and, on
+    Redis, every node adds to the same count.
+    """
+
+    async def add(self, campaign: str, day: date, *, abandoned: bool) -> None:
+        """Count one answered call of ``campaign`` on ``day``."""
+        ...
+
+    async def window(self, campaign: str, first: date, last: date) -> tuple[int, int]:
+        """(answered, abandoned) from ``first`` to ``last``, both included."""
         ...
 
     async def aclose(self) -> None:

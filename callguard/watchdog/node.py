@@ -2,15 +2,15 @@
 
 The gate's record hook hands every decision here; an ALLOW in predictive or prerecorded
 mode with a Linkedid is followed. Records go to the compliance log under the call's
-decision id; abandonment (64.1200(a)(7)) is counted per campaign per day over a rolling
-30 days — in this node's memory (several nodes each count their own calls; a restart
-starts the window again: both stated in the README).
+decision id; abandonment (64.1200(a)(7)) is counted per campaign per day in the
+abandonment tallies (SQLite in the data dir, or Redis when the records are there, so all
+nodes add to one count) and judged over a rolling 30 days.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,12 +19,14 @@ import structlog
 
 from callguard.audit import ComplianceLog
 from callguard.decision import Decision
+from callguard.errors import StoreError
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.policy.model import DialingMode
+from callguard.stores.interfaces import AbandonmentTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog
 from callguard.watchdog.calls import CallTracker, Followed, TrackerSettings
 
-__all__ = ["AbandonmentWindow", "WatchdogNode"]
+__all__ = ["WatchdogNode"]
 
 _FOLLOWED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
 _WINDOW_DAYS = 30
@@ -32,40 +34,18 @@ _LIMIT = 0.03  # 64.1200(a)(7): at most 3 % of live-answered calls per campaign 
 _log = structlog.get_logger("callguard.watchdog")
 
 
-class AbandonmentWindow:
-    """Answered and abandoned calls per campaign per day; the rate over 30 days."""
-
-    def __init__(self, today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
-        self._today = today
-        self._days: dict[str, dict[date, list[int]]] = defaultdict(dict)
-
-    def add(self, campaign: str, abandoned: bool) -> float:
-        """Count one answered call; the campaign's rate afterwards."""
-        day = self._today()
-        counts = self._days[campaign].setdefault(day, [0, 0])
-        counts[0] += 1
-        counts[1] += int(abandoned)
-        return self.rate(campaign)
-
-    def rate(self, campaign: str) -> float:
-        """Abandoned share of answered calls in the last 30 days (0 with none answered)."""
-        start = self._today() - timedelta(days=_WINDOW_DAYS - 1)
-        days = self._days[campaign]
-        for day in [d for d in days if d < start]:
-            del days[day]
-        answered = sum(c[0] for c in days.values())
-        return sum(c[1] for c in days.values()) / answered if answered else 0.0
-
-
 class WatchdogNode:
     """Owns the tracker and the AMI session of one `callguard serve`."""
 
     def __init__(self, settings: AmiSettings, secret: str, compliance: ComplianceLog,
-                 metrics: NodeMetrics) -> None:
+                 metrics: NodeMetrics, tallies: AbandonmentTallies, *,
+                 today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
         self.settings = settings
         self._compliance = compliance
         self._metrics = metrics
-        self.abandonment = AbandonmentWindow()
+        self.tallies = tallies
+        self._today = today
+        self._tasks: set[asyncio.Task[None]] = set()
         self.tracker = CallTracker(
             TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000),
             report=compliance.event,
@@ -82,9 +62,12 @@ class WatchdogNode:
         await self.ami.start()
 
     async def aclose(self) -> None:
-        """Stop the session."""
+        """Stop the session; counts under way are written first."""
         if self.ami is not None:
             await self.ami.aclose()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tallies.aclose()
 
     def observe(self, decision: Decision) -> None:
         """Follow an allowed automated call by the Linkedid the gate received."""
@@ -103,12 +86,29 @@ class WatchdogNode:
             caller_id=decision.campaign.caller_id, registered_at=time.monotonic()))
 
     def _answered(self, campaign: str, abandoned: bool) -> None:
-        rate = self.abandonment.add(campaign, abandoned)
+        task = asyncio.get_running_loop().create_task(self._tally(campaign, abandoned))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _tally(self, campaign: str, abandoned: bool) -> None:
+        """Count the answered call, then judge the campaign's 30-day rate."""
+        today = self._today()
+        try:
+            await self.tallies.add(campaign, today, abandoned=abandoned)
+            answered, lost = await self.tallies.window(
+                campaign, today - timedelta(days=_WINDOW_DAYS - 1), today)
+        except StoreError as exc:
+            _log.error("abandonment_tally_failed", campaign=campaign, reason=str(exc))
+            self._compliance.event("abandonment-uncounted", campaign=campaign,
+                                   abandoned=abandoned, reason=str(exc),
+                                   citation="47 CFR 64.1200(a)(7)")
+            return
+        rate = lost / answered if answered else 0.0
         self._metrics.abandonment.labels(campaign).set(rate)
         if abandoned and rate >= self.settings.abandonment_warn_rate:
             fields: dict[str, Any] = {
-                "campaign": campaign, "rate": round(rate, 4), "limit": _LIMIT,
-                "citation": "47 CFR 64.1200(a)(7)",
+                "campaign": campaign, "rate": round(rate, 4), "answered_30d": answered,
+                "abandoned_30d": lost, "limit": _LIMIT, "citation": "47 CFR 64.1200(a)(7)",
                 "approximation": "answered calls not bridged to an agent within 2 s of "
                                  "answer; AMI cannot see the end of the greeting"}
             _log.warning("abandonment_near_limit", **fields)
