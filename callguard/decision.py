@@ -45,6 +45,7 @@ class Decision:
     front: str
     latency_us: float
     linkedid: str | None = None
+    reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
 
     @property
     def allowed(self) -> bool:
@@ -93,5 +94,6 @@ class Decision:
             "exempt": [o.rule_id for o in verdict.outcomes if o.status is Status.EXEMPT],
             "front": self.front,
             "linkedid": self.linkedid,
+            "reference": self.reference,
             "latency_us": round(self.latency_us, 1),
         }

@@ -61,6 +61,7 @@ class CheckRequest:
     location: str | None = None
     linkedid: str | None = None
     front: str = "cli"
+    reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
 
 
 @dataclass(slots=True)
@@ -153,6 +154,7 @@ class Gate:
             front=request.front,
             latency_us=(time.perf_counter() - started) * 1e6,
             linkedid=request.linkedid,
+            reference=request.reference,
         )
         try:
             self._record(decision)

@@ -87,6 +87,7 @@ class SipMapping:
             mode=headers.get_first(self.mode_header) or None,
             location=headers.get_first(self.location_header) or None,
             front="sip",
+            reference=(request.call_id or "")[:200] or None,
         )
 
 
