@@ -241,7 +241,8 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     if values["max_retransmits"] < 0:
         raise ConfigError(f"{where}: max_retransmits must be 0 or more")
     trunk = values["trunk"]
-    if not trunk.lower().startswith(("sip:", "sips:")) or "{number}" not in trunk:
+    if (not trunk.lower().startswith(("sip:", "sips:")) or "{number}" not in trunk
+            or any(c.isspace() or not c.isprintable() for c in trunk)):
         raise ConfigError(f"{where}: trunk {trunk!r} must be a sip: or sips: URI with "
                           "{number} where the E.164 number goes, like "
                           "sip:{number}@trunk.example.net")

@@ -401,6 +401,22 @@ class TestProtection:
         replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
         assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
 
+    async def test_a_bug_behind_the_front_is_a_500_and_the_server_goes_on(self, front):
+        """Not the real gate (which never raises): one whose check fails like a bug."""
+        server = await front(max_retransmits=0)
+
+        async def broken(request):
+            raise RuntimeError("simulated bug")
+
+        server.gate = type("Broken", (), {"check": staticmethod(broken)})()
+        client = Client(server.port)
+        client.send(invite("bug"))
+        client.send(options("after-bug"))
+        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
+        assert replies == [b"SIP/2.0 200 OK", b"SIP/2.0 500 Server Internal Error"]
+        assert server.stats.counts["internal_error"] == 1
+        assert len(server.transactions) == 2  # the 500 is kept for retransmissions too
+
     async def test_other_methods_get_405_with_allow(self, front):
         server = await front()
         client = Client(server.port)
@@ -562,6 +578,7 @@ class TestConfig:
         ('block_status = 500', "block_status 500"),
         ('trunk = "sip:trunk.example.net"', "{number}"),
         ('trunk = "http://{number}"', "sip: or sips:"),
+        ('trunk = "sip:{number}@trunk\\r\\nVia: x"', "sip: or sips:"),
         ('campaign_by_source = { "10.0.0.0/8" = "nope" }', "'nope'"),
         ('campaign_by_source = { "ten" = "ut-solar-manual" }', "'ten'"),
         ('allowed_sources = ["300.1.1.1"]', "300.1.1.1"),

@@ -14,6 +14,7 @@ allowed (no line-release enforcement), and a dialer may ignore the caller ID it 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import socket
 import time
@@ -327,6 +328,11 @@ class SipFront:
                 block_status=self.settings.block_status)
             self.stats.counts["allow" if decision.allowed else "block"] += 1
             self._final(request, key, status, addr, transport, headers)
+        except Exception:  # noqa: BLE001 - answer something; never leave the dialer waiting
+            self.stats.counts["internal_error"] += 1
+            _log.exception("sip_invite_failed", call_id=request.call_id)
+            with contextlib.suppress(Exception):
+                self._final(request, key, 500, addr, transport)
         finally:
             if self.transactions.answered(key) is False:
                 self.transactions.forget(key)  # never answered: let a retransmission retry
