@@ -232,7 +232,8 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
 def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) -> SipSettings:
     values = _section(where, raw, SipSettings())
     _positive(where, values, "budget_ms", "rate_per_source", "burst_per_source",
-              "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes")
+              "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes",
+              "max_tcp_connections")
     if not 0 <= values["port"] <= 65535:
         raise ConfigError(f"{where}: port {values['port']} is not a UDP port")
     if values["block_status"] not in (403, 603):

@@ -352,6 +352,24 @@ class TestProtection:
         assert server.stats.counts["refused_source"] == 1
         assert compliance(server) == []
 
+    async def test_tcp_connections_past_the_cap_or_from_strangers_are_closed(self, front):
+        server = await front(max_tcp_connections=1)
+        first = await asyncio.open_connection("127.0.0.1", server.port)
+        await asyncio.sleep(0.1)
+        second = await asyncio.open_connection("127.0.0.1", server.port)
+        assert await asyncio.wait_for(second[0].read(), 5) == b""  # closed by the server
+        first[1].write(options("tcp-first").replace(b"UDP", b"TCP"))
+        reply = await asyncio.wait_for(first[0].readuntil(b"\r\n\r\n"), 5)
+        assert reply.startswith(b"SIP/2.0 200 OK")
+        assert server.stats.counts["tcp_refused"] == 1
+        first[1].close()
+        second[1].close()
+        guarded = await front(allowed_sources=("10.0.0.0/8",))
+        stranger = await asyncio.open_connection("127.0.0.1", guarded.port)
+        assert await asyncio.wait_for(stranger[0].read(), 5) == b""
+        assert guarded.stats.counts["tcp_refused"] == 1
+        stranger[1].close()
+
     async def test_rate_limit_per_source(self, front):
         server = await front(rate_per_source=1.0, burst_per_source=5.0)
         client = Client(server.port)

@@ -77,6 +77,7 @@ class SipSettings:
     rate_per_source: float = 10_000.0  # messages per second (INVITE and ACK both count)
     burst_per_source: float = 20_000.0
     max_transactions: int = 65_536
+    max_tcp_connections: int = 1024
     max_retransmits: int = 6
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
@@ -153,6 +154,19 @@ class _Tcp(TcpSipTransport):
 
     front: SipFront | None = None
 
+    async def _handle_connection(self, reader: asyncio.StreamReader,
+                                 writer: asyncio.StreamWriter) -> None:
+        """Strangers and connections past the cap are closed before anything is read."""
+        front = self.front
+        peer = writer.get_extra_info("peername")
+        if front is not None and (
+                not peer or str(peer[0]) not in front.allowed_sources
+                or len(self._connections) >= front.settings.max_tcp_connections):
+            front.stats.counts["tcp_refused"] += 1
+            writer.close()
+            return
+        await super()._handle_connection(reader, writer)
+
     def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
         if self.front is not None:
             self.front.received(data, addr, self)
@@ -175,7 +189,7 @@ class SipFront:
         self.stats = SipStats()
         self.mapping = settings.mapping()
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
-        self._allowed = Allowlist(settings.allowed_sources)
+        self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
@@ -220,7 +234,7 @@ class SipFront:
     def received(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """One message from the wire; nothing in here may raise."""
         counts = self.stats.counts
-        if addr[0] not in self._allowed:
+        if addr[0] not in self.allowed_sources:
             counts["refused_source"] += 1
             return
         if not self._rate.allow(addr[0], time.monotonic()):
