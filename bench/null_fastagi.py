@@ -12,38 +12,18 @@ from __future__ import annotations
 import asyncio
 import sys
 from dataclasses import replace
-from datetime import UTC, datetime
+
+from null_gate import NullGate
 
 from callguard.config import load_settings
-from callguard.decision import Decision, new_decision_id
 from callguard.fronts.fastagi.server import FastAgiServer
-from callguard.numbers import NumberParser
-from callguard.policy import Verdict
 from callguard.tuning import raise_mmap_threshold
-
-
-class NullGate:
-    """Answers every request with the same ALLOW."""
-
-    def __init__(self) -> None:
-        settings = load_settings()
-        campaign = settings.campaigns["ut-solar-manual"]
-        verdict = Verdict(allowed=True, deciding=None, outcomes=(), packs=(),
-                          reason="Allowed: 14 rules of us-federal, us-ut, us-ut-hb45-2000 hold.")
-        self._decision = Decision(
-            decision_id=new_decision_id(), verdict=verdict, at=datetime.now(UTC),
-            number=NumberParser().parse("8015550123"), raw_number="8015550123",
-            campaign=campaign, campaign_id=campaign.id, mode=campaign.default_mode,
-            front="fastagi", latency_us=0.0)
-
-    async def check(self, request: object) -> Decision:
-        return self._decision
 
 
 async def main(port: int) -> None:
     settings = load_settings()
     fastagi = replace(settings.fastagi, port=port, max_sessions=10_000)
-    server = FastAgiServer(NullGate(), fastagi)  # type: ignore[arg-type]
+    server = FastAgiServer(NullGate("fastagi"), fastagi)  # type: ignore[arg-type]
     await server.start()
     print("ready", flush=True)
     await asyncio.Event().wait()

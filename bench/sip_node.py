@@ -19,37 +19,16 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from null_gate import NullGate
+
 from callguard.config import load_settings
-from callguard.decision import Decision, new_decision_id
 from callguard.fronts.sip.server import SipFront
-from callguard.numbers import NumberParser
-from callguard.policy import Verdict
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from callguard.tuning import raise_mmap_threshold
 
 WEDNESDAY_11_DENVER = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-
-
-class NullGate:
-    """Answers every request with the same ALLOW."""
-
-    def __init__(self) -> None:
-        campaign = load_settings().campaigns["ut-solar-manual"]
-        verdict = Verdict(allowed=True, deciding=None, outcomes=(), packs=(),
-                          reason="Allowed: 14 rules of us-federal, us-ut, us-ut-hb45-2000 hold.")
-        self._decision = Decision(
-            decision_id=new_decision_id(), verdict=verdict, at=datetime.now(UTC),
-            number=NumberParser().parse("8015550123"), raw_number="8015550123",
-            campaign=campaign, campaign_id=campaign.id, mode=campaign.default_mode,
-            front="sip", latency_us=0.0)
-
-    async def check(self, request: object) -> Decision:
-        return self._decision
-
-    def refuse(self, request: object, verdict: object, *, started: float) -> Decision:
-        raise AssertionError("the null gate never runs out of time")
 
 
 async def main(port: int, data_dir: Path, kind: str, freeze: bool, rcvbuf: int) -> None:
@@ -61,7 +40,7 @@ async def main(port: int, data_dir: Path, kind: str, freeze: bool, rcvbuf: int) 
     settings = load_settings(data_dir=data_dir)
     runtime = open_runtime(settings)
     runtime.gate._clock = lambda: WEDNESDAY_11_DENVER  # noqa: SLF001 - a pinned clock
-    gate = runtime.gate if kind == "callguard" else NullGate()
+    gate = runtime.gate if kind == "callguard" else NullGate("sip")
     sip = replace(settings.sip, port=port, trunk="sip:{number}@trunk.example.net",
                   tcp=False, receive_buffer_bytes=rcvbuf or settings.sip.receive_buffer_bytes)
     front = SipFront(gate, sip)  # type: ignore[arg-type]
