@@ -178,6 +178,7 @@ class _Tcp(TcpSipTransport):
 
 
 _Transport = _Udp | _Tcp
+_Answer = tuple[int, tuple[tuple[str, str], ...]]  # a status and the headers that go with it
 
 
 class SipFront:
@@ -302,18 +303,31 @@ class SipFront:
             return
         if receipt is not Receipt.NEW:
             return
-        if method == "INVITE":
+        answer = self._unsupported(request, method)
+        if answer is None and method == "INVITE":
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
-        status, headers = self._other(request, method)
+        status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
 
-    def _other(self, request: SipRequest, method: str) -> tuple[int, tuple[tuple[str, str], ...]]:
+    @staticmethod
+    def _unsupported(request: SipRequest, method: str) -> _Answer | None:
+        """420 for any extension required of us (we support none); 416 for a URI scheme
+        that names no number."""
+        required = request.headers.get("require")
+        if required and method in ("INVITE", "OPTIONS"):
+            return 420, (("Unsupported", ", ".join(required)),)
+        if method == "INVITE":
+            try:
+                number_of(request.uri)
+            except ValueError:
+                return 416, ()
+        return None
+
+    def _other(self, request: SipRequest, method: str) -> _Answer:
         if method == "OPTIONS":
-            if request.headers.get("require"):
-                return 420, (("Unsupported", ", ".join(request.headers.get("require"))),)
             return 200, (("Allow", ALLOW_METHODS), ("Accept", "application/sdp"))
         if method == "CANCEL":
             if self.transactions.answered(self._key(request, "INVITE")) is None:
@@ -325,15 +339,6 @@ class SipFront:
     async def _invite(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
                       transport: _Transport) -> None:
         try:
-            if request.headers.get("require"):
-                self._final(request, key, 420, addr, transport,
-                            (("Unsupported", ", ".join(request.headers.get("require"))),))
-                return
-            try:
-                number_of(request.uri)
-            except ValueError:
-                self._final(request, key, 416, addr, transport)
-                return
             check = self.mapping.check_request(request, addr[0])
             decision = await self._decide(check)
             status, headers = decision_headers(
