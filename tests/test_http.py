@@ -119,9 +119,11 @@ class TestServe:
         allow = _counter(before, "ALLOW", "", "ut-solar-manual")
         block = _counter(before, "BLOCK", "us-federal:64.1200(c)(2)", "ut-solar-manual")
         status, body = http(node, "/v1/check", {"number": "8015550123",
-                                                "campaign": "ut-solar-manual", "at": AT})
+                                                "campaign": "ut-solar-manual", "at": AT,
+                                                "reference": "dialer-call-77"})
         assert status == 200
         assert json.loads(body)["verdict"] == "ALLOW"
+        assert json.loads(body)["reference"] == "dialer-call-77"
         status, body = http(node, "/v1/check", {"number": "8015550199",
                                                 "campaign": "ut-solar-manual", "at": AT})
         assert json.loads(body)["rule"] == "us-federal:64.1200(c)(2)"

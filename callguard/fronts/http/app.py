@@ -116,13 +116,15 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
 
     async def check(request: web.Request) -> web.Response:
         try:
-            data = await _body(request, ("number", "campaign"), ("mode", "at", "location"))
+            data = await _body(request, ("number", "campaign"),
+                               ("mode", "at", "location", "reference"))
             at = _instant(data["at"]) if "at" in data else None
         except UsageError as exc:
             return _error(400, str(exc))
         decision = await gate.check(CheckRequest(
             number=data["number"], campaign=data["campaign"], mode=data.get("mode"), at=at,
-            location=data.get("location"), front="http"))
+            location=data.get("location"), front="http",
+            reference=data.get("reference") or None))
         return web.json_response(decision.to_dict())
 
     async def opt_out(request: web.Request) -> web.Response:
