@@ -210,6 +210,11 @@ def _choice(where: str, values: Mapping[str, Any], key: str, *allowed: str) -> N
         raise ConfigError(f"{where}: {key} {values[key]!r}; use {' or '.join(allowed)}")
 
 
+def _port(where: str, values: Mapping[str, Any], protocol: str) -> None:
+    if not 0 <= values["port"] <= 65535:
+        raise ConfigError(f"{where}: port {values['port']} is not a {protocol} port")
+
+
 def _networks(where: str, key: str, networks: Iterable[str]) -> None:
     for source in networks:
         try:
@@ -223,8 +228,7 @@ def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
     values = _section(where, raw, FastAgiSettings())
     _positive(where, values, "budget_ms", "header_timeout_ms", "reply_timeout_ms",
               "max_header_bytes", "max_sessions")
-    if not 0 <= values["port"] <= 65535:
-        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    _port(where, values, "TCP")
     _networks(where, "allowed_sources", values["allowed_sources"])
     return FastAgiSettings(**values)
 
@@ -234,8 +238,7 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     _positive(where, values, "budget_ms", "rate_per_source", "burst_per_source",
               "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes",
               "max_tcp_connections")
-    if not 0 <= values["port"] <= 65535:
-        raise ConfigError(f"{where}: port {values['port']} is not a UDP port")
+    _port(where, values, "UDP")
     if values["block_status"] not in (403, 603):
         raise ConfigError(f"{where}: block_status {values['block_status']}; use 603 "
                           "(Decline) or 403 (Forbidden)")
@@ -265,8 +268,7 @@ def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
     values = _section(where, raw, AmiSettings())
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "abandonment_warn_rate")
-    if not 0 <= values["port"] <= 65535:
-        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    _port(where, values, "TCP")
     limits = [(o.seconds, o.citation) for p in enabled for o in packs[p].obligations
               if o.kind == "line-release"]
     if limits:
@@ -287,8 +289,7 @@ def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
 def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
     values = _section(where, raw, HttpSettings())
     _positive(where, values, "max_body_bytes")
-    if not 0 <= values["port"] <= 65535:
-        raise ConfigError(f"{where}: port {values['port']} is not a TCP port")
+    _port(where, values, "TCP")
     return HttpSettings(**values)
 
 
