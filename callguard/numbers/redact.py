@@ -1,0 +1,86 @@
+"""Text that may reach a log, with every possible phone number taken out.
+
+Utah Code 13-44-201 asks for reasonable procedures to protect personal information;
+ARCHITECTURE.md: no phone number in clear reaches any log. Peers put numbers where no one
+expects them (a dialplan swapping NUMBER and CAMPAIGN, a reason repeating rejected input),
+so any free text bound for a log passes through ``redact_digits`` first: a run of
+``MIN_RUN`` or more digits — ASCII or any other script's (full-width, Arabic-Indic,
+superscript, ...), optionally split by the punctuation people write numbers with — becomes
+``[number …NNNN]``, keeping only the last four digits (in ASCII), which a log may show.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["MIN_RUN", "has_digit_run", "redact_digits"]
+
+MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, counts, codes
+
+# ISO dates and clock times a reason states ("08:30 Mon 2026-11-23") are not numbers:
+# they end a run, they are never part of one.
+_DATE_OR_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:\d{2})?"
+    r"|\d{1,2}:\d{2}(?::\d{2})?")
+# What people write between the digits of a phone number (at most two in a row).
+_SEPARATORS = frozenset(" \t().-/+\u00a0")
+
+
+def _digit(char: str) -> int | None:
+    """The digit a character stands for, in any script (superscripts and circled too)."""
+    if "0" <= char <= "9":
+        return ord(char) - 48
+    if char.isascii():
+        return None
+    value = unicodedata.digit(char, None)
+    return value if value is not None and 0 <= value <= 9 else None
+
+
+def _runs(text: str) -> list[tuple[int, int, str]]:
+    """(start, end, ASCII digits) of every digit run, separators allowed inside."""
+    runs: list[tuple[int, int, str]] = []
+    barriers = {i for m in _DATE_OR_TIME.finditer(text) for i in range(m.start(), m.end())}
+    start = -1
+    last = -1
+    digits: list[str] = []
+    gap = 0
+    for index, char in enumerate(text):
+        value = None if index in barriers else _digit(char)
+        if value is not None:
+            if start < 0:
+                start = index
+            digits.append(chr(48 + value))
+            last = index
+            gap = 0
+        elif start >= 0 and char in _SEPARATORS and gap < 2:
+            gap += 1
+        elif start >= 0:
+            runs.append((start, last + 1, "".join(digits)))
+            start, digits, gap = -1, [], 0
+    if start >= 0:
+        runs.append((start, last + 1, "".join(digits)))
+    return runs
+
+
+def redact_digits(text: str) -> str:
+    """``text`` with every run of ``MIN_RUN``+ digits replaced by ``[number …last4]``."""
+    if sum(char.isdigit() for char in text) < MIN_RUN:  # isdigit: every script's digits
+        return text
+    pieces: list[str] = []
+    cursor = 0
+    for first, end, digits in _runs(text):
+        if len(digits) >= MIN_RUN:
+            start = first - 1 if first > cursor and text[first - 1] == "+" else first
+            pieces.append(text[cursor:start])
+            pieces.append(f"[number …{digits[-4:]}]")
+            cursor = end
+    if not pieces:
+        return text
+    pieces.append(text[cursor:])
+    return "".join(pieces)
+
+
+def has_digit_run(text: str) -> bool:
+    """Whether ``text`` holds a run that ``redact_digits`` would take out."""
+    return any(len(digits) >= MIN_RUN for _, _, digits in _runs(text))
