@@ -56,6 +56,11 @@ class NumberProtector:
     def __init__(self, key: bytes) -> None:
         self._key = key
 
+    @property
+    def key_id(self) -> str:
+        """8 hex naming the key (not revealing it): records carry it, lookups compare it."""
+        return hmac.new(self._key, b"callguard key id", hashlib.sha256).hexdigest()[:8]
+
     def hash(self, e164: str) -> str:
         """The keyed hash a supervisor can match with the same key."""
         return hmac.new(self._key, e164.encode(), hashlib.sha256).hexdigest()
