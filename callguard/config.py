@@ -350,7 +350,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if fallback not in ("block", "every-zone"):
         raise ConfigError(f"{where}: unknown_local_time {fallback!r}; use block or every-zone")
     prefixes = tuple(_typed(where, main, "dial_prefixes", list, []))
-    if not all(isinstance(p, str) and p.isdigit() for p in prefixes):
+    if not all(isinstance(p, str) and p.isascii() and p.isdigit() for p in prefixes):
         raise ConfigError(f"{where}: dial_prefixes must be digit strings like [\"9\"]")
     regions = frozenset(_typed(where, main, "regions", list, ["US"]))
     parser = NumberParser(dial_prefixes=prefixes, regions=regions)
