@@ -227,7 +227,7 @@ def _networks(where: str, key: str, networks: Iterable[str]) -> None:
 def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
     values = _section(where, raw, FastAgiSettings())
     _positive(where, values, "budget_ms", "header_timeout_ms", "reply_timeout_ms",
-              "max_header_bytes", "max_sessions")
+              "max_header_bytes", "max_sessions", "max_connections")
     _port(where, values, "TCP")
     _networks(where, "allowed_sources", values["allowed_sources"])
     return FastAgiSettings(**values)
@@ -237,7 +237,7 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     values = _section(where, raw, SipSettings())
     _positive(where, values, "budget_ms", "rate_per_source", "burst_per_source",
               "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes",
-              "max_tcp_connections")
+              "max_tcp_connections", "tcp_idle_timeout_ms")
     _port(where, values, "UDP")
     if values["block_status"] not in (403, 603):
         raise ConfigError(f"{where}: block_status {values['block_status']}; use 603 "
@@ -288,8 +288,10 @@ def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
 
 def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
     values = _section(where, raw, HttpSettings())
-    _positive(where, values, "max_body_bytes")
+    _positive(where, values, "max_body_bytes", "max_connections", "header_timeout_ms",
+              "body_timeout_ms")
     _port(where, values, "TCP")
+    _networks(where, "allowed_sources", values["allowed_sources"])
     return HttpSettings(**values)
 
 

@@ -25,6 +25,7 @@ from callguard.gate import Gate
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.interfaces import RecordStores
+from callguard.stores.private import private_dir
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 
@@ -124,7 +125,7 @@ class Runtime:
 def open_runtime(settings: Settings) -> Runtime:
     """Open the stores and the log sinks named by the settings and wire the gate."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # lists, records, the log key: the service user's alone
     key = load_log_key(data_dir)
     configure_logging(key)
     path = log_path(settings)

@@ -36,6 +36,10 @@ class _ListCollector(Collector):
         age = GaugeMetricFamily("callguard_list_age_days",
                                 "Days since the current list version was published",
                                 labels=["list"])
+        refused = GaugeMetricFamily("callguard_list_refused",
+                                    "1 while a list's published version is refused (corrupt, "
+                                    "tampered, unreadable) and an older one or none is served",
+                                    labels=["list"])
         today = self._clock().date()
         for name in self._lists.names():
             snapshot = self._lists.snapshot(name)
@@ -45,8 +49,11 @@ class _ListCollector(Collector):
             version.add_metric([name], meta.version)
             if meta.published is not None:
                 age.add_metric([name], (today - meta.published).days)
+        for name in sorted(self._lists.errors):
+            refused.add_metric([name], 1)
         yield version
         yield age
+        yield refused
 
 
 class _CountsCollector(Collector):

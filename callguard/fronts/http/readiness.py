@@ -65,8 +65,12 @@ class Readiness:
     def _list_checks(self) -> list[Check]:
         today = self._clock().date()
         checks: list[Check] = []
+        errors = self._lists.errors
         for name in sorted({rule.list_name for rule in self._freshness}):
             snapshot = self._lists.snapshot(name)
+            if name in errors:  # the published version is refused: say so, not ready
+                checks.append(Check(f"list:{name}", False, errors[name][:300]))
+                continue
             if snapshot is None:
                 checks.append(Check(f"list:{name}", False, "not loaded"))
                 continue
