@@ -23,6 +23,7 @@ from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.stores.interfaces import AbandonmentTallies
+from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
 from callguard.watchdog.node import WatchdogNode
@@ -85,6 +86,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                     except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
                         runtime.lists.faults += 1
                         _log.exception("list_reload_failed")
+                if isinstance(runtime.records, RedisRecords):
+                    await runtime.records.verify()  # a weak or emptied server is noticed
     finally:
         if sip is not None:
             await sip.close()

@@ -71,6 +71,16 @@ class _CountsCollector(Collector):
         yield family
 
 
+class _GaugeCollector(Collector):
+    """One gauge another part keeps itself (the records' durability), read at scrape."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._name, self._documentation, self._read = name, documentation, read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self._name, self._documentation, value=self._read())
+
+
 class NodeMetrics:
     """Every metric the node exports."""
 
@@ -107,6 +117,10 @@ class NodeMetrics:
                               # only configured campaigns: a caller cannot mint labels
                               decision.campaign.id if decision.campaign else "unknown").inc()
         self.latency.observe(decision.latency_us / 1e6)
+
+    def watch_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Export a value kept elsewhere as a gauge, read at each scrape."""
+        self.registry.register(_GaugeCollector(name, documentation, read))
 
     def watch_counts(self, name: str, documentation: str, label: str,
                      read: Callable[[], Mapping[str, int]]) -> None:

@@ -51,6 +51,7 @@ class Readiness:
         lists: ListRegistry,
         records: RecordStores,
         pings: Mapping[str, Callable[[], Awaitable[object]]],
+        probes: Mapping[str, Callable[[], Awaitable[tuple[bool, str]]]] | None = None,
         clock_check: Callable[[], tuple[bool, str]] = adjtimex_synchronised,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -59,6 +60,7 @@ class Readiness:
         self._lists = lists
         self._records = records
         self._pings = pings
+        self._probes = probes or {}
         self._clock_check = clock_check
         self._clock = clock
 
@@ -93,6 +95,13 @@ class Readiness:
             return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
         return Check(name, True, "answering")
 
+    async def _probe(self, name: str, probe: Awaitable[tuple[bool, str]]) -> Check:
+        try:
+            ok, detail = await asyncio.wait_for(probe, 1.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
+        return Check(name, ok, detail[:300])
+
     async def run(self) -> list[Check]:
         """Every check; ready when all are ok."""
         checks = self._list_checks()
@@ -100,6 +109,8 @@ class Readiness:
             "records", self._records.company_dnc("callguard-readiness", "+10000000000")))
         for name, ping in self._pings.items():
             checks.append(await self._bounded(name, ping()))
+        for name, probe in self._probes.items():
+            checks.append(await self._probe(name, probe()))
         synced, detail = self._clock_check()
         checks.append(Check("clock", synced, detail))
         return checks
