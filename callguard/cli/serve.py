@@ -19,6 +19,7 @@ from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
 from callguard.fronts.sip.server import SipFront
+from callguard.logredact import install_stdlib_redaction
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.tallies import EmbeddedTallies
@@ -170,6 +171,7 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.ami.secret()
     except ConfigError as exc:
         usage_error(str(exc))
+    install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
     asyncio.run(_serve(state, reload_seconds))

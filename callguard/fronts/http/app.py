@@ -36,6 +36,8 @@ from callguard.fronts.http.limits import (
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness
 from callguard.gate import CheckRequest, Gate
+from callguard.logredact import redacted_error
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
@@ -95,9 +97,10 @@ def _json_errors(counts: Counter[str]) -> Any:
                        if k.lower() in ("allow", "www-authenticate")}
             return web.json_response({"error": f"{exc.status} {exc.reason}"},
                                      status=exc.status, headers=headers)
-        except Exception:  # noqa: BLE001 - a bug is a JSON 500, logged, never a traceback
+        except Exception as exc:  # noqa: BLE001 - a bug is a JSON 500, logged, no traceback out
             counts["internal_error"] += 1
-            _log.exception("http_internal_error", path=request.path[:60])
+            _log.error("http_internal_error", path=redact_digits(request.path[:60]),
+                       error=redacted_error(exc))
             return _error(500, "internal error")
 
     return middleware

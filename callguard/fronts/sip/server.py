@@ -46,6 +46,8 @@ from callguard.fronts.sip.transactions import (
 )
 from callguard.fronts.sip.wire import peek, sent_by
 from callguard.gate import CheckRequest
+from callguard.logredact import redacted_error
+from callguard.numbers.redact import redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED
 
@@ -288,9 +290,9 @@ class SipFront:
             return
         try:
             self._request(message, peeked[1] if peeked else None, addr, transport)
-        except Exception:  # noqa: BLE001 - a hostile header must not stop the server
+        except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
-            _log.warning("sip_request_dropped", source=addr[0], exc_info=True)
+            _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport) -> Receipt:
@@ -376,9 +378,10 @@ class SipFront:
                 block_status=self.settings.block_status)
             self.stats.counts["allow" if decision.allowed else "block"] += 1
             self._final(request, key, status, addr, transport, headers)
-        except Exception:  # noqa: BLE001 - answer something; never leave the dialer waiting
+        except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
-            _log.exception("sip_invite_failed", call_id=request.call_id)
+            _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
+                       error=redacted_error(exc))
             with contextlib.suppress(Exception):
                 self._final(request, key, 500, addr, transport)
         finally:
