@@ -28,11 +28,11 @@ def _node(tmp_path, **kwargs) -> ServeNode:
 @pytest.fixture
 def limited(tmp_path):
     """A node with small, quick limits."""
-    node = _node(tmp_path, extra_http={"max_body_bytes = 65536": "max_body_bytes = 65536\n"
-                                       "max_connections = 40\nheader_timeout_ms = 1000\n"
-                                       "body_timeout_ms = 1000"},
-                 extra_sip={"max_tcp_connections = 1024": "max_tcp_connections = 20\n"
-                            "tcp_idle_timeout_ms = 1000"})
+    node = _node(tmp_path, extra_http={"max_connections = 256": "max_connections = 40",
+                                       "header_timeout_ms = 5000": "header_timeout_ms = 1000",
+                                       "body_timeout_ms = 10000": "body_timeout_ms = 1000"},
+                 extra_sip={"max_tcp_connections = 1024": "max_tcp_connections = 20",
+                            "tcp_idle_timeout_ms = 30000": "tcp_idle_timeout_ms = 1000"})
     node.start()
     yield node
     node.stop()
@@ -153,7 +153,7 @@ class TestHttpLimits:
 
     def test_allowlist_closes_strangers_before_reading(self, tmp_path):
         """allowed_sources = 127.0.0.2: a connection from 127.0.0.1 is closed and counted."""
-        node = _node(tmp_path, extra_http={"max_body_bytes = 65536": "max_body_bytes = 65536\n"
+        node = _node(tmp_path, extra_http={"allowed_sources = []":
                                            'allowed_sources = ["127.0.0.2/32"]'})
         node.start(wait=False)
         try:
@@ -224,7 +224,7 @@ class TestDescriptors:
         caps (and says so), refuses what does not fit, keeps answering FastAGI, and serves
         HTTP again once the idle ones are cut (main: the node exited)."""
         node = _node(tmp_path, rlimit_nofile=600, extra_http={
-            "max_body_bytes = 65536": "max_body_bytes = 65536\nheader_timeout_ms = 1500"})
+            "header_timeout_ms = 5000": "header_timeout_ms = 1500"})
         node.start()
         try:
             assert node.events("connection_caps_lowered")
