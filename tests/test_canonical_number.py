@@ -12,12 +12,18 @@ import itertools
 import json
 import socket
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis import asyncio as aioredis
 
+from callguard.errors import StoreError
 from callguard.fronts.fastagi import contract as c
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.redis.records import RecordsSettings, RedisRecords
+from callguard.stores.writes import AddCompanyDnc
 from tests.fake_asterisk import agi_session
 from tests.serve_node import AT, ServeNode, write_lists
 from tests.test_numbers import DIGIT_ZEROS, spelled
@@ -202,3 +208,23 @@ class TestOptOutsBindTheAsciiForm:
         decision = http_verdict(node, "801555016\u00b2")
         assert decision["rule"] == "callguard:number-not-dialable"
         assert "8015550" not in decision["reason"]
+
+
+class TestStoresKeyOnlyTheCanonicalForm:
+    """Both record stores refuse a write keyed by anything but ASCII E.164 (main stored
+    "+1" and full-width digits as its own record, which no lookup of the number ever
+    found)."""
+
+    @pytest.mark.parametrize("number", ["+1\uff18\uff10\uff115550166", "8015550166",
+                                        "+1 801 555 0166", "+1801555016\u00b2"])
+    async def test_embedded_and_redis(self, tmp_path, redis_server, number):
+        write = AddCompanyDnc("beehive-solar", number, datetime.now(UTC), "t")
+        embedded = EmbeddedRecords(tmp_path / "records.sqlite3")
+        shared = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        try:
+            for store in (embedded, shared):
+                with pytest.raises(StoreError, match=r"canonical E\.164"):
+                    await store.apply([write])
+        finally:
+            await embedded.aclose()
+            await shared.aclose()

@@ -28,7 +28,7 @@ from callguard.errors import NumberError
 from callguard.numbers.nanp import GEOGRAPHIC_TYPES, ExchangeInfo, NanpTable
 from callguard.numbers.redact import redact_digits
 
-__all__ = ["NumberInfo", "NumberParser", "ascii_digits"]
+__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _PLUS = frozenset("+\uff0b")  # and the full-width plus that goes with full-width digits
@@ -57,6 +57,17 @@ class NumberInfo:
     def last4(self) -> str:
         """The last four digits, the only part of a number a log may show."""
         return self.e164[-4:]
+
+
+def is_canonical(e164: str) -> bool:
+    """Whether ``e164`` is the canonical form this module makes: + and 8-15 ASCII digits.
+
+    Stores check it before they key anything by a number, so a write that did not come
+    through ``NumberParser`` cannot create a record that no lookup would find.
+    """
+    digits = e164[1:]
+    return (e164[:1] == "+" and digits.isascii() and digits.isdigit()
+            and 8 <= len(digits) <= _E164_MAX_DIGITS and digits[0] != "0")
 
 
 def ascii_digits(text: str) -> str:

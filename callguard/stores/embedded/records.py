@@ -27,6 +27,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
     StoredConsent,
+    check_canonical,
 )
 
 __all__ = ["EmbeddedRecords"]
@@ -169,6 +170,7 @@ class EmbeddedRecords:
 
     async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """All writes in one transaction; durable (synchronous=FULL) on return."""
+        check_canonical(writes)
         return await asyncio.to_thread(self._write_sync, [_statements(w) for w in writes])
 
     async def sheet(self, solicitor: str, e164: str) -> RecordSheet:

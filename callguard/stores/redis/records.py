@@ -48,6 +48,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
     StoredConsent,
+    check_canonical,
 )
 
 __all__ = ["MARKER_KEY", "RecordsSettings", "RedisRecords", "check_durability", "judge_config"]
@@ -411,6 +412,7 @@ class RedisRecords:
         """One atomic script for the batch; then WAIT for replicas when so configured."""
         if not writes:
             return ()
+        check_canonical(writes)
         keys = [_key(w.solicitor, w.number) for w in writes]
         args = [_encode(w) for w in writes]
         changed = await self._call("write", self._apply(keys=keys, args=args))
