@@ -31,6 +31,8 @@ from callguard.numbers.redact import redact_digits
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
+_ALLOWED = _PUNCTUATION | frozenset("0123456789")
+_DROP_PUNCTUATION = str.maketrans("", "", "".join(_PUNCTUATION))
 _PLUS = frozenset("+\uff0b")  # and the full-width plus that goes with full-width digits
 _MAX_INPUT = 64
 _E164_MAX_DIGITS = 15
@@ -137,7 +139,7 @@ class NumberParser:
         plus = body[:1] in _PLUS
         if plus:
             body = body[1:]
-        bad = {c for c in body if not ("0" <= c <= "9") and c not in _PUNCTUATION}
+        bad = set(body) - _ALLOWED
         if bad:
             if any(c.isalpha() for c in bad):
                 raise NumberError(
@@ -145,7 +147,7 @@ class NumberParser:
                 )
             shown = "".join(sorted(bad))
             raise NumberError(f"{_shown(raw)} contains {shown!r}")
-        digits = "".join(c for c in body if "0" <= c <= "9")
+        digits = body.translate(_DROP_PUNCTUATION)  # only ASCII digits and punctuation left
         if not digits:
             raise NumberError(f"{_shown(raw)} has no digits")
         if not plus:
