@@ -150,6 +150,7 @@ class RedisListRegistry:
         self._task: asyncio.Task[None] | None = None
         self._loading: dict[str, asyncio.Lock] = {}
         self._refused: dict[str, tuple[int, str]] = {}  # version and manifest digest
+        self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
     def snapshot(self, name: str) -> BitmapSnapshot | None:
@@ -170,10 +171,20 @@ class RedisListRegistry:
         self._task = asyncio.ensure_future(self._follow())
 
     async def close(self) -> None:
-        """Stop following (bounded: a dead connection must not hold up shutdown)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=_CLOSE_SECONDS)
+        """Stop following (bounded: a dead connection must not hold up shutdown).
+
+        Python 3.11's ``asyncio.wait_for`` (in ``_close_quietly``) can swallow a
+        cancellation that lands as its inner call completes (cpython gh-86296), and the
+        follower would then subscribe again and listen forever — holding up the loop's
+        shutdown. So the follower also checks ``_closing``, and the cancel is repeated.
+        """
+        self._closing = True
+        task = self._task
+        for _ in range(3):
+            if task is None or task.done():
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=_CLOSE_SECONDS)
 
     async def sync(self) -> None:
         """Load every list whose current version differs from the replica's."""
@@ -245,7 +256,7 @@ class RedisListRegistry:
         return BitmapSnapshot(meta, chunks)
 
     async def _follow(self) -> None:
-        while True:
+        while not self._closing:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)
