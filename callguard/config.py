@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
@@ -227,7 +227,7 @@ def _networks(where: str, key: str, networks: Iterable[str]) -> None:
 def _fastagi(where: str, raw: Mapping[str, Any]) -> FastAgiSettings:
     values = _section(where, raw, FastAgiSettings())
     _positive(where, values, "budget_ms", "header_timeout_ms", "reply_timeout_ms",
-              "max_header_bytes", "max_sessions")
+              "max_header_bytes", "max_sessions", "max_connections")
     _port(where, values, "TCP")
     _networks(where, "allowed_sources", values["allowed_sources"])
     return FastAgiSettings(**values)
@@ -237,7 +237,7 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     values = _section(where, raw, SipSettings())
     _positive(where, values, "budget_ms", "rate_per_source", "burst_per_source",
               "max_transactions", "t1_ms", "max_datagram_bytes", "receive_buffer_bytes",
-              "max_tcp_connections")
+              "max_tcp_connections", "tcp_idle_timeout_ms")
     _port(where, values, "UDP")
     if values["block_status"] not in (403, 603):
         raise ConfigError(f"{where}: block_status {values['block_status']}; use 603 "
@@ -288,8 +288,10 @@ def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
 
 def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
     values = _section(where, raw, HttpSettings())
-    _positive(where, values, "max_body_bytes")
+    _positive(where, values, "max_body_bytes", "max_connections", "header_timeout_ms",
+              "body_timeout_ms")
     _port(where, values, "TCP")
+    _networks(where, "allowed_sources", values["allowed_sources"])
     return HttpSettings(**values)
 
 
@@ -310,18 +312,52 @@ def _lists_backend(where: str, raw: Mapping[str, Any]) -> str:
     return str(backend)
 
 
+# Query options a Redis URL may carry: the database and TLS settings. Everything else is
+# refused: redis-py passes unknown options straight to the connection and lets them
+# override callguard's own (a ``?password=`` would win over CALLGUARD_REDIS_PASSWORD, a
+# ``?socket_timeout=`` over the call path's timeouts).
+_REDIS_QUERY = frozenset({"db", "ssl_cert_reqs", "ssl_ca_certs", "ssl_ca_path",
+                          "ssl_certfile", "ssl_keyfile", "ssl_check_hostname",
+                          "ssl_min_version"})
+
+
+def redacted_url(url: str) -> str:
+    """The URL as an error message may show it: no userinfo, no query values."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"***@{host}" if "@" in parts.netloc else parts.netloc
+    if parts.port is not None and "@" in parts.netloc:
+        netloc += f":{parts.port}"
+    query = "&".join(f"{name}=***" for name in parse_qs(parts.query, keep_blank_values=True))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+
+
 def _redis_url(where: str, raw: Mapping[str, Any]) -> str:
     """``CALLGUARD_REDIS_URL`` wins over the file; the password never lives in the file."""
     _unknown(where, raw, {"url"})
-    url = os.environ.get("CALLGUARD_REDIS_URL") or _typed(
-        where, raw, "url", str, "redis://127.0.0.1:6379/0")
-    if not str(url).startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"{where}: url {url!r}: use redis://HOST:PORT/DB, rediss:// for TLS, "
-                          "or unix:///path")
-    if urlsplit(str(url)).password:
+    url = str(os.environ.get("CALLGUARD_REDIS_URL") or _typed(
+        where, raw, "url", str, "redis://127.0.0.1:6379/0"))
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        options = parse_qs(parts.query, keep_blank_values=True)
+        _ = parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        raise ConfigError(f"{where}: url {redacted_url(url)!r} is not a URL; use "
+                          "redis://HOST:PORT/DB") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"{where}: url {redacted_url(url)!r}: use redis://HOST:PORT/DB, "
+                          "rediss:// for TLS, or unix:///path")
+    secret_options = sorted(o for o in options if "password" in o.lower()
+                            or o.lower() in ("username", "credential_provider"))
+    if password or secret_options:
         raise ConfigError(f"{where}: put the Redis password in CALLGUARD_REDIS_PASSWORD, not "
-                          "in the URL")
-    return str(url)
+                          "in the URL (its user part or its query string)")
+    unknown = sorted(set(options) - _REDIS_QUERY)
+    if unknown:
+        raise ConfigError(f"{where}: url option(s) {', '.join(unknown)} not allowed; a Redis "
+                          f"URL may carry {', '.join(sorted(_REDIS_QUERY))}")
+    return url
 
 
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
@@ -350,7 +386,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if fallback not in ("block", "every-zone"):
         raise ConfigError(f"{where}: unknown_local_time {fallback!r}; use block or every-zone")
     prefixes = tuple(_typed(where, main, "dial_prefixes", list, []))
-    if not all(isinstance(p, str) and p.isdigit() for p in prefixes):
+    if not all(isinstance(p, str) and p.isascii() and p.isdigit() for p in prefixes):
         raise ConfigError(f"{where}: dial_prefixes must be digit strings like [\"9\"]")
     regions = frozenset(_typed(where, main, "regions", list, ["US"]))
     parser = NumberParser(dial_prefixes=prefixes, regions=regions)

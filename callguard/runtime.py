@@ -25,6 +25,7 @@ from callguard.gate import Gate
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.interfaces import RecordStores
+from callguard.stores.private import private_dir
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 
@@ -98,10 +99,19 @@ class Runtime:
                 return answer
 
             pings["redis"] = ping
+        probes: dict[str, Callable[[], Awaitable[tuple[bool, str]]]] = {}
+        if isinstance(self.records, RedisRecords):
+            records = self.records
+
+            async def durability() -> tuple[bool, str]:
+                refusing = await records.verify()
+                return refusing is None, refusing or records.weak or "durable"
+
+            probes["records_durability"] = durability
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
-                         lists=self.lists, records=self.records, pings=pings,
+                         lists=self.lists, records=self.records, pings=pings, probes=probes,
                          clock_check=clock_check)
 
     async def aclose(self) -> None:
@@ -124,7 +134,7 @@ class Runtime:
 def open_runtime(settings: Settings) -> Runtime:
     """Open the stores and the log sinks named by the settings and wire the gate."""
     data_dir = settings.data_dir
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)  # lists, records, the log key: the service user's alone
     key = load_log_key(data_dir)
     configure_logging(key)
     path = log_path(settings)
@@ -149,6 +159,12 @@ def open_runtime(settings: Settings) -> Runtime:
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
     metrics = NodeMetrics(lists)
+    if isinstance(records, RedisRecords):
+        redis_records = records
+        metrics.watch_gauge("callguard_records_durable",
+                            "1 while the Redis record store acknowledges writes as durable, 0 "
+                            "while it refuses them (a weak server, or one that lost its data)",
+                            lambda: 0.0 if redis_records.refusing_writes else 1.0)
     if stream is not None:
         sink = stream
         metrics.watch_counts("callguard_log_stream_records",

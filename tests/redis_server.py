@@ -23,7 +23,8 @@ def free_port() -> int:
 class RedisServer:
     """One redis-server process."""
 
-    def __init__(self, data_dir: Path, *, appendfsync: str = "always") -> None:
+    def __init__(self, data_dir: Path, *, appendfsync: str = "always",
+                 appendonly: str = "yes") -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/test.sh, which "
@@ -33,6 +34,7 @@ class RedisServer:
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
         self.appendfsync = appendfsync
+        self.appendonly = appendonly
 
     @property
     def url(self) -> str:
@@ -43,7 +45,8 @@ class RedisServer:
         """Start and wait until it answers."""
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
-             str(self.data_dir), "--appendonly", "yes", "--appendfsync", self.appendfsync,
+             str(self.data_dir), "--appendonly", self.appendonly, "--appendfsync",
+             self.appendfsync,
              "--save", "", "--protected-mode", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10

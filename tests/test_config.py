@@ -107,3 +107,45 @@ class TestPacks:
         pack = pack_from_mapping(self.base())
         assert pack.in_effect(date(2026, 1, 1))
         assert not pack.in_effect(date(2025, 4, 10))
+
+
+class TestRedisUrl:
+    """Issue 15.7: the Redis password only from CALLGUARD_REDIS_PASSWORD, never echoed."""
+
+    @pytest.mark.parametrize("url", [
+        "redis://127.0.0.1:6379/0?password=s3cret-pw",
+        "redis://127.0.0.1:6379/0?db=0&password=s3cret-pw",
+        "rediss://redis.internal/0?Password=s3cret-pw",
+        "redis://:s3cret-pw@127.0.0.1:6379/0",
+    ])
+    @pytest.mark.parametrize("where", ["toml", "env"])
+    def test_password_in_the_url_is_refused(self, tmp_path, monkeypatch, url, where):
+        """In the query string as in the user part, from the file or the environment; the
+        message does not repeat the password."""
+        body = ""
+        if where == "toml":
+            body = f"[redis]\nurl = '{url}'\n"
+        else:
+            monkeypatch.setenv("CALLGUARD_REDIS_URL", url)
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write(tmp_path, body))
+        assert "CALLGUARD_REDIS_PASSWORD" in str(caught.value)
+        assert "s3cret-pw" not in str(caught.value)
+
+    def test_non_redis_scheme_error_hides_the_password(self, tmp_path, monkeypatch):
+        """On main the message printed the URL, password included."""
+        monkeypatch.setenv("CALLGUARD_REDIS_URL", "http://admin:s3cret-pw@redis.internal/0")
+        with pytest.raises(ConfigError) as caught:
+            load_settings(write(tmp_path, ""))
+        assert "redis://HOST:PORT/DB" in str(caught.value)
+        assert "s3cret-pw" not in str(caught.value)
+
+    def test_options_that_would_override_callguards_own_are_refused(self, tmp_path):
+        """redis-py lets URL options override the client's (timeouts on the call path)."""
+        with pytest.raises(ConfigError, match="socket_timeout"):
+            load_settings(write(tmp_path, "[redis]\nurl = 'redis://h:6379/0?socket_timeout=600'\n"))
+
+    def test_database_and_tls_options_are_fine(self, tmp_path):
+        """db and the ssl_* options stay usable."""
+        url = "rediss://redis.internal:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem"
+        assert load_settings(write(tmp_path, f"[redis]\nurl = '{url}'\n")).redis_url == url

@@ -380,6 +380,61 @@ class TestOptOut:
         assert "nope" in result.variables[c.VAR_REASON]
 
 
+class TestInjectedHeaderLines:
+    """Issue 15.4: Asterisk writes agi_arg_N values unescaped (res_agi.c setup_env), so a
+    newline inside a dialplan value adds header lines. A repeated key or an argument the
+    route does not take is a BLOCK with a clear reason, never "last one wins"."""
+
+    async def test_repeated_number_is_blocked_not_the_last_one(self, node):
+        """The dialplan dials ${ARG1}, the listed number; a LOCATION carrying a newline and
+        a second agi_arg_1 (unlisted) must not turn the check into ALLOW (main: ALLOW)."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, [
+            "8015550199", UT, "", "1795326441.70", "84101\nagi_arg_1: 8015550123"])
+        v = result.variables
+        assert len(result.commands) == 1
+        assert v[c.VAR_VERDICT] == "BLOCK", v
+        assert v[c.VAR_RULE] == "callguard:bad-agi-request"
+        assert "agi_arg_1 more than once" in v[c.VAR_REASON]
+        assert v[c.VAR_DECISION_ID]
+        record = compliance_records(node)[-1]
+        assert (record["decision_id"], record["rule"]) == (v[c.VAR_DECISION_ID],
+                                                           "callguard:bad-agi-request")
+        assert node.stats.counts["header_repeated"] == 1
+
+    @pytest.mark.parametrize("args", [
+        ["8015550123", UT, "", "1.1", "84101", "extra"],
+        ["8015550123", UT, "", "1.1", "84101\nagi_arg_6: 8015550199"],
+        ["8015550123", UT, "", "1.1", "84101\nagi_arg_01: 8015550199"],
+    ])
+    async def test_an_argument_the_contract_does_not_take_is_blocked(self, node, args):
+        """A sixth argument (a comma inside a value splits it) or an invented one."""
+        v = (await agi_session(node.port, c.ROUTE_CHECK, args)).variables
+        assert (v[c.VAR_VERDICT], v[c.VAR_RULE]) == ("BLOCK", "callguard:bad-agi-request"), v
+        assert "takes 5 arguments" in v[c.VAR_REASON]
+        assert "8015550199" not in v[c.VAR_REASON]
+
+    async def test_repeated_header_in_an_optout_records_nothing(self, node):
+        """The opt-out route answers FAILED and writes nothing for either number."""
+        result = await agi_session(node.port, c.ROUTE_OPTOUT, [
+            "8015550142", UT, "", "l.9\nagi_arg_1: 8015550143"])
+        assert result.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "more than once" in result.variables[c.VAR_REASON]
+        for number in ("+18015550142", "+18015550143"):
+            assert await node.runtime.records.company_dnc("beehive-solar", number) is None
+        five = await agi_session(node.port, c.ROUTE_OPTOUT,
+                                 ["8015550142", UT, "", "l.9", "84101"])
+        assert five.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "takes 4 arguments" in five.variables[c.VAR_REASON]
+
+    async def test_the_contracts_own_argument_counts_pass(self, node):
+        """Five arguments (an empty LOCATION included) for the check, four for the opt-out,
+        exactly as asterisk-dialplan/extensions-callguard.conf passes them."""
+        check = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT, "", "1.1", ""])
+        assert check.variables[c.VAR_VERDICT] == "ALLOW"
+        optout = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550144", UT, "", "1.1"])
+        assert optout.variables[c.OPTOUT_RESULT] == "OK"
+
+
 @settings(max_examples=400, deadline=None)
 @given(st.dictionaries(
     st.sampled_from([c.VAR_VERDICT, c.VAR_RULE, c.VAR_REASON, c.VAR_CALLERID_NUM]),

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gzip
-from datetime import date
+import json
+from datetime import UTC, date, datetime
 
 import pytest
+import structlog
 
-from callguard.errors import ListImportError
+from callguard.errors import ListImportError, StoreError
+from callguard.fronts.http.readiness import Readiness
 from callguard.stores.embedded.lists import EmbeddedListRegistry, write_version
 from callguard.stores.list_files import parse_list_file
+from tests.conftest import PACKS
+
+TODAY = datetime.now(UTC).date()
 
 
 def publish(root, name, text, covers=None, published=date(2026, 7, 1)):
@@ -222,3 +229,147 @@ async def test_async_reload_swaps_whole_versions(tmp_path):
     assert snapshot.meta.version == 2
     assert all(snapshot.contains(n) for n in (8015550202, 3855550202, 4355550202))
     assert set(seen) <= {1, 2}
+
+
+def _manifest(root, version, name="national"):
+    return root / "lists" / name / f"v{version}" / "manifest.json"
+
+
+class TestManifestIntegrity:
+    """Issue 15.5: everything a lookup or a freshness check reads from the manifest (which
+    area code a chunk is, the published date, coverage, version) is under its checksum."""
+
+    @pytest.mark.parametrize(("old", "new"), [
+        ('"801": {', '"800": {'),  # the chunk of 801 read as 800's: 801 numbers "not listed"
+        ('"published": "2026-07-01"', '"published": "2026-12-01"'),  # a stale copy "fresh"
+        ('"area_codes": "all"', '"area_codes": [800]'),  # coverage changed
+        ('"version": 2', '"version": 3'),
+    ])
+    def test_tampered_manifest_is_refused_and_v1_keeps_serving(self, tmp_path, old, new):
+        """Still valid JSON, chunk hashes intact: refused on the checksum (main: served)."""
+        publish(tmp_path, "national", "8015550101\n")
+        registry = EmbeddedListRegistry(tmp_path)
+        publish(tmp_path, "national", "8015550101\n8015550202\n")
+        path = _manifest(tmp_path, 2)
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new))
+        registry.reload()
+        assert registry.snapshot("national").meta.version == 1
+        assert "does not match its checksum" in registry.errors["national"]
+        assert "serving v1" in registry.errors["national"]
+
+    def test_a_manifest_without_checksum_is_refused(self, tmp_path):
+        """Stripping the checksum is no way around it."""
+        publish(tmp_path, "national", "8015550101\n")
+        path = _manifest(tmp_path, 1)
+        doc = json.loads(path.read_text())
+        del doc["checksum"]
+        path.write_text(json.dumps(doc))
+        registry = EmbeddedListRegistry(tmp_path)
+        assert registry.snapshot("national") is None
+        assert "no checksum" in registry.errors["national"]
+
+    def test_a_manifest_moved_to_another_version_is_refused(self, tmp_path):
+        """v1's manifest copied over v2's (its checksum intact) names v1: refused."""
+        publish(tmp_path, "national", "8015550101\n")
+        publish(tmp_path, "national", "8015550202\n")
+        _manifest(tmp_path, 2).write_bytes(_manifest(tmp_path, 1).read_bytes())
+        registry = EmbeddedListRegistry(tmp_path)
+        assert "manifest is v1's" in registry.errors["national"]
+        assert registry.snapshot("national").meta.version == 1
+
+    def test_a_node_started_on_a_corrupt_current_serves_the_previous_good_one(self, tmp_path):
+        """Issue 15.10: a restart on a refused v2 serves v1 and says so (main: no list)."""
+        publish(tmp_path, "national", "8015550101\n")
+        publish(tmp_path, "national", "8015550202\n")
+        path = _manifest(tmp_path, 2)
+        path.write_text(path.read_text().replace('"801": {', '"800": {'))
+        registry = EmbeddedListRegistry(tmp_path)
+        snapshot = registry.snapshot("national")
+        assert snapshot.meta.version == 1
+        assert snapshot.contains(8015550101)
+        assert "serving v1" in registry.errors["national"]
+
+    def test_refused_version_is_logged_once_and_not_read_every_tick(self, tmp_path,
+                                                                      monkeypatch):
+        """Issue 15.10: one log line, one read, however many reloads; a new CURRENT is read."""
+        from callguard.stores.embedded import lists as module
+
+        reads = []
+        real = module.load_version
+        monkeypatch.setattr(module, "load_version",
+                            lambda root, name, version: reads.append(version) or real(
+                                root, name, version))
+        publish(tmp_path, "national", "8015550101\n")
+        registry = EmbeddedListRegistry(tmp_path)
+        publish(tmp_path, "national", "8015550202\n")
+        chunk = tmp_path / "lists" / "national" / "v2" / "npa-801.roar"
+        chunk.write_bytes(chunk.read_bytes()[:-3])
+        reads.clear()
+        with structlog.testing.capture_logs() as logs:
+            for _ in range(5):
+                registry.reload()
+        assert reads == [2]
+        assert [e["event"] for e in logs] == ["list_version_refused"]
+        assert logs[0]["serving"] == 1
+        publish(tmp_path, "national", "8015550303\n")  # v3 is read, and served
+        registry.reload()
+        assert registry.snapshot("national").meta.version == 3
+        assert "national" not in registry.errors
+
+    def test_a_directory_where_current_should_be_is_an_error_not_a_crash(self, tmp_path):
+        """Issue 15.8: mkdir lists/bogus/CURRENT; every list keeps serving, the fault is
+        reported (main: IsADirectoryError out of reload, the node exited)."""
+        publish(tmp_path, "national", "8015550101\n")
+        registry = EmbeddedListRegistry(tmp_path)
+        (tmp_path / "lists" / "bogus" / "CURRENT").mkdir(parents=True)
+        current = tmp_path / "lists" / "national" / "CURRENT"
+        current.unlink()
+        current.mkdir()
+        registry.reload()
+        assert registry.snapshot("national").contains(8015550101)
+        assert "cannot be read" in registry.errors["bogus"]
+        assert "serving v1" in registry.errors["national"]
+        current.rmdir()
+        current.write_text("1\n")
+        registry.reload()
+        assert "national" not in registry.errors
+
+    def test_readiness_reports_the_refused_version(self, tmp_path):
+        """/readyz's list check is not ok while the published version is refused."""
+        publish(tmp_path, "national", "8015550101\n", published=TODAY)
+        publish(tmp_path, "ut-state", "8015550101\n", published=TODAY)
+        publish(tmp_path, "national", "8015550202\n", published=TODAY)
+        path = _manifest(tmp_path, 2)
+        path.write_text(path.read_text().replace('"801": {', '"800": {'))
+        registry = EmbeddedListRegistry(tmp_path)
+        readiness = Readiness(packs=PACKS, lists=registry, records=None, pings={},
+                              clock_check=lambda: (True, "test"))
+        checks = {c.name: c for c in readiness._list_checks()}
+        assert not checks["list:national"].ok
+        assert "checksum" in checks["list:national"].detail
+        assert checks["list:ut-state"].ok
+
+
+class TestStagingAndModes:
+    """Issue 15.10: a failed import leaves nothing behind."""
+
+    def test_failed_write_removes_its_staging_dir(self, tmp_path, monkeypatch):
+        """ENOSPC on the manifest: StoreError, no .staging-*, CURRENT unchanged."""
+        from callguard.stores.embedded import lists as module
+
+        publish(tmp_path, "national", "8015550101\n")
+        real = module._fsync_write
+
+        def full(path, data):
+            if path.name == "manifest.json":
+                raise OSError(errno.ENOSPC, "No space left on device")
+            real(path, data)
+
+        monkeypatch.setattr(module, "_fsync_write", full)
+        with pytest.raises(StoreError, match="No space left"):
+            publish(tmp_path, "national", "8015550202\n")
+        list_dir = tmp_path / "lists" / "national"
+        assert sorted(p.name for p in list_dir.iterdir()) == ["CURRENT", "v1"]
+        assert (list_dir / "CURRENT").read_text() == "1\n"

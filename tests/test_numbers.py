@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser, parse_location
+from callguard.numbers.redact import has_digit_run
+from callguard.stores.list_files import parse_list_file
 
 PARSER = NumberParser(dial_prefixes=("9",))
 
@@ -83,3 +87,76 @@ class TestLocation:
         """Unknown zones and unassigned ZIPs are refused with a reason."""
         with pytest.raises(UsageError):
             parse_location(text)
+
+
+# The zero of every script the hostile run tried, and a few more (all Unicode category Nd).
+DIGIT_ZEROS = ("0", "\uff10", "\u0660", "\u06f0", "\u07c0", "\u0966", "\u09e6", "\u0e50",
+               "\U0001d7f6", "\U0001d7ce")
+
+
+def spelled(ascii_number: str, zeros: list[str]) -> str:
+    """``ascii_number`` with its i-th digit written in the script of ``zeros[i]``."""
+    return "".join(chr(ord(zero) + int(d)) if d.isdigit() else d
+                   for d, zero in zip(ascii_number, zeros, strict=True))
+
+
+class TestOneCanonicalForm:
+    """Issue 15.1: one ASCII E.164 form, whatever script the digits were written in."""
+
+    @pytest.mark.parametrize("zero", DIGIT_ZEROS)
+    def test_decimal_digits_of_any_script_give_the_ascii_form(self, zero):
+        """Full-width, Arabic-Indic, NKo, monospace ... read as the number they spell."""
+        info = PARSER.parse(spelled("8015550166", [zero] * 10))
+        assert info.e164 == "+18015550166"
+        assert info.e164.isascii()
+        assert info.national == 8015550166
+
+    def test_mixed_scripts_and_full_width_plus(self):
+        """Mixed digits are one number; the full-width plus is a plus."""
+        assert PARSER.parse("801\uff15\uff155\u0660166").e164 == "+18015550166"
+        assert PARSER.parse("\uff0b\uff11" + spelled("8015550166", ["\uff10"] * 10)
+                            ).e164 == "+18015550166"
+
+    @given(st.lists(st.sampled_from(DIGIT_ZEROS), min_size=10, max_size=10),
+           st.sampled_from(["", "1", "+1 ", "9"]))
+    @settings(max_examples=200, deadline=None)
+    def test_property_every_spelling_is_the_ascii_number(self, zeros, prefix):
+        """Any mix of scripts gives exactly the E.164 of the ASCII spelling."""
+        assert PARSER.parse(prefix + spelled("8015550166", zeros)).e164 == "+18015550166"
+
+    @pytest.mark.parametrize("text", ["801555016\u00b2", "\u2460801555016", "80155501\u2076\u2076",
+                                      "8015550166\u00b9"])
+    def test_non_decimal_digits_are_a_clear_number_error(self, text):
+        """A superscript or circled digit is not a digit anyone dials: NumberError, whose
+        reason does not repeat the number (on main: ValueError from int())."""
+        with pytest.raises(NumberError) as caught:
+            PARSER.parse(text)
+        assert "not a decimal digit" in str(caught.value)
+        assert not has_digit_run(str(caught.value))
+
+    @pytest.mark.parametrize("text", ["8015550123 ext 5", "2045550123", "4445550123",
+                                      "+44 20 7946 0958", "801555012#", "80155501234567"])
+    def test_reasons_never_repeat_the_number(self, text):
+        """Reasons reach the compliance log and the dialplan: no digit run in clear."""
+        with pytest.raises(NumberError) as caught:
+            PARSER.parse(text)
+        assert not has_digit_run(str(caught.value)), str(caught.value)
+
+    def test_list_files_read_digits_as_numbers_do(self, tmp_path):
+        """A list line in full-width digits is the ASCII number; a superscript line is bad,
+        and the bad-line report does not repeat it in clear."""
+        path = tmp_path / "list.txt"
+        path.write_text("\uff18\uff10\uff11\uff15\uff15\uff15\uff10\uff11\uff16\uff16\n"
+                        "\u0668\u0660\u0661,\u0665\u0665\u0665\u0660\u0661\u0666\u0667\n"
+                        "801555016\u00b2\n" + "8015550100\n" * 997)
+        parsed = parse_list_file(path, max_bad_share=0.01)
+        numbers = {801 * 10_000_000 + n for n in parsed.by_area[801]}
+        assert {8015550166, 8015550167} <= numbers
+        assert parsed.bad == 1
+        assert not has_digit_run(" ".join(parsed.bad_examples))
+
+    def test_location_zip_in_full_width_digits(self):
+        """A CRM ZIP in full-width digits is that ZIP; a superscript one is refused."""
+        assert parse_location("\uff18\uff14\uff11\uff10\uff11").state == "UT"
+        with pytest.raises(UsageError):
+            parse_location("841\u00b901")

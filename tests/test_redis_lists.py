@@ -47,6 +47,16 @@ class DamagingPublisher(RedisListPublisher):
         await super()._switch(name, version)
 
 
+class TamperingPublisher(RedisListPublisher):
+    """Edits the new version's manifest (still valid JSON) before the switch."""
+
+    async def _switch(self, name, version):
+        key = f"callguard:list:{name}:v{version}:manifest"
+        text = (await self._client.get(key)).decode()
+        await self._client.set(key, text.replace('"801": {', '"800": {'))
+        await super()._switch(name, version)
+
+
 def connect(url):
     """A client whose commands cannot wait forever (a test must fail, not hang)."""
     return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
@@ -139,7 +149,8 @@ class TestFailClosed:
     async def test_corrupt_chunk_is_refused_and_old_version_keeps_serving(self, redis_server,
                                                                           client):
         """v2's chunk is damaged in Redis before the switch: the running node stays on v1 and
-        says why; a node starting fresh refuses v2 rather than serve a damaged list."""
+        says why; a node starting fresh refuses v2 rather than serve a damaged list, and
+        serves the previous version, v1 (issue 15.10: it used to serve nothing)."""
         await publish(client, [8015550101])
         node = RedisListRegistry(connect(redis_server.url))
         await node.start()
@@ -154,8 +165,36 @@ class TestFailClosed:
             fresh = RedisListRegistry(connect(redis_server.url))
             await fresh.start()
             try:
-                assert fresh.snapshot("national") is None
+                assert fresh.snapshot("national").meta.version == 1
+                assert fresh.snapshot("national").contains(8015550101)
                 assert "SHA-256 mismatch" in fresh.errors["national"]
+                assert "serving v1" in fresh.errors["national"]
+            finally:
+                await fresh.close()
+        finally:
+            await node.close()
+
+    async def test_tampered_manifest_is_refused_and_old_version_keeps_serving(
+            self, redis_server, client):
+        """Issue 15.5: v2's manifest says its 801 chunk is 800's (chunk hashes intact): the
+        running node keeps v1, a fresh node serves v1 too, both say why (main: v2 served,
+        801 numbers "not listed")."""
+        await publish(client, [8015550101])
+        node = RedisListRegistry(connect(redis_server.url))
+        await node.start()
+        try:
+            await TamperingPublisher(client).publish(
+                "national", listing([8015550101, 8015550202]), published=PUBLISHED,
+                area_codes=None, source="t")
+            await wait_for(lambda: "national" in node.errors)
+            assert node.snapshot("national").meta.version == 1
+            assert "does not match its checksum" in node.errors["national"]
+            fresh = RedisListRegistry(connect(redis_server.url))
+            await fresh.start()
+            try:
+                assert fresh.snapshot("national").meta.version == 1
+                assert fresh.snapshot("national").contains(8015550101)
+                assert "serving v1" in fresh.errors["national"]
             finally:
                 await fresh.close()
         finally:

@@ -5,20 +5,26 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+from dataclasses import replace
 
 import click
 import structlog
 from aiohttp import web
 
 from callguard.cli.common import CliState, usage_error
+from callguard.config import Settings
 from callguard.errors import ConfigError
+from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
+from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
 from callguard.fronts.sip.server import SipFront
+from callguard.logredact import install_stdlib_redaction
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.stores.interfaces import AbandonmentTallies
+from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
 from callguard.watchdog.node import WatchdogNode
@@ -28,8 +34,29 @@ __all__ = ["serve"]
 _log = structlog.get_logger("callguard.serve")
 
 
+def _fit_connection_caps(settings: Settings) -> Settings:
+    """Raise the open-files limit, and lower the fronts' caps if they would not fit."""
+    limit = raise_nofile_limit()
+    wanted = ConnectionCaps(
+        fastagi=settings.fastagi.max_connections,
+        http=settings.http.max_connections if settings.http.enabled else 0,
+        sip_tcp=settings.sip.max_tcp_connections if settings.sip.enabled and settings.sip.tcp
+        else 0)
+    caps = fit_caps(wanted, limit)
+    if caps == wanted:
+        return settings
+    _log.warning("connection_caps_lowered", open_files_limit=limit, wanted=wanted.total,
+                 fastagi=caps.fastagi, http=caps.http, sip_tcp=caps.sip_tcp,
+                 fix="raise LimitNOFILE (systemd) or ulimit -n, or lower the caps")
+    return replace(settings,
+                   fastagi=replace(settings.fastagi, max_connections=caps.fastagi),
+                   http=replace(settings.http, max_connections=max(caps.http, 1)),
+                   sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1)))
+
+
 async def _serve(state: CliState, reload_seconds: float) -> None:
     runtime = state.runtime()
+    runtime.settings = _fit_connection_caps(runtime.settings)
     await runtime.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -55,14 +82,22 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
                 if isinstance(runtime.lists, EmbeddedListRegistry):
-                    await runtime.lists.reload_async()  # Redis replicas follow publications
+                    try:  # Redis replicas follow publications
+                        await runtime.lists.reload_async()
+                    except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
+                        runtime.lists.faults += 1
+                        _log.exception("list_reload_failed")
+                if isinstance(runtime.records, RedisRecords):
+                    await runtime.records.verify()  # a weak or emptied server is noticed
     finally:
         if sip is not None:
             await sip.close()
         if watchdog is not None:
             await watchdog.aclose()
         if http is not None:
-            await http.cleanup()
+            runner, site = http
+            await site.stop()
+            await runner.cleanup()
         await fastagi.close()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
@@ -99,25 +134,28 @@ async def _start_watchdog(runtime: Runtime) -> WatchdogNode | None:
     return node
 
 
-async def _start_http(runtime: Runtime) -> web.AppRunner | None:
-    """The metrics/health/JSON port, when ``[http] enabled``."""
+async def _start_http(runtime: Runtime) -> tuple[web.AppRunner, GuardedSite] | None:
+    """The metrics/health/JSON port, when ``[http] enabled``, behind its limits."""
     settings = runtime.settings
     if not settings.http.enabled:
         return None
+    limits = ConnectionLimits(settings.http.limits())
+    runtime.metrics.watch_counts(
+        "callguard_http_events", "HTTP port connections and requests by what happened "
+        "(connections, refused_source, refused_busy, header_timeout, body_timeout, "
+        "body_too_large, bad_request, ...)", "event", lambda: limits.counts)
     app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=runtime.readiness(),
-                    token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes)
+                    token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,
+                    limits=limits)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, settings.http.host, settings.http.port).start()
-    return runner
+    site = GuardedSite(runner, settings.http.host, settings.http.port, limits)
+    await site.start()
+    return runner, site
 
 
-def _bound_port(runner: web.AppRunner | None) -> int | None:
-    if runner is None:
-        return None
-    for address in runner.addresses:
-        return int(address[1])
-    return None
+def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
+    return None if http is None else http[1].port
 
 
 @click.command()
@@ -133,6 +171,7 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.ami.secret()
     except ConfigError as exc:
         usage_error(str(exc))
+    install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
     asyncio.run(_serve(state, reload_seconds))

@@ -2,7 +2,7 @@
 
 from callguard.numbers.location import Location, parse_location, state_for_zip, zones_for_state
 from callguard.numbers.nanp import ExchangeInfo, NanpTable, exchange_info_from_phonenumbers
-from callguard.numbers.parse import NumberInfo, NumberParser
+from callguard.numbers.parse import NumberInfo, NumberParser, ascii_digits, is_canonical
 
 __all__ = [
     "ExchangeInfo",
@@ -10,7 +10,9 @@ __all__ = [
     "NanpTable",
     "NumberInfo",
     "NumberParser",
+    "ascii_digits",
     "exchange_info_from_phonenumbers",
+    "is_canonical",
     "parse_location",
     "state_for_zip",
     "zones_for_state",

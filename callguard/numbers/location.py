@@ -12,7 +12,9 @@ import re
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from callguard.errors import UsageError
+from callguard.errors import NumberError, UsageError
+from callguard.numbers.parse import ascii_digits
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["Location", "parse_location", "state_for_zip", "zones_for_state"]
 
@@ -95,7 +97,7 @@ _STATE_ZONES: dict[str, tuple[str, ...]] = {
     "WY": ("America/Denver",),
 }
 
-_ZIP_RE = re.compile(r"^(\d{5})(?:-\d{4})?$")
+_ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")
 
 
 def state_for_zip(zip5: str) -> str | None:
@@ -129,8 +131,16 @@ class Location:
 
 
 def parse_location(text: str) -> Location:
-    """Read an IANA zone or a 5-digit ZIP from the CRM; raise UsageError if neither."""
-    text = text.strip()
+    """Read an IANA zone or a 5-digit ZIP from the CRM; raise UsageError if neither.
+
+    Digits of any script are read as ASCII, as in numbers; a reason never repeats a digit
+    run that could be a phone number (a CRM field may hold one).
+    """
+    try:
+        text = ascii_digits(text.strip())
+    except NumberError:
+        raise UsageError(f"location {redact_digits(text.strip())!r} holds a character that "
+                         "is not a decimal digit") from None
     match = _ZIP_RE.match(text)
     if match:
         zip5 = match.group(1)
@@ -145,10 +155,10 @@ def parse_location(text: str) -> Location:
         try:
             ZoneInfo(text)
         except (ZoneInfoNotFoundError, ValueError):
-            raise UsageError(f"unknown time zone {text!r}; use an IANA name such as "
-                             "America/Denver") from None
+            raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
+                             "such as America/Denver") from None
         return Location(text, (text,), None)
     raise UsageError(
-        f"location {text!r} is neither an IANA time zone (e.g. America/Denver) "
+        f"location {redact_digits(text)!r} is neither an IANA time zone (e.g. America/Denver) "
         "nor a 5-digit ZIP code"
     )

@@ -4,10 +4,20 @@ Accepted: ``8015550123``, ``18015550123``, ``+1 (801) 555-0123``, ``801.555.0123
 ``tel:+1-801-555-0123``, ``sip:+18015550123@pbx;user=phone``, a site dial prefix
 (``9`` + number) and ``011`` + an international number. NANP numbers take the
 NPA-NXX fast path; anything else goes through ``phonenumbers.parse``.
+
+One canonical form: E.164 in ASCII digits, made here and nowhere else. Digits of any
+script (full-width U+FF18, Arabic-Indic U+0668, NKo, Devanagari, mathematical monospace, ...:
+every character Unicode calls a *decimal* digit, category Nd) are read as the ASCII digit
+they stand for, as libphonenumber does — a person's number is the same number whatever
+script it was typed in, so a listed number cannot walk past its list by being written in
+another script, and an opt-out binds the ASCII number. Characters that only look like
+digits (superscripts, circled or parenthesised numbers: not decimal digits) are refused.
+A reason never repeats the input's digits in clear (``redact_digits``): it reaches logs.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 import phonenumbers
@@ -16,10 +26,14 @@ from phonenumbers import timezone as pn_timezone
 
 from callguard.errors import NumberError
 from callguard.numbers.nanp import GEOGRAPHIC_TYPES, ExchangeInfo, NanpTable
+from callguard.numbers.redact import redact_digits
 
-__all__ = ["NumberInfo", "NumberParser"]
+__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
+_ALLOWED = _PUNCTUATION | frozenset("0123456789")
+_DROP_PUNCTUATION = str.maketrans("", "", "".join(_PUNCTUATION))
+_PLUS = frozenset("+\uff0b")  # and the full-width plus that goes with full-width digits
 _MAX_INPUT = 64
 _E164_MAX_DIGITS = 15
 _NANP_DIGITS = 10
@@ -45,6 +59,47 @@ class NumberInfo:
     def last4(self) -> str:
         """The last four digits, the only part of a number a log may show."""
         return self.e164[-4:]
+
+
+def is_canonical(e164: str) -> bool:
+    """Whether ``e164`` is the canonical form this module makes: + and 8-15 ASCII digits.
+
+    Stores check it before they key anything by a number, so a write that did not come
+    through ``NumberParser`` cannot create a record that no lookup would find.
+    """
+    digits = e164[1:]
+    return (e164[:1] == "+" and digits.isascii() and digits.isdigit()
+            and 8 <= len(digits) <= _E164_MAX_DIGITS and digits[0] != "0")
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with every decimal digit of any script replaced by its ASCII digit.
+
+    Raises NumberError for a character that is a digit but not a decimal one
+    (superscripts, circled digits): it is not a digit anyone dials.
+    """
+    if text.isascii():
+        return text
+    out: list[str] = []
+    for char in text:
+        if char.isascii():
+            out.append(char)
+            continue
+        value = unicodedata.decimal(char, None)
+        if value is not None:
+            out.append(chr(48 + value))
+        elif char.isdigit():
+            name = unicodedata.name(char, f"U+{ord(char):04X}").lower()
+            raise NumberError(f"{_shown(text)} contains {name}, which is not a decimal "
+                              "digit; write the number in ordinary digits")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def _shown(raw: str) -> str:
+    """The input as a reason may quote it: digit runs reduced to their last four."""
+    return repr(redact_digits(raw.strip()))
 
 
 def _strip_uri(text: str) -> str:
@@ -80,20 +135,21 @@ class NumberParser:
             raise NumberError("no number given")
         if len(text) > _MAX_INPUT:
             raise NumberError(f"number is {len(text)} characters long; at most {_MAX_INPUT}")
-        body = _strip_uri(text).strip()
-        plus = body.startswith("+")
+        body = ascii_digits(_strip_uri(text).strip())
+        plus = body[:1] in _PLUS
         if plus:
             body = body[1:]
-        bad = {c for c in body if not c.isdigit() and c not in _PUNCTUATION}
+        bad = set(body) - _ALLOWED
         if bad:
             if any(c.isalpha() for c in bad):
                 raise NumberError(
-                    f"{raw.strip()!r} contains letters; dial vanity numbers as digits"
+                    f"{_shown(raw)} contains letters; dial vanity numbers as digits"
                 )
-            raise NumberError(f"{raw.strip()!r} contains {''.join(sorted(bad))!r}")
-        digits = "".join(c for c in body if c.isdigit())
+            shown = "".join(sorted(bad))
+            raise NumberError(f"{_shown(raw)} contains {shown!r}")
+        digits = body.translate(_DROP_PUNCTUATION)  # only ASCII digits and punctuation left
         if not digits:
-            raise NumberError(f"{raw.strip()!r} has no digits")
+            raise NumberError(f"{_shown(raw)} has no digits")
         if not plus:
             digits, plus = self._strip_prefixes(digits)
         national = self._nanp_national(digits, plus)
@@ -147,22 +203,24 @@ class NumberParser:
     def _check(self, info: ExchangeInfo, e164: str) -> None:
         if not info.valid:
             raise NumberError(
-                f"{e164} is not a valid number: exchange {e164[2:5]}-{e164[5:8]} "
-                "is not in service in the numbering plan"
+                f"{redact_digits(e164)} is not a valid number: its exchange (area code "
+                f"{e164[2:5]}) is not in service in the numbering plan"
             )
         if info.region not in self._regions:
             allowed = ", ".join(sorted(self._regions))
-            raise NumberError(f"{e164} is in region {info.region}; this site dials {allowed}")
+            raise NumberError(f"{redact_digits(e164)} is in region {info.region}; this site "
+                              f"dials {allowed}")
 
     def _from_international(self, digits: str, plus: bool) -> NumberInfo:
         if len(digits) > _E164_MAX_DIGITS:
             raise NumberError(f"{len(digits)} digits is too long for any phone number")
         if not plus:
-            raise NumberError(f"{digits!r} is not a US number; international numbers need +")
+            raise NumberError(f"{_shown(digits)} is not a US number; international numbers "
+                              "need +")
         try:
             parsed = phonenumbers.parse("+" + digits)
         except phonenumbers.NumberParseException as exc:
-            raise NumberError(f"+{digits} is not a phone number: {exc}") from None
+            raise NumberError(f"{_shown('+' + digits)} is not a phone number: {exc}") from None
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         number_type = phonenumbers.number_type(parsed)
         zones = tuple(

@@ -6,7 +6,7 @@ network hop per call); record stores are async because a shared backend needs I/
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
@@ -58,6 +58,11 @@ class ListSnapshot(Protocol):
 
 class ListRegistry(Protocol):
     """The current version of every list, swapped whole when a new one is published."""
+
+    @property
+    def errors(self) -> Mapping[str, str]:
+        """Why a list's published version is not the one served (refused, unreadable)."""
+        ...
 
     def snapshot(self, name: str) -> ListSnapshot | None:
         """The current version of ``name``, or None when no version is loaded."""

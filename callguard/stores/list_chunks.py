@@ -3,14 +3,23 @@
 Both backends (files on disk, keys in Redis) store exactly these bytes and this manifest,
 so a node verifies every chunk before it serves a version, whatever the backend.
 A 10-digit number NPA-NXX-XXXX is bit NXXXXXX (< 2^32) of its area code's bitmap.
+
+The manifest itself carries a SHA-256 (``checksum``) over everything else in it — which
+area code each chunk is, the published date the freshness rules read, the coverage, the
+version, the counts — in a canonical serialisation (sorted keys, no whitespace). A
+manifest that does not match it (an edited area code, a moved date) or has none is
+refused like a corrupt chunk. This catches corruption and hand edits; it is not a
+signature: whoever can write the data directory or Redis can also recompute it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from pyroaring import BitMap, FrozenBitMap
 
@@ -96,18 +105,34 @@ def from_bitmaps(bitmaps: dict[int, BitMap]) -> BuiltVersion:
     return BuiltVersion(chunks, digests, counts)
 
 
-def decode_chunk(data: bytes | None, expected_sha: str, where: str) -> FrozenBitMap:
+def decode_chunk(data: bytes | None, expected_sha: str, where: str,
+                 expected_count: int | None = None) -> FrozenBitMap:
     """Verify and deserialize one chunk; a missing or altered chunk refuses the version."""
     if data is None:
         raise StoreError(f"{where} is missing; version refused")
     if hashlib.sha256(data).hexdigest() != expected_sha:
         raise StoreError(f"{where} is corrupt or truncated (SHA-256 mismatch); version refused")
-    return FrozenBitMap.deserialize(data)
+    bitmap = FrozenBitMap.deserialize(data)
+    if expected_count is not None and len(bitmap) != expected_count:
+        raise StoreError(f"{where} holds {len(bitmap)} numbers, its manifest says "
+                         f"{expected_count}; version refused")
+    return bitmap
+
+
+def _canonical(doc: dict[str, Any]) -> bytes:
+    """The bytes the manifest checksum covers: every field but the checksum, sorted."""
+    body = {key: value for key, value in doc.items() if key != "checksum"}
+    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
+
+
+def _checksum(doc: dict[str, Any]) -> str:
+    return "sha256:" + hashlib.sha256(_canonical(doc)).hexdigest()
 
 
 def manifest_to_json(meta: ListMeta, built: BuiltVersion, files: dict[int, str]) -> bytes:
-    """The manifest: metadata, and per area code the chunk's name, digest and count."""
-    return json.dumps({
+    """The manifest: metadata, per area code the chunk's name, digest and count, and the
+    checksum over all of it."""
+    doc: dict[str, Any] = {
         "name": meta.name,
         "version": meta.version,
         "published": meta.published.isoformat() if meta.published else None,
@@ -117,15 +142,40 @@ def manifest_to_json(meta: ListMeta, built: BuiltVersion, files: dict[int, str])
         "source": meta.source,
         "chunks": {str(area): {"file": files[area], "sha256": built.digests[area],
                                "count": built.counts[area]} for area in built.chunks},
-    }, indent=1).encode()
+    }
+    doc["checksum"] = _checksum(doc)
+    return json.dumps(doc, indent=1).encode()
 
 
-def manifest_from_json(raw: bytes | None, where: str) -> tuple[ListMeta, dict[int, dict[str, str]]]:
-    """Parse a manifest; raise StoreError when it is missing or unreadable."""
-    if raw is None:
-        raise StoreError(f"{where}: manifest missing")
+def _verified(raw: bytes, where: str) -> dict[str, Any]:
+    """The manifest's fields, once its checksum matches them."""
     try:
         doc = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise StoreError(f"{where}: manifest unreadable ({type(exc).__name__}); version "
+                         "refused") from None
+    if not isinstance(doc, dict):
+        raise StoreError(f"{where}: manifest is not a JSON object; version refused")
+    given = doc.get("checksum")
+    if not isinstance(given, str):
+        raise StoreError(f"{where}: manifest has no checksum (written by a callguard before "
+                         "manifest checksums, or stripped); version refused — import the "
+                         "list again")
+    if not hmac.compare_digest(given, _checksum(doc)):
+        raise StoreError(f"{where}: manifest does not match its checksum (edited or corrupt: "
+                         "area codes, dates and coverage cannot be trusted); version refused")
+    return doc
+
+
+def manifest_from_json(raw: bytes | None, where: str, *, name: str | None = None,
+                       version: int | None = None
+                       ) -> tuple[ListMeta, dict[int, dict[str, Any]]]:
+    """Parse and verify a manifest; raise StoreError when it is missing, unreadable, does
+    not match its checksum, or is not the version it was loaded as."""
+    if raw is None:
+        raise StoreError(f"{where}: manifest missing")
+    doc = _verified(raw, where)
+    try:
         areas = doc["area_codes"]
         meta = ListMeta(
             name=str(doc["name"]),
@@ -136,7 +186,23 @@ def manifest_from_json(raw: bytes | None, where: str) -> tuple[ListMeta, dict[in
             area_codes=None if areas == "all" else frozenset(int(a) for a in areas),
             source=str(doc["source"]),
         )
-        chunks = {int(area): info for area, info in doc["chunks"].items()}
-    except (ValueError, KeyError, TypeError) as exc:
+        chunks = {int(area): dict(info) for area, info in doc["chunks"].items()}
+        counted = sum(int(info["count"]) for info in chunks.values())
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"{where}: manifest unreadable ({exc})") from None
+    _consistent(meta, chunks, counted, where, name, version)
     return meta, chunks
+
+
+def _consistent(meta: ListMeta, chunks: dict[int, dict[str, Any]], counted: int, where: str,
+                name: str | None, version: int | None) -> None:
+    """A manifest must describe the version it is read as, and add up."""
+    if name is not None and meta.name != name:
+        raise StoreError(f"{where}: manifest names list {meta.name!r}; version refused")
+    if version is not None and meta.version != version:
+        raise StoreError(f"{where}: manifest is v{meta.version}'s; version refused")
+    if any(not 200 <= area <= 999 for area in chunks):
+        raise StoreError(f"{where}: manifest names an area code outside 200-999; refused")
+    if counted != meta.count:
+        raise StoreError(f"{where}: manifest counts {counted} numbers in its chunks but "
+                         f"{meta.count} in all; version refused")

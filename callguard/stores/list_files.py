@@ -3,7 +3,9 @@
 One number per line (``8015550123``, ``18015550123``, ``+1 801-555-0123``), the
 registry's ``area code,phone number`` lines (``801,5550123``), optionally gzip'd.
 Blank lines and ``#`` comments are skipped. A malformed line is reported with its
-number and counted; a file whose bad share exceeds the limit is refused whole.
+number and counted (its digits redacted: the report reaches logs); a file whose bad
+share exceeds the limit is refused whole. Digits of other scripts are read as
+``callguard.numbers`` reads them, so a list and a call agree on what a number is.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from callguard.errors import ListImportError
+from callguard.errors import ListImportError, NumberError
+from callguard.numbers.parse import ascii_digits
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["ParsedDelta", "ParsedList", "parse_delta_file", "parse_list_file"]
 
@@ -43,6 +47,12 @@ class ParsedList:
 
 
 def _national(line: str) -> int | None:
+    """The 10-digit number a line holds (digits of any script read as ASCII), or None."""
+    if not line.isascii():
+        try:
+            line = ascii_digits(line)  # the one canonical reading (callguard.numbers)
+        except NumberError:
+            return None
     if "," in line:
         area, _, rest = line.partition(",")
         digits = area.strip() + rest.strip().translate(_PUNCT)
@@ -50,7 +60,8 @@ def _national(line: str) -> int | None:
         digits = line.translate(_PUNCT)
     if len(digits) == 11 and digits[0] == "1":
         digits = digits[1:]
-    if len(digits) != 10 or not digits.isdigit() or digits[0] in "01" or digits[3] in "01":
+    if (len(digits) != 10 or not digits.isascii() or not digits.isdigit()
+            or digits[0] in "01" or digits[3] in "01"):
         return None
     return int(digits)
 
@@ -132,7 +143,7 @@ def _parse_fixed_width(path: Path, on_progress: Callable[[int], None] | None) ->
             parsed.lines += len(rows)
             parsed.bad += len(bad)
             for index in bad[: max(0, _MAX_REPORTED - len(parsed.bad_examples))]:
-                text = rows[index, :10].tobytes().decode("latin-1")
+                text = redact_digits(rows[index, :10].tobytes().decode("latin-1"))
                 parsed.bad_examples.append(f"line {offset + index + 1}: {text!r}")
             values = (digits[valid] if len(bad) else digits) @ powers
             if len(values) > 1 and not (values[1:] >= values[:-1]).all():
@@ -165,7 +176,7 @@ def _parse_lines(path: Path, on_progress: Callable[[int], None] | None) -> Parse
         if national is None:
             parsed.bad += 1
             if len(parsed.bad_examples) < _MAX_REPORTED:
-                parsed.bad_examples.append(f"line {number}: {line[:40]!r}")
+                parsed.bad_examples.append(f"line {number}: {redact_digits(line[:40])!r}")
             continue
         _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
@@ -200,7 +211,8 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         if national is None:
             bad += 1
             if len(examples) < _MAX_REPORTED:
-                examples.append(f"line {number}: {line[:40]!r} (want +NUMBER or -NUMBER)")
+                examples.append(f"line {number}: {redact_digits(line[:40])!r} "
+                                "(want +NUMBER or -NUMBER)")
             continue
         target = delta.additions if sign == "+" else delta.deletions
         _add(target.by_area, national)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
+from callguard.numbers.redact import redact_digits
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
 
@@ -120,7 +121,7 @@ def _e164(parser: NumberParser, number: str) -> str:
     try:
         return parser.parse(number).e164
     except NumberError as exc:
-        raise UsageError(f"number {number!r}: {exc}") from None
+        raise UsageError(f"number {redact_digits(number)!r}: {exc}") from None
 
 
 _BUILDERS: dict[str, Callable[[dict[str, str], str, str, datetime], RecordWrite]] = {

@@ -6,9 +6,13 @@ compliance journal logs each applied write, so a revocation is itself on record.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from callguard.errors import StoreError
+from callguard.numbers.parse import is_canonical
+from callguard.numbers.redact import redact_digits
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 
 __all__ = [
@@ -20,6 +24,7 @@ __all__ = [
     "RecordWrite",
     "RevokeConsent",
     "StoredConsent",
+    "check_canonical",
 ]
 
 
@@ -86,6 +91,17 @@ class EndEbr:
 
 
 RecordWrite = AddConsent | RevokeConsent | RecordEbr | EndEbr | AddCompanyDnc
+
+
+def check_canonical(writes: Sequence[RecordWrite]) -> None:
+    """Refuse the batch (StoreError, nothing written) when a number is not the canonical
+    ASCII E.164 that ``callguard.numbers`` makes: a record keyed by any other spelling is
+    one no lookup would ever find (an opt-out that binds nothing)."""
+    for write in writes:
+        if not is_canonical(write.number):
+            raise StoreError("record write for a number not in canonical E.164 form "
+                             f"({redact_digits(write.number)!r}); nothing written — parse "
+                             "it with callguard.numbers first")
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 __all__ = [
     "ARG_CAMPAIGN",
+    "ARG_COUNT",
     "ARG_LINKEDID",
     "ARG_LOCATION",
     "ARG_MODE",
@@ -41,6 +42,10 @@ ARG_CAMPAIGN = "agi_arg_2"
 ARG_MODE = "agi_arg_3"
 ARG_LINKEDID = "agi_arg_4"
 ARG_LOCATION = "agi_arg_5"
+
+# How many arguments each route takes; an agi_arg_N beyond these means the dialplan split
+# a value (a comma inside a variable) or a newline added lines: the call is BLOCKed.
+ARG_COUNT = {ROUTE_CHECK: 5, ROUTE_OPTOUT: 4}
 
 VAR_VERDICT = "CALLGUARD_VERDICT"  # ALLOW or BLOCK; anything else means: do not dial
 VAR_RULE = "CALLGUARD_RULE"

@@ -23,8 +23,15 @@ from panoramisk.fast_agi import Application
 from callguard.decision import Decision
 from callguard.errors import CallguardError
 from callguard.fronts.fastagi import contract as c
-from callguard.fronts.fastagi.wire import AgiChannel, HeaderError, encode_mset, read_headers
+from callguard.fronts.fastagi.wire import (
+    AgiChannel,
+    AmbiguousHeaders,
+    HeaderError,
+    encode_mset,
+    read_headers,
+)
 from callguard.gate import CheckRequest, Gate
+from callguard.numbers.redact import redact_digits
 from callguard.policy import refusal
 from callguard.policy.core import FAIL_CLOSED
 
@@ -32,6 +39,7 @@ __all__ = ["FastAgiServer", "FastAgiSettings"]
 
 TIMEOUT_RULE = "callguard:time-budget"
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
+BAD_REQUEST_RULE = "callguard:bad-agi-request"
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -118,7 +126,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             await self._serve(reader, writer)
         except HeaderError as exc:
             counts["bad_headers"] += 1
-            _log.warning("fastagi_bad_headers", reason=str(exc))
+            counts[f"header_{exc.kind}"] += 1
+            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)))
         except (ConnectionError, TimeoutError, OSError) as exc:
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
@@ -129,28 +138,39 @@ class FastAgiServer(Application):  # type: ignore[misc]
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Idle or slow peers hold only a socket until the header timeout; the session cap
         # counts those that sent a whole header block, so they cannot starve real calls.
-        headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+        refused: str | None = None
+        try:
+            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+        except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
+            headers, refused = exc.headers, str(exc)
+            self.stats.counts["header_repeated"] += 1
+            _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
         if self.stats.active >= self.settings.max_sessions:
             self.stats.counts["refused_busy"] += 1
             return
         self.stats.active += 1
         try:
-            await self._answer(headers, reader, writer)
+            await self._answer(headers, reader, writer, refused)
         finally:
             self.stats.active -= 1
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
-                      writer: asyncio.StreamWriter) -> None:
+                      writer: asyncio.StreamWriter, refused: str | None) -> None:
         script = headers.get("agi_network_script", "")
-        route = self._route.get(script.split("?", 1)[0])
-        variables = await route(headers) if route else self._unknown_route(script)
+        name = script.split("?", 1)[0]
+        route = self._route.get(name)
+        if route is None:
+            variables = self._unknown_route(script)
+        else:
+            variables = await route(headers, refused or _unexpected_args(name, headers))
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         reply = await channel.send_command(encode_mset(variables))
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
-            _log.warning("fastagi_answer_not_accepted", reply=reply.get("msg") or reply)
+            _log.warning("fastagi_answer_not_accepted",
+                         reply=redact_digits(str(reply.get("msg") or reply)))
 
     def _request(self, headers: dict[str, str]) -> CheckRequest:
         return CheckRequest(
@@ -162,9 +182,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
             front="fastagi",
         )
 
-    async def _check(self, headers: dict[str, str]) -> dict[str, str]:
+    async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
         request = self._request(headers)
         started = time.perf_counter()
+        if refused is not None:
+            self.stats.counts["bad_request"] += 1
+            decision = self.gate.refuse(request, refusal(
+                BAD_REQUEST_RULE, FAIL_CLOSED, f"{refused}; call not placed"), started=started)
+            self.stats.counts["block"] += 1
+            return self._variables(decision)
         try:
             async with asyncio.timeout(self.settings.budget_ms / 1000):
                 decision = await self.gate.check(request)
@@ -191,8 +217,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
             variables[c.VAR_CALLERID_PRES] = c.PRESENTATION_ALLOWED
         return variables
 
-    async def _optout(self, headers: dict[str, str]) -> dict[str, Any]:
+    async def _optout(self, headers: dict[str, str], refused: str | None) -> dict[str, Any]:
         request = self._request(headers)
+        if refused is not None:
+            self.stats.counts["bad_request"] += 1
+            self.stats.counts["optout_failed"] += 1
+            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{refused}; nothing recorded"}
         try:
             e164 = await self.gate.opt_out(request.number, request.campaign,
                                            source=f"fastagi:{request.linkedid or '-'}")
@@ -208,6 +238,17 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {script[:40]!r}; use {c.ROUTE_CHECK}",
+            c.VAR_REASON: f"no FastAGI route {redact_digits(script[:40])!r}; use "
+                          f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }
+
+
+def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
+    """Why the arguments are not the contract's (more than the route takes), or None."""
+    expected = {f"agi_arg_{i}" for i in range(1, c.ARG_COUNT[route] + 1)}
+    extra = sorted(k for k in headers if k.startswith("agi_arg_") and k not in expected)
+    if not extra:
+        return None
+    return (f"the dialplan passed {redact_digits(', '.join(extra[:3]))}, but route {route} "
+            f"takes {c.ARG_COUNT[route]} arguments (a comma or newline inside a value?)")

@@ -6,6 +6,12 @@ loops forever when a peer closes before the blank line; ``Request.send_command``
 one line, so an unsolicited ``HANGUP`` leaves the real reply unread for the next command,
 and a multi-line ``520-`` usage block is only half read. ``AgiChannel`` replaces the
 reading and keeps panoramisk's parser.
+
+Asterisk writes each ``agi_arg_N: value`` line unescaped (res_agi.c ``setup_env``), so a
+newline inside a dialplan value adds header lines of the caller's choosing. A key that
+appears twice is therefore never resolved by "last one wins" (or first): the block is
+``Ambiguous`` and the server answers BLOCK. Reasons never quote a digit run (they reach
+the log): ``redact_digits``.
 """
 
 from __future__ import annotations
@@ -17,8 +23,11 @@ from typing import Any
 from panoramisk.fast_agi import Request
 from panoramisk.utils import parse_agi_result
 
+from callguard.numbers.redact import redact_digits
+
 __all__ = [
     "AgiChannel",
+    "AmbiguousHeaders",
     "HeaderError",
     "encode_mset",
     "read_headers",
@@ -32,6 +41,18 @@ _MAX_VALUE = 400
 class HeaderError(Exception):
     """The peer did not send a well-formed AGI header block in time."""
 
+    def __init__(self, reason: str, *, kind: str = "malformed") -> None:
+        super().__init__(reason)
+        self.kind = kind  # counted: header_timeout, header_too_large, ...
+
+
+class AmbiguousHeaders(HeaderError):
+    """A well-formed block that says two things (a key given twice): answered BLOCK."""
+
+    def __init__(self, reason: str, headers: dict[str, str]) -> None:
+        super().__init__(reason, kind="repeated")
+        self.headers = headers  # each key's first value, for the compliance record only
+
 
 async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
     """Read the ``agi_*`` block up to the blank line; bounded in size and time."""
@@ -39,24 +60,33 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
         async with asyncio.timeout(timeout):
             block = await reader.readuntil(b"\n\n")
     except TimeoutError:
-        raise HeaderError("no complete header block in time") from None
+        raise HeaderError("no complete header block in time", kind="timeout") from None
     except asyncio.IncompleteReadError as exc:
         raise HeaderError(f"peer closed after {len(exc.partial)} bytes, before the blank "
-                          "line") from None
+                          "line", kind="closed") from None
     except asyncio.LimitOverrunError:
-        raise HeaderError("header block larger than the limit") from None
+        raise HeaderError("header block larger than the limit", kind="too_large") from None
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:
         raise HeaderError("header block is not UTF-8") from None
     headers: dict[str, str] = {}
+    repeated: list[str] = []
     for line in text[:-2].split("\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
-            raise HeaderError(f"malformed header line {line[:60]!r}")
-        headers[match.group(1)] = match.group(2)
+            raise HeaderError(f"malformed header line {redact_digits(line[:60])!r}")
+        key = match.group(1)
+        if key in headers:
+            repeated.append(key)
+            continue
+        headers[key] = match.group(2)
     if headers.get("agi_network") != "yes":
         raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
+    if repeated:
+        names = ", ".join(sorted(set(repeated)))
+        raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
+                               "inside a dialplan value?)", headers)
     return headers
 
 

@@ -36,6 +36,10 @@ class _ListCollector(Collector):
         age = GaugeMetricFamily("callguard_list_age_days",
                                 "Days since the current list version was published",
                                 labels=["list"])
+        refused = GaugeMetricFamily("callguard_list_refused",
+                                    "1 while a list's published version is refused (corrupt, "
+                                    "tampered, unreadable) and an older one or none is served",
+                                    labels=["list"])
         today = self._clock().date()
         for name in self._lists.names():
             snapshot = self._lists.snapshot(name)
@@ -45,8 +49,11 @@ class _ListCollector(Collector):
             version.add_metric([name], meta.version)
             if meta.published is not None:
                 age.add_metric([name], (today - meta.published).days)
+        for name in sorted(self._lists.errors):
+            refused.add_metric([name], 1)
         yield version
         yield age
+        yield refused
 
 
 class _CountsCollector(Collector):
@@ -62,6 +69,16 @@ class _CountsCollector(Collector):
         for value, count in sorted(self._read().items()):
             family.add_metric([value], count)
         yield family
+
+
+class _GaugeCollector(Collector):
+    """One gauge another part keeps itself (the records' durability), read at scrape."""
+
+    def __init__(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        self._name, self._documentation, self._read = name, documentation, read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        yield GaugeMetricFamily(self._name, self._documentation, value=self._read())
 
 
 class NodeMetrics:
@@ -100,6 +117,10 @@ class NodeMetrics:
                               # only configured campaigns: a caller cannot mint labels
                               decision.campaign.id if decision.campaign else "unknown").inc()
         self.latency.observe(decision.latency_us / 1e6)
+
+    def watch_gauge(self, name: str, documentation: str, read: Callable[[], float]) -> None:
+        """Export a value kept elsewhere as a gauge, read at each scrape."""
+        self.registry.register(_GaugeCollector(name, documentation, read))
 
     def watch_counts(self, name: str, documentation: str, label: str,
                      read: Callable[[], Mapping[str, int]]) -> None:

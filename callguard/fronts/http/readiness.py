@@ -51,6 +51,7 @@ class Readiness:
         lists: ListRegistry,
         records: RecordStores,
         pings: Mapping[str, Callable[[], Awaitable[object]]],
+        probes: Mapping[str, Callable[[], Awaitable[tuple[bool, str]]]] | None = None,
         clock_check: Callable[[], tuple[bool, str]] = adjtimex_synchronised,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -59,14 +60,19 @@ class Readiness:
         self._lists = lists
         self._records = records
         self._pings = pings
+        self._probes = probes or {}
         self._clock_check = clock_check
         self._clock = clock
 
     def _list_checks(self) -> list[Check]:
         today = self._clock().date()
         checks: list[Check] = []
+        errors = self._lists.errors
         for name in sorted({rule.list_name for rule in self._freshness}):
             snapshot = self._lists.snapshot(name)
+            if name in errors:  # the published version is refused: say so, not ready
+                checks.append(Check(f"list:{name}", False, errors[name][:300]))
+                continue
             if snapshot is None:
                 checks.append(Check(f"list:{name}", False, "not loaded"))
                 continue
@@ -89,6 +95,13 @@ class Readiness:
             return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
         return Check(name, True, "answering")
 
+    async def _probe(self, name: str, probe: Awaitable[tuple[bool, str]]) -> Check:
+        try:
+            ok, detail = await asyncio.wait_for(probe, 1.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
+        return Check(name, ok, detail[:300])
+
     async def run(self) -> list[Check]:
         """Every check; ready when all are ok."""
         checks = self._list_checks()
@@ -96,6 +109,8 @@ class Readiness:
             "records", self._records.company_dnc("callguard-readiness", "+10000000000")))
         for name, ping in self._pings.items():
             checks.append(await self._bounded(name, ping()))
+        for name, probe in self._probes.items():
+            checks.append(await self._probe(name, probe()))
         synced, detail = self._clock_check()
         checks.append(Check("clock", synced, detail))
         return checks

@@ -46,6 +46,8 @@ from callguard.fronts.sip.transactions import (
 )
 from callguard.fronts.sip.wire import peek, sent_by
 from callguard.gate import CheckRequest
+from callguard.logredact import redacted_error
+from callguard.numbers.redact import redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED
 
@@ -53,6 +55,7 @@ __all__ = ["SipFront", "SipSettings", "SipStats"]
 
 TIMEOUT_RULE = "callguard:time-budget"
 _TICK_S = 0.02
+_SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _log = structlog.get_logger("callguard.sip")
 
@@ -78,6 +81,7 @@ class SipSettings:
     burst_per_source: float = 20_000.0
     max_transactions: int = 65_536
     max_tcp_connections: int = 1024
+    tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
     max_retransmits: int = 6
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
@@ -149,10 +153,19 @@ class _Udp(UdpSipTransport):
             self._udp_transport.sendto(data, addr)
 
 
+@dataclass
 class _Tcp(TcpSipTransport):
-    """aiosipua's TCP transport, its messages handed to the front unparsed."""
+    """aiosipua's TCP transport, its messages handed to the front unparsed.
+
+    A connection that delivers no whole message for ``tcp_idle_timeout_ms`` is closed
+    (``sweep``): otherwise silent connections from an allowed source fill
+    ``max_tcp_connections`` and lock every new dialer out.
+    """
 
     front: SipFront | None = None
+    # connection -> when its last whole message arrived (or it opened)
+    last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
+                                                        repr=False)
 
     async def _handle_connection(self, reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
@@ -165,11 +178,29 @@ class _Tcp(TcpSipTransport):
             front.stats.counts["tcp_refused"] += 1
             writer.close()
             return
-        await super()._handle_connection(reader, writer)
+        addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
+        self.last_message[addr] = time.monotonic()
+        try:
+            await super()._handle_connection(reader, writer)
+        finally:
+            self.last_message.pop(addr, None)
 
     def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.last_message[addr] = time.monotonic()
         if self.front is not None:
             self.front.received(data, addr, self)
+
+    def sweep(self, now: float, idle_seconds: float) -> int:
+        """Close every connection silent for ``idle_seconds``; return how many."""
+        closed = 0
+        for addr, last in list(self.last_message.items()):
+            if now - last >= idle_seconds:
+                connection = self._connections.get(addr)
+                if connection is not None:
+                    connection[1].close()
+                    closed += 1
+                self.last_message.pop(addr, None)
+        return closed
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
@@ -259,9 +290,9 @@ class SipFront:
             return
         try:
             self._request(message, peeked[1] if peeked else None, addr, transport)
-        except Exception:  # noqa: BLE001 - a hostile header must not stop the server
+        except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
-            _log.warning("sip_request_dropped", source=addr[0], exc_info=True)
+            _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport) -> Receipt:
@@ -347,9 +378,10 @@ class SipFront:
                 block_status=self.settings.block_status)
             self.stats.counts["allow" if decision.allowed else "block"] += 1
             self._final(request, key, status, addr, transport, headers)
-        except Exception:  # noqa: BLE001 - answer something; never leave the dialer waiting
+        except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
-            _log.exception("sip_invite_failed", call_id=request.call_id)
+            _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
+                       error=redacted_error(exc))
             with contextlib.suppress(Exception):
                 self._final(request, key, 500, addr, transport)
         finally:
@@ -400,9 +432,15 @@ class SipFront:
             from_tag=(from_addr.tag or "") if from_addr else "")
 
     async def _tick(self) -> None:
+        next_sweep = 0.0
         while True:
             await asyncio.sleep(_TICK_S)
-            for data, dest in self.transactions.due(time.monotonic()):
+            now = time.monotonic()
+            if self._tcp is not None and now >= next_sweep:
+                next_sweep = now + _SWEEP_S
+                closed = self._tcp.sweep(now, self.settings.tcp_idle_timeout_ms / 1000)
+                self.stats.counts["tcp_idle_closed"] += closed
+            for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
                 self.stats.counts["retransmitted"] += 1
                 transport.send_bytes(data, addr)

@@ -7,17 +7,25 @@ Layout under ``<data_dir>/lists/<name>/``::
     CURRENT              "3" — replaced with os.replace, so readers see old or new, never half
 
 A version directory is written completely (and fsync'd) before CURRENT names it, and a
-chunk whose SHA-256 does not match its manifest refuses the whole version.
+chunk whose SHA-256 does not match its manifest, or a manifest that does not match its own
+checksum, refuses the whole version. A write that fails (a full disk) removes what it
+staged. A refused version is logged once and not read again until CURRENT or its
+manifest changes; a node that starts on a refused version serves the newest older one
+that verifies (and says so), rather than no list at all. A file error (a directory where
+CURRENT should be, no file descriptors left) is the list's error, never the node's end.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import structlog
 from pyroaring import FrozenBitMap
 
 from callguard.errors import StoreError
@@ -34,6 +42,8 @@ from callguard.stores.list_files import ParsedList
 
 __all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "rollback_version", "write_version"]
 
+_log = structlog.get_logger("callguard.lists")
+
 
 def _fsync_write(path: Path, data: bytes) -> None:
     with path.open("wb") as handle:
@@ -48,11 +58,22 @@ def _list_dir(root: Path, name: str) -> Path:
 
 def _current_version(list_dir: Path) -> int | None:
     try:
-        return int((list_dir / "CURRENT").read_text().strip())
+        text = (list_dir / "CURRENT").read_text()
     except FileNotFoundError:
         return None
-    except ValueError as exc:
-        raise StoreError(f"{list_dir}/CURRENT is corrupt: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a directory, no permission, EMFILE, ...
+        reason = exc.strerror if isinstance(exc, OSError) else "not text"
+        raise StoreError(f"{list_dir}/CURRENT cannot be read ({reason})") from None
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise StoreError(f"{list_dir}/CURRENT is corrupt (not a version number)") from None
+
+
+def _versions(list_dir: Path) -> list[int]:
+    """The version directories present, oldest first."""
+    return sorted(int(p.name[1:]) for p in list_dir.glob("v*")
+                  if p.name[1:].isascii() and p.name[1:].isdigit())
 
 
 def write_version(
@@ -64,24 +85,45 @@ def write_version(
     area_codes: frozenset[int] | None,
     source: str,
 ) -> ListMeta:
-    """Write a complete new version beside the current one, then switch CURRENT to it."""
+    """Write a complete new version beside the current one, then switch CURRENT to it.
+
+    Raises StoreError when the version cannot be written (a full disk): what was staged is
+    removed and CURRENT is untouched.
+    """
     list_dir = _list_dir(root, name)
-    list_dir.mkdir(parents=True, exist_ok=True)
-    existing = [int(p.name[1:]) for p in list_dir.glob("v*") if p.name[1:].isdigit()]
-    version = max(existing, default=0) + 1
+    try:
+        list_dir.mkdir(parents=True, exist_ok=True)
+        version = max(_versions(list_dir), default=0) + 1
+    except OSError as exc:
+        raise StoreError(f"list {name}: {list_dir} cannot be written ({exc.strerror}); "
+                         "nothing was published") from None
     staging = list_dir / f".staging-v{version}-{os.getpid()}"
-    staging.mkdir()
-    built = build_chunks(parsed)
-    files = {area: f"npa-{area}.roar" for area in built.chunks}
-    for area, data in built.chunks.items():
-        _fsync_write(staging / files[area], data)
-    meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes, source)
-    _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
-    os.replace(staging, list_dir / f"v{version}")
-    load_version(root, name, version)  # read back and verify every chunk before switching
     pointer = list_dir / f".CURRENT-{os.getpid()}"
-    _fsync_write(pointer, f"{version}\n".encode())
-    os.replace(pointer, list_dir / "CURRENT")
+    try:
+        staging.mkdir()
+        built = build_chunks(parsed)
+        files = {area: f"npa-{area}.roar" for area in built.chunks}
+        for area, data in built.chunks.items():
+            _fsync_write(staging / files[area], data)
+        meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes,
+                        source)
+        _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
+        os.replace(staging, list_dir / f"v{version}")
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StoreError(f"list {name} v{version} could not be written ({exc.strerror}); "
+                         "nothing was published, the current version is unchanged") from None
+    try:
+        load_version(root, name, version)  # read back and verify every chunk before switching
+        _fsync_write(pointer, f"{version}\n".encode())
+        os.replace(pointer, list_dir / "CURRENT")
+    except (OSError, StoreError) as exc:
+        with contextlib.suppress(OSError):
+            pointer.unlink(missing_ok=True)
+        shutil.rmtree(list_dir / f"v{version}", ignore_errors=True)
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        raise StoreError(f"list {name} v{version} could not be published ({reason}); the "
+                         "current version is unchanged") from None
     return meta
 
 
@@ -93,14 +135,16 @@ def _chunks(root: Path, name: str, version: int) -> Iterator[BitmapSnapshot | No
         raw: bytes | None = (version_dir / "manifest.json").read_bytes()
     except OSError:
         raw = None
-    meta, infos = manifest_from_json(raw, where)
+    meta, infos = manifest_from_json(raw, where, name=name, version=version)
     chunks: dict[int, FrozenBitMap] = {}
     for area, info in infos.items():
+        file = str(info["file"])
         try:
-            data: bytes | None = (version_dir / info["file"]).read_bytes()
+            data: bytes | None = (version_dir / Path(file).name).read_bytes()
         except OSError:
             data = None
-        chunks[area] = decode_chunk(data, info["sha256"], f"{where}: chunk {info['file']}")
+        chunks[area] = decode_chunk(data, str(info["sha256"]), f"{where}: chunk {file}",
+                                    int(info["count"]))
         yield None
     yield BitmapSnapshot(meta, chunks)
 
@@ -128,8 +172,7 @@ def rollback_version(root: Path, name: str) -> int:
     current = _current_version(list_dir)
     if current is None:
         raise StoreError(f"list {name} has no current version")
-    older = sorted(int(p.name[1:]) for p in list_dir.glob("v*")
-                   if p.name[1:].isdigit() and int(p.name[1:]) < current)
+    older = [v for v in _versions(list_dir) if v < current]
     if not older:
         raise StoreError(f"list {name} v{current} has no previous version to roll back to")
     load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
@@ -139,6 +182,18 @@ def rollback_version(root: Path, name: str) -> int:
     return older[-1]
 
 
+def _manifest_stamp(list_dir: Path, version: int) -> tuple[int, int, int] | None:
+    """What changes when a version's manifest is replaced or repaired."""
+    try:
+        st = os.stat(list_dir / f"v{version}" / "manifest.json")
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+_Signature = tuple[object, ...]
+
+
 class EmbeddedListRegistry:
     """The current version of every list under ``<data_dir>/lists``, held in memory."""
 
@@ -146,39 +201,102 @@ class EmbeddedListRegistry:
         self._root = root
         self._snapshots: dict[str, BitmapSnapshot] = {}
         self.errors: dict[str, str] = {}
+        self.faults = 0  # reload passes that hit a file error (counted in metrics)
+        self._refused: dict[str, _Signature] = {}  # what was refused, as it stood
         self.reload()
 
-    def _moved(self) -> Iterator[tuple[str, int]]:
+    def _pending(self) -> Iterator[tuple[str, int, _Signature]]:
+        """Lists whose CURRENT names a version not served and not already refused as is."""
         lists_dir = self._root / "lists"
-        if not lists_dir.is_dir():
+        try:
+            dirs = sorted(p for p in lists_dir.iterdir() if p.is_dir())
+        except FileNotFoundError:
             return
-        for list_dir in sorted(p for p in lists_dir.iterdir() if p.is_dir()):
+        except OSError as exc:
+            self._fault(f"{lists_dir} cannot be read ({exc.strerror})")
+            return
+        for list_dir in dirs:
+            name = list_dir.name
+            loaded = self._snapshots.get(name)
             try:
                 version = _current_version(list_dir)
             except StoreError as exc:
-                self.errors[list_dir.name] = str(exc)
+                self._refuse(name, None, ("current", str(exc)), str(exc))
                 continue
-            loaded = self._snapshots.get(list_dir.name)
-            if version is not None and not (loaded and loaded.meta.version == version):
-                yield list_dir.name, version
+            if version is None:
+                continue
+            if loaded is not None and loaded.meta.version == version:
+                self._recovered(name)
+                continue
+            signature: _Signature = (version, _manifest_stamp(list_dir, version))
+            if self._refused.get(name) != signature:
+                yield name, version, signature
 
     def reload(self) -> None:
         """Load every list whose CURRENT moved; a bad version keeps the old one serving."""
-        for name, version in self._moved():
+        for name, version, signature in self._pending():
             try:
-                self._snapshots[name] = load_version(self._root, name, version)
-                self.errors.pop(name, None)
+                snapshot = load_version(self._root, name, version)
             except StoreError as exc:
-                self.errors[name] = str(exc)
+                self._refuse(name, version, signature, str(exc))
+                continue
+            self._serve(name, snapshot)
 
     async def reload_async(self) -> None:
         """``reload`` for a serving node: one area code at a time, then swap the reference."""
-        for name, version in self._moved():
+        for name, version, signature in self._pending():
             try:
-                self._snapshots[name] = await load_version_async(self._root, name, version)
-                self.errors.pop(name, None)
+                snapshot = await load_version_async(self._root, name, version)
             except StoreError as exc:
-                self.errors[name] = str(exc)
+                self._refuse(name, version, signature, str(exc))
+                continue
+            self._serve(name, snapshot)
+
+    def _serve(self, name: str, snapshot: BitmapSnapshot) -> None:
+        self._snapshots[name] = snapshot
+        self._refused.pop(name, None)
+        if self.errors.pop(name, None) is not None:
+            _log.info("list_version_loaded", list=name, version=snapshot.meta.version)
+
+    def _recovered(self, name: str) -> None:
+        """CURRENT names the version served again (a rollback, a repaired pointer)."""
+        if self.errors.pop(name, None) is not None:
+            self._refused.pop(name, None)
+            _log.info("list_error_cleared", list=name,
+                      version=self._snapshots[name].meta.version)
+
+    def _refuse(self, name: str, version: int | None, signature: _Signature,
+                reason: str) -> None:
+        """Record (and log once) why the current version is not served; fall back to the
+        newest older version that verifies when nothing of the list is served yet."""
+        if self._refused.get(name) == signature:
+            return
+        self._refused[name] = signature
+        if name not in self._snapshots and version is not None:
+            self._fall_back(name, version)
+        loaded = self._snapshots.get(name)
+        serving = f"serving v{loaded.meta.version}" if loaded else (
+            "no version served: every call in its scope is BLOCKed")
+        self.errors[name] = f"{reason}; {serving}"
+        _log.error("list_version_refused", list=name, version=version, error=reason,
+                   serving=loaded.meta.version if loaded else None)
+
+    def _fall_back(self, name: str, refused: int) -> None:
+        list_dir = _list_dir(self._root, name)
+        try:
+            older = [v for v in _versions(list_dir) if v < refused]
+        except OSError:
+            return
+        for version in reversed(older):
+            try:
+                self._snapshots[name] = load_version(self._root, name, version)
+            except StoreError:
+                continue
+            return
+
+    def _fault(self, reason: str) -> None:
+        self.faults += 1
+        _log.error("list_reload_failed", error=reason)
 
     def snapshot(self, name: str) -> BitmapSnapshot | None:
         """The current version of ``name``."""

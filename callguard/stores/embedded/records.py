@@ -2,7 +2,8 @@
 
 Reads run on the calling thread: an indexed read of a cached page takes a few
 microseconds, less than a hop to a worker thread. Writes run in a worker thread
-with ``synchronous=FULL``, so a write returns only once it is on disk.
+with ``synchronous=FULL``, so a write returns only once it is on disk. The file and its
+``-wal``/``-shm`` are 0600 (``stores.private``): they hold numbers and consent evidence.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.stores.private import private_database
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -25,6 +27,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
     StoredConsent,
+    check_canonical,
 )
 
 __all__ = ["EmbeddedRecords"]
@@ -79,8 +82,11 @@ class EmbeddedRecords:
     """All three record kinds in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
+        try:
+            private_database(path)
+        except OSError as exc:
+            raise StoreError(f"record store {path}: {exc.strerror}") from None
         try:
             self._reader = sqlite3.connect(path, isolation_level=None)
             self._reader.execute("PRAGMA journal_mode=WAL")
@@ -164,6 +170,7 @@ class EmbeddedRecords:
 
     async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """All writes in one transaction; durable (synchronous=FULL) on return."""
+        check_canonical(writes)
         return await asyncio.to_thread(self._write_sync, [_statements(w) for w in writes])
 
     async def sheet(self, solicitor: str, e164: str) -> RecordSheet:

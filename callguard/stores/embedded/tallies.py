@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from callguard.errors import StoreError
+from callguard.stores.private import private_database
 
 __all__ = ["EmbeddedTallies"]
 
@@ -23,13 +24,13 @@ class EmbeddedTallies:
     """One row per campaign and day; a write is one UPSERT."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
         try:
+            private_database(path)
             self._db = sqlite3.connect(path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"abandonment tallies {path}: {exc}") from None
 
     async def add(self, campaign: str, day: date, *, abandoned: bool) -> None:

@@ -12,15 +12,17 @@ Keys (one per area code per version — never one giant value, which would stall
 Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
 one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
 loads a version chunk by chunk, yielding to the event loop between area codes, verifies
-every SHA-256 and only then swaps its snapshot reference: lookups never see half a
-version and never leave the process. A node that loses Redis keeps serving its last good
-replica (the list-freshness rules block once it is too old) and catches up on reconnect.
+every SHA-256 (and the manifest's own checksum) and only then swaps its snapshot
+reference: lookups never see half a version and never leave the process. A node that
+loses Redis keeps serving its last good replica (the list-freshness rules block once it is
+too old) and catches up on reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -147,6 +149,8 @@ class RedisListRegistry:
         self.connected = False
         self._task: asyncio.Task[None] | None = None
         self._loading: dict[str, asyncio.Lock] = {}
+        self._refused: dict[str, tuple[int, str]] = {}  # version and manifest digest
+        self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
     def snapshot(self, name: str) -> BitmapSnapshot | None:
@@ -167,10 +171,20 @@ class RedisListRegistry:
         self._task = asyncio.ensure_future(self._follow())
 
     async def close(self) -> None:
-        """Stop following (bounded: a dead connection must not hold up shutdown)."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.wait({self._task}, timeout=_CLOSE_SECONDS)
+        """Stop following (bounded: a dead connection must not hold up shutdown).
+
+        Python 3.11's ``asyncio.wait_for`` (in ``_close_quietly``) can swallow a
+        cancellation that lands as its inner call completes (cpython gh-86296), and the
+        follower would then subscribe again and listen forever — holding up the loop's
+        shutdown. So the follower also checks ``_closing``, and the cancel is repeated.
+        """
+        self._closing = True
+        task = self._task
+        for _ in range(3):
+            if task is None or task.done():
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=_CLOSE_SECONDS)
 
     async def sync(self) -> None:
         """Load every list whose current version differs from the replica's."""
@@ -180,7 +194,9 @@ class RedisListRegistry:
             await self.sync_one(name)
 
     async def sync_one(self, name: str) -> None:
-        """Bring one list up to its current version; a bad version keeps the old one."""
+        """Bring one list up to its current version; a bad version keeps the old one (or,
+        when the node has none yet, the ``previous`` one that verifies). A refused version
+        is logged once and not read again while its manifest is unchanged."""
         lock = self._loading.setdefault(name, asyncio.Lock())
         async with lock:
             raw = await self._client.get(_key(name, "current"))
@@ -189,32 +205,58 @@ class RedisListRegistry:
             version = int(raw)
             loaded = self._snapshots.get(name)
             if loaded is not None and loaded.meta.version == version:
+                if self.errors.pop(name, None) is not None:
+                    _log.info("list_error_cleared", list=name, version=version)
+                return
+            manifest = _bytes(await self._client.get(_manifest_key(name, version)))
+            signature = (version, hashlib.sha256(manifest or b"").hexdigest())
+            if self._refused.get(name) == signature:
                 return
             try:
-                snapshot = await self._load(name, version)
+                snapshot = await self._load(name, version, manifest)
             except StoreError as exc:
-                self.errors[name] = str(exc)
+                self._refused[name] = signature
+                if loaded is None:
+                    loaded = await self._previous(name, version)
+                serving = f"serving v{loaded.meta.version}" if loaded else (
+                    "no version served: every call in its scope is BLOCKed")
+                self.errors[name] = f"{exc}; {serving}"
                 _log.error("list_version_refused", list=name, version=version, error=str(exc),
                            serving=loaded.meta.version if loaded else None)
                 return
             self._snapshots[name] = snapshot
+            self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
 
-    async def _load(self, name: str, version: int) -> BitmapSnapshot:
+    async def _previous(self, name: str, refused: int) -> BitmapSnapshot | None:
+        """The ``previous`` version, served when the current one is refused at start."""
+        raw = await self._client.get(_key(name, "previous"))
+        if raw is None or int(raw) == refused:
+            return None
+        version = int(raw)
+        try:
+            snapshot = await self._load(
+                name, version, _bytes(await self._client.get(_manifest_key(name, version))))
+        except StoreError:
+            return None
+        self._snapshots[name] = snapshot
+        return snapshot
+
+    async def _load(self, name: str, version: int, manifest: bytes | None) -> BitmapSnapshot:
         where = f"list {name} v{version}"
-        raw = _bytes(await self._client.get(_manifest_key(name, version)))
-        meta, infos = manifest_from_json(raw, where)
+        meta, infos = manifest_from_json(manifest, where, name=name, version=version)
         chunks: dict[int, FrozenBitMap] = {}
         for area, info in infos.items():
-            data = _bytes(await self._client.get(info["file"]))
-            chunks[area] = decode_chunk(data, info["sha256"], f"{where}: npa {area}")
+            data = _bytes(await self._client.get(str(info["file"])))
+            chunks[area] = decode_chunk(data, str(info["sha256"]), f"{where}: npa {area}",
+                                        int(info["count"]))
             await asyncio.sleep(0)  # one area code at a time: the loop never stalls long
         return BitmapSnapshot(meta, chunks)
 
     async def _follow(self) -> None:
-        while True:
+        while not self._closing:
             pubsub = self._client.pubsub()
             try:
                 await pubsub.subscribe(CHANNEL)

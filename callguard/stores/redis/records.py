@@ -3,14 +3,28 @@
 One hash per solicitor and number, ``callguard:rec:<solicitor>:<e164>``, with fields
 ``c:<n>`` (one JSON consent each), ``ebr`` and ``dnc``. A batch of writes is one Lua
 script: atomic, and written to the AOF as one unit. A write is acknowledged only when
-durable: Debian 12's Redis 7.0 has no ``WAITAOF``, so the node checks at start that the
-server runs ``appendonly yes`` with ``appendfsync always`` (it fsyncs before it replies),
-or it waits for replicas with ``WAIT`` after each batch (``durability = "replicas"``).
+durable: Debian 12's Redis 7.0 has no ``WAITAOF``, so the node checks that the server runs
+``appendonly yes`` with ``appendfsync always`` (it fsyncs before it replies) and does not
+evict keys, or it waits for replicas with ``WAIT`` after each batch
+(``durability = "replicas"``).
+
+The check is made at start **and on every (re)connection** (redis-py's connect hook, so a
+command that reconnects transparently is checked before it runs): a server restarted with
+``--appendonly no`` is noticed. A server that lost its data is noticed by a marker,
+``callguard:durability-marker``, holding a random token the first node writes at start
+(``SET NX``) and every node remembers: gone or changed, the data this node relied on is
+gone (an opt-out written earlier may be missing). While the server is weak, writes are
+refused (StoreError: nothing acknowledged); while its data is lost, reads are refused too
+(the gate BLOCKs: a missing do-not-call record must not read as "none"). Readiness and
+``callguard_records_durable`` say so. A lost state clears when the marker comes back (the
+AOF restored) or when this node restarts, which adopts the marker it then finds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+import secrets
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -18,7 +32,10 @@ from typing import Any
 import orjson
 import structlog
 from redis import asyncio as aioredis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
@@ -31,9 +48,12 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
     StoredConsent,
+    check_canonical,
 )
 
-__all__ = ["RecordsSettings", "RedisRecords", "check_durability"]
+__all__ = ["MARKER_KEY", "RecordsSettings", "RedisRecords", "check_durability", "judge_config"]
+
+MARKER_KEY = "callguard:durability-marker"
 
 _log = structlog.get_logger("callguard.records")
 
@@ -197,6 +217,35 @@ def _dnc(raw: bytes | None) -> CompanyDncRecord | None:
     return CompanyDncRecord(datetime.fromisoformat(data["added_at"]), str(data["source"]))
 
 
+def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | None:
+    """Why this server configuration could lose an acknowledged record, or None."""
+    policy = _text(config.get("maxmemory-policy"))
+    if policy is not None and policy.startswith("allkeys"):
+        return (f"the Redis server runs maxmemory-policy={policy}, which may evict records; "
+                "set noeviction")
+    if settings.durability == "replicas":
+        return None
+    appendonly, fsync = _text(config.get("appendonly")), _text(config.get("appendfsync"))
+    if appendonly != "yes" or fsync != "always":
+        return (f"the Redis server runs appendonly={appendonly} appendfsync={fsync}; an "
+                "acknowledged record could be lost in a crash. Set appendonly yes and "
+                "appendfsync always, or durability = \"replicas\" with WAIT")
+    return None
+
+
+async def _server_config(ask: Any) -> dict[str, Any] | str:
+    """The server's AOF and eviction settings, or why they cannot be read."""
+    config: dict[str, Any] = {}
+    for pattern in ("append*", "maxmemory-policy"):
+        try:
+            raw: Any = await ask("CONFIG", "GET", pattern)
+        except ResponseError as exc:  # CONFIG renamed or forbidden by ACL
+            return f"cannot read the server's settings ({exc}); durability unknown"
+        pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+        config.update({_decoded(k): _decoded(v) for k, v in pairs})
+    return config
+
+
 async def check_durability(client: aioredis.Redis, settings: RecordsSettings) -> str | None:
     """Why an acknowledged write could be lost on this server, or None when it cannot."""
     if settings.durability == "replicas":
@@ -205,18 +254,8 @@ async def check_durability(client: aioredis.Redis, settings: RecordsSettings) ->
         if replicas < settings.wait_replicas:
             return (f"durability = \"replicas\" needs {settings.wait_replicas} replica(s); "
                     f"{replicas} connected")
-        return None
-    try:
-        raw: Any = await client.config_get("append*")
-    except ResponseError as exc:  # CONFIG renamed or forbidden by ACL
-        return f"cannot read the server's AOF settings ({exc}); durability unknown"
-    config = {_decoded(k): _decoded(v) for k, v in raw.items()}
-    appendonly, fsync = _text(config.get("appendonly")), _text(config.get("appendfsync"))
-    if appendonly != "yes" or fsync != "always":
-        return (f"the Redis server runs appendonly={appendonly} appendfsync={fsync}; an "
-                "acknowledged record could be lost in a crash. Set appendonly yes and "
-                "appendfsync always, or durability = \"replicas\" with WAIT")
-    return None
+    config = await _server_config(client.execute_command)
+    return config if isinstance(config, str) else judge_config(config, settings)
 
 
 def _decoded(value: Any) -> Any:
@@ -230,30 +269,121 @@ class RedisRecords:
         self._client = client
         self._settings = settings
         self._apply = client.register_script(_APPLY)
+        self._token: bytes | None = None  # the marker this node relies on (set at start)
+        self.weak: str | None = None  # why an acknowledged write could be lost right now
+        self.lost: str | None = None  # why the server's records cannot be trusted
+        # Every connection the pool makes (first, or after a drop) is checked before use.
+        client.connection_pool.connection_kwargs["redis_connect_func"] = self._on_connect
 
     async def start(self) -> None:
-        """Check durability; refuse (StoreError) or warn loudly, as configured."""
+        """Check durability; refuse (StoreError) or warn loudly, as configured; then write
+        (or adopt) the durability marker."""
         try:
             problem = await check_durability(self._client, self._settings)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
-        if problem is None:
-            return
-        if self._settings.on_weak_durability == "warn":
+        if problem is not None:
+            if self._settings.on_weak_durability != "warn":
+                raise StoreError(f"record store (Redis): {problem} "
+                                 "(or on_weak_durability = \"warn\" to start anyway)")
             _log.error("records_not_durable", problem=problem)
-            return
-        raise StoreError(f"record store (Redis): {problem} "
-                         "(or on_weak_durability = \"warn\" to start anyway)")
+        try:
+            await self._client.set(MARKER_KEY, secrets.token_hex(16), nx=True)
+            token = await self._client.get(MARKER_KEY)
+            self._token = token.encode() if isinstance(token, str) else token
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) unreachable: {exc}") from None
+        self._judge(problem, marker_ok=True)
+
+    @property
+    def refusing_writes(self) -> str | None:
+        """Why a write would not be acknowledged now, or None."""
+        if self.lost is not None:
+            return self.lost
+        if self.weak is not None and self._settings.on_weak_durability != "warn":
+            return self.weak
+        return None
+
+    async def verify(self) -> str | None:
+        """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
+        try:
+            await self._check(self._client.execute_command)
+        except RedisError as exc:
+            return f"record store (Redis) unreachable: {exc}"
+        return self.refusing_writes
+
+    async def _on_connect(self, connection: AbstractConnection) -> None:
+        """redis-py's connect hook: authenticate, then check the server before first use."""
+        await connection.on_connect()
+
+        async def ask(*args: Any) -> Any:
+            await connection.send_command(*args)
+            return await connection.read_response()
+
+        try:
+            await self._check(ask)
+        except (RedisConnectionError, RedisTimeoutError):
+            raise
+        except RedisError as exc:
+            self._judge(f"cannot check the server ({exc}); durability unknown", marker_ok=True)
+
+    async def _check(self, ask: Any) -> None:
+        config = await _server_config(ask)
+        problem = config if isinstance(config, str) else judge_config(config, self._settings)
+        marker_ok = True
+        if self._token is not None:
+            marker = await ask("GET", MARKER_KEY)
+            marker_ok = (marker.encode() if isinstance(marker, str) else marker) == self._token
+        self._judge(problem, marker_ok=marker_ok)
+
+    def _judge(self, problem: str | None, *, marker_ok: bool) -> None:
+        """Record the server's state; log each change once."""
+        lost = None if marker_ok else (
+            f"the Redis server lost its data ({MARKER_KEY} is gone or changed: restarted "
+            "without its AOF, flushed, or replaced); an earlier record may be missing")
+        if problem != self.weak:
+            if problem is None:
+                _log.info("records_durable_again")
+            else:
+                _log.error("records_not_durable", problem=problem,
+                           refusing=self._settings.on_weak_durability != "warn")
+            self.weak = problem
+        if lost != self.lost:
+            if lost is None:
+                _log.info("records_data_back")
+            else:
+                _log.error("records_data_lost", problem=lost)
+            self.lost = lost
+
+    def _guard_write(self) -> None:
+        reason = self.refusing_writes
+        if reason is not None:
+            raise StoreError(f"record store (Redis) is not durable: {reason}; "
+                             "not acknowledged")
+
+    def _guard_read(self) -> None:
+        if self.lost is not None:
+            raise StoreError(f"record store (Redis) cannot be trusted: {self.lost}")
 
     async def aclose(self) -> None:
         """Close the connection pool."""
         await self._client.aclose()
 
-    async def _call(self, what: str, command: Any) -> Any:
+    async def _call(self, what: str, command: Awaitable[Any]) -> Any:
+        """Run one command; a reconnect inside it is checked, so judge before and after."""
+        guard = self._guard_read if what == "read" else self._guard_write
         try:
-            return await command
+            guard()
+        except StoreError:
+            if inspect.iscoroutine(command):
+                command.close()  # never sent
+            raise
+        try:
+            result = await command
         except RedisError as exc:
             raise StoreError(f"record store (Redis) {what} failed: {exc}") from None
+        guard()
+        return result
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
@@ -282,6 +412,7 @@ class RedisRecords:
         """One atomic script for the batch; then WAIT for replicas when so configured."""
         if not writes:
             return ()
+        check_canonical(writes)
         keys = [_key(w.solicitor, w.number) for w in writes]
         args = [_encode(w) for w in writes]
         changed = await self._call("write", self._apply(keys=keys, args=args))

@@ -1,0 +1,208 @@
+"""The HTTP port's limits, enforced below aiohttp: sources, connections, header time.
+
+aiohttp 3.14 has no header-read timeout (a half-sent request waits for its keep-alive
+timeout, 75 s), no connection cap and no source allowlist, so 3,000 half-sent
+unauthenticated requests held 3,000 sockets — and descriptors — for as long as their
+senders liked. ``GuardedSite`` listens itself (``loop.create_server`` with aiohttp's
+documented protocol factory, ``runner.server``) and wraps each connection:
+
+- a peer outside ``allowed_sources`` (when set) is closed before anything is read;
+- past ``max_connections`` open connections, a new one is closed at once;
+- a connection must deliver a whole request head within ``header_timeout_ms`` of opening
+  or of its previous response (``limits_middleware`` stops the clock when a request
+  reaches the application and restarts it after); otherwise it is closed;
+- the body must arrive within ``body_timeout_ms`` (``read_body``; 408 otherwise).
+
+Every refusal is counted (``callguard_http_events_total{event}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+__all__ = ["ConnectionLimits", "GuardedSite", "HttpLimitSettings", "limits_middleware",
+           "read_body"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpLimitSettings:
+    """The limits, from ``[http]``."""
+
+    max_connections: int = 256
+    header_timeout_ms: int = 5000
+    body_timeout_ms: int = 10_000
+    allowed_sources: tuple[str, ...] = ()  # empty: any address (the token still applies)
+
+
+@dataclass
+class ConnectionLimits:
+    """Live state of the limits: open connections, their clocks, the counts."""
+
+    settings: HttpLimitSettings
+    counts: Counter[str] = field(default_factory=Counter)
+    open: int = 0
+    _guards: dict[int, _Guarded] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._networks = [ipaddress.ip_network(s, strict=False)
+                          for s in self.settings.allowed_sources]
+
+    def allowed(self, peer: Any) -> bool:
+        """Whether the peer address may connect (any, when no allowlist is set)."""
+        if not self._networks:
+            return True
+        try:
+            address = ipaddress.ip_address(peer[0])
+        except (TypeError, ValueError, IndexError):
+            return False
+        return any(address in network for network in self._networks)
+
+    def guard_of(self, request: web.Request) -> _Guarded | None:
+        """The guard of the connection a request came on."""
+        return self._guards.get(id(request.transport))
+
+
+class _Guarded(asyncio.Protocol):
+    """One connection: aiohttp's protocol inside, the limits around it."""
+
+    def __init__(self, limits: ConnectionLimits, inner: asyncio.Protocol) -> None:
+        self._limits = limits
+        self._inner = inner
+        self._transport: asyncio.Transport | None = None
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        limits = self._limits
+        limits.counts["connections"] += 1
+        if not limits.allowed(transport.get_extra_info("peername")):
+            limits.counts["refused_source"] += 1
+            transport.abort()
+            return
+        if limits.open >= limits.settings.max_connections:
+            limits.counts["refused_busy"] += 1
+            transport.abort()
+            return
+        limits.open += 1
+        self._transport = transport
+        limits._guards[id(transport)] = self  # noqa: SLF001 - the limits' own table
+        self.start_clock()
+        self._inner.connection_made(transport)
+
+    def data_received(self, data: bytes) -> None:
+        if self._transport is not None:
+            self._inner.data_received(data)
+
+    def eof_received(self) -> bool | None:
+        return self._inner.eof_received() if self._transport is not None else None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._transport is None:
+            return
+        self.stop_clock()
+        self._limits.open -= 1
+        self._limits._guards.pop(id(self._transport), None)  # noqa: SLF001
+        self._transport = None
+        self._inner.connection_lost(exc)
+
+    def pause_writing(self) -> None:
+        self._inner.pause_writing()
+
+    def resume_writing(self) -> None:
+        self._inner.resume_writing()
+
+    def start_clock(self) -> None:
+        """The next request head must arrive within the header timeout."""
+        self.stop_clock()
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self._limits.settings.header_timeout_ms / 1000,
+                                      self._expired)
+
+    def stop_clock(self) -> None:
+        """A request reached the application: its head is complete."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self._transport is not None:
+            self._limits.counts["header_timeout"] += 1
+            self._transport.abort()
+
+
+def limits_middleware(limits: ConnectionLimits) -> Any:
+    """Stop the connection's header clock while a request is handled; restart it after."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        guard = limits.guard_of(request)
+        if guard is not None:
+            guard.stop_clock()
+        try:
+            return await handler(request)
+        finally:
+            if guard is not None:
+                guard.start_clock()
+
+    return middleware
+
+
+class BodyTimeoutError(Exception):
+    """The request body did not arrive within the body timeout."""
+
+
+async def read_body(request: web.Request, limits: ConnectionLimits | None) -> bytes:
+    """The whole body, within the body timeout; raises BodyTimeoutError otherwise."""
+    if limits is None:
+        return await request.read()
+    try:
+        async with asyncio.timeout(limits.settings.body_timeout_ms / 1000):
+            return await request.read()
+    except TimeoutError:
+        limits.counts["body_timeout"] += 1
+        raise BodyTimeoutError from None
+
+
+class GuardedSite:
+    """The listening socket of the HTTP port, each connection guarded."""
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int,
+                 limits: ConnectionLimits) -> None:
+        self._runner = runner
+        self._host = host
+        self._port = port
+        self._limits = limits
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> None:
+        """Listen (aiohttp's ``runner.server`` is the protocol factory, as for TCPSite)."""
+        factory = self._runner.server
+        assert factory is not None, "runner.setup() first"
+        limits = self._limits
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _Guarded(limits, factory()), self._host, self._port, reuse_address=True)
+
+    @property
+    def port(self) -> int:
+        """The bound port."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def stop(self) -> None:
+        """Stop listening (the runner's cleanup closes the connections)."""
+        if self._server is not None:
+            self._server.close()
+            with contextlib.suppress(TimeoutError):  # 3.12+ waits for open connections
+                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+            self._server = None

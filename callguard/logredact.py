@@ -1,0 +1,83 @@
+"""Operational logs (stderr) never show a phone number, whatever field a peer put it in.
+
+Utah Code 13-44-201; ARCHITECTURE.md: no phone number in clear reaches any log. Peers put
+numbers anywhere (an AGI header line, a SIP Call-ID, an HTTP request line), and libraries
+quote what they received in their own messages and tracebacks. Three nets, all through
+``callguard.numbers.redact.redact_digits`` (the one function for this):
+
+- ``redact_event``: a structlog processor for the *operational* chain, after
+  ``format_exc_info`` and before the renderer — every string value (nested ones too),
+  tracebacks included, except the keys that never hold peer input and whose digits mean
+  something (``SAFE_KEYS``: a decision id, a keyed hash, a timestamp). Never put it in the
+  compliance record's chain: that record has its own fields and rules.
+- ``install_stdlib_redaction``: the standard ``logging`` messages of aiohttp, asyncio and
+  aiosipua (aiohttp logs a malformed request's line with its traceback) through a
+  formatter that redacts the whole formatted text, to stderr.
+- ``redacted_error``: an exception as one redacted line, for call sites that log one.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Mapping, MutableMapping
+from typing import Any, TextIO
+
+from callguard.numbers.redact import redact_digits
+
+__all__ = ["SAFE_KEYS", "RedactingFormatter", "install_stdlib_redaction", "redact_event",
+           "redact_value", "redacted_error"]
+
+# Keys whose values callguard makes itself and whose digit runs are not numbers.
+SAFE_KEYS = frozenset({"decision_id", "number_hash", "key_id", "logged_at", "timestamp",
+                       "level", "event", "logger", "logger_name"})
+
+
+def redact_value(value: Any) -> Any:
+    """``value`` with every string in it (in dicts, lists, tuples) redacted."""
+    if isinstance(value, str):
+        return redact_digits(value)
+    if isinstance(value, Mapping):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(item) for item in value]
+    return value
+
+
+def redact_event(logger: Any, name: str,
+                 event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: every value but ``SAFE_KEYS`` through ``redact_digits``."""
+    for key, value in event_dict.items():
+        if key not in SAFE_KEYS:
+            event_dict[key] = redact_value(value)
+    return event_dict
+
+
+def redacted_error(exc: BaseException, *, with_traceback: bool = True) -> str:
+    """The exception (and its traceback) as text a log may hold."""
+    if with_traceback:
+        text = "".join(traceback.format_exception(exc))
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact_digits(text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose whole output — message, arguments, traceback — is redacted."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as the base formatter writes it, digit runs taken out."""
+        return redact_digits(super().format(record))
+
+
+def install_stdlib_redaction(stream: TextIO | None = None,
+                             level: int = logging.WARNING) -> logging.Handler:
+    """Route the standard library's logging (aiohttp, asyncio, aiosipua) to ``stream``
+    (stderr) through ``RedactingFormatter``; return the handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    return handler

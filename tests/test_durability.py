@@ -1,0 +1,149 @@
+"""Issue 15.3: Redis durability is checked on every reconnect, and a server that lost its
+data is noticed — with a real redis-server killed and restarted with ``--appendonly no``
+and an empty data directory, under a real `callguard serve` and under the store itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from redis import asyncio as aioredis
+
+from callguard.errors import StoreError
+from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
+from callguard.stores.writes import AddCompanyDnc
+from tests.serve_node import AT, ServeNode, write_lists
+
+SELLER = "beehive-solar"
+T0 = datetime(2026, 11, 20, tzinfo=UTC)
+
+
+def _restart_weak_and_empty(server, tmp_path) -> None:
+    """SIGKILL, then the same port with appendonly no and a new, empty data dir."""
+    server.kill()
+    server.data_dir = tmp_path / "redis-empty"
+    server.data_dir.mkdir()
+    server.appendonly = "no"
+    server.start()
+
+
+class TestStore:
+    """RedisRecords against the real server."""
+
+    async def test_a_reconnect_to_an_emptied_weak_server_is_refused(self, tmp_path,
+                                                                   redis_server):
+        """Commands after the restart reconnect (the first may fail on the dead socket);
+        the connect hook checks the server before a command runs on the new connection:
+        no write is acknowledged and a read does not answer "no record" (main: both went
+        through)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550142", T0, "agent")])
+            assert await records.company_dnc(SELLER, "+18015550142") is not None
+            _restart_weak_and_empty(redis_server, tmp_path)
+            reasons = []
+            for _ in range(3):  # every attempt refused; once reconnected, for the reason
+                with pytest.raises(StoreError) as refused:
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550143", T0, "agent")])
+                reasons.append(str(refused.value))
+            assert "lost its data" in reasons[-1], reasons
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.company_dnc(SELLER, "+18015550142")
+            assert "appendonly=no" in records.weak
+            assert records.refusing_writes is not None
+        finally:
+            await records.aclose()
+
+    async def test_weak_server_refuses_writes_and_recovers(self, redis_server):
+        """CONFIG SET appendonly no on the live server (data intact): writes are refused,
+        reads still answer; back to appendonly yes, writes are acknowledged again."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await admin.config_set("appendonly", "no")
+            assert "appendonly=no" in await records.verify()
+            with pytest.raises(StoreError, match="not durable"):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550144", T0, "agent")])
+            assert await records.company_dnc(SELLER, "+18015550144") is None
+            await admin.config_set("appendonly", "yes")
+            for _ in range(100):  # the AOF rewrite that turning it on starts
+                if (await admin.info("persistence")).get("aof_rewrite_in_progress") == 0:
+                    break
+                await asyncio.sleep(0.05)
+            assert await records.verify() is None
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550144", T0, "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_evicting_server_is_weak(self, redis_server):
+        """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
+        admin = aioredis.from_url(redis_server.url)
+        await admin.config_set("maxmemory-policy", "allkeys-lru")
+        await admin.aclose()
+        records = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        with pytest.raises(StoreError, match="maxmemory-policy=allkeys-lru"):
+            await records.start()
+        await records.aclose()
+
+    async def test_nodes_share_one_marker(self, redis_server):
+        """The first node writes the marker; the second adopts it (a restart of one node
+        cannot make another believe the data is intact)."""
+        a = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        b = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        await a.start()
+        await b.start()
+        try:
+            assert a._token == b._token
+            admin = aioredis.from_url(redis_server.url)
+            await admin.set(MARKER_KEY, "someone else's")
+            await admin.aclose()
+            assert "lost its data" in await a.verify()
+            assert "lost its data" in await b.verify()
+        finally:
+            await a.aclose()
+            await b.aclose()
+
+
+class TestServe:
+    """The issue's run: records in Redis on an AOF server, then Redis killed and restarted
+    with --appendonly no and empty. main kept answering /v1/opt-out 200, ALLOWed a number
+    opted out earlier, and /readyz said ready."""
+
+    def test_opt_out_refused_check_blocked_readiness_and_metrics_say_why(self, tmp_path,
+                                                                       redis_server):
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
+        write_lists(node.data, [8015550199])
+        node.start()
+        try:
+            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+            assert node.json("/v1/opt-out", optout)[0] == 200
+            check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+            assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+            status, ready = node.json("/readyz", token=None)
+            assert status == 200, ready
+            assert node.metric("callguard_records_durable") == 1
+
+            _restart_weak_and_empty(redis_server, tmp_path)
+
+            status, body = node.json("/v1/opt-out", {**optout, "number": "8015550143"})
+            assert status == 503, body
+            assert "not recorded" in body["error"]
+            decision = node.json("/v1/check", check)[1]
+            assert decision["verdict"] == "BLOCK", decision
+            assert decision["rule"] == "callguard:store-unavailable"
+            status, ready = node.json("/readyz", token=None)
+            assert status == 503
+            detail = {c["name"]: c for c in ready["checks"]}["records_durability"]
+            assert not detail["ok"]
+            assert "lost its data" in detail["detail"]
+            assert node.metric("callguard_records_durable") == 0
+            assert node.events("records_data_lost")
+        finally:
+            node.stop()

@@ -1,0 +1,250 @@
+"""Issue 15.8, 15.9, 15.10: no node taken down from outside — a real `callguard serve`
+attacked over real sockets: half-sent HTTP requests, too many connections, strangers,
+slow bodies, silent SIP TCP connections, a descriptor limit below the idle peers, and
+JSON that used to give 500s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+
+import pytest
+
+from callguard.fdlimit import ConnectionCaps, fit_caps
+from callguard.fronts.fastagi import contract as c
+from tests.fake_asterisk import agi_session
+from tests.serve_node import AT, TOKEN, ServeNode, write_lists
+
+
+def _node(tmp_path, **kwargs) -> ServeNode:
+    node = ServeNode(tmp_path, **kwargs)
+    write_lists(node.data, [8015550199])
+    return node
+
+
+@pytest.fixture
+def limited(tmp_path):
+    """A node with small, quick limits."""
+    node = _node(tmp_path, extra_http={"max_connections = 256": "max_connections = 40",
+                                       "header_timeout_ms = 5000": "header_timeout_ms = 1000",
+                                       "body_timeout_ms = 10000": "body_timeout_ms = 1000"},
+                 extra_sip={"max_tcp_connections = 1024": "max_tcp_connections = 20",
+                            "tcp_idle_timeout_ms = 30000": "tcp_idle_timeout_ms = 1000"})
+    node.start()
+    yield node
+    node.stop()
+
+
+def _closed_by_peer(sock: socket.socket, timeout: float) -> bool:
+    """True when the server closes the connection within ``timeout``."""
+    sock.settimeout(timeout)
+    try:
+        return sock.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+    except TimeoutError:
+        return False
+
+
+def _open(port: int, count: int, first: bytes = b"", source: str = "127.0.0.1"
+          ) -> list[socket.socket]:
+    socks = []
+    for _ in range(count):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5,
+                                        source_address=(source, 0))
+        if first:
+            sock.sendall(first)
+        socks.append(sock)
+    return socks
+
+
+def _close(socks: list[socket.socket]) -> None:
+    for sock in socks:
+        sock.close()
+
+
+HALF_SENT = (b"POST /v1/check HTTP/1.1\r\nHost: callguard\r\nContent-Type: application/json\r\n"
+             b"X-Slow: ")
+
+
+class TestHttpJsonErrors:
+    """Issue 15.10: every bad request is a 4xx JSON error, never a 500."""
+
+    @pytest.mark.parametrize(("raw", "headers", "fragment"), [
+        (b"[" * 30_000 + b"]" * 30_000, {}, "nested too deeply"),
+        (b'{"number": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", {}, "nested too deeply"),
+        (b'{"number": "8015550123", "campaign": "ut-solar-manual"}',
+         {"Content-Type": "application/json; charset=bogus"}, "charset"),
+        (b'{"number": "8015550123", "campaign": "ut-solar-manual"}',
+         {"Content-Type": "application/json; charset=latin-1"}, "charset"),
+        (b'{"number": ' + b"1" * 5000 + b"}", {}, "not JSON"),
+        (b'\xff\xfe{"number": 1}', {}, "not JSON"),
+    ], ids=["nested-array", "nested-field", "charset-bogus", "charset-latin1", "huge-int",
+            "not-utf8"])
+    def test_bad_bodies_are_400_json(self, limited, raw, headers, fragment):
+        """Deep nesting and an unknown charset were 500s on main."""
+        for path in ("/v1/check", "/v1/opt-out"):
+            status, body = limited.http(path, raw=raw, headers=headers)
+            assert status == 400, (path, status, body[:200])
+            assert fragment in json.loads(body)["error"]
+        assert limited.alive()
+
+    def test_aiohttps_own_errors_are_json_too(self, limited):
+        """404, 405 and 413 carry the app's JSON error body."""
+        for path, raw, status in (("/nope", None, 404), ("/healthz", b"{}", 405),
+                                  ("/v1/check", b'{"number": "' + b"1" * 70_000 + b'"}', 413)):
+            got, body = limited.http(path, raw=raw)
+            assert got == status
+            assert "error" in json.loads(body)
+        assert limited.metric("callguard_http_events_total", '{event="body_too_large"}') == 1
+
+
+class TestHttpLimits:
+    """Issue 15.9: header and body timeouts, a connection cap, an optional allowlist —
+    each counted in /metrics."""
+
+    def test_half_sent_requests_are_cut_at_the_header_timeout(self, limited):
+        """30 unauthenticated half-sent requests (under the cap) are all closed within the
+        1 s header timeout (main: all still open after 30 s)."""
+        socks = _open(limited.http_port, 30, HALF_SENT)
+        try:
+            started = time.monotonic()
+            assert all(_closed_by_peer(s, 5) for s in socks)
+            assert time.monotonic() - started < 4
+        finally:
+            _close(socks)
+        assert limited.metric("callguard_http_events_total", '{event="header_timeout"}') >= 30
+        assert limited.http("/healthz", token=None)[0] == 200
+
+    def test_connections_past_the_cap_are_closed_at_once_and_counted(self, limited):
+        """40 held, 20 more closed at once; a real request works again once the idle ones
+        are cut."""
+        held = _open(limited.http_port, 40, HALF_SENT)
+        try:
+            time.sleep(0.2)
+            extra = _open(limited.http_port, 20)
+            try:
+                assert all(_closed_by_peer(s, 0.5) for s in extra)
+            finally:
+                _close(extra)
+        finally:
+            _close(held)
+        limited.until(lambda: limited.http("/healthz", token=None)[0] == 200, what="healthz")
+        assert limited.metric("callguard_http_events_total", '{event="refused_busy"}') >= 20
+        status, body = limited.json("/v1/check", {"number": "8015550123",
+                                                  "campaign": "ut-solar-manual", "at": AT})
+        assert (status, body["verdict"]) == (200, "ALLOW")
+
+    def test_slow_body_is_408(self, limited):
+        """Headers complete, body never finishes: 408 JSON within the body timeout."""
+        with socket.create_connection(("127.0.0.1", limited.http_port), timeout=5) as sock:
+            sock.sendall(b"POST /v1/check HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer "
+                         + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: 100\r\n\r\n{\"number\"")
+            started = time.monotonic()
+            reply = sock.recv(65536).decode()
+        assert reply.startswith("HTTP/1.1 408")
+        assert time.monotonic() - started < 4
+        assert "did not arrive in time" in reply
+        assert limited.metric("callguard_http_events_total", '{event="body_timeout"}') == 1
+
+    def test_allowlist_closes_strangers_before_reading(self, tmp_path):
+        """allowed_sources = 127.0.0.2: a connection from 127.0.0.1 is closed and counted."""
+        node = _node(tmp_path, extra_http={"allowed_sources = []":
+                                           'allowed_sources = ["127.0.0.2/32"]'})
+        node.start(wait=False)
+        try:
+            def healthy_from_allowed() -> bool:
+                try:
+                    with socket.create_connection(("127.0.0.1", node.http_port), timeout=2,
+                                                  source_address=("127.0.0.2", 0)) as sock:
+                        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: c\r\n\r\n")
+                        return sock.recv(4096).startswith(b"HTTP/1.1 200")
+                except OSError:
+                    return False
+
+            node.until(healthy_from_allowed, timeout=30, what="start")
+            stranger = _open(node.http_port, 1, b"GET /healthz HTTP/1.1\r\nHost: c\r\n\r\n")
+            assert _closed_by_peer(stranger[0], 2)
+            _close(stranger)
+            with socket.create_connection(("127.0.0.1", node.http_port), timeout=2,
+                                          source_address=("127.0.0.2", 0)) as sock:
+                sock.sendall(f"GET /metrics HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer "
+                             f"{TOKEN}\r\nConnection: close\r\n\r\n".encode())
+                metrics = b""
+                while chunk := sock.recv(65536):
+                    metrics += chunk
+            assert b'callguard_http_events_total{event="refused_source"} 1.0' in metrics
+        finally:
+            node.stop()
+
+
+class TestSipTcpIdle:
+    """Issue 15.9: silent SIP TCP connections from an allowed source are closed, so new
+    dialers get in (main: 1,030 silent connections locked them out for 40 s and more)."""
+
+    def test_silent_connections_are_closed_and_a_dialer_gets_in(self, limited):
+        """20 silent connections fill max_tcp_connections = 20; within the 1 s idle
+        timeout they are closed and a new TCP INVITE is answered."""
+        silent = _open(limited.sip_port, 20)
+        try:
+            time.sleep(0.2)
+            assert all(_closed_by_peer(s, 4) for s in silent)
+        finally:
+            _close(silent)
+        invite = ("INVITE sip:8015550123@127.0.0.1 SIP/2.0\r\n"
+                  "Via: SIP/2.0/TCP 127.0.0.1:5999;branch=z9hG4bKidle1\r\n"
+                  "From: <sip:d@127.0.0.1>;tag=1\r\nTo: <sip:8015550123@127.0.0.1>\r\n"
+                  "Call-ID: idle1\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+                  "X-Callguard-Campaign: ut-solar-manual\r\nContent-Length: 0\r\n\r\n")
+        with socket.create_connection(("127.0.0.1", limited.sip_port), timeout=5) as sock:
+            sock.sendall(invite.encode())
+            reply = sock.recv(65536).decode()
+        assert reply.startswith("SIP/2.0 ")
+        assert "X-Callguard-Decision" in reply or "x-callguard-decision" in reply.lower()
+        assert limited.metric("callguard_sip_events_total", '{event="tcp_idle_closed"}') >= 20
+
+
+class TestDescriptors:
+    """Issue 15.8: a node never runs out of descriptors because of its peers."""
+
+    def test_caps_fit_under_the_limit(self):
+        """The fronts' caps plus the reserve fit under the open-files limit."""
+        wanted = ConnectionCaps(fastagi=4096, http=256, sip_tcp=1024)
+        assert fit_caps(wanted, 1_048_576) == wanted
+        fitted = fit_caps(wanted, 600)
+        assert fitted.total <= 600 - 256
+        assert min(fitted.fastagi, fitted.http, fitted.sip_tcp) >= 1
+
+    def test_seven_hundred_idle_http_connections_under_a_600_descriptor_limit(self, tmp_path):
+        """RLIMIT_NOFILE 600 (soft and hard), 700 idle HTTP connections: the node lowers its
+        caps (and says so), refuses what does not fit, keeps answering FastAGI, and serves
+        HTTP again once the idle ones are cut (main: the node exited)."""
+        node = _node(tmp_path, rlimit_nofile=600, extra_http={
+            "header_timeout_ms = 5000": "header_timeout_ms = 1500"})
+        node.start()
+        try:
+            assert node.events("connection_caps_lowered")
+            idle = []
+            try:
+                for _ in range(700):
+                    try:
+                        idle.append(socket.create_connection(("127.0.0.1", node.http_port),
+                                                             timeout=2))
+                    except OSError:
+                        break
+                result = asyncio.run(agi_session(node.agi_port, c.ROUTE_CHECK,
+                                                 ["8015550123", "ut-solar-manual"]))
+                assert result.variables[c.VAR_VERDICT] in ("ALLOW", "BLOCK")
+                assert result.variables[c.VAR_DECISION_ID]
+                assert node.alive()
+            finally:
+                _close(idle)
+            node.until(lambda: node.http("/healthz", token=None)[0] == 200, what="healthz")
+            assert node.metric("callguard_http_events_total", '{event="refused_busy"}') > 0
+            assert node.alive()
+        finally:
+            node.stop()
