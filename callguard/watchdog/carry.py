@@ -10,7 +10,7 @@ on every AMI event of those channels as ``ChanVariable: CALLGUARD_FOLLOW=<value>
 for it with ``Getvar`` after a reconnect.
 
 The value, version 1: eight fields joined by ``|``, each percent-encoded so the value holds
-only ASCII letters, digits and ``%+-._:@/`` — nothing Asterisk's argument parsers (MSet,
+only ASCII letters, digits and ``%+-._~:@/`` — nothing Asterisk's argument parsers (MSet,
 AGI words) or the AMI framing treat specially::
 
     1|<decision id>|<mode>|<limit s or empty>|<limit citation>|<campaign>|<caller id>|<node>
@@ -51,8 +51,9 @@ def _field(text: str) -> str:
     return quote(text, safe=_SAFE)
 
 
-def encode(carried: Carried) -> str:
-    """The channel variable's value (the citation is dropped rather than overflow)."""
+def encode(carried: Carried) -> str | None:
+    """The channel variable's value; the citation is dropped rather than overflow the
+    answer (the node that reads it has the packs); None if even that does not fit."""
     limit = "" if carried.limit_s is None else f"{carried.limit_s:g}"
     parts = [VERSION, carried.decision_id, carried.mode, limit, carried.limit_citation,
              carried.campaign, carried.caller_id, carried.origin]
@@ -60,7 +61,7 @@ def encode(carried: Carried) -> str:
     if len(value) > _MAX:
         parts[4] = ""
         value = "|".join(_field(p) for p in parts)
-    return value
+    return value if len(value) <= _MAX else None
 
 
 def decode(value: str) -> Carried | None:

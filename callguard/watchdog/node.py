@@ -57,7 +57,13 @@ def follow_variable(origin: str) -> Callable[[Decision], str | None]:
     (every node sets it, with or without ``[ami]``, so any watchdog can follow the call)."""
     def value(decision: Decision) -> str | None:
         carried = _carried(decision, origin)
-        return encode(carried) if carried is not None else None
+        if carried is None:
+            return None
+        encoded = encode(carried)
+        if encoded is None:
+            _log.warning("follow_variable_too_long", decision_id=decision.decision_id,
+                         effect="only this node's watchdog follows the call")
+        return encoded
     return value
 
 
