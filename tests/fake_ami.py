@@ -94,6 +94,7 @@ class FakeAmi:
     live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> snapshot
     accepting: bool = True
     answer_getvar: bool = True  # False: every Getvar gets "No such channel" (a gone channel)
+    behind_picture: list[str] = field(default_factory=list)  # events right after the list
     logins: int = 0
 
     def __post_init__(self) -> None:
@@ -284,6 +285,11 @@ class FakeAmi:
             out.append(f"Event: CoreShowChannelsComplete\r\nActionID: "
                        f"{action.get('ActionID', '')}\r\nEventList: Complete\r\n"
                        f"ListItems: {len(self.live)}\r\n\r\n")
+            # Events Asterisk writes right behind the list, read in the same chunk.
+            for message in self.behind_picture:
+                self.track(message)
+                out.append(self.with_channelvars(message) + CRLF + CRLF)
+            self.behind_picture = []
         elif name == "hangup":
             channel = action.get("Channel", "")
             if channel not in self.live:

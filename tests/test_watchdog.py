@@ -604,6 +604,23 @@ class TestFollowFromTheChannel:
         assert record["release_ms"] < 1000
         assert record["followed_again"] is True
 
+    async def test_an_event_right_behind_the_picture_is_not_lost(self, node):
+        """Asterisk goes on while it lists the channels: the called party's Hangup written
+        right behind the CoreShowChannels list (same read) is applied after the picture,
+        not dropped as an event of an unknown call."""
+        fake = following_fake()
+        fake.applications.update({CALLER_DIAL: "Dial", CALLEE_LEGS[0]: "AppDial"})
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await first.kill()
+        fake.behind_picture = before[-6:]  # the called party hangs up as the list is sent
+        second = await node(fake=fake, known_until=time.monotonic())
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        assert second.named("line-release")[0]["ended_by"] == "called-party"
+
     async def test_without_channelvars_getvar_finds_the_call_again(self, node):
         """manager.conf without channelvars: the rebuild asks each live channel."""
         fake = FakeAmi()  # no ChanVariable on any event

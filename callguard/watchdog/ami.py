@@ -52,6 +52,8 @@ _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
 _EOL2 = "\r\n\r\n"
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
+_REBUILD_RETRY_S = 1.0
+_MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 _GONE = "No such channel"
 
 
@@ -261,6 +263,9 @@ class AmiWatchdog:
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._warned_channelvars = False
+        # Between login and the picture, events are held and replayed after it: an event
+        # read while the CoreShowChannels list is still arriving would find no call yet.
+        self._held: list[tuple[dict[str, str], float]] | None = None
 
     @property
     def connected(self) -> bool:
@@ -301,13 +306,28 @@ class AmiWatchdog:
 
     def _on_event(self, manager: Manager, event: Mapping[str, Any]) -> None:
         del manager
+        if self._held is not None:
+            if len(self._held) < _MAX_HELD_EVENTS:
+                self._held.append((normalize(event), self._clock()))
+            else:
+                self.stats["events_lost_during_picture"] += 1
+            return
+        self._feed(normalize(event), self._clock(), event)
+
+    def _feed(self, event: dict[str, str], at: float, raw: Mapping[str, Any]) -> None:
         try:
-            effects = self.tracker.feed(normalize(event), self._clock())
+            effects = self.tracker.feed(event, at)
         except Exception as exc:  # noqa: BLE001 - one event must not end the session
-            self._event_failed(event, exc)
+            self._event_failed(raw, exc)
             return
         if effects:
             self.run(effects)
+
+    def _replay(self) -> None:
+        """The events held while the picture was taken, in order, at their own times."""
+        held, self._held = self._held or [], None
+        for event, at in held:
+            self._feed(event, at, event)
 
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
@@ -325,11 +345,13 @@ class AmiWatchdog:
         self._backoff.reset()
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
+        self._held = []
         self._spawn(self._rebuild())
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
         self.rebuilt = False
+        self._held = None  # events not applied before a disconnect are lost with it
         self.tracker.disconnected(self._clock())
         self._on_state(False)
         if not self._manager.stopping:
@@ -343,6 +365,9 @@ class AmiWatchdog:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         except (TimeoutError, ConnectionError) as exc:
             _log.error("ami_rebuild_failed", reason=str(exc) or type(exc).__name__)
+            self._replay()
+            if self.connected:  # still logged in: take the picture again shortly
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         items = [normalize(m) for m in (reply if isinstance(reply, list) else [reply])
                  if m.get("Event") == "CoreShowChannel"]
@@ -350,7 +375,10 @@ class AmiWatchdog:
             effects = self.tracker.reconcile(items, self._clock())
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
             self._event_failed({"Event": "CoreShowChannel"}, exc)
+            self._replay()
             return
+        self.run(effects)
+        self._replay()
         self.stats["rebuilds"] += 1
         self.rebuilt = True
         followed = self.tracker.followed
@@ -361,8 +389,12 @@ class AmiWatchdog:
             _log.warning("ami_channelvars_missing",
                          fix="add CALLGUARD_FOLLOW to channelvars in [general] of "
                              "manager.conf; until then calls are found again with Getvar")
-        self.run(effects)
         self._on_rebuilt(followed)
+
+    def _rebuild_again(self) -> None:
+        if self.connected and not self.rebuilt and self._held is None:
+            self._held = []
+            self._spawn(self._rebuild())
 
     async def _tick(self) -> None:
         while True:

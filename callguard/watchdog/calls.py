@@ -460,8 +460,8 @@ class CallTracker:
         """Once the called party answered: read the presentation on its channel."""
         if (call.followed is None or call.caller_id is not None or call.answered_at is None
                 or call.dest is None or call.dest not in call.channels.values()
-                or not self.active):
-            return []
+                or not self.active or call.rebuilt):
+            return []  # a call first seen in a rebuilt picture: its answer was not seen
         return [ReadVariable(call.linkedid, call.dest, PRESENTATION_VARIABLE)]
 
     def _presentation_read(self, call: _Call, channel: str, value: str | None,
@@ -497,7 +497,8 @@ class CallTracker:
             return {"caller_id": "not-answered"}
         if call.caller_id is None:
             return {"caller_id": "not-checked",
-                    "caller_id_how": "the answer was not seen by an acting node"}
+                    "caller_id_how": "followed again from a rebuilt picture after the answer"
+                    if call.rebuilt else "the answer was not seen by an acting node"}
         how = (f"{call.presented_from or 'no event'} ConnectedLineNum "
                f"…{_digits(call.presented or '')[-4:]} against the campaign's …"
                f"{_digits(followed.caller_id)[-4:]}; AMI Getvar {PRESENTATION_VARIABLE}"
