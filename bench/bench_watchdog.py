@@ -49,6 +49,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import structlog  # noqa: E402
+
 from callguard.fronts.fastagi.contract import VAR_FOLLOW  # noqa: E402
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog  # noqa: E402
 from callguard.watchdog.calls import USED_EVENTS, CallTracker, TrackerSettings  # noqa: E402
@@ -188,8 +190,6 @@ class TimedAmi(FakeAmi):
 async def node(port: int, known_until: float | None) -> None:
     """The watchdog side: follow what the calls carry; report line-release records on
     stdin EOF, and the moment of every picture (its CLOCK_MONOTONIC) as it happens."""
-    import structlog
-
     structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     records: list[dict[str, object]] = []
     risks = 0
