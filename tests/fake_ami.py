@@ -35,6 +35,7 @@ FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asteri
 LAB = FIXTURES / "lab-asterisk-22.10.1"
 CRLF = "\r\n"
 _BLOCK_PREFIXES = ("", "Dest", "LocalOne", "LocalTwo")
+_BLOCKS = {f"{p}Linkedid": f"{p}Channel" for p in _BLOCK_PREFIXES}
 
 
 def parse(message: str) -> dict[str, str]:
@@ -137,9 +138,9 @@ class FakeAmi:
 
     # --- events ---------------------------------------------------------------------------
 
-    def track(self, message: str) -> None:
+    def track(self, message: str, fields: dict[str, str] | None = None) -> None:
         """Keep the live-channel picture the replayed events describe."""
-        fields = parse(message)
+        fields = parse(message) if fields is None else fields
         name = fields.get("Channel")
         if not name or "Uniqueid" not in fields:
             return
@@ -148,14 +149,14 @@ class FakeAmi:
         else:
             self.live[name] = fields
 
-    def with_channelvars(self, message: str) -> str:
+    def with_channelvars(self, message: str, fields: dict[str, str] | None = None) -> str:
         """SYNTHESISED: the ChanVariable lines manager.conf channelvars would add."""
         if not self.channelvars:
             return message
         lines = message.split(CRLF)
         out: list[str] = []
-        blocks = {f"{p}Linkedid": f"{p}Channel" for p in _BLOCK_PREFIXES}
-        fields = parse(message)
+        blocks = _BLOCKS
+        fields = parse(message) if fields is None else fields
         for line in lines:
             out.append(line)
             key = line.partition(": ")[0]
@@ -170,11 +171,11 @@ class FakeAmi:
     async def send(self, messages: list[str], *, gap: float = 0.0) -> None:
         """Send events (tracking them even when nobody is connected: Asterisk goes on)."""
         for message in messages:
-            self.track(message)
-            name = parse(message).get("Event", "")
-            if self.only_events is not None and name not in self.only_events:
+            fields = parse(message)
+            self.track(message, fields)
+            if self.only_events is not None and fields.get("Event", "") not in self.only_events:
                 continue
-            data = (self.with_channelvars(message) + CRLF + CRLF).encode()
+            data = (self.with_channelvars(message, fields) + CRLF + CRLF).encode()
             for writer in list(self._sessions):
                 writer.write(data)
             if gap:

@@ -39,6 +39,7 @@ from panoramisk.message import Message
 from callguard.errors import ConfigError
 from callguard.numbers.redact import redact_digits
 from callguard.watchdog.calls import (
+    USED_EVENTS,
     CallTracker,
     Effect,
     HangupChannel,
@@ -55,6 +56,7 @@ _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 _GONE = "No such channel"
+_USED = frozenset(USED_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +308,9 @@ class AmiWatchdog:
 
     def _on_event(self, manager: Manager, event: Mapping[str, Any]) -> None:
         del manager
+        name = event.get("Event")
+        if not isinstance(name, str) or name not in _USED:
+            return  # without manager.conf's filters most events are of no use here
         if self._held is not None:
             if len(self._held) < _MAX_HELD_EVENTS:
                 self._held.append((normalize(event), self._clock()))
