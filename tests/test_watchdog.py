@@ -1183,3 +1183,55 @@ class TestAmiSettings:
         path = self.shipped(tmp_path, **{"lease_ms = 1500": "lease_ms = 4000"})
         with pytest.raises(ConfigError, match=r"lease_ms 4000 lets a takeover take 5.33333 s"):
             load_settings(path)
+
+
+class TestFastAgiAnswerCarriesTheCall:
+    """The gate's one MSet sets __CALLGUARD_FOLLOW on an automated ALLOW (real server)."""
+
+    @pytest.mark.parametrize(("campaign", "mode", "carried_mode"), [
+        ("ut-solar-predictive", "", "predictive"),
+        ("ut-solar-manual", "", None),
+    ])
+    async def test_one_mset_with_the_follow_variable(self, tmp_path, monkeypatch, campaign,
+                                                    mode, carried_mode):
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from callguard.fronts.fastagi import contract as c
+        from callguard.fronts.fastagi.server import FastAgiServer
+        from callguard.policy import ConsentKind, ConsentRecord
+        from callguard.stores.writes import AddConsent
+        from callguard.watchdog.carry import decode
+        from callguard.watchdog.node import follow_variable
+        from tests.fake_asterisk import agi_session
+        from tests.test_compliance_log import AT
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        runtime, _ = node_runtime(tmp_path, "node-x")
+        await runtime.start()
+        runtime.gate._clock = lambda: AT
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+        server = FastAgiServer(runtime.gate, replace(runtime.settings.fastagi, port=0),
+                               follow=follow_variable("node-x"))
+        await server.start()
+        try:
+            result = await agi_session(server.port, c.ROUTE_CHECK,
+                                       ["8015550123", campaign, mode, "1795326250.0", ""])
+        finally:
+            await server.close()
+            await runtime.aclose()
+        assert len(result.commands) == 1  # still one MSet
+        variables = result.variables
+        assert variables[c.VAR_VERDICT] == "ALLOW", variables
+        value = variables.get(f"__{c.VAR_FOLLOW}")
+        if carried_mode is None:
+            assert value is None  # a manual call is not followed
+            return
+        carried_call = decode(value)
+        assert carried_call is not None
+        assert carried_call.decision_id == variables[c.VAR_DECISION_ID]
+        assert (carried_call.mode, carried_call.limit_s) == (carried_mode, 25.0)
+        assert carried_call.caller_id == variables[c.VAR_CALLERID_NUM]
+        assert carried_call.origin == "node-x"
