@@ -149,23 +149,30 @@ class WatchdogNode:
         interval = self.settings.lease_ms / 3000
         holding = False
         while True:
-            ami = self.ami
-            watching = ami is not None and ami.connected and ami.rebuilt
-            state = await self.lease.hold() if watching else Holding.OTHER
-            if watching and state is not Holding.OTHER:
-                if not self.tracker.active or not holding:
-                    self._take_over(state)
-                holding = True
-            else:
-                if holding and self.lease.shared:
-                    await self.lease.give_up()
-                holding = False
-                if self.lease.shared and self.tracker.active:
-                    self.tracker.deactivate()
-                    _log.warning("watchdog_standby", node=self.node,
-                                 reason="AMI session not ready" if not watching
-                                 else "another node holds the follower lease")
+            try:
+                holding = await self._lease_step(holding)
+            except Exception as exc:  # noqa: BLE001 - the loop that decides who acts goes on
+                _log.error("watchdog_lease_step_failed", error=type(exc).__name__,
+                           reason=str(exc)[:200])
             await asyncio.sleep(interval)
+
+    async def _lease_step(self, holding: bool) -> bool:
+        """Hold (or renew) the lease while watching; act or stand by accordingly."""
+        ami = self.ami
+        watching = ami is not None and ami.connected and ami.rebuilt
+        state = await self.lease.hold() if watching else Holding.OTHER
+        if watching and state is not Holding.OTHER:
+            if not self.tracker.active or not holding:
+                self._take_over(state)
+            return True
+        if holding and self.lease.shared:
+            await self.lease.give_up()
+        if self.lease.shared and self.tracker.active:
+            self.tracker.deactivate()
+            _log.warning("watchdog_standby", node=self.node,
+                         reason="AMI session not ready" if not watching
+                         else "another node holds the follower lease")
+        return False
 
     def _take_over(self, state: Holding) -> None:
         """Act from now: records held back since the last follower was seen, due releases."""
