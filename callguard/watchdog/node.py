@@ -91,6 +91,7 @@ class WatchdogNode:
         self.ami: AmiWatchdog | None = None
         self._leasing: asyncio.Task[None] | None = None
         self._known_until: float | None = None  # monotonic: last moment someone watched
+        self._other_seen: float | None = None  # monotonic: another node last held the lease
         self.rebuilt_at: float | None = None
 
     async def start(self) -> None:
@@ -167,6 +168,8 @@ class WatchdogNode:
             return True
         if holding and self.lease.shared:
             await self.lease.give_up()
+        if watching:  # another node holds the lease, so it was watching until now
+            self._other_seen = time.monotonic()
         if self.lease.shared and self.tracker.active:
             self.tracker.deactivate()
             _log.warning("watchdog_standby", node=self.node,
@@ -180,6 +183,11 @@ class WatchdogNode:
             return
         now = time.monotonic()
         since = self._known_until if self._known_until is not None else -float("inf")
+        if self._other_seen is not None:
+            # The other node renewed until then, so it saw everything up to a lease's life
+            # before: only what came after may be unrecorded (the once-only marks settle
+            # what both saw).
+            since = max(since, self._other_seen - self.settings.lease_ms * 4 / 3000)
         previous = getattr(self.lease, "previous", "")
         effects = self.tracker.activate(now, since)
         self._takeovers += 1
