@@ -1,7 +1,8 @@
 """AMI watchdog latency: called party's Hangup event -> our Hangup action -> line released.
 
 Run: .venv/bin/python bench/bench_watchdog.py [--seconds 10] [--rate 100] [--burst 1000]
-     [--restart 1000] [--restart-ending 100] [--only steady,burst,restart]
+     [--restart 1000] [--restart-ending 100] [--only steady,burst,restart[,on-only]]
+     (on-only: the burst with the filter on only; BENCH_DEBUG=1 shows the node's logs)
 
 Asterisk is not packaged here, so Asterisk is the replaying fake manager of the tests
 (tests/fake_ami.py, real TCP): every call is the lab's Asterisk 22.10.1 recording call-01

@@ -2,12 +2,15 @@
 
 What a node follows must not live only in its memory: a restarted node, or another node
 with AMI access, has to finish what one started. So the gate's ALLOW answer (its one
-``EXEC MSet``) also sets ``__CALLGUARD_FOLLOW`` on the channel: the two underscores make the
-dialled leg inherit it, and manager.conf ``[general] channelvars = CALLGUARD_FOLLOW`` puts it
-on every AMI event of those channels as ``ChanVariable: CALLGUARD_FOLLOW=<value>``
-(manager_channels.c ``ast_manager_build_channel_state_string_prefix``, which also builds the
-``CoreShowChannel`` items read after a reconnect). Without channelvars the watchdog asks
-for it with ``Getvar`` after a reconnect.
+``EXEC MSet``) also sets ``__CALLGUARD_FOLLOW`` on the channel (MSet sets each pair with
+``pbx_builtin_setvar_helper``, as ``Set()`` does: pbx_variables.c
+``pbx_builtin_setvar_multiple``). The two underscores make the dialled leg inherit it;
+manager.conf ``[general] channelvars = CALLGUARD_FOLLOW`` puts it on every AMI event of
+those channels as ``ChanVariable: CALLGUARD_FOLLOW=<value>`` (manager_channels.c
+``ast_manager_build_channel_state_string_prefix`` appends the snapshot's manager
+variables to each channel block). After a reconnect the watchdog reads it from the
+``CoreShowChannel`` items when they carry it, and otherwise asks each channel with
+``Getvar``.
 
 The value, version 1: eight fields joined by ``|``, each percent-encoded so the value holds
 only ASCII letters, digits and ``%+-._~:@/`` — nothing Asterisk's argument parsers (MSet,
