@@ -1,6 +1,8 @@
 """AMI watchdog latency: called party's Hangup event -> our Hangup action -> line released.
 
 Run: .venv/bin/python bench/bench_watchdog.py [--seconds 10] [--rate 100] [--burst 1000]
+     [--restart 1000] [--restart-ending 100] [--only steady,burst,restart[,on-only]]
+     (on-only: the burst with the filter on only; BENCH_DEBUG=1 shows the node's logs)
 
 Asterisk is not packaged here, so Asterisk is the replaying fake manager of the tests
 (tests/fake_ami.py, real TCP): every call is the lab's Asterisk 22.10.1 recording call-01
@@ -8,7 +10,10 @@ Asterisk is not packaged here, so Asterisk is the replaying fake manager of the 
 up) with its ids and channel names rewritten per call, and the calling legs' recorded
 Hangup events are held back until callguard's AMI ``Hangup`` names them. The watchdog
 (panoramisk Manager + CallTracker, grace 0, as ``callguard serve`` runs it) is its own
-process; it follows every call's Linkedid from the start, as the gate's ALLOW would make it.
+process. It learns which calls to follow from the calls themselves, as in production:
+each call's channels carry the ``CALLGUARD_FOLLOW`` variable (set here before the call's
+first event; the real MSet sets it during AGI()), and the fake adds the ``ChanVariable``
+lines manager.conf ``channelvars`` would (tests/fake_ami.py says what it synthesises).
 
 Both ends are timed in this process on CLOCK_MONOTONIC: from writing the called party's
 Hangup event to receiving the first and the last Hangup action of that call, and to
@@ -20,6 +25,14 @@ Two loads, each with the manager's event filter on (only the events the tracker 
 asterisk-dialplan/manager-callguard.conf sets) and off (all ~105 events of every call),
 side by side: ``steady`` starts ``rate`` calls/s, each ending 1.5 s after it starts;
 ``burst`` sets up ``burst`` calls, then ends them all within one second.
+
+A third, ``restart`` (filter on): ``--restart`` calls set up and answered, the watchdog
+process killed with SIGKILL, a new one started at once (systemd's Restart=on-failure,
+without its RestartSec); ``--restart-ending`` of the calls have their called party hang up
+during the restart, spread over the 600 ms after the kill. Measured: from starting the new
+process to its first picture with every still-open call followed again (its own
+CLOCK_MONOTONIC stamp, the same clock), and the release latency of the calls that ended in
+that window (called party's Hangup written -> last calling leg's Hangup written).
 """
 
 from __future__ import annotations
@@ -37,13 +50,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import structlog  # noqa: E402
+
+from callguard.fronts.fastagi.contract import VAR_FOLLOW  # noqa: E402
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog  # noqa: E402
-from callguard.watchdog.calls import (  # noqa: E402
-    USED_EVENTS,
-    CallTracker,
-    Followed,
-    TrackerSettings,
-)
+from callguard.watchdog.calls import USED_EVENTS, CallTracker, TrackerSettings  # noqa: E402
+from callguard.watchdog.carry import Carried, encode  # noqa: E402
 from tests.fake_ami import FakeAmi, lab_events, parse  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -112,6 +124,22 @@ def call_of(channel: str) -> int:
     return int(channel.rsplit("-", 1)[1].split(";", 1)[0], 16) // 2
 
 
+def caller(i: int) -> str:
+    """The leg that ran AGI() and Dial() (the lab's ;1 half of the originated call)."""
+    return f"Local/long@fakephone-{2 * i:08x};1"
+
+
+def callee(i: int) -> list[str]:
+    return [f"Local/201@callee-{2 * i + 1:08x};1", f"Local/201@callee-{2 * i + 1:08x};2"]
+
+
+def follow_value(i: int) -> str:
+    value = encode(Carried(f"d{i}", "predictive", 25.0, "Utah Code 13-25a-103(5)(e)",
+                           "bench", "+18015550100", "bench-node"))
+    assert value is not None
+    return value
+
+
 # --- the fake Asterisk, timing both ends ---------------------------------------------------
 
 
@@ -124,9 +152,9 @@ class TimedAmi(FakeAmi):
     waiting: set[str] = field(default_factory=set)  # held calling legs not yet hung up
     left: dict[int, int] = field(default_factory=dict)  # call -> its legs still up
 
-    async def _action(self, action: dict[str, str]) -> None:
+    async def _action(self, writer: asyncio.StreamWriter, action: dict[str, str]) -> None:
         received = time.monotonic()
-        await super()._action(action)
+        await super()._action(writer, action)
         if action.get("Action", "").lower() != "hangup":
             return
         call = call_of(action.get("Channel", ""))
@@ -144,18 +172,26 @@ class TimedAmi(FakeAmi):
         channels = {parse(m).get("Channel", "") for m in messages}
         self.waiting |= channels
         self.left[i] = len(channels)
+        for channel in [caller(i), *callee(i)]:  # what the gate's MSet and Dial() set
+            self.set_variable(channel, VAR_FOLLOW, follow_value(i))
+        self.applications[caller(i)] = "Dial"
+        self.applications[callee(i)[0]] = "AppDial"
 
     async def end(self, i: int, messages: list[str]) -> None:
         await self.send(messages[:-1])
         self.ended_at[i] = time.monotonic()
+        self.applications[caller(i)] = "Wait"  # Dial(...,g) returned; the leg lives on
+        self.variables[(caller(i), "DIALSTATUS")] = "ANSWER"
         await self.send(messages[-1:])
 
 
 # --- the watchdog process ------------------------------------------------------------------
 
 
-async def node(port: int, calls: int) -> None:
-    """The watchdog side: follow every call, report line-release records on stdin EOF."""
+async def node(port: int, known_until: float | None) -> None:
+    """The watchdog side: follow what the calls carry; report line-release records on
+    stdin EOF, and the moment of every picture (its CLOCK_MONOTONIC) as it happens."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
     records: list[dict[str, object]] = []
     risks = 0
 
@@ -166,20 +202,46 @@ async def node(port: int, calls: int) -> None:
         elif name == "violation-risk":
             risks += 1
 
+    def rebuilt(followed: int) -> None:
+        print(json.dumps({"rebuilt": time.monotonic(), "followed": followed}), flush=True)
+
     tracker = CallTracker(TrackerSettings(grace_s=0.0), report)
-    now = time.monotonic()
-    for i in range(calls):
-        tracker.follow(Followed(f"d{i}", linkedid(i), "bench", "predictive", 25.0,
-                                "Utah Code 13-25a-103(5)(e)", "+18015550100", now))
-    watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port), "test-secret", tracker)
-    await watchdog.start()
+    watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port), "test-secret", tracker,
+                           on_rebuilt=rebuilt)
+    await watchdog.start(known_until=known_until)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.read)
     await watchdog.aclose()
     releases = [float(r["release_ms"]) for r in records  # type: ignore[arg-type]
                 if r.get("ended_by") == "called-party"]
     print(json.dumps({"release_ms": releases, "records": len(records), "risks": risks,
-                      "within_limit": sum(1 for r in records if r.get("within_limit"))}))
+                      "within_limit": sum(1 for r in records if r.get("within_limit")),
+                      "upper_bound": sum(1 for r in records
+                                         if r.get("release_ms_is_upper_bound"))}))
+
+
+async def spawn(port: int, known_until: float | None = None) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--node", str(port),
+        "" if known_until is None else repr(known_until), cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=None if os.environ.get("BENCH_DEBUG") else asyncio.subprocess.DEVNULL)  # its logs
+
+
+async def next_picture(proc: asyncio.subprocess.Process) -> dict[str, float]:
+    assert proc.stdout is not None
+    while True:
+        line = await asyncio.wait_for(proc.stdout.readline(), 30)
+        if not line:
+            raise RuntimeError("the watchdog process ended before its first picture")
+        if line.startswith(b'{"rebuilt"'):
+            return json.loads(line)
+
+
+async def summary(proc: asyncio.subprocess.Process) -> dict[str, object]:
+    out, _ = await proc.communicate(b"")
+    lines = [ln for ln in out.decode().splitlines() if ln.startswith('{"release_ms"')]
+    return json.loads(lines[-1])
 
 
 # --- one run ----------------------------------------------------------------------------
@@ -201,13 +263,11 @@ class Result:
 
 async def run(load: str, filtered: bool, calls: int, rate: float) -> Result:
     template = Template.load()
-    fake = TimedAmi(only_events=frozenset(USED_EVENTS) if filtered else None)
+    fake = TimedAmi(only_events=frozenset(USED_EVENTS) if filtered else None,
+                    channelvars=(VAR_FOLLOW,))
     port = await fake.start()
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--node", str(port), str(calls), cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-    await asyncio.wait_for(fake.logged_in.wait(), 30)
-    await asyncio.sleep(0.5)  # the first CoreShowChannels picture
+    proc = await spawn(port)
+    await next_picture(proc)
     cpu_before = cpu_seconds(proc.pid)
     for i in range(calls):
         fake.hold_call(i, template.rewrite(template.held, i))
@@ -241,8 +301,7 @@ async def run(load: str, filtered: bool, calls: int, rate: float) -> Result:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.2)
     cpu = cpu_seconds(proc.pid) - cpu_before
-    out, _ = await proc.communicate(b"")
-    summary = json.loads(out.decode().strip().splitlines()[-1])
+    done = await summary(proc)
     await fake.close()
 
     def since_end(times: dict[int, float]) -> list[float]:
@@ -250,7 +309,7 @@ async def run(load: str, filtered: bool, calls: int, rate: float) -> Result:
 
     return Result(load, filtered, calls, since_end(fake.first_action),
                   since_end(fake.last_action), since_end(fake.gone_at),
-                  summary["release_ms"], len(fake.gone_at), summary["risks"], cpu)
+                  done["release_ms"], len(fake.gone_at), int(done["risks"]), cpu)
 
 
 def show(results: list[Result]) -> None:
@@ -275,22 +334,98 @@ def show(results: list[Result]) -> None:
                   f"{percentiles(off.gone)[1] / percentiles(on.gone)[1]:.2f}x")
 
 
+@dataclass
+class RestartResult:
+    calls: int
+    ending: int
+    to_followed_ms: float
+    followed: int
+    gone: list[float]  # release latency of the calls whose called party hung up meanwhile
+    upper_bound: int
+    risks: int
+
+
+async def restart_run(calls: int, ending: int) -> RestartResult:
+    """kill -9 of the watchdog with ``calls`` calls up; ``ending`` of them end meanwhile."""
+    template = Template.load()
+    fake = TimedAmi(only_events=frozenset(USED_EVENTS), channelvars=(VAR_FOLLOW,))
+    port = await fake.start()
+    first = await spawn(port)
+    await next_picture(first)
+    for i in range(calls):
+        fake.hold_call(i, template.rewrite(template.held, i))
+    t0 = time.monotonic()
+    for i in range(calls):  # set-up, paced; not timed
+        delay = t0 + i / 500 - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        await fake.send(template.rewrite(template.setup, i))
+    await asyncio.sleep(2.5)  # answered, bridged, judged
+    last_watching = time.monotonic()
+    first.kill()  # SIGKILL: nothing is flushed, nothing said to Asterisk
+    await first.wait()
+    restarted = time.monotonic()
+    second = await spawn(port, known_until=last_watching)
+
+    async def end_some() -> None:
+        for k in range(ending):
+            delay = restarted + 0.6 * k / ending - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            await fake.end(k, template.rewrite(template.end, k))
+
+    ender = asyncio.create_task(end_some())
+    picture = await next_picture(second)
+    await ender
+    deadline = time.monotonic() + 15
+    while len(fake.gone_at) < ending and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    done = await summary(second)
+    await fake.close()
+    gone = [(fake.gone_at[i] - fake.ended_at[i]) * 1000 for i in fake.gone_at]
+    return RestartResult(calls, ending, (picture["rebuilt"] - restarted) * 1000,
+                         int(picture["followed"]), gone, int(done["upper_bound"]),
+                         int(done["risks"]))
+
+
+def show_restart(results: list[RestartResult]) -> None:
+    print(f"{'restart':<8}{'calls':>6}{'ending':>7}  {'start -> all followed ms':>24}"
+          f"{'followed':>9}  {'released':>8}  {'release of those p50/p99/max ms':>31}  "
+          f"{'upper-bound':>11}  goal")
+    for r in results:
+        g = percentiles(r.gone)
+        ok = "met" if r.to_followed_ms <= 2000 and r.followed == r.calls else "MISSED"
+        print(f"{'':<8}{r.calls:>6}{r.ending:>7}  {r.to_followed_ms:>24.0f}{r.followed:>9}  "
+              f"{len(r.gone):>8}  {g[0]:>9.0f} /{g[1]:>7.0f} /{g[2]:>7.0f}      "
+              f"{r.upper_bound:>11}  <= 2000 ms {ok}" + (f"  risks={r.risks}" if r.risks else ""))
+
+
 async def main(args: argparse.Namespace) -> None:
+    only = set(args.only.split(","))
     results = []
     steady_calls = int(args.seconds * args.rate)
-    for filtered in (True, False):  # alternating, so drift in the machine hits both
-        results.append(await run("steady", filtered, steady_calls, args.rate))
-    for filtered in (True, False):
-        results.append(await run("burst", filtered, args.burst, args.rate))
-    show(results)
+    if "steady" in only:
+        for filtered in (True, False):  # alternating, so drift in the machine hits both
+            results.append(await run("steady", filtered, steady_calls, args.rate))
+    if "burst" in only:
+        for filtered in (True, False)[: 1 if "on-only" in only else 2]:
+            results.append(await run("burst", filtered, args.burst, args.rate))
+    if results:
+        show(results)
+    if "restart" in only:
+        show_restart([await restart_run(args.restart, args.restart_ending)])
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 4 and sys.argv[1] == "--node":
-        asyncio.run(node(int(sys.argv[2]), int(sys.argv[3])))
+        asyncio.run(node(int(sys.argv[2]), float(sys.argv[3]) if sys.argv[3] else None))
         sys.exit(0)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0, help="steady load duration")
     parser.add_argument("--rate", type=float, default=100.0, help="steady calls per second")
     parser.add_argument("--burst", type=int, default=1000, help="calls ending within 1 s")
+    parser.add_argument("--restart", type=int, default=1000, help="calls up at the restart")
+    parser.add_argument("--restart-ending", type=int, default=100,
+                        help="calls whose called party hangs up during the restart")
+    parser.add_argument("--only", default="steady,burst,restart", help="which loads")
     asyncio.run(main(parser.parse_args()))

@@ -267,16 +267,31 @@ def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
          enabled: tuple[str, ...]) -> AmiSettings:
     values = _section(where, raw, AmiSettings())
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
-              "reconnect_max_s", "abandonment_warn_rate")
+              "reconnect_max_s", "lease_ms", "abandonment_warn_rate")
     _port(where, values, "TCP")
+    if values["reconnect_min_ms"] / 1000 > values["reconnect_max_s"]:
+        raise ConfigError(f"{where}: reconnect_min_ms {values['reconnect_min_ms']} is above "
+                          f"reconnect_max_s {values['reconnect_max_s']:g} s")
     limits = [(o.seconds, o.citation) for p in enabled for o in packs[p].obligations
               if o.kind == "line-release"]
     if limits:
         smallest, citation = min(limits)
+        bound = f"the smallest release limit, {smallest:g} s ({citation})"
         if not 0 <= values["grace_seconds"] < smallest:
             raise ConfigError(f"{where}: grace_seconds {values['grace_seconds']} must be at "
-                              f"least 0 and below the smallest release limit, {smallest:g} s "
-                              f"({citation})")
+                              f"least 0 and below {bound}")
+        # After a long outage the next attempt comes up to reconnect_max_s later, and a
+        # release cannot happen before it: the wait alone must not break the law.
+        if values["reconnect_max_s"] >= smallest:
+            raise ConfigError(f"{where}: reconnect_max_s {values['reconnect_max_s']:g} must be "
+                              f"below {bound}: once Asterisk is back, a release can wait "
+                              "that long for the next reconnect attempt")
+        # A standby takes over within lease_ms plus one renewal (lease_ms / 3).
+        takeover = values["lease_ms"] * 4 / 3 / 1000
+        if values["grace_seconds"] + takeover >= smallest:
+            raise ConfigError(f"{where}: lease_ms {values['lease_ms']} lets a takeover take "
+                              f"{takeover:g} s, which with grace_seconds "
+                              f"{values['grace_seconds']:g} reaches {bound}; lower lease_ms")
     return AmiSettings(**values)
 
 

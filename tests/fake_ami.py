@@ -4,10 +4,23 @@ Asterisk is not packaged for this OS, so the AMI tests talk to this server inste
 speaks the AMI framing (banner, CRLF, blank-line-terminated messages, ActionID echo) and
 sends event messages taken byte for byte from ``shared/fixtures/asterisk/ami/`` (the
 Asterisk 22.10.1 lab recordings, or cacofonisk's Asterisk 13 streams re-serialised from
-their parsed form). What it synthesises, it says: the replies to Login, Ping, Hangup,
-Getvar and CoreShowChannels (formats from ``shared/docs/asterisk-protocol.md`` §2 and
-Asterisk's CoreShowChannel documentation), and, when a test holds back a channel's
-recorded events until callguard's Hangup action arrives, the moment they are sent.
+their parsed form), to every logged-in session (several callguard nodes may watch one
+Asterisk).
+
+What it synthesises, it says:
+
+- the replies to Login, Ping, Hangup, Getvar and CoreShowChannels (formats from
+  ``shared/docs/asterisk-protocol.md`` §2 and Asterisk's CoreShowChannel documentation);
+- when a test holds back a channel's recorded events until callguard's Hangup action
+  arrives, the moment they are sent (or a Hangup event from the last snapshot);
+- ``channelvars``: the lab recordings were made without manager.conf ``channelvars``, so
+  the ``ChanVariable: NAME=value`` lines are added here, as Asterisk writes them
+  (manager_channels.c ``ast_manager_build_channel_state_string_prefix``: after each
+  channel block, prefixed like the block — ``ChanVariable`` for ``Channel``,
+  ``DestChanVariable`` for ``DestChannel`` — one line per configured name, ``NAME=`` when
+  the channel does not have it), on events and on CoreShowChannel items, for the values a
+  test gives the channels with ``set_variable``;
+- ``send_raw``: bytes no Asterisk would send (the fuzz tests).
 """
 
 from __future__ import annotations
@@ -21,6 +34,8 @@ from pathlib import Path
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asterisk" / "ami"
 LAB = FIXTURES / "lab-asterisk-22.10.1"
 CRLF = "\r\n"
+_BLOCK_PREFIXES = ("", "Dest", "LocalOne", "LocalTwo")
+_BLOCKS = {f"{p}Linkedid": f"{p}Channel" for p in _BLOCK_PREFIXES}
 
 
 def parse(message: str) -> dict[str, str]:
@@ -66,28 +81,34 @@ def linkedid_of(events: list[str]) -> str:
 
 @dataclass
 class FakeAmi:
-    """One client at a time; tests push events and read the actions callguard sent."""
+    """Any number of sessions; tests push events and read the actions callguard sent."""
 
     secret: str = "test-secret"
     only_events: frozenset[str] | None = None  # emulate manager.conf eventfilter
     honour_hangup: bool = True
     applications: dict[str, str] = field(default_factory=dict)  # channel -> Application
     variables: dict[tuple[str, str], str] = field(default_factory=dict)
+    channelvars: tuple[str, ...] = ()  # emulate manager.conf [general] channelvars
+    chanvars: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> values
     actions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)  # channel -> events on Hangup
     live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> snapshot
     accepting: bool = True
     answer_getvar: bool = True  # False: every Getvar gets "No such channel" (a gone channel)
+    behind_picture: list[str] = field(default_factory=list)  # events right after the list
     logins: int = 0
 
     def __post_init__(self) -> None:
         self._server: asyncio.Server | None = None
-        self._writer: asyncio.StreamWriter | None = None
+        self._sessions: list[asyncio.StreamWriter] = []  # logged in: they receive events
+        self._connections: set[asyncio.StreamWriter] = set()
         self.logged_in = asyncio.Event()
 
     async def start(self) -> int:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        return int(self._server.sockets[0].getsockname()[1])
+        if self._server is None:
+            self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self.port
 
     async def close(self) -> None:
         await self.drop()
@@ -96,20 +117,30 @@ class FakeAmi:
             await self._server.wait_closed()
 
     async def drop(self) -> None:
-        """Cut the connection (Asterisk restarting, a network fault)."""
+        """Cut every connection (Asterisk restarting, a network fault)."""
         self.logged_in.clear()
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for writer in list(self._connections):
+            writer.close()
+        self._connections.clear()
+        self._sessions.clear()
+
+    @property
+    def sessions(self) -> int:
+        """Logged-in sessions right now."""
+        return len(self._sessions)
 
     def hangups(self) -> list[str]:
         return [a["Channel"] for _, a in self.actions if a.get("Action") == "Hangup"]
 
+    def set_variable(self, channel: str, name: str, value: str) -> None:
+        """A channel variable (what the gate's MSet or Dial's inheritance would set)."""
+        self.chanvars.setdefault(channel, {})[name] = value
+
     # --- events ---------------------------------------------------------------------------
 
-    def track(self, message: str) -> None:
+    def track(self, message: str, fields: dict[str, str] | None = None) -> None:
         """Keep the live-channel picture the replayed events describe."""
-        fields = parse(message)
+        fields = parse(message) if fields is None else fields
         name = fields.get("Channel")
         if not name or "Uniqueid" not in fields:
             return
@@ -118,18 +149,44 @@ class FakeAmi:
         else:
             self.live[name] = fields
 
+    def with_channelvars(self, message: str, fields: dict[str, str] | None = None) -> str:
+        """SYNTHESISED: the ChanVariable lines manager.conf channelvars would add."""
+        if not self.channelvars:
+            return message
+        lines = message.split(CRLF)
+        out: list[str] = []
+        blocks = _BLOCKS
+        fields = parse(message) if fields is None else fields
+        for line in lines:
+            out.append(line)
+            key = line.partition(": ")[0]
+            if key in blocks:
+                prefix = key[: -len("Linkedid")]
+                channel = fields.get(blocks[key], "")
+                values = self.chanvars.get(channel, {})
+                out.extend(f"{prefix}ChanVariable: {name}={values.get(name, '')}"
+                           for name in self.channelvars)
+        return CRLF.join(out)
+
     async def send(self, messages: list[str], *, gap: float = 0.0) -> None:
         """Send events (tracking them even when nobody is connected: Asterisk goes on)."""
         for message in messages:
-            self.track(message)
-            name = parse(message).get("Event", "")
-            if self.only_events is not None and name not in self.only_events:
+            fields = parse(message)
+            self.track(message, fields)
+            if self.only_events is not None and fields.get("Event", "") not in self.only_events:
                 continue
-            if self._writer is not None:
-                self._writer.write((message + CRLF + CRLF).encode())
+            data = (self.with_channelvars(message, fields) + CRLF + CRLF).encode()
+            for writer in list(self._sessions):
+                writer.write(data)
             if gap:
                 await self._drain()
                 await asyncio.sleep(gap)
+        await self._drain()
+
+    async def send_raw(self, data: bytes) -> None:
+        """Bytes as they are, to every session (hostile or broken peers)."""
+        for writer in list(self._sessions):
+            writer.write(data)
         await self._drain()
 
     def hold(self, messages: list[str]) -> None:
@@ -140,19 +197,26 @@ class FakeAmi:
             self.held.setdefault(channel, []).append(message)
 
     async def _drain(self) -> None:
-        if self._writer is not None:
+        for writer in list(self._sessions):
             try:
-                await self._writer.drain()
+                await writer.drain()
             except ConnectionError:
-                self._writer = None
+                self._forget(writer)
+
+    def _forget(self, writer: asyncio.StreamWriter) -> None:
+        if writer in self._sessions:
+            self._sessions.remove(writer)
+        self._connections.discard(writer)
+        if not self._sessions:
+            self.logged_in.clear()
 
     # --- the manager side -----------------------------------------------------------------
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.accepting or self._writer is not None:
+        if not self.accepting:
             writer.close()
             return
-        self._writer = writer
+        self._connections.add(writer)
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
         buffer = ""
         try:
@@ -163,13 +227,11 @@ class FakeAmi:
                 buffer += chunk.decode()
                 while CRLF + CRLF in buffer:
                     message, buffer = buffer.split(CRLF + CRLF, 1)
-                    await self._action(parse(message))
+                    await self._action(writer, parse(message))
         except (ConnectionError, asyncio.CancelledError):
             pass  # the client went, or the test's loop is closing
         finally:
-            if self._writer is writer:
-                self._writer = None
-                self.logged_in.clear()
+            self._forget(writer)
             writer.close()
 
     def _reply(self, action: dict[str, str], **fields: str) -> str:
@@ -177,10 +239,17 @@ class FakeAmi:
         lines.insert(1, f"ActionID: {action.get('ActionID', '')}")
         return CRLF.join(lines) + CRLF + CRLF
 
-    async def _action(self, action: dict[str, str]) -> None:  # noqa: PLR0912 - one per action
+    def _value(self, channel: str, variable: str) -> str:
+        if (channel, variable) in self.variables:
+            return self.variables[(channel, variable)]
+        return self.chanvars.get(channel, {}).get(variable, "")
+
+    async def _action(self, writer: asyncio.StreamWriter,  # noqa: PLR0912 - one per action
+                      action: dict[str, str]) -> None:
         self.actions.append((time.monotonic(), action))
         name = action.get("Action", "").lower()
         out: list[str] = []
+        events: list[str] = []  # events an action causes go to every session
         if name == "login":
             if action.get("Secret") != self.secret:
                 out.append(self._reply(action, Response="Error",
@@ -191,17 +260,18 @@ class FakeAmi:
                                        Message="Authentication accepted"))
                 out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
                            "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
+                self._sessions.append(writer)
                 self.logged_in.set()
         elif name == "ping":
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))
         elif name == "getvar":
-            key = (action.get("Channel", ""), action.get("Variable", ""))
-            if key[0] not in self.live or not self.answer_getvar:
+            channel, variable = action.get("Channel", ""), action.get("Variable", "")
+            if channel not in self.live or not self.answer_getvar:
                 out.append(self._reply(action, Response="Error", Message="No such channel"))
             else:
-                out.append(self._reply(action, Response="Success", Variable=key[1],
-                                       Value=self.variables.get(key, "")))
+                out.append(self._reply(action, Response="Success", Variable=variable,
+                                       Value=self._value(channel, variable)))
         elif name == "coreshowchannels":
             out.append(self._reply(action, Response="Success", EventList="start",
                                    Message="Channels will follow"))
@@ -211,10 +281,16 @@ class FakeAmi:
                                                                       "Cause", "Cause-txt")},
                         "BridgeId": "", "Application": self.applications.get(channel, "Wait"),
                         "ApplicationData": "", "Duration": "00:00:05"}
-                out.append(CRLF.join(f"{k}: {v}" for k, v in item.items()) + CRLF + CRLF)
+                text = CRLF.join(f"{k}: {v}" for k, v in item.items())
+                out.append(self.with_channelvars(text) + CRLF + CRLF)
             out.append(f"Event: CoreShowChannelsComplete\r\nActionID: "
                        f"{action.get('ActionID', '')}\r\nEventList: Complete\r\n"
                        f"ListItems: {len(self.live)}\r\n\r\n")
+            # Events Asterisk writes right behind the list, read in the same chunk.
+            for message in self.behind_picture:
+                self.track(message)
+                out.append(self.with_channelvars(message) + CRLF + CRLF)
+            self.behind_picture = []
         elif name == "hangup":
             channel = action.get("Channel", "")
             if channel not in self.live:
@@ -223,18 +299,19 @@ class FakeAmi:
                 out.append(self._reply(action, Response="Success", Message="Channel Hungup"))
                 if self.honour_hangup:
                     events = self.held.pop(channel, None) or [self._synth_hangup(channel)]
-                    for event in events:
-                        self.track(event)
-                    out.extend(e + CRLF + CRLF for e in events)
         elif name == "logoff":
             out.append(self._reply(action, Response="Goodbye",
                                    Message="Thanks for all the fish."))
         else:
             out.append(self._reply(action, Response="Error",
                                    Message=f"Invalid/unknown command: {action.get('Action')}."))
-        if self._writer is not None:
-            self._writer.write("".join(out).encode())
-            await self._drain()
+        writer.write("".join(out).encode())
+        if events:
+            await self.send(events)
+        try:
+            await writer.drain()
+        except ConnectionError:
+            self._forget(writer)
 
     def _synth_hangup(self, channel: str) -> str:
         """SYNTHESISED: a Hangup event from the channel's last recorded snapshot."""

@@ -24,13 +24,75 @@ def context(name: str) -> list[str]:
             if line.strip() and not line.strip().startswith(";")]
 
 
+def extensions(text: str, name: str) -> dict[str, list[str]]:
+    """One context's extensions: name -> its priorities' application calls, in order."""
+    body = text.split(f"\n[{name}]\n", 1)[1].split("\n[", 1)[0]
+    found: dict[str, list[str]] = {}
+    current = ""
+    for raw in body.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("exten =>"):
+            current, _, app = line.removeprefix("exten =>").strip().partition(",")
+            found[current] = [app.partition(",")[2]]
+        elif line.startswith("same =>"):
+            found[current].append(line.removeprefix("same =>").strip().partition(",")[2])
+    return found
+
+
+def default_of(name: str, variable: str) -> str:
+    """The default a context applies to ``variable`` while it is empty."""
+    steps = [a for apps in extensions(TEXT, name).values() for a in apps]
+    pattern = re.compile(
+        rf'^ExecIf\(\$\["\${{{variable}}}" = ""\]\?Set\(LOCAL\({variable}\)=(.+)\)\)$')
+    matches = [m.group(1) for m in map(pattern.match, steps) if m]
+    assert len(matches) == 1, f"{name}: no single default for {variable}"
+    return matches[0]
+
+
+EXIT_ON_HANGUP = ("Set(LOCAL(AGIEXITONHANGUP)=yes)", "Set(AGIEXITONHANGUP=yes)")
+BACKSTOP_ARMED = "Set(TIMEOUT(absolute)=${CALLGUARD_BACKSTOP})"
+
+
+def backstop_problems(text: str) -> list[str]:
+    """Every AGI() the file runs must be preceded, in its own extension and without a jump
+    in between, by AGIEXITONHANGUP=yes and the armed backstop (res_agi.c run_agi reads
+    AGIEXITONHANGUP once, when AGI() starts)."""
+    problems = []
+    contexts = re.findall(r"^\[([\w-]+)\]", text, re.M)
+    agis = 0
+    for context in contexts:
+        for exten, apps in extensions(text, context).items():
+            for i, app in enumerate(apps):
+                if not app.startswith("AGI("):
+                    continue
+                agis += 1
+                before = apps[:i]
+                where = f"[{context}] {exten} priority {i + 1}"
+                exits = [j for j, a in enumerate(before) if a in EXIT_ON_HANGUP]
+                armed = [j for j, a in enumerate(before) if a == BACKSTOP_ARMED]
+                if not exits:
+                    problems.append(f"{where}: AGI() without AGIEXITONHANGUP=yes before it")
+                if not armed:
+                    problems.append(f"{where}: AGI() without the TIMEOUT(absolute) backstop")
+                first = min(exits + armed, default=i)
+                if any(a.startswith(("Goto", "Gosub", "Return")) for a in before[first:]):
+                    problems.append(f"{where}: a jump between the backstop and AGI()")
+    if not agis:
+        problems.append("no AGI() found")
+    return problems
+
+
+ADMIN_GLOBALS = "[globals]\nCALLGUARD_TRUNK=PJSIP/itsp\nCALLGUARD_AGI=agi://10.0.0.5:4573\n\n"
+
+
 def lint(tmp_path: Path, text: str) -> subprocess.CompletedProcess[str]:
-    """asterisklint on a minimal extensions.conf that includes the file, as an admin would."""
+    """asterisklint on an extensions.conf laid out as README step 2 says: [general], the
+    administrator's own [globals], then the #include."""
     (tmp_path / "callguard").mkdir(exist_ok=True)
     (tmp_path / "callguard" / "extensions-callguard.conf").write_text(text)
     (tmp_path / "extensions.conf").write_text(
-        "[general]\nstatic=yes\nwriteprotect=no\n\n"
-        '#include "callguard/extensions-callguard.conf"\n')
+        "[general]\nstatic=yes\nwriteprotect=no\n\n" + ADMIN_GLOBALS
+        + '#include "callguard/extensions-callguard.conf"\n')
     tool = shutil.which("asterisklint") or str(Path(sys.executable).parent / "asterisklint")
     return subprocess.run([tool, "dialplan-check", "extensions.conf"], cwd=tmp_path,
                           capture_output=True, text=True, timeout=60, check=False)
@@ -114,6 +176,115 @@ class TestFailClosed:
 
     def test_minimum_ring_for_automated_modes(self):
         """64.1200(a)(6): at least 15 s / 4 rings; Dial's timer starts before ringing: 20 s."""
-        minimum = int(re.search(r"CALLGUARD_MIN_RING=(\d+)", TEXT).group(1))
+        minimum = int(default_of("callguard-dial", "CALLGUARD_MIN_RING"))
         assert minimum >= 20
         assert '"${ARG3}" != "manual" & ${RING} < ${CALLGUARD_MIN_RING}' in TEXT
+
+
+LAB_AGI = (ROOT.parent / "shared" / "fixtures" / "asterisk" / "agi" / "lab-asterisk-22.10.1")
+
+
+def lab_session(scenario: str) -> list[dict[str, object]]:
+    import json
+
+    path = LAB_AGI / f"{scenario}.01-idle.fastagi.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+class TestBackstop:
+    """A stalled callguard holds a call at most CALLGUARD_BACKSTOP seconds (issue 14.1)."""
+
+    def test_every_agi_exits_on_hangup_inside_the_backstop(self):
+        """Both AGI() calls (check and opt-out) set AGIEXITONHANGUP and arm the backstop."""
+        assert backstop_problems(TEXT) == []
+        agi_lines = [line for line in TEXT.splitlines()
+                     if "AGI(" in line.split(";", 1)[0]]
+        assert len(agi_lines) == 2
+
+    @pytest.mark.parametrize("broken", [
+        lambda t: t.replace(" same => n,Set(LOCAL(AGIEXITONHANGUP)=yes)\n", "", 1),
+        lambda t: t.replace(" same => n,Set(LOCAL(AGIEXITONHANGUP)=yes)\n", "")
+                   .replace("same => n(done),Return(OK)",
+                            "same => n(done),Return(OK)\n same => n,Set(AGIEXITONHANGUP=yes)"),
+        lambda t: t.replace(" same => n,Set(TIMEOUT(absolute)=${CALLGUARD_BACKSTOP})\n", "", 1),
+        lambda t: t.replace(" same => n,Set(LOCAL(AGIEXITONHANGUP)=yes)\n",
+                            " same => n,Set(LOCAL(AGIEXITONHANGUP)=yes)\n"
+                            " same => n,Goto(elsewhere,1)\n", 1),
+    ], ids=["removed-from-check", "after-the-agi-in-optout", "no-backstop", "jump-between"])
+    def test_the_check_fails_on_a_broken_copy(self, broken):
+        """Removing AGIEXITONHANGUP (or the backstop) before any AGI() is caught."""
+        copy = broken(TEXT)
+        assert copy != TEXT
+        assert backstop_problems(copy)
+
+    def test_default_backstop_is_5_seconds(self):
+        """The guarantee README and the file header state: 5 s unless the admin sets it."""
+        assert default_of("callguard-dial", "CALLGUARD_BACKSTOP") == "5"
+        assert default_of("callguard-optout", "CALLGUARD_BACKSTOP") == "5"
+        assert "at most CALLGUARD_BACKSTOP seconds" in TEXT
+
+    def test_lab_asterisk_ends_the_agi_itself_only_with_exitonhangup(self):
+        """The lab recordings (Asterisk 22.10.1): with AGIEXITONHANGUP=yes Asterisk closes the
+        FastAGI socket right after HANGUP; without it, it waits until the server closes."""
+        with_flag = lab_session("agi-callerhangup-exitonhangup")
+        hangup = next(r["t"] for r in with_flag if r["data"] == "HANGUP\n")
+        eof = next(r["t"] for r in with_flag if r["data"] == "[EOF from Asterisk]")
+        assert 0 <= eof - hangup < 0.01
+        without = lab_session("agi-callerhangup")
+        assert not any(r["data"] == "[EOF from Asterisk]" for r in without)
+        assert without[-1]["data"] == "[server closes the connection]"
+
+
+class TestGlobals:
+    """The include never replaces an administrator's values (issue 14.2)."""
+
+    def test_the_include_has_no_globals_section(self):
+        assert not re.search(r"^\[globals\]", TEXT, re.M)
+
+    @pytest.mark.parametrize(("context", "variable", "default"), [
+        ("callguard-dial", "CALLGUARD_AGI", "agi://127.0.0.1:4573"),
+        ("callguard-dial", "CALLGUARD_BACKSTOP", "5"),
+        ("callguard-dial", "CALLGUARD_MIN_RING", "20"),
+        ("callguard-optout", "CALLGUARD_AGI", "agi://127.0.0.1:4573"),
+    ])
+    def test_defaults_apply_only_while_empty_and_before_use(self, context, variable, default):
+        assert default_of(context, variable) == default
+        steps = [a for apps in extensions(TEXT, context).values() for a in apps]
+        set_at = next(i for i, a in enumerate(steps) if f"Set(LOCAL({variable})=" in a)
+        used_at = next(i for i, a in enumerate(steps)
+                       if f"${{{variable}}}" in a and "Set(LOCAL(" not in a)
+        assert set_at < used_at
+
+    def test_a_default_with_colons_survives_execif_parsing(self):
+        """ExecIf splits its branches on ':' but not inside parentheses (app.c
+        __ast_app_separate_args, ported in tests/asterisk_replica.py): the URL stays whole."""
+        from tests.asterisk_replica import separate_args
+
+        step = next(a for a in extensions(TEXT, "callguard-dial")["s"]
+                    if "LOCAL(CALLGUARD_AGI)" in a)
+        data = step.removeprefix("ExecIf(").removesuffix(")")
+        _, branches = separate_args(data, "?", 2)
+        assert separate_args(branches, ":", 2) == ["Set(LOCAL(CALLGUARD_AGI)=agi://127.0.0.1:4573)"]
+
+    def test_no_trunk_is_refused_before_asking_with_an_error_line(self):
+        """An empty or placeholder trunk: BLOCK path and an ERROR saying what to set where."""
+        dial = extensions(TEXT, "callguard-dial")
+        steps = dial["s"]
+        check = next(i for i, a in enumerate(steps) if "no-trunk,1" in a)
+        agi = next(i for i, a in enumerate(steps) if a.startswith("AGI("))
+        assert check < agi
+        assert '"${CALLGUARD_TRUNK}" = ""' in steps[check]
+        assert '"${CALLGUARD_TRUNK}" =~ "CHANGE-ME"' in steps[check]
+        refusal = dial["no-trunk"]
+        [error] = [a for a in refusal if a.startswith("Log(ERROR,")]
+        assert "CALLGUARD_TRUNK" in error
+        assert "[globals] of extensions.conf" in error
+        assert refusal[-1] == "Goto(blocked,1)"
+        assert "Set(CALLGUARD_VERDICT=BLOCK)" in refusal
+
+
+    def test_follow_variable_is_cleared_before_asking(self):
+        """A follow variable left by an earlier ALLOW on the channel cannot follow this call."""
+        steps = extensions(TEXT, "callguard-dial")["s"]
+        agi = next(i for i, a in enumerate(steps) if a.startswith("AGI("))
+        assert f"Set(__{c.VAR_FOLLOW}=)" in steps[:agi]

@@ -131,6 +131,171 @@ def settings_problems(doc: dict[str, Any], tmp_path: Path) -> list[str]:
     return problems
 
 
+SECRET_NAME = re.compile(r"CALLGUARD_[A-Z_]*(?:TOKEN|KEY|PASSWORD|SECRET)\b")
+
+
+def secrets_read_by_callguard() -> set[str]:
+    """Every secret environment variable the code reads (tokens, keys, passwords, secrets)."""
+    names: set[str] = set()
+    for path in (ROOT / "callguard").rglob("*.py"):
+        for match in re.finditer(r"os\.environ\.get\(\"([A-Z_]+)\"", path.read_text()):
+            if SECRET_NAME.fullmatch(match.group(1)):
+                names.add(match.group(1))
+    return names
+
+
+def secrets_list_problems(text: str, where: str) -> list[str]:
+    """The install file's comments name every secret callguard reads from the environment."""
+    return [f"{where} does not name the secret {name}"
+            for name in sorted(secrets_read_by_callguard()) if name not in text]
+
+
+class AsteriskConfigError(Exception):
+    """What Asterisk's config.c refuses to load."""
+
+
+def asterisk_config(path: Path, mounts: dict[str, Path],
+                    seen: set[str] | None = None) -> list[tuple[str, str, str]]:
+    """(section, key, value) in the order Asterisk reads them: ``[name](+)`` appends to an
+    existing section (an error when there is none), ``#include`` reads the named file
+    there (config.c); paths are the container's, resolved through ``mounts``."""
+    out: list[tuple[str, str, str]] = []
+    seen = set() if seen is None else seen
+    section = ""
+    for raw in path.read_text().splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if not line:
+            continue
+        include = re.fullmatch(r'#include\s+"([^"]+)"', line)
+        if include:
+            target = include.group(1)
+            target = target if target.startswith("/") else f"/etc/asterisk/{target}"
+            if target not in mounts:
+                raise AsteriskConfigError(f"{path.name}: #include {target} is not mounted")
+            out.extend(asterisk_config(mounts[target], mounts, seen))
+            continue
+        header = re.fullmatch(r"\[([^\]]+)\](\(\+\))?", line)
+        if header:
+            section = header.group(1)
+            if header.group(2) and section not in seen:
+                raise AsteriskConfigError(f"{path.name}: [{section}](+) but no [{section}]")
+            seen.add(section)
+            continue
+        key, _, value = line.partition("=")
+        out.append((section, key.strip(), value.strip()))
+    return out
+
+
+def acl_allows(lines: list[tuple[str, str, str]], user: str, address: str) -> bool:
+    """acl.c ast_apply_ha: start allowed, the last matching deny/permit line decides."""
+    allowed = True
+    ip = ipaddress.ip_address(address)
+    for section, key, value in lines:
+        if (section == user and key in ("deny", "permit")
+                and ip in ipaddress.ip_network(value, strict=False)):
+            allowed = key == "permit"
+    return allowed
+
+
+def docker_ami(toml: Path, tmp_path: Path) -> Any:
+    """The container's [ami] settings, loaded as the image lays the files out."""
+    etc = tmp_path / "etc-ami"
+    etc.mkdir(exist_ok=True)
+    shutil.copy(toml, etc / "callguard.toml")
+    if not (etc / "jurisdictions").exists():
+        shutil.copytree(ROOT / "config" / "jurisdictions", etc / "jurisdictions")
+    return load_settings(etc / "callguard.toml", data_dir=tmp_path / "data").ami
+
+
+def ami_client_problems(doc: dict[str, Any], ami: Any) -> list[str]:
+    """callguard's side: the asterisk service, the secret a compose secret."""
+    problems = []
+    services = doc["services"]
+    if ami.host not in ("asterisk", services["asterisk"]["networks"]["callnet"]["ipv4_address"]):
+        problems.append(f"[ami] host {ami.host} is not the asterisk service")
+    secret = Path(ami.secret_file)
+    if secret.parent != Path("/run/secrets") or secret.name not in services["callguard"].get(
+            "secrets", []):
+        problems.append(f"[ami] secret_file {secret} is not a compose secret of callguard")
+    if any(":5038" in p for p in services["asterisk"].get("ports", [])):
+        problems.append("AMI (5038) is published on the host")
+    return problems
+
+
+def asterisk_manager(doc: dict[str, Any], manager_conf: Path,
+                     secret_file: Path) -> list[tuple[str, str, str]]:
+    """manager.conf as the asterisk container reads it (its mounts and secrets)."""
+    asterisk = doc["services"]["asterisk"]
+    mounts: dict[str, Path] = {}
+    for volume in asterisk.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith((".", "/")):
+            mounts[target] = (DOCKER / source).resolve()
+    for name in asterisk.get("secrets", []):
+        mounts[f"/run/secrets/{name}"] = secret_file
+    if "/etc/asterisk/manager.conf" not in mounts:
+        raise AsteriskConfigError("asterisk does not mount a manager.conf")
+    mounts["/etc/asterisk/manager.conf"] = manager_conf
+    return asterisk_config(manager_conf, mounts)
+
+
+def manager_problems(doc: dict[str, Any], ami: Any, lines: list[tuple[str, str, str]],
+                     ) -> list[str]:
+    """Asterisk's side: AMI on the compose network, channelvars, the user, its secret and
+    a permit for callguard inside the compose subnet."""
+    problems = []
+    asterisk_ip = doc["services"]["asterisk"]["networks"]["callnet"]["ipv4_address"]
+    general = {k: v for s, k, v in lines if s == "general"}
+    if general.get("enabled") != "yes":
+        problems.append("manager.conf [general] does not enable AMI")
+    any_address = "0.0.0.0"  # noqa: S104 - what the container binds: its own network only
+    if general.get("bindaddr", any_address) not in (any_address, asterisk_ip):
+        problems.append(f"AMI binds {general.get('bindaddr')}, not the compose network")
+    if int(general.get("port", "5038")) != ami.port:
+        problems.append(f"AMI listens on {general.get('port')}, [ami] port is {ami.port}")
+    if "CALLGUARD_FOLLOW" not in general.get("channelvars", "").replace(" ", "").split(","):
+        problems.append("manager.conf channelvars does not name CALLGUARD_FOLLOW")
+    user = [(k, v) for s, k, v in lines if s == ami.username]
+    if not {"read", "write"} <= {k for k, _ in user}:
+        problems.append(f"no AMI user {ami.username} (manager-callguard.conf not included)")
+    secrets = [v for k, v in user if k == "secret"]
+    if not secrets or "CHANGE-ME" in secrets[-1]:
+        problems.append("the AMI user's secret is still the shipped placeholder")
+    callguard_ip = doc["services"]["callguard"]["networks"]["callnet"]["ipv4_address"]
+    if not acl_allows(lines, ami.username, callguard_ip):
+        problems.append(f"the AMI user does not permit callguard at {callguard_ip}")
+    subnets = [ipaddress.ip_network(c["subnet"])
+               for c in doc["networks"]["callnet"]["ipam"]["config"]]
+    for key, value in user:
+        network = ipaddress.ip_network(value, strict=False) if key == "permit" else None
+        if network and not network.is_loopback and not any(network.subnet_of(n)
+                                                           for n in subnets):
+            problems.append(f"permit {value} reaches outside the compose network")
+    return problems
+
+
+def ami_problems(doc: dict[str, Any], manager_conf: Path, secret_file: Path,
+                 tmp_path: Path, toml: Path = DOCKER / "callguard.toml") -> list[str]:
+    """The watchdog reaches Asterisk's AMI inside the compose network, with the secret
+    from compose secrets, the shipped user, a permit for callguard and channelvars."""
+    ami = docker_ami(toml, tmp_path)
+    if not ami.enabled:
+        return ["[ami] is not enabled in docker/callguard.toml"]
+    problems = ami_client_problems(doc, ami)
+    try:
+        lines = asterisk_manager(doc, manager_conf, secret_file)
+    except AsteriskConfigError as exc:
+        return [*problems, str(exc)]
+    return problems + manager_problems(doc, ami, lines)
+
+
+def sample_manager_secret(tmp_path: Path) -> Path:
+    """docker/secrets/ami_manager.conf as docker/compose.yaml's header makes it."""
+    path = tmp_path / "ami_manager.conf"
+    path.write_text("[callguard](+)\nsecret = 0123456789abcdef0123456789abcdef\n")
+    return path
+
+
 # --- the real files ------------------------------------------------------------------------
 
 def test_dockerfile_passes_hadolint() -> None:
@@ -151,6 +316,32 @@ def test_compose_is_wired_together(tmp_path) -> None:
     doc = yaml.safe_load((DOCKER / "compose.yaml").read_text())
     assert compose_problems(doc, DOCKER) == []
     assert settings_problems(doc, tmp_path) == []
+
+
+def test_compose_wires_the_ami_watchdog(tmp_path) -> None:
+    doc = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    assert ami_problems(doc, DOCKER / "asterisk" / "manager.conf",
+                        sample_manager_secret(tmp_path), tmp_path) == []
+
+
+def test_compose_header_writes_both_forms_of_the_ami_secret() -> None:
+    """The AMI secret file for callguard and the manager.conf fragment for Asterisk come
+    from one value, as the header says; both are compose secrets."""
+    text = (DOCKER / "compose.yaml").read_text()
+    assert "> docker/secrets/ami_secret" in text
+    fragment = "printf '[callguard](+)\\nsecret = %s\\n' \"$s\""
+    assert f"{fragment} > docker/secrets/ami_manager.conf" in text
+    doc = yaml.safe_load(text)
+    assert doc["secrets"]["callguard_ami_secret"]["file"] == "./secrets/ami_secret"
+    assert doc["secrets"]["callguard_ami_manager"]["file"] == "./secrets/ami_manager.conf"
+
+
+def test_install_files_name_every_secret() -> None:
+    """The systemd unit and the Dockerfile list every secret callguard reads."""
+    assert "CALLGUARD_AMI_SECRET" in secrets_read_by_callguard()
+    assert secrets_list_problems((ROOT / "config" / "callguard.service").read_text(),
+                                 "callguard.service") == []
+    assert secrets_list_problems((DOCKER / "Dockerfile").read_text(), "Dockerfile") == []
 
 
 def test_asterisk_overlay_includes_the_mounted_dialplan() -> None:
@@ -237,3 +428,73 @@ def test_compose_wiring_fails_on_weak_redis_and_missing_mount(tmp_path) -> None:
 def test_systemd_verify_fails_a_broken_unit(unit_here, old, new) -> None:
     unit_here.write_text(unit_here.read_text().replace(old, new))
     assert systemd_verify(unit_here) != ""
+
+
+@pytest.mark.parametrize(("where", "old", "new"), [
+    ("toml", "enabled = true\nhost = \"asterisk\"", "enabled = false\nhost = \"asterisk\""),
+    ("toml", 'host = "asterisk"', 'host = "127.0.0.1"'),
+    ("toml", 'secret_file = "/run/secrets/callguard_ami_secret"', 'secret_file = "/etc/ami"'),
+    ("compose", "      - callguard_ami_secret      # [ami]", "      # [ami]"),
+    ("compose", "      - ./asterisk/manager.conf:/etc/asterisk/manager.conf:ro\n", ""),
+    ("compose", "      - ../asterisk-dialplan/manager-callguard.conf:/etc/asterisk/callguard/"
+                "manager-callguard.conf:ro\n", ""),
+    ("compose", "    secrets:\n      - callguard_ami_manager\n", ""),
+    ("compose", '      - "5060:5060/udp"', '      - "5060:5060/udp"\n      - "5038:5038"'),
+    ("manager", "permit = 172.28.0.0/255.255.255.0", "permit = 172.29.0.0/255.255.255.0"),
+    ("manager", "permit = 172.28.0.0/255.255.255.0", "permit = 0.0.0.0/0.0.0.0"),
+    ("manager", "channelvars = CALLGUARD_FOLLOW", "channelvars = OTHER"),
+    ("manager", "enabled = yes", "enabled = no"),
+    ("manager", "bindaddr = 0.0.0.0", "bindaddr = 127.0.0.1"),
+    ("manager", '#include "/run/secrets/callguard_ami_manager"', ""),
+    ("manager", '#include "callguard/manager-callguard.conf"', ""),
+])
+def test_ami_wiring_fails_on_a_broken_copy(tmp_path, where, old, new) -> None:
+    files = {"toml": DOCKER / "callguard.toml", "compose": DOCKER / "compose.yaml",
+             "manager": DOCKER / "asterisk" / "manager.conf"}
+    text = files[where].read_text()
+    assert old in text
+    broken = tmp_path / files[where].name
+    broken.write_text(text.replace(old, new, 1))
+    compose = broken if where == "compose" else files["compose"]
+    manager = broken if where == "manager" else files["manager"]
+    toml = broken if where == "toml" else files["toml"]
+    doc = yaml.safe_load(compose.read_text())
+    assert ami_problems(doc, manager, sample_manager_secret(tmp_path), tmp_path, toml)
+
+
+def test_the_placeholder_secret_alone_is_refused(tmp_path) -> None:
+    doc = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    placeholder = tmp_path / "ami_manager.conf"
+    placeholder.write_text("; nothing here\n")
+    assert "the AMI user's secret is still the shipped placeholder" in ami_problems(
+        doc, DOCKER / "asterisk" / "manager.conf", placeholder, tmp_path)
+
+
+@pytest.mark.parametrize("path", [ROOT / "config" / "callguard.service",
+                                  DOCKER / "Dockerfile"])
+def test_secrets_list_check_fails_on_a_broken_copy(path) -> None:
+    text = path.read_text()
+    assert "CALLGUARD_AMI_SECRET" in text
+    assert secrets_list_problems(text.replace("CALLGUARD_AMI_SECRET", "CALLGUARD_AMI"),
+                                 path.name)
+
+
+def overlay_lint(tmp_path: Path, overlay: str) -> subprocess.CompletedProcess[str]:
+    """asterisklint on the compose dialplan with the include mounted where compose puts it."""
+    (tmp_path / "callguard").mkdir(exist_ok=True)
+    shutil.copy(ROOT / "asterisk-dialplan" / "extensions-callguard.conf",
+                tmp_path / "callguard" / "extensions-callguard.conf")
+    (tmp_path / "extensions.conf").write_text(overlay)
+    return subprocess.run([str(BIN / "asterisklint"), "dialplan-check", "extensions.conf"],
+                          cwd=tmp_path, capture_output=True, text=True, check=False)
+
+
+def test_asterisk_overlay_sets_its_globals_without_appending(tmp_path) -> None:
+    """The include has no [globals]: the overlay's own [globals] (not "(+)") holds
+    CALLGUARD_AGI and the CALLGUARD_TRUNK placeholder; asterisklint passes."""
+    overlay = (DOCKER / "asterisk" / "extensions.conf").read_text()
+    assert re.search(r"^CALLGUARD_TRUNK=.*CHANGE-ME", overlay, re.MULTILINE)
+    result = overlay_lint(tmp_path, overlay)
+    assert result.returncode == 0, result.stdout + result.stderr
+    broken = overlay_lint(tmp_path, overlay.replace("[globals]\n", "[globals](+)\n"))
+    assert broken.returncode != 0

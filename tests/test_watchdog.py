@@ -14,10 +14,14 @@ import time
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
 from callguard.watchdog.calls import USED_EVENTS, CallTracker, Followed, TrackerSettings
+from callguard.watchdog.events import safe_channel
+from callguard.watchdog.lease import SoleFollower
 from tests.fake_ami import FakeAmi, cacofonisk_events, lab_events, linkedid_of, parse
 
 CALL_01 = "call-01-answered-callee-hangs-up"
@@ -36,25 +40,32 @@ async def until(condition, timeout: float = 5.0) -> None:
 class Node:
     """A watchdog connected to a fake AMI, with the records it wrote."""
 
-    def __init__(self, fake: FakeAmi, *, grace: float = 0.0, retry: float = 0.2) -> None:
+    def __init__(self, fake: FakeAmi, *, grace: float = 0.0, retry: float = 0.2,
+                 known_until: float | None = None) -> None:
         self.fake = fake
         self.reports: list[tuple[str, dict]] = []
         self.tracker = CallTracker(TrackerSettings(grace_s=grace, retry_s=retry),
                                    report=lambda name, **f: self.reports.append((name, f)))
         self.watchdog: AmiWatchdog | None = None
+        self.known_until = known_until
 
     async def start(self) -> Node:
         port = await self.fake.start()
         settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
                                reconnect_max_s=0.5, action_timeout_ms=1000)
         self.watchdog = AmiWatchdog(settings, self.fake.secret, self.tracker)
-        await self.watchdog.start()
+        await self.watchdog.start(known_until=self.known_until)
         await until(lambda: self.tracker.disconnected_at is None)  # first picture taken
         return self
 
+    async def kill(self) -> None:
+        """kill -9: the process is gone; Asterisk sees the connection close, nothing more."""
+        if self.watchdog is not None:
+            await self.watchdog.aclose()
+            self.watchdog = None
+
     async def stop(self) -> None:
-        assert self.watchdog is not None
-        await self.watchdog.aclose()
+        await self.kill()
         await self.fake.close()
 
     def follow(self, events: list[str], *, mode: str = "predictive", limit: float = 25.0,
@@ -80,9 +91,10 @@ async def node():
     made: list[Node] = []
 
     async def make(**kwargs) -> Node:
-        fake_kwargs = {k: kwargs.pop(k) for k in ("only_events", "honour_hangup")
-                       if k in kwargs}
-        made.append(await Node(FakeAmi(**fake_kwargs), **kwargs).start())
+        fake = kwargs.pop("fake", None)
+        fake_kwargs = {k: kwargs.pop(k) for k in ("only_events", "honour_hangup",
+                                                  "channelvars") if k in kwargs}
+        made.append(await Node(fake or FakeAmi(**fake_kwargs), **kwargs).start())
         return made[-1]
 
     yield make
@@ -195,7 +207,8 @@ class TestRelease:
         await n.fake.send(events)
         await until(lambda: n.named("line-release"))
         record = n.named("line-release")[0]
-        assert record["called_channel"] == called
+        assert record["called_channel"] == safe_channel(called)  # SIP/150010002: a number
+        assert record["called_channel"].endswith(called[-9:])
         assert record["dial_status"] == "ANSWER"
         assert n.fake.hangups() == []
 
@@ -308,7 +321,7 @@ class TestAbandonment:
     def test_answer_without_bridge_within_2_s_is_abandoned(self):
         outcomes: list[tuple[str, bool]] = []
         tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None,
-                              answered=lambda campaign, abandoned: outcomes.append(
+                              answered=lambda campaign, abandoned, decision_id: outcomes.append(
                                   (campaign, abandoned)))
         events = [parse(e) for e in lab_events(CALL_01)]
         tracker.follow(Followed("d", "1795326250.0", "c", "predictive", 25.0, UTAH, "+1"))
@@ -383,11 +396,11 @@ class TestAbandonmentTallies:
         node = WatchdogNode(AmiSettings(), "x", runtime.compliance, runtime.metrics,
                             RedisTallies(aioredis.from_url(redis_server.url,
                                                            socket_timeout=1)),
-                            today=lambda: TODAY)
-        node._answered("c", True)
+                            SoleFollower(tmp_path / "alive"), today=lambda: TODAY)
+        node._answered("c", True, "d1")
         await until(lambda: not node._tasks)
         redis_server.kill()
-        node._answered("c", False)
+        node._answered("c", False, "d2")
         await until(lambda: not node._tasks)
         await node.aclose()
         await runtime.aclose()
@@ -428,7 +441,8 @@ class TestThroughTheGate:
         node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
                                         reconnect_max_s=0.5), fake.secret,
                             runtime.compliance, runtime.metrics,
-                            EmbeddedTallies(tmp_path / "abandonment.sqlite"))
+                            EmbeddedTallies(tmp_path / "abandonment.sqlite"),
+                            SoleFollower(tmp_path / "alive"))
         runtime.followers.append(node.observe)
         await node.start()
         try:
@@ -488,3 +502,736 @@ class TestShippedFiles:
             load_settings(path)
         path.write_text(text.replace("grace_seconds = 0.0", "grace_seconds = 2"))
         assert load_settings(path).ami.grace_seconds == 2.0
+
+
+# --- following survives a restart, and another node finishes what one started -------------
+
+CALLER_DIAL = CALLER_01[0]  # the lab's ;1 half ran AGI() and Dial(): the gate's MSet lands here
+CALLEE_LEGS = ["Local/201@callee-00000001;1", "Local/201@callee-00000001;2"]
+
+
+def carried(*, mode: str = "predictive", limit: float | None = 25.0,
+            decision: str = "decision-9", origin: str = "node-a") -> str:
+    from callguard.watchdog.carry import Carried, encode
+
+    return encode(Carried(decision, mode, limit, UTAH if limit else "",
+                          "ut-solar-predictive", "+4930123456", origin))
+
+
+async def send_with_follow(fake: FakeAmi, events: list[str], value: str) -> None:
+    """The gate's MSet sets the variable during AGI(), on the channel running it; Dial()
+    then creates the callee legs, which inherit it (``__``). Events before the first callee
+    Newchannel go out without it."""
+    from callguard.fronts.fastagi.contract import VAR_FOLLOW
+
+    cut = next(i for i, e in enumerate(events) if parse(e).get("Event") == "Newchannel"
+               and parse(e).get("Channel") in CALLEE_LEGS)
+    await fake.send(events[:cut])
+    for channel in [CALLER_DIAL, *CALLEE_LEGS]:
+        fake.set_variable(channel, VAR_FOLLOW, value)
+    await fake.send(events[cut:])
+
+
+def following_fake(**kwargs) -> FakeAmi:
+    from callguard.fronts.fastagi.contract import VAR_FOLLOW
+
+    return FakeAmi(channelvars=(VAR_FOLLOW,), **kwargs)
+
+
+class TestFollowFromTheChannel:
+    """What to follow travels with the call: channelvars on events, Getvar after a restart."""
+
+    async def test_a_call_no_gate_of_this_process_allowed_is_followed_and_released(self, node):
+        n = await node(fake=following_fake())
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        n.fake.hold(held)
+        await send_with_follow(n.fake, before, carried(origin="node-b"))
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == CALLER_01
+        [record] = n.named("line-release")
+        assert record["decision_id"] == "decision-9"
+        assert record["allowed_by"] == "node-b"
+        assert record["ended_by"] == "called-party"
+        assert record["within_limit"] is True
+
+    async def test_kill_9_mid_call_called_party_hangs_up_while_down_then_restart(self, node):
+        """Answered and bridged; the node dies; the called party hangs up at once; a new
+        process (no memory) finds the call in CoreShowChannels by its variable, reads
+        DIALSTATUS=ANSWER on the leg that dialled, and releases the rest — the delay bounded
+        by the time nobody watched."""
+        fake = following_fake()
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await until(lambda: first.tracker.followed == 1)  # learned from the events alone
+        last_watching = time.monotonic()
+        await first.kill()
+        await fake.send(before[-6:])  # Asterisk goes on: the called party hangs up
+        fake.variables[(CALLER_DIAL, "DIALSTATUS")] = "ANSWER"  # Dial() has returned (g)
+        await asyncio.sleep(0.3)  # the restart takes a while
+        second = await node(fake=fake, known_until=last_watching)
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        [record] = second.named("line-release")
+        assert record["decision_id"] == "decision-9"
+        assert record["ended_by"] == "called-party"
+        assert record["followed_again"] is True
+        assert record["release_ms_is_upper_bound"] is True
+        assert record["release_ms"] >= 300  # at least the time nobody watched
+        assert record["within_limit"] is True  # 25 s Utah: well inside
+        assert first.named("line-release") == []  # it died before the end
+
+    async def test_restart_mid_call_then_the_called_party_hangs_up(self, node):
+        """Restarted while the call is up: followed again at once, then released as usual,
+        the delay measured exactly."""
+        fake = following_fake()
+        fake.applications.update({CALLER_DIAL: "Dial", CALLEE_LEGS[0]: "AppDial"})
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await until(lambda: first.tracker.followed == 1)
+        await first.kill()
+        second = await node(fake=fake, known_until=time.monotonic())
+        assert second.tracker.followed == 1  # followed again from the first picture
+        await fake.send(before[-6:])
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        [record] = second.named("line-release")
+        assert record["ended_by"] == "called-party"
+        assert "release_ms_is_upper_bound" not in record
+        assert record["release_ms"] < 1000
+        assert record["followed_again"] is True
+
+    async def test_an_event_right_behind_the_picture_is_not_lost(self, node):
+        """Asterisk goes on while it lists the channels: the called party's Hangup written
+        right behind the CoreShowChannels list (same read) is applied after the picture,
+        not dropped as an event of an unknown call."""
+        fake = following_fake()
+        fake.applications.update({CALLER_DIAL: "Dial", CALLEE_LEGS[0]: "AppDial"})
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await first.kill()
+        fake.behind_picture = before[-6:]  # the called party hangs up as the list is sent
+        second = await node(fake=fake, known_until=time.monotonic())
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        assert second.named("line-release")[0]["ended_by"] == "called-party"
+
+    async def test_without_channelvars_getvar_finds_the_call_again(self, node):
+        """manager.conf without channelvars: the rebuild asks each live channel."""
+        fake = FakeAmi()  # no ChanVariable on any event
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await first.kill()
+        await fake.send(before[-6:])
+        fake.variables[(CALLER_DIAL, "DIALSTATUS")] = "ANSWER"
+        second = await node(fake=fake, known_until=time.monotonic())
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        asked = [(a["Channel"], a["Variable"]) for _, a in fake.actions
+                 if a.get("Action") == "Getvar"]
+        assert (CALLER_DIAL, "CALLGUARD_FOLLOW") in asked
+        assert (CALLER_DIAL, "DIALSTATUS") in asked
+
+    async def test_an_unanswered_call_found_again_is_left_alone(self, node):
+        """DIALSTATUS other than ANSWER: nothing to release after a restart."""
+        fake = following_fake()
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await first.kill()
+        await fake.send(before[-6:])
+        fake.variables[(CALLER_DIAL, "DIALSTATUS")] = "NOANSWER"
+        await node(fake=fake)
+        await asyncio.sleep(0.3)
+        assert fake.hangups() == []
+
+    async def test_a_damaged_or_foreign_variable_is_not_followed(self, node):
+        n = await node(fake=following_fake())
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        n.fake.hold(held)
+        await send_with_follow(n.fake, before, "2|something|else")
+        await asyncio.sleep(0.3)
+        assert n.fake.hangups() == []
+        assert n.reports == []
+
+
+class TestEveryAutomatedCall:
+    """Outside Utah too (issue 14.4): released, counted, no statutory limit needed."""
+
+    async def test_predictive_call_with_no_limit_is_released_and_counted(self, node):
+        n = await node(fake=following_fake())
+        counted: list[tuple[str, bool, str]] = []
+        n.tracker._answered = lambda *a: counted.append(a)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        n.fake.hold(held)
+        await send_with_follow(n.fake, before, carried(limit=None))
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == CALLER_01
+        [record] = n.named("line-release")
+        assert record["limit_s"] is None
+        assert record["within_limit"] is None  # no statute: the delay is measured, not judged
+        assert record["ended_by"] == "called-party"
+        assert counted == [("ut-solar-predictive", False, "decision-9")]
+        assert n.named("violation-risk") == []
+
+    def test_no_limit_never_makes_a_violation_risk_however_late(self):
+        reports: list[tuple[str, dict]] = []
+        tracker = CallTracker(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
+        events = [parse(e) for e in lab_events(CALL_01)]
+        tracker.follow(Followed("d", "1795326250.0", "c", "predictive", None, "", "+1"))
+        before, _ = with_g_option(lab_events(CALL_01), CALLED_01)
+        for event in [parse(e) for e in before]:
+            tracker.feed(event, 0.0)
+        assert tracker.due(100.0)  # still hanging up, 100 s on
+        for event in events[len(before):]:
+            tracker.feed(event, 100.0)
+        assert [n for n, _ in reports] == ["line-release"]
+        assert reports[0][1]["release_ms"] == 100_000
+
+
+class TestCallerIdRecord:
+    async def test_line_release_says_the_caller_id_was_verified_and_how(self, node):
+        n = await node()
+        events = lab_events(CALL_01)
+        n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = "allowed_not_screened"
+        n.follow(events, caller_id="+4930123456")
+        await send_answered_then_rest(n, events)
+        await until(lambda: n.named("line-release"))
+        record = n.named("line-release")[0]
+        assert record["caller_id"] == "verified"
+        assert "ConnectedLineNum …3456" in record["caller_id_how"]
+        assert "Getvar CONNECTEDLINE(num-pres)=allowed_not_screened" in record["caller_id_how"]
+
+    async def test_no_number_in_clear_in_any_record(self, node):
+        """A Local channel named after the number (Local/8015550123@ctx): records keep only
+        the last four digits (redact_digits) and Asterisk's channel sequence."""
+        import json
+
+        n = await node()
+        events = [e.replace("Local/201@callee", "Local/8015550123@callee")
+                  for e in lab_events(CALL_01)]
+        called = CALLED_01.replace("201", "8015550123")
+        before, held = with_g_option(events, called)
+        n.fake.hold(held)
+        n.follow(events)
+        await n.fake.send(before)
+        await until(lambda: n.named("line-release"))
+        text = json.dumps(n.reports, ensure_ascii=False)
+        assert "8015550123" not in text
+        assert "5550123" not in text
+        assert n.named("line-release")[0]["called_channel"] == (
+            "Local/[number …0123]@callee-00000001;1")
+
+
+class TestLocalPairs:
+    async def test_no_such_channel_on_the_second_half_is_success(self, node, capsys):
+        """Hanging up one half of a Local pair takes the other: the second Hangup finds no
+        channel. That is the line released, not a refusal."""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.fake.held = {CALLER_01[0]: n.fake.held.pop(CALLER_01[0]) + n.fake.held.pop(
+            CALLER_01[1])}  # Asterisk ends both halves when one is hung up
+        n.follow(events)
+        await n.fake.send(before)
+        await until(lambda: n.named("line-release"))
+        assert n.watchdog is not None
+        assert n.watchdog.stats["hangup_already_gone"] == 1
+        assert n.watchdog.stats["hangup_refused"] == 0
+        assert "ami_hangup_refused" not in capsys.readouterr().out
+
+
+class TestHostileEvents:
+    """One bad message never drops the AMI session (issue 14.5)."""
+
+    async def test_repeated_headers_are_counted_and_the_session_goes_on(self, node):
+        """Repeated Event or ActionID headers made panoramisk raise inside data_received,
+        which closed the connection and lost the rest of the read."""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.follow(events)
+        bad = (b"Event: Hangup\r\nEvent: Newchannel\r\nLinkedid: x\r\n\r\n"
+               b"Response: Success\r\nActionID: 1\r\nActionID: 2\r\n\r\n"
+               b"Event: Hangup\r\nLinkedid: 1795326250.0\r\nLinkedid: y\r\n"
+               b"Uniqueid: z\r\nUniqueid: w\r\n\r\n")
+        await n.fake.send_raw(bad + b"\xff\xfe garbage without end")
+        await n.fake.send_raw(b"\r\n\r\n")
+        await n.fake.send(before)
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == CALLER_01
+        assert n.fake.logins == 1  # never reconnected: the session survived
+        assert n.watchdog is not None
+        assert n.watchdog.stats["malformed_messages"] >= 2
+
+    async def test_a_failing_record_sink_is_counted_and_the_session_goes_on(self, node):
+        """The compliance sink raising (disk full) inside the event callback: counted,
+        logged, and the next calls are still followed."""
+        n = await node()
+        failures = []
+
+        def report(name, **fields):
+            if not failures:
+                failures.append(name)
+                raise OSError("No space left on device")
+            n.reports.append((name, fields))
+
+        n.tracker._report = report
+        events = lab_events("call-05-answered-caller-hangs-up")
+        n.follow(events)
+        await n.fake.send(events)  # its line-release record fails
+        await until(lambda: bool(failures))
+        second = lab_events(CALL_01)
+        before, held = with_g_option(second, CALLED_01)
+        n.fake.hold(held)
+        n.follow(second)
+        await n.fake.send(before)
+        await until(lambda: n.named("line-release"))
+        assert n.watchdog is not None
+        assert n.watchdog.stats["event_errors"] == 1
+        assert n.fake.logins == 1
+
+
+@st.composite
+def hostile_messages(draw: st.DrawFn) -> bytes:
+    """Messages no Asterisk sends: random and repeated headers, huge or non-ASCII values,
+    binary, CALLGUARD_FOLLOW values that are not ours, no terminator."""
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.binary(max_size=300))
+    keys = st.one_of(st.sampled_from(["Event", "Linkedid", "Uniqueid", "Channel",
+                                      "DestChannel", "ActionID", "ChanVariable",
+                                      "DestChanVariable", "DialStatus", "Response",
+                                      "LocalOneChannel", "LocalOneLinkedid", "Application",
+                                      "ChannelState", "ConnectedLineNum"]),
+                     st.text(min_size=1, max_size=12).filter(lambda k: ":" not in k))
+    values = st.one_of(
+        st.sampled_from([*USED_EVENTS, "CoreShowChannel", "1795326250.0",
+                         "CALLGUARD_FOLLOW=1|x|predictive|25|c|d|e|f",
+                         "CALLGUARD_FOLLOW=1|||||||", "CALLGUARD_FOLLOW=", "ANSWER", "6",
+                         CALLER_01[0], CALLED_01, ""]),
+        st.text(max_size=40), st.text(min_size=2000, max_size=3000))
+    headers = draw(st.lists(st.tuples(keys, values), min_size=0, max_size=12))
+    text = "\r\n".join(f"{k}: {v}" for k, v in headers)
+    end = draw(st.sampled_from(["\r\n\r\n", "\r\n", "", "\n\n"]))
+    return (text + end).encode("utf-8", "surrogatepass")
+
+
+class TestFuzz:
+    @settings(max_examples=25, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                     HealthCheck.too_slow])
+    @given(batch=st.lists(hostile_messages(), min_size=1, max_size=20))
+    def test_hostile_messages_over_the_socket_never_drop_the_session(self, batch):
+        asyncio.run(self._feed(batch))
+
+    @staticmethod
+    async def _feed(batch: list[bytes]) -> None:
+        errors: list[dict] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, ctx: errors.append(ctx))
+        n = await Node(FakeAmi()).start()
+        try:
+            for data in batch:
+                await n.fake.send_raw(data)
+            await n.fake.send_raw(b"\r\n\r\n")  # end whatever was left open
+            events = lab_events(CALL_01)
+            before, held = with_g_option(events, CALLED_01)
+            n.fake.hold(held)
+            n.follow(events)
+            await n.fake.send(before)
+            await until(lambda: bool(n.named("line-release")))
+            assert sorted(set(n.fake.hangups()) & set(CALLER_01)) == CALLER_01
+            assert n.fake.logins == 1
+        finally:
+            await n.stop()
+        assert errors == []
+
+
+class TestPanoramiskLogs:
+    def test_not_able_to_reconnect_is_a_json_line(self, tmp_path):
+        """panoramisk's own log lines go through structlog as JSON, numbers redacted."""
+        import json
+        import subprocess
+        import sys
+
+        from tests.conftest import ROOT
+
+        script = (
+            "import asyncio, logging\n"
+            "from callguard.audit import configure_logging\n"
+            "from callguard.watchdog.ami import AmiSettings, AmiWatchdog\n"
+            "from callguard.watchdog.calls import CallTracker, TrackerSettings\n"
+            "configure_logging(b'k' * 32)\n"
+            "async def main():\n"
+            "    w = AmiWatchdog(AmiSettings(enabled=True, port=1, reconnect_min_ms=50,\n"
+            "                                reconnect_max_s=0.1), 's',\n"
+            "                    CallTracker(TrackerSettings(), lambda *a, **k: None))\n"
+            "    await w.start()\n"
+            "    await asyncio.sleep(0.5)\n"
+            "    logging.getLogger('panoramisk.fast_agi').warning('peer 8015550123 gone')\n"
+            "    await w.aclose()\n"
+            "asyncio.run(main())\n")
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True,
+                                text=True, cwd=ROOT, timeout=60, check=False)
+        assert result.returncode == 0, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        records = [json.loads(line) for line in lines]  # every line is JSON
+        messages = [r.get("message") for r in records if r.get("event") == "panoramisk"]
+        assert "Not able to reconnect" in messages
+        assert "peer [number …0123] gone" in messages
+        assert "8015550123" not in result.stderr
+
+
+class TestCarry:
+    @given(decision=st.text(min_size=1, max_size=40), campaign=st.text(min_size=1, max_size=40),
+           citation=st.text(max_size=80), caller_id=st.text(max_size=20),
+           origin=st.text(max_size=30),
+           limit=st.one_of(st.none(), st.floats(min_value=0.5, max_value=600)),
+           mode=st.sampled_from(["predictive", "prerecorded"]))
+    def test_round_trip_through_asterisks_mset_parsing(self, decision, campaign, citation,
+                                                       caller_id, origin, limit, mode):
+        """Whatever the fields, the value survives the FastAGI answer (AGI words, then MSet's
+        argument parsing: tests/asterisk_replica.py) and decodes to the same call."""
+        from urllib.parse import quote
+
+        from callguard.fronts.fastagi.wire import encode_mset
+        from callguard.watchdog.carry import Carried, decode, encode
+        from tests.asterisk_replica import exec_mset_variables
+
+        call = Carried(decision, mode, limit, citation, campaign, caller_id, origin)
+        value = encode(call)
+        if value is None:  # cannot fit the FastAGI answer even without the citation
+            assert len("|".join(quote(f, safe="+-._:@/") for f in (
+                decision, mode, campaign, caller_id, origin))) > 300
+            return
+        assert len(value) <= 380
+        assert all(c.isascii() and (c.isalnum() or c in "%+-._~:@/|") for c in value)
+        assert exec_mset_variables(encode_mset({"__CALLGUARD_FOLLOW": value})) == {
+            "__CALLGUARD_FOLLOW": value}
+        back = decode(value)
+        assert back is not None
+        assert back.decision_id == decision
+        assert back.campaign == campaign
+        assert back.limit_s == (None if limit is None else float(f"{limit:g}"))
+        assert back.limit_citation in (citation, "")  # dropped only when too long
+
+    @pytest.mark.parametrize("value", ["", "1", "2|a|predictive||c|x|y|z", "1|a|manual||c|x|y|z",
+                                       "1|a|predictive|-5|c|x|y|z", "1|a|predictive|nan|c|x|y|z",
+                                       "1||predictive||c|x|y|z", "1|a|predictive||c|x|y",
+                                       "1|a|predictive||c|x|y|%ff%fe"])
+    def test_damaged_values_are_refused(self, value):
+        from callguard.watchdog.carry import decode
+
+        assert decode(value) is None
+
+
+NY_CAMPAIGN = '''
+[[campaigns]]
+id = "ny-solar-predictive"
+solicitor = "empire-solar"
+caller_id = "+12125550111"
+default_mode = "predictive"
+origin_state = "NY"
+'''
+
+
+def node_runtime(tmp_path, name: str):
+    """A real node runtime (gate, compliance log to a file, metrics) from the shipped
+    configuration, with a New York predictive campaign added."""
+    from callguard.config import load_settings
+    from callguard.runtime import open_runtime
+    from tests.test_compliance_log import _config, _lists
+
+    data = tmp_path / f"data-{name}"
+    _lists(data)
+    path = _config(tmp_path, name, None, data)
+    path.write_text(path.read_text() + NY_CAMPAIGN)
+    return open_runtime(load_settings(path)), data
+
+
+def records_of(data, kind: str) -> list[dict]:
+    from callguard.compliance.reader import read_files
+
+    path = data / "compliance.jsonl"
+    return [r for r in read_files(path) if r["event"] == kind] if path.exists() else []
+
+
+class TestSeveralNodes:
+    """One acts, the others stand by; a node that never returns is covered (issue 14.3)."""
+
+    @staticmethod
+    async def make(tmp_path, name: str, fake: FakeAmi, redis_url: str, lease_ms: int = 600):
+        from redis import asyncio as aioredis
+
+        from callguard.watchdog.lease import RedisLease
+        from callguard.watchdog.node import WatchdogNode
+
+        runtime, data = node_runtime(tmp_path, name)
+        await runtime.start()
+        settings = AmiSettings(enabled=True, port=fake.port, reconnect_min_ms=50,
+                               reconnect_max_s=0.5, lease_ms=lease_ms, retry_ms=200)
+        lease = RedisLease(aioredis.from_url(redis_url, socket_timeout=1),
+                           asterisk=f"127.0.0.1:{fake.port}", node=name, ttl_ms=lease_ms)
+        node = WatchdogNode(settings, fake.secret, runtime.compliance, runtime.metrics,
+                            EmbeddedTallies(data / "abandonment.sqlite"), lease, node=name)
+        await node.start()
+        return node, runtime, data
+
+    @staticmethod
+    async def kill(node) -> None:
+        """kill -9: no goodbye, the lease is left to expire."""
+        node._leasing.cancel()
+        await node.ami.aclose()
+
+    async def test_a_node_that_never_returns_is_covered_by_another(self, tmp_path,
+                                                                     monkeypatch, redis_server):
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        fake = following_fake()
+        await fake.start()
+        a, runtime_a, data_a = await self.make(tmp_path, "node-a", fake, redis_server.url)
+        await until(lambda: a.tracker.active)
+        b, runtime_b, data_b = await self.make(tmp_path, "node-b", fake, redis_server.url)
+        try:
+            await until(lambda: b.ami.rebuilt)
+            await asyncio.sleep(0.3)
+            assert not b.tracker.active  # a holds the lease: b stands by
+            before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+            fake.hold(held)
+            await send_with_follow(fake, before[:-6], carried(origin="node-a"))
+            await until(lambda: a.tracker.followed == 1 and b.tracker.followed == 1)
+            await self.kill(a)  # node-a never comes back
+            hung_up = time.monotonic()
+            await fake.send(before[-6:])
+            await until(lambda: sorted(fake.hangups()) == CALLER_01, timeout=5)
+            first_hangup = min(t for t, act in fake.actions if act.get("Action") == "Hangup")
+            assert first_hangup - hung_up < 600 * 4 / 3 / 1000 + 0.5  # lease + one renewal
+            await until(lambda: records_of(data_b, "line-release"), timeout=5)
+        finally:
+            await b.aclose()
+            await runtime_b.aclose()
+            await runtime_a.aclose()
+            await fake.close()
+        [record] = records_of(data_b, "line-release")
+        assert record["decision_id"] == "decision-9"
+        assert record["ended_by"] == "called-party"
+        assert record["node"] == "node-b"
+        assert records_of(data_a, "line-release") == []
+
+    async def test_both_alive_one_acts_and_each_record_is_written_once(self, tmp_path,
+                                                                       monkeypatch,
+                                                                       redis_server):
+        """The standby sends no Hangup and writes nothing; when it takes over later, the
+        records it held back for calls the old follower already recorded stay unwritten."""
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        fake = following_fake()
+        await fake.start()
+        a, runtime_a, data_a = await self.make(tmp_path, "node-a", fake, redis_server.url)
+        await until(lambda: a.tracker.active)
+        b, runtime_b, data_b = await self.make(tmp_path, "node-b", fake, redis_server.url)
+        try:
+            await until(lambda: b.ami.rebuilt)
+            before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+            fake.hold(held)
+            await send_with_follow(fake, before, carried(origin="node-a"))
+            await until(lambda: records_of(data_a, "line-release"))
+            await until(lambda: not b.tracker.calls)
+            assert sorted(fake.hangups()) == CALLER_01  # once each: only node-a acted
+            await self.kill(a)
+            await until(lambda: b.tracker.active, timeout=5)  # b takes over
+            await asyncio.sleep(0.3)  # its held-back records go through the once-only check
+        finally:
+            await b.aclose()
+            await runtime_b.aclose()
+            await runtime_a.aclose()
+            await fake.close()
+        assert len(records_of(data_a, "line-release")) == 1
+        assert records_of(data_b, "line-release") == []
+
+
+class TestNewYorkThroughTheGate:
+    """A New York predictive campaign: only us-federal applies, no line-release limit."""
+
+    async def test_followed_released_counted_and_carried_in_the_answer(self, tmp_path,
+                                                                       monkeypatch):
+        from datetime import UTC, datetime
+
+        from prometheus_client import generate_latest
+
+        from callguard.fronts.fastagi.contract import VAR_FOLLOW
+        from callguard.fronts.fastagi.wire import encode_mset
+        from callguard.gate import CheckRequest
+        from callguard.policy import ConsentKind, ConsentRecord
+        from callguard.stores.writes import AddConsent
+        from callguard.watchdog.carry import decode
+        from callguard.watchdog.node import WatchdogNode, follow_variable
+        from tests.asterisk_replica import exec_mset_variables
+        from tests.test_compliance_log import AT
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        runtime, data = node_runtime(tmp_path, "node-ny")
+        await runtime.start()
+        fake = following_fake()
+        port = await fake.start()
+        node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                        reconnect_max_s=0.5), fake.secret,
+                            runtime.compliance, runtime.metrics,
+                            EmbeddedTallies(tmp_path / "abandonment.sqlite"),
+                            SoleFollower(tmp_path / "alive"), node="node-ny")
+        try:
+            await node.start()
+            await until(lambda: node.ami.rebuilt)
+            await runtime.gate.write([AddConsent(
+                "empire-solar", "+12125550166",
+                ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+            events = lab_events(CALL_01)
+            decision = await runtime.gate.check(CheckRequest(
+                "2125550166", "ny-solar-predictive", at=AT, linkedid=linkedid_of(events),
+                front="fastagi"))
+            assert decision.allowed, decision.verdict.reason
+            assert decision.verdict.obligations.line_release_seconds is None
+            # What the FastAGI answer carries, through Asterisk's MSet parsing:
+            value = follow_variable("node-ny")(decision)
+            assert value is not None
+            mset = exec_mset_variables(encode_mset({f"__{VAR_FOLLOW}": value}))
+            carried_call = decode(mset[f"__{VAR_FOLLOW}"])
+            assert carried_call is not None
+            assert (carried_call.decision_id, carried_call.limit_s) == (decision.decision_id,
+                                                                         None)
+            # The gate of this process told the node: followed without the variable, too.
+            runtime.followers.append(node.observe)
+            node.observe(decision)
+            before, held = with_g_option(events, CALLED_01)
+            fake.hold(held)
+            await fake.send(before)
+            await until(lambda: sorted(fake.hangups()) == CALLER_01)
+            await until(lambda: bool(records_of(data, "line-release")))
+            await until(lambda: 'callguard_abandonment_rate{campaign="ny-solar-predictive"}'
+                        in generate_latest(runtime.metrics.registry).decode())
+        finally:
+            await node.aclose()
+            await fake.close()
+            await runtime.aclose()
+        [record] = records_of(data, "line-release")
+        assert record["decision_id"] == decision.decision_id
+        assert record["campaign"] == "ny-solar-predictive"
+        assert record["limit_s"] is None
+        assert record["within_limit"] is None
+        assert record["ended_by"] == "called-party"
+        assert record["agent_within_2s"] is True
+
+
+class TestAmiSettings:
+    """[ami] limits checked against the smallest release limit of the enabled packs."""
+
+    @staticmethod
+    def shipped(tmp_path, **replace: str):
+        from tests.conftest import ROOT
+
+        text = (ROOT / "config" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        for old, new in replace.items():
+            assert old in text
+            text = text.replace(old, new)
+        path = tmp_path / "c.toml"
+        path.write_text(text)
+        return path
+
+    @pytest.mark.parametrize("value", ["30.0", "5", "5.0"])
+    def test_reconnect_backoff_at_or_above_the_smallest_limit_is_refused(self, tmp_path, value):
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+
+        path = self.shipped(tmp_path, **{"reconnect_max_s = 2.0": f"reconnect_max_s = {value}"})
+        bound = r"must be below the smallest release limit, 5 s \(47 U.S.C. 227\(d\)\(3\)\(B\)\)"
+        with pytest.raises(ConfigError, match=rf"reconnect_max_s .* {bound}"):
+            load_settings(path)
+
+    def test_the_bound_follows_the_enabled_packs(self, tmp_path):
+        """Without the federal pack the smallest limit is Utah's 25 s."""
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+
+        packs = 'enabled_packs = ["us-federal", "us-ut", "us-ut-hb45-2000"]'
+        path = self.shipped(tmp_path, **{packs: 'enabled_packs = ["us-ut"]',
+                                         "reconnect_max_s = 2.0": "reconnect_max_s = 20.0"})
+        assert load_settings(path).ami.reconnect_max_s == 20.0
+        path = self.shipped(tmp_path, **{packs: 'enabled_packs = ["us-ut"]',
+                                         "reconnect_max_s = 2.0": "reconnect_max_s = 25"})
+        with pytest.raises(ConfigError, match=r"25 s \(Utah Code 13-25a-103\(5\)\(e\)\)"):
+            load_settings(path)
+
+    def test_shipped_defaults_load_and_stay_below_5_s(self, tmp_path):
+        from callguard.config import load_settings
+
+        ami = load_settings(self.shipped(tmp_path)).ami
+        assert ami.reconnect_max_s < 5
+        assert ami.lease_ms * 4 / 3 / 1000 + ami.grace_seconds < 5
+
+    def test_a_lease_whose_takeover_reaches_the_limit_is_refused(self, tmp_path):
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+
+        path = self.shipped(tmp_path, **{"lease_ms = 1500": "lease_ms = 4000"})
+        with pytest.raises(ConfigError, match=r"lease_ms 4000 lets a takeover take 5.33333 s"):
+            load_settings(path)
+
+
+class TestFastAgiAnswerCarriesTheCall:
+    """The gate's one MSet sets __CALLGUARD_FOLLOW on an automated ALLOW (real server)."""
+
+    @pytest.mark.parametrize(("campaign", "mode", "carried_mode"), [
+        ("ut-solar-predictive", "", "predictive"),
+        ("ut-solar-manual", "", None),
+    ])
+    async def test_one_mset_with_the_follow_variable(self, tmp_path, monkeypatch, campaign,
+                                                    mode, carried_mode):
+        from dataclasses import replace
+        from datetime import UTC, datetime
+
+        from callguard.fronts.fastagi import contract as c
+        from callguard.fronts.fastagi.server import FastAgiServer
+        from callguard.policy import ConsentKind, ConsentRecord
+        from callguard.stores.writes import AddConsent
+        from callguard.watchdog.carry import decode
+        from callguard.watchdog.node import follow_variable
+        from tests.fake_asterisk import agi_session
+        from tests.test_compliance_log import AT
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        runtime, _ = node_runtime(tmp_path, "node-x")
+        await runtime.start()
+        runtime.gate._clock = lambda: AT
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+        server = FastAgiServer(runtime.gate, replace(runtime.settings.fastagi, port=0),
+                               follow=follow_variable("node-x"))
+        await server.start()
+        try:
+            result = await agi_session(server.port, c.ROUTE_CHECK,
+                                       ["8015550123", campaign, mode, "1795326250.0", ""])
+        finally:
+            await server.close()
+            await runtime.aclose()
+        assert len(result.commands) == 1  # still one MSet
+        variables = result.variables
+        assert variables[c.VAR_VERDICT] == "ALLOW", variables
+        value = variables.get(f"__{c.VAR_FOLLOW}")
+        if carried_mode is None:
+            assert value is None  # a manual call is not followed
+            return
+        carried_call = decode(value)
+        assert carried_call is not None
+        assert carried_call.decision_id == variables[c.VAR_DECISION_ID]
+        assert (carried_call.mode, carried_call.limit_s) == (carried_mode, 25.0)
+        assert carried_call.caller_id == variables[c.VAR_CALLERID_NUM]
+        assert carried_call.origin == "node-x"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import socket
 from dataclasses import replace
 
 import click
@@ -27,7 +28,8 @@ from callguard.stores.interfaces import AbandonmentTallies
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
-from callguard.watchdog.node import WatchdogNode
+from callguard.watchdog.lease import FollowerLease, RedisLease, SoleFollower
+from callguard.watchdog.node import WatchdogNode, follow_variable
 
 __all__ = ["serve"]
 
@@ -62,7 +64,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi)
+    node_name = runtime.settings.log.node or socket.gethostname()
+    # Every ALLOW of an automated call carries what a watchdog needs to follow it, with or
+    # without [ami] on this node (another node, or this one restarted, may follow it).
+    fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi,
+                            follow=follow_variable(node_name))
     stats = fastagi.stats
     runtime.metrics.watch_counts(
         "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
@@ -70,7 +76,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         lambda: stats.counts)
     await fastagi.start()
     http = await _start_http(runtime)
-    watchdog = await _start_watchdog(runtime)
+    watchdog = await _start_watchdog(runtime, node_name)
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     _log.info("serving", lists=list(runtime.lists.names()),
@@ -117,18 +123,24 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
     return sip
 
 
-async def _start_watchdog(runtime: Runtime) -> WatchdogNode | None:
+async def _start_watchdog(runtime: Runtime, node_name: str) -> WatchdogNode | None:
     """The AMI watchdog, when ``[ami] enabled``: follows allowed automated calls."""
     settings = runtime.settings.ami
     if not settings.enabled:
         return None
     tallies: AbandonmentTallies
+    lease: FollowerLease
     if runtime.settings.records.backend == "redis":  # every node adds to the same count
         tallies = RedisTallies(redis_client(runtime.settings, socket_timeout=2))
+        lease = RedisLease(redis_client(runtime.settings, socket_timeout=1),
+                           asterisk=f"{settings.host}:{settings.port}", node=node_name,
+                           ttl_ms=settings.lease_ms)
     else:
         tallies = EmbeddedTallies(runtime.settings.data_dir / "abandonment.sqlite")
+        lease = SoleFollower(runtime.settings.data_dir
+                             / f"watchdog-alive-{settings.host}-{settings.port}")
     node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics,
-                        tallies)
+                        tallies, lease, node=node_name)
     runtime.followers.append(node.observe)
     await node.start()
     return node

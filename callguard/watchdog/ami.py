@@ -1,39 +1,62 @@
 """The AMI session: events into the call tracker, its effects out as AMI actions.
 
-panoramisk's Manager does the framing, login, ping and action/response matching. Two of
-its habits are changed at this edge: it reconnects at a fixed interval (here: exponential
-backoff from ``reconnect_min_ms`` to ``reconnect_max_s``, reset at login), and it replays
-actions that were in flight when the connection dropped (here: none are replayed — after
-a reconnect the picture is rebuilt from ``CoreShowChannels`` and the tracker decides
-again what to hang up).
+panoramisk's Manager does the framing, login, ping and action/response matching. Its
+habits are changed at this edge:
+
+- it reconnects at a fixed interval: here exponential backoff from ``reconnect_min_ms``
+  to ``reconnect_max_s`` (below the smallest release limit, checked at load), reset at
+  login;
+- it replays actions that were in flight when the connection dropped: here none are
+  replayed (after a reconnect the picture is rebuilt from ``CoreShowChannels`` and the
+  tracker decides again what to hang up);
+- one message it cannot handle ends the session (``AMIProtocol.data_received`` parses and
+  dispatches a whole read; an exception there makes asyncio close the transport): here
+  every message is handled on its own, an error is counted and logged, the session and
+  the rest of the read go on, and a peer that never ends a message cannot grow the
+  buffer past ``_MAX_PENDING_BYTES``;
+- it logs through the standard library in plain text ("Not able to reconnect"): here
+  through structlog, as JSON, with numbers taken out.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import structlog
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from callguard.errors import ConfigError
+from callguard.numbers.redact import redact_digits
 from callguard.watchdog.calls import (
+    USED_EVENTS,
     CallTracker,
     Effect,
     HangupChannel,
     ReadVariable,
 )
+from callguard.watchdog.events import normalize, safe_channel
 
-__all__ = ["AmiSettings", "AmiWatchdog", "Backoff"]
+__all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs"]
 
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
+_EOL2 = "\r\n\r\n"
+_MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
+_REBUILD_RETRY_S = 1.0
+_MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
+_GONE = "No such channel"
+_USED = frozenset(USED_EVENTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +72,8 @@ class AmiSettings:
     retry_ms: int = 500
     action_timeout_ms: int = 2000
     reconnect_min_ms: int = 250
-    reconnect_max_s: float = 30.0
+    reconnect_max_s: float = 2.0
+    lease_ms: int = 1500
     abandonment_warn_rate: float = 0.025
 
     def secret(self) -> str:
@@ -84,14 +108,100 @@ class Backoff:
         self._next = self.low
 
 
-class _Manager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager with backoff, no replays, and a clean stop."""
+class _PanoramiskLog:
+    """panoramisk's ``log`` object, writing through structlog (JSON, numbers redacted).
 
-    def __init__(self, backoff: Backoff, **config: Any) -> None:
+    Its debug lines (one per message received) are dropped unformatted: they cost more
+    than the watchdog's own work; its info lines ("Sending awaiting actions" at every
+    login) are dropped too. Warnings and errors ("Not able to reconnect") are kept."""
+
+    def __init__(self) -> None:
+        self._log = structlog.get_logger("panoramisk")
+
+    def debug(self, msg: str, *args: Any) -> None:
+        del msg, args
+
+    def _line(self, level: str, msg: str, args: tuple[Any, ...]) -> None:
+        try:
+            text = msg % args if args else str(msg)
+        except (TypeError, ValueError):
+            text = str(msg)
+        getattr(self._log, level)("panoramisk", message=redact_digits(text[:500]))
+
+    def info(self, msg: str, *args: Any) -> None:
+        del msg, args
+
+    def warning(self, msg: str, *args: Any) -> None:
+        self._line("warning", msg, args)
+
+    def error(self, msg: str, *args: Any) -> None:
+        self._line("error", msg, args)
+
+    def exception(self, msg: str, *args: Any) -> None:
+        self._line("error", msg, args)
+
+
+class _StructlogHandler(logging.Handler):
+    """Standard-library records of panoramisk's own loggers, into structlog."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self._sink = _PanoramiskLog()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        level = ("error" if record.levelno >= logging.ERROR else
+                 "warning" if record.levelno >= logging.WARNING else "info")
+        self._sink._line(level, record.getMessage(), ())  # noqa: SLF001 - one module
+
+
+def route_panoramisk_logs() -> None:
+    """panoramisk's ``logging`` loggers write JSON through structlog, not plain text."""
+    logger = logging.getLogger("panoramisk")
+    if not any(isinstance(h, _StructlogHandler) for h in logger.handlers):
+        logger.addHandler(_StructlogHandler())
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+
+
+class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
+    """One message at a time: a bad one is counted and dropped, the session goes on."""
+
+    def data_received(self, data: bytes) -> None:
+        text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
+        if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
+            self.version = text.partition("\r\n")[0].partition("/")[2].strip()
+        if self.queue:
+            text = self.queue.popleft() + text
+        *complete, rest = text.split(_EOL2)
+        if len(rest) > _MAX_PENDING_BYTES:
+            self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
+            rest = ""
+        self.queue.append(rest)
+        for block in complete:
+            try:
+                message = Message.from_line(block.strip())
+                if message is not None:
+                    self.handle_message(message)
+            except Exception as exc:  # noqa: BLE001 - one message must not end the session
+                self._bad(exc)
+
+    def _bad(self, exc: Exception) -> None:
+        factory = self.factory
+        if factory is not None and hasattr(factory, "bad_message"):
+            factory.bad_message(exc)
+
+
+class _Manager(Manager):  # type: ignore[misc]
+    """panoramisk's Manager with backoff, no replays, guarded messages and a clean stop."""
+
+    def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None],
+                 **config: Any) -> None:
         self._backoff = backoff
+        self.bad_message = bad_message
         self.stopping = False
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
-                                             "coreshowchannels"), **config)
+                                             "coreshowchannels"),
+                         protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
 
     @property
     def reconnect_timeout(self) -> float:
@@ -134,14 +244,19 @@ class AmiWatchdog:
 
     def __init__(self, settings: AmiSettings, secret: str, tracker: CallTracker, *,
                  on_state: Callable[[bool], None] = lambda up: None,
+                 on_rebuilt: Callable[[int], None] = lambda followed: None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        route_panoramisk_logs()
         self.settings = settings
         self.tracker = tracker
+        self.stats: Counter[str] = Counter()
+        self.rebuilt = False  # a picture was taken since the last login
         self._on_state = on_state
+        self._on_rebuilt = on_rebuilt
         self._clock = clock
         self._backoff = Backoff(settings.reconnect_min_ms / 1000, settings.reconnect_max_s)
         self._manager = _Manager(
-            self._backoff, host=settings.host, port=settings.port,
+            self._backoff, self._bad_message, host=settings.host, port=settings.port,
             username=settings.username, secret=secret, events="call",
             on_login=self._on_login, on_disconnect=self._on_disconnect,
             ping_delay=10, ping_interval=10, reconnect_timeout=1,
@@ -149,15 +264,23 @@ class AmiWatchdog:
         self._manager.register_event("*", self._on_event)
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self._warned_channelvars = False
+        # Between login and the picture, events are held and replayed after it: an event
+        # read while the CoreShowChannels list is still arriving would find no call yet.
+        self._held: list[tuple[dict[str, str], float]] | None = None
 
     @property
     def connected(self) -> bool:
         """Logged in to Asterisk right now."""
         return self._manager.ready
 
-    async def start(self) -> None:
-        """Connect (in the background, retrying) and start the timer loop."""
-        self.tracker.disconnected(self._clock())  # nothing is known until the first picture
+    async def start(self, *, known_until: float | None = None) -> None:
+        """Connect (in the background, retrying) and start the timer loop.
+
+        ``known_until``: the last instant (this clock) a follower is known to have watched
+        the calls; delays of releases made after the first picture are bounded by it."""
+        now = self._clock()
+        self.tracker.disconnected(known_until if known_until is not None else now)
         self._manager.connect()
         self._ticker = asyncio.create_task(self._tick())
 
@@ -173,23 +296,67 @@ class AmiWatchdog:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._manager.close()
 
+    def run(self, effects: list[Effect]) -> None:
+        """Carry out the tracker's effects (also for the node, on taking over)."""
+        for effect in effects:
+            if isinstance(effect, HangupChannel):
+                self._spawn(self._hangup(effect))
+            elif isinstance(effect, ReadVariable):
+                self._spawn(self._getvar(effect))
+
     # --- panoramisk callbacks -------------------------------------------------------------
 
-    def _on_event(self, manager: Manager, event: Any) -> None:
+    def _on_event(self, manager: Manager, event: Mapping[str, Any]) -> None:
         del manager
-        effects = self.tracker.feed(event, self._clock())
+        name = event.get("Event")
+        if not isinstance(name, str) or name not in _USED:
+            return  # without manager.conf's filters most events are of no use here
+        if self._held is not None:
+            if len(self._held) < _MAX_HELD_EVENTS:
+                self._held.append((normalize(event), self._clock()))
+            else:
+                self.stats["events_lost_during_picture"] += 1
+            return
+        self._feed(normalize(event), self._clock(), event)
+
+    def _feed(self, event: dict[str, str], at: float, raw: Mapping[str, Any]) -> None:
+        try:
+            effects = self.tracker.feed(event, at)
+        except Exception as exc:  # noqa: BLE001 - one event must not end the session
+            self._event_failed(raw, exc)
+            return
         if effects:
-            self._run(effects)
+            self.run(effects)
+
+    def _replay(self) -> None:
+        """The events held while the picture was taken, in order, at their own times."""
+        held, self._held = self._held or [], None
+        for event, at in held:
+            self._feed(event, at, event)
+
+    def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
+        self.stats["event_errors"] += 1
+        name = event.get("Event") if isinstance(event, Mapping) else None
+        _log.error("ami_event_failed", event=redact_digits(str(name)[:60]),
+                   error=type(exc).__name__, reason=redact_digits(str(exc)[:200]))
+
+    def _bad_message(self, exc: Exception) -> None:
+        self.stats["malformed_messages"] += 1
+        _log.warning("ami_message_dropped", error=type(exc).__name__,
+                     reason=redact_digits(str(exc)[:200]))
 
     def _on_login(self, manager: Manager) -> None:
         del manager
         self._backoff.reset()
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
+        self._held = []
         self._spawn(self._rebuild())
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
+        self.rebuilt = False
+        self._held = None  # events not applied before a disconnect are lost with it
         self.tracker.disconnected(self._clock())
         self._on_state(False)
         if not self._manager.stopping:
@@ -198,31 +365,52 @@ class AmiWatchdog:
     # --- work -----------------------------------------------------------------------------
 
     async def _rebuild(self) -> None:
-        """After every login: the live channels, so no tracked call is forgotten."""
+        """After every login: the live channels, so no call is forgotten or left unfollowed."""
         try:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         except (TimeoutError, ConnectionError) as exc:
             _log.error("ami_rebuild_failed", reason=str(exc) or type(exc).__name__)
+            self._replay()
+            if self.connected:  # still logged in: take the picture again shortly
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
-        items = [m for m in (reply if isinstance(reply, list) else [reply])
+        items = [normalize(m) for m in (reply if isinstance(reply, list) else [reply])
                  if m.get("Event") == "CoreShowChannel"]
-        effects = self.tracker.reconcile(items, self._clock())
-        _log.info("ami_rebuilt", channels=len(items), calls=len(self.tracker.calls))
-        self._run(effects)
+        try:
+            effects = self.tracker.reconcile(items, self._clock())
+        except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
+            self._event_failed({"Event": "CoreShowChannel"}, exc)
+            self._replay()
+            return
+        self.run(effects)
+        self._replay()
+        self.stats["rebuilds"] += 1
+        self.rebuilt = True
+        followed = self.tracker.followed
+        _log.info("ami_rebuilt", channels=len(items), calls=len(self.tracker.calls),
+                  followed=followed)
+        if items and not self.tracker.channelvars_seen and not self._warned_channelvars:
+            self._warned_channelvars = True
+            _log.warning("ami_channelvars_missing",
+                         fix="add CALLGUARD_FOLLOW to channelvars in [general] of "
+                             "manager.conf; until then calls are found again with Getvar")
+        self._on_rebuilt(followed)
+
+    def _rebuild_again(self) -> None:
+        if self.connected and not self.rebuilt and self._held is None:
+            self._held = []
+            self._spawn(self._rebuild())
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(_TICK_S)
-            effects = self.tracker.due(self._clock())
+            try:
+                effects = self.tracker.due(self._clock())
+            except Exception as exc:  # noqa: BLE001 - the timer loop must go on
+                self._event_failed({"Event": "tick"}, exc)
+                continue
             if effects:
-                self._run(effects)
-
-    def _run(self, effects: list[Effect]) -> None:
-        for effect in effects:
-            if isinstance(effect, HangupChannel):
-                self._spawn(self._hangup(effect))
-            elif isinstance(effect, ReadVariable):
-                self._spawn(self._getvar(effect))
+                self.run(effects)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -232,28 +420,49 @@ class AmiWatchdog:
     async def _hangup(self, effect: HangupChannel) -> None:
         if not self.connected:
             return  # the rebuild after the reconnect decides again
+        channel = safe_channel(effect.channel)
+        self.stats["hangup_sent"] += 1
         try:
             reply = await self._send({"Action": "Hangup", "Channel": effect.channel,
                                       "Cause": "16"})
         except (TimeoutError, ConnectionError) as exc:
-            _log.warning("ami_hangup_unanswered", channel=effect.channel,
+            self.stats["hangup_unanswered"] += 1
+            _log.warning("ami_hangup_unanswered", channel=channel,
                          reason=str(exc) or type(exc).__name__)
             return
-        if reply.get("Response") != "Success":
-            _log.info("ami_hangup_refused", channel=effect.channel,
-                      message=reply.get("Message"), attempt=effect.attempt)
+        if reply.get("Response") == "Success":
+            return
+        if reply.get("Message") == _GONE:
+            # Already gone: hanging up one half of a Local pair takes the other, or the
+            # channel ended on its own. The line is free; that is the outcome wanted.
+            self.stats["hangup_already_gone"] += 1
+            _log.debug("ami_hangup_already_gone", channel=channel, attempt=effect.attempt)
+            return
+        self.stats["hangup_refused"] += 1
+        _log.warning("ami_hangup_refused", channel=channel,
+                     message=redact_digits(str(reply.get("Message"))[:200]),
+                     attempt=effect.attempt)
 
     async def _getvar(self, effect: ReadVariable) -> None:
         value: str | None = None
         if self.connected:
+            self.stats["getvar_sent"] += 1
             try:
                 reply = await self._send({"Action": "Getvar", "Channel": effect.channel,
                                           "Variable": effect.variable})
                 if reply.get("Response") == "Success":
                     value = reply.get("Value", "")
+                    value = value if isinstance(value, str) else None
             except (TimeoutError, ConnectionError):
                 value = None
-        self.tracker.variable_read(effect.linkedid, effect.channel, effect.variable, value)
+        try:
+            effects = self.tracker.variable_read(effect.linkedid, effect.channel,
+                                                 effect.variable, value, self._clock())
+        except Exception as exc:  # noqa: BLE001 - the session goes on
+            self._event_failed({"Event": "Getvar"}, exc)
+            return
+        if effects:
+            self.run(effects)
 
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None) -> Any:
         if not self.connected:

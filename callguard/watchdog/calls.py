@@ -7,20 +7,40 @@ Local halves included, share it). The called party's channel is the ``DestChanne
 ``DialBegin`` that a channel of the call made — never guessed from the technology (an
 originated leg's DialBegin has no caller block and is not a called party).
 
+Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
+applied. The tracker learns it from the gate of this process (``follow``) or from the call
+itself: the ``CALLGUARD_FOLLOW`` channel variable (``carry.py``) on the events' channel
+blocks (``channelvars``) or, after a reconnect without channelvars, read with ``Getvar``.
+So a restarted node, or another node, follows the call again (``reconcile``).
+
 Release (13-25a-103(5)(e); 47 U.S.C. 227(d)(3)(B)): when the called party's channel
 hangs up first, every other channel of the call still up is hung up after the grace;
-Hangup events confirm; unconfirmed channels are retried; a channel still up at the
-limit is a violation risk.
+Hangup events confirm; unconfirmed channels are retried. A call with no statutory limit
+(a predictive call no pack limits) is released the same way; the limit only decides
+whether a late release is recorded as a violation risk.
+
+Active or standby: several nodes may watch one Asterisk; only the active one acts
+(``activate``/``deactivate``, driven by the follower lease in ``node.py``). A standby keeps
+the same picture, sends no Hangup, and holds back its records; on taking over it releases
+what is due at once and writes the records of calls that ended since the old follower
+was last seen.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
+import math
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from callguard.fronts.fastagi.contract import VAR_FOLLOW
+from callguard.watchdog.carry import Carried, decode
+from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel, safe_channels
+
 __all__ = [
+    "PRESENTATION_VARIABLE",
     "USED_EVENTS",
     "CallTracker",
     "Followed",
@@ -32,10 +52,16 @@ __all__ = [
 
 Event = Mapping[str, str]
 Report = Callable[..., None]
+Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 
+PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
+DIAL_STATUS_VARIABLE = "DIALSTATUS"
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
 _PENDING_TTL_S = 600.0
+_HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
+_CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
+                       "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
 # CALLERID(num-pres) names and their numbers (callerid.c pres_types; lab:agi-pres-all).
 _PRESENTATIONS = {
@@ -76,6 +102,7 @@ class ReadVariable:
 
 
 Effect = HangupChannel | ReadVariable
+_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE})  # a standby may ask these
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,10 +122,18 @@ class Followed:
     linkedid: str
     campaign: str
     mode: str
-    limit_s: float  # the smallest applicable release limit (5 s federal prerecorded, 25 s Utah)
+    limit_s: float | None  # the smallest applicable release limit; None: no statute sets one
     limit_citation: str
     caller_id: str  # the number the gate set for presentation
     registered_at: float = 0.0
+    origin: str = ""  # the node whose gate allowed it, when learned from the channel
+
+    @classmethod
+    def from_carried(cls, carried: Carried, linkedid: str, now: float) -> Followed:
+        """The follow facts a channel carried."""
+        return cls(carried.decision_id, linkedid, carried.campaign, carried.mode,
+                   carried.limit_s, carried.limit_citation, carried.caller_id, now,
+                   carried.origin)
 
 
 @dataclass(slots=True)
@@ -114,7 +149,7 @@ class _Call:
     dial_status: str | None = None
     answered_at: float | None = None
     bridged_at: float | None = None
-    abandonment: str | None = None  # "bridged" | "abandoned", for predictive calls
+    abandonment: str | None = None  # "bridged" | "abandoned" | "unknown", predictive calls
     first_hangup: str | None = None  # channel name of the call's first Hangup
     called_hangup_at: float | None = None
     release_due: float | None = None
@@ -122,7 +157,15 @@ class _Call:
     first_action_at: float | None = None
     risk_logged: bool = False
     presented: str | None = None  # ConnectedLineNum on the called party's channel
+    presented_from: str | None = None  # the event that carried it
+    caller_id: str | None = None  # verified | mismatch | unverified
+    presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
+    rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
+    rebuild_outage: float = 0.0
+    apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
+    carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
+    asked_dial_status: bool = False
 
 
 def _digits(number: str) -> str:
@@ -130,34 +173,84 @@ def _digits(number: str) -> str:
     return text[1:] if len(text) == 11 and text.startswith("1") else text
 
 
+def _partner(name: str) -> str | None:
+    """The other half of a Local channel, by Asterisk's naming (``…;1`` and ``…;2``)."""
+    if name.startswith("Local/") and name[-2:] in (";1", ";2"):
+        return name[:-1] + ("2" if name.endswith("1") else "1")
+    return None
+
+
 class CallTracker:
     """Calls by Linkedid; followed calls get release enforcement and their records."""
 
     def __init__(self, settings: TrackerSettings, report: Report,
-                 observe_release: Callable[[float], None] = lambda s: None,
-                 violation: Callable[[], None] = lambda: None,
-                 answered: Callable[[str, bool], None] = lambda campaign, abandoned: None,
-                 ) -> None:
+                 answered: Answered = lambda campaign, abandoned, decision_id: None) -> None:
         self.settings = settings
         self._report = report
-        self._observe_release = observe_release
-        self._violation = violation
         self._answered = answered
         self.calls: dict[str, _Call] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
+        self.active = True
+        self.channelvars_seen = False  # some event carried a ChanVariable CALLGUARD_FOLLOW
+        self._held_back: deque[tuple[float, Callable[[], None]]] = deque()
 
     # --- what the gate tells us ---------------------------------------------------------
 
     def follow(self, followed: Followed) -> None:
-        """Watch the call with this Linkedid (the gate allowed it)."""
+        """Watch the call with this Linkedid (the gate of this process allowed it)."""
         call = self.calls.get(followed.linkedid)
         if call is not None:
-            call.followed = followed
+            if call.followed is None or call.followed.decision_id != followed.decision_id:
+                call.followed = followed
             return
         self._pending[followed.linkedid] = followed
         while len(self._pending) > _MAX_PENDING:
             self._pending.popitem(last=False)
+
+    @property
+    def followed(self) -> int:
+        """Live calls this tracker is following."""
+        return sum(1 for call in self.calls.values() if call.followed is not None)
+
+    # --- active or standby --------------------------------------------------------------
+
+    def activate(self, now: float, since: float) -> list[Effect]:
+        """Become the acting follower: records held back since ``since`` are written, and
+        what is due (releases, caller-ID reads) is done at once."""
+        self.active = True
+        held, self._held_back = self._held_back, deque()
+        for at, write in held:
+            if at >= since:
+                write()
+        effects: list[Effect] = []
+        for call in list(self.calls.values()):
+            if call.release_due is not None:
+                call.release_due = min(call.release_due, now)
+                effects.extend(self.due(now, only=call))
+            effects.extend(self._check_caller_id(call))
+        return effects
+
+    def deactivate(self) -> None:
+        """Another node acts: keep the picture, send nothing, hold records back."""
+        self.active = False
+
+    def _emit(self, now: float, write: Callable[[], None]) -> None:
+        if self.active:
+            write()
+            return
+        self._held_back.append((now, write))
+        while self._held_back and self._held_back[0][0] < now - _HELD_BACK_S:
+            self._held_back.popleft()
+
+    def _record(self, now: float, name: str, **fields: Any) -> None:
+        self._emit(now, partial(self._report, name, **fields))
+
+    def _out(self, effects: list[Effect]) -> list[Effect]:
+        if self.active or not effects:
+            return effects
+        return [e for e in effects
+                if isinstance(e, ReadVariable) and e.variable in _FOLLOWING_READS]
 
     # --- events ---------------------------------------------------------------------------
 
@@ -167,7 +260,35 @@ class CallTracker:
         if method is None:
             return []
         handler: Callable[[Event, float], list[Effect]] = getattr(self, method)
-        return handler(event, now)
+        effects = handler(event, now)
+        value = follow_value(event)
+        if value is not None:
+            self.channelvars_seen = True
+            if value:
+                effects = effects + self._learn_from(event, value, now)
+        return self._out(effects)
+
+    def _learn_from(self, event: Event, value: str, now: float) -> list[Effect]:
+        call = self.calls.get(event.get("Linkedid", ""))
+        if call is None:
+            return []
+        own = event.get("ChanVariable", "").startswith(FOLLOW_PREFIX + value[:1])
+        return self._learn(call, value, event.get("Channel") if own else None, now)
+
+    def _learn(self, call: _Call, value: str, carrier: str | None, now: float) -> list[Effect]:
+        """The channel says the gate allowed this call: follow it (again)."""
+        if carrier:
+            call.carriers.add(carrier)
+        if call.followed is not None and value.startswith(f"1|{call.followed.decision_id}|"):
+            return []
+        carried = decode(value)
+        if carried is None:
+            return []
+        known = call.followed is not None
+        call.followed = Followed.from_carried(carried, call.linkedid, now)
+        if known or not call.rebuilt:
+            return []
+        return self._resume(call, now)
 
     def _newchannel(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid, name = (event.get("Linkedid", ""), event.get("Uniqueid", ""),
@@ -209,18 +330,24 @@ class CallTracker:
         if len(call.dialled) == 1:
             call.dest = dest
             call.called_side.add(dest)
-        presented = event.get("DestConnectedLineNum")
-        if presented and dest == call.dest:
-            call.presented = presented
+        self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         del now
         return []
 
     def _dial_end(self, event: Event, now: float) -> list[Effect]:
-        if not event.get("Channel"):
+        caller = event.get("Channel")
+        if not caller:
             return []
         call = self.calls.get(event.get("Linkedid", ""))
         dest = event.get("DestChannel", "")
-        if call is None or dest not in call.dialled:
+        if call is None or not dest:
+            return []
+        if (dest not in call.dialled and call.rebuilt and call.dest is None
+                and caller in call.channels.values()):
+            call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
+            call.dest = dest
+            call.called_side.add(dest)
+        if dest not in call.dialled:
             return []
         status = event.get("DialStatus", "")
         if status == "ANSWER":
@@ -229,19 +356,22 @@ class CallTracker:
                 call.called_side.add(dest)
             call.dial_status = status
             call.answered_at = call.answered_at or now
-            presented = event.get("DestConnectedLineNum")
-            if presented:
-                call.presented = presented
-            if call.followed is not None:
-                return [ReadVariable(call.linkedid, dest, "CONNECTEDLINE(num-pres)")]
-        elif call.dial_status is None and dest == call.dest:
+            self._presented(call, dest, event.get("DestConnectedLineNum"), "DialEnd")
+            return self._check_caller_id(call)
+        if call.dial_status is None and dest == call.dest:
             call.dial_status = status
         return []
 
+    @staticmethod
+    def _presented(call: _Call, channel: str, number: str | None, source: str) -> None:
+        if number and number != "<unknown>" and channel == call.dest:
+            call.presented, call.presented_from = number, source
+
     def _connected_line(self, event: Event, now: float) -> list[Effect]:
         call = self.calls.get(event.get("Linkedid", ""))
-        if call is not None and event.get("Channel") == call.dest:
-            call.presented = event.get("ConnectedLineNum") or call.presented
+        if call is not None:
+            self._presented(call, event.get("Channel", ""), event.get("ConnectedLineNum"),
+                            "NewConnectedLine")
         del now
         return []
 
@@ -295,6 +425,8 @@ class CallTracker:
             if call.release_due is None or now < call.release_due:
                 continue
             self._check_limit(call, now)
+            if not self.active:
+                continue  # the acting node releases; this one only watches
             targets = self._leftovers(call)
             for channel in targets:
                 attempt = call.hangups.get(channel, 0) + 1
@@ -303,95 +435,201 @@ class CallTracker:
             if targets and call.first_action_at is None:
                 call.first_action_at = now
             call.release_due = now + self.settings.retry_s if targets else None
-        for linkedid, followed in list(self._pending.items()):
-            if now - followed.registered_at > _PENDING_TTL_S:
+        if only is None:
+            for linkedid, followed in list(self._pending.items()):
+                if now - followed.registered_at <= _PENDING_TTL_S:
+                    break
                 del self._pending[linkedid]
         return effects
 
     def variable_read(self, linkedid: str, channel: str, variable: str, value: str | None,
-                      ) -> None:
-        """The presentation read from the called party's channel: compare with the gate's."""
+                      now: float) -> list[Effect]:
+        """A ``Getvar`` answer (None: unreadable): follow facts, dial status, presentation."""
         call = self.calls.get(linkedid)
-        if call is None or call.followed is None:
-            return
+        if call is None:
+            return []
+        if variable == VAR_FOLLOW:
+            return self._out(self._learn(call, value, channel, now)) if value else []
+        if variable == DIAL_STATUS_VARIABLE:
+            return self._out(self._dial_status_read(call, value or "", now))
+        if variable == PRESENTATION_VARIABLE:
+            self._presentation_read(call, channel, value, now)
+        return []
+
+    def _check_caller_id(self, call: _Call) -> list[Effect]:
+        """Once the called party answered: read the presentation on its channel."""
+        if (call.followed is None or call.caller_id is not None or call.answered_at is None
+                or call.dest is None or call.dest not in call.channels.values()
+                or not self.active or call.rebuilt):
+            return []  # a call first seen in a rebuilt picture: its answer was not seen
+        return [ReadVariable(call.linkedid, call.dest, PRESENTATION_VARIABLE)]
+
+    def _presentation_read(self, call: _Call, channel: str, value: str | None,
+                           now: float) -> None:
+        """The presentation read from the called party's channel: compare with the gate's."""
         followed = call.followed
+        if followed is None or call.caller_id is not None:
+            return
         allowed = presentation_allowed(value) if value is not None else None
         presented = call.presented or ""
         number_ok = _digits(presented) == _digits(followed.caller_id)
+        call.presentation = value
+        common = {"decision_id": followed.decision_id, "campaign": followed.campaign,
+                  "channel": safe_channel(channel), "variable": PRESENTATION_VARIABLE,
+                  "presentation": value, "citation": _CALLER_ID_CITATION}
         if allowed is True and number_ok:
-            return
-        citation = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
-                    "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
-        if allowed is None and number_ok:
+            call.caller_id = "verified"
+        elif allowed is None and number_ok:
             # not a mismatch: the presentation could not be read (the channel was gone,
             # AMI was away, or Asterisk answered a value we do not know)
-            self._report("caller-id-unverified", decision_id=followed.decision_id,
-                         campaign=followed.campaign, channel=channel, variable=variable,
-                         presentation=value, citation=citation)
-            return
-        self._report("caller-id-mismatch", decision_id=followed.decision_id,
-                     campaign=followed.campaign, channel=channel, variable=variable,
-                     presentation=value, presentation_allowed=allowed,
-                     presented_last4=presented[-4:] if presented else None,
-                     expected_last4=followed.caller_id[-4:], citation=citation)
+            call.caller_id = "unverified"
+            self._record(now, "caller-id-unverified", **common)
+        else:
+            call.caller_id = "mismatch"
+            self._record(now, "caller-id-mismatch", **common, presentation_allowed=allowed,
+                         presented_last4=presented[-4:] if presented else None,
+                         expected_last4=followed.caller_id[-4:])
 
-    # --- after a reconnect ----------------------------------------------------------------
+    def _caller_id_fields(self, call: _Call) -> dict[str, Any]:
+        """What the line-release record says about the caller ID, and how it was checked."""
+        followed = call.followed
+        if call.answered_at is None or followed is None:
+            return {"caller_id": "not-answered"}
+        if call.caller_id is None:
+            return {"caller_id": "not-checked",
+                    "caller_id_how": "followed again from a rebuilt picture after the answer"
+                    if call.rebuilt else "the answer was not seen by an acting node"}
+        how = (f"{call.presented_from or 'no event'} ConnectedLineNum "
+               f"…{_digits(call.presented or '')[-4:]} against the campaign's …"
+               f"{_digits(followed.caller_id)[-4:]}; AMI Getvar {PRESENTATION_VARIABLE}"
+               f"={call.presentation if call.presentation is not None else 'unreadable'}")
+        return {"caller_id": call.caller_id, "caller_id_how": how}
+
+    # --- after a reconnect or a restart --------------------------------------------------
 
     def disconnected(self, now: float) -> None:
-        """AMI is gone: events are missed until ``reconcile``."""
+        """AMI is gone (or this process only started): events are missed until ``reconcile``.
+
+        ``now`` may lie in the past: a restarted node passes the last moment a follower is
+        known to have been watching, so delays are bounded by the whole gap."""
         if self.disconnected_at is None:
             self.disconnected_at = now
 
     def reconcile(self, live: Iterable[Event], now: float) -> list[Effect]:
         """Rebuild from ``CoreShowChannel`` items after a (re)connect; release leftovers.
 
-        A followed call whose called party is gone but other channels are still up is
-        released now; its delay is known only to lie between 0 and the outage, so the
-        outage is logged as the bound, and as a violation risk when it passes the limit.
+        Calls first seen here are followed again from their channel variable (or a
+        ``Getvar`` for it when channelvars is not configured). A followed call whose called
+        party is gone but other channels are still up is released now; its delay is known
+        only to lie between 0 and the outage, so the outage is logged as the bound, and as
+        a violation risk when it passes the limit.
         """
         since = self.disconnected_at
         self.disconnected_at = None
-        outage = now - since if since is not None else 0.0
-        seen: dict[str, dict[str, Event]] = {}
-        for item in live:
-            linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
-            if linkedid and uniqueid:
-                seen.setdefault(linkedid, {})[uniqueid] = item
+        outage = max(0.0, now - since) if since is not None else 0.0
+        seen = self._picture(live)
         for linkedid, items in seen.items():
-            call = self.calls.get(linkedid)
-            if call is None:
-                call = self.calls[linkedid] = _Call(
-                    linkedid, followed=self._pending.pop(linkedid, None))
-            for uniqueid, item in items.items():
-                call.channels[uniqueid] = item.get("Channel", "")
-            if call.dest is None:
-                # Asterisk names a Dial()'s outgoing leg's application "AppDial".
-                dialled = [i.get("Channel", "") for i in items.values()
-                           if i.get("Application") == "AppDial"]
-                if len(dialled) == 1:
-                    call.dest = dialled[0]
-                    call.dialled.add(dialled[0])
-                    call.called_side.add(dialled[0])
-                    if items and any(i.get("ChannelState") == "6" for i in items.values()):
-                        call.answered_at = call.answered_at or now
-                        call.dial_status = call.dial_status or "ANSWER"
+            self._rebuild_call(linkedid, items, now, outage)
         effects: list[Effect] = []
         for linkedid, call in list(self.calls.items()):
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
                 del call.channels[uniqueid]
-            dest_gone = call.dest is not None and call.dest not in call.channels.values()
-            # Who hung up first is unknown: the called party is gone, so the rest must go.
-            if (dest_gone and call.called_hangup_at is None and call.followed is not None
-                    and call.answered_at is not None and self._leftovers(call)):
-                call.called_hangup_at = now - outage  # the earliest it can have been
-                call.outage_s = outage
-                call.release_due = now
-                effects.extend(self.due(now, only=call))
-            if not call.channels:
+            if call.channels:
+                effects.extend(self._resume(call, now, outage))
+            else:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
-        return effects
+        return self._out(effects)
+
+    def _picture(self, live: Iterable[Event]) -> dict[str, dict[str, Event]]:
+        """``CoreShowChannel`` items by Linkedid and Uniqueid."""
+        seen: dict[str, dict[str, Event]] = {}
+        for item in live:
+            linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
+            if linkedid and uniqueid:
+                seen.setdefault(linkedid, {})[uniqueid] = item
+            if follow_value(item) is not None:
+                self.channelvars_seen = True
+        return seen
+
+    def _rebuild_call(self, linkedid: str, items: Mapping[str, Event], now: float,
+                      outage: float) -> None:
+        """One call of the picture: its channels, applications, called party, follow facts."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            call = self.calls[linkedid] = _Call(
+                linkedid, followed=self._pending.pop(linkedid, None), rebuilt=True,
+                rebuild_outage=outage)
+        for uniqueid, item in items.items():
+            name = item.get("Channel", "")
+            call.channels[uniqueid] = name
+            call.apps[name] = item.get("Application", "")
+            if item.get("Application") == "AppDial" and call.dest is None:
+                self._rebuilt_dest(call, item, now)
+            value = follow_value(item)
+            if not value:
+                continue
+            call.carriers.add(name)
+            carried = decode(value) if call.followed is None else None
+            if carried is not None:
+                call.followed = Followed.from_carried(carried, linkedid, now)
+
+    def _rebuilt_dest(self, call: _Call, item: Event, now: float) -> None:
+        """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
+        name = item.get("Channel", "")
+        call.dest = name
+        call.dialled.add(name)
+        call.called_side.add(name)
+        if item.get("ChannelState") == "6":
+            call.answered_at = call.answered_at or now
+            call.dial_status = call.dial_status or "ANSWER"
+            call.abandonment = call.abandonment or "unknown"  # the answer was not seen
+            self._presented(call, name, item.get("ConnectedLineNum"), "CoreShowChannel")
+
+    def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
+        """What a (re)built call needs now: its follow facts, its dial status, a release."""
+        outage = call.rebuild_outage if outage is None else outage
+        if call.followed is None:
+            if call.rebuilt and not self.channelvars_seen:
+                return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
+                        for name in sorted(call.channels.values())]
+            return []
+        dest_gone = call.dest is not None and call.dest not in call.channels.values()
+        if dest_gone:
+            if (call.called_hangup_at is None and call.answered_at is not None
+                    and self._leftovers(call)):
+                return self._release_after_outage(call, now, outage)
+            return []
+        if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
+            return self._check_caller_id(call)
+        # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
+        # has returned. With Dial(...,g) the caller's leg lives on after the called party
+        # hangs up: DIALSTATUS=ANSWER on it then means the called party ended the call.
+        dialers = [n for n in call.carriers if call.apps.get(n) != "AppDial"]
+        if any(call.apps.get(n) in ("Dial", "AGI") for n in dialers) or call.asked_dial_status:
+            return []
+        call.asked_dial_status = True
+        return [ReadVariable(call.linkedid, n, DIAL_STATUS_VARIABLE) for n in sorted(dialers)]
+
+    def _dial_status_read(self, call: _Call, status: str, now: float) -> list[Effect]:
+        if not status or call.followed is None or call.dest is not None:
+            return []
+        call.dial_status = status
+        if status != "ANSWER" or call.called_hangup_at is not None:
+            return []
+        call.answered_at = call.answered_at or now
+        call.abandonment = call.abandonment or "unknown"
+        if not self._leftovers(call):
+            return []
+        return self._release_after_outage(call, now, call.rebuild_outage)
+
+    def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
+        """Who hung up first is unknown: the called party is gone, so the rest must go."""
+        call.called_hangup_at = now - outage  # the earliest it can have been
+        call.outage_s = outage
+        call.release_due = now
+        return self.due(now, only=call)
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -406,7 +644,10 @@ class CallTracker:
     def _side(call: _Call) -> set[str]:
         """The called party's channels: every hop and each hop's Local partner."""
         side = set(call.called_side)
-        side.update(call.partners[name] for name in call.called_side if name in call.partners)
+        for name in call.called_side:
+            partner = call.partners.get(name) or _partner(name)
+            if partner:
+                side.add(partner)
         return side
 
     def _leftovers(self, call: _Call) -> list[str]:
@@ -415,31 +656,33 @@ class CallTracker:
 
     @staticmethod
     def _limit(call: _Call) -> float:
-        return call.followed.limit_s if call.followed is not None else 0.0
+        limit = call.followed.limit_s if call.followed is not None else None
+        return math.inf if limit is None else limit
 
     def _check_limit(self, call: _Call, now: float) -> None:
-        if call.risk_logged or call.called_hangup_at is None or call.followed is None:
+        followed = call.followed
+        if (call.risk_logged or call.called_hangup_at is None or followed is None
+                or followed.limit_s is None):
             return
         elapsed = now - call.called_hangup_at
-        if elapsed < call.followed.limit_s or not self._leftovers(call):
+        if elapsed < followed.limit_s or not self._leftovers(call):
             return
-        self._risk(call, elapsed, "channels still up past the release limit after the called "
-                   "party hung up" + (" (AMI was disconnected: the hangup time is unknown and "
-                                      "may be as early as the outage began)"
-                                      if call.outage_s else ""))
+        self._risk(call, elapsed, now, "channels still up past the release limit after the "
+                   "called party hung up" + (" (AMI was disconnected or this node restarted: "
+                                             "the hangup time is unknown and may be as early "
+                                             "as the outage began)" if call.outage_s else ""))
 
-    def _risk(self, call: _Call, elapsed: float, reason: str) -> None:
-        """Count and record a violation risk, once per call."""
+    def _risk(self, call: _Call, elapsed: float, now: float, reason: str) -> None:
+        """Record a violation risk, once per call."""
         followed = call.followed
         if followed is None or call.risk_logged:
             return
         call.risk_logged = True
-        self._violation()
-        self._report("violation-risk", decision_id=followed.decision_id,
+        self._record(now, "violation-risk", decision_id=followed.decision_id,
                      campaign=followed.campaign, mode=followed.mode,
                      limit_s=followed.limit_s, citation=followed.limit_citation,
                      elapsed_ms=round(elapsed * 1000, 1),
-                     still_up=sorted(self._leftovers(call)),
+                     still_up=safe_channels(self._leftovers(call)),
                      ami_outage_s=round(call.outage_s, 3) if call.outage_s else None,
                      reason=reason)
 
@@ -455,7 +698,8 @@ class CallTracker:
                 and call.dest in call.channels.values()):
             return  # still inside the window
         call.abandonment = "bridged" if bridged else "abandoned"
-        self._answered(followed.campaign, not bridged)
+        self._emit(now, partial(self._answered, followed.campaign, not bridged,
+                                followed.decision_id))
 
     def _finish(self, call: _Call, now: float) -> None:
         del self.calls[call.linkedid]
@@ -467,13 +711,18 @@ class CallTracker:
         fields: dict[str, Any] = {
             "decision_id": followed.decision_id, "campaign": followed.campaign,
             "mode": followed.mode, "dial_status": call.dial_status,
-            "called_channel": call.dest,
-            "limit_s": followed.limit_s, "limit_citation": followed.limit_citation,
+            "called_channel": safe_channel(call.dest),
+            "limit_s": followed.limit_s, "limit_citation": followed.limit_citation or None,
             "grace_s": self.settings.grace_s,
-            "hangups_sent": dict(sorted(call.hangups.items())),
+            "hangups_sent": {safe_channel(k) or "": v for k, v in sorted(call.hangups.items())},
         }
-        if call.abandonment is not None:
+        if call.abandonment in ("bridged", "abandoned"):
             fields["agent_within_2s"] = call.abandonment == "bridged"
+        fields.update(self._caller_id_fields(call))
+        if followed.origin:
+            fields["allowed_by"] = followed.origin
+        if call.rebuilt:
+            fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
         if call.called_hangup_at is None:
             ended = "not-answered" if call.answered_at is None else (
                 "transferred" if call.transferred else "caller")
@@ -487,14 +736,14 @@ class CallTracker:
                           first_action_ms=round((call.first_action_at - call.called_hangup_at)
                                                 * 1000, 3)
                           if call.first_action_at is not None else None,
-                          within_limit=release <= followed.limit_s and not call.risk_logged)
+                          within_limit=None if followed.limit_s is None
+                          else release <= followed.limit_s and not call.risk_logged)
             if call.outage_s:
                 fields["ami_outage_s"] = round(call.outage_s, 3)
                 fields["release_ms_is_upper_bound"] = True
-            self._observe_release(release)
-            if release > followed.limit_s:
-                self._risk(call, release, "the last channel went after the release limit")
-        self._report("line-release", **fields)
+            if followed.limit_s is not None and release > followed.limit_s:
+                self._risk(call, release, now, "the last channel went after the release limit")
+        self._record(now, "line-release", **fields)
 
 
 # Event name -> handler method: the events the watchdog reads (manager.conf's filters pass

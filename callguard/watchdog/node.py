@@ -1,15 +1,21 @@
 """The watchdog wired into a node: decisions in, records and metrics out.
 
 The gate's record hook hands every decision here; an ALLOW in predictive or prerecorded
-mode with a Linkedid is followed. Records go to the compliance log under the call's
-decision id; abandonment (64.1200(a)(7)) is counted per campaign per day in the
-abandonment tallies (SQLite in the data dir, or Redis when the records are there, so all
-nodes add to one count) and judged over a rolling 30 days.
+mode with a Linkedid is followed at once, whatever pack applied (no statutory limit: the
+call is still released; the limit only decides violation risk). Calls allowed by other
+nodes, or before this process started, are followed from the variable the call carries
+(``carry.py``). Only the node holding the follower lease acts (``lease.py``).
+
+Records go to the compliance log under the call's decision id, once (``lease.first``);
+abandonment (64.1200(a)(7)) is counted per campaign per day in the abandonment tallies
+(SQLite in the data dir, or Redis when the records are there, so all nodes add to one
+count) and judged over a rolling 30 days, for every campaign.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -21,77 +27,209 @@ from callguard.audit import ComplianceLog
 from callguard.decision import Decision
 from callguard.errors import StoreError
 from callguard.fronts.http.metrics import NodeMetrics
-from callguard.policy.model import DialingMode
 from callguard.stores.interfaces import AbandonmentTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog
 from callguard.watchdog.calls import CallTracker, Followed, TrackerSettings
+from callguard.watchdog.carry import FOLLOWED_MODES, Carried, encode
+from callguard.watchdog.lease import FollowerLease, Holding
 
-__all__ = ["WatchdogNode"]
+__all__ = ["WatchdogNode", "follow_variable"]
 
-_FOLLOWED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
 _WINDOW_DAYS = 30
 _LIMIT = 0.03  # 64.1200(a)(7): at most 3 % of live-answered calls per campaign per 30 days
 _log = structlog.get_logger("callguard.watchdog")
 
 
+def _carried(decision: Decision, origin: str) -> Carried | None:
+    """What to follow for an allowed automated call; None for anything else."""
+    if (not decision.allowed or decision.mode is None or decision.campaign is None
+            or decision.mode.value not in FOLLOWED_MODES):
+        return None
+    obligations = decision.verdict.obligations
+    return Carried(decision.decision_id, decision.mode.value,
+                   obligations.line_release_seconds,
+                   obligations.line_release_citation or "", decision.campaign.id,
+                   decision.campaign.caller_id, origin)
+
+
+def follow_variable(origin: str) -> Callable[[Decision], str | None]:
+    """For the FastAGI answer: the ``__CALLGUARD_FOLLOW`` value of an allowed automated call
+    (every node sets it, with or without ``[ami]``, so any watchdog can follow the call)."""
+    def value(decision: Decision) -> str | None:
+        carried = _carried(decision, origin)
+        if carried is None:
+            return None
+        encoded = encode(carried)
+        if encoded is None:
+            _log.warning("follow_variable_too_long", decision_id=decision.decision_id,
+                         effect="only this node's watchdog follows the call")
+        return encoded
+    return value
+
+
 class WatchdogNode:
-    """Owns the tracker and the AMI session of one `callguard serve`."""
+    """Owns the tracker, the AMI session and the lease loop of one `callguard serve`."""
 
     def __init__(self, settings: AmiSettings, secret: str, compliance: ComplianceLog,
-                 metrics: NodeMetrics, tallies: AbandonmentTallies, *,
-                 today: Callable[[], date] = lambda: datetime.now(UTC).date()) -> None:
+                 metrics: NodeMetrics, tallies: AbandonmentTallies, lease: FollowerLease,
+                 *, node: str = "", today: Callable[[], date] = lambda: datetime.now(
+                     UTC).date()) -> None:
         self.settings = settings
+        self.node = node
         self._compliance = compliance
         self._metrics = metrics
         self.tallies = tallies
+        self.lease = lease
         self._today = today
         self._tasks: set[asyncio.Task[None]] = set()
+        self._takeovers = 0
         self.tracker = CallTracker(
             TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000),
-            report=compliance.event,
-            observe_release=metrics.line_release.observe,
-            violation=metrics.violation_risks.inc,
-            answered=self._answered)
+            report=self._report, answered=self._answered)
+        self.tracker.active = not lease.shared  # shared: standby until the lease is held
         self._secret = secret
         self.ami: AmiWatchdog | None = None
+        self._leasing: asyncio.Task[None] | None = None
+        self._known_until: float | None = None  # monotonic: last moment someone watched
+        self._other_seen: float | None = None  # monotonic: another node last held the lease
+        self.rebuilt_at: float | None = None
 
     async def start(self) -> None:
-        """Connect to Asterisk (retrying in the background)."""
+        """Connect to Asterisk (retrying in the background) and start the lease loop."""
+        self._known_until = self._monotonic(await self.lease.last_seen())
         self.ami = AmiWatchdog(self.settings, self._secret, self.tracker,
-                               on_state=lambda up: self._metrics.ami_up.set(int(up)))
-        await self.ami.start()
+                               on_state=lambda up: self._metrics.ami_up.set(int(up)),
+                               on_rebuilt=self._rebuilt)
+        self._metrics.watch_counts(
+            "callguard_watchdog_events", "AMI watchdog events by kind (event_errors, "
+            "malformed_messages, hangup_sent, hangup_already_gone, hangup_refused, "
+            "getvar_sent, rebuilds, takeovers)", "event", self._stats)
+        await self.ami.start(known_until=self._known_until)
+        self._leasing = asyncio.create_task(self._lease_loop())
 
     async def aclose(self) -> None:
-        """Stop the session; counts under way are written first."""
+        """Stop the session and hand the lease on; counts under way are written first."""
+        if self._leasing is not None:
+            self._leasing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._leasing
         if self.ami is not None:
             await self.ami.aclose()
+        await self.lease.give_up()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.tallies.aclose()
+        await self.lease.aclose()
 
     def observe(self, decision: Decision) -> None:
         """Follow an allowed automated call by the Linkedid the gate received."""
-        verdict = decision.verdict
-        if (not decision.allowed or decision.linkedid is None or decision.mode is None
-                or decision.mode not in _FOLLOWED_MODES or decision.campaign is None):
+        carried = _carried(decision, self.node)
+        if carried is None or decision.linkedid is None:
             return
-        obligations = verdict.obligations
-        limit = obligations.line_release_seconds
-        if limit is None:
-            return
-        self.tracker.follow(Followed(
-            decision_id=decision.decision_id, linkedid=decision.linkedid,
-            campaign=decision.campaign.id, mode=decision.mode.value, limit_s=limit,
-            limit_citation=obligations.line_release_citation or "",
-            caller_id=decision.campaign.caller_id, registered_at=time.monotonic()))
+        self.tracker.follow(Followed.from_carried(carried, decision.linkedid,
+                                                  time.monotonic()))
 
-    def _answered(self, campaign: str, abandoned: bool) -> None:
-        task = asyncio.get_running_loop().create_task(self._tally(campaign, abandoned))
+    def _stats(self) -> dict[str, int]:
+        stats = dict(self.ami.stats) if self.ami is not None else {}
+        stats["takeovers"] = self._takeovers
+        return stats
+
+    # --- who acts -------------------------------------------------------------------------
+
+    def _rebuilt(self, followed: int) -> None:
+        self.rebuilt_at = time.monotonic()
+        del followed
+
+    @staticmethod
+    def _monotonic(wall: float | None) -> float | None:
+        if wall is None:
+            return None
+        return time.monotonic() - max(0.0, time.time() - wall)
+
+    async def _lease_loop(self) -> None:
+        interval = self.settings.lease_ms / 3000
+        holding = False
+        while True:
+            try:
+                holding = await self._lease_step(holding)
+            except Exception as exc:  # noqa: BLE001 - the loop that decides who acts goes on
+                _log.error("watchdog_lease_step_failed", error=type(exc).__name__,
+                           reason=str(exc)[:200])
+            await asyncio.sleep(interval)
+
+    async def _lease_step(self, holding: bool) -> bool:
+        """Hold (or renew) the lease while watching; act or stand by accordingly."""
+        ami = self.ami
+        watching = ami is not None and ami.connected and ami.rebuilt
+        state = await self.lease.hold() if watching else Holding.OTHER
+        if watching and state is not Holding.OTHER:
+            if not self.tracker.active or not holding:
+                self._take_over(state)
+            return True
+        if holding and self.lease.shared:
+            await self.lease.give_up()
+        if watching:  # another node holds the lease, so it was watching until now
+            self._other_seen = time.monotonic()
+        if self.lease.shared and self.tracker.active:
+            self.tracker.deactivate()
+            _log.warning("watchdog_standby", node=self.node,
+                         reason="AMI session not ready" if not watching
+                         else "another node holds the follower lease")
+        return False
+
+    def _take_over(self, state: Holding) -> None:
+        """Act from now: records held back since the last follower was seen, due releases."""
+        if self.tracker.active and not self.lease.shared:
+            return
+        now = time.monotonic()
+        since = self._known_until if self._known_until is not None else -float("inf")
+        if self._other_seen is not None:
+            # The other node renewed until then, so it saw everything up to a lease's life
+            # before: only what came after may be unrecorded (the once-only marks settle
+            # what both saw).
+            since = max(since, self._other_seen - self.settings.lease_ms * 4 / 3000)
+        previous = getattr(self.lease, "previous", "")
+        effects = self.tracker.activate(now, since)
+        self._takeovers += 1
+        _log.info("watchdog_active", node=self.node, lease=state.value,
+                  previous_follower=previous.rsplit("|", 1)[0] if previous else None,
+                  released_now=len(effects))
+        if self.ami is not None:
+            self.ami.run(effects)
+
+    # --- records --------------------------------------------------------------------------
+
+    def _report(self, name: str, **fields: Any) -> None:
+        if not self.lease.shared:
+            self._write(name, fields)
+            return
+        self._spawn(self._write_once(name, fields))
+
+    async def _write_once(self, name: str, fields: dict[str, Any]) -> None:
+        if await self.lease.first(str(fields.get("decision_id", "")), name):
+            self._write(name, fields)
+
+    def _write(self, name: str, fields: dict[str, Any]) -> None:
+        self._compliance.event(name, **fields)
+        if name == "violation-risk":
+            self._metrics.violation_risks.inc()
+        elif name == "line-release" and fields.get("ended_by") == "called-party":
+            release_ms = fields.get("release_ms")
+            if isinstance(release_ms, int | float):
+                self._metrics.line_release.observe(release_ms / 1000)
+
+    def _answered(self, campaign: str, abandoned: bool, decision_id: str) -> None:
+        self._spawn(self._tally(campaign, abandoned, decision_id))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _tally(self, campaign: str, abandoned: bool) -> None:
+    async def _tally(self, campaign: str, abandoned: bool, decision_id: str = "") -> None:
         """Count the answered call, then judge the campaign's 30-day rate."""
+        if decision_id and not await self.lease.first(decision_id, "abandonment"):
+            return
         today = self._today()
         try:
             await self.tallies.add(campaign, today, abandoned=abandoned)
@@ -100,6 +238,7 @@ class WatchdogNode:
         except StoreError as exc:
             _log.error("abandonment_tally_failed", campaign=campaign, reason=str(exc))
             self._compliance.event("abandonment-uncounted", campaign=campaign,
+                                   decision_id=decision_id or None,
                                    abandoned=abandoned, reason=str(exc),
                                    citation="47 CFR 64.1200(a)(7)")
             return

@@ -28,6 +28,7 @@ __all__ = [
     "VAR_CALLERID_PRES",
     "VAR_CAUSE",
     "VAR_DECISION_ID",
+    "VAR_FOLLOW",
     "VAR_REASON",
     "VAR_RULE",
     "VAR_VERDICT",
@@ -53,6 +54,10 @@ VAR_REASON = "CALLGUARD_REASON"
 VAR_DECISION_ID = "CALLGUARD_DECISION_ID"
 VAR_CAUSE = "CALLGUARD_CAUSE"  # hangup cause to use on BLOCK
 OPTOUT_RESULT = "CALLGUARD_OPTOUT"  # OK once durable, FAILED otherwise
+# On an ALLOW the watchdog follows: what it needs, carried by the channel (set as
+# __CALLGUARD_FOLLOW, so the dialled leg inherits it; manager.conf channelvars puts it on
+# every AMI event). Format: callguard/watchdog/carry.py.
+VAR_FOLLOW = "CALLGUARD_FOLLOW"
 
 # Set on ALLOW so the solicitor's number is shown (13-25a-103(6); H.B. 45 106(4)).
 # CALLERPRES() is gone since Asterisk 17; CALLERID(num-pres) works on 13-22.

@@ -14,6 +14,7 @@ import asyncio
 import ipaddress
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,10 +72,12 @@ class FastAgiStats:
 class FastAgiServer(Application):  # type: ignore[misc]
     """panoramisk's Application with a bounded handler and callguard's two routes."""
 
-    def __init__(self, gate: Gate, settings: FastAgiSettings) -> None:
+    def __init__(self, gate: Gate, settings: FastAgiSettings,
+                 follow: Callable[[Decision], str | None] | None = None) -> None:
         super().__init__(loop=asyncio.get_running_loop())
         self.gate = gate
         self.settings = settings
+        self._follow = follow  # the watchdog's __CALLGUARD_FOLLOW value for an ALLOW
         self.stats = FastAgiStats()
         self._networks = [ipaddress.ip_network(s, strict=False)
                           for s in settings.allowed_sources]
@@ -215,6 +218,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if decision.allowed and decision.campaign is not None:
             variables[c.VAR_CALLERID_NUM] = decision.campaign.caller_id
             variables[c.VAR_CALLERID_PRES] = c.PRESENTATION_ALLOWED
+            follow = self._follow(decision) if self._follow is not None else None
+            if follow:
+                variables[f"__{c.VAR_FOLLOW}"] = follow
         return variables
 
     async def _optout(self, headers: dict[str, str], refused: str | None) -> dict[str, Any]:

@@ -1,0 +1,213 @@
+"""Which node acts when several watch one Asterisk: the follower lease.
+
+Every node with ``[ami] enabled`` follows every allowed automated call it sees (the call
+carries what is needed, ``carry.py``), but only the node holding the lease for that
+Asterisk acts: sends Hangup, reads the caller ID, writes the records, counts abandonment.
+The others are hot standbys with the same picture.
+
+``RedisLease`` (``[records] backend = "redis"``, shared by every node): the lease is a key
+per Asterisk (``callguard:watchdog:lease:<host>:<port>``, so every node must name the
+Asterisk with the same ``[ami] host`` and ``port``) holding ``node|instance|wall clock``,
+renewed every ``lease_ms / 3`` while the node is logged in to Asterisk and has its
+picture; it expires after ``lease_ms``. A node that dies, stalls or loses its AMI session
+stops renewing; a standby takes over within ``lease_ms`` plus one renewal interval (2 s
+with the default 1500 ms). A restarted node takes its own lease back at once (same node
+name). ``callguard:watchdog:seen:<host>:<port>`` keeps the wall clock of the last renewal,
+so whoever acts next knows since when nobody was watching.
+
+Records are written once: before writing a record about a call, the acting node sets
+``callguard:watchdog:done:<decision id>:<record kind>`` (SET NX, two days); a node that
+finds it set writes nothing. That covers the moments around a takeover, when the old and
+the new follower may both have seen the end of a call.
+
+When Redis cannot be reached, every node with a working AMI session acts (a second Hangup
+for a channel already gone is harmless; an unreleased line is a violation), and records
+are written without the once-only check — duplicates are possible then, and logged.
+
+``SoleFollower`` (embedded backend: one watchdog per Asterisk): always acts; it keeps the
+wall clock of its last watching moment in the data dir, so a restarted node bounds the
+delay of what it releases by the time it was away.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+import structlog
+from redis import asyncio as aioredis
+from redis.exceptions import RedisError
+
+__all__ = ["FollowerLease", "Holding", "RedisLease", "SoleFollower"]
+
+_log = structlog.get_logger("callguard.watchdog")
+_DONE_TTL_S = 2 * 86_400
+
+# KEYS: lease, seen. ARGV: node, instance, wall clock, ttl ms.
+# Returns {1 if held now, the previous value or "", the previous seen or ""}.
+_HOLD = """
+local cur = redis.call('GET', KEYS[1])
+local seen = redis.call('GET', KEYS[2])
+if cur then
+  local node = string.match(cur, '^(.*)|[^|]*|[^|]*$')
+  if node ~= ARGV[1] then
+    return {0, cur, seen or ''}
+  end
+end
+redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'EX', 86400)
+return {1, cur or '', seen or ''}
+"""
+# KEYS: lease. ARGV: node, instance. Deletes the lease only when this process holds it.
+_GIVE_UP = """
+local cur = redis.call('GET', KEYS[1])
+if cur and string.match(cur, '^(.*|[^|]*)|[^|]*$') == ARGV[1] .. '|' .. ARGV[2] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class Holding(enum.Enum):
+    """The answer of ``hold``."""
+
+    HELD = "held"  # this node acts
+    OTHER = "other"  # another node acts
+    UNKNOWN = "unknown"  # the lease store cannot be reached: act (fail safe)
+
+
+class FollowerLease(Protocol):
+    """Who acts for one Asterisk, and once-only records."""
+
+    shared: bool
+
+    async def hold(self) -> Holding:
+        """Take or renew the lease (call only while logged in, with a picture)."""
+
+    async def give_up(self) -> None:
+        """Stop acting now (AMI lost, shutting down), so a standby takes over sooner."""
+
+    async def last_seen(self) -> float | None:
+        """Wall clock of the last moment a follower of this Asterisk was watching."""
+
+    async def first(self, decision_id: str, kind: str) -> bool:
+        """True if no node wrote this record yet (and now none will but this one)."""
+
+    async def aclose(self) -> None:
+        """Release what the lease holds open."""
+
+
+class SoleFollower:
+    """One watchdog per Asterisk (embedded backend): always acts."""
+
+    shared = False
+
+    def __init__(self, alive_file: Path) -> None:
+        self._path = alive_file
+
+    async def hold(self) -> Holding:
+        """Always held; remember that this node is watching now."""
+        try:
+            self._path.write_text(f"{time.time():.3f}\n")
+        except OSError as exc:
+            _log.warning("watchdog_alive_unwritable", path=str(self._path),
+                         reason=exc.strerror)
+        return Holding.HELD
+
+    async def give_up(self) -> None:
+        """Nothing to hand over."""
+
+    async def last_seen(self) -> float | None:
+        """From the file the previous run of this node kept."""
+        try:
+            return float(self._path.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    async def first(self, decision_id: str, kind: str) -> bool:
+        """One node: every record is the first."""
+        del decision_id, kind
+        return True
+
+    async def aclose(self) -> None:
+        """Nothing open."""
+
+
+class RedisLease:
+    """The lease and the once-only marks in Redis, shared by every node."""
+
+    shared = True
+
+    def __init__(self, client: aioredis.Redis, *, asterisk: str, node: str, ttl_ms: int,
+                 instance: str | None = None) -> None:
+        self._client = client
+        self._lease = f"callguard:watchdog:lease:{asterisk.lower()}"
+        self._seen = f"callguard:watchdog:seen:{asterisk.lower()}"
+        self.node, self.ttl_ms = node, ttl_ms
+        self.instance = instance or uuid.uuid4().hex[:12]  # this process
+        self.previous: str = ""  # the lease value found when this node last took it
+        self._down = False
+
+    async def hold(self) -> Holding:
+        """Take the lease if free or ours (this node, this or a previous run), else not."""
+        try:
+            held, previous, _seen = await self._client.eval(
+                _HOLD, 2, self._lease, self._seen, self.node, self.instance,
+                f"{time.time():.3f}", str(self.ttl_ms))
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return Holding.UNKNOWN
+        self._reachable()
+        if int(held):
+            self.previous = previous.decode() if isinstance(previous, bytes) else previous
+            return Holding.HELD
+        return Holding.OTHER
+
+    async def give_up(self) -> None:
+        """Delete the lease if this process holds it."""
+        try:
+            await self._client.eval(_GIVE_UP, 1, self._lease, self.node, self.instance)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+
+    async def last_seen(self) -> float | None:
+        """The wall clock of the last renewal by any node."""
+        try:
+            value = await self._client.get(self._seen)
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            return None
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    async def first(self, decision_id: str, kind: str) -> bool:
+        """SET NX on the record's mark; unreachable Redis: write anyway (and say so)."""
+        try:
+            return bool(await self._client.set(
+                f"callguard:watchdog:done:{decision_id}:{kind}", self.node, nx=True,
+                ex=_DONE_TTL_S))
+        except (RedisError, OSError) as exc:
+            self._unreachable(exc)
+            _log.warning("watchdog_record_unchecked", kind=kind, decision_id=decision_id,
+                         reason="Redis unreachable: written without the once-only check")
+            return True
+
+    async def aclose(self) -> None:
+        """Close the client."""
+        await self._client.aclose()
+
+    def _unreachable(self, exc: BaseException) -> None:
+        if not self._down:
+            self._down = True
+            _log.error("watchdog_lease_unreachable", reason=str(exc) or type(exc).__name__,
+                       effect="every node with an AMI session acts until Redis is back")
+
+    def _reachable(self) -> None:
+        if self._down:
+            self._down = False
+            _log.info("watchdog_lease_reachable")
