@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +23,11 @@ from callguard.decision import Decision
 from callguard.errors import CallguardError
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import AgiChannel, HeaderError, encode_mset, read_headers
-from callguard.gate import CheckRequest, Gate
-from callguard.policy import refusal
-from callguard.policy.core import FAIL_CLOSED
+from callguard.gate import TIME_BUDGET, CheckRequest, Gate
 
 __all__ = ["FastAgiServer", "FastAgiSettings"]
 
-TIMEOUT_RULE = "callguard:time-budget"
+TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 _log = structlog.get_logger("callguard.fastagi")
 
@@ -164,16 +161,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def _check(self, headers: dict[str, str]) -> dict[str, str]:
         request = self._request(headers)
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.settings.budget_ms / 1000):
-                decision = await self.gate.check(request)
-        except TimeoutError:
+        # The gate owns the budget: past it the decision is a recorded BLOCK, so the
+        # record and the answer agree.
+        decision = await self.gate.check(request, budget_s=self.settings.budget_ms / 1000)
+        deciding = decision.verdict.deciding
+        if deciding is not None and deciding.rule_id == TIMEOUT_RULE:
             self.stats.counts["over_budget"] += 1
-            decision = self.gate.refuse(request, refusal(
-                TIMEOUT_RULE, FAIL_CLOSED,
-                f"no decision within the {self.settings.budget_ms} ms budget; call not placed"),
-                started=started)
         self.stats.counts["allow" if decision.allowed else "block"] += 1
         return self._variables(decision)
 

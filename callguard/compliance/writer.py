@@ -1,0 +1,226 @@
+"""The record writer: one thread owns the log file; the event loop never blocks on it.
+
+A decision's record is handed to the thread and the front's answer waits for it: it is
+not acknowledged before it is written whole and, by the durability policy, synced:
+
+- ``none``: write(2) only (the page cache; a power loss can lose the last records);
+- ``group``: group commit — the thread writes every record waiting, then one fdatasync
+  for the batch; records that arrive during that fdatasync form the next batch; each
+  answer waits for its batch's fdatasync;
+- ``every``: one write(2) and one fdatasync per record.
+
+A batch is written all or nothing (``LogTarget.commit``). When a batch fails, its records
+are retried one by one, so one record too many for a nearly full disk fails alone; a
+record that cannot be written raises ``RecordWriteError`` to the one who waits for it
+(the gate turns that ALLOW into BLOCK). Records nobody waits for (the watchdog's events)
+are written the same way; a failure is logged.
+
+Views (the Redis Stream) get each written line on the event loop after the write
+succeeded; they cannot fail a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from callguard.compliance.sinks import DURABILITY, LogTarget
+from callguard.errors import CallguardError
+
+__all__ = ["RecordWriteError", "RecordWriter"]
+
+_log = structlog.get_logger("callguard.compliance")
+View = Callable[[bytes], None]
+
+
+class RecordWriteError(CallguardError):
+    """The compliance record could not be written whole; nothing of it remains."""
+
+
+@dataclass(slots=True)
+class _Item:
+    line: bytes
+    future: asyncio.Future[None] | None
+    loop: asyncio.AbstractEventLoop | None
+    error: OSError | None = None
+
+
+@dataclass(slots=True)
+class _Flush:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_STOP = object()
+
+
+class RecordWriter:
+    """Writes lines through ``target`` in its own thread, by the durability policy."""
+
+    def __init__(self, target: LogTarget, *, durability: str = "group",
+                 views: Sequence[View] = ()) -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"durability {durability!r}; use one of {', '.join(DURABILITY)}")
+        self.target = target
+        self.durability = durability
+        self.views = list(views)
+        self.written = 0
+        self.failed = 0
+        self.batches = 0
+        self._queue: queue.SimpleQueue[_Item | _Flush | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    # --- callers (the event loop, or a plain thread) ---------------------------------------
+
+    async def write(self, line: bytes) -> None:
+        """Write one line; return once it is written (and synced); raise RecordWriteError."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._put(_Item(line, future, loop))
+        await future
+
+    def post(self, line: bytes) -> None:
+        """Write one line nobody waits for (a failure is logged, never raised)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._put(_Item(line, None, loop))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything handed over so far is written (not on the event loop)."""
+        if self._thread is None:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, stop the thread, close the target (blocking)."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+        self.target.close()
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """``close`` in a worker thread, so the event loop keeps running meanwhile."""
+        await asyncio.to_thread(self.close, timeout)
+
+    def _put(self, item: _Item) -> None:
+        if self._thread is None:
+            self._start()
+        self._queue.put(item)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._closed:
+                raise RecordWriteError("the compliance log is closed")
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="compliance-writer",
+                                          daemon=True)
+                thread.start()
+                self._thread = thread
+
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        while True:
+            batch: list[_Item] = []
+            flushes: list[_Flush] = []
+            stop = False
+            entry = get()
+            while True:
+                if entry is _STOP:
+                    stop = True
+                elif isinstance(entry, _Flush):
+                    flushes.append(entry)
+                elif isinstance(entry, _Item):
+                    batch.append(entry)
+                try:
+                    entry = get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+                self._finish(batch)
+            for marker in flushes:
+                marker.done.set()
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Item]) -> None:
+        self.batches += 1
+        if self.durability == "every":
+            for item in batch:
+                self._commit_one(item)
+            return
+        try:
+            data = batch[0].line if len(batch) == 1 else b"".join(i.line for i in batch)
+            self.target.commit(data, sync=self.durability == "group")
+        except OSError as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for item in batch:  # the batch was rolled back whole: now each on its own
+                self._commit_one(item)
+
+    def _commit_one(self, item: _Item) -> None:
+        try:
+            self.target.commit(item.line, sync=self.durability != "none")
+        except OSError as exc:
+            item.error = exc
+
+    def _finish(self, batch: list[_Item]) -> None:
+        """Hand the results back to each waiting loop (one wake-up per loop and batch)."""
+        by_loop: dict[asyncio.AbstractEventLoop | None, list[_Item]] = {}
+        for item in batch:
+            if item.error is None:
+                self.written += 1
+            else:
+                self.failed += 1
+            by_loop.setdefault(item.loop, []).append(item)
+        for loop, items in by_loop.items():
+            if loop is None:
+                self._report(items)
+                continue
+            try:
+                loop.call_soon_threadsafe(self._settle, items)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                self._report(items)
+
+    def _report(self, items: list[_Item]) -> None:
+        for item in items:
+            if item.error is not None:
+                _log.error("compliance_record_not_written",
+                           error=item.error.strerror or type(item.error).__name__)
+
+    def _settle(self, items: list[_Item]) -> None:
+        """On the event loop: resolve the waiters, then feed the views the written lines."""
+        for item in items:
+            error = item.error
+            future = item.future
+            if error is not None:
+                message = ("the compliance record could not be written "
+                           f"({error.strerror or type(error).__name__})")
+                if future is None:
+                    _log.error("compliance_record_not_written", error=message)
+                elif not future.done():
+                    future.set_exception(RecordWriteError(message))
+                continue
+            if future is not None and not future.done():
+                future.set_result(None)
+            for view in self.views:
+                try:
+                    view(item.line)
+                except Exception:  # noqa: BLE001 - a view never fails a record
+                    _log.exception("compliance_view_failed")
