@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,7 +40,12 @@ SCHEMA = 1
 LETTERS = {Status.PASS: "p", Status.BLOCK: "b", Status.EXEMPT: "e",
            Status.NOT_APPLICABLE: "-"}
 _NOT_EVALUATED = "n"
-_CARRIED = (Status.BLOCK, Status.EXEMPT)
+# Keyed by the plain string value: an Enum member's __hash__ runs in Python, a str's is
+# cached — this is on every decision's path.
+_LETTER_OF = {status.value: letter for status, letter in LETTERS.items()}
+_CARRIED = frozenset({Status.BLOCK.value, Status.EXEMPT.value})
+_ZONE_CACHE_LIMIT = 4096
+_REASON_CACHE_LIMIT = 8192
 _DUMPS = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 # Channel names: the counter suffix is kept, numbers in the resource taken out.
@@ -48,7 +53,7 @@ _CHANNEL_FIELDS = frozenset({"channel", "called_channel"})
 
 
 class _Seconds:
-    """``YYYY-MM-DDTHH:MM:SS`` of the current second, formatted once per second."""
+    """``YYYY-MM-DDTHH:MM:SS`` of one second, formatted once per second it is asked for."""
 
     __slots__ = ("second", "text")
 
@@ -56,25 +61,26 @@ class _Seconds:
         self.second = -1
         self.text = ""
 
+    def format(self, epoch: float) -> str:
+        """``2026-12-04T17:30:00.012Z``."""
+        second, ms = divmod(int(epoch * 1000), 1000)
+        if second != self.second:
+            self.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.second = second
+        return f"{self.text}.{ms:03d}Z"
 
-_now_cache = _Seconds()
+
+_logged = _Seconds()  # records are written in time order: one strftime per second
+_judged = _Seconds()
 
 
 def utc_ms(epoch: float | None = None) -> str:
-    """``2026-12-04T17:30:00.012Z``: a UTC instant to the millisecond."""
-    now = time.time() if epoch is None else epoch
-    millis = int(now * 1000)
-    second, ms = divmod(millis, 1000)
-    cache = _now_cache
-    if second != cache.second:
-        cache.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
-        cache.second = second
-    return f"{cache.text}.{ms:03d}Z"
+    """``2026-12-04T17:30:00.012Z``: a UTC instant to the millisecond (default: now)."""
+    return _logged.format(time.time() if epoch is None else epoch)
 
 
 def _instant(at: datetime) -> str:
-    utc = at.astimezone(UTC)
-    return f"{utc:%Y-%m-%dT%H:%M:%S}.{utc.microsecond // 1000:03d}Z"
+    return _judged.format(at.timestamp())
 
 
 def _offset(delta: timedelta | None) -> str:
@@ -120,13 +126,18 @@ class RecordEncoder:
         self.fields = FieldGuard(protector.hash, campaigns)
         self._rules = {pack_id: (tuple(r.rule_id for r in pack.rules), pack.digest)
                        for pack_id, pack in packs.items()}
-        self._tags: dict[tuple[tuple[str, ...], tuple[str, ...]],
-                         tuple[tuple[str, str], ...]] = {}
+        self._reasons: dict[str, str] = {}
+        self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
+                             list[list[str]]] = {}
 
     # --- decisions ------------------------------------------------------------------------
 
     def decision(self, decision: Decision) -> bytes:
         """The decision record of docs/record-format.md, one line."""
+        return _DUMPS(self.decision_fields(decision), option=_NEWLINE)
+
+    def decision_fields(self, decision: Decision) -> dict[str, Any]:
+        """The decision record as a dict (what ``decision`` serialises)."""
         verdict = decision.verdict
         record: dict[str, Any] = {
             "schema": SCHEMA, "event": "decision", "logged_at": utc_ms(), "node": self.node,
@@ -136,7 +147,7 @@ class RecordEncoder:
         deciding = verdict.deciding
         if deciding is not None:
             record["rule"] = deciding.rule_id
-            record["reason"] = redact_digits(verdict.reason)
+            record["reason"] = self._redacted(verdict.reason)
         record["campaign"] = self.fields.campaign(decision.campaign_id)
         campaign = decision.campaign
         if campaign is not None:
@@ -147,8 +158,8 @@ class RecordEncoder:
         record["zones"] = self._zones(verdict, decision.at)
         record["packs"] = self._packs(verdict)
         carried = [
-            {"rule": o.rule_id, "status": o.status.value, "reason": redact_digits(o.reason)}
-            for o in verdict.outcomes if o.status in _CARRIED]
+            {"rule": o.rule_id, "status": o.status.value, "reason": self._redacted(o.reason)}
+            for o in verdict.outcomes if o.status._value_ in _CARRIED]
         if carried:
             record["outcomes"] = carried
         record["lists"] = dict(verdict.lists)
@@ -159,7 +170,16 @@ class RecordEncoder:
         if decision.reference:
             record["reference"] = self.fields.reference(decision.reference)
         record["latency_us"] = int(decision.latency_us)
-        return _DUMPS(record, option=_NEWLINE)
+        return record
+
+    def _redacted(self, text: str) -> str:
+        """``redact_digits``, remembered: most reasons repeat ("number is on national v12")."""
+        done = self._reasons.get(text)
+        if done is None:
+            if len(self._reasons) >= _REASON_CACHE_LIMIT:
+                self._reasons.clear()
+            done = self._reasons[text] = redact_digits(text)
+        return done
 
     def _number(self, record: dict[str, Any], decision: Decision) -> None:
         number = decision.number
@@ -175,17 +195,21 @@ class RecordEncoder:
         record["key_id"] = self.key_id
 
     def _zones(self, verdict: Verdict, at: datetime) -> list[list[str]]:
-        key = (verdict.time_zones, verdict.zone_sources)
-        tags = self._tags.get(key)
-        if tags is None:
-            if len(self._tags) > 1024:
-                self._tags.clear()
-            tags = self._tags[key] = _zone_tags(*key)
-        return [[zone, _offset(at.astimezone(ZoneInfo(zone)).utcoffset()), tag]
+        """``[[zone, utc_offset, source], ...]``; one computation per kind of call a minute."""
+        minute = int(at.timestamp()) // 60  # every offset change falls on a whole minute
+        key = (verdict.time_zones, verdict.zone_sources, minute)
+        zones = self._zones_at.get(key)
+        if zones is None:
+            if len(self._zones_at) >= _ZONE_CACHE_LIMIT:
+                self._zones_at.clear()
+            tags = _zone_tags(verdict.time_zones, verdict.zone_sources)
+            zones = self._zones_at[key] = [
+                [zone, _offset(at.astimezone(ZoneInfo(zone)).utcoffset()), tag]
                 for zone, tag in tags]
+        return zones
 
     def _packs(self, verdict: Verdict) -> list[list[str]]:
-        letter = {o.rule_id: LETTERS[o.status] for o in verdict.outcomes}
+        letter = {o.rule_id: _LETTER_OF[o.status._value_] for o in verdict.outcomes}
         packs: list[list[str]] = []
         for applied in verdict.packs:
             rule_ids, digest = self._rules.get(applied.pack_id, ((), ""))

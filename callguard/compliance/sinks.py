@@ -179,14 +179,17 @@ class LogFile:
         self._ino = os.fstat(self._fd).st_ino
         self._torn = True
 
-    def _follow_rotation(self) -> None:
-        """Another process rotated (or purge closed the segment): reopen the path."""
+    def _size_at_path(self) -> int:
+        """The current file's size; reopen first if another process rotated it (or purge
+        closed the segment). One stat: under the lock nobody else appends."""
         try:
-            if os.stat(self.path).st_ino == self._ino:
-                return
+            status = os.stat(self.path)
+            if status.st_ino == self._ino:
+                return status.st_size
         except FileNotFoundError:
             pass
         self._open()
+        return os.fstat(self._fd).st_size
 
     def _heal(self) -> None:
         """Cut a torn last line (a writer that died mid-write was never acknowledged)."""
@@ -205,13 +208,17 @@ class LogFile:
 
     def commit(self, data: bytes, *, sync: bool) -> None:
         """Append ``data`` (whole lines); on any error truncate back to the size before it."""
-        with self._locked():
-            self._follow_rotation()
+        lock = self._lock
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            start = self._size_at_path()
             if self._torn:
                 self._heal()
-            start = os.fstat(self._fd).st_size
+                start = os.fstat(self._fd).st_size
             try:
-                write_all(self._fd, data)
+                written = os.write(self._fd, data)
+                if written != len(data):  # a short write (a limit, a full disk): go on
+                    write_all(self._fd, data[written:])
                 if sync:
                     os.fdatasync(self._fd)
             except OSError:
@@ -219,6 +226,8 @@ class LogFile:
                 raise
             if start + len(data) >= self._max_bytes:
                 self._rotate(sync=sync)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _roll_back(self, size: int) -> None:
         try:

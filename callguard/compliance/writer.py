@@ -71,7 +71,8 @@ class RecordWriter:
         self.written = 0
         self.failed = 0
         self.batches = 0
-        self._queue: queue.SimpleQueue[_Item | _Flush | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Item] | _Flush | object] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -82,7 +83,7 @@ class RecordWriter:
         """Write one line; return once it is written (and synced); raise RecordWriteError."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._put(_Item(line, future, loop))
+        self._gather(_Item(line, future, loop), loop)
         await future
 
     def post(self, line: bytes) -> None:
@@ -91,7 +92,22 @@ class RecordWriter:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        self._put(_Item(line, None, loop))
+        if loop is None:
+            self._put([_Item(line, None, None)])
+        else:
+            self._gather(_Item(line, None, loop), loop)
+
+    def _gather(self, item: _Item, loop: asyncio.AbstractEventLoop) -> None:
+        """Records made in one turn of the event loop go to the thread together: one
+        wake-up of the thread (a futex wake, costly on a VM) per turn, not per record."""
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(item)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._put(self._pending.pop(loop))
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything handed over so far is written (not on the event loop)."""
@@ -115,10 +131,10 @@ class RecordWriter:
         """``close`` in a worker thread, so the event loop keeps running meanwhile."""
         await asyncio.to_thread(self.close, timeout)
 
-    def _put(self, item: _Item) -> None:
+    def _put(self, items: list[_Item]) -> None:
         if self._thread is None:
             self._start()
-        self._queue.put(item)
+        self._queue.put(items)
 
     def _start(self) -> None:
         with self._start_lock:
@@ -140,12 +156,12 @@ class RecordWriter:
             stop = False
             entry = get()
             while True:
-                if entry is _STOP:
-                    stop = True
+                if isinstance(entry, list):
+                    batch.extend(entry)
                 elif isinstance(entry, _Flush):
                     flushes.append(entry)
-                elif isinstance(entry, _Item):
-                    batch.append(entry)
+                else:
+                    stop = True
                 try:
                     entry = get_nowait()
                 except queue.Empty:
@@ -182,21 +198,31 @@ class RecordWriter:
 
     def _finish(self, batch: list[_Item]) -> None:
         """Hand the results back to each waiting loop (one wake-up per loop and batch)."""
-        by_loop: dict[asyncio.AbstractEventLoop | None, list[_Item]] = {}
-        for item in batch:
+        loop = batch[0].loop
+        if all(item.loop is loop for item in batch):  # the usual case: one event loop
+            groups = [(loop, batch)]
+        else:
+            by_loop: dict[asyncio.AbstractEventLoop | None, list[_Item]] = {}
+            for item in batch:
+                by_loop.setdefault(item.loop, []).append(item)
+            groups = list(by_loop.items())
+        for target, items in groups:
+            if target is None:
+                self._count(items)
+                self._report(items)
+                continue
+            try:
+                target.call_soon_threadsafe(self._settle, items)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                self._count(items)
+                self._report(items)
+
+    def _count(self, items: list[_Item]) -> None:
+        for item in items:
             if item.error is None:
                 self.written += 1
             else:
                 self.failed += 1
-            by_loop.setdefault(item.loop, []).append(item)
-        for loop, items in by_loop.items():
-            if loop is None:
-                self._report(items)
-                continue
-            try:
-                loop.call_soon_threadsafe(self._settle, items)
-            except RuntimeError:  # that loop is closed: nobody is waiting any more
-                self._report(items)
 
     def _report(self, items: list[_Item]) -> None:
         for item in items:
@@ -206,6 +232,7 @@ class RecordWriter:
 
     def _settle(self, items: list[_Item]) -> None:
         """On the event loop: resolve the waiters, then feed the views the written lines."""
+        self._count(items)
         for item in items:
             error = item.error
             future = item.future
