@@ -82,13 +82,16 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise RuntimeError(f"server on {port} did not start")
 
 
-def start_callguard(port: int, data_dir: Path, tuning: str) -> subprocess.Popen[bytes]:
+def start_callguard(port: int, data_dir: Path, tuning: str,
+                    durability: str = "group") -> subprocess.Popen[bytes]:
     config = data_dir / "callguard.toml"
     text = (ROOT / "config" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
                         f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
     text = text.replace("port = 4573", f"port = {port}").replace(
         "max_sessions = 256", "max_sessions = 10000")
+    assert 'durability = "group"' in text
+    text = text.replace('durability = "group"', f'durability = "{durability}"')
     config.write_text(text)
     env = {**os.environ, "CALLGUARD_MALLOC_TUNING": tuning}
     proc = subprocess.Popen(
@@ -157,12 +160,29 @@ async def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
             "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if latencies else 0.0}
 
 
+def other_threads_cpu(pid: int) -> float:
+    """CPU seconds of every thread but the main one (the record writer, for callguard)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
             seconds: float) -> dict[str, float]:
     asyncio.run(open_loop(port, min(rate, 200), 1.0))  # warm-up
     before = cpu_seconds(proc.pid)
+    threads = other_threads_cpu(proc.pid)
     result = asyncio.run(open_loop(port, rate, seconds))
     result["cpu_us_per_session"] = (cpu_seconds(proc.pid) - before) / max(1, result["ok"]) * 1e6
+    writer = other_threads_cpu(proc.pid) - threads
+    result["writer_us_per_session"] = writer / max(1, result["ok"]) * 1e6
     return result
 
 
@@ -199,6 +219,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=1000.0)
     parser.add_argument("--runs", type=int, default=3,
                         help="measurements of each server at --rate, interleaved")
+    parser.add_argument("--durability", choices=("none", "group", "every"), default="group",
+                        help="callguard's [log] durability (group is the shipped default)")
     parser.add_argument("--tuning", choices=("on", "off", "both"), default="on",
                         help="glibc malloc tuning (CALLGUARD_MALLOC_TUNING)")
     parser.add_argument("--ramp", default="1000,1500,2000,2500,3000,3500,4000",
@@ -213,7 +235,8 @@ def main() -> None:
                         "import", str(ROOT / "config" / "demo" / f"{name}.txt"), "--list", name,
                         "--published", today, "--covers", "all", "--max-bad-share", "0.5"],
                        cwd=ROOT, check=True, capture_output=True)
-    print(f"open loop at {args.rate:.0f} sessions/s for {args.seconds:.0f} s, {args.runs} "
+    print(f"callguard [log] durability = {args.durability!r}; "
+          f"open loop at {args.rate:.0f} sessions/s for {args.seconds:.0f} s, {args.runs} "
           f"interleaved runs per server; ramp {rates} once per server for the highest "
           "sustained rate (p99 <= 100 ms, >= 95 % done)\n")
     print(f"{'server':30} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/sess':>11}")
@@ -224,7 +247,7 @@ def main() -> None:
             for name in ("null", "callguard"):
                 port = free_port()
                 proc = (start_null(port, tuning) if name == "null"
-                        else start_callguard(port, data_dir, tuning))
+                        else start_callguard(port, data_dir, tuning, args.durability))
                 try:
                     r = measure(proc, port, args.rate, args.seconds)
                     if run == 0 and rates:
@@ -240,7 +263,8 @@ def main() -> None:
                 rows.setdefault((tuning, name), []).append(r)
                 print(f"{name + ' (malloc tuning ' + tuning + ')':30} {r['p50_ms']:7.2f} "
                       f"{r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['cpu_us_per_session']:11.0f}"
-                      f"   ok={r['ok']:.0f} failed={r['failed']:.0f}", flush=True)
+                      f"   ok={r['ok']:.0f} failed={r['failed']:.0f} (threads but main: "
+                      f"{r['writer_us_per_session']:.0f} us/sess)", flush=True)
     counts, size = verdicts(data_dir)
     print(f"\ncallguard's records: {counts}, {size:.0f} bytes per record on average")
     for tuning in tunings:

@@ -46,8 +46,8 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_node(kind: str, work: Path, freeze: bool,
-               rcvbuf: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_node(kind: str, work: Path, freeze: bool, rcvbuf: int,
+               durability: str = "group") -> tuple[subprocess.Popen[bytes], int]:
     port = free_udp_port()
     data = work / f"{kind}-{port}"
     data.mkdir()
@@ -56,6 +56,7 @@ def start_node(kind: str, work: Path, freeze: bool,
         args.append("--no-gc-freeze")
     if rcvbuf:
         args += ["--rcvbuf", str(rcvbuf)]
+    args += ["--durability", durability]
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -112,6 +113,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="run both nodes without gc.freeze() after start-up")
+    parser.add_argument("--durability", choices=("none", "group", "every"), default="group",
+                        help="callguard's [log] durability (group is the shipped default)")
     parser.add_argument("--runs", type=int, default=1,
                         help="passes over the rates; the summary gives median and min-max")
     parser.add_argument("--rcvbuf", type=int, default=0,
@@ -122,8 +125,10 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf)
+        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf,
+                                  args.durability)
                  for kind in ("null", "callguard")}
+        print(f"callguard [log] durability = {args.durability!r}")
         try:
             for _, port in nodes.values():  # warm-up: imports, caches, first log
                 run_sipp(port, 200, 1.0, work)

@@ -38,7 +38,7 @@ from callguard.compliance.logkey import LogKeyError, load_log_key
 from callguard.compliance.reader import read_files
 from callguard.compliance.sinks import LogFile
 from callguard.compliance.testing import CapturingTarget
-from callguard.compliance.writer import RecordWriter
+from callguard.compliance.writer import RecordWriteError, RecordWriter
 from callguard.config import load_settings
 from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
@@ -619,6 +619,24 @@ class TestDurability:
         assert target.syncs == (target.commits if syncs is None else syncs)
         if durability == "group":
             assert target.commits < 50  # group commit: records share an fdatasync
+
+    async def test_a_target_bug_fails_that_record_and_the_writer_goes_on(self):
+        """Not an OSError: the record fails (the gate would BLOCK); the next one is written."""
+        calls = []
+
+        def fail(data):
+            calls.append(data)
+            if len(calls) == 1:
+                raise RuntimeError("bug in a target")
+
+        target = CapturingTarget(fail=fail)
+        writer = RecordWriter(target, durability="group")
+        with pytest.raises(RecordWriteError, match="record writer error"):
+            await writer.write(b'{"a":1}\n')
+        await writer.write(b'{"a":2}\n')
+        await writer.aclose()
+        assert target.lines == [b'{"a":2}\n']
+        assert (writer.written, writer.failed) == (1, 1)
 
     async def test_answer_waits_for_its_batch_and_the_loop_keeps_running(self):
         gate_open = threading.Event()

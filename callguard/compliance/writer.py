@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import queue
 import threading
@@ -147,8 +148,17 @@ class RecordWriter:
         await asyncio.to_thread(self.close, timeout)
 
     def _put(self, items: list[_Item]) -> None:
-        if self._thread is None:
+        thread = self._thread
+        if thread is None:
             self._start()
+        elif not thread.is_alive():  # never wait for a thread that is gone
+            error = RecordWriteError("the compliance record could not be written "
+                                     "(the record writer stopped)")
+            for item in items:
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(error)
+            self.failed += len(items)
+            return
         self._queue.put(items)
 
     def _start(self) -> None:
@@ -183,7 +193,13 @@ class RecordWriter:
                 except queue.Empty:
                     break
             if batch:
-                self._commit(batch)
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # noqa: BLE001 - a bug must fail records, not hang them
+                    _log.exception("compliance_writer_error")
+                    failure = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
+                    for item in batch:
+                        item.error = item.error or failure
                 self._finish(batch)
             for marker in flushes:
                 marker.done.set()
@@ -211,6 +227,9 @@ class RecordWriter:
             self.target.commit(item.line, sync=self.durability != "none")
         except OSError as exc:
             item.error = exc
+        except Exception as exc:  # noqa: BLE001 - a bug fails this record, not the thread
+            _log.exception("compliance_writer_error")
+            item.error = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
 
     def _finish(self, batch: list[_Item]) -> None:
         """Hand the results back to each waiting loop (one wake-up per loop and batch)."""
