@@ -29,6 +29,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -200,6 +201,7 @@ def main() -> None:
                   f"{size}")
     print(f"{'policy only (plan prebuilt)':34} {'':>9} {policy_rate:11,.0f} "
           f"{1e6 / policy_rate:8.1f}")
+    shutil.rmtree(data_dir, ignore_errors=True)
     print("\n* not how callguard writes (its writer thread keeps flock/write/fdatasync off "
           "the event loop): the same encoder and file, written on the loop — what the "
           "hand-over to the thread costs")
