@@ -7,17 +7,20 @@ session i starts at t0 + i/rate whether or not earlier ones finished, and its la
 measured from that scheduled start, so queueing is not hidden). Each session replays the
 recorded Asterisk 22.10.1 header block, answers the one command with ``200 result=0`` and
 waits for the server to close. Server CPU per session comes from /proc/PID/stat.
-Figures are reported with glibc's malloc tuning on (as shipped) and off.
+Each server is measured --runs times, interleaved (median and min-max of the CPU ratio);
+--tuning both adds the runs with glibc's malloc tuning off (on is as shipped).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,11 +47,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def _stderr_file():
+    """The server's stderr goes to a file: a pipe nobody reads would fill and stall it."""
+    return tempfile.TemporaryFile()
+
+
+def _stderr_tail(proc: subprocess.Popen[bytes]) -> str:
+    handle = getattr(proc, "stderr_file", None)
+    if handle is None:
+        return ""
+    handle.seek(0)
+    return handle.read().decode(errors="replace")[-2000:]
+
+
+def _stderr_all(proc: subprocess.Popen[bytes]) -> str:
+    handle = getattr(proc, "stderr_file", None)
+    if handle is None:
+        return ""
+    handle.seek(0)
+    return handle.read().decode(errors="replace")
+
+
 def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            raise RuntimeError(f"server exited: {_stderr_tail(proc)}")
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
         except OSError:
@@ -58,19 +82,23 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise RuntimeError(f"server on {port} did not start")
 
 
-def start_callguard(port: int, data_dir: Path, tuning: str) -> subprocess.Popen[bytes]:
+def start_callguard(port: int, data_dir: Path, tuning: str,
+                    durability: str = "group") -> subprocess.Popen[bytes]:
     config = data_dir / "callguard.toml"
     text = (ROOT / "config" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
                         f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
     text = text.replace("port = 4573", f"port = {port}").replace(
         "max_sessions = 256", "max_sessions = 10000")
+    assert 'durability = "group"' in text
+    text = text.replace('durability = "group"', f'durability = "{durability}"')
     config.write_text(text)
     env = {**os.environ, "CALLGUARD_MALLOC_TUNING": tuning}
     proc = subprocess.Popen(
         [sys.executable, "-m", "callguard", "--config", str(config), "--data-dir",
          str(data_dir), "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE)
+        stderr=(err := _stderr_file()))
+    proc.stderr_file = err  # type: ignore[attr-defined]
     wait_port(port, proc)
     return proc
 
@@ -79,7 +107,8 @@ def start_null(port: int, tuning: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CALLGUARD_MALLOC_TUNING": tuning, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "null_fastagi.py"),
                              str(port)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+                            stderr=(err := _stderr_file()))
+    proc.stderr_file = err  # type: ignore[attr-defined]
     wait_port(port, proc)
     return proc
 
@@ -131,12 +160,29 @@ async def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
             "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if latencies else 0.0}
 
 
+def other_threads_cpu(pid: int) -> float:
+    """CPU seconds of every thread but the main one (the record writer, for callguard)."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        if task.name == str(pid):
+            continue
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return total
+
+
 def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
             seconds: float) -> dict[str, float]:
     asyncio.run(open_loop(port, min(rate, 200), 1.0))  # warm-up
     before = cpu_seconds(proc.pid)
+    threads = other_threads_cpu(proc.pid)
     result = asyncio.run(open_loop(port, rate, seconds))
     result["cpu_us_per_session"] = (cpu_seconds(proc.pid) - before) / max(1, result["ok"]) * 1e6
+    writer = other_threads_cpu(proc.pid) - threads
+    result["writer_us_per_session"] = writer / max(1, result["ok"]) * 1e6
     return result
 
 
@@ -151,13 +197,37 @@ def max_sustained(proc: subprocess.Popen[bytes], port: int, rates: list[int],
     return best
 
 
+def verdicts(data_dir: Path) -> tuple[dict[str, int], float]:
+    """Verdicts in the node's compliance log, and its mean bytes per record."""
+    path = data_dir / "compliance.jsonl"
+    counts: dict[str, int] = {}
+    lines = path.read_bytes().splitlines() if path.exists() else []
+    for line in lines:
+        verdict = json.loads(line).get("verdict", "?")
+        counts[verdict] = counts.get(verdict, 0) + 1
+    return counts, (sum(len(x) + 1 for x in lines) / len(lines) if lines else 0.0)
+
+
+def _spread(values: list[float], fmt: str = ".2f") -> str:
+    return (f"{statistics.median(values):{fmt}} "
+            f"({min(values):{fmt}}-{max(values):{fmt}})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rate", type=float, default=1000.0)
-    parser.add_argument("--ramp", default="1000,1500,2000,2500,3000,3500,4000")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="measurements of each server at --rate, interleaved")
+    parser.add_argument("--durability", choices=("none", "group", "every"), default="group",
+                        help="callguard's [log] durability (group is the shipped default)")
+    parser.add_argument("--tuning", choices=("on", "off", "both"), default="on",
+                        help="glibc malloc tuning (CALLGUARD_MALLOC_TUNING)")
+    parser.add_argument("--ramp", default="1000,1500,2000,2500,3000,3500,4000",
+                        help="rates tried once per server for the highest sustained; '' skips")
     args = parser.parse_args()
-    rates = [int(r) for r in args.ramp.split(",")]
+    rates = [int(r) for r in args.ramp.split(",") if r]
+    tunings = ("on", "off") if args.tuning == "both" else (args.tuning,)
     data_dir = Path(tempfile.mkdtemp(prefix="callguard-bench-agi-"))
     today = datetime.now(UTC).date().isoformat()
     for name in ("national", "ut-state"):
@@ -165,36 +235,49 @@ def main() -> None:
                         "import", str(ROOT / "config" / "demo" / f"{name}.txt"), "--list", name,
                         "--published", today, "--covers", "all", "--max-bad-share", "0.5"],
                        cwd=ROOT, check=True, capture_output=True)
-    print(f"open loop at {args.rate:.0f} sessions/s for {args.seconds:.0f} s; "
-          f"ramp {rates} for the highest sustained rate (p99 <= 100 ms, >= 95 % done)\n")
-    header = (f"{'server':30} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/sess':>11} "
-              f"{'max rate/s':>10}")
-    print(header)
-    rows = {}
-    for tuning in ("on", "off"):
-        for name in ("null", "callguard"):
-            port = free_port()
-            proc = (start_null(port, tuning) if name == "null"
-                    else start_callguard(port, data_dir, tuning))
-            try:
-                r = measure(proc, port, args.rate, args.seconds)
-                top = max_sustained(proc, port, rates, min(args.seconds, 3.0))
-            finally:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout=10)
-            rows[(tuning, name)] = (r, top)
-            print(f"{name + ' (malloc tuning ' + tuning + ')':30} {r['p50_ms']:7.2f} "
-                  f"{r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['cpu_us_per_session']:11.0f} "
-                  f"{top:10d}   ok={r['ok']:.0f} failed={r['failed']:.0f}", flush=True)
-    print()
-    for tuning in ("on", "off"):
-        (null, null_top), (cg, cg_top) = rows[(tuning, "null")], rows[(tuning, "callguard")]
-        print(f"malloc tuning {tuning}: callguard/null CPU per session "
-              f"{cg['cpu_us_per_session'] / null['cpu_us_per_session']:.2f}x; "
-              f"max rate {cg_top}/{null_top} = {cg_top / max(1, null_top):.2f}x")
-    on, off = rows[("on", "callguard")][0], rows[("off", "callguard")][0]
-    print(f"callguard CPU per session, tuning off/on: "
-          f"{off['cpu_us_per_session'] / on['cpu_us_per_session']:.2f}x")
+    print(f"callguard [log] durability = {args.durability!r}; "
+          f"open loop at {args.rate:.0f} sessions/s for {args.seconds:.0f} s, {args.runs} "
+          f"interleaved runs per server; ramp {rates} once per server for the highest "
+          "sustained rate (p99 <= 100 ms, >= 95 % done)\n")
+    print(f"{'server':30} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/sess':>11}")
+    rows: dict[tuple[str, str], list[dict[str, float]]] = {}
+    tops: dict[tuple[str, str], int] = {}
+    for run in range(args.runs):
+        for tuning in tunings:
+            for name in ("null", "callguard"):
+                port = free_port()
+                proc = (start_null(port, tuning) if name == "null"
+                        else start_callguard(port, data_dir, tuning, args.durability))
+                try:
+                    r = measure(proc, port, args.rate, args.seconds)
+                    if run == 0 and rates:
+                        tops[(tuning, name)] = max_sustained(proc, port, rates,
+                                                             min(args.seconds, 3.0))
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait(timeout=10)
+                errors = _stderr_all(proc).count("Traceback")
+                if errors:
+                    print(f"  {name}: {errors} traceback(s) on stderr, e.g. "
+                          f"{_stderr_tail(proc)[-600:]}")
+                rows.setdefault((tuning, name), []).append(r)
+                print(f"{name + ' (malloc tuning ' + tuning + ')':30} {r['p50_ms']:7.2f} "
+                      f"{r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['cpu_us_per_session']:11.0f}"
+                      f"   ok={r['ok']:.0f} failed={r['failed']:.0f} (threads but main: "
+                      f"{r['writer_us_per_session']:.0f} us/sess)", flush=True)
+    counts, size = verdicts(data_dir)
+    print(f"\ncallguard's records: {counts}, {size:.0f} bytes per record on average")
+    for tuning in tunings:
+        null, cg = rows[(tuning, "null")], rows[(tuning, "callguard")]
+        ratios = [c["cpu_us_per_session"] / n["cpu_us_per_session"]
+                  for c, n in zip(cg, null, strict=True)]
+        print(f"malloc tuning {tuning}: CPU per session callguard/null "
+              f"{_spread(ratios)}; callguard p99 ms {_spread([c['p99_ms'] for c in cg])}, "
+              f"null p99 ms {_spread([n['p99_ms'] for n in null])}; failed "
+              f"{sum(c['failed'] for c in cg):.0f}")
+        if (tuning, "null") in tops:
+            print(f"  highest sustained rate: callguard {tops[(tuning, 'callguard')]}/s, "
+                  f"null {tops[(tuning, 'null')]}/s")
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -1,16 +1,25 @@
-"""Decisions per second per core through the gate (embedded store), beside baselines.
+"""Decisions per second per core through the gate (embedded store), with and without the
+compliance record, beside baselines — all in one process, runs interleaved.
 
-Run: .venv/bin/python bench/bench_gate.py [--decisions N]
+Run: .venv/bin/python bench/bench_gate.py [--decisions N] [--runs R] [--concurrency C]
 
 All figures come from one process in one run, so they are comparable on a noisy,
-shared 2-core machine: quote ratios, not absolute numbers.
+shared 2-core machine: quote ratios, not absolute numbers. Each configuration is measured
+``--runs`` times, interleaved; the table shows the median and the min-max of the ratios.
 
-- baseline ``phonenumbers``: parse + is_valid_number + time zones of each number, the
-  cost every decision would pay without the NPA-NXX fast path.
-- ``gate, compliance log to file``: the whole decision as a front sees it — parse,
-  plan, list lookups, company-DNC read from SQLite, policy, JSON record appended.
-- ``gate, no log``: the same with the record writer replaced by a no-op (what the log
-  adds is the difference).
+- baseline ``phonenumbers``: parse + is_valid_number + time zones of each number.
+- ``gate, no record``: parse, plan, list lookups, company-DNC read from SQLite, policy —
+  the record hook replaced by a no-op.
+- ``gate + record (none|group|every)``: the same plus the compliance record, encoded and
+  written by the writer thread to a real file with that durability policy; each answer
+  waits for its record.
+- one at a time (the caller awaits each decision before the next: every record pays a
+  full hand-over to the writer thread and back) and ``C`` in flight (a loaded node: records
+  arriving together share one write, and with ``group`` one fdatasync).
+- CPU µs/decision: process CPU time (the writer thread included) per decision.
+- ``record written on the loop (none)*``: NOT how callguard writes — the same encoder and
+  file, written on the event loop; the difference to ``gate + record (none)`` is what the
+  hand-over to the writer thread (and back) costs.
 - ``policy only``: plan + decide on pre-parsed attempts with pre-gathered facts.
 """
 
@@ -18,9 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
+import shutil
+import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -51,13 +64,50 @@ def timed(label: str, count: int, func) -> tuple[str, float]:
     return label, count / elapsed
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--decisions", type=int, default=50_000)
-    args = parser.parse_args()
+async def _no_record(_decision) -> None:
+    return None
+
+
+async def gate_rate(settings, requests, *, record: bool, concurrency: int,
+                    inline: bool = False) -> tuple[float, float, int]:
+    """(decisions/s, CPU µs per decision, bytes written) for one configuration."""
+    runtime = open_runtime(settings)
+    gate = runtime.gate
+    if not record:
+        gate._record = _no_record  # noqa: SLF001 - measure the gate without its record
+    elif inline:  # NOT how callguard writes: the same encoder and file, on the event loop
+        encoder, target = runtime.compliance.encoder, runtime.compliance.writer.target
+
+        async def on_the_loop(decision) -> None:
+            target.commit(encoder.decision(decision), sync=False)
+
+        gate._record = on_the_loop  # noqa: SLF001
+    for request in requests[:2000]:  # warm the NPA-NXX memo and calendars
+        await gate.check(request)
+    path = settings.data_dir / "compliance.jsonl"
+    size_before = path.stat().st_size if path.exists() else 0
+    cpu, wall = time.process_time(), time.perf_counter()
+    if concurrency == 1:
+        for request in requests:
+            await gate.check(request)
+    else:
+        pending = iter(requests)
+
+        async def worker() -> None:
+            for request in pending:
+                await gate.check(request)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - wall
+    cpu = time.process_time() - cpu
+    await runtime.aclose()
+    written = (path.stat().st_size if path.exists() else 0) - size_before
+    return len(requests) / wall, cpu / len(requests) * 1e6, written
+
+
+def _setup(count: int) -> tuple[Path, list[str], datetime, int]:
     rng = random.Random(7)
-    n = args.decisions
-    numbers = make_numbers(n, rng)
+    numbers = make_numbers(count, rng)
     data_dir = Path(tempfile.mkdtemp(prefix="callguard-bench-"))
     listed = ParsedList()
     for number in numbers[::10]:  # 10 % of the called numbers are on both lists
@@ -69,13 +119,32 @@ def main() -> None:
     today = datetime.now(UTC).date()
     for name in ("national", "ut-state"):
         write_version(data_dir, name, listed, published=today, area_codes=None, source="bench")
-    settings = load_settings(data_dir=data_dir)
-    runtime = open_runtime(settings)
-    gate = runtime.gate
     # A Wednesday 11:00 in Denver: inside every window, so every rule runs.
     day = today + timedelta(days=(2 - today.weekday()) % 7 or 7)
     at = datetime(day.year, day.month, day.day, 11, tzinfo=ZoneInfo("America/Denver"))
-    requests = [CheckRequest(num, "ut-solar-manual", at=at) for num in numbers]
+    return data_dir, numbers, at, len(listed.by_area)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--decisions", type=int, default=20_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+    os.environ.setdefault("CALLGUARD_LOG_KEY", "00" * 32)
+    n = args.decisions
+    data_dir, numbers, at, areas = _setup(n)
+    base = load_settings(data_dir=data_dir)
+    base = replace(base, log=replace(base.log, node="dialer-01"))
+    # As a FastAGI front asks: the dialplan passes ${CHANNEL(linkedid)}.
+    requests = [CheckRequest(num, "ut-solar-manual", at=at, front="fastagi",
+                             linkedid=f"1764093600.{i}") for i, num in enumerate(numbers)]
+    configs = [("gate, no record", None)] + [
+        (f"gate + record ({d})", d) for d in ("none", "group", "every")] + [
+        ("record written on the loop (none)*", "inline")]
+    rates: dict[tuple[str, int], list[float]] = {}
+    cpus: dict[tuple[str, int], list[float]] = {}
+    written: dict[str, int] = {}
 
     def baseline() -> None:
         for number in numbers:
@@ -83,21 +152,26 @@ def main() -> None:
             phonenumbers.is_valid_number(parsed)
             pn_timezone.time_zones_for_number(parsed)
 
-    async def through_gate() -> None:
-        for request in requests:
-            await gate.check(request)
+    base_rates = []
+    for _ in range(args.runs):
+        base_rates.append(timed("baseline", n, baseline)[1])
+        for concurrency in (1, args.concurrency):
+            for label, durability in configs:
+                policy = "none" if durability in (None, "inline") else durability
+                settings = replace(base, log=replace(base.log, durability=policy))
+                rate, cpu, size = asyncio.run(gate_rate(
+                    settings, requests, record=durability is not None,
+                    concurrency=concurrency, inline=durability == "inline"))
+                rates.setdefault((label, concurrency), []).append(rate)
+                cpus.setdefault((label, concurrency), []).append(cpu)
+                if durability is not None:
+                    written[label] = size
 
-    # Warm the NPA-NXX table and holiday calendars once, as a running node would be.
-    asyncio.run(through_gate())
-    results = [timed("baseline: phonenumbers parse+validate+zones", n, baseline)]
-    results.append(timed("gate, compliance log to file", n, lambda: asyncio.run(through_gate())))
-    gate._record = lambda _d: None  # noqa: SLF001 - measure the gate without its log
-    results.append(timed("gate, no log", n, lambda: asyncio.run(through_gate())))
-
-    policy = settings.policy()
-    parsed = [settings.parser().parse(num) for num in numbers]
-    campaign = settings.campaigns["ut-solar-manual"]
+    policy = base.policy()
+    parsed = [base.parser().parse(num) for num in numbers]
+    campaign = base.campaigns["ut-solar-manual"]
     plans = [policy.plan(CallAttempt(p, campaign, campaign.default_mode, at)) for p in parsed]
+    today = at.date()
     facts = [Facts(lists={name: ListCheck(name, 1, today, False, True)
                           for name in ("national", "ut-state")},
                    fetched=frozenset(FactKind)) for _ in parsed]
@@ -106,14 +180,31 @@ def main() -> None:
         for plan, fact in zip(plans, facts, strict=True):
             policy.decide(plan, fact)
 
-    results.append(timed("policy only (decide, plan prebuilt)", n, policy_only))
-    asyncio.run(runtime.aclose())
-    base = results[0][1]
-    print(f"{n} decisions, Utah manual campaign, all three packs; {len(listed.by_area)} area "
-          "codes listed\n")
-    print(f"{'what':48} {'per second':>12} {'µs each':>9} {'x baseline':>11}")
-    for label, rate in results:
-        print(f"{label:48} {rate:12,.0f} {1e6 / rate:9.1f} {rate / base:11.2f}")
+    policy_rate = timed("policy", n, policy_only)[1]
+    print(f"{n} decisions per row, {args.runs} interleaved runs (median; ratio min-max); "
+          f"Utah manual campaign, all three packs; {areas} area codes listed; 10 % of "
+          f"the calls BLOCK (listed)\n")
+    print(f"{'what':34} {'in flight':>9} {'per second':>11} {'µs each':>8} "
+          f"{'CPU µs':>7} {'x no record':>17} {'B/decision':>10}")
+    print(f"{'baseline: phonenumbers':34} {'':>9} {statistics.median(base_rates):11,.0f} "
+          f"{1e6 / statistics.median(base_rates):8.1f}")
+    for concurrency in (1, args.concurrency):
+        plain = rates[("gate, no record", concurrency)]
+        for label, _ in configs:
+            runs = rates[(label, concurrency)]
+            ratios = [r / p for r, p in zip(runs, plain, strict=True)]
+            rate = statistics.median(runs)
+            size = f"{written[label] / n:10.0f}" if label in written else ""
+            print(f"{label:34} {concurrency:9} {rate:11,.0f} {1e6 / rate:8.1f} "
+                  f"{statistics.median(cpus[(label, concurrency)]):7.1f} "
+                  f"{statistics.median(ratios):6.2f} ({min(ratios):.2f}-{max(ratios):.2f}) "
+                  f"{size}")
+    print(f"{'policy only (plan prebuilt)':34} {'':>9} {policy_rate:11,.0f} "
+          f"{1e6 / policy_rate:8.1f}")
+    shutil.rmtree(data_dir, ignore_errors=True)
+    print("\n* not how callguard writes (its writer thread keeps flock/write/fdatasync off "
+          "the event loop): the same encoder and file, written on the loop — what the "
+          "hand-over to the thread costs")
 
 
 if __name__ == "__main__":

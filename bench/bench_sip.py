@@ -46,8 +46,8 @@ def free_udp_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_node(kind: str, work: Path, freeze: bool,
-               rcvbuf: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_node(kind: str, work: Path, freeze: bool, rcvbuf: int,
+               durability: str = "group") -> tuple[subprocess.Popen[bytes], int]:
     port = free_udp_port()
     data = work / f"{kind}-{port}"
     data.mkdir()
@@ -56,6 +56,7 @@ def start_node(kind: str, work: Path, freeze: bool,
         args.append("--no-gc-freeze")
     if rcvbuf:
         args += ["--rcvbuf", str(rcvbuf)]
+    args += ["--durability", durability]
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -112,6 +113,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--no-gc-freeze", action="store_true",
                         help="run both nodes without gc.freeze() after start-up")
+    parser.add_argument("--durability", choices=("none", "group", "every"), default="group",
+                        help="callguard's [log] durability (group is the shipped default)")
+    parser.add_argument("--runs", type=int, default=1,
+                        help="passes over the rates; the summary gives median and min-max")
     parser.add_argument("--rcvbuf", type=int, default=0,
                         help="SO_RCVBUF the nodes ask for (default: [sip] receive_buffer_bytes)")
     args = parser.parse_args()
@@ -120,24 +125,42 @@ def main() -> None:
     rates = [int(r) for r in args.rates.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf)
+        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf,
+                                  args.durability)
                  for kind in ("null", "callguard")}
+        print(f"callguard [log] durability = {args.durability!r}")
         try:
             for _, port in nodes.values():  # warm-up: imports, caches, first log
                 run_sipp(port, 200, 1.0, work)
             print(f"{'rate/s':>7} {'server':<10} {'ok':>6} {'failed':>6} {'retrans':>7} "
                   f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/call':>11} "
                   f"{'CPU x null':>10}")
-            for rate in rates:
-                cpu: dict[str, float] = {}
-                for kind, (proc, port) in nodes.items():
-                    before = cpu_seconds(proc.pid)
-                    r = run_sipp(port, rate, args.seconds, work)
-                    cpu[kind] = (cpu_seconds(proc.pid) - before) / max(1, r["ok"]) * 1e6
-                    ratio = f"{cpu[kind] / cpu['null']:.2f}" if kind != "null" else "1.00"
-                    print(f"{rate:>7} {kind:<10} {r['ok']:>6.0f} {r['failed']:>6.0f} "
-                          f"{r['retrans']:>7.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
-                          f"{r['max']:>7.1f} {cpu[kind]:>11.0f} {ratio:>10}", flush=True)
+            summary: dict[int, list[tuple[float, float, float, float]]] = {}
+            for _ in range(args.runs):
+                for rate in rates:
+                    cpu: dict[str, float] = {}
+                    lost = 0.0
+                    p99 = 0.0
+                    for kind, (proc, port) in nodes.items():
+                        before = cpu_seconds(proc.pid)
+                        r = run_sipp(port, rate, args.seconds, work)
+                        cpu[kind] = (cpu_seconds(proc.pid) - before) / max(1, r["ok"]) * 1e6
+                        ratio = f"{cpu[kind] / cpu['null']:.2f}" if kind != "null" else "1.00"
+                        if kind == "callguard":
+                            lost, p99 = r["failed"] + r["retrans"], r["p99"]
+                        print(f"{rate:>7} {kind:<10} {r['ok']:>6.0f} {r['failed']:>6.0f} "
+                              f"{r['retrans']:>7.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
+                              f"{r['max']:>7.1f} {cpu[kind]:>11.0f} {ratio:>10}", flush=True)
+                    summary.setdefault(rate, []).append(
+                        (cpu["callguard"] / cpu["null"], cpu["callguard"], lost, p99))
+            print(f"\n{args.runs} run(s) per rate; callguard: CPU x null median (min-max), "
+                  "p99 ms median (min-max), failed + retransmitted in all runs")
+            for rate, runs in summary.items():
+                ratios = [x[0] for x in runs]
+                p99s = [x[3] for x in runs]
+                print(f"{rate:>7}/s  {statistics.median(ratios):.2f} ({min(ratios):.2f}-"
+                      f"{max(ratios):.2f})  p99 {statistics.median(p99s):.1f} "
+                      f"({min(p99s):.1f}-{max(p99s):.1f})  lost {sum(x[2] for x in runs):.0f}")
         finally:
             for proc, _ in nodes.values():
                 proc.terminate()

@@ -27,8 +27,5 @@ class NullGate:
             campaign=campaign, campaign_id=campaign.id, mode=campaign.default_mode,
             front=front, latency_us=0.0)
 
-    async def check(self, request: object) -> Decision:
+    async def check(self, request: object, *, budget_s: float | None = None) -> Decision:
         return self._decision
-
-    def refuse(self, request: object, verdict: object, *, started: float) -> Decision:
-        raise AssertionError("the null gate never runs out of time")

@@ -298,6 +298,7 @@ def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
 def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
     values = _section(where, raw, LogSettings())
     _positive(where, values, "rotate_mb", "retention_days", "stream_maxlen")
+    _choice(where, values, "durability", "none", "group", "every")
     return LogSettings(**values)
 
 

@@ -4,13 +4,23 @@ It turns a request into a call attempt, asks the policy which facts it needs, re
 only those from the stores, runs the policy, writes the compliance record and returns
 the decision. Any failure — bad input, a store error, a bug — is a BLOCK with the
 reason; the gate never raises to its front.
+
+The order after deciding is fixed: the record is written (the answer waits for it, by
+the log's durability policy); only a failed record write turns an ALLOW into a BLOCK
+(and that BLOCK is what gets recorded, if anything still can be). Then the observers
+(metrics, the AMI watchdog) see the decision; an observer that fails is logged and can
+never change the verdict the front is given, so the record and the answer agree. The
+front's time budget covers deciding, not the record: a decision whose budget ran out
+is recorded as the BLOCK the front sends.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,6 +29,7 @@ import structlog
 from callguard.decision import Decision, new_decision_id
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
+from callguard.numbers.redact import redact_digits
 from callguard.policy import (
     CallAttempt,
     Campaign,
@@ -44,7 +55,9 @@ from callguard.policy.core import (
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
 
-__all__ = ["CheckRequest", "Gate"]
+__all__ = ["TIME_BUDGET", "CheckRequest", "Gate"]
+
+TIME_BUDGET = "callguard:time-budget"
 
 _MAX_ROUNDS = 3
 _errors = structlog.get_logger("callguard.gate")
@@ -86,8 +99,9 @@ class Gate:
         parser: NumberParser,
         lists: ListRegistry,
         records: RecordStores,
-        record: Callable[[Decision], None],
-        journal: Callable[[RecordWrite, int], None] = lambda write, changed: None,
+        record: Callable[[Decision], Awaitable[None]],
+        journal: Callable[[RecordWrite, int], Awaitable[None]] | None = None,
+        observers: Sequence[Callable[[Decision], None]] = (),
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._policy = policy
@@ -97,25 +111,47 @@ class Gate:
         self._records = records
         self._record = record
         self._journal = journal
+        self._observers = observers  # held, not copied: a node adds followers after start
         self._clock = clock
 
-    async def check(self, request: CheckRequest) -> Decision:
-        """Decide one call attempt; never raises (but may be cancelled by its front)."""
+    async def check(self, request: CheckRequest, *, budget_s: float | None = None) -> Decision:
+        """Decide one call attempt, record it, return it; never raises.
+
+        ``budget_s``: the front's time budget for deciding; past it the decision is a
+        BLOCK (``callguard:time-budget``), recorded as such.
+        """
         started = time.perf_counter()
         at = request.at or self._clock()
         seen = _Attempted()
         try:
-            verdict = await self._decide(request, at, seen)
+            if budget_s is None:
+                verdict = await self._decide(request, at, seen)
+            else:
+                verdict = await self._within(budget_s, request, at, seen)
         except Exception as exc:  # noqa: BLE001 - the gate fails closed on anything
-            _errors.exception("gate_error", campaign=request.campaign)
+            _errors.exception("gate_error", campaign=redact_digits(request.campaign))
             verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
                               f"internal error ({type(exc).__name__}); call not placed")
-        return self._finish(request, verdict, at, seen, started)
+        return await self._finish(request, verdict, at, seen, started)
 
-    def refuse(self, request: CheckRequest, verdict: Verdict, *, started: float) -> Decision:
-        """Record a BLOCK a front decided itself (its time budget ran out)."""
+    async def _within(self, budget_s: float, request: CheckRequest, at: datetime,
+                      seen: _Attempted) -> Verdict:
+        deadline = asyncio.timeout(budget_s)
+        try:
+            async with deadline:
+                return await self._decide(request, at, seen)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+        return refusal(TIME_BUDGET, FAIL_CLOSED,
+                       f"no decision within the {budget_s * 1000:g} ms budget; call not placed")
+
+    async def refuse(self, request: CheckRequest, verdict: Verdict, *,
+                     started: float) -> Decision:
+        """Record a BLOCK a front decided itself, and return it."""
         seen = _Attempted(campaign=self._campaigns.get(request.campaign))
-        return self._finish(request, verdict, request.at or self._clock(), seen, started)
+        return await self._finish(request, verdict, request.at or self._clock(), seen,
+                                  started)
 
     async def opt_out(self, number: str, campaign_id: str, *, source: str) -> str:
         """Put the number on the campaign's solicitor's do-not-call list; durable on return.
@@ -136,12 +172,19 @@ class Gate:
         Raises StoreError when the store did not acknowledge the batch as durable.
         """
         changed = await self._records.apply(writes)
-        for write, count in zip(writes, changed, strict=True):
-            self._journal(write, count)
+        if self._journal is not None:
+            for write, count in zip(writes, changed, strict=True):
+                await self._journal(write, count)
         return changed
 
-    def _finish(self, request: CheckRequest, verdict: Verdict, at: datetime,
-                seen: _Attempted, started: float) -> Decision:
+    async def _finish(self, request: CheckRequest, verdict: Verdict, at: datetime,
+                      seen: _Attempted, started: float) -> Decision:
+        if seen.number is None and (verdict.deciding is None
+                                    or verdict.deciding.rule_id != NOT_DIALABLE):
+            # Refused before the number was read (unknown campaign, time budget): the
+            # record still names the number, so a lookup by number finds this decision.
+            with contextlib.suppress(Exception):
+                seen.number = self._parser.parse(request.number)
         decision = Decision(
             decision_id=new_decision_id(),
             verdict=verdict,
@@ -157,18 +200,30 @@ class Gate:
             reference=request.reference,
         )
         try:
-            self._record(decision)
-        except Exception:  # noqa: BLE001 - a logging failure must not turn into ALLOW
-            _errors.exception("record_failed", decision_id=decision.decision_id)
+            await self._record(decision)
+        except Exception as exc:  # noqa: BLE001 - an unrecorded call is never placed
+            _errors.error("record_failed", decision_id=decision.decision_id,
+                          error=redact_digits(str(exc)) or type(exc).__name__)
             if decision.allowed:
-                return self._unrecorded(decision)
+                decision = await self._unrecorded(decision)
+        for observer in self._observers:
+            try:
+                observer(decision)
+            except Exception:  # noqa: BLE001 - an observer never changes the answer
+                _errors.exception("observer_failed", decision_id=decision.decision_id)
         return decision
 
-    @staticmethod
-    def _unrecorded(decision: Decision) -> Decision:
+    async def _unrecorded(self, decision: Decision) -> Decision:
+        """The BLOCK that replaces an ALLOW whose record failed; recorded if still possible."""
         verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
                           "the compliance record could not be written; call not placed")
-        return dataclasses.replace(decision, verdict=verdict)
+        blocked = dataclasses.replace(decision, verdict=verdict)
+        try:  # the ALLOW left nothing behind (rolled back), so the id is not reused
+            await self._record(blocked)
+        except Exception as exc:  # noqa: BLE001 - BLOCK is answered either way
+            _errors.error("record_failed", decision_id=decision.decision_id,
+                          error=redact_digits(str(exc)) or type(exc).__name__)
+        return blocked
 
     async def _decide(self, request: CheckRequest, at: datetime, seen: _Attempted) -> Verdict:
         campaign = self._campaigns.get(request.campaign)

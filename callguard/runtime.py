@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from redis import asyncio as aioredis
 
-from callguard.audit import ComplianceLog, NumberProtector, configure_logging, load_log_key
-from callguard.compliance.sinks import (
-    FanOut,
-    RedisStreamSink,
-    RotatingFileSink,
-    Sink,
-    StdoutSink,
-)
+from callguard.audit import ComplianceLog, configure_logging
+from callguard.compliance.logkey import NumberProtector, load_log_key
+from callguard.compliance.record import RecordEncoder
+from callguard.compliance.sinks import LogFile, LogTarget, RedisStreamSink, StreamTarget
+from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
 from callguard.decision import Decision
 from callguard.fronts.http.metrics import NodeMetrics
@@ -29,7 +27,7 @@ from callguard.stores.private import private_dir
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 
-__all__ = ["Runtime", "log_path", "open_runtime", "redis_client"]
+__all__ = ["Runtime", "log_path", "open_compliance_log", "open_runtime", "redis_client"]
 
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
@@ -65,9 +63,9 @@ class Runtime:
     compliance: ComplianceLog
     metrics: NodeMetrics
     stream: RedisStreamSink | None = None
-    # Called with every decision after it is recorded (the AMI watchdog follows calls).
+    # Called with every decision after it is recorded (metrics first; the AMI watchdog
+    # appends itself): observers, which can never change the verdict.
     followers: list[Callable[[Decision], None]] = field(default_factory=list)
-    _files: list[RotatingFileSink] = field(default_factory=list)
     _pinger: aioredis.Redis | None = None
 
     async def start(self) -> None:
@@ -115,7 +113,8 @@ class Runtime:
                          clock_check=clock_check)
 
     async def aclose(self) -> None:
-        """Flush the stream, stop following Redis, close the stores and the log file."""
+        """Write queued records, flush the stream, close the stores and the log file."""
+        await self.compliance.aclose()
         if self.stream is not None:
             await self.stream.aclose()
         if isinstance(self.lists, RedisListRegistry):
@@ -123,12 +122,6 @@ class Runtime:
         await self.records.aclose()
         if self._pinger is not None:
             await self._pinger.aclose()
-        self._close_files()
-
-    def _close_files(self) -> None:
-        for sink in self._files:
-            sink.close()
-        self._files.clear()
 
 
 def open_runtime(settings: Settings) -> Runtime:
@@ -137,17 +130,8 @@ def open_runtime(settings: Settings) -> Runtime:
     private_dir(data_dir)  # lists, records, the log key: the service user's alone
     key = load_log_key(data_dir)
     configure_logging(key)
-    path = log_path(settings)
-    files = [] if path is None else [
-        RotatingFileSink(path, max_bytes=settings.log.rotate_mb * 1024 * 1024)]
-    sinks: list[Sink] = [*files] if files else [StdoutSink()]
-    stream = None
-    if settings.log.redis_stream:
-        stream = RedisStreamSink(redis_client(settings, socket_timeout=5),
-                                 key=settings.log.stream_key,
-                                 maxlen=settings.log.stream_maxlen)
-        sinks.append(stream)
-    compliance = ComplianceLog(FanOut(sinks), node=settings.log.node)
+    protector = NumberProtector(key)
+    compliance, stream = open_compliance_log(settings, protector)
     lists: EmbeddedListRegistry | RedisListRegistry
     if settings.lists_backend == "redis":
         lists = RedisListRegistry(redis_client(settings))
@@ -172,22 +156,43 @@ def open_runtime(settings: Settings) -> Runtime:
                              "queue was full", "outcome",
                              lambda: {"sent": sink.sent, "dropped": sink.dropped})
 
-    followers: list[Callable[[Decision], None]] = []
-
-    def record(decision: Decision) -> None:
-        compliance.record(decision)
-        metrics.observe(decision)
-        for follower in followers:
-            follower(decision)
-
+    writer = compliance.writer
+    metrics.watch_counts("callguard_log_records",
+                         "Compliance records written to the file, or that failed (the call "
+                         "was blocked)", "outcome",
+                         lambda: {"written": writer.written, "failed": writer.failed})
+    # The record is written first (the answer waits for it); observers follow in order and
+    # can never change the verdict (Gate._finish).
+    followers: list[Callable[[Decision], None]] = [metrics.observe]
     gate = Gate(
         policy=settings.policy(),
         campaigns=settings.campaigns,
         parser=settings.parser(),
         lists=lists,
         records=records,
-        record=record,
+        record=compliance.record,
         journal=compliance.journal,
+        observers=followers,
     )
-    return Runtime(settings, lists, records, gate, NumberProtector(key), compliance, metrics,
-                   stream, followers, files)
+    return Runtime(settings, lists, records, gate, protector, compliance, metrics,
+                   stream, followers)
+
+
+def open_compliance_log(settings: Settings, protector: NumberProtector,
+                        ) -> tuple[ComplianceLog, RedisStreamSink | None]:
+    """The record encoder and writer for the node's ``[log]`` settings (and its stream)."""
+    path = log_path(settings)
+    target: LogTarget = StreamTarget() if path is None else LogFile(
+        path, max_bytes=settings.log.rotate_mb * 1024 * 1024)
+    stream = None
+    views = []
+    if settings.log.redis_stream:
+        stream = RedisStreamSink(redis_client(settings, socket_timeout=5),
+                                 key=settings.log.stream_key,
+                                 maxlen=settings.log.stream_maxlen)
+        sink = stream
+        views.append(lambda line: sink.write(line.rstrip(b"\n")))
+    encoder = RecordEncoder(protector, node=settings.log.node or socket.gethostname(),
+                            packs=settings.packs, campaigns=settings.campaigns)
+    writer = RecordWriter(target, durability=settings.log.durability, views=views)
+    return ComplianceLog(encoder, writer), stream

@@ -129,8 +129,8 @@ class TestContract:
         result = await agi_session(node.port, c.ROUTE_CHECK,
                                    ["8015550123", UT, "predictive", "l.1", "10001"])
         assert result.variables[c.VAR_RULE] == "us-federal:64.1200(a)(2)"
-        assert set(compliance_records(node)[-1]["time_zones"]) == {"America/Denver",
-                                                                   "America/New_York"}
+        assert {z[0] for z in compliance_records(node)[-1]["zones"]} == {"America/Denver",
+                                                                     "America/New_York"}
 
     @pytest.mark.parametrize(("args", "rule"), [
         ([], "callguard:unknown-campaign"),

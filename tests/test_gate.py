@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 
 import pytest
-from structlog.testing import capture_logs
 
+from callguard.compliance.testing import CapturingTarget
 from callguard.config import load_settings
 from callguard.errors import StoreError
 from callguard.gate import CheckRequest
@@ -157,11 +157,12 @@ class TestComplianceRecord:
     """One record per decision, numbers protected."""
 
     async def test_exactly_one_record_per_decision(self, runtime):
-        """capture_logs sees one 'decision' event carrying the decision id."""
-        with capture_logs() as logs:
-            first = await check(runtime)
-            second = await check(runtime, "8015550199")
-        events = [e for e in logs if e["event"] == "decision"]
+        """A capturing target sees one 'decision' record carrying the decision id."""
+        capture = CapturingTarget()
+        runtime.compliance.writer.target = capture
+        first = await check(runtime)
+        second = await check(runtime, "8015550199")
+        events = [e for e in capture.records if e["event"] == "decision"]
         assert [e["decision_id"] for e in events] == [first.decision_id, second.decision_id]
         assert events[1]["verdict"] == "BLOCK"
         assert events[1]["rule"] == "us-federal:64.1200(c)(2)"

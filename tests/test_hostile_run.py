@@ -369,7 +369,6 @@ class TestHostileRun:
         found = leaks(hostile_run.metrics)
         assert found == [], found[:10]
 
-    @pytest.mark.xfail(strict=True, reason="record fields: fixed by issue-16 branch")
     def test_compliance_log_and_stream_have_no_number(self, hostile_run):
         """Every record in the file and in the stream (issue-16 owns the record fields)."""
         fields = record_fields(hostile_run.log)

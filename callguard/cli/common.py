@@ -12,6 +12,7 @@ from typing import Any, NoReturn, TypeVar
 from rich.console import Console
 from rich.markup import escape
 
+from callguard.compliance.logkey import LogKeyError
 from callguard.config import Settings, load_settings
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers import NumberInfo
@@ -60,6 +61,8 @@ class CliState:
         """Open the node's stores."""
         try:
             return open_runtime(self.settings)
+        except LogKeyError as exc:
+            usage_error(str(exc))
         except CallguardError as exc:
             err_console.print(f"[red]error:[/red] {exc}")
             sys.exit(EXIT_INTERNAL)

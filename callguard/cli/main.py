@@ -13,11 +13,13 @@ from callguard.audit import configure_logging
 from callguard.cli.check import check
 from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_console
 from callguard.cli.demo import demo
+from callguard.cli.explain import explain_command
 from callguard.cli.lists import dnc
 from callguard.cli.logs import purge, report, tail
 from callguard.cli.records import consent, ebr, internal_dnc
 from callguard.cli.scrub import scrub
 from callguard.cli.serve import serve
+from callguard.compliance.logkey import LogKeyError
 
 __all__ = ["cli", "main"]
 
@@ -38,7 +40,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 
 
 for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo, tail, report,
-                purge):
+                purge, explain_command):
     cli.add_command(command)
 
 
@@ -52,6 +54,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
+        sys.exit(EXIT_USAGE)
+    except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
+        err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         # escape: messages name sections like "[ami]", which rich would read as markup

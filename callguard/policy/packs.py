@@ -6,6 +6,8 @@ reading the file is the caller's business, so this module stays pure.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -15,7 +17,8 @@ from callguard.policy.model import CallAttempt, DialingMode
 from callguard.policy.outcome import Obligations
 from callguard.policy.rules import RULE_KINDS, VOICE_MODES, Params, Rule
 
-__all__ = ["Obligation", "Pack", "Scope", "combine_obligations", "pack_from_mapping"]
+__all__ = ["Obligation", "Pack", "Scope", "combine_obligations", "pack_from_mapping",
+           "rule_table_digest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +79,12 @@ class Pack:
     scope: Scope
     rules: tuple[Rule, ...]
     obligations: tuple[Obligation, ...]
+    # 8 hex of the SHA-256 of the rule table (``[scope]``, ``[[rules]]``, ``[[obligations]]``
+    # exactly as loaded): a compliance record names the pack by id, version and digest, so a
+    # pack edited without a new version is caught when the record is explained.
+    digest: str = ""
+    # Each rule's ``source`` sentence, in rule order: what a passing rule upheld.
+    sentences: tuple[str, ...] = ()
 
     def in_effect(self, day: date) -> bool:
         """Whether the pack is in force on ``day`` (``effective_until`` is exclusive)."""
@@ -146,6 +155,14 @@ def _scope(params: Params) -> Scope:
     )
 
 
+def rule_table_digest(data: Mapping[str, Any]) -> str:
+    """8 hex of the SHA-256 of everything in a pack document that can change a verdict."""
+    table = {key: data.get(key) for key in ("scope", "rules", "obligations")}
+    canonical = json.dumps(table, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                           default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:8]
+
+
 def pack_from_mapping(data: Mapping[str, Any], *, origin: str = "pack") -> Pack:
     """Build and validate a pack from its TOML document; raise ConfigError naming the fault."""
     head = Params(origin, data.get("pack", {}))
@@ -173,4 +190,6 @@ def pack_from_mapping(data: Mapping[str, Any], *, origin: str = "pack") -> Pack:
         scope=scope,
         rules=rules,
         obligations=tuple(_obligation(pack_id, o) for o in data.get("obligations", [])),
+        digest=rule_table_digest(data),
+        sentences=tuple(str(raw.get("source", "")) for raw in data.get("rules", [])),
     )

@@ -31,14 +31,14 @@ from callguard.fronts.fastagi.wire import (
     encode_mset,
     read_headers,
 )
-from callguard.gate import CheckRequest, Gate
+from callguard.gate import TIME_BUDGET, CheckRequest, Gate
 from callguard.numbers.redact import redact_digits
 from callguard.policy import refusal
 from callguard.policy.core import FAIL_CLOSED
 
 __all__ = ["FastAgiServer", "FastAgiSettings"]
 
-TIMEOUT_RULE = "callguard:time-budget"
+TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
 _log = structlog.get_logger("callguard.fastagi")
@@ -187,22 +187,19 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
         request = self._request(headers)
-        started = time.perf_counter()
         if refused is not None:
             self.stats.counts["bad_request"] += 1
-            decision = self.gate.refuse(request, refusal(
-                BAD_REQUEST_RULE, FAIL_CLOSED, f"{refused}; call not placed"), started=started)
+            decision = await self.gate.refuse(request, refusal(
+                BAD_REQUEST_RULE, FAIL_CLOSED, f"{refused}; call not placed"),
+                started=time.perf_counter())
             self.stats.counts["block"] += 1
             return self._variables(decision)
-        try:
-            async with asyncio.timeout(self.settings.budget_ms / 1000):
-                decision = await self.gate.check(request)
-        except TimeoutError:
+        # The gate owns the budget: past it the decision is a recorded BLOCK, so the
+        # record and the answer agree.
+        decision = await self.gate.check(request, budget_s=self.settings.budget_ms / 1000)
+        deciding = decision.verdict.deciding
+        if deciding is not None and deciding.rule_id == TIMEOUT_RULE:
             self.stats.counts["over_budget"] += 1
-            decision = self.gate.refuse(request, refusal(
-                TIMEOUT_RULE, FAIL_CLOSED,
-                f"no decision within the {self.settings.budget_ms} ms budget; call not placed"),
-                started=started)
         self.stats.counts["allow" if decision.allowed else "block"] += 1
         return self._variables(decision)
 

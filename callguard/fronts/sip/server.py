@@ -45,15 +45,13 @@ from callguard.fronts.sip.transactions import (
     transaction_key,
 )
 from callguard.fronts.sip.wire import peek, sent_by
-from callguard.gate import CheckRequest
+from callguard.gate import TIME_BUDGET, CheckRequest
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
-from callguard.policy import Verdict, refusal
-from callguard.policy.core import FAIL_CLOSED
 
 __all__ = ["SipFront", "SipSettings", "SipStats"]
 
-TIMEOUT_RULE = "callguard:time-budget"
+TIMEOUT_RULE = TIME_BUDGET
 _TICK_S = 0.02
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
@@ -103,10 +101,8 @@ class SipSettings:
 class Gatekeeper(Protocol):
     """The gate as the front uses it (the benchmark's null gate is one too)."""
 
-    async def check(self, request: CheckRequest) -> Decision: ...
-
-    def refuse(self, request: CheckRequest, verdict: Verdict, *,
-               started: float) -> Decision: ...
+    async def check(self, request: CheckRequest, *,
+                    budget_s: float | None = None) -> Decision: ...
 
 
 @dataclass
@@ -389,16 +385,13 @@ class SipFront:
                 self.transactions.forget(key)  # never answered: let a retransmission retry
 
     async def _decide(self, request: CheckRequest) -> Decision:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.settings.budget_ms / 1000):
-                return await self.gate.check(request)
-        except TimeoutError:
+        # The gate owns the budget: past it the decision is a recorded BLOCK, so the
+        # record and the answer agree.
+        decision = await self.gate.check(request, budget_s=self.settings.budget_ms / 1000)
+        deciding = decision.verdict.deciding
+        if deciding is not None and deciding.rule_id == TIMEOUT_RULE:
             self.stats.counts["over_budget"] += 1
-            return self.gate.refuse(request, refusal(
-                TIMEOUT_RULE, FAIL_CLOSED,
-                f"no decision within the {self.settings.budget_ms} ms budget; call not placed"),
-                started=started)
+        return decision
 
     # --- answers ----------------------------------------------------------------------------
 

@@ -1,0 +1,161 @@
+"""A compact decision record rendered back in full, from the packs it names.
+
+A record keeps one letter per rule (docs/record-format.md); the rule's citation and the
+sentence of law it upholds are in the pack at the recorded version. ``explain`` puts them
+back, and refuses — naming the pack — when the pack it is given is not the one the record
+was decided with (another version, or the same version edited: the digest differs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from callguard.errors import CallguardError
+from callguard.policy import DialingMode, Pack
+from callguard.policy.packs import combine_obligations
+
+__all__ = ["ExplainError", "Explanation", "PackExplained", "RuleExplained", "explain"]
+
+_STATUS = {"p": "pass", "b": "block", "e": "exempt", "-": "not-applicable",
+           "n": "not-evaluated"}
+
+
+class ExplainError(CallguardError):
+    """The record cannot be explained with the packs at hand (the message says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RuleExplained:
+    """One rule of one pack as it judged the call."""
+
+    rule: str
+    citation: str
+    status: str
+    sentence: str  # the law the rule upholds (the pack's ``source``)
+    reason: str | None = None  # this call's own reason, for block and exempt
+
+
+@dataclass(frozen=True, slots=True)
+class PackExplained:
+    """A pack named by the record, and whether (and how) it applied."""
+
+    id: str
+    version: str
+    digest: str
+    title: str
+    applied: bool
+    why: str
+    rules: tuple[RuleExplained, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """The decision in full: the record's own fields plus what the packs say."""
+
+    record: Mapping[str, Any]
+    packs: tuple[PackExplained, ...]
+    reason: str
+    refusals: tuple[Mapping[str, Any], ...]  # outcomes decided before any pack
+    obligations: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The explanation as JSON (``callguard explain --json``)."""
+        return {
+            **self.record,
+            "reason": self.reason,
+            "packs": [{"id": p.id, "version": p.version, "digest": p.digest, "title": p.title,
+                       "applied": p.applied, "why": p.why,
+                       "rules": [{"rule": r.rule, "citation": r.citation, "status": r.status,
+                                  "sentence": r.sentence, "reason": r.reason}
+                                 for r in p.rules]} for p in self.packs],
+            "refusals": list(self.refusals),
+            "obligations": list(self.obligations),
+        }
+
+
+def _pack(entry: list[Any], packs: Mapping[str, Pack]) -> Pack:
+    pack_id, version, digest = str(entry[0]), str(entry[1]), str(entry[2])
+    pack = packs.get(pack_id)
+    if pack is None:
+        raise ExplainError(f"pack {pack_id} {version} is not among the packs given; point "
+                           "--packs-dir at the packs the decision was made with")
+    if pack.version != version or pack.digest != digest:
+        raise ExplainError(
+            f"pack {pack_id}: the decision was made with version {version} (digest {digest}); "
+            f"the packs given have version {pack.version} (digest {pack.digest}). Point "
+            "--packs-dir at the packs of that version")
+    return pack
+
+
+def _rules(pack: Pack, letters: str, mode: DialingMode | None,
+           reasons: Mapping[str, str]) -> tuple[RuleExplained, ...]:
+    if len(letters) != len(pack.rules):
+        raise ExplainError(f"pack {pack.id}: the record has {len(letters)} outcomes for "
+                           f"{len(pack.rules)} rules")
+    rules = []
+    for index, (rule, letter) in enumerate(zip(pack.rules, letters, strict=True)):
+        status = _STATUS.get(letter)
+        if status is None:
+            raise ExplainError(f"pack {pack.id}: unknown outcome letter {letter!r}")
+        reason = reasons.get(rule.rule_id)
+        if letter == "-":
+            modes = ", ".join(sorted(m.value for m in rule.modes))
+            reason = f"covers {modes} calls only" + (f", not {mode.value}" if mode else "")
+        sentence = pack.sentences[index] if index < len(pack.sentences) else ""
+        rules.append(RuleExplained(rule.rule_id, rule.citation, status, sentence, reason))
+    return tuple(rules)
+
+
+def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation:
+    """Rebuild every rule's outcome, citation and sentence; raise ExplainError when unable."""
+    if record.get("event") != "decision":
+        raise ExplainError(f"record is a {record.get('event')!r} record, not a decision")
+    if record.get("schema") != 1:
+        raise ExplainError(f"record schema {record.get('schema')!r} is not one this version "
+                           "of callguard explains (1)")
+    mode = DialingMode(record["mode"]) if record.get("mode") else None
+    at = datetime.fromisoformat(str(record["at"]))
+    outcomes = record.get("outcomes", [])
+    reasons = {str(o["rule"]): str(o["reason"]) for o in outcomes}
+    explained: list[PackExplained] = []
+    applied_packs: list[Pack] = []
+    counted = 0
+    for entry in record.get("packs", []):
+        pack = _pack(entry, packs)
+        letters = str(entry[3])
+        if not letters:
+            why = (f"not in effect on {at.date()}" if not pack.in_effect(at.date())
+                   else pack.scope.why_not())
+            explained.append(PackExplained(pack.id, pack.version, pack.digest, pack.title,
+                                           False, why, ()))
+            continue
+        rules = _rules(pack, letters, mode, reasons)
+        applied_packs.append(pack)
+        counted += sum(1 for r in rules if r.status in ("pass", "block", "exempt"))
+        explained.append(PackExplained(pack.id, pack.version, pack.digest, pack.title, True,
+                                       "applied", rules))
+    in_packs = {r.rule for p in explained for r in p.rules}
+    refusals = tuple(o for o in outcomes if o["rule"] not in in_packs)
+    if record.get("verdict") == "ALLOW":
+        applied = ", ".join(p.id for p in applied_packs)
+        reason = f"Allowed: {counted} rules of {applied} hold."
+        exempt = [str(o["reason"]).split("exempt: ", 1)[-1] for o in outcomes
+                  if o.get("status") == "exempt"]
+        if exempt:
+            reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
+    else:
+        reason = str(record.get("reason", ""))
+    duties: list[str] = []
+    if mode is not None and applied_packs:
+        combined = combine_obligations([o for p in applied_packs for o in p.obligations], mode)
+        if combined.line_release_seconds is not None:
+            duties.append(f"release the line within {combined.line_release_seconds:g} s of "
+                          f"the called party hanging up ({combined.line_release_citation})")
+        if combined.min_ring_seconds is not None:
+            rings = f" or {combined.min_rings} rings" if combined.min_rings else ""
+            duties.append(f"let an unanswered call ring at least {combined.min_ring_seconds} s"
+                          f"{rings} ({combined.min_ring_citation})")
+    return Explanation(record, tuple(explained), reason, refusals, tuple(duties))

@@ -1,0 +1,94 @@
+"""The key that hashes numbers in the compliance log, and its fingerprint.
+
+Every node that writes to one stream must use the same key, or a lookup by number finds
+nothing and says so (the fingerprint, ``key_id``, is in every record that holds a hash).
+The key comes from ``CALLGUARD_LOG_KEY`` (hex) or ``<data_dir>/log.key`` (hex, 0600), made
+on first use by a command that writes records — never by one that only reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import MutableMapping
+from pathlib import Path
+from typing import Any
+
+from callguard.errors import ConfigError
+
+__all__ = ["ENV_VAR", "MIN_KEY_BYTES", "LogKeyError", "NumberProtector", "load_log_key",
+           "parse_key"]
+
+ENV_VAR = "CALLGUARD_LOG_KEY"
+MIN_KEY_BYTES = 16  # 128 bits: the keyed hash of a 10-digit number must not be brute-forced
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+class LogKeyError(ConfigError):
+    """The log key is missing or malformed; the message names where it came from."""
+
+
+def parse_key(text: str, where: str) -> bytes:
+    """Hex of at least ``MIN_KEY_BYTES`` bytes, or LogKeyError naming ``where`` (never the key)."""
+    value = text.strip()
+    fix = (f"{where} must be at least {2 * MIN_KEY_BYTES} hexadecimal digits "
+           f"({MIN_KEY_BYTES} bytes), e.g. the output of `openssl rand -hex 32`")
+    if not value:
+        raise LogKeyError(f"{fix}; it is empty")
+    if not set(value) <= _HEX:
+        raise LogKeyError(f"{fix}; it holds characters that are not hexadecimal digits")
+    if len(value) % 2:
+        raise LogKeyError(f"{fix}; it has an odd number of digits ({len(value)})")
+    if len(value) < 2 * MIN_KEY_BYTES:
+        raise LogKeyError(f"{fix}; it has {len(value)}")
+    return bytes.fromhex(value)
+
+
+def load_log_key(data_dir: Path, *, create: bool = True) -> bytes:
+    """``CALLGUARD_LOG_KEY``, else ``<data_dir>/log.key`` (made 0600 when ``create``)."""
+    env = os.environ.get(ENV_VAR)
+    if env is not None:
+        return parse_key(env, ENV_VAR)
+    path = data_dir / "log.key"
+    if not path.exists():
+        if not create:
+            raise LogKeyError(f"no log key: set {ENV_VAR} or give the --data-dir that holds "
+                              f"log.key ({path} does not exist)")
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    try:
+        text = path.read_text(encoding="ascii")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LogKeyError(f"log key file {path} cannot be read ({type(exc).__name__})") from None
+    return parse_key(text, f"log key file {path}")
+
+
+class NumberProtector:
+    """Keyed hash of a number, and a structlog processor replacing ``number`` by it."""
+
+    __slots__ = ("_inner", "key_id")
+
+    def __init__(self, key: bytes) -> None:
+        self._inner = hmac.new(key, digestmod=hashlib.sha256)
+        # 8 hex naming the key (not revealing it): records carry it, lookups compare it.
+        self.key_id = hmac.new(key, b"callguard key id", hashlib.sha256).hexdigest()[:8]
+
+    def hash(self, text: str) -> str:
+        """HMAC-SHA-256 of ``text`` (the ASCII E.164 form of a number), 64 hex."""
+        mac = self._inner.copy()
+        mac.update(text.encode())
+        return mac.hexdigest()
+
+    def __call__(
+        self, logger: Any, name: str, event_dict: MutableMapping[str, Any]
+    ) -> MutableMapping[str, Any]:
+        number = event_dict.pop("number", None)
+        if number is not None:
+            text = str(number)
+            event_dict["number_hash"] = self.hash(text)
+            event_dict["number_last4"] = text[-4:] if len(text) >= 4 else ""
+        return event_dict

@@ -1,0 +1,279 @@
+"""The compliance record, schema 1 (docs/record-format.md): values in, one JSON line out.
+
+A direct orjson encoder, independent of operational logging: no structlog configuration,
+test helper or processor chain can change or strip a record (bench/bench_log.py measures
+it beside a ``structlog.wrap_logger`` chain doing the same work). A passing rule costs
+one letter against its pack's id, version and digest; only outcomes that block or were
+exempted carry their reason. Every string a peer could fill is kept only when it is a
+plausible id of its kind (``callguard.compliance.fields``); free text loses every written
+number through ``redact_digits``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import orjson
+
+from callguard.compliance.fields import FieldGuard, safe_channel
+from callguard.compliance.logkey import NumberProtector
+from callguard.decision import Decision
+from callguard.numbers.redact import redact_digits
+from callguard.policy import Pack, Status, Verdict
+from callguard.stores.writes import (
+    AddCompanyDnc,
+    AddConsent,
+    EndEbr,
+    RecordEbr,
+    RecordWrite,
+    RevokeConsent,
+)
+
+__all__ = ["LETTERS", "SCHEMA", "RecordEncoder", "utc_ms"]
+
+SCHEMA = 1
+# One letter per rule of a pack, in pack order; "n": not evaluated (absent from outcomes).
+LETTERS = {Status.PASS: "p", Status.BLOCK: "b", Status.EXEMPT: "e",
+           Status.NOT_APPLICABLE: "-"}
+_NOT_EVALUATED = "n"
+# Keyed by the plain string value: an Enum member's __hash__ runs in Python, a str's is
+# cached — this is on every decision's path.
+_LETTER_OF = {status.value: letter for status, letter in LETTERS.items()}
+_CARRIED = frozenset({Status.BLOCK.value, Status.EXEMPT.value})
+_ZONE_CACHE_LIMIT = 4096
+_REASON_CACHE_LIMIT = 8192
+_DUMPS = orjson.dumps
+_NEWLINE = orjson.OPT_APPEND_NEWLINE
+# Channel names: the counter suffix is kept, numbers in the resource taken out.
+_CHANNEL_FIELDS = frozenset({"channel", "called_channel"})
+
+
+class _Seconds:
+    """``YYYY-MM-DDTHH:MM:SS`` of one second, formatted once per second it is asked for."""
+
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second = -1
+        self.text = ""
+
+    def format(self, epoch: float) -> str:
+        """``2026-12-04T17:30:00.012Z``."""
+        second, ms = divmod(int(epoch * 1000), 1000)
+        if second != self.second:
+            self.text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self.second = second
+        return f"{self.text}.{ms:03d}Z"
+
+
+_logged = _Seconds()  # records are written in time order: one strftime per second
+_judged = _Seconds()
+
+
+def utc_ms(epoch: float | None = None) -> str:
+    """``2026-12-04T17:30:00.012Z``: a UTC instant to the millisecond (default: now)."""
+    return _logged.format(time.time() if epoch is None else epoch)
+
+
+def _instant(at: datetime) -> str:
+    return _judged.format(at.timestamp())
+
+
+def _offset(delta: timedelta | None) -> str:
+    minutes = int(delta.total_seconds()) // 60 if delta is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{rest:02d}"
+
+
+def _zone_tag(label: str) -> str:
+    """The short tag of a zone source sentence (see ``policy.zones.resolve_zones``)."""
+    if label.startswith("area code"):
+        return "npa"
+    if label.startswith("CRM postal code"):
+        return "zip"
+    if label.startswith("CRM time zone"):
+        return "crm-zone"
+    if label.startswith("fallback"):
+        return "fallback"
+    if label.startswith("number"):
+        return "number"
+    return "other"
+
+
+def _zone_tags(zones: tuple[str, ...], sources: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    tags: dict[str, str] = {}
+    for source in sources:
+        label, _, listed = source.rpartition(": ")
+        tag = _zone_tag(label)
+        for zone in zones if tag == "fallback" else listed.split(", "):
+            tags.setdefault(zone, tag)
+    return tuple((zone, tags.get(zone, "other")) for zone in zones)
+
+
+class RecordEncoder:
+    """Turns decisions, record changes and call events into schema-1 lines (bytes + LF)."""
+
+    def __init__(self, protector: NumberProtector, *, node: str, packs: Mapping[str, Pack],
+                 campaigns: Collection[str]) -> None:
+        self.protector = protector
+        self.key_id = protector.key_id
+        self.node = node
+        self.fields = FieldGuard(protector.hash, campaigns)
+        self._rules = {pack_id: (tuple(r.rule_id for r in pack.rules), pack.digest)
+                       for pack_id, pack in packs.items()}
+        self._reasons: dict[str, str] = {}
+        self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
+                             list[list[str]]] = {}
+
+    # --- decisions ------------------------------------------------------------------------
+
+    def decision(self, decision: Decision) -> bytes:
+        """The decision record of docs/record-format.md, one line."""
+        return _DUMPS(self.decision_fields(decision), option=_NEWLINE)
+
+    def decision_fields(self, decision: Decision) -> dict[str, Any]:
+        """The decision record as a dict (what ``decision`` serialises)."""
+        verdict = decision.verdict
+        record: dict[str, Any] = {
+            "schema": SCHEMA, "event": "decision", "logged_at": utc_ms(), "node": self.node,
+            "decision_id": decision.decision_id, "at": _instant(decision.at),
+            "front": decision.front, "verdict": verdict.verdict,
+        }
+        deciding = verdict.deciding
+        if deciding is not None:
+            record["rule"] = deciding.rule_id
+            record["reason"] = self._redacted(verdict.reason)
+        record["campaign"] = self.fields.campaign(decision.campaign_id)
+        campaign = decision.campaign
+        if campaign is not None:
+            record["solicitor"] = campaign.solicitor
+        if decision.mode is not None:
+            record["mode"] = decision.mode.value
+        self._number(record, decision)
+        record["zones"] = self._zones(verdict, decision.at)
+        record["packs"] = self._packs(verdict)
+        carried = [
+            {"rule": o.rule_id, "status": o.status.value, "reason": self._redacted(o.reason)}
+            for o in verdict.outcomes if o.status._value_ in _CARRIED]
+        if carried:
+            record["outcomes"] = carried
+        record["lists"] = dict(verdict.lists)
+        # No "obligations": they follow from the packs that applied (their digests cover
+        # the obligations) and the mode; `callguard explain` rebuilds them.
+        if decision.linkedid:
+            record["linkedid"] = self.fields.linkedid(decision.linkedid)
+        if decision.reference:
+            record["reference"] = self.fields.reference(decision.reference)
+        record["latency_us"] = int(decision.latency_us)
+        return record
+
+    def _redacted(self, text: str) -> str:
+        """``redact_digits``, remembered: most reasons repeat ("number is on national v12")."""
+        done = self._reasons.get(text)
+        if done is None:
+            if len(self._reasons) >= _REASON_CACHE_LIMIT:
+                self._reasons.clear()
+            done = self._reasons[text] = redact_digits(text)
+        return done
+
+    def _number(self, record: dict[str, Any], decision: Decision) -> None:
+        number = decision.number
+        if number is not None:
+            record["number_hash"] = self.protector.hash(number.e164)
+            record["number_last4"] = number.e164[-4:]
+        else:
+            raw = decision.raw_number.strip()
+            digits = "".join(c for c in raw if "0" <= c <= "9")
+            record["number_hash"] = self.protector.hash(raw)
+            record["number_last4"] = digits[-4:]
+            record["number_parsed"] = False
+        record["key_id"] = self.key_id
+
+    def _zones(self, verdict: Verdict, at: datetime) -> list[list[str]]:
+        """``[[zone, utc_offset, source], ...]``; one computation per kind of call a minute."""
+        minute = int(at.timestamp()) // 60  # every offset change falls on a whole minute
+        key = (verdict.time_zones, verdict.zone_sources, minute)
+        zones = self._zones_at.get(key)
+        if zones is None:
+            if len(self._zones_at) >= _ZONE_CACHE_LIMIT:
+                self._zones_at.clear()
+            tags = _zone_tags(verdict.time_zones, verdict.zone_sources)
+            zones = self._zones_at[key] = [
+                [zone, _offset(at.astimezone(ZoneInfo(zone)).utcoffset()), tag]
+                for zone, tag in tags]
+        return zones
+
+    def _packs(self, verdict: Verdict) -> list[list[str]]:
+        letter = {o.rule_id: _LETTER_OF[o.status._value_] for o in verdict.outcomes}
+        packs: list[list[str]] = []
+        for applied in verdict.packs:
+            rule_ids, digest = self._rules.get(applied.pack_id, ((), ""))
+            letters = "".join([letter.get(r, _NOT_EVALUATED) for r in rule_ids]
+                              ) if applied.applies else ""
+            packs.append([applied.pack_id, applied.version, digest, letters])
+        return packs
+
+    # --- record changes -------------------------------------------------------------------
+
+    def journal(self, write: RecordWrite, changed: int) -> bytes:
+        """A consent / EBR / company-DNC change: no evidence, the number hashed."""
+        record: dict[str, Any] = {
+            "schema": SCHEMA, "event": "record", "logged_at": utc_ms(), "node": self.node,
+            "action": write.action, "solicitor": redact_digits(write.solicitor),
+            "number_hash": self.protector.hash(write.number),
+            "number_last4": write.number[-4:], "key_id": self.key_id, "changed": changed,
+        }
+        match write:
+            case AddConsent(record=consent, source=source):
+                record["kind"] = consent.kind.value
+                record["source"] = self.fields.source(source)
+                if consent.expires_at is not None:
+                    record["expires_at"] = _instant(consent.expires_at)
+            case RevokeConsent(kind=kind, source=source):
+                record["kind"] = kind.value
+                record["source"] = self.fields.source(source)
+            case AddCompanyDnc(source=source) | EndEbr(source=source):
+                record["source"] = self.fields.source(source)
+            case RecordEbr():
+                pass
+        return _DUMPS(record, option=_NEWLINE)
+
+    # --- call events and the log's own events ---------------------------------------------
+
+    def event(self, name: str, fields: Mapping[str, Any]) -> bytes:
+        """A later record of a call (line release, caller ID, ...) or of the log (purge)."""
+        record: dict[str, Any] = {"schema": SCHEMA, "event": name, "logged_at": utc_ms(),
+                                  "node": self.node}
+        for key, value in fields.items():
+            if value is not None:
+                record[key] = self._field(key, value)
+        return _DUMPS(record, option=_NEWLINE)
+
+    def _field(self, key: str, value: Any) -> Any:
+        if key == "decision_id" and isinstance(value, str):
+            return self.fields.decision_id(value)
+        if key == "linkedid" and isinstance(value, str):
+            return self.fields.linkedid(value)
+        if key in _CHANNEL_FIELDS and isinstance(value, str):
+            return safe_channel(value)
+        if key == "still_up" and isinstance(value, Iterable) and not isinstance(value, str):
+            return [safe_channel(str(v)) for v in value]
+        if key == "hangups_sent" and isinstance(value, Mapping):
+            return {safe_channel(str(k)): v for k, v in value.items()}
+        return _clean(value)
+
+
+def _clean(value: Any) -> Any:
+    """Any other value: strings (and strings inside lists and maps) lose their numbers."""
+    if isinstance(value, str):
+        return redact_digits(value)
+    if isinstance(value, Mapping):
+        return {redact_digits(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value

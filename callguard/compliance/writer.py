@@ -1,0 +1,288 @@
+"""The record writer: one thread owns the log file; the event loop never blocks on it.
+
+A decision's record is handed to the thread and the front's answer waits for it: it is
+not acknowledged before it is written whole and, by the durability policy, synced:
+
+- ``none``: write(2) only (the page cache; a power loss can lose the last records);
+- ``group``: group commit — the thread writes every record waiting, then one fdatasync
+  for the batch; records that arrive during that fdatasync form the next batch; each
+  answer waits for its batch's fdatasync;
+- ``every``: one write(2) and one fdatasync per record.
+
+A batch is written all or nothing (``LogTarget.commit``). When a batch fails, its records
+are retried one by one, so one record too many for a nearly full disk fails alone; a
+record that cannot be written raises ``RecordWriteError`` to the one who waits for it
+(the gate turns that ALLOW into BLOCK). Records nobody waits for (the watchdog's events)
+are written the same way; a failure is logged.
+
+Views (the Redis Stream) get each written line on the event loop after the write
+succeeded; they cannot fail a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import structlog
+
+from callguard.compliance.sinks import DURABILITY, LogTarget
+from callguard.errors import CallguardError
+
+__all__ = ["RecordWriteError", "RecordWriter"]
+
+_log = structlog.get_logger("callguard.compliance")
+View = Callable[[bytes], None]
+
+
+class RecordWriteError(CallguardError):
+    """The compliance record could not be written whole; nothing of it remains."""
+
+
+@dataclass(slots=True)
+class _Item:
+    line: bytes
+    future: asyncio.Future[None] | None
+    loop: asyncio.AbstractEventLoop | None
+    error: OSError | None = None
+
+
+@dataclass(slots=True)
+class _Flush:
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+_STOP = object()
+
+
+def _no_wakeup_preemption() -> None:
+    """SCHED_BATCH for this thread: woken by the event loop, it must not preempt it.
+
+    Measured (``bench/bench_gate.py``, one decision at a time): under the default policy
+    the freshly woken writer preempts the event loop on its own CPU, then blocks on the
+    GIL the loop holds — ~2.8 involuntary switches of the loop per record. SCHED_BATCH
+    (sched(7): no wake-up preemption, same CPU share) lets the loop run on until it waits
+    for the record anyway.
+    """
+    with contextlib.suppress(AttributeError, OSError):  # not Linux, or not allowed
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
+class RecordWriter:
+    """Writes lines through ``target`` in its own thread, by the durability policy."""
+
+    def __init__(self, target: LogTarget, *, durability: str = "group",
+                 views: Sequence[View] = ()) -> None:
+        if durability not in DURABILITY:
+            raise ValueError(f"durability {durability!r}; use one of {', '.join(DURABILITY)}")
+        self.target = target
+        self.durability = durability
+        self.views = list(views)
+        self.written = 0
+        self.failed = 0
+        self.batches = 0
+        self._queue: queue.SimpleQueue[list[_Item] | _Flush | object] = queue.SimpleQueue()
+        self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+
+    # --- callers (the event loop, or a plain thread) ---------------------------------------
+
+    async def write(self, line: bytes) -> None:
+        """Write one line; return once it is written (and synced); raise RecordWriteError."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._gather(_Item(line, future, loop), loop)
+        await future
+
+    def post(self, line: bytes) -> None:
+        """Write one line nobody waits for (a failure is logged, never raised)."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._put([_Item(line, None, None)])
+        else:
+            self._gather(_Item(line, None, loop), loop)
+
+    def _gather(self, item: _Item, loop: asyncio.AbstractEventLoop) -> None:
+        """Records made in one turn of the event loop go to the thread together: one
+        wake-up of the thread (a futex wake, costly on a VM) per turn, not per record."""
+        pending = self._pending.get(loop)
+        if pending is None:
+            pending = self._pending[loop] = []
+            loop.call_soon(self._hand_over, loop)
+        pending.append(item)
+
+    def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._put(self._pending.pop(loop))
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Block until everything handed over so far is written (not on the event loop)."""
+        if self._thread is None:
+            return True
+        marker = _Flush()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, stop the thread, close the target (blocking)."""
+        with self._start_lock:
+            self._closed = True
+            thread = self._thread
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout)
+        self.target.close()
+
+    async def aclose(self, timeout: float = 10.0) -> None:
+        """``close`` in a worker thread, so the event loop keeps running meanwhile."""
+        await asyncio.to_thread(self.close, timeout)
+
+    def _put(self, items: list[_Item]) -> None:
+        thread = self._thread
+        if thread is None:
+            self._start()
+        elif not thread.is_alive():  # never wait for a thread that is gone
+            error = RecordWriteError("the compliance record could not be written "
+                                     "(the record writer stopped)")
+            for item in items:
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(error)
+            self.failed += len(items)
+            return
+        self._queue.put(items)
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._closed:
+                raise RecordWriteError("the compliance log is closed")
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="compliance-writer",
+                                          daemon=True)
+                thread.start()
+                self._thread = thread
+
+    # --- the writer thread ----------------------------------------------------------------
+
+    def _run(self) -> None:
+        _no_wakeup_preemption()
+        get, get_nowait = self._queue.get, self._queue.get_nowait
+        while True:
+            batch: list[_Item] = []
+            flushes: list[_Flush] = []
+            stop = False
+            entry = get()
+            while True:
+                if isinstance(entry, list):
+                    batch.extend(entry)
+                elif isinstance(entry, _Flush):
+                    flushes.append(entry)
+                else:
+                    stop = True
+                try:
+                    entry = get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    self._commit(batch)
+                except Exception as exc:  # noqa: BLE001 - a bug must fail records, not hang them
+                    _log.exception("compliance_writer_error")
+                    failure = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
+                    for item in batch:
+                        item.error = item.error or failure
+                self._finish(batch)
+            for marker in flushes:
+                marker.done.set()
+            if stop:
+                return
+
+    def _commit(self, batch: list[_Item]) -> None:
+        self.batches += 1
+        if self.durability == "every":
+            for item in batch:
+                self._commit_one(item)
+            return
+        try:
+            data = batch[0].line if len(batch) == 1 else b"".join(i.line for i in batch)
+            self.target.commit(data, sync=self.durability == "group")
+        except OSError as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for item in batch:  # the batch was rolled back whole: now each on its own
+                self._commit_one(item)
+
+    def _commit_one(self, item: _Item) -> None:
+        try:
+            self.target.commit(item.line, sync=self.durability != "none")
+        except OSError as exc:
+            item.error = exc
+        except Exception as exc:  # noqa: BLE001 - a bug fails this record, not the thread
+            _log.exception("compliance_writer_error")
+            item.error = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
+
+    def _finish(self, batch: list[_Item]) -> None:
+        """Hand the results back to each waiting loop (one wake-up per loop and batch)."""
+        loop = batch[0].loop
+        if all(item.loop is loop for item in batch):  # the usual case: one event loop
+            groups = [(loop, batch)]
+        else:
+            by_loop: dict[asyncio.AbstractEventLoop | None, list[_Item]] = {}
+            for item in batch:
+                by_loop.setdefault(item.loop, []).append(item)
+            groups = list(by_loop.items())
+        for target, items in groups:
+            if target is None:
+                self._count(items)
+                self._report(items)
+                continue
+            try:
+                target.call_soon_threadsafe(self._settle, items)
+            except RuntimeError:  # that loop is closed: nobody is waiting any more
+                self._count(items)
+                self._report(items)
+
+    def _count(self, items: list[_Item]) -> None:
+        for item in items:
+            if item.error is None:
+                self.written += 1
+            else:
+                self.failed += 1
+
+    def _report(self, items: list[_Item]) -> None:
+        for item in items:
+            if item.error is not None:
+                _log.error("compliance_record_not_written",
+                           error=item.error.strerror or type(item.error).__name__)
+
+    def _settle(self, items: list[_Item]) -> None:
+        """On the event loop: resolve the waiters, then feed the views the written lines."""
+        self._count(items)
+        for item in items:
+            error = item.error
+            future = item.future
+            if error is not None:
+                message = ("the compliance record could not be written "
+                           f"({error.strerror or type(error).__name__})")
+                if future is None:
+                    _log.error("compliance_record_not_written", error=message)
+                elif not future.done():
+                    future.set_exception(RecordWriteError(message))
+                continue
+            if future is not None and not future.done():
+                future.set_result(None)
+            for view in self.views:
+                try:
+                    view(item.line)
+                except Exception:  # noqa: BLE001 - a view never fails a record
+                    _log.exception("compliance_view_failed")
