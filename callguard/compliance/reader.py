@@ -260,9 +260,9 @@ def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
 
     ``handle`` is the current file as it was when the follow started. When the writer
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
-    any segment closed in between (two rotations within one poll), then the new file.
+    any segment closed in between (several rotations within one poll), then the new file.
     """
-    known = {s.closed_at for s in closed_segments(path)}
+    known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
     handle.seek(offset)
     pending = b""
     try:
@@ -276,16 +276,45 @@ def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
             pending, _ = yield from _drain(handle, pending, wanted, stats)
             yield from _scan([pending] if pending else [], wanted, stats)  # a torn last line
             pending = b""
+            drained = _fd_inode(handle)
             handle.close()
-            new = [s for s in closed_segments(path) if s.closed_at not in known]
-            known.update(s.closed_at for s in new)
-            for skipped in new[1:]:  # new[0] is the file just drained
-                current = readable(skipped)
-                if current is not None:
-                    yield from _scan(current.lines(), wanted, stats)
             handle = _wait_open(path, poll)
+            yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
         handle.close()
+
+
+def _closed_between(path: Path, known: set[datetime | None], drained: int, held: int,
+                    wanted: RecordFilter, stats: ReadStats) -> Iterator[Record]:
+    """Records of segments closed after the one just drained and before the one now held.
+
+    The drained file is known by its inode (or, compressed already, as the oldest new
+    segment); the file now held may itself have been closed meanwhile: it is read
+    through the handle, not here.
+    """
+    new = [s for s in closed_segments(path) if s.closed_at not in known]
+    ours = next((s for s in new if _inode(s) == drained), new[0] if new else None)
+    for segment in new:
+        if segment is ours:
+            known.add(segment.closed_at)
+            continue
+        if _inode(segment) == held:
+            return
+        known.add(segment.closed_at)
+        current = readable(segment)
+        if current is not None:
+            yield from _scan(current.lines(), wanted, stats)
+
+
+def _inode(segment: Segment) -> int | None:
+    try:
+        return None if segment.compressed else segment.path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _fd_inode(handle: BinaryIO) -> int:
+    return os.fstat(handle.fileno()).st_ino
 
 
 def _drain(handle: BinaryIO, pending: bytes, wanted: RecordFilter,

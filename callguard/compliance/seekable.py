@@ -121,7 +121,10 @@ def frame_lines(handle: BinaryIO, table: SeekTable, index: int) -> list[bytes]:
 def iter_frames(path: Path, *, newest_first: bool = False) -> Iterator[list[bytes]]:
     """The lines of each frame in file order (or last frame first)."""
     with path.open("rb") as handle:
-        table = read_seek_table(handle)
+        try:
+            table = read_seek_table(handle)
+        except SeekableError as exc:
+            raise SeekableError(f"{path}: {exc}") from None
         order = range(len(table) - 1, -1, -1) if newest_first else range(len(table))
         for index in order:
             yield frame_lines(handle, table, index)
