@@ -22,7 +22,7 @@ from tests.conftest import ROOT
 
 KEY_HEX = KEY.hex()
 LEGACY = ROOT / "tests" / "data" / "legacy-compliance.jsonl"
-LEGACY_KEY_HEX = "abab"  # the CALLGUARD_LOG_KEY the legacy records were written with
+LEGACY_KEY_HEX = "cd" * 32  # the CALLGUARD_LOG_KEY the legacy records were written with
 
 
 def config(tmp_path: Path, data: Path, *, node: str = "node-a", extra: str = "") -> Path:

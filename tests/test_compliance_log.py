@@ -324,7 +324,7 @@ class TestPurge:
         records = list(read_files(log))  # the current file was closed, then rewritten
         assert [r["i"] for r in records if "i" in r] == [3, 4]
         (record,) = [r for r in records if r["event"] == "purge"]
-        assert record["removed"] == 4
+        assert record["removed"] == {"files": 4, "stream": 2}
         kept = await client.xrange("callguard:compliance")
         assert [json.loads(f[b"r"]).get("event") for _, f in kept] == [None, "purge"]
         await client.aclose()

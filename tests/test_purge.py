@@ -102,9 +102,9 @@ class TestPurge:
         assert [r for r in left if r["event"] != "purge"] == [
             r for r in records if datetime.fromisoformat(r["logged_at"]) >= cutoff]
         (record,) = purge_records
-        assert record["removed"] == len(older) + 50
-        assert record["files_deleted"] == 1
-        assert record["older_than_days"] == RETENTION
+        assert record["removed"] == {"files": len(older) + 50}  # docs/schemas/purge.json
+        assert record["retention_days"] == RETENTION
+        assert record["dry_run"] is False
         assert not list(log.parent.glob("*.purging"))
         again = cli("purge", "--yes", "--json", config_path=path)
         assert orjson.loads(again.stdout)["file"]["removed"] == 0

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -30,7 +31,6 @@ from callguard.compliance.segments import (
     lines_forward,
     stamp_name,
 )
-from callguard.compliance.sinks import RotatingFileSink
 from tests.conftest import ROOT
 from tests.log_files import (
     KEY_HEX,
@@ -306,6 +306,18 @@ class TestHonestAnswers:
         assert "schema 7: 1" in result.stderr
 
 
+def _real_writer(path: Path, max_bytes: int) -> tuple[Callable[[bytes], None],
+                                                       Callable[[], None]]:
+    """The node's own file writer, rotating by size: (append one line, close)."""
+    from callguard.compliance import sinks
+
+    if hasattr(sinks, "LogFile"):  # the record writer's file (whole batches, rotation)
+        log_file = sinks.LogFile(path, max_bytes=max_bytes)
+        return (lambda line: log_file.commit(line + b"\n", sync=False)), log_file.close
+    sink = sinks.RotatingFileSink(path, max_bytes=max_bytes)
+    return sink.write, sink.close
+
+
 def _follow(path: Path, *args: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "CALLGUARD_LOG_KEY": KEY_HEX}
     env.pop("CALLGUARD_DATA_DIR", None)
@@ -347,13 +359,13 @@ class TestFollow:
         try:
             backlog = _collect(process, 5)
             assert backlog == [orjson.loads(line) for line in lines[45:50]]
-            writers = [RotatingFileSink(log, max_bytes=20_000) for _ in range(2)]
+            writers = [_real_writer(log, 20_000) for _ in range(2)]
             for index, line in enumerate(lines[50:]):
-                writers[index % 2].write(line.rstrip(b"\n"))
+                writers[index % 2][0](line.rstrip(b"\n"))
                 if index % 100 == 0:
                     time.sleep(0.3)  # and sometimes several rotations between two polls
-            for writer in writers:
-                writer.close()
+            for _, close in writers:
+                close()
             assert len(closed_segments(log)) > 10
             followed = _collect(process, len(lines) - 50)
         finally:

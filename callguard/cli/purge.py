@@ -85,16 +85,18 @@ async def _trim(state: CliState, cutoff: datetime, *, dry_run: bool) -> int:
 
 
 def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
-    """A ``purge`` record through the node's own compliance log (file and stream)."""
-    fields = {"cutoff": outcome["cutoff"], "older_than_days": outcome["older_than_days"]}
-    if "file" in outcome:
-        file = outcome["file"]
-        fields.update(removed=file["removed"], files_deleted=file["files_deleted"],
-                      files_rewritten=file["files_rewritten"])
-    if "stream" in outcome:
-        fields["stream_removed"] = outcome["stream"]["removed"]
-    if "archive" in outcome:
-        fields["partitions_deleted"] = outcome["archive"]["partitions_deleted"]
+    """A ``purge`` record through the node's own compliance log (file and stream).
+
+    Its fields are those of ``docs/schemas/purge.json``: ``removed`` counts records by
+    where they were destroyed (files, stream, archive).
+    """
+    cutoff = datetime.fromisoformat(outcome["cutoff"])
+    removed = {where: outcome[where]["removed"] for where in ("file", "stream", "archive")
+               if where in outcome}
+    stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cutoff.microsecond // 1000:03d}Z"
+    fields = {"cutoff": stamp, "retention_days": outcome["older_than_days"],
+              "removed": {("files" if k == "file" else k): v for k, v in removed.items()},
+              "dry_run": False}
 
     async def write() -> None:
         runtime = state.runtime()
