@@ -15,7 +15,7 @@ from pathlib import Path
 
 from callguard.errors import ConfigError
 
-__all__ = ["LogPlace", "locate"]
+__all__ = ["LogPlace", "e164", "locate"]
 
 
 def _default_config() -> Path:
@@ -30,6 +30,8 @@ class LogPlace:
     config: Path
     data_dir: Path
     log_file: Path | None  # None: the node logs to stdout
+    dial_prefixes: tuple[str, ...] = ()
+    regions: frozenset[str] = frozenset({"US"})
 
     @property
     def archive_dir(self) -> Path:
@@ -57,6 +59,20 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
     env_dir = os.environ.get("CALLGUARD_DATA_DIR")
     chosen = data_dir or (Path(env_dir) if env_dir else None) or config.parent / configured
     chosen = chosen.resolve()
-    if target == "-":
-        return LogPlace(config, chosen, None)
-    return LogPlace(config, chosen, Path(target) if target else chosen / "compliance.jsonl")
+    prefixes = main.get("dial_prefixes", [])
+    regions = main.get("regions", ["US"])
+    if not isinstance(prefixes, list) or not isinstance(regions, list):
+        raise ConfigError(f"{config}: [callguard] dial_prefixes and regions must be lists")
+    log_file = None if target == "-" else (
+        Path(target) if target else chosen / "compliance.jsonl")
+    return LogPlace(config, chosen, log_file, tuple(map(str, prefixes)),
+                    frozenset(map(str, regions)))
+
+
+def e164(place: LogPlace, number: str) -> str:
+    """The number in E.164 as the node's parser makes it; ``NumberError`` when it is not
+    dialable (imported here: phonenumbers is not needed to read the log)."""
+    from callguard.numbers import NumberParser  # noqa: PLC0415
+
+    parser = NumberParser(dial_prefixes=place.dial_prefixes, regions=place.regions)
+    return parser.parse(number).e164

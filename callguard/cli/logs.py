@@ -17,7 +17,7 @@ import re
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -27,7 +27,7 @@ import orjson
 from rich.markup import escape
 
 from callguard.cli.common import CliState, err_console, run, usage_error
-from callguard.cli.locate import locate
+from callguard.cli.locate import LogPlace, e164, locate
 from callguard.compliance.reader import (
     ReadStats,
     Record,
@@ -36,12 +36,13 @@ from callguard.compliance.reader import (
     newest_first,
     oldest_first,
 )
-from callguard.errors import ConfigError, UsageError
+from callguard.errors import ConfigError, NumberError, UsageError
 
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["EXIT_INCOMPLETE", "LogQuery", "instant_option", "report", "tail"]
+__all__ = ["EXIT_INCOMPLETE", "LogQuery", "hash_number", "instant_option", "place_or_exit",
+           "report", "tail"]
 
 EXIT_INCOMPLETE = 1
 _DURATION = re.compile(r"^(\d+)([smhd])$")
@@ -83,16 +84,8 @@ class LogQuery:
 
     def _hash(self, number: str) -> tuple[str, str]:
         """The number's keyed hash and the key's fingerprint; the key is only read."""
-        from callguard.audit import NumberProtector  # noqa: PLC0415 - module docstring
-        from callguard.cli.common import e164_or_exit  # noqa: PLC0415
-        from callguard.compliance.keys import read_log_key  # noqa: PLC0415
-
-        try:
-            key, self.key_source = read_log_key(self.state.settings.data_dir)
-        except UsageError as exc:
-            usage_error(str(exc))
-        protector = NumberProtector(key)
-        return protector.hash(e164_or_exit(self.state.settings, number)), protector.key_id
+        number_hash, key_id, self.key_source, _ = hash_number(self.state, number)
+        return number_hash, key_id
 
     def log_file(self, file_path: Path | None) -> Path:
         """The log to read: ``--file`` or this node's; a missing one is a usage error."""
@@ -102,10 +95,7 @@ class LogQuery:
                 usage_error(f"--file {path}: no such compliance log (nor closed segments "
                             f"{path.name}.*Z beside it); give the path of a node's log")
             return path
-        try:
-            place = locate(self.state.config_option, self.state.data_dir_option)
-        except ConfigError as exc:
-            usage_error(f"configuration: {exc}")
+        place = place_or_exit(self.state)
         if place.log_file is None:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
@@ -151,6 +141,35 @@ class LogQuery:
         known = ", ".join(sorted(configured)) or "none configured"
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
                     f"read; configured campaigns: {known}")
+
+
+def place_or_exit(state: CliState) -> LogPlace:
+    """Where this node's log and archive are (a light read of the configuration)."""
+    try:
+        return locate(state.config_option, state.data_dir_option)
+    except ConfigError as exc:
+        usage_error(f"configuration: {exc}")
+
+
+def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
+    """(hash, key id, where the key came from, last four digits) of a number to look up.
+
+    The key is read, never created; a missing one, or a number that is not dialable, is
+    a usage error.
+    """
+    from callguard.compliance.keys import KeyedHash, read_log_key  # noqa: PLC0415
+
+    place = place_or_exit(state)
+    try:
+        key, source = read_log_key(place.data_dir)
+    except UsageError as exc:
+        usage_error(str(exc))
+    try:
+        normal = e164(place, number)
+    except NumberError as exc:
+        usage_error(f"number {number!r}: {exc}")
+    hasher = KeyedHash(key)
+    return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
 
 def _warn(message: str) -> None:
@@ -344,56 +363,151 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 
 @click.command()
 @_source_options
-@_filter_options
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="The archive; default: <data dir>/archive (when it exists).")
+@click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
+@click.option("--until", metavar="WHEN", help="Calls before.")
+@click.option("--tz", default="UTC", show_default=True,
+              help="Days in this zone, e.g. America/Denver (the called parties' or the "
+                   "campaign's).")
+@click.option("--campaign")
+@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]))
+@click.option("--rule", help="Deciding rule id.")
+@click.option("--front", help="fastagi, sip, http, cli, scrub.")
+@click.option("--node")
+@click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
+@click.option("--csv", "as_csv", is_flag=True, help="Day x campaign x verdict x rule as CSV.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
-              help="Also write a self-contained HTML chart page here.")
-@click.option("--json", "as_json", is_flag=True)
+              help="Also write a self-contained HTML page (tables and charts) here.")
 @click.pass_obj
-def report(state: CliState, /, file_path: Path | None, stream: bool, html_path: Path | None,
-           as_json: bool, **options: Any) -> None:
-    """Totals of decisions by verdict, deciding rule and campaign for a time range."""
+def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir: Path | None,
+           since: str | None, until: str | None, tz: str, campaign: str | None,
+           verdict: str | None, rule: str | None, front: str | None, node: str | None,
+           as_json: bool, as_csv: bool, html_path: Path | None) -> None:
+    """Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    from callguard.compliance import report as figures  # noqa: PLC0415
+    from callguard.compliance.archive.store import Archive, connect, union_view  # noqa: PLC0415
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
+    query = figures.ReportQuery(since=instant_option("--since", since),
+                                until=instant_option("--until", until), tz=tz,
+                                campaign=campaign, verdict=verdict, rule=rule, front=front,
+                                node=node)
+    log_query = LogQuery(state, {"campaign": campaign})
+    connection = connect(threads=2)
+    place = None if stream else place_or_exit(state)
+    archive = Archive(archive_dir or (place.archive_dir if place else Path("/nonexistent")))
+    if archive_dir is not None and not archive.exists():
+        usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
+    manifest = archive.manifest()
+    reading = RecordFilter(
+        since=query.since - timedelta(days=2) if query.since else None,
+        until=query.until + timedelta(days=2) if query.until else None)
+    records: Iterable[Record]
+    if stream:
+        records = run(_collect_stream(log_query, reading))
+    else:
+        path = log_query.log_file(file_path) if (file_path or not archive.exists()) else (
+            place.log_file if place else None)
+        records = _unarchived(path, manifest, reading, log_query.stats)
+    from callguard.compliance.archive.live import register_live  # noqa: PLC0415
+
+    live = register_live(connection, records)
+    first = query.since.date() - timedelta(days=2) if query.since else None
+    last = query.until.date() + timedelta(days=2) if query.until else None
+    done = figures.build(
+        connection,
+        union_view(archive, manifest, figures_table("decisions"), first=first, last=last,
+                   live=live["decisions"]),
+        union_view(archive, manifest, figures_table("events"), first=first, last=last,
+                   live=live["events"]),
+        query, generated=datetime.now(UTC))
+    log_query.finish(done.total(done.calls) + done.total(done.scrubs))
+    if html_path is not None:
+        html_path.write_text(figures.render_html(done))
+    if as_json:
+        print(orjson.dumps(figures.to_json(done)).decode())  # noqa: T201
+    elif as_csv:
+        sys.stdout.write(figures.render_csv(done))
+    else:
+        _report_tables(done)
+        if html_path is not None:
+            print(f"page: {html_path}")  # noqa: T201
+
+
+def figures_table(name: str) -> Any:
+    """The archive table called ``name``."""
+    from callguard.compliance.archive.store import TABLES  # noqa: PLC0415
+
+    return TABLES[name]
+
+
+def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
+                stats: ReadStats) -> Iterator[Record]:
+    """Records of the log's segments the archive does not hold, and of its current file."""
+    if path is None:
+        return iter(())
+    archived = set(manifest.segments)
+    return oldest_first(path, wanted, stats,
+                        skip=lambda segment: str(segment.plain) in archived)
+
+
+def _report_tables(done: Any) -> None:
     from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    from callguard.compliance.report import render_html, tally  # noqa: PLC0415
-
-    query = LogQuery(state, options)
-    if stream:
-        totals = tally(run(_collect_stream(query)))
-    else:
-        path = query.log_file(file_path)
-        totals = tally(oldest_first(path, query.filter, query.stats))
-    query.finish(totals.decisions)
-    wanted = query.filter
-    if html_path is not None:
-        html_path.write_text(render_html(totals, since=wanted.since, until=wanted.until,
-                                         generated=datetime.now(UTC)))
-    if as_json:
-        print(orjson.dumps({  # noqa: T201
-            "decisions": totals.decisions, "by_verdict": dict(totals.by_verdict),
-            "by_rule": dict(totals.by_rule), "by_campaign": dict(totals.by_campaign),
-            "first": totals.first, "last": totals.last}).decode())
-        return
     console = Console(highlight=False)
-    console.print(f"[bold]{totals.decisions}[/] decisions "
-                  f"({totals.first or '-'} … {totals.last or '-'})")
-    for title, counter in (("verdict", totals.by_verdict), ("blocks by rule", totals.by_rule),
-                           ("campaign", totals.by_campaign)):
-        table = Table(title, "count", "share")
-        for key, count in counter.most_common():
-            table.add_row(key, str(count), f"{100 * count / max(1, totals.decisions):.1f} %")
-        console.print(table)
-    if html_path is not None:
-        console.print(f"chart: {html_path}")
+    calls, scrubs = done.calls, done.scrubs
+    total = done.total(calls)
+    shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
+    console.print(f"[bold]{total + done.total(scrubs)}[/] decisions: {total} calls, "
+                  f"{done.total(scrubs)} scrub decisions counted apart "
+                  f"({done.first or '-'} … {done.last or '-'}); {shown}")
+    by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
+                   title=f"calls by day ({done.query.tz}) and campaign")
+    for day in done.days:
+        for campaign in sorted({k[1] for k in (*calls, *scrubs) if k[0] == day}) or ["-"]:
+            by_day.add_row(day, campaign,
+                           str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
+                           str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
+                           str(done.total(scrubs, day=day, campaign=campaign)))
+    console.print(by_day)
+    blocks = done.total(calls, verdict="BLOCK")
+    rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
+    for rule, count in done.by(calls, 3, verdict="BLOCK").items():
+        rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
+    console.print(rules)
+    watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
+                  "caller-ID mismatches", "abandonment 30 d", title="the watchdog")
+    for campaign in sorted(set(done.releases) | {c for c, _ in done.watched}
+                           | set(done.abandonment)):
+        release = done.releases.get(campaign, {})
+        abandon = done.abandonment.get(campaign)
+        watch.add_row(campaign, str(release.get("released", 0)), _ms(release.get("p50_ms")),
+                      _ms(release.get("p99_ms")), _ms(release.get("max_ms")),
+                      str(done.watched.get((campaign, "violation-risk"), 0)),
+                      str(done.watched.get((campaign, "caller-id-mismatch"), 0)),
+                      f"{100 * abandon['rate']:.2f} % of {abandon['answered']}"
+                      if abandon else "-")
+    console.print(watch)
 
 
-async def _collect_stream(query: LogQuery) -> list[Record]:
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+async def _collect_stream(query: LogQuery, wanted: RecordFilter) -> list[Record]:
     from callguard.compliance.reader import read_stream  # noqa: PLC0415
     from callguard.runtime import redis_client  # noqa: PLC0415
 
     settings = query.state.settings
     client = redis_client(settings)
-    wanted, stats = query.filter, query.stats
+    stats = query.stats
     try:
         return [r async for r in read_stream(client, settings.log.stream_key,
                                              since=wanted.since, until=wanted.until)

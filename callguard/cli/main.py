@@ -28,9 +28,11 @@ _COMMANDS = {
     "tail": "callguard.cli.logs:tail",
     "report": "callguard.cli.logs:report",
     "purge": "callguard.cli.purge:purge",
+    "archive": "callguard.cli.archive:archive",
+    "evidence": "callguard.cli.evidence:evidence",
 }
 # Commands that emit no operational events and must start fast: no logging set-up.
-_QUIET = frozenset({"tail"})
+_QUIET = frozenset({"tail", "evidence"})
 
 
 class _LazyGroup(click.Group):

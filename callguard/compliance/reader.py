@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "follow_file",
            "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
            "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
-           "stream_id"]
+           "recover_line", "stream_id"]
 
 Record = dict[str, Any]
 KNOWN_SCHEMAS = frozenset({0, 1})  # 0: the legacy records, written before ``schema`` existed
@@ -171,6 +171,22 @@ def parse_line(line: bytes) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
+def recover_line(line: bytes) -> Record | None:
+    """The complete record glued behind a torn one, if any.
+
+    A writer killed mid-line leaves a fragment without its newline; the next writer's
+    record is then appended to it on the same line. The fragment holds nothing readable;
+    the record after it is whole and is kept.
+    """
+    start = line.find(b'{"', 1)
+    while start > 0:
+        record = parse_line(line[start:])
+        if record is not None:
+            return record
+        start = line.find(b'{"', start + 1)
+    return None
+
+
 def _scan(lines: Iterable[bytes], wanted: RecordFilter, stats: ReadStats, *,
           newest_first: bool = False) -> Iterator[Record]:
     """The matching records of ``lines``; stops a newest-first walk once past ``since``."""
@@ -182,7 +198,9 @@ def _scan(lines: Iterable[bytes], wanted: RecordFilter, stats: ReadStats, *,
         record = parse_line(line)
         if record is None:
             stats.torn += 1
-            continue
+            record = recover_line(line)
+            if record is None or (needles and not all(n in line for n in needles)):
+                continue
         if not stats.observe(record):
             continue
         if wanted.matches(record):
@@ -230,10 +248,13 @@ def newest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
 
 
 def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
-                 current_end: int | None = None) -> Iterator[Record]:
-    """Matching records, oldest first: closed segments, then the current file (up to
-    ``current_end`` when given)."""
+                 current_end: int | None = None,
+                 skip: Callable[[Segment], bool] | None = None) -> Iterator[Record]:
+    """Matching records, oldest first: closed segments (but those ``skip`` names), then
+    the current file (up to ``current_end`` when given)."""
     for segment in closed_segments(path):
+        if skip is not None and skip(segment):
+            continue
         if segment.closed_at is not None and wanted.before_range(segment.closed_at):
             continue
         current = readable(segment)
