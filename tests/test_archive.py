@@ -261,3 +261,31 @@ def test_a_node_killed_mid_write_leaves_no_torn_record(tmp_path):
         _key(orjson.loads(line)) for line in complete)
     assert run.torn == (0 if data_bytes.endswith(b"\n") else 1)
 
+
+
+def test_purge_deletes_whole_archive_days_past_retention(tmp_path):
+    """Days before the cutoff's day go; the cutoff's day and later stay; a purge record."""
+    from datetime import UTC, datetime, timedelta
+
+    data = tmp_path / "data"
+    log = data / "compliance.jsonl"
+    start = (datetime.now(UTC) - timedelta(days=1835)).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
+    lines = synthetic(3000, start=start, days=10)
+    write_log(log, lines, closed=[(len(lines), False)])
+    path = config(tmp_path, data)
+    assert cli("archive", "--compact-all", "--keep-segments-days", "-1",
+               config_path=path).returncode == 0
+    cutoff = (datetime.now(UTC) - timedelta(days=1830)).date()
+    before = Archive(data / "archive").manifest()
+    due = {p.day for p in before.parts if p.day < cutoff.isoformat()}
+    assert due
+    result = cli("purge", "--yes", "--json", config_path=path)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["archive"]["days_deleted"] == len(due)
+    after = Archive(data / "archive").manifest()
+    assert {p.day for p in after.parts} == {p.day for p in before.parts} - due
+    assert all((data / "archive" / p.file).exists() for p in after.parts)
+    assert not any((data / "archive" / p.file).exists() for p in before.parts
+                   if p.day in due)

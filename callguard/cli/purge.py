@@ -18,6 +18,7 @@ from rich.console import Console
 
 from callguard.cli.common import EXIT_INTERNAL, CliState, run, usage_error
 from callguard.cli.logs import EXIT_INCOMPLETE
+from callguard.compliance.archive.store import Archive
 from callguard.compliance.purge import PurgeResult, purge_files, purge_stream
 from callguard.compliance.reader import log_exists
 
@@ -54,6 +55,11 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     if path is not None and log_exists(path):
         files = purge_files(path, cutoff, dry_run=not destroy)
         outcome["file"] = _file_outcome(path, files)
+    archive = Archive(settings.data_dir / "archive")
+    if archive.exists():  # whole days only: a day partition is kept while any of it is due
+        days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
+        outcome["archive"] = {"path": str(archive.root), "days_deleted": days,
+                              "removed": rows}
     if stream if stream is not None else settings.log.redis_stream:
         outcome["stream"] = {"key": settings.log.stream_key,
                              "removed": run(_trim(state, cutoff, dry_run=not destroy))}
@@ -130,6 +136,10 @@ def _show(outcome: dict[str, Any], as_json: bool) -> None:
         console.print(f"{file['path']}: {verb} {file['removed']} record(s) logged before "
                       f"{cutoff:%Y-%m-%d %H:%M} UTC, kept {file['kept']} in the files "
                       f"rewritten; {deleted} {file['files_deleted']} closed segment(s)")
+    if "archive" in outcome:
+        console.print(f"archive {outcome['archive']['path']}: {verb} "
+                      f"{outcome['archive']['removed']} record(s) in "
+                      f"{outcome['archive']['days_deleted']} whole day(s)")
     if "stream" in outcome:
         console.print(f"stream {outcome['stream']['key']}: {verb} "
                       f"{outcome['stream']['removed']} entr(y/ies)")

@@ -251,6 +251,18 @@ class Archive:
                     int(rows[0]) if rows else 0, compacted=True,
                     key_ids=sorted({k for p in parts for k in p.key_ids}))
 
+    def drop_days_before(self, cutoff: date, *, dry_run: bool = False) -> tuple[int, int]:
+        """Delete every whole day before ``cutoff``: (days, rows) destroyed (or would be)."""
+        with self.writing() as manifest:
+            old = [p for p in manifest.parts if p.day < cutoff.isoformat()]
+            result = len({p.day for p in old}), sum(p.rows for p in old)
+            if dry_run or not old:
+                return result
+            manifest.parts = [p for p in manifest.parts if p not in old]
+            self.commit(manifest)
+            self.delete_files(old)
+            return result
+
     def delete_files(self, parts: Iterable[Part]) -> None:
         """Remove files no longer named by the committed manifest."""
         for part in parts:
