@@ -128,37 +128,65 @@ def table_for(record: Mapping[str, Any]) -> Table:
     return DECISIONS if record.get("event") == "decision" else EVENTS
 
 
+_MISSING = object()
+
+
+def _fast_instant(value: Any) -> tuple[datetime | None, bool]:
+    """(UTC instant, whether ``value`` is the canonical spelling) without re-rendering."""
+    if type(value) is str and len(value) == 24 and value[23] == "Z" and value[19] == ".":
+        try:
+            return datetime.fromisoformat(value), True
+        except ValueError:
+            return None, False
+    return _instant(value), False
+
+
+def _checks(table: Table) -> tuple[tuple[str, Callable[[Any], bool], Callable[[Any], Any]],
+                                   ...]:
+    return tuple((c.name, c.accepts, c.to_cell) for c in table.columns)
+
+
 def row_of(record: Mapping[str, Any]) -> tuple[Table, dict[str, Any], datetime] | None:
-    """The table, the row and the UTC day instant of a record; None when it has no
+    """The table, the row and the UTC instant it was logged; None when it has no
     readable ``logged_at`` (a record the archive cannot place in a day)."""
-    table = table_for(record)
+    table = DECISIONS if record.get("event") == "decision" else EVENTS
     rest = dict(record)
-    logged = _instant(rest.get("logged_at"))
+    logged, canonical = _fast_instant(rest.get("logged_at"))
     if logged is None:
         return None
     row: dict[str, Any] = {}
     if table is DECISIONS:
-        rest.pop("event")
-        at = _instant(rest.get("at"))
+        del rest["event"]
+        at, at_canonical = _fast_instant(rest.get("at"))
         # Without a readable ``at`` the column holds logged_at and the delay is NULL.
-        row["at"] = at if at is not None else logged
-        row["logged_delay_us"] = (round((logged - at).total_seconds() * 1_000_000)
-                                  if at is not None else None)
-        for field, instant in (("at", at), ("logged_at", logged)):
-            if instant is not None and rest.get(field) == instant_text(instant):
-                del rest[field]  # rebuilt from the columns; other spellings stay in body
+        if at is None:
+            row["at"], row["logged_delay_us"] = logged, None
+        else:
+            row["at"] = at
+            row["logged_delay_us"] = (logged - at) // _MICROSECOND
+            if at_canonical:
+                del rest["at"]  # rebuilt from the column; other spellings stay in body
+            if canonical:
+                del rest["logged_at"]
     else:
         row["logged_at"] = logged
-        if rest.get("logged_at") == instant_text(logged):
+        if canonical:
             del rest["logged_at"]
-    for column in table.columns:
-        value = rest.get(column.name)
-        if column.name in rest and value is not None and column.accepts(value):
-            row[column.name] = column.to_cell(rest.pop(column.name))
+    for name, accepts, to_cell in _CHECKS[table.name]:
+        value = rest.pop(name, _MISSING)
+        if value is _MISSING:
+            row[name] = None
+        elif value is not None and accepts(value):
+            row[name] = to_cell(value)
         else:
-            row[column.name] = None
+            rest[name] = value
+            row[name] = None
     row["body"] = orjson.dumps(rest, option=orjson.OPT_SORT_KEYS).decode()
     return table, row, logged
+
+
+_MICROSECOND = timedelta(microseconds=1)
+_CHECKS = {DECISIONS.name: _checks(DECISIONS), EVENTS.name: _checks(EVENTS)}
 
 
 def record_of(table: Table, row: Mapping[str, Any]) -> dict[str, Any]:

@@ -194,24 +194,31 @@ class Archive:
         """
         if not days:
             return []
-        staging = self.root / ".staging" / uuid.uuid4().hex
-        staging.mkdir(parents=True)
-        arrays = arrays_of(table, columns, days)
-        connection.register("batch", arrays)
+        connection.register("batch", arrays_of(table, columns, days))
         try:
-            connection.execute(
-                f"COPY (SELECT {casts(table)}, day FROM batch) TO {_quote(staging)} "
-                f"({_PARQUET}, PARTITION_BY (day), ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
-                "FILENAME_PATTERN 'p-{uuid}')")
+            return self.write_relation(connection, table,
+                                       f"SELECT {casts(table)}, day FROM batch")
         finally:
             connection.unregister("batch")
-        counts: dict[str, int] = {}
-        keys: dict[str, set[str]] = {}
-        for day, key, hashed in zip(days, columns["key_id"], columns["number_hash"],
-                                    strict=True):
-            counts[day] = counts.get(day, 0) + 1
-            if key is not None or hashed is not None:  # "none": a hash under no stated key
-                keys.setdefault(day, set()).add(key or "none")
+
+    def write_relation(self, connection: duckdb.DuckDBPyConnection, table: Table,
+                       relation: str) -> list[Part]:
+        """Write the rows of ``relation`` (the table's columns and ``day``) as new parts."""
+        staging = self.root / ".staging" / uuid.uuid4().hex
+        staging.mkdir(parents=True)
+        connection.execute(f"CREATE OR REPLACE TEMP TABLE batch_rows AS {relation}")
+        figures = connection.execute(
+            "SELECT day, count(*), list(DISTINCT coalesce(key_id, 'none')) FILTER "
+            "(WHERE key_id IS NOT NULL OR number_hash IS NOT NULL) FROM batch_rows "
+            "GROUP BY day").fetchall()
+        if not figures:
+            return []
+        connection.execute(
+            f"COPY batch_rows TO {_quote(staging)} "
+            f"({_PARQUET}, PARTITION_BY (day), ROW_GROUP_SIZE {ROW_GROUP_ROWS}, "
+            "FILENAME_PATTERN 'p-{uuid}')")
+        connection.execute("DROP TABLE batch_rows")
+        counts = {day: (count, sorted(keys or [])) for day, count, keys in figures}
         parts = []
         for produced in sorted(staging.glob("day=*/*.parquet")):
             day = produced.parent.name.removeprefix("day=")
@@ -221,7 +228,7 @@ class Archive:
             os.replace(produced, target)
             fsync_path(target.parent)
             parts.append(Part(table.name, day, str(target.relative_to(self.root)),
-                              counts[day], key_ids=sorted(keys.get(day, ()))))
+                              counts[day][0], key_ids=counts[day][1]))
         shutil.rmtree(staging, ignore_errors=True)
         return parts
 
