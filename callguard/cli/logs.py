@@ -388,7 +388,13 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
 
     from callguard.compliance import report as figures  # noqa: PLC0415
-    from callguard.compliance.archive.store import Archive, connect, union_view  # noqa: PLC0415
+    from callguard.compliance.archive.store import (  # noqa: PLC0415
+        TABLES,
+        Archive,
+        Manifest,
+        connect,
+        union_view,
+    )
 
     try:
         ZoneInfo(tz)
@@ -400,11 +406,11 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
                                 node=node)
     log_query = LogQuery(state, {"campaign": campaign})
     connection = connect(threads=2)
-    place = None if stream else place_or_exit(state)
-    archive = Archive(archive_dir or (place.archive_dir if place else Path("/nonexistent")))
+    place = place_or_exit(state)
+    archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
-    manifest = archive.manifest()
+    manifest = Manifest() if stream else archive.manifest()  # --stream: the stream only
     reading = RecordFilter(
         since=query.since - timedelta(days=2) if query.since else None,
         until=query.until + timedelta(days=2) if query.until else None)
@@ -413,7 +419,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         records = run(_collect_stream(log_query, reading))
     else:
         path = log_query.log_file(file_path) if (file_path or not archive.exists()) else (
-            place.log_file if place else None)
+            place.log_file)
         records = _unarchived(path, manifest, reading, log_query.stats)
     from callguard.compliance.archive.live import register_live  # noqa: PLC0415
 
@@ -422,9 +428,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     last = query.until.date() + timedelta(days=2) if query.until else None
     done = figures.build(
         connection,
-        union_view(archive, manifest, figures_table("decisions"), first=first, last=last,
+        union_view(archive, manifest, TABLES["decisions"], first=first, last=last,
                    live=live["decisions"]),
-        union_view(archive, manifest, figures_table("events"), first=first, last=last,
+        union_view(archive, manifest, TABLES["events"], first=first, last=last,
                    live=live["events"]),
         query, generated=datetime.now(UTC))
     log_query.finish(done.total(done.calls) + done.total(done.scrubs))
@@ -438,13 +444,6 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _report_tables(done)
         if html_path is not None:
             print(f"page: {html_path}")  # noqa: T201
-
-
-def figures_table(name: str) -> Any:
-    """The archive table called ``name``."""
-    from callguard.compliance.archive.store import TABLES  # noqa: PLC0415
-
-    return TABLES[name]
 
 
 def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
