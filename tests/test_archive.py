@@ -175,6 +175,12 @@ class TestEvidenceCli:
         later = [r for r in records if r["event"] != "decision" and r.get("decision_id") in ids]
         assert sorted(map(_key, (x for d in document["decisions"]
                                  for x in d["later_records"]))) == sorted(map(_key, later))
+        one = expected[-1]  # the newest: still in the current file, not archived
+        by_id = cli("evidence", "--decision", one["decision_id"], "--format", "json",
+                    config_path=path)
+        (decision,) = json.loads(by_id.stdout)["decisions"]
+        assert {k: v for k, v in decision.items()
+                if k not in ("later_records", "records_in_force")} == one
 
     def test_formats_and_honest_key(self, archived, tmp_path):
         path, _ = archived
