@@ -1117,11 +1117,15 @@ class TestPurge:
         assert "would remove 4 record(s)" in dry.stdout
         assert "would remove 2" in dry.stdout
         assert rotated.exists()
-        result = cli("purge", config=config)
+        result = cli("purge", "--yes", config=config)
         assert result.returncode == 0, result.stderr
         assert not rotated.exists()
-        assert [json.loads(x)["i"] for x in log.read_text().splitlines()] == [3, 4]
-        assert await client.xlen("callguard:compliance") == 1
+        records = list(read_files(log))  # the current file was closed, then rewritten
+        assert [r["i"] for r in records if "i" in r] == [3, 4]
+        (record,) = [r for r in records if r["event"] == "purge"]
+        assert record["removed"] == {"files": 4, "stream": 2}
+        kept = await client.xrange("callguard:compliance")
+        assert [json.loads(f[b"r"]).get("event") for _, f in kept] == [None, "purge"]
         await client.aclose()
         assert "removed 4 record(s)" in result.stdout
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 import sys
 from pathlib import Path
@@ -9,22 +10,50 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from callguard.audit import configure_logging
-from callguard.cli.check import check
 from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_console
-from callguard.cli.demo import demo
-from callguard.cli.explain import explain_command
-from callguard.cli.lists import dnc
-from callguard.cli.logs import purge, report, tail
-from callguard.cli.records import consent, ebr, internal_dnc
-from callguard.cli.scrub import scrub
-from callguard.cli.serve import serve
 from callguard.compliance.logkey import LogKeyError
 
 __all__ = ["cli", "main"]
 
+# Each command's module is imported when the command runs (click's lazy-loading pattern),
+# so `callguard tail` does not pay for the gate, the fronts and Redis before it reads.
+_COMMANDS = {
+    "check": "callguard.cli.check:check",
+    "dnc": "callguard.cli.lists:dnc",
+    "internal-dnc": "callguard.cli.records:internal_dnc",
+    "consent": "callguard.cli.records:consent",
+    "ebr": "callguard.cli.records:ebr",
+    "scrub": "callguard.cli.scrub:scrub",
+    "serve": "callguard.cli.serve:serve",
+    "demo": "callguard.cli.demo:demo",
+    "tail": "callguard.cli.logs:tail",
+    "report": "callguard.cli.logs:report",
+    "purge": "callguard.cli.purge:purge",
+    "archive": "callguard.cli.archive:archive",
+    "evidence": "callguard.cli.evidence:evidence",
+    "explain": "callguard.cli.explain:explain_command",
+}
+# Commands that emit no operational events and must start fast: no logging set-up.
+_QUIET = frozenset({"tail", "evidence"})
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported by name when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = _COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, _, name = target.partition(":")
+        command = getattr(importlib.import_module(module), name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", type=click.Path(path_type=Path), envvar="CALLGUARD_CONFIG",
               help="Configuration file (env CALLGUARD_CONFIG); default: the bundled demo.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="CALLGUARD_DATA_DIR",
@@ -35,13 +64,11 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     """callguard: a telemarketing-law compliance gate for outbound calls."""
     # Operational events go to stderr from the start, so --json output stays clean; the
     # node's real hashing key replaces this ephemeral one when its stores are opened.
-    configure_logging(secrets.token_bytes(32))
+    if ctx.invoked_subcommand not in _QUIET:
+        from callguard.audit import configure_logging  # noqa: PLC0415 - see _COMMANDS
+
+        configure_logging(secrets.token_bytes(32))
     ctx.obj = CliState(config, data_dir)
-
-
-for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo, tail, report,
-                purge, explain_command):
-    cli.add_command(command)
 
 
 def main() -> None:

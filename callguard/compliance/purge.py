@@ -1,25 +1,53 @@
 """Retention: destroy compliance records older than the retention period.
 
 Utah Code 13-44-201 asks for reasonable procedures to protect personal information;
-keeping hashed numbers no longer than needed is one. Files are rewritten under the
-log's exclusive lock (writers hold it shared for each append), and the Redis stream is
-trimmed by id (ids are the milliseconds the entry was added).
+keeping hashed numbers no longer than needed is one. Destroying must never stall a node
+that is deciding calls, so:
+
+- a closed segment wholly older than the cutoff (its name's stamp is before it) is
+  deleted; one wholly newer (its first record at or after it) is left alone; only the
+  segment that straddles the cutoff is rewritten — streamed into a temporary file beside
+  it, fsynced, then renamed over it. Writers never touch closed segments, so none of this
+  takes their lock.
+- the current file, when its first record is older than the cutoff, is first closed the
+  way the writer closes it (a rename under the writers' exclusive lock, the only moment
+  purge holds it), then treated as a closed segment.
+- the Redis Stream is trimmed by id (ids are the milliseconds the entry was added).
+
+Lines without a readable instant (undated, or torn by a crash) are kept: purge destroys
+only what it can show is older than the cutoff. A second maintenance lock keeps purge,
+compression and archiving off the same segment at once.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from redis import asyncio as aioredis
+from callguard.compliance.reader import CLOCK_MARGIN, logged_at, parse_line, stream_id
+from callguard.compliance.seekable import compress_lines
+from callguard.compliance.segments import Segment, closed_segments, readable, stamp_name
 
-from callguard.compliance.reader import logged_at, parse_line, stream_id
-from callguard.compliance.sinks import exclusive, rotated_files
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
 
-__all__ = ["PurgeResult", "purge_files", "purge_stream"]
+__all__ = ["FileAction", "PurgeResult", "maintenance", "purge_files", "purge_stream"]
+
+
+@dataclass(slots=True)
+class FileAction:
+    """What purge does (or would do) to one file."""
+
+    path: str
+    action: str  # "delete" | "rewrite" | "keep"
+    removed: int = 0
+    kept: int = 0
 
 
 @dataclass(slots=True)
@@ -29,45 +57,151 @@ class PurgeResult:
     removed: int = 0
     kept: int = 0
     files_deleted: int = 0
+    files_rewritten: int = 0
+    files: list[FileAction] = field(default_factory=list)
+
+    def add(self, action: FileAction) -> None:
+        """Count one file's outcome."""
+        self.files.append(action)
+        self.removed += action.removed
+        self.kept += action.kept
+        self.files_deleted += action.action == "delete"
+        self.files_rewritten += action.action == "rewrite"
 
 
-def _keep(line: bytes, cutoff: datetime) -> bool:
+@contextlib.contextmanager
+def maintenance(path: Path) -> Iterator[None]:
+    """Hold ``<log>.maint`` exclusively: one purge, compression or archiving at a time.
+
+    Not the writers' lock: a node keeps appending while maintenance runs.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path.with_name(path.name + ".maint"), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _older(line: bytes, cutoff: datetime) -> bool:
     record = parse_line(line)
-    if record is None:
-        return False  # torn or foreign lines hold nothing worth keeping
-    instant = logged_at(record)
-    return instant is None or instant >= cutoff  # undated lines: keep, never guess
+    instant = logged_at(record) if record is not None else None
+    return instant is not None and instant < cutoff  # undated or torn: kept, never guessed
 
 
-def _purge_file(path: Path, cutoff: datetime, dry_run: bool, result: PurgeResult, *,
-                current: bool) -> None:
-    lines = [line for line in path.read_bytes().split(b"\n") if line.strip()]
-    kept = [line for line in lines if _keep(line, cutoff)]
-    result.removed += len(lines) - len(kept)
-    result.kept += len(kept)
-    if dry_run or len(kept) == len(lines):
-        return
-    if not kept and not current:
-        path.unlink()
-        result.files_deleted += 1
-        return
-    temp = path.with_name(path.name + ".purging")
+def _count(segment: Segment) -> int:
+    return sum(1 for line in segment.lines() if line.strip())
+
+
+def _first_instant(segment: Segment) -> datetime | None:
+    first = segment.first_line()
+    record = parse_line(first) if first else None
+    return logged_at(record) if record is not None else None
+
+
+def _plan(segment: Segment, cutoff: datetime) -> str:
+    if segment.closed_at is not None and segment.closed_at < cutoff:
+        return "delete"
+    first = _first_instant(segment)
+    if first is not None and first >= cutoff + CLOCK_MARGIN:
+        return "keep"
+    return "rewrite"
+
+
+def _rewrite(segment: Segment, cutoff: datetime, dry_run: bool) -> FileAction:
+    """Stream the newer lines into a temporary file, then rename it over the segment."""
+    action = FileAction(str(segment.path), "rewrite")
+
+    def kept() -> Iterator[bytes]:
+        for line in segment.lines():
+            if not line.strip():
+                continue
+            if _older(line, cutoff):
+                action.removed += 1
+            else:
+                action.kept += 1
+                yield line + b"\n"
+
+    if dry_run:
+        for _ in kept():
+            pass
+        return action
+    temp = segment.path.with_name(segment.path.name + ".purging")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(b"".join(line + b"\n" for line in kept))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if segment.compressed:
+                compress_lines(kept(), handle)
+            else:
+                for line in kept():
+                    handle.write(line)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if action.removed == 0:
+            temp.unlink()
+            action.action = "keep"
+            return action
+        os.replace(temp, segment.path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    _sync_dir(segment.path.parent)
+    return action
+
+
+def _close_current(path: Path, cutoff: datetime, dry_run: bool) -> Segment | None:
+    """Close the current file when it holds records older than the cutoff.
+
+    Returns it, unclosed, on a dry run (to be counted); else None (it is now a closed
+    segment and is listed with them).
+    """
+    if not path.exists():
+        return None
+    current = Segment(path, None)
+    first = _first_instant(current)
+    if first is None or first >= cutoff:
+        return None
+    if dry_run:
+        return current
+    from callguard.compliance.sinks import exclusive  # noqa: PLC0415 - the writers' lock
+
+    closed = stamp_name(path, datetime.now(UTC))
+    with exclusive(path):  # only for the rename, as the writer's own rotation does
+        os.replace(path, closed)
+    return None
 
 
 def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False) -> PurgeResult:
-    """Remove records logged before ``cutoff`` from the log file and its rotations."""
+    """Remove records logged before ``cutoff`` from the log's files."""
     result = PurgeResult()
-    with exclusive(path):
-        for target in [*rotated_files(path), path]:
-            if target.exists():
-                _purge_file(target, cutoff, dry_run, result, current=target == path)
+    with maintenance(path):
+        straddling = _close_current(path, cutoff, dry_run)
+        for listed in closed_segments(path):
+            segment = readable(listed)
+            if segment is None:
+                continue
+            plan = _plan(segment, cutoff)
+            if plan == "delete":
+                action = FileAction(str(segment.path), "delete", removed=_count(segment))
+                if not dry_run:
+                    segment.path.unlink()
+                result.add(action)
+            elif plan == "rewrite":
+                result.add(_rewrite(segment, cutoff, dry_run))
+            else:
+                result.add(FileAction(str(segment.path), "keep"))
+        if straddling is not None and dry_run:
+            result.add(_rewrite(straddling, cutoff, dry_run=True))
     return result
+
+
+def _sync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 async def purge_stream(client: aioredis.Redis, key: str, cutoff: datetime, *,

@@ -1,29 +1,51 @@
 """Reading the compliance log back: from the files of one node or the stream of all.
 
+Files are read in bounded blocks (``segments.py``), never whole: ``newest_first`` walks
+the current file backwards and then the closed segments newest first, so ``tail -n 20``
+reads the end of one file; ``oldest_first`` streams forwards. Segments whose time range
+lies outside ``--since``/``--until`` are skipped unopened (a closed segment's name carries
+the instant it was closed; its first record gives its start).
+
 Records are JSON objects; the time range applies to ``logged_at`` (when the record was
 written, UTC). Lines that are not JSON (a torn last line after a crash) are skipped and
-counted, never fatal.
+counted, never fatal. Records of a schema this reader does not know are refused and
+counted (``ReadStats``), so an answer never silently leaves them out.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
-from redis import asyncio as aioredis
 
-from callguard.compliance.sinks import rotated_files
+from callguard.compliance.segments import (
+    Segment,
+    closed_segments,
+    lines_backward,
+    lines_forward,
+    readable,
+)
 
-__all__ = ["CAUGHT_UP", "RecordFilter", "follow_stream", "logged_at", "newest_id", "parse_line",
-           "read_files", "read_stream", "read_stream_newest", "stream_id"]
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
+
+__all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "follow_file",
+           "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
+           "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
+           "recover_line", "stream_id"]
 
 Record = dict[str, Any]
+KNOWN_SCHEMAS = frozenset({0, 1})  # 0: the legacy records, written before ``schema`` existed
+# Records of one file are in write order, but processes stamp ``logged_at`` before they
+# take the lock, so neighbours may be out of order by a little; time skipping allows this.
+CLOCK_MARGIN = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +59,21 @@ class RecordFilter:
     until: datetime | None = None
     number_hash: str | None = None
     event: str | None = None
+    decision_id: str | None = None
+    front: str | None = None
+    node: str | None = None
+
+    def _fields(self) -> tuple[tuple[str, str | None], ...]:
+        return (("event", self.event), ("campaign", self.campaign),
+                ("verdict", self.verdict), ("rule", self.rule),
+                ("number_hash", self.number_hash), ("decision_id", self.decision_id),
+                ("front", self.front), ("node", self.node))
 
     def matches(self, record: Record) -> bool:
         """Whether the record passes every given criterion."""
-        if self.event is not None and record.get("event") != self.event:
-            return False
-        if self.campaign is not None and record.get("campaign") != self.campaign:
-            return False
-        if self.verdict is not None and record.get("verdict") != self.verdict:
-            return False
-        if self.rule is not None and record.get("rule") != self.rule:
-            return False
-        if self.number_hash is not None and record.get("number_hash") != self.number_hash:
-            return False
+        for name, wanted in self._fields():
+            if wanted is not None and record.get(name) != wanted:
+                return False
         if self.since is not None or self.until is not None:
             logged = logged_at(record)
             if logged is None:
@@ -59,6 +83,72 @@ class RecordFilter:
             if self.until is not None and logged >= self.until:
                 return False
         return True
+
+    def needles(self) -> tuple[bytes, ...]:
+        """Byte strings every matching line contains: a line without one is not parsed.
+
+        Only plain ASCII values are used (JSON writes them as they are, quoted).
+        """
+        return tuple(b'"' + value.encode() + b'"' for _, value in self._fields()
+                     if value is not None and value.isascii() and value.isprintable()
+                     and '"' not in value and "\\" not in value)
+
+    def before_range(self, instant: datetime) -> bool:
+        """Everything logged up to ``instant`` is older than ``since`` (with the margin)."""
+        return self.since is not None and instant < self.since - CLOCK_MARGIN
+
+    def after_range(self, instant: datetime) -> bool:
+        """Everything logged from ``instant`` on is at or past ``until`` (with the margin)."""
+        return self.until is not None and instant >= self.until + CLOCK_MARGIN
+
+
+@dataclass(slots=True)
+class ReadStats:
+    """What a read met besides the matching records: the footnotes of an honest answer.
+
+    ``key_id`` is the fingerprint of the key a ``--number`` lookup hashed with; records
+    that carry a number hash under another key (or, legacy, under no stated key) are
+    counted, because the lookup cannot match them whatever they hold.
+    """
+
+    key_id: str | None = None
+    torn: int = 0
+    unknown_schema: Counter[str] = field(default_factory=Counter)
+    other_keys: Counter[str] = field(default_factory=Counter)
+    unkeyed: int = 0
+    campaigns: set[str] = field(default_factory=set)
+    read: int = 0
+
+    def observe(self, record: Record) -> bool:
+        """Account for a parsed record; False when its schema is not understood."""
+        self.read += 1
+        schema = record.get("schema", 0)
+        if schema not in KNOWN_SCHEMAS:
+            self.unknown_schema[str(schema)] += 1
+            return False
+        campaign = record.get("campaign")
+        if isinstance(campaign, str):
+            self.campaigns.add(campaign)
+        if self.key_id is not None and "number_hash" in record:
+            key = record.get("key_id")
+            if key is None:
+                self.unkeyed += 1
+            elif key != self.key_id:
+                self.other_keys[str(key)] += 1
+        return True
+
+    def observe_unparsed(self, line: bytes) -> None:
+        """A line the needles ruled out: still check which key hashed its number."""
+        if self.key_id is None or b'"number_hash"' not in line or (
+                self.key_id.encode() in line):
+            return
+        record = parse_line(line)
+        if record is not None and record.get("schema", 0) in KNOWN_SCHEMAS:
+            key = record.get("key_id")
+            if key is None:
+                self.unkeyed += 1
+            elif key != self.key_id:
+                self.other_keys[str(key)] += 1
 
 
 def logged_at(record: Record) -> datetime | None:
@@ -81,77 +171,198 @@ def parse_line(line: bytes) -> Record | None:
     return value if isinstance(value, dict) else None
 
 
-CAUGHT_UP = None  # yielded once by a following reader when the existing records are read
+def recover_line(line: bytes) -> Record | None:
+    """The complete record glued behind a torn one, if any.
 
-
-def read_files(path: Path, *, follow: bool = False, poll: float = 0.2,
-               include_rotated: bool = True) -> Iterator[Record | None]:
-    """Every record in the rotated files (oldest first), then the current file.
-
-    With ``follow`` it keeps reading as lines are appended, yields ``CAUGHT_UP`` once
-    when it first reaches the end, and moves to the new file when the writer rotates
-    (the inode under the path changes).
+    A writer killed mid-line leaves a fragment without its newline; the next writer's
+    record is then appended to it on the same line. The fragment holds nothing readable;
+    the record after it is whole and is kept.
     """
-    if include_rotated:
-        for rotated in rotated_files(path):
-            with rotated.open("rb") as handle:
-                yield from _records(handle.read())
-    handle = _open(path, follow)
-    if handle is None:
-        return
-    if not follow:
-        with handle:
-            yield from _records(handle.read())
-        return
-    yield from _follow(path, handle, poll)
+    start = line.find(b'{"', 1)
+    while start > 0:
+        record = parse_line(line[start:])
+        if record is not None:
+            return record
+        start = line.find(b'{"', start + 1)
+    return None
 
 
-def _follow(path: Path, handle: Any, poll: float) -> Iterator[Record | None]:
+def _scan(lines: Iterable[bytes], wanted: RecordFilter, stats: ReadStats, *,
+          newest_first: bool = False) -> Iterator[Record]:
+    """The matching records of ``lines``; stops a newest-first walk once past ``since``."""
+    needles = wanted.needles()
+    for line in lines:
+        if needles and not all(needle in line for needle in needles):
+            stats.observe_unparsed(line)
+            continue
+        record = parse_line(line)
+        if record is None:
+            stats.torn += 1
+            record = recover_line(line)
+            if record is None or (needles and not all(n in line for n in needles)):
+                continue
+        if not stats.observe(record):
+            continue
+        if wanted.matches(record):
+            yield record
+        elif newest_first and wanted.since is not None:
+            logged = logged_at(record)
+            if logged is not None and wanted.before_range(logged):
+                return
+
+
+def _starts_after_range(segment: Segment, wanted: RecordFilter) -> bool:
+    if wanted.until is None:
+        return False
+    first = segment.first_line()
+    record = parse_line(first) if first else None
+    logged = logged_at(record) if record else None
+    return logged is not None and wanted.after_range(logged)
+
+
+def log_exists(path: Path) -> bool:
+    """Whether there is a current file or any closed segment at ``path``."""
+    return path.exists() or bool(closed_segments(path))
+
+
+def newest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
+                 current_end: int | None = None) -> Iterator[Record]:
+    """Matching records, newest first: the current file backwards, then closed segments.
+
+    ``current_end`` bounds the current file (the offset a follow starts from), so a record
+    appended meanwhile is not shown twice.
+    """
+    try:
+        with path.open("rb") as handle:
+            end = handle.seek(0, os.SEEK_END) if current_end is None else current_end
+            yield from _scan(lines_backward(handle, end), wanted, stats, newest_first=True)
+    except FileNotFoundError:
+        pass
+    for segment in reversed(closed_segments(path)):
+        if segment.closed_at is not None and wanted.before_range(segment.closed_at):
+            return  # this one and every older one closed before --since
+        current = readable(segment)
+        if current is None or _starts_after_range(current, wanted):
+            continue
+        yield from _scan(current.lines_newest_first(), wanted, stats, newest_first=True)
+
+
+def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
+                 current_end: int | None = None,
+                 skip: Callable[[Segment], bool] | None = None) -> Iterator[Record]:
+    """Matching records, oldest first: closed segments (but those ``skip`` names), then
+    the current file (up to ``current_end`` when given)."""
+    for segment in closed_segments(path):
+        if skip is not None and skip(segment):
+            continue
+        if segment.closed_at is not None and wanted.before_range(segment.closed_at):
+            continue
+        current = readable(segment)
+        if current is None:
+            continue
+        if _starts_after_range(current, wanted):
+            return
+        yield from _scan(current.lines(), wanted, stats)
+    try:
+        with path.open("rb") as handle:
+            yield from _scan(lines_forward(handle, end=current_end), wanted, stats)
+    except FileNotFoundError:
+        return
+
+
+def read_files(path: Path) -> Iterator[Record]:
+    """Every record of the log, oldest first (closed segments, then the current file)."""
+    return oldest_first(path, RecordFilter(), ReadStats())
+
+
+def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
+                stats: ReadStats, *, poll: float = 0.2) -> Iterator[Record]:
+    """Records appended from ``offset`` on, as they come, across rotations.
+
+    ``handle`` is the current file as it was when the follow started. When the writer
+    renames it (the inode under ``path`` changes), the rest of the old file is read, then
+    any segment closed in between (several rotations within one poll), then the new file.
+    """
+    known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
+    handle.seek(offset)
     pending = b""
-    caught_up = False
     try:
         while True:
-            chunk = handle.read()
-            if chunk:
-                complete, _, pending = (pending + chunk).rpartition(b"\n")
-                yield from _records(complete)
+            pending, read = yield from _drain(handle, pending, wanted, stats)
+            if read:
                 continue
-            if not caught_up:
-                caught_up = True
-                yield CAUGHT_UP
             time.sleep(poll)
-            if _rotated(path, handle):
-                yield from _records(pending + handle.read())  # written before the rotation
-                pending = b""
-                handle.close()
-                handle = _open(path, True)
+            if not _rotated(path, handle):
+                continue
+            pending, _ = yield from _drain(handle, pending, wanted, stats)
+            yield from _scan([pending] if pending else [], wanted, stats)  # a torn last line
+            pending = b""
+            drained = _fd_inode(handle)
+            handle.close()
+            handle = _wait_open(path, poll)
+            yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
         handle.close()
 
 
-def _rotated(path: Path, handle: Any) -> bool:
+def _closed_between(path: Path, known: set[datetime | None], drained: int, held: int,
+                    wanted: RecordFilter, stats: ReadStats) -> Iterator[Record]:
+    """Records of segments closed after the one just drained and before the one now held.
+
+    The drained file is known by its inode (or, compressed already, as the oldest new
+    segment); the file now held may itself have been closed meanwhile: it is read
+    through the handle, not here.
+    """
+    new = [s for s in closed_segments(path) if s.closed_at not in known]
+    ours = next((s for s in new if _inode(s) == drained), new[0] if new else None)
+    for segment in new:
+        if segment is ours:
+            known.add(segment.closed_at)
+            continue
+        if _inode(segment) == held:
+            return
+        known.add(segment.closed_at)
+        current = readable(segment)
+        if current is not None:
+            yield from _scan(current.lines(), wanted, stats)
+
+
+def _inode(segment: Segment) -> int | None:
+    try:
+        return None if segment.compressed else segment.path.stat().st_ino
+    except FileNotFoundError:
+        return None
+
+
+def _fd_inode(handle: BinaryIO) -> int:
+    return os.fstat(handle.fileno()).st_ino
+
+
+def _drain(handle: BinaryIO, pending: bytes, wanted: RecordFilter,
+           stats: ReadStats) -> Generator[Record, None, tuple[bytes, bool]]:
+    """Records of the complete lines up to the end; returns the partial tail and whether
+    anything was read."""
+    read = False
+    while chunk := handle.read(1 << 20):
+        read = True
+        *lines, pending = (pending + chunk).split(b"\n")
+        yield from _scan(lines, wanted, stats)
+    return pending, read
+
+
+def _rotated(path: Path, handle: BinaryIO) -> bool:
     try:
         return os.stat(path).st_ino != os.fstat(handle.fileno()).st_ino
     except FileNotFoundError:
-        return False
+        return True
 
 
-def _open(path: Path, follow: bool) -> Any:
+def _wait_open(path: Path, poll: float) -> BinaryIO:
     while True:
         try:
             return path.open("rb")
         except FileNotFoundError:
-            if not follow:
-                return None
-            time.sleep(0.2)
-
-
-def _records(data: bytes) -> Iterator[Record]:
-    for line in data.split(b"\n"):
-        if line.strip():
-            record = parse_line(line)
-            if record is not None:
-                yield record
+            time.sleep(poll)
 
 
 def stream_id(instant: datetime) -> str:

@@ -1,92 +1,349 @@
-"""Totals of decisions by verdict, rule and campaign, and a self-contained HTML chart.
+# ruff: noqa: S608 - SQL text is made of the archive's own names and relations; values
+# a user gives (zone, instants, campaign, ...) go as parameters.
+"""The compliance report: what a supervisor and a compliance officer ask of the log.
 
-The chart is plain inline SVG in one HTML file: no script, no network, so a supervisor
-can open it anywhere and a compliance officer can attach it to a file.
+Computed by DuckDB over the archive (the days in range only) and the records not yet
+archived: decisions by day (UTC or a named zone) x campaign x verdict x deciding rule,
+calls apart from scrubs (a lead-file scrub is a decision, not a call); blocks by rule as
+a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
+max), violation risks, caller-ID mismatches, and the 30-day abandonment rate (answered
+predictive calls not bridged to an agent within 2 s, 47 CFR 64.1200(a)(7)). Rendered as
+terminal tables, JSON, CSV, or one self-contained HTML page (tables, and SVG charts with
+every day of the range, empty ones included).
 """
 
 from __future__ import annotations
 
+import csv
 import html
-from collections import Counter
-from collections.abc import Iterable
+import io
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
-__all__ = ["Totals", "render_html", "tally"]
+import duckdb
+
+__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json"]
+
+_WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
+            "abandonment-warning", "abandonment-uncounted")
+ABANDONMENT_DAYS = 30  # 47 CFR 64.1200(a)(7): measured over a 30-day period per campaign
+
+
+@dataclass(frozen=True, slots=True)
+class ReportQuery:
+    """The filters, shown in every rendering's header."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    tz: str = "UTC"
+    campaign: str | None = None
+    verdict: str | None = None
+    rule: str | None = None
+    front: str | None = None
+    node: str | None = None
+
+    def shown(self) -> dict[str, str]:
+        """The filters that were given, as text."""
+        out = {"time zone": self.tz,
+               "from": self.since.isoformat() if self.since else "the first record",
+               "until": self.until.isoformat() if self.until else "now"}
+        for name in ("campaign", "verdict", "rule", "front", "node"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
 
 
 @dataclass(slots=True)
-class Totals:
-    """Counts over the decision records of a time range."""
+class Report:
+    """The figures."""
 
-    decisions: int = 0
-    by_verdict: Counter[str] = field(default_factory=Counter)
-    by_rule: Counter[str] = field(default_factory=Counter)
-    by_campaign: Counter[str] = field(default_factory=Counter)
-    by_campaign_verdict: Counter[tuple[str, str]] = field(default_factory=Counter)
-    by_hour: Counter[str] = field(default_factory=Counter)
+    query: ReportQuery
+    generated: datetime
+    days: list[str] = field(default_factory=list)
+    # (day, campaign, verdict, rule) -> count; calls and scrubs apart
+    calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    scrubs: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
+    releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
+    watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
+    abandonment: dict[str, dict[str, Any]] = field(default_factory=dict)
     first: str | None = None
     last: str | None = None
 
+    def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
+        """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
+        names = ("day", "campaign", "verdict", "rule")
+        return sum(count for key, count in table.items()
+                   if all(key[names.index(k)] == v for k, v in match.items()))
 
-def tally(records: Iterable[dict[str, object]]) -> Totals:
-    """Count the ``decision`` records; other events (record changes) are left out."""
-    totals = Totals()
-    for record in records:
-        if record.get("event") != "decision":
-            continue
-        verdict = str(record.get("verdict"))
-        campaign = str(record.get("campaign"))
-        totals.decisions += 1
-        totals.by_verdict[verdict] += 1
-        totals.by_campaign[campaign] += 1
-        totals.by_campaign_verdict[(campaign, verdict)] += 1
-        if verdict == "BLOCK":
-            totals.by_rule[str(record.get("rule"))] += 1
-        logged = str(record.get("logged_at", ""))
-        totals.by_hour[logged[:13]] += 1
-        totals.first = min(totals.first or logged, logged)
-        totals.last = max(totals.last or logged, logged)
-    return totals
+    def by(self, table: dict[tuple[str, str, str, str], int], position: int,
+           **match: str) -> dict[str, int]:
+        """Counts grouped by one key position (0 day, 1 campaign, 2 verdict, 3 rule)."""
+        names = ("day", "campaign", "verdict", "rule")
+        out: dict[str, int] = defaultdict(int)
+        for key, count in table.items():
+            if all(key[names.index(k)] == v for k, v in match.items()):
+                out[key[position]] += count
+        return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def _where(query: ReportQuery, column: str) -> tuple[str, list[Any]]:
+    clauses, values = [], []
+    if query.since is not None:
+        clauses.append(f'"{column}" >= ?')
+        values.append(query.since)
+    if query.until is not None:
+        clauses.append(f'"{column}" < ?')
+        values.append(query.until)
+    for name in ("campaign", "node"):
+        if getattr(query, name) is not None:
+            clauses.append(f"{name} = ?")
+            values.append(getattr(query, name))
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", values
+
+
+def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
+          query: ReportQuery, *, generated: datetime) -> Report:
+    """Run the report's queries over the two relations (SQL text of each)."""
+    report = Report(query, generated)
+    where, values = _where(query, "at")
+    extra = []
+    for name in ("verdict", "rule", "front"):
+        if getattr(query, name) is not None:
+            extra.append(f"{name} = ?")
+            values.append(getattr(query, name))
+    if extra:
+        where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
+    rows = connection.execute(
+        f"SELECT strftime(timezone(?, \"at\"), '%Y-%m-%d') AS d, coalesce(campaign, '?'), "
+        f"coalesce(verdict, '?'), coalesce(rule, ''), coalesce(front, '?'), count(*), "
+        f"epoch_us(min(\"at\")), epoch_us(max(\"at\")) FROM ({decisions}) {where} "
+        "GROUP BY ALL",
+        [query.tz, *values]).fetchall()
+    firsts, lasts = [], []
+    for day, campaign, verdict, rule, front, count, first, last in rows:
+        key = (day, campaign, verdict, rule)
+        target = report.scrubs if front == "scrub" else report.calls
+        target[key] = target.get(key, 0) + count
+        report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
+        firsts.append(first)
+        lasts.append(last)
+    if firsts:
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        report.first = (epoch + timedelta(microseconds=min(firsts))).isoformat()
+        report.last = (epoch + timedelta(microseconds=max(lasts))).isoformat()
+    report.days = _every_day(report, query)
+    _watchdog(connection, events, query, report)
+    return report
+
+
+def _every_day(report: Report, query: ReportQuery) -> list[str]:
+    zone = ZoneInfo(query.tz)
+    seen = sorted({k[0] for k in (*report.calls, *report.scrubs)})
+    start = query.since.astimezone(zone).date() if query.since else (
+        date.fromisoformat(seen[0]) if seen else None)
+    end = (query.until - timedelta(microseconds=1)).astimezone(zone).date() if (
+        query.until) else (date.fromisoformat(seen[-1]) if seen else None)
+    if start is None or end is None:
+        return seen
+    if (end - start).days > 3700:  # a range of ten years and more: the days with records
+        return seen
+    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQuery,
+              report: Report) -> None:
+    where, values = _where(query, "logged_at")
+    release = ("coalesce(release_ms, TRY_CAST(json_extract_string(body, '$.release_ms') "
+               "AS DOUBLE))")
+    scope = f"SELECT * FROM ({events}) {where}"
+    for campaign, count, p50, p99, top, late in connection.execute(
+            f"SELECT coalesce(campaign, '?'), count({release}), "
+            f"quantile_cont({release}, 0.5), quantile_cont({release}, 0.99), max({release}), "
+            f"count(*) FILTER (WHERE within_limit = false) FROM ({scope}) "
+            "WHERE event = 'line-release' GROUP BY ALL", values).fetchall():
+        report.releases[campaign] = {"released": count, "p50_ms": p50, "p99_ms": p99,
+                                     "max_ms": top, "over_limit": late}
+    listed = ", ".join(f"'{e}'" for e in _WATCHED)
+    for campaign, event, count in connection.execute(
+            f"SELECT coalesce(campaign, '?'), event, count(*) FROM ({scope}) "
+            f"WHERE event IN ({listed}) GROUP BY ALL", values).fetchall():
+        report.watched[(campaign, event)] = count
+    end = query.until or report.generated
+    window: list[Any] = [end - timedelta(days=ABANDONMENT_DAYS), end]
+    campaign_clause = ""
+    if query.campaign is not None:
+        campaign_clause = " AND campaign = ?"
+        window.append(query.campaign)
+    for campaign, answered, abandoned in connection.execute(
+            f"SELECT coalesce(campaign, '?'), count(agent_within_2s), "
+            f"count(*) FILTER (WHERE agent_within_2s = false) FROM ({events}) "
+            f"WHERE event = 'line-release' AND logged_at >= ? AND logged_at < ?"
+            f"{campaign_clause} GROUP BY ALL", window).fetchall():
+        if answered:
+            report.abandonment[campaign] = {
+                "answered": answered, "abandoned": abandoned,
+                "rate": round(abandoned / answered, 4),
+                "window": f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}"}
+
+
+def to_json(report: Report) -> dict[str, Any]:
+    """Everything, as JSON-ready values (the totals of earlier versions kept)."""
+    calls = report.calls
+    return {
+        "filters": report.query.shown(), "generated": report.generated.isoformat(),
+        "decisions": report.total(calls) + report.total(report.scrubs),
+        "calls": report.total(calls), "scrubs": report.total(report.scrubs),
+        "by_verdict": report.by(calls, 2), "by_rule": report.by(calls, 3, verdict="BLOCK"),
+        "by_campaign": report.by(calls, 1),
+        "by_front": {f"{front} {verdict}": n for (front, verdict), n in
+                     sorted(report.fronts.items())},
+        "days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "calls": n}
+                 for (day, c, v, r), n in sorted(calls.items())],
+        "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
+                       for (day, c, v, r), n in sorted(report.scrubs.items())],
+        "line_release": report.releases,
+        "watchdog": {f"{c} {e}": n for (c, e), n in sorted(report.watched.items())},
+        "abandonment_30d": report.abandonment,
+        "first": report.first, "last": report.last,
+    }
+
+
+def render_csv(report: Report) -> str:
+    """One row per day x campaign x verdict x rule, calls and scrubs marked."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count"])
+    for kind, table in (("call", report.calls), ("scrub", report.scrubs)):
+        for (day, campaign, verdict, rule), count in sorted(table.items()):
+            writer.writerow([day, kind, campaign, verdict, rule, count])
+    return out.getvalue()
 
 
 _COLOURS = {"ALLOW": "#2e7d32", "BLOCK": "#c62828"}
 
 
-def _bars(title: str, rows: list[tuple[str, int]], colour: str = "#1565c0") -> str:
-    if not rows:
-        return f"<h2>{html.escape(title)}</h2><p>none</p>"
-    top = max(count for _, count in rows) or 1
-    height = 24 * len(rows) + 10
-    parts = [f'<h2>{html.escape(title)}</h2><svg width="900" height="{height}" '
-             'xmlns="http://www.w3.org/2000/svg" font-family="sans-serif" font-size="13">']
-    for index, (label, count) in enumerate(rows):
-        y = 5 + index * 24
-        width = max(1, round(500 * count / top))
-        fill = _COLOURS.get(label, colour)
-        parts.append(f'<text x="0" y="{y + 15}">{html.escape(label[:48])}</text>'
-                     f'<rect x="330" y="{y}" width="{width}" height="18" fill="{fill}"/>'
-                     f'<text x="{336 + width}" y="{y + 15}">{count}</text>')
+def _table(title: str, head: list[str], rows: list[list[Any]]) -> str:
+    cells = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+                    + "</tr>" for row in rows) or (
+        f"<tr><td colspan='{len(head)}'>none</td></tr>")
+    return (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
+            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + f"</tr></thead><tbody>{cells}</tbody></table>")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _stacked(title: str, days: list[str], series: dict[str, dict[str, int]]) -> str:
+    """Bars per day (every day of the range, empty ones as gaps on the axis), stacked."""
+    width = max(600, 14 * len(days) + 80)
+    top = max([sum(s.get(d, 0) for s in series.values()) for d in days] or [0]) or 1
+    bar = max(2, (width - 80) // max(1, len(days)) - 2)
+    parts = [f"<h2>{html.escape(title)}</h2><svg width='{width}' height='260' "
+             "xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>"
+             f"<text x='0' y='12'>{top:,}</text><line x1='60' y1='220' x2='{width}' "
+             "y2='220' stroke='#444'/>"]
+    for index, day in enumerate(days):
+        x = 62 + index * (bar + 2)
+        y = 220
+        for name, counts in series.items():
+            count = counts.get(day, 0)
+            height = round(200 * count / top)
+            if height:
+                y -= height
+                parts.append(f"<rect x='{x}' y='{y}' width='{bar}' height='{height}' "
+                             f"fill='{_COLOURS.get(name, '#1565c0')}'><title>{day} "
+                             f"{html.escape(name)}: {count}</title></rect>")
+        if len(days) <= 31 or index % max(1, len(days) // 15) == 0:
+            parts.append(f"<text x='{x}' y='235' transform='rotate(45 {x} 235)'>"
+                         f"{day[5:]}</text>")
     parts.append("</svg>")
     return "".join(parts)
 
 
-def render_html(totals: Totals, *, since: datetime | None, until: datetime | None,
-                generated: datetime) -> str:
-    """One HTML page with a bar chart per dimension."""
-    span = f"{since.isoformat() if since else 'the beginning'} to " \
-           f"{until.isoformat() if until else 'now'}"
-    sections = [
-        _bars("Decisions by verdict", totals.by_verdict.most_common()),
-        _bars("Blocks by deciding rule", totals.by_rule.most_common()),
-        _bars("Decisions by campaign", totals.by_campaign.most_common()),
-        _bars("Decisions per hour (UTC)", sorted(totals.by_hour.items())),
-    ]
+def _bars(title: str, rows: dict[str, int], colour: str = "#c62828") -> str:
+    top = max(rows.values() or [0]) or 1
+    height = 22 * len(rows) + 10
+    parts = [f"<h2>{html.escape(title)}</h2><svg width='900' height='{height}' "
+             "xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='12'>"]
+    for index, (label, count) in enumerate(rows.items()):
+        y = 5 + index * 22
+        width = max(1, round(480 * count / top))
+        parts.append(f"<text x='0' y='{y + 14}'>{html.escape(label[:52])}</text>"
+                     f"<rect x='360' y='{y}' width='{width}' height='16' fill='{colour}'/>"
+                     f"<text x='{366 + width}' y='{y + 14}'>{count:,}</text>")
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_html(report: Report) -> str:
+    """One self-contained page: the filters, tables, and charts of every day."""
+    calls, scrubs, days = report.calls, report.scrubs, report.days
+    filters = "; ".join(f"{k}: {v}" for k, v in report.query.shown().items())
+    per_day = {verdict: {d: report.total(calls, day=d, verdict=verdict) for d in days}
+               for verdict in ("ALLOW", "BLOCK")}
+    scrub_day = {verdict: {d: report.total(scrubs, day=d, verdict=verdict) for d in days}
+                 for verdict in ("ALLOW", "BLOCK")}
+    blocks = report.total(calls, verdict="BLOCK")
+    total = report.total(calls)
+    campaigns = sorted({k[1] for k in calls} | {k[1] for k in scrubs})
+    campaign_rows = [[c, report.total(calls, campaign=c),
+                      report.total(calls, campaign=c, verdict="ALLOW"),
+                      report.total(calls, campaign=c, verdict="BLOCK"),
+                      _share(report.total(calls, campaign=c, verdict="BLOCK"),
+                             report.total(calls, campaign=c)),
+                      report.total(scrubs, campaign=c)] for c in campaigns]
+    rule_rows = [[rule, count, _share(count, blocks)]
+                 for rule, count in report.by(calls, 3, verdict="BLOCK").items()]
+    day_rows = [[d, c, v, r or "-", n] for (d, c, v, r), n in sorted(calls.items())]
+    watch = sorted(set(report.releases) | {c for c, _ in report.watched}
+                   | set(report.abandonment))
+    watch_rows = [[c, report.releases.get(c, {}).get("released"),
+                   report.releases.get(c, {}).get("p50_ms"),
+                   report.releases.get(c, {}).get("p99_ms"),
+                   report.releases.get(c, {}).get("max_ms"),
+                   report.watched.get((c, "violation-risk"), 0),
+                   report.watched.get((c, "caller-id-mismatch"), 0),
+                   _share(report.abandonment.get(c, {}).get("abandoned", 0),
+                          report.abandonment.get(c, {}).get("answered", 0))]
+                  for c in watch]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}h2{margin-top:1.5em}</style></head>"
-        f"<body><h1>callguard compliance report</h1><p>{totals.decisions} decisions, "
-        f"{html.escape(span)}; generated {html.escape(generated.isoformat())}. "
-        "Numbers never appear in this report.</p>"
-        + "".join(sections) + "</body></html>"
-    )
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin-bottom:1.5em}th,td{border:1px solid #bbb;padding:3px 8px;font-size:13px;"
+        "text-align:right}th{background:#eee}td:first-child{text-align:left}</style>"
+        "</head><body><h1>callguard compliance report</h1>"
+        f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
+        f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call); "
+        f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
+        "report.</p>"
+        + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
+        + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
+        + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")
+        + _table("Calls by campaign", ["campaign", "calls", "ALLOW", "BLOCK",
+                                       "blocked share", "scrub decisions"], campaign_rows)
+        + _table("Blocked calls by deciding rule (share of blocks)",
+                 ["rule", "blocks", "share"], rule_rows)
+        + _table("The watchdog, by campaign", [
+            "campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
+            "caller-ID mismatches", f"abandonment {ABANDONMENT_DAYS} d"], watch_rows)
+        + _stacked(f"Scrub decisions per day ({report.query.tz})", days, scrub_day)
+        + _table("Calls by day, campaign, verdict and rule",
+                 ["day", "campaign", "verdict", "rule", "calls"], day_rows)
+        + "</body></html>\n")
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %" if whole else "-"

@@ -1,0 +1,111 @@
+"""``callguard archive``: closed segments (or the stream) into the Parquet archive.
+
+Run it from cron or a systemd timer (every few minutes), or as its own service with
+``--watch``: it runs in its own process at low CPU priority with one DuckDB thread, so
+a node that decides calls is never stalled by it (the writers' lock is not taken at all:
+closed segments are never written again). On several nodes sharing one Redis Stream,
+run ONE archiver with ``--stream`` (a consumer group: each entry is archived once, and
+a crash re-delivers only what was not committed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from callguard.cli.common import CliState, run, usage_error
+from callguard.compliance.archive.ingest import ArchiveRun, archive_files, archive_stream
+from callguard.compliance.archive.store import Archive
+from callguard.compliance.reader import log_exists
+
+__all__ = ["archive"]
+
+
+@click.command()
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where the archive lives; default: <data dir>/archive.")
+@click.option("--file", "file_path", type=click.Path(path_type=Path),
+              help="The log whose closed segments are archived; default: this node's.")
+@click.option("--stream", is_flag=True,
+              help="Archive the Redis Stream of every node (run one archiver) instead.")
+@click.option("--keep-segments-days", type=int, default=30, show_default=True,
+              help="Delete closed segments this long after they were archived (-1: keep).")
+@click.option("--compact-all", is_flag=True,
+              help="Compact every day now, today included (default: days before yesterday).")
+@click.option("--watch", type=float, metavar="SECONDS",
+              help="Keep running, archiving every SECONDS, until SIGTERM.")
+@click.option("--threads", type=int, default=1, show_default=True,
+              help="DuckDB threads (keep 1 on a host that decides calls).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
+            keep_segments_days: int, compact_all: bool, watch: float | None, threads: int,
+            as_json: bool) -> None:
+    """Compress closed log segments and archive them (or the stream) as Parquet by day."""
+    from callguard.runtime import log_path  # noqa: PLC0415
+
+    with contextlib.suppress(OSError):
+        os.nice(10)  # maintenance yields the CPU to deciding
+    settings = state.settings
+    target = Archive(archive_dir or settings.data_dir / "archive")
+    log = file_path or log_path(settings)
+    if not stream and (log is None or (file_path is not None and not log_exists(log))):
+        usage_error(f"no compliance log to archive at {log}: give --file, or --stream")
+    compact_before = datetime.now(UTC).date() + timedelta(days=1) if compact_all else None
+    keep = timedelta(days=keep_segments_days) if keep_segments_days >= 0 else None
+    stopping = False
+
+    def stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    while True:
+        started = time.monotonic()
+        if stream:
+            done = run(_stream(state, target, threads, compact_before))
+        else:
+            assert log is not None
+            done = archive_files(target, log, threads=threads, compact_before=compact_before,
+                                 keep_segments=keep)
+        _show(done, time.monotonic() - started, as_json)
+        if watch is None or stopping:
+            return
+        deadline = time.monotonic() + watch
+        while time.monotonic() < deadline and not stopping:
+            time.sleep(min(1.0, watch))
+        if stopping:
+            return
+
+
+async def _stream(state: CliState, target: Archive, threads: int,
+                  compact_before: Any) -> ArchiveRun:
+    from callguard.runtime import redis_client  # noqa: PLC0415
+
+    client = redis_client(state.settings)
+    try:
+        return await archive_stream(target, client, state.settings.log.stream_key,
+                                    threads=threads, compact_before=compact_before)
+    finally:
+        await client.aclose()
+
+
+def _show(done: ArchiveRun, seconds: float, as_json: bool) -> None:
+    figures = {**asdict(done), "seconds": round(seconds, 3)}
+    if as_json:
+        print(orjson.dumps(figures).decode(), flush=True)  # noqa: T201
+        return
+    print(f"archived {done.decisions} decision(s) and {done.events} other record(s) from "  # noqa: T201
+          f"{done.segments} segment(s) and {done.stream_entries} stream entr(y/ies) in "
+          f"{seconds:.1f} s; compressed {done.compressed} segment(s), compacted "
+          f"{done.compacted_days} day(s); torn lines {done.torn} (records recovered "
+          f"{done.recovered}), refused {done.refused}", flush=True)

@@ -1,0 +1,228 @@
+"""``callguard evidence``: everything known about one number, or one decision.
+
+The document a seller hands to counsel when a complaint arrives: each decision with its
+list versions, packs and versions, verdict and rule, node and front; each later record
+of the call; each consent/EBR/DNC change for the number, and, for each decision, those
+changes of its seller logged before it. Numbers never appear in clear (the last four
+digits and the keyed hash only). Exit codes as ``tail``: 1 when records in range were
+hashed with another key (the lookup cannot match them), 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from callguard.cli.common import CliState, err_console, usage_error
+from callguard.cli.logs import EXIT_INCOMPLETE, hash_number, instant_option, place_or_exit
+from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
+from callguard.compliance.archive.store import Archive
+from callguard.compliance.reader import Record, log_exists
+
+__all__ = ["evidence"]
+
+
+@click.command()
+@click.argument("number", required=False)
+@click.option("--decision", "decision_id", metavar="ID", help="One decision instead.")
+@click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, 7d).")
+@click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
+@click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
+              default="text", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Write to this file instead of standard output.")
+@click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="The archive; default: <data dir>/archive.")
+@click.option("--file", "file_path", type=click.Path(path_type=Path),
+              help="The log whose unarchived records are read too; default: this node's.")
+@click.pass_obj
+def evidence(state: CliState, number: str | None, decision_id: str | None,
+             first: str | None, last: str | None, form: str, output: Path | None,
+             archive_dir: Path | None, file_path: Path | None) -> None:
+    """Every decision and record change for NUMBER (or --decision ID), archive and live."""
+    if (number is None) == (decision_id is None):
+        usage_error("give a NUMBER or --decision ID (one of them)")
+    place = place_or_exit(state)
+    archive = Archive(archive_dir or place.archive_dir)
+    log = file_path or place.log_file
+    if file_path is not None and not log_exists(file_path):
+        usage_error(f"--file {file_path}: no such compliance log")
+    if not archive.exists() and (log is None or not log_exists(log)):
+        usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
+                    f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
+    number_hash, key_id, key_source, last4 = None, None, "", None
+    if number is not None:
+        number_hash, key_id, key_source, last4 = hash_number(state, number)
+    found = gather(archive, LiveLines.of_log(log, archive), number_hash=number_hash,
+                   decision_id=decision_id, first=instant_option("--from", first),
+                   last=instant_option("--to", last))
+    query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
+             "decision_id": decision_id, "from": first, "to": last,
+             "generated": datetime.now(UTC).isoformat(timespec="seconds")}
+    text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
+    if output is not None:
+        output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    _finish(found, key_id, key_source)
+
+
+def _finish(found: Evidence, key_id: str | None, key_source: str) -> None:
+    from rich.markup import escape  # noqa: PLC0415
+
+    notes, incomplete = [], False
+    if key_id is not None:
+        others = sorted(found.key_ids - {key_id, "none"})
+        if others:
+            incomplete = True
+            notes.append(f"the number was hashed with key {key_id} ({key_source}), but "
+                         f"records in range were hashed with other keys: {', '.join(others)}; "
+                         "this lookup cannot match them. Use the nodes' key "
+                         "(CALLGUARD_LOG_KEY, or the log.key of their --data-dir)")
+        if "none" in found.key_ids:
+            notes.append("older records in range carry no key_id: whether they were hashed "
+                         "with this key cannot be checked")
+    if found.unreadable:
+        notes.append(f"{found.unreadable} unarchived line(s) were torn and skipped")
+    if found.refused:
+        incomplete = True
+        notes.append(f"{found.refused} record(s) of a schema this callguard does not know "
+                     "were not read; upgrade callguard to read them")
+    for note in notes:
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
+    if incomplete:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _later(found: Evidence, decision: Record) -> list[Record]:
+    return [e for e in found.events if e.get("decision_id") == decision.get("decision_id")
+            and e.get("event") != "record"]
+
+
+def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
+    return {
+        "query": query,
+        "sources": {"archive_days": found.archive_days, "live": found.live_sources},
+        "decisions": [{**d, "later_records": _later(found, d),
+                       "records_in_force": found.records_before(d)}
+                      for d in found.decisions],
+        "record_changes": [e for e in found.events if e.get("event") == "record"],
+        "other_records": [e for e in found.events if e.get("event") != "record"
+                          and not any(e.get("decision_id") == d.get("decision_id")
+                                      for d in found.decisions)],
+    }
+
+
+def _json(query: dict[str, Any], found: Evidence) -> str:
+    return orjson.dumps(_document(query, found), option=orjson.OPT_INDENT_2).decode() + "\n"
+
+
+def _packs(record: Record) -> str:
+    packs = record.get("packs") or []
+    out = []
+    for pack in packs:
+        if isinstance(pack, list) and len(pack) >= 2:  # schema 1: [id, version, digest, ...]
+            out.append(f"{pack[0]} {pack[1]}")
+        elif isinstance(pack, dict):  # legacy
+            out.append(f"{pack.get('id')} {pack.get('version')}")
+    return "; ".join(out)
+
+
+def _lists(record: Record) -> str:
+    lists = record.get("lists")
+    if isinstance(lists, dict):
+        return "; ".join(f"{k} v{v}" for k, v in lists.items())
+    if isinstance(lists, list):  # legacy: [{"name", "version"}]
+        return "; ".join(f"{x.get('name')} v{x.get('version')}" for x in lists
+                         if isinstance(x, dict))
+    return ""
+
+
+_COLUMNS = ["logged_at", "event", "at", "decision_id", "node", "front", "campaign",
+            "solicitor", "mode", "verdict", "rule", "reason", "number_last4", "lists",
+            "packs", "detail"]
+_SHOWN = set(_COLUMNS) | {"schema", "key_id", "number_hash"}
+
+
+def _row(record: Record) -> dict[str, str]:
+    detail = {k: v for k, v in record.items() if k not in _SHOWN}
+    row = {c: "" if record.get(c) is None else str(record.get(c)) for c in _COLUMNS}
+    row.update(lists=_lists(record), packs=_packs(record),
+               detail=orjson.dumps(detail).decode() if detail else "")
+    return row
+
+
+def _csv(query: dict[str, Any], found: Evidence) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for record in found.timeline():
+        writer.writerow(_row(record))
+    return out.getvalue()
+
+
+def _html(query: dict[str, Any], found: Evidence) -> str:
+    def table(title: str, records: list[Record], columns: list[str]) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(_row(r)[c])}</td>"
+                                        for c in columns) + "</tr>" for r in records)
+        return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
+                f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    asked = ", ".join(f"{k} = {v}" for k, v in query.items()
+                      if v is not None and k != "number_hash")
+    decision_columns = ["at", "decision_id", "node", "front", "campaign", "solicitor",
+                        "mode", "verdict", "rule", "reason", "lists", "packs"]
+    later = [e for e in found.events if e.get("event") != "record"]
+    changes = [e for e in found.events if e.get("event") == "record"]
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
+        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
+        "margin-bottom:2em}th,td{border:1px solid #bbb;padding:4px 8px;font-size:13px;"
+        "text-align:left;vertical-align:top}th{background:#eee}</style></head><body>"
+        f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
+        f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
+        "appear in clear: last four digits and keyed hash only.</p>"
+        + table("Decisions", found.decisions, decision_columns)
+        + table("Record changes (consent, business relationship, do-not-call)", changes,
+                ["logged_at", "node", "solicitor", "number_last4", "detail"])
+        + table("Later records of these calls", later,
+                ["logged_at", "event", "decision_id", "node", "campaign", "detail"])
+        + "</body></html>\n")
+
+
+def _text(query: dict[str, Any], found: Evidence) -> str:
+    from rich.console import Console  # noqa: PLC0415
+    from rich.table import Table  # noqa: PLC0415
+
+    out = io.StringIO()
+    console = Console(file=out, width=200, highlight=False)
+    who = (f"number …{query['number_last4']} (key {query['key_id']})"
+           if query["number_last4"] else f"decision {query['decision_id']}")
+    console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), "
+                  f"{len(found.events)} other record(s); read {found.archive_days} archived "
+                  f"day(s) and {len(found.live_sources)} unarchived file(s)")
+    table = Table("at (UTC)", "node", "front", "campaign", "verdict", "rule", "lists",
+                  "packs", "records before")
+    for decision in found.decisions:
+        table.add_row(str(decision.get("at", ""))[:19], str(decision.get("node", "")),
+                      str(decision.get("front", "")), str(decision.get("campaign", "")),
+                      str(decision.get("verdict", "")), str(decision.get("rule") or ""),
+                      _lists(decision), _packs(decision),
+                      str(len(found.records_before(decision))))
+    console.print(table)
+    if found.events:
+        others = Table("logged at (UTC)", "event", "node", "detail")
+        for event in found.events:
+            row = _row(event)
+            others.add_row(row["logged_at"][:19], row["event"], row["node"], row["detail"])
+        console.print(others)
+    return out.getvalue()

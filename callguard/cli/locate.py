@@ -1,0 +1,78 @@
+"""Where this node's compliance log and archive are, read without loading the full settings.
+
+Loading the settings validates every pack and imports the gate, the fronts and Redis
+(about a second); ``callguard tail`` needs two keys of the file. This reads them the
+way ``load_settings`` and ``runtime.log_path`` do (a test holds the two equal), and
+nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from callguard.errors import ConfigError
+
+__all__ = ["LogPlace", "e164", "locate"]
+
+
+def _default_config() -> Path:
+    """The bundled demo configuration (``callguard.config.DEFAULT_CONFIG``)."""
+    return Path(__file__).resolve().parent.parent.parent / "config" / "callguard.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class LogPlace:
+    """The files of one node's compliance evidence."""
+
+    config: Path
+    data_dir: Path
+    log_file: Path | None  # None: the node logs to stdout
+    dial_prefixes: tuple[str, ...] = ()
+    regions: frozenset[str] = frozenset({"US"})
+
+    @property
+    def archive_dir(self) -> Path:
+        """Where ``callguard archive`` keeps the Parquet archive."""
+        return self.data_dir / "archive"
+
+
+def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
+    """The data dir and log file for ``--config``/``--data-dir`` (or their variables)."""
+    if config is None:
+        env = os.environ.get("CALLGUARD_CONFIG")
+        config = Path(env) if env else _default_config()
+    try:
+        doc = tomllib.loads(config.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {config} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{config}: not valid TOML ({exc})") from None
+    main = doc.get("callguard", {})
+    log = doc.get("log", {})
+    configured = main.get("data_dir", "../callguard-data")
+    target = log.get("file", "")
+    if not isinstance(configured, str) or not isinstance(target, str):
+        raise ConfigError(f"{config}: [callguard] data_dir and [log] file must be strings")
+    env_dir = os.environ.get("CALLGUARD_DATA_DIR")
+    chosen = data_dir or (Path(env_dir) if env_dir else None) or config.parent / configured
+    chosen = chosen.resolve()
+    prefixes = main.get("dial_prefixes", [])
+    regions = main.get("regions", ["US"])
+    if not isinstance(prefixes, list) or not isinstance(regions, list):
+        raise ConfigError(f"{config}: [callguard] dial_prefixes and regions must be lists")
+    log_file = None if target == "-" else (
+        Path(target) if target else chosen / "compliance.jsonl")
+    return LogPlace(config, chosen, log_file, tuple(map(str, prefixes)),
+                    frozenset(map(str, regions)))
+
+
+def e164(place: LogPlace, number: str) -> str:
+    """The number in E.164 as the node's parser makes it; ``NumberError`` when it is not
+    dialable (imported here: phonenumbers is not needed to read the log)."""
+    from callguard.numbers import NumberParser  # noqa: PLC0415
+
+    parser = NumberParser(dial_prefixes=place.dial_prefixes, regions=place.regions)
+    return parser.parse(number).e164

@@ -1,0 +1,145 @@
+"""``callguard purge``: destroy what is older than the retention period, and say so.
+
+Destroying evidence is not undone, so purge first says what it would destroy and does it
+only with ``--yes``; each purge that destroyed something writes a ``purge`` record of
+itself through the compliance log (what, up to when, how much), like any other record.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+from rich.console import Console
+
+from callguard.cli.common import EXIT_INTERNAL, CliState, run, usage_error
+from callguard.cli.logs import EXIT_INCOMPLETE
+from callguard.compliance.archive.store import Archive
+from callguard.compliance.purge import PurgeResult, purge_files, purge_stream
+from callguard.compliance.reader import log_exists
+
+__all__ = ["purge"]
+
+
+@click.command()
+@click.option("--older-than", "days", type=int,
+              help="Days to keep; default: [log] retention_days.")
+@click.option("--file", "file_path", type=click.Path(path_type=Path))
+@click.option("--stream/--no-stream", default=None,
+              help="Also trim the Redis stream; default: when [log] redis_stream is on.")
+@click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "
+              "destroy and exits 1.")
+@click.option("--dry-run", is_flag=True, help="Only count what would be destroyed (exit 0).")
+@click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON object.")
+@click.pass_obj
+def purge(state: CliState, days: int | None, file_path: Path | None, stream: bool | None,
+          yes: bool, dry_run: bool, as_json: bool) -> None:
+    """Destroy compliance records older than the retention period (13-44-201)."""
+    from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
+
+    settings = state.settings
+    keep = days if days is not None else settings.log.retention_days
+    if keep <= 0:
+        usage_error("--older-than must be a positive number of days")
+    if file_path is not None and not log_exists(file_path):
+        usage_error(f"--file {file_path}: no such compliance log")
+    destroy = yes and not dry_run
+    cutoff = datetime.now(UTC) - timedelta(days=keep)
+    path = file_path or log_path(settings)
+    outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
+                               "destroyed": destroy}
+    if path is not None and log_exists(path):
+        files = purge_files(path, cutoff, dry_run=not destroy)
+        outcome["file"] = _file_outcome(path, files)
+    archive = Archive(settings.data_dir / "archive")
+    if archive.exists():  # whole days only: a day partition is kept while any of it is due
+        days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
+        outcome["archive"] = {"path": str(archive.root), "days_deleted": days,
+                              "removed": rows}
+    if stream if stream is not None else settings.log.redis_stream:
+        outcome["stream"] = {"key": settings.log.stream_key,
+                             "removed": run(_trim(state, cutoff, dry_run=not destroy))}
+    if destroy:
+        _record_purge(state, outcome)
+    _show(outcome, as_json)
+    if not yes and not dry_run:
+        print("nothing was destroyed: run again with --yes to destroy it",  # noqa: T201
+              file=sys.stderr)
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _file_outcome(path: Path, files: PurgeResult) -> dict[str, Any]:
+    return {"path": str(path), "removed": files.removed, "kept": files.kept,
+            "files_deleted": files.files_deleted, "files_rewritten": files.files_rewritten,
+            "files": [{"path": f.path, "action": f.action, "removed": f.removed,
+                       "kept": f.kept} for f in files.files if f.action != "keep"]}
+
+
+async def _trim(state: CliState, cutoff: datetime, *, dry_run: bool) -> int:
+    from callguard.runtime import redis_client  # noqa: PLC0415
+
+    client = redis_client(state.settings)
+    try:
+        return await purge_stream(client, state.settings.log.stream_key, cutoff,
+                                  dry_run=dry_run)
+    finally:
+        await client.aclose()
+
+
+def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
+    """A ``purge`` record through the node's own compliance log (file and stream).
+
+    Its fields are those of ``docs/schemas/purge.json``: ``removed`` counts records by
+    where they were destroyed (files, stream, archive).
+    """
+    cutoff = datetime.fromisoformat(outcome["cutoff"])
+    removed = {where: outcome[where]["removed"] for where in ("file", "stream", "archive")
+               if where in outcome}
+    stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cutoff.microsecond // 1000:03d}Z"
+    fields = {"cutoff": stamp, "retention_days": outcome["older_than_days"],
+              "removed": {("files" if k == "file" else k): v for k, v in removed.items()},
+              "dry_run": False}
+
+    async def write() -> None:
+        runtime = state.runtime()
+        try:
+            if runtime.stream is not None:
+                runtime.stream.start()
+            runtime.compliance.event("purge", **fields)
+        finally:
+            await runtime.aclose()
+
+    try:
+        run(write())
+    except OSError as exc:
+        from callguard.cli.common import err_console  # noqa: PLC0415
+
+        err_console.print(f"[red]error:[/red] the purge was done but its record could not be "
+                          f"written: {exc}")
+        sys.exit(EXIT_INTERNAL)
+
+
+def _show(outcome: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        print(orjson.dumps(outcome).decode())  # noqa: T201
+        return
+    console = Console(highlight=False)
+    verb = "removed" if outcome["destroyed"] else "would remove"
+    cutoff = datetime.fromisoformat(outcome["cutoff"])
+    if "file" in outcome:
+        file = outcome["file"]
+        deleted = "deleted" if outcome["destroyed"] else "would delete"
+        console.print(f"{file['path']}: {verb} {file['removed']} record(s) logged before "
+                      f"{cutoff:%Y-%m-%d %H:%M} UTC, kept {file['kept']} in the files "
+                      f"rewritten; {deleted} {file['files_deleted']} closed segment(s)")
+    if "archive" in outcome:
+        console.print(f"archive {outcome['archive']['path']}: {verb} "
+                      f"{outcome['archive']['removed']} record(s) in "
+                      f"{outcome['archive']['days_deleted']} whole day(s)")
+    if "stream" in outcome:
+        console.print(f"stream {outcome['stream']['key']}: {verb} "
+                      f"{outcome['stream']['removed']} entr(y/ies)")

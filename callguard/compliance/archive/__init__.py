@@ -1,0 +1,2 @@
+"""The archive: closed log segments (or the stream) as day-partitioned Parquet, queried
+with DuckDB."""

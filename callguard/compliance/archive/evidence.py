@@ -1,0 +1,202 @@
+"""Everything callguard knows about one number (or one decision): the document for counsel.
+
+Reads the archive (DuckDB over the days in range; a compacted day is sorted by number
+hash, so a lookup reads one row group per day) and what is not archived yet: closed
+segments the manifest does not name, the current file, and the stream entries after the
+archived position — those are scanned as bytes for the hash or the decision ids, and only
+matching lines are parsed.
+
+For a number: every decision for it, every later record of those calls (line release,
+violation risk, caller ID), and every record change (consent, EBR, company DNC) for it;
+each decision carries the record changes for its seller logged before it: the records as
+they stood, as far as the log shows them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
+from callguard.compliance.archive.ingest import unarchived_segments
+from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
+from callguard.compliance.segments import Segment
+
+__all__ = ["Evidence", "LiveLines", "gather"]
+
+_ID = b'"decision_id":"'
+_KEY = b'"key_id":"'
+
+
+@dataclass(slots=True)
+class LiveLines:
+    """Not-yet-archived lines to search, and where they came from."""
+
+    sources: list[str] = field(default_factory=list)
+    batches: list[Iterable[bytes]] = field(default_factory=list)
+
+    def add(self, name: str, lines: Iterable[bytes]) -> None:
+        """One file (or the stream's tail)."""
+        self.sources.append(name)
+        self.batches.append(lines)
+
+    @classmethod
+    def of_log(cls, log: Path | None, archive: Archive) -> LiveLines:
+        """The log's closed segments the archive does not hold, and its current file."""
+        live = cls()
+        if log is None:
+            return live
+        for segment in unarchived_segments(log, archive.manifest()):
+            live.add(str(segment.path), segment.lines())
+        if log.exists():
+            live.add(str(log), Segment(log, None).lines())
+        return live
+
+
+@dataclass(slots=True)
+class Evidence:
+    """The answer, and what it rests on."""
+
+    decisions: list[Record] = field(default_factory=list)
+    events: list[Record] = field(default_factory=list)
+    archive_days: int = 0
+    live_sources: list[str] = field(default_factory=list)
+    key_ids: set[str] = field(default_factory=set)  # of every record read in range
+    unreadable: int = 0  # torn lines met in the live part
+    refused: int = 0  # records of a schema this version does not know
+
+    def timeline(self) -> list[Record]:
+        """Decisions and other records in time order."""
+        return sorted([*self.decisions, *self.events], key=_when)
+
+    def records_before(self, decision: Record) -> list[Record]:
+        """Record changes for the decision's seller logged before it (records as they stood)."""
+        when = _when(decision)
+        return [e for e in self.events if e.get("event") == "record"
+                and e.get("solicitor") == decision.get("solicitor") and _when(e) < when]
+
+
+def _when(record: Record) -> str:
+    instant = logged_at(record)
+    return instant.isoformat() if instant else ""
+
+
+def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
+           decision_id: str | None = None, first: datetime | None = None,
+           last: datetime | None = None) -> Evidence:
+    """Every record for the number (or the decision) between ``first`` and ``last``."""
+    evidence = Evidence()
+    manifest = archive.manifest()
+    days = (first.date() - timedelta(days=2) if first else None,
+            last.date() + timedelta(days=2) if last else None)
+    evidence.archive_days = len({p.day for p in manifest.parts
+                                 if _in(p.day, *days)})
+    evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
+    connection = connect(threads=2)
+    decisions_sql = union_view(archive, manifest, DECISIONS, first=days[0], last=days[1])
+    events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
+    if number_hash is not None:
+        value = bytes.fromhex(number_hash)
+        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE number_hash = ?",
+                           [value])
+        events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?", [value])
+    else:
+        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE decision_id = ?",
+                           [decision_id])
+        events = []
+    decisions = [record_of(DECISIONS, row) for row in found]
+    ids = {d["decision_id"] for d in decisions if "decision_id" in d}
+    if decision_id is not None:
+        ids.add(decision_id)
+    if ids:
+        listed = ", ".join(f"'{i}'" for i in sorted(ids) if _plain_id(i))
+        events += fetch_rows(connection, events_sql, EVENTS,
+                             f"WHERE decision_id IN ({listed})") if listed else []
+    records = {_identity(r): r for r in [*decisions,
+                                         *(record_of(EVENTS, row) for row in events)]}
+    _search_live(live, number_hash, ids, records, evidence)
+    for record in records.values():
+        if not _in_range(record, first, last):
+            continue
+        (evidence.decisions if record.get("event") == "decision" else evidence.events
+         ).append(record)
+    evidence.decisions.sort(key=_when)
+    evidence.events.sort(key=_when)
+    evidence.live_sources = live.sources
+    return evidence
+
+
+def _in(day: str, first: date | None, last: date | None) -> bool:
+    return (first is None or day >= first.isoformat()) and (
+        last is None or day <= last.isoformat())
+
+
+def _plain_id(value: str) -> bool:
+    return len(value) == 36 and all(c in "0123456789abcdef-" for c in value)
+
+
+def _identity(record: Record) -> str:
+    if record.get("event") == "decision" and "decision_id" in record:
+        return "d:" + str(record["decision_id"])
+    return "e:" + orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _in_range(record: Record, first: datetime | None, last: datetime | None) -> bool:
+    text = record.get("at") if record.get("event") == "decision" else None
+    instant = None
+    if isinstance(text, str):
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:
+            instant = None
+    instant = instant or logged_at(record)
+    if instant is None:
+        return first is None and last is None
+    return (first is None or instant >= first) and (last is None or instant < last)
+
+
+def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
+                 records: dict[str, Record], evidence: Evidence) -> None:
+    """Scan not-yet-archived lines as bytes; parse only the ones that can match."""
+    needle = number_hash.encode() if number_hash else None
+    wanted = {i.encode() for i in ids}
+    for lines in live.batches:
+        for line in lines:
+            key_at = line.find(_KEY)
+            if key_at >= 0:
+                evidence.key_ids.add(line[key_at + len(_KEY):key_at + len(_KEY) + 8].decode(
+                    "ascii", "replace"))
+            hit = needle is not None and needle in line
+            if not hit:
+                at = line.find(_ID)
+                hit = at >= 0 and line[at + len(_ID):at + len(_ID) + 36] in wanted
+            if not hit:
+                continue
+            record = parse_line(line)
+            if record is None:
+                evidence.unreadable += 1
+                record = recover_line(line)
+                if record is None:
+                    continue
+            if record.get("schema", 0) not in KNOWN_SCHEMAS:
+                evidence.refused += 1
+                continue
+            if needle is not None and record.get("number_hash") != number_hash and (
+                    record.get("decision_id") not in ids):
+                continue
+            if record.get("event") == "decision" and "decision_id" in record:
+                ids.add(str(record["decision_id"]))
+                wanted.add(str(record["decision_id"]).encode())
+            records[_identity(record)] = record
+
+
+def summary(evidence: Evidence) -> dict[str, Any]:
+    """Counts for a header."""
+    return {"decisions": len(evidence.decisions), "events": len(evidence.events),
+            "archive_days": evidence.archive_days, "live_sources": evidence.live_sources}

@@ -1,0 +1,250 @@
+"""Archiving: closed log segments (one node) or the Redis Stream (every node) into the archive.
+
+``callguard archive`` runs this in its own process (cron or a systemd timer; niced, one
+DuckDB thread), never inside a node that decides calls. For a node's files it first
+compresses closed segments (``compress.py``), then archives each one not yet archived and
+commits the manifest naming the new parts and the segment; for the stream it reads with
+a consumer group (``XREADGROUP``), commits the parts and the last entry id, then
+acknowledges. A crash between commit and acknowledgement redelivers entries the archive
+already holds: they are skipped by id, and deduplication by decision id covers the rest.
+
+Lines that are not JSON (torn by a crash) never enter the archive; a complete record
+glued behind a torn fragment is recovered. Both are counted.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
+from callguard.compliance.archive.store import Archive, Manifest, Part, connect
+from callguard.compliance.compress import compress_segment
+from callguard.compliance.purge import maintenance
+from callguard.compliance.reader import KNOWN_SCHEMAS, Record, parse_line, recover_line
+from callguard.compliance.segments import Segment, closed_segments
+
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
+
+__all__ = ["ArchiveRun", "Batch", "archive_files", "archive_stream", "compact"]
+
+FLUSH_ROWS = 200_000  # rows held in memory before they are written as parts
+GROUP = "callguard-archive"
+
+
+@dataclass(slots=True)
+class ArchiveRun:
+    """What one run did."""
+
+    compressed: int = 0
+    segments: int = 0
+    stream_entries: int = 0
+    decisions: int = 0
+    events: int = 0
+    torn: int = 0
+    recovered: int = 0
+    refused: int = 0  # unknown schema, or no readable logged_at: left where they are
+    compacted_days: int = 0
+    parts: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Batch:
+    """Rows collected for the archive, written a few hundred thousand at a time."""
+
+    def __init__(self, archive: Archive, connection: duckdb.DuckDBPyConnection,
+                 run: ArchiveRun) -> None:
+        self.archive = archive
+        self.connection = connection
+        self.run = run
+        self.parts: list[Part] = []
+        self._rows: dict[str, list[dict[str, Any]]] = {"decisions": [], "events": []}
+        self._days: dict[str, list[str]] = {"decisions": [], "events": []}
+
+    def add_line(self, line: bytes) -> None:
+        """One line of a segment (or one stream entry)."""
+        if not line.strip():
+            return
+        record = parse_line(line)
+        if record is None:
+            self.run.torn += 1
+            record = recover_line(line)
+            if record is None:
+                return
+            self.run.recovered += 1
+        self.add(record)
+
+    def add(self, record: Record) -> None:
+        """One parsed record."""
+        if record.get("schema", 0) not in KNOWN_SCHEMAS:
+            self.run.refused += 1
+            return
+        placed = row_of(record)
+        if placed is None:
+            self.run.refused += 1
+            return
+        table, row, logged = placed
+        self._rows[table.name].append(row)
+        self._days[table.name].append(logged.date().isoformat())
+        if table is DECISIONS:
+            self.run.decisions += 1
+        else:
+            self.run.events += 1
+        if len(self._rows[table.name]) >= FLUSH_ROWS:
+            self._flush(table)
+
+    def _flush(self, table: Table) -> None:
+        rows, days = self._rows[table.name], self._days[table.name]
+        if rows:
+            self.parts.extend(self.archive.write_rows(self.connection, table,
+                                                      columns_of(rows, table), days))
+        self._rows[table.name], self._days[table.name] = [], []
+
+    def finish(self) -> list[Part]:
+        """Write what is held; the parts written since the last ``finish``."""
+        for table in (DECISIONS, EVENTS):
+            self._flush(table)
+        parts, self.parts = self.parts, []
+        self.run.parts += len(parts)
+        return parts
+
+
+def archive_files(archive: Archive, log: Path, *, threads: int = 1,
+                  compact_before: date | None = None,
+                  keep_segments: timedelta | None = None) -> ArchiveRun:
+    """Compress and archive the closed segments of the log at ``log``; compact old days."""
+    run = ArchiveRun()
+    with maintenance(log):
+        for segment in closed_segments(log):
+            if not segment.compressed:
+                compress_segment(segment)
+                run.compressed += 1
+        with archive.writing() as manifest:
+            connection = connect(threads)
+            batch = Batch(archive, connection, run)
+            for segment in closed_segments(log):
+                name = str(segment.plain)
+                if name in manifest.segments:
+                    continue
+                count = run.decisions + run.events
+                for line in segment.lines():
+                    batch.add_line(line)
+                manifest.parts.extend(batch.finish())
+                manifest.segments[name] = run.decisions + run.events - count
+                archive.commit(manifest)
+                run.segments += 1
+            run.compacted_days += compact(archive, manifest, connection,
+                                          before=compact_before or _yesterday())
+            if keep_segments is not None:
+                _drop_archived_segments(log, manifest, keep_segments, archive)
+    return run
+
+
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyConnection,
+            *, before: date) -> int:
+    """Compact every day before ``before`` that has parts not yet compacted."""
+    done = 0
+    for table in (DECISIONS, EVENTS):
+        days = sorted({p.day for p in manifest.files(table.name, compacted=False)
+                       if p.day < before.isoformat()})
+        for day in days:
+            parts = [p for p in manifest.parts if p.table == table.name and p.day == day]
+            merged = archive.compact_day(connection, table, parts)
+            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
+            archive.commit(manifest)
+            archive.delete_files(parts)
+            done += 1
+    return done
+
+
+def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
+                            archive: Archive) -> None:
+    """Remove closed segments archived and older than ``keep`` (the archive holds them)."""
+    limit = datetime.now(UTC) - keep
+    for segment in closed_segments(log):
+        name = str(segment.plain)
+        if name in manifest.segments and segment.closed_at is not None and (
+                segment.closed_at < limit):
+            segment.path.unlink(missing_ok=True)
+            del manifest.segments[name]
+    archive.commit(manifest)
+
+
+def unarchived_segments(log: Path, manifest: Manifest) -> list[Segment]:
+    """Closed segments the archive does not hold yet (read live by queries)."""
+    return [s for s in closed_segments(log) if str(s.plain) not in manifest.segments]
+
+
+async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
+                         threads: int = 1, count: int = 50_000,
+                         compact_before: date | None = None) -> ArchiveRun:
+    """Archive every stream entry not yet acknowledged by the archivers' group."""
+    from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
+
+    run = ArchiveRun()
+    try:
+        await client.xgroup_create(key, GROUP, id="0", mkstream=True)
+    except ResponseError as exc:
+        if "BUSYGROUP" not in str(exc):
+            raise
+    consumer = socket.gethostname()
+    with archive.writing() as manifest:
+        connection = connect(threads)
+        batch = Batch(archive, connection, run)
+        done = manifest.stream.get(key, "0-0")
+        for first in ("0", ">"):  # first what was delivered and never acknowledged
+            start = first
+            while True:
+                answer: Any = await client.xreadgroup(GROUP, consumer, {key: start},
+                                                      count=count)
+                entries = answer[0][1] if answer else []
+                entries = [(entry_id, fields) for entry_id, fields in entries if fields]
+                if not entries:
+                    break
+                ids = [_text(entry_id) for entry_id, _ in entries]
+                for entry_id, fields in entries:
+                    if _after(_text(entry_id), done):
+                        batch.add_line(fields.get(b"r", b""))
+                        run.stream_entries += 1
+                manifest.parts.extend(batch.finish())
+                done = max([done, *ids], key=_id_key)
+                manifest.stream[key] = done
+                archive.commit(manifest)
+                await client.xack(key, GROUP, *ids)
+                if first == "0":
+                    start = ids[-1]  # the next pending entries after these
+        run.compacted_days += compact(archive, manifest, connection,
+                                      before=compact_before or _yesterday())
+    return run
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    millis, _, serial = entry_id.partition("-")
+    return int(millis), int(serial or 0)
+
+
+def _after(entry_id: str, done: str) -> bool:
+    return _id_key(entry_id) > _id_key(done)
+
+
+def records_of(lines: Iterable[bytes]) -> Iterable[Record]:
+    """Parsed records of lines (torn ones recovered when they can be)."""
+    for line in lines:
+        record = parse_line(line) or recover_line(line)
+        if record is not None:
+            yield record

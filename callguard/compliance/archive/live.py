@@ -1,0 +1,48 @@
+# ruff: noqa: S608 - SQL text is made of the archive's own names and relations; values
+# a user gives (zone, instants, campaign, ...) go as parameters.
+"""Records not yet archived, as DuckDB tables shaped like the archive's.
+
+Queries read the archive and these together (``store.union_view``): closed segments the
+manifest does not name, the current file, or the stream's entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import duckdb
+
+from callguard.compliance.archive.columns import DECISIONS, EVENTS, columns_of, row_of
+from callguard.compliance.archive.store import arrays_of, casts
+from callguard.compliance.reader import Record
+
+__all__ = ["register_live"]
+
+
+def register_live(connection: duckdb.DuckDBPyConnection, records: Iterable[Record],
+                  ) -> dict[str, str | None]:
+    """Register the records as ``live_decisions``/``live_events``; their names (or None)."""
+    rows: dict[str, list[dict[str, object]]] = {"decisions": [], "events": []}
+    days: dict[str, list[str]] = {"decisions": [], "events": []}
+    for record in records:
+        placed = row_of(record)
+        if placed is None:
+            continue
+        table, row, logged = placed
+        rows[table.name].append(row)
+        days[table.name].append(logged.date().isoformat())
+    names: dict[str, str | None] = {}
+    for table in (DECISIONS, EVENTS):
+        if not rows[table.name]:
+            names[table.name] = None
+            continue
+        name = f"live_{table.name}"
+        raw = f"{name}_raw"
+        connection.register(raw, arrays_of(table, columns_of(rows[table.name], table),
+                                           days[table.name]))
+        connection.execute(f"CREATE TEMP TABLE {name} AS SELECT {casts(table)}, day "
+                           f"FROM {raw}")
+        connection.unregister(raw)
+        names[table.name] = name
+    return names
+

@@ -1,0 +1,88 @@
+"""Helpers for the compliance-log reading tests: real log files on disk and the real CLI.
+
+Records come from ``bench/synthetic_records.py`` (schema 1, as docs/record-format.md
+describes them), hashed with ``KEY``; legacy records (schema 0, written by callguard
+before the compact record) are real ones in ``tests/data/legacy-compliance.jsonl``.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from bench.synthetic_records import KEY, Factory
+from callguard.compliance.seekable import compress_lines
+from callguard.compliance.segments import stamp_name
+from tests.conftest import ROOT
+
+KEY_HEX = KEY.hex()
+LEGACY = ROOT / "tests" / "data" / "legacy-compliance.jsonl"
+LEGACY_KEY_HEX = "cd" * 32  # the CALLGUARD_LOG_KEY the legacy records were written with
+
+
+def config(tmp_path: Path, data: Path, *, node: str = "node-a", extra: str = "") -> Path:
+    """The shipped configuration with this data dir and node name."""
+    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = text.replace('packs_dir = "jurisdictions"',
+                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+    text = text.replace('data_dir = "../callguard-data"', f'data_dir = "{data}"')
+    text = text.replace('node = ""', f'node = "{node}"')
+    path = tmp_path / f"{node}.toml"
+    path.write_text(text + extra)
+    return path
+
+
+def cli(*args: str, config_path: Path, key: str | None = KEY_HEX, timeout: float = 120,
+        ) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m callguard`` as an admin would; no traceback is ever acceptable."""
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("CALLGUARD_DATA_DIR", None)
+    env.pop("CALLGUARD_LOG_KEY", None)
+    if key is not None:
+        env["CALLGUARD_LOG_KEY"] = key
+    result = subprocess.run([sys.executable, "-m", "callguard", "--config", str(config_path),
+                             *args], capture_output=True, text=True, env=env, cwd=ROOT,
+                            timeout=timeout, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def json_lines(text: str) -> list[dict]:
+    """The records a ``--json`` command printed."""
+    return [orjson.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def write_log(path: Path, lines: list[bytes], *, closed: list[tuple[int, bool]]) -> list[Path]:
+    """Split ``lines`` into closed segments and a current file, as a node leaves them.
+
+    ``closed`` is [(how many lines, compressed?), ...] oldest first; each segment is
+    stamped with the ``logged_at`` of its last record (the instant the writer closed it).
+    The rest is the current file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    made = []
+    start = 0
+    for count, compressed in closed:
+        chunk = lines[start:start + count]
+        start += count
+        last = orjson.loads(chunk[-1])["logged_at"]
+        target = stamp_name(path, datetime.fromisoformat(last).astimezone(UTC))
+        if compressed:
+            target = target.with_name(target.name + ".zst")
+            with target.open("wb") as handle:
+                compress_lines(chunk, handle, frame_bytes=64 * 1024)
+        else:
+            target.write_bytes(b"".join(chunk))
+        made.append(target)
+    path.write_bytes(b"".join(lines[start:]))
+    return made
+
+
+def synthetic(count: int, **kwargs: object) -> list[bytes]:
+    """The lines of ``count`` decisions and the records that follow them."""
+    return list(Factory(count, **kwargs).lines())  # type: ignore[arg-type]

@@ -1,0 +1,297 @@
+"""The archive with real files, a real redis-server and the real CLI: lossless, idempotent,
+never torn; `callguard evidence` finds every decision exactly once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import orjson
+import pytest
+from redis import asyncio as aioredis
+
+from bench.synthetic_records import Factory, e164, number_hash
+from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of, row_of
+from callguard.compliance.archive.ingest import archive_files, archive_stream
+from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from tests.conftest import ROOT
+from tests.log_files import LEGACY, cli, config, synthetic, write_log
+
+LATER = date(2100, 1, 1)  # compact every day
+
+
+def _everything(archive: Archive) -> list[dict]:
+    connection = connect()
+    manifest = archive.manifest()
+    return [record_of(table, row) for table in (DECISIONS, EVENTS)
+            for row in fetch_rows(connection, union_view(archive, manifest, table), table)]
+
+
+def _key(record: dict) -> str:
+    return orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+
+class TestLossless:
+    """A record comes back from Parquet as it was written, every kind, legacy included."""
+
+    def test_round_trip_through_parquet(self, tmp_path):
+        lines = synthetic(3000, days=3) + LEGACY.read_bytes().splitlines(keepends=True)
+        log = tmp_path / "compliance.jsonl"
+        write_log(log, lines, closed=[(len(lines), False)])
+        run = archive_files(Archive(tmp_path / "archive"), log, compact_before=LATER)
+        assert run.decisions + run.events == len(lines)
+        back = sorted(map(_key, _everything(Archive(tmp_path / "archive"))))
+        assert back == sorted(_key(orjson.loads(line)) for line in lines)
+
+    def test_promoted_fields_keep_their_exact_type(self):
+        """A null, an int where a float is usual, a legacy instant: kept as written."""
+        record = {"event": "line-release", "logged_at": "2026-01-05T10:00:00.123456Z",
+                  "release_ms": 25, "within_limit": None, "decision_id": "not-a-uuid",
+                  "number_hash": "ABC", "extra": {"x": [1, 2]}}
+        table, row, _ = row_of(record)
+        assert row["release_ms"] is None
+        assert record_of(table, row) == record
+
+
+class TestFilesArchive:
+    """Closed segments of one node."""
+
+    def test_archiving_twice_adds_nothing_and_compaction_dedups(self, tmp_path):
+        log = tmp_path / "compliance.jsonl"
+        lines = synthetic(2000, days=4)
+        write_log(log, lines, closed=[(1000, False), (1000, True)])
+        archive = Archive(tmp_path / "archive")
+        first = archive_files(archive, log, compact_before=LATER)
+        again = archive_files(archive, log, compact_before=LATER)
+        assert first.segments == 2
+        assert again.segments == 0
+        assert all(p.compacted for p in archive.manifest().parts)
+        assert len(_everything(archive)) == 2000
+
+    def test_a_torn_record_never_enters_and_a_glued_one_is_recovered(self, tmp_path):
+        """A writer killed mid-line: the fragment is skipped, the next record is whole."""
+        lines = synthetic(300, days=1)
+        torn = lines[100][: len(lines[100]) // 2]  # no newline: the next record follows it
+        log = tmp_path / "compliance.jsonl"
+        segment = [*lines[:100], torn + lines[101], *lines[102:200], b"{\"sch"]
+        log.with_name(log.name + ".20260201T000000000000Z").write_bytes(b"".join(segment))
+        archive = Archive(tmp_path / "archive")
+        run = archive_files(archive, log, compact_before=LATER)
+        assert run.torn == 2
+        assert run.recovered == 1
+        kept = sorted(map(_key, _everything(archive)))
+        expected = [orjson.loads(line) for i, line in enumerate(lines[:200]) if i != 100]
+        assert kept == sorted(map(_key, expected))
+
+
+async def _node(tmp_path: Path, name: str, url: str, calls: list[str]) -> list[str]:
+    """A real node process per call (`callguard check`), writing file and stream."""
+    data = tmp_path / name
+    path = config(tmp_path, data, node=name, extra="")
+    text = path.read_text().replace("redis_stream = false", "redis_stream = true")
+    text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{url}"')
+    path.write_text(text)
+    ids = []
+    for number in calls:
+        result = cli("check", number, "--campaign", "ut-solar-manual", "--at",
+                     "2026-11-25T11:00:00-07:00", "--json", config_path=path)
+        ids.append(json.loads(result.stdout)["decision_id"])
+    return ids
+
+
+class TestStreamArchive:
+    """Two nodes, one key, one stream, one archiver with a consumer group."""
+
+    async def test_every_decision_of_both_nodes_found_once(self, tmp_path, redis_server):
+        numbers = ["8015550123", "8015550124", "4355550142", "8015550199"]
+        a = await _node(tmp_path, "node-a", redis_server.url, numbers[:3])
+        b = await _node(tmp_path, "node-b", redis_server.url, numbers[1:])
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            first = await archive_stream(archive, client, "callguard:compliance",
+                                         compact_before=LATER)
+            # A crash after the commit, before XACK: the entries come again, and again.
+            last = archive.manifest().stream["callguard:compliance"]
+            await client.xgroup_setid("callguard:compliance", "callguard-archive", id="0")
+            again = await archive_stream(archive, client, "callguard:compliance",
+                                         compact_before=LATER)
+            assert archive.manifest().stream["callguard:compliance"] == last
+        finally:
+            await client.aclose()
+        assert first.decisions == 6
+        assert again.decisions == 0
+        path = config(tmp_path, tmp_path / "node-a", node="node-a")
+        for number, nodes in (("8015550124", 2), ("4355550142", 2), ("8015550123", 1)):
+            result = cli("evidence", number, "--format", "json", "--archive",
+                         str(archive.root), "--file", str(tmp_path / "elsewhere.jsonl"),
+                         config_path=path)
+            assert result.returncode == 2  # --file names no log
+            found = cli("evidence", number, "--format", "json", "--archive",
+                        str(archive.root), config_path=path)
+            assert found.returncode == 0, found.stderr
+            document = json.loads(found.stdout)
+            ids = [d["decision_id"] for d in document["decisions"]]
+            assert len(ids) == len(set(ids))  # once each, though in file and archive
+            assert set(ids) <= set(a) | set(b)
+            assert len({d["node"] for d in document["decisions"]}) == nodes
+
+
+class TestEvidenceCli:
+    """The real command over an archive and the unarchived rest of the log."""
+
+    @pytest.fixture
+    def archived(self, tmp_path):
+        data = tmp_path / "data"
+        log = data / "compliance.jsonl"
+        factory = Factory(4000, days=8, pool=300)
+        lines = list(factory.lines())
+        write_log(log, lines, closed=[(2000, True), (1500, False)])
+        path = config(tmp_path, data)
+        result = cli("archive", "--compact-all", "--keep-segments-days", "-1", config_path=path)
+        assert result.returncode == 0, result.stderr
+        return path, [orjson.loads(line) for line in lines]
+
+    def test_evidence_is_archive_plus_live_exactly(self, archived):
+        path, records = archived
+        hashed = number_hash(e164(7))
+        result = cli("evidence", e164(7), "--format", "json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        expected = [r for r in records if r["event"] == "decision"
+                    and r["number_hash"] == hashed]
+        assert len(expected) > 3
+        got = [{k: v for k, v in d.items() if k not in ("later_records", "records_in_force")}
+               for d in document["decisions"]]
+        assert got == expected
+        ids = {r["decision_id"] for r in expected}
+        later = [r for r in records if r["event"] != "decision" and r.get("decision_id") in ids]
+        assert sorted(map(_key, (x for d in document["decisions"]
+                                 for x in d["later_records"]))) == sorted(map(_key, later))
+        one = expected[-1]  # the newest: still in the current file, not archived
+        by_id = cli("evidence", "--decision", one["decision_id"], "--format", "json",
+                    config_path=path)
+        (decision,) = json.loads(by_id.stdout)["decisions"]
+        assert {k: v for k, v in decision.items()
+                if k not in ("later_records", "records_in_force")} == one
+
+    def test_formats_and_honest_key(self, archived, tmp_path):
+        path, _ = archived
+        page = tmp_path / "evidence.html"
+        html = cli("evidence", e164(7), "--format", "html", "--output", str(page),
+                   config_path=path)
+        assert html.returncode == 0
+        text = page.read_text()
+        assert "<table>" in text
+        assert e164(7)[2:] not in text  # never the number in clear
+        csv_out = cli("evidence", e164(7), "--format", "csv", config_path=path)
+        assert csv_out.stdout.startswith("logged_at,event,at,decision_id")
+        wrong = cli("evidence", e164(7), config_path=path, key="cd" * 32)
+        assert wrong.returncode == 1
+        assert "other keys" in wrong.stderr
+        nokey = cli("evidence", e164(7), config_path=path, key=None)
+        assert nokey.returncode == 2
+        assert not (path.parent / "data" / "log.key").exists()
+
+    def test_report_reads_archive_and_live(self, archived, tmp_path):
+        path, records = archived
+        page = tmp_path / "report.html"
+        result = cli("report", "--json", "--html", str(page), "--tz", "America/Denver",
+                     config_path=path)
+        assert result.returncode == 0, result.stderr
+        figures = json.loads(result.stdout)
+        decisions = [r for r in records if r["event"] == "decision"]
+        assert figures["decisions"] == len(decisions)
+        assert figures["scrubs"] == sum(r["front"] == "scrub" for r in decisions)
+        assert figures["by_verdict"]["BLOCK"] == sum(
+            r["verdict"] == "BLOCK" and r["front"] != "scrub" for r in decisions)
+        releases = [r["release_ms"] for r in records if r["event"] == "line-release"
+                    and r.get("release_ms") is not None]
+        top = max(v["max_ms"] for v in figures["line_release"].values())
+        assert top == max(releases)
+        text = page.read_text()
+        assert "America/Denver" in text
+        assert text.count("<table>") >= 4
+        unknown = cli("report", "--campaign", "nope", config_path=path)
+        assert unknown.returncode == 2
+        assert "ut-solar-manual" in unknown.stderr
+
+
+def test_archive_command_never_touches_the_writers_lock(tmp_path):
+    """The writers' lock held by someone else does not stop the archiver."""
+    import fcntl
+
+    data = tmp_path / "data"
+    log = data / "compliance.jsonl"
+    write_log(log, synthetic(500, days=2), closed=[(300, False)])
+    lock = os.open(data / "compliance.jsonl.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        result = cli("archive", "--json", config_path=config(tmp_path, data), timeout=60)
+    finally:
+        os.close(lock)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["segments"] == 1
+
+
+def test_a_node_killed_mid_write_leaves_no_torn_record(tmp_path):
+    """A real process appending records is SIGKILLed; the archive holds whole records
+    only, and every complete line of the file."""
+    data = tmp_path / "data"
+    log = data / "compliance.jsonl"
+    log.parent.mkdir(parents=True)
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sys, os; sys.path.insert(0, '.')\n"
+        "from bench.synthetic_records import Factory\n"
+        f"fd = os.open({str(log)!r}, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)\n"
+        "for line in Factory(10**6, days=30).lines():\n"
+        "    half = len(line) // 2\n"
+        "    os.write(fd, line[:half]); os.write(fd, line[half:])\n")], cwd=ROOT)
+    time.sleep(3)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    data_bytes = log.read_bytes()
+    os.replace(log, log.with_name(log.name + ".20260301T000000000000Z"))
+    complete = [line for line in data_bytes.split(b"\n")[:-1] if line]
+    archive = Archive(data / "archive")
+    run = archive_files(archive, log, compact_before=LATER)
+    assert run.decisions + run.events == len(complete) > 100
+    assert sorted(map(_key, _everything(archive))) == sorted(
+        _key(orjson.loads(line)) for line in complete)
+    assert run.torn == (0 if data_bytes.endswith(b"\n") else 1)
+
+
+
+def test_purge_deletes_whole_archive_days_past_retention(tmp_path):
+    """Days before the cutoff's day go; the cutoff's day and later stay; a purge record."""
+    from datetime import UTC, datetime, timedelta
+
+    data = tmp_path / "data"
+    log = data / "compliance.jsonl"
+    start = (datetime.now(UTC) - timedelta(days=1835)).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
+    lines = synthetic(3000, start=start, days=10)
+    write_log(log, lines, closed=[(len(lines), False)])
+    path = config(tmp_path, data)
+    assert cli("archive", "--compact-all", "--keep-segments-days", "-1",
+               config_path=path).returncode == 0
+    cutoff = (datetime.now(UTC) - timedelta(days=1830)).date()
+    before = Archive(data / "archive").manifest()
+    due = {p.day for p in before.parts if p.day < cutoff.isoformat()}
+    assert due
+    result = cli("purge", "--yes", "--json", config_path=path)
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["archive"]["days_deleted"] == len(due)
+    after = Archive(data / "archive").manifest()
+    assert {p.day for p in after.parts} == {p.day for p in before.parts} - due
+    assert all((data / "archive" / p.file).exists() for p in after.parts)
+    assert not any((data / "archive" / p.file).exists() for p in before.parts
+                   if p.day in due)

@@ -1,0 +1,70 @@
+"""The light readers used by `tail` and `evidence` agree with the full ones they stand in
+for: where the log is (vs ``load_settings`` + ``runtime.log_path``), how a number is
+hashed and the key named (vs the writer's ``NumberProtector``), how a number is written
+(vs the configured parser).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from callguard.audit import NumberProtector
+from callguard.cli.locate import e164, locate
+from callguard.compliance.keys import KeyedHash, read_log_key
+from callguard.config import load_settings
+from callguard.errors import UsageError
+from callguard.runtime import log_path
+from tests.log_files import config
+
+
+@pytest.mark.parametrize("extra", [
+    "", '\n[log]\nfile = "-"\n', '\n[log]\nfile = "/var/log/cg/compliance.jsonl"\n',
+    '\n[log]\nfile = "relative/compliance.jsonl"\n'])
+@pytest.mark.parametrize("override", [False, True])
+def test_locate_agrees_with_the_settings(tmp_path, monkeypatch, extra, override):
+    monkeypatch.delenv("CALLGUARD_DATA_DIR", raising=False)
+    path = config(tmp_path, tmp_path / "data")
+    text = path.read_text()
+    if extra:  # replace the [log] file line rather than adding a second [log]
+        text = text.replace('file = ""', extra.split("\n")[2], 1)
+    path.write_text(text)
+    given = tmp_path / "other" if override else None
+    settings = load_settings(path, data_dir=given)
+    place = locate(path, given)
+    assert place.data_dir == settings.data_dir
+    assert place.log_file == log_path(settings)
+    assert place.dial_prefixes == settings.dial_prefixes
+    assert place.regions == settings.regions
+
+
+def test_environment_data_dir_wins_as_in_the_settings(tmp_path, monkeypatch):
+    path = config(tmp_path, tmp_path / "data")
+    monkeypatch.setenv("CALLGUARD_DATA_DIR", str(tmp_path / "env"))
+    assert locate(path, None).data_dir == load_settings(path).data_dir
+
+
+@pytest.mark.parametrize("number", ["8015550123", "+1 (435) 555-0142", "1-801-555-0199"])
+def test_number_written_as_the_configured_parser_writes_it(tmp_path, number):
+    path = config(tmp_path, tmp_path / "data")
+    assert e164(locate(path, None), number) == load_settings(path).parser().parse(number).e164
+
+
+@pytest.mark.parametrize("key", ["ab" * 32, "00" * 16, "0123456789abcdef" * 4])
+def test_keyed_hash_is_the_writers(key, tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLGUARD_LOG_KEY", key)
+    raw, source = read_log_key(tmp_path)
+    assert source == "CALLGUARD_LOG_KEY"
+    ours, writers = KeyedHash(raw), NumberProtector(raw)
+    assert ours.key_id == writers.key_id
+    assert ours.hash("+18015550123") == writers.hash("+18015550123")
+
+
+def test_key_file_read_and_never_made(tmp_path, monkeypatch):
+    monkeypatch.delenv("CALLGUARD_LOG_KEY", raising=False)
+    with pytest.raises(UsageError, match="CALLGUARD_LOG_KEY"):
+        read_log_key(tmp_path)
+    assert not (tmp_path / "log.key").exists()
+    (tmp_path / "log.key").write_text("cd" * 32 + "\n")
+    raw, source = read_log_key(tmp_path)
+    assert raw == bytes.fromhex("cd" * 32)
+    assert source.endswith("log.key")

@@ -1,0 +1,210 @@
+"""`callguard purge` on real files: asks before it destroys, destroys exactly what is past
+retention, records itself, and never stalls a deciding node (a real `serve` answering
+FastAGI while a large log is purged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from callguard.compliance.reader import read_files
+from callguard.compliance.seekable import read_seek_table
+from callguard.compliance.segments import closed_segments
+from callguard.fronts.fastagi import contract as c
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import ParsedList
+from tests.conftest import ROOT
+from tests.fake_asterisk import agi_session
+from tests.log_files import KEY_HEX, cli, config, json_lines, synthetic, write_log
+from tests.redis_server import free_port
+
+RETENTION = 1830
+
+
+def _tree(directory: Path) -> dict[str, str]:
+    """The log's files and their contents (not the lock files)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(directory.iterdir())
+            if p.is_file() and not p.name.endswith((".lock", ".maint"))}
+
+
+@pytest.fixture
+def old_log(tmp_path):
+    """Records from 1,900 to 1,760 days ago: a segment wholly past retention, one that
+    straddles it (compressed), one wholly inside (plain), and a current file that still
+    holds records past it."""
+    data = tmp_path / "data"
+    start = (datetime.now(UTC) - timedelta(days=1900)).replace(hour=0, minute=0, second=0,
+                                                                microsecond=0)
+    lines = synthetic(4000, start=start, days=140)
+    log = data / "compliance.jsonl"
+    records = [orjson.loads(line) for line in lines]
+    cutoff = datetime.now(UTC) - timedelta(days=RETENTION)
+    past = sum(1 for r in records if datetime.fromisoformat(r["logged_at"]) < cutoff)
+    first = past - 700
+    segments = write_log(log, lines, closed=[(first, False), (1400, True), (900, False)])
+    # the current file holds the last records, and a few past retention before them
+    log.write_bytes(b"".join(lines[first - 50:first]) + b"".join(lines[first + 2300:]))
+    return config(tmp_path, data), log, segments, records, cutoff
+
+
+class TestPurge:
+    """What is destroyed, what is kept, and the record of it."""
+
+    def test_without_yes_nothing_is_destroyed(self, old_log):
+        path, log, _, _, _ = old_log
+        before = _tree(log.parent)
+        result = cli("purge", config_path=path)
+        assert result.returncode == 1
+        assert "--yes" in result.stderr
+        assert "would remove" in result.stdout
+        assert _tree(log.parent) == before
+
+    def test_dry_run_counts_and_exits_zero(self, old_log):
+        path, log, _, records, cutoff = old_log
+        before = _tree(log.parent)
+        result = cli("purge", "--dry-run", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        outcome = orjson.loads(result.stdout)
+        assert outcome["destroyed"] is False
+        assert outcome["file"]["removed"] == sum(
+            1 for r in records if datetime.fromisoformat(r["logged_at"]) < cutoff) + 50
+        assert _tree(log.parent) == before
+
+    def test_yes_destroys_exactly_what_is_past_retention(self, old_log):
+        path, log, segments, records, cutoff = old_log
+        newest = segments[2]
+        untouched = (newest.stat().st_ino, newest.stat().st_mtime_ns)
+        result = cli("purge", "--yes", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        outcome = orjson.loads(result.stdout)
+        older = [r for r in records if datetime.fromisoformat(r["logged_at"]) < cutoff]
+        assert outcome["destroyed"] is True
+        assert outcome["file"]["removed"] == len(older) + 50  # +50: the current file's
+        assert outcome["file"]["files_deleted"] == 1
+        assert outcome["file"]["files_rewritten"] == 2  # the straddling one, the current one
+        assert not segments[0].exists()
+        with segments[1].open("rb") as handle:
+            read_seek_table(handle)  # still seekable zstd
+        assert (newest.stat().st_ino, newest.stat().st_mtime_ns) == untouched
+        left = list(read_files(log))
+        purge_records = [r for r in left if r["event"] == "purge"]
+        assert [r for r in left if r["event"] != "purge"] == [
+            r for r in records if datetime.fromisoformat(r["logged_at"]) >= cutoff]
+        (record,) = purge_records
+        assert record["removed"] == {"files": len(older) + 50}  # docs/schemas/purge.json
+        assert record["retention_days"] == RETENTION
+        assert record["dry_run"] is False
+        assert not list(log.parent.glob("*.purging"))
+        again = cli("purge", "--yes", "--json", config_path=path)
+        assert orjson.loads(again.stdout)["file"]["removed"] == 0
+
+    def test_unknown_file_is_a_usage_error(self, old_log, tmp_path):
+        path, _, _, _, _ = old_log
+        result = cli("purge", "--yes", "--file", str(tmp_path / "nope.jsonl"),
+                     config_path=path)
+        assert result.returncode == 2
+        assert "nope.jsonl" in result.stderr
+
+
+def _serve_config(tmp_path: Path, data: Path) -> tuple[Path, int]:
+    port = free_port()
+    path = config(tmp_path, data, node="serving")
+    text = path.read_text().replace("port = 4573", f"port = {port}")
+    path.write_text(text)
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    for name in ("national", "ut-state"):
+        write_version(data, name, listed, published=datetime.now(UTC).date(),
+                      area_codes=None, source="t")
+    return path, port
+
+
+async def _sessions_while(process: subprocess.Popen[bytes], port: int) -> list[tuple]:
+    """FastAGI sessions every 20 ms until ``process`` ends: (seconds, verdict, rule)."""
+    answers = []
+    while process.poll() is None:
+        result = await agi_session(port, c.ROUTE_CHECK, ["8015550123", "ut-solar-manual"])
+        answers.append((result.seconds, result.variables.get(c.VAR_VERDICT),
+                        result.variables.get(c.VAR_RULE)))
+        await asyncio.sleep(0.02)
+    return answers
+
+
+class TestPurgeDuringService:
+    """The writers' lock is held only for a rename: a node keeps answering in budget."""
+
+    def test_fastagi_answers_stay_within_budget_while_a_large_log_is_purged(self, tmp_path):
+        data = tmp_path / "data"
+        path, port = _serve_config(tmp_path, data)
+        log = data / "compliance.jsonl"
+        start = (datetime.now(UTC) - timedelta(days=RETENTION + 3)).replace(microsecond=0)
+        block = synthetic(20_000, start=start, days=6)
+        # ~0.5 GB straddling segment (the block repeated), and a current file whose first
+        # records are past retention: purge must close it under the writers' lock.
+        write_log(log, block * 1, closed=[])
+        segment = log.with_name(log.name + ".20200101T000000000000Z")
+        with segment.open("wb") as handle:
+            for _ in range(25):
+                handle.write(b"".join(block))
+        os.utime(segment)
+        assert segment.stat().st_size > 400_000_000
+        segment.rename(log.with_name(
+            log.name + f".{datetime.now(UTC) - timedelta(days=1):%Y%m%dT%H%M%S%f}Z"))
+        env = {**os.environ, "CALLGUARD_LOG_KEY": KEY_HEX}
+        env.pop("CALLGUARD_DATA_DIR", None)
+        serve = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(path),
+                                  "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        try:
+            _wait_for_port(port, serve)
+            purge = subprocess.Popen([sys.executable, "-m", "callguard", "--config",
+                                      str(path), "purge", "--yes", "--json"], env=env,
+                                     cwd=ROOT, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+            started = time.monotonic()
+            answers = asyncio.run(_sessions_while(purge, port))
+            took = time.monotonic() - started
+            out, err = purge.communicate(timeout=60)
+            assert purge.returncode == 0, err.decode()
+        finally:
+            serve.terminate()
+            serve.wait(timeout=20)
+        outcome = orjson.loads(out)
+        assert outcome["file"]["files_rewritten"] == 2
+        assert took > 2, "the purge was too quick to show anything"
+        assert len(answers) > 20
+        budget = 0.250  # [fastagi] budget_ms of the shipped configuration
+        assert max(seconds for seconds, _, _ in answers) < budget, sorted(answers)[-5:]
+        assert all(verdict in ("ALLOW", "BLOCK") for _, verdict, _ in answers)
+        assert not any(rule == "callguard:time-budget" for _, _, rule in answers)
+        decided = [r for r in read_files(log) if r.get("node") == "serving"
+                   and r["event"] == "decision"]
+        assert len(decided) >= len(answers)
+        assert [r["event"] for r in json_lines(log.read_text())].count("purge") == 1
+        assert len(closed_segments(log)) == 2
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"serve exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.1)
+    pytest.fail("serve did not open its FastAGI port")
