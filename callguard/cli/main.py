@@ -15,6 +15,7 @@ from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_consol
 from callguard.cli.demo import demo
 from callguard.cli.lists import dnc
 from callguard.cli.logs import purge, report, tail
+from callguard.cli.packs import packs
 from callguard.cli.records import consent, ebr, internal_dnc
 from callguard.cli.scrub import scrub
 from callguard.cli.serve import serve
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 
 
 for command in (check, dnc, internal_dnc, consent, ebr, scrub, serve, demo, tail, report,
-                purge):
+                purge, packs):
     cli.add_command(command)
 
 
