@@ -1,7 +1,7 @@
 """The statute cases as a whole, and what a case file cannot express.
 
 The situations themselves live beside each pack (``config/jurisdictions/*.tests.toml``)
-and are collected one by one by ``tests/statute_cases.py``. Here: every rule of every
+and are collected one by one by ``callguard/statute_plugin.py``. Here: every rule of every
 shipped pack must block in at least one BLOCK case and pass in at least one ALLOW case
 (with the packs' default readings), every shipped pack has its cases file, and the duties
 after dialling (obligations) are checked.
@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from callguard.case_files import CASES_SUFFIX as SUFFIX
+from callguard.case_files import read_suite
 from callguard.policy import ConsentKind, ConsentRecord, DialingMode, Status
 from callguard.policy.cases import CaseSuite, run_case
 from tests.conftest import PACKS, PACKS_DIR, decide
-from tests.statute_cases import SUFFIX, read_suite
 
 GRANTED = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ Each case is a situation a compliance officer would try — an instant with its 
 a number, a campaign, a dialing mode, the CRM location, the facts on record — with the
 verdict and the deciding rule the statute's words require, and those words quoted. The
 file is checked against a closed schema like a pack (a mistyped fact must not turn a
-BLOCK case into a vacuous ALLOW). ``tests/statute_cases.py`` collects every case as a
+BLOCK case into a vacuous ALLOW). ``callguard/statute_plugin.py`` collects every case as a
 pytest item; ``callguard packs check`` runs the cases beside a pack.
 
 Unless a case says otherwise, every list a rule reads is loaded, covers the number's area

@@ -1,10 +1,12 @@
 """pytest plugin: every case of every ``*.tests.toml`` file is a test item.
 
-Registered in pyproject (``-p tests.statute_cases``), so ``pytest`` collects the shipped
-files under ``config/jurisdictions`` (a testpath) and any file named on the command line,
-wherever it lives: a compliance office runs its own cases, kept apart, with
-``python -m pytest path/to/their.tests.toml`` (``packs_dir`` in the file points at the
-packs to judge; default: the file's own directory). Model: OpenFisca's YAML test runner.
+The repository's pytest configuration loads it (``-p callguard.statute_plugin``), so
+``pytest`` collects the shipped files under ``config/jurisdictions`` (a testpath) and any
+cases file named on the command line. A compliance office runs its own cases, kept apart,
+from anywhere callguard is installed:
+``python -m pytest -p callguard.statute_plugin path/to/their.tests.toml`` (``packs_dir``
+in the file points at the packs to judge; default: the file's own directory). Imported by
+pytest only (pytest is a test dependency). Model: OpenFisca's YAML test runner.
 """
 
 from __future__ import annotations
@@ -19,8 +21,7 @@ from callguard.case_files import CASES_SUFFIX, read_suite
 from callguard.errors import ConfigError
 from callguard.policy.cases import CaseSuite, StatuteCase, run_case
 
-SUFFIX = CASES_SUFFIX
-__all__ = ["SUFFIX", "read_suite"]
+__all__ = ["StatuteFile", "StatuteItem", "pytest_collect_file"]
 
 
 class StatuteCaseFailure(Exception):
@@ -29,7 +30,7 @@ class StatuteCaseFailure(Exception):
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     """Collect ``*.tests.toml`` files."""
-    if file_path.name.endswith(SUFFIX):
+    if file_path.name.endswith(CASES_SUFFIX):
         return StatuteFile.from_parent(parent, path=file_path)
     return None
 
