@@ -11,11 +11,12 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from callguard.case_files import CASES_SUFFIX
 from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
@@ -47,7 +48,6 @@ _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regio
                "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state",
                    "house_policies", "registration", "exemption"}
-_CASES_SUFFIX = ".tests.toml"  # statute cases beside the packs, not packs
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -112,7 +112,7 @@ def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
 
 def pack_files(packs_dir: Path) -> list[Path]:
     """The pack files of a directory (the ``*.tests.toml`` statute cases are not packs)."""
-    return [p for p in sorted(packs_dir.glob("*.toml")) if not p.name.endswith(_CASES_SUFFIX)]
+    return [p for p in sorted(packs_dir.glob("*.toml")) if not p.name.endswith(CASES_SUFFIX)]
 
 
 def load_pack_file(path: Path, *, choices: Mapping[str, str] | None = None,
@@ -169,7 +169,8 @@ def _proclaimed(where: str, raw: object) -> tuple[tuple[str, ProclaimedDay], ...
         _unknown(at, entry, {"calendar", "date", "name", "citation"})
         calendar, day, name, citation = (entry.get(k) for k in
                                          ("calendar", "date", "name", "citation"))
-        if not (isinstance(calendar, str) and isinstance(day, date) and isinstance(name, str)
+        if not (isinstance(calendar, str) and isinstance(day, date)
+                and not isinstance(day, datetime) and isinstance(name, str)
                 and isinstance(citation, str) and citation.strip()):
             raise ConfigError(f"{at}: needs calendar = \"us-ut:legal-holidays\", date = "
                               "YYYY-MM-DD (unquoted), name = \"...\" and citation = \"...\" "
