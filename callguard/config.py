@@ -11,17 +11,19 @@ import os
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
+from callguard.case_files import CASES_SUFFIX
 from callguard.compliance.sinks import LogSettings
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.fronts.http.app import HttpSettings
 from callguard.fronts.sip.server import SipSettings
 from callguard.numbers import NumberParser
+from callguard.numbers.location import STATE_CODES
 from callguard.policy import (
     Campaign,
     DialingMode,
@@ -32,18 +34,20 @@ from callguard.policy import (
     RegistrationExemption,
     pack_from_mapping,
 )
+from callguard.policy.calendar import ProclaimedDay
+from callguard.policy.rules import SolicitorRegistration
 from callguard.stores.redis.records import RecordsSettings
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["Settings", "load_pack_file", "load_settings", "pack_files"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
-_KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "lists", "log", "records",
-              "redis", "sip"}
+_KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "interpretations", "lists",
+              "log", "proclaimed_days", "records", "redis", "sip"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
-               "max_candidate_zones", "unknown_local_time"}
-_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "packs",
-                   "registration", "exemption"}
+               "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
+_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state",
+                   "house_policies", "registration", "exemption"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -58,6 +62,9 @@ class Settings:
     dial_prefixes: tuple[str, ...]
     regions: frozenset[str]
     policy_settings: PolicySettings
+    interpretations: Mapping[str, str] = field(default_factory=dict)
+    proclaimed: tuple[tuple[str, ProclaimedDay], ...] = ()
+    expiry_warning_days: int = 30
     log: LogSettings = field(default_factory=LogSettings)
     records: RecordsSettings = field(default_factory=RecordsSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
@@ -103,22 +110,79 @@ def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
                           f"known: {', '.join(sorted(known))}")
 
 
-def _load_packs(packs_dir: Path) -> dict[str, Pack]:
+def pack_files(packs_dir: Path) -> list[Path]:
+    """The pack files of a directory (the ``*.tests.toml`` statute cases are not packs)."""
+    return [p for p in sorted(packs_dir.glob("*.toml")) if not p.name.endswith(CASES_SUFFIX)]
+
+
+def load_pack_file(path: Path, *, choices: Mapping[str, str] | None = None,
+                   proclaimed: tuple[tuple[str, ProclaimedDay], ...] = ()) -> Pack:
+    """Read and check one pack file; its id must be its file name."""
+    try:
+        doc = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: {exc.strerror}") from None
+    pack = pack_from_mapping(doc, origin=str(path), choices=choices, proclaimed=proclaimed)
+    if pack.id != path.stem:
+        raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
+    return pack
+
+
+def _load_packs(packs_dir: Path, choices: Mapping[str, str],
+                proclaimed: tuple[tuple[str, ProclaimedDay], ...]) -> dict[str, Pack]:
     if not packs_dir.is_dir():
         raise ConfigError(f"packs_dir {packs_dir} is not a directory")
     packs: dict[str, Pack] = {}
-    for path in sorted(packs_dir.glob("*.toml")):
-        try:
-            pack = pack_from_mapping(tomllib.loads(path.read_text()), origin=str(path))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-        if pack.id != path.stem:
-            raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
+    for path in pack_files(packs_dir):
+        pack = load_pack_file(path, choices=choices, proclaimed=proclaimed)
         packs[pack.id] = pack
+    known = {i.id for pack in packs.values() for i in pack.interpretations}
+    unknown = sorted(set(choices) - known)
+    if unknown:
+        raise ConfigError(f"[interpretations]: unknown {', '.join(unknown)}; the packs "
+                          f"declare: {', '.join(sorted(known)) or 'none'}")
+    calendars = {c for pack in packs.values() for c in pack.calendars}
+    stray = sorted({cid for cid, _ in proclaimed} - calendars)
+    if stray:
+        raise ConfigError(f"[[proclaimed_days]]: unknown calendar {', '.join(stray)}; "
+                          f"calendars: {', '.join(sorted(calendars)) or 'none'}")
     return packs
 
 
+def _interpretations(where: str, raw: object) -> dict[str, str]:
+    if not isinstance(raw, Mapping) or not all(isinstance(v, str) for v in raw.values()):
+        raise ConfigError(f"{where}: write interpretation = \"option\", e.g. "
+                          "\"us-ut:between-hours\" = \"ends-callable\"")
+    return dict(raw)
+
+
+def _proclaimed(where: str, raw: object) -> tuple[tuple[str, ProclaimedDay], ...]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: use [[proclaimed_days]] entries")
+    days = []
+    for index, entry in enumerate(raw):
+        at = f"{where}[{index}]"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{at}: must be a table")
+        _unknown(at, entry, {"calendar", "date", "name", "citation"})
+        calendar, day, name, citation = (entry.get(k) for k in
+                                         ("calendar", "date", "name", "citation"))
+        if not (isinstance(calendar, str) and isinstance(day, date)
+                and not isinstance(day, datetime) and isinstance(name, str)
+                and isinstance(citation, str) and citation.strip()):
+            raise ConfigError(f"{at}: needs calendar = \"us-ut:legal-holidays\", date = "
+                              "YYYY-MM-DD (unquoted), name = \"...\" and citation = \"...\" "
+                              "(the proclamation and the subsection that makes it a holiday)")
+        days.append((calendar, ProclaimedDay(day, name, citation)))
+    return tuple(days)
+
+
 def _registration(where: str, raw: Mapping[str, Any]) -> Registration:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}.registration must be a table")
+    _unknown(f"{where}.registration", raw, {"number", "expires"})
     number, expires = raw.get("number"), raw.get("expires")
     if not isinstance(number, str) or not isinstance(expires, date):
         raise ConfigError(f"{where}.registration needs number = \"...\" and expires = "
@@ -126,22 +190,61 @@ def _registration(where: str, raw: Mapping[str, Any]) -> Registration:
     return Registration(number, expires)
 
 
-def _exemption(where: str, raw: Mapping[str, Any]) -> RegistrationExemption:
+def _exemption(where: str, raw: Mapping[str, Any],
+               paragraphs: frozenset[str]) -> RegistrationExemption:
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where}.exemption must be a table")
+    _unknown(f"{where}.exemption", raw, {"citation", "reason"})
     citation, reason = raw.get("citation"), raw.get("reason")
     if not isinstance(citation, str) or not isinstance(reason, str):
         raise ConfigError(f"{where}.exemption needs citation = \"13-26a-104(1)(x)\" and "
                           "reason = \"...\"")
+    if citation not in paragraphs:
+        raise ConfigError(f"{where}.exemption citation {citation!r} is not a paragraph an "
+                          "enabled pack lists as an exemption; listed: "
+                          f"{', '.join(sorted(paragraphs)) or 'none'}")
     return RegistrationExemption(citation, reason)
 
 
+def _house_policies(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
+                    enabled: tuple[str, ...]) -> tuple[str, ...]:
+    """The house-policy packs a campaign opts into; statutes are never listed (nor left out)."""
+    statutes = [p for p in enabled if packs[p].is_statute]
+    if "packs" in raw:
+        raise ConfigError(
+            f"{where}: 'packs' is not read: statute packs ({', '.join(statutes)}) apply to "
+            "every call in their scope and cannot be left out of a campaign; name the "
+            "house-policy packs the campaign opts into with house_policies = [...]")
+    chosen = _typed(where, raw, "house_policies", list, [])
+    if not all(isinstance(p, str) for p in chosen):
+        raise ConfigError(f"{where}: house_policies is a list of pack ids")
+    house = [p for p in enabled if not packs[p].is_statute]
+    for pack_id in chosen:
+        if pack_id in statutes:
+            raise ConfigError(f"{where}: {pack_id} is a statute; it applies to every campaign "
+                              "without being listed. house_policies names only house-policy "
+                              f"packs: {', '.join(house) or 'none enabled'}")
+        if pack_id not in house:
+            raise ConfigError(f"{where}: house policy {pack_id!r} is not enabled; enabled "
+                              f"house policies: {', '.join(house) or 'none'}")
+    return tuple(chosen)
+
+
+def _exemption_paragraphs(packs: Mapping[str, Pack], enabled: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(c for p in enabled for v in packs[p].versioned for rv in v.versions
+                     if isinstance(rv.rule, SolicitorRegistration) for c in rv.rule.citations)
+
+
 def _campaign(
-    index: int, raw: Mapping[str, Any], enabled: tuple[str, ...], parser: NumberParser
+    index: int, raw: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
+    parser: NumberParser,
 ) -> Campaign:
     where = f"campaigns[{index}]"
     campaign_id = _typed(where, raw, "id", str, None)
     if not campaign_id:
         raise ConfigError(f"{where}: every campaign needs id = \"...\"")
     where = f"campaign {campaign_id!r}"
+    house_policies = _house_policies(where, raw, packs, enabled)
     _unknown(where, raw, _KNOWN_CAMPAIGN)
     solicitor = _typed(where, raw, "solicitor", str, None)
     if not solicitor:
@@ -159,13 +262,10 @@ def _campaign(
     except ValueError:
         known = ", ".join(m.value for m in DialingMode)
         raise ConfigError(f"{where}: default_mode {mode_text!r}; use one of {known}") from None
-    packs = tuple(_typed(where, raw, "packs", list, list(enabled)))
-    unknown = [p for p in packs if p not in enabled]
-    if unknown:
-        raise ConfigError(f"{where}: packs {unknown} are not enabled; enabled: {list(enabled)}")
     origin = _typed(where, raw, "origin_state", str, None)
-    if origin is not None and (len(origin) != 2 or not origin.isupper()):
-        raise ConfigError(f"{where}: origin_state {origin!r}: use a two-letter code like \"UT\"")
+    if origin is not None and origin not in STATE_CODES:
+        raise ConfigError(f"{where}: origin_state {origin!r}: use a US state or territory "
+                          "code like \"UT\"")
     registration = raw.get("registration")
     exemption = raw.get("exemption")
     return Campaign(
@@ -174,9 +274,10 @@ def _campaign(
         caller_id=caller_e164,
         default_mode=mode,
         origin_state=origin,
-        packs=packs,
+        packs=house_policies,
         registration=_registration(where, registration) if registration else None,
-        exemption=_exemption(where, exemption) if exemption else None,
+        exemption=(_exemption(where, exemption, _exemption_paragraphs(packs, enabled))
+                   if exemption else None),
     )
 
 
@@ -392,12 +493,25 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)
     where = f"{path} [callguard]"
     base = path.parent
-    packs = _load_packs(base / _typed(where, main, "packs_dir", str, "jurisdictions"))
+    interpretations = _interpretations(f"{path} [interpretations]",
+                                       doc.get("interpretations", {}))
+    proclaimed = _proclaimed(f"{path} [[proclaimed_days]]", doc.get("proclaimed_days", []))
+    packs = _load_packs(base / _typed(where, main, "packs_dir", str, "jurisdictions"),
+                        interpretations, proclaimed)
     enabled = tuple(_typed(where, main, "enabled_packs", list, sorted(packs)))
     missing = [p for p in enabled if p not in packs]
     if missing:
         raise ConfigError(f"{where}: enabled_packs {missing} not found; available: "
                           f"{sorted(packs)}")
+    left_out = [p for p in sorted(packs) if packs[p].is_statute and p not in enabled]
+    if left_out:
+        raise ConfigError(f"{where}: enabled_packs leaves out the statute pack(s) "
+                          f"{', '.join(left_out)}: enacted law applies to every call in its "
+                          "scope. Remove a statute's pack file only when the law no longer "
+                          "binds you; enabled_packs chooses among house policies.")
+    warning_days = _typed(where, main, "expiry_warning_days", int, 30)
+    if isinstance(warning_days, bool) or not 0 < warning_days <= 3660:
+        raise ConfigError(f"{where}: expiry_warning_days must be from 1 to 3660")
     fallback = _typed(where, main, "unknown_local_time", str, "block")
     if fallback not in ("block", "every-zone"):
         raise ConfigError(f"{where}: unknown_local_time {fallback!r}; use block or every-zone")
@@ -408,7 +522,9 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     parser = NumberParser(dial_prefixes=prefixes, regions=regions)
     campaigns: dict[str, Campaign] = {}
     for index, raw in enumerate(doc.get("campaigns", [])):
-        campaign = _campaign(index, raw, enabled, parser)
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"campaigns[{index}]: must be a table")
+        campaign = _campaign(index, raw, packs, enabled, parser)
         if campaign.id in campaigns:
             raise ConfigError(f"campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
@@ -427,6 +543,9 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
             max_candidate_zones=_typed(where, main, "max_candidate_zones", int, 4),
             every_zone_fallback=fallback == "every-zone",
         ),
+        interpretations=interpretations,
+        proclaimed=proclaimed,
+        expiry_warning_days=warning_days,
         log=_log(f"{path} [log]", doc.get("log", {})),
         records=_records(f"{path} [records]", doc.get("records", {})),
         http=_http(f"{path} [http]", doc.get("http", {})),

@@ -246,7 +246,7 @@ class Gate:
         location: Location | None = None
         if request.location:
             try:
-                location = parse_location(request.location)
+                location = parse_location(request.location, regions=self._parser.regions)
             except UsageError as exc:
                 return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
         if at.tzinfo is None:

@@ -42,8 +42,25 @@ class TestSettings:
         (CAMPAIGN.replace('+18015550100', '555'), "not a number callguard can present"),
         (CAMPAIGN.replace('solicitor = "s"', ''), "solicitor (the seller"),
         (CAMPAIGN + "default_mode = 'robot'\n", "use one of manual, predictive, prerecorded, fax"),
-        (CAMPAIGN + "origin_state = 'Utah'\n", "two-letter code"),
-        (CAMPAIGN + "packs = ['us-mars']\n", "not enabled"),
+        (CAMPAIGN + "origin_state = 'Utah'\n", "state or territory code like \"UT\""),
+        (CAMPAIGN + "packs = ['us-federal']\n", "'packs' is not read: statute packs"),
+        (CAMPAIGN + "house_policies = ['us-mars']\n", "house policy 'us-mars' is not enabled"),
+        (CAMPAIGN + "house_policies = ['us-ut']\n", "us-ut is a statute"),
+        (CAMPAIGN + "exemption = { citation = '13-26a-104(1)(zz)', reason = 'x' }\n",
+         "is not a paragraph an enabled pack lists"),
+        (CAMPAIGN + "registration = { number = 'x', expires = 2027-01-01, state = 'UT' }\n",
+         "unknown key(s) state"),
+        ("enabled_packs = ['us-federal', 'us-ut-hb45-2000']\n",
+         "leaves out the statute pack(s) us-ut"),
+        ("expiry_warning_days = 0\n", "expiry_warning_days must be from 1"),
+        ("[interpretations]\n'us-ut:between-hours' = 'sometimes'\n",
+         "us-ut:between-hours = 'sometimes': options are ends-forbidden, ends-callable"),
+        ("[interpretations]\n'us-ut:between-hour' = 'ends-callable'\n",
+         "[interpretations]: unknown us-ut:between-hour"),
+        ("[[proclaimed_days]]\ncalendar = 'us-ut:legal-holidays'\ndate = 2026-11-27\n"
+         "name = 'x'\n", "needs calendar"),
+        ("[[proclaimed_days]]\ncalendar = 'us-ut:holidays'\ndate = 2026-11-27\n"
+         "name = 'x'\ncitation = 'y'\n", "unknown calendar us-ut:holidays"),
         (CAMPAIGN + "registration = { number = 'x', expires = '2027-01-01' }\n",
          "a TOML date, unquoted"),
         (CAMPAIGN + CAMPAIGN, "defined twice"),
@@ -53,6 +70,43 @@ class TestSettings:
         with pytest.raises(ConfigError, match=None) as caught:
             load_settings(write(tmp_path, body))
         assert message in str(caught.value)
+
+    def test_campaign_cannot_leave_a_statute_out(self, tmp_path):
+        """A campaign names only house policies; every statute still applies to it."""
+        settings = load_settings(write(tmp_path, CAMPAIGN))
+        campaign = settings.campaigns["c1"]
+        assert campaign.packs == ()
+        from datetime import datetime
+
+        from callguard.numbers import NumberParser
+        from callguard.policy import CallAttempt, DialingMode
+        attempt = CallAttempt(NumberParser().parse("8015550123"), campaign, DialingMode.MANUAL,
+                              datetime.fromisoformat("2026-07-26T11:00:00-06:00"))
+        plan = settings.policy().plan(attempt)
+        applied = {p.pack_id for p in plan.packs if p.applies}
+        assert applied == {"us-federal", "us-ut"}  # Sunday in Utah: us-ut judges it
+
+    def test_interpretations_and_proclaimed_days_reach_the_packs(self, tmp_path):
+        """A chosen reading and a proclaimed day change the loaded packs."""
+        body = ("[interpretations]\n'us-ut:between-hours' = 'ends-callable'\n"
+                "[[proclaimed_days]]\ncalendar = 'us-ut:legal-holidays'\ndate = 2026-11-27\n"
+                "name = 'Day of thanksgiving'\ncitation = 'Governor (example)'\n")
+        settings = load_settings(write(tmp_path, body))
+        pack = settings.packs["us-ut"]
+        (reading,) = [i for i in pack.interpretations if i.id == "us-ut:between-hours"]
+        assert reading.chosen == "ends-callable"
+        assert not reading.is_default
+        hours = next(r for r in pack.rules if r.rule_id == "us-ut:13-25a-103(3):hours")
+        assert hours.version == "2025-01-01; us-ut:between-hours=ends-callable"
+        from datetime import date
+        holidays = pack.calendars["us-ut:legal-holidays"].holidays_on(date(2026, 11, 27))
+        assert holidays is not None
+        assert [h.name for h in holidays] == ["Day of thanksgiving"]
+
+    def test_statute_cases_beside_the_packs_are_not_packs(self, tmp_path):
+        """*.tests.toml files in packs_dir are skipped by the loader."""
+        settings = load_settings(write(tmp_path, ""))
+        assert set(settings.packs) == {"us-federal", "us-ut", "us-ut-hb45-2000"}
 
     def test_missing_file(self, tmp_path):
         """A missing file is named."""

@@ -55,3 +55,103 @@ def test_manual_call_in_hours_needs_no_record_but_the_company_list():
     result = policy.decide(plan, Facts(lists=lists, fetched=plan.prefetch))
     assert not isinstance(result, NeedFacts)
     assert result.allowed
+
+
+def context_for(at: str, number: str = "8015550123"):
+    """A rule's context for a manual call by the Utah campaign, every fact fetched."""
+    from callguard.policy.rules import Context
+    from callguard.policy.zones import local_times, resolve_zones
+
+    attempt = CallAttempt(PARSER.parse(number), UT_CAMPAIGN, DialingMode.MANUAL,
+                          datetime.fromisoformat(at))
+    zones = resolve_zones(attempt.number, None, max_zones=4, every_zone_fallback=False)
+    local = local_times(attempt.at, zones.zones)
+    from callguard.policy.engine import call_date
+    return Context(attempt, Facts(fetched=frozenset(FactKind)), local, zones.unknown_reason,
+                   call_date(attempt, local))
+
+
+class TestWhichPacks:
+    """Statutes apply to every call in scope; house policies only where a campaign opts in."""
+
+    def plan_for(self, campaign, at="2026-07-26T11:00:00-06:00"):
+        policy = Policy(PACKS, PolicySettings())
+        attempt = CallAttempt(PARSER.parse("8015550123"), campaign, DialingMode.MANUAL,
+                              datetime.fromisoformat(at))
+        return policy, policy.plan(attempt)
+
+    def test_a_campaign_cannot_leave_a_statute_out(self):
+        """Issue 17 kind 5: packs=("us-federal",) once dropped Utah; a Sunday was ALLOWed."""
+        from dataclasses import replace
+        policy, plan = self.plan_for(replace(UT_CAMPAIGN, packs=("us-federal",)))
+        verdict = policy.decide(plan, Facts(lists={n: ListCheck(n, 1, date(2026, 7, 20), False,
+                                                                 True)
+                                                   for n in ("national", "ut-state")},
+                                            fetched=frozenset(FactKind)))
+        assert not verdict.allowed
+        assert verdict.deciding.rule_id == "us-ut:13-25a-103(3):sunday-holiday"
+        assert {p.pack_id for p in plan.packs} == {"us-federal", "us-ut"}
+
+    def test_house_policy_only_when_opted_in(self):
+        from dataclasses import replace
+        _, without = self.plan_for(replace(UT_CAMPAIGN, packs=()))
+        _, with_it = self.plan_for(UT_CAMPAIGN)
+        assert "us-ut-hb45-2000" not in {p.pack_id for p in without.packs}
+        assert "us-ut-hb45-2000" in {p.pack_id for p in with_it.packs}
+
+    def test_statutes_are_listed_before_house_policies(self):
+        _, plan = self.plan_for(UT_CAMPAIGN)
+        assert [p.pack_id for p in plan.packs] == ["us-federal", "us-ut", "us-ut-hb45-2000"]
+
+    def test_an_unknown_house_policy_fails_closed(self):
+        from dataclasses import replace
+        policy, plan = self.plan_for(replace(UT_CAMPAIGN, packs=("us-mars",)))
+        verdict = policy.decide(plan, Facts(fetched=frozenset(FactKind)))
+        assert verdict.deciding.rule_id == "callguard:unknown-pack"
+
+
+class TestTheDateOfTheCall:
+    """One instant, one date of the call: the called party's local date."""
+
+    def test_same_instant_two_offsets_one_plan_day(self):
+        policy = Policy(PACKS, PolicySettings())
+        plans = [policy.plan(CallAttempt(PARSER.parse("4155550123"), UT_CAMPAIGN,
+                                         DialingMode.MANUAL, datetime.fromisoformat(at)))
+                 for at in ("2026-07-22T20:30:00-07:00", "2026-07-23T03:30:00+00:00",
+                            "2026-07-23T13:30:00+10:00")]
+        assert {p.day for p in plans} == {date(2026, 7, 22)}
+
+    def test_the_latest_local_date_when_zones_straddle_midnight(self):
+        """Denver 23:30 on the 22nd, New York 01:30 on the 23rd: the 23rd (conservative)."""
+        from callguard.numbers import parse_location
+        policy = Policy(PACKS, PolicySettings())
+        attempt = CallAttempt(PARSER.parse("8015550123"), UT_CAMPAIGN, DialingMode.MANUAL,
+                              datetime.fromisoformat("2026-07-22T23:30:00-06:00"),
+                              parse_location("10001"))
+        assert policy.plan(attempt).day == date(2026, 7, 23)
+
+    def test_no_zone_means_the_utc_date(self):
+        policy = Policy(PACKS, PolicySettings())
+        attempt = CallAttempt(PARSER.parse("8005550123"), UT_CAMPAIGN, DialingMode.MANUAL,
+                              datetime.fromisoformat("2026-07-22T20:30:00-07:00"))
+        assert policy.plan(attempt).day == date(2026, 7, 23)
+
+    def test_the_verdict_names_the_date_it_used(self):
+        _, plan, lists = plan_and_lists(DialingMode.MANUAL)
+        policy = Policy(PACKS, PolicySettings())
+        verdict = policy.decide(plan, Facts(lists=lists, fetched=frozenset(FactKind)))
+        assert verdict.call_date == date(2026, 7, 22)
+
+
+class TestParameterVersions:
+    """Each outcome names the parameter version that applied (for the compliance record)."""
+
+    def test_outcomes_name_their_version(self):
+        _, plan, lists = plan_and_lists(DialingMode.MANUAL)
+        policy = Policy(PACKS, PolicySettings())
+        verdict = policy.decide(plan, Facts(lists=lists, fetched=frozenset(FactKind)))
+        versions = {o.rule_id: o.params for o in verdict.outcomes}
+        assert versions["us-federal:64.1200(c)(1)"] == "2025-04-11"
+        assert versions["us-ut:13-25a-103(3):sunday-holiday"] == (
+            "2025-01-01; calendar us-ut:legal-holidays 2025-05-07")
+        assert versions["us-ut-hb45-2000:13-26a-106(1)(f)"] == "2026-01-01"

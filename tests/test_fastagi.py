@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import given, settings
@@ -63,7 +63,8 @@ async def node(tmp_path):
     """A runtime with fresh lists, a FastAGI server on a free port, and a clock in hours."""
     listed = ParsedList()
     listed.by_area[801] = [5550199]
-    today = datetime.now(UTC).date()
+    # Dated the clock's day (below): a copy dated after the call is not fresh (issue 17).
+    today = date(2026, 11, 25)
     for name in ("national", "ut-state"):
         write_version(tmp_path, name, listed, published=today, area_codes=None, source="t")
     settings = load_settings(data_dir=tmp_path)

@@ -31,7 +31,24 @@ from tests.conftest import ROOT
 from tests.redis_server import free_port
 
 TOKEN = "test-token-0123456789abcdef"
-AT = "2026-11-25T11:00:00-07:00"  # a Wednesday, inside every window
+
+
+def _next_working_wednesday() -> str:
+    """11:00 in Denver on the next Wednesday that is no Utah legal holiday, inside every
+    window: lists published today are then not dated after the call (issue 17: a copy
+    dated after the call is not fresh)."""
+    from zoneinfo import ZoneInfo
+
+    from tests.conftest import PACKS
+    calendar = PACKS["us-ut"].calendars["us-ut:legal-holidays"]
+    day = datetime.now(UTC).date() + timedelta(days=1)
+    while day.weekday() != 2 or calendar.holidays_on(day):
+        day += timedelta(days=1)
+    return datetime(day.year, day.month, day.day, 11, tzinfo=ZoneInfo("America/Denver")
+                    ).isoformat()
+
+
+AT = _next_working_wednesday()
 
 
 def _lists(data: Path, published) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -14,7 +14,8 @@ from callguard.policy import (
     DialingMode,
     EbrRecord,
 )
-from tests.conftest import NY_CAMPAIGN, PACKS, UT_CAMPAIGN, decide
+from callguard.policy.rules import RegistryList
+from tests.conftest import NY_CAMPAIGN, PACKS, PARSER, UT_CAMPAIGN, decide
 
 NUMBERS = st.sampled_from(["8015550123", "3855550123", "4355550123", "2125550123",
                            "4155550123", "3035550123", "8005550123"])
@@ -43,9 +44,13 @@ def test_listed_without_exemption_is_never_allowed(number, at, campaign, mode, c
     applies = {p.pack_id for p in verdict.packs if p.applies}
     # The list binds when a registry-list rule reading it is in an applying pack and covers
     # this mode (the federal registry rule covers voice calls; H.B. 45's also faxes).
+    # A rule restricted to called parties of one state (H.B. 45's 105(3): "that part of the
+    # national registry that relates to this state") binds only numbers of that state.
+    area = PARSER.parse(number).area_code
     list_applies = any(
         rule.rule_id.split(":", 1)[0] in applies and listed_on in rule.list_names
-        and mode in rule.modes and type(rule).__name__ == "RegistryList"
+        and mode in rule.modes and isinstance(rule, RegistryList)
+        and (rule.called_party_state is None or area in rule.area_codes)
         for pack in PACKS.values() for rule in pack.rules)
     if list_applies:
         assert not verdict.allowed, verdict.reason
@@ -72,3 +77,27 @@ def test_adding_a_blocking_fact_never_turns_block_into_allow(number, at, campaig
     if not base.allowed:
         assert not worse.allowed, worse.reason
     assert worse.allowed <= base.allowed
+
+
+OFFSETS = st.integers(min_value=-12 * 4, max_value=14 * 4).map(
+    lambda quarters: timezone(timedelta(minutes=15 * quarters)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=NUMBERS, at=INSTANTS, campaign=CAMPAIGNS, mode=MODES, consents=CONSENTS,
+       offset=OFFSETS, age=st.integers(min_value=0, max_value=40),
+       ebr_age=st.integers(min_value=0, max_value=600))
+def test_the_offset_an_instant_is_written_in_never_changes_the_verdict(
+        number, at, campaign, mode, consents, offset, age, ebr_age):
+    """Issue 17 kind 3: one instant, one verdict — dates are the called party's, not the
+    writer's (list age, EBR terms, registration, pack dates)."""
+    published = (at - timedelta(days=age)).date()
+    ebr = EbrRecord(last_transaction=(at - timedelta(days=ebr_age)).date())
+    facts = {"published": published, "consents": consents, "ebr": ebr,
+             "listed": {"national": True}}
+    utc = decide(number, at.isoformat(), campaign=campaign, mode=mode, **facts)
+    other = decide(number, at.astimezone(offset).isoformat(), campaign=campaign, mode=mode,
+                   **facts)
+    assert (utc.verdict, utc.deciding) == (other.verdict, other.deciding)
+    assert [(o.rule_id, o.status) for o in utc.outcomes] == [
+        (o.rule_id, o.status) for o in other.outcomes]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Coroutine
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -32,6 +32,7 @@ __all__ = [
     "number_or_exit",
     "parse_date",
     "parse_instant",
+    "parse_published",
     "run",
     "usage_error",
 ]
@@ -110,6 +111,25 @@ def parse_date(option: str, text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r} is not a date like 2026-11-22")
+
+
+# The latest offset in use anywhere (UTC+14): a date later than today there is in the future
+# everywhere.
+_LATEST_OFFSET = timedelta(hours=14)
+
+
+def parse_published(option: str, text: str, *, now: datetime | None = None) -> date:
+    """A publication date that is not in the future anywhere; a later one is a usage error.
+
+    A registry copy dated after the call would count as fresh for every call until that
+    date (a typo makes a stale copy look new), so it is refused at the door.
+    """
+    day = parse_date(option, text)
+    latest = ((now or datetime.now(UTC)) + _LATEST_OFFSET).date()
+    if day > latest:
+        usage_error(f"{option} {text} is in the future (today is {latest} at the latest, "
+                    "anywhere): a copy cannot have been published yet; check the date")
+    return day
 
 
 def campaign_or_exit(settings: Settings, campaign_id: str) -> Campaign:

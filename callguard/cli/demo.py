@@ -18,10 +18,11 @@ from rich.table import Table
 
 from callguard.cli.common import CliState, run
 from callguard.compliance.sinks import LogSettings
+from callguard.config import Settings
 from callguard.decision import Decision
 from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
-from callguard.policy.rules import holiday_name
+from callguard.policy.calendar import Calendar
 from callguard.runtime import Runtime, open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
@@ -34,9 +35,20 @@ _DENVER = ZoneInfo("America/Denver")
 _DEMO_DIR = Path(__file__).resolve().parents[2] / "config" / "demo"
 
 
-def _next_day(today: date, *, sunday: bool) -> date:
+def _utah_calendar(settings: Settings) -> Calendar | None:
+    """The Utah legal-holiday calendar of the us-ut pack (63G-1-301), when loaded."""
+    pack = settings.packs.get("us-ut")
+    return pack.calendars.get("us-ut:legal-holidays") if pack else None
+
+
+def _holiday(calendar: Calendar | None, day: date) -> bool:
+    found = calendar.holidays_on(day) if calendar else ()
+    return found is None or any(h.name != "Sunday" for h in found)
+
+
+def _next_day(today: date, *, sunday: bool, calendar: Calendar | None) -> date:
     day = today + timedelta(days=1)
-    while (day.weekday() == 6) != sunday or holiday_name("US", "UT", day):
+    while (day.weekday() == 6) != sunday or _holiday(calendar, day):
         day += timedelta(days=1)
     return day
 
@@ -45,8 +57,9 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), _DENVER)
 
 
-def _cases(today: date) -> list[tuple[str, CheckRequest]]:
-    work, sunday = _next_day(today, sunday=False), _next_day(today, sunday=True)
+def _cases(today: date, calendar: Calendar | None) -> list[tuple[str, CheckRequest]]:
+    work = _next_day(today, sunday=False, calendar=calendar)
+    sunday = _next_day(today, sunday=True, calendar=calendar)
     manual, predictive = "ut-solar-manual", "ut-solar-predictive"
     morning = _at(work, 10, 30)
     return [
@@ -79,7 +92,8 @@ async def _decide_all(runtime: Runtime, today: date) -> list[tuple[str, Decision
     await runtime.start()
     try:
         await _prepare(runtime.gate, "beehive-solar", today)
-        return [(label, await runtime.gate.check(request)) for label, request in _cases(today)]
+        cases = _cases(today, _utah_calendar(runtime.settings))
+        return [(label, await runtime.gate.check(request)) for label, request in cases]
     finally:
         await runtime.aclose()
 

@@ -8,12 +8,8 @@ the recorded version and digest.
 
 from __future__ import annotations
 
-import gzip
-import mmap
 import re
 import sys
-import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +22,10 @@ from rich.table import Table
 from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
 from callguard.cli.render import print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
-from callguard.compliance.sinks import rotated_files
+from callguard.compliance.reader import ReadStats, RecordFilter, newest_first
+from callguard.config import load_pack_file, pack_files
 from callguard.errors import ConfigError
-from callguard.policy import Pack, pack_from_mapping
+from callguard.policy import Pack
 from callguard.runtime import log_path
 
 __all__ = ["explain_command"]
@@ -36,32 +33,6 @@ __all__ = ["explain_command"]
 _ID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _STYLE = {"pass": "green", "exempt": "yellow", "block": "bold red", "not-applicable": "dim",
           "not-evaluated": "dim"}
-
-
-def _line_at(data: bytes | mmap.mmap, at: int) -> bytes:
-    start = data.rfind(b"\n", 0, at) + 1
-    end = data.find(b"\n", at)
-    return bytes(data[start:end if end >= 0 else len(data)])
-
-
-def _find_in(path: Path, needle: bytes) -> dict[str, Any] | None:
-    if path.suffix == ".gz":
-        with gzip.open(path, "rb") as compressed:
-            for line in compressed:
-                if needle in line:
-                    return _decision(line)
-        return None
-    if path.stat().st_size == 0:
-        return None
-    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
-                                              access=mmap.ACCESS_READ) as data:
-        at = data.find(needle)
-        while at >= 0:
-            found = _decision(_line_at(data, at))
-            if found is not None:
-                return found
-            at = data.find(needle, at + 1)
-    return None
 
 
 def _decision(line: bytes) -> dict[str, Any] | None:
@@ -72,32 +43,22 @@ def _decision(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) and record.get("event") == "decision" else None
 
 
-def _files(path: Path) -> Iterator[Path]:
-    if path.exists():
-        yield path
-    yield from reversed(rotated_files(path))
-    yield from sorted(path.parent.glob(path.name + ".*Z.gz"), reverse=True)
-
-
 def find_record(path: Path, decision_id: str) -> dict[str, Any] | None:
-    """The decision record with this id in the log file or its segments, newest first."""
-    needle = f'"decision_id":"{decision_id.lower()}"'.encode()
-    for candidate in _files(path):
-        found = _find_in(candidate, needle)
-        if found is not None:
-            return found
-    return None
+    """The decision record with this id in the log file or its closed segments (plain or
+    compressed), newest first, read as ``tail`` reads them."""
+    wanted = RecordFilter(event="decision", decision_id=decision_id.lower())
+    return next(newest_first(path, wanted, ReadStats()), None)
 
 
 def _load_packs(directory: Path) -> dict[str, Pack]:
     if not directory.is_dir():
         usage_error(f"--packs-dir {directory} is not a directory")
     packs: dict[str, Pack] = {}
-    for path in sorted(directory.glob("*.toml")):
+    for path in pack_files(directory):
         try:
-            pack = pack_from_mapping(tomllib.loads(path.read_text()), origin=str(path))
-        except (tomllib.TOMLDecodeError, ConfigError) as exc:
-            usage_error(f"{path}: {exc}")
+            pack = load_pack_file(path)
+        except ConfigError as exc:
+            usage_error(str(exc))
         packs[pack.id] = pack
     return packs
 

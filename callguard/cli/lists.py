@@ -22,7 +22,7 @@ from callguard.cli.common import (
     EXIT_INTERNAL,
     CliState,
     number_or_exit,
-    parse_date,
+    parse_published,
     run,
     usage_error,
 )
@@ -138,7 +138,7 @@ def dnc() -> None:
 def import_(state: CliState, file: Path, name: str, published: str, covers: str,
             max_bad_share: float, delta_base: int | None) -> None:
     """Import FILE as a new version of a list and publish it atomically."""
-    published_on = parse_date("--published", published)
+    published_on = parse_published("--published", published)  # never in the future
     if not name.replace("-", "").replace("_", "").isalnum():
         usage_error(f"--list {name!r}: use letters, digits, - and _")
     areas_wanted = None if covers == "seen" else _covers(covers)

@@ -32,6 +32,7 @@ _COMMANDS = {
     "archive": "callguard.cli.archive:archive",
     "evidence": "callguard.cli.evidence:evidence",
     "explain": "callguard.cli.explain:explain_command",
+    "packs": "callguard.cli.packs:packs",
 }
 # Commands that emit no operational events and must start fast: no logging set-up.
 _QUIET = frozenset({"tail", "evidence"})

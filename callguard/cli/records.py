@@ -7,9 +7,10 @@ only when durable, and journalled in the compliance log with the number hashed.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -21,6 +22,7 @@ from callguard.cli.common import (
     CliState,
     e164_or_exit,
     err_console,
+    number_or_exit,
     parse_date,
     parse_instant,
     run,
@@ -28,6 +30,7 @@ from callguard.cli.common import (
 )
 from callguard.cli.render import print_json
 from callguard.errors import CallguardError, UsageError
+from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import Runtime
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
@@ -226,11 +229,38 @@ def consent() -> None:
     """Consent of a called party to a solicitor."""
 
 
+def consent_expiry(text: str, number: NumberInfo) -> datetime:
+    """The instant a consent given ``--expires`` ends (exclusive).
+
+    A DATE is the last day the consent holds, as the called party's local date — the date
+    of the call every date-based check uses: the consent holds for calls whose date is DATE
+    or earlier, so it ends when DATE ends in the number's time zone (the first of its zones
+    to end it; UTC for a number without geography). An ISO-8601 instant with a UTC offset
+    is taken as the exclusive end itself.
+    """
+    if "T" in text:
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:
+            usage_error(f"--expires {text!r} is neither a date (YYYY-MM-DD) nor an ISO-8601 "
+                        "instant")
+        if instant.tzinfo is None:
+            usage_error(f"--expires {text!r} has no UTC offset; add one, or give a date")
+        return instant.astimezone(UTC)
+    day = parse_date("--expires", text)
+    zones = number.zones if number.geographic and number.zones else ("UTC",)
+    after = day + timedelta(days=1)
+    return min(datetime.combine(after, time(), ZoneInfo(zone)) for zone in zones).astimezone(UTC)
+
+
 @consent.command("add")
 @click.argument("number")
 @_who
 @click.option("--kind", required=True, type=_KINDS)
-@click.option("--expires", metavar="DATE", help="Last day of the consent (exclusive end).")
+@click.option("--expires", metavar="DATE|INSTANT",
+              help="Last day the consent holds, the called party's local date (it ends when "
+                   "that day ends in the number's time zone); or the exact end, an ISO-8601 "
+                   "instant with offset.")
 @click.option("--granted", metavar="ISO-8601", help="When it was given; default: now.")
 @click.option("--window", metavar="HH:MM-HH:MM", help="For calling-hours consent: the window.")
 @click.option("--source", default="cli", show_default=True)
@@ -241,9 +271,8 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
                 source: str, evidence: str) -> None:
     """Record consent of NUMBER to the solicitor."""
     who = _solicitor(state, campaign, solicitor)
-    expires_at = None
-    if expires:
-        expires_at = datetime.combine(parse_date("--expires", expires), time(), UTC)
+    info = number_or_exit(state.settings, number)
+    expires_at = consent_expiry(expires, info) if expires else None
     if kind == ConsentKind.CALLING_HOURS and window is None:
         usage_error("calling-hours consent needs --window HH:MM-HH:MM")
     record = ConsentRecord(
@@ -252,9 +281,11 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
         expires_at=expires_at,
         window=_window(window),
     )
-    e164 = e164_or_exit(state.settings, number)
+    e164 = info.e164
     _write(state, [AddConsent(who, e164, record, source, evidence)])
-    _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded", highlight=False)
+    until = f" until {expires_at:%Y-%m-%dT%H:%MZ} (exclusive)" if expires_at else ""
+    _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded{until}",
+                   highlight=False)
 
 
 @consent.command("revoke")

@@ -20,6 +20,7 @@ from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
 from callguard.fronts.sip.server import SipFront
+from callguard.law_expiry import ExpiryCollector, ExpiryReadiness, LawExpiry
 from callguard.logredact import install_stdlib_redaction
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
@@ -75,7 +76,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         "block, refused_source, bad_headers, over_budget, ...)", "event",
         lambda: stats.counts)
     await fastagi.start()
-    http = await _start_http(runtime)
+    expiry = _watch_expiry(runtime)
+    http = await _start_http(runtime, expiry)
     watchdog = await _start_watchdog(runtime, node_name)
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
@@ -146,7 +148,19 @@ async def _start_watchdog(runtime: Runtime, node_name: str) -> WatchdogNode | No
     return node
 
 
-async def _start_http(runtime: Runtime) -> tuple[web.AppRunner, GuardedSite] | None:
+def _watch_expiry(runtime: Runtime) -> LawExpiry:
+    """Warn now about packs, calendars and lists ending soon; keep watching in metrics."""
+    expiry = LawExpiry(runtime.settings, runtime.lists)
+    for warning in expiry.warnings():
+        _log.warning("law_expiring", kind=warning.kind, name=warning.name,
+                     ends=warning.ends.isoformat(), days_left=warning.days_left,
+                     detail=warning.message)
+    runtime.metrics.registry.register(ExpiryCollector(expiry))
+    return expiry
+
+
+async def _start_http(runtime: Runtime,
+                      expiry: LawExpiry) -> tuple[web.AppRunner, GuardedSite] | None:
     """The metrics/health/JSON port, when ``[http] enabled``, behind its limits."""
     settings = runtime.settings
     if not settings.http.enabled:
@@ -156,7 +170,8 @@ async def _start_http(runtime: Runtime) -> tuple[web.AppRunner, GuardedSite] | N
         "callguard_http_events", "HTTP port connections and requests by what happened "
         "(connections, refused_source, refused_busy, header_timeout, body_timeout, "
         "body_too_large, bad_request, ...)", "event", lambda: limits.counts)
-    app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=runtime.readiness(),
+    readiness = ExpiryReadiness(runtime.readiness(), expiry)
+    app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=readiness,
                     token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,
                     limits=limits)
     runner = web.AppRunner(app, access_log=None)

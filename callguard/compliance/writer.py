@@ -123,7 +123,9 @@ class RecordWriter:
         pending.append(item)
 
     def _hand_over(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._put(self._pending.pop(loop))
+        items = self._pending.pop(loop, None)  # None: aclose handed them over already
+        if items:
+            self._put(items)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Block until everything handed over so far is written (not on the event loop)."""
@@ -144,7 +146,11 @@ class RecordWriter:
         self.target.close()
 
     async def aclose(self, timeout: float = 10.0) -> None:
-        """``close`` in a worker thread, so the event loop keeps running meanwhile."""
+        """``close`` in a worker thread, so the event loop keeps running meanwhile.
+
+        Records posted in this turn of the loop are handed over first: the thread would
+        otherwise close the log before the loop gets round to them."""
+        self._hand_over(asyncio.get_running_loop())
         await asyncio.to_thread(self.close, timeout)
 
     def _put(self, items: list[_Item]) -> None:

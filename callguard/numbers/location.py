@@ -4,11 +4,20 @@ Calling hours must hold in *every* candidate zone, so candidates are a union:
 the zones libphonenumber maps the number to, plus the CRM's zone or the zones of
 the state its ZIP code lies in. A CRM ZIP code also says whether the called
 party is in Utah, which decides whether the Utah packs apply.
+
+Not every ZIP code is in a state. USPS also serves the territories (Puerto Rico,
+the Virgin Islands, Guam, the Northern Mariana Islands, American Samoa), Wake
+Island, the freely associated states (Palau, Micronesia, the Marshall Islands) and
+military post offices (AA/AE/AP). Those are read ZIP by ZIP, not by prefix: 96799 is
+American Samoa (UTC-11) inside Hawaii's 967 prefix, 96898 is Wake Island (UTC+12)
+inside 968. A territory is accepted only when the site's ``regions`` setting calls it;
+a military address has no knowable time zone and is refused (the gate fails closed).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -16,7 +25,8 @@ from callguard.errors import NumberError, UsageError
 from callguard.numbers.parse import ascii_digits
 from callguard.numbers.redact import redact_digits
 
-__all__ = ["Location", "parse_location", "state_for_zip", "zones_for_state"]
+__all__ = ["STATE_CODES", "Location", "parse_location", "region_for_state", "state_for_zip",
+           "zones_for_state"]
 
 # USPS 3-digit ZIP prefixes (sectional centers) by state; inclusive ranges.
 _ZIP3_RANGES: tuple[tuple[int, int, str], ...] = (
@@ -35,9 +45,33 @@ _ZIP3_RANGES: tuple[tuple[int, int, str], ...] = (
     (730, 732, "OK"), (733, 733, "TX"), (734, 749, "OK"), (750, 799, "TX"),
     (800, 816, "CO"), (820, 831, "WY"), (832, 838, "ID"), (840, 847, "UT"),
     (850, 865, "AZ"), (870, 884, "NM"), (885, 885, "TX"), (889, 898, "NV"),
-    (900, 961, "CA"), (967, 968, "HI"), (969, 969, "GU"), (970, 979, "OR"),
+    (900, 961, "CA"), (967, 968, "HI"), (970, 979, "OR"),
     (980, 994, "WA"), (995, 999, "AK"),
 )
+
+# ZIP codes read one by one (inclusive ranges), checked before the prefixes above. Codes
+# that are not states: territories and freely associated states (ISO 3166 codes, which
+# are also their USPS codes), UM = Wake Island, AA/AE/AP = military post offices.
+_ZIP5_RANGES: tuple[tuple[int, int, str], ...] = (
+    (9000, 9899, "AE"), (34000, 34099, "AA"), (96200, 96699, "AP"),
+    (96799, 96799, "AS"), (96898, 96898, "UM"),
+    (96910, 96932, "GU"), (96939, 96940, "PW"), (96941, 96944, "FM"),
+    (96950, 96952, "MP"), (96960, 96960, "MH"), (96970, 96970, "MH"),
+)
+# Prefixes only ever read ZIP by ZIP: anything there not in _ZIP5_RANGES is unassigned.
+_ZIP5_ONLY = frozenset({90, 91, 92, 93, 94, 95, 96, 97, 98, 340, 962, 963, 964, 965, 966,
+                        969})
+_MILITARY = frozenset({"AA", "AE", "AP"})
+
+# The 50 states and DC (region US), and the territories (their own ISO 3166 region).
+_STATES = frozenset({
+    "AK", "AL", "AR", "AZ", "CA", "CO", "CT", "DC", "DE", "FL", "GA", "HI", "IA", "ID",
+    "IL", "IN", "KS", "KY", "LA", "MA", "MD", "ME", "MI", "MN", "MO", "MS", "MT", "NC",
+    "ND", "NE", "NH", "NJ", "NM", "NV", "NY", "OH", "OK", "OR", "PA", "RI", "SC", "SD",
+    "TN", "TX", "UT", "VA", "VT", "WA", "WI", "WV", "WY",
+})
+_TERRITORIES = frozenset({"AS", "GU", "MP", "PR", "UM", "VI"})
+STATE_CODES = _STATES | _TERRITORIES  # what a pack's called_party_state may name
 
 # Every zone in use somewhere in the state: a conservative superset.
 _STATE_ZONES: dict[str, tuple[str, ...]] = {
@@ -53,6 +87,12 @@ _STATE_ZONES: dict[str, tuple[str, ...]] = {
     "FL": ("America/New_York", "America/Chicago"),
     "GA": ("America/New_York",),
     "GU": ("Pacific/Guam",),
+    "AS": ("Pacific/Pago_Pago",),
+    "MP": ("Pacific/Saipan",),
+    "UM": ("Pacific/Wake",),
+    "PW": ("Pacific/Palau",),
+    "FM": ("Pacific/Chuuk", "Pacific/Pohnpei", "Pacific/Kosrae"),
+    "MH": ("Pacific/Majuro", "Pacific/Kwajalein"),
     "HI": ("Pacific/Honolulu",),
     "IA": ("America/Chicago",),
     "ID": ("America/Boise", "America/Los_Angeles"),
@@ -101,12 +141,23 @@ _ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")
 
 
 def state_for_zip(zip5: str) -> str | None:
-    """The state a ZIP code's 3-digit prefix belongs to, or None if unassigned."""
-    prefix = int(zip5[:3])
+    """The state, territory or post-office code a ZIP code belongs to, or None if unassigned."""
+    number = int(zip5)
+    for low, high, code in _ZIP5_RANGES:
+        if low <= number <= high:
+            return code
+    prefix = number // 100
+    if prefix in _ZIP5_ONLY:
+        return None
     for low, high, state in _ZIP3_RANGES:
         if low <= prefix <= high:
             return state
     return None
+
+
+def region_for_state(code: str) -> str:
+    """The ISO 3166 region a state or territory code calls in (``US`` for states and DC)."""
+    return "US" if code in _STATES else code
 
 
 def zones_for_state(state: str) -> tuple[str, ...]:
@@ -130,11 +181,13 @@ class Location:
         return f"CRM time zone {self.text}"
 
 
-def parse_location(text: str) -> Location:
+def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -> Location:
     """Read an IANA zone or a 5-digit ZIP from the CRM; raise UsageError if neither.
 
     Digits of any script are read as ASCII, as in numbers; a reason never repeats a digit
-    run that could be a phone number (a CRM field may hold one).
+    run that could be a phone number (a CRM field may hold one). A ZIP code outside the 50
+    states and DC is accepted only when ``regions`` (the site's setting) includes its
+    territory; a military post office is always refused.
     """
     try:
         text = ascii_digits(text.strip())
@@ -146,7 +199,15 @@ def parse_location(text: str) -> Location:
         zip5 = match.group(1)
         state = state_for_zip(zip5)
         if state is None:
-            raise UsageError(f"ZIP code {zip5} is not assigned to any US state")
+            raise UsageError(f"ZIP code {zip5} is not assigned to any US state or territory")
+        if state in _MILITARY:
+            raise UsageError(f"ZIP code {zip5} is a military post office ({state}): the "
+                             "called party's time zone cannot be known from it; give a time "
+                             "zone instead")
+        region = region_for_state(state)
+        if region not in regions:
+            raise UsageError(f"ZIP code {zip5} is in {state}, a region this site does not "
+                             f"call (regions: {', '.join(sorted(regions))})")
         zones = zones_for_state(state)
         if not zones:
             raise UsageError(f"ZIP code {zip5} ({state}) has no known time zone")

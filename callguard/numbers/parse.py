@@ -128,6 +128,11 @@ class NumberParser:
         self._regions = regions
         self._table = table if table is not None else NanpTable()
 
+    @property
+    def regions(self) -> frozenset[str]:
+        """The regions (ISO 3166) this site may call; CRM locations are checked against it."""
+        return self._regions
+
     def parse(self, raw: str) -> NumberInfo:
         """Return the number's E.164 form and place; raise NumberError with the reason."""
         text = raw.strip()

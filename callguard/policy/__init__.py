@@ -1,7 +1,8 @@
 """The pure decision core: CallAttempt + Facts -> Verdict. No I/O, no clock."""
 
+from callguard.policy.calendar import Calendar, Holiday, ProclaimedDay
 from callguard.policy.core import refusal
-from callguard.policy.engine import Plan, Policy, PolicySettings
+from callguard.policy.engine import Plan, Policy, PolicySettings, call_date
 from callguard.policy.model import (
     CallAttempt,
     Campaign,
@@ -24,9 +25,12 @@ from callguard.policy.outcome import (
     Status,
     Verdict,
 )
-from callguard.policy.packs import Pack, pack_from_mapping
+from callguard.policy.packs import HOUSE_POLICY, STATUTE, Interpretation, Pack, pack_from_mapping
 
 __all__ = [
+    "HOUSE_POLICY",
+    "STATUTE",
+    "Calendar",
     "CallAttempt",
     "Campaign",
     "CompanyDncRecord",
@@ -36,6 +40,8 @@ __all__ = [
     "EbrRecord",
     "FactKind",
     "Facts",
+    "Holiday",
+    "Interpretation",
     "ListCheck",
     "NeedFacts",
     "Obligations",
@@ -45,10 +51,12 @@ __all__ = [
     "Plan",
     "Policy",
     "PolicySettings",
+    "ProclaimedDay",
     "Registration",
     "RegistrationExemption",
     "Status",
     "Verdict",
+    "call_date",
     "pack_from_mapping",
     "refusal",
 ]

@@ -14,12 +14,14 @@ __all__ = [
     "NOT_DIALABLE",
     "STORE_UNAVAILABLE",
     "UNKNOWN_CAMPAIGN",
+    "UNKNOWN_PACK",
     "refusal",
 ]
 
 FAIL_CLOSED = "callguard house rule: fail closed"
 NOT_DIALABLE = "callguard:number-not-dialable"
 UNKNOWN_CAMPAIGN = "callguard:unknown-campaign"
+UNKNOWN_PACK = "callguard:unknown-pack"
 BAD_LOCATION = "callguard:bad-location"
 STORE_UNAVAILABLE = "callguard:store-unavailable"
 INTERNAL_ERROR = "callguard:internal-error"

@@ -5,14 +5,24 @@ lists and record kinds they need), gathers those facts, then calls ``decide``.
 A rule that would block unless a record exempts the call answers ``NeedFacts``;
 the gate fetches those and calls ``decide`` again. So a manual call inside hours
 to an unlisted number never reads a consent or relationship record.
+
+Which packs: every statute pack (``kind = "statute"``) applies to every call in its
+scope, whatever the campaign lists — a campaign cannot leave enacted law out. A
+house-policy pack applies only to the campaigns that opt into it (``Campaign.packs``).
+
+The date of the call: the called party's local date (the latest of them when the
+candidate zones straddle midnight; the UTC date when no zone is known). Pack effective
+dates, parameter versions, list age, EBR terms and registration expiry all use it, so the
+same instant written with two UTC offsets gets one verdict.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, date
 
-from callguard.policy.core import refusal
+from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.model import CallAttempt, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
@@ -51,6 +61,8 @@ class Plan:
     prefetch: frozenset[FactKind]  # record kinds some rule always needs
     list_names: tuple[str, ...]  # every list some rule reads, once each
     applied: str  # ids of the packs that applied, for the verdict's sentence
+    day: date | None = None  # the date of the call
+    unknown_packs: tuple[str, ...] = ()  # house policies the campaign names but nobody enabled
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,9 +76,17 @@ class _Selection:
     prefetch: frozenset[FactKind]
     list_names: tuple[str, ...]
     applied: str
+    unknown_packs: tuple[str, ...] = ()
 
 
 _SELECTION_CACHE_LIMIT = 4096
+
+
+def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
+    """The date of the call: the latest local date among the candidate zones, or UTC's."""
+    if local:
+        return max(lt.at.date() for lt in local)
+    return attempt.at.astimezone(UTC).date()
 
 
 class Policy:
@@ -80,32 +100,42 @@ class Policy:
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
         location = attempt.location
+        zones = resolve_zones(attempt.number, location,
+                              max_zones=self.settings.max_candidate_zones,
+                              every_zone_fallback=self.settings.every_zone_fallback)
+        local = local_times(attempt.at, zones.zones)
+        day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
-        # the CRM's state and the day (effective dates).
+        # the CRM's state and the date of the call (effective dates, parameter versions).
         key = (attempt.campaign, attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
-               attempt.at.date())
+               day)
         selection = self._selections.get(key)
         if selection is None:
             if len(self._selections) >= _SELECTION_CACHE_LIMIT:
                 self._selections.clear()
-            selection = self._select(attempt)
+            selection = self._select(attempt, day)
             self._selections[key] = selection
-        zones = resolve_zones(attempt.number, location,
-                              max_zones=self.settings.max_candidate_zones,
-                              every_zone_fallback=self.settings.every_zone_fallback)
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
-                    selection.obligations, zones, local_times(attempt.at, zones.zones),
-                    selection.prefetch, selection.list_names, selection.applied)
+                    selection.obligations, zones, local, selection.prefetch,
+                    selection.list_names, selection.applied, day, selection.unknown_packs)
 
-    def _select(self, attempt: CallAttempt) -> _Selection:
-        day = attempt.at.date()
+    def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
+        """Every statute pack, then the house policies the campaign opts into (statutes
+        first, so an enacted rule decides a tie with a house-policy one)."""
+        wanted = set(attempt.campaign.packs)
+        packs = [p for p in self.packs.values() if p.is_statute]
+        packs += [p for p in self.packs.values() if not p.is_statute and p.id in wanted]
+        unknown = tuple(p for p in attempt.campaign.packs if p not in self.packs)
+        return packs, unknown
+
+    def _select(self, attempt: CallAttempt, day: date) -> _Selection:
         applications: list[PackApplication] = []
         rules: list[Rule] = []
         skipped: list[Outcome] = []
         obligations: list[Obligation] = []
-        for pack_id in attempt.campaign.packs:
-            pack = self.packs[pack_id]
+        packs, unknown = self._applicable(attempt)
+        for pack in packs:
             why = pack.scope.why_applies(attempt)
             if not pack.in_effect(day):
                 applications.append(PackApplication(pack.id, pack.version, False,
@@ -116,19 +146,21 @@ class Policy:
             if why is None:
                 continue
             obligations.extend(pack.obligations)
-            for rule in pack.rules:
+            for rule in pack.rules_on(day):
                 if attempt.mode in rule.modes:
                     rules.append(rule)
                 else:
                     modes = ", ".join(sorted(m.value for m in rule.modes))
                     skipped.append(Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
-                                           f"covers {modes} calls only", rule.precedence))
+                                           f"covers {modes} calls only", rule.precedence,
+                                           rule.version))
         return _Selection(
             tuple(applications), tuple(rules), tuple(skipped),
             combine_obligations(obligations, attempt.mode),
             prefetch=frozenset().union(*(rule.prefetch for rule in rules)),
             list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
             applied=", ".join(p.pack_id for p in applications if p.applies),
+            unknown_packs=unknown,
         )
 
     def decide(
@@ -139,6 +171,11 @@ class Policy:
         ``partial`` comes from a previous ``NeedFacts``: rules that already judged are not
         run again.
         """
+        if plan.unknown_packs:
+            return refusal(UNKNOWN_PACK, FAIL_CLOSED,
+                           f"campaign {plan.attempt.campaign.id} opts into house policy "
+                           f"{', '.join(plan.unknown_packs)}, which is not enabled",
+                           packs=plan.packs)
         if not plan.rules:
             reason = "no enabled jurisdiction pack applies to this call"
             if plan.skipped:
@@ -146,7 +183,7 @@ class Policy:
                           f"{plan.attempt.mode.value} calls to this number")
             return refusal("callguard:no-pack", "callguard house rule: fail closed", reason,
                            packs=plan.packs)
-        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         for index, rule in enumerate(plan.rules):
@@ -188,4 +225,5 @@ class Policy:
             zone_sources=plan.zones.sources,
             lists=lists,
             obligations=plan.obligations,
+            call_date=plan.day,
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from datetime import date
 
 from callguard.policy.model import FactKind
 
@@ -35,6 +36,11 @@ class Outcome:
     status: Status
     reason: str
     precedence: int = 100
+    # The parameter version that applied: the effective date of the rule's parameters in
+    # force on the date of the call, plus any interpretation chosen against the pack's
+    # default and, for rest days, the calendar version ("2025-01-01; calendar
+    # us-ut:legal-holidays 2025-05-07"). Empty for refusals decided before any pack.
+    params: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,7 @@ class Verdict:
     zone_sources: tuple[str, ...] = ()
     lists: tuple[tuple[str, int], ...] = ()
     obligations: Obligations = Obligations()
+    call_date: date | None = None  # the date of the call every date-based check used
 
     @property
     def verdict(self) -> str:

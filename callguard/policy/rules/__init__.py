@@ -1,38 +1,39 @@
 """Rule kinds by the name a jurisdiction pack uses for them."""
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
-from callguard.policy.model import DialingMode
 from callguard.policy.rules.base import (
     ALL_MODES,
+    COMMON_KEYS,
     VOICE_MODES,
     Context,
     LocalTime,
     Params,
     Rule,
+    RuleHead,
+    RuleKind,
 )
 from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
 from callguard.policy.rules.lists import ListFreshness, RegistryList
 from callguard.policy.rules.records import CompanyDoNotCall, ConsentRequired
-from callguard.policy.rules.rest_days import RestDays, holiday_name
+from callguard.policy.rules.rest_days import RestDays
 
-RuleFactory = Callable[[str, str, frozenset[DialingMode], Params], Rule]
-
-RULE_KINDS: dict[str, RuleFactory] = {
-    "calling-hours": CallingHours.from_params,
-    "rest-days": RestDays.from_params,
-    "registry-list": RegistryList.from_params,
-    "list-freshness": ListFreshness.from_params,
-    "company-dnc": CompanyDoNotCall.from_params,
-    "consent-required": ConsentRequired.from_params,
-    "registration": SolicitorRegistration.from_params,
-    "caller-id": CallerIdPresented.from_params,
+RULE_KINDS: Mapping[str, type[RuleKind]] = {
+    "calling-hours": CallingHours,
+    "rest-days": RestDays,
+    "registry-list": RegistryList,
+    "list-freshness": ListFreshness,
+    "company-dnc": CompanyDoNotCall,
+    "consent-required": ConsentRequired,
+    "registration": SolicitorRegistration,
+    "caller-id": CallerIdPresented,
 }
 
 __all__ = [
     "ALL_MODES",
+    "COMMON_KEYS",
     "RULE_KINDS",
     "VOICE_MODES",
     "CallerIdPresented",
@@ -48,8 +49,8 @@ __all__ = [
     "RegistryList",
     "RestDays",
     "Rule",
-    "RuleFactory",
+    "RuleHead",
+    "RuleKind",
     "SolicitorRegistration",
     "add_months",
-    "holiday_name",
 ]

@@ -1,22 +1,46 @@
-"""The contract every rule keeps, and the context it judges in."""
+"""The contract every rule keeps, the context it judges in, and its closed parameters."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
 from callguard.errors import ConfigError
 from callguard.policy.model import CallAttempt, DialingMode, FactKind, Facts
 from callguard.policy.outcome import NeedFacts, Outcome, Status
+from callguard.policy.schema import Key, check_table
 
-__all__ = ["ALL_MODES", "VOICE_MODES", "Context", "LocalTime", "Params", "Rule", "RuleBase"]
+__all__ = [
+    "ALL_MODES",
+    "COMMON_KEYS",
+    "VOICE_MODES",
+    "Context",
+    "LocalTime",
+    "Params",
+    "Rule",
+    "RuleBase",
+    "RuleHead",
+    "RuleKind",
+]
 
 ALL_MODES = frozenset(DialingMode)
 # A pack rule without ``modes`` covers voice calls: the statutes encoded speak of calls a
 # person hears. A fax rule names ``fax`` explicitly.
 VOICE_MODES = frozenset({DialingMode.MANUAL, DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
+
+# Keys every [[rules]] entry may carry, whatever its kind.
+COMMON_KEYS: Mapping[str, Key] = {
+    "kind": Key("str", required=True, doc="the rule kind"),
+    "id": Key("str", required=True, doc="stable id, '<pack id>:<section>'; never renamed"),
+    "citation": Key("str", required=True, doc="section and subsection the rule enforces"),
+    "source": Key("str", required=True, doc="the words of the source, in short"),
+    "modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
+                 doc="dialing modes covered; default manual, predictive, prerecorded"),
+    "notes": Key("str-list", doc="interpretive choices and why (printed by packs show)"),
+    "amendments": Key("table-list", doc="parameter versions by effective date"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +57,23 @@ class LocalTime:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """Everything a rule may look at. ``local`` is empty when the local time is unknown."""
+    """Everything a rule may look at. ``local`` is empty when the local time is unknown.
+
+    ``day`` is the date of the call: the called party's local date (the latest of them
+    when the candidate zones straddle midnight), or the UTC date when no zone is known.
+    Every date-based check (list age, EBR terms, registration, pack dates) uses it.
+    """
 
     attempt: CallAttempt
     facts: Facts
     local: tuple[LocalTime, ...]
     local_unknown_reason: str | None = None
+    day: date | None = None
+
+    @property
+    def call_date(self) -> date:
+        """The date of the call (see the class docstring)."""
+        return self.day if self.day is not None else self.attempt.at.date()
 
 
 class Rule(Protocol):
@@ -57,6 +92,11 @@ class Rule(Protocol):
     @property
     def modes(self) -> frozenset[DialingMode]:
         """The dialing modes the rule covers."""
+        ...
+
+    @property
+    def version(self) -> str:
+        """The parameter version in force (effective date, interpretation chosen)."""
         ...
 
     @property
@@ -79,68 +119,103 @@ class Rule(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RuleHead:
+    """What every rule carries besides its parameters."""
+
+    rule_id: str
+    citation: str
+    modes: frozenset[DialingMode]
+    version: str
+    notes: tuple[str, ...] = ()
+
+
 class Params:
-    """A rule's parameters from its pack, read with messages an admin can act on."""
+    """A rule's parameters, already checked against its kind's closed schema."""
 
-    def __init__(self, where: str, raw: Mapping[str, Any]) -> None:
+    def __init__(self, where: str, raw: Mapping[str, Any], schema: Mapping[str, Key], *,
+                 calendars: Mapping[str, Any] | None = None) -> None:
         self.where = where
-        self._raw = raw
+        self._raw = check_table(where, raw, schema, what="this rule")
+        self.calendars: Mapping[str, Any] = calendars or {}  # the pack's, by id
 
-    def get(
-        self,
-        key: str,
-        kind: type | tuple[type, ...],
-        default: Any = None,
-        *,
-        required: bool = False,
-    ) -> Any:
-        """The value under ``key`` checked against ``kind``."""
-        if key not in self._raw:
-            if required:
-                raise ConfigError(f"{self.where}: missing required key {key!r}")
-            return default
-        value = self._raw[key]
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
-            raise ConfigError(
-                f"{self.where}: {key!r} must be {names}, not {type(value).__name__}"
-            )
-        return value
+    def get(self, key: str, default: Any = None) -> Any:
+        """The value under ``key`` (its type was checked at load), or ``default``."""
+        return self._raw.get(key, default)
+
+    def has(self, key: str) -> bool:
+        """Whether the pack gives ``key``."""
+        return key in self._raw
 
     def error(self, message: str) -> ConfigError:
         """An error located at this rule."""
         return ConfigError(f"{self.where}: {message}")
 
 
+class RuleKind(Protocol):
+    """A rule class as a pack names it: its own keys, and how to build it."""
+
+    KEYS: ClassVar[Mapping[str, Key]]
+
+    @classmethod
+    def from_params(cls, head: RuleHead, params: Params) -> Rule:
+        """Build the rule from checked parameters; raise ConfigError on a bad combination."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class RuleBase:
     """Fields and outcome helpers shared by every rule kind."""
 
-    rule_id: str
-    citation: str
-    modes: frozenset[DialingMode]
+    head: RuleHead
+    # Outcomes are frozen values; most calls repeat the same few PASS outcomes, so each
+    # rule keeps the ones it gave rather than rebuilding them.
+    _outcomes: dict[tuple[Status, str, str], Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
 
     precedence: ClassVar[int] = 100
     prefetch: ClassVar[frozenset[FactKind]] = frozenset()
+
+    @property
+    def rule_id(self) -> str:
+        """The stable id."""
+        return self.head.rule_id
+
+    @property
+    def citation(self) -> str:
+        """The citation of the version in force."""
+        return self.head.citation
+
+    @property
+    def modes(self) -> frozenset[DialingMode]:
+        """The modes covered."""
+        return self.head.modes
+
+    @property
+    def version(self) -> str:
+        """The parameter version label."""
+        return self.head.version
 
     @property
     def list_names(self) -> tuple[str, ...]:
         """Most rules read no list."""
         return ()
 
-    def outcome(self, status: Status, reason: str) -> Outcome:
-        """This rule's outcome with the given status (a value: equal inputs, equal outcome)."""
-        key = (self.rule_id, status, reason)
-        cached = _OUTCOMES.get(key)
+    def outcome(self, status: Status, reason: str, params: str | None = None) -> Outcome:
+        """This rule's outcome with the given status (a value: equal inputs, equal outcome).
+
+        ``params`` names the parameter version that applied; by default the rule's own.
+        """
+        head = self.head
+        applied = head.version if params is None else params
+        key = (status, reason, applied)
+        cached = self._outcomes.get(key)
         if cached is None:
-            if len(_OUTCOMES) >= _OUTCOME_CACHE_LIMIT:
-                _OUTCOMES.clear()
-            cached = _OUTCOMES[key] = Outcome(self.rule_id, self.citation, status, reason,
-                                              self.precedence)
+            if len(self._outcomes) >= _OUTCOME_CACHE_LIMIT:
+                self._outcomes.clear()
+            cached = self._outcomes[key] = Outcome(head.rule_id, head.citation, status, reason,
+                                                   self.precedence, applied)
         return cached
 
 
-# Outcomes are frozen values; most calls repeat the same few PASS outcomes, so they are
-# shared rather than rebuilt.
-_OUTCOME_CACHE_LIMIT = 8192
-_OUTCOMES: dict[tuple[str, Status, str], Outcome] = {}
+_OUTCOME_CACHE_LIMIT = 1024  # per rule

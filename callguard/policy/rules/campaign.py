@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-from callguard.policy.model import DialingMode
 from callguard.policy.outcome import NeedFacts, Outcome, Status
-from callguard.policy.rules.base import Context, Params, RuleBase
+from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.schema import Key, check_table
 
 __all__ = ["CallerIdPresented", "SolicitorRegistration"]
 
@@ -16,38 +18,59 @@ _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 
 @dataclass(frozen=True, slots=True)
 class SolicitorRegistration(RuleBase):
-    """The soliciting business is registered and current, or claims a listed exemption."""
+    """The soliciting business is registered and current, or claims a listed exemption.
 
-    exemption_prefix: str
+    An exemption counts only when it names, exactly, a paragraph the pack lists: a made-up
+    ``13-26a-104(1)(zz)`` is not an exemption.
+    """
+
+    paragraphs: tuple[tuple[str, str], ...]  # (citation, what it exempts)
 
     precedence = 40
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "exemption_paragraphs": Key("table", required=True,
+                                    doc="citation -> what it exempts; a campaign's exemption "
+                                        "must name one exactly"),
+    }
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> SolicitorRegistration:
-        """Build from ``exemption_citation_prefix`` (e.g. ``13-26a-104(1)``)."""
-        prefix = params.get("exemption_citation_prefix", str, required=True)
-        return cls(rule_id, citation, modes, prefix)
+    def from_params(cls, head: RuleHead, params: Params) -> SolicitorRegistration:
+        """Build from ``exemption_paragraphs`` (a table of citation = description)."""
+        raw = params.get("exemption_paragraphs")
+        table = check_table(params.where, raw, {k: Key("str") for k in raw},
+                            what="exemption_paragraphs")
+        if not table:
+            raise params.error("exemption_paragraphs lists no paragraph")
+        return cls(head, tuple(sorted(table.items())))
+
+    @property
+    def citations(self) -> frozenset[str]:
+        """The paragraphs a campaign may claim."""
+        return frozenset(c for c, _ in self.paragraphs)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
-        """Pass on a current registration or an exemption under the pack's section."""
+        """Pass on a current registration or an exemption under a listed paragraph."""
         campaign = ctx.attempt.campaign
         registration, exemption = campaign.registration, campaign.exemption
-        today = ctx.attempt.at.date()
+        today = ctx.call_date
         if registration is not None and registration.expires >= today:
             return self.outcome(Status.PASS, f"registered as {registration.number} "
                                 f"until {registration.expires}")
-        if exemption is not None and exemption.citation.startswith(self.exemption_prefix):
+        if exemption is not None and exemption.citation in self.citations:
             return self.outcome(Status.EXEMPT, f"exempt from registration under "
                                 f"{exemption.citation} ({exemption.reason})")
+        claimed = ""
+        if exemption is not None:
+            claimed = (f"; the exemption claimed, {exemption.citation!r}, is not a paragraph "
+                       f"this rule lists ({', '.join(sorted(self.citations))})")
         if registration is not None:
             return self.outcome(Status.BLOCK, f"registration {registration.number} of "
-                                f"{campaign.solicitor} expired on {registration.expires}")
+                                f"{campaign.solicitor} expired on {registration.expires}"
+                                + claimed)
         return self.outcome(
             Status.BLOCK,
-            f"{campaign.solicitor} has no registration and claims no exemption under "
-            f"{self.exemption_prefix}",
+            f"{campaign.solicitor} has no registration and claims no listed exemption"
+            + claimed,
         )
 
 
@@ -56,14 +79,13 @@ class CallerIdPresented(RuleBase):
     """The solicitor's number must be shown; the gate forces presentation on ALLOW."""
 
     precedence = 45
+    KEYS: ClassVar[Mapping[str, Key]] = {}
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> CallerIdPresented:
+    def from_params(cls, head: RuleHead, params: Params) -> CallerIdPresented:
         """No parameters."""
         del params
-        return cls(rule_id, citation, modes)
+        return cls(head)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass when the campaign has a well-formed E.164 number to present."""

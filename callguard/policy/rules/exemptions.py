@@ -1,17 +1,37 @@
-"""Records that lift a block: consent to the solicitor, or an established business relationship."""
+"""Records that lift a block: consent to the solicitor, or an established business relationship.
+
+A do-not-call request to the solicitor withdraws every consent given before it and ends
+the relationship: consent is revocable by any reasonable means (47 CFR 64.1200(a)(10)),
+and a seller-specific do-not-call request terminates an established business relationship
+"even if the subscriber continues to do business with the seller" (64.1200(f)(5)(i)).
+A consent given after the request (recorded as new consent) counts again.
+"""
 
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
 from callguard.policy.model import ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
 from callguard.policy.rules.base import Context, Params
+from callguard.policy.schema import Key
 
-__all__ = ["EbrTerms", "Exemptions", "add_months", "window_fits"]
+__all__ = ["EXEMPTION_KEYS", "EbrTerms", "Exemptions", "add_months", "window_fits"]
+
+EXEMPTION_KEYS: Mapping[str, Key] = {
+    "exempt_consent": Key("str-list", choices=tuple(k.value for k in ConsentKind),
+                          doc="consent kinds that lift this rule's block"),
+    "ebr_citation": Key("str", doc="the definition of the relationship that lifts the block"),
+    "ebr_after_transaction_months": Key("int", low=1, high=240,
+                                        doc="months a relationship lasts after a purchase "
+                                            "or transaction; absent: until ended"),
+    "ebr_after_inquiry_months": Key("int", low=1, high=240,
+                                    doc="months a relationship lasts after an inquiry or "
+                                        "application; absent: until ended"),
+}
 
 
 def add_months(day: date, months: int) -> date:
@@ -43,21 +63,23 @@ class EbrTerms:
     @classmethod
     def from_params(cls, params: Params) -> EbrTerms | None:
         """Read ``ebr_*`` keys; absent ``ebr_citation`` means no EBR exemption."""
-        citation = params.get("ebr_citation", str)
+        citation = params.get("ebr_citation")
         if citation is None:
+            stray = [k for k in ("ebr_after_transaction_months", "ebr_after_inquiry_months")
+                     if params.has(k)]
+            if stray:
+                raise params.error(f"{', '.join(stray)} given without ebr_citation: a "
+                                   "relationship exemption needs the definition it rests on")
             return None
-        return cls(
-            params.get("ebr_after_transaction_months", int),
-            params.get("ebr_after_inquiry_months", int),
-            citation,
-        )
+        return cls(params.get("ebr_after_transaction_months"),
+                   params.get("ebr_after_inquiry_months"), citation)
 
     def describe_valid(self, ctx: Context) -> str | None:
-        """Why the relationship holds on the call's date, or None if it does not."""
+        """Why the relationship holds on the date of the call, or None if it does not."""
         record = ctx.facts.ebr
-        if record is None or record.ended_at is not None:
+        if record is None or record.ended_at is not None or ctx.facts.company_dnc is not None:
             return None
-        today = ctx.attempt.at.date()
+        today = ctx.call_date
         for last, months, what in (
             (record.last_transaction, self.after_transaction_months, "transaction"),
             (record.last_inquiry, self.after_inquiry_months, "inquiry"),
@@ -81,24 +103,26 @@ class Exemptions:
 
     @classmethod
     def from_params(cls, params: Params) -> Exemptions:
-        """Read ``exempt_consent`` and the ``ebr_*`` keys."""
-        names = params.get("exempt_consent", list, [])
-        try:
-            kinds = frozenset(ConsentKind(name) for name in names)
-        except ValueError:
-            known = ", ".join(k.value for k in ConsentKind)
-            raise params.error(f"exempt_consent {names!r}: kinds are {known}") from None
-        return cls(kinds, EbrTerms.from_params(params))
+        """Read ``exempt_consent`` and the ``ebr_*`` keys (checked by the schema)."""
+        names = params.get("exempt_consent", [])
+        return cls(frozenset(ConsentKind(name) for name in names), EbrTerms.from_params(params))
 
     @property
     def needs(self) -> frozenset[FactKind]:
-        """The fact kinds that could exempt."""
+        """The fact kinds that could exempt (the do-not-call record can withdraw them)."""
         kinds = set()
         if self.consent_kinds:
             kinds.add(FactKind.CONSENT)
         if self.ebr is not None:
             kinds.add(FactKind.EBR)
+        if kinds:
+            kinds.add(FactKind.COMPANY_DNC)
         return frozenset(kinds)
+
+    @staticmethod
+    def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
+        request = ctx.facts.company_dnc
+        return request is None or record.granted_at > request.added_at
 
     def find(
         self, ctx: Context, consent_fits: Callable[[ConsentRecord], bool] | None = None
@@ -109,8 +133,26 @@ class Exemptions:
             return NeedFacts(missing)
         for record in ctx.facts.consents:
             if (record.kind in self.consent_kinds and record.valid_at(ctx.attempt.at)
+                    and self._not_withdrawn(ctx, record)
                     and (consent_fits is None or consent_fits(record))):
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
         if self.ebr is not None:
             return self.ebr.describe_valid(ctx)
         return None
+
+    def withdrawn(self, ctx: Context) -> str:
+        """``; <what> withdrawn by the do-not-call request of DATE`` when a request ended an
+        otherwise valid consent or relationship (for the blocking reason), else ``""``."""
+        request = ctx.facts.company_dnc
+        if request is None:
+            return ""
+        ended = [f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
+                 for r in ctx.facts.consents
+                 if r.kind in self.consent_kinds and r.valid_at(ctx.attempt.at)
+                 and not self._not_withdrawn(ctx, r)]
+        if self.ebr is not None and ctx.facts.ebr is not None and ctx.facts.ebr.ended_at is None:
+            ended.append("the business relationship")
+        if not ended:
+            return ""
+        return (f"; {' and '.join(ended)} withdrawn by the do-not-call request of "
+                f"{request.added_at:%Y-%m-%d}")

@@ -2,47 +2,84 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
-from callguard.policy.model import DialingMode, ListCheck
+from callguard.numbers.location import STATE_CODES
+from callguard.policy.model import ListCheck
 from callguard.policy.outcome import NeedFacts, Outcome, Status
-from callguard.policy.rules.base import Context, Params, RuleBase
-from callguard.policy.rules.exemptions import Exemptions, add_months
+from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.rules.exemptions import EXEMPTION_KEYS, Exemptions, add_months
+from callguard.policy.schema import Key
 
 __all__ = ["ListFreshness", "RegistryList"]
 
+_LIST_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_LIST_KEY = Key("str", required=True, doc="the list's name, as `dnc import --list` gives it")
+
 
 def _list_name(params: Params) -> str:
-    name: str = params.get("list", str, required=True)
-    if not name.replace("-", "").replace("_", "").isalnum():
+    name: str = params.get("list")
+    if not _LIST_NAME.match(name):
         raise params.error(f"list name {name!r} may hold only letters, digits, - and _")
     return name
 
 
 @dataclass(frozen=True, slots=True)
 class RegistryList(RuleBase):
-    """No call to a number on the list, unless a record exempts it; fail closed on gaps."""
+    """No call to a number on the list, unless a record exempts it; fail closed on gaps.
+
+    With ``called_party_state`` the rule reads the list only for called parties in that
+    state (a number of its area codes, or a CRM location there): "that part of the
+    national registry that relates to this state".
+    """
 
     list_name: str
     exemptions: Exemptions
+    called_party_state: str | None
+    area_codes: frozenset[int]
 
     precedence = 30
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "list": _LIST_KEY,
+        "called_party_state": Key("str", choices=tuple(sorted(STATE_CODES)),
+                                  doc="read the list only for called parties in this state"),
+        "called_party_area_codes": Key("int-list", low=200, high=999,
+                                       doc="the state's area codes (with called_party_state)"),
+        **EXEMPTION_KEYS,
+    }
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> RegistryList:
-        """Build from ``list`` and the exemption keys."""
-        return cls(rule_id, citation, modes, _list_name(params), Exemptions.from_params(params))
+    def from_params(cls, head: RuleHead, params: Params) -> RegistryList:
+        """Build from ``list``, the exemption keys and the optional state restriction."""
+        state = params.get("called_party_state")
+        areas = params.get("called_party_area_codes", [])
+        if (state is None) != (not areas):
+            raise params.error("called_party_state and called_party_area_codes go together")
+        return cls(head, _list_name(params), Exemptions.from_params(params), state,
+                   frozenset(areas))
 
     @property
     def list_names(self) -> tuple[str, ...]:
         """The one list this rule reads."""
         return (self.list_name,)
 
+    def _relates(self, ctx: Context) -> bool:
+        if self.called_party_state is None:
+            return True
+        location = ctx.attempt.location
+        return (ctx.attempt.number.area_code in self.area_codes
+                or (location is not None and location.state == self.called_party_state))
+
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass when the list covers the number's area code and does not hold it."""
+        if not self._relates(ctx):
+            return self.outcome(Status.PASS, f"called party not in {self.called_party_state}: "
+                                f"the number is not in the part of {self.list_name} this "
+                                "rule reads")
         check = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
@@ -57,29 +94,36 @@ class RegistryList(RuleBase):
             return exemption
         if exemption is not None:
             return self.outcome(Status.EXEMPT, f"on {tag}; exempt: {exemption}")
-        return self.outcome(Status.BLOCK, f"number is on {tag}")
+        return self.outcome(Status.BLOCK, f"number is on {tag}" + self.exemptions.withdrawn(ctx))
 
 
 @dataclass(frozen=True, slots=True)
 class ListFreshness(RuleBase):
-    """The copy of the list must be recent: a stale list is a list we cannot rely on."""
+    """The copy of the list must be recent: a stale list is a list we cannot rely on.
+
+    A copy dated after the date of the call cannot have been the copy in use: it is
+    refused (fails closed) rather than counted as fresh.
+    """
 
     list_name: str
     max_age_days: int | None
     max_age_months: int | None
 
     precedence = 10
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "list": _LIST_KEY,
+        "max_age_days": Key("int", low=1, high=3660, doc="oldest usable copy, in days"),
+        "max_age_months": Key("int", low=1, high=120, doc="oldest usable copy, in months"),
+    }
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> ListFreshness:
+    def from_params(cls, head: RuleHead, params: Params) -> ListFreshness:
         """Build from ``list`` and one of ``max_age_days`` / ``max_age_months``."""
-        days = params.get("max_age_days", int)
-        months = params.get("max_age_months", int)
+        days = params.get("max_age_days")
+        months = params.get("max_age_months")
         if (days is None) == (months is None):
             raise params.error("give exactly one of max_age_days and max_age_months")
-        return cls(rule_id, citation, modes, _list_name(params), days, months)
+        return cls(head, _list_name(params), days, months)
 
     @property
     def list_names(self) -> tuple[str, ...]:
@@ -98,19 +142,25 @@ class ListFreshness(RuleBase):
         return add_months(published, self.max_age_months), f"{self.max_age_months} months"
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
-        """Block when the list is missing, undated, or older than the limit."""
+        """Block when the list is missing, undated, dated after the call, or too old."""
         check: ListCheck | None = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
         tag = f"{check.name} v{check.version}"
         if check.published is None:
             return self.outcome(Status.BLOCK, f"list {tag} has no published date")
-        today = ctx.attempt.at.date()
+        today = ctx.call_date
+        if check.published > today:
+            return self.outcome(
+                Status.BLOCK,
+                f"list {tag} is dated {check.published}, after the date of the call "
+                f"({today}): a copy from the future is a wrong date, not a fresh copy")
         limit, span = self._limit(check.published)
         if today > limit:
             age = (today - check.published).days
             return self.outcome(
                 Status.BLOCK,
-                f"list {tag} published {check.published} is {age} days old; at most {span}",
+                f"list {tag} published {check.published} is {age} days old on {today}; "
+                f"at most {span}",
             )
         return self.outcome(Status.PASS, f"list {tag} published {check.published}, within {span}")

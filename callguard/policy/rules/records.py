@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-from callguard.policy.model import DialingMode, FactKind
+from callguard.policy.model import FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
-from callguard.policy.rules.base import Context, Params, RuleBase
-from callguard.policy.rules.exemptions import Exemptions
+from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.rules.exemptions import EXEMPTION_KEYS, Exemptions
+from callguard.policy.schema import Key
 
 __all__ = ["CompanyDoNotCall", "ConsentRequired"]
 
@@ -18,14 +21,13 @@ class CompanyDoNotCall(RuleBase):
 
     precedence = 20
     prefetch = frozenset({FactKind.COMPANY_DNC})
+    KEYS: ClassVar[Mapping[str, Key]] = {}
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> CompanyDoNotCall:
+    def from_params(cls, head: RuleHead, params: Params) -> CompanyDoNotCall:
         """No parameters."""
         del params
-        return cls(rule_id, citation, modes)
+        return cls(head)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block on any do-not-call record of this solicitor for the number."""
@@ -49,19 +51,20 @@ class ConsentRequired(RuleBase):
     possibly_wireless_only: bool
 
     precedence = 50
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "numbers": Key("str", choices=("any", "possibly-wireless"),
+                       doc="which numbers the rule covers (default any)"),
+        **EXEMPTION_KEYS,
+    }
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> ConsentRequired:
+    def from_params(cls, head: RuleHead, params: Params) -> ConsentRequired:
         """Build from ``exempt_consent``, the ``ebr_*`` keys and ``numbers``."""
         exemptions = Exemptions.from_params(params)
         if not exemptions.needs:
             raise params.error("a consent-required rule needs exempt_consent or ebr_citation")
-        numbers = params.get("numbers", str, "any")
-        if numbers not in ("any", "possibly-wireless"):
-            raise params.error(f"numbers {numbers!r} must be 'any' or 'possibly-wireless'")
-        return cls(rule_id, citation, modes, exemptions, numbers == "possibly-wireless")
+        numbers = params.get("numbers", "any")
+        return cls(head, exemptions, numbers == "possibly-wireless")
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass only on a valid consent of an accepted kind or a live relationship."""
@@ -80,4 +83,5 @@ class ConsentRequired(RuleBase):
         wireless = " to a possibly wireless number" if self.possibly_wireless_only else ""
         return self.outcome(
             Status.BLOCK, f"{attempt.mode.value} calls{wireless} need {need}; none on record"
+            + self.exemptions.withdrawn(ctx),
         )

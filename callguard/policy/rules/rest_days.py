@@ -1,65 +1,87 @@
-"""No calls on Sundays or legal holidays, on the called party's local date."""
+"""No calls on Sundays or legal holidays, on the called party's local date.
+
+The legal holidays come from the pack's own calendar (``policy/calendar.py``): the
+statute's days, moving rules and effective dates as data, never a library's idea of them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from typing import ClassVar
 
-import holidays
-
-from callguard.policy.model import DialingMode
+from callguard.policy.calendar import Calendar
 from callguard.policy.outcome import NeedFacts, Outcome, Status
-from callguard.policy.rules.base import Context, Params, RuleBase
-from callguard.policy.rules.exemptions import Exemptions, window_fits
+from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.rules.exemptions import EXEMPTION_KEYS, Exemptions, window_fits
+from callguard.policy.schema import Key
 
-__all__ = ["RestDays", "holiday_name"]
+__all__ = ["RestDays"]
 
 _SUNDAY = 6
+_DAY_CACHE_LIMIT = 4096
 
 
-@lru_cache(maxsize=64)
-def _calendar(country: str, subdivision: str | None, year: int) -> holidays.HolidayBase:
-    return holidays.country_holidays(country, subdiv=subdivision, years=year)
+@dataclass(frozen=True, slots=True)
+class _Day:
+    """What the calendar says of one day."""
+
+    in_force: bool  # a version of the calendar covers the day
+    rest: str | None  # why it is a rest day, or None
+    label: str  # the calendar version that said so
 
 
-@lru_cache(maxsize=4096)
-def holiday_name(country: str, subdivision: str | None, day: date) -> str | None:
-    """The legal holiday on ``day`` (observed days included), or None."""
-    name = _calendar(country, subdivision, day.year).get(day)
-    return str(name) if name is not None else None
+def _judge_day(calendar: Calendar, sundays: bool, day: date) -> _Day:
+    """What the calendar says of ``day`` (the rule keeps the answer: most calls of a day
+    ask the same question)."""
+    version = calendar.version_on(day)
+    if version is None:
+        return _Day(False, None, f"calendar {calendar.id} none in force")
+    label = f"calendar {calendar.id} {version.effective_from}"
+    holidays = [h for h in version.holidays_on(day) if h.name != "Sunday"]
+    if holidays:
+        return _Day(True, "a legal holiday: " + "; ".join(h.label() for h in holidays), label)
+    if day.weekday() == _SUNDAY and (sundays or version.sundays):
+        return _Day(True, "a Sunday", label)
+    return _Day(True, None, label)
 
 
 @dataclass(frozen=True, slots=True)
 class RestDays(RuleBase):
-    """Block on Sundays and on the jurisdiction's legal holidays (local date, every zone)."""
+    """Block on Sundays and on the calendar's legal holidays (local date, every zone)."""
 
-    country: str
-    subdivision: str | None
+    calendar: Calendar
     sundays: bool
     exemptions: Exemptions
+    _days: dict[date, _Day] = field(default_factory=dict, compare=False, repr=False)
 
     precedence = 65
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "calendar": Key("str", required=True, doc="id of a [[calendars]] entry of the pack"),
+        "sundays": Key("bool", doc="every Sunday is a rest day under this rule's own words "
+                                   "(default true)"),
+        **EXEMPTION_KEYS,
+    }
 
     @classmethod
-    def from_params(
-        cls, rule_id: str, citation: str, modes: frozenset[DialingMode], params: Params
-    ) -> RestDays:
-        """Build from ``holiday_country``, ``holiday_subdivision`` and ``sundays``."""
-        country = params.get("holiday_country", str, required=True)
-        subdivision = params.get("holiday_subdivision", str)
-        try:
-            _calendar(country, subdivision, 2000)
-        except NotImplementedError:
-            raise params.error(f"no holiday calendar for {country}/{subdivision}") from None
-        return cls(rule_id, citation, modes, country, subdivision,
-                   params.get("sundays", bool, True), Exemptions.from_params(params))
+    def from_params(cls, head: RuleHead, params: Params) -> RestDays:
+        """Build from ``calendar`` (an id in the same pack) and ``sundays``."""
+        name = params.get("calendar")
+        calendar = params.calendars.get(name)
+        if not isinstance(calendar, Calendar):
+            known = ", ".join(sorted(params.calendars)) or "none in this pack"
+            raise params.error(f"calendar {name!r} is not a [[calendars]] id of this pack; "
+                               f"known: {known}")
+        return cls(head, calendar, params.get("sundays", True), Exemptions.from_params(params))
 
-    def _rest_day(self, day: date) -> str | None:
-        if self.sundays and day.weekday() == _SUNDAY:
-            return "a Sunday"
-        name = holiday_name(self.country, self.subdivision, day)
-        return f"a legal holiday ({name})" if name else None
+    def _rest_day(self, day: date) -> _Day:
+        judged = self._days.get(day)
+        if judged is None:
+            if len(self._days) >= _DAY_CACHE_LIMIT:
+                self._days.clear()
+            judged = self._days[day] = _judge_day(self.calendar, self.sundays, day)
+        return judged
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block when the local date in any candidate zone is a rest day."""
@@ -69,15 +91,29 @@ class RestDays(RuleBase):
                 f"called party's local time unknown ({ctx.local_unknown_reason}); "
                 "cannot rule out a Sunday or legal holiday",
             )
-        for lt in ctx.local:
-            rest = self._rest_day(lt.at.date())
+        days = [(lt, self._rest_day(lt.at.date())) for lt in ctx.local]
+        if len(days) == 1:
+            params = f"{self.version}; {days[0][1].label}"
+        else:
+            labels = dict.fromkeys(judged.label for _, judged in days)
+            params = f"{self.version}; {'; '.join(labels)}"
+        for lt, judged in days:
+            day = lt.at.date()
+            if not judged.in_force:
+                return self.outcome(
+                    Status.BLOCK,
+                    f"no text of {self.calendar.citation} is in force on {day} (calendar "
+                    f"{self.calendar.id} has no version for that date): a legal holiday "
+                    "cannot be ruled out", params)
+            rest = judged.rest
             if rest is None:
                 continue
             exemption = self.exemptions.find(ctx, window_fits(ctx))
             if isinstance(exemption, NeedFacts):
                 return exemption
-            reason = f"{lt.at:%Y-%m-%d} in {lt.zone} is {rest}"
+            reason = f"{day:%Y-%m-%d} in {lt.zone} is {rest}"
             if exemption is not None:
-                return self.outcome(Status.EXEMPT, f"{reason}; exempt: {exemption}")
-            return self.outcome(Status.BLOCK, reason)
-        return self.outcome(Status.PASS, "not a Sunday or legal holiday in any candidate zone")
+                return self.outcome(Status.EXEMPT, f"{reason}; exempt: {exemption}", params)
+            return self.outcome(Status.BLOCK, reason + self.exemptions.withdrawn(ctx), params)
+        return self.outcome(Status.PASS, "not a Sunday or legal holiday in any candidate zone",
+                            params)

@@ -1,0 +1,170 @@
+"""Utah's legal holidays, date by date, against the words of Utah Code 63G-1-301.
+
+The table below is written by hand from the statute's words (as effective 2025-05-07;
+before that date only the days of the period are listed), not computed: (1)(a) fixed days
+moved by (2)(a) Saturday -> preceding Friday and (2)(b) Sunday -> following Monday;
+(1)(b) the Monday days, Thanksgiving, and Juneteenth moved by (2)(c) Tuesday-Friday ->
+preceding Monday and (2)(d) Saturday/Sunday -> following Monday; (1)(c) every Sunday
+(Easter Sunday is a Sunday). Every day of 2025-2030 is checked, through the rest-days rule.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from datetime import date, timedelta
+
+import pytest
+
+from callguard.errors import ConfigError
+from callguard.policy import DialingMode, Status, pack_from_mapping
+from callguard.policy.calendar import ProclaimedDay, easter_sunday
+from tests.conftest import PACKS, PACKS_DIR, decide
+
+RULE = "us-ut:13-25a-103(3):sunday-holiday"
+CALENDAR = PACKS["us-ut"].calendars["us-ut:legal-holidays"]
+
+# Every Utah legal holiday that is not a Sunday, 2025-2030 (MM-DD by year).
+EXPECTED = {
+    2025: ["01-01", "01-20", "02-17",  # the text before 2025-05-07
+           "05-26", "06-16", "07-04", "07-24", "09-01", "10-13", "11-11", "11-27", "12-25"],
+    2026: ["01-01", "01-19", "02-16", "05-25", "06-15", "07-03", "07-24", "09-07", "10-12",
+           "11-11", "11-26", "12-25"],
+    2027: ["01-01", "01-18", "02-15", "05-31", "06-21", "07-05", "07-23", "09-06", "10-11",
+           "11-11", "11-25", "12-24", "12-31"],
+    2028: ["01-17", "02-21", "05-29", "06-19", "07-04", "07-24", "09-04", "10-09", "11-10",
+           "11-23", "12-25"],
+    2029: ["01-01", "01-15", "02-19", "05-28", "06-18", "07-04", "07-24", "09-03", "10-08",
+           "11-12", "11-22", "12-25"],
+    2030: ["01-01", "01-21", "02-18", "05-27", "06-17", "07-04", "07-24", "09-02", "10-14",
+           "11-11", "11-28", "12-25"],
+}
+HOLIDAYS = {date(year, int(md[:2]), int(md[3:])) for year, days in EXPECTED.items()
+            for md in days}
+
+
+def every_day():
+    day = date(2025, 1, 1)
+    while day.year <= 2030:
+        yield day
+        day += timedelta(days=1)
+
+
+def test_the_table_is_weekday_right():
+    """The hand-written table itself: (2)(a)-(d) never leave a holiday on a weekend."""
+    assert all(day.weekday() < 5 for day in HOLIDAYS)
+
+
+def test_every_day_2025_to_2030_against_the_words():
+    """The calendar's answer for each of the 2,191 days equals the table (or a Sunday)."""
+    wrong = []
+    for day in every_day():
+        found = CALENDAR.holidays_on(day)
+        assert found is not None, day
+        expected = day in HOLIDAYS or day.weekday() == 6
+        if bool(found) != expected:
+            wrong.append((day, [h.name for h in found]))
+    assert wrong == []
+
+
+def test_every_day_through_the_rest_days_rule():
+    """The same, through the full decision: the rule blocks exactly on those days."""
+    wrong = []
+    for day in every_day():
+        at = f"{day.isoformat()}T11:00:00-07:00"
+        verdict = decide(at=at, published=day - timedelta(days=1), mode=DialingMode.MANUAL)
+        outcome = next(o for o in verdict.outcomes if o.rule_id == RULE)
+        expected = day in HOLIDAYS or day.weekday() == 6
+        if (outcome.status is Status.BLOCK) != expected:
+            wrong.append((day, outcome.status, outcome.reason))
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("day", "name", "moved_from"), [
+    (date(2026, 6, 15), "Juneteenth National Freedom Day", date(2026, 6, 19)),   # (2)(c)
+    (date(2027, 6, 21), "Juneteenth National Freedom Day", date(2027, 6, 19)),   # (2)(d)
+    (date(2026, 7, 3), "Independence Day", date(2026, 7, 4)),                    # (2)(a)
+    (date(2027, 7, 5), "Independence Day", date(2027, 7, 4)),                    # (2)(b)
+    (date(2027, 12, 31), "New Year's Day", date(2028, 1, 1)),                    # (2)(a)
+])
+def test_moved_days_name_their_subsection(day, name, moved_from):
+    """The reason cites the moving subsection and the day moved from."""
+    (holiday,) = CALENDAR.holidays_on(day) or ()
+    assert (holiday.name, holiday.moved_from) == (name, moved_from)
+    assert "63G-1-301(2)" in holiday.citation
+
+
+def test_easter_by_the_gregorian_computus():
+    """Known Gregorian Easter dates (and the method never changes a verdict: a Sunday)."""
+    known = {2024: date(2024, 3, 31), 2025: date(2025, 4, 20), 2026: date(2026, 4, 5),
+             2027: date(2027, 3, 28), 2028: date(2028, 4, 16), 2029: date(2029, 4, 1),
+             2030: date(2030, 4, 21), 2038: date(2038, 4, 25), 2285: date(2285, 3, 22)}
+    for year, day in known.items():
+        assert easter_sunday(year) == day
+        assert day.weekday() == 6
+
+
+def test_easter_matches_dateutil_where_installed():
+    """Cross-check 1900-2100 with dateutil's Western Easter when it is present."""
+    easter = pytest.importorskip("dateutil.easter")
+    for year in range(1900, 2101):
+        assert easter_sunday(year) == easter.easter(year)
+
+
+def test_a_later_text_is_one_more_version():
+    """An amendment (here: Good Friday from 2026-05-06, for the test only) is a data change."""
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    calendar = doc["calendars"][0]
+    current = calendar["versions"][-1]
+    current["effective_until"] = date(2026, 5, 6)
+    later = copy.deepcopy(current)
+    del later["effective_until"]
+    later["effective_from"] = date(2026, 5, 6)
+    later["source"] = "test-only version"
+    later["days"].append({"name": "Good Friday", "citation": "test", "easter": -2})
+    calendar["versions"].append(later)
+    pack = pack_from_mapping(doc)
+    amended = pack.calendars["us-ut:legal-holidays"]
+    assert not amended.holidays_on(date(2026, 4, 3))  # Good Friday 2026: before the text
+    assert [h.name for h in amended.holidays_on(date(2027, 3, 26)) or ()] == ["Good Friday"]
+    assert not CALENDAR.holidays_on(date(2027, 3, 26))  # the shipped text has no Good Friday
+
+
+def test_versions_must_not_overlap():
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    del doc["calendars"][0]["versions"][0]["effective_until"]
+    with pytest.raises(ConfigError, match=r"must end \(effective_until\) no later than 2025-05-07"):
+        pack_from_mapping(doc)
+
+
+def test_a_day_needs_exactly_one_form():
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    doc["calendars"][0]["versions"][1]["days"][0]["month"] = 1
+    with pytest.raises(ConfigError, match="give exactly one of date"):
+        pack_from_mapping(doc)
+
+
+def test_unknown_day_key_is_refused():
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    doc["calendars"][0]["versions"][1]["days"][0]["moves_citaton"] = "x"
+    with pytest.raises(ConfigError, match="unknown key 'moves_citaton' in a calendar day"):
+        pack_from_mapping(doc)
+
+
+def test_proclaimed_days_need_a_version_that_provides_for_them():
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    with pytest.raises(ConfigError, match="does not provide for proclaimed days"):
+        pack_from_mapping(doc, proclaimed=[("us-ut:legal-holidays", ProclaimedDay(
+            date(2025, 2, 3), "x", "y"))])
+
+
+def test_no_version_in_force_blocks():
+    """A day no text covers: a legal holiday cannot be ruled out (fail closed)."""
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    doc["calendars"][0]["versions"][-1]["effective_until"] = date(2026, 7, 1)
+    pack = pack_from_mapping(doc)
+    rule = next(r for r in pack.rules if r.rule_id == RULE)
+    from tests.test_engine import context_for
+    outcome = rule.evaluate(context_for("2026-07-22T11:00:00-06:00"))
+    assert outcome.status is Status.BLOCK
+    assert "no text of Utah Code 63G-1-301 is in force on 2026-07-22" in outcome.reason

@@ -1,0 +1,65 @@
+"""CRM ZIP codes outside the states: territories, Wake, freely associated states, military."""
+
+from __future__ import annotations
+
+import pytest
+
+from callguard.errors import UsageError
+from callguard.numbers import parse_location
+from callguard.numbers.location import STATE_CODES, region_for_state, state_for_zip
+
+ALL = frozenset({"US", "PR", "VI", "GU", "AS", "MP", "UM", "PW", "FM", "MH"})
+
+
+@pytest.mark.parametrize(("zip5", "code", "zones"), [
+    ("96799", "AS", ("Pacific/Pago_Pago",)),      # inside Hawaii's 967 prefix: UTC-11
+    ("96898", "UM", ("Pacific/Wake",)),           # inside 968: UTC+12
+    ("96910", "GU", ("Pacific/Guam",)),
+    ("96932", "GU", ("Pacific/Guam",)),
+    ("96950", "MP", ("Pacific/Saipan",)),
+    ("96939", "PW", ("Pacific/Palau",)),
+    ("96941", "FM", ("Pacific/Chuuk", "Pacific/Pohnpei", "Pacific/Kosrae")),
+    ("96960", "MH", ("Pacific/Majuro", "Pacific/Kwajalein")),
+    ("00601", "PR", ("America/Puerto_Rico",)),
+    ("00802", "VI", ("America/St_Thomas",)),
+    ("96701", "HI", ("Pacific/Honolulu",)),
+    ("96801", "HI", ("Pacific/Honolulu",)),
+])
+def test_zip_codes_that_are_not_states(zip5, code, zones):
+    """Each is read ZIP by ZIP, with its own zones, when the site calls its region."""
+    location = parse_location(zip5, regions=ALL)
+    assert (location.state, location.zones) == (code, zones)
+
+
+def test_american_samoa_is_not_judged_on_honolulu_time():
+    """Issue 17 kind 4: 96799 was Hawaii (UTC-10); American Samoa is UTC-11."""
+    assert parse_location("96799", regions=ALL).zones == ("Pacific/Pago_Pago",)
+
+
+@pytest.mark.parametrize("zip5", ["96799", "96910", "00601", "00802", "96950", "96898",
+                                  "96940"])
+def test_a_territory_the_site_does_not_call_is_refused(zip5):
+    """regions = ["US"] (the default) calls only the 50 states and DC."""
+    with pytest.raises(UsageError, match="a region this site does not call"):
+        parse_location(zip5)
+
+
+@pytest.mark.parametrize("zip5", ["09012", "34001", "96201", "96601"])
+def test_military_post_offices_have_no_knowable_zone(zip5):
+    with pytest.raises(UsageError, match="military post office"):
+        parse_location(zip5, regions=ALL)
+
+
+@pytest.mark.parametrize("zip5", ["96933", "96901", "96999", "09901", "00400", "00000"])
+def test_unassigned_zip_codes_are_refused(zip5):
+    assert state_for_zip(zip5) is None
+    with pytest.raises(UsageError, match="not assigned"):
+        parse_location(zip5, regions=ALL)
+
+
+def test_regions_of_codes():
+    assert region_for_state("UT") == "US"
+    assert region_for_state("DC") == "US"
+    assert region_for_state("PR") == "PR"
+    assert {"UT", "DC", "PR", "GU", "AS", "MP", "VI"} <= STATE_CODES
+    assert "PW" not in STATE_CODES  # a sovereign state in free association, not a territory

@@ -1,0 +1,222 @@
+"""The closed pack schema: a typo in a pack must not load and must say what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from datetime import date
+
+import pytest
+
+from callguard.errors import ConfigError
+from callguard.policy import pack_from_mapping
+from tests.conftest import PACKS_DIR
+
+
+def doc(pack_id: str) -> dict:
+    return tomllib.loads((PACKS_DIR / f"{pack_id}.toml").read_text())
+
+
+def rule(document: dict, rule_id: str) -> dict:
+    return next(r for r in document["rules"] if r["id"] == rule_id)
+
+
+def refused(document: dict, *fragments: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        pack_from_mapping(document, origin="packs/x.toml")
+    message = str(caught.value)
+    for fragment in fragments:
+        assert fragment in message, message
+    return message
+
+
+class TestTyposDoNotLoad:
+    """Issue 17, kind 1: each of these used to load and loosen the law silently."""
+
+    def test_misspelt_ebr_key_is_refused_with_the_allowed_keys(self):
+        """`ebr_after_transaction_month` (no "s") made the EBR last until ended."""
+        document = doc("us-ut")
+        target = rule(document, "us-ut:13-25a-103(2)")
+        target["ebr_after_transaction_month"] = target.pop("ebr_after_transaction_months")
+        message = refused(document, "packs/x.toml", "rule us-ut:13-25a-103(2)",
+                          "unknown key 'ebr_after_transaction_month'",
+                          "allowed keys: amendments, citation, ebr_after_inquiry_months, "
+                          "ebr_after_transaction_months, ebr_citation, exempt_consent, id, "
+                          "kind, modes, notes, numbers, source")
+        assert message.index("unknown key") < message.index("allowed keys")
+
+    def test_area_codes_as_strings_are_refused(self):
+        """`["801","385","435"]` made `801 in area_codes` False: Utah only by CRM."""
+        document = doc("us-ut")
+        document["scope"]["called_party_area_codes"] = ["801", "385", "435"]
+        refused(document, "[scope]", "'called_party_area_codes[0]' must be a list of "
+                "integers from 200 to 999, not string '801'")
+
+    def test_area_code_out_of_range(self):
+        document = doc("us-ut")
+        document["scope"]["called_party_area_codes"] = [801, 38]
+        refused(document, "'called_party_area_codes[1]' is 38; it must be from 200 to 999")
+
+    def test_called_party_state_must_be_a_state_or_territory(self):
+        document = doc("us-ut")
+        document["scope"]["called_party_state"] = "Utah"
+        refused(document, "'called_party_state' is 'Utah'; allowed:", "'UT'", "'PR'")
+
+    def test_unknown_scope_key(self):
+        document = doc("us-ut")
+        document["scope"]["called_party_states"] = ["UT"]
+        refused(document, "unknown key 'called_party_states' in [scope]",
+                "allowed keys: always, called_party_area_codes, called_party_state, notes, "
+                "origin_states")
+
+    def test_unknown_pack_key(self):
+        document = doc("us-ut")
+        document["pack"]["effective_untill"] = date(2030, 1, 1)
+        refused(document, "unknown key 'effective_untill' in [pack]", "effective_until")
+
+    def test_pack_must_say_statute_or_house_policy(self):
+        document = doc("us-ut")
+        del document["pack"]["kind"]
+        refused(document, "missing required key 'kind' in [pack]",
+                "('statute' or 'house-policy')")
+
+    def test_unknown_top_level_table(self):
+        document = doc("us-ut")
+        document["rule"] = [{}]
+        refused(document, "unknown key 'rule' in the pack file")
+
+    def test_wrong_element_type_in_exempt_consent(self):
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(c)(2)")["exempt_consent"] = ["written", 3]
+        refused(document, "'exempt_consent[1]' must be a list of strings", "not integer 3")
+
+    def test_unknown_consent_kind(self):
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(c)(2)")["exempt_consent"] = ["writen"]
+        refused(document, "'exempt_consent[0]' is 'writen'; allowed: 'autodialer'")
+
+    def test_unknown_mode(self):
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(a)(2)")["modes"] = ["predictve"]
+        refused(document, "'modes[0]' is 'predictve'")
+
+    def test_key_of_another_kind_is_refused(self):
+        """`max_age_days` means nothing to a registry-list rule."""
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(c)(2)")["max_age_days"] = 31
+        refused(document, "rule us-federal:64.1200(c)(2)", "unknown key 'max_age_days'")
+
+    def test_number_given_as_string(self):
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(c)(2)(i)(D)")["max_age_days"] = "31"
+        refused(document, "'max_age_days' must be an integer from 1 to 3660, not string '31'")
+
+    def test_ebr_months_without_citation(self):
+        document = doc("us-federal")
+        del rule(document, "us-federal:64.1200(c)(2)")["ebr_citation"]
+        refused(document, "given without ebr_citation")
+
+    def test_clock_must_be_24_hour(self):
+        document = doc("us-federal")
+        rule(document, "us-federal:64.1200(c)(1)")["earliest"] = "8am"
+        refused(document, "'earliest' is '8am'")
+
+    def test_obligation_schema(self):
+        document = doc("us-federal")
+        document["obligations"][0]["second"] = 5
+        refused(document, "unknown key 'second' in [[obligations]]")
+
+    def test_obligation_seconds_range(self):
+        document = doc("us-federal")
+        document["obligations"][0]["seconds"] = 0
+        refused(document, "'seconds' is 0; it must be from 0.1 to 600")
+
+    def test_exemption_paragraphs_are_strings(self):
+        document = doc("us-ut-hb45-2000")
+        rule(document, "us-ut-hb45-2000:13-26a-106(1)(a)")["exemption_paragraphs"] = {
+            "13-26a-104(1)(a)": 1}
+        refused(document, "'13-26a-104(1)(a)' must be a string")
+
+    def test_shipped_packs_load(self):
+        """The packs as shipped pass their own schema."""
+        for pack_id in ("us-federal", "us-ut", "us-ut-hb45-2000"):
+            assert pack_from_mapping(doc(pack_id)).id == pack_id
+
+
+class TestAmendments:
+    """Parameters change by effective date inside one pack; the rule id never changes."""
+
+    def amended(self) -> dict:
+        document = doc("us-federal")
+        target = rule(document, "us-federal:64.1200(c)(2)(i)(D)")
+        target["amendments"] = [{"effective_from": date(2027, 1, 1), "max_age_days": 20,
+                                 "source": "a later amendment (example)",
+                                 "citation": "47 CFR 64.1200(c)(2)(i)(D) (as amended)"}]
+        return document
+
+    def test_versions_by_date_with_a_stable_id(self):
+        pack = pack_from_mapping(self.amended())
+        before = {r.rule_id: r for r in pack.rules_on(date(2026, 12, 31))}
+        after = {r.rule_id: r for r in pack.rules_on(date(2027, 1, 1))}
+        rule_id = "us-federal:64.1200(c)(2)(i)(D)"
+        assert before[rule_id].max_age_days == 31  # type: ignore[attr-defined]
+        assert after[rule_id].max_age_days == 20  # type: ignore[attr-defined]
+        assert (before[rule_id].version, after[rule_id].version) == ("2025-04-11", "2027-01-01")
+        assert after[rule_id].citation == "47 CFR 64.1200(c)(2)(i)(D) (as amended)"
+        assert set(before) == set(after)
+
+    def test_amendment_keys_are_closed_too(self):
+        document = self.amended()
+        rule(document, "us-federal:64.1200(c)(2)(i)(D)")["amendments"][0]["max_age_day"] = 20
+        refused(document, "amendment #1", "unknown key 'max_age_day' in an amendment")
+
+    def test_amendment_needs_its_source(self):
+        document = self.amended()
+        del rule(document, "us-federal:64.1200(c)(2)(i)(D)")["amendments"][0]["source"]
+        refused(document, "missing required key 'source' in an amendment")
+
+    def test_amendments_in_date_order_after_the_pack_begins(self):
+        document = self.amended()
+        rule(document, "us-federal:64.1200(c)(2)(i)(D)")["amendments"][0]["effective_from"] = (
+            date(2025, 1, 1))
+        refused(document, "must be after 2025-04-11")
+
+    def test_an_amendment_that_breaks_the_rule_is_refused(self):
+        document = self.amended()
+        amendment = rule(document, "us-federal:64.1200(c)(2)(i)(D)")["amendments"][0]
+        amendment["max_age_months"] = 1  # now both are given
+        refused(document, "give exactly one of max_age_days and max_age_months")
+
+
+class TestInterpretations:
+    """Readings the words leave open: declared in the pack, chosen by the site."""
+
+    def test_every_option_is_built_at_load(self):
+        """A broken option fails before any site chooses it."""
+        document = doc("us-ut")
+        reading = next(i for i in document["interpretations"] if i["id"] == "us-ut:between-hours")
+        reading["options"]["ends-callable"]["overrides"][0]["ends"] = "sometimes"
+        refused(copy.deepcopy(document), "'ends' is 'sometimes'")
+
+    def test_override_must_name_a_rule_of_the_pack(self):
+        document = doc("us-ut")
+        reading = next(i for i in document["interpretations"] if i["id"] == "us-ut:between-hours")
+        reading["options"]["ends-callable"]["overrides"][0]["rule"] = "us-ut:hours"
+        refused(document, "no rule 'us-ut:hours' in this pack")
+
+    def test_default_changes_nothing(self):
+        document = doc("us-ut")
+        reading = next(i for i in document["interpretations"] if i["id"] == "us-ut:between-hours")
+        reading["default"] = "ends-callable"
+        refused(document, "the default option must change nothing")
+
+    def test_chosen_option_must_exist(self):
+        with pytest.raises(ConfigError, match="options are ends-forbidden, ends-callable"):
+            pack_from_mapping(doc("us-ut"), choices={"us-ut:between-hours": "maybe"})
+
+    def test_choice_changes_the_rule_and_its_version(self):
+        pack = pack_from_mapping(doc("us-federal"),
+                                 choices={"us-federal:predictive-dialers": "not-autodialed"})
+        target = next(r for r in pack.rules if r.rule_id == "us-federal:64.1200(a)(2)")
+        assert {m.value for m in target.modes} == {"prerecorded"}
+        assert target.version == "2025-04-11; us-federal:predictive-dialers=not-autodialed"

@@ -1,0 +1,199 @@
+"""`callguard packs check|show`, refused future list dates, and `consent add --expires`,
+through the real command in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from callguard.cli.records import consent_expiry
+from callguard.numbers import NumberParser
+from tests.conftest import PACKS_DIR
+from tests.test_cli import ALLOW, BLOCK, USAGE, cli
+
+
+@pytest.fixture
+def packs_copy(tmp_path):
+    """A copy of the shipped packs and their cases, to break one on purpose."""
+    target = tmp_path / "jurisdictions"
+    shutil.copytree(PACKS_DIR, target)
+    return target
+
+
+class TestPacksCheck:
+    """A pack file is checked whole, and the statute cases beside it are run."""
+
+    def test_shipped_pack_is_valid_and_its_cases_pass(self, tmp_path):
+        result = cli("packs", "check", str(PACKS_DIR / "us-ut.toml"), data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stdout + result.stderr
+        assert "valid us-ut 2026.12.0 (statute)" in " ".join(result.stdout.split())
+        assert "statute cases us-ut.tests.toml: 50 of 50 pass" in result.stdout
+
+    def test_a_typo_is_refused_naming_file_rule_key_and_allowed_keys(self, tmp_path,
+                                                                       packs_copy):
+        path = packs_copy / "us-ut.toml"
+        path.write_text(path.read_text().replace("ebr_after_transaction_months = 18",
+                                                 "ebr_after_transaction_month = 18"))
+        result = cli("packs", "check", str(path), data_dir=tmp_path)
+        assert result.returncode == USAGE
+        message = " ".join(result.stderr.split())
+        for fragment in (str(path), "rule us-ut:13-25a-103(2)",
+                         "unknown key 'ebr_after_transaction_month'", "allowed keys:",
+                         "ebr_after_transaction_months"):
+            assert fragment in message, message
+
+    def test_a_failing_case_exits_1_with_the_difference(self, tmp_path, packs_copy):
+        cases = packs_copy / "us-ut.tests.toml"
+        cases.write_text(cases.read_text().replace(
+            'name = "13-25a-103(3): Saturday 2026-07-25 is callable"\n'
+            'words = "13-25a-103(3)(b)-(c): on a Sunday or on a legal holiday"\n'
+            "at = 2026-07-25T11:00:00-06:00",
+            'name = "13-25a-103(3): Saturday 2026-07-25 is callable"\n'
+            'words = "13-25a-103(3)(b)-(c): on a Sunday or on a legal holiday"\n'
+            "at = 2026-07-26T11:00:00-06:00"))
+        result = cli("packs", "check", str(packs_copy / "us-ut.toml"), data_dir=tmp_path)
+        assert result.returncode == BLOCK
+        assert "FAIL 13-25a-103(3): Saturday 2026-07-25 is callable" in result.stdout
+        assert "verdict BLOCK, expected ALLOW" in result.stdout
+        assert "49 of 50 pass" in result.stdout
+
+    def test_a_cases_file_can_be_checked_alone(self, tmp_path):
+        result = cli("packs", "check", str(PACKS_DIR / "us-federal.tests.toml"),
+                     data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stdout + result.stderr
+        assert "of 47 pass" in result.stdout
+
+    def test_expiry_warning_for_a_pack_ending_soon(self, tmp_path, packs_copy):
+        path = packs_copy / "us-ut.toml"
+        path.write_text(path.read_text().replace("effective_from = 2025-01-01\nsource",
+                                                 "effective_from = 2025-01-01\n"
+                                                 "effective_until = 2027-01-01\nsource", 1))
+        result = cli("packs", "check", str(path), "--on", "2026-12-10", data_dir=tmp_path)
+        text = " ".join(result.stdout.split())
+        assert "warning pack us-ut 2026.12.0 ends on 2027-01-01 (in 22 days)" in text
+
+
+class TestPacksShow:
+    """What applies on a date: citations, parameters and their version, notes, readings."""
+
+    def test_show_prints_rules_notes_and_calendar(self, tmp_path):
+        result = cli("packs", "show", "us-ut", "--on", "2027-06-01", data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stderr
+        out = result.stdout
+        assert "us-ut:13-25a-103(3):hours  [calling-hours]  Utah Code 13-25a-103(3)(a)" in out
+        assert "interpretation us-ut:between-hours" in out
+        assert "-> ends-forbidden" in out
+        assert "2027-06-21 Juneteenth National Freedom Day" in out
+        assert "note: 'Unsolicited telephone call' is not defined" in out
+
+    def test_show_json_names_the_site_choice(self, tmp_path):
+        config = tmp_path / "c.toml"
+        config.write_text(f"[callguard]\npacks_dir = '{PACKS_DIR}'\n[interpretations]\n"
+                          "'us-federal:predictive-dialers' = 'not-autodialed'\n")
+        result = cli("--config", str(config), "packs", "show", "us-federal", "--json",
+                     data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stderr
+        data = json.loads(result.stdout)
+        reading = next(i for i in data["interpretations"]
+                       if i["id"] == "us-federal:predictive-dialers")
+        assert (reading["chosen"], reading["default"]) == ("not-autodialed", "autodialed")
+        rule = next(r for r in data["rules"] if r["id"] == "us-federal:64.1200(a)(2)")
+        assert rule["modes"] == ["prerecorded"]
+        assert rule["version"] == "2025-04-11; us-federal:predictive-dialers=not-autodialed"
+        assert data["kind"] == "statute"
+        assert data["enabled"] is True
+
+    def test_unknown_pack(self, tmp_path):
+        result = cli("packs", "show", "us-mars", data_dir=tmp_path)
+        assert result.returncode == USAGE
+        assert "unknown pack 'us-mars'" in result.stderr
+
+
+class TestListDates:
+    """A registry copy dated in the future is refused at import (issue 17, kind 3)."""
+
+    def test_future_published_date_is_a_usage_error(self, tmp_path):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+        result = cli("dnc", "import", str(listing), "--list", "national", "--published",
+                     future, data_dir=tmp_path)
+        assert result.returncode == USAGE
+        assert "is in the future" in " ".join(result.stderr.split())
+        status = cli("dnc", "status", "--json", data_dir=tmp_path)
+        assert json.loads(status.stdout)["lists"] == []  # nothing was published
+
+    def test_today_is_accepted(self, tmp_path):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        result = cli("dnc", "import", str(listing), "--list", "national", "--published",
+                     today, data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stderr
+
+
+class TestConsentExpiry:
+    """`--expires DATE` is the last day the consent holds, the called party's local date."""
+
+    PARSER = NumberParser()
+
+    def test_a_date_ends_when_that_day_ends_in_the_number_s_zone(self):
+        ends = consent_expiry("2027-01-31", self.PARSER.parse("8015550123"))
+        assert ends == datetime(2027, 2, 1, 7, 0, tzinfo=UTC)  # midnight MST
+
+    def test_several_zones_end_with_the_first_of_them(self):
+        """South Dakota's 605 (Mountain and Central): the Central midnight comes first."""
+        info = self.PARSER.parse("6055550123")
+        assert len(info.zones) > 1
+        ends = consent_expiry("2027-01-31", info)
+        assert ends == datetime(2027, 2, 1, 6, 0, tzinfo=UTC)
+
+    def test_an_instant_is_the_exclusive_end_itself(self):
+        ends = consent_expiry("2027-01-31T12:00:00-07:00", self.PARSER.parse("8015550123"))
+        assert ends == datetime(2027, 1, 31, 19, 0, tzinfo=UTC)
+
+    def test_through_the_command_the_consent_holds_on_its_last_day_evening(self, tmp_path):
+        """A written consent expiring on a day still allows a predictive call at 20:30 that
+        day in Utah, and not on the next day."""
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550100\n")
+        today = datetime.now(UTC).date()
+        for name in ("national", "ut-state"):
+            cli("dnc", "import", str(listing), "--list", name, "--published",
+                today.isoformat(), "--covers", "all", data_dir=tmp_path, check=True)
+        last = _next_working_wednesday(today)
+        added = cli("consent", "add", "8015550143", "--campaign", "ut-solar-predictive",
+                    "--kind", "written", "--expires", last.isoformat(),
+                    "--granted", "2026-01-01T00:00:00Z", data_dir=tmp_path)
+        assert added.returncode == ALLOW, added.stderr
+        evening = f"{last.isoformat()}T19:30:00-07:00"
+        if _is_dst(last):
+            evening = f"{last.isoformat()}T19:30:00-06:00"
+        inside = cli("check", "8015550143", "--campaign", "ut-solar-predictive", "--at",
+                     evening, "--json", data_dir=tmp_path)
+        assert json.loads(inside.stdout)["verdict"] == "ALLOW", inside.stdout
+        morning_after = (f"{(last + timedelta(days=1)).isoformat()}T10:00:00"
+                         f"{'-06:00' if _is_dst(last) else '-07:00'}")
+        after = cli("check", "8015550143", "--campaign", "ut-solar-predictive", "--at",
+                    morning_after, "--json", data_dir=tmp_path)
+        assert json.loads(after.stdout)["rule"] == "us-federal:64.1200(a)(2)", after.stdout
+
+
+def _is_dst(day: date) -> bool:
+    from zoneinfo import ZoneInfo
+    moment = datetime(day.year, day.month, day.day, 12, tzinfo=ZoneInfo("America/Denver"))
+    return bool(moment.dst())
+
+
+def _next_working_wednesday(today: date) -> date:
+    """A Wednesday ahead with a Thursday after it that are both Utah working days."""
+    from tests.test_calendar import CALENDAR
+    day = today + timedelta(days=1)
+    while True:
+        if day.weekday() == 2 and not CALENDAR.holidays_on(day) and not CALENDAR.holidays_on(
+                day + timedelta(days=1)):
+            return day
+        day += timedelta(days=1)
