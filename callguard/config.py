@@ -373,10 +373,11 @@ def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
     if values["reconnect_min_ms"] / 1000 > values["reconnect_max_s"]:
         raise ConfigError(f"{where}: reconnect_min_ms {values['reconnect_min_ms']} is above "
                           f"reconnect_max_s {values['reconnect_max_s']:g} s")
-    limits = [(o.seconds, o.citation) for p in enabled for o in packs[p].obligations
-              if o.kind == "line-release"]
+    # On a tie the enacted statute is cited, not a house policy (a bill as introduced).
+    limits = [(o.seconds, not packs[p].is_statute, o.citation) for p in enabled
+              for o in packs[p].obligations if o.kind == "line-release"]
     if limits:
-        smallest, citation = min(limits)
+        smallest, _, citation = min(limits)
         bound = f"the smallest release limit, {smallest:g} s ({citation})"
         if not 0 <= values["grace_seconds"] < smallest:
             raise ConfigError(f"{where}: grace_seconds {values['grace_seconds']} must be at "

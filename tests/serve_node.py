@@ -17,7 +17,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,21 @@ from tests.conftest import ROOT
 from tests.redis_server import free_port
 
 TOKEN = "test-token-0123456789abcdef"
-AT = "2026-11-25T11:00:00-07:00"  # a Wednesday, inside every window
+
+
+def _recent_wednesday() -> date:
+    """The latest Wednesday at least two days back that is no fixed-date Utah or federal
+    holiday: a call date in the recent past, so a list published on it is fresh both for
+    calls at ``AT`` and for calls made now (a list dated after the call is refused)."""
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    while day.weekday() != 2 or (day.month, day.day) in {(1, 1), (6, 19), (7, 4), (7, 24),
+                                                         (11, 11), (12, 25)}:
+        day -= timedelta(days=1)
+    return day
+
+
+AT_DATE = _recent_wednesday()
+AT = f"{AT_DATE.isoformat()}T11:00:00-07:00"  # a Wednesday, inside every window
 
 
 def write_lists(data: Path, listed: Iterable[int], published: date | None = None) -> None:
@@ -36,7 +50,7 @@ def write_lists(data: Path, listed: Iterable[int], published: date | None = None
     for number in listed:
         parsed.by_area.setdefault(number // 10_000_000, []).append(number % 10_000_000)
     for name in ("national", "ut-state"):
-        write_version(data, name, parsed, published=published or datetime.now(UTC).date(),
+        write_version(data, name, parsed, published=published or AT_DATE,
                       area_codes=None, source="test")
 
 

@@ -510,8 +510,11 @@ CALLER_DIAL = CALLER_01[0]  # the lab's ;1 half ran AGI() and Dial(): the gate's
 CALLEE_LEGS = ["Local/201@callee-00000001;1", "Local/201@callee-00000001;2"]
 
 
+DECISION_9 = "01930000-0000-7000-8000-000000000009"  # a UUIDv7, as the gate writes
+
+
 def carried(*, mode: str = "predictive", limit: float | None = 25.0,
-            decision: str = "decision-9", origin: str = "node-a") -> str:
+            decision: str = DECISION_9, origin: str = "node-a") -> str:
     from callguard.watchdog.carry import Carried, encode
 
     return encode(Carried(decision, mode, limit, UTAH if limit else "",
@@ -549,7 +552,7 @@ class TestFollowFromTheChannel:
         await until(lambda: n.named("line-release"))
         assert sorted(n.fake.hangups()) == CALLER_01
         [record] = n.named("line-release")
-        assert record["decision_id"] == "decision-9"
+        assert record["decision_id"] == DECISION_9
         assert record["allowed_by"] == "node-b"
         assert record["ended_by"] == "called-party"
         assert record["within_limit"] is True
@@ -574,7 +577,7 @@ class TestFollowFromTheChannel:
         await until(lambda: second.named("line-release"))
         assert sorted(fake.hangups()) == CALLER_01
         [record] = second.named("line-release")
-        assert record["decision_id"] == "decision-9"
+        assert record["decision_id"] == DECISION_9
         assert record["ended_by"] == "called-party"
         assert record["followed_again"] is True
         assert record["release_ms_is_upper_bound"] is True
@@ -679,7 +682,7 @@ class TestEveryAutomatedCall:
         assert record["limit_s"] is None
         assert record["within_limit"] is None  # no statute: the delay is measured, not judged
         assert record["ended_by"] == "called-party"
-        assert counted == [("ut-solar-predictive", False, "decision-9")]
+        assert counted == [("ut-solar-predictive", False, DECISION_9)]
         assert n.named("violation-risk") == []
 
     def test_no_limit_never_makes_a_violation_risk_however_late(self):
@@ -1021,7 +1024,7 @@ class TestSeveralNodes:
             await runtime_a.aclose()
             await fake.close()
         [record] = records_of(data_b, "line-release")
-        assert record["decision_id"] == "decision-9"
+        assert record["decision_id"] == DECISION_9
         assert record["ended_by"] == "called-party"
         assert record["node"] == "node-b"
         assert records_of(data_a, "line-release") == []
@@ -1123,8 +1126,8 @@ class TestNewYorkThroughTheGate:
         [record] = records_of(data, "line-release")
         assert record["decision_id"] == decision.decision_id
         assert record["campaign"] == "ny-solar-predictive"
-        assert record["limit_s"] is None
-        assert record["within_limit"] is None
+        assert "limit_s" not in record  # absent: no statute sets a limit for New York
+        assert "within_limit" not in record
         assert record["ended_by"] == "called-party"
         assert record["agent_within_2s"] is True
 
@@ -1151,21 +1154,32 @@ class TestAmiSettings:
         from callguard.errors import ConfigError
 
         path = self.shipped(tmp_path, **{"reconnect_max_s = 2.0": f"reconnect_max_s = {value}"})
-        bound = r"must be below the smallest release limit, 5 s \(47 U.S.C. 227\(d\)\(3\)\(B\)\)"
+        bound = r"must be below the smallest release limit, 5 s \(47 U.S.C. 227\(d\)\(3\)\(B\)"
         with pytest.raises(ConfigError, match=rf"reconnect_max_s .* {bound}"):
             load_settings(path)
 
-    def test_the_bound_follows_the_enabled_packs(self, tmp_path):
-        """Without the federal pack the smallest limit is Utah's 25 s."""
+    def test_the_bound_follows_the_packs_in_force(self, tmp_path):
+        """Without the federal pack the smallest limit is Utah's 25 s. A statute cannot be
+        left out by enabled_packs, only by removing its pack file (the law no longer binds)."""
+        import shutil
+
         from callguard.config import load_settings
         from callguard.errors import ConfigError
+        from tests.conftest import ROOT
 
+        packs_dir = tmp_path / "jurisdictions"
+        shutil.copytree(ROOT / "config" / "jurisdictions", packs_dir)
+        for federal in packs_dir.glob("us-federal.*"):
+            federal.unlink()
         packs = 'enabled_packs = ["us-federal", "us-ut", "us-ut-hb45-2000"]'
-        path = self.shipped(tmp_path, **{packs: 'enabled_packs = ["us-ut"]',
-                                         "reconnect_max_s = 2.0": "reconnect_max_s = 20.0"})
+        where = f'packs_dir = "{ROOT / "config" / "jurisdictions"}"'
+        without = {where: f'packs_dir = "{packs_dir}"',
+                   packs: 'enabled_packs = ["us-ut", "us-ut-hb45-2000"]'}
+        path = self.shipped(tmp_path, **without,
+                            **{"reconnect_max_s = 2.0": "reconnect_max_s = 20.0"})
         assert load_settings(path).ami.reconnect_max_s == 20.0
-        path = self.shipped(tmp_path, **{packs: 'enabled_packs = ["us-ut"]',
-                                         "reconnect_max_s = 2.0": "reconnect_max_s = 25"})
+        path = self.shipped(tmp_path, **without,
+                            **{"reconnect_max_s = 2.0": "reconnect_max_s = 25"})
         with pytest.raises(ConfigError, match=r"25 s \(Utah Code 13-25a-103\(5\)\(e\)\)"):
             load_settings(path)
 
