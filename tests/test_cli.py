@@ -38,10 +38,12 @@ def data_dir(tmp_path_factory):
 
 
 def weekday_at(hour):
-    """The next Wednesday at ``hour`` Denver time (MST/MDT offset from zoneinfo)."""
+    """The next Wednesday at ``hour`` Denver time (MST/MDT offset from zoneinfo) that is no
+    fixed-date Utah or federal holiday (a rest day would BLOCK the call)."""
     from zoneinfo import ZoneInfo
     day = datetime.now(UTC).date() + timedelta(days=1)
-    while day.weekday() != 2:
+    holidays = {(1, 1), (6, 19), (7, 4), (7, 24), (11, 11), (12, 25)}
+    while day.weekday() != 2 or (day.month, day.day) in holidays:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("America/Denver"))
 

@@ -1249,3 +1249,16 @@ class TestFastAgiAnswerCarriesTheCall:
         assert (carried_call.mode, carried_call.limit_s) == (carried_mode, 25.0)
         assert carried_call.caller_id == variables[c.VAR_CALLERID_NUM]
         assert carried_call.origin == "node-x"
+
+
+class TestPresentationText:
+    """The presentation AMI reports is parsed from ASCII only; anything else is unknown."""
+
+    @pytest.mark.parametrize(("text", "allowed"), [
+        ("allowed", True), ("prohib", False), ("0", True), ("32", False), ("67", False),
+        ("\u00b2", None), ("\u0663", None), ("\uff13\uff12", None), ("", None), ("what", None),
+    ])
+    def test_each_form(self, text, allowed):
+        from callguard.watchdog.calls import presentation_allowed
+
+        assert presentation_allowed(text) is allowed

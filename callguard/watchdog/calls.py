@@ -77,7 +77,8 @@ def presentation_allowed(value: str) -> bool | None:
     text = value.strip().lower()
     number = _PRESENTATIONS.get(text)
     if number is None:
-        if not text.isdigit():
+        # AMI writes the number in ASCII; str.isdigit() also takes '²', which int() refuses.
+        if not (text.isascii() and text.isdigit()):
             return None
         number = int(text)
     return number & _RESTRICTION_BITS == 0
@@ -169,7 +170,7 @@ class _Call:
 
 
 def _digits(number: str) -> str:
-    text = "".join(c for c in number if c.isdigit())
+    text = "".join(c for c in number if "0" <= c <= "9")  # ASCII only, as AMI writes it
     return text[1:] if len(text) == 11 and text.startswith("1") else text
 
 
