@@ -182,6 +182,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             status=200 if ready else 503)
 
     async def metrics_page(request: web.Request) -> web.Response:
+        await metrics.refresh(readiness)  # callguard_ready says what /readyz would
         return web.Response(body=generate_latest(metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
