@@ -71,8 +71,8 @@ class ExpiryCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
             "callguard_law_ends_in_seconds",
-            "Seconds (whole days) until a pack, calendar or list copy ends with no successor (negative: "
-            "already ended); only items within [callguard] expiry_warning_days appear",
+            "Seconds (whole days) until a pack, calendar or list copy ends with no successor "
+            "(negative: already ended); only items within [callguard] expiry_warning_days appear",
             labels=["kind", "name"])
         for warning in self._expiry.warnings():
             family.add_metric([warning.kind, warning.name], warning.days_left * 86_400)

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["NodeMetrics"]
 
 # ``_created`` samples double every counter's series and mean nothing to an alert.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 1.0)
