@@ -11,6 +11,7 @@ stops at once with a page still connected. A screenshot is written by every run 
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from callguard.fronts.http.supervisor import page_record
+from callguard.fronts.http.supervisor import MAX_TAILS, page_record
 from tests.redis_server import RedisServer
 from tests.serve_node import AT, ServeNode, write_lists
 
@@ -216,8 +217,40 @@ def test_data_needs_the_token(tmp_path):
             assert serve.http(path, token="wrong")[0] == 401
         assert serve.http("/supervisor/report?tz=Mars/Olympus")[0] == 400
         assert serve.http("/supervisor/events?verdict=MAYBE")[0] == 400
+        # Pages following at once are capped (each file tail holds a thread); past the cap
+        # a clear 503, and a closed page frees its place.
+        following = []
+        try:
+            for _ in range(MAX_TAILS):
+                following.append(open_tail(serve))
+            assert serve.http("/supervisor/events")[0] == 503
+            following.pop().close()
+            serve.until(lambda: open_tail(serve, keep=False), what="a place is free again")
+        finally:
+            for connection in following:
+                connection.close()
     finally:
         serve.stop()
+
+
+def open_tail(serve: ServeNode, *, keep: bool = True) -> http.client.HTTPConnection | bool:
+    """A page following the tail (read up to its ``live`` event); with ``keep=False``
+    whether one could be opened."""
+    connection = http.client.HTTPConnection("127.0.0.1", serve.http_port, timeout=10)
+    connection.request("GET", "/supervisor/events?n=0", headers={
+        "Authorization": f"Bearer {serve.env['CALLGUARD_HTTP_TOKEN']}"})
+    response = connection.getresponse()
+    if response.status != 200:
+        connection.close()
+        assert not keep, response.status
+        return False
+    seen = b""
+    while b"event: live" not in seen:
+        seen += response.read1(4096)
+    if not keep:
+        connection.close()
+        return True
+    return connection
 
 
 class TestPageRecord:

@@ -63,6 +63,8 @@ _MAX_BACKLOG = 500
 _KEEPALIVE_S = 15.0
 _QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
 _BACKLOG_WINDOW = timedelta(days=1)
+MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
+_REPORT_FRESH = timedelta(seconds=30)  # pages refresh every minute; one build serves all
 
 
 def page_record(record: Record) -> dict[str, Any]:
@@ -227,6 +229,9 @@ class SupervisorPage:
         self._clock = clock
         self._close = close
         self._closing = asyncio.Event()
+        self._tails = 0
+        self._reports: dict[str, tuple[datetime, str]] = {}
+        self._building = asyncio.Lock()
 
     def register(self, app: web.Application) -> None:
         """Add the routes (the shell is open; the data routes are behind the token)."""
@@ -261,6 +266,17 @@ class SupervisorPage:
     async def events(self, request: web.Request) -> web.StreamResponse:
         """``text/event-stream``: one ``record`` event per matching record."""
         wanted, count = _filter(request)
+        if self._tails >= MAX_TAILS:
+            return web.json_response({"error": f"{MAX_TAILS} pages are following already; "
+                                      "close one"}, status=503)
+        self._tails += 1
+        try:
+            return await self._follow(request, wanted, count)
+        finally:
+            self._tails -= 1
+
+    async def _follow(self, request: web.Request, wanted: RecordFilter,
+                      count: int) -> web.StreamResponse:
         response = web.StreamResponse(headers={
             "Content-Type": "text/event-stream", "Cache-Control": "no-store",
             "X-Accel-Buffering": "no"})
@@ -312,9 +328,15 @@ class SupervisorPage:
         except (ZoneInfoNotFoundError, ValueError):
             return web.json_response({"error": f"tz {tz[:60]!r} is not a time zone name"},
                                      status=400)
-        now = self._clock()
-        records = [r async for r in self._report_records(now)]
-        page = await asyncio.to_thread(today_report, records, self._archive_dir, tz, now)
+        async with self._building:
+            now = self._clock()
+            made = self._reports.get(tz)
+            if made is None or now - made[0] > _REPORT_FRESH:
+                records = [r async for r in self._report_records(now)]
+                made = (now, await asyncio.to_thread(today_report, records,
+                                                     self._archive_dir, tz, now))
+                self._reports[tz] = made
+            page = made[1]
         return web.Response(text=page, content_type="text/html",
                             headers={"Cache-Control": "no-store"})
 
