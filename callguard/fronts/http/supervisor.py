@@ -197,16 +197,18 @@ def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
     query = figures.ReportQuery(since=since, tz=tz)
     connection = connect(threads=1)
     try:
-        archive = Archive(archive_dir) if archive_dir is not None else None
-        manifest = archive.manifest() if archive is not None else Manifest()
+        # No archive (the stream's records alone, as `report --stream`): an empty
+        # manifest names no file, so the archive's root is never read.
+        archive = Archive(archive_dir or Path())
+        manifest = archive.manifest() if archive_dir is not None else Manifest()
         live = register_live(connection, records)
         first = since.date() - timedelta(days=2)
-        root = archive if archive is not None else Archive(Path("/nonexistent"))
         done = figures.build(
             connection,
-            union_view(root, manifest, TABLES["decisions"], first=first,
+            union_view(archive, manifest, TABLES["decisions"], first=first,
                        live=live["decisions"]),
-            union_view(root, manifest, TABLES["events"], first=first, live=live["events"]),
+            union_view(archive, manifest, TABLES["events"], first=first,
+                       live=live["events"]),
             query, generated=now)
     finally:
         connection.close()

@@ -153,7 +153,7 @@ async function follow() {
   if (!response.ok) { status("error " + response.status, "error"); return; }
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
-  let backlog = true;
+  let liveAt = Infinity;  // the backlog follows the live event at once: not highlighted
   try {
     for (;;) {
       const {value, done} = await reader.read();
@@ -167,11 +167,10 @@ async function follow() {
           if (line.startsWith("event: ")) event = line.slice(7);
           else if (line.startsWith("data: ")) data += line.slice(6);
         }
-        if (event === "live") { status("live", "live"); }
-        else if (event === "record") { addRecord(JSON.parse(data), !backlog); }
+        if (event === "live") { status("live", "live"); liveAt = Date.now(); }
+        else if (event === "record") { addRecord(JSON.parse(data), Date.now() - liveAt > 1000); }
         else if (event === "source") { status("no live source", "error"); }
       }
-      backlog = false;
     }
   } catch (error) { if (signal.aborted) return; }
   if (!signal.aborted) retry(signal);
