@@ -62,17 +62,18 @@ class ExpiryReadiness(Readiness):
 
 
 class ExpiryCollector(Collector):
-    """``callguard_law_ends_in_days{kind,name}``: one sample per warning, read at scrape."""
+    """``callguard_law_ends_in_seconds{kind,name}``: one sample per warning, read at scrape
+    (whole days, in the base unit ``promtool check metrics`` asks for)."""
 
     def __init__(self, expiry: LawExpiry) -> None:
         self._expiry = expiry
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily(
-            "callguard_law_ends_in_days",
-            "Days until a pack, calendar or list copy ends with no successor (negative: "
-            "already ended); only items within [callguard] expiry_warning_days appear",
+            "callguard_law_ends_in_seconds",
+            "Seconds (whole days) until a pack, calendar or list copy ends with no successor "
+            "(negative: already ended); only items within [callguard] expiry_warning_days appear",
             labels=["kind", "name"])
         for warning in self._expiry.warnings():
-            family.add_metric([warning.kind, warning.name], warning.days_left)
+            family.add_metric([warning.kind, warning.name], warning.days_left * 86_400)
         yield family

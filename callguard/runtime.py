@@ -142,7 +142,7 @@ def open_runtime(settings: Settings) -> Runtime:
         records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
-    metrics = NodeMetrics(lists)
+    metrics = NodeMetrics(lists, {k: settings.packs[k] for k in settings.enabled_packs})
     if isinstance(records, RedisRecords):
         redis_records = records
         metrics.watch_gauge("callguard_records_durable",

@@ -22,4 +22,11 @@ fi
 if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || true
 fi
+# tests/test_monitoring.py runs promtool (Debian's prometheus package) on /metrics and the
+# alert rules; tests/test_supervisor_page.py drives Debian's chromium with chromium-driver.
+# The prometheus package may start its own server: the tests need only promtool.
+if { ! command -v promtool >/dev/null || ! command -v chromedriver >/dev/null; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium chromium-driver >/dev/null
+  (systemctl disable --now prometheus || service prometheus stop) >/dev/null 2>&1 || true
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -116,7 +116,7 @@ class TestOnTheNode:
         registry = CollectorRegistry()
         registry.register(ExpiryCollector(self.expiry()))
         text = generate_latest(registry).decode()
-        assert 'callguard_law_ends_in_days{kind="list",name="national"} 9.0' in text
+        assert 'callguard_law_ends_in_seconds{kind="list",name="national"} 777600.0' in text
 
     def test_readiness_detail_is_a_warning_not_a_failure(self):
         class _Inner:
@@ -174,7 +174,7 @@ def test_serve_warns_at_start_in_readyz_and_in_metrics(tmp_path):
         assert check["ok"]
         assert "list national's current copy is stale from" in check["detail"]
         _, metrics = http(port, "/metrics")
-        assert 'callguard_law_ends_in_days{kind="list",name="national"} 7.0' in metrics
+        assert 'callguard_law_ends_in_seconds{kind="list",name="national"} 604800.0' in metrics
         assert status in (200, 503)
     finally:
         process.terminate()

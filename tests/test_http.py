@@ -118,9 +118,10 @@ def node(tmp_path_factory):
     process.wait(timeout=20)
 
 
-def _counter(text: str, verdict: str, rule: str, campaign: str) -> float:
+def _counter(text: str, verdict: str, rule: str, campaign: str, front: str = "http") -> float:
     pattern = (r'^callguard_decisions_total\{campaign="' + re.escape(campaign) +
-               r'",rule="' + re.escape(rule) + r'",verdict="' + verdict + r'"\} (\S+)$')
+               r'",front="' + re.escape(front) + r'",rule="' + re.escape(rule) +
+               r'",verdict="' + verdict + r'"\} (\S+)$')
     match = re.search(pattern, text, re.MULTILINE)
     return float(match[1]) if match else 0.0
 
@@ -132,7 +133,16 @@ class TestServe:
         status, before = http(node, "/metrics")
         assert status == 200
         assert "callguard_list_version" in before
-        assert 'callguard_list_age_days{list="national"} 0.0' in before
+        today = datetime.now(UTC).date()
+        midnight = datetime(today.year, today.month, today.day, tzinfo=UTC).timestamp()
+        published = re.search(r'^callguard_list_published_timestamp_seconds\{list="national"\} '
+                              r'(\S+)$', before, re.MULTILINE)
+        assert published is not None
+        assert float(published[1]) == midnight
+        age = re.search(r'^callguard_list_age_seconds\{list="national"\} (\S+)$', before,
+                        re.MULTILINE)
+        assert age is not None
+        assert 0 <= float(age[1]) <= 86_400
         allow = _counter(before, "ALLOW", "", "ut-solar-manual")
         block = _counter(before, "BLOCK", "us-federal:64.1200(c)(2)", "ut-solar-manual")
         status, body = http(node, "/v1/check", {"number": "8015550123",
@@ -196,8 +206,8 @@ class TestServe:
         assert events(after, "invite_new") == events(before, "invite_new") + 1
         assert events(after, "block") == events(before, "block") + 1
         rule = "callguard:number-not-dialable"
-        assert (_counter(after, "BLOCK", rule, "ut-solar-manual")
-                == _counter(before, "BLOCK", rule, "ut-solar-manual") + 1)
+        assert (_counter(after, "BLOCK", rule, "ut-solar-manual", "sip")
+                == _counter(before, "BLOCK", rule, "ut-solar-manual", "sip") + 1)
 
     def test_unknown_campaign_does_not_mint_metric_labels(self, node):
         http(node, "/v1/check", {"number": "8015550123", "campaign": "x" * 150})

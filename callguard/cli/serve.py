@@ -19,6 +19,7 @@ from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
+from callguard.fronts.http.supervisor import supervisor_for
 from callguard.fronts.sip.server import SipFront
 from callguard.law_expiry import ExpiryCollector, ExpiryReadiness, LawExpiry
 from callguard.logredact import install_stdlib_redaction
@@ -174,6 +175,7 @@ async def _start_http(runtime: Runtime,
     app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=readiness,
                     token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,
                     limits=limits)
+    supervisor_for(settings).register(app)  # GET /supervisor: the live tail and today
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = GuardedSite(runner, settings.http.host, settings.http.port, limits)

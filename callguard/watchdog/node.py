@@ -97,6 +97,7 @@ class WatchdogNode:
     async def start(self) -> None:
         """Connect to Asterisk (retrying in the background) and start the lease loop."""
         self._known_until = self._monotonic(await self.lease.last_seen())
+        self._metrics.ami_up.set(0)  # exported from now on: this node watches AMI
         self.ami = AmiWatchdog(self.settings, self._secret, self.tracker,
                                on_state=lambda up: self._metrics.ami_up.set(int(up)),
                                on_rebuilt=self._rebuilt)

@@ -1,8 +1,9 @@
 """The HTTP front (aiohttp): thin — it validates JSON, calls the gate, and answers.
 
 Authentication is a bearer token (``CALLGUARD_HTTP_TOKEN`` or a token file), compared in
-constant time; only ``/healthz``, ``/readyz`` and ``/openapi.json`` are open. Every
-failure is a JSON body ``{"error": ...}`` with a 4xx/5xx status (one error middleware
+constant time; only ``/healthz``, ``/readyz``, ``/openapi.json`` and the ``/supervisor``
+page shell (no data) are open. Every failure is a JSON body ``{"error": ...}`` with a
+4xx/5xx status (one error middleware
 turns aiohttp's own 404/405/413 and any unexpected exception into one); a decision is
 always 200 with its verdict (a BLOCK is an answer, not an error). Bodies are JSON in UTF-8
 (RFC 8259 8.1): another declared charset, nesting deeper than the parser's stack, or a
@@ -42,7 +43,8 @@ from callguard.numbers.redact import redact_digits
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
 OPENAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
-_OPEN = frozenset({"/healthz", "/readyz", "/openapi.json"})
+# /supervisor is the supervisors' page shell: markup only, its data is behind the token.
+_OPEN = frozenset({"/healthz", "/readyz", "/openapi.json", "/supervisor"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UTF8 = frozenset({"utf-8", "utf8"})
 _log = structlog.get_logger("callguard.http")
@@ -182,6 +184,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             status=200 if ready else 503)
 
     async def metrics_page(request: web.Request) -> web.Response:
+        await metrics.refresh(readiness)  # callguard_ready says what /readyz would
         return web.Response(body=generate_latest(metrics.registry),
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -1,0 +1,417 @@
+"""The supervisors' page on the HTTP port: the live tail of every node, and today's report.
+
+Read-only. ``GET /supervisor`` is a static shell (no data, like ``/openapi.json``); the
+browser keeps the bearer token in the tab's ``sessionStorage`` and sends it with every
+request for data: ``/supervisor/events`` (server-sent events: the newest matching records,
+then each new one as it is written), ``/supervisor/report`` (today's report, the HTML of
+``callguard report``) and ``/supervisor/meta``. The tail reads what ``callguard tail``
+reads, with its readers: the Redis Stream of every node when ``[log] redis_stream`` is on
+(``read_stream_newest``/``follow_stream``), else this node's compliance log file
+(``newest_first``/``follow_file``). Filters (verdict, campaign, rule) are a
+``RecordFilter`` applied on the server.
+
+No clear number reaches the page: records carry a keyed hash and the last four digits;
+the page is sent neither the hash nor any field but those it shows, and every text field
+passes ``redact_digits`` on the way out (defence in depth).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+from aiohttp import web
+
+from callguard.compliance.reader import (
+    ReadStats,
+    Record,
+    RecordFilter,
+    follow_file,
+    follow_stream,
+    newest_first,
+    newest_id,
+    oldest_first,
+    read_stream,
+    read_stream_newest,
+)
+from callguard.fronts.http.supervisor_page import PAGE_HTML
+from callguard.numbers.redact import redact_digits
+
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
+
+    from callguard.config import Settings
+
+__all__ = ["PAGE_PATH", "FileTail", "StreamTail", "SupervisorPage", "page_record",
+           "supervisor_for", "today_report"]
+
+PAGE_PATH = "/supervisor"
+_SHOWN = ("logged_at", "node", "event", "verdict", "campaign", "number_last4", "mode",
+          "front", "rule", "reason", "release_ms", "action", "kind", "solicitor",
+          "decision_id")
+_UNREDACTED = frozenset({"logged_at", "decision_id"})  # an instant, a UUID: no numbers
+_MAX_BACKLOG = 500
+_KEEPALIVE_S = 15.0
+_QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
+_BACKLOG_WINDOW = timedelta(days=1)
+MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
+_REPORT_FRESH = timedelta(seconds=30)  # pages refresh every minute; one build serves all
+
+
+def page_record(record: Record) -> dict[str, Any]:
+    """What the page is sent of one record: the shown fields, digit runs redacted."""
+    out: dict[str, Any] = {}
+    for key in _SHOWN:
+        value = record.get(key)
+        if isinstance(value, str):
+            out[key] = value if key in _UNREDACTED else redact_digits(value)
+        elif isinstance(value, (int, float, bool)):
+            out[key] = value
+    return out
+
+
+class LiveTail(Protocol):
+    """Where the tail comes from: the newest ``count`` matching records, then new ones."""
+
+    description: str
+
+    def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+        """Backlog oldest first, then every new matching record, until cancelled."""
+        ...
+
+
+class StreamTail:
+    """Every node's records, from the Redis Stream (what ``callguard tail --stream`` reads)."""
+
+    def __init__(self, client: aioredis.Redis, key: str) -> None:
+        self._client = client
+        self._key = key
+        self.description = f"every node (Redis stream {key})"
+
+    async def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+        """Backlog of the last day, then the follow from the newest entry on."""
+        stats = ReadStats()
+        top = await newest_id(self._client, self._key)
+        backlog: list[Record] = []
+        if count:
+            async for record in read_stream_newest(
+                    self._client, self._key, since=datetime.now(UTC) - _BACKLOG_WINDOW,
+                    end=top):
+                if stats.observe(record) and wanted.matches(record):
+                    backlog.append(record)
+                    if len(backlog) == count:
+                        break
+        for record in reversed(backlog):
+            yield record
+        async for record in follow_stream(self._client, self._key, top):
+            if stats.observe(record) and wanted.matches(record):
+                yield record
+
+
+class FileTail:
+    """This node's records, from its compliance log (what ``callguard tail -f`` reads).
+
+    ``follow_file`` blocks (it polls the file), so it runs in a thread of its own per
+    browser; closing its handle ends it (its next read or stat fails).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self.description = f"this node ({path.name})"
+
+    async def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+        """Backlog from the end of the file, then the follow from that offset on."""
+        handle = await self._open()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=_QUEUE)
+        stop = threading.Event()
+        try:
+            end = handle.seek(0, 2)
+            for record in await asyncio.to_thread(self._backlog, wanted, count, end):
+                yield record
+
+            def put(record: Record) -> None:
+                with contextlib.suppress(asyncio.QueueFull):
+                    queue.put_nowait(record)
+
+            def follow() -> None:
+                with contextlib.suppress(ValueError, OSError):  # the handle was closed
+                    for record in follow_file(self._path, handle, end, wanted, ReadStats()):
+                        if stop.is_set():
+                            return
+                        loop.call_soon_threadsafe(put, record)
+
+            threading.Thread(target=follow, name="supervisor-tail", daemon=True).start()
+            while True:
+                yield await queue.get()
+        finally:
+            stop.set()
+            await asyncio.to_thread(handle.close)
+
+    def _backlog(self, wanted: RecordFilter, count: int, end: int) -> list[Record]:
+        newest: deque[Record] = deque()
+        if count:
+            for record in newest_first(self._path, wanted, ReadStats(), current_end=end):
+                newest.appendleft(record)
+                if len(newest) == count:
+                    break
+        return list(newest)
+
+    async def _open(self) -> Any:
+        while True:  # a node that has not decided anything yet has no file
+            try:
+                return self._path.open("rb")
+            except FileNotFoundError:
+                await asyncio.sleep(0.5)
+
+
+def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
+                 now: datetime) -> str:
+    """Today's (in ``tz``) report as ``callguard report --html`` renders it.
+
+    The same code as ``callguard report``: records not yet archived registered beside the
+    archive's days (``union_view``), figures by ``compliance.report.build``. Blocking
+    (DuckDB, file reads): run it in a thread.
+    """
+    from callguard.compliance import report as figures  # noqa: PLC0415 - DuckDB on demand
+    from callguard.compliance.archive.live import register_live  # noqa: PLC0415
+    from callguard.compliance.archive.store import (  # noqa: PLC0415
+        TABLES,
+        Archive,
+        Manifest,
+        connect,
+        union_view,
+    )
+
+    local = now.astimezone(ZoneInfo(tz))
+    since = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    query = figures.ReportQuery(since=since, tz=tz)
+    connection = connect(threads=1)
+    try:
+        # No archive (the stream's records alone, as `report --stream`): an empty
+        # manifest names no file, so the archive's root is never read.
+        archive = Archive(archive_dir or Path())
+        manifest = archive.manifest() if archive_dir is not None else Manifest()
+        live = register_live(connection, records)
+        first = since.date() - timedelta(days=2)
+        done = figures.build(
+            connection,
+            union_view(archive, manifest, TABLES["decisions"], first=first,
+                       live=live["decisions"]),
+            union_view(archive, manifest, TABLES["events"], first=first,
+                       live=live["events"]),
+            query, generated=now)
+    finally:
+        connection.close()
+    return figures.render_html(done)
+
+
+class SupervisorPage:
+    """The routes of the page, and the live connections it must end on shutdown."""
+
+    def __init__(self, tail: LiveTail | None, *, campaigns: Iterable[str], node: str,
+                 report_records: Callable[[datetime], AsyncIterator[Record]],
+                 archive_dir: Path | None,
+                 close: Callable[[], Awaitable[object]] | None = None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._tail = tail
+        self._campaigns = sorted(campaigns)
+        self._node = node
+        self._report_records = report_records
+        self._archive_dir = archive_dir
+        self._clock = clock
+        self._close = close
+        self._closing = asyncio.Event()
+        self._tails = 0
+        self._reports: dict[str, tuple[datetime, str]] = {}
+        self._building = asyncio.Lock()
+
+    def register(self, app: web.Application) -> None:
+        """Add the routes (the shell is open; the data routes are behind the token)."""
+        app.router.add_get(PAGE_PATH, self.shell)
+        app.router.add_get(f"{PAGE_PATH}/meta", self.meta)
+        app.router.add_get(f"{PAGE_PATH}/events", self.events)
+        app.router.add_get(f"{PAGE_PATH}/report", self.report)
+        app.on_shutdown.append(self._shutdown)
+        app.on_cleanup.append(self._cleanup)
+
+    async def _shutdown(self, app: web.Application) -> None:
+        self._closing.set()  # live streams end, so the port closes at once
+
+    async def _cleanup(self, app: web.Application) -> None:
+        if self._close is not None:
+            await self._close()
+
+    async def shell(self, request: web.Request) -> web.Response:
+        """The page itself: markup and script only, no data."""
+        return web.Response(text=PAGE_HTML, content_type="text/html", headers={
+            "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+            "Content-Security-Policy": "default-src 'self'; script-src 'unsafe-inline'; "
+            "style-src 'unsafe-inline'; frame-src 'self'; img-src 'self' data:"})
+
+    async def meta(self, request: web.Request) -> web.Response:
+        """What the filters offer and where the tail comes from."""
+        return web.json_response({
+            "node": self._node, "campaigns": self._campaigns,
+            "source": self._tail.description if self._tail else "none ([log] file = \"-\" "
+            "and no Redis stream)"})
+
+    async def events(self, request: web.Request) -> web.StreamResponse:
+        """``text/event-stream``: one ``record`` event per matching record."""
+        wanted, count = _filter(request)
+        if self._tails >= MAX_TAILS:
+            return web.json_response({"error": f"{MAX_TAILS} pages are following already; "
+                                      "close one"}, status=503)
+        self._tails += 1
+        try:
+            return await self._follow(request, wanted, count)
+        finally:
+            self._tails -= 1
+
+    async def _follow(self, request: web.Request, wanted: RecordFilter,
+                      count: int) -> web.StreamResponse:
+        response = web.StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no"})
+        await response.prepare(request)
+        await response.write(b": callguard supervisor tail\n\n")
+        if self._tail is None:
+            await response.write(b"event: source\ndata: \"none\"\n\n")
+            return response
+        queue: asyncio.Queue[Record | None] = asyncio.Queue()
+
+        async def pump(tail: LiveTail) -> None:
+            try:
+                async for record in tail.records(wanted, count):
+                    await queue.put(record)
+            finally:
+                await queue.put(None)
+
+        task = asyncio.create_task(pump(self._tail))
+        closing = asyncio.create_task(self._closing.wait())
+        try:
+            await response.write(b"event: live\ndata: {}\n\n")
+            while not self._closing.is_set():
+                getting = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait({getting, closing}, timeout=_KEEPALIVE_S,
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if getting not in done:
+                    getting.cancel()
+                    await response.write(b": keepalive\n\n")
+                    continue
+                record = getting.result()
+                if record is None:
+                    break
+                data = orjson.dumps(page_record(record))
+                await response.write(b"event: record\ndata: " + data + b"\n\n")
+        except ConnectionResetError:
+            pass  # the browser went away
+        finally:
+            closing.cancel()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        return response
+
+    async def report(self, request: web.Request) -> web.Response:
+        """Today's report tables (``?tz=America/Denver``; default UTC), as HTML."""
+        tz = request.query.get("tz", "UTC")
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError):
+            return web.json_response({"error": f"tz {tz[:60]!r} is not a time zone name"},
+                                     status=400)
+        async with self._building:
+            now = self._clock()
+            made = self._reports.get(tz)
+            if made is None or now - made[0] > _REPORT_FRESH:
+                records = [r async for r in self._report_records(now)]
+                made = (now, await asyncio.to_thread(today_report, records,
+                                                     self._archive_dir, tz, now))
+                self._reports[tz] = made
+            page = made[1]
+        return web.Response(text=page, content_type="text/html",
+                            headers={"Cache-Control": "no-store"})
+
+
+def _filter(request: web.Request) -> tuple[RecordFilter, int]:
+    query = request.query
+    verdict = query.get("verdict") or None
+    if verdict not in (None, "ALLOW", "BLOCK"):
+        raise web.HTTPBadRequest(reason="verdict must be ALLOW or BLOCK")
+    campaign = query.get("campaign") or None
+    rule = query.get("rule") or None
+    for value in (campaign, rule):
+        if value is not None and len(value) > 200:
+            raise web.HTTPBadRequest(reason="a filter is at most 200 characters")
+    try:
+        count = min(_MAX_BACKLOG, max(0, int(query.get("n", "100"))))
+    except ValueError:
+        raise web.HTTPBadRequest(reason="n must be a whole number") from None
+    return RecordFilter(campaign=campaign, verdict=verdict, rule=rule), count
+
+
+def file_report_records(path: Path | None, archive_dir: Path | None,
+                        ) -> Callable[[datetime], AsyncIterator[Record]]:
+    """The records ``callguard report`` reads from a node's file: segments not archived."""
+
+    async def records(now: datetime) -> AsyncIterator[Record]:
+        if path is None:
+            return
+        archived: set[str] = set()
+        if archive_dir is not None:
+            from callguard.compliance.archive.store import Archive  # noqa: PLC0415
+
+            archived = set(Archive(archive_dir).manifest().segments)
+        wanted = RecordFilter(since=now - timedelta(days=3))
+
+        def read() -> list[Record]:
+            return list(oldest_first(path, wanted, ReadStats(),
+                                     skip=lambda segment: str(segment.plain) in archived))
+
+        for record in await asyncio.to_thread(read):
+            yield record
+
+    return records
+
+
+def stream_report_records(client: aioredis.Redis, key: str,
+                          ) -> Callable[[datetime], AsyncIterator[Record]]:
+    """The records ``callguard report --stream`` reads: every node's, from the stream."""
+
+    async def records(now: datetime) -> AsyncIterator[Record]:
+        stats = ReadStats()
+        async for record in read_stream(client, key, since=now - timedelta(days=3)):
+            if stats.observe(record):
+                yield record
+
+    return records
+
+
+def supervisor_for(settings: Settings) -> SupervisorPage:
+    """The page for a node's settings: the stream of every node when ``[log] redis_stream``
+    is on, else this node's log file (and its archive, for the report)."""
+    from callguard.runtime import log_path, redis_client  # noqa: PLC0415 - no import cycle
+
+    node = settings.log.node or socket.gethostname()
+    campaigns = list(settings.campaigns)
+    if settings.log.redis_stream:
+        client = redis_client(settings)
+        key = settings.log.stream_key
+        return SupervisorPage(StreamTail(client, key), campaigns=campaigns, node=node,
+                              report_records=stream_report_records(client, key),
+                              archive_dir=None, close=client.aclose)
+    path = log_path(settings)
+    archive_dir = settings.data_dir / "archive"
+    return SupervisorPage(FileTail(path) if path is not None else None, campaigns=campaigns,
+                          node=node, report_records=file_report_records(path, archive_dir),
+                          archive_dir=archive_dir)
