@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
@@ -26,6 +25,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
+from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import ListImportError, StoreError
@@ -42,7 +42,7 @@ from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
 __all__ = ["dnc"]
 
-_err = Console(stderr=True)
+_err = console(stderr=True)
 
 
 class _Rate(ProgressColumn):
@@ -123,7 +123,7 @@ def dnc() -> None:
 
 
 @dnc.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--list", "name", required=True, help="List name, e.g. national or ut-state.")
 @click.option("--published", required=True, metavar="DATE",
               help="Date the registry published this copy (its age is checked per call).")
@@ -242,7 +242,7 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
     for row in rows:
         state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
             f"area code {info.area_code} not covered")
-        Console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
+        console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
 
 
 @dnc.command("status")
@@ -278,7 +278,7 @@ def status(state: CliState, as_json: bool) -> None:
                       str(row["published"]), str(row["age_days"]),
                       covers if isinstance(covers, str) else ",".join(map(str, covers)),
                       str(row["source"]))
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     for name, error in data["errors"].items():
-        console.print(f"[red]{name}: {error}[/]", highlight=False)
+        out.print(f"[red]{name}: {error}[/]", highlight=False)

@@ -21,6 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from callguard.cli.common import CliState, campaign_or_exit, parse_instant, run, usage_error
+from callguard.cli.output import console
 from callguard.decision import Decision
 from callguard.gate import CheckRequest
 from callguard.policy import DialingMode
@@ -91,7 +92,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     number_index = header.index(number_col) if number_col else 0
     location_index = header.index(location_col) if location_col else None
     runtime = state.runtime()
-    err = Console(stderr=True)
+    err = console(stderr=True)
     verdicts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     malformed: list[str] = []
