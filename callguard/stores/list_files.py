@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from callguard.csvfile import decoded_lines
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits
 from callguard.numbers.redact import redact_digits
@@ -80,9 +81,10 @@ def _lines(path: Path) -> Iterator[str]:
         gzipped = probe.read(2) == b"\x1f\x8b"
     opener = gzip.open if gzipped else open
     try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-            yield from handle
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        with opener(path, "rb") as handle:
+            # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
+            yield from decoded_lines(handle)
+    except (OSError, EOFError) as exc:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
 
