@@ -22,4 +22,8 @@ fi
 if ! command -v systemd-analyze >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null || true
 fi
+# tests/test_lnav.py checks contrib/lnav/callguard.json with Debian's lnav.
+if ! command -v lnav >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lnav >/dev/null
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
