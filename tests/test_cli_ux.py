@@ -146,6 +146,15 @@ class TestUsageErrors:
         assert "mkdir -p /nodir" in one_line(result.stderr)
         assert result.stdout == ""  # refused before any figure was computed
 
+    def test_evidence_into_a_missing_directory_and_reversed_window(self, node):
+        root, _ = node
+        result = cli(root, "evidence", "8015550199", "--output", "/nodir/e.html")
+        assert result.returncode == USAGE
+        assert "mkdir -p /nodir" in one_line(result.stderr)
+        result = cli(root, "evidence", "8015550199", "--from", "1d", "--to", "2d")
+        assert result.returncode == USAGE
+        assert "swap them" in one_line(result.stderr)
+
     def test_tail_stream_with_redis_down(self, node):
         root, _ = node
         result = cli(root, "tail", "--stream",

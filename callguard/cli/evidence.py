@@ -21,7 +21,13 @@ from typing import Any
 import click
 import orjson
 
-from callguard.cli.common import CliState, err_console, usage_error
+from callguard.cli.common import (
+    CliState,
+    err_console,
+    output_path_or_exit,
+    usage_error,
+    window_or_exit,
+)
 from callguard.cli.logs import EXIT_INCOMPLETE, hash_number, instant_option, place_or_exit
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive
@@ -55,6 +61,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         form = "json"
     if (number is None) == (decision_id is None):
         usage_error("give a NUMBER or --decision ID (one of them)")
+    if output is not None:
+        output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     log = file_path or place.log_file
@@ -66,9 +74,10 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     number_hash, key_id, key_source, last4 = None, None, "", None
     if number is not None:
         number_hash, key_id, key_source, last4 = hash_number(state, number)
+    since, until = instant_option("--from", first), instant_option("--to", last)
+    window_or_exit(since, until, names=("--from", "--to"))
     found = gather(archive, LiveLines.of_log(log, archive), number_hash=number_hash,
-                   decision_id=decision_id, first=instant_option("--from", first),
-                   last=instant_option("--to", last))
+                   decision_id=decision_id, first=since, last=until)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              "generated": datetime.now(UTC).isoformat(timespec="seconds")}
