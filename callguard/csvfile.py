@@ -18,9 +18,10 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from callguard.errors import UsageError
 
@@ -74,15 +75,26 @@ def _cp1252(data: bytes) -> str:
     return data.decode("cp1252", errors="callguard-cp1252")
 
 
-def decoded_lines(raw_lines: Iterable[bytes]) -> Iterator[str]:
-    """Lines of a stream too large to hold (a registry list), decoded one by one: a BOM
-    on the first is dropped; a line that is not UTF-8 is read as Windows-1252."""
-    for index, raw in enumerate(raw_lines):
-        line = raw.removeprefix(codecs.BOM_UTF8) if index == 0 else raw
-        try:
-            yield line.decode("utf-8")
-        except UnicodeDecodeError:
-            yield _cp1252(line)
+def _cp1252_for_invalid(error: UnicodeError) -> tuple[str, int]:
+    """Bytes that are not UTF-8, read as Windows-1252 (undefined ones as Latin-1)."""
+    assert isinstance(error, UnicodeDecodeError)
+    return _cp1252(error.object[error.start:error.end]), error.end
+
+
+UTF8_ELSE_CP1252 = "callguard-utf8-else-cp1252"
+codecs.register_error(UTF8_ELSE_CP1252, _cp1252_for_invalid)
+
+
+def decoded_lines(stream: BinaryIO) -> Iterator[str]:
+    """Lines of a stream too large to hold (a registry list), decoded as they come: a BOM
+    dropped, UTF-8, any byte that is not UTF-8 read as Windows-1252. The decoding stays in
+    C (``io.TextIOWrapper`` with an error handler): a per-line Python decode cost ~10 % on
+    a 2-million-line file."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
+    try:
+        yield from text
+    finally:
+        text.detach()  # the caller closes its own stream
 
 
 def sniff_delimiter(text: str) -> str:

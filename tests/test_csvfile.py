@@ -56,9 +56,11 @@ class TestDecode:
         assert decode(NAME.encode()) == (NAME, "utf-8")
 
     def test_list_lines_drop_the_bom_and_read_cp1252(self):
-        """The streaming reader of list files: a BOM on line 1 only, per-line fallback."""
-        lines = [codecs.BOM_UTF8 + b"8015550123\n", b"8015550124 \xe9\n"]
-        assert list(decoded_lines(lines)) == ["8015550123\n", "8015550124 é\n"]
+        """The streaming reader of list files: the BOM dropped, UTF-8 and Windows-1252 bytes."""
+        stream = io.BytesIO(codecs.BOM_UTF8 + b"8015550123\n8015550124 \xe9\n"
+                            + "8015550125 é\n".encode())
+        assert list(decoded_lines(stream)) == ["8015550123\n", "8015550124 é\n",
+                                               "8015550125 é\n"]
 
 
 class TestDelimiter:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import array
 import gzip
-from collections.abc import Callable, Iterable, Iterator, MutableSequence
+from collections.abc import Callable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 
@@ -86,7 +87,7 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
         with path.open("rb") as raw:
             gzipped = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
-            handle: Iterable[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw
+            handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
             # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
             for count, line in enumerate(decoded_lines(handle)):
                 if read is not None and count % _PROGRESS_EVERY == 0:
