@@ -29,4 +29,8 @@ if { ! command -v promtool >/dev/null || ! command -v chromedriver >/dev/null; }
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium chromium-driver >/dev/null
   (systemctl disable --now prometheus || service prometheus stop) >/dev/null 2>&1 || true
 fi
+# tests/test_lnav.py checks contrib/lnav/callguard.json with Debian's lnav.
+if ! command -v lnav >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq lnav >/dev/null
+fi
 exec .venv/bin/python -m pytest -p no:cacheprovider "$@"

@@ -241,7 +241,8 @@ def _schemas() -> dict[str, dict]:
 
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
-                "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge")
+                "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
+                "list-change")
 
 
 class TestRecordFormat:
@@ -456,6 +457,15 @@ class TestSchemas:
             await asyncio.sleep(0.5)
             log.purged(cutoff=AT - timedelta(days=1830), retention_days=1830,
                        removed={"files": 12, "stream": 3})
+            # A list published and dropped, as `callguard dnc import` / `dnc drop` record it.
+            from callguard.cli.list_record import list_change_fields
+            from callguard.stores.interfaces import ListMeta
+            meta = ListMeta("ut-state", 3, date(2026, 11, 20), AT, 1200, None,
+                            "ut-2026-11-20.txt")
+            log.event("list-change", **list_change_fields("publish", meta, duplicates=7,
+                                                          malformed=0))
+            log.event("list-change", **list_change_fields(
+                "drop", ListMeta("nationl", 1, None, AT, 3, frozenset({801}), "n.txt")))
             await asyncio.to_thread(log.writer.flush, 5)
         finally:
             await node.aclose()

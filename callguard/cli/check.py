@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 
 import click
-from rich.console import Console
 
 from callguard.cli.common import (
     EXIT_ALLOW,
@@ -17,6 +16,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
+from callguard.cli.output import console
 from callguard.cli.render import print_decision, print_json
 from callguard.decision import Decision
 from callguard.gate import CheckRequest
@@ -43,6 +43,8 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
         usage_error("give --tz or --postal-code, not both")
     at = parse_instant(at_text) if at_text else None
     campaign_or_exit(state.settings, campaign)
+    if zone or postal_code:
+        _location_or_exit(state, "--tz" if zone else "--postal-code", zone or postal_code)
     runtime = state.runtime()
     request = CheckRequest(number=number, campaign=campaign, mode=mode, at=at,
                            location=zone or postal_code, front="cli")
@@ -58,8 +60,20 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
     if as_json:
         print_json(decision.to_dict())
     else:
-        print_decision(Console(), decision)
+        print_decision(console(), decision)
     deciding = decision.verdict.deciding
     if deciding is not None and deciding.rule_id == core.INTERNAL_ERROR:
         sys.exit(EXIT_INTERNAL)
     sys.exit(EXIT_ALLOW if decision.allowed else EXIT_BLOCK)
+
+
+def _location_or_exit(state: CliState, option: str, text: str | None) -> None:
+    """A mistyped --tz / --postal-code is the operator's slip, not a call to record as
+    BLOCK: refuse it before the gate (a front's bad location still fails closed there)."""
+    from callguard.errors import UsageError  # noqa: PLC0415
+    from callguard.numbers import parse_location  # noqa: PLC0415
+
+    try:
+        parse_location(text or "", regions=state.settings.parser().regions)
+    except UsageError as exc:
+        usage_error(f"{option} {text!r}: {exc}")

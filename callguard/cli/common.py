@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
-from rich.console import Console
 from rich.markup import escape
 
+from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 
@@ -28,18 +29,21 @@ __all__ = [
     "EXIT_USAGE",
     "CliState",
     "campaign_or_exit",
+    "config_file_or_exit",
     "e164_or_exit",
     "number_or_exit",
+    "output_path_or_exit",
     "parse_date",
     "parse_instant",
     "parse_published",
     "run",
     "usage_error",
+    "window_or_exit",
 ]
 
 EXIT_ALLOW, EXIT_BLOCK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 T = TypeVar("T")
-err_console = Console(stderr=True)
+err_console = console(stderr=True)
 
 
 class CliState:
@@ -94,15 +98,55 @@ def run(coro: Coroutine[Any, Any, T]) -> T:
     return asyncio.run(coro)
 
 
-def parse_instant(text: str) -> datetime:
-    """ISO 8601 with a UTC offset; anything else is a usage error."""
+def parse_instant(text: str, option: str = "--at") -> datetime:
+    """ISO 8601 with a UTC offset; anything else is a usage error whose example is accepted."""
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        usage_error(f"--at {text!r} is not an ISO-8601 date-time (e.g. 2026-07-24T10:00:00-06:00)")
+        usage_error(f"{option} {text!r} is not an ISO-8601 date-time "
+                    "(e.g. 2026-07-24T10:00:00-06:00)")
     if value.tzinfo is None:
-        usage_error(f"--at {text!r} has no UTC offset; add one, e.g. {text}-06:00 or {text}Z")
+        # A bare date parses as midnight: the example names a time, or it would be refused too.
+        stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
+        usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. {stem}-06:00 "
+                    f"or {stem}Z")
     return value
+
+
+def window_or_exit(since: datetime | None, until: datetime | None, *,
+                   names: tuple[str, str] = ("--since", "--until")) -> None:
+    """A time window whose end is before its start would silently match nothing."""
+    if since is not None and until is not None and until <= since:
+        usage_error(f"{names[1]} ({until.isoformat(timespec='seconds')}) is not after "
+                    f"{names[0]} ({since.isoformat(timespec='seconds')}): nothing could "
+                    f"match; swap them (durations count back from now: {names[0]} 2d "
+                    f"{names[1]} 1d)")
+
+
+def output_path_or_exit(option: str, path: Path) -> Path:
+    """A file we are about to write: its directory must exist and be writable, checked
+    before any work (a report must not scan a whole log and then fail to save)."""
+    if str(path) == "-":
+        return path
+    if path.is_dir():
+        usage_error(f"{option} {path} is a directory; give a file name, e.g. "
+                    f"{path / 'out.html'}")
+    parent = path.parent if str(path.parent) else Path()
+    if not parent.is_dir():
+        usage_error(f"{option} {path}: directory {parent} does not exist; create it "
+                    f"(mkdir -p {parent}) or choose another path")
+    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        usage_error(f"{option} {path}: not writable by this user; choose another path")
+    return path
+
+
+def config_file_or_exit(path: Path | None) -> None:
+    """``--config`` must name a file: a directory is the commonest slip."""
+    if path is None or not path.is_dir():
+        return
+    inside = path / "callguard.toml"
+    hint = f"--config {inside}" if inside.is_file() else f"the callguard.toml in {path}"
+    usage_error(f"--config {path} is a directory; give the configuration file, e.g. {hint}")
 
 
 def parse_date(option: str, text: str) -> date:

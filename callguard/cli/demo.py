@@ -13,9 +13,9 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from callguard.cli import output
 from callguard.cli.common import CliState, run
 from callguard.compliance.sinks import LogSettings
 from callguard.config import Settings
@@ -109,7 +109,7 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     settings = replace(state.settings, data_dir=target.resolve(), lists_backend="embedded",
                        log=LogSettings(), records=RecordsSettings())
     today = datetime.now(_DENVER).date()
-    console = Console()
+    console = output.console()
     for name in ("national", "ut-state"):
         parsed = parse_list_file(_DEMO_DIR / f"{name}.txt", max_bad_share=0.5)
         # The demo copy of the national registry speaks for these area codes only, so a

@@ -21,7 +21,13 @@ from typing import Any
 import click
 import orjson
 
-from callguard.cli.common import CliState, err_console, usage_error
+from callguard.cli.common import (
+    CliState,
+    err_console,
+    output_path_or_exit,
+    usage_error,
+    window_or_exit,
+)
 from callguard.cli.logs import EXIT_INCOMPLETE, hash_number, instant_option, place_or_exit
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive
@@ -37,6 +43,7 @@ __all__ = ["evidence"]
 @click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
               default="text", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write to this file instead of standard output.")
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -46,10 +53,16 @@ __all__ = ["evidence"]
 @click.pass_obj
 def evidence(state: CliState, number: str | None, decision_id: str | None,
              first: str | None, last: str | None, form: str, output: Path | None,
-             archive_dir: Path | None, file_path: Path | None) -> None:
+             archive_dir: Path | None, file_path: Path | None, as_json: bool) -> None:
     """Every decision and record change for NUMBER (or --decision ID), archive and live."""
+    if as_json:
+        if form not in ("text", "json"):
+            usage_error(f"--json and --format {form}: give one of them")
+        form = "json"
     if (number is None) == (decision_id is None):
         usage_error("give a NUMBER or --decision ID (one of them)")
+    if output is not None:
+        output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     log = file_path or place.log_file
@@ -61,9 +74,10 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     number_hash, key_id, key_source, last4 = None, None, "", None
     if number is not None:
         number_hash, key_id, key_source, last4 = hash_number(state, number)
+    since, until = instant_option("--from", first), instant_option("--to", last)
+    window_or_exit(since, until, names=("--from", "--to"))
     found = gather(archive, LiveLines.of_log(log, archive), number_hash=number_hash,
-                   decision_id=decision_id, first=instant_option("--from", first),
-                   last=instant_option("--to", last))
+                   decision_id=decision_id, first=since, last=until)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              "generated": datetime.now(UTC).isoformat(timespec="seconds")}
@@ -200,11 +214,12 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
 
 def _text(query: dict[str, Any], found: Evidence) -> str:
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
+    from callguard.cli.output import console as uncut  # noqa: PLC0415
+
     out = io.StringIO()
-    console = Console(file=out, width=200, highlight=False)
+    console = uncut(file=out, terminal=False)  # evidence is never cut, on a screen or not
     who = (f"number …{query['number_last4']} (key {query['key_id']})"
            if query["number_last4"] else f"decision {query['decision_id']}")
     console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), "

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
+from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
 from callguard.compliance.reader import ReadStats, RecordFilter, newest_first
@@ -142,4 +143,4 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     if as_json:
         print_json(done.to_dict())
     else:
-        _render(Console(), done)
+        _render(console(), done)

@@ -6,14 +6,23 @@ counts only; nothing here exports the numbers of a list.
 
 from __future__ import annotations
 
+import difflib
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, Task, TextColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from rich.text import Text
 
@@ -26,12 +35,15 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
+from callguard.cli.list_record import list_change_fields, record_list_change
+from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.config import Settings
-from callguard.errors import ListImportError, StoreError
+from callguard.errors import CallguardError, ListImportError, StoreError
 from callguard.runtime import redis_client
 from callguard.stores.embedded.lists import (
     EmbeddedListRegistry,
+    drop_list,
     rollback_version,
     write_version,
 )
@@ -40,9 +52,9 @@ from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_del
 from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
 from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
-__all__ = ["dnc"]
+__all__ = ["dnc", "lists_read"]
 
-_err = Console(stderr=True)
+_err = console(stderr=True)
 
 
 class _Rate(ProgressColumn):
@@ -123,50 +135,139 @@ def dnc() -> None:
 
 
 @dnc.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
-@click.option("--list", "name", required=True, help="List name, e.g. national or ut-state.")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--list", "name", required=True,
+              help="List name: one the enabled packs read (e.g. national, ut-state).")
 @click.option("--published", required=True, metavar="DATE",
               help="Date the registry published this copy (its age is checked per call).")
-@click.option("--covers", default="seen", show_default=True,
-              help="Area codes this copy speaks for: 'all', a comma list, or 'seen' "
-                   "(those present in the file).")
+@click.option("--covers", metavar="all|seen|AREA,...",
+              help="Area codes this copy speaks for; a number elsewhere is BLOCKed, never "
+                   "read as not listed. 'all' for a state's list (it names the state's "
+                   "residents whatever their area code); 'seen' (the area codes in the file) "
+                   "or your subscription's area codes for the national registry. Default: "
+                   "'seen' for national; for another list, the current version's coverage "
+                   "(its first import must say).")
+@click.option("--new-list", is_flag=True,
+              help="Create a list no enabled pack reads yet (else such a name is refused).")
 @click.option("--max-bad-share", default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.option("--delta-base", type=int, metavar="VERSION",
               help="FILE is a delta (+NUMBER / -NUMBER lines) against this current version.")
 @click.pass_obj
-def import_(state: CliState, file: Path, name: str, published: str, covers: str,
-            max_bad_share: float, delta_base: int | None) -> None:
+def import_(state: CliState, file: Path, name: str, published: str, covers: str | None,
+            new_list: bool, max_bad_share: float, delta_base: int | None) -> None:
     """Import FILE as a new version of a list and publish it atomically."""
     published_on = parse_published("--published", published)  # never in the future
-    if not name.replace("-", "").replace("_", "").isalnum():
-        usage_error(f"--list {name!r}: use letters, digits, - and _")
+    _name_or_exit(name)
+    settings = state.settings
+    if not new_list:
+        _read_by_packs_or_exit(settings, name, "--new-list")
+    covers = _covers_choice(settings, name, covers)
     areas_wanted = None if covers == "seen" else _covers(covers)
     if delta_base is not None:
-        _import_delta(state.settings, file, name, published_on, covers, areas_wanted,
+        _import_delta(settings, file, name, published_on, covers, areas_wanted,
                       delta_base, max_bad_share)
         return
-    with Progress(SpinnerColumn(), TextColumn("reading {task.fields[file]}"),
-                  TextColumn("{task.completed:,.0f} numbers"), _Rate(), console=_err,
+    parsed = _parse_with_progress(file, max_bad_share)
+    areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+    try:
+        meta = run(_publish(settings, name, parsed, published_on, areas, file.name))
+    except StoreError as exc:
+        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    duplicates = parsed.count - meta.count
+    _recorded(settings, list_change_fields("publish", meta, duplicates=duplicates,
+                                           malformed=parsed.bad))
+    shown = "all area codes" if areas is None else (
+        f"{len(areas)} area code(s)" + (" (seen in the file)" if covers == "seen" else ""))
+    _err.print(f"published [bold]{name} v{meta.version}[/]: {meta.count:,} numbers, covering "
+               f"{shown}; {duplicates:,} duplicate number(s) dropped, {parsed.bad} malformed "
+               "line(s) skipped", highlight=False)
+    for example in parsed.bad_examples:
+        _err.print(f"  [yellow]{example}[/]", highlight=False)
+
+
+def _name_or_exit(name: str) -> None:
+    if not name.replace("-", "").replace("_", "").isalnum():
+        usage_error(f"--list {name!r}: use letters, digits, - and _")
+
+
+def lists_read(settings: Settings) -> dict[str, list[str]]:
+    """Every list a rule of an enabled pack reads, with the packs that read it."""
+    today = datetime.now(UTC).date()
+    found: dict[str, list[str]] = {}
+    for pack_id in settings.enabled_packs:
+        pack = settings.packs[pack_id]
+        for rule in (*pack.rules, *pack.rules_on(today)):
+            for list_name in rule.list_names:
+                readers = found.setdefault(list_name, [])
+                if pack_id not in readers:
+                    readers.append(pack_id)
+    return found
+
+
+def _read_by_packs_or_exit(settings: Settings, name: str, escape_hatch: str) -> None:
+    """A name no enabled pack reads is almost always a typo (``nationl``)."""
+    read = lists_read(settings)
+    if name in read:
+        return
+    close = difflib.get_close_matches(name, list(read), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    usage_error(f"--list {name!r}: no enabled pack reads a list of that name ({hint}the packs "
+                f"read: {', '.join(sorted(read)) or 'none'}); give {escape_hatch} to create "
+                "it anyway")
+
+
+def _current_meta(settings: Settings, name: str) -> ListMeta | None:
+    snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name))
+    return None if snapshot is None else snapshot.meta
+
+
+def _covers_choice(settings: Settings, name: str, covers: str | None) -> str:
+    """``--covers`` as given, else what the list's form implies (see the option's help)."""
+    if covers is not None:
+        return covers
+    if name == "national":
+        return "seen"  # the registry's download holds exactly the area codes subscribed
+    current = _current_meta(settings, name)
+    if current is None:
+        usage_error(f"--covers is needed for the first import of {name}: 'all' for a "
+                    "state's list (it names the state's residents whatever their area "
+                    "code), or the area codes this copy speaks for (e.g. 801,385,435); later "
+                    "imports keep the coverage of the current version")
+    return "all" if current.area_codes is None else ",".join(
+        str(a) for a in sorted(current.area_codes))
+
+
+def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
+    """Parse the list file with a progress display: bytes read of the file's size (of a
+    gzip file, compressed bytes: its size is what is known), percent, ETA, numbers, rate."""
+    size = file.stat().st_size
+    with Progress(TextColumn("reading {task.fields[file]}"), BarColumn(), DownloadColumn(),
+                  TaskProgressColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.fields[numbers]:,} numbers"), _Rate(), console=_err,
                   transient=False) as progress:
-        task = progress.add_task("import", total=None, file=file.name)
+        task = progress.add_task("import", total=size or None, file=file.name, numbers=0)
+
+        def advance(numbers: int, read: int) -> None:
+            progress.update(task, completed=read, numbers=numbers)
+
         try:
-            parsed = parse_list_file(file, max_bad_share=max_bad_share,
-                                     on_progress=lambda n: progress.update(task, completed=n))
+            return parse_list_file(file, max_bad_share=max_bad_share, on_progress=advance)
         except ListImportError as exc:
             progress.stop()
             _err.print(f"[red]refused:[/red] {exc}", highlight=False)
             sys.exit(EXIT_BLOCK)
-    areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+
+
+def _recorded(settings: Settings, fields: dict[str, Any]) -> None:
+    """Write the list change to the compliance log; a failure is said plainly (exit 3)."""
     try:
-        meta = run(_publish(state.settings, name, parsed, published_on, areas, file.name))
-    except StoreError as exc:
-        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        run(record_list_change(settings, fields))
+    except (OSError, CallguardError) as exc:
+        _err.print(f"[red]error:[/red] the list change was made but its compliance record "
+                   f"could not be written ({exc}); write down: {fields}", highlight=False)
         sys.exit(EXIT_INTERNAL)
-    _err.print(f"published [bold]{name} v{meta.version}[/]: {meta.count:,} numbers, "
-               f"{parsed.bad} malformed line(s) skipped", highlight=False)
-    for example in parsed.bad_examples:
-        _err.print(f"  [yellow]{example}[/]", highlight=False)
 
 
 def _import_delta(settings: Settings, file: Path, name: str, published: date, covers: str,
@@ -186,6 +287,8 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {exc}", highlight=False)
         sys.exit(EXIT_BLOCK)
+    _recorded(settings, list_change_fields("publish", meta, delta_base=base_version,
+                                           malformed=report.bad))
     _err.print(f"published [bold]{name} v{meta.version}[/] (delta on v{base_version}): "
                f"{meta.count:,} numbers, {report.bad} malformed line(s) skipped",
                highlight=False)
@@ -212,7 +315,49 @@ def rollback(state: CliState, name: str) -> None:
     except StoreError as exc:
         _err.print(f"[red]not rolled back:[/red] {exc}", highlight=False)
         sys.exit(EXIT_BLOCK)
+    meta = _current_meta(settings, name)
+    if meta is not None:
+        _recorded(settings, list_change_fields("rollback", meta))
     _err.print(f"{name} is back at v{version}", highlight=False)
+
+
+@dnc.command("drop")
+@click.argument("name", metavar="LIST")
+@click.pass_obj
+def drop(state: CliState, name: str) -> None:
+    """Remove LIST (one no enabled pack reads, e.g. a mistyped import), on every node.
+
+    The change is written to the compliance log. A list a pack reads is refused: without
+    it every call in its scope would be BLOCKed; import a good copy or roll back instead.
+    """
+    _name_or_exit(name)
+    settings = state.settings
+    readers = lists_read(settings).get(name)
+    if readers:
+        usage_error(f"list {name} is read by {', '.join(readers)}: dropping it would BLOCK "
+                    f"every call in their scope; import a good copy or `dnc rollback --list "
+                    f"{name}` instead")
+    meta = _current_meta(settings, name)
+    if meta is None:
+        usage_error(f"no list {name!r} to drop (see `callguard dnc status`)")
+
+    async def go() -> int:
+        if settings.lists_backend == "redis":
+            client = redis_client(settings)
+            try:
+                return await RedisListPublisher(client).drop(name)
+            finally:
+                await client.aclose()
+        return drop_list(settings.data_dir, name)
+
+    try:
+        run(go())
+    except StoreError as exc:
+        _err.print(f"[red]not dropped:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    _recorded(settings, list_change_fields("drop", meta))
+    _err.print(f"dropped {name} (was v{meta.version}, {meta.count:,} numbers); recorded in "
+               "the compliance log", highlight=False)
 
 
 @dnc.command("check")
@@ -242,7 +387,7 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
     for row in rows:
         state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
             f"area code {info.area_code} not covered")
-        Console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
+        console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
 
 
 @dnc.command("status")
@@ -278,7 +423,7 @@ def status(state: CliState, as_json: bool) -> None:
                       str(row["published"]), str(row["age_days"]),
                       covers if isinstance(covers, str) else ",".join(map(str, covers)),
                       str(row["source"]))
-    console = Console()
-    console.print(table)
+    out = console()
+    out.print(table)
     for name, error in data["errors"].items():
-        console.print(f"[red]{name}: {error}[/]", highlight=False)
+        out.print(f"[red]{name}: {error}[/]", highlight=False)

@@ -17,16 +17,24 @@ import re
 import signal
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Coroutine, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 import orjson
 from rich.markup import escape
 
-from callguard.cli.common import CliState, err_console, run, usage_error
+from callguard.cli import output
+from callguard.cli.common import (
+    CliState,
+    err_console,
+    output_path_or_exit,
+    run,
+    usage_error,
+    window_or_exit,
+)
 from callguard.cli.locate import LogPlace, e164, locate
 from callguard.compliance.reader import (
     ReadStats,
@@ -45,6 +53,7 @@ __all__ = ["EXIT_INCOMPLETE", "LogQuery", "hash_number", "instant_option", "plac
            "report", "tail"]
 
 EXIT_INCOMPLETE = 1
+T = TypeVar("T")
 _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
@@ -74,10 +83,12 @@ class LogQuery:
         number_hash = None
         if options.get("number") is not None:
             number_hash, key_id = self._hash(options["number"])
+        since = instant_option("--since", options.get("since"))
+        until = instant_option("--until", options.get("until"))
+        window_or_exit(since, until)
         self.filter = RecordFilter(
             campaign=self.campaign, verdict=options.get("verdict"), rule=options.get("rule"),
-            since=instant_option("--since", options.get("since")),
-            until=instant_option("--until", options.get("until")), number_hash=number_hash,
+            since=since, until=until, number_hash=number_hash,
             event=options.get("event"), decision_id=options.get("decision"),
             front=options.get("front"), node=options.get("node"))
         self.stats = ReadStats(key_id=key_id)
@@ -172,6 +183,23 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
 
+def from_redis(state: CliState, coro: Coroutine[Any, Any, T]) -> T:
+    """Run a read of the Redis stream; Redis down or refusing is a usage error with the fix."""
+    from redis.exceptions import AuthenticationError, RedisError  # noqa: PLC0415
+
+    try:
+        return run(coro)
+    except AuthenticationError as exc:
+        coro.close()
+        usage_error(f"--stream: Redis refused the credentials ({exc}); check "
+                    "CALLGUARD_REDIS_URL / [redis] url")
+    except (RedisError, OSError) as exc:
+        coro.close()
+        usage_error(f"--stream: Redis at [redis] url is not reachable ({exc}); start Redis "
+                    "or fix CALLGUARD_REDIS_URL / [redis] url, or read this node's file "
+                    "without --stream")
+
+
 def _warn(message: str) -> None:
     err_console.print(f"[yellow]note:[/yellow] {escape(message)}", highlight=False)
 
@@ -240,9 +268,7 @@ def _printer(as_json: bool) -> Callable[[Record], None]:
             out.flush()
 
         return show_json
-    from rich.console import Console  # noqa: PLC0415 - not needed for --json
-
-    console = Console(highlight=False, soft_wrap=True)
+    console = output.console()
     return lambda record: console.print(_line(record))
 
 
@@ -273,7 +299,7 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     shown = 0
     try:
         if stream:
-            shown = run(_tail_stream(query, show, follow, lines))
+            shown = from_redis(query.state, _tail_stream(query, show, follow, lines))
         else:
             shown = _tail_file(query, query.log_file(file_path), show, follow, lines)
     except KeyboardInterrupt:
@@ -400,8 +426,11 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
-    query = figures.ReportQuery(since=instant_option("--since", since),
-                                until=instant_option("--until", until), tz=tz,
+    if html_path is not None:
+        output_path_or_exit("--html", html_path)  # before scanning, not after
+    first_at, last_at = instant_option("--since", since), instant_option("--until", until)
+    window_or_exit(first_at, last_at)
+    query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
     log_query = LogQuery(state, {"campaign": campaign})
@@ -416,7 +445,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         until=query.until + timedelta(days=2) if query.until else None)
     records: Iterable[Record]
     if stream:
-        records = run(_collect_stream(log_query, reading))
+        records = from_redis(state, _collect_stream(log_query, reading))
     else:
         path = log_query.log_file(file_path) if (file_path or not archive.exists()) else (
             place.log_file)
@@ -457,10 +486,9 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
 
 
 def _report_tables(done: Any) -> None:
-    from rich.console import Console  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
-    console = Console(highlight=False)
+    console = output.console()
     calls, scrubs = done.calls, done.scrubs
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())

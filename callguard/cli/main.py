@@ -10,7 +10,13 @@ from pathlib import Path
 import click
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_INTERNAL, EXIT_USAGE, CliState, err_console
+from callguard.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    CliState,
+    config_file_or_exit,
+    err_console,
+)
 from callguard.compliance.logkey import LogKeyError
 
 __all__ = ["cli", "main"]
@@ -63,6 +69,7 @@ class _LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     """callguard: a telemarketing-law compliance gate for outbound calls."""
+    config_file_or_exit(config)
     # Operational events go to stderr from the start, so --json output stays clean; the
     # node's real hashing key replaces this ephemeral one when its stores are opened.
     if ctx.invoked_subcommand not in _QUIET:

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from callguard.case_files import CASES_SUFFIX, cases_beside, read_suite
+from callguard.cli import output
 from callguard.cli.common import EXIT_BLOCK, CliState, parse_date, usage_error
 from callguard.cli.render import print_json
 from callguard.config import load_pack_file
@@ -70,7 +71,7 @@ def check_pack(file: Path, on_text: str | None, within_days: int) -> None:
     Exit 0: valid and every case passes; 1: a case fails; 2: the file is refused.
     A FILE ending in .tests.toml runs those cases against the packs they name.
     """
-    console = Console()
+    console = output.console()
     if file.name.endswith(CASES_SUFFIX):
         sys.exit(EXIT_BLOCK if _run_cases(console, file) else 0)
     try:
@@ -255,4 +256,4 @@ def show_pack(state: CliState, pack_id: str, on_text: str | None, as_json: bool)
     if as_json:
         print_json(data)
         return
-    _print_pack(Console(), data)
+    _print_pack(output.console(), data)

@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 import orjson
-from rich.console import Console
 
+from callguard.cli import output
 from callguard.cli.common import EXIT_INTERNAL, CliState, run, usage_error
 from callguard.cli.logs import EXIT_INCOMPLETE
 from callguard.compliance.archive.store import Archive
@@ -127,7 +127,7 @@ def _show(outcome: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(orjson.dumps(outcome).decode())  # noqa: T201
         return
-    console = Console(highlight=False)
+    console = output.console()
     verb = "removed" if outcome["destroyed"] else "would remove"
     cutoff = datetime.fromisoformat(outcome["cutoff"])
     if "file" in outcome:

@@ -13,7 +13,6 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from callguard.cli.common import (
@@ -28,6 +27,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
+from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.errors import CallguardError, UsageError
 from callguard.numbers import NumberInfo
@@ -46,7 +46,7 @@ from callguard.stores.writes import (
 
 __all__ = ["consent", "ebr", "internal_dnc"]
 
-_console = Console(stderr=True)
+_console = console(stderr=True)
 _KINDS = click.Choice([k.value for k in ConsentKind])
 T = TypeVar("T")
 
@@ -187,8 +187,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
     if as_json:
         print_json(data)
         return
-    console = Console()
-    console.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
+    out = console()
+    out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
     table = Table("kind", "granted", "expires", "window", "revoked", "source", "evidence",
                   "valid now", title="consent")
     for c in consents:
@@ -196,9 +196,18 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                       f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip(),
                       str(c["source"]), str(c["evidence"]),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
-    console.print(table)
-    console.print(f"business relationship: {data['ebr'] or 'none'}", highlight=False)
-    console.print(f"company do-not-call: {data['company_dnc'] or 'none'}", highlight=False)
+    out.print(table)
+    out.print(f"business relationship: {_fields(data['ebr'])}", highlight=False)
+    out.print(f"company do-not-call: {_fields(data['company_dnc'])}", highlight=False)
+
+
+def _fields(record: Any) -> str:
+    """``key value; ...`` of the fields that are set, or ``none`` (never a Python dict)."""
+    if record is None:
+        return "none"
+    shown = "; ".join(f"{key.replace('_', ' ')} {value}" for key, value in record.items()
+                      if value is not None)
+    return shown or "recorded"
 
 
 @click.group("internal-dnc")

@@ -3,16 +3,24 @@
 Every row is decided exactly as a live call would be (same gate, same compliance record),
 at the instant the calls are planned for. The output CSV is the input plus verdict, rule,
 reason and decision id; a malformed row is reported and written with a BLOCK, never skipped.
+The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, comma,
+semicolon or tab); the output keeps the input's delimiter and byte-order mark, in UTF-8.
+``--only callable`` writes the ALLOW rows alone (a file to load into a dialer),
+``--only suppressed`` the BLOCK rows; the summary always counts every row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
+import io
 import sys
 from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
@@ -20,8 +28,19 @@ from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from callguard.cli.common import CliState, campaign_or_exit, parse_instant, run, usage_error
+from callguard.cli.common import (
+    CliState,
+    campaign_or_exit,
+    output_path_or_exit,
+    parse_instant,
+    run,
+    usage_error,
+)
+from callguard.cli.output import console
+from callguard.cli.render import print_json
+from callguard.csvfile import CsvTable, read_csv
 from callguard.decision import Decision
+from callguard.errors import UsageError
 from callguard.gate import CheckRequest
 from callguard.policy import DialingMode
 
@@ -33,12 +52,17 @@ ADDED = ("callguard_verdict", "callguard_rule", "callguard_reason", "callguard_d
 _WINDOW = 256  # rows decided together (the output keeps the input's order)
 
 
+_ONLY = {"callable": "ALLOW", "suppressed": "BLOCK"}
+
+
 def _write_row(writer: Any, header: list[str], row: list[str], decision: Decision,
-               verdicts: Counter[str], rules: Counter[str]) -> None:
+               verdicts: Counter[str], rules: Counter[str], only: str | None) -> None:
     deciding = decision.verdict.deciding
     rule = deciding.rule_id if deciding else ""
     verdicts[decision.verdict.verdict] += 1
     rules[rule or "ALLOW"] += 1
+    if only is not None and decision.verdict.verdict != _ONLY[only]:
+        return
     padded = (row + [""] * len(header))[:len(header)]
     writer.writerow([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
                      decision.decision_id])
@@ -72,26 +96,38 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
 @click.option("--at", "at_text", required=True, metavar="ISO-8601",
               help="When the calls will be placed (with UTC offset).")
 @click.option("--mode", type=click.Choice([m.value for m in DialingMode]))
-@click.option("--output", type=click.Path(path_type=Path),
-              help="Output CSV; default: LEADS with .scrubbed.csv.")
+@click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
+              help="Output CSV ('-': standard output); default: LEADS with .scrubbed.csv.")
+@click.option("--only", type=click.Choice(list(_ONLY)),
+              help="Write only the callable (ALLOW) or the suppressed (BLOCK) rows.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the summary as JSON on standard output.")
 @click.option("--number-column", help="Column holding the phone number.")
 @click.option("--location-column", help="Column holding a ZIP code or IANA time zone.")
 @click.pass_obj
 def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str | None,
-          output: Path | None, number_column: str | None,
+          output: Path | None, only: str | None, as_json: bool, number_column: str | None,
           location_column: str | None) -> None:
     """Decide every row of LEADS for CAMPAIGN at --at; write verdicts and a summary."""
     at = parse_instant(at_text)
     campaign_or_exit(state.settings, campaign)
-    target = output or leads.with_suffix(".scrubbed.csv")
-    header, rows = _read(leads)
+    to_stdout = output is not None and str(output) == "-"
+    if to_stdout and as_json:
+        usage_error("--output - and --json both want standard output; write the CSV to a "
+                    "file (--output FILE) or drop --json")
+    target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
+    try:
+        table = read_csv(leads)
+    except UsageError as exc:
+        usage_error(str(exc))
+    header, rows = table.header, table.rows
     number_col = _pick(header, number_column, _NUMBER_COLUMNS, "number", required=True)
     location_col = _pick(header, location_column, _LOCATION_COLUMNS, "location",
                          required=False)
     number_index = header.index(number_col) if number_col else 0
     location_index = header.index(location_col) if location_col else None
     runtime = state.runtime()
-    err = Console(stderr=True)
+    err = console(stderr=True)
     verdicts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     malformed: list[str] = []
@@ -99,10 +135,10 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     async def go() -> None:
         await runtime.start()
         try:
-            with target.open("w", newline="", encoding="utf-8") as out, Progress(
+            with _opened(target, table) as out, Progress(
                     TextColumn("scrubbing"), BarColumn(), TextColumn("{task.completed:,}/"
                     "{task.total:,} rows"), _RowRate(), console=err) as progress:
-                writer = csv.writer(out)
+                writer = csv.writer(out, delimiter=table.delimiter)
                 writer.writerow([*header, *ADDED])
                 task = progress.add_task("scrub", total=len(rows))
 
@@ -119,36 +155,82 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                     window = rows[first:first + _WINDOW]
                     decisions = await asyncio.gather(
                         *(runtime.gate.check(request(row)) for row in window))
-                    for line, row, decision in zip(range(first + 2, first + 2 + len(window)),
-                                                   window, decisions, strict=True):
+                    lines = table.line_numbers[first:first + _WINDOW]
+                    for line, row, decision in zip(lines, window, decisions, strict=True):
                         if len(row) != len(header):
                             malformed.append(f"line {line}: {len(row)} fields, header has "
                                              f"{len(header)}")
-                        _write_row(writer, header, row, decision, verdicts, rules)
+                        _write_row(writer, header, row, decision, verdicts, rules, only)
                         progress.advance(task)
         finally:
             await runtime.aclose()
 
     run(go())
-    title = f"scrub of {leads.name} for {campaign} at {at.isoformat()}"
-    _summary(err, title, verdicts, rules, malformed)
-    err.print(f"wrote {target} ({len(rows):,} rows)", highlight=False)
+    outcome = _Outcome(leads, campaign, at.isoformat(), table, verdicts, rules, malformed,
+                       only, "standard output" if to_stdout else str(target))
+    if as_json:
+        print_json(outcome.to_json())
+    else:
+        _summary(err, f"scrub of {leads.name} for {campaign} at {outcome.at}", verdicts,
+                 rules, malformed)
+    err.print(outcome.line(), highlight=False)
     sys.exit(0)
 
 
-def _read(leads: Path) -> tuple[list[str], list[list[str]]]:
-    with leads.open(newline="", encoding="utf-8", errors="replace") as handle:
-        reader = csv.reader(handle)
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What a scrub did, for the summary line and ``--json``."""
+
+    leads: Path
+    campaign: str
+    at: str
+    table: CsvTable
+    verdicts: Counter[str]
+    rules: Counter[str]
+    malformed: list[str]
+    only: str | None
+    where: str
+
+    @property
+    def written(self) -> int:
+        return len(self.table.rows) if self.only is None else self.verdicts[_ONLY[self.only]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"leads": str(self.leads), "campaign": self.campaign, "at": self.at,
+                "rows": len(self.table.rows), "verdicts": dict(self.verdicts),
+                "rules": {r: n for r, n in self.rules.most_common() if r != "ALLOW"},
+                "malformed": self.malformed, "output": self.where, "only": self.only,
+                "written": self.written,
+                "read_as": {"encoding": self.table.encoding,
+                            "delimiter": self.table.delimiter}}
+
+    def line(self) -> str:
+        only = "" if self.only is None else f", {self.only} only"
+        return (f"wrote {self.where} ({self.written:,} of {len(self.table.rows):,} rows{only}; "
+                f"read as {self.table.encoding}, {self.table.delimiter_name}-separated)")
+
+
+@contextlib.contextmanager
+def _opened(target: Path, table: CsvTable) -> Iterator[TextIO]:
+    """The output: standard output for '-', else the file; UTF-8, with a BOM when the
+    input had one (Excel then reads the names right)."""
+    encoding = "utf-8-sig" if table.encoding in ("utf-8-sig", "utf-16") else "utf-8"
+    if str(target) == "-":
+        out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="",
+                               write_through=True)
         try:
-            header = next(reader)
-        except StopIteration:
-            usage_error(f"{leads} is empty")
-        return header, list(reader)
+            yield out
+        finally:
+            out.detach()
+        return
+    with target.open("w", newline="", encoding=encoding) as handle:
+        yield handle
 
 
 def _summary(err: Console, title: str, verdicts: Counter[str], rules: Counter[str],
              malformed: list[str]) -> None:
-    table = Table("verdict / deciding rule", "rows", title=title)
+    err.print(title, highlight=False)  # above, not a table title rich would wrap
+    table = Table("verdict / deciding rule", "rows")
     for verdict, count in verdicts.most_common():
         table.add_row(f"[bold]{verdict}[/]", f"{count:,}")
     for rule, count in rules.most_common():

@@ -174,7 +174,7 @@ async def _start_http(runtime: Runtime,
     readiness = ExpiryReadiness(runtime.readiness(), expiry)
     app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=readiness,
                     token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,
-                    limits=limits)
+                    limits=limits, budget_s=settings.http.budget_ms / 1000)
     supervisor_for(settings).register(app)  # GET /supervisor: the live tail and today
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

@@ -15,9 +15,11 @@ import gzip
 from collections.abc import Callable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 
+from callguard.csvfile import decoded_lines
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits
 from callguard.numbers.redact import redact_digits
@@ -75,14 +77,25 @@ def _add(by_area: dict[int, MutableSequence[int]], national: int) -> None:
     bucket.append(national % 10_000_000)
 
 
-def _lines(path: Path) -> Iterator[str]:
-    with path.open("rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    opener = gzip.open if gzipped else open
+Progress = Callable[[int, int], None]  # (numbers read, bytes of the file read)
+
+
+def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
+    """Decoded lines; ``read[0]`` follows the bytes of the file consumed (of a gzip file,
+    the compressed bytes: its size is what is known in advance)."""
     try:
-        with opener(path, "rt", encoding="utf-8", errors="strict") as handle:
-            yield from handle
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
+        with path.open("rb") as raw:
+            gzipped = raw.read(2) == b"\x1f\x8b"
+            raw.seek(0)
+            handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
+            # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
+            for count, line in enumerate(decoded_lines(handle)):
+                if read is not None and count % _PROGRESS_EVERY == 0:
+                    read[0] = raw.tell()
+                yield line
+            if read is not None:
+                read[0] = raw.tell()
+    except (OSError, EOFError) as exc:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
 
@@ -90,11 +103,12 @@ def parse_list_file(
     path: Path,
     *,
     max_bad_share: float = 0.001,
-    on_progress: Callable[[int], None] | None = None,
+    on_progress: Progress | None = None,
 ) -> ParsedList:
     """Parse the whole file, or raise ListImportError when too much of it is bad.
 
-    ``on_progress(numbers_read)`` is called every 100,000 lines and at the end.
+    ``on_progress(numbers_read, bytes_read)`` is called every 100,000 lines (4,000,000 on
+    the fixed-width path) and at the end.
     """
     if not path.is_file():
         raise ListImportError(f"{path}: no such file")
@@ -127,7 +141,7 @@ def _fixed_width(path: Path) -> bool:
     return all(len(line) == _ROW - 1 for line in head.split(b"\n")[:-1][:1000])
 
 
-def _parse_fixed_width(path: Path, on_progress: Callable[[int], None] | None) -> ParsedList:
+def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
     """Vectorised (numpy) parse; same validation and bad-line report as the line parser."""
     parsed = ParsedList()
     parts: dict[int, list[np.ndarray]] = {}
@@ -156,7 +170,7 @@ def _parse_fixed_width(path: Path, on_progress: Callable[[int], None] | None) ->
                         (chunk % 10_000_000).astype(np.uint32))
             offset += len(rows)
             if on_progress is not None:
-                on_progress(offset - parsed.bad)
+                on_progress(offset - parsed.bad, offset * _ROW)
     for area, pieces in parts.items():
         numbers = array.array("I")
         numbers.frombytes(np.concatenate(pieces).tobytes())
@@ -164,10 +178,11 @@ def _parse_fixed_width(path: Path, on_progress: Callable[[int], None] | None) ->
     return parsed
 
 
-def _parse_lines(path: Path, on_progress: Callable[[int], None] | None) -> ParsedList:
+def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
-    for number, raw in enumerate(_lines(path), start=1):
+    read = [0]
+    for number, raw in enumerate(_lines(path, read), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
@@ -180,9 +195,9 @@ def _parse_lines(path: Path, on_progress: Callable[[int], None] | None) -> Parse
             continue
         _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
-            on_progress(parsed.lines - parsed.bad)
+            on_progress(parsed.lines - parsed.bad, read[0])
     if on_progress is not None:
-        on_progress(parsed.lines - parsed.bad)
+        on_progress(parsed.lines - parsed.bad, read[0])
     return parsed
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
 
+from callguard.csvfile import decode, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.redact import redact_digits
@@ -136,11 +137,12 @@ def read_record_csv(
     solicitors: frozenset[str],
     solicitor: str | None = None,
     now: datetime | None = None,
+    delimiter: str = ",",
 ) -> CsvImport:
     """Parse every row; ``solicitor`` fills rows without a solicitor column."""
     now = now or datetime.now(UTC)
     required, optional = COLUMNS[kind]
-    reader = csv.DictReader(lines)
+    reader = csv.DictReader(lines, delimiter=delimiter)
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [c for c in required if c not in header]
     if missing or ("solicitor" not in header and solicitor is None):
@@ -172,12 +174,17 @@ def read_record_file(
     solicitors: frozenset[str],
     solicitor: str | None = None,
 ) -> CsvImport:
-    """Read a UTF-8 CSV file (a BOM from spreadsheet exports is accepted)."""
+    """Read a CSV file as ``callguard.csvfile`` reads every file (BOM, UTF-8 or
+    Windows-1252, comma, semicolon or tab)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror}") from None
+    try:
+        text, _ = decode(data)
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: not UTF-8 text after its byte-order mark ({exc.reason} at "
+                         f"byte {exc.start})") from None
     return read_record_csv(io.StringIO(text, newline=""), kind, parser=parser,
-                           solicitors=solicitors, solicitor=solicitor)
+                           solicitors=solicitors, solicitor=solicitor,
+                           delimiter=sniff_delimiter(text))

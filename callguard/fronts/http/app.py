@@ -19,7 +19,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -36,13 +35,16 @@ from callguard.fronts.http.limits import (
 )
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness
+from callguard.fronts.http.spec import DOCS_DIR, openapi_document
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
+from callguard.policy import DialingMode
 
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+OPENAPI_PATH = DOCS_DIR / "openapi.json"
+_MODES = frozenset(m.value for m in DialingMode)
 # /supervisor is the supervisors' page shell: markup only, its data is behind the token.
 _OPEN = frozenset({"/healthz", "/readyz", "/openapi.json", "/supervisor"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,6 +66,7 @@ class HttpSettings:
     header_timeout_ms: int = 5000  # a request head must arrive within this
     body_timeout_ms: int = 10_000  # and its body within this (408)
     allowed_sources: tuple[str, ...] = ()  # addresses/networks; empty: any
+    budget_ms: int = 250  # the gate's time budget for one /v1/check decision, as FastAGI/SIP
 
     def limits(self) -> HttpLimitSettings:
         """The connection limits, for ``GuardedSite``."""
@@ -166,9 +169,19 @@ def _instant(text: str) -> datetime:
     return at
 
 
+def _mode(mode: str | None) -> None:
+    """An unknown mode is the sender's error (400), not a call to decide and record."""
+    if mode is not None and mode not in _MODES:
+        raise UsageError(f"'mode' {mode[:40]!r} is not one of {', '.join(sorted(_MODES))} "
+                         "(omit it for the campaign's)")
+
+
+_DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
+
+
 def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: bytes,
-              max_body_bytes: int = 65_536,
-              limits: ConnectionLimits | None = None) -> web.Application:
+              max_body_bytes: int = 65_536, limits: ConnectionLimits | None = None,
+              budget_s: float = _DEFAULT_BUDGET_S) -> web.Application:
     """The application; the caller runs it (``web.AppRunner`` and ``GuardedSite``)."""
     counts: Counter[str] = limits.counts if limits is not None else Counter()
 
@@ -189,22 +202,25 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
                             headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     async def openapi(request: web.Request) -> web.Response:
-        return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/json")
+        return web.Response(body=openapi_document(), content_type="application/json")
 
     async def check(request: web.Request) -> web.Response:
         try:
             data = await _body(request, ("number", "campaign"),
                                ("mode", "at", "location", "reference"), limits)
             at = _instant(data["at"]) if "at" in data else None
+            _mode(data.get("mode"))
         except UsageError as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
         except _BodyTooSlowError:
             return _too_slow()
+        # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
+        # recorded BLOCK callguard:time-budget, never a hung client.
         decision = await gate.check(CheckRequest(
             number=data["number"], campaign=data["campaign"], mode=data.get("mode"), at=at,
             location=data.get("location"), front="http",
-            reference=data.get("reference") or None))
+            reference=data.get("reference") or None), budget_s=budget_s)
         return web.json_response(decision.to_dict())
 
     async def opt_out(request: web.Request) -> web.Response:

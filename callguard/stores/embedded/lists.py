@@ -40,7 +40,8 @@ from callguard.stores.list_chunks import (
 )
 from callguard.stores.list_files import ParsedList
 
-__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "rollback_version", "write_version"]
+__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "drop_list", "rollback_version",
+           "write_version"]
 
 _log = structlog.get_logger("callguard.lists")
 
@@ -180,6 +181,24 @@ def rollback_version(root: Path, name: str) -> int:
     _fsync_write(pointer, f"{older[-1]}\n".encode())
     os.replace(pointer, list_dir / "CURRENT")
     return older[-1]
+
+
+def drop_list(root: Path, name: str) -> int:
+    """Move a list out of ``lists/`` (to ``lists-dropped/<name>-<UTC stamp>/``, kept for the
+    record) in one rename; return the version that was current. A node that already serves
+    it keeps it until restarted; no node loads it again."""
+    list_dir = _list_dir(root, name)
+    current = _current_version(list_dir)
+    if current is None:
+        raise StoreError(f"list {name} has no current version; nothing dropped")
+    kept = root / "lists-dropped" / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    try:
+        kept.parent.mkdir(exist_ok=True)
+        os.replace(list_dir, kept)
+    except OSError as exc:
+        raise StoreError(f"list {name} could not be dropped ({exc.strerror}); it is "
+                         "unchanged") from None
+    return current
 
 
 def _manifest_stamp(list_dir: Path, version: int) -> tuple[int, int, int] | None:

@@ -138,6 +138,23 @@ class RedisListPublisher:
         return int(previous)
 
 
+    async def drop(self, name: str) -> int:
+        """Remove a list from Redis (every version; its ``seq`` stays, so a list created
+        again later never reuses a version number); return the version that was current.
+        Nodes stop loading it; one already serving it keeps it until restarted."""
+        current = await self._client.get(_key(name, "current"))
+        if current is None:
+            raise StoreError(f"list {name} has no current version in Redis; nothing dropped")
+        keys = [k async for k in self._client.scan_iter(match=_key(name, "*"), count=1000)
+                if _bytes(k) != _key(name, "seq").encode()]
+        pipe = self._client.pipeline(transaction=True)
+        pipe.srem(_NAMES, name)
+        for start in range(0, len(keys), 500):
+            pipe.delete(*keys[start:start + 500])
+        await pipe.execute()
+        return int(current)
+
+
 class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 

@@ -1,0 +1,42 @@
+"""Consoles that never cut what they print.
+
+Rich lays tables out for the terminal's width, and when the output is not a terminal
+(a pipe, cron mail, some ssh sessions) it assumes 80 columns and folds or truncates
+cells: rule ids became ``us-ut-hb45-2000:13-26a-106(1)(…``, dates ``2026-12-…``. An
+officer's evidence must come out whole, so off a terminal every console here is wide
+enough for any row (tables then size each column to its longest cell) and colourless.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import IO
+
+from rich.console import Console
+
+__all__ = ["UNCUT_WIDTH", "console", "is_terminal"]
+
+# Wider than any row callguard prints; columns are sized to their content, never padded
+# to this width (tables are not expanded).
+UNCUT_WIDTH = 100_000
+
+
+def is_terminal(stream: IO[str]) -> bool:
+    """True when ``stream`` is an interactive terminal."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def console(*, stderr: bool = False, file: IO[str] | None = None,
+            terminal: bool | None = None) -> Console:
+    """A console for stdout (or stderr, or ``file``) that is uncut off a terminal.
+
+    ``terminal``: override the detection (a file being written is never a terminal).
+    """
+    stream = file if file is not None else (sys.stderr if stderr else sys.stdout)
+    if terminal is None:
+        terminal = is_terminal(stream)
+    if terminal:
+        return Console(file=file, stderr=stderr, highlight=False)
+    return Console(file=file, stderr=stderr, width=UNCUT_WIDTH, highlight=False,
+                   soft_wrap=False, no_color=True, emoji=False)

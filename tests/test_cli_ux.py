@@ -1,0 +1,285 @@
+"""The CLI as cron, a pipe or an ssh session sees it: output never cut, errors a user can
+cause are usage errors (exit 2) that name the fix, list imports that say what they did.
+
+Every command runs as a real subprocess with stdout and stderr pipes and no ``COLUMNS``
+(rich then assumes 80 columns: the old output cut rule ids and dates there).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+from datetime import UTC, datetime
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.redis_server import free_port
+from tests.test_http import AT
+
+USAGE = 2
+# Rule ids longer than an 80-column cell leaves them.
+HB45 = "us-ut-hb45-2000:13-26a-106(1)(g)"
+
+
+def cli(data_dir, *args, env=None):
+    environment = {**os.environ, "CALLGUARD_DATA_DIR": str(data_dir), **(env or {})}
+    for name in ("COLUMNS", "LINES", "CALLGUARD_CONFIG"):
+        environment.pop(name, None)
+    result = subprocess.run([sys.executable, "-m", "callguard", *args], capture_output=True,
+                            text=True, env=environment, cwd=ROOT, timeout=120, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "internal error" not in result.stderr, result.stderr
+    return result
+
+
+def one_line(text):
+    """Messages as one line (a terminal may fold them; the words must be there)."""
+    return " ".join(text.split())
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory):
+    """Both lists published today, an ALLOW and a BLOCK decided, a log to read."""
+    root = tmp_path_factory.mktemp("ux")
+    listing = root / "list.txt"
+    listing.write_text("8015550199\n")
+    today = datetime.now(UTC).date().isoformat()
+    for name in ("national", "ut-state"):
+        assert cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
+                   "--covers", "all").returncode == 0
+    blocked = json.loads(cli(root, "check", "8015550199", "--campaign", "ut-solar-manual",
+                             "--at", AT, "--json").stdout)
+    assert any(o["rule"] == HB45 for o in blocked["outcomes"]), blocked["outcomes"]
+    cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at", AT, "--json")
+    return root, blocked
+
+
+class TestNeverCut:
+    """Piped, every column comes out whole."""
+
+    def test_check_prints_every_rule_id_whole(self, node):
+        """The human decision names each blocking rule in full, not `…106(1)(…`."""
+        root, blocked = node
+        result = cli(root, "check", "8015550199", "--campaign", "ut-solar-manual", "--at", AT)
+        assert result.returncode == 1
+        for outcome in blocked["outcomes"]:
+            if outcome["status"] == "block":
+                assert outcome["rule"] in result.stdout, outcome["rule"]
+        assert "…" not in result.stdout
+
+    def test_tail_prints_whole_dates_and_rules(self, node):
+        """Dates as YYYY-MM-DD HH:MM:SS and the deciding rule in full."""
+        root, blocked = node
+        result = cli(root, "tail", "-n", "0")
+        assert result.returncode == 0, result.stderr
+        assert blocked["rule"] in result.stdout
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", result.stdout)
+
+    def test_report_tables_are_whole(self, node):
+        """The blocked-by-rule table names the rule whole; days are whole dates."""
+        root, blocked = node
+        result = cli(root, "report")
+        assert result.returncode == 0, result.stderr
+        assert blocked["rule"] in result.stdout
+        assert re.search(r"\b\d{4}-\d{2}-\d{2}\b", result.stdout)
+        # "…" only as the range of the first line ("first … last"), never ending a cell
+        assert "…" not in "\n".join(result.stdout.splitlines()[1:])
+
+    def test_dnc_status_is_whole(self, node):
+        """Every column of the list table, and the publication date in full."""
+        root, _ = node
+        result = cli(root, "dnc", "status")
+        today = datetime.now(UTC).date().isoformat()
+        assert today in result.stdout
+        assert "list.txt" in result.stdout
+
+    def test_evidence_keeps_every_column(self, node):
+        """The evidence table: rule, packs and lists whole; --json is the same evidence."""
+        root, blocked = node
+        result = cli(root, "evidence", "8015550199")
+        assert result.returncode == 0, result.stderr
+        assert blocked["rule"] in result.stdout
+        assert "us-ut-hb45-2000" in result.stdout
+        assert "…" not in "\n".join(result.stdout.splitlines()[1:])  # line 1: "number …0199"
+        as_json = json.loads(cli(root, "evidence", "8015550199", "--json").stdout)
+        assert blocked["decision_id"] in [d["decision_id"] for d in as_json["decisions"]]
+
+    def test_internal_dnc_show_prints_no_python_dict(self, node, tmp_path):
+        """Business relationship and company DNC as words, and --json as JSON."""
+        root, _ = node
+        assert cli(root, "internal-dnc", "add", "8015550177", "--campaign",
+                   "ut-solar-manual").returncode == 0
+        shown = cli(root, "internal-dnc", "show", "8015550177", "--campaign", "ut-solar-manual")
+        assert shown.returncode == 0, shown.stderr
+        line = next(x for x in shown.stdout.splitlines() if x.startswith("company do-not-call"))
+        assert "{" not in line
+        assert "added at" in line
+        data = json.loads(cli(root, "internal-dnc", "show", "8015550177", "--campaign",
+                              "ut-solar-manual", "--json").stdout)
+        assert data["company_dnc"]["added_at"]
+
+
+class TestUsageErrors:
+    """Exit 2 and a message that names the fix, never "internal error" (exit 3)."""
+
+    def test_config_directory(self, node):
+        root, _ = node
+        result = cli(root, "--config", str(ROOT / "config"), "tail")
+        assert result.returncode == USAGE
+        assert f"--config {ROOT / 'config' / 'callguard.toml'}" in one_line(result.stderr)
+
+    def test_tail_negative_count(self, node):
+        root, _ = node
+        result = cli(root, "tail", "-n", "-1")
+        assert result.returncode == USAGE
+        assert "positive" in result.stderr
+
+    def test_report_html_into_a_missing_directory_is_refused_before_scanning(self, node):
+        root, _ = node
+        result = cli(root, "report", "--html", "/nodir/x.html")
+        assert result.returncode == USAGE
+        assert "mkdir -p /nodir" in one_line(result.stderr)
+        assert result.stdout == ""  # refused before any figure was computed
+
+    def test_evidence_into_a_missing_directory_and_reversed_window(self, node):
+        root, _ = node
+        result = cli(root, "evidence", "8015550199", "--output", "/nodir/e.html")
+        assert result.returncode == USAGE
+        assert "mkdir -p /nodir" in one_line(result.stderr)
+        result = cli(root, "evidence", "8015550199", "--from", "1d", "--to", "2d")
+        assert result.returncode == USAGE
+        assert "swap them" in one_line(result.stderr)
+
+    def test_tail_stream_with_redis_down(self, node):
+        root, _ = node
+        result = cli(root, "tail", "--stream",
+                     env={"CALLGUARD_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
+        assert result.returncode == USAGE
+        message = one_line(result.stderr)
+        assert "not reachable" in message
+        assert "CALLGUARD_REDIS_URL" in message
+
+    def test_at_without_offset_suggests_a_form_that_is_accepted(self, node):
+        root, _ = node
+        day = AT[:10]
+        result = cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at", day)
+        assert result.returncode == USAGE
+        suggestion = re.search(r"e\.g\. (\S+) or", one_line(result.stderr))
+        assert suggestion, result.stderr
+        retried = cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                      suggestion[1], "--json")
+        assert retried.returncode in (0, 1), retried.stderr
+
+    @pytest.mark.parametrize("command", ["tail", "report"])
+    def test_until_before_since(self, node, command):
+        root, _ = node
+        result = cli(root, command, "--since", "1d", "--until", "2d")
+        assert result.returncode == USAGE
+        assert "swap them" in one_line(result.stderr)
+
+    def test_mistyped_tz_is_a_usage_error_not_a_logged_block(self, node):
+        root, _ = node
+        log = root / "compliance.jsonl"
+        before = log.read_text().count("\n")
+        result = cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at", AT,
+                     "--tz", "America/Denvr")
+        assert result.returncode == USAGE
+        assert "America/Denver" in one_line(result.stderr)
+        assert log.read_text().count("\n") == before
+
+    def test_dnc_import_of_a_missing_file(self, node):
+        root, _ = node
+        result = cli(root, "dnc", "import", "missing.txt", "--list", "national", "--published",
+                     "2026-12-01")
+        assert result.returncode == USAGE
+        assert "does not exist" in result.stderr
+
+
+class TestListImport:
+    """`dnc import` says how far it is, what it dropped, and refuses a name nobody reads."""
+
+    def test_progress_and_duplicates(self, tmp_path):
+        """Bytes of the file, percent, and the duplicates dropped."""
+        listing = tmp_path / "national.txt"
+        listing.write_text("8015550199\n8015550199\n3855550100\n8015550199\n")
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                     "--published", datetime.now(UTC).date().isoformat())
+        assert result.returncode == 0, result.stderr
+        message = one_line(result.stderr)
+        assert "100%" in message
+        assert f"{listing.stat().st_size}/{listing.stat().st_size} bytes" in message
+        assert "2 duplicate number(s) dropped" in message
+        assert "2 numbers" in message
+
+    def test_gzip_progress_counts_compressed_bytes(self, tmp_path):
+        """Of a gzip file the total is its own (compressed) size, which is known."""
+        listing = tmp_path / "national.txt.gz"
+        listing.write_bytes(gzip.compress(b"".join(
+            f"801555{n:04d}\n".encode() for n in range(2000))))
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                     "--published", datetime.now(UTC).date().isoformat())
+        assert result.returncode == 0, result.stderr
+        size = listing.stat().st_size
+        assert re.search(rf"\b{size / 1000:.1f}/{size / 1000:.1f} kB|{size}/{size} bytes",
+                         one_line(result.stderr)), result.stderr
+
+    def test_a_name_no_pack_reads_is_refused_unless_new(self, tmp_path):
+        """`nationl` is a typo: refused, with the likely name; --new-list creates it."""
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "nationl",
+                     "--published", today)
+        assert result.returncode == USAGE
+        message = one_line(result.stderr)
+        assert "did you mean 'national'" in message
+        assert "--new-list" in message
+        assert not (tmp_path / "lists" / "nationl").exists()
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "nationl",
+                   "--published", today, "--covers", "all", "--new-list").returncode == 0
+
+    def test_first_state_import_needs_covers_then_keeps_it(self, tmp_path):
+        """A state list's first import must say what it covers; the next keeps it."""
+        listing = tmp_path / "ut.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "ut-state",
+                     "--published", today)
+        assert result.returncode == USAGE
+        assert "'all' for a state's list" in one_line(result.stderr)
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "ut-state",
+                   "--published", today, "--covers", "all").returncode == 0
+        again = cli(tmp_path, "dnc", "import", str(listing), "--list", "ut-state",
+                    "--published", today)
+        assert again.returncode == 0, again.stderr
+        assert "covering all area codes" in one_line(again.stderr)
+        status = json.loads(cli(tmp_path, "dnc", "status", "--json").stdout)
+        assert [(x["list"], x["version"], x["covers"]) for x in status["lists"]] == [
+            ("ut-state", 2, "all")]
+
+    def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
+        """A stray list is dropped and the drop is in the compliance log; national is not."""
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        for name, extra in (("nationl", ["--new-list"]), ("national", [])):
+            assert cli(tmp_path, "dnc", "import", str(listing), "--list", name, "--published",
+                       today, "--covers", "all", *extra).returncode == 0
+        refused = cli(tmp_path, "dnc", "drop", "national")
+        assert refused.returncode == USAGE
+        assert "rollback" in one_line(refused.stderr)
+        dropped = cli(tmp_path, "dnc", "drop", "nationl")
+        assert dropped.returncode == 0, dropped.stderr
+        status = json.loads(cli(tmp_path, "dnc", "status", "--json").stdout)
+        assert [x["list"] for x in status["lists"]] == ["national"]
+        changes = [json.loads(line) for line in
+                   (tmp_path / "compliance.jsonl").read_text().splitlines()]
+        assert [(c["event"], c["action"], c["list"]) for c in changes] == [
+            ("list-change", "publish", "nationl"), ("list-change", "publish", "national"),
+            ("list-change", "drop", "nationl")]
+        assert cli(tmp_path, "dnc", "drop", "nationl").returncode == USAGE  # gone
