@@ -90,12 +90,12 @@ def lists(millions: float, runs: int, rng: np.random.Generator, workdir: Path) -
             imports[name].append(seconds)
             seconds, _ = timed(lambda d=data, n=name, v=meta.version: load_version(d, n, v))
             loads[name].append(seconds)
-    for name in imports:
-        print(f"import {name:14} {spread(imports[name])}")
+    for name, values in imports.items():
+        print(f"import {name:14} {spread(values)}")
     ratio = statistics.median(imports["attr-wireless"]) / statistics.median(imports["national"])
     print(f"import ratio wireless / DNC: {ratio:.2f}x")
-    for name in loads:
-        print(f"load   {name:14} {spread(loads[name])}")
+    for name, values in loads.items():
+        print(f"load   {name:14} {spread(values)}")
     numbers = sample_numbers(path, rng, 200_000)
     for name in ("national", "attr-wireless"):
         snapshot = load_version(workdir / f"data-{name}-0", name, 1)

@@ -139,7 +139,8 @@ class TestEmbedded:
         snapshot = EmbeddedListRegistry(tmp_path).snapshot("attr-wireless")
         listed = list_check("attr-wireless", snapshot, PARSER.parse("8015550123"))
         uncovered = list_check("attr-wireless", snapshot, PARSER.parse("4355550123"))
-        assert listed is not None and uncovered is not None
+        assert listed is not None
+        assert uncovered is not None
         assert (listed.listed, listed.covered, listed.disconnected) == (True, True, None)
         assert (uncovered.listed, uncovered.covered) == (False, False)
         assert kind_of("attr-wireless") is AttributeKind.WIRELESS
@@ -255,7 +256,7 @@ class TestScrubWithWirelessData:
                 today.isoformat(), "--covers", "all", data_dir=with_data, check=True)
         stale = tmp_path / "stale"
         shutil.copytree(without, stale)
-        for kind, members in (("wireless", wireless), ("ported-wireless", ported)):
+        for kind in ("wireless", "ported-wireless"):
             path = tmp_path / f"{kind}.txt"
             cli("attributes", "import", str(path), "--kind", kind, "--published",
                 (today - timedelta(days=20)).isoformat(), "--covers", "all",
@@ -296,5 +297,6 @@ class TestScrubWithWirelessData:
             assert record["lists"]["attr-wireless"] == 1
             assert record["lists"]["attr-ported-wireless"] == 1
             exempt = [o for o in record["outcomes"] if o["rule"] == "us-federal:64.1200(a)(2)"]
-            assert exempt and exempt[0]["status"] == "exempt"
+            assert exempt
+            assert exempt[0]["status"] == "exempt"
             assert "not a wireless number" in exempt[0]["reason"]
