@@ -90,6 +90,16 @@ class TestDatedChunk:
             decode_dated_chunk(chunks[801], digests[801], "npa 801", 2)
 
 
+    def test_unsorted_chunk_refused(self):
+        """Binary search needs order: a chunk out of order is refused even with a good digest."""
+        import hashlib
+        import struct
+        data = struct.pack("<4sI", b"CGD1", 2) + struct.pack("<II", 5550123, 5550100) + (
+            struct.pack("<HH", 20000, 20001))
+        with pytest.raises(StoreError, match="not sorted"):
+            decode_dated_chunk(data, hashlib.sha256(data).hexdigest(), "npa 801", 2)
+
+
 class TestEmbedded:
     """On disk: versions, verification and the lookup the gate makes."""
 
