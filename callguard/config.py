@@ -47,7 +47,8 @@ _KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "interpretatio
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state",
-                   "house_policies", "registration", "exemption"}
+                   "house_policies", "registration", "exemption", "dialer_is_atds",
+                   "counsel_reference"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -268,6 +269,12 @@ def _campaign(
                           "code like \"UT\"")
     registration = raw.get("registration")
     exemption = raw.get("exemption")
+    atds = _typed(where, raw, "dialer_is_atds", bool, True)
+    counsel = _typed(where, raw, "counsel_reference", str, "")
+    if not atds and not counsel.strip():
+        raise ConfigError(f"{where}: dialer_is_atds = false needs counsel_reference = \"...\" "
+                          "(the written legal view that the dialer is not an automatic "
+                          "telephone dialing system, 47 U.S.C. 227(a)(1))")
     return Campaign(
         id=campaign_id,
         solicitor=solicitor,
@@ -278,6 +285,8 @@ def _campaign(
         registration=_registration(where, registration) if registration else None,
         exemption=(_exemption(where, exemption, _exemption_paragraphs(packs, enabled))
                    if exemption else None),
+        dialer_is_atds=atds,
+        counsel_reference=counsel,
     )
 
 

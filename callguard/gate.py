@@ -52,6 +52,7 @@ from callguard.policy.core import (
     STORE_UNAVAILABLE,
     UNKNOWN_CAMPAIGN,
 )
+from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
 
@@ -264,14 +265,9 @@ class Gate:
         number = plan.attempt.number
         lists: dict[str, ListCheck | None] = {}
         for name in plan.list_names:
-            snapshot = self._lists.snapshot(name)
-            if snapshot is None:
-                lists[name] = None
-                continue
-            meta = snapshot.meta
-            area = number.area_code or 0
-            lists[name] = ListCheck(name, meta.version, meta.published,
-                                    snapshot.contains(number.national), snapshot.covers(area))
+            # issue 18 (attribute lists): one fetch for do-not-call and attribute lists,
+            # reassigned data's disconnect date included (callguard.stores.attributes).
+            lists[name] = list_check(name, self._lists.snapshot(name), number)
         facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch)
         partial: tuple[Outcome | None, ...] = ()
         for _ in range(_MAX_ROUNDS):

@@ -262,7 +262,7 @@ class TestRecordFormat:
         assert len(line) <= 700
         record = json.loads(line)
         assert record["packs"] == [
-            ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp--p"],
+            ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp--pp"],
             ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-pp"],
             ["us-ut-hb45-2000", PACKS["us-ut-hb45-2000"].version,
              PACKS["us-ut-hb45-2000"].digest, "pppppp--"]]
@@ -289,7 +289,7 @@ class TestRecordFormat:
             ("us-ut-hb45-2000:13-26a-106(1)(g)", "block"),
             ("us-ut-hb45-2000:13-26a-105(3)", "block")]
         letters = {p[0]: p[3] for p in record["packs"]}
-        assert letters == {"us-federal": "pppbp--p", "us-ut": "pp-bp",
+        assert letters == {"us-federal": "pppbp--pp", "us-ut": "pp-bp",
                            "us-ut-hb45-2000": "ppbbpp--"}
 
     async def test_structlog_configuration_cannot_touch_a_record(self, tmp_path, log_key):

@@ -106,7 +106,8 @@ class TestSettings:
     def test_statute_cases_beside_the_packs_are_not_packs(self, tmp_path):
         """*.tests.toml files in packs_dir are skipped by the loader."""
         settings = load_settings(write(tmp_path, ""))
-        assert set(settings.packs) == {"us-federal", "us-ut", "us-ut-hb45-2000"}
+        assert set(settings.packs) == {"house-litigators", "us-federal", "us-ut",
+                                       "us-ut-hb45-2000"}
 
     def test_missing_file(self, tmp_path):
         """A missing file is named."""

@@ -40,9 +40,10 @@ class TestTyposDoNotLoad:
         target["ebr_after_transaction_month"] = target.pop("ebr_after_transaction_months")
         message = refused(document, "packs/x.toml", "rule us-ut:13-25a-103(2)",
                           "unknown key 'ebr_after_transaction_month'",
-                          "allowed keys: amendments, citation, ebr_after_inquiry_months, "
-                          "ebr_after_transaction_months, ebr_citation, exempt_consent, id, "
-                          "kind, modes, notes, numbers, source")
+                          "allowed keys: amendments, atds_modes, citation, "
+                          "ebr_after_inquiry_months, ebr_after_transaction_months, "
+                          "ebr_citation, exempt_consent, id, kind, kind_lists, "
+                          "kind_lists_max_age_days, modes, notes, numbers, source")
         assert message.index("unknown key") < message.index("allowed keys")
 
     def test_area_codes_as_strings_are_refused(self):

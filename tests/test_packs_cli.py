@@ -64,7 +64,7 @@ class TestPacksCheck:
         result = cli("packs", "check", str(PACKS_DIR / "us-federal.tests.toml"),
                      data_dir=tmp_path)
         assert result.returncode == ALLOW, result.stdout + result.stderr
-        assert "of 47 pass" in result.stdout
+        assert "of 66 pass" in result.stdout
 
     def test_expiry_warning_for_a_pack_ending_soon(self, tmp_path, packs_copy):
         path = packs_copy / "us-ut.toml"

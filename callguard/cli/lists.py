@@ -41,6 +41,7 @@ from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, StoreError
 from callguard.runtime import redis_client
+from callguard.stores.attributes.dated import ParsedDated
 from callguard.stores.embedded.lists import (
     EmbeddedListRegistry,
     drop_list,
@@ -83,7 +84,10 @@ async def _current(settings: Settings, name: str) -> BitmapSnapshot | None:
     def pick(registry: EmbeddedListRegistry | RedisListRegistry) -> BitmapSnapshot | None:
         if name in registry.errors:
             raise StoreError(registry.errors[name])
-        return registry.snapshot(name)
+        snapshot = registry.snapshot(name)
+        if snapshot is not None and not isinstance(snapshot, BitmapSnapshot):
+            raise StoreError(f"list {name} holds dated data; deltas apply to bitmap lists")
+        return snapshot
 
     result: BitmapSnapshot | None = await _with_registry(settings, pick, only=name)
     return result
@@ -101,7 +105,8 @@ async def _delta(settings: Settings, name: str, file: Path, base_version: int,
     return apply_delta(base, delta.additions, delta.deletions), base, delta.additions
 
 
-async def _publish(settings: Settings, name: str, parsed: ParsedList | BuiltVersion,
+async def _publish(settings: Settings, name: str,
+                   parsed: ParsedList | ParsedDated | BuiltVersion,
                    published: date,
                    areas: frozenset[int] | None, source: str) -> ListMeta:
     if settings.lists_backend == "redis":
@@ -159,6 +164,9 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
     """Import FILE as a new version of a list and publish it atomically."""
     published_on = parse_published("--published", published)  # never in the future
     _name_or_exit(name)
+    if name.startswith("attr-"):  # issue 18: reserved for number attribute lists
+        usage_error(f"--list {name!r}: attr-* names are number attribute lists; import them "
+                    "with `callguard attributes import --kind ...`")
     settings = state.settings
     if not new_list:
         _read_by_packs_or_exit(settings, name, "--new-list")

@@ -26,6 +26,7 @@ __all__ = ["cli", "main"]
 _COMMANDS = {
     "check": "callguard.cli.check:check",
     "dnc": "callguard.cli.lists:dnc",
+    "attributes": "callguard.cli.attributes:attributes",
     "internal-dnc": "callguard.cli.records:internal_dnc",
     "consent": "callguard.cli.records:consent",
     "ebr": "callguard.cli.records:ebr",

@@ -2,7 +2,8 @@
 
 Every row is decided exactly as a live call would be (same gate, same compliance record),
 at the instant the calls are planned for. The output CSV is the input plus verdict, rule,
-reason and decision id; a malformed row is reported and written with a BLOCK, never skipped.
+reason, decision id and the list versions read (do-not-call and number attribute lists,
+``callguard_lists``); a malformed row is reported and written with a BLOCK, never skipped.
 The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, comma,
 semicolon or tab); the output keeps the input's delimiter and byte-order mark, in UTF-8.
 ``--only callable`` writes the ALLOW rows alone (a file to load into a dialer),
@@ -44,11 +45,12 @@ from callguard.errors import UsageError
 from callguard.gate import CheckRequest
 from callguard.policy import DialingMode
 
-__all__ = ["scrub"]
+__all__ = ["lists_read", "scrub"]
 
 _NUMBER_COLUMNS = ("phone", "number", "telephone", "phone_number", "tel")
 _LOCATION_COLUMNS = ("zip", "postal_code", "zipcode", "tz", "time_zone", "timezone")
-ADDED = ("callguard_verdict", "callguard_rule", "callguard_reason", "callguard_decision_id")
+ADDED = ("callguard_verdict", "callguard_rule", "callguard_reason", "callguard_decision_id",
+         "callguard_lists")
 _WINDOW = 256  # rows decided together (the output keeps the input's order)
 
 
@@ -65,7 +67,13 @@ def _write_row(writer: Any, header: list[str], row: list[str], decision: Decisio
         return
     padded = (row + [""] * len(header))[:len(header)]
     writer.writerow([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
-                     decision.decision_id])
+                     decision.decision_id, lists_read(decision)])
+
+
+def lists_read(decision: Decision) -> str:
+    """``attr-wireless v3; national v12``: every list version the decision read (do-not-call
+    and number attribute lists alike), as in its compliance record's ``lists``."""
+    return "; ".join(f"{name} v{version}" for name, version in decision.verdict.lists)
 
 
 class _RowRate(ProgressColumn):

@@ -7,8 +7,10 @@ file is checked against a closed schema like a pack (a mistyped fact must not tu
 BLOCK case into a vacuous ALLOW). ``callguard/statute_plugin.py`` collects every case as a
 pytest item; ``callguard packs check`` runs the cases beside a pack.
 
-Unless a case says otherwise, every list a rule reads is loaded, covers the number's area
-code, does not hold it, and was published the day before the call (UTC date).
+Unless a case says otherwise, every do-not-call list a rule reads is loaded, covers the
+number's area code, does not hold it, and was published the day before the call (UTC
+date). Attribute lists (``attr-*``: wireless, ported, reassigned, litigator data) are not
+loaded unless a case loads them — today's default of a site that bought none.
 """
 
 from __future__ import annotations
@@ -62,6 +64,8 @@ CAMPAIGN_KEYS: Mapping[str, Key] = {
     "house_policies": Key("str-list"),
     "registration": Key("table", doc="{ number = \"...\", expires = YYYY-MM-DD }"),
     "exemption": Key("table", doc="{ citation = \"...\", reason = \"...\" }"),
+    "dialer_is_atds": Key("bool", doc="default true (47 U.S.C. 227(a)(1))"),
+    "counsel_reference": Key("str"),
 }
 CASE_KEYS: Mapping[str, Key] = {
     "name": Key("str", required=True),
@@ -85,6 +89,7 @@ CASE_KEYS: Mapping[str, Key] = {
 LIST_KEYS: Mapping[str, Key] = {
     "loaded": Key("bool"), "listed": Key("bool"), "published": Key("date"),
     "covered": Key("bool"), "version": Key("int", low=1),
+    "disconnected": Key("date", doc="reassigned data: the last permanent disconnect"),
 }
 CONSENT_KEYS: Mapping[str, Key] = {
     "kind": Key("str", required=True, choices=tuple(k.value for k in ConsentKind)),
@@ -179,7 +184,9 @@ def _campaign(where: str, campaign_id: str, raw: Any) -> Campaign:
                     default_mode=DialingMode(table.get("default_mode", "manual")),
                     origin_state=table.get("origin_state"),
                     packs=tuple(table.get("house_policies", ())),
-                    registration=registration, exemption=exemption)
+                    registration=registration, exemption=exemption,
+                    dialer_is_atds=table.get("dialer_is_atds", True),
+                    counsel_reference=table.get("counsel_reference", ""))
 
 
 def _window(start: str, end: str) -> tuple[time, time] | None:
@@ -212,12 +219,14 @@ def _lists(where: str, raw: Mapping[str, Any], names: Sequence[str],
     for name in names:
         spec = check_table(f"{where}: list {name}", raw.get(name, {}), LIST_KEYS,
                            what="a list")
-        if not spec.get("loaded", True):
+        if not spec.get("loaded", not name.startswith("attr-")):
             found[name] = None
             continue
+        disconnected = spec.get("disconnected")
         found[name] = ListCheck(name, spec.get("version", 1),
                                 spec.get("published", default_published),
-                                spec.get("listed", False), spec.get("covered", True))
+                                spec.get("listed", disconnected is not None),
+                                spec.get("covered", True), disconnected)
     return found
 
 

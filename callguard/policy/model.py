@@ -87,6 +87,13 @@ class Campaign:
     packs: tuple[str, ...]
     registration: Registration | None = None
     exemption: RegistrationExemption | None = None
+    # Whether the campaign's predictive dialer is an "automatic telephone dialing system"
+    # (47 U.S.C. 227(a)(1)). Default True (conservative). After Facebook, Inc. v. Duguid,
+    # 592 U.S. 395 (2021), equipment is one only if it has the capacity to store or produce
+    # numbers using a random or sequential number generator: a seller sets False on
+    # counsel's written view of its dialers, named in ``counsel_reference``.
+    dialer_is_atds: bool = True
+    counsel_reference: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,13 +109,15 @@ class CallAttempt:
 
 @dataclass(frozen=True, slots=True)
 class ListCheck:
-    """Membership of the number in one version of one do-not-call list."""
+    """Membership of the number in one version of one list (do-not-call or attribute)."""
 
     name: str
     version: int
     published: date | None
     listed: bool
     covered: bool
+    # Reassigned-number data only: the number's last permanent disconnect (None: none).
+    disconnected: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

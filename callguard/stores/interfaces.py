@@ -37,6 +37,7 @@ class ListMeta:
     count: int
     area_codes: frozenset[int] | None  # None: the version speaks for every area code
     source: str
+    codec: str = "roaring"  # chunk codec; "dated" for reassigned-number data
 
 
 class ListSnapshot(Protocol):

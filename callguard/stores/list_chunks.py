@@ -24,6 +24,14 @@ from typing import Any
 from pyroaring import BitMap, FrozenBitMap
 
 from callguard.errors import StoreError
+from callguard.stores.attributes.dated import (
+    DATED_CODEC,
+    DatedChunk,
+    DatedSnapshot,
+    ParsedDated,
+    build_dated,
+    decode_dated_chunk,
+)
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_files import ParsedList
 
@@ -34,9 +42,11 @@ __all__ = [
     "apply_delta",
     "build_chunks",
     "decode_chunk",
+    "decode_version_chunk",
     "from_bitmaps",
     "manifest_from_json",
     "manifest_to_json",
+    "snapshot_of",
 ]
 
 AREA_SPAN = 10_000_000
@@ -67,6 +77,12 @@ class BuiltVersion:
     chunks: dict[int, bytes]
     digests: dict[int, str]
     counts: dict[int, int]
+    codec: str = "roaring"  # or "dated" (reassigned data: callguard.stores.attributes)
+
+    @property
+    def suffix(self) -> str:
+        """File name suffix of a chunk of this codec."""
+        return "roar" if self.codec == "roaring" else self.codec
 
     @property
     def count(self) -> int:
@@ -74,10 +90,12 @@ class BuiltVersion:
         return sum(self.counts.values())
 
 
-def build_chunks(parsed: ParsedList | BuiltVersion) -> BuiltVersion:
-    """Build one bitmap per area code (duplicates collapse)."""
+def build_chunks(parsed: ParsedList | ParsedDated | BuiltVersion) -> BuiltVersion:
+    """Build one bitmap per area code (duplicates collapse); dated data as dated chunks."""
     if isinstance(parsed, BuiltVersion):
         return parsed
+    if isinstance(parsed, ParsedDated):
+        return BuiltVersion(*build_dated(parsed), codec=DATED_CODEC)
     return from_bitmaps({area: BitMap(numbers) for area, numbers in parsed.by_area.items()})
 
 
@@ -143,6 +161,8 @@ def manifest_to_json(meta: ListMeta, built: BuiltVersion, files: dict[int, str])
         "chunks": {str(area): {"file": files[area], "sha256": built.digests[area],
                                "count": built.counts[area]} for area in built.chunks},
     }
+    if built.codec != "roaring":  # absent: roaring (every manifest written before codecs)
+        doc["codec"] = built.codec
     doc["checksum"] = _checksum(doc)
     return json.dumps(doc, indent=1).encode()
 
@@ -185,6 +205,7 @@ def manifest_from_json(raw: bytes | None, where: str, *, name: str | None = None
             count=int(doc["count"]),
             area_codes=None if areas == "all" else frozenset(int(a) for a in areas),
             source=str(doc["source"]),
+            codec=str(doc.get("codec", "roaring")),
         )
         chunks = {int(area): dict(info) for area, info in doc["chunks"].items()}
         counted = sum(int(info["count"]) for info in chunks.values())
@@ -197,6 +218,9 @@ def manifest_from_json(raw: bytes | None, where: str, *, name: str | None = None
 def _consistent(meta: ListMeta, chunks: dict[int, dict[str, Any]], counted: int, where: str,
                 name: str | None, version: int | None) -> None:
     """A manifest must describe the version it is read as, and add up."""
+    if meta.codec not in ("roaring", DATED_CODEC):
+        raise StoreError(f"{where}: manifest names chunk codec {meta.codec!r}, which this "
+                         "callguard cannot read; version refused")
     if name is not None and meta.name != name:
         raise StoreError(f"{where}: manifest names list {meta.name!r}; version refused")
     if version is not None and meta.version != version:
@@ -206,3 +230,18 @@ def _consistent(meta: ListMeta, chunks: dict[int, dict[str, Any]], counted: int,
     if counted != meta.count:
         raise StoreError(f"{where}: manifest counts {counted} numbers in its chunks but "
                          f"{meta.count} in all; version refused")
+
+
+def decode_version_chunk(meta: ListMeta, data: bytes | None, expected_sha: str, where: str,
+                         expected_count: int | None = None) -> FrozenBitMap | DatedChunk:
+    """Verify and decode one chunk with the codec its manifest names."""
+    if meta.codec == DATED_CODEC:
+        return decode_dated_chunk(data, expected_sha, where, expected_count)
+    return decode_chunk(data, expected_sha, where, expected_count)
+
+
+def snapshot_of(meta: ListMeta, chunks: dict[int, Any]) -> BitmapSnapshot | DatedSnapshot:
+    """The in-memory version for decoded chunks of the manifest's codec."""
+    if meta.codec == DATED_CODEC:
+        return DatedSnapshot(meta, chunks)
+    return BitmapSnapshot(meta, chunks)

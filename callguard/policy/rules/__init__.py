@@ -17,6 +17,7 @@ from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
 from callguard.policy.rules.lists import ListFreshness, RegistryList
+from callguard.policy.rules.reassigned import ReassignedNumbers
 from callguard.policy.rules.records import CompanyDoNotCall, ConsentRequired
 from callguard.policy.rules.rest_days import RestDays
 
@@ -29,6 +30,7 @@ RULE_KINDS: Mapping[str, type[RuleKind]] = {
     "consent-required": ConsentRequired,
     "registration": SolicitorRegistration,
     "caller-id": CallerIdPresented,
+    "reassigned-numbers": ReassignedNumbers,
 }
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "ListFreshness",
     "LocalTime",
     "Params",
+    "ReassignedNumbers",
     "RegistryList",
     "RestDays",
     "Rule",

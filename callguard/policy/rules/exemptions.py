@@ -5,6 +5,10 @@ the relationship: consent is revocable by any reasonable means (47 CFR 64.1200(a
 and a seller-specific do-not-call request terminates an established business relationship
 "even if the subscriber continues to do business with the seller" (64.1200(f)(5)(i)).
 A consent given after the request (recorded as new consent) counts again.
+
+A consent or relationship recorded on or before the number's last permanent disconnect
+(reassigned-number data, read by the ``reassigned-numbers`` rule of 47 CFR 64.1200(m))
+was the previous subscriber's: it does not count for the number's new subscriber.
 """
 
 from __future__ import annotations
@@ -17,9 +21,17 @@ from datetime import date
 from callguard.policy.model import ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
 from callguard.policy.rules.base import Context, Params
+from callguard.policy.rules.number_kind import REASSIGNED_LIST
 from callguard.policy.schema import Key
 
-__all__ = ["EXEMPTION_KEYS", "EbrTerms", "Exemptions", "add_months", "window_fits"]
+__all__ = [
+    "EXEMPTION_KEYS",
+    "EbrTerms",
+    "Exemptions",
+    "add_months",
+    "disconnected_on",
+    "window_fits",
+]
 
 EXEMPTION_KEYS: Mapping[str, Key] = {
     "exempt_consent": Key("str-list", choices=tuple(k.value for k in ConsentKind),
@@ -39,6 +51,12 @@ def add_months(day: date, months: int) -> date:
     total = day.month - 1 + months
     year, month = day.year + total // 12, total % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def disconnected_on(ctx: Context) -> date | None:
+    """The number's last permanent disconnect per the reassigned data read, or None."""
+    check = ctx.facts.lists.get(REASSIGNED_LIST)
+    return check.disconnected if check is not None else None
 
 
 def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
@@ -80,11 +98,12 @@ class EbrTerms:
         if record is None or record.ended_at is not None or ctx.facts.company_dnc is not None:
             return None
         today = ctx.call_date
+        cut = disconnected_on(ctx)  # a relationship with the number's previous subscriber
         for last, months, what in (
             (record.last_transaction, self.after_transaction_months, "transaction"),
             (record.last_inquiry, self.after_inquiry_months, "inquiry"),
         ):
-            if last is None or last > today:
+            if last is None or last > today or (cut is not None and last <= cut):
                 continue
             if months is None:
                 return f"established business relationship ({what} {last}, not ended)"
@@ -122,6 +141,9 @@ class Exemptions:
     @staticmethod
     def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
         request = ctx.facts.company_dnc
+        cut = disconnected_on(ctx)
+        if cut is not None and record.granted_at.date() <= cut:
+            return False  # given by the subscriber before the number was reassigned
         return request is None or record.granted_at > request.added_at
 
     def find(
@@ -141,18 +163,34 @@ class Exemptions:
         return None
 
     def withdrawn(self, ctx: Context) -> str:
-        """``; <what> withdrawn by the do-not-call request of DATE`` when a request ended an
-        otherwise valid consent or relationship (for the blocking reason), else ``""``."""
+        """``; <what> withdrawn by the do-not-call request of DATE`` and/or ``; <what> void:
+        the number was permanently disconnected on DATE`` when that ended an otherwise
+        valid consent or relationship (for the blocking reason), else ``""``."""
+        cut = disconnected_on(ctx)
         request = ctx.facts.company_dnc
-        if request is None:
-            return ""
-        ended = [f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
-                 for r in ctx.facts.consents
-                 if r.kind in self.consent_kinds and r.valid_at(ctx.attempt.at)
-                 and not self._not_withdrawn(ctx, r)]
-        if self.ebr is not None and ctx.facts.ebr is not None and ctx.facts.ebr.ended_at is None:
-            ended.append("the business relationship")
-        if not ended:
-            return ""
-        return (f"; {' and '.join(ended)} withdrawn by the do-not-call request of "
-                f"{request.added_at:%Y-%m-%d}")
+        void: list[str] = []
+        ended: list[str] = []
+        for r in ctx.facts.consents:
+            if r.kind not in self.consent_kinds or not r.valid_at(ctx.attempt.at):
+                continue
+            what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
+            if cut is not None and r.granted_at.date() <= cut:
+                void.append(what)
+            elif request is not None and r.granted_at <= request.added_at:
+                ended.append(what)
+        ebr = ctx.facts.ebr
+        if self.ebr is not None and ebr is not None and ebr.ended_at is None:
+            lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None]
+            if cut is not None and lasts and max(lasts) <= cut:
+                void.append("the business relationship")
+            elif request is not None:
+                ended.append("the business relationship")
+        text = ""
+        if void:
+            text += (f"; {' and '.join(void)} void: the number was permanently disconnected "
+                     f"on {cut:%Y-%m-%d} (47 CFR 64.1200(m): reassigned-number data; the "
+                     "new subscriber gave no consent)")
+        if ended and request is not None:
+            text += (f"; {' and '.join(ended)} withdrawn by the do-not-call request of "
+                     f"{request.added_at:%Y-%m-%d}")
+        return text

@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from callguard.policy.model import FactKind
+from callguard.policy.model import DialingMode, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.rules.exemptions import EXEMPTION_KEYS, Exemptions
+from callguard.policy.rules.number_kind import KIND_LISTS, number_kind
 from callguard.policy.schema import Key
 
 __all__ = ["CompanyDoNotCall", "ConsentRequired"]
@@ -43,34 +44,90 @@ class CompanyDoNotCall(RuleBase):
         )
 
 
+_KIND_NAMES = tuple(name.removeprefix("attr-") for name in KIND_LISTS)
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentRequired(RuleBase):
-    """Calls of these modes need a consent record (or, where the law allows, an EBR)."""
+    """Calls of these modes need a consent record (or, where the law allows, an EBR).
+
+    ``numbers``: ``any``; ``possibly-wireless`` (what libphonenumber cannot rule out);
+    ``wireless-or-unknown`` (also read the wireless attribute lists: a number they show
+    as wireline is out of the rule, ``callguard.policy.rules.number_kind``).
+    ``atds_modes``: modes the rule covers only because the call is made with an automatic
+    telephone dialing system; a campaign whose dialer is declared not one
+    (``dialer_is_atds = false``) is out of the rule for them.
+    """
 
     exemptions: Exemptions
     possibly_wireless_only: bool
+    kind_lists: tuple[str, ...] = ()
+    kind_max_age_days: int = 0
+    atds_modes: frozenset[DialingMode] = frozenset()
 
     precedence = 50
     KEYS: ClassVar[Mapping[str, Key]] = {
-        "numbers": Key("str", choices=("any", "possibly-wireless"),
+        "numbers": Key("str", choices=("any", "possibly-wireless", "wireless-or-unknown"),
                        doc="which numbers the rule covers (default any)"),
+        "kind_lists": Key("str-list", choices=_KIND_NAMES,
+                          doc="wireless-or-unknown: the attribute lists that must all be "
+                              "fresh, cover the area code and not mark the number wireless "
+                              "before it is taken as wireline"),
+        "kind_lists_max_age_days": Key("int", low=1, high=366,
+                                       doc="wireless-or-unknown: oldest usable copy"),
+        "atds_modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
+                          doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1))"),
         **EXEMPTION_KEYS,
     }
 
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> ConsentRequired:
-        """Build from ``exempt_consent``, the ``ebr_*`` keys and ``numbers``."""
+        """Build from ``exempt_consent``, the ``ebr_*`` keys, ``numbers`` and its lists."""
         exemptions = Exemptions.from_params(params)
         if not exemptions.needs:
             raise params.error("a consent-required rule needs exempt_consent or ebr_citation")
         numbers = params.get("numbers", "any")
-        return cls(head, exemptions, numbers == "possibly-wireless")
+        kinds = tuple(params.get("kind_lists", ()))
+        age = params.get("kind_lists_max_age_days")
+        if (numbers == "wireless-or-unknown") != bool(kinds) or bool(kinds) != (age is not None):
+            raise params.error("numbers = \"wireless-or-unknown\" goes with kind_lists and "
+                               "kind_lists_max_age_days (and they only with it)")
+        if kinds and "wireless" not in kinds:
+            raise params.error("kind_lists must include \"wireless\"")
+        return cls(head, exemptions, numbers != "any", tuple(f"attr-{k}" for k in kinds),
+                   age or 0, frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
+
+    @property
+    def list_names(self) -> tuple[str, ...]:
+        """The wireless attribute lists, when the rule reads them (all three: a fresh
+        ported-to-wireline copy can show a wireless block's number as a landline)."""
+        return KIND_LISTS if self.kind_lists else ()
+
+    def _out_of_rule(self, ctx: Context) -> Outcome | None:
+        """EXEMPT (carried, with its reason, into the record) when the number or the
+        dialer is outside the rule; NOT_APPLICABLE when the number cannot be wireless."""
+        attempt = ctx.attempt
+        campaign = attempt.campaign
+        if attempt.mode in self.atds_modes and not campaign.dialer_is_atds:
+            ref = campaign.counsel_reference or "no counsel reference given"
+            return self.outcome(Status.EXEMPT, f"campaign {campaign.id} declares its "
+                                f"{attempt.mode.value} dialer is not an automatic telephone "
+                                f"dialing system (47 U.S.C. 227(a)(1); Facebook, Inc. v. "
+                                f"Duguid, 592 U.S. 395 (2021); {ref})")
+        if self.possibly_wireless_only and not attempt.number.possibly_wireless:
+            return self.outcome(Status.NOT_APPLICABLE, "number cannot be wireless")
+        if self.kind_lists:
+            kind = number_kind(ctx, self.kind_lists, self.kind_max_age_days)
+            if kind.wireline:
+                return self.outcome(Status.EXEMPT, f"not a wireless number: {kind.why}")
+        return None
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass only on a valid consent of an accepted kind or a live relationship."""
         attempt = ctx.attempt
-        if self.possibly_wireless_only and not attempt.number.possibly_wireless:
-            return self.outcome(Status.NOT_APPLICABLE, "number cannot be wireless")
+        out = self._out_of_rule(ctx)
+        if out is not None:
+            return out
         exemption = self.exemptions.find(ctx)
         if isinstance(exemption, NeedFacts):
             return exemption
@@ -80,7 +137,12 @@ class ConsentRequired(RuleBase):
         need = f"{kinds} consent to {attempt.campaign.solicitor}"
         if self.exemptions.ebr is not None:
             need += " or an established business relationship"
-        wireless = " to a possibly wireless number" if self.possibly_wireless_only else ""
+        wireless = ""
+        if self.kind_lists:
+            why = number_kind(ctx, self.kind_lists, self.kind_max_age_days).why
+            wireless = f" to a number that is wireless or of unknown kind ({why})"
+        elif self.possibly_wireless_only:
+            wireless = " to a possibly wireless number"
         return self.outcome(
             Status.BLOCK, f"{attempt.mode.value} calls{wireless} need {need}; none on record"
             + self.exemptions.withdrawn(ctx),

@@ -4,6 +4,7 @@ Layout under ``<data_dir>/lists/<name>/``::
 
     v3/manifest.json     metadata and the SHA-256 of every chunk
     v3/npa-801.roar      32-bit bitmap of NXX*10000+line for area code 801
+                         (npa-801.dated for reassigned data: callguard.stores.attributes)
     CURRENT              "3" — replaced with os.replace, so readers see old or new, never half
 
 A version directory is written completely (and fsync'd) before CURRENT names it, and a
@@ -29,14 +30,16 @@ import structlog
 from pyroaring import FrozenBitMap
 
 from callguard.errors import StoreError
+from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
     BitmapSnapshot,
     BuiltVersion,
     build_chunks,
-    decode_chunk,
+    decode_version_chunk,
     manifest_from_json,
     manifest_to_json,
+    snapshot_of,
 )
 from callguard.stores.list_files import ParsedList
 
@@ -80,7 +83,7 @@ def _versions(list_dir: Path) -> list[int]:
 def write_version(
     root: Path,
     name: str,
-    parsed: ParsedList | BuiltVersion,
+    parsed: ParsedList | ParsedDated | BuiltVersion,
     *,
     published: date | None,
     area_codes: frozenset[int] | None,
@@ -103,11 +106,11 @@ def write_version(
     try:
         staging.mkdir()
         built = build_chunks(parsed)
-        files = {area: f"npa-{area}.roar" for area in built.chunks}
+        files = {area: f"npa-{area}.{built.suffix}" for area in built.chunks}
         for area, data in built.chunks.items():
             _fsync_write(staging / files[area], data)
         meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes,
-                        source)
+                        source, built.codec)
         _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
         os.replace(staging, list_dir / f"v{version}")
     except OSError as exc:
@@ -128,7 +131,10 @@ def write_version(
     return meta
 
 
-def _chunks(root: Path, name: str, version: int) -> Iterator[BitmapSnapshot | None]:
+_Snapshot = BitmapSnapshot | DatedSnapshot
+
+
+def _chunks(root: Path, name: str, version: int) -> Iterator[_Snapshot | None]:
     """Verify and decode one area code per step (None), then yield the whole snapshot."""
     version_dir = _list_dir(root, name) / f"v{version}"
     where = f"list {name} v{version}"
@@ -137,27 +143,27 @@ def _chunks(root: Path, name: str, version: int) -> Iterator[BitmapSnapshot | No
     except OSError:
         raw = None
     meta, infos = manifest_from_json(raw, where, name=name, version=version)
-    chunks: dict[int, FrozenBitMap] = {}
+    chunks: dict[int, FrozenBitMap | DatedChunk] = {}
     for area, info in infos.items():
         file = str(info["file"])
         try:
             data: bytes | None = (version_dir / Path(file).name).read_bytes()
         except OSError:
             data = None
-        chunks[area] = decode_chunk(data, str(info["sha256"]), f"{where}: chunk {file}",
-                                    int(info["count"]))
+        chunks[area] = decode_version_chunk(meta, data, str(info["sha256"]),
+                                            f"{where}: chunk {file}", int(info["count"]))
         yield None
-    yield BitmapSnapshot(meta, chunks)
+    yield snapshot_of(meta, chunks)
 
 
-def load_version(root: Path, name: str, version: int) -> BitmapSnapshot:
+def load_version(root: Path, name: str, version: int) -> _Snapshot:
     """Read and verify one version; raise StoreError naming the bad chunk."""
     *_, snapshot = _chunks(root, name, version)
     assert snapshot is not None
     return snapshot
 
 
-async def load_version_async(root: Path, name: str, version: int) -> BitmapSnapshot:
+async def load_version_async(root: Path, name: str, version: int) -> _Snapshot:
     """The same, yielding to the event loop between area codes (a node keeps answering)."""
     snapshot = None
     for step in _chunks(root, name, version):
@@ -218,7 +224,7 @@ class EmbeddedListRegistry:
 
     def __init__(self, root: Path) -> None:
         self._root = root
-        self._snapshots: dict[str, BitmapSnapshot] = {}
+        self._snapshots: dict[str, _Snapshot] = {}
         self.errors: dict[str, str] = {}
         self.faults = 0  # reload passes that hit a file error (counted in metrics)
         self._refused: dict[str, _Signature] = {}  # what was refused, as it stood
@@ -271,7 +277,7 @@ class EmbeddedListRegistry:
                 continue
             self._serve(name, snapshot)
 
-    def _serve(self, name: str, snapshot: BitmapSnapshot) -> None:
+    def _serve(self, name: str, snapshot: _Snapshot) -> None:
         self._snapshots[name] = snapshot
         self._refused.pop(name, None)
         if self.errors.pop(name, None) is not None:
@@ -317,7 +323,7 @@ class EmbeddedListRegistry:
         self.faults += 1
         _log.error("list_reload_failed", error=reason)
 
-    def snapshot(self, name: str) -> BitmapSnapshot | None:
+    def snapshot(self, name: str) -> _Snapshot | None:
         """The current version of ``name``."""
         return self._snapshots.get(name)
 

@@ -33,16 +33,20 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from callguard.errors import StoreError
+from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
     BitmapSnapshot,
     BuiltVersion,
     build_chunks,
-    decode_chunk,
+    decode_version_chunk,
     manifest_from_json,
     manifest_to_json,
+    snapshot_of,
 )
 from callguard.stores.list_files import ParsedList
+
+_Snapshot = BitmapSnapshot | DatedSnapshot
 
 __all__ = ["CHANNEL", "RedisListPublisher", "RedisListRegistry"]
 
@@ -81,7 +85,7 @@ class RedisListPublisher:
     async def publish(
         self,
         name: str,
-        parsed: ParsedList | BuiltVersion,
+        parsed: ParsedList | ParsedDated | BuiltVersion,
         *,
         published: date | None,
         area_codes: frozenset[int] | None,
@@ -98,14 +102,14 @@ class RedisListPublisher:
                 for area in areas[start:start + _BATCH]:
                     pipe.set(_chunk_key(name, version, area), built.chunks[area])
                 await pipe.execute()
+            meta = ListMeta(name, version, published, datetime.now(UTC), built.count,
+                            area_codes, source, built.codec)
             for start in range(0, len(areas), _BATCH):
                 batch = areas[start:start + _BATCH]
                 stored = await client.mget([_chunk_key(name, version, a) for a in batch])
                 for area, data in zip(batch, stored, strict=True):
-                    decode_chunk(_bytes(data), built.digests[area],
-                                 f"list {name} v{version} npa {area}")
-            meta = ListMeta(name, version, published, datetime.now(UTC), built.count,
-                            area_codes, source)
+                    decode_version_chunk(meta, _bytes(data), built.digests[area],
+                                         f"list {name} v{version} npa {area}")
             files = {area: _chunk_key(name, version, area) for area in areas}
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
             await self._switch(name, version)
@@ -161,7 +165,7 @@ class RedisListRegistry:
     def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0) -> None:
         self._client = client
         self._retry = retry_seconds
-        self._snapshots: dict[str, BitmapSnapshot] = {}
+        self._snapshots: dict[str, _Snapshot] = {}
         self.errors: dict[str, str] = {}
         self.connected = False
         self._task: asyncio.Task[None] | None = None
@@ -170,7 +174,7 @@ class RedisListRegistry:
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
-    def snapshot(self, name: str) -> BitmapSnapshot | None:
+    def snapshot(self, name: str) -> _Snapshot | None:
         """The current version of ``name`` (no network hop)."""
         return self._snapshots.get(name)
 
@@ -247,7 +251,7 @@ class RedisListRegistry:
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
 
-    async def _previous(self, name: str, refused: int) -> BitmapSnapshot | None:
+    async def _previous(self, name: str, refused: int) -> _Snapshot | None:
         """The ``previous`` version, served when the current one is refused at start."""
         raw = await self._client.get(_key(name, "previous"))
         if raw is None or int(raw) == refused:
@@ -261,16 +265,16 @@ class RedisListRegistry:
         self._snapshots[name] = snapshot
         return snapshot
 
-    async def _load(self, name: str, version: int, manifest: bytes | None) -> BitmapSnapshot:
+    async def _load(self, name: str, version: int, manifest: bytes | None) -> _Snapshot:
         where = f"list {name} v{version}"
         meta, infos = manifest_from_json(manifest, where, name=name, version=version)
-        chunks: dict[int, FrozenBitMap] = {}
+        chunks: dict[int, FrozenBitMap | DatedChunk] = {}
         for area, info in infos.items():
             data = _bytes(await self._client.get(str(info["file"])))
-            chunks[area] = decode_chunk(data, str(info["sha256"]), f"{where}: npa {area}",
-                                        int(info["count"]))
+            chunks[area] = decode_version_chunk(meta, data, str(info["sha256"]),
+                                                f"{where}: npa {area}", int(info["count"]))
             await asyncio.sleep(0)  # one area code at a time: the loop never stalls long
-        return BitmapSnapshot(meta, chunks)
+        return snapshot_of(meta, chunks)
 
     async def _follow(self) -> None:
         while not self._closing:

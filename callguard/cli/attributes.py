@@ -1,0 +1,134 @@
+"""``callguard attributes``: import and inspect number attribute lists.
+
+Wireless, ported-to-wireless, ported-to-wireline and litigator lists are number sets read
+like do-not-call files; reassigned data is ``NUMBER,DATE`` lines (the last permanent
+disconnect). Each kind is published as a version of the reserved list ``attr-<kind>``
+through the same store as the do-not-call lists (manifest SHA-256, atomic switch, Redis
+replica), so ``dnc status`` and ``dnc rollback --list attr-<kind>`` work on them too.
+Membership checks and counts only: nothing here exports the numbers of a list.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
+from callguard.cli.lists import _covers, _publish, _with_registry
+from callguard.cli.render import print_json
+from callguard.errors import ListImportError, StoreError
+from callguard.stores.attributes import AttributeKind, list_name, parse_dated_file
+from callguard.stores.attributes.dated import ParsedDated
+from callguard.stores.embedded.lists import EmbeddedListRegistry
+from callguard.stores.list_files import ParsedList, parse_list_file
+from callguard.stores.redis.lists import RedisListRegistry
+
+__all__ = ["attributes"]
+
+_err = Console(stderr=True)
+# What each kind changes, for ``status`` and the README.
+EFFECT = {
+    AttributeKind.WIRELESS: "with ported-wireless: a number on neither is a landline for "
+                            "47 CFR 64.1200(a)(2)",
+    AttributeKind.PORTED_WIRELESS: "numbers ported into wireless service stay wireless",
+    AttributeKind.PORTED_WIRELINE: "a wireless block's number ported to a landline is one",
+    AttributeKind.REASSIGNED: "consent given on or before the last permanent disconnect is "
+                              "void (47 CFR 64.1200(m))",
+    AttributeKind.LITIGATOR: "house policy house-litigators: listed numbers are not called",
+}
+
+
+@click.group()
+def attributes() -> None:
+    """Number attribute lists: wireless, ported, reassigned, litigator."""
+
+
+@attributes.command("import")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--kind", required=True, type=click.Choice([k.value for k in AttributeKind]),
+              help="What the file says about its numbers.")
+@click.option("--published", required=True, metavar="DATE",
+              help="Date the provider produced this copy (its age is checked per call).")
+@click.option("--covers", default="seen", show_default=True,
+              help="Area codes this copy speaks for: 'all', a comma list, or 'seen'.")
+@click.option("--max-bad-share", default=0.001, show_default=True,
+              help="Refuse the whole file when more than this share of lines is malformed.")
+@click.pass_obj
+def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
+            max_bad_share: float) -> None:
+    """Import FILE as a new version of one attribute list and publish it atomically."""
+    published_on = parse_published("--published", published)
+    areas_wanted = None if covers == "seen" else _covers(covers)
+    which = AttributeKind(kind)
+    name = list_name(which)
+    parsed: ParsedList | ParsedDated
+    try:
+        if which is AttributeKind.REASSIGNED:
+            parsed = parse_dated_file(file, max_bad_share=max_bad_share)
+        else:
+            parsed = parse_list_file(file, max_bad_share=max_bad_share)
+    except ListImportError as exc:
+        _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_BLOCK)
+    areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+    try:
+        meta = run(_publish(state.settings, name, parsed, published_on, areas, file.name))
+    except StoreError as exc:
+        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    _err.print(f"published [bold]{name} v{meta.version}[/] ({which.value}): "
+               f"{meta.count:,} numbers, {parsed.bad} malformed line(s) skipped",
+               highlight=False)
+    for example in parsed.bad_examples:
+        _err.print(f"  [yellow]{example}[/]", highlight=False)
+
+
+@attributes.command("status")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_obj
+def status(state: CliState, as_json: bool) -> None:
+    """Each attribute kind: current version, count, age, coverage, and what it changes."""
+    today = datetime.now(UTC).date()
+
+    def collect(registry: EmbeddedListRegistry | RedisListRegistry) -> dict[str, Any]:
+        rows: list[dict[str, Any]] = []
+        for kind in AttributeKind:
+            name = list_name(kind)
+            snapshot = registry.snapshot(name)
+            row: dict[str, Any] = {"kind": kind.value, "list": name, "loaded": False,
+                                   "effect": EFFECT[kind],
+                                   "error": registry.errors.get(name)}
+            if snapshot is not None:
+                meta = snapshot.meta
+                row.update(loaded=True, version=meta.version, count=meta.count,
+                           published=meta.published.isoformat() if meta.published else None,
+                           age_days=(today - meta.published).days if meta.published else None,
+                           covers="all" if meta.area_codes is None else len(meta.area_codes),
+                           codec=meta.codec, source=meta.source)
+            rows.append(row)
+        return {"attributes": rows}
+
+    data = run(_with_registry(state.settings, collect))
+    if as_json:
+        print_json(data)
+        return
+    table = Table("kind", "version", "numbers", "published", "age (days)", "area codes")
+    for row in data["attributes"]:
+        if not row["loaded"]:
+            table.add_row(row["kind"], "-", "not loaded", "", "", "")
+            continue
+        table.add_row(row["kind"], str(row["version"]), f"{row['count']:,}",
+                      str(row["published"]), str(row["age_days"]), str(row["covers"]))
+    console = Console()
+    console.print(table)
+    for row in data["attributes"]:
+        console.print(f"{row['kind']}: {row['effect']}", highlight=False)
+    for row in data["attributes"]:
+        if row["error"]:
+            console.print(f"[red]{row['list']}: {row['error']}[/]", highlight=False)

@@ -1,0 +1,85 @@
+"""What the attribute lists say about a number's kind: wireless, wireline, or unknown.
+
+A number is taken as a **wireline** (landline) number only when every list the rule
+needs is loaded, within its age limit, speaks for the number's area code, and does not
+mark the number wireless: not on the wireless list, not on the ported-to-wireless list
+(a block-level wireless list misses numbers ported into wireless service), or on the
+ported-to-wireline list (a wireless block's number ported to a landline). Anything else
+is **wireless or unknown**, and the rules for wireless numbers apply (fail closed:
+today's behaviour, libphonenumber cannot tell US wireless from wireline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from callguard.policy.model import ListCheck
+from callguard.policy.rules.base import Context
+
+__all__ = [
+    "KIND_LISTS",
+    "LITIGATOR_LIST",
+    "PORTED_WIRELESS_LIST",
+    "PORTED_WIRELINE_LIST",
+    "REASSIGNED_LIST",
+    "WIRELESS_LIST",
+    "NumberKind",
+    "fresh",
+    "number_kind",
+]
+
+WIRELESS_LIST = "attr-wireless"
+PORTED_WIRELESS_LIST = "attr-ported-wireless"
+PORTED_WIRELINE_LIST = "attr-ported-wireline"
+REASSIGNED_LIST = "attr-reassigned"
+LITIGATOR_LIST = "attr-litigator"
+KIND_LISTS = (WIRELESS_LIST, PORTED_WIRELESS_LIST, PORTED_WIRELINE_LIST)
+
+
+def fresh(check: ListCheck | None, today: date, max_age_days: int) -> str | None:
+    """Why the copy cannot be relied on today, or None when it can."""
+    if check is None:
+        return "not loaded"
+    tag = f"{check.name} v{check.version}"
+    if check.published is None:
+        return f"{tag} has no published date"
+    if check.published > today:
+        return f"{tag} is dated {check.published}, after the date of the call"
+    age = (today - check.published).days
+    if age > max_age_days:
+        return f"{tag} is {age} days old (at most {max_age_days})"
+    if not check.covered:
+        return f"{tag} does not cover the area code"
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberKind:
+    """The answer: wireline or not, and the sentence that justifies it."""
+
+    wireline: bool
+    why: str
+
+
+def number_kind(ctx: Context, needs: tuple[str, ...], max_age_days: int) -> NumberKind:
+    """Wireline only on fresh, covering lists that do not mark the number wireless."""
+    today = ctx.call_date
+    lists = ctx.facts.lists
+    for name in needs:
+        problem = fresh(lists.get(name), today, max_age_days)
+        if problem is not None:
+            label = problem if problem != "not loaded" else f"list {name!r} is not loaded"
+            return NumberKind(False, f"kind unknown: {label}")
+    ported_wireline = lists.get(PORTED_WIRELINE_LIST)
+    tags = ", ".join(f"{lists[n].name} v{lists[n].version}"  # type: ignore[union-attr]
+                     for n in needs)
+    if (ported_wireline is not None and ported_wireline.listed
+            and fresh(ported_wireline, today, max_age_days) is None):
+        return NumberKind(True, f"wireline: ported to wireline per {ported_wireline.name} "
+                                f"v{ported_wireline.version}")
+    for name in needs:
+        check = lists[name]
+        if check is not None and check.listed and name != PORTED_WIRELINE_LIST:
+            return NumberKind(False, f"wireless: on {check.name} v{check.version}")
+    return NumberKind(True, f"wireline: on none of {tags}")

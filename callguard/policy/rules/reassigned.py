@@ -1,0 +1,85 @@
+"""47 CFR 64.1200(m): reassigned numbers — consent outlives the consenting person no more.
+
+64.1200(m) gives a caller a safe harbor from 64.1200(a)(1)-(a)(3) for a call to a number
+that was reassigned after consent was given, if the caller queried the reassigned numbers
+database (the most recent numbering information reported to its Administrator) and it
+answered that the number had not been permanently disconnected since the date of the
+consent, and the call was the result of that answer being wrong. The database answers
+"yes" (disconnected) when the date queried is on or before the number's last permanent
+disconnect date.
+
+This rule reads the loaded reassigned-number data (``callguard attributes import --kind
+reassigned``). Its effect on other rules is in ``exemptions``: a consent (or relationship)
+dated on or before the last permanent disconnect is void for every rule, since the
+number's new subscriber gave none. The rule itself BLOCKs when the number has consent
+records of the seller and every one of them predates the disconnect: the lead no longer
+reaches the person who consented (a conservative house reading: such calls are the
+wrong-party calls the database exists to prevent). It states in every decision what the
+data said and whether the copy can support the safe harbor (loaded, covering the area
+code, within ``max_age_days``). Without data, consent is honoured as before, without the
+safe harbor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from callguard.policy.model import FactKind
+from callguard.policy.outcome import NeedFacts, Outcome, Status
+from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.rules.number_kind import REASSIGNED_LIST, fresh
+from callguard.policy.schema import Key
+
+__all__ = ["ReassignedNumbers"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReassignedNumbers(RuleBase):
+    """Reads the reassigned-number data; consents before a disconnect are void (exemptions)."""
+
+    max_age_days: int
+
+    precedence = 48  # decides before the consent rules it voids (50)
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "max_age_days": Key("int", required=True, low=1, high=366,
+                            doc="oldest copy that can support the safe harbor"),
+    }
+
+    @classmethod
+    def from_params(cls, head: RuleHead, params: Params) -> ReassignedNumbers:
+        """Build from ``max_age_days``."""
+        return cls(head, params.get("max_age_days"))
+
+    @property
+    def list_names(self) -> tuple[str, ...]:
+        """The reassigned-number data."""
+        return (REASSIGNED_LIST,)
+
+    def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
+        """Block when every consent on record predates the number's permanent disconnect."""
+        check = ctx.facts.lists.get(REASSIGNED_LIST)
+        if check is None:
+            return self.outcome(Status.PASS, "no reassigned-number data loaded: consent on "
+                                "record is honoured without the 64.1200(m) safe harbor")
+        tag = f"{check.name} v{check.version}"
+        problem = fresh(check, ctx.call_date, self.max_age_days)
+        harbor = "" if problem is None else f"; no safe harbor from this copy ({problem})"
+        cut = check.disconnected
+        if cut is None:
+            return self.outcome(Status.PASS, f"no permanent disconnect on {tag}" + harbor)
+        if FactKind.CONSENT not in ctx.facts.fetched:
+            return NeedFacts(frozenset({FactKind.CONSENT}))
+        consents = ctx.facts.consents
+        if not consents:
+            return self.outcome(Status.PASS, f"permanently disconnected on {cut:%Y-%m-%d} per "
+                                f"{tag}; no consent on record" + harbor)
+        if any(c.granted_at.date() > cut for c in consents):
+            return self.outcome(Status.PASS, f"permanently disconnected on {cut:%Y-%m-%d} per "
+                                f"{tag}; consent on record given since" + harbor)
+        return self.outcome(
+            Status.BLOCK,
+            f"every consent on record ({len(consents)}) predates the number's permanent "
+            f"disconnect on {cut:%Y-%m-%d} per {tag}: it was the previous subscriber's, the "
+            "new subscriber gave none" + harbor)
