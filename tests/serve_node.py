@@ -94,9 +94,9 @@ class ServeNode:
         self.config.write_text(self._config_text())
 
     def _config_text(self) -> str:
-        text = (ROOT / "config" / "callguard.toml").read_text()
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
         text = text.replace('packs_dir = "jurisdictions"',
-                            f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                            'packs_dir = ""')
         text = _enable(text, "http", {"port = 8080": f"port = {self.http_port}",
                                       "require_clock_sync = true":
                                       "require_clock_sync = false", **self.extra_http})

@@ -18,7 +18,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -38,10 +37,11 @@ from callguard.fronts.http.readiness import Readiness
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
+from callguard.resources import openapi_spec
 
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
-OPENAPI_PATH = Path(__file__).resolve().parents[3] / "docs" / "openapi.json"
+OPENAPI_PATH = openapi_spec()  # callguard/data: shipped in the wheel
 _OPEN = frozenset({"/healthz", "/readyz", "/openapi.json"})
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 _UTF8 = frozenset({"utf-8", "utf8"})
