@@ -1,6 +1,6 @@
 """A real `callguard serve` process for tests: FastAGI, SIP and HTTP on free ports.
 
-The configuration is the shipped `config/callguard.toml` with the fronts switched on and
+The configuration is the shipped `callguard/data/callguard.toml` with the fronts switched on and
 the ports changed, as an admin would edit it; stderr goes to a file the tests can read
 (and scan for clear numbers). Optionally lists, records and the log stream in Redis.
 """

@@ -356,7 +356,7 @@ class TestRecordFormat:
 
 
 class TestSchemas:
-    """A JSON Schema per record kind in docs/schemas/, and real records of each kind."""
+    """A JSON Schema per record kind in callguard/data/schemas/, and real records of each kind."""
 
     def test_every_kind_has_a_valid_schema(self):
         schemas = _schemas()

@@ -185,3 +185,26 @@ def test_root_refuses_to_write_in_another_users_data_dir(site) -> None:
     # reading is allowed
     assert cli("--config", str(site), "config", "check").returncode == 0
     assert cli("--config", str(site), "campaigns", "list").returncode == 0
+
+
+# --- callguard health ---------------------------------------------------------------------
+
+def test_health_without_http_asks_the_fastagi_port(site) -> None:
+    """A configuration without [http] is healthy while its FastAGI port accepts, unhealthy
+    when nothing listens (the container's HEALTHCHECK follows the configuration)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    site.write_text(site.read_text().replace("port = 4573", f"port = {port}"))
+    try:
+        up = cli("--config", str(site), "health")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"healthy: fastagi 127.0.0.1:{port}" in up.stdout
+    finally:
+        listener.close()
+    down = cli("--config", str(site), "health", "--timeout", "1")
+    assert down.returncode == 1
+    assert f"unhealthy: fastagi 127.0.0.1:{port}" in down.stderr
