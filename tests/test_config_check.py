@@ -208,3 +208,16 @@ def test_health_without_http_asks_the_fastagi_port(site) -> None:
     down = cli("--config", str(site), "health", "--timeout", "1")
     assert down.returncode == 1
     assert f"unhealthy: fastagi 127.0.0.1:{port}" in down.stderr
+
+
+def test_config_check_with_redis_down_is_an_error_not_a_crash(site) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = site.read_text().replace('backend = "embedded"', 'backend = "redis"', 1)
+    site.write_text(text.replace("redis://127.0.0.1:6379/0", f"redis://127.0.0.1:{port}/0"))
+    result = cli("--config", str(site), "config", "check")
+    assert result.returncode == 2, result.stderr
+    assert "lists: cannot read them from Redis" in " ".join(result.stderr.split())

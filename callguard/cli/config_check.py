@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
@@ -49,7 +50,7 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
     problems: list[str] = []
     try:
         got = run(_with_registry(settings, collect))
-    except (CallguardError, OSError) as exc:
+    except (CallguardError, OSError, RedisError) as exc:
         where = "Redis" if settings.lists_backend == "redis" else str(settings.data_dir)
         return [], [f"lists: cannot read them from {where}: {exc}"]
     rows = []
