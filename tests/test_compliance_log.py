@@ -955,9 +955,11 @@ class TestExplain:
 class TestLogKey:
     """Issue 15 item 10: a malformed CALLGUARD_LOG_KEY or log.key is a usage error naming it."""
 
+    # ids: the tmp dir is named after the case, and the "using" line on stderr names it;
+    # the key itself must still never appear.
     @pytest.mark.parametrize(("value", "says"), [
         ("abc", "odd number of digits"), ("zz" * 16, "not hexadecimal"),
-        ("ab" * 8, "it has 16"), ("", "empty")])
+        ("ab" * 8, "it has 16"), ("", "empty")], ids=["odd", "not-hex", "short", "empty"])
     def test_bad_environment_key(self, tmp_path, value, says):
         data = tmp_path / "d"
         _lists(data)
