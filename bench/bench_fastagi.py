@@ -31,6 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from callguard.resources import demo_list  # noqa: E402
 from tests.fake_asterisk import header_block  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -85,9 +86,9 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 def start_callguard(port: int, data_dir: Path, tuning: str,
                     durability: str = "group") -> subprocess.Popen[bytes]:
     config = data_dir / "callguard.toml"
-    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
-                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                        'packs_dir = ""')
     text = text.replace("port = 4573", f"port = {port}").replace(
         "max_sessions = 256", "max_sessions = 10000")
     assert 'durability = "group"' in text
@@ -232,7 +233,7 @@ def main() -> None:
     today = datetime.now(UTC).date().isoformat()
     for name in ("national", "ut-state"):
         subprocess.run([sys.executable, "-m", "callguard", "--data-dir", str(data_dir), "dnc",
-                        "import", str(ROOT / "config" / "demo" / f"{name}.txt"), "--list", name,
+                        "import", str(demo_list(name)), "--list", name,
                         "--published", today, "--covers", "all", "--max-bad-share", "0.5"],
                        cwd=ROOT, check=True, capture_output=True)
     print(f"callguard [log] durability = {args.durability!r}; "

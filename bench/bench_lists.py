@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from callguard.numbers import NanpTable  # noqa: E402
+from callguard.resources import demo_list  # noqa: E402
 from callguard.stores.embedded.lists import write_version  # noqa: E402
 from callguard.stores.list_files import ParsedList, parse_list_file  # noqa: E402
 from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry  # noqa: E402
@@ -191,7 +192,7 @@ def run_size(millions: float, rng: np.random.Generator, workdir: Path) -> None:
         server.stop()
     del parsed
     for name in ("ut-state",):
-        write_version(data_dir, name, parse_list_file(ROOT / "config" / "demo" / "ut-state.txt",
+        write_version(data_dir, name, parse_list_file(demo_list("ut-state"),
                                                       max_bad_share=0.5),
                       published=today, area_codes=None, source="demo")
     values = np.frombuffer(path.read_bytes()[: 11 * 100_000], dtype=np.uint8).reshape(

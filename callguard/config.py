@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from callguard.case_files import CASES_SUFFIX
 from callguard.compliance.sinks import LogSettings
+from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError, NumberError
 from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.fronts.http.app import HttpSettings
@@ -36,12 +37,15 @@ from callguard.policy import (
 )
 from callguard.policy.calendar import ProclaimedDay
 from callguard.policy.rules import SolicitorRegistration
+from callguard.resources import bundled_config
+from callguard.resources import packs_dir as bundled_packs_dir
 from callguard.stores.redis.records import RecordsSettings
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["Settings", "load_pack_file", "load_settings", "pack_files"]
+__all__ = ["Settings", "chosen_packs_dir", "load_pack_file", "load_settings", "pack_files"]
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "callguard.toml"
+# The bundled demo, inside the package (callguard/data): present in a wheel as in a clone.
+DEFAULT_CONFIG = bundled_config()
 _KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "interpretations", "lists",
               "log", "proclaimed_days", "records", "redis", "sip"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
@@ -74,6 +78,9 @@ class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     lists_backend: str = "embedded"  # or "redis"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Where data_dir came from ("--data-dir", "CALLGUARD_DATA_DIR", the file, a default).
+    data_dir_source: str = ""
+    packs_dir: Path | None = None
 
     def policy(self) -> Policy:
         """The decision core over the enabled packs."""
@@ -129,6 +136,13 @@ def load_pack_file(path: Path, *, choices: Mapping[str, str] | None = None,
     if pack.id != path.stem:
         raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
     return pack
+
+
+def chosen_packs_dir(config: Path, configured: str) -> Path:
+    """``packs_dir`` relative to the file; empty or absent: the packs installed with callguard
+    (an upgrade brings new pack versions; copy them with ``callguard init --copy-packs`` to
+    pin them instead)."""
+    return (config.parent / configured).resolve() if configured else bundled_packs_dir()
 
 
 def _load_packs(packs_dir: Path, choices: Mapping[str, str],
@@ -502,12 +516,11 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     main = doc.get("callguard", {})
     _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)
     where = f"{path} [callguard]"
-    base = path.parent
     interpretations = _interpretations(f"{path} [interpretations]",
                                        doc.get("interpretations", {}))
     proclaimed = _proclaimed(f"{path} [[proclaimed_days]]", doc.get("proclaimed_days", []))
-    packs = _load_packs(base / _typed(where, main, "packs_dir", str, "jurisdictions"),
-                        interpretations, proclaimed)
+    packs_from = chosen_packs_dir(path, _typed(where, main, "packs_dir", str, ""))
+    packs = _load_packs(packs_from, interpretations, proclaimed)
     enabled = tuple(_typed(where, main, "enabled_packs", list, sorted(packs)))
     missing = [p for p in enabled if p not in packs]
     if missing:
@@ -538,12 +551,12 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         if campaign.id in campaigns:
             raise ConfigError(f"campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
-    env_dir = os.environ.get("CALLGUARD_DATA_DIR")
-    chosen_dir = data_dir or (Path(env_dir) if env_dir else None) or (
-        base / _typed(where, main, "data_dir", str, "../callguard-data"))
+    chosen = choose_data_dir(path, _typed(where, main, "data_dir", str, ""), data_dir)
     return Settings(
         path=path,
-        data_dir=chosen_dir.resolve(),
+        data_dir=chosen.path,
+        data_dir_source=chosen.source,
+        packs_dir=packs_from,
         packs=packs,
         enabled_packs=enabled,
         campaigns=campaigns,

@@ -2,7 +2,7 @@
 
 The JSON form is the ``--json`` output of ``callguard check`` and the body of the
 compliance record (which replaces the number by a keyed hash). Schema:
-``docs/decision.schema.json``.
+``callguard/data/decision.schema.json``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """pytest plugin: every case of every ``*.tests.toml`` file is a test item.
 
 The repository's pytest configuration loads it (``-p callguard.statute_plugin``), so
-``pytest`` collects the shipped files under ``config/jurisdictions`` (a testpath) and any
+``pytest`` collects the shipped files under ``callguard/data/jurisdictions`` (a testpath; in
+an installed copy ``callguard.resources.packs_dir()``) and any
 cases file named on the command line. A compliance office runs its own cases, kept apart,
 from anywhere callguard is installed:
 ``python -m pytest -p callguard.statute_plugin path/to/their.tests.toml`` (``packs_dir``

@@ -31,7 +31,7 @@ from callguard.policy import (
 )
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKS_DIR = ROOT / "config" / "jurisdictions"
+PACKS_DIR = ROOT / "callguard" / "data" / "jurisdictions"
 SHARED = ROOT.parent / "shared"
 
 

@@ -27,10 +27,10 @@ LEGACY_KEY_HEX = "cd" * 32  # the CALLGUARD_LOG_KEY the legacy records were writ
 
 def config(tmp_path: Path, data: Path, *, node: str = "node-a", extra: str = "") -> Path:
     """The shipped configuration with this data dir and node name."""
-    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
-                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
-    text = text.replace('data_dir = "../callguard-data"', f'data_dir = "{data}"')
+                        'packs_dir = ""')
+    text = text.replace('data_dir = ""', f'data_dir = "{data}"')
     text = text.replace('node = ""', f'node = "{node}"')
     path = tmp_path / f"{node}.toml"
     path.write_text(text + extra)

@@ -1,6 +1,6 @@
 """A real `callguard serve` process for tests: FastAGI, SIP and HTTP on free ports.
 
-The configuration is the shipped `config/callguard.toml` with the fronts switched on and
+The configuration is the shipped `callguard/data/callguard.toml` with the fronts switched on and
 the ports changed, as an admin would edit it; stderr goes to a file the tests can read
 (and scan for clear numbers). Optionally lists, records and the log stream in Redis.
 """
@@ -94,9 +94,9 @@ class ServeNode:
         self.config.write_text(self._config_text())
 
     def _config_text(self) -> str:
-        text = (ROOT / "config" / "callguard.toml").read_text()
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
         text = text.replace('packs_dir = "jurisdictions"',
-                            f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                            'packs_dir = ""')
         text = _enable(text, "http", {"port = 8080": f"port = {self.http_port}",
                                       "require_clock_sync = true":
                                       "require_clock_sync = false", **self.extra_http})

@@ -3,7 +3,7 @@
 Wireless / ported / litigator lists are bitmap list versions under ``attr-*`` names;
 reassigned data is the dated codec (number -> last permanent disconnect). The policy side
 (64.1200(a)(2) on wireless-or-unknown numbers, 64.1200(m), the dialer's ATDS status) is in
-``config/jurisdictions/us-federal.tests.toml``; here the stores, the CLI and a scrub.
+``callguard/data/jurisdictions/us-federal.tests.toml``; here the stores, the CLI and a scrub.
 """
 
 from __future__ import annotations

@@ -120,7 +120,7 @@ class TestCheck:
     def test_bad_config_is_a_usage_error(self, data_dir, tmp_path):
         """A broken configuration names the key to fix."""
         bad = tmp_path / "bad.toml"
-        packs = ROOT / "config" / "jurisdictions"
+        packs = ROOT / "callguard" / "data" / "jurisdictions"
         bad.write_text(f"[callguard]\npacks_dir = '{packs}'\nenabled_packs = ['us-mars']\n")
         result = cli("--config", str(bad), "check", "8015550123", "--campaign", "x",
                      data_dir=data_dir)
@@ -131,8 +131,8 @@ class TestCheck:
                                                            monkeypatch):
         """[ami] enabled and no secret anywhere: exit 2 before serving, naming both ways."""
         config = tmp_path / "ami.toml"
-        text = (ROOT / "config" / "callguard.toml").read_text().replace(
-            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')
         section = text.index("[ami]")
         enabled = text.index("enabled = false", section)
         config.write_text(text[:enabled] + "enabled = true" + text[enabled + 15:])
@@ -207,9 +207,9 @@ class TestRedisBackend:
 
     @pytest.fixture
     def redis_config(self, tmp_path, redis_server):
-        text = (ROOT / "config" / "callguard.toml").read_text()
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
         text = text.replace('packs_dir = "jurisdictions"',
-                            f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                            'packs_dir = ""')
         text = text.replace('backend = "embedded"\n\n[redis]', 'backend = "redis"\n\n[redis]')
         text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_server.url}"')
         assert redis_server.url in text
@@ -274,8 +274,8 @@ class TestRedisBackend:
 
     def test_password_in_url_is_refused(self, tmp_path):
         """Secrets never in the file: a password in the URL is a configuration error."""
-        text = (ROOT / "config" / "callguard.toml").read_text().replace(
-            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')
         path = tmp_path / "c.toml"
         assert 'url = "redis://127.0.0.1:6379/0"' in text
         path.write_text(text.replace('url = "redis://127.0.0.1:6379/0"',

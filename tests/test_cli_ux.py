@@ -129,9 +129,10 @@ class TestUsageErrors:
 
     def test_config_directory(self, node):
         root, _ = node
-        result = cli(root, "--config", str(ROOT / "config"), "tail")
+        result = cli(root, "--config", str(ROOT / "callguard" / "data"), "tail")
         assert result.returncode == USAGE
-        assert f"--config {ROOT / 'config' / 'callguard.toml'}" in one_line(result.stderr)
+        assert (f"--config {ROOT / 'callguard' / 'data' / 'callguard.toml'}"
+                in one_line(result.stderr))
 
     def test_tail_negative_count(self, node):
         root, _ = node

@@ -145,9 +145,9 @@ def test_serve_warns_at_start_in_readyz_and_in_metrics(tmp_path):
     data = tmp_path / "data"
     _lists(data, datetime.now(UTC).date() - timedelta(days=25))
     port, agi = free_port(), free_port()
-    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
-                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                        'packs_dir = ""')
     head, rest = text.split("[http]\n", 1)
     text = head + "[http]\n" + rest.replace("enabled = false", "enabled = true", 1)
     text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")

@@ -128,7 +128,7 @@ class TestOpenApi:
     """The description is complete and matches the server."""
 
     async def test_served_spec_carries_the_whole_decision_schema(self, node):
-        """Decision is docs/decision.schema.json (all its fields), not a hand copy."""
+        """Decision is callguard/data/decision.schema.json (all its fields), not a hand copy."""
         async with node.get("/openapi.json") as response:
             spec = await response.json()
         assert spec["openapi"].startswith("3.1")
@@ -185,9 +185,9 @@ def test_schemathesis_conformance_against_a_served_node(tmp_path):
         write_version(data, name, listed, published=datetime.now(UTC).date(),
                       area_codes=None, source="t")
     port = free_port()
-    text = (ROOT / "config" / "callguard.toml").read_text()
+    text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
-                        f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+                        f'packs_dir = "{ROOT / "callguard" / "data" / "jurisdictions"}"')
     head, rest = text.split("[http]\n", 1)
     text = head + "[http]\n" + rest.replace("enabled = false", "enabled = true", 1).replace(
         "port = 8080", f"port = {port}", 1).replace("require_clock_sync = true",

@@ -101,7 +101,6 @@ def settings_problems(doc: dict[str, Any], tmp_path: Path) -> list[str]:
     etc = tmp_path / "etc-callguard"
     etc.mkdir()
     shutil.copy(DOCKER / "callguard.toml", etc / "callguard.toml")
-    shutil.copytree(ROOT / "config" / "jurisdictions", etc / "jurisdictions")
     settings = load_settings(etc / "callguard.toml", data_dir=tmp_path / "data")
     problems = []
     services = doc["services"]
@@ -202,8 +201,6 @@ def docker_ami(toml: Path, tmp_path: Path) -> Any:
     etc = tmp_path / "etc-ami"
     etc.mkdir(exist_ok=True)
     shutil.copy(toml, etc / "callguard.toml")
-    if not (etc / "jurisdictions").exists():
-        shutil.copytree(ROOT / "config" / "jurisdictions", etc / "jurisdictions")
     return load_settings(etc / "callguard.toml", data_dir=tmp_path / "data").ami
 
 
@@ -339,7 +336,7 @@ def test_compose_header_writes_both_forms_of_the_ami_secret() -> None:
 def test_install_files_name_every_secret() -> None:
     """The systemd unit and the Dockerfile list every secret callguard reads."""
     assert "CALLGUARD_AMI_SECRET" in secrets_read_by_callguard()
-    assert secrets_list_problems((ROOT / "config" / "callguard.service").read_text(),
+    assert secrets_list_problems((ROOT / "systemd" / "callguard.service").read_text(),
                                  "callguard.service") == []
     assert secrets_list_problems((DOCKER / "Dockerfile").read_text(), "Dockerfile") == []
 
@@ -356,7 +353,7 @@ def test_asterisk_overlay_includes_the_mounted_dialplan() -> None:
 @pytest.fixture
 def unit_here(tmp_path) -> Path:
     """The unit with ExecStart pointed at this venv's callguard (verify needs it to exist)."""
-    text = (ROOT / "config" / "callguard.service").read_text()
+    text = (ROOT / "systemd" / "callguard.service").read_text()
     assert "ExecStart=/opt/callguard/bin/callguard serve" in text
     unit = tmp_path / "callguard.service"
     unit.write_text(text.replace("/opt/callguard/bin/callguard", str(BIN / "callguard")))
@@ -369,7 +366,7 @@ def test_systemd_unit_verifies(unit_here) -> None:
 
 
 def test_systemd_unit_runs_serve_unprivileged_after_time_sync() -> None:
-    text = (ROOT / "config" / "callguard.service").read_text()
+    text = (ROOT / "systemd" / "callguard.service").read_text()
     assert re.search(r"^User=callguard$", text, re.MULTILINE)
     assert re.search(r"^After=.*time-sync\.target", text, re.MULTILINE)
     assert re.search(r"^NoNewPrivileges=yes$", text, re.MULTILINE)
@@ -393,7 +390,7 @@ def test_hadolint_fails_a_broken_dockerfile(tmp_path, old, new) -> None:
 def test_image_checks_fail_on_root_user_and_missing_source() -> None:
     text = (DOCKER / "Dockerfile").read_text()
     assert dockerfile_problems(text.replace("USER 10001:10001\n", ""))
-    assert dockerfile_problems(text.replace("COPY config/jurisdictions", "COPY config/laws"))
+    assert dockerfile_problems(text.replace("COPY docker/callguard.toml", "COPY docker/x.toml"))
     assert dockerfile_problems(text.replace('CMD ["serve"]', 'CMD ["check"]'))
 
 
@@ -439,7 +436,8 @@ def test_systemd_verify_fails_a_broken_unit(unit_here, old, new) -> None:
     ("compose", "      - ../asterisk-dialplan/manager-callguard.conf:/etc/asterisk/callguard/"
                 "manager-callguard.conf:ro\n", ""),
     ("compose", "    secrets:\n      - callguard_ami_manager\n", ""),
-    ("compose", '      - "5060:5060/udp"', '      - "5060:5060/udp"\n      - "5038:5038"'),
+    ("compose", '      - "127.0.0.1:5060:5060/udp"',
+     '      - "127.0.0.1:5060:5060/udp"\n      - "5038:5038"'),
     ("manager", "permit = 172.28.0.0/255.255.255.0", "permit = 172.29.0.0/255.255.255.0"),
     ("manager", "permit = 172.28.0.0/255.255.255.0", "permit = 0.0.0.0/0.0.0.0"),
     ("manager", "channelvars = CALLGUARD_FOLLOW", "channelvars = OTHER"),
@@ -470,7 +468,7 @@ def test_the_placeholder_secret_alone_is_refused(tmp_path) -> None:
         doc, DOCKER / "asterisk" / "manager.conf", placeholder, tmp_path)
 
 
-@pytest.mark.parametrize("path", [ROOT / "config" / "callguard.service",
+@pytest.mark.parametrize("path", [ROOT / "systemd" / "callguard.service",
                                   DOCKER / "Dockerfile"])
 def test_secrets_list_check_fails_on_a_broken_copy(path) -> None:
     text = path.read_text()
@@ -498,3 +496,243 @@ def test_asterisk_overlay_sets_its_globals_without_appending(tmp_path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     broken = overlay_lint(tmp_path, overlay.replace("[globals]\n", "[globals](+)\n"))
     assert broken.returncode != 0
+
+
+# --- issue 19: health check, trunk, clock, Redis, ports, the unit's paths, the admin helper -
+
+def healthcheck_problems(dockerfile: str) -> list[str]:
+    """The HEALTHCHECK asks the configured node (`callguard health`), no fixed port."""
+    joined = dockerfile.replace("\\\n", " ")
+    found = re.search(r"^HEALTHCHECK\b.*?\bCMD\s+(.+)$", joined, re.MULTILINE)
+    if not found:
+        return ["no HEALTHCHECK"]
+    command = found.group(1)
+    problems = []
+    if re.search(r":\d{2,5}\b", command):
+        problems.append(f"HEALTHCHECK hard-codes a port: {command}")
+    if not re.search(r'"callguard",\s*"health"', command):
+        problems.append("HEALTHCHECK does not run `callguard health`")
+    return problems
+
+
+def trunk_problems(doc: dict[str, Any], extensions: str, pjsip: str) -> list[str]:
+    """CALLGUARD_TRUNK is the placeholder the dialplan refuses, or a PJSIP endpoint that
+    the pjsip.conf Asterisk mounts defines; that pjsip.conf listens where compose publishes."""
+    problems = []
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in doc["services"]["asterisk"]["volumes"]}
+    if "/etc/asterisk/pjsip.conf" not in mounts:
+        problems.append("asterisk does not mount a pjsip.conf")
+    trunk = re.search(r"^CALLGUARD_TRUNK=(\S*)", extensions, re.MULTILINE)
+    value = trunk.group(1) if trunk else ""
+    sections: dict[str, set[str]] = {}
+    section = ""
+    for raw in pjsip.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        header = re.fullmatch(r"\[([^\]]+)\]", line)
+        if header:
+            section = header.group(1)
+        elif line.startswith("type"):
+            sections.setdefault(section, set()).add(line.partition("=")[2].strip())
+    if "CHANGE-ME" not in value:
+        name = value.removeprefix("PJSIP/")
+        if not value.startswith("PJSIP/") or "endpoint" not in sections.get(name, set()):
+            problems.append(f"CALLGUARD_TRUNK={value} names no endpoint of pjsip.conf")
+    binds = re.findall(r"^bind\s*=\s*\S+:(\d+)", pjsip, re.MULTILINE)
+    published = [p.rsplit(":", 1)[-1].split("/")[0]
+                 for p in doc["services"]["asterisk"].get("ports", [])]
+    if not binds or any(port not in binds for port in published):
+        problems.append(f"published SIP ports {published} are not pjsip.conf's {binds}")
+    return problems
+
+
+def clock_problems(toml_text: str) -> list[str]:
+    """The container does not require a clock-sync state it may not see, and says why."""
+    match = re.search(r"((?:^#.*\n)*)^require_clock_sync\s*=\s*(\w+)", toml_text, re.MULTILINE)
+    if not match:
+        return ["require_clock_sync is not set in the container configuration"]
+    problems = []
+    if match.group(2) != "false":
+        problems.append("require_clock_sync is true: /readyz fails where adjtimex's state "
+                        "is not visible")
+    if "host" not in match.group(1):
+        problems.append("require_clock_sync has no comment saying who keeps the clock")
+    return problems
+
+
+def redis_problems(doc: dict[str, Any], header: str) -> list[str]:
+    """A password from a secret (not on the command line), a memory cap that never evicts,
+    callguard given the same password, a health check that authenticates."""
+    problems = []
+    redis, callguard = doc["services"]["redis"], doc["services"]["callguard"]
+    command = redis.get("command", [])
+    joined = " ".join(command)
+    if "--requirepass" in command:
+        problems.append("the Redis password is on the command line")
+    include = re.search(r"--include /run/secrets/(\S+)", joined)
+    if not include or include.group(1) not in redis.get("secrets", []) or include.group(
+            1) not in doc.get("secrets", {}):
+        problems.append("redis reads no password from a compose secret (--include)")
+    memory = re.search(r"--maxmemory (\d+)([kmg]b)?\b", joined)
+    if not memory or int(memory.group(1)) == 0:
+        problems.append("redis has no maxmemory")
+    if "--maxmemory-policy noeviction" not in joined:
+        problems.append("redis may evict keys (maxmemory-policy is not noeviction)")
+    if not callguard.get("env_file"):
+        problems.append("callguard is given no CALLGUARD_REDIS_PASSWORD (env_file)")
+    if ("CALLGUARD_REDIS_PASSWORD=%s" not in header
+            or "printf 'requirepass %s\\n' \"$r\"" not in header):
+        problems.append("the header does not write the Redis password in both forms")
+    if " -a " not in " ".join(redis.get("healthcheck", {}).get("test", [])):
+        problems.append("the Redis health check does not authenticate")
+    return problems
+
+
+def port_problems(doc: dict[str, Any]) -> list[str]:
+    """Every published port is bound to one named host address, never every interface."""
+    problems = []
+    for name, service in doc["services"].items():
+        for port in service.get("ports", []):
+            parts = str(port).split(":")
+            if len(parts) < 3 or parts[0] in ("0.0.0.0", "", "[::]"):  # noqa: S104
+                problems.append(f"{name}: {port} is published on every interface")
+    return problems
+
+
+def unit_values(text: str) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith(("#", "[")):
+            key, _, value = line.partition("=")
+            values.setdefault(key, []).append(value)
+    return values
+
+
+def unit_path_problems(text: str) -> list[str]:
+    """Under ProtectSystem=strict, the data dir and the log dir are writable."""
+    values = unit_values(text)
+    writable = " ".join(values.get("ReadWritePaths", [])).split()
+    data_dir = next((v.split("=", 1)[1] for v in values.get("Environment", [])
+                     if v.startswith("CALLGUARD_DATA_DIR=")), None)
+    problems = []
+    if values.get("ProtectSystem") == ["strict"]:
+        for needed in (data_dir, "/var/log/callguard"):
+            if needed not in writable:
+                problems.append(f"{needed} is not in ReadWritePaths (read-only under "
+                                "ProtectSystem=strict)")
+    return problems
+
+
+ADMIN = ROOT / "systemd" / "callguard-admin"
+
+
+def admin_problems(unit: str, admin: str) -> list[str]:
+    """callguard-admin runs the unit's binary as the unit's user with its configuration,
+    data dir and secrets file."""
+    values = unit_values(unit)
+    environment = dict(v.split("=", 1) for v in values.get("Environment", []))
+    expected = {
+        "CALLGUARD_SERVICE_USER": values["User"][0],
+        "CALLGUARD_ENV_FILE": values["EnvironmentFile"][0].lstrip("-"),
+        "CALLGUARD_BIN": values["ExecStart"][0].split()[0],
+        "CALLGUARD_CONFIG": environment["CALLGUARD_CONFIG"],
+        "CALLGUARD_DATA_DIR": environment["CALLGUARD_DATA_DIR"],
+    }
+    return [f"callguard-admin's {name} default is not the unit's {value}"
+            for name, value in expected.items()
+            if not re.search(rf"\${{{name}:-{re.escape(value)}}}", admin)]
+
+
+def test_healthcheck_follows_the_configuration() -> None:
+    text = (DOCKER / "Dockerfile").read_text()
+    assert healthcheck_problems(text) == []
+    old = ("CMD [\"python\", \"-c\", \"import urllib.request,sys; sys.exit(urllib.request."
+           "urlopen('http://127.0.0.1:8080/healthz', timeout=2).status != 200)\"]")
+    assert healthcheck_problems(re.sub(r'CMD \["callguard", "health".*', old, text))
+
+
+def test_trunk_names_a_pjsip_endpoint_or_the_refused_placeholder() -> None:
+    doc = yaml.safe_load((DOCKER / "compose.yaml").read_text())
+    extensions = (DOCKER / "asterisk" / "extensions.conf").read_text()
+    pjsip = (DOCKER / "asterisk" / "pjsip.conf").read_text()
+    assert trunk_problems(doc, extensions, pjsip) == []
+    # The issue's broken copy: PJSIP/itsp with no such endpoint.
+    named = extensions.replace("CALLGUARD_TRUNK=PJSIP/CHANGE-ME", "CALLGUARD_TRUNK=PJSIP/itsp")
+    assert trunk_problems(doc, named, pjsip)
+    # Done as pjsip.conf says (uncomment [itsp]): consistent.
+    filled = re.sub(r"^; ?", "", pjsip.split("; [itsp]", 1)[1], flags=re.MULTILINE)
+    assert trunk_problems(doc, named, pjsip + "[itsp]" + filled) == []
+    unmounted = copy_without(doc, "asterisk", "volumes", "pjsip.conf")
+    assert trunk_problems(unmounted, extensions, pjsip)
+
+
+def copy_without(doc: dict[str, Any], service: str, key: str, containing: str) -> Any:
+    broken = yaml.safe_load(yaml.safe_dump(doc))
+    broken["services"][service][key] = [v for v in broken["services"][service][key]
+                                        if containing not in str(v)]
+    return broken
+
+
+def test_container_does_not_require_a_clock_state_it_may_not_see() -> None:
+    text = (DOCKER / "callguard.toml").read_text()
+    assert clock_problems(text) == []
+    assert clock_problems(text.replace("require_clock_sync = false", "require_clock_sync = true"))
+
+
+def test_redis_has_a_password_a_memory_cap_and_never_evicts() -> None:
+    text = (DOCKER / "compose.yaml").read_text()
+    doc = yaml.safe_load(text)
+    assert redis_problems(doc, text) == []
+    for old, new in [('"--include", "/run/secrets/redis_auth",', ""),
+                     ('"--maxmemory-policy", "noeviction"', '"--maxmemory-policy", "allkeys-lru"'),
+                     ('"--maxmemory", "2gb", ', ""),
+                     ("    env_file:\n      - ./secrets/callguard.env\n", ""),
+                     ("redis-cli --no-auth-warning -a", "redis-cli")]:
+        assert old in text
+        broken = text.replace(old, new)
+        assert redis_problems(yaml.safe_load(broken), broken), old
+
+
+def test_no_port_is_published_on_every_interface() -> None:
+    text = (DOCKER / "compose.yaml").read_text()
+    assert port_problems(yaml.safe_load(text)) == []
+    broken = text.replace('"127.0.0.1:5060:5060/udp"', '"5060:5060/udp"')
+    assert port_problems(yaml.safe_load(broken)) == ["asterisk: 5060:5060/udp is published "
+                                                     "on every interface"]
+
+
+def test_unit_can_write_its_data_dir_and_log_dir() -> None:
+    from callguard.datadir import default_data_dir
+
+    text = (ROOT / "systemd" / "callguard.service").read_text()
+    assert unit_path_problems(text) == []
+    # The data dir `callguard init /etc/callguard` leaves to the default is the unit's.
+    assert str(default_data_dir(Path("/etc/callguard/callguard.toml")).path) in text
+    broken = re.sub(r"^ReadWritePaths=.*\n", "", text, flags=re.MULTILINE)
+    assert len(unit_path_problems(broken)) == 2
+
+
+def test_admin_helper_matches_the_unit() -> None:
+    unit = (ROOT / "systemd" / "callguard.service").read_text()
+    admin = ADMIN.read_text()
+    assert admin_problems(unit, admin) == []
+    assert admin_problems(unit.replace("User=callguard", "User=gate"), admin)
+    assert admin_problems(unit.replace("EnvironmentFile=-/etc/callguard/secrets.env",
+                                       "EnvironmentFile=-/etc/callguard/env"), admin)
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None or __import__("os").geteuid() != 0,
+                    reason="needs root and util-linux's setpriv")
+def test_admin_helper_runs_as_the_service_user_with_its_secrets(tmp_path) -> None:
+    """For real, as `nobody` (a user every Debian has): the secrets file's values reach the
+    command, which runs as that user with the unit's umask."""
+    env_file = tmp_path / "secrets.env"
+    env_file.write_text("CALLGUARD_HTTP_TOKEN=0123456789abcdef0123\n")
+    env_file.chmod(0o600)
+    result = subprocess.run(
+        [str(ADMIN), "-c", 'id -un; echo "$CALLGUARD_HTTP_TOKEN $CALLGUARD_CONFIG"; umask'],
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
+             "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": "/bin/sh"},
+        capture_output=True, text=True, check=False, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["nobody", "0123456789abcdef0123",
+                                     "/etc/callguard/callguard.toml", "0027"]

@@ -102,7 +102,7 @@ class TestPurge:
         assert [r for r in left if r["event"] != "purge"] == [
             r for r in records if datetime.fromisoformat(r["logged_at"]) >= cutoff]
         (record,) = purge_records
-        assert record["removed"] == {"files": len(older) + 50}  # docs/schemas/purge.json
+        assert record["removed"] == {"files": len(older) + 50}  # callguard/data/schemas/purge.json
         assert record["retention_days"] == RETENTION
         assert record["dry_run"] is False
         assert not list(log.parent.glob("*.purging"))

@@ -1,6 +1,6 @@
 """The statute cases as a whole, and what a case file cannot express.
 
-The situations themselves live beside each pack (``config/jurisdictions/*.tests.toml``)
+The situations themselves live beside each pack (``callguard/data/jurisdictions/*.tests.toml``)
 and are collected one by one by ``callguard/statute_plugin.py``. Here: every rule of every
 shipped pack must block in at least one BLOCK case and pass in at least one ALLOW case
 (with the packs' default readings), every shipped pack has its cases file, and the duties
@@ -60,7 +60,7 @@ def test_every_rule_blocks_a_block_case_and_passes_an_allow_case(coverage, rule_
 
 
 def test_every_shipped_pack_has_its_cases_beside_it():
-    """config/jurisdictions/<pack>.tests.toml exists for every pack."""
+    """callguard/data/jurisdictions/<pack>.tests.toml exists for every pack."""
     for pack_id in PACKS:
         assert (PACKS_DIR / f"{pack_id}{SUFFIX}").is_file(), pack_id
 

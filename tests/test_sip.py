@@ -609,8 +609,8 @@ class TestConfig:
         ('port = 70000', "70000"),
     ])
     def test_bad_sip_settings_name_the_key(self, tmp_path, section, message):
-        text = (ROOT / "config" / "callguard.toml").read_text().replace(
-            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')
         start = text.index("\n[sip]\n")
         end = text.find("\n[", start + 1)
         config = tmp_path / "c.toml"

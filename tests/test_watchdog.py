@@ -494,8 +494,8 @@ class TestShippedFiles:
         from callguard.errors import ConfigError
         from tests.conftest import ROOT
 
-        text = (ROOT / "config" / "callguard.toml").read_text().replace(
-            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')
         path = tmp_path / "c.toml"
         path.write_text(text.replace("grace_seconds = 0.0", "grace_seconds = 5"))
         with pytest.raises(ConfigError, match=r"smallest release limit, 5 s \(47 U.S.C. 227"):
@@ -1139,8 +1139,8 @@ class TestAmiSettings:
     def shipped(tmp_path, **replace: str):
         from tests.conftest import ROOT
 
-        text = (ROOT / "config" / "callguard.toml").read_text().replace(
-            'packs_dir = "jurisdictions"', f'packs_dir = "{ROOT / "config" / "jurisdictions"}"')
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')
         for old, new in replace.items():
             assert old in text
             text = text.replace(old, new)
@@ -1168,11 +1168,11 @@ class TestAmiSettings:
         from tests.conftest import ROOT
 
         packs_dir = tmp_path / "jurisdictions"
-        shutil.copytree(ROOT / "config" / "jurisdictions", packs_dir)
+        shutil.copytree(ROOT / "callguard" / "data" / "jurisdictions", packs_dir)
         for federal in packs_dir.glob("us-federal.*"):
             federal.unlink()
         packs = 'enabled_packs = ["us-federal", "us-ut", "us-ut-hb45-2000"]'
-        where = f'packs_dir = "{ROOT / "config" / "jurisdictions"}"'
+        where = 'packs_dir = ""'
         without = {where: f'packs_dir = "{packs_dir}"',
                    packs: 'enabled_packs = ["us-ut", "us-ut-hb45-2000"]'}
         path = self.shipped(tmp_path, **without,

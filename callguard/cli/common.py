@@ -49,9 +49,11 @@ err_console = console(stderr=True)
 class CliState:
     """Options of the ``callguard`` group, resolved lazily."""
 
-    def __init__(self, config: Path | None, data_dir: Path | None) -> None:
+    def __init__(self, config: Path | None, data_dir: Path | None,
+                 command: str | None = None) -> None:
         self._config = config
         self._data_dir = data_dir
+        self.command = command  # the subcommand's name (root trap, the "using" line)
         self._settings: Settings | None = None
 
     @property
@@ -73,6 +75,11 @@ class CliState:
                 self._settings = load_settings(self._config, data_dir=self._data_dir)
             except ConfigError as exc:
                 usage_error(f"configuration: {exc}")
+            from callguard.cli.ownership import announce, root_trap  # noqa: PLC0415
+            refusal = root_trap(self._settings, self.command)
+            if refusal:
+                usage_error(refusal)
+            announce(self._settings, self.command)
         return self._settings
 
     def runtime(self) -> Runtime:

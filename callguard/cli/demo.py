@@ -23,6 +23,7 @@ from callguard.decision import Decision
 from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.policy.calendar import Calendar
+from callguard.resources import demo_list
 from callguard.runtime import Runtime, open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
@@ -32,7 +33,6 @@ from callguard.stores.writes import AddCompanyDnc, AddConsent
 __all__ = ["demo"]
 
 _DENVER = ZoneInfo("America/Denver")
-_DEMO_DIR = Path(__file__).resolve().parents[2] / "config" / "demo"
 
 
 def _utah_calendar(settings: Settings) -> Calendar | None:
@@ -111,7 +111,7 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     today = datetime.now(_DENVER).date()
     console = output.console()
     for name in ("national", "ut-state"):
-        parsed = parse_list_file(_DEMO_DIR / f"{name}.txt", max_bad_share=0.5)
+        parsed = parse_list_file(demo_list(name), max_bad_share=0.5)
         # The demo copy of the national registry speaks for these area codes only, so a
         # call to 303 shows the fail-closed coverage block.
         covers = frozenset({801, 385, 435, 212, 415, 800}) if name == "national" else None

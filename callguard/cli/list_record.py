@@ -2,7 +2,7 @@
 
 A list import, rollback or drop changes what every later call is judged against, so the
 log that proves each call also says when each list version came and went
-(``docs/schemas/list-change.json``). Only the log is opened, not the node's stores: a
+(``callguard/data/schemas/list-change.json``). Only the log is opened, not the node's stores: a
 250-million-number list is not loaded again to write one line.
 """
 

@@ -13,14 +13,16 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError
+from callguard.resources import bundled_config
 
 __all__ = ["LogPlace", "e164", "locate"]
 
 
 def _default_config() -> Path:
     """The bundled demo configuration (``callguard.config.DEFAULT_CONFIG``)."""
-    return Path(__file__).resolve().parent.parent.parent / "config" / "callguard.toml"
+    return bundled_config()
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,13 +54,11 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
         raise ConfigError(f"{config}: not valid TOML ({exc})") from None
     main = doc.get("callguard", {})
     log = doc.get("log", {})
-    configured = main.get("data_dir", "../callguard-data")
+    configured = main.get("data_dir", "")
     target = log.get("file", "")
     if not isinstance(configured, str) or not isinstance(target, str):
         raise ConfigError(f"{config}: [callguard] data_dir and [log] file must be strings")
-    env_dir = os.environ.get("CALLGUARD_DATA_DIR")
-    chosen = data_dir or (Path(env_dir) if env_dir else None) or config.parent / configured
-    chosen = chosen.resolve()
+    chosen = choose_data_dir(config, configured, data_dir).path
     prefixes = main.get("dial_prefixes", [])
     regions = main.get("regions", ["US"])
     if not isinstance(prefixes, list) or not isinstance(regions, list):

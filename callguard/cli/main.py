@@ -40,6 +40,10 @@ _COMMANDS = {
     "evidence": "callguard.cli.evidence:evidence",
     "explain": "callguard.cli.explain:explain_command",
     "packs": "callguard.cli.packs:packs",
+    "config": "callguard.cli.config_check:config",
+    "campaigns": "callguard.cli.campaigns:campaigns",
+    "init": "callguard.cli.init:init",
+    "health": "callguard.cli.health:health",
 }
 # Commands that emit no operational events and must start fast: no logging set-up.
 _QUIET = frozenset({"tail", "evidence"})
@@ -77,7 +81,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
         from callguard.audit import configure_logging  # noqa: PLC0415 - see _COMMANDS
 
         configure_logging(secrets.token_bytes(32))
-    ctx.obj = CliState(config, data_dir)
+    ctx.obj = CliState(config, data_dir, ctx.invoked_subcommand)
 
 
 def main() -> None:

@@ -93,7 +93,7 @@ async def _trim(state: CliState, cutoff: datetime, *, dry_run: bool) -> int:
 def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
     """A ``purge`` record through the node's own compliance log (file and stream).
 
-    Its fields are those of ``docs/schemas/purge.json``: ``removed`` counts records by
+    Its fields are those of ``callguard/data/schemas/purge.json``: ``removed`` counts records by
     where they were destroyed (files, stream, archive).
     """
     cutoff = datetime.fromisoformat(outcome["cutoff"])

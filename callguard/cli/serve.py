@@ -82,7 +82,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     watchdog = await _start_watchdog(runtime, node_name)
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
-    _log.info("serving", lists=list(runtime.lists.names()),
+    _log.info("serving", config=str(runtime.settings.path),
+              data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
               http_port=_bound_port(http), sip_port=sip.port if sip else None)
     try:

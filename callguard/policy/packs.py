@@ -1,6 +1,6 @@
 """Jurisdiction packs: law as data. A pack chooses rule kinds and tunes them.
 
-``pack_from_mapping`` takes a parsed TOML document (``config/jurisdictions/*.toml``);
+``pack_from_mapping`` takes a parsed TOML document (``callguard/data/jurisdictions/*.toml``);
 reading the file is the caller's business, so this module stays pure.
 
 Every table of a pack has a closed schema (``policy/schema.py``): a mistyped key does not

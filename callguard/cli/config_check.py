@@ -1,0 +1,192 @@
+"""``callguard config check``: load everything ``serve`` would, print what it would serve.
+
+Like ``nginx -t``: the configuration, the packs, the lists the packs read, the secrets the
+enabled fronts need and the log key, each checked; exit 0 when ``serve`` would start and
+decide calls, 2 with every problem and its fix otherwise. Nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.markup import escape
+
+from callguard.cli.common import EXIT_USAGE, CliState, run
+from callguard.cli.render import print_json
+from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
+from callguard.config import Settings
+from callguard.errors import CallguardError, ConfigError
+from callguard.runtime import log_path
+
+__all__ = ["config", "describe"]
+
+
+@click.group()
+def config() -> None:
+    """The configuration: check it."""
+
+
+def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The current version of every list the packs read; problems for the missing ones."""
+    from callguard.cli.lists import _with_registry  # noqa: PLC0415 - only for this check
+
+    def collect(registry: Any) -> dict[str, Any]:
+        found = {}
+        for name in registry.names():
+            snapshot = registry.snapshot(name)
+            if snapshot is not None:
+                meta = snapshot.meta
+                found[name] = {"version": meta.version, "count": meta.count,
+                               "published": meta.published.isoformat() if meta.published
+                               else None}
+        return {"found": found, "errors": dict(registry.errors)}
+
+    problems: list[str] = []
+    try:
+        got = run(_with_registry(settings, collect))
+    except (CallguardError, OSError, RedisError) as exc:
+        where = "Redis" if settings.lists_backend == "redis" else str(settings.data_dir)
+        return [], [f"lists: cannot read them from {where}: {exc}"]
+    rows = []
+    for name in read:
+        row = got["found"].get(name)
+        if row is None:
+            problems.append(f"list {name!r} (read by the packs) has no version: every call "
+                            f"it covers would be BLOCKed; import it with `callguard dnc import "
+                            f"FILE --list {name} --published DATE --covers ...`")
+        rows.append({"list": name, **(row or {"version": None})})
+    problems += [f"list {name}: {error}" for name, error in got["errors"].items()]
+    return rows, problems
+
+
+def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
+    found: dict[str, str] = {}
+    problems: list[str] = []
+    if settings.http.enabled:
+        try:
+            settings.http_token()
+            found["http token"] = ("CALLGUARD_HTTP_TOKEN" if os.environ.get(
+                "CALLGUARD_HTTP_TOKEN") else f"token_file {settings.http.token_file}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+    if settings.ami.enabled:
+        try:
+            settings.ami.secret()
+            found["ami secret"] = ("CALLGUARD_AMI_SECRET" if os.environ.get(
+                "CALLGUARD_AMI_SECRET") else f"secret_file {settings.ami.secret_file}")
+        except ConfigError as exc:
+            problems.append(str(exc))
+    try:
+        load_log_key(settings.data_dir, create=False)
+        found["log key"] = ENV_VAR if os.environ.get(ENV_VAR) else str(
+            settings.data_dir / "log.key")
+    except LogKeyError as exc:
+        if os.environ.get(ENV_VAR) or (settings.data_dir / "log.key").exists():
+            problems.append(str(exc))
+        else:
+            found["log key"] = (f"none yet: {settings.data_dir / 'log.key'} is made at the first "
+                                f"start (give every node the same {ENV_VAR})")
+    return found, problems
+
+
+def _fronts(settings: Settings) -> list[str]:
+    fronts = [f"fastagi {settings.fastagi.host}:{settings.fastagi.port}/tcp"]
+    if settings.http.enabled:
+        fronts.append(f"http {settings.http.host}:{settings.http.port}/tcp "
+                      "(/healthz, /readyz, /metrics, /v1/check)")
+    if settings.sip.enabled:
+        fronts.append(f"sip {settings.sip.host}:{settings.sip.port}/udp"
+                      + ("+tcp" if settings.sip.tcp else ""))
+    if settings.ami.enabled:
+        fronts.append(f"ami watchdog -> {settings.ami.host}:{settings.ami.port}")
+    return fronts
+
+
+def _data_dir(path: Path) -> str:
+    if not path.exists():
+        return "does not exist yet (made at the first start)"
+    info = path.stat()
+    try:
+        import pwd  # noqa: PLC0415
+
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except (ImportError, KeyError):
+        owner = str(info.st_uid)
+    return f"exists, owner {owner}, mode {info.st_mode & 0o777:o}"
+
+
+def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+    """What ``serve`` would serve with these settings, and what stops it."""
+    today = datetime.now(UTC).date()
+    packs = [{"id": p, "version": settings.packs[p].version, "kind": settings.packs[p].kind,
+              "in_force_today": settings.packs[p].in_effect(today)}
+             for p in settings.enabled_packs]
+    read = sorted({name for p in settings.enabled_packs
+                   for rule in settings.packs[p].rules_on(today) for name in rule.list_names})
+    lists, problems = _lists(settings, read)
+    secrets_found, secret_problems = _secrets(settings)
+    log_file = log_path(settings)
+    info = {
+        "config": str(settings.path),
+        "data_dir": str(settings.data_dir),
+        "data_dir_from": settings.data_dir_source,
+        "data_dir_state": _data_dir(settings.data_dir),
+        "packs_dir": str(settings.packs_dir),
+        "record_file": str(log_file) if log_file else "stdout",
+        "record_durability": settings.log.durability,
+        "record_stream": settings.log.stream_key if settings.log.redis_stream else None,
+        "records_backend": settings.records.backend,
+        "lists_backend": settings.lists_backend,
+        "fronts": _fronts(settings),
+        "packs": packs,
+        "lists": lists,
+        "campaigns": sorted(settings.campaigns),
+        "secrets": secrets_found,
+    }
+    return info, problems + secret_problems
+
+
+@config.command("check")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object.")
+@click.pass_obj
+def check(state: CliState, as_json: bool) -> None:
+    """Load everything `serve` would; print what it would serve; exit 0, or 2 with the errors."""
+    info, problems = describe(state.settings)
+    if as_json:
+        print_json({**info, "ok": not problems, "problems": problems})
+        raise SystemExit(EXIT_USAGE if problems else 0)
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"configuration {escape(info['config'])}")
+    out.print(f"data dir      {escape(info['data_dir'])} ({info['data_dir_from']}; "
+              f"{info['data_dir_state']})")
+    out.print(f"packs dir     {escape(info['packs_dir'])}")
+    out.print(f"record file   {escape(info['record_file'])} (durability "
+              f"{info['record_durability']}"
+              + (f", also stream {info['record_stream']}" if info["record_stream"] else "")
+              + ")")
+    out.print(f"records       {info['records_backend']}; lists {info['lists_backend']}")
+    for front in info["fronts"]:
+        out.print(f"front         {escape(front)}")
+    for pack in info["packs"]:
+        out.print(f"pack          {pack['id']} {pack['version']} ({pack['kind']}"
+                  + ("" if pack["in_force_today"] else ", NOT in force today") + ")")
+    for row in info["lists"]:
+        out.print(f"list          {row['list']} "
+                  + (f"v{row['version']}, {row['count']} numbers, published {row['published']}"
+                     if row["version"] is not None else "MISSING"))
+    out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
+    for what, where in info["secrets"].items():
+        out.print(f"{what:<13} {escape(where)}")
+    if problems:
+        err = Console(stderr=True, soft_wrap=True, highlight=False)
+        for problem in problems:
+            err.print(f"[red]error:[/red] {escape(problem)}")
+        err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")
+        raise SystemExit(EXIT_USAGE)
+    out.print(f"configuration {escape(info['config'])}: ok")

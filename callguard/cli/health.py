@@ -1,0 +1,49 @@
+"""``callguard health``: is this node's ``serve`` answering? For container health checks.
+
+The check follows the configuration instead of a fixed port: ``GET /healthz`` on the
+``[http]`` port when the HTTP port is on, else a TCP connection to the FastAGI port (the
+front every configuration serves). A wildcard listen address is asked on loopback.
+Exit 0 healthy, 1 not.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+
+import click
+
+from callguard.cli.common import CliState
+
+__all__ = ["health"]
+
+
+def _local(host: str) -> str:
+    return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+
+
+@click.command()
+@click.option("--timeout", default=2.0, show_default=True, help="Seconds to wait.")
+@click.pass_obj
+def health(state: CliState, timeout: float) -> None:
+    """Exit 0 when the configured node answers (/healthz, else the FastAGI port)."""
+    settings = state.settings
+    if settings.http.enabled:
+        host = _local(settings.http.host)
+        name = f"[{host}]" if ":" in host else host
+        url = f"http://{name}:{settings.http.port}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as answer:
+                healthy = answer.status == 200
+        except OSError as exc:
+            click.echo(f"unhealthy: {url}: {exc}", err=True)
+            raise SystemExit(1) from None
+        click.echo(f"{'healthy' if healthy else 'unhealthy'}: {url}")
+        raise SystemExit(0 if healthy else 1)
+    where = (_local(settings.fastagi.host), settings.fastagi.port)
+    try:
+        socket.create_connection(where, timeout=timeout).close()
+    except OSError as exc:
+        click.echo(f"unhealthy: fastagi {where[0]}:{where[1]}: {exc}", err=True)
+        raise SystemExit(1) from None
+    click.echo(f"healthy: fastagi {where[0]}:{where[1]} accepts connections")

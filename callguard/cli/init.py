@@ -1,0 +1,81 @@
+"""``callguard init DIR``: a starter configuration for a site, from the bundled demo.
+
+It writes ``DIR/callguard.toml`` (every key commented, the demo's campaigns as examples to
+replace) and ``DIR/secrets.env`` (0600, every secret commented out). The packs are not
+copied: ``packs_dir = ""`` reads the packs installed with callguard, so an upgrade brings
+amended law (new pack versions with their effective dates) with no copy to forget.
+``--copy-packs`` copies them to ``DIR/jurisdictions`` instead, for a site whose counsel
+reviews every pack change before it applies: that copy changes only when the site
+changes it. The data dir is not created here; ``config check`` says where it will be.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import click
+
+from callguard.cli.common import usage_error
+from callguard.datadir import default_data_dir
+from callguard.resources import bundled_config, packs_dir
+
+__all__ = ["init", "starter_config"]
+
+_SECRETS = """\
+# callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
+# Mode 0600, owned by root. Uncomment what the configuration needs.
+# CALLGUARD_HTTP_TOKEN=        # [http] enabled: at least 16 characters
+# CALLGUARD_LOG_KEY=           # hex, 32 bytes; the same on every node (else <data_dir>/log.key)
+# CALLGUARD_REDIS_PASSWORD=    # [redis]: the server's requirepass
+# CALLGUARD_AMI_SECRET=        # [ami] enabled: the secret of manager.conf's [callguard] user
+"""
+
+
+def starter_config(target: Path, *, copy_packs: bool) -> str:
+    """The bundled demo configuration, rewritten for a file at ``target``."""
+    text = bundled_config().read_text()
+    choice = default_data_dir(target)
+    old_packs = 'packs_dir = "jurisdictions"\n'
+    old_data = 'data_dir = ""\n'
+    if old_packs not in text or old_data not in text:
+        raise RuntimeError("the bundled configuration has no packs_dir/data_dir line to set")
+    packs = old_packs if copy_packs else (
+        'packs_dir = ""   # the packs installed with callguard (callguard init --copy-packs '
+        "pins a copy)\n")
+    data = f'data_dir = ""   # here: {choice.path} ({choice.source})\n'
+    header = ("# callguard configuration written by `callguard init`: replace the demo campaigns\n"
+              "# below with yours, then run `callguard --config THIS-FILE config check`.\n")
+    return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
+
+
+@click.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--copy-packs", is_flag=True,
+              help="Copy the packs to DIR/jurisdictions (pinned) instead of reading the "
+                   "installed ones.")
+@click.option("--force", is_flag=True, help="Overwrite an existing callguard.toml.")
+def init(directory: Path, copy_packs: bool, force: bool) -> None:
+    """Write a starter configuration (DIR/callguard.toml, DIR/secrets.env) to edit."""
+    if directory.exists() and not directory.is_dir():
+        usage_error(f"{directory} is not a directory; give the directory to write into, "
+                    "e.g. /etc/callguard")
+    target = directory / "callguard.toml"
+    if target.exists() and not force:
+        usage_error(f"{target} exists; edit it, or add --force to overwrite it")
+    directory.mkdir(parents=True, exist_ok=True)
+    if copy_packs:
+        shutil.copytree(packs_dir(), directory / "jurisdictions", dirs_exist_ok=force)
+    target.write_text(starter_config(target, copy_packs=copy_packs))
+    secrets = directory / "secrets.env"
+    if not secrets.exists():
+        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(_SECRETS)
+    choice = default_data_dir(target)
+    click.echo(f"wrote {target}" + (f" and {directory / 'jurisdictions'}" if copy_packs else ""))
+    click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
+    click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
+    click.echo(f"data dir: {choice.path} ({choice.source})")
+    click.echo(f"next: edit the campaigns, then: callguard --config {target} config check")

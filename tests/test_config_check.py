@@ -1,0 +1,223 @@
+"""``config check``, ``campaigns list``, ``init``, the data dir defaults and the root trap,
+through the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from callguard.datadir import choose_data_dir, default_data_dir
+from callguard.resources import DATA, bundled_config
+from tests.conftest import ROOT
+
+TODAY = datetime.now(UTC).date().isoformat()
+
+
+def cli(*args: str, env: dict[str, str] | None = None, cwd: Path = ROOT,
+        ) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    result = subprocess.run([sys.executable, "-m", "callguard", *args], capture_output=True,
+                            text=True, env={**base, "COLUMNS": "200", **(env or {})},
+                            cwd=cwd, timeout=120, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def using(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
+    lines = [json.loads(x) for x in result.stderr.splitlines() if x.startswith("{")]
+    found = [x for x in lines if x.get("event") == "using"]
+    assert len(found) == 1, result.stderr
+    return found[0]
+
+
+def import_lists(config: Path) -> None:
+    listing = config.parent / "list.txt"
+    listing.write_text("8015550199\n")
+    for name in ("national", "ut-state"):
+        done = cli("--config", str(config), "dnc", "import", str(listing), "--list", name,
+                   "--published", TODAY, "--covers", "all")
+        assert done.returncode == 0, done.stderr
+
+
+@pytest.fixture
+def site(tmp_path) -> Path:
+    made = cli("init", str(tmp_path / "site"))
+    assert made.returncode == 0, made.stderr
+    return tmp_path / "site" / "callguard.toml"
+
+
+# --- data dir defaults ----------------------------------------------------------------------
+
+def test_data_dir_defaults(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("CALLGUARD_DATA_DIR", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_data_dir(Path("/etc/callguard/callguard.toml")).path == Path(
+        "/var/lib/callguard")
+    assert default_data_dir(Path("/etc/callguard-b/callguard.toml")).path == Path(
+        "/var/lib/callguard-b")
+    assert default_data_dir(bundled_config()).path == tmp_path / "xdg" / "callguard"
+    assert default_data_dir(tmp_path / "x" / "c.toml").path == tmp_path / "x" / "data"
+    # the file's data_dir is relative to the file; the environment, then --data-dir win
+    chosen = choose_data_dir(tmp_path / "x" / "c.toml", "../d", None)
+    assert (chosen.path, chosen.source) == (tmp_path / "d", "[callguard] data_dir in c.toml")
+    monkeypatch.setenv("CALLGUARD_DATA_DIR", str(tmp_path / "env"))
+    assert choose_data_dir(tmp_path / "c.toml", "../d", None).path == tmp_path / "env"
+    assert choose_data_dir(tmp_path / "c.toml", "../d", tmp_path / "opt").source == "--data-dir"
+
+
+def test_bundled_demo_never_writes_inside_the_package(tmp_path) -> None:
+    result = cli("dnc", "status", "--json", env={"XDG_DATA_HOME": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    seen = using(result)
+    assert seen["config"] == str(bundled_config())
+    assert seen["data_dir"] == str(tmp_path / "callguard")
+    assert seen["data_dir_from"] == "default for the bundled demo configuration"
+    assert not any(p.is_dir() and p.name != "__pycache__" and p.name not in (
+        "demo", "jurisdictions", "schemas") for p in DATA.iterdir())
+
+
+# --- init -------------------------------------------------------------------------------
+
+def test_init_writes_a_config_that_reads_the_installed_packs(site) -> None:
+    text = site.read_text()
+    assert 'packs_dir = ""' in text
+    assert f"here: {site.parent / 'data'}" in text
+    secrets = site.parent / "secrets.env"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+    assert "# CALLGUARD_HTTP_TOKEN=" in secrets.read_text()
+    assert not (site.parent / "jurisdictions").exists()
+    again = cli("init", str(site.parent))
+    assert again.returncode == 2
+    assert "--force" in again.stderr
+
+
+def test_init_copy_packs_pins_them(tmp_path) -> None:
+    made = cli("init", "--copy-packs", str(tmp_path / "pinned"))
+    assert made.returncode == 0, made.stderr
+    copied = sorted(p.name for p in (tmp_path / "pinned" / "jurisdictions").iterdir())
+    assert copied == sorted(p.name for p in (DATA / "jurisdictions").iterdir())
+    result = cli("--config", str(tmp_path / "pinned" / "callguard.toml"), "config", "check",
+                 "--json")
+    assert json.loads(result.stdout)["packs_dir"] == str(tmp_path / "pinned" / "jurisdictions")
+
+
+# --- config check -------------------------------------------------------------------------
+
+def test_config_check_prints_what_serve_would_serve(site) -> None:
+    missing = cli("--config", str(site), "config", "check")
+    assert missing.returncode == 2
+    assert "list 'national' (read by the packs) has no version" in missing.stderr
+    import_lists(site)
+    result = cli("--config", str(site), "config", "check")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert f"configuration {site}: ok" in out
+    assert f"data dir      {site.parent / 'data'} (default: data/ beside" in out
+    assert "front         fastagi 127.0.0.1:4573/tcp" in out
+    assert f"record file   {site.parent / 'data' / 'compliance.jsonl'}" in out
+    for pack in ("us-federal", "us-ut", "us-ut-hb45-2000"):
+        assert f"pack          {pack} 20" in out
+    assert "list          national v1, 1 numbers" in out
+    assert "campaigns     insurance-reminders, ut-solar-manual, ut-solar-predictive" in out
+    assert using(result)["config"] == str(site)
+
+
+def test_config_check_refuses_what_serve_would_refuse(site) -> None:
+    import_lists(site)
+    text = site.read_text()
+    http = text.index("[http]")
+    site.write_text(text[:http] + text[http:].replace("enabled = false", "enabled = true", 1))
+    no_token = cli("--config", str(site), "config", "check")
+    assert no_token.returncode == 2
+    assert "CALLGUARD_HTTP_TOKEN" in no_token.stderr
+    good = cli("--config", str(site), "config", "check", "--json",
+               env={"CALLGUARD_HTTP_TOKEN": "0123456789abcdef0123"})
+    assert good.returncode == 0, good.stderr
+    assert "http 127.0.0.1:8080/tcp (/healthz, /readyz, /metrics, /v1/check)" in json.loads(
+        good.stdout)["fronts"]
+    site.write_text(text.replace("[callguard]\n", "[callguard]\nmistyped = 1\n"))
+    bad = cli("--config", str(site), "config", "check")
+    assert bad.returncode == 2
+    assert "unknown key(s) mistyped" in bad.stderr
+
+
+def test_campaigns_list(site) -> None:
+    result = cli("--config", str(site), "campaigns", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {c["id"]: c for c in json.loads(result.stdout)["campaigns"]}
+    assert sorted(rows) == ["insurance-reminders", "ut-solar-manual", "ut-solar-predictive"]
+    assert rows["ut-solar-manual"]["registration"] == {"number": "UT-TS-2026-0042",
+                                                       "expires": "2027-06-30"}
+    assert rows["insurance-reminders"]["exemption"] == "13-26a-104(1)(c)"
+    table = cli("--config", str(site), "campaigns", "list")
+    assert "UT-TS-2026-0042 until 2027-06-30" in table.stdout  # piped: never cut
+
+
+# --- the root trap ---------------------------------------------------------------------------
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_root_refuses_to_write_in_another_users_data_dir(site) -> None:
+    import_lists(site)  # as root, in a data dir root owns: allowed
+    data = site.parent / "data"
+    for path in [data, *data.rglob("*")]:
+        os.chown(path, 65534, 65534)
+    before = sorted(str(p) for p in data.rglob("*"))
+    listing = site.parent / "list.txt"
+    for args in (("dnc", "import", str(listing), "--list", "national", "--published", TODAY,
+                  "--covers", "all"),
+                 ("check", "8015550142", "--campaign", "ut-solar-manual"),
+                 ("consent", "revoke", "8015550142", "--kind", "written", "--campaign",
+                  "ut-solar-manual")):
+        result = cli("--config", str(site), *args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "sudo -u nobody" in result.stderr
+        assert f"running as root in data dir {data}, owned by nobody" in " ".join(
+            result.stderr.split())
+    assert sorted(str(p) for p in data.rglob("*")) == before
+    assert all(p.stat().st_uid == 65534 for p in data.rglob("*"))
+    # reading is allowed
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    assert cli("--config", str(site), "campaigns", "list").returncode == 0
+
+
+# --- callguard health ---------------------------------------------------------------------
+
+def test_health_without_http_asks_the_fastagi_port(site) -> None:
+    """A configuration without [http] is healthy while its FastAGI port accepts, unhealthy
+    when nothing listens (the container's HEALTHCHECK follows the configuration)."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    site.write_text(site.read_text().replace("port = 4573", f"port = {port}"))
+    try:
+        up = cli("--config", str(site), "health")
+        assert up.returncode == 0, up.stdout + up.stderr
+        assert f"healthy: fastagi 127.0.0.1:{port}" in up.stdout
+    finally:
+        listener.close()
+    down = cli("--config", str(site), "health", "--timeout", "1")
+    assert down.returncode == 1
+    assert f"unhealthy: fastagi 127.0.0.1:{port}" in down.stderr
+
+
+def test_config_check_with_redis_down_is_an_error_not_a_crash(site) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    text = site.read_text().replace('backend = "embedded"', 'backend = "redis"', 1)
+    site.write_text(text.replace("redis://127.0.0.1:6379/0", f"redis://127.0.0.1:{port}/0"))
+    result = cli("--config", str(site), "config", "check")
+    assert result.returncode == 2, result.stderr
+    assert "lists: cannot read them from Redis" in " ".join(result.stderr.split())
