@@ -22,6 +22,7 @@ from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
 from callguard.config import Settings
 from callguard.errors import CallguardError, ConfigError
+from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.runtime import log_path
 
 __all__ = ["config", "describe"]
@@ -56,13 +57,24 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
     rows = []
     for name in read:
         row = got["found"].get(name)
-        if row is None:
+        if row is None and name in _OPTIONAL:  # issue 18: without it, the conservative default
+            rows.append({"list": name, "version": None, "optional": True})
+            continue
+        if row is None and name == LITIGATOR_LIST:
+            problems.append(f"list {name!r} (read by a house policy) has no version: every "
+                            "call of the campaigns that opt in would be BLOCKed; import it with "
+                            f"`callguard attributes import FILE --kind litigator ...`")
+        elif row is None:
             problems.append(f"list {name!r} (read by the packs) has no version: every call "
                             f"it covers would be BLOCKed; import it with `callguard dnc import "
                             f"FILE --list {name} --published DATE --covers ...`")
         rows.append({"list": name, **(row or {"version": None})})
     problems += [f"list {name}: {error}" for name, error in got["errors"].items()]
     return rows, problems
+
+
+# Number attribute lists whose absence keeps today's conservative behaviour (issue 18).
+_OPTIONAL = frozenset({*KIND_LISTS, REASSIGNED_LIST})
 
 
 def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
@@ -179,7 +191,10 @@ def check(state: CliState, as_json: bool) -> None:
     for row in info["lists"]:
         out.print(f"list          {row['list']} "
                   + (f"v{row['version']}, {row['count']} numbers, published {row['published']}"
-                     if row["version"] is not None else "MISSING"))
+                     if row["version"] is not None else
+                     "not loaded (optional: numbers treated as possibly wireless / consent "
+                     "without the reassigned-number check)" if row.get("optional") else
+                     "MISSING"))
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
     for what, where in info["secrets"].items():
         out.print(f"{what:<13} {escape(where)}")
