@@ -46,7 +46,7 @@ _KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "interpretatio
               "log", "proclaimed_days", "records", "redis", "sip"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
-_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state",
+_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "subject",
                    "house_policies", "registration", "exemption"}
 
 
@@ -268,6 +268,7 @@ def _campaign(
                           "code like \"UT\"")
     registration = raw.get("registration")
     exemption = raw.get("exemption")
+    subject = _typed(where, raw, "subject", str, None) or None  # Fla. Stat. 501.616(6)(b)
     return Campaign(
         id=campaign_id,
         solicitor=solicitor,
@@ -278,6 +279,7 @@ def _campaign(
         registration=_registration(where, registration) if registration else None,
         exemption=(_exemption(where, exemption, _exemption_paragraphs(packs, enabled))
                    if exemption else None),
+        subject=subject,
     )
 
 

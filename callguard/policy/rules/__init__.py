@@ -16,6 +16,7 @@ from callguard.policy.rules.base import (
 from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
+from callguard.policy.rules.frequency import CallFrequency, frequency_claims
 from callguard.policy.rules.lists import ListFreshness, RegistryList
 from callguard.policy.rules.records import CompanyDoNotCall, ConsentRequired
 from callguard.policy.rules.rest_days import RestDays
@@ -29,6 +30,7 @@ RULE_KINDS: Mapping[str, type[RuleKind]] = {
     "consent-required": ConsentRequired,
     "registration": SolicitorRegistration,
     "caller-id": CallerIdPresented,
+    "call-frequency": CallFrequency,
 }
 
 __all__ = [
@@ -36,6 +38,7 @@ __all__ = [
     "COMMON_KEYS",
     "RULE_KINDS",
     "VOICE_MODES",
+    "CallFrequency",
     "CallerIdPresented",
     "CallingHours",
     "CompanyDoNotCall",
@@ -53,4 +56,5 @@ __all__ = [
     "RuleKind",
     "SolicitorRegistration",
     "add_months",
+    "frequency_claims",
 ]
