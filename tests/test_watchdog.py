@@ -1171,10 +1171,10 @@ class TestAmiSettings:
         shutil.copytree(ROOT / "config" / "jurisdictions", packs_dir)
         for federal in packs_dir.glob("us-federal.*"):
             federal.unlink()
-        packs = 'enabled_packs = ["us-federal", "us-ut", "us-ut-hb45-2000"]'
+        packs = 'enabled_packs = ["us-federal", "us-fl", "us-md", "us-ok", "us-ut", "us-ut-hb45-2000"]'
         where = f'packs_dir = "{ROOT / "config" / "jurisdictions"}"'
         without = {where: f'packs_dir = "{packs_dir}"',
-                   packs: 'enabled_packs = ["us-ut", "us-ut-hb45-2000"]'}
+                   packs: 'enabled_packs = ["us-fl", "us-md", "us-ok", "us-ut", "us-ut-hb45-2000"]'}
         path = self.shipped(tmp_path, **without,
                             **{"reconnect_max_s = 2.0": "reconnect_max_s = 20.0"})
         assert load_settings(path).ami.reconnect_max_s == 20.0
