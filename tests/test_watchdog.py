@@ -1171,7 +1171,8 @@ class TestAmiSettings:
         shutil.copytree(ROOT / "config" / "jurisdictions", packs_dir)
         for federal in packs_dir.glob("us-federal.*"):
             federal.unlink()
-        packs = 'enabled_packs = ["us-federal", "us-fl", "us-md", "us-ok", "us-ut", "us-ut-hb45-2000"]'
+        packs = ('enabled_packs = ["us-federal", "us-fl", "us-md", "us-ok", "us-ut", '
+                 '"us-ut-hb45-2000"]')
         where = f'packs_dir = "{ROOT / "config" / "jurisdictions"}"'
         without = {where: f'packs_dir = "{packs_dir}"',
                    packs: 'enabled_packs = ["us-fl", "us-md", "us-ok", "us-ut", "us-ut-hb45-2000"]'}

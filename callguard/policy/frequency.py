@@ -18,7 +18,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["FrequencyClaim", "FrequencyResult", "Ledger", "judge_claims"]
+__all__ = ["SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger", "judge_claims"]
+
+# Counts are kept this much longer than the longest window, and old ones are trimmed from
+# the earlier of the call's instant and the store's wall clock: nodes whose clocks (or
+# checks in flight) differ by less than this never trim a call another still counts, and a
+# call stamped in the future (a wrong clock, a client's ``at``) cannot trim today's counts.
+SKEW_MS = 3_600_000
 
 
 @dataclass(frozen=True, slots=True)

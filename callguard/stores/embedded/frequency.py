@@ -11,14 +11,15 @@ not stall the event loop); a busy file past ``busy_timeout`` is a StoreError (BL
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from callguard.errors import StoreError
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.private import private_database
 
 __all__ = ["EmbeddedFrequency"]
@@ -33,8 +34,10 @@ class EmbeddedFrequency:
     """The check-and-reserve as one SQLite transaction per call."""
 
     def __init__(self, path: Path, hasher: Callable[[str], str], *, retention_s: int,
-                 busy_timeout_ms: int = 2000) -> None:
+                 busy_timeout_ms: int = 2000,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._path = path
+        self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         try:
@@ -60,14 +63,15 @@ class EmbeddedFrequency:
         """The transaction itself (also what a synchronous caller may use)."""
         digest = self._hash(e164)
         now = int(at.timestamp() * 1000)
-        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims))
+        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
+        trim = min(now, int(self._clock().timestamp() * 1000)) - keep
         keys = list(dict.fromkeys(f"{digest}:{c.subject}" for c in claims))
         db = self._db
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
                 db.executemany("DELETE FROM frequency WHERE key = ? AND at_ms <= ?",
-                               [(k, now - keep) for k in keys])
+                               [(k, trim) for k in keys])
                 counts: list[int] = []
                 refused: int | None = None
                 for index, claim in enumerate(claims):
@@ -82,8 +86,9 @@ class EmbeddedFrequency:
                                    [(k, now) for k in keys])
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                 raise StoreError(f"call-frequency counts {self._path}: {exc}; the call was "
                                  "not counted") from None
         return FrequencyResult(claims, tuple(counts), refused)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import inspect
 import secrets
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from callguard.errors import StoreError
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 
 __all__ = ["RedisFrequency"]
 
@@ -53,6 +53,10 @@ return result
 """
 
 
+def _wall() -> datetime:
+    return datetime.now(UTC)
+
+
 def _ms(at: datetime) -> int:
     return int(at.timestamp() * 1000)
 
@@ -61,8 +65,10 @@ class RedisFrequency:
     """The check-and-reserve as one script per call."""
 
     def __init__(self, client: aioredis.Redis, hasher: Callable[[str], str], *,
-                 retention_s: int, refusing: Callable[[], str | None] = lambda: None) -> None:
+                 retention_s: int, refusing: Callable[[], str | None] = lambda: None,
+                 clock: Callable[[], datetime] = _wall) -> None:
         self._client = client
+        self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         self._refusing = refusing
@@ -80,8 +86,9 @@ class RedisFrequency:
         digest = self._hash(e164)
         subjects = list(dict.fromkeys(c.subject for c in claims))
         now = _ms(at)
-        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims))
-        args: list[str | int] = [now - keep, keep, secrets.token_hex(8), now]
+        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
+        trim = min(now, _ms(self._clock())) - keep
+        args: list[str | int] = [trim, keep, secrets.token_hex(8), now]
         for claim in claims:
             args += [subjects.index(claim.subject) + 1, now - claim.window_s * 1000, claim.cap]
         command = self._script(keys=[self._key(digest, s) for s in subjects], args=args)
