@@ -400,6 +400,15 @@ class TestEmbeddedTwoProcesses:
                                     parts)
         check_window_invariant(granted, refused)
 
+    async def test_a_concurrent_burst_in_one_process_grants_exactly_the_cap(self, tmp_path):
+        """Twenty reservations in flight at once share group commits: exactly three pass."""
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400)
+        results = await asyncio.gather(*(store.reserve("+13055550123", [CLAIM], NOON)
+                                         for _ in range(20)))
+        assert sum(r.granted for r in results) == 3
+        assert [r.counts[0] for r in results if r.granted] == [0, 1, 2]
+        await store.aclose()
+
     async def test_an_unwritable_store_raises(self, tmp_path):
         """A reservation that cannot be written is a StoreError (the gate BLOCKs)."""
         store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400)
