@@ -7,8 +7,9 @@ Florida numbers) and with the same packs minus that one rule, runs interleaved i
 process, so the ratio is what the cap costs on this (noisy, shared) machine. Every
 decision is an ALLOW to a distinct Florida number (the cap is checked and the call
 counted, never refused), through the real gate: parse, plan, lists, the company-DNC read,
-the policy and, with the cap, the check-and-reserve. The compliance record is replaced by
-a no-op (bench_gate.py measures it), so the figures are the decision alone.
+the policy and, with the cap, the check-and-reserve. By default the compliance record is
+replaced by a no-op (the decision alone); ``--record`` writes it as the shipped
+configuration does (``[log] durability = "group"``): the whole path a front waits for.
 
 - Redis: a real redis-server (AOF, appendfsync always, as the shipped compose file) on
   loopback; records and counts in it. The cap adds ONE round trip (one EVALSHA) per
