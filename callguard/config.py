@@ -50,7 +50,7 @@ _KNOWN_TOP = {"ami", "callguard", "campaigns", "fastagi", "http", "interpretatio
               "log", "proclaimed_days", "records", "redis", "sip"}
 _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regions",
                "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
-_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state",
+_KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "subject",
                    "house_policies", "registration", "exemption", "dialer_is_atds",
                    "counsel_reference"}
 
@@ -289,6 +289,7 @@ def _campaign(
         raise ConfigError(f"{where}: dialer_is_atds = false needs counsel_reference = \"...\" "
                           "(the written legal view that the dialer is not an automatic "
                           "telephone dialing system, 47 U.S.C. 227(a)(1))")
+    subject = _typed(where, raw, "subject", str, None) or None  # Fla. Stat. 501.616(6)(b)
     return Campaign(
         id=campaign_id,
         solicitor=solicitor,
@@ -301,6 +302,7 @@ def _campaign(
                    if exemption else None),
         dialer_is_atds=atds,
         counsel_reference=counsel,
+        subject=subject,
     )
 
 

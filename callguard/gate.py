@@ -12,6 +12,14 @@ the log's durability policy); only a failed record write turns an ALLOW into a B
 never change the verdict the front is given, so the record and the answer agree. The
 front's time budget covers deciding, not the record: a decision whose budget ran out
 is recorded as the BLOCK the front sends.
+
+Facts are fetched through the registry of ``callguard.facts`` (the gate names no kind).
+A call-frequency reservation is part of deciding, so it comes before the record: the
+record then says what was counted. It is made only once every other rule allowed the
+call; a reservation that cannot be made is a BLOCK (``callguard:store-unavailable``).
+When the record write (or the time budget) then turns the ALLOW into a BLOCK, the call
+stays counted: an over-count blocks a lawful call at worst; an ALLOW recorded but not
+counted could let a call over the cap through, so the order is never the other way.
 """
 
 from __future__ import annotations
@@ -28,6 +36,8 @@ import structlog
 
 from callguard.decision import Decision, new_decision_id
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.facts import fetch_facts
+from callguard.facts.records import RECORDS
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
 from callguard.numbers.redact import redact_digits
 from callguard.policy import (
@@ -104,12 +114,16 @@ class Gate:
         journal: Callable[[RecordWrite, int], Awaitable[None]] | None = None,
         observers: Sequence[Callable[[Decision], None]] = (),
         clock: Callable[[], datetime] = _utc_now,
+        stores: Mapping[str, object] | None = None,
     ) -> None:
         self._policy = policy
         self._campaigns = campaigns
         self._parser = parser
         self._lists = lists
         self._records = records
+        # Fact sources by the name their fetchers registered with (callguard.facts); the
+        # record stores are ``self._records`` (read at each fetch).
+        self._stores: dict[str, object] = dict(stores or {})
         self._record = record
         self._journal = journal
         self._observers = observers  # held, not copied: a node adds followers after start
@@ -252,7 +266,7 @@ class Gate:
                 return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
         if at.tzinfo is None:
             raise UsageError("the call instant must carry a UTC offset")
-        attempt = CallAttempt(number, campaign, mode, at, location)
+        attempt = CallAttempt(number, campaign, mode, at, location, request.front)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan)
@@ -281,14 +295,4 @@ class Gate:
     async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind]) -> Facts:
         if not kinds:
             return facts
-        solicitor, e164 = plan.attempt.campaign.solicitor, plan.attempt.number.e164
-        records = self._records
-        consents, ebr, dnc = facts.consents, facts.ebr, facts.company_dnc
-        if FactKind.CONSENT in kinds:
-            consents = await records.consents(solicitor, e164)
-        if FactKind.EBR in kinds:
-            ebr = await records.ebr(solicitor, e164)
-        if FactKind.COMPANY_DNC in kinds:
-            dnc = await records.company_dnc(solicitor, e164)
-        return Facts(lists=facts.lists, consents=consents, ebr=ebr, company_dnc=dnc,
-                     fetched=facts.fetched | kinds)
+        return await fetch_facts({**self._stores, RECORDS: self._records}, plan, facts, kinds)

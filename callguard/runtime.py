@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,17 +17,23 @@ from callguard.compliance.sinks import LogFile, LogTarget, RedisStreamSink, Stre
 from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
 from callguard.decision import Decision
+from callguard.facts.frequency import FREQUENCY
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness, adjtimex_synchronised
 from callguard.gate import Gate
+from callguard.policy import Pack
+from callguard.policy.rules import CallFrequency
+from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
-from callguard.stores.interfaces import RecordStores
+from callguard.stores.interfaces import FrequencyStore, RecordStores
 from callguard.stores.private import private_dir
+from callguard.stores.redis.frequency import RedisFrequency
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 
-__all__ = ["Runtime", "log_path", "open_compliance_log", "open_runtime", "redis_client"]
+__all__ = ["Runtime", "log_path", "longest_window_s", "open_compliance_log", "open_frequency",
+           "open_runtime", "redis_client"]
 
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
@@ -66,6 +72,7 @@ class Runtime:
     # Called with every decision after it is recorded (metrics first; the AMI watchdog
     # appends itself): observers, which can never change the verdict.
     followers: list[Callable[[Decision], None]] = field(default_factory=list)
+    frequency: FrequencyStore | None = None
     _pinger: aioredis.Redis | None = None
 
     async def start(self) -> None:
@@ -120,6 +127,8 @@ class Runtime:
         if isinstance(self.lists, RedisListRegistry):
             await self.lists.close()
         await self.records.aclose()
+        if self.frequency is not None:
+            await self.frequency.aclose()
         if self._pinger is not None:
             await self._pinger.aclose()
 
@@ -142,6 +151,7 @@ def open_runtime(settings: Settings) -> Runtime:
         records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
+    frequency = open_frequency(settings, records, protector.hash)
     metrics = NodeMetrics(lists, {k: settings.packs[k] for k in settings.enabled_packs})
     if isinstance(records, RedisRecords):
         redis_records = records
@@ -173,9 +183,32 @@ def open_runtime(settings: Settings) -> Runtime:
         record=compliance.record,
         journal=compliance.journal,
         observers=followers,
+        stores={FREQUENCY: frequency},
     )
     return Runtime(settings, lists, records, gate, protector, compliance, metrics,
-                   stream, followers)
+                   stream, followers, frequency)
+
+
+def longest_window_s(packs: Mapping[str, Pack]) -> int:
+    """The longest call-frequency window of any version of any loaded pack (at least a
+    day): how long counts are kept."""
+    windows = [rv.rule.window_s for pack in packs.values() for v in pack.versioned
+               for rv in v.versions if isinstance(rv.rule, CallFrequency)]
+    return max([86_400, *windows])
+
+
+def open_frequency(settings: Settings, records: RecordStores,
+                   hasher: Callable[[str], str]) -> FrequencyStore:
+    """Call-frequency counts beside the records: in Redis (shared by every node, guarded
+    by the record store's durability checks) or in the data dir's SQLite file."""
+    retention = longest_window_s(settings.packs)
+    if isinstance(records, RedisRecords):
+        redis_records = records
+        return RedisFrequency(redis_client(settings, socket_timeout=2), hasher,
+                              retention_s=retention,
+                              refusing=lambda: redis_records.refusing_writes)
+    return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
+                             retention_s=retention)
 
 
 def open_compliance_log(settings: Settings, protector: NumberProtector,

@@ -45,11 +45,12 @@ AT = f"{AT_DATE.isoformat()}T11:00:00-07:00"  # a Wednesday, inside every window
 
 
 def write_lists(data: Path, listed: Iterable[int], published: date | None = None) -> None:
-    """Both lists (national, ut-state) with the same numbers, as one version each."""
+    """Every list a shipped statute reads (national, ut-state, fl-state, ok-state) with the
+    same numbers, as one version each."""
     parsed = ParsedList()
     for number in listed:
         parsed.by_area.setdefault(number // 10_000_000, []).append(number % 10_000_000)
-    for name in ("national", "ut-state"):
+    for name in ("national", "ut-state", "fl-state", "ok-state"):
         write_version(data, name, parsed, published=published or AT_DATE,
                       area_codes=None, source="test")
 

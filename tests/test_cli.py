@@ -62,7 +62,8 @@ class TestCheck:
         assert data["rule"] is None
         assert data["citations"] == []
         assert data["time_zones"] == ["America/Denver"]
-        assert {p["id"] for p in data["packs"]} == {"us-federal", "us-ut", "us-ut-hb45-2000"}
+        assert {p["id"] for p in data["packs"]} == {"us-federal", "us-fl", "us-md", "us-ok",
+                                                    "us-ut", "us-ut-hb45-2000"}
         for key in ("reason", "decision_id"):
             assert data[key]
 

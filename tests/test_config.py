@@ -51,7 +51,7 @@ class TestSettings:
         (CAMPAIGN + "registration = { number = 'x', expires = 2027-01-01, state = 'UT' }\n",
          "unknown key(s) state"),
         ("enabled_packs = ['us-federal', 'us-ut-hb45-2000']\n",
-         "leaves out the statute pack(s) us-ut"),
+         "leaves out the statute pack(s) us-fl, us-md, us-ok, us-ut"),
         ("expiry_warning_days = 0\n", "expiry_warning_days must be from 1"),
         ("[interpretations]\n'us-ut:between-hours' = 'sometimes'\n",
          "us-ut:between-hours = 'sometimes': options are ends-forbidden, ends-callable"),
@@ -106,7 +106,8 @@ class TestSettings:
     def test_statute_cases_beside_the_packs_are_not_packs(self, tmp_path):
         """*.tests.toml files in packs_dir are skipped by the loader."""
         settings = load_settings(write(tmp_path, ""))
-        assert set(settings.packs) == {"house-litigators", "us-federal", "us-ut",
+        assert set(settings.packs) == {"house-litigators", "us-federal", "us-fl", "us-md",
+                                       "us-ok", "us-ut",
                                        "us-ut-hb45-2000"}
 
     def test_missing_file(self, tmp_path):
@@ -139,7 +140,8 @@ class TestPacks:
         """Kinds are listed in the message."""
         doc = self.base()
         doc["rules"][0]["kind"] = "vibes"
-        with pytest.raises(ConfigError, match="unknown kind 'vibes'; known: caller-id"):
+        with pytest.raises(ConfigError,
+                           match="unknown kind 'vibes'; known: call-frequency, caller-id"):
             pack_from_mapping(doc)
 
     def test_rule_id_must_carry_pack_prefix(self):

@@ -90,7 +90,9 @@ class TestWhichPacks:
                                             fetched=frozenset(FactKind)))
         assert not verdict.allowed
         assert verdict.deciding.rule_id == "us-ut:13-25a-103(3):sunday-holiday"
-        assert {p.pack_id for p in plan.packs} == {"us-federal", "us-ut"}
+        assert {p.pack_id for p in plan.packs} == {"us-federal", "us-fl", "us-md", "us-ok",
+                                                   "us-ut"}
+        assert {p.pack_id for p in plan.packs if p.applies} == {"us-federal", "us-ut"}
 
     def test_house_policy_only_when_opted_in(self):
         from dataclasses import replace
@@ -101,7 +103,8 @@ class TestWhichPacks:
 
     def test_statutes_are_listed_before_house_policies(self):
         _, plan = self.plan_for(UT_CAMPAIGN)
-        assert [p.pack_id for p in plan.packs] == ["us-federal", "us-ut", "us-ut-hb45-2000"]
+        assert [p.pack_id for p in plan.packs] == ["us-federal", "us-fl", "us-md", "us-ok",
+                                                   "us-ut", "us-ut-hb45-2000"]
 
     def test_an_unknown_house_policy_fails_closed(self):
         from dataclasses import replace

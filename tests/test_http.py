@@ -54,7 +54,7 @@ AT = _next_working_wednesday()
 def _lists(data: Path, published) -> None:
     listed = ParsedList()
     listed.by_area[801] = [5550199]
-    for name in ("national", "ut-state"):
+    for name in ("national", "ut-state", "fl-state", "ok-state"):
         write_version(data, name, listed, published=published, area_codes=None, source="t")
 
 

@@ -1169,12 +1169,13 @@ class TestAmiSettings:
 
         packs_dir = tmp_path / "jurisdictions"
         shutil.copytree(ROOT / "callguard" / "data" / "jurisdictions", packs_dir)
-        for federal in packs_dir.glob("us-federal.*"):
-            federal.unlink()
-        packs = 'enabled_packs = ["us-federal", "us-ut", "us-ut-hb45-2000"]'
+        for federal in (*packs_dir.glob("us-federal.*"), *packs_dir.glob("us-ok.*")):
+            federal.unlink()  # Oklahoma's 20 s (15 O.S. 755.1(C)(1)) would be smallest
+        packs = ('enabled_packs = ["us-federal", "us-fl", "us-md", "us-ok", "us-ut", '
+                 '"us-ut-hb45-2000"]')
         where = 'packs_dir = ""'
         without = {where: f'packs_dir = "{packs_dir}"',
-                   packs: 'enabled_packs = ["us-ut", "us-ut-hb45-2000"]'}
+                   packs: 'enabled_packs = ["us-fl", "us-md", "us-ut", "us-ut-hb45-2000"]'}
         path = self.shipped(tmp_path, **without,
                             **{"reconnect_max_s = 2.0": "reconnect_max_s = 20.0"})
         assert load_settings(path).ami.reconnect_max_s == 20.0

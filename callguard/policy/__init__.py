@@ -4,6 +4,7 @@ from callguard.policy.calendar import Calendar, Holiday, ProclaimedDay
 from callguard.policy.core import refusal
 from callguard.policy.engine import Plan, Policy, PolicySettings, call_date
 from callguard.policy.model import (
+    RESERVING,
     CallAttempt,
     Campaign,
     CompanyDncRecord,
@@ -29,6 +30,7 @@ from callguard.policy.packs import HOUSE_POLICY, STATUTE, Interpretation, Pack, 
 
 __all__ = [
     "HOUSE_POLICY",
+    "RESERVING",
     "STATUTE",
     "Calendar",
     "CallAttempt",

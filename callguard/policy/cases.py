@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -26,8 +26,10 @@ from callguard.numbers import NumberParser, parse_location
 from callguard.numbers.location import STATE_CODES
 from callguard.policy.calendar import ProclaimedDay
 from callguard.policy.core import BAD_LOCATION, FAIL_CLOSED, NOT_DIALABLE, refusal
-from callguard.policy.engine import Policy, PolicySettings
+from callguard.policy.engine import Plan, Policy, PolicySettings
+from callguard.policy.frequency import Ledger
 from callguard.policy.model import (
+    RESERVING,
     CallAttempt,
     Campaign,
     CompanyDncRecord,
@@ -43,6 +45,7 @@ from callguard.policy.model import (
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
 from callguard.policy.packs import Pack, pack_from_mapping
+from callguard.policy.rules import CallFrequency, frequency_claims
 from callguard.policy.schema import Key, check_table
 
 __all__ = ["CaseResult", "CaseSuite", "StatuteCase", "load_suite", "run_case"]
@@ -81,6 +84,8 @@ CASE_KEYS: Mapping[str, Key] = {
     "company_dnc": Key("table"),
     "interpretations": Key("table", doc="interpretation id -> option"),
     "proclaimed_days": Key("table-list"),
+    "earlier_calls": Key("table-list", doc="calls to the number already ALLOWed and counted: "
+                                           "{ at = ..., campaign = \"...\" }"),
     "expect": Key("str", required=True, choices=("ALLOW", "BLOCK")),
     "rule": Key("str", doc="the deciding rule (BLOCK cases)"),
     "blocking": Key("str-list", doc="every rule that blocks, when given (checked exactly)"),
@@ -102,6 +107,10 @@ EBR_KEYS: Mapping[str, Key] = {
     "last_transaction": Key("date"), "last_inquiry": Key("date"), "ended_at": Key("datetime"),
 }
 DNC_KEYS: Mapping[str, Key] = {"added_at": Key("datetime", required=True)}
+EARLIER_KEYS: Mapping[str, Key] = {
+    "at": Key("datetime", required=True), "campaign": Key("str", required=True),
+    "mode": Key("str", choices=tuple(m.value for m in DialingMode)),
+}
 PROCLAIMED_KEYS: Mapping[str, Key] = {
     "calendar": Key("str", required=True), "date": Key("date", required=True),
     "name": Key("str", required=True), "citation": Key("str", required=True),
@@ -123,6 +132,7 @@ class StatuteCase:
     expect: str
     rule: str | None
     blocking: tuple[str, ...] | None
+    earlier: tuple[CallAttempt, ...] = ()  # calls already counted against the caps
 
 
 @dataclass(slots=True)
@@ -268,7 +278,18 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
         lists=_lists(where, table.get("lists", {}), list_names, default_published),
         consents=tuple(_consent(f"{where}: consents[{i}]", c)
                        for i, c in enumerate(table.get("consents", []))),
-        ebr=ebr, company_dnc=dnc, fetched=frozenset(FactKind))
+        ebr=ebr, company_dnc=dnc, fetched=frozenset(FactKind) - RESERVING)
+    earlier: list[CallAttempt] = []
+    for i, raw_call in enumerate(table.get("earlier_calls", [])):
+        call = check_table(f"{where}: earlier_calls[{i}]", raw_call, EARLIER_KEYS,
+                           what="an earlier call")
+        before = campaigns.get(call["campaign"])
+        if before is None or attempt is None:
+            raise ConfigError(f"{where}: earlier_calls[{i}]: campaign {call['campaign']!r} "
+                              "is not in [campaigns] (or the case's number is refused)")
+        earlier.append(CallAttempt(attempt.number, before,
+                                   DialingMode(call.get("mode", before.default_mode)),
+                                   call["at"], attempt.location))
     choices = check_table(f"{where}: interpretations", table.get("interpretations", {}),
                           {k: Key("str") for k in table.get("interpretations", {})},
                           what="interpretations")
@@ -283,7 +304,8 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
                           "names none")
     blocking = tuple(table["blocking"]) if "blocking" in table else None
     return StatuteCase(table["name"], table["words"], attempt, refused, facts,
-                       tuple(sorted(choices.items())), proclaimed, expect, rule, blocking)
+                       tuple(sorted(choices.items())), proclaimed, expect, rule, blocking,
+                       tuple(earlier))
 
 
 def load_suite(origin: str, doc: Mapping[str, Any],
@@ -313,7 +335,11 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
         assert case.refused is not None
         result: Verdict | NeedFacts = refusal(case.refused[0], FAIL_CLOSED, case.refused[1])
     else:
-        result = policy.decide(policy.plan(case.attempt), case.facts)
+        plan = policy.plan(case.attempt)
+        result = policy.decide(plan, case.facts)
+        if isinstance(result, NeedFacts) and result.kinds <= RESERVING:
+            reserved = _reserve(policy, case, plan)
+            result = policy.decide(plan, reserved, result.partial)
     if isinstance(result, NeedFacts):  # every fact kind is fetched: cannot happen
         raise ConfigError(f"{suite.origin}: case {case.name!r} asked for facts {result.kinds}")
     problems: list[str] = []
@@ -327,3 +353,17 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
         if got != sorted(case.blocking):
             problems.append(f"blocking rules {got}, expected {sorted(case.blocking)}")
     return CaseResult(result, tuple(problems))
+
+
+def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
+    """The check-and-reserve against the case's earlier calls (an in-memory ledger)."""
+    assert case.attempt is not None
+    rules = [rv.rule for pack in policy.packs.values() for v in pack.versioned
+             for rv in v.versions if isinstance(rv.rule, CallFrequency)]
+    history = [(subject, call.at) for call in case.earlier
+               for subject in dict.fromkeys(r.subject_of(call) for r in rules)]
+    ledger = Ledger({"case": history})
+    result = ledger.reserve("case", frequency_claims(plan.rules, case.attempt),
+                            case.attempt.at)
+    return replace(case.facts, fetched=case.facts.fetched | RESERVING,
+                   values={**case.facts.values, FactKind.FREQUENCY: result})

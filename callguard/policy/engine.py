@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, date
 
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
-from callguard.policy.model import CallAttempt, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -87,6 +87,12 @@ def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
     if local:
         return max(lt.at.date() for lt in local)
     return attempt.at.astimezone(UTC).date()
+
+
+def _not_counted(rule: Rule) -> Outcome:
+    """The outcome of a rule whose reservation was never asked: another rule blocked."""
+    return Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
+                   "not counted: another rule blocks the call", rule.precedence, rule.version)
 
 
 class Policy:
@@ -186,14 +192,28 @@ class Policy:
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
+        asked: dict[int, frozenset[FactKind]] = {}
         for index, rule in enumerate(plan.rules):
             done = partial[index] if partial else None
             result = done if done is not None else rule.evaluate(ctx)
             if isinstance(result, NeedFacts):
                 missing |= result.kinds
+                asked[index] = result.kinds
                 results.append(None)
             else:
                 results.append(result)
+        reserving = missing & RESERVING
+        if reserving:
+            # A reserving fetch counts the call: ask for it only when nothing else is
+            # missing and no rule blocks (a BLOCKed call is never counted).
+            if any(o is not None and o.status is Status.BLOCK for o in results):
+                for index, kinds in asked.items():
+                    if kinds <= RESERVING:
+                        results[index] = _not_counted(plan.rules[index])
+                still = (k for k in asked.values() if not k <= RESERVING)
+                missing = set().union(*still) - RESERVING
+            elif missing - reserving:
+                missing -= reserving
         if missing:
             return NeedFacts(frozenset(missing), tuple(results))
         outcomes = [o for o in results if o is not None]

@@ -15,6 +15,7 @@ from datetime import date, datetime, time
 from callguard.numbers import Location, NumberInfo
 
 __all__ = [
+    "RESERVING",
     "CallAttempt",
     "Campaign",
     "CompanyDncRecord",
@@ -57,6 +58,14 @@ class FactKind(enum.StrEnum):
     CONSENT = "consent"
     EBR = "ebr"
     COMPANY_DNC = "company-dnc"
+    # Not a read: the atomic check-and-reserve of every call-frequency cap of the call.
+    # It commits (counts the call), so the engine asks for it last, only when every other
+    # rule has allowed the call (``RESERVING``).
+    FREQUENCY = "call-frequency"
+
+
+# Fact kinds whose fetch writes: asked for only once nothing else can block the call.
+RESERVING: frozenset[FactKind] = frozenset({FactKind.FREQUENCY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +103,9 @@ class Campaign:
     # counsel's written view of its dialers, named in ``counsel_reference``.
     dialer_is_atds: bool = True
     counsel_reference: str = ""
+    # The campaign's "subject matter or issue" (Fla. Stat. 501.616(6)(b)): call-frequency
+    # rules with ``subject = "campaign-subject"`` count calls of every campaign naming it.
+    subject: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,7 @@ class CallAttempt:
     mode: DialingMode
     at: datetime
     location: Location | None = None
+    front: str | None = None  # which front asks (fastagi, sip, http, cli, scrub)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,3 +176,5 @@ class Facts:
     ebr: EbrRecord | None = None
     company_dnc: CompanyDncRecord | None = None
     fetched: frozenset[FactKind] = frozenset()
+    # Facts of plug-in kinds (``callguard.facts``), by kind; each kind's rules know the type.
+    values: Mapping[FactKind, object] = field(default_factory=dict)

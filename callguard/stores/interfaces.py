@@ -12,6 +12,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from callguard.policy import CompanyDncRecord, ConsentRecord, EbrRecord
+from callguard.policy.frequency import FrequencyClaim, FrequencyResult
 from callguard.stores.writes import RecordSheet, RecordWrite
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CompanyDncStore",
     "ConsentStore",
     "EbrStore",
+    "FrequencyStore",
     "ListMeta",
     "ListRegistry",
     "ListSnapshot",
@@ -130,6 +132,25 @@ class AbandonmentTallies(Protocol):
 
     async def window(self, campaign: str, first: date, last: date) -> tuple[int, int]:
         """(answered, abandoned) from ``first`` to ``last``, both included."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class FrequencyStore(Protocol):
+    """Calls counted per number and subject, for call-frequency caps; shared on Redis.
+
+    Counts are keyed by the number's keyed hash (the compliance log's key, so every node
+    that shares the store must share the key) and kept as long as the longest window.
+    """
+
+    async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
+                      at: datetime) -> FrequencyResult:
+        """Atomically: count calls per claim; when every claim is under its cap, count this
+        call under each claim's subject. Raises StoreError when the answer is not known to
+        be durable (the gate BLOCKs: never an uncounted ALLOW)."""
         ...
 
     async def aclose(self) -> None:

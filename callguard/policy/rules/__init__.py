@@ -16,6 +16,7 @@ from callguard.policy.rules.base import (
 from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
+from callguard.policy.rules.frequency import CallFrequency, frequency_claims
 from callguard.policy.rules.lists import ListFreshness, RegistryList
 from callguard.policy.rules.reassigned import ReassignedNumbers
 from callguard.policy.rules.records import CompanyDoNotCall, ConsentRequired
@@ -31,6 +32,7 @@ RULE_KINDS: Mapping[str, type[RuleKind]] = {
     "registration": SolicitorRegistration,
     "caller-id": CallerIdPresented,
     "reassigned-numbers": ReassignedNumbers,
+    "call-frequency": CallFrequency,
 }
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "COMMON_KEYS",
     "RULE_KINDS",
     "VOICE_MODES",
+    "CallFrequency",
     "CallerIdPresented",
     "CallingHours",
     "CompanyDoNotCall",
@@ -56,4 +59,5 @@ __all__ = [
     "RuleKind",
     "SolicitorRegistration",
     "add_months",
+    "frequency_claims",
 ]

@@ -1,0 +1,177 @@
+"""What a call-frequency cap costs per decision, on Redis and embedded, side by side.
+
+Run: .venv/bin/python bench/bench_frequency.py [--decisions N] [--runs R] [--concurrency C]
+
+Each backend is measured with the shipped packs (Florida's 501.616(6)(b) cap active for
+Florida numbers) and with the same packs minus that one rule, runs interleaved in one
+process, so the ratio is what the cap costs on this (noisy, shared) machine. Every
+decision is an ALLOW to a distinct Florida number (the cap is checked and the call
+counted, never refused), through the real gate: parse, plan, lists, the company-DNC read,
+the policy and, with the cap, the check-and-reserve. By default the compliance record is
+replaced by a no-op (the decision alone); ``--record`` writes it as the shipped
+configuration does (``[log] durability = "group"``): the whole path a front waits for.
+
+- Redis: a real redis-server (AOF, appendfsync always, as the shipped compose file) on
+  loopback; records and counts in it. The cap adds ONE round trip (one EVALSHA) per
+  decision, counted here from the server's ``commandstats`` (commands a client sent; the
+  script's own ZREMRANGEBYSCORE/ZCOUNT/ZADD/PEXPIRE run inside the server).
+- embedded: records and counts in SQLite; the reservation is one ``BEGIN IMMEDIATE``
+  transaction with ``synchronous=FULL`` in a worker thread; reservations in flight together
+  share one transaction and one fsync (group commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
+
+import redis
+
+from callguard.config import load_settings
+from callguard.gate import CheckRequest
+from callguard.policy import pack_from_mapping
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import parse_list_file
+from callguard.stores.redis.records import RecordsSettings
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.redis_server import RedisServer  # noqa: E402
+
+AT = datetime(2026, 7, 22, 16, 0, tzinfo=UTC)  # noon EDT, a Wednesday
+FL_AREAS = (305, 786, 954, 561, 407, 813)
+
+
+async def _no_record(_decision: object) -> None:
+    return None
+
+
+def without_cap(settings):
+    """The same settings with the Florida cap rule removed (nothing else changed)."""
+    doc = tomllib.loads((ROOT / "config" / "jurisdictions" / "us-fl.toml").read_text())
+    doc["rules"] = [r for r in doc["rules"] if r["kind"] != "call-frequency"]
+    doc["interpretations"] = []
+    packs = {**settings.packs, "us-fl": pack_from_mapping(doc, origin="bench")}
+    return dataclasses.replace(settings, packs=packs)
+
+
+async def rate(settings, numbers: list[str], concurrency: int, *, record: bool
+               ) -> tuple[float, int]:
+    """Decisions per second, and the run's decisions that were not ALLOW."""
+    runtime = open_runtime(settings)
+    await runtime.start()
+    if not record:
+        runtime.gate._record = _no_record  # noqa: SLF001 - the decision alone
+    queue = list(numbers)
+    refused = 0
+
+    async def worker() -> None:
+        nonlocal refused
+        while queue:
+            number = queue.pop()
+            decision = await runtime.gate.check(CheckRequest(
+                number, "ut-solar-manual", at=AT, front="fastagi"))
+            refused += not decision.allowed
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await runtime.aclose()
+    return len(numbers) / elapsed, refused
+
+
+def round_trips(url: str) -> int:
+    """Commands clients sent (not those a script ran inside the server)."""
+    inside = ("zremrangebyscore", "zcount", "zadd", "pexpire")
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+        return sum(int(v["calls"]) for k, v in stats.items()
+                   if k.removeprefix("cmdstat_") not in inside)
+    finally:
+        client.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--decisions", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--record", action="store_true",
+                        help="write the compliance record too (the [log] durability of the "
+                             "shipped config, group): the whole decision path")
+    args = parser.parse_args()
+    rng = random.Random(18)
+    work = Path(tempfile.mkdtemp(prefix="bench-frequency-"))
+    server = RedisServer(work / "redis")
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        listing = work / "list.txt"
+        listing.write_text("3055550199\n")
+        parsed = parse_list_file(listing)
+        base = {}
+        for backend in ("embedded", "redis"):
+            data = work / f"node-{backend}"
+            data.mkdir()
+            for name in ("national", "fl-state", "ut-state"):
+                write_version(data, name, parsed, published=AT.date(), area_codes=None,
+                              source="bench")
+            settings = load_settings(data_dir=data)
+            if backend == "redis":
+                settings = dataclasses.replace(settings, redis_url=server.url,
+                                               records=RecordsSettings(backend="redis"))
+            base[backend] = settings
+        results: dict[str, list[float]] = {}
+        trips: dict[str, list[float]] = {}
+        for run in range(args.runs):
+            for backend in ("embedded", "redis"):
+                for label, settings in (("cap", base[backend]),
+                                        ("no cap", without_cap(base[backend]))):
+                    numbers = [f"{rng.choice(FL_AREAS)}{rng.randint(200, 999)}"
+                               f"{rng.randint(0, 9999):04d}" for _ in range(args.decisions)]
+                    before = round_trips(server.url)
+                    per_s, refused = asyncio.run(rate(settings, numbers, args.concurrency,
+                                                        record=args.record))
+                    if refused:
+                        raise SystemExit(f"{backend}/{label}: {refused} decisions were not "
+                                         "ALLOW; the bench measures ALLOWs")
+                    key = f"{backend}, {label}"
+                    results.setdefault(key, []).append(per_s)
+                    if backend == "redis":
+                        trips.setdefault(key, []).append(
+                            (round_trips(server.url) - before) / args.decisions)
+            print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
+        print(f"{args.decisions} decisions x {args.runs} runs, concurrency "
+              f"{args.concurrency}, interleaved, compliance record "
+              f"{'written (group)' if args.record else 'not written'}\n")
+        print(f"{'configuration':<22}{'median/s':>10}{'min':>9}{'max':>9}"
+              f"{'Redis round trips/decision':>28}")
+        for key, values in results.items():
+            cmds = f"{statistics.median(trips[key]):.2f}" if key in trips else "-"
+            print(f"{key:<22}{statistics.median(values):>10.0f}{min(values):>9.0f}"
+                  f"{max(values):>9.0f}{cmds:>28}")
+        print()
+        for backend in ("embedded", "redis"):
+            ratios = [c / n for c, n in zip(results[f"{backend}, cap"],
+                                             results[f"{backend}, no cap"], strict=True)]
+            print(f"{backend}: cap / no cap = {statistics.median(ratios):.2f} "
+                  f"(min {min(ratios):.2f}, max {max(ratios):.2f}, per run pair)")
+    finally:
+        server.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The solicitor's records as facts: consent, business relationship, company do-not-call."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from callguard.facts.registry import register_fact
+from callguard.policy import FactKind, Facts, Plan
+from callguard.stores.interfaces import RecordStores
+
+__all__ = ["RECORDS"]
+
+RECORDS = "records"  # the store name: the node's RecordStores
+
+
+@register_fact(FactKind.CONSENT, store=RECORDS)
+async def consents(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
+    """Every consent of the number to the campaign's solicitor."""
+    attempt = plan.attempt
+    found = await records.consents(attempt.campaign.solicitor, attempt.number.e164)
+    return replace(facts, consents=found)
+
+
+@register_fact(FactKind.EBR, store=RECORDS)
+async def ebr(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
+    """The number's business relationship with the solicitor."""
+    attempt = plan.attempt
+    return replace(facts, ebr=await records.ebr(attempt.campaign.solicitor,
+                                                attempt.number.e164))
+
+
+@register_fact(FactKind.COMPANY_DNC, store=RECORDS)
+async def company_dnc(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
+    """The solicitor's do-not-call record of the number."""
+    attempt = plan.attempt
+    return replace(facts, company_dnc=await records.company_dnc(attempt.campaign.solicitor,
+                                                                attempt.number.e164))

@@ -1,0 +1,99 @@
+"""Call-frequency caps as values: what a call claims, and what the store answers.
+
+A cap ("no more than 3 calls to a person over 24 hours on the same subject", Fla. Stat.
+501.616(6)(b)) cannot be judged by reading a count and deciding: two nodes would each see
+2 calls and both allow a fourth. So the policy only says what the call *claims* (subject,
+window, cap, one claim per rule); a store checks every claim and, only when all hold,
+counts the call — in one atomic step (one Lua script on Redis, one SQLite transaction
+embedded). The engine asks for that step last (``RESERVING``), when every other rule has
+allowed the call, so a BLOCKed call is never counted.
+
+``Ledger`` is the same check-and-reserve over an in-memory list: the reference the store
+tests compare with, and what statute situations use. Pure: the caller gives the instant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+__all__ = ["SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger", "judge_claims"]
+
+# Counts are kept this much longer than the longest window, and old ones are trimmed from
+# the earlier of the call's instant and the store's wall clock: nodes whose clocks (or
+# checks in flight) differ by less than this never trim a call another still counts, and a
+# call stamped in the future (a wrong clock, a client's ``at``) cannot trim today's counts.
+SKEW_MS = 3_600_000
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyClaim:
+    """One rule's cap over one subject: at most ``cap`` calls in ``window_s`` seconds.
+
+    ``subject`` is the counter's name without the number ("seller:acme"); the store adds
+    the number's keyed hash, so every claim is per called number.
+    """
+
+    rule_id: str
+    subject: str
+    window_s: int
+    cap: int
+
+
+@dataclass(frozen=True, slots=True)
+class FrequencyResult:
+    """The store's answer: the calls counted before this one, per claim, and whether the
+    call was counted (every claim held) or not (``refused`` is the first claim over cap)."""
+
+    claims: tuple[FrequencyClaim, ...]
+    counts: tuple[int, ...]
+    refused: int | None  # index into claims, or None: the call is counted
+
+    @property
+    def granted(self) -> bool:
+        """Whether the call was counted against every cap."""
+        return self.refused is None
+
+    def count_for(self, rule_id: str) -> tuple[FrequencyClaim, int] | None:
+        """The claim of ``rule_id`` and its count before this call, or None."""
+        for claim, count in zip(self.claims, self.counts, strict=True):
+            if claim.rule_id == rule_id:
+                return claim, count
+        return None
+
+
+def judge_claims(claims: Sequence[FrequencyClaim],
+                 history: Sequence[tuple[str, datetime]], at: datetime) -> FrequencyResult:
+    """Check every claim against ``history`` ((subject, instant) of counted calls).
+
+    A call counts in a window when it lies in ``(at - window, +inf)``: one exactly a window
+    ago is outside, and one stamped later than ``at`` (another node's clock ahead) counts.
+    """
+    counts: list[int] = []
+    refused: int | None = None
+    for index, claim in enumerate(claims):
+        since = at.timestamp() - claim.window_s
+        count = sum(1 for subject, when in history
+                    if subject == claim.subject and when.timestamp() > since)
+        counts.append(count)
+        if refused is None and count >= claim.cap:
+            refused = index
+    return FrequencyResult(tuple(claims), tuple(counts), refused)
+
+
+@dataclass(slots=True)
+class Ledger:
+    """Counted calls per number in memory: the reference check-and-reserve."""
+
+    calls: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
+
+    def reserve(self, number: str, claims: Sequence[FrequencyClaim],
+                at: datetime) -> FrequencyResult:
+        """Check every claim; count the call under each claim's subject when all hold."""
+        history = self.calls.setdefault(number, [])
+        result = judge_claims(claims, history, at)
+        if result.granted:
+            history.extend((subject, at) for subject in dict.fromkeys(
+                c.subject for c in claims))
+        return result

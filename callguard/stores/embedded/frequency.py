@@ -1,0 +1,138 @@
+"""Call-frequency counts in SQLite: one file, shared by every process of one node.
+
+One row per counted call and subject (``key`` = the number's keyed hash + subject, ``at_ms``).
+The check-and-reserve is one ``BEGIN IMMEDIATE`` transaction: SQLite's write lock
+serialises it against every other connection to the file (other processes included), so
+the count read and the row added cannot interleave with another check. ``synchronous=FULL``:
+the reservation is on disk when the call is allowed. Runs in a worker thread (a fsync must
+not stall the event loop); a busy file past ``busy_timeout`` is a StoreError (BLOCK).
+Reservations that arrive while a transaction commits wait and go together in the next one
+(group commit, like the compliance log's ``group``): each is checked in turn and sees the
+ones before it, and none is answered before the COMMIT is on disk — one fsync per group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from callguard.errors import StoreError
+from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
+from callguard.stores.private import private_database
+
+__all__ = ["EmbeddedFrequency"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS frequency (key TEXT NOT NULL, at_ms INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS frequency_by_key ON frequency (key, at_ms);
+"""
+
+
+class EmbeddedFrequency:
+    """The check-and-reserve as one SQLite transaction per call."""
+
+    def __init__(self, path: Path, hasher: Callable[[str], str], *, retention_s: int,
+                 busy_timeout_ms: int = 2000,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self._path = path
+        self._clock = clock
+        self._hash = hasher
+        self._retention_ms = retention_s * 1000
+        try:
+            private_database(path)
+            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                       timeout=busy_timeout_ms / 1000)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"call-frequency counts {path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._pending: list[tuple[str, tuple[FrequencyClaim, ...], datetime,
+                                  asyncio.Future[FrequencyResult]]] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
+                      at: datetime) -> FrequencyResult:
+        """Queue the check-and-reserve; the reservations waiting together are made in one
+        transaction (one fsync) in a worker thread. StoreError when it did not commit."""
+        if not claims:
+            return FrequencyResult((), (), None)
+        future: asyncio.Future[FrequencyResult] = asyncio.get_running_loop().create_future()
+        self._pending.append((e164, tuple(claims), at, future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, []
+            try:
+                results = await asyncio.to_thread(
+                    self.reserve_batch, [(e, c, a) for e, c, a, _ in batch])
+            except Exception as exc:  # noqa: BLE001 - every waiter gets the failure (BLOCK)
+                error = exc if isinstance(exc, StoreError) else StoreError(
+                    f"call-frequency counts {self._path}: {type(exc).__name__}; not counted")
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(StoreError(str(error)))
+                continue
+            for (*_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    def reserve_sync(self, e164: str, claims: tuple[FrequencyClaim, ...],
+                     at: datetime) -> FrequencyResult:
+        """One check-and-reserve in its own transaction (for a synchronous caller)."""
+        return self.reserve_batch([(e164, claims, at)])[0]
+
+    def reserve_batch(self, batch: Sequence[tuple[str, tuple[FrequencyClaim, ...], datetime]]
+                      ) -> list[FrequencyResult]:
+        """Each check-and-reserve in turn, all in one transaction: each sees the ones before
+        it; none is acknowledged before the COMMIT is on disk."""
+        db = self._db
+        with self._lock:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                results = [self._one(e164, claims, at) for e164, claims, at in batch]
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                raise StoreError(f"call-frequency counts {self._path}: {exc}; the call was "
+                                 "not counted") from None
+        return results
+
+    def _one(self, e164: str, claims: tuple[FrequencyClaim, ...],
+             at: datetime) -> FrequencyResult:
+        db = self._db
+        digest = self._hash(e164)
+        now = int(at.timestamp() * 1000)
+        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
+        trim = min(now, int(self._clock().timestamp() * 1000)) - keep
+        keys = list(dict.fromkeys(f"{digest}:{c.subject}" for c in claims))
+        db.executemany("DELETE FROM frequency WHERE key = ? AND at_ms <= ?",
+                       [(k, trim) for k in keys])
+        counts: list[int] = []
+        refused: int | None = None
+        for index, claim in enumerate(claims):
+            row = db.execute("SELECT count(*) FROM frequency WHERE key = ? AND at_ms > ?",
+                             (f"{digest}:{claim.subject}",
+                              now - claim.window_s * 1000)).fetchone()
+            counts.append(int(row[0]))
+            if refused is None and counts[-1] >= claim.cap:
+                refused = index
+        if refused is None:
+            db.executemany("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                           [(k, now) for k in keys])
+        return FrequencyResult(claims, tuple(counts), refused)
+
+    async def aclose(self) -> None:
+        """Close the file."""
+        self._db.close()

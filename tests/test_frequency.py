@@ -1,0 +1,478 @@
+"""Call-frequency caps: the pure rule over a synthetic clock, the fact registry, and the
+check-and-reserve of both backends (two nodes on one real Redis, two processes on one
+SQLite file), with the store failing closed."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import tomllib
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from callguard.compliance.logkey import NumberProtector
+from callguard.errors import ConfigError, StoreError
+from callguard.facts import fetch_facts, register_fact, registered
+from callguard.policy import (
+    RESERVING,
+    CallAttempt,
+    Campaign,
+    DialingMode,
+    FactKind,
+    Facts,
+    ListCheck,
+    NeedFacts,
+    Policy,
+    PolicySettings,
+    Status,
+    Verdict,
+    pack_from_mapping,
+)
+from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
+from callguard.policy.rules import frequency_claims
+from callguard.stores.embedded.frequency import EmbeddedFrequency
+from callguard.stores.redis.frequency import RedisFrequency
+from tests.conftest import PACKS, PACKS_DIR, PARSER
+
+KEY = bytes(range(32))
+HASH = NumberProtector(KEY).hash
+FL = Campaign(id="fl-solar", solicitor="sunshine-solar", caller_id="+13055550100",
+              default_mode=DialingMode.MANUAL, origin_state="FL", packs=())
+FL_ROOFING = replace(FL, id="fl-roofing")
+NOON = datetime(2026, 7, 22, 12, 0, tzinfo=UTC) + timedelta(hours=4)  # 12:00 EDT
+CAP_RULE = "us-fl:501.616(6)(b)"
+
+
+def lists_for(day: date) -> dict[str, ListCheck | None]:
+    names = {n for p in PACKS.values() for r in p.rules for n in r.list_names}
+    return {n: ListCheck(n, 1, day - timedelta(days=1), False, True) for n in names}
+
+
+def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
+           facts: Facts | None = None) -> tuple[Verdict, list[frozenset[FactKind]]]:
+    """The gate's rounds over pure parts: records empty, the reservation from ``ledger``."""
+    plan = policy.plan(attempt)
+    facts = facts or Facts(lists=lists_for(attempt.at.date()))
+    asked: list[frozenset[FactKind]] = []
+    result = policy.decide(plan, facts)
+    partial = ()
+    while isinstance(result, NeedFacts):
+        asked.append(result.kinds)
+        partial = result.partial
+        values = dict(facts.values)
+        if result.kinds & RESERVING:
+            values[FactKind.FREQUENCY] = ledger.reserve(
+                attempt.number.e164, frequency_claims(plan.rules, attempt), attempt.at)
+        facts = replace(facts, fetched=facts.fetched | result.kinds, values=values)
+        result = policy.decide(plan, facts, partial)
+    return result, asked
+
+
+def attempt(at: datetime, campaign: Campaign = FL, number: str = "3055550123",
+            mode: DialingMode = DialingMode.MANUAL, front: str | None = "fastagi"
+            ) -> CallAttempt:
+    return CallAttempt(PARSER.parse(number), campaign, mode, at, None, front)
+
+
+class TestPolicy:
+    """The rule over a synthetic clock and an in-memory ledger."""
+
+    def test_three_calls_in_24_hours_then_the_fourth_is_blocked(self):
+        """Fla. Stat. 501.616(6)(b): a fourth call within 24 hours is blocked, citing it."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for hour in range(3):
+            verdict, _ = decide(policy, ledger, attempt(NOON + timedelta(hours=hour)))
+            assert verdict.allowed, verdict.reason
+        verdict, _ = decide(policy, ledger, attempt(NOON + timedelta(hours=3)))
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == CAP_RULE
+        assert "3 call(s)" in verdict.deciding.reason
+
+    def test_the_window_rolls(self):
+        """The first call leaves the count exactly 24 hours later; the block was not counted."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for hour in (0, 1, 2):
+            assert decide(policy, ledger, attempt(NOON + timedelta(hours=hour)))[0].allowed
+        assert not decide(policy, ledger, attempt(NOON + timedelta(hours=5)))[0].allowed
+        day_later = NOON + timedelta(hours=24)
+        assert decide(policy, ledger, attempt(day_later))[0].allowed
+        assert not decide(policy, ledger, attempt(day_later + timedelta(minutes=1)))[0].allowed
+        assert len(ledger.calls["+13055550123"]) == 4
+
+    def test_a_blocked_call_is_never_counted_nor_reserved(self):
+        """A call blocked by the hours never asks for the reservation; the ledger is empty."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        late = NOON + timedelta(hours=9)  # 21:00 EDT
+        verdict, asked = decide(policy, ledger, attempt(late))
+        assert not verdict.allowed
+        assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
+        cap = next(o for o in verdict.outcomes if o.rule_id == CAP_RULE)
+        assert cap.status is Status.NOT_APPLICABLE
+        assert "not counted" in cap.reason
+
+    def test_consent_is_fetched_before_the_reservation_is_asked(self):
+        """A predictive call asks for consent first; without it the call is blocked and
+        nothing is counted."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        verdict, asked = decide(policy, ledger, attempt(NOON, mode=DialingMode.PREDICTIVE))
+        assert FactKind.FREQUENCY not in asked[0]
+        assert not verdict.allowed
+        assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
+
+    def test_the_scrub_front_is_not_counted(self):
+        """A scrub places no call: the cap is not applied and nothing is counted."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for _ in range(5):
+            verdict, _asked = decide(policy, ledger, attempt(NOON, front="scrub"))
+            assert verdict.allowed, verdict.reason
+        assert ledger.calls == {}
+
+    def test_every_campaign_of_the_seller_shares_the_count(self):
+        """Default reading: one subject per seller, across campaigns and caller IDs."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for hour, campaign in enumerate((FL, FL_ROOFING, FL)):
+            assert decide(policy, ledger, attempt(NOON + timedelta(hours=hour),
+                                                  campaign))[0].allowed
+        assert not decide(policy, ledger, attempt(NOON + timedelta(hours=4),
+                                                  FL_ROOFING))[0].allowed
+
+    def test_a_number_outside_every_capped_state_is_not_counted(self):
+        """A Utah number: no frequency rule applies, no reservation is asked."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=2),
+                                                        number="8015550123"))
+        assert verdict.allowed, verdict.reason
+        assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+
+    def test_judge_counts_a_call_exactly_a_window_ago_as_outside(self):
+        """(at - window, +inf): the edge is outside, a later stamp (a clock ahead) inside."""
+        claim = FrequencyClaim("r", "seller:x", 3600, 1)
+        at = NOON
+        assert judge_claims([claim], [("seller:x", at - timedelta(hours=1))], at).granted
+        assert not judge_claims([claim], [("seller:x", at + timedelta(minutes=5))],
+                                at).granted
+
+
+class TestPackSchema:
+    """The call-frequency kind has a closed schema like every other kind."""
+
+    def doc(self, **rule):
+        data = tomllib.loads((PACKS_DIR / "us-fl.toml").read_text())
+        cap = next(r for r in data["rules"] if r["kind"] == "call-frequency")
+        cap.update(rule)
+        return data
+
+    @pytest.mark.parametrize(("change", "message"), [
+        ({"windw_hours": 24}, "windw_hours"),
+        ({"cap": 0}, "cap"),
+        ({"subject": "planet"}, "subject"),
+        ({"fronts": []}, "fronts is empty"),
+        ({"fronts": ["telegraph"]}, "fronts"),
+    ])
+    def test_a_mistyped_or_bad_key_does_not_load(self, change, message):
+        """Each fault is refused with the key named."""
+        with pytest.raises(ConfigError, match=message):
+            pack_from_mapping(self.doc(**change), origin="test")
+
+
+class TestRegistry:
+    """Fact kinds register their fetchers; the gate iterates the table."""
+
+    def test_every_fact_kind_has_a_fetcher(self):
+        """The shipped kinds are all registered, each naming its store."""
+        assert set(registered()) == set(FactKind)
+        assert registered()[FactKind.FREQUENCY].store == "frequency"
+
+    def test_a_kind_cannot_be_registered_twice(self):
+        """A second fetcher for a kind is a programming error, not a silent override."""
+        with pytest.raises(RuntimeError, match="registered twice"):
+            register_fact(FactKind.CONSENT, store="records")(lambda *a: None)  # type: ignore[arg-type,return-value]
+
+    async def test_a_store_the_node_lacks_is_a_store_error(self):
+        """Asking for the reservation without a frequency store fails closed."""
+        policy = Policy(PACKS, PolicySettings())
+        plan = policy.plan(attempt(NOON))
+        with pytest.raises(StoreError, match="'frequency' store"):
+            await fetch_facts({}, plan, Facts(), frozenset({FactKind.FREQUENCY}))
+
+
+# ---- the stores -----------------------------------------------------------------------
+
+CLAIM = FrequencyClaim(CAP_RULE, "seller:sunshine-solar", 24 * 3600, 3)
+WINDOW = timedelta(hours=24)
+
+
+def check_window_invariant(granted: list[datetime], refused: list[datetime]) -> None:
+    """No window of 24 hours holds more than three granted calls; every refusal saw three
+    granted calls stamped after its window began."""
+    ordered = sorted(granted)
+    for index, at in enumerate(ordered):
+        inside = [t for t in ordered[: index + 1] if t > at - WINDOW]
+        assert len(inside) <= CLAIM.cap, (at, inside)
+    for at in refused:
+        assert sum(1 for t in granted if t > at - WINDOW) >= CLAIM.cap, at
+
+
+def _instants(steps: list[tuple[int, int, int]]) -> list[tuple[int, int]]:
+    """(node, gap, jitter) -> (node, minutes): calls move forward in time, each stamped
+    up to 30 minutes off (two nodes' clocks, checks in flight), under the stores' skew."""
+    minutes, calls = 0, []
+    for node, gap, jitter in steps:
+        minutes += gap
+        calls.append((node, max(0, minutes + jitter)))
+    return calls
+
+
+ops = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 6 * 60), st.integers(-30, 30)),
+               min_size=1, max_size=24).map(_instants)
+
+
+@pytest.fixture(scope="module")
+def shared_redis(tmp_path_factory):
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("freq-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def redis_node(url: str, **kw) -> RedisFrequency:
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    return RedisFrequency(client, HASH, retention_s=kw.pop("retention_s", 2 * 86_400), **kw)
+
+
+async def run_two_nodes(url: str, number: str, calls: list[tuple[int, int]]
+                        ) -> tuple[list[datetime], list[datetime]]:
+    nodes = [redis_node(url), redis_node(url)]
+    start = NOON
+    granted: list[datetime] = []
+    refused: list[datetime] = []
+
+    async def one(node: int, minutes: int) -> None:
+        at = start + timedelta(minutes=minutes)
+        result = await nodes[node].reserve(number, [CLAIM], at)
+        (granted if result.granted else refused).append(at)
+
+    try:
+        for batch in range(0, len(calls), 4):  # up to four checks in flight at once
+            await asyncio.gather(*(one(n, m) for n, m in calls[batch: batch + 4]))
+    finally:
+        for node in nodes:
+            await node.aclose()
+    return granted, refused
+
+
+class TestRedisTwoNodes:
+    """Two nodes (two clients) on one real Redis."""
+
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(calls=ops, number=st.integers(0, 10**6))
+    def test_no_number_gets_more_allows_in_a_window_than_its_cap(self, shared_redis, calls,
+                                                                 number):
+        """Interleaved checks from both nodes, in any order of their instants: never more
+        than three ALLOWs in any 24 hours; a refusal always had three counted."""
+        e164 = f"+1305{number:07d}"
+        import redis
+
+        redis.Redis.from_url(shared_redis.url).delete(
+            f"callguard:freq:{{{HASH(e164)}}}:{CLAIM.subject}")
+        granted, refused = asyncio.run(run_two_nodes(shared_redis.url, e164, calls))
+        check_window_invariant(granted, refused)
+        assert len(granted) + len(refused) == len(calls)
+
+    async def test_concurrent_burst_on_one_instant_grants_exactly_the_cap(self, shared_redis):
+        """Twenty checks at once from two nodes for one number: exactly three are allowed."""
+        nodes = [redis_node(shared_redis.url), redis_node(shared_redis.url)]
+        results = await asyncio.gather(*(nodes[i % 2].reserve("+13055559999", [CLAIM], NOON)
+                                         for i in range(20)))
+        assert sum(r.granted for r in results) == 3
+        for node in nodes:
+            await node.aclose()
+
+    async def test_a_refusing_durability_guard_blocks_the_reservation(self, shared_redis):
+        """A Redis that is not durable (the record store's guard) counts nothing."""
+        node = redis_node(shared_redis.url, refusing=lambda: "appendfsync everysec")
+        with pytest.raises(StoreError, match="cannot be trusted"):
+            await node.reserve("+13055550001", [CLAIM], NOON)
+        await node.aclose()
+
+    async def test_killed_mid_way_every_allow_was_counted(self, tmp_path):
+        """Redis SIGKILLed while two nodes reserve: after the kill every check raises (the
+        gate BLOCKs); after a restart from the AOF every ALLOW given is in the count."""
+        from tests.redis_server import RedisServer
+
+        server = RedisServer(tmp_path / "r")
+        server.data_dir.mkdir()
+        server.start()
+        nodes = [redis_node(server.url), redis_node(server.url)]
+        granted: dict[str, int] = {}
+        failures = 0
+        killed = asyncio.Event()
+
+        async def worker(node: RedisFrequency, offset: int) -> None:
+            nonlocal failures
+            for i in range(400):
+                number = f"+1305555{(offset + i) % 50:04d}"
+                try:
+                    result = await node.reserve(number, [CLAIM], NOON + timedelta(seconds=i))
+                except StoreError:
+                    failures += 1
+                    assert killed.is_set(), "a store error before the kill"
+                    continue
+                if result.granted:
+                    granted[number] = granted.get(number, 0) + 1
+
+        async def killer() -> None:
+            await asyncio.sleep(0.3)
+            killed.set()
+            server.kill()
+
+        await asyncio.gather(worker(nodes[0], 0), worker(nodes[1], 25), killer())
+        assert failures > 0
+        assert granted
+        server.start()
+        import redis
+
+        client = redis.Redis.from_url(server.url)
+        for number, count in granted.items():
+            key = f"callguard:freq:{{{HASH(number)}}}:{CLAIM.subject}"
+            assert client.zcard(key) >= count, number
+            assert count <= CLAIM.cap
+        client.close()
+        for node in nodes:
+            await node.aclose()
+        server.stop()
+
+
+def _process_reserve(path: str, number: str, minutes: list[int], out) -> None:
+    store = EmbeddedFrequency(Path(path), HASH, retention_s=2 * 86_400)
+    for m in minutes:
+        result = store.reserve_sync(number, (CLAIM,), NOON + timedelta(minutes=m))
+        out.put((m, result.granted))
+    store._db.close()
+
+
+class TestEmbeddedTwoProcesses:
+    """Two processes on one SQLite file."""
+
+    def run(self, path: Path, number: str, parts: list[list[int]]
+            ) -> tuple[list[datetime], list[datetime]]:
+        context = multiprocessing.get_context("spawn")
+        out = context.Queue()
+        workers = [context.Process(target=_process_reserve, args=(str(path), number, p, out))
+                   for p in parts]
+        for w in workers:
+            w.start()
+        results = [out.get(timeout=60) for _ in range(sum(len(p) for p in parts))]
+        for w in workers:
+            w.join(timeout=30)
+            assert w.exitcode == 0
+        granted = [NOON + timedelta(minutes=m) for m, ok in results if ok]
+        refused = [NOON + timedelta(minutes=m) for m, ok in results if not ok]
+        return granted, refused
+
+    def test_a_burst_from_two_processes_grants_exactly_the_cap(self, tmp_path):
+        """Forty checks of one instant from two processes: exactly three are allowed."""
+        granted, _ = self.run(tmp_path / "f.sqlite3", "+13055550123", [[0] * 20, [0] * 20])
+        assert len(granted) == 3
+
+    @settings(max_examples=5, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(calls=ops)
+    def test_interleavings_never_exceed_the_cap(self, tmp_path, calls):
+        """Any instants, split between two processes: the window invariant holds."""
+        import uuid
+
+        parts = [[m for n, m in calls if n == 0], [m for n, m in calls if n == 1]]
+        granted, refused = self.run(tmp_path / f"{uuid.uuid4().hex}.sqlite3", "+13055550124",
+                                    parts)
+        check_window_invariant(granted, refused)
+
+    async def test_a_concurrent_burst_in_one_process_grants_exactly_the_cap(self, tmp_path):
+        """Twenty reservations in flight at once share group commits: exactly three pass."""
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400)
+        results = await asyncio.gather(*(store.reserve("+13055550123", [CLAIM], NOON)
+                                         for _ in range(20)))
+        assert sum(r.granted for r in results) == 3
+        assert [r.counts[0] for r in results if r.granted] == [0, 1, 2]
+        await store.aclose()
+
+    async def test_an_unwritable_store_raises(self, tmp_path):
+        """A reservation that cannot be written is a StoreError (the gate BLOCKs)."""
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400)
+        store._db.close()
+        with pytest.raises(StoreError, match="not counted"):
+            await store.reserve("+13055550123", [CLAIM], NOON)
+
+
+class TestGate:
+    """The gate over the real stores: the reservation is the last fetch, and fails closed."""
+
+    @pytest.fixture
+    async def runtime(self, tmp_path):
+        from callguard.config import load_settings
+        from callguard.runtime import open_runtime
+        from callguard.stores.embedded.lists import write_version
+        from callguard.stores.list_files import parse_list_file
+
+        listing = tmp_path / "list.txt"
+        listing.write_text("3055550199\n")
+        for name in ("national", "fl-state", "ut-state"):
+            write_version(tmp_path, name, parse_list_file(listing), published=date(2026, 7, 20),
+                          area_codes=None, source="test")
+        rt = open_runtime(load_settings(data_dir=tmp_path))
+        yield rt
+        await rt.aclose()
+
+    async def check(self, rt, minutes: int, number: str = "3055550123"):
+        from callguard.gate import CheckRequest
+
+        return await rt.gate.check(CheckRequest(number, "ut-solar-manual",
+                                                at=NOON + timedelta(minutes=minutes),
+                                                front="fastagi"))
+
+    async def test_the_fourth_call_to_a_florida_number_is_blocked(self, runtime):
+        """Three ALLOWs within 24 hours, then a BLOCK citing 501.616(6)(b)."""
+        for minutes in (0, 30, 60):
+            decision = await self.check(runtime, minutes)
+            assert decision.allowed, decision.verdict.reason
+        decision = await self.check(runtime, 90)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+
+    async def test_a_frequency_store_that_fails_blocks_citing_the_store(self, runtime):
+        """The reservation cannot be written: BLOCK, callguard:store-unavailable."""
+        runtime.frequency._db.close()
+        decision = await self.check(runtime, 0)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
+        assert "not counted" in decision.verdict.reason
+        utah = await self.check(runtime, 0, number="8015550123")
+        assert utah.allowed, "a call no cap covers never touches the frequency store"
+
+    async def test_redis_killed_blocks_and_never_allows_uncounted(self, runtime, tmp_path):
+        """A node on Redis: allowed while Redis counts; once killed, BLOCK."""
+        from tests.redis_server import RedisServer
+
+        server = RedisServer(tmp_path / "r")
+        server.data_dir.mkdir()
+        server.start()
+        runtime.gate._stores["frequency"] = redis_node(server.url)
+        assert (await self.check(runtime, 0)).allowed
+        server.kill()
+        decision = await self.check(runtime, 10)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
+        await runtime.gate._stores["frequency"].aclose()
