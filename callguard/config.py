@@ -77,6 +77,9 @@ class Settings:
     ami: AmiSettings = field(default_factory=AmiSettings)
     sip: SipSettings = field(default_factory=SipSettings)
     lists_backend: str = "embedded"  # or "redis"
+    # Lists a pack reads that this site does not load on purpose (a state it never calls):
+    # calls in their scope are still BLOCKed, but /readyz and `config check` do not fail.
+    lists_not_loaded: frozenset[str] = frozenset()
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Where data_dir came from ("--data-dir", "CALLGUARD_DATA_DIR", the file, a default).
     data_dir_source: str = ""
@@ -448,11 +451,22 @@ def _records(where: str, raw: Mapping[str, Any]) -> RecordsSettings:
 
 
 def _lists_backend(where: str, raw: Mapping[str, Any]) -> str:
-    _unknown(where, raw, {"backend"})
+    _unknown(where, raw, {"backend", "not_loaded"})
     backend = _typed(where, raw, "backend", str, "embedded")
     if backend not in ("embedded", "redis"):
         raise ConfigError(f"{where}: backend {backend!r}; use embedded or redis")
     return str(backend)
+
+
+def _lists_not_loaded(where: str, raw: Mapping[str, Any]) -> frozenset[str]:
+    names = _typed(where, raw, "not_loaded", list, [])
+    if not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"{where}: not_loaded is a list of list names, e.g. [\"fl-state\"]")
+    if "national" in names:
+        raise ConfigError(f"{where}: not_loaded cannot name 'national': the national registry "
+                          "binds every call (47 CFR 64.1200(c)(2)); without it every call is "
+                          "BLOCKed")
+    return frozenset(names)
 
 
 # Query options a Redis URL may carry: the database and TLS settings. Everything else is
@@ -578,5 +592,6 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         ami=_ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled),
         sip=_sip(f"{path} [sip]", doc.get("sip", {}), campaigns),
         lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
+        lists_not_loaded=_lists_not_loaded(f"{path} [lists]", doc.get("lists", {})),
         redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),
     )

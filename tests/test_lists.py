@@ -351,6 +351,36 @@ class TestManifestIntegrity:
         assert "checksum" in checks["list:national"].detail
         assert checks["list:ut-state"].ok
 
+    def test_a_list_not_loaded_on_purpose_keeps_the_node_ready(self, tmp_path):
+        """[lists] not_loaded (a state this site never calls): /readyz stays ok and says
+        that its calls are BLOCKed; any other missing list is not ready."""
+        publish(tmp_path, "national", "8015550101\n", published=TODAY)
+        registry = EmbeddedListRegistry(tmp_path)
+        strict = Readiness(packs=PACKS, lists=registry, records=None, pings={},
+                           clock_check=lambda: (True, "test"))
+        assert not {c.name: c for c in strict._list_checks()}["list:ut-state"].ok
+        lenient = Readiness(packs=PACKS, lists=registry, records=None, pings={},
+                            clock_check=lambda: (True, "test"),
+                            not_loaded=frozenset({"ut-state"}))
+        check = {c.name: c for c in lenient._list_checks()}["list:ut-state"]
+        assert check.ok and "BLOCKed" in check.detail
+
+    def test_not_loaded_cannot_name_the_national_registry(self, tmp_path):
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+        from tests.conftest import ROOT
+
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""')  # the installed packs
+        path = tmp_path / "c.toml"
+        path.write_text(text.replace('backend = "embedded"\n',
+                                     'backend = "embedded"\nnot_loaded = ["national"]\n', 1))
+        with pytest.raises(ConfigError, match="not_loaded cannot name 'national'"):
+            load_settings(path)
+        path.write_text(text.replace('backend = "embedded"\n',
+                                     'backend = "embedded"\nnot_loaded = ["fl-state"]\n', 1))
+        assert load_settings(path).lists_not_loaded == frozenset({"fl-state"})
+
 
 class TestStagingAndModes:
     """Issue 15.10: a failed import leaves nothing behind."""

@@ -57,6 +57,9 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
     rows = []
     for name in read:
         row = got["found"].get(name)
+        if row is None and name in settings.lists_not_loaded:
+            rows.append({"list": name, "version": None, "not_loaded": True})
+            continue
         if row is None and name in _OPTIONAL:  # issue 18: without it, the conservative default
             rows.append({"list": name, "version": None, "optional": True})
             continue
@@ -192,6 +195,8 @@ def check(state: CliState, as_json: bool) -> None:
         out.print(f"list          {row['list']} "
                   + (f"v{row['version']}, {row['count']} numbers, published {row['published']}"
                      if row["version"] is not None else
+                     "not loaded on purpose ([lists] not_loaded): its calls are BLOCKed"
+                     if row.get("not_loaded") else
                      "not loaded (optional: numbers treated as possibly wireless / consent "
                      "without the reassigned-number check)" if row.get("optional") else
                      "MISSING"))

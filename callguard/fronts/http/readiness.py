@@ -54,6 +54,7 @@ class Readiness:
         probes: Mapping[str, Callable[[], Awaitable[tuple[bool, str]]]] | None = None,
         clock_check: Callable[[], tuple[bool, str]] = adjtimex_synchronised,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        not_loaded: frozenset[str] = frozenset(),
     ) -> None:
         self._freshness = [rule for pack in packs.values() for rule in pack.rules
                            if isinstance(rule, ListFreshness)]
@@ -63,6 +64,7 @@ class Readiness:
         self._probes = probes or {}
         self._clock_check = clock_check
         self._clock = clock
+        self._not_loaded = not_loaded  # [lists] not_loaded: absent on purpose
 
     def _list_checks(self) -> list[Check]:
         today = self._clock().date()
@@ -72,6 +74,10 @@ class Readiness:
             snapshot = self._lists.snapshot(name)
             if name in errors:  # the published version is refused: say so, not ready
                 checks.append(Check(f"list:{name}", False, errors[name][:300]))
+                continue
+            if snapshot is None and name in self._not_loaded:
+                checks.append(Check(f"list:{name}", True, "not loaded on purpose ([lists] "
+                                    "not_loaded): every call in its scope is BLOCKed"))
                 continue
             if snapshot is None:
                 checks.append(Check(f"list:{name}", False, "not loaded"))
