@@ -47,6 +47,7 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from callguard.stores.writes import AddCompanyDnc, AddConsent, EndEbr, RecordEbr, RevokeConsent
 from tests.conftest import ALL_PACKS, PACKS, ROOT
+from tests.log_files import hold_log_lock
 
 AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Denver
 KEY = "ab" * 32
@@ -674,13 +675,7 @@ class TestDurability:
         runtime = open_runtime(settings)
         runtime.gate._clock = lambda: AT
         path = settings.data_dir / "compliance.jsonl"
-        holder = subprocess.Popen([sys.executable, "-c", (
-            "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(path) + '.lock'!r}, os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.5)\n")],
-            stdout=subprocess.PIPE)
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == b"held\n"
+        holder = hold_log_lock(path, 0.5)
         gaps: list[float] = []
         stop = asyncio.Event()
 

@@ -30,6 +30,7 @@ import fcntl
 import os
 import stat
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -160,6 +161,15 @@ class LogFile:
         self._fd = -1
         self._ino = -1
         self._torn = True  # a writer may have died mid-line before we opened the file
+        # One process's event loop and writer thread share this file and its lock (a flock
+        # belongs to the open file description, so it cannot keep them apart): the mutex
+        # does. The loop only ever tries it (``try_append``), never waits for it.
+        self._mutex = threading.Lock()
+        self._held = False  # the flock is kept: lines appended on the loop await a sync
+        self._closing = False  # the held lock is being released: the loop appends no more
+        self._unsynced_from = 0  # the size before the first line of the hold
+        self._waiters: list[object] = []  # one per line of the hold, in order
+        self.appended = 0  # lines appended by ``try_append``
         with self._locked():
             self._open()
 
@@ -175,7 +185,8 @@ class LogFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # O_RDWR: ``try_append`` reads the last byte to see that no torn line ends the file
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._ino = os.fstat(self._fd).st_ino
         self._torn = True
 
@@ -206,10 +217,98 @@ class LogFile:
                            bytes=size - keep)
         self._torn = False
 
+    def try_append(self, data: bytes, *, hold: bool, waiter: object = None) -> bool | None:
+        """On the event loop: append ``data`` now, or return None (then the thread must).
+
+        Never waits: None when the writer thread holds the file, when another process
+        holds the lock (``LOCK_EX | LOCK_NB``), when a torn tail must be healed or the file
+        must rotate (both left to the thread). A failed write is rolled back and raised.
+        ``hold`` (durability ``group``): keep the lock after the write, so nobody appends
+        behind lines that are not yet synced and a failed sync can cut them all; the
+        writer thread's ``sync_held`` hands back each line's ``waiter`` once synced.
+        Returns whether this line began a hold (then its caller asks for ``sync_held``).
+        """
+        if not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            took = not self._held
+            if took:
+                try:
+                    fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return None
+            elif self._closing:
+                return None
+            start = self._size_at_path() if took else os.fstat(self._fd).st_size
+            if self._torn and (start == 0 or os.pread(self._fd, 1, start - 1) == b"\n"):
+                self._torn = False  # whole lines only: nothing to heal
+            if self._torn or start + len(data) >= self._max_bytes:
+                if took:
+                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+                return None
+            try:
+                write_all(self._fd, data)
+            except OSError:
+                self._roll_back(start)
+                if took:
+                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+                raise
+            self.appended += 1
+            if not hold:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+                return False
+            self._waiters.append(waiter)
+            if took:
+                self._held = True
+                self._unsynced_from = start
+            return took
+        finally:
+            self._mutex.release()
+
+    def sync_held(self) -> tuple[list[object], OSError | None]:
+        """In the writer thread: fdatasync every line ``try_append`` wrote under the held
+        lock, then release it. Returns the waiters of those lines and the error, if any.
+
+        One fdatasync covers every line written before it. Lines the loop appends while it
+        runs get one more fdatasync, after which the loop appends no more under this hold
+        (so the lock is released at least every second fdatasync, and another process can
+        have it). A failed fdatasync cuts every line of the hold (``ftruncate``): none was
+        acknowledged, and their answers are BLOCK.
+        """
+        error: OSError | None = None
+        for _round in range(2):
+            with self._mutex:
+                if not self._held:
+                    break
+                fd, seen = self._fd, self.appended
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                error = exc
+                break
+            with self._mutex:
+                if self.appended == seen:
+                    break
+                self._closing = True  # one more round covers what came meanwhile
+        with self._mutex:
+            waiters, self._waiters = self._waiters, []
+            if self._held:
+                if error is not None:
+                    self._roll_back(self._unsynced_from)
+                self._held = self._closing = False
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+        return waiters, error
+
     def commit(self, data: bytes, *, sync: bool) -> None:
         """Append ``data`` (whole lines); on any error truncate back to the size before it."""
+        with self._mutex:
+            self._commit(data, sync=sync)
+
+    def _commit(self, data: bytes, *, sync: bool) -> None:
         lock = self._lock
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        held = self._held  # the loop's hold: the lock is ours already, and stays so
+        if not held:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             start = self._size_at_path()
             if self._torn:
@@ -226,8 +325,11 @@ class LogFile:
                 raise
             if start + len(data) >= self._max_bytes:
                 self._rotate(sync=sync)
+            if held and sync:  # that fdatasync covered the hold's lines too
+                self._unsynced_from = os.fstat(self._fd).st_size
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if not held:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _roll_back(self, size: int) -> None:
         try:

@@ -1,13 +1,20 @@
-"""The record writer: one thread owns the log file; the event loop never blocks on it.
+"""The record writer: the event loop appends when it can do so without waiting; a thread
+does everything that may wait (a contended lock, fdatasync, rotation, healing a torn tail).
 
-A decision's record is handed to the thread and the front's answer waits for it: it is
-not acknowledged before it is written whole and, by the durability policy, synced:
+A decision's record is not acknowledged before it is written whole and, by the durability
+policy, synced:
 
-- ``none``: write(2) only (the page cache; a power loss can lose the last records);
-- ``group``: group commit — the thread writes every record waiting, then one fdatasync
-  for the batch; records that arrive during that fdatasync form the next batch; each
-  answer waits for its batch's fdatasync;
-- ``every``: one write(2) and one fdatasync per record.
+- ``none``: write(2) only (the page cache; a power loss can lose the last records). The
+  loop appends the line itself under a non-blocking ``flock`` (``LogFile.try_append``)
+  and answers at once; only when the lock is contended (another process, or this
+  process's thread) does the line go to the thread, and the answer waits for it there.
+- ``group``: group commit. The loop appends the line the same way and keeps the lock;
+  the first line of such a hold asks the thread for one fdatasync, which covers every
+  line appended before it (``LogFile.sync_held``); the answers wait for that fdatasync
+  only, then the lock is released. A failed fdatasync cuts the hold's lines and BLOCKs
+  their calls. Lines that go to the thread (lock contended) are written there, a batch
+  then one fdatasync, as before.
+- ``every``: one write(2) and one fdatasync per record, in the thread.
 
 A batch is written all or nothing (``LogTarget.commit``). When a batch fails, its records
 are retried one by one, so one record too many for a nearly full disk fails alone; a
@@ -32,7 +39,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from callguard.compliance.sinks import DURABILITY, LogTarget
+from callguard.compliance.sinks import DURABILITY, LogFile, LogTarget
 from callguard.errors import CallguardError
 
 __all__ = ["RecordWriteError", "RecordWriter"]
@@ -59,6 +66,12 @@ class _Flush:
 
 
 _STOP = object()
+_SYNC = object()  # sync the lines the loop appended under its hold (``LogFile.sync_held``)
+
+
+def _failure(error: OSError) -> RecordWriteError:
+    return RecordWriteError("the compliance record could not be written "
+                            f"({error.strerror or type(error).__name__})")
 
 
 def _no_wakeup_preemption() -> None:
@@ -81,8 +94,8 @@ class RecordWriter:
                  views: Sequence[View] = ()) -> None:
         if durability not in DURABILITY:
             raise ValueError(f"durability {durability!r}; use one of {', '.join(DURABILITY)}")
-        self.target = target
         self.durability = durability
+        self.target = target
         self.views = list(views)
         self.written = 0
         self.failed = 0
@@ -92,6 +105,20 @@ class RecordWriter:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
+        self._hold = durability == "group"
+        self.on_loop = 0  # lines the loop appended itself (the rest went to the thread)
+
+    @property
+    def target(self) -> LogTarget:
+        """Where the lines go (tests put a capturing target in its place)."""
+        return self._target
+
+    @target.setter
+    def target(self, target: LogTarget) -> None:
+        self._target = target
+        # The loop's own append (a log file; ``every`` syncs each record: the thread's job).
+        self._append = (target.try_append if isinstance(target, LogFile)
+                        and self.durability != "every" else None)
 
     # --- callers (the event loop, or a plain thread) ---------------------------------------
 
@@ -99,8 +126,35 @@ class RecordWriter:
         """Write one line; return once it is written (and synced); raise RecordWriteError."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
-        self._gather(_Item(line, future, loop), loop)
+        item = _Item(line, future, loop)
+        if self._append is not None and self._append_now(item):
+            if future.done() or self._hold:
+                await future
+            return
+        self._gather(item, loop)
         await future
+
+    def _append_now(self, item: _Item) -> bool:
+        """Append on the loop if that needs no wait; False: the thread must do it.
+
+        ``none``: the record is written and settled here. ``group``: it waits for the
+        thread's fdatasync of the hold (its future is settled by ``_settle``)."""
+        if self._closed:
+            raise RecordWriteError("the compliance log is closed")
+        assert self._append is not None
+        try:
+            began = self._append(item.line, hold=self._hold, waiter=item)
+        except OSError as exc:
+            self.failed += 1
+            raise _failure(exc) from exc
+        if began is None:
+            return False
+        self.on_loop += 1
+        if not self._hold:
+            self._settle([item])
+        elif began:
+            self._put(_SYNC)
+        return True
 
     def post(self, line: bytes) -> None:
         """Write one line nobody waits for (a failure is logged, never raised)."""
@@ -110,8 +164,16 @@ class RecordWriter:
             loop = None
         if loop is None:
             self._put([_Item(line, None, None)])
-        else:
-            self._gather(_Item(line, None, loop), loop)
+            return
+        item = _Item(line, None, loop)
+        if self._append is not None:
+            try:
+                if self._append_now(item):
+                    return
+            except RecordWriteError as exc:
+                _log.error("compliance_record_not_written", error=str(exc))
+                return
+        self._gather(item, loop)
 
     def _gather(self, item: _Item, loop: asyncio.AbstractEventLoop) -> None:
         """Records made in one turn of the event loop go to the thread together: one
@@ -153,13 +215,16 @@ class RecordWriter:
         self._hand_over(asyncio.get_running_loop())
         await asyncio.to_thread(self.close, timeout)
 
-    def _put(self, items: list[_Item]) -> None:
+    def _put(self, items: list[_Item] | object) -> None:
         thread = self._thread
         if thread is None:
             self._start()
         elif not thread.is_alive():  # never wait for a thread that is gone
             error = RecordWriteError("the compliance record could not be written "
                                      "(the record writer stopped)")
+            if not isinstance(items, list):  # a hold to sync: never on the loop
+                threading.Thread(target=self._sync_hold, daemon=True).start()
+                return
             for item in items:
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(error)
@@ -185,32 +250,50 @@ class RecordWriter:
         while True:
             batch: list[_Item] = []
             flushes: list[_Flush] = []
-            stop = False
-            entry = get()
-            while True:
+            entries = [get()]
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    entries.append(get_nowait())
+            stop = sync = False
+            for entry in entries:
                 if isinstance(entry, list):
                     batch.extend(entry)
                 elif isinstance(entry, _Flush):
                     flushes.append(entry)
+                elif entry is _SYNC:
+                    sync = True
                 else:
                     stop = True
-                try:
-                    entry = get_nowait()
-                except queue.Empty:
-                    break
+            if sync:
+                self._sync_hold()
             if batch:
-                try:
-                    self._commit(batch)
-                except Exception as exc:  # noqa: BLE001 - a bug must fail records, not hang them
-                    _log.exception("compliance_writer_error")
-                    failure = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
-                    for item in batch:
-                        item.error = item.error or failure
-                self._finish(batch)
+                self._write_batch(batch)
             for marker in flushes:
                 marker.done.set()
             if stop:
                 return
+
+    def _write_batch(self, batch: list[_Item]) -> None:
+        try:
+            self._commit(batch)
+        except Exception as exc:  # noqa: BLE001 - a bug must fail records, not hang them
+            _log.exception("compliance_writer_error")
+            failure = OSError(errno.EIO, f"record writer error ({type(exc).__name__})")
+            for item in batch:
+                item.error = item.error or failure
+        self._finish(batch)
+
+    def _sync_hold(self) -> None:
+        """The loop's hold: one fdatasync for every line of it, then each answer."""
+        assert isinstance(self.target, LogFile)
+        self.batches += 1
+        waiters, error = self.target.sync_held()
+        items = [waiter for waiter in waiters if isinstance(waiter, _Item)]
+        if error is not None:
+            for item in items:
+                item.error = error
+        if items:
+            self._finish(items)
 
     def _commit(self, batch: list[_Item]) -> None:
         self.batches += 1
@@ -278,12 +361,11 @@ class RecordWriter:
             error = item.error
             future = item.future
             if error is not None:
-                message = ("the compliance record could not be written "
-                           f"({error.strerror or type(error).__name__})")
+                failure = _failure(error)
                 if future is None:
-                    _log.error("compliance_record_not_written", error=message)
+                    _log.error("compliance_record_not_written", error=str(failure))
                 elif not future.done():
-                    future.set_exception(RecordWriteError(message))
+                    future.set_exception(failure)
                 continue
             if future is not None and not future.done():
                 future.set_result(None)
