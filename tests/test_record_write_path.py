@@ -171,3 +171,19 @@ def test_two_processes_append_to_one_file_and_lose_nothing(tmp_path, durability)
     assert len(sinks.rotated_files(path)) >= 2
     assert sum(on_loop) > 0  # most lines went the loop's way
 
+
+def test_rotated_files_lists_compressed_segments_too(tmp_path):
+    """A segment `callguard archive` compressed (.zst) is still a rotated file of the log."""
+    from callguard.compliance.compress import compress_closed
+
+    path = tmp_path / "compliance.jsonl"
+    log = LogFile(path, max_bytes=100)
+    for i in range(3):  # each line fills the file: three rotations
+        log.commit(b'{"i":%d,"pad":"%s"}\n' % (i, b"x" * 100), sync=False)
+    log.close()
+    plain = sinks.rotated_files(path)
+    assert len(plain) == 3
+    compressed = compress_closed(path)
+    assert compressed
+    assert all(p.name.endswith(".zst") for p in compressed)
+    assert sinks.rotated_files(path) == compressed  # listed, oldest first, once each

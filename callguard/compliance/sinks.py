@@ -42,6 +42,8 @@ import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
+from callguard.compliance.segments import closed_segments, stamp_name
+
 __all__ = ["DURABILITY", "LogFile", "LogSettings", "LogTarget", "RedisStreamSink",
            "StreamTarget", "close_segment", "exclusive", "lock_path", "rotated_files",
            "write_all"]
@@ -108,8 +110,9 @@ class StreamTarget:
 
 
 def rotated_files(path: Path) -> list[Path]:
-    """The rotated siblings of ``path``, oldest first (their suffix is a UTC stamp)."""
-    return sorted(path.parent.glob(path.name + ".*[0-9]Z"))
+    """The closed segments of ``path``, oldest first: plain ones, and those ``callguard
+    archive`` compressed (``.zst``); one per stamp (``segments.closed_segments``)."""
+    return [segment.path for segment in closed_segments(path)]
 
 
 def lock_path(path: Path) -> Path:
@@ -129,8 +132,7 @@ def exclusive(path: Path) -> Iterator[None]:
 
 
 def _segment_name(path: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return path.with_name(f"{path.name}.{stamp}")
+    return stamp_name(path, datetime.now(UTC))
 
 
 def close_segment(path: Path) -> Path | None:
