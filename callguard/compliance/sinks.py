@@ -1,19 +1,21 @@
 """Where compliance records go: a rotating file (or stdout), and a capped Redis Stream.
 
-The file (or stdout) is the record of truth. It is written only by the record writer's
-thread (``callguard.compliance.writer``), never on the event loop, a batch of whole lines
-at a time: all of a batch or none of it (a short write or an error is rolled back with
-``ftruncate`` to the size before it, and the calls of that batch are BLOCKed).
+The file (or stdout) is the record of truth. A batch of whole lines at a time is appended,
+all of it or none (a short write or an error is rolled back with ``ftruncate`` to the size
+before it, and the calls of that batch are BLOCKed): by the event loop when it can without
+waiting (``LogFile.try_append``: a non-blocking lock), else by the record writer's thread
+(``callguard.compliance.writer``), which also does every fdatasync.
 
 The lock: several processes may append to one file (``serve`` and one-shot ``check``).
 Every appender, rotation and ``close_segment`` take an EXCLUSIVE ``flock`` on
 ``<file>.lock``, and hold it only for one batch: write(2), the fdatasync the durability
-policy asks for, and a rotation's rename — microseconds with ``durability = "none"``, one
-fdatasync (~0.2-2 ms on ordinary disks) otherwise. Nothing else may hold it longer: a
-purge or an archiver works on closed segments (rotated files, which no writer touches
-again once the rename is done) and takes the lock only to close the current segment
-(``close_segment``: one rename). Since the writer waits for the lock in its own thread,
-a holder delays answers, never the event loop.
+policy asks for (under ``group``, the hold of ``try_append`` lasts until the thread's
+``sync_held``: one or two fdatasyncs), and a rotation's rename — microseconds with
+``durability = "none"``, an fdatasync (~0.2-2 ms on ordinary disks) otherwise. Nothing
+else may hold it longer: a purge or an archiver works on closed segments (rotated files,
+which no writer touches again once the rename is done) and takes the lock only to close
+the current segment (``close_segment``: one rename). The loop only tries the lock; the
+thread waits for it, so a holder delays answers, never the event loop.
 
 The Redis Stream is the supervisors' live view of every node, fed after the file write
 succeeded: records are queued and sent in pipelined batches by a background task; when

@@ -195,6 +195,8 @@ class RecordWriter:
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout)
+        if isinstance(self.target, LogFile):  # a hold the loop began as the thread stopped
+            self._sync_hold()
         self.target.close()
 
     async def aclose(self, timeout: float = 10.0) -> None:
@@ -276,8 +278,8 @@ class RecordWriter:
     def _sync_hold(self) -> None:
         """The loop's hold: one fdatasync for every line of it, then each answer."""
         assert isinstance(self.target, LogFile)
-        self.batches += 1
         waiters, error = self.target.sync_held()
+        self.batches += bool(waiters)
         items = [item for batch in waiters if isinstance(batch, list) for item in batch]
         if error is not None:
             for item in items:
