@@ -86,3 +86,16 @@ def write_log(path: Path, lines: list[bytes], *, closed: list[tuple[int, bool]])
 def synthetic(count: int, **kwargs: object) -> list[bytes]:
     """The lines of ``count`` decisions and the records that follow them."""
     return list(Factory(count, **kwargs).lines())  # type: ignore[arg-type]
+
+
+def hold_log_lock(path: Path, seconds: float) -> subprocess.Popen[bytes]:
+    """Another process (a purge, an archiver, a node) holding the log's lock for
+    ``seconds``; returns once it holds it."""
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, time\n"
+        f"fd = os.open({str(path) + '.lock'!r}, os.O_RDWR | os.O_CREAT)\n"
+        f"fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep({seconds})\n")],
+        stdout=subprocess.PIPE)
+    assert holder.stdout is not None
+    assert holder.stdout.readline() == b"held\n"
+    return holder

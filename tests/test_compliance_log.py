@@ -47,6 +47,7 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from callguard.stores.writes import AddCompanyDnc, AddConsent, EndEbr, RecordEbr, RevokeConsent
 from tests.conftest import ALL_PACKS, PACKS, ROOT
+from tests.log_files import hold_log_lock
 
 AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Denver
 KEY = "ab" * 32
@@ -696,13 +697,7 @@ class TestDurability:
         runtime = open_runtime(settings)
         runtime.gate._clock = lambda: AT
         path = settings.data_dir / "compliance.jsonl"
-        holder = subprocess.Popen([sys.executable, "-c", (
-            "import fcntl, os, sys, time\n"
-            f"fd = os.open({str(path) + '.lock'!r}, os.O_RDWR | os.O_CREAT)\n"
-            "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(0.5)\n")],
-            stdout=subprocess.PIPE)
-        assert holder.stdout is not None
-        assert holder.stdout.readline() == b"held\n"
+        holder = hold_log_lock(path, 0.5)
         gaps: list[float] = []
         stop = asyncio.Event()
 
@@ -971,6 +966,96 @@ class TestExplain:
         piped = _explain("-", "--json", config=config, stdin=line)
         assert piped.returncode == 0, piped.stderr
         assert json.loads(piped.stdout)["rule"] == "us-federal:64.1200(c)(2)"
+
+
+def _packs_copy(tmp_path: Path, *, amend_on: date | None = None) -> Path:
+    """The shipped packs, copied; ``amend_on``: the Utah hours rule amended from that day."""
+    packs = tmp_path / "packs"
+    shutil.copytree(ROOT / "config" / "jurisdictions", packs)
+    if amend_on is not None:
+        ut = packs / "us-ut.toml"
+        text = ut.read_text()
+        assert text.count('latest = "21:00"\n') == 1
+        ut.write_text(text.replace('latest = "21:00"\n', (
+            'latest = "21:00"\namendments = [{ effective_from = '
+            f'{amend_on.isoformat()}, latest = "20:30", source = "an amendment (example)", '
+            'citation = "Utah Code 13-25a-103(3)(a) (as amended)" }]\n')))
+    return packs
+
+
+def _site_config(tmp_path: Path, data: Path, packs: Path, *, readings: str = "") -> Path:
+    config = _config(tmp_path, "n", None, data)
+    text = config.read_text().replace(f'packs_dir = "{ROOT / "config" / "jurisdictions"}"',
+                                      f'packs_dir = "{packs}"')
+    if readings:
+        text = text.replace('# [interpretations]\n', f"[interpretations]\n{readings}\n", 1)
+    config.write_text(text)
+    return config
+
+
+class TestExplainDates:
+    """`explain` reads the packs for the call date (the called party's), names each rule's
+    parameter version, and the site's non-default readings are in the record."""
+
+    def _decide(self, config: Path, at: datetime) -> str:
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                     at.isoformat(), "--json", config=config)
+        return str(json.loads(result.stdout)["decision_id"])
+
+    def test_parameter_version_of_the_local_call_date(self, tmp_path):
+        """02:00 UTC on 2 December is 19:00 on 1 December in Denver: the amendment of
+        2 December was not yet in force for that call (the UTC date would say it was)."""
+        data = tmp_path / "n"
+        _lists(data)
+        config = _site_config(tmp_path, data, _packs_copy(tmp_path, amend_on=date(2026, 12, 2)))
+        evening = self._decide(config, datetime(2026, 12, 2, 2, 0, tzinfo=UTC))
+        morning = self._decide(config, datetime(2026, 12, 2, 18, 0, tzinfo=UTC))
+        versions = {}
+        for label, decision_id in (("evening", evening), ("morning", morning)):
+            result = _explain(decision_id, "--json", config=config)
+            assert result.returncode == 0, result.stderr
+            done = json.loads(result.stdout)
+            rules = {r["rule"]: r for p in done["packs"] for r in p["rules"]}
+            versions[label] = (done["call_date"], rules["us-ut:13-25a-103(3):hours"]["version"])
+            assert all(r["version"] for r in rules.values())  # every rule names its version
+        assert versions["evening"][0] == "2026-12-01"
+        assert not versions["evening"][1].startswith("2026-12-02")
+        assert versions["morning"] == ("2026-12-02", "2026-12-02")
+        human = _explain(morning, config=config)
+        assert "2026-12-02" in human.stdout
+        assert "parameters" in human.stdout
+
+    def test_a_non_default_reading_is_in_the_record_and_explained_so(self, tmp_path):
+        data = tmp_path / "n"
+        _lists(data)
+        pristine = _packs_copy(tmp_path)
+        config = _site_config(tmp_path, data, pristine,
+                              readings='"us-ut:between-hours" = "ends-callable"')
+        decision_id = self._decide(config, AT)
+        [record] = [r for r in read_files(data / "compliance.jsonl")
+                    if r.get("decision_id") == decision_id]
+        assert record["readings"] == {"us-ut:between-hours": "ends-callable"}
+        Draft202012Validator(_schemas()["decision"]).validate(record)
+        done = _explain(decision_id, "--json", config=config)
+        assert done.returncode == 0, done.stderr
+        hours = {r["rule"]: r for p in json.loads(done.stdout)["packs"] for r in p["rules"]}[
+            "us-ut:13-25a-103(3):hours"]
+        assert hours["version"].endswith("us-ut:between-hours=ends-callable")
+        # packs read with the defaults are refused, naming the reading ...
+        default_site = tmp_path / "default"
+        default_site.mkdir()
+        plain = _site_config(default_site, data, pristine)
+        refused = _explain(decision_id, "--json", config=plain)
+        assert refused.returncode == 1
+        assert "us-ut:between-hours" in refused.stderr
+        # ... and --packs-dir reads them as the record says
+        again = _explain(decision_id, "--json", "--packs-dir", str(pristine), config=plain)
+        assert again.returncode == 0, again.stderr
+        # the shipped defaults leave no `readings` in the record
+        default_id = self._decide(plain, AT)
+        [default_record] = [r for r in read_files(data / "compliance.jsonl")
+                            if r.get("decision_id") == default_id]
+        assert "readings" not in default_record
 
 
 class TestLogKey:

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from callguard.audit import NumberProtector
 from callguard.cli.locate import e164, locate
-from callguard.compliance.keys import KeyedHash, read_log_key
+from callguard.compliance.logkey import LogKeyError, load_log_key, read_log_key
 from callguard.config import load_settings
-from callguard.errors import UsageError
 from callguard.runtime import log_path
 from tests.log_files import config
 
@@ -54,17 +52,25 @@ def test_keyed_hash_is_the_writers(key, tmp_path, monkeypatch):
     monkeypatch.setenv("CALLGUARD_LOG_KEY", key)
     raw, source = read_log_key(tmp_path)
     assert source == "CALLGUARD_LOG_KEY"
-    ours, writers = KeyedHash(raw), NumberProtector(raw)
-    assert ours.key_id == writers.key_id
-    assert ours.hash("+18015550123") == writers.hash("+18015550123")
+    assert raw == load_log_key(tmp_path) == bytes.fromhex(key)  # the writer's own loader
 
 
 def test_key_file_read_and_never_made(tmp_path, monkeypatch):
     monkeypatch.delenv("CALLGUARD_LOG_KEY", raising=False)
-    with pytest.raises(UsageError, match="CALLGUARD_LOG_KEY"):
+    with pytest.raises(LogKeyError, match="CALLGUARD_LOG_KEY"):
         read_log_key(tmp_path)
     assert not (tmp_path / "log.key").exists()
     (tmp_path / "log.key").write_text("cd" * 32 + "\n")
     raw, source = read_log_key(tmp_path)
     assert raw == bytes.fromhex("cd" * 32)
     assert source.endswith("log.key")
+
+
+def test_a_key_the_writer_would_refuse_is_refused_for_a_lookup(tmp_path, monkeypatch):
+    """One loader: a lookup does not read a key file differently from the writer."""
+    monkeypatch.delenv("CALLGUARD_LOG_KEY", raising=False)
+    (tmp_path / "log.key").write_text("not a hexadecimal key\n")
+    with pytest.raises(LogKeyError, match="hexadecimal"):
+        read_log_key(tmp_path)
+    with pytest.raises(LogKeyError, match="hexadecimal"):
+        load_log_key(tmp_path, create=False)

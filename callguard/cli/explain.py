@@ -51,13 +51,14 @@ def find_record(path: Path, decision_id: str) -> dict[str, Any] | None:
     return next(newest_first(path, wanted, ReadStats()), None)
 
 
-def _load_packs(directory: Path) -> dict[str, Pack]:
+def _load_packs(directory: Path, readings: dict[str, str]) -> dict[str, Pack]:
+    """The packs of ``directory``, reading open questions as the record did."""
     if not directory.is_dir():
         usage_error(f"--packs-dir {directory} is not a directory")
     packs: dict[str, Pack] = {}
     for path in pack_files(directory):
         try:
-            pack = load_pack_file(path)
+            pack = load_pack_file(path, choices=readings)
         except ConfigError as exc:
             usage_error(str(exc))
         packs[pack.id] = pack
@@ -84,6 +85,10 @@ def _render(console: Console, done: Explanation) -> None:
         if key in record:
             facts.append((key, str(record[key])))
     facts.extend(("duty", duty) for duty in done.obligations)
+    if done.day is not None:
+        facts.append(("call date", f"{done.day} (the called party's; packs read for it)"))
+    for name, option in dict(record.get("readings") or {}).items():
+        facts.append(("reading", f"{name} = {option} (not the pack's default)"))
     for label, value in facts:
         console.print(f"  [bold]{label}:[/] {escape(value)}", highlight=False)
     for refusal in done.refusals:
@@ -96,12 +101,12 @@ def _render(console: Console, done: Explanation) -> None:
             console.print(f"  [dim]{escape(title)}[/]", highlight=False)
             continue
         table = Table(title=escape(title), title_justify="left", show_lines=False)
-        for column in ("status", "rule", "citation", "law / this call"):
+        for column in ("status", "rule", "citation", "parameters", "law / this call"):
             table.add_column(column, overflow="fold")
         for rule in pack.rules:
             text = rule.sentence if rule.reason is None else f"{rule.sentence} — {rule.reason}"
             table.add_row(f"[{_STYLE[rule.status]}]{rule.status}[/]", escape(rule.rule),
-                          escape(rule.citation), escape(text))
+                          escape(rule.citation), escape(rule.version), escape(text))
         console.print(table)
 
 
@@ -134,7 +139,9 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
                               f"{escape(str(path))} or its rotated segments", highlight=False)
             sys.exit(EXIT_BLOCK)
         record = found
-    packs = _load_packs(packs_dir) if packs_dir else dict(state.settings.packs)
+    readings = {str(k): str(v) for k, v in dict(record.get("readings") or {}).items()}
+    packs = (_load_packs(packs_dir, readings) if packs_dir
+             else dict(state.settings.packs))
     try:
         done = explain(record, packs)
     except (ExplainError, KeyError, ValueError, TypeError) as exc:

@@ -44,7 +44,7 @@ from callguard.compliance.reader import (
     newest_first,
     oldest_first,
 )
-from callguard.errors import ConfigError, NumberError, UsageError
+from callguard.errors import ConfigError, NumberError
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -168,18 +168,22 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     The key is read, never created; a missing one, or a number that is not dialable, is
     a usage error.
     """
-    from callguard.compliance.keys import KeyedHash, read_log_key  # noqa: PLC0415
+    from callguard.compliance.logkey import (  # noqa: PLC0415
+        LogKeyError,
+        NumberProtector,
+        read_log_key,
+    )
 
     place = place_or_exit(state)
     try:
         key, source = read_log_key(place.data_dir)
-    except UsageError as exc:
+    except LogKeyError as exc:
         usage_error(str(exc))
     try:
         normal = e164(place, number)
     except NumberError as exc:
         usage_error(f"number {number!r}: {exc}")
-    hasher = KeyedHash(key)
+    hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
 

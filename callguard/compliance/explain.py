@@ -3,19 +3,25 @@
 A record keeps one letter per rule (docs/record-format.md); the rule's citation and the
 sentence of law it upholds are in the pack at the recorded version. ``explain`` puts them
 back, and refuses — naming the pack — when the pack it is given is not the one the record
-was decided with (another version, or the same version edited: the digest differs).
+was decided with (another version, or the same version edited: the digest differs), or
+reads a question the words leave open otherwise than the record's ``readings`` say.
+
+Dates are the call's, as the engine took them (``callguard.policy.call_date``: the latest
+local date among the recorded candidate zones, UTC's when none): whether a pack was in
+effect, and which parameter version of each rule was (its citation too), follow from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from callguard.errors import CallguardError
-from callguard.policy import DialingMode, Pack
+from callguard.policy import DialingMode, Pack, call_date_at
 from callguard.policy.packs import combine_obligations
+from callguard.policy.zones import local_times
 
 __all__ = ["ExplainError", "Explanation", "PackExplained", "RuleExplained", "explain"]
 
@@ -36,6 +42,7 @@ class RuleExplained:
     status: str
     sentence: str  # the law the rule upholds (the pack's ``source``)
     reason: str | None = None  # this call's own reason, for block and exempt
+    version: str = ""  # the parameter version in force on the call date (its label)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +67,19 @@ class Explanation:
     reason: str
     refusals: tuple[Mapping[str, Any], ...]  # outcomes decided before any pack
     obligations: tuple[str, ...]
+    day: date | None = None  # the call date the packs were read for
 
     def to_dict(self) -> dict[str, Any]:
         """The explanation as JSON (``callguard explain --json``)."""
         return {
             **self.record,
             "reason": self.reason,
+            "call_date": self.day.isoformat() if self.day else None,
             "packs": [{"id": p.id, "version": p.version, "digest": p.digest, "title": p.title,
                        "applied": p.applied, "why": p.why,
                        "rules": [{"rule": r.rule, "citation": r.citation, "status": r.status,
-                                  "sentence": r.sentence, "reason": r.reason}
+                                  "sentence": r.sentence, "reason": r.reason,
+                                  "version": r.version}
                                  for r in p.rules]} for p in self.packs],
             "refusals": list(self.refusals),
             "obligations": list(self.obligations),
@@ -90,13 +100,33 @@ def _pack(entry: list[Any], packs: Mapping[str, Pack]) -> Pack:
     return pack
 
 
+def _check_readings(pack: Pack, readings: Mapping[str, Any]) -> None:
+    """The pack given must read each open question as the decision did."""
+    for interpretation in pack.interpretations:
+        wanted = str(readings.get(interpretation.id, interpretation.default))
+        if interpretation.chosen != wanted:
+            raise ExplainError(
+                f"pack {pack.id}: the decision read {interpretation.id} as {wanted!r}; the "
+                f"packs given read it as {interpretation.chosen!r} (the site's "
+                "[interpretations]). Give --packs-dir: the packs are then read as the "
+                "record says")
+
+
+def record_day(record: Mapping[str, Any]) -> date:
+    """The call date of a decision record (its instant and candidate zones)."""
+    at = datetime.fromisoformat(str(record["at"]))
+    zones = tuple(str(zone[0]) for zone in record.get("zones", []))
+    return call_date_at(at, local_times(at, zones))
+
+
 def _rules(pack: Pack, letters: str, mode: DialingMode | None,
-           reasons: Mapping[str, str]) -> tuple[RuleExplained, ...]:
+           reasons: Mapping[str, str], day: date) -> tuple[RuleExplained, ...]:
     if len(letters) != len(pack.rules):
         raise ExplainError(f"pack {pack.id}: the record has {len(letters)} outcomes for "
                            f"{len(pack.rules)} rules")
     rules = []
-    for index, (rule, letter) in enumerate(zip(pack.rules, letters, strict=True)):
+    in_force = pack.rules_on(day)  # the parameters (and citation) of the call date
+    for index, (rule, letter) in enumerate(zip(in_force, letters, strict=True)):
         status = _STATUS.get(letter)
         if status is None:
             raise ExplainError(f"pack {pack.id}: unknown outcome letter {letter!r}")
@@ -105,7 +135,8 @@ def _rules(pack: Pack, letters: str, mode: DialingMode | None,
             modes = ", ".join(sorted(m.value for m in rule.modes))
             reason = f"covers {modes} calls only" + (f", not {mode.value}" if mode else "")
         sentence = pack.sentences[index] if index < len(pack.sentences) else ""
-        rules.append(RuleExplained(rule.rule_id, rule.citation, status, sentence, reason))
+        rules.append(RuleExplained(rule.rule_id, rule.citation, status, sentence, reason,
+                                   rule.version))
     return tuple(rules)
 
 
@@ -117,7 +148,8 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
         raise ExplainError(f"record schema {record.get('schema')!r} is not one this version "
                            "of callguard explains (1)")
     mode = DialingMode(record["mode"]) if record.get("mode") else None
-    at = datetime.fromisoformat(str(record["at"]))
+    day = record_day(record)
+    readings = record.get("readings", {})
     outcomes = record.get("outcomes", [])
     reasons = {str(o["rule"]): str(o["reason"]) for o in outcomes}
     explained: list[PackExplained] = []
@@ -127,12 +159,13 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
         pack = _pack(entry, packs)
         letters = str(entry[3])
         if not letters:
-            why = (f"not in effect on {at.date()}" if not pack.in_effect(at.date())
+            why = (f"not in effect on {day} (the call date)" if not pack.in_effect(day)
                    else pack.scope.why_not())
             explained.append(PackExplained(pack.id, pack.version, pack.digest, pack.title,
                                            False, why, ()))
             continue
-        rules = _rules(pack, letters, mode, reasons)
+        _check_readings(pack, readings)
+        rules = _rules(pack, letters, mode, reasons, day)
         applied_packs.append(pack)
         counted += sum(1 for r in rules if r.status in ("pass", "block", "exempt"))
         explained.append(PackExplained(pack.id, pack.version, pack.digest, pack.title, True,
@@ -158,4 +191,4 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
             rings = f" or {combined.min_rings} rings" if combined.min_rings else ""
             duties.append(f"let an unanswered call ring at least {combined.min_ring_seconds} s"
                           f"{rings} ({combined.min_ring_citation})")
-    return Explanation(record, tuple(explained), reason, refusals, tuple(duties))
+    return Explanation(record, tuple(explained), reason, refusals, tuple(duties), day)

@@ -3,11 +3,13 @@
 Every node that writes to one stream must use the same key, or a lookup by number finds
 nothing and says so (the fingerprint, ``key_id``, is in every record that holds a hash).
 The key comes from ``CALLGUARD_LOG_KEY`` (hex) or ``<data_dir>/log.key`` (hex, 0600), made
-on first use by a command that writes records — never by one that only reads.
+on first use by a command that writes records — never by one that only reads
+(``read_log_key``: a lookup names where its key came from and compares fingerprints).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -19,7 +21,7 @@ from typing import Any
 from callguard.errors import ConfigError
 
 __all__ = ["ENV_VAR", "MIN_KEY_BYTES", "LogKeyError", "NumberProtector", "load_log_key",
-           "parse_key"]
+           "parse_key", "read_log_key"]
 
 ENV_VAR = "CALLGUARD_LOG_KEY"
 MIN_KEY_BYTES = 16  # 128 bits: the keyed hash of a 10-digit number must not be brute-forced
@@ -46,25 +48,34 @@ def parse_key(text: str, where: str) -> bytes:
     return bytes.fromhex(value)
 
 
-def load_log_key(data_dir: Path, *, create: bool = True) -> bytes:
-    """``CALLGUARD_LOG_KEY``, else ``<data_dir>/log.key`` (made 0600 when ``create``)."""
+def read_log_key(data_dir: Path) -> tuple[bytes, str]:
+    """The key and where it came from, for a lookup: read, never created; LogKeyError when
+    there is none (a lookup with a new random key would find nothing and say nothing)."""
     env = os.environ.get(ENV_VAR)
     if env is not None:
-        return parse_key(env, ENV_VAR)
+        return parse_key(env, ENV_VAR), ENV_VAR
     path = data_dir / "log.key"
-    if not path.exists():
-        if not create:
-            raise LogKeyError(f"no log key: set {ENV_VAR} or give the --data-dir that holds "
-                              f"log.key ({path} does not exist)")
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_hex(32))
     try:
         text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise LogKeyError(f"no log key: {path} does not exist and {ENV_VAR} is not set; give "
+                          "the nodes' --data-dir (where their log.key is) or set "
+                          f"{ENV_VAR} to their key") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise LogKeyError(f"log key file {path} cannot be read ({type(exc).__name__})") from None
-    return parse_key(text, f"log key file {path}")
+    return parse_key(text, f"log key file {path}"), str(path)
+
+
+def load_log_key(data_dir: Path, *, create: bool = True) -> bytes:
+    """``CALLGUARD_LOG_KEY``, else ``<data_dir>/log.key`` (made 0600 when ``create``)."""
+    path = data_dir / "log.key"
+    if create and os.environ.get(ENV_VAR) is None and not path.exists():
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another node made it meanwhile
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+    return read_log_key(data_dir)[0]
 
 
 class NumberProtector:

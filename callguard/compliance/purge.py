@@ -26,13 +26,13 @@ import fcntl
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from callguard.compliance.reader import CLOCK_MARGIN, logged_at, parse_line, stream_id
 from callguard.compliance.seekable import compress_lines
-from callguard.compliance.segments import Segment, closed_segments, readable, stamp_name
+from callguard.compliance.segments import Segment, closed_segments, readable
 
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
@@ -164,11 +164,9 @@ def _close_current(path: Path, cutoff: datetime, dry_run: bool) -> Segment | Non
         return None
     if dry_run:
         return current
-    from callguard.compliance.sinks import exclusive  # noqa: PLC0415 - the writers' lock
+    from callguard.compliance.sinks import close_segment  # noqa: PLC0415 - the writers' way
 
-    closed = stamp_name(path, datetime.now(UTC))
-    with exclusive(path):  # only for the rename, as the writer's own rotation does
-        os.replace(path, closed)
+    close_segment(path)  # one rename under the writers' lock, as their own rotation
     return None
 
 

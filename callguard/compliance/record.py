@@ -126,6 +126,10 @@ class RecordEncoder:
         self.fields = FieldGuard(protector.hash, campaigns)
         self._rules = {pack_id: (tuple(r.rule_id for r in pack.rules), pack.digest)
                        for pack_id, pack in packs.items()}
+        # Open questions a pack's site reads otherwise than the pack's default, by pack:
+        # the record names them (``readings``) so that ``explain`` reads them so too.
+        self._readings = {pack_id: readings for pack_id, pack in packs.items() if (readings := {
+            i.id: i.chosen for i in pack.interpretations if not i.is_default})}
         self._reasons: dict[str, str] = {}
         self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
                              list[list[str]]] = {}
@@ -157,6 +161,11 @@ class RecordEncoder:
         self._number(record, decision)
         record["zones"] = self._zones(verdict, decision.at)
         record["packs"] = self._packs(verdict)
+        if self._readings:
+            readings = {name: option for applied in verdict.packs if applied.applies
+                        for name, option in self._readings.get(applied.pack_id, {}).items()}
+            if readings:
+                record["readings"] = readings
         carried = [
             {"rule": o.rule_id, "status": o.status.value, "reason": self._redacted(o.reason)}
             for o in verdict.outcomes if o.status._value_ in _CARRIED]

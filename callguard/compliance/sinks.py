@@ -1,19 +1,21 @@
 """Where compliance records go: a rotating file (or stdout), and a capped Redis Stream.
 
-The file (or stdout) is the record of truth. It is written only by the record writer's
-thread (``callguard.compliance.writer``), never on the event loop, a batch of whole lines
-at a time: all of a batch or none of it (a short write or an error is rolled back with
-``ftruncate`` to the size before it, and the calls of that batch are BLOCKed).
+The file (or stdout) is the record of truth. A batch of whole lines at a time is appended,
+all of it or none (a short write or an error is rolled back with ``ftruncate`` to the size
+before it, and the calls of that batch are BLOCKed): by the event loop when it can without
+waiting (``LogFile.try_append``: a non-blocking lock), else by the record writer's thread
+(``callguard.compliance.writer``), which also does every fdatasync.
 
 The lock: several processes may append to one file (``serve`` and one-shot ``check``).
 Every appender, rotation and ``close_segment`` take an EXCLUSIVE ``flock`` on
 ``<file>.lock``, and hold it only for one batch: write(2), the fdatasync the durability
-policy asks for, and a rotation's rename — microseconds with ``durability = "none"``, one
-fdatasync (~0.2-2 ms on ordinary disks) otherwise. Nothing else may hold it longer: a
-purge or an archiver works on closed segments (rotated files, which no writer touches
-again once the rename is done) and takes the lock only to close the current segment
-(``close_segment``: one rename). Since the writer waits for the lock in its own thread,
-a holder delays answers, never the event loop.
+policy asks for (under ``group``, the hold of ``try_append`` lasts until the thread's
+``sync_held``: one or two fdatasyncs), and a rotation's rename — microseconds with
+``durability = "none"``, an fdatasync (~0.2-2 ms on ordinary disks) otherwise. Nothing
+else may hold it longer: a purge or an archiver works on closed segments (rotated files,
+which no writer touches again once the rename is done) and takes the lock only to close
+the current segment (``close_segment``: one rename). The loop only tries the lock; the
+thread waits for it, so a holder delays answers, never the event loop.
 
 The Redis Stream is the supervisors' live view of every node, fed after the file write
 succeeded: records are queued and sent in pipelined batches by a background task; when
@@ -30,6 +32,7 @@ import fcntl
 import os
 import stat
 import sys
+import threading
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +43,8 @@ from typing import Protocol
 import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+
+from callguard.compliance.segments import closed_segments, stamp_name
 
 __all__ = ["DURABILITY", "LogFile", "LogSettings", "LogTarget", "RedisStreamSink",
            "StreamTarget", "close_segment", "exclusive", "lock_path", "rotated_files",
@@ -107,8 +112,9 @@ class StreamTarget:
 
 
 def rotated_files(path: Path) -> list[Path]:
-    """The rotated siblings of ``path``, oldest first (their suffix is a UTC stamp)."""
-    return sorted(path.parent.glob(path.name + ".*[0-9]Z"))
+    """The closed segments of ``path``, oldest first: plain ones, and those ``callguard
+    archive`` compressed (``.zst``); one per stamp (``segments.closed_segments``)."""
+    return [segment.path for segment in closed_segments(path)]
 
 
 def lock_path(path: Path) -> Path:
@@ -128,8 +134,7 @@ def exclusive(path: Path) -> Iterator[None]:
 
 
 def _segment_name(path: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return path.with_name(f"{path.name}.{stamp}")
+    return stamp_name(path, datetime.now(UTC))
 
 
 def close_segment(path: Path) -> Path | None:
@@ -160,6 +165,15 @@ class LogFile:
         self._fd = -1
         self._ino = -1
         self._torn = True  # a writer may have died mid-line before we opened the file
+        # One process's event loop and writer thread share this file and its lock (a flock
+        # belongs to the open file description, so it cannot keep them apart): the mutex
+        # does. The loop only ever tries it (``try_append``), never waits for it.
+        self._mutex = threading.Lock()
+        self._held = False  # the flock is kept: lines appended on the loop await a sync
+        self._closing = False  # the held lock is being released: the loop appends no more
+        self._unsynced_from = 0  # the size before the first line of the hold
+        self._waiters: list[object] = []  # one per line of the hold, in order
+        self.appended = 0  # lines appended by ``try_append``
         with self._locked():
             self._open()
 
@@ -175,7 +189,8 @@ class LogFile:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        # O_RDWR: ``try_append`` reads the last byte to see that no torn line ends the file
+        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         self._ino = os.fstat(self._fd).st_ino
         self._torn = True
 
@@ -206,10 +221,98 @@ class LogFile:
                            bytes=size - keep)
         self._torn = False
 
+    def try_append(self, data: bytes, *, hold: bool, waiter: object = None) -> bool | None:
+        """On the event loop: append ``data`` now, or return None (then the thread must).
+
+        Never waits: None when the writer thread holds the file, when another process
+        holds the lock (``LOCK_EX | LOCK_NB``), when a torn tail must be healed or the file
+        must rotate (both left to the thread). A failed write is rolled back and raised.
+        ``hold`` (durability ``group``): keep the lock after the write, so nobody appends
+        behind lines that are not yet synced and a failed sync can cut them all; the
+        writer thread's ``sync_held`` hands back each line's ``waiter`` once synced.
+        Returns whether this line began a hold (then its caller asks for ``sync_held``).
+        """
+        if not self._mutex.acquire(blocking=False):
+            return None
+        try:
+            took = not self._held
+            if took:
+                try:
+                    fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    return None
+            elif self._closing:
+                return None
+            start = self._size_at_path() if took else os.fstat(self._fd).st_size
+            if self._torn and (start == 0 or os.pread(self._fd, 1, start - 1) == b"\n"):
+                self._torn = False  # whole lines only: nothing to heal
+            if self._torn or start + len(data) >= self._max_bytes:
+                if took:
+                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+                return None
+            try:
+                write_all(self._fd, data)
+            except OSError:
+                self._roll_back(start)
+                if took:
+                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+                raise
+            self.appended += 1
+            if not hold:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+                return False
+            self._waiters.append(waiter)
+            if took:
+                self._held = True
+                self._unsynced_from = start
+            return took
+        finally:
+            self._mutex.release()
+
+    def sync_held(self) -> tuple[list[object], OSError | None]:
+        """In the writer thread: fdatasync every line ``try_append`` wrote under the held
+        lock, then release it. Returns the waiters of those lines and the error, if any.
+
+        One fdatasync covers every line written before it. Lines the loop appends while it
+        runs get one more fdatasync, after which the loop appends no more under this hold
+        (so the lock is released at least every second fdatasync, and another process can
+        have it). A failed fdatasync cuts every line of the hold (``ftruncate``): none was
+        acknowledged, and their answers are BLOCK.
+        """
+        error: OSError | None = None
+        for _round in range(2):
+            with self._mutex:
+                if not self._held:
+                    break
+                fd, seen = self._fd, self.appended
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                error = exc
+                break
+            with self._mutex:
+                if self.appended == seen:
+                    break
+                self._closing = True  # one more round covers what came meanwhile
+        with self._mutex:
+            waiters, self._waiters = self._waiters, []
+            if self._held:
+                if error is not None:
+                    self._roll_back(self._unsynced_from)
+                self._held = self._closing = False
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+        return waiters, error
+
     def commit(self, data: bytes, *, sync: bool) -> None:
         """Append ``data`` (whole lines); on any error truncate back to the size before it."""
+        with self._mutex:
+            self._commit(data, sync=sync)
+
+    def _commit(self, data: bytes, *, sync: bool) -> None:
         lock = self._lock
-        fcntl.flock(lock, fcntl.LOCK_EX)
+        held = self._held  # the loop's hold: the lock is ours already, and stays so
+        if not held:
+            fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             start = self._size_at_path()
             if self._torn:
@@ -226,8 +329,11 @@ class LogFile:
                 raise
             if start + len(data) >= self._max_bytes:
                 self._rotate(sync=sync)
+            if held and sync:  # that fdatasync covered the hold's lines too
+                self._unsynced_from = os.fstat(self._fd).st_size
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            if not held:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _roll_back(self, size: int) -> None:
         try:

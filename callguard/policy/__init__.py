@@ -2,7 +2,7 @@
 
 from callguard.policy.calendar import Calendar, Holiday, ProclaimedDay
 from callguard.policy.core import refusal
-from callguard.policy.engine import Plan, Policy, PolicySettings, call_date
+from callguard.policy.engine import Plan, Policy, PolicySettings, call_date, call_date_at
 from callguard.policy.model import (
     RESERVING,
     CallAttempt,
@@ -59,6 +59,7 @@ __all__ = [
     "Status",
     "Verdict",
     "call_date",
+    "call_date_at",
     "pack_from_mapping",
     "refusal",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
@@ -84,9 +84,14 @@ _SELECTION_CACHE_LIMIT = 4096
 
 def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
     """The date of the call: the latest local date among the candidate zones, or UTC's."""
+    return call_date_at(attempt.at, local)
+
+
+def call_date_at(at: datetime, local: tuple[LocalTime, ...]) -> date:
+    """``call_date`` from the instant alone (``explain`` has a record, not an attempt)."""
     if local:
         return max(lt.at.date() for lt in local)
-    return attempt.at.astimezone(UTC).date()
+    return at.astimezone(UTC).date()
 
 
 def _not_counted(rule: Rule) -> Outcome:
