@@ -274,7 +274,7 @@ class TestRecordFormat:
         assert len(line) <= 700
         record = json.loads(line)
         assert record["packs"] == [
-            ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp--pp"],
+            ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp---p"],
             ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-pp"],
             ["us-ut-hb45-2000", PACKS["us-ut-hb45-2000"].version,
              PACKS["us-ut-hb45-2000"].digest, "pppppp--"]]
@@ -301,7 +301,7 @@ class TestRecordFormat:
             ("us-ut-hb45-2000:13-26a-106(1)(g)", "block"),
             ("us-ut-hb45-2000:13-26a-105(3)", "block")]
         letters = {p[0]: p[3] for p in record["packs"]}
-        assert letters == {"us-federal": "pppbp--pp", "us-ut": "pp-bp",
+        assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-bp",
                            "us-ut-hb45-2000": "ppbbpp--",
                            "us-fl": "", "us-md": "", "us-ok": ""}  # not in scope: no letters
 
@@ -971,7 +971,7 @@ class TestExplain:
 def _packs_copy(tmp_path: Path, *, amend_on: date | None = None) -> Path:
     """The shipped packs, copied; ``amend_on``: the Utah hours rule amended from that day."""
     packs = tmp_path / "packs"
-    shutil.copytree(ROOT / "config" / "jurisdictions", packs)
+    shutil.copytree(ROOT / "callguard" / "data" / "jurisdictions", packs)
     if amend_on is not None:
         ut = packs / "us-ut.toml"
         text = ut.read_text()
@@ -985,8 +985,9 @@ def _packs_copy(tmp_path: Path, *, amend_on: date | None = None) -> Path:
 
 def _site_config(tmp_path: Path, data: Path, packs: Path, *, readings: str = "") -> Path:
     config = _config(tmp_path, "n", None, data)
-    text = config.read_text().replace(f'packs_dir = "{ROOT / "config" / "jurisdictions"}"',
-                                      f'packs_dir = "{packs}"')
+    text = config.read_text()
+    assert 'packs_dir = ""' in text
+    text = text.replace('packs_dir = ""', f'packs_dir = "{packs}"', 1)
     if readings:
         text = text.replace('# [interpretations]\n', f"[interpretations]\n{readings}\n", 1)
     config.write_text(text)
