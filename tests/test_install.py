@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 
+from callguard.fronts.http.spec import openapi_document
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.skipif(
@@ -161,7 +162,8 @@ def test_config_check_of_the_bundled_demo_names_what_is_missing(host) -> None:
     assert result.returncode == 2
     data = json.loads(result.stdout)
     assert data["packs_dir"].startswith(f"{prefix}/opt/callguard/lib/")
-    assert [p["id"] for p in data["packs"]] == ["us-federal", "us-ut", "us-ut-hb45-2000"]
+    assert [p["id"] for p in data["packs"]] == ["us-federal", "us-fl", "us-md", "us-ok", "us-ut",
+                                                "us-ut-hb45-2000"]
     assert any("national" in p and "callguard dnc import" in p for p in data["problems"])
 
 
@@ -215,7 +217,8 @@ def test_serve_from_the_wheel_answers_openapi_and_health(host) -> None:
         with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/openapi.json",
                                     timeout=5) as answer:
             spec = json.loads(answer.read())
-        assert spec == json.loads((ROOT / "callguard" / "data" / "openapi.json").read_text())
+        # The shipped file with the Decision schema taken inline (callguard.fronts.http.spec).
+        assert spec == json.loads(openapi_document())
         health = installed(prefix, "health", env=env)
         assert health.returncode == 0, health.stdout + health.stderr
         assert f":{http_port}/healthz" in health.stdout
