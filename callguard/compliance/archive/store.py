@@ -43,6 +43,7 @@ import orjson
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table
 
 __all__ = [
+    "COMPACTED_LEVEL",
     "ROW_GROUP_ROWS",
     "TABLES",
     "Archive",
@@ -59,6 +60,10 @@ __all__ = [
 
 ROW_GROUP_ROWS = 16_384  # a lookup by number decompresses one such group per day
 _PARQUET = "FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2"
+# A compacted day is written once and read for five years: zstd level 15 takes ~3 % off
+# the archive (decisions 61.7 -> 59.7 B at 200 k) for ~4x the write time of the default
+# level 3; 19 takes no more off and is 3x slower again (README, "The evidence archive").
+COMPACTED_LEVEL = 15
 TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
 
 
@@ -245,7 +250,8 @@ class Archive:
         connection.execute(
             f"COPY (SELECT {unique} * FROM read_parquet({files}, hive_partitioning = false) "
             f"ORDER BY {table.sort}) "
-            f"TO {_quote(produced)} ({_PARQUET}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+            f"TO {_quote(produced)} ({_PARQUET}, COMPRESSION_LEVEL {COMPACTED_LEVEL}, "
+            f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
         rows = connection.execute(
             f"SELECT count(*) FROM read_parquet({_quote(produced)})").fetchone()
         target = self.root / table.name / f"day={day}" / produced.name
