@@ -59,7 +59,7 @@ async def _no_record(_decision: object) -> None:
 
 def without_cap(settings):
     """The same settings with the Florida cap rule removed (nothing else changed)."""
-    doc = tomllib.loads((ROOT / "config" / "jurisdictions" / "us-fl.toml").read_text())
+    doc = tomllib.loads((ROOT / "callguard" / "data" / "jurisdictions" / "us-fl.toml").read_text())
     doc["rules"] = [r for r in doc["rules"] if r["kind"] != "call-frequency"]
     doc["interpretations"] = []
     packs = {**settings.packs, "us-fl": pack_from_mapping(doc, origin="bench")}
