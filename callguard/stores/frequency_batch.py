@@ -35,10 +35,10 @@ Commit = Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]
 class GroupCommit(Generic[Item, Result]):
     """Queue items; commit the waiting ones together, one group at a time, and answer each.
 
-    Driven by callbacks, not a task: a group is started in the call that finds the store
-    idle, and the next one in the callback that answers the last — so a commit that runs in
-    a worker thread starts at once and overlaps the event loop's other work, instead of
-    waiting for a task's turn behind every decision already ready to run.
+    Driven by callbacks: a group is started in the call that finds the store idle, and the
+    next one in the callback that answers the last, before that group's callers resume.
+    A commit coroutine runs at its task's turn, so the decisions already ready to run on
+    the loop reach their reservation first and join the group.
     """
 
     def __init__(self, commit: Commit[Item, Result], *, limit: int, what: str) -> None:
