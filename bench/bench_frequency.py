@@ -12,9 +12,11 @@ replaced by a no-op (the decision alone); ``--record`` writes it as the shipped
 configuration does (``[log] durability = "group"``): the whole path a front waits for.
 
 - Redis: a real redis-server (AOF, appendfsync always, as the shipped compose file) on
-  loopback; records and counts in it. The cap adds ONE round trip (one EVALSHA) per
-  decision, counted here from the server's ``commandstats`` (commands a client sent; the
-  script's own ZREMRANGEBYSCORE/ZCOUNT/ZADD/PEXPIRE run inside the server).
+  loopback; records and counts in it. The cap adds at most ONE round trip per decision:
+  the reservations in flight on the node go together in one EVALSHA (group commit), so
+  the commands added per decision, counted here from the server's ``commandstats``
+  (commands a client sent; the script's own ZREMRANGEBYSCORE/ZCOUNT/ZADD/PEXPIRE run
+  inside the server), are one divided by the mean group.
 - embedded: records and counts in SQLite; the reservation is one ``BEGIN IMMEDIATE``
   transaction with ``synchronous=FULL`` in a worker thread; reservations in flight together
   share one transaction and one fsync (group commit).
