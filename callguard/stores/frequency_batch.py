@@ -33,12 +33,11 @@ Commit = Callable[[Sequence[Item]], Awaitable[Sequence[Result]]]
 
 
 class GroupCommit(Generic[Item, Result]):
-    """Queue items; commit the waiting ones together, one group at a time, and answer each.
+    """Queue items; one task commits the waiting ones together and answers each.
 
-    Driven by callbacks: a group is started in the call that finds the store idle, and the
-    next one in the callback that answers the last, before that group's callers resume.
-    A commit coroutine runs at its task's turn, so the decisions already ready to run on
-    the loop reach their reservation first and join the group.
+    The task runs at its turn, after the decisions already ready to run on the loop: they
+    reach their reservation first and join the group. When a group is answered, the task
+    goes on with the ones that arrived meanwhile, and ends when none waits.
     """
 
     def __init__(self, commit: Commit[Item, Result], *, limit: int, what: str) -> None:
@@ -48,49 +47,39 @@ class GroupCommit(Generic[Item, Result]):
         self._limit = limit
         self._what = what
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._running: asyncio.Future[Sequence[Result]] | None = None
+        self._flusher: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
         """``item``'s result, once the group it went in is committed."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
-        if self._running is None:
-            self._start()
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
         return await future
 
-    def _start(self) -> None:
-        group = self._pending[:self._limit]
-        del self._pending[:self._limit]
-        try:
-            # held in self._running until its callback has answered the group
-            self._running = asyncio.ensure_future(  # noqa: RUF006 - it is held, see above
-                self._commit([item for item, _ in group]))
-        except Exception as exc:  # noqa: BLE001 - every waiter gets the failure (BLOCK)
-            self._fail(group, exc)
-            if self._pending:
-                self._start()
-            return
-        self._running.add_done_callback(lambda done: self._finish(group, done))
-
-    def _finish(self, group: list[tuple[Item, asyncio.Future[Result]]],
-                done: asyncio.Future[Sequence[Result]]) -> None:
-        self._running = None
-        if self._pending:
-            self._start()  # the next group goes before this one's callers resume
-        if done.cancelled():
-            self._fail(group, StoreError(f"{self._what}: cancelled; not known to be counted"))
-            return
-        exc = done.exception()
-        results = done.result() if exc is None else ()
-        if exc is None and len(results) != len(group):
-            exc = StoreError(f"{self._what}: {len(results)} answers for {len(group)} "
+    async def _answers(self, items: list[Item]) -> Sequence[Result]:
+        results = await self._commit(items)
+        if len(results) != len(items):
+            raise StoreError(f"{self._what}: {len(results)} answers for {len(items)} "
                              "reservations; none is trusted")
-        if exc is not None:
-            self._fail(group, exc)
-            return
-        for (_, future), result in zip(group, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        return results
+
+    async def _flush(self) -> None:
+        while self._pending:
+            group = self._pending[:self._limit]
+            del self._pending[:self._limit]
+            try:
+                results = await self._answers([item for item, _ in group])
+            except BaseException as exc:  # every waiter gets the failure (BLOCK)
+                self._fail(group, exc)
+                if not isinstance(exc, Exception):  # cancelled: fail the rest too, stop
+                    self._fail(self._pending, exc)
+                    self._pending.clear()
+                    raise
+                continue
+            for (_, future), result in zip(group, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     def _fail(self, group: list[tuple[Item, asyncio.Future[Result]]],
               exc: BaseException) -> None:
