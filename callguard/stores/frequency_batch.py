@@ -10,7 +10,7 @@ reservations in arrival order, each seeing the ones before it, so a group decide
 what the same reservations made one by one would (two checks of one number in one group:
 the second sees the first).
 
-The first reservation of an idle node goes at once (no timer: an idle node adds no
+The first reservation of an idle node goes at the loop's next turn (no timer: an idle node adds no
 latency); a group holds at most ``limit`` reservations, so one script or transaction stays
 short. A group that fails fails every reservation in it (StoreError: the gate BLOCKs).
 """
