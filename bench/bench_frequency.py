@@ -12,9 +12,11 @@ replaced by a no-op (the decision alone); ``--record`` writes it as the shipped
 configuration does (``[log] durability = "group"``): the whole path a front waits for.
 
 - Redis: a real redis-server (AOF, appendfsync always, as the shipped compose file) on
-  loopback; records and counts in it. The cap adds ONE round trip (one EVALSHA) per
-  decision, counted here from the server's ``commandstats`` (commands a client sent; the
-  script's own ZREMRANGEBYSCORE/ZCOUNT/ZADD/PEXPIRE run inside the server).
+  loopback; records and counts in it. The cap adds at most ONE round trip per decision:
+  the reservations in flight on the node go together in one EVALSHA (group commit), so
+  the commands added per decision, counted here from the server's ``commandstats``
+  (commands a client sent; the script's own ZREMRANGEBYSCORE/ZCOUNT/ZADD/PEXPIRE run
+  inside the server), are one divided by the mean group.
 - embedded: records and counts in SQLite; the reservation is one ``BEGIN IMMEDIATE``
   transaction with ``synchronous=FULL`` in a worker thread; reservations in flight together
   share one transaction and one fsync (group commit).
@@ -59,7 +61,7 @@ async def _no_record(_decision: object) -> None:
 
 def without_cap(settings):
     """The same settings with the Florida cap rule removed (nothing else changed)."""
-    doc = tomllib.loads((ROOT / "config" / "jurisdictions" / "us-fl.toml").read_text())
+    doc = tomllib.loads((ROOT / "callguard" / "data" / "jurisdictions" / "us-fl.toml").read_text())
     doc["rules"] = [r for r in doc["rules"] if r["kind"] != "call-frequency"]
     doc["interpretations"] = []
     packs = {**settings.packs, "us-fl": pack_from_mapping(doc, origin="bench")}

@@ -1,15 +1,24 @@
 """Call-frequency counts in Redis: one sorted set per number and subject, every node's.
 
 Key ``callguard:freq:{<hash>}:<subject>`` (the hash tag keeps every subject of one number in
-one cluster slot, so one script may touch them all); members are one random token per
-counted call, scored by the call's instant in milliseconds. The check-and-reserve is ONE
-Lua script — one round trip, atomic against every other node: drop calls older than the
-retention, count each claim's window, and only when every claim is under its cap add the
-call to every subject and set the expiry to the retention (the longest window of any
-loaded rule, so a shorter rule's call never trims a longer rule's count).
+one cluster slot); members are one random token per counted call, scored by the call's
+instant in milliseconds. The check-and-reserve is a Lua script — atomic against every
+other node: drop calls older than the retention, count each claim's window, and only when
+every claim is under its cap add the call to every subject and set the expiry to the
+retention (the longest window of any loaded rule, so a shorter rule's call never trims a
+longer rule's count).
+
+One script carries every reservation a node has in flight (group commit,
+``callguard.stores.frequency_batch``): Redis runs a script whole, so the group is as atomic
+as one reservation, and each reservation in it sees the ones before it. Every decision is
+still in exactly one EVALSHA (one round trip), and a group is answered only after the
+server's AOF fsync (``appendfsync always``) — one fsync per group instead of one per call.
+A group spans many numbers, so its keys span cluster slots: like the record store, counts
+need one primary (with replicas), not a Redis Cluster.
 
 A count that could be lost (the record store's durability guard, shared: a Redis that
-stopped fsyncing or lost its data) refuses the reservation (StoreError): BLOCK.
+stopped fsyncing or lost its data) refuses the reservation (StoreError): BLOCK, as does a
+script that fails or a Redis that does not answer — for every reservation of the group.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ from __future__ import annotations
 import inspect
 import secrets
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis import asyncio as aioredis
@@ -24,33 +34,60 @@ from redis.exceptions import RedisError
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
+from callguard.stores.frequency_batch import GroupCommit
 
 __all__ = ["RedisFrequency"]
 
-# KEYS: the distinct subject keys. ARGV: trim bound (ms: this and older go), retention
-# (ms), member, the call's instant (ms), then per claim: key index, window start (ms,
-# exclusive), cap. Returns {refused claim (1-based) or 0, count per claim...}.
+# KEYS: the distinct subject keys of the group. ARGV, per reservation in turn: trim bound
+# (ms: this and older go), retention (ms), member, the call's instant (ms), the number of
+# its keys and their indexes in KEYS, the number of its claims and, per claim: key index,
+# window start (ms, exclusive), cap. Returns per reservation {refused claim (1-based) or
+# 0, count per claim...}: what the same reservations made one by one would answer.
 _RESERVE_SCRIPT = """
-local trim, keep, member, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-for _, key in ipairs(KEYS) do
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', trim)
-end
-local result = {0}
-for c = 1, (#ARGV - 4) / 3 do
-  local base = 4 + (c - 1) * 3
-  local key = KEYS[tonumber(ARGV[base + 1])]
-  local count = redis.call('ZCOUNT', key, '(' .. ARGV[base + 2], '+inf')
-  result[c + 1] = count
-  if result[1] == 0 and count >= tonumber(ARGV[base + 3]) then result[1] = c end
-end
-if result[1] == 0 then
-  for _, key in ipairs(KEYS) do
-    redis.call('ZADD', key, now, member)
-    redis.call('PEXPIRE', key, keep)
+local results = {}
+local i = 1
+while i <= #ARGV do
+  local trim, keep, member, now = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local keys = {}
+  for k = 1, tonumber(ARGV[i + 4]) do keys[k] = KEYS[tonumber(ARGV[i + 4 + k])] end
+  i = i + 5 + #keys
+  for _, key in ipairs(keys) do
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', trim)
   end
+  local result = {0}
+  for c = 1, tonumber(ARGV[i]) do
+    local base = i + 1 + (c - 1) * 3
+    local count = redis.call('ZCOUNT', KEYS[tonumber(ARGV[base])], '(' .. ARGV[base + 1],
+                             '+inf')
+    result[c + 1] = count
+    if result[1] == 0 and count >= tonumber(ARGV[base + 2]) then result[1] = c end
+  end
+  i = i + 1 + (#result - 1) * 3
+  if result[1] == 0 then
+    for _, key in ipairs(keys) do
+      redis.call('ZADD', key, now, member)
+      redis.call('PEXPIRE', key, keep)
+    end
+  end
+  results[#results + 1] = result
 end
-return result
+return results
 """
+
+# Reservations in one script at most: the server runs nothing else while a script runs.
+GROUP_LIMIT = 256
+
+
+@dataclass(frozen=True, slots=True)
+class _Reservation:
+    """One call's claims, ready for the script (keys named, instants in ms)."""
+
+    keys: tuple[str, ...]
+    claims: tuple[FrequencyClaim, ...]
+    key_of_claim: tuple[int, ...]  # index into keys, per claim
+    trim: int
+    keep: int
+    now: int
 
 
 def _wall() -> datetime:
@@ -62,24 +99,28 @@ def _ms(at: datetime) -> int:
 
 
 class RedisFrequency:
-    """The check-and-reserve as one script per call."""
+    """The check-and-reserve: one script per group of reservations in flight."""
 
     def __init__(self, client: aioredis.Redis, hasher: Callable[[str], str], *,
                  retention_s: int, refusing: Callable[[], str | None] = lambda: None,
-                 clock: Callable[[], datetime] = _wall) -> None:
+                 clock: Callable[[], datetime] = _wall, group_limit: int = GROUP_LIMIT
+                 ) -> None:
         self._client = client
         self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         self._refusing = refusing
         self._script = client.register_script(_RESERVE_SCRIPT)
+        self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
+            self._commit, limit=group_limit, what="call-frequency counts (Redis)")
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
                       at: datetime) -> FrequencyResult:
-        """One EVALSHA; StoreError when Redis does not answer or cannot be trusted."""
+        """In the next script (one EVALSHA for the group); StoreError when Redis does not
+        answer or cannot be trusted."""
         if not claims:
             return FrequencyResult((), (), None)
         self._guard()
@@ -88,10 +129,21 @@ class RedisFrequency:
         now = _ms(at)
         keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
         trim = min(now, _ms(self._clock())) - keep
-        args: list[str | int] = [trim, keep, secrets.token_hex(8), now]
-        for claim in claims:
-            args += [subjects.index(claim.subject) + 1, now - claim.window_s * 1000, claim.cap]
-        command = self._script(keys=[self._key(digest, s) for s in subjects], args=args)
+        return await self._group.submit(_Reservation(
+            keys=tuple(self._key(digest, s) for s in subjects), claims=tuple(claims),
+            key_of_claim=tuple(subjects.index(c.subject) for c in claims),
+            trim=trim, keep=keep, now=now))
+
+    async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
+        keys: dict[str, int] = {}  # key -> its 1-based index in KEYS
+        args: list[str | int] = []
+        for r in group:
+            index = [keys.setdefault(k, len(keys) + 1) for k in r.keys]
+            args += [r.trim, r.keep, secrets.token_hex(8), r.now, len(index), *index,
+                     len(r.claims)]
+            for claim, k in zip(r.claims, r.key_of_claim, strict=True):
+                args += [index[k], r.now - claim.window_s * 1000, claim.cap]
+        command = self._script(keys=list(keys), args=args)
         try:
             raw = await command
         except (RedisError, OSError) as exc:
@@ -100,9 +152,7 @@ class RedisFrequency:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "was not counted") from None
         self._guard()
-        refused = int(raw[0])
-        return FrequencyResult(tuple(claims), tuple(int(n) for n in raw[1:]),
-                               refused - 1 if refused else None)
+        return [_result(r, answer) for r, answer in zip(group, raw, strict=True)]
 
     def _guard(self) -> None:
         reason = self._refusing()
@@ -112,3 +162,9 @@ class RedisFrequency:
     async def aclose(self) -> None:
         """Close the client."""
         await self._client.aclose()
+
+
+def _result(reservation: _Reservation, answer: Sequence[int]) -> FrequencyResult:
+    refused = int(answer[0])
+    return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[1:]),
+                           refused - 1 if refused else None)
