@@ -37,6 +37,16 @@ def cli(data_dir, *args, env=None):
     return result
 
 
+def import_lists(root):
+    """Both lists (national, ut-state) holding 8015550199, published today, by the CLI."""
+    listing = root / "list.txt"
+    listing.write_text("8015550199\n")
+    today = datetime.now(UTC).date().isoformat()
+    for name in ("national", "ut-state"):
+        assert cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
+                   "--covers", "all").returncode == 0
+
+
 def one_line(text):
     """Messages as one line (a terminal may fold them; the words must be there)."""
     return " ".join(text.split())
@@ -46,12 +56,7 @@ def one_line(text):
 def node(tmp_path_factory):
     """Both lists published today, an ALLOW and a BLOCK decided, a log to read."""
     root = tmp_path_factory.mktemp("ux")
-    listing = root / "list.txt"
-    listing.write_text("8015550199\n")
-    today = datetime.now(UTC).date().isoformat()
-    for name in ("national", "ut-state"):
-        assert cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
-                   "--covers", "all").returncode == 0
+    import_lists(root)
     blocked = json.loads(cli(root, "check", "8015550199", "--campaign", "ut-solar-manual",
                              "--at", AT, "--json").stdout)
     assert any(o["rule"] == HB45 for o in blocked["outcomes"]), blocked["outcomes"]

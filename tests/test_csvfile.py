@@ -13,7 +13,7 @@ import pytest
 
 from callguard.csvfile import decode, decoded_lines, read_csv, sniff_delimiter
 from callguard.errors import UsageError
-from tests.test_cli_ux import cli
+from tests.test_cli_ux import cli, import_lists
 from tests.test_http import AT
 
 NAME = "José Peña"
@@ -96,12 +96,7 @@ class TestDelimiter:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory):
     root = tmp_path_factory.mktemp("csv")
-    listing = root / "list.txt"
-    listing.write_text("8015550199\n")
-    today = datetime.now(UTC).date().isoformat()
-    for name in ("national", "ut-state"):
-        assert cli(root, "dnc", "import", str(listing), "--list", name, "--published", today,
-                   "--covers", "all").returncode == 0
+    import_lists(root)
     return root
 
 

@@ -16,7 +16,7 @@ from callguard.policy.frequency import FrequencyClaim
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.redis.frequency import RedisFrequency
-from tests.test_frequency import CLAIM, HASH, NOON
+from tests.test_frequency import CLAIM, HASH, NOON, assert_every_allow_counted
 
 OTHER = FrequencyClaim("us-x:cap", "campaign:roofing", 3600, 1)
 
@@ -127,12 +127,7 @@ class TestRedisKilled:
         assert failures == 16
         assert granted
         server.start()
-        client = redis.Redis.from_url(server.url)
-        for number, count in granted.items():
-            key = f"callguard:freq:{{{HASH(number)}}}:{CLAIM.subject}"
-            assert client.zcard(key) >= count, number
-            assert count <= CLAIM.cap
-        client.close()
+        assert_every_allow_counted(server.url, granted)
 
 
 class TestEmbeddedGroups:

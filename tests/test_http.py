@@ -58,6 +58,20 @@ def _lists(data: Path, published) -> None:
         write_version(data, name, listed, published=published, area_codes=None, source="t")
 
 
+def wait_healthy(port: int, process: subprocess.Popen) -> None:
+    """Until ``serve`` answers /healthz (30 s); else kill it and fail with its stderr."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if http(port, "/healthz", token=None)[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    assert process.stderr is not None
+    pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
+
+
 def http(port: int, path: str, body: dict | None = None, *, token: str | None = TOKEN):
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
                                      data=json.dumps(body).encode() if body is not None else None,
@@ -102,16 +116,7 @@ def node(tmp_path_factory):
     process = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(config),
                                 "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if http(port, "/healthz", token=None)[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.1)
-    else:
-        process.kill()
-        pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
+    wait_healthy(port, process)
     SERVE_SETUP.update(config=config, env=env, agi=agi, sip=sip)
     yield port
     process.terminate()

@@ -27,7 +27,7 @@ from callguard.stores.list_files import ParsedList
 from tests.conftest import ROOT
 from tests.redis_server import free_port
 from tests.test_fastagi import SlowRecords
-from tests.test_http import http
+from tests.test_http import wait_healthy
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -202,15 +202,7 @@ def test_schemathesis_conformance_against_a_served_node(tmp_path):
                                 "serve"], env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if http(port, "/healthz", token=None)[0] == 200:
-                    break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail(f"serve did not start: {process.stderr.read().decode()[-2000:]}")
+        wait_healthy(port, process)
         st = Path(sys.executable).with_name("st")
         result = subprocess.run(
             [str(st), "run", f"http://127.0.0.1:{port}/openapi.json", "-H",
