@@ -109,6 +109,18 @@ class TestPurge:
         again = cli("purge", "--yes", "--json", config_path=path)
         assert orjson.loads(again.stdout)["file"]["removed"] == 0
 
+    def test_redis_down_destroys_nothing_and_says_so(self, old_log, monkeypatch):
+        """--stream with no Redis: the files are not purged without the stream (the purge
+        record would go unwritten), and the admin reads why, not an internal error."""
+        path, log, _, _, _ = old_log
+        before = _tree(log.parent)
+        monkeypatch.setenv("CALLGUARD_REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
+        result = cli("purge", "--stream", "--yes", config_path=path)
+        assert result.returncode == 3
+        assert "Redis is unreachable" in result.stderr
+        assert "internal error" not in result.stderr
+        assert _tree(log.parent) == before
+
     def test_unknown_file_is_a_usage_error(self, old_log, tmp_path):
         path, _, _, _, _ = old_log
         result = cli("purge", "--yes", "--file", str(tmp_path / "nope.jsonl"),

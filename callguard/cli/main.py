@@ -99,7 +99,19 @@ def main() -> None:
         err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
+        if _redis_unreachable(exc):
+            err_console.print(f"[red]error:[/red] Redis is unreachable ({escape(str(exc))}). "
+                              "Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the "
+                              "server runs, then run the command again.", highlight=False)
+            sys.exit(EXIT_INTERNAL)
         # escape: messages name sections like "[ami]", which rich would read as markup
         err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: "
                           f"{escape(str(exc))}")
         sys.exit(EXIT_INTERNAL)
+
+
+def _redis_unreachable(exc: BaseException) -> bool:
+    """A command that needs Redis met none: say so plainly, not as an internal error."""
+    redis_exceptions = sys.modules.get("redis.exceptions")  # imported only if Redis was used
+    return redis_exceptions is not None and isinstance(
+        exc, (redis_exceptions.ConnectionError, redis_exceptions.TimeoutError))

@@ -50,6 +50,9 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     destroy = yes and not dry_run
     cutoff = datetime.now(UTC) - timedelta(days=keep)
     path = file_path or log_path(settings)
+    with_stream = stream if stream is not None else settings.log.redis_stream
+    if with_stream and destroy:  # nothing is destroyed unless every place can be purged
+        run(_trim(state, cutoff, dry_run=True))
     outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
                                "destroyed": destroy}
     if path is not None and log_exists(path):
@@ -60,7 +63,7 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
         outcome["archive"] = {"path": str(archive.root), "days_deleted": days,
                               "removed": rows}
-    if stream if stream is not None else settings.log.redis_stream:
+    if with_stream:
         outcome["stream"] = {"key": settings.log.stream_key,
                              "removed": run(_trim(state, cutoff, dry_run=not destroy))}
     if destroy:
