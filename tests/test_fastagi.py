@@ -147,6 +147,25 @@ class TestContract:
         assert result.variables[c.VAR_VERDICT] == "BLOCK"
         assert result.variables[c.VAR_RULE] == rule
 
+    @pytest.mark.parametrize("spelled", [
+        "801 555 0123", "(801) 555-0123", "801-555-0123", "tel:+18015550123",
+        "sip:8015550123@elsewhere.example", "".join(chr(0xFF10 + int(d)) for d in "8015550123"),
+        "8015550123&PJSIP/other/8015550124",
+    ])
+    async def test_what_dial_would_not_dial_as_checked_is_blocked(self, node, spelled):
+        """The dialplan dials ARG1 as given (Dial(${CALLGUARD_TRUNK}/${ARG1})): a spelling
+        the parser reads as an allowed number but Dial() would send elsewhere, or not at all
+        as checked, is BLOCKed and recorded so; plain digits with a leading + still pass."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, [spelled, UT])
+        assert result.variables[c.VAR_VERDICT] == "BLOCK", result.variables
+        assert result.variables[c.VAR_RULE] == "callguard:number-not-dialable"
+        assert "0123" not in result.variables[c.VAR_REASON]
+        record = compliance_records(node)[-1]
+        assert (record["verdict"], record["decision_id"]) == (
+            "BLOCK", result.variables[c.VAR_DECISION_ID])
+        plain = await agi_session(node.port, c.ROUTE_CHECK, ["+18015550123", UT])
+        assert plain.variables[c.VAR_VERDICT] == "ALLOW", plain.variables
+
     async def test_unknown_route_blocks(self, node):
         """A URL with another script gets an explicit BLOCK."""
         result = await agi_session(node.port, "something-else", ["8015550123", UT])

@@ -34,7 +34,7 @@ from callguard.fronts.fastagi.wire import (
 from callguard.gate import TIME_BUDGET, CheckRequest, Gate
 from callguard.numbers.redact import redact_digits
 from callguard.policy import refusal
-from callguard.policy.core import FAIL_CLOSED
+from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
 __all__ = ["FastAgiServer", "FastAgiSettings"]
 
@@ -187,11 +187,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
         request = self._request(headers)
-        if refused is not None:
+        dial = not_dialable(request.number) if refused is None and request.number else None
+        if refused is not None or dial is not None:
             self.stats.counts["bad_request"] += 1
+            rule, why = (BAD_REQUEST_RULE, refused) if dial is None else (NOT_DIALABLE, dial)
             decision = await self.gate.refuse(request, refusal(
-                BAD_REQUEST_RULE, FAIL_CLOSED, f"{refused}; call not placed"),
-                started=time.perf_counter())
+                rule, FAIL_CLOSED, f"{why}; call not placed"), started=time.perf_counter())
             self.stats.counts["block"] += 1
             return self._variables(decision)
         # The gate owns the budget: past it the decision is a recorded BLOCK, so the
@@ -245,6 +246,22 @@ class FastAgiServer(Application):  # type: ignore[misc]
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }
+
+
+def not_dialable(number: str) -> str | None:
+    """Why ``number`` cannot be dialled as the number callguard checks, or None.
+
+    The shipped dialplan dials ARG1 exactly as given (``Dial(${CALLGUARD_TRUNK}/${ARG1})``),
+    while the number parser reads through spelling (spaces, other digit scripts, ``tel:``,
+    a SIP URI's user part). So an ALLOW is given only to a plain ASCII digit string with an
+    optional leading ``+``: what Asterisk dials is then what was checked, and a URI naming
+    another host, or characters Dial() reads as syntax, never reach the trunk.
+    """
+    body = number[1:] if number.startswith("+") else number
+    if body.isascii() and body.isdigit():
+        return None
+    return ("ARG1 is dialled as given, so it must be ASCII digits with an optional "
+            "leading + (what is dialled must be what was checked)")
 
 
 def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
