@@ -225,6 +225,28 @@ class Policy:
         outcomes.extend(plan.skipped)
         return self._verdict(plan, facts, tuple(outcomes))
 
+    def resume(self, plan: Plan, facts: Facts, pending: NeedFacts) -> Verdict | NeedFacts:
+        """The next round after ``pending``, once the gate fetched what it asked for.
+
+        When it asked only for a reservation (``RESERVING``: asked for last, once every
+        other rule allowed the call and nothing else was missing), only the rules that
+        waited for it are judged; the others' outcomes are ``pending.partial`` as they
+        stand. The verdict is the one ``decide(plan, facts, pending.partial)`` gives, without
+        a second pass over every rule (issue 18: that pass was most of what a cap cost
+        besides the store).
+        """
+        if not pending.kinds <= RESERVING or len(pending.partial) != len(plan.rules):
+            return self.decide(plan, facts, pending.partial)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        outcomes: list[Outcome] = []
+        for rule, done in zip(plan.rules, pending.partial, strict=True):
+            judged = rule.evaluate(ctx) if done is None else done
+            if isinstance(judged, NeedFacts):  # not what it asked for: a full round
+                return self.decide(plan, facts, pending.partial)
+            outcomes.append(judged)
+        outcomes.extend(plan.skipped)
+        return self._verdict(plan, facts, tuple(outcomes))
+
     @staticmethod
     def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:
         blocks = [o for o in outcomes if o.status is Status.BLOCK]
