@@ -3,8 +3,10 @@
 The gate first asks for a ``Plan`` (which packs apply, which rules run, which
 lists and record kinds they need), gathers those facts, then calls ``decide``.
 A rule that would block unless a record exempts the call answers ``NeedFacts``;
-the gate fetches those and calls ``decide`` again. So a manual call inside hours
-to an unlisted number never reads a consent or relationship record.
+the gate fetches those and calls ``resume`` (the rules that already judged are not run
+again). So a manual call inside hours to an unlisted number never reads a consent or
+relationship record. A call-frequency reservation is asked for last, alone; after it only
+the cap rules are judged.
 
 Which packs: every statute pack (``kind = "statute"``) applies to every call in its
 scope, whatever the campaign lists — a campaign cannot leave enacted law out. A
