@@ -20,6 +20,10 @@ configuration does (``[log] durability = "group"``): the whole path a front wait
 - embedded: records and counts in SQLite; the reservation is one ``BEGIN IMMEDIATE``
   transaction with ``synchronous=FULL`` in a worker thread; reservations in flight together
   share one transaction and one fsync (group commit).
+
+``--instant-store`` replaces the frequency store by one that grants every reservation at
+once and keeps nothing: what is left of the cap's cost is the policy and gate path alone
+(claims, the reserving round, the rule's judgement), apart from the store and its fsync.
 """
 
 from __future__ import annotations
@@ -40,8 +44,10 @@ from pathlib import Path
 import redis
 
 from callguard.config import load_settings
+from callguard.facts.frequency import FREQUENCY
 from callguard.gate import CheckRequest
 from callguard.policy import pack_from_mapping
+from callguard.policy.frequency import FrequencyResult
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
@@ -59,6 +65,13 @@ async def _no_record(_decision: object) -> None:
     return None
 
 
+class InstantStore:
+    """Grants every reservation at once and keeps nothing (``--instant-store``)."""
+
+    async def reserve(self, _e164, claims, _at) -> FrequencyResult:
+        return FrequencyResult(tuple(claims), tuple(0 for _ in claims), None)
+
+
 def without_cap(settings):
     """The same settings with the Florida cap rule removed (nothing else changed)."""
     doc = tomllib.loads((ROOT / "callguard" / "data" / "jurisdictions" / "us-fl.toml").read_text())
@@ -68,13 +81,15 @@ def without_cap(settings):
     return dataclasses.replace(settings, packs=packs)
 
 
-async def rate(settings, numbers: list[str], concurrency: int, *, record: bool
-               ) -> tuple[float, int]:
+async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
+               instant: bool = False) -> tuple[float, int]:
     """Decisions per second, and the run's decisions that were not ALLOW."""
     runtime = open_runtime(settings)
     await runtime.start()
     if not record:
         runtime.gate._record = _no_record  # noqa: SLF001 - the decision alone
+    if instant:
+        runtime.gate._stores[FREQUENCY] = InstantStore()  # noqa: SLF001 - no store
     queue = list(numbers)
     refused = 0
 
@@ -113,6 +128,9 @@ def main() -> None:
     parser.add_argument("--record", action="store_true",
                         help="write the compliance record too (the [log] durability of the "
                              "shipped config, group): the whole decision path")
+    parser.add_argument("--instant-store", action="store_true",
+                        help="a frequency store that grants at once and keeps nothing: the "
+                             "cap's cost in the policy and gate alone")
     args = parser.parse_args()
     rng = random.Random(18)
     work = Path(tempfile.mkdtemp(prefix="bench-frequency-"))
@@ -145,7 +163,8 @@ def main() -> None:
                                f"{rng.randint(0, 9999):04d}" for _ in range(args.decisions)]
                     before = round_trips(server.url)
                     per_s, refused = asyncio.run(rate(settings, numbers, args.concurrency,
-                                                        record=args.record))
+                                                        record=args.record,
+                                                        instant=args.instant_store))
                     if refused:
                         raise SystemExit(f"{backend}/{label}: {refused} decisions were not "
                                          "ALLOW; the bench measures ALLOWs")
@@ -157,7 +176,8 @@ def main() -> None:
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
         print(f"{args.decisions} decisions x {args.runs} runs, concurrency "
               f"{args.concurrency}, interleaved, compliance record "
-              f"{'written (group)' if args.record else 'not written'}\n")
+              f"{'written (group)' if args.record else 'not written'}"
+              f"{', instant frequency store' if args.instant_store else ''}\n")
         print(f"{'configuration':<22}{'median/s':>10}{'min':>9}{'max':>9}"
               f"{'Redis round trips/decision':>28}")
         for key, values in results.items():

@@ -48,7 +48,6 @@ from callguard.policy import (
     Facts,
     ListCheck,
     NeedFacts,
-    Outcome,
     Plan,
     Policy,
     Verdict,
@@ -283,13 +282,16 @@ class Gate:
             # reassigned data's disconnect date included (callguard.stores.attributes).
             lists[name] = list_check(name, self._lists.snapshot(name), number)
         facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch)
-        partial: tuple[Outcome | None, ...] = ()
-        for _ in range(_MAX_ROUNDS):
-            result = self._policy.decide(plan, facts, partial)
+        result = self._policy.decide(plan, facts)
+        for _ in range(_MAX_ROUNDS - 1):
             if not isinstance(result, NeedFacts):
                 return result
-            partial = result.partial
             facts = await self._fetch(plan, facts, result.kinds - facts.fetched)
+            # After a reservation (asked for last) only the rules that waited for it are
+            # judged again: ``Policy.resume``.
+            result = self._policy.resume(plan, facts, result)
+        if not isinstance(result, NeedFacts):
+            return result
         raise CallguardError("policy kept asking for facts; refusing to decide")
 
     async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind]) -> Facts:

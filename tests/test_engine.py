@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+import pytest
+
 from callguard.policy import (
     CallAttempt,
     ConsentKind,
@@ -47,6 +49,43 @@ def test_second_round_with_partial_equals_a_full_round():
     assert resumed == fresh
     assert resumed.allowed
 
+
+
+@pytest.mark.parametrize("earlier", [0, 2, 3, 5])
+def test_resume_after_the_reservation_equals_a_full_round(earlier):
+    """Issue 18: after the reservation only the cap rule is judged again, and the verdict
+    is the one a full round gives: same outcomes, deciding rule, citation and sentence,
+    whether the store counted the call (0, 2 before) or refused it (3, 5 before)."""
+    from dataclasses import replace
+
+    from callguard.policy import RESERVING, Campaign
+    from callguard.policy.frequency import Ledger
+    from callguard.policy.rules import frequency_claims
+
+    policy = Policy(PACKS, PolicySettings())
+    campaign = Campaign(id="fl", solicitor="acme", caller_id="+13055550100",
+                        default_mode=DialingMode.MANUAL, origin_state="FL", packs=())
+    at = datetime(2026, 7, 22, 16, 0, tzinfo=UTC)
+    attempt = CallAttempt(PARSER.parse("3055550123"), campaign, DialingMode.MANUAL, at,
+                          None, "fastagi")
+    plan = policy.plan(attempt)
+    lists = {n: ListCheck(n, 1, date(2026, 7, 1), False, True) for n in plan.list_names}
+    facts = Facts(lists=lists, fetched=plan.prefetch)
+    first = policy.decide(plan, facts)
+    assert isinstance(first, NeedFacts)
+    assert first.kinds == RESERVING
+    claims = frequency_claims(plan.rules, attempt)
+    ledger = Ledger({"n": [(c.subject, at) for c in claims for _ in range(earlier)]})
+    reserved = replace(facts, fetched=facts.fetched | RESERVING, values={
+        FactKind.FREQUENCY: ledger.reserve("n", claims, at)})
+    resumed = policy.resume(plan, reserved, first)
+    assert resumed == policy.decide(plan, reserved, first.partial)
+    assert resumed == policy.decide(plan, reserved)
+    assert resumed.allowed is (earlier < 3)
+    if earlier >= 3:
+        assert resumed.deciding is not None
+        assert resumed.deciding.rule_id == "us-fl:501.616(6)(b)"
+        assert "501.616" in resumed.deciding.citation
 
 def test_manual_call_in_hours_needs_no_record_but_the_company_list():
     """Only 64.1200(d)(3)'s list is prefetched for a manual call to an unlisted number."""

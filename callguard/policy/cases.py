@@ -339,7 +339,7 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
         result = policy.decide(plan, case.facts)
         if isinstance(result, NeedFacts) and result.kinds <= RESERVING:
             reserved = _reserve(policy, case, plan)
-            result = policy.decide(plan, reserved, result.partial)
+            result = policy.resume(plan, reserved, result)
     if isinstance(result, NeedFacts):  # every fact kind is fetched: cannot happen
         raise ConfigError(f"{suite.origin}: case {case.name!r} asked for facts {result.kinds}")
     problems: list[str] = []

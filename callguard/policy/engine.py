@@ -3,8 +3,10 @@
 The gate first asks for a ``Plan`` (which packs apply, which rules run, which
 lists and record kinds they need), gathers those facts, then calls ``decide``.
 A rule that would block unless a record exempts the call answers ``NeedFacts``;
-the gate fetches those and calls ``decide`` again. So a manual call inside hours
-to an unlisted number never reads a consent or relationship record.
+the gate fetches those and calls ``resume`` (the rules that already judged are not run
+again). So a manual call inside hours to an unlisted number never reads a consent or
+relationship record. A call-frequency reservation is asked for last, alone; after it only
+the cap rules are judged.
 
 Which packs: every statute pack (``kind = "statute"``) applies to every call in its
 scope, whatever the campaign lists — a campaign cannot leave enacted law out. A
@@ -222,6 +224,28 @@ class Policy:
         if missing:
             return NeedFacts(frozenset(missing), tuple(results))
         outcomes = [o for o in results if o is not None]
+        outcomes.extend(plan.skipped)
+        return self._verdict(plan, facts, tuple(outcomes))
+
+    def resume(self, plan: Plan, facts: Facts, pending: NeedFacts) -> Verdict | NeedFacts:
+        """The next round after ``pending``, once the gate fetched what it asked for.
+
+        When it asked only for a reservation (``RESERVING``: asked for last, once every
+        other rule allowed the call and nothing else was missing), only the rules that
+        waited for it are judged; the others' outcomes are ``pending.partial`` as they
+        stand. The verdict is the one ``decide(plan, facts, pending.partial)`` gives, without
+        a second pass over every rule (issue 18: that pass was most of what a cap cost
+        besides the store).
+        """
+        if not pending.kinds <= RESERVING or len(pending.partial) != len(plan.rules):
+            return self.decide(plan, facts, pending.partial)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        outcomes: list[Outcome] = []
+        for rule, done in zip(plan.rules, pending.partial, strict=True):
+            judged = rule.evaluate(ctx) if done is None else done
+            if isinstance(judged, NeedFacts):  # not what it asked for: a full round
+                return self.decide(plan, facts, pending.partial)
+            outcomes.append(judged)
         outcomes.extend(plan.skipped)
         return self._verdict(plan, facts, tuple(outcomes))
 
