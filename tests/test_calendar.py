@@ -5,7 +5,10 @@ before that date only the days of the period are listed), not computed: (1)(a) f
 moved by (2)(a) Saturday -> preceding Friday and (2)(b) Sunday -> following Monday;
 (1)(b) the Monday days, Thanksgiving, and Juneteenth moved by (2)(c) Tuesday-Friday ->
 preceding Monday and (2)(d) Saturday/Sunday -> following Monday; (1)(c) every Sunday
-(Easter Sunday is a Sunday). Every day of 2025-2030 is checked, through the rest-days rule.
+(Easter Sunday is a Sunday). From 2026-05-06 (1)(b)(iii) adds Good Friday, the Friday
+preceding Easter Sunday; from 2027-01-01 the pack's conservative stand-in for the unread
+text adds Election Day, the first Tuesday after the first Monday in November (see the
+pack's notes). Every day of 2025-2030 is checked, through the rest-days rule.
 """
 
 from __future__ import annotations
@@ -30,14 +33,16 @@ EXPECTED = {
            "05-26", "06-16", "07-04", "07-24", "09-01", "10-13", "11-11", "11-27", "12-25"],
     2026: ["01-01", "01-19", "02-16", "05-25", "06-15", "07-03", "07-24", "09-07", "10-12",
            "11-11", "11-26", "12-25"],
-    2027: ["01-01", "01-18", "02-15", "05-31", "06-21", "07-05", "07-23", "09-06", "10-11",
-           "11-11", "11-25", "12-24", "12-31"],
-    2028: ["01-17", "02-21", "05-29", "06-19", "07-04", "07-24", "09-04", "10-09", "11-10",
-           "11-23", "12-25"],
-    2029: ["01-01", "01-15", "02-19", "05-28", "06-18", "07-04", "07-24", "09-03", "10-08",
-           "11-12", "11-22", "12-25"],
-    2030: ["01-01", "01-21", "02-18", "05-27", "06-17", "07-04", "07-24", "09-02", "10-14",
-           "11-11", "11-28", "12-25"],
+    # Good Friday 2026 (04-03) is before the 2026-05-06 text; Election Day 2026 (11-03)
+    # before the 2027-01-01 one.
+    2027: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-21", "07-05", "07-23", "09-06",
+           "10-11", "11-02", "11-11", "11-25", "12-24", "12-31"],
+    2028: ["01-17", "02-21", "04-14", "05-29", "06-19", "07-04", "07-24", "09-04", "10-09",
+           "11-07", "11-10", "11-23", "12-25"],
+    2029: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-18", "07-04", "07-24", "09-03",
+           "10-08", "11-06", "11-12", "11-22", "12-25"],
+    2030: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-17", "07-04", "07-24", "09-02",
+           "10-14", "11-05", "11-11", "11-28", "12-25"],
 }
 HOLIDAYS = {date(year, int(md[:2]), int(md[3:])) for year, days in EXPECTED.items()
             for md in days}
@@ -111,23 +116,117 @@ def test_easter_matches_dateutil_where_installed():
         assert easter_sunday(year) == easter.easter(year)
 
 
+@pytest.mark.parametrize(("day", "names"), [
+    (date(2026, 4, 3), []),                              # Good Friday 2026: before the text
+    (date(2027, 3, 25), []),                             # the Thursday before
+    (date(2027, 3, 26), ["Good Friday"]),                # Easter Sunday 2027-03-28
+    (date(2027, 3, 27), []),                             # Holy Saturday is no holiday
+    (date(2027, 3, 28), ["Sunday", "Easter Sunday"]),
+    (date(2027, 3, 29), []),                             # no Easter Monday
+    (date(2028, 4, 13), []),
+    (date(2028, 4, 14), ["Good Friday"]),                # Easter Sunday 2028-04-16
+    (date(2028, 4, 15), []),
+])
+def test_good_friday_date_by_date(day, names):
+    """63G-1-301(1)(b)(iii) from 2026-05-06: the Friday preceding Easter Sunday, unmoved."""
+    found = CALENDAR.holidays_on(day)
+    assert found is not None
+    assert [h.name for h in found] == names
+    if "Good Friday" in names:
+        assert "63G-1-301(1)(b)(iii)" in found[0].citation
+        assert "subject to (6)" in found[0].citation  # the unread condition is in the reason
+        assert found[0].moved_from is None
+
+
+@pytest.mark.parametrize(("day", "names"), [
+    (date(2026, 11, 3), []),                             # before the 2027-01-01 text
+    (date(2027, 11, 1), []),                             # the first Monday itself
+    (date(2027, 11, 2), ["Election Day"]),
+    (date(2027, 11, 3), []),
+    (date(2028, 11, 6), []),
+    (date(2028, 11, 7), ["Election Day"]),               # 1 November 2028 is a Wednesday
+    (date(2028, 11, 8), []),
+    (date(2033, 11, 1), []),                             # a Tuesday, but before any Monday
+    (date(2033, 11, 8), ["Election Day"]),
+])
+def test_election_day_date_by_date(day, names):
+    """The first Tuesday after the first Monday in November: never 1 November."""
+    found = CALENDAR.holidays_on(day)
+    assert found is not None
+    assert [h.name for h in found] == names
+    if names:
+        assert "H.B. 104" in found[0].citation
+        assert "not found enacted" in found[0].citation
+
+
+def test_the_versions_and_their_dates():
+    """Which text is in force when; the stand-in from 2027-01-01 is open-ended."""
+    assert [(v.effective_from, v.effective_until) for v in CALENDAR.versions] == [
+        (date(2025, 1, 1), date(2025, 5, 7)), (date(2025, 5, 7), date(2026, 5, 6)),
+        (date(2026, 5, 6), date(2027, 1, 1)), (date(2027, 1, 1), None)]
+    assert CALENDAR.version_on(date(2026, 5, 5)).effective_from == date(2025, 5, 7)
+    assert CALENDAR.version_on(date(2026, 5, 6)).effective_from == date(2026, 5, 6)
+    assert CALENDAR.version_on(date(2027, 1, 1)).effective_from == date(2027, 1, 1)
+    (presidents,) = CALENDAR.holidays_on(date(2027, 2, 15)) or ()
+    assert presidents.name == "Presidents' Day"
+    (washington,) = CALENDAR.holidays_on(date(2026, 2, 16)) or ()
+    assert washington.name == "Washington and Lincoln Day"
+
+
 def test_a_later_text_is_one_more_version():
-    """An amendment (here: Good Friday from 2026-05-06, for the test only) is a data change."""
+    """An amendment (here, for the test only: a text from 2028-01-01 without Election Day)
+    is a data change: one more version, the one before it ending the day it begins."""
     doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
     calendar = doc["calendars"][0]
     current = calendar["versions"][-1]
-    current["effective_until"] = date(2026, 5, 6)
+    current["effective_until"] = date(2028, 1, 1)
     later = copy.deepcopy(current)
     del later["effective_until"]
-    later["effective_from"] = date(2026, 5, 6)
+    later["effective_from"] = date(2028, 1, 1)
     later["source"] = "test-only version"
-    later["days"].append({"name": "Good Friday", "citation": "test", "easter": -2})
+    later["days"] = [d for d in later["days"] if d["name"] != "Election Day"]
     calendar["versions"].append(later)
-    pack = pack_from_mapping(doc)
-    amended = pack.calendars["us-ut:legal-holidays"]
-    assert not amended.holidays_on(date(2026, 4, 3))  # Good Friday 2026: before the text
-    assert [h.name for h in amended.holidays_on(date(2027, 3, 26)) or ()] == ["Good Friday"]
-    assert not CALENDAR.holidays_on(date(2027, 3, 26))  # the shipped text has no Good Friday
+    amended = pack_from_mapping(doc).calendars["us-ut:legal-holidays"]
+    assert [h.name for h in amended.holidays_on(date(2027, 11, 2)) or ()] == ["Election Day"]
+    assert not amended.holidays_on(date(2028, 11, 7))
+    assert [h.name for h in CALENDAR.holidays_on(date(2028, 11, 7)) or ()] == ["Election Day"]
+
+
+def _first_day(doc: dict, name: str) -> dict:
+    return next(d for d in doc["calendars"][0]["versions"][-1]["days"] if d["name"] == name)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"easter_offset": -2}, "unknown key 'easter_offset' in a calendar day"),
+    ({"days_afterr": 1}, "unknown key 'days_afterr' in a calendar day"),
+    ({"days_after": 0}, "days_after"),
+    ({"days_after": 7}, "days_after"),
+    ({"days_after": "1"}, "days_after"),
+])
+def test_a_mistyped_or_out_of_range_day_key_is_refused(change, message):
+    """The day keys are closed: a misspelt key or a bad days_after never loads."""
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    _first_day(doc, "Election Day").update(change)
+    with pytest.raises(ConfigError, match=message):
+        pack_from_mapping(doc)
+
+
+@pytest.mark.parametrize("form", [{"date": "11-01"}, {"easter": -2}])
+def test_days_after_only_goes_with_month(form):
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    day = _first_day(doc, "Election Day")
+    for key in ("month", "weekday", "nth"):
+        del day[key]
+    day.update(form)
+    with pytest.raises(ConfigError, match="days_after only go with month"):
+        pack_from_mapping(doc)
+
+
+def test_an_easter_offset_out_of_range_is_refused():
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    _first_day(doc, "Good Friday")["easter"] = -71
+    with pytest.raises(ConfigError, match="easter"):
+        pack_from_mapping(doc)
 
 
 def test_versions_must_not_overlap():
@@ -161,7 +260,9 @@ def test_proclaimed_days_need_a_version_that_provides_for_them():
 def test_no_version_in_force_blocks():
     """A day no text covers: a legal holiday cannot be ruled out (fail closed)."""
     doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
-    doc["calendars"][0]["versions"][-1]["effective_until"] = date(2026, 7, 1)
+    versions = doc["calendars"][0]["versions"]
+    del versions[-1]  # the texts from 2027-01-01: here the one before ends 2026-07-01
+    versions[-1]["effective_until"] = date(2026, 7, 1)
     pack = pack_from_mapping(doc)
     rule = next(r for r in pack.rules if r.rule_id == RULE)
     from tests.test_engine import context_for

@@ -63,7 +63,9 @@ class TestPureWarnings:
 
     def test_a_calendar_ending_without_a_later_version(self):
         doc = ut_doc()
-        doc["calendars"][0]["versions"][-1]["effective_until"] = date(2026, 12, 20)
+        versions = doc["calendars"][0]["versions"]
+        del versions[-1]  # no text from 2027-01-01: the 2026-05-06 one ends 2026-12-20
+        versions[-1]["effective_until"] = date(2026, 12, 20)
         (warning,) = expiry_warnings({"us-ut": pack_from_mapping(doc)}, date(2026, 12, 3), 30)
         assert (warning.kind, warning.name, warning.days_left) == (
             "calendar", "us-ut:legal-holidays", 17)

@@ -2,7 +2,9 @@
 
 Each day of a calendar version is written as the statute writes it — a fixed date
 ("July 24"), the n-th weekday of a month ("the third Monday of January", "the last
-Monday of May"), or a day counted from Easter Sunday — with its citation, and with the
+Monday of May"), a day counted from one ("the first Tuesday after the first Monday in
+November": ``days_after = 1``), or a day counted from Easter Sunday ("the Friday preceding
+Easter Sunday": ``easter = -2``) — with its citation, and with the
 statute's own moving rule when it has one: Utah 63G-1-301(2)(a)-(b) move a Saturday
 holiday to the preceding Friday and a Sunday one to the following Monday, (2)(c)-(d) move
 Juneteenth to a Monday. A moved day replaces the day it moves from ("the preceding Friday
@@ -51,6 +53,8 @@ DAY_KEYS: Mapping[str, Key] = {
     "month": Key("int", low=1, high=12, doc="with weekday and nth"),
     "weekday": Key("str", choices=WEEKDAYS),
     "nth": Key("int", low=-1, high=5, doc="1..5, or -1 for the last; not 0"),
+    "days_after": Key("int", low=1, high=6, doc="with month: this many days after the n-th "
+                      "weekday ('the first Tuesday after the first Monday' = 1)"),
     "easter": Key("int", low=-70, high=70, doc="days after Easter Sunday (0 = Easter)"),
     "moves": _MOVES,
     "moves_citation": Key("str", doc="the subsection that moves the day"),
@@ -127,6 +131,7 @@ class DayRule:
     citation: str
     fixed: tuple[int, int] | None = None  # (month, day)
     nth: tuple[int, int, int] | None = None  # (month, weekday, n)
+    days_after: int = 0  # with nth: days after the n-th weekday
     easter: int | None = None
     moves: tuple[tuple[int, int], ...] = ()  # (weekday, days)
     moves_citation: str = ""
@@ -136,7 +141,7 @@ class DayRule:
         if self.fixed is not None:
             return date(year, *self.fixed)
         if self.nth is not None:
-            return _nth_weekday(year, *self.nth)
+            return _nth_weekday(year, *self.nth) + timedelta(days=self.days_after)
         assert self.easter is not None
         return easter_sunday(year) + timedelta(days=self.easter)
 
@@ -272,6 +277,9 @@ def _day_rule(where: str, raw: Any) -> DayRule:
     if len(forms) != 1:
         raise ConfigError(f"{where}: give exactly one of date = \"MM-DD\", month + weekday + "
                           "nth, or easter = N")
+    stray = [k for k in ("weekday", "nth", "days_after") if k in table and "month" not in table]
+    if stray:
+        raise ConfigError(f"{where}: {', '.join(stray)} only go with month")
     moves = _moves(where, table["moves"]) if "moves" in table else ()
     if moves and "moves_citation" not in table:
         raise ConfigError(f"{where}: moves need moves_citation (the words that move it)")
@@ -289,10 +297,7 @@ def _day_rule(where: str, raw: Any) -> DayRule:
                               "last)")
         return DayRule(name, table["citation"],
                        nth=(table["month"], WEEKDAYS.index(table["weekday"]), table["nth"]),
-                       **common)
-    stray = [k for k in ("weekday", "nth") if k in table]
-    if stray:
-        raise ConfigError(f"{where}: {', '.join(stray)} only go with month")
+                       days_after=table.get("days_after", 0), **common)
     return DayRule(name, table["citation"], easter=table["easter"], **common)
 
 
