@@ -12,12 +12,15 @@ for the very number. ``tests/test_nanp_table.py`` proves the equality for every 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
+from phonenumbers.tzdata import TIMEZONE_DATA
 
-__all__ = ["SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "exchange_info_from_phonenumbers"]
+__all__ = ["SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "area_code_zones",
+           "exchange_info_from_phonenumbers", "with_area_code_zones"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 _NOT_WIRELESS = frozenset({PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE})
@@ -89,3 +92,24 @@ class NanpTable:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+@cache
+def area_code_zones(npa: int) -> tuple[str, ...]:
+    """Every time zone libphonenumber places any exchange of area code ``npa`` in.
+
+    Its zones are per exchange (850-433 Central, 850-222 Eastern), but a number is not
+    where its exchange is: wireless and ported numbers move, and the law asks for the
+    called party's location (47 CFR 64.1200(c)(1); Fla. Stat. 501.059(8)(d) presumes only
+    the area code). So a call must be inside the window in every zone of the area code.
+    """
+    prefix = f"1{npa:03d}"
+    zones = {zone for key, found in TIMEZONE_DATA.items() if key.startswith(prefix)
+             for zone in found}
+    zones.discard(_UNKNOWN_ZONE)
+    return tuple(sorted(zones))
+
+
+def with_area_code_zones(zones: tuple[str, ...], npa: int) -> tuple[str, ...]:
+    """``zones`` (the exchange's first) followed by the area code's other zones."""
+    return zones + tuple(z for z in area_code_zones(npa) if z not in zones)

@@ -25,7 +25,12 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
 from callguard.errors import NumberError
-from callguard.numbers.nanp import GEOGRAPHIC_TYPES, ExchangeInfo, NanpTable
+from callguard.numbers.nanp import (
+    GEOGRAPHIC_TYPES,
+    ExchangeInfo,
+    NanpTable,
+    with_area_code_zones,
+)
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
@@ -115,7 +120,7 @@ def _strip_uri(text: str) -> str:
 class NumberParser:
     """Parses numbers for one site: its dial prefixes and the regions it may call."""
 
-    __slots__ = ("_dial_prefixes", "_regions", "_table")
+    __slots__ = ("_dial_prefixes", "_regions", "_table", "_zones")
 
     def __init__(
         self,
@@ -127,6 +132,7 @@ class NumberParser:
         self._dial_prefixes = tuple(sorted(dial_prefixes, key=len, reverse=True))
         self._regions = regions
         self._table = table if table is not None else NanpTable()
+        self._zones: dict[int, tuple[str, ...]] = {}  # per exchange, area code added
 
     @property
     def regions(self) -> frozenset[str]:
@@ -201,8 +207,13 @@ class NumberParser:
         e164 = "+1" + national
         self._check(info, e164)
         assert info.region is not None
+        zones = info.zones
+        if info.geographic:
+            exchange = value // 10_000
+            zones = self._zones.get(exchange) or self._zones.setdefault(
+                exchange, with_area_code_zones(info.zones, exchange // 1000))
         return NumberInfo(
-            e164, info.region, value, info.zones, info.geographic, info.possibly_wireless
+            e164, info.region, value, zones, info.geographic, info.possibly_wireless
         )
 
     def _check(self, info: ExchangeInfo, e164: str) -> None:
