@@ -187,6 +187,25 @@ class TestFileModes:
         EmbeddedRecords(path).close()
         assert _mode(path) == 0o600
 
+    def test_a_list_import_first_leaves_nothing_readable_by_others(self, tmp_path):
+        """`dnc import` as the first command, under umask 022 (a shell's default): the data
+        dir, the list bitmaps (the seller's licensed copy of the registry), the key — all
+        the service user's alone (main: a 0755 data dir and 0644 bitmaps)."""
+        node = ServeNode(tmp_path)
+        shutil.rmtree(node.data)
+        numbers = tmp_path / "national.txt"
+        numbers.write_text("8015550199\n2125550143\n")
+        old = os.umask(0o022)
+        try:
+            result = node.cli("dnc", "import", "--list", "national", "--published",
+                              datetime.now(UTC).date().isoformat(), str(numbers))
+        finally:
+            os.umask(old)
+        assert result.returncode == 0, result.stderr
+        made = [node.data, *node.data.rglob("*")]
+        assert len(made) > 4, made
+        assert [str(p) for p in made if _mode(p) & 0o077] == []
+
     def test_cli_made_data_dir_is_0700(self, tmp_path):
         """`internal-dnc add` on a fresh data dir: the dir 0700, the store 0600."""
         node = ServeNode(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -86,6 +87,9 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 
 def main() -> None:
     """Entry point: usage errors exit 2, unexpected errors 3 — never a bare traceback."""
+    # Everything callguard writes (lists, records, logs, archive, exports) is the service
+    # user's alone, whatever umask the shell or unit gave: one place, not every mkdir.
+    os.umask(os.umask(0o077) | 0o077)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
