@@ -121,6 +121,17 @@ class TestPurge:
         assert "internal error" not in result.stderr
         assert _tree(log.parent) == before
 
+    @pytest.mark.parametrize("command", [("purge", "--dry-run"), ("purge", "--yes"),
+                                         ("archive",)])
+    def test_a_mistyped_data_dir_is_a_usage_error(self, tmp_path, command):
+        """A cron line with a wrong --data-dir must fail loudly, not answer 'nothing to
+        do' forever (nor create an archive there)."""
+        missing = tmp_path / "no-such-data-dir"
+        result = cli(*command, config_path=config(tmp_path, missing))
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no data directory" in result.stderr
+        assert not missing.exists()
+
     def test_unknown_file_is_a_usage_error(self, old_log, tmp_path):
         path, _, _, _, _ = old_log
         result = cli("purge", "--yes", "--file", str(tmp_path / "nope.jsonl"),

@@ -47,6 +47,9 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         usage_error("--older-than must be a positive number of days")
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")
+    if file_path is None and not settings.data_dir.is_dir():
+        usage_error(f"no data directory at {settings.data_dir}: check --data-dir / "
+                    "CALLGUARD_DATA_DIR (nothing was purged)")
     destroy = yes and not dry_run
     cutoff = datetime.now(UTC) - timedelta(days=keep)
     path = file_path or log_path(settings)
