@@ -284,6 +284,18 @@ class TestHonestAnswers:
         assert empty_dir.returncode == 2
         assert "--data-dir" in empty_dir.stderr
 
+    @pytest.mark.parametrize(("command", "option", "value"), [
+        ("tail", "--front", "bogus"), ("tail", "--event", "bogus"),
+        ("tail", "--decision", "not-an-id"), ("report", "--front", "bogus")])
+    def test_a_filter_that_can_match_nothing_is_a_usage_error(self, mixed_log, command,
+                                                             option, value):
+        """An unknown front or record kind, or a decision id that is no UUID, would print
+        an empty answer that reads as 'nothing happened'."""
+        path, _, _, _ = mixed_log
+        result = cli(command, option, value, config_path=path)
+        assert result.returncode == 2, result.stdout
+        assert option in result.stderr
+
     def test_unknown_campaign_is_a_usage_error_but_a_retired_one_is_not(self, mixed_log):
         path, _, _, _ = mixed_log
         result = cli("tail", "--campaign", "nope", config_path=path)

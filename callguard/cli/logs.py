@@ -83,6 +83,7 @@ class LogQuery:
         number_hash = None
         if options.get("number") is not None:
             number_hash, key_id = self._hash(options["number"])
+        decision_id_or_exit(options.get("decision"))
         since = instant_option("--since", options.get("since"))
         until = instant_option("--until", options.get("until"))
         window_or_exit(since, until)
@@ -152,6 +153,30 @@ class LogQuery:
         known = ", ".join(sorted(configured)) or "none configured"
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
                     f"read; configured campaigns: {known}")
+
+
+# Every front a decision record can name (callguard/data/schemas/decision.json "front").
+FRONTS = ("fastagi", "sip", "http", "cli", "scrub")
+
+
+def record_kinds() -> tuple[str, ...]:
+    """Record kinds: one JSON Schema each, so a new kind is known by adding its schema."""
+    from callguard.resources import record_schemas_dir  # noqa: PLC0415
+
+    return tuple(sorted(p.stem for p in record_schemas_dir().glob("*.json")))
+
+
+def decision_id_or_exit(value: str | None) -> None:
+    """A decision id is a UUID: anything else can match nothing, so it is a usage error."""
+    import uuid  # noqa: PLC0415
+
+    if value is None:
+        return
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        usage_error(f"--decision {value!r} is not a decision id (a UUID such as "
+                    "01a2415c-7c3e-7d2a-9b1e-5f0c3d2e1a40)")
 
 
 def place_or_exit(state: CliState) -> LogPlace:
@@ -225,10 +250,10 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--until", metavar="WHEN"),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),
         click.option("--decision", metavar="ID", help="One decision and its later records."),
-        click.option("--front", help="fastagi, sip, http, cli, scrub, ..."),
+        click.option("--front", type=click.Choice(FRONTS), help="The front asked."),
         click.option("--node", help="The node that wrote the record."),
-        click.option("--event", metavar="KIND",
-                     help="Record kind: decision, record, line-release, violation-risk, ..."),
+        click.option("--event", type=click.Choice(record_kinds()),
+                     help="Record kind (one JSON Schema each)."),
     ]):
         function = option(function)
     return function
@@ -403,7 +428,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @click.option("--campaign")
 @click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]))
 @click.option("--rule", help="Deciding rule id.")
-@click.option("--front", help="fastagi, sip, http, cli, scrub.")
+@click.option("--front", type=click.Choice(FRONTS), help="The front asked (scrubs are not "
+              "calls).")
 @click.option("--node")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--csv", "as_csv", is_flag=True, help="Day x campaign x verdict x rule as CSV.")
