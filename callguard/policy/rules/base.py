@@ -51,8 +51,13 @@ class LocalTime:
     at: datetime
 
     def label(self) -> str:
-        """``08:59 Sun 2026-07-26 America/Denver`` — for reasons a supervisor reads."""
-        return f"{self.at:%H:%M %a %Y-%m-%d} {self.zone}"
+        """``08:59 Sun 2026-07-26 America/Denver`` — for reasons a supervisor reads.
+
+        Seconds are shown when not zero: 20:00:30 is after 8 p.m., and "20:00" would say
+        the call was at the edge the rule allows.
+        """
+        clock = "%H:%M:%S" if self.at.second or self.at.microsecond else "%H:%M"
+        return f"{self.at.strftime(clock)} {self.at:%a %Y-%m-%d} {self.zone}"
 
 
 @dataclass(frozen=True, slots=True)
