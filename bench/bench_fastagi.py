@@ -9,6 +9,14 @@ recorded Asterisk 22.10.1 header block, answers the one command with ``200 resul
 waits for the server to close. Server CPU per session comes from /proc/PID/stat.
 Each server is measured --runs times, interleaved (median and min-max of the CPU ratio);
 --tuning both adds the runs with glibc's malloc tuning off (on is as shipped).
+
+The calls are a dialer's: distinct numbers in a few area codes (Utah's and others), 10 %
+of them on the do-not-call lists (plus a million other listed numbers), each session its
+own linkedid, the Utah manual campaign; callguard's clock starts at a Wednesday 11:00 in
+Denver (bench/serve_at.py), so the calling-hours rules pass whenever the benchmark runs and
+the verdict mix (printed) is about 90 % ALLOW, 10 % BLOCK (listed). Before each measured
+run the server answers one pass over the pool (a node that has run a while; the first call
+of an exchange asks phonenumbers, later ones its memo).
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -25,16 +34,44 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from callguard.resources import demo_list  # noqa: E402
+from callguard.stores.embedded.lists import write_version  # noqa: E402
+from callguard.stores.list_files import ParsedList  # noqa: E402
 from tests.fake_asterisk import header_block  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+AREAS = (801, 385, 435, 212, 415, 303, 702, 602)
+POOL = 5000  # distinct called numbers; session i calls POOL[i % POOL]
+HOLIDAYS = {(1, 1), (6, 19), (7, 4), (7, 24), (11, 11), (12, 25)}
+
+
+def call_instant(today: date) -> datetime:
+    """The next Wednesday (no fixed-date holiday) 11:00 in Denver: inside every window."""
+    day = today + timedelta(days=(2 - today.weekday()) % 7 or 7)
+    while (day.month, day.day) in HOLIDAYS:
+        day += timedelta(days=7)
+    return datetime(day.year, day.month, day.day, 11, tzinfo=ZoneInfo("America/Denver"))
+
+
+def write_lists(data_dir: Path, numbers: list[str], rng: random.Random) -> None:
+    """10 % of the called numbers on the national and Utah lists, plus a million others."""
+    listed = ParsedList()
+    for number in numbers[::10]:
+        value = int(number)
+        listed.by_area.setdefault(value // 10_000_000, []).append(value % 10_000_000)
+    for area in AREAS:
+        listed.by_area.setdefault(area, []).extend(
+            rng.sample(range(2_000_000, 9_999_999), 125_000))
+    for name in ("national", "ut-state"):
+        write_version(data_dir, name, listed, published=datetime.now(UTC).date(),
+                      area_codes=None, source="bench")
 
 
 def free_port() -> int:
@@ -83,7 +120,7 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
     raise RuntimeError(f"server on {port} did not start")
 
 
-def start_callguard(port: int, data_dir: Path, tuning: str,
+def start_callguard(port: int, data_dir: Path, tuning: str, at: datetime,
                     durability: str = "group") -> subprocess.Popen[bytes]:
     config = data_dir / "callguard.toml"
     text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
@@ -96,8 +133,9 @@ def start_callguard(port: int, data_dir: Path, tuning: str,
     config.write_text(text)
     env = {**os.environ, "CALLGUARD_MALLOC_TUNING": tuning}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "callguard", "--config", str(config), "--data-dir",
-         str(data_dir), "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+        [sys.executable, str(ROOT / "bench" / "serve_at.py"), at.isoformat(), "--",
+         "--config", str(config), "--data-dir", str(data_dir), "serve"],
+        cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
         stderr=(err := _stderr_file()))
     proc.stderr_file = err  # type: ignore[attr-defined]
     wait_port(port, proc)
@@ -128,10 +166,17 @@ async def one_session(port: int, block: bytes) -> bool:
         writer.close()
 
 
-async def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
-    block = header_block("callguard", ["8015550123", "ut-solar-manual", "", "bench.1", ""],
-                         port=port)
+def session_blocks(port: int, numbers: list[str], total: int) -> list[bytes]:
+    """One header block per session: the next number of the pool, its own linkedid."""
+    return [header_block("callguard", [numbers[i % len(numbers)], "ut-solar-manual", "",
+                                       f"1764093600.{i}", ""], port=port)
+            for i in range(total)]
+
+
+async def open_loop(port: int, rate: float, seconds: float,
+                    numbers: list[str]) -> dict[str, float]:
     total = int(rate * seconds)
+    blocks = session_blocks(port, numbers, total)
     latencies: list[float] = []
     failures = 0
     start = time.perf_counter() + 0.05
@@ -141,7 +186,7 @@ async def open_loop(port: int, rate: float, seconds: float) -> dict[str, float]:
         scheduled = start + i / rate
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         try:
-            ok = await asyncio.wait_for(one_session(port, block), timeout=5)
+            ok = await asyncio.wait_for(one_session(port, blocks[i]), timeout=5)
         except (OSError, TimeoutError):
             ok = False
         if ok:
@@ -176,11 +221,13 @@ def other_threads_cpu(pid: int) -> float:
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
-            seconds: float) -> dict[str, float]:
-    asyncio.run(open_loop(port, min(rate, 200), 1.0))  # warm-up
+            seconds: float, numbers: list[str]) -> dict[str, float]:
+    # Warm-up: every number of the pool once, as a node that has served for a while has
+    # (its NPA-NXX memo and SQLite pages warm; the calls are counted nowhere).
+    asyncio.run(open_loop(port, rate, len(numbers) / rate, numbers))
     before = cpu_seconds(proc.pid)
     threads = other_threads_cpu(proc.pid)
-    result = asyncio.run(open_loop(port, rate, seconds))
+    result = asyncio.run(open_loop(port, rate, seconds, numbers))
     result["cpu_us_per_session"] = (cpu_seconds(proc.pid) - before) / max(1, result["ok"]) * 1e6
     writer = other_threads_cpu(proc.pid) - threads
     result["writer_us_per_session"] = writer / max(1, result["ok"]) * 1e6
@@ -188,25 +235,29 @@ def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
 
 
 def max_sustained(proc: subprocess.Popen[bytes], port: int, rates: list[int],
-                  seconds: float) -> int:
+                  seconds: float, numbers: list[str]) -> int:
     best = 0
     for rate in rates:
-        r = asyncio.run(open_loop(port, rate, seconds))
+        r = asyncio.run(open_loop(port, rate, seconds, numbers))
         if r["failed"] or r["achieved_per_s"] < 0.95 * rate or r["p99_ms"] > 100:
             break
         best = rate
     return best
 
 
-def verdicts(data_dir: Path) -> tuple[dict[str, int], float]:
-    """Verdicts in the node's compliance log, and its mean bytes per record."""
+def verdicts(data_dir: Path) -> tuple[Counter[str], Counter[str], float]:
+    """Verdicts and deciding rules of BLOCKs in the node's compliance log, and its mean
+    bytes per record."""
     path = data_dir / "compliance.jsonl"
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
+    rules: Counter[str] = Counter()
     lines = path.read_bytes().splitlines() if path.exists() else []
     for line in lines:
-        verdict = json.loads(line).get("verdict", "?")
-        counts[verdict] = counts.get(verdict, 0) + 1
-    return counts, (sum(len(x) + 1 for x in lines) / len(lines) if lines else 0.0)
+        record = json.loads(line)
+        counts[record.get("verdict", "?")] += 1
+        if record.get("verdict") == "BLOCK":
+            rules[str(record.get("rule", "?"))] += 1
+    return counts, rules, (sum(len(x) + 1 for x in lines) / len(lines) if lines else 0.0)
 
 
 def _spread(values: list[float], fmt: str = ".2f") -> str:
@@ -230,12 +281,13 @@ def main() -> None:
     rates = [int(r) for r in args.ramp.split(",") if r]
     tunings = ("on", "off") if args.tuning == "both" else (args.tuning,)
     data_dir = Path(tempfile.mkdtemp(prefix="callguard-bench-agi-"))
-    today = datetime.now(UTC).date().isoformat()
-    for name in ("national", "ut-state"):
-        subprocess.run([sys.executable, "-m", "callguard", "--data-dir", str(data_dir), "dnc",
-                        "import", str(demo_list(name)), "--list", name,
-                        "--published", today, "--covers", "all", "--max-bad-share", "0.5"],
-                       cwd=ROOT, check=True, capture_output=True)
+    rng = random.Random(7)
+    numbers = [f"{rng.choice(AREAS)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+               for _ in range(POOL)]
+    write_lists(data_dir, numbers, rng)
+    at = call_instant(datetime.now(UTC).date())
+    print(f"{POOL} distinct numbers in area codes {AREAS}, 10 % listed; campaign "
+          f"ut-solar-manual; callguard's clock starts at {at.isoformat()}")
     print(f"callguard [log] durability = {args.durability!r}; "
           f"open loop at {args.rate:.0f} sessions/s for {args.seconds:.0f} s, {args.runs} "
           f"interleaved runs per server; ramp {rates} once per server for the highest "
@@ -248,12 +300,12 @@ def main() -> None:
             for name in ("null", "callguard"):
                 port = free_port()
                 proc = (start_null(port, tuning) if name == "null"
-                        else start_callguard(port, data_dir, tuning, args.durability))
+                        else start_callguard(port, data_dir, tuning, at, args.durability))
                 try:
-                    r = measure(proc, port, args.rate, args.seconds)
+                    r = measure(proc, port, args.rate, args.seconds, numbers)
                     if run == 0 and rates:
                         tops[(tuning, name)] = max_sustained(proc, port, rates,
-                                                             min(args.seconds, 3.0))
+                                                             min(args.seconds, 3.0), numbers)
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=10)
@@ -266,8 +318,11 @@ def main() -> None:
                       f"{r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['cpu_us_per_session']:11.0f}"
                       f"   ok={r['ok']:.0f} failed={r['failed']:.0f} (threads but main: "
                       f"{r['writer_us_per_session']:.0f} us/sess)", flush=True)
-    counts, size = verdicts(data_dir)
-    print(f"\ncallguard's records: {counts}, {size:.0f} bytes per record on average")
+    counts, rules, size = verdicts(data_dir)
+    total = max(1, sum(counts.values()))
+    mix = ", ".join(f"{v} {n} ({n / total:.0%})" for v, n in counts.most_common())
+    print(f"\ncallguard's records: {mix}; {size:.0f} bytes per record on average")
+    print(f"  BLOCKs by rule: {dict(rules.most_common(5))}")
     for tuning in tunings:
         null, cg = rows[(tuning, "null")], rows[(tuning, "callguard")]
         ratios = [c["cpu_us_per_session"] / n["cpu_us_per_session"]

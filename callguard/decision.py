@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -27,7 +26,9 @@ def new_decision_id() -> str:
     rand = int.from_bytes(os.urandom(10), "big")
     value = (millis << 80) | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64
     value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
-    return str(uuid.UUID(int=value))
+    # str(uuid.UUID(int=value)) spelled out: a third of its cost, on every decision's path
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         }
 
 
+_EXPECTED_ARGS = {route: frozenset(f"agi_arg_{i}" for i in range(1, count + 1))
+                  for route, count in c.ARG_COUNT.items()}
+
+
 def not_dialable(number: str) -> str | None:
     """Why ``number`` cannot be dialled as the number callguard checks, or None.
 
@@ -266,7 +270,7 @@ def not_dialable(number: str) -> str | None:
 
 def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
     """Why the arguments are not the contract's (more than the route takes), or None."""
-    expected = {f"agi_arg_{i}" for i in range(1, c.ARG_COUNT[route] + 1)}
+    expected = _EXPECTED_ARGS[route]
     extra = sorted(k for k in headers if k.startswith("agi_arg_") and k not in expected)
     if not extra:
         return None
