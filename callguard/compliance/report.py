@@ -91,13 +91,21 @@ class Report:
         return dict(sorted(out.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
+# When a decision is dated: a call (a front that places it) by its instant ``at``; a
+# question about another instant (a scrub, `check --at`) by when it was asked, so that a
+# scrub run today for Monday is in today's report, archived or not (the archive's days are
+# the days records were made, and its purge counts retention from them).
+DECIDED = ("(CASE WHEN front IN ('fastagi', 'sip', 'http') OR logged_delay_us IS NULL "
+           "THEN \"at\" ELSE \"at\" + to_microseconds(logged_delay_us) END)")
+
+
 def _where(query: ReportQuery, column: str) -> tuple[str, list[Any]]:
     clauses, values = [], []
     if query.since is not None:
-        clauses.append(f'"{column}" >= ?')
+        clauses.append(f"{column} >= ?")
         values.append(query.since)
     if query.until is not None:
-        clauses.append(f'"{column}" < ?')
+        clauses.append(f"{column} < ?")
         values.append(query.until)
     for name in ("campaign", "node"):
         if getattr(query, name) is not None:
@@ -110,7 +118,7 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
           query: ReportQuery, *, generated: datetime) -> Report:
     """Run the report's queries over the two relations (SQL text of each)."""
     report = Report(query, generated)
-    where, values = _where(query, "at")
+    where, values = _where(query, DECIDED)
     extra = []
     for name in ("verdict", "rule", "front"):
         if getattr(query, name) is not None:
@@ -119,9 +127,10 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
     if extra:
         where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
     rows = connection.execute(
-        f"SELECT strftime(timezone(?, \"at\"), '%Y-%m-%d') AS d, coalesce(campaign, '?'), "
-        f"coalesce(verdict, '?'), coalesce(rule, ''), coalesce(front, '?'), count(*), "
-        f"epoch_us(min(\"at\")), epoch_us(max(\"at\")) FROM ({decisions}) {where} "
+        f"SELECT strftime(timezone(?, {DECIDED}), '%Y-%m-%d') AS d, "
+        f"coalesce(campaign, '?'), coalesce(verdict, '?'), coalesce(rule, ''), "
+        f"coalesce(front, '?'), count(*), epoch_us(min({DECIDED})), "
+        f"epoch_us(max({DECIDED})) FROM ({decisions}) {where} "
         "GROUP BY ALL",
         [query.tz, *values]).fetchall()
     firsts, lasts = [], []
@@ -157,7 +166,7 @@ def _every_day(report: Report, query: ReportQuery) -> list[str]:
 
 def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQuery,
               report: Report) -> None:
-    where, values = _where(query, "logged_at")
+    where, values = _where(query, '"logged_at"')
     release = ("coalesce(release_ms, TRY_CAST(json_extract_string(body, '$.release_ms') "
                "AS DOUBLE))")
     scope = f"SELECT * FROM ({events}) {where}"

@@ -1,0 +1,44 @@
+"""A question about another instant (`check --at`, a scrub) is dated when it was asked.
+
+Found by a review: a scrub run on Friday for Monday was in the unfiltered report, but
+`report --since MONDAY` answered 0 decisions, and `evidence --from MONDAY` found it before
+`archive` and not after (the archive's days are the days records were made). Calls are
+dated by their instant; the same query answers the same before and after archiving.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from callguard.compliance.segments import stamp_name
+from tests.log_files import cli, config
+
+NUMBER = "8015550123"
+
+
+def _decisions(path, *window: str) -> int:
+    result = cli("report", "--json", *window, config_path=path)
+    assert result.returncode == 0, result.stderr
+    return int(json.loads(result.stdout)["decisions"])
+
+
+def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    now = datetime.now(UTC)
+    later = (now + timedelta(days=7)).replace(hour=18, minute=0, second=0, microsecond=0)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                later.isoformat(), config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    today = ("--since", (now - timedelta(hours=1)).isoformat(),
+             "--until", (now + timedelta(hours=1)).isoformat())
+    that_day = ("--since", later.date().isoformat(),
+                "--until", (later.date() + timedelta(days=1)).isoformat())
+    assert (_decisions(path, *today), _decisions(path, *that_day)) == (1, 0)
+    log = data / "compliance.jsonl"
+    log.rename(stamp_name(log, datetime.now(UTC)))  # closed, as the writer rotates it
+    archived = cli("archive", "--compact-all", "--json", config_path=path)
+    assert archived.returncode == 0, archived.stderr
+    assert json.loads(archived.stdout)["decisions"] == 1
+    assert (_decisions(path, *today), _decisions(path, *that_day)) == (1, 0)
