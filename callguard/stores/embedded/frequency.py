@@ -71,6 +71,29 @@ class EmbeddedFrequency:
             return FrequencyResult((), (), None)
         return await self._group.submit((e164, tuple(claims), at))
 
+    async def count(self, e164: str, claims: Sequence[FrequencyClaim],
+                    at: datetime) -> tuple[int, ...]:
+        """Read only (a scrub): the calls counted per claim in its window; no row written or
+        trimmed, no transaction held. StoreError when the file cannot be read."""
+        if not claims:
+            return ()
+        return await asyncio.to_thread(self.count_sync, e164, tuple(claims), at)
+
+    def count_sync(self, e164: str, claims: tuple[FrequencyClaim, ...],
+                   at: datetime) -> tuple[int, ...]:
+        """``count`` for a synchronous caller."""
+        digest = self._hash(e164)
+        now = int(at.timestamp() * 1000)
+        with self._lock:
+            try:
+                return tuple(int(self._db.execute(
+                    "SELECT count(*) FROM frequency WHERE key = ? AND at_ms > ?",
+                    (f"{digest}:{c.subject}", now - c.window_s * 1000)).fetchone()[0])
+                    for c in claims)
+            except sqlite3.Error as exc:
+                raise StoreError(f"call-frequency counts {self._path}: {exc}; the count "
+                                 "could not be read") from None
+
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         # Not run_in_executor at submit time: starting the thread at once gave groups half
         # as big and twice the fsyncs, for no measured gain (README, "What a call-frequency
