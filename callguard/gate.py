@@ -88,6 +88,7 @@ class CheckRequest:
     # Fact sources in place of the node's for this check, by registered store name (a scrub
     # run's ``ScrubCounts``: its earlier rows held in memory, never stored).
     stores: Mapping[str, object] | None = None
+    places_call: bool = True  # False: a question only (caps read, nothing counted)
 
 
 @dataclass(slots=True)
@@ -268,7 +269,8 @@ class Gate:
                 return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
         if at.tzinfo is None:
             raise UsageError("the call instant must carry a UTC offset")
-        attempt = CallAttempt(number, campaign, mode, at, location, request.front)
+        attempt = CallAttempt(number, campaign, mode, at, location, request.front,
+                              request.places_call)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {})

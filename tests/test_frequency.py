@@ -628,3 +628,21 @@ class TestScrubGate:
         assert "could not be read" in decision.verdict.reason
         if store is not node.frequency:
             await store.aclose()
+
+    async def test_check_at_is_a_question_judged_read_only(self, node):
+        """``callguard check --at`` places no call: judged on the counts, never counted."""
+        from callguard.gate import CheckRequest
+
+        def ask(minutes: int) -> CheckRequest:
+            return CheckRequest("3055550123", "ut-solar-manual", front="cli",
+                                at=NOON + timedelta(minutes=minutes), places_call=False)
+
+        for _ in range(5):
+            decision = await node.gate.check(ask(0))
+            assert decision.allowed, decision.verdict.reason
+            assert "read only, nothing counted" in self.cap_of(decision).reason
+        for minutes in (0, 30, 60):
+            assert (await self.check(node, minutes)).allowed
+        decision = await node.gate.check(ask(90))
+        assert not decision.allowed
+        assert "cli: 3 call(s)" in decision.verdict.reason

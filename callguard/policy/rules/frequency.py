@@ -9,9 +9,10 @@ the store's answer. What counts:
   it was dialled or answered: ALLOW is the one place every front passes, and a call the
   dialer then dropped cannot be told apart from one that rang;
 - calls BLOCKed by any rule are not counted;
-- a front the rule does not count (the scrub, which places no call) is still judged: against
-  the calls already counted, read without reserving (``read_claims``); nothing is counted
-  for it. A scrub run also holds its earlier ALLOWed rows of the same number as tentative
+- a front the rule does not count (the scrub, which places no call), or an asker that places
+  no call on the answer (``places_call``: ``callguard check --at``), is still judged:
+  against the calls already counted, read without reserving (``read_claims``); nothing is
+  counted for it. A scrub run also holds its earlier ALLOWed rows of the same number as tentative
   calls in memory, so a lead file cannot pass a number more often than the cap leaves;
 - the subject: every call of the seller (``seller``), of the campaign (``campaign``), or of
   every campaign naming the same ``subject`` in its configuration (``campaign-subject``;
@@ -78,8 +79,9 @@ class CallFrequency(RuleBase):
         return f"seller:{campaign.solicitor}"
 
     def counts(self, attempt: CallAttempt) -> bool:
-        """Whether an ALLOW of this call is counted (its front places the call)."""
-        return attempt.front is None or attempt.front in self.fronts
+        """Whether an ALLOW of this call is counted: a call is placed on it, through a front
+        the rule counts."""
+        return attempt.places_call and (attempt.front is None or attempt.front in self.fronts)
 
     def claim(self, attempt: CallAttempt) -> FrequencyClaim:
         """What this call claims: reserved when its front is counted, else only read."""
