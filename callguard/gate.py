@@ -85,6 +85,10 @@ class CheckRequest:
     linkedid: str | None = None
     front: str = "cli"
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
+    # Fact sources in place of the node's for this check, by registered store name (a scrub
+    # run's ``ScrubCounts``: its earlier rows held in memory, never stored).
+    stores: Mapping[str, object] | None = None
+    places_call: bool = True  # False: a question only (caps read, nothing counted)
 
 
 @dataclass(slots=True)
@@ -265,28 +269,29 @@ class Gate:
                 return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
         if at.tzinfo is None:
             raise UsageError("the call instant must carry a UTC offset")
-        attempt = CallAttempt(number, campaign, mode, at, location, request.front)
+        attempt = CallAttempt(number, campaign, mode, at, location, request.front,
+                              request.places_call)
         plan = self._policy.plan(attempt)
         try:
-            return await self._run(plan)
+            return await self._run(plan, request.stores or {})
         except StoreError as exc:
             return refusal(STORE_UNAVAILABLE, FAIL_CLOSED, str(exc), packs=plan.packs)
         except CallguardError as exc:
             return refusal(INTERNAL_ERROR, FAIL_CLOSED, str(exc), packs=plan.packs)
 
-    async def _run(self, plan: Plan) -> Verdict:
+    async def _run(self, plan: Plan, stores: Mapping[str, object]) -> Verdict:
         number = plan.attempt.number
         lists: dict[str, ListCheck | None] = {}
         for name in plan.list_names:
             # issue 18 (attribute lists): one fetch for do-not-call and attribute lists,
             # reassigned data's disconnect date included (callguard.stores.attributes).
             lists[name] = list_check(name, self._lists.snapshot(name), number)
-        facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch)
+        facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch, stores)
         result = self._policy.decide(plan, facts)
         for _ in range(_MAX_ROUNDS - 1):
             if not isinstance(result, NeedFacts):
                 return result
-            facts = await self._fetch(plan, facts, result.kinds - facts.fetched)
+            facts = await self._fetch(plan, facts, result.kinds - facts.fetched, stores)
             # After a reservation (asked for last) only the rules that waited for it are
             # judged again: ``Policy.resume``.
             result = self._policy.resume(plan, facts, result)
@@ -294,7 +299,9 @@ class Gate:
             return result
         raise CallguardError("policy kept asking for facts; refusing to decide")
 
-    async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind]) -> Facts:
+    async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
+                     stores: Mapping[str, object]) -> Facts:
         if not kinds:
             return facts
-        return await fetch_facts({**self._stores, RECORDS: self._records}, plan, facts, kinds)
+        return await fetch_facts({**self._stores, **stores, RECORDS: self._records}, plan,
+                                 facts, kinds)

@@ -316,6 +316,54 @@ class TestScrub:
         assert "malformed line 6" in result.stderr
         assert "BLOCK" in result.stderr
 
+    def test_one_number_four_times_writes_three_callable_rows(self, tmp_path):
+        """Fla. Stat. 501.616(6)(b): a lead file listing one Florida number four times under
+        a cap of three: three rows ALLOW, the fourth BLOCKs citing the cap as a scrub row,
+        and --only callable holds the number three times; the record explains the cap as
+        PASS / BLOCK, and nothing was counted (a live check is still allowed)."""
+        import csv
+        root = tmp_path / "data"
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        for name in ("national", "ut-state", "fl-state"):
+            cli("dnc", "import", str(listing), "--list", name, "--published", today,
+                "--covers", "all", data_dir=root, check=True)
+        leads = tmp_path / "leads.csv"
+        leads.write_text("name,phone\nA,305-555-0123\nB,(305) 555-0123\nC,+13055550123\n"
+                         "D,3055550123\nE,3055550124\n")
+        at = weekday_at(11).isoformat()
+        full, callable_ = tmp_path / "full.csv", tmp_path / "callable.csv"
+        for out, extra in ((full, ()), (callable_, ("--only", "callable"))):
+            result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", at,
+                         "--output", str(out), *extra, data_dir=root)
+            assert result.returncode == 0, result.stderr
+        rows = list(csv.DictReader(full.open()))
+        assert [r["callguard_verdict"] for r in rows] == ["ALLOW"] * 3 + ["BLOCK", "ALLOW"]
+        assert rows[3]["callguard_rule"] == "us-fl:501.616(6)(b)"
+        assert "scrub" in rows[3]["callguard_reason"]
+        assert "earlier rows of this file" in rows[3]["callguard_reason"]
+        assert [r["name"] for r in csv.DictReader(callable_.open())] == ["A", "B", "C", "E"]
+        for row, status in ((rows[0], "pass"), (rows[3], "block")):
+            shown = cli("explain", row["callguard_decision_id"], "--json", data_dir=root)
+            assert shown.returncode == 0, shown.stderr
+            cap = [r for p in json.loads(shown.stdout)["packs"] for r in p["rules"]
+                   if r["rule"] == "us-fl:501.616(6)(b)"]
+            assert [r["status"] for r in cap] == [status], cap
+        assert "earlier rows of this file" in cap[0]["reason"]
+        live = cli("check", "3055550123", "--campaign", "ut-solar-manual", "--at", at,
+                   data_dir=root)
+        assert live.returncode == ALLOW, live.stdout
+        late = cli("check", "3055550123", "--campaign", "ut-solar-manual", "--at",
+                   weekday_at(20).isoformat(), "--json", data_dir=root)  # 22:00 in Miami
+        assert late.returncode == BLOCK, late.stdout
+        shown = cli("explain", json.loads(late.stdout)["decision_id"], "--json",
+                    data_dir=root)
+        cap = [r for p in json.loads(shown.stdout)["packs"] for r in p["rules"]
+               if r["rule"] == "us-fl:501.616(6)(b)"]
+        assert [(r["status"], r["reason"]) for r in cap] == [
+            ("not-applicable", "not counted: another rule blocks the call")]
+
     def test_missing_number_column_is_a_usage_error(self, data_dir, tmp_path):
         """The admin is told which columns exist and how to name the right one."""
         leads = tmp_path / "leads.csv"

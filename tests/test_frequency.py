@@ -34,7 +34,7 @@ from callguard.policy import (
     pack_from_mapping,
 )
 from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
-from callguard.policy.rules import frequency_claims
+from callguard.policy.rules import frequency_claims, read_claims
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.redis.frequency import RedisFrequency
 from tests.conftest import PACKS, PACKS_DIR, PARSER
@@ -66,8 +66,9 @@ def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
         partial = result.partial
         values = dict(facts.values)
         if result.kinds & RESERVING:
-            values[FactKind.FREQUENCY] = ledger.reserve(
-                attempt.number.e164, frequency_claims(plan.rules, attempt), attempt.at)
+            values[FactKind.FREQUENCY] = ledger.judge(
+                attempt.number.e164, frequency_claims(plan.rules, attempt),
+                read_claims(plan.rules, attempt), attempt.at)
         facts = replace(facts, fetched=facts.fetched | result.kinds, values=values)
         result = policy.decide(plan, facts, partial)
     return result, asked
@@ -127,13 +128,26 @@ class TestPolicy:
         assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
         assert ledger.calls == {}
 
-    def test_the_scrub_front_is_not_counted(self):
-        """A scrub places no call: the cap is not applied and nothing is counted."""
+    def test_the_scrub_front_is_judged_but_not_counted(self):
+        """A scrub places no call: nothing is counted, but the cap is judged on the calls
+        already counted (PASS before, BLOCK after three), never "not applicable"."""
         policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
         for _ in range(5):
             verdict, _asked = decide(policy, ledger, attempt(NOON, front="scrub"))
             assert verdict.allowed, verdict.reason
+            cap = next(o for o in verdict.outcomes if o.rule_id == CAP_RULE)
+            assert cap.status is Status.PASS, cap.reason
+            assert "read only, nothing counted" in cap.reason
         assert ledger.calls == {}
+        for hour in range(3):
+            assert decide(policy, ledger, attempt(NOON + timedelta(hours=hour)))[0].allowed
+        verdict, _ = decide(policy, ledger, attempt(NOON + timedelta(hours=4), front="scrub"))
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == CAP_RULE
+        assert "3 call(s)" in verdict.deciding.reason
+        assert "already counted in 24 hours" in verdict.deciding.reason
+        assert len(ledger.calls["+13055550123"]) == 3
 
     def test_every_campaign_of_the_seller_shares_the_count(self):
         """Default reading: one subject per seller, across campaigns and caller IDs."""
@@ -491,3 +505,144 @@ class TestGate:
         assert not decision.allowed
         assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
         await runtime.gate._stores["frequency"].aclose()
+
+
+class TestReadOnlyCount:
+    """``count``: the read-only count of both backends, same keys, nothing written."""
+
+    @pytest.fixture(params=["embedded", "redis"])
+    async def store(self, request, tmp_path, shared_redis):
+        if request.param == "redis":
+            node = redis_node(shared_redis.url)
+            await node._client.flushall()
+        else:
+            node = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400)
+        yield node
+        await node.aclose()
+
+    async def test_count_agrees_with_the_reference_and_writes_nothing(self, store):
+        """After calls at 0, 1 and 2 hours: the count at each instant is judge_claims',
+        and counting a hundred times does not stop the cap granting its third call."""
+        ledger = Ledger()
+        for hour in (0, 1):
+            at = NOON + timedelta(hours=hour)
+            assert (await store.reserve("+13055550123", [CLAIM], at)).granted
+            ledger.reserve("+13055550123", [CLAIM], at)
+        for minutes in (0, 59, 61, 24 * 60, 24 * 60 + 59, 24 * 60 + 61, 26 * 60):
+            at = NOON + timedelta(minutes=minutes)
+            expected = judge_claims([CLAIM], ledger.calls["+13055550123"], at).counts
+            assert await store.count("+13055550123", [CLAIM], at) == expected, minutes
+        for _ in range(100):
+            assert await store.count("+13055550123", [CLAIM], NOON) == (2,)
+        assert await store.count("+13055550124", [CLAIM], NOON) == (0,)
+        assert (await store.reserve("+13055550123", [CLAIM], NOON)).granted
+        assert not (await store.reserve("+13055550123", [CLAIM], NOON)).granted
+
+
+class TestScrubGate:
+    """The scrub front through the real gate on both backends: judged read-only against the
+    calls counted, its own rows tentative, nothing written."""
+
+    runtime = TestGate.runtime
+    check = TestGate.check
+
+    @pytest.fixture(params=["embedded", "redis"])
+    async def node(self, request, runtime, shared_redis):
+        if request.param == "redis":
+            redis = redis_node(shared_redis.url)
+            await redis._client.flushall()
+            runtime.gate._stores["frequency"] = redis
+            runtime.frequency, embedded = redis, runtime.frequency
+            yield runtime
+            runtime.frequency = embedded
+            await redis.aclose()
+        else:
+            yield runtime
+
+    async def scrub(self, rt, counts, minutes: int, number: str = "3055550123"):
+        from callguard.facts.frequency import FREQUENCY
+        from callguard.gate import CheckRequest
+
+        return await rt.gate.check(CheckRequest(number, "ut-solar-manual",
+                                                at=NOON + timedelta(minutes=minutes),
+                                                front="scrub", stores={FREQUENCY: counts}))
+
+    @staticmethod
+    def cap_of(decision):
+        return next(o for o in decision.verdict.outcomes if o.rule_id == CAP_RULE)
+
+    async def test_a_scrub_after_three_counted_calls_blocks_the_number(self, node):
+        """Fla. Stat. 501.616(6)(b): three calls counted, the scrub row BLOCKs citing it."""
+        from callguard.facts.frequency import ScrubCounts
+
+        first = await self.scrub(node, ScrubCounts(node.frequency), 0)
+        assert first.allowed, first.verdict.reason
+        assert self.cap_of(first).status is Status.PASS
+        for minutes in (0, 30, 60):
+            assert (await self.check(node, minutes)).allowed
+        decision = await self.scrub(node, ScrubCounts(node.frequency), 90)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+        assert "scrub: 3 call(s)" in decision.verdict.reason
+        assert "already counted in 24 hours" in decision.verdict.reason
+        assert self.cap_of(decision).status is Status.BLOCK
+
+    async def test_one_number_four_times_allows_exactly_three_rows(self, node):
+        """Rows of one number count against each other; the fourth BLOCKs as a scrub row."""
+        from callguard.facts.frequency import ScrubCounts
+
+        counts = ScrubCounts(node.frequency)
+        decisions = [await self.scrub(node, counts, 0) for _ in range(4)]
+        assert [d.allowed for d in decisions] == [True, True, True, False]
+        assert decisions[3].verdict.deciding.rule_id == CAP_RULE
+        assert "earlier rows of this file take the remaining calls" in \
+            decisions[3].verdict.reason
+        other = await self.scrub(node, counts, 0, number="3055550124")
+        assert other.allowed, "another number has its own count"
+
+    async def test_a_scrub_writes_no_count(self, node):
+        """After a scrub of the number four times, live calls still get their three."""
+        from callguard.facts.frequency import ScrubCounts
+
+        counts = ScrubCounts(node.frequency)
+        for _ in range(4):
+            await self.scrub(node, counts, 0)
+        for minutes in (0, 30, 60):
+            decision = await self.check(node, minutes)
+            assert decision.allowed, decision.verdict.reason
+        assert not (await self.check(node, 90)).allowed
+
+    async def test_a_count_that_cannot_be_read_blocks(self, node):
+        """The store does not answer: the scrub row BLOCKs with the reason (fail closed)."""
+        from callguard.facts.frequency import ScrubCounts
+        from tests.redis_server import free_port
+
+        store = node.frequency
+        if isinstance(store, EmbeddedFrequency):
+            store._db.close()
+        else:
+            store = redis_node(f"redis://127.0.0.1:{free_port()}")  # nobody listens
+        decision = await self.scrub(node, ScrubCounts(store), 0)
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
+        assert "could not be read" in decision.verdict.reason
+        if store is not node.frequency:
+            await store.aclose()
+
+    async def test_check_at_is_a_question_judged_read_only(self, node):
+        """``callguard check --at`` places no call: judged on the counts, never counted."""
+        from callguard.gate import CheckRequest
+
+        def ask(minutes: int) -> CheckRequest:
+            return CheckRequest("3055550123", "ut-solar-manual", front="cli",
+                                at=NOON + timedelta(minutes=minutes), places_call=False)
+
+        for _ in range(5):
+            decision = await node.gate.check(ask(0))
+            assert decision.allowed, decision.verdict.reason
+            assert "read only, nothing counted" in self.cap_of(decision).reason
+        for minutes in (0, 30, 60):
+            assert (await self.check(node, minutes)).allowed
+        decision = await node.gate.check(ask(90))
+        assert not decision.allowed
+        assert "cli: 3 call(s)" in decision.verdict.reason

@@ -38,7 +38,10 @@ __all__ = ["check"]
 @click.pass_obj
 def check(state: CliState, number: str, campaign: str, mode: str | None, at_text: str | None,
           zone: str | None, postal_code: str | None, as_json: bool) -> None:
-    """Decide whether NUMBER may be called now (exit 0 ALLOW, 1 BLOCK, 2 usage, 3 error)."""
+    """Decide whether NUMBER may be called now (exit 0 ALLOW, 1 BLOCK, 2 usage, 3 error).
+
+    Without --at an ALLOW counts as a call against call-frequency caps (the operator asks
+    before dialling); with --at it is a question about that instant, judged read-only."""
     if zone and postal_code:
         usage_error("give --tz or --postal-code, not both")
     at = parse_instant(at_text) if at_text else None
@@ -46,8 +49,11 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
     if zone or postal_code:
         _location_or_exit(state, "--tz" if zone else "--postal-code", zone or postal_code)
     runtime = state.runtime()
+    # With --at the operator asks about another instant: no call is placed on this answer,
+    # so call-frequency caps are judged on the calls counted and nothing is counted.
     request = CheckRequest(number=number, campaign=campaign, mode=mode, at=at,
-                           location=zone or postal_code, front="cli")
+                           location=zone or postal_code, front="cli",
+                           places_call=at is None)
 
     async def decide() -> Decision:
         await runtime.start()

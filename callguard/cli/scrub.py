@@ -8,6 +8,11 @@ The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, com
 semicolon or tab); the output keeps the input's delimiter and byte-order mark, in UTF-8.
 ``--only callable`` writes the ALLOW rows alone (a file to load into a dialer),
 ``--only suppressed`` the BLOCK rows; the summary always counts every row.
+
+A scrub places no call, so it reserves no call-frequency count; the caps are still judged,
+read-only, against the calls already counted, and the run holds its own ALLOWed rows as
+tentative calls (``ScrubCounts``): rows of one number are decided in file order, and only
+as many pass as the cap leaves.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import csv
 import io
 import sys
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,7 +47,8 @@ from callguard.cli.render import print_json
 from callguard.csvfile import CsvTable, read_csv
 from callguard.decision import Decision
 from callguard.errors import UsageError
-from callguard.gate import CheckRequest
+from callguard.facts.frequency import FREQUENCY, ScrubCounts
+from callguard.gate import CheckRequest, Gate
 from callguard.policy import DialingMode
 
 __all__ = ["lists_read", "scrub"]
@@ -68,6 +74,34 @@ def _write_row(writer: Any, header: list[str], row: list[str], decision: Decisio
     padded = (row + [""] * len(header))[:len(header)]
     writer.writerow([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
                      decision.decision_id, lists_read(decision)])
+
+
+def _turns(window: list[list[str]], number_index: int) -> list[list[int]]:
+    """Row indexes of ``window`` in turns: turn k holds each number's k-th row, so rows of
+    one number are decided one after another, in file order (each sees the ones before it
+    as tentative calls), and rows of different numbers together."""
+    turns: list[list[int]] = []
+    seen: Counter[str] = Counter()
+    for index, row in enumerate(window):
+        digits = "".join(ch for ch in (row[number_index] if number_index < len(row) else "")
+                         if ch.isdigit())
+        key = digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
+        turn = seen[key]
+        seen[key] += 1
+        if turn == len(turns):
+            turns.append([])
+        turns[turn].append(index)
+    return turns
+
+
+async def _decide(gate: Gate, window: list[list[str]], number_index: int,
+                  request: Callable[[list[str]], CheckRequest]) -> list[Decision]:
+    """Every row of ``window``, a turn at a time (``_turns``), in the window's order."""
+    decisions: dict[int, Decision] = {}
+    for turn in _turns(window, number_index):
+        decided = await asyncio.gather(*(gate.check(request(window[i])) for i in turn))
+        decisions.update(zip(turn, decided, strict=True))
+    return [decisions[i] for i in range(len(window))]
 
 
 def lists_read(decision: Decision) -> str:
@@ -149,20 +183,23 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                 writer = csv.writer(out, delimiter=table.delimiter)
                 writer.writerow([*header, *ADDED])
                 task = progress.add_task("scrub", total=len(rows))
+                # No frequency store: the caps' facts are unfetched and the gate BLOCKs.
+                stores = ({FREQUENCY: ScrubCounts(runtime.frequency)}
+                          if runtime.frequency is not None else None)
 
                 def request(row: list[str]) -> CheckRequest:
                     number = row[number_index] if number_index < len(row) else ""
                     location = (row[location_index] if location_index is not None
                                 and location_index < len(row) else None)
                     return CheckRequest(number=number, campaign=campaign, mode=mode, at=at,
-                                        location=location or None, front="scrub")
+                                        location=location or None, front="scrub",
+                                        stores=stores)
 
                 # Rows are decided _WINDOW at a time: their compliance records share one
                 # write (and one fdatasync under [log] durability = "group").
                 for first in range(0, len(rows), _WINDOW):
                     window = rows[first:first + _WINDOW]
-                    decisions = await asyncio.gather(
-                        *(runtime.gate.check(request(row)) for row in window))
+                    decisions = await _decide(runtime.gate, window, number_index, request)
                     lines = table.line_numbers[first:first + _WINDOW]
                     for line, row, decision in zip(lines, window, decisions, strict=True):
                         if len(row) != len(header):

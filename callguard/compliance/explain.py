@@ -21,6 +21,8 @@ from typing import Any
 from callguard.errors import CallguardError
 from callguard.policy import DialingMode, Pack, call_date_at
 from callguard.policy.packs import combine_obligations
+from callguard.policy.rules import CallFrequency
+from callguard.policy.rules.base import Rule
 from callguard.policy.zones import local_times
 
 __all__ = ["ExplainError", "Explanation", "PackExplained", "RuleExplained", "explain"]
@@ -132,12 +134,23 @@ def _rules(pack: Pack, letters: str, mode: DialingMode | None,
             raise ExplainError(f"pack {pack.id}: unknown outcome letter {letter!r}")
         reason = reasons.get(rule.rule_id)
         if letter == "-":
-            modes = ", ".join(sorted(m.value for m in rule.modes))
-            reason = f"covers {modes} calls only" + (f", not {mode.value}" if mode else "")
+            reason = _not_applicable(rule, mode)
         sentence = pack.sentences[index] if index < len(pack.sentences) else ""
         rules.append(RuleExplained(rule.rule_id, rule.citation, status, sentence, reason,
                                    rule.version))
     return tuple(rules)
+
+
+def _not_applicable(rule: Rule, mode: DialingMode | None) -> str:
+    """Why a rule the record marks not applicable was: the record carries no reason for it,
+    so the mode sentence only where the mode is the reason (a frequency cap covering the
+    call's mode is not applicable only when another rule blocked before it was counted)."""
+    if mode is not None and mode in rule.modes:
+        if isinstance(rule, CallFrequency):
+            return "not counted: another rule blocks the call"
+        return f"not applicable to this {mode.value} call"
+    modes = ", ".join(sorted(m.value for m in rule.modes))
+    return f"covers {modes} calls only" + (f", not {mode.value}" if mode else "")
 
 
 def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation:

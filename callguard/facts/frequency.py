@@ -1,26 +1,99 @@
-"""Call-frequency caps as a fact: the atomic check-and-reserve of every claim of the call."""
+"""Call-frequency caps as a fact: the atomic check-and-reserve of every claim of the call,
+and the read-only count for a front that places no call (the scrub).
+
+A front a rule does not count is still judged by it: its claims are read (``count``), never
+reserved. A scrub run passes a ``ScrubCounts`` in place of the node's store: it reads the
+same counts and adds the run's earlier ALLOWed rows of the same number as tentative calls,
+held in memory for the run only — a lead file listing one number four times under a cap of
+three gets three ALLOWs, and nothing is written for any of them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import datetime
 
 from callguard.facts.registry import register_fact
 from callguard.policy import FactKind, Facts, Plan
-from callguard.policy.rules import frequency_claims
+from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger
+from callguard.policy.rules import frequency_claims, read_claims
 from callguard.stores.interfaces import FrequencyStore
 
-__all__ = ["FREQUENCY"]
+__all__ = ["FREQUENCY", "ScrubCounts", "judge"]
 
 FREQUENCY = "frequency"  # the store name: the node's FrequencyStore
 
 
+class ScrubCounts:
+    """The node's counts as one scrub run sees them: read-only, plus the run's own ALLOWed
+    rows as tentative calls (in memory; never stored, gone with the run)."""
+
+    def __init__(self, store: FrequencyStore) -> None:
+        self._store = store
+        self._rows = Ledger()
+
+    async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
+                      at: datetime) -> FrequencyResult:
+        """A rule that counts the scrub front (``fronts`` names it) reserves for real."""
+        return await self._store.reserve(e164, claims, at)
+
+    async def count(self, e164: str, claims: Sequence[FrequencyClaim],
+                    at: datetime) -> tuple[int, ...]:
+        """The store's counts alone (the tentative ones are ``tentative``)."""
+        return await self._store.count(e164, claims, at)
+
+    def tentative(self, e164: str, claims: Sequence[FrequencyClaim],
+                  at: datetime) -> tuple[int, ...]:
+        """Earlier ALLOWed rows of this run per claim, in its window."""
+        return tuple(_in_window(self._rows, e164, claim, at) for claim in claims)
+
+    def take(self, e164: str, claims: Sequence[FrequencyClaim], at: datetime) -> None:
+        """This row is ALLOWed: later rows of the number count it as a call."""
+        history = self._rows.calls.setdefault(e164, [])
+        history.extend((subject, at) for subject in dict.fromkeys(c.subject for c in claims))
+
+    async def aclose(self) -> None:
+        """Nothing of its own to close (the node closes its store)."""
+
+
+def _in_window(ledger: Ledger, e164: str, claim: FrequencyClaim, at: datetime) -> int:
+    since = at.timestamp() - claim.window_s
+    return sum(1 for subject, when in ledger.calls.get(e164, ())
+               if subject == claim.subject and when.timestamp() > since)
+
+
+async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyClaim],
+                read: Sequence[FrequencyClaim], at: datetime) -> FrequencyResult:
+    """The read claims judged on the counts read (plus a scrub run's tentative rows); only
+    when they all hold are the counted claims reserved. StoreError when a count cannot be
+    read (the gate BLOCKs: fail closed)."""
+    if not read:
+        return await store.reserve(e164, counted, at)
+    stored = await store.count(e164, read, at)
+    run = store if isinstance(store, ScrubCounts) else None
+    earlier = run.tentative(e164, read, at) if run is not None else (0,) * len(read)
+    totals = tuple(s + t for s, t in zip(stored, earlier, strict=True))
+    over = next((i for i, (c, n) in enumerate(zip(read, totals, strict=True))
+                 if n >= c.cap), None)
+    if over is not None:
+        return FrequencyResult(tuple(read), totals, over, earlier)
+    reserved = (await store.reserve(e164, counted, at) if counted
+                else FrequencyResult((), (), None))
+    refused = None if reserved.refused is None else len(read) + reserved.refused
+    if refused is None and run is not None:
+        run.take(e164, read, at)  # the scrub decides rows of one number one after another
+    return FrequencyResult((*read, *reserved.claims), (*totals, *reserved.counts), refused,
+                           (*earlier, *(0,) * len(reserved.claims)))
+
+
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)
 async def reserve(store: FrequencyStore, plan: Plan, facts: Facts) -> Facts:
-    """Check every cap and count the call when all hold (StoreError: nothing counted, or
-    not known to be; the gate BLOCKs either way)."""
+    """Check every cap and count the call when all hold; for a front a rule does not count,
+    read its count instead (StoreError: nothing counted, or not known to be; the gate BLOCKs
+    either way)."""
     attempt = plan.attempt
-    claims = frequency_claims(plan.rules, attempt)
-    result = await store.reserve(attempt.number.e164, claims, attempt.at)
+    result = await judge(store, attempt.number.e164, frequency_claims(plan.rules, attempt),
+                         read_claims(plan.rules, attempt), attempt.at)
     values: Mapping[FactKind, object] = {**facts.values, FactKind.FREQUENCY: result}
     return replace(facts, values=values)

@@ -45,7 +45,7 @@ from callguard.policy.model import (
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
 from callguard.policy.packs import Pack, pack_from_mapping
-from callguard.policy.rules import CallFrequency, frequency_claims
+from callguard.policy.rules import CallFrequency, frequency_claims, read_claims
 from callguard.policy.schema import Key, check_table
 
 __all__ = ["CaseResult", "CaseSuite", "StatuteCase", "load_suite", "run_case"]
@@ -363,7 +363,7 @@ def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
     history = [(subject, call.at) for call in case.earlier
                for subject in dict.fromkeys(r.subject_of(call) for r in rules)]
     ledger = Ledger({"case": history})
-    result = ledger.reserve("case", frequency_claims(plan.rules, case.attempt),
-                            case.attempt.at)
+    result = ledger.judge("case", frequency_claims(plan.rules, case.attempt),
+                          read_claims(plan.rules, case.attempt), case.attempt.at)
     return replace(case.facts, fetched=case.facts.fetched | RESERVING,
                    values={**case.facts.values, FactKind.FREQUENCY: result})

@@ -49,11 +49,21 @@ class FrequencyResult:
     claims: tuple[FrequencyClaim, ...]
     counts: tuple[int, ...]
     refused: int | None  # index into claims, or None: the call is counted
+    # Per claim, how many of ``counts`` are a scrub run's earlier ALLOWed rows (held in
+    # memory by the run, never stored); empty: none.
+    tentative: tuple[int, ...] = ()
 
     @property
     def granted(self) -> bool:
         """Whether the call was counted against every cap."""
         return self.refused is None
+
+    def tentative_for(self, rule_id: str) -> int:
+        """How many of the count of ``rule_id`` are earlier rows of the same scrub run."""
+        for claim, count in zip(self.claims, self.tentative, strict=False):
+            if claim.rule_id == rule_id:
+                return count
+        return 0
 
     def count_for(self, rule_id: str) -> tuple[FrequencyClaim, int] | None:
         """The claim of ``rule_id`` and its count before this call, or None."""
@@ -97,3 +107,17 @@ class Ledger:
             history.extend((subject, at) for subject in dict.fromkeys(
                 c.subject for c in claims))
         return result
+
+    def judge(self, number: str, counted: Sequence[FrequencyClaim],
+              read: Sequence[FrequencyClaim], at: datetime) -> FrequencyResult:
+        """``read`` claims (a front the rule does not count) checked read-only, then, when
+        they hold, the ``counted`` ones reserved: what the gate's fetch does on a store."""
+        if not read:
+            return self.reserve(number, counted, at)
+        peeked = judge_claims(read, self.calls.get(number, ()), at)
+        if not peeked.granted or not counted:
+            return peeked
+        reserved = self.reserve(number, counted, at)
+        refused = None if reserved.granted else len(read) + (reserved.refused or 0)
+        return FrequencyResult((*read, *reserved.claims), (*peeked.counts, *reserved.counts),
+                               refused)

@@ -118,6 +118,10 @@ class CallAttempt:
     at: datetime
     location: Location | None = None
     front: str | None = None  # which front asks (fastagi, sip, http, cli, scrub)
+    # False: the asker places no call on this answer (``check --at``, a what-if); call-
+    # frequency caps are then judged read-only and nothing is counted (as for the scrub
+    # front, which no cap counts unless its ``fronts`` names it).
+    places_call: bool = True
 
 
 @dataclass(frozen=True, slots=True)

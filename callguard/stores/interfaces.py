@@ -153,6 +153,12 @@ class FrequencyStore(Protocol):
         be durable (the gate BLOCKs: never an uncounted ALLOW)."""
         ...
 
+    async def count(self, e164: str, claims: Sequence[FrequencyClaim],
+                    at: datetime) -> tuple[int, ...]:
+        """Read only: the calls counted per claim in its window before ``at``; writes and
+        trims nothing (a front that places no call, the scrub). StoreError when unread."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections."""
         ...

@@ -9,6 +9,11 @@ the store's answer. What counts:
   it was dialled or answered: ALLOW is the one place every front passes, and a call the
   dialer then dropped cannot be told apart from one that rang;
 - calls BLOCKed by any rule are not counted;
+- a front the rule does not count (the scrub, which places no call), or an asker that places
+  no call on the answer (``places_call``: ``callguard check --at``), is still judged:
+  against the calls already counted, read without reserving (``read_claims``); nothing is
+  counted for it. A scrub run also holds its earlier ALLOWed rows of the same number as tentative
+  calls in memory, so a lead file cannot pass a number more often than the cap leaves;
 - the subject: every call of the seller (``seller``), of the campaign (``campaign``), or of
   every campaign naming the same ``subject`` in its configuration (``campaign-subject``;
   a campaign naming none is counted per seller, the wider group).
@@ -26,7 +31,7 @@ from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.schema import Key
 
-__all__ = ["COUNTED_FRONTS", "CallFrequency", "frequency_claims"]
+__all__ = ["COUNTED_FRONTS", "CallFrequency", "frequency_claims", "read_claims"]
 
 # Fronts that ask before a real call; ``scrub`` judges a lead file, which places no call.
 COUNTED_FRONTS = ("fastagi", "sip", "http", "cli")
@@ -73,10 +78,13 @@ class CallFrequency(RuleBase):
             return f"subject:{campaign.subject}"
         return f"seller:{campaign.solicitor}"
 
-    def claim(self, attempt: CallAttempt) -> FrequencyClaim | None:
-        """What this call claims, or None when its front is not counted."""
-        if attempt.front is not None and attempt.front not in self.fronts:
-            return None
+    def counts(self, attempt: CallAttempt) -> bool:
+        """Whether an ALLOW of this call is counted: a call is placed on it, through a front
+        the rule counts."""
+        return attempt.places_call and (attempt.front is None or attempt.front in self.fronts)
+
+    def claim(self, attempt: CallAttempt) -> FrequencyClaim:
+        """What this call claims: reserved when its front is counted, else only read."""
         return FrequencyClaim(self.rule_id, self.subject_of(attempt), self.window_s, self.cap)
 
     def _span(self) -> str:
@@ -84,22 +92,23 @@ class CallFrequency(RuleBase):
         return f"{self.cap} call(s) in {hours} hours"
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
-        """Judge the store's check-and-reserve; ask for it when not made yet."""
+        """Judge the store's check-and-reserve (or, for a front not counted, its read-only
+        count); ask for it when not made yet."""
         claim = self.claim(ctx.attempt)
-        if claim is None:
-            return self.outcome(Status.NOT_APPLICABLE,
-                                f"calls asked by the {ctx.attempt.front} front are not counted")
         if FactKind.FREQUENCY not in ctx.facts.fetched:
             return NeedFacts(frozenset({FactKind.FREQUENCY}))
         result = ctx.facts.values.get(FactKind.FREQUENCY)
+        counted = self.counts(ctx.attempt)
         if not isinstance(result, FrequencyResult):
-            return self.outcome(Status.BLOCK, "no call count was reserved; the cap cannot "
-                                "be shown to hold")
+            return self.outcome(Status.BLOCK, "no call count was read; the cap cannot be "
+                                "shown to hold")
         found = result.count_for(self.rule_id)
         if found is None:
             return self.outcome(Status.BLOCK, "the store answered without this rule's count; "
                                 "the cap cannot be shown to hold")
         _, count = found
+        if not counted:
+            return self._read_only(ctx.attempt.front, claim, count, result)
         refused = result.refused
         if refused is not None and result.claims[refused].rule_id == self.rule_id:
             return self.outcome(Status.BLOCK, f"{count} call(s) on {claim.subject} to this "
@@ -110,14 +119,33 @@ class CallFrequency(RuleBase):
         return self.outcome(Status.PASS, f"call {count + 1} on {claim.subject}, within "
                             f"{self._span()}; counted at ALLOW")
 
+    def _read_only(self, front: str | None, claim: FrequencyClaim, count: int,
+                   result: FrequencyResult) -> Outcome:
+        """A front that places no call: judged on the counts read, nothing reserved."""
+        earlier = result.tentative_for(self.rule_id)
+        stored = count - earlier
+        hours = self.window_s // 3600
+        what = (f"{stored} call(s) on {claim.subject} already counted in {hours} hours"
+                + (f", {earlier} earlier row(s) of this {front} take a call each"
+                   if earlier else ""))
+        if count >= self.cap:
+            why = ("earlier rows of this file take the remaining calls"
+                   if earlier and stored < self.cap else "no call left")
+            return self.outcome(Status.BLOCK, f"{front}: {what}; {why}; at most "
+                                f"{self._span()} (read only, nothing counted)")
+        return self.outcome(Status.PASS, f"{front}: {what}; call {count + 1} would be within "
+                            f"{self._span()} (read only, nothing counted)")
+
 
 def frequency_claims(rules: tuple[object, ...], attempt: CallAttempt
                      ) -> tuple[FrequencyClaim, ...]:
-    """Every claim the call's frequency rules make (what the store checks and counts)."""
-    claims = []
-    for rule in rules:
-        if isinstance(rule, CallFrequency):
-            claim = rule.claim(attempt)
-            if claim is not None:
-                claims.append(claim)
-    return tuple(claims)
+    """The claims the call's frequency rules count (what the store checks and reserves)."""
+    return tuple(rule.claim(attempt) for rule in rules
+                 if isinstance(rule, CallFrequency) and rule.counts(attempt))
+
+
+def read_claims(rules: tuple[object, ...], attempt: CallAttempt
+                ) -> tuple[FrequencyClaim, ...]:
+    """The claims judged read-only: rules that do not count the call's front (the scrub)."""
+    return tuple(rule.claim(attempt) for rule in rules
+                 if isinstance(rule, CallFrequency) and not rule.counts(attempt))

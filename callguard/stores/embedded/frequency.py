@@ -62,6 +62,10 @@ class EmbeddedFrequency:
         self._lock = threading.Lock()
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what=f"call-frequency counts {path}")
+        # Read-only counts in flight go to the worker thread together too (a scrub asks
+        # one per row: one thread hop per row cost more than the SELECT).
+        self._reads: GroupCommit[_Reservation, tuple[int, ...]] = GroupCommit(
+            self._count_group, limit=group_limit, what=f"call-frequency counts {path}")
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
                       at: datetime) -> FrequencyResult:
@@ -70,6 +74,30 @@ class EmbeddedFrequency:
         if not claims:
             return FrequencyResult((), (), None)
         return await self._group.submit((e164, tuple(claims), at))
+
+    async def count(self, e164: str, claims: Sequence[FrequencyClaim],
+                    at: datetime) -> tuple[int, ...]:
+        """Read only (a scrub): the calls counted per claim in its window; no row written or
+        trimmed, no transaction held. StoreError when the file cannot be read."""
+        if not claims:
+            return ()
+        return await self._reads.submit((e164, tuple(claims), at))
+
+    async def _count_group(self, group: Sequence[_Reservation]) -> list[tuple[int, ...]]:
+        return await asyncio.to_thread(self.count_batch, group)
+
+    def count_batch(self, batch: Sequence[_Reservation]) -> list[tuple[int, ...]]:
+        """``count`` of each, for a synchronous caller (no transaction written)."""
+        select = "SELECT count(*) FROM frequency WHERE key = ? AND at_ms > ?"
+        with self._lock:
+            try:
+                return [tuple(int(self._db.execute(select, (
+                    f"{self._hash(e164)}:{c.subject}",
+                    int(at.timestamp() * 1000) - c.window_s * 1000)).fetchone()[0])
+                    for c in claims) for e164, claims, at in batch]
+            except sqlite3.Error as exc:
+                raise StoreError(f"call-frequency counts {self._path}: {exc}; the count "
+                                 "could not be read") from None
 
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         # Not run_in_executor at submit time: starting the thread at once gave groups half

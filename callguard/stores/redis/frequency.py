@@ -134,6 +134,28 @@ class RedisFrequency:
             key_of_claim=tuple(subjects.index(c.subject) for c in claims),
             trim=trim, keep=keep, now=now))
 
+    async def count(self, e164: str, claims: Sequence[FrequencyClaim],
+                    at: datetime) -> tuple[int, ...]:
+        """Read only (a scrub): ZCOUNT of each claim's window on the same keys the script
+        counts; nothing added, trimmed or expired. StoreError when Redis does not answer or
+        cannot be trusted."""
+        if not claims:
+            return ()
+        self._guard()
+        digest = self._hash(e164)
+        now = _ms(at)
+        try:
+            async with self._client.pipeline(transaction=True) as pipe:
+                for claim in claims:
+                    pipe.zcount(self._key(digest, claim.subject),
+                                f"({now - claim.window_s * 1000}", "+inf")
+                raw = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
+                             "could not be read") from None
+        self._guard()
+        return tuple(int(n) for n in raw)
+
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         keys: dict[str, int] = {}  # key -> its 1-based index in KEYS
         args: list[str | int] = []
