@@ -14,21 +14,31 @@ they stood, as far as the log shows them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
 from callguard.compliance.archive.ingest import unarchived_segments
-from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from callguard.compliance.archive.store import (
+    Archive,
+    Lookup,
+    connect,
+    fetch_rows,
+    union_view,
+)
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
 from callguard.compliance.segments import Segment
 
-__all__ = ["Evidence", "LiveLines", "gather"]
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
+
+__all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 
 _ID = b'"decision_id":"'
 _KEY = b'"key_id":"'
@@ -57,6 +67,21 @@ class LiveLines:
         if log.exists():
             live.add(str(log), Segment(log, None).lines())
         return live
+
+
+async def stream_tail(client: aioredis.Redis, key: str, after: str,
+                      batch: int = 10_000) -> list[bytes]:
+    """The stream's entries after ``after`` (the archive's position in it), as lines:
+    the records of every node that the archive does not hold yet."""
+    cursor = "-" if after in ("0", "0-0") else "(" + after
+    lines: list[bytes] = []
+    while True:
+        entries: Any = await client.xrange(key, cursor, "+", count=batch)
+        lines += [fields.get(b"r", b"") for _, fields in entries]
+        if len(entries) < batch:
+            return lines
+        last = entries[-1][0]
+        cursor = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 @dataclass(slots=True)
@@ -99,17 +124,24 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
                                  if _in(p.day, *days)})
     evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
     connection = connect(threads=2)
-    decisions_sql = union_view(archive, manifest, DECISIONS, first=days[0], last=days[1])
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
+    found, events = [], []
     if number_hash is not None:
-        value = bytes.fromhex(number_hash)
-        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE number_hash = ?",
-                           [value])
-        events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?", [value])
-    else:
-        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE decision_id = ?",
-                           [decision_id])
-        events = []
+        # The fast path: the number's id(s) in the number table, then the rows of
+        # those ids (one row group per day), besides the days still holding hashes.
+        lookup = Lookup(number_hash=number_hash,
+                        number_ids=tuple(archive.number_ids(connection, manifest,
+                                                            number_hash)))
+        found = fetch_rows(connection, union_view(archive, manifest, DECISIONS,
+                                                  first=days[0], last=days[1],
+                                                  lookup=lookup), DECISIONS)
+        events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?",
+                            [bytes.fromhex(number_hash)])
+    elif decision_id is not None and _plain_id(decision_id):
+        found = fetch_rows(connection, union_view(archive, manifest, DECISIONS,
+                                                  first=days[0], last=days[1],
+                                                  lookup=Lookup(decision_id=decision_id)),
+                           DECISIONS)
     decisions = [record_of(DECISIONS, row) for row in found]
     ids = {d["decision_id"] for d in decisions if "decision_id" in d}
     if decision_id is not None:
@@ -138,7 +170,10 @@ def _in(day: str, first: date | None, last: date | None) -> bool:
 
 
 def _plain_id(value: str) -> bool:
-    return len(value) == 36 and all(c in "0123456789abcdef-" for c in value)
+    return bool(_UUID.match(value))
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _identity(record: Record) -> str:
