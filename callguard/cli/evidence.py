@@ -78,7 +78,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     since, until = instant_option("--from", first), instant_option("--to", last)
     window_or_exit(since, until, names=("--from", "--to"))
     live = LiveLines.of_log(log, archive)
-    stream_note = _add_stream(state, archive, live)
+    stream_note = _add_stream(state, archive, live) if place.redis_stream else None
     found = gather(archive, live, number_hash=number_hash,
                    decision_id=decision_id, first=since, last=until)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
@@ -94,10 +94,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
     """With ``[log] redis_stream``, the stream's entries after the archive's position
-    (every node's records not archived yet); a note when Redis cannot be read."""
+    (every node's records not archived yet); a note when Redis cannot be read. The
+    settings are loaded only then (the light read of ``place_or_exit`` said so)."""
     settings = state.settings
-    if not settings.log.redis_stream:
-        return None
     from redis.exceptions import RedisError  # noqa: PLC0415 - Redis only here
 
     from callguard.compliance.archive.evidence import stream_tail  # noqa: PLC0415
