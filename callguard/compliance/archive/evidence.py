@@ -139,10 +139,12 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
         events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?",
                             [bytes.fromhex(number_hash)])
     elif decision_id is not None and _plain_id(decision_id):
+        lookup = Lookup(decision_id=decision_id)
+        lookup = Lookup(decision_id=decision_id, hashes=archive.decision_numbers(
+            connection, manifest, lookup, first=days[0], last=days[1]))
         found = fetch_rows(connection, union_view(archive, manifest, DECISIONS,
                                                   first=days[0], last=days[1],
-                                                  lookup=Lookup(decision_id=decision_id)),
-                           DECISIONS)
+                                                  lookup=lookup), DECISIONS)
     decisions = [record_of(DECISIONS, row) for row in found]
     ids = {d["decision_id"] for d in decisions if "decision_id" in d}
     if decision_id is not None:

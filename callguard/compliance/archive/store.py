@@ -432,6 +432,28 @@ class Archive:
             f"SELECT number_id FROM read_parquet({files}) WHERE number_hash = ?",
             [bytes.fromhex(number_hash)]).fetchall()]
 
+    def decision_numbers(self, connection: duckdb.DuckDBPyConnection, manifest: Manifest,
+                         lookup: Lookup, *, first: date | None = None,
+                         last: date | None = None) -> tuple[tuple[int, str], ...]:
+        """(number_id, hash) of the layout-2 rows of one decision: two pruned reads (the
+        rows by ``at``, the table by id) instead of a join that hashes the whole table."""
+        files = [self.root / p.file for p in manifest.files(DECISIONS.name, first=first,
+                                                            last=last)
+                 if p.layout == NUMBERED]
+        if not files or not manifest.numbers:
+            return ()
+        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}) "
+                               f"WHERE {where}" for where in lookup.numbered())
+        ids = [int(i) for (i,) in connection.execute(
+            f"SELECT DISTINCT number_id FROM ({scans}) WHERE number_id IS NOT NULL"
+        ).fetchall()]
+        if not ids:
+            return ()
+        table = _sql_list(self.root / n.file for n in manifest.numbers)
+        return tuple((int(i), bytes(h).hex()) for i, h in connection.execute(
+            f"SELECT number_id, number_hash FROM read_parquet({table}) "
+            f"WHERE number_id IN ({', '.join(map(str, ids))})").fetchall())
+
     def delete_numbers(self, files: Iterable[NumberFile]) -> None:
         """Remove number table files no longer named by the committed manifest."""
         for number_file in files:
@@ -550,6 +572,7 @@ class Lookup:
     number_hash: str | None = None
     number_ids: tuple[int, ...] = ()
     decision_id: str | None = None
+    hashes: tuple[tuple[int, str], ...] = ()  # (number_id, hash) of the decision's rows
 
     def __post_init__(self) -> None:
         if self.number_hash is not None and not _HEX64.match(self.number_hash):
@@ -563,20 +586,22 @@ class Lookup:
             return f"number_hash = unhex('{self.number_hash}')"
         return f"decision_id = '{self.decision_id}'"
 
-    def numbered(self) -> str:
-        """The filter on a layout-2 file (prunable by row group statistics)."""
+    def numbered(self) -> list[str]:
+        """The filters on a layout-2 file, read as one scan each (UNION ALL): each is
+        a conjunction, so Parquet statistics prune row groups (an OR would not)."""
         if self.number_hash is not None:
             listed = ", ".join(str(int(i)) for i in self.number_ids)
-            return f"number_id IN ({listed})" if listed else "false"
+            return [f"number_id IN ({listed})" if listed else "false"]
+        whole = f"decision_id = '{self.decision_id}'"
         text = str(self.decision_id).replace("-", "")
         try:
             at = _EPOCH + timedelta(milliseconds=int(text[:12], 16))
         except OverflowError:  # no instant has this millisecond: stored whole if at all
-            return f"decision_id = '{self.decision_id}'"
-        return (f"(decision_id = '{self.decision_id}' OR (\"at\" >= TIMESTAMPTZ "
-                f"'{at.isoformat()}' AND \"at\" < TIMESTAMPTZ "
-                f"'{(at + timedelta(milliseconds=1)).isoformat()}' AND "
-                f"decision_tail = unhex('{text[12:]}')))")
+            return [whole]
+        # A row holds either the whole id or the tail (never both): no row twice.
+        return [whole, f"\"at\" >= TIMESTAMPTZ '{at.isoformat()}' AND \"at\" < "
+                f"TIMESTAMPTZ '{(at + timedelta(milliseconds=1)).isoformat()}' AND "
+                f"decision_tail = unhex('{text[12:]}')"]
 
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -594,8 +619,8 @@ def union_view(archive: Archive, manifest: Manifest, table: Table, *,
     (by decision id, or by content), so a record archived twice is counted once.
 
     Decisions of layout-2 files come back with their decision id rebuilt; their
-    ``number_hash`` is read from the number table only with ``numbers`` or a ``lookup``
-    (a join: the report never needs it); otherwise it is NULL. ``lookup``
+    ``number_hash`` is read from the number table only with ``numbers`` (a join: the
+    report never needs it) or set from ``lookup``; otherwise it is NULL. ``lookup``
     (decisions only) keeps the rows of one number or one decision, filtered in each
     file so that Parquet statistics prune row groups.
     """
@@ -627,13 +652,21 @@ def _reads(archive: Archive, manifest: Manifest, parts: list[Part], numbers: boo
         where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
         out.append(f"{_read(hashed)}{where}")
     if numbered:
-        where = f" WHERE {lookup.numbered()}" if lookup is not None else ""
+        scans = " UNION ALL ".join(f"{_read(numbered)} WHERE {where}"
+                                   for where in lookup.numbered()) if lookup is not None else (
+            _read(numbered))
         rows = (f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
-                f"FROM ({_read(numbered)}{where})")
+                f"FROM ({scans})")
         if lookup is not None and lookup.number_hash is not None:
             out.append(f"SELECT * EXCLUDE (number_id), unhex('{lookup.number_hash}') "
                        f"AS number_hash FROM ({rows})")
-        elif (numbers or lookup is not None) and manifest.numbers:  # a decision's hash
+        elif lookup is not None:  # one decision: its number's hash found beforehand
+            cases = " ".join(f"WHEN {int(i)} THEN unhex('{h}')" for i, h in lookup.hashes
+                             if _HEX64.match(h))
+            hashed_by_id = f"CASE number_id {cases} END" if cases else "CAST(NULL AS BLOB)"
+            out.append(f"SELECT * EXCLUDE (number_id), {hashed_by_id} AS number_hash "
+                       f"FROM ({rows})")
+        elif numbers and manifest.numbers:
             table = _sql_list(archive.root / n.file for n in manifest.numbers)
             out.append(f"SELECT r.* EXCLUDE (number_id), t.number_hash FROM ({rows}) r "
                        f"LEFT JOIN read_parquet({table}) t USING (number_id)")
