@@ -53,6 +53,7 @@ import numpy as np
 import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table
+from callguard.errors import ArchiveFormatError
 
 __all__ = [
     "COMPACTED_LEVEL",
@@ -88,10 +89,6 @@ _AT_MS = "printf('%012x', epoch_ms(\"at\"))"
 # A decision id rebuilt from ``at``'s millisecond and the stored tail (layout 2).
 _REBUILT_ID = (f"coalesce(decision_id, CAST({_AT_MS} || lower(hex(decision_tail)) AS UUID))"
                " AS decision_id")
-
-
-class ArchiveFormatError(RuntimeError):
-    """The archive was written by a newer callguard (a format this one cannot read)."""
 
 
 def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
