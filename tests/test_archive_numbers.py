@@ -12,6 +12,7 @@ import orjson
 import pytest
 from redis import asyncio as aioredis
 
+from bench.bench_archive_numbers import old_layout
 from bench.synthetic_records import Factory, e164, number_hash
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
 from callguard.compliance.archive.evidence import LiveLines, gather
@@ -71,34 +72,6 @@ def _kind(decision: dict) -> str:
     return "tail" if int(text[:12], 16) == millis else "other millisecond"
 
 
-def _old_layout(archive: Archive) -> None:
-    """Rewrite an archive of parts as the previous code left it: days compacted with the
-    hash in each row, manifest version 1 without the number table."""
-    connection = connect()
-    raw = orjson.loads(archive.manifest_path.read_bytes())
-    by_day: dict[tuple[str, str], list[dict]] = {}
-    for part in raw["parts"]:
-        by_day.setdefault((part["table"], part["day"]), []).append(part)
-    parts = []
-    for (table, day), group in sorted(by_day.items()):
-        files = "[" + ", ".join(f"'{archive.root / p['file']}'" for p in group) + "]"
-        target = archive.root / table / f"day={day}" / f"c-{uuid.uuid4().hex}.parquet"
-        unique = ("DISTINCT ON (coalesce(CAST(decision_id AS VARCHAR), body || "
-                  "CAST(\"at\" AS VARCHAR)))" if table == "decisions" else "DISTINCT")
-        order = "number_hash, \"at\"" if table == "decisions" else "number_hash NULLS LAST"
-        connection.execute(f"COPY (SELECT {unique} * FROM read_parquet({files}, "
-                           f"hive_partitioning = false) ORDER BY {order}) TO '{target}' "
-                           "(FORMAT parquet, COMPRESSION zstd)")
-        for p in group:
-            (archive.root / p["file"]).unlink()
-        rows = connection.execute(f"SELECT count(*) FROM '{target}'").fetchone()[0]
-        parts.append({"table": table, "day": day, "file": str(target.relative_to(
-            archive.root)), "rows": rows, "compacted": True,
-            "key_ids": sorted({k for p in group for k in p["key_ids"]})})
-    archive.manifest_path.write_bytes(orjson.dumps({
-        "version": 1, "parts": parts, "segments": raw["segments"], "stream": raw["stream"]}))
-
-
 class TestNumberTable:
     def test_compacted_days_hold_ids_and_every_record_comes_back(self, tmp_path):
         lines = _odd_ids(list(Factory(3000, days=5, pool=400).lines()))
@@ -154,7 +127,7 @@ class TestNumberTable:
         write_log(log, lines[:2000], closed=[(2000, False)])
         archive = Archive(tmp_path / "archive")
         archive_files(archive, log, compact_before=NEVER)
-        _old_layout(archive)
+        old_layout(archive)
         old = archive.manifest()
         assert old.numbers == []
         assert all(p.layout == HASHED and p.compacted for p in old.parts)
