@@ -83,7 +83,6 @@ COMPACTED_LEVEL = 15
 TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
 VERSION = 2  # manifest format: 2 adds the number table and layout-2 decision files
 HASHED, NUMBERED = 1, 2  # Part.layout
-_FILE_ORDER = "number_id NULLS LAST, \"at\""  # a layout-2 decisions file
 _ID_HEX = "replace(CAST(decision_id AS VARCHAR), '-', '')"
 _AT_MS = "printf('%012x', epoch_ms(\"at\"))"
 # A decision id rebuilt from ``at``'s millisecond and the stored tail (layout 2).
@@ -339,7 +338,7 @@ class Archive:
         tail = f"CASE WHEN left({_ID_HEX}, 12) = {_AT_MS} THEN unhex(substr({_ID_HEX}, 13)) END"
         return (f"SELECT * EXCLUDE (decision_id, decision_tail), CASE WHEN decision_tail IS "
                 f"NULL THEN decision_id END AS decision_id, decision_tail FROM "
-                f"(SELECT *, {tail} AS decision_tail FROM ({rows})) ORDER BY {_FILE_ORDER}")
+                f"(SELECT *, {tail} AS decision_tail FROM ({rows})) ORDER BY {DECISIONS.sort}")
 
     def add_numbers(self, connection: duckdb.DuckDBPyConnection, manifest: Manifest,
                     parts: list[Part]) -> int:
