@@ -15,7 +15,7 @@ from redis import asyncio as aioredis
 from bench.bench_archive_numbers import old_layout
 from bench.synthetic_records import Factory, e164, number_hash
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
-from callguard.compliance.archive.evidence import LiveLines, gather
+from callguard.compliance.archive.evidence import LiveLines, gather, stream_tail
 from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import (
     HASHED,
@@ -212,3 +212,17 @@ class TestStreamInEvidence:
         assert down.returncode == 1
         assert "could not be read" in down.stderr
         assert [d["decision_id"] for d in json.loads(down.stdout)["decisions"]] == a
+
+    def test_stream_tail_reads_after_the_position_batch_by_batch(self, redis_server):
+        import redis
+
+        client = redis.Redis.from_url(redis_server.url)
+        try:
+            ids = [client.xadd("k", {"r": f"line {i}".encode()}).decode() for i in range(25)]
+            assert list(stream_tail(client, "k", "0-0", batch=10)) == [
+                f"line {i}".encode() for i in range(25)]
+            assert list(stream_tail(client, "k", ids[11], batch=10)) == [
+                f"line {i}".encode() for i in range(12, 25)]
+            assert list(stream_tail(client, "k", ids[-1], batch=10)) == []
+        finally:
+            client.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +26,6 @@ from callguard.cli.common import (
     CliState,
     err_console,
     output_path_or_exit,
-    run,
     usage_error,
     window_or_exit,
 )
@@ -94,30 +94,25 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
     """With ``[log] redis_stream``, the stream's entries after the archive's position
-    (every node's records not archived yet); a note when Redis cannot be read. The
+    (every node's records not archived yet); a note when Redis cannot be reached. The
     settings are loaded only then (the light read of ``place_or_exit`` said so)."""
-    settings = state.settings
-    from redis.exceptions import RedisError  # noqa: PLC0415 - Redis only here
+    import redis  # noqa: PLC0415 - Redis only here
+    from redis.exceptions import RedisError  # noqa: PLC0415
 
     from callguard.compliance.archive.evidence import stream_tail  # noqa: PLC0415
-    from callguard.runtime import redis_client  # noqa: PLC0415
 
+    settings = state.settings
     key = settings.log.stream_key
     after = archive.manifest().stream.get(key, "0-0")
-
-    async def read() -> list[bytes]:
-        client = redis_client(settings)
-        try:
-            return await stream_tail(client, key, after)
-        finally:
-            await client.aclose()
-
+    client = redis.Redis.from_url(settings.redis_url,
+                                  password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
+                                  socket_connect_timeout=2, socket_timeout=30)
     try:
-        lines = run(read())
+        client.ping()
     except (RedisError, OSError) as exc:
         return (f"the record stream {key} could not be read ({exc}): records of other "
                 "nodes not archived yet are missing; start Redis or fix [redis] url")
-    live.add(f"redis stream {key} after {after}", lines)
+    live.add(f"redis stream {key} after {after}", stream_tail(client, key, after))
     return None
 
 

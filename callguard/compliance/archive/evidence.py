@@ -16,7 +16,7 @@ they stood, as far as the log shows them.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -37,7 +37,7 @@ from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_
 from callguard.compliance.segments import Segment
 
 if TYPE_CHECKING:
-    from redis import asyncio as aioredis
+    import redis
 
 __all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 
@@ -70,17 +70,18 @@ class LiveLines:
         return live
 
 
-async def stream_tail(client: aioredis.Redis, key: str, after: str,
-                      batch: int = 10_000) -> list[bytes]:
+def stream_tail(client: redis.Redis, key: str, after: str,
+                batch: int = 10_000) -> Iterator[bytes]:
     """The stream's entries after ``after`` (the archive's position in it), as lines:
-    the records of every node that the archive does not hold yet."""
+    the records of every node that the archive does not hold yet. Read a batch at a
+    time while the lines are scanned (the stream may hold a million entries)."""
     cursor = "-" if after in ("0", "0-0") else "(" + after
-    lines: list[bytes] = []
     while True:
-        entries: Any = await client.xrange(key, cursor, "+", count=batch)
-        lines += [fields.get(b"r", b"") for _, fields in entries]
+        entries: Any = client.xrange(key, cursor, "+", count=batch)
+        for _, fields in entries:
+            yield fields.get(b"r", b"")
         if len(entries) < batch:
-            return lines
+            return
         last = entries[-1][0]
         cursor = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
