@@ -10,7 +10,8 @@ in each row, rows sorted by id then instant), then that plus the decision id's r
 part alone (its 48-bit millisecond equals ``at``'s in every row checked). Prints bytes per
 decision in all, per column (DuckDB ``parquet_metadata()``, total_compressed_size), and
 the seconds each layout took to write. An experiment on layouts: the archive's code does
-not read these files.
+not read these files. It needs days with the hash in each row (archive format 1, before
+the number table was built); days of the current layout are refused.
 """
 
 # ruff: noqa: S608 - SQL text is made of the archive's own paths and names; no user input.
@@ -30,6 +31,11 @@ def main() -> None:
     events = sum(p.stat().st_size for p in (root / "events").glob("day=*/*.parquet"))
     connection = duckdb.connect(config={"threads": 1})
     connection.execute("SET TimeZone = 'UTC'")
+    columns = {c for (c,) in connection.execute(
+        f"SELECT name FROM parquet_schema({days})").fetchall()}
+    if "number_hash" not in columns:
+        raise SystemExit("these days hold number ids (the number table's layout): this "
+                         "experiment compares layouts of days holding the hash in each row")
     rows = connection.execute(f"SELECT count(*) FROM read_parquet({days})").fetchone()[0]
     same, checked = connection.execute(
         "SELECT count(*) FILTER (WHERE substr(replace(CAST(decision_id AS VARCHAR), '-', ''), "

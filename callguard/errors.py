@@ -28,6 +28,10 @@ class ConfigError(CallguardError):
     """The configuration or a jurisdiction pack is invalid."""
 
 
+class ArchiveFormatError(CallguardError):
+    """The archive was written by a newer callguard (a format this one cannot read)."""
+
+
 class UsageError(CallguardError):
     """A request names something unknown or is malformed."""
 

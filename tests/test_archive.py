@@ -31,7 +31,8 @@ def _everything(archive: Archive) -> list[dict]:
     connection = connect()
     manifest = archive.manifest()
     return [record_of(table, row) for table in (DECISIONS, EVENTS)
-            for row in fetch_rows(connection, union_view(archive, manifest, table), table)]
+            for row in fetch_rows(connection, union_view(archive, manifest, table, numbers=True),
+                                     table)]
 
 
 def _key(record: dict) -> str:

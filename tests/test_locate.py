@@ -35,6 +35,17 @@ def test_locate_agrees_with_the_settings(tmp_path, monkeypatch, extra, override)
     assert place.regions == settings.regions
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_redis_stream_read_as_the_settings_read_it(tmp_path, monkeypatch, stream):
+    """`evidence` reads the stream's unarchived entries when this says so."""
+    monkeypatch.delenv("CALLGUARD_DATA_DIR", raising=False)
+    path = config(tmp_path, tmp_path / "data")
+    text = path.read_text()
+    assert "redis_stream = false" in text
+    path.write_text(text.replace("redis_stream = false", f"redis_stream = {str(stream).lower()}"))
+    assert locate(path, None).redis_stream is load_settings(path).log.redis_stream is stream
+
+
 def test_environment_data_dir_wins_as_in_the_settings(tmp_path, monkeypatch):
     path = config(tmp_path, tmp_path / "data")
     monkeypatch.setenv("CALLGUARD_DATA_DIR", str(tmp_path / "env"))

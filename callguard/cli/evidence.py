@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,7 +77,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         number_hash, key_id, key_source, last4 = hash_number(state, number)
     since, until = instant_option("--from", first), instant_option("--to", last)
     window_or_exit(since, until, names=("--from", "--to"))
-    found = gather(archive, LiveLines.of_log(log, archive), number_hash=number_hash,
+    live = LiveLines.of_log(log, archive)
+    stream_note = _add_stream(state, archive, live) if place.redis_stream else None
+    found = gather(archive, live, number_hash=number_hash,
                    decision_id=decision_id, first=since, last=until)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
@@ -86,13 +89,41 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         output.write_text(text)
     else:
         sys.stdout.write(text)
-    _finish(found, key_id, key_source)
+    _finish(found, key_id, key_source, stream_note)
 
 
-def _finish(found: Evidence, key_id: str | None, key_source: str) -> None:
+def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
+    """With ``[log] redis_stream``, the stream's entries after the archive's position
+    (every node's records not archived yet); a note when Redis cannot be reached. The
+    settings are loaded only then (the light read of ``place_or_exit`` said so)."""
+    import redis  # noqa: PLC0415 - Redis only here
+    from redis.exceptions import RedisError  # noqa: PLC0415
+
+    from callguard.compliance.archive.evidence import stream_tail  # noqa: PLC0415
+
+    settings = state.settings
+    key = settings.log.stream_key
+    after = archive.manifest().stream.get(key, "0-0")
+    client = redis.Redis.from_url(settings.redis_url,
+                                  password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
+                                  socket_connect_timeout=2, socket_timeout=30)
+    try:
+        client.ping()
+    except (RedisError, OSError) as exc:
+        return (f"the record stream {key} could not be read ({exc}): records of other "
+                "nodes not archived yet are missing; start Redis or fix [redis] url")
+    live.add(f"redis stream {key} after {after}", stream_tail(client, key, after))
+    return None
+
+
+def _finish(found: Evidence, key_id: str | None, key_source: str,
+            stream_note: str | None = None) -> None:
     from rich.markup import escape  # noqa: PLC0415
 
     notes, incomplete = [], False
+    if stream_note is not None:
+        notes.append(stream_note)
+        incomplete = True
     if key_id is not None:
         others = sorted(found.key_ids - {key_id, "none"})
         if others:

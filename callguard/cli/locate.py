@@ -34,6 +34,7 @@ class LogPlace:
     log_file: Path | None  # None: the node logs to stdout
     dial_prefixes: tuple[str, ...] = ()
     regions: frozenset[str] = frozenset({"US"})
+    redis_stream: bool = False  # [log] redis_stream: every node's records in the stream
 
     @property
     def archive_dir(self) -> Path:
@@ -65,8 +66,11 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
         raise ConfigError(f"{config}: [callguard] dial_prefixes and regions must be lists")
     log_file = None if target == "-" else (
         Path(target) if target else chosen / "compliance.jsonl")
+    stream = log.get("redis_stream", False)
+    if not isinstance(stream, bool):
+        raise ConfigError(f"{config}: [log] redis_stream must be true or false")
     return LogPlace(config, chosen, log_file, tuple(map(str, prefixes)),
-                    frozenset(map(str, regions)))
+                    frozenset(map(str, regions)), stream)
 
 
 def e164(place: LogPlace, number: str) -> str:

@@ -19,6 +19,7 @@ from callguard.cli.common import (
     err_console,
 )
 from callguard.compliance.logkey import LogKeyError
+from callguard.errors import ArchiveFormatError
 
 __all__ = ["cli", "main"]
 
@@ -98,6 +99,9 @@ def main() -> None:
         sys.exit(EXIT_USAGE)
     except click.ClickException as exc:
         exc.show()
+        sys.exit(EXIT_USAGE)
+    except ArchiveFormatError as exc:  # an archive of a newer callguard: upgrade
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
     except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
         err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)

@@ -113,7 +113,7 @@ DECISIONS = Table("decisions", "at", (
     _text("rule"), _text("reason"), _text("campaign"), _text("solicitor"), _text("mode"),
     _NUMBER_HASH, _text("number_last4"), _int("latency_us"), _text("linkedid"),
     _text("reference"),
-), sort="number_hash, \"at\"")
+), sort="number_id NULLS LAST, \"at\"")  # layout 2: by number id (store.py)
 
 EVENTS = Table("events", "logged_at", (
     _text("event"), _SCHEMA, _text("node"), _text("key_id"), _DECISION_ID, _text("campaign"),

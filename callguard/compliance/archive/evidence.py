@@ -1,10 +1,11 @@
 """Everything callguard knows about one number (or one decision): the document for counsel.
 
-Reads the archive (DuckDB over the days in range; a compacted day is sorted by number
-hash, so a lookup reads one row group per day) and what is not archived yet: closed
-segments the manifest does not name, the current file, and the stream entries after the
-archived position — those are scanned as bytes for the hash or the decision ids, and only
-matching lines are parsed.
+Reads the archive (DuckDB over the days in range: the number's id is looked up in the
+number table first, and a compacted day is sorted by that id, so a lookup reads one row
+group per day) and what is not archived yet: closed segments the manifest does not name,
+the current file, and the stream entries after the archived position (``stream_tail``,
+when the node writes the stream) — those are scanned as bytes for the hash or the
+decision ids, and only matching lines are parsed.
 
 For a number: every decision for it, every later record of those calls (line release,
 violation risk, caller ID), and every record change (consent, EBR, company DNC) for it;
@@ -14,21 +15,31 @@ they stood, as far as the log shows them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
 from callguard.compliance.archive.ingest import unarchived_segments
-from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from callguard.compliance.archive.store import (
+    Archive,
+    Lookup,
+    connect,
+    fetch_rows,
+    union_view,
+)
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
 from callguard.compliance.segments import Segment
 
-__all__ = ["Evidence", "LiveLines", "gather"]
+if TYPE_CHECKING:
+    import redis
+
+__all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 
 _ID = b'"decision_id":"'
 _KEY = b'"key_id":"'
@@ -57,6 +68,22 @@ class LiveLines:
         if log.exists():
             live.add(str(log), Segment(log, None).lines())
         return live
+
+
+def stream_tail(client: redis.Redis, key: str, after: str,
+                batch: int = 10_000) -> Iterator[bytes]:
+    """The stream's entries after ``after`` (the archive's position in it), as lines:
+    the records of every node that the archive does not hold yet. Read a batch at a
+    time while the lines are scanned (the stream may hold a million entries)."""
+    cursor = "-" if after in ("0", "0-0") else "(" + after
+    while True:
+        entries: Any = client.xrange(key, cursor, "+", count=batch)
+        for _, fields in entries:
+            yield fields.get(b"r", b"")
+        if len(entries) < batch:
+            return
+        last = entries[-1][0]
+        cursor = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
 
 @dataclass(slots=True)
@@ -99,17 +126,26 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
                                  if _in(p.day, *days)})
     evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
     connection = connect(threads=2)
-    decisions_sql = union_view(archive, manifest, DECISIONS, first=days[0], last=days[1])
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
+    found, events = [], []
     if number_hash is not None:
-        value = bytes.fromhex(number_hash)
-        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE number_hash = ?",
-                           [value])
-        events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?", [value])
-    else:
-        found = fetch_rows(connection, decisions_sql, DECISIONS, "WHERE decision_id = ?",
-                           [decision_id])
-        events = []
+        # The fast path: the number's id(s) in the number table, then the rows of
+        # those ids (one row group per day), besides the days still holding hashes.
+        lookup = Lookup(number_hash=number_hash,
+                        number_ids=tuple(archive.number_ids(connection, manifest,
+                                                            number_hash)))
+        found = fetch_rows(connection, union_view(archive, manifest, DECISIONS,
+                                                  first=days[0], last=days[1],
+                                                  lookup=lookup), DECISIONS)
+        events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?",
+                            [bytes.fromhex(number_hash)])
+    elif decision_id is not None and _plain_id(decision_id):
+        lookup = Lookup(decision_id=decision_id)
+        lookup = Lookup(decision_id=decision_id, hashes=archive.decision_numbers(
+            connection, manifest, lookup, first=days[0], last=days[1]))
+        found = fetch_rows(connection, union_view(archive, manifest, DECISIONS,
+                                                  first=days[0], last=days[1],
+                                                  lookup=lookup), DECISIONS)
     decisions = [record_of(DECISIONS, row) for row in found]
     ids = {d["decision_id"] for d in decisions if "decision_id" in d}
     if decision_id is not None:
@@ -138,7 +174,10 @@ def _in(day: str, first: date | None, last: date | None) -> bool:
 
 
 def _plain_id(value: str) -> bool:
-    return len(value) == 36 and all(c in "0123456789abcdef-" for c in value)
+    return bool(_UUID.match(value))
+
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _identity(record: Record) -> str:

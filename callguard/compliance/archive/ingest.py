@@ -158,6 +158,10 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
     for table in (DECISIONS, EVENTS):
         days = sorted({p.day for p in manifest.files(table.name, compacted=False)
                        if p.day < before.isoformat()})
+        if table is DECISIONS and days:
+            # The number table first (committed): the days' files refer to its ids.
+            archive.add_numbers(connection, manifest, [
+                p for p in manifest.files(table.name) if p.day in days])
         for day in days:
             parts = [p for p in manifest.parts if p.table == table.name and p.day == day]
             merged = archive.compact_day(connection, table, parts)

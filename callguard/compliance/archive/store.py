@@ -6,14 +6,25 @@ Layout under ``<data_dir>/archive`` (``--archive DIR``)::
                                        archived (segments by name, the stream's last id)
     decisions/day=2026-11-25/*.parquet one row per decision (columns.py), zstd
     events/day=2026-11-25/*.parquet    every other record kind
+    numbers/n-*.parquet                the number table: each number hash of a compacted
+                                       decision once, with its id (number_id)
     .staging/                          files being written (never read)
     .lock                              one writer (archive, compaction, purge) at a time
 
 A day is the UTC date of ``logged_at``. New records land in small "parts"; once a day is
-over, compaction rewrites its parts as one file sorted by number hash (decisions) so a
-lookup by number reads the footer and one row group per day. Deduplication is by
-decision id (decisions) and by content (other records): at compaction, and when reading
-parts not yet compacted.
+over, compaction rewrites its parts as one file sorted by number, so a lookup by number
+reads the footer and one row group per day. Deduplication is by decision id (decisions)
+and by content (other records): at compaction, and when reading parts not yet compacted.
+
+Layouts of a decisions file (``Part.layout``): 1, every row holds its number hash (32
+bytes) and its decision id (16) — parts, and days compacted before manifest version 2;
+2 (compacted days since), the hash is replaced by ``number_id``, the number's id in the
+number table (a number is called on several days but rarely twice a day, so the hash is
+stored once for all days instead of once a row), and a decision id whose UUIDv7
+millisecond equals ``at``'s is stored as its last 10 bytes (``decision_tail``); any other
+id stays whole in ``decision_id``. Readers rebuild both exactly (``union_view``).
+The number table is global, not per day: a per-day table would store each hash once a
+day, i.e. about once a row. Purge rewrites it keeping only the ids still referenced.
 
 The manifest is the commit point: files are written and fsynced first, then a new
 manifest is written beside the old one, fsynced and renamed over it. A reader takes the
@@ -28,6 +39,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -41,13 +53,17 @@ import numpy as np
 import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table
+from callguard.errors import ArchiveFormatError
 
 __all__ = [
     "COMPACTED_LEVEL",
     "ROW_GROUP_ROWS",
     "TABLES",
     "Archive",
+    "ArchiveFormatError",
+    "Lookup",
     "Manifest",
+    "NumberFile",
     "Part",
     "arrays_of",
     "casts",
@@ -65,6 +81,13 @@ _PARQUET = "FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2"
 # level 3; 19 takes no more off and is 3x slower again (README, "The evidence archive").
 COMPACTED_LEVEL = 15
 TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
+VERSION = 2  # manifest format: 2 adds the number table and layout-2 decision files
+HASHED, NUMBERED = 1, 2  # Part.layout
+_ID_HEX = "replace(CAST(decision_id AS VARCHAR), '-', '')"
+_AT_MS = "printf('%012x', epoch_ms(\"at\"))"
+# A decision id rebuilt from ``at``'s millisecond and the stored tail (layout 2).
+_REBUILT_ID = (f"coalesce(decision_id, CAST({_AT_MS} || lower(hex(decision_tail)) AS UUID))"
+               " AS decision_id")
 
 
 def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
@@ -95,6 +118,15 @@ class Part:
     rows: int
     compacted: bool = False
     key_ids: list[str] = field(default_factory=list)  # hashing keys of its records
+    layout: int = HASHED  # decisions: NUMBERED files hold number ids (module docstring)
+
+
+@dataclass(slots=True)
+class NumberFile:
+    """One file of the number table (number_hash, number_id), sorted by hash."""
+
+    file: str
+    rows: int
 
 
 @dataclass(slots=True)
@@ -104,6 +136,8 @@ class Manifest:
     parts: list[Part] = field(default_factory=list)
     segments: dict[str, int] = field(default_factory=dict)  # archived segment -> records
     stream: dict[str, str] = field(default_factory=dict)  # stream key -> last archived id
+    numbers: list[NumberFile] = field(default_factory=list)  # oldest first
+    next_number_id: int = 1
 
     def files(self, table: str, *, first: date | None = None, last: date | None = None,
               compacted: bool | None = None) -> list[Part]:
@@ -148,9 +182,15 @@ class Archive:
             raw = orjson.loads(self.manifest_path.read_bytes())
         except FileNotFoundError:
             return Manifest()
+        if raw.get("version", 1) > VERSION:
+            raise ArchiveFormatError(
+                f"{self.manifest_path}: archive format {raw.get('version')} is newer than "
+                f"this callguard reads ({VERSION}); upgrade callguard")
         return Manifest(parts=[Part(**p) for p in raw.get("parts", [])],
                         segments=dict(raw.get("segments", {})),
-                        stream=dict(raw.get("stream", {})))
+                        stream=dict(raw.get("stream", {})),
+                        numbers=[NumberFile(**n) for n in raw.get("numbers", [])],
+                        next_number_id=int(raw.get("next_number_id", 1)))
 
     @contextlib.contextmanager
     def writing(self) -> Iterator[Manifest]:
@@ -168,8 +208,11 @@ class Archive:
     def commit(self, manifest: Manifest) -> None:
         """Make ``manifest`` the archive (its files must already be durable)."""
         temp = self.root / f".manifest.{uuid.uuid4().hex}.tmp"
-        data = orjson.dumps({"version": 1, "parts": [asdict(p) for p in manifest.parts],
-                             "segments": manifest.segments, "stream": manifest.stream},
+        data = orjson.dumps({"version": VERSION,
+                             "parts": [asdict(p) for p in manifest.parts],
+                             "segments": manifest.segments, "stream": manifest.stream,
+                             "numbers": [asdict(n) for n in manifest.numbers],
+                             "next_number_id": manifest.next_number_id},
                             option=orjson.OPT_INDENT_2)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as handle:
@@ -182,11 +225,12 @@ class Archive:
     def _remove_strays(self, manifest: Manifest) -> None:
         """Files left by a writer that died before its commit."""
         shutil.rmtree(self.root / ".staging", ignore_errors=True)
-        named = {p.file for p in manifest.parts}
-        for table in TABLES:
-            for path in (self.root / table).glob("day=*/*.parquet"):
-                if str(path.relative_to(self.root)) not in named:
-                    path.unlink(missing_ok=True)
+        named = {p.file for p in manifest.parts} | {n.file for n in manifest.numbers}
+        strays = [path for table in TABLES for path in (self.root / table).glob(
+            "day=*/*.parquet")] + list((self.root / "numbers").glob("*.parquet"))
+        for path in strays:
+            if str(path.relative_to(self.root)) not in named:
+                path.unlink(missing_ok=True)
         for temp in self.root.glob(".manifest.*.tmp"):
             temp.unlink(missing_ok=True)
 
@@ -239,17 +283,24 @@ class Archive:
 
     def compact_day(self, connection: duckdb.DuckDBPyConnection, table: Table,
                     parts: list[Part]) -> Part:
-        """One file for the day: duplicates dropped, rows in lookup order."""
+        """One file for the day: duplicates dropped, rows in lookup order.
+
+        Decisions are written in layout 2: ``add_numbers`` must have run for these parts
+        (their hashes are in the temp table ``run_numbers``); a hash without an id stops
+        the compaction (an error, never a row without its number).
+        """
         day = parts[0].day
         staging = self.root / ".staging" / uuid.uuid4().hex
         staging.mkdir(parents=True)
         produced = staging / f"c-{uuid.uuid4().hex}.parquet"
-        files = _sql_list(self.root / p.file for p in parts)
-        unique = ("DISTINCT ON (coalesce(CAST(decision_id AS VARCHAR), body || "
-                  "CAST(\"at\" AS VARCHAR)))" if table is DECISIONS else "DISTINCT")
+        if table is DECISIONS:
+            select = self._numbered_day(parts)
+        else:
+            files = _sql_list(self.root / p.file for p in parts)
+            select = (f"SELECT DISTINCT * FROM read_parquet({files}, hive_partitioning = "
+                      f"false) ORDER BY {table.sort}")
         connection.execute(
-            f"COPY (SELECT {unique} * FROM read_parquet({files}, hive_partitioning = false) "
-            f"ORDER BY {table.sort}) "
+            f"COPY ({select}) "
             f"TO {_quote(produced)} ({_PARQUET}, COMPRESSION_LEVEL {COMPACTED_LEVEL}, "
             f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
         rows = connection.execute(
@@ -262,19 +313,179 @@ class Archive:
         shutil.rmtree(staging, ignore_errors=True)
         return Part(table.name, day, str(target.relative_to(self.root)),
                     int(rows[0]) if rows else 0, compacted=True,
-                    key_ids=sorted({k for p in parts for k in p.key_ids}))
+                    key_ids=sorted({k for p in parts for k in p.key_ids}),
+                    layout=NUMBERED if table is DECISIONS else HASHED)
+
+    def _numbered_day(self, parts: list[Part]) -> str:
+        """The day's decisions in layout 2, deduplicated, in file order."""
+        hashed = [self.root / p.file for p in parts if p.layout == HASHED]
+        numbered = [self.root / p.file for p in parts if p.layout == NUMBERED]
+        sources = []
+        if hashed:
+            sources.append(
+                "SELECT d.* EXCLUDE (number_hash), CASE WHEN d.number_hash IS NOT NULL AND "
+                "n.number_id IS NULL THEN error('number hash without an id in the number "
+                "table') ELSE n.number_id END AS number_id "
+                f"FROM read_parquet({_sql_list(hashed)}, hive_partitioning = false) d "
+                "LEFT JOIN run_numbers n USING (number_hash)")
+        if numbered:
+            sources.append(f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
+                           f"FROM read_parquet({_sql_list(numbered)}, "
+                           "hive_partitioning = false)")
+        unique = ("DISTINCT ON (coalesce(CAST(decision_id AS VARCHAR), body || "
+                  "CAST(\"at\" AS VARCHAR)))")
+        rows = f"SELECT {unique} * FROM ({' UNION ALL BY NAME '.join(sources)})"
+        tail = f"CASE WHEN left({_ID_HEX}, 12) = {_AT_MS} THEN unhex(substr({_ID_HEX}, 13)) END"
+        return (f"SELECT * EXCLUDE (decision_id, decision_tail), CASE WHEN decision_tail IS "
+                f"NULL THEN decision_id END AS decision_id, decision_tail FROM "
+                f"(SELECT *, {tail} AS decision_tail FROM ({rows})) ORDER BY {DECISIONS.sort}")
+
+    def add_numbers(self, connection: duckdb.DuckDBPyConnection, manifest: Manifest,
+                    parts: list[Part]) -> int:
+        """Give every number hash of these layout-1 decision parts an id; commit.
+
+        Leaves the temp table ``run_numbers`` (hash -> id for these parts) for
+        ``compact_day``. New numbers get the next ids in order of first day, so a day's
+        new numbers have neighbouring ids (small deltas in its sorted file). Returns how
+        many numbers were new.
+        """
+        hashed = [self.root / p.file for p in parts if p.layout == HASHED]
+        connection.execute("CREATE OR REPLACE TEMP TABLE run_numbers "
+                           "(number_hash BLOB, number_id BIGINT)")
+        if not hashed:
+            return 0
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE run_hashes AS SELECT number_hash, min(day) AS first "
+            f"FROM read_parquet({_sql_list(hashed)}, hive_partitioning = true, "
+            "hive_types = {'day': VARCHAR}) WHERE number_hash IS NOT NULL "
+            "GROUP BY number_hash")
+        if manifest.numbers:
+            connection.execute(
+                "INSERT INTO run_numbers SELECT t.number_hash, t.number_id FROM "
+                f"read_parquet({_sql_list(self.root / n.file for n in manifest.numbers)}) t "
+                "SEMI JOIN run_hashes r USING (number_hash)")
+        connection.execute(
+            "CREATE OR REPLACE TEMP TABLE new_numbers AS SELECT number_hash, "
+            f"{manifest.next_number_id} - 1 + row_number() OVER (ORDER BY first, number_hash) "
+            "AS number_id FROM run_hashes r ANTI JOIN run_numbers n USING (number_hash)")
+        connection.execute("DROP TABLE run_hashes")
+        row = connection.execute("SELECT count(*), max(number_id) FROM new_numbers").fetchone()
+        added = int(row[0]) if row else 0
+        if added:
+            connection.execute("INSERT INTO run_numbers SELECT * FROM new_numbers")
+            written = self._write_numbers(connection, "SELECT * FROM new_numbers")
+            manifest.numbers.append(written)
+            manifest.next_number_id = int(row[1]) + 1  # type: ignore[index]
+            merged = self._merge_numbers(connection, manifest)
+            self.commit(manifest)
+            self.delete_numbers(merged)
+        connection.execute("DROP TABLE new_numbers")
+        return added
+
+    def _write_numbers(self, connection: duckdb.DuckDBPyConnection,
+                       relation: str) -> NumberFile:
+        """A number table file of ``relation`` (number_hash, number_id), durably."""
+        staging = self.root / ".staging" / uuid.uuid4().hex
+        staging.mkdir(parents=True)
+        produced = staging / f"n-{uuid.uuid4().hex}.parquet"
+        # Hashes do not compress: zstd's default level, rows sorted by hash (lookups
+        # read one row group).
+        connection.execute(
+            f"COPY (SELECT number_hash, number_id FROM ({relation}) ORDER BY number_hash) "
+            f"TO {_quote(produced)} ({_PARQUET}, ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
+        row = connection.execute(
+            f"SELECT count(*) FROM read_parquet({_quote(produced)})").fetchone()
+        target = self.root / "numbers" / produced.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fsync_path(produced)
+        os.replace(produced, target)
+        fsync_path(target.parent)
+        shutil.rmtree(staging, ignore_errors=True)
+        return NumberFile(str(target.relative_to(self.root)), int(row[0]) if row else 0)
+
+    def _merge_numbers(self, connection: duckdb.DuckDBPyConnection,
+                       manifest: Manifest) -> list[NumberFile]:
+        """Merge the newest files while the newest is at least half the one before it:
+        a few files (log2 of the table) for a lookup, each hash rewritten log2 times.
+        Returns the files merged away (to delete once committed)."""
+        gone: list[NumberFile] = []
+        while len(manifest.numbers) >= 2 and (
+                2 * manifest.numbers[-1].rows >= manifest.numbers[-2].rows):
+            pair = manifest.numbers[-2:]
+            files = _sql_list(self.root / n.file for n in pair)
+            merged = self._write_numbers(connection, f"SELECT * FROM read_parquet({files})")
+            manifest.numbers[-2:] = [merged]
+            gone += pair
+        return gone
+
+    def number_ids(self, connection: duckdb.DuckDBPyConnection, manifest: Manifest,
+                   number_hash: str) -> list[int]:
+        """The ids of a number hash in the number table (none when never compacted)."""
+        if not manifest.numbers:
+            return []
+        files = _sql_list(self.root / n.file for n in manifest.numbers)
+        return [int(i) for (i,) in connection.execute(
+            f"SELECT number_id FROM read_parquet({files}) WHERE number_hash = ?",
+            [bytes.fromhex(number_hash)]).fetchall()]
+
+    def decision_numbers(self, connection: duckdb.DuckDBPyConnection, manifest: Manifest,
+                         lookup: Lookup, *, first: date | None = None,
+                         last: date | None = None) -> tuple[tuple[int, str], ...]:
+        """(number_id, hash) of the layout-2 rows of one decision: two pruned reads (the
+        rows by ``at``, the table by id) instead of a join that hashes the whole table."""
+        files = [self.root / p.file for p in manifest.files(DECISIONS.name, first=first,
+                                                            last=last)
+                 if p.layout == NUMBERED]
+        if not files or not manifest.numbers:
+            return ()
+        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}) "
+                               f"WHERE {where}" for where in lookup.numbered())
+        ids = [int(i) for (i,) in connection.execute(
+            f"SELECT DISTINCT number_id FROM ({scans}) WHERE number_id IS NOT NULL"
+        ).fetchall()]
+        if not ids:
+            return ()
+        table = _sql_list(self.root / n.file for n in manifest.numbers)
+        return tuple((int(i), bytes(h).hex()) for i, h in connection.execute(
+            f"SELECT number_id, number_hash FROM read_parquet({table}) "
+            f"WHERE number_id IN ({', '.join(map(str, ids))})").fetchall())
+
+    def delete_numbers(self, files: Iterable[NumberFile]) -> None:
+        """Remove number table files no longer named by the committed manifest."""
+        for number_file in files:
+            (self.root / number_file.file).unlink(missing_ok=True)
 
     def drop_days_before(self, cutoff: date, *, dry_run: bool = False) -> tuple[int, int]:
-        """Delete every whole day before ``cutoff``: (days, rows) destroyed (or would be)."""
+        """Delete every whole day before ``cutoff``: (days, rows) destroyed (or would be).
+
+        The number table is rewritten with the ids the remaining days still use: a hash
+        no remaining record refers to goes with the days.
+        """
         with self.writing() as manifest:
             old = [p for p in manifest.parts if p.day < cutoff.isoformat()]
             result = len({p.day for p in old}), sum(p.rows for p in old)
             if dry_run or not old:
                 return result
             manifest.parts = [p for p in manifest.parts if p not in old]
+            numbers = list(manifest.numbers)
+            if numbers:
+                manifest.numbers = self._kept_numbers(manifest)
             self.commit(manifest)
             self.delete_files(old)
+            self.delete_numbers(n for n in numbers if n not in manifest.numbers)
             return result
+
+    def _kept_numbers(self, manifest: Manifest) -> list[NumberFile]:
+        """One number table file of the ids the manifest's layout-2 files use."""
+        used = [self.root / p.file for p in manifest.parts
+                if p.table == DECISIONS.name and p.layout == NUMBERED]
+        if not used:
+            return []
+        connection = connect()
+        table = _sql_list(self.root / n.file for n in manifest.numbers)
+        return [self._write_numbers(
+            connection, f"SELECT * FROM read_parquet({table}) SEMI JOIN (SELECT DISTINCT "
+            f"number_id FROM read_parquet({_sql_list(used)})) USING (number_id)")]
 
     def delete_files(self, parts: Iterable[Part]) -> None:
         """Remove files no longer named by the committed manifest."""
@@ -349,23 +560,75 @@ def empty_select(table: Table) -> str:
     return f"SELECT {columns}, CAST(NULL AS VARCHAR) AS day WHERE false"
 
 
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """Rows wanted by ``union_view``: one number (its hash and its ids in the number
+    table) or one decision id; checked, so they can be written into SQL as literals."""
+
+    number_hash: str | None = None
+    number_ids: tuple[int, ...] = ()
+    decision_id: str | None = None
+    hashes: tuple[tuple[int, str], ...] = ()  # (number_id, hash) of the decision's rows
+
+    def __post_init__(self) -> None:
+        if self.number_hash is not None and not _HEX64.match(self.number_hash):
+            raise ValueError("a number hash is 64 hex digits")
+        if self.decision_id is not None and not _UUID.match(self.decision_id):
+            raise ValueError("a decision id is a UUID (lower case, with dashes)")
+
+    def hashed(self) -> str:
+        """The filter on rows that hold their number hash and whole decision id."""
+        if self.number_hash is not None:
+            return f"number_hash = unhex('{self.number_hash}')"
+        return f"decision_id = '{self.decision_id}'"
+
+    def numbered(self) -> list[str]:
+        """The filters on a layout-2 file, read as one scan each (UNION ALL): each is
+        a conjunction, so Parquet statistics prune row groups (an OR would not)."""
+        if self.number_hash is not None:
+            listed = ", ".join(str(int(i)) for i in self.number_ids)
+            return [f"number_id IN ({listed})" if listed else "false"]
+        whole = f"decision_id = '{self.decision_id}'"
+        text = str(self.decision_id).replace("-", "")
+        try:
+            at = _EPOCH + timedelta(milliseconds=int(text[:12], 16))
+        except OverflowError:  # no instant has this millisecond: stored whole if at all
+            return [whole]
+        # A row holds either the whole id or the tail (never both): no row twice.
+        return [whole, f"\"at\" >= TIMESTAMPTZ '{at.isoformat()}' AND \"at\" < "
+                f"TIMESTAMPTZ '{(at + timedelta(milliseconds=1)).isoformat()}' AND "
+                f"decision_tail = unhex('{text[12:]}')"]
+
+
+_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
 def union_view(archive: Archive, manifest: Manifest, table: Table, *,
                first: date | None = None, last: date | None = None,
-               live: str | None = None) -> str:
+               live: str | None = None, numbers: bool = False,
+               lookup: Lookup | None = None) -> str:
     """SQL for the table over the archive (days in range) and the live rows.
 
     A day made of one compacted file is read as it is; the days that also have parts
     not yet compacted, and the live rows, are read together with duplicates dropped
     (by decision id, or by content), so a record archived twice is counted once.
+
+    Decisions of layout-2 files come back with their decision id rebuilt; their
+    ``number_hash`` is read from the number table only with ``numbers`` (a join: the
+    report never needs it) or set from ``lookup``; otherwise it is NULL. ``lookup``
+    (decisions only) keeps the rows of one number or one decision, filtered in each
+    file so that Parquet statistics prune row groups.
     """
     parts = manifest.files(table.name, first=first, last=last)
     dirty = {p.day for p in parts if not p.compacted}
-    clean = [archive.root / p.file for p in parts if p.day not in dirty]
-    loose = [archive.root / p.file for p in parts if p.day in dirty]
-    selects = [_read(clean)] if clean else []
-    sources = [_read(loose)] if loose else []
+    clean = [p for p in parts if p.day not in dirty]
+    loose = [p for p in parts if p.day in dirty]
+    where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
+    selects = _reads(archive, manifest, clean, numbers, lookup)
+    sources = _reads(archive, manifest, loose, numbers, lookup)
     if live is not None:
-        sources.append(f"SELECT * FROM {live}")
+        sources.append(f"SELECT * FROM {live}{where}")
     if sources:
         unique = ("DISTINCT ON (coalesce(CAST(decision_id AS VARCHAR), body || "
                   "CAST(\"at\" AS VARCHAR)))" if table is DECISIONS else "DISTINCT")
@@ -373,6 +636,40 @@ def union_view(archive: Archive, manifest: Manifest, table: Table, *,
     if not selects:
         return empty_select(table)
     return " UNION ALL BY NAME ".join(f"({s})" for s in selects)
+
+
+def _reads(archive: Archive, manifest: Manifest, parts: list[Part], numbers: bool,
+           lookup: Lookup | None) -> list[str]:
+    """Selects of the parts in the table's canonical columns (layouts apart)."""
+    hashed = [archive.root / p.file for p in parts if p.layout == HASHED]
+    numbered = [archive.root / p.file for p in parts if p.layout == NUMBERED]
+    out = []
+    if hashed:
+        where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
+        out.append(f"{_read(hashed)}{where}")
+    if numbered:
+        scans = " UNION ALL ".join(f"{_read(numbered)} WHERE {where}"
+                                   for where in lookup.numbered()) if lookup is not None else (
+            _read(numbered))
+        rows = (f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
+                f"FROM ({scans})")
+        if lookup is not None and lookup.number_hash is not None:
+            out.append(f"SELECT * EXCLUDE (number_id), unhex('{lookup.number_hash}') "
+                       f"AS number_hash FROM ({rows})")
+        elif lookup is not None:  # one decision: its number's hash found beforehand
+            cases = " ".join(f"WHEN {int(i)} THEN unhex('{h}')" for i, h in lookup.hashes
+                             if _HEX64.match(h))
+            hashed_by_id = f"CASE number_id {cases} END" if cases else "CAST(NULL AS BLOB)"
+            out.append(f"SELECT * EXCLUDE (number_id), {hashed_by_id} AS number_hash "
+                       f"FROM ({rows})")
+        elif numbers and manifest.numbers:
+            table = _sql_list(archive.root / n.file for n in manifest.numbers)
+            out.append(f"SELECT r.* EXCLUDE (number_id), t.number_hash FROM ({rows}) r "
+                       f"LEFT JOIN read_parquet({table}) t USING (number_id)")
+        else:
+            out.append(f"SELECT * EXCLUDE (number_id), CAST(NULL AS BLOB) AS number_hash "
+                       f"FROM ({rows})")
+    return out
 
 
 def _read(files: list[Path]) -> str:
