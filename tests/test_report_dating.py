@@ -23,6 +23,12 @@ def _decisions(path, *window: str) -> int:
     return int(json.loads(result.stdout)["decisions"])
 
 
+def _evidence(path, *window: str) -> int:
+    result = cli("evidence", NUMBER, "--json", *window, config_path=path)
+    assert result.returncode == 0, result.stderr
+    return len(json.loads(result.stdout)["decisions"])
+
+
 def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
     data = tmp_path / "data"
     path = config(tmp_path, data)
@@ -36,9 +42,27 @@ def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
     that_day = ("--since", later.date().isoformat(),
                 "--until", (later.date() + timedelta(days=1)).isoformat())
     assert (_decisions(path, *today), _decisions(path, *that_day)) == (1, 0)
+    found = (_evidence(path, "--from", today[1], "--to", today[3]),
+             _evidence(path, "--from", that_day[1], "--to", that_day[3]))
+    assert found == (1, 0)
     log = data / "compliance.jsonl"
     log.rename(stamp_name(log, datetime.now(UTC)))  # closed, as the writer rotates it
     archived = cli("archive", "--compact-all", "--json", config_path=path)
     assert archived.returncode == 0, archived.stderr
     assert json.loads(archived.stdout)["decisions"] == 1
     assert (_decisions(path, *today), _decisions(path, *that_day)) == (1, 0)
+    assert (_evidence(path, "--from", today[1], "--to", today[3]),
+            _evidence(path, "--from", that_day[1], "--to", that_day[3])) == found
+
+
+def test_evidence_of_a_decision_that_is_not_there_says_so(tmp_path):
+    path = config(tmp_path, tmp_path / "data")
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    malformed = cli("evidence", "--decision", "not-an-id", config_path=path)
+    assert malformed.returncode == 2
+    assert "--decision" in malformed.stderr
+    unknown = cli("evidence", "--decision", "01a2415c-0000-7000-8000-000000000000",
+                  config_path=path)
+    assert unknown.returncode == 1
+    assert "no decision" in unknown.stderr

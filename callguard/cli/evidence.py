@@ -29,7 +29,13 @@ from callguard.cli.common import (
     usage_error,
     window_or_exit,
 )
-from callguard.cli.logs import EXIT_INCOMPLETE, hash_number, instant_option, place_or_exit
+from callguard.cli.logs import (
+    EXIT_INCOMPLETE,
+    decision_id_or_exit,
+    hash_number,
+    instant_option,
+    place_or_exit,
+)
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import Record, log_exists
@@ -62,6 +68,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         form = "json"
     if (number is None) == (decision_id is None):
         usage_error("give a NUMBER or --decision ID (one of them)")
+    decision_id_or_exit(decision_id)
     if output is not None:
         output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)
@@ -89,6 +96,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         output.write_text(text)
     else:
         sys.stdout.write(text)
+    if decision_id is not None and not found.decisions:
+        err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
+                          "(another node's? check --data-dir, --archive, --file)",
+                          highlight=False)
+        sys.exit(EXIT_INCOMPLETE)
     _finish(found, key_id, key_source, stream_note)
 
 

@@ -108,6 +108,11 @@ class Table:
         return out
 
 
+# Fronts whose decision is a call placed on the answer: dated by the call's instant
+# ``at``. Every other decision (a scrub, `check`) is dated by when it was asked, its
+# ``logged_at``: `check --at` and a scrub judge another instant and place no call.
+CALL_FRONTS = frozenset({"fastagi", "sip", "http"})
+
 DECISIONS = Table("decisions", "at", (
     _DECISION_ID, _SCHEMA, _text("node"), _text("key_id"), _text("front"), _text("verdict"),
     _text("rule"), _text("reason"), _text("campaign"), _text("solicitor"), _text("mode"),

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
+from callguard.compliance.archive.columns import CALL_FRONTS, DECISIONS, EVENTS, record_of
 from callguard.compliance.archive.ingest import unarchived_segments
 from callguard.compliance.archive.store import (
     Archive,
@@ -187,7 +187,10 @@ def _identity(record: Record) -> str:
 
 
 def _in_range(record: Record, first: datetime | None, last: datetime | None) -> bool:
-    text = record.get("at") if record.get("event") == "decision" else None
+    """A call by its instant, anything else (a scrub, `check --at`) by when it was made —
+    as `report` dates it, and as the archive's days are cut."""
+    text = record.get("at") if (record.get("event") == "decision"
+                                and record.get("front") in CALL_FRONTS) else None
     instant = None
     if isinstance(text, str):
         try:
