@@ -77,6 +77,12 @@ class _LazyGroup(click.Group):
 def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     """callguard: a telemarketing-law compliance gate for outbound calls."""
     config_file_or_exit(config)
+    if ctx.invoked_subcommand != "init":
+        # What callguard writes in its data dir (lists, records, logs, archive) and exports
+        # is the service user's alone, whatever umask the shell or unit gave: one place, not
+        # every mkdir. Not for `init`: the configuration it writes is for the service user
+        # to read (as root, before `chown`), so the shell's umask applies there.
+        os.umask(os.umask(0o077) | 0o077)
     # Operational events go to stderr from the start, so --json output stays clean; the
     # node's real hashing key replaces this ephemeral one when its stores are opened.
     if ctx.invoked_subcommand not in _QUIET:
@@ -88,9 +94,6 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 
 def main() -> None:
     """Entry point: usage errors exit 2, unexpected errors 3 — never a bare traceback."""
-    # Everything callguard writes (lists, records, logs, archive, exports) is the service
-    # user's alone, whatever umask the shell or unit gave: one place, not every mkdir.
-    os.umask(os.umask(0o077) | 0o077)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:
