@@ -225,7 +225,8 @@ def test_data_needs_the_token(tmp_path):
                 following.append(open_tail(serve))
             assert serve.http("/supervisor/events")[0] == 503
             following.pop().close()
-            serve.until(lambda: open_tail(serve, keep=False), what="a place is free again")
+            serve.until(lambda: open_tail(serve, keep=False), timeout=5,
+                        what="a place is free again (a closed page is seen within 1 s)")
         finally:
             for connection in following:
                 connection.close()

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -61,6 +62,7 @@ _SHOWN = ("logged_at", "node", "event", "verdict", "campaign", "number_last4", "
 _UNREDACTED = frozenset({"logged_at", "decision_id"})  # an instant, a UUID: no numbers
 _MAX_BACKLOG = 500
 _KEEPALIVE_S = 15.0
+_GONE_CHECK_S = 1.0  # how soon a closed page's place is free (MAX_TAILS)
 _QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
 _BACKLOG_WINDOW = timedelta(days=1)
 MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
@@ -300,14 +302,20 @@ class SupervisorPage:
         closing = asyncio.create_task(self._closing.wait())
         try:
             await response.write(b"event: live\ndata: {}\n\n")
+            quiet_since = time.monotonic()
             while not self._closing.is_set():
                 getting = asyncio.ensure_future(queue.get())
-                done, _ = await asyncio.wait({getting, closing}, timeout=_KEEPALIVE_S,
+                done, _ = await asyncio.wait({getting, closing}, timeout=_GONE_CHECK_S,
                                              return_when=asyncio.FIRST_COMPLETED)
                 if getting not in done:
                     getting.cancel()
-                    await response.write(b": keepalive\n\n")
+                    if request.transport is None or request.transport.is_closing():
+                        break  # the page was closed: free its place now, not at a write
+                    if time.monotonic() - quiet_since >= _KEEPALIVE_S:
+                        await response.write(b": keepalive\n\n")
+                        quiet_since = time.monotonic()
                     continue
+                quiet_since = time.monotonic()
                 record = getting.result()
                 if record is None:
                     break
