@@ -278,9 +278,10 @@ def _summary(err: Console, title: str, verdicts: Counter[str], rules: Counter[st
     table = Table("verdict / deciding rule", "rows")
     for verdict, count in verdicts.most_common():
         table.add_row(f"[bold]{verdict}[/]", f"{count:,}")
-    for rule, count in rules.most_common():
-        if rule != "ALLOW":
-            table.add_row(f"  {rule}", f"{count:,}")
+        if verdict == "BLOCK":  # the deciding rules right under the BLOCK count
+            for rule, blocked in rules.most_common():
+                if rule != "ALLOW":
+                    table.add_row(f"  {rule}", f"{blocked:,}")
     err.print(table)
     for problem in malformed[:20]:
         err.print(f"[yellow]malformed {problem}[/] (decided and written, not skipped)",
