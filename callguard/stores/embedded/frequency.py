@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -50,15 +51,7 @@ class EmbeddedFrequency:
         self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
-        try:
-            private_database(path)
-            self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                       timeout=busy_timeout_ms / 1000)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"call-frequency counts {path}: {exc}") from None
+        self._db = _open(path, busy_timeout_ms / 1000)
         self._lock = threading.Lock()
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what=f"call-frequency counts {path}")
@@ -154,3 +147,34 @@ class EmbeddedFrequency:
     async def aclose(self) -> None:
         """Close the file."""
         self._db.close()
+
+
+def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
+    """The store's connection, WAL and schema in place; StoreError when it cannot be had.
+
+    Two processes opening a new file at once (a node and a CLI command) race for the lock
+    that switching to WAL and creating the table take, and SQLite answers "database is
+    locked" there without waiting: retried until ``timeout_s``, as a busy write would be.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        db: sqlite3.Connection | None = None
+        try:
+            private_database(path)
+            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                 timeout=timeout_s)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.executescript(_SCHEMA)
+        except sqlite3.OperationalError as exc:
+            if db is not None:
+                db.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise StoreError(f"call-frequency counts {path}: {exc}") from None
+            time.sleep(0.02)
+            continue
+        except (sqlite3.Error, OSError) as exc:
+            if db is not None:
+                db.close()
+            raise StoreError(f"call-frequency counts {path}: {exc}") from None
+        return db
