@@ -182,6 +182,15 @@ class TestEvidenceCli:
         (decision,) = json.loads(by_id.stdout)["decisions"]
         assert {k: v for k, v in decision.items()
                 if k not in ("later_records", "records_in_force")} == one
+        # The same ids typed in capitals or without hyphens name the same decisions, in
+        # the archive (the oldest) and in the current file (the newest).
+        for wanted in (expected[0], one):
+            typed = wanted["decision_id"].upper().replace("-", "")
+            again = cli("evidence", "--decision", typed, "--format", "json",
+                        config_path=path)
+            assert again.returncode == 0, again.stderr
+            (found,) = json.loads(again.stdout)["decisions"]
+            assert found["decision_id"] == wanted["decision_id"]
 
     def test_formats_and_honest_key(self, archived, tmp_path):
         path, _ = archived

@@ -186,6 +186,9 @@ class TestTailFile:
         shown = json_lines(result.stdout)
         assert [r["event"] for r in shown][:2] == ["decision", "line-release"]
         assert {r["decision_id"] for r in shown} == {followed["decision_id"]}
+        typed = cli("tail", "--decision", followed["decision_id"].upper(), "--json",
+                    config_path=path)
+        assert json_lines(typed.stdout) == shown  # the same id in capitals: the same records
 
     def test_since_skips_segments_closed_before_it_unopened(self, mixed_log):
         """The oldest segments are made unreadable: a --since after them never opens them."""

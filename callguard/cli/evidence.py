@@ -68,7 +68,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         form = "json"
     if (number is None) == (decision_id is None):
         usage_error("give a NUMBER or --decision ID (one of them)")
-    decision_id_or_exit(decision_id)
+    decision_id = decision_id_or_exit(decision_id)
     if output is not None:
         output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)

@@ -36,6 +36,7 @@ from callguard.cli.common import (
     window_or_exit,
 )
 from callguard.cli.locate import LogPlace, e164, locate
+from callguard.compliance.fields import canonical_decision_id
 from callguard.compliance.reader import (
     ReadStats,
     Record,
@@ -45,6 +46,7 @@ from callguard.compliance.reader import (
     oldest_first,
 )
 from callguard.errors import ConfigError, NumberError
+from callguard.front_names import ALL_FRONTS
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -83,14 +85,14 @@ class LogQuery:
         number_hash = None
         if options.get("number") is not None:
             number_hash, key_id = self._hash(options["number"])
-        decision_id_or_exit(options.get("decision"))
+        decision_id = decision_id_or_exit(options.get("decision"))
         since = instant_option("--since", options.get("since"))
         until = instant_option("--until", options.get("until"))
         window_or_exit(since, until)
         self.filter = RecordFilter(
             campaign=self.campaign, verdict=options.get("verdict"), rule=options.get("rule"),
             since=since, until=until, number_hash=number_hash,
-            event=options.get("event"), decision_id=options.get("decision"),
+            event=options.get("event"), decision_id=decision_id,
             front=options.get("front"), node=options.get("node"))
         self.stats = ReadStats(key_id=key_id)
 
@@ -155,8 +157,7 @@ class LogQuery:
                     f"read; configured campaigns: {known}")
 
 
-# Every front a decision record can name (callguard/data/schemas/decision.json "front").
-FRONTS = ("fastagi", "sip", "http", "cli", "scrub")
+FRONTS = ALL_FRONTS
 
 
 def record_kinds() -> tuple[str, ...]:
@@ -166,17 +167,19 @@ def record_kinds() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in record_schemas_dir().glob("*.json")))
 
 
-def decision_id_or_exit(value: str | None) -> None:
-    """A decision id is a UUID: anything else can match nothing, so it is a usage error."""
-    import uuid  # noqa: PLC0415
+def decision_id_or_exit(value: str | None) -> str | None:
+    """The decision id as records spell it; anything but a UUID is a usage error.
 
+    A UUID typed in capitals or without hyphens names the same decision, so it is
+    normalised rather than answered with "not found".
+    """
     if value is None:
-        return
-    try:
-        uuid.UUID(value)
-    except ValueError:
+        return None
+    canonical = canonical_decision_id(value)
+    if canonical is None:
         usage_error(f"--decision {value!r} is not a decision id (a UUID such as "
                     "01a2415c-7c3e-7d2a-9b1e-5f0c3d2e1a40)")
+    return canonical
 
 
 def place_or_exit(state: CliState) -> LogPlace:

@@ -12,6 +12,7 @@ records still group by it; nothing in it can be read back). Free text goes throu
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Callable, Collection
 
 from callguard.numbers.redact import has_digit_run, redact_digits
@@ -26,8 +27,22 @@ _LINKEDID = re.compile(r"(?:(?P<sys>[A-Za-z0-9_.@-]{1,64})-)?1\d{9}\.-?\d{1,10}"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                    r"[0-9a-fA-F]{12}")
 # A channel name ends in "-" + 8 hex digits (a counter), ";1"/";2" for Local halves.
+_DECISION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CHANNEL_TAIL = re.compile(r"-[0-9a-f]{8}(?:;[12])?$")
 _MAX_ID = 128
+
+
+def canonical_decision_id(value: str) -> str | None:
+    """A UUID as decision records spell it (lowercase, hyphenated), or None if not one."""
+    try:
+        return str(uuid.UUID(value.strip()))
+    except ValueError:
+        return None
+
+
+def is_decision_id(value: str) -> bool:
+    """Spelled exactly as records spell a decision id (safe to quote in SQL)."""
+    return _DECISION_ID.fullmatch(value) is not None
 
 
 def plausible_linkedid(value: str) -> bool:

@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from callguard.front_names import DIALLING_FRONTS
+
 __all__ = ["DECISIONS", "EVENTS", "Column", "Table", "columns_of", "instant_text", "record_of",
            "row_of", "table_for"]
 
@@ -108,10 +110,9 @@ class Table:
         return out
 
 
-# Fronts whose decision is a call placed on the answer: dated by the call's instant
-# ``at``. Every other decision (a scrub, `check`) is dated by when it was asked, its
-# ``logged_at``: `check --at` and a scrub judge another instant and place no call.
-CALL_FRONTS = frozenset({"fastagi", "sip", "http"})
+# Fronts whose decision is a call placed on the answer: dated by the call's instant ``at``
+# (the others by ``logged_at``; callguard.policy.fronts says why).
+CALL_FRONTS = DIALLING_FRONTS
 
 DECISIONS = Table("decisions", "at", (
     _DECISION_ID, _SCHEMA, _text("node"), _text("key_id"), _text("front"), _text("verdict"),

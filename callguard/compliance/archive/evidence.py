@@ -15,7 +15,6 @@ they stood, as far as the log shows them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +32,7 @@ from callguard.compliance.archive.store import (
     fetch_rows,
     union_view,
 )
+from callguard.compliance.fields import is_decision_id
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
 from callguard.compliance.segments import Segment
 
@@ -139,7 +139,7 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
                                                   lookup=lookup), DECISIONS)
         events = fetch_rows(connection, events_sql, EVENTS, "WHERE number_hash = ?",
                             [bytes.fromhex(number_hash)])
-    elif decision_id is not None and _plain_id(decision_id):
+    elif decision_id is not None and is_decision_id(decision_id):
         lookup = Lookup(decision_id=decision_id)
         lookup = Lookup(decision_id=decision_id, hashes=archive.decision_numbers(
             connection, manifest, lookup, first=days[0], last=days[1]))
@@ -151,7 +151,7 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     if decision_id is not None:
         ids.add(decision_id)
     if ids:
-        listed = ", ".join(f"'{i}'" for i in sorted(ids) if _plain_id(i))
+        listed = ", ".join(f"'{i}'" for i in sorted(ids) if is_decision_id(i))
         events += fetch_rows(connection, events_sql, EVENTS,
                              f"WHERE decision_id IN ({listed})") if listed else []
     records = {_identity(r): r for r in [*decisions,
@@ -173,11 +173,6 @@ def _in(day: str, first: date | None, last: date | None) -> bool:
         last is None or day <= last.isoformat())
 
 
-def _plain_id(value: str) -> bool:
-    return bool(_UUID.match(value))
-
-
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _identity(record: Record) -> str:

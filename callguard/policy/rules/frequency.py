@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
+from callguard.front_names import ALL_FRONTS, ASKING_FRONTS
 from callguard.policy.frequency import FrequencyClaim, FrequencyResult
 from callguard.policy.model import CallAttempt, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
@@ -33,8 +34,8 @@ from callguard.policy.schema import Key
 
 __all__ = ["COUNTED_FRONTS", "CallFrequency", "frequency_claims", "read_claims"]
 
-# Fronts that ask before a real call; ``scrub`` judges a lead file, which places no call.
-COUNTED_FRONTS = ("fastagi", "sip", "http", "cli")
+# Counted by default: the fronts that ask before a real call (not ``scrub``).
+COUNTED_FRONTS = ASKING_FRONTS
 _SUBJECTS = ("seller", "campaign", "campaign-subject")
 
 
@@ -55,7 +56,7 @@ class CallFrequency(RuleBase):
                    doc="calls allowed in the window; the next one is blocked"),
         "subject": Key("str", required=True, choices=_SUBJECTS,
                        doc="which calls are on the same subject"),
-        "fronts": Key("str-list", choices=(*COUNTED_FRONTS, "scrub"),
+        "fronts": Key("str-list", choices=ALL_FRONTS,
                       doc="fronts whose ALLOWs count (default: every front that asks "
                           "before a call: fastagi, sip, http, cli)"),
     }
