@@ -167,6 +167,32 @@ class TestRecords:
             "written", data_dir=data_dir, check=True)
         assert cli(*args, data_dir=data_dir).returncode == BLOCK
 
+    def test_consent_ending_before_it_was_given_is_refused(self, data_dir):
+        result = cli("consent", "add", "8015550145", "--campaign", "ut-solar-predictive",
+                     "--kind", "written", "--granted", "2026-03-01T00:00:00Z", "--expires",
+                     "2026-02-01", data_dir=data_dir)
+        assert result.returncode == USAGE
+        assert "not after it was given" in result.stderr
+        shown = cli("consent", "show", "8015550145", "--campaign", "ut-solar-predictive",
+                    "--json", data_dir=data_dir)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["consents"] == []  # nothing was recorded
+
+    def test_consent_already_expired_is_recorded_with_a_warning(self, data_dir):
+        """Kept as evidence of what was consented then; it allows no call now."""
+        result = cli("consent", "add", "8015550146", "--campaign", "ut-solar-predictive",
+                     "--kind", "written", "--granted", "2025-01-01T00:00:00Z", "--expires",
+                     "2025-06-30", data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        assert "already expired" in result.stderr
+        args = ("check", "8015550146", "--campaign", "ut-solar-predictive", "--at",
+                weekday_at(11).isoformat(), "--json")
+        assert cli(*args, data_dir=data_dir).returncode == BLOCK
+        fresh = cli("consent", "add", "8015550147", "--campaign", "ut-solar-predictive",
+                    "--kind", "written", data_dir=data_dir)
+        assert fresh.returncode == 0
+        assert "expired" not in fresh.stderr
+
     def test_ebr_add_requires_exactly_one_date(self, data_dir):
         """Both or neither date is a usage error."""
         result = cli("ebr", "add", "8015550144", "--campaign", "ut-solar-manual",

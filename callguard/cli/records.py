@@ -284,9 +284,14 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
     expires_at = consent_expiry(expires, info) if expires else None
     if kind == ConsentKind.CALLING_HOURS and window is None:
         usage_error("calling-hours consent needs --window HH:MM-HH:MM")
+    now = datetime.now(UTC)
+    granted_at = parse_instant(granted, "--granted") if granted else now
+    if expires_at is not None and expires_at <= granted_at:
+        usage_error(f"--expires ends the consent at {expires_at:%Y-%m-%dT%H:%MZ}, not after "
+                    f"it was given ({granted_at:%Y-%m-%dT%H:%MZ}): nothing would be consented")
     record = ConsentRecord(
         kind=ConsentKind(kind),
-        granted_at=parse_instant(granted) if granted else datetime.now(UTC),
+        granted_at=granted_at,
         expires_at=expires_at,
         window=_window(window),
     )
@@ -295,6 +300,10 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
     until = f" until {expires_at:%Y-%m-%dT%H:%MZ} (exclusive)" if expires_at else ""
     _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded{until}",
                    highlight=False)
+    if expires_at is not None and expires_at <= now:
+        # Kept as evidence of what was consented then; it lifts no rule for a call now.
+        err_console.print("[yellow]warning:[/yellow] this consent has already expired: it is "
+                          "on record, but no call from now on is allowed by it", highlight=False)
 
 
 @consent.command("revoke")
