@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import os
+import re
 import socket
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import structlog
-from aiosipua import SipMessage, SipRequest, SipResponse
+from aiosipua import SipMessage, SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
@@ -55,6 +56,8 @@ TIMEOUT_RULE = TIME_BUDGET
 _TICK_S = 0.02
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
+_EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
+           for method in _KNOWN for receipt in Receipt}  # counter names, made once
 _log = structlog.get_logger("callguard.sip")
 
 
@@ -295,8 +298,8 @@ class SipFront:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic())
-        self.stats.counts[f"{method.lower() if method in _KNOWN else 'other'}_"
-                          f"{receipt.value}"] += 1
+        self.stats.counts[_EVENTS.get((method, receipt)) or
+                          f"other_{receipt.value}"] += 1
         if receipt is Receipt.RESEND and again is not None:
             transport.send_bytes(again, addr)
         return receipt
@@ -397,19 +400,15 @@ class SipFront:
 
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
                transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
-        response = build_response(request, status, to_tag=secrets.token_hex(6),
-                                  headers=headers)
-        data = bytes(response)
+        data = build_response(request, status, to_tag=_to_tag(), headers=headers)
         transport.send_bytes(data, addr)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
 
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
         try:
-            response: SipResponse = build_response(request, status,
-                                                   to_tag=secrets.token_hex(6),
-                                                   headers=headers)
-            transport.send_bytes(bytes(response), addr)
+            data = build_response(request, status, to_tag=_to_tag(), headers=headers)
+            transport.send_bytes(data, addr)
         except ValueError:
             self.stats.counts["unanswerable"] += 1
 
@@ -439,14 +438,66 @@ class SipFront:
                 transport.send_bytes(data, addr)
 
 
+class _Tags:
+    """To tags (§19.3: globally unique, cryptographically random, ≥ 32 bits): 48 bits
+    each, cut from one ``os.urandom`` read per 1,024 tags instead of a system call each."""
+
+    _SIZE = 6
+    _BATCH = 1024
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)  # a child must not repeat ours
+
+    def _forget(self) -> None:
+        self._pool, self._at = "", 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool = os.urandom(self._SIZE * self._BATCH).hex()
+            at = 0
+        self._at = at + 2 * self._SIZE
+        return self._pool[at:at + 2 * self._SIZE]
+
+
+_to_tag = _Tags()
+
+
 def _stamp_via(request: SipRequest, addr: tuple[str, int]) -> None:
     """RFC 3581 / §18.2.1: the top Via learns where the request really came from."""
     vias = request.headers.get("via")
-    top = parse_via(vias[0])
-    wants_rport = "rport" in top.params and not top.params["rport"]
-    if top.host == addr[0] and not wants_rport:
+    plain = _PLAIN_VIA.fullmatch(vias[0])
+    if plain is not None:  # the common case, without aiosipua's Via codec
+        host, params = plain.group(1), _plain_params(plain.group(2))
+        head = vias[0][:plain.start(2)]
+    else:
+        top = parse_via(vias[0])
+        host, params, head = top.host, top.params, ""
+    wants_rport = "rport" in params and not params["rport"]
+    if host == addr[0] and not wants_rport:
         return
-    top.params["received"] = addr[0]
+    params["received"] = addr[0]
     if wants_rport:
-        top.params["rport"] = str(addr[1])
-    vias[0] = stringify_via(top)
+        params["rport"] = str(addr[1])
+    if plain is None:
+        vias[0] = stringify_via(top)
+    else:
+        vias[0] = head + "".join(f";{k}={v}" if v is not None else f";{k}"
+                                 for k, v in params.items())
+
+
+# A Via that aiosipua's codec writes back unchanged: upper-case transport, a host name
+# or IPv4 address, a port without leading zero, lower-case parameters, no blanks, no quotes.
+_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::[1-9][0-9]*)?"
+                        r"((?:;[a-z0-9.!%*_+`'~\-]+(?:=[A-Za-z0-9.!%*_+`'~\-:\[\]]+)?)*)")
+
+
+def _plain_params(text: str) -> dict[str, str | None]:
+    """``;a=1;b`` as the codec reads it: a repeated name keeps its place, the last value."""
+    params: dict[str, str | None] = {}
+    for part in text.split(";")[1:]:
+        name, equals, value = part.partition("=")
+        params[name] = value if equals else None
+    return params
