@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from callguard.fronts.sip.mapping import REASONS, build_response
 from callguard.fronts.sip.server import _stamp_via, _Tags
+from callguard.fronts.sip.wire import parse
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 
@@ -165,6 +166,49 @@ def test_generated_stamped_via_is_the_librarys(host, port, transport, params, ad
     _stamp_via(fast, addr)
     library_stamp(slow, addr)
     assert fast.headers.get("via") == slow.headers.get("via")
+
+
+def as_parsed(data: bytes) -> object:
+    """What a parse gives, comparable: the message's fields, or the error's text."""
+    try:
+        message = SipMessage.parse(data)
+    except ValueError as exc:
+        return ("error", str(exc))
+    return (type(message).__name__, vars(message) | {"headers": list(message.headers.items())})
+
+
+def fast_parsed(data: bytes) -> object:
+    try:
+        message = parse(data)
+    except ValueError as exc:
+        return ("error", str(exc))
+    return (type(message).__name__, vars(message) | {"headers": list(message.headers.items())})
+
+
+ODD = [SIPP_INVITE, SIPP_INVITE.replace(b"\r\n", b"\n"), SIPP_INVITE.replace(b"\r\n", b"\r"),
+       SIPP_INVITE + b"body", SIPP_INVITE.replace(b"Content-Length: 0", b"Content-Length: 2"),
+       SIPP_INVITE.replace(b"Content-Length: 0", b"Content-Length: x") + b"abc",
+       SIPP_INVITE.replace(b"Max-Forwards: 70", b"Max-Forwards: 70\r\n  folded\r\n\tagain"),
+       SIPP_INVITE.replace(b"Max-Forwards: 70", b"v: SIP/2.0/UDP a, SIP/2.0/UDP b,,\r\nm:\r\n"
+                           b"Contact: <sip:a,b@c>, \"x,y\" <sip:d>\r\nno colon\r\n: empty"),
+       b"SIP/2.0 200 OK\r\nVia: x\r\n\r\n", b"SIP/2.0\r\n\r\n", b"INVITE x\r\n\r\n",
+       b"", b"\r\n\r\n", b" \r\nVia: x\r\n\r\n", b"\xff\xfe INVITE sip:a@b SIP/2.0\r\n\r\n",
+       b"INVITE sip:a@b SIP/2.0\r\n" + b"X: y\r\n" * 257 + b"\r\n",
+       b"INVITE sip:a@b SIP/2.0\r\n" + b"X: y\r\n" * 256 + b"\r\n"]
+
+
+@pytest.mark.parametrize("data", ODD, ids=range(len(ODD)))
+def test_parse_is_the_librarys(data):
+    assert fast_parsed(data) == as_parsed(data)
+
+
+@given(data=st.one_of(st.binary(max_size=400), st.builds(
+    lambda start, end, middle: SIPP_INVITE[:start] + middle + SIPP_INVITE[end:],
+    st.integers(0, len(SIPP_INVITE)), st.integers(0, len(SIPP_INVITE)),
+    st.sampled_from([b"\r\n", b"\n", b"\r", b",", b":", b";", b'"', b"<", b">", b" ", b"\t",
+                     b"\r\n ", b"\r\n\r\n", b"v:", b"\x00", b"\xc3", b", ,", b"f: a,b"]))))
+def test_generated_parse_is_the_librarys(data):
+    assert fast_parsed(data) == as_parsed(data)
 
 
 def test_to_tags_are_48_random_bits_and_do_not_repeat():

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, cast
 
 import structlog
-from aiosipua import SipMessage, SipRequest
+from aiosipua import SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
@@ -45,7 +45,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import peek, sent_by
+from callguard.fronts.sip.wire import parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -280,7 +280,7 @@ class SipFront:
             self._known(peeked[0], peeked[1], addr, transport)  # no full parse needed
             return
         try:
-            message = SipMessage.parse(data)
+            message = parse(data)
         except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
             counts["malformed"] += 1
             return
