@@ -7,14 +7,20 @@ library path gives, for the requests SIPp sends and for generated odd ones.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+from dataclasses import replace
+
 import pytest
 from aiosipua import SipMessage, SipRequest, SipResponse
 from aiosipua.headers import parse_via, stringify_via
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callguard.config import load_settings
 from callguard.fronts.sip.mapping import REASONS, build_response
-from callguard.fronts.sip.server import _stamp_via, _Tags
+from callguard.fronts.sip.server import SipFront, _stamp_via, _Tags
 from callguard.fronts.sip.wire import parse
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
@@ -216,3 +222,53 @@ def test_to_tags_are_48_random_bits_and_do_not_repeat():
     seen = [tags() for _ in range(5000)]
     assert all(len(t) == 12 and int(t, 16) >= 0 for t in seen)
     assert len(set(seen)) == len(seen)
+
+
+class _NoGate:
+    """OPTIONS never reach the gate; asking it is a failure."""
+
+    async def check(self, request: object, *, budget_s: float | None = None) -> object:
+        raise AssertionError("the gate was asked")
+
+
+def _options(branch: str, size: int = 0) -> bytes:
+    head = (f"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
+            f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\n").encode()
+    tail = b"Content-Length: 0\r\n\r\n"
+    if size:
+        pad = size - len(head) - len(tail) - len(b"X-Pad: \r\n")
+        head += b"X-Pad: " + b"p" * pad + b"\r\n"
+    return head + tail
+
+
+async def test_a_burst_is_read_whole_and_the_size_limit_holds() -> None:
+    """The front reads many datagrams per wake-up into a buffer one byte over the limit:
+    a burst larger than one read is answered whole, a datagram at the limit is answered,
+    one byte over (or far over) is dropped and counted."""
+    settings = load_settings()
+    sip = replace(settings.sip, port=0, tcp=False)
+    front = SipFront(_NoGate(), sip)  # type: ignore[arg-type]
+    await front.start()
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    client.setblocking(False)
+    try:
+        limit = sip.max_datagram_bytes
+        for data in (_options("at", limit), _options("over", limit + 1),
+                     _options("far", 60000), *(_options(f"b{i}") for i in range(100))):
+            client.sendto(data, ("127.0.0.1", front.port))
+        await asyncio.sleep(0.3)
+        replies = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                replies.append(client.recv(65536))
+        branches = sorted(r.split(b"branch=z9hG4bK", 1)[1].split(b"\r\n", 1)[0] for r in replies)
+        assert branches == sorted([b"at", *(f"b{i}".encode() for i in range(100))])
+        assert all(r.startswith(b"SIP/2.0 200 OK") for r in replies)
+        assert front.stats.counts["oversized"] == 2
+    finally:
+        client.close()
+        await front.close()

@@ -14,6 +14,7 @@ allowed (no line-release enforcement), and a dialer may ignore the caller ID it 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import os
 import re
@@ -22,7 +23,7 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 import structlog
 from aiosipua import SipRequest
@@ -54,6 +55,8 @@ __all__ = ["SipFront", "SipSettings", "SipStats"]
 
 TIMEOUT_RULE = TIME_BUDGET
 _TICK_S = 0.02
+_READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
+_SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
@@ -115,41 +118,97 @@ class SipStats:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, front: SipFront, owner: _Udp) -> None:
-        self._front, self._owner = front, owner
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self._front.received(data, (str(addr[0]), int(addr[1])), self._owner)
-
-    def error_received(self, exc: Exception) -> None:
-        self._front.stats.counts["udp_error"] += 1
-
-
 class _Udp(UdpSipTransport):
-    """aiosipua's UDP transport on our own socket and protocol."""
+    """aiosipua's UDP transport, its socket read and written by us.
+
+    asyncio's datagram transport reads one datagram per wake-up, each into a fresh
+    256 KiB buffer (8-14 us a datagram, more than parsing it); here a wake-up reads up to
+    ``_READ_BATCH`` datagrams into ``max_datagram_bytes + 1`` (a longer one arrives cut,
+    still over the limit, and is dropped as before). A send the kernel refuses for now
+    waits in a bounded queue for the socket to be writable; past the bound it is dropped
+    and counted — UDP may lose it anyway, and the retransmission timers cover both.
+    """
 
     reliable = False
+    _sock: socket.socket | None = None
+    _front: SipFront | None = None
+    _waiting: collections.deque[tuple[bytes, tuple[str, int]]] | None = None
 
     async def open(self, front: SipFront, receive_buffer: int) -> int:
         family = socket.AF_INET6 if ":" in self.local_addr[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        sock.setblocking(False)
-        sock.bind(self.local_addr)
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(front, self),
-                                                           sock=sock)
-        self._udp_transport = transport
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            sock.bind(self.local_addr)
+        except OSError:
+            sock.close()
+            raise
+        self._sock, self._front, self._waiting = sock, front, collections.deque()
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._read, sock, front,
+                                              front.settings.max_datagram_bytes + 1)
         granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux doubles
         if granted < receive_buffer:
             _log.warning("sip_receive_buffer_capped", asked=receive_buffer, got=granted,
                          fix="sysctl -w net.core.rmem_max=<bytes> (see README)")
         return int(sock.getsockname()[1])
 
+    def _read(self, sock: socket.socket, front: SipFront, size: int) -> None:
+        """The datagrams waiting, up to ``_READ_BATCH`` (the loop's other work waits)."""
+        for _ in range(_READ_BATCH):
+            try:
+                data, addr = sock.recvfrom(size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. an ICMP error for an earlier send
+                front.stats.counts["udp_error"] += 1
+                continue
+            front.received(data, (str(addr[0]), int(addr[1])), self)
+
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self._udp_transport is not None:
-            self._udp_transport.sendto(data, addr)
+        sock, waiting = self._sock, self._waiting
+        if sock is None or waiting is None:
+            return
+        if not waiting:
+            try:
+                sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                asyncio.get_running_loop().add_writer(sock.fileno(), self._flush)
+            except OSError:
+                self._count("udp_error")
+                return
+            else:
+                return
+        if len(waiting) >= _SEND_QUEUE:
+            self._count("udp_send_dropped")
+            return
+        waiting.append((data, addr))
+
+    def _flush(self) -> None:
+        sock, waiting = self._sock, self._waiting
+        while sock is not None and waiting:
+            data, addr = waiting[0]
+            try:
+                sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._count("udp_error")
+            waiting.popleft()
+        if sock is not None:
+            asyncio.get_running_loop().remove_writer(sock.fileno())
+
+    def _count(self, event: str) -> None:
+        if self._front is not None:
+            self._front.stats.counts[event] += 1
+
+    async def stop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(sock.fileno())
+            loop.remove_writer(sock.fileno())
+            sock.close()
 
 
 @dataclass
