@@ -8,6 +8,7 @@ library path gives, for the requests SIPp sends and for generated odd ones.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import socket
 from dataclasses import replace
@@ -19,6 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from callguard.config import load_settings
+from callguard.fronts.sip import server as server_module
 from callguard.fronts.sip.mapping import REASONS, build_response
 from callguard.fronts.sip.server import SipFront, _stamp_via, _Tags
 from callguard.fronts.sip.wire import parse
@@ -272,3 +274,49 @@ async def test_a_burst_is_read_whole_and_the_size_limit_holds() -> None:
     finally:
         client.close()
         await front.close()
+
+
+class _BusySocket(socket.socket):
+    """A real UDP socket whose next ``refuse`` sends find the kernel's buffer full (over
+    loopback the kernel never refuses, so the refusal is the one thing made up here)."""
+
+    refuse = 0
+
+    def sendto(self, data, addr):  # type: ignore[override]
+        if self.refuse:
+            self.refuse -= 1
+            raise BlockingIOError
+        return super().sendto(data, addr)
+
+
+async def test_refused_sends_wait_in_order_and_the_queue_is_bounded(monkeypatch) -> None:
+    """A response the kernel refuses waits for the socket to be writable, later ones
+    queue behind it (order kept); past the bound they are dropped and counted."""
+    monkeypatch.setattr(server_module, "_SEND_QUEUE", 3)
+    sip = replace(load_settings().sip, port=0, tcp=False)
+    front = SipFront(_NoGate(), sip)  # type: ignore[arg-type]
+    udp = server_module._Udp(local_addr=("127.0.0.1", 0))
+    sock = _BusySocket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    sock.bind(("127.0.0.1", 0))
+    udp._sock, udp._front, udp._waiting = sock, front, collections.deque()
+    peer = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    peer.bind(("127.0.0.1", 0))
+    peer.setblocking(False)
+    try:
+        sock.refuse = 2
+        for i in range(6):
+            udp.send_bytes(f"m{i}".encode(), peer.getsockname())
+        assert front.stats.counts["udp_send_dropped"] == 3  # m0 refused: m0-m2 wait
+        await asyncio.sleep(0.05)  # writable: the first flush is refused once, then sends
+        got = []
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                got.append(peer.recv(100))
+        assert got == [b"m0", b"m1", b"m2"]
+        udp.send_bytes(b"after", peer.getsockname())  # the queue is empty: sent at once
+        await asyncio.sleep(0.01)
+        assert peer.recv(100) == b"after"
+    finally:
+        await udp.stop()
+        peer.close()
