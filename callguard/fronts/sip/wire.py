@@ -53,8 +53,12 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
         return None
     value = match.group(1).split(b",", 1)[0].decode("utf-8", "replace")
     first, *params = value.split(";")
-    branch = next((p.split("=", 1)[1].strip() for p in params
-                   if "=" in p and p.split("=", 1)[0].strip().lower() == "branch"), "")
+    branch = ""
+    for param in params:  # the first branch parameter, however spelt
+        name, equals, given = param.partition("=")
+        if equals and name.strip().lower() == "branch":
+            branch = given.strip()
+            break
     parts = first.split()
     if not branch.startswith(MAGIC_COOKIE) or len(parts) < 2:
         return None
