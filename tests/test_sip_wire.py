@@ -14,6 +14,7 @@ import socket
 from dataclasses import replace
 
 import pytest
+import structlog.testing
 from aiosipua import SipMessage, SipRequest, SipResponse
 from aiosipua.headers import parse_via, stringify_via
 from hypothesis import given
@@ -320,3 +321,35 @@ async def test_refused_sends_wait_in_order_and_the_queue_is_bounded(monkeypatch)
     finally:
         await udp.stop()
         peer.close()
+
+
+async def test_a_bug_on_one_datagram_is_counted_and_reading_goes_on(monkeypatch) -> None:
+    """If handling a datagram raises (it should not), the error is counted and logged
+    without the number, and the next datagram in the same read is still answered."""
+    sip = replace(load_settings().sip, port=0, tcp=False)
+    front = SipFront(_NoGate(), sip)  # type: ignore[arg-type]
+    await front.start()
+    handle = front.received
+
+    def flaky(data: bytes, addr: tuple[str, int], transport: object) -> None:
+        if b"boom" in data:
+            raise ValueError("boom for +18015550123")
+        handle(data, addr, transport)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(front, "received", flaky)
+    client = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    client.bind(("127.0.0.1", 0))
+    client.setblocking(False)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            client.sendto(_options("boom"), ("127.0.0.1", front.port))
+            client.sendto(_options("fine"), ("127.0.0.1", front.port))
+            await asyncio.sleep(0.2)
+        assert client.recv(65536).startswith(b"SIP/2.0 200 OK")
+        assert front.stats.counts["internal_error"] == 1
+        [failed] = [e for e in logs if e["event"] == "sip_datagram_failed"]
+        assert "boom" in failed["error"]
+        assert "8015550123" not in str(failed)
+    finally:
+        client.close()
+        await front.close()

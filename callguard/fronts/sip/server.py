@@ -163,7 +163,12 @@ class _Udp(UdpSipTransport):
             except OSError:  # e.g. an ICMP error for an earlier send
                 front.stats.counts["udp_error"] += 1
                 continue
-            front.received(data, (str(addr[0]), int(addr[1])), self)
+            try:
+                front.received(data, (str(addr[0]), int(addr[1])), self)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the reading
+                front.stats.counts["internal_error"] += 1
+                _log.error("sip_datagram_failed", source=str(addr[0]),
+                           error=redacted_error(exc))
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         sock, waiting = self._sock, self._waiting
