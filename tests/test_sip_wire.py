@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import gc
 import socket
 from dataclasses import replace
 
@@ -24,6 +25,12 @@ from callguard.config import load_settings
 from callguard.fronts.sip import server as server_module
 from callguard.fronts.sip.mapping import REASONS, build_response
 from callguard.fronts.sip.server import SipFront, _stamp_via, _Tags
+from callguard.fronts.sip.transactions import (
+    Receipt,
+    ServerTransactions,
+    TimerSettings,
+    transaction_key,
+)
 from callguard.fronts.sip.wire import parse
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
@@ -353,3 +360,32 @@ async def test_a_bug_on_one_datagram_is_counted_and_reading_goes_on(monkeypatch)
     finally:
         client.close()
         await front.close()
+
+
+def test_acknowledged_invites_linger_without_tracked_objects() -> None:
+    """After the ACK a transaction is its expiry alone: retransmitted INVITEs and ACKs are
+    absorbed for T4, it counts against the bound, and nothing of it is left for the
+    garbage collector to walk."""
+    table = ServerTransactions(TimerSettings(t1=0.5, t4=5.0, max_transactions=1000))
+    keys = [transaction_key(branch=f"z9hG4bK{i}", sent_by="h:5060", method="INVITE",
+                            call_id="", cseq=0, from_tag="") for i in range(1000)]
+    for key in keys:
+        assert table.receive(key, "INVITE", reliable=False, now=0.0)[0] is Receipt.NEW
+        table.respond(key, b"SIP/2.0 302 Moved Temporarily\r\n\r\n", ("h", 5060), now=0.0)
+        assert table.receive(key, "ACK", reliable=False, now=0.1)[0] is Receipt.ABSORBED
+    assert len(table) == 1000
+    assert table.receive(keys[0], "INVITE", reliable=False, now=1.0) == (Receipt.ABSORBED, None)
+    assert table.receive(keys[0], "ACK", reliable=False, now=1.0) == (Receipt.ABSORBED, None)
+    assert table.counts["after_ack"] == 1
+    assert table.answered(keys[1]) is True
+    extra = transaction_key(branch="z9hG4bKx", sent_by="h:5060", method="INVITE",
+                            call_id="", cseq=0, from_tag="")
+    assert table.receive(extra, "INVITE", reliable=False, now=1.0)[0] is Receipt.FULL
+    gc.collect()
+    assert not [o for o in gc.get_objects() if type(o).__name__ == "_Transaction"]
+    assert table.due(5.09) == []
+    assert len(table) == 1000  # T4 after the ACK (0.1 + 5.0) has not passed
+    assert table.due(5.1) == []
+    assert len(table) == 0
+    assert table.counts["no_ack"] == 0
+    assert table.receive(keys[0], "INVITE", reliable=False, now=5.2)[0] is Receipt.NEW
