@@ -2,10 +2,13 @@
 
 Thin like the FastAGI front: source checks and parsing at the edge, the server
 transaction table (``transactions.py``) for retransmissions, the gate for the decision.
-aiosipua parses and builds the messages and owns the TCP listener; over UDP its transport
-class is used with two edges replaced (see ``_Udp``): the socket is ours (a large
-``SO_RCVBUF``), and its protocol's ``connection_made`` asserts a base class that
-Python 3.11's selector datagram transport does not have (cpython issue 90352).
+aiosipua's rules parse the messages (``wire.parse``, a faster copy held to the library by
+tests/test_sip_wire.py) and its message objects carry them; responses are written straight
+to bytes (``mapping.build_response``); aiosipua owns the TCP listener. Over UDP the socket
+is ours end to end (see ``_Udp``): a large ``SO_RCVBUF``, many datagrams read per wake-up
+into a buffer sized to the limit, and no asyncio datagram transport (whose 256 KiB read
+buffer cost more than a parse, and whose protocol aiosipua's ``connection_made`` could not
+take on Python 3.11, cpython issue 90352).
 
 What the SIP front cannot do, and says so in the README: it does not see the call it
 allowed (no line-release enforcement), and a dialer may ignore the caller ID it suggests.
