@@ -2,10 +2,13 @@
 
 Thin like the FastAGI front: source checks and parsing at the edge, the server
 transaction table (``transactions.py``) for retransmissions, the gate for the decision.
-aiosipua parses and builds the messages and owns the TCP listener; over UDP its transport
-class is used with two edges replaced (see ``_Udp``): the socket is ours (a large
-``SO_RCVBUF``), and its protocol's ``connection_made`` asserts a base class that
-Python 3.11's selector datagram transport does not have (cpython issue 90352).
+aiosipua's rules parse the messages (``wire.parse``, a faster copy held to the library by
+tests/test_sip_wire.py) and its message objects carry them; responses are written straight
+to bytes (``mapping.build_response``); aiosipua owns the TCP listener. Over UDP the socket
+is ours end to end (see ``_Udp``): a large ``SO_RCVBUF``, many datagrams read per wake-up
+into a buffer sized to the limit, and no asyncio datagram transport (whose 256 KiB read
+buffer cost more than a parse, and whose protocol aiosipua's ``connection_made`` could not
+take on Python 3.11, cpython issue 90352).
 
 What the SIP front cannot do, and says so in the README: it does not see the call it
 allowed (no line-release enforcement), and a dialer may ignore the caller ID it suggests.
@@ -14,17 +17,19 @@ allowed (no line-release enforcement), and a dialer may ignore the caller ID it 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
-import secrets
+import os
+import re
 import socket
 import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 import structlog
-from aiosipua import SipMessage, SipRequest, SipResponse
+from aiosipua import SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
@@ -44,7 +49,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import peek, sent_by
+from callguard.fronts.sip.wire import parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -53,8 +58,12 @@ __all__ = ["SipFront", "SipSettings", "SipStats"]
 
 TIMEOUT_RULE = TIME_BUDGET
 _TICK_S = 0.02
+_READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
+_SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
+_EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
+           for method in _KNOWN for receipt in Receipt}  # counter names, made once
 _log = structlog.get_logger("callguard.sip")
 
 
@@ -112,41 +121,102 @@ class SipStats:
     counts: Counter[str] = field(default_factory=Counter)
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self, front: SipFront, owner: _Udp) -> None:
-        self._front, self._owner = front, owner
-
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self._front.received(data, (str(addr[0]), int(addr[1])), self._owner)
-
-    def error_received(self, exc: Exception) -> None:
-        self._front.stats.counts["udp_error"] += 1
-
-
 class _Udp(UdpSipTransport):
-    """aiosipua's UDP transport on our own socket and protocol."""
+    """aiosipua's UDP transport, its socket read and written by us.
+
+    asyncio's datagram transport reads one datagram per wake-up, each into a fresh
+    256 KiB buffer (8-14 us a datagram, more than parsing it); here a wake-up reads up to
+    ``_READ_BATCH`` datagrams into ``max_datagram_bytes + 1`` (a longer one arrives cut,
+    still over the limit, and is dropped as before). A send the kernel refuses for now
+    waits in a bounded queue for the socket to be writable; past the bound it is dropped
+    and counted — UDP may lose it anyway, and the retransmission timers cover both.
+    """
 
     reliable = False
+    _sock: socket.socket | None = None
+    _front: SipFront | None = None
+    _waiting: collections.deque[tuple[bytes, tuple[str, int]]] | None = None
 
     async def open(self, front: SipFront, receive_buffer: int) -> int:
         family = socket.AF_INET6 if ":" in self.local_addr[0] else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_DGRAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
-        sock.setblocking(False)
-        sock.bind(self.local_addr)
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(lambda: _UdpProtocol(front, self),
-                                                           sock=sock)
-        self._udp_transport = transport
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            sock.setblocking(False)
+            sock.bind(self.local_addr)
+        except OSError:
+            sock.close()
+            raise
+        self._sock, self._front, self._waiting = sock, front, collections.deque()
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._read, sock, front,
+                                              front.settings.max_datagram_bytes + 1)
         granted = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) // 2  # Linux doubles
         if granted < receive_buffer:
             _log.warning("sip_receive_buffer_capped", asked=receive_buffer, got=granted,
                          fix="sysctl -w net.core.rmem_max=<bytes> (see README)")
         return int(sock.getsockname()[1])
 
+    def _read(self, sock: socket.socket, front: SipFront, size: int) -> None:
+        """The datagrams waiting, up to ``_READ_BATCH`` (the loop's other work waits)."""
+        for _ in range(_READ_BATCH):
+            try:
+                data, addr = sock.recvfrom(size)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:  # e.g. an ICMP error for an earlier send
+                front.stats.counts["udp_error"] += 1
+                continue
+            try:
+                front.received(data, (str(addr[0]), int(addr[1])), self)
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop the reading
+                front.stats.counts["internal_error"] += 1
+                _log.error("sip_datagram_failed", source=str(addr[0]),
+                           error=redacted_error(exc))
+
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
-        if self._udp_transport is not None:
-            self._udp_transport.sendto(data, addr)
+        sock, waiting = self._sock, self._waiting
+        if sock is None or waiting is None:
+            return
+        if not waiting:
+            try:
+                sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                asyncio.get_running_loop().add_writer(sock.fileno(), self._flush)
+            except OSError:
+                self._count("udp_error")
+                return
+            else:
+                return
+        if len(waiting) >= _SEND_QUEUE:
+            self._count("udp_send_dropped")
+            return
+        waiting.append((data, addr))
+
+    def _flush(self) -> None:
+        sock, waiting = self._sock, self._waiting
+        while sock is not None and waiting:
+            data, addr = waiting[0]
+            try:
+                sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                self._count("udp_error")
+            waiting.popleft()
+        if sock is not None:
+            asyncio.get_running_loop().remove_writer(sock.fileno())
+
+    def _count(self, event: str) -> None:
+        if self._front is not None:
+            self._front.stats.counts[event] += 1
+
+    async def stop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            loop = asyncio.get_running_loop()
+            loop.remove_reader(sock.fileno())
+            loop.remove_writer(sock.fileno())
+            sock.close()
 
 
 @dataclass
@@ -277,7 +347,7 @@ class SipFront:
             self._known(peeked[0], peeked[1], addr, transport)  # no full parse needed
             return
         try:
-            message = SipMessage.parse(data)
+            message = parse(data)
         except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
             counts["malformed"] += 1
             return
@@ -295,8 +365,8 @@ class SipFront:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic())
-        self.stats.counts[f"{method.lower() if method in _KNOWN else 'other'}_"
-                          f"{receipt.value}"] += 1
+        self.stats.counts[_EVENTS.get((method, receipt)) or
+                          f"other_{receipt.value}"] += 1
         if receipt is Receipt.RESEND and again is not None:
             transport.send_bytes(again, addr)
         return receipt
@@ -397,19 +467,15 @@ class SipFront:
 
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
                transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
-        response = build_response(request, status, to_tag=secrets.token_hex(6),
-                                  headers=headers)
-        data = bytes(response)
+        data = build_response(request, status, to_tag=_to_tag(), headers=headers)
         transport.send_bytes(data, addr)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
 
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
         try:
-            response: SipResponse = build_response(request, status,
-                                                   to_tag=secrets.token_hex(6),
-                                                   headers=headers)
-            transport.send_bytes(bytes(response), addr)
+            data = build_response(request, status, to_tag=_to_tag(), headers=headers)
+            transport.send_bytes(data, addr)
         except ValueError:
             self.stats.counts["unanswerable"] += 1
 
@@ -439,14 +505,66 @@ class SipFront:
                 transport.send_bytes(data, addr)
 
 
+class _Tags:
+    """To tags (§19.3: globally unique, cryptographically random, ≥ 32 bits): 48 bits
+    each, cut from one ``os.urandom`` read per 1,024 tags instead of a system call each."""
+
+    _SIZE = 6
+    _BATCH = 1024
+
+    def __init__(self) -> None:
+        self._pool = ""
+        self._at = 0
+        os.register_at_fork(after_in_child=self._forget)  # a child must not repeat ours
+
+    def _forget(self) -> None:
+        self._pool, self._at = "", 0
+
+    def __call__(self) -> str:
+        at = self._at
+        if at >= len(self._pool):
+            self._pool = os.urandom(self._SIZE * self._BATCH).hex()
+            at = 0
+        self._at = at + 2 * self._SIZE
+        return self._pool[at:at + 2 * self._SIZE]
+
+
+_to_tag = _Tags()
+
+
 def _stamp_via(request: SipRequest, addr: tuple[str, int]) -> None:
     """RFC 3581 / §18.2.1: the top Via learns where the request really came from."""
     vias = request.headers.get("via")
-    top = parse_via(vias[0])
-    wants_rport = "rport" in top.params and not top.params["rport"]
-    if top.host == addr[0] and not wants_rport:
+    plain = _PLAIN_VIA.fullmatch(vias[0])
+    if plain is not None:  # the common case, without aiosipua's Via codec
+        host, params = plain.group(1), _plain_params(plain.group(2))
+        head = vias[0][:plain.start(2)]
+    else:
+        top = parse_via(vias[0])
+        host, params, head = top.host, top.params, ""
+    wants_rport = "rport" in params and not params["rport"]
+    if host == addr[0] and not wants_rport:
         return
-    top.params["received"] = addr[0]
+    params["received"] = addr[0]
     if wants_rport:
-        top.params["rport"] = str(addr[1])
-    vias[0] = stringify_via(top)
+        params["rport"] = str(addr[1])
+    if plain is None:
+        vias[0] = stringify_via(top)
+    else:
+        vias[0] = head + "".join(f";{k}={v}" if v is not None else f";{k}"
+                                 for k, v in params.items())
+
+
+# A Via that aiosipua's codec writes back unchanged: upper-case transport, a host name
+# or IPv4 address, a port without leading zero, lower-case parameters, no blanks, no quotes.
+_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::[1-9][0-9]*)?"
+                        r"((?:;[a-z0-9.!%*_+`'~\-]+(?:=[A-Za-z0-9.!%*_+`'~\-:\[\]]+)?)*)")
+
+
+def _plain_params(text: str) -> dict[str, str | None]:
+    """``;a=1;b`` as the codec reads it: a repeated name keeps its place, the last value."""
+    params: dict[str, str | None] = {}
+    for part in text.split(";")[1:]:
+        name, equals, value = part.partition("=")
+        params[name] = value if equals else None
+    return params
