@@ -13,14 +13,6 @@ the second sees the first).
 The first reservation of an idle node goes at the loop's next turn (no timer: an idle node adds no
 latency); a group holds at most ``limit`` reservations, so one script or transaction stays
 short. A group that fails fails every reservation in it (StoreError: the gate BLOCKs).
-
-``eager``: the first reservation of an idle queue is committed at once, alone, when it is
-submitted (its commit starts in the call: a worker thread's future), and the ones that follow
-go in the next group. Without it, every decision a node has in flight reaches its
-reservation in the same turn and waits for the same commit, and the loop is idle for the
-commit's fsync; answered together, they come back together, and the next group is all of
-them again. Eager, the node splits into two groups that alternate: one commits while the
-loop runs the other's decisions (the fsync overlaps the work), for twice the commits.
 """
 
 from __future__ import annotations
@@ -48,14 +40,12 @@ class GroupCommit(Generic[Item, Result]):
     goes on with the ones that arrived meanwhile, and ends when none waits.
     """
 
-    def __init__(self, commit: Commit[Item, Result], *, limit: int, what: str,
-                 eager: bool = False) -> None:
+    def __init__(self, commit: Commit[Item, Result], *, limit: int, what: str) -> None:
         if limit < 1:
             raise ValueError(f"a group holds at least one reservation, not {limit}")
         self._commit = commit
         self._limit = limit
         self._what = what
-        self._eager = eager
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._flusher: asyncio.Task[None] | None = None
 
@@ -64,36 +54,22 @@ class GroupCommit(Generic[Item, Result]):
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         if self._flusher is None or self._flusher.done():
-            first = None
-            if self._eager:  # this one alone, its commit started now
-                group = self._pending[:]
-                self._pending.clear()
-                try:
-                    first = (group, self._commit([i for i, _ in group]))
-                except Exception as exc:  # noqa: BLE001 - could not even start: BLOCK
-                    self._fail(group, exc)
-            self._flusher = asyncio.create_task(self._flush(first))
+            self._flusher = asyncio.create_task(self._flush())
         return await future
 
-    async def _answers(self, items: list[Item],
-                       started: Awaitable[Sequence[Result]] | None = None) -> Sequence[Result]:
-        results = await (started if started is not None else self._commit(items))
+    async def _answers(self, items: list[Item]) -> Sequence[Result]:
+        results = await self._commit(items)
         if len(results) != len(items):
             raise StoreError(f"{self._what}: {len(results)} answers for {len(items)} "
                              "reservations; none is trusted")
         return results
 
-    async def _flush(self, first: tuple[list[tuple[Item, asyncio.Future[Result]]],
-                                         Awaitable[Sequence[Result]]] | None = None) -> None:
-        while first is not None or self._pending:
-            started: Awaitable[Sequence[Result]] | None = None
-            if first is not None:
-                (group, started), first = first, None
-            else:
-                group = self._pending[:self._limit]
-                del self._pending[:self._limit]
+    async def _flush(self) -> None:
+        while self._pending:
+            group = self._pending[:self._limit]
+            del self._pending[:self._limit]
             try:
-                results = await self._answers([item for item, _ in group], started)
+                results = await self._answers([item for item, _ in group])
             except BaseException as exc:  # every waiter gets the failure (BLOCK)
                 self._fail(group, exc)
                 if not isinstance(exc, Exception):  # cancelled: fail the rest too, stop
