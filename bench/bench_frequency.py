@@ -48,18 +48,20 @@ from pathlib import Path
 
 import redis
 
-from callguard.config import load_settings
-from callguard.facts.frequency import FREQUENCY
-from callguard.gate import CheckRequest
-from callguard.policy import pack_from_mapping
-from callguard.policy.frequency import FrequencyResult
-from callguard.runtime import open_runtime
-from callguard.stores.embedded.lists import write_version
-from callguard.stores.list_files import parse_list_file
-from callguard.stores.redis.records import RecordsSettings
-
+# This checkout's callguard, before the .venv's editable install (which points at the checkout
+# that created it): an A/B against another checkout runs that checkout's code.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from callguard.config import load_settings  # noqa: E402
+from callguard.facts.frequency import FREQUENCY  # noqa: E402
+from callguard.gate import CheckRequest  # noqa: E402
+from callguard.policy import pack_from_mapping  # noqa: E402
+from callguard.policy.frequency import FrequencyResult  # noqa: E402
+from callguard.runtime import open_runtime  # noqa: E402
+from callguard.stores.embedded.lists import write_version  # noqa: E402
+from callguard.stores.list_files import parse_list_file  # noqa: E402
+from callguard.stores.redis.records import RecordsSettings  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 AT = datetime(2026, 7, 22, 16, 0, tzinfo=UTC)  # noon EDT, a Wednesday
