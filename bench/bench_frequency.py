@@ -21,6 +21,10 @@ configuration does (``[log] durability = "group"``): the whole path a front wait
   transaction with ``synchronous=FULL`` in a worker thread; reservations in flight together
   share one transaction and one fsync (group commit).
 
+Beside the rate, the CPU each configuration used per decision: this process's (every
+thread: the loop and the store's worker), and for Redis the server's (``/proc/<pid>/stat``),
+since on a shared machine the rate moves with other load while CPU per decision moves less.
+
 ``--instant-store`` replaces the frequency store by one that grants every reservation at
 once and keeps nothing: what is left of the cap's cost is the policy and gate path alone
 (claims, the reserving round, the rule's judgement), apart from the store and its fsync.
@@ -31,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import random
 import shutil
 import statistics
@@ -43,18 +48,20 @@ from pathlib import Path
 
 import redis
 
-from callguard.config import load_settings
-from callguard.facts.frequency import FREQUENCY
-from callguard.gate import CheckRequest
-from callguard.policy import pack_from_mapping
-from callguard.policy.frequency import FrequencyResult
-from callguard.runtime import open_runtime
-from callguard.stores.embedded.lists import write_version
-from callguard.stores.list_files import parse_list_file
-from callguard.stores.redis.records import RecordsSettings
-
+# This checkout's callguard, before the .venv's editable install (which points at the checkout
+# that created it): an A/B against another checkout runs that checkout's code.
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from callguard.config import load_settings  # noqa: E402
+from callguard.facts.frequency import FREQUENCY  # noqa: E402
+from callguard.gate import CheckRequest  # noqa: E402
+from callguard.policy import pack_from_mapping  # noqa: E402
+from callguard.policy.frequency import FrequencyResult  # noqa: E402
+from callguard.runtime import open_runtime  # noqa: E402
+from callguard.stores.embedded.lists import write_version  # noqa: E402
+from callguard.stores.list_files import parse_list_file  # noqa: E402
+from callguard.stores.redis.records import RecordsSettings  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 
 AT = datetime(2026, 7, 22, 16, 0, tzinfo=UTC)  # noon EDT, a Wednesday
@@ -82,8 +89,9 @@ def without_cap(settings):
 
 
 async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
-               instant: bool = False) -> tuple[float, int]:
-    """Decisions per second, and the run's decisions that were not ALLOW."""
+               instant: bool = False) -> tuple[float, int, float]:
+    """Decisions per second, the run's decisions that were not ALLOW, and this process's
+    CPU seconds (every thread) while they ran."""
     runtime = open_runtime(settings)
     await runtime.start()
     if not record:
@@ -101,11 +109,18 @@ async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
                 number, "ut-solar-manual", at=AT, front="fastagi"))
             refused += not decision.allowed
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     await runtime.aclose()
-    return len(numbers) / elapsed, refused
+    return len(numbers) / elapsed, refused, cpu
+
+
+def server_cpu(server: RedisServer) -> float:
+    """redis-server's CPU seconds so far (user + system)."""
+    assert server.process is not None
+    fields = Path(f"/proc/{server.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def round_trips(url: str) -> int:
@@ -155,22 +170,27 @@ def main() -> None:
             base[backend] = settings
         results: dict[str, list[float]] = {}
         trips: dict[str, list[float]] = {}
+        cpus: dict[str, list[float]] = {}  # this process, us per decision
+        servers: dict[str, list[float]] = {}  # redis-server, us per decision
         for run in range(args.runs):
             for backend in ("embedded", "redis"):
                 for label, settings in (("cap", base[backend]),
                                         ("no cap", without_cap(base[backend]))):
                     numbers = [f"{rng.choice(FL_AREAS)}{rng.randint(200, 999)}"
                                f"{rng.randint(0, 9999):04d}" for _ in range(args.decisions)]
-                    before = round_trips(server.url)
-                    per_s, refused = asyncio.run(rate(settings, numbers, args.concurrency,
-                                                        record=args.record,
-                                                        instant=args.instant_store))
+                    before, server_before = round_trips(server.url), server_cpu(server)
+                    per_s, refused, cpu = asyncio.run(rate(settings, numbers, args.concurrency,
+                                                             record=args.record,
+                                                             instant=args.instant_store))
                     if refused:
                         raise SystemExit(f"{backend}/{label}: {refused} decisions were not "
                                          "ALLOW; the bench measures ALLOWs")
                     key = f"{backend}, {label}"
                     results.setdefault(key, []).append(per_s)
+                    cpus.setdefault(key, []).append(cpu / args.decisions * 1e6)
                     if backend == "redis":
+                        servers.setdefault(key, []).append(
+                            (server_cpu(server) - server_before) / args.decisions * 1e6)
                         trips.setdefault(key, []).append(
                             (round_trips(server.url) - before) / args.decisions)
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
@@ -179,17 +199,29 @@ def main() -> None:
               f"{'written (group)' if args.record else 'not written'}"
               f"{', instant frequency store' if args.instant_store else ''}\n")
         print(f"{'configuration':<22}{'median/s':>10}{'min':>9}{'max':>9}"
-              f"{'Redis round trips/decision':>28}")
+              f"{'Redis round trips/decision':>28}{'CPU us/decision':>17}"
+              f"{'redis-server us':>17}")
         for key, values in results.items():
             cmds = f"{statistics.median(trips[key]):.2f}" if key in trips else "-"
+            server_us = (f"{statistics.median(servers[key]):.0f}" if key in servers
+                         else "-")
             print(f"{key:<22}{statistics.median(values):>10.0f}{min(values):>9.0f}"
-                  f"{max(values):>9.0f}{cmds:>28}")
+                  f"{max(values):>9.0f}{cmds:>28}{statistics.median(cpus[key]):>17.0f}"
+                  f"{server_us:>17}")
         print()
         for backend in ("embedded", "redis"):
             ratios = [c / n for c, n in zip(results[f"{backend}, cap"],
                                              results[f"{backend}, no cap"], strict=True)]
             print(f"{backend}: cap / no cap = {statistics.median(ratios):.2f} "
                   f"(min {min(ratios):.2f}, max {max(ratios):.2f}, per run pair)")
+            # CPU per decision, no cap / cap, per run pair: what the rate ratio would be
+            # if CPU alone bounded the rate (Redis: this process and the server together).
+            own = [(n + nsrv) / (c + csrv) for c, n, csrv, nsrv in zip(
+                cpus[f"{backend}, cap"], cpus[f"{backend}, no cap"],
+                servers.get(f"{backend}, cap", [0.0] * args.runs),
+                servers.get(f"{backend}, no cap", [0.0] * args.runs), strict=True)]
+            print(f"{backend}: CPU per decision, no cap / cap = {statistics.median(own):.2f} "
+                  f"(min {min(own):.2f}, max {max(own):.2f})")
     finally:
         server.stop()
         shutil.rmtree(work, ignore_errors=True)

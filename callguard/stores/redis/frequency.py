@@ -38,29 +38,33 @@ from callguard.stores.frequency_batch import GroupCommit
 
 __all__ = ["RedisFrequency"]
 
-# KEYS: the distinct subject keys of the group. ARGV, per reservation in turn: trim bound
-# (ms: this and older go), retention (ms), member, the call's instant (ms), the number of
-# its keys and their indexes in KEYS, the number of its claims and, per claim: key index,
-# window start (ms, exclusive), cap. Returns per reservation {refused claim (1-based) or
-# 0, count per claim...}: what the same reservations made one by one would answer.
+# KEYS: the distinct subject keys of the group. ARGV[1]: one string of space-separated
+# fields (one argument, not one per field: redis-py encodes and packs each argument in
+# Python, ~130 per group of 8), per reservation in turn: trim bound (ms: this and older
+# go), retention (ms), member, the call's instant (ms), the number of its keys and their
+# indexes in KEYS, the number of its claims and, per claim: key index, window start (ms,
+# exclusive), cap. Returns one string, per reservation (space-separated) "refused,count,...":
+# the refused claim (1-based) or 0, then the count per claim — what the same reservations
+# made one by one would answer (one string: parsed at once, not element by element).
 _RESERVE_SCRIPT = """
+local a = {}
+for field in string.gmatch(ARGV[1], '%S+') do a[#a + 1] = field end
 local results = {}
 local i = 1
-while i <= #ARGV do
-  local trim, keep, member, now = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+while i <= #a do
+  local trim, keep, member, now = a[i], a[i + 1], a[i + 2], a[i + 3]
   local keys = {}
-  for k = 1, tonumber(ARGV[i + 4]) do keys[k] = KEYS[tonumber(ARGV[i + 4 + k])] end
+  for k = 1, tonumber(a[i + 4]) do keys[k] = KEYS[tonumber(a[i + 4 + k])] end
   i = i + 5 + #keys
   for _, key in ipairs(keys) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', trim)
   end
   local result = {0}
-  for c = 1, tonumber(ARGV[i]) do
+  for c = 1, tonumber(a[i]) do
     local base = i + 1 + (c - 1) * 3
-    local count = redis.call('ZCOUNT', KEYS[tonumber(ARGV[base])], '(' .. ARGV[base + 1],
-                             '+inf')
+    local count = redis.call('ZCOUNT', KEYS[tonumber(a[base])], '(' .. a[base + 1], '+inf')
     result[c + 1] = count
-    if result[1] == 0 and count >= tonumber(ARGV[base + 2]) then result[1] = c end
+    if result[1] == 0 and count >= tonumber(a[base + 2]) then result[1] = c end
   end
   i = i + 1 + (#result - 1) * 3
   if result[1] == 0 then
@@ -69,9 +73,9 @@ while i <= #ARGV do
       redis.call('PEXPIRE', key, keep)
     end
   end
-  results[#results + 1] = result
+  results[#results + 1] = table.concat(result, ',')
 end
-return results
+return table.concat(results, ' ')
 """
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
@@ -165,7 +169,7 @@ class RedisFrequency:
                      len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], r.now - claim.window_s * 1000, claim.cap]
-        command = self._script(keys=list(keys), args=args)
+        command = self._script(keys=list(keys), args=[" ".join(map(str, args))])
         try:
             raw = await command
         except (RedisError, OSError) as exc:
@@ -174,7 +178,9 @@ class RedisFrequency:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "was not counted") from None
         self._guard()
-        return [_result(r, answer) for r, answer in zip(group, raw, strict=True)]
+        text = raw.decode() if isinstance(raw, bytes) else str(raw)
+        return [_result(r, [int(n) for n in answer.split(",")])
+                for r, answer in zip(group, text.split(" "), strict=True)]
 
     def _guard(self) -> None:
         reason = self._refusing()
