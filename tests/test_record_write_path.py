@@ -8,17 +8,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from callguard.compliance import sinks
 from callguard.compliance.sinks import LogFile, lock_path
-from callguard.compliance.writer import RecordWriteError, RecordWriter
+from callguard.compliance.writer import RecordWriteError, RecordWriter, _Linger
 from tests.conftest import ROOT
 from tests.log_files import hold_log_lock
 
@@ -187,3 +189,100 @@ def test_rotated_files_lists_compressed_segments_too(tmp_path):
     assert compressed
     assert all(p.name.endswith(".zst") for p in compressed)
     assert sinks.rotated_files(path) == compressed  # listed, oldest first, once each
+
+
+def _thread_clock(target) -> tuple[int, threading.Thread]:
+    """A thread running ``target`` and its CPU clock (the event loop's, in the writer)."""
+    ready = threading.Event()
+    clock: list[int] = []
+
+    def run() -> None:
+        clock.append(time.pthread_getcpuclockid(threading.get_ident()))
+        ready.set()
+        target()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(5)
+    return clock[0], thread
+
+
+def _lingered(linger: _Linger, lines) -> float:
+    started = time.perf_counter()
+    linger.wait(lines)
+    return time.perf_counter() - started
+
+
+def test_the_linger_waits_while_the_loop_works_and_never_past_its_bound():
+    """A loop at work (here a spinning thread): the writer waits, up to its bound; lines
+    that never joined a hold (one call at a time): no wait at all."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    clock, thread = _thread_clock(spin)
+    try:
+        linger = _Linger(0.05)
+        linger.clock, linger.joined = clock, 1.0
+        # a loaded machine may starve the spinner for a step (then it stops early)
+        assert _Linger.STEP <= _lingered(linger, lambda: 0) < 2.0
+        linger = _Linger(5.0)
+        linger.clock = clock
+        assert _lingered(linger, lambda: 0) < 1.0
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_the_linger_stops_when_the_loop_is_idle_and_no_line_comes():
+    stop = threading.Event()
+    clock, thread = _thread_clock(lambda: stop.wait(10))
+    try:
+        linger = _Linger(5.0)
+        linger.clock, linger.joined = clock, 1.0
+        assert _lingered(linger, lambda: 0) < 1.0
+        # lines still arriving (appended by another event loop): it waits on, to its bound
+        linger = _Linger(0.05)
+        linger.clock, linger.joined = clock, 1.0
+        assert 0.04 <= _lingered(linger, itertools.count().__next__) < 2.0
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+async def test_group_one_call_at_a_time_never_lingers_and_arrivals_share(tmp_path,
+                                                                         monkeypatch):
+    """One answer at a time: no line ever joins a hold, so the writer never lingers (each
+    record its own fdatasync, as before). Calls arriving on their own while the loop works:
+    every one answered and in the file once."""
+    path = tmp_path / "compliance.jsonl"
+    syncs: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        real(fd)
+        syncs.append(fd)
+
+    monkeypatch.setattr(sinks.os, "fdatasync", fdatasync)
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 22), durability="group")
+    for i in range(30):
+        await writer.write(b'{"i":%d}\n' % i)
+    assert len(syncs) == 30
+    assert writer._linger.joined < _Linger.WHEN
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+
+    async def arriving(i: int) -> None:  # one call every 0.5 ms, 0.3 ms of work each
+        await asyncio.sleep(max(0.0, t0 + i * 0.0005 - loop.time()))
+        busy = time.perf_counter() + 0.0003
+        while time.perf_counter() < busy:
+            pass
+        await writer.write(b'{"i":%d}\n' % (100 + i))
+
+    await asyncio.gather(*(arriving(i) for i in range(400)))
+    await writer.aclose()
+    assert sorted(r["i"] for r in _lines(path)) == list(range(30)) + list(range(100, 500))
+    assert writer.written == 430
