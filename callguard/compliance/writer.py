@@ -167,6 +167,7 @@ class RecordWriter:
         self._start_lock = threading.Lock()
         self._closed = False
         self._hold = durability == "group"
+        self._now = durability == "none"  # a line is appended at once (``write``)
         self._linger = _Linger(linger_s)
         self._clocks: dict[int, int | None] = {}  # thread ident -> its CPU clock
         self.on_loop = 0  # lines the loop appended itself (the rest went to the thread)
@@ -188,9 +189,35 @@ class RecordWriter:
     async def write(self, line: bytes) -> None:
         """Write one line; return once it is written (and synced); raise RecordWriteError."""
         loop = asyncio.get_running_loop()
+        if self._now and loop not in self._pending and self._append_at_once(line):
+            return
         future: asyncio.Future[None] = loop.create_future()
         self._gather(_Item(line, future, loop), loop)
         await future
+
+    def _append_at_once(self, line: bytes) -> bool:
+        """``none``: append this line right away on the loop (False: the usual way).
+
+        Measured (``bench/bench_gate.py``): gathering a turn's lines into one append saved
+        fewer syscalls than the future, the suspended task and the extra turn cost — ~30 µs
+        of CPU more per record one at a time, the same with 16 in flight. Under ``group``
+        the answer waits for the fdatasync anyway, so the turn's lines stay together."""
+        append = self._append
+        if append is None or self._closed:
+            return False
+        try:
+            if append(line, hold=False) is None:
+                return False
+        except OSError:  # rolled back whole: the thread retries it
+            return False
+        self.on_loop += 1
+        self.written += 1
+        for view in self.views:
+            try:
+                view(line)
+            except Exception:  # noqa: BLE001 - a view never fails a record
+                _log.exception("compliance_view_failed")
+        return True
 
     def post(self, line: bytes) -> None:
         """Write one line nobody waits for (a failure is logged, never raised)."""
