@@ -40,6 +40,32 @@ async def test_none_appends_on_the_loop_without_the_thread(tmp_path):
     await writer.aclose()
 
 
+async def test_none_a_line_is_in_the_file_and_its_views_when_write_returns(tmp_path):
+    """``none`` appends each line as it is written (no turn of the loop in between), feeds
+    the views after the append, and a line posted earlier in the same turn keeps its
+    place before it."""
+    path = tmp_path / "compliance.jsonl"
+    seen: list[bytes] = []
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="none",
+                          views=[seen.append])
+    turns: list[int] = []
+    for i in range(3):
+        line = b'{"i":%d}\n' % i
+        asyncio.get_running_loop().call_soon(turns.append, i)
+        await writer.write(line)
+        assert not turns  # written without giving the loop a turn
+        assert path.read_bytes().endswith(line)
+        assert seen[-1] == line
+        await asyncio.sleep(0)
+        turns.clear()
+    writer.post(b'{"i":3}\n')  # gathered for the end of this turn ...
+    await writer.write(b'{"i":4}\n')  # ... so this one waits for it, then follows it
+    await writer.aclose()
+    assert [r["i"] for r in _lines(path)] == [0, 1, 2, 3, 4]
+    assert seen == [b'{"i":%d}\n' % i for i in range(5)]
+    assert (writer.on_loop, writer.written) == (5, 5)
+
+
 async def test_group_answers_after_one_fdatasync_covering_the_batch(tmp_path, monkeypatch):
     """Sixty answers at once: every line is appended on the loop, the thread syncs them in
     one or two fdatasyncs, and no answer comes before the fdatasync covering its line."""
