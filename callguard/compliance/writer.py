@@ -5,19 +5,20 @@ A decision's record is not acknowledged before it is written whole and, by the d
 policy, synced:
 
 - ``none``: write(2) only (the page cache; a power loss can lose the last records). The
-  loop appends the lines of one turn itself, one write(2) under a non-blocking ``flock``
-  (``LogFile.try_append``), and answers right after; only when the lock is contended
+  loop appends the first line of a turn as it is written, and the other lines of that
+  turn together, one write(2) under a non-blocking ``flock`` (``LogFile.try_append``),
+  and answers right after; only when the lock is contended
   (another process, or this process's thread) do they go to the thread, and the answers
   wait for it there.
-- ``group``: group commit. The loop appends the lines the same way and keeps the lock;
+- ``group``: group commit. The loop appends each turn's lines together and keeps the lock;
   the first line of such a hold asks the thread for one fdatasync, which covers every
   line appended before it (``LogFile.sync_held``); the answers wait for that fdatasync
   only, then the lock is released. Under load the thread first lingers, bounded
   (``_Linger``): while recent holds were joined by lines arriving meanwhile and the event
   loop is at work, it waits up to ``linger_s`` so one fdatasync covers more lines; idle,
   or one call at a time, it syncs at once. A failed fdatasync cuts the hold's lines and
-  BLOCKs their calls. Lines that go to the thread (lock contended) are written there, a batch
-  then one fdatasync, as before.
+  BLOCKs their calls. Lines that go to the thread (lock contended) are written there, a
+  batch then one fdatasync, as before.
 - ``every``: one write(2) and one fdatasync per record, in the thread.
 
 A batch is written all or nothing (``LogTarget.commit``). When a batch fails, its records
