@@ -123,6 +123,30 @@ async def test_group_failed_fdatasync_cuts_the_hold_and_blocks_its_answers(tmp_p
     assert writer.failed == 5
 
 
+async def test_group_a_lingered_hold_whose_fdatasync_fails_is_cut_whole(tmp_path, monkeypatch):
+    """The writer lingers (lines joined its last holds), lines join the hold meanwhile, and
+    the fdatasync fails: none of them stays, every answer is RecordWriteError."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group", linger_s=0.05)
+    await writer.write(b'{"i":0}\n')
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sinks.os, "fdatasync", broken)
+    writer._linger.joined = 1.0
+
+    async def later(i: int) -> None:  # joins the hold while the writer lingers
+        await asyncio.sleep(0.005 * i)
+        await writer.write(b'{"i":%d}\n' % i)
+
+    results = await asyncio.gather(*(later(i) for i in range(1, 6)), return_exceptions=True)
+    assert all(isinstance(r, RecordWriteError) for r in results), results
+    assert writer.batches <= 4  # shared (without the linger: 6, one hold per line)
+    assert [r["i"] for r in _lines(path)] == [0]
+    await writer.aclose()
+
+
 @pytest.mark.parametrize("durability", ["none", "group"])
 async def test_a_lock_held_elsewhere_sends_the_line_to_the_thread(tmp_path, durability):
     """Another process holds the lock: the loop does not wait, the thread does."""
