@@ -300,7 +300,7 @@ def test_the_linger_stops_halfway_when_the_loop_is_idle_and_no_line_comes():
         thread.join(5)
 
 
-async def test_group_one_call_at_a_time_never_lingers_and_arrivals_share(tmp_path,
+async def test_group_one_call_at_a_time_never_lingers_and_arrivals_all_land(tmp_path,
                                                                          monkeypatch):
     """One answer at a time: no line ever joins a hold, so the writer never lingers (each
     record its own fdatasync, as before). Calls arriving on their own while the loop works:
