@@ -77,8 +77,8 @@ class _Linger:
     Measured (the writer alone on a real file, an open loop of 1,000 calls/s with 200 µs
     of other work each on the event loop): syncing as soon as a hold began covered 1.3-2
     lines per fdatasync, and each cost ~90-170 µs of the thread's CPU (the kernel's share
-    of fdatasync) plus a wake of the thread and one of the loop; lingering, 2.8-4.4 lines
-    and 20-35 µs less CPU per call (README "The compliance log"). It
+    of fdatasync) plus a wake of the thread and one of the loop; lingering, 2.6-2.9 lines
+    and ~40 µs less CPU per call, most of it the loop's (``bench/bench_writer.py``). It
     lingers only while lines joined recent holds after they began (calls arrive on their
     own; one call at a time never joins, so it never waits), for ``limit`` seconds in two
     halves: after the first, it syncs at once if no line came and the event loop did no
