@@ -8,17 +8,19 @@ from __future__ import annotations
 import asyncio
 import errno
 import fcntl
+import itertools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from callguard.compliance import sinks
 from callguard.compliance.sinks import LogFile, lock_path
-from callguard.compliance.writer import RecordWriteError, RecordWriter
+from callguard.compliance.writer import RecordWriteError, RecordWriter, _Linger
 from tests.conftest import ROOT
 from tests.log_files import hold_log_lock
 
@@ -36,6 +38,32 @@ async def test_none_appends_on_the_loop_without_the_thread(tmp_path):
     assert (writer.on_loop, writer.written) == (20, 20)
     assert [r["i"] for r in _lines(path)] == list(range(20))
     await writer.aclose()
+
+
+async def test_none_a_line_is_in_the_file_and_its_views_when_write_returns(tmp_path):
+    """``none`` appends each line as it is written (no turn of the loop in between), feeds
+    the views after the append, and a line posted earlier in the same turn keeps its
+    place before it."""
+    path = tmp_path / "compliance.jsonl"
+    seen: list[bytes] = []
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="none",
+                          views=[seen.append])
+    turns: list[int] = []
+    for i in range(3):
+        line = b'{"i":%d}\n' % i
+        asyncio.get_running_loop().call_soon(turns.append, i)
+        await writer.write(line)
+        assert not turns  # written without giving the loop a turn
+        assert path.read_bytes().endswith(line)
+        assert seen[-1] == line
+        await asyncio.sleep(0)
+        turns.clear()
+    writer.post(b'{"i":3}\n')  # gathered for the end of this turn ...
+    await writer.write(b'{"i":4}\n')  # ... so this one waits for it, then follows it
+    await writer.aclose()
+    assert [r["i"] for r in _lines(path)] == [0, 1, 2, 3, 4]
+    assert seen == [b'{"i":%d}\n' % i for i in range(5)]
+    assert (writer.on_loop, writer.written) == (5, 5)
 
 
 async def test_group_answers_after_one_fdatasync_covering_the_batch(tmp_path, monkeypatch):
@@ -93,6 +121,30 @@ async def test_group_failed_fdatasync_cuts_the_hold_and_blocks_its_answers(tmp_p
     await writer.aclose()
     assert [r["i"] for r in _lines(path)] == [0, 6]
     assert writer.failed == 5
+
+
+async def test_group_a_lingered_hold_whose_fdatasync_fails_is_cut_whole(tmp_path, monkeypatch):
+    """The writer lingers (lines joined its last holds), lines join the hold meanwhile, and
+    the fdatasync fails: none of them stays, every answer is RecordWriteError."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group", linger_s=0.05)
+    await writer.write(b'{"i":0}\n')
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sinks.os, "fdatasync", broken)
+    writer._linger.joined = 1.0
+
+    async def later(i: int) -> None:  # joins the hold while the writer lingers
+        await asyncio.sleep(0.005 * i)
+        await writer.write(b'{"i":%d}\n' % i)
+
+    results = await asyncio.gather(*(later(i) for i in range(1, 6)), return_exceptions=True)
+    assert all(isinstance(r, RecordWriteError) for r in results), results
+    assert writer.batches <= 4  # shared (without the linger: 6, one hold per line)
+    assert [r["i"] for r in _lines(path)] == [0]
+    await writer.aclose()
 
 
 @pytest.mark.parametrize("durability", ["none", "group"])
@@ -187,3 +239,98 @@ def test_rotated_files_lists_compressed_segments_too(tmp_path):
     assert compressed
     assert all(p.name.endswith(".zst") for p in compressed)
     assert sinks.rotated_files(path) == compressed  # listed, oldest first, once each
+
+
+def _thread_clock(target) -> tuple[int, threading.Thread]:
+    """A thread running ``target`` and its CPU clock (the event loop's, in the writer)."""
+    ready = threading.Event()
+    clock: list[int] = []
+
+    def run() -> None:
+        clock.append(time.pthread_getcpuclockid(threading.get_ident()))
+        ready.set()
+        target()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    ready.wait(5)
+    return clock[0], thread
+
+
+def _lingered(linger: _Linger, lines) -> float:
+    started = time.perf_counter()
+    linger.wait(lines)
+    return time.perf_counter() - started
+
+
+def test_the_linger_waits_while_the_loop_works_and_never_past_its_bound():
+    """A loop at work (here a spinning thread): the writer waits its bound, no longer;
+    lines that never joined a hold (one call at a time): no wait at all."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        while not stop.is_set():
+            pass
+
+    clock, thread = _thread_clock(spin)
+    try:
+        linger = _Linger(0.4)
+        linger.clock, linger.joined = clock, 1.0
+        # (a machine loaded enough to starve the spinner for 0.2 s stops it at half)
+        assert 0.19 <= _lingered(linger, lambda: 0) < 2.0
+        linger = _Linger(5.0)
+        linger.clock = clock
+        assert _lingered(linger, lambda: 0) < 1.0
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+def test_the_linger_stops_halfway_when_the_loop_is_idle_and_no_line_comes():
+    stop = threading.Event()
+    clock, thread = _thread_clock(lambda: stop.wait(10))
+    try:
+        linger = _Linger(0.4)
+        linger.clock, linger.joined = clock, 1.0
+        assert 0.19 <= _lingered(linger, lambda: 0) < 0.35
+        # lines still arriving (appended by another event loop): it waits on, to its bound
+        assert 0.39 <= _lingered(linger, itertools.count().__next__) < 2.0
+    finally:
+        stop.set()
+        thread.join(5)
+
+
+async def test_group_one_call_at_a_time_never_lingers_and_arrivals_all_land(tmp_path,
+                                                                         monkeypatch):
+    """One answer at a time: no line ever joins a hold, so the writer never lingers (each
+    record its own fdatasync, as before). Calls arriving on their own while the loop works:
+    every one answered and in the file once."""
+    path = tmp_path / "compliance.jsonl"
+    syncs: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        real(fd)
+        syncs.append(fd)
+
+    monkeypatch.setattr(sinks.os, "fdatasync", fdatasync)
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 22), durability="group")
+    for i in range(30):
+        await writer.write(b'{"i":%d}\n' % i)
+    assert len(syncs) == 30
+    assert writer._linger.joined < _Linger.WHEN
+
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+
+    async def arriving(i: int) -> None:  # one call every 0.5 ms, 0.3 ms of work each
+        await asyncio.sleep(max(0.0, t0 + i * 0.0005 - loop.time()))
+        busy = time.perf_counter() + 0.0003
+        while time.perf_counter() < busy:
+            pass
+        await writer.write(b'{"i":%d}\n' % (100 + i))
+
+    await asyncio.gather(*(arriving(i) for i in range(400)))
+    await writer.aclose()
+    assert sorted(r["i"] for r in _lines(path)) == list(range(30)) + list(range(100, 500))
+    assert writer.written == 430

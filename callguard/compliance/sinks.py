@@ -10,7 +10,8 @@ The lock: several processes may append to one file (``serve`` and one-shot ``che
 Every appender, rotation and ``close_segment`` take an EXCLUSIVE ``flock`` on
 ``<file>.lock``, and hold it only for one batch: write(2), the fdatasync the durability
 policy asks for (under ``group``, the hold of ``try_append`` lasts until the thread's
-``sync_held``: one or two fdatasyncs), and a rotation's rename — microseconds with
+``sync_held``: one or two fdatasyncs, after a linger of at most 2 ms under load), and a
+rotation's rename — microseconds with
 ``durability = "none"``, an fdatasync (~0.2-2 ms on ordinary disks) otherwise. Nothing
 else may hold it longer: a purge or an archiver works on closed segments (rotated files,
 which no writer touches again once the rename is done) and takes the lock only to close
