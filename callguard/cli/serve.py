@@ -25,6 +25,7 @@ from callguard.law_expiry import ExpiryCollector, ExpiryReadiness, LawExpiry
 from callguard.logredact import install_stdlib_redaction
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.lists import EmbeddedListRegistry
+from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.stores.interfaces import AbandonmentTallies
 from callguard.stores.redis.records import RedisRecords
@@ -71,6 +72,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     runtime = state.runtime()
     runtime.settings = _fit_connection_caps(runtime.settings)
     await runtime.start()
+    if isinstance(runtime.records, EmbeddedRecords):
+        runtime.records.keep_dnc_set()  # every call reads it: from memory, kept exact
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
