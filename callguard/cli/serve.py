@@ -40,11 +40,11 @@ _log = structlog.get_logger("callguard.serve")
 
 # The collector's thresholds while serving. Python's default (700, 10, 10) runs a young
 # collection every ~15 FastAGI sessions, and every tenth of those a middle one that walks
-# every session still in flight: 50-60 us of CPU per session at 1,000 sessions/s
-# (bench/bench_fastagi.py, measured with gc.callbacks). Each session's objects die young
-# (refcounting frees them, no cycles), so a young collection every ~10,000 allocations
-# frees the same and costs 15-20 us per session; a pause stays a few ms, well inside the
-# FastAGI budget. Reference cycles are still collected, only later.
+# every session still in flight: 50-60 us of CPU per session at 1,000 sessions/s on the
+# shared 2-core machine (bench/bench_fastagi.py, GC time measured with gc.callbacks), 15-20
+# us with these thresholds. A session's objects die young (reference counting frees them),
+# so fewer young collections free the same; a pause stays a few ms, far inside the FastAGI
+# budget. Reference cycles are still collected, only later.
 GC_THRESHOLDS = (10_000, 10, 10)
 
 
