@@ -8,8 +8,8 @@ shared 2-core machine: quote ratios, not absolute numbers. Each configuration is
 ``--runs`` times, interleaved; the table shows the median and the min-max of the ratios.
 
 - baseline ``phonenumbers``: parse + is_valid_number + time zones of each number.
-- ``gate, no record``: parse, plan, list lookups, company-DNC read from SQLite, policy —
-  the record hook replaced by a no-op.
+- ``gate, no record``: parse, plan, list lookups, company-DNC lookup (from memory, kept
+  exact with SQLite, as serve does), policy — the record hook replaced by a no-op.
 - ``gate + record (none|group|every)``: the same plus the compliance record, encoded and
   written by the writer thread to a real file with that durability policy; each answer
   waits for its record.
@@ -46,6 +46,7 @@ from callguard.gate import CheckRequest
 from callguard.policy import CallAttempt, FactKind, Facts, ListCheck
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
+from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import ParsedList
 
 AREAS = (801, 385, 435, 212, 415, 303, 702, 602)
@@ -72,6 +73,8 @@ async def gate_rate(settings, requests, *, record: bool, concurrency: int,
                     inline: bool = False) -> tuple[float, float, int]:
     """(decisions/s, CPU µs per decision, bytes written) for one configuration."""
     runtime = open_runtime(settings)
+    if isinstance(runtime.records, EmbeddedRecords):
+        runtime.records.keep_dnc_set()  # as serve does at start
     gate = runtime.gate
     if not record:
         gate._record = _no_record  # noqa: SLF001 - measure the gate without its record

@@ -28,9 +28,11 @@ import asyncio
 import contextlib
 import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+import types
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 
@@ -102,6 +104,30 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@types.coroutine
+def _resume(coro: Coroutine[Any, Any, Verdict], waiting: Any) -> Generator[Any, Any, Verdict]:
+    """Finish ``coro``, already started and suspended on ``waiting``: what ``await`` does
+    after the first step (values and exceptions, cancellation included, pass through)."""
+    while True:
+        try:
+            sent = yield waiting
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as await does
+            try:
+                waiting = coro.throw(exc)
+            except StopIteration as done:
+                result: Verdict = done.value
+                return result
+        else:
+            try:
+                waiting = coro.send(sent)
+            except StopIteration as done:
+                result = done.value
+                return result
+
+
 class Gate:
     """Gathers facts, runs the policy, records the decision."""
 
@@ -154,10 +180,23 @@ class Gate:
 
     async def _within(self, budget_s: float, request: CheckRequest, at: datetime,
                       seen: _Attempted) -> Verdict:
-        deadline = asyncio.timeout(budget_s)
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + budget_s
+        decide = self._decide(request, at, seen)
+        # The budget can only fire while deciding waits (a timer runs on the loop, never
+        # inside a synchronous step), and with the embedded stores a decision usually never
+        # waits: its first step runs here, and only a decision that suspends is finished
+        # under asyncio.timeout_at — the same deadline, armed then (a Timeout and its timer
+        # on every call were a measurable share of a decision).
+        try:
+            waiting = decide.send(None)
+        except StopIteration as done:
+            verdict: Verdict = done.value
+            return verdict
+        deadline = asyncio.timeout_at(deadline_at)
         try:
             async with deadline:
-                return await self._decide(request, at, seen)
+                return await _resume(decide, waiting)
         except TimeoutError:
             if not deadline.expired():
                 raise

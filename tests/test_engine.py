@@ -197,3 +197,30 @@ class TestParameterVersions:
         assert versions["us-ut:13-25a-103(3):sunday-holiday"] == (
             "2025-01-01; calendar us-ut:legal-holidays 2026-05-06")
         assert versions["us-ut-hb45-2000:13-26a-106(1)(f)"] == "2026-01-01"
+
+
+def test_memoised_outcomes_follow_the_date_and_the_list_version():
+    """One Policy deciding call after call (its rules keep outcomes by list version and
+    date of the call) gives the verdict a Policy built afresh gives, for every date, list
+    version, publication date and membership: a list fresh on one day is stale 32 days on,
+    a new version is judged anew."""
+    import random
+
+    from tests.conftest import load_packs
+
+    warm = Policy(PACKS, PolicySettings())
+    rng = random.Random(16)
+    numbers = ["8015550123", "4355550142", "2125550123", "8885550123"]
+    for _ in range(300):
+        day = date(2026, 7, 1).toordinal() + rng.randrange(0, 140)
+        at = datetime.fromordinal(day).replace(hour=rng.choice((3, 17, 20)), tzinfo=UTC)
+        published = date.fromordinal(day - rng.choice((-1, 0, 1, 30, 31, 32, 40, 95)))
+        version = rng.choice((1, 2))
+        lists = {n: ListCheck(n, version, rng.choice((published, None, published)),
+                              rng.random() < 0.3, rng.random() < 0.9)
+                 for n in ("national", "ut-state")}
+        attempt = CallAttempt(PARSER.parse(rng.choice(numbers)), UT_CAMPAIGN,
+                              rng.choice((DialingMode.MANUAL, DialingMode.PREDICTIVE)), at)
+        facts = Facts(lists=lists, fetched=frozenset(FactKind))
+        cold = Policy(load_packs(), PolicySettings())
+        assert warm.decide(warm.plan(attempt), facts) == cold.decide(cold.plan(attempt), facts)

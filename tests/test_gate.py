@@ -3,8 +3,10 @@ exactly one compliance record per decision, no clear number in the log."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
@@ -189,3 +191,86 @@ async def test_replace_settings_keeps_validation(tmp_path):
     rt = open_runtime(settings)
     await rt.aclose()
     assert (tmp_path / "other" / "records.sqlite3").exists()
+
+
+class TestTimeBudget:
+    """``budget_s``: the budget is armed only once deciding waits, with the same deadline."""
+
+    async def test_a_decision_that_never_waits_is_decided(self, runtime):
+        """The embedded stores answer without waiting: the verdict, no time-budget BLOCK."""
+        decision = await runtime.gate.check(CheckRequest("8015550123", "ut-solar-manual",
+                                                         at=AT), budget_s=0.25)
+        assert decision.allowed, decision.verdict.reason
+
+    async def test_a_store_that_waits_but_answers_in_time_is_heard(self, runtime):
+        """A read that suspends (as Redis does) and answers within the budget decides."""
+        real = runtime.spy.company_dnc
+
+        async def slowish(*args):
+            await asyncio.sleep(0.01)
+            await asyncio.sleep(0)
+            return await real(*args)
+
+        runtime.spy.company_dnc = slowish
+        decision = await runtime.gate.check(CheckRequest("8015550199", "ut-solar-manual",
+                                                         at=AT), budget_s=0.5)
+        assert decision.verdict.deciding.rule_id == "us-federal:64.1200(c)(2)"
+        assert runtime.spy.reads[0] == "company_dnc"
+
+    async def test_a_store_slower_than_the_budget_blocks(self, runtime):
+        """The read is cancelled at the deadline; BLOCK callguard:time-budget."""
+        cancelled = asyncio.Event()
+
+        async def hangs(*_args):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        runtime.spy.company_dnc = hangs
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        decision = await runtime.gate.check(CheckRequest("8015550123", "ut-solar-manual",
+                                                         at=AT), budget_s=0.05)
+        assert decision.verdict.deciding.rule_id == "callguard:time-budget"
+        assert loop.time() - started < 1
+        assert cancelled.is_set()
+
+    async def test_a_deadline_already_past_when_deciding_first_waits_blocks(
+            self, runtime, monkeypatch):
+        """The synchronous steps ran past the budget, then deciding waits: BLOCK at once
+        (the deadline counts from the check, not from the first wait)."""
+        plan = runtime.gate._policy.plan
+
+        def slow_plan(attempt):
+            time.sleep(0.25)
+            return plan(attempt)
+
+        async def waits(*args):
+            await asyncio.sleep(1.0)
+
+        monkeypatch.setattr(runtime.gate._policy, "plan", slow_plan)
+        runtime.spy.company_dnc = waits
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        decision = await runtime.gate.check(CheckRequest("8015550123", "ut-solar-manual",
+                                                         at=AT), budget_s=0.2)
+        assert decision.verdict.deciding.rule_id == "callguard:time-budget"
+        assert loop.time() - started < 0.4
+
+    async def test_cancelling_the_front_cancels_deciding(self, runtime):
+        """A front that goes away cancels the check: not turned into a verdict."""
+        entered = asyncio.Event()
+
+        async def hangs(*_args):
+            entered.set()
+            await asyncio.sleep(10)
+
+        runtime.spy.company_dnc = hangs
+        task = asyncio.create_task(runtime.gate.check(
+            CheckRequest("8015550123", "ut-solar-manual", at=AT), budget_s=5))
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

@@ -214,3 +214,24 @@ class TestFileModes:
         assert result.returncode == 0, result.stderr
         assert _mode(node.data) == 0o700
         assert _mode(node.data / "records.sqlite3") == 0o600
+
+
+class TestCompanyDncFromMemory:
+    """serve answers "not on the seller's list" from memory: a request recorded by another
+    process on the same data dir binds its next decision."""
+
+    def test_internal_dnc_add_by_the_cli_blocks_the_running_node_next_call(self, tmp_path):
+        """`callguard internal-dnc add` (its own process) while serve runs: ALLOW before,
+        BLOCK 64.1200(d)(3) on the next check, without a restart or a reload."""
+        node = ServeNode(tmp_path)
+        write_lists(node.data, [LISTED_V1])
+        node.start()
+        try:
+            assert _check(node, 8015550123)["verdict"] == "ALLOW"
+            node.cli("internal-dnc", "add", "8015550123", "--campaign", "ut-solar-manual",
+                     check=True)
+            body = _check(node, 8015550123)
+            assert (body["verdict"], body["rule"]) == ("BLOCK", "us-federal:64.1200(d)(3)")
+            assert _check(node, 8015550124)["verdict"] == "ALLOW"
+        finally:
+            node.stop()

@@ -316,3 +316,129 @@ class TestDurability:
             with contextlib.suppress(Exception):
                 await client.aclose()
             replica.kill()  # a replica's SIGTERM shutdown can wait on its link; not under test
+
+
+_OTHER_PROCESS = """
+import asyncio, sys
+from datetime import datetime, UTC
+from pathlib import Path
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.writes import AddCompanyDnc, RecordEbr
+store = EmbeddedRecords(Path(sys.argv[1]))
+writes = [AddCompanyDnc(sys.argv[2], sys.argv[3], datetime(2026, 3, 2, tzinfo=UTC), "other")]
+if len(sys.argv) > 4:  # a write of another kind only: the counter moves, the table does not
+    writes = [RecordEbr(sys.argv[2], sys.argv[3], None, None)]
+asyncio.run(store.apply(writes))
+store.close()
+"""
+
+
+def _other_process(path, *args):
+    import subprocess
+    import sys
+    subprocess.run([sys.executable, "-c", _OTHER_PROCESS, str(path), *args], check=True,
+                   timeout=60)
+
+
+class TestCompanyDncInMemory:
+    """The embedded store answers "no do-not-call record" from memory (a set of every
+    record's hash), kept exact across processes by the insert log and the change counter."""
+
+    @pytest.fixture
+    async def kept(self, tmp_path):
+        store = EmbeddedRecords(tmp_path / "records.sqlite3")
+        await store.apply([AddCompanyDnc(SELLER, "+18015550100", T0, "crm")])
+        store.keep_dnc_set()
+        assert store._dnc is not None
+        yield store
+        await store.aclose()
+
+    async def test_an_absent_number_is_answered_without_reading_the_table(self, kept,
+                                                                          monkeypatch):
+        """Not in the set: no query (a read that raises shows none was made)."""
+        def no_read(*_args):
+            raise AssertionError("the table was read")
+        monkeypatch.setattr(kept, "_read", no_read)
+        assert await kept.company_dnc(SELLER, NUMBER) is None
+
+    async def test_a_record_made_before_is_found_with_its_details(self, kept):
+        """In the set: the table gives the record itself."""
+        record = await kept.company_dnc(SELLER, "+18015550100")
+        assert record is not None
+        assert record.source == "crm"
+        assert await kept.company_dnc(OTHER, "+18015550100") is None
+
+    async def test_another_process_adding_a_record_is_seen_at_the_next_lookup(self, kept,
+                                                                               tmp_path):
+        """`records add` or an opt-out on another serve, on the same file: the next lookup
+        here finds it (without the change counter the set would still say no)."""
+        assert await kept.company_dnc(SELLER, NUMBER) is None
+        _other_process(tmp_path / "records.sqlite3", SELLER, NUMBER)
+        record = await kept.company_dnc(SELLER, NUMBER)
+        assert record is not None
+        assert record.source == "other"
+        _other_process(tmp_path / "records.sqlite3", OTHER, NUMBER, "ebr-only")
+        assert await kept.company_dnc(OTHER, NUMBER) is None
+        _other_process(tmp_path / "records.sqlite3", OTHER, NUMBER)
+        assert await kept.company_dnc(OTHER, NUMBER) is not None
+
+    async def test_another_store_of_this_process_closing_changes_nothing(self, kept,
+                                                                          tmp_path):
+        """A second store on the file (a CLI command in-process) keeps, writes and closes:
+        the first still follows every writer (the shared wal-index mapping is never
+        closed, so neither are the locks of this process's connections)."""
+        second = EmbeddedRecords(tmp_path / "records.sqlite3")
+        second.keep_dnc_set()
+        await second.apply([AddCompanyDnc(OTHER, "+18015550100", T0, "second")])
+        second.close()
+        assert (await kept.company_dnc(OTHER, "+18015550100")).source == "second"
+        _other_process(tmp_path / "records.sqlite3", SELLER, NUMBER)
+        assert (await kept.company_dnc(SELLER, NUMBER)).source == "other"
+
+    async def test_its_own_opt_out_is_seen_at_once(self, kept):
+        """An opt-out through this store: durable on return, and then found."""
+        assert await kept.company_dnc(SELLER, NUMBER) is None
+        await kept.apply([AddCompanyDnc(SELLER, NUMBER, T0, "fastagi")])
+        assert await kept.company_dnc(SELLER, NUMBER) is not None
+
+    async def test_a_store_made_before_the_log_existed(self, tmp_path):
+        """A file written by an older callguard (no log table, no trigger): its records are
+        read whole at start; inserts made after, by any writer, are logged."""
+        import sqlite3
+        path = tmp_path / "records.sqlite3"
+        EmbeddedRecords(path).close()
+        db = sqlite3.connect(path, isolation_level=None)
+        db.executescript("DROP TRIGGER company_dnc_insert; DROP TRIGGER company_dnc_update; "
+                         "DROP TABLE company_dnc_added;")
+        db.execute("INSERT INTO company_dnc VALUES (?, ?, ?, ?)",
+                   (SELLER, NUMBER, T0.isoformat(), "old"))
+        db.close()
+        store = EmbeddedRecords(path)
+        try:
+            store.keep_dnc_set()
+            assert (await store.company_dnc(SELLER, NUMBER)).source == "old"
+            _other_process(path, OTHER, NUMBER)
+            assert (await store.company_dnc(OTHER, NUMBER)).source == "other"
+        finally:
+            store.close()
+
+    async def test_too_many_records_are_not_kept(self, tmp_path, monkeypatch):
+        """Above DNC_SET_LIMIT the table is read on every lookup, as before; also when the
+        set grows past it."""
+        import callguard.stores.embedded.records as module
+        monkeypatch.setattr(module, "DNC_SET_LIMIT", 1)
+        store = EmbeddedRecords(tmp_path / "records.sqlite3")
+        try:
+            store.keep_dnc_set()
+            assert store._dnc is not None
+            await store.apply([AddCompanyDnc(SELLER, "+18015550100", T0, "crm"),
+                               AddCompanyDnc(SELLER, NUMBER, T0, "crm")])
+            assert await store.company_dnc(SELLER, NUMBER) is not None
+            assert store._dnc is None
+            store.close()
+            store = EmbeddedRecords(tmp_path / "records.sqlite3")
+            store.keep_dnc_set()
+            assert store._dnc is None
+            assert await store.company_dnc(SELLER, NUMBER) is not None
+        finally:
+            store.close()

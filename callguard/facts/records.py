@@ -33,5 +33,8 @@ async def ebr(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
 async def company_dnc(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """The solicitor's do-not-call record of the number."""
     attempt = plan.attempt
-    return replace(facts, company_dnc=await records.company_dnc(attempt.campaign.solicitor,
-                                                                attempt.number.e164))
+    found = await records.company_dnc(attempt.campaign.solicitor, attempt.number.e164)
+    # Every field spelled out, as fetch_facts does: dataclasses.replace inspects the
+    # fields on each call, and this fetch runs on every decision.
+    return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr, company_dnc=found,
+                 fetched=facts.fetched, values=facts.values)

@@ -27,6 +27,7 @@ class FactSource:
 
 
 _SOURCES: dict[FactKind, FactSource] = {}
+_ORDER = tuple(FactKind)  # the fetch order (iterating the enum each call is a cost)
 
 
 def register_fact(kind: FactKind, *, store: str) -> Callable[[FactFetcher], FactFetcher]:
@@ -59,7 +60,7 @@ def fact_source(kind: FactKind) -> FactSource:
 async def fetch_facts(stores: Mapping[str, object], plan: Plan, facts: Facts,
                       kinds: frozenset[FactKind]) -> Facts:
     """Fetch ``kinds`` in a fixed order (the enum's), each from its registered store."""
-    for kind in (k for k in FactKind if k in kinds):
+    for kind in [k for k in _ORDER if k in kinds]:
         source = fact_source(kind)
         store = stores.get(source.store)
         if store is None:

@@ -109,13 +109,21 @@ class Policy:
         self.packs = dict(packs)
         self.settings = settings
         self._selections: dict[tuple[object, ...], _Selection] = {}
+        # Candidate zones by everything ``resolve_zones`` reads (the settings are fixed).
+        self._zones: dict[tuple[object, ...], ZoneResolution] = {}
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
         location = attempt.location
-        zones = resolve_zones(attempt.number, location,
-                              max_zones=self.settings.max_candidate_zones,
-                              every_zone_fallback=self.settings.every_zone_fallback)
+        number = attempt.number
+        zone_key = (number.geographic, number.zones, number.area_code, location)
+        zones = self._zones.get(zone_key)
+        if zones is None:
+            if len(self._zones) >= _SELECTION_CACHE_LIMIT:
+                self._zones.clear()
+            zones = self._zones[zone_key] = resolve_zones(
+                number, location, max_zones=self.settings.max_candidate_zones,
+                every_zone_fallback=self.settings.every_zone_fallback)
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
@@ -251,19 +259,28 @@ class Policy:
 
     @staticmethod
     def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:
-        blocks = [o for o in outcomes if o.status is Status.BLOCK]
-        deciding = min(blocks, key=lambda o: o.precedence) if blocks else None
+        # One pass: the deciding BLOCK (lowest precedence, the first on a tie), how many
+        # block, and the records that exempted the call.
+        deciding: Outcome | None = None
+        blocks = 0
+        exempt: list[str] = []
+        for o in outcomes:
+            status = o.status
+            if status is Status.BLOCK:
+                blocks += 1
+                if deciding is None or o.precedence < deciding.precedence:
+                    deciding = o
+            elif status is Status.EXEMPT:
+                exempt.append(o.reason.split("exempt: ", 1)[-1])
         if deciding is not None:
             reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."
-            if len(blocks) > 1:
-                reason += f" {len(blocks) - 1} more rule(s) also block."
+            if blocks > 1:
+                reason += f" {blocks - 1} more rule(s) also block."
         else:
             reason = f"Allowed: {len(plan.rules)} rules of {plan.applied} hold."
-            exempt = [o.reason.split("exempt: ", 1)[-1] for o in outcomes
-                      if o.status is Status.EXEMPT]
             if exempt:
                 reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
-        lists = tuple((c.name, c.version) for c in facts.lists.values() if c is not None)
+        lists = tuple([(c.name, c.version) for c in facts.lists.values() if c is not None])
         return Verdict(
             allowed=deciding is None,
             deciding=deciding,

@@ -158,6 +158,9 @@ class NodeMetrics:
             {"version": __version__, "python": platform.python_version()})
         self.decisions = Counter("callguard_decisions", "Gate decisions",
                                  ["verdict", "rule", "campaign", "front"], registry=registry)
+        # The counter's children by label values: ``labels()`` checks and locks on every
+        # call, and a node repeats a few label sets (rule ids and campaigns are configured).
+        self._decision_counts: dict[tuple[str, str, str, str], Counter] = {}
         self.latency = Histogram("callguard_decision_latency_seconds",
                                  "Time to decide one call", buckets=_LATENCY_BUCKETS,
                                  registry=registry)
@@ -202,11 +205,13 @@ class NodeMetrics:
     def observe(self, decision: Decision) -> None:
         """Count one decision (called for every record the gate writes)."""
         deciding = decision.verdict.deciding
-        self.decisions.labels(decision.verdict.verdict,
-                              deciding.rule_id if deciding else "",
-                              # only configured campaigns: a caller cannot mint labels
-                              decision.campaign.id if decision.campaign else "unknown",
-                              decision.front).inc()
+        key = (decision.verdict.verdict, deciding.rule_id if deciding else "",
+               # only configured campaigns: a caller cannot mint labels
+               decision.campaign.id if decision.campaign else "unknown", decision.front)
+        child = self._decision_counts.get(key)
+        if child is None:
+            child = self._decision_counts[key] = self.decisions.labels(*key)
+        child.inc()
         self.latency.observe(decision.latency_us / 1e6)
 
     async def refresh(self, readiness: Readiness) -> None:

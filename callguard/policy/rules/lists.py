@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
@@ -17,6 +17,9 @@ from callguard.policy.schema import Key
 
 __all__ = ["ListFreshness", "RegistryList"]
 
+# Per rule, outcomes by what they depend on alone (list version, call date): a dialer's
+# calls repeat the same few, and building each again is a measurable share of a decision.
+_MEMO_LIMIT = 1024
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 _LIST_KEY = Key("str", required=True, doc="the list's name, as `dnc import --list` gives it")
 
@@ -41,6 +44,9 @@ class RegistryList(RuleBase):
     exemptions: Exemptions
     called_party_state: str | None
     area_codes: frozenset[int]
+    # "not on <list> v<version>", by (list name, version): most calls are not listed.
+    _unlisted: dict[tuple[str, int], Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
 
     precedence = 30
     KEYS: ClassVar[Mapping[str, Key]] = {
@@ -83,6 +89,14 @@ class RegistryList(RuleBase):
         check = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
+        if check.covered and not check.listed:
+            known = self._unlisted.get((check.name, check.version))
+            if known is None:
+                if len(self._unlisted) >= _MEMO_LIMIT:
+                    self._unlisted.clear()
+                known = self.outcome(Status.PASS, f"not on {check.name} v{check.version}")
+                self._unlisted[(check.name, check.version)] = known
+            return known
         tag = f"{check.name} v{check.version}"
         if not check.covered:
             area = ctx.attempt.number.area_code
@@ -108,6 +122,10 @@ class ListFreshness(RuleBase):
     list_name: str
     max_age_days: int | None
     max_age_months: int | None
+    # Outcomes by (list name, version, published, date of the call): all the outcome
+    # depends on besides the rule's own parameters.
+    _judged: dict[tuple[str, int, date | None, date], Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
 
     precedence = 10
     KEYS: ClassVar[Mapping[str, Key]] = {
@@ -146,10 +164,19 @@ class ListFreshness(RuleBase):
         check: ListCheck | None = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
+        today = ctx.call_date
+        key = (check.name, check.version, check.published, today)
+        known = self._judged.get(key)
+        if known is None:
+            if len(self._judged) >= _MEMO_LIMIT:
+                self._judged.clear()
+            known = self._judged[key] = self._judge(check, today)
+        return known
+
+    def _judge(self, check: ListCheck, today: date) -> Outcome:
         tag = f"{check.name} v{check.version}"
         if check.published is None:
             return self.outcome(Status.BLOCK, f"list {tag} has no published date")
-        today = ctx.call_date
         if check.published > today:
             return self.outcome(
                 Status.BLOCK,

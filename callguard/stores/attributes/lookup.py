@@ -12,6 +12,12 @@ from callguard.stores.interfaces import ListSnapshot
 
 __all__ = ["list_check"]
 
+# A ListCheck is a value, and for a list without disconnect dates there are two per loaded
+# version (listed or not; the area code covered or not): reuse them rather than build one
+# per list per call.
+_CHECKS: dict[tuple[str, int, object, bool, bool], ListCheck] = {}
+_CHECKS_LIMIT = 4096
+
 
 def list_check(name: str, snapshot: ListSnapshot | None, number: NumberInfo) -> ListCheck | None:
     """What one loaded list version says about the number (None: no version loaded)."""
@@ -20,7 +26,14 @@ def list_check(name: str, snapshot: ListSnapshot | None, number: NumberInfo) -> 
     meta = snapshot.meta
     national = number.national
     disconnected = getattr(snapshot, "disconnected", None)
-    day = disconnected(national) if disconnected is not None else None
-    return ListCheck(name, meta.version, meta.published,
-                     day is not None if disconnected is not None else snapshot.contains(national),
-                     snapshot.covers(number.area_code or 0), day)
+    covered = snapshot.covers(number.area_code or 0)
+    if disconnected is not None:
+        day = disconnected(national)
+        return ListCheck(name, meta.version, meta.published, day is not None, covered, day)
+    key = (name, meta.version, meta.published, snapshot.contains(national), covered)
+    check = _CHECKS.get(key)
+    if check is None:
+        if len(_CHECKS) >= _CHECKS_LIMIT:
+            _CHECKS.clear()
+        check = _CHECKS[key] = ListCheck(name, meta.version, meta.published, key[3], covered)
+    return check

@@ -4,6 +4,16 @@ Reads run on the calling thread: an indexed read of a cached page takes a few
 microseconds, less than a hop to a worker thread. Writes run in a worker thread
 with ``synchronous=FULL``, so a write returns only once it is on disk. The file and its
 ``-wal``/``-shm`` are 0600 (``stores.private``): they hold numbers and consent evidence.
+
+The company do-not-call list is read on every call, and almost every answer is "none":
+the store keeps in memory a hash of every (solicitor, number) the table holds, and reads
+the table only for a number whose hash is there. The set is exact across processes: a
+trigger logs every insert in ``company_dnc_added`` (whoever writes: this node, another
+``serve`` on the data dir, ``callguard records add``), and before each lookup the store
+compares the database's change counter (``WalChangeCounter``) with the one its set was
+read at; on a change it reads the log past its last row first. Rows are never removed
+from the set (a removed record is then found absent by the read): it only ever holds
+more than the table, so "not in the set" is "not in the table".
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from pathlib import Path
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.stores.embedded.changes import WalChangeCounter
 from callguard.stores.private import private_database
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -63,7 +74,23 @@ CREATE TABLE IF NOT EXISTS company_dnc (
     source TEXT NOT NULL,
     PRIMARY KEY (solicitor, number)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS company_dnc_added (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    solicitor TEXT NOT NULL,
+    number TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS company_dnc_insert AFTER INSERT ON company_dnc BEGIN
+    INSERT INTO company_dnc_added (solicitor, number) VALUES (NEW.solicitor, NEW.number);
+END;
+CREATE TRIGGER IF NOT EXISTS company_dnc_update AFTER UPDATE OF solicitor, number
+ON company_dnc BEGIN
+    INSERT INTO company_dnc_added (solicitor, number) VALUES (NEW.solicitor, NEW.number);
+END;
 """
+
+# Above this many company do-not-call records the set is not kept (about 70 bytes each):
+# every lookup reads the table, as before.
+DNC_SET_LIMIT = 2_000_000
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -99,6 +126,12 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             raise StoreError(f"record store {path}: {exc}") from None
         self._write_lock = threading.Lock()
+        # The company do-not-call set (module doc): hashes, the change counter it was read
+        # at, and the last log row read. None: not read yet (or not kept: too large).
+        self._changes: WalChangeCounter | None = None  # mapped by keep_dnc_set
+        self._dnc: set[int] | None = None
+        self._dnc_change = -1
+        self._dnc_seq = 0
 
     async def aclose(self) -> None:
         """Close both connections."""
@@ -106,6 +139,8 @@ class EmbeddedRecords:
 
     def close(self) -> None:
         """Close both connections."""
+        self._dnc = None
+        self._changes = None
         self._reader.close()
         self._writer.close()
 
@@ -159,8 +194,59 @@ class EmbeddedRecords:
         transaction, inquiry, ended = rows[0]
         return EbrRecord(_d(transaction), _d(inquiry), _dt(ended))
 
+    def keep_dnc_set(self) -> None:
+        """Read the company do-not-call set now and keep it (module doc); a long-running
+        node calls this at start. Left as it was when the table holds more than
+        ``DNC_SET_LIMIT`` records or the wal-index cannot be read."""
+        if self._dnc is not None:
+            return
+        changes = WalChangeCounter.of(self._path)
+        if changes is None:
+            return
+        change = changes.read()  # before reading: the set is then at least this recent
+        try:
+            self._reader.execute("BEGIN")
+            try:
+                seq = self._reader.execute(
+                    "SELECT coalesce(max(seq), 0) FROM company_dnc_added").fetchone()[0]
+                if self._reader.execute("SELECT count(*) FROM company_dnc").fetchone()[0] > (
+                        DNC_SET_LIMIT):
+                    return
+                dnc = {hash(pair) for pair in
+                       self._reader.execute("SELECT solicitor, number FROM company_dnc")}
+            finally:
+                self._reader.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise StoreError(f"record store {self._path}: {exc}") from None
+        self._dnc, self._dnc_seq, self._dnc_change = dnc, int(seq), change
+        self._changes = changes
+
+    def _dnc_absent(self, solicitor: str, e164: str) -> bool:
+        """True when the table certainly holds no record of the pair (module doc)."""
+        dnc = self._dnc
+        if dnc is None or self._changes is None:
+            return False
+        change = self._changes.read()  # before reading the log (as in keep_dnc_set)
+        if change != self._dnc_change:
+            try:
+                rows = self._reader.execute(
+                    "SELECT seq, solicitor, number FROM company_dnc_added WHERE seq > ? "
+                    "ORDER BY seq", (self._dnc_seq,)).fetchall()
+            except sqlite3.Error as exc:
+                raise StoreError(f"record store {self._path}: {exc}") from None
+            if rows:
+                dnc.update(hash((solicitor, number)) for _, solicitor, number in rows)
+                self._dnc_seq = int(rows[-1][0])
+                if len(dnc) > DNC_SET_LIMIT:  # grown too large to keep: read the table
+                    self._dnc = None
+                    return False
+            self._dnc_change = change
+        return hash((solicitor, e164)) not in dnc
+
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
+        if self._dnc_absent(solicitor, e164):
+            return None
         rows = self._read("SELECT added_at, source FROM company_dnc "
                           "WHERE solicitor = ? AND number = ?", (solicitor, e164))
         if not rows:
