@@ -15,7 +15,12 @@ import random
 import sys
 import time
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
+
+# This checkout's code, not whichever one the venv was installed from (an A/B of two
+# checkouts with one venv would otherwise compare the same code).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callguard.config import load_settings
 from callguard.policy import CallAttempt, FactKind, Facts, ListCheck

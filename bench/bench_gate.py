@@ -31,6 +31,7 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -40,6 +41,10 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from phonenumbers import timezone as pn_timezone
+
+# This checkout's code, not whichever one the venv was installed from (an A/B of two
+# checkouts with one venv would otherwise compare the same code).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callguard.config import load_settings
 from callguard.gate import CheckRequest

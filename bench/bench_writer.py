@@ -17,9 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+# This checkout's code, not whichever one the venv was installed from (an A/B of two
+# checkouts with one venv would otherwise compare the same code).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from callguard.compliance.sinks import LogFile
 from callguard.compliance.writer import RecordWriter

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -367,6 +368,17 @@ class TestCompanyDncInMemory:
         assert record is not None
         assert record.source == "crm"
         assert await kept.company_dnc(OTHER, "+18015550100") is None
+
+    async def test_a_deleted_record_leaves_no_copy_of_its_number_in_the_log(self, kept,
+                                                                          tmp_path):
+        """The insert log holds numbers in clear: it keeps none longer than the record."""
+        path = tmp_path / "records.sqlite3"
+        with contextlib.closing(sqlite3.connect(path)) as other:
+            other.execute("DELETE FROM company_dnc WHERE number = '+18015550100'")
+            other.commit()
+            left = other.execute("SELECT count(*) FROM company_dnc_added").fetchone()[0]
+        assert left == 0
+        assert await kept.company_dnc(SELLER, "+18015550100") is None
 
     async def test_another_process_adding_a_record_is_seen_at_the_next_lookup(self, kept,
                                                                                tmp_path):

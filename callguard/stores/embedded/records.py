@@ -86,6 +86,9 @@ CREATE TRIGGER IF NOT EXISTS company_dnc_update AFTER UPDATE OF solicitor, numbe
 ON company_dnc BEGIN
     INSERT INTO company_dnc_added (solicitor, number) VALUES (NEW.solicitor, NEW.number);
 END;
+CREATE TRIGGER IF NOT EXISTS company_dnc_delete AFTER DELETE ON company_dnc BEGIN
+    DELETE FROM company_dnc_added WHERE solicitor = OLD.solicitor AND number = OLD.number;
+END;
 """
 
 # Above this many company do-not-call records the set is not kept (about 70 bytes each):
