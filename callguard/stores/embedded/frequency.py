@@ -17,15 +17,14 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
+from callguard.stores.embedded.opening import open_wal
 from callguard.stores.frequency_batch import GroupCommit
-from callguard.stores.private import private_database
 
 __all__ = ["EmbeddedFrequency"]
 
@@ -150,31 +149,16 @@ class EmbeddedFrequency:
 
 
 def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
-    """The store's connection, WAL and schema in place; StoreError when it cannot be had.
-
-    Two processes opening a new file at once (a node and a CLI command) race for the lock
-    that switching to WAL and creating the table take, and SQLite answers "database is
-    locked" there without waiting: retried until ``timeout_s``, as a busy write would be.
+    """The store's connection, WAL and schema in place; StoreError when it cannot be had
+    (a first opening racing another process is retried: callguard.stores.embedded.opening).
     """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        db: sqlite3.Connection | None = None
-        try:
-            private_database(path)
-            db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                 timeout=timeout_s)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
-            db.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:
-            if db is not None:
-                db.close()
-            if "locked" not in str(exc) or time.monotonic() > deadline:
-                raise StoreError(f"call-frequency counts {path}: {exc}") from None
-            time.sleep(0.02)
-            continue
-        except (sqlite3.Error, OSError) as exc:
-            if db is not None:
-                db.close()
-            raise StoreError(f"call-frequency counts {path}: {exc}") from None
-        return db
+    try:
+        db = open_wal(path, _SCHEMA, timeout_s=timeout_s, check_same_thread=False)
+    except (sqlite3.Error, OSError) as exc:
+        raise StoreError(f"call-frequency counts {path}: {exc}") from None
+    try:
+        db.execute("PRAGMA synchronous=FULL")
+    except sqlite3.Error as exc:
+        db.close()
+        raise StoreError(f"call-frequency counts {path}: {exc}") from None
+    return db

@@ -28,7 +28,7 @@ from pathlib import Path
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.embedded.changes import WalChangeCounter
-from callguard.stores.private import private_database
+from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, open_wal
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -108,25 +108,30 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _migrate(db: sqlite3.Connection) -> None:
+    """Stores made before revocations had a source gain the column."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(consent)")}
+    if "revoked_source" not in columns:
+        db.execute("ALTER TABLE consent ADD COLUMN revoked_source TEXT")
+
+
 class EmbeddedRecords:
     """All three record kinds in one SQLite file."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
         try:
-            private_database(path)
+            self._reader = open_wal(path, _SCHEMA, migrate=_migrate)
         except OSError as exc:
             raise StoreError(f"record store {path}: {exc.strerror}") from None
+        except sqlite3.Error as exc:
+            raise StoreError(f"record store {path}: {exc}") from None
         try:
-            self._reader = sqlite3.connect(path, isolation_level=None)
-            self._reader.execute("PRAGMA journal_mode=WAL")
-            self._reader.executescript(_SCHEMA)
-            columns = {row[1] for row in self._reader.execute("PRAGMA table_info(consent)")}
-            if "revoked_source" not in columns:  # stores made before revocations had a source
-                self._reader.execute("ALTER TABLE consent ADD COLUMN revoked_source TEXT")
-            self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                                           timeout=OPEN_TIMEOUT_S)
             self._writer.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
+            self._reader.close()
             raise StoreError(f"record store {path}: {exc}") from None
         self._write_lock = threading.Lock()
         # The company do-not-call set (module doc): hashes, the change counter it was read

@@ -7,7 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from callguard.errors import StoreError
-from callguard.stores.private import private_database
+from callguard.stores.embedded.opening import open_wal
 
 __all__ = ["EmbeddedTallies"]
 
@@ -26,10 +26,7 @@ class EmbeddedTallies:
     def __init__(self, path: Path) -> None:
         self._path = path
         try:
-            private_database(path)
-            self._db = sqlite3.connect(path, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_wal(path, _SCHEMA)
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"abandonment tallies {path}: {exc}") from None
 

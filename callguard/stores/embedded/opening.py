@@ -1,0 +1,54 @@
+"""Opening an embedded store's SQLite file: WAL, schema, and the race of two first openers.
+
+Two processes opening a new file at once (a node and a CLI command, or two nodes) race for
+the lock that switching to WAL and creating the tables take, and SQLite answers "database
+is locked" there without waiting for its busy timeout. The whole opening is retried until
+the timeout, as a busy write would be; any other error is the caller's to report.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from callguard.stores.private import private_database
+
+__all__ = ["OPEN_TIMEOUT_S", "open_wal"]
+
+OPEN_TIMEOUT_S = 2.0
+
+
+def open_wal(path: Path, schema: str, *, timeout_s: float = OPEN_TIMEOUT_S,
+             check_same_thread: bool = True,
+             migrate: Callable[[sqlite3.Connection], None] | None = None,
+             sleep: Callable[[float], None] = time.sleep) -> sqlite3.Connection:
+    """A connection to ``path`` (made private), in WAL mode with ``schema`` in place.
+
+    Raises sqlite3.Error or OSError when it cannot be had; "locked" only once
+    ``timeout_s`` has passed.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        db: sqlite3.Connection | None = None
+        try:
+            private_database(path)
+            db = sqlite3.connect(path, isolation_level=None,
+                                 check_same_thread=check_same_thread, timeout=timeout_s)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(schema)
+            if migrate is not None:
+                migrate(db)
+        except sqlite3.OperationalError as exc:
+            if db is not None:
+                db.close()
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            sleep(0.02)
+            continue
+        except BaseException:
+            if db is not None:
+                db.close()
+            raise
+        return db
