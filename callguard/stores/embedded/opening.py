@@ -17,7 +17,8 @@ from callguard.stores.private import private_database
 
 __all__ = ["OPEN_TIMEOUT_S", "open_wal"]
 
-OPEN_TIMEOUT_S = 2.0
+# sqlite3.connect's own default busy timeout: what the record and tally stores always had.
+OPEN_TIMEOUT_S = 5.0
 
 
 def open_wal(path: Path, schema: str, *, timeout_s: float = OPEN_TIMEOUT_S,
