@@ -157,7 +157,6 @@ class LogQuery:
                     f"read; configured campaigns: {known}")
 
 
-FRONTS = ALL_FRONTS
 
 
 def record_kinds() -> tuple[str, ...]:
@@ -253,7 +252,7 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--until", metavar="WHEN"),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),
         click.option("--decision", metavar="ID", help="One decision and its later records."),
-        click.option("--front", type=click.Choice(FRONTS), help="The front asked."),
+        click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked."),
         click.option("--node", help="The node that wrote the record."),
         click.option("--event", type=click.Choice(record_kinds()),
                      help="Record kind (one JSON Schema each)."),
@@ -431,7 +430,7 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @click.option("--campaign")
 @click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]))
 @click.option("--rule", help="Deciding rule id.")
-@click.option("--front", type=click.Choice(FRONTS), help="The front asked (scrubs are not "
+@click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
               "calls).")
 @click.option("--node")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from callguard.compliance.archive.columns import CALL_FRONTS
+from callguard.front_names import DIALLING_FRONTS
 
 __all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json"]
 
@@ -97,7 +97,7 @@ class Report:
 # question about another instant (a scrub, `check --at`) by when it was asked, so that a
 # scrub run today for Monday is in today's report, archived or not (the archive's days are
 # the days records were made, and its purge counts retention from them).
-DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(CALL_FRONTS))}) "
+DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FRONTS))}) "
            "OR logged_delay_us IS NULL THEN \"at\" "
            "ELSE \"at\" + to_microseconds(logged_delay_us) END)")
 

@@ -24,8 +24,6 @@ from typing import Any
 
 import orjson
 
-from callguard.front_names import DIALLING_FRONTS
-
 __all__ = ["DECISIONS", "EVENTS", "Column", "Table", "columns_of", "instant_text", "record_of",
            "row_of", "table_for"]
 
@@ -109,10 +107,6 @@ class Table:
         out["body"] = "VARCHAR"
         return out
 
-
-# Fronts whose decision is a call placed on the answer: dated by the call's instant ``at``
-# (the others by ``logged_at``; callguard.policy.fronts says why).
-CALL_FRONTS = DIALLING_FRONTS
 
 DECISIONS = Table("decisions", "at", (
     _DECISION_ID, _SCHEMA, _text("node"), _text("key_id"), _text("front"), _text("verdict"),

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from callguard.compliance.archive.columns import CALL_FRONTS, DECISIONS, EVENTS, record_of
+from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of
 from callguard.compliance.archive.ingest import unarchived_segments
 from callguard.compliance.archive.store import (
     Archive,
@@ -35,6 +35,7 @@ from callguard.compliance.archive.store import (
 from callguard.compliance.fields import is_decision_id
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
 from callguard.compliance.segments import Segment
+from callguard.front_names import DIALLING_FRONTS
 
 if TYPE_CHECKING:
     import redis
@@ -185,7 +186,7 @@ def _in_range(record: Record, first: datetime | None, last: datetime | None) -> 
     """A call by its instant, anything else (a scrub, `check --at`) by when it was made —
     as `report` dates it, and as the archive's days are cut."""
     text = record.get("at") if (record.get("event") == "decision"
-                                and record.get("front") in CALL_FRONTS) else None
+                                and record.get("front") in DIALLING_FRONTS) else None
     instant = None
     if isinstance(text, str):
         try:

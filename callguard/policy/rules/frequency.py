@@ -32,10 +32,8 @@ from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.schema import Key
 
-__all__ = ["COUNTED_FRONTS", "CallFrequency", "frequency_claims", "read_claims"]
+__all__ = ["CallFrequency", "frequency_claims", "read_claims"]
 
-# Counted by default: the fronts that ask before a real call (not ``scrub``).
-COUNTED_FRONTS = ASKING_FRONTS
 _SUBJECTS = ("seller", "campaign", "campaign-subject")
 
 
@@ -64,7 +62,7 @@ class CallFrequency(RuleBase):
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> CallFrequency:
         """Build from ``window_hours``, ``cap``, ``subject`` and ``fronts``."""
-        fronts = params.get("fronts", list(COUNTED_FRONTS))
+        fronts = params.get("fronts", list(ASKING_FRONTS))
         if not fronts:
             raise params.error("fronts is empty: the cap would count no call")
         return cls(head, int(params.get("window_hours")) * 3600, int(params.get("cap")),
