@@ -22,6 +22,7 @@ import orjson
 from callguard.compliance.fields import FieldGuard, safe_channel
 from callguard.compliance.logkey import NumberProtector
 from callguard.decision import Decision
+from callguard.memo import remember
 from callguard.numbers.redact import redact_digits
 from callguard.policy import Pack, Status, Verdict
 from callguard.stores.writes import (
@@ -185,9 +186,7 @@ class RecordEncoder:
         """``redact_digits``, remembered: most reasons repeat ("number is on national v12")."""
         done = self._reasons.get(text)
         if done is None:
-            if len(self._reasons) >= _REASON_CACHE_LIMIT:
-                self._reasons.clear()
-            done = self._reasons[text] = redact_digits(text)
+            done = remember(self._reasons, text, redact_digits(text), _REASON_CACHE_LIMIT)
         return done
 
     def _number(self, record: dict[str, Any], decision: Decision) -> None:
@@ -209,12 +208,10 @@ class RecordEncoder:
         key = (verdict.time_zones, verdict.zone_sources, minute)
         zones = self._zones_at.get(key)
         if zones is None:
-            if len(self._zones_at) >= _ZONE_CACHE_LIMIT:
-                self._zones_at.clear()
             tags = _zone_tags(verdict.time_zones, verdict.zone_sources)
-            zones = self._zones_at[key] = [
+            zones = remember(self._zones_at, key, [
                 [zone, _offset(at.astimezone(ZoneInfo(zone)).utcoffset()), tag]
-                for zone, tag in tags]
+                for zone, tag in tags], _ZONE_CACHE_LIMIT)
         return zones
 
     def _packs(self, verdict: Verdict) -> list[list[str]]:

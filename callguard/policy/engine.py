@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
 from callguard.policy.outcome import (
@@ -119,11 +120,9 @@ class Policy:
         zone_key = (number.geographic, number.zones, number.area_code, location)
         zones = self._zones.get(zone_key)
         if zones is None:
-            if len(self._zones) >= _SELECTION_CACHE_LIMIT:
-                self._zones.clear()
-            zones = self._zones[zone_key] = resolve_zones(
+            zones = remember(self._zones, zone_key, resolve_zones(
                 number, location, max_zones=self.settings.max_candidate_zones,
-                every_zone_fallback=self.settings.every_zone_fallback)
+                every_zone_fallback=self.settings.every_zone_fallback), _SELECTION_CACHE_LIMIT)
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
@@ -133,10 +132,8 @@ class Policy:
                day)
         selection = self._selections.get(key)
         if selection is None:
-            if len(self._selections) >= _SELECTION_CACHE_LIMIT:
-                self._selections.clear()
-            selection = self._select(attempt, day)
-            self._selections[key] = selection
+            selection = remember(self._selections, key, self._select(attempt, day),
+                                 _SELECTION_CACHE_LIMIT)
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs)

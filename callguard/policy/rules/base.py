@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
 from callguard.errors import ConfigError
+from callguard.memo import remember
 from callguard.policy.model import CallAttempt, DialingMode, FactKind, Facts
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.schema import Key, check_table
@@ -216,10 +217,9 @@ class RuleBase:
         key = (status, reason, applied)
         cached = self._outcomes.get(key)
         if cached is None:
-            if len(self._outcomes) >= _OUTCOME_CACHE_LIMIT:
-                self._outcomes.clear()
-            cached = self._outcomes[key] = Outcome(head.rule_id, head.citation, status, reason,
-                                                   self.precedence, applied)
+            cached = remember(self._outcomes, key, Outcome(
+                head.rule_id, head.citation, status, reason, self.precedence, applied),
+                _OUTCOME_CACHE_LIMIT)
         return cached
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
+from callguard.memo import remember
 from callguard.numbers.location import STATE_CODES
 from callguard.policy.model import ListCheck
 from callguard.policy.outcome import NeedFacts, Outcome, Status
@@ -92,10 +93,8 @@ class RegistryList(RuleBase):
         if check.covered and not check.listed:
             known = self._unlisted.get((check.name, check.version))
             if known is None:
-                if len(self._unlisted) >= _MEMO_LIMIT:
-                    self._unlisted.clear()
-                known = self.outcome(Status.PASS, f"not on {check.name} v{check.version}")
-                self._unlisted[(check.name, check.version)] = known
+                known = remember(self._unlisted, (check.name, check.version), self.outcome(
+                    Status.PASS, f"not on {check.name} v{check.version}"), _MEMO_LIMIT)
             return known
         tag = f"{check.name} v{check.version}"
         if not check.covered:
@@ -168,9 +167,7 @@ class ListFreshness(RuleBase):
         key = (check.name, check.version, check.published, today)
         known = self._judged.get(key)
         if known is None:
-            if len(self._judged) >= _MEMO_LIMIT:
-                self._judged.clear()
-            known = self._judged[key] = self._judge(check, today)
+            known = remember(self._judged, key, self._judge(check, today), _MEMO_LIMIT)
         return known
 
     def _judge(self, check: ListCheck, today: date) -> Outcome:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import ClassVar
 
+from callguard.memo import remember
 from callguard.policy.calendar import Calendar
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
@@ -78,9 +79,8 @@ class RestDays(RuleBase):
     def _rest_day(self, day: date) -> _Day:
         judged = self._days.get(day)
         if judged is None:
-            if len(self._days) >= _DAY_CACHE_LIMIT:
-                self._days.clear()
-            judged = self._days[day] = _judge_day(self.calendar, self.sundays, day)
+            judged = remember(self._days, day, _judge_day(self.calendar, self.sundays, day),
+                              _DAY_CACHE_LIMIT)
         return judged
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:

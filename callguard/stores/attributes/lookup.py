@@ -6,6 +6,7 @@ reassigned data also gives the number's last permanent disconnect date.
 
 from __future__ import annotations
 
+from callguard.memo import remember
 from callguard.numbers import NumberInfo
 from callguard.policy.model import ListCheck
 from callguard.stores.interfaces import ListSnapshot
@@ -33,7 +34,6 @@ def list_check(name: str, snapshot: ListSnapshot | None, number: NumberInfo) -> 
     key = (name, meta.version, meta.published, snapshot.contains(national), covered)
     check = _CHECKS.get(key)
     if check is None:
-        if len(_CHECKS) >= _CHECKS_LIMIT:
-            _CHECKS.clear()
-        check = _CHECKS[key] = ListCheck(name, meta.version, meta.published, key[3], covered)
+        check = remember(_CHECKS, key, ListCheck(name, meta.version, meta.published, key[3],
+                                                 covered), _CHECKS_LIMIT)
     return check
