@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb
 
-from bench.bench_evidence import START, cli, numbers_called, write_segments
-from bench.synthetic_records import Factory
+from bench.bench_evidence import START, cli, numbers_called, twin_logs
 from callguard.compliance.archive import store
 from callguard.compliance.archive.ingest import archive_files
 from callguard.compliance.archive.store import Archive
@@ -70,9 +69,7 @@ def main() -> None:
     options = parser.parse_args()
     root = options.dir or Path(tempfile.mkdtemp(prefix="callguard-level-"))
     try:
-        factory = Factory(options.size, start=START, days=options.days, seed=options.size)
-        write_segments(root / "a" / "compliance.jsonl", factory)
-        shutil.copytree(root / "a", root / "b")
+        factory = twin_logs(root, options.size, options.days)
         archive_at(root / "a", options.level, options.size, options.days)
         archive_at(root / "b", store.COMPACTED_LEVEL, options.size, options.days)
         numbers = numbers_called(factory, 5)

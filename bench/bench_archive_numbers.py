@@ -31,8 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb
 import orjson
 
-from bench.bench_evidence import START, cli, numbers_called, write_segments
-from bench.synthetic_records import Factory
+from bench.bench_evidence import START, cli, numbers_called, twin_logs
 from callguard.compliance.archive.ingest import archive_files
 from callguard.compliance.archive.store import COMPACTED_LEVEL, Archive
 
@@ -93,9 +92,7 @@ def main() -> None:
     options = parser.parse_args()
     root = options.dir or Path(tempfile.mkdtemp(prefix="callguard-numbers-"))
     try:
-        factory = Factory(options.size, start=START, days=options.days, seed=options.size)
-        write_segments(root / "a" / "compliance.jsonl", factory)
-        shutil.copytree(root / "a", root / "b")
+        factory = twin_logs(root, options.size, options.days)
         for side, old in (("a", True), ("b", False)):
             seconds = build(root / side, options.days, old=old)
             total = sum(f.stat().st_size for f in (root / side / "archive").rglob("*.parquet"))

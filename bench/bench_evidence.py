@@ -52,6 +52,15 @@ SEGMENT_BYTES = 100 * 1024 * 1024
 START = datetime(2026, 1, 5, tzinfo=UTC)
 
 
+def twin_logs(root: Path, size: int, days: int) -> Factory:
+    """The same synthetic segments under ``root/a`` and ``root/b``: an A/B of two ways of
+    archiving reads equal inputs. Returns the factory (which numbers were called)."""
+    factory = Factory(size, start=START, days=days, seed=size)
+    write_segments(root / "a" / "compliance.jsonl", factory)
+    shutil.copytree(root / "a", root / "b")
+    return factory
+
+
 def write_segments(log: Path, factory: Factory, *, current_bytes: int = 0) -> dict:
     """Stream the factory's lines into compressed closed segments; the last
     ``current_bytes`` (when given) go to the current file, plain."""
