@@ -62,6 +62,12 @@ class ComplianceLog:
         """Write the decision's record; return once durable; raise RecordWriteError."""
         await self.writer.write(self.encoder.decision(decision))
 
+    async def packs_loaded(self) -> None:
+        """Write which packs this node judges calls with (``event: packs-loaded``), durable
+        on return: ``serve`` does so before it takes its first call, since a decision
+        record names only the packs that applied to it."""
+        await self.writer.write(self.encoder.packs_loaded())
+
     async def journal(self, write: RecordWrite, changed: int) -> None:
         """Write that a consent/EBR/DNC record changed (no evidence, number hashed)."""
         await self.writer.write(self.encoder.journal(write, changed))

@@ -153,11 +153,12 @@ class TestSinks:
             assert field in first, field
         assert first["zones"] == [["America/Denver", "-07:00", "npa"]]  # 11:00 MST
         packs = runtime.settings.packs  # every rule's outcome: one letter per rule
-        applied = {p.pack_id for p in decisions[0].verdict.packs if p.applies}
+        applied = [p.pack_id for p in decisions[0].verdict.packs if p.applies]
         assert [len(p[3]) for p in first["packs"]] == [
-            len(packs[p[0]].rules) if p[0] in applied else 0 for p in first["packs"]]
-        assert [p[0] for p in first["packs"]] == ["us-federal", "us-fl", "us-md", "us-ok",
-                                                  "us-ut", "us-ut-hb45-2000"]
+            len(packs[p[0]].rules) for p in first["packs"]]
+        # Only the packs that applied (a Utah number: not Florida's, Maryland's, Oklahoma's).
+        assert [p[0] for p in first["packs"]] == applied == [
+            "us-federal", "us-ut", "us-ut-hb45-2000"]
         assert all(r["schema"] == 1 for r in in_file)
         # The stream sink's own counts reach /metrics: every record sent, none dropped.
         scraped = generate_latest(runtime.metrics.registry).decode()
@@ -246,22 +247,19 @@ def _schemas() -> dict[str, dict]:
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
                 "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
-                "list-change")
+                "list-change", "packs-loaded")
 
 
 class TestRecordFormat:
     """Schema 1: compact (a passing rule is one letter), versioned, no number in clear."""
 
     async def test_typical_allow_is_at_most_700_bytes(self, tmp_path, log_key):
-        """A FastAGI ALLOW under the federal and Utah packs, as a real node writes it.
-
-        Pinned to those three packs (the budget was set for them): every further statute pack
-        out of the call's scope adds its id, version and digest (~32 bytes; 797 with the six
-        shipped since us-fl, us-md, us-ok) — a budget for the record's owner to decide."""
+        """A FastAGI ALLOW to a Utah number with every shipped pack loaded, as a real node
+        writes it. The packs out of the call's scope (us-fl, us-md, us-ok) are not named:
+        naming each cost ~36 bytes (797 with the six shipped), and a pack per state would
+        have grown every record with every state added."""
         settings = _settings(tmp_path)
-        three = ("us-federal", "us-ut", "us-ut-hb45-2000")
-        settings = replace(settings, packs={k: settings.packs[k] for k in three},
-                           enabled_packs=three)
+        assert {"us-fl", "us-md", "us-ok"} <= set(settings.enabled_packs)
         runtime, capture = _captured(settings)
         try:
             decision = await runtime.gate.check(CheckRequest(
@@ -285,6 +283,38 @@ class TestRecordFormat:
         assert record["number_hash"] == runtime.protector.hash("+18015550123")
         assert record["linkedid"] == "1764093600.123456"
 
+    async def test_packs_loaded_names_every_pack_a_call_was_judged_under(self, tmp_path,
+                                                                            log_key):
+        """The packs a decision does not name (out of its scope) are in the node's
+        ``packs-loaded`` record: every loaded pack with version, digest and kind, and the
+        site's readings; written durable, before the decision."""
+        data = tmp_path / "dialer-01"
+        _lists(data)
+        config = _config(tmp_path, "dialer-01", None, data)
+        config.write_text(config.read_text() + (
+            "\n[interpretations]\n'us-federal:between-hours' = 'ends-forbidden'\n"))
+        settings = load_settings(config)
+        runtime, capture = _captured(settings)
+        try:
+            await runtime.compliance.packs_loaded()
+            decision = await runtime.gate.check(CheckRequest(
+                "8015550123", "ut-solar-manual", at=AT, front="fastagi"))
+        finally:
+            await runtime.aclose()
+        loaded, record = capture.records
+        assert loaded["event"] == "packs-loaded"
+        assert record["event"] == "decision"
+        packs = settings.packs
+        assert loaded["packs"] == [[k, pack.version, pack.digest, pack.kind]
+                                   for k, pack in packs.items()]
+        assert set(settings.enabled_packs) < set(packs)  # house policies a campaign may add
+        assert loaded["readings"] == {"us-federal:between-hours": "ends-forbidden"}
+        named = {p[0] for p in record["packs"]}
+        out_of_scope = {p.pack_id for p in decision.verdict.packs if not p.applies}
+        assert out_of_scope == {"us-fl", "us-md", "us-ok"}
+        assert not named & out_of_scope
+        assert named | out_of_scope <= {p[0] for p in loaded["packs"]}
+
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
         runtime, capture = _captured(_settings(tmp_path))
         try:
@@ -302,8 +332,7 @@ class TestRecordFormat:
             ("us-ut-hb45-2000:13-26a-105(3)", "block")]
         letters = {p[0]: p[3] for p in record["packs"]}
         assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-bp",
-                           "us-ut-hb45-2000": "ppbbpp--",
-                           "us-fl": "", "us-md": "", "us-ok": ""}  # not in scope: no letters
+                           "us-ut-hb45-2000": "ppbbpp--"}  # packs out of scope: not named
 
     async def test_structlog_configuration_cannot_touch_a_record(self, tmp_path, log_key):
         """capture_logs() and a foreign structlog configuration change nothing in a record:
@@ -396,6 +425,7 @@ class TestSchemas:
         runtime, capture = _captured(settings)
         log = runtime.compliance
         await runtime.start()
+        await log.packs_loaded()  # as serve writes it before its first call
         fake = FakeAmi()
         port = await fake.start()
         node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
@@ -802,7 +832,9 @@ UNSHARE = shutil.which("unshare") or "unshare"
 
 def _assert_whole_or_blocked(answers: list[dict], lines: list[bytes]) -> None:
     """Every line parses; every ALLOW answered is recorded once; a record never disagrees."""
-    records = [json.loads(line) for line in lines]  # raises on a torn or glued line
+    parsed = [json.loads(line) for line in lines]  # raises on a torn or glued line
+    assert parsed[0]["event"] == "packs-loaded"  # serve says which packs before any call
+    records = parsed[1:]
     by_id = {r["decision_id"]: r for r in records}
     assert len(by_id) == len(records)
     allowed = [a for a in answers if a["verdict"] == "ALLOW"]

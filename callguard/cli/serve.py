@@ -13,6 +13,7 @@ import structlog
 from aiohttp import web
 
 from callguard.cli.common import CliState, usage_error
+from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
@@ -74,6 +75,10 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     await runtime.start()
     if isinstance(runtime.records, EmbeddedRecords):
         runtime.records.keep_dnc_set()  # every call reads it: from memory, kept exact
+    try:  # decisions name only the packs that applied: which were loaded is said here
+        await runtime.compliance.packs_loaded()
+    except RecordWriteError as exc:  # every decision will fail closed on the same log
+        _log.error("packs_loaded_not_recorded", error=str(exc))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
