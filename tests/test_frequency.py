@@ -446,6 +446,37 @@ class TestEmbeddedTwoProcesses:
             await store.reserve("+13055550123", [CLAIM], NOON)
 
 
+class TestEmbeddedRetention:
+    """Rows past retention go when their key is reserved again; the counts never change."""
+
+    async def test_rows_past_retention_are_trimmed_and_the_window_counts_alone(self, tmp_path):
+        """Retention two days, window one: a row three days old is deleted at the next
+        reservation of the number, one 36 hours old is kept but not counted, and another
+        number's old row is left alone."""
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=2 * 86_400,
+                                  clock=lambda: NOON)
+        for hours in (72, 36):
+            assert store.reserve_sync("+13055550123", (CLAIM,), NOON - timedelta(hours=hours)
+                                      ).granted
+        assert store.reserve_sync("+13055550124", (CLAIM,), NOON - timedelta(hours=72)
+                                  ).granted
+
+        def rows() -> list[tuple[str, int]]:
+            return store._db.execute("SELECT key, at_ms FROM frequency ORDER BY key, at_ms"
+                                     ).fetchall()
+
+        assert len(rows()) == 3
+        result = await store.reserve("+13055550123", [CLAIM], NOON)
+        assert result.granted
+        assert result.counts == (0,)
+        ms = int(NOON.timestamp() * 1000)
+        mine = f"{HASH('+13055550123')}:{CLAIM.subject}"
+        other = f"{HASH('+13055550124')}:{CLAIM.subject}"
+        assert rows() == sorted([(mine, ms - 36 * 3_600_000), (mine, ms),
+                                 (other, ms - 72 * 3_600_000)])
+        await store.aclose()
+
+
 class TestGate:
     """The gate over the real stores: the reservation is the last fetch, and fails closed."""
 
