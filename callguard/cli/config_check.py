@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from callguard.cli.common import EXIT_USAGE, CliState, run
+from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
 from callguard.config import Settings
@@ -142,8 +143,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     packs = [{"id": p, "version": settings.packs[p].version, "kind": settings.packs[p].kind,
               "in_force_today": settings.packs[p].in_effect(today)}
              for p in settings.enabled_packs]
-    read = sorted({name for p in settings.enabled_packs
-                   for rule in settings.packs[p].rules_on(today) for name in rule.list_names})
+    read = sorted(lists_read(settings))  # the same lists `dnc status` names, any version
     lists, problems = _lists(settings, read)
     secrets_found, secret_problems = _secrets(settings)
     log_file = log_path(settings)
