@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
@@ -52,6 +52,7 @@ class ComplianceLog:
     def __init__(self, encoder: RecordEncoder, writer: RecordWriter) -> None:
         self.encoder = encoder
         self.writer = writer
+        self.packs_written_on: date | None = None  # UTC day of the last packs-loaded record
 
     @property
     def protector(self) -> NumberProtector:
@@ -64,9 +65,11 @@ class ComplianceLog:
 
     async def packs_loaded(self) -> None:
         """Write which packs this node judges calls with (``event: packs-loaded``), durable
-        on return: ``serve`` does so before it takes its first call, since a decision
-        record names only the packs that applied to it."""
+        on return: ``serve`` (and each ``check`` and ``scrub``) before its first decision,
+        and ``serve`` again each UTC day, since a decision record names only the packs
+        that applied to it."""
         await self.writer.write(self.encoder.packs_loaded())
+        self.packs_written_on = datetime.now(UTC).date()
 
     async def journal(self, write: RecordWrite, changed: int) -> None:
         """Write that a consent/EBR/DNC record changed (no evidence, number hashed)."""

@@ -84,6 +84,13 @@ class Runtime:
         if self.stream is not None:
             self.stream.start()
 
+    async def start_deciding(self) -> None:
+        """``start``, then the ``packs-loaded`` record, durable, before the first decision:
+        a decision record names only the packs that applied to it (RecordWriteError when
+        the log cannot take it)."""
+        await self.start()
+        await self.compliance.packs_loaded()
+
     def readiness(self) -> Readiness:
         """The readiness checks of this node (lists, stores, Redis, clock)."""
         pings: dict[str, Callable[[], Awaitable[object]]] = {}
@@ -226,6 +233,7 @@ def open_compliance_log(settings: Settings, protector: NumberProtector,
         sink = stream
         views.append(lambda line: sink.write(line.rstrip(b"\n")))
     encoder = RecordEncoder(protector, node=settings.log.node or socket.gethostname(),
-                            packs=settings.packs, campaigns=settings.campaigns)
+                            packs=settings.packs, campaigns=settings.campaigns,
+                            enabled=settings.enabled_packs)
     writer = RecordWriter(target, durability=settings.log.durability, views=views)
     return ComplianceLog(encoder, writer), stream

@@ -305,15 +305,37 @@ class TestRecordFormat:
         assert loaded["event"] == "packs-loaded"
         assert record["event"] == "decision"
         packs = settings.packs
-        assert loaded["packs"] == [[k, pack.version, pack.digest, pack.kind]
-                                   for k, pack in packs.items()]
-        assert set(settings.enabled_packs) < set(packs)  # house policies a campaign may add
+        # The packs calls are judged under: the enabled ones (a campaign naming another is
+        # refused), not every pack file found (house-litigators is not enabled as shipped).
+        assert loaded["packs"] == [[k, packs[k].version, packs[k].digest, packs[k].kind]
+                                   for k in settings.enabled_packs]
+        assert "house-litigators" in packs
+        assert "house-litigators" not in settings.enabled_packs
         assert loaded["readings"] == {"us-federal:between-hours": "ends-forbidden"}
         named = {p[0] for p in record["packs"]}
         out_of_scope = {p.pack_id for p in decision.verdict.packs if not p.applies}
         assert out_of_scope == {"us-fl", "us-md", "us-ok"}
         assert not named & out_of_scope
         assert named | out_of_scope <= {p[0] for p in loaded["packs"]}
+
+    async def test_serve_writes_packs_loaded_again_on_each_new_utc_day(self, tmp_path,
+                                                                        log_key):
+        """Purge drops whole days: serve repeats the record once a UTC day, so every
+        retained day holds its node's packs beside its decisions."""
+        from callguard.cli.serve import _packs_loaded_daily
+
+        runtime, capture = _captured(_settings(tmp_path))
+        try:
+            await runtime.start_deciding()
+            await _packs_loaded_daily(runtime)  # same day: nothing more
+            assert [r["event"] for r in capture.records] == ["packs-loaded"]
+            runtime.compliance.packs_written_on = date(2026, 1, 1)  # a day has passed
+            await _packs_loaded_daily(runtime)
+            await _packs_loaded_daily(runtime)
+        finally:
+            await runtime.aclose()
+        assert [r["event"] for r in capture.records] == ["packs-loaded", "packs-loaded"]
+        assert runtime.compliance.packs_written_on == datetime.now(UTC).date()
 
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
         runtime, capture = _captured(_settings(tmp_path))
@@ -927,6 +949,34 @@ class TestWholeOrNothing:
             shell.wait(20)
         _assert_whole_or_blocked(answers, copy.read_bytes().splitlines())
         assert (tmp_path / "df.txt").read_text().split()[1] == "16"  # it was the small tmpfs
+
+
+    def test_serve_whose_log_cannot_take_packs_loaded_does_not_start(self, tmp_path):
+        """The packs-loaded record (decision records name only the packs that applied)
+        written before any front opens: on a tmpfs already full, serve stops (exit 3,
+        the reason said) instead of answering calls the log could not explain."""
+        probe = subprocess.run([UNSHARE, "-rm", "sh", "-c",
+                                f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"],
+                               capture_output=True, check=False)
+        if probe.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode().strip()}")
+        data = tmp_path / "data"
+        _lists(data)
+        full = tmp_path / "full"
+        full.mkdir()
+        log_file = full / "compliance.jsonl"
+        config, port = _http_node_config(tmp_path, data, log_file)
+        script = (f"mount -t tmpfs -o size=16k tmpfs {full} && "
+                  f"(head -c 1048576 /dev/zero > {full}/filler; true) && "
+                  f"exec {sys.executable} -m callguard --config {config} serve")
+        env = {**os.environ, "CALLGUARD_LOG_KEY": KEY, "CALLGUARD_HTTP_TOKEN": HTTP_TOKEN}
+        result = subprocess.run([UNSHARE, "-rm", "sh", "-c", script], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 3, result.stderr
+        assert "not serving" in result.stderr
+        assert "Traceback" not in result.stderr
+        with pytest.raises(OSError):  # nothing listened
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 
 def _explain(*args, config, stdin=None):

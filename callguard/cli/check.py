@@ -56,7 +56,7 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
                            places_call=at is None)
 
     async def decide() -> Decision:
-        await runtime.start()
+        await runtime.start_deciding()
         try:
             return await runtime.gate.check(request)
         finally:

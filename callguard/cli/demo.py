@@ -89,7 +89,7 @@ async def _prepare(gate: Gate, solicitor: str, today: date) -> None:
 
 
 async def _decide_all(runtime: Runtime, today: date) -> list[tuple[str, Decision]]:
-    await runtime.start()
+    await runtime.start_deciding()
     try:
         await _prepare(runtime.gate, "beehive-solar", today)
         cases = _cases(today, _utah_calendar(runtime.settings))

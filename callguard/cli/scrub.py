@@ -175,7 +175,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     malformed: list[str] = []
 
     async def go() -> None:
-        await runtime.start()
+        await runtime.start_deciding()
         try:
             with _opened(target, table) as out, Progress(
                     TextColumn("scrubbing"), BarColumn(), TextColumn("{task.completed:,}/"

@@ -6,13 +6,16 @@ import asyncio
 import gc
 import signal
 import socket
+import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import click
 import structlog
 from aiohttp import web
+from rich.markup import escape
 
-from callguard.cli.common import CliState, usage_error
+from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, usage_error
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings
 from callguard.errors import ConfigError
@@ -72,13 +75,9 @@ def _fit_connection_caps(settings: Settings) -> Settings:
 async def _serve(state: CliState, reload_seconds: float) -> None:
     runtime = state.runtime()
     runtime.settings = _fit_connection_caps(runtime.settings)
-    await runtime.start()
+    await _start_deciding(runtime)
     if isinstance(runtime.records, EmbeddedRecords):
         runtime.records.keep_dnc_set()  # every call reads it: from memory, kept exact
-    try:  # decisions name only the packs that applied: which were loaded is said here
-        await runtime.compliance.packs_loaded()
-    except RecordWriteError as exc:  # every decision will fail closed on the same log
-        _log.error("packs_loaded_not_recorded", error=str(exc))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -109,6 +108,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
+                await _packs_loaded_daily(runtime)
                 if isinstance(runtime.lists, EmbeddedListRegistry):
                     try:  # Redis replicas follow publications
                         await runtime.lists.reload_async()
@@ -129,6 +129,29 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         await fastagi.close()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+async def _start_deciding(runtime: Runtime) -> None:
+    """Start the stores and write the packs-loaded record; a log that cannot take it
+    (decisions name only the packs that applied) stops the node before any front opens."""
+    try:
+        await runtime.start_deciding()
+    except RecordWriteError as exc:
+        await runtime.aclose()
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}; not serving")
+        sys.exit(EXIT_INTERNAL)
+
+
+async def _packs_loaded_daily(runtime: Runtime) -> None:
+    """The packs-loaded record again on each new UTC day: purge drops whole days, and the
+    packs a retained decision was judged under must stay in the log beside it."""
+    compliance = runtime.compliance
+    if compliance.packs_written_on == datetime.now(UTC).date():
+        return
+    try:
+        await compliance.packs_loaded()
+    except RecordWriteError as exc:  # tried again at the next tick; calls fail closed
+        _log.error("packs_loaded_not_recorded", error=str(exc))
 
 
 async def _start_sip(runtime: Runtime) -> SipFront | None:

@@ -12,7 +12,7 @@ number through ``redact_digits``.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -120,7 +120,7 @@ class RecordEncoder:
     """Turns decisions, record changes and call events into schema-1 lines (bytes + LF)."""
 
     def __init__(self, protector: NumberProtector, *, node: str, packs: Mapping[str, Pack],
-                 campaigns: Collection[str]) -> None:
+                 campaigns: Collection[str], enabled: Sequence[str] | None = None) -> None:
         self.protector = protector
         self.key_id = protector.key_id
         self.node = node
@@ -131,9 +131,13 @@ class RecordEncoder:
         # the record names them (``readings``) so that ``explain`` reads them so too.
         self._readings = {pack_id: readings for pack_id, pack in packs.items() if (readings := {
             i.id: i.chosen for i in pack.interpretations if not i.is_default})}
-        # Every pack this process judges calls with, for ``packs_loaded``.
-        self._loaded = [[pack_id, pack.version, pack.digest, pack.kind]
-                        for pack_id, pack in packs.items()]
+        # Every pack this process judges calls with (the enabled ones: a campaign naming
+        # another is refused), for ``packs_loaded``.
+        judged = list(packs) if enabled is None else [p for p in enabled if p in packs]
+        self._loaded = [[pack_id, packs[pack_id].version, packs[pack_id].digest,
+                         packs[pack_id].kind] for pack_id in judged]
+        self._loaded_readings = {name: option for pack_id in judged
+                                 for name, option in self._readings.get(pack_id, {}).items()}
         self._reasons: dict[str, str] = {}
         self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
                              list[list[str]]] = {}
@@ -241,10 +245,8 @@ class RecordEncoder:
         record: dict[str, Any] = {"schema": SCHEMA, "event": "packs-loaded",
                                   "logged_at": utc_ms(), "node": self.node,
                                   "packs": self._loaded}
-        readings = {name: option for chosen in self._readings.values()
-                    for name, option in chosen.items()}
-        if readings:
-            record["readings"] = readings
+        if self._loaded_readings:
+            record["readings"] = self._loaded_readings
         return _DUMPS(record, option=_NEWLINE)
 
     # --- record changes -------------------------------------------------------------------

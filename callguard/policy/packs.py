@@ -199,7 +199,7 @@ class Interpretation:
 
     @property
     def is_default(self) -> bool:
-        """Whether the site kept the pack's (conservative) default."""
+        """Whether the site kept the pack's default."""
         return self.chosen == self.default
 
 
