@@ -337,6 +337,21 @@ class TestRecordFormat:
         assert [r["event"] for r in capture.records] == ["packs-loaded", "packs-loaded"]
         assert runtime.compliance.packs_written_on == datetime.now(UTC).date()
 
+    async def test_citations_survive_the_redaction_of_numbers(self, tmp_path, log_key):
+        """'501.059(4)' has seven digits: a reason citing Florida's statute kept its rule id
+        and citation as '[number …0594]'. The packs' own citations are kept whole; a number
+        in the same reason is still taken out."""
+        runtime, _ = _captured(_settings(tmp_path))
+        try:
+            reason = runtime.compliance.encoder._redacted(
+                "Blocked by us-fl:501.059(4): +13055550123 is on fl-state v2 "
+                "(Fla. Stat. 501.059(4)); 3055550199 too; us-fl:501.616(6)(a)8015550123")
+        finally:
+            await runtime.aclose()
+        assert reason == (
+            "Blocked by us-fl:501.059(4): [number …0123] is on fl-state v2 "
+            "(Fla. Stat. 501.059(4)); [number …0199] too; us-fl:501.616(6)(a)[number …0123]")
+
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
         runtime, capture = _captured(_settings(tmp_path))
         try:
@@ -975,7 +990,7 @@ class TestWholeOrNothing:
         assert result.returncode == 3, result.stderr
         assert "not serving" in result.stderr
         assert "Traceback" not in result.stderr
-        with pytest.raises(OSError):  # nothing listened
+        with pytest.raises(ConnectionRefusedError):  # nothing listened
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
 
 

@@ -23,7 +23,7 @@ from callguard.compliance.fields import FieldGuard, safe_channel
 from callguard.compliance.logkey import NumberProtector
 from callguard.decision import Decision
 from callguard.memo import remember
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import has_digit_run, redact_digits
 from callguard.policy import Pack, Status, Verdict
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -139,6 +139,14 @@ class RecordEncoder:
         self._loaded_readings = {name: option for pack_id in judged
                                  for name, option in self._readings.get(pack_id, {}).items()}
         self._reasons: dict[str, str] = {}
+        # Rule ids and citations of the packs that redact_digits would read as a number
+        # ("us-fl:501.059(4)", "Fla. Stat. 501.616(6)(a)": seven digits): kept whole in
+        # reasons, longest first. Each is one of the packs' own strings, prefix included,
+        # so only text that is exactly a citation is spared.
+        self._citations = sorted({text for pack in packs.values() for rule in pack.versioned
+                                  for version in rule.versions
+                                  for text in (version.rule.rule_id, version.rule.citation)
+                                  if has_digit_run(text)}, key=len, reverse=True)
         self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
                              list[list[str]]] = {}
 
@@ -190,11 +198,23 @@ class RecordEncoder:
         return record
 
     def _redacted(self, text: str) -> str:
-        """``redact_digits``, remembered: most reasons repeat ("number is on national v12")."""
+        """``redact_digits``, remembered: most reasons repeat ("number is on national v12");
+        the packs' own citations survive it whole."""
         done = self._reasons.get(text)
         if done is None:
-            done = remember(self._reasons, text, redact_digits(text), _REASON_CACHE_LIMIT)
+            done = remember(self._reasons, text, self._redact(text), _REASON_CACHE_LIMIT)
         return done
+
+    def _redact(self, text: str) -> str:
+        spared = [c for c in self._citations if c in text]
+        if not spared:
+            return redact_digits(text)
+        for index, citation in enumerate(spared):  # a private-use mark: no digit, no separator
+            text = text.replace(citation, f"\x00{chr(0xE000 + index)}\x00")
+        text = redact_digits(text)
+        for index, citation in enumerate(spared):
+            text = text.replace(f"\x00{chr(0xE000 + index)}\x00", citation)
+        return text
 
     def _number(self, record: dict[str, Any], decision: Decision) -> None:
         number = decision.number
