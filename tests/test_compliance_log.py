@@ -1228,7 +1228,9 @@ class TestTailAndReport:
         own = cli("tail", "--json", config=a)
         assert own.returncode == 0, own.stderr
         records = [json.loads(line) for line in own.stdout.splitlines()]
-        assert [r["node"] for r in records] == ["node-a", "node-a"]
+        # Each `check` writes its packs-loaded record before its decision.
+        assert [(r["node"], r["event"]) for r in records] == [
+            ("node-a", "packs-loaded"), ("node-a", "decision")] * 2
         everyone = cli("tail", "--stream", "--json", config=a)
         assert {json.loads(x)["node"] for x in everyone.stdout.splitlines()} == {
             "node-a", "node-b"}

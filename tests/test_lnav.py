@@ -81,7 +81,7 @@ class TestLnavFormat:
         assert result.returncode == 0, result.stderr
         rows = json.loads(result.stdout)
         records = [json.loads(line) for line in log.read_text().splitlines()]
-        assert len(rows) == len(records) == 4
+        assert len(rows) == len(records) == 6
         for row, record in zip(rows, records, strict=True):
             assert row["log_time"].replace(" ", "T") + "Z" == record["logged_at"]
             assert row["event"] == record["event"]
@@ -90,4 +90,5 @@ class TestLnavFormat:
                      if row["event"] == "decision"]
         assert decisions == [("ALLOW", "info", None),
                              ("BLOCK", "error", "us-federal:64.1200(c)(2)")]
-        assert [row["event"] for row in rows[:2]] == ["list-change", "list-change"]
+        assert [row["event"] for row in rows] == ["list-change", "list-change"] + [
+            "packs-loaded", "decision"] * 2  # each `check` says its packs first
