@@ -143,6 +143,14 @@ class TestStreamArchive:
             assert len(ids) == len(set(ids))  # once each, though in file and archive
             assert set(ids) <= set(a) | set(b)
             assert len({d["node"] for d in document["decisions"]}) == nodes
+            for decision in document["decisions"]:
+                # Decisions name the packs that applied; the node's packs-loaded record,
+                # written before it, names the rest (Florida's, out of a Utah call's scope).
+                loaded = decision["packs_loaded"]
+                assert loaded["node"] == decision["node"]
+                assert loaded["logged_at"] <= decision["logged_at"]
+                assert "us-fl" in [p[0] for p in loaded["packs"]]
+                assert "us-fl" not in [p[0] for p in decision["packs"]]
 
 
 class TestEvidenceCli:
@@ -169,8 +177,8 @@ class TestEvidenceCli:
         expected = [r for r in records if r["event"] == "decision"
                     and r["number_hash"] == hashed]
         assert len(expected) > 3
-        got = [{k: v for k, v in d.items() if k not in ("later_records", "records_in_force")}
-               for d in document["decisions"]]
+        attached = ("later_records", "records_in_force", "packs_loaded")
+        got = [{k: v for k, v in d.items() if k not in attached} for d in document["decisions"]]
         assert got == expected
         ids = {r["decision_id"] for r in expected}
         later = [r for r in records if r["event"] != "decision" and r.get("decision_id") in ids]
@@ -181,7 +189,7 @@ class TestEvidenceCli:
                     config_path=path)
         (decision,) = json.loads(by_id.stdout)["decisions"]
         assert {k: v for k, v in decision.items()
-                if k not in ("later_records", "records_in_force")} == one
+                if k not in ("later_records", "records_in_force", "packs_loaded")} == one
         # The same ids typed in capitals or without hyphens name the same decisions, in
         # the archive (the oldest) and in the current file (the newest).
         for wanted in (expected[0], one):

@@ -169,10 +169,12 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         "query": query,
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
         "decisions": [{**d, "later_records": _later(found, d),
-                       "records_in_force": found.records_before(d)}
+                       "records_in_force": found.records_before(d),
+                       "packs_loaded": found.packs_loaded_before(d)}
                       for d in found.decisions],
         "record_changes": [e for e in found.events if e.get("event") == "record"],
-        "other_records": [e for e in found.events if e.get("event") != "record"
+        "other_records": [e for e in found.events
+                          if e.get("event") not in ("record", "packs-loaded")
                           and not any(e.get("decision_id") == d.get("decision_id")
                                       for d in found.decisions)],
     }

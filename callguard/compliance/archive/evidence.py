@@ -44,6 +44,7 @@ __all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 
 _ID = b'"decision_id":"'
 _KEY = b'"key_id":"'
+_PACKS_LOADED = b'"event":"packs-loaded"'
 
 
 @dataclass(slots=True)
@@ -103,6 +104,14 @@ class Evidence:
         """Decisions and other records in time order."""
         return sorted([*self.decisions, *self.events], key=_when)
 
+    def packs_loaded_before(self, decision: Record) -> Record | None:
+        """The decision's node's latest packs-loaded record before it: the packs the call
+        was judged under, those out of its scope (not named in the decision) included."""
+        when, node = _when(decision), decision.get("node")
+        before = [e for e in self.events if e.get("event") == "packs-loaded"
+                  and e.get("node") == node and _when(e) <= when]
+        return max(before, key=_when) if before else None
+
     def records_before(self, decision: Record) -> list[Record]:
         """Record changes for the decision's seller logged before it (records as they stood)."""
         when = _when(decision)
@@ -157,16 +166,38 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
                              f"WHERE decision_id IN ({listed})") if listed else []
     records = {_identity(r): r for r in [*decisions,
                                          *(record_of(EVENTS, row) for row in events)]}
-    _search_live(live, number_hash, ids, records, evidence)
+    # Decisions name only the packs that applied; each node's packs-loaded records (one
+    # per start and per day) name the rest. Few: read from every archived day up to the
+    # last one asked for.
+    loaded = [record_of(EVENTS, row) for row in fetch_rows(
+        connection, union_view(archive, manifest, EVENTS, first=None, last=days[1]), EVENTS,
+        "WHERE event = 'packs-loaded'")]
+    _search_live(live, number_hash, ids, records, evidence, loaded)
     for record in records.values():
         if not _in_range(record, first, last):
             continue
         (evidence.decisions if record.get("event") == "decision" else evidence.events
          ).append(record)
+    evidence.events.extend(_packs_loaded_for(evidence.decisions, loaded))
     evidence.decisions.sort(key=_when)
     evidence.events.sort(key=_when)
     evidence.live_sources = live.sources
     return evidence
+
+
+def _packs_loaded_for(decisions: list[Record], loaded: list[Record]) -> list[Record]:
+    """For each decision, its node's latest packs-loaded record logged before it (once
+    each): the packs the call was judged under, those out of its scope included."""
+    by_node: dict[object, list[Record]] = {}
+    for record in sorted({_identity(r): r for r in loaded}.values(), key=_when):
+        by_node.setdefault(record.get("node"), []).append(record)
+    chosen: dict[str, Record] = {}
+    for decision in decisions:
+        when = _when(decision)
+        before = [r for r in by_node.get(decision.get("node"), []) if _when(r) <= when]
+        if before:
+            chosen[_identity(before[-1])] = before[-1]
+    return list(chosen.values())
 
 
 def _in(day: str, first: date | None, last: date | None) -> bool:
@@ -200,8 +231,10 @@ def _in_range(record: Record, first: datetime | None, last: datetime | None) -> 
 
 
 def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
-                 records: dict[str, Record], evidence: Evidence) -> None:
-    """Scan not-yet-archived lines as bytes; parse only the ones that can match."""
+                 records: dict[str, Record], evidence: Evidence,
+                 loaded: list[Record]) -> None:
+    """Scan not-yet-archived lines as bytes; parse only the ones that can match (and
+    every packs-loaded record, into ``loaded``)."""
     needle = number_hash.encode() if number_hash else None
     wanted = {i.encode() for i in ids}
     for lines in live.batches:
@@ -215,6 +248,9 @@ def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
                 at = line.find(_ID)
                 hit = at >= 0 and line[at + len(_ID):at + len(_ID) + 36] in wanted
             if not hit:
+                if _PACKS_LOADED in line and (record := parse_line(line)) is not None and (
+                        record.get("event") == "packs-loaded"):
+                    loaded.append(record)
                 continue
             record = parse_line(line)
             if record is None:
