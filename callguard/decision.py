@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import Campaign, DialingMode, Status, Verdict
 
@@ -31,6 +32,7 @@ def new_decision_id() -> str:
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Decision:
     """One answer of the gate."""

@@ -25,6 +25,7 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 
 from callguard.errors import NumberError
+from callguard.frozen import quick_init
 from callguard.numbers.nanp import (
     GEOGRAPHIC_TYPES,
     ExchangeInfo,
@@ -44,6 +45,7 @@ _E164_MAX_DIGITS = 15
 _NANP_DIGITS = 10
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class NumberInfo:
     """A dialable number and what is known of its place."""

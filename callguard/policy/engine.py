@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
@@ -50,6 +51,7 @@ class PolicySettings:
     every_zone_fallback: bool = False  # False: unknown local time blocks
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one decision needs, worked out before any store is read."""
