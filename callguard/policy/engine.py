@@ -204,12 +204,25 @@ class Policy:
             return refusal("callguard:no-pack", "callguard house rule: fail closed", reason,
                            packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        rules = plan.rules
+        if partial:
+            judged = [done if done is not None else rule.evaluate(ctx)
+                      for rule, done in zip(rules, partial, strict=True)]
+        else:
+            judged = [rule.evaluate(ctx) for rule in rules]
+        for result in judged:
+            if isinstance(result, NeedFacts):  # the rare round: some rule asks for records
+                return self._missing(plan, facts, judged)
+        return self._verdict(plan, facts, (*judged, *plan.skipped))  # type: ignore[arg-type]
+
+    def _missing(self, plan: Plan, facts: Facts,
+                 judged: list[Outcome | NeedFacts]) -> Verdict | NeedFacts:
+        """What the rules that answered ``NeedFacts`` ask for (a reservation only when
+        nothing else is missing and no rule blocks), or the verdict when nothing is."""
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         asked: dict[int, frozenset[FactKind]] = {}
-        for index, rule in enumerate(plan.rules):
-            done = partial[index] if partial else None
-            result = done if done is not None else rule.evaluate(ctx)
+        for index, result in enumerate(judged):
             if isinstance(result, NeedFacts):
                 missing |= result.kinds
                 asked[index] = result.kinds
