@@ -340,9 +340,8 @@ class Gate:
             return result
         raise CallguardError("policy kept asking for facts; refusing to decide")
 
-    async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
-                     stores: Mapping[str, object]) -> Facts:
-        if not kinds:
-            return facts
-        return await fetch_facts({**self._stores, **stores, RECORDS: self._records}, plan,
-                                 facts, kinds)
+    def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
+               stores: Mapping[str, object]) -> Awaitable[Facts]:
+        # fetch_facts's own coroutine, awaited by the caller (no second frame per fetch).
+        return fetch_facts({**self._stores, **stores, RECORDS: self._records}, plan, facts,
+                           kinds)

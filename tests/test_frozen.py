@@ -14,9 +14,9 @@ from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import CallAttempt, Facts, Verdict
 from callguard.policy.engine import Plan
-from callguard.policy.rules import Context
+from callguard.policy.rules import Context, LocalTime
 
-HOT = (Decision, Verdict, Plan, CallAttempt, Context, Facts, NumberInfo)
+HOT = (Decision, Verdict, Plan, CallAttempt, Context, Facts, NumberInfo, LocalTime)
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,6 +94,8 @@ def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
 
 def call_date_at(at: datetime, local: tuple[LocalTime, ...]) -> date:
     """``call_date`` from the instant alone (``explain`` has a record, not an attempt)."""
+    if len(local) == 1:  # most numbers have one candidate zone
+        return local[0].at.date()
     if local:
         return max(lt.at.date() for lt in local)
     return at.astimezone(UTC).date()
@@ -276,13 +278,14 @@ class Policy:
         deciding: Outcome | None = None
         blocks = 0
         exempt: list[str] = []
+        block, exempted = Status.BLOCK, Status.EXEMPT
         for o in outcomes:
             status = o.status
-            if status is Status.BLOCK:
+            if status is block:
                 blocks += 1
                 if deciding is None or o.precedence < deciding.precedence:
                     deciding = o
-            elif status is Status.EXEMPT:
+            elif status is exempted:
                 exempt.append(o.reason.split("exempt: ", 1)[-1])
         if deciding is not None:
             reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."

@@ -45,6 +45,7 @@ COMMON_KEYS: Mapping[str, Key] = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocalTime:
     """The call's instant as the called party would see it in one candidate zone."""
