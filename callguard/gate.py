@@ -180,19 +180,21 @@ class Gate:
 
     async def _within(self, budget_s: float, request: CheckRequest, at: datetime,
                       seen: _Attempted) -> Verdict:
-        loop = asyncio.get_running_loop()
-        deadline_at = loop.time() + budget_s
+        began = time.monotonic()
         decide = self._decide(request, at, seen)
         # The budget can only fire while deciding waits (a timer runs on the loop, never
         # inside a synchronous step), and with the embedded stores a decision usually never
         # waits: its first step runs here, and only a decision that suspends is finished
         # under asyncio.timeout_at — the same deadline, armed then (a Timeout and its timer
-        # on every call were a measurable share of a decision).
+        # on every call were a measurable share of a decision). The loop is looked up only
+        # then too: asyncio.get_running_loop makes a getpid(2) on every call (Python 3.11).
         try:
             waiting = decide.send(None)
         except StopIteration as done:
             verdict: Verdict = done.value
             return verdict
+        loop = asyncio.get_running_loop()
+        deadline_at = loop.time() + budget_s - (time.monotonic() - began)
         deadline = asyncio.timeout_at(deadline_at)
         try:
             async with deadline:
@@ -338,9 +340,8 @@ class Gate:
             return result
         raise CallguardError("policy kept asking for facts; refusing to decide")
 
-    async def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
-                     stores: Mapping[str, object]) -> Facts:
-        if not kinds:
-            return facts
-        return await fetch_facts({**self._stores, **stores, RECORDS: self._records}, plan,
-                                 facts, kinds)
+    def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
+               stores: Mapping[str, object]) -> Awaitable[Facts]:
+        # fetch_facts's own coroutine, awaited by the caller (no second frame per fetch).
+        return fetch_facts({**self._stores, **stores, RECORDS: self._records}, plan, facts,
+                           kinds)

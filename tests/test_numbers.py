@@ -160,3 +160,49 @@ class TestOneCanonicalForm:
         assert parse_location("\uff18\uff14\uff11\uff10\uff11").state == "UT"
         with pytest.raises(UsageError):
             parse_location("841\u00b901")
+
+
+class _FullPath(NumberParser):
+    """The parser without the shortcut: every input takes the full path."""
+
+    __slots__ = ()
+
+    def _plain_nanp(self, raw: str) -> str | None:
+        return None
+
+
+class TestPlainDialplanNumbers:
+    """The shortcut for what a dialplan passes (10 ASCII digits, 1 + 10, +1 + 10) reaches
+    exactly what the full path reaches: the same NumberInfo, or the same NumberError."""
+
+    @staticmethod
+    def _both(text: str) -> tuple[object, object]:
+        def outcome(parser: NumberParser) -> object:
+            try:
+                return parser.parse(text)
+            except NumberError as exc:
+                return ("NumberError", str(exc))
+
+        return outcome(NumberParser()), outcome(_FullPath())
+
+    @pytest.mark.parametrize("text", [
+        "8015550123", "18015550123", "+18015550123", "0115550123", "0801555012",
+        "1801555012", "2045550123", "4445550123", "+28015550123", "28015550123",
+        "+1801555012x", "801555012\uff13", "8015550123 ", " 8015550123", "+1+8015550123",
+        "011442079460958", "1111111111", "+10801555012"])
+    def test_same_answer_as_the_full_path(self, text):
+        shortcut, full = self._both(text)
+        assert shortcut == full
+
+    @given(st.text(alphabet="0123456789+", min_size=9, max_size=13))
+    @settings(max_examples=500, deadline=None)
+    def test_property_same_answer_as_the_full_path(self, text):
+        shortcut, full = self._both(text)
+        assert shortcut == full
+
+    def test_a_site_with_dial_prefixes_takes_the_full_path(self):
+        """With a dial prefix, 9 + 10 digits is the number after the 9; the shortcut must
+        not read it as anything else."""
+        parser = NumberParser(dial_prefixes=("9",))
+        assert parser._plain_nanp("98015550123") is None
+        assert parser.parse("98015550123").e164 == "+18015550123"

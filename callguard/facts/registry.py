@@ -60,6 +60,8 @@ def fact_source(kind: FactKind) -> FactSource:
 async def fetch_facts(stores: Mapping[str, object], plan: Plan, facts: Facts,
                       kinds: frozenset[FactKind]) -> Facts:
     """Fetch ``kinds`` in a fixed order (the enum's), each from its registered store."""
+    if not kinds:
+        return facts
     for kind in [k for k in _ORDER if k in kinds]:
         source = fact_source(kind)
         store = stores.get(source.store)

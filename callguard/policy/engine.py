@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
@@ -50,6 +51,7 @@ class PolicySettings:
     every_zone_fallback: bool = False  # False: unknown local time blocks
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Plan:
     """What one decision needs, worked out before any store is read."""
@@ -92,6 +94,8 @@ def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
 
 def call_date_at(at: datetime, local: tuple[LocalTime, ...]) -> date:
     """``call_date`` from the instant alone (``explain`` has a record, not an attempt)."""
+    if len(local) == 1:  # most numbers have one candidate zone
+        return local[0].at.date()
     if local:
         return max(lt.at.date() for lt in local)
     return at.astimezone(UTC).date()
@@ -202,12 +206,25 @@ class Policy:
             return refusal("callguard:no-pack", "callguard house rule: fail closed", reason,
                            packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        rules = plan.rules
+        if partial:
+            judged = [done if done is not None else rule.evaluate(ctx)
+                      for rule, done in zip(rules, partial, strict=True)]
+        else:
+            judged = [rule.evaluate(ctx) for rule in rules]
+        for result in judged:
+            if isinstance(result, NeedFacts):  # the rare round: some rule asks for records
+                return self._missing(plan, facts, judged)
+        return self._verdict(plan, facts, (*judged, *plan.skipped))  # type: ignore[arg-type]
+
+    def _missing(self, plan: Plan, facts: Facts,
+                 judged: list[Outcome | NeedFacts]) -> Verdict | NeedFacts:
+        """What the rules that answered ``NeedFacts`` ask for (a reservation only when
+        nothing else is missing and no rule blocks), or the verdict when nothing is."""
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         asked: dict[int, frozenset[FactKind]] = {}
-        for index, rule in enumerate(plan.rules):
-            done = partial[index] if partial else None
-            result = done if done is not None else rule.evaluate(ctx)
+        for index, result in enumerate(judged):
             if isinstance(result, NeedFacts):
                 missing |= result.kinds
                 asked[index] = result.kinds
@@ -261,13 +278,14 @@ class Policy:
         deciding: Outcome | None = None
         blocks = 0
         exempt: list[str] = []
+        block, exempted = Status.BLOCK, Status.EXEMPT
         for o in outcomes:
             status = o.status
-            if status is Status.BLOCK:
+            if status is block:
                 blocks += 1
                 if deciding is None or o.precedence < deciding.precedence:
                     deciding = o
-            elif status is Status.EXEMPT:
+            elif status is exempted:
                 exempt.append(o.reason.split("exempt: ", 1)[-1])
         if deciding is not None:
             reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."

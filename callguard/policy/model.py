@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
+from callguard.frozen import quick_init
 from callguard.numbers import Location, NumberInfo
 
 __all__ = [
@@ -108,6 +109,7 @@ class Campaign:
     subject: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class CallAttempt:
     """One outbound call, asked about before it is dialled. ``at`` is timezone-aware."""
@@ -171,6 +173,7 @@ class CompanyDncRecord:
     source: str = ""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Facts:
     """What the gate gathered. Lists are checked synchronously for every call."""

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date
 
+from callguard.frozen import quick_init
 from callguard.policy.model import FactKind
 
 __all__ = [
@@ -76,6 +77,7 @@ class Obligations:
     min_ring_citation: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """ALLOW or BLOCK, the deciding rule, every rule's outcome and one plain sentence."""

@@ -52,4 +52,4 @@ def resolve_zones(
 
 def local_times(at: datetime, zones: tuple[str, ...]) -> tuple[LocalTime, ...]:
     """The instant in each zone (zoneinfo applies each zone's DST rules)."""
-    return tuple(LocalTime(zone, at.astimezone(ZoneInfo(zone))) for zone in zones)
+    return tuple([LocalTime(zone, at.astimezone(ZoneInfo(zone))) for zone in zones])

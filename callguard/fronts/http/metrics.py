@@ -12,7 +12,9 @@ no false alert, a 0 would.
 
 from __future__ import annotations
 
+import math
 import platform
+from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING
@@ -27,9 +29,15 @@ from prometheus_client import (
     ProcessCollector,
     disable_created_metrics,
 )
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoMetricFamily
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+)
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.registry import Collector
+from prometheus_client.utils import floatToGoString
 
 from callguard import __version__
 from callguard.decision import Decision
@@ -47,6 +55,9 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 
 _LATENCY_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                     0.25, 1.0)
+# The ``le`` labels of those buckets, as prometheus_client writes them ("+Inf" last).
+_LATENCY_LABELS: tuple[str, ...] = tuple(
+    floatToGoString(b) for b in (*_LATENCY_BUCKETS, math.inf))  # type: ignore[no-untyped-call]
 _RELEASE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0)
 
 
@@ -134,6 +145,33 @@ class _CountsCollector(Collector):
         yield family
 
 
+class _DecisionCollector(Collector):
+    """Decisions by verdict, rule, campaign and front, and the time to decide, kept as plain
+    numbers by ``NodeMetrics.observe`` on the event loop: a prometheus_client Counter and
+    Histogram take a lock and check their value on every call, once per decision. Exported
+    as that Counter and Histogram export them (same names, labels, buckets, sum)."""
+
+    def __init__(self) -> None:
+        self.decisions: dict[tuple[str, str, str, str], int] = {}
+        self.buckets = [0] * (len(_LATENCY_BUCKETS) + 1)  # the last one: above every bound
+        self.seconds = 0.0
+
+    def collect(self) -> Iterator[CounterMetricFamily | HistogramMetricFamily]:
+        decisions = CounterMetricFamily("callguard_decisions", "Gate decisions",
+                                        labels=["verdict", "rule", "campaign", "front"])
+        for key, count in list(self.decisions.items()):
+            decisions.add_metric(list(key), count)
+        yield decisions
+        latency = HistogramMetricFamily("callguard_decision_latency_seconds",
+                                        "Time to decide one call")
+        cumulative, buckets = 0, []
+        for bound, count in zip(_LATENCY_LABELS, list(self.buckets), strict=True):
+            cumulative += count
+            buckets.append((bound, cumulative))
+        latency.add_metric([], buckets, self.seconds)
+        yield latency
+
+
 class _GaugeCollector(Collector):
     """One gauge another part keeps itself (the records' durability), read at scrape."""
 
@@ -156,14 +194,10 @@ class NodeMetrics:
         GCCollector(registry=registry)
         Info("callguard_build", "The running callguard", registry=registry).info(
             {"version": __version__, "python": platform.python_version()})
-        self.decisions = Counter("callguard_decisions", "Gate decisions",
-                                 ["verdict", "rule", "campaign", "front"], registry=registry)
-        # The counter's children by label values: ``labels()`` checks and locks on every
-        # call, and a node repeats a few label sets (rule ids and campaigns are configured).
-        self._decision_counts: dict[tuple[str, str, str, str], Counter] = {}
-        self.latency = Histogram("callguard_decision_latency_seconds",
-                                 "Time to decide one call", buckets=_LATENCY_BUCKETS,
-                                 registry=registry)
+        # callguard_decisions_total and callguard_decision_latency_seconds, counted in plain
+        # numbers by ``observe`` (every decision) and exported at scrape.
+        self._decisions = _DecisionCollector()
+        registry.register(self._decisions)
         self.ready = Gauge("callguard_ready", "1 while every readiness check passes (what "
                            "/readyz answers 200 for), read at each scrape", registry=registry)
         self.check_ok = Gauge("callguard_readiness_check_ok",
@@ -208,11 +242,11 @@ class NodeMetrics:
         key = (decision.verdict.verdict, deciding.rule_id if deciding else "",
                # only configured campaigns: a caller cannot mint labels
                decision.campaign.id if decision.campaign else "unknown", decision.front)
-        child = self._decision_counts.get(key)
-        if child is None:
-            child = self._decision_counts[key] = self.decisions.labels(*key)
-        child.inc()
-        self.latency.observe(decision.latency_us / 1e6)
+        counts = self._decisions
+        counts.decisions[key] = counts.decisions.get(key, 0) + 1
+        seconds = decision.latency_us / 1e6
+        counts.buckets[bisect_left(_LATENCY_BUCKETS, seconds)] += 1
+        counts.seconds += seconds
 
     async def refresh(self, readiness: Readiness) -> None:
         """Run the readiness checks, so this scrape says what ``/readyz`` would."""

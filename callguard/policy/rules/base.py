@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any, ClassVar, Protocol
 
 from callguard.errors import ConfigError
+from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.model import CallAttempt, DialingMode, FactKind, Facts
 from callguard.policy.outcome import NeedFacts, Outcome, Status
@@ -44,6 +45,7 @@ COMMON_KEYS: Mapping[str, Key] = {
 }
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LocalTime:
     """The call's instant as the called party would see it in one candidate zone."""
@@ -61,6 +63,7 @@ class LocalTime:
         return f"{self.at.strftime(clock)} {self.at:%a %Y-%m-%d} {self.zone}"
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Context:
     """Everything a rule may look at. ``local`` is empty when the local time is unknown.

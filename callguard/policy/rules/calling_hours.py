@@ -85,9 +85,13 @@ class CallingHours(RuleBase):
                 f"called party's local time unknown ({ctx.local_unknown_reason}); "
                 f"calling hours {window} cannot be shown to hold",
             )
-        outside = [lt for lt in ctx.local if not self._inside(lt.at.time())]
-        if not outside:
+        inside = self._inside
+        for lt in ctx.local:
+            if not inside(lt.at.time()):
+                break
+        else:
             return self.outcome(Status.PASS, f"local time within {window} in every candidate zone")
+        outside = [lt for lt in ctx.local if not inside(lt.at.time())]
         exemption = self.exemptions.find(ctx, window_fits(ctx))
         if isinstance(exemption, NeedFacts):
             return exemption
