@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -36,7 +38,7 @@ from redis import asyncio as aioredis
 from structlog.testing import capture_logs
 
 from callguard.audit import ComplianceLog
-from callguard.compliance.logkey import LogKeyError, load_log_key
+from callguard.compliance.logkey import LogKeyError, NumberProtector, load_log_key
 from callguard.compliance.reader import read_files
 from callguard.compliance.sinks import LogFile
 from callguard.compliance.testing import CapturingTarget
@@ -1190,6 +1192,15 @@ class TestLogKey:
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
                                 timeout=60, check=False)
         assert result.returncode == 0, result.stderr
+
+    def test_the_number_hash_is_hmac_sha256_of_the_text(self):
+        """What records and lookups compare: HMAC-SHA-256 under the log key, 64 hex — the
+        same whichever HMAC object the protector copies."""
+        key = bytes.fromhex(KEY)
+        protector = NumberProtector(key)
+        for text in ("+18015550123", "+18015550123", "call me", "", "\u00e9t\u00e9"):
+            assert protector.hash(text) == hmac.new(key, text.encode(), hashlib.sha256
+                                                    ).hexdigest()
 
     def test_reading_without_a_key_creates_none(self, tmp_path, monkeypatch):
         monkeypatch.delenv("CALLGUARD_LOG_KEY", raising=False)
