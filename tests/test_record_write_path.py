@@ -202,6 +202,39 @@ async def test_none_keeps_the_lock_for_the_loop_turn_only(tmp_path):
     assert [r["i"] for r in _lines(path)] == list(range(5))
 
 
+def test_none_a_turn_hold_whose_loop_ended_unturned_is_released_by_the_next(tmp_path):
+    """A loop stopped and closed before the turn that would release the lock: the next
+    loop to write releases it at the end of its own turn."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="none")
+    probe = os.open(lock_path(path), os.O_RDWR)
+    try:
+        async def stopping() -> None:
+            asyncio.get_running_loop().stop()  # after this turn: the release never runs
+            await writer.write(b'{"i":0}\n')
+
+        first = asyncio.new_event_loop()
+        first.run_until_complete(stopping())
+        first.close()
+        with pytest.raises(BlockingIOError):  # left held by the loop that ended
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        async def later() -> None:
+            await writer.write(b'{"i":1}\n')
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+        second = asyncio.new_event_loop()
+        second.run_until_complete(later())
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after its turn
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        second.run_until_complete(writer.aclose())
+        second.close()
+    finally:
+        os.close(probe)
+    assert [r["i"] for r in _lines(path)] == [0, 1]
+
+
 def test_a_turn_hold_is_bounded_and_the_thread_appends_under_it(tmp_path):
     """A loop that never yields still gives the lock back every ``_TURN_LINES`` lines; a
     line the thread writes during the turn keeps the lock, and the loop's next line goes

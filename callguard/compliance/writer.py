@@ -169,6 +169,7 @@ class RecordWriter:
         self._closed = False
         self._hold = durability == "group"
         self._now = durability == "none"  # a line is appended at once (``write``)
+        self._ending: asyncio.AbstractEventLoop | None = None  # its ``_end_turn`` is due
         self._linger = _Linger(linger_s)
         self._clocks: dict[int, int | None] = {}  # thread ident -> its CPU clock
         self.on_loop = 0  # lines the loop appended itself (the rest went to the thread)
@@ -218,7 +219,8 @@ class RecordWriter:
             return False
         if began is None:
             return False
-        if began:
+        if began or self._ending is not loop:  # a hold whose loop ended unturned, too
+            self._ending = loop
             loop.call_soon(self._end_turn, loop)
         self.on_loop += 1
         self.written += 1
@@ -234,6 +236,8 @@ class RecordWriter:
         target = self._target
         if isinstance(target, LogFile) and not target.end_turn():
             loop.call_soon(self._end_turn, loop)
+        elif self._ending is loop:
+            self._ending = None
 
     def post(self, line: bytes) -> None:
         """Write one line nobody waits for (a failure is logged, never raised)."""
@@ -275,7 +279,8 @@ class RecordWriter:
         try:
             if self._in_turn is not None:
                 began = self._in_turn(data)
-                if began and loop is not None:
+                if began is not None and loop is not None and (began or self._ending is not loop):
+                    self._ending = loop
                     loop.call_soon(self._end_turn, loop)
             else:
                 assert self._append is not None
