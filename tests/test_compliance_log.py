@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -23,7 +25,9 @@ import urllib.request
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
@@ -34,7 +38,7 @@ from redis import asyncio as aioredis
 from structlog.testing import capture_logs
 
 from callguard.audit import ComplianceLog
-from callguard.compliance.logkey import LogKeyError, load_log_key
+from callguard.compliance.logkey import LogKeyError, NumberProtector, load_log_key
 from callguard.compliance.reader import read_files
 from callguard.compliance.sinks import LogFile
 from callguard.compliance.testing import CapturingTarget
@@ -351,6 +355,60 @@ class TestRecordFormat:
         assert reason == (
             "Blocked by us-fl:501.059(4): [number …0123] is on fl-state v2 "
             "(Fla. Stat. 501.059(4)); [number …0199] too; us-fl:501.616(6)(a)[number …0123]")
+    async def test_line_is_orjson_of_the_fields_byte_for_byte(self, tmp_path, log_key):
+        """``decision`` joins remembered JSON pieces (the hot path); ``decision_fields`` is the
+        record as a dict. For every kind of decision — ALLOW, BLOCK, exempt by consent,
+        refusals, an unparsed number, hostile text in every peer-filled field, a site's
+        non-default reading, at several instants, each twice (the second from the memos) —
+        the line is orjson's dump of the dict, byte for byte."""
+        data = tmp_path / "n"
+        _lists(data)
+        config = _site_config(tmp_path, data, _packs_copy(tmp_path),
+                              readings='"us-ut:between-hours" = "ends-callable"')
+        decisions = []
+        for site in (_settings(tmp_path), load_settings(config)):
+            runtime, _capture = _captured(site)
+            runtime.followers.append(decisions.append)
+            try:
+                await runtime.gate.write([AddConsent(
+                    "beehive-solar", "+18015550123",
+                    ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1)), "web")])
+                for at in (AT, AT + timedelta(minutes=1, seconds=30), AT + timedelta(hours=4),
+                           (AT + timedelta(days=1)).astimezone(ZoneInfo("America/Denver"))):
+                    for _ in range(2):
+                        for number in [*NUMBERS, "call me", " 801 555 0123 x", ""]:
+                            for campaign, mode in (("ut-solar-manual", None),
+                                                   ("ut-solar-predictive", None),
+                                                   ("insurance-reminders", None),
+                                                   ("ut-solar-manual", "robocall"),
+                                                   ("ut-solar-manual", "nope"),
+                                                   ("nope", None), (FULL_WIDTH, None)):
+                                await runtime.gate.check(CheckRequest(
+                                    number, campaign, mode=mode, at=at))
+                for front, linkedid, reference in (
+                        ("fastagi", "1764093600.12", None),
+                        ("sip", None, "a84b4c76e66710@pc33"),
+                        ('we"ird\\', "pbx-1-1764093600.77", 'q"uo\\te'),
+                        ("ctl\n\t\x00\u2028", "8015550123", "bell\x07 caf\u00e9 \U0001f600"),
+                        ("caf\u00e9", "", "")):
+                    for campaign in ("ut-solar-manual", 'x"\\y\n', "\u00e9t\u00e9"):
+                        await runtime.gate.check(CheckRequest(
+                            "8015550123", campaign, at=AT, front=front, linkedid=linkedid,
+                            reference=reference))
+            finally:
+                await runtime.aclose()
+            encoder = runtime.compliance.encoder
+            assert encoder._shapes  # the memos were used
+            assert encoder._verdicts
+            for decision in decisions:
+                logged_at = "2026-11-25T18:00:00.123Z"
+                expected = orjson.dumps(encoder.decision_fields(decision, logged_at),
+                                        option=orjson.OPT_APPEND_NEWLINE)
+                assert encoder.decision_line(decision, logged_at) == expected
+            kinds = {(d.verdict.verdict, d.number is None, bool(d.verdict.deciding))
+                     for d in decisions}
+            assert len(kinds) >= 3, kinds
+            decisions.clear()
 
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
         runtime, capture = _captured(_settings(tmp_path))
@@ -1198,6 +1256,15 @@ class TestLogKey:
         result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT,
                                 timeout=60, check=False)
         assert result.returncode == 0, result.stderr
+
+    def test_the_number_hash_is_hmac_sha256_of_the_text(self):
+        """What records and lookups compare: HMAC-SHA-256 under the log key, 64 hex — the
+        same whichever HMAC object the protector copies."""
+        key = bytes.fromhex(KEY)
+        protector = NumberProtector(key)
+        for text in ("+18015550123", "+18015550123", "call me", "", "\u00e9t\u00e9"):
+            assert protector.hash(text) == hmac.new(key, text.encode(), hashlib.sha256
+                                                    ).hexdigest()
 
     def test_reading_without_a_key_creates_none(self, tmp_path, monkeypatch):
         monkeypatch.delenv("CALLGUARD_LOG_KEY", raising=False)

@@ -180,6 +180,85 @@ def test_the_thread_path_while_the_loop_holds_keeps_the_lock(tmp_path):
         log.close()
 
 
+async def test_none_keeps_the_lock_for_the_loop_turn_only(tmp_path):
+    """``none``: the loop's first line of a turn takes the lock, the others of the turn
+    append under it, and the lock is free again once the loop has turned."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="none")
+    probe = os.open(lock_path(path), os.O_RDWR)
+    try:
+        for i in range(5):
+            await writer.write(b'{"i":%d}\n' % i)
+            with pytest.raises(BlockingIOError):  # the turn's hold
+                fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the turn
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    finally:
+        os.close(probe)
+    await writer.aclose()
+    assert writer.on_loop == 5
+    assert [r["i"] for r in _lines(path)] == list(range(5))
+
+
+def test_none_a_turn_hold_whose_loop_ended_unturned_is_released_by_the_next(tmp_path):
+    """A loop stopped and closed before the turn that would release the lock: the next
+    loop to write releases it at the end of its own turn."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="none")
+    probe = os.open(lock_path(path), os.O_RDWR)
+    try:
+        async def stopping() -> None:
+            asyncio.get_running_loop().stop()  # after this turn: the release never runs
+            await writer.write(b'{"i":0}\n')
+
+        first = asyncio.new_event_loop()
+        first.run_until_complete(stopping())
+        first.close()
+        with pytest.raises(BlockingIOError):  # left held by the loop that ended
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+        async def later() -> None:
+            await writer.write(b'{"i":1}\n')
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+
+        second = asyncio.new_event_loop()
+        second.run_until_complete(later())
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after its turn
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        second.run_until_complete(writer.aclose())
+        second.close()
+    finally:
+        os.close(probe)
+    assert [r["i"] for r in _lines(path)] == [0, 1]
+
+
+def test_a_turn_hold_is_bounded_and_the_thread_appends_under_it(tmp_path):
+    """A loop that never yields still gives the lock back every ``_TURN_LINES`` lines; a
+    line the thread writes during the turn keeps the lock, and the loop's next line goes
+    after it, whole."""
+    path = tmp_path / "compliance.jsonl"
+    log = LogFile(path, max_bytes=1 << 20)
+    began = [log.append_in_turn(b'{"i":%d}\n' % i) for i in range(sinks._TURN_LINES + 1)]
+    assert began == [True] + [False] * (sinks._TURN_LINES - 1) + [True]
+    log.commit(b'{"i":"thread"}\n', sync=False)  # the thread's own batch, same process
+    assert log.append_in_turn(b'{"i":"after"}\n') is False
+    probe = os.open(lock_path(path), os.O_RDWR)
+    try:
+        with pytest.raises(BlockingIOError):  # still the turn's
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert log.end_turn()
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert log.append_in_turn(b'{"i":"held elsewhere"}\n') is None  # the thread's job
+    finally:
+        os.close(probe)
+        log.close()
+    assert [r["i"] for r in _lines(path)] == [*range(sinks._TURN_LINES + 1), "thread",
+                                              "after"]
+
+
 _APPENDER = """
 import asyncio, sys
 sys.path.insert(0, {root!r})

@@ -84,7 +84,10 @@ class NumberProtector:
     __slots__ = ("_inner", "key_id")
 
     def __init__(self, key: bytes) -> None:
-        self._inner = hmac.new(key, digestmod=hashlib.sha256)
+        inner = hmac.new(key, digestmod=hashlib.sha256)
+        # OpenSSL's HMAC object where there is one: its copy() is C, the hmac module's is
+        # Python (1.3 against 1.9 µs per hash; one per record, on the answer's path).
+        self._inner: Any = getattr(inner, "_hmac", None) or inner
         # 8 hex naming the key (not revealing it): records carry it, lookups compare it.
         self.key_id = hmac.new(key, b"callguard key id", hashlib.sha256).hexdigest()[:8]
 
@@ -92,7 +95,8 @@ class NumberProtector:
         """HMAC-SHA-256 of ``text`` (the ASCII E.164 form of a number), 64 hex."""
         mac = self._inner.copy()
         mac.update(text.encode())
-        return mac.hexdigest()
+        digest: str = mac.hexdigest()
+        return digest
 
     def __call__(
         self, logger: Any, name: str, event_dict: MutableMapping[str, Any]

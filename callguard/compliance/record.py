@@ -47,10 +47,15 @@ _LETTER_OF = {status.value: letter for status, letter in LETTERS.items()}
 _CARRIED = frozenset({Status.BLOCK.value, Status.EXEMPT.value})
 _ZONE_CACHE_LIMIT = 4096
 _REASON_CACHE_LIMIT = 8192
+_PIECE_CACHE_LIMIT = 4096
 _DUMPS = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 # Channel names: the counter suffix is kept, numbers in the resource taken out.
 _CHANNEL_FIELDS = frozenset({"channel", "called_channel"})
+# Fixed pieces of a decision line (``RecordEncoder.decision_line``).
+_HEAD = b'{"schema":%d,"event":"decision","logged_at":"' % SCHEMA
+_ALLOWED = b'"verdict":"ALLOW"'
+_BLOCKED = b'"verdict":"BLOCK"'
 
 
 class _Seconds:
@@ -82,6 +87,11 @@ def utc_ms(epoch: float | None = None) -> str:
 
 def _instant(at: datetime) -> str:
     return _judged.format(at.timestamp())
+
+
+def _json(value: object) -> bytes:
+    """One JSON value as orjson writes it inside a record (``_DUMPS`` of a dict)."""
+    return _DUMPS(value)
 
 
 def _offset(delta: timedelta | None) -> str:
@@ -149,18 +159,122 @@ class RecordEncoder:
                                   if has_digit_run(text)}, key=len, reverse=True)
         self._zones_at: dict[tuple[tuple[str, ...], tuple[str, ...], int],
                              list[list[str]]] = {}
+        # JSON pieces of ``decision_line``, each by what it depends on.
+        self._node_piece = b'","node":' + _json(node) + b',"decision_id":'
+        self._key_piece = b',"key_id":' + _json(self.key_id)
+        self._verdicts: dict[tuple[bool, str, str], bytes] = {}
+        self._who: dict[tuple[str, str, str | None, str | None], tuple[bytes, bytes]] = {}
+        self._shapes: dict[tuple[int, ...], tuple[object, object, bytes]] = {}
+        self._lists: dict[tuple[tuple[str, int], ...], bytes] = {}
+        self._zone_pieces: dict[tuple[tuple[str, ...], tuple[str, ...], int], bytes] = {}
 
     # --- decisions ------------------------------------------------------------------------
 
     def decision(self, decision: Decision) -> bytes:
         """The decision record of docs/record-format.md, one line."""
-        return _DUMPS(self.decision_fields(decision), option=_NEWLINE)
+        return self.decision_line(decision, utc_ms())
 
-    def decision_fields(self, decision: Decision) -> dict[str, Any]:
-        """The decision record as a dict (what ``decision`` serialises)."""
+    def decision_line(self, decision: Decision, logged_at: str) -> bytes:
+        """``orjson.dumps(decision_fields(...))`` + LF, byte for byte, built from pieces.
+
+        Most of a record depends on a few things that repeat from call to call: the
+        verdict's shape (its packs and outcomes — rules' outcomes are shared values, see
+        ``Rule.outcome``), the campaign, the zones, the lists. Their JSON is remembered
+        by those; what is new each time (ids, instants, the number's hash) is dumped by
+        orjson value by value and the pieces are joined. Measured on the 5,000 decisions
+        of ``bench/bench_gate.py``, encoding alone: ~half the CPU of building the dict and
+        dumping it. tests/test_compliance_log.py compares the bytes on every kind of
+        decision.
+        """
+        verdict = decision.verdict
+        deciding = verdict.deciding
+        if deciding is None:
+            judged = _ALLOWED if verdict.allowed else _BLOCKED
+        else:
+            said = (verdict.allowed, deciding.rule_id, verdict.reason)
+            judged = self._verdicts.get(said) or remember(self._verdicts, said, b"".join((
+                _ALLOWED if verdict.allowed else _BLOCKED, b',"rule":', _json(deciding.rule_id),
+                b',"reason":', _json(self._redacted(verdict.reason)))), _PIECE_CACHE_LIMIT)
+        campaign, mode = decision.campaign, decision.mode
+        named = (decision.front, decision.campaign_id,
+                 None if campaign is None else campaign.solicitor,
+                 None if mode is None else mode._value_)
+        who = self._who.get(named) or remember(self._who, named, self._who_piece(*named),
+                                                _PIECE_CACHE_LIMIT)
+        number = decision.number
+        if number is not None:
+            e164 = number.e164
+            hashed = self.protector.hash(e164).encode()
+            last4 = _json(e164[-4:])
+            unparsed = b""
+        else:
+            raw = decision.raw_number.strip()
+            hashed = self.protector.hash(raw).encode()
+            last4 = _json("".join(c for c in raw if "0" <= c <= "9")[-4:])
+            unparsed = b',"number_parsed":false'
+        epoch = decision.at.timestamp()
+        outcomes = verdict.outcomes
+        ids = (id(verdict.packs), *map(id, outcomes))
+        shape = self._shapes.get(ids)
+        if shape is None:  # the entry holds the objects: their ids cannot be reused
+            shape = remember(self._shapes, ids, (verdict.packs, outcomes, self._shape(
+                verdict)), _PIECE_CACHE_LIMIT)
+        lists = verdict.lists
+        listed = self._lists.get(lists) or remember(
+            self._lists, lists, _json(dict(lists)), _PIECE_CACHE_LIMIT)
+        linkedid = decision.linkedid
+        reference = decision.reference
+        return b"".join((
+            _HEAD, logged_at.encode(), self._node_piece, _json(decision.decision_id),
+            b',"at":"', _judged.format(epoch).encode(), who[0], judged, who[1],
+            b',"number_hash":"', hashed, b'","number_last4":', last4, unparsed,
+            self._key_piece, self._zones_json(verdict, decision.at, epoch), shape[2],
+            b',"lists":', listed,
+            b',"linkedid":' + _json(self.fields.linkedid(linkedid)) if linkedid else b"",
+            b',"reference":' + _json(self.fields.reference(reference)) if reference else b"",
+            b',"latency_us":', b"%d}\n" % int(decision.latency_us)))
+
+    def _who_piece(self, front: str, campaign_id: str, solicitor: str | None,
+                   mode: str | None) -> tuple[bytes, bytes]:
+        """The pieces before and after the verdict that name the front and campaign."""
+        after = b',"campaign":' + _json(self.fields.campaign(campaign_id))
+        if solicitor is not None:
+            after += b',"solicitor":' + _json(solicitor)
+        if mode is not None:
+            after += b',"mode":' + _json(mode)
+        return b'","front":' + _json(front) + b",", after
+
+    def _shape(self, verdict: Verdict) -> bytes:
+        """``"packs"``, ``"readings"`` and ``"outcomes"``: what the verdict's shape gives."""
+        record: dict[str, Any] = {"packs": self._packs(verdict)}
+        if self._readings:
+            readings = {name: option for applied in verdict.packs if applied.applies
+                        for name, option in self._readings.get(applied.pack_id, {}).items()}
+            if readings:
+                record["readings"] = readings
+        carried = [
+            {"rule": o.rule_id, "status": o.status.value, "reason": self._redacted(o.reason)}
+            for o in verdict.outcomes if o.status._value_ in _CARRIED]
+        if carried:
+            record["outcomes"] = carried
+        return b"," + _DUMPS(record)[1:-1]
+
+    def _zones_json(self, verdict: Verdict, at: datetime, epoch: float) -> bytes:
+        """``"zones":[...]`` of ``_zones``, remembered as JSON."""
+        key = (verdict.time_zones, verdict.zone_sources, int(epoch) // 60)
+        piece = self._zone_pieces.get(key)
+        if piece is None:
+            piece = remember(self._zone_pieces, key, b',"zones":' + _json(
+                self._zones(verdict, at)), _ZONE_CACHE_LIMIT)
+        return piece
+
+    def decision_fields(self, decision: Decision, logged_at: str | None = None
+                        ) -> dict[str, Any]:
+        """The decision record as a dict (what ``decision`` writes, as JSON)."""
         verdict = decision.verdict
         record: dict[str, Any] = {
-            "schema": SCHEMA, "event": "decision", "logged_at": utc_ms(), "node": self.node,
+            "schema": SCHEMA, "event": "decision",
+            "logged_at": utc_ms() if logged_at is None else logged_at, "node": self.node,
             "decision_id": decision.decision_id, "at": _instant(decision.at),
             "front": decision.front, "verdict": verdict.verdict,
         }

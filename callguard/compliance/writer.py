@@ -5,11 +5,11 @@ A decision's record is not acknowledged before it is written whole and, by the d
 policy, synced:
 
 - ``none``: write(2) only (the page cache; a power loss can lose the last records). The
-  loop appends the first line of a turn as it is written, and the other lines of that
-  turn together, one write(2) under a non-blocking ``flock`` (``LogFile.try_append``),
-  and answers right after; only when the lock is contended
-  (another process, or this process's thread) do they go to the thread, and the answers
-  wait for it there.
+  loop appends each line as it is written, one write(2), and answers right after: the
+  first line of a turn of the loop takes the ``flock`` (non-blocking) and keeps it until
+  the turn is over (``LogFile.append_in_turn``, at most 64 lines a hold); only when the
+  lock is contended (another process, or this process's thread) do lines go to the
+  thread, and their answers wait for it there.
 - ``group``: group commit. The loop appends each turn's lines together and keeps the lock;
   the first line of such a hold asks the thread for one fdatasync, which covers every
   line appended before it (``LogFile.sync_held``); the answers wait for that fdatasync
@@ -169,7 +169,7 @@ class RecordWriter:
         self._closed = False
         self._hold = durability == "group"
         self._now = durability == "none"  # a line is appended at once (``write``)
-        self._turn_began = False  # a line was appended at once in this turn of the loop
+        self._ending: asyncio.AbstractEventLoop | None = None  # its ``_end_turn`` is due
         self._linger = _Linger(linger_s)
         self._clocks: dict[int, int | None] = {}  # thread ident -> its CPU clock
         self.on_loop = 0  # lines the loop appended itself (the rest went to the thread)
@@ -184,44 +184,44 @@ class RecordWriter:
         self._target = target
         # The loop's own append (a log file; ``every`` syncs each record: the thread's job).
         self._append = (target.try_append if isinstance(target, LogFile)
-                        and self.durability != "every" else None)
+                        and self.durability == "group" else None)
+        self._in_turn = (target.append_in_turn if isinstance(target, LogFile)
+                         and self.durability == "none" else None)
 
     # --- callers (the event loop, or a plain thread) ---------------------------------------
 
     async def write(self, line: bytes) -> None:
         """Write one line; return once it is written (and synced); raise RecordWriteError."""
         loop = asyncio.get_running_loop()
-        if self._now and not self._turn_began and loop not in self._pending:
-            self._turn_began = True  # the next lines of this turn are gathered
-            loop.call_soon(self._next_turn)
-            if self._append_at_once(line):
-                return
+        if self._now and loop not in self._pending and self._append_at_once(line, loop):
+            return
         future: asyncio.Future[None] = loop.create_future()
         self._gather(_Item(line, future, loop), loop)
         await future
 
-    def _next_turn(self) -> None:
-        self._turn_began = False
+    def _append_at_once(self, line: bytes, loop: asyncio.AbstractEventLoop) -> bool:
+        """``none``: append the line right away, under the lock the loop keeps for the rest
+        of its turn (``LogFile.append_in_turn``); False: the usual way (gathered, then the
+        thread if need be).
 
-    def _append_at_once(self, line: bytes) -> bool:
-        """``none``: append the first line of a turn right away (False: the usual way).
-
-        Measured (the writer alone on a real file, CPU per ``write``): one record at a
-        time, the future, the suspended task and the extra turn cost more than the
-        syscalls that gathering saves (13.9 µs gathered, 7.8 each at once, 11.2 this way);
-        with 16 records a turn, gathering is cheaper (3.4 µs against 7.8 each at once: one
-        flock, stat, write and unlock for all; 3.8 this way), so the other lines of the
-        turn are gathered behind this one. Under ``group`` the answer waits for the
-        fdatasync anyway: the turn's lines stay together.
+        Measured (``bench/bench_gate.py``, 16 in flight, CPU per decision): gathering a
+        turn's lines into one write(2) saved syscalls but cost each answer a future and a
+        suspended task, more than the write(2) it saved; one flock, stat and unlock per
+        line cost more still. Under ``group`` the answer waits for the fdatasync anyway:
+        the turn's lines stay together.
         """
-        append = self._append
+        append = self._in_turn
         if append is None or self._closed:
             return False
         try:
-            if append(line, hold=False) is None:
-                return False
+            began = append(line)
         except OSError:  # rolled back whole: the thread retries it
             return False
+        if began is None:
+            return False
+        if began or self._ending is not loop:  # a hold whose loop ended unturned, too
+            self._ending = loop
+            loop.call_soon(self._end_turn, loop)
         self.on_loop += 1
         self.written += 1
         for view in self.views:
@@ -230,6 +230,14 @@ class RecordWriter:
             except Exception:  # noqa: BLE001 - a view never fails a record
                 _log.exception("compliance_view_failed")
         return True
+
+    def _end_turn(self, loop: asyncio.AbstractEventLoop) -> None:
+        """After the turn: release the lock ``append_in_turn`` kept (now, or next turn)."""
+        target = self._target
+        if isinstance(target, LogFile) and not target.end_turn():
+            loop.call_soon(self._end_turn, loop)
+        elif self._ending is loop:
+            self._ending = None
 
     def post(self, line: bytes) -> None:
         """Write one line nobody waits for (a failure is logged, never raised)."""
@@ -264,11 +272,19 @@ class RecordWriter:
 
         ``none``: the records are written and settled here. ``group``: they wait for the
         thread's fdatasync of the hold (``_sync_hold`` settles them)."""
-        if self._append is None or self._closed:
+        if self._closed or (self._append is None and self._in_turn is None):
             return False
         data = items[0].line if len(items) == 1 else b"".join(i.line for i in items)
+        loop = items[0].loop
         try:
-            began = self._append(data, hold=self._hold, waiter=items)
+            if self._in_turn is not None:
+                began = self._in_turn(data)
+                if began is not None and loop is not None and (began or self._ending is not loop):
+                    self._ending = loop
+                    loop.call_soon(self._end_turn, loop)
+            else:
+                assert self._append is not None
+                began = self._append(data, hold=True, waiter=items)
         except OSError:
             return False
         if began is None:
