@@ -247,11 +247,12 @@ def max_sustained(proc: subprocess.Popen[bytes], port: int, rates: list[int],
 
 def verdicts(data_dir: Path) -> tuple[Counter[str], Counter[str], float]:
     """Verdicts and deciding rules of BLOCKs in the node's compliance log, and its mean
-    bytes per record."""
+    bytes per decision record (the node's packs-loaded records are not decisions)."""
     path = data_dir / "compliance.jsonl"
     counts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     lines = path.read_bytes().splitlines() if path.exists() else []
+    lines = [line for line in lines if json.loads(line).get("event") == "decision"]
     for line in lines:
         record = json.loads(line)
         counts[record.get("verdict", "?")] += 1
