@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import tempfile
@@ -31,6 +30,7 @@ import pytest
 
 from callguard.fronts.http.spec import openapi_document
 from tests.conftest import ROOT
+from tests.redis_server import free_port
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("setpriv") is None or shutil.which("git") is None,
@@ -46,10 +46,6 @@ def readme_block() -> str:
     return section[start:section.index("\n```", start)]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
