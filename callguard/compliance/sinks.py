@@ -245,27 +245,15 @@ class LogFile:
         try:
             took = not self._held
             if took:
-                try:
-                    fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
+                start = self._take()
+                if start is None:
                     return None
             elif self._closing or self._turn:
                 return None
-            start = self._size_at_path() if took else os.fstat(self._fd).st_size
-            if self._torn and (start == 0 or os.pread(self._fd, 1, start - 1) == b"\n"):
-                self._torn = False  # whole lines only: nothing to heal
-            if self._torn or start + len(data) >= self._max_bytes:
-                if took:
-                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+            else:
+                start = self._whole_to(os.fstat(self._fd).st_size)
+            if not self._append_at(start, data, took):
                 return None
-            try:
-                write_all(self._fd, data)
-            except OSError:
-                self._roll_back(start)
-                if took:
-                    fcntl.flock(self._lock, fcntl.LOCK_UN)
-                raise
-            self.appended += 1
             if not hold:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
                 return False
@@ -299,18 +287,8 @@ class LogFile:
             start = self._take() if took else self._turn_size if self._turn else None
             if start is None:  # another process has the lock, or a group hold: the thread
                 return None
-            if self._torn or start + len(data) >= self._max_bytes:
-                if took:
-                    fcntl.flock(self._lock, fcntl.LOCK_UN)
+            if not self._append_at(start, data, took):
                 return None
-            try:
-                write_all(self._fd, data)
-            except OSError:
-                self._roll_back(start)
-                if took:
-                    fcntl.flock(self._lock, fcntl.LOCK_UN)
-                raise
-            self.appended += 1
             self._turn_size = start + len(data)
             if took:
                 self._held = self._turn = True
@@ -327,10 +305,31 @@ class LogFile:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        start = self._size_at_path()
-        if self._torn and (start == 0 or os.pread(self._fd, 1, start - 1) == b"\n"):
+        return self._whole_to(self._size_at_path())
+
+    def _whole_to(self, size: int) -> int:
+        """``size``, after clearing ``_torn`` when the file's last byte ends a line."""
+        if self._torn and (size == 0 or os.pread(self._fd, 1, size - 1) == b"\n"):
             self._torn = False  # whole lines only: nothing to heal
-        return start
+        return size
+
+    def _append_at(self, start: int, data: bytes, took: bool) -> bool:
+        """The loop's write of ``data`` at ``start``; False (the lock released if this
+        append ``took`` it) when the thread must: a torn tail to heal, a rotation due. A
+        failed write is rolled back whole, the lock released if taken, and raised."""
+        if self._torn or start + len(data) >= self._max_bytes:
+            if took:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+            return False
+        try:
+            write_all(self._fd, data)
+        except OSError:
+            self._roll_back(start)
+            if took:
+                fcntl.flock(self._lock, fcntl.LOCK_UN)
+            raise
+        self.appended += 1
+        return True
 
     def end_turn(self) -> bool:
         """On the event loop: release the lock ``append_in_turn`` kept; False when the
