@@ -245,6 +245,10 @@ class RecordEncoder:
         return b'","front":' + _json(front) + b",", after
 
     def _shape(self, verdict: Verdict) -> bytes:
+        """``_shape_fields`` as the JSON piece of a decision line."""
+        return b"," + _DUMPS(self._shape_fields(verdict))[1:-1]
+
+    def _shape_fields(self, verdict: Verdict) -> dict[str, Any]:
         """``"packs"``, ``"readings"`` and ``"outcomes"``: what the verdict's shape gives."""
         record: dict[str, Any] = {"packs": self._packs(verdict)}
         if self._readings:
@@ -257,7 +261,7 @@ class RecordEncoder:
             for o in verdict.outcomes if o.status._value_ in _CARRIED]
         if carried:
             record["outcomes"] = carried
-        return b"," + _DUMPS(record)[1:-1]
+        return record
 
     def _zones_json(self, verdict: Verdict, at: datetime, epoch: float) -> bytes:
         """``"zones":[...]`` of ``_zones``, remembered as JSON."""
@@ -290,17 +294,7 @@ class RecordEncoder:
             record["mode"] = decision.mode.value
         self._number(record, decision)
         record["zones"] = self._zones(verdict, decision.at)
-        record["packs"] = self._packs(verdict)
-        if self._readings:
-            readings = {name: option for applied in verdict.packs if applied.applies
-                        for name, option in self._readings.get(applied.pack_id, {}).items()}
-            if readings:
-                record["readings"] = readings
-        carried = [
-            {"rule": o.rule_id, "status": o.status.value, "reason": self._redacted(o.reason)}
-            for o in verdict.outcomes if o.status._value_ in _CARRIED]
-        if carried:
-            record["outcomes"] = carried
+        record.update(self._shape_fields(verdict))
         record["lists"] = dict(verdict.lists)
         # No "obligations": they follow from the packs that applied (their digests cover
         # the obligations) and the mode; `callguard explain` rebuilds them.
