@@ -946,6 +946,24 @@ def _assert_whole_or_blocked(answers: list[dict], lines: list[bytes]) -> None:
     assert answers.index(blocked[0]) == len(allowed)  # once full, never ALLOW again
 
 
+def _tmpfs_node(tmp_path: Path) -> tuple[Path, Path, Path, int]:
+    """A node whose log is to live on a 16 KiB tmpfs at ``full`` (mounted by the test's own
+    ``unshare -rm`` script): (full, log file, config, HTTP port); skips where no tmpfs can
+    be mounted."""
+    probe = subprocess.run([UNSHARE, "-rm", "sh", "-c",
+                            f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"],
+                           capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode().strip()}")
+    data = tmp_path / "data"
+    _lists(data)
+    full = tmp_path / "full"
+    full.mkdir()
+    log_file = full / "compliance.jsonl"
+    config, port = _http_node_config(tmp_path, data, log_file)
+    return full, log_file, config, port
+
+
 class TestWholeOrNothing:
     """Issue 15 item 2: a record is written whole, or the call is BLOCKed and nothing of it
     remains (short write, EFBIG past RLIMIT_FSIZE, ENOSPC on a full file system)."""
@@ -994,17 +1012,7 @@ class TestWholeOrNothing:
     @pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed")
     def test_serve_on_a_full_tmpfs_blocks_and_keeps_whole_records(self, tmp_path):
         """A real 16 KiB tmpfs (mounted in a private mount namespace): ENOSPC, not EFBIG."""
-        probe = subprocess.run([UNSHARE, "-rm", "sh", "-c",
-                                f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"],
-                               capture_output=True, check=False)
-        if probe.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode().strip()}")
-        data = tmp_path / "data"
-        _lists(data)
-        full = tmp_path / "full"
-        full.mkdir()
-        log_file = full / "compliance.jsonl"
-        config, port = _http_node_config(tmp_path, data, log_file)
+        full, log_file, config, port = _tmpfs_node(tmp_path)
         copy = tmp_path / "copy.jsonl"
         pid_file = tmp_path / "serve.pid"
         script = (f"mount -t tmpfs -o size=16k tmpfs {full} && "
@@ -1023,22 +1031,12 @@ class TestWholeOrNothing:
         _assert_whole_or_blocked(answers, copy.read_bytes().splitlines())
         assert (tmp_path / "df.txt").read_text().split()[1] == "16"  # it was the small tmpfs
 
-
+    @pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed")
     def test_serve_whose_log_cannot_take_packs_loaded_does_not_start(self, tmp_path):
         """The packs-loaded record (decision records name only the packs that applied)
         written before any front opens: on a tmpfs already full, serve stops (exit 3,
         the reason said) instead of answering calls the log could not explain."""
-        probe = subprocess.run([UNSHARE, "-rm", "sh", "-c",
-                                f"mount -t tmpfs -o size=16k tmpfs {tmp_path}"],
-                               capture_output=True, check=False)
-        if probe.returncode != 0:
-            pytest.skip(f"cannot mount a tmpfs here: {probe.stderr.decode().strip()}")
-        data = tmp_path / "data"
-        _lists(data)
-        full = tmp_path / "full"
-        full.mkdir()
-        log_file = full / "compliance.jsonl"
-        config, port = _http_node_config(tmp_path, data, log_file)
+        full, _, config, port = _tmpfs_node(tmp_path)
         script = (f"mount -t tmpfs -o size=16k tmpfs {full} && "
                   f"(head -c 1048576 /dev/zero > {full}/filler; true) && "
                   f"exec {sys.executable} -m callguard --config {config} serve")
