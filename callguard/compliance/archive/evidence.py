@@ -107,10 +107,7 @@ class Evidence:
     def packs_loaded_before(self, decision: Record) -> Record | None:
         """The decision's node's latest packs-loaded record before it: the packs the call
         was judged under, those out of its scope (not named in the decision) included."""
-        when, node = _when(decision), decision.get("node")
-        before = [e for e in self.events if e.get("event") == "packs-loaded"
-                  and e.get("node") == node and _when(e) <= when]
-        return max(before, key=_when) if before else None
+        return _latest_loaded(self.events, decision)
 
     def records_before(self, decision: Record) -> list[Record]:
         """Record changes for the decision's seller logged before it (records as they stood)."""
@@ -188,23 +185,27 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
 def _packs_loaded_for(decisions: list[Record], loaded: list[Record]) -> list[Record]:
     """For each decision, its node's latest packs-loaded record logged before it (once
     each): the packs the call was judged under, those out of its scope included."""
-    by_node: dict[object, list[Record]] = {}
-    for record in sorted({_identity(r): r for r in loaded}.values(), key=_when):
-        by_node.setdefault(record.get("node"), []).append(record)
+    unique = list({_identity(r): r for r in loaded}.values())
     chosen: dict[str, Record] = {}
     for decision in decisions:
-        when = _when(decision)
-        before = [r for r in by_node.get(decision.get("node"), []) if _when(r) <= when]
-        if before:
-            chosen[_identity(before[-1])] = before[-1]
+        latest = _latest_loaded(unique, decision)
+        if latest is not None:
+            chosen[_identity(latest)] = latest
     return list(chosen.values())
+
+
+def _latest_loaded(records: Iterable[Record], decision: Record) -> Record | None:
+    """The latest packs-loaded record among ``records`` of the decision's node logged
+    before it."""
+    when, node = _when(decision), decision.get("node")
+    before = [r for r in records if r.get("event") == "packs-loaded"
+              and r.get("node") == node and _when(r) <= when]
+    return max(before, key=_when) if before else None
 
 
 def _in(day: str, first: date | None, last: date | None) -> bool:
     return (first is None or day >= first.isoformat()) and (
         last is None or day <= last.isoformat())
-
-
 
 
 def _identity(record: Record) -> str:
