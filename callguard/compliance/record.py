@@ -130,7 +130,7 @@ class RecordEncoder:
     """Turns decisions, record changes and call events into schema-1 lines (bytes + LF)."""
 
     def __init__(self, protector: NumberProtector, *, node: str, packs: Mapping[str, Pack],
-                 campaigns: Collection[str], enabled: Sequence[str] | None = None) -> None:
+                 campaigns: Collection[str], enabled: Sequence[str]) -> None:
         self.protector = protector
         self.key_id = protector.key_id
         self.node = node
@@ -143,7 +143,7 @@ class RecordEncoder:
             i.id: i.chosen for i in pack.interpretations if not i.is_default})}
         # Every pack this process judges calls with (the enabled ones: a campaign naming
         # another is refused), for ``packs_loaded``.
-        judged = list(packs) if enabled is None else [p for p in enabled if p in packs]
+        judged = [p for p in enabled if p in packs]
         self._loaded = [[pack_id, packs[pack_id].version, packs[pack_id].digest,
                          packs[pack_id].kind] for pack_id in judged]
         self._loaded_readings = {name: option for pack_id in judged
@@ -367,9 +367,10 @@ class RecordEncoder:
 
     def packs_loaded(self) -> bytes:
         """``event: packs-loaded``: every pack this node judges calls with (id, version,
-        digest, kind) and the site's readings of open questions — written by ``serve``
-        before its first call, so the packs a call was judged under, those out of its scope
-        included, are those of the latest such record of its node before the decision."""
+        digest, kind) and the site's readings of open questions — written before a process's
+        first decision (``Runtime.start_deciding``) and by ``serve`` each UTC day, so the
+        packs a call was judged under, those out of its scope included, are those of the
+        latest such record of its node before the decision."""
         record: dict[str, Any] = {"schema": SCHEMA, "event": "packs-loaded",
                                   "logged_at": utc_ms(), "node": self.node,
                                   "packs": self._loaded}
