@@ -143,7 +143,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     packs = [{"id": p, "version": settings.packs[p].version, "kind": settings.packs[p].kind,
               "in_force_today": settings.packs[p].in_effect(today)}
              for p in settings.enabled_packs]
-    read = sorted(lists_read(settings))  # the same lists `dnc status` names, any version
+    read = sorted(lists_read(settings))  # the lists `dnc status` names (first and current rules)
     lists, problems = _lists(settings, read)
     secrets_found, secret_problems = _secrets(settings)
     log_file = log_path(settings)
