@@ -55,7 +55,7 @@ START = datetime(2026, 1, 5, tzinfo=UTC)
 def twin_logs(root: Path, size: int, days: int) -> Factory:
     """The same synthetic segments under ``root/a`` and ``root/b``: an A/B of two ways of
     archiving reads equal inputs. Returns the factory (which numbers were called)."""
-    factory = Factory(size, start=START, days=days, seed=size)
+    factory = Factory(size, start=START, days=days, seed=size, packs_loaded=True)
     write_segments(root / "a" / "compliance.jsonl", factory)
     shutil.copytree(root / "a", root / "b")
     return factory
@@ -97,7 +97,7 @@ def write_segments(log: Path, factory: Factory, *, current_bytes: int = 0) -> di
 
 def write_current(log: Path, decisions: int, start: datetime) -> int:
     """A plain current file of ``decisions`` decisions after ``start``."""
-    factory = Factory(decisions, start=start, days=3, seed=99)
+    factory = Factory(decisions, start=start, days=3, seed=99, packs_loaded=True)
     with log.open("wb") as handle:
         for line in factory.lines():
             handle.write(line)
@@ -145,7 +145,7 @@ def run_size(size: int, days: int, root: Path, runs: int) -> dict:
     data = root / f"n{size}"
     log = data / "compliance.jsonl"
     gc.disable()
-    factory = Factory(size, start=START, days=days, seed=size)
+    factory = Factory(size, start=START, days=days, seed=size, packs_loaded=True)
     made = write_segments(log, factory)
     gc.enable()
     print(f"  generated {made['records']:,} records in {made['segments']} segments "
@@ -175,11 +175,15 @@ def run_size(size: int, days: int, root: Path, runs: int) -> dict:
                         "max_s": max(walls),
                         "cli_start_median_s": statistics.median(
                             e["cli_start_median_s"] for e in evidence),
-                        "decisions_found_first": len(found["decisions"])}
+                        "decisions_found_first": len(found["decisions"]),
+                        "packs_loaded_found_first": sum(
+                            d.get("packs_loaded") is not None for d in found["decisions"])}
     print(f"  evidence NUMBER: median {evidence_figures['median_s']:.2f} s "
           f"(min {min(walls):.2f}, max {max(walls):.2f}, {len(walls)} numbers); "
           f"CLI start {evidence_figures['cli_start_median_s']:.2f} s; first number: "
-          f"{len(found['decisions'])} decisions", flush=True)
+          f"{len(found['decisions'])} decisions, "
+          f"{evidence_figures['packs_loaded_found_first']} with their packs-loaded record",
+          flush=True)
     month_start = START + timedelta(days=max(0, days // 2 - 15))
     month = ["report", "--since", month_start.date().isoformat(), "--until",
              (month_start + timedelta(days=30)).date().isoformat(), "--json"]

@@ -111,6 +111,7 @@ class Factory:
     seed: int = 1
     key: bytes = KEY
     pool: int = 0  # distinct numbers; 0: a quarter of the decisions
+    packs_loaded: bool = False  # a packs-loaded record at start and each UTC day, as serve
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
@@ -137,6 +138,12 @@ class Factory:
         """Every record, in ``logged_at`` order."""
         later: list[tuple[str, int, dict[str, Any]]] = []
         serial = 0
+        if self.packs_loaded:  # serve: one before the first decision, then one each UTC day
+            first = self.start.replace(hour=0, minute=0, second=0, microsecond=0)
+            for day in range(self.days + 2):
+                serial += 1
+                instant = first + timedelta(days=day, milliseconds=250)
+                heapq.heappush(later, (_iso(instant), serial, self.loaded(instant)))
         for at in self._instants():
             logged = _iso(at + timedelta(microseconds=self.rng.randint(200, 3000)))
             while later and later[0][0] <= logged:
@@ -153,6 +160,13 @@ class Factory:
         """Every record as a JSON line, as the log file holds them."""
         for record in self.records():
             yield orjson.dumps(record) + b"\n"
+
+    def loaded(self, instant: datetime) -> dict[str, Any]:
+        """The node's packs-loaded record (every pack it judges calls with)."""
+        return {"schema": 1, "event": "packs-loaded", "logged_at": _iso(instant),
+                "node": self.node,
+                "packs": [[p, version, digest, "statute"]
+                          for p, (version, digest, _) in _PACKS.items()]}
 
     def decision(self, at: datetime, logged: str) -> dict[str, Any]:
         """One decision record."""

@@ -168,6 +168,56 @@ class TestEvidenceCli:
         assert result.returncode == 0, result.stderr
         return path, [orjson.loads(line) for line in lines]
 
+    @pytest.mark.parametrize("daily", [True, False], ids=["daily", "at-starts-only"])
+    def test_each_decision_gets_its_nodes_latest_packs_loaded_before_it(self, tmp_path,
+                                                                        daily):
+        """Read from the decision's day and the day before (serve writes one each UTC
+        day); a node that wrote one only at its starts is still told right: a decision
+        days after a restart gets the restart's record, not the first start's."""
+        data = tmp_path / "data"
+        factory = Factory(3000, days=9, pool=600, packs_loaded=True)
+        records = [orjson.loads(line) for line in factory.lines()]
+        loaded = [r for r in records if r["event"] == "packs-loaded"]
+        for index, record in enumerate(loaded):  # one version per day: which one is told
+            record["packs"][0][1] = f"2026.{index}.0"
+        number = e164(0)
+        if not daily:
+            # A restart on a day D with no call to the number on D or D + 1 and calls
+            # before and after: the first such number of the pool.
+            def restart(index: int) -> dict | None:
+                days = sorted({r["logged_at"][:10] for r in records
+                               if r["event"] == "decision"
+                               and r["number_hash"] == number_hash(e164(index))})
+                return next((r for r in loaded[1:] if days and days[0] < r["logged_at"][:10]
+                             < days[-1] and not any(0 <= (date.fromisoformat(d) - (
+                                 date.fromisoformat(r["logged_at"][:10]))).days <= 1
+                                 for d in days)), None)
+            index = next(i for i in range(600) if restart(i) is not None)
+            number, pick = e164(index), restart(index)
+            assert pick is not None
+            loaded = [loaded[0], pick]
+            records = [r for r in records if r["event"] != "packs-loaded"
+                       or any(r is x for x in loaded)]
+        lines = [orjson.dumps(r) + b"\n" for r in records]
+        write_log(data / "compliance.jsonl", lines, closed=[(len(lines) - 40, True)])
+        path = config(tmp_path, data)
+        result = cli("archive", "--compact-all", "--keep-segments-days", "-1", config_path=path)
+        assert result.returncode == 0, result.stderr
+        found = cli("evidence", number, "--format", "json", config_path=path)
+        assert found.returncode == 0, found.stderr
+        decisions = json.loads(found.stdout)["decisions"]
+        assert len({d["logged_at"][:10] for d in decisions}) > 2  # several days
+        assert len(decisions) == sum(r["event"] == "decision"
+                                     and r["number_hash"] == number_hash(number)
+                                     for r in records)
+        told = set()
+        for decision in decisions:
+            latest = max((r for r in loaded if r["logged_at"] <= decision["logged_at"]),
+                         key=lambda r: r["logged_at"])
+            assert decision["packs_loaded"] == latest
+            told.add(latest["logged_at"])
+        assert len(told) > 1  # more than one record was the latest for some decision
+
     def test_evidence_is_archive_plus_live_exactly(self, archived):
         path, records = archived
         hashed = number_hash(e164(7))
