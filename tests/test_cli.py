@@ -74,7 +74,7 @@ class TestCheck:
         assert result.returncode == BLOCK
         data = json.loads(result.stdout)
         assert data["rule"] == "us-federal:64.1200(c)(2)"
-        assert "47 CFR 64.1200(c)(2)" in data["citations"]
+        assert "47 CFR 64.1200(c)(2); 16 CFR 310.4(b)(1)(iii)(B)" in data["citations"]
         # 64.1200(c)(2), 13-25a-108, and H.B. 45's 106(1)(g) and 105(3) (the Utah part of
         # the national registry is part of the bill's list)
         assert len(data["citations"]) == 4

@@ -224,3 +224,29 @@ def test_memoised_outcomes_follow_the_date_and_the_list_version():
         facts = Facts(lists=lists, fetched=frozenset(FactKind))
         cold = Policy(load_packs(), PolicySettings())
         assert warm.decide(warm.plan(attempt), facts) == cold.decide(cold.plan(attempt), facts)
+
+
+@pytest.mark.parametrize(("caller_id", "shown"), [
+    ("+18015550100", True),
+    ("+18005550100", True),  # toll-free: can be called back
+    ("+442079460000", True),  # outside the NANP: E.164 shape only
+    ("+10000000000", False),  # area code 000: no one can call it back
+    ("+11235550100", False),  # area code starting 1
+    ("+19115550100", False),  # N11 service code, not an area code
+    ("+18011550100", False),  # exchange starting 1
+    ("", False),
+])
+def test_caller_id_must_be_a_number_that_can_be_called_back(caller_id, shown):
+    """64.1601(e)(1): the number shown lets the called person make a do-not-call request;
+    a +1 number outside the NANP's shape cannot (the configuration refuses it too)."""
+    from dataclasses import replace
+
+    from callguard.policy import Status
+    from callguard.policy.rules import Context
+
+    ctx = context_for("2026-07-22T12:00:00-06:00")
+    attempt = replace(ctx.attempt, campaign=replace(UT_CAMPAIGN, caller_id=caller_id))
+    ctx = Context(attempt, ctx.facts, ctx.local, ctx.local_unknown_reason, ctx.call_date)
+    rule = next(r for r in PACKS["us-federal"].rules if r.rule_id == "us-federal:64.1601(e)")
+    outcome = rule.evaluate(ctx)
+    assert outcome.status is (Status.PASS if shown else Status.BLOCK)

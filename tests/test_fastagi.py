@@ -117,7 +117,7 @@ class TestContract:
         assert v[c.VAR_CAUSE] == "21"
         assert c.VAR_CALLERID_NUM not in v
         assert v[c.VAR_REASON] == compliance_records(node)[-1]["reason"]
-        assert "(47 CFR 64.1200(c)(2))" in v[c.VAR_REASON]
+        assert "(47 CFR 64.1200(c)(2); 16 CFR 310.4(b)(1)(iii)(B))" in v[c.VAR_REASON]
 
     async def test_query_string_stays_in_network_script(self, node):
         """Recorded: agi_network_script keeps '?tenant=acme&mode=test'; still routed."""

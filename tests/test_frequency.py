@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from callguard.compliance.logkey import NumberProtector
 from callguard.errors import ConfigError, StoreError
 from callguard.facts import fetch_facts, register_fact, registered
+from callguard.numbers import parse_location
 from callguard.policy import (
     RESERVING,
     CallAttempt,
@@ -165,6 +166,25 @@ class TestPolicy:
                                                         number="8015550123"))
         assert verdict.allowed, verdict.reason
         assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+
+    def test_two_full_caps_both_block(self):
+        """A Maryland number the CRM places in Florida: both three-call caps apply, and the
+        fourth call breaks both, so the verdict names both (the store refuses at the first
+        full claim; the second is still full, not passed)."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        miami = parse_location("33101")
+
+        def md_call(at: datetime) -> CallAttempt:
+            return CallAttempt(PARSER.parse("3015550123"), FL, DialingMode.MANUAL, at, miami,
+                               "fastagi")
+
+        for hour in range(3):
+            assert decide(policy, ledger, md_call(NOON + timedelta(hours=hour)))[0].allowed
+        verdict, _ = decide(policy, ledger, md_call(NOON + timedelta(hours=3)))
+        assert not verdict.allowed
+        blocking = {o.rule_id for o in verdict.outcomes if o.status is Status.BLOCK}
+        assert blocking == {CAP_RULE, "us-md:14-4502:frequency"}
+        assert len(ledger.calls["+13015550123"]) == 3
 
     def test_judge_counts_a_call_exactly_a_window_ago_as_outside(self):
         """(at - window, +inf): the edge is outside, a later stamp (a clock ahead) inside."""

@@ -7,7 +7,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from callguard.errors import NumberError, UsageError
-from callguard.numbers import NumberParser, parse_location
+from callguard.numbers import NumberParser, nanp, parse_location
+from callguard.numbers.nanp import OVERLAY_COMPLEXES, area_code_zones
 from callguard.numbers.redact import has_digit_run
 from callguard.stores.list_files import parse_list_file
 
@@ -40,6 +41,35 @@ class TestAccepted:
         info = PARSER.parse("8005550123")
         assert not info.geographic
         assert len(info.zones) > 10
+
+
+class TestOverlayZones:
+    """A code overlaying another serves the same territory, so it has the same zones."""
+
+    @pytest.mark.parametrize("complex_", OVERLAY_COMPLEXES)
+    def test_codes_of_a_complex_share_their_zones(self, complex_):
+        """Every code of a complex maps to the same, union, set of zones."""
+        zones = {area_code_zones(npa) for npa in complex_}
+        assert len(zones) == 1
+
+    @pytest.mark.parametrize("complex_", OVERLAY_COMPLEXES)
+    def test_each_listed_complex_is_needed(self, complex_):
+        """libphonenumber alone gives the codes of a listed complex different zones (else
+        the entry is dead and the comment's claim is stale)."""
+        alone = {tuple(sorted(nanp._exchange_zones(npa))) for npa in complex_}
+        assert len(alone) > 1
+
+    @pytest.mark.parametrize(("text", "zone"), [
+        ("4482345678", "America/Chicago"),  # 448 overlays 850: Pensacola is Central
+        ("3642345678", "America/Chicago"),  # 364 overlays 270: Paducah is Central
+        ("9302345678", "America/Chicago"),  # 930 overlays 812: Evansville is Central
+        ("4582345678", "America/Denver"),  # 458 overlays 541: Ontario, Oregon is Mountain
+        ("9862345678", "America/Denver"),  # 986 overlays 208
+    ])
+    def test_overlay_number_has_the_complex_zones(self, text, zone):
+        """A number of the overlay code is judged in every zone of the shared territory."""
+        info = PARSER.parse(text)
+        assert zone in info.zones
 
 
 class TestRefused:

@@ -19,7 +19,7 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-__all__ = ["SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "area_code_zones",
+__all__ = ["OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "area_code_zones",
            "exchange_info_from_phonenumbers", "with_area_code_zones"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -94,19 +94,48 @@ class NanpTable:
         return len(self._entries)
 
 
-@cache
-def area_code_zones(npa: int) -> tuple[str, ...]:
-    """Every time zone libphonenumber places any exchange of area code ``npa`` in.
+# Overlay complexes: area codes assigned to the same territory (an overlay adds a code to
+# an area, it does not split it), so a number of any code of a complex may be anywhere in
+# the complex. libphonenumber places an overlay's exchanges from its own, younger data:
+# 448 (added to 850, the Florida panhandle, in 2021) maps to Eastern time only, though the
+# panhandle west of the Apalachicola River is Central; 364 (added to 270, western Kentucky,
+# in 2014) maps to Eastern only, though most of 270 is Central. Listed: every US complex
+# with a code libphonenumber places in more than one zone (tests/test_numbers.py checks
+# that the zones of each listed complex differ without this table; phonenumbers 9.0.43,
+# 2026-12). An overlay added later is one more entry here.
+OVERLAY_COMPLEXES: tuple[tuple[int, ...], ...] = (
+    (208, 986),  # Idaho
+    (270, 364),  # western Kentucky
+    (541, 458),  # Oregon outside the Portland and Salem areas
+    (812, 930),  # southern Indiana
+    (850, 448),  # Florida panhandle
+)
+_COMPLEX_OF = {npa: complex_ for complex_ in OVERLAY_COMPLEXES for npa in complex_}
 
-    Its zones are per exchange (850-433 Central, 850-222 Eastern), but a number is not
-    where its exchange is: wireless and ported numbers move, and the law asks for the
-    called party's location (47 CFR 64.1200(c)(1); Fla. Stat. 501.059(8)(d) presumes only
-    the area code). So a call must be inside the window in every zone of the area code.
-    """
+
+def _exchange_zones(npa: int) -> set[str]:
+    """Every zone libphonenumber places an exchange of area code ``npa`` in."""
     prefix = f"1{npa:03d}"
     zones = {zone for key, found in TIMEZONE_DATA.items() if key.startswith(prefix)
              for zone in found}
     zones.discard(_UNKNOWN_ZONE)
+    return zones
+
+
+@cache
+def area_code_zones(npa: int) -> tuple[str, ...]:
+    """Every time zone a number of area code ``npa`` may be in: the zones libphonenumber
+    places any exchange of the code, or of any code overlaying the same territory, in.
+
+    Its zones are per exchange (850-433 Central, 850-222 Eastern), but a number is not
+    where its exchange is: wireless and ported numbers move, and the law asks for the
+    called party's location (47 CFR 64.1200(c)(1); Fla. Stat. 501.059(8)(d) presumes only
+    the area code). So a call must be inside the window in every zone of the area code,
+    and of the codes that share its territory (``OVERLAY_COMPLEXES``).
+    """
+    zones: set[str] = set()
+    for code in _COMPLEX_OF.get(npa, (npa,)):
+        zones |= _exchange_zones(code)
     return tuple(sorted(zones))
 
 

@@ -14,6 +14,12 @@ from callguard.policy.schema import Key, check_table
 __all__ = ["CallerIdPresented", "SolicitorRegistration"]
 
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# A NANP number (+1): area code and exchange start 2-9 and the area code is not an N11
+# service code. "+10000000000" is E.164-shaped but no one can call it back, and the number
+# shown must let the called person make a do-not-call request (47 CFR 64.1601(e)(1)) or
+# reach the solicitor (Fla. Stat. 501.059(8)(b)). The configuration refuses such a number
+# when it loads; this keeps every other way a campaign is built (statute cases) as strict.
+_NANP = re.compile(r"^\+1(?:[2-9](?!11)\d{2}[2-9]\d{6})$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,9 +94,10 @@ class CallerIdPresented(RuleBase):
         return cls(head)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
-        """Pass when the campaign has a well-formed E.164 number to present."""
+        """Pass when the campaign has a well-formed E.164 number to present (a NANP one when
+        it is +1)."""
         caller_id = ctx.attempt.campaign.caller_id
-        if _E164.match(caller_id):
+        if _E164.match(caller_id) and (not caller_id.startswith("+1") or _NANP.match(caller_id)):
             return self.outcome(Status.PASS, "the campaign's caller ID is presented, "
                                 "presentation allowed")
         return self.outcome(Status.BLOCK, f"campaign {ctx.attempt.campaign.id} has no valid "

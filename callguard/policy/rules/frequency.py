@@ -112,6 +112,11 @@ class CallFrequency(RuleBase):
         if refused is not None and result.claims[refused].rule_id == self.rule_id:
             return self.outcome(Status.BLOCK, f"{count} call(s) on {claim.subject} to this "
                                 f"number already counted; at most {self._span()}")
+        if refused is not None and count >= self.cap:
+            # Another cap was checked first, but this one is full too: both statutes forbid
+            # the call, and the verdict names every rule that does.
+            return self.outcome(Status.BLOCK, f"{count} call(s) on {claim.subject} to this "
+                                f"number already counted; at most {self._span()}")
         if refused is not None:
             return self.outcome(Status.PASS, f"{count} call(s) on {claim.subject} counted; "
                                 "this call not counted (another cap refused it)")
