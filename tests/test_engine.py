@@ -193,7 +193,7 @@ class TestParameterVersions:
         policy = Policy(PACKS, PolicySettings())
         verdict = policy.decide(plan, Facts(lists=lists, fetched=frozenset(FactKind)))
         versions = {o.rule_id: o.params for o in verdict.outcomes}
-        assert versions["us-federal:64.1200(c)(1)"] == "2025-04-11"
+        assert versions["us-federal:64.1200(c)(1)"] == "2021-11-01"
         assert versions["us-ut:13-25a-103(3):sunday-holiday"] == (
             "2025-01-01; calendar us-ut:legal-holidays 2026-05-06")
         assert versions["us-ut-hb45-2000:13-26a-106(1)(f)"] == "2026-01-01"

@@ -162,7 +162,7 @@ class TestAmendments:
         rule_id = "us-federal:64.1200(c)(2)(i)(D)"
         assert before[rule_id].max_age_days == 31  # type: ignore[attr-defined]
         assert after[rule_id].max_age_days == 20  # type: ignore[attr-defined]
-        assert (before[rule_id].version, after[rule_id].version) == ("2025-04-11", "2027-01-01")
+        assert (before[rule_id].version, after[rule_id].version) == ("2021-11-01", "2027-01-01")
         assert after[rule_id].citation == "47 CFR 64.1200(c)(2)(i)(D) (as amended)"
         assert set(before) == set(after)
 
@@ -179,8 +179,8 @@ class TestAmendments:
     def test_amendments_in_date_order_after_the_pack_begins(self):
         document = self.amended()
         rule(document, "us-federal:64.1200(c)(2)(i)(D)")["amendments"][0]["effective_from"] = (
-            date(2025, 1, 1))
-        refused(document, "must be after 2025-04-11")
+            date(2021, 1, 1))
+        refused(document, "must be after 2021-11-01")
 
     def test_an_amendment_that_breaks_the_rule_is_refused(self):
         document = self.amended()
@@ -220,4 +220,4 @@ class TestInterpretations:
                                  choices={"us-federal:predictive-dialers": "not-autodialed"})
         target = next(r for r in pack.rules if r.rule_id == "us-federal:64.1200(a)(2)")
         assert {m.value for m in target.modes} == {"prerecorded"}
-        assert target.version == "2025-04-11; us-federal:predictive-dialers=not-autodialed"
+        assert target.version == "2021-11-01; us-federal:predictive-dialers=not-autodialed"

@@ -112,7 +112,7 @@ class TestPacksShow:
         assert (reading["chosen"], reading["default"]) == ("not-autodialed", "autodialed")
         rule = next(r for r in data["rules"] if r["id"] == "us-federal:64.1200(a)(2)")
         assert rule["modes"] == ["prerecorded"]
-        assert rule["version"] == "2025-04-11; us-federal:predictive-dialers=not-autodialed"
+        assert rule["version"] == "2021-11-01; us-federal:predictive-dialers=not-autodialed"
         assert data["kind"] == "statute"
         assert data["enabled"] is True
 
