@@ -163,7 +163,7 @@ class TestPacks:
         from datetime import date
         pack = pack_from_mapping(self.base())
         assert pack.in_effect(date(2026, 1, 1))
-        assert not pack.in_effect(date(2025, 4, 10))
+        assert not pack.in_effect(date(2021, 10, 31))
 
 
 class TestRedisUrl:
