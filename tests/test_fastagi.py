@@ -381,6 +381,31 @@ class TestHostilePeers:
         assert node.stats.counts["answered"] == 0
         assert await real_call_latency(node.port) < 0.5
 
+    async def test_reply_line_past_the_reader_limit_is_a_counted_failure(self, node):
+        """A peer answering the MSet with one line longer than the reader's limit (16 KiB):
+        asyncio's readline raises ValueError there, which must end the session like any
+        other bad reply (counted, closed), not escape as an unhandled task exception."""
+        loop = asyncio.get_running_loop()
+        escaped: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+            await writer.drain()
+            command = await asyncio.wait_for(reader.readline(), timeout=2)
+            assert command.startswith(b"EXEC MSet ")
+            writer.write(b"2" * 70_000 + b"\n")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+                assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            writer.close()
+            await asyncio.sleep(0.1)
+        finally:
+            loop.set_exception_handler(None)
+        assert escaped == []
+        assert node.stats.counts["reply_failed"] == 1
+        assert await real_call_latency(node.port) < 0.5
+
 
 class TestOptOut:
     """The callguard-optout route (64.1200(d)(3); H.B. 45 106(3)(d))."""

@@ -142,7 +142,10 @@ class AgiChannel(Request):  # type: ignore[misc]
                 return result
 
     async def _line(self) -> str:
-        raw: bytes = await self.reader.readline()
+        try:
+            raw: bytes = await self.reader.readline()
+        except ValueError:  # a line past the reader's limit: no reply Asterisk sends
+            raise ConnectionResetError("AGI reply line longer than the limit") from None
         if not raw.endswith(b"\n"):
             raise ConnectionResetError("Asterisk closed the AGI connection")
         return raw[:-1].decode("utf-8", errors="replace")
