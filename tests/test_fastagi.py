@@ -406,6 +406,41 @@ class TestHostilePeers:
         assert node.stats.counts["reply_failed"] == 1
         assert await real_call_latency(node.port) < 0.5
 
+    async def test_a_non_utf8_byte_outside_the_arguments_is_still_decided(self, node):
+        """Asterisk writes the caller's name as the channel holds it (res_agi.c
+        ``setup_env``: ``agi_calleridname: %s``), and a legacy CRM or an ISDN display sets
+        Latin-1 names. Such a byte in a line the decision does not read must not refuse
+        the whole block (no answer, no record): the call is decided and recorded. The
+        same byte in the number is a recorded BLOCK. (The header block is the recorded
+        Asterisk 22.10.1 one, tests/fake_asterisk.py.)"""
+        latin1 = header_block(c.ROUTE_CHECK, ["8015550123", UT, "", "1.1", ""]).replace(
+            b"agi_calleridname: Bob", b"agi_calleridname: Jos\xe9")
+        assert b"Jos\xe9" in latin1
+        result = await _raw_session(node.port, latin1)
+        assert result[c.VAR_VERDICT] == "ALLOW", result
+        assert compliance_records(node)[-1]["decision_id"] == result[c.VAR_DECISION_ID]
+        in_number = header_block(c.ROUTE_CHECK, ["801555\xe90123", UT, "", "1.1", ""]
+                                 ).replace(b"\xc3\xa9", b"\xe9")
+        blocked = await _raw_session(node.port, in_number)
+        assert blocked[c.VAR_VERDICT] == "BLOCK"
+        assert blocked[c.VAR_RULE] == "callguard:number-not-dialable"
+        assert compliance_records(node)[-1]["decision_id"] == blocked[c.VAR_DECISION_ID]
+
+
+async def _raw_session(port: int, block: bytes) -> dict[str, str]:
+    """Send ``block`` as it is; answer the MSet; the variables it set."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(block)
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout=2)
+        if line:
+            writer.write(b"200 result=0\n")
+            await writer.drain()
+    finally:
+        writer.close()
+    return exec_mset_variables(line.decode().rstrip("\n")) if line else {}
+
 
 class TestOptOut:
     """The callguard-optout route (64.1200(d)(3); H.B. 45 106(3)(d))."""
