@@ -392,6 +392,12 @@ class SipFront:
                 self._stateless(request, 400, addr, transport,
                                 (("Warning", '399 callguard "CSeq does not match"'),))
             return
+        repeated = self.mapping.repeated(request) if method == "INVITE" else None
+        if repeated is not None:
+            counts["repeated_header"] += 1
+            self._stateless(request, 400, addr, transport, (
+                ("Warning", f'399 callguard "{repeated} given more than once"'),))
+            return
         _stamp_via(request, addr)
         key = key if key is not None else self._key(request, method)
         receipt = self._known(method, key, addr, transport)
