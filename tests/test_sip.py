@@ -439,6 +439,33 @@ class TestProtection:
         client.send(invite("once"))
         assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
 
+    @pytest.mark.parametrize("cut", ["no-blank-line", "body-short"])
+    async def test_a_cut_datagram_is_400_not_decided_on_what_arrived(self, front, cut,
+                                                                     caplog):
+        """A UDP datagram cut short (a sender's buffer, a middlebox) lost its end: here the
+        X-Callguard-Mode and -Location headers, so it was decided as the campaign's manual
+        call with no CRM location, and ALLOWed. RFC 3261 §7.5 (the empty line MUST be
+        present) and §18.3 (a body shorter than Content-Length over UDP is an error; a
+        request SHOULD get a 400): a 400, nothing decided, no log line per datagram."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        whole = invite(f"cut-{cut}").replace(
+            b"Content-Length: 0\r\n\r\n",
+            b"X-Callguard-Mode: predictive\r\nX-Callguard-Location: 10001\r\n"
+            b"Content-Length: 0\r\n\r\n")
+        if cut == "no-blank-line":
+            data = whole.split(b"\r\nX-Callguard-Mode")[0] + b"\r\n"
+        else:
+            data = whole.split(b"X-Callguard-Mode")[0] + b"Content-Length: 120\r\n\r\nv=0\r\n"
+        client.send(data)
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert compliance(server) == []
+        assert server.stats.counts["truncated"] == 1
+        assert not [r for r in caplog.records if r.name.startswith("aiosipua")]
+        client.send(invite("whole"))
+        assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
+
     async def test_unsupported_uri_scheme_and_extension(self, front):
         server = await front(max_retransmits=0)
         client = Client(server.port)
