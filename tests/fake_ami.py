@@ -99,6 +99,7 @@ class FakeAmi:
     logins: int = 0
 
     def __post_init__(self) -> None:
+        self._wedged: set[asyncio.StreamWriter] = set()  # connections that went silent
         self._server: asyncio.Server | None = None
         self._sessions: list[asyncio.StreamWriter] = []  # logged in: they receive events
         self._connections: set[asyncio.StreamWriter] = set()
@@ -123,6 +124,14 @@ class FakeAmi:
             writer.close()
         self._connections.clear()
         self._sessions.clear()
+
+    def wedge(self) -> None:
+        """SYNTHESISED: the open connections go silent for good, never closed — a manager
+        thread that is stuck, or a path that lost its peer without a reset (a firewall or
+        NAT dropping an idle flow): no reply, no event, no FIN. New connections work."""
+        self._wedged.update(self._connections)
+        self._sessions.clear()
+        self.logged_in.clear()
 
     @property
     def sessions(self) -> int:
@@ -247,6 +256,8 @@ class FakeAmi:
     async def _action(self, writer: asyncio.StreamWriter,  # noqa: PLR0912 - one per action
                       action: dict[str, str]) -> None:
         self.actions.append((time.monotonic(), action))
+        if writer in self._wedged:
+            return
         name = action.get("Action", "").lower()
         out: list[str] = []
         events: list[str] = []  # events an action causes go to every session

@@ -230,6 +230,31 @@ class TestAmiConnection:
         assert sorted(n.fake.hangups()) == CALLER_01
         assert n.named("line-release")[0]["within_limit"] is True
 
+    async def test_a_session_gone_silent_is_dropped_and_made_again(self, node):
+        """AMI stops answering without closing (a stuck manager thread, a firewall that
+        dropped the idle flow without a reset): panoramisk pings but never looks for the
+        answer, so the watchdog stayed "connected" — ami_up 1, the lease renewed, no
+        event, every Hangup unanswered — until TCP gave up (~15 min). A session that says
+        nothing for a ping interval plus the action timeout is dropped and made again, and
+        the call is then released. (The wedge is synthesised: tests/fake_ami.py.)"""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.follow(events)
+        await n.fake.send(before[:-6])  # answered and bridged
+        logins = n.fake.logins
+        started = time.monotonic()
+        n.fake.wedge()
+        await until(lambda: n.fake.logins > logins, timeout=8)
+        assert time.monotonic() - started < 4  # 1 s ping + 1 s action timeout, + backoff
+        assert n.watchdog is not None
+        assert n.watchdog.stats["ami_silent"] == 1
+        await until(lambda: n.tracker.disconnected_at is None)
+        await n.fake.send(before[-6:])  # the called party hangs up
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == CALLER_01
+
     @pytest.mark.slow
     async def test_ami_gone_30_s_leftovers_released_and_logged_as_risk(self, node):
         """The called party hangs up while AMI is away for 30 s (Utah limit 25 s)."""
