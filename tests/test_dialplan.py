@@ -172,6 +172,18 @@ class TestFailClosed:
         for variable in variables:
             assert f"Set({variable}=)" in steps[:agi], (name, variable)
 
+    def test_no_log_line_of_the_file_writes_the_number_whole(self):
+        """NoOp() and Log() lines go to Asterisk's messages log (the NOTICE on every BLOCK,
+        the WARNING of a failed opt-out): like callguard's own logs they carry the last
+        four digits of the number, never all of it (Utah Code 13-44-201)."""
+        steps = [a for name in ("callguard-dial", "callguard-optout")
+                 for apps in extensions(TEXT, name).values() for a in apps]
+        logged = [a for a in steps if a.startswith(("NoOp(", "Log("))]
+        assert len(logged) >= 3
+        for app in logged:
+            assert "${ARG1}" not in app, app
+        assert any("${ARG1:-4}" in a for a in logged if a.startswith("Log(NOTICE"))
+
     def test_backstop_timeout_wraps_the_agi(self):
         """TIMEOUT(absolute) is armed before AGI() and disarmed after."""
         lines = context("callguard-dial")
