@@ -85,7 +85,11 @@ async def node(tmp_path):
 
 
 def compliance_records(server):
-    path = server.runtime.settings.data_dir / "compliance.jsonl"
+    return compliance_records_of(server.runtime)
+
+
+def compliance_records_of(runtime):
+    path = runtime.settings.data_dir / "compliance.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -337,7 +341,8 @@ class TestHostilePeers:
         assert node.stats.counts["refused_busy"] == 0
 
     async def test_session_cap_refuses_beyond_max_sessions(self, tmp_path):
-        """With max_sessions=1 and one session stuck deciding, the next is closed, not queued."""
+        """With max_sessions=1 and one session stuck deciding, the next is answered BLOCK
+        callguard:busy and closed, not queued."""
         settings = load_settings(data_dir=tmp_path)
         settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
                                                      budget_ms=1000))
@@ -356,9 +361,18 @@ class TestHostilePeers:
         finally:
             await server.close()
             await runtime.aclose()
-        assert second.variables == {}
+        # Answered BLOCK with the reason (the dialplan's NOTICE line says why), nothing
+        # decided or recorded, and closed at once: no slot is held waiting for the reply.
+        assert second.variables[c.VAR_VERDICT] == "BLOCK"
+        assert second.variables[c.VAR_RULE] == "callguard:busy"
+        assert "max_sessions" in second.variables[c.VAR_REASON]
+        assert second.variables[c.VAR_CAUSE] == "21"
+        assert c.VAR_DECISION_ID not in second.variables
         assert second.closed_by_server
+        assert second.seconds < 0.4
         assert server.stats.counts["refused_busy"] == 1
+        assert len([r for r in compliance_records_of(runtime) if r["event"] == "decision"]
+                   ) == 1
 
     async def test_concurrent_sessions_all_answered(self, node):
         """200 sessions at once: every one gets a verdict."""
