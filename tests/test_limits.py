@@ -186,6 +186,21 @@ class TestHttpLimits:
         assert "did not arrive in time" in reply
         assert limited.metric("callguard_http_events_total", '{event="body_timeout"}') == 1
 
+    def test_a_client_gone_mid_body_is_counted_not_an_internal_error(self, limited):
+        """Headers, part of the body, then the client closes: nothing to answer. It was
+        counted as an internal error and logged as a 500 with a traceback, so any client
+        (or a flaky network) could raise the node's error count at will."""
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", limited.http_port), timeout=5) as s:
+                s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer "
+                          + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 100\r\n\r\n{\"number\"")
+                time.sleep(0.1)
+        limited.until(lambda: limited.metric("callguard_http_events_total",
+                                             '{event="client_gone"}') == 3, what="counted")
+        assert limited.metric("callguard_http_events_total", '{event="internal_error"}') == 0
+        assert '"event":"http_internal_error"' not in limited.stderr()
+
     def test_allowlist_closes_strangers_before_reading(self, tmp_path):
         """allowed_sources = 127.0.0.2: a connection from 127.0.0.1 is closed and counted."""
         node = _node(tmp_path, extra_http={"allowed_sources = []":

@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.limits import (
     BodyTimeoutError,
+    ClientGoneError,
     ConnectionLimits,
     HttpLimitSettings,
     limits_middleware,
@@ -78,6 +79,12 @@ class HttpSettings:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _gone() -> web.Response:
+    response = _error(400, "the connection was lost before the body arrived")
+    response.force_close()
+    return response
 
 
 def _too_slow() -> web.Response:
@@ -255,6 +262,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _BodyTooSlowError:
             return _too_slow()
+        except ClientGoneError:
+            return _gone()
         # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
         # recorded BLOCK callguard:time-budget, never a hung client.
         decision = await gate.check(CheckRequest(
@@ -273,6 +282,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _BodyTooSlowError:
             return _too_slow()
+        except ClientGoneError:
+            return _gone()
         except StoreError as exc:
             return _error(503, f"not recorded: {exc}")
         except CallguardError as exc:
