@@ -26,6 +26,7 @@ What it synthesises, it says:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -263,16 +264,21 @@ class FakeAmi:
         events: list[str] = []  # events an action causes go to every session
         if name == "login":
             if action.get("Secret") != self.secret:
+                # Recorded (lab ami-login-failed): the error about 1 s later, then EOF.
                 out.append(self._reply(action, Response="Error",
                                        Message="Authentication failed"))
-            else:
-                self.logins += 1
-                out.append(self._reply(action, Response="Success",
-                                       Message="Authentication accepted"))
-                out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
-                           "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
-                self._sessions.append(writer)
-                self.logged_in.set()
+                writer.write("".join(out).encode())
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                writer.close()
+                return
+            self.logins += 1
+            out.append(self._reply(action, Response="Success",
+                                   Message="Authentication accepted"))
+            out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
+                       "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
+            self._sessions.append(writer)
+            self.logged_in.set()
         elif name == "ping":
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))

@@ -14,6 +14,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
+import structlog
+import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -885,6 +887,29 @@ class TestFuzz:
 
 
 class TestPanoramiskLogs:
+    async def test_a_refused_login_says_why_once(self):
+        """A wrong secret, a missing permit: Asterisk answers "Authentication failed" and
+        closes (recorded: lab ami-login-failed). The watchdog retried with backoff but the
+        log said only "ami_disconnected" every second — never why. Now one warning with
+        Asterisk's message and the fix, not one per retry."""
+        fake = FakeAmi(secret="the-right-one")
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.2, action_timeout_ms=1000)
+        tracker = CallTracker(TrackerSettings(), report=lambda *a, **k: None)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, "a-wrong-one", tracker)
+            await watchdog.start()
+            await until(lambda: len([a for _, a in fake.actions
+                                     if a.get("Action") == "Login"]) >= 3)
+            await watchdog.aclose()
+        await fake.close()
+        refused = [e for e in logs if e["event"] == "ami_login_refused"]
+        assert len(refused) == 1, logs
+        assert refused[0]["message"] == "Authentication failed"
+        assert "secret" in refused[0]["fix"]
+        assert fake.logins == 0
+
     def test_not_able_to_reconnect_is_a_json_line(self, tmp_path):
         """panoramisk's own log lines go through structlog as JSON, numbers redacted."""
         import json

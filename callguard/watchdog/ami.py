@@ -210,6 +210,7 @@ class _Manager(Manager):  # type: ignore[misc]
         self.bad_message = bad_message
         self.stopping = False
         self.asked: float | None = None  # when a request went out unanswered since
+        self._refusal_said = False
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -234,6 +235,24 @@ class _Manager(Manager):  # type: ignore[misc]
         """A new session; its Login goes out now and must be answered."""
         self.asked = time.monotonic()
         super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        """panoramisk's Login answer; a refusal is said once, with Asterisk's words (then
+        Asterisk closes and the backoff retries: lab ami-login-failed)."""
+        if future.cancelled():  # the session went before the answer: it is retried
+            self.authenticated_future = None
+            return False
+        ok = bool(super().login(future))
+        if ok:
+            self._refusal_said = False
+        elif not self._refusal_said:
+            self._refusal_said = True
+            reply = future.result()
+            _log.warning("ami_login_refused",
+                         message=redact_digits(str(reply.get("Message", ""))[:200]),
+                         fix="check [ami] username and the secret (CALLGUARD_AMI_SECRET), "
+                             "and manager.conf: the user's secret, permit and read/write")
+        return ok
 
     def ping(self) -> None:
         """panoramisk's Ping, remembered until the session says anything."""
