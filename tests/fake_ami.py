@@ -26,6 +26,7 @@ What it synthesises, it says:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class FakeAmi:
     logins: int = 0
 
     def __post_init__(self) -> None:
+        self._wedged: set[asyncio.StreamWriter] = set()  # connections that went silent
         self._server: asyncio.Server | None = None
         self._sessions: list[asyncio.StreamWriter] = []  # logged in: they receive events
         self._connections: set[asyncio.StreamWriter] = set()
@@ -123,6 +125,14 @@ class FakeAmi:
             writer.close()
         self._connections.clear()
         self._sessions.clear()
+
+    def wedge(self) -> None:
+        """SYNTHESISED: the open connections go silent for good, never closed — a manager
+        thread that is stuck, or a path that lost its peer without a reset (a firewall or
+        NAT dropping an idle flow): no reply, no event, no FIN. New connections work."""
+        self._wedged.update(self._connections)
+        self._sessions.clear()
+        self.logged_in.clear()
 
     @property
     def sessions(self) -> int:
@@ -247,21 +257,28 @@ class FakeAmi:
     async def _action(self, writer: asyncio.StreamWriter,  # noqa: PLR0912 - one per action
                       action: dict[str, str]) -> None:
         self.actions.append((time.monotonic(), action))
+        if writer in self._wedged:
+            return
         name = action.get("Action", "").lower()
         out: list[str] = []
         events: list[str] = []  # events an action causes go to every session
         if name == "login":
             if action.get("Secret") != self.secret:
+                # Recorded (lab ami-login-failed): the error about 1 s later, then EOF.
                 out.append(self._reply(action, Response="Error",
                                        Message="Authentication failed"))
-            else:
-                self.logins += 1
-                out.append(self._reply(action, Response="Success",
-                                       Message="Authentication accepted"))
-                out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
-                           "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
-                self._sessions.append(writer)
-                self.logged_in.set()
+                writer.write("".join(out).encode())
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                writer.close()
+                return
+            self.logins += 1
+            out.append(self._reply(action, Response="Success",
+                                   Message="Authentication accepted"))
+            out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
+                       "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
+            self._sessions.append(writer)
+            self.logged_in.set()
         elif name == "ping":
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))

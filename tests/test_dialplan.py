@@ -158,6 +158,32 @@ class TestFailClosed:
         agi = next(i for i, line in enumerate(lines) if "AGI(" in line)
         assert any(f"Set({c.VAR_VERDICT}=)" in line for line in lines[:agi])
 
+    @pytest.mark.parametrize(("name", "variables"), [
+        ("callguard-dial", (c.VAR_VERDICT, c.VAR_RULE, c.VAR_REASON, c.VAR_DECISION_ID,
+                            c.VAR_CAUSE)),
+        ("callguard-optout", (c.OPTOUT_RESULT, c.VAR_REASON))])
+    def test_every_answer_variable_is_cleared_before_asking(self, name, variables):
+        """A channel that asks twice (a dialer looping on one channel) must not carry the
+        first answer into the second: when callguard is then unreachable, or closes without
+        an answer, the NOTICE/WARNING line named the earlier call's rule and reason ("on the
+        national list") for a call that was never decided, and Hangup() used its cause."""
+        steps = extensions(TEXT, name)["s"]
+        agi = next(i for i, a in enumerate(steps) if a.startswith("AGI("))
+        for variable in variables:
+            assert f"Set({variable}=)" in steps[:agi], (name, variable)
+
+    def test_no_log_line_of_the_file_writes_the_number_whole(self):
+        """NoOp() and Log() lines go to Asterisk's messages log (the NOTICE on every BLOCK,
+        the WARNING of a failed opt-out): like callguard's own logs they carry the last
+        four digits of the number, never all of it (Utah Code 13-44-201)."""
+        steps = [a for name in ("callguard-dial", "callguard-optout")
+                 for apps in extensions(TEXT, name).values() for a in apps]
+        logged = [a for a in steps if a.startswith(("NoOp(", "Log("))]
+        assert len(logged) >= 3
+        for app in logged:
+            assert "${ARG1}" not in app, app
+        assert any("${ARG1:-4}" in a for a in logged if a.startswith("Log(NOTICE"))
+
     def test_backstop_timeout_wraps_the_agi(self):
         """TIMEOUT(absolute) is armed before AGI() and disarmed after."""
         lines = context("callguard-dial")

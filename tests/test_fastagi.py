@@ -85,7 +85,11 @@ async def node(tmp_path):
 
 
 def compliance_records(server):
-    path = server.runtime.settings.data_dir / "compliance.jsonl"
+    return compliance_records_of(server.runtime)
+
+
+def compliance_records_of(runtime):
+    path = runtime.settings.data_dir / "compliance.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -337,7 +341,8 @@ class TestHostilePeers:
         assert node.stats.counts["refused_busy"] == 0
 
     async def test_session_cap_refuses_beyond_max_sessions(self, tmp_path):
-        """With max_sessions=1 and one session stuck deciding, the next is closed, not queued."""
+        """With max_sessions=1 and one session stuck deciding, the next is answered BLOCK
+        callguard:busy and closed, not queued."""
         settings = load_settings(data_dir=tmp_path)
         settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
                                                      budget_ms=1000))
@@ -356,9 +361,18 @@ class TestHostilePeers:
         finally:
             await server.close()
             await runtime.aclose()
-        assert second.variables == {}
+        # Answered BLOCK with the reason (the dialplan's NOTICE line says why), nothing
+        # decided or recorded, and closed at once: no slot is held waiting for the reply.
+        assert second.variables[c.VAR_VERDICT] == "BLOCK"
+        assert second.variables[c.VAR_RULE] == "callguard:busy"
+        assert "max_sessions" in second.variables[c.VAR_REASON]
+        assert second.variables[c.VAR_CAUSE] == "21"
+        assert c.VAR_DECISION_ID not in second.variables
         assert second.closed_by_server
+        assert second.seconds < 0.4
         assert server.stats.counts["refused_busy"] == 1
+        assert len([r for r in compliance_records_of(runtime) if r["event"] == "decision"]
+                   ) == 1
 
     async def test_concurrent_sessions_all_answered(self, node):
         """200 sessions at once: every one gets a verdict."""
@@ -380,6 +394,66 @@ class TestHostilePeers:
         assert node.stats.counts["reply_failed"] == 1
         assert node.stats.counts["answered"] == 0
         assert await real_call_latency(node.port) < 0.5
+
+    async def test_reply_line_past_the_reader_limit_is_a_counted_failure(self, node):
+        """A peer answering the MSet with one line longer than the reader's limit (16 KiB):
+        asyncio's readline raises ValueError there, which must end the session like any
+        other bad reply (counted, closed), not escape as an unhandled task exception."""
+        loop = asyncio.get_running_loop()
+        escaped: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+            await writer.drain()
+            command = await asyncio.wait_for(reader.readline(), timeout=2)
+            assert command.startswith(b"EXEC MSet ")
+            writer.write(b"2" * 70_000 + b"\n")
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+                assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            writer.close()
+            await asyncio.sleep(0.1)
+        finally:
+            loop.set_exception_handler(None)
+        assert escaped == []
+        assert node.stats.counts["reply_failed"] == 1
+        assert await real_call_latency(node.port) < 0.5
+
+    async def test_a_non_utf8_byte_outside_the_arguments_is_still_decided(self, node):
+        """Asterisk writes the caller's name as the channel holds it (res_agi.c
+        ``setup_env``: ``agi_calleridname: %s``), and a legacy CRM or an ISDN display sets
+        Latin-1 names. Such a byte in a line the decision does not read must not refuse
+        the whole block (no answer, no record): the call is decided and recorded. The
+        same byte in the number is a recorded BLOCK. (The header block is the recorded
+        Asterisk 22.10.1 one, tests/fake_asterisk.py.)"""
+        latin1 = header_block(c.ROUTE_CHECK, ["8015550123", UT, "", "1.1", ""]).replace(
+            b"agi_calleridname: Bob", b"agi_calleridname: Jos\xe9")
+        assert b"Jos\xe9" in latin1
+        result = await _raw_session(node.port, latin1)
+        assert result[c.VAR_VERDICT] == "ALLOW", result
+        assert compliance_records(node)[-1]["decision_id"] == result[c.VAR_DECISION_ID]
+        in_number = header_block(c.ROUTE_CHECK, ["801555\xe90123", UT, "", "1.1", ""]
+                                 ).replace(b"\xc3\xa9", b"\xe9")
+        blocked = await _raw_session(node.port, in_number)
+        assert blocked[c.VAR_VERDICT] == "BLOCK"
+        assert blocked[c.VAR_RULE] == "callguard:number-not-dialable"
+        assert compliance_records(node)[-1]["decision_id"] == blocked[c.VAR_DECISION_ID]
+
+
+async def _raw_session(port: int, block: bytes) -> dict[str, str]:
+    """Send ``block`` as it is; answer the MSet; the variables it set."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(block)
+        await writer.drain()
+        line = await asyncio.wait_for(reader.readline(), timeout=2)
+        if line:
+            writer.write(b"200 result=0\n")
+            await writer.drain()
+    finally:
+        writer.close()
+    return exec_mset_variables(line.decode().rstrip("\n")) if line else {}
 
 
 class TestOptOut:

@@ -92,6 +92,41 @@ class TestHttpJsonErrors:
             assert fragment in json.loads(body)["error"]
         assert limited.alive()
 
+    def test_a_body_that_says_two_things_or_cannot_be_recorded_is_400(self, limited):
+        """A key given twice (json.loads keeps the last: a proxy or log that reads the
+        first sees another number than the one decided), a JSON escape of a lone
+        surrogate (no UTF-8 spelling: the record cannot be written, so an ALLOW became an
+        unrecorded BLOCK), and an instant with no UTC spelling or past the calendar
+        (a 500, or an internal-error BLOCK with a traceback): each is the sender's error,
+        a 400, decided and recorded never."""
+        log = limited.data / "compliance.jsonl"
+        before = log.read_text().count('"event":"decision"') if log.exists() else 0
+        good = '"number": "8015550123", "campaign": "ut-solar-manual"'
+        for raw, fragment in (
+                ('{"number": "8015550199", ' + good + "}", "more than once"),
+                ('{"number": "8015550123", "campaign": "x", "campaign": "ut-solar-manual"}',
+                 "more than once"),
+                ("{" + good + ', "reference": "\\ud800"}', "'reference'"),
+                ('{"number": "801555\\udc000123", "campaign": "ut-solar-manual"}',
+                 "'number'"),
+                ("{" + good + ', "location": "\\udfff"}', "'location'"),
+                ("{" + good + ', "at": "0001-01-01T00:00:00+14:00"}', "'at'"),
+                ("{" + good + ', "at": "9999-12-31T23:59:59+00:00"}', "'at'")):
+            status, body = limited.http("/v1/check", raw=raw.encode())
+            assert status == 400, (raw, status, body[:300])
+            assert fragment in json.loads(body)["error"], (raw, body)
+        status, body = limited.http("/v1/opt-out", raw=(
+            b'{"number": "8015550123", "campaign": "ut-solar-manual", "source": "\\ud800"}'
+        ))
+        assert status == 400, body
+        after = log.read_text().count('"event":"decision"') if log.exists() else 0
+        assert after == before
+        stderr = limited.stderr()
+        for event in ("record_failed", "http_internal_error", "gate_error"):
+            assert f'"event":"{event}"' not in stderr, event
+        assert limited.json("/v1/check", {"number": "8015550123",
+                                          "campaign": "ut-solar-manual"})[1]["verdict"]
+
     def test_aiohttps_own_errors_are_json_too(self, limited):
         """404, 405 and 413 carry the app's JSON error body."""
         for path, raw, status in (("/nope", None, 404), ("/healthz", b"{}", 405),
@@ -150,6 +185,21 @@ class TestHttpLimits:
         assert time.monotonic() - started < 4
         assert "did not arrive in time" in reply
         assert limited.metric("callguard_http_events_total", '{event="body_timeout"}') == 1
+
+    def test_a_client_gone_mid_body_is_counted_not_an_internal_error(self, limited):
+        """Headers, part of the body, then the client closes: nothing to answer. It was
+        counted as an internal error and logged as a 500 with a traceback, so any client
+        (or a flaky network) could raise the node's error count at will."""
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", limited.http_port), timeout=5) as s:
+                s.sendall(b"POST /v1/check HTTP/1.1\r\nHost: c\r\nAuthorization: Bearer "
+                          + TOKEN.encode() + b"\r\nContent-Type: application/json\r\n"
+                          b"Content-Length: 100\r\n\r\n{\"number\"")
+                time.sleep(0.1)
+        limited.until(lambda: limited.metric("callguard_http_events_total",
+                                             '{event="client_gone"}') == 3, what="counted")
+        assert limited.metric("callguard_http_events_total", '{event="internal_error"}') == 0
+        assert '"event":"http_internal_error"' not in limited.stderr()
 
     def test_allowlist_closes_strangers_before_reading(self, tmp_path):
         """allowed_sources = 127.0.0.2: a connection from 127.0.0.1 is closed and counted."""

@@ -414,6 +414,58 @@ class TestProtection:
         assert dropped == 1
         assert compliance(server) == []
 
+    @pytest.mark.parametrize("header", ["X-Callguard-Campaign: insurance-reminders",
+                                        "X-Callguard-Mode: predictive",
+                                        "X-Callguard-Location: 10001"])
+    async def test_a_question_header_given_twice_is_400_not_first_wins(self, front, header):
+        """Two values for the campaign, the mode or the called party's location (the first
+        was used: a dialer's own header won over one an SBC appends) say two things:
+        refused with a 400 naming the header, nothing decided — as FastAGI refuses a
+        repeated header line, never "the first (or last) wins"."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        first = header.split(":")[0] + ": " + {"X-Callguard-Campaign": UT,
+                                                "X-Callguard-Mode": "manual",
+                                                "X-Callguard-Location": "84101"}[
+            header.split(":")[0]]
+        extra = f"{first}\r\n{header}\r\n" if "Campaign" not in header else f"{header}\r\n"
+        client.send(invite("twice").replace(b"Content-Length", extra.encode()
+                                            + b"Content-Length"))
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert header.split(":")[0].encode() in reply
+        assert b"more than once" in reply
+        assert compliance(server) == []
+        client.send(invite("once"))
+        assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
+
+    @pytest.mark.parametrize("cut", ["no-blank-line", "body-short"])
+    async def test_a_cut_datagram_is_400_not_decided_on_what_arrived(self, front, cut,
+                                                                     caplog):
+        """A UDP datagram cut short (a sender's buffer, a middlebox) lost its end: here the
+        X-Callguard-Mode and -Location headers, so it was decided as the campaign's manual
+        call with no CRM location, and ALLOWed. RFC 3261 §7.5 (the empty line MUST be
+        present) and §18.3 (a body shorter than Content-Length over UDP is an error; a
+        request SHOULD get a 400): a 400, nothing decided, no log line per datagram."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        whole = invite(f"cut-{cut}").replace(
+            b"Content-Length: 0\r\n\r\n",
+            b"X-Callguard-Mode: predictive\r\nX-Callguard-Location: 10001\r\n"
+            b"Content-Length: 0\r\n\r\n")
+        if cut == "no-blank-line":
+            data = whole.split(b"\r\nX-Callguard-Mode")[0] + b"\r\n"
+        else:
+            data = whole.split(b"X-Callguard-Mode")[0] + b"Content-Length: 120\r\n\r\nv=0\r\n"
+        client.send(data)
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert compliance(server) == []
+        assert server.stats.counts["truncated"] == 1
+        assert not [r for r in caplog.records if r.name.startswith("aiosipua")]
+        client.send(invite("whole"))
+        assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
+
     async def test_unsupported_uri_scheme_and_extension(self, front):
         server = await front(max_retransmits=0)
         client = Client(server.port)

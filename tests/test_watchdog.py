@@ -14,6 +14,8 @@ import time
 from datetime import date, timedelta
 
 import pytest
+import structlog
+import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -229,6 +231,31 @@ class TestAmiConnection:
         await until(lambda: n.named("line-release"))
         assert sorted(n.fake.hangups()) == CALLER_01
         assert n.named("line-release")[0]["within_limit"] is True
+
+    async def test_a_session_gone_silent_is_dropped_and_made_again(self, node):
+        """AMI stops answering without closing (a stuck manager thread, a firewall that
+        dropped the idle flow without a reset): panoramisk pings but never looks for the
+        answer, so the watchdog stayed "connected" — ami_up 1, the lease renewed, no
+        event, every Hangup unanswered — until TCP gave up (~15 min). A session that says
+        nothing for a ping interval plus the action timeout is dropped and made again, and
+        the call is then released. (The wedge is synthesised: tests/fake_ami.py.)"""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.follow(events)
+        await n.fake.send(before[:-6])  # answered and bridged
+        logins = n.fake.logins
+        started = time.monotonic()
+        n.fake.wedge()
+        await until(lambda: n.fake.logins > logins, timeout=8)
+        assert time.monotonic() - started < 4  # 1 s ping + 1 s action timeout, + backoff
+        assert n.watchdog is not None
+        assert n.watchdog.stats["ami_silent"] == 1
+        await until(lambda: n.tracker.disconnected_at is None)
+        await n.fake.send(before[-6:])  # the called party hangs up
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == CALLER_01
 
     @pytest.mark.slow
     async def test_ami_gone_30_s_leftovers_released_and_logged_as_risk(self, node):
@@ -860,6 +887,29 @@ class TestFuzz:
 
 
 class TestPanoramiskLogs:
+    async def test_a_refused_login_says_why_once(self):
+        """A wrong secret, a missing permit: Asterisk answers "Authentication failed" and
+        closes (recorded: lab ami-login-failed). The watchdog retried with backoff but the
+        log said only "ami_disconnected" every second — never why. Now one warning with
+        Asterisk's message and the fix, not one per retry."""
+        fake = FakeAmi(secret="the-right-one")
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.2, action_timeout_ms=1000)
+        tracker = CallTracker(TrackerSettings(), report=lambda *a, **k: None)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, "a-wrong-one", tracker)
+            await watchdog.start()
+            await until(lambda: len([a for _, a in fake.actions
+                                     if a.get("Action") == "Login"]) >= 3)
+            await watchdog.aclose()
+        await fake.close()
+        refused = [e for e in logs if e["event"] == "ami_login_refused"]
+        assert len(refused) == 1, logs
+        assert refused[0]["message"] == "Authentication failed"
+        assert "secret" in refused[0]["fix"]
+        assert fake.logins == 0
+
     def test_not_able_to_reconnect_is_a_json_line(self, tmp_path):
         """panoramisk's own log lines go through structlog as JSON, numbers redacted."""
         import json

@@ -15,7 +15,13 @@ habits are changed at this edge:
   the rest of the read go on, and a peer that never ends a message cannot grow the
   buffer past ``_MAX_PENDING_BYTES``;
 - it logs through the standard library in plain text ("Not able to reconnect"): here
-  through structlog, as JSON, with numbers taken out.
+  through structlog, as JSON, with numbers taken out;
+- it sends a Ping every 10 s but never looks for the answer, so a session that goes
+  silent without closing (a stuck manager thread, a firewall dropping the idle flow
+  without a reset) stayed "connected" until TCP gave up (~15 min): here a Ping every
+  ``_PING_S``, and a session that says nothing within the action timeout of a request
+  (the Login, a Ping) is dropped and made again. Silence is counted from the request,
+  not from the last byte, so a pause of callguard's own loop is not taken for it.
 """
 
 from __future__ import annotations
@@ -55,6 +61,7 @@ _EOL2 = "\r\n\r\n"
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
+_PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
 _USED = frozenset(USED_EVENTS)
 
@@ -167,6 +174,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     """One message at a time: a bad one is counted and dropped, the session goes on."""
 
     def data_received(self, data: bytes) -> None:
+        factory = self.factory
+        if factory is not None:
+            factory.asked = None  # the session speaks: whatever was asked, it is alive
         text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
@@ -199,6 +209,8 @@ class _Manager(Manager):  # type: ignore[misc]
         self._backoff = backoff
         self.bad_message = bad_message
         self.stopping = False
+        self.asked: float | None = None  # when a request went out unanswered since
+        self._refusal_said = False
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -218,6 +230,49 @@ class _Manager(Manager):  # type: ignore[misc]
         if self.stopping:
             return None
         return super().connect(run_forever, on_startup, on_shutdown)
+
+    def connection_made(self, f: Any) -> None:
+        """A new session; its Login goes out now and must be answered."""
+        self.asked = time.monotonic()
+        super().connection_made(f)
+
+    def login(self, future: asyncio.Future[Any]) -> bool:
+        """panoramisk's Login answer; a refusal is said once, with Asterisk's words (then
+        Asterisk closes and the backoff retries: lab ami-login-failed)."""
+        if future.cancelled():  # the session went before the answer: it is retried
+            self.authenticated_future = None
+            return False
+        ok = bool(super().login(future))
+        if ok:
+            self._refusal_said = False
+        elif not self._refusal_said:
+            self._refusal_said = True
+            reply = future.result()
+            _log.warning("ami_login_refused",
+                         message=redact_digits(str(reply.get("Message", ""))[:200]),
+                         fix="check [ami] username and the secret (CALLGUARD_AMI_SECRET), "
+                             "and manager.conf: the user's secret, permit and read/write")
+        return ok
+
+    def ping(self) -> None:
+        """panoramisk's Ping, remembered until the session says anything."""
+        if self.asked is None:
+            self.asked = time.monotonic()
+        super().ping()
+
+    def drop_if_silent(self, limit: float) -> float | None:
+        """Abort a session that answered nothing ``limit`` seconds after a request
+        (connection_lost then reconnects); how long it was silent, or None."""
+        asked, protocol = self.asked, getattr(self, "protocol", None)
+        if (asked is None or not self._connected or protocol is None
+                or getattr(protocol, "closed", True)):
+            return None
+        silent = time.monotonic() - asked
+        if silent <= limit:
+            return None
+        self.asked = None  # once per session
+        protocol.transport.abort()  # close() would wait to flush to a peer that is gone
+        return silent
 
     def connection_lost(self, exc: Exception | None) -> None:
         """Reconnect after the next backoff delay (panoramisk's fixed interval replaced)."""
@@ -259,7 +314,7 @@ class AmiWatchdog:
             self._backoff, self._bad_message, host=settings.host, port=settings.port,
             username=settings.username, secret=secret, events="call",
             on_login=self._on_login, on_disconnect=self._on_disconnect,
-            ping_delay=10, ping_interval=10, reconnect_timeout=1,
+            ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -402,8 +457,14 @@ class AmiWatchdog:
             self._spawn(self._rebuild())
 
     async def _tick(self) -> None:
+        silence = self.settings.action_timeout_ms / 1000
         while True:
             await asyncio.sleep(_TICK_S)
+            silent = self._manager.drop_if_silent(silence)
+            if silent is not None:
+                self.stats["ami_silent"] += 1
+                _log.warning("ami_silent", seconds=round(silent, 1),
+                             effect="session dropped; reconnecting")
             try:
                 effects = self.tracker.due(self._clock())
             except Exception as exc:  # noqa: BLE001 - the timer loop must go on

@@ -40,6 +40,7 @@ __all__ = ["FastAgiServer", "FastAgiSettings"]
 
 TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
+BUSY_RULE = "callguard:busy"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
 _log = structlog.get_logger("callguard.fastagi")
 
@@ -150,6 +151,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
         if self.stats.active >= self.settings.max_sessions:
             self.stats.counts["refused_busy"] += 1
+            # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
+            # nothing); decided and recorded never, and no slot held for Asterisk's reply.
+            writer.write(encode_mset(self._busy()).encode() + b"\n")
             return
         self.stats.active += 1
         try:
@@ -236,6 +240,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.stats.counts["optout"] += 1
         return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the seller's "
                 "do-not-call list (47 CFR 64.1200(d)(3))"}
+
+    def _busy(self) -> dict[str, str]:
+        return {
+            c.VAR_VERDICT: "BLOCK",
+            c.VAR_RULE: BUSY_RULE,
+            c.VAR_REASON: f"callguard has {self.settings.max_sessions} sessions under way "
+                          "([fastagi] max_sessions); call not placed",
+            c.VAR_CAUSE: str(self.settings.block_cause),
+        }
 
     def _unknown_route(self, script: str) -> dict[str, str]:
         self.stats.counts["unknown_route"] += 1

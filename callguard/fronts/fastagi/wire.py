@@ -66,10 +66,11 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
                           "line", kind="closed") from None
     except asyncio.LimitOverrunError:
         raise HeaderError("header block larger than the limit", kind="too_large") from None
-    try:
-        text = block.decode("utf-8")
-    except UnicodeDecodeError:
-        raise HeaderError("header block is not UTF-8") from None
+    # Asterisk writes channel data as the channel holds it (a Latin-1 caller name from a
+    # CRM or an ISDN display): a byte that is not UTF-8 becomes U+FFFD, so a line the
+    # decision does not read cannot refuse the call, and one it reads (number, campaign,
+    # route) no longer matches anything and is a recorded BLOCK.
+    text = block.decode("utf-8", errors="replace")
     headers: dict[str, str] = {}
     repeated: list[str] = []
     for line in text[:-2].split("\n"):
@@ -142,7 +143,10 @@ class AgiChannel(Request):  # type: ignore[misc]
                 return result
 
     async def _line(self) -> str:
-        raw: bytes = await self.reader.readline()
+        try:
+            raw: bytes = await self.reader.readline()
+        except ValueError:  # a line past the reader's limit: no reply Asterisk sends
+            raise ConnectionResetError("AGI reply line longer than the limit") from None
         if not raw.endswith(b"\n"):
             raise ConnectionResetError("Asterisk closed the AGI connection")
         return raw[:-1].decode("utf-8", errors="replace")

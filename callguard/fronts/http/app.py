@@ -18,7 +18,7 @@ import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -28,6 +28,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.limits import (
     BodyTimeoutError,
+    ClientGoneError,
     ConnectionLimits,
     HttpLimitSettings,
     limits_middleware,
@@ -78,6 +79,12 @@ class HttpSettings:
 
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def _gone() -> web.Response:
+    response = _error(400, "the connection was lost before the body arrived")
+    response.force_close()
+    return response
 
 
 def _too_slow() -> web.Response:
@@ -136,7 +143,9 @@ async def _body(request: web.Request, required: tuple[str, ...],
     except BodyTimeoutError:
         raise _BodyTooSlowError from None
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
+    except _RepeatedKeyError as exc:
+        raise UsageError(f"field {str(exc)[:40]!r} is given more than once") from None
     except ValueError:  # not JSON, not UTF-8, an integer past Python's 4,300 digits
         raise UsageError("the body is not JSON (UTF-8)") from None
     except RecursionError:
@@ -150,8 +159,35 @@ async def _body(request: web.Request, required: tuple[str, ...],
         if key not in data:
             raise UsageError(f"missing field {key!r}")
     for key, value in data.items():
-        if not isinstance(value, str) or len(value) > 200:
-            raise UsageError(f"field {key!r} must be a string of at most 200 characters")
+        _text_field(key, value)
+    return data
+
+
+def _text_field(key: str, value: object) -> None:
+    """A string of at most 200 characters that UTF-8 can spell (the record is UTF-8)."""
+    if not isinstance(value, str) or len(value) > 200:
+        raise UsageError(f"field {key!r} must be a string of at most 200 characters")
+    if not value.isascii():
+        try:  # a JSON escape of a lone surrogate has no UTF-8 spelling: no record
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"field {key!r} holds a lone surrogate (\\ud800-\\udfff), "
+                             "which is not text") from None
+
+
+class _RepeatedKeyError(Exception):
+    """A JSON object gives one key twice."""
+
+
+def _once_each(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """The object, unless a key is repeated: json.loads keeps the last value, a proxy or a
+    log may read the first, so the body says two things and is refused (as FastAGI's
+    repeated header lines are)."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _RepeatedKeyError(key)
+        data[key] = value
     return data
 
 
@@ -166,7 +202,18 @@ def _instant(text: str) -> datetime:
         raise UsageError(f"'at' {text!r} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
+    try:
+        year = at.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+        year = 0
+    if not _YEARS[0] <= year <= _YEARS[1]:
+        raise UsageError(f"'at' must fall in the years {_YEARS[0]}-{_YEARS[1]} (UTC)")
     return at
+
+
+# The instants the calendar and the packs can be asked about (a year past 9998 has no next
+# year to look holidays up in; year 1 at +14:00 has no UTC spelling).
+_YEARS = (1900, 2999)
 
 
 def _mode(mode: str | None) -> None:
@@ -215,6 +262,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _BodyTooSlowError:
             return _too_slow()
+        except ClientGoneError:
+            return _gone()
         # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
         # recorded BLOCK callguard:time-budget, never a hung client.
         decision = await gate.check(CheckRequest(
@@ -233,6 +282,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _BodyTooSlowError:
             return _too_slow()
+        except ClientGoneError:
+            return _gone()
         except StoreError as exc:
             return _error(503, f"not recorded: {exc}")
         except CallguardError as exc:

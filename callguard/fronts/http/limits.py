@@ -28,7 +28,8 @@ from typing import Any
 
 from aiohttp import web
 
-__all__ = ["ConnectionLimits", "GuardedSite", "HttpLimitSettings", "limits_middleware",
+__all__ = ["BodyTimeoutError", "ClientGoneError", "ConnectionLimits", "GuardedSite",
+           "HttpLimitSettings", "limits_middleware",
            "read_body"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -162,16 +163,26 @@ class BodyTimeoutError(Exception):
     """The request body did not arrive within the body timeout."""
 
 
+class ClientGoneError(Exception):
+    """The client closed the connection before its body arrived: nobody to answer."""
+
+
 async def read_body(request: web.Request, limits: ConnectionLimits | None) -> bytes:
-    """The whole body, within the body timeout; raises BodyTimeoutError otherwise."""
-    if limits is None:
-        return await request.read()
+    """The whole body, within the body timeout; raises BodyTimeoutError otherwise, and
+    ClientGoneError (counted ``client_gone``, not an internal error) for a client gone."""
     try:
+        if limits is None:
+            return await request.read()
         async with asyncio.timeout(limits.settings.body_timeout_ms / 1000):
             return await request.read()
     except TimeoutError:
-        limits.counts["body_timeout"] += 1
+        if limits is not None:
+            limits.counts["body_timeout"] += 1
         raise BodyTimeoutError from None
+    except ConnectionError:
+        if limits is not None:
+            limits.counts["client_gone"] += 1
+        raise ClientGoneError from None
 
 
 class GuardedSite:

@@ -81,6 +81,19 @@ class SipMapping:
             return ""
         return request.headers.get_first(self.campaign_header) or ""
 
+    def repeated(self, request: SipRequest) -> str | None:
+        """The first question header given more than once, or None. Each takes one value:
+        two say two things (RFC 3261 §7.3.1 allows a repeated header only for a
+        comma-separated list), so none wins — the INVITE is refused, as FastAGI refuses
+        a repeated header line."""
+        names = (self.mode_header, self.location_header) if self.campaign_by_source else (
+            self.campaign_header, self.mode_header, self.location_header)
+        for name in names:
+            values = request.headers.get(name)
+            if values is not None and len(values) > 1:
+                return name
+        return None
+
     def check_request(self, request: SipRequest, source: str) -> CheckRequest:
         """The gate's question; validation (number, campaign, mode) is the gate's job."""
         headers = request.headers

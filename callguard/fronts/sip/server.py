@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import re
 import socket
@@ -65,6 +66,10 @@ _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
            for method in _KNOWN for receipt in Receipt}  # counter names, made once
 _log = structlog.get_logger("callguard.sip")
+# aiosipua's parse logs one plain-text warning per datagram whose body and Content-Length
+# disagree: a peer could fill the log at the rate limit. The front refuses or trims such
+# datagrams itself and counts them (``truncated``, /metrics), so those lines are dropped.
+logging.getLogger("aiosipua.message").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -354,8 +359,9 @@ class SipFront:
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
+        cut = None if transport.reliable else _cut(data, message)
         try:
-            self._request(message, peeked[1] if peeked else None, addr, transport)
+            self._request(message, peeked[1] if peeked else None, addr, transport, cut)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
@@ -372,9 +378,15 @@ class SipFront:
         return receipt
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
-                 transport: _Transport) -> None:
+                 transport: _Transport, cut: str | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
+        if cut is not None:  # what is missing may be what the decision reads
+            counts["truncated"] += 1
+            if request.headers.get("via") and method != "ACK":
+                self._stateless(request, 400, addr, transport,
+                                (("Warning", f'399 callguard "{cut}"'),))
+            return
         missing = missing_required_headers(request)
         if missing:
             counts["missing_headers"] += 1
@@ -391,6 +403,12 @@ class SipFront:
             if method != "ACK":
                 self._stateless(request, 400, addr, transport,
                                 (("Warning", '399 callguard "CSeq does not match"'),))
+            return
+        repeated = self.mapping.repeated(request) if method == "INVITE" else None
+        if repeated is not None:
+            counts["repeated_header"] += 1
+            self._stateless(request, 400, addr, transport, (
+                ("Warning", f'399 callguard "{repeated} given more than once"'),))
             return
         _stamp_via(request, addr)
         key = key if key is not None else self._key(request, method)
@@ -530,6 +548,24 @@ class _Tags:
 
 
 _to_tag = _Tags()
+
+
+def _cut(data: bytes, message: SipRequest) -> str | None:
+    """Why a datagram is not a whole message, or None. Over UDP a message cut short (a
+    sender's buffer, a middlebox) may have lost the headers the decision reads; RFC 3261
+    §7.5: the empty line after the headers MUST be present; §18.3: a body shorter than
+    Content-Length is an error, and a request SHOULD get a 400."""
+    if b"\r\n\r\n" not in data and b"\n\n" not in data:
+        return "no empty line after the headers: the datagram was cut"
+    declared = message.headers.get_first("content-length")
+    if declared is None:
+        return None
+    declared = declared.strip()
+    if not declared.isdigit() or not declared.isascii():
+        return "Content-Length is not a number"
+    if int(declared) > len(message.body):
+        return "body shorter than Content-Length: the datagram was cut"
+    return None
 
 
 def _stamp_via(request: SipRequest, addr: tuple[str, int]) -> None:
