@@ -363,3 +363,27 @@ def test_purge_deletes_whole_archive_days_past_retention(tmp_path):
     assert all((data / "archive" / p.file).exists() for p in after.parts)
     assert not any((data / "archive" / p.file).exists() for p in before.parts
                    if p.day in due)
+
+
+def test_packs_loaded_days_are_read_as_spans_and_many_as_one_range(monkeypatch):
+    """Each decision's day and the day before, adjacent days merged; a number called on
+    more than _MAX_SPANS separate days is read as one range (one scan, not hundreds)."""
+    from datetime import timedelta
+
+    from callguard.compliance.archive import evidence
+
+    calls: list[tuple[date, date]] = []
+
+    def view(archive, manifest, table, *, first, last):
+        calls.append((first, last))
+        return "SELECT 1"
+
+    monkeypatch.setattr(evidence, "union_view", view)
+    start = date(2026, 1, 10)
+    evidence._days_view(None, None, [start, start + timedelta(days=1), start + timedelta(days=5)])
+    assert calls == [(date(2026, 1, 9), date(2026, 1, 11)),
+                     (date(2026, 1, 14), date(2026, 1, 15))]
+    calls.clear()
+    many = [start + timedelta(days=3 * i) for i in range(evidence._MAX_SPANS + 1)]
+    evidence._days_view(None, None, many)
+    assert calls == [(start - timedelta(days=1), many[-1])]

@@ -46,6 +46,7 @@ __all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 _ID = b'"decision_id":"'
 _KEY = b'"key_id":"'
 _PACKS_LOADED = b'"event":"packs-loaded"'
+_MAX_SPANS = 64  # separate day ranges read for packs-loaded records; more: their whole span
 
 
 @dataclass(slots=True)
@@ -233,6 +234,8 @@ def _days_view(archive: Archive, manifest: Manifest, days: list[date]) -> str:
             spans[-1][1] = max(spans[-1][1], day)
         else:
             spans.append([day - timedelta(days=1), day])
+    if len(spans) > _MAX_SPANS:  # a number called on many days: one range, one read
+        spans = [[spans[0][0], spans[-1][1]]]
     return " UNION ALL BY NAME ".join(
         f"({union_view(archive, manifest, EVENTS, first=a, last=b)})" for a, b in spans)
 
