@@ -205,6 +205,26 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert "does not exist" in result.stderr
 
+    def test_explain_in_a_data_dir_without_a_log_is_a_usage_error(self, node, tmp_path):
+        """A wrong --data-dir is not 'decision not found' (exit 1): there is no log to
+        search, and the message says where it looked and what to fix."""
+        _, blocked = node
+        for args in ((), ("--file", str(tmp_path / "nope.jsonl"))):
+            result = cli(tmp_path, "explain", blocked["decision_id"], *args)
+            assert result.returncode == USAGE, result.stderr
+            assert "no compliance log" in one_line(result.stderr)
+            assert "not found" not in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_config_check_prints_bracketed_words(self, tmp_path):
+        """A sentence naming a configuration section keeps its "[lists]" (rich markup
+        took it as a style tag and printed "( not_loaded)")."""
+        path = tmp_path / "c.toml"
+        shipped = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
+        path.write_text(shipped.replace('packs_dir = "jurisdictions"', 'packs_dir = ""'))
+        result = cli(tmp_path / "data", "--config", str(path), "config", "check")
+        assert "not loaded on purpose ([lists] not_loaded)" in result.stdout, result.stdout
+
 
 class TestListImport:
     """`dnc import` says how far it is, what it dropped, and refuses a name nobody reads."""

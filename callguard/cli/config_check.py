@@ -195,7 +195,8 @@ def check(state: CliState, as_json: bool) -> None:
         out.print(f"list          {row['list']} "
                   + (f"v{row['version']}, {row['count']} numbers, published {row['published']}"
                      if row["version"] is not None else
-                     "not loaded on purpose ([lists] not_loaded): its calls are BLOCKed"
+                     escape("not loaded on purpose ([lists] not_loaded): its calls are "
+                            "BLOCKed")
                      if row.get("not_loaded") else
                      "not loaded (optional: numbers treated as possibly wireless / consent "
                      "without the reassigned-number check)" if row.get("optional") else

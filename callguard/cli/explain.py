@@ -23,7 +23,7 @@ from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
 from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
-from callguard.compliance.reader import ReadStats, RecordFilter, newest_first
+from callguard.compliance.reader import ReadStats, RecordFilter, log_exists, newest_first
 from callguard.config import load_pack_file, pack_files
 from callguard.errors import ConfigError
 from callguard.policy import Pack
@@ -131,8 +131,12 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
         path = file or log_path(state.settings)
         if path is None:
             usage_error("the log goes to stdout ([log] file = \"-\"); give --file")
-        if file is not None and not file.exists():
-            usage_error(f"--file {file} does not exist")
+        if file is not None and not log_exists(file):
+            usage_error(f"--file {file}: no compliance log there (nor closed segments "
+                        "beside it); give the path of a node's log")
+        if not log_exists(path):  # a wrong --data-dir is not "decision not found"
+            usage_error(f"no compliance log at {path} (data dir {state.settings.data_dir}): "
+                        "check --data-dir / CALLGUARD_DATA_DIR and [log] file, or give --file")
         found = find_record(path, decision_id)
         if found is None:
             err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
