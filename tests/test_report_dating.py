@@ -9,10 +9,13 @@ dated by their instant; the same query answers the same before and after archivi
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from callguard.compliance.segments import stamp_name
-from tests.log_files import cli, config
+from tests.log_files import cli, config, synthetic
 
 NUMBER = "8015550123"
 
@@ -66,3 +69,43 @@ def test_evidence_of_a_decision_that_is_not_there_says_so(tmp_path):
                   config_path=path)
     assert unknown.returncode == 1
     assert "no decision" in unknown.stderr
+
+
+def _calls_at(path, instants: list[str]) -> None:
+    """A node's log holding one FastAGI ALLOW per instant (dated by ``at``)."""
+    template = next(orjson.loads(line) for line in synthetic(2, start=datetime(
+        2026, 11, 1, tzinfo=UTC), days=1) if b'"decision"' in line)
+    lines = []
+    for index, at in enumerate(instants):
+        record = {**template, "at": at, "logged_at": at, "front": "fastagi",
+                  "verdict": "ALLOW", "campaign": "ut-solar-manual",
+                  "decision_id": str(uuid.UUID(int=(0x01A2 << 112) | (7 << 76) | (2 << 62)
+                                               | index))}
+        record.pop("rule", None)
+        record.pop("reason", None)
+        record.pop("outcomes", None)
+        lines.append(orjson.dumps(record) + b"\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(lines))
+
+
+def test_report_dates_are_days_of_its_time_zone(tmp_path):
+    """`report --tz America/Denver --since 2026-12-01 --until 2026-12-10` is Denver's
+    1st to 9th: a call at 23:00 on the 30th (06:00 UTC on the 1st) is out, one at 20:00
+    on the 9th (03:00 UTC on the 10th) is in; the dates were read as UTC midnights."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T06:00:00.000Z",
+                                          "2026-12-01T18:00:00.000Z",
+                                          "2026-12-10T03:00:00.000Z"])
+    result = cli("report", "--json", "--tz", "America/Denver", "--since", "2026-12-01",
+                 "--until", "2026-12-10", config_path=path)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert {row["day"]: row["calls"] for row in figures["days"] if row["calls"]} == {
+        "2026-12-01": 1, "2026-12-09": 1}
+    assert figures["filters"]["from"] == "2026-12-01T00:00:00-07:00"
+    assert figures["filters"]["until"] == "2026-12-10T00:00:00-07:00"
+    utc = json.loads(cli("report", "--json", "--since", "2026-12-01", "--until",
+                         "2026-12-10", config_path=path).stdout)
+    assert utc["calls"] == 2  # UTC days: the 1st's two calls, not the 10th's

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -60,8 +60,9 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def instant_option(option: str, text: str | None) -> datetime | None:
-    """ISO date, ISO instant (UTC if no offset is given), or a duration ago like 15m, 7d."""
+def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
+    """ISO date, ISO instant (in ``zone`` if no offset is given: UTC, or the zone a report
+    counts days in, so its dates are that zone's midnights), or a duration ago like 7d."""
     if text is None:
         return None
     match = _DURATION.match(text)
@@ -71,7 +72,7 @@ def instant_option(option: str, text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
 class LogQuery:
@@ -422,7 +423,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @_source_options
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
               help="The archive; default: <data dir>/archive (when it exists).")
-@click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
+@click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago); "
+              "without a UTC offset, in --tz.")
 @click.option("--until", metavar="WHEN", help="Calls before.")
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
@@ -460,7 +462,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
-    first_at, last_at = instant_option("--since", since), instant_option("--until", until)
+    zone = ZoneInfo(tz)
+    first_at = instant_option("--since", since, zone)
+    last_at = instant_option("--until", until, zone)
     window_or_exit(first_at, last_at)
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
