@@ -8,6 +8,8 @@ dated by their instant; the same query answers the same before and after archivi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,6 +18,7 @@ import orjson
 
 from callguard.compliance.segments import stamp_name
 from tests.log_files import cli, config, synthetic
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 NUMBER = "8015550123"
 
@@ -109,3 +112,40 @@ def test_report_dates_are_days_of_its_time_zone(tmp_path):
     utc = json.loads(cli("report", "--json", "--since", "2026-12-01", "--until",
                          "2026-12-10", config_path=path).stdout)
     assert utc["calls"] == 2  # UTC days: the 1st's two calls, not the 10th's
+
+
+def test_every_day_of_the_range_is_in_every_rendering(tmp_path, browser):  # noqa: F811
+    """Days without calls are rows too — in the terminal (as before), the page's table of
+    calls by day (read back from a real headless chromium), the CSV and the JSON's
+    ``range_days`` — so a quiet day reads 0, not 'not reported'."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z",
+                                          "2026-12-04T18:00:00.000Z"])
+    window = ("--since", "2026-12-01", "--until", "2026-12-06")
+    every = ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05"]
+    page = tmp_path / "report.html"
+    shown = cli("report", *window, "--campaign", "ut-solar-manual", "--html", str(page),
+                config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    assert [day for day in every if day in shown.stdout] == every
+    browser.get(page.as_uri())
+    tables = browser.find_elements("css selector", "table")
+    by_day = next(t for t in tables if "verdict" in t.text and "day" in t.text)
+    cells = [row.find_elements("css selector", "td") for row in
+             by_day.find_elements("css selector", "tbody tr")]
+    assert [c[0].text for c in cells] == every
+    assert {c[0].text: c[-1].text for c in cells} == {
+        "2026-12-01": "1", "2026-12-02": "0", "2026-12-03": "0", "2026-12-04": "1",
+        "2026-12-05": "0"}
+    header = browser.find_element("css selector", "p").text
+    assert "from: 2026-12-01" in header, header
+    assert "campaign: ut-solar-manual" in header, header
+    rows = list(csv.DictReader(io.StringIO(cli("report", *window, "--csv",
+                                               config_path=path).stdout)))
+    assert sorted({row["day"] for row in rows}) == every
+    assert {row["day"]: row["count"] for row in rows if row["day"] == "2026-12-02"} == {
+        "2026-12-02": "0"}
+    figures = json.loads(cli("report", *window, "--json", config_path=path).stdout)
+    assert figures["range_days"] == every
+    assert sum(row["calls"] for row in figures["days"]) == 2
