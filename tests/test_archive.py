@@ -23,6 +23,7 @@ from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
 from tests.conftest import ROOT
 from tests.log_files import LEGACY, cli, config, synthetic, write_log
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 LATER = date(2100, 1, 1)  # compact every day
 
@@ -240,6 +241,36 @@ class TestEvidenceCli:
         unknown = cli("report", "--campaign", "nope", config_path=path)
         assert unknown.returncode == 2
         assert "ut-solar-manual" in unknown.stderr
+
+
+def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
+                                                                        browser):  # noqa: F811
+    """The node's packs-loaded record before a decision is not a 'later record of the
+    call' with an empty detail (the page and the text listed it so): the page has it in
+    its own table naming every loaded pack (Florida's too, out of a Utah call's scope),
+    and the text's row names them. Read from a real headless chromium."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    number = "8015550123"
+    asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    page = tmp_path / "evidence.html"
+    made = cli("evidence", number, "--format", "html", "--output", str(page),
+               config_path=path)
+    assert made.returncode == 0, made.stderr
+    browser.get(page.as_uri())
+    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    assert "Later records of these calls (0)" in titles, titles
+    loaded = next(t for t in titles if t.startswith("Packs loaded"))
+    assert loaded.endswith("(1)"), titles
+    tables = browser.find_elements("css selector", "table")
+    packs_table = tables[titles.index(loaded)]
+    assert "us-fl " in packs_table.text
+    assert "us-ut " in packs_table.text
+    text = cli("evidence", number, config_path=path)
+    assert text.returncode == 0, text.stderr
+    (row,) = [line for line in text.stdout.splitlines() if "packs-loaded" in line]
+    assert "us-fl " in row, text.stdout
 
 
 def test_archive_command_never_touches_the_writers_lock(tmp_path):

@@ -240,8 +240,9 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                       if v is not None and k != "number_hash")
     decision_columns = ["at", "decision_id", "node", "front", "campaign", "solicitor",
                         "mode", "verdict", "rule", "reason", "lists", "packs"]
-    later = [e for e in found.events if e.get("event") != "record"]
+    later = [e for e in found.events if e.get("event") not in ("record", "packs-loaded")]
     changes = [e for e in found.events if e.get("event") == "record"]
+    loaded = [e for e in found.events if e.get("event") == "packs-loaded"]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
@@ -255,6 +256,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 ["logged_at", "node", "solicitor", "number_last4", "detail"])
         + table("Later records of these calls", later,
                 ["logged_at", "event", "decision_id", "node", "campaign", "detail"])
+        + table("Packs loaded by the node before these decisions (those out of a call's "
+                "scope too)", loaded, ["logged_at", "node", "packs"])
         + "</body></html>\n")
 
 
@@ -283,6 +286,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
             row = _row(event)
-            others.add_row(row["logged_at"][:19], row["event"], row["node"], row["detail"])
+            detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
+                      else row["detail"])
+            others.add_row(row["logged_at"][:19], row["event"], row["node"], detail)
         console.print(others)
     return out.getvalue()
