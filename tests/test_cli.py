@@ -229,6 +229,25 @@ def test_demo_shows_allow_and_block(tmp_path):
     assert "64.1200(c)(2)" in result.stdout
 
 
+@pytest.mark.parametrize("given", [False, True])
+def test_demo_says_which_data_dir_it_uses(tmp_path, given):
+    """The start line ("using") names the directory the demo writes, not the configured
+    one it ignores (it named CALLGUARD_DATA_DIR, or ~/.local/share/callguard, while the
+    demo wrote a fresh temporary directory), and the configured one is left alone."""
+    configured = tmp_path / "service-data"
+    configured.mkdir()
+    args = ("--data-dir", str(tmp_path / "demo")) if given else ()
+    result = cli("demo", *args, data_dir=configured)
+    assert result.returncode == 0, result.stderr
+    shown = next(line for line in result.stdout.splitlines() if line.startswith("data dir:"))
+    used = shown.split()[2]
+    (start,) = [json.loads(line) for line in result.stderr.splitlines()
+                if '"event":"using"' in line]
+    assert start["data_dir"] == used
+    assert (used == str((tmp_path / "demo").resolve())) is given
+    assert sorted(configured.iterdir()) == []
+
+
 class TestRedisBackend:
     """The same commands with `[lists] backend = "redis"`, against a real redis-server."""
 

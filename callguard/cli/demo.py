@@ -16,7 +16,8 @@ import click
 from rich.table import Table
 
 from callguard.cli import output
-from callguard.cli.common import CliState, run
+from callguard.cli.common import CliState, run, usage_error
+from callguard.cli.ownership import announce, root_trap
 from callguard.compliance.sinks import LogSettings
 from callguard.config import Settings
 from callguard.decision import Decision
@@ -104,10 +105,17 @@ async def _decide_all(runtime: Runtime, today: date) -> list[tuple[str, Decision
 @click.pass_obj
 def demo(state: CliState, data_dir: Path | None) -> None:
     """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
+    if data_dir is not None:
+        refusal = root_trap(replace(state.settings, data_dir=data_dir.resolve()), None)
+        if refusal:
+            usage_error(refusal)
     target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
     # The demo writes its lists to disk, so it always runs on the embedded backend.
     settings = replace(state.settings, data_dir=target.resolve(), lists_backend="embedded",
-                       log=LogSettings(), records=RecordsSettings())
+                       log=LogSettings(), records=RecordsSettings(),
+                       data_dir_source="demo --data-dir" if data_dir else
+                       "demo: a fresh temporary directory")
+    announce(settings, "demo", own=True)
     today = datetime.now(_DENVER).date()
     console = output.console()
     for name in ("national", "ut-state"):
