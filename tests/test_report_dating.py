@@ -112,6 +112,10 @@ def test_report_dates_are_days_of_its_time_zone(tmp_path):
     utc = json.loads(cli("report", "--json", "--since", "2026-12-01", "--until",
                          "2026-12-10", config_path=path).stdout)
     assert utc["calls"] == 2  # UTC days: the 1st's two calls, not the 10th's
+    # without --until the range ends with the last record, wherever "now" is (it said
+    # "until: now" over calls dated after now)
+    open_ended = json.loads(cli("report", "--json", config_path=path).stdout)
+    assert (open_ended["calls"], open_ended["filters"]["until"]) == (3, "the last record")
 
 
 def test_every_day_of_the_range_is_in_every_rendering(tmp_path, browser):  # noqa: F811

@@ -51,7 +51,7 @@ class ReportQuery:
         """The filters that were given, as text."""
         out = {"time zone": self.tz,
                "from": self.since.isoformat() if self.since else "the first record",
-               "until": self.until.isoformat() if self.until else "now"}
+               "until": self.until.isoformat() if self.until else "the last record"}
         for name in ("campaign", "verdict", "rule", "front", "node"):
             value = getattr(self, name)
             if value is not None:
