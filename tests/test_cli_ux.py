@@ -224,6 +224,13 @@ class TestUsageErrors:
         path.write_text(shipped.replace('packs_dir = "jurisdictions"', 'packs_dir = ""'))
         result = cli(tmp_path / "data", "--config", str(path), "config", "check")
         assert "not loaded on purpose ([lists] not_loaded)" in result.stdout, result.stdout
+        # each optional list says what its absence changes, not both lists' effects
+        lines = {line.split()[1]: line for line in result.stdout.splitlines()
+                 if line.startswith("list ")}
+        assert "reassigned" in lines["attr-reassigned"]
+        assert "wireless" not in lines["attr-reassigned"]
+        assert "reassigned" not in lines["attr-wireless"]
+        assert "possibly wireless" in lines["attr-ported-wireless"]
 
 
 class TestListImport:
