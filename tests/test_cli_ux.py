@@ -216,6 +216,16 @@ class TestUsageErrors:
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+    @pytest.mark.parametrize("json_flag", [(), ("--json",)])
+    def test_dnc_check_with_no_list_loaded_is_a_usage_error(self, tmp_path, json_flag):
+        """A wrong --data-dir printed nothing and exited 0 ("on no list" reads as "not
+        listed"); it names the data dir and the fix, and creates nothing."""
+        result = cli(tmp_path, "dnc", "check", "8015550199", *json_flag)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert "no list" in one_line(result.stderr)
+        assert str(tmp_path) in one_line(result.stderr)
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
     def test_config_check_prints_bracketed_words(self, tmp_path):
         """A sentence naming a configuration section keeps its "[lists]" (rich markup
         took it as a style tag and printed "( not_loaded)")."""
