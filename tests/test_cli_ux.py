@@ -83,7 +83,8 @@ class TestNeverCut:
         result = cli(root, "tail", "-n", "0")
         assert result.returncode == 0, result.stderr
         assert blocked["rule"] in result.stdout
-        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", result.stdout)
+        # ... in UTC, and saying so (a supervisor in Denver read them as local times)
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z ", result.stdout)
 
     def test_report_tables_are_whole(self, node):
         """The blocked-by-rule table names the rule whole; days are whole dates."""

@@ -266,7 +266,7 @@ def _line(record: Record) -> Text:
     """One record as a coloured human line."""
     from rich.text import Text  # noqa: PLC0415 - not needed for --json
 
-    logged = str(record.get("logged_at", ""))[:19].replace("T", " ")
+    logged = str(record.get("logged_at", ""))[:19].replace("T", " ") + "Z"  # UTC, said
     text = Text(f"{logged} ", style="dim")
     text.append(f"{record.get('node', '?')!s:<12} ", style="cyan")
     last4 = f"…{record.get('number_last4', '')}" if record.get("number_last4") else ""
