@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -21,6 +21,7 @@ from bench.synthetic_records import Factory, e164, number_hash
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of, row_of
 from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from callguard.compliance.segments import stamp_name
 from tests.conftest import ROOT
 from tests.log_files import LEGACY, cli, config, synthetic, write_log
 from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
@@ -344,3 +345,27 @@ def test_purge_deletes_whole_archive_days_past_retention(tmp_path):
     assert all((data / "archive" / p.file).exists() for p in after.parts)
     assert not any((data / "archive" / p.file).exists() for p in before.parts
                    if p.day in due)
+
+
+def test_explain_finds_a_decision_whose_segment_is_only_in_the_archive(tmp_path):
+    """Segments are deleted --keep-segments-days after archiving; the archive keeps the
+    records five years. `explain ID` read only the log and said "not found" (exit 1)
+    for every decision older than that; it reads the archive too."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    asked = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--json",
+                config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    decision_id = json.loads(asked.stdout)["decision_id"]
+    log = data / "compliance.jsonl"
+    log.rename(stamp_name(log, datetime.now(UTC)))  # closed, as the writer rotates it
+    archived = cli("archive", "--compact-all", "--keep-segments-days", "0", "--json",
+                   config_path=path)
+    assert archived.returncode == 0, archived.stderr
+    assert not list(data.glob("compliance.jsonl*Z*")), list(data.iterdir())
+    shown = cli("explain", decision_id, "--json", config_path=path)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert json.loads(shown.stdout)["decision_id"] == decision_id
+    missing = cli("explain", "01a2415c-0000-7000-8000-000000000000", config_path=path)
+    assert missing.returncode == 1
+    assert "archive" in missing.stderr
