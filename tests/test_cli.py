@@ -143,6 +143,40 @@ class TestCheck:
         assert "CALLGUARD_AMI_SECRET" in result.stderr
         assert "[ami] secret_file" in result.stderr
 
+    def test_serve_on_a_port_in_use_is_a_usage_error_naming_it(self, data_dir, tmp_path):
+        """Another process holds the FastAGI port: 'internal error: OSError' (exit 3)
+        said nothing of which front or which setting; exit 2 names both."""
+        import socket
+
+        from tests.redis_server import free_port
+
+        port = free_port()
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        try:
+            config = tmp_path / "busy.toml"
+            text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+                'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+                "port = 4573", f"port = {port}")
+            config.write_text(text)
+            result = cli("--config", str(config), "serve", data_dir=data_dir)
+        finally:
+            holder.close()
+        assert result.returncode == USAGE, result.stderr
+        assert "internal error" not in result.stderr
+        assert f"127.0.0.1:{port}" in result.stderr
+        assert "[fastagi] port" in result.stderr
+        assert "in use" in result.stderr
+
+    def test_a_data_dir_that_is_a_file_is_a_usage_error(self, tmp_path):
+        afile = tmp_path / "not-a-dir"
+        afile.write_text("")
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", data_dir=afile)
+        assert result.returncode == USAGE, result.stderr
+        assert "internal error" not in result.stderr
+        assert "not a directory" in result.stderr
+
 
 class TestRecords:
     """Record commands reach the same store the gate reads."""

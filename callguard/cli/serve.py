@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
+import os
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 import structlog
@@ -92,7 +96,9 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
         "block, refused_source, bad_headers, over_budget, ...)", "event",
         lambda: stats.counts)
-    await fastagi.start()
+    fastagi_settings = runtime.settings.fastagi
+    await _listening("FastAGI", "[fastagi]", fastagi_settings.host, fastagi_settings.port,
+                     fastagi.start())
     expiry = _watch_expiry(runtime)
     http = await _start_http(runtime, expiry)
     watchdog = await _start_watchdog(runtime, node_name)
@@ -164,7 +170,8 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
         "callguard_sip_events", "SIP front messages by what happened (invite_new, allow, "
         "block, retransmitted, malformed, refused_source, rate_limited, ...)", "event",
         lambda: counts)
-    await sip.start()
+    await _listening("SIP", "[sip]", runtime.settings.sip.host, runtime.settings.sip.port,
+                     sip.start())
     return sip
 
 
@@ -221,8 +228,24 @@ async def _start_http(runtime: Runtime,
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = GuardedSite(runner, settings.http.host, settings.http.port, limits)
-    await site.start()
+    await _listening("the HTTP port", "[http]", settings.http.host, settings.http.port,
+                     site.start())
     return runner, site
+
+
+async def _listening(front: str, section: str, host: str, port: int,
+                     start: Coroutine[Any, Any, None]) -> None:
+    """Start a front; an address it cannot listen on is the admin's to fix (exit 2 naming
+    the front and its setting), not an internal error."""
+    try:
+        await start
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        reason = os.strerror(exc.errno)
+        usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
+                    f"port): {reason}; stop the process using it (another callguard serve?) "
+                    f"or change {section} port")
 
 
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
