@@ -87,6 +87,7 @@ class LogQuery:
         if options.get("number") is not None:
             number_hash, key_id = self._hash(options["number"])
         decision_id = decision_id_or_exit(options.get("decision"))
+        self.decision_id = decision_id
         since = instant_option("--since", options.get("since"))
         until = instant_option("--until", options.get("until"))
         window_or_exit(since, until)
@@ -337,6 +338,13 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     except KeyboardInterrupt:
         pass
     query.finish(shown)
+    if query.decision_id is not None and not shown and not follow:
+        # a lookup, like `evidence --decision` and `explain`: empty output is no answer
+        where = "the Redis stream" if stream else "the log and its closed segments"
+        _warn(f"no record of decision {query.decision_id} in {where}; archived records "
+              f"whose segments were deleted: callguard evidence --decision "
+              f"{query.decision_id}")
+        sys.exit(EXIT_INCOMPLETE)
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
