@@ -232,12 +232,12 @@ def render_csv(report: Report) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count"])
-    for kind, table in (("call", report.calls), ("scrub", report.scrubs)):
+    # every day of the range: a day without calls or scrubs is one call row of 0
+    quiet = {(day, "", "", ""): 0 for day in
+             set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
+    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             writer.writerow([day, kind, campaign, verdict, rule, count])
-    quiet = sorted(set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)})
-    for day in quiet:  # every day of the range: a day without calls or scrubs reads 0
-        writer.writerow([day, "call", "", "", "", 0])
     return out.getvalue()
 
 
