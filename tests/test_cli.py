@@ -263,6 +263,29 @@ def test_demo_shows_allow_and_block(tmp_path):
     assert "64.1200(c)(2)" in result.stdout
 
 
+def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
+    """`demo --data-dir` aimed at a node's data dir published the demo's six-number
+    national list as the current version (a serving node reloads it) and wrote demo
+    consent into its records. It refuses any directory it did not make; a demo
+    directory can be used again."""
+    node = tmp_path / "node"
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n8015550198\n")
+    cli("dnc", "import", str(listing), "--list", "national", "--published",
+        datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=node, check=True)
+    before = sorted(str(p.relative_to(node)) for p in node.rglob("*"))
+    refused = cli("demo", "--data-dir", str(node), data_dir=tmp_path / "unused")
+    assert refused.returncode == USAGE, refused.stdout + refused.stderr
+    assert "not a demo directory" in refused.stderr
+    assert sorted(str(p.relative_to(node)) for p in node.rglob("*")) == before
+    status = json.loads(cli("dnc", "status", "--json", data_dir=node).stdout)
+    assert [(r["list"], r["version"]) for r in status["lists"]] == [("national", 1)], status
+    demo_dir = tmp_path / "demo"
+    for _ in range(2):  # a fresh directory, then the same one again
+        again = cli("demo", "--data-dir", str(demo_dir), data_dir=tmp_path / "unused")
+        assert again.returncode == 0, again.stderr
+
+
 @pytest.mark.parametrize("given", [False, True])
 def test_demo_says_which_data_dir_it_uses(tmp_path, given):
     """The start line ("using") names the directory the demo writes, not the configured
