@@ -58,9 +58,10 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     if not with_stream and not archive.exists() and (path is None or not log_exists(path)):
         # a data dir that exists but is not a node's: purging "nothing" there would also
         # write the purge record, making a log, a log key and record stores in it
-        usage_error(f"no compliance log at {path} and no archive at {archive.root}: check "
-                    "--data-dir / CALLGUARD_DATA_DIR and [log] file (nothing was purged or "
-                    "created)")
+        log = "this node logs to stdout ([log] file = \"-\")" if path is None else (
+            f"no compliance log at {path}")
+        usage_error(f"{log} and no archive at {archive.root}: check --data-dir / "
+                    "CALLGUARD_DATA_DIR and [log] file (nothing was purged or created)")
     if with_stream and destroy:  # nothing is destroyed unless every place can be purged
         run(_trim(state, cutoff, dry_run=True))
     outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
