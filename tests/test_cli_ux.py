@@ -115,6 +115,23 @@ class TestNeverCut:
         as_json = json.loads(cli(root, "evidence", "8015550199", "--json").stdout)
         assert blocked["decision_id"] in [d["decision_id"] for d in as_json["decisions"]]
 
+    def test_attributes_status_is_whole(self, tmp_path):
+        """Piped, the kinds came out cut ("ported-wirele…") and the area codes as a bare
+        count ("1"); every kind whole, and the codes a copy covers, as `dnc status`."""
+        listing = tmp_path / "w.txt"
+        listing.write_text("8015550142\n")
+        imported = cli(tmp_path, "attributes", "import", str(listing), "--kind", "wireless",
+                       "--published", datetime.now(UTC).date().isoformat(), "--covers",
+                       "801,385")
+        assert imported.returncode == 0, imported.stderr
+        result = cli(tmp_path, "attributes", "status")
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout
+        for kind in ("ported-wireless", "ported-wireline", "reassigned", "litigator"):
+            assert f" {kind} " in result.stdout, result.stdout
+        (row,) = [line for line in result.stdout.splitlines() if line.startswith("│ wireless ")]
+        assert "385,801" in row, row
+
     def test_internal_dnc_show_prints_no_python_dict(self, node, tmp_path):
         """Business relationship and company DNC as words, and --json as JSON."""
         root, _ = node
