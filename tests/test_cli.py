@@ -474,3 +474,42 @@ class TestScrub:
                      weekday_at(11).isoformat(), data_dir=data_dir)
         assert result.returncode == USAGE
         assert "--number-column" in result.stderr
+
+
+def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
+    """A node started before its lists were imported answered BLOCK to every call they
+    cover with nothing in its log but the start line; it names the missing lists at once
+    (not the ones [lists] not_loaded leaves out on purpose, nor the optional ones)."""
+    import signal
+
+    from callguard.stores.embedded.lists import write_version
+    from callguard.stores.list_files import ParsedList
+    from tests.redis_server import free_port
+
+    data = tmp_path / "data"
+    write_version(data, "national", ParsedList(), published=datetime.now(UTC).date(),
+                  area_codes=None, source="t")
+    config = tmp_path / "node.toml"
+    config.write_text((ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+        'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+        "port = 4573", f"port = {free_port()}"))
+    env = {**os.environ, "CALLGUARD_DATA_DIR": str(data)}
+    env.pop("CALLGUARD_CONFIG", None)
+    process = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(config),
+                                "serve"], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert process.stderr is not None
+    events = []
+    try:
+        for line in process.stderr:
+            if line.startswith("{"):
+                events.append(json.loads(line))
+            if events and events[-1]["event"] in ("lists_missing", "serving") and any(
+                    e["event"] == "serving" for e in events):
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    (missing,) = [e for e in events if e["event"] == "lists_missing"]
+    assert missing["lists"] == ["ut-state"]
+    assert missing["level"] == "warning"
+    assert "BLOCK" in missing["detail"]

@@ -105,6 +105,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
+    _warn_missing_lists(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -231,6 +232,32 @@ async def _start_http(runtime: Runtime,
     await _listening("the HTTP port", "[http]", settings.http.host, settings.http.port,
                      site.start())
     return runner, site
+
+
+def _warn_missing_lists(runtime: Runtime) -> None:
+    """Say at start which lists the packs read have no version: the node answers, and
+    BLOCKs every call they cover, with nothing else in its log to say why."""
+    missing = _missing_lists(runtime)
+    if missing:
+        _log.warning("lists_missing", lists=missing,
+                     detail="no version imported: every call these lists cover is BLOCKed "
+                            "until one is (callguard dnc import FILE --list NAME ...; "
+                            "callguard config check names each)")
+
+
+def _missing_lists(runtime: Runtime) -> list[str]:
+    """The lists the enabled packs read that have no version here, but those left out on
+    purpose ([lists] not_loaded) and the optional attribute lists."""
+    from callguard.cli.lists import lists_read  # noqa: PLC0415
+    from callguard.policy.rules.number_kind import (  # noqa: PLC0415
+        KIND_LISTS,
+        REASSIGNED_LIST,
+    )
+
+    settings = runtime.settings
+    have = set(runtime.lists.names())
+    optional = {*KIND_LISTS, REASSIGNED_LIST, *settings.lists_not_loaded}
+    return sorted(set(lists_read(settings)) - have - optional)
 
 
 async def _listening(front: str, section: str, host: str, port: int,
