@@ -132,6 +132,24 @@ class TestNeverCut:
         (row,) = [line for line in result.stdout.splitlines() if line.startswith("│ wireless ")]
         assert "385,801" in row, row
 
+    def test_campaigns_list_is_whole_however_wide(self, tmp_path):
+        """Piped, the table was laid out for 250 columns: a site's long campaign and seller
+        names came out cut. It is as wide as its content, as every other table."""
+        long_id = "ut-solar-manual-" + "spring-2027-wasatch-front-" * 4 + "x"
+        seller = "beehive-solar-" + "and-partners-" * 6 + "llc"
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+            'id = "ut-solar-manual"', f'id = "{long_id}"', 1).replace(
+            'solicitor = "beehive-solar"', f'solicitor = "{seller}"', 1)
+        path = tmp_path / "long.toml"
+        path.write_text(text)
+        result = cli(tmp_path / "data", "--config", str(path), "campaigns", "list")
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout
+        assert long_id in result.stdout
+        assert seller in result.stdout
+        assert str(path) in result.stdout
+
     def test_internal_dnc_show_prints_no_python_dict(self, node, tmp_path):
         """Business relationship and company DNC as words, and --json as JSON."""
         root, _ = node
