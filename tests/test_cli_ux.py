@@ -95,6 +95,9 @@ class TestNeverCut:
         assert re.search(r"\b\d{4}-\d{2}-\d{2}\b", result.stdout)
         # "…" only as the range of the first line ("first … last"), never ending a cell
         assert "…" not in "\n".join(result.stdout.splitlines()[1:])
+        # no watchdog records: the table says so, as the page does (it was an empty box)
+        after = result.stdout[result.stdout.index("the watchdog"):]
+        assert "│ none " in after, after
 
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""

@@ -565,6 +565,8 @@ def _report_tables(done: Any) -> None:
                       str(done.watched.get((campaign, "caller-id-mismatch"), 0)),
                       f"{100 * abandon['rate']:.2f} % of {abandon['answered']}"
                       if abandon else "-")
+    if not watch.rows:  # as the page: an empty box reads as a fault
+        watch.add_row("none", *["-"] * 7)
     console.print(watch)
 
 
