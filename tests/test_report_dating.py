@@ -153,3 +153,26 @@ def test_every_day_of_the_range_is_in_every_rendering(tmp_path, browser):  # noq
     figures = json.loads(cli("report", *window, "--json", config_path=path).stdout)
     assert figures["range_days"] == every
     assert sum(row["calls"] for row in figures["days"]) == 2
+
+
+def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path):
+    """Decisions are listed in the order they were made (logged_at), but the text and the
+    page showed only `at`: a check about next week sat among today's calls with next
+    week's date and no word of when it was asked."""
+    path = config(tmp_path, tmp_path / "data")
+    later = (datetime.now(UTC) + timedelta(days=7)).replace(hour=18, minute=0, second=0,
+                                                            microsecond=0)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at", later.isoformat(),
+                config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    text = cli("evidence", NUMBER, config_path=path)
+    assert text.returncode == 0, text.stderr
+    assert "logged (UTC)" in text.stdout
+    (row,) = [line for line in text.stdout.splitlines() if "ut-solar-manual" in line]
+    assert later.strftime("%Y-%m-%dT%H:%M") in row
+    assert datetime.now(UTC).strftime("%Y-%m-%dT") in row
+    page = tmp_path / "evidence.html"
+    assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
+               config_path=path).returncode == 0
+    head = page.read_text().split("<h2>Decisions")[1].split("</tr>")[0]
+    assert "<th>logged_at</th>" in head, head

@@ -238,7 +238,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
                       if v is not None and k != "number_hash")
-    decision_columns = ["at", "decision_id", "node", "front", "campaign", "solicitor",
+    decision_columns = ["logged_at", "at", "decision_id", "node", "front", "campaign", "solicitor",
                         "mode", "verdict", "rule", "reason", "lists", "packs"]
     later = [e for e in found.events if e.get("event") not in ("record", "packs-loaded")]
     changes = [e for e in found.events if e.get("event") == "record"]
@@ -273,10 +273,12 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), "
                   f"{len(found.events)} other record(s); read {found.archive_days} archived "
                   f"day(s) and {len(found.live_sources)} unarchived file(s)")
-    table = Table("at (UTC)", "node", "front", "campaign", "verdict", "rule", "lists",
-                  "packs", "records before")
+    # in the order they were made; `at` is the instant judged (a scrub's planned call)
+    table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
+                  "lists", "packs", "records before")
     for decision in found.decisions:
-        table.add_row(str(decision.get("at", ""))[:19], str(decision.get("node", "")),
+        table.add_row(str(decision.get("logged_at", ""))[:19],
+                      str(decision.get("at", ""))[:19], str(decision.get("node", "")),
                       str(decision.get("front", "")), str(decision.get("campaign", "")),
                       str(decision.get("verdict", "")), str(decision.get("rule") or ""),
                       _lists(decision), _packs(decision),
