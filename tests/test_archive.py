@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -21,8 +21,10 @@ from bench.synthetic_records import Factory, e164, number_hash
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, record_of, row_of
 from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
+from callguard.compliance.segments import stamp_name
 from tests.conftest import ROOT
 from tests.log_files import LEGACY, cli, config, synthetic, write_log
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 LATER = date(2100, 1, 1)  # compact every day
 
@@ -292,6 +294,36 @@ class TestEvidenceCli:
         assert "ut-solar-manual" in unknown.stderr
 
 
+def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
+                                                                        browser):  # noqa: F811
+    """The node's packs-loaded record before a decision is not a 'later record of the
+    call' with an empty detail (the page and the text listed it so): the page has it in
+    its own table naming every loaded pack (Florida's too, out of a Utah call's scope),
+    and the text's row names them. Read from a real headless chromium."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    number = "8015550123"
+    asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    page = tmp_path / "evidence.html"
+    made = cli("evidence", number, "--format", "html", "--output", str(page),
+               config_path=path)
+    assert made.returncode == 0, made.stderr
+    browser.get(page.as_uri())
+    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    assert "Later records of these calls (0)" in titles, titles
+    loaded = next(t for t in titles if t.startswith("Packs loaded"))
+    assert loaded.endswith("(1)"), titles
+    tables = browser.find_elements("css selector", "table")
+    packs_table = tables[titles.index(loaded)]
+    assert "us-fl " in packs_table.text
+    assert "us-ut " in packs_table.text
+    text = cli("evidence", number, config_path=path)
+    assert text.returncode == 0, text.stderr
+    (row,) = [line for line in text.stdout.splitlines() if "packs-loaded" in line]
+    assert "us-fl " in row, text.stdout
+
+
 def test_archive_command_never_touches_the_writers_lock(tmp_path):
     """The writers' lock held by someone else does not stop the archiver."""
     import fcntl
@@ -387,3 +419,27 @@ def test_packs_loaded_days_are_read_as_spans_and_many_as_one_range(monkeypatch):
     many = [start + timedelta(days=3 * i) for i in range(evidence._MAX_SPANS + 1)]
     evidence._days_view(None, None, many)
     assert calls == [(start - timedelta(days=1), many[-1])]
+
+
+def test_explain_finds_a_decision_whose_segment_is_only_in_the_archive(tmp_path):
+    """Segments are deleted --keep-segments-days after archiving; the archive keeps the
+    records five years. `explain ID` read only the log and said "not found" (exit 1)
+    for every decision older than that; it reads the archive too."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    asked = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--json",
+                config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    decision_id = json.loads(asked.stdout)["decision_id"]
+    log = data / "compliance.jsonl"
+    log.rename(stamp_name(log, datetime.now(UTC)))  # closed, as the writer rotates it
+    archived = cli("archive", "--compact-all", "--keep-segments-days", "0", "--json",
+                   config_path=path)
+    assert archived.returncode == 0, archived.stderr
+    assert not list(data.glob("compliance.jsonl*Z*")), list(data.iterdir())
+    shown = cli("explain", decision_id, "--json", config_path=path)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert json.loads(shown.stdout)["decision_id"] == decision_id
+    missing = cli("explain", "01a2415c-0000-7000-8000-000000000000", config_path=path)
+    assert missing.returncode == 1
+    assert "archive" in missing.stderr

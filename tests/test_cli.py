@@ -143,6 +143,40 @@ class TestCheck:
         assert "CALLGUARD_AMI_SECRET" in result.stderr
         assert "[ami] secret_file" in result.stderr
 
+    def test_serve_on_a_port_in_use_is_a_usage_error_naming_it(self, data_dir, tmp_path):
+        """Another process holds the FastAGI port: 'internal error: OSError' (exit 3)
+        said nothing of which front or which setting; exit 2 names both."""
+        import socket
+
+        from tests.redis_server import free_port
+
+        port = free_port()
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        try:
+            config = tmp_path / "busy.toml"
+            text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+                'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+                "port = 4573", f"port = {port}")
+            config.write_text(text)
+            result = cli("--config", str(config), "serve", data_dir=data_dir)
+        finally:
+            holder.close()
+        assert result.returncode == USAGE, result.stderr
+        assert "internal error" not in result.stderr
+        assert f"127.0.0.1:{port}" in result.stderr
+        assert "[fastagi] port" in result.stderr
+        assert "in use" in result.stderr
+
+    def test_a_data_dir_that_is_a_file_is_a_usage_error(self, tmp_path):
+        afile = tmp_path / "not-a-dir"
+        afile.write_text("")
+        result = cli("check", "8015550123", "--campaign", "ut-solar-manual", data_dir=afile)
+        assert result.returncode == USAGE, result.stderr
+        assert "internal error" not in result.stderr
+        assert "not a directory" in result.stderr
+
 
 class TestRecords:
     """Record commands reach the same store the gate reads."""
@@ -227,6 +261,48 @@ def test_demo_shows_allow_and_block(tmp_path):
     assert "ALLOW" in result.stdout
     assert "BLOCK" in result.stdout
     assert "64.1200(c)(2)" in result.stdout
+
+
+def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
+    """`demo --data-dir` aimed at a node's data dir published the demo's six-number
+    national list as the current version (a serving node reloads it) and wrote demo
+    consent into its records. It refuses any directory it did not make; a demo
+    directory can be used again."""
+    node = tmp_path / "node"
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n8015550198\n")
+    cli("dnc", "import", str(listing), "--list", "national", "--published",
+        datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=node, check=True)
+    before = sorted(str(p.relative_to(node)) for p in node.rglob("*"))
+    refused = cli("demo", "--data-dir", str(node), data_dir=tmp_path / "unused")
+    assert refused.returncode == USAGE, refused.stdout + refused.stderr
+    assert "not a demo directory" in refused.stderr
+    assert sorted(str(p.relative_to(node)) for p in node.rglob("*")) == before
+    status = json.loads(cli("dnc", "status", "--json", data_dir=node).stdout)
+    assert [(r["list"], r["version"]) for r in status["lists"]] == [("national", 1)], status
+    demo_dir = tmp_path / "demo"
+    for _ in range(2):  # a fresh directory, then the same one again
+        again = cli("demo", "--data-dir", str(demo_dir), data_dir=tmp_path / "unused")
+        assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_demo_says_which_data_dir_it_uses(tmp_path, given):
+    """The start line ("using") names the directory the demo writes, not the configured
+    one it ignores (it named CALLGUARD_DATA_DIR, or ~/.local/share/callguard, while the
+    demo wrote a fresh temporary directory), and the configured one is left alone."""
+    configured = tmp_path / "service-data"
+    configured.mkdir()
+    args = ("--data-dir", str(tmp_path / "demo")) if given else ()
+    result = cli("demo", *args, data_dir=configured)
+    assert result.returncode == 0, result.stderr
+    shown = next(line for line in result.stdout.splitlines() if line.startswith("data dir:"))
+    used = shown.split()[2]
+    (start,) = [json.loads(line) for line in result.stderr.splitlines()
+                if '"event":"using"' in line]
+    assert start["data_dir"] == used
+    assert (used == str((tmp_path / "demo").resolve())) is given
+    assert sorted(configured.iterdir()) == []
 
 
 class TestRedisBackend:
@@ -398,3 +474,42 @@ class TestScrub:
                      weekday_at(11).isoformat(), data_dir=data_dir)
         assert result.returncode == USAGE
         assert "--number-column" in result.stderr
+
+
+def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
+    """A node started before its lists were imported answered BLOCK to every call they
+    cover with nothing in its log but the start line; it names the missing lists at once
+    (not the ones [lists] not_loaded leaves out on purpose, nor the optional ones)."""
+    import signal
+
+    from callguard.stores.embedded.lists import write_version
+    from callguard.stores.list_files import ParsedList
+    from tests.redis_server import free_port
+
+    data = tmp_path / "data"
+    write_version(data, "national", ParsedList(), published=datetime.now(UTC).date(),
+                  area_codes=None, source="t")
+    config = tmp_path / "node.toml"
+    config.write_text((ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+        'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+        "port = 4573", f"port = {free_port()}"))
+    env = {**os.environ, "CALLGUARD_DATA_DIR": str(data)}
+    env.pop("CALLGUARD_CONFIG", None)
+    process = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(config),
+                                "serve"], stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    assert process.stderr is not None
+    events = []
+    try:
+        for line in process.stderr:
+            if line.startswith("{"):
+                events.append(json.loads(line))
+            if events and events[-1]["event"] in ("lists_missing", "serving") and any(
+                    e["event"] == "serving" for e in events):
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    (missing,) = [e for e in events if e["event"] == "lists_missing"]
+    assert missing["lists"] == ["ut-state"]
+    assert missing["level"] == "warning"
+    assert "BLOCK" in missing["detail"]

@@ -83,7 +83,8 @@ class TestNeverCut:
         result = cli(root, "tail", "-n", "0")
         assert result.returncode == 0, result.stderr
         assert blocked["rule"] in result.stdout
-        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}", result.stdout)
+        # ... in UTC, and saying so (a supervisor in Denver read them as local times)
+        assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z ", result.stdout)
 
     def test_report_tables_are_whole(self, node):
         """The blocked-by-rule table names the rule whole; days are whole dates."""
@@ -94,6 +95,9 @@ class TestNeverCut:
         assert re.search(r"\b\d{4}-\d{2}-\d{2}\b", result.stdout)
         # "…" only as the range of the first line ("first … last"), never ending a cell
         assert "…" not in "\n".join(result.stdout.splitlines()[1:])
+        # no watchdog records: the table says so, as the page does (it was an empty box)
+        after = result.stdout[result.stdout.index("the watchdog"):]
+        assert "│ none " in after, after
 
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""
@@ -113,6 +117,41 @@ class TestNeverCut:
         assert "…" not in "\n".join(result.stdout.splitlines()[1:])  # line 1: "number …0199"
         as_json = json.loads(cli(root, "evidence", "8015550199", "--json").stdout)
         assert blocked["decision_id"] in [d["decision_id"] for d in as_json["decisions"]]
+
+    def test_attributes_status_is_whole(self, tmp_path):
+        """Piped, the kinds came out cut ("ported-wirele…") and the area codes as a bare
+        count ("1"); every kind whole, and the codes a copy covers, as `dnc status`."""
+        listing = tmp_path / "w.txt"
+        listing.write_text("8015550142\n")
+        imported = cli(tmp_path, "attributes", "import", str(listing), "--kind", "wireless",
+                       "--published", datetime.now(UTC).date().isoformat(), "--covers",
+                       "801,385")
+        assert imported.returncode == 0, imported.stderr
+        result = cli(tmp_path, "attributes", "status")
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout
+        for kind in ("ported-wireless", "ported-wireline", "reassigned", "litigator"):
+            assert f" {kind} " in result.stdout, result.stdout
+        (row,) = [line for line in result.stdout.splitlines() if line.startswith("│ wireless ")]
+        assert "385,801" in row, row
+
+    def test_campaigns_list_is_whole_however_wide(self, tmp_path):
+        """Piped, the table was laid out for 250 columns: a site's long campaign and seller
+        names came out cut. It is as wide as its content, as every other table."""
+        long_id = "ut-solar-manual-" + "spring-2027-wasatch-front-" * 4 + "x"
+        seller = "beehive-solar-" + "and-partners-" * 6 + "llc"
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+            'id = "ut-solar-manual"', f'id = "{long_id}"', 1).replace(
+            'solicitor = "beehive-solar"', f'solicitor = "{seller}"', 1)
+        path = tmp_path / "long.toml"
+        path.write_text(text)
+        result = cli(tmp_path / "data", "--config", str(path), "campaigns", "list")
+        assert result.returncode == 0, result.stderr
+        assert "…" not in result.stdout
+        assert long_id in result.stdout
+        assert seller in result.stdout
+        assert str(path) in result.stdout
 
     def test_internal_dnc_show_prints_no_python_dict(self, node, tmp_path):
         """Business relationship and company DNC as words, and --json as JSON."""
@@ -204,6 +243,43 @@ class TestUsageErrors:
                      "2026-12-01")
         assert result.returncode == USAGE
         assert "does not exist" in result.stderr
+
+    def test_explain_in_a_data_dir_without_a_log_is_a_usage_error(self, node, tmp_path):
+        """A wrong --data-dir is not 'decision not found' (exit 1): there is no log to
+        search, and the message says where it looked and what to fix."""
+        _, blocked = node
+        for args in ((), ("--file", str(tmp_path / "nope.jsonl"))):
+            result = cli(tmp_path, "explain", blocked["decision_id"], *args)
+            assert result.returncode == USAGE, result.stderr
+            assert "no compliance log" in one_line(result.stderr)
+            assert "not found" not in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    @pytest.mark.parametrize("json_flag", [(), ("--json",)])
+    def test_dnc_check_with_no_list_loaded_is_a_usage_error(self, tmp_path, json_flag):
+        """A wrong --data-dir printed nothing and exited 0 ("on no list" reads as "not
+        listed"); it names the data dir and the fix, and creates nothing."""
+        result = cli(tmp_path, "dnc", "check", "8015550199", *json_flag)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert "no list" in one_line(result.stderr)
+        assert str(tmp_path) in one_line(result.stderr)
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_config_check_prints_bracketed_words(self, tmp_path):
+        """A sentence naming a configuration section keeps its "[lists]" (rich markup
+        took it as a style tag and printed "( not_loaded)")."""
+        path = tmp_path / "c.toml"
+        shipped = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
+        path.write_text(shipped.replace('packs_dir = "jurisdictions"', 'packs_dir = ""'))
+        result = cli(tmp_path / "data", "--config", str(path), "config", "check")
+        assert "not loaded on purpose ([lists] not_loaded)" in result.stdout, result.stdout
+        # each optional list says what its absence changes, not both lists' effects
+        lines = {line.split()[1]: line for line in result.stdout.splitlines()
+                 if line.startswith("list ")}
+        assert "reassigned" in lines["attr-reassigned"]
+        assert "wireless" not in lines["attr-reassigned"]
+        assert "reassigned" not in lines["attr-wireless"]
+        assert "possibly wireless" in lines["attr-ported-wireless"]
 
 
 class TestListImport:

@@ -132,6 +132,21 @@ class TestPurge:
         assert "no data directory" in result.stderr
         assert not missing.exists()
 
+    @pytest.mark.parametrize("command", [("purge", "--dry-run"), ("purge", "--yes"),
+                                         ("purge", "--yes", "--json"), ("archive",)])
+    def test_a_data_dir_without_a_log_is_a_usage_error(self, tmp_path, command):
+        """The data dir exists but holds no log and no archive (another node's, a typo'd
+        path that happens to exist): an error naming the log, and nothing is created there
+        (a purge once wrote its record into it, making log.key, records.sqlite3 and a
+        compliance log, and said ``"destroyed": true``)."""
+        empty = tmp_path / "empty-data-dir"
+        empty.mkdir()
+        result = cli(*command, config_path=config(tmp_path, empty), key=None)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no compliance log" in result.stderr
+        assert str(empty / "compliance.jsonl") in result.stderr
+        assert sorted(p.name for p in empty.iterdir()) == []
+
     def test_unknown_file_is_a_usage_error(self, old_log, tmp_path):
         path, _, _, _, _ = old_log
         result = cli("purge", "--yes", "--file", str(tmp_path / "nope.jsonl"),

@@ -73,7 +73,10 @@ class TestCommands:
         assert "not-a-number" in result.stderr
         shown = cli("internal-dnc", "show", "8015550123", "--solicitor", "beehive-solar",
                     "--json", data_dir=tmp_path)
-        assert json.loads(shown.stdout)["company_dnc"] is None
+        # nothing was written: not even the record store exists, and show says so
+        assert shown.returncode == 2, shown.stdout + shown.stderr
+        assert "no record store" in shown.stderr
+        assert not (tmp_path / "records.sqlite3").exists()
 
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
@@ -119,3 +122,30 @@ class TestCommands:
         both = cli("internal-dnc", "add", "8015550123", data_dir=tmp_path)
         assert both.returncode == 2
         assert "--campaign or --solicitor" in both.stderr
+
+    @pytest.mark.parametrize("group", ["consent", "ebr", "internal-dnc"])
+    def test_show_in_a_data_dir_with_no_records_is_a_usage_error(self, tmp_path, group):
+        """A wrong --data-dir answered "company do-not-call: none" (exit 0) — the wrong
+        answer to "did this number opt out?" — and made a log key, a log and record
+        stores there. Reading creates nothing; the error names the store and the fix."""
+        result = cli(group, "show", "8015550123", "--campaign", "ut-solar-manual",
+                     data_dir=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no record store" in result.stderr
+        assert "--data-dir" in result.stderr
+        assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_show_reads_without_writing(self, tmp_path):
+        """Show on a node's data dir opens the record store alone: no log line, and no
+        log key made where the nodes use CALLGUARD_LOG_KEY."""
+        added = cli("internal-dnc", "add", "8015550123", "--campaign", "ut-solar-manual",
+                    data_dir=tmp_path)
+        assert added.returncode == 0, added.stderr
+        (tmp_path / "log.key").unlink()
+        log = (tmp_path / "compliance.jsonl").read_bytes()
+        shown = cli("internal-dnc", "show", "8015550123", "--campaign", "ut-solar-manual",
+                    "--json", data_dir=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["company_dnc"] is not None
+        assert (tmp_path / "compliance.jsonl").read_bytes() == log
+        assert not (tmp_path / "log.key").exists()

@@ -8,11 +8,17 @@ dated by their instant; the same query answers the same before and after archivi
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
+import orjson
+
 from callguard.compliance.segments import stamp_name
-from tests.log_files import cli, config
+from tests.log_files import cli, config, synthetic
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 NUMBER = "8015550123"
 
@@ -66,3 +72,107 @@ def test_evidence_of_a_decision_that_is_not_there_says_so(tmp_path):
                   config_path=path)
     assert unknown.returncode == 1
     assert "no decision" in unknown.stderr
+
+
+def _calls_at(path, instants: list[str]) -> None:
+    """A node's log holding one FastAGI ALLOW per instant (dated by ``at``)."""
+    template = next(orjson.loads(line) for line in synthetic(2, start=datetime(
+        2026, 11, 1, tzinfo=UTC), days=1) if b'"decision"' in line)
+    lines = []
+    for index, at in enumerate(instants):
+        record = {**template, "at": at, "logged_at": at, "front": "fastagi",
+                  "verdict": "ALLOW", "campaign": "ut-solar-manual",
+                  "decision_id": str(uuid.UUID(int=(0x01A2 << 112) | (7 << 76) | (2 << 62)
+                                               | index))}
+        record.pop("rule", None)
+        record.pop("reason", None)
+        record.pop("outcomes", None)
+        lines.append(orjson.dumps(record) + b"\n")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(lines))
+
+
+def test_report_dates_are_days_of_its_time_zone(tmp_path):
+    """`report --tz America/Denver --since 2026-12-01 --until 2026-12-10` is Denver's
+    1st to 9th: a call at 23:00 on the 30th (06:00 UTC on the 1st) is out, one at 20:00
+    on the 9th (03:00 UTC on the 10th) is in; the dates were read as UTC midnights."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T06:00:00.000Z",
+                                          "2026-12-01T18:00:00.000Z",
+                                          "2026-12-10T03:00:00.000Z"])
+    result = cli("report", "--json", "--tz", "America/Denver", "--since", "2026-12-01",
+                 "--until", "2026-12-10", config_path=path)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)
+    assert {row["day"]: row["calls"] for row in figures["days"] if row["calls"]} == {
+        "2026-12-01": 1, "2026-12-09": 1}
+    assert figures["filters"]["from"] == "2026-12-01T00:00:00-07:00"
+    assert figures["filters"]["until"] == "2026-12-10T00:00:00-07:00"
+    utc = json.loads(cli("report", "--json", "--since", "2026-12-01", "--until",
+                         "2026-12-10", config_path=path).stdout)
+    assert utc["calls"] == 2  # UTC days: the 1st's two calls, not the 10th's
+    # without --until the range ends with the last record, wherever "now" is (it said
+    # "until: now" over calls dated after now)
+    open_ended = json.loads(cli("report", "--json", config_path=path).stdout)
+    assert (open_ended["calls"], open_ended["filters"]["until"]) == (3, "the last record")
+
+
+def test_every_day_of_the_range_is_in_every_rendering(tmp_path, browser):  # noqa: F811
+    """Days without calls are rows too — in the terminal (as before), the page's table of
+    calls by day (read back from a real headless chromium), the CSV and the JSON's
+    ``range_days`` — so a quiet day reads 0, not 'not reported'."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z",
+                                          "2026-12-04T18:00:00.000Z"])
+    window = ("--since", "2026-12-01", "--until", "2026-12-06")
+    every = ["2026-12-01", "2026-12-02", "2026-12-03", "2026-12-04", "2026-12-05"]
+    page = tmp_path / "report.html"
+    shown = cli("report", *window, "--campaign", "ut-solar-manual", "--html", str(page),
+                config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    assert [day for day in every if day in shown.stdout] == every
+    browser.get(page.as_uri())
+    tables = browser.find_elements("css selector", "table")
+    by_day = next(t for t in tables if "verdict" in t.text and "day" in t.text)
+    cells = [row.find_elements("css selector", "td") for row in
+             by_day.find_elements("css selector", "tbody tr")]
+    assert [c[0].text for c in cells] == every
+    assert {c[0].text: c[-1].text for c in cells} == {
+        "2026-12-01": "1", "2026-12-02": "0", "2026-12-03": "0", "2026-12-04": "1",
+        "2026-12-05": "0"}
+    header = browser.find_element("css selector", "p").text
+    assert "from: 2026-12-01" in header, header
+    assert "campaign: ut-solar-manual" in header, header
+    rows = list(csv.DictReader(io.StringIO(cli("report", *window, "--csv",
+                                               config_path=path).stdout)))
+    assert sorted({row["day"] for row in rows}) == every
+    assert {row["day"]: row["count"] for row in rows if row["day"] == "2026-12-02"} == {
+        "2026-12-02": "0"}
+    figures = json.loads(cli("report", *window, "--json", config_path=path).stdout)
+    assert figures["range_days"] == every
+    assert sum(row["calls"] for row in figures["days"]) == 2
+
+
+def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path):
+    """Decisions are listed in the order they were made (logged_at), but the text and the
+    page showed only `at`: a check about next week sat among today's calls with next
+    week's date and no word of when it was asked."""
+    path = config(tmp_path, tmp_path / "data")
+    later = (datetime.now(UTC) + timedelta(days=7)).replace(hour=18, minute=0, second=0,
+                                                            microsecond=0)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at", later.isoformat(),
+                config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    text = cli("evidence", NUMBER, config_path=path)
+    assert text.returncode == 0, text.stderr
+    assert "logged (UTC)" in text.stdout
+    (row,) = [line for line in text.stdout.splitlines() if "ut-solar-manual" in line]
+    assert later.strftime("%Y-%m-%dT%H:%M") in row
+    assert datetime.now(UTC).strftime("%Y-%m-%dT") in row
+    page = tmp_path / "evidence.html"
+    assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
+               config_path=path).returncode == 0
+    head = page.read_text().split("<h2>Decisions")[1].split("</tr>")[0]
+    assert "<th>logged_at</th>" in head, head

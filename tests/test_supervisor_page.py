@@ -17,6 +17,7 @@ import re
 import shutil
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -269,3 +270,25 @@ class TestPageRecord:
         sent = page_record({"reason": "caller said call me at 801 555 0123 or 8015550123"})
         assert not SEVEN_DIGITS.search(sent["reason"])
         assert "0123" in sent["reason"]
+
+
+def test_todays_report_is_today_only():
+    """The page's "today" ends at the zone's next midnight: a call dated tomorrow (an HTTP
+    check's ``at``) was counted and its day drawn, under a header saying 'until: now'."""
+    import orjson
+
+    from callguard.fronts.http.supervisor import today_report
+    from tests.log_files import synthetic
+
+    template = next(orjson.loads(line) for line in synthetic(2) if b'"decision"' in line)
+    now = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)  # 14:00 in Denver
+    records = [{**template, "front": "http", "at": at, "logged_at": "2026-12-04T20:00:00.000Z",
+                "decision_id": f"01a242e4-0000-7000-8000-00000000000{index}"}
+               for index, at in enumerate(["2026-12-04T20:00:00.000Z",   # today in both
+                                           "2026-12-05T03:00:00.000Z",   # Denver's today
+                                           "2026-12-05T18:00:00.000Z"])]  # tomorrow
+    for tz, calls, until in (("America/Denver", 2, "2026-12-05T00:00:00-07:00"),
+                             ("UTC", 1, "2026-12-05T00:00:00+00:00")):
+        page = today_report(records, None, tz, now)
+        assert f"<p>{calls} calls (" in page, (tz, page[:2000])
+        assert f"until: {until}" in page, (tz, page[:2000])

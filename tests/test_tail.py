@@ -233,6 +233,19 @@ class TestTailFile:
         assert "LINE-RELEASE" in human.stdout
 
 
+    def test_a_decision_found_nowhere_says_so(self, mixed_log):
+        """`tail --decision ID` that matches nothing printed nothing and exited 0; it
+        says where it looked and where else to look (evidence reads the archive), exit 1
+        as `evidence --decision` and `explain`."""
+        path, _, _, _ = mixed_log
+        missing = "01a2415c-0000-7000-8000-000000000000"
+        result = cli("tail", "--decision", missing, config_path=path)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert result.stdout == ""
+        assert f"no record of decision {missing}" in result.stderr
+        assert "callguard evidence --decision" in result.stderr
+
+
 class TestHonestAnswers:
     """An answer says what it could not include; wrong input is an error, not silence."""
 

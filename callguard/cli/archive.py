@@ -64,6 +64,13 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
         # a mistyped --data-dir in a cron line would archive nothing, forever, silently
         usage_error(f"no data directory at {settings.data_dir}: check --data-dir / "
                     "CALLGUARD_DATA_DIR (nothing was archived or created)")
+    if (not stream and file_path is None and log is not None and not log_exists(log)
+            and not target.exists()):
+        # a data dir that is not a node's (nothing was ever logged there): archiving
+        # nothing there, every few minutes, would hide the typo and create an archive
+        usage_error(f"no compliance log at {log} (nor closed segments beside it) and no "
+                    f"archive at {target.root}: check --data-dir / CALLGUARD_DATA_DIR and "
+                    "[log] file (nothing was archived or created)")
     compact_before = datetime.now(UTC).date() + timedelta(days=1) if compact_all else None
     keep = timedelta(days=keep_segments_days) if keep_segments_days >= 0 else None
     stopping = False

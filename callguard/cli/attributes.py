@@ -19,6 +19,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from callguard.cli import output
 from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
 from callguard.cli.lists import _covers, _publish, _with_registry
 from callguard.cli.render import print_json
@@ -110,6 +111,8 @@ def status(state: CliState, as_json: bool) -> None:
                            published=meta.published.isoformat() if meta.published else None,
                            age_days=(today - meta.published).days if meta.published else None,
                            covers="all" if meta.area_codes is None else len(meta.area_codes),
+                           area_codes=None if meta.area_codes is None else sorted(
+                               meta.area_codes),
                            codec=meta.codec, source=meta.source)
             rows.append(row)
         return {"attributes": rows}
@@ -124,8 +127,10 @@ def status(state: CliState, as_json: bool) -> None:
             table.add_row(row["kind"], "-", "not loaded", "", "", "")
             continue
         table.add_row(row["kind"], str(row["version"]), f"{row['count']:,}",
-                      str(row["published"]), str(row["age_days"]), str(row["covers"]))
-    console = Console()
+                      str(row["published"]), str(row["age_days"]),
+                      "all" if row["area_codes"] is None else
+                      ",".join(str(code) for code in row["area_codes"]))
+    console = output.console()  # off a terminal: whole cells, no "…"
     console.print(table)
     for row in data["attributes"]:
         console.print(f"{row['kind']}: {row['effect']}", highlight=False)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from callguard.cli import output
 from callguard.cli.common import CliState
 from callguard.cli.render import print_json
 
@@ -55,4 +55,4 @@ def list_campaigns(state: CliState, as_json: bool) -> None:
                       if registration else (f"exempt {row['exemption']}"
                                             if row["exemption"] else "-"))
     # Never cut: piped or in cron mail, the table is as wide as its content.
-    Console(width=None if Console().is_terminal else 250).print(table)
+    output.console().print(table)

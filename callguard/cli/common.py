@@ -75,6 +75,11 @@ class CliState:
                 self._settings = load_settings(self._config, data_dir=self._data_dir)
             except ConfigError as exc:
                 usage_error(f"configuration: {exc}")
+            data_dir = self._settings.data_dir
+            if data_dir.exists() and not data_dir.is_dir():
+                usage_error(f"data dir {data_dir} ({self._settings.data_dir_source}) is not "
+                            "a directory: check --data-dir / CALLGUARD_DATA_DIR / "
+                            "[callguard] data_dir")
             from callguard.cli.ownership import announce, root_trap  # noqa: PLC0415
             refusal = root_trap(self._settings, self.command)
             if refusal:

@@ -195,10 +195,14 @@ def check(state: CliState, as_json: bool) -> None:
         out.print(f"list          {row['list']} "
                   + (f"v{row['version']}, {row['count']} numbers, published {row['published']}"
                      if row["version"] is not None else
-                     "not loaded on purpose ([lists] not_loaded): its calls are BLOCKed"
+                     escape("not loaded on purpose ([lists] not_loaded): its calls are "
+                            "BLOCKed")
                      if row.get("not_loaded") else
-                     "not loaded (optional: numbers treated as possibly wireless / consent "
-                     "without the reassigned-number check)" if row.get("optional") else
+                     "not loaded (optional: consent honoured without the reassigned-number "
+                     "check, 47 CFR 64.1200(m))"
+                     if row.get("optional") and row["list"] == "attr-reassigned" else
+                     "not loaded (optional: every number treated as possibly wireless)"
+                     if row.get("optional") else
                      "MISSING"))
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
     for what, where in info["secrets"].items():

@@ -16,7 +16,8 @@ import click
 from rich.table import Table
 
 from callguard.cli import output
-from callguard.cli.common import CliState, run
+from callguard.cli.common import CliState, run, usage_error
+from callguard.cli.ownership import announce, root_trap
 from callguard.compliance.sinks import LogSettings
 from callguard.config import Settings
 from callguard.decision import Decision
@@ -98,16 +99,46 @@ async def _decide_all(runtime: Runtime, today: date) -> list[tuple[str, Decision
         await runtime.aclose()
 
 
+# Written into every directory the demo uses: the demo publishes its own lists (a serving
+# node would reload them), so it writes only where it wrote before or where nothing is.
+DEMO_MARKER = ".callguard-demo"
+
+
+def _demo_dir_or_exit(path: Path) -> None:
+    """Refuse a directory that holds anything the demo did not make (a node's data dir)."""
+    if not path.exists() or (path / DEMO_MARKER).exists():
+        return
+    if not path.is_dir():
+        usage_error(f"--data-dir {path} is not a directory")
+    held = sorted(p.name for p in path.iterdir())
+    if held:
+        usage_error(f"--data-dir {path} is not a demo directory: it holds "
+                    f"{', '.join(held[:5])}{' ...' if len(held) > 5 else ''}; the demo "
+                    "publishes its own lists and records there (a node serving it would "
+                    "use them). Give a new or empty directory")
+
+
 @click.command()
 @click.option("--data-dir", "data_dir", type=click.Path(path_type=Path),
-              help="Keep the demo data here; default: a fresh temporary directory.")
+              help="Keep the demo data here (a new, empty or earlier demo directory); "
+                   "default: a fresh temporary directory.")
 @click.pass_obj
 def demo(state: CliState, data_dir: Path | None) -> None:
     """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
+    if data_dir is not None:
+        refusal = root_trap(replace(state.settings, data_dir=data_dir.resolve()), None)
+        if refusal:
+            usage_error(refusal)
+        _demo_dir_or_exit(data_dir)
     target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
+    target.mkdir(parents=True, exist_ok=True)
+    (target / DEMO_MARKER).touch()
     # The demo writes its lists to disk, so it always runs on the embedded backend.
     settings = replace(state.settings, data_dir=target.resolve(), lists_backend="embedded",
-                       log=LogSettings(), records=RecordsSettings())
+                       log=LogSettings(), records=RecordsSettings(),
+                       data_dir_source="demo --data-dir" if data_dir else
+                       "demo: a fresh temporary directory")
+    announce(settings, "demo", own=True)
     today = datetime.now(_DENVER).date()
     console = output.console()
     for name in ("national", "ut-state"):

@@ -238,10 +238,11 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
                       if v is not None and k != "number_hash")
-    decision_columns = ["at", "decision_id", "node", "front", "campaign", "solicitor",
+    decision_columns = ["logged_at", "at", "decision_id", "node", "front", "campaign", "solicitor",
                         "mode", "verdict", "rule", "reason", "lists", "packs"]
-    later = [e for e in found.events if e.get("event") != "record"]
+    later = [e for e in found.events if e.get("event") not in ("record", "packs-loaded")]
     changes = [e for e in found.events if e.get("event") == "record"]
+    loaded = [e for e in found.events if e.get("event") == "packs-loaded"]
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
@@ -255,6 +256,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 ["logged_at", "node", "solicitor", "number_last4", "detail"])
         + table("Later records of these calls", later,
                 ["logged_at", "event", "decision_id", "node", "campaign", "detail"])
+        + table("Packs loaded by the node before these decisions (those out of a call's "
+                "scope too)", loaded, ["logged_at", "node", "packs"])
         + "</body></html>\n")
 
 
@@ -270,10 +273,12 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), "
                   f"{len(found.events)} other record(s); read {found.archive_days} archived "
                   f"day(s) and {len(found.live_sources)} unarchived file(s)")
-    table = Table("at (UTC)", "node", "front", "campaign", "verdict", "rule", "lists",
-                  "packs", "records before")
+    # in the order they were made; `at` is the instant judged (a scrub's planned call)
+    table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
+                  "lists", "packs", "records before")
     for decision in found.decisions:
-        table.add_row(str(decision.get("at", ""))[:19], str(decision.get("node", "")),
+        table.add_row(str(decision.get("logged_at", ""))[:19],
+                      str(decision.get("at", ""))[:19], str(decision.get("node", "")),
                       str(decision.get("front", "")), str(decision.get("campaign", "")),
                       str(decision.get("verdict", "")), str(decision.get("rule") or ""),
                       _lists(decision), _packs(decision),
@@ -283,6 +288,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
             row = _row(event)
-            others.add_row(row["logged_at"][:19], row["event"], row["node"], row["detail"])
+            detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
+                      else row["detail"])
+            others.add_row(row["logged_at"][:19], row["event"], row["node"], detail)
         console.print(others)
     return out.getvalue()

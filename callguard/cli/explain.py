@@ -20,10 +20,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
+from callguard.cli.logs import place_or_exit
 from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
-from callguard.compliance.reader import ReadStats, RecordFilter, newest_first
+from callguard.compliance.reader import ReadStats, RecordFilter, log_exists, newest_first
 from callguard.config import load_pack_file, pack_files
 from callguard.errors import ConfigError
 from callguard.policy import Pack
@@ -49,6 +50,14 @@ def find_record(path: Path, decision_id: str) -> dict[str, Any] | None:
     compressed), newest first, read as ``tail`` reads them."""
     wanted = RecordFilter(event="decision", decision_id=decision_id.lower())
     return next(newest_first(path, wanted, ReadStats()), None)
+
+
+def _archived(archive: Any, decision_id: str) -> dict[str, Any] | None:
+    """The decision record with this id in the archive, as it was logged."""
+    from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
+
+    found = gather(archive, LiveLines(), decision_id=decision_id.lower())
+    return dict(found.decisions[0]) if found.decisions else None
 
 
 def _load_packs(directory: Path, readings: dict[str, str]) -> dict[str, Pack]:
@@ -129,14 +138,30 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
         if not _ID.fullmatch(decision_id):
             usage_error(f"{decision_id!r} is not a decision id (a UUID)")
         path = file or log_path(state.settings)
-        if path is None:
-            usage_error("the log goes to stdout ([log] file = \"-\"); give --file")
-        if file is not None and not file.exists():
-            usage_error(f"--file {file} does not exist")
-        found = find_record(path, decision_id)
+        if file is not None and not log_exists(file):
+            usage_error(f"--file {file}: no compliance log there (nor closed segments "
+                        "beside it); give the path of a node's log")
+        # the archive keeps decisions for years after their segments are deleted
+        from callguard.compliance.archive.store import Archive  # noqa: PLC0415 - DuckDB
+
+        archive = Archive(place_or_exit(state).archive_dir) if file is None else None
+        in_archive = archive is not None and archive.exists()
+        in_log = path is not None and log_exists(path)
+        if not in_log and not in_archive:  # a wrong --data-dir is not "not found"
+            if path is None:
+                usage_error("the log goes to stdout ([log] file = \"-\") and there is no "
+                            "archive; give --file")
+            usage_error(f"no compliance log at {path} and no archive (data dir "
+                        f"{state.settings.data_dir}): check --data-dir / CALLGUARD_DATA_DIR "
+                        "and [log] file, or give --file")
+        found = find_record(path, decision_id) if in_log and path is not None else None
+        if found is None and in_archive and archive is not None:
+            found = _archived(archive, decision_id)
         if found is None:
+            places = ([f"{path} or its rotated segments"] if in_log else []) + (
+                [f"the archive {archive.root}"] if in_archive and archive is not None else [])
             err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
-                              f"{escape(str(path))} or its rotated segments", highlight=False)
+                              f"{escape(' or '.join(places))}", highlight=False)
             sys.exit(EXIT_BLOCK)
         record = found
     readings = {str(k): str(v) for k, v in dict(record.get("readings") or {}).items()}

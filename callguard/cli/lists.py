@@ -389,6 +389,11 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
         return rows
 
     rows = run(_with_registry(settings, look))
+    if not rows:  # a wrong data dir (or Redis) would read as "not listed" anywhere
+        where = ("in Redis at [redis] url" if settings.lists_backend == "redis" else
+                 f"in data dir {settings.data_dir}")
+        usage_error(f"no list is loaded {where}: check --data-dir / CALLGUARD_DATA_DIR, or "
+                    "import one (callguard dnc import FILE --list NAME --published DATE)")
     if as_json:
         print_json({"number": info.e164, "lists": rows})
         return

@@ -18,7 +18,7 @@ import signal
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -60,8 +60,9 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
-def instant_option(option: str, text: str | None) -> datetime | None:
-    """ISO date, ISO instant (UTC if no offset is given), or a duration ago like 15m, 7d."""
+def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
+    """ISO date, ISO instant (in ``zone`` if no offset is given: UTC, or the zone a report
+    counts days in, so its dates are that zone's midnights), or a duration ago like 7d."""
     if text is None:
         return None
     match = _DURATION.match(text)
@@ -71,7 +72,7 @@ def instant_option(option: str, text: str | None) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=zone)
 
 
 class LogQuery:
@@ -86,6 +87,7 @@ class LogQuery:
         if options.get("number") is not None:
             number_hash, key_id = self._hash(options["number"])
         decision_id = decision_id_or_exit(options.get("decision"))
+        self.decision_id = decision_id
         since = instant_option("--since", options.get("since"))
         until = instant_option("--until", options.get("until"))
         window_or_exit(since, until)
@@ -265,7 +267,7 @@ def _line(record: Record) -> Text:
     """One record as a coloured human line."""
     from rich.text import Text  # noqa: PLC0415 - not needed for --json
 
-    logged = str(record.get("logged_at", ""))[:19].replace("T", " ")
+    logged = str(record.get("logged_at", ""))[:19].replace("T", " ") + "Z"  # UTC, said
     text = Text(f"{logged} ", style="dim")
     text.append(f"{record.get('node', '?')!s:<12} ", style="cyan")
     last4 = f"…{record.get('number_last4', '')}" if record.get("number_last4") else ""
@@ -336,6 +338,13 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     except KeyboardInterrupt:
         pass
     query.finish(shown)
+    if query.decision_id is not None and not shown and not follow:
+        # a lookup, like `evidence --decision` and `explain`: empty output is no answer
+        where = "the Redis stream" if stream else "the log and its closed segments"
+        _warn(f"no record of decision {query.decision_id} in {where}; archived records "
+              f"whose segments were deleted: callguard evidence --decision "
+              f"{query.decision_id}")
+        sys.exit(EXIT_INCOMPLETE)
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
@@ -422,7 +431,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @_source_options
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
               help="The archive; default: <data dir>/archive (when it exists).")
-@click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
+@click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago); "
+              "without a UTC offset, in --tz.")
 @click.option("--until", metavar="WHEN", help="Calls before.")
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
@@ -460,7 +470,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
-    first_at, last_at = instant_option("--since", since), instant_option("--until", until)
+    zone = ZoneInfo(tz)
+    first_at = instant_option("--since", since, zone)
+    last_at = instant_option("--until", until, zone)
     window_or_exit(first_at, last_at)
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
@@ -553,6 +565,8 @@ def _report_tables(done: Any) -> None:
                       str(done.watched.get((campaign, "caller-id-mismatch"), 0)),
                       f"{100 * abandon['rate']:.2f} % of {abandon['answered']}"
                       if abandon else "-")
+    if not watch.rows:  # as the page: an empty box reads as a fault
+        watch.add_row("none", *["-"] * 7)
     console.print(watch)
 
 

@@ -25,7 +25,8 @@ import structlog
 if TYPE_CHECKING:
     from callguard.config import Settings
 
-__all__ = ["READ_ONLY_COMMANDS", "announce", "foreign_owner", "root_trap"]
+__all__ = ["OWN_DATA_DIR_COMMANDS", "READ_ONLY_COMMANDS", "announce", "foreign_owner",
+           "root_trap"]
 
 # Commands that never create a file in the data dir.
 READ_ONLY_COMMANDS = frozenset({"config", "campaigns", "packs", "explain", "health", "init",
@@ -34,10 +35,16 @@ READ_ONLY_COMMANDS = frozenset({"config", "campaigns", "packs", "explain", "heal
 _log = structlog.get_logger("callguard.cli")
 
 
-def announce(settings: Settings, command: str | None) -> None:
+# Commands that choose their data dir themselves, and announce and check it then: the
+# demo writes a fresh directory (or its own --data-dir), never the configured one.
+OWN_DATA_DIR_COMMANDS = frozenset({"demo"})
+
+
+def announce(settings: Settings, command: str | None, *, own: bool = False) -> None:
     """One line on stderr: the configuration and data dir this command uses (not from
-    ``tail`` and ``evidence``, which keep stderr for their own use and set up no logging)."""
-    if not structlog.is_configured():
+    ``tail`` and ``evidence``, which keep stderr for their own use and set up no logging;
+    from ``demo`` once it has chosen its directory, ``own``)."""
+    if not structlog.is_configured() or (command in OWN_DATA_DIR_COMMANDS and not own):
         return
     _log.info("using", command=command, config=str(settings.path),
               data_dir=str(settings.data_dir), data_dir_from=settings.data_dir_source)
@@ -66,7 +73,7 @@ def foreign_owner(path: Path, euid: int) -> str | None:
 def root_trap(settings: Settings, command: str | None, *, euid: int | None = None) -> str | None:
     """The refusal message when root would write into another user's data dir, else None."""
     euid = os.geteuid() if euid is None else euid
-    if euid != 0 or command in READ_ONLY_COMMANDS:
+    if euid != 0 or command in READ_ONLY_COMMANDS or command in OWN_DATA_DIR_COMMANDS:
         return None
     owner = foreign_owner(settings.data_dir, euid)
     if owner is None:

@@ -54,6 +54,14 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     cutoff = datetime.now(UTC) - timedelta(days=keep)
     path = file_path or log_path(settings)
     with_stream = stream if stream is not None else settings.log.redis_stream
+    archive = Archive(settings.data_dir / "archive")
+    if not with_stream and not archive.exists() and (path is None or not log_exists(path)):
+        # a data dir that exists but is not a node's: purging "nothing" there would also
+        # write the purge record, making a log, a log key and record stores in it
+        log = "this node logs to stdout ([log] file = \"-\")" if path is None else (
+            f"no compliance log at {path}")
+        usage_error(f"{log} and no archive at {archive.root}: check --data-dir / "
+                    "CALLGUARD_DATA_DIR and [log] file (nothing was purged or created)")
     if with_stream and destroy:  # nothing is destroyed unless every place can be purged
         run(_trim(state, cutoff, dry_run=True))
     outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
@@ -61,7 +69,6 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     if path is not None and log_exists(path):
         files = purge_files(path, cutoff, dry_run=not destroy)
         outcome["file"] = _file_outcome(path, files)
-    archive = Archive(settings.data_dir / "archive")
     if archive.exists():  # whole days only: a day partition is kept while any of it is due
         days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
         outcome["archive"] = {"path": str(archive.root), "days_deleted": days,

@@ -33,6 +33,7 @@ from callguard.errors import CallguardError, UsageError
 from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import Runtime
+from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -158,8 +159,35 @@ def _show_command(group: click.Group, title: str) -> None:
                 as_json: bool) -> None:
         who = _solicitor(state, campaign, solicitor)
         e164 = e164_or_exit(state.settings, number)
-        sheet = _on_runtime(state, lambda runtime: runtime.records.sheet(who, e164))
+        sheet = _read_sheet(state, who, e164)
         _print_sheet(sheet, who, e164, as_json)
+
+
+def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
+    """What is stored for the number and solicitor. The embedded store is opened alone:
+    reading makes no log line, no log key and no store, and a data dir holding no record
+    store is a usage error (it would answer "none" to "did this number opt out?")."""
+    settings = state.settings
+    if settings.records.backend == "redis":
+        return _on_runtime(state, lambda runtime: runtime.records.sheet(solicitor, e164))
+    path = settings.data_dir / "records.sqlite3"
+    if not path.exists():
+        usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
+                    f"{settings.data_dir}; check --data-dir / CALLGUARD_DATA_DIR (the "
+                    "service's data dir holds its records)")
+
+    async def read() -> RecordSheet:
+        store = EmbeddedRecords(path)
+        try:
+            return await store.sheet(solicitor, e164)
+        finally:
+            await store.aclose()
+
+    try:
+        return run(read())
+    except CallguardError as exc:
+        err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
+        raise SystemExit(EXIT_INTERNAL) from None
 
 
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:

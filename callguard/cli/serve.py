@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
+import os
 import signal
 import socket
 import sys
+from collections.abc import Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 import structlog
@@ -92,13 +96,16 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
         "block, refused_source, bad_headers, over_budget, ...)", "event",
         lambda: stats.counts)
-    await fastagi.start()
+    fastagi_settings = runtime.settings.fastagi
+    await _listening("FastAGI", "[fastagi]", fastagi_settings.host, fastagi_settings.port,
+                     fastagi.start())
     expiry = _watch_expiry(runtime)
     http = await _start_http(runtime, expiry)
     watchdog = await _start_watchdog(runtime, node_name)
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
+    _warn_missing_lists(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -164,7 +171,8 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
         "callguard_sip_events", "SIP front messages by what happened (invite_new, allow, "
         "block, retransmitted, malformed, refused_source, rate_limited, ...)", "event",
         lambda: counts)
-    await sip.start()
+    await _listening("SIP", "[sip]", runtime.settings.sip.host, runtime.settings.sip.port,
+                     sip.start())
     return sip
 
 
@@ -221,8 +229,50 @@ async def _start_http(runtime: Runtime,
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = GuardedSite(runner, settings.http.host, settings.http.port, limits)
-    await site.start()
+    await _listening("the HTTP port", "[http]", settings.http.host, settings.http.port,
+                     site.start())
     return runner, site
+
+
+def _warn_missing_lists(runtime: Runtime) -> None:
+    """Say at start which lists the packs read have no version: the node answers, and
+    BLOCKs every call they cover, with nothing else in its log to say why."""
+    missing = _missing_lists(runtime)
+    if missing:
+        _log.warning("lists_missing", lists=missing,
+                     detail="no version imported: every call these lists cover is BLOCKed "
+                            "until one is (callguard dnc import FILE --list NAME ...; "
+                            "callguard config check names each)")
+
+
+def _missing_lists(runtime: Runtime) -> list[str]:
+    """The lists the enabled packs read that have no version here, but those left out on
+    purpose ([lists] not_loaded) and the optional attribute lists."""
+    from callguard.cli.lists import lists_read  # noqa: PLC0415
+    from callguard.policy.rules.number_kind import (  # noqa: PLC0415
+        KIND_LISTS,
+        REASSIGNED_LIST,
+    )
+
+    settings = runtime.settings
+    have = set(runtime.lists.names())
+    optional = {*KIND_LISTS, REASSIGNED_LIST, *settings.lists_not_loaded}
+    return sorted(set(lists_read(settings)) - have - optional)
+
+
+async def _listening(front: str, section: str, host: str, port: int,
+                     start: Coroutine[Any, Any, None]) -> None:
+    """Start a front; an address it cannot listen on is the admin's to fix (exit 2 naming
+    the front and its setting), not an internal error."""
+    try:
+        await start
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        reason = os.strerror(exc.errno)
+        usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
+                    f"port): {reason}; stop the process using it (another callguard serve?) "
+                    f"or change {section} port")
 
 
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:

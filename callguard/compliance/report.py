@@ -51,7 +51,7 @@ class ReportQuery:
         """The filters that were given, as text."""
         out = {"time zone": self.tz,
                "from": self.since.isoformat() if self.since else "the first record",
-               "until": self.until.isoformat() if self.until else "now"}
+               "until": self.until.isoformat() if self.until else "the last record"}
         for name in ("campaign", "verdict", "rule", "front", "node"):
             value = getattr(self, name)
             if value is not None:
@@ -214,6 +214,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "by_campaign": report.by(calls, 1),
         "by_front": {f"{front} {verdict}": n for (front, verdict), n in
                      sorted(report.fronts.items())},
+        "range_days": report.days,  # every day of the range, those without calls too
         "days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "calls": n}
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
@@ -226,11 +227,15 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def render_csv(report: Report) -> str:
-    """One row per day x campaign x verdict x rule, calls and scrubs marked."""
+    """One row per day x campaign x verdict x rule, calls and scrubs marked; a day of the
+    range without any, one call row of 0."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count"])
-    for kind, table in (("call", report.calls), ("scrub", report.scrubs)):
+    # every day of the range: a day without calls or scrubs is one call row of 0
+    quiet = {(day, "", "", ""): 0 for day in
+             set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
+    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             writer.writerow([day, kind, campaign, verdict, rule, count])
     return out.getvalue()
@@ -319,7 +324,7 @@ def render_html(report: Report) -> str:
                       report.total(scrubs, campaign=c)] for c in campaigns]
     rule_rows = [[rule, count, _share(count, blocks)]
                  for rule, count in report.by(calls, 3, verdict="BLOCK").items()]
-    day_rows = [[d, c, v, r or "-", n] for (d, c, v, r), n in sorted(calls.items())]
+    day_rows = _day_rows(calls, days)
     watch = sorted(set(report.releases) | {c for c, _ in report.watched}
                    | set(report.abandonment))
     watch_rows = [[c, report.releases.get(c, {}).get("released"),
@@ -355,6 +360,19 @@ def render_html(report: Report) -> str:
         + _table("Calls by day, campaign, verdict and rule",
                  ["day", "campaign", "verdict", "rule", "calls"], day_rows)
         + "</body></html>\n")
+
+
+def _day_rows(calls: dict[tuple[str, str, str, str], int],
+              days: list[str]) -> list[list[Any]]:
+    """Rows of calls by day, campaign, verdict and rule: every day of the range, a day
+    without calls as one row of 0 (a quiet day reads 0, not 'not reported')."""
+    out: list[list[Any]] = []
+    for day in sorted(set(days) | {k[0] for k in calls}):
+        keys = sorted(k for k in calls if k[0] == day)
+        out.extend([d, c, v, r or "-", calls[(d, c, v, r)]] for d, c, v, r in keys)
+        if not keys:
+            out.append([day, "-", "-", "-", 0])
+    return out
 
 
 def _share(part: int, whole: int) -> str:

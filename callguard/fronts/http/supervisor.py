@@ -196,7 +196,10 @@ def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
 
     local = now.astimezone(ZoneInfo(tz))
     since = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    query = figures.ReportQuery(since=since, tz=tz)
+    # today ends at the zone's next midnight: a call dated later (an HTTP check's `at`)
+    # is not today's
+    until = since + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
+    query = figures.ReportQuery(since=since, until=until, tz=tz)
     connection = connect(threads=1)
     try:
         # No archive (the stream's records alone, as `report --stream`): an empty
