@@ -506,7 +506,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         union_view(archive, manifest, TABLES["events"], first=first, last=last,
                    live=live["events"]),
         query, generated=datetime.now(UTC))
-    log_query.finish(done.total(done.calls) + done.total(done.scrubs))
+    log_query.finish(done.total(done.calls) + done.total(done.scrubs)
+                     + done.total(done.checks))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -536,8 +537,10 @@ def _report_tables(done: Any) -> None:
     calls, scrubs = done.calls, done.scrubs
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
-    console.print(f"[bold]{total + done.total(scrubs)}[/] decisions: {total} calls, "
-                  f"{done.total(scrubs)} scrub decisions counted apart "
+    checks = done.total(done.checks)
+    console.print(f"[bold]{total + done.total(scrubs) + checks}[/] decisions: {total} calls, "
+                  f"{done.total(scrubs)} scrub decisions and {checks} answers to "
+                  "`callguard check` counted apart "
                   f"({done.first or '-'} … {done.last or '-'}); {shown}")
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
                    title=f"calls by day ({done.query.tz}) and campaign")
