@@ -78,6 +78,18 @@ class TestCommands:
         assert "no record store" in shown.stderr
         assert not (tmp_path / "records.sqlite3").exists()
 
+    @pytest.mark.parametrize(("kind", "header"), [
+        ("internal-dnc", "number,solicitor"), ("consent", "number,solicitor,kind,granted_at"),
+        ("ebr", "number,solicitor,last_transaction")])
+    def test_a_header_alone_is_refused_and_writes_nothing(self, tmp_path, kind, header):
+        """An export cut after its header, or the wrong file, is not "0 rows imported"."""
+        csv = tmp_path / "cut.csv"
+        csv.write_text(header + "\n")
+        result = cli(kind, "import", str(csv), data_dir=tmp_path)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert "no rows after the header" in result.stderr
+        assert not (tmp_path / "records.sqlite3").exists()
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

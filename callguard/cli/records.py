@@ -126,6 +126,8 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
         if len(parsed.errors) > 50:
             _console.print(f"… and {len(parsed.errors) - 50} more", highlight=False)
         raise SystemExit(EXIT_USAGE)
+    if not parsed.rows:  # a header alone: an export cut short, or the wrong file
+        usage_error(f"{path}: no rows after the header; nothing imported")
     if dry_run:
         _console.print(f"{path}: {parsed.rows} row(s) valid (dry run: nothing written)")
         return
