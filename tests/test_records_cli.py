@@ -161,3 +161,43 @@ class TestCommands:
         assert json.loads(shown.stdout)["company_dnc"] is not None
         assert (tmp_path / "compliance.jsonl").read_bytes() == log
         assert not (tmp_path / "log.key").exists()
+
+
+class TestRedisRecordStore:
+    """`show` with `[records] backend = "redis"`, against a real redis-server."""
+
+    @pytest.fixture
+    def redis_records(self, tmp_path, redis_server):
+        from tests.conftest import ROOT
+
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
+        text = text.replace('packs_dir = "jurisdictions"', 'packs_dir = ""')
+        marker = '[records]\n# Consent'
+        assert marker in text
+        head, tail = text.split(marker, 1)
+        tail = tail.replace('backend = "embedded"', 'backend = "redis"', 1)
+        text = head + marker + tail
+        text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{redis_server.url}"')
+        assert redis_server.url in text
+        path = tmp_path / "redis-records.toml"
+        path.write_text(text)
+        return path
+
+    def test_show_reads_redis_alone_and_an_empty_redis_is_an_error(self, tmp_path,
+                                                                  redis_records):
+        conf = ("--config", str(redis_records))
+        reader = tmp_path / "reader"
+        empty = cli(*conf, "internal-dnc", "show", "8015550123", "--solicitor",
+                    "beehive-solar", data_dir=reader)
+        assert empty.returncode == 2, empty.stdout + empty.stderr
+        assert "holds no callguard records" in empty.stderr
+        writer = tmp_path / "writer"
+        added = cli(*conf, "internal-dnc", "add", "8015550123", "--solicitor",
+                    "beehive-solar", data_dir=writer)
+        assert added.returncode == 0, added.stderr
+        shown = cli(*conf, "internal-dnc", "show", "8015550123", "--solicitor",
+                    "beehive-solar", "--json", data_dir=reader)
+        assert shown.returncode == 0, shown.stderr
+        assert json.loads(shown.stdout)["company_dnc"] is not None
+        # reading made nothing in its data dir: no log key, no log, no local store
+        assert not reader.exists() or sorted(p.name for p in reader.iterdir()) == []

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+from redis.exceptions import RedisError
 from rich.table import Table
 
 from callguard.cli.common import (
@@ -29,12 +30,14 @@ from callguard.cli.common import (
 )
 from callguard.cli.output import console
 from callguard.cli.render import print_json
-from callguard.errors import CallguardError, UsageError
+from callguard.config import Settings, redacted_url
+from callguard.errors import CallguardError, StoreError, UsageError
 from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord
-from callguard.runtime import Runtime
+from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
+from callguard.stores.redis.records import MARKER_KEY, RedisRecords
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -171,7 +174,7 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
     store is a usage error (it would answer "none" to "did this number opt out?")."""
     settings = state.settings
     if settings.records.backend == "redis":
-        return _on_runtime(state, lambda runtime: runtime.records.sheet(solicitor, e164))
+        return _read_redis_sheet(settings, solicitor, e164)
     path = settings.data_dir / "records.sqlite3"
     if not path.exists():
         usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
@@ -187,6 +190,35 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
 
     try:
         return run(read())
+    except CallguardError as exc:
+        err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
+        raise SystemExit(EXIT_INTERNAL) from None
+
+
+def _read_redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordSheet:
+    """The shared record store read alone (no log, key or local store made). A Redis
+    without callguard's durability marker holds no records — never used, or it lost
+    them: a usage error, not "none" for "did this number opt out?"."""
+
+    async def read() -> RecordSheet:
+        client = redis_client(settings, socket_timeout=2)
+        store = RedisRecords(client, settings.records)
+        try:
+            if not await client.exists(MARKER_KEY):
+                raise UsageError(
+                    f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
+                    "callguard records: never written, or the server lost its data; "
+                    "check [redis] url / [records] backend")
+            return await store.sheet(solicitor, e164)
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) unreachable: {exc}") from None
+        finally:
+            await store.aclose()
+
+    try:
+        return run(read())
+    except UsageError as exc:
+        usage_error(str(exc))
     except CallguardError as exc:
         err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
