@@ -72,6 +72,25 @@ class TestOverlayZones:
         assert zone in info.zones
 
 
+class TestZoneCorrections:
+    """Area codes libphonenumber places in a zone none of their territory is in."""
+
+    def test_689_is_orlando_eastern_time(self):
+        """689 overlays 407 and 321 (Orlando, Eastern only); libphonenumber says Central,
+        which let an 8:30 p.m. EDT call pass Florida's 8 p.m. limit as 7:30 p.m."""
+        assert PARSER.parse("6892345678").zones == ("America/New_York",)
+        assert area_code_zones(689) == ("America/New_York",)
+
+    @pytest.mark.parametrize("npa", sorted(nanp.ZONE_CORRECTIONS))
+    def test_each_correction_is_needed(self, npa):
+        """libphonenumber alone still gives another answer (else the entry is stale)."""
+        import phonenumbers
+        from phonenumbers import timezone as pn_timezone
+
+        raw = pn_timezone.time_zones_for_number(phonenumbers.parse(f"+1{npa}2345678"))
+        assert tuple(raw) != nanp.ZONE_CORRECTIONS[npa]
+
+
 class TestRefused:
     """Garbage gets one clear sentence, never a traceback."""
 

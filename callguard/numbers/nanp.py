@@ -19,8 +19,9 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-__all__ = ["OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ExchangeInfo", "NanpTable", "area_code_zones",
-           "exchange_info_from_phonenumbers", "with_area_code_zones"]
+__all__ = ["OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ZONE_CORRECTIONS", "ExchangeInfo",
+           "NanpTable", "area_code_zones", "exchange_info_from_phonenumbers",
+           "with_area_code_zones"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
 _NOT_WIRELESS = frozenset({PhoneNumberType.TOLL_FREE, PhoneNumberType.PREMIUM_RATE})
@@ -55,7 +56,8 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
     valid = phonenumbers.is_valid_number(parsed)
     if not valid:
         return ExchangeInfo(False, None, PhoneNumberType.UNKNOWN, ())
-    zones = tuple(z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE)
+    zones = ZONE_CORRECTIONS.get(int(national[:3])) or tuple(
+        z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE)
     return ExchangeInfo(
         True,
         phonenumbers.region_code_for_number(parsed),
@@ -63,6 +65,14 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
         zones,
     )
 
+
+# Area codes libphonenumber places in a zone that none of their territory is in, with the
+# zones they are in: 689 (added in 2019 to 407 and 321, Orlando, Eastern time only) maps to
+# America/Chicago alone in phonenumbers 9.0.43, so an 8:30 p.m. EDT call passed Florida's
+# 8 p.m. limit as 7:30 p.m. tests/test_numbers.py checks that each entry is still needed.
+ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
+    689: ("America/New_York",),
+}
 
 SHALLOW_REGIONS = frozenset({"US"})  # regions whose patterns leave the last 4 digits free
 
@@ -114,7 +124,10 @@ _COMPLEX_OF = {npa: complex_ for complex_ in OVERLAY_COMPLEXES for npa in comple
 
 
 def _exchange_zones(npa: int) -> set[str]:
-    """Every zone libphonenumber places an exchange of area code ``npa`` in."""
+    """Every zone libphonenumber places an exchange of area code ``npa`` in (or the
+    corrected zones, ``ZONE_CORRECTIONS``)."""
+    if npa in ZONE_CORRECTIONS:
+        return set(ZONE_CORRECTIONS[npa])
     prefix = f"1{npa:03d}"
     zones = {zone for key, found in TIMEZONE_DATA.items() if key.startswith(prefix)
              for zone in found}
