@@ -72,6 +72,26 @@ class TestOverlayZones:
         assert zone in info.zones
 
 
+@pytest.mark.parametrize(("npa", "zone"), [
+    (778, "America/Edmonton"),  # 778, 236, 672 overlay all of BC: Cranbrook is Mountain
+    (236, "America/Edmonton"),
+    (672, "America/Edmonton"),
+    (581, "America/Halifax"),  # 581, 367 overlay 418: the Magdalen Islands are Atlantic
+    (367, "America/Halifax"),
+    (879, "America/Halifax"),  # 879 overlays 709: Labrador is Atlantic
+])
+def test_canadian_overlay_has_the_complex_zones(npa, zone):
+    """A site with regions = ["US", "CA"] judges a Canadian overlay number in every zone of
+    the territory it shares (libphonenumber gives these codes one zone of it)."""
+    assert zone in area_code_zones(npa)
+
+
+def test_vancouver_604_is_not_widened_by_the_bc_overlays():
+    """604 is the Lower Mainland only (Pacific): the codes overlaying it and 250 add no
+    Mountain time to it, or its 8-9 p.m. calls would be refused."""
+    assert area_code_zones(604) == ("America/Vancouver",)
+
+
 class TestZoneCorrections:
     """Area codes libphonenumber places in a zone none of their territory is in."""
 

@@ -109,16 +109,21 @@ class NanpTable:
 # the complex. libphonenumber places an overlay's exchanges from its own, younger data:
 # 448 (added to 850, the Florida panhandle, in 2021) maps to Eastern time only, though the
 # panhandle west of the Apalachicola River is Central; 364 (added to 270, western Kentucky,
-# in 2014) maps to Eastern only, though most of 270 is Central. Listed: every US complex
-# with a code libphonenumber places in more than one zone (tests/test_numbers.py checks
-# that the zones of each listed complex differ without this table; phonenumbers 9.0.43,
-# 2026-12). An overlay added later is one more entry here.
+# in 2014) maps to Eastern only, though most of 270 is Central. Listed: every US and
+# Canadian complex with a code libphonenumber places in more than one zone (a site may
+# list "CA" in regions; tests/test_numbers.py checks that the zones of each listed complex
+# differ without this table; phonenumbers 9.0.43, 2026-12). An overlay added later is one
+# more entry here. 604 is left out of British Columbia's: 778, 236 and 672 overlay it and
+# 250, but the Lower Mainland is Pacific only.
 OVERLAY_COMPLEXES: tuple[tuple[int, ...], ...] = (
     (208, 986),  # Idaho
     (270, 364),  # western Kentucky
     (541, 458),  # Oregon outside the Portland and Salem areas
     (812, 930),  # southern Indiana
     (850, 448),  # Florida panhandle
+    (250, 778, 236, 672),  # British Columbia (Mountain in the Kootenays and the Peace)
+    (418, 581, 367),  # eastern Quebec (Atlantic on the Magdalen Islands)
+    (709, 879),  # Newfoundland and Labrador
 )
 _COMPLEX_OF = {npa: complex_ for complex_ in OVERLAY_COMPLEXES for npa in complex_}
 
