@@ -374,6 +374,35 @@ class TestHostilePeers:
         assert len([r for r in compliance_records_of(runtime) if r["event"] == "decision"]
                    ) == 1
 
+    async def test_optout_past_max_sessions_is_answered_failed(self, tmp_path):
+        """The opt-out route past max_sessions gets the opt-out's answer, FAILED with the
+        reason and nothing recorded (the dialplan reads CALLGUARD_OPTOUT), not a call's
+        BLOCK saying "call not placed"."""
+        settings = load_settings(data_dir=tmp_path)
+        settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
+                                                     budget_ms=1000))
+        runtime = open_runtime(settings)
+        slow = SlowRecords(runtime.records)
+        slow.delay = 0.5
+        runtime.gate._records = slow
+        server = FastAgiServer(runtime.gate, settings.fastagi)
+        await server.start()
+        try:
+            first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
+                                                      ["8015550123", UT]))
+            await asyncio.sleep(0.1)
+            second = await agi_session(server.port, c.ROUTE_OPTOUT, ["8015550142", UT])
+            await first
+        finally:
+            await server.close()
+            await runtime.aclose()
+        assert second.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "max_sessions" in second.variables[c.VAR_REASON]
+        assert "nothing recorded" in second.variables[c.VAR_REASON]
+        assert c.VAR_VERDICT not in second.variables
+        assert second.closed_by_server
+        assert server.stats.counts["refused_busy"] == 1
+
     async def test_concurrent_sessions_all_answered(self, node):
         """200 sessions at once: every one gets a verdict."""
         numbers = ["8015550123", "8015550199"] * 100

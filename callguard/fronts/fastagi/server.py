@@ -153,7 +153,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
             # nothing); decided and recorded never, and no slot held for Asterisk's reply.
-            writer.write(encode_mset(self._busy()).encode() + b"\n")
+            script = headers.get("agi_network_script", "").split("?", 1)[0]
+            writer.write(encode_mset(self._busy(script)).encode() + b"\n")
             return
         self.stats.active += 1
         try:
@@ -241,12 +242,16 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the seller's "
                 "do-not-call list (47 CFR 64.1200(d)(3))"}
 
-    def _busy(self) -> dict[str, str]:
+    def _busy(self, route: str) -> dict[str, str]:
+        """The route's own refusal: a call's BLOCK, or the opt-out's FAILED."""
+        busy = (f"callguard has {self.settings.max_sessions} sessions under way "
+                "([fastagi] max_sessions)")
+        if route == c.ROUTE_OPTOUT:
+            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{busy}; nothing recorded"}
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: BUSY_RULE,
-            c.VAR_REASON: f"callguard has {self.settings.max_sessions} sessions under way "
-                          "([fastagi] max_sessions); call not placed",
+            c.VAR_REASON: f"{busy}; call not placed",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }
 
