@@ -343,24 +343,8 @@ class TestHostilePeers:
     async def test_session_cap_refuses_beyond_max_sessions(self, tmp_path):
         """With max_sessions=1 and one session stuck deciding, the next is answered BLOCK
         callguard:busy and closed, not queued."""
-        settings = load_settings(data_dir=tmp_path)
-        settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
-                                                     budget_ms=1000))
-        runtime = open_runtime(settings)
-        slow = SlowRecords(runtime.records)
-        slow.delay = 0.5
-        runtime.gate._records = slow
-        server = FastAgiServer(runtime.gate, settings.fastagi)
-        await server.start()
-        try:
-            first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
-                                                      ["8015550123", UT]))
-            await asyncio.sleep(0.1)
-            second = await agi_session(server.port, c.ROUTE_CHECK, ["8015550123", UT])
-            await first
-        finally:
-            await server.close()
-            await runtime.aclose()
+        server, runtime, second = await _past_max_sessions(
+            tmp_path, c.ROUTE_CHECK, ["8015550123", UT])
         # Answered BLOCK with the reason (the dialplan's NOTICE line says why), nothing
         # decided or recorded, and closed at once: no slot is held waiting for the reply.
         assert second.variables[c.VAR_VERDICT] == "BLOCK"
@@ -378,24 +362,8 @@ class TestHostilePeers:
         """The opt-out route past max_sessions gets the opt-out's answer, FAILED with the
         reason and nothing recorded (the dialplan reads CALLGUARD_OPTOUT), not a call's
         BLOCK saying "call not placed"."""
-        settings = load_settings(data_dir=tmp_path)
-        settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
-                                                     budget_ms=1000))
-        runtime = open_runtime(settings)
-        slow = SlowRecords(runtime.records)
-        slow.delay = 0.5
-        runtime.gate._records = slow
-        server = FastAgiServer(runtime.gate, settings.fastagi)
-        await server.start()
-        try:
-            first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
-                                                      ["8015550123", UT]))
-            await asyncio.sleep(0.1)
-            second = await agi_session(server.port, c.ROUTE_OPTOUT, ["8015550142", UT])
-            await first
-        finally:
-            await server.close()
-            await runtime.aclose()
+        server, _, second = await _past_max_sessions(tmp_path, c.ROUTE_OPTOUT,
+                                                     ["8015550142", UT])
         assert second.variables[c.OPTOUT_RESULT] == "FAILED"
         assert "max_sessions" in second.variables[c.VAR_REASON]
         assert "nothing recorded" in second.variables[c.VAR_REASON]
@@ -468,6 +436,30 @@ class TestHostilePeers:
         assert blocked[c.VAR_VERDICT] == "BLOCK"
         assert blocked[c.VAR_RULE] == "callguard:number-not-dialable"
         assert compliance_records(node)[-1]["decision_id"] == blocked[c.VAR_DECISION_ID]
+
+
+async def _past_max_sessions(tmp_path, route: str, args: list[str]):
+    """A node with max_sessions=1 and one check stuck deciding (a slow record write): the
+    server, its runtime (closed) and the session asking ``route`` meanwhile."""
+    settings = load_settings(data_dir=tmp_path)
+    settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
+                                                 budget_ms=1000))
+    runtime = open_runtime(settings)
+    slow = SlowRecords(runtime.records)
+    slow.delay = 0.5
+    runtime.gate._records = slow
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    await server.start()
+    try:
+        first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
+                                                  ["8015550123", UT]))
+        await asyncio.sleep(0.1)
+        second = await agi_session(server.port, route, args)
+        await first
+    finally:
+        await server.close()
+        await runtime.aclose()
+    return server, runtime, second
 
 
 async def _raw_session(port: int, block: bytes) -> dict[str, str]:
