@@ -101,6 +101,18 @@ class TestZoneCorrections:
         assert PARSER.parse("6892345678").zones == ("America/New_York",)
         assert area_code_zones(689) == ("America/New_York",)
 
+    @pytest.mark.parametrize(("npa", "zones"), [
+        (474, ("America/Regina",)),  # Saskatchewan (no DST), not Winnipeg (CDT in summer)
+        (879, ("America/Halifax", "America/St_Johns")),  # as 709, not Puerto Rico's AST
+    ])
+    def test_canadian_overlay_is_in_its_province_zones(self, npa, zones):
+        """474 overlays 306/639 (Saskatchewan) and 879 overlays 709 (Newfoundland and
+        Labrador); libphonenumber puts 474 in Winnipeg's zone, an hour ahead in summer,
+        so an 8:30 a.m. CDT call reached Regina at 7:30 a.m., and 879 in Puerto Rico's,
+        which refused 709's summer mornings once the two were unioned."""
+        assert area_code_zones(npa) == zones
+        assert area_code_zones(709) == ("America/Halifax", "America/St_Johns")
+
     @pytest.mark.parametrize("npa", sorted(nanp.ZONE_CORRECTIONS))
     def test_each_correction_is_needed(self, npa):
         """libphonenumber alone still gives another answer (else the entry is stale)."""

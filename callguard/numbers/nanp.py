@@ -69,9 +69,14 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
 # Area codes libphonenumber places in a zone that none of their territory is in, with the
 # zones they are in: 689 (added in 2019 to 407 and 321, Orlando, Eastern time only) maps to
 # America/Chicago alone in phonenumbers 9.0.43, so an 8:30 p.m. EDT call passed Florida's
-# 8 p.m. limit as 7:30 p.m. tests/test_numbers.py checks that each entry is still needed.
+# 8 p.m. limit as 7:30 p.m. For a site calling Canada: 474 (Saskatchewan, with 306 and
+# 639; no DST) maps to Winnipeg, an hour ahead in summer, and 879 (with 709, Newfoundland
+# and Labrador) to Puerto Rico's AST with St. John's. tests/test_numbers.py checks that
+# each entry is still needed.
 ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
+    474: ("America/Regina",),
     689: ("America/New_York",),
+    879: ("America/Halifax", "America/St_Johns"),
 }
 
 SHALLOW_REGIONS = frozenset({"US"})  # regions whose patterns leave the last 4 digits free
@@ -123,7 +128,6 @@ OVERLAY_COMPLEXES: tuple[tuple[int, ...], ...] = (
     (850, 448),  # Florida panhandle
     (250, 778, 236, 672),  # British Columbia (Mountain in the Kootenays and the Peace)
     (418, 581, 367),  # eastern Quebec (Atlantic on the Magdalen Islands)
-    (709, 879),  # Newfoundland and Labrador
 )
 _COMPLEX_OF = {npa: complex_ for complex_ in OVERLAY_COMPLEXES for npa in complex_}
 
