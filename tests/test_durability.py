@@ -9,10 +9,12 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from redis import asyncio as aioredis
 
 from callguard.errors import StoreError
 from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
+from callguard.stores.redis.records import _key as _key_of
 from callguard.stores.writes import AddCompanyDnc
 from tests.serve_node import AT, ServeNode, write_lists
 
@@ -82,6 +84,52 @@ class TestStore:
             await admin.aclose()
             await records.aclose()
 
+    async def test_flushall_while_connected_is_noticed_by_the_next_read(self, redis_server):
+        """FLUSHALL on the live server (no reconnect, no probe): the next read does not
+        answer "no record" for a number whose do-not-call record was just wiped (main: it
+        read None until the next reload tick or /readyz probe)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550145", T0, "agent")])
+            await admin.flushall()
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.company_dnc(SELLER, "+18015550145")
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.consents(SELLER, "+18015550145")
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550146", T0, "agent")])
+            assert await admin.exists(_key_of(SELLER, "+18015550146")) == 0
+            await admin.set(MARKER_KEY, records._token)  # the data restored
+            assert await records.verify() is None  # the next probe or reload tick
+            assert await records.company_dnc(SELLER, "+18015550145") is None
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_appendfsync_switched_off_at_runtime_refuses_the_next_write(
+            self, redis_server):
+        """CONFIG SET appendfsync no (or everysec) on the live server: the next write is
+        not acknowledged, without waiting for a probe (main: acknowledged until the next
+        reload tick or /readyz)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            for setting in ("no", "everysec"):
+                await admin.config_set("appendfsync", setting)
+                with pytest.raises(StoreError, match=f"appendfsync={setting}"):
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550147", T0, "a")])
+                await admin.config_set("appendfsync", "always")
+                assert await records.verify() is None  # the next probe or reload tick
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550148", T0, "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
     async def test_evicting_server_is_weak(self, redis_server):
         """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
         admin = aioredis.from_url(redis_server.url)
@@ -146,4 +194,50 @@ class TestServe:
             assert node.metric("callguard_records_durable") == 0
             assert node.events("records_data_lost")
         finally:
+            node.stop()
+
+    def test_flushall_and_fsync_off_while_serving_are_refused_at_once(self, tmp_path,
+                                                                    redis_server):
+        """A serving node whose reload tick is far off (so no probe rescues it): FLUSHALL
+        wipes an opt-out and a Florida number's three counted calls — the next checks are
+        BLOCKed callguard:store-unavailable (main: the opted-out number and a fourth
+        Florida call were ALLOWed); then, the data restored, appendfsync switched to
+        everysec — an opt-out is answered 503, not 200."""
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
+                         reload_seconds=600)
+        write_lists(node.data, [8015550199])
+        node.start()
+        admin = redis.Redis.from_url(redis_server.url)
+        try:
+            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+            assert node.json("/v1/opt-out", optout)[0] == 200
+            opted = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+            florida = {"number": "3055550123", "campaign": "ut-solar-manual", "at": AT}
+            verdicts = [node.json("/v1/check", florida)[1]["verdict"] for _ in range(4)]
+            assert verdicts == ["ALLOW", "ALLOW", "ALLOW", "BLOCK"]
+            marker = admin.get(MARKER_KEY)
+
+            admin.flushall()
+            for check in (opted, florida):
+                decision = node.json("/v1/check", check)[1]
+                assert decision["verdict"] == "BLOCK", decision
+                assert decision["rule"] == "callguard:store-unavailable", decision
+                assert "lost its data" in decision["reason"]
+            assert node.json("/v1/opt-out", {**optout, "number": "8015550143"})[0] == 503
+
+            admin.set(MARKER_KEY, marker)  # as if the AOF were restored
+            status, ready = node.json("/readyz", token=None)  # the probe: serving again
+            assert status == 200, ready
+            admin.config_set("appendfsync", "everysec")
+            status, body = node.json("/v1/opt-out", {**optout, "number": "8015550144"})
+            assert status == 503, body
+            assert "appendfsync=everysec" in body["error"]
+            assert node.json("/v1/check", florida)[1]["rule"] == "callguard:store-unavailable"
+            admin.config_set("appendfsync", "always")
+            assert node.json("/readyz", token=None)[0] == 200
+            assert node.json("/v1/opt-out", {**optout, "number": "8015550144"})[0] == 200
+            assert "8015550142" not in node.stderr()
+            assert "8015550144" not in node.stderr()
+        finally:
+            admin.close()
             node.stop()
