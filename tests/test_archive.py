@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,6 +154,36 @@ class TestStreamArchive:
                 assert loaded["logged_at"] <= decision["logged_at"]
                 assert "us-fl" in [p[0] for p in loaded["packs"]]
                 assert "us-fl" not in [p[0] for p in decision["packs"]]
+
+
+class TestStreamTrimmed:
+    """The stream's MAXLEN (or a purge) trims entries the archiver has not committed."""
+
+    async def test_entries_trimmed_before_archiving_are_counted_and_said(self, tmp_path,
+                                                                       redis_server):
+        """Ten entries; a crashed archiver took three and never acknowledged them; then the
+        stream is trimmed to its last two. The run archives the two and says eight were
+        lost — three delivered but uncommitted, five never delivered (main: skipped them
+        silently, both kinds)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:10]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            await client.xgroup_create(key, "callguard-archive", id="0")
+            await client.xreadgroup("callguard-archive", socket.gethostname(), {key: ">"},
+                                    count=3)  # this host's archiver, killed before XACK
+            await client.xtrim(key, maxlen=2, approximate=False)
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 2
+            assert run.stream_lost == 8
+            assert any("8 stream entr" in note and "--file" in note for note in run.notes)
+            again = await archive_stream(archive, client, key, compact_before=LATER)
+            assert (again.stream_entries, again.stream_lost) == (0, 0)
+        finally:
+            await client.aclose()
 
 
 class TestEvidenceCli:

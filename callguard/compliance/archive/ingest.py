@@ -51,6 +51,7 @@ class ArchiveRun:
     torn: int = 0
     recovered: int = 0
     refused: int = 0  # unknown schema, or no readable logged_at: left where they are
+    stream_lost: int = 0  # trimmed from the stream (MAXLEN, purge) before being archived
     compacted_days: int = 0
     parts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -203,6 +204,7 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
         if "BUSYGROUP" not in str(exc):
             raise
     consumer = socket.gethostname()
+    lost_unknown = False
     with archive.writing() as manifest:
         connection = connect(threads)
         batch = Batch(archive, connection, run)
@@ -210,17 +212,24 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
         for first in ("0", ">"):  # first what was delivered and never acknowledged
             start = first
             while True:
+                if first == ">":  # before reading: what was trimmed unread since
+                    trimmed = await _trimmed_undelivered(client, key)
+                    lost_unknown |= trimmed is None
+                    run.stream_lost += trimmed or 0
                 answer: Any = await client.xreadgroup(GROUP, consumer, {key: start},
                                                       count=count)
                 entries = answer[0][1] if answer else []
-                entries = [(entry_id, fields) for entry_id, fields in entries if fields]
                 if not entries:
                     break
                 ids = [_text(entry_id) for entry_id, _ in entries]
                 for entry_id, fields in entries:
-                    if _after(_text(entry_id), done):
-                        batch.add_line(fields.get(b"r", b""))
-                        run.stream_entries += 1
+                    if not _after(_text(entry_id), done):
+                        continue  # committed before a crash, not acknowledged
+                    if not fields:  # pending, then trimmed: delivered, never committed
+                        run.stream_lost += 1
+                        continue
+                    batch.add_line(fields.get(b"r", b""))
+                    run.stream_entries += 1
                 manifest.parts.extend(batch.finish())
                 done = max([done, *ids], key=_id_key)
                 manifest.stream[key] = done
@@ -230,7 +239,35 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                     start = ids[-1]  # the next pending entries after these
         run.compacted_days += compact(archive, manifest, connection,
                                       before=compact_before or _yesterday())
+    if run.stream_lost or lost_unknown:
+        lost = f"at least {run.stream_lost}" if lost_unknown else str(run.stream_lost)
+        run.notes.append(
+            f"{lost} stream entr(y/ies) of {key} were trimmed (the stream's MAXLEN, or a "
+            "purge) before they were archived; they are not in the archive. Each node's "
+            "log file still holds its records: archive them with `callguard archive "
+            "--file`, and raise [log] stream_maxlen or archive more often")
     return run
+
+
+async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> int | None:
+    """How many entries after the group's last delivered one were trimmed before it read
+    them (None: the server cannot say). Trimming takes the oldest first, so there is a gap
+    only when the stream's first entry is past the last delivered one; then every entry
+    still there is undelivered, and the group's lag (entries added since its last read)
+    minus the stream's length is what went unread."""
+    stream: Any = await client.xinfo_stream(key)
+    groups: Any = await client.xinfo_groups(key)
+    group = next((g for g in groups if _text(g.get("name")) == GROUP), None)
+    first = stream.get("recorded-first-entry-id") or (stream.get("first-entry") or [None])[0]
+    if group is None or first is None:
+        return 0
+    delivered = _text(group.get("last-delivered-id") or "0-0")
+    if not _after(_text(first), delivered):
+        return 0
+    lag = group.get("lag")
+    if lag is None:
+        return None
+    return max(0, int(lag) - int(stream.get("length", 0)))
 
 
 def _text(value: Any) -> str:
