@@ -186,6 +186,40 @@ class TestStreamTrimmed:
             await client.aclose()
 
 
+class TestStreamOtherConsumers:
+    """The group's pending entries of an archiver that is gone under another name."""
+
+    async def test_an_archiver_under_a_new_hostname_takes_over_the_old_ones_entries(
+            self, tmp_path, redis_server):
+        """An archiver in a container took three entries and was killed before its commit;
+        its successor runs under a new hostname (a recreated container). The three are
+        claimed once idle long enough and archived, and the other consumer is named
+        (main: they stayed pending for the old name forever, silently never archived)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:5]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            await client.xgroup_create(key, "callguard-archive", id="0")
+            taken = await client.xreadgroup("callguard-archive", "old-container",
+                                            {key: ">"}, count=3)
+            ids = [entry_id for entry_id, _ in taken[0][1]]
+            fresh = await archive_stream(archive, client, key, compact_before=LATER)
+            assert fresh.stream_entries == 2, "entries taken a moment ago are left alone"
+            assert any("another archiver, 'old-container'" in note for note in fresh.notes)
+            await client.xclaim(key, "callguard-archive", "old-container", 0, ids,
+                                idle=3_600_000)  # an hour without an acknowledgement
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 3
+            assert any("old-container" in note for note in run.notes)
+            pending = await client.xpending(key, "callguard-archive")
+            assert pending["pending"] == 0
+        finally:
+            await client.aclose()
+
+
 class TestEvidenceCli:
     """The real command over an archive and the unarchived rest of the log."""
 

@@ -209,6 +209,8 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
         connection = connect(threads)
         batch = Batch(archive, connection, run)
         done = manifest.stream.get(key, "0-0")
+        lost, taken = await _take_over(client, key, consumer, done, run.notes)
+        run.stream_lost += lost
         for first in ("0", ">"):  # first what was delivered and never acknowledged
             start = first
             while True:
@@ -223,7 +225,7 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                     break
                 ids = [_text(entry_id) for entry_id, _ in entries]
                 for entry_id, fields in entries:
-                    if not _after(_text(entry_id), done):
+                    if not _after(_text(entry_id), done) and _text(entry_id) not in taken:
                         continue  # committed before a crash, not acknowledged
                     if not fields:  # pending, then trimmed: delivered, never committed
                         run.stream_lost += 1
@@ -240,13 +242,62 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
         run.compacted_days += compact(archive, manifest, connection,
                                       before=compact_before or _yesterday())
     if run.stream_lost or lost_unknown:
-        lost = f"at least {run.stream_lost}" if lost_unknown else str(run.stream_lost)
+        said = f"at least {run.stream_lost}" if lost_unknown else str(run.stream_lost)
         run.notes.append(
-            f"{lost} stream entr(y/ies) of {key} were trimmed (the stream's MAXLEN, or a "
+            f"{said} stream entr(y/ies) of {key} were trimmed (the stream's MAXLEN, or a "
             "purge) before they were archived; they are not in the archive. Each node's "
             "log file still holds its records: archive them with `callguard archive "
             "--file`, and raise [log] stream_maxlen or archive more often")
     return run
+
+
+# An entry another archiver took this long ago and never acknowledged is taken over: its
+# archiver is gone (killed, or its container recreated under a new hostname).
+STALE_MS = 600_000
+
+
+async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
+                     notes: list[str]) -> tuple[int, set[str]]:
+    """Claim the group's entries pending too long for another consumer name (they would
+    stay pending for a name no archiver uses again, never archived), and name any other
+    archiver that reads the group now (each archive would hold only part of the stream).
+    Return how many claimed entries had been trimmed meanwhile (not archived), and the ids
+    claimed: archived whatever the archive's last id (another archiver may have read them
+    before this one read later ones; a row archived twice is deduplicated)."""
+    consumers: Any = await client.xinfo_consumers(key, GROUP)
+    owners = []
+    for other in consumers:
+        name = _text(other.get("name"))
+        if name == consumer:
+            continue
+        if int(other.get("pending", 0)):
+            owners.append(name)
+        idle = int(other.get("idle", 0))
+        if idle < STALE_MS:
+            notes.append(f"another archiver, {name!r}, read {key} {idle // 1000} s ago: "
+                         "the consumer group shares the entries out, so each archive holds "
+                         "only part of the stream; run one archiver")
+    if not owners:
+        return 0, set()
+    taken: set[str] = set()
+    claimed = lost = 0
+    start = "0-0"
+    while True:
+        answer: Any = await client.xautoclaim(key, GROUP, consumer, STALE_MS, start,
+                                              count=1000)
+        start, entries = _text(answer[0]), answer[1]
+        taken.update(_text(entry_id) for entry_id, _ in entries)
+        deleted = [_text(i) for i in answer[2]] if len(answer) > 2 else []
+        claimed += len(entries) + len(deleted)
+        lost += sum(1 for i in deleted if _after(i, done))
+        if start == "0-0":
+            break
+    if claimed:
+        notes.append(f"took over {claimed} entr(y/ies) of {key} left pending by "
+                     f"{', '.join(repr(o) for o in owners)} for more than "
+                     f"{STALE_MS // 60_000} min (an archiver killed, or renamed by a new "
+                     "hostname)")
+    return lost, taken
 
 
 async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> int | None:
