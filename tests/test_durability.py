@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 import redis
 from redis import asyncio as aioredis
+from redis.exceptions import OutOfMemoryError
 
 from callguard.errors import StoreError
 from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
@@ -126,6 +127,33 @@ class TestStore:
                 await admin.config_set("appendfsync", "always")
                 assert await records.verify() is None  # the next probe or reload tick
             assert await records.apply([AddCompanyDnc(SELLER, "+18015550148", T0, "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_a_full_server_still_answers_reads_and_refuses_writes(self, redis_server):
+        """maxmemory reached under noeviction: a write is refused (nothing acknowledged),
+        while reads keep answering, so calls that only read keep being decided; no error
+        names the number (a MULTI around the read was refused whole under OOM, and
+        redis-py's pipeline error quotes the command, key and number included)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550149", T0, "agent")])
+            used = int((await admin.info("memory"))["used_memory"])
+            await admin.config_set("maxmemory", str(used + 1024))
+            with pytest.raises(OutOfMemoryError):
+                await admin.set("filler", "x" * 200_000)
+            with pytest.raises(StoreError) as refused:
+                await records.apply([AddCompanyDnc(SELLER, "+18015550150", T0, "agent")])
+            assert "5550150" not in str(refused.value)
+            assert await records.company_dnc(SELLER, "+18015550149") is not None
+            assert await records.consents(SELLER, "+18015550149") == ()
+            assert await records.ebr(SELLER, "+18015550149") is None
+            await admin.config_set("maxmemory", "0")
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550150", T0, "a")]) == (1,)
         finally:
             await admin.aclose()
             await records.aclose()

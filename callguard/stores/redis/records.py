@@ -427,16 +427,22 @@ class RedisRecords:
         return result
 
     async def _read(self, *command: str) -> Any:
-        """One read with the marker beside it (MULTI/EXEC, one round trip): a server
+        """One read with the marker read right after it, in one round trip: a server
         flushed or emptied under a live connection is refused, never read as "none"; one
-        that finds the marker back (the AOF restored) clears the lost state."""
+        that finds the marker back (the AOF restored) clears the lost state. Not a MULTI
+        (a full server refuses every command queued in one, reads too): a flush between
+        the two leaves the marker gone, so the read is refused all the same."""
         try:
-            async with self._client.pipeline(transaction=True) as pipe:
+            async with self._client.pipeline(transaction=False) as pipe:
                 pipe.execute_command(*command)
                 pipe.get(MARKER_KEY)
-                result, marker = await pipe.execute()
+                # Unannotated errors: redis-py quotes the command (the key: the number).
+                result, marker = await pipe.execute(raise_on_error=False)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
+        for answer in (result, marker):
+            if isinstance(answer, Exception):
+                raise StoreError(f"record store (Redis) read failed: {answer}")
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
         self._guard_read()
