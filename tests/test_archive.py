@@ -186,6 +186,32 @@ class TestStreamTrimmed:
             await client.aclose()
 
 
+class TestStreamEmptied:
+    """Redis lost the stream (FLUSHALL, restarted without its AOF) between two runs."""
+
+    async def test_a_stream_emptied_under_the_archiver_is_said(self, tmp_path, redis_server):
+        """The group is gone with the stream: the archiver recreates it, archives what is
+        there and says that entries written after its last run may be lost (main: went on
+        silently)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:6]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines[:3]:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            first = await archive_stream(archive, client, key, compact_before=LATER)
+            assert (first.stream_entries, first.notes) == (3, [])
+            await client.flushall()
+            for line in lines[3:]:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 3
+            assert any("group" in note and "--file" in note for note in run.notes), run.notes
+        finally:
+            await client.aclose()
+
+
 class TestStreamOtherConsumers:
     """The group's pending entries of an archiver that is gone under another name."""
 

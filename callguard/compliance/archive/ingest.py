@@ -198,17 +198,26 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
     from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
 
     run = ArchiveRun()
+    created = True
     try:
         await client.xgroup_create(key, GROUP, id="0", mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+        created = False
     consumer = socket.gethostname()
     lost_unknown = False
     with archive.writing() as manifest:
         connection = connect(threads)
         batch = Batch(archive, connection, run)
         done = manifest.stream.get(key, "0-0")
+        if created and done != "0-0":
+            run.notes.append(
+                f"the consumer group {GROUP} of {key} was gone (the stream emptied: FLUSHALL, "
+                f"Redis restarted without its AOF, or the key deleted) though this archive "
+                f"read it up to {done}; what the nodes wrote after that and before the loss "
+                "is not in the archive. Each node's log file still holds its records: "
+                "archive them with `callguard archive --file`")
         lost, taken = await _take_over(client, key, consumer, done, run.notes)
         run.stream_lost += lost
         for first in ("0", ">"):  # first what was delivered and never acknowledged
