@@ -269,3 +269,41 @@ class TestServe:
         finally:
             admin.close()
             node.stop()
+
+
+class TestAuth:
+    """A Redis that requires a password (requirepass), as the shipped compose file runs."""
+
+    def test_right_password_serves_wrong_or_none_refuses_to_start_saying_why(
+            self, tmp_path, redis_server):
+        """The right CALLGUARD_REDIS_PASSWORD: an opt-out is recorded and BLOCKs the
+        number. A wrong one, or none: the node does not start, says the record store
+        refused the password (not an "internal error") and never prints the password."""
+        admin = redis.Redis.from_url(redis_server.url)
+        admin.config_set("requirepass", "pw-0123456789abcdef")
+        admin.close()
+        for name, password in (("wrong", "pw-wrong-fedcba987"), ("none", "")):
+            node = ServeNode(tmp_path / name, redis_url=redis_server.url, redis_records=True,
+                             env_extra={"CALLGUARD_REDIS_PASSWORD": password})
+            write_lists(node.data, [8015550199])
+            node.start(wait=False)
+            assert node.process is not None
+            assert node.process.wait(timeout=30) == 3
+            err = node.stderr()
+            assert "internal error" not in err, err
+            assert "record store (Redis)" in err
+            assert "CALLGUARD_REDIS_PASSWORD" in err
+            assert "pw-wrong" not in err
+            assert "pw-0123" not in err
+        node = ServeNode(tmp_path / "right", redis_url=redis_server.url, redis_records=True,
+                         env_extra={"CALLGUARD_REDIS_PASSWORD": "pw-0123456789abcdef"})
+        write_lists(node.data, [8015550199])
+        node.start()
+        try:
+            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+            assert node.json("/v1/opt-out", optout)[0] == 200
+            check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+            assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+            assert "pw-0123" not in node.stderr()
+        finally:
+            node.stop()
