@@ -158,6 +158,30 @@ class TestStore:
             await admin.aclose()
             await records.aclose()
 
+    async def test_a_server_switched_to_evict_refuses_reads_too(self, redis_server):
+        """CONFIG SET maxmemory-policy allkeys-lru while serving: a full server may now
+        evict a do-not-call record, which would then read as "none" — reads are refused
+        (the gate BLOCKs), not only writes (main: reads went on answering). Back to
+        noeviction, they answer again."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings(on_weak_durability="warn"))
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550151", T0, "agent")])
+            await admin.config_set("maxmemory-policy", "allkeys-lru")
+            await records.verify()  # the next probe or reload tick (warn: writes go on)
+            assert "may evict" in records.weak
+            with pytest.raises(StoreError, match="may evict"):
+                await records.company_dnc(SELLER, "+18015550151")
+            await admin.config_set("maxmemory-policy", "noeviction")
+            await records.verify()
+            assert records.weak is None
+            assert await records.company_dnc(SELLER, "+18015550151") is not None
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
     async def test_evicting_server_is_weak(self, redis_server):
         """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
         admin = aioredis.from_url(redis_server.url)

@@ -223,11 +223,14 @@ def _dnc(raw: bytes | None) -> CompanyDncRecord | None:
     return CompanyDncRecord(datetime.fromisoformat(data["added_at"]), str(data["source"]))
 
 
+EVICTS = "may evict records"  # in the reason: reads are refused too (an evicted one is "none")
+
+
 def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | None:
     """Why this server configuration could lose an acknowledged record, or None."""
     policy = _text(config.get("maxmemory-policy"))
     if policy is not None and policy.startswith("allkeys"):
-        return (f"the Redis server runs maxmemory-policy={policy}, which may evict records; "
+        return (f"the Redis server runs maxmemory-policy={policy}, which {EVICTS}; "
                 "set noeviction")
     if settings.durability == "replicas":
         return None
@@ -405,6 +408,8 @@ class RedisRecords:
     def _guard_read(self) -> None:
         if self.lost is not None:
             raise StoreError(f"record store (Redis) cannot be trusted: {self.lost}")
+        if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
+            raise StoreError(f"record store (Redis) cannot be trusted: {self.weak}")
 
     async def aclose(self) -> None:
         """Close the connection pool."""
