@@ -386,6 +386,34 @@ class TestRedisTwoNodes:
             await store.aclose()
             await records.aclose()
 
+    async def test_a_server_that_may_evict_counts_refuses_even_when_warned(
+            self, tmp_path, redis_server):
+        """on_weak_durability = "warn" lets writes go on with a weak AOF, but a server
+        switched to allkeys-lru may evict a count — an ALLOW past the cap: refused (main:
+        counted on)."""
+        from callguard.config import load_settings
+        from callguard.runtime import open_frequency
+        from callguard.stores.redis.records import RedisRecords
+        from tests.serve_node import ServeNode
+
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
+        settings = load_settings(node.config, data_dir=node.data)
+        settings = replace(settings, records=replace(settings.records,
+                                                     on_weak_durability="warn"))
+        records = RedisRecords(aioredis_client(redis_server.url), settings.records)
+        await records.start()
+        store = open_frequency(settings, records, HASH)
+        admin = aioredis_client(redis_server.url)
+        try:
+            assert (await store.reserve("+13055550079", [CLAIM], NOON)).granted
+            await admin.config_set("maxmemory-policy", "allkeys-lru")
+            with pytest.raises(StoreError, match="may evict"):
+                await store.reserve("+13055550079", [CLAIM], NOON)
+        finally:
+            await admin.aclose()
+            await store.aclose()
+            await records.aclose()
+
     async def test_killed_mid_way_every_allow_was_counted(self, tmp_path):
         """Redis SIGKILLed while two nodes reserve: after the kill every check raises (the
         gate BLOCKs); after a restart from the AOF every ALLOW given is in the count."""

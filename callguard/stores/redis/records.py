@@ -348,6 +348,14 @@ class RedisRecords:
         problem = config if isinstance(config, str) else judge_config(config, self._settings)
         self._judge(problem, marker_ok=self.lost is None)
 
+    @property
+    def refusing_counts(self) -> str | None:
+        """Why a call-frequency count would not be trusted now (the writes' reasons, and
+        a server that may evict, warned or not: an evicted count is an ALLOW past a cap)."""
+        if self.weak is not None and EVICTS in self.weak:
+            return self.weak
+        return self.refusing_writes
+
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
         try:
