@@ -242,7 +242,8 @@ def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | 
     return None
 
 
-CONFIG_PATTERNS = ("append*", "maxmemory-policy")
+# Exact names, no glob: each a dictionary lookup on the server (one per group of counts).
+CONFIG_PATTERNS = ("appendonly", "appendfsync", "maxmemory-policy")
 
 
 def parse_config(answers: Sequence[Any]) -> dict[str, Any] | str:
