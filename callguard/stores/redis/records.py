@@ -140,6 +140,13 @@ return results
 """
 
 
+# KEYS: the record's hash, the durability marker. ARGV: HGET or HGETALL, then its field.
+# Returns {the answer (false: none), the marker (false: gone)}.
+_READ = """
+return {redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2)), redis.call('GET', KEYS[2])}
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class RecordsSettings:
     """``[records]``: where records live and how a Redis write is made durable."""
@@ -296,6 +303,7 @@ class RedisRecords:
         self._client = client
         self._settings = settings
         self._apply = client.register_script(_APPLY)
+        self._read_script = client.register_script(_READ)
         self._token: bytes | None = None  # the marker this node relies on (set at start)
         self.weak: str | None = None  # why an acknowledged write could be lost right now
         self.lost: str | None = None  # why the server's records cannot be trusted
@@ -441,33 +449,27 @@ class RedisRecords:
         return result
 
     async def _read(self, *command: str) -> Any:
-        """One read with the marker read right after it, in one round trip: a server
-        flushed or emptied under a live connection is refused, never read as "none"; one
-        that finds the marker back (the AOF restored) clears the lost state. Not a MULTI
-        (a full server refuses every command queued in one, reads too): a flush between
-        the two leaves the marker gone, so the read is refused all the same."""
+        """One read with the marker beside it, in one script (atomic, one round trip,
+        answered by a full server too, which refuses a MULTI whole): a server flushed or
+        emptied under a live connection is refused, never read as "none"; one that finds
+        the marker back (the AOF restored) clears the lost state."""
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                pipe.execute_command(*command)
-                pipe.get(MARKER_KEY)
-                # Unannotated errors: redis-py quotes the command (the key: the number).
-                result, marker = await pipe.execute(raise_on_error=False)
+            value, marker = await self._read_script(keys=[command[1], MARKER_KEY],
+                                                    args=[command[0], *command[2:]])
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
-        for answer in (result, marker):
-            if isinstance(answer, Exception):
-                raise StoreError(f"record store (Redis) read failed: {answer}")
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
         self._guard_read()
-        return result
+        return value
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
         return tuple(c.record for c in await self._stored_consents(solicitor, e164))
 
     async def _stored_consents(self, solicitor: str, e164: str) -> list[StoredConsent]:
-        fields = await self._read("HGETALL", _key(solicitor, e164))
+        flat = await self._read("HGETALL", _key(solicitor, e164))
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         return [_consent(value) for name, value in sorted(fields.items())
                 if name.startswith(b"c:")]
 
