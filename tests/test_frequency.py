@@ -414,6 +414,33 @@ class TestRedisTwoNodes:
             await store.aclose()
             await records.aclose()
 
+    async def test_a_full_server_still_counts_for_a_scrub(self, tmp_path, redis_server):
+        """maxmemory reached (noeviction): a scrub's read-only count still answers — it
+        writes nothing (main: its MULTI was refused whole, so every scrub BLOCKed)."""
+        from callguard.config import load_settings
+        from callguard.runtime import open_frequency
+        from callguard.stores.redis.records import RedisRecords
+        from tests.serve_node import ServeNode
+
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
+        settings = load_settings(node.config, data_dir=node.data)
+        records = RedisRecords(aioredis_client(redis_server.url), settings.records)
+        await records.start()
+        store = open_frequency(settings, records, HASH)
+        admin = aioredis_client(redis_server.url)
+        try:
+            assert (await store.reserve("+13055550080", [CLAIM], NOON)).granted
+            used = int((await admin.info("memory"))["used_memory"])
+            await admin.config_set("maxmemory", str(used + 1024))
+            with pytest.raises(Exception, match="maxmemory"):
+                await admin.set("filler", "x" * 200_000)
+            assert await store.count("+13055550080", [CLAIM], NOON) == (1,)
+        finally:
+            await admin.config_set("maxmemory", "0")
+            await admin.aclose()
+            await store.aclose()
+            await records.aclose()
+
     async def test_killed_mid_way_every_allow_was_counted(self, tmp_path):
         """Redis SIGKILLed while two nodes reserve: after the kill every check raises (the
         gate BLOCKs); after a restart from the AOF every ALLOW given is in the count."""

@@ -159,12 +159,12 @@ class RedisFrequency:
         self._guard()
         digest = self._hash(e164)
         now = _ms(at)
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
+        try:  # not a MULTI: a full server refuses one whole, though this writes nothing
+            async with self._client.pipeline(transaction=False) as pipe:
                 for claim in claims:
                     pipe.zcount(self._key(digest, claim.subject),
                                 f"({now - claim.window_s * 1000}", "+inf")
-                pipe.get(MARKER_KEY)
+                pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
                 *raw, marker = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
