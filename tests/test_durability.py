@@ -182,6 +182,29 @@ class TestStore:
             await admin.aclose()
             await records.aclose()
 
+    async def test_reads_answer_while_writes_are_paused(self, redis_server):
+        """CLIENT PAUSE WRITE (what a manual FAILOVER does for a few seconds): reads keep
+        answering at once, so calls that only read keep being decided; a write waits and
+        fails on the client's timeout, not acknowledged. A script read must go as
+        EVALSHA_RO — a plain EVALSHA is paused like a write."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=1),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550152", T0, "agent")])
+            await admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+            started = asyncio.get_running_loop().time()
+            assert await records.company_dnc(SELLER, "+18015550152") is not None
+            assert await records.consents(SELLER, "+18015550152") == ()
+            assert asyncio.get_running_loop().time() - started < 0.5
+            with pytest.raises(StoreError):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550153", T0, "agent")])
+        finally:
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            await admin.aclose()
+            await records.aclose()
+
     async def test_evicting_server_is_weak(self, redis_server):
         """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
         admin = aioredis.from_url(redis_server.url)

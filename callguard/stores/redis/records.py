@@ -34,7 +34,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callguard.errors import StoreError
@@ -453,9 +453,13 @@ class RedisRecords:
         answered by a full server too, which refuses a MULTI whole): a server flushed or
         emptied under a live connection is refused, never read as "none"; one that finds
         the marker back (the AOF restored) clears the lost state."""
+        sha, words = self._read_script.sha, (command[1], MARKER_KEY, command[0], *command[2:])
         try:
-            value, marker = await self._read_script(keys=[command[1], MARKER_KEY],
-                                                    args=[command[0], *command[2:]])
+            try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
+                value, marker = await self._client.evalsha_ro(sha, 2, *words)
+            except NoScriptError:  # a restarted server
+                await self._client.script_load(_READ)
+                value, marker = await self._client.evalsha_ro(sha, 2, *words)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
