@@ -213,7 +213,8 @@ def open_frequency(settings: Settings, records: RecordStores,
         redis_records = records
         return RedisFrequency(redis_client(settings, socket_timeout=2), hasher,
                               retention_s=retention,
-                              refusing=lambda: redis_records.refusing_writes)
+                              refusing=lambda: redis_records.refusing_counts,
+                              guard=redis_records)
     return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
                              retention_s=retention)
 

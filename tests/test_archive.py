@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -153,6 +154,96 @@ class TestStreamArchive:
                 assert loaded["logged_at"] <= decision["logged_at"]
                 assert "us-fl" in [p[0] for p in loaded["packs"]]
                 assert "us-fl" not in [p[0] for p in decision["packs"]]
+
+
+class TestStreamTrimmed:
+    """The stream's MAXLEN (or a purge) trims entries the archiver has not committed."""
+
+    async def test_entries_trimmed_before_archiving_are_counted_and_said(self, tmp_path,
+                                                                       redis_server):
+        """Ten entries; a crashed archiver took three and never acknowledged them; then the
+        stream is trimmed to its last two. The run archives the two and says eight were
+        lost — three delivered but uncommitted, five never delivered (main: skipped them
+        silently, both kinds)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:10]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            await client.xgroup_create(key, "callguard-archive", id="0")
+            await client.xreadgroup("callguard-archive", socket.gethostname(), {key: ">"},
+                                    count=3)  # this host's archiver, killed before XACK
+            await client.xtrim(key, maxlen=2, approximate=False)
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 2
+            assert run.stream_lost == 8
+            assert any("8 stream entr" in note and "--file" in note for note in run.notes)
+            again = await archive_stream(archive, client, key, compact_before=LATER)
+            assert (again.stream_entries, again.stream_lost) == (0, 0)
+        finally:
+            await client.aclose()
+
+
+class TestStreamEmptied:
+    """Redis lost the stream (FLUSHALL, restarted without its AOF) between two runs."""
+
+    async def test_a_stream_emptied_under_the_archiver_is_said(self, tmp_path, redis_server):
+        """The group is gone with the stream: the archiver recreates it, archives what is
+        there and says that entries written after its last run may be lost (main: went on
+        silently)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:6]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines[:3]:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            first = await archive_stream(archive, client, key, compact_before=LATER)
+            assert (first.stream_entries, first.notes) == (3, [])
+            await client.flushall()
+            for line in lines[3:]:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 3
+            assert any("group" in note and "--file" in note for note in run.notes), run.notes
+        finally:
+            await client.aclose()
+
+
+class TestStreamOtherConsumers:
+    """The group's pending entries of an archiver that is gone under another name."""
+
+    async def test_an_archiver_under_a_new_hostname_takes_over_the_old_ones_entries(
+            self, tmp_path, redis_server):
+        """An archiver in a container took three entries and was killed before its commit;
+        its successor runs under a new hostname (a recreated container). The three are
+        claimed once idle long enough and archived, and the other consumer is named
+        (main: they stayed pending for the old name forever, silently never archived)."""
+        key = "callguard:compliance"
+        lines = synthetic(10, days=1)[:5]
+        client = aioredis.from_url(redis_server.url)
+        archive = Archive(tmp_path / "archive")
+        try:
+            for line in lines:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            await client.xgroup_create(key, "callguard-archive", id="0")
+            taken = await client.xreadgroup("callguard-archive", "old-container",
+                                            {key: ">"}, count=3)
+            ids = [entry_id for entry_id, _ in taken[0][1]]
+            fresh = await archive_stream(archive, client, key, compact_before=LATER)
+            assert fresh.stream_entries == 2, "entries taken a moment ago are left alone"
+            assert any("another archiver, 'old-container'" in note for note in fresh.notes)
+            await client.xclaim(key, "callguard-archive", "old-container", 0, ids,
+                                idle=3_600_000)  # an hour without an acknowledgement
+            run = await archive_stream(archive, client, key, compact_before=LATER)
+            assert run.stream_entries == 3
+            assert any("old-container" in note for note in run.notes)
+            pending = await client.xpending(key, "callguard-archive")
+            assert pending["pending"] == 0
+        finally:
+            await client.aclose()
 
 
 class TestEvidenceCli:

@@ -9,10 +9,13 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+import redis
 from redis import asyncio as aioredis
+from redis.exceptions import OutOfMemoryError
 
 from callguard.errors import StoreError
 from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
+from callguard.stores.redis.records import _key as _key_of
 from callguard.stores.writes import AddCompanyDnc
 from tests.serve_node import AT, ServeNode, write_lists
 
@@ -82,6 +85,126 @@ class TestStore:
             await admin.aclose()
             await records.aclose()
 
+    async def test_flushall_while_connected_is_noticed_by_the_next_read(self, redis_server):
+        """FLUSHALL on the live server (no reconnect, no probe): the next read does not
+        answer "no record" for a number whose do-not-call record was just wiped (main: it
+        read None until the next reload tick or /readyz probe)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550145", T0, "agent")])
+            await admin.flushall()
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.company_dnc(SELLER, "+18015550145")
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.consents(SELLER, "+18015550145")
+            with pytest.raises(StoreError, match="lost its data"):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550146", T0, "agent")])
+            assert await admin.exists(_key_of(SELLER, "+18015550146")) == 0
+            await admin.set(MARKER_KEY, records._token)  # the data restored
+            assert await records.verify() is None  # the next probe or reload tick
+            assert await records.company_dnc(SELLER, "+18015550145") is None
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_appendfsync_switched_off_at_runtime_refuses_the_next_write(
+            self, redis_server):
+        """CONFIG SET appendfsync no (or everysec) on the live server: the next write is
+        not acknowledged, without waiting for a probe (main: acknowledged until the next
+        reload tick or /readyz)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            for setting in ("no", "everysec"):
+                await admin.config_set("appendfsync", setting)
+                with pytest.raises(StoreError, match=f"appendfsync={setting}"):
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550147", T0, "a")])
+                await admin.config_set("appendfsync", "always")
+                assert await records.verify() is None  # the next probe or reload tick
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550148", T0, "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_a_full_server_still_answers_reads_and_refuses_writes(self, redis_server):
+        """maxmemory reached under noeviction: a write is refused (nothing acknowledged),
+        while reads keep answering, so calls that only read keep being decided; no error
+        names the number (a MULTI around the read was refused whole under OOM, and
+        redis-py's pipeline error quotes the command, key and number included)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550149", T0, "agent")])
+            used = int((await admin.info("memory"))["used_memory"])
+            await admin.config_set("maxmemory", str(used + 1024))
+            with pytest.raises(OutOfMemoryError):
+                await admin.set("filler", "x" * 200_000)
+            with pytest.raises(StoreError) as refused:
+                await records.apply([AddCompanyDnc(SELLER, "+18015550150", T0, "agent")])
+            assert "5550150" not in str(refused.value)
+            assert await records.company_dnc(SELLER, "+18015550149") is not None
+            assert await records.consents(SELLER, "+18015550149") == ()
+            assert await records.ebr(SELLER, "+18015550149") is None
+            await admin.config_set("maxmemory", "0")
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550150", T0, "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_a_server_switched_to_evict_refuses_reads_too(self, redis_server):
+        """CONFIG SET maxmemory-policy allkeys-lru while serving: a full server may now
+        evict a do-not-call record, which would then read as "none" — reads are refused
+        (the gate BLOCKs), not only writes (main: reads went on answering). Back to
+        noeviction, they answer again."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings(on_weak_durability="warn"))
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550151", T0, "agent")])
+            await admin.config_set("maxmemory-policy", "allkeys-lru")
+            await records.verify()  # the next probe or reload tick (warn: writes go on)
+            assert "may evict" in records.weak
+            with pytest.raises(StoreError, match="may evict"):
+                await records.company_dnc(SELLER, "+18015550151")
+            await admin.config_set("maxmemory-policy", "noeviction")
+            await records.verify()
+            assert records.weak is None
+            assert await records.company_dnc(SELLER, "+18015550151") is not None
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_reads_answer_while_writes_are_paused(self, redis_server):
+        """CLIENT PAUSE WRITE (what a manual FAILOVER does for a few seconds): reads keep
+        answering at once, so calls that only read keep being decided; a write waits and
+        fails on the client's timeout, not acknowledged. A script read must go as
+        EVALSHA_RO — a plain EVALSHA is paused like a write."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=1),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550152", T0, "agent")])
+            await admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+            started = asyncio.get_running_loop().time()
+            assert await records.company_dnc(SELLER, "+18015550152") is not None
+            assert await records.consents(SELLER, "+18015550152") == ()
+            assert asyncio.get_running_loop().time() - started < 0.5
+            with pytest.raises(StoreError):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550153", T0, "agent")])
+        finally:
+            await admin.execute_command("CLIENT", "UNPAUSE")
+            await admin.aclose()
+            await records.aclose()
+
     async def test_evicting_server_is_weak(self, redis_server):
         """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
         admin = aioredis.from_url(redis_server.url)
@@ -145,5 +268,89 @@ class TestServe:
             assert "lost its data" in detail["detail"]
             assert node.metric("callguard_records_durable") == 0
             assert node.events("records_data_lost")
+        finally:
+            node.stop()
+
+    def test_flushall_and_fsync_off_while_serving_are_refused_at_once(self, tmp_path,
+                                                                    redis_server):
+        """A serving node whose reload tick is far off (so no probe rescues it): FLUSHALL
+        wipes an opt-out and a Florida number's three counted calls — the next checks are
+        BLOCKed callguard:store-unavailable (main: the opted-out number and a fourth
+        Florida call were ALLOWed); then, the data restored, appendfsync switched to
+        everysec — an opt-out is answered 503, not 200."""
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
+                         reload_seconds=600)
+        write_lists(node.data, [8015550199])
+        node.start()
+        admin = redis.Redis.from_url(redis_server.url)
+        try:
+            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+            assert node.json("/v1/opt-out", optout)[0] == 200
+            opted = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+            florida = {"number": "3055550123", "campaign": "ut-solar-manual", "at": AT}
+            verdicts = [node.json("/v1/check", florida)[1]["verdict"] for _ in range(4)]
+            assert verdicts == ["ALLOW", "ALLOW", "ALLOW", "BLOCK"]
+            marker = admin.get(MARKER_KEY)
+
+            admin.flushall()
+            for check in (opted, florida):
+                decision = node.json("/v1/check", check)[1]
+                assert decision["verdict"] == "BLOCK", decision
+                assert decision["rule"] == "callguard:store-unavailable", decision
+                assert "lost its data" in decision["reason"]
+            assert node.json("/v1/opt-out", {**optout, "number": "8015550143"})[0] == 503
+
+            admin.set(MARKER_KEY, marker)  # as if the AOF were restored
+            status, ready = node.json("/readyz", token=None)  # the probe: serving again
+            assert status == 200, ready
+            admin.config_set("appendfsync", "everysec")
+            status, body = node.json("/v1/opt-out", {**optout, "number": "8015550144"})
+            assert status == 503, body
+            assert "appendfsync=everysec" in body["error"]
+            assert node.json("/v1/check", florida)[1]["rule"] == "callguard:store-unavailable"
+            admin.config_set("appendfsync", "always")
+            assert node.json("/readyz", token=None)[0] == 200
+            assert node.json("/v1/opt-out", {**optout, "number": "8015550144"})[0] == 200
+            assert "8015550142" not in node.stderr()
+            assert "8015550144" not in node.stderr()
+        finally:
+            admin.close()
+            node.stop()
+
+
+class TestAuth:
+    """A Redis that requires a password (requirepass), as the shipped compose file runs."""
+
+    def test_right_password_serves_wrong_or_none_refuses_to_start_saying_why(
+            self, tmp_path, redis_server):
+        """The right CALLGUARD_REDIS_PASSWORD: an opt-out is recorded and BLOCKs the
+        number. A wrong one, or none: the node does not start, says the record store
+        refused the password (not an "internal error") and never prints the password."""
+        admin = redis.Redis.from_url(redis_server.url)
+        admin.config_set("requirepass", "pw-0123456789abcdef")
+        admin.close()
+        for name, password in (("wrong", "pw-wrong-fedcba987"), ("none", "")):
+            node = ServeNode(tmp_path / name, redis_url=redis_server.url, redis_records=True,
+                             env_extra={"CALLGUARD_REDIS_PASSWORD": password})
+            write_lists(node.data, [8015550199])
+            node.start(wait=False)
+            assert node.process is not None
+            assert node.process.wait(timeout=30) == 3
+            err = node.stderr()
+            assert "internal error" not in err, err
+            assert "record store (Redis)" in err
+            assert "CALLGUARD_REDIS_PASSWORD" in err
+            assert "pw-wrong" not in err
+            assert "pw-0123" not in err
+        node = ServeNode(tmp_path / "right", redis_url=redis_server.url, redis_records=True,
+                         env_extra={"CALLGUARD_REDIS_PASSWORD": "pw-0123456789abcdef"})
+        write_lists(node.data, [8015550199])
+        node.start()
+        try:
+            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+            assert node.json("/v1/opt-out", optout)[0] == 200
+            check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+            assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+            assert "pw-0123" not in node.stderr()
         finally:
             node.stop()

@@ -274,3 +274,21 @@ class TestFailClosed:
             assert node.connected
         finally:
             await bounded(node.close(), "closing the node")
+
+    async def test_a_new_version_reusing_a_lost_number_is_loaded(self, redis_server,
+                                                                 client):
+        """Redis emptied (FLUSHALL, or restarted without its AOF): the version counter
+        starts again, so the next import is v1 again — with other numbers. A node serving
+        the old v1 loads the new one (main: same number, so it kept the old content
+        for good, ALLOWing every number only the new copy lists)."""
+        await publish(client, [8015550101])
+        node = RedisListRegistry(connect(redis_server.url), retry_seconds=0.1)
+        await node.start()
+        try:
+            await client.flushall()
+            meta = await publish(client, [8015550202])
+            assert meta.version == 1
+            await wait_for(lambda: node.snapshot("national").contains(8015550202), timeout=3)
+            assert not node.snapshot("national").contains(8015550101)
+        finally:
+            await bounded(node.close(), "closing the node")

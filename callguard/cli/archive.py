@@ -21,8 +21,9 @@ from typing import Any
 
 import click
 import orjson
+from rich.markup import escape
 
-from callguard.cli.common import CliState, run, usage_error
+from callguard.cli.common import CliState, err_console, run, usage_error
 from callguard.compliance.archive.ingest import ArchiveRun, archive_files, archive_stream
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import log_exists
@@ -111,6 +112,8 @@ async def _stream(state: CliState, target: Archive, threads: int,
 
 
 def _show(done: ArchiveRun, seconds: float, as_json: bool) -> None:
+    for note in done.notes:  # on stderr in both forms: what was lost is never quiet
+        err_console.print(f"[yellow]warning:[/yellow] {escape(note)}")
     figures = {**asdict(done), "seconds": round(seconds, 3)}
     if as_json:
         print(orjson.dumps(figures).decode(), flush=True)  # noqa: T201

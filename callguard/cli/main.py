@@ -19,7 +19,7 @@ from callguard.cli.common import (
     err_console,
 )
 from callguard.compliance.logkey import LogKeyError
-from callguard.errors import ArchiveFormatError
+from callguard.errors import ArchiveFormatError, StoreError
 
 __all__ = ["cli", "main"]
 
@@ -109,6 +109,11 @@ def main() -> None:
     except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
         err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
+    except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
+        hint = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass)."
+                if _auth_refused(str(exc)) else "")
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}{hint}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if _redis_unreachable(exc):
             err_console.print(f"[red]error:[/red] Redis is unreachable ({escape(str(exc))}). "
@@ -119,6 +124,13 @@ def main() -> None:
         err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: "
                           f"{escape(str(exc))}")
         sys.exit(EXIT_INTERNAL)
+
+
+def _auth_refused(message: str) -> bool:
+    """Redis refused the password, or wants one (its own words, 6.x and 7.x)."""
+    return any(words in message for words in (
+        "invalid username-password pair", "Authentication required", "NOAUTH",
+        "WRONGPASS", "HELLO must be called with the client already authenticated"))
 
 
 def _redis_unreachable(exc: BaseException) -> bool:

@@ -51,6 +51,7 @@ class ArchiveRun:
     torn: int = 0
     recovered: int = 0
     refused: int = 0  # unknown schema, or no readable logged_at: left where they are
+    stream_lost: int = 0  # trimmed from the stream (MAXLEN, purge) before being archived
     compacted_days: int = 0
     parts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -197,30 +198,49 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
     from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
 
     run = ArchiveRun()
+    created = True
     try:
         await client.xgroup_create(key, GROUP, id="0", mkstream=True)
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+        created = False
     consumer = socket.gethostname()
+    lost_unknown = False
     with archive.writing() as manifest:
         connection = connect(threads)
         batch = Batch(archive, connection, run)
         done = manifest.stream.get(key, "0-0")
+        if created and done != "0-0":
+            run.notes.append(
+                f"the consumer group {GROUP} of {key} was gone (the stream emptied: FLUSHALL, "
+                f"Redis restarted without its AOF, or the key deleted) though this archive "
+                f"read it up to {done}; what the nodes wrote after that and before the loss "
+                "is not in the archive. Each node's log file still holds its records: "
+                "archive them with `callguard archive --file`")
+        lost, taken = await _take_over(client, key, consumer, done, run.notes)
+        run.stream_lost += lost
         for first in ("0", ">"):  # first what was delivered and never acknowledged
             start = first
             while True:
+                if first == ">":  # before reading: what was trimmed unread since
+                    trimmed = await _trimmed_undelivered(client, key)
+                    lost_unknown |= trimmed is None
+                    run.stream_lost += trimmed or 0
                 answer: Any = await client.xreadgroup(GROUP, consumer, {key: start},
                                                       count=count)
                 entries = answer[0][1] if answer else []
-                entries = [(entry_id, fields) for entry_id, fields in entries if fields]
                 if not entries:
                     break
                 ids = [_text(entry_id) for entry_id, _ in entries]
                 for entry_id, fields in entries:
-                    if _after(_text(entry_id), done):
-                        batch.add_line(fields.get(b"r", b""))
-                        run.stream_entries += 1
+                    if not _after(_text(entry_id), done) and _text(entry_id) not in taken:
+                        continue  # committed before a crash, not acknowledged
+                    if not fields:  # pending, then trimmed: delivered, never committed
+                        run.stream_lost += 1
+                        continue
+                    batch.add_line(fields.get(b"r", b""))
+                    run.stream_entries += 1
                 manifest.parts.extend(batch.finish())
                 done = max([done, *ids], key=_id_key)
                 manifest.stream[key] = done
@@ -230,7 +250,84 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                     start = ids[-1]  # the next pending entries after these
         run.compacted_days += compact(archive, manifest, connection,
                                       before=compact_before or _yesterday())
+    if run.stream_lost or lost_unknown:
+        said = f"at least {run.stream_lost}" if lost_unknown else str(run.stream_lost)
+        run.notes.append(
+            f"{said} stream entr(y/ies) of {key} were trimmed (the stream's MAXLEN, or a "
+            "purge) before they were archived; they are not in the archive. Each node's "
+            "log file still holds its records: archive them with `callguard archive "
+            "--file`, and raise [log] stream_maxlen or archive more often")
     return run
+
+
+# An entry another archiver took this long ago and never acknowledged is taken over: its
+# archiver is gone (killed, or its container recreated under a new hostname).
+STALE_MS = 600_000
+
+
+async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
+                     notes: list[str]) -> tuple[int, set[str]]:
+    """Claim the group's entries pending too long for another consumer name (they would
+    stay pending for a name no archiver uses again, never archived), and name any other
+    archiver that reads the group now (each archive would hold only part of the stream).
+    Return how many claimed entries had been trimmed meanwhile (not archived), and the ids
+    claimed: archived whatever the archive's last id (another archiver may have read them
+    before this one read later ones; a row archived twice is deduplicated)."""
+    consumers: Any = await client.xinfo_consumers(key, GROUP)
+    owners = []
+    for other in consumers:
+        name = _text(other.get("name"))
+        if name == consumer:
+            continue
+        if int(other.get("pending", 0)):
+            owners.append(name)
+        idle = int(other.get("idle", 0))
+        if idle < STALE_MS:
+            notes.append(f"another archiver, {name!r}, read {key} {idle // 1000} s ago: "
+                         "the consumer group shares the entries out, so each archive holds "
+                         "only part of the stream; run one archiver")
+    if not owners:
+        return 0, set()
+    taken: set[str] = set()
+    claimed = lost = 0
+    start = "0-0"
+    while True:
+        answer: Any = await client.xautoclaim(key, GROUP, consumer, STALE_MS, start,
+                                              count=1000)
+        start, entries = _text(answer[0]), answer[1]
+        taken.update(_text(entry_id) for entry_id, _ in entries)
+        deleted = [_text(i) for i in answer[2]] if len(answer) > 2 else []
+        claimed += len(entries) + len(deleted)
+        lost += sum(1 for i in deleted if _after(i, done))
+        if start == "0-0":
+            break
+    if claimed:
+        notes.append(f"took over {claimed} entr(y/ies) of {key} left pending by "
+                     f"{', '.join(repr(o) for o in owners)} for more than "
+                     f"{STALE_MS // 60_000} min (an archiver killed, or renamed by a new "
+                     "hostname)")
+    return lost, taken
+
+
+async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> int | None:
+    """How many entries after the group's last delivered one were trimmed before it read
+    them (None: the server cannot say). Trimming takes the oldest first, so there is a gap
+    only when the stream's first entry is past the last delivered one; then every entry
+    still there is undelivered, and the group's lag (entries added since its last read)
+    minus the stream's length is what went unread."""
+    stream: Any = await client.xinfo_stream(key)
+    groups: Any = await client.xinfo_groups(key)
+    group = next((g for g in groups if _text(g.get("name")) == GROUP), None)
+    first = stream.get("recorded-first-entry-id") or (stream.get("first-entry") or [None])[0]
+    if group is None or first is None:
+        return 0
+    delivered = _text(group.get("last-delivered-id") or "0-0")
+    if not _after(_text(first), delivered):
+        return 0
+    lag = group.get("lag")
+    if lag is None:
+        return None
+    return max(0, int(lag) - int(stream.get("length", 0)))
 
 
 def _text(value: Any) -> str:

@@ -19,22 +19,26 @@ need one primary (with replicas), not a Redis Cluster.
 A count that could be lost (the record store's durability guard, shared: a Redis that
 stopped fsyncing or lost its data) refuses the reservation (StoreError): BLOCK, as does a
 script that fails or a Redis that does not answer — for every reservation of the group.
+The script itself checks the durability marker and the server's settings are read in the
+same round trip, so a FLUSHALL or a CONFIG SET appendfsync on the live server refuses the
+next group, not one after the record store's next probe.
 """
 
 from __future__ import annotations
 
-import inspect
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.frequency_batch import GroupCommit
+from callguard.stores.redis.records import CONFIG_PATTERNS, MARKER_KEY, RedisRecords
 
 __all__ = ["RedisFrequency"]
 
@@ -46,7 +50,13 @@ __all__ = ["RedisFrequency"]
 # exclusive), cap. Returns one string, per reservation (space-separated) "refused,count,...":
 # the refused claim (1-based) or 0, then the count per claim — what the same reservations
 # made one by one would answer (one string: parsed at once, not element by element).
+# The last key is the record store's durability marker and ARGV[2] the token this node
+# relies on (empty: not checked): counts on a server flushed or emptied under a live
+# connection are refused whole, never counted from zero.
 _RESERVE_SCRIPT = """
+if ARGV[2] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
+  return redis.error_reply('MARKER the durability marker is gone or changed; nothing counted')
+end
 local a = {}
 for field in string.gmatch(ARGV[1], '%S+') do a[#a + 1] = field end
 local results = {}
@@ -107,13 +117,14 @@ class RedisFrequency:
 
     def __init__(self, client: aioredis.Redis, hasher: Callable[[str], str], *,
                  retention_s: int, refusing: Callable[[], str | None] = lambda: None,
-                 clock: Callable[[], datetime] = _wall, group_limit: int = GROUP_LIMIT
-                 ) -> None:
+                 clock: Callable[[], datetime] = _wall, group_limit: int = GROUP_LIMIT,
+                 guard: RedisRecords | None = None) -> None:
         self._client = client
         self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         self._refusing = refusing
+        self._records = guard  # judges the marker and the settings read beside each group
         self._script = client.register_script(_RESERVE_SCRIPT)
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what="call-frequency counts (Redis)")
@@ -148,15 +159,18 @@ class RedisFrequency:
         self._guard()
         digest = self._hash(e164)
         now = _ms(at)
-        try:
-            async with self._client.pipeline(transaction=True) as pipe:
+        try:  # not a MULTI: a full server refuses one whole, though this writes nothing
+            async with self._client.pipeline(transaction=False) as pipe:
                 for claim in claims:
                     pipe.zcount(self._key(digest, claim.subject),
                                 f"({now - claim.window_s * 1000}", "+inf")
-                raw = await pipe.execute()
+                pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
+                *raw, marker = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
+        if self._records is not None and self._records.marker:
+            self._records.marker_seen(_text(marker) == self._records.marker)
         self._guard()
         return tuple(int(n) for n in raw)
 
@@ -169,18 +183,43 @@ class RedisFrequency:
                      len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], r.now - claim.window_s * 1000, claim.cap]
-        command = self._script(keys=list(keys), args=[" ".join(map(str, args))])
         try:
-            raw = await command
+            raw = await self._run([*keys, MARKER_KEY], " ".join(map(str, args)))
+        except ResponseError as exc:
+            if str(exc).startswith("MARKER") and self._records is not None:
+                self._records.marker_seen(False)
+                self._guard()
+            raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
+                             "was not counted") from None
         except (RedisError, OSError) as exc:
-            if inspect.iscoroutine(command):
-                command.close()
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "was not counted") from None
         self._guard()
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return [_result(r, [int(n) for n in answer.split(",")])
                 for r, answer in zip(group, text.split(" "), strict=True)]
+
+    async def _run(self, keys: list[str], fields: str) -> Any:
+        """EVALSHA, and in the same round trip the server's AOF and eviction settings
+        (judged by the record store before any answer: a CONFIG SET appendfsync at
+        runtime refuses this group, not one after the next probe)."""
+        token = self._records.marker if self._records is not None else ""
+        for attempt in (1, 2):
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.evalsha(self._script.sha, len(keys), *keys, fields, token)
+                if self._records is not None:
+                    for pattern in CONFIG_PATTERNS:
+                        pipe.execute_command("CONFIG", "GET", pattern)
+                answers = await pipe.execute(raise_on_error=False)
+            if isinstance(answers[0], NoScriptError) and attempt == 1:
+                await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server
+                continue
+            if self._records is not None:
+                self._records.config_seen(answers[1:])
+            if isinstance(answers[0], Exception):
+                raise answers[0]
+            return answers[0]
+        raise AssertionError("unreachable")
 
     def _guard(self) -> None:
         reason = self._refusing()
@@ -190,6 +229,10 @@ class RedisFrequency:
     async def aclose(self) -> None:
         """Close the client."""
         await self._client.aclose()
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _result(reservation: _Reservation, answer: Sequence[int]) -> FrequencyResult:

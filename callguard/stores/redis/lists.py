@@ -171,6 +171,7 @@ class RedisListRegistry:
         self._task: asyncio.Task[None] | None = None
         self._loading: dict[str, asyncio.Lock] = {}
         self._refused: dict[str, tuple[int, str]] = {}  # version and manifest digest
+        self._serving: dict[str, tuple[int, str]] = {}  # the same, of the loaded version
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
@@ -225,12 +226,14 @@ class RedisListRegistry:
                 return
             version = int(raw)
             loaded = self._snapshots.get(name)
-            if loaded is not None and loaded.meta.version == version:
+            manifest = _bytes(await self._client.get(_manifest_key(name, version)))
+            signature = (version, hashlib.sha256(manifest or b"").hexdigest())
+            # The number alone is not the version: a Redis that lost its data counts from
+            # 1 again, and a new import would reuse the number of the copy served here.
+            if loaded is not None and self._serving.get(name) == signature:
                 if self.errors.pop(name, None) is not None:
                     _log.info("list_error_cleared", list=name, version=version)
                 return
-            manifest = _bytes(await self._client.get(_manifest_key(name, version)))
-            signature = (version, hashlib.sha256(manifest or b"").hexdigest())
             if self._refused.get(name) == signature:
                 return
             try:
@@ -246,6 +249,7 @@ class RedisListRegistry:
                            serving=loaded.meta.version if loaded else None)
                 return
             self._snapshots[name] = snapshot
+            self._serving[name] = signature
             self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
@@ -257,12 +261,13 @@ class RedisListRegistry:
         if raw is None or int(raw) == refused:
             return None
         version = int(raw)
+        manifest = _bytes(await self._client.get(_manifest_key(name, version)))
         try:
-            snapshot = await self._load(
-                name, version, _bytes(await self._client.get(_manifest_key(name, version))))
+            snapshot = await self._load(name, version, manifest)
         except StoreError:
             return None
         self._snapshots[name] = snapshot
+        self._serving[name] = (version, hashlib.sha256(manifest or b"").hexdigest())
         return snapshot
 
     async def _load(self, name: str, version: int, manifest: bytes | None) -> _Snapshot:

@@ -34,7 +34,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import NoScriptError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callguard.errors import StoreError
@@ -59,7 +59,13 @@ _log = structlog.get_logger("callguard.records")
 
 # KEYS[i] receives the write ARGV[i] (JSON); returns rows changed per write. Redis does
 # not roll back a script that fails midway, so every write is decoded and checked first.
+# The last key and argument are the durability marker and the token this node relies on
+# (empty: not checked yet): a server flushed under a live connection writes nothing.
 _APPLY = """
+local marker, token = table.remove(KEYS), table.remove(ARGV)
+if token ~= '' and redis.call('GET', marker) ~= token then
+  return redis.error_reply('MARKER the durability marker is gone or changed; nothing written')
+end
 local results = {}
 local ops = {}
 local known = {consent = true, revoke = true, ebr = true, ['end'] = true, dnc = true}
@@ -131,6 +137,13 @@ for i, key in ipairs(KEYS) do
   end
 end
 return results
+"""
+
+
+# KEYS: the record's hash, the durability marker. ARGV: HGET or HGETALL, then its field.
+# Returns {the answer (false: none), the marker (false: gone)}.
+_READ = """
+return {redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2)), redis.call('GET', KEYS[2])}
 """
 
 
@@ -217,11 +230,14 @@ def _dnc(raw: bytes | None) -> CompanyDncRecord | None:
     return CompanyDncRecord(datetime.fromisoformat(data["added_at"]), str(data["source"]))
 
 
+EVICTS = "may evict records"  # in the reason: reads are refused too (an evicted one is "none")
+
+
 def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | None:
     """Why this server configuration could lose an acknowledged record, or None."""
     policy = _text(config.get("maxmemory-policy"))
     if policy is not None and policy.startswith("allkeys"):
-        return (f"the Redis server runs maxmemory-policy={policy}, which may evict records; "
+        return (f"the Redis server runs maxmemory-policy={policy}, which {EVICTS}; "
                 "set noeviction")
     if settings.durability == "replicas":
         return None
@@ -233,17 +249,31 @@ def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | 
     return None
 
 
-async def _server_config(ask: Any) -> dict[str, Any] | str:
-    """The server's AOF and eviction settings, or why they cannot be read."""
+# Exact names, no glob: each a dictionary lookup on the server (one per group of counts).
+CONFIG_PATTERNS = ("appendonly", "appendfsync", "maxmemory-policy")
+
+
+def parse_config(answers: Sequence[Any]) -> dict[str, Any] | str:
+    """The answers to CONFIG GET of each of ``CONFIG_PATTERNS`` (an answer may be the
+    ResponseError a pipeline returned): the settings, or why they cannot be read."""
     config: dict[str, Any] = {}
-    for pattern in ("append*", "maxmemory-policy"):
-        try:
-            raw: Any = await ask("CONFIG", "GET", pattern)
-        except ResponseError as exc:  # CONFIG renamed or forbidden by ACL
-            return f"cannot read the server's settings ({exc}); durability unknown"
+    for raw in answers:
+        if isinstance(raw, Exception):  # CONFIG renamed or forbidden by ACL
+            return f"cannot read the server's settings ({raw}); durability unknown"
         pairs = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
         config.update({_decoded(k): _decoded(v) for k, v in pairs})
     return config
+
+
+async def _server_config(ask: Any) -> dict[str, Any] | str:
+    """The server's AOF and eviction settings, or why they cannot be read."""
+    answers: list[Any] = []
+    for pattern in CONFIG_PATTERNS:
+        try:
+            answers.append(await ask("CONFIG", "GET", pattern))
+        except ResponseError as exc:
+            answers.append(exc)
+    return parse_config(answers)
 
 
 async def check_durability(client: aioredis.Redis, settings: RecordsSettings) -> str | None:
@@ -258,6 +288,10 @@ async def check_durability(client: aioredis.Redis, settings: RecordsSettings) ->
     return config if isinstance(config, str) else judge_config(config, settings)
 
 
+def _bytes(value: Any) -> bytes | None:
+    return value.encode() if isinstance(value, str) else value
+
+
 def _decoded(value: Any) -> Any:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -269,6 +303,7 @@ class RedisRecords:
         self._client = client
         self._settings = settings
         self._apply = client.register_script(_APPLY)
+        self._read_script = client.register_script(_READ)
         self._token: bytes | None = None  # the marker this node relies on (set at start)
         self.weak: str | None = None  # why an acknowledged write could be lost right now
         self.lost: str | None = None  # why the server's records cannot be trusted
@@ -303,6 +338,32 @@ class RedisRecords:
         if self.weak is not None and self._settings.on_weak_durability != "warn":
             return self.weak
         return None
+
+    @property
+    def marker(self) -> str:
+        """The marker token this node relies on ("" before ``start``: not checked)."""
+        return self._token.decode() if self._token else ""
+
+    def marker_seen(self, ok: bool) -> None:
+        """A command read the marker beside its own work (a FLUSHALL or an emptied server
+        under a live connection is noticed by the command itself, not the next probe)."""
+        self._judge(self.weak, marker_ok=ok)
+
+    def config_seen(self, answers: Sequence[Any]) -> None:
+        """CONFIG GET answers read right after a write: judged now (a CONFIG SET
+        appendfsync at runtime refuses the write's acknowledgement, not the next one's
+        after a probe)."""
+        config = parse_config(answers)
+        problem = config if isinstance(config, str) else judge_config(config, self._settings)
+        self._judge(problem, marker_ok=self.lost is None)
+
+    @property
+    def refusing_counts(self) -> str | None:
+        """Why a call-frequency count would not be trusted now (the writes' reasons, and
+        a server that may evict, warned or not: an evicted count is an ALLOW past a cap)."""
+        if self.weak is not None and EVICTS in self.weak:
+            return self.weak
+        return self.refusing_writes
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
@@ -364,6 +425,8 @@ class RedisRecords:
     def _guard_read(self) -> None:
         if self.lost is not None:
             raise StoreError(f"record store (Redis) cannot be trusted: {self.lost}")
+        if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
+            raise StoreError(f"record store (Redis) cannot be trusted: {self.weak}")
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -385,22 +448,42 @@ class RedisRecords:
         guard()
         return result
 
+    async def _read(self, *command: str) -> Any:
+        """One read with the marker beside it, in one script (atomic, one round trip,
+        answered by a full server too, which refuses a MULTI whole): a server flushed or
+        emptied under a live connection is refused, never read as "none"; one that finds
+        the marker back (the AOF restored) clears the lost state."""
+        sha, words = self._read_script.sha, (command[1], MARKER_KEY, command[0], *command[2:])
+        try:
+            try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
+                value, marker = await self._client.evalsha_ro(sha, 2, *words)
+            except NoScriptError:  # a restarted server
+                await self._client.script_load(_READ)
+                value, marker = await self._client.evalsha_ro(sha, 2, *words)
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) read failed: {exc}") from None
+        if self._token is not None:
+            self.marker_seen(_bytes(marker) == self._token)
+        self._guard_read()
+        return value
+
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
         return tuple(c.record for c in await self._stored_consents(solicitor, e164))
 
     async def _stored_consents(self, solicitor: str, e164: str) -> list[StoredConsent]:
-        fields = await self._call("read", self._client.hgetall(_key(solicitor, e164)))
+        flat = await self._read("HGETALL", _key(solicitor, e164))
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         return [_consent(value) for name, value in sorted(fields.items())
                 if name.startswith(b"c:")]
 
     async def ebr(self, solicitor: str, e164: str) -> EbrRecord | None:
         """The relationship record, or None."""
-        return _ebr(await self._call("read", self._client.hget(_key(solicitor, e164), "ebr")))
+        return _ebr(await self._read("HGET", _key(solicitor, e164), "ebr"))
 
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
-        return _dnc(await self._call("read", self._client.hget(_key(solicitor, e164), "dnc")))
+        return _dnc(await self._read("HGET", _key(solicitor, e164), "dnc"))
 
     async def sheet(self, solicitor: str, e164: str) -> RecordSheet:
         """Everything stored about the number for the solicitor."""
@@ -415,7 +498,21 @@ class RedisRecords:
         check_canonical(writes)
         keys = [_key(w.solicitor, w.number) for w in writes]
         args = [_encode(w) for w in writes]
-        changed = await self._call("write", self._apply(keys=keys, args=args))
+        self._guard_write()
+        try:
+            changed = await self._apply(keys=[*keys, MARKER_KEY], args=[*args, self.marker])
+            async with self._client.pipeline(transaction=False) as pipe:
+                for pattern in CONFIG_PATTERNS:
+                    pipe.execute_command("CONFIG", "GET", pattern)
+                self.config_seen(await pipe.execute(raise_on_error=False))
+        except ResponseError as exc:
+            if str(exc).startswith("MARKER"):
+                self.marker_seen(False)
+                self._guard_write()
+            raise StoreError(f"record store (Redis) write failed: {exc}") from None
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) write failed: {exc}") from None
+        self._guard_write()
         if self._settings.durability == "replicas":
             acked = await self._call("WAIT", self._client.wait(
                 self._settings.wait_replicas, self._settings.wait_timeout_ms))
