@@ -32,7 +32,7 @@ class RedisServer:
     """One redis-server process."""
 
     def __init__(self, data_dir: Path, *, appendfsync: str = "always",
-                 appendonly: str = "yes") -> None:
+                 appendonly: str = "yes", extra: tuple[str, ...] = ()) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run scripts/test.sh, which "
@@ -43,6 +43,7 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
         self.appendfsync = appendfsync
         self.appendonly = appendonly
+        self.extra = extra  # more redis-server arguments (e.g. a rename-command)
 
     @property
     def url(self) -> str:
@@ -55,7 +56,7 @@ class RedisServer:
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir",
              str(self.data_dir), "--appendonly", self.appendonly, "--appendfsync",
              self.appendfsync,
-             "--save", "", "--protected-mode", "no"],
+             "--save", "", "--protected-mode", "no", *self.extra],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

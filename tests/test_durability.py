@@ -61,6 +61,31 @@ class TestStore:
         finally:
             await records.aclose()
 
+    async def test_a_server_without_read_only_scripts_is_read_with_evalsha(self, tmp_path):
+        """Redis before 7.0 has no EVALSHA_RO (here: renamed away, as it answers the same
+        "unknown command"): reads fall back to EVALSHA instead of failing every call, and
+        no log line quotes the command (its text holds the key, the number in it)."""
+        from structlog.testing import capture_logs
+
+        from tests.redis_server import RedisServer
+
+        server = RedisServer(tmp_path / "old", extra=("--rename-command", "EVALSHA_RO", ""))
+        server.data_dir.mkdir()
+        server.start()
+        records = RedisRecords(aioredis.from_url(server.url, socket_timeout=2),
+                               RecordsSettings())
+        try:
+            await records.start()
+            await records.apply([AddCompanyDnc(SELLER, "+18015550142", T0, "agent")])
+            with capture_logs() as logs:
+                assert await records.company_dnc(SELLER, "+18015550142") is not None
+                assert await records.company_dnc(SELLER, "+18015550143") is None
+            assert [e["event"] for e in logs] == ["redis_without_read_only_scripts"]
+            assert "8015550142" not in repr(logs)
+        finally:
+            await records.aclose()
+            server.stop()
+
     async def test_weak_server_refuses_writes_and_recovers(self, redis_server):
         """CONFIG SET appendonly no on the live server (data intact): writes are refused,
         reads still answer; back to appendonly yes, writes are acknowledged again."""

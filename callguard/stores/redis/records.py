@@ -304,6 +304,7 @@ class RedisRecords:
         self._settings = settings
         self._apply = client.register_script(_APPLY)
         self._read_script = client.register_script(_READ)
+        self._read_only_scripts = True  # EVALSHA_RO (Redis 7.0+); off when the server lacks it
         self._token: bytes | None = None  # the marker this node relies on (set at start)
         self.weak: str | None = None  # why an acknowledged write could be lost right now
         self.lost: str | None = None  # why the server's records cannot be trusted
@@ -456,16 +457,29 @@ class RedisRecords:
         sha, words = self._read_script.sha, (command[1], MARKER_KEY, command[0], *command[2:])
         try:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
-                value, marker = await self._client.evalsha_ro(sha, 2, *words)
+                value, marker = await self._run_read(sha, words)
             except NoScriptError:  # a restarted server
                 await self._client.script_load(_READ)
-                value, marker = await self._client.evalsha_ro(sha, 2, *words)
+                value, marker = await self._run_read(sha, words)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
         self._guard_read()
         return value
+
+    async def _run_read(self, sha: str, words: tuple[str, ...]) -> Any:
+        """EVALSHA_RO; EVALSHA on a server older than 7.0 (which has no read-only form: its
+        reads then wait while writes are paused, and fail closed past the budget)."""
+        if self._read_only_scripts:
+            try:
+                return await self._client.evalsha_ro(sha, 2, *words)
+            except ResponseError as exc:
+                if "unknown command" not in str(exc).lower():
+                    raise
+                self._read_only_scripts = False
+                _log.warning("redis_without_read_only_scripts")  # its text quotes the key
+        return await self._client.evalsha(sha, 2, *words)
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
