@@ -62,6 +62,7 @@ from callguard.policy.core import (
     NOT_DIALABLE,
     STORE_UNAVAILABLE,
     UNKNOWN_CAMPAIGN,
+    UNWATCHED,
 )
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
@@ -70,6 +71,8 @@ from callguard.stores.writes import AddCompanyDnc, RecordWrite
 __all__ = ["TIME_BUDGET", "CheckRequest", "Gate"]
 
 TIME_BUDGET = "callguard:time-budget"
+# The modes whose calls the AMI watchdog follows (their line is released after hang-up).
+_FOLLOWED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
 
 _MAX_ROUNDS = 3
 _errors = structlog.get_logger("callguard.gate")
@@ -157,6 +160,9 @@ class Gate:
         self._journal = journal
         self._observers = observers  # held, not copied: a node adds followers after start
         self._clock = clock
+        # ``[ami] required``: why an automated FastAGI call could not be followed now (the
+        # reason of its BLOCK), or None while the watchdog is logged in. Set by serve.
+        self.unwatched: Callable[[], str | None] | None = None
 
     async def check(self, request: CheckRequest, *, budget_s: float | None = None) -> Decision:
         """Decide one call attempt, record it, return it; never raises.
@@ -297,6 +303,9 @@ class Gate:
             return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
                            f"dialing mode {request.mode!r} is not one of {known}")
         seen.mode = mode
+        if (self.unwatched is not None and request.front == "fastagi"
+                and mode in _FOLLOWED_MODES and (why := self.unwatched()) is not None):
+            return refusal(UNWATCHED, FAIL_CLOSED, why)
         try:
             number = self._parser.parse(request.number)
         except NumberError as exc:

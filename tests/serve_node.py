@@ -79,6 +79,7 @@ class ServeNode:
     redis_stream: bool = False
     extra_http: Mapping[str, str] = field(default_factory=dict)
     extra_sip: Mapping[str, str] = field(default_factory=dict)
+    extra_ami: Mapping[str, str] | None = None  # given: [ami] enabled with these lines
     env_extra: Mapping[str, str] = field(default_factory=dict)
     rlimit_nofile: int | None = None
     reload_seconds: float = 5.0
@@ -104,6 +105,8 @@ class ServeNode:
         text = text.replace("port = 4573", f"port = {self.agi_port}")
         text = _enable(text, "sip", {"port = 5060": f"port = {self.sip_port}",
                                      **self.extra_sip})
+        if self.extra_ami is not None:
+            text = _enable(text, "ami", self.extra_ami)
         if self.redis_url:
             text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{self.redis_url}"')
             redis = {'backend = "embedded"': 'backend = "redis"'}

@@ -95,6 +95,28 @@ class TestFactsOnDemand:
             "test", "form-1")])
         assert (await check(runtime, mode="predictive")).allowed
 
+    async def test_ami_required_blocks_unfollowed_automated_fastagi_calls(self, runtime):
+        """[ami] required: while no AMI session could release the line, a predictive or
+        prerecorded FastAGI call is BLOCKed citing why (before any store is read, so
+        nothing is counted); manual calls and other fronts are not concerned."""
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)),
+            "test", "form-1")])
+        down = [True]
+        runtime.gate.unwatched = lambda: "AMI down (test)" if down[0] else None
+        runtime.spy.reads.clear()
+        for mode in ("predictive", "prerecorded"):
+            blocked = await check(runtime, mode=mode, front="fastagi")
+            assert not blocked.allowed
+            assert blocked.verdict.deciding.rule_id == "callguard:line-release-unwatched"
+            assert "AMI down (test)" in blocked.verdict.reason
+        assert runtime.spy.reads == []
+        assert (await check(runtime, mode="manual", front="fastagi")).allowed
+        assert (await check(runtime, mode="predictive", front="http")).allowed
+        down[0] = False
+        assert (await check(runtime, mode="predictive", front="fastagi")).allowed
+
     async def test_opt_out_binds_every_campaign_of_the_solicitor(self, runtime):
         """64.1200(d)(3): recorded via one campaign, blocks the other campaign of the seller."""
         await runtime.gate.write([AddCompanyDnc("beehive-solar", "+18015550123", AT, "t")])

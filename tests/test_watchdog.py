@@ -10,6 +10,7 @@ AMI Hangup names them.
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from datetime import date, timedelta
 
@@ -1313,3 +1314,34 @@ class TestPresentationText:
         from callguard.watchdog.calls import presentation_allowed
 
         assert presentation_allowed(text) is allowed
+
+
+def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
+    """A real `callguard serve` with [ami] enabled and required, its Asterisk manager port
+    closed: a predictive call asked over FastAGI is BLOCKed callguard:line-release-unwatched
+    with the reason, recorded; a manual call is judged by the packs as usual."""
+    from callguard.fronts.fastagi import contract as c
+    from tests.fake_asterisk import agi_session
+    from tests.redis_server import free_port
+    from tests.serve_node import ServeNode, write_lists
+
+    closed = free_port()
+    node = ServeNode(tmp_path, extra_ami={"port = 5038": f"port = {closed}",
+                                          "required = false": "required = true"},
+                     env_extra={"CALLGUARD_AMI_SECRET": "test-secret"})
+    write_lists(node.data, [])
+    node.start()
+    try:
+        automated = asyncio.run(agi_session(node.agi_port, c.ROUTE_CHECK, [
+            "8015550123", "ut-solar-predictive", "predictive", "1.1", ""]))
+        assert automated.variables[c.VAR_VERDICT] == "BLOCK", automated.variables
+        assert automated.variables[c.VAR_RULE] == "callguard:line-release-unwatched"
+        assert "[ami] required" in automated.variables[c.VAR_REASON]
+        manual = asyncio.run(agi_session(node.agi_port, c.ROUTE_CHECK, [
+            "8015550123", "ut-solar-manual", "manual", "1.2", ""]))
+        assert manual.variables[c.VAR_RULE] != "callguard:line-release-unwatched"
+    finally:
+        node.stop()
+    records = [json.loads(line) for line in (node.data / "compliance.jsonl").read_text()
+               .splitlines() if '"event":"decision"' in line]
+    assert records[0].get("rule") == "callguard:line-release-unwatched"

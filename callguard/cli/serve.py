@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -39,6 +39,7 @@ from callguard.stores.interfaces import AbandonmentTallies
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
+from callguard.watchdog.ami import AmiSettings
 from callguard.watchdog.lease import FollowerLease, RedisLease, SoleFollower
 from callguard.watchdog.node import WatchdogNode, follow_variable
 
@@ -91,6 +92,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     # without [ami] on this node (another node, or this one restarted, may follow it).
     fastagi = FastAgiServer(runtime.gate, runtime.settings.fastagi,
                             follow=follow_variable(node_name))
+    watching = _require_watch(runtime)
     stats = fastagi.stats
     runtime.metrics.watch_counts(
         "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
@@ -101,7 +103,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
                      fastagi.start())
     expiry = _watch_expiry(runtime)
     http = await _start_http(runtime, expiry)
-    watchdog = await _start_watchdog(runtime, node_name)
+    watchdog = await _start_watchdog(runtime, node_name, watching)
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
@@ -176,7 +178,33 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
     return sip
 
 
-async def _start_watchdog(runtime: Runtime, node_name: str) -> WatchdogNode | None:
+def _require_watch(runtime: Runtime) -> list[WatchdogNode]:
+    """``[ami] required``: the gate BLOCKs automated FastAGI calls while this node is not
+    logged in to AMI, from before the fronts listen; the list gets the watchdog once it
+    starts (``_start_watchdog``)."""
+    watching: list[WatchdogNode] = []
+    ami = runtime.settings.ami
+    if ami.enabled and ami.required:
+        runtime.gate.unwatched = _unwatched(ami, watching)
+    return watching
+
+
+def _unwatched(ami: AmiSettings, watching: list[WatchdogNode]) -> Callable[[], str | None]:
+    """The reason an automated call is BLOCKed while this node is not logged in to AMI
+    (before the watchdog starts, too), or None."""
+    reason = (f"the AMI watchdog is not logged in to Asterisk at {ami.host} port {ami.port}: "
+              "no one could release this call's line after the called party hangs up "
+              "([ami] required); call not placed")
+
+    def unwatched() -> str | None:
+        node = watching[0] if watching else None
+        return None if node is not None and node.ami is not None and node.ami.connected else reason
+
+    return unwatched
+
+
+async def _start_watchdog(runtime: Runtime, node_name: str,
+                          watching: list[WatchdogNode]) -> WatchdogNode | None:
     """The AMI watchdog, when ``[ami] enabled``: follows allowed automated calls."""
     settings = runtime.settings.ami
     if not settings.enabled:
@@ -195,6 +223,7 @@ async def _start_watchdog(runtime: Runtime, node_name: str) -> WatchdogNode | No
     node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics,
                         tallies, lease, node=node_name)
     runtime.followers.append(node.observe)
+    watching.append(node)
     await node.start()
     return node
 

@@ -25,6 +25,7 @@ UNKNOWN_PACK = "callguard:unknown-pack"
 BAD_LOCATION = "callguard:bad-location"
 STORE_UNAVAILABLE = "callguard:store-unavailable"
 INTERNAL_ERROR = "callguard:internal-error"
+UNWATCHED = "callguard:line-release-unwatched"
 
 
 def refusal(

@@ -82,6 +82,9 @@ class AmiSettings:
     reconnect_max_s: float = 2.0
     lease_ms: int = 1500
     abandonment_warn_rate: float = 0.025
+    # Automated calls asked over FastAGI are BLOCKed while this node's AMI session is not
+    # logged in (no one could release their line); off: they go ahead, alerted on ami_up.
+    required: bool = False
 
     def secret(self) -> str:
         """``CALLGUARD_AMI_SECRET`` or the secret file; never the configuration file."""
