@@ -689,6 +689,27 @@ class TestReadOnlyCount:
         assert not (await store.reserve("+13055550123", [CLAIM], NOON)).granted
 
 
+    async def test_a_closed_window_counts_a_call_exactly_a_window_ago(self, store):
+        """The site reading "inside" (window_start = "closed"): both stores, the reference
+        and the read-only count agree that a call exactly 24 h before counts, one a
+        millisecond older does not; the default (open) counts neither."""
+        closed = replace(CLAIM, cap=1, closed=True)
+        opened = replace(CLAIM, cap=1)
+        assert (await store.reserve("+13055550123", [opened], NOON)).granted
+        day = NOON + timedelta(hours=24)
+        history = [(CLAIM.subject, NOON)]
+        assert judge_claims([closed], history, day).counts == (1,)
+        assert judge_claims([opened], history, day).counts == (0,)
+        assert judge_claims([closed], history, day + timedelta(milliseconds=1)).counts == (0,)
+        assert await store.count("+13055550123", [closed], day) == (1,)
+        assert await store.count("+13055550123", [opened], day) == (0,)
+        assert await store.count("+13055550123", [closed],
+                                 day + timedelta(milliseconds=1)) == (0,)
+        refused = await store.reserve("+13055550123", [closed], day)
+        assert (refused.granted, refused.counts) == (False, (1,))
+        assert (await store.reserve("+13055550123", [opened], day)).granted
+
+
 class TestScrubGate:
     """The scrub front through the real gate on both backends: judged read-only against the
     calls counted, its own rows tentative, nothing written."""

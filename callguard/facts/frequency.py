@@ -58,9 +58,9 @@ class ScrubCounts:
 
 
 def _in_window(ledger: Ledger, e164: str, claim: FrequencyClaim, at: datetime) -> int:
-    since = at.timestamp() - claim.window_s
+    after = claim.after_ms(int(at.timestamp() * 1000))
     return sum(1 for subject, when in ledger.calls.get(e164, ())
-               if subject == claim.subject and when.timestamp() > since)
+               if subject == claim.subject and int(when.timestamp() * 1000) > after)
 
 
 async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyClaim],

@@ -39,6 +39,13 @@ class FrequencyClaim:
     subject: str
     window_s: int
     cap: int
+    # Whether a call exactly ``window_s`` before counts (the window closed at its start):
+    # the stricter reading of "over a 24-hour period", a site's choice (pack readings).
+    closed: bool = False
+
+    def after_ms(self, at_ms: int) -> int:
+        """The window's exclusive lower bound (ms): a call counts when stamped after it."""
+        return at_ms - self.window_s * 1000 - (1 if self.closed else 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,18 +85,24 @@ def judge_claims(claims: Sequence[FrequencyClaim],
     """Check every claim against ``history`` ((subject, instant) of counted calls).
 
     A call counts in a window when it lies in ``(at - window, +inf)``: one exactly a window
-    ago is outside, and one stamped later than ``at`` (another node's clock ahead) counts.
+    ago is outside (inside when the claim's window is ``closed``), and one stamped later
+    than ``at`` (another node's clock ahead) counts.
     """
     counts: list[int] = []
     refused: int | None = None
     for index, claim in enumerate(claims):
-        since = at.timestamp() - claim.window_s
+        after = claim.after_ms(_ms(at))
         count = sum(1 for subject, when in history
-                    if subject == claim.subject and when.timestamp() > since)
+                    if subject == claim.subject and _ms(when) > after)
         counts.append(count)
         if refused is None and count >= claim.cap:
             refused = index
     return FrequencyResult(tuple(claims), tuple(counts), refused)
+
+
+def _ms(instant: datetime) -> int:
+    """An instant in whole milliseconds, as the stores keep it."""
+    return int(instant.timestamp() * 1000)
 
 
 @dataclass(slots=True)

@@ -45,6 +45,7 @@ class CallFrequency(RuleBase):
     cap: int
     subject: str
     fronts: frozenset[str]
+    closed: bool = False  # a call exactly window_s before counts (window_start = "closed")
 
     precedence = 70
     KEYS: ClassVar[Mapping[str, Key]] = {
@@ -57,6 +58,9 @@ class CallFrequency(RuleBase):
         "fronts": Key("str-list", choices=ALL_FRONTS,
                       doc="fronts whose ALLOWs count (default: every front that asks "
                           "before a call: fastagi, sip, http, cli)"),
+        "window_start": Key("str", choices=("open", "closed"),
+                            doc="open (default): a call exactly window_hours before is "
+                                "outside the window; closed: it is inside (stricter)"),
     }
 
     @classmethod
@@ -66,7 +70,8 @@ class CallFrequency(RuleBase):
         if not fronts:
             raise params.error("fronts is empty: the cap would count no call")
         return cls(head, int(params.get("window_hours")) * 3600, int(params.get("cap")),
-                   params.get("subject"), frozenset(fronts))
+                   params.get("subject"), frozenset(fronts),
+                   params.get("window_start", "open") == "closed")
 
     def subject_of(self, attempt: CallAttempt) -> str:
         """The counter's name for this call (without the number)."""
@@ -84,7 +89,8 @@ class CallFrequency(RuleBase):
 
     def claim(self, attempt: CallAttempt) -> FrequencyClaim:
         """What this call claims: reserved when its front is counted, else only read."""
-        return FrequencyClaim(self.rule_id, self.subject_of(attempt), self.window_s, self.cap)
+        return FrequencyClaim(self.rule_id, self.subject_of(attempt), self.window_s, self.cap,
+                              self.closed)
 
     def _span(self) -> str:
         hours = self.window_s // 3600

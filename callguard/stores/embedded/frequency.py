@@ -90,7 +90,7 @@ class EmbeddedFrequency:
             try:
                 return [tuple(int(self._db.execute(select, (
                     f"{self._hash(e164)}:{c.subject}",
-                    int(at.timestamp() * 1000) - c.window_s * 1000)).fetchone()[0])
+                    c.after_ms(int(at.timestamp() * 1000)))).fetchone()[0])
                     for c in claims) for e164, claims, at in batch]
             except sqlite3.Error as exc:
                 raise StoreError(f"call-frequency counts {self._path}: {exc}; the count "
@@ -142,7 +142,7 @@ class EmbeddedFrequency:
         stale: set[str] = set()
         for index, claim in enumerate(claims):
             key = f"{digest}:{claim.subject}"
-            count, oldest = db.execute(_COUNT, (now - claim.window_s * 1000, key)).fetchone()
+            count, oldest = db.execute(_COUNT, (claim.after_ms(now), key)).fetchone()
             if oldest is not None and oldest <= trim:
                 stale.add(key)
             counts.append(int(count))

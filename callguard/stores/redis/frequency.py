@@ -163,7 +163,7 @@ class RedisFrequency:
             async with self._client.pipeline(transaction=False) as pipe:
                 for claim in claims:
                     pipe.zcount(self._key(digest, claim.subject),
-                                f"({now - claim.window_s * 1000}", "+inf")
+                                f"({claim.after_ms(now)}", "+inf")
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
                 *raw, marker = await pipe.execute()
         except (RedisError, OSError) as exc:
@@ -182,7 +182,7 @@ class RedisFrequency:
             args += [r.trim, r.keep, secrets.token_hex(8), r.now, len(index), *index,
                      len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
-                args += [index[k], r.now - claim.window_s * 1000, claim.cap]
+                args += [index[k], claim.after_ms(r.now), claim.cap]
         try:
             raw = await self._run([*keys, MARKER_KEY], " ".join(map(str, args)))
         except ResponseError as exc:
