@@ -4,7 +4,7 @@
 
 Computed by DuckDB over the archive (the days in range only) and the records not yet
 archived: decisions by day (UTC or a named zone) x campaign x verdict x deciding rule,
-calls apart from scrubs and `callguard check`'s answers (not a dialer's call); blocks by
+calls apart from scrubs and `callguard check`'s answers (a decision, not a call); blocks by
 rule as a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
 max), violation risks, caller-ID mismatches, and the 30-day abandonment rate (answered
 predictive calls not bridged to an agent within 2 s, 47 CFR 64.1200(a)(7)). Rendered as
@@ -66,8 +66,8 @@ class Report:
     query: ReportQuery
     generated: datetime
     days: list[str] = field(default_factory=list)
-    # (day, campaign, verdict, rule) -> count; the dialers' calls, scrubs and `callguard
-    # check`'s answers apart (a scrub places no call; a check is asked at a terminal)
+    # (day, campaign, verdict, rule) -> count; calls, scrubs and `callguard check`'s
+    # answers apart (neither of the last two places a call)
     calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     scrubs: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     checks: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
@@ -353,7 +353,7 @@ def render_html(report: Report) -> str:
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
         f"({report.total(scrubs):,} scrub decisions and {report.total(report.checks):,} "
-        "answers to <code>callguard check</code> counted apart: not a dialer's calls); "
+        "answers to <code>callguard check</code> counted apart: neither places a call); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         "report.</p>"
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
