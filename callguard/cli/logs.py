@@ -506,8 +506,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         union_view(archive, manifest, TABLES["events"], first=first, last=last,
                    live=live["events"]),
         query, generated=datetime.now(UTC))
-    log_query.finish(done.total(done.calls) + done.total(done.scrubs)
-                     + done.total(done.checks))
+    log_query.finish(done.total(done.calls) + done.total(done.scrubs))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -537,10 +536,8 @@ def _report_tables(done: Any) -> None:
     calls, scrubs = done.calls, done.scrubs
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
-    checks = done.total(done.checks)
-    console.print(f"[bold]{total + done.total(scrubs) + checks}[/] decisions: {total} calls, "
-                  f"{done.total(scrubs)} scrub decisions and {checks} answers to "
-                  "`callguard check` counted apart "
+    console.print(f"[bold]{total + done.total(scrubs)}[/] decisions: {total} calls, "
+                  f"{done.total(scrubs)} scrub decisions counted apart "
                   f"({done.first or '-'} … {done.last or '-'}); {shown}")
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
                    title=f"calls by day ({done.query.tz}) and campaign")

@@ -4,8 +4,8 @@
 
 Computed by DuckDB over the archive (the days in range only) and the records not yet
 archived: decisions by day (UTC or a named zone) x campaign x verdict x deciding rule,
-calls apart from scrubs and `callguard check`'s answers (a decision, not a call); blocks by
-rule as a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
+calls apart from scrubs (a lead-file scrub is a decision, not a call); blocks by rule as
+a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
 max), violation risks, caller-ID mismatches, and the 30-day abandonment rate (answered
 predictive calls not bridged to an agent within 2 s, 47 CFR 64.1200(a)(7)). Rendered as
 terminal tables, JSON, CSV, or one self-contained HTML page (tables, and SVG charts with
@@ -66,11 +66,9 @@ class Report:
     query: ReportQuery
     generated: datetime
     days: list[str] = field(default_factory=list)
-    # (day, campaign, verdict, rule) -> count; calls, scrubs and `callguard check`'s
-    # answers apart (neither of the last two places a call)
+    # (day, campaign, verdict, rule) -> count; calls and scrubs apart
     calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     scrubs: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
-    checks: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
     watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
@@ -141,8 +139,7 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
     firsts, lasts = [], []
     for day, campaign, verdict, rule, front, count, first, last in rows:
         key = (day, campaign, verdict, rule)
-        target = (report.scrubs if front == "scrub" else report.checks if front == "cli"
-                  else report.calls)
+        target = report.scrubs if front == "scrub" else report.calls
         target[key] = target.get(key, 0) + count
         report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
         firsts.append(first)
@@ -158,7 +155,7 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
 
 def _every_day(report: Report, query: ReportQuery) -> list[str]:
     zone = ZoneInfo(query.tz)
-    seen = sorted({k[0] for k in (*report.calls, *report.scrubs, *report.checks)})
+    seen = sorted({k[0] for k in (*report.calls, *report.scrubs)})
     start = query.since.astimezone(zone).date() if query.since else (
         date.fromisoformat(seen[0]) if seen else None)
     end = (query.until - timedelta(microseconds=1)).astimezone(zone).date() if (
@@ -211,10 +208,8 @@ def to_json(report: Report) -> dict[str, Any]:
     calls = report.calls
     return {
         "filters": report.query.shown(), "generated": report.generated.isoformat(),
-        "decisions": (report.total(calls) + report.total(report.scrubs)
-                      + report.total(report.checks)),
+        "decisions": report.total(calls) + report.total(report.scrubs),
         "calls": report.total(calls), "scrubs": report.total(report.scrubs),
-        "checks": report.total(report.checks),  # `callguard check`'s answers: no call
         "by_verdict": report.by(calls, 2), "by_rule": report.by(calls, 3, verdict="BLOCK"),
         "by_campaign": report.by(calls, 1),
         "by_front": {f"{front} {verdict}": n for (front, verdict), n in
@@ -224,8 +219,6 @@ def to_json(report: Report) -> dict[str, Any]:
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
                        for (day, c, v, r), n in sorted(report.scrubs.items())],
-        "check_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
-                       for (day, c, v, r), n in sorted(report.checks.items())],
         "line_release": report.releases,
         "watchdog": {f"{c} {e}": n for (c, e), n in sorted(report.watched.items())},
         "abandonment_30d": report.abandonment,
@@ -241,10 +234,8 @@ def render_csv(report: Report) -> str:
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count"])
     # every day of the range: a day without calls or scrubs is one call row of 0
     quiet = {(day, "", "", ""): 0 for day in
-             set(report.days) - {k[0] for k in (*report.calls, *report.scrubs,
-                                                *report.checks)}}
-    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs),
-                        ("check", report.checks)):
+             set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
+    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             writer.writerow([day, kind, campaign, verdict, rule, count])
     return out.getvalue()
@@ -352,8 +343,7 @@ def render_html(report: Report) -> str:
         "text-align:right}th{background:#eee}td:first-child{text-align:left}</style>"
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
-        f"({report.total(scrubs):,} scrub decisions and {report.total(report.checks):,} "
-        "answers to <code>callguard check</code> counted apart: neither places a call); "
+        f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         "report.</p>"
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
