@@ -1313,3 +1313,66 @@ class TestPresentationText:
         from callguard.watchdog.calls import presentation_allowed
 
         assert presentation_allowed(text) is allowed
+
+
+def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1
+           ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
+    """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
+    clock; the calls in ``follow`` are followed as if this process's gate had allowed them
+    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added)."""
+    reports: list[tuple[str, dict]] = []
+    effects: list[tuple[float, object]] = []
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append((name, f)))
+    for linkedid in follow:
+        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH,
+                                "+1"))
+    at = 0.0
+    for event in events:
+        at += step
+        effects.extend((at, effect) for effect in tracker.feed(event, at))
+    return tracker, reports, effects
+
+
+def hangups_of(effects: list[tuple[float, object]]) -> list[str]:
+    from callguard.watchdog.calls import HangupChannel
+
+    return sorted(e.channel for _, e in effects if isinstance(e, HangupChannel))
+
+
+class TestRecordedStreamsThroughTheTracker:
+    """REPLAYS the cacofonisk fixtures (real Asterisk 13 AMI streams, ``ami/cacofonisk/``)
+    through the pure tracker with a synthetic clock."""
+
+    def test_a_channel_whose_linkedid_changed_still_ends_in_its_call(self):
+        """xfer_attended/xfer_abbcac: B's consult call to C (its own Linkedid) is merged
+        into A's call by the attended transfer; bridge_basic_push ->
+        ast_bridge_channel_update_linkedids gives C the older Linkedid, so C's Hangup names
+        A's call. Both calls followed. C must still leave the consult call: each call ends
+        and writes its record, nothing is kept."""
+        events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
+        first, consult = "195176c06ab8-1529941338.663", "195176c06ab8-1529941342.690"
+        assert [e["Linkedid"] for e in events if e.get("Event") == "Hangup"
+                and e["Channel"] == "SIP/150010003-0000002f"] == [first]  # moved
+        tracker, reports, effects = replay(events, [first, consult])
+        assert tracker.calls == {}
+        records = {f["decision_id"]: f for name, f in reports if name == "line-release"}
+        assert sorted(records) == [f"d-{first}", f"d-{consult}"]
+        assert {f["ended_by"] for f in records.values()} == {"transferred"}
+        assert hangups_of(effects) == []
+
+    def test_ring_group_the_other_legs_hangup_first_then_the_called_party(self):
+        """simple/ab_callgroup: Dial() rings two legs, the first answers, the other goes
+        with cause 26 (answered elsewhere) — the call's first Hangup. Later the called party
+        (SIP/150010002) hangs up; with Dial(...,g) the caller's leg stays up (its recorded
+        Hangup is left out here): it must be released."""
+        events = [parse(e) for e in cacofonisk_events("simple/ab_callgroup.json")]
+        linkedid = events[0]["Linkedid"]
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == "SIP/150010002-0000000e")
+        tracker, reports, effects = replay(events[:cut + 1], [linkedid])
+        assert hangups_of(effects) == ["SIP/150010001-0000000d"]
+        caller_gone = next(e for e in events[cut + 1:] if e.get("Event") == "Hangup")
+        tracker.feed(caller_gone, 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"].endswith("-0000000e")
