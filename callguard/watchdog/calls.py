@@ -190,6 +190,11 @@ class CallTracker:
         self._report = report
         self._answered = answered
         self.calls: dict[str, _Call] = {}
+        # uniqueid -> the Linkedid of the call holding it. A channel's Linkedid can change
+        # mid-call (bridge_basic_push -> ast_bridge_channel_update_linkedids gives every
+        # channel of a bridge the oldest one: transfers, Local optimisation), so its Hangup
+        # may name another call than the one it was created in.
+        self._holder: dict[str, str] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
         self.active = True
@@ -301,6 +306,7 @@ class CallTracker:
             call = self.calls[linkedid] = _Call(linkedid, followed=self._pending.pop(linkedid,
                                                                                    None))
         call.channels[uniqueid] = name
+        self._holder[uniqueid] = linkedid
         del now
         return []
 
@@ -395,7 +401,8 @@ class CallTracker:
 
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
-        call = self.calls.get(linkedid)
+        # The call the channel was created in, whatever Linkedid the channel has by now.
+        call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
@@ -536,6 +543,8 @@ class CallTracker:
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
                 del call.channels[uniqueid]
+                if self._holder.get(uniqueid) == linkedid:
+                    del self._holder[uniqueid]
             if call.channels:
                 effects.extend(self._resume(call, now, outage))
             else:
@@ -565,6 +574,7 @@ class CallTracker:
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
+            self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
@@ -704,6 +714,9 @@ class CallTracker:
 
     def _finish(self, call: _Call, now: float) -> None:
         del self.calls[call.linkedid]
+        for uniqueid in call.channels:
+            if self._holder.get(uniqueid) == call.linkedid:
+                del self._holder[uniqueid]
         followed = call.followed
         if followed is None:
             return
