@@ -144,6 +144,7 @@ class _Call:
     partners: dict[str, str] = field(default_factory=dict)  # Local half -> other half
     followed: Followed | None = None
     dialled: set[str] = field(default_factory=set)  # DestChannel of DialBegins by the call
+    answered_legs: set[str] = field(default_factory=set)  # dialled legs seen answered
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
     transferred: bool = False
@@ -358,6 +359,7 @@ class CallTracker:
             return []
         status = event.get("DialStatus", "")
         if status == "ANSWER":
+            call.answered_legs.add(dest)
             if dest not in call.called_side:  # one of several dialled legs answered
                 call.dest = dest
                 call.called_side.add(dest)
@@ -406,7 +408,7 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        if call.first_hangup is None:
+        if call.first_hangup is None and not self._never_answered(call, name):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -593,6 +595,7 @@ class CallTracker:
         call.dialled.add(name)
         call.called_side.add(name)
         if item.get("ChannelState") == "6":
+            call.answered_legs.add(name)
             call.answered_at = call.answered_at or now
             call.dial_status = call.dial_status or "ANSWER"
             call.abandonment = call.abandonment or "unknown"  # the answer was not seen
@@ -650,6 +653,13 @@ class CallTracker:
                 or call.transferred or not self._leftovers(call)):
             return False
         return call.first_hangup is None or call.first_hangup in self._side(call)
+
+    @staticmethod
+    def _never_answered(call: _Call, name: str) -> bool:
+        """A leg that rang and lost (Dial(A&B)'s other leg, cause 26; a queue's ring attempt;
+        its Local partner or next hop): its Hangup says nothing of who ended the call."""
+        legs = {name, call.partners.get(name) or _partner(name) or name}
+        return bool(legs & call.dialled) and not legs & call.answered_legs
 
     @staticmethod
     def _side(call: _Call) -> set[str]:
