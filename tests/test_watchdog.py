@@ -1376,3 +1376,21 @@ class TestRecordedStreamsThroughTheTracker:
         [record] = [f for name, f in reports if name == "line-release"]
         assert record["ended_by"] == "called-party"
         assert record["called_channel"].endswith("-0000000e")
+
+    @pytest.mark.parametrize("fixture", ["originate/ctd-account-world.json",
+                                         "originate/ctd-account-world-xfer-attn-abacbc.json"])
+    def test_a_second_dial_answering_does_not_take_the_called_partys_place(self, fixture):
+        """originate/ctd-*: click-to-dial. The originated Local channel's far half dials the
+        agent's phone (the call's first Dial: its called party), then the near half dials
+        the outside number through two Local hops. That second Dial's answer is not the
+        first Dial's other leg; taken for the called party, the Local half it names was
+        "the called party hanging up" when Local optimisation removed it a moment after the
+        answer, and the watchdog hung up the agent mid-conversation. No channel may be hung
+        up while both the agent's phone and the outside party are still up."""
+        events = [parse(e) for e in cacofonisk_events(fixture)]
+        ends = [i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e["Channel"].startswith(("SIP/150010001-", "SIP/voipgrid-siproute"))]
+        first_end = (min(ends) + 1) * 0.1  # replay's clock: event i is fed at (i + 1) * 0.1
+        _, _, effects = replay(events, [events[0]["Linkedid"]])
+        assert [e for at, e in effects if at < first_end - 1e-9
+                and type(e).__name__ == "HangupChannel"] == []
