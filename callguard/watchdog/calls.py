@@ -145,6 +145,7 @@ class _Call:
     followed: Followed | None = None
     dialled: set[str] = field(default_factory=set)  # DestChannel of DialBegins by the call
     answered_legs: set[str] = field(default_factory=set)  # dialled legs seen answered
+    dialler: dict[str, str] = field(default_factory=dict)  # dialled leg -> the channel dialling
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
     transferred: bool = False
@@ -328,6 +329,7 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
+        call.dialler[dest] = caller
         if caller in self._side(call):
             # The far half of a Local channel dialling on: the called party is the next hop.
             call.dest = dest
@@ -360,9 +362,10 @@ class CallTracker:
         status = event.get("DialStatus", "")
         if status == "ANSWER":
             call.answered_legs.add(dest)
-            if dest not in call.called_side:  # one of several dialled legs answered
-                call.dest = dest
-                call.called_side.add(dest)
+            if dest not in call.called_side:
+                if not self._joins_called_side(call, dest):
+                    return []  # another Dial() of the call (a queue's agent, a second leg)
+                self._take_called_side(call, dest)
             call.dial_status = status
             call.answered_at = call.answered_at or now
             self._presented(call, dest, event.get("DestConnectedLineNum"), "DialEnd")
@@ -653,6 +656,27 @@ class CallTracker:
                 or call.transferred or not self._leftovers(call)):
             return False
         return call.first_hangup is None or call.first_hangup in self._side(call)
+
+    def _joins_called_side(self, call: _Call, leg: str) -> bool:
+        """An answered leg is the called party when the Dial() that rang the called party
+        rang it too (Dial(A&B): the same channel dialled both), or a called hop dialled it."""
+        caller = call.dialler.get(leg)
+        if caller is None:
+            return False
+        return caller in self._side(call) or any(
+            call.dialler.get(called) == caller for called in call.called_side)
+
+    @staticmethod
+    def _take_called_side(call: _Call, leg: str) -> None:
+        """``leg`` answered: it is the called party, or the answered hop behind it is (the
+        inner DialEnd of a Local chain arrives before the outer one)."""
+        hop: str | None = leg
+        while hop is not None:
+            call.dest = hop
+            call.called_side.add(hop)
+            behind = {hop, call.partners.get(hop) or _partner(hop) or hop}
+            hop = next((h for h in sorted(call.answered_legs - call.called_side)
+                        if call.dialler.get(h) in behind), None)
 
     @staticmethod
     def _never_answered(call: _Call, name: str) -> bool:
