@@ -1394,3 +1394,29 @@ class TestRecordedStreamsThroughTheTracker:
         _, _, effects = replay(events, [events[0]["Linkedid"]])
         assert [e for at, e in effects if at < first_end - 1e-9
                 and type(e).__name__ == "HangupChannel"] == []
+
+    def test_a_reconnect_keeps_another_calls_channel_out_of_the_release(self):
+        """REPLAYS lab call-01 (Asterisk 22.10.1) up to the answer, with two SYNTHETIC
+        pieces said here: another, unfollowed call's channel (``PJSIP/agent2-…``, its own
+        Linkedid at its Newchannel), and an AMI reconnect whose CoreShowChannel picture
+        shows that channel under call-01's Linkedid — as Asterisk writes it once the
+        channel shares a bridge with one of call-01's (bridge_basic_push ->
+        ast_bridge_channel_update_linkedids: the oldest Linkedid wins). When call-01's
+        called party then hangs up, only call-01's own channels are hung up."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        linkedid = "1795326250.0"
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        tracker, _, _ = replay(events[:cut], [linkedid])
+        other = {"Event": "Newchannel", "Channel": "PJSIP/agent2-00000009",
+                 "Uniqueid": "1795326299.90", "Linkedid": "1795326299.90"}  # newer
+        tracker.feed(other, 50.0)
+        tracker.disconnected(51.0)
+        picture = [{"Event": "CoreShowChannel", "Channel": name, "Uniqueid": uniqueid,
+                    "Linkedid": linkedid, "Application": "Dial", "ChannelState": "6"}
+                   for uniqueid, name in tracker.calls[linkedid].channels.items()]
+        picture.append({**other, "Event": "CoreShowChannel", "Linkedid": linkedid,
+                        "Application": "Queue", "ChannelState": "6"})
+        assert hangups_of([(52.0, e) for e in tracker.reconcile(picture, 52.0)]) == []
+        effects = tracker.feed(events[cut], 53.0)
+        assert hangups_of([(53.0, e) for e in effects]) == CALLER_01
