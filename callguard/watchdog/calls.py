@@ -558,10 +558,18 @@ class CallTracker:
         return self._out(effects)
 
     def _picture(self, live: Iterable[Event]) -> dict[str, dict[str, Event]]:
-        """``CoreShowChannel`` items by Linkedid and Uniqueid."""
+        """``CoreShowChannel`` items by Linkedid and Uniqueid.
+
+        A channel already known stays in the call it was created in: the Linkedid the
+        picture shows may be another call's since the channel shared a bridge with it
+        (ast_bridge_channel_update_linkedids), and a release must never reach a channel
+        of another call. Channels first seen here can only be grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
+            holder = self._holder.get(uniqueid)
+            if holder is not None and holder in self.calls:
+                linkedid = holder
             if linkedid and uniqueid:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
