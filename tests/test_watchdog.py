@@ -1420,3 +1420,31 @@ class TestRecordedStreamsThroughTheTracker:
         assert hangups_of([(52.0, e) for e in tracker.reconcile(picture, 52.0)]) == []
         effects = tracker.feed(events[cut], 53.0)
         assert hangups_of([(53.0, e) for e in effects]) == CALLER_01
+
+    def test_local_optimisation_of_the_dialling_pair_is_not_the_caller_hanging_up(self):
+        """REPLAYS simple/ab_success_b_hangup (B, the called party, hangs up), changed in the
+        way the shipped predictive setup differs, said here: the dialer ORIGINATES the Local
+        channel (``Local/NUMBER@callguard-example-predictive``), so the DialBegin/DialEnd
+        naming its ``;1`` have no caller block (as Asterisk writes an originated leg's), and
+        its ``;2`` runs the gate and Dial()s the called party. Local optimisation then
+        swaps the pair out (BridgeEnter SwapUniqueid) and hangs both halves up: that is
+        not the calling side ending the call. With Dial(...,g) the calling phone stays up
+        after B hangs up (its recorded Hangup left out): it must be released."""
+        events = [parse(e) for e in cacofonisk_events("simple/ab_success_b_hangup.json")]
+        phone, called = "SIP/150010001-00000013", "SIP/150010002-00000014"
+        for event in events:
+            if event.get("Event") in ("DialBegin", "DialEnd") and event["Channel"] == phone:
+                for key in [k for k in event if k not in ("Event", "DialString",
+                                                         "DialStatus") and
+                            not k.startswith("Dest")]:
+                    del event[key]
+        cut = next(i for i, e in enumerate(events)
+                   if e.get("Event") == "Hangup" and e["Channel"] == called)
+        kept = [e for e in events[:cut + 1]
+                if not (e.get("Event") == "Hangup" and e["Channel"] == phone)]
+        tracker, reports, effects = replay(kept, [events[0]["Linkedid"]])
+        assert hangups_of(effects) == [phone]
+        tracker.feed(next(e for e in events if e.get("Event") == "Hangup"
+                          and e["Channel"] == phone), 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
