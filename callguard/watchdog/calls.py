@@ -146,6 +146,7 @@ class _Call:
     dialled: set[str] = field(default_factory=set)  # DestChannel of DialBegins by the call
     answered_legs: set[str] = field(default_factory=set)  # dialled legs seen answered
     dialler: dict[str, str] = field(default_factory=dict)  # dialled leg -> the channel dialling
+    optimised: set[str] = field(default_factory=set)  # Local halves swapped out of a bridge
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
     transferred: bool = False
@@ -396,6 +397,7 @@ class CallTracker:
         return []
 
     def _bridge_enter(self, event: Event, now: float) -> list[Effect]:
+        self._swapped(event)
         call = self.calls.get(event.get("Linkedid", ""))
         if call is None or event.get("Channel") != call.dest or call.answered_at is None:
             return []
@@ -404,6 +406,16 @@ class CallTracker:
             self._judge_abandonment(call, now)
         return []
 
+    def _swapped(self, event: Event) -> None:
+        """Local optimisation: the far channel takes a Local half's place in its bridge
+        (BridgeEnter ``SwapUniqueid``), then both halves hang up — nobody ended the call."""
+        uniqueid = event.get("SwapUniqueid", "")
+        call = self.calls.get(self._holder.get(uniqueid, "")) if uniqueid else None
+        name = call.channels.get(uniqueid, "") if call is not None else ""
+        partner = _partner(name)
+        if call is not None and partner is not None:
+            call.optimised.update((name, call.partners.get(name) or partner))
+
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
         # The call the channel was created in, whatever Linkedid the channel has by now.
@@ -411,7 +423,8 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        if call.first_hangup is None and not self._never_answered(call, name):
+        if (call.first_hangup is None and not self._never_answered(call, name)
+                and name not in call.optimised):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
