@@ -1345,3 +1345,138 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
     records = [json.loads(line) for line in (node.data / "compliance.jsonl").read_text()
                .splitlines() if '"event":"decision"' in line]
     assert records[0].get("rule") == "callguard:line-release-unwatched"
+
+
+def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1
+           ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
+    """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
+    clock; the calls in ``follow`` are followed as if this process's gate had allowed them
+    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added)."""
+    reports: list[tuple[str, dict]] = []
+    effects: list[tuple[float, object]] = []
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append((name, f)))
+    for linkedid in follow:
+        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH,
+                                "+1"))
+    at = 0.0
+    for event in events:
+        at += step
+        effects.extend((at, effect) for effect in tracker.feed(event, at))
+    return tracker, reports, effects
+
+
+def hangups_of(effects: list[tuple[float, object]]) -> list[str]:
+    from callguard.watchdog.calls import HangupChannel
+
+    return sorted(e.channel for _, e in effects if isinstance(e, HangupChannel))
+
+
+class TestRecordedStreamsThroughTheTracker:
+    """REPLAYS the cacofonisk fixtures (real Asterisk 13 AMI streams, ``ami/cacofonisk/``)
+    through the pure tracker with a synthetic clock."""
+
+    def test_a_channel_whose_linkedid_changed_still_ends_in_its_call(self):
+        """xfer_attended/xfer_abbcac: B's consult call to C (its own Linkedid) is merged
+        into A's call by the attended transfer; bridge_basic_push ->
+        ast_bridge_channel_update_linkedids gives C the older Linkedid, so C's Hangup names
+        A's call. Both calls followed. C must still leave the consult call: each call ends
+        and writes its record, nothing is kept."""
+        events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
+        first, consult = "195176c06ab8-1529941338.663", "195176c06ab8-1529941342.690"
+        assert [e["Linkedid"] for e in events if e.get("Event") == "Hangup"
+                and e["Channel"] == "SIP/150010003-0000002f"] == [first]  # moved
+        tracker, reports, effects = replay(events, [first, consult])
+        assert tracker.calls == {}
+        records = {f["decision_id"]: f for name, f in reports if name == "line-release"}
+        assert sorted(records) == [f"d-{first}", f"d-{consult}"]
+        assert {f["ended_by"] for f in records.values()} == {"transferred"}
+        assert hangups_of(effects) == []
+
+    def test_ring_group_the_other_legs_hangup_first_then_the_called_party(self):
+        """simple/ab_callgroup: Dial() rings two legs, the first answers, the other goes
+        with cause 26 (answered elsewhere) — the call's first Hangup. Later the called party
+        (SIP/150010002) hangs up; with Dial(...,g) the caller's leg stays up (its recorded
+        Hangup is left out here): it must be released."""
+        events = [parse(e) for e in cacofonisk_events("simple/ab_callgroup.json")]
+        linkedid = events[0]["Linkedid"]
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == "SIP/150010002-0000000e")
+        tracker, reports, effects = replay(events[:cut + 1], [linkedid])
+        assert hangups_of(effects) == ["SIP/150010001-0000000d"]
+        caller_gone = next(e for e in events[cut + 1:] if e.get("Event") == "Hangup")
+        tracker.feed(caller_gone, 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"].endswith("-0000000e")
+
+    @pytest.mark.parametrize("fixture", ["originate/ctd-account-world.json",
+                                         "originate/ctd-account-world-xfer-attn-abacbc.json"])
+    def test_a_second_dial_answering_does_not_take_the_called_partys_place(self, fixture):
+        """originate/ctd-*: click-to-dial. The originated Local channel's far half dials the
+        agent's phone (the call's first Dial: its called party), then the near half dials
+        the outside number through two Local hops. That second Dial's answer is not the
+        first Dial's other leg; taken for the called party, the Local half it names was
+        "the called party hanging up" when Local optimisation removed it a moment after the
+        answer, and the watchdog hung up the agent mid-conversation. No channel may be hung
+        up while both the agent's phone and the outside party are still up."""
+        events = [parse(e) for e in cacofonisk_events(fixture)]
+        ends = [i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e["Channel"].startswith(("SIP/150010001-", "SIP/voipgrid-siproute"))]
+        first_end = (min(ends) + 1) * 0.1  # replay's clock: event i is fed at (i + 1) * 0.1
+        _, _, effects = replay(events, [events[0]["Linkedid"]])
+        assert [e for at, e in effects if at < first_end - 1e-9
+                and type(e).__name__ == "HangupChannel"] == []
+
+    def test_a_reconnect_keeps_another_calls_channel_out_of_the_release(self):
+        """REPLAYS lab call-01 (Asterisk 22.10.1) up to the answer, with two SYNTHETIC
+        pieces said here: another, unfollowed call's channel (``PJSIP/agent2-…``, its own
+        Linkedid at its Newchannel), and an AMI reconnect whose CoreShowChannel picture
+        shows that channel under call-01's Linkedid — as Asterisk writes it once the
+        channel shares a bridge with one of call-01's (bridge_basic_push ->
+        ast_bridge_channel_update_linkedids: the oldest Linkedid wins). When call-01's
+        called party then hangs up, only call-01's own channels are hung up."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        linkedid = "1795326250.0"
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        tracker, _, _ = replay(events[:cut], [linkedid])
+        other = {"Event": "Newchannel", "Channel": "PJSIP/agent2-00000009",
+                 "Uniqueid": "1795326299.90", "Linkedid": "1795326299.90"}  # newer
+        tracker.feed(other, 50.0)
+        tracker.disconnected(51.0)
+        picture = [{"Event": "CoreShowChannel", "Channel": name, "Uniqueid": uniqueid,
+                    "Linkedid": linkedid, "Application": "Dial", "ChannelState": "6"}
+                   for uniqueid, name in tracker.calls[linkedid].channels.items()]
+        picture.append({**other, "Event": "CoreShowChannel", "Linkedid": linkedid,
+                        "Application": "Queue", "ChannelState": "6"})
+        assert hangups_of([(52.0, e) for e in tracker.reconcile(picture, 52.0)]) == []
+        effects = tracker.feed(events[cut], 53.0)
+        assert hangups_of([(53.0, e) for e in effects]) == CALLER_01
+
+    def test_local_optimisation_of_the_dialling_pair_is_not_the_caller_hanging_up(self):
+        """REPLAYS simple/ab_success_b_hangup (B, the called party, hangs up), changed in the
+        way the shipped predictive setup differs, said here: the dialer ORIGINATES the Local
+        channel (``Local/NUMBER@callguard-example-predictive``), so the DialBegin/DialEnd
+        naming its ``;1`` have no caller block (as Asterisk writes an originated leg's), and
+        its ``;2`` runs the gate and Dial()s the called party. Local optimisation then
+        swaps the pair out (BridgeEnter SwapUniqueid) and hangs both halves up: that is
+        not the calling side ending the call. With Dial(...,g) the calling phone stays up
+        after B hangs up (its recorded Hangup left out): it must be released."""
+        events = [parse(e) for e in cacofonisk_events("simple/ab_success_b_hangup.json")]
+        phone, called = "SIP/150010001-00000013", "SIP/150010002-00000014"
+        for event in events:
+            if event.get("Event") in ("DialBegin", "DialEnd") and event["Channel"] == phone:
+                for key in [k for k in event if k not in ("Event", "DialString",
+                                                         "DialStatus") and
+                            not k.startswith("Dest")]:
+                    del event[key]
+        cut = next(i for i, e in enumerate(events)
+                   if e.get("Event") == "Hangup" and e["Channel"] == called)
+        kept = [e for e in events[:cut + 1]
+                if not (e.get("Event") == "Hangup" and e["Channel"] == phone)]
+        tracker, reports, effects = replay(kept, [events[0]["Linkedid"]])
+        assert hangups_of(effects) == [phone]
+        tracker.feed(next(e for e in events if e.get("Event") == "Hangup"
+                          and e["Channel"] == phone), 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"

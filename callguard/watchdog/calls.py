@@ -144,6 +144,9 @@ class _Call:
     partners: dict[str, str] = field(default_factory=dict)  # Local half -> other half
     followed: Followed | None = None
     dialled: set[str] = field(default_factory=set)  # DestChannel of DialBegins by the call
+    answered_legs: set[str] = field(default_factory=set)  # dialled legs seen answered
+    dialler: dict[str, str] = field(default_factory=dict)  # dialled leg -> the channel dialling
+    optimised: set[str] = field(default_factory=set)  # Local halves swapped out of a bridge
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
     transferred: bool = False
@@ -190,6 +193,11 @@ class CallTracker:
         self._report = report
         self._answered = answered
         self.calls: dict[str, _Call] = {}
+        # uniqueid -> the Linkedid of the call holding it. A channel's Linkedid can change
+        # mid-call (bridge_basic_push -> ast_bridge_channel_update_linkedids gives every
+        # channel of a bridge the oldest one: transfers, Local optimisation), so its Hangup
+        # may name another call than the one it was created in.
+        self._holder: dict[str, str] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
         self.active = True
@@ -301,6 +309,7 @@ class CallTracker:
             call = self.calls[linkedid] = _Call(linkedid, followed=self._pending.pop(linkedid,
                                                                                    None))
         call.channels[uniqueid] = name
+        self._holder[uniqueid] = linkedid
         del now
         return []
 
@@ -321,6 +330,7 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
+        call.dialler[dest] = caller
         if caller in self._side(call):
             # The far half of a Local channel dialling on: the called party is the next hop.
             call.dest = dest
@@ -352,9 +362,11 @@ class CallTracker:
             return []
         status = event.get("DialStatus", "")
         if status == "ANSWER":
-            if dest not in call.called_side:  # one of several dialled legs answered
-                call.dest = dest
-                call.called_side.add(dest)
+            call.answered_legs.add(dest)
+            if dest not in call.called_side:
+                if not self._joins_called_side(call, dest):
+                    return []  # another Dial() of the call (a queue's agent, a second leg)
+                self._take_called_side(call, dest)
             call.dial_status = status
             call.answered_at = call.answered_at or now
             self._presented(call, dest, event.get("DestConnectedLineNum"), "DialEnd")
@@ -385,6 +397,7 @@ class CallTracker:
         return []
 
     def _bridge_enter(self, event: Event, now: float) -> list[Effect]:
+        self._swapped(event)
         call = self.calls.get(event.get("Linkedid", ""))
         if call is None or event.get("Channel") != call.dest or call.answered_at is None:
             return []
@@ -393,13 +406,25 @@ class CallTracker:
             self._judge_abandonment(call, now)
         return []
 
+    def _swapped(self, event: Event) -> None:
+        """Local optimisation: the far channel takes a Local half's place in its bridge
+        (BridgeEnter ``SwapUniqueid``), then both halves hang up — nobody ended the call."""
+        uniqueid = event.get("SwapUniqueid", "")
+        call = self.calls.get(self._holder.get(uniqueid, "")) if uniqueid else None
+        name = call.channels.get(uniqueid, "") if call is not None else ""
+        partner = _partner(name)
+        if call is not None and partner is not None:
+            call.optimised.update((name, call.partners.get(name) or partner))
+
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
-        call = self.calls.get(linkedid)
+        # The call the channel was created in, whatever Linkedid the channel has by now.
+        call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        if call.first_hangup is None:
+        if (call.first_hangup is None and not self._never_answered(call, name)
+                and name not in call.optimised):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -536,6 +561,8 @@ class CallTracker:
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
                 del call.channels[uniqueid]
+                if self._holder.get(uniqueid) == linkedid:
+                    del self._holder[uniqueid]
             if call.channels:
                 effects.extend(self._resume(call, now, outage))
             else:
@@ -544,10 +571,18 @@ class CallTracker:
         return self._out(effects)
 
     def _picture(self, live: Iterable[Event]) -> dict[str, dict[str, Event]]:
-        """``CoreShowChannel`` items by Linkedid and Uniqueid."""
+        """``CoreShowChannel`` items by Linkedid and Uniqueid.
+
+        A channel already known stays in the call it was created in: the Linkedid the
+        picture shows may be another call's since the channel shared a bridge with it
+        (ast_bridge_channel_update_linkedids), and a release must never reach a channel
+        of another call. Channels first seen here can only be grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
+            holder = self._holder.get(uniqueid)
+            if holder is not None and holder in self.calls:
+                linkedid = holder
             if linkedid and uniqueid:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
@@ -565,6 +600,7 @@ class CallTracker:
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
+            self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
@@ -583,6 +619,7 @@ class CallTracker:
         call.dialled.add(name)
         call.called_side.add(name)
         if item.get("ChannelState") == "6":
+            call.answered_legs.add(name)
             call.answered_at = call.answered_at or now
             call.dial_status = call.dial_status or "ANSWER"
             call.abandonment = call.abandonment or "unknown"  # the answer was not seen
@@ -640,6 +677,34 @@ class CallTracker:
                 or call.transferred or not self._leftovers(call)):
             return False
         return call.first_hangup is None or call.first_hangup in self._side(call)
+
+    def _joins_called_side(self, call: _Call, leg: str) -> bool:
+        """An answered leg is the called party when the Dial() that rang the called party
+        rang it too (Dial(A&B): the same channel dialled both), or a called hop dialled it."""
+        caller = call.dialler.get(leg)
+        if caller is None:
+            return False
+        return caller in self._side(call) or any(
+            call.dialler.get(called) == caller for called in call.called_side)
+
+    @staticmethod
+    def _take_called_side(call: _Call, leg: str) -> None:
+        """``leg`` answered: it is the called party, or the answered hop behind it is (the
+        inner DialEnd of a Local chain arrives before the outer one)."""
+        hop: str | None = leg
+        while hop is not None:
+            call.dest = hop
+            call.called_side.add(hop)
+            behind = {hop, call.partners.get(hop) or _partner(hop) or hop}
+            hop = next((h for h in sorted(call.answered_legs - call.called_side)
+                        if call.dialler.get(h) in behind), None)
+
+    @staticmethod
+    def _never_answered(call: _Call, name: str) -> bool:
+        """A leg that rang and lost (Dial(A&B)'s other leg, cause 26; a queue's ring attempt;
+        its Local partner or next hop): its Hangup says nothing of who ended the call."""
+        legs = {name, call.partners.get(name) or _partner(name) or name}
+        return bool(legs & call.dialled) and not legs & call.answered_legs
 
     @staticmethod
     def _side(call: _Call) -> set[str]:
@@ -704,6 +769,9 @@ class CallTracker:
 
     def _finish(self, call: _Call, now: float) -> None:
         del self.calls[call.linkedid]
+        for uniqueid in call.channels:
+            if self._holder.get(uniqueid) == call.linkedid:
+                del self._holder[uniqueid]
         followed = call.followed
         if followed is None:
             return
