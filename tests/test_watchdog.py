@@ -125,7 +125,7 @@ class TestRelease:
         assert record["decision_id"] == "decision-1"
         assert record["release_ms"] >= record["first_action_ms"] >= 0
         assert record["hangups_sent"] == {CALLER_01[0]: 1, CALLER_01[1]: 1}
-        assert record["agent_within_2s"] is True  # BridgeEnter came right after the answer
+        assert record["agent_within_2s"] is False  # Local halves only: nobody live joined
         assert n.named("violation-risk") == []
 
     async def test_grace_delays_the_hangup(self, node):
@@ -1347,17 +1347,20 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
     assert records[0].get("rule") == "callguard:line-release-unwatched"
 
 
-def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1
+def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1,
+           mode: str = "predictive", answered: list[bool] | None = None,
            ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
     clock; the calls in ``follow`` are followed as if this process's gate had allowed them
-    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added)."""
+    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added). ``answered`` gets
+    each abandonment count (True: abandoned)."""
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append((name, f)))
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append((name, f)),
+                          answered=lambda campaign, abandoned, decision_id: (
+                              answered.append(abandoned) if answered is not None else None))
     for linkedid in follow:
-        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH,
-                                "+1"))
+        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", mode, 25.0, UTAH, "+1"))
     at = 0.0
     for event in events:
         at += step
@@ -1480,3 +1483,82 @@ class TestRecordedStreamsThroughTheTracker:
                           and e["Channel"] == phone), 100.0)
         [record] = [f for name, f in reports if name == "line-release"]
         assert record["ended_by"] == "called-party"
+
+
+def originated(events: list[dict[str, str]], phone: str) -> list[dict[str, str]]:
+    """The DialBegin/DialEnd ``phone`` made, rewritten as Asterisk writes an originated
+    leg's (no caller block): the shipped predictive setup originates the Local channel."""
+    for event in events:
+        if event.get("Event") in ("DialBegin", "DialEnd") and event.get("Channel") == phone:
+            for key in [k for k in event if k not in ("Event", "DialString", "DialStatus")
+                        and not k.startswith("Dest")]:
+                del event[key]
+    return events
+
+
+class TestAgentReachedFromRecordedStreams:
+    """64.1200(a)(7): an answered predictive call is abandoned unless the called party is
+    connected to a live person within 2 s of the answer. Dial() always bridges the called
+    party with the dialling leg; in the shipped predictive setup that leg is a Local half,
+    so entering Dial()'s bridge is not reaching anyone. A live person is a channel that is
+    not a Local half and not the called party's side, in the bridge the called party is in
+    (often arriving there by Local optimisation: BridgeEnter with SwapUniqueid)."""
+
+    def test_lab_call_01_with_no_agent_is_abandoned(self):
+        """REPLAYS lab call-01 (Asterisk 22.10.1) unchanged: Local/long@fakephone;2 Dial()s
+        Local/201@callee;1; the called party's bridge only ever holds Local halves."""
+        outcomes: list[bool] = []
+        _, reports, _ = replay([parse(e) for e in lab_events(CALL_01)], ["1795326250.0"],
+                               answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["agent_within_2s"] is False
+        assert outcomes == [True]
+
+    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.2, False)])
+    def test_agent_swapped_in_by_local_optimisation(self, step, within):
+        """REPLAYS simple/ab_success_b_hangup in the shipped predictive shape (said here):
+        the dialing phone's DialBegin/DialEnd lose their caller block (an originated Local
+        channel), so SIP/150010001 stands for the agent reached through the Local pair and
+        SIP/150010002 is the called party. The called party enters Dial()'s bridge (with
+        the Local ;2) 7 events after its answer, the agent 13 events after it (BridgeEnter
+        SwapUniqueid = the Local ;2): on a 0.1 s clock the agent is there at 1.3 s
+        (within); on a 0.2 s clock at 2.6 s (abandoned — though Dial()'s bridge was
+        entered at 1.4 s)."""
+        events = originated([parse(e) for e in
+                             cacofonisk_events("simple/ab_success_b_hangup.json")],
+                            "SIP/150010001-00000013")
+        outcomes: list[bool] = []
+        _, reports, _ = replay(events, [events[0]["Linkedid"]], step=step, answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["called_channel"].endswith("0002]-00000014")
+        assert record["agent_within_2s"] is within
+        assert outcomes == [not within]
+
+    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.2, False)])
+    def test_queue_member_reached_through_local_optimisation(self, step, within):
+        """REPLAYS queue/queue_simple unchanged: a trunk call Queue()s two Local members;
+        one rings its phone (SIP/150010002), which answers and is bridged with the Local
+        ;2; the Local pair is then optimised away and the phone is swapped into the trunk
+        call's bridge (BridgeEnter SwapUniqueid). The tracker's called party is that phone
+        (the Dial() that answered); the live channel it reaches is the trunk leg, 12 events
+        after the answer (Dial()'s bridge with the Local ;2: 5 events): 1.2 s on a 0.1 s
+        clock (within), 2.4 s on a 0.2 s clock (abandoned)."""
+        events = [parse(e) for e in cacofonisk_events("queue/queue_simple.json")]
+        outcomes: list[bool] = []
+        _, reports, _ = replay(events, [events[0]["Linkedid"]], step=step, answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["called_channel"].endswith("0002]-00000026")
+        assert record["agent_within_2s"] is within
+        assert outcomes == [not within]
+
+    @pytest.mark.parametrize("mode", ["manual", "prerecorded"])
+    def test_manual_and_prerecorded_calls_are_not_counted(self, mode):
+        """REPLAYS lab call-01 unchanged, followed as a manual or prerecorded call: the
+        abandonment rule is for calls a predictive dialer places; nothing is counted and
+        the record carries no agent_within_2s."""
+        outcomes: list[bool] = []
+        _, reports, _ = replay([parse(e) for e in lab_events(CALL_01)], ["1795326250.0"],
+                               mode=mode, answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert "agent_within_2s" not in record
+        assert outcomes == []
