@@ -7,7 +7,8 @@ archived: decisions by day (UTC or a named zone) x campaign x verdict x deciding
 calls apart from scrubs (a lead-file scrub is a decision, not a call); blocks by rule as
 a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
 max), violation risks, caller-ID mismatches, and the 30-day abandonment rate (answered
-predictive calls not bridged to an agent within 2 s, 47 CFR 64.1200(a)(7)). Rendered as
+predictive calls whose called party reached no live, non-Local channel within 2 s,
+47 CFR 64.1200(a)(7)). Rendered as
 terminal tables, JSON, CSV, or one self-contained HTML page (tables, and SVG charts with
 every day of the range, empty ones included).
 """

@@ -58,6 +58,9 @@ PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
+# Channel technologies that are no person: Local halves (a dialplan on the far side, e.g.
+# a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media.
+_NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/")
 _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
@@ -152,8 +155,8 @@ class _Call:
     transferred: bool = False
     dial_status: str | None = None
     answered_at: float | None = None
-    bridged_at: float | None = None
-    abandonment: str | None = None  # "bridged" | "abandoned" | "unknown", predictive calls
+    agent_at: float | None = None  # a live channel first shared the called party's bridge
+    abandonment: str | None = None  # "agent" | "abandoned" | "unknown", predictive calls
     first_hangup: str | None = None  # channel name of the call's first Hangup
     called_hangup_at: float | None = None
     release_due: float | None = None
@@ -203,6 +206,10 @@ class CallTracker:
         self.active = True
         self.channelvars_seen = False  # some event carried a ChanVariable CALLGUARD_FOLLOW
         self._held_back: deque[tuple[float, Callable[[], None]]] = deque()
+        # Bridge membership, from BridgeEnter / BridgeLeave / Hangup: uniqueid -> bridge,
+        # bridge -> {uniqueid: channel name}. Tracker-wide: a bridge may join two calls.
+        self._bridge_of: dict[str, str] = {}
+        self._members: dict[str, dict[str, str]] = {}
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -397,14 +404,50 @@ class CallTracker:
         return []
 
     def _bridge_enter(self, event: Event, now: float) -> list[Effect]:
+        """A channel enters a bridge; with ``SwapUniqueid`` it takes that channel's place.
+        Local optimisation (bridge.c ast_bridge_unreal_optimize_out) either swaps the far
+        channel in for the Local half (try_swap_optimize_out: ``other->swap``, then
+        bridge_do_move) or merges the two bridges (try_merge_optimize_out ->
+        bridge_do_merge): each way a BridgeEnter puts the agent beside the called party."""
         self._swapped(event)
-        call = self.calls.get(event.get("Linkedid", ""))
-        if call is None or event.get("Channel") != call.dest or call.answered_at is None:
+        uniqueid, bridge = event.get("Uniqueid", ""), event.get("BridgeUniqueid", "")
+        if not uniqueid or not bridge:
             return []
-        if call.bridged_at is None:
-            call.bridged_at = now
-            self._judge_abandonment(call, now)
+        self._leave(uniqueid)
+        self._leave(event.get("SwapUniqueid", ""))
+        self._bridge_of[uniqueid] = bridge
+        members = self._members.setdefault(bridge, {})
+        members[uniqueid] = event.get("Channel", "")
+        for member in list(members):
+            call = self.calls.get(self._holder.get(member, ""))
+            if call is not None and members.get(member) == call.dest:
+                self._agent_reached(call, members, now)
         return []
+
+    def _bridge_leave(self, event: Event, now: float) -> list[Effect]:
+        self._leave(event.get("Uniqueid", ""))
+        del now
+        return []
+
+    def _leave(self, uniqueid: str) -> None:
+        bridge = self._bridge_of.pop(uniqueid, None) if uniqueid else None
+        members = self._members.get(bridge, {}) if bridge is not None else {}
+        members.pop(uniqueid, None)
+        if bridge is not None and not members:
+            self._members.pop(bridge, None)
+
+    def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
+        """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
+        called party with the leg dialling it, which in the shipped predictive setup is a
+        Local half. A person is a channel of another technology than _NOT_A_PERSON that is
+        not on the called party's side, sharing the called party's bridge."""
+        if call.answered_at is None or call.agent_at is not None:
+            return
+        side = self._side(call)
+        if any(name and name not in side and not name.startswith(_NOT_A_PERSON)
+               for name in members.values()):
+            call.agent_at = now
+            self._judge_abandonment(call, now)
 
     def _swapped(self, event: Event) -> None:
         """Local optimisation: the far channel takes a Local half's place in its bridge
@@ -419,6 +462,7 @@ class CallTracker:
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
         # The call the channel was created in, whatever Linkedid the channel has by now.
+        self._leave(uniqueid)
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
@@ -554,6 +598,9 @@ class CallTracker:
         self.disconnected_at = None
         outage = max(0.0, now - since) if since is not None else 0.0
         seen = self._picture(live)
+        alive = {uniqueid for items in seen.values() for uniqueid in items}
+        for uniqueid in [u for u in self._bridge_of if u not in alive]:
+            self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
         effects: list[Effect] = []
@@ -757,13 +804,13 @@ class CallTracker:
         if (followed is None or followed.mode != "predictive" or call.answered_at is None
                 or call.abandonment is not None):
             return
-        bridged = call.bridged_at is not None and (
-            call.bridged_at - call.answered_at <= self.settings.bridge_within_s)
-        if not bridged and call.bridged_at is None and (
+        bridged = call.agent_at is not None and (
+            call.agent_at - call.answered_at <= self.settings.bridge_within_s)
+        if not bridged and call.agent_at is None and (
                 now - call.answered_at < self.settings.bridge_within_s
                 and call.dest in call.channels.values()):
             return  # still inside the window
-        call.abandonment = "bridged" if bridged else "abandoned"
+        call.abandonment = "agent" if bridged else "abandoned"
         self._emit(now, partial(self._answered, followed.campaign, not bridged,
                                 followed.decision_id))
 
@@ -785,8 +832,8 @@ class CallTracker:
             "grace_s": self.settings.grace_s,
             "hangups_sent": {safe_channel(k) or "": v for k, v in sorted(call.hangups.items())},
         }
-        if call.abandonment in ("bridged", "abandoned"):
-            fields["agent_within_2s"] = call.abandonment == "bridged"
+        if call.abandonment in ("agent", "abandoned"):
+            fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
         if followed.origin:
             fields["allowed_by"] = followed.origin
@@ -824,6 +871,7 @@ _HANDLERS: dict[str, str] = {
     "DialEnd": "_dial_end",
     "NewConnectedLine": "_connected_line",
     "BridgeEnter": "_bridge_enter",
+    "BridgeLeave": "_bridge_leave",
     "BlindTransfer": "_transfer",
     "AttendedTransfer": "_transfer",
     "Hangup": "_hangup",

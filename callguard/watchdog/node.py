@@ -249,7 +249,8 @@ class WatchdogNode:
             fields: dict[str, Any] = {
                 "campaign": campaign, "rate": round(rate, 4), "answered_30d": answered,
                 "abandoned_30d": lost, "limit": _LIMIT, "citation": "47 CFR 64.1200(a)(7)",
-                "approximation": "answered calls not bridged to an agent within 2 s of "
-                                 "answer; AMI cannot see the end of the greeting"}
+                "approximation": "answered calls whose called party shared no bridge with "
+                                 "a live (non-Local) channel within 2 s of answer; AMI "
+                                 "cannot see the end of the greeting"}
             _log.warning("abandonment_near_limit", **fields)
             self._compliance.event("abandonment-warning", **fields)
