@@ -250,3 +250,29 @@ def test_caller_id_must_be_a_number_that_can_be_called_back(caller_id, shown):
     rule = next(r for r in PACKS["us-federal"].rules if r.rule_id == "us-federal:64.1601(e)")
     outcome = rule.evaluate(ctx)
     assert outcome.status is (Status.PASS if shown else Status.BLOCK)
+
+
+def test_records_are_judged_at_the_call_instant():
+    """A revocation, a do-not-call request or an end dated after the call's instant had not
+    been made when the call was (a replay, ``check --at``): it does not reach back; at the
+    very instant it does (fails closed). Before, any revocation voided the consent."""
+    from callguard.policy import CompanyDncRecord, EbrRecord
+
+    at = datetime(2026, 7, 22, 17, 0, tzinfo=UTC)
+    later = datetime(2026, 8, 1, tzinfo=UTC)
+    granted = datetime(2026, 1, 1, tzinfo=UTC)
+    assert ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=later).valid_at(at)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=at).valid_at(at)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=granted).valid_at(at)
+    assert not CompanyDncRecord(later).made_by(at)
+    assert CompanyDncRecord(at).made_by(at)
+    assert not EbrRecord(date(2026, 7, 1), ended_at=later).ended_by(at)
+    assert EbrRecord(date(2026, 7, 1), ended_at=at).ended_by(at)
+
+    policy, plan, lists = plan_and_lists()  # a predictive call: written consent needed
+    for dnc, allowed in ((later, True), (at, False)):
+        facts = Facts(lists=lists, consents=(ConsentRecord(ConsentKind.WRITTEN, granted),),
+                      company_dnc=CompanyDncRecord(dnc), fetched=frozenset(FactKind))
+        verdict = policy.decide(plan, facts)
+        assert not isinstance(verdict, NeedFacts)
+        assert verdict.allowed is allowed, verdict.reason

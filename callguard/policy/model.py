@@ -150,8 +150,14 @@ class ConsentRecord:
     window: tuple[time, time] | None = None  # calling-hours consent: the agreed local window
 
     def valid_at(self, at: datetime) -> bool:
-        """Given before the call, not expired at it, and never revoked."""
-        if self.revoked_at is not None or self.granted_at > at:
+        """Given before the call, not expired at it, and not revoked by then.
+
+        A revocation dated after the call's instant did not exist when the call was made
+        (a ``check --at`` of an earlier instant, a replay): the consent was "prior express
+        consent" for that call (47 CFR 64.1200(a)(10): revocation ends consent from the
+        time it is made). A revocation at the call's very instant ends it (fails closed).
+        """
+        if self.granted_at > at or (self.revoked_at is not None and self.revoked_at <= at):
             return False
         return self.expires_at is None or at < self.expires_at
 
@@ -164,6 +170,10 @@ class EbrRecord:
     last_inquiry: date | None = None
     ended_at: datetime | None = None  # a do-not-call request or either party ended it
 
+    def ended_by(self, at: datetime) -> bool:
+        """Whether the relationship had been ended at ``at`` (at its very instant: yes)."""
+        return self.ended_at is not None and self.ended_at <= at
+
 
 @dataclass(frozen=True, slots=True)
 class CompanyDncRecord:
@@ -171,6 +181,10 @@ class CompanyDncRecord:
 
     added_at: datetime
     source: str = ""
+
+    def made_by(self, at: datetime) -> bool:
+        """Whether the request had been made at ``at`` (at its very instant: yes)."""
+        return self.added_at <= at
 
 
 @quick_init
