@@ -264,6 +264,9 @@ def test_records_are_judged_at_the_call_instant():
     assert ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=later).valid_at(at)
     assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=at).valid_at(at)
     assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=granted).valid_at(at)
+    # The gate judges a call placed now at its clock: a revocation since ``at`` binds it.
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=later).valid_at(at, later)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, expires_at=later).valid_at(at, later)
     assert not CompanyDncRecord(later).made_by(at)
     assert CompanyDncRecord(at).made_by(at)
     assert not EbrRecord(date(2026, 7, 1), ended_at=later).ended_by(at)

@@ -59,7 +59,7 @@ def add_months(day: date, months: int) -> date:
 def request_made(ctx: Context) -> CompanyDncRecord | None:
     """The seller's do-not-call record if the request had been made by the call's instant."""
     request = ctx.facts.company_dnc
-    return request if request is not None and request.made_by(ctx.attempt.at) else None
+    return request if request is not None and request.made_by(ctx.attempt.judged_at) else None
 
 
 def disconnected_on(ctx: Context) -> date | None:
@@ -104,7 +104,8 @@ class EbrTerms:
     def describe_valid(self, ctx: Context) -> str | None:
         """Why the relationship holds on the date of the call, or None if it does not."""
         record = ctx.facts.ebr
-        if record is None or record.ended_by(ctx.attempt.at) or request_made(ctx) is not None:
+        if (record is None or record.ended_by(ctx.attempt.judged_at)
+                or request_made(ctx) is not None):
             return None
         today = ctx.call_date
         cut = disconnected_on(ctx)  # a relationship with the number's previous subscriber
@@ -162,8 +163,10 @@ class Exemptions:
         missing = self.needs - ctx.facts.fetched
         if missing:
             return NeedFacts(missing)
+        attempt = ctx.attempt
         for record in ctx.facts.consents:
-            if (record.kind in self.consent_kinds and record.valid_at(ctx.attempt.at)
+            if (record.kind in self.consent_kinds
+                    and record.valid_at(attempt.at, attempt.judged_at)
                     and self._not_withdrawn(ctx, record)
                     and (consent_fits is None or consent_fits(record))):
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
@@ -179,8 +182,9 @@ class Exemptions:
         request = request_made(ctx)
         void: list[str] = []
         ended: list[str] = []
+        attempt = ctx.attempt
         for r in ctx.facts.consents:
-            if r.kind not in self.consent_kinds or not r.valid_at(ctx.attempt.at):
+            if r.kind not in self.consent_kinds or not r.valid_at(attempt.at, attempt.judged_at):
                 continue
             what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
             if cut is not None and r.granted_at.date() <= cut:
@@ -188,7 +192,7 @@ class Exemptions:
             elif request is not None and r.granted_at <= request.added_at:
                 ended.append(what)
         ebr = ctx.facts.ebr
-        if self.ebr is not None and ebr is not None and not ebr.ended_by(ctx.attempt.at):
+        if self.ebr is not None and ebr is not None and not ebr.ended_by(ctx.attempt.judged_at):
             lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None]
             if cut is not None and lasts and max(lasts) <= cut:
                 void.append("the business relationship")

@@ -38,7 +38,7 @@ class CompanyDoNotCall(RuleBase):
         record = ctx.facts.company_dnc
         if record is None:
             return self.outcome(Status.PASS, f"not on {solicitor}'s do-not-call list")
-        if not record.made_by(ctx.attempt.at):
+        if not record.made_by(ctx.attempt.judged_at):
             # A replay or ``check --at`` of an instant before the request: 64.1200(d)(3)
             # binds the seller from the request on, not before it was made.
             return self.outcome(Status.PASS, f"the called party's request to {solicitor} "
