@@ -279,3 +279,30 @@ def test_records_are_judged_at_the_call_instant():
         verdict = policy.decide(plan, facts)
         assert not isinstance(verdict, NeedFacts)
         assert verdict.allowed is allowed, verdict.reason
+
+
+@pytest.mark.parametrize(("is_atds", "allowed"), [(True, False), (False, True)])
+def test_reassigned_rule_follows_the_dialer_declaration(is_atds, allowed):
+    """64.1200(m) is a safe harbor from (a)(1)-(a)(3): a predictive call of a campaign whose
+    dialer is declared no ATDS rests on no consent, so a void consent does not block it
+    (as for a manual call); with an ATDS it does. Before, both were blocked."""
+    from dataclasses import replace
+
+    from tests.conftest import NY_CAMPAIGN
+
+    campaign = replace(NY_CAMPAIGN, packs=(), dialer_is_atds=is_atds,
+                       counsel_reference="opinion of counsel")
+    policy = Policy(PACKS, PolicySettings())
+    attempt = CallAttempt(PARSER.parse("2125550123"), campaign, DialingMode.PREDICTIVE,
+                          datetime(2026, 7, 22, 15, 0, tzinfo=UTC))
+    plan = policy.plan(attempt)
+    lists = {n: ListCheck(n, 1, date(2026, 7, 21), False, True) for n in plan.list_names}
+    lists["attr-reassigned"] = ListCheck("attr-reassigned", 1, date(2026, 7, 21), True, True,
+                                         date(2026, 2, 1))
+    consent = ConsentRecord(ConsentKind.WRITTEN, datetime(2025, 1, 10, tzinfo=UTC))
+    verdict = policy.decide(plan, Facts(lists=lists, consents=(consent,),
+                                        fetched=frozenset(FactKind)))
+    assert not isinstance(verdict, NeedFacts)
+    assert verdict.allowed is allowed, verdict.reason
+    if not allowed:
+        assert verdict.deciding.rule_id == "us-federal:64.1200(m)"
