@@ -306,3 +306,25 @@ def test_reassigned_rule_follows_the_dialer_declaration(is_atds, allowed):
     assert verdict.allowed is allowed, verdict.reason
     if not allowed:
         assert verdict.deciding.rule_id == "us-federal:64.1200(m)"
+
+
+@pytest.mark.parametrize(("caller_id", "allowed"), [("+19005550199", False),
+                                                    ("+18005550199", True)])
+def test_a_900_caller_id_is_refused(caller_id, allowed):
+    """47 CFR 64.1601(e)(1): the number shown may not be a 900 number (a caller would pay
+    to make a do-not-call request); a toll-free number is fine. Before, both passed."""
+    from dataclasses import replace
+
+    from tests.conftest import NY_CAMPAIGN
+
+    campaign = replace(NY_CAMPAIGN, packs=(), caller_id=caller_id)
+    policy = Policy(PACKS, PolicySettings())
+    attempt = CallAttempt(PARSER.parse("2125550123"), campaign, DialingMode.MANUAL,
+                          datetime(2026, 7, 22, 15, 0, tzinfo=UTC))
+    plan = policy.plan(attempt)
+    lists = {n: ListCheck(n, 1, date(2026, 7, 21), False, True) for n in plan.list_names}
+    verdict = policy.decide(plan, Facts(lists=lists, fetched=frozenset(FactKind)))
+    assert not isinstance(verdict, NeedFacts)
+    assert verdict.allowed is allowed, verdict.reason
+    if not allowed:
+        assert verdict.deciding.rule_id == "us-federal:64.1601(e)"
