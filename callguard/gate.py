@@ -319,8 +319,14 @@ class Gate:
                 return refusal(BAD_LOCATION, FAIL_CLOSED, str(exc))
         if at.tzinfo is None:
             raise UsageError("the call instant must carry a UTC offset")
+        # Every record made before the decision binds it, even when the client sends an
+        # earlier instant (a queued call, `check --at` of a past day): records are judged
+        # at the later of the two, so an opted-out number is never ALLOWed once the
+        # request is on record. (A statute case, deciding at the call's own instant, sees
+        # a revocation dated after it as not yet made.)
+        now = self._clock()
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
-                              request.places_call)
+                              request.places_call, now if now > at else None)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {})

@@ -250,3 +250,81 @@ def test_caller_id_must_be_a_number_that_can_be_called_back(caller_id, shown):
     rule = next(r for r in PACKS["us-federal"].rules if r.rule_id == "us-federal:64.1601(e)")
     outcome = rule.evaluate(ctx)
     assert outcome.status is (Status.PASS if shown else Status.BLOCK)
+
+
+def test_records_are_judged_at_the_call_instant():
+    """A revocation, a do-not-call request or an end dated after the call's instant had not
+    been made when the call was (a replay, ``check --at``): it does not reach back; at the
+    very instant it does (fails closed). Before, any revocation voided the consent."""
+    from callguard.policy import CompanyDncRecord, EbrRecord
+
+    at = datetime(2026, 7, 22, 17, 0, tzinfo=UTC)
+    later = datetime(2026, 8, 1, tzinfo=UTC)
+    granted = datetime(2026, 1, 1, tzinfo=UTC)
+    assert ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=later).valid_at(at)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=at).valid_at(at)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=granted).valid_at(at)
+    # The gate judges a call placed now at its clock: a revocation since ``at`` binds it.
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, revoked_at=later).valid_at(at, later)
+    assert not ConsentRecord(ConsentKind.WRITTEN, granted, expires_at=later).valid_at(at, later)
+    assert not CompanyDncRecord(later).made_by(at)
+    assert CompanyDncRecord(at).made_by(at)
+    assert not EbrRecord(date(2026, 7, 1), ended_at=later).ended_by(at)
+    assert EbrRecord(date(2026, 7, 1), ended_at=at).ended_by(at)
+
+    policy, plan, lists = plan_and_lists()  # a predictive call: written consent needed
+    for dnc, allowed in ((later, True), (at, False)):
+        facts = Facts(lists=lists, consents=(ConsentRecord(ConsentKind.WRITTEN, granted),),
+                      company_dnc=CompanyDncRecord(dnc), fetched=frozenset(FactKind))
+        verdict = policy.decide(plan, facts)
+        assert not isinstance(verdict, NeedFacts)
+        assert verdict.allowed is allowed, verdict.reason
+
+
+@pytest.mark.parametrize(("is_atds", "allowed"), [(True, False), (False, True)])
+def test_reassigned_rule_follows_the_dialer_declaration(is_atds, allowed):
+    """64.1200(m) is a safe harbor from (a)(1)-(a)(3): a predictive call of a campaign whose
+    dialer is declared no ATDS rests on no consent, so a void consent does not block it
+    (as for a manual call); with an ATDS it does. Before, both were blocked."""
+    from dataclasses import replace
+
+    from tests.conftest import NY_CAMPAIGN
+
+    campaign = replace(NY_CAMPAIGN, packs=(), dialer_is_atds=is_atds,
+                       counsel_reference="opinion of counsel")
+    policy = Policy(PACKS, PolicySettings())
+    attempt = CallAttempt(PARSER.parse("2125550123"), campaign, DialingMode.PREDICTIVE,
+                          datetime(2026, 7, 22, 15, 0, tzinfo=UTC))
+    plan = policy.plan(attempt)
+    lists = {n: ListCheck(n, 1, date(2026, 7, 21), False, True) for n in plan.list_names}
+    lists["attr-reassigned"] = ListCheck("attr-reassigned", 1, date(2026, 7, 21), True, True,
+                                         date(2026, 2, 1))
+    consent = ConsentRecord(ConsentKind.WRITTEN, datetime(2025, 1, 10, tzinfo=UTC))
+    verdict = policy.decide(plan, Facts(lists=lists, consents=(consent,),
+                                        fetched=frozenset(FactKind)))
+    assert not isinstance(verdict, NeedFacts)
+    assert verdict.allowed is allowed, verdict.reason
+    if not allowed:
+        assert verdict.deciding.rule_id == "us-federal:64.1200(m)"
+
+
+@pytest.mark.parametrize(("caller_id", "allowed"), [("+19005550199", False),
+                                                    ("+18005550199", True)])
+def test_a_900_caller_id_is_refused(caller_id, allowed):
+    """47 CFR 64.1601(e)(1): the number shown may not be a 900 number (a caller would pay
+    to make a do-not-call request); a toll-free number is fine. Before, both passed."""
+    from dataclasses import replace
+
+    from tests.conftest import NY_CAMPAIGN
+
+    campaign = replace(NY_CAMPAIGN, packs=(), caller_id=caller_id)
+    policy = Policy(PACKS, PolicySettings())
+    attempt = CallAttempt(PARSER.parse("2125550123"), campaign, DialingMode.MANUAL,
+                          datetime(2026, 7, 22, 15, 0, tzinfo=UTC))
+    plan = policy.plan(attempt)
+    lists = {n: ListCheck(n, 1, date(2026, 7, 21), False, True) for n in plan.list_names}
+    verdict = policy.decide(plan, Facts(lists=lists, fetched=frozenset(FactKind)))
+    assert not isinstance(verdict, NeedFacts)
+    assert verdict.allowed is allowed, verdict.reason
+    if not allowed:
+        assert verdict.deciding.rule_id == "us-federal:64.1601(e)"

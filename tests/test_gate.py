@@ -124,6 +124,42 @@ class TestFactsOnDemand:
         assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
 
 
+class TestRecordsJudgedAt:
+    """Every record made before the decision binds it, whatever instant the client sends
+    (a statute case, deciding at the call's own instant, sees later records as not made)."""
+
+    async def test_a_request_after_the_client_instant_binds_a_call_placed_now(self, runtime):
+        """64.1200(d)(3): a dialer sending an earlier ``at`` (a queued call) cannot dodge a
+        do-not-call request made since; the request was made before the decision."""
+        later = datetime.fromisoformat("2026-07-23T11:00:00-06:00")
+        await runtime.gate.write([AddCompanyDnc("beehive-solar", "+18015550123", later, "t")])
+        decision = await check(runtime)
+        assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
+
+    async def test_a_question_about_an_earlier_instant_is_bound_too(self, runtime):
+        """``check --at`` of a past day (no call placed), asked after the request: still
+        BLOCK — an opted-out number is never ALLOWed once the request is on record."""
+        later = datetime.fromisoformat("2026-07-23T11:00:00-06:00")
+        await runtime.gate.write([AddCompanyDnc("beehive-solar", "+18015550123", later, "t")])
+        decision = await check(runtime, places_call=False)
+        assert decision.verdict.deciding.rule_id == "us-federal:64.1200(d)(3)"
+
+    async def test_a_revocation_after_the_client_instant_binds_a_call_placed_now(self, runtime):
+        """64.1200(a)(10): the consent revoked since the client's ``at`` is gone for a call
+        placed now, and for a question asked now."""
+        from callguard.stores.writes import RevokeConsent
+
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)),
+            "test", "form-1")])
+        await runtime.gate.write([RevokeConsent(
+            "beehive-solar", "+18015550123", ConsentKind.WRITTEN,
+            datetime.fromisoformat("2026-07-23T11:00:00-06:00"), "t")])
+        assert not (await check(runtime, mode="predictive")).allowed
+        assert not (await check(runtime, mode="predictive", places_call=False)).allowed
+
+
 class TestFailClosed:
     """Errors become BLOCK with the reason, and the gate keeps serving."""
 

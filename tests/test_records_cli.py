@@ -47,6 +47,16 @@ class TestCsv:
         assert good.number == "+18015550123"
         assert good.evidence == "f-1"
 
+    def test_a_do_not_call_request_dated_in_the_future_is_refused(self):
+        """The policy honours a request from its instant on (a call before it is not bound):
+        a future added_at would let calls through until then, so the row is refused."""
+        text = ("number,solicitor,added_at\n"
+                "8015550123,beehive-solar,2026-11-21T10:00:00Z\n"
+                "8015550124,beehive-solar,2026-11-23T10:00:00Z\n")
+        result = parse(text, "internal-dnc")
+        assert [e.line for e in result.errors] == [3]
+        assert "added_at 2026-11-23T10:00:00Z is in the future" in result.errors[0].reason
+
     def test_missing_columns_name_what_is_needed(self):
         with pytest.raises(UsageError, match="lacks kind, granted_at"):
             parse("number,solicitor\n8015550123,beehive-solar\n", "consent")

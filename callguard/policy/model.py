@@ -124,6 +124,17 @@ class CallAttempt:
     # frequency caps are then judged read-only and nothing is counted (as for the scrub
     # front, which no cap counts unless its ``fronts`` names it).
     places_call: bool = True
+    # The instant the called party's records are judged at: a consent revocation, a
+    # do-not-call request or a relationship's end dated after it had not been made (a
+    # statute case deciding at the call's instant). None: ``at``. The gate sets its own
+    # clock when it is later than ``at``: a record made before the decision binds it,
+    # whatever instant the client sent (a queued call, ``check --at`` of a past day).
+    records_at: datetime | None = None
+
+    @property
+    def judged_at(self) -> datetime:
+        """The instant records are judged at (see ``records_at``)."""
+        return self.at if self.records_at is None else self.records_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +160,19 @@ class ConsentRecord:
     revoked_at: datetime | None = None
     window: tuple[time, time] | None = None  # calling-hours consent: the agreed local window
 
-    def valid_at(self, at: datetime) -> bool:
-        """Given before the call, not expired at it, and never revoked."""
-        if self.revoked_at is not None or self.granted_at > at:
+    def valid_at(self, at: datetime, judged_at: datetime | None = None) -> bool:
+        """Given by the call's instant ``at``, and neither expired nor revoked by
+        ``judged_at`` (default ``at``; the gate passes its clock for a call placed now).
+
+        A revocation dated after it did not exist when the call was made (a ``check --at``
+        of an earlier instant, a replay): the consent was "prior express consent" for that
+        call (47 CFR 64.1200(a)(10): revocation ends consent from the time it is made). A
+        revocation or an expiry at that very instant ends it (fails closed).
+        """
+        judged = at if judged_at is None else judged_at
+        if self.granted_at > at or (self.revoked_at is not None and self.revoked_at <= judged):
             return False
-        return self.expires_at is None or at < self.expires_at
+        return self.expires_at is None or judged < self.expires_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +183,10 @@ class EbrRecord:
     last_inquiry: date | None = None
     ended_at: datetime | None = None  # a do-not-call request or either party ended it
 
+    def ended_by(self, at: datetime) -> bool:
+        """Whether the relationship had been ended at ``at`` (at its very instant: yes)."""
+        return self.ended_at is not None and self.ended_at <= at
+
 
 @dataclass(frozen=True, slots=True)
 class CompanyDncRecord:
@@ -171,6 +194,10 @@ class CompanyDncRecord:
 
     added_at: datetime
     source: str = ""
+
+    def made_by(self, at: datetime) -> bool:
+        """Whether the request had been made at ``at`` (at its very instant: yes)."""
+        return self.added_at <= at
 
 
 @quick_init

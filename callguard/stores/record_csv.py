@@ -108,8 +108,12 @@ def _ebr(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> Recor
 
 def _dnc(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> RecordWrite:
     added = row.get("added_at")
-    return AddCompanyDnc(solicitor, e164, _instant(added, "added_at") if added else now,
-                         row.get("source") or "csv")
+    at = _instant(added, "added_at") if added else now
+    if at > now:
+        # The policy judges a request from its instant on (a replay of an earlier call is
+        # not bound by it): a future date would let calls through until then.
+        raise UsageError(f"added_at {added} is in the future")
+    return AddCompanyDnc(solicitor, e164, at, row.get("source") or "csv")
 
 
 def _known(solicitor: str, solicitors: frozenset[str]) -> str:

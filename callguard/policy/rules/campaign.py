@@ -82,21 +82,34 @@ class SolicitorRegistration(RuleBase):
 
 @dataclass(frozen=True, slots=True)
 class CallerIdPresented(RuleBase):
-    """The solicitor's number must be shown; the gate forces presentation on ALLOW."""
+    """The solicitor's number must be shown; the gate forces presentation on ALLOW.
+
+    ``premium_refused``: a NANP 900 number (premium rate) is no number to present — 47 CFR
+    64.1601(e)(1) lets the seller's number be shown "provided that it is not a 900 number
+    or any other number for which charges exceed local or long distance transmission
+    charges": a caller must not pay to make a do-not-call request.
+    """
+
+    premium_refused: bool = False
 
     precedence = 45
-    KEYS: ClassVar[Mapping[str, Key]] = {}
+    KEYS: ClassVar[Mapping[str, Key]] = {
+        "premium_refused": Key("bool", doc="refuse a NANP 900 (premium-rate) number"),
+    }
 
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> CallerIdPresented:
-        """No parameters."""
-        del params
-        return cls(head)
+        """Build from ``premium_refused`` (default false)."""
+        return cls(head, bool(params.get("premium_refused", False)))
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass when the campaign has a well-formed E.164 number to present (a NANP one when
-        it is +1)."""
+        it is +1; not a 900 number where the rule refuses premium rates)."""
         caller_id = ctx.attempt.campaign.caller_id
+        if self.premium_refused and caller_id.startswith("+1900"):
+            return self.outcome(Status.BLOCK, f"campaign {ctx.attempt.campaign.id} presents "
+                                "a 900 (premium-rate) number: calling it back to make a "
+                                "do-not-call request costs more than transmission")
         if _E164.match(caller_id) and (not caller_id.startswith("+1") or _NANP.match(caller_id)):
             return self.outcome(Status.PASS, "the campaign's caller ID is presented, "
                                 "presentation allowed")

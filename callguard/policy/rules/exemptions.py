@@ -4,7 +4,9 @@ A do-not-call request to the solicitor withdraws every consent given before it a
 the relationship: consent is revocable by any reasonable means (47 CFR 64.1200(a)(10)),
 and a seller-specific do-not-call request terminates an established business relationship
 "even if the subscriber continues to do business with the seller" (64.1200(f)(5)(i)).
-A consent given after the request (recorded as new consent) counts again.
+A consent given after the request (recorded as new consent) counts again. A request, a
+revocation or an end dated after the call's instant (a ``check --at`` of an earlier instant,
+a replay) had not been made when the call was: it withdraws nothing from that call.
 
 A consent or relationship recorded on or before the number's last permanent disconnect
 (reassigned-number data, read by the ``reassigned-numbers`` rule of 47 CFR 64.1200(m))
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from callguard.policy.model import ConsentKind, ConsentRecord, FactKind
+from callguard.policy.model import CompanyDncRecord, ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
 from callguard.policy.rules.base import Context, Params
 from callguard.policy.rules.number_kind import REASSIGNED_LIST
@@ -30,6 +32,7 @@ __all__ = [
     "Exemptions",
     "add_months",
     "disconnected_on",
+    "request_made",
     "window_fits",
 ]
 
@@ -51,6 +54,12 @@ def add_months(day: date, months: int) -> date:
     total = day.month - 1 + months
     year, month = day.year + total // 12, total % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def request_made(ctx: Context) -> CompanyDncRecord | None:
+    """The seller's do-not-call record if the request had been made by the call's instant."""
+    request = ctx.facts.company_dnc
+    return request if request is not None and request.made_by(ctx.attempt.judged_at) else None
 
 
 def disconnected_on(ctx: Context) -> date | None:
@@ -95,7 +104,8 @@ class EbrTerms:
     def describe_valid(self, ctx: Context) -> str | None:
         """Why the relationship holds on the date of the call, or None if it does not."""
         record = ctx.facts.ebr
-        if record is None or record.ended_at is not None or ctx.facts.company_dnc is not None:
+        if (record is None or record.ended_by(ctx.attempt.judged_at)
+                or request_made(ctx) is not None):
             return None
         today = ctx.call_date
         cut = disconnected_on(ctx)  # a relationship with the number's previous subscriber
@@ -140,7 +150,7 @@ class Exemptions:
 
     @staticmethod
     def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
-        request = ctx.facts.company_dnc
+        request = request_made(ctx)
         cut = disconnected_on(ctx)
         if cut is not None and record.granted_at.date() <= cut:
             return False  # given by the subscriber before the number was reassigned
@@ -153,8 +163,10 @@ class Exemptions:
         missing = self.needs - ctx.facts.fetched
         if missing:
             return NeedFacts(missing)
+        attempt = ctx.attempt
         for record in ctx.facts.consents:
-            if (record.kind in self.consent_kinds and record.valid_at(ctx.attempt.at)
+            if (record.kind in self.consent_kinds
+                    and record.valid_at(attempt.at, attempt.judged_at)
                     and self._not_withdrawn(ctx, record)
                     and (consent_fits is None or consent_fits(record))):
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
@@ -167,11 +179,12 @@ class Exemptions:
         the number was permanently disconnected on DATE`` when that ended an otherwise
         valid consent or relationship (for the blocking reason), else ``""``."""
         cut = disconnected_on(ctx)
-        request = ctx.facts.company_dnc
+        request = request_made(ctx)
         void: list[str] = []
         ended: list[str] = []
+        attempt = ctx.attempt
         for r in ctx.facts.consents:
-            if r.kind not in self.consent_kinds or not r.valid_at(ctx.attempt.at):
+            if r.kind not in self.consent_kinds or not r.valid_at(attempt.at, attempt.judged_at):
                 continue
             what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
             if cut is not None and r.granted_at.date() <= cut:
@@ -179,7 +192,7 @@ class Exemptions:
             elif request is not None and r.granted_at <= request.added_at:
                 ended.append(what)
         ebr = ctx.facts.ebr
-        if self.ebr is not None and ebr is not None and ebr.ended_at is None:
+        if self.ebr is not None and ebr is not None and not ebr.ended_by(ctx.attempt.judged_at):
             lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None]
             if cut is not None and lasts and max(lasts) <= cut:
                 void.append("the business relationship")

@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
-from callguard.policy.model import FactKind
+from callguard.policy.model import DialingMode, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.rules.number_kind import REASSIGNED_LIST, fresh
@@ -40,17 +40,22 @@ class ReassignedNumbers(RuleBase):
     """Reads the reassigned-number data; consents before a disconnect are void (exemptions)."""
 
     max_age_days: int
+    atds_modes: frozenset[DialingMode] = frozenset()
 
     precedence = 48  # decides before the consent rules it voids (50)
     KEYS: ClassVar[Mapping[str, Key]] = {
         "max_age_days": Key("int", required=True, low=1, high=366,
                             doc="oldest copy that can support the safe harbor"),
+        "atds_modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
+                          doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1)): "
+                              "out of the rule for a campaign whose dialer is not one"),
     }
 
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> ReassignedNumbers:
-        """Build from ``max_age_days``."""
-        return cls(head, params.get("max_age_days"))
+        """Build from ``max_age_days`` and ``atds_modes``."""
+        return cls(head, params.get("max_age_days"),
+                   frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
 
     @property
     def list_names(self) -> tuple[str, ...]:
@@ -59,6 +64,15 @@ class ReassignedNumbers(RuleBase):
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block when every consent on record predates the number's permanent disconnect."""
+        attempt = ctx.attempt
+        if attempt.mode in self.atds_modes and not attempt.campaign.dialer_is_atds:
+            # (m) is a safe harbor from (a)(1)-(a)(3); a call they do not reach (no
+            # automatic telephone dialing system) rests on no consent, as a manual call.
+            ref = attempt.campaign.counsel_reference or "no counsel reference given"
+            return self.outcome(Status.NOT_APPLICABLE, f"campaign {attempt.campaign.id} "
+                                f"declares its {attempt.mode.value} dialer is not an automatic "
+                                f"telephone dialing system ({ref}): no consent is needed, "
+                                "so none is voided")
         check = ctx.facts.lists.get(REASSIGNED_LIST)
         if check is None:
             return self.outcome(Status.PASS, "no reassigned-number data loaded: consent on "

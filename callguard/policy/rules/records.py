@@ -38,6 +38,12 @@ class CompanyDoNotCall(RuleBase):
         record = ctx.facts.company_dnc
         if record is None:
             return self.outcome(Status.PASS, f"not on {solicitor}'s do-not-call list")
+        if not record.made_by(ctx.attempt.judged_at):
+            # A replay or ``check --at`` of an instant before the request: 64.1200(d)(3)
+            # binds the seller from the request on, not before it was made.
+            return self.outcome(Status.PASS, f"the called party's request to {solicitor} "
+                                f"({record.added_at:%Y-%m-%d}) was made after this call's "
+                                "instant")
         return self.outcome(
             Status.BLOCK,
             f"the called party asked {solicitor} not to call ({record.added_at:%Y-%m-%d})",
