@@ -67,12 +67,11 @@ from callguard.policy.core import (
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
+from callguard.watchdog.carry import FOLLOWED_MODES  # the modes the AMI watchdog follows
 
 __all__ = ["TIME_BUDGET", "CheckRequest", "Gate"]
 
 TIME_BUDGET = "callguard:time-budget"
-# The modes whose calls the AMI watchdog follows (their line is released after hang-up).
-_FOLLOWED_MODES = frozenset({DialingMode.PREDICTIVE, DialingMode.PRERECORDED})
 
 _MAX_ROUNDS = 3
 _errors = structlog.get_logger("callguard.gate")
@@ -304,7 +303,7 @@ class Gate:
                            f"dialing mode {request.mode!r} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"
-                and mode in _FOLLOWED_MODES and (why := self.unwatched()) is not None):
+                and mode.value in FOLLOWED_MODES and (why := self.unwatched()) is not None):
             return refusal(UNWATCHED, FAIL_CLOSED, why)
         try:
             number = self._parser.parse(request.number)

@@ -169,59 +169,53 @@ def _show_command(group: click.Group, title: str) -> None:
 
 
 def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
-    """What is stored for the number and solicitor. The embedded store is opened alone:
-    reading makes no log line, no log key and no store, and a data dir holding no record
-    store is a usage error (it would answer "none" to "did this number opt out?")."""
+    """What is stored for the number and solicitor. The store is opened alone: reading
+    makes no log line, no log key and no store, and a data dir holding no record store (or
+    a Redis holding no callguard records) is a usage error (it would answer "none" to "did
+    this number opt out?")."""
     settings = state.settings
     if settings.records.backend == "redis":
-        return _read_redis_sheet(settings, solicitor, e164)
-    path = settings.data_dir / "records.sqlite3"
-    if not path.exists():
-        usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
-                    f"{settings.data_dir}; check --data-dir / CALLGUARD_DATA_DIR (the "
-                    "service's data dir holds its records)")
-
-    async def read() -> RecordSheet:
-        store = EmbeddedRecords(path)
-        try:
-            return await store.sheet(solicitor, e164)
-        finally:
-            await store.aclose()
-
+        reading = _redis_sheet(settings, solicitor, e164)
+    else:
+        path = settings.data_dir / "records.sqlite3"
+        if not path.exists():
+            usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
+                        f"{settings.data_dir}; check --data-dir / CALLGUARD_DATA_DIR (the "
+                        "service's data dir holds its records)")
+        reading = _embedded_sheet(path, solicitor, e164)
     try:
-        return run(read())
-    except CallguardError as exc:
-        err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
-        raise SystemExit(EXIT_INTERNAL) from None
-
-
-def _read_redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordSheet:
-    """The shared record store read alone (no log, key or local store made). A Redis
-    without callguard's durability marker holds no records — never used, or it lost
-    them: a usage error, not "none" for "did this number opt out?"."""
-
-    async def read() -> RecordSheet:
-        client = redis_client(settings, socket_timeout=2)
-        store = RedisRecords(client, settings.records)
-        try:
-            if not await client.exists(MARKER_KEY):
-                raise UsageError(
-                    f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
-                    "callguard records: never written, or the server lost its data; "
-                    "check [redis] url / [records] backend")
-            return await store.sheet(solicitor, e164)
-        except RedisError as exc:
-            raise StoreError(f"record store (Redis) unreachable: {exc}") from None
-        finally:
-            await store.aclose()
-
-    try:
-        return run(read())
+        return run(reading)
     except UsageError as exc:
         usage_error(str(exc))
     except CallguardError as exc:
         err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
+
+
+async def _embedded_sheet(path: Path, solicitor: str, e164: str) -> RecordSheet:
+    store = EmbeddedRecords(path)
+    try:
+        return await store.sheet(solicitor, e164)
+    finally:
+        await store.aclose()
+
+
+async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordSheet:
+    """The shared store; one without callguard's durability marker holds no records —
+    never used, or it lost them."""
+    client = redis_client(settings, socket_timeout=2)
+    store = RedisRecords(client, settings.records)
+    try:
+        if not await client.exists(MARKER_KEY):
+            raise UsageError(
+                f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
+                "callguard records: never written, or the server lost its data; "
+                "check [redis] url / [records] backend")
+        return await store.sheet(solicitor, e164)
+    except RedisError as exc:
+        raise StoreError(f"record store (Redis) unreachable: {exc}") from None
+    finally:
+        await store.aclose()
 
 
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:
