@@ -5,6 +5,7 @@ SQLite file), with the store failing closed."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import tomllib
 from dataclasses import replace
@@ -80,6 +81,30 @@ def attempt(at: datetime, campaign: Campaign = FL, number: str = "3055550123",
             ) -> CallAttempt:
     return CallAttempt(PARSER.parse(number), campaign, mode, at, None, front)
 
+
+
+@contextlib.asynccontextmanager
+async def node_counts(tmp_path: Path, redis_server, **records_settings):
+    """The counts as a node wires them (open_frequency beside the Redis record store, the
+    shipped config pointed at ``redis_server``), and an admin client of the same server."""
+    from callguard.config import load_settings
+    from callguard.runtime import open_frequency
+    from callguard.stores.redis.records import RedisRecords
+    from tests.serve_node import ServeNode
+
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
+    settings = load_settings(node.config, data_dir=node.data)
+    settings = replace(settings, records=replace(settings.records, **records_settings))
+    records = RedisRecords(aioredis_client(redis_server.url), settings.records)
+    await records.start()
+    store = open_frequency(settings, records, HASH)
+    admin = aioredis_client(redis_server.url)
+    try:
+        yield store, records, admin
+    finally:
+        await admin.aclose()
+        await store.aclose()
+        await records.aclose()
 
 class TestPolicy:
     """The rule over a synthetic clock and an in-memory ledger."""
@@ -355,18 +380,7 @@ class TestRedisTwoNodes:
         the next reservation raises (the gate BLOCKs): the wiped counts never answer 0 and
         a count is never acknowledged un-fsynced (main: granted until the next reload tick
         or /readyz probe asked the record store again)."""
-        from callguard.config import load_settings
-        from callguard.runtime import open_frequency
-        from callguard.stores.redis.records import RedisRecords
-        from tests.serve_node import ServeNode
-
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
-        settings = load_settings(node.config, data_dir=node.data)
-        records = RedisRecords(aioredis_client(redis_server.url), settings.records)
-        await records.start()
-        store = open_frequency(settings, records, HASH)
-        admin = aioredis_client(redis_server.url)
-        try:
+        async with node_counts(tmp_path, redis_server) as (store, records, admin):
             results = [await store.reserve("+13055550077", [CLAIM], NOON) for _ in range(4)]
             assert [r.granted for r in results] == [True, True, True, False]
             await admin.config_set("appendfsync", "everysec")
@@ -381,65 +395,32 @@ class TestRedisTwoNodes:
             assert await admin.dbsize() == 0, "nothing counted on the emptied server"
             with pytest.raises(StoreError, match="lost its data"):
                 await store.count("+13055550077", [CLAIM], NOON)
-        finally:
-            await admin.aclose()
-            await store.aclose()
-            await records.aclose()
 
     async def test_a_server_that_may_evict_counts_refuses_even_when_warned(
             self, tmp_path, redis_server):
         """on_weak_durability = "warn" lets writes go on with a weak AOF, but a server
         switched to allkeys-lru may evict a count — an ALLOW past the cap: refused (main:
         counted on)."""
-        from callguard.config import load_settings
-        from callguard.runtime import open_frequency
-        from callguard.stores.redis.records import RedisRecords
-        from tests.serve_node import ServeNode
-
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
-        settings = load_settings(node.config, data_dir=node.data)
-        settings = replace(settings, records=replace(settings.records,
-                                                     on_weak_durability="warn"))
-        records = RedisRecords(aioredis_client(redis_server.url), settings.records)
-        await records.start()
-        store = open_frequency(settings, records, HASH)
-        admin = aioredis_client(redis_server.url)
-        try:
+        async with node_counts(tmp_path, redis_server, on_weak_durability="warn") as (
+                store, _, admin):
             assert (await store.reserve("+13055550079", [CLAIM], NOON)).granted
             await admin.config_set("maxmemory-policy", "allkeys-lru")
             with pytest.raises(StoreError, match="may evict"):
                 await store.reserve("+13055550079", [CLAIM], NOON)
-        finally:
-            await admin.aclose()
-            await store.aclose()
-            await records.aclose()
 
     async def test_a_full_server_still_counts_for_a_scrub(self, tmp_path, redis_server):
         """maxmemory reached (noeviction): a scrub's read-only count still answers — it
         writes nothing (main: its MULTI was refused whole, so every scrub BLOCKed)."""
-        from callguard.config import load_settings
-        from callguard.runtime import open_frequency
-        from callguard.stores.redis.records import RedisRecords
-        from tests.serve_node import ServeNode
-
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
-        settings = load_settings(node.config, data_dir=node.data)
-        records = RedisRecords(aioredis_client(redis_server.url), settings.records)
-        await records.start()
-        store = open_frequency(settings, records, HASH)
-        admin = aioredis_client(redis_server.url)
-        try:
+        async with node_counts(tmp_path, redis_server) as (store, _, admin):
             assert (await store.reserve("+13055550080", [CLAIM], NOON)).granted
             used = int((await admin.info("memory"))["used_memory"])
             await admin.config_set("maxmemory", str(used + 1024))
-            with pytest.raises(Exception, match="maxmemory"):
-                await admin.set("filler", "x" * 200_000)
-            assert await store.count("+13055550080", [CLAIM], NOON) == (1,)
-        finally:
-            await admin.config_set("maxmemory", "0")
-            await admin.aclose()
-            await store.aclose()
-            await records.aclose()
+            try:
+                with pytest.raises(Exception, match="maxmemory"):
+                    await admin.set("filler", "x" * 200_000)
+                assert await store.count("+13055550080", [CLAIM], NOON) == (1,)
+            finally:
+                await admin.config_set("maxmemory", "0")
 
     async def test_killed_mid_way_every_allow_was_counted(self, tmp_path):
         """Redis SIGKILLed while two nodes reserve: after the kill every check raises (the
