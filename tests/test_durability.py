@@ -259,6 +259,16 @@ class TestStore:
             await b.aclose()
 
 
+def _opted_out(node: ServeNode) -> dict[str, str]:
+    """Opt a number out over HTTP (200: durable) and see it BLOCKed by the seller's list;
+    the check that shows it."""
+    optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+    assert node.json("/v1/opt-out", optout)[0] == 200
+    check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
+    assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+    return check
+
+
 class TestServe:
     """The issue's run: records in Redis on an AOF server, then Redis killed and restarted
     with --appendonly no and empty. main kept answering /v1/opt-out 200, ALLOWed a number
@@ -270,17 +280,15 @@ class TestServe:
         write_lists(node.data, [8015550199])
         node.start()
         try:
-            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
-            assert node.json("/v1/opt-out", optout)[0] == 200
-            check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
-            assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+            check = _opted_out(node)
             status, ready = node.json("/readyz", token=None)
             assert status == 200, ready
             assert node.metric("callguard_records_durable") == 1
 
             _restart_weak_and_empty(redis_server, tmp_path)
 
-            status, body = node.json("/v1/opt-out", {**optout, "number": "8015550143"})
+            status, body = node.json("/v1/opt-out", {"number": "8015550143",
+                                                      "campaign": "ut-solar-predictive"})
             assert status == 503, body
             assert "not recorded" in body["error"]
             decision = node.json("/v1/check", check)[1]
@@ -323,7 +331,8 @@ class TestServe:
                 assert decision["verdict"] == "BLOCK", decision
                 assert decision["rule"] == "callguard:store-unavailable", decision
                 assert "lost its data" in decision["reason"]
-            assert node.json("/v1/opt-out", {**optout, "number": "8015550143"})[0] == 503
+            assert node.json("/v1/opt-out", {"number": "8015550143",
+                                                      "campaign": "ut-solar-predictive"})[0] == 503
 
             admin.set(MARKER_KEY, marker)  # as if the AOF were restored
             status, ready = node.json("/readyz", token=None)  # the probe: serving again
@@ -372,10 +381,7 @@ class TestAuth:
         write_lists(node.data, [8015550199])
         node.start()
         try:
-            optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
-            assert node.json("/v1/opt-out", optout)[0] == 200
-            check = {"number": "8015550142", "campaign": "ut-solar-manual", "at": AT}
-            assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+            _opted_out(node)
             assert "pw-0123" not in node.stderr()
         finally:
             node.stop()
