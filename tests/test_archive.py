@@ -110,6 +110,16 @@ async def _node(tmp_path: Path, name: str, url: str, calls: list[str]) -> list[s
     return ids
 
 
+async def _stream_with_taken(client, key: str, lines: list[bytes], consumer: str,
+                             count: int):
+    """``lines`` on the stream, the archivers' group made, and ``count`` entries delivered
+    to ``consumer`` and never acknowledged (an archiver killed before its commit)."""
+    for line in lines:
+        await client.xadd(key, {"r": line.rstrip(b"\n")})
+    await client.xgroup_create(key, "callguard-archive", id="0")
+    return await client.xreadgroup("callguard-archive", consumer, {key: ">"}, count=count)
+
+
 class TestStreamArchive:
     """Two nodes, one key, one stream, one archiver with a consumer group."""
 
@@ -170,11 +180,8 @@ class TestStreamTrimmed:
         client = aioredis.from_url(redis_server.url)
         archive = Archive(tmp_path / "archive")
         try:
-            for line in lines:
-                await client.xadd(key, {"r": line.rstrip(b"\n")})
-            await client.xgroup_create(key, "callguard-archive", id="0")
-            await client.xreadgroup("callguard-archive", socket.gethostname(), {key: ">"},
-                                    count=3)  # this host's archiver, killed before XACK
+            # this host's archiver took three, killed before XACK
+            await _stream_with_taken(client, key, lines, socket.gethostname(), 3)
             await client.xtrim(key, maxlen=2, approximate=False)
             run = await archive_stream(archive, client, key, compact_before=LATER)
             assert run.stream_entries == 2
@@ -226,11 +233,7 @@ class TestStreamOtherConsumers:
         client = aioredis.from_url(redis_server.url)
         archive = Archive(tmp_path / "archive")
         try:
-            for line in lines:
-                await client.xadd(key, {"r": line.rstrip(b"\n")})
-            await client.xgroup_create(key, "callguard-archive", id="0")
-            taken = await client.xreadgroup("callguard-archive", "old-container",
-                                            {key: ">"}, count=3)
+            taken = await _stream_with_taken(client, key, lines, "old-container", 3)
             ids = [entry_id for entry_id, _ in taken[0][1]]
             fresh = await archive_stream(archive, client, key, compact_before=LATER)
             assert fresh.stream_entries == 2, "entries taken a moment ago are left alone"

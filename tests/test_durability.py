@@ -332,7 +332,7 @@ class TestServe:
                 assert decision["rule"] == "callguard:store-unavailable", decision
                 assert "lost its data" in decision["reason"]
             assert node.json("/v1/opt-out", {"number": "8015550143",
-                                                      "campaign": "ut-solar-predictive"})[0] == 503
+                                             "campaign": "ut-solar-predictive"})[0] == 503
 
             admin.set(MARKER_KEY, marker)  # as if the AOF were restored
             status, ready = node.json("/readyz", token=None)  # the probe: serving again
