@@ -282,6 +282,41 @@ class TestTransactions:
         assert server.stats.counts["retransmitted"] == 0
 
 
+class _Slowed:
+    """The real gate, its answer held back ``delay`` seconds (a store that waits)."""
+
+    def __init__(self, gate, delay: float) -> None:
+        self.gate, self.delay = gate, delay
+
+    async def check(self, request, *, budget_s=None):
+        await asyncio.sleep(self.delay)
+        return await self.gate.check(request, budget_s=budget_s)
+
+
+class TestTcpHalfClose:
+    @pytest.mark.parametrize("delay", [0.0, 0.3], ids=["at-once", "decision-waits"])
+    async def test_answer_written_after_the_peer_shuts_its_sending_side(self, front,
+                                                                        delay):
+        """A dialer that sends its INVITE and shuts its write side (shutdown(SHUT_WR))
+        got nothing, though the decision was recorded: the connection was dropped at the
+        end of input. RFC 3261 §18.2.2: the response goes over the connection the
+        request came on while it is open — a half-closed one is open for writing."""
+        server = await front()
+        server.gate = _Slowed(server.gate, delay)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(invite("half-close").replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
+        await writer.drain()
+        writer.write_eof()
+        reply = await asyncio.wait_for(reader.read(), 5)  # to the server's close
+        writer.close()
+        assert reply.startswith(b"SIP/2.0 302 Moved Temporarily"), reply
+        [record] = compliance(server)
+        assert f"X-Callguard-Decision: {record['decision_id']}".encode() in reply
+        assert server.stats.counts["tcp_half_closed"] == 1
+        assert server._tcp is not None
+        assert server._tcp._connections == {}
+
+
 class TestOptions:
     async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
         server = await front()

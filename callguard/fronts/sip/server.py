@@ -33,7 +33,11 @@ import structlog
 from aiosipua import SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
-from aiosipua.transport import TcpSipTransport, UdpSipTransport
+from aiosipua.transport import (  # _read_sip_message: its TCP framing, for _Tcp's loop
+    TcpSipTransport,
+    UdpSipTransport,
+    _read_sip_message,
+)
 
 from callguard.decision import Decision
 from callguard.fronts.sip.mapping import (
@@ -231,16 +235,36 @@ class _Tcp(TcpSipTransport):
     A connection that delivers no whole message for ``tcp_idle_timeout_ms`` is closed
     (``sweep``): otherwise silent connections from an allowed source fill
     ``max_tcp_connections`` and lock every new dialer out.
+
+    A peer that shuts only its sending side after an INVITE (``shutdown(SHUT_WR)``)
+    still gets the answer: RFC 3261 §18.2.2 sends a response over the connection the
+    request came on "if that connection is still open", and a half-closed one is open
+    for writing (asyncio's ``StreamReaderProtocol.eof_received`` returns True, which keeps
+    the transport open). aiosipua's reader dropped the connection at the end of input,
+    before the decision was made: the decision was recorded, its answer lost. Here the
+    connection waits for the decisions it asked for (at most ``tcp_idle_timeout_ms``),
+    then closes.
     """
 
     front: SipFront | None = None
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
+    # connection -> the INVITEs it sent whose decisions are under way
+    answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
+        default_factory=dict, init=False, repr=False)
+
+    def hold(self, addr: tuple[str, int], task: asyncio.Task[None]) -> None:
+        """Keep the connection open (after the peer's end of input) until ``task`` ends."""
+        tasks = self.answering.setdefault(addr, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _handle_connection(self, reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
-        """Strangers and connections past the cap are closed before anything is read."""
+        """Strangers and connections past the cap are closed before anything is read;
+        aiosipua's loop otherwise, but a connection whose peer ended its input stays
+        open until the answers it waits for are written."""
         front = self.front
         peer = writer.get_extra_info("peername")
         if front is not None and (
@@ -251,10 +275,30 @@ class _Tcp(TcpSipTransport):
             return
         addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
         self.last_message[addr] = time.monotonic()
+        self._connections[addr] = (reader, writer)
+        ended = False  # the peer ended its input cleanly (FIN): its half is still open
         try:
-            await super()._handle_connection(reader, writer)
+            while True:
+                data = await _read_sip_message(reader)
+                if data is None:
+                    ended = True
+                    break
+                self._dispatch(data, addr)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
         finally:
+            answering = self.answering.get(addr)
+            if ended and answering and front is not None:
+                front.stats.counts["tcp_half_closed"] += 1
+                await asyncio.wait(set(answering),
+                                   timeout=front.settings.tcp_idle_timeout_ms / 1000)
+            self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
+            self._connections.pop(addr, None)
+            writer.close()  # what was written is sent first
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await writer.wait_closed()
 
     def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_message[addr] = time.monotonic()
@@ -275,7 +319,7 @@ class _Tcp(TcpSipTransport):
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
-        if connection is not None:
+        if connection is not None and not connection[1].is_closing():
             connection[1].write(data)
 
 
@@ -423,6 +467,8 @@ class SipFront:
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if isinstance(transport, _Tcp):
+                transport.hold(addr, task)
             return
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
