@@ -510,6 +510,20 @@ class TestProtection:
         replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
         assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
 
+    async def test_max_forwards_zero_reaches_its_destination_and_is_decided(self, front):
+        """Max-Forwards limits the hops a request may be *forwarded* (RFC 3261 §8.1.1.6:
+        a 483 when it reaches 0 "before the request reaches its destination"; §16.3
+        step 3 asks it of a proxy about to forward). callguard forwards nothing: it is
+        the request's destination, a redirect server answering for itself (§8.3), and
+        §8.2's UAS checks have no Max-Forwards step. So the INVITE is decided (302,
+        one record), never a 483; the dialer's new INVITE to the Contact carries its own."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("mf0").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"))
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert len(compliance(server)) == 1
+
     async def test_a_bug_behind_the_front_is_a_500_and_the_server_goes_on(self, front):
         """Not the real gate (which never raises): one whose check fails like a bug."""
         server = await front(max_retransmits=0)
