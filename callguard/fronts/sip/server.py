@@ -55,7 +55,7 @@ from callguard.fronts.sip.transactions import (
     transaction_key,
 )
 from callguard.fronts.sip.wire import parse, peek, sent_by
-from callguard.gate import TIME_BUDGET, CheckRequest
+from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
 
@@ -341,6 +341,8 @@ class SipFront:
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
+        self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -460,15 +462,24 @@ class SipFront:
         if receipt is Receipt.FULL:
             self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
             return
-        if receipt is not Receipt.NEW:
-            return
+        if receipt is Receipt.NEW:
+            self._new(request, method, key, addr, transport)
+
+    def _new(self, request: SipRequest, method: str, key: Hashable, addr: tuple[str, int],
+             transport: _Transport) -> None:
+        """A new transaction: an INVITE is decided (a task), anything else answered now."""
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
+            self._deciding[key] = (Withdrawal(), _to_tag())
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             if isinstance(transport, _Tcp):
                 transport.hold(addr, task)
+            return
+        if answer is None and method == "CANCEL":
+            status, headers, tag = self._cancel(request)
+            self._final(request, key, status, addr, transport, headers, to_tag=tag)
             return
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
@@ -490,31 +501,54 @@ class SipFront:
     def _other(self, request: SipRequest, method: str) -> _Answer:
         if method == "OPTIONS":
             return 200, (("Allow", ALLOW_METHODS), ("Accept", "application/sdp"))
-        if method == "CANCEL":
-            if self.transactions.answered(self._key(request, "INVITE")) is None:
-                return 481, ()
-            return 200, ()  # the INVITE is answered by its decision, within the budget
         self.stats.counts["method_not_allowed"] += 1
         return 405, (("Allow", ALLOW_METHODS),)
 
+    def _cancel(self, request: SipRequest) -> tuple[int, tuple[tuple[str, str], ...],
+                                                     str | None]:
+        """RFC 3261 §9.2: 481 when no INVITE transaction matches; otherwise 200, with the
+        To tag the INVITE's answer gets. An INVITE still being decided is withdrawn: if
+        its decision is not final yet (not being recorded), it is recorded as withdrawn and
+        answered 487; if it is, the INVITE gets the recorded answer (the record and the
+        answer agree): a CANCEL only "attempts to force a non-2xx response" (§15)."""
+        key = self._key(request, "INVITE")
+        state = self.transactions.answered(key)
+        if state is None:
+            return 481, (), None
+        deciding = self._deciding.get(key) if state is False else None
+        if deciding is None:
+            self.stats.counts["cancel_after_answer"] += 1
+            return 200, (), None  # no effect on an INVITE already answered
+        withdrawal, tag = deciding
+        if not withdrawal.withdrawn:
+            self.stats.counts["cancel_in_time" if withdrawal.withdraw()
+                              else "cancel_too_late"] += 1
+        return 200, (), tag
+
     async def _invite(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
                       transport: _Transport) -> None:
+        withdrawal, tag = self._deciding.get(key) or (Withdrawal(), _to_tag())
         try:
-            check = self.mapping.check_request(request, addr[0])
+            check = self.mapping.check_request(request, addr[0], withdrawal)
             decision = await self._decide(check)
+            # A CANCEL honoured before the decision was final: the recorded BLOCK (the
+            # withdrawal, or the rule that blocked anyway) is answered 487 (RFC 3261 §9.2).
+            cancelled = withdrawal.honoured
             status, headers = decision_headers(
                 decision, trunk=self.settings.trunk,
                 identity_header=self.settings.identity_header,
-                block_status=self.settings.block_status)
-            self.stats.counts["allow" if decision.allowed else "block"] += 1
-            self._final(request, key, status, addr, transport, headers)
+                block_status=487 if cancelled else self.settings.block_status)
+            self.stats.counts["cancelled" if cancelled else
+                              "allow" if decision.allowed else "block"] += 1
+            self._final(request, key, status, addr, transport, headers, to_tag=tag)
         except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
             _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
                        error=redacted_error(exc))
             with contextlib.suppress(Exception):
-                self._final(request, key, 500, addr, transport)
+                self._final(request, key, 500, addr, transport, to_tag=tag)
         finally:
+            self._deciding.pop(key, None)
             if self.transactions.answered(key) is False:
                 self.transactions.forget(key)  # never answered: let a retransmission retry
 
@@ -530,8 +564,9 @@ class SipFront:
     # --- answers ----------------------------------------------------------------------------
 
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
-               transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
-        data = build_response(request, status, to_tag=_to_tag(), headers=headers)
+               transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
+               to_tag: str | None = None) -> None:
+        data = build_response(request, status, to_tag=to_tag or _to_tag(), headers=headers)
         transport.send_bytes(data, addr)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
 
