@@ -20,6 +20,13 @@ call; a reservation that cannot be made is a BLOCK (``callguard:store-unavailabl
 When the record write (or the time budget) then turns the ALLOW into a BLOCK, the call
 stays counted: an over-count blocks a lawful call at worst; an ALLOW recorded but not
 counted could let a call over the cap through, so the order is never the other way.
+
+A front may withdraw its question while it is decided (``Withdrawal``: a SIP CANCEL).
+Until the record is written, a withdrawal stops a decision that waits (as the time budget
+does) and turns an ALLOW into the BLOCK ``callguard:cancelled``, recorded as such (the
+ALLOW's call-frequency count stays, as above); a BLOCK keeps its rule. Once the record
+is being written the decision is final and the withdrawal has no effect: the front
+answers what was recorded.
 """
 
 from __future__ import annotations
@@ -69,12 +76,51 @@ from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
 from callguard.watchdog.carry import FOLLOWED_MODES  # the modes the AMI watchdog follows
 
-__all__ = ["TIME_BUDGET", "CheckRequest", "Gate"]
+__all__ = ["CANCELLED", "TIME_BUDGET", "CheckRequest", "Gate", "Withdrawal"]
 
 TIME_BUDGET = "callguard:time-budget"
+CANCELLED = "callguard:cancelled"
 
 _MAX_ROUNDS = 3
 _errors = structlog.get_logger("callguard.gate")
+
+
+class Withdrawal:
+    """A front's word that the asker gave up before the answer (a SIP CANCEL).
+
+    ``withdraw`` may be called at any time; it takes effect only while the decision is
+    not final — before the gate starts writing its record. ``honoured`` then says the
+    recorded decision is the withdrawn one (a BLOCK), for the front to answer so.
+    """
+
+    __slots__ = ("_sealed", "_wake", "honoured", "withdrawn")
+
+    def __init__(self) -> None:
+        self.withdrawn = False
+        self.honoured = False
+        self._sealed = False
+        self._wake: Callable[[], None] | None = None
+
+    def withdraw(self) -> bool:
+        """Withdraw the question; False when the decision is already final."""
+        if self._sealed:
+            return False
+        self.withdrawn = True
+        if self._wake is not None:
+            self._wake()
+        return True
+
+    def seal(self, verdict: Verdict) -> Verdict:
+        """The verdict to record, from here on final: a withdrawn ALLOW is the BLOCK
+        ``callguard:cancelled``; a BLOCK keeps its rule."""
+        self._sealed, self._wake = True, None
+        if not self.withdrawn:
+            return verdict
+        self.honoured = True
+        if not verdict.allowed:
+            return verdict
+        return refusal(CANCELLED, FAIL_CLOSED, "the question was withdrawn (SIP CANCEL) "
+                       "after the rules allowed the call; call not placed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +139,7 @@ class CheckRequest:
     # run's ``ScrubCounts``: its earlier rows held in memory, never stored).
     stores: Mapping[str, object] | None = None
     places_call: bool = True  # False: a question only (caps read, nothing counted)
+    withdrawal: Withdrawal | None = None  # the front's CANCEL, while the decision is open
 
 
 @dataclass(slots=True)
@@ -100,6 +147,11 @@ class _Attempted:
     number: NumberInfo | None = None
     campaign: Campaign | None = None
     mode: DialingMode | None = None
+
+
+def _withdrawn_early() -> Verdict:
+    return refusal(CANCELLED, FAIL_CLOSED, "the question was withdrawn (SIP CANCEL) before "
+                   "the rules decided; call not placed")
 
 
 def _utc_now() -> datetime:
@@ -172,8 +224,11 @@ class Gate:
         started = time.perf_counter()
         at = request.at or self._clock()
         seen = _Attempted()
+        withdrawal = request.withdrawal
         try:
-            if budget_s is None:
+            if withdrawal is not None and withdrawal.withdrawn:
+                verdict = _withdrawn_early()
+            elif budget_s is None:
                 verdict = await self._decide(request, at, seen)
             else:
                 verdict = await self._within(budget_s, request, at, seen)
@@ -181,6 +236,8 @@ class Gate:
             _errors.exception("gate_error", campaign=redact_digits(request.campaign))
             verdict = refusal(INTERNAL_ERROR, FAIL_CLOSED,
                               f"internal error ({type(exc).__name__}); call not placed")
+        if withdrawal is not None:  # from here the decision is final (no await before)
+            verdict = withdrawal.seal(verdict)
         return await self._finish(request, verdict, at, seen, started)
 
     async def _within(self, budget_s: float, request: CheckRequest, at: datetime,
@@ -201,12 +258,30 @@ class Gate:
         loop = asyncio.get_running_loop()
         deadline_at = loop.time() + budget_s - (time.monotonic() - began)
         deadline = asyncio.timeout_at(deadline_at)
+        withdrawal = request.withdrawal
+        woken: list[bool] = []  # the withdrawal, not the budget, ended the wait
         try:
             async with deadline:
-                return await _resume(decide, waiting)
+                if withdrawal is not None:  # a withdrawal ends the wait as the budget does
+
+                    def wake() -> None:
+                        if not deadline.expired():  # the budget may have fired already
+                            woken.append(True)
+                            deadline.reschedule(loop.time())
+
+                    if withdrawal.withdrawn:
+                        wake()
+                    withdrawal._wake = wake  # noqa: SLF001
+                try:
+                    return await _resume(decide, waiting)
+                finally:
+                    if withdrawal is not None:
+                        withdrawal._wake = None  # noqa: SLF001
         except TimeoutError:
             if not deadline.expired():
                 raise
+        if woken:
+            return _withdrawn_early()
         return refusal(TIME_BUDGET, FAIL_CLOSED,
                        f"no decision within the {budget_s * 1000:g} ms budget; call not placed")
 

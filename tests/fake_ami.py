@@ -26,6 +26,7 @@ What it synthesises, it says:
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import json
 import time
@@ -229,12 +230,13 @@ class FakeAmi:
         self._connections.add(writer)
         writer.write(b"Asterisk Call Manager/11.0.0\r\n")
         buffer = ""
+        decoder = codecs.getincrementaldecoder("utf-8")()  # a character may span two reads
         try:
             while True:
                 chunk = await reader.read(65536)
                 if not chunk:
                     break
-                buffer += chunk.decode()
+                buffer += decoder.decode(chunk)
                 while CRLF + CRLF in buffer:
                     message, buffer = buffer.split(CRLF + CRLF, 1)
                     await self._action(writer, parse(message))

@@ -15,7 +15,7 @@ import pytest
 from callguard.compliance.testing import CapturingTarget
 from callguard.config import load_settings
 from callguard.errors import StoreError
-from callguard.gate import CheckRequest
+from callguard.gate import CheckRequest, Withdrawal
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
@@ -332,3 +332,85 @@ class TestTimeBudget:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+class TestWithdrawal:
+    """A front's CANCEL (SIP, RFC 3261 §9.2) while the gate decides: until the record is
+    written it stops a waiting decision and turns an ALLOW into the recorded BLOCK
+    callguard:cancelled; once the record is being written it changes nothing."""
+
+    @staticmethod
+    def _records(runtime) -> list[dict]:
+        text = (runtime.settings.data_dir / "compliance.jsonl").read_text()
+        return [json.loads(line) for line in text.splitlines()]
+
+    async def test_withdrawn_before_deciding_reads_nothing_and_is_recorded(self, runtime):
+        withdrawal = Withdrawal()
+        assert withdrawal.withdraw()
+        decision = await check(runtime, withdrawal=withdrawal)
+        assert decision.verdict.deciding.rule_id == "callguard:cancelled"
+        assert withdrawal.honoured
+        assert runtime.spy.reads == []
+        [record] = self._records(runtime)
+        assert (record["verdict"], record["rule"]) == ("BLOCK", "callguard:cancelled")
+        assert record["decision_id"] == decision.decision_id
+
+    async def test_withdrawn_while_deciding_waits_stops_the_wait(self, runtime):
+        """The store read is cancelled at once, as at the time budget, and the BLOCK
+        names the withdrawal, not the budget."""
+        cancelled = asyncio.Event()
+
+        async def hangs(*_args):
+            try:
+                await asyncio.sleep(10)
+            except asyncio.CancelledError:
+                cancelled.set()
+                raise
+
+        runtime.spy.company_dnc = hangs
+        withdrawal = Withdrawal()
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.05, withdrawal.withdraw)
+        started = loop.time()
+        decision = await runtime.gate.check(CheckRequest(
+            "8015550123", "ut-solar-manual", at=AT, withdrawal=withdrawal), budget_s=5)
+        assert loop.time() - started < 1
+        assert cancelled.is_set()
+        assert decision.verdict.deciding.rule_id == "callguard:cancelled"
+        assert withdrawal.honoured
+        assert self._records(runtime)[-1]["rule"] == "callguard:cancelled"
+
+    async def test_withdrawn_while_the_record_is_written_changes_nothing(self, runtime):
+        """The record of the ALLOW is on its way: the decision is final, the withdrawal
+        refused, and the ALLOW is what was recorded and is returned."""
+        real = runtime.gate._record
+        withdrawal = Withdrawal()
+        refused: list[bool] = []
+
+        async def slow_record(decision):
+            refused.append(withdrawal.withdraw())
+            await asyncio.sleep(0.01)
+            await real(decision)
+
+        runtime.gate._record = slow_record
+        decision = await check(runtime, withdrawal=withdrawal)
+        assert refused == [False]
+        assert decision.allowed
+        assert not withdrawal.honoured
+        assert self._records(runtime)[-1]["verdict"] == "ALLOW"
+
+    async def test_seal_turns_an_allow_into_cancelled_and_keeps_a_block(self, runtime):
+        allowed = await check(runtime)
+        blocked = await check(runtime, "8015550199")
+        for verdict, rule in ((allowed.verdict, "callguard:cancelled"),
+                              (blocked.verdict, "us-federal:64.1200(c)(2)")):
+            withdrawal = Withdrawal()
+            withdrawal.withdraw()
+            sealed = withdrawal.seal(verdict)
+            assert not sealed.allowed
+            assert sealed.deciding.rule_id == rule
+            assert withdrawal.honoured
+            assert not withdrawal.withdraw()  # final from here
+        untouched = Withdrawal()
+        assert untouched.seal(allowed.verdict) is allowed.verdict
+        assert not untouched.honoured

@@ -171,6 +171,11 @@ class TestOpenApi:
             assert str(status) in spec["paths"][path][method if status != 405 else
                                                       next(iter(spec["paths"][path]))][
                 "responses"], (method, path, status)
+        for path in ("/v1/check", "/v1/opt-out"):  # a body not declared JSON
+            async with node.post(path, data=json.dumps(CALL), headers={
+                    **AUTH, "Content-Type": "text/plain"}) as response:
+                assert response.status == 415, (path, await response.text())
+            assert "415" in spec["paths"][path]["post"]["responses"], path
 
 
 @pytest.mark.skipif(shutil.which("st") is None and not Path(sys.executable).with_name(

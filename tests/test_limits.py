@@ -7,6 +7,7 @@ JSON that used to give 500s.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import socket
 import time
@@ -59,6 +60,21 @@ def _open(port: int, count: int, first: bytes = b"", source: str = "127.0.0.1"
             sock.sendall(first)
         socks.append(sock)
     return socks
+
+
+def _post(port: int, path: str, body: bytes,
+          media: str | None) -> tuple[int, dict[str, str], str]:
+    """One POST with exactly this Content-Type, or none (urllib would add its own)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Authorization": f"Bearer {TOKEN}"}
+        if media is not None:
+            headers["Content-Type"] = media
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read().decode()
+    finally:
+        connection.close()
 
 
 def _close(socks: list[socket.socket]) -> None:
@@ -126,6 +142,33 @@ class TestHttpJsonErrors:
             assert f'"event":"{event}"' not in stderr, event
         assert limited.json("/v1/check", {"number": "8015550123",
                                           "campaign": "ut-solar-manual"})[1]["verdict"]
+
+    def test_a_body_not_declared_json_is_415_and_nothing_is_decided(self, limited):
+        """A body sent as text/plain (or a form, or with no Content-Type) that happens to
+        parse as JSON was decided and recorded: a 415 naming the type received, with
+        ``Accept: application/json`` (RFC 9110 15.5.16), nothing decided or recorded.
+        application/json passes in any case, with or without the UTF-8 charset."""
+        log = limited.data / "compliance.jsonl"
+        before = log.read_text().count('"event":"decision"') if log.exists() else 0
+        good = b'{"number": "8015550123", "campaign": "ut-solar-manual"}'
+        for path in ("/v1/check", "/v1/opt-out"):
+            for media in ("text/plain", "text/plain; charset=utf-8",
+                          "application/x-www-form-urlencoded", "application/jsonx",
+                          "application/merge-patch+json", None):
+                status, headers, body = _post(limited.http_port, path, good, media)
+                assert status == 415, (path, media, status, body[:200])
+                error = json.loads(body)["error"]
+                assert "application/json" in error, error
+                assert (media or "no Content-Type") in error or repr(media) in error, error
+                assert headers.get("Accept") == "application/json"
+        after = log.read_text().count('"event":"decision"') if log.exists() else 0
+        assert after == before
+        assert limited.metric("callguard_http_events_total",
+                              '{event="unsupported_media_type"}') == 12
+        for media in ("application/json", "Application/JSON; charset=UTF-8"):
+            status, _, body = _post(limited.http_port, "/v1/check", good, media)
+            assert status == 200, (media, body[:200])
+            assert json.loads(body)["verdict"] == "ALLOW"
 
     def test_aiohttps_own_errors_are_json_too(self, limited):
         """404, 405 and 413 carry the app's JSON error body."""

@@ -282,6 +282,140 @@ class TestTransactions:
         assert server.stats.counts["retransmitted"] == 0
 
 
+class _Slowed:
+    """The real gate, its answer held back ``delay`` seconds (a store that waits)."""
+
+    def __init__(self, gate, delay: float) -> None:
+        self.gate, self.delay = gate, delay
+
+    async def check(self, request, *, budget_s=None):
+        await asyncio.sleep(self.delay)
+        return await self.gate.check(request, budget_s=budget_s)
+
+
+class TestTcpHalfClose:
+    @pytest.mark.parametrize("delay", [0.0, 0.3], ids=["at-once", "decision-waits"])
+    async def test_answer_written_after_the_peer_shuts_its_sending_side(self, front,
+                                                                        delay):
+        """A dialer that sends its INVITE and shuts its write side (shutdown(SHUT_WR))
+        got nothing, though the decision was recorded: the connection was dropped at the
+        end of input. RFC 3261 §18.2.2: the response goes over the connection the
+        request came on while it is open — a half-closed one is open for writing."""
+        server = await front()
+        server.gate = _Slowed(server.gate, delay)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(invite("half-close").replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
+        await writer.drain()
+        writer.write_eof()
+        reply = await asyncio.wait_for(reader.read(), 5)  # to the server's close
+        writer.close()
+        assert reply.startswith(b"SIP/2.0 302 Moved Temporarily"), reply
+        [record] = compliance(server)
+        assert f"X-Callguard-Decision: {record['decision_id']}".encode() in reply
+        assert server.stats.counts["tcp_half_closed"] == 1
+        assert server._tcp is not None
+        assert server._tcp._connections == {}
+
+
+def cancel(branch: str) -> bytes:
+    """The CANCEL of ``invite(branch)`` (RFC 3261 §9.1: same Via branch, CSeq number)."""
+    return invite(branch).replace(b"INVITE", b"CANCEL")
+
+
+def status_and_tag(reply: bytes) -> tuple[str, str, str]:
+    """(status line, CSeq method, To tag) of a response."""
+    lines = reply.decode().split("\r\n")
+    fields = {k.lower(): v for k, _, v in (line.partition(": ") for line in lines[1:])}
+    return lines[0], fields["cseq"].split()[1], fields["to"].rpartition("tag=")[2]
+
+
+class _SlowRead:
+    """The real record store, its seller's-list read held back ``delay`` seconds (a
+    Redis that waits): the decision is still open when the CANCEL comes."""
+
+    def __init__(self, inner, delay: float) -> None:
+        self.inner, self.delay = inner, delay
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def company_dnc(self, *args):
+        await asyncio.sleep(self.delay)
+        return await self.inner.company_dnc(*args)
+
+
+class TestCancel:
+    """RFC 3261 §9.2: a CANCEL matching a pending INVITE is answered 200, and the INVITE
+    487 — unless its decision is already final (being recorded): then the recorded
+    answer, so the compliance record and the answer the dialer got always agree."""
+
+    async def test_cancel_while_deciding_is_200_and_the_invite_487_recorded(self, front):
+        server = await front(budget_ms=2000, max_retransmits=0)
+        gate = server.gate
+        gate._records = _SlowRead(gate._records, 0.5)
+        client = Client(server.port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        client.send(invite("cx1"))
+        await asyncio.sleep(0.1)
+        client.send(cancel("cx1"))
+        replies = await client.replies(0.25)
+        assert loop.time() - started < 0.5  # not held until the read would have answered
+        got = sorted(status_and_tag(r) for r in replies)
+        assert [(line, method) for line, method, _ in got] == [
+            ("SIP/2.0 200 OK", "CANCEL"), ("SIP/2.0 487 Request Terminated", "INVITE")]
+        assert got[0][2] == got[1][2]  # §9.2: the same To tag on both
+        [record] = compliance(server)
+        assert (record["verdict"], record["rule"]) == ("BLOCK", "callguard:cancelled")
+        terminated = next(r for r in replies if b" 487 " in r)
+        assert f"X-Callguard-Decision: {record['decision_id']}".encode() in terminated
+        assert b'text="callguard:cancelled"' in terminated
+        assert server.stats.counts["cancelled"] == 1
+        client.send(invite("cx1"))  # a retransmission is the same transaction
+        await client.replies(0.1)
+        assert len(compliance(server)) == 1
+
+    async def test_cancel_while_the_record_is_written_gets_the_recorded_answer(self, front):
+        """The ALLOW is being recorded when the CANCEL comes: final. The INVITE gets the
+        302 that was recorded (not a 487 the record would contradict); the CANCEL 200."""
+        server = await front(budget_ms=2000, max_retransmits=0)
+        gate = server.gate
+        real = gate._record
+
+        async def slow_record(decision):
+            await asyncio.sleep(0.3)
+            await real(decision)
+
+        gate._record = slow_record
+        client = Client(server.port)
+        client.send(invite("cx2"))
+        await asyncio.sleep(0.1)
+        client.send(cancel("cx2"))
+        replies = await client.replies(0.5)
+        got = sorted(status_and_tag(r)[:2] for r in replies)
+        assert got == [("SIP/2.0 200 OK", "CANCEL"),
+                           ("SIP/2.0 302 Moved Temporarily", "INVITE")], got
+        [record] = compliance(server)
+        assert record["verdict"] == "ALLOW"
+        assert server.stats.counts["cancel_too_late"] == 1
+        assert server.stats.counts["cancelled"] == 0
+
+    async def test_cancel_after_the_answer_or_of_nothing(self, front):
+        """An INVITE already answered is not touched (200, no effect); a CANCEL that
+        matches no INVITE is 481."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("cx3"))
+        [answer] = await client.replies()
+        assert answer.startswith(b"SIP/2.0 302 ")
+        client.send(cancel("cx3"))
+        client.send(cancel("nothing"))
+        got = sorted(status_and_tag(r)[:2] for r in await client.replies())
+        assert got == [("SIP/2.0 200 OK", "CANCEL"),
+                       ("SIP/2.0 481 Call/Transaction Does Not Exist", "CANCEL")]
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
+
 class TestOptions:
     async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
         server = await front()
@@ -474,6 +608,20 @@ class TestProtection:
         client.send(invite("req").replace(b"Max-Forwards", b"Require: 100rel\r\nMax-Forwards"))
         replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
         assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
+
+    async def test_max_forwards_zero_reaches_its_destination_and_is_decided(self, front):
+        """Max-Forwards limits the hops a request may be *forwarded* (RFC 3261 §8.1.1.6:
+        a 483 when it reaches 0 "before the request reaches its destination"; §16.3
+        step 3 asks it of a proxy about to forward). callguard forwards nothing: it is
+        the request's destination, a redirect server answering for itself (§8.3), and
+        §8.2's UAS checks have no Max-Forwards step. So the INVITE is decided (302,
+        one record), never a 483; the dialer's new INVITE to the Contact carries its own."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("mf0").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"))
+        [reply] = await client.replies()
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert len(compliance(server)) == 1
 
     async def test_a_bug_behind_the_front_is_a_500_and_the_server_goes_on(self, front):
         """Not the real gate (which never raises): one whose check fails like a bug."""

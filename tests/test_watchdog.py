@@ -807,6 +807,34 @@ class TestHostileEvents:
         assert n.watchdog is not None
         assert n.watchdog.stats["malformed_messages"] >= 2
 
+    async def test_a_character_cut_between_two_reads_is_kept(self, node):
+        """The calling legs' names hold a two-byte UTF-8 character, and every message that
+        names them reaches callguard in two reads cut between its two bytes: each read
+        was decoded apart ("ignore"), the character was lost, and the Hangup actions named
+        channels that do not exist (the line was never released)."""
+        n = await node()
+        events = [e.replace("fakephone", "fakeph\u00f6ne") for e in lab_events(CALL_01)]
+        callers = [c.replace("fakephone", "fakeph\u00f6ne") for c in CALLER_01]
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.follow(events)
+        cut = 0
+        for message in before:
+            n.fake.track(message)
+            data = (message + "\r\n\r\n").encode()
+            at = data.find("\u00f6".encode())
+            if at < 0:
+                await n.fake.send_raw(data)
+                continue
+            cut += 1
+            await n.fake.send_raw(data[:at + 1])  # the first byte of the two
+            await asyncio.sleep(0.02)  # a read of its own
+            await n.fake.send_raw(data[at + 1:])
+        assert cut >= 2
+        await until(lambda: n.named("line-release"))
+        assert sorted(n.fake.hangups()) == callers
+        assert n.named("line-release")[0]["ended_by"] == "called-party"
+
     async def test_a_failing_record_sink_is_counted_and_the_session_goes_on(self, node):
         """The compliance sink raising (disk full) inside the event callback: counted,
         logged, and the next calls are still followed."""

@@ -14,6 +14,8 @@ habits are changed at this edge:
   every message is handled on its own, an error is counted and logged, the session and
   the rest of the read go on, and a peer that never ends a message cannot grow the
   buffer past ``_MAX_PENDING_BYTES``;
+- it decodes each read apart, so a UTF-8 character cut between two reads was lost: here
+  one incremental decoder per connection;
 - it logs through the standard library in plain text ("Not able to reconnect"): here
   through structlog, as JSON, with numbers taken out;
 - it sends a Ping every 10 s but never looks for the answer, so a session that goes
@@ -27,6 +29,7 @@ habits are changed at this edge:
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import os
@@ -174,13 +177,35 @@ def route_panoramisk_logs() -> None:
 
 
 class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
-    """One message at a time: a bad one is counted and dropped, the session goes on."""
+    """One message at a time: a bad one is counted and dropped, the session goes on.
+
+    Reads are decoded with one incremental decoder per connection: TCP may cut a
+    multi-byte UTF-8 character (a caller name, a channel name) between two reads, and
+    panoramisk's ``data.decode(encoding, "ignore")`` of each read dropped both halves.
+    """
+
+    _decoder: codecs.IncrementalDecoder | None = None
+    _decoding: str | None = None
+
+    def _decode(self, data: bytes) -> str:
+        """``data`` as text; bytes that end a read mid-character wait for the next one.
+        Invalid bytes are dropped, as panoramisk's decode ("ignore") drops them. The
+        encoding is the Manager's (``utf8``), set on the protocol once connected; before
+        that (the banner) panoramisk reads ASCII."""
+        encoding = getattr(self, "encoding", "ascii")
+        decoder = self._decoder
+        if decoder is None or encoding != self._decoding:
+            pending = decoder.getstate()[0] if decoder is not None else b""
+            decoder = self._decoder = codecs.getincrementaldecoder(encoding)("ignore")
+            self._decoding = encoding
+            data = pending + data
+        return decoder.decode(data)
 
     def data_received(self, data: bytes) -> None:
         factory = self.factory
         if factory is not None:
             factory.asked = None  # the session speaks: whatever was asked, it is alive
-        text = data.decode(getattr(self, "encoding", "ascii"), "ignore")
+        text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
         if self.queue:

@@ -6,8 +6,9 @@ page shell (no data) are open. Every failure is a JSON body ``{"error": ...}`` w
 4xx/5xx status (one error middleware
 turns aiohttp's own 404/405/413 and any unexpected exception into one); a decision is
 always 200 with its verdict (a BLOCK is an answer, not an error). Bodies are JSON in UTF-8
-(RFC 8259 8.1): another declared charset, nesting deeper than the parser's stack, or a
-body slower than ``body_timeout_ms`` is a 4xx, never a 500. Connection limits live in
+(RFC 8259 8.1), declared ``Content-Type: application/json``: another media type (or
+none) is a 415, another declared charset, nesting deeper than the parser's stack, or a
+body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live in
 ``limits.py``.
 """
 
@@ -81,6 +82,12 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
+def _not_json(message: str) -> web.Response:
+    """415 (RFC 9110 15.5.16), with the one media type accepted in ``Accept``."""
+    return web.json_response({"error": message}, status=415,
+                             headers={"Accept": "application/json"})
+
+
 def _gone() -> web.Response:
     response = _error(400, "the connection was lost before the body arrived")
     response.force_close()
@@ -134,7 +141,9 @@ def _auth(token: bytes) -> Any:
 
 async def _body(request: web.Request, required: tuple[str, ...],
                 optional: tuple[str, ...], limits: ConnectionLimits | None) -> dict[str, str]:
-    """The JSON object with string fields, or UsageError naming what is wrong."""
+    """The JSON object with string fields, or UsageError naming what is wrong
+    (_MediaTypeError: the body does not say it is JSON)."""
+    _media_type(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
         raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
@@ -161,6 +170,25 @@ async def _body(request: web.Request, required: tuple[str, ...],
     for key, value in data.items():
         _text_field(key, value)
     return data
+
+
+def _media_type(request: web.Request) -> None:
+    """A body declared as anything but ``application/json`` is not read as JSON: a
+    ``text/plain`` or form body that happens to parse is a client sending something else
+    (a misconfigured dialer, a browser form), and none may be guessed at. aiohttp gives
+    the media type lower-cased, parameters apart, and ``application/octet-stream`` when
+    the header is missing (``HeadersMixin._parse_content_type``)."""
+    if request.content_type == "application/json":
+        return
+    given = request.headers.get("Content-Type")
+    if given is None:
+        raise _MediaTypeError("no Content-Type; send the body as application/json (UTF-8)")
+    raise _MediaTypeError(f"Content-Type {given[:60]!r} is not supported; send the body as "
+                          "application/json (UTF-8)")
+
+
+class _MediaTypeError(Exception):
+    """The body is declared as another media type than JSON: 415."""
 
 
 def _text_field(key: str, value: object) -> None:
@@ -260,6 +288,9 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except UsageError as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
+        except _MediaTypeError as exc:
+            counts["unsupported_media_type"] += 1
+            return _not_json(str(exc))
         except _BodyTooSlowError:
             return _too_slow()
         except ClientGoneError:
@@ -280,6 +311,9 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except (UsageError, NumberError) as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
+        except _MediaTypeError as exc:
+            counts["unsupported_media_type"] += 1
+            return _not_json(str(exc))
         except _BodyTooSlowError:
             return _too_slow()
         except ClientGoneError:

@@ -18,7 +18,7 @@ from aiosipua import SipRequest
 from aiosipua.headers import prettify_header_name
 
 from callguard.decision import Decision
-from callguard.gate import CheckRequest
+from callguard.gate import CheckRequest, Withdrawal
 
 __all__ = ["SipMapping", "build_response", "number_of", "quote"]
 
@@ -26,6 +26,7 @@ ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
 REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request",
            403: "Forbidden", 405: "Method Not Allowed", 416: "Unsupported URI Scheme",
            420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
+           487: "Request Terminated",
            500: "Server Internal Error", 503: "Service Unavailable", 603: "Decline"}
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 _PRETTY_ECHOED = {name: prettify_header_name(name) for name in _ECHOED}
@@ -94,7 +95,8 @@ class SipMapping:
                 return name
         return None
 
-    def check_request(self, request: SipRequest, source: str) -> CheckRequest:
+    def check_request(self, request: SipRequest, source: str,
+                      withdrawal: Withdrawal | None = None) -> CheckRequest:
         """The gate's question; validation (number, campaign, mode) is the gate's job."""
         headers = request.headers
         return CheckRequest(
@@ -104,6 +106,7 @@ class SipMapping:
             location=headers.get_first(self.location_header) or None,
             front="sip",
             reference=(request.call_id or "")[:200] or None,
+            withdrawal=withdrawal,
         )
 
 

@@ -33,7 +33,11 @@ import structlog
 from aiosipua import SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
-from aiosipua.transport import TcpSipTransport, UdpSipTransport
+from aiosipua.transport import (  # _read_sip_message: its TCP framing, for _Tcp's loop
+    TcpSipTransport,
+    UdpSipTransport,
+    _read_sip_message,
+)
 
 from callguard.decision import Decision
 from callguard.fronts.sip.mapping import (
@@ -51,7 +55,7 @@ from callguard.fronts.sip.transactions import (
     transaction_key,
 )
 from callguard.fronts.sip.wire import parse, peek, sent_by
-from callguard.gate import TIME_BUDGET, CheckRequest
+from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
 
@@ -231,16 +235,36 @@ class _Tcp(TcpSipTransport):
     A connection that delivers no whole message for ``tcp_idle_timeout_ms`` is closed
     (``sweep``): otherwise silent connections from an allowed source fill
     ``max_tcp_connections`` and lock every new dialer out.
+
+    A peer that shuts only its sending side after an INVITE (``shutdown(SHUT_WR)``)
+    still gets the answer: RFC 3261 §18.2.2 sends a response over the connection the
+    request came on "if that connection is still open", and a half-closed one is open
+    for writing (asyncio's ``StreamReaderProtocol.eof_received`` returns True, which keeps
+    the transport open). aiosipua's reader dropped the connection at the end of input,
+    before the decision was made: the decision was recorded, its answer lost. Here the
+    connection waits for the decisions it asked for (at most ``tcp_idle_timeout_ms``),
+    then closes.
     """
 
     front: SipFront | None = None
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
+    # connection -> the INVITEs it sent whose decisions are under way
+    answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
+        default_factory=dict, init=False, repr=False)
+
+    def hold(self, addr: tuple[str, int], task: asyncio.Task[None]) -> None:
+        """Keep the connection open (after the peer's end of input) until ``task`` ends."""
+        tasks = self.answering.setdefault(addr, set())
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
 
     async def _handle_connection(self, reader: asyncio.StreamReader,
                                  writer: asyncio.StreamWriter) -> None:
-        """Strangers and connections past the cap are closed before anything is read."""
+        """Strangers and connections past the cap are closed before anything is read;
+        aiosipua's loop otherwise, but a connection whose peer ended its input stays
+        open until the answers it waits for are written."""
         front = self.front
         peer = writer.get_extra_info("peername")
         if front is not None and (
@@ -251,10 +275,30 @@ class _Tcp(TcpSipTransport):
             return
         addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
         self.last_message[addr] = time.monotonic()
+        self._connections[addr] = (reader, writer)
+        ended = False  # the peer ended its input cleanly (FIN): its half is still open
         try:
-            await super()._handle_connection(reader, writer)
+            while True:
+                data = await _read_sip_message(reader)
+                if data is None:
+                    ended = True
+                    break
+                self._dispatch(data, addr)
+        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+            pass
         finally:
+            answering = self.answering.get(addr)
+            if ended and answering and front is not None:
+                front.stats.counts["tcp_half_closed"] += 1
+                await asyncio.wait(set(answering),
+                                   timeout=front.settings.tcp_idle_timeout_ms / 1000)
+            self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
+            self._connections.pop(addr, None)
+            writer.close()  # what was written is sent first
+            with contextlib.suppress(ConnectionError, TimeoutError):
+                async with asyncio.timeout(5):
+                    await writer.wait_closed()
 
     def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
         self.last_message[addr] = time.monotonic()
@@ -275,7 +319,7 @@ class _Tcp(TcpSipTransport):
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
-        if connection is not None:
+        if connection is not None and not connection[1].is_closing():
             connection[1].write(data)
 
 
@@ -297,6 +341,8 @@ class SipFront:
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
+        self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -416,13 +462,24 @@ class SipFront:
         if receipt is Receipt.FULL:
             self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
             return
-        if receipt is not Receipt.NEW:
-            return
+        if receipt is Receipt.NEW:
+            self._new(request, method, key, addr, transport)
+
+    def _new(self, request: SipRequest, method: str, key: Hashable, addr: tuple[str, int],
+             transport: _Transport) -> None:
+        """A new transaction: an INVITE is decided (a task), anything else answered now."""
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
+            self._deciding[key] = (Withdrawal(), _to_tag())
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
+            if isinstance(transport, _Tcp):
+                transport.hold(addr, task)
+            return
+        if answer is None and method == "CANCEL":
+            status, headers, tag = self._cancel(request)
+            self._final(request, key, status, addr, transport, headers, to_tag=tag)
             return
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
@@ -444,31 +501,54 @@ class SipFront:
     def _other(self, request: SipRequest, method: str) -> _Answer:
         if method == "OPTIONS":
             return 200, (("Allow", ALLOW_METHODS), ("Accept", "application/sdp"))
-        if method == "CANCEL":
-            if self.transactions.answered(self._key(request, "INVITE")) is None:
-                return 481, ()
-            return 200, ()  # the INVITE is answered by its decision, within the budget
         self.stats.counts["method_not_allowed"] += 1
         return 405, (("Allow", ALLOW_METHODS),)
 
+    def _cancel(self, request: SipRequest) -> tuple[int, tuple[tuple[str, str], ...],
+                                                     str | None]:
+        """RFC 3261 §9.2: 481 when no INVITE transaction matches; otherwise 200, with the
+        To tag the INVITE's answer gets. An INVITE still being decided is withdrawn: if
+        its decision is not final yet (not being recorded), it is recorded as withdrawn and
+        answered 487; if it is, the INVITE gets the recorded answer (the record and the
+        answer agree): a CANCEL only "attempts to force a non-2xx response" (§15)."""
+        key = self._key(request, "INVITE")
+        state = self.transactions.answered(key)
+        if state is None:
+            return 481, (), None
+        deciding = self._deciding.get(key) if state is False else None
+        if deciding is None:
+            self.stats.counts["cancel_after_answer"] += 1
+            return 200, (), None  # no effect on an INVITE already answered
+        withdrawal, tag = deciding
+        if not withdrawal.withdrawn:
+            self.stats.counts["cancel_in_time" if withdrawal.withdraw()
+                              else "cancel_too_late"] += 1
+        return 200, (), tag
+
     async def _invite(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
                       transport: _Transport) -> None:
+        withdrawal, tag = self._deciding.get(key) or (Withdrawal(), _to_tag())
         try:
-            check = self.mapping.check_request(request, addr[0])
+            check = self.mapping.check_request(request, addr[0], withdrawal)
             decision = await self._decide(check)
+            # A CANCEL honoured before the decision was final: the recorded BLOCK (the
+            # withdrawal, or the rule that blocked anyway) is answered 487 (RFC 3261 §9.2).
+            cancelled = withdrawal.honoured
             status, headers = decision_headers(
                 decision, trunk=self.settings.trunk,
                 identity_header=self.settings.identity_header,
-                block_status=self.settings.block_status)
-            self.stats.counts["allow" if decision.allowed else "block"] += 1
-            self._final(request, key, status, addr, transport, headers)
+                block_status=487 if cancelled else self.settings.block_status)
+            self.stats.counts["cancelled" if cancelled else
+                              "allow" if decision.allowed else "block"] += 1
+            self._final(request, key, status, addr, transport, headers, to_tag=tag)
         except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
             _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
                        error=redacted_error(exc))
             with contextlib.suppress(Exception):
-                self._final(request, key, 500, addr, transport)
+                self._final(request, key, 500, addr, transport, to_tag=tag)
         finally:
+            self._deciding.pop(key, None)
             if self.transactions.answered(key) is False:
                 self.transactions.forget(key)  # never answered: let a retransmission retry
 
@@ -484,8 +564,9 @@ class SipFront:
     # --- answers ----------------------------------------------------------------------------
 
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
-               transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
-        data = build_response(request, status, to_tag=_to_tag(), headers=headers)
+               transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
+               to_tag: str | None = None) -> None:
+        data = build_response(request, status, to_tag=to_tag or _to_tag(), headers=headers)
         transport.send_bytes(data, addr)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
 
