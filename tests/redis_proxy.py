@@ -20,7 +20,7 @@ class RedisProxy:
         self.upstream_port = upstream_port
         self.port = 0
         self._server: asyncio.Server | None = None
-        self._armed: str | None = None  # "before" or "after": the next request is cut
+        self._armed: list[str] = []  # "before" or "after", per request to cut, in turn
         self.cut = 0  # requests cut so far
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -34,10 +34,11 @@ class RedisProxy:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
-    def cut_next(self, *, after_reply: bool) -> None:
-        """Drop the next request of any client with its connection: before it reaches the
-        server, or once the server answered it (the reply never reaches the client)."""
-        self._armed = "after" if after_reply else "before"
+    def cut_next(self, *, after_reply: bool, times: int = 1) -> None:
+        """Drop the next request of any client with its connection (the next ``times``
+        requests, each on the connection that sends it): before it reaches the server, or
+        once the server answered it (the reply never reaches the client)."""
+        self._armed += ["after" if after_reply else "before"] * times
 
     async def aclose(self) -> None:
         """Stop listening and drop every connection."""
@@ -58,7 +59,7 @@ class RedisProxy:
 
         async def to_server() -> None:
             while data := await reader.read(65536):
-                mode, self._armed = self._armed, None
+                mode = self._armed.pop(0) if self._armed else None
                 if mode == "before":
                     self.cut += 1
                     return
