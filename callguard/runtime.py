@@ -28,6 +28,7 @@ from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.interfaces import FrequencyStore, RecordStores
 from callguard.stores.private import private_dir
+from callguard.stores.redis.client import open_client
 from callguard.stores.redis.frequency import RedisFrequency
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
@@ -43,10 +44,10 @@ def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> 
     answers is a store error (BLOCK), not a hang; the list follower's pub/sub is idle by
     nature and has none (its health checks find a dead connection).
     """
-    return aioredis.from_url(settings.redis_url,
-                             password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
-                             socket_connect_timeout=2, socket_timeout=socket_timeout,
-                             health_check_interval=10)
+    return open_client(settings.redis_url,
+                       password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
+                       socket_connect_timeout=2, socket_timeout=socket_timeout,
+                       health_check_interval=10)
 
 
 def log_path(settings: Settings) -> Path | None:

@@ -193,6 +193,42 @@ class TestStreamTrimmed:
             await client.aclose()
 
 
+    async def test_a_loss_redis_cannot_count_is_said_as_a_lower_bound(self, tmp_path,
+                                                                      redis_server):
+        """A first run on a stream its MAXLEN trimmed before any archiver read it: every
+        entry gone is counted, exactly (main: Redis's lag, which then counts the trimmed
+        entries as read, said 0). Then an XDEL past the group: Redis has no lag, so the
+        run says "at least" and marks the figure a lower bound (main: "0 lost", said as
+        exact, and no warning)."""
+        key = "callguard:compliance"
+        lines = synthetic(12, days=1)[:12]
+        client = aioredis.from_url(redis_server.url)
+        try:
+            for line in lines[:10]:
+                await client.xadd(key, {"r": line.rstrip(b"\n")})
+            await client.xtrim(key, maxlen=5, approximate=False)  # before any archiver
+            run = await archive_stream(Archive(tmp_path / "a"), client, key,
+                                       compact_before=LATER)
+            assert run.stream_entries == 5
+            assert (run.stream_lost, run.stream_lost_is_lower_bound) == (5, False)
+            assert any(note.startswith("5 stream entr") for note in run.notes), run.notes
+
+            ids = [await client.xadd(key, {"r": line.rstrip(b"\n")}) for line in lines]
+            await client.xtrim(key, maxlen=6, approximate=False)
+            await client.xdel(key, ids[-2])
+            run = await archive_stream(Archive(tmp_path / "a"), client, key,
+                                       compact_before=LATER)
+            assert run.stream_entries == 5
+            assert (run.stream_lost, run.stream_lost_is_lower_bound) == (0, True)  # 6 gone
+            assert any(note.startswith("at least 0 stream entr") and "maybe more" in note
+                       for note in run.notes), run.notes
+            again = await archive_stream(Archive(tmp_path / "a"), client, key,
+                                         compact_before=LATER)
+            assert (again.stream_lost, again.stream_lost_is_lower_bound) == (0, False)
+        finally:
+            await client.aclose()
+
+
 class TestStreamEmptied:
     """Redis lost the stream (FLUSHALL, restarted without its AOF) between two runs."""
 

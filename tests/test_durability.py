@@ -6,6 +6,7 @@ and an empty data directory, under a real `callguard serve` and under the store 
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -14,9 +15,16 @@ from redis import asyncio as aioredis
 from redis.exceptions import OutOfMemoryError
 
 from callguard.errors import StoreError
-from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
+from callguard.stores.redis.client import open_client
+from callguard.stores.redis.records import (
+    CONFIG_PATTERNS,
+    MARKER_KEY,
+    RecordsSettings,
+    RedisRecords,
+)
 from callguard.stores.redis.records import _key as _key_of
 from callguard.stores.writes import AddCompanyDnc
+from tests.redis_proxy import RedisProxy
 from tests.serve_node import AT, ServeNode, write_lists
 
 SELLER = "beehive-solar"
@@ -30,6 +38,12 @@ def _restart_weak_and_empty(server, tmp_path) -> None:
     server.data_dir.mkdir()
     server.appendonly = "no"
     server.start()
+
+
+async def _kill_others(admin: aioredis.Redis) -> int:
+    """CLIENT KILL every normal client but the admin's own connection."""
+    return int(await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME",
+                                           "yes"))
 
 
 class TestStore:
@@ -155,6 +169,129 @@ class TestStore:
         finally:
             await admin.aclose()
             await records.aclose()
+
+    async def test_appendfsync_set_back_to_always_is_written_to_at_once(self, redis_server):
+        """appendfsync switched to everysec: the next write is refused at once (and every
+        one after it); switched back to always, the next write is acknowledged — no probe,
+        no reload tick between (main: refused until one asked the server again)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await admin.config_set("appendfsync", "everysec")
+            for number in ("+18015550160", "+18015550161"):
+                with pytest.raises(StoreError, match="appendfsync=everysec"):
+                    await records.apply([AddCompanyDnc(SELLER, number, T0, "a")])
+            assert await admin.exists(_key_of(SELLER, "+18015550161")) == 0
+            await admin.config_set("appendfsync", "always")
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550161", T0, "a")]) == (1,)
+            assert records.refusing_writes is None
+            await admin.config_set("appendfsync", "no")
+            with pytest.raises(StoreError, match="appendfsync=no"):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550162", T0, "a")])
+        finally:
+            await admin.config_set("appendfsync", "always")
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_a_server_no_longer_evicting_is_read_at_once(self, redis_server):
+        """maxmemory-policy allkeys-lru refuses reads; back to noeviction, the next read
+        answers without a probe (main: refused until the next reload tick or /readyz)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings(on_weak_durability="warn"))
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550163", T0, "agent")])
+            await admin.config_set("maxmemory-policy", "allkeys-lru")
+            await records.verify()
+            with pytest.raises(StoreError, match="may evict"):
+                await records.company_dnc(SELLER, "+18015550163")
+            await admin.config_set("maxmemory-policy", "noeviction")
+            assert await records.company_dnc(SELLER, "+18015550163") is not None
+        finally:
+            await admin.config_set("maxmemory-policy", "noeviction")
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_concurrent_refusals_share_one_recheck(self, redis_server):
+        """Fifty writes refused at once on a weak server ask it again once between them,
+        not fifty times (the recheck is shared by every caller waiting for it)."""
+        records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await admin.config_set("appendfsync", "everysec")
+            await records.verify()
+            await admin.config_resetstat()
+            results = await asyncio.gather(*(
+                records.apply([AddCompanyDnc(SELLER, f"+1801555{n:04d}", T0, "a")])
+                for n in range(50)), return_exceptions=True)
+            assert all(isinstance(r, StoreError) for r in results)
+            stats = await admin.info("commandstats")
+            assert stats["cmdstat_config|get"]["calls"] == len(CONFIG_PATTERNS)
+            assert "cmdstat_evalsha" not in stats, "nothing written"
+        finally:
+            await admin.config_set("appendfsync", "always")
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_an_idle_connection_the_server_killed_is_replaced_before_use(
+            self, redis_server):
+        """CLIENT KILL of the node's connections while idle: the next read and the next
+        write run on a new connection (main, with redis-py 8.1's pool: the first command
+        after the kill failed on the closed one — a BLOCK, and an opt-out refused)."""
+        records = RedisRecords(open_client(redis_server.url, socket_timeout=2),
+                               RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550164", T0, "agent")])
+            for attempt in ("read", "write"):
+                assert await _kill_others(admin) >= 1
+                await asyncio.sleep(0.2)  # the close reaches this process
+                if attempt == "read":
+                    assert await records.company_dnc(SELLER, "+18015550164") is not None
+                else:
+                    assert await records.apply([AddCompanyDnc(SELLER, "+18015550165", T0,
+                                                              "a")]) == (1,)
+        finally:
+            await admin.aclose()
+            await records.aclose()
+
+    async def test_a_read_whose_connection_drops_mid_command_is_read_again(
+            self, redis_server):
+        """The connection drops with a read in flight (its answer lost): the read is run
+        once more on a fresh connection and answers (main: the call BLOCKed). A write whose
+        connection drops is not run again — it fails, nothing acknowledged — and one whose
+        request never reached the server leaves nothing behind; the next write goes
+        through. Two drops in a row: the read fails (fail closed)."""
+        proxy = RedisProxy(redis_server.port)
+        await proxy.start()
+        records = RedisRecords(open_client(proxy.url, socket_timeout=2), RecordsSettings())
+        admin = aioredis.from_url(redis_server.url)
+        await records.start()
+        try:
+            await records.apply([AddCompanyDnc(SELLER, "+18015550166", T0, "agent")])
+            for after_reply in (True, False):
+                proxy.cut_next(after_reply=after_reply)
+                assert await records.company_dnc(SELLER, "+18015550166") is not None
+            proxy.cut_next(after_reply=False)
+            with pytest.raises(StoreError, match="write failed"):
+                await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")])
+            assert await admin.exists(_key_of(SELLER, "+18015550167")) == 0
+            assert await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")]) == (1,)
+            assert proxy.cut == 3
+            proxy.cut_next(after_reply=True, times=2)  # the read, then its fresh connection
+            with pytest.raises(StoreError, match="read failed"):
+                await records.company_dnc(SELLER, "+18015550166")
+            assert proxy.cut == 5
+        finally:
+            await admin.aclose()
+            await records.aclose()
+            await proxy.aclose()
 
     async def test_a_full_server_still_answers_reads_and_refuses_writes(self, redis_server):
         """maxmemory reached under noeviction: a write is refused (nothing acknowledged),
@@ -342,11 +479,43 @@ class TestServe:
             assert status == 503, body
             assert "appendfsync=everysec" in body["error"]
             assert node.json("/v1/check", florida)[1]["rule"] == "callguard:store-unavailable"
-            admin.config_set("appendfsync", "always")
-            assert node.json("/readyz", token=None)[0] == 200
+            admin.config_set("appendfsync", "always")  # no probe: the next write serves
             assert node.json("/v1/opt-out", {**optout, "number": "8015550144"})[0] == 200
+            assert node.json("/readyz", token=None)[0] == 200
             assert "8015550142" not in node.stderr()
             assert "8015550144" not in node.stderr()
+        finally:
+            admin.close()
+            node.stop()
+
+
+    def test_the_first_calls_after_a_client_kill_are_decided(self, tmp_path, redis_server):
+        """CLIENT KILL of every connection of a serving node: the next check (a read and a
+        count) and the next opt-out (a write) are answered on new connections, not
+        BLOCKed callguard:store-unavailable / refused 503 (main: the first of each failed
+        on its closed connection)."""
+        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
+                         reload_seconds=600)
+        write_lists(node.data, [8015550199])
+        node.start()
+        admin = redis.Redis.from_url(redis_server.url)
+        try:
+            check = _opted_out(node)
+            florida = {"number": "3055550123", "campaign": "ut-solar-manual", "at": AT}
+            assert node.json("/v1/check", florida)[1]["verdict"] == "ALLOW"
+            for _ in range(2):
+                admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                time.sleep(0.2)
+                decision = node.json("/v1/check", florida)[1]
+                assert decision["verdict"] == "ALLOW", decision
+                admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                time.sleep(0.2)
+                assert node.json("/v1/check", check)[1]["rule"] == "us-federal:64.1200(d)(3)"
+                admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+                time.sleep(0.2)
+                status, body = node.json("/v1/opt-out", {"number": "8015550143",
+                                                          "campaign": "ut-solar-predictive"})
+                assert status == 200, body
         finally:
             admin.close()
             node.stop()

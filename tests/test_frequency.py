@@ -396,6 +396,53 @@ class TestRedisTwoNodes:
             with pytest.raises(StoreError, match="lost its data"):
                 await store.count("+13055550077", [CLAIM], NOON)
 
+    async def test_appendfsync_set_back_to_always_counts_at_once(self, tmp_path,
+                                                                 redis_server):
+        """appendfsync everysec refuses the next reservation at once, and the one after it;
+        set back to always, the next reservation is granted — no probe, no reload tick
+        between (main: refused until the record store was asked again)."""
+        async with node_counts(tmp_path, redis_server) as (store, records, admin):
+            assert (await store.reserve("+13055550081", [CLAIM], NOON)).granted
+            await admin.config_set("appendfsync", "everysec")
+            for _ in range(2):
+                with pytest.raises(StoreError, match="appendfsync=everysec"):
+                    await store.reserve("+13055550081", [CLAIM], NOON)
+            await admin.config_set("appendfsync", "always")
+            assert (await store.reserve("+13055550081", [CLAIM], NOON)).granted
+            assert await store.count("+13055550081", [CLAIM], NOON) == (3,)
+            assert records.refusing_counts is None
+
+    async def test_a_dropped_connection_rereads_a_scrub_but_never_recounts_a_call(
+            self, tmp_path, redis_server):
+        """The connection drops after the server answered (the answer lost). A scrub's
+        count is read again on a fresh connection and answers. A reservation is not run
+        again: its script ran — the call is counted — but it carries no decision id (its
+        member is a random token per group), so a second run would count it twice; it
+        fails (the gate BLOCKs) and the count holds it once."""
+        from callguard.stores.redis.records import RecordsSettings, RedisRecords
+        from tests.redis_proxy import RedisProxy
+
+        proxy = RedisProxy(redis_server.port)
+        await proxy.start()
+        records = RedisRecords(aioredis_client(redis_server.url), RecordsSettings())
+        await records.start()
+        store = redis_node(proxy.url, guard=records, refusing=lambda: records.refusing_counts)
+        try:
+            assert (await store.reserve("+13055550082", [CLAIM], NOON)).granted
+            proxy.cut_next(after_reply=True)
+            assert await store.count("+13055550082", [CLAIM], NOON) == (1,)
+            proxy.cut_next(after_reply=True)
+            with pytest.raises(StoreError, match="may or may not have been counted"):
+                await store.reserve("+13055550082", [CLAIM], NOON)
+            assert proxy.cut == 2
+            assert await store.count("+13055550082", [CLAIM], NOON) == (2,)
+            assert (await store.reserve("+13055550082", [CLAIM], NOON)).granted
+            assert await store.count("+13055550082", [CLAIM], NOON) == (3,)
+        finally:
+            await store.aclose()
+            await records.aclose()
+            await proxy.aclose()
+
     async def test_a_server_that_may_evict_counts_refuses_even_when_warned(
             self, tmp_path, redis_server):
         """on_weak_durability = "warn" lets writes go on with a weak AOF, but a server

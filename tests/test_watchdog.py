@@ -1141,6 +1141,40 @@ class TestSeveralNodes:
         assert records_of(data_b, "line-release") == []
 
 
+    async def test_a_mark_wiped_by_flushall_is_noticed_not_trusted(self, redis_server):
+        """node-a wrote a call's line-release and set its mark; FLUSHALL wipes the mark.
+        node-b, holding the same record back (a takeover), finds no mark: it writes the
+        record — a lost line-release is worse than a second one — but says it could not
+        check, and its record store now knows the data is lost (reads and writes refused
+        until it is back). node-a, asked after that, finds node-b's new mark (main: node-b
+        wrote the duplicate silently and kept trusting the server)."""
+        from redis import asyncio as aioredis
+
+        from callguard.stores.redis.records import RecordsSettings, RedisRecords
+        from callguard.watchdog.lease import RedisLease
+
+        records = RedisRecords(aioredis.from_url(redis_server.url), RecordsSettings())
+        await records.start()
+        a, b = (RedisLease(aioredis.from_url(redis_server.url, socket_timeout=1),
+                           asterisk="127.0.0.1:5038", node=name, ttl_ms=600, guard=records)
+                for name in ("node-a", "node-b"))
+        admin = aioredis.from_url(redis_server.url)
+        try:
+            assert await a.first(DECISION_9, "line-release")
+            assert not await b.first(DECISION_9, "line-release")
+            await admin.flushall()
+            with structlog.testing.capture_logs() as logs:
+                assert await b.first(DECISION_9, "line-release")
+            [unchecked] = [e for e in logs if e["event"] == "watchdog_record_unchecked"]
+            assert "lost its data" in unchecked["reason"]
+            assert records.lost is not None
+            assert not await a.first(DECISION_9, "line-release")
+            assert await a.first(DECISION_9, "violation-risk"), "another kind: its own mark"
+        finally:
+            for closing in (a, b, records, admin):
+                await closing.aclose()
+
+
 class TestNewYorkThroughTheGate:
     """A New York predictive campaign: only us-federal applies, no line-release limit."""
 

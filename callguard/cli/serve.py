@@ -215,7 +215,9 @@ async def _start_watchdog(runtime: Runtime, node_name: str,
         tallies = RedisTallies(redis_client(runtime.settings, socket_timeout=2))
         lease = RedisLease(redis_client(runtime.settings, socket_timeout=1),
                            asterisk=f"{settings.host}:{settings.port}", node=node_name,
-                           ttl_ms=settings.lease_ms)
+                           ttl_ms=settings.lease_ms,
+                           guard=runtime.records if isinstance(runtime.records, RedisRecords)
+                           else None)
     else:
         tallies = EmbeddedTallies(runtime.settings.data_dir / "abandonment.sqlite")
         lease = SoleFollower(runtime.settings.data_dir

@@ -18,7 +18,12 @@ so whoever acts next knows since when nobody was watching.
 Records are written once: before writing a record about a call, the acting node sets
 ``callguard:watchdog:done:<decision id>:<record kind>`` (SET NX, two days); a node that
 finds it set writes nothing. That covers the moments around a takeover, when the old and
-the new follower may both have seen the end of a call.
+the new follower may both have seen the end of a call. The mark is set by a script that
+also reads the record store's durability marker: on a server that lost its data (a
+FLUSHALL, a restart without its AOF) a mark set now proves nothing about one wiped with
+it, so the record is written — a lost line-release is worse than a second one — logged as
+``watchdog_record_unchecked``, and the record store is told (it refuses reads and writes
+until the data is back). A mark another node set after the loss still stops a second write.
 
 When Redis cannot be reached, every node with a working AMI session acts (a second Hangup
 for a channel already gone is harmless; an unreleased line is a violation), and records
@@ -40,6 +45,8 @@ from typing import Protocol
 import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
+
+from callguard.stores.redis.records import MARKER_KEY, RedisRecords
 
 __all__ = ["FollowerLease", "Holding", "RedisLease", "SoleFollower"]
 
@@ -68,6 +75,16 @@ if cur and string.match(cur, '^(.*|[^|]*)|[^|]*$') == ARGV[1] .. '|' .. ARGV[2] 
   return redis.call('DEL', KEYS[1])
 end
 return 0
+"""
+
+
+# KEYS: the record's mark, the durability marker. ARGV: node, ttl s, the marker's token
+# ("": not checked). Returns 0: set before (another node wrote the record); 1: set now;
+# 2: set now, but on a server that lost its data (an earlier mark may have gone with it).
+_FIRST = """
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return 0 end
+if ARGV[3] ~= '' and redis.call('GET', KEYS[2]) ~= ARGV[3] then return 2 end
+return 1
 """
 
 
@@ -142,8 +159,9 @@ class RedisLease:
     shared = True
 
     def __init__(self, client: aioredis.Redis, *, asterisk: str, node: str, ttl_ms: int,
-                 instance: str | None = None) -> None:
+                 instance: str | None = None, guard: RedisRecords | None = None) -> None:
         self._client = client
+        self._records = guard  # whose durability marker tells a mark that was wiped
         self._lease = f"callguard:watchdog:lease:{asterisk.lower()}"
         self._seen = f"callguard:watchdog:seen:{asterisk.lower()}"
         self.node, self.ttl_ms = node, ttl_ms
@@ -186,16 +204,26 @@ class RedisLease:
             return None
 
     async def first(self, decision_id: str, kind: str) -> bool:
-        """SET NX on the record's mark; unreachable Redis: write anyway (and say so)."""
+        """SET NX on the record's mark; unreachable Redis, or one that lost its data:
+        write anyway (and say so)."""
+        token = self._records.marker if self._records is not None else ""
         try:
-            return bool(await self._client.set(
-                f"callguard:watchdog:done:{decision_id}:{kind}", self.node, nx=True,
-                ex=_DONE_TTL_S))
+            answer = int(await self._client.eval(
+                _FIRST, 2, f"callguard:watchdog:done:{decision_id}:{kind}", MARKER_KEY,
+                self.node, str(_DONE_TTL_S), token))
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
             _log.warning("watchdog_record_unchecked", kind=kind, decision_id=decision_id,
                          reason="Redis unreachable: written without the once-only check")
             return True
+        if answer == 2:
+            if self._records is not None:
+                self._records.marker_seen(False)
+            _log.warning("watchdog_record_unchecked", kind=kind, decision_id=decision_id,
+                         reason=f"the Redis server lost its data ({MARKER_KEY} gone or "
+                         "changed): a mark another node set before may be gone; written, "
+                         "possibly a second time")
+        return answer != 0
 
     async def aclose(self) -> None:
         """Close the client."""

@@ -52,6 +52,7 @@ class ArchiveRun:
     recovered: int = 0
     refused: int = 0  # unknown schema, or no readable logged_at: left where they are
     stream_lost: int = 0  # trimmed from the stream (MAXLEN, purge) before being archived
+    stream_lost_is_lower_bound: bool = False  # the server could not say how many: at least
     compacted_days: int = 0
     parts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -206,7 +207,6 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
             raise
         created = False
     consumer = socket.gethostname()
-    lost_unknown = False
     with archive.writing() as manifest:
         connection = connect(threads)
         batch = Batch(archive, connection, run)
@@ -224,9 +224,9 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
             start = first
             while True:
                 if first == ">":  # before reading: what was trimmed unread since
-                    trimmed = await _trimmed_undelivered(client, key)
-                    lost_unknown |= trimmed is None
-                    run.stream_lost += trimmed or 0
+                    trimmed, exact = await _trimmed_undelivered(client, key)
+                    run.stream_lost_is_lower_bound |= not exact
+                    run.stream_lost += trimmed
                 answer: Any = await client.xreadgroup(GROUP, consumer, {key: start},
                                                       count=count)
                 entries = answer[0][1] if answer else []
@@ -250,14 +250,24 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                     start = ids[-1]  # the next pending entries after these
         run.compacted_days += compact(archive, manifest, connection,
                                       before=compact_before or _yesterday())
-    if run.stream_lost or lost_unknown:
-        said = f"at least {run.stream_lost}" if lost_unknown else str(run.stream_lost)
-        run.notes.append(
-            f"{said} stream entr(y/ies) of {key} were trimmed (the stream's MAXLEN, or a "
-            "purge) before they were archived; they are not in the archive. Each node's "
-            "log file still holds its records: archive them with `callguard archive "
-            "--file`, and raise [log] stream_maxlen or archive more often")
+    if run.stream_lost or run.stream_lost_is_lower_bound:
+        run.notes.append(_lost_note(run, key))
     return run
+
+
+def _lost_note(run: ArchiveRun, key: str) -> str:
+    """What the run says of entries trimmed before they were archived."""
+    if run.stream_lost_is_lower_bound:
+        said = (f"at least {run.stream_lost} stream entr(y/ies) of {key} were trimmed (the "
+                "stream's MAXLEN, or a purge) before they were archived, maybe more: Redis "
+                "cannot say how many the archivers' group never read (its lag is unknown "
+                "after an XDEL, or for a group made on a stream already trimmed); what is "
+                "missing is not in the archive")
+    else:
+        said = (f"{run.stream_lost} stream entr(y/ies) of {key} were trimmed (the stream's "
+                "MAXLEN, or a purge) before they were archived; they are not in the archive")
+    return (f"{said}. Each node's log file still holds its records: archive them with "
+            "`callguard archive --file`, and raise [log] stream_maxlen or archive more often")
 
 
 # An entry another archiver took this long ago and never acknowledged is taken over: its
@@ -309,25 +319,31 @@ async def _take_over(client: aioredis.Redis, key: str, consumer: str, done: str,
     return lost, taken
 
 
-async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> int | None:
+async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> tuple[int, bool]:
     """How many entries after the group's last delivered one were trimmed before it read
-    them (None: the server cannot say). Trimming takes the oldest first, so there is a gap
-    only when the stream's first entry is past the last delivered one; then every entry
-    still there is undelivered, and the group's lag (entries added since its last read)
-    minus the stream's length is what went unread."""
+    them, and whether that is exact (else: at least that many). Trimming takes the oldest
+    first, so there is a gap only when the stream's first entry is past the last delivered
+    one; then every entry still there is undelivered, and the group's lag (entries added
+    since its last read) minus the stream's length is what went unread — or, for a group
+    that read nothing yet, every entry ever added but gone. Redis knows the lag only while
+    it counts the group's reads (``entries-read``): after an XDEL past the group (or before
+    Redis 7.0) it has none, or only an estimate that counts every trimmed entry as read; then
+    what it says is a lower bound."""
     stream: Any = await client.xinfo_stream(key)
     groups: Any = await client.xinfo_groups(key)
     group = next((g for g in groups if _text(g.get("name")) == GROUP), None)
     first = stream.get("recorded-first-entry-id") or (stream.get("first-entry") or [None])[0]
     if group is None or first is None:
-        return 0
+        return 0, True
     delivered = _text(group.get("last-delivered-id") or "0-0")
     if not _after(_text(first), delivered):
-        return 0
-    lag = group.get("lag")
-    if lag is None:
-        return None
-    return max(0, int(lag) - int(stream.get("length", 0)))
+        return 0, True
+    length, added, lag = int(stream.get("length", 0)), stream.get("entries-added"), group.get(
+        "lag")
+    if delivered == "0-0" and added is not None:  # read nothing: every entry gone is unread
+        return max(0, int(added) - length), True
+    trimmed = 0 if lag is None else max(0, int(lag) - length)
+    return trimmed, lag is not None and group.get("entries-read") is not None
 
 
 def _text(value: Any) -> str:

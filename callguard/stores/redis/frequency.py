@@ -21,7 +21,15 @@ stopped fsyncing or lost its data) refuses the reservation (StoreError): BLOCK, 
 script that fails or a Redis that does not answer — for every reservation of the group.
 The script itself checks the durability marker and the server's settings are read in the
 same round trip, so a FLUSHALL or a CONFIG SET appendfsync on the live server refuses the
-next group, not one after the record store's next probe.
+next group, not one after the record store's next probe; a reservation or count about to
+be refused for the server's state has the record store ask again first (``recheck``), so
+a server set right again counts at once.
+
+A scrub's count (read only) whose connection turns out closed is read once more on a fresh
+connection. A reservation is not retried: its script may have run before the connection
+dropped, and run again it would count the call twice — its member is a random token drawn
+per group, not the call's decision id (``reserve`` is never given one), so nothing makes a
+second run idempotent. It fails (the gate BLOCKs); the next call runs on a new connection.
 """
 
 from __future__ import annotations
@@ -38,7 +46,12 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from callguard.errors import StoreError
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.frequency_batch import GroupCommit
-from callguard.stores.redis.records import CONFIG_PATTERNS, MARKER_KEY, RedisRecords
+from callguard.stores.redis.records import (
+    CONFIG_PATTERNS,
+    MARKER_KEY,
+    RedisRecords,
+    read_once_more,
+)
 
 __all__ = ["RedisFrequency"]
 
@@ -138,7 +151,7 @@ class RedisFrequency:
         answer or cannot be trusted."""
         if not claims:
             return FrequencyResult((), (), None)
-        self._guard()
+        await self._ready()
         digest = self._hash(e164)
         subjects = list(dict.fromkeys(c.subject for c in claims))
         now = _ms(at)
@@ -156,16 +169,21 @@ class RedisFrequency:
         cannot be trusted."""
         if not claims:
             return ()
-        self._guard()
+        await self._ready()
         digest = self._hash(e164)
         now = _ms(at)
-        try:  # not a MULTI: a full server refuses one whole, though this writes nothing
+
+        async def read() -> list[Any]:
+            # not a MULTI: a full server refuses one whole, though this writes nothing
             async with self._client.pipeline(transaction=False) as pipe:
                 for claim in claims:
                     pipe.zcount(self._key(digest, claim.subject),
                                 f"({claim.after_ms(now)}", "+inf")
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
-                *raw, marker = await pipe.execute()
+                return list(await pipe.execute())
+
+        try:
+            *raw, marker = await read_once_more(self._client, read)
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
@@ -191,9 +209,9 @@ class RedisFrequency:
                 self._guard()
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "was not counted") from None
-        except (RedisError, OSError) as exc:
+        except (RedisError, OSError) as exc:  # the answer lost: the script may have run
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
-                             "was not counted") from None
+                             "may or may not have been counted (once at most)") from None
         self._guard()
         text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return [_result(r, [int(n) for n in answer.split(",")])
@@ -220,6 +238,12 @@ class RedisFrequency:
                 raise answers[0]
             return answers[0]
         raise AssertionError("unreachable")
+
+    async def _ready(self) -> None:
+        """Refuse as ``_guard`` does, after the record store asked the server again."""
+        if self._refusing() is not None and self._records is not None:
+            await self._records.recheck()
+        self._guard()
 
     def _guard(self) -> None:
         reason = self._refusing()

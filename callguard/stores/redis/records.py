@@ -18,16 +18,28 @@ refused (StoreError: nothing acknowledged); while its data is lost, reads are re
 (the gate BLOCKs: a missing do-not-call record must not read as "none"). Readiness and
 ``callguard_records_durable`` say so. A lost state clears when the marker comes back (the
 AOF restored) or when this node restarts, which adopts the marker it then finds.
+
+A write, count or read about to be refused for the server's state asks the server again
+first (``recheck``: its settings and the marker, one round trip shared by every caller
+waiting): a server set right again (``CONFIG SET appendfsync always``, the marker restored)
+serves at once, not at the next probe or reload tick; one that turns weak is still refused
+at once, by the settings read right after each write and with each group of counts.
+
+A read whose connection turns out closed (a ``CLIENT KILL``, a restarted server, a
+firewall's idle timeout racing the command) is run once more on a fresh connection
+(``read_once_more``): it changes nothing, so running it twice is harmless. A write is not:
+it may have run before its connection dropped, so it fails (nothing acknowledged).
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import secrets
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import structlog
@@ -51,7 +63,8 @@ from callguard.stores.writes import (
     check_canonical,
 )
 
-__all__ = ["MARKER_KEY", "RecordsSettings", "RedisRecords", "check_durability", "judge_config"]
+__all__ = ["MARKER_KEY", "RecordsSettings", "RedisRecords", "check_durability", "judge_config",
+           "read_once_more"]
 
 MARKER_KEY = "callguard:durability-marker"
 
@@ -288,6 +301,21 @@ async def check_durability(client: aioredis.Redis, settings: RecordsSettings) ->
     return config if isinstance(config, str) else judge_config(config, settings)
 
 
+T = TypeVar("T")
+
+
+async def read_once_more(client: aioredis.Redis, read: Callable[[], Awaitable[T]]) -> T:
+    """Run a read-only command; if its connection was found closed, once more on a fresh
+    one (every idle connection of the pool dropped first: a CLIENT KILL or a restart closed
+    them all). Only for reads: a write or a count may have run before its connection
+    dropped. A timeout is not retried (a slow server would make the call wait twice)."""
+    try:
+        return await read()
+    except RedisConnectionError:
+        await client.connection_pool.disconnect(inuse_connections=False)
+        return await read()
+
+
 def _bytes(value: Any) -> bytes | None:
     return value.encode() if isinstance(value, str) else value
 
@@ -308,6 +336,7 @@ class RedisRecords:
         self._token: bytes | None = None  # the marker this node relies on (set at start)
         self.weak: str | None = None  # why an acknowledged write could be lost right now
         self.lost: str | None = None  # why the server's records cannot be trusted
+        self._rechecking: asyncio.Task[None] | None = None  # one recheck for every waiter
         # Every connection the pool makes (first, or after a drop) is checked before use.
         client.connection_pool.connection_kwargs["redis_connect_func"] = self._on_connect
 
@@ -359,12 +388,43 @@ class RedisRecords:
         self._judge(problem, marker_ok=self.lost is None)
 
     @property
+    def refusing_reads(self) -> str | None:
+        """Why a record read would not be trusted now, or None."""
+        if self.lost is not None:
+            return self.lost
+        if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
+            return self.weak  # as "none" may have been evicted
+        return None
+
+    @property
     def refusing_counts(self) -> str | None:
         """Why a call-frequency count would not be trusted now (the writes' reasons, and
         a server that may evict, warned or not: an evicted count is an ALLOW past a cap)."""
         if self.weak is not None and EVICTS in self.weak:
             return self.weak
         return self.refusing_writes
+
+    async def recheck(self) -> None:
+        """Read the server's settings and the marker again before refusing for them (a
+        server set right again serves at once). Callers that arrive while one recheck is
+        in flight share it. A server that does not answer leaves the refusal standing."""
+        task = self._rechecking
+        if task is None or task.done():
+            task = self._rechecking = asyncio.get_running_loop().create_task(self._reread())
+        await asyncio.shield(task)
+
+    async def _reread(self) -> None:
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for pattern in CONFIG_PATTERNS:
+                    pipe.execute_command("CONFIG", "GET", pattern)
+                pipe.get(MARKER_KEY)
+                *answers, marker = await pipe.execute(raise_on_error=False)
+        except (RedisError, OSError):
+            return
+        if self._token is not None and not isinstance(marker, Exception):
+            self.marker_seen(_bytes(marker) == self._token)
+        self.config_seen(answers)
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
@@ -424,10 +484,9 @@ class RedisRecords:
                              "not acknowledged")
 
     def _guard_read(self) -> None:
-        if self.lost is not None:
-            raise StoreError(f"record store (Redis) cannot be trusted: {self.lost}")
-        if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
-            raise StoreError(f"record store (Redis) cannot be trusted: {self.weak}")
+        reason = self.refusing_reads
+        if reason is not None:
+            raise StoreError(f"record store (Redis) cannot be trusted: {reason}")
 
     async def aclose(self) -> None:
         """Close the connection pool."""
@@ -453,18 +512,25 @@ class RedisRecords:
         """One read with the marker beside it, in one script (atomic, one round trip,
         answered by a full server too, which refuses a MULTI whole): a server flushed or
         emptied under a live connection is refused, never read as "none"; one that finds
-        the marker back (the AOF restored) clears the lost state."""
+        the marker back (the AOF restored) clears the lost state. A closed connection:
+        once more on a fresh one."""
         sha, words = self._read_script.sha, (command[1], MARKER_KEY, command[0], *command[2:])
-        try:
+
+        async def read() -> Any:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
-                value, marker = await self._run_read(sha, words)
+                return await self._run_read(sha, words)
             except NoScriptError:  # a restarted server
                 await self._client.script_load(_READ)
-                value, marker = await self._run_read(sha, words)
+                return await self._run_read(sha, words)
+
+        try:
+            value, marker = await read_once_more(self._client, read)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
+        if self.lost is None and self.refusing_reads is not None:
+            await self.recheck()  # a server no longer evicting answers at once
         self._guard_read()
         return value
 
@@ -512,6 +578,8 @@ class RedisRecords:
         check_canonical(writes)
         keys = [_key(w.solicitor, w.number) for w in writes]
         args = [_encode(w) for w in writes]
+        if self.refusing_writes is not None:
+            await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         try:
             changed = await self._apply(keys=[*keys, MARKER_KEY], args=[*args, self.marker])
