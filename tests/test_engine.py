@@ -17,6 +17,7 @@ from callguard.policy import (
     NeedFacts,
     Policy,
     PolicySettings,
+    RegistrationExemption,
 )
 from tests.conftest import PACKS, PARSER, UT_CAMPAIGN
 
@@ -328,3 +329,25 @@ def test_a_900_caller_id_is_refused(caller_id, allowed):
     assert verdict.allowed is allowed, verdict.reason
     if not allowed:
         assert verdict.deciding.rule_id == "us-federal:64.1601(e)"
+
+
+@pytest.mark.parametrize(("paragraph", "words"), [
+    ("13-26a-104(1)(c)", "exempt from registration under H.B. 45 (2000, as introduced), "
+                         "proposed 13-26a-104(1)(c) (insurer)"),
+    ("13-26a-104(1)(zz)", "is not a paragraph this rule lists (H.B. 45 (2000, as "
+                          "introduced), proposed 13-26a-104(1)(a),"),
+])
+def test_a_registration_exemption_is_cited_as_the_bill_it_is(paragraph, words):
+    """The paragraphs of the registration rule belong to H.B. 45 as introduced, a bill that
+    never became law: the reasons a record keeps name it so, never a bare '13-26a-104',
+    which reads as Utah Code (there is no chapter 13-26a)."""
+    from dataclasses import replace
+
+    from tests.conftest import NY_CAMPAIGN, decide
+
+    campaign = replace(NY_CAMPAIGN, exemption=RegistrationExemption(paragraph, "insurer"))
+    verdict = decide("8015550123", "2026-07-22T11:00:00-06:00", campaign=campaign,
+                     mode=DialingMode.MANUAL)
+    outcome = next(o for o in verdict.outcomes
+                   if o.rule_id == "us-ut-hb45-2000:13-26a-106(1)(a)")
+    assert words in outcome.reason

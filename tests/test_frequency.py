@@ -738,6 +738,34 @@ class TestReadOnlyCount:
         assert (await store.reserve("+13055550123", [opened], day)).granted
 
 
+    async def test_a_campaign_naming_no_subject_counts_the_named_subjects_calls(self, store):
+        """Reading campaign-subject (us-ok:same-subject): a campaign naming no subject is
+        counted per seller, so the seller's calls on named subjects are in its count on
+        both stores; a campaign naming another subject still counts apart."""
+        from callguard.config import load_pack_file
+
+        chosen = load_pack_file(PACKS_DIR / "us-ok.toml",
+                                choices={"us-ok:same-subject": "campaign-subject"})
+        policy = Policy({**PACKS, "us-ok": chosen}, PolicySettings())
+        roofing = Campaign(id="ok-roofing", solicitor="red-dirt-roofing",
+                           caller_id="+14055550100", default_mode=DialingMode.MANUAL,
+                           origin_state="OK", packs=(), subject="roofing")
+        gutters = replace(roofing, id="ok-gutters", subject="gutters")
+        unnamed = replace(roofing, id="ok-unnamed", subject=None)
+
+        def claims(campaign: Campaign, at: datetime) -> tuple[FrequencyClaim, ...]:
+            call = attempt(at, campaign, number="4055550123")
+            return frequency_claims(policy.plan(call).rules, call)
+
+        for hour, campaign in enumerate((roofing, gutters, roofing)):
+            at = NOON + timedelta(hours=hour)
+            assert (await store.reserve("+14055550123", claims(campaign, at), at)).granted
+        at = NOON + timedelta(hours=3)
+        refused = await store.reserve("+14055550123", claims(unnamed, at), at)
+        assert (refused.granted, refused.counts) == (False, (3,))
+        assert (await store.reserve("+14055550123", claims(gutters, at), at)).granted
+
+
 class TestScrubGate:
     """The scrub front through the real gate on both backends: judged read-only against the
     calls counted, its own rows tentative, nothing written."""

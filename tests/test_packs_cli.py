@@ -36,7 +36,7 @@ class TestPacksCheck:
     def test_shipped_pack_is_valid_and_its_cases_pass(self, tmp_path):
         result = cli("packs", "check", str(PACKS_DIR / "us-ut.toml"), data_dir=tmp_path)
         assert result.returncode == ALLOW, result.stdout + result.stderr
-        assert "valid us-ut 2026.12.3 (statute)" in " ".join(result.stdout.split())
+        assert "valid us-ut 2026.12.4 (statute)" in " ".join(result.stdout.split())
         total = _case_count("us-ut.tests.toml")
         assert f"statute cases us-ut.tests.toml: {total} of {total} pass" in result.stdout
 
@@ -83,7 +83,7 @@ class TestPacksCheck:
                                                  "effective_until = 2027-01-01\nsource", 1))
         result = cli("packs", "check", str(path), "--on", "2026-12-10", data_dir=tmp_path)
         text = " ".join(result.stdout.split())
-        assert "warning pack us-ut 2026.12.3 ends on 2027-01-01 (in 22 days)" in text
+        assert "warning pack us-ut 2026.12.4 ends on 2027-01-01 (in 22 days)" in text
 
 
 class TestPacksShow:

@@ -249,7 +249,7 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--campaign"),
         click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"])),
-        click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(1)(a)."),
+        click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-108."),
         click.option("--since", metavar="WHEN", help="ISO date/instant, or 15m, 2h, 7d ago."),
         click.option("--until", metavar="WHEN"),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),

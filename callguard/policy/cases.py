@@ -45,7 +45,7 @@ from callguard.policy.model import (
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
 from callguard.policy.packs import Pack, pack_from_mapping
-from callguard.policy.rules import CallFrequency, frequency_claims, read_claims
+from callguard.policy.rules import frequency_claims, read_claims
 from callguard.policy.schema import Key, check_table
 
 __all__ = ["CaseResult", "CaseSuite", "StatuteCase", "load_suite", "run_case"]
@@ -69,6 +69,8 @@ CAMPAIGN_KEYS: Mapping[str, Key] = {
     "exemption": Key("table", doc="{ citation = \"...\", reason = \"...\" }"),
     "dialer_is_atds": Key("bool", doc="default true (47 U.S.C. 227(a)(1))"),
     "counsel_reference": Key("str"),
+    "subject": Key("str", doc="the campaign's subject matter, read by caps whose reading is "
+                              "campaign-subject"),
 }
 CASE_KEYS: Mapping[str, Key] = {
     "name": Key("str", required=True),
@@ -196,7 +198,8 @@ def _campaign(where: str, campaign_id: str, raw: Any) -> Campaign:
                     packs=tuple(table.get("house_policies", ())),
                     registration=registration, exemption=exemption,
                     dialer_is_atds=table.get("dialer_is_atds", True),
-                    counsel_reference=table.get("counsel_reference", ""))
+                    counsel_reference=table.get("counsel_reference", ""),
+                    subject=table.get("subject") or None)
 
 
 def _window(start: str, end: str) -> tuple[time, time] | None:
@@ -356,12 +359,16 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
 
 
 def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
-    """The check-and-reserve against the case's earlier calls (an in-memory ledger)."""
+    """The check-and-reserve against the case's earlier calls (an in-memory ledger).
+
+    Each earlier call is counted as the gate counted it when it was ALLOWed: under the
+    subjects its own claims name (the caps of the packs that applied to it, with the
+    readings of the case), not under every cap rule loaded.
+    """
     assert case.attempt is not None
-    rules = [rv.rule for pack in policy.packs.values() for v in pack.versioned
-             for rv in v.versions if isinstance(rv.rule, CallFrequency)]
     history = [(subject, call.at) for call in case.earlier
-               for subject in dict.fromkeys(r.subject_of(call) for r in rules)]
+               for subject in dict.fromkeys(
+                   c.subject for c in frequency_claims(policy.plan(call).rules, call))]
     ledger = Ledger({"case": history})
     result = ledger.judge("case", frequency_claims(plan.rules, case.attempt),
                           read_claims(plan.rules, case.attempt), case.attempt.at)

@@ -18,13 +18,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger", "judge_claims"]
+__all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger",
+           "judge_claims"]
 
 # Counts are kept this much longer than the longest window, and old ones are trimmed from
 # the earlier of the call's instant and the store's wall clock: nodes whose clocks (or
 # checks in flight) differ by less than this never trim a call another still counts, and a
 # call stamped in the future (a wrong clock, a client's ``at``) cannot trim today's counts.
 SKEW_MS = 3_600_000
+# The cap of a claim that only records the call under another count (a campaign naming a
+# subject also counts in its seller's count, ``CallFrequency.claims``): never reached, so
+# the claim never refuses a call; every store records a call under every claim's subject.
+RECORD_ONLY_CAP = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

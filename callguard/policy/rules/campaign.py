@@ -31,12 +31,18 @@ class SolicitorRegistration(RuleBase):
     """
 
     paragraphs: tuple[tuple[str, str], ...]  # (citation, what it exempts)
+    # The text the paragraphs belong to, printed before each in a reason ("H.B. 45 (2000, as
+    # introduced), proposed"): a bare "13-26a-104(1)(c)" reads as a section of a code.
+    source: str = ""
 
     precedence = 40
     KEYS: ClassVar[Mapping[str, Key]] = {
         "exemption_paragraphs": Key("table", required=True,
                                     doc="citation -> what it exempts; a campaign's exemption "
                                         "must name one exactly"),
+        "exemption_source": Key("str", doc="the text the paragraphs belong to, printed "
+                                           "before each in a reason (a campaign names the "
+                                           "paragraph alone)"),
     }
 
     @classmethod
@@ -47,7 +53,10 @@ class SolicitorRegistration(RuleBase):
                             what="exemption_paragraphs")
         if not table:
             raise params.error("exemption_paragraphs lists no paragraph")
-        return cls(head, tuple(sorted(table.items())))
+        return cls(head, tuple(sorted(table.items())), params.get("exemption_source", ""))
+
+    def _cite(self, paragraph: str) -> str:
+        return f"{self.source} {paragraph}" if self.source else paragraph
 
     @property
     def citations(self) -> frozenset[str]:
@@ -64,11 +73,12 @@ class SolicitorRegistration(RuleBase):
                                 f"until {registration.expires}")
         if exemption is not None and exemption.citation in self.citations:
             return self.outcome(Status.EXEMPT, f"exempt from registration under "
-                                f"{exemption.citation} ({exemption.reason})")
+                                f"{self._cite(exemption.citation)} ({exemption.reason})")
         claimed = ""
         if exemption is not None:
+            listed = ", ".join(self._cite(c) for c in sorted(self.citations))
             claimed = (f"; the exemption claimed, {exemption.citation!r}, is not a paragraph "
-                       f"this rule lists ({', '.join(sorted(self.citations))})")
+                       f"this rule lists ({listed})")
         if registration is not None:
             return self.outcome(Status.BLOCK, f"registration {registration.number} of "
                                 f"{campaign.solicitor} expired on {registration.expires}"

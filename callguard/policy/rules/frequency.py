@@ -16,7 +16,9 @@ the store's answer. What counts:
   calls in memory, so a lead file cannot pass a number more often than the cap leaves;
 - the subject: every call of the seller (``seller``), of the campaign (``campaign``), or of
   every campaign naming the same ``subject`` in its configuration (``campaign-subject``;
-  a campaign naming none is counted per seller, the wider group).
+  a campaign naming none is counted per seller, the wider group: every call of the seller,
+  so a call of a campaign naming a subject is also recorded in the seller's count —
+  a claim that only records, ``RECORD_ONLY_CAP``).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from callguard.front_names import ALL_FRONTS, ASKING_FRONTS
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import RECORD_ONLY_CAP, FrequencyClaim, FrequencyResult
 from callguard.policy.model import CallAttempt, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
@@ -92,6 +94,19 @@ class CallFrequency(RuleBase):
         return FrequencyClaim(self.rule_id, self.subject_of(attempt), self.window_s, self.cap,
                               self.closed)
 
+    def claims(self, attempt: CallAttempt) -> tuple[FrequencyClaim, ...]:
+        """``claim``, and for a campaign naming a subject under ``campaign-subject`` a second
+        claim that only records the call under the seller's count: a campaign naming none
+        is counted per seller, and the seller's calls on named subjects are the seller's
+        calls (without it they were missing from that count)."""
+        own = self.claim(attempt)
+        if self.subject != "campaign-subject" or not attempt.campaign.subject:
+            return (own,)
+        seller = FrequencyClaim(f"{self.rule_id} (seller's count)",
+                                f"seller:{attempt.campaign.solicitor}", self.window_s,
+                                RECORD_ONLY_CAP, self.closed)
+        return (own, seller)
+
     def _span(self) -> str:
         hours = self.window_s // 3600
         return f"{self.cap} call(s) in {hours} hours"
@@ -150,12 +165,14 @@ class CallFrequency(RuleBase):
 def frequency_claims(rules: tuple[object, ...], attempt: CallAttempt
                      ) -> tuple[FrequencyClaim, ...]:
     """The claims the call's frequency rules count (what the store checks and reserves)."""
-    return tuple(rule.claim(attempt) for rule in rules
-                 if isinstance(rule, CallFrequency) and rule.counts(attempt))
+    return tuple(claim for rule in rules
+                 if isinstance(rule, CallFrequency) and rule.counts(attempt)
+                 for claim in rule.claims(attempt))
 
 
 def read_claims(rules: tuple[object, ...], attempt: CallAttempt
                 ) -> tuple[FrequencyClaim, ...]:
     """The claims judged read-only: rules that do not count the call's front (the scrub)."""
-    return tuple(rule.claim(attempt) for rule in rules
-                 if isinstance(rule, CallFrequency) and not rule.counts(attempt))
+    return tuple(claim for rule in rules
+                 if isinstance(rule, CallFrequency) and not rule.counts(attempt)
+                 for claim in rule.claims(attempt))
