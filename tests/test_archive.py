@@ -78,6 +78,11 @@ class TestFilesArchive:
         assert again.segments == 0
         assert all(p.compacted for p in archive.manifest().parts)
         assert len(_everything(archive)) == 2000
+        # a day counts once, whether its decisions, its other records or both were
+        # compacted (twice as many were said: decisions and events apart)
+        days = {p.day for p in archive.manifest().parts}
+        assert len(days) > 1
+        assert (first.compacted_days, again.compacted_days) == (len(days), 0)
 
     def test_a_torn_record_never_enters_and_a_glued_one_is_recovered(self, tmp_path):
         """A writer killed mid-line: the fragment is skipped, the next record is whole."""
