@@ -1095,6 +1095,11 @@ class TestExplain:
         assert "BLOCK" in human.stdout
         assert "64.1200(c)(2)" in human.stdout
         assert "number is on national v1" in human.stdout
+        # a blocked call is not placed: no "duty: release the line within ..." beside it
+        assert "duty:" not in human.stdout
+        assert json.loads(_explain(ids["block"], "--json", config=config).stdout)[
+            "obligations"] == []
+        assert "duty:" in _explain(ids["allow"], config=config).stdout
 
     def test_a_pack_changed_without_a_new_version_is_refused(self, decided, tmp_path):
         config, ids, _ = decided
