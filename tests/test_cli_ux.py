@@ -200,6 +200,23 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert "swap them" in one_line(result.stderr)
 
+    @pytest.mark.parametrize("command", ["tail", "report"])
+    def test_a_rule_that_no_pack_has_is_named_not_answered_with_silence(self, node, command):
+        """`tail --rule us-ut:13-25a-103(1)(a)` (the help's own example, an id no pack has)
+        printed nothing and exited 0, as a quiet log would."""
+        root, _ = node
+        result = cli(root, command, "--rule", "us-ut:13-25a-103(1)(a)")
+        assert result.returncode == 0, result.stderr
+        message = one_line(result.stderr)
+        assert "no record matched --rule 'us-ut:13-25a-103(1)(a)', which is no rule of the " \
+               "configured packs" in message, message
+        known = cli(root, command, "--rule", "us-ut:13-25a-103(3):sunday-holiday")
+        assert known.returncode == 0, known.stderr
+        assert "no rule of the configured packs" not in one_line(known.stderr)
+        helped = one_line(cli(root, "tail", "--help").stdout)
+        assert "13-25a-103(3):hours" in helped  # click may fold the line after "us-"
+        assert "13-25a-103(1)(a)" not in helped
+
     def test_tail_stream_with_redis_down(self, node):
         root, _ = node
         result = cli(root, "tail", "--stream",
