@@ -48,9 +48,9 @@ class ReportQuery:
     front: str | None = None
     node: str | None = None
 
-    def local(self, instant: datetime) -> str:
+    def local(self, instant: datetime, timespec: str = "auto") -> str:
         """An instant in the report's zone, with its offset (a day boundary reads as one)."""
-        return instant.astimezone(ZoneInfo(self.tz)).isoformat()
+        return instant.astimezone(ZoneInfo(self.tz)).isoformat(timespec=timespec)
 
     def shown(self) -> dict[str, str]:
         """The filters that were given, as text (instants in the report's zone)."""
@@ -163,8 +163,10 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
 
 
 def _local(query: ReportQuery, epoch_us: int) -> str:
-    """Microseconds since the epoch (DuckDB's answer) as an instant in the report's zone."""
-    return query.local(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=epoch_us))
+    """Microseconds since the epoch (DuckDB's answer) as an instant in the report's zone, to
+    the millisecond (records are stamped to the millisecond)."""
+    return query.local(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=epoch_us),
+                       "milliseconds")
 
 
 def _every_day(report: Report, query: ReportQuery) -> list[str]:
@@ -261,12 +263,30 @@ _COLOURS = {"ALLOW": "#2e7d32", "BLOCK": "#c62828"}
 
 
 def _table(title: str, head: list[str], rows: list[list[Any]]) -> str:
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+    """Text columns read from the left, figures from the right, headers over their cells."""
+    figures = [all(_figure(row[i]) or _blank(row[i]) for row in rows)
+               and any(_figure(row[i]) for row in rows) for i in range(len(head))]
+    cells = "".join("<tr>" + "".join(
+        f"<td{_ALIGN[figures[i]]}>{html.escape(_cell(v))}</td>" for i, v in enumerate(row))
                     + "</tr>" for row in rows) or (
         f"<tr><td colspan='{len(head)}'>none</td></tr>")
     return (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "".join(f"<th{_ALIGN[figures[i]]}>{html.escape(h)}</th>"
+                      for i, h in enumerate(head))
             + f"</tr></thead><tbody>{cells}</tbody></table>")
+
+
+_ALIGN = {True: " class='n'", False: ""}
+
+
+def _figure(value: Any) -> bool:
+    """A count, a time or a share: right-aligned."""
+    return isinstance(value, int | float) or (isinstance(value, str) and value.endswith(" %"))
+
+
+def _blank(value: Any) -> bool:
+    """No value ('-'): aligned as the rest of its column."""
+    return value is None or value == "-"
 
 
 def _cell(value: Any) -> str:
@@ -283,7 +303,7 @@ def _stacked(title: str, days: list[str], series: dict[str, dict[str, int]]) -> 
     """Bars per day (every day of the range, empty ones as gaps on the axis), stacked."""
     width = max(600, 14 * len(days) + 80)
     top = max([sum(s.get(d, 0) for s in series.values()) for d in days] or [0]) or 1
-    bar = max(2, (width - 80) // max(1, len(days)) - 2)
+    bar = min(48, max(2, (width - 80) // max(1, len(days)) - 2))  # one day: a bar, not a wall
     parts = [f"<h2>{html.escape(title)}</h2><svg width='{width}' height='260' "
              "xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>"
              f"<text x='0' y='12'>{top:,}</text><line x1='60' y1='220' x2='{width}' "
@@ -356,12 +376,14 @@ def render_html(report: Report) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:1.5em}th,td{border:1px solid #bbb;padding:3px 8px;font-size:13px;"
-        "text-align:right}th{background:#eee}td:first-child{text-align:left}</style>"
+        "text-align:left}th{background:#eee}.n{text-align:right}"
+        ".t{white-space:nowrap}</style>"
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
         f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call); "
-        f"first decision {html.escape(report.first or '-')}, last "
-        f"{html.escape(report.last or '-')} ({html.escape(report.query.tz)}); "
+        f"first decision <span class='t'>{html.escape(report.first or '-')}</span>, last "
+        f"<span class='t'>{html.escape(report.last or '-')}</span> "
+        f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         "report.</p>"
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
