@@ -148,9 +148,10 @@ def demo(state: CliState, data_dir: Path | None) -> None:
         covers = frozenset({801, 385, 435, 212, 415, 800}) if name == "national" else None
         meta = write_version(settings.data_dir, name, parsed, published=today,
                              area_codes=covers, source=f"{name}.txt")
+        shown = f": {'; '.join(parsed.bad_examples)}" if parsed.bad_examples else ""
         console.print(f"imported demo list [bold]{name}[/] v{meta.version}: {meta.count} "
-                      f"numbers, {parsed.bad} malformed line(s) reported: "
-                      f"{'; '.join(parsed.bad_examples)}", highlight=False)
+                      f"numbers, {parsed.bad} malformed line(s) reported{shown}",
+                      highlight=False)
     table = Table("case", "verdict", "reason (deciding rule and citation)",
                   title="callguard demo decisions", show_lines=True)
     for label, decision in run(_decide_all(open_runtime(settings), today)):
