@@ -275,6 +275,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
 
 def _text(query: dict[str, Any], found: Evidence) -> str:
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from callguard.cli.output import console as uncut  # noqa: PLC0415
@@ -292,13 +293,13 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
     table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
                   "lists", "packs", "records before")
-    for decision in found.decisions:
-        table.add_row(str(decision.get("logged_at", ""))[:19],
-                      str(decision.get("at", ""))[:19], str(decision.get("node", "")),
-                      str(decision.get("front", "")), str(decision.get("campaign", "")),
-                      str(decision.get("verdict", "")), str(decision.get("rule") or ""),
-                      _lists(decision), _packs(decision),
-                      str(len(found.records_before(decision))))
+    for decision in found.decisions:  # every cell escaped: records are data, not markup
+        table.add_row(*map(escape, (
+            str(decision.get("logged_at", ""))[:19], str(decision.get("at", ""))[:19],
+            str(decision.get("node", "")), str(decision.get("front", "")),
+            str(decision.get("campaign", "")), str(decision.get("verdict", "")),
+            str(decision.get("rule") or ""), _lists(decision), _packs(decision),
+            str(len(found.records_before(decision))))))
     console.print(table)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
@@ -306,6 +307,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             row = _row(event)
             detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
                       else row["detail"])
-            others.add_row(row["logged_at"][:19], row["event"], row["node"], detail)
+            others.add_row(*map(escape, (row["logged_at"][:19], row["event"], row["node"],
+                                         detail)))
         console.print(others)
     return out.getvalue()
