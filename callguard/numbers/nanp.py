@@ -20,8 +20,7 @@ from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
 __all__ = ["ADDED_OVERLAYS", "OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ZONE_CORRECTIONS",
-           "ExchangeInfo",
-           "NanpTable", "area_code_zones", "exchange_info_from_phonenumbers",
+           "ExchangeInfo", "NanpTable", "area_code_zones", "exchange_info_from_phonenumbers",
            "with_area_code_zones"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -92,7 +91,7 @@ ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
 # possibly wireless, with the zones of its complex (both codes are in OVERLAY_COMPLEXES),
 # so a call must be inside the window in every zone the overlaid code has.
 # tests/test_numbers.py checks that phonenumbers still refuses each code (else the entry
-# is stale: drop it and let phonenumbers answer).
+# is stale: drop it and let phonenumbers answer). US codes only (the answer says region US).
 ADDED_OVERLAYS: dict[int, int] = {729: 423}
 
 
