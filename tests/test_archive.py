@@ -78,6 +78,11 @@ class TestFilesArchive:
         assert again.segments == 0
         assert all(p.compacted for p in archive.manifest().parts)
         assert len(_everything(archive)) == 2000
+        # a day counts once, whether its decisions, its other records or both were
+        # compacted (twice as many were said: decisions and events apart)
+        days = {p.day for p in archive.manifest().parts}
+        assert len(days) > 1
+        assert (first.compacted_days, again.compacted_days) == (len(days), 0)
 
     def test_a_torn_record_never_enters_and_a_glued_one_is_recovered(self, tmp_path):
         """A writer killed mid-line: the fragment is skipped, the next record is whole."""
@@ -452,6 +457,16 @@ def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
     assert text.returncode == 0, text.stderr
     (row,) = [line for line in text.stdout.splitlines() if "packs-loaded" in line]
     assert "us-fl " in row, text.stdout
+    # the head counts each kind as the page does ("1 other record(s)" was the packs-loaded)
+    head = " ".join(text.stdout.split())
+    assert head.startswith("number …0123 (key "), head
+    assert ("): 1 decision(s), 0 record change(s), 0 later record(s) of these calls, "
+            "1 record(s) of the packs loaded;") in head, head
+    # an empty table says "none" (as the report's do), and no instant folds at a hyphen
+    empty = tables[titles.index("Later records of these calls (0)")]
+    assert empty.find_element("css selector", "tbody td").text == "none"
+    stamp = tables[0].find_element("css selector", "tbody td")
+    assert stamp.value_of_css_property("white-space") == "nowrap"
 
 
 def test_archive_command_never_touches_the_writers_lock(tmp_path):

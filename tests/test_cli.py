@@ -261,6 +261,9 @@ def test_demo_shows_allow_and_block(tmp_path):
     assert "ALLOW" in result.stdout
     assert "BLOCK" in result.stdout
     assert "64.1200(c)(2)" in result.stdout
+    # a list without malformed lines says so without a colon followed by nothing
+    assert "ut-state v1: 2 numbers, 0 malformed line(s) reported\n" in result.stdout
+    assert "line 9: 'this line is malformed on purpose" in result.stdout
 
 
 def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):

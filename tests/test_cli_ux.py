@@ -203,6 +203,44 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert "swap them" in one_line(result.stderr)
 
+    @pytest.mark.parametrize("command", ["tail", "report"])
+    def test_a_rule_that_no_pack_has_is_named_not_answered_with_silence(self, node, command):
+        """`tail --rule us-ut:13-25a-103(1)(a)` (the help's own example, an id no pack has)
+        printed nothing and exited 0, as a quiet log would."""
+        root, _ = node
+        result = cli(root, command, "--rule", "us-ut:13-25a-103(1)(a)")
+        assert result.returncode == 0, result.stderr
+        message = one_line(result.stderr)
+        assert "no record matched --rule 'us-ut:13-25a-103(1)(a)', which is no rule of the " \
+               "configured packs" in message, message
+        known = cli(root, command, "--rule", "us-ut:13-25a-103(3):sunday-holiday")
+        assert known.returncode == 0, known.stderr
+        assert "no rule of the configured packs" not in one_line(known.stderr)
+        helped = one_line(cli(root, "tail", "--help").stdout)
+        assert "13-25a-103(3):hours" in helped  # click may fold the line after "us-"
+        assert "13-25a-103(1)(a)" not in helped
+
+    def test_a_redacted_number_is_shown_not_eaten_as_markup(self, node, tmp_path):
+        """Reasons name a number as "[number …0142]", which rich read as a markup tag and
+        dropped: `dnc import` showed "line 2: ''" (as if the line were blank), `check`
+        "' ext 5' contains letters", a records import "number 'x'"."""
+        root, _ = node
+        listing = tmp_path / "bad.txt"
+        listing.write_text("8015550142x\n80155501234567\n")
+        refused = cli(root, "dnc", "import", str(listing), "--list", "national",
+                      "--published", "2026-12-01")
+        assert refused.returncode == 1
+        assert ("First: line 1: '[number …0142]x'; line 2: '[number …4567]'"
+                in one_line(refused.stderr)), refused.stderr
+        asked = cli(root, "check", "801-555-0142 ext 5", "--campaign", "ut-solar-manual")
+        assert asked.returncode == 1
+        assert "'[number …0142] ext 5' contains letters" in one_line(asked.stdout)
+        consents = tmp_path / "consents.csv"
+        consents.write_text("number,kind,granted_at\n8015550142x,written,2026-01-01T00:00:00Z\n")
+        rejected = cli(root, "consent", "import", str(consents), "--solicitor", "beehive-solar")
+        assert rejected.returncode == USAGE
+        assert "number '[number …0142]x'" in one_line(rejected.stdout + rejected.stderr)
+
     def test_tail_stream_with_redis_down(self, node):
         root, _ = node
         result = cli(root, "tail", "--stream",

@@ -1095,6 +1095,11 @@ class TestExplain:
         assert "BLOCK" in human.stdout
         assert "64.1200(c)(2)" in human.stdout
         assert "number is on national v1" in human.stdout
+        # a blocked call is not placed: no "duty: release the line within ..." beside it
+        assert "duty:" not in human.stdout
+        assert json.loads(_explain(ids["block"], "--json", config=config).stdout)[
+            "obligations"] == []
+        assert "duty:" in _explain(ids["allow"], config=config).stdout
 
     def test_a_pack_changed_without_a_new_version_is_refused(self, decided, tmp_path):
         config, ids, _ = decided
@@ -1177,7 +1182,8 @@ class TestExplainDates:
         assert versions["morning"] == ("2026-12-02", "2026-12-02")
         human = _explain(morning, config=config)
         assert "2026-12-02" in human.stdout
-        assert "parameters" in human.stdout
+        # the column holds a date: "parameters" above it read as if it were their values
+        assert "parameters in force from" in " ".join(human.stdout.split())
 
     def test_a_non_default_reading_is_in_the_record_and_explained_so(self, tmp_path):
         data = tmp_path / "n"

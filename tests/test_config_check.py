@@ -72,6 +72,17 @@ def test_data_dir_defaults(tmp_path, monkeypatch) -> None:
     assert choose_data_dir(tmp_path / "c.toml", "../d", tmp_path / "opt").source == "--data-dir"
 
 
+def test_the_data_dir_says_where_it_came_from(tmp_path) -> None:
+    """CALLGUARD_DATA_DIR was reported as "--data-dir" (click fills the option from the
+    variable), so an admin hunting a wrong data dir looked for a flag nobody typed."""
+    env = {"CALLGUARD_DATA_DIR": str(tmp_path / "env")}
+    seen = using(cli("dnc", "status", "--json", env=env))
+    assert (seen["data_dir"], seen["data_dir_from"]) == (str(tmp_path / "env"),
+                                                         "CALLGUARD_DATA_DIR")
+    flag = using(cli("--data-dir", str(tmp_path / "opt"), "dnc", "status", "--json", env=env))
+    assert (flag["data_dir"], flag["data_dir_from"]) == (str(tmp_path / "opt"), "--data-dir")
+
+
 def test_bundled_demo_never_writes_inside_the_package(tmp_path) -> None:
     result = cli("dnc", "status", "--json", env={"XDG_DATA_HOME": str(tmp_path)})
     assert result.returncode == 0, result.stderr

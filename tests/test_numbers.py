@@ -123,6 +123,36 @@ class TestZoneCorrections:
         assert tuple(raw) != nanp.ZONE_CORRECTIONS[npa]
 
 
+class TestAddedOverlays:
+    """Codes in service that phonenumbers 9.0.43 does not know (every number refused)."""
+
+    def test_729_is_accepted_with_the_zones_of_423(self):
+        """729 overlays 423 (East Tennessee): its numbers are judged in every zone 423's
+        exchanges are in, Eastern and Central, so the window holds in both."""
+        info = PARSER.parse("7292345678")
+        assert (info.e164, info.region, info.geographic) == ("+17292345678", "US", True)
+        assert info.possibly_wireless
+        assert set(info.zones) == {"America/New_York", "America/Chicago"}
+        assert area_code_zones(729) == area_code_zones(423)
+
+    def test_an_exchange_that_cannot_exist_is_still_refused(self):
+        """NXX starts 2-9 as in every NANP code: 729-1XX is not a number."""
+        with pytest.raises(NumberError, match="not a valid number"):
+            PARSER.parse("7291345678")
+
+    @pytest.mark.parametrize("npa", sorted(nanp.ADDED_OVERLAYS))
+    def test_each_added_code_is_still_unknown_to_phonenumbers(self, npa):
+        """Once phonenumbers knows the code, the entry is stale: drop it."""
+        import phonenumbers
+
+        parsed = phonenumbers.parse(f"+1{npa}2345678")
+        assert not phonenumbers.is_valid_number(parsed)
+        overlaid = phonenumbers.parse(f"+1{nanp.ADDED_OVERLAYS[npa]}2345678")
+        assert phonenumbers.is_valid_number(overlaid)
+        assert (npa, nanp.ADDED_OVERLAYS[npa]) in {
+            (a, b) for complex_ in OVERLAY_COMPLEXES for a in complex_ for b in complex_}
+
+
 class TestRefused:
     """Garbage gets one clear sentence, never a traceback."""
 

@@ -76,6 +76,35 @@ class TestPacksCheck:
         total = _case_count("us-federal.tests.toml")
         assert f"{total} of {total} pass" in result.stdout
 
+    def test_a_pack_without_cases_fails_unless_accepted(self, tmp_path, packs_copy):
+        """No cases file beside a valid pack: nothing was tested, so exit 1, not 0."""
+        (packs_copy / "us-ut.tests.toml").unlink()
+        path = str(packs_copy / "us-ut.toml")
+        result = cli("packs", "check", path, data_dir=tmp_path)
+        assert result.returncode == BLOCK, result.stdout + result.stderr
+        text = " ".join(result.stdout.split())
+        assert "valid us-ut 2026.12.3" in text
+        assert ("no statute cases: us-ut.tests.toml is missing beside the pack; a pack with "
+                "no cases proves nothing (pass --allow-no-cases to accept it untested)") in text
+        accepted = cli("packs", "check", path, "--allow-no-cases", data_dir=tmp_path)
+        assert accepted.returncode == ALLOW, accepted.stdout + accepted.stderr
+        assert "accepted (--allow-no-cases): nothing about this pack was tested" in " ".join(
+            accepted.stdout.split())
+
+    @pytest.mark.parametrize("target", ["us-ut.toml", "us-ut.tests.toml"])
+    def test_an_empty_cases_file_fails_unless_accepted(self, tmp_path, packs_copy, target):
+        """A cases file with no case ("0 of 0 pass") proves nothing either."""
+        cases = packs_copy / "us-ut.tests.toml"
+        head = cases.read_text().split("[[cases]]", 1)[0]
+        cases.write_text("cases = []\n" + head)  # top-level, before the campaign tables
+        result = cli("packs", "check", str(packs_copy / target), data_dir=tmp_path)
+        assert result.returncode == BLOCK, result.stdout + result.stderr
+        assert "no statute cases: us-ut.tests.toml holds no case" in " ".join(
+            result.stdout.split())
+        accepted = cli("packs", "check", str(packs_copy / target), "--allow-no-cases",
+                       data_dir=tmp_path)
+        assert accepted.returncode == ALLOW, accepted.stdout + accepted.stderr
+
     def test_expiry_warning_for_a_pack_ending_soon(self, tmp_path, packs_copy):
         path = packs_copy / "us-ut.toml"
         path.write_text(path.read_text().replace("effective_from = 2025-01-01\nsource",

@@ -70,6 +70,18 @@ class TestPurge:
         assert "would remove" in result.stdout
         assert _tree(log.parent) == before
 
+    def test_without_yes_and_nothing_due_it_says_so_and_exits_zero(self, old_log):
+        """A preview that finds nothing past the cutoff asked to "run again with --yes to
+        destroy it" and exited 1, as if something waited for a yes."""
+        path, log, _, _, _ = old_log
+        before = _tree(log.parent)
+        result = cli("purge", "--older-than", "3000", config_path=path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "would remove 0 record(s)" in result.stdout
+        assert "nothing is past the cutoff: nothing to destroy" in result.stderr
+        assert "--yes" not in result.stderr
+        assert _tree(log.parent) == before
+
     def test_dry_run_counts_and_exits_zero(self, old_log):
         path, log, _, records, cutoff = old_log
         before = _tree(log.parent)

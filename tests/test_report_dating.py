@@ -176,3 +176,62 @@ def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path)
                config_path=path).returncode == 0
     head = page.read_text().split("<h2>Decisions")[1].split("</tr>")[0]
     assert "<th>logged_at</th>" in head, head
+
+
+def test_first_and_last_are_in_the_zone_asked_for_in_every_rendering(tmp_path,
+                                                                     browser):  # noqa: F811
+    """`report --tz America/Denver` printed its first and last decision in UTC (…Z /
+    +00:00) beside days counted in Denver: a call at 03:00 UTC on the 10th read as the
+    10th in a report whose last day is the 9th. Now each is Denver's wall time with its
+    offset — the terminal, the JSON, each CSV row and the page."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z",
+                                          "2026-12-10T03:00:00.000Z"])
+    zone = ("--tz", "America/Denver")
+    first, last = "2026-12-01T11:00:00.000-07:00", "2026-12-09T20:00:00.000-07:00"
+    shown = cli("report", *zone, config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    assert f"({first} … {last})" in " ".join(shown.stdout.split()), shown.stdout
+    figures = json.loads(cli("report", "--json", *zone, config_path=path).stdout)
+    assert (figures["first"], figures["last"]) == (first, last)
+    rows = list(csv.DictReader(io.StringIO(cli("report", "--csv", *zone,
+                                               config_path=path).stdout)))
+    spans = {row["day"]: (row["first"], row["last"]) for row in rows if row["count"] != "0"}
+    assert spans == {"2026-12-01": (first, first), "2026-12-09": (last, last)}
+    assert {(row["first"], row["last"]) for row in rows if row["count"] == "0"} == {("", "")}
+    page = tmp_path / "report.html"
+    assert cli("report", *zone, "--html", str(page), config_path=path).returncode == 0
+    browser.get(page.as_uri())
+    header = " ".join(p.text for p in browser.find_elements("css selector", "p"))
+    assert f"first decision {first}, last {last} (America/Denver)" in header, header
+    utc = json.loads(cli("report", "--json", config_path=path).stdout)
+    assert (utc["first"], utc["last"]) == ("2026-12-01T18:00:00.000+00:00",
+                                           "2026-12-10T03:00:00.000+00:00")
+
+
+def test_the_page_aligns_text_left_and_figures_right_and_a_day_is_a_bar(tmp_path,
+                                                                       browser):  # noqa: F811
+    """Every cell but the first was right-aligned, so campaign, verdict and rule read
+    ragged under left-aligned headers; and a one-day report drew its day as a 520-pixel
+    wall. Read back from a real headless chromium."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z"])
+    page = tmp_path / "report.html"
+    assert cli("report", "--html", str(page), config_path=path).returncode == 0
+    browser.get(page.as_uri())
+    tables = browser.find_elements("css selector", "table")
+    by_day = next(t for t in tables if "verdict" in t.text and "day" in t.text)
+
+    def aligned(element):
+        return element.value_of_css_property("text-align")
+
+    heads = by_day.find_elements("css selector", "th")
+    cells = by_day.find_elements("css selector", "tbody td")
+    assert [h.text for h in heads] == ["day", "campaign", "verdict", "rule", "calls"]
+    assert [aligned(h) for h in heads] == ["left"] * 4 + ["right"]
+    assert [aligned(c) for c in cells] == ["left"] * 4 + ["right"]
+    bars = browser.find_elements("css selector", "svg rect")
+    assert bars
+    assert max(int(b.get_attribute("width")) for b in bars[:1]) <= 48

@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli import output
@@ -75,19 +76,19 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         else:
             parsed = parse_list_file(file, max_bad_share=max_bad_share)
     except ListImportError as exc:
-        _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
     try:
         meta = run(_publish(state.settings, name, parsed, published_on, areas, file.name))
     except StoreError as exc:
-        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     _err.print(f"published [bold]{name} v{meta.version}[/] ({which.value}): "
                f"{meta.count:,} numbers, {parsed.bad} malformed line(s) skipped",
                highlight=False)
     for example in parsed.bad_examples:
-        _err.print(f"  [yellow]{example}[/]", highlight=False)
+        _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 
 
 @attributes.command("status")

@@ -95,7 +95,7 @@ class CliState:
         except LogKeyError as exc:
             usage_error(str(exc))
         except CallguardError as exc:
-            err_console.print(f"[red]error:[/red] {exc}")
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             sys.exit(EXIT_INTERNAL)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli import output
@@ -148,15 +149,16 @@ def demo(state: CliState, data_dir: Path | None) -> None:
         covers = frozenset({801, 385, 435, 212, 415, 800}) if name == "national" else None
         meta = write_version(settings.data_dir, name, parsed, published=today,
                              area_codes=covers, source=f"{name}.txt")
+        shown = f": {'; '.join(parsed.bad_examples)}" if parsed.bad_examples else ""
         console.print(f"imported demo list [bold]{name}[/] v{meta.version}: {meta.count} "
-                      f"numbers, {parsed.bad} malformed line(s) reported: "
-                      f"{'; '.join(parsed.bad_examples)}", highlight=False)
+                      f"numbers, {parsed.bad} malformed line(s) reported{escape(shown)}",
+                      highlight=False)
     table = Table("case", "verdict", "reason (deciding rule and citation)",
                   title="callguard demo decisions", show_lines=True)
     for label, decision in run(_decide_all(open_runtime(settings), today)):
         data = decision.to_dict()
         colour = "green" if decision.allowed else "red"
-        table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", data["reason"])
+        table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", escape(data["reason"]))
     console.print(table)
     console.print(f"data dir: {settings.data_dir}  (compliance log: "
                   f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)

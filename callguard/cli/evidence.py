@@ -228,11 +228,25 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     return out.getvalue()
 
 
+def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
+    """The records besides decisions, as the page and the text group them: record changes,
+    later records of the calls, the packs the node had loaded."""
+    changes = [e for e in found.events if e.get("event") == "record"]
+    later = [e for e in found.events if e.get("event") not in ("record", "packs-loaded")]
+    loaded = [e for e in found.events if e.get("event") == "packs-loaded"]
+    return changes, later, loaded
+
+
+_INSTANTS = frozenset({"logged_at", "at"})  # never folded at their hyphens
+
+
 def _html(query: dict[str, Any], found: Evidence) -> str:
     def table(title: str, records: list[Record], columns: list[str]) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(_row(r)[c])}</td>"
-                                        for c in columns) + "</tr>" for r in records)
+        body = "".join("<tr>" + "".join(
+            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(_row(r)[c])}</td>"
+            for c in columns) + "</tr>" for r in records) or (
+            f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
@@ -240,14 +254,13 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                       if v is not None and k != "number_hash")
     decision_columns = ["logged_at", "at", "decision_id", "node", "front", "campaign", "solicitor",
                         "mode", "verdict", "rule", "reason", "lists", "packs"]
-    later = [e for e in found.events if e.get("event") not in ("record", "packs-loaded")]
-    changes = [e for e in found.events if e.get("event") == "record"]
-    loaded = [e for e in found.events if e.get("event") == "packs-loaded"]
+    changes, later, loaded = _kinds(found)
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:2em}th,td{border:1px solid #bbb;padding:4px 8px;font-size:13px;"
-        "text-align:left;vertical-align:top}th{background:#eee}</style></head><body>"
+        "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"
+        "</style></head><body>"
         f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
         f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
@@ -262,6 +275,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
 
 def _text(query: dict[str, Any], found: Evidence) -> str:
+    from rich.markup import escape  # noqa: PLC0415
     from rich.table import Table  # noqa: PLC0415
 
     from callguard.cli.output import console as uncut  # noqa: PLC0415
@@ -270,19 +284,22 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     console = uncut(file=out, terminal=False)  # evidence is never cut, on a screen or not
     who = (f"number …{query['number_last4']} (key {query['key_id']})"
            if query["number_last4"] else f"decision {query['decision_id']}")
-    console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), "
-                  f"{len(found.events)} other record(s); read {found.archive_days} archived "
-                  f"day(s) and {len(found.live_sources)} unarchived file(s)")
+    changes, later, loaded = _kinds(found)
+    console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), {len(changes)} "
+                  f"record change(s), {len(later)} later record(s) of these calls, "
+                  f"{len(loaded)} record(s) of the packs loaded; read "
+                  f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
+                  "unarchived file(s)")
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
     table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
                   "lists", "packs", "records before")
-    for decision in found.decisions:
-        table.add_row(str(decision.get("logged_at", ""))[:19],
-                      str(decision.get("at", ""))[:19], str(decision.get("node", "")),
-                      str(decision.get("front", "")), str(decision.get("campaign", "")),
-                      str(decision.get("verdict", "")), str(decision.get("rule") or ""),
-                      _lists(decision), _packs(decision),
-                      str(len(found.records_before(decision))))
+    for decision in found.decisions:  # every cell escaped: records are data, not markup
+        table.add_row(*map(escape, (
+            str(decision.get("logged_at", ""))[:19], str(decision.get("at", ""))[:19],
+            str(decision.get("node", "")), str(decision.get("front", "")),
+            str(decision.get("campaign", "")), str(decision.get("verdict", "")),
+            str(decision.get("rule") or ""), _lists(decision), _packs(decision),
+            str(len(found.records_before(decision))))))
     console.print(table)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
@@ -290,6 +307,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             row = _row(event)
             detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
                       else row["detail"])
-            others.add_row(row["logged_at"][:19], row["event"], row["node"], detail)
+            others.add_row(*map(escape, (row["logged_at"][:19], row["event"], row["node"],
+                                         detail)))
         console.print(others)
     return out.getvalue()

@@ -110,7 +110,10 @@ def _render(console: Console, done: Explanation) -> None:
             console.print(f"  [dim]{escape(title)}[/]", highlight=False)
             continue
         table = Table(title=escape(title), title_justify="left", show_lines=False)
-        for column in ("status", "rule", "citation", "parameters", "law / this call"):
+        # the version column is the date the rule's parameters in force took effect (and
+        # any reading this site chose), not the parameters themselves
+        for column in ("status", "rule", "citation", "parameters in force from",
+                       "law / this call"):
             table.add_column(column, overflow="fold")
         for rule in pack.rules:
             text = rule.sentence if rule.reason is None else f"{rule.sentence} — {rule.reason}"

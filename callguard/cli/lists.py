@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -181,7 +182,7 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
     try:
         meta = run(_publish(settings, name, parsed, published_on, areas, file.name))
     except StoreError as exc:
-        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     duplicates = parsed.count - meta.count
     _recorded(settings, list_change_fields("publish", meta, duplicates=duplicates,
@@ -192,7 +193,7 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
                f"{shown}; {duplicates:,} duplicate number(s) dropped, {parsed.bad} malformed "
                "line(s) skipped", highlight=False)
     for example in parsed.bad_examples:
-        _err.print(f"  [yellow]{example}[/]", highlight=False)
+        _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 
 
 def _name_or_exit(name: str) -> None:
@@ -264,7 +265,7 @@ def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
             return parse_list_file(file, max_bad_share=max_bad_share, on_progress=advance)
         except ListImportError as exc:
             progress.stop()
-            _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+            _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_BLOCK)
 
 
@@ -290,10 +291,10 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
     try:
         meta, report = run(go())
     except ListImportError as exc:
-        _err.print(f"[red]refused:[/red] {exc}", highlight=False)
+        _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
     except StoreError as exc:
-        _err.print(f"[red]not published:[/red] {exc}", highlight=False)
+        _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
     _recorded(settings, list_change_fields("publish", meta, delta_base=base_version,
                                            malformed=report.bad))
@@ -321,7 +322,7 @@ def rollback(state: CliState, name: str) -> None:
     try:
         version = run(go())
     except StoreError as exc:
-        _err.print(f"[red]not rolled back:[/red] {exc}", highlight=False)
+        _err.print(f"[red]not rolled back:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
     meta = _current_meta(settings, name)
     if meta is not None:
@@ -361,7 +362,7 @@ def drop(state: CliState, name: str) -> None:
     try:
         run(go())
     except StoreError as exc:
-        _err.print(f"[red]not dropped:[/red] {exc}", highlight=False)
+        _err.print(f"[red]not dropped:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     _recorded(settings, list_change_fields("drop", meta))
     _err.print(f"dropped {name} (was v{meta.version}, {meta.count:,} numbers); recorded in "

@@ -81,6 +81,7 @@ class LogQuery:
     def __init__(self, state: CliState, options: dict[str, Any]) -> None:
         self.state = state
         self.campaign: str | None = options.get("campaign")
+        self.rule: str | None = options.get("rule")
         self.key_source = ""
         key_id = None
         number_hash = None
@@ -144,11 +145,25 @@ class LogQuery:
                          "were hashed with this key cannot be checked")
         for note in notes:
             _warn(note)
+        if self.rule is not None and matched == 0:
+            self._rule_unknown()
         if self.campaign is not None and matched == 0 and (
                 self.campaign not in stats.campaigns):
             self._campaign_unknown()
         if incomplete:
             sys.exit(EXIT_INCOMPLETE)
+
+    def _rule_unknown(self) -> None:
+        """Nothing matched --rule: say so when it is no rule of the configured packs (a
+        typo, or an id of an older pack version), rather than answer with silence."""
+        assert self.rule is not None
+        rules = {r.rule_id for pack in self.state.settings.packs.values() for r in pack.rules}
+        if self.rule in rules or self.rule.startswith("callguard:"):
+            return
+        _warn(f"no record matched --rule {self.rule!r}, which is no rule of the configured "
+              "packs (ids look like us-ut:13-25a-103(3):hours or us-federal:64.1200(c)(2); "
+              "`callguard packs show ID` lists a pack's); an older pack version's id "
+              "matches only the records decided with it")
 
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
@@ -249,7 +264,7 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--campaign"),
         click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"])),
-        click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-108."),
+        click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(3):hours."),
         click.option("--since", metavar="WHEN", help="ISO date/instant, or 15m, 2h, 7d ago."),
         click.option("--until", metavar="WHEN"),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),
@@ -477,7 +492,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
-    log_query = LogQuery(state, {"campaign": campaign})
+    log_query = LogQuery(state, {"campaign": campaign, "rule": rule})
     connection = connect(threads=2)
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)

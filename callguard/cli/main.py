@@ -89,6 +89,10 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
         from callguard.audit import configure_logging  # noqa: PLC0415 - see _COMMANDS
 
         configure_logging(secrets.token_bytes(32))
+    if ctx.get_parameter_source("data_dir") is click.core.ParameterSource.ENVIRONMENT:
+        # click filled the option from CALLGUARD_DATA_DIR: leave it to choose_data_dir,
+        # which reads the variable itself and says so ("data_dir_from": the variable)
+        data_dir = None
     ctx.obj = CliState(config, data_dir, ctx.invoked_subcommand)
 
 

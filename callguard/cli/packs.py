@@ -35,12 +35,27 @@ def packs() -> None:
     """Jurisdiction packs: check a pack file, show a configured pack."""
 
 
-def _run_cases(console: Console, path: Path) -> int:
-    """Run one cases file; print failures; return how many failed."""
+def _no_cases(console: Console, what: str, *, accepted: bool) -> int:
+    """A pack with no statute cases proves nothing: 1 failure unless the admin accepts it."""
+    if accepted:
+        console.print(f"[yellow]no statute cases[/yellow]: {escape(what)}; accepted "
+                      "(--allow-no-cases): nothing about this pack was tested",
+                      highlight=False)
+        return 0
+    console.print(f"[red]no statute cases[/red]: {escape(what)}; a pack with no cases "
+                  "proves nothing (pass --allow-no-cases to accept it untested)",
+                  highlight=False)
+    return 1
+
+
+def _run_cases(console: Console, path: Path, *, allow_no_cases: bool) -> int:
+    """Run one cases file; print failures; return how many failed (an empty file is one)."""
     try:
         suite = read_suite(path)
     except ConfigError as exc:
         usage_error(f"statute cases: {exc}")
+    if not suite.cases:
+        return _no_cases(console, f"{path.name} holds no case", accepted=allow_no_cases)
     failed = 0
     for case in suite.cases:
         result = run_case(suite, case)
@@ -65,15 +80,21 @@ def _run_cases(console: Console, path: Path) -> int:
               "today (UTC).")
 @click.option("--within-days", default=30, show_default=True,
               help="Warn about what ends within this many days.")
-def check_pack(file: Path, on_text: str | None, within_days: int) -> None:
+@click.option("--allow-no-cases", is_flag=True, help="Accept a pack with no statute cases "
+              "(no cases file beside it, or one with no case): exit 0 with a warning "
+              "instead of 1.")
+def check_pack(file: Path, on_text: str | None, within_days: int,
+               allow_no_cases: bool) -> None:
     """Check a pack FILE (every key, type, range) and run the statute cases beside it.
 
-    Exit 0: valid and every case passes; 1: a case fails; 2: the file is refused.
-    A FILE ending in .tests.toml runs those cases against the packs they name.
+    Exit 0: valid and every case passes; 1: a case fails, or there is no case (unless
+    --allow-no-cases); 2: the file is refused. A FILE ending in .tests.toml runs those
+    cases against the packs they name.
     """
     console = output.console()
     if file.name.endswith(CASES_SUFFIX):
-        sys.exit(EXIT_BLOCK if _run_cases(console, file) else 0)
+        failed = _run_cases(console, file, allow_no_cases=allow_no_cases)
+        sys.exit(EXIT_BLOCK if failed else 0)
     try:
         pack = load_pack_file(file)
     except ConfigError as exc:
@@ -84,10 +105,11 @@ def check_pack(file: Path, on_text: str | None, within_days: int) -> None:
         console.print(f"[yellow]warning[/yellow] {escape(warning.message)}", highlight=False)
     cases = cases_beside(file)
     if cases is None:
-        console.print(f"[yellow]no statute cases[/yellow]: {file.stem}{CASES_SUFFIX} "
-                      "is missing beside the pack", highlight=False)
-        return
-    sys.exit(EXIT_BLOCK if _run_cases(console, cases) else 0)
+        failed = _no_cases(console, f"{file.stem}{CASES_SUFFIX} is missing beside the pack",
+                           accepted=allow_no_cases)
+    else:
+        failed = _run_cases(console, cases, allow_no_cases=allow_no_cases)
+    sys.exit(EXIT_BLOCK if failed else 0)
 
 
 def _summary(pack: Pack) -> str:

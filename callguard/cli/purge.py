@@ -32,7 +32,7 @@ __all__ = ["purge"]
 @click.option("--stream/--no-stream", default=None,
               help="Also trim the Redis stream; default: when [log] redis_stream is on.")
 @click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "
-              "destroy and exits 1.")
+              "destroy and exits 1 (0 when nothing is past the cutoff).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be destroyed (exit 0).")
 @click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON object.")
 @click.pass_obj
@@ -80,9 +80,21 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         _record_purge(state, outcome)
     _show(outcome, as_json)
     if not yes and not dry_run:
+        if not _due(outcome):  # "run again with --yes to destroy it": there is no "it"
+            print("nothing is past the cutoff: nothing to destroy",  # noqa: T201
+                  file=sys.stderr)
+            return
         print("nothing was destroyed: run again with --yes to destroy it",  # noqa: T201
               file=sys.stderr)
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _due(outcome: dict[str, Any]) -> bool:
+    """Whether a preview found anything to remove, delete or rewrite anywhere."""
+    file, archive = outcome.get("file", {}), outcome.get("archive", {})
+    return any((file.get("removed"), file.get("files_deleted"), file.get("files_rewritten"),
+                archive.get("removed"), archive.get("days_deleted"),
+                outcome.get("stream", {}).get("removed")))
 
 
 def _file_outcome(path: Path, files: PurgeResult) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from redis.exceptions import RedisError
+from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli.common import (
@@ -69,7 +70,7 @@ def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any,
     try:
         return run(go())
     except CallguardError as exc:
-        err_console.print(f"[red]not recorded:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]not recorded:[/red] {escape(str(exc))}", highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
 
 
@@ -124,7 +125,7 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
         table = Table("line", "reason", title=f"{path}: {len(parsed.errors)} of {parsed.rows} "
                       "row(s) rejected — nothing imported")
         for error in parsed.errors[:50]:
-            table.add_row(str(error.line), error.reason)
+            table.add_row(str(error.line), escape(error.reason))  # "[number …0142]"
         _console.print(table)
         if len(parsed.errors) > 50:
             _console.print(f"… and {len(parsed.errors) - 50} more", highlight=False)
@@ -188,7 +189,7 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
     except UsageError as exc:
         usage_error(str(exc))
     except CallguardError as exc:
-        err_console.print(f"[red]cannot read:[/red] {exc}", highlight=False)
+        err_console.print(f"[red]cannot read:[/red] {escape(str(exc))}", highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
 
 
@@ -249,12 +250,12 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                   "valid now", title="consent")
     for c in consents:
         table.add_row(*(str(c[k] or "") for k in ("kind", "granted_at", "expires_at", "window")),
-                      f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip(),
-                      str(c["source"]), str(c["evidence"]),
+                      escape(f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip()),
+                      escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
     out.print(table)
-    out.print(f"business relationship: {_fields(data['ebr'])}", highlight=False)
-    out.print(f"company do-not-call: {_fields(data['company_dnc'])}", highlight=False)
+    out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
+    out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
 
 def _fields(record: Any) -> str:

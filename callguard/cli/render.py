@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
@@ -26,10 +27,13 @@ def print_decision(console: Console, decision: Decision, *, detail: bool = True)
     """The verdict, its reason, and (with detail) every rule's outcome."""
     data = decision.to_dict()
     colour = "green" if decision.allowed else "red"
-    header = f"[bold {colour}]{data['verdict']}[/]  {data['number']}  campaign {data['campaign']}"
+    # escaped: a reason names a redacted number as "[number …0142]", which rich would read
+    # as markup and drop (and what a user typed is never markup either)
+    header = (f"[bold {colour}]{data['verdict']}[/]  {escape(str(data['number']))}  campaign "
+              f"{escape(str(data['campaign']))}")
     if data["mode"]:
         header += f"  ({data['mode']})"
-    lines = [header, data["reason"]]
+    lines = [header, escape(data["reason"])]
     if data["local_times"]:
         lines.append("local time: " + "; ".join(
             f"{t['local'][11:16]} {t['zone']}" for t in data["local_times"]))
@@ -45,8 +49,9 @@ def print_decision(console: Console, decision: Decision, *, detail: bool = True)
     table.add_column("reason", overflow="fold")
     for outcome in data["outcomes"]:
         style = _STATUS_STYLE[outcome["status"]]
-        table.add_row(outcome["rule"], f"[{style}]{outcome['status']}[/]", outcome["reason"])
+        table.add_row(escape(outcome["rule"]), f"[{style}]{outcome['status']}[/]",
+                      escape(outcome["reason"]))
     console.print(table, highlight=False)
     packs = "; ".join(f"{p['id']} {p['version']}: {'applies' if p['applies'] else 'skipped'}"
                       f" ({p['why']})" for p in data["packs"])
-    console.print(f"[dim]packs: {packs}[/]", highlight=False)
+    console.print(f"[dim]packs: {escape(packs)}[/]", highlight=False)

@@ -194,8 +194,8 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
             reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
     else:
         reason = str(record.get("reason", ""))
-    duties: list[str] = []
-    if mode is not None and applied_packs:
+    duties: list[str] = []  # a blocked call is not placed: it has no duty after dialling
+    if mode is not None and applied_packs and record.get("verdict") == "ALLOW":
         combined = combine_obligations([o for p in applied_packs for o in p.obligations], mode)
         if combined.line_release_seconds is not None:
             duties.append(f"release the line within {combined.line_release_seconds:g} s of "

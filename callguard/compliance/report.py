@@ -48,11 +48,15 @@ class ReportQuery:
     front: str | None = None
     node: str | None = None
 
+    def local(self, instant: datetime, timespec: str = "auto") -> str:
+        """An instant in the report's zone, with its offset (a day boundary reads as one)."""
+        return instant.astimezone(ZoneInfo(self.tz)).isoformat(timespec=timespec)
+
     def shown(self) -> dict[str, str]:
-        """The filters that were given, as text."""
+        """The filters that were given, as text (instants in the report's zone)."""
         out = {"time zone": self.tz,
-               "from": self.since.isoformat() if self.since else "the first record",
-               "until": self.until.isoformat() if self.until else "the last record"}
+               "from": self.local(self.since) if self.since else "the first record",
+               "until": self.local(self.until) if self.until else "the last record"}
         for name in ("campaign", "verdict", "rule", "front", "node"):
             value = getattr(self, name)
             if value is not None:
@@ -74,8 +78,10 @@ class Report:
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
     watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
     abandonment: dict[str, dict[str, Any]] = field(default_factory=dict)
-    first: str | None = None
+    first: str | None = None  # the first and last decision, in the report's zone
     last: str | None = None
+    # (day, kind, campaign, verdict, rule) -> (first, last) instant of that row, in the zone
+    spans: dict[tuple[str, str, str, str, str], tuple[str, str]] = field(default_factory=dict)
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -137,21 +143,30 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         f"epoch_us(max({DECIDED})) FROM ({decisions}) {where} "
         "GROUP BY ALL",
         [query.tz, *values]).fetchall()
-    firsts, lasts = [], []
+    spans: dict[tuple[str, str, str, str, str], tuple[int, int]] = {}
     for day, campaign, verdict, rule, front, count, first, last in rows:
         key = (day, campaign, verdict, rule)
-        target = report.scrubs if front == "scrub" else report.calls
+        kind = "scrub" if front == "scrub" else "call"
+        target = report.scrubs if kind == "scrub" else report.calls
         target[key] = target.get(key, 0) + count
         report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
-        firsts.append(first)
-        lasts.append(last)
-    if firsts:
-        epoch = datetime(1970, 1, 1, tzinfo=UTC)
-        report.first = (epoch + timedelta(microseconds=min(firsts))).isoformat()
-        report.last = (epoch + timedelta(microseconds=max(lasts))).isoformat()
+        low, high = spans.get((day, kind, *key[1:]), (first, last))
+        spans[(day, kind, *key[1:])] = (min(low, first), max(high, last))
+    if spans:
+        report.first = _local(query, min(low for low, _ in spans.values()))
+        report.last = _local(query, max(high for _, high in spans.values()))
+        report.spans = {key: (_local(query, low), _local(query, high))
+                        for key, (low, high) in spans.items()}
     report.days = _every_day(report, query)
     _watchdog(connection, events, query, report)
     return report
+
+
+def _local(query: ReportQuery, epoch_us: int) -> str:
+    """Microseconds since the epoch (DuckDB's answer) as an instant in the report's zone, to
+    the millisecond (records are stamped to the millisecond)."""
+    return query.local(datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=epoch_us),
+                       "milliseconds")
 
 
 def _every_day(report: Report, query: ReportQuery) -> list[str]:
@@ -228,17 +243,19 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def render_csv(report: Report) -> str:
-    """One row per day x campaign x verdict x rule, calls and scrubs marked; a day of the
-    range without any, one call row of 0."""
+    """One row per day x campaign x verdict x rule, calls and scrubs marked, with the first
+    and last decision of the row in the report's zone; a day of the range without any, one
+    call row of 0 (no first, no last)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count"])
+    writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last"])
     # every day of the range: a day without calls or scrubs is one call row of 0
     quiet = {(day, "", "", ""): 0 for day in
              set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
     for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
-            writer.writerow([day, kind, campaign, verdict, rule, count])
+            first, last = report.spans.get((day, kind, campaign, verdict, rule), ("", ""))
+            writer.writerow([day, kind, campaign, verdict, rule, count, first, last])
     return out.getvalue()
 
 
@@ -246,12 +263,30 @@ _COLOURS = {"ALLOW": "#2e7d32", "BLOCK": "#c62828"}
 
 
 def _table(title: str, head: list[str], rows: list[list[Any]]) -> str:
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(_cell(v))}</td>" for v in row)
+    """Text columns read from the left, figures from the right, headers over their cells."""
+    figures = [all(_figure(row[i]) or _blank(row[i]) for row in rows)
+               and any(_figure(row[i]) for row in rows) for i in range(len(head))]
+    cells = "".join("<tr>" + "".join(
+        f"<td{_ALIGN[figures[i]]}>{html.escape(_cell(v))}</td>" for i, v in enumerate(row))
                     + "</tr>" for row in rows) or (
         f"<tr><td colspan='{len(head)}'>none</td></tr>")
     return (f"<h2>{html.escape(title)}</h2><table><thead><tr>"
-            + "".join(f"<th>{html.escape(h)}</th>" for h in head)
+            + "".join(f"<th{_ALIGN[figures[i]]}>{html.escape(h)}</th>"
+                      for i, h in enumerate(head))
             + f"</tr></thead><tbody>{cells}</tbody></table>")
+
+
+_ALIGN = {True: " class='n'", False: ""}
+
+
+def _figure(value: Any) -> bool:
+    """A count, a time or a share: right-aligned."""
+    return isinstance(value, int | float) or (isinstance(value, str) and value.endswith(" %"))
+
+
+def _blank(value: Any) -> bool:
+    """No value ('-'): aligned as the rest of its column."""
+    return value is None or value == "-"
 
 
 def _cell(value: Any) -> str:
@@ -268,7 +303,7 @@ def _stacked(title: str, days: list[str], series: dict[str, dict[str, int]]) -> 
     """Bars per day (every day of the range, empty ones as gaps on the axis), stacked."""
     width = max(600, 14 * len(days) + 80)
     top = max([sum(s.get(d, 0) for s in series.values()) for d in days] or [0]) or 1
-    bar = max(2, (width - 80) // max(1, len(days)) - 2)
+    bar = min(48, max(2, (width - 80) // max(1, len(days)) - 2))  # one day: a bar, not a wall
     parts = [f"<h2>{html.escape(title)}</h2><svg width='{width}' height='260' "
              "xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>"
              f"<text x='0' y='12'>{top:,}</text><line x1='60' y1='220' x2='{width}' "
@@ -341,10 +376,14 @@ def render_html(report: Report) -> str:
         "<!doctype html><html><head><meta charset='utf-8'><title>callguard report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:1.5em}th,td{border:1px solid #bbb;padding:3px 8px;font-size:13px;"
-        "text-align:right}th{background:#eee}td:first-child{text-align:left}</style>"
+        "text-align:left}th{background:#eee}.n{text-align:right}"
+        ".t{white-space:nowrap}</style>"
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
         f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call); "
+        f"first decision <span class='t'>{html.escape(report.first or '-')}</span>, last "
+        f"<span class='t'>{html.escape(report.last or '-')}</span> "
+        f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         "report.</p>"
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)

@@ -19,8 +19,8 @@ from phonenumbers import PhoneNumberType
 from phonenumbers import timezone as pn_timezone
 from phonenumbers.tzdata import TIMEZONE_DATA
 
-__all__ = ["OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ZONE_CORRECTIONS", "ExchangeInfo",
-           "NanpTable", "area_code_zones", "exchange_info_from_phonenumbers",
+__all__ = ["ADDED_OVERLAYS", "OVERLAY_COMPLEXES", "SHALLOW_REGIONS", "ZONE_CORRECTIONS",
+           "ExchangeInfo", "NanpTable", "area_code_zones", "exchange_info_from_phonenumbers",
            "with_area_code_zones"]
 
 _UNKNOWN_ZONE = "Etc/Unknown"
@@ -55,7 +55,8 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
     parsed = phonenumbers.parse("+1" + national)
     valid = phonenumbers.is_valid_number(parsed)
     if not valid:
-        return ExchangeInfo(False, None, PhoneNumberType.UNKNOWN, ())
+        return _added_overlay(national) or ExchangeInfo(False, None, PhoneNumberType.UNKNOWN,
+                                                        ())
     zones = ZONE_CORRECTIONS.get(int(national[:3])) or tuple(
         z for z in pn_timezone.time_zones_for_number(parsed) if z != _UNKNOWN_ZONE)
     return ExchangeInfo(
@@ -78,6 +79,30 @@ ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
     689: ("America/New_York",),
     879: ("America/Halifax", "America/St_Johns"),
 }
+
+# Area codes in service that phonenumbers 9.0.43 does not know (every number of them is
+# invalid there, so every call was refused), with the code whose territory they overlay.
+# 729 overlays 423 (East Tennessee: Chattanooga, the Tri-Cities; Eastern, and Central in
+# parts of Van Buren and Sequatchie counties): ordered by the Tennessee Public Utility
+# Commission on 2023-05-30, 10-digit dialing from 2025-08-05, numbers assigned from
+# 2025-09-05 (the Commission's notice; delayed from early 2025 by Hurricane Helene). Read
+# in the Commission's release and the press, not in a NANPA planning letter. An exchange
+# of such a code is valid as the overlaid code's are (NXX 2-9, the last 4 digits free),
+# possibly wireless, with the zones of its complex (both codes are in OVERLAY_COMPLEXES),
+# so a call must be inside the window in every zone the overlaid code has.
+# tests/test_numbers.py checks that phonenumbers still refuses each code (else the entry
+# is stale: drop it and let phonenumbers answer). US codes only (the answer says region US).
+ADDED_OVERLAYS: dict[int, int] = {729: 423}
+
+
+def _added_overlay(national: str) -> ExchangeInfo | None:
+    """phonenumbers' answer for a code of ``ADDED_OVERLAYS`` as it answers the overlaid
+    code's (None for any other number, or an exchange that cannot exist)."""
+    npa = int(national[:3])
+    if npa not in ADDED_OVERLAYS or national[3] in "01":
+        return None
+    return ExchangeInfo(True, "US", PhoneNumberType.FIXED_LINE_OR_MOBILE, area_code_zones(npa))
+
 
 SHALLOW_REGIONS = frozenset({"US"})  # regions whose patterns leave the last 4 digits free
 
@@ -126,6 +151,7 @@ OVERLAY_COMPLEXES: tuple[tuple[int, ...], ...] = (
     (541, 458),  # Oregon outside the Portland and Salem areas
     (812, 930),  # southern Indiana
     (850, 448),  # Florida panhandle
+    (423, 729),  # East Tennessee (Central in part); 729 is in ADDED_OVERLAYS
     (250, 778, 236, 672),  # British Columbia (Mountain in the Kootenays and the Peace)
     (418, 581, 367),  # eastern Quebec (Atlantic on the Magdalen Islands)
 )

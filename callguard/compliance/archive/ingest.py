@@ -155,8 +155,9 @@ def _yesterday() -> date:
 
 def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyConnection,
             *, before: date) -> int:
-    """Compact every day before ``before`` that has parts not yet compacted."""
-    done = 0
+    """Compact every day before ``before`` that has parts not yet compacted; return how
+    many days (a day whose decisions and other records are both compacted is one day)."""
+    done: set[str] = set()
     for table in (DECISIONS, EVENTS):
         days = sorted({p.day for p in manifest.files(table.name, compacted=False)
                        if p.day < before.isoformat()})
@@ -170,8 +171,8 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
             manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
             archive.commit(manifest)
             archive.delete_files(parts)
-            done += 1
-    return done
+            done.add(day)
+    return len(done)
 
 
 def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
