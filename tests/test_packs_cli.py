@@ -15,6 +15,9 @@ from callguard.numbers import NumberParser
 from tests.conftest import PACKS_DIR
 from tests.test_cli import ALLOW, BLOCK, USAGE, cli
 
+# The shipped us-ut pack's version (bumped by each change of its rules or notes).
+UT_VERSION = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())["pack"]["version"]
+
 
 def _case_count(name: str) -> int:
     """How many statute cases a shipped cases file holds (the check must run them all)."""
@@ -36,7 +39,7 @@ class TestPacksCheck:
     def test_shipped_pack_is_valid_and_its_cases_pass(self, tmp_path):
         result = cli("packs", "check", str(PACKS_DIR / "us-ut.toml"), data_dir=tmp_path)
         assert result.returncode == ALLOW, result.stdout + result.stderr
-        assert "valid us-ut 2026.12.4 (statute)" in " ".join(result.stdout.split())
+        assert f"valid us-ut {UT_VERSION} (statute)" in " ".join(result.stdout.split())
         total = _case_count("us-ut.tests.toml")
         assert f"statute cases us-ut.tests.toml: {total} of {total} pass" in result.stdout
 
@@ -83,7 +86,7 @@ class TestPacksCheck:
         result = cli("packs", "check", path, data_dir=tmp_path)
         assert result.returncode == BLOCK, result.stdout + result.stderr
         text = " ".join(result.stdout.split())
-        assert "valid us-ut 2026.12.3" in text
+        assert f"valid us-ut {UT_VERSION}" in text
         assert ("no statute cases: us-ut.tests.toml is missing beside the pack; a pack with "
                 "no cases proves nothing (pass --allow-no-cases to accept it untested)") in text
         accepted = cli("packs", "check", path, "--allow-no-cases", data_dir=tmp_path)
@@ -112,7 +115,7 @@ class TestPacksCheck:
                                                  "effective_until = 2027-01-01\nsource", 1))
         result = cli("packs", "check", str(path), "--on", "2026-12-10", data_dir=tmp_path)
         text = " ".join(result.stdout.split())
-        assert "warning pack us-ut 2026.12.4 ends on 2027-01-01 (in 22 days)" in text
+        assert f"warning pack us-ut {UT_VERSION} ends on 2027-01-01 (in 22 days)" in text
 
 
 class TestPacksShow:
