@@ -210,6 +210,7 @@ class CallTracker:
         # bridge -> {uniqueid: channel name}. Tracker-wide: a bridge may join two calls.
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}
+        self._bridge_named: dict[str, str] = {}  # channel name -> bridge, for Local partners
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -416,13 +417,40 @@ class CallTracker:
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
         self._bridge_of[uniqueid] = bridge
-        members = self._members.setdefault(bridge, {})
-        members[uniqueid] = event.get("Channel", "")
-        for member in list(members):
+        name = event.get("Channel", "")
+        self._members.setdefault(bridge, {})[uniqueid] = name
+        if name:
+            self._bridge_named[name] = bridge
+        joined = self._joined(bridge)
+        for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
-            if call is not None and members.get(member) == call.dest:
-                self._agent_reached(call, members, now)
+            if call is not None and member_name == call.dest:
+                self._agent_reached(call, joined, now)
         return []
+
+    def _joined(self, bridge: str) -> dict[str, str]:
+        """Every channel that hears ``bridge``: its members, and through each Local half
+        among them, the members of the bridge its other half is in, and so on.
+
+        A Local pair that is not optimised away passes media between its halves:
+        core_unreal.c ``ast_unreal_write`` queues each frame to the other half
+        (``unreal_queue_frame``) once ``got_optimized_out`` has declined — which it always
+        does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
+        ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
+        No``). So an agent bridged with one half talks to the called party bridged with
+        the other, though they never share a bridge."""
+        joined: dict[str, str] = {}
+        todo, seen = [bridge], {bridge}
+        while todo:
+            members = self._members.get(todo.pop(), {})
+            joined.update(members)
+            for name in members.values():
+                partner = _partner(name)
+                further = self._bridge_named.get(partner) if partner else None
+                if further is not None and further not in seen:
+                    seen.add(further)
+                    todo.append(further)
+        return joined
 
     def _bridge_leave(self, event: Event, now: float) -> list[Effect]:
         self._leave(event.get("Uniqueid", ""))
@@ -432,7 +460,9 @@ class CallTracker:
     def _leave(self, uniqueid: str) -> None:
         bridge = self._bridge_of.pop(uniqueid, None) if uniqueid else None
         members = self._members.get(bridge, {}) if bridge is not None else {}
-        members.pop(uniqueid, None)
+        name = members.pop(uniqueid, None)
+        if name and self._bridge_named.get(name) == bridge:
+            del self._bridge_named[name]
         if bridge is not None and not members:
             self._members.pop(bridge, None)
 
@@ -440,7 +470,8 @@ class CallTracker:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
         called party with the leg dialling it, which in the shipped predictive setup is a
         Local half. A person is a channel of another technology than _NOT_A_PERSON that is
-        not on the called party's side, sharing the called party's bridge."""
+        not on the called party's side, in the called party's bridge or in one joined to
+        it through Local pairs (``_joined``)."""
         if call.answered_at is None or call.agent_at is not None:
             return
         side = self._side(call)
