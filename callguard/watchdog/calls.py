@@ -4,8 +4,10 @@ Pure: no I/O and no clock. The AMI driver feeds events with the instant it recei
 them and carries out the effects returned (``HangupChannel``, ``ReadVariable``); records
 go to the ``report`` callback. Every call is grouped by Linkedid (all legs of one call,
 Local halves included, share it). The called party's channel is the ``DestChannel`` of a
-``DialBegin`` that a channel of the call made — never guessed from the technology (an
-originated leg's DialBegin has no caller block and is not a called party).
+``DialBegin`` that a channel of the call made — never guessed from the technology. An
+originated leg (its DialBegin has no caller block) is the called party only when the gate
+had allowed the call before that leg was dialled (an Originate straight to the customer);
+otherwise it is the calling side, whose dialplan asks the gate (``_originated``).
 
 Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
@@ -173,6 +175,7 @@ class _Call:
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
+    originated: set[str] = field(default_factory=set)  # legs an Originate dialled
 
 
 def _digits(number: str) -> str:
@@ -333,12 +336,16 @@ class CallTracker:
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
         caller = event.get("Channel")
         if not caller:  # an originated leg: nothing of the call dialled it
-            return []
+            return self._originated(event, now)
         call = self.calls.get(event.get("Linkedid", ""))
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if caller in call.originated and caller in call.called_side:
+            # The originated called party's own dialplan dials (Queue()/Dial() to an
+            # agent once it answered): whoever it reaches is not the called party.
+            return []
         if caller in self._side(call):
             # The far half of a Local channel dialling on: the called party is the next hop.
             call.dest = dest
@@ -353,13 +360,41 @@ class CallTracker:
         del now
         return []
 
-    def _dial_end(self, event: Event, now: float) -> list[Effect]:
-        caller = event.get("Channel")
-        if not caller:
-            return []
-        call = self.calls.get(event.get("Linkedid", ""))
+    def _originated(self, event: Event, now: float) -> list[Effect]:
+        """A leg an Originate dialled: its DialBegin has only the ``Dest…`` block (no
+        channel requested it; lab ``originate-app-*``, ``call-01``).
+
+        When the gate had already allowed the call, that leg is what it allowed: the called
+        party (an Originate straight to the customer — e.g. app_originate's ``b()``
+        pre-dial Gosub asking the gate on the new channel before it is called, dial.h
+        ``AST_DIAL_OPTION_PREDIAL``, or a dialer that asked with the Linkedid it then gives
+        the Originate as ``ChannelId``).
+        Otherwise the leg runs the dialplan that asks the gate and a Dial() of its call
+        names the called party (the shipped Local shape; click-to-dial's agent phone)."""
+        call = self.calls.get(event.get("DestLinkedid", ""))
         dest = event.get("DestChannel", "")
         if call is None or not dest:
+            return []
+        call.originated.add(dest)
+        effects: list[Effect] = []
+        value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
+        if value and call.followed is None:
+            effects = self._learn(call, value, dest, now)
+        if call.followed is None or call.dest is not None or call.dialled:
+            return effects
+        call.dest = dest
+        call.dialled.add(dest)
+        call.called_side.add(dest)
+        self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
+        return effects
+
+    def _dial_end(self, event: Event, now: float) -> list[Effect]:
+        caller = event.get("Channel")
+        call = self.calls.get(event.get("Linkedid" if caller else "DestLinkedid", ""))
+        dest = event.get("DestChannel", "")
+        if call is None or not dest:
+            return []
+        if not caller and dest not in call.originated:
             return []
         if (dest not in call.dialled and call.rebuilt and call.dest is None
                 and caller in call.channels.values()):
