@@ -1755,3 +1755,86 @@ class TestOriginateStraightToTheCustomer:
         assert record["called_channel"] == safe_channel(AGENT)
         assert record["ended_by"] == "caller"
         assert hangups_of(effects) == []
+
+
+def chanunavail_from_busy() -> list[dict[str, str]]:
+    """Lab call-02 (busy) as a CHANUNAVAIL: SYNTHESIZED, said here. No lab recording has
+    CHANUNAVAIL. app_dial.c publishes a ringing leg's end with the status
+    channel.c ``ast_hangup_cause_to_dial_status`` gives its hangup cause: 3 (no route)
+    and 20 (unregistered) give CHANUNAVAIL (17 BUSY, 34 CONGESTION, anything else
+    NOANSWER — lab call-04: 21 gives NOANSWER). Here the callee's ``;2`` goes with cause 20
+    instead of 17 and the DialEnd says CHANUNAVAIL instead of BUSY; nothing else moves."""
+    out = []
+    for event in (parse(e) for e in lab_events("call-02-busy")):
+        if event.get("DialStatus") == "BUSY":
+            event["DialStatus"] = "CHANUNAVAIL"
+        if event.get("Event") == "Hangup" and event.get("Cause") == "17":
+            event.update({"Cause": "20", "Cause-txt": "Subscriber absent"})
+        out.append(event)
+    return out
+
+
+def with_a_leg_that_could_not_be_called(events: list[dict[str, str]], *, after_answer: bool,
+                                        local: bool) -> list[dict[str, str]]:
+    """Lab call-01 with a leg that could not be called: SYNTHESIZED, said here. app_dial.c
+    (and app_queue.c for a member) requests the channel (Newchannel, state Down), ast_call
+    refuses ("Couldn't call"), the channel is hung up at once — and no DialBegin is
+    published (that comes only after a successful ast_call). As Dial(A&B)'s A, right
+    before B's DialBegin; or, ``after_answer``, as a Queue() member rung once the called
+    party is bridged. ``local``: a Local pair (a missing extension: core_local.c
+    ``local_call`` fails), whose ``;2`` was created in state Ring and goes first."""
+    if after_answer:
+        at = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter") + 2
+    else:
+        at = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin"
+                  and e.get("Channel"))
+    common = {"Linkedid": "1795326250.0", "Cause": "0"}
+    if local:
+        legs = [{"Channel": "Local/77@nowhere-0000000f;2", "Uniqueid": "1795326250.8",
+                 "ChannelState": "4", "ChannelStateDesc": "Ring"},
+                {"Channel": "Local/77@nowhere-0000000f;1", "Uniqueid": "1795326250.7",
+                 "ChannelState": "0", "ChannelStateDesc": "Down"}]
+    else:
+        legs = [{"Channel": "PJSIP/gone-0000000f", "Uniqueid": "1795326250.8",
+                 "ChannelState": "0", "ChannelStateDesc": "Down"}]
+    added = ([{"Event": "Newchannel", **common, **leg} for leg in legs]
+             + [{"Event": "Hangup", **common, **leg} for leg in legs])
+    return events[:at] + added + events[at:]
+
+
+class TestDialOutcomes:
+    """Leftover 3: DialEnd's DialStatus values (app_dial.c) never make a release or an
+    abandonment count of their own."""
+
+    @pytest.mark.parametrize("scenario", ["call-02-busy", "call-03-no-answer",
+                                          "call-04-rejected-cause21", "call-06-congestion",
+                                          "chanunavail"])
+    def test_unanswered_outcomes_release_and_count_nothing(self, scenario):
+        events = (chanunavail_from_busy() if scenario == "chanunavail"
+                  else [parse(e) for e in lab_events(scenario)])
+        outcomes: list[bool] = []
+        tracker, reports, effects = replay(events, [events[0]["Linkedid"]],
+                                           answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        status = {"chanunavail": "CHANUNAVAIL", "call-02-busy": "BUSY",
+                  "call-06-congestion": "CONGESTION"}.get(scenario, "NOANSWER")
+        assert (record["ended_by"], record["dial_status"]) == ("not-answered", status)
+        assert record["release_ms"] is None
+        assert "agent_within_2s" not in record
+        assert hangups_of(effects) == []
+        assert outcomes == []
+        assert tracker.calls == {}
+
+    @pytest.mark.parametrize(("after_answer", "local"), [(False, False), (False, True),
+                                                         (True, False)])
+    def test_a_leg_that_could_not_be_called_is_not_the_first_hangup(self, after_answer,
+                                                                     local):
+        """Its Hangup comes first of all the call's; the called party still answers (or
+        has answered) and later hangs up first of those that spoke: the calling legs (g)
+        are released."""
+        events = with_a_leg_that_could_not_be_called(
+            [parse(e) for e in lab_events(CALL_01)], after_answer=after_answer, local=local)
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        _, _, effects = replay(events[:cut + 1], ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01

@@ -533,8 +533,8 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        if (call.first_hangup is None and not self._never_answered(call, name)
-                and name not in call.optimised):
+        if (call.first_hangup is None and self._spoke(call, event)
+                and not self._never_answered(call, name) and name not in call.optimised):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -811,6 +811,15 @@ class CallTracker:
             behind = {hop, call.partners.get(hop) or _partner(hop) or hop}
             hop = next((h for h in sorted(call.answered_legs - call.called_side)
                         if call.dialler.get(h) in behind), None)
+
+    @staticmethod
+    def _spoke(call: _Call, event: Event) -> bool:
+        """Whether this Hangup can say who ended the conversation: not before the called
+        party answered (a call not answered is released by nobody), and not of a channel
+        still Down — one Dial() or Queue() created but could not call (app_dial.c: the
+        channel is requested, ``ast_call`` fails, it is hung up at once, and no DialBegin
+        is published, so ``_never_answered`` cannot know it)."""
+        return call.answered_at is not None and event.get("ChannelState") != "0"
 
     @staticmethod
     def _never_answered(call: _Call, name: str) -> bool:
