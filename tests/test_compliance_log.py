@@ -509,12 +509,19 @@ class TestSchemas:
         from callguard.stores.embedded.tallies import EmbeddedTallies
         from callguard.stores.redis.tallies import RedisTallies
         from callguard.watchdog.ami import AmiSettings
-        from callguard.watchdog.calls import CallTracker, Followed, ReadVariable, TrackerSettings
+        from callguard.watchdog.calls import Followed, ReadVariable, TrackerSettings
         from callguard.watchdog.lease import SoleFollower
         from callguard.watchdog.node import WatchdogNode
         from tests.fake_ami import FakeAmi, lab_events, linkedid_of, parse
         from tests.redis_server import free_port
-        from tests.test_watchdog import CALL_01, CALLED_01, with_g_option
+        from tests.test_watchdog import (
+            CALL_01,
+            CALLED_01,
+            GateTimed,
+            asking_from,
+            dial_the_calling_phone,
+            with_g_option,
+        )
 
         settings = _settings(tmp_path)
         runtime, capture = _captured(settings)
@@ -553,13 +560,14 @@ class TestSchemas:
                 "beehive-solar", "+18015550123",
                 ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1)), "web")])
             events = lab_events(CALL_01)
+            before, held = with_g_option(events, CALLED_01)
+            fake.hold(held)
+            await dial_the_calling_phone(fake, node.tracker, before)  # the gate is asked then
             decision = await runtime.gate.check(CheckRequest(
                 "8015550123", "ut-solar-predictive", at=AT, linkedid=linkedid_of(events),
                 front="fastagi"))
             assert decision.allowed, decision.verdict.reason
-            before, held = with_g_option(events, CALLED_01)
-            fake.hold(held)
-            await fake.send(before)
+            await fake.send(before[asking_from(before):])
             for _ in range(500):
                 if any(r["event"] == "line-release" for r in capture.records):
                     break
@@ -568,10 +576,10 @@ class TestSchemas:
             # risk), a restricted presentation (mismatch) and an unreadable one (unverified).
             for value, caller_id, limit in (("prohib_passed_screen", "+18015550100", 0.5),
                                             (None, "+4930123456", 25.0)):
-                tracker = CallTracker(TrackerSettings(), report=log.event)
-                tracker.follow(Followed(decision.decision_id, linkedid_of(events),
-                                        "ut-solar-predictive", "prerecorded", limit,
-                                        "47 U.S.C. 227(d)(3)(B)", caller_id))
+                tracker = GateTimed(TrackerSettings(), report=log.event)
+                tracker.follow_when_asked(Followed(
+                    decision.decision_id, linkedid_of(events), "ut-solar-predictive",
+                    "prerecorded", limit, "47 U.S.C. 227(d)(3)(B)", caller_id), before)
                 now = 0.0
                 for raw in before:
                     now += 0.01

@@ -39,6 +39,48 @@ def extensions(text: str, name: str) -> dict[str, list[str]]:
     return found
 
 
+def path(name: str, start: str, text: str = TEXT) -> list[str]:
+    """The steps run from extension ``start`` of a context: each priority in order,
+    following ``Goto(x,1)`` within the context, up to Hangup() or Return()."""
+    found = extensions(text, name)
+    steps: list[str] = []
+    exten: str | None = start
+    seen: set[str] = set()
+    while exten is not None and exten not in seen:
+        seen.add(exten)
+        following, exten = exten, None
+        for app in found[following]:
+            steps.append(app)
+            jump = re.fullmatch(r"Goto\(([\w-]+),1\)", app)
+            if jump:
+                exten = jump.group(1)
+                break
+            if app.startswith(("Hangup(", "Return(")):
+                return steps
+    return steps
+
+
+def timeout_problems(text: str) -> list[str]:
+    """Every context that runs AGI() needs a T extension: when the backstop fires, AGI()
+    returns -1 (AGIEXITONHANGUP) and pbx.c __ast_pbx_run goes to T of the current
+    context if there is one; it must log a WARNING and end without Dial()."""
+    problems = []
+    for context in re.findall(r"^\[([\w-]+)\]", text, re.M):
+        found = extensions(text, context)
+        if not any(a.startswith("AGI(") for apps in found.values() for a in apps):
+            continue
+        if "T" not in found:
+            problems.append(f"[{context}]: AGI() without a T extension")
+            continue
+        run = path(context, "T", text)
+        if not run[0].startswith("Log(WARNING,"):
+            problems.append(f"[{context}] T: no WARNING first")
+        if any(a.startswith("Dial(") for a in run) or not run[-1].startswith(
+                ("Hangup(", "Return(")):
+            problems.append(f"[{context}] T: does not end undialled")
+    return problems
+
+
 def default_of(name: str, variable: str) -> str:
     """The default a context applies to ``variable`` while it is empty."""
     steps = [a for apps in extensions(TEXT, name).values() for a in apps]
@@ -148,9 +190,36 @@ class TestFailClosed:
         code = "\n".join(line.split(";", 1)[0] for line in TEXT.splitlines())
         assert code.count("Dial(") == 1
         before = "\n".join(lines[: dial_lines[0]])
-        assert '"${AGISTATUS}" != "SUCCESS"]?blocked' in before
-        assert f'"${{{c.VAR_VERDICT}}}" != "ALLOW"]?blocked' in before
-        assert f'"${{{c.VAR_DECISION_ID}}}" = ""]?blocked' in before
+        assert '"${AGISTATUS}" != "SUCCESS"]?unreached,1' in before
+        assert (f'"${{{c.VAR_VERDICT}}}" != "ALLOW" & "${{{c.VAR_VERDICT}}}" != "BLOCK"]'
+                '?unanswered,1') in before
+        assert f'"${{{c.VAR_VERDICT}}}" != "ALLOW"]?blocked,1' in before
+        assert f'"${{{c.VAR_DECISION_ID}}}" = ""]?unanswered,1' in before
+
+    def test_every_refusal_ends_undialled_with_a_line_to_act_on(self):
+        """res_agi.c agi_exec_full sets AGISTATUS: SUCCESS (callguard closed the socket,
+        answered or not), FAILURE (not connected), NOTFOUND (local scripts only), HANGUP
+        (AGI() returns -1: the dialplan stops, or goes to T when the backstop fired).
+        Each way out of the check before Dial() — and T — runs to Hangup() with no Dial(),
+        logging the last four digits only; callguard's own failures log a WARNING first."""
+        steps = extensions(TEXT, "callguard-dial")["s"]
+        dial = next(i for i, a in enumerate(steps) if a.startswith("Dial("))
+        targets = {m.group(1) for a in steps[:dial]
+                   for m in [re.search(r"\?([\w-]+),1\)$", a)] if m}
+        assert targets == {"unreached", "unanswered", "blocked", "no-trunk"}
+        for start in (*targets, "T"):
+            run = path("callguard-dial", start)
+            assert run[-1] == "Hangup(${CAUSE})", start
+            assert not any(a.startswith("Dial(") for a in run), start
+            logs = [a for a in run if a.startswith("Log(")]
+            assert any("${ARG1:-4}" in a for a in logs), start
+            assert not any("${ARG1}" in a for a in logs), start
+            if start in ("unreached", "unanswered", "T"):
+                assert logs[0].startswith("Log(WARNING,"), start
+                assert "${CALLGUARD_AGI}" in logs[0], start
+        [unreached] = [a for a in path("callguard-dial", "unreached") if a.startswith("Log(W")]
+        assert "allowed_sources" in unreached
+        assert "${AGISTATUS}" in unreached
 
     def test_verdict_is_cleared_before_asking(self):
         """A verdict left on the channel by an earlier call cannot let this one through."""
@@ -242,6 +311,23 @@ class TestBackstop:
         copy = broken(TEXT)
         assert copy != TEXT
         assert backstop_problems(copy)
+
+    def test_a_fired_backstop_says_so(self):
+        """Both contexts with an AGI() have a T extension that logs a WARNING and ends
+        without Dial(); the opt-out returns FAILED (the agent's call goes on)."""
+        assert timeout_problems(TEXT) == []
+        assert path("callguard-optout", "T")[-1] == "Return(FAILED)"
+
+    @pytest.mark.parametrize("broken", [
+        lambda t: t.replace("exten => T,1,", "exten => TT,1,", 1),
+        lambda t: t.replace("exten => T,1,Log(WARNING,", "exten => T,1,Log(NOTICE,", 1),
+        lambda t: t.replace(" same => n,Set(CALLGUARD_RULE=callguard:backstop)\n",
+                            " same => n,Dial(${CALLGUARD_TRUNK}/${ARG1})\n", 1),
+    ], ids=["no-T", "no-warning", "dials"])
+    def test_the_t_check_fails_on_a_broken_copy(self, broken):
+        copy = broken(TEXT)
+        assert copy != TEXT
+        assert timeout_problems(copy)
 
     def test_default_backstop_is_5_seconds(self):
         """The guarantee README and the file header state: 5 s unless the admin sets it."""

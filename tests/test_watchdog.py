@@ -40,6 +40,46 @@ async def until(condition, timeout: float = 5.0) -> None:
         await asyncio.sleep(0.01)
 
 
+def originated_in(events: list[str] | list[dict[str, str]], linkedid: str) -> bool:
+    """Whether the call's events hold a leg an Originate dialled (DialBegin, no caller)."""
+    for event in events:
+        fields = parse(event) if isinstance(event, str) else event
+        if (fields.get("Event") == "DialBegin" and "Channel" not in fields
+                and fields.get("DestLinkedid") == linkedid):
+            return True
+    return False
+
+
+class GateTimed(CallTracker):
+    """A tracker whose test follows come when the gate can answer.
+
+    In a call whose first leg an Originate dialled (the lab's calling phone
+    ``Local/long@fakephone/n``, click-to-dial's agent phone, the shipped
+    ``Local/NUMBER@callguard-example-predictive``), the gate is asked from that leg's
+    dialplan (or its Local partner's), which runs only once the leg was dialled: the follow
+    comes after that DialBegin, never before (the tracker takes a leg originated into a
+    call already followed for the called party)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_originate: dict[str, Followed] = {}
+
+    def follow_when_asked(self, followed: Followed,
+                          events: list[str] | list[dict[str, str]]) -> None:
+        if originated_in(events, followed.linkedid):
+            self.after_originate[followed.linkedid] = followed
+        else:
+            self.follow(followed)
+
+    def feed(self, event, now):
+        effects = super().feed(event, now)
+        if event.get("Event") == "DialBegin" and not event.get("Channel"):
+            followed = self.after_originate.pop(event.get("DestLinkedid", ""), None)
+            if followed is not None:
+                self.follow(followed)
+        return effects
+
+
 class Node:
     """A watchdog connected to a fake AMI, with the records it wrote."""
 
@@ -47,8 +87,8 @@ class Node:
                  known_until: float | None = None) -> None:
         self.fake = fake
         self.reports: list[tuple[str, dict]] = []
-        self.tracker = CallTracker(TrackerSettings(grace_s=grace, retry_s=retry),
-                                   report=lambda name, **f: self.reports.append((name, f)))
+        self.tracker = GateTimed(TrackerSettings(grace_s=grace, retry_s=retry),
+                                 report=lambda name, **f: self.reports.append((name, f)))
         self.watchdog: AmiWatchdog | None = None
         self.known_until = known_until
 
@@ -75,7 +115,7 @@ class Node:
                caller_id: str = "+4930123456") -> Followed:
         followed = Followed("decision-1", linkedid_of(events), "ut-solar-predictive", mode,
                             limit, UTAH, caller_id, time.monotonic())
-        self.tracker.follow(followed)
+        self.tracker.follow_when_asked(followed, events)
         return followed
 
     def named(self, name: str) -> list[dict]:
@@ -443,6 +483,23 @@ class TestAbandonmentTallies:
         assert uncounted["abandoned"] is False
 
 
+def asking_from(events: list[str]) -> int:
+    """Where the gate can first be asked: after the DialBegin of the leg an Originate
+    dialled (its dialplan runs the AGI), see ``GateTimed``."""
+    return next(i for i, e in enumerate(events) if parse(e).get("Event") == "DialBegin"
+                and "Channel" not in parse(e)) + 1
+
+
+async def dial_the_calling_phone(fake: FakeAmi, tracker: CallTracker,
+                                 events: list[str]) -> None:
+    """Send the events up to the originated leg's DialBegin and wait until the tracker
+    has them: the gate is asked from that leg's dialplan, so only then."""
+    cut = asking_from(events)
+    await fake.send(events[:cut])
+    linkedid = linkedid_of(events)
+    await until(lambda: bool(getattr(tracker.calls.get(linkedid), "originated", None)))
+
+
 class TestThroughTheGate:
     """An ALLOW from the real gate is followed by its Linkedid; records share its id."""
 
@@ -480,13 +537,14 @@ class TestThroughTheGate:
                 "beehive-solar", "+18015550123",
                 ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
             events = lab_events(CALL_01)
+            before, held = with_g_option(events, CALLED_01)
+            fake.hold(held)
+            await dial_the_calling_phone(fake, node.tracker, before)
             decision = await runtime.gate.check(CheckRequest(
                 "8015550123", "ut-solar-predictive", at=AT, linkedid=linkedid_of(events),
                 front="fastagi"))
             assert decision.allowed, decision.verdict.reason
-            before, held = with_g_option(events, CALLED_01)
-            fake.hold(held)
-            await fake.send(before)
+            await fake.send(before[asking_from(before):])
             await until(lambda: sorted(fake.hangups()) == CALLER_01)
             await until(lambda: "callguard_line_release_seconds_count 1.0" in
                         generate_latest(runtime.metrics.registry).decode())
@@ -717,9 +775,10 @@ class TestEveryAutomatedCall:
 
     def test_no_limit_never_makes_a_violation_risk_however_late(self):
         reports: list[tuple[str, dict]] = []
-        tracker = CallTracker(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
+        tracker = GateTimed(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
         events = [parse(e) for e in lab_events(CALL_01)]
-        tracker.follow(Followed("d", "1795326250.0", "c", "predictive", None, "", "+1"))
+        tracker.follow_when_asked(
+            Followed("d", "1795326250.0", "c", "predictive", None, "", "+1"), events)
         before, _ = with_g_option(lab_events(CALL_01), CALLED_01)
         for event in [parse(e) for e in before]:
             tracker.feed(event, 0.0)
@@ -1226,10 +1285,11 @@ class TestNewYorkThroughTheGate:
                                                                          None)
             # The gate of this process told the node: followed without the variable, too.
             runtime.followers.append(node.observe)
-            node.observe(decision)
             before, held = with_g_option(events, CALLED_01)
             fake.hold(held)
-            await fake.send(before)
+            await dial_the_calling_phone(fake, node.tracker, before)
+            node.observe(decision)
+            await fake.send(before[asking_from(before):])
             await until(lambda: sorted(fake.hangups()) == CALLER_01)
             await until(lambda: bool(records_of(data, "line-release")))
             await until(lambda: 'callguard_abandonment_rate{campaign="ny-solar-predictive"}'
@@ -1413,18 +1473,24 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
 
 def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1,
            mode: str = "predictive", answered: list[bool] | None = None,
+           gate_first: bool = False,
            ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
     clock; the calls in ``follow`` are followed as if this process's gate had allowed them
-    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added). ``answered`` gets
+    (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added), when the gate could
+    have answered (``GateTimed``; ``gate_first``: before any event). ``answered`` gets
     each abandonment count (True: abandoned)."""
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append((name, f)),
-                          answered=lambda campaign, abandoned, decision_id: (
-                              answered.append(abandoned) if answered is not None else None))
+    tracker = GateTimed(TrackerSettings(), report=lambda name, **f: reports.append((name, f)),
+                        answered=lambda campaign, abandoned, decision_id: (
+                            answered.append(abandoned) if answered is not None else None))
     for linkedid in follow:
-        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", mode, 25.0, UTAH, "+1"))
+        followed = Followed(f"d-{linkedid}", linkedid, "c", mode, 25.0, UTAH, "+1")
+        if gate_first:
+            tracker.follow(followed)
+        else:
+            tracker.follow_when_asked(followed, events)
     at = 0.0
     for event in events:
         at += step
@@ -1578,17 +1644,18 @@ class TestAgentReachedFromRecordedStreams:
         assert record["agent_within_2s"] is False
         assert outcomes == [True]
 
-    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.2, False)])
-    def test_agent_swapped_in_by_local_optimisation(self, step, within):
+    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.25, False)])
+    def test_agent_reached_through_the_local_pair(self, step, within):
         """REPLAYS simple/ab_success_b_hangup in the shipped predictive shape (said here):
         the dialing phone's DialBegin/DialEnd lose their caller block (an originated Local
         channel), so SIP/150010001 stands for the agent reached through the Local pair and
         SIP/150010002 is the called party. The called party enters Dial()'s bridge (with
-        the Local ;2) 7 events after its answer (as the tracker counts them), the agent
-        13 events after it (BridgeEnter
-        SwapUniqueid = the Local ;2): on a 0.1 s clock the agent is there at 1.3 s
-        (within); on a 0.2 s clock at 2.6 s (abandoned — though Dial()'s bridge was
-        entered at 1.4 s)."""
+        the Local ;2) 7 events after its answer (as the tracker counts them); the agent
+        enters a bridge with the Local ;1 10 events after it — from then on the pair
+        carries the media between the two bridges (``_joined``), 3 events before
+        optimisation swaps the agent in (BridgeEnter SwapUniqueid = the Local ;2): on a
+        0.1 s clock the agent is there at 1.0 s (within); on a 0.25 s clock at 2.5 s
+        (abandoned — though Dial()'s bridge was entered at 1.75 s)."""
         events = originated([parse(e) for e in
                              cacofonisk_events("simple/ab_success_b_hangup.json")],
                             "SIP/150010001-00000013")
@@ -1599,16 +1666,18 @@ class TestAgentReachedFromRecordedStreams:
         assert record["agent_within_2s"] is within
         assert outcomes == [not within]
 
-    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.25, False)])
-    def test_queue_member_reached_through_local_optimisation(self, step, within):
+    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.3, False)])
+    def test_queue_member_reached_through_the_local_pair(self, step, within):
         """REPLAYS queue/queue_simple unchanged: a trunk call Queue()s two Local members;
         one rings its phone (SIP/150010002), which answers and is bridged with the Local
-        ;2; the Local pair is then optimised away and the phone is swapped into the trunk
-        call's bridge (BridgeEnter SwapUniqueid). The tracker's called party is that phone
-        (the Dial() that answered); the live channel it reaches is the trunk leg, 10
-        (filtered-in) events after the answer (Dial()'s bridge with the Local ;2: 3): 1.0 s
-        on a 0.1 s clock (within), 2.5 s on a 0.25 s clock (abandoned — though Dial()'s
-        bridge was entered at 0.75 s)."""
+        ;2; Queue() bridges the trunk leg with the Local ;1; the pair is later optimised
+        away (the phone swapped into the trunk call's bridge, BridgeEnter SwapUniqueid).
+        The tracker's called party is that phone (the Dial() that answered); the live
+        channel it reaches is the trunk leg, as soon as Queue()'s bridge holds it and the
+        Local ;1 while Dial()'s holds the phone and the ;2 — the pair passes the media
+        before any optimisation (``_joined``): 7 events after the answer (Dial()'s bridge
+        with the ;2: 3), 0.7 s on a 0.1 s clock (within), 2.1 s on a 0.3 s clock
+        (abandoned — though Dial()'s bridge was entered at 0.9 s)."""
         events = [parse(e) for e in cacofonisk_events("queue/queue_simple.json")]
         outcomes: list[bool] = []
         _, reports, _ = replay(events, [events[0]["Linkedid"]], step=step, answered=outcomes)
@@ -1628,3 +1697,206 @@ class TestAgentReachedFromRecordedStreams:
         [record] = [f for name, f in reports if name == "line-release"]
         assert "agent_within_2s" not in record
         assert outcomes == []
+
+
+AGENT = "PJSIP/agent-00000009"
+
+
+def agent_behind_the_pair(events: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Lab call-01 with an agent behind the calling ``/n`` pair: SYNTHETIC events said here.
+
+    The recording's calling phone is ``Local/long@fakephone/n`` (its ``LocalBridge`` says
+    ``LocalOptimization: No``): ``;1`` runs the gate and Dial()s the called party, ``;2``
+    ran ``Answer()``/``Wait()``. Here ``;2`` is in Queue() instead and its agent answers:
+    a Newchannel for the agent and its BridgeEnter, with ``;2``'s, into a bridge of their
+    own, right after the called party entered Dial()'s bridge (as app_queue bridges the
+    queue caller with the member that answered); the agent leaves and hangs up last."""
+    linkedid = "1795326250.0"
+    enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                 and e["Channel"] == CALLER_01[0])
+    agent = {"Channel": AGENT, "Uniqueid": "1795326250.9", "Linkedid": linkedid}
+    queue = {"BridgeUniqueid": "9c1f0000-0000-4000-8000-00000000a9e7"}
+    added = [{"Event": "Newchannel", **agent, "ChannelState": "6"},
+             {"Event": "BridgeEnter", **queue, "Channel": CALLER_01[1],
+              "Uniqueid": "1795326250.1", "Linkedid": linkedid},
+             {"Event": "BridgeEnter", **queue, **agent}]
+    gone = [{"Event": "BridgeLeave", **queue, **agent},
+            {"Event": "Hangup", **agent, "Cause": "16"}]
+    return events[:enter + 1] + added + events[enter + 1:] + gone
+
+
+class TestAgentBehindAnUnoptimisedLocalPair:
+    """Leftover 1: with ``/n`` the Local pair stays; the agent bridged with one half is
+    connected to the called party bridged with the other (core_unreal.c passes the media
+    through), though they never share a bridge."""
+
+    @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.5, False)])
+    def test_agent_reached_through_the_pair(self, step, within):
+        """The called party answers (DialEnd) 7 events before the agent's BridgeEnter: 0.7 s
+        on a 0.1 s clock (within 2 s), 3.5 s on a 0.5 s clock (abandoned)."""
+        events = agent_behind_the_pair([parse(e) for e in lab_events(CALL_01)])
+        assert next(e for e in events if e.get("Event") == "LocalBridge")[
+            "LocalOptimization"] == "No"
+        outcomes: list[bool] = []
+        _, reports, _ = replay(events, ["1795326250.0"], step=step, answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["agent_within_2s"] is within
+        assert outcomes == [not within]
+
+
+CUSTOMER = "PJSIP/itsp-00000012"
+
+
+def straight_to_the_customer() -> tuple[list[dict[str, str]], dict[str, str]]:
+    """An Originate straight to the customer's channel, no Local: SYNTHESIZED, said here.
+
+    No lab recording has this shape (every lab leg is a Local channel). The order and the
+    fields of the originated leg's events are lab ``originate-app-answered``'s (Asterisk
+    22.10.1: Newchannel, a DialBegin and a DialEnd ANSWER with only the ``Dest…`` block,
+    the leg's Hangup), with its ``;1`` renamed to a PJSIP channel and the Local ``;2`` and
+    ``LocalBridge`` left out (a PJSIP channel has no other half). Then, as the Originate's
+    application (Queue()) runs on the answered leg: the agent's Newchannel, a DialBegin and
+    DialEnd ANSWER from the customer's channel (app_queue's dial publishes its caller's
+    block), both channels entering one bridge; the customer hangs up first (the recorded
+    Hangup, cause 16). Returned: the events, and the agent's Hangup, held back (the
+    agent's leg stays up, as with Dial(...,g))."""
+    one = "Local/201@callee-00000012;1"
+    events: list[dict[str, str]] = []
+    for event in (parse(e) for e in lab_events("originate-app-answered")):
+        if one not in (event.get("Channel"), event.get("DestChannel")):
+            continue
+        renamed = {k: CUSTOMER if v == one else v for k, v in event.items()}
+        if renamed["Event"] == "Hangup":
+            renamed.update({"Cause": "16", "Cause-txt": "Normal Clearing"})
+        events.append(renamed)
+    answer = next(i for i, e in enumerate(events) if e["Event"] == "DialEnd")
+    block = {k.removeprefix("Dest"): v for k, v in events[answer].items()
+             if k.startswith("Dest")}
+    linkedid = block["Linkedid"]
+    agent = {"Channel": AGENT, "Uniqueid": "1795326302.40", "Linkedid": linkedid}
+    dest = {f"Dest{k}": v for k, v in agent.items()}
+    bridge = {"BridgeUniqueid": "5e0a0000-0000-4000-8000-0000000c0e11"}
+    queue = [{"Event": "Newchannel", **agent, "ChannelState": "0"},
+             {"Event": "DialBegin", **block, **dest, "DialString": "agent"},
+             {"Event": "DialEnd", **block, **dest, "DialStatus": "ANSWER"},
+             {"Event": "BridgeEnter", **bridge, **block},
+             {"Event": "BridgeEnter", **bridge, **agent}]
+    hangup = next(i for i, e in enumerate(events) if e["Event"] == "Hangup")
+    out = (events[:answer + 1] + queue + events[answer + 1:hangup]
+           + [{"Event": "BridgeLeave", **bridge, **block}] + events[hangup:])
+    return out, {"Event": "Hangup", **agent, "Cause": "16"}
+
+
+class TestOriginateStraightToTheCustomer:
+    """Leftover 2: the originated leg is the called party when the gate allowed the call
+    before that leg was dialled."""
+
+    def test_the_customers_hangup_releases_the_agent_leg(self):
+        events, agent_gone = straight_to_the_customer()
+        linkedid = events[0]["Linkedid"]
+        outcomes: list[bool] = []
+        tracker, reports, effects = replay(events, [linkedid], gate_first=True,
+                                           answered=outcomes)
+        assert hangups_of(effects) == [AGENT]
+        tracker.feed(agent_gone, 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"] == CUSTOMER
+        assert record["dial_status"] == "ANSWER"
+        assert record["agent_within_2s"] is True
+        assert outcomes == [False]
+
+    def test_followed_only_after_the_leg_was_dialled_it_is_the_calling_side(self):
+        """The same stream with the gate answering after the originated DialBegin (asked
+        from that leg's own dialplan, as click-to-dial's agent phone asks): the leg is the
+        calling side and the channel it dials the called party."""
+        events, agent_gone = straight_to_the_customer()
+        tracker, reports, effects = replay(events, [events[0]["Linkedid"]])
+        tracker.feed(agent_gone, 100.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["called_channel"] == safe_channel(AGENT)
+        assert record["ended_by"] == "caller"
+        assert hangups_of(effects) == []
+
+
+def chanunavail_from_busy() -> list[dict[str, str]]:
+    """Lab call-02 (busy) as a CHANUNAVAIL: SYNTHESIZED, said here. No lab recording has
+    CHANUNAVAIL. app_dial.c publishes a ringing leg's end with the status
+    channel.c ``ast_hangup_cause_to_dial_status`` gives its hangup cause: 3 (no route)
+    and 20 (unregistered) give CHANUNAVAIL (17 BUSY, 34 CONGESTION, anything else
+    NOANSWER — lab call-04: 21 gives NOANSWER). Here the callee's ``;2`` goes with cause 20
+    instead of 17 and the DialEnd says CHANUNAVAIL instead of BUSY; nothing else moves."""
+    out = []
+    for event in (parse(e) for e in lab_events("call-02-busy")):
+        if event.get("DialStatus") == "BUSY":
+            event["DialStatus"] = "CHANUNAVAIL"
+        if event.get("Event") == "Hangup" and event.get("Cause") == "17":
+            event.update({"Cause": "20", "Cause-txt": "Subscriber absent"})
+        out.append(event)
+    return out
+
+
+def with_a_leg_that_could_not_be_called(events: list[dict[str, str]], *, after_answer: bool,
+                                        local: bool) -> list[dict[str, str]]:
+    """Lab call-01 with a leg that could not be called: SYNTHESIZED, said here. app_dial.c
+    (and app_queue.c for a member) requests the channel (Newchannel, state Down), ast_call
+    refuses ("Couldn't call"), the channel is hung up at once — and no DialBegin is
+    published (that comes only after a successful ast_call). As Dial(A&B)'s A, right
+    before B's DialBegin; or, ``after_answer``, as a Queue() member rung once the called
+    party is bridged. ``local``: a Local pair (a missing extension: core_local.c
+    ``local_call`` fails), whose ``;2`` was created in state Ring and goes first."""
+    if after_answer:
+        at = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter") + 2
+    else:
+        at = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin"
+                  and e.get("Channel"))
+    common = {"Linkedid": "1795326250.0", "Cause": "0"}
+    if local:
+        legs = [{"Channel": "Local/77@nowhere-0000000f;2", "Uniqueid": "1795326250.8",
+                 "ChannelState": "4", "ChannelStateDesc": "Ring"},
+                {"Channel": "Local/77@nowhere-0000000f;1", "Uniqueid": "1795326250.7",
+                 "ChannelState": "0", "ChannelStateDesc": "Down"}]
+    else:
+        legs = [{"Channel": "PJSIP/gone-0000000f", "Uniqueid": "1795326250.8",
+                 "ChannelState": "0", "ChannelStateDesc": "Down"}]
+    added = ([{"Event": "Newchannel", **common, **leg} for leg in legs]
+             + [{"Event": "Hangup", **common, **leg} for leg in legs])
+    return events[:at] + added + events[at:]
+
+
+class TestDialOutcomes:
+    """Leftover 3: DialEnd's DialStatus values (app_dial.c) never make a release or an
+    abandonment count of their own."""
+
+    @pytest.mark.parametrize("scenario", ["call-02-busy", "call-03-no-answer",
+                                          "call-04-rejected-cause21", "call-06-congestion",
+                                          "chanunavail"])
+    def test_unanswered_outcomes_release_and_count_nothing(self, scenario):
+        events = (chanunavail_from_busy() if scenario == "chanunavail"
+                  else [parse(e) for e in lab_events(scenario)])
+        outcomes: list[bool] = []
+        tracker, reports, effects = replay(events, [events[0]["Linkedid"]],
+                                           answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        status = {"chanunavail": "CHANUNAVAIL", "call-02-busy": "BUSY",
+                  "call-06-congestion": "CONGESTION"}.get(scenario, "NOANSWER")
+        assert (record["ended_by"], record["dial_status"]) == ("not-answered", status)
+        assert record["release_ms"] is None
+        assert "agent_within_2s" not in record
+        assert hangups_of(effects) == []
+        assert outcomes == []
+        assert tracker.calls == {}
+
+    @pytest.mark.parametrize(("after_answer", "local"), [(False, False), (False, True),
+                                                         (True, False)])
+    def test_a_leg_that_could_not_be_called_is_not_the_first_hangup(self, after_answer,
+                                                                     local):
+        """Its Hangup comes first of all the call's; the called party still answers (or
+        has answered) and later hangs up first of those that spoke: the calling legs (g)
+        are released."""
+        events = with_a_leg_that_could_not_be_called(
+            [parse(e) for e in lab_events(CALL_01)], after_answer=after_answer, local=local)
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        _, _, effects = replay(events[:cut + 1], ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01

@@ -4,8 +4,10 @@ Pure: no I/O and no clock. The AMI driver feeds events with the instant it recei
 them and carries out the effects returned (``HangupChannel``, ``ReadVariable``); records
 go to the ``report`` callback. Every call is grouped by Linkedid (all legs of one call,
 Local halves included, share it). The called party's channel is the ``DestChannel`` of a
-``DialBegin`` that a channel of the call made — never guessed from the technology (an
-originated leg's DialBegin has no caller block and is not a called party).
+``DialBegin`` that a channel of the call made — never guessed from the technology. An
+originated leg (its DialBegin has no caller block) is the called party only when the gate
+had allowed the call before that leg was dialled (an Originate straight to the customer);
+otherwise it is the calling side, whose dialplan asks the gate (``_originated``).
 
 Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
@@ -173,6 +175,7 @@ class _Call:
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
+    originated: set[str] = field(default_factory=set)  # legs an Originate dialled
 
 
 def _digits(number: str) -> str:
@@ -210,6 +213,7 @@ class CallTracker:
         # bridge -> {uniqueid: channel name}. Tracker-wide: a bridge may join two calls.
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}
+        self._bridge_named: dict[str, str] = {}  # channel name -> bridge, for Local partners
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -332,12 +336,16 @@ class CallTracker:
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
         caller = event.get("Channel")
         if not caller:  # an originated leg: nothing of the call dialled it
-            return []
+            return self._originated(event, now)
         call = self.calls.get(event.get("Linkedid", ""))
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if caller in call.originated and caller in call.called_side:
+            # The originated called party's own dialplan dials (Queue()/Dial() to an
+            # agent once it answered): whoever it reaches is not the called party.
+            return []
         if caller in self._side(call):
             # The far half of a Local channel dialling on: the called party is the next hop.
             call.dest = dest
@@ -352,13 +360,41 @@ class CallTracker:
         del now
         return []
 
-    def _dial_end(self, event: Event, now: float) -> list[Effect]:
-        caller = event.get("Channel")
-        if not caller:
-            return []
-        call = self.calls.get(event.get("Linkedid", ""))
+    def _originated(self, event: Event, now: float) -> list[Effect]:
+        """A leg an Originate dialled: its DialBegin has only the ``Dest…`` block (no
+        channel requested it; lab ``originate-app-*``, ``call-01``).
+
+        When the gate had already allowed the call, that leg is what it allowed: the called
+        party (an Originate straight to the customer — e.g. app_originate's ``b()``
+        pre-dial Gosub asking the gate on the new channel before it is called, dial.h
+        ``AST_DIAL_OPTION_PREDIAL``, or a dialer that asked with the Linkedid it then gives
+        the Originate as ``ChannelId``).
+        Otherwise the leg runs the dialplan that asks the gate and a Dial() of its call
+        names the called party (the shipped Local shape; click-to-dial's agent phone)."""
+        call = self.calls.get(event.get("DestLinkedid", ""))
         dest = event.get("DestChannel", "")
         if call is None or not dest:
+            return []
+        call.originated.add(dest)
+        effects: list[Effect] = []
+        value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
+        if value and call.followed is None:
+            effects = self._learn(call, value, dest, now)
+        if call.followed is None or call.dest is not None or call.dialled:
+            return effects
+        call.dest = dest
+        call.dialled.add(dest)
+        call.called_side.add(dest)
+        self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
+        return effects
+
+    def _dial_end(self, event: Event, now: float) -> list[Effect]:
+        caller = event.get("Channel")
+        call = self.calls.get(event.get("Linkedid" if caller else "DestLinkedid", ""))
+        dest = event.get("DestChannel", "")
+        if call is None or not dest:
+            return []
+        if not caller and dest not in call.originated:
             return []
         if (dest not in call.dialled and call.rebuilt and call.dest is None
                 and caller in call.channels.values()):
@@ -416,13 +452,40 @@ class CallTracker:
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
         self._bridge_of[uniqueid] = bridge
-        members = self._members.setdefault(bridge, {})
-        members[uniqueid] = event.get("Channel", "")
-        for member in list(members):
+        name = event.get("Channel", "")
+        self._members.setdefault(bridge, {})[uniqueid] = name
+        if name:
+            self._bridge_named[name] = bridge
+        joined = self._joined(bridge)
+        for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
-            if call is not None and members.get(member) == call.dest:
-                self._agent_reached(call, members, now)
+            if call is not None and member_name == call.dest:
+                self._agent_reached(call, joined, now)
         return []
+
+    def _joined(self, bridge: str) -> dict[str, str]:
+        """Every channel that hears ``bridge``: its members, and through each Local half
+        among them, the members of the bridge its other half is in, and so on.
+
+        A Local pair that is not optimised away passes media between its halves:
+        core_unreal.c ``ast_unreal_write`` queues each frame to the other half
+        (``unreal_queue_frame``) once ``got_optimized_out`` has declined — which it always
+        does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
+        ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
+        No``). So an agent bridged with one half talks to the called party bridged with
+        the other, though they never share a bridge."""
+        joined: dict[str, str] = {}
+        todo, seen = [bridge], {bridge}
+        while todo:
+            members = self._members.get(todo.pop(), {})
+            joined.update(members)
+            for name in members.values():
+                partner = _partner(name)
+                further = self._bridge_named.get(partner) if partner else None
+                if further is not None and further not in seen:
+                    seen.add(further)
+                    todo.append(further)
+        return joined
 
     def _bridge_leave(self, event: Event, now: float) -> list[Effect]:
         self._leave(event.get("Uniqueid", ""))
@@ -432,7 +495,9 @@ class CallTracker:
     def _leave(self, uniqueid: str) -> None:
         bridge = self._bridge_of.pop(uniqueid, None) if uniqueid else None
         members = self._members.get(bridge, {}) if bridge is not None else {}
-        members.pop(uniqueid, None)
+        name = members.pop(uniqueid, None)
+        if name and self._bridge_named.get(name) == bridge:
+            del self._bridge_named[name]
         if bridge is not None and not members:
             self._members.pop(bridge, None)
 
@@ -440,7 +505,8 @@ class CallTracker:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
         called party with the leg dialling it, which in the shipped predictive setup is a
         Local half. A person is a channel of another technology than _NOT_A_PERSON that is
-        not on the called party's side, sharing the called party's bridge."""
+        not on the called party's side, in the called party's bridge or in one joined to
+        it through Local pairs (``_joined``)."""
         if call.answered_at is None or call.agent_at is not None:
             return
         side = self._side(call)
@@ -467,8 +533,8 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
-        if (call.first_hangup is None and not self._never_answered(call, name)
-                and name not in call.optimised):
+        if (call.first_hangup is None and self._spoke(call, event)
+                and not self._never_answered(call, name) and name not in call.optimised):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -745,6 +811,15 @@ class CallTracker:
             behind = {hop, call.partners.get(hop) or _partner(hop) or hop}
             hop = next((h for h in sorted(call.answered_legs - call.called_side)
                         if call.dialler.get(h) in behind), None)
+
+    @staticmethod
+    def _spoke(call: _Call, event: Event) -> bool:
+        """Whether this Hangup can say who ended the conversation: not before the called
+        party answered (a call not answered is released by nobody), and not of a channel
+        still Down — one Dial() or Queue() created but could not call (app_dial.c: the
+        channel is requested, ``ast_call`` fails, it is hung up at once, and no DialBegin
+        is published, so ``_never_answered`` cannot know it)."""
+        return call.answered_at is not None and event.get("ChannelState") != "0"
 
     @staticmethod
     def _never_answered(call: _Call, name: str) -> bool:
