@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -419,7 +420,7 @@ class SipFront:
                                                    now=time.monotonic())
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
-        if receipt is Receipt.RESEND and again is not None:
+        if again is not None:  # the final response, or the 100 (Trying) while deciding
             transport.send_bytes(again, addr)
         return receipt
 
@@ -471,6 +472,8 @@ class SipFront:
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
             self._deciding[key] = (Withdrawal(), _to_tag())
+            self.transactions.proceeding(key, functools.partial(self._trying, request),
+                                         (addr, transport), now=time.monotonic())
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -570,6 +573,17 @@ class SipFront:
         transport.send_bytes(data, addr)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
 
+    def _trying(self, request: SipRequest) -> bytes | None:
+        """The INVITE's 100 (Trying), made only when its decision is slow (§17.2.1): no To
+        tag (SHOULD NOT), the request's Timestamp copied (§8.2.6.1: MUST)."""
+        stamp = request.headers.get_first("timestamp")
+        try:
+            return build_response(request, 100, to_tag="",
+                                  headers=(("Timestamp", stamp),) if stamp else ())
+        except ValueError:
+            self.stats.counts["unanswerable"] += 1
+            return None
+
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
         try:
@@ -600,7 +614,6 @@ class SipFront:
                 self.stats.counts["tcp_idle_closed"] += closed
             for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
-                self.stats.counts["retransmitted"] += 1
                 transport.send_bytes(data, addr)
 
 
