@@ -651,13 +651,28 @@ class TestProtection:
         assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
 
     async def test_unsupported_uri_scheme_and_extension(self, front):
+        """416 for a URI naming no number. Require: an INVITE's is ignored and the INVITE
+        decided (RFC 3261 §8.3: redirect servers MUST ignore unknown option tags in
+        Require and proceed with the redirection); an OPTIONS, answered as a UAS
+        answers it, still gets 420 with Unsupported (§8.2.2.3)."""
         server = await front(max_retransmits=0)
         client = Client(server.port)
+        required = b"Require: 100rel, foo\r\nMax-Forwards"
         client.send(invite("mailto").replace(b"INVITE sip:8015550123@127.0.0.1",
                                              b"INVITE mailto:a@b"))
-        client.send(invite("req").replace(b"Max-Forwards", b"Require: 100rel\r\nMax-Forwards"))
-        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
-        assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
+        client.send(invite("req").replace(b"Max-Forwards", required))
+        client.send(invite("req-listed", number=LISTED).replace(b"Max-Forwards", required))
+        client.send(options("opt-req").replace(b"Content-Length", b"Require: 100rel\r\n"
+                                                b"Content-Length"))
+        replies = {r.split(b"\r\n", 1)[0]: r for r in await client.replies()}
+        assert sorted(replies) == [b"SIP/2.0 302 Moved Temporarily",
+                                   b"SIP/2.0 416 Unsupported URI Scheme",
+                                   b"SIP/2.0 420 Bad Extension", b"SIP/2.0 603 Decline"]
+        assert b"\r\nUnsupported: 100rel\r\n" in replies[b"SIP/2.0 420 Bad Extension"]
+        assert b"CSeq: 1 OPTIONS" in replies[b"SIP/2.0 420 Bad Extension"]
+        assert not any(b"Unsupported:" in r for status, r in replies.items()
+                       if b" 420 " not in status)
+        assert sorted(r["verdict"] for r in compliance(server)) == ["ALLOW", "BLOCK"]
 
     async def test_max_forwards_zero_reaches_its_destination_and_is_decided(self, front):
         """Max-Forwards limits the hops a request may be *forwarded* (RFC 3261 §8.1.1.6:

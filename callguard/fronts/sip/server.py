@@ -489,10 +489,16 @@ class SipFront:
 
     @staticmethod
     def _unsupported(request: SipRequest, method: str) -> _Answer | None:
-        """420 for any extension required of us (we support none); 416 for a URI scheme
-        that names no number."""
+        """416 for an INVITE whose URI scheme names no number; 420 for an OPTIONS that
+        requires an extension (we support none).
+
+        An INVITE's Require is ignored: RFC 3261 §8.3 — "Redirect servers MUST ignore
+        features that are not understood (including unrecognized header fields, any
+        unknown option tags in Require, or even method names) and proceed with the
+        redirection of the request in question." A 302 or 603 uses no extension. An
+        OPTIONS is answered as a UAS answers it (§11), so §8.2.2.3's 420 holds there."""
         required = request.headers.get("require")
-        if required and method in ("INVITE", "OPTIONS"):
+        if required and method == "OPTIONS":
             return 420, (("Unsupported", ", ".join(required)),)
         if method == "INVITE":
             try:
