@@ -451,19 +451,27 @@ class TestCancel:
         assert server.stats.counts["cancelled"] == 0
 
     async def test_cancel_after_the_answer_or_of_nothing(self, front):
-        """An INVITE already answered is not touched (200, no effect); a CANCEL that
-        matches no INVITE is 481."""
+        """An INVITE already answered is not touched (200, no effect), and the 200 carries
+        the To tag of the INVITE's answer (§9.2: "SHOULD be the same"), before its ACK
+        and after it; a CANCEL that matches no INVITE is 481."""
         server = await front(max_retransmits=0)
         client = Client(server.port)
         client.send(invite("cx3"))
-        [answer] = await client.replies()
-        assert answer.startswith(b"SIP/2.0 302 ")
+        client.send(invite("cx4", number=LISTED))
+        answers = {status_and_tag(r)[0]: status_and_tag(r)[2] for r in await client.replies()}
+        assert sorted(answers) == ["SIP/2.0 302 Moved Temporarily", "SIP/2.0 603 Decline"]
+        client.send(invite("cx4").replace(b"INVITE", b"ACK"))  # cx4 lingers after its ACK
+        await client.replies(0.05)
         client.send(cancel("cx3"))
+        client.send(cancel("cx4"))
         client.send(cancel("nothing"))
-        got = sorted(status_and_tag(r)[:2] for r in await client.replies())
-        assert got == [("SIP/2.0 200 OK", "CANCEL"),
-                       ("SIP/2.0 481 Call/Transaction Does Not Exist", "CANCEL")]
-        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+        got = sorted(status_and_tag(r) for r in await client.replies())
+        assert [line for line, _, _ in got] == [
+            "SIP/2.0 200 OK", "SIP/2.0 200 OK", "SIP/2.0 481 Call/Transaction Does Not Exist"]
+        assert {method for _, method, _ in got} == {"CANCEL"}
+        assert sorted(tag for _, _, tag in got[:2]) == sorted(answers.values())
+        assert sorted(r["verdict"] for r in compliance(server)) == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["cancel_after_answer"] == 2
 
 
 class TestOptions:

@@ -516,18 +516,19 @@ class SipFront:
     def _cancel(self, request: SipRequest) -> tuple[int, tuple[tuple[str, str], ...],
                                                      str | None]:
         """RFC 3261 §9.2: 481 when no INVITE transaction matches; otherwise 200, with the
-        To tag the INVITE's answer gets. An INVITE still being decided is withdrawn: if
-        its decision is not final yet (not being recorded), it is recorded as withdrawn and
-        answered 487; if it is, the INVITE gets the recorded answer (the record and the
-        answer agree): a CANCEL only "attempts to force a non-2xx response" (§15)."""
+        To tag the INVITE's answer gets or got ("SHOULD be the same"). An INVITE still
+        being decided is withdrawn: if its decision is not final yet (not being
+        recorded), it is recorded as withdrawn and answered 487; if it is, the INVITE gets
+        the recorded answer (the record and the answer agree): a CANCEL only "attempts to
+        force a non-2xx response" (§15)."""
         key = self._key(request, "INVITE")
         state = self.transactions.answered(key)
         if state is None:
             return 481, (), None
         deciding = self._deciding.get(key) if state is False else None
-        if deciding is None:
+        if deciding is None:  # no effect on an INVITE already answered; its answer's tag
             self.stats.counts["cancel_after_answer"] += 1
-            return 200, (), None  # no effect on an INVITE already answered
+            return 200, (), self.transactions.final_tag(key)
         withdrawal, tag = deciding
         if not withdrawal.withdrawn:
             self.stats.counts["cancel_in_time" if withdrawal.withdraw()
@@ -575,9 +576,11 @@ class SipFront:
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
                transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
                to_tag: str | None = None) -> None:
-        data = build_response(request, status, to_tag=to_tag or _to_tag(), headers=headers)
+        tag = to_tag or _to_tag()
+        data = build_response(request, status, to_tag=tag, headers=headers)
         transport.send_bytes(data, addr)
-        self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
+        self.transactions.respond(key, data, (addr, transport), now=time.monotonic(),
+                                  tag=tag)
 
     def _trying(self, request: SipRequest) -> bytes | None:
         """The INVITE's 100 (Trying), made only when its decision is slow (§17.2.1): no To

@@ -13,11 +13,12 @@ a 100 (Trying) (§17.2.1; made by the front on demand, ``proceeding``), over eve
 transport; a retransmitted INVITE then gets the 100 again, "the most recent provisional
 response". A decision taken in a few milliseconds costs one timer entry and sends nothing.
 
-An acknowledged INVITE lingers as its expiry time alone (``_lingering``), not as a
-``_Transaction``: at 2,000 calls/s some 10,000 transactions wait out T4, and as objects the
-garbage collector walked them on every older-generation pass (they were nine in ten of the
-live tracked objects a loaded node held, and its full collections paused it for tens of
-milliseconds); a float in a dict is not tracked at all.
+An acknowledged INVITE lingers as its expiry time and To tag alone (``_lingering``,
+``_lingering_tags``: a late CANCEL's 200 carries the tag, §9.2), not as a
+``_Transaction``: at 2,000 calls/s some 10,000 transactions wait out T4, and as objects
+the garbage collector walked them on every older-generation pass (they were nine in ten
+of the live tracked objects a loaded node held, and its full collections paused it for
+tens of milliseconds); a float or a string in a dict is not tracked at all.
 
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
 request beyond it is refused, not stored), and each transaction sends its final response
@@ -99,6 +100,7 @@ class _Transaction:
     trying_at: float | None = None
     provisional: bytes | None = None  # the 100 sent, for retransmitted INVITEs
     provisional_sends: int = 0  # its copies sent after the first
+    tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
 
 
 @dataclass
@@ -111,6 +113,8 @@ class ServerTransactions:
     def __post_init__(self) -> None:
         self._table: dict[Hashable, _Transaction] = {}
         self._lingering: dict[Hashable, float] = {}  # acknowledged INVITE -> when it goes
+        self._lingering_tags: dict[Hashable, str] = {}  # ... and its To tag (strings and
+        # floats: nothing for the garbage collector to walk)
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
 
@@ -163,12 +167,13 @@ class ServerTransactions:
         tx.trying_at = now + self.settings.trying
         self._schedule(key, tx, expires=tx.expires)
 
-    def respond(self, key: Hashable, response: bytes, dest: object, *, now: float) -> None:
-        """The final response was sent once; keep it, and start the timers."""
+    def respond(self, key: Hashable, response: bytes, dest: object, *, now: float,
+                tag: str | None = None) -> None:
+        """The final response (To tag ``tag``) was sent once; keep it, start the timers."""
         tx = self._table.get(key)
         if tx is None or tx.response is not None:
             return
-        tx.response, tx.dest = response, dest
+        tx.response, tx.dest, tx.tag = response, dest, tag
         tx.trying = tx.trying_at = tx.provisional = None
         t1 = self.settings.t1
         if tx.invite and not tx.reliable:
@@ -184,10 +189,20 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.response is not None
 
+    def final_tag(self, key: Hashable) -> str | None:
+        """The To tag of the final response sent for ``key``, if it is still known: the
+        200 to a CANCEL of an answered INVITE carries it (§9.2)."""
+        tag = self._lingering_tags.get(key)
+        if tag is not None:
+            return tag
+        tx = self._table.get(key)
+        return None if tx is None else tx.tag
+
     def forget(self, key: Hashable) -> None:
         """A request that will never be answered (its front dropped it)."""
         self._table.pop(key, None)
         self._lingering.pop(key, None)
+        self._lingering_tags.pop(key, None)
 
     def due(self, now: float) -> list[tuple[bytes, object]]:
         """Retransmissions and 100 (Trying)s whose time has come, to send; expired
@@ -197,6 +212,7 @@ class ServerTransactions:
             wake, _, key = heapq.heappop(self._timers)
             if self._lingering.get(key) == wake:
                 del self._lingering[key]  # timer I: the ACK's copies have had their time
+                self._lingering_tags.pop(key, None)
                 continue
             tx = self._table.get(key)
             if tx is None or tx.wake != wake:
@@ -226,8 +242,10 @@ class ServerTransactions:
 
     def _linger(self, key: Hashable, expires: float) -> None:
         """The ACK arrived: keep only when to forget the transaction."""
-        del self._table[key]
+        tx = self._table.pop(key)
         self._lingering[key] = expires
+        if tx.tag is not None:
+            self._lingering_tags[key] = tx.tag
         self._seq += 1
         heapq.heappush(self._timers, (expires, self._seq, key))
 
