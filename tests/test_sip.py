@@ -308,6 +308,17 @@ class TestTransactions:
         assert server.stats.counts["trying"] == 1
         assert server.stats.counts["invite_pending"] == 1
 
+    async def test_sipp_takes_the_100_then_the_302(self, front, tmp_path):
+        """A real dialer (SIPp) on a slow decision: the 100, then the 302, the ACK."""
+        server = await front(budget_ms=2000)
+        server.gate = _Slowed(server.gate, 0.3)
+        run = await sipp(server, "redirect", tmp_path, "number", ALLOWED, "campaign", UT,
+                         "contact", "trunk", "identity", "tel:")
+        assert run.returncode == 0, run.errors
+        assert len(run.responses(100)) == 1
+        assert len(run.responses(302)) == 1
+        assert server.stats.counts["ack_absorbed"] == 1
+
     async def test_a_quick_decision_sends_no_100(self, front):
         """The common case: the answer comes in a few ms, and nothing else is sent."""
         server = await front(max_retransmits=0)
