@@ -93,6 +93,8 @@ def sip_answer(node: ServeNode, number_text: str) -> str:
         sock.sendto(invite, ("127.0.0.1", node.sip_port))
         try:
             reply = sock.recv(65536).decode("utf-8", errors="replace")
+            while reply.startswith("SIP/2.0 1"):  # a 100 Trying (a slow decision): wait on
+                reply = sock.recv(65536).decode("utf-8", errors="replace")
         except TimeoutError:
             return ""
         ack = (f"ACK sip:{number_text}@127.0.0.1 SIP/2.0\r\n"

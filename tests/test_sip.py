@@ -273,6 +273,61 @@ class TestTransactions:
         assert gaps[0] < gaps[1] < gaps[2]  # 50, 100, 200 ms (the 20 ms tick blurs them)
         assert await client.replies(0.5) == []
 
+    async def test_a_slow_decision_gets_100_trying_and_so_does_its_retransmission(self,
+                                                                                 front):
+        """RFC 3261 §17.2.1: the INVITE server transaction MUST send a 100 (Trying) unless
+        the TU answers within 200 ms. A decision held back 400 ms: the 100 arrives at
+        about 100 ms (no To tag, the Timestamp copied), the retransmitted INVITE gets it
+        again (the most recent provisional), then the 302 — decided and recorded once."""
+        server = await front(budget_ms=2000)
+        server.gate = _Slowed(server.gate, 0.4)
+        client = Client(server.port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        client.send(invite("slow").replace(b"Max-Forwards", b"Timestamp: 54\r\nMax-Forwards"))
+        got: list[tuple[float, bytes]] = []
+        while len(got) < 3 and loop.time() - started < 2:
+            try:
+                reply = await asyncio.wait_for(loop.sock_recv(client.sock, 65536), 0.5)
+            except TimeoutError:
+                continue
+            got.append((loop.time() - started, reply))
+            if len(got) == 1:
+                client.send(invite("slow"))  # a retransmission while the decision waits
+        (first_at, first), (_, again), (final_at, final) = got
+        assert first.startswith(b"SIP/2.0 100 Trying\r\n"), first
+        assert 0.1 <= first_at < 0.25, first_at  # 100 ms + the 20 ms tick, some slack
+        assert again == first
+        fields = dict(line.split(": ", 1) for line in first.decode().split("\r\n")[1:]
+                      if ": " in line)
+        assert fields["To"] == f"<sip:{ALLOWED}@127.0.0.1>"  # §17.2.1: no tag in the 100
+        assert (fields["CSeq"], fields["Timestamp"]) == ("1 INVITE", "54")
+        assert final.startswith(b"SIP/2.0 302 "), final
+        assert final_at >= 0.4
+        assert len(compliance(server)) == 1
+        assert server.stats.counts["trying"] == 1
+        assert server.stats.counts["invite_pending"] == 1
+
+    async def test_sipp_takes_the_100_then_the_302(self, front, tmp_path):
+        """A real dialer (SIPp) on a slow decision: the 100, then the 302, the ACK."""
+        server = await front(budget_ms=2000)
+        server.gate = _Slowed(server.gate, 0.3)
+        run = await sipp(server, "redirect", tmp_path, "number", ALLOWED, "campaign", UT,
+                         "contact", "trunk", "identity", "tel:")
+        assert run.returncode == 0, run.errors
+        assert len(run.responses(100)) == 1
+        assert len(run.responses(302)) == 1
+        assert server.stats.counts["ack_absorbed"] == 1
+
+    async def test_a_quick_decision_sends_no_100(self, front):
+        """The common case: the answer comes in a few ms, and nothing else is sent."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("quick"))
+        [reply] = await client.replies(0.4)
+        assert reply.startswith(b"SIP/2.0 302 ")
+        assert server.stats.counts["trying"] == 0
+
     async def test_tcp_final_response_is_not_retransmitted(self, front, tmp_path):
         server = await front()
         run = await sipp(server, "redirect", tmp_path, "number", ALLOWED, "campaign", UT,
@@ -309,6 +364,9 @@ class TestTcpHalfClose:
         writer.write_eof()
         reply = await asyncio.wait_for(reader.read(), 5)  # to the server's close
         writer.close()
+        if delay:  # a slow decision: the 100 (Trying) first (§17.2.1, every transport)
+            trying, _, reply = reply.partition(b"\r\n\r\n")
+            assert trying.startswith(b"SIP/2.0 100 Trying"), trying
         assert reply.startswith(b"SIP/2.0 302 Moved Temporarily"), reply
         [record] = compliance(server)
         assert f"X-Callguard-Decision: {record['decision_id']}".encode() in reply
@@ -357,9 +415,10 @@ class TestCancel:
         loop = asyncio.get_running_loop()
         started = loop.time()
         client.send(invite("cx1"))
-        await asyncio.sleep(0.1)
+        trying = await asyncio.wait_for(loop.sock_recv(client.sock, 65536), 0.3)
+        assert trying.startswith(b"SIP/2.0 100 Trying")  # §9.1: a CANCEL waits for it
         client.send(cancel("cx1"))
-        replies = await client.replies(0.25)
+        replies = await client.replies(0.15)
         assert loop.time() - started < 0.5  # not held until the read would have answered
         got = sorted(status_and_tag(r) for r in replies)
         assert [(line, method) for line, method, _ in got] == [
@@ -389,7 +448,9 @@ class TestCancel:
         gate._record = slow_record
         client = Client(server.port)
         client.send(invite("cx2"))
-        await asyncio.sleep(0.1)
+        trying = await asyncio.wait_for(
+            asyncio.get_running_loop().sock_recv(client.sock, 65536), 0.3)
+        assert trying.startswith(b"SIP/2.0 100 Trying")
         client.send(cancel("cx2"))
         replies = await client.replies(0.5)
         got = sorted(status_and_tag(r)[:2] for r in replies)
@@ -401,19 +462,27 @@ class TestCancel:
         assert server.stats.counts["cancelled"] == 0
 
     async def test_cancel_after_the_answer_or_of_nothing(self, front):
-        """An INVITE already answered is not touched (200, no effect); a CANCEL that
-        matches no INVITE is 481."""
+        """An INVITE already answered is not touched (200, no effect), and the 200 carries
+        the To tag of the INVITE's answer (§9.2: "SHOULD be the same"), before its ACK
+        and after it; a CANCEL that matches no INVITE is 481."""
         server = await front(max_retransmits=0)
         client = Client(server.port)
         client.send(invite("cx3"))
-        [answer] = await client.replies()
-        assert answer.startswith(b"SIP/2.0 302 ")
+        client.send(invite("cx4", number=LISTED))
+        answers = {status_and_tag(r)[0]: status_and_tag(r)[2] for r in await client.replies()}
+        assert sorted(answers) == ["SIP/2.0 302 Moved Temporarily", "SIP/2.0 603 Decline"]
+        client.send(invite("cx4").replace(b"INVITE", b"ACK"))  # cx4 lingers after its ACK
+        await client.replies(0.05)
         client.send(cancel("cx3"))
+        client.send(cancel("cx4"))
         client.send(cancel("nothing"))
-        got = sorted(status_and_tag(r)[:2] for r in await client.replies())
-        assert got == [("SIP/2.0 200 OK", "CANCEL"),
-                       ("SIP/2.0 481 Call/Transaction Does Not Exist", "CANCEL")]
-        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+        got = sorted(status_and_tag(r) for r in await client.replies())
+        assert [line for line, _, _ in got] == [
+            "SIP/2.0 200 OK", "SIP/2.0 200 OK", "SIP/2.0 481 Call/Transaction Does Not Exist"]
+        assert {method for _, method, _ in got} == {"CANCEL"}
+        assert sorted(tag for _, _, tag in got[:2]) == sorted(answers.values())
+        assert sorted(r["verdict"] for r in compliance(server)) == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["cancel_after_answer"] == 2
 
 
 class TestOptions:
@@ -601,13 +670,28 @@ class TestProtection:
         assert (await client.replies())[0].startswith(b"SIP/2.0 302 ")
 
     async def test_unsupported_uri_scheme_and_extension(self, front):
+        """416 for a URI naming no number. Require: an INVITE's is ignored and the INVITE
+        decided (RFC 3261 §8.3: redirect servers MUST ignore unknown option tags in
+        Require and proceed with the redirection); an OPTIONS, answered as a UAS
+        answers it, still gets 420 with Unsupported (§8.2.2.3)."""
         server = await front(max_retransmits=0)
         client = Client(server.port)
+        required = b"Require: 100rel, foo\r\nMax-Forwards"
         client.send(invite("mailto").replace(b"INVITE sip:8015550123@127.0.0.1",
                                              b"INVITE mailto:a@b"))
-        client.send(invite("req").replace(b"Max-Forwards", b"Require: 100rel\r\nMax-Forwards"))
-        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies())
-        assert replies == [b"SIP/2.0 416 Unsupported URI Scheme", b"SIP/2.0 420 Bad Extension"]
+        client.send(invite("req").replace(b"Max-Forwards", required))
+        client.send(invite("req-listed", number=LISTED).replace(b"Max-Forwards", required))
+        client.send(options("opt-req").replace(b"Content-Length", b"Require: 100rel\r\n"
+                                                b"Content-Length"))
+        replies = {r.split(b"\r\n", 1)[0]: r for r in await client.replies()}
+        assert sorted(replies) == [b"SIP/2.0 302 Moved Temporarily",
+                                   b"SIP/2.0 416 Unsupported URI Scheme",
+                                   b"SIP/2.0 420 Bad Extension", b"SIP/2.0 603 Decline"]
+        assert b"\r\nUnsupported: 100rel\r\n" in replies[b"SIP/2.0 420 Bad Extension"]
+        assert b"CSeq: 1 OPTIONS" in replies[b"SIP/2.0 420 Bad Extension"]
+        assert not any(b"Unsupported:" in r for status, r in replies.items()
+                       if b" 420 " not in status)
+        assert sorted(r["verdict"] for r in compliance(server)) == ["ALLOW", "BLOCK"]
 
     async def test_max_forwards_zero_reaches_its_destination_and_is_decided(self, front):
         """Max-Forwards limits the hops a request may be *forwarded* (RFC 3261 §8.1.1.6:
@@ -786,6 +870,49 @@ class TestUnits:
         assert table.due(10.0) == []  # no more after the ACK; timer I (T4) forgot it
         assert len(table) == 0
         assert table.counts["no_ack"] == 0
+
+    @pytest.mark.parametrize("reliable", [False, True], ids=["udp", "tcp"])
+    def test_100_trying_when_the_answer_is_slow_and_again_for_retransmissions(self,
+                                                                              reliable):
+        """§17.2.1 on a synthetic clock: no final response 100 ms after the INVITE, the
+        100 is made (once) and sent; a retransmitted INVITE gets it again, at most
+        max_retransmits times; the final response then replaces it."""
+        table = ServerTransactions(TimerSettings(t1=0.5, max_retransmits=2))
+        key = transaction_key(branch="z9hG4bKs", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        made = []
+        assert table.receive(key, "INVITE", reliable=reliable, now=0)[0] is Receipt.NEW
+        table.proceeding(key, lambda: made.append(1) or b"100", "dest", now=0)
+        assert table.receive(key, "INVITE", reliable=reliable, now=0.05) == (
+            Receipt.PENDING, None)  # nothing sent yet: nothing to repeat
+        assert table.due(0.099) == []
+        assert table.due(0.1) == [(b"100", "dest")]
+        assert table.due(0.3) == []
+        assert made == [1]
+        for _ in range(2):
+            assert table.receive(key, "INVITE", reliable=reliable, now=0.2) == (
+                Receipt.PENDING, b"100")
+        assert table.receive(key, "INVITE", reliable=reliable, now=0.2) == (
+            Receipt.PENDING, None)  # the cap: no amplifier
+        table.respond(key, b"302", "dest", now=0.4)
+        assert table.receive(key, "INVITE", reliable=reliable, now=0.45) == (
+            Receipt.RESEND, b"302")
+        assert table.due(0.91) == ([] if reliable else [(b"302", "dest")])  # timer G
+        assert table.counts["trying"] == 1
+
+    def test_a_quick_answer_makes_no_100(self):
+        """The common case: answered 5 ms after the INVITE, the 100 is never made."""
+        table = ServerTransactions(TimerSettings(t1=0.5))
+        key = transaction_key(branch="z9hG4bKq", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        made = []
+        table.receive(key, "INVITE", reliable=False, now=0)
+        table.proceeding(key, lambda: made.append(1) or b"100", "dest", now=0)
+        table.respond(key, b"302", "dest", now=0.005)
+        assert table.due(0.2) == []
+        assert table.due(0.505) == [(b"302", "dest")]
+        assert made == []
+        assert table.counts["trying"] == 0
 
     def test_rfc2543_requests_match_by_call_id_and_cseq(self):
         a = transaction_key(branch=None, sent_by="h:5060", method="INVITE", call_id="c",

@@ -363,16 +363,19 @@ async def test_a_bug_on_one_datagram_is_counted_and_reading_goes_on(monkeypatch)
 
 
 def test_acknowledged_invites_linger_without_tracked_objects() -> None:
-    """After the ACK a transaction is its expiry alone: retransmitted INVITEs and ACKs are
-    absorbed for T4, it counts against the bound, and nothing of it is left for the
-    garbage collector to walk."""
+    """After the ACK a transaction is its expiry and To tag alone: retransmitted INVITEs
+    and ACKs are absorbed for T4, a late CANCEL can still learn the tag (§9.2), it counts
+    against the bound, and nothing of it is left for the garbage collector to walk."""
     table = ServerTransactions(TimerSettings(t1=0.5, t4=5.0, max_transactions=1000))
     keys = [transaction_key(branch=f"z9hG4bK{i}", sent_by="h:5060", method="INVITE",
                             call_id="", cseq=0, from_tag="") for i in range(1000)]
-    for key in keys:
+    for i, key in enumerate(keys):
         assert table.receive(key, "INVITE", reliable=False, now=0.0)[0] is Receipt.NEW
-        table.respond(key, b"SIP/2.0 302 Moved Temporarily\r\n\r\n", ("h", 5060), now=0.0)
+        table.respond(key, b"SIP/2.0 302 Moved Temporarily\r\n\r\n", ("h", 5060), now=0.0,
+                      tag=f"tag{i}")
+        assert table.final_tag(key) == f"tag{i}"
         assert table.receive(key, "ACK", reliable=False, now=0.1)[0] is Receipt.ABSORBED
+    assert table.final_tag(keys[7]) == "tag7"
     assert len(table) == 1000
     assert table.receive(keys[0], "INVITE", reliable=False, now=1.0) == (Receipt.ABSORBED, None)
     assert table.receive(keys[0], "ACK", reliable=False, now=1.0) == (Receipt.ABSORBED, None)
@@ -387,5 +390,6 @@ def test_acknowledged_invites_linger_without_tracked_objects() -> None:
     assert len(table) == 1000  # T4 after the ACK (0.1 + 5.0) has not passed
     assert table.due(5.1) == []
     assert len(table) == 0
+    assert table.final_tag(keys[7]) is None
     assert table.counts["no_ack"] == 0
     assert table.receive(keys[0], "INVITE", reliable=False, now=5.2)[0] is Receipt.NEW

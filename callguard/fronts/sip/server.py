@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -419,7 +420,7 @@ class SipFront:
                                                    now=time.monotonic())
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
-        if receipt is Receipt.RESEND and again is not None:
+        if again is not None:  # the final response, or the 100 (Trying) while deciding
             transport.send_bytes(again, addr)
         return receipt
 
@@ -471,6 +472,8 @@ class SipFront:
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
             self._deciding[key] = (Withdrawal(), _to_tag())
+            self.transactions.proceeding(key, functools.partial(self._trying, request),
+                                         (addr, transport), now=time.monotonic())
             task = asyncio.create_task(self._invite(request, key, addr, transport))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
@@ -486,10 +489,16 @@ class SipFront:
 
     @staticmethod
     def _unsupported(request: SipRequest, method: str) -> _Answer | None:
-        """420 for any extension required of us (we support none); 416 for a URI scheme
-        that names no number."""
+        """416 for an INVITE whose URI scheme names no number; 420 for an OPTIONS that
+        requires an extension (we support none).
+
+        An INVITE's Require is ignored: RFC 3261 §8.3 — "Redirect servers MUST ignore
+        features that are not understood (including unrecognized header fields, any
+        unknown option tags in Require, or even method names) and proceed with the
+        redirection of the request in question." A 302 or 603 uses no extension. An
+        OPTIONS is answered as a UAS answers it (§11), so §8.2.2.3's 420 holds there."""
         required = request.headers.get("require")
-        if required and method in ("INVITE", "OPTIONS"):
+        if required and method == "OPTIONS":
             return 420, (("Unsupported", ", ".join(required)),)
         if method == "INVITE":
             try:
@@ -507,18 +516,19 @@ class SipFront:
     def _cancel(self, request: SipRequest) -> tuple[int, tuple[tuple[str, str], ...],
                                                      str | None]:
         """RFC 3261 §9.2: 481 when no INVITE transaction matches; otherwise 200, with the
-        To tag the INVITE's answer gets. An INVITE still being decided is withdrawn: if
-        its decision is not final yet (not being recorded), it is recorded as withdrawn and
-        answered 487; if it is, the INVITE gets the recorded answer (the record and the
-        answer agree): a CANCEL only "attempts to force a non-2xx response" (§15)."""
+        To tag the INVITE's answer gets or got ("SHOULD be the same"). An INVITE still
+        being decided is withdrawn: if its decision is not final yet (not being
+        recorded), it is recorded as withdrawn and answered 487; if it is, the INVITE gets
+        the recorded answer (the record and the answer agree): a CANCEL only "attempts to
+        force a non-2xx response" (§15)."""
         key = self._key(request, "INVITE")
         state = self.transactions.answered(key)
         if state is None:
             return 481, (), None
         deciding = self._deciding.get(key) if state is False else None
-        if deciding is None:
+        if deciding is None:  # no effect on an INVITE already answered; its answer's tag
             self.stats.counts["cancel_after_answer"] += 1
-            return 200, (), None  # no effect on an INVITE already answered
+            return 200, (), self.transactions.final_tag(key)
         withdrawal, tag = deciding
         if not withdrawal.withdrawn:
             self.stats.counts["cancel_in_time" if withdrawal.withdraw()
@@ -566,9 +576,22 @@ class SipFront:
     def _final(self, request: SipRequest, key: Hashable, status: int, addr: tuple[str, int],
                transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
                to_tag: str | None = None) -> None:
-        data = build_response(request, status, to_tag=to_tag or _to_tag(), headers=headers)
+        tag = to_tag or _to_tag()
+        data = build_response(request, status, to_tag=tag, headers=headers)
         transport.send_bytes(data, addr)
-        self.transactions.respond(key, data, (addr, transport), now=time.monotonic())
+        self.transactions.respond(key, data, (addr, transport), now=time.monotonic(),
+                                  tag=tag)
+
+    def _trying(self, request: SipRequest) -> bytes | None:
+        """The INVITE's 100 (Trying), made only when its decision is slow (§17.2.1): no To
+        tag (SHOULD NOT), the request's Timestamp copied (§8.2.6.1: MUST)."""
+        stamp = request.headers.get_first("timestamp")
+        try:
+            return build_response(request, 100, to_tag="",
+                                  headers=(("Timestamp", stamp),) if stamp else ())
+        except ValueError:
+            self.stats.counts["unanswerable"] += 1
+            return None
 
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
@@ -600,7 +623,6 @@ class SipFront:
                 self.stats.counts["tcp_idle_closed"] += closed
             for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
-                self.stats.counts["retransmitted"] += 1
                 transport.send_bytes(data, addr)
 
 

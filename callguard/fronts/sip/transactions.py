@@ -8,23 +8,29 @@ sent again at T1, 2·T1, … capped at T2 until the ACK arrives (timer G) or 64�
 (timer I). A non-INVITE transaction keeps its response 64·T1 for retransmitted requests
 (timer J). Over TCP nothing is retransmitted and timers I and J are zero.
 
-An acknowledged INVITE lingers as its expiry time alone (``_lingering``), not as a
-``_Transaction``: at 2,000 calls/s some 10,000 transactions wait out T4, and as objects the
-garbage collector walked them on every older-generation pass (they were nine in ten of the
-live tracked objects a loaded node held, and its full collections paused it for tens of
-milliseconds); a float in a dict is not tracked at all.
+An INVITE still without its final response ``TimerSettings.trying`` after it arrived gets
+a 100 (Trying) (§17.2.1; made by the front on demand, ``proceeding``), over every
+transport; a retransmitted INVITE then gets the 100 again, "the most recent provisional
+response". A decision taken in a few milliseconds costs one timer entry and sends nothing.
+
+An acknowledged INVITE lingers as its expiry time and To tag alone (``_lingering``,
+``_lingering_tags``: a late CANCEL's 200 carries the tag, §9.2), not as a
+``_Transaction``: at 2,000 calls/s some 10,000 transactions wait out T4, and as objects
+the garbage collector walked them on every older-generation pass (they were nine in ten
+of the live tracked objects a loaded node held, and its full collections paused it for
+tens of milliseconds); a float or a string in a dict is not tracked at all.
 
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
 request beyond it is refused, not stored), and each transaction sends its final response
 at most ``1 + max_retransmits`` times, whatever mix of timers and retransmitted requests
-asks for it.
+asks for it (and its 100 (Trying) likewise).
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -35,13 +41,23 @@ MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7: branches that are unique per tra
 
 @dataclass(frozen=True, slots=True)
 class TimerSettings:
-    """RFC 3261 §17 timers and our bounds; the defaults are the RFC's."""
+    """RFC 3261 §17 timers and our bounds; the defaults are the RFC's.
+
+    ``trying``: how long an INVITE may wait for its final response before it gets a
+    100 (Trying). §17.2.1 asks for the 100 unless the TU will answer within 200 ms, and
+    the decision budget is 250 ms, so that cannot be promised; but nearly every decision
+    takes a few milliseconds, and a 100 for each would double what the front sends. At
+    100 ms (plus the front's 20 ms tick) every INVITE has either its answer or a 100
+    within 200 ms — long before the client's first retransmission at T1 (what the 100
+    quenches), and early enough for a CANCEL, which §9.1 forbids before a provisional.
+    """
 
     t1: float = 0.5
     t2: float = 4.0
     t4: float = 5.0
     max_transactions: int = 65_536
     max_retransmits: int = 6
+    trying: float = 0.1
 
 
 def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: str,
@@ -61,7 +77,8 @@ class Receipt(Enum):
     """What to do with a request, as the transaction table sees it."""
 
     NEW = "new"  # decide and respond
-    PENDING = "pending"  # a retransmission while the decision is under way: absorb
+    PENDING = "pending"  # a retransmission while the decision is under way: absorb, or
+    # send again the 100 (Trying) already sent
     RESEND = "resend"  # a retransmission after the final response: send it again
     ABSORBED = "absorbed"  # an ACK, or a retransmission past the cap: nothing to send
     STRAY_ACK = "stray-ack"  # an ACK that matches no transaction
@@ -79,6 +96,11 @@ class _Transaction:
     next_send: float | None = None
     expires: float | None = None
     wake: float | None = None
+    trying: Callable[[], bytes | None] | None = None  # makes the 100 when it is due
+    trying_at: float | None = None
+    provisional: bytes | None = None  # the 100 sent, for retransmitted INVITEs
+    provisional_sends: int = 0  # its copies sent after the first
+    tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
 
 
 @dataclass
@@ -91,6 +113,8 @@ class ServerTransactions:
     def __post_init__(self) -> None:
         self._table: dict[Hashable, _Transaction] = {}
         self._lingering: dict[Hashable, float] = {}  # acknowledged INVITE -> when it goes
+        self._lingering_tags: dict[Hashable, str] = {}  # ... and its To tag (strings and
+        # floats: nothing for the garbage collector to walk)
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
 
@@ -113,7 +137,13 @@ class ServerTransactions:
             return Receipt.ABSORBED, None
         if tx is not None:
             if tx.response is None:
-                return Receipt.PENDING, None
+                if tx.provisional is None:
+                    return Receipt.PENDING, None
+                if tx.provisional_sends >= self.settings.max_retransmits:
+                    self.counts["retransmit_capped"] += 1
+                    return Receipt.PENDING, None
+                tx.provisional_sends += 1
+                return Receipt.PENDING, tx.provisional
             if tx.sends >= self.settings.max_retransmits:
                 self.counts["retransmit_capped"] += 1
                 return Receipt.ABSORBED, None
@@ -125,12 +155,26 @@ class ServerTransactions:
         self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable)
         return Receipt.NEW, None
 
-    def respond(self, key: Hashable, response: bytes, dest: object, *, now: float) -> None:
-        """The final response was sent once; keep it, and start the timers."""
+    def proceeding(self, key: Hashable, trying: Callable[[], bytes | None], dest: object,
+                   *, now: float) -> None:
+        """An INVITE is being decided: if it has no final response ``settings.trying``
+        from now, ``due`` makes its 100 (Trying) with ``trying`` and sends it to ``dest``
+        (None from ``trying``: nothing is sent)."""
+        tx = self._table.get(key)
+        if tx is None or not tx.invite or tx.response is not None:
+            return
+        tx.trying, tx.dest = trying, dest
+        tx.trying_at = now + self.settings.trying
+        self._schedule(key, tx, expires=tx.expires)
+
+    def respond(self, key: Hashable, response: bytes, dest: object, *, now: float,
+                tag: str | None = None) -> None:
+        """The final response (To tag ``tag``) was sent once; keep it, start the timers."""
         tx = self._table.get(key)
         if tx is None or tx.response is not None:
             return
-        tx.response, tx.dest = response, dest
+        tx.response, tx.dest, tx.tag = response, dest, tag
+        tx.trying = tx.trying_at = tx.provisional = None
         t1 = self.settings.t1
         if tx.invite and not tx.reliable:
             tx.interval = t1
@@ -145,18 +189,30 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.response is not None
 
+    def final_tag(self, key: Hashable) -> str | None:
+        """The To tag of the final response sent for ``key``, if it is still known: the
+        200 to a CANCEL of an answered INVITE carries it (§9.2)."""
+        tag = self._lingering_tags.get(key)
+        if tag is not None:
+            return tag
+        tx = self._table.get(key)
+        return None if tx is None else tx.tag
+
     def forget(self, key: Hashable) -> None:
         """A request that will never be answered (its front dropped it)."""
         self._table.pop(key, None)
         self._lingering.pop(key, None)
+        self._lingering_tags.pop(key, None)
 
     def due(self, now: float) -> list[tuple[bytes, object]]:
-        """Retransmissions whose time has come; expired transactions are forgotten."""
+        """Retransmissions and 100 (Trying)s whose time has come, to send; expired
+        transactions are forgotten."""
         out: list[tuple[bytes, object]] = []
         while self._timers and self._timers[0][0] <= now:
             wake, _, key = heapq.heappop(self._timers)
             if self._lingering.get(key) == wake:
                 del self._lingering[key]  # timer I: the ACK's copies have had their time
+                self._lingering_tags.pop(key, None)
                 continue
             tx = self._table.get(key)
             if tx is None or tx.wake != wake:
@@ -166,9 +222,16 @@ class ServerTransactions:
                 if tx.invite and tx.response is not None:
                     self.counts["no_ack"] += 1  # timer H: the client never confirmed
                 continue
+            if tx.trying_at is not None and tx.trying_at <= now:
+                trying, tx.trying, tx.trying_at = tx.trying, None, None
+                tx.provisional = trying() if trying is not None else None
+                if tx.provisional is not None:
+                    self.counts["trying"] += 1
+                    out.append((tx.provisional, tx.dest))
             if tx.next_send is not None and tx.next_send <= now and tx.response is not None:
                 if tx.sends < self.settings.max_retransmits:
                     tx.sends += 1
+                    self.counts["retransmitted"] += 1
                     out.append((tx.response, tx.dest))
                     tx.interval = min(2 * tx.interval, self.settings.t2)
                     tx.next_send = now + tx.interval
@@ -179,14 +242,16 @@ class ServerTransactions:
 
     def _linger(self, key: Hashable, expires: float) -> None:
         """The ACK arrived: keep only when to forget the transaction."""
-        del self._table[key]
+        tx = self._table.pop(key)
         self._lingering[key] = expires
+        if tx.tag is not None:
+            self._lingering_tags[key] = tx.tag
         self._seq += 1
         heapq.heappush(self._timers, (expires, self._seq, key))
 
     def _schedule(self, key: Hashable, tx: _Transaction, *, expires: float | None) -> None:
         tx.expires = expires
-        times = [t for t in (tx.next_send, tx.expires) if t is not None]
+        times = [t for t in (tx.trying_at, tx.next_send, tx.expires) if t is not None]
         tx.wake = min(times) if times else None
         if tx.wake is not None:
             self._seq += 1
