@@ -131,8 +131,7 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     manifest = archive.manifest()
     days = (first.date() - timedelta(days=2) if first else None,
             last.date() + timedelta(days=2) if last else None)
-    evidence.archive_days = len({p.day for p in manifest.parts
-                                 if _in(p.day, *days)})
+    evidence.archive_days = len(manifest.days(first=days[0], last=days[1]))
     evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
     connection = connect(threads=2)
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
@@ -247,11 +246,6 @@ def _latest_loaded(records: Iterable[Record], decision: Record) -> Record | None
     before = [r for r in records if r.get("event") == "packs-loaded"
               and r.get("node") == node and _when(r) <= when]
     return max(before, key=_when) if before else None
-
-
-def _in(day: str, first: date | None, last: date | None) -> bool:
-    return (first is None or day >= first.isoformat()) and (
-        last is None or day <= last.isoformat())
 
 
 def _identity(record: Record) -> str:
