@@ -1,11 +1,11 @@
 """Everything callguard knows about one number (or one decision): the document for counsel.
 
 Reads the archive (DuckDB over the days in range: the number's id is looked up in the
-number table first, and a compacted day is sorted by that id, so a lookup reads one row
-group per day) and what is not archived yet: closed segments the manifest does not name,
-the current file, and the stream entries after the archived position (``stream_tail``,
-when the node writes the stream) — those are scanned as bytes for the hash or the
-decision ids, and only matching lines are parsed.
+number table first, and a compacted day or month file is sorted by that id, so a lookup
+reads one row group per file) and what is not archived yet: closed segments the manifest
+does not name, the current file, and the stream entries after the archived position
+(``stream_tail``, when the node writes the stream) — those are scanned as bytes for the
+hash or the decision ids, and only matching lines are parsed.
 
 For a number: every decision for it, every later record of those calls (line release,
 violation risk, caller ID), and every record change (consent, EBR, company DNC) for it;

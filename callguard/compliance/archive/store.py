@@ -543,8 +543,10 @@ class Archive:
                  if p.layout == NUMBERED]
         if not files or not manifest.numbers:
             return ()
-        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}) "
-                               f"WHERE {where}" for where in lookup.numbered())
+        # hive partitioning off: day and month files together, and no day is needed
+        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}, "
+                               f"hive_partitioning = false) WHERE {where}"
+                               for where in lookup.numbered())
         ids = [int(i) for (i,) in connection.execute(
             f"SELECT DISTINCT number_id FROM ({scans}) WHERE number_id IS NOT NULL"
         ).fetchall()]
@@ -598,7 +600,8 @@ class Archive:
         table = _sql_list(self.root / n.file for n in manifest.numbers)
         return [self._write_numbers(
             connection, f"SELECT * FROM read_parquet({table}) SEMI JOIN (SELECT DISTINCT "
-            f"number_id FROM read_parquet({_sql_list(used)})) USING (number_id)")]
+            f"number_id FROM read_parquet({_sql_list(used)}, hive_partitioning = false)) "
+            "USING (number_id)")]
 
     def delete_files(self, parts: Iterable[Part]) -> None:
         """Remove files no longer named by the committed manifest."""
