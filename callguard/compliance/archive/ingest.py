@@ -177,21 +177,28 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
             # The number table first (committed): the days' files refer to its ids.
             archive.add_numbers(connection, manifest, [
                 p for p in manifest.files(table.name) if p.day in days and not p.until])
-        months = [p for p in manifest.files(table.name) if p.until]
-        for day in days:
-            month = next((m for m in months if day in m.days), None)
+        held = {d: m for m in manifest.files(table.name) if m.until for d in m.days}
+        for day in [d for d in days if d not in held]:
             parts = [p for p in manifest.parts if p.table == table.name and p.day == day
                      and not p.until]
-            if month is not None:
-                parts.append(month)
-                merged = archive.compact_month(connection, table, parts)
-                months = [merged if m is month else m for m in months]
-            else:
-                merged = archive.compact_day(connection, table, parts)
+            merged = archive.compact_day(connection, table, parts)
             manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
             archive.commit(manifest)
             archive.delete_files(parts)
             done += 1
+        # Days a month file holds: that month is rewritten once with all of them.
+        late: dict[str, list[str]] = {}
+        for day in days:
+            if day in held:
+                late.setdefault(held[day].file, []).append(day)
+        for file, month_days in late.items():
+            parts = [p for p in manifest.parts if p.table == table.name and (
+                p.file == file or (p.day in month_days and not p.until))]
+            merged = archive.compact_month(connection, table, parts)
+            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
+            archive.commit(manifest)
+            archive.delete_files(parts)
+            done += len(month_days)
     return done
 
 
