@@ -200,6 +200,16 @@ class Manifest:
         return VERSION if any(p.until for p in self.parts) else 2
 
 
+def _fields(part: Part) -> dict[str, Any]:
+    """A part as the manifest holds it: a day file without the month fields, so that a
+    manifest of version 2 is read by a callguard before month files."""
+    fields = asdict(part)
+    if not part.until:
+        for name in ("until", "days", "day_keys"):
+            del fields[name]
+    return fields
+
+
 def _within(day: str, first: date | None, last: date | None) -> bool:
     return (first is None or day >= first.isoformat()) and (
         last is None or day <= last.isoformat())
@@ -253,7 +263,7 @@ class Archive:
         """Make ``manifest`` the archive (its files must already be durable)."""
         temp = self.root / f".manifest.{uuid.uuid4().hex}.tmp"
         data = orjson.dumps({"version": manifest.version(),
-                             "parts": [asdict(p) for p in manifest.parts],
+                             "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
