@@ -178,6 +178,8 @@ real_commit, real_delete = store.Archive.commit, store.Archive.delete_files
 def commit(self, manifest):
     if where == "commit" and any(p.until for p in manifest.parts):
         os._exit(9)  # the month file written and fsynced, the manifest not replaced
+    if where == "purge":
+        os._exit(9)  # the kept days written as day files, the manifest not replaced
     real_commit(self, manifest)
 def delete_files(self, parts):
     if where == "delete":
@@ -185,6 +187,8 @@ def delete_files(self, parts):
     real_delete(self, parts)
 store.Archive.commit, store.Archive.delete_files = commit, delete_files
 archive = store.Archive(Path({path!r}))
+if where == "purge":
+    archive.drop_days_before(date(2026, 2, 17))
 with archive.writing() as manifest:
     compact_months(archive, manifest, store.connect(), before=date(2100, 1, 1))
 """
@@ -225,6 +229,27 @@ class TestCrash:
 
 
 class TestPurge:
+    def test_a_purge_killed_before_its_commit_leaves_the_archive_as_it_was(self, tmp_path):
+        lines = _lines(3000, days=70)
+        log = tmp_path / "compliance.jsonl"
+        write_log(log, lines, closed=[(len(lines), False)])
+        archive = Archive(tmp_path / "archive")
+        archive_files(archive, log, compact_before=LATER, months_before=LATER)
+        everything = _everything(archive)
+        before = archive.manifest()
+        died = subprocess.run([sys.executable, "-c", _DIE.format(
+            root=str(ROOT), where="purge", path=str(archive.root))], check=False)
+        assert died.returncode == 9
+        assert archive.manifest().parts == before.parts
+        on_disk = {str(f.relative_to(archive.root)) for f in archive.root.rglob("*.parquet")}
+        assert any("day=2026-02-" in f for f in on_disk - {p.file for p in before.parts})
+        assert _everything(archive) == everything
+        archive.drop_days_before(date(2026, 2, 17))
+        after = archive.manifest()
+        on_disk = {str(f.relative_to(archive.root)) for f in archive.root.rglob("*.parquet")}
+        assert on_disk == {p.file for p in after.parts} | {n.file for n in after.numbers}
+        assert min(after.days()) == "2026-02-17"
+
     def test_purge_across_a_month_cuts_it_at_the_day(self, tmp_path):
         lines = _lines()
         days, months = _twin(tmp_path, lines)
