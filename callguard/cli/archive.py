@@ -5,7 +5,9 @@ Run it from cron or a systemd timer (every few minutes), or as its own service w
 a node that decides calls is never stalled by it (the writers' lock is not taken at all:
 closed segments are never written again). On several nodes sharing one Redis Stream,
 run ONE archiver with ``--stream`` (a consumer group: each entry is archived once, and
-a crash re-delivers only what was not committed).
+a crash re-delivers only what was not committed). Each run compacts the days that are
+over and rewrites the days of each month that ended more than ``--months-after-days``
+ago as one file per table (store.py, "Month files").
 """
 
 from __future__ import annotations
