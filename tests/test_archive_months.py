@@ -27,7 +27,7 @@ from callguard.compliance.archive.store import (
     union_view,
 )
 from tests.conftest import ROOT
-from tests.log_files import write_log
+from tests.log_files import cli, config, synthetic, write_log
 
 LATER = date(2100, 1, 1)
 NEVER = date(2000, 1, 1)
@@ -281,6 +281,38 @@ class TestPurge:
         assert _everything(months) == _everything(days)
         hashed = number_hash(e164(11))
         assert _document(months, number_hash=hashed) == _document(days, number_hash=hashed)
+
+
+    def test_the_cli_archives_in_months_and_purge_dry_run_counts_right(self, tmp_path):
+        data = tmp_path / "data"
+        log = data / "compliance.jsonl"
+        now = datetime.now(UTC)
+        start = (now - timedelta(days=1900)).replace(hour=0, minute=0, second=0,
+                                                     microsecond=0)
+        lines = synthetic(4000, start=start, days=100)
+        write_log(log, lines, closed=[(len(lines), False)])
+        path = config(tmp_path, data)
+        archived = cli("archive", "--keep-segments-days", "-1", "--json", config_path=path)
+        assert archived.returncode == 0, archived.stderr
+        assert json.loads(archived.stdout)["month_files"] >= 4  # the default: 7 days after
+        archive = Archive(data / "archive")
+        second = (start.replace(day=1) + timedelta(days=32)).replace(day=1).date()
+        cutoff = second + timedelta(days=10)  # inside the second month's file
+        assert any(p.day < cutoff.isoformat() <= p.until for p in archive.manifest().parts)
+        older = ["--older-than", str((now.date() - cutoff).days)]
+        due = [orjson.loads(x) for x in lines
+               if orjson.loads(x)["logged_at"][:10] < cutoff.isoformat()]
+        dry = cli("purge", *older, "--dry-run", "--json", config_path=path)
+        assert dry.returncode == 0, dry.stderr
+        expected = {"path": str(archive.root), "removed": len(due),
+                    "days_deleted": len({r["logged_at"][:10] for r in due})}
+        assert json.loads(dry.stdout)["archive"] == expected
+        done = cli("purge", *older, "--yes", "--json", config_path=path)
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout)["archive"] == expected
+        manifest = archive.manifest()
+        assert min(manifest.days()) == cutoff.isoformat()
+        assert not any(p.until for p in manifest.parts if p.day[:7] == cutoff.isoformat()[:7])
 
 
 class TestOldArchives:
