@@ -1,7 +1,7 @@
 """The evidence at scale: archive size and speed, evidence and report latency, tail.
 
 Run: .venv/bin/python bench/bench_evidence.py [--sizes 1000000,5000000,20000000]
-     [--days 60] [--tail-gb 1] [--runs 5] [--dir DIR] [--keep]
+     [--days 60] [--tail-gb 1] [--runs 5] [--dir DIR] [--keep] [--months]
 
 For each size N: N decisions (schema 1, bench/synthetic_records.py: six campaigns, three
 fronts and scrubs, ~20 % BLOCK, a number pool of N/4 numbers, line-release records after
@@ -9,7 +9,8 @@ answered automated calls, record changes) over ``--days`` days, written as a nod
 them: closed segments of ~100 MB (compressed, seekable zstd) and a current file. Then:
 
 - archiving: ``archive_files`` (compaction included), records/s, and the archive's bytes
-  per decision (Parquet, both tables) — goal <= 60;
+  per decision (Parquet, both tables) — goal <= 60; with ``--months``, then the month
+  files (``compact_months``, as ``callguard archive`` makes them), timed apart;
 - ``callguard evidence NUMBER --format json`` as a real process, for numbers with
   several decisions: wall time (median and spread of ``--runs``) — goal <= 1 s at 20 M
   and near flat from 1 M to 20 M; beside it, ``callguard --version`` (the interpreter
@@ -42,8 +43,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import orjson
 
 from bench.synthetic_records import KEY, Factory, e164
-from callguard.compliance.archive.ingest import archive_files
-from callguard.compliance.archive.store import Archive
+from callguard.compliance.archive.ingest import archive_files, compact_months
+from callguard.compliance.archive.store import Archive, connect
 from callguard.compliance.seekable import compress_lines
 from callguard.compliance.segments import stamp_name
 
@@ -141,7 +142,7 @@ def numbers_called(factory: Factory, count: int) -> list[str]:
     return [e164(i) for i in range(0, factory.pool, max(1, factory.pool // count))][:count]
 
 
-def run_size(size: int, days: int, root: Path, runs: int) -> dict:
+def run_size(size: int, days: int, root: Path, runs: int, months: bool = False) -> dict:
     data = root / f"n{size}"
     log = data / "compliance.jsonl"
     gc.disable()
@@ -155,6 +156,14 @@ def run_size(size: int, days: int, root: Path, runs: int) -> dict:
     done = archive_files(archive, log, threads=1, keep_segments=None,
                          compact_before=START.date() + timedelta(days=days + 2))
     archiving = time.perf_counter() - started
+    rolled = {"files": 0, "seconds": 0.0}
+    if months:
+        started = time.perf_counter()
+        with archive.writing() as held:
+            rolled["files"] = compact_months(archive, held, connect(1),
+                                             before=START.date() + timedelta(days=days + 40))
+        rolled["seconds"] = time.perf_counter() - started
+        print(f"  month files: {rolled['files']} in {rolled['seconds']:.1f} s", flush=True)
     manifest = archive.manifest()
     parquet = sum(f.stat().st_size for f in archive.root.rglob("*.parquet"))
     by_table = {t: sum((archive.root / p.file).stat().st_size for p in manifest.parts
@@ -190,7 +199,7 @@ def run_size(size: int, days: int, root: Path, runs: int) -> dict:
     report = timed(month, data, max(1, runs // 2))
     print(f"  report one month: median {report['median_s']:.2f} s (min {report['min_s']:.2f}, "
           f"max {report['max_s']:.2f})", flush=True)
-    return {"size": size, "days": days, "generated": made,
+    return {"size": size, "days": days, "generated": made, "month_files": rolled,
             "archive": {"seconds": archiving,
                         "records_per_s": (done.decisions + done.events) / archiving,
                         "bytes": parquet, "bytes_per_decision": parquet / decisions,
@@ -233,6 +242,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--dir", type=Path)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--months", action="store_true",
+                        help="Then rewrite every month but the oldest as month files.")
     options = parser.parse_args()
     root = options.dir or Path(tempfile.mkdtemp(prefix="callguard-evidence-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -242,7 +253,8 @@ def main() -> None:
     try:
         for size in (int(s) for s in options.sizes.split(",")):
             print(f"{size:,} decisions over {options.days} days", flush=True)
-            results.append(run_size(size, options.days, root, options.runs))
+            results.append(run_size(size, options.days, root, options.runs,
+                                    options.months))
         print("tail", flush=True)
         beside = Path(results[-1]["data"]) if results else None
         tail = run_tail(root, options.tail_gb, options.runs, beside)

@@ -155,7 +155,7 @@ class TestNumberTable:
         data = tmp_path / "data"
         archive = Archive(data / "archive")
         archive.root.mkdir(parents=True)
-        archive.manifest_path.write_bytes(b'{"version": 3, "parts": []}')
+        archive.manifest_path.write_bytes(b'{"version": 4, "parts": []}')
         with pytest.raises(ArchiveFormatError, match="newer"):
             archive.manifest()
         result = cli("evidence", e164(1), config_path=config(tmp_path, data))

@@ -5,7 +5,9 @@ Run it from cron or a systemd timer (every few minutes), or as its own service w
 a node that decides calls is never stalled by it (the writers' lock is not taken at all:
 closed segments are never written again). On several nodes sharing one Redis Stream,
 run ONE archiver with ``--stream`` (a consumer group: each entry is archived once, and
-a crash re-delivers only what was not committed).
+a crash re-delivers only what was not committed). Each run compacts the days that are
+over and rewrites the days of each month that ended more than ``--months-after-days``
+ago as one file per table (store.py, "Month files").
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 import signal
 import time
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,10 @@ from callguard.compliance.reader import log_exists
 
 __all__ = ["archive"]
 
+# A month is rewritten as one file a week after it ended: records archived late for it
+# (a node's segments archived days late) come before, and rewrite it if they come after.
+MONTHS_AFTER_DAYS = 7
+
 
 @click.command()
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
@@ -42,6 +48,10 @@ __all__ = ["archive"]
               help="Delete closed segments this long after they were archived (-1: keep).")
 @click.option("--compact-all", is_flag=True,
               help="Compact every day now, today included (default: days before yesterday).")
+@click.option("--months-after-days", type=int, default=MONTHS_AFTER_DAYS, show_default=True,
+              help="Rewrite the days of each UTC month that ended more than this many days "
+                   "ago as one file per table (-1: never); a lookup opens a file per month, "
+                   "not per day.")
 @click.option("--watch", type=float, metavar="SECONDS",
               help="Keep running, archiving every SECONDS, until SIGTERM.")
 @click.option("--threads", type=int, default=1, show_default=True,
@@ -49,8 +59,8 @@ __all__ = ["archive"]
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
-            keep_segments_days: int, compact_all: bool, watch: float | None, threads: int,
-            as_json: bool) -> None:
+            keep_segments_days: int, compact_all: bool, months_after_days: int,
+            watch: float | None, threads: int, as_json: bool) -> None:
     """Compress closed log segments and archive them (or the stream) as Parquet by day."""
     from callguard.runtime import log_path  # noqa: PLC0415
 
@@ -74,6 +84,7 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
                     "[log] file (nothing was archived or created)")
     compact_before = datetime.now(UTC).date() + timedelta(days=1) if compact_all else None
     keep = timedelta(days=keep_segments_days) if keep_segments_days >= 0 else None
+    months = timedelta(days=months_after_days) if months_after_days >= 0 else None
     stopping = False
 
     def stop(signum: int, frame: object) -> None:
@@ -84,11 +95,11 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     while True:
         started = time.monotonic()
         if stream:
-            done = run(_stream(state, target, threads, compact_before))
+            done = run(_stream(state, target, threads, compact_before, _before(months)))
         else:
             assert log is not None
             done = archive_files(target, log, threads=threads, compact_before=compact_before,
-                                 keep_segments=keep)
+                                 keep_segments=keep, months_before=_before(months))
         _show(done, time.monotonic() - started, as_json)
         if watch is None or stopping:
             return
@@ -99,14 +110,20 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
             return
 
 
+def _before(months: timedelta | None) -> date | None:
+    """Months that ended before this day are rolled up (evaluated each run: --watch)."""
+    return None if months is None else datetime.now(UTC).date() - months
+
+
 async def _stream(state: CliState, target: Archive, threads: int,
-                  compact_before: Any) -> ArchiveRun:
+                  compact_before: Any, months_before: date | None) -> ArchiveRun:
     from callguard.runtime import redis_client  # noqa: PLC0415
 
     client = redis_client(state.settings)
     try:
         return await archive_stream(target, client, state.settings.log.stream_key,
-                                    threads=threads, compact_before=compact_before)
+                                    threads=threads, compact_before=compact_before,
+                                    months_before=months_before)
     finally:
         await client.aclose()
 
@@ -121,5 +138,6 @@ def _show(done: ArchiveRun, seconds: float, as_json: bool) -> None:
     print(f"archived {done.decisions} decision(s) and {done.events} other record(s) from "  # noqa: T201
           f"{done.segments} segment(s) and {done.stream_entries} stream entr(y/ies) in "
           f"{seconds:.1f} s; compressed {done.compressed} segment(s), compacted "
-          f"{done.compacted_days} day(s); torn lines {done.torn} (records recovered "
-          f"{done.recovered}), refused {done.refused}", flush=True)
+          f"{done.compacted_days} day(s), wrote {done.month_files} month file(s); torn "
+          f"lines {done.torn} (records recovered {done.recovered}), refused {done.refused}",
+          flush=True)

@@ -1,11 +1,11 @@
 """Everything callguard knows about one number (or one decision): the document for counsel.
 
 Reads the archive (DuckDB over the days in range: the number's id is looked up in the
-number table first, and a compacted day is sorted by that id, so a lookup reads one row
-group per day) and what is not archived yet: closed segments the manifest does not name,
-the current file, and the stream entries after the archived position (``stream_tail``,
-when the node writes the stream) — those are scanned as bytes for the hash or the
-decision ids, and only matching lines are parsed.
+number table first, and a compacted day or month file is sorted by that id, so a lookup
+reads one row group per file) and what is not archived yet: closed segments the manifest
+does not name, the current file, and the stream entries after the archived position
+(``stream_tail``, when the node writes the stream) — those are scanned as bytes for the
+hash or the decision ids, and only matching lines are parsed.
 
 For a number: every decision for it, every later record of those calls (line release,
 violation risk, caller ID), and every record change (consent, EBR, company DNC) for it;
@@ -131,8 +131,7 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     manifest = archive.manifest()
     days = (first.date() - timedelta(days=2) if first else None,
             last.date() + timedelta(days=2) if last else None)
-    evidence.archive_days = len({p.day for p in manifest.parts
-                                 if _in(p.day, *days)})
+    evidence.archive_days = len(manifest.days(first=days[0], last=days[1]))
     evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
     connection = connect(threads=2)
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
@@ -247,11 +246,6 @@ def _latest_loaded(records: Iterable[Record], decision: Record) -> Record | None
     before = [r for r in records if r.get("event") == "packs-loaded"
               and r.get("node") == node and _when(r) <= when]
     return max(before, key=_when) if before else None
-
-
-def _in(day: str, first: date | None, last: date | None) -> bool:
-    return (first is None or day >= first.isoformat()) and (
-        last is None or day <= last.isoformat())
 
 
 def _identity(record: Record) -> str:

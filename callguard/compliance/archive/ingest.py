@@ -33,7 +33,8 @@ from callguard.compliance.segments import Segment, closed_segments
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
-__all__ = ["ArchiveRun", "Batch", "archive_files", "archive_stream", "compact"]
+__all__ = ["ArchiveRun", "Batch", "archive_files", "archive_stream", "compact",
+           "compact_months"]
 
 FLUSH_ROWS = 200_000  # rows held in memory before they are written as parts
 GROUP = "callguard-archive"
@@ -54,6 +55,7 @@ class ArchiveRun:
     stream_lost: int = 0  # trimmed from the stream (MAXLEN, purge) before being archived
     stream_lost_is_lower_bound: bool = False  # the server could not say how many: at least
     compacted_days: int = 0
+    month_files: int = 0  # months of days rewritten as one file per table
     parts: int = 0
     notes: list[str] = field(default_factory=list)
 
@@ -120,8 +122,10 @@ class Batch:
 
 def archive_files(archive: Archive, log: Path, *, threads: int = 1,
                   compact_before: date | None = None,
-                  keep_segments: timedelta | None = None) -> ArchiveRun:
-    """Compress and archive the closed segments of the log at ``log``; compact old days."""
+                  keep_segments: timedelta | None = None,
+                  months_before: date | None = None) -> ArchiveRun:
+    """Compress and archive the closed segments of the log at ``log``; compact old days
+    (and, with ``months_before``, the months that ended before it: ``compact_months``)."""
     run = ArchiveRun()
     with maintenance(log):
         for segment in closed_segments(log):
@@ -142,11 +146,20 @@ def archive_files(archive: Archive, log: Path, *, threads: int = 1,
                 manifest.segments[name] = run.decisions + run.events - count
                 archive.commit(manifest)
                 run.segments += 1
-            run.compacted_days += compact(archive, manifest, connection,
-                                          before=compact_before or _yesterday())
+            _compact_run(archive, manifest, connection, run, compact_before, months_before)
             if keep_segments is not None:
                 _drop_archived_segments(log, manifest, keep_segments, archive)
     return run
+
+
+def _compact_run(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyConnection,
+                 run: ArchiveRun, compact_before: date | None,
+                 months_before: date | None) -> None:
+    """The days before ``compact_before`` (default yesterday), then the months."""
+    run.compacted_days += compact(archive, manifest, connection,
+                                  before=compact_before or _yesterday())
+    if months_before is not None:
+        run.month_files += compact_months(archive, manifest, connection, before=months_before)
 
 
 def _yesterday() -> date:
@@ -155,8 +168,9 @@ def _yesterday() -> date:
 
 def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyConnection,
             *, before: date) -> int:
-    """Compact every day before ``before`` that has parts not yet compacted; return how
-    many days (a day whose decisions and other records are both compacted is one day)."""
+    """Compact every day before ``before`` that has parts not yet compacted (a day a
+    month file holds: that month is rewritten with them); return how many days (a day
+    whose decisions and other records are both compacted is one day)."""
     done: set[str] = set()
     for table in (DECISIONS, EVENTS):
         days = sorted({p.day for p in manifest.files(table.name, compacted=False)
@@ -164,15 +178,64 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
         if table is DECISIONS and days:
             # The number table first (committed): the days' files refer to its ids.
             archive.add_numbers(connection, manifest, [
-                p for p in manifest.files(table.name) if p.day in days])
-        for day in days:
-            parts = [p for p in manifest.parts if p.table == table.name and p.day == day]
+                p for p in manifest.files(table.name) if p.day in days and not p.until])
+        held = {d: m for m in manifest.files(table.name) if m.until for d in m.days}
+        for day in [d for d in days if d not in held]:
+            parts = [p for p in manifest.parts if p.table == table.name and p.day == day
+                     and not p.until]
             merged = archive.compact_day(connection, table, parts)
             manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
             archive.commit(manifest)
             archive.delete_files(parts)
             done.add(day)
+        # Days a month file holds: that month is rewritten once with all of them.
+        late: dict[str, list[str]] = {}
+        for day in days:
+            if day in held:
+                late.setdefault(held[day].file, []).append(day)
+        for file, month_days in late.items():
+            parts = [p for p in manifest.parts if p.table == table.name and (
+                p.file == file or (p.day in month_days and not p.until))]
+            merged = archive.compact_month(connection, table, parts)
+            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
+            archive.commit(manifest)
+            archive.delete_files(parts)
+            done.update(month_days)
     return len(done)
+
+
+def compact_months(archive: Archive, manifest: Manifest,
+                   connection: duckdb.DuckDBPyConnection, *, before: date) -> int:
+    """Rewrite the compacted days of every UTC month that ended before ``before`` as one
+    file per table (store.py, "Month files"); the archive's oldest month stays in days
+    (purge takes it a day at a time). Returns the month files written."""
+    done = 0
+    for table in (DECISIONS, EVENTS):
+        held = [d for p in manifest.files(table.name) for d in p.held()]
+        if not held:
+            continue
+        oldest = min(held)[:7]
+        by_month: dict[str, list[Part]] = {}
+        for part in manifest.files(table.name):
+            by_month.setdefault(part.day[:7], []).append(part)
+        for month, parts in sorted(by_month.items()):
+            if month == oldest or _month_end(month) >= before or (
+                    len(parts) == 1 and parts[0].until) or not all(
+                    p.compacted for p in parts):
+                continue
+            if table is DECISIONS:  # days compacted before the number table hold hashes
+                archive.add_numbers(connection, manifest, parts)
+            merged = archive.compact_month(connection, table, parts)
+            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
+            archive.commit(manifest)
+            archive.delete_files(parts)
+            done += 1
+    return done
+
+
+def _month_end(month: str) -> date:
+    first = date.fromisoformat(month + "-01")
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
 
 
 def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
@@ -195,7 +258,8 @@ def unarchived_segments(log: Path, manifest: Manifest) -> list[Segment]:
 
 async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                          threads: int = 1, count: int = 50_000,
-                         compact_before: date | None = None) -> ArchiveRun:
+                         compact_before: date | None = None,
+                         months_before: date | None = None) -> ArchiveRun:
     """Archive every stream entry not yet acknowledged by the archivers' group."""
     from redis.exceptions import ResponseError  # noqa: PLC0415 - Redis only here
 
@@ -249,8 +313,7 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 await client.xack(key, GROUP, *ids)
                 if first == "0":
                     start = ids[-1]  # the next pending entries after these
-        run.compacted_days += compact(archive, manifest, connection,
-                                      before=compact_before or _yesterday())
+        _compact_run(archive, manifest, connection, run, compact_before, months_before)
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
     return run

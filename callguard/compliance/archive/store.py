@@ -6,6 +6,8 @@ Layout under ``<data_dir>/archive`` (``--archive DIR``)::
                                        archived (segments by name, the stream's last id)
     decisions/day=2026-11-25/*.parquet one row per decision (columns.py), zstd
     events/day=2026-11-25/*.parquet    every other record kind
+    decisions/months/m-2026-09-*.parquet  one file for the compacted days of an old month
+    events/months/m-2026-09-*.parquet     (manifest version 3), ``day`` a column in it
     numbers/n-*.parquet                the number table: each number hash of a compacted
                                        decision once, with its id (number_id)
     .staging/                          files being written (never read)
@@ -26,10 +28,22 @@ id stays whole in ``decision_id``. Readers rebuild both exactly (``union_view``)
 The number table is global, not per day: a per-day table would store each hash once a
 day, i.e. about once a row. Purge rewrites it keeping only the ids still referenced.
 
+Month files (``Part.until`` set): every scan opens every file it reads, and five years
+of days are ~1,830 files per table (~0.2 s a scan whatever the rows). So the days of a
+whole UTC month that ended a while ago are rewritten as one file per table, sorted by
+number as a day is, with ``day`` a column (not a directory): five years are ~60 files
+and the recent days. The manifest records the days a month file holds (rows and hashing
+keys per day); a reader of a range filters a month file by its ``day`` column. Only
+compacted days are rolled up; a record archived late for such a day rewrites its month.
+The archive's oldest month stays in day files: purge takes whole days, and a month file
+the cutoff falls in is rewritten as the day files of the days it keeps (once; later
+purges drop day files), so nothing older than retention stays.
+
 The manifest is the commit point: files are written and fsynced first, then a new
 manifest is written beside the old one, fsynced and renamed over it. A reader takes the
 manifest as it is and reads the files it names; a file that is not in the manifest
-(a crash mid-batch) is never read and is removed by the next writer.
+(a crash mid-batch) is never read and is removed by the next writer. Files a commit
+replaced are removed after it.
 """
 
 # ruff: noqa: S608 - SQL text is made of the archive's own table/column names and of paths
@@ -81,7 +95,9 @@ _PARQUET = "FORMAT parquet, COMPRESSION zstd, PARQUET_VERSION V2"
 # level 3; 19 takes no more off and is 3x slower again (README, "The evidence archive").
 COMPACTED_LEVEL = 15
 TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
-VERSION = 2  # manifest format: 2 adds the number table and layout-2 decision files
+# manifest format: 2 adds the number table and layout-2 decision files, 3 month files.
+# A manifest without month files is still written as 2 (an older callguard reads it).
+VERSION = 3
 HASHED, NUMBERED = 1, 2  # Part.layout
 _ID_HEX = "replace(CAST(decision_id AS VARCHAR), '-', '')"
 _AT_MS = "printf('%012x', epoch_ms(\"at\"))"
@@ -119,6 +135,24 @@ class Part:
     compacted: bool = False
     key_ids: list[str] = field(default_factory=list)  # hashing keys of its records
     layout: int = HASHED  # decisions: NUMBERED files hold number ids (module docstring)
+    # A month file (version 3): ``day`` is its first day, ``until`` its last; rows and
+    # hashing keys of each day it holds.
+    until: str = ""
+    days: dict[str, int] = field(default_factory=dict)
+    day_keys: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def last(self) -> str:
+        """The last day it holds."""
+        return self.until or self.day
+
+    def held(self) -> list[str]:
+        """The days it holds."""
+        return sorted(self.days) if self.until else [self.day]
+
+    def keys_of(self, day: str) -> list[str]:
+        """Hashing keys of the records of one of its days."""
+        return self.day_keys.get(day, []) if self.until else self.key_ids
 
 
 @dataclass(slots=True)
@@ -141,24 +175,44 @@ class Manifest:
 
     def files(self, table: str, *, first: date | None = None, last: date | None = None,
               compacted: bool | None = None) -> list[Part]:
-        """The parts of ``table`` with a day in [first, last]."""
+        """The parts of ``table`` holding a day in [first, last] (a month file may hold
+        other days too: ``union_view`` filters it by its ``day`` column)."""
         return [p for p in self.parts if p.table == table
-                and (first is None or p.day >= first.isoformat())
+                and (first is None or p.last >= first.isoformat())
                 and (last is None or p.day <= last.isoformat())
                 and (compacted is None or p.compacted == compacted)]
 
-    def days(self) -> list[str]:
-        """Every day with a part, oldest first."""
-        return sorted({p.day for p in self.parts})
+    def days(self, *, first: date | None = None, last: date | None = None) -> list[str]:
+        """Every day with records in [first, last], oldest first."""
+        return sorted({d for p in self.parts for d in p.held() if _within(d, first, last)})
 
     def key_ids(self, *, first: date | None = None, last: date | None = None) -> set[str]:
         """The hashing keys (``key_id``) of the records in the days given."""
         return {k for table in TABLES for p in self.files(table, first=first, last=last)
-                for k in p.key_ids}
+                for d in p.held() if _within(d, first, last) for k in p.keys_of(d)}
 
     def rows(self, table: str) -> int:
         """Rows of ``table`` (before deduplication of parts not yet compacted)."""
         return sum(p.rows for p in self.parts if p.table == table)
+
+    def version(self) -> int:
+        """The format it is written in: the oldest that can describe it."""
+        return VERSION if any(p.until for p in self.parts) else 2
+
+
+def _fields(part: Part) -> dict[str, Any]:
+    """A part as the manifest holds it: a day file without the month fields, so that a
+    manifest of version 2 is read by a callguard before month files."""
+    fields = asdict(part)
+    if not part.until:
+        for name in ("until", "days", "day_keys"):
+            del fields[name]
+    return fields
+
+
+def _within(day: str, first: date | None, last: date | None) -> bool:
+    return (first is None or day >= first.isoformat()) and (
+        last is None or day <= last.isoformat())
 
 
 class Archive:
@@ -208,8 +262,8 @@ class Archive:
     def commit(self, manifest: Manifest) -> None:
         """Make ``manifest`` the archive (its files must already be durable)."""
         temp = self.root / f".manifest.{uuid.uuid4().hex}.tmp"
-        data = orjson.dumps({"version": VERSION,
-                             "parts": [asdict(p) for p in manifest.parts],
+        data = orjson.dumps({"version": manifest.version(),
+                             "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
@@ -226,8 +280,10 @@ class Archive:
         """Files left by a writer that died before its commit."""
         shutil.rmtree(self.root / ".staging", ignore_errors=True)
         named = {p.file for p in manifest.parts} | {n.file for n in manifest.numbers}
-        strays = [path for table in TABLES for path in (self.root / table).glob(
-            "day=*/*.parquet")] + list((self.root / "numbers").glob("*.parquet"))
+        strays = [path for table in TABLES for pattern in ("day=*/*.parquet",
+                                                            "months/*.parquet")
+                  for path in (self.root / table).glob(pattern)] + list(
+            (self.root / "numbers").glob("*.parquet"))
         for path in strays:
             if str(path.relative_to(self.root)) not in named:
                 path.unlink(missing_ok=True)
@@ -290,48 +346,113 @@ class Archive:
         the compaction (an error, never a row without its number).
         """
         day = parts[0].day
+        produced, rows = self._write_compacted(
+            connection, self._compacted_rows(table, parts, with_day=False), "c")
+        target = self._place(produced, self.root / table.name / f"day={day}")
+        return Part(table.name, day, target, rows, compacted=True,
+                    key_ids=sorted({k for p in parts for k in p.key_ids}),
+                    layout=NUMBERED if table is DECISIONS else HASHED)
+
+    def compact_month(self, connection: duckdb.DuckDBPyConnection, table: Table,
+                      parts: list[Part]) -> Part:
+        """One file for parts of one month (its day files, its month file, records
+        archived late for its days): as ``compact_day``, with ``day`` a column."""
+        month = min(parts, key=lambda p: p.day).day[:7]
+        produced, _ = self._write_compacted(
+            connection, self._compacted_rows(table, parts, with_day=True), f"m-{month}")
+        days = {str(d): int(n) for d, n in connection.execute(
+            f"SELECT day, count(*) FROM read_parquet({_quote(produced)}, hive_partitioning "
+            "= false) GROUP BY day").fetchall()}
+        if not days or any(d[:7] != month for d in days):
+            raise ArchiveFormatError(f"{table.name} of {month}: rows of other months")
+        keys = {d: sorted({k for p in parts if d in p.held() for k in p.keys_of(d)})
+                for d in days}
+        target = self._place(produced, self.root / table.name / "months")
+        return Part(table.name, min(days), target, sum(days.values()), compacted=True,
+                    layout=NUMBERED if table is DECISIONS else HASHED,
+                    key_ids=sorted({k for ks in keys.values() for k in ks}),
+                    until=max(days), days=dict(sorted(days.items())), day_keys=keys)
+
+    def split_month(self, connection: duckdb.DuckDBPyConnection, table: Table, part: Part,
+                    *, keep_from: str) -> list[Part]:
+        """The days of a month file from ``keep_from`` on, as day files (purge)."""
+        out = []
+        source = f"read_parquet({_quote(self.root / part.file)}, hive_partitioning = false)"
+        for day in part.held():
+            if day < keep_from:
+                continue
+            produced, rows = self._write_compacted(
+                connection, f"SELECT * EXCLUDE (day) FROM {source} WHERE day = '{day}' "
+                f"ORDER BY {table.sort}", "c")
+            if rows != part.days[day]:
+                raise ArchiveFormatError(f"{part.file}: {rows} rows on {day}, the manifest "
+                                         f"says {part.days[day]}")
+            target = self._place(produced, self.root / table.name / f"day={day}")
+            out.append(Part(table.name, day, target, rows, compacted=True,
+                            key_ids=part.keys_of(day), layout=part.layout))
+        return out
+
+    def _write_compacted(self, connection: duckdb.DuckDBPyConnection, select: str,
+                         prefix: str) -> tuple[Path, int]:
+        """``select`` as one staged file (compacted: zstd level 15): its path and rows."""
         staging = self.root / ".staging" / uuid.uuid4().hex
         staging.mkdir(parents=True)
-        produced = staging / f"c-{uuid.uuid4().hex}.parquet"
-        if table is DECISIONS:
-            select = self._numbered_day(parts)
-        else:
-            files = _sql_list(self.root / p.file for p in parts)
-            select = (f"SELECT DISTINCT * FROM read_parquet({files}, hive_partitioning = "
-                      f"false) ORDER BY {table.sort}")
+        produced = staging / f"{prefix}-{uuid.uuid4().hex}.parquet"
         connection.execute(
             f"COPY ({select}) "
             f"TO {_quote(produced)} ({_PARQUET}, COMPRESSION_LEVEL {COMPACTED_LEVEL}, "
             f"ROW_GROUP_SIZE {ROW_GROUP_ROWS})")
         rows = connection.execute(
             f"SELECT count(*) FROM read_parquet({_quote(produced)})").fetchone()
-        target = self.root / table.name / f"day={day}" / produced.name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        return produced, int(rows[0]) if rows else 0
+
+    def _place(self, produced: Path, directory: Path) -> str:
+        """Move a staged file into the archive, durably: its path relative to the root."""
+        target = directory / produced.name
+        directory.mkdir(parents=True, exist_ok=True)
         fsync_path(produced)
         os.replace(produced, target)
-        fsync_path(target.parent)
-        shutil.rmtree(staging, ignore_errors=True)
-        return Part(table.name, day, str(target.relative_to(self.root)),
-                    int(rows[0]) if rows else 0, compacted=True,
-                    key_ids=sorted({k for p in parts for k in p.key_ids}),
-                    layout=NUMBERED if table is DECISIONS else HASHED)
+        fsync_path(directory)
+        shutil.rmtree(produced.parent, ignore_errors=True)
+        return str(target.relative_to(self.root))
 
-    def _numbered_day(self, parts: list[Part]) -> str:
-        """The day's decisions in layout 2, deduplicated, in file order."""
-        hashed = [self.root / p.file for p in parts if p.layout == HASHED]
-        numbered = [self.root / p.file for p in parts if p.layout == NUMBERED]
+    def _compacted_rows(self, table: Table, parts: list[Part], *, with_day: bool) -> str:
+        """The parts' rows deduplicated, in lookup order; with their ``day`` or not."""
+        union = " UNION ALL BY NAME ".join(f"SELECT * FROM {scan}" for scan in
+                                           self._scans(parts, with_day))
+        held = [d for p in parts for d in p.held()]
+        if all(p.compacted for p in parts) and len(held) == len(set(held)) and (
+                table is not DECISIONS or all(p.layout == NUMBERED for p in parts)):
+            # Compacted days, each in one part: already deduplicated and in layout 2;
+            # only sorted together (no hash of every row: a month is millions of rows).
+            return f"SELECT * FROM ({union}) ORDER BY {table.sort}"
+        if table is not DECISIONS:
+            return f"SELECT DISTINCT * FROM ({union}) ORDER BY {table.sort}"
+        return self._numbered_rows(parts, with_day)
+
+    def _scans(self, parts: list[Part], with_day: bool) -> list[str]:
+        """read_parquet of the parts' files: day files (``day`` from the directory when
+        ``with_day``), month files (``day`` a column) apart."""
+        days = [self.root / p.file for p in parts if not p.until]
+        months = [self.root / p.file for p in parts if p.until]
+        hive = ("hive_partitioning = true, hive_types = {'day': VARCHAR}" if with_day
+                else "hive_partitioning = false")
+        return ([f"read_parquet({_sql_list(days)}, {hive})"] if days else []) + (
+            [f"read_parquet({_sql_list(months)}, hive_partitioning = false)"]
+            if months else [])
+
+    def _numbered_rows(self, parts: list[Part], with_day: bool) -> str:
+        """The parts' decisions in layout 2, deduplicated, in file order."""
         sources = []
-        if hashed:
+        for scan in self._scans([p for p in parts if p.layout == HASHED], with_day):
             sources.append(
                 "SELECT d.* EXCLUDE (number_hash), CASE WHEN d.number_hash IS NOT NULL AND "
                 "n.number_id IS NULL THEN error('number hash without an id in the number "
                 "table') ELSE n.number_id END AS number_id "
-                f"FROM read_parquet({_sql_list(hashed)}, hive_partitioning = false) d "
-                "LEFT JOIN run_numbers n USING (number_hash)")
-        if numbered:
+                f"FROM {scan} d LEFT JOIN run_numbers n USING (number_hash)")
+        for scan in self._scans([p for p in parts if p.layout == NUMBERED], with_day):
             sources.append(f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
-                           f"FROM read_parquet({_sql_list(numbered)}, "
-                           "hive_partitioning = false)")
+                           f"FROM {scan}")
         unique = ("DISTINCT ON (coalesce(CAST(decision_id AS VARCHAR), body || "
                   "CAST(\"at\" AS VARCHAR)))")
         rows = f"SELECT {unique} * FROM ({' UNION ALL BY NAME '.join(sources)})"
@@ -438,8 +559,10 @@ class Archive:
                  if p.layout == NUMBERED]
         if not files or not manifest.numbers:
             return ()
-        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}) "
-                               f"WHERE {where}" for where in lookup.numbered())
+        # hive partitioning off: day and month files together, and no day is needed
+        scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}, "
+                               f"hive_partitioning = false) WHERE {where}"
+                               for where in lookup.numbered())
         ids = [int(i) for (i,) in connection.execute(
             f"SELECT DISTINCT number_id FROM ({scans}) WHERE number_id IS NOT NULL"
         ).fetchall()]
@@ -458,20 +581,28 @@ class Archive:
     def drop_days_before(self, cutoff: date, *, dry_run: bool = False) -> tuple[int, int]:
         """Delete every whole day before ``cutoff``: (days, rows) destroyed (or would be).
 
-        The number table is rewritten with the ids the remaining days still use: a hash
-        no remaining record refers to goes with the days.
+        A month file holding days on both sides is rewritten as the day files of the days
+        it keeps. The number table is rewritten with the ids the remaining days still use:
+        a hash no remaining record refers to goes with the days.
         """
+        limit = cutoff.isoformat()
         with self.writing() as manifest:
-            old = [p for p in manifest.parts if p.day < cutoff.isoformat()]
-            result = len({p.day for p in old}), sum(p.rows for p in old)
-            if dry_run or not old:
+            old = [p for p in manifest.parts if p.last < limit]
+            cut = [p for p in manifest.parts if p.day < limit <= p.last]
+            result = (len(manifest.days(last=cutoff - timedelta(days=1))),
+                      sum(p.rows for p in old) + sum(n for p in cut
+                                                     for d, n in p.days.items() if d < limit))
+            if dry_run or not (old or cut):
                 return result
-            manifest.parts = [p for p in manifest.parts if p not in old]
+            connection = connect()
+            kept = [k for p in cut
+                    for k in self.split_month(connection, TABLES[p.table], p, keep_from=limit)]
+            manifest.parts = [p for p in manifest.parts if p not in old and p not in cut] + kept
             numbers = list(manifest.numbers)
             if numbers:
                 manifest.numbers = self._kept_numbers(manifest)
             self.commit(manifest)
-            self.delete_files(old)
+            self.delete_files([*old, *cut])
             self.delete_numbers(n for n in numbers if n not in manifest.numbers)
             return result
 
@@ -485,7 +616,8 @@ class Archive:
         table = _sql_list(self.root / n.file for n in manifest.numbers)
         return [self._write_numbers(
             connection, f"SELECT * FROM read_parquet({table}) SEMI JOIN (SELECT DISTINCT "
-            f"number_id FROM read_parquet({_sql_list(used)})) USING (number_id)")]
+            f"number_id FROM read_parquet({_sql_list(used)}, hive_partitioning = false)) "
+            "USING (number_id)")]
 
     def delete_files(self, parts: Iterable[Part]) -> None:
         """Remove files no longer named by the committed manifest."""
@@ -621,12 +753,12 @@ def union_view(archive: Archive, manifest: Manifest, table: Table, *,
     file so that Parquet statistics prune row groups.
     """
     parts = manifest.files(table.name, first=first, last=last)
-    dirty = {p.day for p in parts if not p.compacted}
-    clean = [p for p in parts if p.day not in dirty]
-    loose = [p for p in parts if p.day in dirty]
+    dirty = {p.day for p in parts if not p.compacted}  # parts not compacted: day parts
+    loose = [p for p in parts if dirty.intersection(p.held())]
+    clean = [p for p in parts if p not in loose]
     where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
-    selects = _reads(archive, manifest, clean, numbers, lookup)
-    sources = _reads(archive, manifest, loose, numbers, lookup)
+    selects = _reads(archive, manifest, clean, numbers, lookup, first, last)
+    sources = _reads(archive, manifest, loose, numbers, lookup, first, last)
     if live is not None:
         sources.append(f"SELECT * FROM {live}{where}")
     if sources:
@@ -639,39 +771,64 @@ def union_view(archive: Archive, manifest: Manifest, table: Table, *,
 
 
 def _reads(archive: Archive, manifest: Manifest, parts: list[Part], numbers: bool,
-           lookup: Lookup | None) -> list[str]:
-    """Selects of the parts in the table's canonical columns (layouts apart)."""
-    hashed = [archive.root / p.file for p in parts if p.layout == HASHED]
-    numbered = [archive.root / p.file for p in parts if p.layout == NUMBERED]
+           lookup: Lookup | None, first: date | None, last: date | None) -> list[str]:
+    """Selects of the parts in the table's canonical columns (layouts apart); month
+    files kept to the days in [first, last]."""
     out = []
-    if hashed:
-        where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
-        out.append(f"{_read(hashed)}{where}")
-    if numbered:
-        scans = " UNION ALL ".join(f"{_read(numbered)} WHERE {where}"
-                                   for where in lookup.numbered()) if lookup is not None else (
-            _read(numbered))
-        rows = (f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
-                f"FROM ({scans})")
-        if lookup is not None and lookup.number_hash is not None:
-            out.append(f"SELECT * EXCLUDE (number_id), unhex('{lookup.number_hash}') "
-                       f"AS number_hash FROM ({rows})")
-        elif lookup is not None:  # one decision: its number's hash found beforehand
-            cases = " ".join(f"WHEN {int(i)} THEN unhex('{h}')" for i, h in lookup.hashes
-                             if _HEX64.match(h))
-            hashed_by_id = f"CASE number_id {cases} END" if cases else "CAST(NULL AS BLOB)"
-            out.append(f"SELECT * EXCLUDE (number_id), {hashed_by_id} AS number_hash "
-                       f"FROM ({rows})")
-        elif numbers and manifest.numbers:
-            table = _sql_list(archive.root / n.file for n in manifest.numbers)
-            out.append(f"SELECT r.* EXCLUDE (number_id), t.number_hash FROM ({rows}) r "
-                       f"LEFT JOIN read_parquet({table}) t USING (number_id)")
-        else:
-            out.append(f"SELECT * EXCLUDE (number_id), CAST(NULL AS BLOB) AS number_hash "
-                       f"FROM ({rows})")
+    for layout in (HASHED, NUMBERED):
+        for scan, days in _read(archive, [p for p in parts if p.layout == layout],
+                                first, last):
+            if layout == HASHED:
+                out.append(_where(scan, [*days, *([lookup.hashed()] if lookup else [])]))
+            else:
+                out.append(_numbered(archive, manifest, scan, days, numbers, lookup))
     return out
 
 
-def _read(files: list[Path]) -> str:
-    return (f"SELECT * FROM read_parquet({_sql_list(files)}, hive_partitioning = true, "
-            "hive_types = {'day': VARCHAR})")
+def _numbered(archive: Archive, manifest: Manifest, scan: str, days: list[str],
+              numbers: bool, lookup: Lookup | None) -> str:
+    """A scan of layout-2 decision files with the decision id and number hash rebuilt."""
+    scans = " UNION ALL ".join(_where(scan, [*days, where]) for where in lookup.numbered()
+                               ) if lookup is not None else _where(scan, days)
+    rows = (f"SELECT * EXCLUDE (decision_id, decision_tail), {_REBUILT_ID} "
+            f"FROM ({scans})")
+    if lookup is not None and lookup.number_hash is not None:
+        return (f"SELECT * EXCLUDE (number_id), unhex('{lookup.number_hash}') "
+                f"AS number_hash FROM ({rows})")
+    if lookup is not None:  # one decision: its number's hash found beforehand
+        cases = " ".join(f"WHEN {int(i)} THEN unhex('{h}')" for i, h in lookup.hashes
+                         if _HEX64.match(h))
+        hashed_by_id = f"CASE number_id {cases} END" if cases else "CAST(NULL AS BLOB)"
+        return (f"SELECT * EXCLUDE (number_id), {hashed_by_id} AS number_hash "
+                f"FROM ({rows})")
+    if numbers and manifest.numbers:
+        table = _sql_list(archive.root / n.file for n in manifest.numbers)
+        return (f"SELECT r.* EXCLUDE (number_id), t.number_hash FROM ({rows}) r "
+                f"LEFT JOIN read_parquet({table}) t USING (number_id)")
+    return (f"SELECT * EXCLUDE (number_id), CAST(NULL AS BLOB) AS number_hash "
+            f"FROM ({rows})")
+
+
+def _where(scan: str, conditions: list[str]) -> str:
+    return f"{scan} WHERE {' AND '.join(conditions)}" if conditions else scan
+
+
+def _read(archive: Archive, parts: list[Part], first: date | None, last: date | None,
+          ) -> list[tuple[str, list[str]]]:
+    """Scans of the parts' files, each with the conditions that keep it in range: day
+    files (``day`` from the directory), month files (``day`` a column) apart."""
+    days = [archive.root / p.file for p in parts if not p.until]
+    months = [p for p in parts if p.until]
+    out: list[tuple[str, list[str]]] = []
+    if days:
+        out.append((f"SELECT * FROM read_parquet({_sql_list(days)}, hive_partitioning = "
+                    "true, hive_types = {'day': VARCHAR})", []))
+    if months:
+        # Only a month file the range cuts is filtered (a string test per row).
+        cut = any((first is not None and p.day < first.isoformat())
+                  or (last is not None and p.last > last.isoformat()) for p in months)
+        files = _sql_list(archive.root / p.file for p in months)
+        out.append((f"SELECT * FROM read_parquet({files}, hive_partitioning = false)",
+                    [*([f"day >= '{first.isoformat()}'"] if cut and first else []),
+                     *([f"day <= '{last.isoformat()}'"] if cut and last else [])]))
+    return out
