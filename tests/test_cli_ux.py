@@ -241,6 +241,20 @@ class TestUsageErrors:
         assert rejected.returncode == USAGE
         assert "number '[number …0142]x'" in one_line(rejected.stdout + rejected.stderr)
 
+    @pytest.mark.parametrize("kind", ["dnc", "attributes"])
+    def test_a_list_refused_is_named_whole_not_eaten_as_markup(self, tmp_path, kind):
+        """`dnc status` and `attributes status` print why a list's version is refused; the
+        reason names its directory, and a "[lab]" in it was read as a rich style tag and
+        dropped (a "[/x]" in it would crash the command)."""
+        root = tmp_path / "site[lab]"
+        name = "national" if kind == "dnc" else "attr-wireless"
+        current = root / "lists" / name / "CURRENT"
+        current.parent.mkdir(parents=True)
+        current.write_text("not a version\n")
+        result = cli(root, kind, "status")
+        shown = one_line(result.stdout)  # stderr has the log line, with the path whole
+        assert f"{name}: {root}/lists/{name}/CURRENT is corrupt" in shown, shown
+
     def test_tail_stream_with_redis_down(self, node):
         root, _ = node
         result = cli(root, "tail", "--stream",

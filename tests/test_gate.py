@@ -72,6 +72,19 @@ async def check(rt, number="8015550123", campaign="ut-solar-manual", **kw):
     return await rt.gate.check(CheckRequest(number, campaign, at=kw.pop("at", AT), **kw))
 
 
+def hanging(cancelled: asyncio.Event):
+    """A store read that never answers; ``cancelled`` is set when it is cancelled."""
+
+    async def hangs(*_args):
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    return hangs
+
+
 class TestFactsOnDemand:
     """Reads happen only when a rule needs the fact."""
 
@@ -278,15 +291,7 @@ class TestTimeBudget:
     async def test_a_store_slower_than_the_budget_blocks(self, runtime):
         """The read is cancelled at the deadline; BLOCK callguard:time-budget."""
         cancelled = asyncio.Event()
-
-        async def hangs(*_args):
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-
-        runtime.spy.company_dnc = hangs
+        runtime.spy.company_dnc = hanging(cancelled)
         loop = asyncio.get_running_loop()
         started = loop.time()
         decision = await runtime.gate.check(CheckRequest("8015550123", "ut-solar-manual",
@@ -359,15 +364,7 @@ class TestWithdrawal:
         """The store read is cancelled at once, as at the time budget, and the BLOCK
         names the withdrawal, not the budget."""
         cancelled = asyncio.Event()
-
-        async def hangs(*_args):
-            try:
-                await asyncio.sleep(10)
-            except asyncio.CancelledError:
-                cancelled.set()
-                raise
-
-        runtime.spy.company_dnc = hangs
+        runtime.spy.company_dnc = hanging(cancelled)
         withdrawal = Withdrawal()
         loop = asyncio.get_running_loop()
         loop.call_later(0.05, withdrawal.withdraw)

@@ -374,6 +374,25 @@ class TestTcpHalfClose:
         assert server._tcp is not None
         assert server._tcp._connections == {}
 
+    async def test_a_header_past_the_limit_is_no_half_close(self, front):
+        """aiosipua's reader answers None both at the end of input and for a header past
+        its 64 KiB limit; only the first is a peer that half-closed and waits for its
+        answer. A peer still sending an endless header is dropped at once, as before, and
+        not counted as tcp_half_closed."""
+        server = await front()
+        server.gate = _Slowed(server.gate, 3.0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(invite("overflow").replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
+        writer.write(b"INVITE sip:x@127.0.0.1 SIP/2.0\r\n"
+                     + b"".join(b"X-Padding: %0100d\r\n" % i for i in range(700)))
+        await writer.drain()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await asyncio.wait_for(reader.read(), 5)  # to the server's close
+        writer.close()
+        assert loop.time() - started < 1.5  # not held until the slow answer
+        assert server.stats.counts["tcp_half_closed"] == 0
+
 
 def cancel(branch: str) -> bytes:
     """The CANCEL of ``invite(branch)`` (RFC 3261 §9.1: same Via branch, CSeq number)."""

@@ -137,4 +137,5 @@ def status(state: CliState, as_json: bool) -> None:
         console.print(f"{row['kind']}: {row['effect']}", highlight=False)
     for row in data["attributes"]:
         if row["error"]:
-            console.print(f"[red]{row['list']}: {row['error']}[/]", highlight=False)
+            said = escape(f"{row['list']}: {row['error']}")  # the reason names paths
+            console.print(f"[red]{said}[/]", highlight=False)

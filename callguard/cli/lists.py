@@ -275,7 +275,8 @@ def _recorded(settings: Settings, fields: dict[str, Any]) -> None:
         run(record_list_change(settings, fields))
     except (OSError, CallguardError) as exc:
         _err.print(f"[red]error:[/red] the list change was made but its compliance record "
-                   f"could not be written ({exc}); write down: {fields}", highlight=False)
+                   f"could not be written ({escape(str(exc))}); write down: "
+                   f"{escape(str(fields))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
 
 
@@ -440,4 +441,4 @@ def status(state: CliState, as_json: bool) -> None:
     out = console()
     out.print(table)
     for name, error in data["errors"].items():
-        out.print(f"[red]{name}: {error}[/]", highlight=False)
+        out.print(f"[red]{escape(f'{name}: {error}')}[/]", highlight=False)

@@ -183,10 +183,8 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
         for day in [d for d in days if d not in held]:
             parts = [p for p in manifest.parts if p.table == table.name and p.day == day
                      and not p.until]
-            merged = archive.compact_day(connection, table, parts)
-            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
-            archive.commit(manifest)
-            archive.delete_files(parts)
+            _replace(archive, manifest, parts,
+                     archive.compact_day(connection, table, parts))
             done.add(day)
         # Days a month file holds: that month is rewritten once with all of them.
         late: dict[str, list[str]] = {}
@@ -196,10 +194,8 @@ def compact(archive: Archive, manifest: Manifest, connection: duckdb.DuckDBPyCon
         for file, month_days in late.items():
             parts = [p for p in manifest.parts if p.table == table.name and (
                 p.file == file or (p.day in month_days and not p.until))]
-            merged = archive.compact_month(connection, table, parts)
-            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
-            archive.commit(manifest)
-            archive.delete_files(parts)
+            _replace(archive, manifest, parts,
+                     archive.compact_month(connection, table, parts))
             done.update(month_days)
     return len(done)
 
@@ -225,12 +221,18 @@ def compact_months(archive: Archive, manifest: Manifest,
                 continue
             if table is DECISIONS:  # days compacted before the number table hold hashes
                 archive.add_numbers(connection, manifest, parts)
-            merged = archive.compact_month(connection, table, parts)
-            manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
-            archive.commit(manifest)
-            archive.delete_files(parts)
+            _replace(archive, manifest, parts,
+                     archive.compact_month(connection, table, parts))
             done += 1
     return done
+
+
+def _replace(archive: Archive, manifest: Manifest, parts: list[Part], merged: Part) -> None:
+    """Commit ``merged`` in place of ``parts`` (its file already durable), then remove
+    theirs."""
+    manifest.parts = [p for p in manifest.parts if p not in parts] + [merged]
+    archive.commit(manifest)
+    archive.delete_files(parts)
 
 
 def _month_end(month: str) -> date:

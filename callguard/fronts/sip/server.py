@@ -281,8 +281,8 @@ class _Tcp(TcpSipTransport):
         try:
             while True:
                 data = await _read_sip_message(reader)
-                if data is None:
-                    ended = True
+                if data is None:  # the end of input, or a header past aiosipua's limit
+                    ended = reader.at_eof()  # only the first waits for its answers
                     break
                 self._dispatch(data, addr)
         except (asyncio.IncompleteReadError, ConnectionError, ValueError):
