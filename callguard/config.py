@@ -36,6 +36,7 @@ from callguard.policy import (
     pack_from_mapping,
 )
 from callguard.policy.calendar import ProclaimedDay
+from callguard.policy.model import with_seller_subjects
 from callguard.policy.rules import SolicitorRegistration
 from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
@@ -567,6 +568,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         if campaign.id in campaigns:
             raise ConfigError(f"campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
+    campaigns = with_seller_subjects(campaigns)
     chosen = choose_data_dir(path, _typed(where, main, "data_dir", str, ""), data_dir)
     return Settings(
         path=path,

@@ -36,6 +36,7 @@ from callguard.policy import (
     pack_from_mapping,
 )
 from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
+from callguard.policy.model import with_seller_subjects
 from callguard.policy.rules import frequency_claims, read_claims
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.redis.frequency import RedisFrequency
@@ -764,6 +765,38 @@ class TestReadOnlyCount:
         refused = await store.reserve("+14055550123", claims(unnamed, at), at)
         assert (refused.granted, refused.counts) == (False, (3,))
         assert (await store.reserve("+14055550123", claims(gutters, at), at)).granted
+
+    async def test_a_campaign_naming_no_subject_counts_against_each_named_subject(
+            self, store):
+        """The other way round: three calls of the seller's campaign naming no subject,
+        then one of its campaign naming roofing — refused (the unnamed calls cannot be
+        shown not to be on roofing; each was recorded under every subject the seller's
+        campaigns name, ``with_seller_subjects``), on both stores."""
+        from callguard.config import load_pack_file
+
+        chosen = load_pack_file(PACKS_DIR / "us-ok.toml",
+                                choices={"us-ok:same-subject": "campaign-subject"})
+        policy = Policy({**PACKS, "us-ok": chosen}, PolicySettings())
+        roofing = Campaign(id="ok-roofing", solicitor="red-dirt-roofing",
+                           caller_id="+14055550100", default_mode=DialingMode.MANUAL,
+                           origin_state="OK", packs=(), subject="roofing")
+        campaigns = with_seller_subjects({
+            "ok-roofing": roofing, "ok-unnamed": replace(roofing, id="ok-unnamed",
+                                                         subject=None)})
+        assert campaigns["ok-unnamed"].seller_subjects == {"roofing"}
+
+        def claims(campaign: Campaign, at: datetime) -> tuple[FrequencyClaim, ...]:
+            call = attempt(at, campaign, number="4055550123")
+            return frequency_claims(policy.plan(call).rules, call)
+
+        for hour in range(3):
+            at = NOON + timedelta(hours=hour)
+            granted = await store.reserve("+14055550123", claims(campaigns["ok-unnamed"], at),
+                                          at)
+            assert granted.granted
+        at = NOON + timedelta(hours=3)
+        refused = await store.reserve("+14055550123", claims(roofing, at), at)
+        assert (refused.granted, refused.counts[0]) == (False, 3)
 
 
 class TestScrubGate:

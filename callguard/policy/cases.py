@@ -42,6 +42,7 @@ from callguard.policy.model import (
     ListCheck,
     Registration,
     RegistrationExemption,
+    with_seller_subjects,
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
 from callguard.policy.packs import Pack, pack_from_mapping
@@ -321,7 +322,8 @@ def load_suite(origin: str, doc: Mapping[str, Any],
     list_names = sorted({name for p in built for rule in p.rules for name in rule.list_names})
     regions = frozenset(table.get("regions", ["US"]))
     parser = NumberParser(dial_prefixes=(), regions=regions)
-    campaigns = {cid: _campaign(origin, cid, raw) for cid, raw in table["campaigns"].items()}
+    campaigns = with_seller_subjects(
+        {cid: _campaign(origin, cid, raw) for cid, raw in table["campaigns"].items()})
     cases = tuple(_case(f"{origin}: case #{i + 1}", raw, campaigns, parser, regions, list_names)
                   for i, raw in enumerate(table["cases"]))
     names = [c.name for c in cases]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
 from callguard.frozen import quick_init
@@ -29,6 +29,7 @@ __all__ = [
     "ListCheck",
     "Registration",
     "RegistrationExemption",
+    "with_seller_subjects",
 ]
 
 
@@ -107,6 +108,22 @@ class Campaign:
     # The campaign's "subject matter or issue" (Fla. Stat. 501.616(6)(b)): call-frequency
     # rules with ``subject = "campaign-subject"`` count calls of every campaign naming it.
     subject: str | None = None
+    # Naming none: the subjects its seller's other campaigns name (``with_seller_subjects``).
+    # Its calls cannot be shown to be on another subject, so under ``campaign-subject``
+    # they are also recorded under each (a campaign naming one: empty).
+    seller_subjects: frozenset[str] = frozenset()
+
+
+def with_seller_subjects(campaigns: Mapping[str, Campaign]) -> dict[str, Campaign]:
+    """The campaigns, each naming no subject given the subjects its seller's campaigns
+    name (``Campaign.seller_subjects``)."""
+    named: dict[str, set[str]] = {}
+    for campaign in campaigns.values():
+        if campaign.subject:
+            named.setdefault(campaign.solicitor, set()).add(campaign.subject)
+    return {key: campaign if campaign.subject else replace(
+        campaign, seller_subjects=frozenset(named.get(campaign.solicitor, ())))
+        for key, campaign in campaigns.items()}
 
 
 @quick_init

@@ -18,7 +18,8 @@ the store's answer. What counts:
   every campaign naming the same ``subject`` in its configuration (``campaign-subject``;
   a campaign naming none is counted per seller, the wider group: every call of the seller,
   so a call of a campaign naming a subject is also recorded in the seller's count —
-  a claim that only records, ``RECORD_ONLY_CAP``).
+  a claim that only records, ``RECORD_ONLY_CAP`` — and its own calls are recorded under
+  every subject its seller's campaigns name, which it cannot be shown not to be on).
 """
 
 from __future__ import annotations
@@ -95,17 +96,24 @@ class CallFrequency(RuleBase):
                               self.closed)
 
     def claims(self, attempt: CallAttempt) -> tuple[FrequencyClaim, ...]:
-        """``claim``, and for a campaign naming a subject under ``campaign-subject`` a second
-        claim that only records the call under the seller's count: a campaign naming none
-        is counted per seller, and the seller's calls on named subjects are the seller's
-        calls (without it they were missing from that count)."""
+        """``claim``, and under ``campaign-subject`` claims that only record the call under
+        other counts: a campaign naming a subject, under its seller's count (a campaign
+        naming none is counted per seller, and the seller's calls on named subjects are
+        the seller's calls); a campaign naming none, under each subject its seller's
+        campaigns name (its calls cannot be shown to be on another subject)."""
         own = self.claim(attempt)
-        if self.subject != "campaign-subject" or not attempt.campaign.subject:
+        if self.subject != "campaign-subject":
             return (own,)
-        seller = FrequencyClaim(f"{self.rule_id} (seller's count)",
-                                f"seller:{attempt.campaign.solicitor}", self.window_s,
-                                RECORD_ONLY_CAP, self.closed)
-        return (own, seller)
+        campaign = attempt.campaign
+        if campaign.subject:
+            return (own, self._recorded(f"seller:{campaign.solicitor}", "seller's count"))
+        return (own, *(self._recorded(f"subject:{subject}", f"count of subject {subject!r}")
+                       for subject in sorted(campaign.seller_subjects)))
+
+    def _recorded(self, counter: str, what: str) -> FrequencyClaim:
+        """A claim that only records the call under ``counter`` (its cap is never reached)."""
+        return FrequencyClaim(f"{self.rule_id} ({what})", counter, self.window_s,
+                              RECORD_ONLY_CAP, self.closed)
 
     def _span(self) -> str:
         hours = self.window_s // 3600
