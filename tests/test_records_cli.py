@@ -100,6 +100,22 @@ class TestCommands:
         assert "no rows after the header" in result.stderr
         assert not (tmp_path / "records.sqlite3").exists()
 
+    def test_revoking_a_consent_not_on_record_says_nothing_was_revoked(self, tmp_path):
+        """A mistyped number or kind printed "revoked 0 …" as if done, while the consent
+        stayed live: it says so (the request is journalled, as `ebr end` of none)."""
+        assert cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual", "--kind",
+                   "written", data_dir=tmp_path).returncode == 0
+        wrong = cli("consent", "revoke", "8015550124", "--campaign", "ut-solar-manual",
+                    "--kind", "written", data_dir=tmp_path)
+        assert wrong.returncode == 0, wrong.stderr
+        said = " ".join(wrong.stderr.split())
+        assert "no live written consent of …0124 to beehive-solar was on record: nothing " \
+               "revoked" in said
+        assert "revoked 0" not in said
+        right = cli("consent", "revoke", "8015550123", "--campaign", "ut-solar-manual",
+                    "--kind", "written", data_dir=tmp_path)
+        assert "revoked 1 written" in right.stderr
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

@@ -376,8 +376,16 @@ def consent_revoke(state: CliState, number: str, campaign: str | None, solicitor
     e164 = e164_or_exit(state.settings, number)
     (count,) = _write(state, [RevokeConsent(who, e164, ConsentKind(kind), datetime.now(UTC),
                                             source)])
-    _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {who}",
-                   highlight=False)
+    if count:
+        _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {who}",
+                       highlight=False)
+        return
+    # As `ebr end` says "was not live": the request is journalled either way, but "revoked
+    # 0" read as done when the number or the kind was mistyped and a consent stays live.
+    err_console.print(f"[yellow]warning:[/yellow] no live {kind} consent of …{e164[-4:]} to "
+                      f"{escape(who)} was on record: nothing revoked (the request is in the "
+                      "compliance log); check the number, --kind and the seller with "
+                      "`callguard consent show`", highlight=False)
 
 
 @click.group()
