@@ -110,6 +110,13 @@ class Withdrawal:
             self._wake()
         return True
 
+    def waking(self, wake: Callable[[], None] | None) -> None:
+        """While a decision waits: call ``wake`` on a withdrawal (at once if it came
+        already); None: the wait is over."""
+        self._wake = wake
+        if wake is not None and self.withdrawn:
+            wake()
+
     def seal(self, verdict: Verdict) -> Verdict:
         """The verdict to record, from here on final: a withdrawn ALLOW is the BLOCK
         ``callguard:cancelled``; a BLOCK keeps its rule."""
@@ -269,14 +276,12 @@ class Gate:
                             woken.append(True)
                             deadline.reschedule(loop.time())
 
-                    if withdrawal.withdrawn:
-                        wake()
-                    withdrawal._wake = wake  # noqa: SLF001
+                    withdrawal.waking(wake)
                 try:
                     return await _resume(decide, waiting)
                 finally:
                     if withdrawal is not None:
-                        withdrawal._wake = None  # noqa: SLF001
+                        withdrawal.waking(None)
         except TimeoutError:
             if not deadline.expired():
                 raise
