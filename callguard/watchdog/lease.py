@@ -161,6 +161,9 @@ class RedisLease:
     def __init__(self, client: aioredis.Redis, *, asterisk: str, node: str, ttl_ms: int,
                  instance: str | None = None, guard: RedisRecords | None = None) -> None:
         self._client = client
+        # EVALSHA once loaded (redis-py's Script loads it again after a server restart):
+        # one call per record, so the script's text is not sent each time.
+        self._first = client.register_script(_FIRST)
         self._records = guard  # whose durability marker tells a mark that was wiped
         self._lease = f"callguard:watchdog:lease:{asterisk.lower()}"
         self._seen = f"callguard:watchdog:seen:{asterisk.lower()}"
@@ -208,9 +211,9 @@ class RedisLease:
         write anyway (and say so)."""
         token = self._records.marker if self._records is not None else ""
         try:
-            answer = int(await self._client.eval(
-                _FIRST, 2, f"callguard:watchdog:done:{decision_id}:{kind}", MARKER_KEY,
-                self.node, str(_DONE_TTL_S), token))
+            answer = int(await self._first(
+                keys=[f"callguard:watchdog:done:{decision_id}:{kind}", MARKER_KEY],
+                args=[self.node, str(_DONE_TTL_S), token]))
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
             _log.warning("watchdog_record_unchecked", kind=kind, decision_id=decision_id,
