@@ -1888,7 +1888,7 @@ class TestDialOutcomes:
         assert tracker.calls == {}
 
     @pytest.mark.parametrize(("after_answer", "local"), [(False, False), (False, True),
-                                                         (True, False)])
+                                                         (True, False), (True, True)])
     def test_a_leg_that_could_not_be_called_is_not_the_first_hangup(self, after_answer,
                                                                      local):
         """Its Hangup comes first of all the call's; the called party still answers (or

@@ -534,7 +534,8 @@ class CallTracker:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         if (call.first_hangup is None and self._spoke(call, event)
-                and not self._never_answered(call, name) and name not in call.optimised):
+                and not self._never_answered(call, name) and not self._never_called(call, name)
+                and name not in call.optimised):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -827,6 +828,21 @@ class CallTracker:
         its Local partner or next hop): its Hangup says nothing of who ended the call."""
         legs = {name, call.partners.get(name) or _partner(name) or name}
         return bool(legs & call.dialled) and not legs & call.answered_legs
+
+    @staticmethod
+    def _never_called(call: _Call, name: str) -> bool:
+        """A Local pair Dial() or Queue() requested but could not call (core_local.c
+        ``local_call`` fails, e.g. a missing extension): no DialBegin for either half and
+        neither half originated. Its ``;1`` goes Down (``_spoke``), but its ``;2`` was
+        created in state Ring and hangs up too: it says nothing of who ended the call.
+        (Left out wrongly — a pair whose DialBegin was missed in an AMI outage — its
+        Hangup is only not taken as the first: the called party's then still releases.)"""
+        partner = call.partners.get(name) or _partner(name)
+        if partner is None:
+            return False
+        legs = {name, partner}
+        return not legs & (call.dialled | call.originated | call.answered_legs
+                           | call.called_side)
 
     @staticmethod
     def _side(call: _Call) -> set[str]:
