@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -421,6 +422,15 @@ class TestEvidenceCli:
                     and r.get("release_ms") is not None]
         top = max(v["max_ms"] for v in figures["line_release"].values())
         assert top == max(releases)
+        # The 30-day abandonment window in the zone asked for (it was given as UTC dates).
+        dated = cli("report", "--json", "--tz", "America/Denver", "--until", "2026-01-14",
+                    config_path=path)
+        assert dated.returncode == 0, dated.stderr
+        windows = [f["window"] for f in json.loads(dated.stdout)["abandonment_30d"].values()]
+        assert windows
+        for window in windows:
+            assert re.fullmatch(r"2025-12-1\dT\d\d:\d\d-07:00 to 2026-01-1\dT\d\d:\d\d-07:00",
+                                window), window
         text = page.read_text()
         assert "America/Denver" in text
         assert text.count("<table>") >= 4

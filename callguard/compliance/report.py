@@ -216,7 +216,10 @@ def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQ
             report.abandonment[campaign] = {
                 "answered": answered, "abandoned": abandoned,
                 "rate": round(abandoned / answered, 4),
-                "window": f"{window[0]:%Y-%m-%d} to {window[1]:%Y-%m-%d}"}
+                # The 30 days end now (or at --until), to the minute: instants in the
+                # report's zone (UTC dates read as the zone's under --tz).
+                "window": f"{query.local(window[0], 'minutes')} to "
+                          f"{query.local(window[1], 'minutes')}"}
 
 
 def to_json(report: Report) -> dict[str, Any]:
