@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import tomllib
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -743,20 +744,10 @@ class TestReadOnlyCount:
         """Reading campaign-subject (us-ok:same-subject): a campaign naming no subject is
         counted per seller, so the seller's calls on named subjects are in its count on
         both stores; a campaign naming another subject still counts apart."""
-        from callguard.config import load_pack_file
-
-        chosen = load_pack_file(PACKS_DIR / "us-ok.toml",
-                                choices={"us-ok:same-subject": "campaign-subject"})
-        policy = Policy({**PACKS, "us-ok": chosen}, PolicySettings())
-        roofing = Campaign(id="ok-roofing", solicitor="red-dirt-roofing",
-                           caller_id="+14055550100", default_mode=DialingMode.MANUAL,
-                           origin_state="OK", packs=(), subject="roofing")
+        claims = _subject_claims()
+        roofing = OK_ROOFING
         gutters = replace(roofing, id="ok-gutters", subject="gutters")
         unnamed = replace(roofing, id="ok-unnamed", subject=None)
-
-        def claims(campaign: Campaign, at: datetime) -> tuple[FrequencyClaim, ...]:
-            call = attempt(at, campaign, number="4055550123")
-            return frequency_claims(policy.plan(call).rules, call)
 
         for hour, campaign in enumerate((roofing, gutters, roofing)):
             at = NOON + timedelta(hours=hour)
@@ -772,22 +763,11 @@ class TestReadOnlyCount:
         then one of its campaign naming roofing — refused (the unnamed calls cannot be
         shown not to be on roofing; each was recorded under every subject the seller's
         campaigns name, ``with_seller_subjects``), on both stores."""
-        from callguard.config import load_pack_file
-
-        chosen = load_pack_file(PACKS_DIR / "us-ok.toml",
-                                choices={"us-ok:same-subject": "campaign-subject"})
-        policy = Policy({**PACKS, "us-ok": chosen}, PolicySettings())
-        roofing = Campaign(id="ok-roofing", solicitor="red-dirt-roofing",
-                           caller_id="+14055550100", default_mode=DialingMode.MANUAL,
-                           origin_state="OK", packs=(), subject="roofing")
+        claims, roofing = _subject_claims(), OK_ROOFING
         campaigns = with_seller_subjects({
             "ok-roofing": roofing, "ok-unnamed": replace(roofing, id="ok-unnamed",
                                                          subject=None)})
         assert campaigns["ok-unnamed"].seller_subjects == {"roofing"}
-
-        def claims(campaign: Campaign, at: datetime) -> tuple[FrequencyClaim, ...]:
-            call = attempt(at, campaign, number="4055550123")
-            return frequency_claims(policy.plan(call).rules, call)
 
         for hour in range(3):
             at = NOON + timedelta(hours=hour)
@@ -797,6 +777,26 @@ class TestReadOnlyCount:
         at = NOON + timedelta(hours=3)
         refused = await store.reserve("+14055550123", claims(roofing, at), at)
         assert (refused.granted, refused.counts[0]) == (False, 3)
+
+
+OK_ROOFING = Campaign(id="ok-roofing", solicitor="red-dirt-roofing", caller_id="+14055550100",
+                      default_mode=DialingMode.MANUAL, origin_state="OK", packs=(),
+                      subject="roofing")
+
+
+def _subject_claims() -> Callable[[Campaign, datetime], tuple[FrequencyClaim, ...]]:
+    """What a call to 4055550123 claims under us-ok's ``campaign-subject`` reading."""
+    from callguard.config import load_pack_file
+
+    chosen = load_pack_file(PACKS_DIR / "us-ok.toml",
+                            choices={"us-ok:same-subject": "campaign-subject"})
+    policy = Policy({**PACKS, "us-ok": chosen}, PolicySettings())
+
+    def claims(campaign: Campaign, at: datetime) -> tuple[FrequencyClaim, ...]:
+        call = attempt(at, campaign, number="4055550123")
+        return frequency_claims(policy.plan(call).rules, call)
+
+    return claims
 
 
 class TestScrubGate:
