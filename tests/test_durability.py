@@ -6,7 +6,9 @@ and an empty data directory, under a real `callguard serve` and under the store 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -38,6 +40,19 @@ def _restart_weak_and_empty(server, tmp_path) -> None:
     server.data_dir.mkdir()
     server.appendonly = "no"
     server.start()
+
+
+@contextlib.asynccontextmanager
+async def _running(records: RedisRecords, admin_url: str) -> AsyncIterator[aioredis.Redis]:
+    """``records`` started, with an admin client on the server to change it under them;
+    both closed after."""
+    admin = aioredis.from_url(admin_url)
+    try:
+        await records.start()
+        yield admin
+    finally:
+        await admin.aclose()
+        await records.aclose()
 
 
 async def _kill_others(admin: aioredis.Redis) -> int:
@@ -105,9 +120,7 @@ class TestStore:
         reads still answer; back to appendonly yes, writes are acknowledged again."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             await admin.config_set("appendonly", "no")
             assert "appendonly=no" in await records.verify()
             with pytest.raises(StoreError, match="not durable"):
@@ -120,9 +133,6 @@ class TestStore:
                 await asyncio.sleep(0.05)
             assert await records.verify() is None
             assert await records.apply([AddCompanyDnc(SELLER, "+18015550144", T0, "a")]) == (1,)
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_flushall_while_connected_is_noticed_by_the_next_read(self, redis_server):
         """FLUSHALL on the live server (no reconnect, no probe): the next read does not
@@ -130,9 +140,7 @@ class TestStore:
         read None until the next reload tick or /readyz probe)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             await records.apply([AddCompanyDnc(SELLER, "+18015550145", T0, "agent")])
             await admin.flushall()
             with pytest.raises(StoreError, match="lost its data"):
@@ -145,9 +153,6 @@ class TestStore:
             await admin.set(MARKER_KEY, records._token)  # the data restored
             assert await records.verify() is None  # the next probe or reload tick
             assert await records.company_dnc(SELLER, "+18015550145") is None
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_appendfsync_switched_off_at_runtime_refuses_the_next_write(
             self, redis_server):
@@ -156,9 +161,7 @@ class TestStore:
         reload tick or /readyz)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             for setting in ("no", "everysec"):
                 await admin.config_set("appendfsync", setting)
                 with pytest.raises(StoreError, match=f"appendfsync={setting}"):
@@ -166,9 +169,6 @@ class TestStore:
                 await admin.config_set("appendfsync", "always")
                 assert await records.verify() is None  # the next probe or reload tick
             assert await records.apply([AddCompanyDnc(SELLER, "+18015550148", T0, "a")]) == (1,)
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_appendfsync_set_back_to_always_is_written_to_at_once(self, redis_server):
         """appendfsync switched to everysec: the next write is refused at once (and every
@@ -176,67 +176,58 @@ class TestStore:
         no reload tick between (main: refused until one asked the server again)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
-            await admin.config_set("appendfsync", "everysec")
-            for number in ("+18015550160", "+18015550161"):
-                with pytest.raises(StoreError, match="appendfsync=everysec"):
-                    await records.apply([AddCompanyDnc(SELLER, number, T0, "a")])
-            assert await admin.exists(_key_of(SELLER, "+18015550161")) == 0
-            await admin.config_set("appendfsync", "always")
-            assert await records.apply([AddCompanyDnc(SELLER, "+18015550161", T0, "a")]) == (1,)
-            assert records.refusing_writes is None
-            await admin.config_set("appendfsync", "no")
-            with pytest.raises(StoreError, match="appendfsync=no"):
-                await records.apply([AddCompanyDnc(SELLER, "+18015550162", T0, "a")])
-        finally:
-            await admin.config_set("appendfsync", "always")
-            await admin.aclose()
-            await records.aclose()
+        async with _running(records, redis_server.url) as admin:
+            try:
+                await admin.config_set("appendfsync", "everysec")
+                for number in ("+18015550160", "+18015550161"):
+                    with pytest.raises(StoreError, match="appendfsync=everysec"):
+                        await records.apply([AddCompanyDnc(SELLER, number, T0, "a")])
+                assert await admin.exists(_key_of(SELLER, "+18015550161")) == 0
+                await admin.config_set("appendfsync", "always")
+                assert await records.apply([AddCompanyDnc(SELLER, "+18015550161", T0, "a")]) == (1,)
+                assert records.refusing_writes is None
+                await admin.config_set("appendfsync", "no")
+                with pytest.raises(StoreError, match="appendfsync=no"):
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550162", T0, "a")])
+            finally:
+                await admin.config_set("appendfsync", "always")
 
     async def test_a_server_no_longer_evicting_is_read_at_once(self, redis_server):
         """maxmemory-policy allkeys-lru refuses reads; back to noeviction, the next read
         answers without a probe (main: refused until the next reload tick or /readyz)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings(on_weak_durability="warn"))
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
-            await records.apply([AddCompanyDnc(SELLER, "+18015550163", T0, "agent")])
-            await admin.config_set("maxmemory-policy", "allkeys-lru")
-            await records.verify()
-            with pytest.raises(StoreError, match="may evict"):
-                await records.company_dnc(SELLER, "+18015550163")
-            await admin.config_set("maxmemory-policy", "noeviction")
-            assert await records.company_dnc(SELLER, "+18015550163") is not None
-        finally:
-            await admin.config_set("maxmemory-policy", "noeviction")
-            await admin.aclose()
-            await records.aclose()
+        async with _running(records, redis_server.url) as admin:
+            try:
+                await records.apply([AddCompanyDnc(SELLER, "+18015550163", T0, "agent")])
+                await admin.config_set("maxmemory-policy", "allkeys-lru")
+                await records.verify()
+                with pytest.raises(StoreError, match="may evict"):
+                    await records.company_dnc(SELLER, "+18015550163")
+                await admin.config_set("maxmemory-policy", "noeviction")
+                assert await records.company_dnc(SELLER, "+18015550163") is not None
+            finally:
+                await admin.config_set("maxmemory-policy", "noeviction")
 
     async def test_concurrent_refusals_share_one_recheck(self, redis_server):
         """Fifty writes refused at once on a weak server ask it again once between them,
         not fifty times (the recheck is shared by every caller waiting for it)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
-            await admin.config_set("appendfsync", "everysec")
-            await records.verify()
-            await admin.config_resetstat()
-            results = await asyncio.gather(*(
-                records.apply([AddCompanyDnc(SELLER, f"+1801555{n:04d}", T0, "a")])
-                for n in range(50)), return_exceptions=True)
-            assert all(isinstance(r, StoreError) for r in results)
-            stats = await admin.info("commandstats")
-            assert stats["cmdstat_config|get"]["calls"] == len(CONFIG_PATTERNS)
-            assert "cmdstat_evalsha" not in stats, "nothing written"
-        finally:
-            await admin.config_set("appendfsync", "always")
-            await admin.aclose()
-            await records.aclose()
+        async with _running(records, redis_server.url) as admin:
+            try:
+                await admin.config_set("appendfsync", "everysec")
+                await records.verify()
+                await admin.config_resetstat()
+                results = await asyncio.gather(*(
+                    records.apply([AddCompanyDnc(SELLER, f"+1801555{n:04d}", T0, "a")])
+                    for n in range(50)), return_exceptions=True)
+                assert all(isinstance(r, StoreError) for r in results)
+                stats = await admin.info("commandstats")
+                assert stats["cmdstat_config|get"]["calls"] == len(CONFIG_PATTERNS)
+                assert "cmdstat_evalsha" not in stats, "nothing written"
+            finally:
+                await admin.config_set("appendfsync", "always")
 
     async def test_an_idle_connection_the_server_killed_is_replaced_before_use(
             self, redis_server):
@@ -245,9 +236,7 @@ class TestStore:
         after the kill failed on the closed one — a BLOCK, and an opt-out refused)."""
         records = RedisRecords(open_client(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             await records.apply([AddCompanyDnc(SELLER, "+18015550164", T0, "agent")])
             for attempt in ("read", "write"):
                 assert await _kill_others(admin) >= 1
@@ -257,9 +246,6 @@ class TestStore:
                 else:
                     assert await records.apply([AddCompanyDnc(SELLER, "+18015550165", T0,
                                                               "a")]) == (1,)
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_a_read_whose_connection_drops_mid_command_is_read_again(
             self, redis_server):
@@ -271,26 +257,23 @@ class TestStore:
         proxy = RedisProxy(redis_server.port)
         await proxy.start()
         records = RedisRecords(open_client(proxy.url, socket_timeout=2), RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
         try:
-            await records.apply([AddCompanyDnc(SELLER, "+18015550166", T0, "agent")])
-            for after_reply in (True, False):
-                proxy.cut_next(after_reply=after_reply)
-                assert await records.company_dnc(SELLER, "+18015550166") is not None
-            proxy.cut_next(after_reply=False)
-            with pytest.raises(StoreError, match="write failed"):
-                await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")])
-            assert await admin.exists(_key_of(SELLER, "+18015550167")) == 0
-            assert await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")]) == (1,)
-            assert proxy.cut == 3
-            proxy.cut_next(after_reply=True, times=2)  # the read, then its fresh connection
-            with pytest.raises(StoreError, match="read failed"):
-                await records.company_dnc(SELLER, "+18015550166")
-            assert proxy.cut == 5
+            async with _running(records, redis_server.url) as admin:
+                await records.apply([AddCompanyDnc(SELLER, "+18015550166", T0, "agent")])
+                for after_reply in (True, False):
+                    proxy.cut_next(after_reply=after_reply)
+                    assert await records.company_dnc(SELLER, "+18015550166") is not None
+                proxy.cut_next(after_reply=False)
+                with pytest.raises(StoreError, match="write failed"):
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")])
+                assert await admin.exists(_key_of(SELLER, "+18015550167")) == 0
+                assert await records.apply([AddCompanyDnc(SELLER, "+18015550167", T0, "a")]) == (1,)
+                assert proxy.cut == 3
+                proxy.cut_next(after_reply=True, times=2)  # the read, then its fresh connection
+                with pytest.raises(StoreError, match="read failed"):
+                    await records.company_dnc(SELLER, "+18015550166")
+                assert proxy.cut == 5
         finally:
-            await admin.aclose()
-            await records.aclose()
             await proxy.aclose()
 
     async def test_a_full_server_still_answers_reads_and_refuses_writes(self, redis_server):
@@ -300,9 +283,7 @@ class TestStore:
         redis-py's pipeline error quotes the command, key and number included)."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             await records.apply([AddCompanyDnc(SELLER, "+18015550149", T0, "agent")])
             used = int((await admin.info("memory"))["used_memory"])
             await admin.config_set("maxmemory", str(used + 1024))
@@ -316,9 +297,6 @@ class TestStore:
             assert await records.ebr(SELLER, "+18015550149") is None
             await admin.config_set("maxmemory", "0")
             assert await records.apply([AddCompanyDnc(SELLER, "+18015550150", T0, "a")]) == (1,)
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_a_server_switched_to_evict_refuses_reads_too(self, redis_server):
         """CONFIG SET maxmemory-policy allkeys-lru while serving: a full server may now
@@ -327,9 +305,7 @@ class TestStore:
         noeviction, they answer again."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
                                RecordsSettings(on_weak_durability="warn"))
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
+        async with _running(records, redis_server.url) as admin:
             await records.apply([AddCompanyDnc(SELLER, "+18015550151", T0, "agent")])
             await admin.config_set("maxmemory-policy", "allkeys-lru")
             await records.verify()  # the next probe or reload tick (warn: writes go on)
@@ -340,9 +316,6 @@ class TestStore:
             await records.verify()
             assert records.weak is None
             assert await records.company_dnc(SELLER, "+18015550151") is not None
-        finally:
-            await admin.aclose()
-            await records.aclose()
 
     async def test_reads_answer_while_writes_are_paused(self, redis_server):
         """CLIENT PAUSE WRITE (what a manual FAILOVER does for a few seconds): reads keep
@@ -351,21 +324,18 @@ class TestStore:
         EVALSHA_RO — a plain EVALSHA is paused like a write."""
         records = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=1),
                                RecordsSettings())
-        admin = aioredis.from_url(redis_server.url)
-        await records.start()
-        try:
-            await records.apply([AddCompanyDnc(SELLER, "+18015550152", T0, "agent")])
-            await admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
-            started = asyncio.get_running_loop().time()
-            assert await records.company_dnc(SELLER, "+18015550152") is not None
-            assert await records.consents(SELLER, "+18015550152") == ()
-            assert asyncio.get_running_loop().time() - started < 0.5
-            with pytest.raises(StoreError):
-                await records.apply([AddCompanyDnc(SELLER, "+18015550153", T0, "agent")])
-        finally:
-            await admin.execute_command("CLIENT", "UNPAUSE")
-            await admin.aclose()
-            await records.aclose()
+        async with _running(records, redis_server.url) as admin:
+            try:
+                await records.apply([AddCompanyDnc(SELLER, "+18015550152", T0, "agent")])
+                await admin.execute_command("CLIENT", "PAUSE", "3000", "WRITE")
+                started = asyncio.get_running_loop().time()
+                assert await records.company_dnc(SELLER, "+18015550152") is not None
+                assert await records.consents(SELLER, "+18015550152") == ()
+                assert asyncio.get_running_loop().time() - started < 0.5
+                with pytest.raises(StoreError):
+                    await records.apply([AddCompanyDnc(SELLER, "+18015550153", T0, "agent")])
+            finally:
+                await admin.execute_command("CLIENT", "UNPAUSE")
 
     async def test_evicting_server_is_weak(self, redis_server):
         """maxmemory-policy allkeys-lru may evict a do-not-call record: not durable."""
