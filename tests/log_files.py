@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
@@ -22,6 +22,10 @@ from tests.conftest import ROOT
 
 KEY_HEX = KEY.hex()
 LEGACY = ROOT / "tests" / "data" / "legacy-compliance.jsonl"
+# ``compact_before`` / ``months_before`` of the archive tests: every day (month) of the
+# synthetic logs is before LATER, none after NEVER.
+LATER = date(2100, 1, 1)
+NEVER = date(2000, 1, 1)
 LEGACY_KEY_HEX = "cd" * 32  # the CALLGUARD_LOG_KEY the legacy records were written with
 
 

@@ -25,10 +25,8 @@ from callguard.compliance.archive.ingest import archive_files, archive_stream
 from callguard.compliance.archive.store import Archive, connect, fetch_rows, union_view
 from callguard.compliance.segments import stamp_name
 from tests.conftest import ROOT
-from tests.log_files import LEGACY, cli, config, synthetic, write_log
+from tests.log_files import LATER, LEGACY, cli, config, synthetic, write_log
 from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
-
-LATER = date(2100, 1, 1)  # compact every day
 
 
 def _everything(archive: Archive) -> list[dict]:

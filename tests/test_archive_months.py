@@ -27,10 +27,8 @@ from callguard.compliance.archive.store import (
     union_view,
 )
 from tests.conftest import ROOT
-from tests.log_files import cli, config, synthetic, write_log
+from tests.log_files import LATER, NEVER, cli, config, synthetic, write_log
 
-LATER = date(2100, 1, 1)
-NEVER = date(2000, 1, 1)
 GENERATED = datetime(2027, 1, 1, tzinfo=UTC)
 
 
@@ -46,6 +44,15 @@ def _everything(archive: Archive) -> list[str]:
 def _lines(count: int = 5000, days: int = 100) -> list[bytes]:
     """Jan 5 to mid-April 2026: an oldest month, two whole months, and part of one."""
     return list(Factory(count, days=days, pool=300, packs_loaded=True).lines())
+
+
+def _seventy_days(tmp_path: Path, *, compressed: bool = False) -> tuple[Path, Archive]:
+    """3,000 decisions from Jan 5 over 70 days in one closed segment (compressed or
+    plain), and an empty archive beside it."""
+    log = tmp_path / "compliance.jsonl"
+    lines = _lines(3000, days=70)
+    write_log(log, lines, closed=[(len(lines), compressed)])
+    return log, Archive(tmp_path / "archive")
 
 
 def _twin(tmp_path: Path, lines: list[bytes]) -> tuple[Archive, Archive]:
@@ -198,10 +205,7 @@ with archive.writing() as manifest:
 class TestCrash:
     @pytest.mark.parametrize("where", ["commit", "delete"])
     def test_a_writer_killed_mid_way_leaves_the_archive_readable(self, tmp_path, where):
-        lines = _lines(3000, days=70)
-        log = tmp_path / "compliance.jsonl"
-        write_log(log, lines, closed=[(len(lines), True)])
-        archive = Archive(tmp_path / "archive")
+        log, archive = _seventy_days(tmp_path, compressed=True)
         archive_files(archive, log, compact_before=LATER)
         everything = _everything(archive)
         before = archive.manifest()
@@ -231,10 +235,7 @@ class TestCrash:
 
 class TestPurge:
     def test_a_purge_killed_before_its_commit_leaves_the_archive_as_it_was(self, tmp_path):
-        lines = _lines(3000, days=70)
-        log = tmp_path / "compliance.jsonl"
-        write_log(log, lines, closed=[(len(lines), False)])
-        archive = Archive(tmp_path / "archive")
+        log, archive = _seventy_days(tmp_path)
         archive_files(archive, log, compact_before=LATER, months_before=LATER)
         everything = _everything(archive)
         before = archive.manifest()
@@ -318,10 +319,7 @@ class TestPurge:
 
 class TestOldArchives:
     def test_an_old_layout_archive_rolls_up_and_answers_the_same(self, tmp_path):
-        lines = _lines(3000, days=70)
-        log = tmp_path / "compliance.jsonl"
-        write_log(log, lines, closed=[(len(lines), False)])
-        archive = Archive(tmp_path / "archive")
+        log, archive = _seventy_days(tmp_path)
         archive_files(archive, log, compact_before=NEVER)
         old_layout(archive)  # format 1: days sorted by hash, no number table
         everything = _everything(archive)
@@ -334,10 +332,7 @@ class TestOldArchives:
         assert _document(archive, number_hash=hashed) == document
 
     def test_a_month_is_rolled_once_it_ended_long_enough_ago(self, tmp_path):
-        lines = _lines(3000, days=70)
-        log = tmp_path / "compliance.jsonl"
-        write_log(log, lines, closed=[(len(lines), False)])
-        archive = Archive(tmp_path / "archive")
+        log, archive = _seventy_days(tmp_path)
         archive_files(archive, log, compact_before=LATER, months_before=date(2026, 2, 28))
         assert not any(p.until for p in archive.manifest().parts)  # Feb ends on the 28th
         archive_files(archive, log, compact_before=LATER, months_before=date(2026, 3, 1))

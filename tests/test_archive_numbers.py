@@ -26,11 +26,8 @@ from callguard.compliance.archive.store import (
     fetch_rows,
     union_view,
 )
-from tests.log_files import cli, config, write_log
+from tests.log_files import LATER, NEVER, cli, config, write_log
 from tests.test_archive import _node
-
-LATER = date(2100, 1, 1)
-NEVER = date(2000, 1, 1)
 
 
 def _everything(archive: Archive) -> list[dict]:
