@@ -834,7 +834,10 @@ class CallTracker:
         """A Local pair Dial() or Queue() requested but could not call (core_local.c
         ``local_call`` fails, e.g. a missing extension): no DialBegin for either half and
         neither half originated. Its ``;1`` goes Down (``_spoke``), but its ``;2`` was
-        created in state Ring and hangs up too: it says nothing of who ended the call.
+        created in state Ring (core_local.c ``local_request`` passes AST_STATE_DOWN,
+        AST_STATE_RING to core_unreal.c ``ast_unreal_new_channels``) and is hung up with
+        it (``ast_unreal_hangup``: the owner going with no caretaker thread hangs up
+        ``p->chan``): it says nothing of who ended the call.
         (Left out wrongly — a pair whose DialBegin was missed in an AMI outage — its
         Hangup is only not taken as the first: the called party's then still releases.)"""
         partner = call.partners.get(name) or _partner(name)
