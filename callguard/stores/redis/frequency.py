@@ -47,9 +47,9 @@ from callguard.errors import StoreError
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.redis.records import (
-    CONFIG_PATTERNS,
     MARKER_KEY,
     RedisRecords,
+    queue_config,
     read_once_more,
 )
 
@@ -226,8 +226,7 @@ class RedisFrequency:
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.evalsha(self._script.sha, len(keys), *keys, fields, token)
                 if self._records is not None:
-                    for pattern in CONFIG_PATTERNS:
-                        pipe.execute_command("CONFIG", "GET", pattern)
+                    queue_config(pipe)
                 answers = await pipe.execute(raise_on_error=False)
             if isinstance(answers[0], NoScriptError) and attempt == 1:
                 await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server

@@ -44,6 +44,7 @@ from typing import Any, TypeVar
 import orjson
 import structlog
 from redis import asyncio as aioredis
+from redis.asyncio.client import Pipeline
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -64,7 +65,7 @@ from callguard.stores.writes import (
 )
 
 __all__ = ["MARKER_KEY", "RecordsSettings", "RedisRecords", "check_durability", "judge_config",
-           "read_once_more"]
+           "queue_config", "read_once_more"]
 
 MARKER_KEY = "callguard:durability-marker"
 
@@ -266,6 +267,13 @@ def judge_config(config: Mapping[str, Any], settings: RecordsSettings) -> str | 
 CONFIG_PATTERNS = ("appendonly", "appendfsync", "maxmemory-policy")
 
 
+def queue_config(pipe: Pipeline) -> None:
+    """Queue CONFIG GET of each of ``CONFIG_PATTERNS`` on ``pipe``, in the round trip of
+    what else it carries (their answers: ``parse_config``, via ``config_seen``)."""
+    for pattern in CONFIG_PATTERNS:
+        pipe.execute_command("CONFIG", "GET", pattern)
+
+
 def parse_config(answers: Sequence[Any]) -> dict[str, Any] | str:
     """The answers to CONFIG GET of each of ``CONFIG_PATTERNS`` (an answer may be the
     ResponseError a pipeline returned): the settings, or why they cannot be read."""
@@ -416,8 +424,7 @@ class RedisRecords:
     async def _reread(self) -> None:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for pattern in CONFIG_PATTERNS:
-                    pipe.execute_command("CONFIG", "GET", pattern)
+                queue_config(pipe)
                 pipe.get(MARKER_KEY)
                 *answers, marker = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError):
@@ -584,8 +591,7 @@ class RedisRecords:
         try:
             changed = await self._apply(keys=[*keys, MARKER_KEY], args=[*args, self.marker])
             async with self._client.pipeline(transaction=False) as pipe:
-                for pattern in CONFIG_PATTERNS:
-                    pipe.execute_command("CONFIG", "GET", pattern)
+                queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
         except ResponseError as exc:
             if str(exc).startswith("MARKER"):
