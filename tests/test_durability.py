@@ -10,6 +10,8 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -366,6 +368,14 @@ class TestStore:
             await b.aclose()
 
 
+def _serving(tmp_path: Path, redis_url: str, **options: Any) -> ServeNode:
+    """A `callguard serve` started with its records in Redis and 8015550199 listed."""
+    node = ServeNode(tmp_path / "node", redis_url=redis_url, redis_records=True, **options)
+    write_lists(node.data, [8015550199])
+    node.start()
+    return node
+
+
 def _opted_out(node: ServeNode) -> dict[str, str]:
     """Opt a number out over HTTP (200: durable) and see it BLOCKed by the seller's list;
     the check that shows it."""
@@ -383,9 +393,7 @@ class TestServe:
 
     def test_opt_out_refused_check_blocked_readiness_and_metrics_say_why(self, tmp_path,
                                                                        redis_server):
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
-        write_lists(node.data, [8015550199])
-        node.start()
+        node = _serving(tmp_path, redis_server.url)
         try:
             check = _opted_out(node)
             status, ready = node.json("/readyz", token=None)
@@ -418,10 +426,7 @@ class TestServe:
         BLOCKed callguard:store-unavailable (main: the opted-out number and a fourth
         Florida call were ALLOWed); then, the data restored, appendfsync switched to
         everysec — an opt-out is answered 503, not 200."""
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
-                         reload_seconds=600)
-        write_lists(node.data, [8015550199])
-        node.start()
+        node = _serving(tmp_path, redis_server.url, reload_seconds=600)
         admin = redis.Redis.from_url(redis_server.url)
         try:
             optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
@@ -464,10 +469,7 @@ class TestServe:
         count) and the next opt-out (a write) are answered on new connections, not
         BLOCKed callguard:store-unavailable / refused 503 (main: the first of each failed
         on its closed connection)."""
-        node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
-                         reload_seconds=600)
-        write_lists(node.data, [8015550199])
-        node.start()
+        node = _serving(tmp_path, redis_server.url, reload_seconds=600)
         admin = redis.Redis.from_url(redis_server.url)
         try:
             check = _opted_out(node)
