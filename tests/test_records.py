@@ -80,6 +80,27 @@ class TestSemantics:
         assert await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.AUTODIALER,
                                                 revoke_at, "x")]) == (0,)
 
+    async def test_the_same_consent_again_is_not_a_second_one(self, store):
+        """A retried write or a file imported twice stores the consent once; one that differs
+        in any field (here its evidence, or its window) is another consent."""
+        record = ConsentRecord(ConsentKind.CALLING_HOURS, T0, expires_at=T0 + timedelta(days=9),
+                               window=(time(7, 0), time(22, 0)))
+        granted = AddConsent(SELLER, NUMBER, record, "crm", "form-17")
+        assert await store.apply([granted, granted]) == (1, 0)
+        assert await store.apply([granted]) == (0,)
+        assert len((await store.sheet(SELLER, NUMBER)).consents) == 1
+        other_window = replace(record, window=(time(7, 0), time(21, 0)))
+        assert await store.apply([replace(granted, evidence="form-18"),
+                                  replace(granted, record=other_window),
+                                  replace(granted, record=replace(record, expires_at=None)),
+                                  replace(granted, record=replace(record, window=None))]
+                                 ) == (1, 1, 1, 1)
+        # A revoked consent replayed stays revoked: the replay is the same consent.
+        await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.CALLING_HOURS, T0, "x")])
+        assert await store.apply([granted]) == (0,)
+        assert not any(c.valid_at(T0 + timedelta(days=1))
+                       for c in await store.consents(SELLER, NUMBER))
+
     async def test_consent_belongs_to_one_solicitor(self, store):
         """13-25a-103(2): consent to this specific solicitor; another seller sees none."""
         await store.apply([AddConsent(SELLER, NUMBER, ConsentRecord(ConsentKind.WRITTEN, T0),

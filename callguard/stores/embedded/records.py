@@ -287,14 +287,19 @@ def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:
     match write:
         case AddConsent(solicitor, number, record, source, evidence):
             window = record.window
+            row = (solicitor, number, record.kind.value, _utc(record.granted_at),
+                   _utc(record.expires_at) if record.expires_at else None,
+                   window[0].isoformat() if window else None,
+                   window[1].isoformat() if window else None, source, evidence)
+            # The same consent again (a retried write, a file imported twice) is not a
+            # second one: nothing is inserted and the write changed nothing.
             return [(
                 "INSERT INTO consent (solicitor, number, kind, granted_at, expires_at, "
-                "revoked_at, window_start, window_end, source, evidence) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (solicitor, number, record.kind.value, _utc(record.granted_at),
-                 _utc(record.expires_at) if record.expires_at else None, None,
-                 window[0].isoformat() if window else None,
-                 window[1].isoformat() if window else None, source, evidence))]
+                "window_start, window_end, source, evidence) "
+                "SELECT ?,?,?,?,?,?,?,?,? WHERE NOT EXISTS (SELECT 1 FROM consent WHERE "
+                "solicitor = ? AND number = ? AND kind = ? AND granted_at = ? "
+                "AND expires_at IS ? AND window_start IS ? AND window_end IS ? "
+                "AND source = ? AND evidence = ?)", row + row)]
         case RevokeConsent(solicitor, number, kind, at, source):
             return [(
                 "UPDATE consent SET revoked_at = ?, revoked_source = ? WHERE solicitor = ? "

@@ -84,6 +84,17 @@ local results = {}
 local ops = {}
 local known = {consent = true, revoke = true, ebr = true, ['end'] = true, dnc = true}
 local function live(value) return value ~= nil and value ~= cjson.null end
+local function text(value) if live(value) then return tostring(value) end return '' end
+local function window(value)
+  if type(value) ~= 'table' then return '' end
+  return text(value[1]) .. '/' .. text(value[2])
+end
+local function same_consent(c, op)
+  for _, field in ipairs({'kind', 'granted_at', 'expires_at', 'source', 'evidence'}) do
+    if text(c[field]) ~= text(op[field]) then return false end
+  end
+  return window(c.window) == window(op.window)
+end
 if #KEYS ~= #ARGV then return redis.error_reply('one write per key') end
 for i = 1, #ARGV do
   local ok, op = pcall(cjson.decode, ARGV[i])
@@ -97,9 +108,19 @@ for i, key in ipairs(KEYS) do
   local t = op.t
   op.t = nil
   if t == 'consent' then
-    local n = redis.call('HINCRBY', key, 'seq', 1)
-    redis.call('HSET', key, 'c:' .. string.format('%010d', n), cjson.encode(op))
+    -- The same consent again (a retried write, a file imported twice) is not a second one.
     results[i] = 1
+    local all = redis.call('HGETALL', key)
+    for j = 1, #all, 2 do
+      if string.sub(all[j], 1, 2) == 'c:' then
+        local c = cjson.decode(all[j + 1])
+        if same_consent(c, op) then results[i] = 0 end
+      end
+    end
+    if results[i] == 1 then
+      local n = redis.call('HINCRBY', key, 'seq', 1)
+      redis.call('HSET', key, 'c:' .. string.format('%010d', n), cjson.encode(op))
+    end
   elseif t == 'revoke' then
     local count = 0
     local all = redis.call('HGETALL', key)
