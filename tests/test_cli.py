@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -37,15 +37,32 @@ def data_dir(tmp_path_factory):
     return root
 
 
+_FIXED_HOLIDAYS = {(1, 1), (6, 19), (7, 4), (7, 24), (11, 11), (12, 25)}
+
+
 def weekday_at(hour):
     """The next Wednesday at ``hour`` Denver time (MST/MDT offset from zoneinfo) that is no
     fixed-date Utah or federal holiday (a rest day would BLOCK the call)."""
     from zoneinfo import ZoneInfo
     day = datetime.now(UTC).date() + timedelta(days=1)
-    holidays = {(1, 1), (6, 19), (7, 4), (7, 24), (11, 11), (12, 25)}
-    while day.weekday() != 2 or (day.month, day.day) in holidays:
+    while day.weekday() != 2 or (day.month, day.day) in _FIXED_HOLIDAYS:
         day += timedelta(days=1)
     return datetime(day.year, day.month, day.day, hour, tzinfo=ZoneInfo("America/Denver"))
+
+
+def wednesday_this_quarter() -> date:
+    """A Wednesday (no fixed-date holiday) in today's calendar quarter, on which a list copy
+    published today or earlier in the quarter is still Florida's current quarterly listing
+    (us-fl:501.059(4):freshness, superseded on 1 January, April, July and October): the
+    next one if the quarter has it, else the last one before today."""
+    today = datetime.now(UTC).date()
+    ahead = weekday_at(11).date()
+    if (ahead.month - 1) // 3 == (today.month - 1) // 3 and ahead.year == today.year:
+        return ahead
+    day = today
+    while day.weekday() != 2 or (day.month, day.day) in _FIXED_HOLIDAYS:
+        day -= timedelta(days=1)
+    return day
 
 
 class TestCheck:
@@ -430,14 +447,17 @@ class TestScrub:
         root = tmp_path / "data"
         listing = tmp_path / "list.txt"
         listing.write_text("8015550199\n")
-        today = datetime.now(UTC).date().isoformat()
+        from zoneinfo import ZoneInfo
+        day = wednesday_this_quarter()  # a Florida copy from today is current on it
+        published = min(day, datetime.now(UTC).date()).isoformat()
         for name in ("national", "ut-state", "fl-state"):
-            cli("dnc", "import", str(listing), "--list", name, "--published", today,
+            cli("dnc", "import", str(listing), "--list", name, "--published", published,
                 "--covers", "all", data_dir=root, check=True)
         leads = tmp_path / "leads.csv"
         leads.write_text("name,phone\nA,305-555-0123\nB,(305) 555-0123\nC,+13055550123\n"
                          "D,3055550123\nE,3055550124\n")
-        at = weekday_at(11).isoformat()
+        denver = ZoneInfo("America/Denver")
+        at = datetime(day.year, day.month, day.day, 11, tzinfo=denver).isoformat()
         full, callable_ = tmp_path / "full.csv", tmp_path / "callable.csv"
         for out, extra in ((full, ()), (callable_, ("--only", "callable"))):
             result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", at,
@@ -460,7 +480,8 @@ class TestScrub:
                    data_dir=root)
         assert live.returncode == ALLOW, live.stdout
         late = cli("check", "3055550123", "--campaign", "ut-solar-manual", "--at",
-                   weekday_at(20).isoformat(), "--json", data_dir=root)  # 22:00 in Miami
+                   datetime(day.year, day.month, day.day, 20, tzinfo=denver).isoformat(),
+                   "--json", data_dir=root)  # 22:00 in Miami
         assert late.returncode == BLOCK, late.stdout
         shown = cli("explain", json.loads(late.stdout)["decision_id"], "--json",
                     data_dir=root)

@@ -221,3 +221,63 @@ class TestInterpretations:
         target = next(r for r in pack.rules if r.rule_id == "us-federal:64.1200(a)(2)")
         assert {m.value for m in target.modes} == {"prerecorded"}
         assert target.version == "2021-11-01; us-federal:predictive-dialers=not-autodialed"
+
+
+class TestSupersededOn:
+    """Fla. Stat. 501.059(4): a quarterly listing is current until the next one takes its
+    place (1 January, April, July, October), whatever its age."""
+
+    FRESHNESS = "us-fl:501.059(4):freshness"
+
+    def freshness(self, document: dict):
+        pack = pack_from_mapping(document, origin="packs/x.toml")
+        return next(r for r in pack.rules if r.rule_id == self.FRESHNESS)
+
+    @pytest.mark.parametrize(("published", "last"), [
+        (date(2026, 7, 1), date(2026, 9, 30)),     # a whole quarter, not three months
+        (date(2026, 6, 30), date(2026, 6, 30)),    # the day before the next one: one day
+        (date(2026, 4, 22), date(2026, 6, 30)),
+        (date(2026, 12, 30), date(2026, 12, 31)),  # across the year
+        (date(2026, 1, 31), date(2026, 3, 31)),    # before the month-end clamp (30 April)
+    ])
+    def test_the_last_day_a_copy_is_current(self, published, last):
+        assert self.freshness(doc("us-fl")).last_valid_day(published) == last
+
+    def test_without_it_the_age_alone_limits(self):
+        document = doc("us-fl")
+        del rule(document, self.FRESHNESS)["superseded_on"]
+        assert self.freshness(document).last_valid_day(date(2026, 4, 22)) == date(2026, 7, 22)
+
+    def test_a_copy_is_never_kept_past_its_age(self):
+        """A day far from the copy keeps the age limit (here 31 days, the 1 October day)."""
+        document = doc("us-fl")
+        target = rule(document, self.FRESHNESS)
+        del target["max_age_months"]
+        target["max_age_days"] = 31
+        assert self.freshness(document).last_valid_day(date(2026, 7, 1)) == date(2026, 8, 1)
+
+    def test_a_leap_day_counts_only_in_leap_years(self):
+        document = doc("us-fl")
+        target = rule(document, self.FRESHNESS)
+        target["superseded_on"] = ["02-29"]
+        del target["max_age_months"]
+        target["max_age_days"] = 3000
+        fresh = self.freshness(document)
+        assert fresh.next_copy_day(date(2027, 3, 1)) == date(2028, 2, 29)
+        assert fresh.next_copy_day(date(2028, 2, 29)) is None  # 2029 has no 29 February
+
+    @pytest.mark.parametrize(("value", "message"), [
+        ("4-01", "superseded_on day '4-01' is not MM-DD"),
+        ("04/01", "is not MM-DD"),
+        ("02-30", "superseded_on day '02-30' is no day of the year"),
+        ("13-01", "is no day of the year"),
+    ])
+    def test_a_day_that_is_not_one_is_refused(self, value, message):
+        document = doc("us-fl")
+        rule(document, self.FRESHNESS)["superseded_on"] = ["01-01", value]
+        refused(document, self.FRESHNESS, message)
+
+    def test_days_are_strings(self):
+        document = doc("us-fl")
+        rule(document, self.FRESHNESS)["superseded_on"] = [401]
+        refused(document, "'superseded_on[0]' must be a list of strings")

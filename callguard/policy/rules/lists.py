@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import ClassVar
 
 from callguard.memo import remember
@@ -22,6 +23,7 @@ __all__ = ["ListFreshness", "RegistryList"]
 # calls repeat the same few, and building each again is a measurable share of a decision.
 _MEMO_LIMIT = 1024
 _LIST_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+_MONTH_DAY = re.compile(r"^(\d\d)-(\d\d)$")
 _LIST_KEY = Key("str", required=True, doc="the list's name, as `dnc import --list` gives it")
 
 
@@ -30,6 +32,22 @@ def _list_name(params: Params) -> str:
     if not _LIST_NAME.match(name):
         raise params.error(f"list name {name!r} may hold only letters, digits, - and _")
     return name
+
+
+def _month_days(params: Params, values: list[str]) -> tuple[tuple[int, int], ...]:
+    """``["01-01", "04-01"]`` -> ((1, 1), (4, 1)); a day that no year has is refused."""
+    days: set[tuple[int, int]] = set()
+    for value in values:
+        match = _MONTH_DAY.match(value)
+        if match is None:
+            raise params.error(f"superseded_on day {value!r} is not MM-DD")
+        month, day = int(match[1]), int(match[2])
+        try:
+            date(2000, month, day)  # a leap year: 02-29 is a day some years have
+        except ValueError:
+            raise params.error(f"superseded_on day {value!r} is no day of the year") from None
+        days.add((month, day))
+    return tuple(sorted(days))
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,12 +133,17 @@ class ListFreshness(RuleBase):
     """The copy of the list must be recent: a stale list is a list we cannot rely on.
 
     A copy dated after the date of the call cannot have been the copy in use: it is
-    refused (fails closed) rather than counted as fresh.
+    refused (fails closed) rather than counted as fresh. ``superseded_on`` names the days
+    of the year on which the publisher's next copy takes the place of the last one (Fla.
+    Stat. 501.059(4)'s "then-current quarterly listing"): a copy published before the
+    latest such day on or before the date of the call is not the current one, however
+    young.
     """
 
     list_name: str
     max_age_days: int | None
     max_age_months: int | None
+    superseded_on: tuple[tuple[int, int], ...] = ()
     # Outcomes by (list name, version, published, date of the call): all the outcome
     # depends on besides the rule's own parameters.
     _judged: dict[tuple[str, int, date | None, date], Outcome] = field(
@@ -131,16 +154,20 @@ class ListFreshness(RuleBase):
         "list": _LIST_KEY,
         "max_age_days": Key("int", low=1, high=3660, doc="oldest usable copy, in days"),
         "max_age_months": Key("int", low=1, high=120, doc="oldest usable copy, in months"),
+        "superseded_on": Key("str-list", doc="days of the year (\"MM-DD\") on which a new "
+                             "copy replaces the last: an older copy is stale from then"),
     }
 
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> ListFreshness:
-        """Build from ``list`` and one of ``max_age_days`` / ``max_age_months``."""
+        """Build from ``list``, one of ``max_age_days`` / ``max_age_months`` and the
+        optional ``superseded_on`` days."""
         days = params.get("max_age_days")
         months = params.get("max_age_months")
         if (days is None) == (months is None):
             raise params.error("give exactly one of max_age_days and max_age_months")
-        return cls(head, _list_name(params), days, months)
+        return cls(head, _list_name(params), days, months,
+                   _month_days(params, params.get("superseded_on", [])))
 
     @property
     def list_names(self) -> tuple[str, ...]:
@@ -153,10 +180,29 @@ class ListFreshness(RuleBase):
 
     def _limit(self, published: date) -> tuple[date, str]:
         if self.max_age_days is not None:
-            return date.fromordinal(published.toordinal() + self.max_age_days), (
+            limit, span = date.fromordinal(published.toordinal() + self.max_age_days), (
                 f"{self.max_age_days} days")
-        assert self.max_age_months is not None
-        return add_months(published, self.max_age_months), f"{self.max_age_months} months"
+        else:
+            assert self.max_age_months is not None
+            limit, span = (add_months(published, self.max_age_months),
+                           f"{self.max_age_months} months")
+        successor = self.next_copy_day(published)
+        if successor is not None and successor - timedelta(days=1) < limit:
+            return successor - timedelta(days=1), (
+                f"{span}, and only until the next copy takes its place on {successor}")
+        return limit, span
+
+    def next_copy_day(self, published: date) -> date | None:
+        """The first ``superseded_on`` day after ``published`` (None without such days)."""
+        found: list[date] = []
+        for year in (published.year, published.year + 1):
+            for month, day in self.superseded_on:
+                if month == 2 and day == 29 and not calendar.isleap(year):
+                    continue
+                candidate = date(year, month, day)
+                if candidate > published:
+                    found.append(candidate)
+        return min(found, default=None)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block when the list is missing, undated, dated after the call, or too old."""
@@ -180,6 +226,13 @@ class ListFreshness(RuleBase):
                 f"list {tag} is dated {check.published}, after the date of the call "
                 f"({today}): a copy from the future is a wrong date, not a fresh copy")
         limit, span = self._limit(check.published)
+        successor = self.next_copy_day(check.published)
+        if today > limit and successor is not None and today >= successor:
+            return self.outcome(
+                Status.BLOCK,
+                f"list {tag} published {check.published} is not the current copy on "
+                f"{today}: the next copy took its place on {successor} (new copies on "
+                f"{', '.join(f'{m:02d}-{d:02d}' for m, d in self.superseded_on)})")
         if today > limit:
             age = (today - check.published).days
             return self.outcome(
