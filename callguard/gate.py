@@ -141,6 +141,10 @@ class CheckRequest:
     location: str | None = None
     linkedid: str | None = None
     front: str = "cli"
+    # The channel the gate was asked from (FastAGI agi_channel): the watchdog tells an
+    # Originate straight to the customer (asked from the new leg before it is called) from
+    # click-to-dial (asked from the originated leg after it answered). Never recorded.
+    channel: str | None = None
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
     # Fact sources in place of the node's for this check, by registered store name (a scrub
     # run's ``ScrubCounts``: its earlier rows held in memory, never stored).
@@ -342,6 +346,7 @@ class Gate:
             latency_us=(time.perf_counter() - started) * 1e6,
             linkedid=request.linkedid,
             reference=request.reference,
+            channel=request.channel,
         )
         try:
             await self._record(decision)

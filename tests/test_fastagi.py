@@ -97,9 +97,14 @@ class TestContract:
     """Arguments in, channel variables out, in one AGI command."""
 
     async def test_allow_sets_verdict_and_forces_caller_id(self, node):
-        """ALLOW: CALLERID(num) and num-pres allowed_not_screened (13-25a-103(6), 106(4))."""
+        """ALLOW: CALLERID(num) and num-pres allowed_not_screened (13-25a-103(6), 106(4)).
+        The decision carries the recorded ``agi_channel`` (the watchdog reads the asking
+        channel's state), which the record does not."""
+        seen = []
+        node.runtime.followers.append(seen.append)
         result = await agi_session(node.port, c.ROUTE_CHECK,
                                    ["8015550123", UT, "", "1795326441.70", ""])
+        assert [d.channel for d in seen] == ["Local/long@fakephone-00000023;1"]
         assert len(result.commands) == 1
         assert result.commands[0].startswith("EXEC MSet ")
         v = result.variables
@@ -111,6 +116,7 @@ class TestContract:
         assert records[-1]["decision_id"] == v[c.VAR_DECISION_ID]
         assert records[-1]["linkedid"] == "1795326441.70"
         assert records[-1]["front"] == "fastagi"
+        assert "fakephone" not in json.dumps(records[-1])
 
     async def test_block_names_rule_reason_and_cause(self, node):
         """BLOCK: the rule, a reason with commas and parentheses intact, cause 21."""
