@@ -29,6 +29,7 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import (
+    LAB,
     REPLY_520_BLOCK,
     REPLY_HANGUP_THEN_511,
     REPLY_HANGUP_THEN_OK,
@@ -199,6 +200,44 @@ class TestRecordedReplyPatterns:
                                    reply=REPLY_HANGUP_THEN_511)
         assert result.closed_by_server
         assert node.stats.counts["answer_not_accepted"] == 1
+
+    async def test_agiexitonhangup_hangup_hangup_eof_without_a_reply(self, node):
+        """Recorded shape (agi-callerhangup-exitonhangup, the shipped dialplan's
+        AGIEXITONHANGUP=yes): the channel hangs up while callguard decides — ``HANGUP``
+        arrives before the command — and Asterisk, leaving AGI at once (res_agi.c
+        ``run_agi``: ``if (exit_on_hangup) break;`` once the hangup is noticed), writes a
+        second ``HANGUP`` and closes without answering the command just sent. Counted as a
+        failed reply (the call was never dialled: AGISTATUS=HANGUP), nothing escapes, the
+        next call is answered."""
+        lines = [json.loads(line) for line in
+                 (LAB / "agi-callerhangup-exitonhangup.01-idle.fastagi.jsonl")
+                 .read_text().splitlines()]
+        after = [(r["dir"], r["data"]) for r in lines][
+            [r["data"] for r in lines].index("\n") + 1:]
+        assert [(d, t if d != "tx" else "command") for d, t in after[:4]] == [
+            ("rx", "HANGUP\n"), ("tx", "command"), ("rx", "HANGUP\n"),
+            ("note", "[EOF from Asterisk]")]
+        loop = asyncio.get_running_loop()
+        escaped: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]) + b"HANGUP\n")
+            await writer.drain()
+            command = await asyncio.wait_for(reader.readline(), timeout=2)
+            assert command.startswith(b"EXEC MSet ")
+            writer.write(b"HANGUP\n")
+            await writer.drain()
+            writer.close()
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            await asyncio.sleep(0.1)
+        finally:
+            loop.set_exception_handler(None)
+        assert escaped == []
+        assert node.stats.counts["reply_failed"] == 1
+        assert node.stats.counts["answered"] == 0
+        assert compliance_records(node)[-1]["verdict"] == "ALLOW"  # decided, recorded
+        assert await real_call_latency(node.port) < 0.5
 
     async def test_multiline_520_is_read_whole(self, node):
         """Recorded (agi-errors): a 520- block spans lines; all are consumed."""
