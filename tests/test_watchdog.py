@@ -2015,6 +2015,58 @@ class TestTheAskingChannelDecides:
         assert hangups_of(effects) == [AGENT]
 
 
+class TestATransferThatFailed:
+    """Dial() option ``T`` lets the called party transfer by DTMF (``t`` the calling
+    party); a phone's REFER and AMI BlindTransfer/Atxfer go the same way. Asterisk
+    publishes the transfer event whatever the outcome (bridge.c ``ast_bridge_transfer_blind``
+    ``publish:``; ``ast_bridge_transfer_attended`` ``publish_attended_transfer_fail``), with
+    ``Result: Fail | Invalid | Not Permitted | Success`` (stasis_bridges.c ``result_strs``).
+    Any of them used to stop the call's release for good."""
+
+    @staticmethod
+    def with_a_transfer(result: str, kind: str, transferer: str) -> list[dict[str, str]]:
+        """Lab call-01 (REPLAYED) with one SYNTHETIC transfer event, said here: once both
+        legs are in Dial()'s bridge, ``transferer`` (the called party with ``T``, or the
+        calling ;1 with ``t``) tries a transfer, with the field names of cacofonisk's
+        Asterisk 13 ``xfer_blind``/``xfer_attended`` events; then as recorded, cut at the
+        called party's Hangup (Dial(...,g): the calling legs stay up)."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        linkedid = "1795326250.0"
+        if kind == "BlindTransfer":
+            other = CALLER_01[0] if transferer == CALLED_01 else CALLED_01
+            transfer = {"Event": kind, "Result": result, "IsExternal": "No",
+                        "TransfererChannel": transferer, "TransfererLinkedid": linkedid,
+                        "TransfereeChannel": other, "TransfereeLinkedid": linkedid,
+                        "Extension": "2000", "Context": "agents"}
+        else:
+            transfer = {"Event": kind, "Result": result, "IsExternal": "No",
+                        "DestType": "Fail", "OrigTransfererChannel": transferer,
+                        "OrigTransfererLinkedid": linkedid,
+                        "SecondTransfererChannel": "Local/2000@agents-0000000a;1",
+                        "SecondTransfererLinkedid": "1795326255.30"}
+        return [*events[:enter + 1], transfer, *events[enter + 1:cut + 1]]
+
+    @pytest.mark.parametrize("kind", ["BlindTransfer", "AttendedTransfer"])
+    @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
+    @pytest.mark.parametrize("result", ["Fail", "Invalid", "Not Permitted"])
+    def test_the_called_partys_hangup_still_releases(self, kind, transferer, result):
+        events = self.with_a_transfer(result, kind, transferer)
+        tracker, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01
+        assert not tracker.calls["1795326250.0"].transferred
+
+    def test_a_transfer_that_happened_still_hands_the_call_on(self):
+        """The same stream with ``Result: Success``: the call was handed on (as before)."""
+        events = self.with_a_transfer("Success", "BlindTransfer", CALLED_01)
+        tracker, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == []
+        assert tracker.calls["1795326250.0"].transferred
+
+
 def chanunavail_from_busy() -> list[dict[str, str]]:
     """Lab call-02 (busy) as a CHANUNAVAIL: SYNTHESIZED, said here. No lab recording has
     CHANUNAVAIL. app_dial.c publishes a ringing leg's end with the status

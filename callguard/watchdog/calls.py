@@ -518,7 +518,17 @@ class CallTracker:
         return []
 
     def _transfer(self, event: Event, now: float) -> list[Effect]:
-        """A transfer hands the call on: the called party leaving is not the call ending."""
+        """A transfer hands the call on: the called party leaving is not the call ending.
+
+        Only one that happened: Asterisk publishes the event for every outcome (bridge.c
+        ``ast_bridge_transfer_blind`` jumps to ``publish:`` with INVALID, FAIL or
+        NOT_PERMITTED too; ``ast_bridge_transfer_attended`` calls
+        ``publish_attended_transfer_fail``), and stasis_bridges.c ``result_strs`` writes
+        ``Result: Fail | Invalid | Not Permitted | Success``. After a failed one the call
+        goes on as before, and the called party's hangup must still release the line."""
+        if event.get("Result", "Success") != "Success":
+            del now
+            return []
         for key, value in event.items():
             if key.endswith("Linkedid") and value in self.calls:
                 self.calls[value].transferred = True
