@@ -2059,6 +2059,47 @@ class TestATransferThatFailed:
         assert hangups_of(effects) == CALLER_01
         assert not tracker.calls["1795326250.0"].transferred
 
+    @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
+    def test_an_attended_transfer_whose_target_never_answered(self, transferer):
+        """Lab call-01 (REPLAYED) with a SYNTHETIC attended transfer attempt, said here, as
+        bridge_basic.c ``dial_transfer`` makes it: a Local pair requested by the transferer
+        (its Linkedid) and ``ast_call``ed, no DialBegin for it; its ``;2`` Dial()s the
+        target (PJSIP/supervisor-…), which rings (Ringing, state 5) and is never answered
+        (DialEnd NOANSWER); the pair and the target hang up (the consult ``;1`` also
+        Ringing), then ``AttendedTransfer`` ``Result: Fail``. None of those hangups is the
+        call's first; the called party's later hangup releases the calling legs."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        common = {"Linkedid": "1795326250.0"}
+        one = {**common, "Channel": "Local/2000@agents-0000000a;1", "Uniqueid": "1795326250.20"}
+        two = {**common, "Channel": "Local/2000@agents-0000000a;2", "Uniqueid": "1795326250.21"}
+        target = {**common, "Channel": "PJSIP/supervisor-0000000b",
+                  "Uniqueid": "1795326250.22"}
+        dest = {f"Dest{k}": v for k, v in target.items()}
+        consult = [
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": common["Linkedid"],
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **target, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "supervisor"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "NOANSWER"},
+            {"Event": "Hangup", **target, "ChannelState": "5", "Cause": "19"},
+            {"Event": "Hangup", **two, "ChannelState": "4", "Cause": "19"},
+            {"Event": "Hangup", **one, "ChannelState": "5", "Cause": "19"},
+            {"Event": "AttendedTransfer", "Result": "Fail", "IsExternal": "No",
+             "DestType": "Fail", "OrigTransfererChannel": transferer,
+             "OrigTransfererLinkedid": common["Linkedid"],
+             "SecondTransfererChannel": one["Channel"],
+             "SecondTransfererLinkedid": common["Linkedid"]}]
+        events = [*events[:enter + 1], *consult, *events[enter + 1:cut + 1]]
+        _, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01
+
     def test_a_transfer_that_happened_still_hands_the_call_on(self):
         """The same stream with ``Result: Success``: the call was handed on (as before)."""
         events = self.with_a_transfer("Success", "BlindTransfer", CALLED_01)
