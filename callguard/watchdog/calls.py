@@ -62,8 +62,8 @@ Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # The asking channel's state when the gate answered (func_channel.c func_channel_read:
-# "state" is ast_state2str, "Up" once answered); read with AMI Getvar (manager.c
-# action_getvar reads a name ending in ')' with ast_func_read).
+# "state" is ast_state2str, "Up" once answered); read with AMI Getvar, which takes a
+# function as its Variable (manager_doc.xml Getvar; lab call-08 read CALLERID(num)).
 STATE_VARIABLE = "CHANNEL(state)"
 _MAX_ASKERS = 10_000
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
