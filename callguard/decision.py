@@ -68,6 +68,7 @@ class Decision:
     latency_us: float
     linkedid: str | None = None
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
+    channel: str | None = None  # the channel the gate was asked from; not in the record
 
     @property
     def allowed(self) -> bool:

@@ -130,6 +130,14 @@ class Withdrawal:
                        "after the rules allowed the call; call not placed")
 
 
+# [ami] required: the watchdog follows a FastAGI call by the Linkedid the dialplan passes
+# (the 4th AGI argument, ${CHANNEL(linkedid)}); without it this node cannot release the
+# line (another only through manager.conf channelvars), so the call is not placed.
+_NO_LINKEDID = ("the dialplan passed no LINKEDID (the 4th AGI argument, ${CHANNEL(linkedid)}): "
+                "the watchdog could not follow this call to release its line after the "
+                "called party hangs up ([ami] required); call not placed")
+
+
 @dataclass(frozen=True, slots=True)
 class CheckRequest:
     """What a front asks: the raw inputs, unvalidated."""
@@ -141,6 +149,10 @@ class CheckRequest:
     location: str | None = None
     linkedid: str | None = None
     front: str = "cli"
+    # The channel the gate was asked from (FastAGI agi_channel): the watchdog tells an
+    # Originate straight to the customer (asked from the new leg before it is called) from
+    # click-to-dial (asked from the originated leg after it answered). Never recorded.
+    channel: str | None = None
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
     # Fact sources in place of the node's for this check, by registered store name (a scrub
     # run's ``ScrubCounts``: its earlier rows held in memory, never stored).
@@ -342,6 +354,7 @@ class Gate:
             latency_us=(time.perf_counter() - started) * 1e6,
             linkedid=request.linkedid,
             reference=request.reference,
+            channel=request.channel,
         )
         try:
             await self._record(decision)
@@ -383,8 +396,10 @@ class Gate:
                            f"dialing mode {request.mode!r} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"
-                and mode.value in FOLLOWED_MODES and (why := self.unwatched()) is not None):
-            return refusal(UNWATCHED, FAIL_CLOSED, why)
+                and mode.value in FOLLOWED_MODES):
+            why = self.unwatched() or (None if request.linkedid else _NO_LINKEDID)
+            if why is not None:
+                return refusal(UNWATCHED, FAIL_CLOSED, why)
         try:
             number = self._parser.parse(request.number)
         except NumberError as exc:

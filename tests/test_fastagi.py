@@ -29,6 +29,7 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import (
+    LAB,
     REPLY_520_BLOCK,
     REPLY_HANGUP_THEN_511,
     REPLY_HANGUP_THEN_OK,
@@ -97,9 +98,14 @@ class TestContract:
     """Arguments in, channel variables out, in one AGI command."""
 
     async def test_allow_sets_verdict_and_forces_caller_id(self, node):
-        """ALLOW: CALLERID(num) and num-pres allowed_not_screened (13-25a-103(6), 106(4))."""
+        """ALLOW: CALLERID(num) and num-pres allowed_not_screened (13-25a-103(6), 106(4)).
+        The decision carries the recorded ``agi_channel`` (the watchdog reads the asking
+        channel's state), which the record does not."""
+        seen = []
+        node.runtime.followers.append(seen.append)
         result = await agi_session(node.port, c.ROUTE_CHECK,
                                    ["8015550123", UT, "", "1795326441.70", ""])
+        assert [d.channel for d in seen] == ["Local/long@fakephone-00000023;1"]
         assert len(result.commands) == 1
         assert result.commands[0].startswith("EXEC MSet ")
         v = result.variables
@@ -111,6 +117,7 @@ class TestContract:
         assert records[-1]["decision_id"] == v[c.VAR_DECISION_ID]
         assert records[-1]["linkedid"] == "1795326441.70"
         assert records[-1]["front"] == "fastagi"
+        assert "fakephone" not in json.dumps(records[-1])
 
     async def test_block_names_rule_reason_and_cause(self, node):
         """BLOCK: the rule, a reason with commas and parentheses intact, cause 21."""
@@ -193,6 +200,44 @@ class TestRecordedReplyPatterns:
                                    reply=REPLY_HANGUP_THEN_511)
         assert result.closed_by_server
         assert node.stats.counts["answer_not_accepted"] == 1
+
+    async def test_agiexitonhangup_hangup_hangup_eof_without_a_reply(self, node):
+        """Recorded shape (agi-callerhangup-exitonhangup, the shipped dialplan's
+        AGIEXITONHANGUP=yes): the channel hangs up while callguard decides — ``HANGUP``
+        arrives before the command — and Asterisk, leaving AGI at once (res_agi.c
+        ``run_agi``: ``if (exit_on_hangup) break;`` once the hangup is noticed), writes a
+        second ``HANGUP`` and closes without answering the command just sent. Counted as a
+        failed reply (the call was never dialled: AGISTATUS=HANGUP), nothing escapes, the
+        next call is answered."""
+        lines = [json.loads(line) for line in
+                 (LAB / "agi-callerhangup-exitonhangup.01-idle.fastagi.jsonl")
+                 .read_text().splitlines()]
+        after = [(r["dir"], r["data"]) for r in lines][
+            [r["data"] for r in lines].index("\n") + 1:]
+        assert [(d, t if d != "tx" else "command") for d, t in after[:4]] == [
+            ("rx", "HANGUP\n"), ("tx", "command"), ("rx", "HANGUP\n"),
+            ("note", "[EOF from Asterisk]")]
+        loop = asyncio.get_running_loop()
+        escaped: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]) + b"HANGUP\n")
+            await writer.drain()
+            command = await asyncio.wait_for(reader.readline(), timeout=2)
+            assert command.startswith(b"EXEC MSet ")
+            writer.write(b"HANGUP\n")
+            await writer.drain()
+            writer.close()
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            await asyncio.sleep(0.1)
+        finally:
+            loop.set_exception_handler(None)
+        assert escaped == []
+        assert node.stats.counts["reply_failed"] == 1
+        assert node.stats.counts["answered"] == 0
+        assert compliance_records(node)[-1]["verdict"] == "ALLOW"  # decided, recorded
+        assert await real_call_latency(node.port) < 0.5
 
     async def test_multiline_520_is_read_whole(self, node):
         """Recorded (agi-errors): a 520- block spans lines; all are consumed."""

@@ -128,6 +128,29 @@ class TestFactsOnDemand:
         assert (await check(runtime, mode="manual", front="fastagi")).allowed
         assert (await check(runtime, mode="predictive", front="http")).allowed
         down[0] = False
+        assert (await check(runtime, mode="predictive", front="fastagi",
+                            linkedid="1795326441.70")).allowed
+
+    async def test_ami_required_blocks_an_automated_fastagi_call_with_no_linkedid(
+            self, runtime):
+        """[ami] required, AMI up: a predictive or prerecorded FastAGI call whose dialplan
+        passed no LINKEDID is BLOCKed — the watchdog follows by that Linkedid (node.py
+        ``observe``), so nobody here could release its line. A header block cut short
+        by a blank line inside an earlier argument (res_agi.c ``setup_env`` writes each
+        ``agi_arg_N`` unescaped) loses it the same way."""
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)),
+            "test", "form-1")])
+        runtime.gate.unwatched = lambda: None
+        for mode in ("predictive", "prerecorded"):
+            blocked = await check(runtime, mode=mode, front="fastagi")
+            assert blocked.verdict.deciding.rule_id == "callguard:line-release-unwatched"
+            assert "no LINKEDID" in blocked.verdict.reason
+        assert (await check(runtime, mode="manual", front="fastagi")).allowed
+        assert (await check(runtime, mode="predictive", front="fastagi",
+                            linkedid="1795326441.70")).allowed
+        runtime.gate.unwatched = None  # [ami] not required: as before
         assert (await check(runtime, mode="predictive", front="fastagi")).allowed
 
     async def test_opt_out_binds_every_campaign_of_the_solicitor(self, runtime):

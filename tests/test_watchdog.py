@@ -561,6 +561,64 @@ class TestThroughTheGate:
         assert release[0]["ended_by"] == "called-party"
 
 
+    async def test_click_to_dial_decided_before_the_leg_was_seen(self, tmp_path, monkeypatch):
+        """Lab call-01 (REPLAYED over the fake AMI's TCP) asked from its originated ;1 —
+        which answered before asking — with the decision reaching the node before ;1's
+        DialBegin (SYNTHETIC order: AMI lagging behind FastAGI). The node reads ;1's
+        CHANNEL(state) with AMI Getvar (the fake answers "Up", as Asterisk would for an
+        answered channel), so ;1 is the calling side and the callee's hangup releases it."""
+        from datetime import UTC, datetime
+
+        from callguard.config import load_settings
+        from callguard.gate import CheckRequest
+        from callguard.policy import ConsentKind, ConsentRecord
+        from callguard.runtime import open_runtime
+        from callguard.stores.writes import AddConsent
+        from callguard.watchdog.calls import STATE_VARIABLE
+        from callguard.watchdog.node import WatchdogNode
+        from tests.test_compliance_log import AT, _config, _lists
+
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        data = tmp_path / "data"
+        _lists(data)
+        runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
+        await runtime.start()
+        fake = FakeAmi()
+        fake.variables[(CALLER_01[0], STATE_VARIABLE)] = "Up"
+        port = await fake.start()
+        node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                        reconnect_max_s=0.5), fake.secret,
+                            runtime.compliance, runtime.metrics,
+                            EmbeddedTallies(tmp_path / "abandonment.sqlite"),
+                            SoleFollower(tmp_path / "alive"))
+        runtime.followers.append(node.observe)
+        await node.start()
+        try:
+            await until(lambda: node.tracker.disconnected_at is None)
+            await runtime.gate.write([AddConsent(
+                "beehive-solar", "+18015550123",
+                ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+            events = lab_events(CALL_01)
+            before, held = with_g_option(events, CALLED_01)
+            fake.hold(held)
+            cut = asking_from(before) - 1  # ;1's DialBegin not sent yet
+            await fake.send(before[:cut])
+            await until(lambda: CALLER_01[0] in fake.live)
+            decision = await runtime.gate.check(CheckRequest(
+                "8015550123", "ut-solar-predictive", at=AT, linkedid=linkedid_of(events),
+                front="fastagi", channel=CALLER_01[0]))
+            assert decision.allowed, decision.verdict.reason
+            await until(lambda: CALLER_01[0] in node.tracker._asked_up)
+            await fake.send(before[cut:])
+            await until(lambda: sorted(fake.hangups()) == CALLER_01)
+        finally:
+            await node.aclose()
+            await fake.close()
+            await runtime.aclose()
+        assert [a for _, a in fake.actions if a.get("Action") == "Getvar"
+                and a.get("Variable") == STATE_VARIABLE] != []
+
+
 class TestShippedFiles:
     def test_manager_conf_filters_pass_exactly_the_events_used(self):
         import re
@@ -1817,6 +1875,237 @@ class TestOriginateStraightToTheCustomer:
         assert record["called_channel"] == safe_channel(AGENT)
         assert record["ended_by"] == "caller"
         assert hangups_of(effects) == []
+
+
+def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
+               read_after: int | None, gate_first: bool = True,
+               ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
+    """Replay with the decision naming the channel it was asked from (``Followed.asker``,
+    the FastAGI ``agi_channel``). ``gate_first``: the decision reaches the tracker before
+    any event (AMI lagging behind FastAGI), else after the originated leg's DialBegin.
+    The tracker then reads that channel's ``CHANNEL(state)``; Asterisk's answer (``state``;
+    None: no such channel) is given after event ``read_after`` (None: at once)."""
+    from callguard.watchdog.calls import STATE_VARIABLE, ReadVariable
+
+    reports: list[tuple[str, dict]] = []
+    effects: list[tuple[float, object]] = []
+    tracker = CallTracker(TrackerSettings(),
+                          report=lambda name, **f: reports.append((name, f)))
+    linkedid = events[0]["Linkedid"]
+    followed = Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1",
+                        asker=asker)
+    reads: list[ReadVariable] = []
+
+    def follow(at: float) -> None:
+        for effect in tracker.follow(followed):
+            assert isinstance(effect, ReadVariable)
+            assert (effect.channel, effect.variable) == (asker, STATE_VARIABLE)
+            reads.append(effect)
+
+    def answer(at: float) -> None:
+        for read in reads:
+            effects.extend((at, e) for e in tracker.variable_read(
+                read.linkedid, read.channel, read.variable, state, at))
+        reads.clear()
+
+    if gate_first:
+        follow(0.0)
+        if read_after is None:
+            answer(0.0)
+    at = 0.0
+    for i, event in enumerate(events):
+        at += 0.1
+        effects.extend((at, e) for e in tracker.feed(event, at))
+        if not gate_first and event.get("Event") == "DialBegin" and not event.get("Channel"):
+            follow(at)
+            if read_after is None:
+                answer(at)
+        if read_after == i:
+            answer(at)
+    answer(at)
+    return tracker, reports, effects
+
+
+class TestTheAskingChannelDecides:
+    """Leftover 1 of session 10: whether an originated leg is the called party no longer
+    depends on the decision reaching the watchdog before or after that leg's DialBegin.
+    The decision names the channel it was asked from (FastAGI ``agi_channel``) and the
+    tracker reads that channel's ``CHANNEL(state)`` at once (func_channel.c: "Up" once
+    answered): app_originate's ``b()`` pre-dial asks from the new channel before it is
+    called (dial.c ``begin_dial_prerun`` runs ``ast_pre_call`` before
+    ``begin_dial_channel``'s ``ast_call`` and its DialBegin): not Up; click-to-dial asks
+    from the originated leg's dialplan, run once it answered (pbx.c ``pbx_outgoing_exec``):
+    Up. The gate's observers run before the FastAGI answer is written (gate.py
+    ``_finish``), so a pre-dial decision always reaches this process's tracker before the
+    DialBegin Asterisk publishes after it."""
+
+    def lab_call_01(self) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
+        """REPLAYS lab call-01 (Asterisk 22.10.1): the originated
+        ``Local/long@fakephone-00000000;1`` answers, then its own dialplan asks the gate
+        (recorded: its AGI's Newexten/AGIExecStart come after its DialEnd ANSWER) and
+        Dial()s the called party — the click-to-dial shape. Cut at the called party's
+        Hangup (Dial(...,g): the calling legs stay up), and the rest."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        return events[:cut + 1], events[cut + 1:]
+
+    @pytest.mark.parametrize("read_after", [None, 12, 70])
+    def test_click_to_dial_decided_before_its_leg_was_seen(self, read_after):
+        """The order is SYNTHETIC (said here): the decision reaches the tracker before any
+        of call-01's events (AMI lagging behind FastAGI by the leg's ring time), which
+        made ;1 the called party and kept the call from being released. The asking ;1 was
+        Up (the recording's Newstate Up precedes its AGI): it is the calling side, and
+        the callee the called party, whether the state comes at once, after ;1's DialEnd
+        ANSWER (event 12: ;1 taken for the called party meanwhile), or after the callee's
+        DialEnd ANSWER (event 70: what ;1 dialled is replayed, at its own times)."""
+        events, _ = self.lab_call_01()
+        assert read_after is None or events[read_after]["DialStatus"] == "ANSWER"
+        tracker, _, effects = asked_from(events, CALLER_01[0], "Up", read_after=read_after)
+        assert hangups_of(effects) == CALLER_01
+        call = tracker.calls["1795326250.0"]
+        assert call.dest == CALLED_01
+        assert call.answered_at == pytest.approx(7.1)  # the callee's DialEnd, event 70
+
+    def test_click_to_dial_in_the_recorded_order(self):
+        """REPLAYS call-01 with the decision after ;1's DialBegin (its recorded order): the
+        leg was dialled before the gate was asked, nothing is read, the callee is the
+        called party and its hangup releases the calling legs."""
+        events, _ = self.lab_call_01()
+        _, _, effects = asked_from(events, CALLER_01[0], "Up", read_after=None,
+                                   gate_first=False)
+        assert hangups_of(effects) == CALLER_01
+
+    def test_the_far_half_of_the_shipped_local_pair_asking(self):
+        """REPLAYS call-01 with the decision before any event, as if ;2 had asked (the
+        shipped ``Local/NUMBER@callguard-example-predictive``: the originated ;1's far
+        half runs the gate): a ;2 is the calling side, nothing is read."""
+        events, _ = self.lab_call_01()
+        _, _, effects = asked_from(events, CALLER_01[1], "Up", read_after=None)
+        assert hangups_of(effects) == CALLER_01
+
+    def test_channelvars_show_the_leg_was_dialled_before_the_allow(self):
+        """call-01 with manager.conf channelvars (SYNTHETIC header, said here): ;1's
+        DialBegin carries ``DestChanVariable: CALLGUARD_FOLLOW=`` — empty, the ALLOW came
+        after it was dialled — so it is the calling side though its state cannot be read
+        (Getvar: no such channel)."""
+        events, _ = self.lab_call_01()
+        for event in events:
+            if event.get("Event") in ("DialBegin", "DialEnd") and not event.get("Channel"):
+                event["DestChanVariable"] = "CALLGUARD_FOLLOW="
+        _, _, effects = asked_from(events, CALLER_01[0], None, read_after=None)
+        assert hangups_of(effects) == CALLER_01
+
+    @pytest.mark.parametrize("gate_first", [True, False])
+    def test_straight_to_the_customer_asked_from_the_customers_leg(self, gate_first):
+        """SYNTHESIZED stream (``straight_to_the_customer``): the customer's leg asked in its
+        pre-dial (state Down): it is the called party and its hangup releases the agent's
+        leg. Decided after its DialBegin (``gate_first=False``, an order the pre-dial
+        cannot produce in one process) it stays the calling side: said, not hidden."""
+        events, _ = straight_to_the_customer()
+        _, _, effects = asked_from(events, CUSTOMER, "Down", read_after=None,
+                                   gate_first=gate_first)
+        assert hangups_of(effects) == ([AGENT] if gate_first else [])
+
+    def test_an_asking_leg_already_gone_leaves_the_order_to_decide(self):
+        """Getvar on a channel gone answers "No such channel" (value None): nothing is
+        known, the decision before the DialBegin keeps the customer's leg the called party."""
+        events, _ = straight_to_the_customer()
+        _, _, effects = asked_from(events, CUSTOMER, None, read_after=None)
+        assert hangups_of(effects) == [AGENT]
+
+
+class TestATransferThatFailed:
+    """Dial() option ``T`` lets the called party transfer by DTMF (``t`` the calling
+    party); a phone's REFER and AMI BlindTransfer/Atxfer go the same way. Asterisk
+    publishes the transfer event whatever the outcome (bridge.c ``ast_bridge_transfer_blind``
+    ``publish:``; ``ast_bridge_transfer_attended`` ``publish_attended_transfer_fail``), with
+    ``Result: Fail | Invalid | Not Permitted | Success`` (stasis_bridges.c ``result_strs``).
+    Any of them used to stop the call's release for good."""
+
+    @staticmethod
+    def with_a_transfer(result: str, kind: str, transferer: str) -> list[dict[str, str]]:
+        """Lab call-01 (REPLAYED) with one SYNTHETIC transfer event, said here: once both
+        legs are in Dial()'s bridge, ``transferer`` (the called party with ``T``, or the
+        calling ;1 with ``t``) tries a transfer, with the field names of cacofonisk's
+        Asterisk 13 ``xfer_blind``/``xfer_attended`` events; then as recorded, cut at the
+        called party's Hangup (Dial(...,g): the calling legs stay up)."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        linkedid = "1795326250.0"
+        if kind == "BlindTransfer":
+            other = CALLER_01[0] if transferer == CALLED_01 else CALLED_01
+            transfer = {"Event": kind, "Result": result, "IsExternal": "No",
+                        "TransfererChannel": transferer, "TransfererLinkedid": linkedid,
+                        "TransfereeChannel": other, "TransfereeLinkedid": linkedid,
+                        "Extension": "2000", "Context": "agents"}
+        else:
+            transfer = {"Event": kind, "Result": result, "IsExternal": "No",
+                        "DestType": "Fail", "OrigTransfererChannel": transferer,
+                        "OrigTransfererLinkedid": linkedid,
+                        "SecondTransfererChannel": "Local/2000@agents-0000000a;1",
+                        "SecondTransfererLinkedid": "1795326255.30"}
+        return [*events[:enter + 1], transfer, *events[enter + 1:cut + 1]]
+
+    @pytest.mark.parametrize("kind", ["BlindTransfer", "AttendedTransfer"])
+    @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
+    @pytest.mark.parametrize("result", ["Fail", "Invalid", "Not Permitted"])
+    def test_the_called_partys_hangup_still_releases(self, kind, transferer, result):
+        events = self.with_a_transfer(result, kind, transferer)
+        tracker, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01
+        assert not tracker.calls["1795326250.0"].transferred
+
+    @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
+    def test_an_attended_transfer_whose_target_never_answered(self, transferer):
+        """Lab call-01 (REPLAYED) with a SYNTHETIC attended transfer attempt, said here, as
+        bridge_basic.c ``dial_transfer`` makes it: a Local pair requested by the transferer
+        (its Linkedid) and ``ast_call``ed, no DialBegin for it; its ``;2`` Dial()s the
+        target (PJSIP/supervisor-…), which rings (Ringing, state 5) and is never answered
+        (DialEnd NOANSWER); the pair and the target hang up (the consult ``;1`` also
+        Ringing), then ``AttendedTransfer`` ``Result: Fail``. None of those hangups is the
+        call's first; the called party's later hangup releases the calling legs."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                   and e["Channel"] == CALLED_01)
+        common = {"Linkedid": "1795326250.0"}
+        one = {**common, "Channel": "Local/2000@agents-0000000a;1", "Uniqueid": "1795326250.20"}
+        two = {**common, "Channel": "Local/2000@agents-0000000a;2", "Uniqueid": "1795326250.21"}
+        target = {**common, "Channel": "PJSIP/supervisor-0000000b",
+                  "Uniqueid": "1795326250.22"}
+        dest = {f"Dest{k}": v for k, v in target.items()}
+        consult = [
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": common["Linkedid"],
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **target, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "supervisor"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "NOANSWER"},
+            {"Event": "Hangup", **target, "ChannelState": "5", "Cause": "19"},
+            {"Event": "Hangup", **two, "ChannelState": "4", "Cause": "19"},
+            {"Event": "Hangup", **one, "ChannelState": "5", "Cause": "19"},
+            {"Event": "AttendedTransfer", "Result": "Fail", "IsExternal": "No",
+             "DestType": "Fail", "OrigTransfererChannel": transferer,
+             "OrigTransfererLinkedid": common["Linkedid"],
+             "SecondTransfererChannel": one["Channel"],
+             "SecondTransfererLinkedid": common["Linkedid"]}]
+        events = [*events[:enter + 1], *consult, *events[enter + 1:cut + 1]]
+        _, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == CALLER_01
+
+    def test_a_transfer_that_happened_still_hands_the_call_on(self):
+        """The same stream with ``Result: Success``: the call was handed on (as before)."""
+        events = self.with_a_transfer("Success", "BlindTransfer", CALLED_01)
+        tracker, _, effects = replay(events, ["1795326250.0"])
+        assert hangups_of(effects) == []
+        assert tracker.calls["1795326250.0"].transferred
 
 
 def chanunavail_from_busy() -> list[dict[str, str]]:

@@ -7,7 +7,9 @@ Local halves included, share it). The called party's channel is the ``DestChanne
 ``DialBegin`` that a channel of the call made — never guessed from the technology. An
 originated leg (its DialBegin has no caller block) is the called party only when the gate
 had allowed the call before that leg was dialled (an Originate straight to the customer);
-otherwise it is the calling side, whose dialplan asks the gate (``_originated``).
+otherwise it is the calling side, whose dialplan asks the gate (``_originated``). The
+channel the gate was asked from, and whether it was Up then, tell the two apart whatever
+order the decision and the DialBegin reach the tracker in (``_asked_from``).
 
 Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
@@ -43,6 +45,7 @@ from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel,
 
 __all__ = [
     "PRESENTATION_VARIABLE",
+    "STATE_VARIABLE",
     "USED_EVENTS",
     "CallTracker",
     "Followed",
@@ -58,6 +61,11 @@ Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 
 PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
+# The asking channel's state when the gate answered (func_channel.c func_channel_read:
+# "state" is ast_state2str, "Up" once answered); read with AMI Getvar, which takes a
+# function as its Variable (manager_doc.xml Getvar; lab call-08 read CALLERID(num)).
+STATE_VARIABLE = "CHANNEL(state)"
+_MAX_ASKERS = 10_000
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
 # Channel technologies that are no person: Local halves (a dialplan on the far side, e.g.
@@ -108,7 +116,8 @@ class ReadVariable:
 
 
 Effect = HangupChannel | ReadVariable
-_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE})  # a standby may ask these
+# a standby may ask these
+_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +142,15 @@ class Followed:
     caller_id: str  # the number the gate set for presentation
     registered_at: float = 0.0
     origin: str = ""  # the node whose gate allowed it, when learned from the channel
+    asker: str = ""  # the channel the gate was asked from (agi_channel), when known
 
     @classmethod
-    def from_carried(cls, carried: Carried, linkedid: str, now: float) -> Followed:
+    def from_carried(cls, carried: Carried, linkedid: str, now: float,
+                     asker: str = "") -> Followed:
         """The follow facts a channel carried."""
         return cls(carried.decision_id, linkedid, carried.campaign, carried.mode,
                    carried.limit_s, carried.limit_citation, carried.caller_id, now,
-                   carried.origin)
+                   carried.origin, asker)
 
 
 @dataclass(slots=True)
@@ -176,6 +187,9 @@ class _Call:
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
+    # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
+    # kept in case the leg turns out to be the calling side (``_not_the_called_party``).
+    held_dials: list[tuple[Event, float]] = field(default_factory=list)
 
 
 def _digits(number: str) -> str:
@@ -214,19 +228,44 @@ class CallTracker:
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}
         self._bridge_named: dict[str, str] = {}  # channel name -> bridge, for Local partners
+        # asking channel -> whether it was Up when the gate answered (STATE_VARIABLE)
+        self._asked_up: OrderedDict[str, bool] = OrderedDict()
 
     # --- what the gate tells us ---------------------------------------------------------
 
-    def follow(self, followed: Followed) -> None:
-        """Watch the call with this Linkedid (the gate of this process allowed it)."""
+    def follow(self, followed: Followed) -> list[Effect]:
+        """Watch the call with this Linkedid (the gate of this process allowed it); the
+        effect returned reads the asking channel's state (``_read_asker``)."""
         call = self.calls.get(followed.linkedid)
         if call is not None:
             if call.followed is None or call.followed.decision_id != followed.decision_id:
                 call.followed = followed
-            return
+            return self._out(self._read_asker(call, followed))
         self._pending[followed.linkedid] = followed
         while len(self._pending) > _MAX_PENDING:
             self._pending.popitem(last=False)
+        return self._out(self._read_asker(None, followed))
+
+    @staticmethod
+    def _read_asker(call: _Call | None, followed: Followed) -> list[Effect]:
+        """Whether the asking channel was answered when the gate answered, read at once.
+
+        The gate's observers run before the FastAGI answer is written (gate.py
+        ``_finish``), so the state read now is the state at the question: an Originate
+        straight to the customer asks from app_originate's ``b()`` pre-dial Gosub on the
+        new channel (dial.c ``begin_dial_prerun`` runs ``ast_pre_call`` before
+        ``begin_dial_channel``'s ``ast_call`` and DialBegin): not Up. Click-to-dial asks
+        from the originated leg's dialplan, which runs only after it answered (pbx.c
+        ``pbx_outgoing_exec``: ``ast_dial_run``, then the PBX on the answered channel): Up.
+        Not read when the answer is already known: a Local ``;2`` asking is the far half
+        of an originated ``;1`` (the calling side), and a leg whose DialBegin came before
+        the gate answered was dialled before it asked."""
+        asker = followed.asker
+        if not asker or (asker.startswith("Local/") and asker.endswith(";2")):
+            return []
+        if call is not None and asker in call.originated:
+            return []
+        return [ReadVariable(followed.linkedid, asker, STATE_VARIABLE)]
 
     @property
     def followed(self) -> int:
@@ -345,6 +384,7 @@ class CallTracker:
         if caller in call.originated and caller in call.called_side:
             # The originated called party's own dialplan dials (Queue()/Dial() to an
             # agent once it answered): whoever it reaches is not the called party.
+            call.held_dials.append((event, now))
             return []
         if caller in self._side(call):
             # The far half of a Local channel dialling on: the called party is the next hop.
@@ -380,12 +420,56 @@ class CallTracker:
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
         if value and call.followed is None:
             effects = self._learn(call, value, dest, now)
-        if call.followed is None or call.dest is not None or call.dialled:
+        if (call.followed is None or call.dest is not None or call.dialled
+                or self._asked_from(call, dest, value) is False):
             return effects
         call.dest = dest
         call.dialled.add(dest)
         call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
+        return effects
+
+    def _asked_from(self, call: _Call, leg: str, value: str | None) -> bool | None:
+        """For an originated leg of a followed call: True when the gate was asked from it
+        before it was called (it is the called party), False when it is the calling side,
+        None when unknown (the order the watchdog saw decides).
+
+        Known when the decision named its asking channel (``Followed.asker``): the Local
+        partner of the leg asking is the calling side (the shipped
+        ``Local/NUMBER@callguard-example-predictive``: its ``;2`` asks); the leg itself
+        asking is the called party unless it was Up when asking (``_read_asker``), or
+        unless its DialBegin shows it carrying no CALLGUARD_FOLLOW (channelvars set, the
+        value empty: the ALLOW came after it was dialled; a pre-dial ALLOW is on its
+        DialBegin's Dest block, as ``begin_dial_prerun`` runs before the publish)."""
+        followed = call.followed
+        asker = followed.asker if followed is not None else ""
+        if not asker:
+            return None
+        if asker != leg:
+            return False if asker == (call.partners.get(leg) or _partner(leg)) else None
+        if value is not None:
+            return bool(value)
+        up = self._asked_up.get(leg)
+        return None if up is None else not up
+
+    def _not_the_called_party(self, call: _Call, leg: str, now: float) -> list[Effect]:
+        """The originated leg taken for the called party (the decision came before its
+        DialBegin) asked once Up: it is the calling side. What it dialled is replayed."""
+        if call.dest != leg or leg not in call.originated:
+            return []
+        call.dest = None
+        call.dialled.discard(leg)
+        call.called_side.discard(leg)
+        call.answered_legs.discard(leg)
+        call.answered_at = None
+        call.dial_status = None
+        call.presented = call.presented_from = None
+        held, call.held_dials = call.held_dials, []
+        effects: list[Effect] = []
+        for event, at in held:
+            handler = self._dial_begin if event.get("Event") == "DialBegin" else self._dial_end
+            effects.extend(handler(event, at))
+        del now
         return effects
 
     def _dial_end(self, event: Event, now: float) -> list[Effect]:
@@ -402,6 +486,8 @@ class CallTracker:
             call.dest = dest
             call.called_side.add(dest)
         if dest not in call.dialled:
+            if caller and caller in call.originated and caller in call.called_side:
+                call.held_dials.append((event, now))
             return []
         status = event.get("DialStatus", "")
         if status == "ANSWER":
@@ -432,7 +518,17 @@ class CallTracker:
         return []
 
     def _transfer(self, event: Event, now: float) -> list[Effect]:
-        """A transfer hands the call on: the called party leaving is not the call ending."""
+        """A transfer hands the call on: the called party leaving is not the call ending.
+
+        Only one that happened: Asterisk publishes the event for every outcome (bridge.c
+        ``ast_bridge_transfer_blind`` jumps to ``publish:`` with INVALID, FAIL or
+        NOT_PERMITTED too; ``ast_bridge_transfer_attended`` calls
+        ``publish_attended_transfer_fail``), and stasis_bridges.c ``result_strs`` writes
+        ``Result: Fail | Invalid | Not Permitted | Success``. After a failed one the call
+        goes on as before, and the called party's hangup must still release the line."""
+        if event.get("Result", "Success") != "Success":
+            del now
+            return []
         for key, value in event.items():
             if key.endswith("Linkedid") and value in self.calls:
                 self.calls[value].transferred = True
@@ -582,6 +678,8 @@ class CallTracker:
     def variable_read(self, linkedid: str, channel: str, variable: str, value: str | None,
                       now: float) -> list[Effect]:
         """A ``Getvar`` answer (None: unreadable): follow facts, dial status, presentation."""
+        if variable == STATE_VARIABLE:
+            return self._out(self._asker_read(linkedid, channel, value, now))
         call = self.calls.get(linkedid)
         if call is None:
             return []
@@ -592,6 +690,21 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _asker_read(self, linkedid: str, channel: str, value: str | None,
+                    now: float) -> list[Effect]:
+        """The asking channel's state at the question (``_read_asker``). Unreadable (the
+        channel already gone, AMI away): nothing is known, the order decides."""
+        if not value:
+            return []
+        up = value.strip().lower() == "up"
+        self._asked_up[channel] = up
+        while len(self._asked_up) > _MAX_ASKERS:
+            self._asked_up.popitem(last=False)
+        call = self.calls.get(linkedid)
+        if call is None or not up or self._asked_from(call, channel, None) is not False:
+            return []
+        return self._not_the_called_party(call, channel, now)
 
     def _check_caller_id(self, call: _Call) -> list[Effect]:
         """Once the called party answered: read the presentation on its channel."""
@@ -605,8 +718,8 @@ class CallTracker:
                            now: float) -> None:
         """The presentation read from the called party's channel: compare with the gate's."""
         followed = call.followed
-        if followed is None or call.caller_id is not None:
-            return
+        if followed is None or call.caller_id is not None or channel != call.dest:
+            return  # not the called party's channel (any more): the read of another
         allowed = presentation_allowed(value) if value is not None else None
         presented = call.presented or ""
         number_ok = _digits(presented) == _digits(followed.caller_id)

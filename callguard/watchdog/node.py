@@ -127,8 +127,10 @@ class WatchdogNode:
         carried = _carried(decision, self.node)
         if carried is None or decision.linkedid is None:
             return
-        self.tracker.follow(Followed.from_carried(carried, decision.linkedid,
-                                                  time.monotonic()))
+        effects = self.tracker.follow(Followed.from_carried(
+            carried, decision.linkedid, time.monotonic(), asker=decision.channel or ""))
+        if effects and self.ami is not None:
+            self.ami.run(effects)
 
     def _stats(self) -> dict[str, int]:
         stats = dict(self.ami.stats) if self.ami is not None else {}

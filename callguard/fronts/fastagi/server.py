@@ -188,6 +188,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
             location=headers.get(c.ARG_LOCATION) or None,
             linkedid=headers.get(c.ARG_LINKEDID) or None,
             front="fastagi",
+            channel=headers.get("agi_channel") or None,
         )
 
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
