@@ -24,6 +24,7 @@ from callguard.errors import StoreError
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.fastagi.wire import encode_mset
+from callguard.numbers.redact import has_digit_run
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
@@ -493,6 +494,15 @@ class TestOptOut:
         result = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", "nope"])
         assert result.variables[c.OPTOUT_RESULT] == "FAILED"
         assert "nope" in result.variables[c.VAR_REASON]
+
+    async def test_optout_failure_reason_quotes_no_number(self, node):
+        """The reason reaches Asterisk's log (the shipped dialplan's Log(WARNING, ...
+        ${CALLGUARD_REASON})): a number a swapped dialplan put in the campaign's place is
+        taken out, as in a check's reason."""
+        result = await agi_session(node.port, c.ROUTE_OPTOUT, [UT, "8015550142"])
+        assert result.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "[number …0142]" in result.variables[c.VAR_REASON]
+        assert not has_digit_run(result.variables[c.VAR_REASON])
 
 
 class TestInjectedHeaderLines:
