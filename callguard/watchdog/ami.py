@@ -13,7 +13,8 @@ habits are changed at this edge:
   dispatches a whole read; an exception there makes asyncio close the transport): here
   every message is handled on its own, an error is counted and logged, the session and
   the rest of the read go on, and a peer that never ends a message cannot grow the
-  buffer past ``_MAX_PENDING_BYTES``;
+  buffer past ``_MAX_PENDING_BYTES`` (the message is dropped, and its tail up to its
+  blank line with it: never read as a message of its own);
 - it decodes each read apart, so a UTF-8 character cut between two reads was lost: here
   one incremental decoder per connection;
 - it logs through the standard library in plain text ("Not able to reconnect"): here
@@ -186,6 +187,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
+    _skipping = False  # the rest of a message dropped as too long, up to its blank line
 
     def _decode(self, data: bytes) -> str:
         """``data`` as text; bytes that end a read mid-character wait for the next one.
@@ -210,10 +212,18 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
         if self.queue:
             text = self.queue.popleft() + text
+        if self._skipping:  # what follows a cut is that message's tail, not a message
+            end = text.find(_EOL2)
+            if end < 0:
+                self.queue.append(text[-(len(_EOL2) - 1):])  # a blank line split in two
+                return
+            self._skipping = False
+            text = text[end + len(_EOL2):]
         *complete, rest = text.split(_EOL2)
         if len(rest) > _MAX_PENDING_BYTES:
             self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-            rest = ""
+            rest = rest[-(len(_EOL2) - 1):]  # its blank line may have begun
+            self._skipping = True
         self.queue.append(rest)
         for block in complete:
             try:
