@@ -6,9 +6,14 @@ exercised here beyond "the session goes on".
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import pytest
 
 from callguard.watchdog import ami
+from callguard.watchdog.ami import AmiSettings, AmiWatchdog
+from callguard.watchdog.calls import CallTracker, TrackerSettings
 from tests.fake_ami import FakeAmi
 from tests.test_watchdog import Node, until
 
@@ -41,3 +46,46 @@ class TestOversizedMessage:
         assert node.watchdog.stats["malformed_messages"] == 1
         assert node.fake.logins == 1  # the session went on
 
+
+
+class TestActionsUnanswered:
+    async def test_a_manager_that_sends_events_but_answers_nothing_is_left(self):
+        """Any byte counted as the session answering, so a manager that goes on sending
+        events but answers no action (its action handling stuck, or a peer that stopped
+        reading what callguard writes) stayed "logged in" for good: ami_up 1, every
+        Hangup unanswered, no line released. An unanswered Ping now ends the session
+        after the action timeout, as silence does, and it is made again."""
+        accepted: list[float] = []
+        done = asyncio.Event()
+
+        async def events_only(reader: asyncio.StreamReader,
+                              writer: asyncio.StreamWriter) -> None:
+            accepted.append(time.monotonic())
+            writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+            login = await reader.readuntil(b"\r\n\r\n")
+            action_id = next(line.split(b": ", 1)[1] for line in login.split(b"\r\n")
+                             if line.lower().startswith(b"actionid: "))
+            writer.write(b"Response: Success\r\nActionID: " + action_id
+                         + b"\r\nMessage: Authentication accepted\r\n\r\n")
+            while not done.is_set() and not writer.is_closing():  # reads nothing more
+                writer.write(b"Event: VarSet\r\nChannel: PJSIP/x-1\r\nVariable: A\r\n"
+                             b"Value: 1\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n")
+                await asyncio.sleep(0.05)
+            writer.close()
+
+        server = await asyncio.start_server(events_only, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tracker = CallTracker(TrackerSettings(grace_s=0, retry_s=0.2),
+                              report=lambda name, **fields: None)
+        watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                           reconnect_max_s=0.2, action_timeout_ms=500),
+                               "secret", tracker)
+        await watchdog.start()
+        try:
+            await until(lambda: watchdog.connected)
+            await until(lambda: len(accepted) >= 2, timeout=5)  # 1 s Ping + 0.5 s
+            assert watchdog.stats["ami_silent"] >= 1
+        finally:
+            done.set()
+            await watchdog.aclose()
+            server.close()

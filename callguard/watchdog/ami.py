@@ -22,9 +22,12 @@ habits are changed at this edge:
 - it sends a Ping every 10 s but never looks for the answer, so a session that goes
   silent without closing (a stuck manager thread, a firewall dropping the idle flow
   without a reset) stayed "connected" until TCP gave up (~15 min): here a Ping every
-  ``_PING_S``, and a session that says nothing within the action timeout of a request
-  (the Login, a Ping) is dropped and made again. Silence is counted from the request,
-  not from the last byte, so a pause of callguard's own loop is not taken for it.
+  ``_PING_S``, and a session that answers nothing within the action timeout of a request
+  (the Login, a Ping) is dropped and made again. Only a Response is an answer: a manager
+  that goes on sending events (or its banner) but handles no action stayed "logged in"
+  with every Hangup unanswered. Silence is counted from the request, not from the last
+  byte, so a pause of callguard's own loop is not taken for it (asyncio runs the
+  callbacks of a read before the timers due in the same turn).
 """
 
 from __future__ import annotations
@@ -205,8 +208,6 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         factory = self.factory
-        if factory is not None:
-            factory.asked = None  # the session speaks: whatever was asked, it is alive
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
@@ -229,6 +230,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             try:
                 message = Message.from_line(block.strip())
                 if message is not None:
+                    if factory is not None and "Response" in message:
+                        factory.asked = None  # an answer: the session handles actions
                     self.handle_message(message)
             except Exception as exc:  # noqa: BLE001 - one message must not end the session
                 self._bad(exc)
