@@ -24,6 +24,7 @@ from callguard.errors import StoreError
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.fastagi.wire import encode_mset
+from callguard.numbers.redact import has_digit_run
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
@@ -462,6 +463,35 @@ class TestHostilePeers:
         assert node.stats.counts["reply_failed"] == 1
         assert await real_call_latency(node.port) < 0.5
 
+    @pytest.mark.parametrize("reply", [b"\n", b"garbage 8015550123\n", b"\xff\xfe\n"],
+                             ids=["empty", "words", "binary"])
+    async def test_a_reply_that_is_no_agi_reply_is_counted_not_an_escaped_error(
+            self, node, reply, capsys):
+        """panoramisk's parse_agi_result raises ValueError on a line without a status
+        code; it escaped the session as an unhandled task exception (a traceback in the
+        log, nothing counted). It is an answer not accepted, counted and logged without
+        the number the line held."""
+        loop = asyncio.get_running_loop()
+        escaped: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+            await writer.drain()
+            command = await asyncio.wait_for(reader.readline(), timeout=2)
+            assert command.startswith(b"EXEC MSet ")
+            writer.write(reply)
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            writer.close()
+            await asyncio.sleep(0.1)
+        finally:
+            loop.set_exception_handler(None)
+        assert escaped == []
+        assert node.stats.counts["answer_not_accepted"] == 1
+        assert "5550123" not in capsys.readouterr().err
+        assert await real_call_latency(node.port) < 0.5
+
     async def test_a_non_utf8_byte_outside_the_arguments_is_still_decided(self, node):
         """Asterisk writes the caller's name as the channel holds it (res_agi.c
         ``setup_env``: ``agi_calleridname: %s``), and a legacy CRM or an ISDN display sets
@@ -538,6 +568,15 @@ class TestOptOut:
         result = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", "nope"])
         assert result.variables[c.OPTOUT_RESULT] == "FAILED"
         assert "nope" in result.variables[c.VAR_REASON]
+
+    async def test_optout_failure_reason_quotes_no_number(self, node):
+        """The reason reaches Asterisk's log (the shipped dialplan's Log(WARNING, ...
+        ${CALLGUARD_REASON})): a number a swapped dialplan put in the campaign's place is
+        taken out, as in a check's reason."""
+        result = await agi_session(node.port, c.ROUTE_OPTOUT, [UT, "8015550142"])
+        assert result.variables[c.OPTOUT_RESULT] == "FAILED"
+        assert "[number …0142]" in result.variables[c.VAR_REASON]
+        assert not has_digit_run(result.variables[c.VAR_REASON])
 
 
 class TestInjectedHeaderLines:

@@ -180,6 +180,44 @@ class TestHttpJsonErrors:
         assert limited.metric("callguard_http_events_total", '{event="body_too_large"}') == 1
 
 
+def _raw_exchange(port: int, data: bytes) -> bytes:
+    """``data`` as sent, and everything the server answers until it closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        return answer
+
+
+class TestHttpFramingErrors:
+    """A request aiohttp's parser refuses before any handler runs (no middleware sees it)."""
+
+    @pytest.mark.parametrize("head", [
+        b"Content-Length: 2\r\nContent-Length: 3\r\n",
+        b"Content-Length: -1\r\n",
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n",
+        b"X-Number: 801555\x000123\r\nContent-Length: 2\r\n",
+    ], ids=["content-length-twice", "negative-length", "length-and-chunked", "nul-in-header"])
+    def test_is_a_json_400_counted_not_a_logged_traceback(self, limited, head):
+        """These were a text/plain 400 echoing the line with a caret under it, and an ERROR
+        with a traceback on stderr for each — a peer that needs no token could write the
+        log as fast as it connects. A JSON 400 as every other error, counted."""
+        before = limited.stderr()
+        answer = _raw_exchange(limited.http_port,
+                               b"POST /v1/check HTTP/1.1\r\nHost: callguard\r\n"
+                               b"Content-Type: application/json\r\n" + head + b"\r\n{}")
+        status, _, rest = answer.partition(b"\r\n")
+        assert status.split(b" ")[1] == b"400", answer
+        assert b"Content-Type: application/json" in rest
+        error = json.loads(rest.partition(b"\r\n\r\n")[2])["error"]
+        assert error.startswith("400 Bad Request: "), error
+        assert "\n" not in error
+        assert limited.metric("callguard_http_events_total", '{event="bad_http"}') == 1
+        assert "Traceback" not in limited.stderr()[len(before):]
+        assert limited.alive()
+
+
 class TestHttpLimits:
     """Issue 15.9: header and body timeouts, a connection cap, an optional allowlist —
     each counted in /metrics."""

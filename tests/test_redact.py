@@ -39,6 +39,13 @@ class TestRedact:
         ("2026-11-23T08:30:00+00:00 8015550166", "2026-11-23T08:30:00+00:00 [number …0166]"),
         ("list national v12, 31 days", "list national v12, 31 days"),
         ("area code 801 exchange 555", "area code 801 exchange 555"),
+        ("801 - 555 - 0166", "[number …0166]"),
+        ("801\u2013555\u20130166 (en dash)", "[number …0166] (en dash)"),
+        ("801\u202f555\u202f0166", "[number …0166]"),
+        ("8\u200b0\u200b1\u200b\u200b\u200b\u200b5550166", "[number …0166]"),
+        ("801\x00555\x000166", "[number …0166]"),
+        ("at 08:30 - 09:00 - 10:00, port 127.0.0.1:4573",
+         "at 08:30 - 09:00 - 10:00, port 127.0.0.1:4573"),
     ])
     def test_examples(self, text, expected):
         """A written number becomes its last four digits; what is not a number stays."""
@@ -54,9 +61,13 @@ class TestRedact:
             assert out == "x [number …0166] y", out
 
     @given(
-        digits=st.from_regex(r"[2-9]\d{9}", fullmatch=True),
+        # [0-9], not \d (any script's digit): the check below compares with ASCII digits
+        digits=st.from_regex(r"[2-9][0-9]{9}", fullmatch=True),
         zeros=st.lists(st.sampled_from([*_ZEROS[:40], "0"]), min_size=10, max_size=10),
-        seps=st.lists(st.sampled_from(["", " ", "-", ".", "(", ")", "/", " -"]),
+        seps=st.lists(st.sampled_from(["", " ", "-", ".", "(", ")", "/", " -", " - ", " / ",
+                                       "\u2013", "\u2014", "\u2010", "\u2212", "_",
+                                       "\u202f", "\u2009", "\u200b", "\u00ad",
+                                       "\u200b\u200b\u200b\u200b", "\u0301"]),
                       min_size=10, max_size=10),
         before=st.text(max_size=20), after=st.text(max_size=20),
     )

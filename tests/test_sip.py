@@ -394,6 +394,87 @@ class TestTcpHalfClose:
         assert server.stats.counts["tcp_half_closed"] == 0
 
 
+def tcp(message: bytes) -> bytes:
+    """``message`` as sent over TCP (its top Via says so)."""
+    return message.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP")
+
+
+class TestTcpFraming:
+    """RFC 3261 §18.3: on a stream, Content-Length frames the message. The front reads a
+    message only up to ``max_datagram_bytes`` (a longer one is dropped anyway), reads the
+    length as its parser does, and closes a connection whose framing is lost."""
+
+    async def test_a_declared_megabyte_body_is_not_read_into_memory(self, front):
+        """aiosipua's framing read bodies of up to 1 MiB (and headers of 64 KiB) before
+        the front dropped them as oversized: 1,024 connections could hold a GiB. A
+        Content-Length past the limit closes the connection before the body is read."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("big")).replace(b"Content-Length: 0",
+                                                b"Content-Length: 1000000"))
+        writer.write(b"v=0\r\n" * 1000)  # the body starts arriving
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 2) == b""  # closed, not waiting
+        writer.close()
+        assert server.stats.counts["oversized"] == 1
+        assert compliance(server) == []
+
+    @pytest.mark.parametrize("length", [b"-5", b"5x", b"0\r\nContent-Length: 4",
+                                        b"0\r\nl: 4"],
+                             ids=["negative", "not-a-number", "given-twice", "compact-twice"])
+    async def test_a_content_length_that_frames_nothing_closes_the_connection(
+            self, front, length):
+        """A negative, non-numeric or repeated Content-Length leaves the message's end
+        unknown: what follows would be read as a request of the peer's choosing."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        smuggled = tcp(options("smuggled"))
+        writer.write(tcp(invite("framing")).replace(b"Content-Length: 0", b"Content-Length: "
+                                                    + length) + b"abcd" + smuggled)
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 2) == b""
+        writer.close()
+        assert server.stats.counts["malformed"] == 1
+        assert server.stats.counts["options_new"] == 0
+        assert compliance(server) == []
+
+    async def test_content_length_spelt_as_the_parser_reads_it(self, front):
+        """'Content-Length : 4' (a blank before the colon) is the length the parser reads;
+        aiosipua's framing missed it and read the body as the next request."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        body = tcp(options("hidden"))
+        writer.write(tcp(invite("spelt")).replace(
+            b"Content-Length: 0", b"Content-Length : %d" % len(body)) + body)
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert reply.startswith(b"SIP/2.0 302"), reply
+        assert server.stats.counts["options_new"] == 0
+
+    async def test_a_peer_that_stops_reading_is_closed_not_buffered(self, front):
+        """Responses to a peer that sends and never reads pile up in the transport's
+        buffer without bound; past ``backlog_bytes`` the connection is aborted."""
+        server = await front(rate_per_source=1e9, burst_per_source=1e9)
+        assert server._tcp is not None
+        server._tcp.backlog_bytes = 64 * 1024
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", server.port))
+        sent = 0
+        try:
+            for sent in range(20_000):
+                await asyncio.wait_for(loop.sock_sendall(sock, tcp(options(f"o{sent}"))), 5)
+        except (ConnectionResetError, BrokenPipeError):  # the server aborted
+            pass
+        finally:
+            sock.close()
+        assert sent < 19_999
+        assert server.stats.counts["tcp_backlog"] == 1
+
+
 def cancel(branch: str) -> bytes:
     """The CANCEL of ``invite(branch)`` (RFC 3261 §9.1: same Via branch, CSeq number)."""
     return invite(branch).replace(b"INVITE", b"CANCEL")

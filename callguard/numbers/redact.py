@@ -23,8 +23,17 @@ MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, cou
 _DATE_OR_TIME = re.compile(
     r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:\d{2})?"
     r"|\d{1,2}:\d{2}(?::\d{2})?")
-# What people write between the digits of a phone number (at most two in a row).
-_SEPARATORS = frozenset(" \t().-/+\u00a0")
+# What people write between the digits of a phone number (at most ``_GAP`` in a row, so
+# "801 - 555 - 0100" is one run): these, any Unicode dash or space (an en dash, a minus
+# sign, the narrow no-break space of typeset numbers), control characters but line breaks
+# (a NUL a peer put between digits). Characters a reader does not see
+# (zero-width spaces, soft hyphens, combining marks: Unicode Cf, Mn, Me) are skipped
+# without counting: a peer must not hide a number from the redaction by adding them.
+_SEPARATORS = frozenset(" ().-/+_\u00a0\u2212\x7f"
+                        + "".join(chr(c) for c in range(32) if chr(c) not in "\n\r"))
+_SEPARATOR_CATEGORIES = frozenset({"Pd", "Zs"})
+_INVISIBLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+_GAP = 3
 
 
 def _digit(char: str) -> int | None:
@@ -35,6 +44,18 @@ def _digit(char: str) -> int | None:
         return None
     value = unicodedata.digit(char, None)
     return value if value is not None and 0 <= value <= 9 else None
+
+
+def _gap_width(char: str) -> int | None:
+    """How much of a run's gap ``char`` takes: 1 a separator, 0 invisible, None neither."""
+    if char in _SEPARATORS:
+        return 1
+    if char.isascii():
+        return None
+    category = unicodedata.category(char)
+    if category in _INVISIBLE_CATEGORIES:
+        return 0
+    return 1 if category in _SEPARATOR_CATEGORIES else None
 
 
 def _runs(text: str) -> list[tuple[int, int, str]]:
@@ -53,9 +74,11 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
             digits.append(chr(48 + value))
             last = index
             gap = 0
-        elif start >= 0 and char in _SEPARATORS and gap < 2:
-            gap += 1
-        elif start >= 0:
+        elif start < 0:
+            continue
+        elif (width := _gap_width(char)) is not None and gap + width <= _GAP:
+            gap += width
+        else:
             runs.append((start, last + 1, "".join(digits)))
             start, digits, gap = -1, [], 0
     if start >= 0:

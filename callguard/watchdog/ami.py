@@ -13,7 +13,8 @@ habits are changed at this edge:
   dispatches a whole read; an exception there makes asyncio close the transport): here
   every message is handled on its own, an error is counted and logged, the session and
   the rest of the read go on, and a peer that never ends a message cannot grow the
-  buffer past ``_MAX_PENDING_BYTES``;
+  buffer past ``_MAX_PENDING_BYTES`` (the message is dropped, and its tail up to its
+  blank line with it: never read as a message of its own);
 - it decodes each read apart, so a UTF-8 character cut between two reads was lost: here
   one incremental decoder per connection;
 - it logs through the standard library in plain text ("Not able to reconnect"): here
@@ -21,9 +22,12 @@ habits are changed at this edge:
 - it sends a Ping every 10 s but never looks for the answer, so a session that goes
   silent without closing (a stuck manager thread, a firewall dropping the idle flow
   without a reset) stayed "connected" until TCP gave up (~15 min): here a Ping every
-  ``_PING_S``, and a session that says nothing within the action timeout of a request
-  (the Login, a Ping) is dropped and made again. Silence is counted from the request,
-  not from the last byte, so a pause of callguard's own loop is not taken for it.
+  ``_PING_S``, and a session that answers nothing within the action timeout of a request
+  (the Login, a Ping) is dropped and made again. Only a Response is an answer: a manager
+  that goes on sending events (or its banner) but handles no action stayed "logged in"
+  with every Hangup unanswered. Silence is counted from the request, not from the last
+  byte, so a pause of callguard's own loop is not taken for it (asyncio runs the
+  callbacks of a read before the timers due in the same turn).
 """
 
 from __future__ import annotations
@@ -186,6 +190,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
+    _skipping = False  # the rest of a message dropped as too long, up to its blank line
 
     def _decode(self, data: bytes) -> str:
         """``data`` as text; bytes that end a read mid-character wait for the next one.
@@ -203,22 +208,30 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
 
     def data_received(self, data: bytes) -> None:
         factory = self.factory
-        if factory is not None:
-            factory.asked = None  # the session speaks: whatever was asked, it is alive
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
         if self.queue:
             text = self.queue.popleft() + text
+        if self._skipping:  # what follows a cut is that message's tail, not a message
+            end = text.find(_EOL2)
+            if end < 0:
+                self.queue.append(text[-(len(_EOL2) - 1):])  # a blank line split in two
+                return
+            self._skipping = False
+            text = text[end + len(_EOL2):]
         *complete, rest = text.split(_EOL2)
         if len(rest) > _MAX_PENDING_BYTES:
             self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-            rest = ""
+            rest = rest[-(len(_EOL2) - 1):]  # its blank line may have begun
+            self._skipping = True
         self.queue.append(rest)
         for block in complete:
             try:
                 message = Message.from_line(block.strip())
                 if message is not None:
+                    if factory is not None and "Response" in message:
+                        factory.asked = None  # an answer: the session handles actions
                     self.handle_message(message)
             except Exception as exc:  # noqa: BLE001 - one message must not end the session
                 self._bad(exc)

@@ -238,7 +238,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
                                            source=f"fastagi:{request.linkedid or '-'}")
         except CallguardError as exc:
             self.stats.counts["optout_failed"] += 1
-            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: str(exc)}
+            # The dialplan logs the reason: a number quoted in it (a swapped NUMBER and
+            # CAMPAIGN) is taken out, as the gate does for a check's reason.
+            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: redact_digits(str(exc))}
         self.stats.counts["optout"] += 1
         return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the seller's "
                 "do-not-call list (47 CFR 64.1200(d)(3))"}

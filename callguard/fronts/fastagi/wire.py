@@ -139,7 +139,10 @@ class AgiChannel(Request):  # type: ignore[misc]
                         usage.append(await self._line())
                     return {"status_code": 520, "error": "AGIUsageError",
                             "msg": "\n".join(usage)}
-                result: dict[str, Any] = parse_agi_result(line)
+                try:
+                    result: dict[str, Any] = parse_agi_result(line)
+                except ValueError:  # no status code: "garbage", an empty line
+                    return {"error": "AGIBadReply", "msg": f"not an AGI reply: {line[:60]!r}"}
                 return result
 
     async def _line(self) -> str:

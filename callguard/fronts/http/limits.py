@@ -24,9 +24,12 @@ import ipaddress
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestHandler
 
 __all__ = ["BodyTimeoutError", "ClientGoneError", "ConnectionLimits", "GuardedSite",
            "HttpLimitSettings", "limits_middleware",
@@ -185,6 +188,35 @@ async def read_body(request: web.Request, limits: ConnectionLimits | None) -> by
         raise ClientGoneError from None
 
 
+class _RequestHandler(RequestHandler):
+    """aiohttp's protocol, but for its answer to a request its parser refuses (two
+    Content-Lengths, a negative one, a NUL in a header) before any handler or middleware
+    runs: that was a text/plain 400 echoing the line, and an ERROR with a traceback on
+    stderr per request — a peer that needs no token could write the log as fast as it
+    connects. Here a JSON 400 as every other error, its first line only, counted
+    (``bad_http``); anything else (a 500, a 504) is aiohttp's own handling."""
+
+    __slots__ = ("_counts",)
+
+    def __init__(self, manager: web.Server, counts: Counter[str], **options: Any) -> None:
+        super().__init__(manager, **options)
+        self._counts = counts
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None, message: str | None = None
+                     ) -> web.StreamResponse:
+        """A JSON 4xx for what the parser refused; aiohttp's answer otherwise."""
+        if not isinstance(exc, HttpProcessingError) or not 400 <= status < 500:
+            return super().handle_error(request, status, exc, message)
+        self._counts["bad_http"] += 1
+        first = (message or "").strip().splitlines()[:1]
+        reason = first[0].rstrip(":").strip()[:200] if first else "malformed request"
+        response = web.json_response(
+            {"error": f"{status} {HTTPStatus(status).phrase}: {reason}"}, status=status)
+        response.force_close()
+        return response
+
+
 class GuardedSite:
     """The listening socket of the HTTP port, each connection guarded."""
 
@@ -201,8 +233,16 @@ class GuardedSite:
         factory = self._runner.server
         assert factory is not None, "runner.setup() first"
         limits = self._limits
+
+        loop = asyncio.get_running_loop()
+        options = factory._kwargs  # noqa: SLF001 - what factory() passes (runner options)
+
+        def protocol() -> _Guarded:
+            return _Guarded(limits, _RequestHandler(factory, limits.counts, loop=loop,
+                                                    **options))
+
         self._server = await asyncio.get_running_loop().create_server(
-            lambda: _Guarded(limits, factory()), self._host, self._port, reuse_address=True)
+            protocol, self._host, self._port, reuse_address=True)
 
     @property
     def port(self) -> int:

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -64,6 +64,7 @@ _MAX_BACKLOG = 500
 _KEEPALIVE_S = 15.0
 _GONE_CHECK_S = 1.0  # how soon a closed page's place is free (MAX_TAILS)
 _QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
+_WRITE_S = 10.0  # a page that takes no bytes for this long is let go (its place freed)
 _BACKLOG_WINDOW = timedelta(days=1)
 MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
 _REPORT_FRESH = timedelta(seconds=30)  # pages refresh every minute; one build serves all
@@ -86,7 +87,7 @@ class LiveTail(Protocol):
 
     description: str
 
-    def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+    def records(self, wanted: RecordFilter, count: int) -> AsyncGenerator[Record, None]:
         """Backlog oldest first, then every new matching record, until cancelled."""
         ...
 
@@ -99,7 +100,8 @@ class StreamTail:
         self._key = key
         self.description = f"every node (Redis stream {key})"
 
-    async def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+    async def records(self, wanted: RecordFilter, count: int
+                      ) -> AsyncGenerator[Record, None]:
         """Backlog of the last day, then the follow from the newest entry on."""
         stats = ReadStats()
         top = await newest_id(self._client, self._key)
@@ -130,7 +132,8 @@ class FileTail:
         self._path = path
         self.description = f"this node ({path.name})"
 
-    async def records(self, wanted: RecordFilter, count: int) -> AsyncIterator[Record]:
+    async def records(self, wanted: RecordFilter, count: int
+                      ) -> AsyncGenerator[Record, None]:
         """Backlog from the end of the file, then the follow from that offset on."""
         handle = await self._open()
         loop = asyncio.get_running_loop()
@@ -288,23 +291,20 @@ class SupervisorPage:
             "Content-Type": "text/event-stream", "Cache-Control": "no-store",
             "X-Accel-Buffering": "no"})
         await response.prepare(request)
-        await response.write(b": callguard supervisor tail\n\n")
-        if self._tail is None:
-            await response.write(b"event: source\ndata: \"none\"\n\n")
+        try:
+            await _send(request, response, b": callguard supervisor tail\n\n")
+            if self._tail is None:
+                await _send(request, response, b"event: source\ndata: \"none\"\n\n")
+                return response
+        except ConnectionResetError:
             return response
-        queue: asyncio.Queue[Record | None] = asyncio.Queue()
+        # Bounded: while a write waits, the tail's own bound drops what it cannot hand on.
+        queue: asyncio.Queue[Record | None] = asyncio.Queue(maxsize=_QUEUE)
 
-        async def pump(tail: LiveTail) -> None:
-            try:
-                async for record in tail.records(wanted, count):
-                    await queue.put(record)
-            finally:
-                await queue.put(None)
-
-        task = asyncio.create_task(pump(self._tail))
+        task = asyncio.create_task(_pump(self._tail, wanted, count, queue))
         closing = asyncio.create_task(self._closing.wait())
         try:
-            await response.write(b"event: live\ndata: {}\n\n")
+            await _send(request, response, b"event: live\ndata: {}\n\n")
             quiet_since = time.monotonic()
             while not self._closing.is_set():
                 getting = asyncio.ensure_future(queue.get())
@@ -315,7 +315,7 @@ class SupervisorPage:
                     if request.transport is None or request.transport.is_closing():
                         break  # the page was closed: free its place now, not at a write
                     if time.monotonic() - quiet_since >= _KEEPALIVE_S:
-                        await response.write(b": keepalive\n\n")
+                        await _send(request, response, b": keepalive\n\n")
                         quiet_since = time.monotonic()
                     continue
                 quiet_since = time.monotonic()
@@ -323,7 +323,7 @@ class SupervisorPage:
                 if record is None:
                     break
                 data = orjson.dumps(page_record(record))
-                await response.write(b"event: record\ndata: " + data + b"\n\n")
+                await _send(request, response, b"event: record\ndata: " + data + b"\n\n")
         except ConnectionResetError:
             pass  # the browser went away
         finally:
@@ -352,6 +352,34 @@ class SupervisorPage:
             page = made[1]
         return web.Response(text=page, content_type="text/html",
                             headers={"Cache-Control": "no-store"})
+
+
+async def _send(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
+    """One write to a following page, within ``_WRITE_S``: a page that stopped reading (a
+    laptop asleep, its connection still up) held the write, its place and its records for
+    ever. ConnectionResetError (the connection aborted) when it takes nothing in time."""
+    try:
+        async with asyncio.timeout(_WRITE_S):
+            await response.write(data)
+    except TimeoutError:
+        if request.transport is not None:
+            request.transport.abort()
+        raise ConnectionResetError("the page took nothing in time") from None
+
+
+async def _pump(tail: LiveTail, wanted: RecordFilter, count: int,
+                queue: asyncio.Queue[Record | None]) -> None:
+    """The tail's records into the page's bounded queue, then None (the end)."""
+    try:
+        # aclosing: cancelled while the queue is full, the tail's own clean-up (a file
+        # tail's thread and handle) runs now, not when the generator is collected.
+        async with contextlib.aclosing(tail.records(wanted, count)) as records:
+            async for record in records:
+                await queue.put(record)
+    finally:
+        if queue.full():  # the end must be seen; a record goes for it
+            queue.get_nowait()
+        queue.put_nowait(None)
 
 
 def _filter(request: web.Request) -> tuple[RecordFilter, int]:

@@ -34,11 +34,7 @@ import structlog
 from aiosipua import SipRequest
 from aiosipua.headers import parse_via, stringify_via
 from aiosipua.message import missing_required_headers
-from aiosipua.transport import (  # _read_sip_message: its TCP framing, for _Tcp's loop
-    TcpSipTransport,
-    UdpSipTransport,
-    _read_sip_message,
-)
+from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
 from callguard.fronts.sip.mapping import (
@@ -67,6 +63,9 @@ _TICK_S = 0.02
 _READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
 _SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
+_TCP_BACKLOG_BYTES = 1 << 20  # answers a TCP peer has not read, at most; then it is closed
+_END_OF_HEADERS = b"\r\n\r\n"
+_LENGTH_NAMES = frozenset({"content-length", "l"})
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
            for method in _KNOWN for receipt in Receipt}  # counter names, made once
@@ -245,9 +244,14 @@ class _Tcp(TcpSipTransport):
     before the decision was made: the decision was recorded, its answer lost. Here the
     connection waits for the decisions it asked for (at most ``tcp_idle_timeout_ms``),
     then closes.
+
+    Messages are framed by ``_read_message``, not aiosipua's reader (which read bodies of up
+    to 1 MiB that the front then dropped); answers a peer does not read are bounded by
+    ``backlog_bytes`` (the peer is closed past it, counted ``tcp_backlog``).
     """
 
     front: SipFront | None = None
+    backlog_bytes: int = _TCP_BACKLOG_BYTES
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
@@ -278,14 +282,18 @@ class _Tcp(TcpSipTransport):
         self.last_message[addr] = time.monotonic()
         self._connections[addr] = (reader, writer)
         ended = False  # the peer ended its input cleanly (FIN): its half is still open
+        limit = front.settings.max_datagram_bytes if front is not None else 1 << 16
         try:
             while True:
-                data = await _read_sip_message(reader)
-                if data is None:  # the end of input, or a header past aiosipua's limit
-                    ended = reader.at_eof()  # only the first waits for its answers
+                data = await _read_message(reader, limit)
+                if data is None:  # the end of input
+                    ended = True  # only a whole last message waits for its answers
                     break
                 self._dispatch(data, addr)
-        except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        except _FramingError as exc:
+            if front is not None:
+                front.stats.counts[exc.event] += 1
+        except (asyncio.IncompleteReadError, ConnectionError):
             pass
         finally:
             answering = self.answering.get(addr)
@@ -320,8 +328,58 @@ class _Tcp(TcpSipTransport):
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
-        if connection is not None and not connection[1].is_closing():
-            connection[1].write(data)
+        if connection is None or connection[1].is_closing():
+            return
+        transport = connection[1].transport
+        if transport.get_write_buffer_size() + len(data) > self.backlog_bytes:
+            # The peer sends and does not read: its answers would pile up without bound.
+            if self.front is not None:
+                self.front.stats.counts["tcp_backlog"] += 1
+            transport.abort()
+            return
+        connection[1].write(data)
+
+
+class _FramingError(Exception):
+    """A TCP message whose end cannot be found within the limit: the connection goes."""
+
+    def __init__(self, event: str) -> None:
+        super().__init__(event)
+        self.event = event  # counted: oversized, malformed
+
+
+async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | None:
+    """One message off a stream (RFC 3261 §18.3: framed by Content-Length), at most
+    ``limit`` bytes in all; None at the end of input between messages.
+
+    Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``),
+    so the framing and the parse agree on where the body ends; a length that is not ASCII
+    digits, or given twice, frames nothing (_FramingError: the connection is closed, as what
+    follows would be read as a request of the peer's choosing)."""
+    try:
+        head = await reader.readuntil(_END_OF_HEADERS)
+    except asyncio.IncompleteReadError as exc:
+        if exc.partial.strip(b"\r\n"):
+            raise
+        return None
+    except asyncio.LimitOverrunError:
+        raise _FramingError("oversized") from None
+    if len(head) > limit:
+        raise _FramingError("oversized")
+    lengths = set()
+    for line in head.decode("utf-8", errors="replace").split("\r\n")[1:]:
+        name, colon, value = line.partition(":")
+        if colon and name.strip().lower() in _LENGTH_NAMES:
+            lengths.add(value.strip())
+    if not lengths:
+        return head
+    length = lengths.pop()
+    if lengths or not (length.isascii() and length.isdigit()):
+        raise _FramingError("malformed")
+    size = int(length)
+    if len(head) + size > limit:
+        raise _FramingError("oversized")
+    return head + await reader.readexactly(size) if size else head
 
 
 _Transport = _Udp | _Tcp
