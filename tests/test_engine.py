@@ -204,25 +204,38 @@ def test_memoised_outcomes_follow_the_date_and_the_list_version():
     """One Policy deciding call after call (its rules keep outcomes by list version and
     date of the call) gives the verdict a Policy built afresh gives, for every date, list
     version, publication date and membership: a list fresh on one day is stale 32 days on,
-    a new version is judged anew."""
+    a new version is judged anew. The campaign varies too (its solicitor, a caller ID that
+    is refused, a registration that has expired) and so does the company do-not-call
+    record: an outcome a rule keeps by caller ID, solicitor or calendar day is never
+    another campaign's or another day's."""
     import random
+    from dataclasses import replace
 
+    from callguard.policy import CompanyDncRecord
     from tests.conftest import load_packs
 
     warm = Policy(PACKS, PolicySettings())
     rng = random.Random(16)
     numbers = ["8015550123", "4355550142", "2125550123", "8885550123"]
-    for _ in range(300):
-        day = date(2026, 7, 1).toordinal() + rng.randrange(0, 140)
+    campaigns = [UT_CAMPAIGN, replace(UT_CAMPAIGN, solicitor="Other Solar LLC"),
+                 replace(UT_CAMPAIGN, caller_id="+19005550199"),
+                 replace(UT_CAMPAIGN, caller_id="+18011550100")]
+    if UT_CAMPAIGN.registration is not None:
+        campaigns.append(replace(UT_CAMPAIGN, registration=replace(
+            UT_CAMPAIGN.registration, expires=date(2026, 8, 15))))
+    dnc = CompanyDncRecord(datetime(2026, 6, 1, tzinfo=UTC))
+    for _ in range(400):
+        day = date(2026, 7, 1).toordinal() + rng.randrange(0, 220)  # into 2027: a new calendar
         at = datetime.fromordinal(day).replace(hour=rng.choice((3, 17, 20)), tzinfo=UTC)
         published = date.fromordinal(day - rng.choice((-1, 0, 1, 30, 31, 32, 40, 95)))
         version = rng.choice((1, 2))
         lists = {n: ListCheck(n, version, rng.choice((published, None, published)),
                               rng.random() < 0.3, rng.random() < 0.9)
                  for n in ("national", "ut-state")}
-        attempt = CallAttempt(PARSER.parse(rng.choice(numbers)), UT_CAMPAIGN,
+        attempt = CallAttempt(PARSER.parse(rng.choice(numbers)), rng.choice(campaigns),
                               rng.choice((DialingMode.MANUAL, DialingMode.PREDICTIVE)), at)
-        facts = Facts(lists=lists, fetched=frozenset(FactKind))
+        facts = Facts(lists=lists, company_dnc=dnc if rng.random() < 0.2 else None,
+                      fetched=frozenset(FactKind))
         cold = Policy(load_packs(), PolicySettings())
         assert warm.decide(warm.plan(attempt), facts) == cold.decide(cold.plan(attempt), facts)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from callguard.facts.registry import register_fact
 from callguard.policy import FactKind, Facts, Plan
 from callguard.stores.interfaces import RecordStores
@@ -18,15 +16,17 @@ async def consents(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """Every consent of the number to the campaign's solicitor."""
     attempt = plan.attempt
     found = await records.consents(attempt.campaign.solicitor, attempt.number.e164)
-    return replace(facts, consents=found)
+    return Facts(lists=facts.lists, consents=found, ebr=facts.ebr,
+                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=facts.values)
 
 
 @register_fact(FactKind.EBR, store=RECORDS)
 async def ebr(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """The number's business relationship with the solicitor."""
     attempt = plan.attempt
-    return replace(facts, ebr=await records.ebr(attempt.campaign.solicitor,
-                                                attempt.number.e164))
+    found = await records.ebr(attempt.campaign.solicitor, attempt.number.e164)
+    return Facts(lists=facts.lists, consents=facts.consents, ebr=found,
+                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=facts.values)
 
 
 @register_fact(FactKind.COMPANY_DNC, store=RECORDS)
@@ -34,7 +34,8 @@ async def company_dnc(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """The solicitor's do-not-call record of the number."""
     attempt = plan.attempt
     found = await records.company_dnc(attempt.campaign.solicitor, attempt.number.e164)
-    # Every field spelled out, as fetch_facts does: dataclasses.replace inspects the
-    # fields on each call, and this fetch runs on every decision.
+    # Every field spelled out (here and above), as fetch_facts does:
+    # dataclasses.replace inspects the fields on each call, and this fetch runs on every
+    # decision (consent and EBR on every listed number's).
     return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr, company_dnc=found,
                  fetched=facts.fetched, values=facts.values)

@@ -181,6 +181,10 @@ class RuleBase:
     # rule keeps the ones it gave rather than rebuilding them.
     _outcomes: dict[tuple[Status, str, str], Outcome] = field(
         default_factory=dict, compare=False, repr=False, kw_only=True)
+    # Outcomes whose reason depends only on the rule's own parameters, by a name the rule
+    # gives them (``kept``): looked up before their reason is even formatted.
+    _kept: dict[str, Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
 
     precedence: ClassVar[int] = 100
     prefetch: ClassVar[frozenset[FactKind]] = frozenset()
@@ -224,6 +228,17 @@ class RuleBase:
                 head.rule_id, head.citation, status, reason, self.precedence, applied),
                 _OUTCOME_CACHE_LIMIT)
         return cached
+
+    def kept(self, name: str, outcome: Outcome) -> Outcome:
+        """Keep ``outcome`` as this rule's fixed outcome ``name`` and return it.
+
+        For a reason that depends only on the rule's parameters:
+        ``self._kept.get(name) or self.kept(name, self.outcome(...))`` formats the reason
+        and looks the outcome up once per rule, not once per call (measured: the f-string
+        and the cache key were ~1 µs of each decision's rules).
+        """
+        self._kept[name] = outcome
+        return outcome
 
 
 _OUTCOME_CACHE_LIMIT = 1024  # per rule

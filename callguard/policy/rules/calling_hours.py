@@ -90,7 +90,8 @@ class CallingHours(RuleBase):
             if not inside(lt.at.time()):
                 break
         else:
-            return self.outcome(Status.PASS, f"local time within {window} in every candidate zone")
+            return self._kept.get("inside") or self.kept("inside", self.outcome(
+                Status.PASS, f"local time within {window} in every candidate zone"))
         outside = [lt for lt in ctx.local if not inside(lt.at.time())]
         exemption = self.exemptions.find(ctx, window_fits(ctx))
         if isinstance(exemption, NeedFacts):

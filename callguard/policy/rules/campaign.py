@@ -116,12 +116,15 @@ class CallerIdPresented(RuleBase):
         """Pass when the campaign has a well-formed E.164 number to present (a NANP one when
         it is +1; not a 900 number where the rule refuses premium rates)."""
         caller_id = ctx.attempt.campaign.caller_id
+        passed = self._kept.get(caller_id)  # its PASS depends on the number alone
+        if passed is not None:
+            return passed
         if self.premium_refused and caller_id.startswith("+1900"):
             return self.outcome(Status.BLOCK, f"campaign {ctx.attempt.campaign.id} presents "
                                 "a 900 (premium-rate) number: calling it back to make a "
                                 "do-not-call request costs more than transmission")
         if _E164.match(caller_id) and (not caller_id.startswith("+1") or _NANP.match(caller_id)):
-            return self.outcome(Status.PASS, "the campaign's caller ID is presented, "
-                                "presentation allowed")
+            return self.kept(caller_id, self.outcome(
+                Status.PASS, "the campaign's caller ID is presented, presentation allowed"))
         return self.outcome(Status.BLOCK, f"campaign {ctx.attempt.campaign.id} has no valid "
                             "caller-ID number to present")

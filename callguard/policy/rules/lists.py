@@ -102,9 +102,9 @@ class RegistryList(RuleBase):
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass when the list covers the number's area code and does not hold it."""
         if not self._relates(ctx):
-            return self.outcome(Status.PASS, f"called party not in {self.called_party_state}: "
-                                f"the number is not in the part of {self.list_name} this "
-                                "rule reads")
+            return self._kept.get("unrelated") or self.kept("unrelated", self.outcome(
+                Status.PASS, f"called party not in {self.called_party_state}: the number is "
+                f"not in the part of {self.list_name} this rule reads"))
         check = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")

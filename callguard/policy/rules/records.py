@@ -36,8 +36,9 @@ class CompanyDoNotCall(RuleBase):
             return NeedFacts(frozenset({FactKind.COMPANY_DNC}))
         solicitor = ctx.attempt.campaign.solicitor
         record = ctx.facts.company_dnc
-        if record is None:
-            return self.outcome(Status.PASS, f"not on {solicitor}'s do-not-call list")
+        if record is None:  # kept by solicitor: most calls
+            return self._kept.get(solicitor) or self.kept(solicitor, self.outcome(
+                Status.PASS, f"not on {solicitor}'s do-not-call list"))
         if not record.made_by(ctx.attempt.judged_at):
             # A replay or ``check --at`` of an instant before the request: 64.1200(d)(3)
             # binds the seller from the request on, not before it was made.

@@ -91,6 +91,12 @@ class RestDays(RuleBase):
                 f"called party's local time unknown ({ctx.local_unknown_reason}); "
                 "cannot rule out a Sunday or legal holiday",
             )
+        if len(ctx.local) == 1:  # most calls: one zone, an ordinary day (kept by its label)
+            judged = self._rest_day(ctx.local[0].at.date())
+            if judged.in_force and judged.rest is None:
+                return self._kept.get(judged.label) or self.kept(judged.label, self.outcome(
+                    Status.PASS, "not a Sunday or legal holiday in any candidate zone",
+                    f"{self.version}; {judged.label}"))
         days = [(lt, self._rest_day(lt.at.date())) for lt in ctx.local]
         if len(days) == 1:
             params = f"{self.version}; {days[0][1].label}"
