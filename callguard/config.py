@@ -435,8 +435,9 @@ def _log(where: str, raw: Mapping[str, Any]) -> LogSettings:
 
 def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
     values = _section(where, raw, HttpSettings())
-    _positive(where, values, "max_body_bytes", "max_connections", "header_timeout_ms",
-              "body_timeout_ms", "budget_ms")
+    _positive(where, values, "max_body_bytes", "max_connections",
+              "max_connections_per_source", "header_timeout_ms", "body_timeout_ms",
+              "budget_ms")
     _port(where, values, "TCP")
     _networks(where, "allowed_sources", values["allowed_sources"])
     return HttpSettings(**values)

@@ -30,6 +30,8 @@ def _node(tmp_path, **kwargs) -> ServeNode:
 def limited(tmp_path):
     """A node with small, quick limits."""
     node = _node(tmp_path, extra_http={"max_connections = 256": "max_connections = 40",
+                                       "max_connections_per_source = 128":
+                                       "max_connections_per_source = 30",
                                        "header_timeout_ms = 5000": "header_timeout_ms = 1000",
                                        "body_timeout_ms = 10000": "body_timeout_ms = 1000"},
                  extra_sip={"max_tcp_connections = 1024": "max_tcp_connections = 20",
@@ -236,9 +238,10 @@ class TestHttpLimits:
         assert limited.http("/healthz", token=None)[0] == 200
 
     def test_connections_past_the_cap_are_closed_at_once_and_counted(self, limited):
-        """40 held, 20 more closed at once; a real request works again once the idle ones
-        are cut."""
-        held = _open(limited.http_port, 40, HALF_SENT)
+        """40 held (30 from one address, 10 from another), 20 more closed at once; a real
+        request works again once the idle ones are cut."""
+        held = (_open(limited.http_port, 30, HALF_SENT)
+                + _open(limited.http_port, 10, HALF_SENT, source="127.0.0.2"))
         try:
             time.sleep(0.2)
             extra = _open(limited.http_port, 20)
@@ -253,6 +256,28 @@ class TestHttpLimits:
         status, body = limited.json("/v1/check", {"number": "8015550123",
                                                   "campaign": "ut-solar-manual", "at": AT})
         assert (status, body["verdict"]) == (200, "ALLOW")
+
+    def test_one_address_cannot_take_every_place(self, limited):
+        """An address holding max_connections_per_source (30 of 40) half-sent connections
+        gets its next one closed at once (refused_source_busy); another address is still
+        served meanwhile (without the cap, 40 from one host left nothing to anyone)."""
+        held = _open(limited.http_port, 30, HALF_SENT)
+        try:
+            time.sleep(0.2)
+            (extra,) = _open(limited.http_port, 1)
+            try:
+                assert _closed_by_peer(extra, 0.5)
+            finally:
+                extra.close()
+            with socket.create_connection(("127.0.0.1", limited.http_port), timeout=5,
+                                          source_address=("127.0.0.2", 0)) as other:
+                other.sendall(b"GET /healthz HTTP/1.1\r\nHost: c\r\nConnection: close"
+                              b"\r\n\r\n")
+                assert other.recv(4096).startswith(b"HTTP/1.1 200")
+        finally:
+            _close(held)
+        assert limited.metric("callguard_http_events_total",
+                              '{event="refused_source_busy"}') == 1
 
     def test_slow_body_is_408(self, limited):
         """Headers complete, body never finishes: 408 JSON within the body timeout."""

@@ -250,8 +250,8 @@ async def _start_http(runtime: Runtime,
     limits = ConnectionLimits(settings.http.limits())
     runtime.metrics.watch_counts(
         "callguard_http_events", "HTTP port connections and requests by what happened "
-        "(connections, refused_source, refused_busy, header_timeout, body_timeout, "
-        "body_too_large, bad_request, ...)", "event", lambda: limits.counts)
+        "(connections, refused_source, refused_busy, refused_source_busy, header_timeout, "
+        "body_timeout, body_too_large, bad_request, ...)", "event", lambda: limits.counts)
     readiness = ExpiryReadiness(runtime.readiness(), expiry)
     app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=readiness,
                     token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,

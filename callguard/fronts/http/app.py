@@ -65,6 +65,7 @@ class HttpSettings:
     require_clock_sync: bool = True
     max_body_bytes: int = 65_536
     max_connections: int = 256  # open at once; more are closed at once (counted)
+    max_connections_per_source: int = 128  # open at once from one address
     header_timeout_ms: int = 5000  # a request head must arrive within this
     body_timeout_ms: int = 10_000  # and its body within this (408)
     allowed_sources: tuple[str, ...] = ()  # addresses/networks; empty: any
@@ -73,6 +74,7 @@ class HttpSettings:
     def limits(self) -> HttpLimitSettings:
         """The connection limits, for ``GuardedSite``."""
         return HttpLimitSettings(max_connections=self.max_connections,
+                                 max_connections_per_source=self.max_connections_per_source,
                                  header_timeout_ms=self.header_timeout_ms,
                                  body_timeout_ms=self.body_timeout_ms,
                                  allowed_sources=self.allowed_sources)

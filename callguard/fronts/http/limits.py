@@ -7,7 +7,9 @@ senders liked. ``GuardedSite`` listens itself (``loop.create_server`` with aioht
 documented protocol factory, ``runner.server``) and wraps each connection:
 
 - a peer outside ``allowed_sources`` (when set) is closed before anything is read;
-- past ``max_connections`` open connections, a new one is closed at once;
+- past ``max_connections`` open connections, a new one is closed at once, and so is one
+  from an address already holding ``max_connections_per_source`` (one host that opens and
+  holds connections without the token cannot take every place);
 - a connection must deliver a whole request head within ``header_timeout_ms`` of opening
   or of its previous response (``limits_middleware`` stops the clock when a request
   reaches the application and restarts it after); otherwise it is closed;
@@ -43,6 +45,7 @@ class HttpLimitSettings:
     """The limits, from ``[http]``."""
 
     max_connections: int = 256
+    max_connections_per_source: int = 128
     header_timeout_ms: int = 5000
     body_timeout_ms: int = 10_000
     allowed_sources: tuple[str, ...] = ()  # empty: any address (the token still applies)
@@ -55,11 +58,20 @@ class ConnectionLimits:
     settings: HttpLimitSettings
     counts: Counter[str] = field(default_factory=Counter)
     open: int = 0
+    by_source: Counter[str] = field(default_factory=Counter)
     _guards: dict[int, _Guarded] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._networks = [ipaddress.ip_network(s, strict=False)
                           for s in self.settings.allowed_sources]
+
+    @staticmethod
+    def source(peer: Any) -> str:
+        """The address a connection comes from (its port left out)."""
+        try:
+            return str(peer[0])
+        except (TypeError, IndexError):
+            return ""
 
     def allowed(self, peer: Any) -> bool:
         """Whether the peer address may connect (any, when no allowlist is set)."""
@@ -84,6 +96,7 @@ class _Guarded(asyncio.Protocol):
         self._inner = inner
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._source = ""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -97,7 +110,14 @@ class _Guarded(asyncio.Protocol):
             limits.counts["refused_busy"] += 1
             transport.abort()
             return
+        source = limits.source(transport.get_extra_info("peername"))
+        if limits.by_source[source] >= limits.settings.max_connections_per_source:
+            limits.counts["refused_source_busy"] += 1
+            transport.abort()
+            return
         limits.open += 1
+        limits.by_source[source] += 1
+        self._source = source
         self._transport = transport
         limits._guards[id(transport)] = self  # noqa: SLF001 - the limits' own table
         self.start_clock()
@@ -115,6 +135,10 @@ class _Guarded(asyncio.Protocol):
             return
         self.stop_clock()
         self._limits.open -= 1
+        by_source = self._limits.by_source
+        by_source[self._source] -= 1
+        if by_source[self._source] <= 0:
+            del by_source[self._source]
         self._limits._guards.pop(id(self._transport), None)  # noqa: SLF001
         self._transport = None
         self._inner.connection_lost(exc)
