@@ -2007,6 +2007,22 @@ class TestTheAskingChannelDecides:
                                    gate_first=gate_first)
         assert hangups_of(effects) == ([AGENT] if gate_first else [])
 
+    def test_a_late_up_does_not_undo_what_the_dialbegin_showed(self):
+        """SYNTHESIZED (``straight_to_the_customer`` with channelvars, said here): the
+        customer's leg carried CALLGUARD_FOLLOW on its DialBegin (the pre-dial ALLOW), and
+        Asterisk answered the state read only after the customer answered (a busy manager
+        session: actions wait behind its events): "Up" then says nothing of the moment
+        of the question. The leg stays the called party; its hangup releases the agent."""
+        events, _ = straight_to_the_customer()
+        linkedid = events[0]["Linkedid"]
+        for event in events:
+            if event.get("Event") in ("DialBegin", "DialEnd") and not event.get("Channel"):
+                event["DestChanVariable"] = f"CALLGUARD_FOLLOW=1|d-{linkedid}|x"
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and e.get("Channel") == CUSTOMER)
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
+        assert hangups_of(effects) == [AGENT]
+
     def test_an_asking_leg_already_gone_leaves_the_order_to_decide(self):
         """Getvar on a channel gone answers "No such channel" (value None): nothing is
         known, the decision before the DialBegin keeps the customer's leg the called party."""

@@ -190,6 +190,9 @@ class _Call:
     # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
     # kept in case the leg turns out to be the calling side (``_not_the_called_party``).
     held_dials: list[tuple[Event, float]] = field(default_factory=list)
+    # Originated legs whose DialBegin carried CALLGUARD_FOLLOW: the gate allowed them
+    # before they were called, whatever a later state read says (``_asked_from``).
+    dialled_carrying: set[str] = field(default_factory=set)
 
 
 def _digits(number: str) -> str:
@@ -418,6 +421,8 @@ class CallTracker:
         call.originated.add(dest)
         effects: list[Effect] = []
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
+        if value:
+            call.dialled_carrying.add(dest)
         if value and call.followed is None:
             effects = self._learn(call, value, dest, now)
         if (call.followed is None or call.dest is not None or call.dialled
@@ -449,6 +454,10 @@ class CallTracker:
             return False if asker == (call.partners.get(leg) or _partner(leg)) else None
         if value is not None:
             return bool(value)
+        if leg in call.dialled_carrying:
+            # Its DialBegin showed the pre-dial ALLOW; a state read answered late (a busy
+            # manager session runs actions after its queued events) may say Up by then.
+            return True
         up = self._asked_up.get(leg)
         return None if up is None else not up
 
