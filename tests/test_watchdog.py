@@ -608,7 +608,7 @@ class TestThroughTheGate:
                 "8015550123", "ut-solar-predictive", at=AT, linkedid=linkedid_of(events),
                 front="fastagi", channel=CALLER_01[0]))
             assert decision.allowed, decision.verdict.reason
-            await until(lambda: CALLER_01[0] in node.tracker._asked_up)
+            await until(lambda: (linkedid_of(events), CALLER_01[0]) in node.tracker._asked_up)
             await fake.send(before[cut:])
             await until(lambda: sorted(fake.hangups()) == CALLER_01)
         finally:
@@ -1879,6 +1879,7 @@ class TestOriginateStraightToTheCustomer:
 
 def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
                read_after: int | None, gate_first: bool = True,
+               tracker: CallTracker | None = None,
                ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Replay with the decision naming the channel it was asked from (``Followed.asker``,
     the FastAGI ``agi_channel``). ``gate_first``: the decision reaches the tracker before
@@ -1889,8 +1890,9 @@ def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
 
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = CallTracker(TrackerSettings(),
-                          report=lambda name, **f: reports.append((name, f)))
+    if tracker is None:
+        tracker = CallTracker(TrackerSettings(),
+                              report=lambda name, **f: reports.append((name, f)))
     linkedid = events[0]["Linkedid"]
     followed = Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1",
                         asker=asker)
@@ -2021,6 +2023,26 @@ class TestTheAskingChannelDecides:
         answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
                         and e.get("Channel") == CUSTOMER)
         _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
+        assert hangups_of(effects) == [AGENT]
+
+    def test_a_state_read_for_an_earlier_call_of_the_same_name_is_not_used(self):
+        """SYNTHESIZED, said here: Asterisk restarted, so its channel sequence began again
+        and a new call's leg has the name of an earlier leg that asked once Up. The
+        customer's leg asks in its pre-dial; its DialBegin comes before the state read's
+        answer ("Down"). What was read for the earlier call must not make it the calling
+        side: its hangup releases the agent's leg."""
+        from callguard.watchdog.calls import STATE_VARIABLE
+
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+        earlier = Followed("d-earlier", "1700000000.1", "c", "predictive", 25.0, UTAH, "+1",
+                           asker=CUSTOMER)
+        [read] = tracker.follow(earlier)
+        tracker.variable_read(read.linkedid, CUSTOMER, STATE_VARIABLE, "Up", 0.0)
+        events, _ = straight_to_the_customer()
+        dialled = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin"
+                       and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Down", read_after=dialled,
+                                   tracker=tracker)
         assert hangups_of(effects) == [AGENT]
 
     def test_an_asking_leg_already_gone_leaves_the_order_to_decide(self):

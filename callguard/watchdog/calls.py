@@ -231,8 +231,9 @@ class CallTracker:
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}
         self._bridge_named: dict[str, str] = {}  # channel name -> bridge, for Local partners
-        # asking channel -> whether it was Up when the gate answered (STATE_VARIABLE)
-        self._asked_up: OrderedDict[str, bool] = OrderedDict()
+        # (Linkedid, asking channel) -> whether it was Up when the gate answered
+        # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
+        self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -458,7 +459,7 @@ class CallTracker:
             # Its DialBegin showed the pre-dial ALLOW; a state read answered late (a busy
             # manager session runs actions after its queued events) may say Up by then.
             return True
-        up = self._asked_up.get(leg)
+        up = self._asked_up.get((call.linkedid, leg))
         return None if up is None else not up
 
     def _not_the_called_party(self, call: _Call, leg: str, now: float) -> list[Effect]:
@@ -707,7 +708,7 @@ class CallTracker:
         if not value:
             return []
         up = value.strip().lower() == "up"
-        self._asked_up[channel] = up
+        self._asked_up[(linkedid, channel)] = up
         while len(self._asked_up) > _MAX_ASKERS:
             self._asked_up.popitem(last=False)
         call = self.calls.get(linkedid)
