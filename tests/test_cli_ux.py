@@ -15,8 +15,11 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import click
 import pytest
+from click.testing import CliRunner
 
+from callguard.cli.main import cli as root
 from tests.conftest import ROOT
 from tests.redis_server import free_port
 from tests.test_http import AT
@@ -420,3 +423,47 @@ class TestListImport:
             ("list-change", "publish", "nationl"), ("list-change", "publish", "national"),
             ("list-change", "drop", "nationl")]
         assert cli(tmp_path, "dnc", "drop", "nationl").returncode == USAGE  # gone
+
+
+def _every_command():
+    """(path, command) for every command and group of the CLI, the root included."""
+    context = click.Context(root)
+    found, todo = [], [((), root)]
+    while todo:
+        path, command = todo.pop()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            todo.extend(((*path, name), command.get_command(context, name))
+                        for name in command.list_commands(context))
+    return found
+
+
+class TestHelp:
+    """Every command's --help says what it does and what each option is for."""
+
+    def test_every_command_and_option_is_explained(self):
+        """An option with no help text shows a bare `--campaign TEXT` (main: 25 such
+        options, scrub's --campaign and --mode among them)."""
+        unexplained = []
+        for path, command in _every_command():
+            if not (command.help or command.short_help):
+                unexplained.append(" ".join(path) or "callguard")
+            unexplained.extend(f"{' '.join(path)} {param.opts[0]}" for param in command.params
+                               if isinstance(param, click.Option) and not param.help
+                               and "--help" not in param.opts)
+        assert unexplained == []
+        assert len(_every_command()) > 30  # the walk reached the subcommands
+
+    def test_every_help_runs_and_shows_the_option_help(self):
+        """`callguard ... --help` for every command, as a user types it: exit 0, no data
+        dir or configuration needed, and the help text on the page."""
+        for path, command in _every_command():
+            result = CliRunner().invoke(root, [*path, "--help"], env={
+                "CALLGUARD_DATA_DIR": "/nonexistent/callguard-help"})
+            assert result.exit_code == 0, (path, result.output)
+            assert "Usage:" in result.output
+            for param in command.params:
+                if getattr(param, "help", None):
+                    assert param.opts[0] in result.output, (path, param.opts)
+        scrub = CliRunner().invoke(root, ["scrub", "--help"])
+        assert "Campaign id from the configuration." in one_line(scrub.output)

@@ -56,7 +56,7 @@ MONTHS_AFTER_DAYS = 7
               help="Keep running, archiving every SECONDS, until SIGTERM.")
 @click.option("--threads", type=int, default=1, show_default=True,
               help="DuckDB threads (keep 1 on a host that decides calls).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="What was archived as JSON.")
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
             keep_segments_days: int, compact_all: bool, months_after_days: int,

@@ -92,7 +92,7 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
 
 
 @attributes.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every kind's version as JSON.")
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Each attribute kind: current version, count, age, coverage, and what it changes."""

@@ -49,7 +49,8 @@ __all__ = ["evidence"]
 @click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, 7d).")
 @click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
-              default="text", show_default=True)
+              default="text", show_default=True,
+              help="text (terminal), json, csv (one row per record) or html (a page).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write to this file instead of standard output.")

@@ -305,7 +305,8 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
 
 
 @dnc.command("rollback")
-@click.option("--list", "name", required=True)
+@click.option("--list", "name", required=True,
+              help="The list whose previous version becomes current again.")
 @click.pass_obj
 def rollback(state: CliState, name: str) -> None:
     """Make the previous version of a list current again, on every node."""
@@ -372,7 +373,7 @@ def drop(state: CliState, name: str) -> None:
 
 @dnc.command("check")
 @click.argument("number")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The lists holding it as JSON.")
 @click.pass_obj
 def check_number(state: CliState, number: str, as_json: bool) -> None:
     """Which lists (and versions) hold NUMBER — membership only, nothing else."""
@@ -406,7 +407,7 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
 
 
 @dnc.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every list's versions as JSON.")
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""

@@ -262,11 +262,13 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.option("--campaign"),
-        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"])),
+        click.option("--campaign", help="Campaign id."),
+        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+                     help="Decisions with this verdict."),
         click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(3):hours."),
-        click.option("--since", metavar="WHEN", help="ISO date/instant, or 15m, 2h, 7d ago."),
-        click.option("--until", metavar="WHEN"),
+        click.option("--since", metavar="WHEN",
+                     help="ISO date/instant (UTC without an offset), or 15m, 2h, 7d ago."),
+        click.option("--until", metavar="WHEN", help="Records before (as --since)."),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),
         click.option("--decision", metavar="ID", help="One decision and its later records."),
         click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked."),
@@ -452,12 +454,13 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
                    "campaign's).")
-@click.option("--campaign")
-@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]))
+@click.option("--campaign", help="Campaign id.")
+@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+              help="Calls with this verdict.")
 @click.option("--rule", help="Deciding rule id.")
 @click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
               "calls).")
-@click.option("--node")
+@click.option("--node", help="The node that wrote the records.")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--csv", "as_csv", is_flag=True, help="Day x campaign x verdict x rule as CSV.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),

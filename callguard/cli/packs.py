@@ -264,7 +264,7 @@ def _print_pack(console: Console, data: dict[str, Any]) -> None:
 @click.argument("pack_id", metavar="ID")
 @click.option("--on", "on_text", metavar="DATE", help="Show the parameters in force on this "
               "date; default today (UTC).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The pack as JSON.")
 @click.pass_obj
 def show_pack(state: CliState, pack_id: str, on_text: str | None, as_json: bool) -> None:
     """Show a configured pack: rules, citations, parameters in force, notes, readings."""

@@ -28,7 +28,8 @@ __all__ = ["purge"]
 @click.command()
 @click.option("--older-than", "days", type=int,
               help="Days to keep; default: [log] retention_days.")
-@click.option("--file", "file_path", type=click.Path(path_type=Path))
+@click.option("--file", "file_path", type=click.Path(path_type=Path),
+              help="The compliance log to purge; default: this node's.")
 @click.option("--stream/--no-stream", default=None,
               help="Also trim the Redis stream; default: when [log] redis_stream is on.")
 @click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "

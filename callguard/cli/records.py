@@ -159,7 +159,7 @@ def _show_command(group: click.Group, title: str) -> None:
                    "solicitor.")
     @click.argument("number")
     @_who
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Every record as JSON.")
     @click.pass_obj
     def command(state: CliState, number: str, campaign: str | None, solicitor: str | None,
                 as_json: bool) -> None:
@@ -322,14 +322,16 @@ def consent_expiry(text: str, number: NumberInfo) -> datetime:
 @consent.command("add")
 @click.argument("number")
 @_who
-@click.option("--kind", required=True, type=_KINDS)
+@click.option("--kind", required=True, type=_KINDS,
+              help="What the called party consented to (the rule it lifts).")
 @click.option("--expires", metavar="DATE|INSTANT",
               help="Last day the consent holds, the called party's local date (it ends when "
                    "that day ends in the number's time zone); or the exact end, an ISO-8601 "
                    "instant with offset.")
 @click.option("--granted", metavar="ISO-8601", help="When it was given; default: now.")
 @click.option("--window", metavar="HH:MM-HH:MM", help="For calling-hours consent: the window.")
-@click.option("--source", default="cli", show_default=True)
+@click.option("--source", default="cli", show_default=True,
+              help="How the consent was given (web form, call, ...), kept with it.")
 @click.option("--evidence", default="", help="Reference to the evidence (never the evidence).")
 @click.pass_obj
 def consent_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
@@ -366,7 +368,7 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
 @consent.command("revoke")
 @click.argument("number")
 @_who
-@click.option("--kind", required=True, type=_KINDS)
+@click.option("--kind", required=True, type=_KINDS, help="The kind of consent withdrawn.")
 @click.option("--source", default="cli", show_default=True, help="How it was revoked.")
 @click.pass_obj
 def consent_revoke(state: CliState, number: str, campaign: str | None, solicitor: str | None,
@@ -396,8 +398,10 @@ def ebr() -> None:
 @ebr.command("add")
 @click.argument("number")
 @_who
-@click.option("--last-transaction", metavar="DATE")
-@click.option("--last-inquiry", metavar="DATE")
+@click.option("--last-transaction", metavar="DATE",
+              help="Date of the last purchase or transaction (give this or --last-inquiry).")
+@click.option("--last-inquiry", metavar="DATE",
+              help="Date of the last inquiry or application by the called party.")
 @click.pass_obj
 def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
             last_transaction: str | None, last_inquiry: str | None) -> None:
@@ -416,7 +420,8 @@ def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str |
 @ebr.command("end")
 @click.argument("number")
 @_who
-@click.option("--source", default="cli", show_default=True)
+@click.option("--source", default="cli", show_default=True,
+              help="Why or how the relationship ended, kept with the record.")
 @click.pass_obj
 def ebr_end(state: CliState, number: str, campaign: str | None, solicitor: str | None,
             source: str) -> None:

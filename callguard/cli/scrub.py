@@ -134,10 +134,11 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
 
 @click.command()
 @click.argument("leads", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--campaign", required=True)
+@click.option("--campaign", required=True, help="Campaign id from the configuration.")
 @click.option("--at", "at_text", required=True, metavar="ISO-8601",
               help="When the calls will be placed (with UTC offset).")
-@click.option("--mode", type=click.Choice([m.value for m in DialingMode]))
+@click.option("--mode", type=click.Choice([m.value for m in DialingMode]),
+              help="Dialing mode; default: the campaign's.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Output CSV ('-': standard output); default: LEADS with .scrubbed.csv.")
 @click.option("--only", type=click.Choice(list(_ONLY)),
