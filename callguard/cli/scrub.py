@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import click
 from rich.console import Console
@@ -132,6 +132,16 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
     return None
 
 
+def _columns(header: list[str], number_column: str | None,
+             location_column: str | None) -> tuple[int, int | None]:
+    """Indexes of the number column (required) and the location column (optional)."""
+    number_col = _pick(header, number_column, _NUMBER_COLUMNS, "number", required=True)
+    location_col = _pick(header, location_column, _LOCATION_COLUMNS, "location",
+                         required=False)
+    return (header.index(number_col) if number_col else 0,
+            header.index(location_col) if location_col else None)
+
+
 @click.command()
 @click.argument("leads", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--campaign", required=True, help="Campaign id from the configuration.")
@@ -164,13 +174,12 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     except UsageError as exc:
         usage_error(str(exc))
     header, rows = table.header, table.rows
-    number_col = _pick(header, number_column, _NUMBER_COLUMNS, "number", required=True)
-    location_col = _pick(header, location_column, _LOCATION_COLUMNS, "location",
-                         required=False)
-    number_index = header.index(number_col) if number_col else 0
-    location_index = header.index(location_col) if location_col else None
-    runtime = state.runtime()
+    number_index, location_index = _columns(header, number_column, location_column)
     err = console(stderr=True)
+    if not rows:
+        _no_rows(err, leads, campaign, at.isoformat(), table, only, as_json, target,
+                 to_stdout)
+    runtime = state.runtime()
     verdicts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     malformed: list[str] = []
@@ -220,6 +229,24 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
         _summary(err, f"scrub of {leads.name} for {campaign} at {outcome.at}", verdicts,
                  rules, malformed)
     err.print(outcome.line(), highlight=False)
+    sys.exit(0)
+
+
+def _no_rows(err: Console, leads: Path, campaign: str, at: str, table: CsvTable,
+             only: str | None, as_json: bool, target: Path, to_stdout: bool) -> NoReturn:
+    """A header and no rows: nothing to decide, and exit 0 — a day with no leads is not a
+    fault for the cron job that runs the scrub — but the output is still written, header
+    only, so that a dialer loading it calls no one instead of yesterday's rows (scrubbed
+    for another instant). The gate is not started: no record is made."""
+    with _opened(target, table) as out:
+        csv.writer(out, delimiter=table.delimiter).writerow([*table.header, *ADDED])
+    outcome = _Outcome(leads, campaign, at, table, Counter(), Counter(), [], only,
+                       "standard output" if to_stdout else str(target))
+    if as_json:
+        print_json(outcome.to_json())
+    err.print(f"{leads} has a header and no rows: nothing to decide (exit 0: an empty lead "
+              f"file is not an error); {outcome.line()} — header only, so a dialer loading "
+              "it calls no one", highlight=False)
     sys.exit(0)
 
 
