@@ -15,7 +15,7 @@ import html
 import io
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -238,14 +238,44 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
-_INSTANTS = frozenset({"logged_at", "at"})  # never folded at their hyphens
+_INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
+# The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
+_HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
+             "local": "called party's local time", "decision_id": "decision id",
+             "number_last4": "number (last 4)", "lists": "list versions",
+             "packs": "packs (version)"}
+
+
+def local_times(record: Record) -> str:
+    """The decision's instant in each zone it was judged in, with the zone's offset as the
+    record states it ("2026-12-07 10:00 -07:00 America/Denver"): the time the calling-hour
+    rules read, which the UTC instant alone leaves the reader to work out."""
+    try:
+        at = datetime.fromisoformat(str(record.get("at")))
+    except ValueError:
+        return ""
+    out = []
+    for zone in record.get("zones") or []:
+        if not (isinstance(zone, list) and len(zone) >= 2):
+            continue
+        try:
+            offset = datetime.strptime(str(zone[1]), "%z").utcoffset()
+        except ValueError:
+            continue
+        if offset is not None:
+            local = at.astimezone(timezone(offset))
+            out.append(f"{local:%Y-%m-%d %H:%M} {zone[1]} {zone[0]}")
+    return "; ".join(out) or "unknown (no zone on record)"
 
 
 def _html(query: dict[str, Any], found: Evidence) -> str:
+    def cell(record: Record, column: str) -> str:
+        return local_times(record) if column == "local" else _row(record)[column]
+
     def table(title: str, records: list[Record], columns: list[str]) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
         body = "".join("<tr>" + "".join(
-            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(_row(r)[c])}</td>"
+            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(cell(r, c))}</td>"
             for c in columns) + "</tr>" for r in records) or (
             f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
@@ -253,11 +283,13 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
                       if v is not None and k != "number_hash")
-    decision_columns = ["logged_at", "at", "decision_id", "node", "front", "campaign", "solicitor",
-                        "mode", "verdict", "rule", "reason", "lists", "packs"]
+    decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
+                        "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
+                        "packs"]
     changes, later, loaded = _kinds(found)
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>callguard evidence</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:2em}th,td{border:1px solid #bbb;padding:4px 8px;font-size:13px;"
         "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"
