@@ -116,6 +116,25 @@ class TestCommands:
                     "--kind", "written", data_dir=tmp_path)
         assert "revoked 1 written" in right.stderr
 
+    def test_import_takes_the_seller_by_campaign_like_every_record_command(self, tmp_path):
+        """`consent add --campaign C` works, `consent import F --campaign C` was "No such
+        option": the seller of a file without a solicitor column is named either way."""
+        ebr = tmp_path / "ebr.csv"
+        ebr.write_text("number,last_transaction\n8015550123,2026-10-01\n")
+        done = cli("ebr", "import", str(ebr), "--campaign", "ut-solar-predictive",
+                   data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        sheet = json.loads(cli("ebr", "show", "8015550123", "--solicitor", "beehive-solar",
+                               "--json", data_dir=tmp_path).stdout)
+        assert sheet["ebr"]["last_transaction"] == "2026-10-01"
+        unknown = cli("ebr", "import", str(ebr), "--campaign", "nope", data_dir=tmp_path)
+        assert unknown.returncode == 2
+        assert "unknown campaign 'nope'" in unknown.stderr
+        both = cli("ebr", "import", str(ebr), "--campaign", "ut-solar-predictive",
+                   "--solicitor", "beehive-solar", data_dir=tmp_path)
+        assert both.returncode == 2
+        assert "give --campaign or --solicitor" in both.stderr
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

@@ -148,9 +148,14 @@ def _import_command(group: click.Group, kind: str) -> None:
                    "is written.")
     @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
     @click.option("--solicitor", help="For rows without a solicitor column.")
+    @click.option("--campaign", help="For rows without a solicitor column: the seller of "
+                  "this campaign (as every other record command takes it).")
     @click.option("--dry-run", is_flag=True, help="Check the rows, write nothing.")
     @click.pass_obj
-    def command(state: CliState, path: Path, solicitor: str | None, dry_run: bool) -> None:
+    def command(state: CliState, path: Path, solicitor: str | None, campaign: str | None,
+                dry_run: bool) -> None:
+        if campaign is not None:
+            solicitor = _solicitor(state, campaign, solicitor)
         _import(state, kind, path, solicitor, dry_run)
 
 
