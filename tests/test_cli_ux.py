@@ -402,6 +402,26 @@ class TestListImport:
         assert [(x["list"], x["version"], x["covers"]) for x in status["lists"]] == [
             ("ut-state", 2, "all")]
 
+    def test_status_names_the_lists_the_packs_read_and_lack(self, tmp_path):
+        """An empty data dir printed an empty table (exit 0) and nothing about the lists
+        whose absence BLOCKs every call they cover; `config check` named them."""
+        empty = cli(tmp_path, "dnc", "status")
+        assert empty.returncode == 0, empty.stderr
+        said = one_line(empty.stdout)
+        assert f"no list imported in data dir {tmp_path}" in said
+        assert "national: no version (read by us-federal, us-ut, us-ut-hb45-2000): every " \
+               "call it covers is BLOCKed" in said
+        assert "┃" not in empty.stdout  # no empty table
+        assert not (tmp_path / "lists").exists()  # reading made nothing
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                   "--published", PUBLISHED).returncode == 0
+        status = json.loads(cli(tmp_path, "dnc", "status", "--json").stdout)
+        assert [x["list"] for x in status["lists"]] == ["national"]
+        assert status["missing"] == [{"list": "ut-state", "read_by": ["us-ut-hb45-2000"]}]
+        assert "ut-state: no version" in one_line(cli(tmp_path, "dnc", "status").stdout)
+
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""
         listing = tmp_path / "l.txt"

@@ -429,6 +429,14 @@ def status(state: CliState, as_json: bool) -> None:
         return {"lists": rows, "errors": dict(registry.errors)}
 
     data = run(_with_registry(state.settings, collect))
+    settings = state.settings
+    have = {row["list"] for row in data["lists"]}
+    # The do-not-call lists the packs read that have no version: every call they cover is
+    # BLOCKed (attr-* lists are `attributes status`'s; [lists] not_loaded is on purpose).
+    data["missing"] = [{"list": name, "read_by": packs} for name, packs
+                       in sorted(lists_read(settings).items())
+                       if name not in have and not name.startswith("attr-")
+                       and name not in settings.lists_not_loaded]
     if as_json:
         print_json(data)
         return
@@ -440,6 +448,16 @@ def status(state: CliState, as_json: bool) -> None:
                       covers if isinstance(covers, str) else ",".join(map(str, covers)),
                       str(row["source"]))
     out = console()
-    out.print(table)
+    where = ("Redis" if settings.lists_backend == "redis"
+             else f"data dir {settings.data_dir}")
+    if data["lists"]:
+        out.print(table)
+    else:  # an empty table reads as a fault of the command, not of the data dir
+        out.print(f"no list imported in {where}", highlight=False)
     for name, error in data["errors"].items():
         out.print(f"[red]{escape(f'{name}: {error}')}[/]", highlight=False)
+    for row in data["missing"]:
+        out.print(f"[red]{escape(row['list'])}: no version[/] (read by "
+                  f"{escape(', '.join(row['read_by']))}): every call it covers is BLOCKed; "
+                  f"import it with `callguard dnc import FILE --list {escape(row['list'])} "
+                  "--published DATE --covers ...`", highlight=False)
