@@ -135,6 +135,38 @@ class TestCommands:
         assert both.returncode == 2
         assert "give --campaign or --solicitor" in both.stderr
 
+    def test_dates_of_what_happened_cannot_be_in_the_future(self, tmp_path):
+        """`ebr add --last-transaction 2062-10-01` (for 2026) was recorded, replacing the
+        real date with one that lifts no rule for 36 years, and `consent add --granted` in
+        the future was taken; a CSV's granted_at and added_at were already refused, its
+        last_transaction was not. Each is a usage error now, and nothing is written."""
+        for args in (["ebr", "add", "8015550123", "--last-transaction", "2062-10-01"],
+                     ["ebr", "add", "8015550123", "--last-inquiry", "2062-10-01"],
+                     ["consent", "add", "8015550123", "--kind", "written", "--granted",
+                      "2062-10-01T10:00:00Z"]):
+            refused = cli(*args, "--campaign", "ut-solar-manual", data_dir=tmp_path)
+            assert refused.returncode == 2, (args, refused.stderr)
+            assert "is in the future" in refused.stderr, refused.stderr
+        ebr = tmp_path / "ebr.csv"
+        ebr.write_text("number,last_transaction\n8015550123,2062-10-01\n")
+        imported = cli("ebr", "import", str(ebr), "--solicitor", "beehive-solar",
+                       data_dir=tmp_path)
+        assert imported.returncode == 2
+        assert "last_transaction 2062-10-01 is in the future" in imported.stderr
+        assert not (tmp_path / "records.sqlite3").exists()
+        today = datetime.now(UTC).date().isoformat()  # today is not the future
+        assert cli("ebr", "add", "8015550123", "--last-transaction", today, "--campaign",
+                   "ut-solar-manual", data_dir=tmp_path).returncode == 0
+
+    def test_a_mistyped_number_is_not_echoed_in_clear(self, tmp_path):
+        """stderr goes to cron mail and journals: the usage error names the number by its
+        last four digits, as the CSV import's row errors do."""
+        refused = cli("consent", "add", "80155501239", "--campaign", "ut-solar-manual",
+                      "--kind", "written", data_dir=tmp_path)
+        assert refused.returncode == 2
+        assert "[number …1239]" in refused.stderr
+        assert "8015550123" not in refused.stderr
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

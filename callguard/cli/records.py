@@ -26,6 +26,7 @@ from callguard.cli.common import (
     number_or_exit,
     parse_date,
     parse_instant,
+    parse_past_date,
     run,
     usage_error,
 )
@@ -350,6 +351,9 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
         usage_error("calling-hours consent needs --window HH:MM-HH:MM")
     now = datetime.now(UTC)
     granted_at = parse_instant(granted, "--granted") if granted else now
+    if granted_at > now:  # as a CSV import's granted_at: not given yet, so not on record
+        usage_error(f"--granted {granted} is in the future (now: {now:%Y-%m-%dT%H:%MZ}); "
+                    "record a consent once it is given")
     if expires_at is not None and expires_at <= granted_at:
         usage_error(f"--expires ends the consent at {expires_at:%Y-%m-%dT%H:%MZ}, not after "
                     f"it was given ({granted_at:%Y-%m-%dT%H:%MZ}): nothing would be consented")
@@ -414,8 +418,10 @@ def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str |
     if (last_transaction is None) == (last_inquiry is None):
         usage_error("give exactly one of --last-transaction and --last-inquiry")
     who = _solicitor(state, campaign, solicitor)
-    transaction = parse_date("--last-transaction", last_transaction) if last_transaction else None
-    inquiry = parse_date("--last-inquiry", last_inquiry) if last_inquiry else None
+    transaction = (parse_past_date("--last-transaction", last_transaction, "a transaction")
+                   if last_transaction else None)
+    inquiry = (parse_past_date("--last-inquiry", last_inquiry, "an inquiry")
+               if last_inquiry else None)
     e164 = e164_or_exit(state.settings, number)
     _write(state, [RecordEbr(who, e164, transaction, inquiry)])
     _console.print(f"business relationship of …{e164[-4:]} with {who} recorded",
