@@ -166,6 +166,14 @@ class TestCommands:
         assert refused.returncode == 2
         assert "[number …1239]" in refused.stderr
         assert "8015550123" not in refused.stderr
+        assert cli("internal-dnc", "add", "8015550124", "--campaign", "ut-solar-manual",
+                   data_dir=tmp_path).returncode == 0  # a log and its key to read
+        for command in ("tail", "evidence"):  # --number / NUMBER of the log readers
+            args = ["--number", "80155501239"] if command == "tail" else ["80155501239"]
+            read = cli(command, *args, data_dir=tmp_path)
+            assert read.returncode == 2, read.stderr
+            assert "[number …1239]" in read.stderr
+            assert "8015550123" not in read.stderr
 
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"

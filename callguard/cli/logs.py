@@ -47,6 +47,7 @@ from callguard.compliance.reader import (
 )
 from callguard.errors import ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
+from callguard.numbers.redact import redact_digits
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -226,7 +227,7 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     try:
         normal = e164(place, number)
     except NumberError as exc:
-        usage_error(f"number {number!r}: {exc}")
+        usage_error(f"number {redact_digits(number)!r}: {exc}")  # stderr: never in clear
     hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
