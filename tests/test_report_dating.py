@@ -241,14 +241,20 @@ def test_the_pages_say_the_zone_of_every_time_and_draw_no_blank_chart(tmp_path,
                                                                       browser):  # noqa: F811
     """Read from a real headless chromium. The evidence page's decision table headed its
     instants `logged_at` and `at` (UTC only by their `Z`) and left the called party's
-    local time, which the calling-hour rules read, to the reader's arithmetic; the report
+    local time, which the calling-hour rules read, to the reader's arithmetic (as did
+    `explain`, whose `at:` line did not say UTC); the report
     page had two headings "Calls by campaign", a blank strip for a chart without data and
     no legend for its green and red bars."""
     data = tmp_path / "data"
     path = config(tmp_path, data)
     asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
-                "2026-12-07T10:00:00-07:00", config_path=path)
+                "2026-12-07T10:00:00-07:00", "--json", config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
+    explained = cli("explain", json.loads(asked.stdout)["decision_id"], config_path=path)
+    assert explained.returncode == 0, explained.stderr
+    said = " ".join(explained.stdout.split())
+    assert "at: 2026-12-07T17:00:00.000Z (UTC; logged " in said
+    assert "called party's local time: 2026-12-07 10:00 -07:00 America/Denver" in said
     page = tmp_path / "evidence.html"
     made = cli("evidence", NUMBER, "--format", "html", "--output", str(page),
                config_path=path)

@@ -15,7 +15,7 @@ import html
 import io
 import os
 import sys
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,7 @@ from callguard.cli.logs import (
     instant_option,
     place_or_exit,
 )
+from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import Record, log_exists
@@ -246,31 +247,9 @@ _HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
              "packs": "packs (version)"}
 
 
-def local_times(record: Record) -> str:
-    """The decision's instant in each zone it was judged in, with the zone's offset as the
-    record states it ("2026-12-07 10:00 -07:00 America/Denver"): the time the calling-hour
-    rules read, which the UTC instant alone leaves the reader to work out."""
-    try:
-        at = datetime.fromisoformat(str(record.get("at")))
-    except ValueError:
-        return ""
-    out = []
-    for zone in record.get("zones") or []:
-        if not (isinstance(zone, list) and len(zone) >= 2):
-            continue
-        try:
-            offset = datetime.strptime(str(zone[1]), "%z").utcoffset()
-        except ValueError:
-            continue
-        if offset is not None:
-            local = at.astimezone(timezone(offset))
-            out.append(f"{local:%Y-%m-%d %H:%M} {zone[1]} {zone[0]}")
-    return "; ".join(out) or "unknown (no zone on record)"
-
-
 def _html(query: dict[str, Any], found: Evidence) -> str:
     def cell(record: Record, column: str) -> str:
-        return local_times(record) if column == "local" else _row(record)[column]
+        return called_party_times(record) if column == "local" else _row(record)[column]
 
     def table(title: str, records: list[Record], columns: list[str]) -> str:
         head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
