@@ -175,6 +175,26 @@ class TestCommands:
             assert "[number …1239]" in read.stderr
             assert "8015550123" not in read.stderr
 
+    def test_consent_times_are_said_in_their_zone(self, tmp_path):
+        """`consent add --expires 2027-01-31` answered "recorded until 2027-02-01T07:00Z"
+        (a day later than the date typed, in UTC unsaid as such); `consent show` headed its
+        columns "granted"/"expires"/"window" with microsecond +00:00 instants beside a
+        window in the called party's clock."""
+        added = cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual", "--kind",
+                    "calling-hours", "--window", "07:00-22:00", "--expires", "2027-01-31",
+                    "--granted", "2026-11-02T17:00:00.123456Z", data_dir=tmp_path)
+        assert added.returncode == 0, added.stderr
+        assert "it holds through 2027-01-31, the called party's date (it ends " \
+               "2027-02-01T07:00Z)" in " ".join(added.stderr.split())
+        shown = cli("consent", "show", "8015550123", "--campaign", "ut-solar-manual",
+                    data_dir=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        for words in ("granted (UTC)", "expires (UTC, exclusive)",
+                      "window (called party's time)", "revoked (UTC)",
+                      "2026-11-02 17:00:00Z", "2027-02-01 07:00:00Z", "07:00-22:00"):
+            assert words in shown.stdout, (words, shown.stdout)
+        assert ".123456" not in shown.stdout
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

@@ -252,16 +252,26 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         return
     out = console()
     out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
-    table = Table("kind", "granted", "expires", "window", "revoked", "source", "evidence",
+    # Every instant in UTC, said in the heading; the window is the called party's clock.
+    table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
+                  "window (called party's time)", "revoked (UTC)", "source", "evidence",
                   "valid now", title="consent")
     for c in consents:
-        table.add_row(*(str(c[k] or "") for k in ("kind", "granted_at", "expires_at", "window")),
-                      escape(f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip()),
+        table.add_row(str(c["kind"]), _utc(c["granted_at"]), _utc(c["expires_at"]),
+                      str(c["window"] or ""),
+                      escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
     out.print(table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
+
+
+def _utc(text: object) -> str:
+    """An ISO instant as ``2026-12-05 02:39:17Z`` (to the second), or empty."""
+    if not isinstance(text, str) or not text:
+        return ""
+    return f"{datetime.fromisoformat(text).astimezone(UTC):%Y-%m-%d %H:%M:%SZ}"
 
 
 def _fields(record: Any) -> str:
@@ -366,6 +376,9 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
     e164 = info.e164
     _write(state, [AddConsent(who, e164, record, source, evidence)])
     until = f" until {expires_at:%Y-%m-%dT%H:%MZ} (exclusive)" if expires_at else ""
+    if expires is not None and "T" not in expires:  # a date: say it as it was given
+        until = (f"; it holds through {expires}, the called party's date (it ends "
+                 f"{expires_at:%Y-%m-%dT%H:%MZ})")
     _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded{until}",
                    highlight=False)
     if expires_at is not None and expires_at <= now:
