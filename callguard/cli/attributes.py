@@ -22,7 +22,8 @@ from rich.table import Table
 
 from callguard.cli import output
 from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
-from callguard.cli.lists import _covers, _publish, _with_registry
+from callguard.cli.list_record import list_change_fields
+from callguard.cli.lists import _covers, _publish, _recorded, _with_registry
 from callguard.cli.render import print_json
 from callguard.errors import ListImportError, StoreError
 from callguard.stores.attributes import AttributeKind, list_name, parse_dated_file
@@ -52,7 +53,7 @@ def attributes() -> None:
 
 
 @attributes.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--kind", required=True, type=click.Choice([k.value for k in AttributeKind]),
               help="What the file says about its numbers.")
 @click.option("--published", required=True, metavar="DATE",
@@ -84,9 +85,15 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
+    # In the compliance log like a do-not-call list's: decisions name attr-* versions too.
+    duplicates = parsed.count - meta.count
+    _recorded(state.settings, list_change_fields("publish", meta, duplicates=duplicates,
+                                                 malformed=parsed.bad))
+    shown = "all area codes" if areas is None else (
+        f"{len(areas)} area code(s)" + (" (seen in the file)" if covers == "seen" else ""))
     _err.print(f"published [bold]{name} v{meta.version}[/] ({which.value}): "
-               f"{meta.count:,} numbers, {parsed.bad} malformed line(s) skipped",
-               highlight=False)
+               f"{meta.count:,} numbers, covering {shown}; {parsed.bad} malformed line(s) "
+               "skipped", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 
