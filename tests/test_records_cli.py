@@ -195,6 +195,23 @@ class TestCommands:
             assert words in shown.stdout, (words, shown.stdout)
         assert ".123456" not in shown.stdout
 
+    def test_tail_shows_a_record_change_by_the_fields_it_has(self, tmp_path):
+        """`tail` printed "ebr-recorded beehive-solar …0123  source=" (a blank source the
+        record never had) and no word when a revocation changed nothing."""
+        for args in (["ebr", "add", "8015550123", "--last-transaction", "2026-10-01"],
+                     ["consent", "add", "8015550123", "--kind", "written", "--source", "web",
+                      "--expires", "2030-01-31"],
+                     ["consent", "revoke", "8015550124", "--kind", "written"]):
+            assert cli(*args, "--campaign", "ut-solar-manual",
+                       data_dir=tmp_path).returncode == 0
+        lines = [line.split("REC", 1)[1].strip() for line in
+                 cli("tail", data_dir=tmp_path).stdout.splitlines()]
+        assert lines[0] == "ebr-recorded beehive-solar …0123"
+        assert lines[1].startswith("consent-added beehive-solar …0123 written source=web "
+                                   "expires_at=2030-02-01T07:00:00.000Z")
+        assert lines[2] == "consent-revoked beehive-solar …0124 written source=cli " \
+                           "(changed nothing)"
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

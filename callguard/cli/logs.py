@@ -300,8 +300,13 @@ def _line(record: Record) -> Text:
         text.append(str(record.get("reason") or ""), style="" if verdict == "ALLOW" else "red")
     elif event == "record":
         text.append("REC   ", style="bold yellow")
-        text.append(f"{record.get('action')} {record.get('solicitor')} {last4} "
-                    f"{record.get('kind') or ''} source={record.get('source') or ''}")
+        # only the fields the record has ("ebr-recorded … source=" read as a blank source)
+        parts = [str(record.get("action")), str(record.get("solicitor")), last4,
+                 str(record.get("kind") or ""),
+                 *(f"{key}={record[key]}" for key in ("source", "expires_at")
+                   if record.get(key) not in (None, "")),
+                 "(changed nothing)" if record.get("changed") == 0 else ""]
+        text.append(" ".join(part for part in parts if part))
     else:
         text.append(f"{str(event).upper():<5} ", style="bold magenta")
         rest = {k: v for k, v in record.items()
