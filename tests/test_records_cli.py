@@ -211,6 +211,9 @@ class TestCommands:
                                    "expires_at=2030-02-01T07:00:00.000Z")
         assert lines[2] == "consent-revoked beehive-solar …0124 written source=cli " \
                            "(changed nothing)"
+        none = cli("tail", "--number", "8015550125", data_dir=tmp_path)
+        assert (none.returncode, none.stdout) == (0, "")
+        assert "no record matched in the log and its closed segments" in none.stderr
 
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"

@@ -368,6 +368,11 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
               f"whose segments were deleted: callguard evidence --decision "
               f"{query.decision_id}")
         sys.exit(EXIT_INCOMPLETE)
+    if not shown and not follow and query.decision_id is None:
+        # silence read as "the command did nothing" (stderr; exit 0: a log without such a
+        # record is a complete answer)
+        where = "the Redis stream" if stream else "the log and its closed segments"
+        _warn(f"no record matched in {where}")
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
