@@ -487,3 +487,27 @@ class TestHelp:
                     assert param.opts[0] in result.output, (path, param.opts)
         scrub = CliRunner().invoke(root, ["scrub", "--help"])
         assert "Campaign id from the configuration." in one_line(scrub.output)
+
+
+class TestContradictions:
+    """Two options that cannot both hold: a usage error naming both, never one ignored."""
+
+    @pytest.mark.parametrize(("args", "words"), [
+        (["report", "--csv", "--json"], "--json and --csv both print"),
+        (["report", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["tail", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["tail", "-f", "--until", "1h"], "-f shows records as they are written"),
+        (["archive", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["purge", "--yes", "--dry-run"], "--yes destroys and --dry-run only counts"),
+    ])
+    def test_refused_before_anything_is_read(self, node, args, words):
+        """main: report printed the JSON alone, --stream won over --file (asking Redis),
+        `tail -f --until` followed forever, `purge --yes --dry-run` counted."""
+        root, _ = node
+        log = str(root / "compliance.jsonl")
+        before = (root / "compliance.jsonl").read_bytes()
+        result = cli(root, *(a.replace("{log}", log) for a in args))
+        assert result.returncode == USAGE, (args, result.stdout, result.stderr)
+        assert words in one_line(result.stderr), result.stderr
+        assert result.stdout == ""
+        assert (root / "compliance.jsonl").read_bytes() == before

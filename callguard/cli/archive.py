@@ -25,7 +25,13 @@ import click
 import orjson
 from rich.markup import escape
 
-from callguard.cli.common import CliState, err_console, run, usage_error
+from callguard.cli.common import (
+    CliState,
+    err_console,
+    one_source_or_exit,
+    run,
+    usage_error,
+)
 from callguard.compliance.archive.ingest import ArchiveRun, archive_files, archive_stream
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import log_exists
@@ -66,6 +72,7 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
 
     with contextlib.suppress(OSError):
         os.nice(10)  # maintenance yields the CPU to deciding
+    one_source_or_exit(file_path, stream)
     settings = state.settings
     target = Archive(archive_dir or settings.data_dir / "archive")
     log = file_path or log_path(settings)

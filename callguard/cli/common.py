@@ -153,6 +153,14 @@ def output_path_or_exit(option: str, path: Path) -> Path:
     return path
 
 
+def one_source_or_exit(file_path: Path | None, stream: bool) -> None:
+    """``--file`` and ``--stream`` name two sources; reading one and ignoring the other
+    answered a question that was not asked."""
+    if file_path is not None and stream:
+        usage_error(f"--file {file_path} and --stream: give one of them (the file is one "
+                    "node's log, the stream every node's)")
+
+
 def config_file_or_exit(path: Path | None) -> None:
     """``--config`` must name a file: a directory is the commonest slip."""
     if path is None or not path.is_dir():

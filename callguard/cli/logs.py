@@ -30,6 +30,7 @@ from callguard.cli import output
 from callguard.cli.common import (
     CliState,
     err_console,
+    one_source_or_exit,
     output_path_or_exit,
     run,
     usage_error,
@@ -349,6 +350,10 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     """
     if lines < 0:
         usage_error("-n must be 0 (all) or a positive number of records")
+    one_source_or_exit(file_path, stream)
+    if follow and options.get("until") is not None:
+        usage_error("-f shows records as they are written, after any --until: give one of "
+                    "them")
     query = LogQuery(state, options)
     show = _printer(as_json)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -483,6 +488,10 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
            as_json: bool, as_csv: bool, html_path: Path | None) -> None:
     """Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    one_source_or_exit(file_path, stream)
+    if as_json and as_csv:  # one standard output: the CSV was silently not printed
+        usage_error("--json and --csv both print to standard output: give one of them")
 
     from callguard.compliance import report as figures  # noqa: PLC0415
     from callguard.compliance.archive.store import (  # noqa: PLC0415

@@ -42,6 +42,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     """Destroy compliance records older than the retention period (13-44-201)."""
     from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
 
+    if yes and dry_run:  # destroy, or only count: not both
+        usage_error("--yes destroys and --dry-run only counts: give one of them")
     settings = state.settings
     keep = days if days is not None else settings.log.retention_days
     if keep <= 0:
