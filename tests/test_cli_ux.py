@@ -511,3 +511,31 @@ class TestContradictions:
         assert words in one_line(result.stderr), result.stderr
         assert result.stdout == ""
         assert (root / "compliance.jsonl").read_bytes() == before
+
+
+class TestNumbersInRange:
+    """A number option outside what it can mean is a usage error naming the option."""
+
+    @pytest.mark.parametrize("args", [
+        ["purge", "--older-than", "99999999999"],  # main: internal error, OverflowError
+        ["archive", "--threads", "0"],  # main: internal error from DuckDB
+        ["archive", "--watch", "0"],  # main: archived in a busy loop until killed
+        ["archive", "--keep-segments-days", "-5"],  # -1 means keep; -5 meant nothing
+        ["archive", "--months-after-days", "-2"],
+        ["health", "--timeout", "-1"],  # main: internal error, ValueError
+        ["dnc", "import", "{list}", "--list", "national", "--published", PUBLISHED,
+         "--max-bad-share", "-1"],  # main: "refused ... limit -100.00%", exit 1
+        ["attributes", "import", "{list}", "--kind", "wireless", "--published", PUBLISHED,
+         "--max-bad-share", "2"],  # main: taken
+        ["serve", "--reload-seconds", "0"],
+        ["packs", "check", "{list}", "--within-days", "-1"],
+    ])
+    def test_refused_naming_the_option(self, tmp_path, args):
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        result = cli(tmp_path, *(str(listing) if a == "{list}" else a for a in args))
+        assert result.returncode == USAGE, (args, result.stdout, result.stderr)
+        option = next(a for a in args if a.startswith("--") and a not in (
+            "--list", "--published", "--kind"))
+        assert f"Invalid value for '{option}'" in result.stderr, result.stderr
+        assert not (tmp_path / "lists").exists()  # nothing was imported

@@ -50,17 +50,18 @@ MONTHS_AFTER_DAYS = 7
               help="The log whose closed segments are archived; default: this node's.")
 @click.option("--stream", is_flag=True,
               help="Archive the Redis Stream of every node (run one archiver) instead.")
-@click.option("--keep-segments-days", type=int, default=30, show_default=True,
+@click.option("--keep-segments-days", type=click.IntRange(min=-1), default=30, show_default=True,
               help="Delete closed segments this long after they were archived (-1: keep).")
 @click.option("--compact-all", is_flag=True,
               help="Compact every day now, today included (default: days before yesterday).")
-@click.option("--months-after-days", type=int, default=MONTHS_AFTER_DAYS, show_default=True,
+@click.option("--months-after-days", type=click.IntRange(min=-1), default=MONTHS_AFTER_DAYS,
+              show_default=True,
               help="Rewrite the days of each UTC month that ended more than this many days "
                    "ago as one file per table (-1: never); a lookup opens a file per month, "
                    "not per day.")
-@click.option("--watch", type=float, metavar="SECONDS",
-              help="Keep running, archiving every SECONDS, until SIGTERM.")
-@click.option("--threads", type=int, default=1, show_default=True,
+@click.option("--watch", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Keep running, archiving every SECONDS (at least 1), until SIGTERM.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="DuckDB threads (keep 1 on a host that decides calls).")
 @click.option("--json", "as_json", is_flag=True, help="What was archived as JSON.")
 @click.pass_obj

@@ -60,7 +60,7 @@ def attributes() -> None:
               help="Date the provider produced this copy (its age is checked per call).")
 @click.option("--covers", default="seen", show_default=True,
               help="Area codes this copy speaks for: 'all', a comma list, or 'seen'.")
-@click.option("--max-bad-share", default=0.001, show_default=True,
+@click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.pass_obj
 def import_(state: CliState, file: Path, kind: str, published: str, covers: str,

@@ -155,7 +155,7 @@ def dnc() -> None:
                    "(its first import must say).")
 @click.option("--new-list", is_flag=True,
               help="Create a list no enabled pack reads yet (else such a name is refused).")
-@click.option("--max-bad-share", default=0.001, show_default=True,
+@click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.option("--delta-base", type=int, metavar="VERSION",
               help="FILE is a delta (+NUMBER / -NUMBER lines) against this current version.")

@@ -78,7 +78,7 @@ def _run_cases(console: Console, path: Path, *, allow_no_cases: bool) -> int:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--on", "on_text", metavar="DATE", help="Date for the expiry warnings; default "
               "today (UTC).")
-@click.option("--within-days", default=30, show_default=True,
+@click.option("--within-days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Warn about what ends within this many days.")
 @click.option("--allow-no-cases", is_flag=True, help="Accept a pack with no statute cases "
               "(no cases file beside it, or one with no case): exit 0 with a warning "

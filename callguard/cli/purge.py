@@ -26,7 +26,7 @@ __all__ = ["purge"]
 
 
 @click.command()
-@click.option("--older-than", "days", type=int,
+@click.option("--older-than", "days", type=click.IntRange(min=1, max=36_600),
               help="Days to keep; default: [log] retention_days.")
 @click.option("--file", "file_path", type=click.Path(path_type=Path),
               help="The compliance log to purge; default: this node's.")
