@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from callguard.cli.main import cli as root
 from tests.conftest import ROOT
@@ -476,17 +475,45 @@ class TestHelp:
 
     def test_every_help_runs_and_shows_the_option_help(self):
         """`callguard ... --help` for every command, as a user types it: exit 0, no data
-        dir or configuration needed, and the help text on the page."""
-        for path, command in _every_command():
-            result = CliRunner().invoke(root, [*path, "--help"], env={
-                "CALLGUARD_DATA_DIR": "/nonexistent/callguard-help"})
-            assert result.exit_code == 0, (path, result.output)
-            assert "Usage:" in result.output
-            for param in command.params:
-                if getattr(param, "help", None):
-                    assert param.opts[0] in result.output, (path, param.opts)
-        scrub = CliRunner().invoke(root, ["scrub", "--help"])
-        assert "Campaign id from the configuration." in one_line(scrub.output)
+        dir or configuration needed, and the help text on the page. In a child process:
+        the CLI's group callback sets the process umask (0077) and the logging, which
+        must not leak into this test process (a later test's `git clone` and venv were
+        made unreadable to the user it switches to)."""
+        child = subprocess.run([sys.executable, "-c", _HELP_WALK], capture_output=True,
+                               text=True, cwd=ROOT, timeout=300, check=False, env={
+                                   **os.environ,
+                                   "CALLGUARD_DATA_DIR": "/nonexistent/callguard-help"})
+        assert child.returncode == 0, child.stderr
+        report = json.loads(child.stdout)
+        assert report["problems"] == []
+        assert report["commands"] > 30  # the walk reached the subcommands
+        assert "Campaign id from the configuration." in one_line(report["scrub"])
+
+
+# Run by the test above in a child process: every command's --help through click's runner.
+_HELP_WALK = """
+import json
+import click
+from click.testing import CliRunner
+from callguard.cli.main import cli as root
+context = click.Context(root)
+found, todo = [], [((), root)]
+while todo:
+    path, command = todo.pop()
+    found.append((path, command))
+    if isinstance(command, click.Group):
+        todo.extend(((*path, name), command.get_command(context, name))
+                    for name in command.list_commands(context))
+problems = []
+for path, command in found:
+    result = CliRunner().invoke(root, [*path, "--help"])
+    if result.exit_code != 0 or "Usage:" not in result.output:
+        problems.append([list(path), result.exit_code, result.output[-300:]])
+    problems.extend([list(path), param.opts[0]] for param in command.params
+                    if getattr(param, "help", None) and param.opts[0] not in result.output)
+scrub = CliRunner().invoke(root, ["scrub", "--help"]).output
+print(json.dumps({"problems": problems, "commands": len(found), "scrub": scrub}))
+"""
 
 
 class TestContradictions:
