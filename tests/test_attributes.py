@@ -205,6 +205,35 @@ class TestCli:
         assert all(row["loaded"] for row in rows.values())
         assert "8015550123" not in json.dumps(status)
 
+    def test_each_import_is_in_the_compliance_log_and_a_missing_file_is_a_usage_error(
+            self, tmp_path):
+        """A decision names `attr-wireless v3`; `dnc import` logged when each version came
+        (`list-change`), `attributes import` did not. And a missing file was exit 1
+        ("refused: no such file") where `dnc import` says exit 2; a directory was "no such
+        file" too."""
+        numbers = tmp_path / "numbers.txt"
+        numbers.write_text("8015550123\n8015550123\n8015550124\n")
+        today = datetime.now(UTC).date().isoformat()
+        result = cli("attributes", "import", str(numbers), "--kind", "wireless",
+                     "--published", today, data_dir=tmp_path)
+        assert result.returncode == ALLOW, result.stderr
+        assert "covering 1 area code(s) (seen in the file)" in " ".join(result.stderr.split())
+        dated = reassigned_file(tmp_path, "8015550123,2026-02-01\n")
+        assert cli("attributes", "import", str(dated), "--kind", "reassigned", "--published",
+                   today, "--covers", "all", data_dir=tmp_path).returncode == ALLOW
+        changes = [json.loads(line) for line in
+                   (tmp_path / "compliance.jsonl").read_text().splitlines()]
+        assert [(c["event"], c["action"], c["list"], c["version"], c["covers"])
+                for c in changes] == [
+            ("list-change", "publish", "attr-wireless", 1, [801]),
+            ("list-change", "publish", "attr-reassigned", 1, "all")]
+        assert changes[0]["duplicates"] == 1
+        assert "8015550123" not in (tmp_path / "compliance.jsonl").read_text()
+        for missing in (tmp_path / "nope.txt", tmp_path):
+            refused = cli("attributes", "import", str(missing), "--kind", "wireless",
+                          "--published", today, data_dir=tmp_path)
+            assert refused.returncode == USAGE, refused.stderr
+
     def test_reserved_names_refused_by_dnc_import(self, tmp_path):
         numbers = tmp_path / "numbers.txt"
         numbers.write_text("8015550123\n")

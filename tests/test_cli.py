@@ -438,6 +438,75 @@ class TestScrub:
         assert "malformed line 6" in result.stderr
         assert "BLOCK" in result.stderr
 
+    def test_a_header_alone_replaces_the_output_and_exits_0(self, tmp_path):
+        """A day with no leads: exit 0 with a message saying so (main: an empty summary
+        table and "0 of 0 rows"), the output rewritten with the header alone (yesterday's
+        callable rows must not reach the dialer today), and no gate started: no record,
+        no data dir made (main made both)."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text("name,phone\n")
+        out = tmp_path / "callable.csv"
+        out.write_text("name,phone,callguard_verdict\nAnn,8015550123,ALLOW\n")  # yesterday
+        data = tmp_path / "data"
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--output", str(out), "--only", "callable",
+                     "--json", data_dir=data)
+        assert result.returncode == 0, result.stderr
+        message = " ".join(result.stderr.split())
+        assert "has a header and no rows: nothing to decide" in message
+        assert out.read_text().splitlines() == [
+            "name,phone,callguard_verdict,callguard_rule,callguard_reason,"
+            "callguard_decision_id,callguard_lists"]
+        assert json.loads(result.stdout)["rows"] == 0
+        assert not data.exists()
+        no_column = tmp_path / "zips.csv"
+        no_column.write_text("name,zip\n")
+        refused = cli("scrub", str(no_column), "--campaign", "ut-solar-manual", "--at",
+                      weekday_at(11).isoformat(), data_dir=data)
+        assert refused.returncode == USAGE
+        assert "no number column found" in refused.stderr
+
+    def test_the_lead_file_is_never_the_output(self, data_dir, tmp_path):
+        """`--output` naming the lead file (by any path) replaced the leads with the
+        verdicts; it is refused before anything is read or decided."""
+        leads = tmp_path / "leads.csv"
+        text = "name,phone\nAnn,801-555-0123\n"
+        leads.write_text(text)
+        for named in (leads, tmp_path / "." / "leads.csv"):
+            refused = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                          weekday_at(11).isoformat(), "--output", str(named),
+                          data_dir=data_dir)
+            assert refused.returncode == USAGE, refused.stderr
+            assert "is the lead file itself" in " ".join(refused.stderr.split())
+        assert leads.read_text() == text
+
+    def test_yesterdays_output_scrubbed_again_has_one_verdict_per_row(self, data_dir,
+                                                                      tmp_path):
+        """Scrubbing a scrubbed file again (yesterday's output, for today) appended a second
+        set of callguard_* columns: a dialer reading the first `callguard_verdict` got
+        yesterday's. This run's columns replace them."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text("name,phone\nAnn,801-555-0123\nBob,(801) 555-0199\n")
+        first = tmp_path / "monday.csv"
+        assert cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                   weekday_at(11).isoformat(), "--output", str(first),
+                   data_dir=data_dir).returncode == 0
+        again = tmp_path / "tuesday.csv"
+        result = cli("scrub", str(first), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(12).isoformat(), "--output", str(again), data_dir=data_dir)
+        assert result.returncode == 0, result.stderr
+        assert "holds an earlier scrub's callguard_* columns: replaced" in " ".join(
+            result.stderr.split())
+        import csv
+        with again.open() as handle:
+            header = next(csv.reader(handle))
+        assert header == ["name", "phone", "callguard_verdict", "callguard_rule",
+                          "callguard_reason", "callguard_decision_id", "callguard_lists"]
+        old = {r["name"]: r["callguard_decision_id"] for r in csv.DictReader(first.open())}
+        new = {r["name"]: r["callguard_decision_id"] for r in csv.DictReader(again.open())}
+        assert old.keys() == new.keys() == {"Ann", "Bob"}
+        assert not set(old.values()) & set(new.values())  # this run's decisions
+
     def test_one_number_four_times_writes_three_callable_rows(self, tmp_path):
         """Fla. Stat. 501.616(6)(b): a lead file listing one Florida number four times under
         a cap of three: three rows ALLOW, the fourth BLOCKs citing the cap as a scrub row,

@@ -15,8 +15,10 @@ import subprocess
 import sys
 from datetime import UTC, datetime
 
+import click
 import pytest
 
+from callguard.cli.main import cli as root
 from tests.conftest import ROOT
 from tests.redis_server import free_port
 from tests.test_http import AT
@@ -399,6 +401,26 @@ class TestListImport:
         assert [(x["list"], x["version"], x["covers"]) for x in status["lists"]] == [
             ("ut-state", 2, "all")]
 
+    def test_status_names_the_lists_the_packs_read_and_lack(self, tmp_path):
+        """An empty data dir printed an empty table (exit 0) and nothing about the lists
+        whose absence BLOCKs every call they cover; `config check` named them."""
+        empty = cli(tmp_path, "dnc", "status")
+        assert empty.returncode == 0, empty.stderr
+        said = one_line(empty.stdout)
+        assert f"no list imported in data dir {tmp_path}" in said
+        assert "national: no version (read by us-federal, us-ut, us-ut-hb45-2000): every " \
+               "call it covers is BLOCKed" in said
+        assert "┃" not in empty.stdout  # no empty table
+        assert not (tmp_path / "lists").exists()  # reading made nothing
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                   "--published", PUBLISHED).returncode == 0
+        status = json.loads(cli(tmp_path, "dnc", "status", "--json").stdout)
+        assert [x["list"] for x in status["lists"]] == ["national"]
+        assert status["missing"] == [{"list": "ut-state", "read_by": ["us-ut-hb45-2000"]}]
+        assert "ut-state: no version" in one_line(cli(tmp_path, "dnc", "status").stdout)
+
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""
         listing = tmp_path / "l.txt"
@@ -420,3 +442,127 @@ class TestListImport:
             ("list-change", "publish", "nationl"), ("list-change", "publish", "national"),
             ("list-change", "drop", "nationl")]
         assert cli(tmp_path, "dnc", "drop", "nationl").returncode == USAGE  # gone
+
+
+def _every_command():
+    """(path, command) for every command and group of the CLI, the root included."""
+    context = click.Context(root)
+    found, todo = [], [((), root)]
+    while todo:
+        path, command = todo.pop()
+        found.append((path, command))
+        if isinstance(command, click.Group):
+            todo.extend(((*path, name), command.get_command(context, name))
+                        for name in command.list_commands(context))
+    return found
+
+
+class TestHelp:
+    """Every command's --help says what it does and what each option is for."""
+
+    def test_every_command_and_option_is_explained(self):
+        """An option with no help text shows a bare `--campaign TEXT` (main: 25 such
+        options, scrub's --campaign and --mode among them)."""
+        unexplained = []
+        for path, command in _every_command():
+            if not (command.help or command.short_help):
+                unexplained.append(" ".join(path) or "callguard")
+            unexplained.extend(f"{' '.join(path)} {param.opts[0]}" for param in command.params
+                               if isinstance(param, click.Option) and not param.help
+                               and "--help" not in param.opts)
+        assert unexplained == []
+        assert len(_every_command()) > 30  # the walk reached the subcommands
+
+    def test_every_help_runs_and_shows_the_option_help(self):
+        """`callguard ... --help` for every command, as a user types it: exit 0, no data
+        dir or configuration needed, and the help text on the page. In a child process:
+        the CLI's group callback sets the process umask (0077) and the logging, which
+        must not leak into this test process (a later test's `git clone` and venv were
+        made unreadable to the user it switches to)."""
+        child = subprocess.run([sys.executable, "-c", _HELP_WALK], capture_output=True,
+                               text=True, cwd=ROOT, timeout=300, check=False, env={
+                                   **os.environ,
+                                   "CALLGUARD_DATA_DIR": "/nonexistent/callguard-help"})
+        assert child.returncode == 0, child.stderr
+        report = json.loads(child.stdout)
+        assert report["problems"] == []
+        assert report["commands"] > 30  # the walk reached the subcommands
+        assert "Campaign id from the configuration." in one_line(report["scrub"])
+
+
+# Run by the test above in a child process: every command's --help through click's runner.
+_HELP_WALK = """
+import json
+import click
+from click.testing import CliRunner
+from callguard.cli.main import cli as root
+context = click.Context(root)
+found, todo = [], [((), root)]
+while todo:
+    path, command = todo.pop()
+    found.append((path, command))
+    if isinstance(command, click.Group):
+        todo.extend(((*path, name), command.get_command(context, name))
+                    for name in command.list_commands(context))
+problems = []
+for path, command in found:
+    result = CliRunner().invoke(root, [*path, "--help"])
+    if result.exit_code != 0 or "Usage:" not in result.output:
+        problems.append([list(path), result.exit_code, result.output[-300:]])
+    problems.extend([list(path), param.opts[0]] for param in command.params
+                    if getattr(param, "help", None) and param.opts[0] not in result.output)
+scrub = CliRunner().invoke(root, ["scrub", "--help"]).output
+print(json.dumps({"problems": problems, "commands": len(found), "scrub": scrub}))
+"""
+
+
+class TestContradictions:
+    """Two options that cannot both hold: a usage error naming both, never one ignored."""
+
+    @pytest.mark.parametrize(("args", "words"), [
+        (["report", "--csv", "--json"], "--json and --csv both print"),
+        (["report", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["tail", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["tail", "-f", "--until", "1h"], "-f shows records as they are written"),
+        (["archive", "--file", "{log}", "--stream"], "and --stream: give one of them"),
+        (["purge", "--yes", "--dry-run"], "--yes destroys and --dry-run only counts"),
+    ])
+    def test_refused_before_anything_is_read(self, node, args, words):
+        """main: report printed the JSON alone, --stream won over --file (asking Redis),
+        `tail -f --until` followed forever, `purge --yes --dry-run` counted."""
+        root, _ = node
+        log = str(root / "compliance.jsonl")
+        before = (root / "compliance.jsonl").read_bytes()
+        result = cli(root, *(a.replace("{log}", log) for a in args))
+        assert result.returncode == USAGE, (args, result.stdout, result.stderr)
+        assert words in one_line(result.stderr), result.stderr
+        assert result.stdout == ""
+        assert (root / "compliance.jsonl").read_bytes() == before
+
+
+class TestNumbersInRange:
+    """A number option outside what it can mean is a usage error naming the option."""
+
+    @pytest.mark.parametrize("args", [
+        ["purge", "--older-than", "99999999999"],  # main: internal error, OverflowError
+        ["archive", "--threads", "0"],  # main: internal error from DuckDB
+        ["archive", "--watch", "0"],  # main: archived in a busy loop until killed
+        ["archive", "--keep-segments-days", "-5"],  # -1 means keep; -5 meant nothing
+        ["archive", "--months-after-days", "-2"],
+        ["health", "--timeout", "-1"],  # main: internal error, ValueError
+        ["dnc", "import", "{list}", "--list", "national", "--published", PUBLISHED,
+         "--max-bad-share", "-1"],  # main: "refused ... limit -100.00%", exit 1
+        ["attributes", "import", "{list}", "--kind", "wireless", "--published", PUBLISHED,
+         "--max-bad-share", "2"],  # main: taken
+        ["serve", "--reload-seconds", "0"],
+        ["packs", "check", "{list}", "--within-days", "-1"],
+    ])
+    def test_refused_naming_the_option(self, tmp_path, args):
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550199\n")
+        result = cli(tmp_path, *(str(listing) if a == "{list}" else a for a in args))
+        assert result.returncode == USAGE, (args, result.stdout, result.stderr)
+        option = next(a for a in args if a.startswith("--") and a not in (
+            "--list", "--published", "--kind"))
+        assert f"Invalid value for '{option}'" in result.stderr, result.stderr
+        assert not (tmp_path / "lists").exists()  # nothing was imported

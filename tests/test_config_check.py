@@ -119,6 +119,22 @@ def test_init_copy_packs_pins_them(tmp_path) -> None:
     assert json.loads(result.stdout)["packs_dir"] == str(tmp_path / "pinned" / "jurisdictions")
 
 
+def test_init_into_a_place_it_cannot_write_is_a_usage_error(tmp_path) -> None:
+    """A directory under a file, or the packs copied twice, was "internal error:
+    NotADirectoryError" / "FileExistsError" (exit 3, as for a fault of callguard's)."""
+    (tmp_path / "afile").write_text("")
+    under_a_file = cli("init", str(tmp_path / "afile" / "etc"))
+    assert under_a_file.returncode == 2, under_a_file.stderr
+    assert "cannot write the configuration into" in under_a_file.stderr
+    assert "Not a directory" in under_a_file.stderr
+    assert cli("init", "--copy-packs", str(tmp_path / "pinned")).returncode == 0
+    (tmp_path / "pinned" / "callguard.toml").unlink()
+    twice = cli("init", "--copy-packs", str(tmp_path / "pinned"))
+    assert twice.returncode == 2, twice.stderr
+    assert "jurisdictions exists; add --force" in twice.stderr
+    assert cli("init", "--copy-packs", "--force", str(tmp_path / "pinned")).returncode == 0
+
+
 # --- config check -------------------------------------------------------------------------
 
 def test_config_check_prints_what_serve_would_serve(site) -> None:

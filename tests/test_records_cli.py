@@ -116,6 +116,105 @@ class TestCommands:
                     "--kind", "written", data_dir=tmp_path)
         assert "revoked 1 written" in right.stderr
 
+    def test_import_takes_the_seller_by_campaign_like_every_record_command(self, tmp_path):
+        """`consent add --campaign C` works, `consent import F --campaign C` was "No such
+        option": the seller of a file without a solicitor column is named either way."""
+        ebr = tmp_path / "ebr.csv"
+        ebr.write_text("number,last_transaction\n8015550123,2026-10-01\n")
+        done = cli("ebr", "import", str(ebr), "--campaign", "ut-solar-predictive",
+                   data_dir=tmp_path)
+        assert done.returncode == 0, done.stderr
+        sheet = json.loads(cli("ebr", "show", "8015550123", "--solicitor", "beehive-solar",
+                               "--json", data_dir=tmp_path).stdout)
+        assert sheet["ebr"]["last_transaction"] == "2026-10-01"
+        unknown = cli("ebr", "import", str(ebr), "--campaign", "nope", data_dir=tmp_path)
+        assert unknown.returncode == 2
+        assert "unknown campaign 'nope'" in unknown.stderr
+        both = cli("ebr", "import", str(ebr), "--campaign", "ut-solar-predictive",
+                   "--solicitor", "beehive-solar", data_dir=tmp_path)
+        assert both.returncode == 2
+        assert "give --campaign or --solicitor" in both.stderr
+
+    def test_dates_of_what_happened_cannot_be_in_the_future(self, tmp_path):
+        """`ebr add --last-transaction 2062-10-01` (for 2026) was recorded, replacing the
+        real date with one that lifts no rule for 36 years, and `consent add --granted` in
+        the future was taken; a CSV's granted_at and added_at were already refused, its
+        last_transaction was not. Each is a usage error now, and nothing is written."""
+        for args in (["ebr", "add", "8015550123", "--last-transaction", "2062-10-01"],
+                     ["ebr", "add", "8015550123", "--last-inquiry", "2062-10-01"],
+                     ["consent", "add", "8015550123", "--kind", "written", "--granted",
+                      "2062-10-01T10:00:00Z"]):
+            refused = cli(*args, "--campaign", "ut-solar-manual", data_dir=tmp_path)
+            assert refused.returncode == 2, (args, refused.stderr)
+            assert "is in the future" in refused.stderr, refused.stderr
+        ebr = tmp_path / "ebr.csv"
+        ebr.write_text("number,last_transaction\n8015550123,2062-10-01\n")
+        imported = cli("ebr", "import", str(ebr), "--solicitor", "beehive-solar",
+                       data_dir=tmp_path)
+        assert imported.returncode == 2
+        assert "last_transaction 2062-10-01 is in the future" in imported.stderr
+        assert not (tmp_path / "records.sqlite3").exists()
+        today = datetime.now(UTC).date().isoformat()  # today is not the future
+        assert cli("ebr", "add", "8015550123", "--last-transaction", today, "--campaign",
+                   "ut-solar-manual", data_dir=tmp_path).returncode == 0
+
+    def test_a_mistyped_number_is_not_echoed_in_clear(self, tmp_path):
+        """stderr goes to cron mail and journals: the usage error names the number by its
+        last four digits, as the CSV import's row errors do."""
+        refused = cli("consent", "add", "80155501239", "--campaign", "ut-solar-manual",
+                      "--kind", "written", data_dir=tmp_path)
+        assert refused.returncode == 2
+        assert "[number …1239]" in refused.stderr
+        assert "8015550123" not in refused.stderr
+        assert cli("internal-dnc", "add", "8015550124", "--campaign", "ut-solar-manual",
+                   data_dir=tmp_path).returncode == 0  # a log and its key to read
+        for command in ("tail", "evidence"):  # --number / NUMBER of the log readers
+            args = ["--number", "80155501239"] if command == "tail" else ["80155501239"]
+            read = cli(command, *args, data_dir=tmp_path)
+            assert read.returncode == 2, read.stderr
+            assert "[number …1239]" in read.stderr
+            assert "8015550123" not in read.stderr
+
+    def test_consent_times_are_said_in_their_zone(self, tmp_path):
+        """`consent add --expires 2027-01-31` answered "recorded until 2027-02-01T07:00Z"
+        (a day later than the date typed, in UTC unsaid as such); `consent show` headed its
+        columns "granted"/"expires"/"window" with microsecond +00:00 instants beside a
+        window in the called party's clock."""
+        added = cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual", "--kind",
+                    "calling-hours", "--window", "07:00-22:00", "--expires", "2027-01-31",
+                    "--granted", "2026-11-02T17:00:00.123456Z", data_dir=tmp_path)
+        assert added.returncode == 0, added.stderr
+        assert "it holds through 2027-01-31, the called party's date (it ends " \
+               "2027-02-01T07:00Z)" in " ".join(added.stderr.split())
+        shown = cli("consent", "show", "8015550123", "--campaign", "ut-solar-manual",
+                    data_dir=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        for words in ("granted (UTC)", "expires (UTC, exclusive)",
+                      "window (called party's time)", "revoked (UTC)",
+                      "2026-11-02 17:00:00Z", "2027-02-01 07:00:00Z", "07:00-22:00"):
+            assert words in shown.stdout, (words, shown.stdout)
+        assert ".123456" not in shown.stdout
+
+    def test_tail_shows_a_record_change_by_the_fields_it_has(self, tmp_path):
+        """`tail` printed "ebr-recorded beehive-solar …0123  source=" (a blank source the
+        record never had) and no word when a revocation changed nothing."""
+        for args in (["ebr", "add", "8015550123", "--last-transaction", "2026-10-01"],
+                     ["consent", "add", "8015550123", "--kind", "written", "--source", "web",
+                      "--expires", "2030-01-31"],
+                     ["consent", "revoke", "8015550124", "--kind", "written"]):
+            assert cli(*args, "--campaign", "ut-solar-manual",
+                       data_dir=tmp_path).returncode == 0
+        lines = [line.split("REC", 1)[1].strip() for line in
+                 cli("tail", data_dir=tmp_path).stdout.splitlines()]
+        assert lines[0] == "ebr-recorded beehive-solar …0123"
+        assert lines[1].startswith("consent-added beehive-solar …0123 written source=web "
+                                   "expires_at=2030-02-01T07:00:00.000Z")
+        assert lines[2] == "consent-revoked beehive-solar …0124 written source=cli " \
+                           "(changed nothing)"
+        none = cli("tail", "--number", "8015550125", data_dir=tmp_path)
+        assert (none.returncode, none.stdout) == (0, "")
+        assert "no record matched in the log and its closed segments" in none.stderr
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(

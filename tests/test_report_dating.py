@@ -175,7 +175,7 @@ def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path)
     assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
                config_path=path).returncode == 0
     head = page.read_text().split("<h2>Decisions")[1].split("</tr>")[0]
-    assert "<th>logged_at</th>" in head, head
+    assert "<th>logged at (UTC)</th>" in head, head
 
 
 def test_first_and_last_are_in_the_zone_asked_for_in_every_rendering(tmp_path,
@@ -235,3 +235,49 @@ def test_the_page_aligns_text_left_and_figures_right_and_a_day_is_a_bar(tmp_path
     bars = browser.find_elements("css selector", "svg rect")
     assert bars
     assert max(int(b.get_attribute("width")) for b in bars[:1]) <= 48
+
+
+def test_the_pages_say_the_zone_of_every_time_and_draw_no_blank_chart(tmp_path,
+                                                                      browser):  # noqa: F811
+    """Read from a real headless chromium. The evidence page's decision table headed its
+    instants `logged_at` and `at` (UTC only by their `Z`) and left the called party's
+    local time, which the calling-hour rules read, to the reader's arithmetic (as did
+    `explain`, whose `at:` line did not say UTC); the report
+    page had two headings "Calls by campaign", a blank strip for a chart without data and
+    no legend for its green and red bars."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T10:00:00-07:00", "--json", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    explained = cli("explain", json.loads(asked.stdout)["decision_id"], config_path=path)
+    assert explained.returncode == 0, explained.stderr
+    said = " ".join(explained.stdout.split())
+    assert "at: 2026-12-07T17:00:00.000Z (UTC; logged " in said
+    assert "called party's local time: 2026-12-07 10:00 -07:00 America/Denver" in said
+    page = tmp_path / "evidence.html"
+    made = cli("evidence", NUMBER, "--format", "html", "--output", str(page),
+               config_path=path)
+    assert made.returncode == 0, made.stderr
+    browser.get(page.as_uri())
+    decisions = browser.find_elements("css selector", "table")[0]
+    headings = [h.text for h in decisions.find_elements("css selector", "th")]
+    assert headings[:3] == ["logged at (UTC)", "call at (UTC)", "called party's local time"]
+    cells = [c.text for c in decisions.find_elements("css selector", "tbody td")]
+    assert cells[1] == "2026-12-07T17:00:00.000Z"
+    assert cells[2] == "2026-12-07 10:00 -07:00 America/Denver"
+    assert browser.find_element("css selector", "html").get_attribute("lang") == "en"
+
+    _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z"])  # one ALLOW
+    report = tmp_path / "report.html"
+    shown = cli("report", "--html", str(report), config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    browser.get(report.as_uri())
+    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    assert len(titles) == len(set(titles)), titles
+    after = {h.text: h.find_element("xpath", "following-sibling::*[1]")
+             for h in browser.find_elements("css selector", "h2")}
+    assert after["Blocked calls by deciding rule"].text == "none"  # no block: no chart
+    legend = after["Calls per day (UTC), ALLOW and BLOCK"]
+    assert legend.tag_name == "p"
+    assert legend.text == "■ ALLOW ■ BLOCK"

@@ -25,7 +25,13 @@ import click
 import orjson
 from rich.markup import escape
 
-from callguard.cli.common import CliState, err_console, run, usage_error
+from callguard.cli.common import (
+    CliState,
+    err_console,
+    one_source_or_exit,
+    run,
+    usage_error,
+)
 from callguard.compliance.archive.ingest import ArchiveRun, archive_files, archive_stream
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import log_exists
@@ -44,19 +50,20 @@ MONTHS_AFTER_DAYS = 7
               help="The log whose closed segments are archived; default: this node's.")
 @click.option("--stream", is_flag=True,
               help="Archive the Redis Stream of every node (run one archiver) instead.")
-@click.option("--keep-segments-days", type=int, default=30, show_default=True,
+@click.option("--keep-segments-days", type=click.IntRange(min=-1), default=30, show_default=True,
               help="Delete closed segments this long after they were archived (-1: keep).")
 @click.option("--compact-all", is_flag=True,
               help="Compact every day now, today included (default: days before yesterday).")
-@click.option("--months-after-days", type=int, default=MONTHS_AFTER_DAYS, show_default=True,
+@click.option("--months-after-days", type=click.IntRange(min=-1), default=MONTHS_AFTER_DAYS,
+              show_default=True,
               help="Rewrite the days of each UTC month that ended more than this many days "
                    "ago as one file per table (-1: never); a lookup opens a file per month, "
                    "not per day.")
-@click.option("--watch", type=float, metavar="SECONDS",
-              help="Keep running, archiving every SECONDS, until SIGTERM.")
-@click.option("--threads", type=int, default=1, show_default=True,
+@click.option("--watch", type=click.FloatRange(min=1), metavar="SECONDS",
+              help="Keep running, archiving every SECONDS (at least 1), until SIGTERM.")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="DuckDB threads (keep 1 on a host that decides calls).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="What was archived as JSON.")
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
             keep_segments_days: int, compact_all: bool, months_after_days: int,
@@ -66,6 +73,7 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
 
     with contextlib.suppress(OSError):
         os.nice(10)  # maintenance yields the CPU to deciding
+    one_source_or_exit(file_path, stream)
     settings = state.settings
     target = Archive(archive_dir or settings.data_dir / "archive")
     log = file_path or log_path(settings)

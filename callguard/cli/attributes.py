@@ -22,7 +22,8 @@ from rich.table import Table
 
 from callguard.cli import output
 from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
-from callguard.cli.lists import _covers, _publish, _with_registry
+from callguard.cli.list_record import list_change_fields
+from callguard.cli.lists import _covers, _publish, _recorded, _with_registry
 from callguard.cli.render import print_json
 from callguard.errors import ListImportError, StoreError
 from callguard.stores.attributes import AttributeKind, list_name, parse_dated_file
@@ -52,14 +53,14 @@ def attributes() -> None:
 
 
 @attributes.command("import")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @click.option("--kind", required=True, type=click.Choice([k.value for k in AttributeKind]),
               help="What the file says about its numbers.")
 @click.option("--published", required=True, metavar="DATE",
               help="Date the provider produced this copy (its age is checked per call).")
 @click.option("--covers", default="seen", show_default=True,
               help="Area codes this copy speaks for: 'all', a comma list, or 'seen'.")
-@click.option("--max-bad-share", default=0.001, show_default=True,
+@click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.pass_obj
 def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
@@ -84,15 +85,21 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
+    # In the compliance log like a do-not-call list's: decisions name attr-* versions too.
+    duplicates = parsed.count - meta.count
+    _recorded(state.settings, list_change_fields("publish", meta, duplicates=duplicates,
+                                                 malformed=parsed.bad))
+    shown = "all area codes" if areas is None else (
+        f"{len(areas)} area code(s)" + (" (seen in the file)" if covers == "seen" else ""))
     _err.print(f"published [bold]{name} v{meta.version}[/] ({which.value}): "
-               f"{meta.count:,} numbers, {parsed.bad} malformed line(s) skipped",
-               highlight=False)
+               f"{meta.count:,} numbers, covering {shown}; {parsed.bad} malformed line(s) "
+               "skipped", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 
 
 @attributes.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every kind's version as JSON.")
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Each attribute kind: current version, count, age, coverage, and what it changes."""

@@ -15,6 +15,7 @@ from rich.markup import escape
 from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
+from callguard.numbers.redact import redact_digits
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
     from callguard.config import Settings
@@ -152,6 +153,14 @@ def output_path_or_exit(option: str, path: Path) -> Path:
     return path
 
 
+def one_source_or_exit(file_path: Path | None, stream: bool) -> None:
+    """``--file`` and ``--stream`` name two sources; reading one and ignoring the other
+    answered a question that was not asked."""
+    if file_path is not None and stream:
+        usage_error(f"--file {file_path} and --stream: give one of them (the file is one "
+                    "node's log, the stream every node's)")
+
+
 def config_file_or_exit(path: Path | None) -> None:
     """``--config`` must name a file: a directory is the commonest slip."""
     if path is None or not path.is_dir():
@@ -188,6 +197,19 @@ def parse_published(option: str, text: str, *, now: datetime | None = None) -> d
     return day
 
 
+def parse_past_date(option: str, text: str, what: str, *, now: datetime | None = None
+                    ) -> date:
+    """A date of something that has happened (a purchase, an inquiry): later than today
+    anywhere is a usage error — a typo (2062 for 2026) would replace the real date on
+    record with one that lifts no rule until then."""
+    day = parse_date(option, text)
+    latest = ((now or datetime.now(UTC)) + _LATEST_OFFSET).date()
+    if day > latest:
+        usage_error(f"{option} {text} is in the future (today is {latest} at the latest, "
+                    f"anywhere): {what} cannot have happened yet; check the date")
+    return day
+
+
 def campaign_or_exit(settings: Settings, campaign_id: str) -> Campaign:
     """The campaign, or a usage error listing the known ones."""
     campaign = settings.campaigns.get(campaign_id)
@@ -201,8 +223,8 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
     """The parsed number, or a usage error with the reason."""
     try:
         return settings.parser().parse(number)
-    except NumberError as exc:
-        usage_error(f"number {number!r}: {exc}")
+    except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
+        usage_error(f"number {redact_digits(number)!r}: {exc}")
 
 
 def e164_or_exit(settings: Settings, number: str) -> str:

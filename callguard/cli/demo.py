@@ -1,7 +1,8 @@
 """``callguard demo``: a newcomer's first run — demo lists, records and ten decisions.
 
 Instants are chosen relative to today (the lists are published today, and a list older
-than 31 days would block every call), on the next Utah business day.
+than 31 days would block every call), on the next day Utah allows calls (not a Sunday or
+legal holiday; a Saturday counts).
 """
 
 from __future__ import annotations

@@ -36,6 +36,7 @@ from callguard.cli.logs import (
     instant_option,
     place_or_exit,
 )
+from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.reader import Record, log_exists
@@ -49,7 +50,8 @@ __all__ = ["evidence"]
 @click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, 7d).")
 @click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
-              default="text", show_default=True)
+              default="text", show_default=True,
+              help="text (terminal), json, csv (one row per record) or html (a page).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Write to this file instead of standard output.")
@@ -237,14 +239,22 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
-_INSTANTS = frozenset({"logged_at", "at"})  # never folded at their hyphens
+_INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
+# The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
+_HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
+             "local": "called party's local time", "decision_id": "decision id",
+             "number_last4": "number (last 4)", "lists": "list versions",
+             "packs": "packs (version)"}
 
 
 def _html(query: dict[str, Any], found: Evidence) -> str:
+    def cell(record: Record, column: str) -> str:
+        return called_party_times(record) if column == "local" else _row(record)[column]
+
     def table(title: str, records: list[Record], columns: list[str]) -> str:
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
         body = "".join("<tr>" + "".join(
-            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(_row(r)[c])}</td>"
+            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(cell(r, c))}</td>"
             for c in columns) + "</tr>" for r in records) or (
             f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
@@ -252,11 +262,13 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
                       if v is not None and k != "number_hash")
-    decision_columns = ["logged_at", "at", "decision_id", "node", "front", "campaign", "solicitor",
-                        "mode", "verdict", "rule", "reason", "lists", "packs"]
+    decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
+                        "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
+                        "packs"]
     changes, later, loaded = _kinds(found)
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>callguard evidence</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>callguard evidence</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:2em}th,td{border:1px solid #bbb;padding:4px 8px;font-size:13px;"
         "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"

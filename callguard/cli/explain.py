@@ -22,7 +22,7 @@ from rich.table import Table
 from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
 from callguard.cli.logs import place_or_exit
 from callguard.cli.output import console
-from callguard.cli.render import print_json
+from callguard.cli.render import called_party_times, print_json
 from callguard.compliance.explain import ExplainError, Explanation, explain
 from callguard.compliance.reader import ReadStats, RecordFilter, log_exists, newest_first
 from callguard.config import load_pack_file, pack_files
@@ -81,7 +81,8 @@ def _render(console: Console, done: Explanation) -> None:
                   f"{record.get('decision_id')}", highlight=False)
     console.print(escape(done.reason), highlight=False)
     facts = [
-        ("at", f"{record.get('at')} (logged {record.get('logged_at')})"),
+        ("at", f"{record.get('at')} (UTC; logged {record.get('logged_at')})"),
+        ("called party's local time", called_party_times(record)),
         ("front / node", f"{record.get('front')} / {record.get('node')}"),
         ("campaign", f"{record.get('campaign')} (solicitor {record.get('solicitor', '-')}, "
                      f"mode {record.get('mode', '-')})"),

@@ -23,7 +23,8 @@ def _local(host: str) -> str:
 
 
 @click.command()
-@click.option("--timeout", default=2.0, show_default=True, help="Seconds to wait.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds to wait.")
 @click.pass_obj
 def health(state: CliState, timeout: float) -> None:
     """Exit 0 when the configured node answers (/healthz, else the FastAGI port)."""

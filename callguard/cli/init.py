@@ -50,6 +50,20 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
     return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
 
 
+def _write(directory: Path, target: Path, secrets: Path, *, copy_packs: bool,
+           force: bool) -> None:
+    """The files: the directory, the packs when copied, the configuration, and secrets.env
+    unless it exists (never overwritten: it holds the site's secrets)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    if copy_packs:
+        shutil.copytree(packs_dir(), directory / "jurisdictions", dirs_exist_ok=force)
+    target.write_text(starter_config(target, copy_packs=copy_packs))
+    if not secrets.exists():
+        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(_SECRETS)
+
+
 @click.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--copy-packs", is_flag=True,
@@ -64,15 +78,15 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
     target = directory / "callguard.toml"
     if target.exists() and not force:
         usage_error(f"{target} exists; edit it, or add --force to overwrite it")
-    directory.mkdir(parents=True, exist_ok=True)
-    if copy_packs:
-        shutil.copytree(packs_dir(), directory / "jurisdictions", dirs_exist_ok=force)
-    target.write_text(starter_config(target, copy_packs=copy_packs))
     secrets = directory / "secrets.env"
-    if not secrets.exists():
-        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(_SECRETS)
+    try:
+        _write(directory, target, secrets, copy_packs=copy_packs, force=force)
+    except FileExistsError as exc:  # --copy-packs into a DIR that has them
+        usage_error(f"{exc.filename} exists; add --force to overwrite the copied packs")
+    except OSError as exc:  # a path the user cannot write: theirs to fix, not a fault
+        usage_error(f"cannot write the configuration into {directory}: "
+                    f"{exc.strerror or exc} ({exc.filename or directory}); choose a directory "
+                    "you can write (as root for /etc/callguard)")
     choice = default_data_dir(target)
     click.echo(f"wrote {target}" + (f" and {directory / 'jurisdictions'}" if copy_packs else ""))
     click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")

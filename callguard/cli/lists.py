@@ -155,7 +155,7 @@ def dnc() -> None:
                    "(its first import must say).")
 @click.option("--new-list", is_flag=True,
               help="Create a list no enabled pack reads yet (else such a name is refused).")
-@click.option("--max-bad-share", default=0.001, show_default=True,
+@click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.option("--delta-base", type=int, metavar="VERSION",
               help="FILE is a delta (+NUMBER / -NUMBER lines) against this current version.")
@@ -305,7 +305,8 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
 
 
 @dnc.command("rollback")
-@click.option("--list", "name", required=True)
+@click.option("--list", "name", required=True,
+              help="The list whose previous version becomes current again.")
 @click.pass_obj
 def rollback(state: CliState, name: str) -> None:
     """Make the previous version of a list current again, on every node."""
@@ -372,7 +373,7 @@ def drop(state: CliState, name: str) -> None:
 
 @dnc.command("check")
 @click.argument("number")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The lists holding it as JSON.")
 @click.pass_obj
 def check_number(state: CliState, number: str, as_json: bool) -> None:
     """Which lists (and versions) hold NUMBER — membership only, nothing else."""
@@ -406,7 +407,7 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
 
 
 @dnc.command("status")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Every list's versions as JSON.")
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""
@@ -428,6 +429,14 @@ def status(state: CliState, as_json: bool) -> None:
         return {"lists": rows, "errors": dict(registry.errors)}
 
     data = run(_with_registry(state.settings, collect))
+    settings = state.settings
+    have = {row["list"] for row in data["lists"]}
+    # The do-not-call lists the packs read that have no version: every call they cover is
+    # BLOCKed (attr-* lists are `attributes status`'s; [lists] not_loaded is on purpose).
+    data["missing"] = [{"list": name, "read_by": packs} for name, packs
+                       in sorted(lists_read(settings).items())
+                       if name not in have and not name.startswith("attr-")
+                       and name not in settings.lists_not_loaded]
     if as_json:
         print_json(data)
         return
@@ -439,6 +448,16 @@ def status(state: CliState, as_json: bool) -> None:
                       covers if isinstance(covers, str) else ",".join(map(str, covers)),
                       str(row["source"]))
     out = console()
-    out.print(table)
+    where = ("Redis" if settings.lists_backend == "redis"
+             else f"data dir {settings.data_dir}")
+    if data["lists"]:
+        out.print(table)
+    else:  # an empty table reads as a fault of the command, not of the data dir
+        out.print(f"no list imported in {where}", highlight=False)
     for name, error in data["errors"].items():
         out.print(f"[red]{escape(f'{name}: {error}')}[/]", highlight=False)
+    for row in data["missing"]:
+        out.print(f"[red]{escape(row['list'])}: no version[/] (read by "
+                  f"{escape(', '.join(row['read_by']))}): every call it covers is BLOCKed; "
+                  f"import it with `callguard dnc import FILE --list {escape(row['list'])} "
+                  "--published DATE --covers ...`", highlight=False)

@@ -30,6 +30,7 @@ from callguard.cli import output
 from callguard.cli.common import (
     CliState,
     err_console,
+    one_source_or_exit,
     output_path_or_exit,
     run,
     usage_error,
@@ -47,6 +48,7 @@ from callguard.compliance.reader import (
 )
 from callguard.errors import ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
+from callguard.numbers.redact import redact_digits
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -226,7 +228,7 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     try:
         normal = e164(place, number)
     except NumberError as exc:
-        usage_error(f"number {number!r}: {exc}")
+        usage_error(f"number {redact_digits(number)!r}: {exc}")  # stderr: never in clear
     hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 
@@ -262,11 +264,13 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
 
 def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
-        click.option("--campaign"),
-        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"])),
+        click.option("--campaign", help="Campaign id."),
+        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+                     help="Decisions with this verdict."),
         click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(3):hours."),
-        click.option("--since", metavar="WHEN", help="ISO date/instant, or 15m, 2h, 7d ago."),
-        click.option("--until", metavar="WHEN"),
+        click.option("--since", metavar="WHEN",
+                     help="ISO date/instant (UTC without an offset), or 15m, 2h, 7d ago."),
+        click.option("--until", metavar="WHEN", help="Records before (as --since)."),
         click.option("--number", help="Matched by its keyed hash (same key as the nodes)."),
         click.option("--decision", metavar="ID", help="One decision and its later records."),
         click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked."),
@@ -297,8 +301,13 @@ def _line(record: Record) -> Text:
         text.append(str(record.get("reason") or ""), style="" if verdict == "ALLOW" else "red")
     elif event == "record":
         text.append("REC   ", style="bold yellow")
-        text.append(f"{record.get('action')} {record.get('solicitor')} {last4} "
-                    f"{record.get('kind') or ''} source={record.get('source') or ''}")
+        # only the fields the record has ("ebr-recorded … source=" read as a blank source)
+        parts = [str(record.get("action")), str(record.get("solicitor")), last4,
+                 str(record.get("kind") or ""),
+                 *(f"{key}={record[key]}" for key in ("source", "expires_at")
+                   if record.get(key) not in (None, "")),
+                 "(changed nothing)" if record.get("changed") == 0 else ""]
+        text.append(" ".join(part for part in parts if part))
     else:
         text.append(f"{str(event).upper():<5} ", style="bold magenta")
         rest = {k: v for k, v in record.items()
@@ -341,6 +350,10 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     """
     if lines < 0:
         usage_error("-n must be 0 (all) or a positive number of records")
+    one_source_or_exit(file_path, stream)
+    if follow and options.get("until") is not None:
+        usage_error("-f shows records as they are written, after any --until: give one of "
+                    "them")
     query = LogQuery(state, options)
     show = _printer(as_json)
     signal.signal(signal.SIGTERM, _interrupt)
@@ -360,6 +373,11 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
               f"whose segments were deleted: callguard evidence --decision "
               f"{query.decision_id}")
         sys.exit(EXIT_INCOMPLETE)
+    if not shown and not follow and query.decision_id is None:
+        # silence read as "the command did nothing" (stderr; exit 0: a log without such a
+        # record is a complete answer)
+        where = "the Redis stream" if stream else "the log and its closed segments"
+        _warn(f"no record matched in {where}")
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
@@ -452,12 +470,13 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
                    "campaign's).")
-@click.option("--campaign")
-@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]))
+@click.option("--campaign", help="Campaign id.")
+@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+              help="Calls with this verdict.")
 @click.option("--rule", help="Deciding rule id.")
 @click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
               "calls).")
-@click.option("--node")
+@click.option("--node", help="The node that wrote the records.")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--csv", "as_csv", is_flag=True, help="Day x campaign x verdict x rule as CSV.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -469,6 +488,10 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
            as_json: bool, as_csv: bool, html_path: Path | None) -> None:
     """Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    one_source_or_exit(file_path, stream)
+    if as_json and as_csv:  # one standard output: the CSV was silently not printed
+        usage_error("--json and --csv both print to standard output: give one of them")
 
     from callguard.compliance import report as figures  # noqa: PLC0415
     from callguard.compliance.archive.store import (  # noqa: PLC0415

@@ -78,7 +78,7 @@ def _run_cases(console: Console, path: Path, *, allow_no_cases: bool) -> int:
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--on", "on_text", metavar="DATE", help="Date for the expiry warnings; default "
               "today (UTC).")
-@click.option("--within-days", default=30, show_default=True,
+@click.option("--within-days", type=click.IntRange(min=0), default=30, show_default=True,
               help="Warn about what ends within this many days.")
 @click.option("--allow-no-cases", is_flag=True, help="Accept a pack with no statute cases "
               "(no cases file beside it, or one with no case): exit 0 with a warning "
@@ -264,7 +264,7 @@ def _print_pack(console: Console, data: dict[str, Any]) -> None:
 @click.argument("pack_id", metavar="ID")
 @click.option("--on", "on_text", metavar="DATE", help="Show the parameters in force on this "
               "date; default today (UTC).")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="The pack as JSON.")
 @click.pass_obj
 def show_pack(state: CliState, pack_id: str, on_text: str | None, as_json: bool) -> None:
     """Show a configured pack: rules, citations, parameters in force, notes, readings."""

@@ -26,9 +26,10 @@ __all__ = ["purge"]
 
 
 @click.command()
-@click.option("--older-than", "days", type=int,
+@click.option("--older-than", "days", type=click.IntRange(min=1, max=36_600),
               help="Days to keep; default: [log] retention_days.")
-@click.option("--file", "file_path", type=click.Path(path_type=Path))
+@click.option("--file", "file_path", type=click.Path(path_type=Path),
+              help="The compliance log to purge; default: this node's.")
 @click.option("--stream/--no-stream", default=None,
               help="Also trim the Redis stream; default: when [log] redis_stream is on.")
 @click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "
@@ -41,6 +42,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     """Destroy compliance records older than the retention period (13-44-201)."""
     from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
 
+    if yes and dry_run:  # destroy, or only count: not both
+        usage_error("--yes destroys and --dry-run only counts: give one of them")
     settings = state.settings
     keep = days if days is not None else settings.log.retention_days
     if keep <= 0:

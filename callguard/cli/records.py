@@ -26,6 +26,7 @@ from callguard.cli.common import (
     number_or_exit,
     parse_date,
     parse_instant,
+    parse_past_date,
     run,
     usage_error,
 )
@@ -148,9 +149,14 @@ def _import_command(group: click.Group, kind: str) -> None:
                    "is written.")
     @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
     @click.option("--solicitor", help="For rows without a solicitor column.")
+    @click.option("--campaign", help="For rows without a solicitor column: the seller of "
+                  "this campaign (as every other record command takes it).")
     @click.option("--dry-run", is_flag=True, help="Check the rows, write nothing.")
     @click.pass_obj
-    def command(state: CliState, path: Path, solicitor: str | None, dry_run: bool) -> None:
+    def command(state: CliState, path: Path, solicitor: str | None, campaign: str | None,
+                dry_run: bool) -> None:
+        if campaign is not None:
+            solicitor = _solicitor(state, campaign, solicitor)
         _import(state, kind, path, solicitor, dry_run)
 
 
@@ -159,7 +165,7 @@ def _show_command(group: click.Group, title: str) -> None:
                    "solicitor.")
     @click.argument("number")
     @_who
-    @click.option("--json", "as_json", is_flag=True)
+    @click.option("--json", "as_json", is_flag=True, help="Every record as JSON.")
     @click.pass_obj
     def command(state: CliState, number: str, campaign: str | None, solicitor: str | None,
                 as_json: bool) -> None:
@@ -246,16 +252,26 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         return
     out = console()
     out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
-    table = Table("kind", "granted", "expires", "window", "revoked", "source", "evidence",
+    # Every instant in UTC, said in the heading; the window is the called party's clock.
+    table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
+                  "window (called party's time)", "revoked (UTC)", "source", "evidence",
                   "valid now", title="consent")
     for c in consents:
-        table.add_row(*(str(c[k] or "") for k in ("kind", "granted_at", "expires_at", "window")),
-                      escape(f"{c['revoked_at'] or ''} {c['revoked_source'] or ''}".strip()),
+        table.add_row(str(c["kind"]), _utc(c["granted_at"]), _utc(c["expires_at"]),
+                      str(c["window"] or ""),
+                      escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
     out.print(table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
+
+
+def _utc(text: object) -> str:
+    """An ISO instant as ``2026-12-05 02:39:17Z`` (to the second), or empty."""
+    if not isinstance(text, str) or not text:
+        return ""
+    return f"{datetime.fromisoformat(text).astimezone(UTC):%Y-%m-%d %H:%M:%SZ}"
 
 
 def _fields(record: Any) -> str:
@@ -322,14 +338,16 @@ def consent_expiry(text: str, number: NumberInfo) -> datetime:
 @consent.command("add")
 @click.argument("number")
 @_who
-@click.option("--kind", required=True, type=_KINDS)
+@click.option("--kind", required=True, type=_KINDS,
+              help="What the called party consented to (the rule it lifts).")
 @click.option("--expires", metavar="DATE|INSTANT",
               help="Last day the consent holds, the called party's local date (it ends when "
                    "that day ends in the number's time zone); or the exact end, an ISO-8601 "
                    "instant with offset.")
 @click.option("--granted", metavar="ISO-8601", help="When it was given; default: now.")
 @click.option("--window", metavar="HH:MM-HH:MM", help="For calling-hours consent: the window.")
-@click.option("--source", default="cli", show_default=True)
+@click.option("--source", default="cli", show_default=True,
+              help="How the consent was given (web form, call, ...), kept with it.")
 @click.option("--evidence", default="", help="Reference to the evidence (never the evidence).")
 @click.pass_obj
 def consent_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
@@ -343,6 +361,9 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
         usage_error("calling-hours consent needs --window HH:MM-HH:MM")
     now = datetime.now(UTC)
     granted_at = parse_instant(granted, "--granted") if granted else now
+    if granted_at > now:  # as a CSV import's granted_at: not given yet, so not on record
+        usage_error(f"--granted {granted} is in the future (now: {now:%Y-%m-%dT%H:%MZ}); "
+                    "record a consent once it is given")
     if expires_at is not None and expires_at <= granted_at:
         usage_error(f"--expires ends the consent at {expires_at:%Y-%m-%dT%H:%MZ}, not after "
                     f"it was given ({granted_at:%Y-%m-%dT%H:%MZ}): nothing would be consented")
@@ -355,6 +376,9 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
     e164 = info.e164
     _write(state, [AddConsent(who, e164, record, source, evidence)])
     until = f" until {expires_at:%Y-%m-%dT%H:%MZ} (exclusive)" if expires_at else ""
+    if expires is not None and "T" not in expires:  # a date: say it as it was given
+        until = (f"; it holds through {expires}, the called party's date (it ends "
+                 f"{expires_at:%Y-%m-%dT%H:%MZ})")
     _console.print(f"{kind} consent of …{e164[-4:]} to {who} recorded{until}",
                    highlight=False)
     if expires_at is not None and expires_at <= now:
@@ -366,7 +390,7 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
 @consent.command("revoke")
 @click.argument("number")
 @_who
-@click.option("--kind", required=True, type=_KINDS)
+@click.option("--kind", required=True, type=_KINDS, help="The kind of consent withdrawn.")
 @click.option("--source", default="cli", show_default=True, help="How it was revoked.")
 @click.pass_obj
 def consent_revoke(state: CliState, number: str, campaign: str | None, solicitor: str | None,
@@ -396,8 +420,10 @@ def ebr() -> None:
 @ebr.command("add")
 @click.argument("number")
 @_who
-@click.option("--last-transaction", metavar="DATE")
-@click.option("--last-inquiry", metavar="DATE")
+@click.option("--last-transaction", metavar="DATE",
+              help="Date of the last purchase or transaction (give this or --last-inquiry).")
+@click.option("--last-inquiry", metavar="DATE",
+              help="Date of the last inquiry or application by the called party.")
 @click.pass_obj
 def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str | None,
             last_transaction: str | None, last_inquiry: str | None) -> None:
@@ -405,8 +431,10 @@ def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str |
     if (last_transaction is None) == (last_inquiry is None):
         usage_error("give exactly one of --last-transaction and --last-inquiry")
     who = _solicitor(state, campaign, solicitor)
-    transaction = parse_date("--last-transaction", last_transaction) if last_transaction else None
-    inquiry = parse_date("--last-inquiry", last_inquiry) if last_inquiry else None
+    transaction = (parse_past_date("--last-transaction", last_transaction, "a transaction")
+                   if last_transaction else None)
+    inquiry = (parse_past_date("--last-inquiry", last_inquiry, "an inquiry")
+               if last_inquiry else None)
     e164 = e164_or_exit(state.settings, number)
     _write(state, [RecordEbr(who, e164, transaction, inquiry)])
     _console.print(f"business relationship of …{e164[-4:]} with {who} recorded",
@@ -416,7 +444,8 @@ def ebr_add(state: CliState, number: str, campaign: str | None, solicitor: str |
 @ebr.command("end")
 @click.argument("number")
 @_who
-@click.option("--source", default="cli", show_default=True)
+@click.option("--source", default="cli", show_default=True,
+              help="Why or how the relationship ended, kept with the record.")
 @click.pass_obj
 def ebr_end(state: CliState, number: str, campaign: str | None, solicitor: str | None,
             source: str) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from rich.console import Console
@@ -12,7 +14,7 @@ from rich.table import Table
 
 from callguard.decision import Decision
 
-__all__ = ["print_decision", "print_json"]
+__all__ = ["called_party_times", "print_decision", "print_json"]
 
 _STATUS_STYLE = {"pass": "green", "exempt": "yellow", "block": "bold red",
                  "not-applicable": "dim"}
@@ -55,3 +57,25 @@ def print_decision(console: Console, decision: Decision, *, detail: bool = True)
     packs = "; ".join(f"{p['id']} {p['version']}: {'applies' if p['applies'] else 'skipped'}"
                       f" ({p['why']})" for p in data["packs"])
     console.print(f"[dim]packs: {escape(packs)}[/]", highlight=False)
+
+
+def called_party_times(record: Mapping[str, Any]) -> str:
+    """The decision's instant in each zone it was judged in, with the zone's offset as the
+    record states it ("2026-12-07 10:00 -07:00 America/Denver"): the time the calling-hour
+    rules read, which the UTC instant alone leaves the reader to work out."""
+    try:
+        at = datetime.fromisoformat(str(record.get("at")))
+    except ValueError:
+        return ""
+    out = []
+    for zone in record.get("zones") or []:
+        if not (isinstance(zone, list) and len(zone) >= 2):
+            continue
+        try:
+            offset = datetime.strptime(str(zone[1]), "%z").utcoffset()
+        except ValueError:
+            continue
+        if offset is not None:
+            local = at.astimezone(timezone(offset))
+            out.append(f"{local:%Y-%m-%d %H:%M} {zone[1]} {zone[0]}")
+    return "; ".join(out) or "unknown (no zone on record)"

@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import click
 from rich.console import Console
@@ -63,7 +63,7 @@ _WINDOW = 256  # rows decided together (the output keeps the input's order)
 _ONLY = {"callable": "ALLOW", "suppressed": "BLOCK"}
 
 
-def _write_row(writer: Any, header: list[str], row: list[str], decision: Decision,
+def _write_row(writer: Any, keep: list[int], row: list[str], decision: Decision,
                verdicts: Counter[str], rules: Counter[str], only: str | None) -> None:
     deciding = decision.verdict.deciding
     rule = deciding.rule_id if deciding else ""
@@ -71,7 +71,7 @@ def _write_row(writer: Any, header: list[str], row: list[str], decision: Decisio
     rules[rule or "ALLOW"] += 1
     if only is not None and decision.verdict.verdict != _ONLY[only]:
         return
-    padded = (row + [""] * len(header))[:len(header)]
+    padded = [row[i] if i < len(row) else "" for i in keep]
     writer.writerow([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
                      decision.decision_id, lists_read(decision)])
 
@@ -132,12 +132,43 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
     return None
 
 
+def _target(leads: Path, output: Path | None, as_json: bool) -> tuple[Path, bool]:
+    """Where the CSV goes, and whether that is standard output; checked before any work."""
+    to_stdout = output is not None and str(output) == "-"
+    if to_stdout and as_json:
+        usage_error("--output - and --json both want standard output; write the CSV to a "
+                    "file (--output FILE) or drop --json")
+    target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
+    if not to_stdout and target.exists() and target.samefile(leads):
+        usage_error(f"--output {target} is the lead file itself: writing it would destroy "
+                    "the leads; choose another path (default: LEADS with .scrubbed.csv)")
+    return target, to_stdout
+
+
+def _kept(header: list[str]) -> list[int]:
+    """Indexes of the input columns written out: all but the ``callguard_*`` columns of an
+    earlier scrub (yesterday's output scrubbed again), which this run's replace — written
+    twice, a dialer would read whichever verdict came first."""
+    return [i for i, name in enumerate(header) if name.strip().lower() not in ADDED]
+
+
+def _columns(header: list[str], number_column: str | None,
+             location_column: str | None) -> tuple[int, int | None]:
+    """Indexes of the number column (required) and the location column (optional)."""
+    number_col = _pick(header, number_column, _NUMBER_COLUMNS, "number", required=True)
+    location_col = _pick(header, location_column, _LOCATION_COLUMNS, "location",
+                         required=False)
+    return (header.index(number_col) if number_col else 0,
+            header.index(location_col) if location_col else None)
+
+
 @click.command()
 @click.argument("leads", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--campaign", required=True)
+@click.option("--campaign", required=True, help="Campaign id from the configuration.")
 @click.option("--at", "at_text", required=True, metavar="ISO-8601",
               help="When the calls will be placed (with UTC offset).")
-@click.option("--mode", type=click.Choice([m.value for m in DialingMode]))
+@click.option("--mode", type=click.Choice([m.value for m in DialingMode]),
+              help="Dialing mode; default: the campaign's.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
               help="Output CSV ('-': standard output); default: LEADS with .scrubbed.csv.")
 @click.option("--only", type=click.Choice(list(_ONLY)),
@@ -153,23 +184,19 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     """Decide every row of LEADS for CAMPAIGN at --at; write verdicts and a summary."""
     at = parse_instant(at_text)
     campaign_or_exit(state.settings, campaign)
-    to_stdout = output is not None and str(output) == "-"
-    if to_stdout and as_json:
-        usage_error("--output - and --json both want standard output; write the CSV to a "
-                    "file (--output FILE) or drop --json")
-    target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
+    target, to_stdout = _target(leads, output, as_json)
     try:
         table = read_csv(leads)
     except UsageError as exc:
         usage_error(str(exc))
     header, rows = table.header, table.rows
-    number_col = _pick(header, number_column, _NUMBER_COLUMNS, "number", required=True)
-    location_col = _pick(header, location_column, _LOCATION_COLUMNS, "location",
-                         required=False)
-    number_index = header.index(number_col) if number_col else 0
-    location_index = header.index(location_col) if location_col else None
-    runtime = state.runtime()
+    number_index, location_index = _columns(header, number_column, location_column)
+    keep = _kept(header)
     err = console(stderr=True)
+    if not rows:
+        _no_rows(err, leads, campaign, at.isoformat(), table, only, as_json, target,
+                 to_stdout)
+    runtime = state.runtime()
     verdicts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
     malformed: list[str] = []
@@ -181,7 +208,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                     TextColumn("scrubbing"), BarColumn(), TextColumn("{task.completed:,}/"
                     "{task.total:,} rows"), _RowRate(), console=err) as progress:
                 writer = csv.writer(out, delimiter=table.delimiter)
-                writer.writerow([*header, *ADDED])
+                writer.writerow([*(header[i] for i in keep), *ADDED])
                 task = progress.add_task("scrub", total=len(rows))
                 # No frequency store: the caps' facts are unfetched and the gate BLOCKs.
                 stores = ({FREQUENCY: ScrubCounts(runtime.frequency)}
@@ -205,7 +232,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                         if len(row) != len(header):
                             malformed.append(f"line {line}: {len(row)} fields, header has "
                                              f"{len(header)}")
-                        _write_row(writer, header, row, decision, verdicts, rules, only)
+                        _write_row(writer, keep, row, decision, verdicts, rules, only)
                         progress.advance(task)
         finally:
             await runtime.aclose()
@@ -218,7 +245,29 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     else:
         _summary(err, f"scrub of {leads.name} for {campaign} at {outcome.at}", verdicts,
                  rules, malformed)
+    if len(keep) < len(header):
+        err.print(f"{leads.name} holds an earlier scrub's callguard_* columns: replaced by "
+                  "this run's (one verdict per row)", highlight=False)
     err.print(outcome.line(), highlight=False)
+    sys.exit(0)
+
+
+def _no_rows(err: Console, leads: Path, campaign: str, at: str, table: CsvTable,
+             only: str | None, as_json: bool, target: Path, to_stdout: bool) -> NoReturn:
+    """A header and no rows: nothing to decide, and exit 0 — a day with no leads is not a
+    fault for the cron job that runs the scrub — but the output is still written, header
+    only, so that a dialer loading it calls no one instead of yesterday's rows (scrubbed
+    for another instant). The gate is not started: no record is made."""
+    with _opened(target, table) as out:
+        csv.writer(out, delimiter=table.delimiter).writerow(
+            [*(table.header[i] for i in _kept(table.header)), *ADDED])
+    outcome = _Outcome(leads, campaign, at, table, Counter(), Counter(), [], only,
+                       "standard output" if to_stdout else str(target))
+    if as_json:
+        print_json(outcome.to_json())
+    err.print(f"{leads} has a header and no rows: nothing to decide (exit 0: an empty lead "
+              f"file is not an error); {outcome.line()} — header only, so a dialer loading "
+              "it calls no one", highlight=False)
     sys.exit(0)
 
 

@@ -311,7 +311,8 @@ def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
 
 
 @click.command()
-@click.option("--reload-seconds", default=5.0, show_default=True,
+@click.option("--reload-seconds", type=click.FloatRange(min=0, min_open=True), default=5.0,
+              show_default=True,
               help="How often to look for newly published list versions.")
 @click.pass_obj
 def serve(state: CliState, reload_seconds: float) -> None:

@@ -307,7 +307,11 @@ def _stacked(title: str, days: list[str], series: dict[str, dict[str, int]]) -> 
     width = max(600, 14 * len(days) + 80)
     top = max([sum(s.get(d, 0) for s in series.values()) for d in days] or [0]) or 1
     bar = min(48, max(2, (width - 80) // max(1, len(days)) - 2))  # one day: a bar, not a wall
-    parts = [f"<h2>{html.escape(title)}</h2><svg width='{width}' height='260' "
+    legend = " ".join(  # the colours said in words: the bars carry no label of their own
+        f"<span style='color:{_COLOURS.get(name, '#1565c0')}'>&#9632;</span> "
+        f"{html.escape(name)}" for name in series)
+    parts = [f"<h2>{html.escape(title)}</h2><p class='legend'>{legend}</p>"
+             f"<svg width='{width}' height='260' "
              "xmlns='http://www.w3.org/2000/svg' font-family='sans-serif' font-size='11'>"
              f"<text x='0' y='12'>{top:,}</text><line x1='60' y1='220' x2='{width}' "
              "y2='220' stroke='#444'/>"]
@@ -330,6 +334,8 @@ def _stacked(title: str, days: list[str], series: dict[str, dict[str, int]]) -> 
 
 
 def _bars(title: str, rows: dict[str, int], colour: str = "#c62828") -> str:
+    if not rows:  # an empty chart is a blank strip that reads as a fault
+        return f"<h2>{html.escape(title)}</h2><p>none</p>"
     top = max(rows.values() or [0]) or 1
     height = 22 * len(rows) + 10
     parts = [f"<h2>{html.escape(title)}</h2><svg width='900' height='{height}' "
@@ -376,7 +382,8 @@ def render_html(report: Report) -> str:
                           report.abandonment.get(c, {}).get("answered", 0))]
                   for c in watch]
     return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>callguard report</title>"
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<title>callguard report</title>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:1.5em}th,td{border:1px solid #bbb;padding:3px 8px;font-size:13px;"
         "text-align:left}th{background:#eee}.n{text-align:right}"
@@ -392,7 +399,7 @@ def render_html(report: Report) -> str:
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
         + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")
-        + _table("Calls by campaign", ["campaign", "calls", "ALLOW", "BLOCK",
+        + _table("Calls by campaign: ALLOW, BLOCK, scrubs", ["campaign", "calls", "ALLOW", "BLOCK",
                                        "blocked share", "scrub decisions"], campaign_rows)
         + _table("Blocked calls by deciding rule (share of blocks)",
                  ["rule", "blocks", "share"], rule_rows)

@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from callguard.csvfile import decode, sniff_delimiter
@@ -102,8 +102,17 @@ def _ebr(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> Recor
     if not transaction and not inquiry:
         raise UsageError("give last_transaction or last_inquiry")
     return RecordEbr(solicitor, e164,
-                     _day(transaction, "last_transaction") if transaction else None,
-                     _day(inquiry, "last_inquiry") if inquiry else None)
+                     _past_day(transaction, "last_transaction", now) if transaction else None,
+                     _past_day(inquiry, "last_inquiry", now) if inquiry else None)
+
+
+def _past_day(text: str, column: str, now: datetime) -> date:
+    """A date that has come somewhere on Earth (UTC+14): a typo for a later year would
+    replace the date on record with one that lifts no rule until then."""
+    day = _day(text, column)
+    if day > (now + timedelta(hours=14)).date():
+        raise UsageError(f"{column} {text} is in the future")
+    return day
 
 
 def _dnc(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> RecordWrite:
