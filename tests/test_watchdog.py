@@ -10,6 +10,7 @@ AMI Hangup names them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from datetime import date, timedelta
@@ -500,42 +501,60 @@ async def dial_the_calling_phone(fake: FakeAmi, tracker: CallTracker,
     await until(lambda: bool(getattr(tracker.calls.get(linkedid), "originated", None)))
 
 
+@contextlib.asynccontextmanager
+async def _gate_and_fake_ami(tmp_path, monkeypatch, variables=None):
+    """A real runtime (gate, compliance log) whose watchdog node follows a FakeAmi over TCP
+    (``variables``: what the fake's Getvar answers), logged in, with a written consent for
+    the predictive campaign's number; yields (runtime, fake, node, data dir)."""
+    from datetime import UTC, datetime
+
+    from callguard.config import load_settings
+    from callguard.policy import ConsentKind, ConsentRecord
+    from callguard.runtime import open_runtime
+    from callguard.stores.writes import AddConsent
+    from callguard.watchdog.node import WatchdogNode
+    from tests.test_compliance_log import _config, _lists
+
+    monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+    data = tmp_path / "data"
+    _lists(data)
+    runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
+    await runtime.start()
+    fake = FakeAmi()
+    fake.variables.update(variables or {})
+    port = await fake.start()
+    node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                    reconnect_max_s=0.5), fake.secret,
+                        runtime.compliance, runtime.metrics,
+                        EmbeddedTallies(tmp_path / "abandonment.sqlite"),
+                        SoleFollower(tmp_path / "alive"))
+    runtime.followers.append(node.observe)
+    await node.start()
+    try:
+        await until(lambda: node.tracker.disconnected_at is None)
+        await runtime.gate.write([AddConsent(
+            "beehive-solar", "+18015550123",
+            ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+        yield runtime, fake, node, data
+    finally:
+        await node.aclose()
+        await fake.close()
+        await runtime.aclose()
+
+
 class TestThroughTheGate:
     """An ALLOW from the real gate is followed by its Linkedid; records share its id."""
 
     async def test_allowed_predictive_call_is_released_and_recorded(self, tmp_path, monkeypatch):
-        from datetime import UTC, datetime
 
         from prometheus_client import generate_latest
 
         from callguard.compliance.reader import read_files
-        from callguard.config import load_settings
         from callguard.gate import CheckRequest
-        from callguard.policy import ConsentKind, ConsentRecord
-        from callguard.runtime import open_runtime
-        from callguard.stores.writes import AddConsent
-        from callguard.watchdog.node import WatchdogNode
-        from tests.test_compliance_log import AT, _config, _lists
+        from tests.test_compliance_log import AT
 
-        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
-        data = tmp_path / "data"
-        _lists(data)
-        runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
-        await runtime.start()
-        fake = FakeAmi()
-        port = await fake.start()
-        node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
-                                        reconnect_max_s=0.5), fake.secret,
-                            runtime.compliance, runtime.metrics,
-                            EmbeddedTallies(tmp_path / "abandonment.sqlite"),
-                            SoleFollower(tmp_path / "alive"))
-        runtime.followers.append(node.observe)
-        await node.start()
-        try:
-            await until(lambda: node.tracker.disconnected_at is None)
-            await runtime.gate.write([AddConsent(
-                "beehive-solar", "+18015550123",
-                ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+        async with _gate_and_fake_ami(tmp_path, monkeypatch) as (runtime, fake, node,
+                                                                 data):
             events = lab_events(CALL_01)
             before, held = with_g_option(events, CALLED_01)
             fake.hold(held)
@@ -548,10 +567,6 @@ class TestThroughTheGate:
             await until(lambda: sorted(fake.hangups()) == CALLER_01)
             await until(lambda: "callguard_line_release_seconds_count 1.0" in
                         generate_latest(runtime.metrics.registry).decode())
-        finally:
-            await node.aclose()
-            await fake.close()
-            await runtime.aclose()
         records = list(read_files(data / "compliance.jsonl"))
         release = [r for r in records if r["event"] == "line-release"]
         assert len(release) == 1
@@ -567,37 +582,14 @@ class TestThroughTheGate:
         DialBegin (SYNTHETIC order: AMI lagging behind FastAGI). The node reads ;1's
         CHANNEL(state) with AMI Getvar (the fake answers "Up", as Asterisk would for an
         answered channel), so ;1 is the calling side and the callee's hangup releases it."""
-        from datetime import UTC, datetime
 
-        from callguard.config import load_settings
         from callguard.gate import CheckRequest
-        from callguard.policy import ConsentKind, ConsentRecord
-        from callguard.runtime import open_runtime
-        from callguard.stores.writes import AddConsent
         from callguard.watchdog.calls import STATE_VARIABLE
-        from callguard.watchdog.node import WatchdogNode
-        from tests.test_compliance_log import AT, _config, _lists
+        from tests.test_compliance_log import AT
 
-        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
-        data = tmp_path / "data"
-        _lists(data)
-        runtime = open_runtime(load_settings(_config(tmp_path, "n", None, data)))
-        await runtime.start()
-        fake = FakeAmi()
-        fake.variables[(CALLER_01[0], STATE_VARIABLE)] = "Up"
-        port = await fake.start()
-        node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
-                                        reconnect_max_s=0.5), fake.secret,
-                            runtime.compliance, runtime.metrics,
-                            EmbeddedTallies(tmp_path / "abandonment.sqlite"),
-                            SoleFollower(tmp_path / "alive"))
-        runtime.followers.append(node.observe)
-        await node.start()
-        try:
-            await until(lambda: node.tracker.disconnected_at is None)
-            await runtime.gate.write([AddConsent(
-                "beehive-solar", "+18015550123",
-                ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC)), "web")])
+        async with _gate_and_fake_ami(tmp_path, monkeypatch,
+                                      {(CALLER_01[0], STATE_VARIABLE): "Up"}
+                                      ) as (runtime, fake, node, _):
             events = lab_events(CALL_01)
             before, held = with_g_option(events, CALLED_01)
             fake.hold(held)
@@ -611,10 +603,6 @@ class TestThroughTheGate:
             await until(lambda: (linkedid_of(events), CALLER_01[0]) in node.tracker._asked_up)
             await fake.send(before[cut:])
             await until(lambda: sorted(fake.hangups()) == CALLER_01)
-        finally:
-            await node.aclose()
-            await fake.close()
-            await runtime.aclose()
         assert [a for _, a in fake.actions if a.get("Action") == "Getvar"
                 and a.get("Variable") == STATE_VARIABLE] != []
 
