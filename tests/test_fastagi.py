@@ -442,24 +442,7 @@ class TestHostilePeers:
         """A peer answering the MSet with one line longer than the reader's limit (16 KiB):
         asyncio's readline raises ValueError there, which must end the session like any
         other bad reply (counted, closed), not escape as an unhandled task exception."""
-        loop = asyncio.get_running_loop()
-        escaped: list[dict] = []
-        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
-            await writer.drain()
-            command = await asyncio.wait_for(reader.readline(), timeout=2)
-            assert command.startswith(b"EXEC MSet ")
-            writer.write(b"2" * 70_000 + b"\n")
-            with contextlib.suppress(ConnectionError):
-                await writer.drain()
-                assert await asyncio.wait_for(reader.read(), timeout=2) == b""
-            writer.close()
-            await asyncio.sleep(0.1)
-        finally:
-            loop.set_exception_handler(None)
-        assert escaped == []
+        assert await _escaped_after_replying(node, b"2" * 70_000 + b"\n") == []
         assert node.stats.counts["reply_failed"] == 1
         assert await real_call_latency(node.port) < 0.5
 
@@ -471,23 +454,7 @@ class TestHostilePeers:
         code; it escaped the session as an unhandled task exception (a traceback in the
         log, nothing counted). It is an answer not accepted, counted and logged without
         the number the line held."""
-        loop = asyncio.get_running_loop()
-        escaped: list[dict] = []
-        loop.set_exception_handler(lambda _loop, context: escaped.append(context))
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
-            await writer.drain()
-            command = await asyncio.wait_for(reader.readline(), timeout=2)
-            assert command.startswith(b"EXEC MSet ")
-            writer.write(reply)
-            await writer.drain()
-            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
-            writer.close()
-            await asyncio.sleep(0.1)
-        finally:
-            loop.set_exception_handler(None)
-        assert escaped == []
+        assert await _escaped_after_replying(node, reply) == []
         assert node.stats.counts["answer_not_accepted"] == 1
         assert "5550123" not in capsys.readouterr().err
         assert await real_call_latency(node.port) < 0.5
@@ -666,3 +633,26 @@ def test_latency_figures_are_ordered():
     """Sanity of time.perf_counter for the latency assertions above."""
     a = time.perf_counter()
     assert time.perf_counter() >= a
+
+
+async def _escaped_after_replying(node, reply: bytes) -> list[dict]:
+    """Ask for a check, answer its EXEC MSet with ``reply`` and wait for the session to
+    close; returns the exceptions that escaped to the loop's handler (none expected)."""
+    loop = asyncio.get_running_loop()
+    escaped: list[dict] = []
+    loop.set_exception_handler(lambda _loop, context: escaped.append(context))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+        await writer.drain()
+        command = await asyncio.wait_for(reader.readline(), timeout=2)
+        assert command.startswith(b"EXEC MSet ")
+        writer.write(reply)
+        with contextlib.suppress(ConnectionError):  # a long reply may meet the close
+            await writer.drain()
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+        writer.close()
+        await asyncio.sleep(0.1)
+    finally:
+        loop.set_exception_handler(None)
+    return escaped
