@@ -493,17 +493,10 @@ class TestHelp:
 # Run by the test above in a child process: every command's --help through click's runner.
 _HELP_WALK = """
 import json
-import click
 from click.testing import CliRunner
 from callguard.cli.main import cli as root
-context = click.Context(root)
-found, todo = [], [((), root)]
-while todo:
-    path, command = todo.pop()
-    found.append((path, command))
-    if isinstance(command, click.Group):
-        todo.extend(((*path, name), command.get_command(context, name))
-                    for name in command.list_commands(context))
+from tests.test_cli_ux import _every_command
+found = _every_command()
 problems = []
 for path, command in found:
     result = CliRunner().invoke(root, [*path, "--help"])
