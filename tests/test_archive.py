@@ -477,6 +477,37 @@ def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
     assert stamp.value_of_css_property("white-space") == "nowrap"
 
 
+def test_evidence_shows_a_record_change_field_by_field(tmp_path, browser):  # noqa: F811
+    """What a record change changed is read by counsel: the page lists it a field a line
+    (``kind: written``), not as the record's raw JSON; the text joins the fields with ';'
+    and the CSV keeps JSON for machines. Read from a real headless chromium."""
+    data = tmp_path / "data"
+    path = config(tmp_path, data)
+    number = "8015550123"
+    added = cli("consent", "add", number, "--campaign", "ut-solar-manual", "--kind",
+                "written", "--source", "web-form", config_path=path)
+    assert added.returncode == 0, added.stderr
+    page = tmp_path / "evidence.html"
+    made = cli("evidence", number, "--format", "html", "--output", str(page),
+               config_path=path)
+    assert made.returncode == 0, made.stderr
+    browser.get(page.as_uri())
+    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    changes = next(t for t in titles if t.startswith("Record changes"))
+    assert changes.endswith("(1)"), titles
+    table = browser.find_elements("css selector", "table")[titles.index(changes)]
+    cells = table.find_elements("css selector", "tbody td")
+    lines = cells[-1].text.splitlines()
+    assert "kind: written" in lines, lines
+    assert "source: web-form" in lines, lines
+    assert "{" not in cells[-1].text
+    text = cli("evidence", number, config_path=path)
+    assert text.returncode == 0, text.stderr
+    assert "kind: written;" in " ".join(text.stdout.split()), text.stdout
+    as_csv = cli("evidence", number, "--format", "csv", config_path=path)
+    assert '""kind"":""written""' in as_csv.stdout, as_csv.stdout
+
+
 def test_archive_command_never_touches_the_writers_lock(tmp_path):
     """The writers' lock held by someone else does not stop the archiver."""
     import fcntl

@@ -213,8 +213,21 @@ _COLUMNS = ["logged_at", "event", "at", "decision_id", "node", "front", "campaig
 _SHOWN = set(_COLUMNS) | {"schema", "key_id", "number_hash"}
 
 
+def _detail(record: Record) -> dict[str, Any]:
+    """The fields of a record that no column shows (what a record change changed, what a
+    later record of the call says)."""
+    return {k: v for k, v in record.items() if k not in _SHOWN}
+
+
+def _readable(record: Record, separator: str) -> str:
+    """The detail as ``field: value`` pairs for people (the CSV keeps it JSON)."""
+    return separator.join(
+        f"{k}: {v if isinstance(v, str | int | float | bool) else orjson.dumps(v).decode()}"
+        for k, v in _detail(record).items())
+
+
 def _row(record: Record) -> dict[str, str]:
-    detail = {k: v for k, v in record.items() if k not in _SHOWN}
+    detail = _detail(record)
     row = {c: "" if record.get(c) is None else str(record.get(c)) for c in _COLUMNS}
     row.update(lists=_lists(record), packs=_packs(record),
                detail=orjson.dumps(detail).decode() if detail else "")
@@ -240,6 +253,7 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
 
 
 _INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
+_CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d"}
 # The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
 _HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
              "local": "called party's local time", "decision_id": "decision id",
@@ -249,12 +263,14 @@ _HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
 
 def _html(query: dict[str, Any], found: Evidence) -> str:
     def cell(record: Record, column: str) -> str:
+        if column == "detail":
+            return _readable(record, "\n")  # one field a line (white-space: pre-line)
         return called_party_times(record) if column == "local" else _row(record)[column]
 
     def table(title: str, records: list[Record], columns: list[str]) -> str:
         head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
         body = "".join("<tr>" + "".join(
-            f"<td{' class=t' if c in _INSTANTS else ''}>{html.escape(cell(r, c))}</td>"
+            f"<td{_CLASSES.get(c, '')}>{html.escape(cell(r, c))}</td>"
             for c in columns) + "</tr>" for r in records) or (
             f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
@@ -272,6 +288,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;"
         "margin-bottom:2em}th,td{border:1px solid #bbb;padding:4px 8px;font-size:13px;"
         "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"
+        ".d{white-space:pre-line}"
         "</style></head><body>"
         f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
         f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
@@ -318,7 +335,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         for event in found.events:
             row = _row(event)
             detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
-                      else row["detail"])
+                      else _readable(event, "; "))
             others.add_row(*map(escape, (row["logged_at"][:19], row["event"], row["node"],
                                          detail)))
         console.print(others)
