@@ -190,6 +190,17 @@ class TestTailFile:
                     config_path=path)
         assert json_lines(typed.stdout) == shown  # the same id in capitals: the same records
 
+    def test_a_later_record_reads_field_by_field(self, mixed_log):
+        """A line-release (any record that is not a decision or a record change) shows
+        ``field=value`` pairs, not the record's raw JSON."""
+        path, _, records, _ = mixed_log
+        followed = next(r for r in records if r["event"] == "line-release")
+        result = cli("tail", "--decision", followed["decision_id"], config_path=path)
+        assert result.returncode == 0, result.stderr
+        (line,) = [x for x in result.stdout.splitlines() if "LINE-RELEASE" in x]
+        assert f"decision_id={followed['decision_id']}" in line, line
+        assert '{"' not in line, line
+
     def test_since_skips_segments_closed_before_it_unopened(self, mixed_log):
         """The oldest segments are made unreadable: a --since after them never opens them."""
         path, _, records, segments = mixed_log

@@ -310,9 +310,11 @@ def _line(record: Record) -> Text:
         text.append(" ".join(part for part in parts if part))
     else:
         text.append(f"{str(event).upper():<5} ", style="bold magenta")
-        rest = {k: v for k, v in record.items()
-                if k not in ("event", "node", "logged_at", "level", "schema", "key_id")}
-        text.append(orjson.dumps(rest).decode())
+        # field=value, as the record holds them (a nested value as compact JSON)
+        text.append(" ".join(
+            f"{k}={v if isinstance(v, str | int | float | bool) else orjson.dumps(v).decode()}"
+            for k, v in record.items()
+            if k not in ("event", "node", "logged_at", "level", "schema", "key_id")))
     return text
 
 
