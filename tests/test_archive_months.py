@@ -10,6 +10,7 @@ import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import orjson
 import pytest
 
@@ -24,6 +25,7 @@ from callguard.compliance.archive.store import (
     Archive,
     connect,
     fetch_rows,
+    read_through_commits,
     union_view,
 )
 from tests.conftest import ROOT
@@ -338,3 +340,53 @@ class TestOldArchives:
         archive_files(archive, log, compact_before=LATER, months_before=date(2026, 3, 1))
         assert sorted({p.day[:7] for p in archive.manifest().parts if p.until}) == [
             "2026-02"]
+
+
+class TestReadersAndCommits:
+    """A reader takes the manifest, then reads the files it names; a commit between the two
+    (the archiver rolling a month up, a purge) removes those files."""
+
+    def _days_only(self, tmp_path: Path) -> Archive:
+        log = tmp_path / "compliance.jsonl"
+        lines = _lines(3000, days=70)
+        write_log(log, lines, closed=[(len(lines), False)])
+        archive = Archive(tmp_path / "archive")
+        archive_files(archive, log, compact_before=LATER)  # day files, no month yet
+        return archive
+
+    def test_a_read_that_met_a_rollup_is_run_again_on_the_new_manifest(self, tmp_path):
+        """The first read holds the manifest from before the rollup (its day files gone
+        under it: DuckDB's IO error, which reached the officer); it runs again on the new
+        one and answers what a read after the rollup answers."""
+        archive = self._days_only(tmp_path)
+        tries: list[int] = []
+
+        def read() -> dict:
+            stale = archive.manifest()
+            if not tries:  # the archiver commits between this reader's two steps
+                with archive.writing() as manifest:
+                    assert compact_months(archive, manifest, connect(), before=LATER) > 0
+            tries.append(1)
+            done = figures.build(connect(), union_view(archive, stale, DECISIONS),
+                                 union_view(archive, stale, EVENTS), figures.ReportQuery(),
+                                 generated=GENERATED)
+            return figures.to_json(done)
+
+        answer = read_through_commits(archive, read)
+        assert len(tries) == 2
+        assert answer == _report(archive, None, None)
+
+    def test_a_file_gone_with_no_commit_is_an_error_not_a_retry(self, tmp_path):
+        """A damaged archive (a file its manifest names deleted by hand) is not retried:
+        the same manifest would meet the same hole."""
+        archive = self._days_only(tmp_path)
+        (archive.root / archive.manifest().files("decisions")[0].file).unlink()
+        tries: list[int] = []
+
+        def read() -> dict:
+            tries.append(1)
+            return _report(archive, None, None)
+
+        with pytest.raises(duckdb.IOException):
+            read_through_commits(archive, read)
+        assert len(tries) == 1

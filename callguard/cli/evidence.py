@@ -38,7 +38,7 @@ from callguard.cli.logs import (
 )
 from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
-from callguard.compliance.archive.store import Archive
+from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
 
 __all__ = ["evidence"]
@@ -86,10 +86,14 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         number_hash, key_id, key_source, last4 = hash_number(state, number)
     since, until = instant_option("--from", first), instant_option("--to", last)
     window_or_exit(since, until, names=("--from", "--to"))
-    live = LiveLines.of_log(log, archive)
-    stream_note = _add_stream(state, archive, live) if place.redis_stream else None
-    found = gather(archive, live, number_hash=number_hash,
-                   decision_id=decision_id, first=since, last=until)
+
+    def read() -> tuple[Evidence, str | None]:
+        live = LiveLines.of_log(log, archive)
+        note = _add_stream(state, archive, live) if place.redis_stream else None
+        return gather(archive, live, number_hash=number_hash, decision_id=decision_id,
+                      first=since, last=until), note
+
+    found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              "generated": datetime.now(UTC).isoformat(timespec="seconds")}

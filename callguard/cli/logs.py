@@ -501,6 +501,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         Archive,
         Manifest,
         connect,
+        read_through_commits,
         union_view,
     )
 
@@ -518,34 +519,38 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
     log_query = LogQuery(state, {"campaign": campaign, "rule": rule})
-    connection = connect(threads=2)
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
-    manifest = Manifest() if stream else archive.manifest()  # --stream: the stream only
     reading = RecordFilter(
         since=query.since - timedelta(days=2) if query.since else None,
         until=query.until + timedelta(days=2) if query.until else None)
-    records: Iterable[Record]
-    if stream:
-        records = from_redis(state, _collect_stream(log_query, reading))
-    else:
-        path = log_query.log_file(file_path) if (file_path or not archive.exists()) else (
-            place.log_file)
-        records = _unarchived(path, manifest, reading, log_query.stats)
+    path = None if stream else (
+        log_query.log_file(file_path) if (file_path or not archive.exists())
+        else place.log_file)
     from callguard.compliance.archive.live import register_live  # noqa: PLC0415
 
-    live = register_live(connection, records)
     first = query.since.date() - timedelta(days=2) if query.since else None
     last = query.until.date() + timedelta(days=2) if query.until else None
-    done = figures.build(
-        connection,
-        union_view(archive, manifest, TABLES["decisions"], first=first, last=last,
-                   live=live["decisions"]),
-        union_view(archive, manifest, TABLES["events"], first=first, last=last,
-                   live=live["events"]),
-        query, generated=datetime.now(UTC))
+
+    def read() -> figures.Report:
+        log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once
+        connection = connect(threads=2)
+        manifest = Manifest() if stream else archive.manifest()  # --stream: the stream only
+        records: Iterable[Record] = (
+            from_redis(state, _collect_stream(log_query, reading)) if stream
+            else _unarchived(path, manifest, reading, log_query.stats))
+        live = register_live(connection, records)
+        return figures.build(
+            connection,
+            union_view(archive, manifest, TABLES["decisions"], first=first, last=last,
+                       live=live["decisions"]),
+            union_view(archive, manifest, TABLES["events"], first=first, last=last,
+                       live=live["events"]),
+            query, generated=datetime.now(UTC))
+
+    done = read_through_commits(archive, read)  # an archiver may commit meanwhile
     log_query.finish(done.total(done.calls) + done.total(done.scrubs))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))

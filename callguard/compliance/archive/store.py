@@ -43,7 +43,8 @@ The manifest is the commit point: files are written and fsynced first, then a ne
 manifest is written beside the old one, fsynced and renamed over it. A reader takes the
 manifest as it is and reads the files it names; a file that is not in the manifest
 (a crash mid-batch) is never read and is removed by the next writer. Files a commit
-replaced are removed after it.
+replaced are removed after it, so a reader that took the manifest before that commit can
+meet a file gone: ``read_through_commits`` runs such a read again on the new manifest.
 """
 
 # ruff: noqa: S608 - SQL text is made of the archive's own table/column names and of paths
@@ -56,11 +57,11 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import numpy as np
@@ -85,6 +86,7 @@ __all__ = [
     "empty_select",
     "fetch_rows",
     "fsync_path",
+    "read_through_commits",
     "union_view",
 ]
 
@@ -229,6 +231,14 @@ class Archive:
     def exists(self) -> bool:
         """Whether anything was ever archived here."""
         return self.manifest_path.exists()
+
+    def manifest_stamp(self) -> tuple[int, int] | None:
+        """Which commit the manifest on disk is (each commit renames a new file over it)."""
+        try:
+            stat = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
 
     def manifest(self) -> Manifest:
         """The manifest as committed (empty when nothing was archived yet)."""
@@ -832,3 +842,21 @@ def _read(archive: Archive, parts: list[Part], first: date | None, last: date | 
                     [*([f"day >= '{first.isoformat()}'"] if cut and first else []),
                      *([f"day <= '{last.isoformat()}'"] if cut and last else [])]))
     return out
+
+
+T = TypeVar("T")
+
+
+def read_through_commits(archive: Archive, read: Callable[[], T], attempts: int = 3) -> T:
+    """Run ``read`` (which takes the manifest itself); if it fails on a file gone and a
+    commit came meanwhile (compaction, a month's rollup, a purge, the log segment it read
+    archived and dropped), run it again on the new manifest. A file gone with no commit
+    between is a damaged archive, and its error is raised."""
+    for attempt in range(1, attempts + 1):
+        before = archive.manifest_stamp()
+        try:
+            return read()
+        except (duckdb.IOException, FileNotFoundError):
+            if attempt == attempts or archive.manifest_stamp() == before:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
