@@ -437,6 +437,16 @@ class TestEvidenceCli:
         assert "ut-solar-manual" in unknown.stderr
 
 
+def _open_evidence_page(tmp_path, path, number, browser) -> list[str]:  # noqa: F811
+    """`evidence NUMBER --format html` written and opened in the browser; its headings."""
+    page = tmp_path / "evidence.html"
+    made = cli("evidence", number, "--format", "html", "--output", str(page),
+               config_path=path)
+    assert made.returncode == 0, made.stderr
+    browser.get(page.as_uri())
+    return [h.text for h in browser.find_elements("css selector", "h2")]
+
+
 def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
                                                                         browser):  # noqa: F811
     """The node's packs-loaded record before a decision is not a 'later record of the
@@ -448,12 +458,7 @@ def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
     number = "8015550123"
     asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
-    page = tmp_path / "evidence.html"
-    made = cli("evidence", number, "--format", "html", "--output", str(page),
-               config_path=path)
-    assert made.returncode == 0, made.stderr
-    browser.get(page.as_uri())
-    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    titles = _open_evidence_page(tmp_path, path, number, browser)
     assert "Later records of these calls (0)" in titles, titles
     loaded = next(t for t in titles if t.startswith("Packs loaded"))
     assert loaded.endswith("(1)"), titles
@@ -487,12 +492,7 @@ def test_evidence_shows_a_record_change_field_by_field(tmp_path, browser):  # no
     added = cli("consent", "add", number, "--campaign", "ut-solar-manual", "--kind",
                 "written", "--source", "web-form", config_path=path)
     assert added.returncode == 0, added.stderr
-    page = tmp_path / "evidence.html"
-    made = cli("evidence", number, "--format", "html", "--output", str(page),
-               config_path=path)
-    assert made.returncode == 0, made.stderr
-    browser.get(page.as_uri())
-    titles = [h.text for h in browser.find_elements("css selector", "h2")]
+    titles = _open_evidence_page(tmp_path, path, number, browser)
     changes = next(t for t in titles if t.startswith("Record changes"))
     assert changes.endswith("(1)"), titles
     table = browser.find_elements("css selector", "table")[titles.index(changes)]
