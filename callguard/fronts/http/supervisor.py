@@ -23,7 +23,14 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sequence,
+)
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -179,7 +186,7 @@ class FileTail:
                 await asyncio.sleep(0.5)
 
 
-def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
+def today_report(records: Sequence[Record], archive_dir: Path | None, tz: str,
                  now: datetime) -> str:
     """Today's (in ``tz``) report as ``callguard report --html`` renders it.
 
@@ -194,6 +201,7 @@ def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
         Archive,
         Manifest,
         connect,
+        read_through_commits,
         union_view,
     )
 
@@ -203,24 +211,28 @@ def today_report(records: Iterable[Record], archive_dir: Path | None, tz: str,
     # is not today's
     until = since + timedelta(days=1)  # wall-clock arithmetic: the next local midnight
     query = figures.ReportQuery(since=since, until=until, tz=tz)
-    connection = connect(threads=1)
-    try:
-        # No archive (the stream's records alone, as `report --stream`): an empty
-        # manifest names no file, so the archive's root is never read.
-        archive = Archive(archive_dir or Path())
-        manifest = archive.manifest() if archive_dir is not None else Manifest()
-        live = register_live(connection, records)
-        first = since.date() - timedelta(days=2)
-        done = figures.build(
-            connection,
-            union_view(archive, manifest, TABLES["decisions"], first=first,
-                       live=live["decisions"]),
-            union_view(archive, manifest, TABLES["events"], first=first,
-                       live=live["events"]),
-            query, generated=now)
-    finally:
-        connection.close()
-    return figures.render_html(done)
+    # No archive (the stream's records alone, as `report --stream`): an empty manifest
+    # names no file, so the archive's root is never read.
+    archive = Archive(archive_dir or Path())
+    first = since.date() - timedelta(days=2)
+
+    def read() -> figures.Report:
+        connection = connect(threads=1)
+        try:
+            manifest = archive.manifest() if archive_dir is not None else Manifest()
+            live = register_live(connection, records)
+            return figures.build(
+                connection,
+                union_view(archive, manifest, TABLES["decisions"], first=first,
+                           live=live["decisions"]),
+                union_view(archive, manifest, TABLES["events"], first=first,
+                           live=live["events"]),
+                query, generated=now)
+        finally:
+            connection.close()
+
+    # the archiver may commit (and remove files) between the manifest and the read
+    return figures.render_html(read_through_commits(archive, read))
 
 
 class SupervisorPage:
