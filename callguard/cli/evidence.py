@@ -32,6 +32,7 @@ from callguard.cli.common import (
 from callguard.cli.logs import (
     EXIT_INCOMPLETE,
     decision_id_or_exit,
+    field_text,
     hash_number,
     instant_option,
     place_or_exit,
@@ -225,9 +226,7 @@ def _detail(record: Record) -> dict[str, Any]:
 
 def _readable(record: Record, separator: str) -> str:
     """The detail as ``field: value`` pairs for people (the CSV keeps it JSON)."""
-    return separator.join(
-        f"{k}: {v if isinstance(v, str | int | float | bool) else orjson.dumps(v).decode()}"
-        for k, v in _detail(record).items())
+    return separator.join(f"{k}: {field_text(v)}" for k, v in _detail(record).items())
 
 
 def _row(record: Record) -> dict[str, str]:

@@ -53,8 +53,8 @@ from callguard.numbers.redact import redact_digits
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["EXIT_INCOMPLETE", "LogQuery", "hash_number", "instant_option", "place_or_exit",
-           "report", "tail"]
+__all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "instant_option",
+           "place_or_exit", "report", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -282,6 +282,14 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def field_text(value: Any) -> str:
+    """A record field's value for people: a scalar as it is, a list or object as compact
+    JSON (tail's ``field=value``, evidence's ``field: value``)."""
+    if isinstance(value, str | int | float | bool):
+        return str(value)
+    return orjson.dumps(value).decode()
+
+
 def _line(record: Record) -> Text:
     """One record as a coloured human line."""
     from rich.text import Text  # noqa: PLC0415 - not needed for --json
@@ -312,8 +320,7 @@ def _line(record: Record) -> Text:
         text.append(f"{str(event).upper():<5} ", style="bold magenta")
         # field=value, as the record holds them (a nested value as compact JSON)
         text.append(" ".join(
-            f"{k}={v if isinstance(v, str | int | float | bool) else orjson.dumps(v).decode()}"
-            for k, v in record.items()
+            f"{k}={field_text(v)}" for k, v in record.items()
             if k not in ("event", "node", "logged_at", "level", "schema", "key_id")))
     return text
 
