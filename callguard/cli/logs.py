@@ -503,14 +503,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         usage_error("--json and --csv both print to standard output: give one of them")
 
     from callguard.compliance import report as figures  # noqa: PLC0415
-    from callguard.compliance.archive.store import (  # noqa: PLC0415
-        TABLES,
-        Archive,
-        Manifest,
-        connect,
-        read_through_commits,
-        union_view,
-    )
+    from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
     try:
         ZoneInfo(tz)
@@ -536,28 +529,19 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     path = None if stream else (
         log_query.log_file(file_path) if (file_path or not archive.exists())
         else place.log_file)
-    from callguard.compliance.archive.live import register_live  # noqa: PLC0415
+    from callguard.compliance.archive.live import report_with_live  # noqa: PLC0415
 
-    first = query.since.date() - timedelta(days=2) if query.since else None
-    last = query.until.date() + timedelta(days=2) if query.until else None
+    def unarchived(manifest: Any) -> Iterable[Record]:
+        log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once a read
+        if stream:  # --stream: the stream only
+            return from_redis(state, _collect_stream(log_query, reading))
+        return _unarchived(path, manifest, reading, log_query.stats)
 
-    def read() -> figures.Report:
-        log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once
-        connection = connect(threads=2)
-        manifest = Manifest() if stream else archive.manifest()  # --stream: the stream only
-        records: Iterable[Record] = (
-            from_redis(state, _collect_stream(log_query, reading)) if stream
-            else _unarchived(path, manifest, reading, log_query.stats))
-        live = register_live(connection, records)
-        return figures.build(
-            connection,
-            union_view(archive, manifest, TABLES["decisions"], first=first, last=last,
-                       live=live["decisions"]),
-            union_view(archive, manifest, TABLES["events"], first=first, last=last,
-                       live=live["events"]),
-            query, generated=datetime.now(UTC))
-
-    done = read_through_commits(archive, read)  # an archiver may commit meanwhile
+    done = report_with_live(
+        archive, unarchived, query, archived=not stream, threads=2,
+        first=query.since.date() - timedelta(days=2) if query.since else None,
+        last=query.until.date() + timedelta(days=2) if query.until else None,
+        generated=datetime.now(UTC))
     log_query.finish(done.total(done.calls) + done.total(done.scrubs))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))

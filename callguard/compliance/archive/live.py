@@ -8,15 +8,25 @@ manifest does not name, the current file, or the stream's entries.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
 
 import duckdb
 
+from callguard.compliance import report as figures
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, columns_of, row_of
-from callguard.compliance.archive.store import arrays_of, casts
+from callguard.compliance.archive.store import (
+    Archive,
+    Manifest,
+    arrays_of,
+    casts,
+    connect,
+    read_through_commits,
+    union_view,
+)
 from callguard.compliance.reader import Record
 
-__all__ = ["register_live"]
+__all__ = ["register_live", "report_with_live"]
 
 
 def register_live(connection: duckdb.DuckDBPyConnection, records: Iterable[Record],
@@ -46,3 +56,29 @@ def register_live(connection: duckdb.DuckDBPyConnection, records: Iterable[Recor
         names[table.name] = name
     return names
 
+
+def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable[Record]],
+                     query: figures.ReportQuery, *, archived: bool, first: date | None,
+                     last: date | None, generated: datetime, threads: int
+                     ) -> figures.Report:
+    """The report over the archive's days (``archived``; else the records alone, as
+    ``report --stream``) and the records it does not hold yet (``unarchived`` of the
+    manifest read): ``callguard report`` and the supervisor page. Read again on the new
+    manifest if an archiver's commit removes a file under it (``read_through_commits``)."""
+
+    def read() -> figures.Report:
+        connection = connect(threads=threads)
+        try:
+            manifest = archive.manifest() if archived else Manifest()
+            live = register_live(connection, unarchived(manifest))
+            return figures.build(
+                connection,
+                union_view(archive, manifest, DECISIONS, first=first, last=last,
+                           live=live["decisions"]),
+                union_view(archive, manifest, EVENTS, first=first, last=last,
+                           live=live["events"]),
+                query, generated=generated)
+        finally:
+            connection.close()
+
+    return read_through_commits(archive, read)

@@ -195,15 +195,8 @@ def today_report(records: Sequence[Record], archive_dir: Path | None, tz: str,
     (DuckDB, file reads): run it in a thread.
     """
     from callguard.compliance import report as figures  # noqa: PLC0415 - DuckDB on demand
-    from callguard.compliance.archive.live import register_live  # noqa: PLC0415
-    from callguard.compliance.archive.store import (  # noqa: PLC0415
-        TABLES,
-        Archive,
-        Manifest,
-        connect,
-        read_through_commits,
-        union_view,
-    )
+    from callguard.compliance.archive.live import report_with_live  # noqa: PLC0415
+    from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
     local = now.astimezone(ZoneInfo(tz))
     since = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -213,26 +206,11 @@ def today_report(records: Sequence[Record], archive_dir: Path | None, tz: str,
     query = figures.ReportQuery(since=since, until=until, tz=tz)
     # No archive (the stream's records alone, as `report --stream`): an empty manifest
     # names no file, so the archive's root is never read.
-    archive = Archive(archive_dir or Path())
-    first = since.date() - timedelta(days=2)
-
-    def read() -> figures.Report:
-        connection = connect(threads=1)
-        try:
-            manifest = archive.manifest() if archive_dir is not None else Manifest()
-            live = register_live(connection, records)
-            return figures.build(
-                connection,
-                union_view(archive, manifest, TABLES["decisions"], first=first,
-                           live=live["decisions"]),
-                union_view(archive, manifest, TABLES["events"], first=first,
-                           live=live["events"]),
-                query, generated=now)
-        finally:
-            connection.close()
-
-    # the archiver may commit (and remove files) between the manifest and the read
-    return figures.render_html(read_through_commits(archive, read))
+    done = report_with_live(Archive(archive_dir or Path()), lambda _manifest: records,
+                            query, archived=archive_dir is not None, threads=1,
+                            first=since.date() - timedelta(days=2), last=None,
+                            generated=now)
+    return figures.render_html(done)
 
 
 class SupervisorPage:
