@@ -121,7 +121,8 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 def start_callguard(port: int, data_dir: Path, tuning: str, at: datetime,
-                    durability: str = "group") -> subprocess.Popen[bytes]:
+                    durability: str = "group", parts: Path | None = None,
+                    ) -> subprocess.Popen[bytes]:
     config = data_dir / "callguard.toml"
     text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
@@ -132,8 +133,9 @@ def start_callguard(port: int, data_dir: Path, tuning: str, at: datetime,
     text = text.replace('durability = "group"', f'durability = "{durability}"')
     config.write_text(text)
     env = {**os.environ, "CALLGUARD_MALLOC_TUNING": tuning}
+    launcher = (["serve_at.py"] if parts is None else ["serve_in_place.py", str(parts)])
     proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "bench" / "serve_at.py"), at.isoformat(), "--",
+        [sys.executable, str(ROOT / "bench" / launcher[0]), *launcher[1:], at.isoformat(), "--",
          "--config", str(config), "--data-dir", str(data_dir), "serve"],
         cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
         stderr=(err := _stderr_file()))
@@ -221,10 +223,12 @@ def other_threads_cpu(pid: int) -> float:
 
 
 def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
-            seconds: float, numbers: list[str]) -> dict[str, float]:
+            seconds: float, numbers: list[str], parts: bool = False) -> dict[str, float]:
     # Warm-up: every number of the pool once, as a node that has served for a while has
     # (its NPA-NXX memo and SQLite pages warm; the calls are counted nowhere).
     asyncio.run(open_loop(port, rate, len(numbers) / rate, numbers))
+    if parts:  # bench/serve_in_place.py: count the run only
+        proc.send_signal(signal.SIGUSR2)
     before = cpu_seconds(proc.pid)
     threads = other_threads_cpu(proc.pid)
     result = asyncio.run(open_loop(port, rate, seconds, numbers))
@@ -261,6 +265,18 @@ def verdicts(data_dir: Path) -> tuple[Counter[str], Counter[str], float]:
     return counts, rules, (sum(len(x) + 1 for x in lines) / len(lines) if lines else 0.0)
 
 
+def parts_of(proc: subprocess.Popen[bytes], out: Path) -> None:
+    """Ask bench/serve_in_place.py for its counts (SIGUSR1) and print them."""
+    out.unlink(missing_ok=True)
+    proc.send_signal(signal.SIGUSR1)
+    for _ in range(100):
+        if out.exists() and out.read_text().endswith("\n"):
+            break
+        time.sleep(0.05)
+    print("  thread CPU of deciding's steps inside callguard (the run; inclusive):")
+    print("".join(f"    {line}\n" for line in out.read_text().splitlines()), end="")
+
+
 def _spread(values: list[float], fmt: str = ".2f") -> str:
     return (f"{statistics.median(values):{fmt}} "
             f"({min(values):{fmt}}-{max(values):{fmt}})")
@@ -278,6 +294,9 @@ def main() -> None:
                         help="glibc malloc tuning (CALLGUARD_MALLOC_TUNING)")
     parser.add_argument("--ramp", default="1000,1500,2000,2500,3000,3500,4000",
                         help="rates tried once per server for the highest sustained; '' skips")
+    parser.add_argument("--parts", type=Path, default=None, metavar="FILE",
+                        help="count the thread CPU of deciding's steps inside callguard "
+                             "(bench/serve_in_place.py) and print them; adds its own cost")
     args = parser.parse_args()
     rates = [int(r) for r in args.ramp.split(",") if r]
     tunings = ("on", "off") if args.tuning == "both" else (args.tuning,)
@@ -301,13 +320,17 @@ def main() -> None:
             for name in ("null", "callguard"):
                 port = free_port()
                 proc = (start_null(port, tuning) if name == "null"
-                        else start_callguard(port, data_dir, tuning, at, args.durability))
+                        else start_callguard(port, data_dir, tuning, at, args.durability,
+                                             args.parts))
                 try:
-                    r = measure(proc, port, args.rate, args.seconds, numbers)
+                    r = measure(proc, port, args.rate, args.seconds, numbers,
+                                parts=name == "callguard" and args.parts is not None)
                     if run == 0 and rates:
                         tops[(tuning, name)] = max_sustained(proc, port, rates,
                                                              min(args.seconds, 3.0), numbers)
                 finally:
+                    if name == "callguard" and args.parts is not None:
+                        parts_of(proc, args.parts)
                     proc.send_signal(signal.SIGTERM)
                     proc.wait(timeout=10)
                 errors = _stderr_all(proc).count("Traceback")
