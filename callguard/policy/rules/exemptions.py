@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date
 
 from callguard.policy.model import CompanyDncRecord, ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
@@ -31,6 +31,7 @@ __all__ = [
     "EbrTerms",
     "Exemptions",
     "add_months",
+    "consent_date",
     "disconnected_on",
     "request_made",
     "window_fits",
@@ -66,6 +67,19 @@ def disconnected_on(ctx: Context) -> date | None:
     """The number's last permanent disconnect per the reassigned data read, or None."""
     check = ctx.facts.lists.get(REASSIGNED_LIST)
     return check.disconnected if check is not None else None
+
+
+def consent_date(ctx: Context, record: ConsentRecord) -> date:
+    """The date a consent was given, as the called party's calendar has it: the earliest
+    local date of its instant among the candidate zones (UTC's when none is known).
+
+    64.1200(m) compares "the date prior express consent was obtained" with a disconnect
+    date; the instant decides, not the UTC offset it was recorded with (23:30 EST on the
+    disconnect day is that day, however written). The earliest date voids the most
+    (conservative, as "on or before" the disconnect voids)."""
+    if not ctx.local:
+        return record.granted_at.astimezone(UTC).date()
+    return min(record.granted_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local)
 
 
 def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
@@ -152,7 +166,7 @@ class Exemptions:
     def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
         request = request_made(ctx)
         cut = disconnected_on(ctx)
-        if cut is not None and record.granted_at.date() <= cut:
+        if cut is not None and consent_date(ctx, record) <= cut:
             return False  # given by the subscriber before the number was reassigned
         return request is None or record.granted_at > request.added_at
 
@@ -187,7 +201,7 @@ class Exemptions:
             if r.kind not in self.consent_kinds or not r.valid_at(attempt.at, attempt.judged_at):
                 continue
             what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
-            if cut is not None and r.granted_at.date() <= cut:
+            if cut is not None and consent_date(ctx, r) <= cut:
                 void.append(what)
             elif request is not None and r.granted_at <= request.added_at:
                 ended.append(what)
