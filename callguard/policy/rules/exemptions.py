@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date
+from datetime import UTC, date, time
 
 from callguard.policy.model import CompanyDncRecord, ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
@@ -83,12 +83,22 @@ def consent_date(ctx: Context, record: ConsentRecord) -> date:
 
 
 def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
-    """A consent with a calling window counts only if it holds the local time in every zone."""
+    """A consent with a calling window counts only if it holds the local time in every zone.
+
+    A window whose start is after its end crosses midnight ("22:00-02:00": consent to calls
+    late at night, the very consent 13-25a-103(3) and 16 CFR 310.4(c) speak of): it holds
+    from its start to midnight and from midnight to its end, both ends included.
+    """
+
+    def holds(window: tuple[time, time], moment: time) -> bool:
+        start, end = window
+        if start <= end:
+            return start <= moment <= end
+        return moment >= start or moment <= end
 
     def fits(record: ConsentRecord) -> bool:
-        return record.window is None or all(
-            record.window[0] <= lt.at.time() <= record.window[1] for lt in ctx.local
-        )
+        window = record.window
+        return window is None or all(holds(window, lt.at.time()) for lt in ctx.local)
 
     return fits
 
