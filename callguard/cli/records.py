@@ -345,7 +345,9 @@ def consent_expiry(text: str, number: NumberInfo) -> datetime:
                    "that day ends in the number's time zone); or the exact end, an ISO-8601 "
                    "instant with offset.")
 @click.option("--granted", metavar="ISO-8601", help="When it was given; default: now.")
-@click.option("--window", metavar="HH:MM-HH:MM", help="For calling-hours consent: the window.")
+@click.option("--window", metavar="HH:MM-HH:MM",
+              help="For calling-hours consent: the window, on the called party's clock "
+                   "(22:00-02:00 crosses midnight).")
 @click.option("--source", default="cli", show_default=True,
               help="How the consent was given (web form, call, ...), kept with it.")
 @click.option("--evidence", default="", help="Reference to the evidence (never the evidence).")

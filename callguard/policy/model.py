@@ -178,16 +178,17 @@ class ConsentRecord:
     window: tuple[time, time] | None = None  # calling-hours consent: the agreed local window
 
     def valid_at(self, at: datetime, judged_at: datetime | None = None) -> bool:
-        """Given by the call's instant ``at``, and neither expired nor revoked by
+        """Given before the call's instant ``at``, and neither expired nor revoked by
         ``judged_at`` (default ``at``; the gate passes its clock for a call placed now).
 
         A revocation dated after it did not exist when the call was made (a ``check --at``
         of an earlier instant, a replay): the consent was "prior express consent" for that
         call (47 CFR 64.1200(a)(10): revocation ends consent from the time it is made). A
-        revocation or an expiry at that very instant ends it (fails closed).
+        revocation or an expiry at that very instant ends it, and a consent given at that
+        very instant is not "prior" to the call (both fail closed).
         """
         judged = at if judged_at is None else judged_at
-        if self.granted_at > at or (self.revoked_at is not None and self.revoked_at <= judged):
+        if self.granted_at >= at or (self.revoked_at is not None and self.revoked_at <= judged):
             return False
         return self.expires_at is None or judged < self.expires_at
 

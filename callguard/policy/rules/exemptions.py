@@ -18,7 +18,7 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, time
 
 from callguard.policy.model import CompanyDncRecord, ConsentKind, ConsentRecord, FactKind
 from callguard.policy.outcome import NeedFacts
@@ -31,6 +31,7 @@ __all__ = [
     "EbrTerms",
     "Exemptions",
     "add_months",
+    "consent_date",
     "disconnected_on",
     "request_made",
     "window_fits",
@@ -68,13 +69,36 @@ def disconnected_on(ctx: Context) -> date | None:
     return check.disconnected if check is not None else None
 
 
+def consent_date(ctx: Context, record: ConsentRecord) -> date:
+    """The date a consent was given, as the called party's calendar has it: the earliest
+    local date of its instant among the candidate zones (UTC's when none is known).
+
+    64.1200(m) compares "the date prior express consent was obtained" with a disconnect
+    date; the instant decides, not the UTC offset it was recorded with (23:30 EST on the
+    disconnect day is that day, however written). The earliest date voids the most
+    (conservative, as "on or before" the disconnect voids)."""
+    if not ctx.local:
+        return record.granted_at.astimezone(UTC).date()
+    return min(record.granted_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local)
+
+
 def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
-    """A consent with a calling window counts only if it holds the local time in every zone."""
+    """A consent with a calling window counts only if it holds the local time in every zone.
+
+    A window whose start is after its end crosses midnight ("22:00-02:00": consent to calls
+    late at night, the very consent 13-25a-103(3) and 16 CFR 310.4(c) speak of): it holds
+    from its start to midnight and from midnight to its end, both ends included.
+    """
+
+    def holds(window: tuple[time, time], moment: time) -> bool:
+        start, end = window
+        if start <= end:
+            return start <= moment <= end
+        return moment >= start or moment <= end
 
     def fits(record: ConsentRecord) -> bool:
-        return record.window is None or all(
-            record.window[0] <= lt.at.time() <= record.window[1] for lt in ctx.local
-        )
+        window = record.window
+        return window is None or all(holds(window, lt.at.time()) for lt in ctx.local)
 
     return fits
 
@@ -152,7 +176,7 @@ class Exemptions:
     def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
         request = request_made(ctx)
         cut = disconnected_on(ctx)
-        if cut is not None and record.granted_at.date() <= cut:
+        if cut is not None and consent_date(ctx, record) <= cut:
             return False  # given by the subscriber before the number was reassigned
         return request is None or record.granted_at > request.added_at
 
@@ -187,7 +211,7 @@ class Exemptions:
             if r.kind not in self.consent_kinds or not r.valid_at(attempt.at, attempt.judged_at):
                 continue
             what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
-            if cut is not None and r.granted_at.date() <= cut:
+            if cut is not None and consent_date(ctx, r) <= cut:
                 void.append(what)
             elif request is not None and r.granted_at <= request.added_at:
                 ended.append(what)

@@ -29,6 +29,7 @@ from typing import ClassVar
 from callguard.policy.model import DialingMode, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
+from callguard.policy.rules.exemptions import consent_date
 from callguard.policy.rules.number_kind import REASSIGNED_LIST, fresh
 from callguard.policy.schema import Key
 
@@ -89,7 +90,7 @@ class ReassignedNumbers(RuleBase):
         if not consents:
             return self.outcome(Status.PASS, f"permanently disconnected on {cut:%Y-%m-%d} per "
                                 f"{tag}; no consent on record" + harbor)
-        if any(c.granted_at.date() > cut for c in consents):
+        if any(consent_date(ctx, c) > cut for c in consents):
             return self.outcome(Status.PASS, f"permanently disconnected on {cut:%Y-%m-%d} per "
                                 f"{tag}; consent on record given since" + harbor)
         return self.outcome(
