@@ -2215,3 +2215,99 @@ class TestDialOutcomes:
                    and e["Channel"] == CALLED_01)
         _, _, effects = replay(events[:cut + 1], ["1795326250.0"])
         assert hangups_of(effects) == CALLER_01
+
+
+def picture_at(events: list[dict[str, str]], upto: int) -> list[dict[str, str]]:
+    """The CoreShowChannel items Asterisk would list after ``events[:upto]``: SYNTHESISED
+    from the recorded events, said here — each live channel's last snapshot, with the
+    ``BridgeId`` its BridgeEnter/BridgeLeave left (manager.c ``action_coreshowchannels``
+    writes the snapshot's bridge, empty when none) and ``Application`` ``AppDial`` for a
+    Dial()'s outgoing leg, ``Dial`` for the leg dialling."""
+    live: dict[str, dict[str, str]] = {}
+    bridge: dict[str, str] = {}
+    apps: dict[str, str] = {}
+    for event in events[:upto]:
+        kind, uniqueid = event.get("Event"), event.get("Uniqueid", "")
+        if kind == "DialBegin":
+            apps[event["DestUniqueid"]] = "AppDial"
+            if event.get("Uniqueid"):
+                apps[event["Uniqueid"]] = "Dial"
+        if kind == "Hangup":
+            live.pop(uniqueid, None)
+        elif uniqueid and "Channel" in event:
+            live[uniqueid] = {k: event[k] for k in ("Channel", "Uniqueid", "Linkedid",
+                                                   "ChannelState") if k in event}
+        if kind == "BridgeEnter":
+            bridge[uniqueid] = event["BridgeUniqueid"]
+        elif kind == "BridgeLeave":
+            bridge.pop(uniqueid, None)
+    return [{"Event": "CoreShowChannel", **snap, "Application": apps.get(u, "Wait"),
+             "BridgeId": bridge.get(u, "")} for u, snap in live.items()]
+
+
+class TestATransferWhileAmiWasAway:
+    """REPLAYS cacofonisk xfer_blind/xfer_blind_abbcac (Asterisk 13): A calls B (the called
+    party), B blind-transfers A to C. AMI drops once A and B talk (after the Local pair is
+    optimised away) and comes back once A and C talk: the BlindTransfer event and B's
+    Hangup were missed. The picture (``picture_at``, SYNTHESISED from the recording) shows
+    B gone and A bridged with C. Taken for B's hangup, it made the watchdog hang up A and C
+    mid-conversation."""
+
+    A, B, C = "SIP/150010001-00000003", "SIP/150010002-00000004", "SIP/150010003-00000005"
+
+    def stream(self) -> tuple[list[dict[str, str]], int, int, str]:
+        events = [parse(e) for e in cacofonisk_events("xfer_blind/xfer_blind_abbcac.json")]
+        linkedid = events[0]["Linkedid"]
+        drop = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                    and e["Channel"].endswith("-00000002;2")) + 1  # A and B bridged
+        back = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                    and e["Channel"].endswith("-00000003;1")) + 1  # A and C bridged
+        assert any(e.get("Event") == "BlindTransfer" for e in events[drop:back])
+        return events, drop, back, linkedid
+
+    def test_a_call_handed_on_while_ami_was_away_is_not_hung_up(self):
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, effects = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = picture_at(events, back)
+        assert {i["Channel"]: i["BridgeId"] for i in picture} == {
+            self.A: "44b22f2a-ad8c-4fe7-a0c8-867e7653ae98",
+            self.C: "44b22f2a-ad8c-4fe7-a0c8-867e7653ae98"}
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "not hung up" in risk["reason"]
+        assert "not proven" in risk["reason"]
+        assert risk["ami_outage_s"] == 30.0
+        at = 80.0
+        for event in events[back:]:  # A and C talk on, then hang up
+            at += 0.1
+            effects.extend((at, e) for e in tracker.feed(event, at))
+        assert hangups_of(effects) == []
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "unknown (AMI disconnected)"
+        assert record["release_unproven"] is True
+
+    def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
+        """The control: the same call, but B really hung up and A was left alone (Dial
+        option ``g``; SYNTHESISED picture: A up, in no bridge). A is hung up at once."""
+        events, drop, _, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
+        picture[0]["BridgeId"] = ""
+        effects = tracker.reconcile(picture, 80.0)
+        assert hangups_of([(80.0, e) for e in effects]) == [self.A]
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "not proven" not in risk["reason"]  # the 30 s outage passed the 25 s limit
+
+    def test_a_picture_that_cannot_say_who_is_bridged_hangs_up_nothing(self):
+        """No ``BridgeId`` on the items (not what Asterisk 12+ writes): who is bridged with
+        whom is unknown, so nothing is hung up, and the record says so."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [{k: v for k, v in i.items() if k != "BridgeId"}
+                   for i in picture_at(events, back)]
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "did not say which channels share a bridge" in risk["reason"]

@@ -181,6 +181,7 @@ class _Call:
     caller_id: str | None = None  # verified | mismatch | unverified
     presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
+    release_unproven: bool = False  # gone while AMI was away, the rest still talking
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
@@ -234,6 +235,7 @@ class CallTracker:
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._bridges_known = True  # the last picture said who is bridged (``BridgeId``)
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -787,10 +789,12 @@ class CallTracker:
         since = self.disconnected_at
         self.disconnected_at = None
         outage = max(0.0, now - since) if since is not None else 0.0
+        live = list(live)
         seen = self._picture(live)
         alive = {uniqueid for items in seen.values() for uniqueid in items}
         for uniqueid in [u for u in self._bridge_of if u not in alive]:
             self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
+        self._bridges_known = self._picture_bridges(live)
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
         effects: list[Effect] = []
@@ -806,6 +810,28 @@ class CallTracker:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _picture_bridges(self, live: list[Event]) -> bool:
+        """Bridge membership as the picture shows it: a transfer or a hangup while AMI was
+        away moved channels between bridges (manager.c ``action_coreshowchannels``:
+        ``BridgeId`` is the channel snapshot's bridge, empty when it is in none). False when
+        an item has no ``BridgeId`` at all: the picture cannot say who is bridged."""
+        known = True
+        for item in live:
+            uniqueid, bridge = item.get("Uniqueid", ""), item.get("BridgeId")
+            if bridge is None:
+                known = False
+                continue
+            if not uniqueid:
+                continue
+            self._leave(uniqueid)
+            if bridge:
+                name = item.get("Channel", "")
+                self._bridge_of[uniqueid] = bridge
+                self._members.setdefault(bridge, {})[uniqueid] = name
+                if name:
+                    self._bridge_named[name] = bridge
+        return known
 
     def _picture(self, live: Iterable[Event]) -> dict[str, dict[str, Event]]:
         """``CoreShowChannel`` items by Linkedid and Uniqueid.
@@ -900,11 +926,57 @@ class CallTracker:
         return self._release_after_outage(call, now, call.rebuild_outage)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
-        """Who hung up first is unknown: the called party is gone, so the rest must go."""
+        """Who hung up first is unknown: the called party is gone, so the rest must go —
+        unless what is left is still in a conversation (``_still_talking``): then nothing is
+        hung up and a violation risk says the release could not be proven."""
+        talking = self._still_talking(call)
+        if talking is not None:
+            call.outage_s = outage
+            call.release_unproven = True
+            self._risk(call, outage, now, talking)
+            return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
         call.release_due = now
         return self.due(now, only=call)
+
+    def _still_talking(self, call: _Call) -> str | None:
+        """Why the channels left after an outage must not be hung up, or None.
+
+        The called party's channel is gone, but that is not always its hangup: a transfer
+        while AMI was away hands the call on (the called party as transferer leaves: bridge.c
+        ``ast_bridge_transfer_blind`` removes the transferer and sends the transferee to the
+        new extension; an attended transfer moves or merges the bridges, bridge.c
+        ``ast_bridge_transfer_attended``), and the event saying so was missed. The picture
+        says who is bridged with whom: manager.c ``action_coreshowchannels`` writes each
+        channel's ``BridgeId`` (its snapshot's bridge, empty when none). A channel of the
+        call that hears two live persons (``_joined``, ``_NOT_A_PERSON``) is in a
+        conversation — with the called party under another channel, or with whoever the
+        call was handed to — and is left alone. A picture without ``BridgeId`` cannot say:
+        nothing is hung up either."""
+        if not self._bridges_known:
+            return ("the called party's channel went while AMI was away and the channel "
+                    "list did not say which channels share a bridge: not hung up (it may be "
+                    "a transfer); the release is not proven")
+        for uniqueid, name in call.channels.items():
+            if name in self._side(call):
+                continue
+            starts = [self._bridge_of.get(uniqueid)]
+            partner = call.partners.get(name) or _partner(name)
+            if partner:
+                starts.append(self._bridge_named.get(partner))
+            for bridge in starts:
+                if bridge is None:
+                    continue
+                persons = {n for n in self._joined(bridge).values()
+                           if n and not n.startswith(_NOT_A_PERSON)}
+                if len(persons) >= 2:
+                    return ("the called party's channel went while AMI was away, but the "
+                            f"call's {safe_channel(name)} is still bridged with a live "
+                            f"party ({', '.join(safe_channels(persons))}): a transfer, not a "
+                            "hangup, as far as the picture shows; not hung up, the release "
+                            "is not proven")
+        return None
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -1061,8 +1133,10 @@ class CallTracker:
                 "transferred" if call.transferred else "caller")
             fields.update(ended_by=ended, release_ms=None)
             if call.outage_s:
+                # release_unproven: left talking after the outage (_still_talking)
                 fields.update(ended_by="unknown (AMI disconnected)",
-                              ami_outage_s=round(call.outage_s, 3))
+                              ami_outage_s=round(call.outage_s, 3),
+                              **({"release_unproven": True} if call.release_unproven else {}))
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),
