@@ -1559,7 +1559,9 @@ class TestRecordedStreamsThroughTheTracker:
         into A's call by the attended transfer; bridge_basic_push ->
         ast_bridge_channel_update_linkedids gives C the older Linkedid, so C's Hangup names
         A's call. Both calls followed. C must still leave the consult call: each call ends
-        and writes its record, nothing is kept."""
+        and writes its record, nothing is kept. B is A's called party and transfers (its
+        line is free: A's watch ends); in the consult call B is the calling side handing
+        its called party C on: that watch goes on, and C is the last of its call."""
         events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
         first, consult = "195176c06ab8-1529941338.663", "195176c06ab8-1529941342.690"
         assert [e["Linkedid"] for e in events if e.get("Event") == "Hangup"
@@ -1568,7 +1570,10 @@ class TestRecordedStreamsThroughTheTracker:
         assert tracker.calls == {}
         records = {f["decision_id"]: f for name, f in reports if name == "line-release"}
         assert sorted(records) == [f"d-{first}", f"d-{consult}"]
-        assert {f["ended_by"] for f in records.values()} == {"transferred"}
+        assert records[f"d-{first}"]["ended_by"] == "transferred"
+        assert records[f"d-{consult}"]["ended_by"] == "called-party"
+        assert records[f"d-{consult}"]["transferred_by"] == sorted(
+            safe_channel(f"SIP/150010002-0000002{x}") for x in "de")  # both of B's legs
         assert hangups_of(effects) == []
 
     def test_ring_group_the_other_legs_hangup_first_then_the_called_party(self):
@@ -2126,8 +2131,56 @@ class TestATransferThatFailed:
         _, _, effects = replay(events, ["1795326250.0"])
         assert hangups_of(effects) == CALLER_01
 
+    def test_the_calling_side_handing_the_called_party_on_keeps_the_watch(self):
+        """Lab call-01 (REPLAYED) up to the answer, then SYNTHETIC events, said here, as
+        bridge.c ``ast_bridge_transfer_blind`` makes them in a two-party bridge: the
+        calling ;1 (Dial() option ``t``) blind-transfers the called party, which leaves
+        the bridge and runs the transfer's extension (the transferee is sent there; the
+        transferer is removed and hangs up, its Local partner with it); the called party's
+        channel Dial()s PJSIP/agent2, which answers. The called party is still on the line
+        the dialer seized: 13-25a-103(5)(e) and 227(d)(3)(B) run from its hangup, so when
+        it hangs up, the agent's channel left is released and the record says so."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        linkedid, bridge = "1795326250.0", events[enter]["BridgeUniqueid"]
+        called = {"Channel": CALLED_01, "Uniqueid": "1795326250.2", "Linkedid": linkedid,
+                  "ChannelState": "6"}
+        callee_two = {**called, "Channel": "Local/201@callee-00000001;2",
+                      "Uniqueid": "1795326250.3"}
+        one = {**called, "Channel": CALLER_01[0], "Uniqueid": "1795326250.0"}
+        two = {**called, "Channel": CALLER_01[1], "Uniqueid": "1795326250.1"}
+        agent = {**called, "Channel": "PJSIP/agent2-0000000c", "Uniqueid": "1795326250.40",
+                 "ChannelState": "0"}
+        dest = {f"Dest{k}": v for k, v in agent.items()}
+        after = [
+            {"Event": "BlindTransfer", "Result": "Success", "IsExternal": "No",
+             "TransfererChannel": CALLER_01[0], "TransfererLinkedid": linkedid,
+             "TransfereeChannel": CALLED_01, "TransfereeLinkedid": linkedid,
+             "BridgeUniqueid": bridge, "Context": "agents", "Extension": "2000"},
+            {"Event": "BridgeLeave", **called, "BridgeUniqueid": bridge},
+            {"Event": "BridgeLeave", **one, "BridgeUniqueid": bridge},
+            {"Event": "Hangup", **one, "Cause": "16"},
+            {"Event": "Hangup", **two, "Cause": "16"},
+            {"Event": "Newchannel", **agent},
+            {"Event": "DialBegin", **called, **dest, "DialString": "agent2"},
+            {"Event": "DialEnd", **called, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **agent, "ChannelState": "6", "BridgeUniqueid": "x2"},
+            {"Event": "BridgeEnter", **called, "BridgeUniqueid": "x2"},
+            {"Event": "Hangup", **callee_two, "Cause": "16"},  # the called party hangs up
+            {"Event": "BridgeLeave", **called, "BridgeUniqueid": "x2"},
+            {"Event": "Hangup", **called, "Cause": "16"}]
+        tracker, reports, effects = replay([*events[:enter + 1], *after], [linkedid])
+        assert hangups_of(effects) == ["PJSIP/agent2-0000000c"]
+        tracker.feed({"Event": "Hangup", **agent, "ChannelState": "6", "Cause": "16"}, 99.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"] == safe_channel(CALLED_01)
+        assert record["transferred_by"] == sorted(safe_channel(n) for n in CALLER_01)
+
     def test_a_transfer_that_happened_still_hands_the_call_on(self):
-        """The same stream with ``Result: Success``: the call was handed on (as before)."""
+        """The same stream with ``Result: Success`` and the called party transferring (its
+        Dial() option ``T``): it leaves the call, its line is free, the watch ends."""
         events = self.with_a_transfer("Success", "BlindTransfer", CALLED_01)
         tracker, _, effects = replay(events, ["1795326250.0"])
         assert hangups_of(effects) == []

@@ -165,7 +165,10 @@ class _Call:
     optimised: set[str] = field(default_factory=set)  # Local halves swapped out of a bridge
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
-    transferred: bool = False
+    transferred: bool = False  # the called party transferred: its line is free, watch ends
+    # channels of the calling side that handed the called party on (a transfer): they leave
+    # the call, which goes on with the called party still on the line (``_transfer``)
+    transferers: set[str] = field(default_factory=set)
     dial_status: str | None = None
     answered_at: float | None = None
     agent_at: float | None = None  # a live channel first shared the called party's bridge
@@ -392,8 +395,11 @@ class CallTracker:
             # agent once it answered): whoever it reaches is not the called party.
             call.held_dials.append((event, now))
             return []
-        if caller in self._side(call):
+        if caller in self._side(call) - call.called_side:
             # The far half of a Local channel dialling on: the called party is the next hop.
+            # (A called hop itself dialling — the called party handed on by a blind transfer
+            # runs the transfer's extension, bridge.c ``ast_bridge_transfer_blind`` — reaches
+            # whoever it was handed to, not the called party.)
             call.dest = dest
             call.dialled.add(dest)
             call.called_side.add(dest)
@@ -530,20 +536,42 @@ class CallTracker:
         return []
 
     def _transfer(self, event: Event, now: float) -> list[Effect]:
-        """A transfer hands the call on: the called party leaving is not the call ending.
+        """A transfer hands the call on; who transferred decides what the watch does.
 
         Only one that happened: Asterisk publishes the event for every outcome (bridge.c
         ``ast_bridge_transfer_blind`` jumps to ``publish:`` with INVALID, FAIL or
         NOT_PERMITTED too; ``ast_bridge_transfer_attended`` calls
         ``publish_attended_transfer_fail``), and stasis_bridges.c ``result_strs`` writes
         ``Result: Fail | Invalid | Not Permitted | Success``. After a failed one the call
-        goes on as before, and the called party's hangup must still release the line."""
+        goes on as before, and the called party's hangup must still release the line.
+
+        The transferer is the channel that leaves (stasis_bridges.c
+        ``blind_transfer_to_ami``: ``Transferer…``; ``attended_transfer_to_ami``:
+        ``OrigTransferer…``, ``SecondTransferer…``). The called party transferring (Dial()
+        option ``T``) leaves the call: its line is free, the watch ends. The calling side
+        transferring the called party to another person (``t``, an agent's phone) leaves
+        the called party on the line the dialer seized: 13-25a-103(5)(e) ("within 25
+        seconds of the termination of the call by the person being called") and 47 U.S.C.
+        227(d)(3)(B) (release "within 5 seconds of the time notification is transmitted
+        to the system that the called party has hung up") turn on the called party hanging
+        up, not on who spoke with them last, so the watch goes on: the transferer's hangup
+        is not the call's first, and the called party's later hangup releases the rest."""
         if event.get("Result", "Success") != "Success":
             del now
             return []
+        transferers = {event.get(f"{prefix}Channel", "")
+                       for prefix in ("Transferer", "OrigTransferer", "SecondTransferer")}
+        transferers.discard("")
         for key, value in event.items():
-            if key.endswith("Linkedid") and value in self.calls:
-                self.calls[value].transferred = True
+            call = self.calls.get(value) if key.endswith("Linkedid") else None
+            if call is None:
+                continue
+            if call.dest is None or transferers & self._side(call):
+                call.transferred = True  # or unknown which side: the watch ends (no Hangup)
+            else:  # each with its Local partner: the pair leaves together
+                call.transferers |= transferers | {
+                    partner for n in transferers
+                    if (partner := call.partners.get(n) or _partner(n))}
         del now
         return []
 
@@ -643,7 +671,7 @@ class CallTracker:
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
-                and name not in call.optimised):
+                and name not in call.optimised and name not in call.transferers):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
@@ -993,7 +1021,7 @@ class CallTracker:
         caller = call.dialler.get(leg)
         if caller is None:
             return False
-        return caller in self._side(call) or any(
+        return caller in self._side(call) - call.called_side or any(
             call.dialler.get(called) == caller for called in call.called_side)
 
     @staticmethod
@@ -1103,6 +1131,18 @@ class CallTracker:
         self._emit(now, partial(self._answered, followed.campaign, not bridged,
                                 followed.decision_id))
 
+    @staticmethod
+    def _how_followed(call: _Call, followed: Followed) -> dict[str, Any]:
+        """The line-release record's fields on how the call was followed."""
+        fields: dict[str, Any] = {}
+        if followed.origin:
+            fields["allowed_by"] = followed.origin
+        if call.transferers:  # the calling side handed the called party on (``_transfer``)
+            fields["transferred_by"] = safe_channels(call.transferers)
+        if call.rebuilt:
+            fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        return fields
+
     def _finish(self, call: _Call, now: float) -> None:
         del self.calls[call.linkedid]
         for uniqueid in call.channels:
@@ -1124,13 +1164,13 @@ class CallTracker:
         if call.abandonment in ("agent", "abandoned"):
             fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
-        if followed.origin:
-            fields["allowed_by"] = followed.origin
-        if call.rebuilt:
-            fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        fields.update(self._how_followed(call, followed))
         if call.called_hangup_at is None:
             ended = "not-answered" if call.answered_at is None else (
-                "transferred" if call.transferred else "caller")
+                "transferred" if call.transferred else
+                # handed on by the calling side, the called party last of the call's own
+                "called-party" if call.transferers and call.first_hangup in self._side(call)
+                else "caller")
             fields.update(ended_by=ended, release_ms=None)
             if call.outage_s:
                 # release_unproven: left talking after the outage (_still_talking)
