@@ -1872,14 +1872,15 @@ class TestOriginateStraightToTheCustomer:
 
 def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
                read_after: int | None, gate_first: bool = True,
-               tracker: CallTracker | None = None,
+               tracker: CallTracker | None = None, number: str = "",
                ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Replay with the decision naming the channel it was asked from (``Followed.asker``,
     the FastAGI ``agi_channel``). ``gate_first``: the decision reaches the tracker before
-    any event (AMI lagging behind FastAGI), else after the originated leg's DialBegin.
+    any event (AMI lagging behind FastAGI), else after the originated leg's DialBegin;
+    ``number``: the number this process's gate allowed (``Followed.number_key``).
     The tracker then reads that channel's ``CHANNEL(state)``; Asterisk's answer (``state``;
     None: no such channel) is given after event ``read_after`` (None: at once)."""
-    from callguard.watchdog.calls import STATE_VARIABLE, ReadVariable
+    from callguard.watchdog.calls import STATE_VARIABLE, ReadVariable, number_key
 
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
@@ -1888,7 +1889,7 @@ def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
                               report=lambda name, **f: reports.append((name, f)))
     linkedid = events[0]["Linkedid"]
     followed = Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1",
-                        asker=asker)
+                        asker=asker, number_key=number_key(number))
     reads: list[ReadVariable] = []
 
     def follow(at: float) -> None:
@@ -2017,6 +2018,54 @@ class TestTheAskingChannelDecides:
                         and e.get("Channel") == CUSTOMER)
         _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
         assert hangups_of(effects) == [AGENT]
+
+    @staticmethod
+    def dialled_to(number: str) -> list[dict[str, str]]:
+        """``straight_to_the_customer`` with the customer's DialBegin ``DialString`` of an
+        Originate to ``PJSIP/<number>@itsp`` (SYNTHESIZED, said here; the lab leg's was
+        ``201@callee``), and no channelvars."""
+        events, _ = straight_to_the_customer()
+        for event in events:
+            if event.get("Event") == "DialBegin" and not event.get("Channel"):
+                event["DialString"] = f"{number}@itsp"
+        return events
+
+    @pytest.mark.parametrize("step", ["dialled", "answered", "in the bridge"])
+    def test_without_channelvars_a_late_up_does_not_undo_the_number_dialled(self, step):
+        """No channelvars: the only evidence was the state read, and Asterisk answered it
+        only after the customer answered (a busy manager session: manager.c ``do_message``
+        writes the events queued before an action first) — "Up", as click-to-dial's leg
+        reads, and the customer's leg became the calling side: its hangup released
+        nothing. The leg's DialBegin names the number the gate allowed: it is the called
+        party, whenever the late Up comes; its hangup releases the agent's leg."""
+        events = self.dialled_to("+18015550123")
+        kinds = {"dialled": ("DialBegin", None), "answered": ("DialEnd", None),
+                 "in the bridge": ("BridgeEnter", CUSTOMER)}
+        kind, channel = kinds[step]
+        after = next(i for i, e in enumerate(events) if e.get("Event") == kind
+                     and e.get("Channel") == channel)
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=after,
+                                   number="+18015550123")
+        assert hangups_of(effects) == [AGENT]
+
+    def test_without_the_number_a_late_up_still_decides(self):
+        """The same late Up for a decision whose number this process does not have (another
+        node's, followed from its channel variable): the read decides, the customer's leg
+        is taken for the calling side. Said, not hidden: set channelvars."""
+        events = self.dialled_to("+18015550123")
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
+        assert hangups_of(effects) == []
+
+    def test_click_to_dial_with_the_number_is_still_the_calling_side(self):
+        """call-01's click-to-dial shape with the number given: the asking ;1 was dialled
+        to ``long@fakephone``, not to the number allowed; its Up (late) still makes it the
+        calling side and the callee's hangup releases the calling legs."""
+        events, _ = self.lab_call_01()
+        _, _, effects = asked_from(events, CALLER_01[0], "Up", read_after=12,
+                                   number="+18015550123")
+        assert hangups_of(effects) == CALLER_01
 
     def test_a_state_read_for_an_earlier_call_of_the_same_name_is_not_used(self):
         """SYNTHESIZED, said here: Asterisk restarted, so its channel sequence began again

@@ -32,7 +32,9 @@ was last seen.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -143,14 +145,35 @@ class Followed:
     registered_at: float = 0.0
     origin: str = ""  # the node whose gate allowed it, when learned from the channel
     asker: str = ""  # the channel the gate was asked from (agi_channel), when known
+    number_key: str = ""  # ``number_key`` of the number allowed (this node's gate only)
 
     @classmethod
     def from_carried(cls, carried: Carried, linkedid: str, now: float,
-                     asker: str = "") -> Followed:
-        """The follow facts a channel carried."""
+                     asker: str = "", number: str = "") -> Followed:
+        """The follow facts a channel carried (and the number asked, when this process's
+        gate answered: kept only as ``number_key``)."""
         return cls(carried.decision_id, linkedid, carried.campaign, carried.mode,
                    carried.limit_s, carried.limit_citation, carried.caller_id, now,
-                   carried.origin, asker)
+                   carried.origin, asker, number_key(number))
+
+
+_DIGIT_RUNS = re.compile(r"[0-9]+")
+
+
+def number_key(text: str) -> str:
+    """A digest of a number's ASCII digits, to find the leg dialled to it in a dial string
+    without keeping the number in clear; "" when too short to be a phone number."""
+    digits = "".join(_DIGIT_RUNS.findall(text))
+    if len(digits) < 7:
+        return ""
+    return hashlib.sha256(digits.encode()).hexdigest()[:20]
+
+
+def _dials(dial_string: str, key: str) -> bool:
+    """Whether a DialBegin's ``DialString`` names the number whose ``number_key`` is given
+    (a run of digits in it: ``PJSIP/+18015550123@trunk``, ``trunk/8015550123``)."""
+    return bool(key) and any(number_key(run) == key
+                             for run in _DIGIT_RUNS.findall(dial_string))
 
 
 @dataclass(slots=True)
@@ -191,6 +214,7 @@ class _Call:
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
+    dial_strings: dict[str, str] = field(default_factory=dict)  # originated leg -> DialString
     # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
     # kept in case the leg turns out to be the calling side (``_not_the_called_party``).
     held_dials: list[tuple[Event, float]] = field(default_factory=list)
@@ -428,6 +452,7 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.originated.add(dest)
+        call.dial_strings[dest] = event.get("DialString", "")
         effects: list[Effect] = []
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
         if value:
@@ -463,9 +488,17 @@ class CallTracker:
             return False if asker == (call.partners.get(leg) or _partner(leg)) else None
         if value is not None:
             return bool(value)
-        if leg in call.dialled_carrying:
-            # Its DialBegin showed the pre-dial ALLOW; a state read answered late (a busy
-            # manager session runs actions after its queued events) may say Up by then.
+        if leg in call.dialled_carrying or (
+                followed is not None
+                and _dials(call.dial_strings.get(leg, ""), followed.number_key)):
+            # Its DialBegin showed the pre-dial ALLOW, or it was dialled to the very number
+            # the gate allowed: the called party. A state read answered late may say Up by
+            # then, and the event order cannot tell that read from click-to-dial's: the
+            # manager writes the events queued before an action's reply first (manager.c
+            # ``do_message`` runs ``process_events`` before reading the action, and again
+            # after it), so an Up that follows the leg's DialEnd ANSWER says only that the
+            # answer came before the read — true of a pre-dial leg answering while the read
+            # waited, and of click-to-dial's leg, answered before it asked.
             return True
         up = self._asked_up.get((call.linkedid, leg))
         return None if up is None else not up
