@@ -2389,6 +2389,20 @@ class TestATransferWhileAmiWasAway:
         assert record["ended_by"] == "unknown (AMI disconnected)"
         assert record["release_unproven"] is True
 
+    def test_a_call_left_talking_is_not_released_on_a_later_picture(self):
+        """After that picture, a second outage: C hung up meanwhile and A is alone (a
+        SYNTHESISED picture). A was talking after B went; it is not hung up now either, and
+        the risk is written once."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        tracker.reconcile(picture_at(events, back), 80.0)
+        tracker.disconnected(90.0)
+        alone = [{**i, "BridgeId": ""} for i in picture_at(events, back)
+                 if i["Channel"] == self.A]
+        assert hangups_of([(100.0, e) for e in tracker.reconcile(alone, 100.0)]) == []
+        assert len([f for name, f in reports if name == "violation-risk"]) == 1
+
     def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
         """The control: the same call, but B really hung up and A was left alone (Dial
         option ``g``; SYNTHESISED picture: A up, in no bridge). A is hung up at once."""

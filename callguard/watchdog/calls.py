@@ -989,7 +989,10 @@ class CallTracker:
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
         unless what is left is still in a conversation (``_still_talking``): then nothing is
-        hung up and a violation risk says the release could not be proven."""
+        hung up and a violation risk says the release could not be proven (once: a call
+        left talking is not released later on a later picture's word)."""
+        if call.release_unproven:
+            return []
         talking = self._still_talking(call)
         if talking is not None:
             call.outage_s = outage
