@@ -2189,6 +2189,21 @@ class TestATransferThatFailed:
         channel Dial()s PJSIP/agent2, which answers. The called party is still on the line
         the dialer seized: 13-25a-103(5)(e) and 227(d)(3)(B) run from its hangup, so when
         it hangs up, the agent's channel left is released and the record says so."""
+        events, linkedid = self.handed_on()
+        tracker, reports, effects = replay(events, [linkedid])
+        assert hangups_of(effects) == ["PJSIP/agent2-0000000c"]
+        tracker.feed({"Event": "Hangup", "Channel": "PJSIP/agent2-0000000c",
+                      "Uniqueid": "1795326250.40", "Linkedid": linkedid,
+                      "ChannelState": "6", "Cause": "16"}, 99.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"] == safe_channel(CALLED_01)
+        assert record["transferred_by"] == sorted(safe_channel(n) for n in CALLER_01)
+        assert "left_talking" not in record
+
+    @staticmethod
+    def handed_on() -> tuple[list[dict[str, str]], str]:
+        """``test_the_calling_side_handing_the_called_party_on_keeps_the_watch``'s stream."""
         events = [parse(e) for e in lab_events(CALL_01)]
         enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
                      and e["Channel"] == CALLER_01[0])
@@ -2219,13 +2234,28 @@ class TestATransferThatFailed:
             {"Event": "Hangup", **callee_two, "Cause": "16"},  # the called party hangs up
             {"Event": "BridgeLeave", **called, "BridgeUniqueid": "x2"},
             {"Event": "Hangup", **called, "Cause": "16"}]
-        tracker, reports, effects = replay([*events[:enter + 1], *after], [linkedid])
-        assert hangups_of(effects) == ["PJSIP/agent2-0000000c"]
-        tracker.feed({"Event": "Hangup", **agent, "ChannelState": "6", "Cause": "16"}, 99.0)
+        return [*events[:enter + 1], *after], linkedid
+
+    def test_after_a_hand_on_two_people_talking_on_are_not_hung_up(self):
+        """The same hand-on, then PJSIP/supervisor-0000000d joins the agent's bridge (a
+        three-way, SYNTHETIC, said here) before the called party hangs up: the agent and
+        the supervisor talk on. The called party's line is free with its own hangup; their
+        conversation is not hung up, and the record says so."""
+        events, linkedid = self.handed_on()
+        supervisor = {"Channel": "PJSIP/supervisor-0000000d", "Uniqueid": "1795326250.41",
+                      "Linkedid": "1795326299.50", "ChannelState": "6"}  # another call's
+        customer_hangs_up = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                                 and e["Channel"] == "Local/201@callee-00000001;2")
+        events.insert(customer_hangs_up, {"Event": "BridgeEnter", **supervisor,
+                                          "BridgeUniqueid": "x2"})
+        tracker, reports, effects = replay(events, [linkedid])
+        assert hangups_of(effects) == []
+        tracker.feed({"Event": "Hangup", "Channel": "PJSIP/agent2-0000000c",
+                      "Uniqueid": "1795326250.40", "Linkedid": linkedid,
+                      "ChannelState": "6", "Cause": "16"}, 99.0)
         [record] = [f for name, f in reports if name == "line-release"]
         assert record["ended_by"] == "called-party"
-        assert record["called_channel"] == safe_channel(CALLED_01)
-        assert record["transferred_by"] == sorted(safe_channel(n) for n in CALLER_01)
+        assert record["left_talking"] is True
 
     def test_a_transfer_that_happened_still_hands_the_call_on(self):
         """The same stream with ``Result: Success`` and the called party transferring (its

@@ -208,6 +208,7 @@ class _Call:
     presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
+    left_talking: bool = False  # handed on; the called party hung up, the others talk on
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
@@ -710,9 +711,15 @@ class CallTracker:
         if name == call.dest:
             self._judge_abandonment(call, now)
             if self._called_party_ended(call):
-                call.called_hangup_at = now
-                call.release_due = now + min(self.settings.grace_s, self._limit(call))
-                effects = self.due(now, only=call)
+                if call.transferers and self._talking(call) is not None:
+                    # Handed on, then the called party hung up while the others talk among
+                    # themselves (an attended transfer's three-way, DestType Threeway): its
+                    # line is free, their conversation is not hung up.
+                    call.left_talking = True
+                else:
+                    call.called_hangup_at = now
+                    call.release_due = now + min(self.settings.grace_s, self._limit(call))
+                    effects = self.due(now, only=call)
         if not call.channels:
             self._finish(call, now)
         return effects
@@ -1022,6 +1029,18 @@ class CallTracker:
             return ("the called party's channel went while AMI was away and the channel "
                     "list did not say which channels share a bridge: not hung up (it may be "
                     "a transfer); the release is not proven")
+        talking = self._talking(call)
+        if talking is None:
+            return None
+        name, persons = talking
+        return ("the called party's channel went while AMI was away, but the call's "
+                f"{safe_channel(name)} is still bridged with a live party "
+                f"({', '.join(safe_channels(persons))}): a transfer, not a hangup, as far as "
+                "the picture shows; not hung up, the release is not proven")
+
+    def _talking(self, call: _Call) -> tuple[str, set[str]] | None:
+        """A channel of the call off the called party's side that hears two live persons
+        (``_joined``, ``_NOT_A_PERSON``), and those persons; None when there is none."""
         for uniqueid, name in call.channels.items():
             if name in self._side(call):
                 continue
@@ -1035,11 +1054,7 @@ class CallTracker:
                 persons = {n for n in self._joined(bridge).values()
                            if n and not n.startswith(_NOT_A_PERSON)}
                 if len(persons) >= 2:
-                    return ("the called party's channel went while AMI was away, but the "
-                            f"call's {safe_channel(name)} is still bridged with a live "
-                            f"party ({', '.join(safe_channels(persons))}): a transfer, not a "
-                            "hangup, as far as the picture shows; not hung up, the release "
-                            "is not proven")
+                    return name, persons
         return None
 
     # --- decisions ------------------------------------------------------------------------
@@ -1175,6 +1190,8 @@ class CallTracker:
             fields["allowed_by"] = followed.origin
         if call.transferers:  # the calling side handed the called party on (``_transfer``)
             fields["transferred_by"] = safe_channels(call.transferers)
+        if call.left_talking:  # ... and the others talked on after its hangup (``_hangup``)
+            fields["left_talking"] = True
         if call.rebuilt:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
         return fields
