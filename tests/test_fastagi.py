@@ -592,6 +592,72 @@ class TestInjectedHeaderLines:
         assert five.variables[c.OPTOUT_RESULT] == "FAILED"
         assert "takes 4 arguments" in five.variables[c.VAR_REASON]
 
+    @staticmethod
+    def cut_block_reason(v: dict[str, str]) -> str:
+        assert (v[c.VAR_VERDICT], v[c.VAR_RULE]) == ("BLOCK", "callguard:bad-agi-request"), v
+        assert not has_digit_run(v[c.VAR_REASON])
+        return v[c.VAR_REASON]
+
+    @pytest.mark.parametrize("args", [
+        ["8015550123", UT + "\n", "predictive", "1795326441.70", "84101"],
+        ["8015550123", UT, "predictive\n", "1795326441.70", "84101"],
+        ["8015550123", UT, "predictive", "1795326441.70", "84101\n\nagi_arg_1: 8015550199"],
+    ], ids=["campaign", "mode", "location"])
+    async def test_a_blank_line_inside_an_argument_is_blocked(self, node, args):
+        """res_agi.c ``setup_env`` writes ``agi_arg_N: value`` unescaped, then the later
+        arguments and its closing blank line: a value ending in a newline makes a blank
+        line, and the block read up to it lacks the mode, the Linkedid (the watchdog could
+        not follow the call) and the location. Decided on what came before, the call was
+        an ALLOW under the campaign's default mode and the rest was read as the reply to
+        the answer. The rest, sent before any answer, is the tail of a cut block: BLOCK,
+        recorded, the reason without the number, the reply read in step. (A blank line in
+        the last argument leaves every argument in: its tail is seen all the same.)"""
+        result = await agi_session(node.port, c.ROUTE_CHECK, args)
+        assert len(result.commands) == 1
+        assert "went on after its blank line" in self.cut_block_reason(result.variables)
+        record = compliance_records(node)[-1]
+        assert (record["decision_id"], record["verdict"], record["rule"]) == (
+            result.variables[c.VAR_DECISION_ID], "BLOCK", "callguard:bad-agi-request")
+        assert node.stats.counts["header_cut"] == 1
+        assert node.stats.counts["answer_not_accepted"] == 0
+
+    async def test_a_tail_that_comes_a_moment_later_is_still_seen(self, node):
+        """The same cut block with its tail 20 ms behind (TCP may carry setup_env's later
+        writes in a later segment): a block with fewer arguments than its route takes waits
+        for it before deciding."""
+        block = header_block(c.ROUTE_CHECK, ["8015550123", UT + "\n", "predictive",
+                                             "1795326441.70", "84101"], port=node.port)
+        cut = block.index(b"\n\n") + 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        try:
+            writer.write(block[:cut])
+            await writer.drain()
+            await asyncio.sleep(0.02)
+            writer.write(block[cut:])
+            await writer.drain()
+            command = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            writer.write(b"200 result=0\n")
+            await writer.drain()
+        finally:
+            writer.close()
+        assert "went on after" in self.cut_block_reason(exec_mset_variables(command.strip()))
+
+    @pytest.mark.parametrize("args", [
+        ["8015550123", UT + "\r\n", "predictive", "1795326441.70", "84101"],
+        ["8015550123", UT, "predic\rtive", "1795326441.70", "84101"],
+        ["8015550123", UT, "predictive\r\n\r\n", "1795326441.70", "84101"],
+    ], ids=["crlf", "cr", "crlf-crlf"])
+    async def test_a_carriage_return_inside_an_argument_is_blocked(self, node, args):
+        """A CR (a CRM's CR LF) inside a value: the line is no clean header (a lone ``\r``
+        line used to close the session unanswered; the dialplan then said only "no usable
+        answer"). BLOCK with the reason, recorded."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, args)
+        assert len(result.commands) == 1
+        assert "control character or a line break" in self.cut_block_reason(
+            result.variables)
+        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
+        assert node.stats.counts["answer_not_accepted"] == 0
+
     async def test_the_contracts_own_argument_counts_pass(self, node):
         """Five arguments (an empty LOCATION included) for the check, four for the opt-out,
         exactly as asterisk-dialplan/extensions-callguard.conf passes them."""

@@ -1559,7 +1559,9 @@ class TestRecordedStreamsThroughTheTracker:
         into A's call by the attended transfer; bridge_basic_push ->
         ast_bridge_channel_update_linkedids gives C the older Linkedid, so C's Hangup names
         A's call. Both calls followed. C must still leave the consult call: each call ends
-        and writes its record, nothing is kept."""
+        and writes its record, nothing is kept. B is A's called party and transfers (its
+        line is free: A's watch ends); in the consult call B is the calling side handing
+        its called party C on: that watch goes on, and C is the last of its call."""
         events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
         first, consult = "195176c06ab8-1529941338.663", "195176c06ab8-1529941342.690"
         assert [e["Linkedid"] for e in events if e.get("Event") == "Hangup"
@@ -1568,7 +1570,10 @@ class TestRecordedStreamsThroughTheTracker:
         assert tracker.calls == {}
         records = {f["decision_id"]: f for name, f in reports if name == "line-release"}
         assert sorted(records) == [f"d-{first}", f"d-{consult}"]
-        assert {f["ended_by"] for f in records.values()} == {"transferred"}
+        assert records[f"d-{first}"]["ended_by"] == "transferred"
+        assert records[f"d-{consult}"]["ended_by"] == "called-party"
+        assert records[f"d-{consult}"]["transferred_by"] == sorted(
+            safe_channel(f"SIP/150010002-0000002{x}") for x in "de")  # both of B's legs
         assert hangups_of(effects) == []
 
     def test_ring_group_the_other_legs_hangup_first_then_the_called_party(self):
@@ -1867,14 +1872,15 @@ class TestOriginateStraightToTheCustomer:
 
 def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
                read_after: int | None, gate_first: bool = True,
-               tracker: CallTracker | None = None,
+               tracker: CallTracker | None = None, number: str = "",
                ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Replay with the decision naming the channel it was asked from (``Followed.asker``,
     the FastAGI ``agi_channel``). ``gate_first``: the decision reaches the tracker before
-    any event (AMI lagging behind FastAGI), else after the originated leg's DialBegin.
+    any event (AMI lagging behind FastAGI), else after the originated leg's DialBegin;
+    ``number``: the number this process's gate allowed (``Followed.number_key``).
     The tracker then reads that channel's ``CHANNEL(state)``; Asterisk's answer (``state``;
     None: no such channel) is given after event ``read_after`` (None: at once)."""
-    from callguard.watchdog.calls import STATE_VARIABLE, ReadVariable
+    from callguard.watchdog.calls import STATE_VARIABLE, ReadVariable, number_key
 
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
@@ -1883,7 +1889,7 @@ def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
                               report=lambda name, **f: reports.append((name, f)))
     linkedid = events[0]["Linkedid"]
     followed = Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1",
-                        asker=asker)
+                        asker=asker, number_key=number_key(number))
     reads: list[ReadVariable] = []
 
     def follow(at: float) -> None:
@@ -2013,6 +2019,54 @@ class TestTheAskingChannelDecides:
         _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
         assert hangups_of(effects) == [AGENT]
 
+    @staticmethod
+    def dialled_to(number: str) -> list[dict[str, str]]:
+        """``straight_to_the_customer`` with the customer's DialBegin ``DialString`` of an
+        Originate to ``PJSIP/<number>@itsp`` (SYNTHESIZED, said here; the lab leg's was
+        ``201@callee``), and no channelvars."""
+        events, _ = straight_to_the_customer()
+        for event in events:
+            if event.get("Event") == "DialBegin" and not event.get("Channel"):
+                event["DialString"] = f"{number}@itsp"
+        return events
+
+    @pytest.mark.parametrize("step", ["dialled", "answered", "in the bridge"])
+    def test_without_channelvars_a_late_up_does_not_undo_the_number_dialled(self, step):
+        """No channelvars: the only evidence was the state read, and Asterisk answered it
+        only after the customer answered (a busy manager session: manager.c ``do_message``
+        writes the events queued before an action first) — "Up", as click-to-dial's leg
+        reads, and the customer's leg became the calling side: its hangup released
+        nothing. The leg's DialBegin names the number the gate allowed: it is the called
+        party, whenever the late Up comes; its hangup releases the agent's leg."""
+        events = self.dialled_to("+18015550123")
+        kinds = {"dialled": ("DialBegin", None), "answered": ("DialEnd", None),
+                 "in the bridge": ("BridgeEnter", CUSTOMER)}
+        kind, channel = kinds[step]
+        after = next(i for i, e in enumerate(events) if e.get("Event") == kind
+                     and e.get("Channel") == channel)
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=after,
+                                   number="+18015550123")
+        assert hangups_of(effects) == [AGENT]
+
+    def test_without_the_number_a_late_up_still_decides(self):
+        """The same late Up for a decision whose number this process does not have (another
+        node's, followed from its channel variable): the read decides, the customer's leg
+        is taken for the calling side. Said, not hidden: set channelvars."""
+        events = self.dialled_to("+18015550123")
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered)
+        assert hangups_of(effects) == []
+
+    def test_click_to_dial_with_the_number_is_still_the_calling_side(self):
+        """call-01's click-to-dial shape with the number given: the asking ;1 was dialled
+        to ``long@fakephone``, not to the number allowed; its Up (late) still makes it the
+        calling side and the callee's hangup releases the calling legs."""
+        events, _ = self.lab_call_01()
+        _, _, effects = asked_from(events, CALLER_01[0], "Up", read_after=12,
+                                   number="+18015550123")
+        assert hangups_of(effects) == CALLER_01
+
     def test_a_state_read_for_an_earlier_call_of_the_same_name_is_not_used(self):
         """SYNTHESIZED, said here: Asterisk restarted, so its channel sequence began again
         and a new call's leg has the name of an earlier leg that asked once Up. The
@@ -2126,8 +2180,86 @@ class TestATransferThatFailed:
         _, _, effects = replay(events, ["1795326250.0"])
         assert hangups_of(effects) == CALLER_01
 
+    def test_the_calling_side_handing_the_called_party_on_keeps_the_watch(self):
+        """Lab call-01 (REPLAYED) up to the answer, then SYNTHETIC events, said here, as
+        bridge.c ``ast_bridge_transfer_blind`` makes them in a two-party bridge: the
+        calling ;1 (Dial() option ``t``) blind-transfers the called party, which leaves
+        the bridge and runs the transfer's extension (the transferee is sent there; the
+        transferer is removed and hangs up, its Local partner with it); the called party's
+        channel Dial()s PJSIP/agent2, which answers. The called party is still on the line
+        the dialer seized: 13-25a-103(5)(e) and 227(d)(3)(B) run from its hangup, so when
+        it hangs up, the agent's channel left is released and the record says so."""
+        events, linkedid = self.handed_on()
+        tracker, reports, effects = replay(events, [linkedid])
+        assert hangups_of(effects) == ["PJSIP/agent2-0000000c"]
+        tracker.feed({"Event": "Hangup", "Channel": "PJSIP/agent2-0000000c",
+                      "Uniqueid": "1795326250.40", "Linkedid": linkedid,
+                      "ChannelState": "6", "Cause": "16"}, 99.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"] == safe_channel(CALLED_01)
+        assert record["transferred_by"] == sorted(safe_channel(n) for n in CALLER_01)
+        assert "left_talking" not in record
+
+    @staticmethod
+    def handed_on() -> tuple[list[dict[str, str]], str]:
+        """``test_the_calling_side_handing_the_called_party_on_keeps_the_watch``'s stream."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        enter = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                     and e["Channel"] == CALLER_01[0])
+        linkedid, bridge = "1795326250.0", events[enter]["BridgeUniqueid"]
+        called = {"Channel": CALLED_01, "Uniqueid": "1795326250.2", "Linkedid": linkedid,
+                  "ChannelState": "6"}
+        callee_two = {**called, "Channel": "Local/201@callee-00000001;2",
+                      "Uniqueid": "1795326250.3"}
+        one = {**called, "Channel": CALLER_01[0], "Uniqueid": "1795326250.0"}
+        two = {**called, "Channel": CALLER_01[1], "Uniqueid": "1795326250.1"}
+        agent = {**called, "Channel": "PJSIP/agent2-0000000c", "Uniqueid": "1795326250.40",
+                 "ChannelState": "0"}
+        dest = {f"Dest{k}": v for k, v in agent.items()}
+        after = [
+            {"Event": "BlindTransfer", "Result": "Success", "IsExternal": "No",
+             "TransfererChannel": CALLER_01[0], "TransfererLinkedid": linkedid,
+             "TransfereeChannel": CALLED_01, "TransfereeLinkedid": linkedid,
+             "BridgeUniqueid": bridge, "Context": "agents", "Extension": "2000"},
+            {"Event": "BridgeLeave", **called, "BridgeUniqueid": bridge},
+            {"Event": "BridgeLeave", **one, "BridgeUniqueid": bridge},
+            {"Event": "Hangup", **one, "Cause": "16"},
+            {"Event": "Hangup", **two, "Cause": "16"},
+            {"Event": "Newchannel", **agent},
+            {"Event": "DialBegin", **called, **dest, "DialString": "agent2"},
+            {"Event": "DialEnd", **called, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **agent, "ChannelState": "6", "BridgeUniqueid": "x2"},
+            {"Event": "BridgeEnter", **called, "BridgeUniqueid": "x2"},
+            {"Event": "Hangup", **callee_two, "Cause": "16"},  # the called party hangs up
+            {"Event": "BridgeLeave", **called, "BridgeUniqueid": "x2"},
+            {"Event": "Hangup", **called, "Cause": "16"}]
+        return [*events[:enter + 1], *after], linkedid
+
+    def test_after_a_hand_on_two_people_talking_on_are_not_hung_up(self):
+        """The same hand-on, then PJSIP/supervisor-0000000d joins the agent's bridge (a
+        three-way, SYNTHETIC, said here) before the called party hangs up: the agent and
+        the supervisor talk on. The called party's line is free with its own hangup; their
+        conversation is not hung up, and the record says so."""
+        events, linkedid = self.handed_on()
+        supervisor = {"Channel": "PJSIP/supervisor-0000000d", "Uniqueid": "1795326250.41",
+                      "Linkedid": "1795326299.50", "ChannelState": "6"}  # another call's
+        customer_hangs_up = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                                 and e["Channel"] == "Local/201@callee-00000001;2")
+        events.insert(customer_hangs_up, {"Event": "BridgeEnter", **supervisor,
+                                          "BridgeUniqueid": "x2"})
+        tracker, reports, effects = replay(events, [linkedid])
+        assert hangups_of(effects) == []
+        tracker.feed({"Event": "Hangup", "Channel": "PJSIP/agent2-0000000c",
+                      "Uniqueid": "1795326250.40", "Linkedid": linkedid,
+                      "ChannelState": "6", "Cause": "16"}, 99.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["left_talking"] is True
+
     def test_a_transfer_that_happened_still_hands_the_call_on(self):
-        """The same stream with ``Result: Success``: the call was handed on (as before)."""
+        """The same stream with ``Result: Success`` and the called party transferring (its
+        Dial() option ``T``): it leaves the call, its line is free, the watch ends."""
         events = self.with_a_transfer("Success", "BlindTransfer", CALLED_01)
         tracker, _, effects = replay(events, ["1795326250.0"])
         assert hangups_of(effects) == []
@@ -2215,3 +2347,113 @@ class TestDialOutcomes:
                    and e["Channel"] == CALLED_01)
         _, _, effects = replay(events[:cut + 1], ["1795326250.0"])
         assert hangups_of(effects) == CALLER_01
+
+
+def picture_at(events: list[dict[str, str]], upto: int) -> list[dict[str, str]]:
+    """The CoreShowChannel items Asterisk would list after ``events[:upto]``: SYNTHESISED
+    from the recorded events, said here — each live channel's last snapshot, with the
+    ``BridgeId`` its BridgeEnter/BridgeLeave left (manager.c ``action_coreshowchannels``
+    writes the snapshot's bridge, empty when none) and ``Application`` ``AppDial`` for a
+    Dial()'s outgoing leg, ``Dial`` for the leg dialling."""
+    live: dict[str, dict[str, str]] = {}
+    bridge: dict[str, str] = {}
+    apps: dict[str, str] = {}
+    for event in events[:upto]:
+        kind, uniqueid = event.get("Event"), event.get("Uniqueid", "")
+        if kind == "DialBegin":
+            apps[event["DestUniqueid"]] = "AppDial"
+            if event.get("Uniqueid"):
+                apps[event["Uniqueid"]] = "Dial"
+        if kind == "Hangup":
+            live.pop(uniqueid, None)
+        elif uniqueid and "Channel" in event:
+            live[uniqueid] = {k: event[k] for k in ("Channel", "Uniqueid", "Linkedid",
+                                                   "ChannelState") if k in event}
+        if kind == "BridgeEnter":
+            bridge[uniqueid] = event["BridgeUniqueid"]
+        elif kind == "BridgeLeave":
+            bridge.pop(uniqueid, None)
+    return [{"Event": "CoreShowChannel", **snap, "Application": apps.get(u, "Wait"),
+             "BridgeId": bridge.get(u, "")} for u, snap in live.items()]
+
+
+class TestATransferWhileAmiWasAway:
+    """REPLAYS cacofonisk xfer_blind/xfer_blind_abbcac (Asterisk 13): A calls B (the called
+    party), B blind-transfers A to C. AMI drops once A and B talk (after the Local pair is
+    optimised away) and comes back once A and C talk: the BlindTransfer event and B's
+    Hangup were missed. The picture (``picture_at``, SYNTHESISED from the recording) shows
+    B gone and A bridged with C. Taken for B's hangup, it made the watchdog hang up A and C
+    mid-conversation."""
+
+    A, B, C = "SIP/150010001-00000003", "SIP/150010002-00000004", "SIP/150010003-00000005"
+
+    def stream(self) -> tuple[list[dict[str, str]], int, int, str]:
+        events = [parse(e) for e in cacofonisk_events("xfer_blind/xfer_blind_abbcac.json")]
+        linkedid = events[0]["Linkedid"]
+        drop = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                    and e["Channel"].endswith("-00000002;2")) + 1  # A and B bridged
+        back = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                    and e["Channel"].endswith("-00000003;1")) + 1  # A and C bridged
+        assert any(e.get("Event") == "BlindTransfer" for e in events[drop:back])
+        return events, drop, back, linkedid
+
+    def test_a_call_handed_on_while_ami_was_away_is_not_hung_up(self):
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, effects = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = picture_at(events, back)
+        assert {i["Channel"]: i["BridgeId"] for i in picture} == {
+            self.A: "44b22f2a-ad8c-4fe7-a0c8-867e7653ae98",
+            self.C: "44b22f2a-ad8c-4fe7-a0c8-867e7653ae98"}
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "not hung up" in risk["reason"]
+        assert "not proven" in risk["reason"]
+        assert risk["ami_outage_s"] == 30.0
+        at = 80.0
+        for event in events[back:]:  # A and C talk on, then hang up
+            at += 0.1
+            effects.extend((at, e) for e in tracker.feed(event, at))
+        assert hangups_of(effects) == []
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "unknown (AMI disconnected)"
+        assert record["release_unproven"] is True
+
+    def test_a_call_left_talking_is_not_released_on_a_later_picture(self):
+        """After that picture, a second outage: C hung up meanwhile and A is alone (a
+        SYNTHESISED picture). A was talking after B went; it is not hung up now either, and
+        the risk is written once."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        tracker.reconcile(picture_at(events, back), 80.0)
+        tracker.disconnected(90.0)
+        alone = [{**i, "BridgeId": ""} for i in picture_at(events, back)
+                 if i["Channel"] == self.A]
+        assert hangups_of([(100.0, e) for e in tracker.reconcile(alone, 100.0)]) == []
+        assert len([f for name, f in reports if name == "violation-risk"]) == 1
+
+    def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
+        """The control: the same call, but B really hung up and A was left alone (Dial
+        option ``g``; SYNTHESISED picture: A up, in no bridge). A is hung up at once."""
+        events, drop, _, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
+        picture[0]["BridgeId"] = ""
+        effects = tracker.reconcile(picture, 80.0)
+        assert hangups_of([(80.0, e) for e in effects]) == [self.A]
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "not proven" not in risk["reason"]  # the 30 s outage passed the 25 s limit
+
+    def test_a_picture_that_cannot_say_who_is_bridged_hangs_up_nothing(self):
+        """No ``BridgeId`` on the items (not what Asterisk 12+ writes): who is bridged with
+        whom is unknown, so nothing is hung up, and the record says so."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [{k: v for k, v in i.items() if k != "BridgeId"}
+                   for i in picture_at(events, back)]
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "did not say which channels share a bridge" in risk["reason"]

@@ -32,7 +32,9 @@ was last seen.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -143,14 +145,35 @@ class Followed:
     registered_at: float = 0.0
     origin: str = ""  # the node whose gate allowed it, when learned from the channel
     asker: str = ""  # the channel the gate was asked from (agi_channel), when known
+    number_key: str = ""  # ``number_key`` of the number allowed (this node's gate only)
 
     @classmethod
     def from_carried(cls, carried: Carried, linkedid: str, now: float,
-                     asker: str = "") -> Followed:
-        """The follow facts a channel carried."""
+                     asker: str = "", number: str = "") -> Followed:
+        """The follow facts a channel carried (and the number asked, when this process's
+        gate answered: kept only as ``number_key``)."""
         return cls(carried.decision_id, linkedid, carried.campaign, carried.mode,
                    carried.limit_s, carried.limit_citation, carried.caller_id, now,
-                   carried.origin, asker)
+                   carried.origin, asker, number_key(number))
+
+
+_DIGIT_RUNS = re.compile(r"[0-9]+")
+
+
+def number_key(text: str) -> str:
+    """A digest of a number's ASCII digits, to find the leg dialled to it in a dial string
+    without keeping the number in clear; "" when too short to be a phone number."""
+    digits = "".join(_DIGIT_RUNS.findall(text))
+    if len(digits) < 7:
+        return ""
+    return hashlib.sha256(digits.encode()).hexdigest()[:20]
+
+
+def _dials(dial_string: str, key: str) -> bool:
+    """Whether a DialBegin's ``DialString`` names the number whose ``number_key`` is given
+    (a run of digits in it: ``PJSIP/+18015550123@trunk``, ``trunk/8015550123``)."""
+    return bool(key) and any(number_key(run) == key
+                             for run in _DIGIT_RUNS.findall(dial_string))
 
 
 @dataclass(slots=True)
@@ -165,7 +188,10 @@ class _Call:
     optimised: set[str] = field(default_factory=set)  # Local halves swapped out of a bridge
     dest: str | None = None  # the called party's channel (answered, or the only one dialled)
     called_side: set[str] = field(default_factory=set)  # every hop towards the called party
-    transferred: bool = False
+    transferred: bool = False  # the called party transferred: its line is free, watch ends
+    # channels of the calling side that handed the called party on (a transfer): they leave
+    # the call, which goes on with the called party still on the line (``_transfer``)
+    transferers: set[str] = field(default_factory=set)
     dial_status: str | None = None
     answered_at: float | None = None
     agent_at: float | None = None  # a live channel first shared the called party's bridge
@@ -181,12 +207,15 @@ class _Call:
     caller_id: str | None = None  # verified | mismatch | unverified
     presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
+    release_unproven: bool = False  # gone while AMI was away, the rest still talking
+    left_talking: bool = False  # handed on; the called party hung up, the others talk on
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
+    dial_strings: dict[str, str] = field(default_factory=dict)  # originated leg -> DialString
     # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
     # kept in case the leg turns out to be the calling side (``_not_the_called_party``).
     held_dials: list[tuple[Event, float]] = field(default_factory=list)
@@ -234,6 +263,7 @@ class CallTracker:
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
+        self._bridges_known = True  # the last picture said who is bridged (``BridgeId``)
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -390,8 +420,11 @@ class CallTracker:
             # agent once it answered): whoever it reaches is not the called party.
             call.held_dials.append((event, now))
             return []
-        if caller in self._side(call):
+        if caller in self._side(call) - call.called_side:
             # The far half of a Local channel dialling on: the called party is the next hop.
+            # (A called hop itself dialling — the called party handed on by a blind transfer
+            # runs the transfer's extension, bridge.c ``ast_bridge_transfer_blind`` — reaches
+            # whoever it was handed to, not the called party.)
             call.dest = dest
             call.dialled.add(dest)
             call.called_side.add(dest)
@@ -420,6 +453,7 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.originated.add(dest)
+        call.dial_strings[dest] = event.get("DialString", "")
         effects: list[Effect] = []
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
         if value:
@@ -455,9 +489,17 @@ class CallTracker:
             return False if asker == (call.partners.get(leg) or _partner(leg)) else None
         if value is not None:
             return bool(value)
-        if leg in call.dialled_carrying:
-            # Its DialBegin showed the pre-dial ALLOW; a state read answered late (a busy
-            # manager session runs actions after its queued events) may say Up by then.
+        if leg in call.dialled_carrying or (
+                followed is not None
+                and _dials(call.dial_strings.get(leg, ""), followed.number_key)):
+            # Its DialBegin showed the pre-dial ALLOW, or it was dialled to the very number
+            # the gate allowed: the called party. A state read answered late may say Up by
+            # then, and the event order cannot tell that read from click-to-dial's: the
+            # manager writes the events queued before an action's reply first (manager.c
+            # ``do_message`` runs ``process_events`` before reading the action, and again
+            # after it), so an Up that follows the leg's DialEnd ANSWER says only that the
+            # answer came before the read — true of a pre-dial leg answering while the read
+            # waited, and of click-to-dial's leg, answered before it asked.
             return True
         up = self._asked_up.get((call.linkedid, leg))
         return None if up is None else not up
@@ -528,20 +570,42 @@ class CallTracker:
         return []
 
     def _transfer(self, event: Event, now: float) -> list[Effect]:
-        """A transfer hands the call on: the called party leaving is not the call ending.
+        """A transfer hands the call on; who transferred decides what the watch does.
 
         Only one that happened: Asterisk publishes the event for every outcome (bridge.c
         ``ast_bridge_transfer_blind`` jumps to ``publish:`` with INVALID, FAIL or
         NOT_PERMITTED too; ``ast_bridge_transfer_attended`` calls
         ``publish_attended_transfer_fail``), and stasis_bridges.c ``result_strs`` writes
         ``Result: Fail | Invalid | Not Permitted | Success``. After a failed one the call
-        goes on as before, and the called party's hangup must still release the line."""
+        goes on as before, and the called party's hangup must still release the line.
+
+        The transferer is the channel that leaves (stasis_bridges.c
+        ``blind_transfer_to_ami``: ``Transferer…``; ``attended_transfer_to_ami``:
+        ``OrigTransferer…``, ``SecondTransferer…``). The called party transferring (Dial()
+        option ``T``) leaves the call: its line is free, the watch ends. The calling side
+        transferring the called party to another person (``t``, an agent's phone) leaves
+        the called party on the line the dialer seized: 13-25a-103(5)(e) ("within 25
+        seconds of the termination of the call by the person being called") and 47 U.S.C.
+        227(d)(3)(B) (release "within 5 seconds of the time notification is transmitted
+        to the system that the called party has hung up") turn on the called party hanging
+        up, not on who spoke with them last, so the watch goes on: the transferer's hangup
+        is not the call's first, and the called party's later hangup releases the rest."""
         if event.get("Result", "Success") != "Success":
             del now
             return []
+        transferers = {event.get(f"{prefix}Channel", "")
+                       for prefix in ("Transferer", "OrigTransferer", "SecondTransferer")}
+        transferers.discard("")
         for key, value in event.items():
-            if key.endswith("Linkedid") and value in self.calls:
-                self.calls[value].transferred = True
+            call = self.calls.get(value) if key.endswith("Linkedid") else None
+            if call is None:
+                continue
+            if call.dest is None or transferers & self._side(call):
+                call.transferred = True  # or unknown which side: the watch ends (no Hangup)
+            else:  # each with its Local partner: the pair leaves together
+                call.transferers |= transferers | {
+                    partner for n in transferers
+                    if (partner := call.partners.get(n) or _partner(n))}
         del now
         return []
 
@@ -641,15 +705,21 @@ class CallTracker:
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
-                and name not in call.optimised):
+                and name not in call.optimised and name not in call.transferers):
             call.first_hangup = name
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
             if self._called_party_ended(call):
-                call.called_hangup_at = now
-                call.release_due = now + min(self.settings.grace_s, self._limit(call))
-                effects = self.due(now, only=call)
+                if call.transferers and self._talking(call) is not None:
+                    # Handed on, then the called party hung up while the others talk among
+                    # themselves (an attended transfer's three-way, DestType Threeway): its
+                    # line is free, their conversation is not hung up.
+                    call.left_talking = True
+                else:
+                    call.called_hangup_at = now
+                    call.release_due = now + min(self.settings.grace_s, self._limit(call))
+                    effects = self.due(now, only=call)
         if not call.channels:
             self._finish(call, now)
         return effects
@@ -787,10 +857,12 @@ class CallTracker:
         since = self.disconnected_at
         self.disconnected_at = None
         outage = max(0.0, now - since) if since is not None else 0.0
+        live = list(live)
         seen = self._picture(live)
         alive = {uniqueid for items in seen.values() for uniqueid in items}
         for uniqueid in [u for u in self._bridge_of if u not in alive]:
             self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
+        self._bridges_known = self._picture_bridges(live)
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
         effects: list[Effect] = []
@@ -806,6 +878,28 @@ class CallTracker:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _picture_bridges(self, live: list[Event]) -> bool:
+        """Bridge membership as the picture shows it: a transfer or a hangup while AMI was
+        away moved channels between bridges (manager.c ``action_coreshowchannels``:
+        ``BridgeId`` is the channel snapshot's bridge, empty when it is in none). False when
+        an item has no ``BridgeId`` at all: the picture cannot say who is bridged."""
+        known = True
+        for item in live:
+            uniqueid, bridge = item.get("Uniqueid", ""), item.get("BridgeId")
+            if bridge is None:
+                known = False
+                continue
+            if not uniqueid:
+                continue
+            self._leave(uniqueid)
+            if bridge:
+                name = item.get("Channel", "")
+                self._bridge_of[uniqueid] = bridge
+                self._members.setdefault(bridge, {})[uniqueid] = name
+                if name:
+                    self._bridge_named[name] = bridge
+        return known
 
     def _picture(self, live: Iterable[Event]) -> dict[str, dict[str, Event]]:
         """``CoreShowChannel`` items by Linkedid and Uniqueid.
@@ -900,11 +994,68 @@ class CallTracker:
         return self._release_after_outage(call, now, call.rebuild_outage)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
-        """Who hung up first is unknown: the called party is gone, so the rest must go."""
+        """Who hung up first is unknown: the called party is gone, so the rest must go —
+        unless what is left is still in a conversation (``_still_talking``): then nothing is
+        hung up and a violation risk says the release could not be proven (once: a call
+        left talking is not released later on a later picture's word)."""
+        if call.release_unproven:
+            return []
+        talking = self._still_talking(call)
+        if talking is not None:
+            call.outage_s = outage
+            call.release_unproven = True
+            self._risk(call, outage, now, talking)
+            return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
         call.release_due = now
         return self.due(now, only=call)
+
+    def _still_talking(self, call: _Call) -> str | None:
+        """Why the channels left after an outage must not be hung up, or None.
+
+        The called party's channel is gone, but that is not always its hangup: a transfer
+        while AMI was away hands the call on (the called party as transferer leaves: bridge.c
+        ``ast_bridge_transfer_blind`` removes the transferer and sends the transferee to the
+        new extension; an attended transfer moves or merges the bridges, bridge.c
+        ``ast_bridge_transfer_attended``), and the event saying so was missed. The picture
+        says who is bridged with whom: manager.c ``action_coreshowchannels`` writes each
+        channel's ``BridgeId`` (its snapshot's bridge, empty when none). A channel of the
+        call that hears two live persons (``_joined``, ``_NOT_A_PERSON``) is in a
+        conversation — with the called party under another channel, or with whoever the
+        call was handed to — and is left alone. A picture without ``BridgeId`` cannot say:
+        nothing is hung up either."""
+        if not self._bridges_known:
+            return ("the called party's channel went while AMI was away and the channel "
+                    "list did not say which channels share a bridge: not hung up (it may be "
+                    "a transfer); the release is not proven")
+        talking = self._talking(call)
+        if talking is None:
+            return None
+        name, persons = talking
+        return ("the called party's channel went while AMI was away, but the call's "
+                f"{safe_channel(name)} is still bridged with a live party "
+                f"({', '.join(safe_channels(persons))}): a transfer, not a hangup, as far as "
+                "the picture shows; not hung up, the release is not proven")
+
+    def _talking(self, call: _Call) -> tuple[str, set[str]] | None:
+        """A channel of the call off the called party's side that hears two live persons
+        (``_joined``, ``_NOT_A_PERSON``), and those persons; None when there is none."""
+        for uniqueid, name in call.channels.items():
+            if name in self._side(call):
+                continue
+            starts = [self._bridge_of.get(uniqueid)]
+            partner = call.partners.get(name) or _partner(name)
+            if partner:
+                starts.append(self._bridge_named.get(partner))
+            for bridge in starts:
+                if bridge is None:
+                    continue
+                persons = {n for n in self._joined(bridge).values()
+                           if n and not n.startswith(_NOT_A_PERSON)}
+                if len(persons) >= 2:
+                    return name, persons
+        return None
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -921,7 +1072,7 @@ class CallTracker:
         caller = call.dialler.get(leg)
         if caller is None:
             return False
-        return caller in self._side(call) or any(
+        return caller in self._side(call) - call.called_side or any(
             call.dialler.get(called) == caller for called in call.called_side)
 
     @staticmethod
@@ -1031,6 +1182,20 @@ class CallTracker:
         self._emit(now, partial(self._answered, followed.campaign, not bridged,
                                 followed.decision_id))
 
+    @staticmethod
+    def _how_followed(call: _Call, followed: Followed) -> dict[str, Any]:
+        """The line-release record's fields on how the call was followed."""
+        fields: dict[str, Any] = {}
+        if followed.origin:
+            fields["allowed_by"] = followed.origin
+        if call.transferers:  # the calling side handed the called party on (``_transfer``)
+            fields["transferred_by"] = safe_channels(call.transferers)
+        if call.left_talking:  # ... and the others talked on after its hangup (``_hangup``)
+            fields["left_talking"] = True
+        if call.rebuilt:
+            fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        return fields
+
     def _finish(self, call: _Call, now: float) -> None:
         del self.calls[call.linkedid]
         for uniqueid in call.channels:
@@ -1052,17 +1217,19 @@ class CallTracker:
         if call.abandonment in ("agent", "abandoned"):
             fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
-        if followed.origin:
-            fields["allowed_by"] = followed.origin
-        if call.rebuilt:
-            fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        fields.update(self._how_followed(call, followed))
         if call.called_hangup_at is None:
             ended = "not-answered" if call.answered_at is None else (
-                "transferred" if call.transferred else "caller")
+                "transferred" if call.transferred else
+                # handed on by the calling side, the called party last of the call's own
+                "called-party" if call.transferers and call.first_hangup in self._side(call)
+                else "caller")
             fields.update(ended_by=ended, release_ms=None)
             if call.outage_s:
+                # release_unproven: left talking after the outage (_still_talking)
                 fields.update(ended_by="unknown (AMI disconnected)",
-                              ami_outage_s=round(call.outage_s, 3))
+                              ami_outage_s=round(call.outage_s, 3),
+                              **({"release_unproven": True} if call.release_unproven else {}))
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),

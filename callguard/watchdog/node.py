@@ -128,7 +128,8 @@ class WatchdogNode:
         if carried is None or decision.linkedid is None:
             return
         effects = self.tracker.follow(Followed.from_carried(
-            carried, decision.linkedid, time.monotonic(), asker=decision.channel or ""))
+            carried, decision.linkedid, time.monotonic(), asker=decision.channel or "",
+            number=decision.raw_number))
         if effects and self.ami is not None:
             self.ami.run(effects)
 

@@ -144,10 +144,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # counts those that sent a whole header block, so they cannot starve real calls.
         refused: str | None = None
         try:
-            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
+            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000,
+                                         c.ARG_COUNT)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
-            self.stats.counts["header_repeated"] += 1
+            self.stats.counts[f"header_{exc.kind}"] += 1
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
         if self.stats.active >= self.settings.max_sessions:
             self.stats.counts["refused_busy"] += 1

@@ -10,8 +10,11 @@ reading and keeps panoramisk's parser.
 Asterisk writes each ``agi_arg_N: value`` line unescaped (res_agi.c ``setup_env``), so a
 newline inside a dialplan value adds header lines of the caller's choosing. A key that
 appears twice is therefore never resolved by "last one wins" (or first): the block is
-``Ambiguous`` and the server answers BLOCK. Reasons never quote a digit run (they reach
-the log): ``redact_digits``.
+``Ambiguous`` and the server answers BLOCK. So is a block a blank line inside a value cut
+short (``setup_env`` goes on writing the later arguments and its own closing blank line
+after it: bytes after our blank line, before we said anything, are that tail), and one
+whose arguments carry a line that is no header or a control character (a CR). Reasons
+never quote a digit run (they reach the log): ``redact_digits``.
 """
 
 from __future__ import annotations
@@ -34,6 +37,11 @@ __all__ = [
 ]
 
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
+# How long a block with fewer arguments than its route takes waits for a tail (the rest of
+# a block a blank line cut): setup_env writes it at once, so only the network delays it.
+_TAIL_WAIT_S = 0.05
+_MAX_TAIL = 65536
+_HANGUP = b"HANGUP\n"
 _APP_SPECIAL = re.compile(r'([\\"()\[\],])')
 _MAX_VALUE = 400
 
@@ -47,15 +55,23 @@ class HeaderError(Exception):
 
 
 class AmbiguousHeaders(HeaderError):
-    """A well-formed block that says two things (a key given twice): answered BLOCK."""
+    """A FastAGI block that does not say one thing — a key given twice (``repeated``), a
+    tail after its blank line (``cut``), a line in its arguments that is no header or
+    carries a control character (``control``): answered BLOCK."""
 
-    def __init__(self, reason: str, headers: dict[str, str]) -> None:
-        super().__init__(reason, kind="repeated")
+    def __init__(self, reason: str, headers: dict[str, str], kind: str = "repeated") -> None:
+        super().__init__(reason, kind=kind)
         self.headers = headers  # each key's first value, for the compliance record only
 
 
-async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
-    """Read the ``agi_*`` block up to the blank line; bounded in size and time."""
+async def read_headers(reader: asyncio.StreamReader, timeout: float,
+                       arg_count: dict[str, int] | None = None) -> dict[str, str]:
+    """Read the ``agi_*`` block up to the blank line; bounded in size and time.
+
+    ``arg_count``: how many arguments each route takes; a block with fewer waits up to
+    ``_TAIL_WAIT_S`` for a tail (``_cut_tail``), every block looks at what was read with
+    it."""
+    deadline = asyncio.get_running_loop().time() + timeout
     try:
         async with asyncio.timeout(timeout):
             block = await reader.readuntil(b"\n\n")
@@ -73,22 +89,75 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
     text = block.decode("utf-8", errors="replace")
     headers: dict[str, str] = {}
     repeated: list[str] = []
+    broken = ""  # the first argument line that is no header, or holds a control character
     for line in text[:-2].split("\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
-            raise HeaderError(f"malformed header line {redact_digits(line[:60])!r}")
+            if "agi_arg_1" not in headers:
+                raise HeaderError(f"malformed header line {redact_digits(line[:60])!r}")
+            broken = broken or "a line that is no header"
+            continue
         key = match.group(1)
+        if key.startswith("agi_arg_") and not line.isprintable():
+            broken = broken or key
         if key in headers:
             repeated.append(key)
             continue
         headers[key] = match.group(2)
     if headers.get("agi_network") != "yes":
         raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
+    route = headers.get("agi_network_script", "").split("?", 1)[0]
+    args = sum(1 for key in headers if key.startswith("agi_arg_"))
+    short = args < (arg_count or {}).get(route, 0)
+    cut = await _cut_tail(reader, _TAIL_WAIT_S if short else 0.0, deadline)
     if repeated:
         names = ", ".join(sorted(set(repeated)))
         raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
                                "inside a dialplan value?)", headers)
+    if broken:
+        raise AmbiguousHeaders(
+            f"the AGI arguments hold {redact_digits(broken)} with a control character or a "
+            "line break (a CR or LF inside a dialplan value?)", headers, kind="control")
+    if cut:
+        raise AmbiguousHeaders(
+            f"the AGI header block went on after its blank line, {args} argument(s) in (a "
+            "blank line inside a dialplan value cut it short): the arguments after it were "
+            "not read", headers, kind="cut")
     return headers
+
+
+async def _cut_tail(reader: asyncio.StreamReader, wait: float, deadline: float) -> bool:
+    """Whether the peer sent anything after the blank line before our answer (waiting up to
+    ``wait``; 0: only what was already read). Asterisk says nothing between its block and
+    our first command: res_agi.c ``setup_env`` writes the block line by line, then
+    ``run_agi`` reads a command. So any byte here is the rest of a block a blank line inside
+    a value cut short; it is read up to its own blank line, so the reply to our answer is
+    read in step."""
+    loop = asyncio.get_running_loop()
+    tail = b""
+    while True:
+        try:
+            async with asyncio.timeout(wait):  # 0: a read with bytes buffered returns at once
+                more = await reader.read(_MAX_TAIL)
+        except TimeoutError:
+            more = b""
+        tail += more
+        # Asterisk's one unsolicited line (the channel hung up while we decide: res_agi.c
+        # ``run_agi`` writes "HANGUP") is no tail; the reply reader skips it anyway.
+        while tail.startswith(_HANGUP):
+            tail = tail[len(_HANGUP):]
+        if not (more and tail and _HANGUP.startswith(tail)):
+            break  # else a HANGUP line cut between two reads: read its end
+        wait = max(0.0, deadline - loop.time())
+    if not tail:
+        return False
+    if not tail.endswith(b"\n\n"):
+        try:
+            async with asyncio.timeout(max(0.0, deadline - loop.time())):
+                await reader.readuntil(b"\n\n")
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass  # the answer (BLOCK) goes out all the same
+    return True
 
 
 def _clean(value: str) -> str:
