@@ -452,6 +452,29 @@ class TestTcpFraming:
         assert reply.startswith(b"SIP/2.0 302"), reply
         assert server.stats.counts["options_new"] == 0
 
+    async def test_line_breaks_before_a_request_are_a_keep_alive_not_part_of_it(self, front):
+        """RFC 3261 §7.5: on a stream, CRLFs before the start line are ignored. A dialer's
+        single-CRLF keep-alive before its INVITE made a message with no request line,
+        dropped as malformed and never answered (the dialer waits out Timer B); a double
+        CRLF is RFC 5626's ping, answered with one CRLF, the connection kept."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"\r\n" + tcp(invite("after-crlf")))
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert first.startswith(b"SIP/2.0 302"), first
+        writer.write(b"\r\n\r\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"  # the pong
+        writer.write(tcp(invite("after-ping", number=LISTED)))
+        await writer.drain()
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert second.startswith(b"SIP/2.0 603"), second
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["malformed"] == 0
+        assert server.stats.counts["tcp_keepalive"] == 1
+
     async def test_a_peer_that_stops_reading_is_closed_not_buffered(self, front):
         """Responses to a peer that sends and never reads pile up in the transport's
         buffer without bound; past ``backlog_bytes`` the connection is aborted."""

@@ -289,6 +289,12 @@ class _Tcp(TcpSipTransport):
                 if data is None:  # the end of input
                     ended = True  # only a whole last message waits for its answers
                     break
+                if not data:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
+                    self.last_message[addr] = time.monotonic()
+                    if front is not None:
+                        front.stats.counts["tcp_keepalive"] += 1
+                    self.send_bytes(b"\r\n", addr)
+                    continue
                 self._dispatch(data, addr)
         except _FramingError as exc:
             if front is not None:
@@ -350,7 +356,13 @@ class _FramingError(Exception):
 
 async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | None:
     """One message off a stream (RFC 3261 §18.3: framed by Content-Length), at most
-    ``limit`` bytes in all; None at the end of input between messages.
+    ``limit`` bytes in all; None at the end of input between messages; b"" for a
+    keep-alive (only line breaks: RFC 5626's double CRLF).
+
+    Line breaks before the start line are not part of the message: §7.5, a stream's
+    reader "MUST ignore any CRLF appearing before the start-line". A dialer's single-CRLF
+    keep-alive went in front of its next INVITE, which then had no request line: dropped
+    as malformed and never answered, the dialer waiting out its Timer B (32 s).
 
     Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``),
     so the framing and the parse agree on where the body ends; a length that is not ASCII
@@ -366,6 +378,9 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
         raise _FramingError("oversized") from None
     if len(head) > limit:
         raise _FramingError("oversized")
+    head = head.lstrip(b"\r\n")
+    if not head:
+        return b""
     lengths = set()
     for line in head.decode("utf-8", errors="replace").split("\r\n")[1:]:
         name, colon, value = line.partition(":")
