@@ -243,6 +243,45 @@ class TestTransactions:
         assert server.stats.counts["invite_resend"] >= 1
         assert server.stats.counts["ack_absorbed"] == 1
 
+    @pytest.mark.parametrize("acked", [False, True], ids=["before-ack", "after-ack"])
+    async def test_a_branch_reused_by_another_request_never_gets_its_answer(self, front,
+                                                                           acked):
+        """§17.2.3 matches a request to its transaction by branch and sent-by alone. A
+        dialer that used one branch again for another number was sent the first
+        request's 302 — a redirect to the first number, a call nothing decided or
+        recorded — or, after the ACK, nothing. A request whose line or Call-ID is not the
+        transaction's is a 400 naming why; a true retransmission is still one."""
+        server = await front(t1_ms=100)  # T4 1 s: the ACKed transaction lingers that long
+        client = Client(server.port)
+        first = invite("reused")
+        client.send(first)
+        if acked:
+            replies: list[bytes] = []
+            for _ in range(100):  # the 302, before timer G's first copy (100 ms after it)
+                replies += await client.replies(0.01)
+                if replies:
+                    break
+            [reply] = replies
+            client.send(first.replace(b"INVITE sip:", b"ACK sip:").replace(
+                b"CSeq: 1 INVITE", b"CSeq: 1 ACK"))
+            await asyncio.sleep(0.05)
+        else:  # and timer G's copies (at 100, 300, 700 ms: three at most)
+            [reply, *_] = await client.replies(1.0)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        other_number = invite("reused", number=LISTED)
+        other_call = first.replace(b"Call-ID: reused@dialer", b"Call-ID: another@dialer")
+        for reused in (other_number, other_call):
+            client.send(reused)
+            [reply] = await client.replies(0.1)
+            assert reply.startswith(b"SIP/2.0 400 "), reply
+            assert b"branch already used by another request" in reply
+            assert b"Contact:" not in reply
+        client.send(first)  # a true retransmission is one still (its copies are spent)
+        assert await client.replies(0.1) == []
+        assert server.stats.counts["after_ack" if acked else "retransmit_capped"] == 1
+        assert server.stats.counts["branch_reused"] == 2
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
     async def test_missing_ack_final_response_retransmitted_then_given_up(self, front,
                                                                           tmp_path):
         """Copies at most 1 + max_retransmits (3); timer H at 64·T1 = 3.2 s forgets it."""

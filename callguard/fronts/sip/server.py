@@ -51,7 +51,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import parse, peek, sent_by
+from callguard.fronts.sip.wire import identity, parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -467,9 +467,11 @@ class SipFront:
             counts["oversized"] += 1
             return
         peeked = peek(data)
-        if peeked is not None and (peeked[0] == "ACK"
-                                   or self.transactions.answered(peeked[1]) is not None):
-            self._known(peeked[0], peeked[1], addr, transport)  # no full parse needed
+        ident = identity(data)
+        if peeked is not None and (peeked[0] == "ACK" or (
+                self.transactions.answered(peeked[1]) is not None
+                and self.transactions.repeats(peeked[1], ident))):
+            self._known(peeked[0], peeked[1], addr, transport, ident)  # no parse needed
             return
         try:
             message = parse(data)
@@ -481,16 +483,17 @@ class SipFront:
             return
         cut = None if transport.reliable else _cut(data, message)
         try:
-            self._request(message, peeked[1] if peeked else None, addr, transport, cut)
+            self._request(message, peeked[1] if peeked else None, addr, transport, cut,
+                          ident)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
-               transport: _Transport) -> Receipt:
+               transport: _Transport, ident: bytes | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
-                                                   now=time.monotonic())
+                                                   now=time.monotonic(), identity=ident)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
         if again is not None:  # the final response, or the 100 (Trying) while deciding
@@ -498,7 +501,8 @@ class SipFront:
         return receipt
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
-                 transport: _Transport, cut: str | None = None) -> None:
+                 transport: _Transport, cut: str | None = None,
+                 ident: bytes | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
         if cut is not None:  # what is missing may be what the decision reads
@@ -532,9 +536,13 @@ class SipFront:
             return
         _stamp_via(request, addr)
         key = key if key is not None else self._key(request, method)
-        receipt = self._known(method, key, addr, transport)
+        receipt = self._known(method, key, addr, transport, ident)
         if receipt is Receipt.FULL:
             self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
+            return
+        if receipt is Receipt.REUSED:  # never the other request's answer (its 302)
+            self._stateless(request, 400, addr, transport, (
+                ("Warning", '399 callguard "branch already used by another request"'),))
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)

@@ -24,9 +24,10 @@ from aiosipua.message import MAX_HEADERS, _reconcile_content_length, _split_mult
 
 from callguard.fronts.sip.transactions import MAGIC_COOKIE, transaction_key
 
-__all__ = ["parse", "peek", "sent_by"]
+__all__ = ["identity", "parse", "peek", "sent_by"]
 
 _TOP_VIA = re.compile(rb"\n(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
 
 def sent_by(text: str) -> str:
@@ -64,6 +65,18 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
         return None
     return method, transaction_key(branch=branch, sent_by=sent_by(parts[-1]), method=method,
                                    call_id="", cseq=0, from_tag="")
+
+
+def identity(data: bytes) -> bytes:
+    """The request line and the first Call-ID, as sent: a retransmission repeats them byte
+    for byte, another request under the same branch does not (the transaction table
+    refuses it: ``Receipt.REUSED``)."""
+    line = data.find(b"\n")
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        end = len(data)
+    match = _CALL_ID.search(data, 0, end + 2)
+    return data[:line] + b"\n" + (match.group(1) if match else b"")
 
 
 def parse(raw: bytes) -> SipRequest | SipResponse:
