@@ -490,7 +490,7 @@ class SipFront:
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
-               transport: _Transport, ident: bytes | None = None) -> Receipt:
+               transport: _Transport, ident: int | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
                                                    now=time.monotonic(), identity=ident)
@@ -502,7 +502,7 @@ class SipFront:
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, cut: str | None = None,
-                 ident: bytes | None = None) -> None:
+                 ident: int | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
         if cut is not None:  # what is missing may be what the decision reads

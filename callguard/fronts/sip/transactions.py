@@ -103,7 +103,7 @@ class _Transaction:
     provisional: bytes | None = None  # the 100 sent, for retransmitted INVITEs
     provisional_sends: int = 0  # its copies sent after the first
     tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
-    identity: bytes | None = None  # what a retransmission repeats (``receive``)
+    identity: int | None = None  # what a retransmission repeats, hashed (``receive``)
 
 
 @dataclass
@@ -118,7 +118,7 @@ class ServerTransactions:
         self._lingering: dict[Hashable, float] = {}  # acknowledged INVITE -> when it goes
         self._lingering_tags: dict[Hashable, str] = {}  # ... and its To tag (strings and
         # floats: nothing for the garbage collector to walk)
-        self._lingering_ids: dict[Hashable, bytes] = {}  # ... and its request's identity
+        self._lingering_ids: dict[Hashable, int] = {}  # ... and its request's identity
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
 
@@ -126,7 +126,7 @@ class ServerTransactions:
         return len(self._table) + len(self._lingering)
 
     def receive(self, key: Hashable, method: str, *, reliable: bool, now: float,
-                identity: bytes | None = None) -> tuple[Receipt, bytes | None]:
+                identity: int | None = None) -> tuple[Receipt, bytes | None]:
         """A request arrived; the receipt, and the response to send again if any.
 
         ``identity`` (the request line and Call-ID, ``wire.identity``) tells a
@@ -169,7 +169,7 @@ class ServerTransactions:
                                         identity=identity)
         return Receipt.NEW, None
 
-    def repeats(self, key: Hashable, identity: bytes | None) -> bool:
+    def repeats(self, key: Hashable, identity: int | None) -> bool:
         """False when ``key`` has a transaction whose request is not ``identity`` (either
         unknown: True)."""
         if identity is None:

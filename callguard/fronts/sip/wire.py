@@ -67,16 +67,17 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
                                    call_id="", cseq=0, from_tag="")
 
 
-def identity(data: bytes) -> bytes:
-    """The request line and the first Call-ID, as sent: a retransmission repeats them byte
-    for byte, another request under the same branch does not (the transaction table
-    refuses it: ``Receipt.REUSED``)."""
+def identity(data: bytes) -> int:
+    """The request line and the first Call-ID, as sent, hashed: a retransmission repeats
+    them byte for byte, another request under the same branch does not (the transaction
+    table refuses it: ``Receipt.REUSED``). A hash (keyed per process), so a transaction
+    keeps a few bytes however long the peer made them."""
     line = data.find(b"\n")
     end = data.find(b"\r\n\r\n")
     if end < 0:
         end = len(data)
     match = _CALL_ID.search(data, 0, end + 2)
-    return data[:line] + b"\n" + (match.group(1) if match else b"")
+    return hash((data[:line], match.group(1) if match else b""))
 
 
 def parse(raw: bytes) -> SipRequest | SipResponse:
