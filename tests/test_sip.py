@@ -249,7 +249,8 @@ class TestTransactions:
         """§17.2.3 matches a request to its transaction by branch and sent-by alone. A
         dialer that used one branch again for another number was sent the first
         request's 302 — a redirect to the first number, a call nothing decided or
-        recorded — or, after the ACK, nothing. A request whose line or Call-ID is not the
+        recorded, or the answer decided for another campaign — or, after the ACK,
+        nothing. A request whose line, Call-ID or question headers are not the
         transaction's is a 400 naming why; a true retransmission is still one."""
         server = await front(t1_ms=100)  # T4 1 s: the ACKed transaction lingers that long
         client = Client(server.port)
@@ -270,7 +271,8 @@ class TestTransactions:
         assert reply.startswith(b"SIP/2.0 302 "), reply
         other_number = invite("reused", number=LISTED)
         other_call = first.replace(b"Call-ID: reused@dialer", b"Call-ID: another@dialer")
-        for reused in (other_number, other_call):
+        other_campaign = first.replace(UT.encode(), b"ut-solar-predictive")
+        for reused in (other_number, other_call, other_campaign):
             client.send(reused)
             [reply] = await client.replies(0.1)
             assert reply.startswith(b"SIP/2.0 400 "), reply
@@ -279,7 +281,7 @@ class TestTransactions:
         client.send(first)  # a true retransmission is one still (its copies are spent)
         assert await client.replies(0.1) == []
         assert server.stats.counts["after_ack" if acked else "retransmit_capped"] == 1
-        assert server.stats.counts["branch_reused"] == 2
+        assert server.stats.counts["branch_reused"] == 3
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
 
     async def test_missing_ack_final_response_retransmitted_then_given_up(self, front,

@@ -51,7 +51,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import identity, parse, peek, sent_by
+from callguard.fronts.sip.wire import Identity, parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -409,6 +409,8 @@ class SipFront:
         self.settings = settings
         self.stats = SipStats()
         self.mapping = settings.mapping()
+        self._identity = Identity((settings.campaign_header, settings.mode_header,
+                                   settings.location_header))
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
@@ -467,11 +469,13 @@ class SipFront:
             counts["oversized"] += 1
             return
         peeked = peek(data)
-        ident = identity(data)
-        if peeked is not None and (peeked[0] == "ACK" or (
-                self.transactions.answered(peeked[1]) is not None
-                and self.transactions.repeats(peeked[1], ident))):
-            self._known(peeked[0], peeked[1], addr, transport, ident)  # no parse needed
+        if peeked is not None and peeked[0] == "ACK":
+            self._known("ACK", peeked[1], addr, transport)  # no parse needed
+            return
+        ident = self._identity(data)
+        if peeked is not None and self.transactions.answered(peeked[1]) is not None and (
+                self.transactions.repeats(peeked[1], ident)):
+            self._known(peeked[0], peeked[1], addr, transport, ident)  # a retransmission
             return
         try:
             message = parse(data)

@@ -24,10 +24,9 @@ from aiosipua.message import MAX_HEADERS, _reconcile_content_length, _split_mult
 
 from callguard.fronts.sip.transactions import MAGIC_COOKIE, transaction_key
 
-__all__ = ["identity", "parse", "peek", "sent_by"]
+__all__ = ["Identity", "parse", "peek", "sent_by"]
 
 _TOP_VIA = re.compile(rb"\n(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
-_CALL_ID = re.compile(rb"\n(?:call-id|i)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
 
 def sent_by(text: str) -> str:
@@ -67,17 +66,29 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
                                    call_id="", cseq=0, from_tag="")
 
 
-def identity(data: bytes) -> int:
-    """The request line and the first Call-ID, as sent, hashed: a retransmission repeats
-    them byte for byte, another request under the same branch does not (the transaction
-    table refuses it: ``Receipt.REUSED``). A hash (keyed per process), so a transaction
-    keeps a few bytes however long the peer made them."""
-    line = data.find(b"\n")
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
-        end = len(data)
-    match = _CALL_ID.search(data, 0, end + 2)
-    return hash((data[:line], match.group(1) if match else b""))
+class Identity:
+    """What a retransmission repeats byte for byte and another request under the same
+    branch need not: the request line, the Call-ID and the headers the decision reads
+    (campaign, mode, location), hashed (keyed per process: a transaction keeps a few bytes
+    however long the peer made them). The transaction table refuses a request whose
+    identity is not its transaction's (``Receipt.REUSED``): it was given the answer
+    decided for the other one."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, headers: tuple[str, ...]) -> None:
+        names = ("call-id", "i", *(h.lower() for h in headers))
+        alternatives = b"|".join(re.escape(n.encode()) for n in dict.fromkeys(names))
+        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*)",
+                                  re.IGNORECASE)
+
+    def __call__(self, data: bytes) -> int:
+        """The identity of the request in ``data``."""
+        line = data.find(b"\n")
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            end = len(data)
+        return hash((data[:line], *self._fields.findall(data, 0, end + 2)))
 
 
 def parse(raw: bytes) -> SipRequest | SipResponse:
