@@ -21,7 +21,7 @@ MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, cou
 # ISO dates and clock times a reason states ("08:30 Mon 2026-11-23") are not numbers:
 # they end a run, they are never part of one. Only whole ones, with no digit on either
 # side: otherwise "8015-55-0100" held the date-shaped "8015-55-01" and left the rest in
-# clear (and "801 555 01:00" a time).
+# clear, and "80155501:00" the time-shaped "01:00".
 _DATE_OR_TIME = re.compile(
     r"(?<!\d)(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"(?:Z|[+-]\d{2}:\d{2})?|\d{1,2}:\d{2}(?::\d{2})?)(?!\d)")
@@ -117,6 +117,7 @@ def redact_digits(text: str) -> str:
 
 
 def _grouped(match: re.Match[str]) -> str:
+    """A grouped number as a run is shown: its last four digits, in ASCII."""
     last4 = "".join(chr(48 + unicodedata.decimal(c)) for c in match.group(1))
     return f"[number …{last4}]"
 
