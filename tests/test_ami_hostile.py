@@ -89,3 +89,47 @@ class TestActionsUnanswered:
             done.set()
             await watchdog.aclose()
             server.close()
+
+    async def test_responses_that_answer_no_action_of_ours_are_no_answer(self):
+        """A manager that answers every action with a Response carrying no ActionID (or
+        another's) handles none of callguard's: panoramisk drops them unmatched, every
+        Hangup and Ping stays unanswered. Any Response counted as the session answering,
+        so such a session stayed "logged in" for good; now it is dropped after the
+        action timeout, as silence is, and made again."""
+        accepted: list[float] = []
+        done = asyncio.Event()
+
+        async def stray_responses(reader: asyncio.StreamReader,
+                                  writer: asyncio.StreamWriter) -> None:
+            accepted.append(time.monotonic())
+            writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+            login = await reader.readuntil(b"\r\n\r\n")
+            action_id = next(line.split(b": ", 1)[1] for line in login.split(b"\r\n")
+                             if line.lower().startswith(b"actionid: "))
+            writer.write(b"Response: Success\r\nActionID: " + action_id
+                         + b"\r\nMessage: Authentication accepted\r\n\r\n")
+            try:
+                while not done.is_set():
+                    await reader.readuntil(b"\r\n\r\n")  # an action: a stray answer
+                    writer.write(b"Response: Success\r\nPing: Pong\r\n\r\n"
+                                 b"Response: Success\r\nActionID: not-yours\r\n\r\n")
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+
+        server = await asyncio.start_server(stray_responses, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        tracker = CallTracker(TrackerSettings(grace_s=0, retry_s=0.2),
+                              report=lambda name, **fields: None)
+        watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                           reconnect_max_s=0.2, action_timeout_ms=500),
+                               "secret", tracker)
+        await watchdog.start()
+        try:
+            await until(lambda: watchdog.connected)
+            await until(lambda: len(accepted) >= 2, timeout=5)  # 1 s Ping + 0.5 s
+            assert watchdog.stats["ami_silent"] >= 1
+        finally:
+            done.set()
+            await watchdog.aclose()
+            server.close()

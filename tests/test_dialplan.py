@@ -251,7 +251,15 @@ class TestFailClosed:
         assert len(logged) >= 3
         for app in logged:
             assert "${ARG1}" not in app, app
+            # a swapped NUMBER and CAMPAIGN (or MODE): those only through the guard below
+            assert "${ARG2}" not in app, app
+            assert "${ARG3}" not in app, app
         assert any("${ARG1:-4}" in a for a in logged if a.startswith("Log(NOTICE"))
+        assert any("${CALLGUARD_ASKED}" in a for a in logged if a.startswith("Log(NOTICE"))
+        first = extensions(TEXT, "callguard-dial")["s"][0]
+        assert first == ("Set(LOCAL(CALLGUARD_ASKED)=${IF($[${LEN(${FILTER(0123456789,"
+                         "${ARG2}${ARG3})})} < 7]?campaign=${ARG2} mode=${ARG3}:campaign "
+                         "and mode not shown - 7 or more digits)})"), first
 
     def test_backstop_timeout_wraps_the_agi(self):
         """TIMEOUT(absolute) is armed before AGI() and disarmed after."""

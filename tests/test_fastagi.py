@@ -530,6 +530,27 @@ class TestOptOut:
                                                              "ut-solar-predictive", "manual"])
         assert again.variables[c.VAR_RULE] == "us-federal:64.1200(d)(3)"
 
+    async def test_a_linkedid_carrying_the_number_is_hashed_in_the_record(self, node):
+        """A dialplan that makes its LINKEDID "${EPOCH}.${NUMBER}" passed the shape of an
+        Asterisk Linkedid (epoch seconds, "." and up to 10 digits), so the number was kept
+        in clear in the decision and in the opt-out's source. A counter of 10 digits from
+        2 up cannot be Asterisk's (a billion channels since start, starting with 1)."""
+        linkedid = "1795326441.8015550142"
+        check = await agi_session(node.port, c.ROUTE_CHECK, ["8015550142", UT, "", linkedid])
+        assert check.variables[c.VAR_VERDICT] == "ALLOW"
+        optout = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", UT, "", linkedid])
+        assert optout.variables[c.OPTOUT_RESULT] == "OK"
+        kept = await agi_session(node.port, c.ROUTE_CHECK,
+                                 ["8015550123", UT, "", "1795326441.1000000142"])
+        assert kept.variables[c.VAR_VERDICT] == "ALLOW"
+        text = (node.runtime.settings.data_dir / "compliance.jsonl").read_text()
+        assert "5550142" not in text
+        decision, change, other = compliance_records(node)
+        assert decision["linkedid"].startswith("hmac:")
+        assert change["source"].startswith("fastagi:")
+        assert "5550142" not in change["source"]
+        assert other["linkedid"] == "1795326441.1000000142"  # a billion channels: kept
+
     async def test_optout_failure_says_why(self, node):
         """An unknown campaign records nothing and says so."""
         result = await agi_session(node.port, c.ROUTE_OPTOUT, ["8015550142", "nope"])

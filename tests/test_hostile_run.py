@@ -50,7 +50,11 @@ def forms(number: str) -> list[str]:
     return [number, f"+1{number}", f"1{number}", f"({a}) {b}-{c_}", f"{a}.{b}.{c_}",
             f"+1 {a} {b} {c_}", spelled(number, [WIDE] * 10), spelled(number, [ARABIC] * 10),
             spelled(number, [NKO, "0"] * 5), f"tel:+1{number}", f"{number} ext 5",
-            f"{number[:9]}\u00b2" + number[9:]]
+            f"{number[:9]}\u00b2" + number[9:],
+            # split by what ends a run: a CSV's commas, semicolons, colons; shaped like a
+            # date or a clock time at one end
+            f"{a},{b},{c_}", f"1,{a},{b},{c_}", f"{a};{b};{c_}", f"{a}:{b}:{c_}",
+            f"{number[:4]}-{number[4:6]}-{number[6:]}", f"{a}-{b}-{c_[:2]}:{c_[2:]}"]
 
 
 ALL_FORMS = [form for number in NUMBERS for form in forms(number)]
@@ -260,7 +264,7 @@ _MADE_BY_THE_NODE = re.compile(
     r"|(?<![0-9a-fA-F])[0-9a-f]{64}(?![0-9a-fA-F])"  # keyed hashes
     r"|(?<![\d.])\d+\.\d+(?:[eE][+-]?\d+)?(?![\d.])"  # one decimal fraction (latency, ...)
     r"|(?<=\} )\S+$|(?<=^callguard_)\S+ \S+$")  # metric sample values
-_SEPARATORS = frozenset(" \t().-/+\u00a0")
+_SEPARATORS = frozenset(" \t().-/+\u00a0,;:")
 _ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
 
 

@@ -46,6 +46,14 @@ class TestRedact:
         ("801\x00555\x000166", "[number …0166]"),
         ("at 08:30 - 09:00 - 10:00, port 127.0.0.1:4573",
          "at 08:30 - 09:00 - 10:00, port 127.0.0.1:4573"),
+        # grouped 3-3-4 by punctuation that ends a run; a date or time shape inside one
+        ("row 801,555,0166,ut-solar", "row [number …0166],ut-solar"),
+        ("+1,801,555,0166 and 801; 555; 0167", "[number …0166] and [number …0167]"),
+        ("801:555:0166", "[number …0166]"),
+        ("8015-55-0166", "[number …0166]"),
+        ("call 80155501:66", "call [number …5501]:66"),
+        ("1,234,567 calls; area codes 801,385,435; 10.0.0.1:5060",
+         "1,234,567 calls; area codes 801,385,435; 10.0.0.1:5060"),
     ])
     def test_examples(self, text, expected):
         """A written number becomes its last four digits; what is not a number stays."""

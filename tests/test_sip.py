@@ -243,6 +243,47 @@ class TestTransactions:
         assert server.stats.counts["invite_resend"] >= 1
         assert server.stats.counts["ack_absorbed"] == 1
 
+    @pytest.mark.parametrize("acked", [False, True], ids=["before-ack", "after-ack"])
+    async def test_a_branch_reused_by_another_request_never_gets_its_answer(self, front,
+                                                                           acked):
+        """§17.2.3 matches a request to its transaction by branch and sent-by alone. A
+        dialer that used one branch again for another number was sent the first
+        request's 302 — a redirect to the first number, a call nothing decided or
+        recorded, or the answer decided for another campaign — or, after the ACK,
+        nothing. A request whose line, Call-ID or question headers are not the
+        transaction's is a 400 naming why; a true retransmission is still one."""
+        server = await front(t1_ms=100)  # T4 1 s: the ACKed transaction lingers that long
+        client = Client(server.port)
+        first = invite("reused")
+        client.send(first)
+        if acked:
+            replies: list[bytes] = []
+            for _ in range(100):  # the 302, before timer G's first copy (100 ms after it)
+                replies += await client.replies(0.01)
+                if replies:
+                    break
+            [reply] = replies
+            client.send(first.replace(b"INVITE sip:", b"ACK sip:").replace(
+                b"CSeq: 1 INVITE", b"CSeq: 1 ACK"))
+            await asyncio.sleep(0.05)
+        else:  # and timer G's copies (at 100, 300, 700 ms: three at most)
+            [reply, *_] = await client.replies(1.0)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        other_number = invite("reused", number=LISTED)
+        other_call = first.replace(b"Call-ID: reused@dialer", b"Call-ID: another@dialer")
+        other_campaign = first.replace(UT.encode(), b"ut-solar-predictive")
+        for reused in (other_number, other_call, other_campaign):
+            client.send(reused)
+            [reply] = await client.replies(0.1)
+            assert reply.startswith(b"SIP/2.0 400 "), reply
+            assert b"branch already used by another request" in reply
+            assert b"Contact:" not in reply
+        client.send(first)  # a true retransmission is one still (its copies are spent)
+        assert await client.replies(0.1) == []
+        assert server.stats.counts["after_ack" if acked else "retransmit_capped"] == 1
+        assert server.stats.counts["branch_reused"] == 3
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
     async def test_missing_ack_final_response_retransmitted_then_given_up(self, front,
                                                                           tmp_path):
         """Copies at most 1 + max_retransmits (3); timer H at 64·T1 = 3.2 s forgets it."""
@@ -451,6 +492,29 @@ class TestTcpFraming:
         writer.close()
         assert reply.startswith(b"SIP/2.0 302"), reply
         assert server.stats.counts["options_new"] == 0
+
+    async def test_line_breaks_before_a_request_are_a_keep_alive_not_part_of_it(self, front):
+        """RFC 3261 §7.5: on a stream, CRLFs before the start line are ignored. A dialer's
+        single-CRLF keep-alive before its INVITE made a message with no request line,
+        dropped as malformed and never answered (the dialer waits out Timer B); a double
+        CRLF is RFC 5626's ping, answered with one CRLF, the connection kept."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"\r\n" + tcp(invite("after-crlf")))
+        await writer.drain()
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert first.startswith(b"SIP/2.0 302"), first
+        writer.write(b"\r\n\r\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"  # the pong
+        writer.write(tcp(invite("after-ping", number=LISTED)))
+        await writer.drain()
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert second.startswith(b"SIP/2.0 603"), second
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["malformed"] == 0
+        assert server.stats.counts["tcp_keepalive"] == 1
 
     async def test_a_peer_that_stops_reading_is_closed_not_buffered(self, front):
         """Responses to a peer that sends and never reads pile up in the transport's

@@ -22,8 +22,12 @@ __all__ = ["FieldGuard", "plausible_linkedid", "plausible_reference", "safe_chan
 # Asterisk's uniqueid/linkedid: "%li.%d" (epoch seconds, a channel counter) or, with a
 # systemname in asterisk.conf, "%s-%li.%d" (main/channel.c, __ast_channel_alloc_ap). Epoch
 # seconds of 2001-2033 are 10 digits starting with 1; no NANP number starts with 1 (NPA is
-# [2-9]XX), so the stamp cannot be a called number. The counter is a C int.
-_LINKEDID = re.compile(r"(?:(?P<sys>[A-Za-z0-9_.@-]{1,64})-)?1\d{9}\.-?\d{1,10}")
+# [2-9]XX), so the stamp cannot be a called number. The counter is a C int, counted from 0
+# at start: of 10 digits only when a billion channels were made, so it starts with 1 too.
+# A 10-digit "counter" from 2 up is a number ("${EPOCH}.${NUMBER}" from a dialplan: its
+# 8015550123 was kept in clear), hashed like anything else that is no Linkedid.
+_LINKEDID = re.compile(
+    r"(?:(?P<sys>[A-Za-z0-9_.@-]{1,64})-)?1\d{9}\.-?(?:\d{1,9}|1\d{9})")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
                    r"[0-9a-fA-F]{12}")
 # A channel name ends in "-" + 8 hex digits (a counter), ";1"/";2" for Local halves.

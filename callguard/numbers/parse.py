@@ -32,7 +32,7 @@ from callguard.numbers.nanp import (
     NanpTable,
     with_area_code_zones,
 )
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import MIN_RUN, redact_digits
 
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
 
@@ -105,8 +105,14 @@ def ascii_digits(text: str) -> str:
 
 
 def _shown(raw: str) -> str:
-    """The input as a reason may quote it: digit runs reduced to their last four."""
-    return repr(redact_digits(raw.strip()))
+    """The input as a reason may quote it: digit runs reduced to their last four. What is
+    given as a number is one, however it is split ("801:555:01;00"): if the runs leave
+    ``MIN_RUN`` digits in all, the whole input is shown as its last four."""
+    shown = redact_digits(raw.strip())
+    digits = [c for c in shown if unicodedata.digit(c, None) is not None]
+    if len(digits) >= MIN_RUN:
+        return repr(f"[number …{''.join(str(unicodedata.digit(c)) for c in digits[-4:])}]")
+    return repr(shown)
 
 
 def _strip_uri(text: str) -> str:

@@ -19,10 +19,21 @@ __all__ = ["MIN_RUN", "has_digit_run", "redact_digits"]
 MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, counts, codes
 
 # ISO dates and clock times a reason states ("08:30 Mon 2026-11-23") are not numbers:
-# they end a run, they are never part of one.
+# they end a run, they are never part of one. Only whole ones, with no digit on either
+# side: otherwise "8015-55-0100" held the date-shaped "8015-55-01" and left the rest in
+# clear, and "80155501:00" the time-shaped "01:00".
 _DATE_OR_TIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:\d{2})?"
-    r"|\d{1,2}:\d{2}(?::\d{2})?")
+    r"(?<!\d)(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"(?:Z|[+-]\d{2}:\d{2})?|\d{1,2}:\d{2}(?::\d{2})?)(?!\d)")
+# A NANP number grouped 3-3-4 with punctuation that is no separator of a run (commas,
+# semicolons, colons: "801,555,0100" from a CSV split, "801;555;0100"), a 1 or +1 before
+# it. The shape is the test, so counts ("1,234,567": groups of three) and lists of area
+# codes stay; digits or a dot-and-digit on either side (an IP address, a version) make
+# it part of something longer, left to the run pass.
+_PUNCT = r"[^\w\s]{1,2}\s?"
+_GROUPED = re.compile(
+    rf"(?<!\d)(?<!\d\.)(?:\+?1{_PUNCT}|\+?1 )?\d{{3}}{_PUNCT}\d{{3}}{_PUNCT}(\d{{4}})(?!\d)"
+    r"(?!\.\d)")
 # What people write between the digits of a phone number (at most ``_GAP`` in a row, so
 # "801 - 555 - 0100" is one run): these, any Unicode dash or space (an en dash, a minus
 # sign, the narrow no-break space of typeset numbers), control characters but line breaks
@@ -87,7 +98,8 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
 
 
 def redact_digits(text: str) -> str:
-    """``text`` with every run of ``MIN_RUN``+ digits replaced by ``[number …last4]``."""
+    """``text`` with every run of ``MIN_RUN``+ digits, and every number grouped 3-3-4
+    with other punctuation, replaced by ``[number …last4]``."""
     if sum(char.isdigit() for char in text) < MIN_RUN:  # isdigit: every script's digits
         return text
     pieces: list[str] = []
@@ -98,12 +110,19 @@ def redact_digits(text: str) -> str:
             pieces.append(text[cursor:start])
             pieces.append(f"[number …{digits[-4:]}]")
             cursor = end
-    if not pieces:
-        return text
-    pieces.append(text[cursor:])
-    return "".join(pieces)
+    if pieces:
+        pieces.append(text[cursor:])
+        text = "".join(pieces)
+    return _GROUPED.sub(_grouped, text)
+
+
+def _grouped(match: re.Match[str]) -> str:
+    """A grouped number as a run is shown: its last four digits, in ASCII."""
+    last4 = "".join(chr(48 + unicodedata.decimal(c)) for c in match.group(1))
+    return f"[number …{last4}]"
 
 
 def has_digit_run(text: str) -> bool:
     """Whether ``text`` holds a run that ``redact_digits`` would take out."""
-    return any(len(digits) >= MIN_RUN for _, _, digits in _runs(text))
+    return (any(len(digits) >= MIN_RUN for _, _, digits in _runs(text))
+            or _GROUPED.search(text) is not None)

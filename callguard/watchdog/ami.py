@@ -27,7 +27,9 @@ habits are changed at this edge:
   that goes on sending events (or its banner) but handles no action stayed "logged in"
   with every Hangup unanswered. Silence is counted from the request, not from the last
   byte, so a pause of callguard's own loop is not taken for it (asyncio runs the
-  callbacks of a read before the timers due in the same turn).
+  callbacks of a read before the timers due in the same turn). And only a Response to an
+  action callguard sent (its ActionID awaited): a manager that sends Responses without
+  one (or with another's) answers none of ours.
 """
 
 from __future__ import annotations
@@ -230,7 +232,9 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             try:
                 message = Message.from_line(block.strip())
                 if message is not None:
-                    if factory is not None and "Response" in message:
+                    if factory is not None and "Response" in message and (
+                            message.id in self.responses
+                            or message.action_id in self.responses):
                         factory.asked = None  # an answer: the session handles actions
                     self.handle_message(message)
             except Exception as exc:  # noqa: BLE001 - one message must not end the session

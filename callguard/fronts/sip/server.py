@@ -51,7 +51,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import parse, peek, sent_by
+from callguard.fronts.sip.wire import Identity, parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -289,6 +289,12 @@ class _Tcp(TcpSipTransport):
                 if data is None:  # the end of input
                     ended = True  # only a whole last message waits for its answers
                     break
+                if not data:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
+                    self.last_message[addr] = time.monotonic()
+                    if front is not None:
+                        front.stats.counts["tcp_keepalive"] += 1
+                    self.send_bytes(b"\r\n", addr)
+                    continue
                 self._dispatch(data, addr)
         except _FramingError as exc:
             if front is not None:
@@ -350,7 +356,13 @@ class _FramingError(Exception):
 
 async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | None:
     """One message off a stream (RFC 3261 §18.3: framed by Content-Length), at most
-    ``limit`` bytes in all; None at the end of input between messages.
+    ``limit`` bytes in all; None at the end of input between messages; b"" for a
+    keep-alive (only line breaks: RFC 5626's double CRLF).
+
+    Line breaks before the start line are not part of the message: §7.5, a stream's
+    reader "MUST ignore any CRLF appearing before the start-line". A dialer's single-CRLF
+    keep-alive went in front of its next INVITE, which then had no request line: dropped
+    as malformed and never answered, the dialer waiting out its Timer B (32 s).
 
     Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``),
     so the framing and the parse agree on where the body ends; a length that is not ASCII
@@ -366,6 +378,9 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
         raise _FramingError("oversized") from None
     if len(head) > limit:
         raise _FramingError("oversized")
+    head = head.lstrip(b"\r\n")
+    if not head:
+        return b""
     lengths = set()
     for line in head.decode("utf-8", errors="replace").split("\r\n")[1:]:
         name, colon, value = line.partition(":")
@@ -394,6 +409,8 @@ class SipFront:
         self.settings = settings
         self.stats = SipStats()
         self.mapping = settings.mapping()
+        self._identity = Identity((settings.campaign_header, settings.mode_header,
+                                   settings.location_header))
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
@@ -452,9 +469,13 @@ class SipFront:
             counts["oversized"] += 1
             return
         peeked = peek(data)
-        if peeked is not None and (peeked[0] == "ACK"
-                                   or self.transactions.answered(peeked[1]) is not None):
-            self._known(peeked[0], peeked[1], addr, transport)  # no full parse needed
+        if peeked is not None and peeked[0] == "ACK":
+            self._known("ACK", peeked[1], addr, transport)  # no parse needed
+            return
+        ident = self._identity(data)
+        if peeked is not None and self.transactions.answered(peeked[1]) is not None and (
+                self.transactions.repeats(peeked[1], ident)):
+            self._known(peeked[0], peeked[1], addr, transport, ident)  # a retransmission
             return
         try:
             message = parse(data)
@@ -466,16 +487,17 @@ class SipFront:
             return
         cut = None if transport.reliable else _cut(data, message)
         try:
-            self._request(message, peeked[1] if peeked else None, addr, transport, cut)
+            self._request(message, peeked[1] if peeked else None, addr, transport, cut,
+                          ident)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
-               transport: _Transport) -> Receipt:
+               transport: _Transport, ident: int | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
-                                                   now=time.monotonic())
+                                                   now=time.monotonic(), identity=ident)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
         if again is not None:  # the final response, or the 100 (Trying) while deciding
@@ -483,7 +505,8 @@ class SipFront:
         return receipt
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
-                 transport: _Transport, cut: str | None = None) -> None:
+                 transport: _Transport, cut: str | None = None,
+                 ident: int | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
         if cut is not None:  # what is missing may be what the decision reads
@@ -517,9 +540,13 @@ class SipFront:
             return
         _stamp_via(request, addr)
         key = key if key is not None else self._key(request, method)
-        receipt = self._known(method, key, addr, transport)
+        receipt = self._known(method, key, addr, transport, ident)
         if receipt is Receipt.FULL:
             self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
+            return
+        if receipt is Receipt.REUSED:  # never the other request's answer (its 302)
+            self._stateless(request, 400, addr, transport, (
+                ("Warning", '399 callguard "branch already used by another request"'),))
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)

@@ -83,6 +83,8 @@ class Receipt(Enum):
     ABSORBED = "absorbed"  # an ACK, or a retransmission past the cap: nothing to send
     STRAY_ACK = "stray-ack"  # an ACK that matches no transaction
     FULL = "full"  # the table is at its bound: refuse
+    REUSED = "reused"  # the key of a transaction, but another request (``identity``):
+    # refused, never given that transaction's answer
 
 
 @dataclass(slots=True)
@@ -101,6 +103,7 @@ class _Transaction:
     provisional: bytes | None = None  # the 100 sent, for retransmitted INVITEs
     provisional_sends: int = 0  # its copies sent after the first
     tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
+    identity: int | None = None  # what a retransmission repeats, hashed (``receive``)
 
 
 @dataclass
@@ -115,15 +118,26 @@ class ServerTransactions:
         self._lingering: dict[Hashable, float] = {}  # acknowledged INVITE -> when it goes
         self._lingering_tags: dict[Hashable, str] = {}  # ... and its To tag (strings and
         # floats: nothing for the garbage collector to walk)
+        self._lingering_ids: dict[Hashable, int] = {}  # ... and its request's identity
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
 
     def __len__(self) -> int:
         return len(self._table) + len(self._lingering)
 
-    def receive(self, key: Hashable, method: str, *, reliable: bool,
-                now: float) -> tuple[Receipt, bytes | None]:
-        """A request arrived; the receipt, and the response to send again if any."""
+    def receive(self, key: Hashable, method: str, *, reliable: bool, now: float,
+                identity: int | None = None) -> tuple[Receipt, bytes | None]:
+        """A request arrived; the receipt, and the response to send again if any.
+
+        ``identity`` (``wire.Identity``: the request line, Call-ID and question headers,
+        hashed) tells a retransmission from another request that reuses a transaction's
+        key (a dialer that repeats a branch): §17.2.3 matches by branch alone, and the
+        other request was given this transaction's answer — a 302 to the number the first
+        one asked about, for a call nothing decided or recorded. Such a request is
+        ``REUSED``."""
+        if method != "ACK" and not self.repeats(key, identity):
+            self.counts["branch_reused"] += 1
+            return Receipt.REUSED, None
         if key in self._lingering:  # an acknowledged INVITE (timer I running)
             if method != "ACK":
                 self.counts["after_ack"] += 1
@@ -152,8 +166,20 @@ class ServerTransactions:
         if len(self) >= self.settings.max_transactions:
             self.counts["table_full"] += 1
             return Receipt.FULL, None
-        self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable)
+        self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable,
+                                        identity=identity)
         return Receipt.NEW, None
+
+    def repeats(self, key: Hashable, identity: int | None) -> bool:
+        """False when ``key`` has a transaction whose request is not ``identity`` (either
+        unknown: True)."""
+        if identity is None:
+            return True
+        known = self._lingering_ids.get(key)
+        if known is None:
+            tx = self._table.get(key)
+            known = tx.identity if tx is not None else None
+        return known is None or known == identity
 
     def proceeding(self, key: Hashable, trying: Callable[[], bytes | None], dest: object,
                    *, now: float) -> None:
@@ -203,6 +229,7 @@ class ServerTransactions:
         self._table.pop(key, None)
         self._lingering.pop(key, None)
         self._lingering_tags.pop(key, None)
+        self._lingering_ids.pop(key, None)
 
     def due(self, now: float) -> list[tuple[bytes, object]]:
         """Retransmissions and 100 (Trying)s whose time has come, to send; expired
@@ -213,6 +240,7 @@ class ServerTransactions:
             if self._lingering.get(key) == wake:
                 del self._lingering[key]  # timer I: the ACK's copies have had their time
                 self._lingering_tags.pop(key, None)
+                self._lingering_ids.pop(key, None)
                 continue
             tx = self._table.get(key)
             if tx is None or tx.wake != wake:
@@ -246,6 +274,8 @@ class ServerTransactions:
         self._lingering[key] = expires
         if tx.tag is not None:
             self._lingering_tags[key] = tx.tag
+        if tx.identity is not None:
+            self._lingering_ids[key] = tx.identity
         self._seq += 1
         heapq.heappush(self._timers, (expires, self._seq, key))
 

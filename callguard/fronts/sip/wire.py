@@ -24,7 +24,7 @@ from aiosipua.message import MAX_HEADERS, _reconcile_content_length, _split_mult
 
 from callguard.fronts.sip.transactions import MAGIC_COOKIE, transaction_key
 
-__all__ = ["parse", "peek", "sent_by"]
+__all__ = ["Identity", "parse", "peek", "sent_by"]
 
 _TOP_VIA = re.compile(rb"\n(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
@@ -64,6 +64,31 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
         return None
     return method, transaction_key(branch=branch, sent_by=sent_by(parts[-1]), method=method,
                                    call_id="", cseq=0, from_tag="")
+
+
+class Identity:
+    """What a retransmission repeats byte for byte and another request under the same
+    branch need not: the request line, the Call-ID and the headers the decision reads
+    (campaign, mode, location), hashed (keyed per process: a transaction keeps a few bytes
+    however long the peer made them). The transaction table refuses a request whose
+    identity is not its transaction's (``Receipt.REUSED``): it was given the answer
+    decided for the other one."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self, headers: tuple[str, ...]) -> None:
+        names = ("call-id", "i", *(h.lower() for h in headers))
+        alternatives = b"|".join(re.escape(n.encode()) for n in dict.fromkeys(names))
+        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*)",
+                                  re.IGNORECASE)
+
+    def __call__(self, data: bytes) -> int:
+        """The identity of the request in ``data``."""
+        line = data.find(b"\n")
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            end = len(data)
+        return hash((data[:line], *self._fields.findall(data, 0, end + 2)))
 
 
 def parse(raw: bytes) -> SipRequest | SipResponse:
