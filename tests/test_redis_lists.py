@@ -142,6 +142,17 @@ class TestPublishAndFollow:
         finally:
             await node.close()
 
+    async def test_rollback_with_nothing_before_says_so(self, redis_server, client):
+        """One version only: NothingToRollBack (the CLI's usage error), the version kept."""
+        from callguard.errors import NothingToRollBack
+
+        with pytest.raises(NothingToRollBack, match="no previous version"):
+            await RedisListPublisher(client).rollback("national")
+        await publish(client, [8015550101])
+        with pytest.raises(NothingToRollBack, match="no previous version"):
+            await RedisListPublisher(client).rollback("national")
+        assert int(await client.get("callguard:list:national:current")) == 1
+
 
 class TestFailClosed:
     """A bad version is refused whole; the good one keeps serving."""

@@ -32,7 +32,7 @@ from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from callguard.errors import StoreError
+from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
@@ -133,7 +133,7 @@ class RedisListPublisher:
         current, previous = await self._client.mget(_key(name, "current"),
                                                     _key(name, "previous"))
         if current is None or previous is None:
-            raise StoreError(f"list {name} has no previous version to roll back to")
+            raise NothingToRollBack(f"list {name} has no previous version to roll back to")
         pipe = self._client.pipeline(transaction=True)
         pipe.set(_key(name, "current"), previous)
         pipe.set(_key(name, "previous"), current)
