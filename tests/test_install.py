@@ -48,6 +48,18 @@ def readme_block() -> str:
 
 
 
+def test_readme_steps_import_state_lists_covering_all() -> None:
+    """A state's list names the state's residents whatever their area code, so its first
+    import says `--covers all` (README, "CLI"). The steps imported ut-state covering
+    801,385,435: every call of a Utah-origin H.B. 45 campaign to another area code, and to
+    a Utah resident's out-of-state number, was then BLOCKed "does not cover area code"."""
+    imports = [line for line in readme_block().splitlines() if " dnc import " in line]
+    assert any("--list ut-state" in line for line in imports)
+    for line in imports:
+        words = line.split()
+        assert words[words.index("--covers") + 1] == "all", line
+
+
 @pytest.fixture(scope="module")
 def host():
     """README's steps under a prefix; yields the prefix and a clean environment."""
