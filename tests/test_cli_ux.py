@@ -140,6 +140,18 @@ class TestNeverCut:
         (row,) = [line for line in result.stdout.splitlines() if line.startswith("│ wireless ")]
         assert "385,801" in row, row
 
+    def test_attributes_import_says_what_it_published_on_one_line(self, tmp_path):
+        """Piped (cron mail), `attributes import` folded its message at 80 columns
+        ("...; 0 \\nmalformed line(s) skipped") where `dnc import` prints one line."""
+        listing = tmp_path / "w.txt"
+        listing.write_text("8015550142\n")
+        imported = cli(tmp_path, "attributes", "import", str(listing), "--kind",
+                       "ported-wireless", "--published", PUBLISHED)
+        assert imported.returncode == 0, imported.stderr
+        (line,) = [line for line in imported.stderr.splitlines() if "published" in line]
+        assert line.startswith("published attr-ported-wireless v1 (ported-wireless): "), line
+        assert line.endswith("0 malformed line(s) skipped"), line
+
     def test_campaigns_list_is_whole_however_wide(self, tmp_path):
         """Piped, the table was laid out for 250 columns: a site's long campaign and seller
         names came out cut. It is as wide as its content, as every other table."""
