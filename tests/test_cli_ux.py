@@ -217,6 +217,18 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert "swap them" in one_line(result.stderr)
 
+    @pytest.mark.parametrize("command", [("evidence", "8015550199"), ("report",)])
+    def test_an_archive_that_is_not_there_is_a_usage_error(self, node, tmp_path, command):
+        """`evidence --archive` naming a wrong path (a backup mounted elsewhere) read the
+        live log alone and exited 0, an answer without the years the officer asked for;
+        `report` refused it. Both refuse it, naming the path."""
+        root, _ = node
+        result = cli(root, *command, "--archive", str(tmp_path / "no-archive"))
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert f"--archive {tmp_path / 'no-archive'}: no archive there" in one_line(
+            result.stderr)
+        assert result.stdout == ""
+
     @pytest.mark.parametrize("command", ["tail", "report"])
     def test_a_rule_that_no_pack_has_is_named_not_answered_with_silence(self, node, command):
         """`tail --rule us-ut:13-25a-103(1)(a)` (the help's own example, an id no pack has)

@@ -79,6 +79,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     log = file_path or place.log_file
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")
+    if archive_dir is not None and not archive.exists():  # else: the live log alone, exit 0
+        usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     if not archive.exists() and (log is None or not log_exists(log)):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
                     f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
