@@ -246,6 +246,22 @@ class TestUsageErrors:
         assert "13-25a-103(3):hours" in helped  # click may fold the line after "us-"
         assert "13-25a-103(1)(a)" not in helped
 
+    @pytest.mark.parametrize("command", ["tail", "report"])
+    def test_a_node_no_record_names_is_said_not_answered_with_silence(self, node, command):
+        """`report --node dialer-1` (the node writes as dialer-01) printed "0 decisions"
+        and exited 0, and `tail` only "no record matched": a mistyped node name read as a
+        node that decided nothing. The node every record names is found, and quietly."""
+        root, _ = node
+        result = cli(root, command, "--node", "no-such-node")
+        assert result.returncode == 0, result.stderr
+        message = one_line(result.stderr)
+        assert "no record matched --node 'no-such-node', and no record read names that " \
+               "node" in message, message
+        written = json.loads(cli(root, "tail", "-n", "1", "--json").stdout)["node"]
+        known = cli(root, command, "--node", written)
+        assert known.returncode == 0, known.stderr
+        assert "--node" not in one_line(known.stderr)
+
     def test_a_redacted_number_is_shown_not_eaten_as_markup(self, node, tmp_path):
         """Reasons name a number as "[number …0142]", which rich read as a markup tag and
         dropped: `dnc import` showed "line 2: ''" (as if the line were blank), `check`

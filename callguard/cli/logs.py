@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -84,6 +85,7 @@ class LogQuery:
         self.state = state
         self.campaign: str | None = options.get("campaign")
         self.rule: str | None = options.get("rule")
+        self.node: str | None = options.get("node")
         self.key_source = ""
         key_id = None
         number_hash = None
@@ -152,6 +154,8 @@ class LogQuery:
         if self.campaign is not None and matched == 0 and (
                 self.campaign not in stats.campaigns):
             self._campaign_unknown()
+        if self.node is not None and matched == 0 and self.node not in stats.nodes:
+            self._node_unknown()
         if incomplete:
             sys.exit(EXIT_INCOMPLETE)
 
@@ -166,6 +170,13 @@ class LogQuery:
               "packs (ids look like us-ut:13-25a-103(3):hours or us-federal:64.1200(c)(2); "
               "`callguard packs show ID` lists a pack's); an older pack version's id "
               "matches only the records decided with it")
+
+    def _node_unknown(self) -> None:
+        """Nothing matched --node and no record read names it: a mistyped node name
+        (dialer-1 for dialer-01) answered "0 decisions" in silence."""
+        me = self.state.settings.log.node or socket.gethostname()
+        _warn(f"no record matched --node {self.node!r}, and no record read names that node "
+              f"(names are exact; this node writes as {me!r}, [log] node or the host name)")
 
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
@@ -518,7 +529,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
-    log_query = LogQuery(state, {"campaign": campaign, "rule": rule})
+    log_query = LogQuery(state, {"campaign": campaign, "rule": rule, "node": node})
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
