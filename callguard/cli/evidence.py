@@ -48,8 +48,8 @@ __all__ = ["evidence"]
 @click.command()
 @click.argument("number", required=False)
 @click.option("--decision", "decision_id", metavar="ID", help="One decision instead.")
-@click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, 7d).")
-@click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
+@click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
+@click.option("--to", "last", metavar="WHEN", help="Calls before (as --from).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
               default="text", show_default=True,
               help="text (terminal), json, csv (one row per record) or html (a page).")

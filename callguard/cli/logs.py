@@ -486,7 +486,7 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
               help="The archive; default: <data dir>/archive (when it exists).")
 @click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago); "
               "without a UTC offset, in --tz.")
-@click.option("--until", metavar="WHEN", help="Calls before.")
+@click.option("--until", metavar="WHEN", help="Calls before (as --since).")
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
                    "campaign's).")
