@@ -153,6 +153,27 @@ def output_path_or_exit(option: str, path: Path) -> Path:
     return path
 
 
+def own_files_or_exit(option: str, path: Path | None, *, dirs: tuple[Path, ...],
+                      logs: tuple[Path | None, ...]) -> None:
+    """Never write an output over callguard's own files: anything in the data dir (or the
+    archive), or a compliance log and its segments kept elsewhere. `evidence --output`
+    naming the log replaced the records with the CSV, and exited 0."""
+    if path is None or str(path) == "-":
+        return
+    target = path.resolve()
+    for log in logs:
+        if log is not None and target.parent == log.resolve().parent and (
+                target.name == log.name or target.name.startswith(f"{log.name}.")):
+            usage_error(f"{option} {path} is the compliance log {log} or one of its "
+                        "segments: writing it would destroy records; choose another path")
+    for place in dirs:
+        where = place.resolve()
+        if target == where or where in target.parents:
+            usage_error(f"{option} {path} is inside {where}, callguard's own files (the "
+                        "compliance log, records, lists, archive, log key): writing it could "
+                        "destroy them; choose a path outside it")
+
+
 def one_source_or_exit(file_path: Path | None, stream: bool) -> None:
     """``--file`` and ``--stream`` name two sources; reading one and ignoring the other
     answered a question that was not asked."""

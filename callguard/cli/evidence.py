@@ -26,6 +26,7 @@ from callguard.cli.common import (
     CliState,
     err_console,
     output_path_or_exit,
+    own_files_or_exit,
     usage_error,
     window_or_exit,
 )
@@ -77,6 +78,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     log = file_path or place.log_file
+    own_files_or_exit("--output", output, dirs=(place.data_dir, archive.root),
+                      logs=(place.log_file, file_path))
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")
     if archive_dir is not None and not archive.exists():  # else: the live log alone, exit 0

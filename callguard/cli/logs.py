@@ -33,6 +33,7 @@ from callguard.cli.common import (
     err_console,
     one_source_or_exit,
     output_path_or_exit,
+    own_files_or_exit,
     run,
     usage_error,
     window_or_exit,
@@ -534,6 +535,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
+    own_files_or_exit("--html", html_path, dirs=(place.data_dir, archive.root),
+                      logs=(place.log_file, file_path))
     reading = RecordFilter(
         since=query.since - timedelta(days=2) if query.since else None,
         until=query.until + timedelta(days=2) if query.until else None)
