@@ -222,24 +222,26 @@ class TestUsageErrors:
         ("scrub", "LEADS", "--campaign", "ut-solar-manual", "--at", AT, "--output")])
     def test_an_output_never_replaces_the_compliance_log(self, node, tmp_path, command):
         """`evidence 8015550199 --format csv --output <data dir>/compliance.jsonl` wrote
-        the CSV over the compliance log and exited 0: the records were gone. An output in
-        the data dir, or over the log or a segment of it, is refused before anything."""
+        the CSV over the compliance log and exited 0: the records were gone. An output over
+        the log or a segment of it, over a file the data dir holds (the log key) or into
+        its lists or archive is refused before anything; a new file of one's own is not."""
         root, _ = node
         leads = tmp_path / "leads.csv"
         leads.write_text("phone\n8015550123\n")
         args = [str(leads) if a == "LEADS" else a for a in command]
-        log = root / "compliance.jsonl"
-        before = log.read_bytes()
-        for target in (log, root / "compliance.jsonl.20261205T000000Z", root / "out.html"):
+        log, key = root / "compliance.jsonl", root / "log.key"
+        before = log.read_bytes(), key.read_bytes()
+        for target in (log, root / "compliance.jsonl.20261205T000000Z", key,
+                       root / "lists" / "out.html"):
             result = cli(root, *args, str(target))
             assert result.returncode == USAGE, result.stdout + result.stderr
             message = one_line(result.stderr)
             assert "destroy" in message, message
-            assert not (root / "out.html").exists()
-            assert log.read_bytes() == before
-        elsewhere = tmp_path / "out.html"
-        assert cli(root, *args, str(elsewhere)).returncode in (0, 1)
-        assert elsewhere.exists()
+            assert (log.read_bytes(), key.read_bytes()) == before
+        for elsewhere in (tmp_path / "out.html", root / f"mine-{command[0]}" / "out.html"):
+            elsewhere.parent.mkdir(exist_ok=True)
+            assert cli(root, *args, str(elsewhere)).returncode in (0, 1)
+            assert elsewhere.exists()
 
     @pytest.mark.parametrize("command", [("evidence", "8015550199"), ("report",)])
     def test_an_archive_that_is_not_there_is_a_usage_error(self, node, tmp_path, command):

@@ -78,7 +78,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     log = file_path or place.log_file
-    own_files_or_exit("--output", output, dirs=(place.data_dir, archive.root),
+    own_files_or_exit("--output", output, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")

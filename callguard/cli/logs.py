@@ -535,7 +535,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
-    own_files_or_exit("--html", html_path, dirs=(place.data_dir, archive.root),
+    own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
     reading = RecordFilter(
         since=query.since - timedelta(days=2) if query.since else None,

@@ -143,7 +143,8 @@ def _target(state: CliState, leads: Path, output: Path | None,
         usage_error("--output - and --json both want standard output; write the CSV to a "
                     "file (--output FILE) or drop --json")
     target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
-    own_files_or_exit("--output", target, dirs=(state.settings.data_dir,),
+    data_dir = state.settings.data_dir
+    own_files_or_exit("--output", target, data_dir=data_dir, archive=data_dir / "archive",
                       logs=(log_path(state.settings),))
     if not to_stdout and target.exists() and target.samefile(leads):
         usage_error(f"--output {target} is the lead file itself: writing it would destroy "
