@@ -5,7 +5,8 @@
     ├── UsageError           a caller asked for something malformed (unknown campaign, bad date)
     ├── NumberError          a phone number is not dialable; ``reason`` is one human sentence
     └── StoreError           a store could not answer (file missing, corrupt, unreachable)
-        └── ListImportError  a list file was refused whole (too many bad lines, unreadable)
+        ├── ListImportError  a list file was refused whole (too many bad lines, unreadable)
+        └── NothingToRollBack  a rollback of a list with no earlier version (a usage error)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ __all__ = [
     "CallguardError",
     "ConfigError",
     "ListImportError",
+    "NothingToRollBack",
     "NumberError",
     "StoreError",
     "UsageError",
@@ -46,3 +48,8 @@ class StoreError(CallguardError):
 
 class ListImportError(StoreError):
     """A list file was refused whole; nothing was published."""
+
+
+class NothingToRollBack(StoreError):
+    """``dnc rollback`` asked of a list with no version before its current one (or none at
+    all): the request cannot be done, nothing failed, so the CLI answers a usage error."""

@@ -140,6 +140,18 @@ class TestNeverCut:
         (row,) = [line for line in result.stdout.splitlines() if line.startswith("│ wireless ")]
         assert "385,801" in row, row
 
+    def test_attributes_import_says_what_it_published_on_one_line(self, tmp_path):
+        """Piped (cron mail), `attributes import` folded its message at 80 columns
+        ("...; 0 \\nmalformed line(s) skipped") where `dnc import` prints one line."""
+        listing = tmp_path / "w.txt"
+        listing.write_text("8015550142\n")
+        imported = cli(tmp_path, "attributes", "import", str(listing), "--kind",
+                       "ported-wireless", "--published", PUBLISHED)
+        assert imported.returncode == 0, imported.stderr
+        (line,) = [line for line in imported.stderr.splitlines() if "published" in line]
+        assert line.startswith("published attr-ported-wireless v1 (ported-wireless): "), line
+        assert line.endswith("0 malformed line(s) skipped"), line
+
     def test_campaigns_list_is_whole_however_wide(self, tmp_path):
         """Piped, the table was laid out for 250 columns: a site's long campaign and seller
         names came out cut. It is as wide as its content, as every other table."""
@@ -205,6 +217,44 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert "swap them" in one_line(result.stderr)
 
+    @pytest.mark.parametrize("command", [
+        ("evidence", "8015550199", "--format", "csv", "--output"), ("report", "--html"),
+        ("scrub", "LEADS", "--campaign", "ut-solar-manual", "--at", AT, "--output")])
+    def test_an_output_never_replaces_the_compliance_log(self, node, tmp_path, command):
+        """`evidence 8015550199 --format csv --output <data dir>/compliance.jsonl` wrote
+        the CSV over the compliance log and exited 0: the records were gone. An output over
+        the log or a segment of it, over a file the data dir holds (the log key) or into
+        its lists or archive is refused before anything; a new file of one's own is not."""
+        root, _ = node
+        leads = tmp_path / "leads.csv"
+        leads.write_text("phone\n8015550123\n")
+        args = [str(leads) if a == "LEADS" else a for a in command]
+        log, key = root / "compliance.jsonl", root / "log.key"
+        before = log.read_bytes(), key.read_bytes()
+        for target in (log, root / "compliance.jsonl.20261205T000000Z", key,
+                       root / "lists" / "out.html"):
+            result = cli(root, *args, str(target))
+            assert result.returncode == USAGE, result.stdout + result.stderr
+            message = one_line(result.stderr)
+            assert "destroy" in message, message
+            assert (log.read_bytes(), key.read_bytes()) == before
+        for elsewhere in (tmp_path / "out.html", root / f"mine-{command[0]}" / "out.html"):
+            elsewhere.parent.mkdir(exist_ok=True)
+            assert cli(root, *args, str(elsewhere)).returncode in (0, 1)
+            assert elsewhere.exists()
+
+    @pytest.mark.parametrize("command", [("evidence", "8015550199"), ("report",)])
+    def test_an_archive_that_is_not_there_is_a_usage_error(self, node, tmp_path, command):
+        """`evidence --archive` naming a wrong path (a backup mounted elsewhere) read the
+        live log alone and exited 0, an answer without the years the officer asked for;
+        `report` refused it. Both refuse it, naming the path."""
+        root, _ = node
+        result = cli(root, *command, "--archive", str(tmp_path / "no-archive"))
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert f"--archive {tmp_path / 'no-archive'}: no archive there" in one_line(
+            result.stderr)
+        assert result.stdout == ""
+
     @pytest.mark.parametrize("command", ["tail", "report"])
     def test_a_rule_that_no_pack_has_is_named_not_answered_with_silence(self, node, command):
         """`tail --rule us-ut:13-25a-103(1)(a)` (the help's own example, an id no pack has)
@@ -221,6 +271,22 @@ class TestUsageErrors:
         helped = one_line(cli(root, "tail", "--help").stdout)
         assert "13-25a-103(3):hours" in helped  # click may fold the line after "us-"
         assert "13-25a-103(1)(a)" not in helped
+
+    @pytest.mark.parametrize("command", ["tail", "report"])
+    def test_a_node_no_record_names_is_said_not_answered_with_silence(self, node, command):
+        """`report --node dialer-1` (the node writes as dialer-01) printed "0 decisions"
+        and exited 0, and `tail` only "no record matched": a mistyped node name read as a
+        node that decided nothing. The node every record names is found, and quietly."""
+        root, _ = node
+        result = cli(root, command, "--node", "no-such-node")
+        assert result.returncode == 0, result.stderr
+        message = one_line(result.stderr)
+        assert "no record matched --node 'no-such-node', and no record read names that " \
+               "node" in message, message
+        written = json.loads(cli(root, "tail", "-n", "1", "--json").stdout)["node"]
+        known = cli(root, command, "--node", written)
+        assert known.returncode == 0, known.stderr
+        assert "--node" not in one_line(known.stderr)
 
     def test_a_redacted_number_is_shown_not_eaten_as_markup(self, node, tmp_path):
         """Reasons name a number as "[number …0142]", which rich read as a markup tag and

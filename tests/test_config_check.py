@@ -102,11 +102,49 @@ def test_init_writes_a_config_that_reads_the_installed_packs(site) -> None:
     assert f"here: {site.parent / 'data'}" in text
     secrets = site.parent / "secrets.env"
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
-    assert "# CALLGUARD_HTTP_TOKEN=" in secrets.read_text()
+    assert "#CALLGUARD_HTTP_TOKEN=" in secrets.read_text()
     assert not (site.parent / "jurisdictions").exists()
     again = cli("init", str(site.parent))
     assert again.returncode == 2
     assert "--force" in again.stderr
+
+
+def systemd_environment_file(text: str) -> dict[str, str]:
+    """What systemd's EnvironmentFile= gives a service for unquoted KEY=value lines: a line
+    starting with # or ; is a comment, a "# ..." after a value is part of the value (only
+    the whitespace around it is dropped; systemd issue 12527)."""
+    values = {}
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;" or "=" not in stripped:
+            continue
+        key, value = stripped.split("=", 1)
+        values[key.strip()] = value.strip()
+    return values
+
+
+def test_init_secrets_read_the_same_by_systemd_and_the_shell(site) -> None:
+    """An admin uncomments a line of secrets.env and types the value after the "=": the
+    service (systemd's EnvironmentFile=) and callguard-admin (the shell's ".") must read
+    that value, nothing more. With a comment after each name, systemd read the token as
+    "VALUE        # [http] enabled: ..." while callguard-admin read VALUE."""
+    template = (site.parent / "secrets.env").read_text()
+    typed = {"CALLGUARD_HTTP_TOKEN": "0123456789abcdef0123",
+             "CALLGUARD_LOG_KEY": "00112233445566778899aabbccddeeff",
+             "CALLGUARD_REDIS_PASSWORD": "redis-secret", "CALLGUARD_AMI_SECRET": "ami-secret"}
+    lines = []
+    for line in template.splitlines():
+        name = line.lstrip("# ").split("=", 1)[0]
+        uncommented = line.lstrip("# ").replace(f"{name}=", f"{name}={typed.get(name)}", 1)
+        lines.append(uncommented if name in typed and "=" in line else line)
+    filled = site.parent / "filled.env"
+    filled.write_text("\n".join(lines) + "\n")
+    assert systemd_environment_file(filled.read_text()) == typed
+    shell = subprocess.run(
+        ["/bin/sh", "-c", f'set -a; . "{filled}"; '
+         + "; ".join(f'printf "%s\\n" "${name}"' for name in typed)],
+        env={"PATH": "/usr/bin:/bin"}, capture_output=True, text=True, check=True)
+    assert shell.stdout.splitlines() == list(typed.values())
 
 
 def test_init_copy_packs_pins_them(tmp_path) -> None:

@@ -48,6 +48,26 @@ def readme_block() -> str:
 
 
 
+def test_readme_steps_import_each_list_with_the_coverage_it_has() -> None:
+    """The national registry's download holds the area codes of the subscription: `seen`
+    (README, "CLI"; the option's help). The steps said `--covers all`, which reads a number
+    of an area code never downloaded as "not listed" and ALLOWs it. A state's list names
+    the state's residents whatever their area code: `all`. The steps imported ut-state
+    covering 801,385,435: every call of a Utah-origin H.B. 45 campaign to another area
+    code, and to a Utah resident's out-of-state number, was BLOCKed "does not cover"."""
+    text = (ROOT / "README.md").read_text()
+    lines = [*readme_block().splitlines(),
+             *(line for line in text.splitlines() if "root callguard-admin dnc import" in line)]
+    imports = [line for line in lines if " dnc import " in line]
+    assert {"national", "ut-state"} <= {line.split("--list ")[1].split()[0] for line in imports}
+    for line in imports:
+        words = line.rstrip("`").split()
+        if "--covers" not in words:  # a cron line folded over two README lines
+            continue
+        wanted = "seen" if words[words.index("--list") + 1] == "national" else "all"
+        assert words[words.index("--covers") + 1] == wanted, line
+
+
 @pytest.fixture(scope="module")
 def host():
     """README's steps under a prefix; yields the prefix and a clean environment."""

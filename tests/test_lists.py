@@ -174,6 +174,19 @@ class TestDelta:
         assert result.returncode == 0
         assert EmbeddedListRegistry(tmp_path).snapshot("national").meta.version == 1
 
+    def test_rollback_with_nothing_before_is_a_usage_error(self, tmp_path):
+        """A list with one version (or none) has nothing to roll back to: exit 2 saying so,
+        no traceback, the current version untouched (a usage error, not a store fault)."""
+        publish(tmp_path, "national", "8015550101\n")
+        for name, said in (("national", "national v1 has no previous version"),
+                           ("ut-state", "ut-state has no current version")):
+            result = self._cli("dnc", "rollback", "--list", name, data_dir=tmp_path)
+            assert result.returncode == 2, result.stderr
+            assert "usage error" in result.stderr
+            assert said in result.stderr
+            assert "Traceback" not in result.stderr
+        assert EmbeddedListRegistry(tmp_path).snapshot("national").meta.version == 1
+
 
 class TestFixedWidthFastPath:
     """The numpy path for plain 10-digit files says exactly what the line parser says."""

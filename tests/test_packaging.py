@@ -736,3 +736,34 @@ def test_admin_helper_runs_as_the_service_user_with_its_secrets(tmp_path) -> Non
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["nobody", "0123456789abcdef0123",
                                      "/etc/callguard/callguard.toml", "0027"]
+
+
+def unready_lists(toml_text: str, readme: str, tmp_path: Path) -> list[str]:
+    """Lists the container's packs read that README's container steps leave with no
+    version and that the configuration does not name in ``[lists] not_loaded``: /readyz
+    answers 503 for each, and every call in its scope is BLOCKed."""
+    from callguard.cli.config_check import _OPTIONAL
+    from callguard.cli.lists import lists_read
+
+    etc = tmp_path / "etc-callguard"
+    etc.mkdir(parents=True, exist_ok=True)
+    (etc / "callguard.toml").write_text(toml_text)
+    settings = load_settings(etc / "callguard.toml", data_dir=tmp_path / "data")
+    section = readme[readme.index("- **Container**"):readme.index("- **systemd**")]
+    imported = set(re.findall(r"exec callguard callguard dnc import \S+ --list (\S+)", section))
+    return sorted(name for name in lists_read(settings)
+                  if name not in imported and name not in settings.lists_not_loaded
+                  and name not in _OPTIONAL)
+
+
+def test_container_steps_leave_the_node_ready(tmp_path) -> None:
+    """After README's container steps (the national list imported) `curl .../readyz` was
+    503: docker/callguard.toml named no list in not_loaded (the shipped demo configuration
+    and `callguard init` name fl-state and ok-state) and the steps imported no ut-state."""
+    text = (DOCKER / "callguard.toml").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert unready_lists(text, readme, tmp_path) == []
+    assert unready_lists(text.replace('not_loaded = ["fl-state", "ok-state"]\n', ""), readme,
+                         tmp_path / "a") == ["fl-state", "ok-state"]
+    without_ut = readme.replace("--list ut-state --published 2026-11-20 --covers all\n", "\n", 1)
+    assert unready_lists(text, without_ut, tmp_path / "b") == ["ut-state"]

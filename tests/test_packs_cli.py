@@ -118,6 +118,17 @@ class TestPacksCheck:
         assert f"warning pack us-ut {UT_VERSION} ends on 2027-01-01 (in 22 days)" in text
 
 
+    def test_a_mistyped_on_is_refused_before_any_verdict(self, tmp_path):
+        """`--on 2026-13-01` printed "valid us-ut ..." and then exited 2: refused first,
+        with nothing said about the pack (nor its cases run, for a cases file)."""
+        for name in ("us-ut.toml", "us-ut.tests.toml"):
+            result = cli("packs", "check", str(PACKS_DIR / name), "--on", "2026-13-01",
+                         data_dir=tmp_path)
+            assert result.returncode == USAGE, result.stdout + result.stderr
+            assert "--on '2026-13-01' is not a date" in result.stderr
+            assert result.stdout == ""
+
+
 class TestPacksShow:
     """What applies on a date: citations, parameters and their version, notes, readings."""
 

@@ -47,6 +47,18 @@ class TestCsv:
         assert good.number == "+18015550123"
         assert good.evidence == "f-1"
 
+    def test_an_instant_without_offset_is_refused_with_a_form_that_is_accepted(self):
+        """A CRM export's expires_at "2027-01-31" was refused with "has no UTC offset" and
+        no form to use; the example given is one the import takes."""
+        text = ("number,solicitor,kind,granted_at,expires_at\n"
+                "8015550123,beehive-solar,written,2026-01-05T10:00:00-07:00,2027-01-31\n")
+        (error,) = parse(text, "consent").errors
+        assert error.reason == "expires_at '2027-01-31' has no UTC offset; add one, e.g. " \
+               "2027-01-31T00:00:00-07:00 or 2027-01-31T00:00:00Z (the instant the consent " \
+               "ends, exclusive)"
+        fixed = text.replace(",2027-01-31\n", ",2027-01-31T00:00:00-07:00\n")
+        assert parse(fixed, "consent").errors == ()
+
     def test_a_do_not_call_request_dated_in_the_future_is_refused(self):
         """The policy honours a request from its instant on (a call before it is not bound):
         a future added_at would let calls through until then, so the row is refused."""

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from redis import asyncio as aioredis
 
-from callguard.errors import StoreError
+from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.list_files import ParsedList
 from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
@@ -141,6 +141,29 @@ class TestPublishAndFollow:
             assert node.snapshot("national").contains(8015550101)
         finally:
             await node.close()
+
+    async def test_a_second_rollback_goes_further_back_never_forward(self, redis_server,
+                                                                      client):
+        """Rolling back a bad v3 made v2 current; rolling back again swapped the pointers
+        and published v3 again (the embedded backend goes to v1). Now v3, v2, v1, then
+        nothing left to roll back to, as on disk."""
+        for number in (8015550101, 8015550202, 8015550303):
+            await publish(client, [number])
+        publisher = RedisListPublisher(client)
+        assert await publisher.rollback("national") == 2
+        assert await publisher.rollback("national") == 1
+        with pytest.raises(NothingToRollBack):
+            await publisher.rollback("national")
+        assert int(await client.get("callguard:list:national:current")) == 1
+
+    async def test_rollback_with_nothing_before_says_so(self, redis_server, client):
+        """One version only: NothingToRollBack (the CLI's usage error), the version kept."""
+        with pytest.raises(NothingToRollBack, match="no previous version"):
+            await RedisListPublisher(client).rollback("national")
+        await publish(client, [8015550101])
+        with pytest.raises(NothingToRollBack, match="no previous version"):
+            await RedisListPublisher(client).rollback("national")
+        assert int(await client.get("callguard:list:national:current")) == 1
 
 
 class TestFailClosed:

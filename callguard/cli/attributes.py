@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -34,7 +33,7 @@ from callguard.stores.redis.lists import RedisListRegistry
 
 __all__ = ["attributes"]
 
-_err = Console(stderr=True)
+_err = output.console(stderr=True)
 # What each kind changes, for ``status`` and the README.
 EFFECT = {
     AttributeKind.WIRELESS: "with ported-wireless: a number on neither is a landline for "

@@ -153,6 +153,30 @@ def output_path_or_exit(option: str, path: Path) -> Path:
     return path
 
 
+def own_files_or_exit(option: str, path: Path | None, *, data_dir: Path, archive: Path,
+                      logs: tuple[Path | None, ...]) -> None:
+    """Never write an output over callguard's own files: a compliance log or one of its
+    segments (wherever the log is kept), the archive, the lists, or a file the data dir
+    already holds (log key, record stores). `evidence --output` naming the log replaced
+    the records with the CSV, and exited 0. A new file of one's own (a leads/ folder in
+    the data dir) is left alone."""
+    if path is None or str(path) == "-":
+        return
+    target = path.resolve()
+    for log in logs:
+        if log is not None and target.parent == log.resolve().parent and (
+                target.name == log.name or target.name.startswith(f"{log.name}.")):
+            usage_error(f"{option} {path} is the compliance log {log} or one of its "
+                        "segments: writing it would destroy records; choose another path")
+    data = data_dir.resolve()
+    owned = (archive.resolve(), data / "archive", data / "lists", data / "lists-dropped")
+    if any(target == d or d in target.parents for d in owned) or (
+            target.parent == data and target.exists()):
+        usage_error(f"{option} {path} is one of callguard's own files in {data} (log key, "
+                    "records, lists, archive): writing it would destroy them; choose "
+                    "another path")
+
+
 def one_source_or_exit(file_path: Path | None, stream: bool) -> None:
     """``--file`` and ``--stream`` name two sources; reading one and ignoring the other
     answered a question that was not asked."""

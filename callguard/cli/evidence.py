@@ -26,6 +26,7 @@ from callguard.cli.common import (
     CliState,
     err_console,
     output_path_or_exit,
+    own_files_or_exit,
     usage_error,
     window_or_exit,
 )
@@ -48,8 +49,8 @@ __all__ = ["evidence"]
 @click.command()
 @click.argument("number", required=False)
 @click.option("--decision", "decision_id", metavar="ID", help="One decision instead.")
-@click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, 7d).")
-@click.option("--to", "last", metavar="WHEN", help="Calls before (ISO date/instant).")
+@click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
+@click.option("--to", "last", metavar="WHEN", help="Calls before (as --from).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
               default="text", show_default=True,
               help="text (terminal), json, csv (one row per record) or html (a page).")
@@ -77,8 +78,12 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     log = file_path or place.log_file
+    own_files_or_exit("--output", output, data_dir=place.data_dir, archive=archive.root,
+                      logs=(place.log_file, file_path))
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")
+    if archive_dir is not None and not archive.exists():  # else: the live log alone, exit 0
+        usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     if not archive.exists() and (log is None or not log_exists(log)):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
                     f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")

@@ -25,11 +25,18 @@ __all__ = ["init", "starter_config"]
 
 _SECRETS = """\
 # callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
-# Mode 0600, owned by root. Uncomment what the configuration needs.
-# CALLGUARD_HTTP_TOKEN=        # [http] enabled: at least 16 characters
-# CALLGUARD_LOG_KEY=           # hex, 32 bytes; the same on every node (else <data_dir>/log.key)
-# CALLGUARD_REDIS_PASSWORD=    # [redis]: the server's requirepass
-# CALLGUARD_AMI_SECRET=        # [ami] enabled: the secret of manager.conf's [callguard] user
+# Mode 0600, owned by root. Uncomment what the configuration needs: NAME=value, nothing
+# after the value (systemd keeps a trailing "# comment" as part of the value).
+#
+# [http] enabled: at least 16 characters
+#CALLGUARD_HTTP_TOKEN=
+# hex, at least 32 digits (openssl rand -hex 32); the same on every node (else
+# <data_dir>/log.key)
+#CALLGUARD_LOG_KEY=
+# [redis]: the server's requirepass
+#CALLGUARD_REDIS_PASSWORD=
+# [ami] enabled: the secret of manager.conf's [callguard] user
+#CALLGUARD_AMI_SECRET=
 """
 
 

@@ -40,7 +40,7 @@ from callguard.cli.list_record import list_change_fields, record_list_change
 from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.config import Settings
-from callguard.errors import CallguardError, ListImportError, StoreError
+from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
 from callguard.runtime import redis_client
 from callguard.stores.attributes.dated import ParsedDated
 from callguard.stores.embedded.lists import (
@@ -323,6 +323,8 @@ def rollback(state: CliState, name: str) -> None:
 
     try:
         version = run(go())
+    except NothingToRollBack as exc:  # asked of a list with no earlier version: nothing failed
+        usage_error(f"{exc}; nothing rolled back (see `callguard dnc status`)")
     except StoreError as exc:
         _err.print(f"[red]not rolled back:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)

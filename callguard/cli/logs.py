@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
@@ -32,6 +33,7 @@ from callguard.cli.common import (
     err_console,
     one_source_or_exit,
     output_path_or_exit,
+    own_files_or_exit,
     run,
     usage_error,
     window_or_exit,
@@ -84,6 +86,7 @@ class LogQuery:
         self.state = state
         self.campaign: str | None = options.get("campaign")
         self.rule: str | None = options.get("rule")
+        self.node: str | None = options.get("node")
         self.key_source = ""
         key_id = None
         number_hash = None
@@ -152,6 +155,8 @@ class LogQuery:
         if self.campaign is not None and matched == 0 and (
                 self.campaign not in stats.campaigns):
             self._campaign_unknown()
+        if self.node is not None and matched == 0 and self.node not in stats.nodes:
+            self._node_unknown()
         if incomplete:
             sys.exit(EXIT_INCOMPLETE)
 
@@ -166,6 +171,13 @@ class LogQuery:
               "packs (ids look like us-ut:13-25a-103(3):hours or us-federal:64.1200(c)(2); "
               "`callguard packs show ID` lists a pack's); an older pack version's id "
               "matches only the records decided with it")
+
+    def _node_unknown(self) -> None:
+        """Nothing matched --node and no record read names it: a mistyped node name
+        (dialer-1 for dialer-01) answered "0 decisions" in silence."""
+        me = self.state.settings.log.node or socket.gethostname()
+        _warn(f"no record matched --node {self.node!r}, and no record read names that node "
+              f"(names are exact; this node writes as {me!r}, [log] node or the host name)")
 
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
@@ -475,7 +487,7 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
               help="The archive; default: <data dir>/archive (when it exists).")
 @click.option("--since", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago); "
               "without a UTC offset, in --tz.")
-@click.option("--until", metavar="WHEN", help="Calls before.")
+@click.option("--until", metavar="WHEN", help="Calls before (as --since).")
 @click.option("--tz", default="UTC", show_default=True,
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
                    "campaign's).")
@@ -518,11 +530,13 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
-    log_query = LogQuery(state, {"campaign": campaign, "rule": rule})
+    log_query = LogQuery(state, {"campaign": campaign, "rule": rule, "node": node})
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
+    own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
+                      logs=(place.log_file, file_path))
     reading = RecordFilter(
         since=query.since - timedelta(days=2) if query.since else None,
         until=query.until + timedelta(days=2) if query.until else None)

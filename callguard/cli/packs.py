@@ -92,6 +92,9 @@ def check_pack(file: Path, on_text: str | None, within_days: int,
     cases against the packs they name.
     """
     console = output.console()
+    # a mistyped --on is refused before anything is said ("valid ..." then exit 2 read as
+    # a verdict on the pack), and before the cases run
+    today = parse_date("--on", on_text) if on_text else datetime.now(UTC).date()
     if file.name.endswith(CASES_SUFFIX):
         failed = _run_cases(console, file, allow_no_cases=allow_no_cases)
         sys.exit(EXIT_BLOCK if failed else 0)
@@ -100,7 +103,6 @@ def check_pack(file: Path, on_text: str | None, within_days: int,
     except ConfigError as exc:
         usage_error(f"pack refused: {exc}")
     console.print(f"[green]valid[/green] {escape(_summary(pack))}", highlight=False)
-    today = parse_date("--on", on_text) if on_text else datetime.now(UTC).date()
     for warning in expiry_warnings({pack.id: pack}, today, within_days):
         console.print(f"[yellow]warning[/yellow] {escape(warning.message)}", highlight=False)
     cases = cases_beside(file)

@@ -38,6 +38,7 @@ from callguard.cli.common import (
     CliState,
     campaign_or_exit,
     output_path_or_exit,
+    own_files_or_exit,
     parse_instant,
     run,
     usage_error,
@@ -132,13 +133,19 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
     return None
 
 
-def _target(leads: Path, output: Path | None, as_json: bool) -> tuple[Path, bool]:
+def _target(state: CliState, leads: Path, output: Path | None,
+            as_json: bool) -> tuple[Path, bool]:
     """Where the CSV goes, and whether that is standard output; checked before any work."""
+    from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
+
     to_stdout = output is not None and str(output) == "-"
     if to_stdout and as_json:
         usage_error("--output - and --json both want standard output; write the CSV to a "
                     "file (--output FILE) or drop --json")
     target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
+    data_dir = state.settings.data_dir
+    own_files_or_exit("--output", target, data_dir=data_dir, archive=data_dir / "archive",
+                      logs=(log_path(state.settings),))
     if not to_stdout and target.exists() and target.samefile(leads):
         usage_error(f"--output {target} is the lead file itself: writing it would destroy "
                     "the leads; choose another path (default: LEADS with .scrubbed.csv)")
@@ -184,7 +191,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     """Decide every row of LEADS for CAMPAIGN at --at; write verdicts and a summary."""
     at = parse_instant(at_text)
     campaign_or_exit(state.settings, campaign)
-    target, to_stdout = _target(leads, output, as_json)
+    target, to_stdout = _target(state, leads, output, as_json)
     try:
         table = read_csv(leads)
     except UsageError as exc:

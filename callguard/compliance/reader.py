@@ -117,6 +117,7 @@ class ReadStats:
     other_keys: Counter[str] = field(default_factory=Counter)
     unkeyed: int = 0
     campaigns: set[str] = field(default_factory=set)
+    nodes: set[str] = field(default_factory=set)
     read: int = 0
 
     def observe(self, record: Record) -> bool:
@@ -129,6 +130,9 @@ class ReadStats:
         campaign = record.get("campaign")
         if isinstance(campaign, str):
             self.campaigns.add(campaign)
+        node = record.get("node")
+        if isinstance(node, str):
+            self.nodes.add(node)
         if self.key_id is not None and "number_hash" in record:
             key = record.get("key_id")
             if key is None:

@@ -56,7 +56,11 @@ def _instant(text: str, column: str) -> datetime:
     except ValueError:
         raise UsageError(f"{column} {text!r} is not an ISO-8601 date-time") from None
     if value.tzinfo is None:
-        raise UsageError(f"{column} {text!r} has no UTC offset")
+        # as `--at`'s message: an example that is itself accepted (a bare date is midnight)
+        stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T00:00:00"
+        raise UsageError(f"{column} {text!r} has no UTC offset; add one, e.g. {stem}-07:00 or "
+                         f"{stem}Z" + (" (the instant the consent ends, exclusive)"
+                                       if column == "expires_at" else ""))
     return value
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import structlog
 from pyroaring import FrozenBitMap
 
-from callguard.errors import StoreError
+from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
@@ -178,10 +178,11 @@ def rollback_version(root: Path, name: str) -> int:
     list_dir = _list_dir(root, name)
     current = _current_version(list_dir)
     if current is None:
-        raise StoreError(f"list {name} has no current version")
+        raise NothingToRollBack(f"list {name} has no current version")
     older = [v for v in _versions(list_dir) if v < current]
     if not older:
-        raise StoreError(f"list {name} v{current} has no previous version to roll back to")
+        raise NothingToRollBack(f"list {name} v{current} has no previous version to roll "
+                                "back to")
     load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
     pointer = list_dir / f".CURRENT-{os.getpid()}"
     _fsync_write(pointer, f"{older[-1]}\n".encode())

@@ -7,7 +7,8 @@ Keys (one per area code per version — never one giant value, which would stall
     callguard:list:<name>:v<N>:manifest   JSON manifest, SHA-256 per chunk
     callguard:list:<name>:v<N>:npa:<NPA>  one serialized 32-bit roaring bitmap
     callguard:list:<name>:current         the published version
-    callguard:list:<name>:previous        the one before it, kept for rollback
+    callguard:list:<name>:previous        the one before it, kept for rollback (after a
+                                          rollback: the newest one older than current)
 
 Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
 one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
@@ -32,7 +33,7 @@ from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from callguard.errors import StoreError
+from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
@@ -129,17 +130,37 @@ class RedisListPublisher:
         await self._client.publish(CHANNEL, f"{name}:{version}")
 
     async def rollback(self, name: str) -> int:
-        """Swap ``current`` and ``previous``; return the version now current."""
+        """Make ``previous`` current, and the newest version older than it ``previous``
+        (none left: no ``previous``), as the embedded backend goes back; return the
+        version now current. Swapping the two made a second rollback publish again the
+        import the first had undone."""
         current, previous = await self._client.mget(_key(name, "current"),
                                                     _key(name, "previous"))
         if current is None or previous is None:
-            raise StoreError(f"list {name} has no previous version to roll back to")
+            raise NothingToRollBack(f"list {name} has no previous version to roll back to")
+        target = int(previous)
+        older = await self._newest_before(name, target)
         pipe = self._client.pipeline(transaction=True)
-        pipe.set(_key(name, "current"), previous)
-        pipe.set(_key(name, "previous"), current)
+        pipe.set(_key(name, "current"), target)
+        if older is None:
+            pipe.delete(_key(name, "previous"))
+        else:
+            pipe.set(_key(name, "previous"), older)
         await pipe.execute()
-        await self._client.publish(CHANNEL, f"{name}:{int(previous)}")
-        return int(previous)
+        await self._client.publish(CHANNEL, f"{name}:{target}")
+        return target
+
+    async def _newest_before(self, name: str, version: int) -> int | None:
+        """The newest version of ``name`` older than ``version`` whose manifest is stored."""
+        prefix, suffix = _key(name, "v"), ":manifest"
+        older = []
+        async for raw in self._client.scan_iter(match=_key(name, "v*:manifest"), count=1000):
+            key = (_bytes(raw) or b"").decode()
+            number = key[len(prefix):-len(suffix)] if key.startswith(prefix) and (
+                key.endswith(suffix)) else ""
+            if number.isdigit() and int(number) < version:
+                older.append(int(number))
+        return max(older, default=None)
 
 
     async def drop(self, name: str) -> int:
