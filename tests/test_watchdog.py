@@ -2048,6 +2048,31 @@ class TestTheAskingChannelDecides:
                                    number="+18015550123")
         assert hangups_of(effects) == [AGENT]
 
+    @pytest.mark.parametrize(("asked", "dialled"), [
+        ("+18015550123", "8015550123"), ("8015550123", "18015550123"),
+        ("8015550123", "+18015550123"), ("+18015550123", "918015550123"),
+        ("(801) 555-0123", "PJSIP/trunk/sip:+18015550123")])
+    def test_the_number_dialled_in_another_nanp_format_is_still_the_number(self, asked,
+                                                                           dialled):
+        """The gate is asked with the number as the dialplan or dialer has it (``+1``, ``1``,
+        ten digits) and the Dial() string spells it its own way (``${EXTEN:1}``, a ``9``
+        outside-line prefix): the same NANP number, the same called party."""
+        events = self.dialled_to(dialled)
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered,
+                                   number=asked)
+        assert hangups_of(effects) == [AGENT]
+
+    def test_another_number_dialled_is_not_the_number(self):
+        """One digit off: not the number allowed; the late Up decides as before."""
+        events = self.dialled_to("8015550124")
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered,
+                                   number="+18015550123")
+        assert hangups_of(effects) == []
+
     def test_without_the_number_a_late_up_still_decides(self):
         """The same late Up for a decision whose number this process does not have (another
         node's, followed from its channel variable): the read decides, the customer's leg

@@ -158,12 +158,16 @@ class Followed:
 
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
+# A NANP number as a dial string spells it: ten digits, a 1 before them, a 9 (outside
+# line) before that ("PJSIP/${EXTEN:1}@trunk", "918015550123").
+_DIALLED_NANP = re.compile(r"9?1?([2-9][0-9]{9})")
 
 
 def number_key(text: str) -> str:
     """A digest of a number's ASCII digits, to find the leg dialled to it in a dial string
-    without keeping the number in clear; "" when too short to be a phone number."""
-    digits = "".join(_DIGIT_RUNS.findall(text))
+    without keeping the number in clear; "" when too short to be a phone number. A NANP
+    number's is that of its ten digits, however given (``+1``, ``1``, ten digits)."""
+    digits = _digits("".join(_DIGIT_RUNS.findall(text)))
     if len(digits) < 7:
         return ""
     return hashlib.sha256(digits.encode()).hexdigest()[:20]
@@ -171,9 +175,15 @@ def number_key(text: str) -> str:
 
 def _dials(dial_string: str, key: str) -> bool:
     """Whether a DialBegin's ``DialString`` names the number whose ``number_key`` is given
-    (a run of digits in it: ``PJSIP/+18015550123@trunk``, ``trunk/8015550123``)."""
-    return bool(key) and any(number_key(run) == key
-                             for run in _DIGIT_RUNS.findall(dial_string))
+    (a run of digits in it: ``PJSIP/+18015550123@trunk``, ``trunk/8015550123``,
+    ``918015550123``)."""
+    if not key:
+        return False
+    for run in _DIGIT_RUNS.findall(dial_string):
+        nanp = _DIALLED_NANP.fullmatch(run)
+        if number_key(run) == key or (nanp is not None and number_key(nanp[1]) == key):
+            return True
+    return False
 
 
 @dataclass(slots=True)
