@@ -256,10 +256,28 @@ class TestFailClosed:
             assert "${ARG3}" not in app, app
         assert any("${ARG1:-4}" in a for a in logged if a.startswith("Log(NOTICE"))
         assert any("${CALLGUARD_ASKED}" in a for a in logged if a.startswith("Log(NOTICE"))
-        first = extensions(TEXT, "callguard-dial")["s"][0]
-        assert first == ("Set(LOCAL(CALLGUARD_ASKED)=${IF($[${LEN(${FILTER(0123456789,"
-                         "${ARG2}${ARG3})})} < 7]?campaign=${ARG2} mode=${ARG3}:campaign "
-                         "and mode not shown - 7 or more digits)})"), first
+        steps = extensions(TEXT, "callguard-dial")["s"]
+        assert steps[:4] == [
+            "Set(LOCAL(CALLGUARD_ASKED)=campaign and mode not shown - 7 or more digits)",
+            "GotoIf($[${LEN(${FILTER(0123456789,${ARG2}${ARG3})})} >= 7]?asked)",
+            "Set(LOCAL(CALLGUARD_ASKED)=campaign=${ARG2} mode=${ARG3})",
+            "NoOp(callguard: ${CALLGUARD_ASKED} asks to call ...${ARG1:-4})"], steps[:4]
+
+    def test_no_caller_value_is_inside_a_branch_of_if(self):
+        """IF(expr?true:false) and ExecIf() split their branches at the first ':' of the
+        text once substituted (func_logic.c ``acf_if``: ``AST_NONSTANDARD_APP_ARGS`` on
+        ':'), so a CAMPAIGN of ``sip:8015550123@itsp`` (a number swapped in as a URI) put
+        its digits in the false branch — "not shown" — which then wrote them whole to the
+        messages log. A caller's value goes only where no ':' of it is read as syntax."""
+        steps = [a for name in ("callguard-dial", "callguard-optout")
+                 for apps in extensions(TEXT, name).values() for a in apps]
+        for app in steps:
+            for start in ("${IF(", "ExecIf("):
+                at = app.find(start)
+                if at >= 0:
+                    branches = app[app.index("?", at):]
+                    for arg in ("${ARG1}", "${ARG2}", "${ARG3}", "${ARG4}"):
+                        assert arg not in branches, app
 
     def test_backstop_timeout_wraps_the_agi(self):
         """TIMEOUT(absolute) is armed before AGI() and disarmed after."""
