@@ -50,6 +50,7 @@ class TestRedact:
         ("row 801,555,0166,ut-solar", "row [number …0166],ut-solar"),
         ("+1,801,555,0166 and 801; 555; 0167", "[number …0166] and [number …0167]"),
         ("801:555:0166", "[number …0166]"),
+        ("801 , 555 , 0166 and 801 ,555 ,0167", "[number …0166] and [number …0167]"),
         ("8015-55-0166", "[number …0166]"),
         ("call 80155501:66", "call [number …5501]:66"),
         ("1,234,567 calls; area codes 801,385,435; 10.0.0.1:5060",

@@ -29,8 +29,9 @@ _DATE_OR_TIME = re.compile(
 # semicolons, colons: "801,555,0100" from a CSV split, "801;555;0100"), a 1 or +1 before
 # it. The shape is the test, so counts ("1,234,567": groups of three) and lists of area
 # codes stay; digits or a dot-and-digit on either side (an IP address, a version) make
-# it part of something longer, left to the run pass.
-_PUNCT = r"[^\w\s]{1,2}\s?"
+# it part of something longer, left to the run pass. A space may stand on either side of
+# the punctuation ("801 , 555 , 0100").
+_PUNCT = r"\s?[^\w\s]{1,2}\s?"
 _GROUPED = re.compile(
     rf"(?<!\d)(?<!\d\.)(?:\+?1{_PUNCT}|\+?1 )?\d{{3}}{_PUNCT}\d{{3}}{_PUNCT}(\d{{4}})(?!\d)"
     r"(?!\.\d)")
