@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -48,6 +49,49 @@ class TestOversizedMessage:
 
 
 
+Manager = Callable[[asyncio.StreamReader, asyncio.StreamWriter, asyncio.Event], Awaitable[None]]
+
+
+async def _log_in(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """The banner and an accepted Login, as Asterisk answers them."""
+    writer.write(b"Asterisk Call Manager/11.0.0\r\n")
+    login = await reader.readuntil(b"\r\n\r\n")
+    action_id = next(line.split(b": ", 1)[1] for line in login.split(b"\r\n")
+                     if line.lower().startswith(b"actionid: "))
+    writer.write(b"Response: Success\r\nActionID: " + action_id
+                 + b"\r\nMessage: Authentication accepted\r\n\r\n")
+
+
+async def _dropped_as_silent(after_login: Manager) -> None:
+    """A manager that logs callguard in, then ``after_login``: the session must be taken
+    for silent (an unanswered Ping after the action timeout) and made again."""
+    accepted: list[float] = []
+    done = asyncio.Event()
+
+    async def manager(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(time.monotonic())
+        await _log_in(reader, writer)
+        await after_login(reader, writer, done)
+        writer.close()
+
+    server = await asyncio.start_server(manager, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    tracker = CallTracker(TrackerSettings(grace_s=0, retry_s=0.2),
+                          report=lambda name, **fields: None)
+    watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                                       reconnect_max_s=0.2, action_timeout_ms=500),
+                           "secret", tracker)
+    await watchdog.start()
+    try:
+        await until(lambda: watchdog.connected)
+        await until(lambda: len(accepted) >= 2, timeout=5)  # 1 s Ping + 0.5 s
+        assert watchdog.stats["ami_silent"] >= 1
+    finally:
+        done.set()
+        await watchdog.aclose()
+        server.close()
+
+
 class TestActionsUnanswered:
     async def test_a_manager_that_sends_events_but_answers_nothing_is_left(self):
         """Any byte counted as the session answering, so a manager that goes on sending
@@ -55,40 +99,15 @@ class TestActionsUnanswered:
         reading what callguard writes) stayed "logged in" for good: ami_up 1, every
         Hangup unanswered, no line released. An unanswered Ping now ends the session
         after the action timeout, as silence does, and it is made again."""
-        accepted: list[float] = []
-        done = asyncio.Event()
 
-        async def events_only(reader: asyncio.StreamReader,
-                              writer: asyncio.StreamWriter) -> None:
-            accepted.append(time.monotonic())
-            writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-            login = await reader.readuntil(b"\r\n\r\n")
-            action_id = next(line.split(b": ", 1)[1] for line in login.split(b"\r\n")
-                             if line.lower().startswith(b"actionid: "))
-            writer.write(b"Response: Success\r\nActionID: " + action_id
-                         + b"\r\nMessage: Authentication accepted\r\n\r\n")
+        async def events_only(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                              done: asyncio.Event) -> None:
             while not done.is_set() and not writer.is_closing():  # reads nothing more
                 writer.write(b"Event: VarSet\r\nChannel: PJSIP/x-1\r\nVariable: A\r\n"
                              b"Value: 1\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\n\r\n")
                 await asyncio.sleep(0.05)
-            writer.close()
 
-        server = await asyncio.start_server(events_only, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tracker = CallTracker(TrackerSettings(grace_s=0, retry_s=0.2),
-                              report=lambda name, **fields: None)
-        watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
-                                           reconnect_max_s=0.2, action_timeout_ms=500),
-                               "secret", tracker)
-        await watchdog.start()
-        try:
-            await until(lambda: watchdog.connected)
-            await until(lambda: len(accepted) >= 2, timeout=5)  # 1 s Ping + 0.5 s
-            assert watchdog.stats["ami_silent"] >= 1
-        finally:
-            done.set()
-            await watchdog.aclose()
-            server.close()
+        await _dropped_as_silent(events_only)
 
     async def test_responses_that_answer_no_action_of_ours_are_no_answer(self):
         """A manager that answers every action with a Response carrying no ActionID (or
@@ -96,18 +115,9 @@ class TestActionsUnanswered:
         Hangup and Ping stays unanswered. Any Response counted as the session answering,
         so such a session stayed "logged in" for good; now it is dropped after the
         action timeout, as silence is, and made again."""
-        accepted: list[float] = []
-        done = asyncio.Event()
 
         async def stray_responses(reader: asyncio.StreamReader,
-                                  writer: asyncio.StreamWriter) -> None:
-            accepted.append(time.monotonic())
-            writer.write(b"Asterisk Call Manager/11.0.0\r\n")
-            login = await reader.readuntil(b"\r\n\r\n")
-            action_id = next(line.split(b": ", 1)[1] for line in login.split(b"\r\n")
-                             if line.lower().startswith(b"actionid: "))
-            writer.write(b"Response: Success\r\nActionID: " + action_id
-                         + b"\r\nMessage: Authentication accepted\r\n\r\n")
+                                  writer: asyncio.StreamWriter, done: asyncio.Event) -> None:
             try:
                 while not done.is_set():
                     await reader.readuntil(b"\r\n\r\n")  # an action: a stray answer
@@ -115,21 +125,5 @@ class TestActionsUnanswered:
                                  b"Response: Success\r\nActionID: not-yours\r\n\r\n")
             except (asyncio.IncompleteReadError, ConnectionError):
                 pass
-            writer.close()
 
-        server = await asyncio.start_server(stray_responses, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        tracker = CallTracker(TrackerSettings(grace_s=0, retry_s=0.2),
-                              report=lambda name, **fields: None)
-        watchdog = AmiWatchdog(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
-                                           reconnect_max_s=0.2, action_timeout_ms=500),
-                               "secret", tracker)
-        await watchdog.start()
-        try:
-            await until(lambda: watchdog.connected)
-            await until(lambda: len(accepted) >= 2, timeout=5)  # 1 s Ping + 0.5 s
-            assert watchdog.stats["ami_silent"] >= 1
-        finally:
-            done.set()
-            await watchdog.aclose()
-            server.close()
+        await _dropped_as_silent(stray_responses)
