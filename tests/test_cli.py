@@ -263,12 +263,25 @@ class TestRecords:
     def test_refused_import_exits_nonzero(self, tmp_path):
         """A file over the bad-line limit is refused whole."""
         bad = tmp_path / "bad.txt"
-        bad.write_text("garbage\n8015550101\n")
+        # not on the first line: a first line of letters alone is read as a header
+        bad.write_text("8015550101\ngarbage\n")
         result = cli("dnc", "import", str(bad), "--list", "national", "--published",
                      "2026-07-01", data_dir=tmp_path)
         assert result.returncode == BLOCK
         assert "nothing was imported" in result.stderr
         assert not (tmp_path / "lists" / "national").exists()
+
+    def test_a_tiny_file_with_a_header_is_imported_and_the_header_said(self, tmp_path):
+        """'AreaCode,PhoneNumber' then three numbers was refused whole: 1 of 4 lines
+        malformed, over the 0.1% limit."""
+        listing = tmp_path / "ut.csv"
+        listing.write_text("AreaCode,PhoneNumber\n801,5550101\n801,5550102\n385,5550103\n")
+        result = cli("dnc", "import", str(listing), "--list", "ut-state", "--published",
+                     "2026-07-01", "--covers", "all", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "3 numbers" in result.stderr
+        assert "0 malformed line(s)" in result.stderr
+        assert "first line read as a header and skipped: 'AreaCode,PhoneNumber'" in result.stderr
 
 
 def test_demo_shows_allow_and_block(tmp_path):
