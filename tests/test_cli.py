@@ -302,6 +302,7 @@ def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
     consent into its records. It refuses any directory it did not make; a demo
     directory can be used again."""
     node = tmp_path / "node"
+    node.mkdir()  # a node's data dir is made by its owner (install -d), not by an import
     listing = tmp_path / "national.txt"
     listing.write_text("8015550199\n8015550198\n")
     cli("dnc", "import", str(listing), "--list", "national", "--published",
@@ -461,6 +462,7 @@ class TestScrub:
         out = tmp_path / "callable.csv"
         out.write_text("name,phone,callguard_verdict\nAnn,8015550123,ALLOW\n")  # yesterday
         data = tmp_path / "data"
+        data.mkdir()  # a missing data dir is refused before anything (TestMissingDataDir)
         result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
                      weekday_at(11).isoformat(), "--output", str(out), "--only", "callable",
                      "--json", data_dir=data)
@@ -471,7 +473,7 @@ class TestScrub:
             "name,phone,callguard_verdict,callguard_rule,callguard_reason,"
             "callguard_decision_id,callguard_lists"]
         assert json.loads(result.stdout)["rows"] == 0
-        assert not data.exists()
+        assert list(data.iterdir()) == []  # no record, no log key, no store
         no_column = tmp_path / "zips.csv"
         no_column.write_text("name,zip\n")
         refused = cli("scrub", str(no_column), "--campaign", "ut-solar-manual", "--at",
@@ -527,6 +529,7 @@ class TestScrub:
         PASS / BLOCK, and nothing was counted (a live check is still allowed)."""
         import csv
         root = tmp_path / "data"
+        root.mkdir()
         listing = tmp_path / "list.txt"
         listing.write_text("8015550199\n")
         from zoneinfo import ZoneInfo
