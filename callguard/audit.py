@@ -80,11 +80,15 @@ class ComplianceLog:
         self.writer.post(self.encoder.event(name, fields))
 
     def purged(self, *, cutoff: datetime, retention_days: int, removed: Mapping[str, int],
-               dry_run: bool = False) -> None:
-        """The record a purge leaves of itself (``event: purge``): what it destroyed."""
+               deleted: Mapping[str, int] | None = None, dry_run: bool = False) -> None:
+        """The record a purge leaves of itself (``event: purge``): what it destroyed, zero
+        where nothing was (``destroyed`` false then: a record of the run, not of a loss)."""
+        parts = dict(deleted or {})
         self.writer.post(self.encoder.event("purge", {
             "cutoff": utc_ms(cutoff.timestamp()), "retention_days": retention_days,
-            "removed": dict(removed), "dry_run": dry_run}))
+            "removed": dict(removed), "deleted": parts,
+            "destroyed": not dry_run and any((*removed.values(), *parts.values())),
+            "dry_run": dry_run}))
 
     async def aclose(self) -> None:
         """Write what is queued and close the file."""

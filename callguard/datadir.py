@@ -9,6 +9,9 @@ In order: ``--data-dir``; ``CALLGUARD_DATA_DIR``; ``[callguard] data_dir`` in th
   ``~/.local/share/callguard``) — never inside site-packages;
 - any other file: ``data/`` beside it (``callguard init DIR`` makes ``DIR/data``).
 
+Which commands may run while it does not exist, and which may make it:
+``missing_data_dir``.
+
 Kept free of heavy imports: ``callguard tail`` resolves it without loading the packs.
 """
 
@@ -18,9 +21,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DataDirChoice", "choose_data_dir", "default_data_dir"]
+__all__ = ["DataDirChoice", "choose_data_dir", "default_data_dir", "missing_data_dir"]
 
 _ETC = Path("/etc")
+_BUNDLED = "default for the bundled demo configuration"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +49,7 @@ def default_data_dir(config: Path) -> DataDirChoice:
         return DataDirChoice(Path("/var/lib") / name, "default for a file under /etc")
     if _is_bundled(config):
         base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-        return DataDirChoice(Path(base) / "callguard",
-                             "default for the bundled demo configuration")
+        return DataDirChoice(Path(base) / "callguard", _BUNDLED)
     return DataDirChoice(where / "data", "default: data/ beside the configuration file")
 
 
@@ -61,3 +64,42 @@ def choose_data_dir(config: Path, configured: str, option: Path | None) -> DataD
         return DataDirChoice((config.parent / Path(configured).expanduser()).resolve(),
                              f"[callguard] data_dir in {config.name}")
     return default_data_dir(config)
+
+
+# Commands that run with no data directory there: ``demo`` makes its own; ``init`` makes
+# the one beside the configuration it writes; ``config check`` says the dir is missing; ``packs``,
+# ``campaigns`` and ``health`` read only the configuration; the readers (``tail``,
+# ``report``, ``evidence``, ``explain``) create nothing and refuse a missing log themselves
+# (``--file`` reads a copied log with no data dir); ``archive`` refuses it unless
+# ``--archive``/``--stream`` says where.
+_NEEDS_NO_DATA_DIR = frozenset({"demo", "init", "config", "packs", "campaigns", "health",
+                                "tail", "report", "evidence", "explain", "archive"})
+_EXPLICIT = frozenset({"--data-dir", "CALLGUARD_DATA_DIR"})
+
+
+def missing_data_dir(path: Path, source: str, command: str | None) -> str | None:
+    """Why ``command`` must not run on a data dir that does not exist, or None.
+
+    A mistyped ``--data-dir`` must not become a new data dir: the first record written
+    there makes a new random log key, and records hashed under it match no other node's
+    (a lookup by number finds nothing and says nothing). Only ``serve`` makes the data dir
+    at its first start, and only the one its configuration names (the unit's
+    ``StateDirectory`` or an admin's ``install -d`` makes it otherwise; ``init DIR`` makes
+    ``DIR/data``). The bundled demo configuration's own default is the sandbox's: any
+    command may make it.
+    """
+    if path.exists() or command is None or command in _NEEDS_NO_DATA_DIR:
+        return None
+    if source == _BUNDLED:  # the sandbox's own place: no node's key to fork there
+        return None
+    if command == "serve" and source not in _EXPLICIT:
+        return None
+    fix = (f"no data directory at {path} ({source}): check --data-dir / CALLGUARD_DATA_DIR / "
+           "[callguard] data_dir; nothing was created (a new one would get a new log key, "
+           "and its records would not match the node's). ")
+    if command == "serve":
+        return fix + ("serve makes a data dir at its first start only when the configuration "
+                      f"names it; create this one first (install -d -m 0750 {path}) if it is "
+                      "meant")
+    return fix + (f"A new node's is made by its owner (install -d -m 0750 {path}) or by "
+                  "`callguard serve` at its first start")

@@ -102,6 +102,7 @@ class TestFilesArchive:
 async def _node(tmp_path: Path, name: str, url: str, calls: list[str]) -> list[str]:
     """A real node process per call (`callguard check`), writing file and stream."""
     data = tmp_path / name
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data, node=name, extra="")
     text = path.read_text().replace("redis_stream = false", "redis_stream = true")
     text = text.replace('url = "redis://127.0.0.1:6379/0"', f'url = "{url}"')
@@ -454,6 +455,7 @@ def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
     its own table naming every loaded pack (Florida's too, out of a Utah call's scope),
     and the text's row names them. Read from a real headless chromium."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     number = "8015550123"
     asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
@@ -487,6 +489,7 @@ def test_evidence_shows_a_record_change_field_by_field(tmp_path, browser):  # no
     (``kind: written``), not as the record's raw JSON; the text joins the fields with ';'
     and the CSV keeps JSON for machines. Read from a real headless chromium."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     number = "8015550123"
     added = cli("consent", "add", number, "--campaign", "ut-solar-manual", "--kind",
@@ -610,6 +613,7 @@ def test_explain_finds_a_decision_whose_segment_is_only_in_the_archive(tmp_path)
     records five years. `explain ID` read only the log and said "not found" (exit 1)
     for every decision older than that; it reads the archive too."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     asked = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--json",
                 config_path=path)

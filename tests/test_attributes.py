@@ -60,6 +60,16 @@ class TestDatedFile:
         assert parsed.bad == 0
         assert parsed.by_area[801][5550123] == (date(2026, 2, 1) - date(1970, 1, 1)).days
 
+    def test_a_header_line_is_skipped_and_a_damaged_first_line_is_not(self, tmp_path):
+        """'phone,disconnect_date' on the first line counted as malformed and a small file
+        was refused whole; a first line with digits that is no number still counts."""
+        rows = "8015550123,2026-02-01\n8015550124,2026-01-01\n"
+        parsed = parse_dated_file(reassigned_file(tmp_path, "phone,disconnect_date\n" + rows))
+        assert (parsed.lines, parsed.bad, parsed.count) == (2, 0, 2)
+        assert parsed.header == "phone,disconnect_date"
+        with pytest.raises(ListImportError, match="1 of 3 lines malformed"):
+            parse_dated_file(reassigned_file(tmp_path, "801555012,2026-02-01\n" + rows))
+
     def test_too_many_bad_lines_refuse_the_file_with_redacted_examples(self, tmp_path):
         """A file mostly of bad dates is refused whole; the example does not hold the number."""
         path = reassigned_file(tmp_path, "8015550123,2026-02-31\n8015550124,2026-01-01\n")

@@ -263,12 +263,25 @@ class TestRecords:
     def test_refused_import_exits_nonzero(self, tmp_path):
         """A file over the bad-line limit is refused whole."""
         bad = tmp_path / "bad.txt"
-        bad.write_text("garbage\n8015550101\n")
+        # not on the first line: a first line of letters alone is read as a header
+        bad.write_text("8015550101\ngarbage\n")
         result = cli("dnc", "import", str(bad), "--list", "national", "--published",
                      "2026-07-01", data_dir=tmp_path)
         assert result.returncode == BLOCK
         assert "nothing was imported" in result.stderr
         assert not (tmp_path / "lists" / "national").exists()
+
+    def test_a_tiny_file_with_a_header_is_imported_and_the_header_said(self, tmp_path):
+        """'AreaCode,PhoneNumber' then three numbers was refused whole: 1 of 4 lines
+        malformed, over the 0.1% limit."""
+        listing = tmp_path / "ut.csv"
+        listing.write_text("AreaCode,PhoneNumber\n801,5550101\n801,5550102\n385,5550103\n")
+        result = cli("dnc", "import", str(listing), "--list", "ut-state", "--published",
+                     "2026-07-01", "--covers", "all", data_dir=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert "3 numbers" in result.stderr
+        assert "0 malformed line(s)" in result.stderr
+        assert "first line read as a header and skipped: 'AreaCode,PhoneNumber'" in result.stderr
 
 
 def test_demo_shows_allow_and_block(tmp_path):
@@ -289,6 +302,7 @@ def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
     consent into its records. It refuses any directory it did not make; a demo
     directory can be used again."""
     node = tmp_path / "node"
+    node.mkdir()  # a node's data dir is made by its owner (install -d), not by an import
     listing = tmp_path / "national.txt"
     listing.write_text("8015550199\n8015550198\n")
     cli("dnc", "import", str(listing), "--list", "national", "--published",
@@ -448,6 +462,7 @@ class TestScrub:
         out = tmp_path / "callable.csv"
         out.write_text("name,phone,callguard_verdict\nAnn,8015550123,ALLOW\n")  # yesterday
         data = tmp_path / "data"
+        data.mkdir()  # a missing data dir is refused before anything (TestMissingDataDir)
         result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
                      weekday_at(11).isoformat(), "--output", str(out), "--only", "callable",
                      "--json", data_dir=data)
@@ -458,7 +473,7 @@ class TestScrub:
             "name,phone,callguard_verdict,callguard_rule,callguard_reason,"
             "callguard_decision_id,callguard_lists"]
         assert json.loads(result.stdout)["rows"] == 0
-        assert not data.exists()
+        assert list(data.iterdir()) == []  # no record, no log key, no store
         no_column = tmp_path / "zips.csv"
         no_column.write_text("name,zip\n")
         refused = cli("scrub", str(no_column), "--campaign", "ut-solar-manual", "--at",
@@ -514,6 +529,7 @@ class TestScrub:
         PASS / BLOCK, and nothing was counted (a live check is still allowed)."""
         import csv
         root = tmp_path / "data"
+        root.mkdir()
         listing = tmp_path / "list.txt"
         listing.write_text("8015550199\n")
         from zoneinfo import ZoneInfo

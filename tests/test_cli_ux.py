@@ -625,3 +625,110 @@ class TestNumbersInRange:
             "--list", "--published", "--kind"))
         assert f"Invalid value for '{option}'" in result.stderr, result.stderr
         assert not (tmp_path / "lists").exists()  # nothing was imported
+
+
+_SELLER = ("--campaign", "ut-solar-manual")
+# Every leaf command with arguments that would otherwise let it run.
+_WALK = {
+    "check": ("check", "8015550123", *_SELLER),
+    "dnc import": ("dnc", "import", "{list}", "--list", "national", "--published", "{today}"),
+    "dnc status": ("dnc", "status"),
+    "dnc check": ("dnc", "check", "8015550123"),
+    "dnc rollback": ("dnc", "rollback", "--list", "national"),
+    "dnc drop": ("dnc", "drop", "nationl"),
+    "attributes import": ("attributes", "import", "{list}", "--kind", "wireless",
+                          "--published", "{today}"),
+    "attributes status": ("attributes", "status"),
+    "internal-dnc add": ("internal-dnc", "add", "8015550123", *_SELLER),
+    "internal-dnc show": ("internal-dnc", "show", "8015550123", *_SELLER),
+    "internal-dnc import": ("internal-dnc", "import", "{csv}", *_SELLER),
+    "consent add": ("consent", "add", "8015550123", "--kind", "written", *_SELLER),
+    "consent revoke": ("consent", "revoke", "8015550123", "--kind", "written", *_SELLER),
+    "consent show": ("consent", "show", "8015550123", *_SELLER),
+    "consent import": ("consent", "import", "{csv}", *_SELLER),
+    "ebr add": ("ebr", "add", "8015550123", "--last-inquiry", "{today}", *_SELLER),
+    "ebr end": ("ebr", "end", "8015550123", *_SELLER),
+    "ebr show": ("ebr", "show", "8015550123", *_SELLER),
+    "ebr import": ("ebr", "import", "{csv}", *_SELLER),
+    "scrub": ("scrub", "{csv}", *_SELLER, "--at", AT),
+    "serve": ("serve",),
+    "purge": ("purge", "--yes"),
+    "archive": ("archive",),
+    "archive --stream": ("archive", "--stream"),  # made DATA/archive before the stream
+    "tail": ("tail",),
+    "report": ("report",),
+    "evidence": ("evidence", "8015550123"),
+    "explain": ("explain", "01234567-89ab-4def-8123-456789abcdef"),
+    # need no data dir: they create nothing there and may run without one
+    "config check": ("config", "check"),
+    "campaigns list": ("campaigns", "list"),
+    "packs show": ("packs", "show", "us-ut"),
+    "packs check": ("packs", "check", str(ROOT / "callguard" / "data" / "jurisdictions")),
+    "health": ("health", "--timeout", "0.2"),
+    "init": ("init", "{site}"),
+    "demo": ("demo",),
+}
+_MAY_RUN = frozenset({"config check", "campaigns list", "packs show", "packs check", "health",
+                      "init", "demo"})
+
+
+class TestMissingDataDir:
+    """A mistyped --data-dir made that directory and a new random log key (``check`` records
+    its decision there): the node's records and these were hashed under two keys, and a
+    lookup by number found nothing. Every command but the few that need no data dir is a
+    usage error naming it; none creates it."""
+
+    def test_every_command_is_walked(self):
+        leaves = {" ".join(path) for path, command in _every_command()
+                  if not isinstance(command, click.Group)}
+        assert leaves == {name for name in _WALK if "--" not in name}
+
+    @pytest.mark.parametrize("name", sorted(_WALK))
+    def test_a_missing_data_dir_is_refused_and_never_made(self, tmp_path, name):
+        missing = tmp_path / "data-dri"  # the typo
+        listing = tmp_path / "l.txt"
+        listing.write_text("8015550123\n")
+        csv_file = tmp_path / "leads.csv"
+        csv_file.write_text("number\n8015550123\n")
+        today = datetime.now(UTC).date().isoformat()
+        args = [a.format(list=listing, csv=csv_file, today=today, site=tmp_path / "site")
+                for a in _WALK[name]]
+        environment = {**os.environ}
+        for variable in ("COLUMNS", "LINES", "CALLGUARD_CONFIG", "CALLGUARD_DATA_DIR",
+                         "CALLGUARD_LOG_KEY"):
+            environment.pop(variable, None)
+        environment["XDG_DATA_HOME"] = str(tmp_path / "xdg")  # the demo's default stays here
+        result = subprocess.run([sys.executable, "-m", "callguard", "--data-dir", str(missing),
+                                 *args], capture_output=True, text=True, env=environment,
+                                cwd=ROOT, timeout=120, check=False)
+        assert "Traceback" not in result.stderr, result.stderr
+        assert not missing.exists(), (name, result.returncode, result.stderr[-500:])
+        assert not (tmp_path / "xdg").exists() or name == "demo"
+        if name in _MAY_RUN:
+            return
+        assert result.returncode == USAGE, (name, result.stdout, result.stderr)
+        assert str(missing) in one_line(result.stderr), result.stderr
+
+    def test_serve_makes_only_the_data_dir_its_configuration_names(self, tmp_path):
+        """``serve``'s first start makes the configured data dir (init DIR, then serve), not
+        one given by --data-dir or CALLGUARD_DATA_DIR: that is where a typo comes from."""
+        from callguard.datadir import missing_data_dir
+
+        missing = tmp_path / "data"
+        assert missing_data_dir(missing, "default: data/ beside the configuration file",
+                                "serve") is None
+        for source in ("--data-dir", "CALLGUARD_DATA_DIR"):
+            assert "no data directory at" in (missing_data_dir(missing, source, "serve") or "")
+        assert missing_data_dir(missing, "[callguard] data_dir in c.toml", "check")
+
+    def test_init_makes_the_data_dir_its_configuration_names(self, tmp_path):
+        """``init DIR`` then ``dnc import`` (README's first steps off /etc): init makes
+        DIR/data, 0700, so the import that follows is not refused."""
+        site = tmp_path / "site"
+        made = subprocess.run([sys.executable, "-m", "callguard", "init", str(site)],
+                              capture_output=True, text=True, cwd=ROOT, timeout=60,
+                              check=False)
+        assert made.returncode == 0, made.stderr
+        assert (site / "data").is_dir()
+        assert (site / "data").stat().st_mode & 0o777 == 0o700
+        assert list((site / "data").iterdir()) == []

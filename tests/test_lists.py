@@ -54,6 +54,40 @@ class TestFileForms:
         assert parsed.bad_examples[0].startswith("line 2:")
         assert parsed.bad_examples[1].startswith("line 3:")
 
+    @pytest.mark.parametrize("header", ["phone_number", "AreaCode,PhoneNumber",
+                                        "\ufeffArea Code, Phone Number", "PHONENUMBR"])
+    def test_a_header_line_is_not_malformed(self, tmp_path, header):
+        """A tiny file whose first line names its columns was refused whole ("1 of 6 lines
+        malformed"): the header is skipped, not counted, and said. (The registry's own
+        full-list files have none; exports and vendors' files do. PHONENUMBR: ten letters,
+        the fixed-width form's row size.)"""
+        path = tmp_path / "l.txt"
+        path.write_text(f"{header}\n" + "".join(f"801555010{i}\n" for i in range(5)))
+        parsed = parse_list_file(path)
+        assert parsed.bad == 0
+        assert parsed.lines == 5
+        assert parsed.count == 5
+        assert parsed.header == header.lstrip("\ufeff")
+
+    @pytest.mark.parametrize("first", ["801555O101", "80l-555-0101", "801,555", "phone 1",
+                                       "".join(chr(0xFF10 + int(d)) for d in "801555010")])
+    def test_a_damaged_first_line_is_still_malformed(self, tmp_path, first):
+        """Only a line with no digit at all is a header: a damaged number on the first line
+        still counts, and a tiny file with one is still refused."""
+        path = tmp_path / "l.txt"
+        path.write_text(f"{first}\n" + "".join(f"801555010{i}\n" for i in range(5)))
+        with pytest.raises(ListImportError, match="1 of 6 lines malformed"):
+            parse_list_file(path)
+
+    def test_only_the_first_line_may_be_a_header(self, tmp_path):
+        """Column names in the middle of a file (two files concatenated) are malformed."""
+        path = tmp_path / "l.txt"
+        path.write_text("phone\n8015550101\nphone\n8015550102\n")
+        parsed = parse_list_file(path, max_bad_share=0.5)
+        assert parsed.header == "phone"
+        assert parsed.bad == 1
+        assert parsed.bad_examples == ["line 3: 'phone'"]
+
     def test_too_many_bad_lines_refuses_the_file(self, tmp_path):
         """Over the limit, nothing is imported."""
         path = tmp_path / "l.txt"

@@ -195,6 +195,7 @@ class TestFileModes:
         shutil.rmtree(node.data)
         numbers = tmp_path / "national.txt"
         numbers.write_text("8015550199\n2125550143\n")
+        node.data.mkdir(mode=0o700)  # as init or install -d -m 0700: no command makes it
         old = os.umask(0o022)
         try:
             result = node.cli("dnc", "import", "--list", "national", "--published",
@@ -206,13 +207,19 @@ class TestFileModes:
         assert len(made) > 4, made
         assert [str(p) for p in made if _mode(p) & 0o077] == []
 
-    def test_cli_made_data_dir_is_0700(self, tmp_path):
-        """`internal-dnc add` on a fresh data dir: the dir 0700, the store 0600."""
+    def test_cli_makes_no_data_dir_and_its_store_is_0600(self, tmp_path):
+        """`internal-dnc add` on a missing data dir: refused, none made (a mistyped path
+        would get a new log key); on a fresh empty one (0755, as a shell makes it) the
+        store is 0600."""
         node = ServeNode(tmp_path)
         shutil.rmtree(node.data)
+        refused = node.cli("internal-dnc", "add", "8015550123", "--campaign",
+                           "ut-solar-manual")
+        assert refused.returncode == 2, refused.stderr
+        assert not node.data.exists()
+        node.data.mkdir(mode=0o755)
         result = node.cli("internal-dnc", "add", "8015550123", "--campaign", "ut-solar-manual")
         assert result.returncode == 0, result.stderr
-        assert _mode(node.data) == 0o700
         assert _mode(node.data / "records.sqlite3") == 0o600
 
 

@@ -82,6 +82,39 @@ class TestPurge:
         assert "--yes" not in result.stderr
         assert _tree(log.parent) == before
 
+    @pytest.mark.parametrize("as_json", [True, False])
+    def test_yes_with_nothing_due_records_the_run_and_claims_no_destruction(self, old_log,
+                                                                           as_json):
+        """``purge --yes`` with nothing past the cutoff said ``"destroyed": true`` and
+        "removed 0 record(s)": a compliance officer read that records were destroyed. The
+        run is still recorded (a purge record of itself), with every count 0 and
+        ``destroyed`` false, valid against the purge schema."""
+        from jsonschema import Draft202012Validator
+
+        path, log, segments, _, _ = old_log
+        before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in segments}
+        logged = log.read_bytes()
+        result = cli("purge", "--yes", "--older-than", "3000",
+                     *(["--json"] if as_json else []), config_path=path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        if as_json:
+            outcome = orjson.loads(result.stdout)
+            assert outcome["destroyed"] is False
+            assert outcome["mode"] == "destroy"
+            assert outcome["file"]["removed"] == 0
+            assert outcome["file"]["files_deleted"] == outcome["file"]["files_rewritten"] == 0
+        else:
+            assert "nothing was destroyed" in result.stdout
+            assert "removed" not in result.stdout.replace("0 removed", "")
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in segments} == before
+        assert log.read_bytes().startswith(logged)  # only the purge record is added
+        (record,) = [r for r in read_files(log) if r["event"] == "purge"]
+        assert record["destroyed"] is False
+        assert record["removed"] == {"files": 0}
+        assert record["deleted"] == {"segments": 0, "segments_rewritten": 0}
+        schema = orjson.loads((ROOT / "callguard/data/schemas/purge.json").read_bytes())
+        Draft202012Validator(schema).validate(record)
+
     def test_dry_run_counts_and_exits_zero(self, old_log):
         path, log, _, records, cutoff = old_log
         before = _tree(log.parent)
@@ -89,6 +122,7 @@ class TestPurge:
         assert result.returncode == 0, result.stderr
         outcome = orjson.loads(result.stdout)
         assert outcome["destroyed"] is False
+        assert outcome["mode"] == "dry-run"
         assert outcome["file"]["removed"] == sum(
             1 for r in records if datetime.fromisoformat(r["logged_at"]) < cutoff) + 50
         assert _tree(log.parent) == before
@@ -102,6 +136,7 @@ class TestPurge:
         outcome = orjson.loads(result.stdout)
         older = [r for r in records if datetime.fromisoformat(r["logged_at"]) < cutoff]
         assert outcome["destroyed"] is True
+        assert outcome["mode"] == "destroy"
         assert outcome["file"]["removed"] == len(older) + 50  # +50: the current file's
         assert outcome["file"]["files_deleted"] == 1
         assert outcome["file"]["files_rewritten"] == 2  # the straddling one, the current one
@@ -115,11 +150,14 @@ class TestPurge:
             r for r in records if datetime.fromisoformat(r["logged_at"]) >= cutoff]
         (record,) = purge_records
         assert record["removed"] == {"files": len(older) + 50}  # callguard/data/schemas/purge.json
+        assert record["deleted"] == {"segments": 1, "segments_rewritten": 2}
+        assert record["destroyed"] is True
         assert record["retention_days"] == RETENTION
         assert record["dry_run"] is False
         assert not list(log.parent.glob("*.purging"))
         again = cli("purge", "--yes", "--json", config_path=path)
         assert orjson.loads(again.stdout)["file"]["removed"] == 0
+        assert orjson.loads(again.stdout)["destroyed"] is False
 
     def test_redis_down_destroys_nothing_and_says_so(self, old_log, monkeypatch):
         """--stream with no Redis: the files are not purged without the stream (the purge

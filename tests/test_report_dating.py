@@ -37,6 +37,7 @@ def _evidence(path, *window: str) -> int:
 
 def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     now = datetime.now(UTC)
     later = (now + timedelta(days=7)).replace(hour=18, minute=0, second=0, microsecond=0)
@@ -62,6 +63,7 @@ def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
 
 
 def test_evidence_of_a_decision_that_is_not_there_says_so(tmp_path):
+    (tmp_path / "data").mkdir()  # made by its owner: callguard makes none
     path = config(tmp_path, tmp_path / "data")
     asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
@@ -97,6 +99,7 @@ def test_report_dates_are_days_of_its_time_zone(tmp_path):
     1st to 9th: a call at 23:00 on the 30th (06:00 UTC on the 1st) is out, one at 20:00
     on the 9th (03:00 UTC on the 10th) is in; the dates were read as UTC midnights."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     _calls_at(data / "compliance.jsonl", ["2026-12-01T06:00:00.000Z",
                                           "2026-12-01T18:00:00.000Z",
@@ -123,6 +126,7 @@ def test_every_day_of_the_range_is_in_every_rendering(tmp_path, browser):  # noq
     calls by day (read back from a real headless chromium), the CSV and the JSON's
     ``range_days`` — so a quiet day reads 0, not 'not reported'."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z",
                                           "2026-12-04T18:00:00.000Z"])
@@ -159,6 +163,7 @@ def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path)
     """Decisions are listed in the order they were made (logged_at), but the text and the
     page showed only `at`: a check about next week sat among today's calls with next
     week's date and no word of when it was asked."""
+    (tmp_path / "data").mkdir()  # made by its owner: callguard makes none
     path = config(tmp_path, tmp_path / "data")
     later = (datetime.now(UTC) + timedelta(days=7)).replace(hour=18, minute=0, second=0,
                                                             microsecond=0)
@@ -185,6 +190,7 @@ def test_first_and_last_are_in_the_zone_asked_for_in_every_rendering(tmp_path,
     10th in a report whose last day is the 9th. Now each is Denver's wall time with its
     offset — the terminal, the JSON, each CSV row and the page."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z",
                                           "2026-12-10T03:00:00.000Z"])
@@ -216,6 +222,7 @@ def test_the_page_aligns_text_left_and_figures_right_and_a_day_is_a_bar(tmp_path
     ragged under left-aligned headers; and a one-day report drew its day as a 520-pixel
     wall. Read back from a real headless chromium."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     _calls_at(data / "compliance.jsonl", ["2026-12-01T18:00:00.000Z"])
     page = tmp_path / "report.html"
@@ -246,6 +253,7 @@ def test_the_pages_say_the_zone_of_every_time_and_draw_no_blank_chart(tmp_path,
     page had two headings "Calls by campaign", a blank strip for a chart without data and
     no legend for its green and red bars."""
     data = tmp_path / "data"
+    data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
                 "2026-12-07T10:00:00-07:00", "--json", config_path=path)

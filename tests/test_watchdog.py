@@ -2482,3 +2482,79 @@ class TestATransferWhileAmiWasAway:
         assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
         [risk] = [f for name, f in reports if name == "violation-risk"]
         assert "did not say which channels share a bridge" in risk["reason"]
+
+
+class TestForgottenCalls:
+    """``CallTracker.calls`` had no bound while an AMI session stayed up: a call whose
+    Hangups never arrived was kept for ever (~2.6 KB each). A call no event names for
+    ``forget_after_s`` (a day) is forgotten; a followed one says its release is not proven.
+    The pure tracker, on a synthetic clock."""
+
+    @staticmethod
+    def _validate(name: str, fields: dict) -> None:
+        from jsonschema import Draft202012Validator
+
+        from tests.conftest import ROOT
+
+        schema = json.loads((ROOT / "callguard" / "data" / "schemas" / f"{name}.json")
+                            .read_text())
+        record = {"schema": 1, "event": name, "logged_at": "2026-12-05T06:00:00.000Z",
+                  "node": "n1", **{k: v for k, v in fields.items() if v is not None}}
+        # (RecordEncoder.event drops None values: the record as written)
+        Draft202012Validator(schema).validate(record)
+
+    def test_a_followed_call_whose_hangups_were_lost_is_forgotten_after_a_day(self):
+        """REPLAYS simple/ab_callgroup without any Hangup (lost): the answered call stays
+        in the picture; an hour on it is still there, a day after its last event it is
+        gone, with a line-release (release not proven) and a violation risk."""
+        events = [parse(e) for e in cacofonisk_events("simple/ab_callgroup.json")]
+        linkedid = events[0]["Linkedid"]
+        kept = [e for e in events if e.get("Event") != "Hangup"]
+        tracker, reports, _ = replay(kept, [linkedid])
+        last = 0.1 * len(kept)
+        assert linkedid in tracker.calls
+        assert tracker.calls[linkedid].answered_at is not None
+        tracker.due(last + 3600)
+        assert linkedid in tracker.calls
+        assert not [name for name, _ in reports if name == "line-release"]
+        tracker.due(last + 86_400 + 1)
+        assert tracker.calls == {}
+        assert tracker._holder == {}
+        assert tracker._bridge_of == {}
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "unknown (no event: forgotten)"
+        assert record["release_unproven"] is True
+        assert record["release_ms"] is None
+        assert record["forgotten_after_s"] > 86_400
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "release cannot be proven" in risk["reason"]
+        self._validate("line-release", record)
+        self._validate("violation-risk", risk)
+
+    def test_only_idle_calls_are_forgotten_and_unfollowed_ones_silently(self):
+        """10,000 calls no one follows, each one Newchannel; one of them hears again late:
+        a day after, only that one is kept, and nothing is recorded."""
+        reports: list[tuple[str, dict]] = []
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append(
+            (name, f)))
+        for i in range(10_000):
+            tracker.feed({"Event": "Newchannel", "Linkedid": f"l-{i}", "Uniqueid": f"l-{i}",
+                          "Channel": f"PJSIP/trunk-{i:08x}"}, i * 0.001)
+        tracker.feed({"Event": "Newchannel", "Linkedid": "l-7", "Uniqueid": "l-7.1",
+                      "Channel": "Local/agent@queue-00000001;1"}, 86_000.0)
+        assert len(tracker.calls) == 10_000
+        tracker.due(86_411.0)  # the last of them came at 10 s
+        assert list(tracker.calls) == ["l-7"]
+        assert sorted(tracker._holder) == ["l-7", "l-7.1"]
+        assert reports == []
+        tracker.due(86_000.0 + 86_401.0)
+        assert tracker.calls == {}
+
+    def test_the_horizon_is_a_setting(self):
+        tracker = CallTracker(TrackerSettings(forget_after_s=60.0), report=lambda *a, **k: None)
+        tracker.feed({"Event": "Newchannel", "Linkedid": "a", "Uniqueid": "a",
+                      "Channel": "PJSIP/x-1"}, 0.0)
+        tracker.due(59.0)
+        assert "a" in tracker.calls
+        tracker.due(61.0)
+        assert tracker.calls == {}

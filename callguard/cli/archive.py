@@ -79,8 +79,9 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     log = file_path or log_path(settings)
     if not stream and (log is None or (file_path is not None and not log_exists(log))):
         usage_error(f"no compliance log to archive at {log}: give --file, or --stream")
-    if not stream and archive_dir is None and not settings.data_dir.is_dir():
-        # a mistyped --data-dir in a cron line would archive nothing, forever, silently
+    if archive_dir is None and not settings.data_dir.is_dir():
+        # a mistyped --data-dir in a cron line would archive nothing, forever, silently (or,
+        # with --stream, make the mistyped directory and an archive in it)
         usage_error(f"no data directory at {settings.data_dir}: check --data-dir / "
                     "CALLGUARD_DATA_DIR (nothing was archived or created)")
     if (not stream and file_path is None and log is not None and not log_exists(log)

@@ -93,6 +93,9 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     _err.print(f"published [bold]{name} v{meta.version}[/] ({which.value}): "
                f"{meta.count:,} numbers, covering {shown}; {parsed.bad} malformed line(s) "
                "skipped", highlight=False)
+    if parsed.header is not None:
+        _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
+                   highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 

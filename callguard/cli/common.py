@@ -86,6 +86,10 @@ class CliState:
             if refusal:
                 usage_error(refusal)
             announce(self._settings, self.command)
+            from callguard.datadir import missing_data_dir  # noqa: PLC0415
+            missing = missing_data_dir(data_dir, self._settings.data_dir_source, self.command)
+            if missing:
+                usage_error(missing)
         return self._settings
 
     def runtime(self) -> Runtime:

@@ -125,8 +125,9 @@ def _fronts(settings: Settings) -> list[str]:
 
 
 def _data_dir(path: Path) -> str:
-    if not path.exists():
-        return "does not exist yet (made at the first start)"
+    if not path.exists():  # callguard.datadir.missing_data_dir: only serve makes it
+        return ("does not exist yet (`serve` makes the configured one at its first start; "
+                "the other commands refuse it)")
     info = path.stat()
     try:
         import pwd  # noqa: PLC0415

@@ -6,7 +6,9 @@ copied: ``packs_dir = ""`` reads the packs installed with callguard, so an upgra
 amended law (new pack versions with their effective dates) with no copy to forget.
 ``--copy-packs`` copies them to ``DIR/jurisdictions`` instead, for a site whose counsel
 reviews every pack change before it applies: that copy changes only when the site
-changes it. The data dir is not created here; ``config check`` says where it will be.
+changes it. The data dir beside the file (``DIR/data``) is made here, 0700: every other
+command but ``serve`` refuses a missing one. ``/var/lib/NAME`` for a file under ``/etc``
+is the unit's ``StateDirectory`` (or ``install -d``), not made here.
 """
 
 from __future__ import annotations
@@ -95,8 +97,17 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
                     f"{exc.strerror or exc} ({exc.filename or directory}); choose a directory "
                     "you can write (as root for /etc/callguard)")
     choice = default_data_dir(target)
+    made = ""
+    if choice.path == directory.resolve() / "data":  # not /var/lib/NAME: install -d makes it
+        # the data dir this configuration names: commands refuse a missing one (a mistyped
+        # path must not become a data dir with a new log key), so it is made here, 0700
+        try:
+            choice.path.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            usage_error(f"cannot make the data dir {choice.path}: {exc.strerror or exc}")
+        made = " (made, mode 0700)"
     click.echo(f"wrote {target}" + (f" and {directory / 'jurisdictions'}" if copy_packs else ""))
     click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
     click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
-    click.echo(f"data dir: {choice.path} ({choice.source})")
+    click.echo(f"data dir: {choice.path} ({choice.source}){made}")
     click.echo(f"next: edit the campaigns, then: callguard --config {target} config check")

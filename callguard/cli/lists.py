@@ -192,6 +192,9 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
     _err.print(f"published [bold]{name} v{meta.version}[/]: {meta.count:,} numbers, covering "
                f"{shown}; {duplicates:,} duplicate number(s) dropped, {parsed.bad} malformed "
                "line(s) skipped", highlight=False)
+    if parsed.header is not None:
+        _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
+                   highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 

@@ -1,8 +1,10 @@
 """``callguard purge``: destroy what is older than the retention period, and say so.
 
 Destroying evidence is not undone, so purge first says what it would destroy and does it
-only with ``--yes``; each purge that destroyed something writes a ``purge`` record of
-itself through the compliance log (what, up to when, how much), like any other record.
+only with ``--yes``; each ``--yes`` run writes a ``purge`` record of itself through the
+compliance log (up to when, and how much it destroyed where: zero when nothing was due), like
+any other record. Neither that record nor ``--json`` says "destroyed" of a run that destroyed
+nothing: a compliance officer reads the word as records gone.
 """
 
 from __future__ import annotations
@@ -68,7 +70,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     if with_stream and destroy:  # nothing is destroyed unless every place can be purged
         run(_trim(state, cutoff, dry_run=True))
     outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
-                               "destroyed": destroy}
+                               "mode": "destroy" if destroy else
+                               ("dry-run" if dry_run else "preview")}
     if path is not None and log_exists(path):
         files = purge_files(path, cutoff, dry_run=not destroy)
         outcome["file"] = _file_outcome(path, files)
@@ -79,6 +82,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     if with_stream:
         outcome["stream"] = {"key": settings.log.stream_key,
                              "removed": run(_trim(state, cutoff, dry_run=not destroy))}
+    # true only when something is gone: a --yes run with nothing due destroyed nothing
+    outcome["destroyed"] = destroy and _due(outcome)
     if destroy:
         _record_purge(state, outcome)
     _show(outcome, as_json)
@@ -122,15 +127,23 @@ def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
     """A ``purge`` record through the node's own compliance log (file and stream).
 
     Its fields are those of ``callguard/data/schemas/purge.json``: ``removed`` counts records by
-    where they were destroyed (files, stream, archive).
+    where they were destroyed (files, stream, archive; 0 where nothing was), ``deleted`` the
+    log segments deleted or rewritten and the archive's day partitions deleted, and
+    ``destroyed`` whether anything at all is gone.
     """
     cutoff = datetime.fromisoformat(outcome["cutoff"])
     removed = {where: outcome[where]["removed"] for where in ("file", "stream", "archive")
                if where in outcome}
+    deleted = {}
+    if "file" in outcome:
+        deleted["segments"] = outcome["file"]["files_deleted"]
+        deleted["segments_rewritten"] = outcome["file"]["files_rewritten"]
+    if "archive" in outcome:
+        deleted["archive_days"] = outcome["archive"]["days_deleted"]
     stamp = cutoff.strftime("%Y-%m-%dT%H:%M:%S.") + f"{cutoff.microsecond // 1000:03d}Z"
     fields = {"cutoff": stamp, "retention_days": outcome["older_than_days"],
               "removed": {("files" if k == "file" else k): v for k, v in removed.items()},
-              "dry_run": False}
+              "deleted": deleted, "destroyed": outcome["destroyed"], "dry_run": False}
 
     async def write() -> None:
         runtime = state.runtime()
@@ -156,11 +169,16 @@ def _show(outcome: dict[str, Any], as_json: bool) -> None:
         print(orjson.dumps(outcome).decode())  # noqa: T201
         return
     console = output.console()
-    verb = "removed" if outcome["destroyed"] else "would remove"
+    done = outcome["mode"] == "destroy"
+    verb = "removed" if done else "would remove"
     cutoff = datetime.fromisoformat(outcome["cutoff"])
+    if done and not outcome["destroyed"]:  # not "removed 0 record(s)": nothing happened
+        console.print(f"nothing is past the cutoff ({cutoff:%Y-%m-%d %H:%M} UTC): nothing "
+                      "was destroyed; this run is recorded (a purge record, 0 removed)")
+        return
     if "file" in outcome:
         file = outcome["file"]
-        deleted = "deleted" if outcome["destroyed"] else "would delete"
+        deleted = "deleted" if done else "would delete"
         console.print(f"{file['path']}: {verb} {file['removed']} record(s) logged before "
                       f"{cutoff:%Y-%m-%d %H:%M} UTC, kept {file['kept']} in the files "
                       f"rewritten; {deleted} {file['files_deleted']} closed segment(s)")

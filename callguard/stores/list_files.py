@@ -2,7 +2,10 @@
 
 One number per line (``8015550123``, ``18015550123``, ``+1 801-555-0123``), the
 registry's ``area code,phone number`` lines (``801,5550123``), optionally gzip'd.
-Blank lines and ``#`` comments are skipped. A malformed line is reported with its
+Blank lines and ``#`` comments are skipped, and so is a first line that is a header
+(column names: letters and no digit at all, e.g. ``AreaCode,PhoneNumber`` from a
+spreadsheet or a vendor's export; the registry's own full-list files have none). Any
+other line that is not a number, the first included, is malformed: reported with its
 number and counted (its digits redacted: the report reaches logs); a file whose bad
 share exceeds the limit is refused whole. Digits of other scripts are read as
 ``callguard.numbers`` reads them, so a list and a call agree on what a number is.
@@ -41,11 +44,21 @@ class ParsedList:
     lines: int = 0
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
+    header: str | None = None  # the first line, skipped as column names (not counted)
 
     @property
     def count(self) -> int:
         """Numbers read (duplicates included)."""
         return sum(len(v) for v in self.by_area.values())
+
+
+def _is_header(line: str) -> bool:
+    """Column names, not a number: letters and no digit of any script.
+
+    Only the first line may be one; a line with a digit is read as a number (and counted
+    malformed when it is none), so a damaged number never passes for a header.
+    """
+    return any(ch.isalpha() for ch in line) and not any(ch.isdigit() for ch in line)
 
 
 def _national(line: str) -> int | None:
@@ -137,6 +150,8 @@ def _fixed_width(path: Path) -> bool:
         head = handle.read(_ROW * 1000)
     if head[:2] == b"\x1f\x8b":  # gzip: the line parser decompresses
         return False
+    if _is_header(head[: _ROW - 1].decode("latin-1")):  # a 10-letter header: lines read it
+        return False
     # Structure only (every line 10 bytes); the vectorised parse judges each line's content.
     return all(len(line) == _ROW - 1 for line in head.split(b"\n")[:-1][:1000])
 
@@ -182,10 +197,16 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
     read = [0]
+    first = True
     for number, raw in enumerate(_lines(path, read), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if first:
+            first = False
+            if _is_header(line):
+                parsed.header = line[:80]  # no digit in it: nothing to redact
+                continue
         parsed.lines += 1
         national = _national(line)
         if national is None:

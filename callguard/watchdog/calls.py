@@ -75,6 +75,7 @@ _MAX_PENDING = 10_000
 _NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/")
 _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
+_FORGET_AFTER_S = 86_400.0
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -129,6 +130,10 @@ class TrackerSettings:
     grace_s: float = 0.0
     retry_s: float = 0.5
     bridge_within_s: float = _BRIDGE_WITHIN_S
+    # A call with no event for this long is forgotten (its Hangups were lost while the AMI
+    # session stayed up: ~2.6 KB each, without bound). A day: no call goes that long with
+    # no Newchannel, Dial, Bridge or Hangup of any of its channels unless its end was lost.
+    forget_after_s: float = _FORGET_AFTER_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,6 +237,8 @@ class _Call:
     # Originated legs whose DialBegin carried CALLGUARD_FOLLOW: the gate allowed them
     # before they were called, whatever a later state read says (``_asked_from``).
     dialled_carrying: set[str] = field(default_factory=set)
+    seen_at: float | None = None  # the last event (or picture) naming the call
+    forgotten_after_s: float | None = None  # set when forgotten for want of events
 
 
 def _digits(number: str) -> str:
@@ -364,6 +371,10 @@ class CallTracker:
             return []
         handler: Callable[[Event, float], list[Effect]] = getattr(self, method)
         effects = handler(event, now)
+        for key in _CALL_KEYS:  # the calls this event speaks of are alive
+            call = self.calls.get(event.get(key, ""))
+            if call is not None:
+                call.seen_at = now
         value = follow_value(event)
         if value is not None:
             self.channelvars_seen = True
@@ -763,7 +774,20 @@ class CallTracker:
                 if now - followed.registered_at <= _PENDING_TTL_S:
                     break
                 del self._pending[linkedid]
+            self._forget_idle(now)
         return effects
+
+    def _forget_idle(self, now: float) -> None:
+        """Forget calls no event has named for ``forget_after_s``: their end was lost (a
+        Hangup missed while the session stayed up), and each would be kept for ever. A
+        followed one writes its ``line-release`` saying its release is not proven."""
+        horizon = self.settings.forget_after_s
+        for call in [c for c in self.calls.values()
+                     if c.seen_at is not None and now - c.seen_at > horizon]:
+            call.forgotten_after_s = now - (call.seen_at or now)
+            for uniqueid in call.channels:
+                self._leave(uniqueid)
+            self._finish(call, now)
 
     def variable_read(self, linkedid: str, channel: str, variable: str, value: str | None,
                       now: float) -> list[Effect]:
@@ -875,6 +899,7 @@ class CallTracker:
         self._bridges_known = self._picture_bridges(live)
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
+            self.calls[linkedid].seen_at = now  # Asterisk says it is up
         effects: list[Effect] = []
         for linkedid, call in list(self.calls.items()):
             present = seen.get(linkedid, {})
@@ -1228,7 +1253,9 @@ class CallTracker:
             fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
         fields.update(self._how_followed(call, followed))
-        if call.called_hangup_at is None:
+        if call.forgotten_after_s is not None:
+            self._forgotten(call, followed, fields, now)
+        elif call.called_hangup_at is None:
             ended = "not-answered" if call.answered_at is None else (
                 "transferred" if call.transferred else
                 # handed on by the calling side, the called party last of the call's own
@@ -1255,6 +1282,22 @@ class CallTracker:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
 
+    def _forgotten(self, call: _Call, followed: Followed, fields: dict[str, Any],
+                   now: float) -> None:
+        """The record of a call forgotten for want of events: how it ended, and whether its
+        lines were released in time, was never seen. An answered call under a release
+        limit is also a violation risk: its release cannot be proven."""
+        idle = call.forgotten_after_s or 0.0
+        fields.update(ended_by="unknown (no event: forgotten)", release_ms=None,
+                      release_unproven=True, forgotten_after_s=round(idle, 3))
+        if call.answered_at is not None and followed.limit_s is not None:
+            since = call.called_hangup_at if call.called_hangup_at is not None else (
+                now - idle)
+            self._risk(call, now - since, now,
+                       f"no event of the call for {idle:.0f} s while the AMI session stayed "
+                       "up (its Hangups were lost): forgotten, and its release cannot be "
+                       "proven")
+
 
 # Event name -> handler method: the events the watchdog reads (manager.conf's filters pass
 # exactly these).
@@ -1271,3 +1314,5 @@ _HANDLERS: dict[str, str] = {
     "Hangup": "_hangup",
 }
 USED_EVENTS = tuple(_HANDLERS)
+# Where an event names the call(s) it belongs to.
+_CALL_KEYS = ("Linkedid", "DestLinkedid", "LocalOneLinkedid", "LocalTwoLinkedid")

@@ -33,7 +33,7 @@ import numpy as np
 
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.redact import redact_digits
-from callguard.stores.list_files import _lines, _national
+from callguard.stores.list_files import _is_header, _lines, _national
 
 if TYPE_CHECKING:
     from callguard.stores.interfaces import ListMeta
@@ -77,6 +77,7 @@ class ParsedDated:
     lines: int = 0
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
+    header: str | None = None  # the first line, skipped as column names (not counted)
 
     @property
     def count(self) -> int:
@@ -97,10 +98,16 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     if not path.is_file():
         raise ListImportError(f"{path}: no such file")
     parsed = ParsedDated()
+    first = True
     for number, raw in enumerate(_lines(path), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
+        if first:  # "phone,disconnect_date": column names, as in the list files
+            first = False
+            if _is_header(line):
+                parsed.header = line[:80]
+                continue
         parsed.lines += 1
         head, _, tail = line.rpartition(",") if "," in line else line.rpartition(" ")
         if not head:
