@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 
 import pytest
@@ -20,18 +22,48 @@ import structlog
 import structlog.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
 from callguard.watchdog.calls import USED_EVENTS, CallTracker, Followed, TrackerSettings
+from callguard.watchdog.carry import FOLLOWED_MODES
 from callguard.watchdog.events import safe_channel
 from callguard.watchdog.lease import SoleFollower
+from tests.conftest import ROOT
 from tests.fake_ami import FakeAmi, cacofonisk_events, lab_events, linkedid_of, parse
 
 CALL_01 = "call-01-answered-callee-hangs-up"
 CALLED_01 = "Local/201@callee-00000001;1"
 CALLER_01 = ["Local/long@fakephone-00000000;1", "Local/long@fakephone-00000000;2"]
 UTAH = "Utah Code 13-25a-103(5)(e)"
+
+
+def written(reports: list[tuple[str, dict]]) -> Callable[..., None]:
+    """A tracker's ``report`` that keeps each record and checks it, as the writer would
+    write it (None values dropped), against the JSON Schema of its kind: every record a
+    test makes the watchdog write is a real record of that kind."""
+
+    def report(name: str, **fields: object) -> None:
+        check_record(name, fields)
+        reports.append((name, fields))
+
+    return report
+
+
+@functools.cache
+def _record_schema(name: str) -> Draft202012Validator | None:
+    path = ROOT / "callguard" / "data" / "schemas" / f"{name}.json"
+    return Draft202012Validator(json.loads(path.read_text())) if path.exists() else None
+
+
+def check_record(name: str, fields: dict) -> None:
+    """Validate one watchdog record against its kind's schema (RecordEncoder.event drops
+    None values: the record as written)."""
+    schema = _record_schema(name)
+    assert schema is not None, f"no schema for the record kind {name!r}"
+    schema.validate({"schema": 1, "event": name, "logged_at": "2026-12-05T06:00:00.000Z",
+                     "node": "n1", **{k: v for k, v in fields.items() if v is not None}})
 
 
 async def until(condition, timeout: float = 5.0) -> None:
@@ -89,7 +121,7 @@ class Node:
         self.fake = fake
         self.reports: list[tuple[str, dict]] = []
         self.tracker = GateTimed(TrackerSettings(grace_s=grace, retry_s=retry),
-                                 report=lambda name, **f: self.reports.append((name, f)))
+                                 report=written(self.reports))
         self.watchdog: AmiWatchdog | None = None
         self.known_until = known_until
 
@@ -821,7 +853,7 @@ class TestEveryAutomatedCall:
 
     def test_no_limit_never_makes_a_violation_risk_however_late(self):
         reports: list[tuple[str, dict]] = []
-        tracker = GateTimed(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
+        tracker = GateTimed(TrackerSettings(), report=written(reports))
         events = [parse(e) for e in lab_events(CALL_01)]
         tracker.follow_when_asked(
             Followed("d", "1795326250.0", "c", "predictive", None, "", "+1"), events)
@@ -1519,16 +1551,18 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
 
 def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1,
            mode: str = "predictive", answered: list[bool] | None = None,
-           gate_first: bool = False,
+           gate_first: bool = False, checked: bool = True,
            ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
     clock; the calls in ``follow`` are followed as if this process's gate had allowed them
     (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added), when the gate could
     have answered (``GateTimed``; ``gate_first``: before any event). ``answered`` gets
-    each abandonment count (True: abandoned)."""
+    each abandonment count (True: abandoned). ``checked``: each record is checked against
+    its kind's schema (False only for a mode the gate never follows)."""
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = GateTimed(TrackerSettings(), report=lambda name, **f: reports.append((name, f)),
+    tracker = GateTimed(TrackerSettings(), report=(
+        written(reports) if checked else lambda name, **f: reports.append((name, f))),
                         answered=lambda campaign, abandoned, decision_id: (
                             answered.append(abandoned) if answered is not None else None))
     for linkedid in follow:
@@ -1741,10 +1775,11 @@ class TestAgentReachedFromRecordedStreams:
     def test_manual_and_prerecorded_calls_are_not_counted(self, mode):
         """REPLAYS lab call-01 unchanged, followed as a manual or prerecorded call: the
         abandonment rule is for calls a predictive dialer places; nothing is counted and
-        the record carries no agent_within_2s."""
+        the record carries no agent_within_2s. (The gate never follows a manual call —
+        carry.FOLLOWED_MODES — so its record is not held to the schema's modes.)"""
         outcomes: list[bool] = []
         _, reports, _ = replay([parse(e) for e in lab_events(CALL_01)], ["1795326250.0"],
-                               mode=mode, answered=outcomes)
+                               mode=mode, answered=outcomes, checked=mode in FOLLOWED_MODES)
         [record] = [f for name, f in reports if name == "line-release"]
         assert "agent_within_2s" not in record
         assert outcomes == []
@@ -1885,8 +1920,7 @@ def asked_from(events: list[dict[str, str]], asker: str, state: str | None, *,
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
     if tracker is None:
-        tracker = CallTracker(TrackerSettings(),
-                              report=lambda name, **f: reports.append((name, f)))
+        tracker = CallTracker(TrackerSettings(), report=written(reports))
     linkedid = events[0]["Linkedid"]
     followed = Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1",
                         asker=asker, number_key=number_key(number))
@@ -2535,8 +2569,7 @@ class TestForgottenCalls:
         """10,000 calls no one follows, each one Newchannel; one of them hears again late:
         a day after, only that one is kept, and nothing is recorded."""
         reports: list[tuple[str, dict]] = []
-        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: reports.append(
-            (name, f)))
+        tracker = CallTracker(TrackerSettings(), report=written(reports))
         for i in range(10_000):
             tracker.feed({"Event": "Newchannel", "Linkedid": f"l-{i}", "Uniqueid": f"l-{i}",
                           "Channel": f"PJSIP/trunk-{i:08x}"}, i * 0.001)
