@@ -65,6 +65,7 @@ class TestRedact:
         "reason: Fla. Stat. 501.059(8)(a) quiet hours",
         "us-fl:501.059(4) and 47 CFR 64.1200(c)(2)(i)",
         "16 CFR 310.4(b)(1)(iii)(B); 15 O.S. 755.1(C)(2)(a)",
+        "Fla. Stat. 501.059(1) and 1234.5678(a)",
         # an IPv4 dotted quad, groups 0-255, with or without its port
         "fastagi refused peer 10.200.100.201",
         "sip from 192.168.100.201:5060 refused; ami host 10.200.100.201:5038",
@@ -106,6 +107,9 @@ class TestRedact:
         ("801.255.100.123", "[number …0123]"),
         ("10.0.0.1.5550123", "[number …0123]"),
         ("2015.55.0123", "[number …0123]"),
+        # a citation's digits.digits is never a local number's 3.4
+        ("section 555.0123(a)", "section [number …0123](a)"),
+        ("Fla. Stat. 501.0591(1)", "Fla. Stat. [number …5911])"),
         # only ASCII digits make a kept shape
         ("\uff11\uff10.\uff12\uff10\uff10.\uff11\uff10\uff10.\uff12\uff10\uff11",
          "[number …0201]"),
