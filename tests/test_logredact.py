@@ -30,6 +30,19 @@ class TestRedactEvent:
         assert out["seen"][1] == 3
         assert out["reason"] == "line 'agi_arg_1: [number …0123]'"
 
+    def test_peer_address_version_and_citation_stay_readable(self):
+        """A PBX admin finds the refused peer; the number next to it still goes."""
+        event = {"event": "fastagi_refused", "peer": "10.200.100.201:40312",
+                 "ami": "10.200.100.201", "pack": "us-fl 2026.12.5",
+                 "reason": "Fla. Stat. 501.059(8)(a): 801.555.0123 at 801 555 01:00"}
+        out = redact_event(None, "warning", dict(event))
+        assert out["peer"] == event["peer"]
+        assert out["ami"] == event["ami"]
+        assert out["pack"] == event["pack"]
+        assert out["reason"] == ("Fla. Stat. 501.059(8)(a): [number …0123] at "
+                                 "[number …0100]")
+        assert not has_digit_run(str(out))
+
     def test_safe_keys_keep_their_digits(self):
         """A decision id and a keyed hash are not numbers: left as they are."""
         event = {"decision_id": "01932c4e-1234-7567-8901-234567890abc",

@@ -7,6 +7,9 @@ so any free text bound for a log passes through ``redact_digits`` first: a run o
 ``MIN_RUN`` or more digits — ASCII or any other script's (full-width, Arabic-Indic,
 superscript, ...), optionally split by the punctuation people write numbers with — becomes
 ``[number …NNNN]``, keeping only the last four digits (in ASCII), which a log may show.
+What is structurally not a phone number stays readable (``_KEPT``: a date, a time, an IPv4
+address, a statute citation, a pack version), unless a number runs into it: then the
+number wins.
 """
 
 from __future__ import annotations
@@ -18,23 +21,40 @@ __all__ = ["MIN_RUN", "has_digit_run", "redact_digits"]
 
 MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, counts, codes
 
-# ISO dates and clock times a reason states ("08:30 Mon 2026-11-23") are not numbers:
-# they end a run, they are never part of one. Only whole ones, with no digit on either
-# side: otherwise "8015-55-0100" held the date-shaped "8015-55-01" and left the rest in
-# clear, and "80155501:00" the time-shaped "01:00".
-_DATE_OR_TIME = re.compile(
-    r"(?<!\d)(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-    r"(?:Z|[+-]\d{2}:\d{2})?|\d{1,2}:\d{2}(?::\d{2})?)(?!\d)")
+# Shapes that are structurally not phone numbers, kept readable: they end a run, they are
+# never part of one. Only whole ones, with no digit after them (otherwise "8015-55-0100"
+# held the date-shaped "8015-55-01" and left the rest in clear) and — the phone number
+# wins — none that a digit reaches from the left, directly or through a run's separators,
+# or that a "+" starts (``_joined_before``), nor one a digit follows through invisible
+# characters (``_joined_after``): "80155501:00", "801 555 01:00",
+# "801 555.0123(4)" and "+2026.12.5" are runs, a colon in them included. ASCII only.
+# - ISO dates and clock times a reason states ("08:30 Mon 2026-11-23");
+# - an IPv4 dotted quad, groups 0-255, with its port ("10.200.100.201:5060": a refused
+#   peer, an AMI host; a PBX admin needs it). No NANP or E.164 spelling is four groups
+#   of at most three digits ("801.555.0123" has a four-digit group: a run);
+# - a statute citation, digits.digits then parenthesised subsections ("501.059(8)(a)",
+#   "64.1200(c)(2)"): a phone number is not followed by "(a)", but a peer may write one
+#   so: never 3.4 digits, a local number's NXX-XXXX ("555.0123(a)" is a run);
+# - a pack version year.month.n ("2026.12.5").
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_KEPT = re.compile(
+    r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
+    r"(?:Z|[+-]\d{2}:\d{2})?|\d{1,2}:\d{2}(?::\d{2})?"
+    rf"|(?:{_OCTET}\.){{3}}{_OCTET}(?::\d{{1,5}})?"
+    r"|(?:\d{1,2}\.\d{1,4}|\d{3}\.\d{1,3}|\d{4}\.\d{1,4})(?:\([0-9A-Za-z]{1,5}\))+"
+    r"|20\d{2}\.(?:1[0-2]|0?[1-9])\.\d{1,3})(?!\d)(?!\.\d)", re.ASCII)
 # A NANP number grouped 3-3-4 with punctuation that is no separator of a run (commas,
 # semicolons, colons: "801,555,0100" from a CSV split, "801;555;0100"), a 1 or +1 before
 # it. The shape is the test, so counts ("1,234,567": groups of three) and lists of area
-# codes stay; digits or a dot-and-digit on either side (an IP address, a version) make
-# it part of something longer, left to the run pass. A space may stand on either side of
-# the punctuation ("801 , 555 , 0100").
+# codes stay; digits on either side make it part of something longer, left to the run
+# pass. A dot-and-digit does not: the number wins ("v2.801;555;0100", "801,555,0100.5"
+# were left whole). A space may stand on either side of
+# the punctuation ("801 , 555 , 0100"). A clock-shaped last group ("801,555,01:00") is
+# the number's, not a time.
 _PUNCT = r"\s?[^\w\s]{1,2}\s?"
 _GROUPED = re.compile(
-    rf"(?<!\d)(?<!\d\.)(?:\+?1{_PUNCT}|\+?1 )?\d{{3}}{_PUNCT}\d{{3}}{_PUNCT}(\d{{4}})(?!\d)"
-    r"(?!\.\d)")
+    rf"(?<!\d)(?:\+?1{_PUNCT}|\+?1 )?\d{{3}}{_PUNCT}\d{{3}}{_PUNCT}(\d{{4}}|\d\d:\d\d)"
+    r"(?!\d)")
 # What people write between the digits of a phone number (at most ``_GAP`` in a row, so
 # "801 - 555 - 0100" is one run): these, any Unicode dash or space (an en dash, a minus
 # sign, the narrow no-break space of typeset numbers), control characters but line breaks
@@ -70,10 +90,55 @@ def _gap_width(char: str) -> int | None:
     return 1 if category in _SEPARATOR_CATEGORIES else None
 
 
+def _kept(text: str) -> tuple[set[int], set[int]]:
+    """Indexes of the ``_KEPT`` shapes in ``text`` that no number reaches into, and of the
+    colons of those a number does reach: these join the run ("801 555 01:00" is one)."""
+    kept: set[int] = set()
+    joins: set[int] = set()
+    for match in _KEPT.finditer(text):
+        if _joined_before(text, match.start(), kept) or _joined_after(text, match.end()):
+            joins.update(i for i in range(match.start(), match.end()) if text[i] == ":")
+        else:
+            kept.update(range(match.start(), match.end()))
+    return kept, joins
+
+
+def _joined_before(text: str, start: int, kept: set[int]) -> bool:
+    """Whether a run reaches ``start`` from the left: a "+" just before it, or a digit
+    (not of a shape already kept) through at most ``_GAP`` separators."""
+    if start and text[start - 1] == "+":
+        return True
+    gap = 0
+    for index in range(start - 1, -1, -1):
+        if index in kept:
+            return False
+        char = text[index]
+        if _digit(char) is not None:
+            return True
+        width = _gap_width(char)
+        if width is None:
+            return False
+        gap += width
+        if gap > _GAP:
+            return False
+    return False
+
+
+def _joined_after(text: str, end: int) -> bool:
+    """Whether a digit of any script follows ``end``, invisible characters skipped
+    (``_KEPT`` itself sees ASCII digits only): "10.200.100.2\u200b01" is a run."""
+    for char in text[end:]:
+        if _digit(char) is not None:
+            return True
+        if _gap_width(char) != 0:
+            return False
+    return False
+
+
 def _runs(text: str) -> list[tuple[int, int, str]]:
     """(start, end, ASCII digits) of every digit run, separators allowed inside."""
     runs: list[tuple[int, int, str]] = []
-    barriers = {i for m in _DATE_OR_TIME.finditer(text) for i in range(m.start(), m.end())}
+    barriers, joins = _kept(text)
     start = -1
     last = -1
     digits: list[str] = []
@@ -88,7 +153,8 @@ def _runs(text: str) -> list[tuple[int, int, str]]:
             gap = 0
         elif start < 0:
             continue
-        elif (width := _gap_width(char)) is not None and gap + width <= _GAP:
+        elif ((width := 1 if index in joins else _gap_width(char)) is not None
+              and gap + width <= _GAP):
             gap += width
         else:
             runs.append((start, last + 1, "".join(digits)))
@@ -103,6 +169,11 @@ def redact_digits(text: str) -> str:
     with other punctuation, replaced by ``[number …last4]``."""
     if sum(char.isdigit() for char in text) < MIN_RUN:  # isdigit: every script's digits
         return text
+    # Grouped numbers first: a run pass first took "10.0.0.1.801" and left ",555,0100".
+    # Not inside a kept shape: "192.168.100.201:5060" ends with "100.201:5060".
+    if _GROUPED.search(text) is not None:
+        kept = _kept(text)[0]
+        text = _GROUPED.sub(lambda match: _grouped(match, kept), text)
     pieces: list[str] = []
     cursor = 0
     for first, end, digits in _runs(text):
@@ -114,16 +185,25 @@ def redact_digits(text: str) -> str:
     if pieces:
         pieces.append(text[cursor:])
         text = "".join(pieces)
-    return _GROUPED.sub(_grouped, text)
+    return text
 
 
-def _grouped(match: re.Match[str]) -> str:
-    """A grouped number as a run is shown: its last four digits, in ASCII."""
-    last4 = "".join(chr(48 + unicodedata.decimal(c)) for c in match.group(1))
+def _grouped(match: re.Match[str], kept: set[int]) -> str:
+    """A grouped number as a run is shown: its last four digits, in ASCII; left as it is
+    if wholly inside a kept shape."""
+    if all(index in kept for index in range(match.start(), match.end())):
+        return match.group()
+    last4 = "".join(chr(48 + unicodedata.decimal(c)) for c in match.group(1) if c != ":")
     return f"[number …{last4}]"
 
 
 def has_digit_run(text: str) -> bool:
     """Whether ``text`` holds a run that ``redact_digits`` would take out."""
-    return (any(len(digits) >= MIN_RUN for _, _, digits in _runs(text))
-            or _GROUPED.search(text) is not None)
+    if any(len(digits) >= MIN_RUN for _, _, digits in _runs(text)):
+        return True
+    grouped = list(_GROUPED.finditer(text))
+    if not grouped:
+        return False
+    kept = _kept(text)[0]
+    return any(not all(index in kept for index in range(match.start(), match.end()))
+               for match in grouped)
