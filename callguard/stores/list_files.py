@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import array
 import gzip
-from collections.abc import Callable, Iterator, MutableSequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
@@ -59,6 +59,29 @@ def _is_header(line: str) -> bool:
     malformed when it is none), so a damaged number never passes for a header.
     """
     return any(ch.isalpha() for ch in line) and not any(ch.isdigit() for ch in line)
+
+
+class _Headed(Protocol):
+    """A parse result that keeps the header line it skipped."""
+
+    header: str | None
+
+
+def _content(lines: Iterable[str], parsed: _Headed) -> Iterator[tuple[int, str]]:
+    """Each line that holds content, stripped, with its line number: blank lines and
+    ``#`` comments skipped, and a first line of column names (``_is_header``) kept as
+    ``parsed.header``, not counted (no digit in it: nothing to redact)."""
+    first = True
+    for number, raw in enumerate(lines, start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if first:
+            first = False
+            if _is_header(line):
+                parsed.header = line[:80]
+                continue
+        yield number, line
 
 
 def _national(line: str) -> int | None:
@@ -197,16 +220,7 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
     read = [0]
-    first = True
-    for number, raw in enumerate(_lines(path, read), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if first:
-            first = False
-            if _is_header(line):
-                parsed.header = line[:80]  # no digit in it: nothing to redact
-                continue
+    for number, line in _content(_lines(path, read), parsed):
         parsed.lines += 1
         national = _national(line)
         if national is None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.redact import redact_digits
-from callguard.stores.list_files import _is_header, _lines, _national
+from callguard.stores.list_files import _content, _lines, _national
 
 if TYPE_CHECKING:
     from callguard.stores.interfaces import ListMeta
@@ -98,16 +98,8 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     if not path.is_file():
         raise ListImportError(f"{path}: no such file")
     parsed = ParsedDated()
-    first = True
-    for number, raw in enumerate(_lines(path), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if first:  # "phone,disconnect_date": column names, as in the list files
-            first = False
-            if _is_header(line):
-                parsed.header = line[:80]
-                continue
+    # a first line "phone,disconnect_date": column names, as in the list files
+    for number, line in _content(_lines(path), parsed):
         parsed.lines += 1
         head, _, tail = line.rpartition(",") if "," in line else line.rpartition(" ")
         if not head:
