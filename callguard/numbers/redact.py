@@ -191,7 +191,7 @@ def redact_digits(text: str) -> str:
 def _grouped(match: re.Match[str], kept: set[int]) -> str:
     """A grouped number as a run is shown: its last four digits, in ASCII; left as it is
     if wholly inside a kept shape."""
-    if all(index in kept for index in range(match.start(), match.end())):
+    if _inside(match, kept):
         return match.group()
     last4 = "".join(chr(48 + unicodedata.decimal(c)) for c in match.group(1) if c != ":")
     return f"[number …{last4}]"
@@ -205,5 +205,10 @@ def has_digit_run(text: str) -> bool:
     if not grouped:
         return False
     kept = _kept(text)[0]
-    return any(not all(index in kept for index in range(match.start(), match.end()))
-               for match in grouped)
+    return any(not _inside(match, kept) for match in grouped)
+
+
+def _inside(match: re.Match[str], kept: set[int]) -> bool:
+    """Whether a grouped number lies wholly inside kept shapes ("100.201:5060" of an
+    address with its port): not a number."""
+    return all(index in kept for index in range(match.start(), match.end()))
