@@ -446,8 +446,8 @@ class TestHostilePeers:
         assert node.stats.counts["reply_failed"] == 1
         assert await real_call_latency(node.port) < 0.5
 
-    @pytest.mark.parametrize("reply", [b"\n", b"garbage 8015550123\n", b"\xff\xfe\n"],
-                             ids=["empty", "words", "binary"])
+    @pytest.mark.parametrize("reply", [b"garbage 8015550123\n", b"\xff\xfe\n"],
+                             ids=["words", "binary"])
     async def test_a_reply_that_is_no_agi_reply_is_counted_not_an_escaped_error(
             self, node, reply, capsys):
         """panoramisk's parse_agi_result raises ValueError on a line without a status
@@ -457,6 +457,18 @@ class TestHostilePeers:
         assert await _escaped_after_replying(node, reply) == []
         assert node.stats.counts["answer_not_accepted"] == 1
         assert "5550123" not in capsys.readouterr().err
+        assert await real_call_latency(node.port) < 0.5
+
+    async def test_a_blank_line_before_the_reply_is_read_as_a_cut_blocks_tail(self, node):
+        """A blank line where the reply should be is no AGI reply, but it is how the tail
+        of a block cut by a value ending in two line breaks begins (the forged block's own
+        blank line, then setup_env's real lines): so the session reads on for the reply
+        (then withdraws the answer, see TestContract). The peer closing instead is a reply
+        that never came: counted, nothing escapes."""
+        escaped = await _escaped_after_replying(node, b"\n", then_close=True)
+        assert escaped == []
+        assert node.stats.counts["reply_failed"] == 1
+        assert node.stats.counts["answer_not_accepted"] == 0
         assert await real_call_latency(node.port) < 0.5
 
     async def test_a_non_utf8_byte_outside_the_arguments_is_still_decided(self, node):
@@ -663,6 +675,52 @@ class TestInjectedHeaderLines:
             writer.close()
         assert "went on after" in self.cut_block_reason(exec_mset_variables(command.strip()))
 
+    @pytest.mark.parametrize(("late", "ending"), [(0.0, ""), (0.02, ""), (0.02, "\n")],
+                             ids=["at-once", "20ms-behind", "tail-opens-blank"])
+    async def test_a_forged_whole_block_whose_tail_comes_after_the_answer_is_withdrawn(
+            self, node, late, ending):
+        """A value with a line break can forge every later argument and its own blank
+        line: the block read up to it has all five arguments, so nothing waits for a tail,
+        and when the rest of setup_env's writes arrive a round trip later the call was
+        already decided on the forged ones. res_agi.c ``setup_env`` writes the whole block
+        before ``run_agi`` reads a command, so the tail comes before the reply to our
+        answer; the dialplan reads the variables only when the session ends: a second
+        MSet replaces the first answer with a recorded BLOCK right after its record."""
+        forged = "8015550123\n" + "".join(
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)) + ending
+        block = header_block(c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"],
+                             port=node.port)
+        cut = block.index(b"\n\n") + 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        commands = []
+        try:
+            writer.write(block[:cut])
+            await writer.drain()
+            first = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            commands.append(first)  # Asterisk wrote the tail before reading it: emulate
+            await asyncio.sleep(late)
+            writer.write(block[cut:] + b"200 result=0\n")
+            await writer.drain()
+            while line := await asyncio.wait_for(reader.readline(), timeout=2):
+                commands.append(line.decode())
+                writer.write(b"200 result=0\n")
+                await writer.drain()
+        finally:
+            writer.close()
+        assert len(commands) == 2, commands
+        answered = exec_mset_variables(commands[0].strip())
+        final = exec_mset_variables(commands[-1].strip())
+        assert "went on after its blank line, seen only after" in self.cut_block_reason(final)
+        assert final[f"__{c.VAR_FOLLOW}"] == ""
+        withdrawn = answered[c.VAR_DECISION_ID]
+        records = compliance_records(node)
+        assert [r["decision_id"] for r in records[-2:]] == [
+            withdrawn, final[c.VAR_DECISION_ID]]
+        assert records[-1]["verdict"] == "BLOCK"
+        assert "first answer is withdrawn" in records[-1]["reason"]
+        assert node.stats.counts["header_cut_late"] == 1
+        assert node.stats.counts["answer_not_accepted"] == 0
+
     @pytest.mark.parametrize("args", [
         ["8015550123", UT + "\r\n", "predictive", "1795326441.70", "84101"],
         ["8015550123", UT, "predic\rtive", "1795326441.70", "84101"],
@@ -722,9 +780,11 @@ def test_latency_figures_are_ordered():
     assert time.perf_counter() >= a
 
 
-async def _escaped_after_replying(node, reply: bytes) -> list[dict]:
-    """Ask for a check, answer its EXEC MSet with ``reply`` and wait for the session to
-    close; returns the exceptions that escaped to the loop's handler (none expected)."""
+async def _escaped_after_replying(node, reply: bytes, *, then_close: bool = False,
+                                  ) -> list[dict]:
+    """Ask for a check, answer its EXEC MSet with ``reply`` (then close our side, when
+    ``then_close``) and wait for the session to close; returns the exceptions that
+    escaped to the loop's handler (none expected)."""
     loop = asyncio.get_running_loop()
     escaped: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: escaped.append(context))
@@ -735,6 +795,8 @@ async def _escaped_after_replying(node, reply: bytes) -> list[dict]:
         command = await asyncio.wait_for(reader.readline(), timeout=2)
         assert command.startswith(b"EXEC MSet ")
         writer.write(reply)
+        if then_close:
+            writer.write_eof()
         with contextlib.suppress(ConnectionError):  # a long reply may meet the close
             await writer.drain()
             assert await asyncio.wait_for(reader.read(), timeout=2) == b""

@@ -175,11 +175,43 @@ class FastAgiServer(Application):  # type: ignore[misc]
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         reply = await channel.send_command(encode_mset(variables))
+        if channel.tail_seen:
+            reply = await self._late_tail(name, headers, variables, channel) or reply
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
             _log.warning("fastagi_answer_not_accepted",
                          reply=redact_digits(str(reply.get("msg") or reply)))
+
+    async def _late_tail(self, route: str, headers: dict[str, str],
+                         variables: dict[str, str], channel: AgiChannel,
+                         ) -> dict[str, Any] | None:
+        """The tail of a cut block came only after the answer (``AgiChannel.tail_seen``).
+
+        The answer was decided on arguments a value's blank line may have forged; the
+        dialplan reads the variables only when the session ends, so a second ``MSet``
+        still replaces them: a check is answered BLOCK, recorded right after the first
+        answer's record (the warning names the withdrawn decision id; a reason never
+        carries one: a UUID's digit groups read as a number to the redaction). An
+        opt-out stays recorded: the number, read first, said stop. Returns the reply to
+        the second answer, or None when there was none."""
+        self.stats.counts["header_cut"] += 1
+        self.stats.counts["header_cut_late"] += 1
+        _log.warning("fastagi_cut_block_after_answer", route=route,
+                     withdrawn=variables.get(c.VAR_DECISION_ID, ""))
+        if route != c.ROUTE_CHECK:
+            return None
+        decision = await self.gate.refuse(self._request(headers), refusal(
+            BAD_REQUEST_RULE, FAIL_CLOSED,
+            "the AGI header block went on after its blank line, seen only after the answer "
+            "(a blank line inside a dialplan value cut it short): the session's first "
+            "answer is withdrawn; call not placed"), started=time.perf_counter())
+        self.stats.counts["block"] += 1
+        self.stats.counts["withdrawn"] += 1
+        block = self._variables(decision)
+        block[f"__{c.VAR_FOLLOW}"] = ""  # the first answer may have set it
+        reply: dict[str, Any] = await channel.send_command(encode_mset(block))
+        return reply
 
     def _request(self, headers: dict[str, str]) -> CheckRequest:
         return CheckRequest(

@@ -13,7 +13,8 @@ appears twice is therefore never resolved by "last one wins" (or first): the blo
 ``Ambiguous`` and the server answers BLOCK. So is a block a blank line inside a value cut
 short (``setup_env`` goes on writing the later arguments and its own closing blank line
 after it: bytes after our blank line, before we said anything, are that tail), and one
-whose arguments carry a line that is no header or a control character (a CR). Reasons
+whose arguments carry a line that is no header or a control character (a CR); a tail that
+comes only after our answer is read before the reply (``AgiChannel.tail_seen``). Reasons
 never quote a digit run (they reach the log): ``redact_digits``.
 """
 
@@ -37,6 +38,7 @@ __all__ = [
 ]
 
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
+_REPLY_LINE = re.compile(r"^[0-9]{3}[ -]")
 # How long a block with fewer arguments than its route takes waits for a tail (the rest of
 # a block a blank line cut): setup_env writes it at once, so only the network delays it.
 _TAIL_WAIT_S = 0.05
@@ -160,6 +162,15 @@ async def _cut_tail(reader: asyncio.StreamReader, wait: float, deadline: float) 
     return True
 
 
+def _is_tail(line: str, in_tail: bool) -> bool:
+    """Whether a line read for a reply belongs to a cut block's tail instead: a header
+    line or a blank line, or, once in a tail, any line that is no reply (a value's own
+    line break inside the tail)."""
+    if line == "" or _HEADER_LINE.match(line):
+        return True
+    return in_tail and not _REPLY_LINE.match(line)
+
+
 def _clean(value: str) -> str:
     """Printable, single-line, bounded: what may travel inside one AGI line."""
     text = value[:_MAX_VALUE]
@@ -189,9 +200,19 @@ class AgiChannel(Request):  # type: ignore[misc]
         super().__init__(app=None, headers=headers, reader=reader, writer=writer)
         self.reply_timeout = reply_timeout
         self.hangup_seen = False
+        self.tail_seen = False  # the rest of a cut header block came before the reply
 
     async def send_command(self, command: str) -> dict[str, Any]:
-        """Send one command; skip HANGUP and 100 lines; read a whole 520 block."""
+        """Send one command; skip HANGUP and 100 lines; read a whole 520 block.
+
+        Header lines (or a blank line) before the reply are the tail of a header block a
+        blank line inside a value cut short, which came too late for ``read_headers`` to
+        see (setup_env writes line by line; TCP may carry the rest a round trip later).
+        Asterisk writes that whole block before it reads any command (res_agi.c
+        ``setup_env`` then ``run_agi``), so TCP's order puts it before the reply: it is
+        read, flagged (``tail_seen``), and the reply is read after it. The caller must not
+        let the answer stand: the dialplan reads the variables only when the session
+        ends, so a later ``MSet`` still overrides them."""
         self.writer.write(command.encode() + b"\n")
         await self.writer.drain()
         async with asyncio.timeout(self.reply_timeout):
@@ -199,6 +220,9 @@ class AgiChannel(Request):  # type: ignore[misc]
                 line = await self._line()
                 if line == "HANGUP":
                     self.hangup_seen = True
+                    continue
+                if _is_tail(line, self.tail_seen):
+                    self.tail_seen = True
                     continue
                 if line.startswith("100 "):
                     continue
