@@ -688,25 +688,8 @@ class TestInjectedHeaderLines:
         MSet replaces the first answer with a recorded BLOCK right after its record."""
         forged = "8015550123\n" + "".join(
             f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)) + ending
-        block = header_block(c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"],
-                             port=node.port)
-        cut = block.index(b"\n\n") + 2
-        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-        commands = []
-        try:
-            writer.write(block[:cut])
-            await writer.drain()
-            first = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
-            commands.append(first)  # Asterisk wrote the tail before reading it: emulate
-            await asyncio.sleep(late)
-            writer.write(block[cut:] + b"200 result=0\n")
-            await writer.drain()
-            while line := await asyncio.wait_for(reader.readline(), timeout=2):
-                commands.append(line.decode())
-                writer.write(b"200 result=0\n")
-                await writer.drain()
-        finally:
-            writer.close()
+        commands = await _late_tail_session(
+            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], late)
         assert len(commands) == 2, commands
         answered = exec_mset_variables(commands[0].strip())
         final = exec_mset_variables(commands[-1].strip())
@@ -720,6 +703,22 @@ class TestInjectedHeaderLines:
         assert "first answer is withdrawn" in records[-1]["reason"]
         assert node.stats.counts["header_cut_late"] == 1
         assert node.stats.counts["answer_not_accepted"] == 0
+
+    async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(self, node):
+        """The same forged block on the opt-out route: the campaign it named may be forged,
+        so the seller asked for may not have the request: a second MSet says FAILED (the
+        agent records it again); the entry written stays (it only ever blocks)."""
+        forged = "8015550142\n" + "".join(
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2))
+        commands = await _late_tail_session(
+            node.port, c.ROUTE_OPTOUT, [forged, UT, "", "l.9"], 0.02)
+        assert len(commands) == 2, commands
+        assert exec_mset_variables(commands[0].strip())[c.OPTOUT_RESULT] == "OK"
+        final = exec_mset_variables(commands[1].strip())
+        assert final[c.OPTOUT_RESULT] == "FAILED"
+        assert "record it again" in final[c.VAR_REASON]
+        assert await node.runtime.records.company_dnc("beehive-solar", "+18015550142")
+        assert node.stats.counts["withdrawn"] == 1
 
     @pytest.mark.parametrize("args", [
         ["8015550123", UT + "\r\n", "predictive", "1795326441.70", "84101"],
@@ -778,6 +777,32 @@ def test_latency_figures_are_ordered():
     """Sanity of time.perf_counter for the latency assertions above."""
     a = time.perf_counter()
     assert time.perf_counter() >= a
+
+
+async def _late_tail_session(port: int, route: str, args: list[str], late: float,
+                             ) -> list[str]:
+    """A block cut by a blank line inside a value, its head sent alone and its tail
+    ``late`` seconds after our first command arrived, as Asterisk writes it: the whole
+    block before it reads any command (res_agi.c ``setup_env`` then ``run_agi``). Every
+    command is answered ``200 result=0``; returns them, in order."""
+    block = header_block(route, args, port=port)
+    cut = block.index(b"\n\n") + 2
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    commands = []
+    try:
+        writer.write(block[:cut])
+        await writer.drain()
+        commands.append((await asyncio.wait_for(reader.readline(), timeout=2)).decode())
+        await asyncio.sleep(late)
+        writer.write(block[cut:] + b"200 result=0\n")
+        await writer.drain()
+        while line := await asyncio.wait_for(reader.readline(), timeout=2):
+            commands.append(line.decode())
+            writer.write(b"200 result=0\n")
+            await writer.drain()
+    finally:
+        writer.close()
+    return commands
 
 
 async def _escaped_after_replying(node, reply: bytes, *, then_close: bool = False,

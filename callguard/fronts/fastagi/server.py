@@ -193,12 +193,23 @@ class FastAgiServer(Application):  # type: ignore[misc]
         still replaces them: a check is answered BLOCK, recorded right after the first
         answer's record (the warning names the withdrawn decision id; a reason never
         carries one: a UUID's digit groups read as a number to the redaction). An
-        opt-out stays recorded: the number, read first, said stop. Returns the reply to
-        the second answer, or None when there was none."""
+        opt-out is answered FAILED (its campaign may have been forged, so the right
+        seller may not have it); what it wrote stays. Returns the reply to the second
+        answer, or None when there was none."""
         self.stats.counts["header_cut"] += 1
         self.stats.counts["header_cut_late"] += 1
         _log.warning("fastagi_cut_block_after_answer", route=route,
                      withdrawn=variables.get(c.VAR_DECISION_ID, ""))
+        if route == c.ROUTE_OPTOUT:
+            # The seller the opt-out went to may have been forged: the agent must record
+            # it again (what was written stays: a do-not-call entry only ever blocks).
+            failed = {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: (
+                "the AGI header block went on after its blank line, seen only after the "
+                "answer: the campaign may not be the one asked for; record it again")}
+            self.stats.counts["optout_failed"] += 1
+            self.stats.counts["withdrawn"] += 1
+            again: dict[str, Any] = await channel.send_command(encode_mset(failed))
+            return again
         if route != c.ROUTE_CHECK:
             return None
         decision = await self.gate.refuse(self._request(headers), refusal(
