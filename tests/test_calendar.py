@@ -6,9 +6,10 @@ moved by (2)(a) Saturday -> preceding Friday and (2)(b) Sunday -> following Mond
 (1)(b) the Monday days, Thanksgiving, and Juneteenth moved by (2)(c) Tuesday-Friday ->
 preceding Monday and (2)(d) Saturday/Sunday -> following Monday; (1)(c) every Sunday
 (Easter Sunday is a Sunday). From 2026-05-06 (1)(b)(iii) adds Good Friday, the Friday
-preceding Easter Sunday; from 2027-01-01 the pack's stand-in for the unread text carries
-the 2026-05-06 days forward and adds no Election Day (2026 H.B. 104 was not found enacted;
-see the pack's notes). Every day of 2025-2030 is checked, through the rest-days rule.
+preceding Easter Sunday; from 2027-01-01 the text as reported (its words not read; see the
+pack's notes): the 2026-05-06 days, but Juneteenth is a fixed (1)(a) day, June 19, moved
+only by (2)(a)-(b), and (2)(c)-(d) are deleted; no Election Day (2026 H.B. 104 was not
+found enacted). Every day of 2025-2030 is checked, through the rest-days rule.
 """
 
 from __future__ import annotations
@@ -35,13 +36,15 @@ EXPECTED = {
            "11-11", "11-26", "12-25"],
     # Good Friday 2026 (04-03) is before the 2026-05-06 text. No Election Day: 2026
     # H.B. 104 was not found enacted.
-    2027: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-21", "07-05", "07-23", "09-06",
+    # From 2027 Juneteenth is (1)(a) June 19 moved by (2)(a)-(b) (text as reported): Friday
+    # 2027-06-18 for Saturday 06-19; 2029 and 2030 on 06-19 itself, not the Monday before.
+    2027: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "07-05", "07-23", "09-06",
            "10-11", "11-11", "11-25", "12-24", "12-31"],
     2028: ["01-17", "02-21", "04-14", "05-29", "06-19", "07-04", "07-24", "09-04", "10-09",
            "11-10", "11-23", "12-25"],
-    2029: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-18", "07-04", "07-24", "09-03",
+    2029: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-19", "07-04", "07-24", "09-03",
            "10-08", "11-12", "11-22", "12-25"],
-    2030: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-17", "07-04", "07-24", "09-02",
+    2030: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-19", "07-04", "07-24", "09-02",
            "10-14", "11-11", "11-28", "12-25"],
 }
 HOLIDAYS = {date(year, int(md[:2]), int(md[3:])) for year, days in EXPECTED.items()
@@ -87,7 +90,7 @@ def test_every_day_through_the_rest_days_rule():
 
 @pytest.mark.parametrize(("day", "name", "moved_from"), [
     (date(2026, 6, 15), "Juneteenth National Freedom Day", date(2026, 6, 19)),   # (2)(c)
-    (date(2027, 6, 21), "Juneteenth National Freedom Day", date(2027, 6, 19)),   # (2)(d)
+    (date(2027, 6, 18), "Juneteenth National Freedom Day", date(2027, 6, 19)),   # (2)(a), 2027 text
     (date(2026, 7, 3), "Independence Day", date(2026, 7, 4)),                    # (2)(a)
     (date(2027, 7, 5), "Independence Day", date(2027, 7, 4)),                    # (2)(b)
     (date(2027, 12, 31), "New Year's Day", date(2028, 1, 1)),                    # (2)(a)
@@ -176,7 +179,7 @@ def test_days_after_date_by_date(day, names):
 
 
 def test_the_versions_and_their_dates():
-    """Which text is in force when; the stand-in from 2027-01-01 is open-ended."""
+    """Which text is in force when; the text from 2027-01-01 is open-ended."""
     assert [(v.effective_from, v.effective_until) for v in CALENDAR.versions] == [
         (date(2025, 1, 1), date(2025, 5, 7)), (date(2025, 5, 7), date(2026, 5, 6)),
         (date(2026, 5, 6), date(2027, 1, 1)), (date(2027, 1, 1), None)]

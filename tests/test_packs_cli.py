@@ -139,7 +139,7 @@ class TestPacksShow:
         assert "us-ut:13-25a-103(3):hours  [calling-hours]  Utah Code 13-25a-103(3)(a)" in out
         assert "interpretation us-ut:between-hours" in out
         assert "-> ends-forbidden" in out
-        assert "2027-06-21 Juneteenth National Freedom Day" in out
+        assert "2027-06-18 Juneteenth National Freedom Day" in out
         assert "note: 'Unsolicited telephone call' is not defined" in out
 
     def test_show_json_names_the_site_choice(self, tmp_path):
