@@ -7,9 +7,9 @@ moved by (2)(a) Saturday -> preceding Friday and (2)(b) Sunday -> following Mond
 preceding Monday and (2)(d) Saturday/Sunday -> following Monday; (1)(c) every Sunday
 (Easter Sunday is a Sunday). From 2026-05-06 (1)(b)(iii) adds Good Friday, the Friday
 preceding Easter Sunday; from 2027-01-01 the text as reported (its words not read; see the
-pack's notes): the 2026-05-06 days, but Juneteenth is a fixed (1)(a) day, June 19, moved
-only by (2)(a)-(b), and (2)(c)-(d) are deleted; no Election Day (2026 H.B. 104 was not
-found enacted). Every day of 2025-2030 is checked, through the rest-days rule.
+pack's notes): the 2026-05-06 days, and Juneteenth is also a fixed (1)(a) day, June 19,
+moved only by (2)(a)-(b) — the Monday of (2)(c)-(d) stays blocked beside it until the
+2027 words are read; no Election Day (2026 H.B. 104 was not found enacted). Every day of 2025-2030 is checked, through the rest-days rule.
 """
 
 from __future__ import annotations
@@ -37,15 +37,16 @@ EXPECTED = {
     # Good Friday 2026 (04-03) is before the 2026-05-06 text. No Election Day: 2026
     # H.B. 104 was not found enacted.
     # From 2027 Juneteenth is (1)(a) June 19 moved by (2)(a)-(b) (text as reported): Friday
-    # 2027-06-18 for Saturday 06-19; 2029 and 2030 on 06-19 itself, not the Monday before.
-    2027: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "07-05", "07-23", "09-06",
-           "10-11", "11-11", "11-25", "12-24", "12-31"],
+    # 2027-06-18 for Saturday 06-19; 2029 and 2030 on 06-19 itself; and the Monday of the
+    # (2)(c)-(d) read (2027-06-21, 2029-06-18, 2030-06-17) is kept beside it.
+    2027: ["01-01", "01-18", "02-15", "03-26", "05-31", "06-18", "06-21", "07-05", "07-23",
+           "09-06", "10-11", "11-11", "11-25", "12-24", "12-31"],
     2028: ["01-17", "02-21", "04-14", "05-29", "06-19", "07-04", "07-24", "09-04", "10-09",
            "11-10", "11-23", "12-25"],
-    2029: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-19", "07-04", "07-24", "09-03",
-           "10-08", "11-12", "11-22", "12-25"],
-    2030: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-19", "07-04", "07-24", "09-02",
-           "10-14", "11-11", "11-28", "12-25"],
+    2029: ["01-01", "01-15", "02-19", "03-30", "05-28", "06-18", "06-19", "07-04", "07-24",
+           "09-03", "10-08", "11-12", "11-22", "12-25"],
+    2030: ["01-01", "01-21", "02-18", "04-19", "05-27", "06-17", "06-19", "07-04", "07-24",
+           "09-02", "10-14", "11-11", "11-28", "12-25"],
 }
 HOLIDAYS = {date(year, int(md[:2]), int(md[3:])) for year, days in EXPECTED.items()
             for md in days}
