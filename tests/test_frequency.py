@@ -38,7 +38,7 @@ from callguard.policy import (
 )
 from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
 from callguard.policy.model import with_seller_subjects
-from callguard.policy.rules import frequency_claims, read_claims
+from callguard.policy.rules import frequency_claims, read_claims, reserved_claims
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.redis.frequency import RedisFrequency
 from tests.conftest import PACKS, PACKS_DIR, PARSER
@@ -71,7 +71,7 @@ def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
         values = dict(facts.values)
         if result.kinds & RESERVING:
             values[FactKind.FREQUENCY] = ledger.judge(
-                attempt.number.e164, frequency_claims(plan.rules, attempt),
+                attempt.number.e164, reserved_claims(plan.rules, plan.caps, attempt),
                 read_claims(plan.rules, attempt), attempt.at)
         facts = replace(facts, fetched=facts.fetched | result.kinds, values=values)
         result = policy.decide(plan, facts, partial)
@@ -186,13 +186,59 @@ class TestPolicy:
         assert not decide(policy, ledger, attempt(NOON + timedelta(hours=4),
                                                   FL_ROOFING))[0].allowed
 
-    def test_a_number_outside_every_capped_state_is_not_counted(self):
-        """A Utah number: no frequency rule applies, no reservation is asked."""
+    def test_a_number_outside_every_capped_state_is_still_counted(self):
+        """A Utah number: no frequency rule applies, yet its ALLOW is counted under every
+        loaded cap's subject (asked for last, once every rule allowed the call); no cap
+        judges it, so the verdict names none."""
         policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
         verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=2),
                                                         number="8015550123"))
         assert verdict.allowed, verdict.reason
+        assert asked[-1] == RESERVING
+        assert ledger.calls["+18015550123"] == [("seller:sunshine-solar",
+                                                 NOON + timedelta(hours=2))]
+        assert not any("frequency" in o.rule_id or o.rule_id == CAP_RULE
+                       for o in verdict.outcomes)
+
+    def test_a_blocked_call_outside_every_capped_state_is_not_counted(self):
+        """The recording waits for every rule: a Utah number called at 23:00 MDT is
+        blocked by the hours, and nothing is reserved."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=11),
+                                                        number="8015550123"))
+        assert not verdict.allowed
         assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
+
+    def test_calls_made_before_a_number_came_into_scope_count(self):
+        """Issue 18: three calls to a Georgia number sent without a CRM location (only the
+        federal pack applies, no cap), then one the CRM places in Miami: Florida's cap
+        applies and counts the three earlier calls, so the fourth is blocked."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        miami = parse_location("33101")
+        for hour in range(3):
+            call = attempt(NOON + timedelta(hours=hour), number="4045550123")
+            verdict, _ = decide(policy, ledger, call)
+            assert verdict.allowed, verdict.reason
+            assert not any(o.rule_id == CAP_RULE for o in verdict.outcomes)
+        verdict, _ = decide(policy, ledger, replace(
+            attempt(NOON + timedelta(hours=3), number="4045550123"), location=miami))
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == CAP_RULE
+        assert "3 call(s)" in verdict.deciding.reason
+
+    def test_the_scrub_and_what_ifs_record_nothing_outside_every_capped_state(self):
+        """A front no cap counts (the scrub) and a question that places no call (``check
+        --at``) ask for no reservation when no cap applies: nothing to judge, nothing to
+        count."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for call in (attempt(NOON, number="8015550123", front="scrub"),
+                     replace(attempt(NOON, number="8015550123"), places_call=False)):
+            verdict, asked = decide(policy, ledger, call)
+            assert verdict.allowed, verdict.reason
+            assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
 
     def test_two_full_caps_both_block(self):
         """A Maryland number the CRM places in Florida: both three-call caps apply, and the
@@ -669,7 +715,23 @@ class TestGate:
         assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
         assert "not counted" in decision.verdict.reason
         utah = await self.check(runtime, 0, number="8015550123")
-        assert utah.allowed, "a call no cap covers never touches the frequency store"
+        assert not utah.allowed, "a call no cap covers is still counted: no store, no ALLOW"
+        assert utah.verdict.deciding.rule_id == "callguard:store-unavailable"
+
+    async def test_calls_before_the_crm_placed_the_number_in_florida_count(self, runtime):
+        """Issue 18, the scope change through the gate and the embedded store: three calls
+        to a Georgia number with no CRM location (no cap applies) are counted; the fourth,
+        with a Miami ZIP, is under Florida's cap and blocked."""
+        from callguard.gate import CheckRequest
+
+        for minutes in (0, 30, 60):
+            decision = await self.check(runtime, minutes, number="4045550123")
+            assert decision.allowed, decision.verdict.reason
+        decision = await runtime.gate.check(CheckRequest(
+            "4045550123", "ut-solar-manual", at=NOON + timedelta(minutes=90),
+            front="fastagi", location="33101"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
 
     async def test_redis_killed_blocks_and_never_allows_uncounted(self, runtime, tmp_path):
         """A node on Redis: allowed while Redis counts; once killed, BLOCK."""

@@ -17,7 +17,7 @@ from datetime import datetime
 from callguard.facts.registry import register_fact
 from callguard.policy import FactKind, Facts, Plan
 from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger
-from callguard.policy.rules import frequency_claims, read_claims
+from callguard.policy.rules import read_claims, reserved_claims
 from callguard.stores.interfaces import FrequencyStore
 
 __all__ = ["FREQUENCY", "ScrubCounts", "judge"]
@@ -89,11 +89,12 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
 
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)
 async def reserve(store: FrequencyStore, plan: Plan, facts: Facts) -> Facts:
-    """Check every cap and count the call when all hold; for a front a rule does not count,
-    read its count instead (StoreError: nothing counted, or not known to be; the gate BLOCKs
-    either way)."""
+    """Check every cap and count the call when all hold, under every loaded cap's subject
+    too (``reserved_claims``); for a front a rule does not count, read its count instead
+    (StoreError: nothing counted, or not known to be; the gate BLOCKs either way)."""
     attempt = plan.attempt
-    result = await judge(store, attempt.number.e164, frequency_claims(plan.rules, attempt),
+    result = await judge(store, attempt.number.e164,
+                         reserved_claims(plan.rules, plan.caps, attempt),
                          read_claims(plan.rules, attempt), attempt.at)
     values: Mapping[FactKind, object] = {**facts.values, FactKind.FREQUENCY: result}
     return replace(facts, values=values)
