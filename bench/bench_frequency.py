@@ -79,7 +79,7 @@ async def _no_record(_decision: object) -> None:
 class InstantStore:
     """Grants every reservation at once and keeps nothing (``--instant-store``)."""
 
-    async def reserve(self, _e164, claims, _at) -> FrequencyResult:
+    async def reserve(self, _e164, claims, _at, _stamp=None) -> FrequencyResult:
         return FrequencyResult(tuple(claims), tuple(0 for _ in claims), None)
 
 

@@ -36,7 +36,7 @@ from callguard.policy import (
     Verdict,
     pack_from_mapping,
 )
-from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
+from callguard.policy.frequency import FrequencyClaim, Ledger, count_instants, judge_claims
 from callguard.policy.model import with_seller_subjects
 from callguard.policy.rules import frequency_claims, read_claims, reserved_claims
 from callguard.stores.embedded.frequency import EmbeddedFrequency
@@ -258,6 +258,20 @@ class TestPolicy:
         blocking = {o.rule_id for o in verdict.outcomes if o.status is Status.BLOCK}
         assert blocking == {CAP_RULE, "us-md:14-4502:frequency"}
         assert len(ledger.calls["+13015550123"]) == 3
+
+    def test_count_instants_judge_from_the_earlier_and_count_at_the_later(self):
+        """A placed call: windows end at the earlier of ``at`` and the clock, the call is
+        counted at the later; a question placing no call is judged at its own ``at``."""
+        ahead, behind = NOON + timedelta(hours=5), NOON - timedelta(hours=5)
+        assert count_instants(ahead, NOON, True) == (NOON, ahead)
+        assert count_instants(behind, NOON, True) == (behind, NOON)
+        assert count_instants(ahead, NOON, False) == (ahead, ahead)
+        assert count_instants(NOON, None, True) == (NOON, NOON)
+        ledger = Ledger()
+        claim = FrequencyClaim("r", "seller:x", 3600, 1)
+        assert ledger.reserve("n", [claim], behind, NOON).granted
+        assert ledger.calls["n"] == [("seller:x", NOON)]
+        assert not ledger.reserve("n", [claim], NOON + timedelta(minutes=30)).granted
 
     def test_judge_counts_a_call_exactly_a_window_ago_as_outside(self):
         """(at - window, +inf): the edge is outside, a later stamp (a clock ahead) inside."""
@@ -730,6 +744,42 @@ class TestGate:
         decision = await runtime.gate.check(CheckRequest(
             "4045550123", "ut-solar-manual", at=NOON + timedelta(minutes=90),
             front="fastagi", location="33101"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+
+    async def test_an_instant_ahead_of_the_clock_keeps_earlier_calls_in_the_window(
+            self, runtime):
+        """POST /v1/check takes the client's ``at``, but the call is placed now: three calls
+        two hours ago, then one sent with an ``at`` 23 hours ahead is judged over the 24
+        hours before now too, and blocked (the window from ``at`` would have left the
+        three out)."""
+        from callguard.gate import CheckRequest
+
+        now = NOON + timedelta(hours=2)
+        runtime.gate._clock = lambda: NOON
+        for minutes in (0, 1, 2):
+            assert (await self.check(runtime, minutes)).allowed
+        runtime.gate._clock = lambda: now
+        decision = await runtime.gate.check(CheckRequest(
+            "3055550123", "ut-solar-manual", at=now + timedelta(hours=23), front="http"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+
+    async def test_an_instant_behind_the_clock_counts_the_call_now(self, runtime):
+        """Three calls sent with an ``at`` 23 hours behind the clock are counted when they
+        are placed (now), not 23 hours earlier: a call two hours later is the fourth."""
+        from callguard.gate import CheckRequest
+
+        runtime.gate._clock = lambda: NOON
+        for minutes in (0, 1, 2):
+            decision = await runtime.gate.check(CheckRequest(
+                "3055550123", "ut-solar-manual", front="http",
+                at=NOON - timedelta(hours=23) + timedelta(minutes=minutes)))
+            assert decision.allowed, decision.verdict.reason
+        later = NOON + timedelta(hours=2)
+        runtime.gate._clock = lambda: later
+        decision = await runtime.gate.check(CheckRequest(
+            "3055550123", "ut-solar-manual", at=later, front="http"))
         assert not decision.allowed
         assert decision.verdict.deciding.rule_id == CAP_RULE
 
