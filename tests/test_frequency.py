@@ -228,6 +228,34 @@ class TestPolicy:
         assert verdict.deciding.rule_id == CAP_RULE
         assert "3 call(s)" in verdict.deciding.reason
 
+    def test_a_call_no_cap_covers_is_recorded_under_every_reading_loaded(self):
+        """us-ok read per campaign-subject and us-md per campaign: a Georgia call of a
+        campaign naming a subject is recorded under the seller (us-fl), its subject and its
+        campaign; then the CRM places the person in Oklahoma and the subject's count holds
+        the three earlier calls."""
+        from callguard.config import load_pack_file
+
+        packs = {**PACKS,
+                 "us-ok": load_pack_file(PACKS_DIR / "us-ok.toml", choices={
+                     "us-ok:same-subject": "campaign-subject"}),
+                 "us-md": load_pack_file(PACKS_DIR / "us-md.toml", choices={
+                     "us-md:same-subject": "campaign"})}
+        policy, ledger = Policy(packs, PolicySettings()), Ledger()
+        solar = replace(FL, id="solar-leads", subject="solar")
+        for hour in range(3):
+            call = attempt(NOON + timedelta(hours=hour), solar, number="4045550123")
+            plan = policy.plan(call)
+            assert not frequency_claims(plan.rules, call)  # no cap applies
+            assert decide(policy, ledger, call)[0].allowed
+        assert {subject for subject, _ in ledger.calls["+14045550123"]} == {
+            "seller:sunshine-solar", "subject:solar", "campaign:solar-leads"}
+        okc = replace(attempt(NOON + timedelta(hours=3), solar, number="4045550123"),
+                      location=parse_location("73102"))
+        verdict, _ = decide(policy, ledger, okc)
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == "us-ok:775C.4:frequency"
+
     def test_the_scrub_and_what_ifs_record_nothing_outside_every_capped_state(self):
         """A front no cap counts (the scrub) and a question that places no call (``check
         --at``) ask for no reservation when no cap applies: nothing to judge, nothing to

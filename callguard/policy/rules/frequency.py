@@ -207,12 +207,16 @@ def reserved_claims(rules: tuple[object, ...], caps: tuple[CallFrequency, ...],
     seen = {claim.subject for claim in own}
     recorded: list[FrequencyClaim] = []
     for cap in caps:
-        for claim in cap.claims(attempt):
-            if claim.subject not in seen:
-                seen.add(claim.subject)
+        # A cap's own subject first, without building its claims: under the shipped caps
+        # (all per seller) it is the call's own subject, and nothing is added.
+        subjects = ([cap.subject_of(attempt)] if cap.subject != "campaign-subject"
+                    else [claim.subject for claim in cap.claims(attempt)])
+        for subject in subjects:
+            if subject not in seen:
+                seen.add(subject)
                 recorded.append(FrequencyClaim(
                     f"{cap.rule_id} (recorded; the cap does not apply to this call)",
-                    claim.subject, claim.window_s, RECORD_ONLY_CAP, claim.closed))
+                    subject, cap.window_s, RECORD_ONLY_CAP, cap.closed))
     return (*own, *recorded) if recorded else own
 
 
