@@ -3,8 +3,11 @@
 Run: .venv/bin/python bench/bench_frequency.py [--decisions N] [--runs R] [--concurrency C]
 
 Each backend is measured with the shipped packs (Florida's 501.616(6)(b) cap active for
-Florida numbers) and with the same packs minus that one rule, runs interleaved in one
-process, so the ratio is what the cap costs on this (noisy, shared) machine. Every
+Florida numbers) and with the same packs minus every call-frequency rule (Florida's,
+Oklahoma's, Maryland's: with any cap loaded every ALLOW is counted, under a cap or not),
+runs interleaved in one process, so the ratio is what the caps cost on this (noisy,
+shared) machine. ``--keep-other-caps`` removes Florida's alone: no cap covers the calls,
+but the Oklahoma and Maryland caps count them (what a call no cap covers costs). Every
 decision is an ALLOW to a distinct Florida number (the cap is checked and the call
 counted, never refused), through the real gate: parse, plan, lists, the company-DNC read,
 the policy and, with the cap, the check-and-reserve. By default the compliance record is
@@ -79,16 +82,24 @@ async def _no_record(_decision: object) -> None:
 class InstantStore:
     """Grants every reservation at once and keeps nothing (``--instant-store``)."""
 
-    async def reserve(self, _e164, claims, _at) -> FrequencyResult:
+    async def reserve(self, _e164, claims, _at, _stamp=None) -> FrequencyResult:
         return FrequencyResult(tuple(claims), tuple(0 for _ in claims), None)
 
 
-def without_cap(settings):
-    """The same settings with the Florida cap rule removed (nothing else changed)."""
-    doc = tomllib.loads((ROOT / "callguard" / "data" / "jurisdictions" / "us-fl.toml").read_text())
-    doc["rules"] = [r for r in doc["rules"] if r["kind"] != "call-frequency"]
-    doc["interpretations"] = []
-    packs = {**settings.packs, "us-fl": pack_from_mapping(doc, origin="bench")}
+def without_cap(settings, *, keep_other_caps: bool = False):
+    """The same settings with no call-frequency rule (or, with ``keep_other_caps``, only
+    Florida's removed); nothing else changed."""
+    packs = dict(settings.packs)
+    for pack_id in ("us-fl",) if keep_other_caps else ("us-fl", "us-ok", "us-md"):
+        path = ROOT / "callguard" / "data" / "jurisdictions" / f"{pack_id}.toml"
+        doc = tomllib.loads(path.read_text())
+        caps = {r["id"] for r in doc["rules"] if r["kind"] == "call-frequency"}
+        doc["rules"] = [r for r in doc["rules"] if r["id"] not in caps]
+        doc["interpretations"] = [  # the readings of the caps go with them
+            i for i in doc.get("interpretations", [])
+            if not any(o.get("rule") in caps for option in i["options"].values()
+                       for o in option.get("overrides", []))]
+        packs[pack_id] = pack_from_mapping(doc, origin="bench")
     return dataclasses.replace(settings, packs=packs)
 
 
@@ -160,6 +171,10 @@ def main() -> None:
     parser.add_argument("--instant-store", action="store_true",
                         help="a frequency store that grants at once and keeps nothing: the "
                              "cap's cost in the policy and gate alone")
+    parser.add_argument("--keep-other-caps", action="store_true",
+                        help="'no cap' removes Florida's cap alone: the Oklahoma and "
+                             "Maryland caps still count every ALLOW (what a call no cap "
+                             "covers costs)")
     args = parser.parse_args()
     count_round_trips()
     rng = random.Random(18)
@@ -190,7 +205,9 @@ def main() -> None:
         for run in range(args.runs):
             for backend in ("embedded", "redis"):
                 for label, settings in (("cap", base[backend]),
-                                        ("no cap", without_cap(base[backend]))):
+                                        ("no cap", without_cap(
+                                            base[backend],
+                                            keep_other_caps=args.keep_other_caps))):
                     numbers = [f"{rng.choice(FL_AREAS)}{rng.randint(200, 999)}"
                                f"{rng.randint(0, 9999):04d}" for _ in range(args.decisions)]
                     before, server_before = round_trips(), server_cpu(server)

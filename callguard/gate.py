@@ -420,7 +420,7 @@ class Gate:
         # a revocation dated after it as not yet made.)
         now = self._clock()
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
-                              request.places_call, now if now > at else None)
+                              request.places_call, now if now > at else None, now)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {})

@@ -36,9 +36,9 @@ from callguard.policy import (
     Verdict,
     pack_from_mapping,
 )
-from callguard.policy.frequency import FrequencyClaim, Ledger, judge_claims
+from callguard.policy.frequency import FrequencyClaim, Ledger, count_instants, judge_claims
 from callguard.policy.model import with_seller_subjects
-from callguard.policy.rules import frequency_claims, read_claims
+from callguard.policy.rules import frequency_claims, read_claims, reserved_claims
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.redis.frequency import RedisFrequency
 from tests.conftest import PACKS, PACKS_DIR, PARSER
@@ -71,7 +71,7 @@ def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
         values = dict(facts.values)
         if result.kinds & RESERVING:
             values[FactKind.FREQUENCY] = ledger.judge(
-                attempt.number.e164, frequency_claims(plan.rules, attempt),
+                attempt.number.e164, reserved_claims(plan.rules, plan.caps, attempt),
                 read_claims(plan.rules, attempt), attempt.at)
         facts = replace(facts, fetched=facts.fetched | result.kinds, values=values)
         result = policy.decide(plan, facts, partial)
@@ -186,13 +186,87 @@ class TestPolicy:
         assert not decide(policy, ledger, attempt(NOON + timedelta(hours=4),
                                                   FL_ROOFING))[0].allowed
 
-    def test_a_number_outside_every_capped_state_is_not_counted(self):
-        """A Utah number: no frequency rule applies, no reservation is asked."""
+    def test_a_number_outside_every_capped_state_is_still_counted(self):
+        """A Utah number: no frequency rule applies, yet its ALLOW is counted under every
+        loaded cap's subject (asked for last, once every rule allowed the call); no cap
+        judges it, so the verdict names none."""
         policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
         verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=2),
                                                         number="8015550123"))
         assert verdict.allowed, verdict.reason
+        assert asked[-1] == RESERVING
+        assert ledger.calls["+18015550123"] == [("seller:sunshine-solar",
+                                                 NOON + timedelta(hours=2))]
+        assert not any("frequency" in o.rule_id or o.rule_id == CAP_RULE
+                       for o in verdict.outcomes)
+
+    def test_a_blocked_call_outside_every_capped_state_is_not_counted(self):
+        """The recording waits for every rule: a Utah number called at 23:00 MDT is
+        blocked by the hours, and nothing is reserved."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=11),
+                                                        number="8015550123"))
+        assert not verdict.allowed
         assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
+
+    def test_calls_made_before_a_number_came_into_scope_count(self):
+        """Issue 18: three calls to a Georgia number sent without a CRM location (only the
+        federal pack applies, no cap), then one the CRM places in Miami: Florida's cap
+        applies and counts the three earlier calls, so the fourth is blocked."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        miami = parse_location("33101")
+        for hour in range(3):
+            call = attempt(NOON + timedelta(hours=hour), number="4045550123")
+            verdict, _ = decide(policy, ledger, call)
+            assert verdict.allowed, verdict.reason
+            assert not any(o.rule_id == CAP_RULE for o in verdict.outcomes)
+        verdict, _ = decide(policy, ledger, replace(
+            attempt(NOON + timedelta(hours=3), number="4045550123"), location=miami))
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == CAP_RULE
+        assert "3 call(s)" in verdict.deciding.reason
+
+    def test_a_call_no_cap_covers_is_recorded_under_every_reading_loaded(self):
+        """us-ok read per campaign-subject and us-md per campaign: a Georgia call of a
+        campaign naming a subject is recorded under the seller (us-fl), its subject and its
+        campaign; then the CRM places the person in Oklahoma and the subject's count holds
+        the three earlier calls."""
+        from callguard.config import load_pack_file
+
+        packs = {**PACKS,
+                 "us-ok": load_pack_file(PACKS_DIR / "us-ok.toml", choices={
+                     "us-ok:same-subject": "campaign-subject"}),
+                 "us-md": load_pack_file(PACKS_DIR / "us-md.toml", choices={
+                     "us-md:same-subject": "campaign"})}
+        policy, ledger = Policy(packs, PolicySettings()), Ledger()
+        solar = replace(FL, id="solar-leads", subject="solar")
+        for hour in range(3):
+            call = attempt(NOON + timedelta(hours=hour), solar, number="4045550123")
+            plan = policy.plan(call)
+            assert not frequency_claims(plan.rules, call)  # no cap applies
+            assert decide(policy, ledger, call)[0].allowed
+        assert {subject for subject, _ in ledger.calls["+14045550123"]} == {
+            "seller:sunshine-solar", "subject:solar", "campaign:solar-leads"}
+        okc = replace(attempt(NOON + timedelta(hours=3), solar, number="4045550123"),
+                      location=parse_location("73102"))
+        verdict, _ = decide(policy, ledger, okc)
+        assert not verdict.allowed
+        assert verdict.deciding is not None
+        assert verdict.deciding.rule_id == "us-ok:775C.4:frequency"
+
+    def test_the_scrub_and_what_ifs_record_nothing_outside_every_capped_state(self):
+        """A front no cap counts (the scrub) and a question that places no call (``check
+        --at``) ask for no reservation when no cap applies: nothing to judge, nothing to
+        count."""
+        policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
+        for call in (attempt(NOON, number="8015550123", front="scrub"),
+                     replace(attempt(NOON, number="8015550123"), places_call=False)):
+            verdict, asked = decide(policy, ledger, call)
+            assert verdict.allowed, verdict.reason
+            assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
+        assert ledger.calls == {}
 
     def test_two_full_caps_both_block(self):
         """A Maryland number the CRM places in Florida: both three-call caps apply, and the
@@ -212,6 +286,20 @@ class TestPolicy:
         blocking = {o.rule_id for o in verdict.outcomes if o.status is Status.BLOCK}
         assert blocking == {CAP_RULE, "us-md:14-4502:frequency"}
         assert len(ledger.calls["+13015550123"]) == 3
+
+    def test_count_instants_judge_from_the_earlier_and_count_at_the_later(self):
+        """A placed call: windows end at the earlier of ``at`` and the clock, the call is
+        counted at the later; a question placing no call is judged at its own ``at``."""
+        ahead, behind = NOON + timedelta(hours=5), NOON - timedelta(hours=5)
+        assert count_instants(ahead, NOON, True) == (NOON, ahead)
+        assert count_instants(behind, NOON, True) == (behind, NOON)
+        assert count_instants(ahead, NOON, False) == (ahead, ahead)
+        assert count_instants(NOON, None, True) == (NOON, NOON)
+        ledger = Ledger()
+        claim = FrequencyClaim("r", "seller:x", 3600, 1)
+        assert ledger.reserve("n", [claim], behind, NOON).granted
+        assert ledger.calls["n"] == [("seller:x", NOON)]
+        assert not ledger.reserve("n", [claim], NOON + timedelta(minutes=30)).granted
 
     def test_judge_counts_a_call_exactly_a_window_ago_as_outside(self):
         """(at - window, +inf): the edge is outside, a later stamp (a clock ahead) inside."""
@@ -669,7 +757,59 @@ class TestGate:
         assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
         assert "not counted" in decision.verdict.reason
         utah = await self.check(runtime, 0, number="8015550123")
-        assert utah.allowed, "a call no cap covers never touches the frequency store"
+        assert not utah.allowed, "a call no cap covers is still counted: no store, no ALLOW"
+        assert utah.verdict.deciding.rule_id == "callguard:store-unavailable"
+
+    async def test_calls_before_the_crm_placed_the_number_in_florida_count(self, runtime):
+        """Issue 18, the scope change through the gate and the embedded store: three calls
+        to a Georgia number with no CRM location (no cap applies) are counted; the fourth,
+        with a Miami ZIP, is under Florida's cap and blocked."""
+        from callguard.gate import CheckRequest
+
+        for minutes in (0, 30, 60):
+            decision = await self.check(runtime, minutes, number="4045550123")
+            assert decision.allowed, decision.verdict.reason
+        decision = await runtime.gate.check(CheckRequest(
+            "4045550123", "ut-solar-manual", at=NOON + timedelta(minutes=90),
+            front="fastagi", location="33101"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+
+    async def test_an_instant_ahead_of_the_clock_keeps_earlier_calls_in_the_window(
+            self, runtime):
+        """POST /v1/check takes the client's ``at``, but the call is placed now: three calls
+        two hours ago, then one sent with an ``at`` 23 hours ahead is judged over the 24
+        hours before now too, and blocked (the window from ``at`` would have left the
+        three out)."""
+        from callguard.gate import CheckRequest
+
+        now = NOON + timedelta(hours=2)
+        runtime.gate._clock = lambda: NOON
+        for minutes in (0, 1, 2):
+            assert (await self.check(runtime, minutes)).allowed
+        runtime.gate._clock = lambda: now
+        decision = await runtime.gate.check(CheckRequest(
+            "3055550123", "ut-solar-manual", at=now + timedelta(hours=23), front="http"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
+
+    async def test_an_instant_behind_the_clock_counts_the_call_now(self, runtime):
+        """Three calls sent with an ``at`` 23 hours behind the clock are counted when they
+        are placed (now), not 23 hours earlier: a call two hours later is the fourth."""
+        from callguard.gate import CheckRequest
+
+        runtime.gate._clock = lambda: NOON
+        for minutes in (0, 1, 2):
+            decision = await runtime.gate.check(CheckRequest(
+                "3055550123", "ut-solar-manual", front="http",
+                at=NOON - timedelta(hours=23) + timedelta(minutes=minutes)))
+            assert decision.allowed, decision.verdict.reason
+        later = NOON + timedelta(hours=2)
+        runtime.gate._clock = lambda: later
+        decision = await runtime.gate.check(CheckRequest(
+            "3055550123", "ut-solar-manual", at=later, front="http"))
+        assert not decision.allowed
+        assert decision.verdict.deciding.rule_id == CAP_RULE
 
     async def test_redis_killed_blocks_and_never_allows_uncounted(self, runtime, tmp_path):
         """A node on Redis: allowed while Redis counts; once killed, BLOCK."""

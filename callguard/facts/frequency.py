@@ -16,8 +16,8 @@ from datetime import datetime
 
 from callguard.facts.registry import register_fact
 from callguard.policy import FactKind, Facts, Plan
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger
-from callguard.policy.rules import frequency_claims, read_claims
+from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger, count_instants
+from callguard.policy.rules import read_claims, reserved_claims
 from callguard.stores.interfaces import FrequencyStore
 
 __all__ = ["FREQUENCY", "ScrubCounts", "judge"]
@@ -34,9 +34,9 @@ class ScrubCounts:
         self._rows = Ledger()
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
         """A rule that counts the scrub front (``fronts`` names it) reserves for real."""
-        return await self._store.reserve(e164, claims, at)
+        return await self._store.reserve(e164, claims, at, stamp)
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -64,12 +64,13 @@ def _in_window(ledger: Ledger, e164: str, claim: FrequencyClaim, at: datetime) -
 
 
 async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyClaim],
-                read: Sequence[FrequencyClaim], at: datetime) -> FrequencyResult:
+                read: Sequence[FrequencyClaim], at: datetime,
+                stamp: datetime | None = None) -> FrequencyResult:
     """The read claims judged on the counts read (plus a scrub run's tentative rows); only
-    when they all hold are the counted claims reserved. StoreError when a count cannot be
-    read (the gate BLOCKs: fail closed)."""
+    when they all hold are the counted claims reserved (counted at ``stamp``, default
+    ``at``). StoreError when a count cannot be read (the gate BLOCKs: fail closed)."""
     if not read:
-        return await store.reserve(e164, counted, at)
+        return await store.reserve(e164, counted, at, stamp)
     stored = await store.count(e164, read, at)
     run = store if isinstance(store, ScrubCounts) else None
     earlier = run.tentative(e164, read, at) if run is not None else (0,) * len(read)
@@ -78,7 +79,7 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
                  if n >= c.cap), None)
     if over is not None:
         return FrequencyResult(tuple(read), totals, over, earlier)
-    reserved = (await store.reserve(e164, counted, at) if counted
+    reserved = (await store.reserve(e164, counted, at, stamp) if counted
                 else FrequencyResult((), (), None))
     refused = None if reserved.refused is None else len(read) + reserved.refused
     if refused is None and run is not None:
@@ -89,11 +90,13 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
 
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)
 async def reserve(store: FrequencyStore, plan: Plan, facts: Facts) -> Facts:
-    """Check every cap and count the call when all hold; for a front a rule does not count,
-    read its count instead (StoreError: nothing counted, or not known to be; the gate BLOCKs
-    either way)."""
+    """Check every cap and count the call when all hold, under every loaded cap's subject
+    too (``reserved_claims``); for a front a rule does not count, read its count instead
+    (StoreError: nothing counted, or not known to be; the gate BLOCKs either way)."""
     attempt = plan.attempt
-    result = await judge(store, attempt.number.e164, frequency_claims(plan.rules, attempt),
-                         read_claims(plan.rules, attempt), attempt.at)
+    at, stamp = count_instants(attempt.at, attempt.asked_at, attempt.places_call)
+    result = await judge(store, attempt.number.e164,
+                         reserved_claims(plan.rules, plan.caps, attempt),
+                         read_claims(plan.rules, attempt), at, stamp)
     values: Mapping[FactKind, object] = {**facts.values, FactKind.FREQUENCY: result}
     return replace(facts, values=values)

@@ -46,7 +46,7 @@ from callguard.policy.model import (
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
 from callguard.policy.packs import Pack, pack_from_mapping
-from callguard.policy.rules import frequency_claims, read_claims
+from callguard.policy.rules import read_claims, reserved_claims
 from callguard.policy.schema import Key, check_table
 
 __all__ = ["CaseResult", "CaseSuite", "StatuteCase", "load_suite", "run_case"]
@@ -113,6 +113,8 @@ DNC_KEYS: Mapping[str, Key] = {"added_at": Key("datetime", required=True)}
 EARLIER_KEYS: Mapping[str, Key] = {
     "at": Key("datetime", required=True), "campaign": Key("str", required=True),
     "mode": Key("str", choices=tuple(m.value for m in DialingMode)),
+    "location": Key("str", doc="the CRM location sent with that call (default: the case's; "
+                               "\"\": none)"),
 }
 PROCLAIMED_KEYS: Mapping[str, Key] = {
     "calendar": Key("str", required=True), "date": Key("date", required=True),
@@ -291,9 +293,16 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
         if before is None or attempt is None:
             raise ConfigError(f"{where}: earlier_calls[{i}]: campaign {call['campaign']!r} "
                               "is not in [campaigns] (or the case's number is refused)")
+        location = attempt.location
+        if "location" in call:
+            try:
+                location = (parse_location(call["location"], regions=regions)
+                            if call["location"] else None)
+            except UsageError as exc:
+                raise ConfigError(f"{where}: earlier_calls[{i}]: {exc}") from None
         earlier.append(CallAttempt(attempt.number, before,
                                    DialingMode(call.get("mode", before.default_mode)),
-                                   call["at"], attempt.location))
+                                   call["at"], location))
     choices = check_table(f"{where}: interpretations", table.get("interpretations", {}),
                           {k: Key("str") for k in table.get("interpretations", {})},
                           what="interpretations")
@@ -363,16 +372,18 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
 def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
     """The check-and-reserve against the case's earlier calls (an in-memory ledger).
 
-    Each earlier call is counted as the gate counted it when it was ALLOWed: under the
-    subjects its own claims name (the caps of the packs that applied to it, with the
-    readings of the case), not under every cap rule loaded.
+    Each earlier call is counted as the gate counts an ALLOW: under the subjects of every
+    loaded cap that counts it (``reserved_claims``, with the readings of the case), whether
+    or not the cap applied to it (its own CRM location, ``earlier_calls.location``).
     """
     assert case.attempt is not None
-    history = [(subject, call.at) for call in case.earlier
-               for subject in dict.fromkeys(
-                   c.subject for c in frequency_claims(policy.plan(call).rules, call))]
+    history: list[tuple[str, datetime]] = []
+    for call in case.earlier:
+        before = policy.plan(call)
+        history.extend((subject, call.at) for subject in dict.fromkeys(
+            c.subject for c in reserved_claims(before.rules, before.caps, call)))
     ledger = Ledger({"case": history})
-    result = ledger.judge("case", frequency_claims(plan.rules, case.attempt),
+    result = ledger.judge("case", reserved_claims(plan.rules, plan.caps, case.attempt),
                           read_claims(plan.rules, case.attempt), case.attempt.at)
     return replace(case.facts, fetched=case.facts.fetched | RESERVING,
                    values={**case.facts.values, FactKind.FREQUENCY: result})

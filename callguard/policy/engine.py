@@ -6,7 +6,10 @@ A rule that would block unless a record exempts the call answers ``NeedFacts``;
 the gate fetches those and calls ``resume`` (the rules that already judged are not run
 again). So a manual call inside hours to an unlisted number never reads a consent or
 relationship record. A call-frequency reservation is asked for last, alone; after it only
-the cap rules are judged.
+the cap rules are judged. An ALLOW is counted under every loaded cap that counts its front
+(``Plan.caps``), whether or not any applies to the call: when none of the plan's rules asked
+for the reservation, it is asked for once every rule allowed the call, and the verdict
+waits for it (a number can come into a cap's scope later; its earlier calls must count).
 
 Which packs: every statute pack (``kind = "statute"``) applies to every call in its
 scope, whatever the campaign lists — a campaign cannot leave enacted law out. A
@@ -37,7 +40,7 @@ from callguard.policy.outcome import (
     Verdict,
 )
 from callguard.policy.packs import Obligation, Pack, combine_obligations
-from callguard.policy.rules import Context, LocalTime, Rule
+from callguard.policy.rules import CallFrequency, Context, LocalTime, Rule, loaded_caps
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
 
 __all__ = ["Plan", "Policy", "PolicySettings"]
@@ -68,6 +71,10 @@ class Plan:
     applied: str  # ids of the packs that applied, for the verdict's sentence
     day: date | None = None  # the date of the call
     unknown_packs: tuple[str, ...] = ()  # house policies the campaign names but nobody enabled
+    # The loaded call-frequency caps (every version of every pack, applying or not) that
+    # count this call's ALLOW (its front, a call placed): the reservation records it under
+    # each (``reserved_claims``). Empty: nothing is counted.
+    caps: tuple[CallFrequency, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +123,12 @@ class Policy:
         self._selections: dict[tuple[object, ...], _Selection] = {}
         # Candidate zones by everything ``resolve_zones`` reads (the settings are fixed).
         self._zones: dict[tuple[object, ...], ZoneResolution] = {}
+        self._caps = loaded_caps(
+            [*(r for p in self.packs.values() for r in p.rules),
+             *(rv.rule for p in self.packs.values() for v in p.versioned
+               for rv in v.versions)])
+        # The caps that count a call, by (front, places_call): few distinct keys.
+        self._counting: dict[tuple[str | None, bool], tuple[CallFrequency, ...]] = {}
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
@@ -138,9 +151,15 @@ class Policy:
         if selection is None:
             selection = remember(self._selections, key, self._select(attempt, day),
                                  _SELECTION_CACHE_LIMIT)
+        counting = (attempt.front, attempt.places_call)
+        caps = self._counting.get(counting)
+        if caps is None:
+            caps = remember(self._counting, counting, tuple(
+                cap for cap in self._caps if cap.counts(attempt)), _SELECTION_CACHE_LIMIT)
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
-                    selection.list_names, selection.applied, day, selection.unknown_packs)
+                    selection.list_names, selection.applied, day, selection.unknown_packs,
+                    caps)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -215,6 +234,11 @@ class Policy:
         for result in judged:
             if isinstance(result, NeedFacts):  # the rare round: some rule asks for records
                 return self._missing(plan, facts, judged)
+        if plan.caps and FactKind.FREQUENCY not in facts.fetched and not any(
+                o.status is Status.BLOCK for o in judged):  # type: ignore[union-attr]
+            # No rule of the plan is a cap, yet loaded caps count the ALLOW: reserve (it
+            # only records) before the verdict, as a cap's reservation is (resume).
+            return NeedFacts(RESERVING, tuple(judged))  # type: ignore[arg-type]
         return self._verdict(plan, facts, (*judged, *plan.skipped))  # type: ignore[arg-type]
 
     def _missing(self, plan: Plan, facts: Facts,

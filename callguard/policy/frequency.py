@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 __all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger",
-           "judge_claims"]
+           "count_instants", "judge_claims"]
 
 # Counts are kept this much longer than the longest window, and old ones are trimmed from
 # the earlier of the call's instant and the store's wall clock: nodes whose clocks (or
@@ -105,6 +105,22 @@ def judge_claims(claims: Sequence[FrequencyClaim],
     return FrequencyResult(tuple(claims), tuple(counts), refused)
 
 
+def count_instants(at: datetime, asked: datetime | None,
+                   places_call: bool) -> tuple[datetime, datetime]:
+    """(the instant the windows end at, the instant the call is counted at).
+
+    A call placed on the answer is placed when the gate is asked, whatever instant the
+    client sent (``POST /v1/check`` takes an ``at``): windows are judged from the earlier
+    of the two and the call counted at the later, so an ``at`` ahead of the clock cannot
+    move earlier calls out of the window, nor one behind it count the call as older than
+    it is (either way the cap could be passed). A question that places no call is judged
+    at its own instant.
+    """
+    if not places_call or asked is None:
+        return at, at
+    return (asked, at) if asked < at else (at, asked)
+
+
 def _ms(instant: datetime) -> int:
     """An instant in whole milliseconds, as the stores keep it."""
     return int(instant.timestamp() * 1000)
@@ -117,25 +133,27 @@ class Ledger:
     calls: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)
 
     def reserve(self, number: str, claims: Sequence[FrequencyClaim],
-                at: datetime) -> FrequencyResult:
-        """Check every claim; count the call under each claim's subject when all hold."""
+                at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+        """Check every claim in its window before ``at``; count the call, at ``stamp``
+        (default ``at``), under each claim's subject when all hold."""
         history = self.calls.setdefault(number, [])
         result = judge_claims(claims, history, at)
         if result.granted:
-            history.extend((subject, at) for subject in dict.fromkeys(
+            history.extend((subject, stamp or at) for subject in dict.fromkeys(
                 c.subject for c in claims))
         return result
 
     def judge(self, number: str, counted: Sequence[FrequencyClaim],
-              read: Sequence[FrequencyClaim], at: datetime) -> FrequencyResult:
+              read: Sequence[FrequencyClaim], at: datetime,
+              stamp: datetime | None = None) -> FrequencyResult:
         """``read`` claims (a front the rule does not count) checked read-only, then, when
         they hold, the ``counted`` ones reserved: what the gate's fetch does on a store."""
         if not read:
-            return self.reserve(number, counted, at)
+            return self.reserve(number, counted, at, stamp)
         peeked = judge_claims(read, self.calls.get(number, ()), at)
         if not peeked.granted or not counted:
             return peeked
-        reserved = self.reserve(number, counted, at)
+        reserved = self.reserve(number, counted, at, stamp)
         refused = None if reserved.granted else len(read) + (reserved.refused or 0)
         return FrequencyResult((*read, *reserved.claims), (*peeked.counts, *reserved.counts),
                                refused)

@@ -147,6 +147,10 @@ class CallAttempt:
     # clock when it is later than ``at``: a record made before the decision binds it,
     # whatever instant the client sent (a queued call, ``check --at`` of a past day).
     records_at: datetime | None = None
+    # The gate's clock when it was asked (None: ``at``; a statute case). A call placed on
+    # the answer is placed now, whatever instant the client sent: call-frequency caps count
+    # it at the later of the two and over a window from the earlier (``count_instants``).
+    asked_at: datetime | None = None
 
     @property
     def judged_at(self) -> datetime:

@@ -147,10 +147,11 @@ class FrequencyStore(Protocol):
     """
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime) -> FrequencyResult:
-        """Atomically: count calls per claim; when every claim is under its cap, count this
-        call under each claim's subject. Raises StoreError when the answer is not known to
-        be durable (the gate BLOCKs: never an uncounted ALLOW)."""
+                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+        """Atomically: count calls per claim in its window before ``at``; when every claim
+        is under its cap, count this call, at ``stamp`` (default ``at``), under each
+        claim's subject. Raises StoreError when the answer is not known to be durable (the
+        gate BLOCKs: never an uncounted ALLOW)."""
         ...
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],

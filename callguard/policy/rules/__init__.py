@@ -16,7 +16,13 @@ from callguard.policy.rules.base import (
 from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.campaign import CallerIdPresented, SolicitorRegistration
 from callguard.policy.rules.exemptions import EbrTerms, Exemptions, add_months
-from callguard.policy.rules.frequency import CallFrequency, frequency_claims, read_claims
+from callguard.policy.rules.frequency import (
+    CallFrequency,
+    frequency_claims,
+    loaded_caps,
+    read_claims,
+    reserved_claims,
+)
 from callguard.policy.rules.lists import ListFreshness, RegistryList
 from callguard.policy.rules.reassigned import ReassignedNumbers
 from callguard.policy.rules.records import CompanyDoNotCall, ConsentRequired
@@ -60,5 +66,7 @@ __all__ = [
     "SolicitorRegistration",
     "add_months",
     "frequency_claims",
+    "loaded_caps",
     "read_claims",
+    "reserved_claims",
 ]

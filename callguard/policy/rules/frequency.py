@@ -19,12 +19,20 @@ the store's answer. What counts:
   a campaign naming none is counted per seller, the wider group: every call of the seller,
   so a call of a campaign naming a subject is also recorded in the seller's count —
   a claim that only records, ``RECORD_ONLY_CAP`` — and its own calls are recorded under
-  every subject its seller's campaigns name, which it cannot be shown not to be on).
+  every subject its seller's campaigns name, which it cannot be shown not to be on);
+- whatever applied to the call: every ALLOWed call is counted under the subject of every
+  cap rule loaded (every version of every pack) that counts its front, whether or not the
+  cap applied to it (``reserved_claims``: claims that only record). A number can come into
+  a cap's scope later (a CRM location placing the person in Florida, a pack taking effect,
+  a house policy opted into): the cap then counts the calls made to it before, not only
+  those made while it applied (issue 18: it under-counted them). A cap restricted to some
+  dialing modes still counts the calls of every mode under its subject (an over-count:
+  the conservative side).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -35,7 +43,8 @@ from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.schema import Key
 
-__all__ = ["CallFrequency", "frequency_claims", "read_claims"]
+__all__ = ["CallFrequency", "frequency_claims", "loaded_caps", "read_claims",
+           "reserved_claims"]
 
 _SUBJECTS = ("seller", "campaign", "campaign-subject")
 
@@ -184,3 +193,34 @@ def read_claims(rules: tuple[object, ...], attempt: CallAttempt
     return tuple(claim for rule in rules
                  if isinstance(rule, CallFrequency) and not rule.counts(attempt)
                  for claim in rule.claims(attempt))
+
+
+def reserved_claims(rules: tuple[object, ...], caps: tuple[CallFrequency, ...],
+                    attempt: CallAttempt) -> tuple[FrequencyClaim, ...]:
+    """What the store checks and reserves: ``frequency_claims``, then a claim that only
+    records the call under each other subject a loaded cap counts it under (``caps``: the
+    loaded caps that count this call, ``Plan.caps``), so a cap that comes to apply to the
+    number later counts this call too."""
+    own = frequency_claims(rules, attempt)
+    if not caps:
+        return own
+    seen = {claim.subject for claim in own}
+    recorded: list[FrequencyClaim] = []
+    for cap in caps:
+        # A cap's own subject first, without building its claims: under the shipped caps
+        # (all per seller) it is the call's own subject, and nothing is added.
+        subjects = ([cap.subject_of(attempt)] if cap.subject != "campaign-subject"
+                    else [claim.subject for claim in cap.claims(attempt)])
+        for subject in subjects:
+            if subject not in seen:
+                seen.add(subject)
+                recorded.append(FrequencyClaim(
+                    f"{cap.rule_id} (recorded; the cap does not apply to this call)",
+                    subject, cap.window_s, RECORD_ONLY_CAP, cap.closed))
+    return (*own, *recorded) if recorded else own
+
+
+def loaded_caps(rules: Iterable[object]) -> tuple[CallFrequency, ...]:
+    """The call-frequency rules among ``rules`` (every version of every loaded pack), once
+    each: the caps every ALLOWed call is counted under."""
+    return tuple(dict.fromkeys(r for r in rules if isinstance(r, CallFrequency)))

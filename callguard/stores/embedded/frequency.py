@@ -28,8 +28,11 @@ from callguard.stores.frequency_batch import GroupCommit
 
 __all__ = ["EmbeddedFrequency"]
 
-# (number, claims, the call's instant): one call's check-and-reserve.
-_Reservation = tuple[str, tuple[FrequencyClaim, ...], datetime]
+# (number, claims, the instant the windows end at, the instant the call is counted at):
+# one call's check-and-reserve.
+_Reservation = tuple[str, tuple[FrequencyClaim, ...], datetime, datetime]
+# (number, claims, the instant the windows end at): one read-only count.
+_Count = tuple[str, tuple[FrequencyClaim, ...], datetime]
 
 # Reservations in one transaction at most (the write lock is held while it runs).
 GROUP_LIMIT = 256
@@ -61,16 +64,16 @@ class EmbeddedFrequency:
             self._commit, limit=group_limit, what=f"call-frequency counts {path}")
         # Read-only counts in flight go to the worker thread together too (a scrub asks
         # one per row: one thread hop per row cost more than the SELECT).
-        self._reads: GroupCommit[_Reservation, tuple[int, ...]] = GroupCommit(
+        self._reads: GroupCommit[_Count, tuple[int, ...]] = GroupCommit(
             self._count_group, limit=group_limit, what=f"call-frequency counts {path}")
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
         """Queue the check-and-reserve; the reservations waiting together are made in one
         transaction (one fsync) in a worker thread. StoreError when it did not commit."""
         if not claims:
             return FrequencyResult((), (), None)
-        return await self._group.submit((e164, tuple(claims), at))
+        return await self._group.submit((e164, tuple(claims), at, stamp or at))
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -80,10 +83,10 @@ class EmbeddedFrequency:
             return ()
         return await self._reads.submit((e164, tuple(claims), at))
 
-    async def _count_group(self, group: Sequence[_Reservation]) -> list[tuple[int, ...]]:
+    async def _count_group(self, group: Sequence[_Count]) -> list[tuple[int, ...]]:
         return await asyncio.to_thread(self.count_batch, group)
 
-    def count_batch(self, batch: Sequence[_Reservation]) -> list[tuple[int, ...]]:
+    def count_batch(self, batch: Sequence[_Count]) -> list[tuple[int, ...]]:
         """``count`` of each, for a synchronous caller (no transaction written)."""
         select = "SELECT count(*) FROM frequency WHERE key = ? AND at_ms > ?"
         with self._lock:
@@ -103,9 +106,9 @@ class EmbeddedFrequency:
         return await asyncio.to_thread(self.reserve_batch, group)
 
     def reserve_sync(self, e164: str, claims: tuple[FrequencyClaim, ...],
-                     at: datetime) -> FrequencyResult:
+                     at: datetime, stamp: datetime | None = None) -> FrequencyResult:
         """One check-and-reserve in its own transaction (for a synchronous caller)."""
-        return self.reserve_batch([(e164, claims, at)])[0]
+        return self.reserve_batch([(e164, claims, at, stamp or at)])[0]
 
     def reserve_batch(self, batch: Sequence[_Reservation]) -> list[FrequencyResult]:
         """Each check-and-reserve in turn, all in one transaction: each sees the ones before
@@ -115,7 +118,8 @@ class EmbeddedFrequency:
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
-                results = [self._one(e164, claims, at, clock_ms) for e164, claims, at in batch]
+                results = [self._one(e164, claims, at, stamp, clock_ms)
+                           for e164, claims, at, stamp in batch]
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -126,7 +130,7 @@ class EmbeddedFrequency:
         return results
 
     def _one(self, e164: str, claims: tuple[FrequencyClaim, ...], at: datetime,
-             clock_ms: int) -> FrequencyResult:
+             stamp: datetime, clock_ms: int) -> FrequencyResult:
         # One SELECT per claim gives its count and the key's oldest row; the DELETE of rows
         # past retention runs only when there are some (a new key, most calls, has none):
         # two statements per reservation instead of three (issue 18: the statements run in
@@ -152,7 +156,8 @@ class EmbeddedFrequency:
             db.execute("DELETE FROM frequency WHERE key = ? AND at_ms <= ?", (key, trim))
         if refused is None:
             for key in dict.fromkeys(f"{digest}:{c.subject}" for c in claims):
-                db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)", (key, now))
+                db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                           (key, int(stamp.timestamp() * 1000)))
         return FrequencyResult(claims, tuple(counts), refused)
 
     async def aclose(self) -> None:

@@ -58,14 +58,14 @@ __all__ = ["RedisFrequency"]
 # KEYS: the distinct subject keys of the group. ARGV[1]: one string of space-separated
 # fields (one argument, not one per field: redis-py encodes and packs each argument in
 # Python, ~130 per group of 8), per reservation in turn: trim bound (ms: this and older
-# go), retention (ms), member, the call's instant (ms), the number of its keys and their
-# indexes in KEYS, the number of its claims and, per claim: key index, window start (ms,
-# exclusive), cap. Returns one string, per reservation (space-separated) "refused,count,...":
-# the refused claim (1-based) or 0, then the count per claim — what the same reservations
-# made one by one would answer (one string: parsed at once, not element by element).
-# The last key is the record store's durability marker and ARGV[2] the token this node
-# relies on (empty: not checked): counts on a server flushed or emptied under a live
-# connection are refused whole, never counted from zero.
+# go), retention (ms), member, the instant the call is counted at (ms), the number of its
+# keys and their indexes in KEYS, the number of its claims and, per claim: key index,
+# window start (ms, exclusive), cap. Returns one string, per reservation (space-separated)
+# "refused,count,...": the refused claim (1-based) or 0, then the count per claim — what
+# the same reservations made one by one would answer (one string: parsed at once, not
+# element by element). The last key is the record store's durability marker and ARGV[2]
+# the token this node relies on (empty: not checked): counts on a server flushed or
+# emptied under a live connection are refused whole, never counted from zero.
 _RESERVE_SCRIPT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing counted')
@@ -114,7 +114,8 @@ class _Reservation:
     key_of_claim: tuple[int, ...]  # index into keys, per claim
     trim: int
     keep: int
-    now: int
+    now: int  # the instant the windows end at (ms)
+    stamp: int  # the instant the call is counted at (ms; not before ``now``)
 
 
 def _wall() -> datetime:
@@ -146,7 +147,7 @@ class RedisFrequency:
         return f"callguard:freq:{{{digest}}}:{subject}"
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
         """In the next script (one EVALSHA for the group); StoreError when Redis does not
         answer or cannot be trusted."""
         if not claims:
@@ -160,7 +161,7 @@ class RedisFrequency:
         return await self._group.submit(_Reservation(
             keys=tuple(self._key(digest, s) for s in subjects), claims=tuple(claims),
             key_of_claim=tuple(subjects.index(c.subject) for c in claims),
-            trim=trim, keep=keep, now=now))
+            trim=trim, keep=keep, now=now, stamp=now if stamp is None else _ms(stamp)))
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -197,7 +198,7 @@ class RedisFrequency:
         args: list[str | int] = []
         for r in group:
             index = [keys.setdefault(k, len(keys) + 1) for k in r.keys]
-            args += [r.trim, r.keep, secrets.token_hex(8), r.now, len(index), *index,
+            args += [r.trim, r.keep, secrets.token_hex(8), r.stamp, len(index), *index,
                      len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], claim.after_ms(r.now), claim.cap]
