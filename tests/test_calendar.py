@@ -9,7 +9,8 @@ preceding Monday and (2)(d) Saturday/Sunday -> following Monday; (1)(c) every Su
 preceding Easter Sunday; from 2027-01-01 the text as reported (its words not read; see the
 pack's notes): the 2026-05-06 days, and Juneteenth is also a fixed (1)(a) day, June 19,
 moved only by (2)(a)-(b) — the Monday of (2)(c)-(d) stays blocked beside it until the
-2027 words are read; no Election Day (2026 H.B. 104 was not found enacted). Every day of 2025-2030 is checked, through the rest-days rule.
+2027 words are read; no Election Day (2026 H.B. 104 was not found enacted). Every day
+of 2025-2030 is checked, through the rest-days rule.
 """
 
 from __future__ import annotations
