@@ -26,7 +26,13 @@ from jsonschema import Draft202012Validator
 
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
-from callguard.watchdog.calls import USED_EVENTS, CallTracker, Followed, TrackerSettings
+from callguard.watchdog.calls import (
+    TRANSFER_VARIABLES,
+    USED_EVENTS,
+    CallTracker,
+    Followed,
+    TrackerSettings,
+)
 from callguard.watchdog.carry import FOLLOWED_MODES
 from callguard.watchdog.events import safe_channel
 from callguard.watchdog.lease import SoleFollower
@@ -1552,16 +1558,18 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
 def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1,
            mode: str = "predictive", answered: list[bool] | None = None,
            gate_first: bool = False, checked: bool = True,
+           tracker_settings: TrackerSettings | None = None,
            ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
     clock; the calls in ``follow`` are followed as if this process's gate had allowed them
     (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added), when the gate could
     have answered (``GateTimed``; ``gate_first``: before any event). ``answered`` gets
     each abandonment count (True: abandoned). ``checked``: each record is checked against
-    its kind's schema (False only for a mode the gate never follows)."""
+    its kind's schema (False only for a mode the gate never follows).
+    ``tracker_settings``: the tracker's, else the defaults."""
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = GateTimed(TrackerSettings(), report=(
+    tracker = GateTimed(tracker_settings or TrackerSettings(), report=(
         written(reports) if checked else lambda name, **f: reports.append((name, f))),
                         answered=lambda campaign, abandoned, decision_id: (
                             answered.append(abandoned) if answered is not None else None))
@@ -2494,16 +2502,89 @@ class TestATransferWhileAmiWasAway:
 
     def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
         """The control: the same call, but B really hung up and A was left alone (Dial
-        option ``g``; SYNTHESISED picture: A up, in no bridge). A is hung up at once."""
+        option ``g``; SYNTHESISED picture: A up, in no bridge). A's transfer variables are
+        asked first (``_check_transfer``); both empty (Asterisk's Getvar of an unset
+        variable: Success, empty Value), A is hung up at that answer."""
         events, drop, _, linkedid = self.stream()
         tracker, reports, _ = replay(events[:drop], [linkedid])
         tracker.disconnected(50.0)
         picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
         picture[0]["BridgeId"] = ""
         effects = tracker.reconcile(picture, 80.0)
-        assert hangups_of([(80.0, e) for e in effects]) == [self.A]
+        assert hangups_of([(80.0, e) for e in effects]) == []
+        assert reads_of(effects) == [(self.A, "ATTENDEDTRANSFER"), (self.A, "BLINDTRANSFER")]
+        effects = answer_reads(tracker, linkedid, effects, {}, 80.01)
+        assert hangups_of(effects) == [self.A]
         [risk] = [f for name, f in reports if name == "violation-risk"]
         assert "not proven" not in risk["reason"]  # the 30 s outage passed the 25 s limit
+
+    def test_a_transfer_still_ringing_when_ami_comes_back_is_not_hung_up(self):
+        """AMI comes back while the transfer B made still rings C (SYNTHESISED picture
+        after event 63 of the recording: A in Dial(), C and its Local pair ringing, nobody
+        bridged, B gone). Nothing there tells a transfer from B's hangup with A's
+        dialplan dialling on; A's BLINDTRANSFER does: bridge.c
+        ``set_transfer_variables_all`` set it to B's channel name before the transfer went
+        ahead. Asked, it names B: nothing is hung up, then or when C answers and A and C
+        talk and hang up; the record says the transfer was seen in the variable."""
+        events, drop, _, linkedid = self.stream()
+        ringing = next(i for i, e in enumerate(events) if e.get("Event") == "Newstate"
+                       and e["Channel"] == self.C and e["ChannelState"] == "5") + 1
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = picture_at(events, ringing)
+        assert {i["Channel"]: (i["Application"], i["ChannelState"], i["BridgeId"])
+                for i in picture} == {
+            self.A: ("Dial", "6", ""),
+            "Local/ID730152@osvpi_route_phoneaccount-00000003;1": ("AppDial", "0", ""),
+            "Local/ID730152@osvpi_route_phoneaccount-00000003;2": ("Dial", "4", ""),
+            self.C: ("AppDial", "5", "")}
+        effects = tracker.reconcile(picture, 80.0)
+        assert hangups_of([(80.0, e) for e in effects]) == []
+        assert len(reads_of(effects)) == 8  # two variables of each channel left
+        later = answer_reads(tracker, linkedid, effects,
+                             {(self.A, "BLINDTRANSFER"): self.B}, 80.01)
+        later.extend((81.0, e) for e in tracker.due(81.0))
+        at = 81.0
+        for event in events[ringing:]:  # C answers, A and C talk, then hang up
+            at += 0.1
+            later.extend((at, e) for e in tracker.feed(event, at))
+            later.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(later) == []
+        assert tracker.calls == {}
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+        assert record["ami_outage_s"] == 30.0
+        assert not [f for name, f in reports if name == "violation-risk"]
+
+    def test_a_ringing_leg_no_variable_names_b_for_is_released(self):
+        """The same picture, but no transfer variable names B (A's dialplan dials on after
+        B's hangup: Dial option ``g``): every channel left is hung up once the last answer
+        is in, and the late release is a violation risk (the outage passed the limit)."""
+        events, drop, _, linkedid = self.stream()
+        ringing = next(i for i, e in enumerate(events) if e.get("Event") == "Newstate"
+                       and e["Channel"] == self.C and e["ChannelState"] == "5") + 1
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        effects = tracker.reconcile(picture_at(events, ringing), 80.0)
+        reads = reads_of(effects)
+        assert answer_reads(tracker, linkedid, effects[:-1], {}, 80.01) == []
+        effects = answer_reads(tracker, linkedid, effects[-1:], {}, 80.02)
+        assert hangups_of(effects) == sorted({name for name, _ in reads})
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert risk["ami_outage_s"] == 30.0
+
+    def test_a_transfer_check_left_unanswered_releases_after_its_wait(self):
+        """The variables asked and never answered (Getvar lost): the release waits
+        ``transfer_check_s`` (0.5 s) at most."""
+        events, drop, _, linkedid = self.stream()
+        tracker, _, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
+        picture[0]["BridgeId"] = ""
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        assert hangups_of([(80.4, e) for e in tracker.due(80.4)]) == []
+        assert hangups_of([(80.5, e) for e in tracker.due(80.5)]) == [self.A]
 
     def test_a_picture_that_cannot_say_who_is_bridged_hangs_up_nothing(self):
         """No ``BridgeId`` on the items (not what Asterisk 12+ writes): who is bridged with
@@ -2516,6 +2597,80 @@ class TestATransferWhileAmiWasAway:
         assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
         [risk] = [f for name, f in reports if name == "violation-risk"]
         assert "did not say which channels share a bridge" in risk["reason"]
+
+
+class TestATransferWhoseEventWasFiltered:
+    """REPLAYS cacofonisk xfer_blind/xfer_blind_abbcac (Asterisk 13) with its BlindTransfer
+    event taken out, as manager.conf's eventfilter would if the admin left it out: B's
+    Hangup then looks like B ending the call. With a grace, the channels left are asked
+    their transfer variables within it (``_check_transfer``)."""
+
+    A, B = TestATransferWhileAmiWasAway.A, TestATransferWhileAmiWasAway.B
+
+    def stream(self) -> tuple[list[dict[str, str]], str, int]:
+        events = [parse(e) for e in cacofonisk_events("xfer_blind/xfer_blind_abbcac.json")]
+        kept = [e for e in events if e.get("Event") != "BlindTransfer"]
+        assert len(kept) == len(events) - 1
+        hangup_b = next(i for i, e in enumerate(kept) if e.get("Event") == "Hangup"
+                        and e["Channel"] == self.B)
+        return kept, events[0]["Linkedid"], hangup_b
+
+    def test_within_the_grace_a_transfer_variable_naming_b_hands_the_call_on(self):
+        events, linkedid, hangup_b = self.stream()
+        tracker, reports, effects = replay(events[:hangup_b + 1], [linkedid],
+                                           tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        asked = [e for t, e in effects if t == at]
+        assert reads_of(asked) == [(self.A, "ATTENDEDTRANSFER"), (self.A, "BLINDTRANSFER")]
+        later = answer_reads(tracker, linkedid, asked, {(self.A, "BLINDTRANSFER"): self.B},
+                             at + 0.01)
+        for event in events[hangup_b + 1:]:
+            at += 0.1
+            later.extend((at, e) for e in tracker.feed(event, at))
+            later.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(effects + later) == []
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+
+    def test_no_variable_naming_b_releases_at_the_end_of_the_grace(self):
+        events, linkedid, hangup_b = self.stream()
+        tracker, _, effects = replay(events[:hangup_b + 1], [linkedid],
+                                     tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        asked = [e for t, e in effects if t == at]
+        assert answer_reads(tracker, linkedid, asked, {}, at + 0.01) == []
+        assert hangups_of([(at + 1.9, e) for e in tracker.due(at + 1.9)]) == []
+        assert hangups_of([(at + 2.0, e) for e in tracker.due(at + 2.0)]) == [self.A]
+
+    def test_without_a_grace_the_release_does_not_wait_for_the_variables(self):
+        """No grace: the channels left are hung up with B's Hangup, nothing is asked — the
+        law's limit runs from B's hangup, which the watchdog cannot tell from this
+        transfer without its event (README: pass BlindTransfer/AttendedTransfer)."""
+        events, linkedid, hangup_b = self.stream()
+        _, _, effects = replay(events[:hangup_b + 1], [linkedid])
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        assert hangups_of([(t, e) for t, e in effects if t == at]) == [self.A]
+        assert [v for _, v in reads_of([e for _, e in effects])
+                if v in TRANSFER_VARIABLES] == []
+
+
+def reads_of(effects: list) -> list[tuple[str, str]]:
+    """The (channel, variable) of every ReadVariable among ``effects``, sorted."""
+    from callguard.watchdog.calls import ReadVariable
+
+    return sorted((e.channel, e.variable) for e in effects if isinstance(e, ReadVariable))
+
+
+def answer_reads(tracker: CallTracker, linkedid: str, effects: list,
+                 values: dict[tuple[str, str], str], now: float) -> list[tuple[float, object]]:
+    """Answer each read among ``effects`` as Asterisk's Getvar would (an unset variable:
+    an empty value); the effects the answers give, at ``now``."""
+    out: list[tuple[float, object]] = []
+    for channel, variable in reads_of(effects):
+        out.extend((now, e) for e in tracker.variable_read(
+            linkedid, channel, variable, values.get((channel, variable), ""), now))
+    return out
 
 
 class TestForgottenCalls:

@@ -48,6 +48,7 @@ from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel,
 __all__ = [
     "PRESENTATION_VARIABLE",
     "STATE_VARIABLE",
+    "TRANSFER_VARIABLES",
     "USED_EVENTS",
     "CallTracker",
     "Followed",
@@ -119,8 +120,16 @@ class ReadVariable:
 
 
 Effect = HangupChannel | ReadVariable
+# bridge.c set_transfer_variables_all: before any blind or attended transfer goes ahead
+# (ast_bridge_transfer_blind, two_bridge_attended_transfer, ast_bridge_transfer_attended),
+# every other channel of the transferer's bridge gets BLINDTRANSFER (or ATTENDEDTRANSFER,
+# the other one unset: ast_bridge_set_transfer_variables) set to the transferer's channel
+# name. Read with AMI Getvar (manager.c action_getvar: an unset variable is "Success" with
+# an empty Value).
+TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
-_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE})
+_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE,
+                              *TRANSFER_VARIABLES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,9 @@ class TrackerSettings:
     grace_s: float = 0.0
     retry_s: float = 0.5
     bridge_within_s: float = _BRIDGE_WITHIN_S
+    # After an AMI outage, a release waits this long at most for the transfer variables
+    # of the channels left (``_check_transfer``); answered sooner, it goes at once.
+    transfer_check_s: float = 0.5
     # A call with no event for this long is forgotten (its Hangups were lost while the AMI
     # session stayed up: ~2.6 KB each, without bound). A day: no call goes that long with
     # no Newchannel, Dial, Bridge or Hangup of any of its channels unless its end was lost.
@@ -238,6 +250,12 @@ class _Call:
     # before they were called, whatever a later state read says (``_asked_from``).
     dialled_carrying: set[str] = field(default_factory=set)
     seen_at: float | None = None  # the last event (or picture) naming the call
+    # Transfer variables asked of the channels left before a release (``_check_transfer``):
+    # (channel, variable) not answered yet; whether asked; the release due without them.
+    transfer_reads: set[tuple[str, str]] = field(default_factory=set)
+    transfer_asked: bool = False
+    release_unchecked_due: float | None = None
+    transfer_variable: str | None = None  # the variable that showed the called party's transfer
     forgotten_after_s: float | None = None  # set when forgotten for want of events
 
 
@@ -739,8 +757,9 @@ class CallTracker:
                     call.left_talking = True
                 else:
                     call.called_hangup_at = now
-                    call.release_due = now + min(self.settings.grace_s, self._limit(call))
-                    effects = self.due(now, only=call)
+                    effects = self._check_transfer(
+                        call, now, now + min(self.settings.grace_s, self._limit(call)),
+                        wait=False)
         if not call.channels:
             self._finish(call, now)
         return effects
@@ -801,6 +820,8 @@ class CallTracker:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
             return self._out(self._dial_status_read(call, value or "", now))
+        if variable in TRANSFER_VARIABLES:
+            return self._out(self._transfer_read(call, channel, variable, value, now))
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
@@ -1043,8 +1064,72 @@ class CallTracker:
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
-        call.release_due = now
+        return self._check_transfer(call, now, now, wait=True)
+
+    def _check_transfer(self, call: _Call, now: float, due: float, *,
+                        wait: bool) -> list[Effect]:
+        """Ask the channels left whether the called party transferred them, before they are
+        hung up for its hangup; the release is due at ``due``.
+
+        A transfer whose event the watchdog did not see (AMI away; BlindTransfer and
+        AttendedTransfer filtered out of manager.conf; its event behind the transferer's
+        Hangup) looks like the called party's hangup, and the party it was handed to may
+        still be ringing (CoreShowChannels shows the transferee in Dial() and the target
+        Ringing, in no bridge). Asterisk leaves its own mark: bridge.c
+        ``set_transfer_variables_all`` gives every other channel of the transferer's bridge
+        BLINDTRANSFER or ATTENDEDTRANSFER = the transferer's channel name, before the
+        transfer is carried out and before its event is published. One naming the called
+        party's channel (``_names_called_party``) ends the watch as its transfer does
+        (``_transfer``): its line is free, nothing is hung up.
+
+        ``wait`` (after an outage, the release already late): the release waits for the
+        answers, ``transfer_check_s`` at most. Otherwise (the called party's Hangup seen
+        live) the release keeps its time (``grace_s``): the answers count only if they come
+        within the grace, so with no grace the channels left are hung up at once, as the
+        law asks of a hangup the watchdog cannot tell from a transfer — a transfer by the
+        called party is then seen only through its event (pass BlindTransfer and
+        AttendedTransfer in manager.conf's filters). Asked once per call."""
+        leftovers = self._leftovers(call)
+        if call.transfer_asked or not leftovers or (not wait and due <= now):
+            call.release_due = due
+            return self.due(now, only=call)
+        call.transfer_asked = True
+        call.transfer_reads = {(name, v) for name in leftovers for v in TRANSFER_VARIABLES}
+        call.release_unchecked_due = due if wait else None
+        call.release_due = max(due, now + self.settings.transfer_check_s) if wait else due
+        return [ReadVariable(call.linkedid, name, v)
+                for name, v in sorted(call.transfer_reads)]
+
+    def _transfer_read(self, call: _Call, channel: str, variable: str, value: str | None,
+                       now: float) -> list[Effect]:
+        """A transfer variable of a channel left (``_check_transfer``); None: unreadable,
+        no evidence of a transfer."""
+        if (channel, variable) not in call.transfer_reads:
+            return []
+        call.transfer_reads.discard((channel, variable))
+        if call.called_hangup_at is None or call.transferred or call.hangups:
+            return []  # decided already, or too late: the release has begun
+        if value and self._names_called_party(call, value.strip()):
+            call.transferred = True  # as ``_transfer``: the called party's line is free
+            call.transfer_variable = variable
+            call.called_hangup_at = call.release_due = call.release_unchecked_due = None
+            call.transfer_reads.clear()
+            return []
+        if call.transfer_reads or call.release_unchecked_due is None:
+            return []
+        call.release_due = max(call.release_unchecked_due, now)
+        call.release_unchecked_due = None
         return self.due(now, only=call)
+
+    def _names_called_party(self, call: _Call, name: str) -> bool:
+        """Whether a transfer variable's value is the called party's channel (a hop of its
+        side). Followed again with the called party never seen (only the dialling leg left,
+        its DIALSTATUS ANSWER): a channel of the call no longer up — the only other party of
+        that leg's bridge was the called side, so it is the one that transferred."""
+        side = self._side(call)
+        if side:
+            return name in side
+        return bool(name) and name not in call.channels.values()
 
     def _still_talking(self, call: _Call) -> str | None:
         """Why the channels left after an outage must not be hung up, or None.
@@ -1229,6 +1314,8 @@ class CallTracker:
             fields["left_talking"] = True
         if call.rebuilt:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        if call.transfer_variable:  # the transfer seen only in its variable
+            fields["transfer_variable"] = call.transfer_variable
         return fields
 
     def _finish(self, call: _Call, now: float) -> None:
@@ -1264,7 +1351,8 @@ class CallTracker:
             fields.update(ended_by=ended, release_ms=None)
             if call.outage_s:
                 # release_unproven: left talking after the outage (_still_talking)
-                fields.update(ended_by="unknown (AMI disconnected)",
+                fields.update(ended_by="transferred" if call.transferred
+                              else "unknown (AMI disconnected)",
                               ami_outage_s=round(call.outage_s, 3),
                               **({"release_unproven": True} if call.release_unproven else {}))
         else:
