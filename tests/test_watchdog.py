@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -2499,6 +2500,27 @@ class TestATransferWhileAmiWasAway:
                  if i["Channel"] == self.A]
         assert hangups_of([(100.0, e) for e in tracker.reconcile(alone, 100.0)]) == []
         assert len([f for name, f in reports if name == "violation-risk"]) == 1
+
+    def test_a_call_no_statute_limits_left_talking_writes_valid_records(self):
+        """The same outage, the call followed with no release limit (a New York predictive
+        call: only us-federal, which sets none). The violation risk required a limit its
+        schema asks for (``written`` raised in ``reconcile``, which the watchdog logs as a
+        failed picture, the rest of it unapplied): none is written, the line-release still
+        says the release is not proven."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        call = tracker.calls[linkedid]
+        assert call.followed is not None
+        call.followed = dataclasses.replace(call.followed, limit_s=None, limit_citation="")
+        tracker.disconnected(50.0)
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture_at(events, back),
+                                                                80.0)]) == []
+        at = 80.0
+        for event in events[back:]:
+            at += 0.1
+            tracker.feed(event, at)
+        assert [name for name, _ in reports] == ["line-release"]
+        assert reports[0][1]["release_unproven"] is True
 
     def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
         """The control: the same call, but B really hung up and A was left alone (Dial

@@ -1274,9 +1274,12 @@ class CallTracker:
                                              "as the outage began)" if call.outage_s else ""))
 
     def _risk(self, call: _Call, elapsed: float, now: float, reason: str) -> None:
-        """Record a violation risk, once per call."""
+        """Record a violation risk, once per call; none for a call no statute sets a
+        release limit for (a predictive call only us-federal covers): there is no limit to
+        break, and the record's schema requires one (its line-release still says
+        ``release_unproven``)."""
         followed = call.followed
-        if followed is None or call.risk_logged:
+        if followed is None or call.risk_logged or followed.limit_s is None:
             return
         call.risk_logged = True
         self._record(now, "violation-risk", decision_id=followed.decision_id,
