@@ -2677,6 +2677,55 @@ class TestATransferWhoseEventWasFiltered:
                 if v in TRANSFER_VARIABLES] == []
 
 
+class TestAnAttendedTransferWhoseEventWasFiltered:
+    """REPLAYS cacofonisk xfer_attended/xfer_abbcac (Asterisk 13): A calls B (the called
+    party); B calls C, then completes the attended transfer. As recorded: A enters C's
+    bridge in place of B's consultation channel (BridgeEnter with SwapUniqueid), then
+    AttendedTransfer, then B's BridgeLeave and Hangup. Here without the AttendedTransfer
+    event (manager.conf's eventfilter): B's Hangup looked like B ending the call, and A,
+    talking with C, was hung up."""
+
+    A, B, C = "SIP/150010001-0000002c", "SIP/150010002-0000002d", "SIP/150010003-0000002f"
+    FIRST = "195176c06ab8-1529941338.663"
+
+    def stream(self, *, filtered: bool) -> list[dict[str, str]]:
+        events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
+        if filtered:
+            events = [e for e in events if e.get("Event") != "AttendedTransfer"]
+        return events
+
+    def test_two_parties_left_talking_are_not_hung_up_and_the_risk_is_said(self):
+        events = self.stream(filtered=True)
+        hangup_b = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                        and e["Channel"] == self.B)
+        tracker, reports, effects = replay(events[:hangup_b + 1], [self.FIRST])
+        assert self.FIRST in tracker.calls
+        at = max(t for t, _ in effects) if effects else 0.1 * (hangup_b + 1)
+        for event in events[hangup_b + 1:]:  # A and C talk on, then hang up
+            at += 0.1
+            effects.extend((at, e) for e in tracker.feed(event, at))
+            effects.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(effects) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "no transfer event was seen" in risk["reason"]
+        assert "not proven" in risk["reason"]
+        [record] = [f for name, f in reports if name == "line-release"
+                    and f["decision_id"] == f"d-{self.FIRST}"]
+        assert record["ended_by"] == "called-party"
+        assert record["left_talking"] is True
+        assert record["release_unproven"] is True
+
+    def test_with_its_event_the_transfer_ends_the_watch_and_no_risk_is_written(self):
+        """The control: the recording as it is. B's transfer ends A's watch (its line is
+        free), nothing is hung up, no risk."""
+        _, reports, effects = replay(self.stream(filtered=False), [self.FIRST])
+        assert hangups_of(effects) == []
+        assert not [f for name, f in reports if name == "violation-risk"]
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert "release_unproven" not in record
+
+
 def reads_of(effects: list) -> list[tuple[str, str]]:
     """The (channel, variable) of every ReadVariable among ``effects``, sorted."""
     from callguard.watchdog.calls import ReadVariable

@@ -750,11 +750,13 @@ class CallTracker:
         if name == call.dest:
             self._judge_abandonment(call, now)
             if self._called_party_ended(call):
-                if call.transferers and self._talking(call) is not None:
-                    # Handed on, then the called party hung up while the others talk among
-                    # themselves (an attended transfer's three-way, DestType Threeway): its
-                    # line is free, their conversation is not hung up.
-                    call.left_talking = True
+                talking = self._talking(call)
+                if talking is not None:
+                    # The called party's channel went while the others talk among themselves:
+                    # its line is free, their conversation is not hung up — handed on, then
+                    # a hangup (an attended transfer's three-way, DestType Threeway), or a
+                    # transfer no event showed (``_left_talking``).
+                    self._left_talking(call, talking, now)
                 else:
                     call.called_hangup_at = now
                     effects = self._check_transfer(
@@ -763,6 +765,35 @@ class CallTracker:
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    def _left_talking(self, call: _Call, talking: tuple[str, set[str]], now: float) -> None:
+        """The called party's channel went, and a channel of the call is bridged with two
+        live persons (``_talking``): nothing is hung up.
+
+        With the calling side's transfer seen (``transferers``) that is a conversation the
+        called party left. Without one it is what an attended transfer by the called party
+        looks like when its AttendedTransfer event was filtered out of manager.conf or
+        comes behind the Hangup: bridge.c ``two_bridge_attended_transfer`` moves the
+        transferee into the target's bridge in place of the consultation channel
+        (``bridge_swap_attended_transfer``: BridgeEnter with ``SwapUniqueid``) or merges the
+        two bridges (``bridge_do_merge``), kicks the transferer out, and only then publishes
+        the event; the transferer's Hangup follows (cacofonisk xfer_attended: BridgeEnter,
+        AttendedTransfer, BridgeLeave, Hangup). Hanging up two people who talk is harm the
+        law does not ask for — the called party's own line is already free, as its channel
+        is gone — but a release that did not happen cannot be proven either: without a
+        transfer seen, a violation risk says so (a conference the called party left looks
+        the same)."""
+        call.left_talking = True
+        if call.transferers:
+            return
+        call.release_unproven = True
+        name, persons = talking
+        self._risk(call, 0.0, now, "the called party's channel went, but the call's "
+                   f"{safe_channel(name)} is bridged with two live parties "
+                   f"({', '.join(safe_channels(persons))}) and no transfer event was seen "
+                   "(filtered out of manager.conf, or behind the Hangup): an attended "
+                   "transfer or a conference the called party left, as far as the bridges "
+                   "show; not hung up, the release is not proven")
 
     # --- time -----------------------------------------------------------------------------
 
@@ -1349,15 +1380,16 @@ class CallTracker:
             ended = "not-answered" if call.answered_at is None else (
                 "transferred" if call.transferred else
                 # handed on by the calling side, the called party last of the call's own
-                "called-party" if call.transferers and call.first_hangup in self._side(call)
-                else "caller")
+                # or left talking (``_left_talking``)
+                "called-party" if (call.transferers or call.left_talking)
+                and call.first_hangup in self._side(call) else "caller")
             fields.update(ended_by=ended, release_ms=None)
+            if call.release_unproven:  # left talking (``_still_talking``, ``_left_talking``)
+                fields["release_unproven"] = True
             if call.outage_s:
-                # release_unproven: left talking after the outage (_still_talking)
                 fields.update(ended_by="transferred" if call.transferred
                               else "unknown (AMI disconnected)",
-                              ami_outage_s=round(call.outage_s, 3),
-                              **({"release_unproven": True} if call.release_unproven else {}))
+                              ami_outage_s=round(call.outage_s, 3))
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),
