@@ -1760,6 +1760,26 @@ class TestAgentReachedFromRecordedStreams:
         assert record["agent_within_2s"] is within
         assert outcomes == [not within]
 
+    @pytest.mark.parametrize("program", [
+        "AudioSocket/127.0.0.1:9092-40325ec2-5efd-4bd3-805f-53576e581d13",
+        "UnicastRTP/127.0.0.1:12000-0x7f3a2c01e4d0", "WebSocket/bot/0x7f3a2c01e4d0",
+        "Snoop/1795326250.0-00000001"])
+    def test_a_program_on_the_far_side_is_not_a_live_agent(self, program):
+        """The same stream (0.1 s clock: the agent within 2 s), the agent's channel renamed
+        to a media stream Asterisk hands to a program (names as chan_audiosocket.c,
+        chan_rtp.c, chan_websocket.c and res_stasis_snoop.c allocate them): an AI voice
+        bot or a transcriber, not the live sales representative 64.1200(a)(7) asks for.
+        The call is abandoned."""
+        agent = "SIP/150010001-00000013"
+        events = originated([parse(e) for e in
+                             cacofonisk_events("simple/ab_success_b_hangup.json")], agent)
+        events = [{k: program if v == agent else v for k, v in e.items()} for e in events]
+        outcomes: list[bool] = []
+        _, reports, _ = replay(events, [events[0]["Linkedid"]], answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["agent_within_2s"] is False
+        assert outcomes == [True]
+
     @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.3, False)])
     def test_queue_member_reached_through_the_local_pair(self, step, within):
         """REPLAYS queue/queue_simple unchanged: a trunk call Queue()s two Local members;

@@ -72,8 +72,15 @@ _MAX_ASKERS = 10_000
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
 # Channel technologies that are no person: Local halves (a dialplan on the far side, e.g.
-# a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media.
-_NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/")
+# a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media,
+# and the media streams Asterisk 22 hands to a program — an AI voice bot, a transcriber:
+# chan_audiosocket.c ("AudioSocket/%s-%s"), chan_rtp.c's ExternalMedia ("UnicastRTP/",
+# "MulticastRTP/"), chan_websocket.c ("WebSocket/%s/%p"), res_stasis_snoop.c
+# ("Snoop/%s-%08x"). Counted as a person, a bot answering a predictive call was "a live
+# agent within 2 s" (64.1200(a)(7) asks for a live sales representative), and a bot left
+# with the agent after the called party's hangup was "two live parties talking".
+_NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/",
+                 "AudioSocket/", "UnicastRTP/", "MulticastRTP/", "WebSocket/", "Snoop/")
 _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
