@@ -2227,6 +2227,24 @@ class TestATransferThatFailed:
         assert hangups_of(effects) == CALLER_01
         assert not tracker.calls["1795326250.0"].transferred
 
+    @pytest.mark.parametrize("kind", ["BlindTransfer", "AttendedTransfer"])
+    def test_a_failed_transfers_variable_does_not_hand_the_call_on(self, kind):
+        """With a grace, the called party's hangup asks the channels left their transfer
+        variables. bridge.c ``set_transfer_variables_all`` runs before steps that can
+        still fail (``Result: Fail``), so after the called party's failed transfer they
+        name it: that is no transfer, and the calling legs are still released."""
+        events = self.with_a_transfer("Fail", kind, CALLED_01)
+        tracker, _, effects = replay(events, ["1795326250.0"],
+                                     tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # the called party's Hangup, the last event
+        asked = [e for t, e in effects if t == at]
+        assert reads_of(asked)
+        variable = "BLINDTRANSFER" if kind == "BlindTransfer" else "ATTENDEDTRANSFER"
+        values = {(name, variable): CALLED_01 for name, _ in reads_of(asked)}
+        assert answer_reads(tracker, "1795326250.0", asked, values, at + 0.01) == []
+        assert hangups_of([(at + 2.0, e) for e in tracker.due(at + 2.0)]) == CALLER_01
+        assert not tracker.calls["1795326250.0"].transferred
+
     @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
     def test_an_attended_transfer_whose_target_never_answered(self, transferer):
         """Lab call-01 (REPLAYED) with a SYNTHETIC attended transfer attempt, said here, as

@@ -263,6 +263,8 @@ class _Call:
     transfer_asked: bool = False
     release_unchecked_due: float | None = None
     transfer_variable: str | None = None  # the variable that showed the called party's transfer
+    # a transfer by the called party seen failing: its variables may be set all the same
+    called_transfer_failed: bool = False
     forgotten_after_s: float | None = None  # set when forgotten for want of events
 
 
@@ -636,12 +638,19 @@ class CallTracker:
         to the system that the called party has hung up") turn on the called party hanging
         up, not on who spoke with them last, so the watch goes on: the transferer's hangup
         is not the call's first, and the called party's later hangup releases the rest."""
-        if event.get("Result", "Success") != "Success":
-            del now
-            return []
         transferers = {event.get(f"{prefix}Channel", "")
                        for prefix in ("Transferer", "OrigTransferer", "SecondTransferer")}
         transferers.discard("")
+        if event.get("Result", "Success") != "Success":
+            # bridge.c sets BLINDTRANSFER/ATTENDEDTRANSFER before steps that can still fail
+            # (blind_transfer_bridge, the queued transfer, a swap or merge): after a failed
+            # one by the called party they name it, and prove no transfer (``_transfer_read``).
+            for key, value in event.items():
+                call = self.calls.get(value) if key.endswith("Linkedid") else None
+                if call is not None and transferers & self._side(call):
+                    call.called_transfer_failed = True
+            del now
+            return []
         for key, value in event.items():
             call = self.calls.get(value) if key.endswith("Linkedid") else None
             if call is None:
@@ -1126,7 +1135,13 @@ class CallTracker:
         within the grace, so with no grace the channels left are hung up at once, as the
         law asks of a hangup the watchdog cannot tell from a transfer — a transfer by the
         called party is then seen only through its event (pass BlindTransfer and
-        AttendedTransfer in manager.conf's filters). Asked once per call."""
+        AttendedTransfer in manager.conf's filters). Asked once per call.
+
+        Where it errs: bridge.c sets the variables before steps that can still fail. A
+        failed transfer by the called party whose event is seen (``Result: Fail``) makes
+        the variables prove nothing; one whose event was missed too leaves them naming the
+        called party, and its later hangup is taken for that transfer — the channels left
+        are not hung up."""
         leftovers = self._leftovers(call)
         if call.transfer_asked or not leftovers or (not wait and due <= now):
             call.release_due = due
@@ -1164,6 +1179,8 @@ class CallTracker:
         side). Followed again with the called party never seen (only the dialling leg left,
         its DIALSTATUS ANSWER): a channel of the call no longer up — the only other party of
         that leg's bridge was the called side, so it is the one that transferred."""
+        if call.called_transfer_failed:
+            return False  # the variables may be that failed transfer's (``_transfer``)
         side = self._side(call)
         if side:
             return name in side
