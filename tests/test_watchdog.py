@@ -362,6 +362,37 @@ class TestAmiConnection:
         assert record["release_ms_is_upper_bound"] is True
         assert record["release_ms"] >= 30_000
 
+    async def test_a_transfer_seen_only_in_its_variable_after_an_outage(self, node):
+        """Over the socket: the called party's channel goes while AMI is away, and the
+        calling ;2 it was bridged with carries BLINDTRANSFER naming it (bridge.c
+        ``set_transfer_variables_all``; the fake's Getvar answers it, every other variable
+        unset: an empty Value, as manager.c ``action_getvar`` writes). After the picture
+        the watchdog asks, and sends no Hangup; the calling legs' own hangups end the
+        call, recorded as transferred."""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.fake.variables[(CALLER_01[1], "BLINDTRANSFER")] = CALLED_01
+        n.follow(events, limit=25.0)
+        await n.fake.send(before[:-6])
+        n.fake.accepting = False
+        await n.fake.drop()
+        await n.fake.send(before[-6:])  # the called party's channel goes meanwhile
+        await asyncio.sleep(0.3)
+        n.fake.accepting = True
+        await until(lambda: any(a.get("Variable") == "BLINDTRANSFER"
+                                and a.get("Channel") == CALLER_01[1]
+                                for _, a in n.fake.actions))
+        await asyncio.sleep(0.7)  # past transfer_check_s: a release would have gone
+        assert n.fake.hangups() == []
+        await n.fake.send(held)  # the calling legs end on their own
+        await until(lambda: n.named("line-release"))
+        record = n.named("line-release")[0]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+        assert n.named("violation-risk") == []
+
     def test_backoff_doubles_to_its_cap_and_resets(self):
         backoff = Backoff(0.25, 2.0)
         assert [backoff.next() for _ in range(6)] == [0.25, 0.5, 1.0, 2.0, 2.0, 2.0]
