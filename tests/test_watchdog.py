@@ -2795,6 +2795,75 @@ class TestAnAttendedTransferWhoseEventWasFiltered:
         assert "release_unproven" not in record
 
 
+class TestAMasqueradeKeepsTheCalledParty:
+    """An attended transfer to an application (AttendedTransfer ``DestType: App``) moves
+    the transferee into the channel running the app by a masquerade (bridge.c
+    ``ast_bridge_transfer_attended`` -> ``bridge_channel_internal_queue_attended_transfer``;
+    bridge_channel.c ``bridge_channel_attended_transfer`` -> channel.c
+    ``ast_channel_move``). channel.c ``channel_do_masquerade`` swaps the two channels'
+    Uniqueid and Linkedid (``ast_channel_internal_swap_uniqueid_and_linkedid``), their
+    snapshots and their names ("no spurious rename events"), with their technology: AMI
+    keeps naming each line by its own Uniqueid and name, no Masquerade or Rename event
+    comes, and the identity replaced is hung up with the zombie. SYNTHETIC stream, said
+    here: the agent A dials the called party B, they talk; A's phone calls an app on a
+    second line A2 (its own Linkedid) and hands B to it; A leaves and hangs up, the
+    zombie — A2's identity — leaves A's bridge and hangs up; B talks to the app, then
+    hangs up. Nothing is hung up by the watchdog, the zombie is not the called party's
+    end, and B's own Hangup still ends the call."""
+
+    L, L2 = "1795326300.0", "1795326310.5"
+    A, B, A2 = "PJSIP/agent-00000020", "PJSIP/trunk-00000021", "PJSIP/agent-00000022"
+
+    def stream(self, *, with_event: bool) -> list[dict[str, str]]:
+        a = {"Channel": self.A, "Uniqueid": self.L, "Linkedid": self.L}
+        b = {"Channel": self.B, "Uniqueid": "1795326300.1", "Linkedid": self.L}
+        a2 = {"Channel": self.A2, "Uniqueid": self.L2, "Linkedid": self.L2}
+        dest = {f"Dest{k}": v for k, v in b.items()}
+        bridge = {"BridgeUniqueid": "5a1f0c3e-0000-4000-8000-000000000001"}
+        events = [
+            {"Event": "Newchannel", **a, "ChannelState": "4"},
+            {"Event": "Newchannel", **b, "ChannelState": "0"},
+            {"Event": "DialBegin", **a, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **a, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **b, **bridge},
+            {"Event": "BridgeEnter", **a, **bridge},
+            {"Event": "Newchannel", **a2, "ChannelState": "4"},  # the app on A's line 2
+            {"Event": "AttendedTransfer", "Result": "Success", "IsExternal": "Yes",
+             "DestType": "App", "DestApp": "Playback", "OrigTransfererChannel": self.A,
+             "OrigTransfererLinkedid": self.L, "SecondTransfererChannel": self.A2,
+             "SecondTransfererLinkedid": self.L2, "TransfereeChannel": self.B,
+             "TransfereeLinkedid": self.L},
+            {"Event": "BridgeLeave", **a, **bridge},
+            {"Event": "Hangup", **a, "ChannelState": "6", "Cause": "16"},
+            {"Event": "BridgeLeave", **a2, **bridge},  # the zombie, A2's identity
+            {"Event": "Hangup", **a2, "ChannelState": "6", "Cause": "16"},
+            {"Event": "Hangup", **b, "ChannelState": "6", "Cause": "16"},
+        ]
+        return [e for e in events if with_event or e["Event"] != "AttendedTransfer"]
+
+    @pytest.mark.parametrize("with_event", [True, False], ids=["event", "filtered"])
+    def test_the_zombie_is_not_the_called_partys_end_and_nothing_is_hung_up(self,
+                                                                           with_event):
+        events = self.stream(with_event=with_event)
+        zombie = next(i for i, e in enumerate(events)
+                      if e["Event"] == "Hangup" and e["Channel"] == self.A2)
+        tracker, reports, effects = replay(events[:zombie + 1], [self.L],
+                                           tracker_settings=TrackerSettings(grace_s=2.0))
+        call = tracker.calls[self.L]
+        assert call.dest == self.B
+        assert self.B in call.channels.values()
+        assert call.called_hangup_at is None
+        at = max(t for t, _ in effects) if effects else 0.1 * (zombie + 1)
+        effects.extend((at + 5.0, e) for e in tracker.due(at + 5.0))
+        effects.extend((at + 6.0, e) for e in tracker.feed(events[-1], at + 6.0))
+        assert hangups_of(effects) == []
+        assert tracker.calls == {}
+        [record] = [f for name, f in reports if name == "line-release"]
+        # Handed on by the calling side, the called party the last of the call's own; with
+        # the event filtered the agent's hangup reads as the first (nothing to release).
+        assert record["ended_by"] == ("called-party" if with_event else "caller")
+
+
 def reads_of(effects: list) -> list[tuple[str, str]]:
     """The (channel, variable) of every ReadVariable among ``effects``, sorted."""
     from callguard.watchdog.calls import ReadVariable

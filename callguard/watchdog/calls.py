@@ -11,6 +11,13 @@ otherwise it is the calling side, whose dialplan asks the gate (``_originated``)
 channel the gate was asked from, and whether it was Up then, tell the two apart whatever
 order the decision and the DialBegin reach the tracker in (``_asked_from``).
 
+Channels are known by Uniqueid, which follows the line through a masquerade (an attended
+transfer to an application, a pickup, a redirect): channel.c ``channel_do_masquerade``
+swaps the two channels' Uniqueid, Linkedid, snapshots and names along with their
+technology, so AMI names each line by its own identity before and after, sends no
+Masquerade or Rename event, and the identity replaced is hung up with the zombie
+(``TestAMasqueradeKeepsTheCalledParty``).
+
 Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
 itself: the ``CALLGUARD_FOLLOW`` channel variable (``carry.py``) on the events' channel
