@@ -2799,17 +2799,17 @@ class TestAMasqueradeKeepsTheCalledParty:
     """An attended transfer to an application (AttendedTransfer ``DestType: App``) moves
     the transferee into the channel running the app by a masquerade (bridge.c
     ``ast_bridge_transfer_attended`` -> ``bridge_channel_internal_queue_attended_transfer``;
-    bridge_channel.c ``bridge_channel_attended_transfer`` -> channel.c
-    ``ast_channel_move``). channel.c ``channel_do_masquerade`` swaps the two channels'
-    Uniqueid and Linkedid (``ast_channel_internal_swap_uniqueid_and_linkedid``), their
-    snapshots and their names ("no spurious rename events"), with their technology: AMI
-    keeps naming each line by its own Uniqueid and name, no Masquerade or Rename event
+    bridge_channel.c: B leaves the bridge, then ``after_bridge_move_channel`` ->
+    channel.c ``ast_channel_move``). channel.c ``channel_do_masquerade`` swaps the two
+    channels' Uniqueid and Linkedid (``ast_channel_internal_swap_uniqueid_and_linkedid``),
+    their snapshots and their names ("no spurious rename events"), with their technology:
+    AMI keeps naming each line by its own Uniqueid and name, no Masquerade or Rename event
     comes, and the identity replaced is hung up with the zombie. SYNTHETIC stream, said
     here: the agent A dials the called party B, they talk; A's phone calls an app on a
-    second line A2 (its own Linkedid) and hands B to it; A leaves and hangs up, the
-    zombie — A2's identity — leaves A's bridge and hangs up; B talks to the app, then
-    hangs up. Nothing is hung up by the watchdog, the zombie is not the called party's
-    end, and B's own Hangup still ends the call."""
+    second line A2 (its own Linkedid) and hands B to it; A leaves and hangs up, B leaves
+    A's bridge, the zombie — A2's identity — hangs up; B talks to the app, then hangs up.
+    Nothing is hung up by the watchdog, the zombie is not the called party's end, and B's
+    own Hangup still ends the call."""
 
     L, L2 = "1795326300.0", "1795326310.5"
     A, B, A2 = "PJSIP/agent-00000020", "PJSIP/trunk-00000021", "PJSIP/agent-00000022"
@@ -2835,8 +2835,8 @@ class TestAMasqueradeKeepsTheCalledParty:
              "TransfereeLinkedid": self.L},
             {"Event": "BridgeLeave", **a, **bridge},
             {"Event": "Hangup", **a, "ChannelState": "6", "Cause": "16"},
-            {"Event": "BridgeLeave", **a2, **bridge},  # the zombie, A2's identity
-            {"Event": "Hangup", **a2, "ChannelState": "6", "Cause": "16"},
+            {"Event": "BridgeLeave", **b, **bridge},  # B leaves, then is moved
+            {"Event": "Hangup", **a2, "ChannelState": "6", "Cause": "16"},  # the zombie
             {"Event": "Hangup", **b, "ChannelState": "6", "Cause": "16"},
         ]
         return [e for e in events if with_event or e["Event"] != "AttendedTransfer"]
