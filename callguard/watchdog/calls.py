@@ -1132,8 +1132,10 @@ class CallTracker:
         Ringing, in no bridge). Asterisk leaves its own mark: bridge.c
         ``set_transfer_variables_all`` gives every other channel of the transferer's bridge
         BLINDTRANSFER or ATTENDEDTRANSFER = the transferer's channel name, before the
-        transfer is carried out and before its event is published. One naming the called
-        party's channel (``_names_called_party``) ends the watch as its transfer does
+        transfer is carried out and before its event is published; a call the called
+        party parks (``try_parking``, which comes first) gets BLINDTRANSFER = the parker
+        from res_parking ``parking_park_bridge_channel``. One naming the called party's
+        channel (``_names_called_party``) ends the watch as its transfer does
         (``_transfer``): its line is free, nothing is hung up.
 
         ``wait`` (after an outage, the release already late): the release waits for the
