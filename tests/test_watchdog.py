@@ -2706,6 +2706,19 @@ class TestATransferWhoseEventWasFiltered:
                         and e["Channel"] == self.B)
         return kept, events[0]["Linkedid"], hangup_b
 
+    def test_the_transferers_hangup_cause_is_that_of_a_hangup(self):
+        """Why the variables are read: no Hangup cause tells a transfer from a hangup.
+        The called party's Hangup after its blind and attended transfers carries the cause
+        of its plain hangup (REPLAYED cacofonisk streams)."""
+        causes = set()
+        for fixture, called in [("xfer_blind/xfer_blind_abbcac.json", self.B),
+                                ("xfer_attended/xfer_abbcac.json", "SIP/150010002-0000002d"),
+                                ("simple/ab_success_b_hangup.json", "SIP/150010002-00000014")]:
+            causes |= {(e["Cause"], e["Cause-txt"])
+                       for e in map(parse, cacofonisk_events(fixture))
+                       if e.get("Event") == "Hangup" and e["Channel"] == called}
+        assert causes == {("16", "Normal Clearing")}
+
     def test_within_the_grace_a_transfer_variable_naming_b_hands_the_call_on(self):
         events, linkedid, hangup_b = self.stream()
         tracker, reports, effects = replay(events[:hangup_b + 1], [linkedid],

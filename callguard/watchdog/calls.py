@@ -1138,6 +1138,10 @@ class CallTracker:
         channel (``_names_called_party``) ends the watch as its transfer does
         (``_transfer``): its line is free, nothing is hung up.
 
+        Nothing in the Hangup tells: the transferer's carries Cause 16 (Normal Clearing),
+        as the called party's own does (cacofonisk xfer_blind, xfer_attended,
+        ab_success_b_hangup).
+
         ``wait`` (after an outage, the release already late): the release waits for the
         answers, ``transfer_check_s`` at most. Otherwise (the called party's Hangup seen
         live) the release keeps its time (``grace_s``): the answers count only if they come
