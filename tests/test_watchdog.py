@@ -2797,6 +2797,92 @@ class TestAnAttendedTransferWhoseEventWasFiltered:
         assert record["left_talking"] is True
         assert record["release_unproven"] is True
 
+    def test_a_local_half_beside_two_persons_who_hear_each_other_is_released(self):
+        """Not every channel in a bridge with two persons carries their conversation. A
+        SYNTHETIC ConfBridge dialer, said here: the call's Local ;1 sits in the conference
+        with the agent and a supervisor (calls of their own), its ;2 Dial()s the called
+        party. The called party hangs up: hanging up the Local pair cuts nobody (the agent
+        and the supervisor hear each other in the conference), so it is the release —
+        done, no risk written."""
+        linkedid, conf = "1795326400.0", {"BridgeUniqueid": "c0nf0000-0000-4000-8000-1"}
+        dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-2"}
+        one = {"Channel": "Local/s@dialer-00000030;1", "Uniqueid": linkedid,
+               "Linkedid": linkedid}
+        two = {"Channel": "Local/s@dialer-00000030;2", "Uniqueid": "1795326400.1",
+               "Linkedid": linkedid}
+        called = {"Channel": "PJSIP/trunk-00000031", "Uniqueid": "1795326400.2",
+                  "Linkedid": linkedid}
+        agent = {"Channel": "PJSIP/agent-00000010", "Uniqueid": "1795326000.0",
+                 "Linkedid": "1795326000.0"}
+        supervisor = {"Channel": "PJSIP/supervisor-00000011", "Uniqueid": "1795326001.0",
+                      "Linkedid": "1795326001.0"}
+        dest = {f"Dest{k}": v for k, v in called.items()}
+        events = [
+            {"Event": "BridgeEnter", **agent, **conf},
+            {"Event": "BridgeEnter", **supervisor, **conf},
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **called, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **called, **dial_bridge},
+            {"Event": "BridgeEnter", **two, **dial_bridge},
+            {"Event": "BridgeEnter", **one, **conf},
+            {"Event": "BridgeLeave", **called, **dial_bridge},
+            {"Event": "Hangup", **called, "ChannelState": "6", "Cause": "16"},
+        ]
+        tracker, reports, effects = replay(events, [linkedid], gate_first=True)
+        assert hangups_of(effects) == sorted([one["Channel"], two["Channel"]])
+        assert not [f for name, f in reports if name == "violation-risk"]
+        assert not tracker.calls[linkedid].left_talking
+
+    def test_a_local_pair_that_carries_a_conversation_is_left_talking(self):
+        """The contrast, SYNTHETIC, said here: a /n Local pair joins the agent (with ;1)
+        to the called party (with ;2). The called party completes an attended transfer:
+        C takes its place beside ;2 (BridgeEnter with SwapUniqueid, bridge.c
+        ``bridge_swap_attended_transfer``), its event filtered out, then it hangs up. The
+        agent now hears C only through the pair: hanging it up would cut them. Nothing is
+        hung up; the risk is said."""
+        linkedid = "1795326500.0"
+        agent_bridge = {"BridgeUniqueid": "a6e70000-0000-4000-8000-3"}
+        dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-4"}
+        one = {"Channel": "Local/s@dialer-00000040;1", "Uniqueid": linkedid,
+               "Linkedid": linkedid}
+        two = {"Channel": "Local/s@dialer-00000040;2", "Uniqueid": "1795326500.1",
+               "Linkedid": linkedid}
+        called = {"Channel": "PJSIP/trunk-00000041", "Uniqueid": "1795326500.2",
+                  "Linkedid": linkedid}
+        agent = {"Channel": "PJSIP/agent-00000012", "Uniqueid": "1795326002.0",
+                 "Linkedid": "1795326002.0"}
+        target = {"Channel": "PJSIP/trunk-00000043", "Uniqueid": "1795326510.0",
+                  "Linkedid": "1795326510.0"}
+        dest = {f"Dest{k}": v for k, v in called.items()}
+        events = [
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **called, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **called, **dial_bridge},
+            {"Event": "BridgeEnter", **two, **dial_bridge},
+            {"Event": "BridgeEnter", **agent, **agent_bridge},
+            {"Event": "BridgeEnter", **one, **agent_bridge},
+            {"Event": "BridgeEnter", **target, **dial_bridge,
+             "SwapUniqueid": called["Uniqueid"]},
+            {"Event": "Hangup", **called, "ChannelState": "6", "Cause": "16"},
+        ]
+        tracker, reports, effects = replay(events, [linkedid], gate_first=True)
+        assert hangups_of(effects) == []
+        assert tracker.calls[linkedid].left_talking
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "no transfer event was seen" in risk["reason"]
+
     def test_with_its_event_the_transfer_ends_the_watch_and_no_risk_is_written(self):
         """The control: the recording as it is. B's transfer ends A's watch (its line is
         free), nothing is hung up, no risk."""

@@ -695,7 +695,7 @@ class CallTracker:
                 self._agent_reached(call, joined, now)
         return []
 
-    def _joined(self, bridge: str) -> dict[str, str]:
+    def _joined(self, bridge: str, skip: set[str] | None = None) -> dict[str, str]:
         """Every channel that hears ``bridge``: its members, and through each Local half
         among them, the members of the bridge its other half is in, and so on.
 
@@ -705,14 +705,14 @@ class CallTracker:
         does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
         ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
         No``). So an agent bridged with one half talks to the called party bridged with
-        the other, though they never share a bridge."""
+        the other, though they never share a bridge. Not through the halves in ``skip``."""
         joined: dict[str, str] = {}
         todo, seen = [bridge], {bridge}
         while todo:
             members = self._members.get(todo.pop(), {})
             joined.update(members)
             for name in members.values():
-                partner = _partner(name)
+                partner = _partner(name) if not skip or name not in skip else None
                 further = self._bridge_named.get(partner) if partner else None
                 if further is not None and further not in seen:
                     seen.add(further)
@@ -1227,23 +1227,39 @@ class CallTracker:
                 "the picture shows; not hung up, the release is not proven")
 
     def _talking(self, call: _Call) -> tuple[str, set[str]] | None:
-        """A channel of the call off the called party's side that hears two live persons
-        (``_joined``, ``_NOT_A_PERSON``), and those persons; None when there is none."""
+        """A channel of the call off the called party's side whose hangup would cut a
+        conversation between two live persons (``_NOT_A_PERSON``), and those persons; None
+        when there is none.
+
+        A person's own channel cuts every person it hears (``_joined``). A Local half takes
+        its partner with it (core_unreal.c ``ast_unreal_hangup`` hangs up the other half):
+        it cuts persons who hear each other only through that pair, one on each side. A
+        channel that only shares a bridge with persons who hear each other directly — the
+        dialer's Local half in a ConfBridge with the agent and a supervisor — cuts nobody:
+        hanging it up is the release, not harm."""
+        side = self._side(call)
         for uniqueid, name in call.channels.items():
-            if name in self._side(call):
+            if name in side:
                 continue
-            starts = [self._bridge_of.get(uniqueid)]
             partner = call.partners.get(name) or _partner(name)
-            if partner:
-                starts.append(self._bridge_named.get(partner))
-            for bridge in starts:
-                if bridge is None:
-                    continue
-                persons = {n for n in self._joined(bridge).values()
-                           if n and not n.startswith(_NOT_A_PERSON)}
-                if len(persons) >= 2:
-                    return name, persons
+            if partner is not None:
+                pair = {name, partner}
+                here = self._persons(self._bridge_of.get(uniqueid), pair)
+                there = self._persons(self._bridge_named.get(partner), pair)
+                if here and there:
+                    return name, here | there
+            elif not name.startswith(_NOT_A_PERSON):
+                heard = self._persons(self._bridge_of.get(uniqueid), set()) - {name}
+                if heard:
+                    return name, heard | {name}
         return None
+
+    def _persons(self, bridge: str | None, skip: set[str]) -> set[str]:
+        """The live persons who hear ``bridge``, not through the Local halves in ``skip``."""
+        if bridge is None:
+            return set()
+        return {n for n in self._joined(bridge, skip).values()
+                if n and not n.startswith(_NOT_A_PERSON)}
 
     # --- decisions ------------------------------------------------------------------------
 
