@@ -775,8 +775,8 @@ class CallTracker:
             if self._called_party_ended(call):
                 talking = self._talking(call)
                 if talking is not None:
-                    # The called party's channel went while the others talk among themselves:
-                    # its line is free, their conversation is not hung up — handed on, then
+                    # The called party's channel went while others talk through the call:
+                    # its line is free, their conversation is not cut — handed on, then
                     # a hangup (an attended transfer's three-way, DestType Threeway), or a
                     # transfer no event showed (``_left_talking``).
                     self._left_talking(call, talking, now)
@@ -790,8 +790,8 @@ class CallTracker:
         return effects
 
     def _left_talking(self, call: _Call, talking: tuple[str, set[str]], now: float) -> None:
-        """The called party's channel went, and a channel of the call is bridged with two
-        live persons (``_talking``): nothing is hung up.
+        """The called party's channel went, and hanging up a channel of the call would cut
+        two live persons apart (``_talking``): nothing is hung up.
 
         With the calling side's transfer seen (``transferers``) that is a conversation the
         called party left. Without one it is what an attended transfer by the called party
