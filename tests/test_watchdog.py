@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import json
 import time
@@ -26,7 +27,13 @@ from jsonschema import Draft202012Validator
 
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
-from callguard.watchdog.calls import USED_EVENTS, CallTracker, Followed, TrackerSettings
+from callguard.watchdog.calls import (
+    TRANSFER_VARIABLES,
+    USED_EVENTS,
+    CallTracker,
+    Followed,
+    TrackerSettings,
+)
 from callguard.watchdog.carry import FOLLOWED_MODES
 from callguard.watchdog.events import safe_channel
 from callguard.watchdog.lease import SoleFollower
@@ -354,6 +361,37 @@ class TestAmiConnection:
         record = n.named("line-release")[0]
         assert record["release_ms_is_upper_bound"] is True
         assert record["release_ms"] >= 30_000
+
+    async def test_a_transfer_seen_only_in_its_variable_after_an_outage(self, node):
+        """Over the socket: the called party's channel goes while AMI is away, and the
+        calling ;2 it was bridged with carries BLINDTRANSFER naming it (bridge.c
+        ``set_transfer_variables_all``; the fake's Getvar answers it, every other variable
+        unset: an empty Value, as manager.c ``action_getvar`` writes). After the picture
+        the watchdog asks, and sends no Hangup; the calling legs' own hangups end the
+        call, recorded as transferred."""
+        n = await node()
+        events = lab_events(CALL_01)
+        before, held = with_g_option(events, CALLED_01)
+        n.fake.hold(held)
+        n.fake.variables[(CALLER_01[1], "BLINDTRANSFER")] = CALLED_01
+        n.follow(events, limit=25.0)
+        await n.fake.send(before[:-6])
+        n.fake.accepting = False
+        await n.fake.drop()
+        await n.fake.send(before[-6:])  # the called party's channel goes meanwhile
+        await asyncio.sleep(0.3)
+        n.fake.accepting = True
+        await until(lambda: any(a.get("Variable") == "BLINDTRANSFER"
+                                and a.get("Channel") == CALLER_01[1]
+                                for _, a in n.fake.actions))
+        await asyncio.sleep(0.7)  # past transfer_check_s: a release would have gone
+        assert n.fake.hangups() == []
+        await n.fake.send(held)  # the calling legs end on their own
+        await until(lambda: n.named("line-release"))
+        record = n.named("line-release")[0]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+        assert n.named("violation-risk") == []
 
     def test_backoff_doubles_to_its_cap_and_resets(self):
         backoff = Backoff(0.25, 2.0)
@@ -1552,16 +1590,18 @@ def test_ami_required_blocks_automated_calls_while_no_ami_session(tmp_path):
 def replay(events: list[dict[str, str]], follow: list[str], *, step: float = 0.1,
            mode: str = "predictive", answered: list[bool] | None = None,
            gate_first: bool = False, checked: bool = True,
+           tracker_settings: TrackerSettings | None = None,
            ) -> tuple[CallTracker, list[tuple[str, dict]], list[tuple[float, object]]]:
     """Feed recorded events to the pure tracker, one every ``step`` seconds of a synthetic
     clock; the calls in ``follow`` are followed as if this process's gate had allowed them
     (``follow()``; no ``CALLGUARD_FOLLOW`` channel variable is added), when the gate could
     have answered (``GateTimed``; ``gate_first``: before any event). ``answered`` gets
     each abandonment count (True: abandoned). ``checked``: each record is checked against
-    its kind's schema (False only for a mode the gate never follows)."""
+    its kind's schema (False only for a mode the gate never follows).
+    ``tracker_settings``: the tracker's, else the defaults."""
     reports: list[tuple[str, dict]] = []
     effects: list[tuple[float, object]] = []
-    tracker = GateTimed(TrackerSettings(), report=(
+    tracker = GateTimed(tracker_settings or TrackerSettings(), report=(
         written(reports) if checked else lambda name, **f: reports.append((name, f))),
                         answered=lambda campaign, abandoned, decision_id: (
                             answered.append(abandoned) if answered is not None else None))
@@ -1750,6 +1790,26 @@ class TestAgentReachedFromRecordedStreams:
         assert record["called_channel"].endswith("0002]-00000014")
         assert record["agent_within_2s"] is within
         assert outcomes == [not within]
+
+    @pytest.mark.parametrize("program", [
+        "AudioSocket/127.0.0.1:9092-40325ec2-5efd-4bd3-805f-53576e581d13",
+        "UnicastRTP/127.0.0.1:12000-0x7f3a2c01e4d0", "WebSocket/bot/0x7f3a2c01e4d0",
+        "Snoop/1795326250.0-00000001"])
+    def test_a_program_on_the_far_side_is_not_a_live_agent(self, program):
+        """The same stream (0.1 s clock: the agent within 2 s), the agent's channel renamed
+        to a media stream Asterisk hands to a program (names as chan_audiosocket.c,
+        chan_rtp.c, chan_websocket.c and res_stasis_snoop.c allocate them): an AI voice
+        bot or a transcriber, not the live sales representative 64.1200(a)(7) asks for.
+        The call is abandoned."""
+        agent = "SIP/150010001-00000013"
+        events = originated([parse(e) for e in
+                             cacofonisk_events("simple/ab_success_b_hangup.json")], agent)
+        events = [{k: program if v == agent else v for k, v in e.items()} for e in events]
+        outcomes: list[bool] = []
+        _, reports, _ = replay(events, [events[0]["Linkedid"]], answered=outcomes)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["agent_within_2s"] is False
+        assert outcomes == [True]
 
     @pytest.mark.parametrize(("step", "within"), [(0.1, True), (0.3, False)])
     def test_queue_member_reached_through_the_local_pair(self, step, within):
@@ -2198,6 +2258,24 @@ class TestATransferThatFailed:
         assert hangups_of(effects) == CALLER_01
         assert not tracker.calls["1795326250.0"].transferred
 
+    @pytest.mark.parametrize("kind", ["BlindTransfer", "AttendedTransfer"])
+    def test_a_failed_transfers_variable_does_not_hand_the_call_on(self, kind):
+        """With a grace, the called party's hangup asks the channels left their transfer
+        variables. bridge.c ``set_transfer_variables_all`` runs before steps that can
+        still fail (``Result: Fail``), so after the called party's failed transfer they
+        name it: that is no transfer, and the calling legs are still released."""
+        events = self.with_a_transfer("Fail", kind, CALLED_01)
+        tracker, _, effects = replay(events, ["1795326250.0"],
+                                     tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # the called party's Hangup, the last event
+        asked = [e for t, e in effects if t == at]
+        assert reads_of(asked)
+        variable = "BLINDTRANSFER" if kind == "BlindTransfer" else "ATTENDEDTRANSFER"
+        values = {(name, variable): CALLED_01 for name, _ in reads_of(asked)}
+        assert answer_reads(tracker, "1795326250.0", asked, values, at + 0.01) == []
+        assert hangups_of([(at + 2.0, e) for e in tracker.due(at + 2.0)]) == CALLER_01
+        assert not tracker.calls["1795326250.0"].transferred
+
     @pytest.mark.parametrize("transferer", [CALLED_01, CALLER_01[0]])
     def test_an_attended_transfer_whose_target_never_answered(self, transferer):
         """Lab call-01 (REPLAYED) with a SYNTHETIC attended transfer attempt, said here, as
@@ -2492,18 +2570,112 @@ class TestATransferWhileAmiWasAway:
         assert hangups_of([(100.0, e) for e in tracker.reconcile(alone, 100.0)]) == []
         assert len([f for name, f in reports if name == "violation-risk"]) == 1
 
+    def test_a_call_no_statute_limits_left_talking_writes_valid_records(self):
+        """The same outage, the call followed with no release limit (a New York predictive
+        call: only us-federal, which sets none). The violation risk required a limit its
+        schema asks for (``written`` raised in ``reconcile``, which the watchdog logs as a
+        failed picture, the rest of it unapplied): none is written, the line-release still
+        says the release is not proven."""
+        events, drop, back, linkedid = self.stream()
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        call = tracker.calls[linkedid]
+        assert call.followed is not None
+        call.followed = dataclasses.replace(call.followed, limit_s=None, limit_citation="")
+        tracker.disconnected(50.0)
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture_at(events, back),
+                                                                80.0)]) == []
+        at = 80.0
+        for event in events[back:]:
+            at += 0.1
+            tracker.feed(event, at)
+        assert [name for name, _ in reports] == ["line-release"]
+        assert reports[0][1]["release_unproven"] is True
+
     def test_the_called_partys_hangup_while_ami_was_away_still_releases(self):
         """The control: the same call, but B really hung up and A was left alone (Dial
-        option ``g``; SYNTHESISED picture: A up, in no bridge). A is hung up at once."""
+        option ``g``; SYNTHESISED picture: A up, in no bridge). A's transfer variables are
+        asked first (``_check_transfer``); both empty (Asterisk's Getvar of an unset
+        variable: Success, empty Value), A is hung up at that answer."""
         events, drop, _, linkedid = self.stream()
         tracker, reports, _ = replay(events[:drop], [linkedid])
         tracker.disconnected(50.0)
         picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
         picture[0]["BridgeId"] = ""
         effects = tracker.reconcile(picture, 80.0)
-        assert hangups_of([(80.0, e) for e in effects]) == [self.A]
+        assert hangups_of([(80.0, e) for e in effects]) == []
+        assert reads_of(effects) == [(self.A, "ATTENDEDTRANSFER"), (self.A, "BLINDTRANSFER")]
+        effects = answer_reads(tracker, linkedid, effects, {}, 80.01)
+        assert hangups_of(effects) == [self.A]
         [risk] = [f for name, f in reports if name == "violation-risk"]
         assert "not proven" not in risk["reason"]  # the 30 s outage passed the 25 s limit
+
+    def test_a_transfer_still_ringing_when_ami_comes_back_is_not_hung_up(self):
+        """AMI comes back while the transfer B made still rings C (SYNTHESISED picture
+        after event 63 of the recording: A in Dial(), C and its Local pair ringing, nobody
+        bridged, B gone). Nothing there tells a transfer from B's hangup with A's
+        dialplan dialling on; A's BLINDTRANSFER does: bridge.c
+        ``set_transfer_variables_all`` set it to B's channel name before the transfer went
+        ahead. Asked, it names B: nothing is hung up, then or when C answers and A and C
+        talk and hang up; the record says the transfer was seen in the variable."""
+        events, drop, _, linkedid = self.stream()
+        ringing = next(i for i, e in enumerate(events) if e.get("Event") == "Newstate"
+                       and e["Channel"] == self.C and e["ChannelState"] == "5") + 1
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = picture_at(events, ringing)
+        assert {i["Channel"]: (i["Application"], i["ChannelState"], i["BridgeId"])
+                for i in picture} == {
+            self.A: ("Dial", "6", ""),
+            "Local/ID730152@osvpi_route_phoneaccount-00000003;1": ("AppDial", "0", ""),
+            "Local/ID730152@osvpi_route_phoneaccount-00000003;2": ("Dial", "4", ""),
+            self.C: ("AppDial", "5", "")}
+        effects = tracker.reconcile(picture, 80.0)
+        assert hangups_of([(80.0, e) for e in effects]) == []
+        assert len(reads_of(effects)) == 8  # two variables of each channel left
+        later = answer_reads(tracker, linkedid, effects,
+                             {(self.A, "BLINDTRANSFER"): self.B}, 80.01)
+        later.extend((81.0, e) for e in tracker.due(81.0))
+        at = 81.0
+        for event in events[ringing:]:  # C answers, A and C talk, then hang up
+            at += 0.1
+            later.extend((at, e) for e in tracker.feed(event, at))
+            later.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(later) == []
+        assert tracker.calls == {}
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+        assert record["ami_outage_s"] == 30.0
+        assert not [f for name, f in reports if name == "violation-risk"]
+
+    def test_a_ringing_leg_no_variable_names_b_for_is_released(self):
+        """The same picture, but no transfer variable names B (A's dialplan dials on after
+        B's hangup: Dial option ``g``): every channel left is hung up once the last answer
+        is in, and the late release is a violation risk (the outage passed the limit)."""
+        events, drop, _, linkedid = self.stream()
+        ringing = next(i for i, e in enumerate(events) if e.get("Event") == "Newstate"
+                       and e["Channel"] == self.C and e["ChannelState"] == "5") + 1
+        tracker, reports, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        effects = tracker.reconcile(picture_at(events, ringing), 80.0)
+        reads = reads_of(effects)
+        assert answer_reads(tracker, linkedid, effects[:-1], {}, 80.01) == []
+        effects = answer_reads(tracker, linkedid, effects[-1:], {}, 80.02)
+        assert hangups_of(effects) == sorted({name for name, _ in reads})
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert risk["ami_outage_s"] == 30.0
+
+    def test_a_transfer_check_left_unanswered_releases_after_its_wait(self):
+        """The variables asked and never answered (Getvar lost): the release waits
+        ``transfer_check_s`` (0.5 s) at most."""
+        events, drop, _, linkedid = self.stream()
+        tracker, _, _ = replay(events[:drop], [linkedid])
+        tracker.disconnected(50.0)
+        picture = [i for i in picture_at(events, drop) if i["Channel"] == self.A]
+        picture[0]["BridgeId"] = ""
+        assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
+        assert hangups_of([(80.4, e) for e in tracker.due(80.4)]) == []
+        assert hangups_of([(80.5, e) for e in tracker.due(80.5)]) == [self.A]
 
     def test_a_picture_that_cannot_say_who_is_bridged_hangs_up_nothing(self):
         """No ``BridgeId`` on the items (not what Asterisk 12+ writes): who is bridged with
@@ -2516,6 +2688,297 @@ class TestATransferWhileAmiWasAway:
         assert hangups_of([(80.0, e) for e in tracker.reconcile(picture, 80.0)]) == []
         [risk] = [f for name, f in reports if name == "violation-risk"]
         assert "did not say which channels share a bridge" in risk["reason"]
+
+
+class TestATransferWhoseEventWasFiltered:
+    """REPLAYS cacofonisk xfer_blind/xfer_blind_abbcac (Asterisk 13) with its BlindTransfer
+    event taken out, as manager.conf's eventfilter would if the admin left it out: B's
+    Hangup then looks like B ending the call. With a grace, the channels left are asked
+    their transfer variables within it (``_check_transfer``)."""
+
+    A, B = TestATransferWhileAmiWasAway.A, TestATransferWhileAmiWasAway.B
+
+    def stream(self) -> tuple[list[dict[str, str]], str, int]:
+        events = [parse(e) for e in cacofonisk_events("xfer_blind/xfer_blind_abbcac.json")]
+        kept = [e for e in events if e.get("Event") != "BlindTransfer"]
+        assert len(kept) == len(events) - 1
+        hangup_b = next(i for i, e in enumerate(kept) if e.get("Event") == "Hangup"
+                        and e["Channel"] == self.B)
+        return kept, events[0]["Linkedid"], hangup_b
+
+    def test_the_transferers_hangup_cause_is_that_of_a_hangup(self):
+        """Why the variables are read: no Hangup cause tells a transfer from a hangup.
+        The called party's Hangup after its blind and attended transfers carries the cause
+        of its plain hangup (REPLAYED cacofonisk streams)."""
+        causes = set()
+        for fixture, called in [("xfer_blind/xfer_blind_abbcac.json", self.B),
+                                ("xfer_attended/xfer_abbcac.json", "SIP/150010002-0000002d"),
+                                ("simple/ab_success_b_hangup.json", "SIP/150010002-00000014")]:
+            causes |= {(e["Cause"], e["Cause-txt"])
+                       for e in map(parse, cacofonisk_events(fixture))
+                       if e.get("Event") == "Hangup" and e["Channel"] == called}
+        assert causes == {("16", "Normal Clearing")}
+
+    def test_within_the_grace_a_transfer_variable_naming_b_hands_the_call_on(self):
+        events, linkedid, hangup_b = self.stream()
+        tracker, reports, effects = replay(events[:hangup_b + 1], [linkedid],
+                                           tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        asked = [e for t, e in effects if t == at]
+        assert reads_of(asked) == [(self.A, "ATTENDEDTRANSFER"), (self.A, "BLINDTRANSFER")]
+        later = answer_reads(tracker, linkedid, asked, {(self.A, "BLINDTRANSFER"): self.B},
+                             at + 0.01)
+        for event in events[hangup_b + 1:]:
+            at += 0.1
+            later.extend((at, e) for e in tracker.feed(event, at))
+            later.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(effects + later) == []
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+
+    def test_no_variable_naming_b_releases_at_the_end_of_the_grace(self):
+        events, linkedid, hangup_b = self.stream()
+        tracker, _, effects = replay(events[:hangup_b + 1], [linkedid],
+                                     tracker_settings=TrackerSettings(grace_s=2.0))
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        asked = [e for t, e in effects if t == at]
+        assert answer_reads(tracker, linkedid, asked, {}, at + 0.01) == []
+        assert hangups_of([(at + 1.9, e) for e in tracker.due(at + 1.9)]) == []
+        assert hangups_of([(at + 2.0, e) for e in tracker.due(at + 2.0)]) == [self.A]
+
+    def test_without_a_grace_the_release_does_not_wait_for_the_variables(self):
+        """No grace: the channels left are hung up with B's Hangup, nothing is asked — the
+        law's limit runs from B's hangup, which the watchdog cannot tell from this
+        transfer without its event (README: pass BlindTransfer/AttendedTransfer)."""
+        events, linkedid, hangup_b = self.stream()
+        _, _, effects = replay(events[:hangup_b + 1], [linkedid])
+        at = max(t for t, _ in effects)  # B's Hangup, the last event fed
+        assert hangups_of([(t, e) for t, e in effects if t == at]) == [self.A]
+        assert [v for _, v in reads_of([e for _, e in effects])
+                if v in TRANSFER_VARIABLES] == []
+
+
+class TestAnAttendedTransferWhoseEventWasFiltered:
+    """REPLAYS cacofonisk xfer_attended/xfer_abbcac (Asterisk 13): A calls B (the called
+    party); B calls C, then completes the attended transfer. As recorded: A enters C's
+    bridge in place of B's consultation channel (BridgeEnter with SwapUniqueid), then
+    AttendedTransfer, then B's BridgeLeave and Hangup. Here without the AttendedTransfer
+    event (manager.conf's eventfilter): B's Hangup looked like B ending the call, and A,
+    talking with C, was hung up."""
+
+    A, B, C = "SIP/150010001-0000002c", "SIP/150010002-0000002d", "SIP/150010003-0000002f"
+    FIRST = "195176c06ab8-1529941338.663"
+
+    def stream(self, *, filtered: bool) -> list[dict[str, str]]:
+        events = [parse(e) for e in cacofonisk_events("xfer_attended/xfer_abbcac.json")]
+        if filtered:
+            events = [e for e in events if e.get("Event") != "AttendedTransfer"]
+        return events
+
+    def test_two_parties_left_talking_are_not_hung_up_and_the_risk_is_said(self):
+        events = self.stream(filtered=True)
+        hangup_b = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                        and e["Channel"] == self.B)
+        tracker, reports, effects = replay(events[:hangup_b + 1], [self.FIRST])
+        assert self.FIRST in tracker.calls
+        at = max(t for t, _ in effects) if effects else 0.1 * (hangup_b + 1)
+        for event in events[hangup_b + 1:]:  # A and C talk on, then hang up
+            at += 0.1
+            effects.extend((at, e) for e in tracker.feed(event, at))
+            effects.extend((at, e) for e in tracker.due(at))
+        assert hangups_of(effects) == []
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "no transfer event was seen" in risk["reason"]
+        assert "not proven" in risk["reason"]
+        [record] = [f for name, f in reports if name == "line-release"
+                    and f["decision_id"] == f"d-{self.FIRST}"]
+        assert record["ended_by"] == "called-party"
+        assert record["left_talking"] is True
+        assert record["release_unproven"] is True
+
+    def test_a_local_half_beside_two_persons_who_hear_each_other_is_released(self):
+        """Not every channel in a bridge with two persons carries their conversation. A
+        SYNTHETIC ConfBridge dialer, said here: the call's Local ;1 sits in the conference
+        with the agent and a supervisor (calls of their own), its ;2 Dial()s the called
+        party. The called party hangs up: hanging up the Local pair cuts nobody (the agent
+        and the supervisor hear each other in the conference), so it is the release —
+        done, no risk written."""
+        linkedid, conf = "1795326400.0", {"BridgeUniqueid": "c0nf0000-0000-4000-8000-1"}
+        dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-2"}
+        one = {"Channel": "Local/s@dialer-00000030;1", "Uniqueid": linkedid,
+               "Linkedid": linkedid}
+        two = {"Channel": "Local/s@dialer-00000030;2", "Uniqueid": "1795326400.1",
+               "Linkedid": linkedid}
+        called = {"Channel": "PJSIP/trunk-00000031", "Uniqueid": "1795326400.2",
+                  "Linkedid": linkedid}
+        agent = {"Channel": "PJSIP/agent-00000010", "Uniqueid": "1795326000.0",
+                 "Linkedid": "1795326000.0"}
+        supervisor = {"Channel": "PJSIP/supervisor-00000011", "Uniqueid": "1795326001.0",
+                      "Linkedid": "1795326001.0"}
+        dest = {f"Dest{k}": v for k, v in called.items()}
+        events = [
+            {"Event": "BridgeEnter", **agent, **conf},
+            {"Event": "BridgeEnter", **supervisor, **conf},
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **called, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **called, **dial_bridge},
+            {"Event": "BridgeEnter", **two, **dial_bridge},
+            {"Event": "BridgeEnter", **one, **conf},
+            {"Event": "BridgeLeave", **called, **dial_bridge},
+            {"Event": "Hangup", **called, "ChannelState": "6", "Cause": "16"},
+        ]
+        tracker, reports, effects = replay(events, [linkedid], gate_first=True)
+        assert hangups_of(effects) == sorted([one["Channel"], two["Channel"]])
+        assert not [f for name, f in reports if name == "violation-risk"]
+        assert not tracker.calls[linkedid].left_talking
+
+    def test_a_local_pair_that_carries_a_conversation_is_left_talking(self):
+        """The contrast, SYNTHETIC, said here: a /n Local pair joins the agent (with ;1)
+        to the called party (with ;2). The called party completes an attended transfer:
+        C takes its place beside ;2 (BridgeEnter with SwapUniqueid, bridge.c
+        ``bridge_swap_attended_transfer``), its event filtered out, then it hangs up. The
+        agent now hears C only through the pair: hanging it up would cut them. Nothing is
+        hung up; the risk is said."""
+        linkedid = "1795326500.0"
+        agent_bridge = {"BridgeUniqueid": "a6e70000-0000-4000-8000-3"}
+        dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-4"}
+        one = {"Channel": "Local/s@dialer-00000040;1", "Uniqueid": linkedid,
+               "Linkedid": linkedid}
+        two = {"Channel": "Local/s@dialer-00000040;2", "Uniqueid": "1795326500.1",
+               "Linkedid": linkedid}
+        called = {"Channel": "PJSIP/trunk-00000041", "Uniqueid": "1795326500.2",
+                  "Linkedid": linkedid}
+        agent = {"Channel": "PJSIP/agent-00000012", "Uniqueid": "1795326002.0",
+                 "Linkedid": "1795326002.0"}
+        target = {"Channel": "PJSIP/trunk-00000043", "Uniqueid": "1795326510.0",
+                  "Linkedid": "1795326510.0"}
+        dest = {f"Dest{k}": v for k, v in called.items()}
+        events = [
+            {"Event": "Newchannel", **one, "ChannelState": "0"},
+            {"Event": "Newchannel", **two, "ChannelState": "4"},
+            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
+             "LocalOptimization": "No"},
+            {"Event": "Newchannel", **called, "ChannelState": "0"},
+            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **called, **dial_bridge},
+            {"Event": "BridgeEnter", **two, **dial_bridge},
+            {"Event": "BridgeEnter", **agent, **agent_bridge},
+            {"Event": "BridgeEnter", **one, **agent_bridge},
+            {"Event": "BridgeEnter", **target, **dial_bridge,
+             "SwapUniqueid": called["Uniqueid"]},
+            {"Event": "Hangup", **called, "ChannelState": "6", "Cause": "16"},
+        ]
+        tracker, reports, effects = replay(events, [linkedid], gate_first=True)
+        assert hangups_of(effects) == []
+        assert tracker.calls[linkedid].left_talking
+        [risk] = [f for name, f in reports if name == "violation-risk"]
+        assert "no transfer event was seen" in risk["reason"]
+
+    def test_with_its_event_the_transfer_ends_the_watch_and_no_risk_is_written(self):
+        """The control: the recording as it is. B's transfer ends A's watch (its line is
+        free), nothing is hung up, no risk."""
+        _, reports, effects = replay(self.stream(filtered=False), [self.FIRST])
+        assert hangups_of(effects) == []
+        assert not [f for name, f in reports if name == "violation-risk"]
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "transferred"
+        assert "release_unproven" not in record
+
+
+class TestAMasqueradeKeepsTheCalledParty:
+    """An attended transfer to an application (AttendedTransfer ``DestType: App``) moves
+    the transferee into the channel running the app by a masquerade (bridge.c
+    ``ast_bridge_transfer_attended`` -> ``bridge_channel_internal_queue_attended_transfer``;
+    bridge_channel.c: B leaves the bridge, then ``after_bridge_move_channel`` ->
+    channel.c ``ast_channel_move``). channel.c ``channel_do_masquerade`` swaps the two
+    channels' Uniqueid and Linkedid (``ast_channel_internal_swap_uniqueid_and_linkedid``),
+    their snapshots and their names ("no spurious rename events"), with their technology:
+    AMI keeps naming each line by its own Uniqueid and name, no Masquerade or Rename event
+    comes, and the identity replaced is hung up with the zombie. SYNTHETIC stream, said
+    here: the agent A dials the called party B, they talk; A's phone calls an app on a
+    second line A2 (its own Linkedid) and hands B to it; A leaves and hangs up, B leaves
+    A's bridge, the zombie — A2's identity — hangs up; B talks to the app, then hangs up.
+    Nothing is hung up by the watchdog, the zombie is not the called party's end, and B's
+    own Hangup still ends the call."""
+
+    L, L2 = "1795326300.0", "1795326310.5"
+    A, B, A2 = "PJSIP/agent-00000020", "PJSIP/trunk-00000021", "PJSIP/agent-00000022"
+
+    def stream(self, *, with_event: bool) -> list[dict[str, str]]:
+        a = {"Channel": self.A, "Uniqueid": self.L, "Linkedid": self.L}
+        b = {"Channel": self.B, "Uniqueid": "1795326300.1", "Linkedid": self.L}
+        a2 = {"Channel": self.A2, "Uniqueid": self.L2, "Linkedid": self.L2}
+        dest = {f"Dest{k}": v for k, v in b.items()}
+        bridge = {"BridgeUniqueid": "5a1f0c3e-0000-4000-8000-000000000001"}
+        events = [
+            {"Event": "Newchannel", **a, "ChannelState": "4"},
+            {"Event": "Newchannel", **b, "ChannelState": "0"},
+            {"Event": "DialBegin", **a, **dest, "DialString": "trunk/8015550123"},
+            {"Event": "DialEnd", **a, **dest, "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **b, **bridge},
+            {"Event": "BridgeEnter", **a, **bridge},
+            {"Event": "Newchannel", **a2, "ChannelState": "4"},  # the app on A's line 2
+            {"Event": "AttendedTransfer", "Result": "Success", "IsExternal": "Yes",
+             "DestType": "App", "DestApp": "Playback", "OrigTransfererChannel": self.A,
+             "OrigTransfererLinkedid": self.L, "SecondTransfererChannel": self.A2,
+             "SecondTransfererLinkedid": self.L2, "TransfereeChannel": self.B,
+             "TransfereeLinkedid": self.L},
+            {"Event": "BridgeLeave", **a, **bridge},
+            {"Event": "Hangup", **a, "ChannelState": "6", "Cause": "16"},
+            {"Event": "BridgeLeave", **b, **bridge},  # B leaves, then is moved
+            {"Event": "Hangup", **a2, "ChannelState": "6", "Cause": "16"},  # the zombie
+            {"Event": "Hangup", **b, "ChannelState": "6", "Cause": "16"},
+        ]
+        return [e for e in events if with_event or e["Event"] != "AttendedTransfer"]
+
+    @pytest.mark.parametrize("with_event", [True, False], ids=["event", "filtered"])
+    def test_the_zombie_is_not_the_called_partys_end_and_nothing_is_hung_up(self,
+                                                                           with_event):
+        events = self.stream(with_event=with_event)
+        zombie = next(i for i, e in enumerate(events)
+                      if e["Event"] == "Hangup" and e["Channel"] == self.A2)
+        tracker, reports, effects = replay(events[:zombie + 1], [self.L],
+                                           tracker_settings=TrackerSettings(grace_s=2.0))
+        call = tracker.calls[self.L]
+        assert call.dest == self.B
+        assert self.B in call.channels.values()
+        assert call.called_hangup_at is None
+        at = max(t for t, _ in effects) if effects else 0.1 * (zombie + 1)
+        effects.extend((at + 5.0, e) for e in tracker.due(at + 5.0))
+        effects.extend((at + 6.0, e) for e in tracker.feed(events[-1], at + 6.0))
+        assert hangups_of(effects) == []
+        assert tracker.calls == {}
+        [record] = [f for name, f in reports if name == "line-release"]
+        # Handed on by the calling side, the called party the last of the call's own; with
+        # the event filtered the agent's hangup reads as the first (nothing to release).
+        assert record["ended_by"] == ("called-party" if with_event else "caller")
+
+
+def reads_of(effects: list) -> list[tuple[str, str]]:
+    """The (channel, variable) of every ReadVariable among ``effects``, sorted."""
+    from callguard.watchdog.calls import ReadVariable
+
+    return sorted((e.channel, e.variable) for e in effects if isinstance(e, ReadVariable))
+
+
+def answer_reads(tracker: CallTracker, linkedid: str, effects: list,
+                 values: dict[tuple[str, str], str], now: float) -> list[tuple[float, object]]:
+    """Answer each read among ``effects`` as Asterisk's Getvar would (an unset variable:
+    an empty value); the effects the answers give, at ``now``."""
+    out: list[tuple[float, object]] = []
+    for channel, variable in reads_of(effects):
+        out.extend((now, e) for e in tracker.variable_read(
+            linkedid, channel, variable, values.get((channel, variable), ""), now))
+    return out
 
 
 class TestForgottenCalls:

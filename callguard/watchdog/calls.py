@@ -11,6 +11,13 @@ otherwise it is the calling side, whose dialplan asks the gate (``_originated``)
 channel the gate was asked from, and whether it was Up then, tell the two apart whatever
 order the decision and the DialBegin reach the tracker in (``_asked_from``).
 
+Channels are known by Uniqueid, which follows the line through a masquerade (an attended
+transfer to an application, a pickup, a redirect): channel.c ``channel_do_masquerade``
+swaps the two channels' Uniqueid, Linkedid, snapshots and names along with their
+technology, so AMI names each line by its own identity before and after, sends no
+Masquerade or Rename event, and the identity replaced is hung up with the zombie
+(``TestAMasqueradeKeepsTheCalledParty``).
+
 Which calls: every call the gate allowed in predictive or prerecorded mode, whatever pack
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
 itself: the ``CALLGUARD_FOLLOW`` channel variable (``carry.py``) on the events' channel
@@ -48,6 +55,7 @@ from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel,
 __all__ = [
     "PRESENTATION_VARIABLE",
     "STATE_VARIABLE",
+    "TRANSFER_VARIABLES",
     "USED_EVENTS",
     "CallTracker",
     "Followed",
@@ -71,8 +79,15 @@ _MAX_ASKERS = 10_000
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
 # Channel technologies that are no person: Local halves (a dialplan on the far side, e.g.
-# a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media.
-_NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/")
+# a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media,
+# and the media streams Asterisk 22 hands to a program — an AI voice bot, a transcriber:
+# chan_audiosocket.c ("AudioSocket/%s-%s"), chan_rtp.c's ExternalMedia ("UnicastRTP/",
+# "MulticastRTP/"), chan_websocket.c ("WebSocket/%s/%p"), res_stasis_snoop.c
+# ("Snoop/%s-%08x"). Counted as a person, a bot answering a predictive call was "a live
+# agent within 2 s" (64.1200(a)(7) asks for a live sales representative), and a bot left
+# with the agent after the called party's hangup was "two live parties talking".
+_NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Message/",
+                 "AudioSocket/", "UnicastRTP/", "MulticastRTP/", "WebSocket/", "Snoop/")
 _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
@@ -119,8 +134,16 @@ class ReadVariable:
 
 
 Effect = HangupChannel | ReadVariable
+# bridge.c set_transfer_variables_all: before any blind or attended transfer goes ahead
+# (ast_bridge_transfer_blind, two_bridge_attended_transfer, ast_bridge_transfer_attended),
+# every other channel of the transferer's bridge gets BLINDTRANSFER (or ATTENDEDTRANSFER,
+# the other one unset: ast_bridge_set_transfer_variables) set to the transferer's channel
+# name. Read with AMI Getvar (manager.c action_getvar: an unset variable is "Success" with
+# an empty Value).
+TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
-_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE})
+_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE,
+                              *TRANSFER_VARIABLES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +153,9 @@ class TrackerSettings:
     grace_s: float = 0.0
     retry_s: float = 0.5
     bridge_within_s: float = _BRIDGE_WITHIN_S
+    # After an AMI outage, a release waits this long at most for the transfer variables
+    # of the channels left (``_check_transfer``); answered sooner, it goes at once.
+    transfer_check_s: float = 0.5
     # A call with no event for this long is forgotten (its Hangups were lost while the AMI
     # session stayed up: ~2.6 KB each, without bound). A day: no call goes that long with
     # no Newchannel, Dial, Bridge or Hangup of any of its channels unless its end was lost.
@@ -238,6 +264,14 @@ class _Call:
     # before they were called, whatever a later state read says (``_asked_from``).
     dialled_carrying: set[str] = field(default_factory=set)
     seen_at: float | None = None  # the last event (or picture) naming the call
+    # Transfer variables asked of the channels left before a release (``_check_transfer``):
+    # (channel, variable) not answered yet; whether asked; the release due without them.
+    transfer_reads: set[tuple[str, str]] = field(default_factory=set)
+    transfer_asked: bool = False
+    release_unchecked_due: float | None = None
+    transfer_variable: str | None = None  # the variable that showed the called party's transfer
+    # a transfer by the called party seen failing: its variables may be set all the same
+    called_transfer_failed: bool = False
     forgotten_after_s: float | None = None  # set when forgotten for want of events
 
 
@@ -611,12 +645,19 @@ class CallTracker:
         to the system that the called party has hung up") turn on the called party hanging
         up, not on who spoke with them last, so the watch goes on: the transferer's hangup
         is not the call's first, and the called party's later hangup releases the rest."""
-        if event.get("Result", "Success") != "Success":
-            del now
-            return []
         transferers = {event.get(f"{prefix}Channel", "")
                        for prefix in ("Transferer", "OrigTransferer", "SecondTransferer")}
         transferers.discard("")
+        if event.get("Result", "Success") != "Success":
+            # bridge.c sets BLINDTRANSFER/ATTENDEDTRANSFER before steps that can still fail
+            # (blind_transfer_bridge, the queued transfer, a swap or merge): after a failed
+            # one by the called party they name it, and prove no transfer (``_transfer_read``).
+            for key, value in event.items():
+                call = self.calls.get(value) if key.endswith("Linkedid") else None
+                if call is not None and transferers & self._side(call):
+                    call.called_transfer_failed = True
+            del now
+            return []
         for key, value in event.items():
             call = self.calls.get(value) if key.endswith("Linkedid") else None
             if call is None:
@@ -654,7 +695,7 @@ class CallTracker:
                 self._agent_reached(call, joined, now)
         return []
 
-    def _joined(self, bridge: str) -> dict[str, str]:
+    def _joined(self, bridge: str, skip: set[str] | None = None) -> dict[str, str]:
         """Every channel that hears ``bridge``: its members, and through each Local half
         among them, the members of the bridge its other half is in, and so on.
 
@@ -664,14 +705,14 @@ class CallTracker:
         does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
         ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
         No``). So an agent bridged with one half talks to the called party bridged with
-        the other, though they never share a bridge."""
+        the other, though they never share a bridge. Not through the halves in ``skip``."""
         joined: dict[str, str] = {}
         todo, seen = [bridge], {bridge}
         while todo:
             members = self._members.get(todo.pop(), {})
             joined.update(members)
             for name in members.values():
-                partner = _partner(name)
+                partner = _partner(name) if not skip or name not in skip else None
                 further = self._bridge_named.get(partner) if partner else None
                 if further is not None and further not in seen:
                     seen.add(further)
@@ -732,18 +773,50 @@ class CallTracker:
         if name == call.dest:
             self._judge_abandonment(call, now)
             if self._called_party_ended(call):
-                if call.transferers and self._talking(call) is not None:
-                    # Handed on, then the called party hung up while the others talk among
-                    # themselves (an attended transfer's three-way, DestType Threeway): its
-                    # line is free, their conversation is not hung up.
-                    call.left_talking = True
+                talking = self._talking(call)
+                if talking is not None:
+                    # The called party's channel went while others talk through the call:
+                    # its line is free, their conversation is not cut — handed on, then
+                    # a hangup (an attended transfer's three-way, DestType Threeway), or a
+                    # transfer no event showed (``_left_talking``).
+                    self._left_talking(call, talking, now)
                 else:
                     call.called_hangup_at = now
-                    call.release_due = now + min(self.settings.grace_s, self._limit(call))
-                    effects = self.due(now, only=call)
+                    effects = self._check_transfer(
+                        call, now, now + min(self.settings.grace_s, self._limit(call)),
+                        wait=False)
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    def _left_talking(self, call: _Call, talking: tuple[str, set[str]], now: float) -> None:
+        """The called party's channel went, and hanging up a channel of the call would cut
+        two live persons apart (``_talking``): nothing is hung up.
+
+        With the calling side's transfer seen (``transferers``) that is a conversation the
+        called party left. Without one it is what an attended transfer by the called party
+        looks like when its AttendedTransfer event was filtered out of manager.conf or
+        comes behind the Hangup: bridge.c ``two_bridge_attended_transfer`` moves the
+        transferee into the target's bridge in place of the consultation channel
+        (``bridge_swap_attended_transfer``: BridgeEnter with ``SwapUniqueid``) or merges the
+        two bridges (``bridge_do_merge``), kicks the transferer out, and only then publishes
+        the event; the transferer's Hangup follows (cacofonisk xfer_attended: BridgeEnter,
+        AttendedTransfer, BridgeLeave, Hangup). Hanging up two people who talk is harm the
+        law does not ask for — the called party's own line is already free, as its channel
+        is gone — but a release that did not happen cannot be proven either: without a
+        transfer seen, a violation risk says so (a conference the called party left looks
+        the same)."""
+        call.left_talking = True
+        if call.transferers:
+            return
+        call.release_unproven = True
+        name, persons = talking
+        self._risk(call, 0.0, now, "the called party's channel went, but the call's "
+                   f"{safe_channel(name)} is bridged with two live parties "
+                   f"({', '.join(safe_channels(persons))}) and no transfer event was seen "
+                   "(filtered out of manager.conf, or behind the Hangup): an attended "
+                   "transfer or a conference the called party left, as far as the bridges "
+                   "show; not hung up, the release is not proven")
 
     # --- time -----------------------------------------------------------------------------
 
@@ -801,6 +874,8 @@ class CallTracker:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
             return self._out(self._dial_status_read(call, value or "", now))
+        if variable in TRANSFER_VARIABLES:
+            return self._out(self._transfer_read(call, channel, variable, value, now))
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
@@ -1043,8 +1118,86 @@ class CallTracker:
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
-        call.release_due = now
+        return self._check_transfer(call, now, now, wait=True)
+
+    def _check_transfer(self, call: _Call, now: float, due: float, *,
+                        wait: bool) -> list[Effect]:
+        """Ask the channels left whether the called party transferred them, before they are
+        hung up for its hangup; the release is due at ``due``.
+
+        A transfer whose event the watchdog did not see (AMI away; BlindTransfer and
+        AttendedTransfer filtered out of manager.conf; its event behind the transferer's
+        Hangup) looks like the called party's hangup, and the party it was handed to may
+        still be ringing (CoreShowChannels shows the transferee in Dial() and the target
+        Ringing, in no bridge). Asterisk leaves its own mark: bridge.c
+        ``set_transfer_variables_all`` gives every other channel of the transferer's bridge
+        BLINDTRANSFER or ATTENDEDTRANSFER = the transferer's channel name, before the
+        transfer is carried out and before its event is published; a call the called
+        party parks (``try_parking``, which comes first) gets BLINDTRANSFER = the parker
+        from res_parking ``parking_park_bridge_channel``. One naming the called party's
+        channel (``_names_called_party``) ends the watch as its transfer does
+        (``_transfer``): its line is free, nothing is hung up.
+
+        Nothing in the Hangup tells: the transferer's carries Cause 16 (Normal Clearing),
+        as the called party's own does (cacofonisk xfer_blind, xfer_attended,
+        ab_success_b_hangup).
+
+        ``wait`` (after an outage, the release already late): the release waits for the
+        answers, ``transfer_check_s`` at most. Otherwise (the called party's Hangup seen
+        live) the release keeps its time (``grace_s``): the answers count only if they come
+        within the grace, so with no grace the channels left are hung up at once, as the
+        law asks of a hangup the watchdog cannot tell from a transfer — a transfer by the
+        called party is then seen only through its event (pass BlindTransfer and
+        AttendedTransfer in manager.conf's filters). Asked once per call.
+
+        Where it errs: bridge.c sets the variables before steps that can still fail. A
+        failed transfer by the called party whose event is seen (``Result: Fail``) makes
+        the variables prove nothing; one whose event was missed too leaves them naming the
+        called party, and its later hangup is taken for that transfer — the channels left
+        are not hung up."""
+        leftovers = self._leftovers(call)
+        if call.transfer_asked or not leftovers or (not wait and due <= now):
+            call.release_due = due
+            return self.due(now, only=call)
+        call.transfer_asked = True
+        call.transfer_reads = {(name, v) for name in leftovers for v in TRANSFER_VARIABLES}
+        call.release_unchecked_due = due if wait else None
+        call.release_due = max(due, now + self.settings.transfer_check_s) if wait else due
+        return [ReadVariable(call.linkedid, name, v)
+                for name, v in sorted(call.transfer_reads)]
+
+    def _transfer_read(self, call: _Call, channel: str, variable: str, value: str | None,
+                       now: float) -> list[Effect]:
+        """A transfer variable of a channel left (``_check_transfer``); None: unreadable,
+        no evidence of a transfer."""
+        if (channel, variable) not in call.transfer_reads:
+            return []
+        call.transfer_reads.discard((channel, variable))
+        if call.called_hangup_at is None or call.transferred or call.hangups:
+            return []  # decided already, or too late: the release has begun
+        if value and self._names_called_party(call, value.strip()):
+            call.transferred = True  # as ``_transfer``: the called party's line is free
+            call.transfer_variable = variable
+            call.called_hangup_at = call.release_due = call.release_unchecked_due = None
+            call.transfer_reads.clear()
+            return []
+        if call.transfer_reads or call.release_unchecked_due is None:
+            return []
+        call.release_due = max(call.release_unchecked_due, now)
+        call.release_unchecked_due = None
         return self.due(now, only=call)
+
+    def _names_called_party(self, call: _Call, name: str) -> bool:
+        """Whether a transfer variable's value is the called party's channel (a hop of its
+        side). Followed again with the called party never seen (only the dialling leg left,
+        its DIALSTATUS ANSWER): a channel of the call no longer up — the only other party of
+        that leg's bridge was the called side, so it is the one that transferred."""
+        if call.called_transfer_failed:
+            return False  # the variables may be that failed transfer's (``_transfer``)
+        side = self._side(call)
+        if side:
+            return name in side
+        return bool(name) and name not in call.channels.values()
 
     def _still_talking(self, call: _Call) -> str | None:
         """Why the channels left after an outage must not be hung up, or None.
@@ -1074,23 +1227,39 @@ class CallTracker:
                 "the picture shows; not hung up, the release is not proven")
 
     def _talking(self, call: _Call) -> tuple[str, set[str]] | None:
-        """A channel of the call off the called party's side that hears two live persons
-        (``_joined``, ``_NOT_A_PERSON``), and those persons; None when there is none."""
+        """A channel of the call off the called party's side whose hangup would cut a
+        conversation between two live persons (``_NOT_A_PERSON``), and those persons; None
+        when there is none.
+
+        A person's own channel cuts every person it hears (``_joined``). A Local half takes
+        its partner with it (core_unreal.c ``ast_unreal_hangup`` hangs up the other half):
+        it cuts persons who hear each other only through that pair, one on each side. A
+        channel that only shares a bridge with persons who hear each other directly — the
+        dialer's Local half in a ConfBridge with the agent and a supervisor — cuts nobody:
+        hanging it up is the release, not harm."""
+        side = self._side(call)
         for uniqueid, name in call.channels.items():
-            if name in self._side(call):
+            if name in side:
                 continue
-            starts = [self._bridge_of.get(uniqueid)]
             partner = call.partners.get(name) or _partner(name)
-            if partner:
-                starts.append(self._bridge_named.get(partner))
-            for bridge in starts:
-                if bridge is None:
-                    continue
-                persons = {n for n in self._joined(bridge).values()
-                           if n and not n.startswith(_NOT_A_PERSON)}
-                if len(persons) >= 2:
-                    return name, persons
+            if partner is not None:
+                pair = {name, partner}
+                here = self._persons(self._bridge_of.get(uniqueid), pair)
+                there = self._persons(self._bridge_named.get(partner), pair)
+                if here and there:
+                    return name, here | there
+            elif not name.startswith(_NOT_A_PERSON):
+                heard = self._persons(self._bridge_of.get(uniqueid), set()) - {name}
+                if heard:
+                    return name, heard | {name}
         return None
+
+    def _persons(self, bridge: str | None, skip: set[str]) -> set[str]:
+        """The live persons who hear ``bridge``, not through the Local halves in ``skip``."""
+        if bridge is None:
+            return set()
+        return {n for n in self._joined(bridge, skip).values()
+                if n and not n.startswith(_NOT_A_PERSON)}
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -1189,9 +1358,12 @@ class CallTracker:
                                              "as the outage began)" if call.outage_s else ""))
 
     def _risk(self, call: _Call, elapsed: float, now: float, reason: str) -> None:
-        """Record a violation risk, once per call."""
+        """Record a violation risk, once per call; none for a call no statute sets a
+        release limit for (a predictive call only us-federal covers): there is no limit to
+        break, and the record's schema requires one (its line-release still says
+        ``release_unproven``)."""
         followed = call.followed
-        if followed is None or call.risk_logged:
+        if followed is None or call.risk_logged or followed.limit_s is None:
             return
         call.risk_logged = True
         self._record(now, "violation-risk", decision_id=followed.decision_id,
@@ -1229,6 +1401,8 @@ class CallTracker:
             fields["left_talking"] = True
         if call.rebuilt:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        if call.transfer_variable:  # the transfer seen only in its variable
+            fields["transfer_variable"] = call.transfer_variable
         return fields
 
     def _finish(self, call: _Call, now: float) -> None:
@@ -1259,14 +1433,16 @@ class CallTracker:
             ended = "not-answered" if call.answered_at is None else (
                 "transferred" if call.transferred else
                 # handed on by the calling side, the called party last of the call's own
-                "called-party" if call.transferers and call.first_hangup in self._side(call)
-                else "caller")
+                # or left talking (``_left_talking``)
+                "called-party" if (call.transferers or call.left_talking)
+                and call.first_hangup in self._side(call) else "caller")
             fields.update(ended_by=ended, release_ms=None)
+            if call.release_unproven:  # left talking (``_still_talking``, ``_left_talking``)
+                fields["release_unproven"] = True
             if call.outage_s:
-                # release_unproven: left talking after the outage (_still_talking)
-                fields.update(ended_by="unknown (AMI disconnected)",
-                              ami_outage_s=round(call.outage_s, 3),
-                              **({"release_unproven": True} if call.release_unproven else {}))
+                fields.update(ended_by="transferred" if call.transferred
+                              else "unknown (AMI disconnected)",
+                              ami_outage_s=round(call.outage_s, 3))
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),
