@@ -46,6 +46,7 @@ import structlog
 from callguard.decision import Decision, new_decision_id
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.facts import fetch_facts
+from callguard.facts.frequency import FREQUENCY, CountsAfter
 from callguard.facts.records import RECORDS
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
 from callguard.numbers.redact import redact_digits
@@ -71,6 +72,7 @@ from callguard.policy.core import (
     UNKNOWN_CAMPAIGN,
     UNWATCHED,
 )
+from callguard.policy.frequency import count_instants
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
@@ -230,6 +232,7 @@ class Gate:
         self._journal = journal
         self._observers = observers  # held, not copied: a node adds followers after start
         self._clock = clock
+        self.counts_after = CountsAfter()  # ALLOWs counted under caps that did not apply
         # ``[ami] required``: why an automated FastAGI call could not be followed now (the
         # reason of its BLOCK), or None while the watchdog is logged in. Set by serve.
         self.unwatched: Callable[[], str | None] | None = None
@@ -440,14 +443,28 @@ class Gate:
         result = self._policy.decide(plan, facts)
         for _ in range(_MAX_ROUNDS - 1):
             if not isinstance(result, NeedFacts):
-                return result
+                break
             facts = await self._fetch(plan, facts, result.kinds - facts.fetched, stores)
             # After a reservation (asked for last) only the rules that waited for it are
             # judged again: ``Policy.resume``.
             result = self._policy.resume(plan, facts, result)
-        if not isinstance(result, NeedFacts):
-            return result
-        raise CallguardError("policy kept asking for facts; refusing to decide")
+        if isinstance(result, NeedFacts):
+            raise CallguardError("policy kept asking for facts; refusing to decide")
+        if plan.caps:
+            self._count_after(plan, facts, result, stores)
+        return result
+
+    def _count_after(self, plan: Plan, facts: Facts, verdict: Verdict,
+                     stores: Mapping[str, object]) -> None:
+        """An ALLOW no reservation counted: counted under the loaded caps after the
+        answer (``CountsAfter``). A node without a frequency store counts nothing."""
+        claims = self._policy.counted_after(plan, facts, verdict)
+        store = stores.get(FREQUENCY) or self._stores.get(FREQUENCY)
+        if claims and store is not None:
+            attempt = plan.attempt
+            at, stamp = count_instants(attempt.at, attempt.asked_at, attempt.places_call)
+            self.counts_after.post(store, attempt.number.e164, claims,  # type: ignore[arg-type]
+                                   at, stamp)
 
     def _fetch(self, plan: Plan, facts: Facts, kinds: frozenset[FactKind],
                stores: Mapping[str, object]) -> Awaitable[Facts]:

@@ -136,6 +136,7 @@ class Runtime:
             await self.lists.close()
         await self.records.aclose()
         if self.frequency is not None:
+            await self.gate.counts_after.settle()
             await self.frequency.aclose()
         if self._pinger is not None:
             await self._pinger.aclose()

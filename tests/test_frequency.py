@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,7 +60,9 @@ def lists_for(day: date) -> dict[str, ListCheck | None]:
 
 def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
            facts: Facts | None = None) -> tuple[Verdict, list[frozenset[FactKind]]]:
-    """The gate's rounds over pure parts: records empty, the reservation from ``ledger``."""
+    """The gate's rounds over pure parts: records empty, the reservation from ``ledger``;
+    an ALLOW no reservation counted is counted after (``Policy.counted_after``), marked by
+    an empty ask."""
     plan = policy.plan(attempt)
     facts = facts or Facts(lists=lists_for(attempt.at.date()))
     asked: list[frozenset[FactKind]] = []
@@ -75,6 +78,9 @@ def decide(policy: Policy, ledger: Ledger, attempt: CallAttempt,
                 read_claims(plan.rules, attempt), attempt.at)
         facts = replace(facts, fetched=facts.fetched | result.kinds, values=values)
         result = policy.decide(plan, facts, partial)
+    if after := policy.counted_after(plan, facts, result):  # the gate's count after the answer
+        asked.append(frozenset())
+        ledger.reserve(attempt.number.e164, after, attempt.at)
     return result, asked
 
 
@@ -188,13 +194,14 @@ class TestPolicy:
 
     def test_a_number_outside_every_capped_state_is_still_counted(self):
         """A Utah number: no frequency rule applies, yet its ALLOW is counted under every
-        loaded cap's subject (asked for last, once every rule allowed the call); no cap
+        loaded cap's subject (after the answer: no reservation is asked for); no cap
         judges it, so the verdict names none."""
         policy, ledger = Policy(PACKS, PolicySettings()), Ledger()
         verdict, asked = decide(policy, ledger, attempt(NOON + timedelta(hours=2),
                                                         number="8015550123"))
         assert verdict.allowed, verdict.reason
-        assert asked[-1] == RESERVING
+        assert asked[-1] == frozenset()  # counted after the answer
+        assert all(FactKind.FREQUENCY not in kinds for kinds in asked)
         assert ledger.calls["+18015550123"] == [("seller:sunshine-solar",
                                                  NOON + timedelta(hours=2))]
         assert not any("frequency" in o.rule_id or o.rule_id == CAP_RULE
@@ -756,9 +763,41 @@ class TestGate:
         assert not decision.allowed
         assert decision.verdict.deciding.rule_id == "callguard:store-unavailable"
         assert "not counted" in decision.verdict.reason
-        utah = await self.check(runtime, 0, number="8015550123")
-        assert not utah.allowed, "a call no cap covers is still counted: no store, no ALLOW"
-        assert utah.verdict.deciding.rule_id == "callguard:store-unavailable"
+        with structlog.testing.capture_logs() as logs:
+            utah = await self.check(runtime, 0, number="8015550123")
+            await runtime.gate.counts_after.settle()
+        assert utah.allowed, "a call no cap covers is counted after the answer, not judged"
+        assert runtime.gate.counts_after.failed == 1
+        failed = [e for e in logs if e["event"] == "frequency_count_failed"]
+        assert len(failed) == 1
+        assert "8015550123" not in str(failed)
+
+    async def test_a_call_no_cap_covers_does_not_wait_for_its_count(self, runtime):
+        """Counted after the answer: with the node's store held (its reservation waits until
+        released), the call is decided, recorded and answered; the count lands once the
+        store goes on, in the real store."""
+
+        class Held:
+            def __init__(self, store):
+                self.store, self.go = store, asyncio.Event()
+
+            async def reserve(self, *args):
+                await self.go.wait()
+                return await self.store.reserve(*args)
+
+        held = Held(runtime.frequency)
+        runtime.gate._stores["frequency"] = held
+        decision = await asyncio.wait_for(self.check(runtime, 0, number="8015550123"), 5)
+        assert decision.allowed
+        assert runtime.gate.counts_after.posted == 1
+        assert runtime.gate.counts_after.waiting == 1, "answered before the count was written"
+        held.go.set()
+        await runtime.gate.counts_after.settle()
+        assert runtime.gate.counts_after.failed == 0
+        counted = await runtime.frequency.count(
+            "+18015550123", [FrequencyClaim("r", "seller:beehive-solar", 86400, 3)],
+            NOON + timedelta(minutes=1))
+        assert list(counted) == [1]
 
     async def test_calls_before_the_crm_placed_the_number_in_florida_count(self, runtime):
         """Issue 18, the scope change through the gate and the embedded store: three calls
@@ -769,6 +808,7 @@ class TestGate:
         for minutes in (0, 30, 60):
             decision = await self.check(runtime, minutes, number="4045550123")
             assert decision.allowed, decision.verdict.reason
+        await runtime.gate.counts_after.settle()  # counted after each answer, not awaited
         decision = await runtime.gate.check(CheckRequest(
             "4045550123", "ut-solar-manual", at=NOON + timedelta(minutes=90),
             front="fastagi", location="33101"))

@@ -7,9 +7,11 @@ the gate fetches those and calls ``resume`` (the rules that already judged are n
 again). So a manual call inside hours to an unlisted number never reads a consent or
 relationship record. A call-frequency reservation is asked for last, alone; after it only
 the cap rules are judged. An ALLOW is counted under every loaded cap that counts its front
-(``Plan.caps``), whether or not any applies to the call: when none of the plan's rules asked
-for the reservation, it is asked for once every rule allowed the call, and the verdict
-waits for it (a number can come into a cap's scope later; its earlier calls must count).
+(``Plan.caps``), whether or not any applies to the call (a number can come into a cap's
+scope later; its earlier calls must count): under a cap of the plan, in the reservation the
+verdict waits for; under none, ``counted_after`` says what the gate counts after the
+answer, not waited for (the count refuses nothing, and waiting cost a call no cap covers
+half its decision rate).
 
 Which packs: every statute pack (``kind = "statute"``) applies to every call in its
 scope, whatever the campaign lists — a campaign cannot leave enacted law out. A
@@ -30,6 +32,7 @@ from datetime import UTC, date, datetime
 from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
+from callguard.policy.frequency import FrequencyClaim
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
@@ -40,7 +43,14 @@ from callguard.policy.outcome import (
     Verdict,
 )
 from callguard.policy.packs import Obligation, Pack, combine_obligations
-from callguard.policy.rules import CallFrequency, Context, LocalTime, Rule, loaded_caps
+from callguard.policy.rules import (
+    CallFrequency,
+    Context,
+    LocalTime,
+    Rule,
+    loaded_caps,
+    reserved_claims,
+)
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
 
 __all__ = ["Plan", "Policy", "PolicySettings"]
@@ -234,11 +244,6 @@ class Policy:
         for result in judged:
             if isinstance(result, NeedFacts):  # the rare round: some rule asks for records
                 return self._missing(plan, facts, judged)
-        if plan.caps and FactKind.FREQUENCY not in facts.fetched and not any(
-                o.status is Status.BLOCK for o in judged):  # type: ignore[union-attr]
-            # No rule of the plan is a cap, yet loaded caps count the ALLOW: reserve (it
-            # only records) before the verdict, as a cap's reservation is (resume).
-            return NeedFacts(RESERVING, tuple(judged))  # type: ignore[arg-type]
         return self._verdict(plan, facts, (*judged, *plan.skipped))  # type: ignore[arg-type]
 
     def _missing(self, plan: Plan, facts: Facts,
@@ -272,6 +277,16 @@ class Policy:
         outcomes = [o for o in results if o is not None]
         outcomes.extend(plan.skipped)
         return self._verdict(plan, facts, tuple(outcomes))
+
+    @staticmethod
+    def counted_after(plan: Plan, facts: Facts, verdict: Verdict) -> tuple[FrequencyClaim, ...]:
+        """What an ALLOW no reservation counted is counted under after the answer: the
+        subjects of the loaded caps that count it (``Plan.caps``), claims that only record
+        (``reserved_claims``); none for a BLOCK, a call no cap counts, or one whose
+        reservation (a cap of the plan) already counted it under them."""
+        if not plan.caps or not verdict.allowed or FactKind.FREQUENCY in facts.fetched:
+            return ()
+        return reserved_claims(plan.rules, plan.caps, plan.attempt)
 
     def resume(self, plan: Plan, facts: Facts, pending: NeedFacts) -> Verdict | NeedFacts:
         """The next round after ``pending``, once the gate fetched what it asked for.
