@@ -86,7 +86,7 @@ class TestNeverCut:
     def test_tail_prints_whole_dates_and_rules(self, node):
         """Dates as YYYY-MM-DD HH:MM:SS and the deciding rule in full."""
         root, blocked = node
-        result = cli(root, "tail", "-n", "0")
+        result = cli(root, "tail", "-n", "all")
         assert result.returncode == 0, result.stderr
         assert blocked["rule"] in result.stdout
         # ... in UTC, and saying so (a supervisor in Denver read them as local times)
