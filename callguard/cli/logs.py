@@ -350,7 +350,7 @@ def _printer(as_json: bool) -> Callable[[Record], None]:
     return lambda record: console.print(_line(record))
 
 
-class _LinesType(click.ParamType):
+class _LinesType(click.ParamType["int | None"]):
     """``-n``: a count of records (0 is none, as ``tail -n 0``) or ``all`` (None)."""
 
     name = "N|all"
