@@ -82,7 +82,7 @@ class CliState:
                             "a directory: check --data-dir / CALLGUARD_DATA_DIR / "
                             "[callguard] data_dir")
             from callguard.cli.ownership import announce, root_trap  # noqa: PLC0415
-            refusal = root_trap(self._settings, self.command)
+            refusal = root_trap(self._settings, _command_path() or self.command)
             if refusal:
                 usage_error(refusal)
             announce(self._settings, self.command)
@@ -102,6 +102,18 @@ class CliState:
         except CallguardError as exc:
             err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             sys.exit(EXIT_INTERNAL)
+
+
+def _command_path() -> str | None:
+    """The command being run below ``callguard``, with its subcommand ("dnc status")."""
+    import click  # noqa: PLC0415 - loaded already by the group; kept out of the imports
+
+    ctx = click.get_current_context(silent=True)
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or None
 
 
 def usage_error(message: str) -> NoReturn:
