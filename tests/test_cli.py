@@ -320,6 +320,30 @@ def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
         assert again.returncode == 0, again.stderr
 
 
+def test_demo_honours_the_groups_data_dir(tmp_path):
+    """`callguard --data-dir DIR demo` (the form the demo's "try:" line prints) wrote a
+    fresh temporary directory and left DIR alone; it is the demo's directory now, with the
+    same refusals; two different ones are a usage error."""
+    demo_dir = tmp_path / "demo"
+    result = cli("--data-dir", str(demo_dir), "demo", data_dir=tmp_path / "unused")
+    assert result.returncode == 0, result.stderr
+    assert f"data dir: {demo_dir.resolve()} " in result.stdout
+    assert (demo_dir / "lists" / "national").is_dir()
+    checked = cli("--data-dir", str(demo_dir), "check", "8015550199", "--campaign",
+                  "ut-solar-manual", data_dir=tmp_path / "unused")
+    assert checked.returncode == 1, checked.stderr  # the demo's national list: BLOCK
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "records.sqlite3").write_bytes(b"")
+    refused = cli("--data-dir", str(node), "demo", data_dir=tmp_path / "unused")
+    assert refused.returncode == USAGE
+    assert "not a demo directory" in refused.stderr
+    twice = cli("--data-dir", str(demo_dir), "demo", "--data-dir", str(tmp_path / "other"),
+                data_dir=tmp_path / "unused")
+    assert twice.returncode == USAGE
+    assert "given twice" in twice.stderr
+
+
 @pytest.mark.parametrize("given", [False, True])
 def test_demo_says_which_data_dir_it_uses(tmp_path, given):
     """The start line ("using") names the directory the demo writes, not the configured

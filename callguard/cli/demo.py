@@ -126,7 +126,17 @@ def _demo_dir_or_exit(path: Path) -> None:
                    "default: a fresh temporary directory.")
 @click.pass_obj
 def demo(state: CliState, data_dir: Path | None) -> None:
-    """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
+    """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions.
+
+    The directory is ``--data-dir``, given after ``demo`` or before it (``callguard
+    --data-dir DIR demo``, the form the demo's own "try:" line prints); never the one
+    CALLGUARD_DATA_DIR names (callguard-admin sets it to the service's).
+    """
+    given = state.data_dir_option
+    if data_dir is not None and given is not None and data_dir.resolve() != given.resolve():
+        usage_error(f"--data-dir given twice ({given} before demo, {data_dir} after it): "
+                    "give one")
+    data_dir = data_dir or given
     if data_dir is not None:
         refusal = root_trap(replace(state.settings, data_dir=data_dir.resolve()), None)
         if refusal:
