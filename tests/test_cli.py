@@ -284,6 +284,27 @@ class TestRecords:
         assert "first line read as a header and skipped: 'AreaCode,PhoneNumber'" in result.stderr
 
 
+def test_record_commands_read_no_list_file(tmp_path):
+    """Recording a consent opens no list: a damaged list version (which every decision
+    refuses, aloud) is not even read by `consent add` or `purge`; `check` meets it."""
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n")
+    cli("dnc", "import", str(listing), "--list", "national", "--published",
+        datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=tmp_path,
+        check=True)
+    (chunk,) = (tmp_path / "lists" / "national" / "v1").glob("npa-*")
+    chunk.write_bytes(b"damaged")
+    done = cli("consent", "add", "8015550142", "--kind", "written", "--campaign",
+               "ut-solar-manual", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "list_version_refused" not in done.stderr
+    purged = cli("purge", "--older-than", "3650", "--yes", data_dir=tmp_path)
+    assert purged.returncode == 0, purged.stderr
+    assert "list_version_refused" not in purged.stderr
+    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", data_dir=tmp_path)
+    assert "list_version_refused" in decided.stderr
+
+
 def test_demo_shows_allow_and_block(tmp_path):
     """The newcomer's first command shows both verdicts with reasons."""
     result = cli("demo", "--data-dir", str(tmp_path / "demo"), data_dir=tmp_path)
@@ -406,6 +427,27 @@ class TestRedisBackend:
                                 data_dir=tmp_path).stdout)
         national = next(r for r in looked["lists"] if r["list"] == "national")
         assert (national["version"], national["listed"]) == (1, False)
+
+    def test_record_commands_load_no_list(self, tmp_path, redis_config):
+        """`consent add` and the like read no list: each one loaded every list from Redis
+        (~10 MB per 5 M numbers) before writing one record; `check` still loads them."""
+        conf = ("--config", str(redis_config))
+        listing = tmp_path / "national.txt"
+        listing.write_text("8015550199\n")
+        cli(*conf, "dnc", "import", str(listing), "--list", "national", "--published",
+            datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=tmp_path,
+            check=True)
+        for args in (("consent", "add", "8015550142", "--kind", "written", "--campaign",
+                      "ut-solar-manual"),
+                     ("internal-dnc", "add", "8015550143", "--campaign", "ut-solar-manual"),
+                     ("ebr", "add", "8015550144", "--last-transaction",
+                      datetime.now(UTC).date().isoformat(), "--campaign", "ut-solar-manual")):
+            done = cli(*conf, *args, data_dir=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "list_version_loaded" not in done.stderr, (args, done.stderr)
+        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual",
+                      data_dir=tmp_path)
+        assert '"event":"list_version_loaded"' in decided.stderr  # deciding reads them
 
     def test_delta_through_redis(self, tmp_path, redis_config):
         """A delta on the current Redis version becomes the next version on every node."""

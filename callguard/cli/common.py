@@ -92,11 +92,11 @@ class CliState:
                 usage_error(missing)
         return self._settings
 
-    def runtime(self) -> Runtime:
-        """Open the node's stores."""
+    def runtime(self, *, lists: bool = True) -> Runtime:
+        """Open the node's stores (the lists only when the command decides: ``lists``)."""
         from callguard.runtime import open_runtime  # noqa: PLC0415 - see the imports
         try:
-            return open_runtime(self.settings)
+            return open_runtime(self.settings, lists=lists)
         except LogKeyError as exc:
             usage_error(str(exc))
         except CallguardError as exc:

@@ -58,8 +58,9 @@ T = TypeVar("T")
 
 
 def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
-    """Open the node, run one action, close; a store error exits 3 with the reason."""
-    runtime = state.runtime()
+    """Open the node (its record stores and log; no list: recording reads none), run one
+    action, close; a store error exits 3 with the reason."""
+    runtime = state.runtime(lists=False)
 
     async def go() -> T:
         try:
