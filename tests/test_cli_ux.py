@@ -92,6 +92,23 @@ class TestNeverCut:
         # ... in UTC, and saying so (a supervisor in Denver read them as local times)
         assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z ", result.stdout)
 
+    def test_explain_reads_as_lines(self, node):
+        """Each pack's title is a line of its own and no line ends in spaces (as a table
+        title it was padded to the table's width: thousands of spaces, piped); each rule
+        shows its status, id, citation and sentence whole."""
+        root, blocked = node
+        result = cli(root, "explain", blocked["decision_id"])
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert [line for line in lines if line != line.rstrip()] == []
+        assert any(line.startswith("us-ut-hb45-2000 ") and line.endswith(": applied")
+                   for line in lines), result.stdout
+        (rule,) = [line for line in lines if HB45 in line]
+        assert rule.split()[:2] == ["block", HB45]
+        following = lines[lines.index(rule) + 1]
+        assert following.startswith(" " * 18)
+        assert "do not call list" in following
+
     def test_report_tables_are_whole(self, node):
         """The blocked-by-rule table names the rule whole; days are whole dates."""
         root, blocked = node
