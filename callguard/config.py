@@ -393,12 +393,24 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     return SipSettings(**values)
 
 
+# [ami] forget_after_s: the bounds of the AMI tracker's horizon (see _ami).
+_FORGET_MIN_S = 3_600.0
+_FORGET_MAX_S = 604_800.0
+
+
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
          enabled: tuple[str, ...]) -> AmiSettings:
     values = _section(where, raw, AmiSettings())
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "lease_ms", "abandonment_warn_rate")
     _port(where, values, "TCP")
+    if not _FORGET_MIN_S <= values["forget_after_s"] <= _FORGET_MAX_S:
+        raise ConfigError(
+            f"{where}: forget_after_s {values['forget_after_s']:g} must be from "
+            f"{_FORGET_MIN_S:g} (an hour: a call still talking after this long with no "
+            f"event would be forgotten while live, its release then unproven) to "
+            f"{_FORGET_MAX_S:g} (a week: each call whose end was lost holds ~2.6 KB until "
+            "then); 86400, a day, is the default")
     if values["reconnect_min_ms"] / 1000 > values["reconnect_max_s"]:
         raise ConfigError(f"{where}: reconnect_min_ms {values['reconnect_min_ms']} is above "
                           f"reconnect_max_s {values['reconnect_max_s']:g} s")
