@@ -83,6 +83,14 @@ class TestNeverCut:
                 assert outcome["rule"] in result.stdout, outcome["rule"]
         assert "…" not in result.stdout
 
+    def test_check_of_an_undialable_number_says_no_pack_was_read(self, node):
+        """Refused before any pack: the last line said "packs: " and nothing."""
+        root, _ = node
+        result = cli(root, "check", "555-0123", "--campaign", "ut-solar-manual", "--at", AT)
+        assert result.returncode == 1
+        assert result.stdout.splitlines()[-1] == (
+            "packs: none read (decided by callguard:number-not-dialable before any pack)")
+
     def test_tail_prints_whole_dates_and_rules(self, node):
         """Dates as YYYY-MM-DD HH:MM:SS and the deciding rule in full."""
         root, blocked = node
