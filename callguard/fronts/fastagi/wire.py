@@ -106,9 +106,9 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float,
         if key.startswith("agi_arg_") and not line.isprintable():
             found = _unfit(line)
             if found[0] == "control":
-                broken = broken or f"{key} ({found[1]})"
+                broken = broken or f"{key}: {found[1]}"
             else:
-                odd = odd or f"{key} with {found[1]}"
+                odd = odd or f"the AGI argument {key} holds {found[1]}"
         if key in headers:
             repeated.append(key)
             continue
@@ -132,16 +132,17 @@ def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str,
                                "inside a dialplan value?)", headers)
     if broken:
         raise AmbiguousHeaders(
-            f"the AGI arguments hold {redact_digits(broken)} with a control character or a "
-            "line break (a CR or LF inside a dialplan value?)", headers, kind="control")
+            f"the AGI arguments hold a control character or a line break "
+            f"({redact_digits(broken)}; a CR or LF inside a dialplan value?)", headers,
+            kind="control")
     if odd:
         # Not a line break: no header is forged. Still refused, and said as it is — no
         # argument (number, campaign id, mode, linkedid, location) is written with one, so
         # the value was pasted from a document or a CRM, and a number never holds one.
         raise AmbiguousHeaders(
-            f"the AGI arguments hold {redact_digits(odd)}, which no argument has (a value "
-            "pasted from a document or a CRM?): remove it from the value the dialplan passes",
-            headers, kind="character")
+            f"{redact_digits(odd)}: no argument is written with one (a value pasted from a "
+            "document or a CRM?); remove it from the value the dialplan passes", headers,
+            kind="character")
     if cut:
         raise AmbiguousHeaders(
             f"the AGI header block went on after its blank line, {args} argument(s) in (a "
