@@ -253,6 +253,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         return
     out = console()
     out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
+    if not consents:  # a table of headings alone read as a display fault
+        out.print("consent: none", highlight=False)
     # Every instant in UTC, said in the heading; the window is the called party's clock.
     table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
                   "window (called party's time)", "revoked (UTC)", "source", "evidence",
@@ -263,7 +265,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                       escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
-    out.print(table)
+    if consents:
+        out.print(table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
@@ -279,8 +282,9 @@ def _fields(record: Any) -> str:
     """``key value; ...`` of the fields that are set, or ``none`` (never a Python dict)."""
     if record is None:
         return "none"
-    shown = "; ".join(f"{key.replace('_', ' ')} {value}" for key, value in record.items()
-                      if value is not None)
+    # instants as every other one here (2026-12-05 08:28:35Z), not Python's isoformat
+    shown = "; ".join(f"{key.replace('_', ' ')} {_utc(value) if key.endswith('_at') else value}"
+                      for key, value in record.items() if value is not None)
     return shown or "recorded"
 
 
