@@ -129,6 +129,12 @@ class TestNeverCut:
         # no watchdog records: the table says so, as the page does (it was an empty box)
         after = result.stdout[result.stdout.index("the watchdog"):]
         assert "│ none " in after, after
+        # each table's title a line of its own: as the table's title rich centred it and
+        # padded it with spaces to the table's width
+        lines = result.stdout.splitlines()
+        for title in ("calls by day (UTC) and campaign", "blocked calls by rule",
+                      "the watchdog"):
+            assert title in lines, result.stdout
 
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""

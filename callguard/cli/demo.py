@@ -170,7 +170,7 @@ def demo(state: CliState, data_dir: Path | None) -> None:
         data = decision.to_dict()
         colour = "green" if decision.allowed else "red"
         table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", escape(data["reason"]))
-    console.print(table)
+    output.print_table(console, table)
     console.print(f"data dir: {settings.data_dir}  (compliance log: "
                   f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)
     console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "

@@ -624,12 +624,12 @@ def _report_tables(done: Any) -> None:
                            str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
                            str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
                            str(done.total(scrubs, day=day, campaign=campaign)))
-    console.print(by_day)
+    output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
     for rule, count in done.by(calls, 3, verdict="BLOCK").items():
         rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
-    console.print(rules)
+    output.print_table(console, rules)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
                   "caller-ID mismatches", "abandonment 30 d", title="the watchdog")
     for campaign in sorted(set(done.releases) | {c for c, _ in done.watched}
@@ -644,7 +644,7 @@ def _report_tables(done: Any) -> None:
                       if abandon else "-")
     if not watch.rows:  # as the page: an empty box reads as a fault
         watch.add_row("none", *["-"] * 7)
-    console.print(watch)
+    output.print_table(console, watch)
 
 
 def _ms(value: float | None) -> str:

@@ -30,7 +30,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
-from callguard.cli.output import console
+from callguard.cli.output import console, print_table
 from callguard.cli.render import print_json
 from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
@@ -128,7 +128,7 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
                       "row(s) rejected — nothing imported")
         for error in parsed.errors[:50]:
             table.add_row(str(error.line), escape(error.reason))  # "[number …0142]"
-        _console.print(table)
+        print_table(_console, table)
         if len(parsed.errors) > 50:
             _console.print(f"… and {len(parsed.errors) - 50} more", highlight=False)
         raise SystemExit(EXIT_USAGE)
@@ -266,7 +266,7 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
     if consents:
-        out.print(table)
+        print_table(out, table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
