@@ -191,6 +191,15 @@ class TestTailFile:
         assert expected
         assert json_lines(result.stdout) == expected
 
+    def test_verdict_in_any_case(self, mixed_log):
+        """``--verdict block`` as ``BLOCK`` (it was refused: 'block' is not one of ...)."""
+        path, _, records, _ = mixed_log
+        result = cli("tail", "--verdict", "block", "-n", "all", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        expected = [r for r in records if r.get("verdict") == "BLOCK"]
+        assert expected
+        assert json_lines(result.stdout) == expected
+
     def test_decision_shows_the_decision_and_its_later_records(self, mixed_log):
         path, _, records, _ = mixed_log
         followed = next(r for r in records if r["event"] == "line-release")
