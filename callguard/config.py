@@ -262,6 +262,11 @@ def _campaign(
     campaign_id = _typed(where, raw, "id", str, None)
     if not campaign_id:
         raise ConfigError(f"{where}: every campaign needs id = \"...\"")
+    if "," in campaign_id or any(c.isspace() or not c.isprintable() for c in campaign_id):
+        # the dialplan passes it as one AGI argument (a comma splits it, the FastAGI front
+        # refuses a control or no-break character), and a space is invisible in a reason
+        raise ConfigError(f"{where}: id {campaign_id!r} holds a space, a comma or an "
+                          "invisible character; use letters, digits, '-', '_' or '.'")
     where = f"campaign {campaign_id!r}"
     house_policies = _house_policies(where, raw, packs, enabled)
     _unknown(where, raw, _KNOWN_CAMPAIGN)
