@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,6 +40,7 @@ from callguard.policy.rules import SolicitorRegistration
 from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
 from callguard.stores.redis.records import RecordsSettings
+from callguard.tomlfile import read_toml
 from callguard.watchdog.ami import AmiSettings
 
 __all__ = ["Settings", "chosen_packs_dir", "load_pack_file", "load_settings", "pack_files"]
@@ -130,12 +130,7 @@ def pack_files(packs_dir: Path) -> list[Path]:
 def load_pack_file(path: Path, *, choices: Mapping[str, str] | None = None,
                    proclaimed: tuple[tuple[str, ProclaimedDay], ...] = ()) -> Pack:
     """Read and check one pack file; its id must be its file name."""
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
+    doc = read_toml(path)
     pack = pack_from_mapping(doc, origin=str(path), choices=choices, proclaimed=proclaimed)
     if pack.id != path.stem:
         raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
@@ -541,12 +536,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if path is None:
         env = os.environ.get("CALLGUARD_CONFIG")
         path = Path(env) if env else DEFAULT_CONFIG
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    doc = read_toml(path, what="configuration file")
     _unknown(str(path), doc, _KNOWN_TOP)
     main = doc.get("callguard", {})
     _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)

@@ -229,6 +229,20 @@ class TestUsageErrors:
         assert (f"--config {ROOT / 'callguard' / 'data' / 'callguard.toml'}"
                 in one_line(result.stderr))
 
+    @pytest.mark.parametrize("command", [("config", "check"), ("packs", "check", "{file}")])
+    def test_a_file_that_is_not_utf8_is_a_usage_error(self, node, tmp_path, command):
+        """A binary given as the configuration or a pack was an internal error (exit 3,
+        UnicodeDecodeError); it is a usage error naming the file and the cause."""
+        root, _ = node
+        binary = tmp_path / "x.toml"
+        binary.write_bytes(b"\xc6\x00\xff" * 100)
+        args = [a.format(file=binary) for a in command]
+        if command[0] == "config":
+            args = ["--config", str(binary), *args]
+        result = cli(root, *args)
+        assert result.returncode == USAGE, result.stderr
+        assert f"{binary}: not UTF-8 text (byte 0xc6 at offset 0)" in one_line(result.stderr)
+
     def test_tail_negative_count(self, node):
         root, _ = node
         result = cli(root, "tail", "-n", "-1")
