@@ -128,9 +128,10 @@ def _demo_dir_or_exit(path: Path) -> None:
 def demo(state: CliState, data_dir: Path | None) -> None:
     """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions.
 
-    The directory is ``--data-dir``, given after ``demo`` or before it (``callguard
-    --data-dir DIR demo``, the form the demo's own "try:" line prints); never the one
-    CALLGUARD_DATA_DIR names (callguard-admin sets it to the service's).
+    The demo writes its own directory: --data-dir, given after demo or before it
+    (callguard --data-dir DIR demo, the form its "try:" line prints), else a fresh
+    temporary one; never the one CALLGUARD_DATA_DIR names (callguard-admin sets that to
+    the service's).
     """
     given = state.data_dir_option
     if data_dir is not None and given is not None and data_dir.resolve() != given.resolve():

@@ -278,6 +278,7 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--campaign", help="Campaign id."),
         click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"], case_sensitive=False),
+                     metavar="[ALLOW|BLOCK]",
                      help="Decisions with this verdict."),
         click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(3):hours."),
         click.option("--since", metavar="WHEN",
@@ -520,6 +521,7 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
                    "campaign's).")
 @click.option("--campaign", help="Campaign id.")
 @click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"], case_sensitive=False),
+              metavar="[ALLOW|BLOCK]",
               help="Calls with this verdict.")
 @click.option("--rule", help="Deciding rule id.")
 @click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
