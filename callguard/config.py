@@ -40,7 +40,7 @@ from callguard.policy.rules import SolicitorRegistration
 from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
 from callguard.stores.redis.records import RecordsSettings
-from callguard.tomlfile import read_toml
+from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
 __all__ = ["Settings", "chosen_packs_dir", "load_pack_file", "load_settings", "pack_files"]
@@ -536,7 +536,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if path is None:
         env = os.environ.get("CALLGUARD_CONFIG")
         path = Path(env) if env else DEFAULT_CONFIG
-    doc = read_toml(path, what="configuration file")
+    doc = read_config(path)
     _unknown(str(path), doc, _KNOWN_TOP)
     main = doc.get("callguard", {})
     _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)

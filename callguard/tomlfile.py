@@ -8,13 +8,14 @@ the file and the cause.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from callguard.errors import ConfigError
 
-__all__ = ["read_toml"]
+__all__ = ["read_config", "read_toml"]
 
 
 def read_toml(path: Path, *, what: str = "") -> dict[str, Any]:
@@ -33,3 +34,16 @@ def read_toml(path: Path, *, what: str = "") -> dict[str, Any]:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: {exc.strerror}") from None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The configuration file; a missing one names the way it was given, the fix."""
+    try:
+        return read_toml(path, what="configuration file")
+    except ConfigError as exc:
+        if path.exists():
+            raise
+        named = "CALLGUARD_CONFIG" if os.environ.get("CALLGUARD_CONFIG") == str(path) else (
+            "--config")
+        raise ConfigError(f"{exc}: check {named} (callguard init DIR writes a starter "
+                          "DIR/callguard.toml)") from None

@@ -116,8 +116,9 @@ class TestSettings:
 
     def test_missing_file(self, tmp_path):
         """A missing file is named."""
-        with pytest.raises(ConfigError, match="not found"):
+        with pytest.raises(ConfigError, match="not found: check --config") as caught:
             load_settings(tmp_path / "nope.toml")
+        assert "callguard init DIR" in str(caught.value)  # and how to make one
 
 
 class TestPacks:

@@ -15,7 +15,7 @@ from pathlib import Path
 from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError
 from callguard.resources import bundled_config
-from callguard.tomlfile import read_toml
+from callguard.tomlfile import read_config
 
 __all__ = ["LogPlace", "e164", "locate"]
 
@@ -47,7 +47,7 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
     if config is None:
         env = os.environ.get("CALLGUARD_CONFIG")
         config = Path(env) if env else _default_config()
-    doc = read_toml(config, what="configuration file")
+    doc = read_config(config)
     main = doc.get("callguard", {})
     log = doc.get("log", {})
     configured = main.get("data_dir", "")
