@@ -6,12 +6,12 @@ and parses files, for ``callguard packs check`` and the pytest collector.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from callguard.errors import ConfigError
 from callguard.policy.cases import CaseSuite, load_suite
+from callguard.tomlfile import read_toml
 
 __all__ = ["CASES_SUFFIX", "cases_beside", "pack_documents", "read_suite"]
 
@@ -19,12 +19,7 @@ CASES_SUFFIX = ".tests.toml"
 
 
 def _parse(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
+    return read_toml(path)
 
 
 def pack_documents(directory: Path) -> list[tuple[str, dict[str, Any]]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -41,6 +40,7 @@ from callguard.policy.rules import SolicitorRegistration
 from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
 from callguard.stores.redis.records import RecordsSettings
+from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
 __all__ = ["Settings", "chosen_packs_dir", "load_pack_file", "load_settings", "pack_files"]
@@ -130,12 +130,7 @@ def pack_files(packs_dir: Path) -> list[Path]:
 def load_pack_file(path: Path, *, choices: Mapping[str, str] | None = None,
                    proclaimed: tuple[tuple[str, ProclaimedDay], ...] = ()) -> Pack:
     """Read and check one pack file; its id must be its file name."""
-    try:
-        doc = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: {exc.strerror}") from None
+    doc = read_toml(path)
     pack = pack_from_mapping(doc, origin=str(path), choices=choices, proclaimed=proclaimed)
     if pack.id != path.stem:
         raise ConfigError(f"{path}: pack id {pack.id!r} must match the file name")
@@ -262,6 +257,11 @@ def _campaign(
     campaign_id = _typed(where, raw, "id", str, None)
     if not campaign_id:
         raise ConfigError(f"{where}: every campaign needs id = \"...\"")
+    if "," in campaign_id or any(c.isspace() or not c.isprintable() for c in campaign_id):
+        # the dialplan passes it as one AGI argument (a comma splits it, the FastAGI front
+        # refuses a control or no-break character), and a space is invisible in a reason
+        raise ConfigError(f"{where}: id {campaign_id!r} holds a space, a comma or an "
+                          "invisible character; use letters, digits, '-', '_' or '.'")
     where = f"campaign {campaign_id!r}"
     house_policies = _house_policies(where, raw, packs, enabled)
     _unknown(where, raw, _KNOWN_CAMPAIGN)
@@ -393,12 +393,24 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     return SipSettings(**values)
 
 
+# [ami] forget_after_s: the bounds of the AMI tracker's horizon (see _ami).
+_FORGET_MIN_S = 3_600.0
+_FORGET_MAX_S = 604_800.0
+
+
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
          enabled: tuple[str, ...]) -> AmiSettings:
     values = _section(where, raw, AmiSettings())
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "lease_ms", "abandonment_warn_rate")
     _port(where, values, "TCP")
+    if not _FORGET_MIN_S <= values["forget_after_s"] <= _FORGET_MAX_S:
+        raise ConfigError(
+            f"{where}: forget_after_s {values['forget_after_s']:g} must be from "
+            f"{_FORGET_MIN_S:g} (an hour: a call still talking after this long with no "
+            f"event would be forgotten while live, its release then unproven) to "
+            f"{_FORGET_MAX_S:g} (a week: each call whose end was lost holds ~2.6 KB until "
+            "then); 86400, a day, is the default")
     if values["reconnect_min_ms"] / 1000 > values["reconnect_max_s"]:
         raise ConfigError(f"{where}: reconnect_min_ms {values['reconnect_min_ms']} is above "
                           f"reconnect_max_s {values['reconnect_max_s']:g} s")
@@ -524,12 +536,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     if path is None:
         env = os.environ.get("CALLGUARD_CONFIG")
         path = Path(env) if env else DEFAULT_CONFIG
-    try:
-        doc = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    doc = read_config(path)
     _unknown(str(path), doc, _KNOWN_TOP)
     main = doc.get("callguard", {})
     _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)

@@ -49,6 +49,7 @@ from callguard.facts import fetch_facts
 from callguard.facts.frequency import FREQUENCY, CountsAfter
 from callguard.facts.records import RECORDS
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
+from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 from callguard.policy import (
     CallAttempt,
@@ -388,8 +389,11 @@ class Gate:
     async def _decide(self, request: CheckRequest, at: datetime, seen: _Attempted) -> Verdict:
         campaign = self._campaigns.get(request.campaign)
         if campaign is None:
+            hidden = next((c for c in request.campaign if not c.isprintable()), None)
+            note = "" if hidden is None else (
+                f" (it holds {named_character(hidden)}, which no configured id has)")
             return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
-                           f"campaign {request.campaign!r} is not configured")
+                           f"campaign {request.campaign!r} is not configured{note}")
         seen.campaign = campaign
         try:
             mode = DialingMode(request.mode) if request.mode else campaign.default_mode

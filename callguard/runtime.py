@@ -7,6 +7,7 @@ import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from redis import asyncio as aioredis
 
@@ -33,8 +34,8 @@ from callguard.stores.redis.frequency import RedisFrequency
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 
-__all__ = ["Runtime", "log_path", "longest_window_s", "open_compliance_log", "open_frequency",
-           "open_runtime", "redis_client"]
+__all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_compliance_log",
+           "open_frequency", "open_runtime", "redis_client"]
 
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
@@ -58,12 +59,28 @@ def log_path(settings: Settings) -> Path | None:
     return Path(target) if target else settings.data_dir / "compliance.jsonl"
 
 
+class NoLists:
+    """The registry of a runtime that only records (consent, EBR, company DNC, purge): no
+    list is read, so such a command does not pay for every list (~10 MB per 5 M numbers,
+    from Redis or disk). Were it asked for a decision, every list would be missing and every
+    call it covers BLOCKed: fail closed."""
+
+    errors: Mapping[str, str] = MappingProxyType({})
+
+    def snapshot(self, name: str) -> None:
+        """No version is loaded."""
+
+    def names(self) -> tuple[str, ...]:
+        """No list is loaded."""
+        return ()
+
+
 @dataclass
 class Runtime:
     """One node's live parts."""
 
     settings: Settings
-    lists: EmbeddedListRegistry | RedisListRegistry
+    lists: EmbeddedListRegistry | RedisListRegistry | NoLists
     records: RecordStores
     gate: Gate
     protector: NumberProtector
@@ -142,26 +159,29 @@ class Runtime:
             await self._pinger.aclose()
 
 
-def open_runtime(settings: Settings) -> Runtime:
-    """Open the stores and the log sinks named by the settings and wire the gate."""
+def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
+    """Open the stores and the log sinks named by the settings and wire the gate; with
+    ``lists=False`` (commands that only record) no list is loaded."""
     data_dir = settings.data_dir
     private_dir(data_dir)  # lists, records, the log key: the service user's alone
     key = load_log_key(data_dir)
     configure_logging(key)
     protector = NumberProtector(key)
     compliance, stream = open_compliance_log(settings, protector)
-    lists: EmbeddedListRegistry | RedisListRegistry
-    if settings.lists_backend == "redis":
-        lists = RedisListRegistry(redis_client(settings))
+    registry: EmbeddedListRegistry | RedisListRegistry | NoLists
+    if not lists:
+        registry = NoLists()
+    elif settings.lists_backend == "redis":
+        registry = RedisListRegistry(redis_client(settings))
     else:
-        lists = EmbeddedListRegistry(data_dir)
+        registry = EmbeddedListRegistry(data_dir)
     records: RecordStores
     if settings.records.backend == "redis":
         records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
     frequency = open_frequency(settings, records, protector.hash)
-    metrics = NodeMetrics(lists, {k: settings.packs[k] for k in settings.enabled_packs})
+    metrics = NodeMetrics(registry, {k: settings.packs[k] for k in settings.enabled_packs})
     if isinstance(records, RedisRecords):
         redis_records = records
         metrics.watch_gauge("callguard_records_durable",
@@ -187,14 +207,14 @@ def open_runtime(settings: Settings) -> Runtime:
         policy=settings.policy(),
         campaigns=settings.campaigns,
         parser=settings.parser(),
-        lists=lists,
+        lists=registry,
         records=records,
         record=compliance.record,
         journal=compliance.journal,
         observers=followers,
         stores={FREQUENCY: frequency},
     )
-    return Runtime(settings, lists, records, gate, protector, compliance, metrics,
+    return Runtime(settings, registry, records, gate, protector, compliance, metrics,
                    stream, followers, frequency)
 
 

@@ -395,6 +395,9 @@ class TestEvidenceCli:
         assert html.returncode == 0
         text = page.read_text()
         assert "<table>" in text
+        # what was written is said (it was silent), and where
+        assert f"wrote {page} (html: " in " ".join(html.stderr.split()), html.stderr
+        assert text.count("<tr") > 1
         assert e164(7)[2:] not in text  # never the number in clear
         csv_out = cli("evidence", e164(7), "--format", "csv", config_path=path)
         assert csv_out.stdout.startswith("logged_at,event,at,decision_id")

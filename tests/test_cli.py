@@ -284,6 +284,27 @@ class TestRecords:
         assert "first line read as a header and skipped: 'AreaCode,PhoneNumber'" in result.stderr
 
 
+def test_record_commands_read_no_list_file(tmp_path):
+    """Recording a consent opens no list: a damaged list version (which every decision
+    refuses, aloud) is not even read by `consent add` or `purge`; `check` meets it."""
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n")
+    cli("dnc", "import", str(listing), "--list", "national", "--published",
+        datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=tmp_path,
+        check=True)
+    (chunk,) = (tmp_path / "lists" / "national" / "v1").glob("npa-*")
+    chunk.write_bytes(b"damaged")
+    done = cli("consent", "add", "8015550142", "--kind", "written", "--campaign",
+               "ut-solar-manual", data_dir=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "list_version_refused" not in done.stderr
+    purged = cli("purge", "--older-than", "3650", "--yes", data_dir=tmp_path)
+    assert purged.returncode == 0, purged.stderr
+    assert "list_version_refused" not in purged.stderr
+    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", data_dir=tmp_path)
+    assert "list_version_refused" in decided.stderr
+
+
 def test_demo_shows_allow_and_block(tmp_path):
     """The newcomer's first command shows both verdicts with reasons."""
     result = cli("demo", "--data-dir", str(tmp_path / "demo"), data_dir=tmp_path)
@@ -318,6 +339,30 @@ def test_demo_never_writes_into_a_nodes_data_dir(tmp_path):
     for _ in range(2):  # a fresh directory, then the same one again
         again = cli("demo", "--data-dir", str(demo_dir), data_dir=tmp_path / "unused")
         assert again.returncode == 0, again.stderr
+
+
+def test_demo_honours_the_groups_data_dir(tmp_path):
+    """`callguard --data-dir DIR demo` (the form the demo's "try:" line prints) wrote a
+    fresh temporary directory and left DIR alone; it is the demo's directory now, with the
+    same refusals; two different ones are a usage error."""
+    demo_dir = tmp_path / "demo"
+    result = cli("--data-dir", str(demo_dir), "demo", data_dir=tmp_path / "unused")
+    assert result.returncode == 0, result.stderr
+    assert f"data dir: {demo_dir.resolve()} " in result.stdout
+    assert (demo_dir / "lists" / "national").is_dir()
+    checked = cli("--data-dir", str(demo_dir), "check", "8015550199", "--campaign",
+                  "ut-solar-manual", data_dir=tmp_path / "unused")
+    assert checked.returncode == 1, checked.stderr  # the demo's national list: BLOCK
+    node = tmp_path / "node"
+    node.mkdir()
+    (node / "records.sqlite3").write_bytes(b"")
+    refused = cli("--data-dir", str(node), "demo", data_dir=tmp_path / "unused")
+    assert refused.returncode == USAGE
+    assert "not a demo directory" in refused.stderr
+    twice = cli("--data-dir", str(demo_dir), "demo", "--data-dir", str(tmp_path / "other"),
+                data_dir=tmp_path / "unused")
+    assert twice.returncode == USAGE
+    assert "given twice" in twice.stderr
 
 
 @pytest.mark.parametrize("given", [False, True])
@@ -382,6 +427,27 @@ class TestRedisBackend:
                                 data_dir=tmp_path).stdout)
         national = next(r for r in looked["lists"] if r["list"] == "national")
         assert (national["version"], national["listed"]) == (1, False)
+
+    def test_record_commands_load_no_list(self, tmp_path, redis_config):
+        """`consent add` and the like read no list: each one loaded every list from Redis
+        (~10 MB per 5 M numbers) before writing one record; `check` still loads them."""
+        conf = ("--config", str(redis_config))
+        listing = tmp_path / "national.txt"
+        listing.write_text("8015550199\n")
+        cli(*conf, "dnc", "import", str(listing), "--list", "national", "--published",
+            datetime.now(UTC).date().isoformat(), "--covers", "all", data_dir=tmp_path,
+            check=True)
+        for args in (("consent", "add", "8015550142", "--kind", "written", "--campaign",
+                      "ut-solar-manual"),
+                     ("internal-dnc", "add", "8015550143", "--campaign", "ut-solar-manual"),
+                     ("ebr", "add", "8015550144", "--last-transaction",
+                      datetime.now(UTC).date().isoformat(), "--campaign", "ut-solar-manual")):
+            done = cli(*conf, *args, data_dir=tmp_path)
+            assert done.returncode == 0, done.stderr
+            assert "list_version_loaded" not in done.stderr, (args, done.stderr)
+        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual",
+                      data_dir=tmp_path)
+        assert '"event":"list_version_loaded"' in decided.stderr  # deciding reads them
 
     def test_delta_through_redis(self, tmp_path, redis_config):
         """A delta on the current Redis version becomes the next version on every node."""

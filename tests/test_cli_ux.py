@@ -83,14 +83,39 @@ class TestNeverCut:
                 assert outcome["rule"] in result.stdout, outcome["rule"]
         assert "…" not in result.stdout
 
+    def test_check_of_an_undialable_number_says_no_pack_was_read(self, node):
+        """Refused before any pack: the last line said "packs: " and nothing."""
+        root, _ = node
+        result = cli(root, "check", "555-0123", "--campaign", "ut-solar-manual", "--at", AT)
+        assert result.returncode == 1
+        assert result.stdout.splitlines()[-1] == (
+            "packs: none read (decided by callguard:number-not-dialable before any pack)")
+
     def test_tail_prints_whole_dates_and_rules(self, node):
         """Dates as YYYY-MM-DD HH:MM:SS and the deciding rule in full."""
         root, blocked = node
-        result = cli(root, "tail", "-n", "0")
+        result = cli(root, "tail", "-n", "all")
         assert result.returncode == 0, result.stderr
         assert blocked["rule"] in result.stdout
         # ... in UTC, and saying so (a supervisor in Denver read them as local times)
         assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}Z ", result.stdout)
+
+    def test_explain_reads_as_lines(self, node):
+        """Each pack's title is a line of its own and no line ends in spaces (as a table
+        title it was padded to the table's width: thousands of spaces, piped); each rule
+        shows its status, id, citation and sentence whole."""
+        root, blocked = node
+        result = cli(root, "explain", blocked["decision_id"])
+        assert result.returncode == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert [line for line in lines if line != line.rstrip()] == []
+        assert any(line.startswith("us-ut-hb45-2000 ") and line.endswith(": applied")
+                   for line in lines), result.stdout
+        (rule,) = [line for line in lines if HB45 in line]
+        assert rule.split()[:2] == ["block", HB45]
+        following = lines[lines.index(rule) + 1]
+        assert following.startswith(" " * 18)
+        assert "do not call list" in following
 
     def test_report_tables_are_whole(self, node):
         """The blocked-by-rule table names the rule whole; days are whole dates."""
@@ -104,6 +129,12 @@ class TestNeverCut:
         # no watchdog records: the table says so, as the page does (it was an empty box)
         after = result.stdout[result.stdout.index("the watchdog"):]
         assert "│ none " in after, after
+        # each table's title a line of its own: as the table's title rich centred it and
+        # padded it with spaces to the table's width
+        lines = result.stdout.splitlines()
+        for title in ("calls by day (UTC) and campaign", "blocked calls by rule",
+                      "the watchdog"):
+            assert title in lines, result.stdout
 
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""
@@ -179,7 +210,10 @@ class TestNeverCut:
         assert shown.returncode == 0, shown.stderr
         line = next(x for x in shown.stdout.splitlines() if x.startswith("company do-not-call"))
         assert "{" not in line
-        assert "added at" in line
+        assert re.search(r"added at \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; source cli$", line), line
+        # no consent: said in words, not a table of headings alone
+        assert "consent: none" in shown.stdout.splitlines()
+        assert "granted (UTC)" not in shown.stdout
         data = json.loads(cli(root, "internal-dnc", "show", "8015550177", "--campaign",
                               "ut-solar-manual", "--json").stdout)
         assert data["company_dnc"]["added_at"]
@@ -194,6 +228,20 @@ class TestUsageErrors:
         assert result.returncode == USAGE
         assert (f"--config {ROOT / 'callguard' / 'data' / 'callguard.toml'}"
                 in one_line(result.stderr))
+
+    @pytest.mark.parametrize("command", [("config", "check"), ("packs", "check", "{file}")])
+    def test_a_file_that_is_not_utf8_is_a_usage_error(self, node, tmp_path, command):
+        """A binary given as the configuration or a pack was an internal error (exit 3,
+        UnicodeDecodeError); it is a usage error naming the file and the cause."""
+        root, _ = node
+        binary = tmp_path / "x.toml"
+        binary.write_bytes(b"\xc6\x00\xff" * 100)
+        args = [a.format(file=binary) for a in command]
+        if command[0] == "config":
+            args = ["--config", str(binary), *args]
+        result = cli(root, *args)
+        assert result.returncode == USAGE, result.stderr
+        assert f"{binary}: not UTF-8 text (byte 0xc6 at offset 0)" in one_line(result.stderr)
 
     def test_tail_negative_count(self, node):
         root, _ = node
@@ -702,8 +750,15 @@ class TestMissingDataDir:
                                  *args], capture_output=True, text=True, env=environment,
                                 cwd=ROOT, timeout=120, check=False)
         assert "Traceback" not in result.stderr, result.stderr
+        if name == "demo":
+            # the demo's directory is the one --data-dir names (as `demo --data-dir`): new,
+            # made by the demo and marked as its own, never another one
+            assert result.returncode == 0, result.stderr
+            assert (missing / ".callguard-demo").is_file()
+            assert not (tmp_path / "xdg").exists()
+            return
         assert not missing.exists(), (name, result.returncode, result.stderr[-500:])
-        assert not (tmp_path / "xdg").exists() or name == "demo"
+        assert not (tmp_path / "xdg").exists()
         if name in _MAY_RUN:
             return
         assert result.returncode == USAGE, (name, result.stdout, result.stderr)

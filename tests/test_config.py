@@ -64,6 +64,10 @@ class TestSettings:
         (CAMPAIGN + "registration = { number = 'x', expires = '2027-01-01' }\n",
          "a TOML date, unquoted"),
         (CAMPAIGN + CAMPAIGN, "defined twice"),
+        # an id the dialplan cannot pass as one AGI argument, or that reads as another
+        (CAMPAIGN.replace('"c1"', '"c 1"'), "id 'c 1' holds a space, a comma or an invisible"),
+        (CAMPAIGN.replace('"c1"', '"c,1"'), "id 'c,1' holds a space, a comma"),
+        (CAMPAIGN.replace('"c1"', '"c\u00a01"'), "use letters, digits, '-', '_' or '.'"),
     ])
     def test_errors(self, tmp_path, body, message):
         """The message says what to change."""
@@ -112,8 +116,9 @@ class TestSettings:
 
     def test_missing_file(self, tmp_path):
         """A missing file is named."""
-        with pytest.raises(ConfigError, match="not found"):
+        with pytest.raises(ConfigError, match="not found: check --config") as caught:
             load_settings(tmp_path / "nope.toml")
+        assert "callguard init DIR" in str(caught.value)  # and how to make one
 
 
 class TestPacks:

@@ -247,9 +247,24 @@ def test_root_refuses_to_write_in_another_users_data_dir(site) -> None:
             result.stderr.split())
     assert sorted(str(p) for p in data.rglob("*")) == before
     assert all(p.stat().st_uid == 65534 for p in data.rglob("*"))
+    # ... and so is the store's own read, which SQLite makes files for
+    shown = cli("--config", str(site), "consent", "show", "8015550142", "--campaign",
+                "ut-solar-manual")
+    assert shown.returncode == 2
+    assert "sudo -u nobody" in shown.stderr
     # reading is allowed
     assert cli("--config", str(site), "config", "check").returncode == 0
     assert cli("--config", str(site), "campaigns", "list").returncode == 0
+    # ... the lists too (the root check was per top command: `dnc status` was refused)
+    status = cli("--config", str(site), "dnc", "status", "--json")
+    assert status.returncode == 0, status.stderr
+    assert {row["list"] for row in json.loads(status.stdout)["lists"]} == {"national",
+                                                                          "ut-state"}
+    listed = cli("--config", str(site), "dnc", "check", "8015550199")
+    assert listed.returncode == 0, listed.stderr
+    assert "national v1: listed" in listed.stdout
+    assert cli("--config", str(site), "attributes", "status").returncode == 0
+    assert sorted(str(p) for p in data.rglob("*")) == before
 
 
 # --- callguard health ---------------------------------------------------------------------

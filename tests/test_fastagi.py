@@ -736,6 +736,23 @@ class TestInjectedHeaderLines:
         assert compliance_records(node)[-1]["verdict"] == "BLOCK"
         assert node.stats.counts["answer_not_accepted"] == 0
 
+    @pytest.mark.parametrize(("args", "named"), [
+        (["801\u00a0555\u00a00123", UT, "", "1.1", ""], "U+00A0 NO-BREAK SPACE"),
+        (["8015550123", "ut-solar\u00a0manual", "", "1.1", ""], "U+00A0 NO-BREAK SPACE"),
+        (["8015550123", UT, "manual\u200b", "1.1", ""], "U+200B ZERO WIDTH SPACE"),
+    ], ids=["nbsp-number", "nbsp-campaign", "zero-width-mode"])
+    async def test_a_no_break_space_is_named_as_what_it_is(self, node, args, named):
+        """A no-break space (a value pasted from a document) was refused as "a control
+        character or a line break": the reason now names the character; the call is still
+        BLOCKed and recorded (no argument is written with one; a number never)."""
+        result = await agi_session(node.port, c.ROUTE_CHECK, args)
+        reason = self.cut_block_reason(result.variables)
+        assert named in reason, reason
+        assert "control character" not in reason
+        assert "line break" not in reason
+        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
+        assert node.stats.counts["header_character"] >= 1
+
     async def test_the_contracts_own_argument_counts_pass(self, node):
         """Five arguments (an empty LOCATION included) for the check, four for the opt-out,
         exactly as asterisk-dialplan/extensions-callguard.conf passes them."""

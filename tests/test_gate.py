@@ -221,6 +221,13 @@ class TestFailClosed:
         assert not decision.allowed
         assert decision.verdict.deciding.rule_id == rule
 
+    async def test_a_campaign_with_a_no_break_space_is_named_as_such(self, runtime):
+        """'ut-solar\xa0manual' reads as the configured id: the reason names the character."""
+        decision = await check(runtime, "8015550123", "ut-solar\u00a0manual")
+        assert decision.verdict.deciding.rule_id == "callguard:unknown-campaign"
+        assert "(it holds U+00A0 NO-BREAK SPACE, which no configured id has)" in (
+            decision.verdict.reason)
+
     async def test_unloaded_list_blocks(self, tmp_path):
         """No national list at all: every call is blocked, not read as 'not listed'."""
         rt = open_runtime(load_settings(data_dir=tmp_path))

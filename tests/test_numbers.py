@@ -164,6 +164,9 @@ class TestRefused:
         ("123", "only 3 digits"),
         ("12345678901234567890", "too long"),
         ("801555012#", "contains '#'"),
+        # a no-break space (a number pasted from a document) is named, never accepted
+        ("801\u00a0555\u00a00142", "contains U+00A0 NO-BREAK SPACE; a number is written"),
+        ("801\u202f555 0142", "contains U+202F NARROW NO-BREAK SPACE"),
         ("0015550123", "area code 001 cannot start with 0"),
         ("2045550123", "region CA"),
         ("+44 20 7946 0958", "region GB"),

@@ -155,8 +155,21 @@ class TestTailFile:
         result = cli("tail", "-n", "25", "--json", config_path=path)
         assert result.returncode == 0, result.stderr
         assert json_lines(result.stdout) == records[-25:]
-        everything = cli("tail", "-n", "0", "--json", config_path=path)
+        everything = cli("tail", "-n", "all", "--json", config_path=path)
         assert json_lines(everything.stdout) == records
+
+    def test_zero_prints_nothing_as_tail_does(self, mixed_log):
+        """``-n 0`` is no record (it printed the whole log); ``all`` is every one."""
+        path, _, records, _ = mixed_log
+        result = cli("tail", "-n", "0", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == ""
+        assert "no record matched" not in result.stderr  # none was asked for
+        assert len(json_lines(cli("tail", "-n", "ALL", "--json", config_path=path).stdout)) \
+            == len(records)
+        refused = cli("tail", "-n", "some", config_path=path)
+        assert refused.returncode == 2
+        assert "or all" in refused.stderr
 
     def test_a_count_larger_than_the_current_file_reaches_into_compressed_segments(
             self, mixed_log):
@@ -172,9 +185,18 @@ class TestTailFile:
         path, _, records, _ = mixed_log
         value = {"front": "sip", "node": "node-a", "event": "line-release",
                  "campaign": "ut-roofing-manual", "rule": "us-federal:64.1200(d)(3)"}[field]
-        result = cli("tail", option, value, "-n", "0", "--json", config_path=path)
+        result = cli("tail", option, value, "-n", "all", "--json", config_path=path)
         assert result.returncode == 0, result.stderr
         expected = [r for r in records if r.get(field) == value]
+        assert expected
+        assert json_lines(result.stdout) == expected
+
+    def test_verdict_in_any_case(self, mixed_log):
+        """``--verdict block`` as ``BLOCK`` (it was refused: 'block' is not one of ...)."""
+        path, _, records, _ = mixed_log
+        result = cli("tail", "--verdict", "block", "-n", "all", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        expected = [r for r in records if r.get("verdict") == "BLOCK"]
         assert expected
         assert json_lines(result.stdout) == expected
 
@@ -207,7 +229,7 @@ class TestTailFile:
         for old in segments[:2]:
             old.write_bytes(b"not zstd at all")
         since = datetime.fromisoformat(records[4000]["logged_at"])
-        result = cli("tail", "-n", "0", "--json", "--since", since.isoformat(),
+        result = cli("tail", "-n", "all", "--json", "--since", since.isoformat(),
                      config_path=path)
         assert result.returncode == 0, result.stderr
         assert json_lines(result.stdout) == [
@@ -228,7 +250,7 @@ class TestTailFile:
         assert json_lines(short.stdout) == records[-20:]
         assert "not JSON" not in short.stderr
         (log.parent / segments[0].name).unlink()
-        full = cli("tail", "-n", "0", "--json", config_path=path)
+        full = cli("tail", "-n", "all", "--json", config_path=path)
         assert "50000 line(s) were not JSON records" in full.stderr
 
     def test_legacy_records_are_read(self, tmp_path):
@@ -274,7 +296,7 @@ class TestHonestAnswers:
         path, _, records, _ = mixed_log
         target = next(r for r in reversed(records) if "number_hash" in r)
         index = next(i for i in range(6000) if number_hash(e164(i)) == target["number_hash"])
-        result = cli("tail", "--number", e164(index), "-n", "0", "--json", config_path=path)
+        result = cli("tail", "--number", e164(index), "-n", "all", "--json", config_path=path)
         assert result.returncode == 0, result.stderr
         assert json_lines(result.stdout) == [
             r for r in records if r.get("number_hash") == target["number_hash"]]
@@ -412,6 +434,23 @@ class TestFollow:
             process.wait(timeout=10)
         assert followed == [orjson.loads(line) for line in lines[50:]]
         assert process.returncode == 0
+
+    def test_zero_follows_only_new_records(self, tmp_path):
+        """``-f -n 0``: no backlog, then each record as it is written."""
+        data = tmp_path / "data"
+        log = data / "compliance.jsonl"
+        lines = synthetic(30, days=1)
+        write_log(log, lines[:20], closed=[])
+        process = _follow(config(tmp_path, data), "-n", "0")
+        try:
+            time.sleep(1.5)  # the follower has read the backlog (if it were to show one)
+            with log.open("ab") as handle:
+                handle.write(b"".join(lines[20:]))
+            followed = _collect(process, len(lines) - 20)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=10)
+        assert followed == [orjson.loads(line) for line in lines[20:]]
 
     def test_rotation_by_another_process_while_following(self, tmp_path):
         """The current file is renamed away (and compressed) by someone else mid-follow."""

@@ -707,6 +707,46 @@ class TestShippedFiles:
         assert load_settings(path).ami.grace_seconds == 2.0
 
 
+    async def test_the_forget_horizon_is_read_from_the_configuration(self, tmp_path,
+                                                                     monkeypatch):
+        """``[ami] forget_after_s`` (a code default only, before) reaches the node's
+        tracker; one that would forget live calls, or hold lost ones for weeks, is refused
+        with its bounds and the reason for each."""
+        from callguard.config import load_settings
+        from callguard.errors import ConfigError
+        from callguard.runtime import open_runtime
+        from callguard.watchdog.node import WatchdogNode
+
+        packs = ROOT / "callguard" / "data" / "jurisdictions"
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+            'packs_dir = "jurisdictions"', f'packs_dir = "{packs}"')
+        assert "forget_after_s = 86400\n" in text
+        path = tmp_path / "c.toml"
+        for wrong in ("60", "0", "-1", "1000000"):
+            path.write_text(text.replace("forget_after_s = 86400", f"forget_after_s = {wrong}"))
+            with pytest.raises(ConfigError, match=r"forget_after_s .* must be from 3600 "
+                                                  r"\(an hour: a call still talking"):
+                load_settings(path)
+        path.write_text(text.replace("forget_after_s = 86400", "forget_after_s = 7200"))
+        settings = load_settings(path, data_dir=tmp_path / "data")
+        assert settings.ami.forget_after_s == 7200.0
+        monkeypatch.setenv("CALLGUARD_LOG_KEY", "ab" * 32)
+        runtime = open_runtime(settings, lists=False)
+        try:
+            node = WatchdogNode(settings.ami, "x", runtime.compliance, runtime.metrics,
+                                EmbeddedTallies(tmp_path / "abandonment.sqlite"),
+                                SoleFollower(tmp_path / "alive"))
+            tracker = node.tracker
+            tracker.feed({"Event": "Newchannel", "Linkedid": "a", "Uniqueid": "a",
+                          "Channel": "PJSIP/x-1"}, 0.0)
+            tracker.due(7199.0)
+            assert "a" in tracker.calls
+            tracker.due(7201.0)
+            assert tracker.calls == {}
+        finally:
+            await runtime.aclose()
+
+
 # --- following survives a restart, and another node finishes what one started -------------
 
 CALLER_DIAL = CALLER_01[0]  # the lab's ;1 half ran AGI() and Dial(): the gate's MSet lands here

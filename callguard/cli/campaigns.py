@@ -55,4 +55,4 @@ def list_campaigns(state: CliState, as_json: bool) -> None:
                       if registration else (f"exempt {row['exemption']}"
                                             if row["exemption"] else "-"))
     # Never cut: piped or in cron mail, the table is as wide as its content.
-    output.console().print(table)
+    output.print_table(output.console(), table)

@@ -82,7 +82,7 @@ class CliState:
                             "a directory: check --data-dir / CALLGUARD_DATA_DIR / "
                             "[callguard] data_dir")
             from callguard.cli.ownership import announce, root_trap  # noqa: PLC0415
-            refusal = root_trap(self._settings, self.command)
+            refusal = root_trap(self._settings, _command_path() or self.command)
             if refusal:
                 usage_error(refusal)
             announce(self._settings, self.command)
@@ -92,16 +92,28 @@ class CliState:
                 usage_error(missing)
         return self._settings
 
-    def runtime(self) -> Runtime:
-        """Open the node's stores."""
+    def runtime(self, *, lists: bool = True) -> Runtime:
+        """Open the node's stores (the lists only when the command decides: ``lists``)."""
         from callguard.runtime import open_runtime  # noqa: PLC0415 - see the imports
         try:
-            return open_runtime(self.settings)
+            return open_runtime(self.settings, lists=lists)
         except LogKeyError as exc:
             usage_error(str(exc))
         except CallguardError as exc:
             err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             sys.exit(EXIT_INTERNAL)
+
+
+def _command_path() -> str | None:
+    """The command being run below ``callguard``, with its subcommand ("dnc status")."""
+    import click  # noqa: PLC0415 - loaded already by the group; kept out of the imports
+
+    ctx = click.get_current_context(silent=True)
+    names: list[str] = []
+    while ctx is not None and ctx.parent is not None:
+        names.append(ctx.info_name or "")
+        ctx = ctx.parent
+    return " ".join(reversed(names)) or None
 
 
 def usage_error(message: str) -> NoReturn:

@@ -126,7 +126,18 @@ def _demo_dir_or_exit(path: Path) -> None:
                    "default: a fresh temporary directory.")
 @click.pass_obj
 def demo(state: CliState, data_dir: Path | None) -> None:
-    """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions."""
+    """Import the demo lists, record demo consent, and show ALLOW and BLOCK decisions.
+
+    The demo writes its own directory: --data-dir, given after demo or before it
+    (callguard --data-dir DIR demo, the form its "try:" line prints), else a fresh
+    temporary one; never the one CALLGUARD_DATA_DIR names (callguard-admin sets that to
+    the service's).
+    """
+    given = state.data_dir_option
+    if data_dir is not None and given is not None and data_dir.resolve() != given.resolve():
+        usage_error(f"--data-dir given twice ({given} before demo, {data_dir} after it): "
+                    "give one")
+    data_dir = data_dir or given
     if data_dir is not None:
         refusal = root_trap(replace(state.settings, data_dir=data_dir.resolve()), None)
         if refusal:
@@ -160,7 +171,7 @@ def demo(state: CliState, data_dir: Path | None) -> None:
         data = decision.to_dict()
         colour = "green" if decision.allowed else "red"
         table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", escape(data["reason"]))
-    console.print(table)
+    output.print_table(console, table)
     console.print(f"data dir: {settings.data_dir}  (compliance log: "
                   f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)
     console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "

@@ -106,6 +106,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
+        # said on stderr, as `report --html` and `scrub` say what they wrote (it was silent)
+        from rich.markup import escape  # noqa: PLC0415 - see _finish
+        err_console.print(f"wrote {escape(str(output))} ({form}: {len(found.decisions)} "
+                          f"decision(s), {len(found.events)} other record(s))",
+                          highlight=False)
     else:
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:

@@ -17,7 +17,7 @@ import click
 import orjson
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from callguard.cli.common import EXIT_BLOCK, CliState, err_console, usage_error
 from callguard.cli.logs import place_or_exit
@@ -107,20 +107,45 @@ def _render(console: Console, done: Explanation) -> None:
     for pack in done.packs:
         title = (f"{pack.id} {pack.version} (digest {pack.digest}) — {pack.title}: "
                  f"{'applied' if pack.applied else pack.why}")
+        # The title is a line of its own, after a blank one: as the table's title rich
+        # padded it with spaces to the table's width (hundreds, piped) and wrapped it there.
+        console.print()
         if not pack.rules:
-            console.print(f"  [dim]{escape(title)}[/]", highlight=False)
+            console.print(f"[dim]{escape(title)}[/]", highlight=False)
             continue
-        table = Table(title=escape(title), title_justify="left", show_lines=False)
-        # the version column is the date the rule's parameters in force took effect (and
-        # any reading this site chose), not the parameters themselves
-        for column in ("status", "rule", "citation", "parameters in force from",
-                       "law / this call"):
-            table.add_column(column, overflow="fold")
+        console.print(f"[bold]{escape(title)}[/]", highlight=False)
+        # One block per rule, not a five-column table: in 80 columns the table folded rule
+        # ids and left the sentence a few letters wide. The block's first line names the
+        # rule, its citation and the date its parameters in force took effect (and any
+        # reading this site chose) — not the parameters themselves; the sentence follows.
         for rule in pack.rules:
             text = rule.sentence if rule.reason is None else f"{rule.sentence} — {rule.reason}"
-            table.add_row(f"[{_STYLE[rule.status]}]{rule.status}[/]", escape(rule.rule),
-                          escape(rule.citation), escape(rule.version), escape(text))
-        console.print(table)
+            head = Text.assemble((rule.rule, "bold"), f"  {rule.citation}",
+                                 (f"  (parameters in force from {rule.version})", "dim"))
+            _hanging(console, Text(rule.status, style=_STYLE[rule.status]),
+                     [head, Text(text)])
+
+
+_STATUS_WIDTH = max(len(status) for status in _STYLE)
+
+
+def _hanging(console: Console, label: Text, paragraphs: list[Text]) -> None:
+    """``label`` in a column of its own, the paragraphs wrapped beside it (no trailing
+    spaces: a table pads every cell, to 100,000 columns when piped)."""
+    indent = 2 + _STATUS_WIDTH + 2
+    width = max(console.width - indent, 20)
+    first = True
+    for paragraph in paragraphs:
+        for line in paragraph.wrap(console, width):
+            line.rstrip()
+            if first:
+                label.pad_right(_STATUS_WIDTH - label.cell_len)
+                console.print(Text.assemble("  ", label, "  ", line), highlight=False,
+                              soft_wrap=True)
+                first = False
+            else:
+                console.print(Text.assemble(" " * indent, line), highlight=False,
+                              soft_wrap=True)
 
 
 @click.command("explain")

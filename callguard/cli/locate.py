@@ -9,13 +9,13 @@ nothing else.
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from callguard.datadir import choose_data_dir
 from callguard.errors import ConfigError
 from callguard.resources import bundled_config
+from callguard.tomlfile import read_config
 
 __all__ = ["LogPlace", "e164", "locate"]
 
@@ -47,12 +47,7 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
     if config is None:
         env = os.environ.get("CALLGUARD_CONFIG")
         config = Path(env) if env else _default_config()
-    try:
-        doc = tomllib.loads(config.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"configuration file {config} not found") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{config}: not valid TOML ({exc})") from None
+    doc = read_config(config)
     main = doc.get("callguard", {})
     log = doc.get("log", {})
     configured = main.get("data_dir", "")

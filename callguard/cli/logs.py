@@ -277,7 +277,8 @@ def _source_options(function: Callable[..., Any]) -> Callable[..., Any]:
 def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed([
         click.option("--campaign", help="Campaign id."),
-        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+        click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"], case_sensitive=False),
+                     metavar="[ALLOW|BLOCK]",
                      help="Decisions with this verdict."),
         click.option("--rule", help="Deciding rule id, e.g. us-ut:13-25a-103(3):hours."),
         click.option("--since", metavar="WHEN",
@@ -350,6 +351,28 @@ def _printer(as_json: bool) -> Callable[[Record], None]:
     return lambda record: console.print(_line(record))
 
 
+class _LinesType(click.ParamType["int | None"]):
+    """``-n``: a count of records (0 is none, as ``tail -n 0``) or ``all`` (None)."""
+
+    name = "N|all"
+
+    def convert(self, value: object, param: click.Parameter | None,
+                ctx: click.Context | None) -> int | None:
+        if value is None or isinstance(value, int):
+            return value
+        text = str(value).strip().lower()
+        if text == "all":
+            return None
+        if re.fullmatch(r"[0-9]{1,9}", text):
+            return int(text)
+        self.fail(f"{value!r}: give 0 or a positive number of records (0: none; with -f, "
+                  "only new ones) or all", param, ctx)
+        return None  # unreachable: fail raises
+
+
+_LINES = _LinesType()
+
+
 def _interrupt(signum: int, frame: object) -> NoReturn:
     """SIGTERM ends a follow as quietly as Ctrl-C."""
     raise KeyboardInterrupt
@@ -359,18 +382,17 @@ def _interrupt(signum: int, frame: object) -> NoReturn:
 @_source_options
 @_filter_options
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new records.")
-@click.option("-n", "--lines", default=20, show_default=True,
-              help="How many matching records to print before following (0: all).")
+@click.option("-n", "--lines", type=_LINES, default="20", show_default=True, metavar="N|all",
+              help="How many matching records to print before following: 0 none (with "
+                   "-f: only new ones), all: every one.")
 @click.option("--json", "as_json", is_flag=True, help="JSON lines, for tools.")
 @click.pass_obj
-def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool, lines: int,
-         as_json: bool, **options: Any) -> None:
+def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
+         lines: int | None, as_json: bool, **options: Any) -> None:
     """Show compliance records of this node (a file) or of every node (--stream).
 
     Reads from the end: the newest records first, never a whole file.
     """
-    if lines < 0:
-        usage_error("-n must be 0 (all) or a positive number of records")
     one_source_or_exit(file_path, stream)
     if follow and options.get("until") is not None:
         usage_error("-f shows records as they are written, after any --until: give one of "
@@ -387,6 +409,8 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
     except KeyboardInterrupt:
         pass
     query.finish(shown)
+    if lines == 0:  # nothing asked for: an empty answer is the complete one (as tail(1))
+        return
     if query.decision_id is not None and not shown and not follow:
         # a lookup, like `evidence --decision` and `explain`: empty output is no answer
         where = "the Redis stream" if stream else "the log and its closed segments"
@@ -402,14 +426,16 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
-               lines: int) -> int:
+               lines: int | None) -> int:
     from callguard.compliance.reader import follow_file  # noqa: PLC0415
 
     handle = path.open("rb") if follow or path.exists() else None
     end = os.fstat(handle.fileno()).st_size if handle is not None else 0
     try:
         backlog: Iterator[Record]
-        if lines:
+        if lines == 0:
+            backlog = iter(())
+        elif lines is not None:
             newest: deque[Record] = deque()
             for record in newest_first(path, query.filter, query.stats, current_end=end):
                 newest.appendleft(record)
@@ -433,7 +459,7 @@ def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], foll
 
 
 async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: bool,
-                       lines: int) -> int:
+                       lines: int | None) -> int:
     from callguard.compliance.reader import (  # noqa: PLC0415 - Redis only when asked
         follow_stream,
         newest_id,
@@ -454,10 +480,12 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
         # Everything up to this id is backlog; a follow starts right after it, so no record
         # is shown twice or missed in between.
         top = await newest_id(client, key)
-        if lines:
+        backlog: list[Record] = []
+        if lines == 0:
+            pass
+        elif lines is not None:
             # Newest first, so -n stops after N matching records instead of reading the
             # whole stream.
-            backlog: list[Record] = []
             async for record in read_stream_newest(client, key, since=wanted.since,
                                                    until=wanted.until, end=top):
                 if keep(record):
@@ -492,7 +520,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
               help="Days in this zone, e.g. America/Denver (the called parties' or the "
                    "campaign's).")
 @click.option("--campaign", help="Campaign id.")
-@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"]),
+@click.option("--verdict", type=click.Choice(["ALLOW", "BLOCK"], case_sensitive=False),
+              metavar="[ALLOW|BLOCK]",
               help="Calls with this verdict.")
 @click.option("--rule", help="Deciding rule id.")
 @click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
@@ -597,12 +626,12 @@ def _report_tables(done: Any) -> None:
                            str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
                            str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
                            str(done.total(scrubs, day=day, campaign=campaign)))
-    console.print(by_day)
+    output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
     for rule, count in done.by(calls, 3, verdict="BLOCK").items():
         rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
-    console.print(rules)
+    output.print_table(console, rules)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
                   "caller-ID mismatches", "abandonment 30 d", title="the watchdog")
     for campaign in sorted(set(done.releases) | {c for c, _ in done.watched}
@@ -617,7 +646,7 @@ def _report_tables(done: Any) -> None:
                       if abandon else "-")
     if not watch.rows:  # as the page: an empty box reads as a fault
         watch.add_row("none", *["-"] * 7)
-    console.print(watch)
+    output.print_table(console, watch)
 
 
 def _ms(value: float | None) -> str:

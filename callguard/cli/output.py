@@ -13,8 +13,10 @@ import sys
 from typing import IO
 
 from rich.console import Console
+from rich.table import Table
+from rich.text import Text
 
-__all__ = ["UNCUT_WIDTH", "console", "is_terminal"]
+__all__ = ["UNCUT_WIDTH", "console", "is_terminal", "print_table"]
 
 # Wider than any row callguard prints; columns are sized to their content, never padded
 # to this width (tables are not expanded).
@@ -40,3 +42,14 @@ def console(*, stderr: bool = False, file: IO[str] | None = None,
         return Console(file=file, stderr=stderr, highlight=False)
     return Console(file=file, stderr=stderr, width=UNCUT_WIDTH, highlight=False,
                    soft_wrap=False, no_color=True, emoji=False)
+
+
+def print_table(out: Console, table: Table) -> None:
+    """The table's title as a line of its own, then the table. As the table's title rich
+    centres it over the table and pads it with spaces to the table's width: piped, dozens
+    of spaces before it and after it in cron mail."""
+    title = table.title
+    if title:
+        table.title = None
+        out.print(Text(str(title), style="italic"), highlight=False)
+    out.print(table)

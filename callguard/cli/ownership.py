@@ -9,8 +9,12 @@ root-owned 0600 files (``log.key``, ``records.sqlite3``, ``compliance.jsonl``, l
 versions) that the service, running as its own user, cannot open: it would then stop with
 PermissionError. Handing each new file over with ``chown`` would have to cover every
 writer (SQLite's journal, log rotation, archive segments); refusing covers them all, so
-callguard refuses, as a usage error naming the owner to run as. Commands that only read
-(``config check``, ``packs``, ``campaigns list``) are allowed as root.
+callguard refuses, as a usage error naming the owner to run as. Commands that create no
+file in the data dir are allowed as root: ``config check``, ``packs``, ``campaigns list``,
+the log readers, and the list readers ``dnc status``, ``dnc check`` and ``attributes
+status`` (they read list files, open no store). Refused, besides every writer: ``check``
+(it logs a decision: the log, its key) and ``internal-dnc|consent|ebr show`` (SQLite makes
+the record store's -wal and -shm files when it opens it, even to read).
 """
 
 from __future__ import annotations
@@ -28,9 +32,11 @@ if TYPE_CHECKING:
 __all__ = ["OWN_DATA_DIR_COMMANDS", "READ_ONLY_COMMANDS", "announce", "foreign_owner",
            "root_trap"]
 
-# Commands that never create a file in the data dir.
+# Commands (a top command: all of its subcommands; or "group subcommand") that never create
+# a file in the data dir.
 READ_ONLY_COMMANDS = frozenset({"config", "campaigns", "packs", "explain", "health", "init",
-                                "tail", "report", "evidence"})
+                                "tail", "report", "evidence",
+                                "dnc status", "dnc check", "attributes status"})
 
 _log = structlog.get_logger("callguard.cli")
 
@@ -71,9 +77,12 @@ def foreign_owner(path: Path, euid: int) -> str | None:
 
 
 def root_trap(settings: Settings, command: str | None, *, euid: int | None = None) -> str | None:
-    """The refusal message when root would write into another user's data dir, else None."""
+    """The refusal message when root would write into another user's data dir, else None
+    (``command``: the command as typed, its subcommand too: "dnc status")."""
     euid = os.geteuid() if euid is None else euid
-    if euid != 0 or command in READ_ONLY_COMMANDS or command in OWN_DATA_DIR_COMMANDS:
+    top = None if command is None else command.split(" ", 1)[0]
+    if euid != 0 or top in OWN_DATA_DIR_COMMANDS or (
+            command in READ_ONLY_COMMANDS or top in READ_ONLY_COMMANDS):
         return None
     owner = foreign_owner(settings.data_dir, euid)
     if owner is None:

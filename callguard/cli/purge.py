@@ -146,7 +146,7 @@ def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
               "deleted": deleted, "destroyed": outcome["destroyed"], "dry_run": False}
 
     async def write() -> None:
-        runtime = state.runtime()
+        runtime = state.runtime(lists=False)  # the purge record: no list is read
         try:
             if runtime.stream is not None:
                 runtime.stream.start()

@@ -30,7 +30,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
-from callguard.cli.output import console
+from callguard.cli.output import console, print_table
 from callguard.cli.render import print_json
 from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
@@ -58,8 +58,9 @@ T = TypeVar("T")
 
 
 def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any, T]]) -> T:
-    """Open the node, run one action, close; a store error exits 3 with the reason."""
-    runtime = state.runtime()
+    """Open the node (its record stores and log; no list: recording reads none), run one
+    action, close; a store error exits 3 with the reason."""
+    runtime = state.runtime(lists=False)
 
     async def go() -> T:
         try:
@@ -127,7 +128,7 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
                       "row(s) rejected — nothing imported")
         for error in parsed.errors[:50]:
             table.add_row(str(error.line), escape(error.reason))  # "[number …0142]"
-        _console.print(table)
+        print_table(_console, table)
         if len(parsed.errors) > 50:
             _console.print(f"… and {len(parsed.errors) - 50} more", highlight=False)
         raise SystemExit(EXIT_USAGE)
@@ -252,6 +253,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         return
     out = console()
     out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
+    if not consents:  # a table of headings alone read as a display fault
+        out.print("consent: none", highlight=False)
     # Every instant in UTC, said in the heading; the window is the called party's clock.
     table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
                   "window (called party's time)", "revoked (UTC)", "source", "evidence",
@@ -262,7 +265,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                       escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else "[red]no[/]")
-    out.print(table)
+    if consents:
+        print_table(out, table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
@@ -278,8 +282,9 @@ def _fields(record: Any) -> str:
     """``key value; ...`` of the fields that are set, or ``none`` (never a Python dict)."""
     if record is None:
         return "none"
-    shown = "; ".join(f"{key.replace('_', ' ')} {value}" for key, value in record.items()
-                      if value is not None)
+    # instants as every other one here (2026-12-05 08:28:35Z), not Python's isoformat
+    shown = "; ".join(f"{key.replace('_', ' ')} {_utc(value) if key.endswith('_at') else value}"
+                      for key, value in record.items() if value is not None)
     return shown or "recorded"
 
 

@@ -56,6 +56,9 @@ def print_decision(console: Console, decision: Decision, *, detail: bool = True)
     console.print(table, highlight=False)
     packs = "; ".join(f"{p['id']} {p['version']}: {'applies' if p['applies'] else 'skipped'}"
                       f" ({p['why']})" for p in data["packs"])
+    # refused before any pack was read (a number that is not dialable, an unknown
+    # campaign): "packs: " and nothing read as a display fault
+    packs = packs or f"none read (decided by {data['rule']} before any pack)"
     console.print(f"[dim]packs: {escape(packs)}[/]", highlight=False)
 
 

@@ -34,7 +34,7 @@ from callguard.numbers.nanp import (
 )
 from callguard.numbers.redact import MIN_RUN, redact_digits
 
-__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical"]
+__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical", "named_character"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -104,6 +104,14 @@ def ascii_digits(text: str) -> str:
     return "".join(out)
 
 
+def named_character(char: str) -> str:
+    """A character as a reason names it: ``'#'``, or ``U+00A0 NO-BREAK SPACE`` for one that
+    prints as nothing or as an ordinary space (its repr said ``'\xa0'``)."""
+    if char.isascii() and char.isprintable():
+        return repr(char)
+    return f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
+
+
 def _shown(raw: str) -> str:
     """The input as a reason may quote it: digit runs reduced to their last four. What is
     given as a number is one, however it is split ("801:555:01;00"): if the runs leave
@@ -167,8 +175,9 @@ class NumberParser:
                 raise NumberError(
                     f"{_shown(raw)} contains letters; dial vanity numbers as digits"
                 )
-            shown = "".join(sorted(bad))
-            raise NumberError(f"{_shown(raw)} contains {shown!r}")
+            shown = ", ".join(named_character(c) for c in sorted(bad))
+            raise NumberError(f"{_shown(raw)} contains {shown}; a number is written with "
+                              "digits, a leading +, spaces and - . ( ) / only")
         digits = body.translate(_DROP_PUNCTUATION)  # only ASCII digits and punctuation left
         if not digits:
             raise NumberError(f"{_shown(raw)} has no digits")

@@ -91,6 +91,9 @@ class AmiSettings:
     reconnect_max_s: float = 2.0
     lease_ms: int = 1500
     abandonment_warn_rate: float = 0.025
+    # A call no AMI event names for this long is forgotten (its Hangups were lost while the
+    # session stayed up); a followed one records that its release is not proven.
+    forget_after_s: float = 86_400.0
     # Automated calls asked over FastAGI are BLOCKed while this node's AMI session is not
     # logged in (no one could release their line); off: they go ahead, alerted on ami_up.
     required: bool = False

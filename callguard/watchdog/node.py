@@ -84,7 +84,8 @@ class WatchdogNode:
         self._tasks: set[asyncio.Task[None]] = set()
         self._takeovers = 0
         self.tracker = CallTracker(
-            TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000),
+            TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000,
+                            forget_after_s=settings.forget_after_s),
             report=self._report, answered=self._answered)
         self.tracker.active = not lease.shared  # shared: standby until the lease is held
         self._secret = secret

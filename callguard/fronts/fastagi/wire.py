@@ -13,15 +13,18 @@ appears twice is therefore never resolved by "last one wins" (or first): the blo
 ``Ambiguous`` and the server answers BLOCK. So is a block a blank line inside a value cut
 short (``setup_env`` goes on writing the later arguments and its own closing blank line
 after it: bytes after our blank line, before we said anything, are that tail), and one
-whose arguments carry a line that is no header or a control character (a CR); a tail that
-comes only after our answer is read before the reply (``AgiChannel.tail_seen``). Reasons
-never quote a digit run (they reach the log): ``redact_digits``.
+whose arguments carry a line that is no header or a control character (a CR), and one
+whose arguments hold any other character ``str.isprintable`` refuses (a no-break space, a
+zero-width one), named as it is; a tail that comes only after our answer is read before
+the reply (``AgiChannel.tail_seen``). Reasons never quote a digit run (they reach the
+log): ``redact_digits``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import unicodedata
 from typing import Any
 
 from panoramisk.fast_agi import Request
@@ -59,7 +62,8 @@ class HeaderError(Exception):
 class AmbiguousHeaders(HeaderError):
     """A FastAGI block that does not say one thing — a key given twice (``repeated``), a
     tail after its blank line (``cut``), a line in its arguments that is no header or
-    carries a control character (``control``): answered BLOCK."""
+    carries a control character (``control``) or another character no argument has, such
+    as a no-break space (``character``): answered BLOCK."""
 
     def __init__(self, reason: str, headers: dict[str, str], kind: str = "repeated") -> None:
         super().__init__(reason, kind=kind)
@@ -92,6 +96,7 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float,
     headers: dict[str, str] = {}
     repeated: list[str] = []
     broken = ""  # the first argument line that is no header, or holds a control character
+    odd = ""  # else: the first argument holding some other character no argument has
     for line in text[:-2].split("\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
@@ -101,7 +106,11 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float,
             continue
         key = match.group(1)
         if key.startswith("agi_arg_") and not line.isprintable():
-            broken = broken or key
+            found = _unfit(line)
+            if found[0] == "control":
+                broken = broken or f"{key}: {found[1]}"
+            else:
+                odd = odd or f"the AGI argument {key} holds {found[1]}"
         if key in headers:
             repeated.append(key)
             continue
@@ -112,20 +121,52 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float,
     args = sum(1 for key in headers if key.startswith("agi_arg_"))
     short = args < (arg_count or {}).get(route, 0)
     cut = await _cut_tail(reader, _TAIL_WAIT_S if short else 0.0, deadline)
+    _refuse_ambiguous(headers, repeated, broken, odd, cut, args)
+    return headers
+
+
+def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str, odd: str,
+                      cut: bool, args: int) -> None:
+    """Raise AmbiguousHeaders for the first fault found in a block (answered BLOCK)."""
     if repeated:
         names = ", ".join(sorted(set(repeated)))
         raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
                                "inside a dialplan value?)", headers)
     if broken:
         raise AmbiguousHeaders(
-            f"the AGI arguments hold {redact_digits(broken)} with a control character or a "
-            "line break (a CR or LF inside a dialplan value?)", headers, kind="control")
+            f"the AGI arguments hold a control character or a line break "
+            f"({redact_digits(broken)}; a CR or LF inside a dialplan value?)", headers,
+            kind="control")
+    if odd:
+        # Not a line break: no header is forged. Still refused, and said as it is — no
+        # argument (number, campaign id, mode, linkedid, location) is written with one, so
+        # the value was pasted from a document or a CRM, and a number never holds one.
+        raise AmbiguousHeaders(
+            f"{redact_digits(odd)}: no argument is written with one (a value pasted from a "
+            "document or a CRM?); remove it from the value the dialplan passes", headers,
+            kind="character")
     if cut:
         raise AmbiguousHeaders(
             f"the AGI header block went on after its blank line, {args} argument(s) in (a "
             "blank line inside a dialplan value cut it short): the arguments after it were "
             "not read", headers, kind="cut")
-    return headers
+
+
+def _unfit(line: str) -> tuple[str, str]:
+    """The first character of ``line`` that ``str.isprintable`` refuses, named, with its
+    kind: ``control`` for a control character or a line or paragraph separator (a line
+    break to some reader), else ``character`` (a space other than the ASCII one, like the
+    no-break space; an invisible format character; a private or unassigned code point)."""
+    char = next(c for c in line if not c.isprintable())
+    category = unicodedata.category(char)
+    code = f"U+{ord(char):04X}"
+    name = unicodedata.name(char, "")
+    if category == "Cc" or category in ("Zl", "Zp"):
+        return "control", f"{code} {name}".strip()
+    what = {"Zs": "a space that is not the ASCII one",
+            "Cf": "an invisible format character"}.get(category, "an unassigned or "
+                                                                "private-use character")
+    return "character", f"{code} {name or '(no name)'}, {what}"
 
 
 async def _cut_tail(reader: asyncio.StreamReader, wait: float, deadline: float) -> bool:
