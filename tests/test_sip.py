@@ -649,6 +649,29 @@ class TestCancel:
         assert server.stats.counts["cancel_after_answer"] == 2
 
 
+    @pytest.mark.parametrize("via", [
+        "SIP/2.0/UDP 127.0.0.1 : 5999;rport;branch=z9hG4bKsp",
+        "SIP/2.0/UDP 127.0.0.1:05999;rport;branch=z9hG4bKsp",
+        "SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKsp;branch=z9hG4bKsq",
+    ], ids=["blanks-around-colon", "leading-zero", "two-branches"])
+    async def test_cancel_finds_its_invite_however_the_via_is_spelt(self, front, via):
+        """§9.1: the CANCEL copies the INVITE's top Via; §9.2 matches them as §17.2.3
+        does. The INVITE's key was read from the raw Via and the CANCEL's from the parsed
+        one: spellings the grammar allows (SWS around the colon, a zero-led port) or a
+        repeated branch made the two disagree, and a CANCEL of a pending INVITE was
+        answered 481 and the INVITE never 487."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        plain = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKsp"
+        spelt = invite("sp").replace(plain, b"Via: " + via.encode())
+        client.send(spelt)
+        [answer] = await client.replies(0.2)
+        client.send(spelt.replace(b"INVITE", b"CANCEL"))
+        [reply] = await client.replies(0.2)
+        assert status_and_tag(reply) == ("SIP/2.0 200 OK", "CANCEL", status_and_tag(answer)[2])
+        assert server.stats.counts["cancel_after_answer"] == 1
+
+
 class TestOptions:
     async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
         server = await front()
@@ -666,7 +689,7 @@ class TestOptions:
 
 def invite(branch: str, *, number: str = ALLOWED, port: int = 5999) -> bytes:
     return (f"INVITE sip:{number}@127.0.0.1 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{branch}\r\n"
             f"From: <sip:dialer@127.0.0.1>;tag=f{branch}\r\nTo: <sip:{number}@127.0.0.1>\r\n"
             f"Call-ID: {branch}@dialer\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
             f"X-Callguard-Campaign: {UT}\r\nContent-Length: 0\r\n\r\n").encode()
@@ -674,7 +697,7 @@ def invite(branch: str, *, number: str = ALLOWED, port: int = 5999) -> bytes:
 
 def options(branch: str, port: int = 5999) -> bytes:
     return (f"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{branch}\r\n"
             f"From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
             f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
 
@@ -712,6 +735,63 @@ class Client:
                 out.append(self.sock.recv(65536))
             except BlockingIOError:
                 return out
+
+
+class TestResponseAddress:
+    """RFC 3261 §18.2.2 and RFC 3581 §4: over UDP a response goes to the source address
+    and, unless the top Via asks for ``rport``, to the port of its sent-by (5060 if none).
+    The front answered every request at its source port: a dialer that sends from one
+    socket and listens on the port its Via names never heard the 302 (Timer B, 32 s)."""
+
+    async def test_without_rport_the_answers_go_to_the_via_port(self, front):
+        server = await front(max_retransmits=1)
+        sender, listener = Client(server.port), Client(server.port)
+        request = invite("vp", port=listener.sock.getsockname()[1]).replace(b";rport", b"")
+        sender.send(request)
+        sender.send(request)  # a retransmission: its copy goes there too
+        [*first] = await listener.replies(0.2)
+        assert [r.split(b"\r\n", 1)[0] for r in first] == [
+            b"SIP/2.0 302 Moved Temporarily"] * 2, first
+        assert b";received=" not in first[0]  # the Via's host is the source: nothing to say
+        sender.send(request.replace(b"X-Callguard-Campaign", b"X-Other").replace(
+            b"Call-ID: vp@", b"Call-ID: vq@").replace(b"z9hG4bKvp", b"z9hG4bKvq").replace(
+            b"CSeq: 1 INVITE", b"CSeq: 1 BYE"))  # a stateless 400 follows the Via as well
+        [bad] = await listener.replies(0.2)
+        assert bad.startswith(b"SIP/2.0 400 "), bad
+        assert await sender.replies(0.05) == []
+        assert len(compliance(server)) == 1
+
+    async def test_with_rport_the_answers_go_to_the_source_port(self, front):
+        server = await front(max_retransmits=0)
+        sender, listener = Client(server.port), Client(server.port)
+        sender.send(invite("rp", port=listener.sock.getsockname()[1]))
+        [reply] = await sender.replies(0.2)
+        assert reply.startswith(b"SIP/2.0 302 ")
+        source_port = sender.sock.getsockname()[1]
+        assert f";rport={source_port};".encode() in reply
+        assert b";received=127.0.0.1" in reply
+        assert await listener.replies(0.05) == []
+
+    @pytest.mark.parametrize(("via", "reliable", "address"), [
+        ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKa", False, ("192.0.2.1", 5060)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa;rport", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;RPORT;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;rport=9;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9 : 05070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;maddr=203.0.113.5;branch=z9hG4bKa", False,
+         ("192.0.2.1", 5070)),  # maddr not followed: answers go to the asker only
+        ("SIP/2.0/UDP 10.0.0.9:0;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/TCP 10.0.0.9:5070;branch=z9hG4bKa", True, ("192.0.2.1", 40000)),
+    ])
+    def test_the_reply_address(self, via, reliable, address):
+        from callguard.fronts.sip.server import _stamp_via
+
+        request = SipMessage.parse(invite("a").replace(
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKa", b"Via: " + via.encode()))
+        assert _stamp_via(request, ("192.0.2.1", 40000), reliable) == address
+        assert "received=192.0.2.1" in request.headers.get("via")[0]
 
 
 class TestProtection:
@@ -1000,7 +1080,7 @@ class TestUnits:
     def test_peeked_key_is_the_parsed_key(self, via, method):
         """The raw-bytes fast path and the full parse find the same transaction."""
         data = invite("abc").replace(b"INVITE sip", method.encode() + b" sip").replace(
-            b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKabc", b"v: " + via.encode())
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKabc", b"v: " + via.encode())
         peeked = peek(data)
         assert peeked is not None
         assert peeked == (method, SipFront._key(SipMessage.parse(data), method))

@@ -33,8 +33,9 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
-__all__ = ["Receipt", "ServerTransactions", "TimerSettings", "transaction_key"]
+__all__ = ["Receipt", "ServerTransactions", "TimerSettings", "cancelled_key", "transaction_key"]
 
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7: branches that are unique per transaction
 
@@ -71,6 +72,17 @@ def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: s
     if branch and branch.startswith(MAGIC_COOKIE):
         return (branch, sent_by, kind)
     return ("2543", call_id, cseq, from_tag, sent_by, kind)
+
+
+def cancelled_key(key: Hashable) -> Hashable:
+    """The key of the INVITE that a CANCEL keyed ``key`` cancels (§9.2: matched as §17.2.3
+    matches, on the same top Via, the method aside).
+
+    Made from the CANCEL's own key, which was read from its Via exactly as the INVITE's
+    was from the same Via (§9.1: the CANCEL copies it): reading it again another way could
+    disagree on a legal spelling (``host : port``, ``:05070``, a second branch) and answer
+    481 to a CANCEL of a pending INVITE."""
+    return (*cast(tuple[Hashable, ...], key)[:-1], "INVITE")
 
 
 class Receipt(Enum):
@@ -214,6 +226,12 @@ class ServerTransactions:
             return True
         tx = self._table.get(key)
         return None if tx is None else tx.response is not None
+
+    def destination(self, key: Hashable) -> object:
+        """Where the transaction's responses go (as given to ``respond``/``proceeding``),
+        or None."""
+        tx = self._table.get(key)
+        return None if tx is None else tx.dest
 
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
