@@ -672,6 +672,22 @@ class TestCancel:
         assert server.stats.counts["cancel_after_answer"] == 1
 
 
+class TestRequestUri:
+    async def test_an_escaped_user_part_is_the_number_it_spells(self, front):
+        """RFC 3261 §19.1.2: a user part may escape any character (a dialer's URI
+        library writes ``+`` as ``%2B``). Read raw, ``%2B18015550123`` was a garbage
+        number: a 603 for a call the rules allow. Unescaped, the 302 names the number."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("esc").replace(b"INVITE sip:8015550123@",
+                                          b"INVITE sip:%2B1801555%30123@"))
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert b"Contact: <sip:+18015550123@trunk.example.net>" in reply
+        [record] = compliance(server)
+        assert record["verdict"] == "ALLOW"
+
+
 class TestOptions:
     async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
         server = await front()
@@ -1062,6 +1078,8 @@ class TestUnits:
         ("sips:+18015550123@gw:5061", "+18015550123"),
         ("tel:+1-801-555-0123;phone-context=+1", "+1-801-555-0123"),
         ("sip:gw.example", ""),
+        ("sip:%2B1801555%30123@gw", "+18015550123"),  # §19.1.2: escaped, still the number
+        ("sip:801555%3B0123@gw", "801555;0123"),  # an escaped ';' is no parameter
     ])
     def test_number_of(self, uri, number):
         assert number_of(uri) == number
