@@ -566,6 +566,34 @@ class _SlowRead:
         return await self.inner.company_dnc(*args)
 
 
+class TestMerged:
+    async def test_the_same_invite_by_two_paths_is_decided_once(self, front):
+        """A stateful proxy that forks an INVITE to this server twice (two branches of
+        one dispatcher set, or a loop) sends one request under two Via branches. §8.2.2.2:
+        a tagless request whose Call-ID, From tag and CSeq are a live transaction's is
+        answered 482 (Loop Detected). Before, each copy was decided and recorded: two
+        compliance records, and the call-frequency count taken twice, for one call."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        first = invite("m1")
+        top = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKm1"
+        forked = first.replace(top, b"Via: SIP/2.0/UDP 127.0.0.1:5998;rport;branch=z9hG4bKm1b"
+                               b"\r\n" + top)  # the proxy's second branch on top
+        client.send(first)
+        client.send(forked)
+        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies(0.3))
+        assert replies == [b"SIP/2.0 302 Moved Temporarily", b"SIP/2.0 482 Loop Detected"]
+        assert len(compliance(server)) == 1
+        assert server.stats.counts["merged"] == 1
+        # a request with a To tag is in a dialog, not a copy: not merged
+        tagged = first.replace(b"z9hG4bKm1", b"z9hG4bKm2").replace(
+            b"To: <sip:8015550123@127.0.0.1>", b"To: <sip:8015550123@127.0.0.1>;tag=x")
+        client.send(tagged)
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert server.stats.counts["merged"] == 1
+
+
 class TestCancel:
     """RFC 3261 §9.2: a CANCEL matching a pending INVITE is answered 200, and the INVITE
     487 — unless its decision is already final (being recorded): then the recorded
@@ -1175,6 +1203,38 @@ class TestUnits:
         assert table.due(0.505) == [(b"302", "dest")]
         assert made == []
         assert table.counts["trying"] == 0
+
+    def test_a_merged_request_is_refused_while_its_first_copy_lives(self):
+        """§8.2.2.2 on a synthetic clock: the tagless INVITE's Call-ID, From tag and CSeq
+        under another key is MERGED while the first transaction lives — deciding, answered,
+        acknowledged (T4) — and a new request once the first is forgotten."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t4=5.0))
+
+        def key(branch: str):
+            return transaction_key(branch=f"z9hG4bK{branch}", sent_by="h:5060",
+                                   method="INVITE", call_id="", cseq=0, from_tag="")
+
+        merge = "call@dialer\nftag\n1"
+        assert table.receive(key("a"), "INVITE", reliable=False, now=0,
+                             merge=merge)[0] is Receipt.NEW
+        assert table.receive(key("a"), "INVITE", reliable=False, now=0.1,
+                             merge=merge)[0] is Receipt.PENDING  # its retransmission
+        assert table.receive(key("b"), "INVITE", reliable=False, now=0.1,
+                             merge=merge)[0] is Receipt.MERGED
+        table.respond(key("a"), b"SIP/2.0 302 Moved Temporarily\r\n\r\n", None, now=0.2)
+        assert table.receive(key("c"), "INVITE", reliable=False, now=0.3,
+                             merge=merge)[0] is Receipt.MERGED
+        assert table.receive(key("a"), "ACK", reliable=False, now=0.4)[0] is Receipt.ABSORBED
+        assert table.receive(key("d"), "INVITE", reliable=False, now=1.0,
+                             merge=merge)[0] is Receipt.MERGED  # lingering (timer I)
+        table.due(5.5)  # T4 after the ACK: forgotten
+        assert len(table) == 0
+        assert table.receive(key("e"), "INVITE", reliable=False, now=5.6,
+                             merge=merge)[0] is Receipt.NEW
+        table.respond(key("e"), b"SIP/2.0 603 Decline\r\n\r\n", None, now=5.7)
+        table.due(5.7 + 64 * 0.5)  # timer H, never acknowledged: forgotten too
+        assert table._merging == {}
+        assert table.counts["merged"] == 3
 
     def test_rfc2543_requests_match_by_call_id_and_cseq(self):
         a = transaction_key(branch=None, sent_by="h:5060", method="INVITE", call_id="c",

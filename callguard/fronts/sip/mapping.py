@@ -27,6 +27,7 @@ ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
 REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request",
            403: "Forbidden", 405: "Method Not Allowed", 416: "Unsupported URI Scheme",
            420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
+           482: "Loop Detected",
            487: "Request Terminated",
            500: "Server Internal Error", 503: "Service Unavailable", 603: "Decline"}
 _ECHOED = ("via", "from", "to", "call-id", "cseq")

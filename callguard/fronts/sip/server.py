@@ -400,6 +400,15 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
 
 _Transport = _Udp | _Tcp
 _Answer = tuple[int, tuple[tuple[str, str], ...]]  # a status and the headers that go with it
+# Requests the transaction table refuses, answered statelessly, nothing decided:
+_REFUSALS: dict[Receipt, _Answer] = {
+    Receipt.FULL: (503, (("Retry-After", "1"),)),
+    # never the other request's answer (its 302)
+    Receipt.REUSED: (400, (("Warning",
+                            '399 callguard "branch already used by another request"'),)),
+    # §8.2.2.2: the request decided once, on the path it came by first
+    Receipt.MERGED: (482, ()),
+}
 
 
 class SipFront:
@@ -495,10 +504,12 @@ class SipFront:
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
-               transport: _Transport, ident: int | None = None) -> Receipt:
+               transport: _Transport, ident: int | None = None,
+               merge: str | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
-                                                   now=time.monotonic(), identity=ident)
+                                                   now=time.monotonic(), identity=ident,
+                                                   merge=merge)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
         if again is not None:  # the final response, or the 100 (Trying) while deciding,
@@ -546,13 +557,11 @@ class SipFront:
                 ("Warning", f'399 callguard "{repeated} given more than once"'),))
             return
         key = key if key is not None else self._key(request, method)
-        receipt = self._known(method, key, addr, transport, ident)
-        if receipt is Receipt.FULL:
-            self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
-            return
-        if receipt is Receipt.REUSED:  # never the other request's answer (its 302)
-            self._stateless(request, 400, addr, transport, (
-                ("Warning", '399 callguard "branch already used by another request"'),))
+        receipt = self._known(method, key, addr, transport, ident,
+                              _merge_id(request, cseq.seq) if method == "INVITE" else None)
+        refusal = _REFUSALS.get(receipt)
+        if refusal is not None:
+            self._stateless(request, refusal[0], addr, transport, refusal[1])
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)
@@ -759,6 +768,16 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
     if int(declared) > len(message.body):
         return "body shorter than Content-Length: the datagram was cut"
     return None
+
+
+def _merge_id(request: SipRequest, cseq: int) -> str | None:
+    """§8.2.2.2: what a request without a To tag shares with its copies on other paths
+    (Call-ID, From tag, CSeq number); None for a request with a To tag."""
+    to = request.headers.get_first("to") or ""
+    if ";tag=" in to.replace(" ", "").lower():
+        return None
+    source = request.from_addr
+    return f"{request.call_id}\n{(source.tag or '') if source else ''}\n{cseq}"
 
 
 def _stamp_via(request: SipRequest, addr: tuple[str, int],
