@@ -773,11 +773,17 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
 def _merge_id(request: SipRequest, cseq: int) -> str | None:
     """§8.2.2.2: what a request without a To tag shares with its copies on other paths
     (Call-ID, From tag, CSeq number); None for a request with a To tag."""
-    to = request.headers.get_first("to") or ""
+    headers = request.headers
+    to = headers.get_first("to") or ""
     if ";tag=" in to.replace(" ", "").lower():
         return None
-    source = request.from_addr
-    return f"{request.call_id}\n{(source.tag or '') if source else ''}\n{cseq}"
+    tag = _TAG.search((headers.get_first("from") or "").rpartition(">")[2])
+    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}"
+
+
+# The tag parameter of a From value, after its <URI> if any (a regex: aiosipua's
+# address parse cost half a parse of the whole INVITE).
+_TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^; \t]+)", re.IGNORECASE)
 
 
 def _stamp_via(request: SipRequest, addr: tuple[str, int],
