@@ -1250,6 +1250,10 @@ class TestConfig:
         ('trunk = "sip:trunk.example.net"', "{number}"),
         ('trunk = "http://{number}"', "sip: or sips:"),
         ('trunk = "sip:{number}@trunk\\r\\nVia: x"', "sip: or sips:"),
+        # one Contact, the checked number in its user part (a second would go unchecked)
+        ('trunk = "sip:{number}@a.example>,<sip:+19005550100@b.example"', "no <, >"),
+        ('trunk = "sip:trunk.example.net;n={number}"', "user part"),
+        ("trunk = 'sip:{number}@a.example;x=\"q\"'", "no <, >"),
         ('campaign_by_source = { "10.0.0.0/8" = "nope" }', "'nope'"),
         ('campaign_by_source = { "ten" = "ut-solar-manual" }', "'ten'"),
         ('allowed_sources = ["300.1.1.1"]', "300.1.1.1"),
