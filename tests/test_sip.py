@@ -816,6 +816,18 @@ class TestResponseAddress:
         assert b";received=127.0.0.1" in reply
         assert await listener.replies(0.05) == []
 
+    async def test_force_rport_answers_the_source_port(self, front):
+        """``force_rport`` (Kamailio's ``force_rport()``): a dialer behind a NAT that
+        names its private port in the Via and does not ask for rport is answered at the
+        port its datagrams came from, and its Via says so."""
+        server = await front(max_retransmits=0, force_rport=True)
+        sender, listener = Client(server.port), Client(server.port)
+        sender.send(invite("fr", port=listener.sock.getsockname()[1]).replace(b";rport", b""))
+        [reply] = await sender.replies(0.2)
+        assert reply.startswith(b"SIP/2.0 302 ")
+        assert f";rport={sender.sock.getsockname()[1]}".encode() in reply
+        assert await listener.replies(0.05) == []
+
     @pytest.mark.parametrize(("via", "reliable", "address"), [
         ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
         ("SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKa", False, ("192.0.2.1", 5060)),

@@ -103,6 +103,7 @@ class SipSettings:
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
     receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
+    force_rport: bool = False  # answer UDP at the source port even without ;rport
 
     def mapping(self) -> SipMapping:
         """Where the gate's question comes from."""
@@ -526,7 +527,8 @@ class SipFront:
         counts = self.stats.counts
         method = request.method.upper()
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
-            addr = _stamp_via(request, addr, transport.reliable)
+            addr = _stamp_via(request, addr, transport.reliable,
+                              force_rport=self.settings.force_rport)
         if cut is not None:  # what is missing may be what the decision reads
             counts["truncated"] += 1
             if request.headers.get("via") and method != "ACK":
@@ -786,8 +788,8 @@ def _merge_id(request: SipRequest, cseq: int) -> str | None:
 _TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^; \t]+)", re.IGNORECASE)
 
 
-def _stamp_via(request: SipRequest, addr: tuple[str, int],
-               reliable: bool = False) -> tuple[str, int]:
+def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = False, *,
+               force_rport: bool = False) -> tuple[str, int]:
     """RFC 3581 / §18.2.1: the top Via learns where the request really came from; the
     address its responses go to (§18.2.2, RFC 3581 §4), returned.
 
@@ -799,7 +801,11 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int],
     port left it waiting out Timer B. ``maddr`` is not followed (§18.2.2 would send there):
     the front answers only its allowed sources, at their own address, so no request can
     aim its answers at a third host. A sent-by port outside 1-65535 cannot be answered at:
-    the source port is used."""
+    the source port is used.
+
+    ``force_rport`` (``[sip] force_rport``, Kamailio's ``force_rport()``, sofia-sip's
+    ``NTATAG_SERVER_RPORT(2)``): every UDP request is treated as if its Via carried
+    ``rport``, for dialers behind a NAT that do not ask for it."""
     vias = request.headers.get("via")
     plain = _PLAIN_VIA.fullmatch(vias[0])
     if plain is not None:  # the common case, without aiosipua's Via codec
@@ -809,7 +815,8 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int],
     else:
         top = parse_via(vias[0])
         host, params, port, head = top.host, top.params, top.port, ""
-    wants_rport = "rport" in params and not params["rport"]
+    wants_rport = (force_rport and "rport" not in params) or (
+        "rport" in params and not params["rport"])
     if host != addr[0] or wants_rport:
         params["received"] = addr[0]
         if wants_rport:
