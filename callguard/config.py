@@ -375,11 +375,16 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
     if values["max_retransmits"] < 0:
         raise ConfigError(f"{where}: max_retransmits must be 0 or more")
     trunk = values["trunk"]
+    # The 302's Contact is "<" + trunk + ">": one URI, the checked number in its user
+    # part. A '<', '>' or '"' could close it and add a second Contact (a number nothing
+    # checked, which a dialer may try), and a {number} outside the user part is not
+    # what the dialer dials (RFC 3261 §19.1.1).
     if (not trunk.lower().startswith(("sip:", "sips:")) or "{number}" not in trunk
-            or any(c.isspace() or not c.isprintable() for c in trunk)):
-        raise ConfigError(f"{where}: trunk {trunk!r} must be a sip: or sips: URI with "
-                          "{number} where the E.164 number goes, like "
-                          "sip:{number}@trunk.example.net")
+            or any(c.isspace() or not c.isprintable() or c in '<>"' for c in trunk)
+            or not 0 <= trunk.find("{number}") < trunk.find("@")):
+        raise ConfigError(f"{where}: trunk {trunk!r} must be one sip: or sips: URI with "
+                          "{number} in its user part (where the E.164 number goes) and "
+                          "no <, > or \", like sip:{number}@trunk.example.net")
     for key in ("identity_header", "campaign_header", "mode_header", "location_header"):
         if not values[key] or not all(c.isalnum() or c in "-_." for c in values[key]):
             raise ConfigError(f"{where}: {key} {values[key]!r} is not a header name")

@@ -84,7 +84,7 @@ def sip_answer(node: ServeNode, number_text: str) -> str:
     none)."""
     call_id = uuid.uuid4().hex
     invite = (f"INVITE sip:{number_text}@127.0.0.1 SIP/2.0\r\n"
-              f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{call_id[:12]}\r\n"
+              f"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bK{call_id[:12]}\r\n"
               f"From: <sip:dialer@127.0.0.1>;tag=1\r\nTo: <sip:{number_text}@127.0.0.1>\r\n"
               f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
               f"X-Callguard-Campaign: {UT}\r\nContent-Length: 0\r\n\r\n").encode()
@@ -98,7 +98,7 @@ def sip_answer(node: ServeNode, number_text: str) -> str:
         except TimeoutError:
             return ""
         ack = (f"ACK sip:{number_text}@127.0.0.1 SIP/2.0\r\n"
-               f"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{call_id[:12]}\r\n"
+               f"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bK{call_id[:12]}\r\n"
                f"From: <sip:dialer@127.0.0.1>;tag=1\r\nTo: <sip:{number_text}@127.0.0.1>\r\n"
                f"Call-ID: {call_id}\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n").encode()
         sock.sendto(ack, ("127.0.0.1", node.sip_port))

@@ -198,7 +198,7 @@ class TestServe:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
             client.settimeout(10)
             client.sendto((b"INVITE sip:hello@127.0.0.1 SIP/2.0\r\n"
-                           b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKserve1\r\n"
+                           b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKserve1\r\n"
                            b"From: <sip:d@127.0.0.1>;tag=1\r\nTo: <sip:hello@127.0.0.1>\r\n"
                            b"Call-ID: serve1\r\nCSeq: 1 INVITE\r\n"
                            b"X-Callguard-Campaign: ut-solar-manual\r\n"

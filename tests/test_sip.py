@@ -566,6 +566,34 @@ class _SlowRead:
         return await self.inner.company_dnc(*args)
 
 
+class TestMerged:
+    async def test_the_same_invite_by_two_paths_is_decided_once(self, front):
+        """A stateful proxy that forks an INVITE to this server twice (two branches of
+        one dispatcher set, or a loop) sends one request under two Via branches. §8.2.2.2:
+        a tagless request whose Call-ID, From tag and CSeq are a live transaction's is
+        answered 482 (Loop Detected). Before, each copy was decided and recorded: two
+        compliance records, and the call-frequency count taken twice, for one call."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        first = invite("m1")
+        top = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKm1"
+        forked = first.replace(top, b"Via: SIP/2.0/UDP 127.0.0.1:5998;rport;branch=z9hG4bKm1b"
+                               b"\r\n" + top)  # the proxy's second branch on top
+        client.send(first)
+        client.send(forked)
+        replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies(0.3))
+        assert replies == [b"SIP/2.0 302 Moved Temporarily", b"SIP/2.0 482 Loop Detected"]
+        assert len(compliance(server)) == 1
+        assert server.stats.counts["merged"] == 1
+        # a request with a To tag is in a dialog, not a copy: not merged
+        tagged = first.replace(b"z9hG4bKm1", b"z9hG4bKm2").replace(
+            b"To: <sip:8015550123@127.0.0.1>", b"To: <sip:8015550123@127.0.0.1>;tag=x")
+        client.send(tagged)
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert server.stats.counts["merged"] == 1
+
+
 class TestCancel:
     """RFC 3261 §9.2: a CANCEL matching a pending INVITE is answered 200, and the INVITE
     487 — unless its decision is already final (being recorded): then the recorded
@@ -649,6 +677,45 @@ class TestCancel:
         assert server.stats.counts["cancel_after_answer"] == 2
 
 
+    @pytest.mark.parametrize("via", [
+        "SIP/2.0/UDP 127.0.0.1 : 5999;rport;branch=z9hG4bKsp",
+        "SIP/2.0/UDP 127.0.0.1:05999;rport;branch=z9hG4bKsp",
+        "SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKsp;branch=z9hG4bKsq",
+    ], ids=["blanks-around-colon", "leading-zero", "two-branches"])
+    async def test_cancel_finds_its_invite_however_the_via_is_spelt(self, front, via):
+        """§9.1: the CANCEL copies the INVITE's top Via; §9.2 matches them as §17.2.3
+        does. The INVITE's key was read from the raw Via and the CANCEL's from the parsed
+        one: spellings the grammar allows (SWS around the colon, a zero-led port) or a
+        repeated branch made the two disagree, and a CANCEL of a pending INVITE was
+        answered 481 and the INVITE never 487."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        plain = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKsp"
+        spelt = invite("sp").replace(plain, b"Via: " + via.encode())
+        client.send(spelt)
+        [answer] = await client.replies(0.2)
+        client.send(spelt.replace(b"INVITE", b"CANCEL"))
+        [reply] = await client.replies(0.2)
+        assert status_and_tag(reply) == ("SIP/2.0 200 OK", "CANCEL", status_and_tag(answer)[2])
+        assert server.stats.counts["cancel_after_answer"] == 1
+
+
+class TestRequestUri:
+    async def test_an_escaped_user_part_is_the_number_it_spells(self, front):
+        """RFC 3261 §19.1.2: a user part may escape any character (a dialer's URI
+        library writes ``+`` as ``%2B``). Read raw, ``%2B18015550123`` was a garbage
+        number: a 603 for a call the rules allow. Unescaped, the 302 names the number."""
+        server = await front(max_retransmits=0)
+        client = Client(server.port)
+        client.send(invite("esc").replace(b"INVITE sip:8015550123@",
+                                          b"INVITE sip:%2B1801555%30123@"))
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert b"Contact: <sip:+18015550123@trunk.example.net>" in reply
+        [record] = compliance(server)
+        assert record["verdict"] == "ALLOW"
+
+
 class TestOptions:
     async def test_sipsak_options_gets_200_with_what_we_support(self, front, tmp_path):
         server = await front()
@@ -666,7 +733,7 @@ class TestOptions:
 
 def invite(branch: str, *, number: str = ALLOWED, port: int = 5999) -> bytes:
     return (f"INVITE sip:{number}@127.0.0.1 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{branch}\r\n"
             f"From: <sip:dialer@127.0.0.1>;tag=f{branch}\r\nTo: <sip:{number}@127.0.0.1>\r\n"
             f"Call-ID: {branch}@dialer\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
             f"X-Callguard-Campaign: {UT}\r\nContent-Length: 0\r\n\r\n").encode()
@@ -674,7 +741,7 @@ def invite(branch: str, *, number: str = ALLOWED, port: int = 5999) -> bytes:
 
 def options(branch: str, port: int = 5999) -> bytes:
     return (f"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
-            f"Via: SIP/2.0/UDP 127.0.0.1:{port};branch=z9hG4bK{branch}\r\n"
+            f"Via: SIP/2.0/UDP 127.0.0.1:{port};rport;branch=z9hG4bK{branch}\r\n"
             f"From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
             f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
 
@@ -712,6 +779,75 @@ class Client:
                 out.append(self.sock.recv(65536))
             except BlockingIOError:
                 return out
+
+
+class TestResponseAddress:
+    """RFC 3261 §18.2.2 and RFC 3581 §4: over UDP a response goes to the source address
+    and, unless the top Via asks for ``rport``, to the port of its sent-by (5060 if none).
+    The front answered every request at its source port: a dialer that sends from one
+    socket and listens on the port its Via names never heard the 302 (Timer B, 32 s)."""
+
+    async def test_without_rport_the_answers_go_to_the_via_port(self, front):
+        server = await front(max_retransmits=1)
+        sender, listener = Client(server.port), Client(server.port)
+        request = invite("vp", port=listener.sock.getsockname()[1]).replace(b";rport", b"")
+        sender.send(request)
+        sender.send(request)  # a retransmission: its copy goes there too
+        [*first] = await listener.replies(0.2)
+        assert [r.split(b"\r\n", 1)[0] for r in first] == [
+            b"SIP/2.0 302 Moved Temporarily"] * 2, first
+        assert b";received=" not in first[0]  # the Via's host is the source: nothing to say
+        sender.send(request.replace(b"X-Callguard-Campaign", b"X-Other").replace(
+            b"Call-ID: vp@", b"Call-ID: vq@").replace(b"z9hG4bKvp", b"z9hG4bKvq").replace(
+            b"CSeq: 1 INVITE", b"CSeq: 1 BYE"))  # a stateless 400 follows the Via as well
+        [bad] = await listener.replies(0.2)
+        assert bad.startswith(b"SIP/2.0 400 "), bad
+        assert await sender.replies(0.05) == []
+        assert len(compliance(server)) == 1
+
+    async def test_with_rport_the_answers_go_to_the_source_port(self, front):
+        server = await front(max_retransmits=0)
+        sender, listener = Client(server.port), Client(server.port)
+        sender.send(invite("rp", port=listener.sock.getsockname()[1]))
+        [reply] = await sender.replies(0.2)
+        assert reply.startswith(b"SIP/2.0 302 ")
+        source_port = sender.sock.getsockname()[1]
+        assert f";rport={source_port};".encode() in reply
+        assert b";received=127.0.0.1" in reply
+        assert await listener.replies(0.05) == []
+
+    async def test_force_rport_answers_the_source_port(self, front):
+        """``force_rport`` (Kamailio's ``force_rport()``): a dialer behind a NAT that
+        names its private port in the Via and does not ask for rport is answered at the
+        port its datagrams came from, and its Via says so."""
+        server = await front(max_retransmits=0, force_rport=True)
+        sender, listener = Client(server.port), Client(server.port)
+        sender.send(invite("fr", port=listener.sock.getsockname()[1]).replace(b";rport", b""))
+        [reply] = await sender.replies(0.2)
+        assert reply.startswith(b"SIP/2.0 302 ")
+        assert f";rport={sender.sock.getsockname()[1]}".encode() in reply
+        assert await listener.replies(0.05) == []
+
+    @pytest.mark.parametrize(("via", "reliable", "address"), [
+        ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKa", False, ("192.0.2.1", 5060)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa;rport", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;RPORT;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;rport=9;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/UDP 10.0.0.9 : 05070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP [2001:db8::9]:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
+        ("SIP/2.0/UDP 10.0.0.9:5070;maddr=203.0.113.5;branch=z9hG4bKa", False,
+         ("192.0.2.1", 5070)),  # maddr not followed: answers go to the asker only
+        ("SIP/2.0/UDP 10.0.0.9:0;branch=z9hG4bKa", False, ("192.0.2.1", 40000)),
+        ("SIP/2.0/TCP 10.0.0.9:5070;branch=z9hG4bKa", True, ("192.0.2.1", 40000)),
+    ])
+    def test_the_reply_address(self, via, reliable, address):
+        from callguard.fronts.sip.server import _stamp_via
+
+        request = SipMessage.parse(invite("a").replace(
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKa", b"Via: " + via.encode()))
+        assert _stamp_via(request, ("192.0.2.1", 40000), reliable) == address
+        assert "received=192.0.2.1" in request.headers.get("via")[0]
 
 
 class TestProtection:
@@ -982,6 +1118,8 @@ class TestUnits:
         ("sips:+18015550123@gw:5061", "+18015550123"),
         ("tel:+1-801-555-0123;phone-context=+1", "+1-801-555-0123"),
         ("sip:gw.example", ""),
+        ("sip:%2B1801555%30123@gw", "+18015550123"),  # §19.1.2: escaped, still the number
+        ("sip:801555%3B0123@gw", "801555;0123"),  # an escaped ';' is no parameter
     ])
     def test_number_of(self, uri, number):
         assert number_of(uri) == number
@@ -1000,7 +1138,7 @@ class TestUnits:
     def test_peeked_key_is_the_parsed_key(self, via, method):
         """The raw-bytes fast path and the full parse find the same transaction."""
         data = invite("abc").replace(b"INVITE sip", method.encode() + b" sip").replace(
-            b"Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bKabc", b"v: " + via.encode())
+            b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKabc", b"v: " + via.encode())
         peeked = peek(data)
         assert peeked is not None
         assert peeked == (method, SipFront._key(SipMessage.parse(data), method))
@@ -1078,6 +1216,38 @@ class TestUnits:
         assert made == []
         assert table.counts["trying"] == 0
 
+    def test_a_merged_request_is_refused_while_its_first_copy_lives(self):
+        """§8.2.2.2 on a synthetic clock: the tagless INVITE's Call-ID, From tag and CSeq
+        under another key is MERGED while the first transaction lives — deciding, answered,
+        acknowledged (T4) — and a new request once the first is forgotten."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t4=5.0))
+
+        def key(branch: str):
+            return transaction_key(branch=f"z9hG4bK{branch}", sent_by="h:5060",
+                                   method="INVITE", call_id="", cseq=0, from_tag="")
+
+        merge = "call@dialer\nftag\n1"
+        assert table.receive(key("a"), "INVITE", reliable=False, now=0,
+                             merge=merge)[0] is Receipt.NEW
+        assert table.receive(key("a"), "INVITE", reliable=False, now=0.1,
+                             merge=merge)[0] is Receipt.PENDING  # its retransmission
+        assert table.receive(key("b"), "INVITE", reliable=False, now=0.1,
+                             merge=merge)[0] is Receipt.MERGED
+        table.respond(key("a"), b"SIP/2.0 302 Moved Temporarily\r\n\r\n", None, now=0.2)
+        assert table.receive(key("c"), "INVITE", reliable=False, now=0.3,
+                             merge=merge)[0] is Receipt.MERGED
+        assert table.receive(key("a"), "ACK", reliable=False, now=0.4)[0] is Receipt.ABSORBED
+        assert table.receive(key("d"), "INVITE", reliable=False, now=1.0,
+                             merge=merge)[0] is Receipt.MERGED  # lingering (timer I)
+        table.due(5.5)  # T4 after the ACK: forgotten
+        assert len(table) == 0
+        assert table.receive(key("e"), "INVITE", reliable=False, now=5.6,
+                             merge=merge)[0] is Receipt.NEW
+        table.respond(key("e"), b"SIP/2.0 603 Decline\r\n\r\n", None, now=5.7)
+        table.due(5.7 + 64 * 0.5)  # timer H, never acknowledged: forgotten too
+        assert table._merging == {}
+        assert table.counts["merged"] == 3
+
     def test_rfc2543_requests_match_by_call_id_and_cseq(self):
         a = transaction_key(branch=None, sent_by="h:5060", method="INVITE", call_id="c",
                             cseq=7, from_tag="t")
@@ -1092,6 +1262,10 @@ class TestConfig:
         ('trunk = "sip:trunk.example.net"', "{number}"),
         ('trunk = "http://{number}"', "sip: or sips:"),
         ('trunk = "sip:{number}@trunk\\r\\nVia: x"', "sip: or sips:"),
+        # one Contact, the checked number in its user part (a second would go unchecked)
+        ('trunk = "sip:{number}@a.example>,<sip:+19005550100@b.example"', "no <, >"),
+        ('trunk = "sip:trunk.example.net;n={number}"', "user part"),
+        ("trunk = 'sip:{number}@a.example;x=\"q\"'", "no <, >"),
         ('campaign_by_source = { "10.0.0.0/8" = "nope" }', "'nope'"),
         ('campaign_by_source = { "ten" = "ut-solar-manual" }', "'ten'"),
         ('allowed_sources = ["300.1.1.1"]', "300.1.1.1"),

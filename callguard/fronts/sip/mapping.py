@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 from aiosipua import SipRequest
 from aiosipua.headers import prettify_header_name
@@ -26,6 +27,7 @@ ALLOW_METHODS = "INVITE, ACK, CANCEL, OPTIONS"
 REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request",
            403: "Forbidden", 405: "Method Not Allowed", 416: "Unsupported URI Scheme",
            420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
+           482: "Loop Detected",
            487: "Request Terminated",
            500: "Server Internal Error", 503: "Service Unavailable", 603: "Decline"}
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
@@ -40,7 +42,12 @@ def quote(text: str) -> str:
 
 
 def number_of(uri: str) -> str:
-    """The dialled number in a Request-URI: the user part, without its parameters."""
+    """The dialled number in a Request-URI: the user part, without its parameters.
+
+    A SIP URI's user part may carry any character %-escaped (RFC 3261 §19.1.2, §25.1:
+    ``escaped``; §19.1.4 compares user parts unescaped): ``sip:%2B18015550123@gw`` dials
+    +18015550123. It is unescaped after the parameters are cut off, so an escaped ``;``
+    or ``@`` stays in the number, which the gate then refuses."""
     scheme, _, rest = uri.partition(":")
     scheme = scheme.lower()
     if scheme == "tel":
@@ -49,7 +56,8 @@ def number_of(uri: str) -> str:
         user = rest.partition("@")[0] if "@" in rest else ""
     else:
         raise ValueError(f"unsupported URI scheme {scheme!r}")
-    return user.split(";", 1)[0].split("?", 1)[0]
+    number = user.split(";", 1)[0].split("?", 1)[0]
+    return unquote(number, errors="replace") if scheme != "tel" and "%" in number else number
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
     TimerSettings,
+    cancelled_key,
     transaction_key,
 )
 from callguard.fronts.sip.wire import Identity, parse, peek, sent_by
@@ -102,6 +103,7 @@ class SipSettings:
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
     receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
+    force_rport: bool = False  # answer UDP at the source port even without ;rport
 
     def mapping(self) -> SipMapping:
         """Where the gate's question comes from."""
@@ -399,6 +401,15 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
 
 _Transport = _Udp | _Tcp
 _Answer = tuple[int, tuple[tuple[str, str], ...]]  # a status and the headers that go with it
+# Requests the transaction table refuses, answered statelessly, nothing decided:
+_REFUSALS: dict[Receipt, _Answer] = {
+    Receipt.FULL: (503, (("Retry-After", "1"),)),
+    # never the other request's answer (its 302)
+    Receipt.REUSED: (400, (("Warning",
+                            '399 callguard "branch already used by another request"'),)),
+    # §8.2.2.2: the request decided once, on the path it came by first
+    Receipt.MERGED: (482, ()),
+}
 
 
 class SipFront:
@@ -494,13 +505,19 @@ class SipFront:
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
-               transport: _Transport, ident: int | None = None) -> Receipt:
+               transport: _Transport, ident: int | None = None,
+               merge: str | None = None) -> Receipt:
         """The transaction table's answer to a request; a retransmission is answered."""
         receipt, again = self.transactions.receive(key, method, reliable=transport.reliable,
-                                                   now=time.monotonic(), identity=ident)
+                                                   now=time.monotonic(), identity=ident,
+                                                   merge=merge)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
-        if again is not None:  # the final response, or the 100 (Trying) while deciding
+        if again is not None:  # the final response, or the 100 (Trying) while deciding,
+            # where the first copy went (§18.2.2: the request that made the transaction)
+            dest = self.transactions.destination(key)
+            if dest is not None:
+                addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
             transport.send_bytes(again, addr)
         return receipt
 
@@ -509,6 +526,9 @@ class SipFront:
                  ident: int | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
+        if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
+            addr = _stamp_via(request, addr, transport.reliable,
+                              force_rport=self.settings.force_rport)
         if cut is not None:  # what is missing may be what the decision reads
             counts["truncated"] += 1
             if request.headers.get("via") and method != "ACK":
@@ -538,15 +558,12 @@ class SipFront:
             self._stateless(request, 400, addr, transport, (
                 ("Warning", f'399 callguard "{repeated} given more than once"'),))
             return
-        _stamp_via(request, addr)
         key = key if key is not None else self._key(request, method)
-        receipt = self._known(method, key, addr, transport, ident)
-        if receipt is Receipt.FULL:
-            self._stateless(request, 503, addr, transport, (("Retry-After", "1"),))
-            return
-        if receipt is Receipt.REUSED:  # never the other request's answer (its 302)
-            self._stateless(request, 400, addr, transport, (
-                ("Warning", '399 callguard "branch already used by another request"'),))
+        receipt = self._known(method, key, addr, transport, ident,
+                              _merge_id(request, cseq.seq) if method == "INVITE" else None)
+        refusal = _REFUSALS.get(receipt)
+        if refusal is not None:
+            self._stateless(request, refusal[0], addr, transport, refusal[1])
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)
@@ -566,7 +583,7 @@ class SipFront:
                 transport.hold(addr, task)
             return
         if answer is None and method == "CANCEL":
-            status, headers, tag = self._cancel(request)
+            status, headers, tag = self._cancel(key)
             self._final(request, key, status, addr, transport, headers, to_tag=tag)
             return
         status, headers = answer or self._other(request, method)
@@ -598,15 +615,14 @@ class SipFront:
         self.stats.counts["method_not_allowed"] += 1
         return 405, (("Allow", ALLOW_METHODS),)
 
-    def _cancel(self, request: SipRequest) -> tuple[int, tuple[tuple[str, str], ...],
-                                                     str | None]:
+    def _cancel(self, key: Hashable) -> tuple[int, tuple[tuple[str, str], ...], str | None]:
         """RFC 3261 §9.2: 481 when no INVITE transaction matches; otherwise 200, with the
         To tag the INVITE's answer gets or got ("SHOULD be the same"). An INVITE still
         being decided is withdrawn: if its decision is not final yet (not being
         recorded), it is recorded as withdrawn and answered 487; if it is, the INVITE gets
         the recorded answer (the record and the answer agree): a CANCEL only "attempts to
         force a non-2xx response" (§15)."""
-        key = self._key(request, "INVITE")
+        key = cancelled_key(key)
         state = self.transactions.answered(key)
         if state is None:
             return 481, (), None
@@ -756,32 +772,70 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
     return None
 
 
-def _stamp_via(request: SipRequest, addr: tuple[str, int]) -> None:
-    """RFC 3581 / §18.2.1: the top Via learns where the request really came from."""
+def _merge_id(request: SipRequest, cseq: int) -> str | None:
+    """§8.2.2.2: what a request without a To tag shares with its copies on other paths
+    (Call-ID, From tag, CSeq number); None for a request with a To tag."""
+    headers = request.headers
+    to = headers.get_first("to") or ""
+    if ";tag=" in to.replace(" ", "").lower():
+        return None
+    tag = _TAG.search((headers.get_first("from") or "").rpartition(">")[2])
+    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}"
+
+
+# The tag parameter of a From value, after its <URI> if any (a regex: aiosipua's
+# address parse cost half a parse of the whole INVITE).
+_TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^; \t]+)", re.IGNORECASE)
+
+
+def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = False, *,
+               force_rport: bool = False) -> tuple[str, int]:
+    """RFC 3581 / §18.2.1: the top Via learns where the request really came from; the
+    address its responses go to (§18.2.2, RFC 3581 §4), returned.
+
+    Over TCP the request's connection (``addr``). Over UDP the source address (the
+    ``received`` value) and: the source port when the Via asks for it (``rport``); else
+    the port of the Via's sent-by, 5060 if none — §18.2.2 "MUST be sent to the address in
+    the received parameter, using the port indicated in the sent-by value". A client that
+    sends from one port and listens on another says so in its Via; answering the source
+    port left it waiting out Timer B. ``maddr`` is not followed (§18.2.2 would send there):
+    the front answers only its allowed sources, at their own address, so no request can
+    aim its answers at a third host. A sent-by port outside 1-65535 cannot be answered at:
+    the source port is used.
+
+    ``force_rport`` (``[sip] force_rport``, Kamailio's ``force_rport()``, sofia-sip's
+    ``NTATAG_SERVER_RPORT(2)``): every UDP request is treated as if its Via carried
+    ``rport``, for dialers behind a NAT that do not ask for it."""
     vias = request.headers.get("via")
     plain = _PLAIN_VIA.fullmatch(vias[0])
     if plain is not None:  # the common case, without aiosipua's Via codec
-        host, params = plain.group(1), _plain_params(plain.group(2))
-        head = vias[0][:plain.start(2)]
+        host, params = plain.group(1), _plain_params(plain.group(3))
+        port = int(plain.group(2)) if plain.group(2) else None
+        head = vias[0][:plain.start(3)]
     else:
         top = parse_via(vias[0])
-        host, params, head = top.host, top.params, ""
-    wants_rport = "rport" in params and not params["rport"]
-    if host == addr[0] and not wants_rport:
-        return
-    params["received"] = addr[0]
-    if wants_rport:
-        params["rport"] = str(addr[1])
-    if plain is None:
-        vias[0] = stringify_via(top)
-    else:
-        vias[0] = head + "".join(f";{k}={v}" if v is not None else f";{k}"
-                                 for k, v in params.items())
+        host, params, port, head = top.host, top.params, top.port, ""
+    wants_rport = (force_rport and "rport" not in params) or (
+        "rport" in params and not params["rport"])
+    if host != addr[0] or wants_rport:
+        params["received"] = addr[0]
+        if wants_rport:
+            params["rport"] = str(addr[1])
+        if plain is None:
+            vias[0] = stringify_via(top)
+        else:
+            vias[0] = head + "".join(f";{k}={v}" if v is not None else f";{k}"
+                                     for k, v in params.items())
+    if reliable or "rport" in params:
+        return addr
+    if port is None:
+        port = 5060
+    return (addr[0], port if 0 < port < 65536 else addr[1])
 
 
 # A Via that aiosipua's codec writes back unchanged: upper-case transport, a host name
 # or IPv4 address, a port without leading zero, lower-case parameters, no blanks, no quotes.
-_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::[1-9][0-9]*)?"
+_PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::([1-9][0-9]*))?"
                         r"((?:;[a-z0-9.!%*_+`'~\-]+(?:=[A-Za-z0-9.!%*_+`'~\-:\[\]]+)?)*)")
 
 

@@ -33,8 +33,9 @@ from collections import Counter
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import cast
 
-__all__ = ["Receipt", "ServerTransactions", "TimerSettings", "transaction_key"]
+__all__ = ["Receipt", "ServerTransactions", "TimerSettings", "cancelled_key", "transaction_key"]
 
 MAGIC_COOKIE = "z9hG4bK"  # RFC 3261 §8.1.1.7: branches that are unique per transaction
 
@@ -73,6 +74,17 @@ def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: s
     return ("2543", call_id, cseq, from_tag, sent_by, kind)
 
 
+def cancelled_key(key: Hashable) -> Hashable:
+    """The key of the INVITE that a CANCEL keyed ``key`` cancels (§9.2: matched as §17.2.3
+    matches, on the same top Via, the method aside).
+
+    Made from the CANCEL's own key, which was read from its Via exactly as the INVITE's
+    was from the same Via (§9.1: the CANCEL copies it): reading it again another way could
+    disagree on a legal spelling (``host : port``, ``:05070``, a second branch) and answer
+    481 to a CANCEL of a pending INVITE."""
+    return (*cast(tuple[Hashable, ...], key)[:-1], "INVITE")
+
+
 class Receipt(Enum):
     """What to do with a request, as the transaction table sees it."""
 
@@ -85,6 +97,8 @@ class Receipt(Enum):
     FULL = "full"  # the table is at its bound: refuse
     REUSED = "reused"  # the key of a transaction, but another request (``identity``):
     # refused, never given that transaction's answer
+    MERGED = "merged"  # §8.2.2.2: the request of a live transaction come by another path
+    # (another branch): 482, never decided a second time
 
 
 @dataclass(slots=True)
@@ -104,6 +118,7 @@ class _Transaction:
     provisional_sends: int = 0  # its copies sent after the first
     tag: str | None = None  # the final response's To tag (a late CANCEL's 200 reuses it)
     identity: int | None = None  # what a retransmission repeats, hashed (``receive``)
+    merge: str | None = None  # Call-ID, From tag and CSeq of a tagless INVITE (§8.2.2.2)
 
 
 @dataclass
@@ -119,6 +134,8 @@ class ServerTransactions:
         self._lingering_tags: dict[Hashable, str] = {}  # ... and its To tag (strings and
         # floats: nothing for the garbage collector to walk)
         self._lingering_ids: dict[Hashable, int] = {}  # ... and its request's identity
+        self._lingering_merges: dict[Hashable, str] = {}  # ... and its merge id
+        self._merging: dict[str, Hashable] = {}  # merge id -> its live transaction's key
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
 
@@ -126,7 +143,8 @@ class ServerTransactions:
         return len(self._table) + len(self._lingering)
 
     def receive(self, key: Hashable, method: str, *, reliable: bool, now: float,
-                identity: int | None = None) -> tuple[Receipt, bytes | None]:
+                identity: int | None = None,
+                merge: str | None = None) -> tuple[Receipt, bytes | None]:
         """A request arrived; the receipt, and the response to send again if any.
 
         ``identity`` (``wire.Identity``: the request line, Call-ID and question headers,
@@ -134,7 +152,14 @@ class ServerTransactions:
         key (a dialer that repeats a branch): §17.2.3 matches by branch alone, and the
         other request was given this transaction's answer — a 302 to the number the first
         one asked about, for a call nothing decided or recorded. Such a request is
-        ``REUSED``."""
+        ``REUSED``.
+
+        ``merge`` (an INVITE without a To tag: its Call-ID, From tag and CSeq) finds the
+        same request arrived by another path — a proxy forking it twice to this server, or
+        a loop — under another key: §8.2.2.2, "the UAS core SHOULD generate a 482 (Loop
+        Detected)". Decided again, it was a second decision and a second compliance record
+        for one call (and its call-frequency count twice). Such a request is ``MERGED``
+        while the first transaction lives (to its timer H, or T4 after its ACK)."""
         if method != "ACK" and not self.repeats(key, identity):
             self.counts["branch_reused"] += 1
             return Receipt.REUSED, None
@@ -163,12 +188,24 @@ class ServerTransactions:
                 return Receipt.ABSORBED, None
             tx.sends += 1
             return Receipt.RESEND, tx.response
+        return self._open(key, method, reliable=reliable, identity=identity, merge=merge), None
+
+    def _open(self, key: Hashable, method: str, *, reliable: bool, identity: int | None,
+              merge: str | None) -> Receipt:
+        """A request of no transaction: a new one, unless merged or the table is full."""
+        if merge is not None:
+            first = self._merging.get(merge)
+            if first is not None and first != key:
+                self.counts["merged"] += 1
+                return Receipt.MERGED
         if len(self) >= self.settings.max_transactions:
             self.counts["table_full"] += 1
-            return Receipt.FULL, None
+            return Receipt.FULL
         self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable,
-                                        identity=identity)
-        return Receipt.NEW, None
+                                        identity=identity, merge=merge)
+        if merge is not None:
+            self._merging[merge] = key
+        return Receipt.NEW
 
     def repeats(self, key: Hashable, identity: int | None) -> bool:
         """False when ``key`` has a transaction whose request is not ``identity`` (either
@@ -215,6 +252,12 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.response is not None
 
+    def destination(self, key: Hashable) -> object:
+        """Where the transaction's responses go (as given to ``respond``/``proceeding``),
+        or None."""
+        tx = self._table.get(key)
+        return None if tx is None else tx.dest
+
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
         200 to a CANCEL of an answered INVITE carries it (§9.2)."""
@@ -226,10 +269,12 @@ class ServerTransactions:
 
     def forget(self, key: Hashable) -> None:
         """A request that will never be answered (its front dropped it)."""
-        self._table.pop(key, None)
+        tx = self._table.pop(key, None)
         self._lingering.pop(key, None)
         self._lingering_tags.pop(key, None)
         self._lingering_ids.pop(key, None)
+        self._unmerge(key, tx.merge if tx is not None else
+                      self._lingering_merges.pop(key, None))
 
     def due(self, now: float) -> list[tuple[bytes, object]]:
         """Retransmissions and 100 (Trying)s whose time has come, to send; expired
@@ -241,12 +286,14 @@ class ServerTransactions:
                 del self._lingering[key]  # timer I: the ACK's copies have had their time
                 self._lingering_tags.pop(key, None)
                 self._lingering_ids.pop(key, None)
+                self._unmerge(key, self._lingering_merges.pop(key, None))
                 continue
             tx = self._table.get(key)
             if tx is None or tx.wake != wake:
                 continue  # rescheduled or gone: a stale heap entry
             if tx.expires is not None and tx.expires <= now:
                 del self._table[key]
+                self._unmerge(key, tx.merge)
                 if tx.invite and tx.response is not None:
                     self.counts["no_ack"] += 1  # timer H: the client never confirmed
                 continue
@@ -276,8 +323,15 @@ class ServerTransactions:
             self._lingering_tags[key] = tx.tag
         if tx.identity is not None:
             self._lingering_ids[key] = tx.identity
+        if tx.merge is not None:
+            self._lingering_merges[key] = tx.merge
         self._seq += 1
         heapq.heappush(self._timers, (expires, self._seq, key))
+
+    def _unmerge(self, key: Hashable, merge: str | None) -> None:
+        """The transaction ``key`` is gone: its merge id no longer finds it."""
+        if merge is not None and self._merging.get(merge) == key:
+            del self._merging[merge]
 
     def _schedule(self, key: Hashable, tx: _Transaction, *, expires: float | None) -> None:
         tx.expires = expires
