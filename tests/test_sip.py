@@ -592,6 +592,14 @@ class TestMerged:
         [reply] = await client.replies(0.3)
         assert reply.startswith(b"SIP/2.0 302 "), reply
         assert server.stats.counts["merged"] == 1
+        # the same Call-ID, tag and CSeq asking for another number is another question
+        other = first.replace(b"z9hG4bKm1", b"z9hG4bKm3").replace(
+            b"INVITE sip:8015550123@", b"INVITE sip:8015550124@")
+        assert other != first
+        client.send(other)
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert server.stats.counts["merged"] == 1
 
 
 class TestCancel:
@@ -788,7 +796,8 @@ class TestResponseAddress:
     socket and listens on the port its Via names never heard the 302 (Timer B, 32 s)."""
 
     async def test_without_rport_the_answers_go_to_the_via_port(self, front):
-        server = await front(max_retransmits=1)
+        """With ``[sip] force_rport = false`` (RFC 3261 §18.2.2 to the letter)."""
+        server = await front(max_retransmits=1, force_rport=False)
         sender, listener = Client(server.port), Client(server.port)
         request = invite("vp", port=listener.sock.getsockname()[1]).replace(b";rport", b"")
         sender.send(request)
@@ -817,10 +826,12 @@ class TestResponseAddress:
         assert await listener.replies(0.05) == []
 
     async def test_force_rport_answers_the_source_port(self, front):
-        """``force_rport`` (Kamailio's ``force_rport()``): a dialer behind a NAT that
-        names its private port in the Via and does not ask for rport is answered at the
-        port its datagrams came from, and its Via says so."""
-        server = await front(max_retransmits=0, force_rport=True)
+        """``force_rport`` (the default; Kamailio's ``force_rport()``): a dialer behind a
+        NAT that names its private port in the Via and does not ask for rport — or a
+        client that writes any port there — is answered at the port its datagrams came
+        from, and its Via says so."""
+        server = await front(max_retransmits=0)
+        assert server.settings.force_rport is True  # the shipped configuration's
         sender, listener = Client(server.port), Client(server.port)
         sender.send(invite("fr", port=listener.sock.getsockname()[1]).replace(b";rport", b""))
         [reply] = await sender.replies(0.2)

@@ -103,7 +103,7 @@ class SipSettings:
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
     receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
-    force_rport: bool = False  # answer UDP at the source port even without ;rport
+    force_rport: bool = True  # answer UDP at the source port even without ;rport
 
     def mapping(self) -> SipMapping:
         """Where the gate's question comes from."""
@@ -774,13 +774,16 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
 
 def _merge_id(request: SipRequest, cseq: int) -> str | None:
     """§8.2.2.2: what a request without a To tag shares with its copies on other paths
-    (Call-ID, From tag, CSeq number); None for a request with a To tag."""
+    (Call-ID, From tag, CSeq number), and the Request-URI: a copy asks for the same
+    number, while a client that reuses one Call-ID, tag and CSeq for calls to other
+    numbers (a hand-made dialer) asks a new question each time, decided as such. None
+    for a request with a To tag."""
     headers = request.headers
     to = headers.get_first("to") or ""
     if ";tag=" in to.replace(" ", "").lower():
         return None
     tag = _TAG.search((headers.get_first("from") or "").rpartition(">")[2])
-    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}"
+    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}\n{request.uri}"
 
 
 # The tag parameter of a From value, after its <URI> if any (a regex: aiosipua's
