@@ -1103,9 +1103,12 @@ def hostile_messages(draw: st.DrawFn) -> bytes:
 
 
 class TestFuzz:
+    # data_too_large: values of 2,000-3,000 characters are the point (an AMI header line
+    # past any buffer), and 20 messages of them overrun Hypothesis's entropy budget at
+    # random (a health-check failure under load in CI, not a finding).
     @settings(max_examples=25, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                     HealthCheck.too_slow])
+                                     HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(batch=st.lists(hostile_messages(), min_size=1, max_size=20))
     def test_hostile_messages_over_the_socket_never_drop_the_session(self, batch):
         asyncio.run(self._feed(batch))
