@@ -165,6 +165,9 @@ class TestTailFile:
         assert result.returncode == 0, result.stderr
         assert result.stdout == ""
         assert "no record matched" not in result.stderr  # none was asked for
+        # -n 0 meant every record before: a script still using it is told, on stderr
+        assert "-n all" in result.stderr
+        assert "-n all" not in cli("tail", "-n", "5", config_path=path).stderr
         assert len(json_lines(cli("tail", "-n", "ALL", "--json", config_path=path).stdout)) \
             == len(records)
         refused = cli("tail", "-n", "some", config_path=path)

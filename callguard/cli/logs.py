@@ -410,6 +410,11 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
         pass
     query.finish(shown)
     if lines == 0:  # nothing asked for: an empty answer is the complete one (as tail(1))
+        if not follow:
+            # -n 0 meant every record until 2026-12: a script written then would now read
+            # an empty log (exit 0) and report no BLOCK, no release, no risk
+            _warn("-n 0 asks for no record, so none is shown; every matching record: -n all "
+                  "(-n 0 meant that before)")
         return
     if query.decision_id is not None and not shown and not follow:
         # a lookup, like `evidence --decision` and `explain`: empty output is no answer
