@@ -214,6 +214,12 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
         observers=followers,
         stores={FREQUENCY: frequency},
     )
+    after = gate.counts_after  # its failures were only a log line: a lost count is silent
+    metrics.watch_counts("callguard_frequency_counts_after",
+                         "ALLOWs no cap of their plan covered, counted under the loaded caps "
+                         "after the answer: posted, or failed (not counted: a cap that later "
+                         "applies to the number under-counts it)", "outcome",
+                         lambda: {"posted": after.posted, "failed": after.failed})
     return Runtime(settings, registry, records, gate, protector, compliance, metrics,
                    stream, followers, frequency)
 

@@ -17,6 +17,7 @@ import pytest
 import structlog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from prometheus_client import generate_latest
 
 from callguard.compliance.logkey import NumberProtector
 from callguard.errors import ConfigError, StoreError
@@ -768,6 +769,9 @@ class TestGate:
             await runtime.gate.counts_after.settle()
         assert utah.allowed, "a call no cap covers is counted after the answer, not judged"
         assert runtime.gate.counts_after.failed == 1
+        scraped = generate_latest(runtime.metrics.registry).decode()  # not a log line alone
+        assert 'callguard_frequency_counts_after_total{outcome="failed"} 1.0' in scraped
+        assert 'callguard_frequency_counts_after_total{outcome="posted"} 1.0' in scraped
         failed = [e for e in logs if e["event"] == "frequency_count_failed"]
         assert len(failed) == 1
         assert "8015550123" not in str(failed)
