@@ -23,7 +23,7 @@ from callguard.config import load_settings
 from callguard.errors import StoreError
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.server import FastAgiServer
-from callguard.fronts.fastagi.wire import encode_mset
+from callguard.fronts.fastagi.wire import AgiChannel, encode_mset
 from callguard.numbers.redact import has_digit_run
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
@@ -847,3 +847,37 @@ async def _escaped_after_replying(node, reply: bytes, *, then_close: bool = Fals
     finally:
         loop.set_exception_handler(None)
     return escaped
+
+
+class TestRecordedRepliesAreNoTail:
+    """``AgiChannel`` takes header or blank lines before a reply for a cut block's tail
+    and the answer is withdrawn (``_late_tail``): no reply Asterisk 22 sent in the lab
+    recordings (200 with a value in parentheses, 510, 511 on a dead channel, a 520 usage
+    block with its blank lines, HANGUP) may be taken for one."""
+
+    class _Sink:
+        def write(self, data: bytes) -> None:
+            del data
+
+        async def drain(self) -> None:
+            return None
+
+    @pytest.mark.parametrize("recording", sorted(
+        p.name.removesuffix(".fastagi.rx.txt") for p in LAB.glob("*.fastagi.rx.txt")))
+    async def test_every_recorded_reply_is_read_as_a_reply(self, recording):
+
+        data = (LAB / f"{recording}.fastagi.rx.txt").read_bytes()
+        if b"\n\n" not in data:
+            pytest.skip("closed before its header block ended")
+        after = data.split(b"\n\n", 1)[1]
+        reader = asyncio.StreamReader()
+        reader.feed_data(after)
+        reader.feed_eof()
+        channel = AgiChannel({}, reader, self._Sink(), reply_timeout=1.0)
+        replies = []
+        with contextlib.suppress(ConnectionResetError):
+            while True:
+                replies.append(await channel.send_command("NOOP"))
+        assert not channel.tail_seen, (recording, replies)
+        assert all(r.get("error") != "AGIBadReply" and r.get("status_code") in (
+            200, 510, 511, 520) for r in replies), replies
