@@ -722,6 +722,46 @@ class TestEmbeddedRetention:
         await store.aclose()
 
 
+class TestEmbeddedCost:
+    def test_a_reservation_reads_no_more_rows_than_its_cap(self, tmp_path):
+        """Every ALLOW adds a row to its number's keys, under a cap or not, so a number a
+        campaign no cap covers calls thousands of times a day holds thousands of rows: a
+        reservation reads the count no further than the cap (whether it is reached is all
+        the count decides) and a claim that only records not at all. SQLite's own
+        instruction count (a progress handler, deterministic) is about the same for a
+        key of 5,000 rows as for one of 5 (it grew with the rows: 2.4x -> 6.7x the null
+        responder in bench_sip, one number)."""
+        from callguard.policy.frequency import RECORD_ONLY_CAP
+
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON)
+        recorded = FrequencyClaim("r (recorded)", CLAIM.subject, CLAIM.window_s,
+                                  RECORD_ONLY_CAP)
+
+        def steps(number: str, rows: int) -> int:
+            key = f"{HASH(number)}:{CLAIM.subject}"
+            at = int((NOON - timedelta(hours=1)).timestamp() * 1000)
+            store._db.executemany("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                                  [(key, at + i) for i in range(rows)])
+            ticks = [0]
+
+            def tick() -> int:
+                ticks[0] += 1
+                return 0
+
+            store._db.set_progress_handler(tick, 100)
+            try:
+                for claim in (CLAIM, recorded):
+                    store.reserve_sync(number, (claim,), NOON)
+                store.count_batch([(number, (CLAIM, recorded), NOON)])
+            finally:
+                store._db.set_progress_handler(None, 0)
+            return ticks[0]
+
+        few, many = steps("+13055550123", 5), steps("+13055550124", 5_000)
+        assert many <= few + 5, (few, many)
+
+
 class TestGate:
     """The gate over the real stores: the reservation is the last fetch, and fails closed."""
 

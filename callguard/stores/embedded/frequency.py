@@ -22,7 +22,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from callguard.errors import StoreError
-from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import (
+    RECORD_ONLY_CAP,
+    SKEW_MS,
+    FrequencyClaim,
+    FrequencyResult,
+)
 from callguard.stores.embedded.opening import open_wal
 from callguard.stores.frequency_batch import GroupCommit
 
@@ -42,10 +47,22 @@ CREATE TABLE IF NOT EXISTS frequency (key TEXT NOT NULL, at_ms INTEGER NOT NULL)
 CREATE INDEX IF NOT EXISTS frequency_by_key ON frequency (key, at_ms);
 """
 
-# A claim's count in its window (rows after ?1) and the key's oldest row, in one read of
-# the key's rows (few: a key gains a row only when a call is allowed under its cap).
-_COUNT = ("SELECT count(CASE WHEN at_ms > ? THEN 1 END), min(at_ms) FROM frequency "
-          "WHERE key = ?")
+# A claim's count in its window (rows after ?2), read no further than ?3 rows (its cap:
+# whether the cap is reached is all a count decides), and the key's oldest row, each an
+# index seek. A key gains a row for every ALLOW, under a cap or not (a number called
+# thousands of times a day by a campaign no cap covers): counting every row of the key
+# made each reservation cost as many rows as the key held (the SIP benchmark, one number,
+# went from 2.4x to 6.7x the null responder).
+_COUNT = ("SELECT (SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ?1 AND "
+          "at_ms > ?2 LIMIT ?3)), (SELECT min(at_ms) FROM frequency WHERE key = ?1)")
+_READ = ("SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ? AND at_ms > ? "
+         "LIMIT ?)")
+
+
+def _limit(claim: FrequencyClaim) -> int:
+    """How far a claim's count is read: to its cap (counts past it decide nothing); not at
+    all for a claim that only records (no rule reads its count)."""
+    return 0 if claim.cap == RECORD_ONLY_CAP else claim.cap
 
 
 class EmbeddedFrequency:
@@ -88,12 +105,11 @@ class EmbeddedFrequency:
 
     def count_batch(self, batch: Sequence[_Count]) -> list[tuple[int, ...]]:
         """``count`` of each, for a synchronous caller (no transaction written)."""
-        select = "SELECT count(*) FROM frequency WHERE key = ? AND at_ms > ?"
         with self._lock:
             try:
-                return [tuple(int(self._db.execute(select, (
+                return [tuple(int(self._db.execute(_READ, (
                     f"{self._hash(e164)}:{c.subject}",
-                    c.after_ms(int(at.timestamp() * 1000)))).fetchone()[0])
+                    c.after_ms(int(at.timestamp() * 1000)), _limit(c))).fetchone()[0])
                     for c in claims) for e164, claims, at in batch]
             except sqlite3.Error as exc:
                 raise StoreError(f"call-frequency counts {self._path}: {exc}; the count "
@@ -146,7 +162,8 @@ class EmbeddedFrequency:
         stale: set[str] = set()
         for index, claim in enumerate(claims):
             key = f"{digest}:{claim.subject}"
-            count, oldest = db.execute(_COUNT, (claim.after_ms(now), key)).fetchone()
+            count, oldest = db.execute(_COUNT, (key, claim.after_ms(now),
+                                                _limit(claim))).fetchone()
             if oldest is not None and oldest <= trim:
                 stale.add(key)
             counts.append(int(count))
