@@ -696,8 +696,9 @@ class TestEmbeddedRetention:
 
     async def test_rows_past_retention_are_trimmed_and_the_window_counts_alone(self, tmp_path):
         """Retention two days, window one: a row three days old is deleted at the next
-        reservation of the number, one 36 hours old is kept but not counted, and another
-        number's old row is left alone."""
+        reservation of the number, one 36 hours old is kept but not counted; another
+        number's old row goes too (the group's sweep: a number never called again no
+        longer keeps its rows for ever)."""
         store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=2 * 86_400,
                                   clock=lambda: NOON)
         for hours in (72, 36):
@@ -710,16 +711,43 @@ class TestEmbeddedRetention:
             return store._db.execute("SELECT key, at_ms FROM frequency ORDER BY key, at_ms"
                                      ).fetchall()
 
-        assert len(rows()) == 3
+        ms = int(NOON.timestamp() * 1000)
+        mine = f"{HASH('+13055550123')}:{CLAIM.subject}"
+        assert len(rows()) == 3  # written with their own instants: nothing past retention
         result = await store.reserve("+13055550123", [CLAIM], NOON)
         assert result.granted
         assert result.counts == (0,)
-        ms = int(NOON.timestamp() * 1000)
-        mine = f"{HASH('+13055550123')}:{CLAIM.subject}"
-        other = f"{HASH('+13055550124')}:{CLAIM.subject}"
-        assert rows() == sorted([(mine, ms - 36 * 3_600_000), (mine, ms),
-                                 (other, ms - 72 * 3_600_000)])
+        assert rows() == sorted([(mine, ms - 36 * 3_600_000), (mine, ms)])
         await store.aclose()
+
+
+class TestEmbeddedSweep:
+    def test_rows_of_numbers_never_called_again_are_swept_and_young_ones_kept(self,
+                                                                             tmp_path):
+        """Every ALLOW adds a row; the per-key trim only runs when the number is reserved
+        again, so numbers called once stayed for ever (the file grew by every call). Each
+        group also deletes from the oldest rows those past retention (+ skew), up to four
+        per reservation: ten numbers called three days ago are gone after three
+        reservations of other numbers, while rows inside the window stay and counts do not
+        change."""
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=2 * 86_400,
+                                  clock=lambda: NOON)
+        for i in range(10):
+            assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,),
+                                      NOON - timedelta(hours=72)).granted
+        young = NOON - timedelta(hours=40)  # past the window, inside retention
+        assert store.reserve_sync("+13055559999", (CLAIM,), young).granted
+
+        def rows() -> int:
+            return store._db.execute("SELECT count(*) FROM frequency").fetchone()[0]
+
+        assert rows() <= 11
+        for i in range(3):
+            assert store.reserve_sync(f"+1801555{i:04d}", (CLAIM,), NOON).granted
+        left = store._db.execute("SELECT at_ms FROM frequency ORDER BY at_ms").fetchall()
+        assert [ms for (ms,) in left] == [int(young.timestamp() * 1000)] + [
+            int(NOON.timestamp() * 1000)] * 3
+        assert store.count_batch([("+13055559999", (CLAIM,), NOON)]) == [(0,)]
 
 
 class TestEmbeddedCost:

@@ -59,6 +59,16 @@ _READ = ("SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ? AND at_ms 
          "LIMIT ?)")
 
 
+# Rows of numbers never called again are never reserved again, so the per-key trim never
+# reaches them: each group also deletes, from the oldest rows (rowid order, which is
+# insertion order), those past retention — up to ``_SWEEP`` rows per reservation of the
+# group, more than a group inserts, so the table stays at about a retention's worth of
+# rows. Rows are only ever deleted past retention (every window + skew): no count changes.
+_SWEEP = 4
+_SWEEP_SQL = ("DELETE FROM frequency WHERE rowid IN (SELECT rowid FROM frequency "
+              "ORDER BY rowid LIMIT ?) AND at_ms <= ?")
+
+
 def _limit(claim: FrequencyClaim) -> int:
     """How far a claim's count is read: to its cap (counts past it decide nothing); not at
     all for a claim that only records (no rule reads its count)."""
@@ -75,6 +85,7 @@ class EmbeddedFrequency:
         self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
+        self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
         self._db = _open(path, busy_timeout_ms / 1000)
         self._lock = threading.Lock()
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
@@ -136,6 +147,11 @@ class EmbeddedFrequency:
                 db.execute("BEGIN IMMEDIATE")
                 results = [self._one(e164, claims, at, stamp, clock_ms)
                            for e164, claims, at, stamp in batch]
+                # From the earlier of the clock and the group's first instant, as the
+                # per-key trim: a call dated in the past keeps what its windows count.
+                first = min(int(r[2].timestamp() * 1000) for r in batch)
+                db.execute(_SWEEP_SQL, (_SWEEP * len(batch),
+                                        min(first, clock_ms) - self._keep_ms))
                 db.execute("COMMIT")
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
@@ -155,6 +171,7 @@ class EmbeddedFrequency:
         digest = self._hash(e164)
         now = int(at.timestamp() * 1000)
         keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
+        self._keep_ms = max(self._keep_ms, keep)  # the sweep keeps every window seen
         # Deleted rows are older than every window (trim <= now - keep), so no count changes.
         trim = min(now, clock_ms) - keep
         counts: list[int] = []
