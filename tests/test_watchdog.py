@@ -2802,6 +2802,31 @@ class TestATransferWhoseEventWasFiltered:
                 if v in TRANSFER_VARIABLES] == []
 
 
+
+def _local_pair_answered(linkedid: str, n: int) -> tuple[dict, dict, dict, list[dict]]:
+    """A SYNTHETIC dialer call (said so by the tests that use it): a Local pair whose ;2
+    Dial()s the called party on the trunk, answered. Its ;1, ;2 and called channels
+    (Uniqueids ``linkedid`` .0/.1/.2 of one base, names numbered ``n`` and ``n + 1``) and
+    the events up to the answer."""
+    base = linkedid.rsplit(".", 1)[0]
+    one = {"Channel": f"Local/s@dialer-{n:08d};1", "Uniqueid": linkedid,
+           "Linkedid": linkedid}
+    two = {"Channel": f"Local/s@dialer-{n:08d};2", "Uniqueid": f"{base}.1",
+           "Linkedid": linkedid}
+    called = {"Channel": f"PJSIP/trunk-{n + 1:08d}", "Uniqueid": f"{base}.2",
+              "Linkedid": linkedid}
+    dest = {f"Dest{k}": v for k, v in called.items()}
+    return one, two, called, [
+        {"Event": "Newchannel", **one, "ChannelState": "0"},
+        {"Event": "Newchannel", **two, "ChannelState": "4"},
+        {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
+         "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
+         "LocalOptimization": "No"},
+        {"Event": "Newchannel", **called, "ChannelState": "0"},
+        {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
+        {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+    ]
+
 class TestAnAttendedTransferWhoseEventWasFiltered:
     """REPLAYS cacofonisk xfer_attended/xfer_abbcac (Asterisk 13): A calls B (the called
     party); B calls C, then completes the attended transfer. As recorded: A enters C's
@@ -2849,28 +2874,15 @@ class TestAnAttendedTransferWhoseEventWasFiltered:
         done, no risk written."""
         linkedid, conf = "1795326400.0", {"BridgeUniqueid": "c0nf0000-0000-4000-8000-1"}
         dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-2"}
-        one = {"Channel": "Local/s@dialer-00000030;1", "Uniqueid": linkedid,
-               "Linkedid": linkedid}
-        two = {"Channel": "Local/s@dialer-00000030;2", "Uniqueid": "1795326400.1",
-               "Linkedid": linkedid}
-        called = {"Channel": "PJSIP/trunk-00000031", "Uniqueid": "1795326400.2",
-                  "Linkedid": linkedid}
+        one, two, called, answered = _local_pair_answered(linkedid, 30)
         agent = {"Channel": "PJSIP/agent-00000010", "Uniqueid": "1795326000.0",
                  "Linkedid": "1795326000.0"}
         supervisor = {"Channel": "PJSIP/supervisor-00000011", "Uniqueid": "1795326001.0",
                       "Linkedid": "1795326001.0"}
-        dest = {f"Dest{k}": v for k, v in called.items()}
         events = [
             {"Event": "BridgeEnter", **agent, **conf},
             {"Event": "BridgeEnter", **supervisor, **conf},
-            {"Event": "Newchannel", **one, "ChannelState": "0"},
-            {"Event": "Newchannel", **two, "ChannelState": "4"},
-            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
-             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
-             "LocalOptimization": "No"},
-            {"Event": "Newchannel", **called, "ChannelState": "0"},
-            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
-            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            *answered,
             {"Event": "BridgeEnter", **called, **dial_bridge},
             {"Event": "BridgeEnter", **two, **dial_bridge},
             {"Event": "BridgeEnter", **one, **conf},
@@ -2892,26 +2904,13 @@ class TestAnAttendedTransferWhoseEventWasFiltered:
         linkedid = "1795326500.0"
         agent_bridge = {"BridgeUniqueid": "a6e70000-0000-4000-8000-3"}
         dial_bridge = {"BridgeUniqueid": "d1a10000-0000-4000-8000-4"}
-        one = {"Channel": "Local/s@dialer-00000040;1", "Uniqueid": linkedid,
-               "Linkedid": linkedid}
-        two = {"Channel": "Local/s@dialer-00000040;2", "Uniqueid": "1795326500.1",
-               "Linkedid": linkedid}
-        called = {"Channel": "PJSIP/trunk-00000041", "Uniqueid": "1795326500.2",
-                  "Linkedid": linkedid}
+        one, two, called, answered = _local_pair_answered(linkedid, 40)
         agent = {"Channel": "PJSIP/agent-00000012", "Uniqueid": "1795326002.0",
                  "Linkedid": "1795326002.0"}
         target = {"Channel": "PJSIP/trunk-00000043", "Uniqueid": "1795326510.0",
                   "Linkedid": "1795326510.0"}
-        dest = {f"Dest{k}": v for k, v in called.items()}
         events = [
-            {"Event": "Newchannel", **one, "ChannelState": "0"},
-            {"Event": "Newchannel", **two, "ChannelState": "4"},
-            {"Event": "LocalBridge", "LocalOneChannel": one["Channel"],
-             "LocalTwoChannel": two["Channel"], "LocalOneLinkedid": linkedid,
-             "LocalOptimization": "No"},
-            {"Event": "Newchannel", **called, "ChannelState": "0"},
-            {"Event": "DialBegin", **two, **dest, "DialString": "trunk/8015550123"},
-            {"Event": "DialEnd", **two, **dest, "DialStatus": "ANSWER"},
+            *answered,
             {"Event": "BridgeEnter", **called, **dial_bridge},
             {"Event": "BridgeEnter", **two, **dial_bridge},
             {"Event": "BridgeEnter", **agent, **agent_bridge},
