@@ -30,6 +30,7 @@ from typing import Any
 from panoramisk.fast_agi import Request
 from panoramisk.utils import parse_agi_result
 
+from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 
 __all__ = [
@@ -159,14 +160,15 @@ def _unfit(line: str) -> tuple[str, str]:
     no-break space; an invisible format character; a private or unassigned code point)."""
     char = next(c for c in line if not c.isprintable())
     category = unicodedata.category(char)
-    code = f"U+{ord(char):04X}"
-    name = unicodedata.name(char, "")
+    label = named_character(char)  # "U+00A0 NO-BREAK SPACE": never printable ASCII here
     if category == "Cc" or category in ("Zl", "Zp"):
-        return "control", f"{code} {name}".strip()
+        return "control", label
     what = {"Zs": "a space that is not the ASCII one",
             "Cf": "an invisible format character"}.get(category, "an unassigned or "
                                                                 "private-use character")
-    return "character", f"{code} {name or '(no name)'}, {what}"
+    if not unicodedata.name(char, ""):
+        label += " (no name)"
+    return "character", f"{label}, {what}"
 
 
 async def _cut_tail(reader: asyncio.StreamReader, wait: float, deadline: float) -> bool:
