@@ -102,7 +102,10 @@ class ServeNode:
         text = _enable(text, "http", {"port = 8080": f"port = {self.http_port}",
                                       "require_clock_sync = true":
                                       "require_clock_sync = false", **self.extra_http})
-        text = text.replace("port = 4573", f"port = {self.agi_port}")
+        # In its own section: a text-wide replace also hit an HTTP port drawn as 4573x
+        # ("port = 45733" became "port = 495113", and serve refused the configuration).
+        text = _enable(text, "fastagi", {"port = 4573": f"port = {self.agi_port}"},
+                       enable=False)
         text = _enable(text, "sip", {"port = 5060": f"port = {self.sip_port}",
                                      **self.extra_sip})
         if self.extra_ami is not None:

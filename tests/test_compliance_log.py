@@ -902,7 +902,7 @@ def _http_node_config(tmp_path, data, log_file, *, no_caps=False):
     text = (text[:section] + text[section:].replace("enabled = false", "enabled = true", 1)
             .replace("port = 8080", f"port = {port}", 1)
             .replace("require_clock_sync = true", "require_clock_sync = false", 1))
-    text = text.replace("port = 4573", f"port = {free_port_for_tests()}")
+    text = text.replace("port = 4573\n", f"port = {free_port_for_tests()}\n")
     config = tmp_path / "http-node.toml"
     config.write_text(text)
     return config, port

@@ -152,7 +152,7 @@ def test_serve_warns_at_start_in_readyz_and_in_metrics(tmp_path):
                         'packs_dir = ""')
     head, rest = text.split("[http]\n", 1)
     text = head + "[http]\n" + rest.replace("enabled = false", "enabled = true", 1)
-    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")
+    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573\n", f"port = {agi}\n")
     text = text.replace("require_clock_sync = true", "require_clock_sync = false")
     config = tmp_path / "callguard.toml"
     config.write_text(text)

@@ -104,7 +104,7 @@ def node(tmp_path_factory):
     assert "[http]\n" in text
     head, http_and_rest = text.split("[http]\n", 1)  # only [http]'s enabled, not [ami]'s
     text = head + "[http]\n" + http_and_rest.replace("enabled = false", "enabled = true", 1)
-    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573", f"port = {agi}")
+    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573\n", f"port = {agi}\n")
     text = text.replace("require_clock_sync = true", "require_clock_sync = false")
     head, sip_and_rest = text.split("[sip]\n", 1)  # and the SIP front, on a free port
     sip = free_port()

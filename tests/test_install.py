@@ -212,7 +212,7 @@ def test_serve_from_the_wheel_answers_openapi_and_health(host) -> None:
     text = config.read_text()
     text = re.sub(r"(\[http\]\n(?:#.*\n)*)enabled = false\n", r"\1enabled = true\n", text)
     text = text.replace("port = 8080", f"port = {http_port}").replace(
-        "port = 4573", f"port = {agi_port}")
+        "port = 4573\n", f"port = {agi_port}\n")
     config.write_text(text)
     env = clean_env(prefix, CALLGUARD_CONFIG=str(config), CALLGUARD_HTTP_TOKEN=TOKEN)
     process = subprocess.Popen([str(prefix / "opt" / "callguard" / "bin" / "callguard"),
