@@ -828,6 +828,68 @@ class TestFollowFromTheChannel:
         assert record["within_limit"] is True  # 25 s Utah: well inside
         assert first.named("line-release") == []  # it died before the end
 
+    async def _restart_after_the_called_party_went(self, node, variables: dict):
+        """The kill -9 scenario above, with ``variables`` on the fake's channels: the
+        called party's channel went while nobody watched, never seen by the new process."""
+        fake = following_fake()
+        first = await node(fake=fake)
+        before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+        fake.hold(held)
+        await send_with_follow(fake, before[:-6], carried())
+        await until(lambda: first.tracker.followed == 1)
+        await first.kill()
+        await fake.send(before[-6:])  # the called party's channel goes
+        fake.variables[(CALLER_DIAL, "DIALSTATUS")] = "ANSWER"  # Dial() has returned (g)
+        fake.variables.update(variables)
+        second = await node(fake=fake, known_until=time.monotonic())
+        return fake, second, held
+
+    async def test_after_a_restart_a_transfer_naming_the_dialled_peer_is_not_hung_up(
+            self, node):
+        """Followed again with the called party never seen: the leg that dialled says who
+        answered its Dial() (DIALEDPEERNAME, app_dial.c ``dial_exec_full``, set with
+        DIALSTATUS=ANSWER), and its BLINDTRANSFER names that channel (bridge.c
+        ``set_transfer_variables_all``): the called party's transfer, nothing hung up."""
+        fake, second, held = await self._restart_after_the_called_party_went(node, {
+            (CALLER_DIAL, "DIALEDPEERNAME"): CALLED_01,
+            (CALLER_DIAL, "BLINDTRANSFER"): CALLED_01})
+        await until(lambda: any(a.get("Variable") == "BLINDTRANSFER"
+                                for _, a in fake.actions))
+        await asyncio.sleep(0.7)  # past transfer_check_s: a release would have gone
+        assert fake.hangups() == []
+        asked = [(a["Channel"], a["Variable"]) for _, a in fake.actions
+                 if a.get("Action") == "Getvar"]
+        assert asked.index((CALLER_DIAL, "DIALEDPEERNAME")) < asked.index(
+            (CALLER_DIAL, "DIALSTATUS"))
+        await fake.send(held)  # the calling legs end on their own
+        await until(lambda: second.named("line-release"))
+        [record] = second.named("line-release")
+        assert record["ended_by"] == "transferred"
+        assert record["transfer_variable"] == "BLINDTRANSFER"
+
+    @pytest.mark.parametrize(("peer", "named"), [
+        (CALLED_01, "PJSIP/operator-0000000c"),  # an old transfer's value: a gone channel
+        ("", CALLED_01),  # the dialled peer unreadable: nothing to compare with
+    ], ids=["another-channel", "no-dialled-peer"])
+    async def test_after_a_restart_an_unproven_transfer_variable_does_not_hold_the_line(
+            self, node, peer, named):
+        """The same, but the value cannot be shown to name the called party's channel. It
+        was taken for the called party's transfer whenever it named any channel no longer
+        up — BLINDTRANSFER stays on a channel for its life, so a dialler an operator once
+        transferred carries a gone channel's name on every call — and the line was held,
+        recorded "transferred". Now it proves nothing: the rest is released and the
+        record says a transfer variable was there, unproven."""
+        fake, second, _ = await self._restart_after_the_called_party_went(node, {
+            (CALLER_DIAL, "DIALEDPEERNAME"): peer,
+            (CALLER_DIAL, "BLINDTRANSFER"): named})
+        await until(lambda: second.named("line-release"))
+        assert sorted(fake.hangups()) == CALLER_01
+        [record] = second.named("line-release")
+        assert record["ended_by"] == "called-party"
+        assert record["transfer_variable_unproven"] == "BLINDTRANSFER"
+        assert "transfer_variable" not in record
+        assert record["within_limit"] is True
+
     async def test_restart_mid_call_then_the_called_party_hangs_up(self, node):
         """Restarted while the call is up: followed again at once, then released as usual,
         the delay measured exactly."""
@@ -3003,6 +3065,52 @@ class TestAMasqueradeKeepsTheCalledParty:
         # Handed on by the calling side, the called party the last of the call's own; with
         # the event filtered the agent's hangup reads as the first (nothing to release).
         assert record["ended_by"] == ("called-party" if with_event else "caller")
+
+
+class TestTheDialledPeerProvesATransfer:
+    """The pure tracker on a synthetic clock, from a SYNTHESISED picture (items as manager.c
+    ``action_coreshowchannels`` writes them): after an outage only the agent's leg is left,
+    its Dial() returned (option ``g``), the called party never seen by this process. Its
+    DIALEDPEERNAME is the one name of the called party's channel there is (app_dial.c
+    ``dial_exec_full``); a transfer variable proves the called party's transfer only when
+    it names that channel."""
+
+    AGENT, TRUNK = "PJSIP/agent-00000001", "PJSIP/trunk-00000002"
+
+    def picture(self) -> list[dict[str, str]]:
+        return [{"Event": "CoreShowChannel", "Channel": self.AGENT, "Uniqueid": "1795326250.1",
+                 "Linkedid": "1795326250.1", "Application": "Wait", "ChannelState": "6",
+                 "BridgeId": "", "ChanVariable": f"CALLGUARD_FOLLOW={carried()}"}]
+
+    @pytest.mark.parametrize(("peer", "named", "released"), [
+        (TRUNK, TRUNK, False),
+        (TRUNK, "PJSIP/operator-0000000c", True),  # an old transfer's gone channel
+        ("", TRUNK, True),  # DIALEDPEERNAME unreadable
+        (TRUNK, "", True),  # no transfer at all
+    ])
+    def test_only_the_dialled_peer_named_is_a_transfer(self, peer, named, released):
+        reports: list[tuple[str, dict]] = []
+        tracker = CallTracker(TrackerSettings(), report=written(reports))
+        tracker.disconnected(50.0)
+        linkedid = "1795326250.1"
+        effects = tracker.reconcile(self.picture(), 80.0)
+        assert [(e.channel, e.variable) for e in effects] == [
+            (self.AGENT, "DIALEDPEERNAME"), (self.AGENT, "DIALSTATUS")]
+        assert tracker.variable_read(linkedid, self.AGENT, "DIALEDPEERNAME", peer, 80.01) == []
+        asked = tracker.variable_read(linkedid, self.AGENT, "DIALSTATUS", "ANSWER", 80.02)
+        assert reads_of(asked) == [(self.AGENT, "ATTENDEDTRANSFER"),
+                                   (self.AGENT, "BLINDTRANSFER")]
+        effects = answer_reads(tracker, linkedid, asked, {(self.AGENT, "BLINDTRANSFER"): named},
+                               80.03)
+        assert hangups_of(effects) == ([self.AGENT] if released else [])
+        if not released:  # past transfer_check_s: a release would have gone by now
+            assert hangups_of([(80.6, e) for e in tracker.due(80.6)]) == []
+        tracker.feed({"Event": "Hangup", "Channel": self.AGENT, "Uniqueid": "1795326250.1",
+                      "Linkedid": linkedid, "ChannelState": "6"}, 81.0)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == ("called-party" if released else "transferred")
+        assert record.get("transfer_variable_unproven") == (
+            "BLINDTRANSFER" if released and named else None)
 
 
 def reads_of(effects: list) -> list[tuple[str, str]]:

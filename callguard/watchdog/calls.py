@@ -71,6 +71,10 @@ Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 
 PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
+# app_dial.c dial_exec_full: once a leg answers, the dialling channel gets DIALSTATUS=ANSWER
+# and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
+# After an outage it is the only name of the called party's channel left (``_resume``).
+DIALLED_PEER_VARIABLE = "DIALEDPEERNAME"
 # The asking channel's state when the gate answered (func_channel.c func_channel_read:
 # "state" is ast_state2str, "Up" once answered); read with AMI Getvar, which takes a
 # function as its Variable (manager_doc.xml Getvar; lab call-08 read CALLERID(num)).
@@ -142,8 +146,8 @@ Effect = HangupChannel | ReadVariable
 # an empty Value).
 TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
-_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, STATE_VARIABLE,
-                              *TRANSFER_VARIABLES})
+_FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, DIALLED_PEER_VARIABLE,
+                              STATE_VARIABLE, *TRANSFER_VARIABLES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +259,10 @@ class _Call:
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
+    # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
+    # read ANSWER: together the only proof of the called party's channel name (``_resume``)
+    dialled_peers: dict[str, str] = field(default_factory=dict)
+    answered_dialers: set[str] = field(default_factory=set)
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
     dial_strings: dict[str, str] = field(default_factory=dict)  # originated leg -> DialString
     # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
@@ -270,6 +278,9 @@ class _Call:
     transfer_asked: bool = False
     release_unchecked_due: float | None = None
     transfer_variable: str | None = None  # the variable that showed the called party's transfer
+    # a transfer variable set on a channel left that could not be shown to name the called
+    # party's channel (``_names_called_party``): taken for no transfer, the rest released
+    transfer_unproven: str | None = None
     # a transfer by the called party seen failing: its variables may be set all the same
     called_transfer_failed: bool = False
     forgotten_after_s: float | None = None  # set when forgotten for want of events
@@ -873,7 +884,11 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
-            return self._out(self._dial_status_read(call, value or "", now))
+            return self._out(self._dial_status_read(call, channel, value or "", now))
+        if variable == DIALLED_PEER_VARIABLE:
+            if value and value.strip():
+                call.dialled_peers[channel] = value.strip()
+            return []
         if variable in TRANSFER_VARIABLES:
             return self._out(self._transfer_read(call, channel, variable, value, now))
         if variable == PRESENTATION_VARIABLE:
@@ -1089,11 +1104,18 @@ class CallTracker:
         if any(call.apps.get(n) in ("Dial", "AGI") for n in dialers) or call.asked_dial_status:
             return []
         call.asked_dial_status = True
-        return [ReadVariable(call.linkedid, n, DIAL_STATUS_VARIABLE) for n in sorted(dialers)]
+        # DIALEDPEERNAME first: asked on the same session, it is answered before the
+        # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
+        # actions in order), so the transfer variables asked then can be checked against it.
+        return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
+                for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
 
-    def _dial_status_read(self, call: _Call, status: str, now: float) -> list[Effect]:
+    def _dial_status_read(self, call: _Call, channel: str, status: str,
+                          now: float) -> list[Effect]:
         if not status or call.followed is None or call.dest is not None:
             return []
+        if status == "ANSWER":
+            call.answered_dialers.add(channel)
         call.dial_status = status
         if status != "ANSWER" or call.called_hangup_at is not None:
             return []
@@ -1175,12 +1197,15 @@ class CallTracker:
         call.transfer_reads.discard((channel, variable))
         if call.called_hangup_at is None or call.transferred or call.hangups:
             return []  # decided already, or too late: the release has begun
-        if value and self._names_called_party(call, value.strip()):
-            call.transferred = True  # as ``_transfer``: the called party's line is free
-            call.transfer_variable = variable
-            call.called_hangup_at = call.release_due = call.release_unchecked_due = None
-            call.transfer_reads.clear()
-            return []
+        if value and value.strip():
+            if self._names_called_party(call, value.strip()):
+                call.transferred = True  # as ``_transfer``: the called party's line is free
+                call.transfer_variable = variable
+                call.called_hangup_at = call.release_due = call.release_unchecked_due = None
+                call.transfer_reads.clear()
+                return []
+            if not self._side(call):
+                call.transfer_unproven = call.transfer_unproven or variable
         if call.transfer_reads or call.release_unchecked_due is None:
             return []
         call.release_due = max(call.release_unchecked_due, now)
@@ -1188,16 +1213,29 @@ class CallTracker:
         return self.due(now, only=call)
 
     def _names_called_party(self, call: _Call, name: str) -> bool:
-        """Whether a transfer variable's value is the called party's channel (a hop of its
-        side). Followed again with the called party never seen (only the dialling leg left,
-        its DIALSTATUS ANSWER): a channel of the call no longer up — the only other party of
-        that leg's bridge was the called side, so it is the one that transferred."""
+        """Whether a transfer variable's value can be shown to be the called party's channel:
+        a hop of its side, as the events named it. Followed again with the called party
+        never seen (only the dialling leg left, its DIALSTATUS ANSWER): the DIALEDPEERNAME
+        of a leg whose Dial() answered (app_dial.c ``dial_exec_full`` sets it to the
+        answering channel's name with that DIALSTATUS) — nothing else.
+
+        A channel merely no longer up proves nothing: BLINDTRANSFER and ATTENDEDTRANSFER
+        stay on a channel until a later transfer resets them (bridge.c
+        ``ast_bridge_set_transfer_variables`` sets one and unsets the other), so a dialler
+        once transferred into its dialplan by an operator carries the operator's gone
+        channel on every call it then makes. Taken for the called
+        party's transfer, that value let the rest of the call stay up silently, recorded
+        "transferred". Unproven, it counts for nothing: the rest is released
+        (``transfer_variable_unproven`` on the record), since holding the line after the
+        called party's hangup is what 13-25a-103(5)(e) and 227(d)(3)(B) forbid, and a live
+        conversation was already ruled out (``_still_talking``)."""
         if call.called_transfer_failed:
             return False  # the variables may be that failed transfer's (``_transfer``)
         side = self._side(call)
         if side:
             return name in side
-        return bool(name) and name not in call.channels.values()
+        return name in {call.dialled_peers[leg] for leg in call.answered_dialers
+                        if leg in call.dialled_peers}
 
     def _still_talking(self, call: _Call) -> str | None:
         """Why the channels left after an outage must not be hung up, or None.
@@ -1403,6 +1441,8 @@ class CallTracker:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
         if call.transfer_variable:  # the transfer seen only in its variable
             fields["transfer_variable"] = call.transfer_variable
+        elif call.transfer_unproven:  # a variable naming no channel known as the called party
+            fields["transfer_variable_unproven"] = call.transfer_unproven
         return fields
 
     def _finish(self, call: _Call, now: float) -> None:
