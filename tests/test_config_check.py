@@ -301,3 +301,27 @@ def test_config_check_with_redis_down_is_an_error_not_a_crash(site) -> None:
     result = cli("--config", str(site), "config", "check")
     assert result.returncode == 2, result.stderr
     assert "lists: cannot read them from Redis" in " ".join(result.stderr.split())
+
+
+def test_config_check_says_what_it_cannot_check_of_manager_conf(site) -> None:
+    """With ``grace_seconds = 0`` a transfer by the called party is seen only through its
+    BlindTransfer/AttendedTransfer event, and whether manager.conf's eventfilter passes
+    them cannot be read over AMI (callguard/watchdog/ami.py ``transfer_events_warning``):
+    config check says so, as a warning that does not change its exit status; with a grace
+    the transfer variables are read within it, and nothing is said."""
+    import_lists(site)
+    text = site.read_text()
+    ami = text.index("[ami]")
+    site.write_text(text[:ami] + text[ami:].replace("enabled = false", "enabled = true", 1))
+    env = {"CALLGUARD_AMI_SECRET": "a-long-lab-secret"}
+    result = cli("--config", str(site), "config", "check", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "warning: [ami] grace_seconds = 0: a transfer by the called party" in " ".join(
+        result.stderr.split())
+    assert json.loads(cli("--config", str(site), "config", "check", "--json",
+                          env=env).stdout)["warnings"][0].startswith("[ami] grace_seconds = 0")
+    graced = site.read_text().replace("grace_seconds = 0.0", "grace_seconds = 0.5", 1)
+    site.write_text(graced)
+    quiet = cli("--config", str(site), "config", "check", "--json", env=env)
+    assert quiet.returncode == 0, quiet.stderr
+    assert json.loads(quiet.stdout)["warnings"] == []

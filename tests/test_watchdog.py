@@ -1221,6 +1221,26 @@ class TestPanoramiskLogs:
         assert "secret" in refused[0]["fix"]
         assert fake.logins == 0
 
+    @pytest.mark.parametrize("grace", [0.0, 0.5])
+    async def test_with_no_grace_the_start_says_the_transfer_events_are_unchecked(
+            self, grace):
+        """A transfer by the called party is seen at grace 0 only through its event, which
+        manager.conf's eventfilter may drop and AMI cannot show (``transfer_events_warning``):
+        said once at start; with a grace the variables are read and nothing is said."""
+        fake = FakeAmi()
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, grace_seconds=grace)
+        tracker = CallTracker(TrackerSettings(grace_s=grace), report=lambda *a, **k: None)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, "s", tracker)
+            await watchdog.start()
+            await watchdog.aclose()
+        await fake.close()
+        said = [e for e in logs if e["event"] == "ami_transfer_events_unchecked"]
+        assert len(said) == (1 if grace == 0 else 0), logs
+        if said:
+            assert "BlindTransfer/AttendedTransfer" in said[0]["message"]
+
     def test_not_able_to_reconnect_is_a_json_line(self, tmp_path):
         """panoramisk's own log lines go through structlog as JSON, numbers redacted."""
         import json

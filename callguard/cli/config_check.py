@@ -25,6 +25,7 @@ from callguard.config import Settings
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.runtime import log_path
+from callguard.watchdog.ami import transfer_events_warning
 
 __all__ = ["config", "describe"]
 
@@ -164,6 +165,9 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "lists": lists,
         "campaigns": sorted(settings.campaigns),
         "secrets": secrets_found,
+        # what serve would do but cannot check for itself: said, exit status unchanged
+        "warnings": [w for w in (transfer_events_warning(settings.ami)
+                                 if settings.ami.enabled else None,) if w],
     }
     return info, problems + secret_problems
 
@@ -208,8 +212,10 @@ def check(state: CliState, as_json: bool) -> None:
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
     for what, where in info["secrets"].items():
         out.print(f"{what:<13} {escape(where)}")
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for warning in info["warnings"]:
+        err.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if problems:
-        err = Console(stderr=True, soft_wrap=True, highlight=False)
         for problem in problems:
             err.print(f"[red]error:[/red] {escape(problem)}")
         err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")

@@ -62,7 +62,8 @@ from callguard.watchdog.calls import (
 )
 from callguard.watchdog.events import normalize, safe_channel
 
-__all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs"]
+__all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
+           "transfer_events_warning"]
 
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
@@ -110,6 +111,30 @@ class AmiSettings:
         if not secret:
             raise ConfigError("[ami] is enabled: set CALLGUARD_AMI_SECRET or [ami] secret_file")
         return secret
+
+
+def transfer_events_warning(settings: AmiSettings) -> str | None:
+    """What an admin must know when a transfer by the called party can only be seen by its
+    event (``grace_seconds = 0``), or None.
+
+    With no grace the release does not wait for the transfer variables
+    (``CallTracker._check_transfer``), so a blind or attended transfer by the called party
+    is told from its hangup only by its BlindTransfer/AttendedTransfer event. Whether the
+    AMI user receives those is manager.conf's ``eventfilter``, which callguard cannot read:
+    no AMI action reports a user's filters (the ``Filter`` action only adds one to the
+    session), and ``GetConfig``, which could read manager.conf, needs write=system or config
+    (manager.c registers it with ``EVENT_FLAG_SYSTEM | EVENT_FLAG_CONFIG``) — more than
+    callguard's user should hold, manager.conf having every user's secret. So it is said,
+    not checked."""
+    if settings.grace_seconds > 0:
+        return None
+    return ("[ami] grace_seconds = 0: a transfer by the called party is told from its hangup "
+            "only by its BlindTransfer/AttendedTransfer event, and callguard cannot see "
+            "manager.conf's eventfilter over AMI. If the filter of the AMI user leaves them "
+            "out, such a transfer is hung up as the hangup it looks like. Keep both in the "
+            "filter (asterisk-dialplan/manager-callguard.conf passes them), or set "
+            "grace_seconds above 0 (0.5) so the channels left are asked their BLINDTRANSFER "
+            "and ATTENDEDTRANSFER within the grace")
 
 
 class Backoff:
@@ -384,6 +409,9 @@ class AmiWatchdog:
         the calls; delays of releases made after the first picture are bounded by it."""
         now = self._clock()
         self.tracker.disconnected(known_until if known_until is not None else now)
+        warning = transfer_events_warning(self.settings)
+        if warning is not None:
+            _log.warning("ami_transfer_events_unchecked", message=warning)
         self._manager.connect()
         self._ticker = asyncio.create_task(self._tick())
 
