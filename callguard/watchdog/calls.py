@@ -355,7 +355,27 @@ class CallTracker:
         ``pbx_outgoing_exec``: ``ast_dial_run``, then the PBX on the answered channel): Up.
         Not read when the answer is already known: a Local ``;2`` asking is the far half
         of an originated ``;1`` (the calling side), and a leg whose DialBegin came before
-        the gate answered was dialled before it asked."""
+        the gate answered was dialled before it asked.
+
+        The read is late by nature (gap 4): manager.c answers an action after the events
+        queued before it, so an Up may only say the leg answered while the read waited, and
+        without channelvars (no ``DialBegin`` carrying the value) and without the number's
+        digest (another node's decision) nothing overrides it. What is open, and why:
+
+        - exact and cheap: AGI ``CHANNEL STATUS`` (res_agi.c ``handle_channelstatus``:
+          ``200 result=<ast_channel_state>``, 6 = Up; lab agi-normal) on the asking channel,
+          which waits inside AGI() until callguard closes the socket — sent after the
+          answer and before the close, it is the state at the question and adds nothing to
+          the answer's latency (the call waits one round trip more before its Dial()). Not
+          done: the front must tell the watchdog after ``observe`` (a second hook, this read
+          held back meanwhile, and kept as the fallback when the AGI read fails: 511 on a
+          dead channel), and another node learns it only if CALLGUARD_FOLLOW carries it (a
+          carry.py format change).
+        - not taken: an optional sixth FastAGI argument ``${CHANNEL(state)}``. For a
+          five-argument dialplan a comma inside LOCATION (a CRM's ``84101,Up``) is BLOCKed
+          today as an argument beyond the route's contract (server.py ``_unexpected_args``);
+          accepted as the state, it would forge an Up that takes the called party's own leg
+          for the calling side, and its hangup would release nothing."""
         asker = followed.asker
         if not asker or (asker.startswith("Local/") and asker.endswith(";2")):
             return []
