@@ -17,6 +17,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import ClassVar
 
 import pytest
 import structlog
@@ -3224,3 +3225,283 @@ class TestForgottenCalls:
         assert "a" in tracker.calls
         tracker.due(61.0)
         assert tracker.calls == {}
+
+
+NUMBER = "+18015550123"
+
+
+def _settle(tracker: CallTracker, linkedid: str, effects: list,
+            values: dict[tuple[str, str], str], now: float) -> list[tuple[float, object]]:
+    """Answer every read among ``effects`` as Asterisk's Getvar would (``values``; an unset
+    variable: empty), and the reads those answers ask for, until none is left; then what is
+    due at the end of ``transfer_check_s``. Every effect, timed."""
+    out: list[tuple[float, object]] = [(now, e) for e in effects]
+    todo = list(effects)
+    while reads_of(todo):
+        now += 0.01
+        answered = answer_reads(tracker, linkedid, todo, values, now)
+        out.extend(answered)
+        todo = [e for _, e in answered]
+    now += 1.0
+    out.extend((now, e) for e in tracker.due(now))
+    return out
+
+
+class TestStraightToTheCustomerAfterAnOutage:
+    """The pure tracker on a synthetic clock. ``straight_to_the_customer`` (SYNTHESIZED from
+    lab ``originate-app-answered``, Asterisk 22.10.1, said there): an Originate straight to
+    the customer's ``PJSIP/itsp-00000012``, whose own dialplan then Dial()s the agent's
+    ``PJSIP/agent-00000009`` (``DialString: agent``). The pictures are SYNTHESIZED from that
+    stream (``picture_at``: manager.c ``action_coreshowchannels`` items), with what Asterisk
+    sets, said here: app_dial.c ``dial_exec_full`` gives the outgoing leg
+    ``DIALEDPEERNUMBER`` = its dial string's resource when it requests it, and on the
+    answer sets ``DIALSTATUS=ANSWER``, ``DIALEDPEERNAME`` = the answering channel and
+    ``DIALEDPEERNUMBER`` = the peer's on the channel that RUNS Dial() — the customer's leg,
+    naming the agent. The originated leg never gets them from its own dialling (dial.c
+    ``begin_dial_prerun`` sets none; pbx.c ``pbx_outgoing_attempt`` only its caller ID).
+
+    The AMI session drops after the agent answered, and the call started during the outage
+    (the gate's pre-dial ALLOW reached this process while AMI was away: its state read
+    unanswered, its decision kept with the number's digest and the asking channel)."""
+
+    LINKEDID = "1795326302.36"
+
+    def picture(self, *, agent_up: bool) -> list[dict[str, str]]:
+        events, _ = straight_to_the_customer()
+        bridged = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                       and e["Channel"] == AGENT) + 1
+        follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{self.LINKEDID}')}"
+        items = [{**i, "ChanVariable": follow} for i in picture_at(events, bridged)]
+        for item in items:
+            if item["Channel"] == AGENT:
+                item["ChannelState"] = "6"  # its DialEnd ANSWER
+        if agent_up:
+            return items
+        # The agent hung up while AMI was away; the customer's Dial(...,g) returned and its
+        # dialplan goes on (a survey: Playback), alone.
+        return [{**i, "Application": "Playback", "BridgeId": ""} for i in items
+                if i["Channel"] == CUSTOMER]
+
+    def outage(self, *, number: str = NUMBER, asker: str = CUSTOMER,
+               ) -> tuple[CallTracker, list[tuple[str, dict]]]:
+        from callguard.watchdog.calls import number_key
+
+        reports: list[tuple[str, dict]] = []
+        tracker = CallTracker(TrackerSettings(), report=written(reports))
+        tracker.disconnected(50.0)
+        followed = Followed(f"d-{self.LINKEDID}", self.LINKEDID, "c", "predictive", 25.0,
+                            UTAH, "+1", asker=asker, number_key=number_key(number))
+        for read in tracker.follow(followed):  # AMI away: Getvar answers nothing
+            tracker.variable_read(read.linkedid, read.channel, read.variable, None, 51.0)
+        return tracker, reports
+
+    # What Asterisk answers once the agent's Dial() answered (app_dial.c dial_exec_full).
+    VALUES: ClassVar[dict[tuple[str, str], str]] = {
+        (CUSTOMER, "DIALSTATUS"): "ANSWER", (CUSTOMER, "DIALEDPEERNAME"): AGENT,
+        (CUSTOMER, "DIALEDPEERNUMBER"): "agent", (AGENT, "DIALEDPEERNUMBER"): "agent"}
+
+    def test_the_customer_left_alone_is_not_hung_up_for_its_own_dials_answer(self):
+        """The agent hung up while AMI was away. The customer's leg reads DIALSTATUS=ANSWER
+        — the answer of its own Dial() to the agent, not of the Originate that reached it.
+        Taken for the called party's end, it hung up the customer, alone in its survey,
+        and wrote a line-release saying the called party had ended the call."""
+        tracker, reports = self.outage()
+        effects = tracker.reconcile(self.picture(agent_up=False), 80.0)
+        out = _settle(tracker, self.LINKEDID, effects, self.VALUES, 80.0)
+        assert hangups_of(out) == []
+        assert tracker.calls[self.LINKEDID].dest == CUSTOMER
+        tracker.feed({"Event": "Hangup", "Channel": CUSTOMER, "Uniqueid": self.LINKEDID,
+                      "Linkedid": self.LINKEDID, "ChannelState": "6", "Cause": "16"}, 95.0)
+        assert [n for n, _ in reports] == ["line-release"]
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["called_channel"] == CUSTOMER
+        assert not [f for name, f in reports if name == "violation-risk"]
+
+    def test_the_agents_hangup_does_not_hang_up_the_customer(self):
+        """Both still bridged when AMI is back: the agent's leg shows ``AppDial`` and was
+        taken for the called party; its hangup then released the customer — the one the
+        statutes protect, cut from whatever its dialplan does next. The agent's leg was
+        dialled to ``agent`` (its DIALEDPEERNUMBER), not to the number the gate allowed:
+        the customer's leg, which asked, is the called party."""
+        tracker, reports = self.outage()
+        effects = tracker.reconcile(self.picture(agent_up=True), 80.0)
+        out = _settle(tracker, self.LINKEDID, effects, self.VALUES, 80.0)
+        assert tracker.calls[self.LINKEDID].dest == CUSTOMER
+        assert reports == []
+        bridge = "5e0a0000-0000-4000-8000-0000000c0e11"
+        agent = {"Channel": AGENT, "Uniqueid": "1795326302.40", "Linkedid": self.LINKEDID,
+                 "ChannelState": "6"}
+        for at, event in ((90.0, {"Event": "BridgeLeave", "BridgeUniqueid": bridge, **agent}),
+                          (90.01, {"Event": "Hangup", **agent, "Cause": "16"})):
+            out.extend((at, e) for e in tracker.feed(event, at))
+        out.extend((95.0, e) for e in tracker.due(95.0))
+        assert hangups_of(out) == []
+
+    def test_the_customers_hangup_releases_the_agent(self):
+        """The same picture; the customer hangs up first (the agent's leg stays up, as in
+        ``straight_to_the_customer``): the agent's leg is released."""
+        tracker, reports = self.outage()
+        effects = tracker.reconcile(self.picture(agent_up=True), 80.0)
+        out = _settle(tracker, self.LINKEDID, effects, self.VALUES, 80.0)
+        customer = {"Channel": CUSTOMER, "Uniqueid": self.LINKEDID, "Linkedid": self.LINKEDID,
+                    "ChannelState": "6"}
+        out.extend((90.0, e) for e in tracker.feed({"Event": "Hangup", **customer,
+                                                    "Cause": "16"}, 90.0))
+        assert hangups_of(out) == [AGENT]
+        tracker.feed({"Event": "Hangup", "Channel": AGENT, "Uniqueid": "1795326302.40",
+                      "Linkedid": self.LINKEDID, "ChannelState": "6", "Cause": "16"}, 90.5)
+        [record] = [f for name, f in reports if name == "line-release"]
+        assert record["ended_by"] == "called-party"
+        assert record["called_channel"] == CUSTOMER
+
+    def test_the_agent_gone_before_the_read_still_does_not_hang_up_the_customer(self):
+        """The agent's Hangup comes right behind the picture, before Asterisk answers the
+        reads: its DIALEDPEERNUMBER is unreadable ("No such channel"). The customer's leg
+        — the one that asked — answers first: its Dial() reached ``agent``, not the number
+        allowed; the agent's leg was not the called party and its hangup releases nothing."""
+        from callguard.watchdog.calls import ReadVariable
+
+        tracker, _ = self.outage()
+        effects = tracker.reconcile(self.picture(agent_up=True), 80.0)
+        assert reads_of(effects) == [(AGENT, "DIALEDPEERNUMBER"),
+                                     (CUSTOMER, "DIALEDPEERNUMBER")]
+        agent = {"Channel": AGENT, "Uniqueid": "1795326302.40", "Linkedid": self.LINKEDID,
+                 "ChannelState": "6"}
+        out = [(80.01, e) for e in tracker.feed({"Event": "Hangup", **agent, "Cause": "16"},
+                                                80.01)]
+        order = [e for e in effects if isinstance(e, ReadVariable)]
+        assert [e.channel for e in order] == [CUSTOMER, AGENT]  # the asking leg's first
+        for at, read, value in ((80.02, order[0], "agent"), (80.03, order[1], None)):
+            out.extend((at, e) for e in tracker.variable_read(
+                self.LINKEDID, read.channel, read.variable, value, at))
+        out.extend((85.0, e) for e in tracker.due(85.0))
+        assert hangups_of(out) == []
+        assert tracker.calls[self.LINKEDID].dest == CUSTOMER
+
+    @staticmethod
+    def click_to_dial() -> tuple[list[dict[str, str]], int]:
+        """REPLAYS lab call-01 (click-to-dial: the originated ``;1`` asks once Up, then
+        Dial()s the callee); the index of the callee's BridgeLeave, its end beginning."""
+        events = [parse(e) for e in lab_events(CALL_01)]
+        cut = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeLeave"
+                   and e["Channel"] == CALLED_01)
+        return events, cut
+
+    def click_to_dial_outage(self) -> tuple[CallTracker, list, list[dict[str, str]], int]:
+        """call-01 started while AMI was away, followed with the number (SYNTHETIC, said
+        here: the lab dialled ``201@callee``; the callee's DIALEDPEERNUMBER is taken as the
+        number allowed, ``+18015550123@callee``)."""
+        from callguard.watchdog.calls import number_key
+
+        events, cut = self.click_to_dial()
+        linkedid = "1795326250.0"
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+        tracker.disconnected(50.0)
+        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH,
+                                "+1", asker=CALLER_01[0], number_key=number_key(NUMBER)))
+        follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{linkedid}')}"
+        picture = [{**i, "ChanVariable": follow} for i in picture_at(events, cut)]
+        return tracker, tracker.reconcile(picture, 80.0), events, cut
+
+    def test_control_click_to_dial_the_callee_dialled_to_the_number_stays_the_called_party(
+            self):
+        """The control: the AppDial leg a picture shows was dialled to the number allowed:
+        it stays the called party, and its hangup releases the calling legs."""
+        tracker, effects, events, cut = self.click_to_dial_outage()
+        dialled = f"{NUMBER}@callee"
+        values = {(CALLED_01, "DIALEDPEERNUMBER"): dialled,
+                  (CALLER_01[0], "DIALEDPEERNUMBER"): dialled}
+        out = _settle(tracker, "1795326250.0", effects, values, 80.0)
+        assert tracker.calls["1795326250.0"].dest == CALLED_01
+        at = 90.0
+        for event in events[cut:cut + 2]:  # the callee's BridgeLeave and Hangup
+            at += 0.1
+            out.extend((at, e) for e in tracker.feed(event, at))
+        assert hangups_of(out) == CALLER_01
+
+    def test_control_click_to_dial_the_callee_gone_before_the_read_still_releases(self):
+        """The callee hangs up right behind the picture: its own read is unreadable, the
+        asking leg's Dial() reached the number: the callee was the called party, and the
+        calling legs are released at once, its hangup time kept."""
+        tracker, effects, events, cut = self.click_to_dial_outage()
+        assert reads_of(effects) == [(CALLED_01, "DIALEDPEERNUMBER"),
+                                     (CALLER_01[0], "DIALEDPEERNUMBER")]
+        out: list[tuple[float, object]] = []
+        at = 80.0
+        for event in events[cut:cut + 2]:
+            at += 0.01
+            out.extend((at, e) for e in tracker.feed(event, at))
+        assert hangups_of(out) == []  # not yet: whom it was dialled to is being read
+        for read, value in ((CALLER_01[0], f"{NUMBER}@callee"), (CALLED_01, None)):
+            at += 0.01
+            out.extend((at, e) for e in tracker.variable_read(
+                "1795326250.0", read, "DIALEDPEERNUMBER", value, at))
+        assert hangups_of(out) == CALLER_01
+        assert tracker.calls["1795326250.0"].called_hangup_at == pytest.approx(80.02)
+
+    def test_control_the_calling_leg_left_alone_is_released(self):
+        """click-to-dial's calling leg left alone after the callee hung up while AMI was
+        away (the callee never seen): its Dial() reached the number allowed, so its
+        DIALSTATUS=ANSWER is the called party's end: released, as before."""
+        from callguard.watchdog.calls import number_key
+
+        events, cut = self.click_to_dial()
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+        tracker.disconnected(50.0)
+        tracker.follow(Followed("d-x", "1795326250.0", "c", "predictive", 25.0, UTAH, "+1",
+                                asker=CALLER_01[0], number_key=number_key(NUMBER)))
+        follow = f"CALLGUARD_FOLLOW={carried(decision='d-x')}"
+        alone = [{**i, "ChanVariable": follow, "Application": "Wait", "BridgeId": ""}
+                 for i in picture_at(events, cut + 2) if i["Channel"] == CALLER_01[0]]
+        effects = tracker.reconcile(alone, 80.0)
+        values = {(CALLER_01[0], "DIALEDPEERNUMBER"): f"{NUMBER}@callee",
+                  (CALLER_01[0], "DIALEDPEERNAME"): CALLED_01,
+                  (CALLER_01[0], "DIALSTATUS"): "ANSWER"}
+        assert reads_of(effects) == sorted((CALLER_01[0], v) for v in (
+            "DIALEDPEERNUMBER", "DIALEDPEERNAME", "DIALSTATUS"))
+        out = _settle(tracker, "1795326250.0", effects, values, 80.0)
+        assert set(hangups_of(out)) == {CALLER_01[0]}  # sent, and retried unconfirmed
+
+    def test_not_a_bug_when_the_call_was_seen_before_the_outage(self):
+        """REPLAYS ``straight_to_the_customer`` up to the agent in the bridge, decided
+        before the customer's leg was dialled (its pre-dial): the events made the customer
+        the called party. AMI drops; the agent hangs up meanwhile; the picture shows the
+        customer alone. The picture keeps the called party the events showed: nothing is
+        read of DIALSTATUS, nothing is hung up."""
+        events, _ = straight_to_the_customer()
+        bridged = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                       and e["Channel"] == AGENT) + 1
+        tracker, _, _ = replay(events[:bridged], [self.LINKEDID], gate_first=True)
+        assert tracker.calls[self.LINKEDID].dest == CUSTOMER
+        tracker.disconnected(50.0)
+        effects = tracker.reconcile(self.picture(agent_up=False), 80.0)
+        assert reads_of(effects) == [(CUSTOMER, "CONNECTEDLINE(num-pres)")]  # caller ID
+        out = [(80.0, e) for e in effects] + [(85.0, e) for e in tracker.due(85.0)]
+        assert hangups_of(out) == []
+        assert tracker.calls[self.LINKEDID].dest == CUSTOMER
+
+    def test_after_a_restart_without_the_number_the_shapes_cannot_be_told_apart(self):
+        """SAID, NOT HIDDEN. A restarted process has neither the number's digest nor the
+        asking channel (CALLGUARD_FOLLOW carries neither: carry.py). The customer's leg left
+        alone (the agent gone) then looks exactly like click-to-dial's calling leg left
+        alone (the customer gone; ``TestTheDialledPeerProvesATransfer``): an originated
+        leg, Uniqueid = Linkedid, not a Local half, DIALSTATUS=ANSWER and DIALEDPEERNAME
+        naming a gone channel. Nothing Asterisk shows tells them apart — app_dial.c sets
+        the same variables on whichever leg ran Dial() — so the tracker does the same to
+        both: it releases. For the customer's leg that is the wrong party; the lead must
+        choose (see the report): only the number, e.g. from the decision's record, can
+        tell."""
+        def run(leg: str, peer: str) -> list[str]:
+            tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+            tracker.disconnected(50.0)
+            item = {"Event": "CoreShowChannel", "Channel": leg, "Uniqueid": self.LINKEDID,
+                    "Linkedid": self.LINKEDID, "ChannelState": "6", "Application": "Playback",
+                    "BridgeId": "", "ChanVariable": f"CALLGUARD_FOLLOW={carried()}"}
+            effects = tracker.reconcile([item], 80.0)
+            values = {(leg, "DIALSTATUS"): "ANSWER", (leg, "DIALEDPEERNAME"): peer}
+            return hangups_of(_settle(tracker, self.LINKEDID, effects, values, 80.0))
+
+        straight = run(CUSTOMER, AGENT)
+        click_to_dial = run("PJSIP/agentphone-00000001", "PJSIP/itsp-00000002")
+        assert len(straight) == len(click_to_dial) > 0
+        assert set(straight) == {CUSTOMER}

@@ -75,6 +75,13 @@ DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
 # After an outage it is the only name of the called party's channel left (``_resume``).
 DIALLED_PEER_VARIABLE = "DIALEDPEERNAME"
+# app_dial.c dial_exec_full sets DIALEDPEERNUMBER twice: on each outgoing leg as it requests
+# it (the resource of its dial string: "+18015550123@itsp", "agent"), and on the channel
+# running Dial() once a leg answers (the answering leg's). An originated leg gets none from
+# its own dialling (dial.c begin_dial_prerun sets none). Compared with the digest of the
+# number the gate allowed, it says whom a Dial() reached: the called party, or an agent
+# the called party's own dialplan dialled (``_resume``). Never kept in clear.
+DIALLED_NUMBER_VARIABLE = "DIALEDPEERNUMBER"
 # The asking channel's state when the gate answered (func_channel.c func_channel_read:
 # "state" is ast_state2str, "Up" once answered); read with AMI Getvar, which takes a
 # function as its Variable (manager_doc.xml Getvar; lab call-08 read CALLERID(num)).
@@ -147,7 +154,7 @@ Effect = HangupChannel | ReadVariable
 TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
 _FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, DIALLED_PEER_VARIABLE,
-                              STATE_VARIABLE, *TRANSFER_VARIABLES})
+                              DIALLED_NUMBER_VARIABLE, STATE_VARIABLE, *TRANSFER_VARIABLES})
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +270,18 @@ class _Call:
     # read ANSWER: together the only proof of the called party's channel name (``_resume``)
     dialled_peers: dict[str, str] = field(default_factory=dict)
     answered_dialers: set[str] = field(default_factory=set)
+    # Followed again with the number's digest (this node's decision): whether each leg's
+    # DIALEDPEERNUMBER names the number allowed (``_number_read``). A dialling leg whose Dial()
+    # reached another number is no proof of the called party's end; an AppDial leg dialled
+    # to another number is not the called party (``_resume``).
+    names_number: dict[str, bool] = field(default_factory=dict)
+    # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
+    # being read (only with the number's digest: its Hangup waits for that answer), and the
+    # Hangup that came before the answer.
+    dest_from_picture: bool = False
+    dest_unchecked: bool = False
+    unchecked_hangup_at: float | None = None
+    numbers_asked: set[str] = field(default_factory=set)
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
     dial_strings: dict[str, str] = field(default_factory=dict)  # originated leg -> DialString
     # Dial events of an originated leg taken for the called party (its own Queue()/Dial()),
@@ -803,22 +822,31 @@ class CallTracker:
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
-            if self._called_party_ended(call):
-                talking = self._talking(call)
-                if talking is not None:
-                    # The called party's channel went while others talk through the call:
-                    # its line is free, their conversation is not cut — handed on, then
-                    # a hangup (an attended transfer's three-way, DestType Threeway), or a
-                    # transfer no event showed (``_left_talking``).
-                    self._left_talking(call, talking, now)
-                else:
-                    call.called_hangup_at = now
-                    effects = self._check_transfer(
-                        call, now, now + min(self.settings.grace_s, self._limit(call)),
-                        wait=False)
+            if call.dest_unchecked:
+                # Whom the picture's AppDial leg was dialled to is being read: its hangup
+                # counts once that says it is the called party (``_number_read``).
+                call.unchecked_hangup_at = now
+            else:
+                effects = self._called_party_gone(call, now, now)
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
+        """The called party's channel hung up at ``at``: release the rest, if it went first."""
+        if not self._called_party_ended(call):
+            return []
+        talking = self._talking(call)
+        if talking is not None:
+            # The called party's channel went while others talk through the call: its line
+            # is free, their conversation is not cut — handed on, then a hangup (an attended
+            # transfer's three-way, DestType Threeway), or a transfer no event showed
+            # (``_left_talking``).
+            self._left_talking(call, talking, now)
+            return []
+        call.called_hangup_at = at
+        return self._check_transfer(
+            call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
 
     def _left_talking(self, call: _Call, talking: tuple[str, set[str]], now: float) -> None:
         """The called party's channel went, and hanging up a channel of the call would cut
@@ -909,6 +937,8 @@ class CallTracker:
             if value and value.strip():
                 call.dialled_peers[channel] = value.strip()
             return []
+        if variable == DIALLED_NUMBER_VARIABLE:
+            return self._out(self._number_read(call, channel, value, now))
         if variable in TRANSFER_VARIABLES:
             return self._out(self._transfer_read(call, channel, variable, value, now))
         if variable == PRESENTATION_VARIABLE:
@@ -1092,6 +1122,7 @@ class CallTracker:
         """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
         name = item.get("Channel", "")
         call.dest = name
+        call.dest_from_picture = True  # whom it was dialled to: ``_check_dialled_number``
         call.dialled.add(name)
         call.called_side.add(name)
         if item.get("ChannelState") == "6":
@@ -1109,6 +1140,10 @@ class CallTracker:
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
                         for name in sorted(call.channels.values())]
             return []
+        if call.dest_from_picture and not call.dest_unchecked:
+            asked = self._check_dialled_number(call)
+            if asked:
+                return asked
         dest_gone = call.dest is not None and call.dest not in call.channels.values()
         if dest_gone:
             if (call.called_hangup_at is None and call.answered_at is not None
@@ -1127,12 +1162,112 @@ class CallTracker:
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
+        # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
+        # the called party's only if that Dial() reached the number (``_dial_status_read``).
+        first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_key else ()
         return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
-                for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+                for variable in (*first, DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+
+    def _check_dialled_number(self, call: _Call) -> list[Effect]:
+        """The AppDial leg a picture showed is taken for the called party; with the digest
+        of the number allowed, ask whom it was dialled to (its own DIALEDPEERNUMBER, set by
+        app_dial.c ``dial_exec_full`` as it requested the leg). An Originate straight to the
+        customer whose dialplan then Dial()s an agent shows the agent's leg as the AppDial
+        one: taken for the called party, its hangup released the customer, and the
+        customer's released nothing."""
+        followed = call.followed
+        dest = call.dest
+        if (followed is None or not followed.number_key or dest is None
+                or dest in call.numbers_asked or dest not in call.channels.values()):
+            return []  # nothing to check it against, or gone: the picture's word
+        # The asking leg's own first (answered first, on the same session): should the
+        # AppDial leg be gone by the read, whom the asking leg's Dial() reached still tells
+        # (the number: click-to-dial's agent phone; another: the customer's own leg).
+        legs = [leg for leg in dict.fromkeys((followed.asker, dest))
+                if leg and leg in call.channels.values() and leg not in call.numbers_asked]
+        call.numbers_asked.update(legs)
+        call.dest_unchecked = True
+        return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE) for leg in legs]
+
+    def _number_read(self, call: _Call, channel: str, value: str | None,
+                     now: float) -> list[Effect]:
+        """A DIALEDPEERNUMBER read: kept only as whether it names the number allowed."""
+        key = call.followed.number_key if call.followed is not None else ""
+        if key and value and value.strip():
+            call.names_number[channel] = _dials(value, key)
+        if channel != call.dest or not call.dest_unchecked:
+            return []
+        call.dest_unchecked = call.dest_from_picture = False
+        hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+        named = call.names_number.get(channel)
+        if named is None and call.followed is not None:
+            # The leg gone before the read ("No such channel"): whom the asking leg's
+            # Dial() reached says it instead.
+            named = call.names_number.get(call.followed.asker)
+        if named is not False:
+            # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
+            # is the called party; a Hangup of it seen meanwhile is its end.
+            if hung_up is None:
+                return []
+            return self._called_party_gone(call, hung_up, now)
+        self._not_the_number(call, channel, now)
+        return []
+
+    def _not_the_number(self, call: _Call, leg: str, now: float) -> None:
+        """``leg`` was dialled to another number than the one allowed: not the called party.
+        The leg that asked the gate (or, with no asking channel known, the call's first
+        leg, whose Uniqueid is the Linkedid) is, when it runs the dialplan that dialled."""
+        call.dest = None
+        call.dialled.discard(leg)
+        call.called_side.discard(leg)
+        call.answered_legs.discard(leg)
+        call.presented = call.presented_from = None
+        called = self._asking_leg(call)
+        if called is not None:
+            self._called_in_dialplan(call, called, now)
+
+    def _asking_leg(self, call: _Call) -> str | None:
+        """The live leg the gate was asked from (or the call's first leg): the called party
+        of an Originate straight to the customer, when what it dialled is not the number.
+        Never a Local ``;2`` (the far half of an originated Local channel, the calling side)
+        nor a leg Dial() is still calling."""
+        followed = call.followed
+        if followed is None:
+            return None
+        leg = followed.asker or call.channels.get(call.linkedid, "")
+        if (not leg or leg not in call.channels.values()
+                or (leg.startswith("Local/") and leg.endswith(";2"))
+                or call.apps.get(leg, "") in ("", "AppDial", "AppDial2")):
+            return None
+        return leg
+
+    @staticmethod
+    def _called_in_dialplan(call: _Call, leg: str, now: float) -> None:
+        """``leg`` is the called party, answered: an originated leg runs the dialplan only
+        once answered (pbx.c ``pbx_outgoing_exec``: ``ast_dial_run``, then the PBX on the
+        answered channel)."""
+        call.dest = leg
+        call.dialled.add(leg)
+        call.called_side.add(leg)
+        call.answered_legs.add(leg)
+        call.dial_status = "ANSWER"
+        call.answered_at = call.answered_at or now
+        call.abandonment = call.abandonment or "unknown"  # the answer was not seen
 
     def _dial_status_read(self, call: _Call, channel: str, status: str,
                           now: float) -> list[Effect]:
+        """A dialling leg's DIALSTATUS after an outage. app_dial.c ``dial_exec_full`` sets it
+        on the channel that RUNS Dial(): ANSWER says that leg's Dial() was answered — the
+        called party's end only if the leg dialled the called party. An Originate straight
+        to the customer whose dialplan Dial()s an agent has it on the customer's leg, about
+        the agent: with the number's digest, a Dial() that reached another number proves
+        nothing of the called party's end, and the leg that asked the gate is the called
+        party, still up (``_not_the_number``)."""
         if not status or call.followed is None or call.dest is not None:
+            return []
+        if status == "ANSWER" and call.names_number.get(channel) is False:
+            if self._asking_leg(call) == channel:
+                self._called_in_dialplan(call, channel, now)
             return []
         if status == "ANSWER":
             call.answered_dialers.add(channel)
