@@ -3315,6 +3315,9 @@ class TestStraightToTheCustomerAfterAnOutage:
         assert [n for n, _ in reports] == ["line-release"]
         [record] = [f for name, f in reports if name == "line-release"]
         assert record["called_channel"] == CUSTOMER
+        # the agent's Dial() answered and the agent is gone, the customer still up: the
+        # calling side left first
+        assert record["ended_by"] == "caller"
         assert not [f for name, f in reports if name == "violation-risk"]
 
     def test_the_agents_hangup_does_not_hang_up_the_customer(self):
