@@ -277,7 +277,7 @@ class TestRecordFormat:
         record = json.loads(line)
         assert record["packs"] == [
             ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp---p"],
-            ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-pp"],
+            ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-ppp"],
             ["us-ut-hb45-2000", PACKS["us-ut-hb45-2000"].version,
              PACKS["us-ut-hb45-2000"].digest, "pppppp--"]]
         assert "outcomes" not in record  # nothing blocked or was exempted
@@ -426,7 +426,7 @@ class TestRecordFormat:
             ("us-ut-hb45-2000:13-26a-106(1)(g)", "block"),
             ("us-ut-hb45-2000:13-26a-105(3)", "block")]
         letters = {p[0]: p[3] for p in record["packs"]}
-        assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-bp",
+        assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-bpp",
                            "us-ut-hb45-2000": "ppbbpp--"}  # packs out of scope: not named
 
     async def test_structlog_configuration_cannot_touch_a_record(self, tmp_path, log_key):
