@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import shutil
 import socket
+import struct
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -859,6 +861,49 @@ class TestResponseAddress:
             b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKa", b"Via: " + via.encode()))
         assert _stamp_via(request, ("192.0.2.1", 40000), reliable) == address
         assert "received=192.0.2.1" in request.headers.get("via")[0]
+
+
+class TestKeepAlive:
+    """UDP keep-alives on the SIP port (stun.py): RFC 5626 §3.5.1's line breaks and
+    §3.5.2's STUN Binding requests were parsed as SIP and counted ``malformed``."""
+
+    async def test_line_breaks_are_a_keep_alive_answered_nothing(self, front):
+        server = await front()
+        client = Client(server.port)
+        for ping in (b"\r\n", b"\r\n\r\n", b"\n"):
+            client.send(ping)
+        client.send(options("after-pings"))
+        replies = await client.replies()
+        assert [r.split(b"\r\n", 1)[0] for r in replies] == [b"SIP/2.0 200 OK"]
+        assert server.stats.counts["udp_keepalive"] == 3
+        assert server.stats.counts["malformed"] == 0
+
+    async def test_stun_binding_request_gets_the_address_it_came_from(self, front):
+        """RFC 5389 §7.3.1, §15.2: the success response echoes the transaction ID and
+        carries the source's address and port XORed with the magic cookie."""
+        server = await front()
+        client = Client(server.port)
+        transaction = os.urandom(12)
+        client.send(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + transaction)
+        client.send(b"\x00\x11\x00\x00\x21\x12\xa4\x42" + transaction)  # indication
+        [reply] = await client.replies()
+        kind, length = struct.unpack_from("!HH", reply)
+        assert (kind, length, reply[8:20]) == (0x0101, 12, transaction)
+        attribute, size, family, port = struct.unpack_from("!HHxBH", reply, 20)
+        address = bytes(a ^ b for a, b in zip(reply[28:32], b"\x21\x12\xa4\x42",
+                                              strict=True))
+        assert (attribute, size, family) == (0x0020, 8, 1)
+        assert (socket.inet_ntoa(address), port ^ 0x2112) == client.sock.getsockname()
+        assert server.stats.counts["stun_answered"] == 1
+        assert server.stats.counts["stun_dropped"] == 1
+        assert server.stats.counts["malformed"] == 0
+
+    async def test_stun_from_a_stranger_gets_nothing(self, front):
+        server = await front(allowed_sources=("10.0.0.0/8",))
+        client = Client(server.port)
+        client.send(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12))
+        assert await client.replies() == []
+        assert server.stats.counts["refused_source"] == 1
 
 
 class TestProtection:

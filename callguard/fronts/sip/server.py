@@ -37,6 +37,7 @@ from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
+from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
     SipMapping,
@@ -479,6 +480,9 @@ class SipFront:
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
             return
+        if data and data[0] < 0x40 and not transport.reliable:  # no SIP message starts so
+            self._keepalive(data, addr, transport)
+            return
         peeked = peek(data)
         if peeked is not None and peeked[0] == "ACK":
             self._known("ACK", peeked[1], addr, transport)  # no parse needed
@@ -503,6 +507,21 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
+        """A UDP datagram whose first byte no SIP message starts with: a keep-alive of
+        line breaks (nothing sent back), a STUN Binding request (answered), or garbage
+        (``stun.py``)."""
+        counts = self.stats.counts
+        if stun.is_line_breaks(data):
+            counts["udp_keepalive"] += 1
+        elif stun.is_stun(data):
+            reply = stun.answer(data, addr)
+            counts["stun_answered" if reply is not None else "stun_dropped"] += 1
+            if reply is not None:
+                transport.send_bytes(reply, addr)
+        else:
+            counts["malformed"] += 1
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
