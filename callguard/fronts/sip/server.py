@@ -100,7 +100,7 @@ class SipSettings:
     max_transactions: int = 65_536
     max_tcp_connections: int = 1024
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
-    max_retransmits: int = 6
+    max_retransmits: int = 10  # retransmitted requests answered per transaction
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
     receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
