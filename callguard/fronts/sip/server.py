@@ -480,8 +480,8 @@ class SipFront:
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
             return
-        if data and data[0] < 0x40 and not transport.reliable:  # no SIP message starts so
-            self._keepalive(data, addr, transport)
+        if data and data[0] < 0x40 and not transport.reliable and (  # not a letter
+                self._keepalive(data, addr, transport)):
             return
         peeked = peek(data)
         if peeked is not None and peeked[0] == "ACK":
@@ -508,20 +508,20 @@ class SipFront:
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
-    def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
-        """A UDP datagram whose first byte no SIP message starts with: a keep-alive of
-        line breaks (nothing sent back), a STUN Binding request (answered), or garbage
-        (``stun.py``)."""
+    def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> bool:
+        """A UDP keep-alive (``stun.py``): line breaks (nothing sent back) or STUN (a
+        Binding request answered); False for anything else, left to the SIP parse."""
         counts = self.stats.counts
         if stun.is_line_breaks(data):
             counts["udp_keepalive"] += 1
-        elif stun.is_stun(data):
-            reply = stun.answer(data, addr)
-            counts["stun_answered" if reply is not None else "stun_dropped"] += 1
-            if reply is not None:
-                transport.send_bytes(reply, addr)
-        else:
-            counts["malformed"] += 1
+            return True
+        if not stun.is_stun(data):
+            return False
+        reply = stun.answer(data, addr)
+        counts["stun_answered" if reply is not None else "stun_dropped"] += 1
+        if reply is not None:
+            transport.send_bytes(reply, addr)
+        return True
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
