@@ -15,7 +15,9 @@ import os
 import re
 import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -555,6 +557,86 @@ class TestTcpFraming:
             sock.close()
         assert sent < 19_999
         assert server.stats.counts["tcp_backlog"] == 1
+
+
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command (P-256: fast)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl not installed: apt-get install openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=callguard-test", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+class TestTls:
+    """``[sip] tls``: SIP over TLS (RFC 3261 §26.2, port 5061) beside UDP and TCP, with a
+    certificate made here by openssl; the client checks it against that certificate."""
+
+    async def test_an_invite_over_tls_is_decided_and_a_ping_gets_its_pong(self, front,
+                                                                          tmp_path):
+        cert, key = self_signed(tmp_path)
+        server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
+                             tls_key=str(key))
+        assert server.tls_port not in (0, server.port)
+        client = ssl.create_default_context(cafile=str(cert))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.tls_port, ssl=client, server_hostname="127.0.0.1")
+        assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+        writer.write(invite("over-tls").replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS"))
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert reply.startswith(b"SIP/2.0 302"), reply
+        assert b"Via: SIP/2.0/TLS 127.0.0.1:5999" in reply
+        writer.write(b"\r\n\r\n")  # RFC 5626 §4.4.1's ping, inside the TLS stream
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+        writer.write(invite("over-tls-2", number=LISTED).replace(b"SIP/2.0/UDP",
+                                                                 b"SIP/2.0/TLS"))
+        await writer.drain()
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert second.startswith(b"SIP/2.0 603"), second
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["tcp_keepalive"] == 1
+        assert server.stats.counts["retransmitted"] == 0  # reliable: no timer G
+
+    async def test_plain_text_on_the_tls_port_is_closed_and_tls_strangers_too(
+            self, front, tmp_path):
+        cert, key = self_signed(tmp_path)
+        server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
+                             tls_key=str(key))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tls_port)
+        writer.write(tcp(invite("plain")))
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # no handshake: closed
+        writer.close()
+        client = ssl.create_default_context(cafile=str(cert))
+        guarded = await front(allowed_sources=("10.0.0.0/8",), tls=True, tls_port=0,
+                              tls_certificate=str(cert), tls_key=str(key))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", guarded.tls_port, ssl=client, server_hostname="127.0.0.1")
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert guarded.stats.counts["tcp_refused"] == 1
+        assert compliance(server) == []
+
+    async def test_files_that_do_not_load_stop_the_front_before_it_listens(self, front,
+                                                                           tmp_path):
+        cert, key = self_signed(tmp_path)
+        (tmp_path / "other").mkdir()
+        other_cert, _ = self_signed(tmp_path / "other")  # not the key's certificate
+        for changes, message in (
+                ({"tls_certificate": str(tmp_path / "none.pem"), "tls_key": str(key)},
+                 "tls_certificate"),
+                ({"tls_certificate": str(other_cert), "tls_key": str(key)},
+                 "not a PEM certificate and its private key"),
+                ({"tls_certificate": str(cert), "tls_key": ""}, "set tls_key")):
+            with pytest.raises(ConfigError, match=message):
+                await front(tls=True, tls_port=0, **changes)
 
 
 def cancel(branch: str) -> bytes:
@@ -1431,6 +1513,10 @@ class TestConfig:
         ('identity_header = "P Asserted"', "identity_header"),
         ('max_retransmits = -1', "max_retransmits"),
         ('port = 70000', "70000"),
+        ('tls = true', "set tls_certificate and tls_key"),
+        ('tls = true\ntls_port = 5060\ntls_certificate = "c"\ntls_key = "k"',
+         "tls_port 5060 is the TCP listener's port"),
+        ('tls_port = 70000', "tls_port 70000"),
     ])
     def test_bad_sip_settings_name_the_key(self, tmp_path, section, message):
         text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(

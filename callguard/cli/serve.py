@@ -322,6 +322,8 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.http_token()
         if state.settings.ami.enabled:
             state.settings.ami.secret()
+        if state.settings.sip.enabled:
+            state.settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
         usage_error(str(exc))
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
