@@ -251,6 +251,9 @@ def test_config_check_loads_the_sip_tls_files(site, tmp_path) -> None:
     assert missing.returncode == 2
     assert "tls_certificate" in missing.stderr
     assert "no readable file there" in missing.stderr
+    refused = cli("--config", str(site), "serve")  # serve refuses it before listening
+    assert refused.returncode == 2
+    assert "no readable file there" in refused.stderr
 
 
 def test_campaigns_list(site) -> None:

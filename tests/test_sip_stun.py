@@ -11,6 +11,8 @@ import struct
 import zlib
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from callguard.fronts.sip import stun
 
@@ -152,3 +154,20 @@ class TestAnswer:
             "odd-length"])
     def test_nothing_for_anything_else(self, data):
         assert stun.answer(data, ("192.0.2.1", 5060)) is None
+
+
+@given(kind=st.sampled_from([0x0001, 0x0011, 0x0101, 0x0003]),
+       body=st.binary(max_size=96), length=st.one_of(st.none(), st.integers(0, 0xFFFF)))
+def test_any_stun_shaped_datagram_is_answered_well_or_not_at_all(kind, body, length):
+    """Whatever follows a STUN header: no exception, and an answer is a whole STUN message
+    (its length field true, the transaction ID echoed) for a Binding request only."""
+    size = len(body) if length is None else length
+    data = struct.pack("!HH", kind, size) + COOKIE + TRANSACTION + body
+    assert stun.is_stun(data)
+    reply = stun.answer(data, ("198.51.100.7", 5060))
+    if reply is None:
+        return
+    assert kind == 0x0001
+    assert struct.unpack_from("!H", reply, 2)[0] == len(reply) - 20
+    assert reply[4:20] == COOKIE + TRANSACTION
+    assert reply[:2] in (b"\x01\x01", b"\x01\x11")
