@@ -374,6 +374,13 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
                           "(Decline) or 403 (Forbidden)")
     if values["max_retransmits"] < 0:
         raise ConfigError(f"{where}: max_retransmits must be 0 or more")
+    if not 0 <= values["tls_port"] <= 65535:
+        raise ConfigError(f"{where}: tls_port {values['tls_port']} is not a TCP port")
+    if values["tls"] and values["tcp"] and values["tls_port"] == values["port"] != 0:
+        raise ConfigError(f"{where}: tls_port {values['tls_port']} is the TCP listener's "
+                          "port too; use another (5061 is SIP over TLS's, RFC 3261 §26.2)")
+    if values["tls"] and not (values["tls_certificate"] and values["tls_key"]):
+        raise ConfigError(f"{where}: tls is on: set tls_certificate and tls_key (PEM files)")
     trunk = values["trunk"]
     # The 302's Contact is "<" + trunk + ">": one URI, the checked number in its user
     # part. A '<', '>' or '"' could close it and add a second Contact (a number nothing

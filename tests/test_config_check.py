@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -211,6 +212,48 @@ def test_config_check_refuses_what_serve_would_refuse(site) -> None:
     bad = cli("--config", str(site), "config", "check")
     assert bad.returncode == 2
     assert "unknown key(s) mistyped" in bad.stderr
+
+
+def test_config_check_loads_the_sip_tls_files(site, tmp_path) -> None:
+    """``[sip] tls``: the certificate and key are loaded by ``config check`` (as by
+    ``serve``), not only named: a missing file, or a key that is not the certificate's,
+    is an error naming the key."""
+    import_lists(site)
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl not installed: apt-get install openssl"
+    made = {}
+    for name in ("a", "b"):
+        made[name] = (tmp_path / f"{name}.pem", tmp_path / f"{name}.key")
+        subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                        str(made[name][1]), "-out", str(made[name][0]), "-days", "1",
+                        "-subj", "/CN=callguard-test"], check=True, capture_output=True)
+    text = site.read_text()
+    sip = text.index("[sip]")
+
+    def with_tls(cert: Path, key: Path) -> None:
+        site.write_text(text[:sip] + text[sip:].replace("enabled = false", "enabled = true", 1)
+                        .replace("tls = false", "tls = true", 1)
+                        .replace('tls_certificate = ""', f'tls_certificate = "{cert}"', 1)
+                        .replace('tls_key = ""', f'tls_key = "{key}"', 1))
+
+    with_tls(made["a"][0], made["a"][1])
+    good = cli("--config", str(site), "config", "check", "--json")
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "sip 127.0.0.1:5060/udp+tcp, tls 127.0.0.1:5061/tcp" in json.loads(
+        good.stdout)["fronts"]
+    with_tls(made["a"][0], made["b"][1])
+    mismatched = cli("--config", str(site), "config", "check")
+    assert mismatched.returncode == 2
+    assert "not a PEM certificate and its private key" in mismatched.stderr
+    with_tls(tmp_path / "missing.pem", made["a"][1])
+    missing = cli("--config", str(site), "config", "check")
+    assert missing.returncode == 2
+    assert "tls_certificate" in missing.stderr
+    assert "no readable file there" in missing.stderr
+    refused = cli("--config", str(site), "serve")  # serve refuses it before listening
+    assert refused.returncode == 2
+    assert "no readable file there" in refused.stderr
 
 
 def test_campaigns_list(site) -> None:

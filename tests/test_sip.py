@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
 import shutil
 import socket
+import ssl
+import struct
+import subprocess
 import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -45,6 +49,7 @@ UT = "ut-solar-manual"
 ALLOWED = "8015550123"
 LISTED = "8015550199"  # on the national list: 47 CFR 64.1200(c)(2)
 TRUNK = "sip:{number}@trunk.example.net"
+QUIET_T1 = 2000  # ms: timer G's first copy comes after everything a test looks at
 
 
 
@@ -236,7 +241,13 @@ class TestTransactions:
         assert len(run.sent("INVITE")) >= 2
         assert len({invite_branch(m) for m in run.sent("INVITE")}) == 1
         answers = run.responses(302)
-        assert len(answers) == 4  # the first and max_retransmits copies, no more
+        counts = server.stats.counts
+        # the first; timer G's copies (50, 150, 350 ms) until the ACK (~600 ms); one for
+        # each retransmitted INVITE (SIPp sends its INVITE again for each copy it gets),
+        # max_retransmits (3) at most
+        assert 1 <= counts["invite_resend"] <= 3
+        assert 3 <= counts["retransmitted"] <= 4
+        assert len(answers) == 1 + counts["retransmitted"] + counts["invite_resend"]
         assert len({to_tag(a) for a in answers}) == 1
         assert len({a["X-Callguard-Decision"] for a in answers}) == 1
         assert len(compliance(server)) == 1
@@ -266,53 +277,62 @@ class TestTransactions:
             client.send(first.replace(b"INVITE sip:", b"ACK sip:").replace(
                 b"CSeq: 1 INVITE", b"CSeq: 1 ACK"))
             await asyncio.sleep(0.05)
-        else:  # and timer G's copies (at 100, 300, 700 ms: three at most)
+        else:  # and timer G's copies (at 100, 300, 700 ms, … to timer H)
             [reply, *_] = await client.replies(1.0)
         assert reply.startswith(b"SIP/2.0 302 "), reply
+        answer = reply
         other_number = invite("reused", number=LISTED)
         other_call = first.replace(b"Call-ID: reused@dialer", b"Call-ID: another@dialer")
         other_campaign = first.replace(UT.encode(), b"ut-solar-predictive")
         for reused in (other_number, other_call, other_campaign):
             client.send(reused)
-            [reply] = await client.replies(0.1)
+            [reply] = [r for r in await client.replies(0.1) if r != answer]  # not timer G's
             assert reply.startswith(b"SIP/2.0 400 "), reply
             assert b"branch already used by another request" in reply
             assert b"Contact:" not in reply
-        client.send(first)  # a true retransmission is one still (its copies are spent)
-        assert await client.replies(0.1) == []
-        assert server.stats.counts["after_ack" if acked else "retransmit_capped"] == 1
+        client.send(first)  # a true retransmission is one still: the 302 again, or
+        # nothing after the ACK
+        replies = await client.replies(0.1)
+        assert replies == ([] if acked else [answer, *replies[1:]]), replies
+        assert all(r == answer for r in replies)
+        assert server.stats.counts["after_ack" if acked else "invite_resend"] == 1
         assert server.stats.counts["branch_reused"] == 3
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
 
     async def test_missing_ack_final_response_retransmitted_then_given_up(self, front,
                                                                           tmp_path):
-        """Copies at most 1 + max_retransmits (3); timer H at 64·T1 = 3.2 s forgets it."""
+        """Timer G's copies, all ten of them (T1 50 ms, T2 400 ms: the last at 3.15 s),
+        to timer H at 64·T1 = 3.2 s, which forgets it; SIPp hears those of its 1 s."""
         server = await front()
         started = time.monotonic()
         run = await sipp(server, "no_ack", tmp_path, "number", LISTED, "campaign", UT,
                          "status", "603")
         assert run.returncode == 0, run.errors
         answers = run.responses(603)
-        assert len(answers) == 4
+        assert len(answers) >= 4  # the first, and copies at 50, 150, 350 (750) ms
         assert len({to_tag(a) for a in answers}) == 1
         counts = server.stats.counts
-        assert counts["retransmitted"] + counts["invite_resend"] == 3
         while counts["no_ack"] == 0:
             assert time.monotonic() - started < 6, "timer H never fired"
             await asyncio.sleep(0.05)
+        assert counts["retransmitted"] == 10
+        assert counts["invite_resend"] == 0
         assert len(server.transactions) == 0
         assert len(compliance(server)) == 1
 
-    async def test_timer_g_doubles_until_the_cap(self, front):
-        """One INVITE, never acknowledged, never repeated: copies at T1, 2·T1, 4·T1."""
+    async def test_timer_g_doubles_to_t2_until_timer_h(self, front):
+        """One INVITE, never acknowledged, never repeated (RFC 3261 §17.2.1, T1 50 ms):
+        copies 50, 100, 200 ms apart, then every T2 (400 ms) to timer H (3.2 s): ten."""
         server = await front()
         client = Client(server.port)
         client.send(invite("timer-g"))
-        arrivals = await client.arrivals(1.0)
-        assert len(arrivals) == 4
+        arrivals = await client.arrivals(3.6)
+        assert len(arrivals) == 11
         gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-        assert gaps[0] < gaps[1] < gaps[2]  # 50, 100, 200 ms (the 20 ms tick blurs them)
-        assert await client.replies(0.5) == []
+        assert gaps[0] < gaps[1] < gaps[2] < gaps[3]  # the 20 ms tick blurs each one
+        assert all(0.34 < gap < 0.46 for gap in gaps[3:]), gaps  # T2
+        assert arrivals[-1] - arrivals[0] == pytest.approx(3.15, abs=0.08)  # 63·T1
+        assert await client.replies(0.3) == []
 
     async def test_a_slow_decision_gets_100_trying_and_so_does_its_retransmission(self,
                                                                                  front):
@@ -362,7 +382,7 @@ class TestTransactions:
 
     async def test_a_quick_decision_sends_no_100(self, front):
         """The common case: the answer comes in a few ms, and nothing else is sent."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=500)  # timer G's first copy after the 0.4 s looked at
         client = Client(server.port)
         client.send(invite("quick"))
         [reply] = await client.replies(0.4)
@@ -539,6 +559,86 @@ class TestTcpFraming:
         assert server.stats.counts["tcp_backlog"] == 1
 
 
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made by the openssl command (P-256: fast)."""
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        raise RuntimeError("openssl not installed: apt-get install openssl")
+    subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "1", "-subj", "/CN=callguard-test", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return cert, key
+
+
+class TestTls:
+    """``[sip] tls``: SIP over TLS (RFC 3261 §26.2, port 5061) beside UDP and TCP, with a
+    certificate made here by openssl; the client checks it against that certificate."""
+
+    async def test_an_invite_over_tls_is_decided_and_a_ping_gets_its_pong(self, front,
+                                                                          tmp_path):
+        cert, key = self_signed(tmp_path)
+        server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
+                             tls_key=str(key))
+        assert server.tls_port not in (0, server.port)
+        client = ssl.create_default_context(cafile=str(cert))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.tls_port, ssl=client, server_hostname="127.0.0.1")
+        assert writer.get_extra_info("ssl_object").version() in ("TLSv1.2", "TLSv1.3")
+        writer.write(invite("over-tls").replace(b"SIP/2.0/UDP", b"SIP/2.0/TLS"))
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        assert reply.startswith(b"SIP/2.0 302"), reply
+        assert b"Via: SIP/2.0/TLS 127.0.0.1:5999" in reply
+        writer.write(b"\r\n\r\n")  # RFC 5626 §4.4.1's ping, inside the TLS stream
+        await writer.drain()
+        assert await asyncio.wait_for(reader.readexactly(2), 5) == b"\r\n"
+        writer.write(invite("over-tls-2", number=LISTED).replace(b"SIP/2.0/UDP",
+                                                                 b"SIP/2.0/TLS"))
+        await writer.drain()
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        writer.close()
+        assert second.startswith(b"SIP/2.0 603"), second
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW", "BLOCK"]
+        assert server.stats.counts["tcp_keepalive"] == 1
+        assert server.stats.counts["retransmitted"] == 0  # reliable: no timer G
+
+    async def test_plain_text_on_the_tls_port_is_closed_and_tls_strangers_too(
+            self, front, tmp_path):
+        cert, key = self_signed(tmp_path)
+        server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
+                             tls_key=str(key))
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.tls_port)
+        writer.write(tcp(invite("plain")))
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # no handshake: closed
+        writer.close()
+        client = ssl.create_default_context(cafile=str(cert))
+        guarded = await front(allowed_sources=("10.0.0.0/8",), tls=True, tls_port=0,
+                              tls_certificate=str(cert), tls_key=str(key))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", guarded.tls_port, ssl=client, server_hostname="127.0.0.1")
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        assert guarded.stats.counts["tcp_refused"] == 1
+        assert compliance(server) == []
+
+    async def test_files_that_do_not_load_stop_the_front_before_it_listens(self, front,
+                                                                           tmp_path):
+        cert, key = self_signed(tmp_path)
+        (tmp_path / "other").mkdir()
+        other_cert, _ = self_signed(tmp_path / "other")  # not the key's certificate
+        for changes, message in (
+                ({"tls_certificate": str(tmp_path / "none.pem"), "tls_key": str(key)},
+                 "tls_certificate"),
+                ({"tls_certificate": str(other_cert), "tls_key": str(key)},
+                 "not a PEM certificate and its private key"),
+                ({"tls_certificate": str(cert), "tls_key": ""}, "set tls_key")):
+            with pytest.raises(ConfigError, match=message):
+                await front(tls=True, tls_port=0, **changes)
+
+
 def cancel(branch: str) -> bytes:
     """The CANCEL of ``invite(branch)`` (RFC 3261 §9.1: same Via branch, CSeq number)."""
     return invite(branch).replace(b"INVITE", b"CANCEL")
@@ -573,7 +673,7 @@ class TestMerged:
         a tagless request whose Call-ID, From tag and CSeq are a live transaction's is
         answered 482 (Loop Detected). Before, each copy was decided and recorded: two
         compliance records, and the call-frequency count taken twice, for one call."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         first = invite("m1")
         top = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKm1"
@@ -608,7 +708,7 @@ class TestCancel:
     answer, so the compliance record and the answer the dialer got always agree."""
 
     async def test_cancel_while_deciding_is_200_and_the_invite_487_recorded(self, front):
-        server = await front(budget_ms=2000, max_retransmits=0)
+        server = await front(budget_ms=2000, t1_ms=QUIET_T1)
         gate = server.gate
         gate._records = _SlowRead(gate._records, 0.5)
         client = Client(server.port)
@@ -637,7 +737,7 @@ class TestCancel:
     async def test_cancel_while_the_record_is_written_gets_the_recorded_answer(self, front):
         """The ALLOW is being recorded when the CANCEL comes: final. The INVITE gets the
         302 that was recorded (not a 487 the record would contradict); the CANCEL 200."""
-        server = await front(budget_ms=2000, max_retransmits=0)
+        server = await front(budget_ms=2000, t1_ms=QUIET_T1)
         gate = server.gate
         real = gate._record
 
@@ -665,7 +765,7 @@ class TestCancel:
         """An INVITE already answered is not touched (200, no effect), and the 200 carries
         the To tag of the INVITE's answer (§9.2: "SHOULD be the same"), before its ACK
         and after it; a CANCEL that matches no INVITE is 481."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         client.send(invite("cx3"))
         client.send(invite("cx4", number=LISTED))
@@ -696,7 +796,7 @@ class TestCancel:
         one: spellings the grammar allows (SWS around the colon, a zero-led port) or a
         repeated branch made the two disagree, and a CANCEL of a pending INVITE was
         answered 481 and the INVITE never 487."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         plain = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKsp"
         spelt = invite("sp").replace(plain, b"Via: " + via.encode())
@@ -713,7 +813,7 @@ class TestRequestUri:
         """RFC 3261 §19.1.2: a user part may escape any character (a dialer's URI
         library writes ``+`` as ``%2B``). Read raw, ``%2B18015550123`` was a garbage
         number: a 603 for a call the rules allow. Unescaped, the 302 names the number."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         client.send(invite("esc").replace(b"INVITE sip:8015550123@",
                                           b"INVITE sip:%2B1801555%30123@"))
@@ -797,15 +897,15 @@ class TestResponseAddress:
 
     async def test_without_rport_the_answers_go_to_the_via_port(self, front):
         """With ``[sip] force_rport = false`` (RFC 3261 §18.2.2 to the letter)."""
-        server = await front(max_retransmits=1, force_rport=False)
+        server = await front(max_retransmits=1, force_rport=False, t1_ms=QUIET_T1)
         sender, listener = Client(server.port), Client(server.port)
         request = invite("vp", port=listener.sock.getsockname()[1]).replace(b";rport", b"")
         sender.send(request)
+        [first] = await listener.replies(0.2)
+        assert first.startswith(b"SIP/2.0 302 Moved Temporarily"), first
         sender.send(request)  # a retransmission: its copy goes there too
-        [*first] = await listener.replies(0.2)
-        assert [r.split(b"\r\n", 1)[0] for r in first] == [
-            b"SIP/2.0 302 Moved Temporarily"] * 2, first
-        assert b";received=" not in first[0]  # the Via's host is the source: nothing to say
+        assert await listener.replies(0.2) == [first]
+        assert b";received=" not in first  # the Via's host is the source: nothing to say
         sender.send(request.replace(b"X-Callguard-Campaign", b"X-Other").replace(
             b"Call-ID: vp@", b"Call-ID: vq@").replace(b"z9hG4bKvp", b"z9hG4bKvq").replace(
             b"CSeq: 1 INVITE", b"CSeq: 1 BYE"))  # a stateless 400 follows the Via as well
@@ -815,7 +915,7 @@ class TestResponseAddress:
         assert len(compliance(server)) == 1
 
     async def test_with_rport_the_answers_go_to_the_source_port(self, front):
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         sender, listener = Client(server.port), Client(server.port)
         sender.send(invite("rp", port=listener.sock.getsockname()[1]))
         [reply] = await sender.replies(0.2)
@@ -830,7 +930,7 @@ class TestResponseAddress:
         NAT that names its private port in the Via and does not ask for rport — or a
         client that writes any port there — is answered at the port its datagrams came
         from, and its Via says so."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         assert server.settings.force_rport is True  # the shipped configuration's
         sender, listener = Client(server.port), Client(server.port)
         sender.send(invite("fr", port=listener.sock.getsockname()[1]).replace(b";rport", b""))
@@ -859,6 +959,49 @@ class TestResponseAddress:
             b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKa", b"Via: " + via.encode()))
         assert _stamp_via(request, ("192.0.2.1", 40000), reliable) == address
         assert "received=192.0.2.1" in request.headers.get("via")[0]
+
+
+class TestKeepAlive:
+    """UDP keep-alives on the SIP port (stun.py): RFC 5626 §3.5.1's line breaks and
+    §3.5.2's STUN Binding requests were parsed as SIP and counted ``malformed``."""
+
+    async def test_line_breaks_are_a_keep_alive_answered_nothing(self, front):
+        server = await front()
+        client = Client(server.port)
+        for ping in (b"\r\n", b"\r\n\r\n", b"\n"):
+            client.send(ping)
+        client.send(options("after-pings"))
+        replies = await client.replies()
+        assert [r.split(b"\r\n", 1)[0] for r in replies] == [b"SIP/2.0 200 OK"]
+        assert server.stats.counts["udp_keepalive"] == 3
+        assert server.stats.counts["malformed"] == 0
+
+    async def test_stun_binding_request_gets_the_address_it_came_from(self, front):
+        """RFC 5389 §7.3.1, §15.2: the success response echoes the transaction ID and
+        carries the source's address and port XORed with the magic cookie."""
+        server = await front()
+        client = Client(server.port)
+        transaction = os.urandom(12)
+        client.send(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + transaction)
+        client.send(b"\x00\x11\x00\x00\x21\x12\xa4\x42" + transaction)  # indication
+        [reply] = await client.replies()
+        kind, length = struct.unpack_from("!HH", reply)
+        assert (kind, length, reply[8:20]) == (0x0101, 12, transaction)
+        attribute, size, family, port = struct.unpack_from("!HHxBH", reply, 20)
+        address = bytes(a ^ b for a, b in zip(reply[28:32], b"\x21\x12\xa4\x42",
+                                              strict=True))
+        assert (attribute, size, family) == (0x0020, 8, 1)
+        assert (socket.inet_ntoa(address), port ^ 0x2112) == client.sock.getsockname()
+        assert server.stats.counts["stun_answered"] == 1
+        assert server.stats.counts["stun_dropped"] == 1
+        assert server.stats.counts["malformed"] == 0
+
+    async def test_stun_from_a_stranger_gets_nothing(self, front):
+        server = await front(allowed_sources=("10.0.0.0/8",))
+        client = Client(server.port)
+        client.send(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12))
+        assert await client.replies() == []
+        assert server.stats.counts["refused_source"] == 1
 
 
 class TestProtection:
@@ -897,7 +1040,7 @@ class TestProtection:
         assert server.stats.counts["rate_limited"] == 5
 
     async def test_full_table_refuses_new_transactions_statelessly(self, front):
-        server = await front(max_transactions=2, max_retransmits=0)
+        server = await front(max_transactions=2, t1_ms=QUIET_T1)
         client = Client(server.port)
         for i in range(3):
             client.send(invite(f"full{i}"))
@@ -936,7 +1079,7 @@ class TestProtection:
         was used: a dialer's own header won over one an SBC appends) say two things:
         refused with a 400 naming the header, nothing decided — as FastAGI refuses a
         repeated header line, never "the first (or last) wins"."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         first = header.split(":")[0] + ": " + {"X-Callguard-Campaign": UT,
                                                 "X-Callguard-Mode": "manual",
@@ -961,7 +1104,7 @@ class TestProtection:
         call with no CRM location, and ALLOWed. RFC 3261 §7.5 (the empty line MUST be
         present) and §18.3 (a body shorter than Content-Length over UDP is an error; a
         request SHOULD get a 400): a 400, nothing decided, no log line per datagram."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         whole = invite(f"cut-{cut}").replace(
             b"Content-Length: 0\r\n\r\n",
@@ -985,7 +1128,7 @@ class TestProtection:
         decided (RFC 3261 §8.3: redirect servers MUST ignore unknown option tags in
         Require and proceed with the redirection); an OPTIONS, answered as a UAS
         answers it, still gets 420 with Unsupported (§8.2.2.3)."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         required = b"Require: 100rel, foo\r\nMax-Forwards"
         client.send(invite("mailto").replace(b"INVITE sip:8015550123@127.0.0.1",
@@ -1011,7 +1154,7 @@ class TestProtection:
         the request's destination, a redirect server answering for itself (§8.3), and
         §8.2's UAS checks have no Max-Forwards step. So the INVITE is decided (302,
         one record), never a 483; the dialer's new INVITE to the Contact carries its own."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
         client = Client(server.port)
         client.send(invite("mf0").replace(b"Max-Forwards: 70", b"Max-Forwards: 0"))
         [reply] = await client.replies()
@@ -1020,7 +1163,7 @@ class TestProtection:
 
     async def test_a_bug_behind_the_front_is_a_500_and_the_server_goes_on(self, front):
         """Not the real gate (which never raises): one whose check fails like a bug."""
-        server = await front(max_retransmits=0)
+        server = await front(t1_ms=QUIET_T1)
 
         async def broken(request):
             raise RuntimeError("simulated bug")
@@ -1259,6 +1402,93 @@ class TestUnits:
         assert table._merging == {}
         assert table.counts["merged"] == 3
 
+    @staticmethod
+    def _sent_at(table: ServerTransactions, ticks) -> list[float]:
+        """When ``due`` sent something, calling it at each of ``ticks``."""
+        return [now for now in ticks for _ in table.due(now)]
+
+    def test_timer_g_doubles_to_t2_and_goes_on_to_timer_h(self):
+        """§17.2.1 on a synthetic clock (T1 0.5 s, T2 4 s, a 10 ms tick): copies at
+        T1·(1, 3, 7, 15, 23, 31, 39, 47, 55, 63) — ten — then timer H at 64·T1 forgets the
+        transaction. The table used to stop after max_retransmits copies (the last at
+        31·T1): a dialer whose copies were lost heard nothing for the last 16 s."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0, max_retransmits=1))
+        key = transaction_key(branch="z9hG4bKg", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        table.receive(key, "INVITE", reliable=False, now=0)
+        table.respond(key, b"SIP/2.0 603 Decline\r\n\r\n", "dest", now=0)
+        sent = self._sent_at(table, [i / 100 for i in range(1, 3300)])
+        assert sent == pytest.approx([0.5 * n for n in (1, 3, 7, 15, 23, 31, 39, 47, 55, 63)])
+        assert len(table) == 0
+        assert table.counts["no_ack"] == 1
+        assert table.counts["retransmitted"] == 10
+
+    def test_late_ticks_neither_lose_copies_nor_burst(self):
+        """Each copy is due an interval after the previous one was due: ticks 0.3 s late
+        (T1 0.5 s) still send all ten by timer H; a 10 s stall sends one copy, and
+        the next comes a whole (doubled) interval after it."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0))
+        key = transaction_key(branch="z9hG4bKl", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        table.receive(key, "INVITE", reliable=False, now=0)
+        table.respond(key, b"SIP/2.0 302 Moved Temporarily\r\n\r\n", "dest", now=0)
+        late = [0.5 * n + 0.3 for n in (1, 3, 7, 15, 23, 31, 39, 47, 55)]
+        # the tenth, due at 31.5, sent by a tick at 32.1 that also fires timer H (32)
+        assert self._sent_at(table, [*late, 32.1]) == [*late, 32.1]
+        assert len(table) == 0
+        stalled = ServerTransactions(TimerSettings(t1=0.5, t2=4.0))
+        stalled.receive(key, "INVITE", reliable=False, now=0)
+        stalled.respond(key, b"SIP/2.0 302 Moved Temporarily\r\n\r\n", "dest", now=0)
+        assert self._sent_at(stalled, [10.0, 10.02, 10.5, 10.99]) == [10.0]
+        assert self._sent_at(stalled, [10.99, 11.0, 12.99, 13.0]) == [11.0, 13.0]  # 2, 4·T1
+
+    def test_retransmitted_requests_are_answered_to_their_own_cap(self):
+        """§17.2.1: a retransmitted INVITE in Completed gets the response again, however
+        many copies timer G sent; at most max_retransmits times (no amplifier), and
+        always where the first answer went."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0, max_retransmits=2))
+        key = transaction_key(branch="z9hG4bKr", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        table.receive(key, "INVITE", reliable=False, now=0)
+        table.respond(key, b"R", "first", now=0)
+        assert len(self._sent_at(table, [0.5 * n for n in range(1, 62)])) == 9
+        for now in (30.6, 30.7):
+            assert table.receive(key, "INVITE", reliable=False, now=now) == (
+                Receipt.RESEND, b"R")
+        assert table.receive(key, "INVITE", reliable=False, now=30.8) == (
+            Receipt.ABSORBED, None)
+        assert table.destination(key) == "first"
+        assert table.counts["retransmit_capped"] == 1
+        assert self._sent_at(table, [31.5]) == [31.5]  # timer G's tenth all the same
+
+    def test_non_invite_answers_retransmissions_until_timer_j(self):
+        """§17.2.2: no timer G for a non-INVITE; each retransmitted request gets the
+        response (to the cap), and timer J (64·T1 over UDP) forgets it."""
+        table = ServerTransactions(TimerSettings(t1=0.5, t2=4.0, max_retransmits=10))
+        key = transaction_key(branch="z9hG4bKo", sent_by="h:5060", method="OPTIONS",
+                              call_id="c", cseq=1, from_tag="t")
+        table.receive(key, "OPTIONS", reliable=False, now=0)
+        table.respond(key, b"SIP/2.0 200 OK\r\n\r\n", "dest", now=0)
+        times = [0.5 * n for n in (1, 3, 7, 15, 23, 31, 39, 47, 55, 63)]  # timer E
+        for now in times:
+            assert table.receive(key, "OPTIONS", reliable=False, now=now)[0] is (
+                Receipt.RESEND)
+            assert table.due(now) == []
+        table.due(32.0)
+        assert len(table) == 0
+
+    def test_a_2xx_to_an_invite_is_not_the_transaction_layers(self):
+        """§13.3.1.4, §17.2.1: a 2xx ends the INVITE server transaction; its ACK has
+        another branch, so keeping it here would resend it to timer H."""
+        table = ServerTransactions()
+        key = transaction_key(branch="z9hG4bK2", sent_by="h:5060", method="INVITE",
+                              call_id="c", cseq=1, from_tag="t")
+        table.receive(key, "INVITE", reliable=False, now=0)
+        with pytest.raises(ValueError, match=r"13\.3\.1\.4"):
+            table.respond(key, b"SIP/2.0 200 OK\r\n\r\n", "dest", now=0)
+        with pytest.raises(ValueError, match="T1 <= T2"):
+            TimerSettings(t1=0.5, t2=0.1)
+
     def test_rfc2543_requests_match_by_call_id_and_cseq(self):
         a = transaction_key(branch=None, sent_by="h:5060", method="INVITE", call_id="c",
                             cseq=7, from_tag="t")
@@ -1283,6 +1513,10 @@ class TestConfig:
         ('identity_header = "P Asserted"', "identity_header"),
         ('max_retransmits = -1', "max_retransmits"),
         ('port = 70000', "70000"),
+        ('tls = true', "set tls_certificate and tls_key"),
+        ('tls = true\ntls_port = 5060\ntls_certificate = "c"\ntls_key = "k"',
+         "tls_port 5060 is the TCP listener's port"),
+        ('tls_port = 70000', "tls_port 70000"),
     ])
     def test_bad_sip_settings_name_the_key(self, tmp_path, section, message):
         text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(

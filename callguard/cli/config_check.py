@@ -92,6 +92,13 @@ def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
                 "CALLGUARD_HTTP_TOKEN") else f"token_file {settings.http.token_file}")
         except ConfigError as exc:
             problems.append(str(exc))
+    if settings.sip.enabled and settings.sip.tls:
+        try:
+            settings.sip.tls_context()
+            found["sip tls"] = (f"certificate {settings.sip.tls_certificate}, "
+                                f"key {settings.sip.tls_key}")
+        except ConfigError as exc:
+            problems.append(str(exc))
     if settings.ami.enabled:
         try:
             settings.ami.secret()
@@ -119,7 +126,9 @@ def _fronts(settings: Settings) -> list[str]:
                       "(/healthz, /readyz, /metrics, /v1/check)")
     if settings.sip.enabled:
         fronts.append(f"sip {settings.sip.host}:{settings.sip.port}/udp"
-                      + ("+tcp" if settings.sip.tcp else ""))
+                      + ("+tcp" if settings.sip.tcp else "")
+                      + (f", tls {settings.sip.host}:{settings.sip.tls_port}/tcp"
+                         if settings.sip.tls else ""))
     if settings.ami.enabled:
         fronts.append(f"ami watchdog -> {settings.ami.host}:{settings.ami.port}")
     return fronts

@@ -173,8 +173,10 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
         "callguard_sip_events", "SIP front messages by what happened (invite_new, allow, "
         "block, retransmitted, malformed, refused_source, rate_limited, ...)", "event",
         lambda: counts)
-    await _listening("SIP", "[sip]", runtime.settings.sip.host, runtime.settings.sip.port,
-                     sip.start())
+    settings = runtime.settings.sip
+    await _listening("SIP", "[sip]", settings.host,
+                     f"{settings.port} or tls_port {settings.tls_port}" if settings.tls
+                     else settings.port, sip.start())
     return sip
 
 
@@ -291,7 +293,7 @@ def _missing_lists(runtime: Runtime) -> list[str]:
     return sorted(set(lists_read(settings)) - have - optional)
 
 
-async def _listening(front: str, section: str, host: str, port: int,
+async def _listening(front: str, section: str, host: str, port: int | str,
                      start: Coroutine[Any, Any, None]) -> None:
     """Start a front; an address it cannot listen on is the admin's to fix (exit 2 naming
     the front and its setting), not an internal error."""
@@ -322,6 +324,8 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.http_token()
         if state.settings.ami.enabled:
             state.settings.ami.secret()
+        if state.settings.sip.enabled:
+            state.settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
         usage_error(str(exc))
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import socket
+import ssl
 import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
@@ -37,6 +38,8 @@ from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
+from callguard.errors import ConfigError
+from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
     SipMapping,
@@ -99,11 +102,39 @@ class SipSettings:
     max_transactions: int = 65_536
     max_tcp_connections: int = 1024
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
-    max_retransmits: int = 6
+    max_retransmits: int = 10  # retransmitted requests answered per transaction
     t1_ms: int = 500
     max_datagram_bytes: int = 8192
     receive_buffer_bytes: int = 8 * 1024 * 1024  # capped by net.core.rmem_max
     force_rport: bool = True  # answer UDP at the source port even without ;rport
+    tls: bool = False  # also listen for SIP over TLS (RFC 3261 §26.2) on tls_port
+    tls_port: int = 5061
+    tls_certificate: str = ""  # PEM: the certificate (and its chain)
+    tls_key: str = ""  # PEM: its private key, unencrypted (may be the certificate's file)
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The TLS listener's context (None without ``tls``); ConfigError naming the key
+        whose file is missing, unreadable or not a matching certificate and key. Read at
+        ``serve``'s start and by ``config check``, not by every command: like the AMI
+        secret, the key may be readable by the service's user alone."""
+        if not self.tls:
+            return None
+        for key, path in (("tls_certificate", self.tls_certificate),
+                          ("tls_key", self.tls_key)):
+            if not path:
+                raise ConfigError(f"[sip] tls is on: set {key} (a PEM file)")
+            if not os.path.isfile(path) or not os.access(path, os.R_OK):
+                raise ConfigError(f"[sip] {key} {path}: no readable file there")
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8996: not 1.0 or 1.1
+        try:
+            context.load_cert_chain(self.tls_certificate, self.tls_key)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(
+                f"[sip] tls_certificate {self.tls_certificate} and tls_key {self.tls_key}: "
+                f"not a PEM certificate and its private key ({exc.strerror or exc})"
+                ) from None
+        return context
 
     def mapping(self) -> SipMapping:
         """Where the gate's question comes from."""
@@ -254,12 +285,27 @@ class _Tcp(TcpSipTransport):
 
     front: SipFront | None = None
     backlog_bytes: int = _TCP_BACKLOG_BYTES
+    tls: ssl.SSLContext | None = None  # the TLS listener's (``[sip] tls``)
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
+
+    async def start(self) -> None:
+        """aiosipua's listener, or with ``tls`` a TLS one: asyncio does the handshake
+        before ``_handle_connection`` sees the connection (a handshake started later on
+        the plain stream could lose a ClientHello already read into it), within
+        ``tcp_idle_timeout_ms``; one that fails or stalls is closed. The allowlist and
+        the connection cap then act as over TCP."""
+        if self.tls is None:
+            await super().start()
+            return
+        idle = self.front.settings.tcp_idle_timeout_ms / 1000 if self.front else 30.0
+        self._server = await asyncio.start_server(
+            self._handle_connection, host=self.local_addr[0], port=self.local_addr[1],
+            ssl=self.tls, ssl_handshake_timeout=idle)
 
     def hold(self, addr: tuple[str, int], task: asyncio.Task[None]) -> None:
         """Keep the connection open (after the peer's end of input) until ``task`` ends."""
@@ -413,7 +459,7 @@ _REFUSALS: dict[Receipt, _Answer] = {
 
 
 class SipFront:
-    """A SIP redirect server over UDP (and TCP) in front of the gate."""
+    """A SIP redirect server over UDP (and TCP, and TLS) in front of the gate."""
 
     def __init__(self, gate: Gatekeeper, settings: SipSettings) -> None:
         self.gate = gate
@@ -427,14 +473,19 @@ class SipFront:
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
+        self._tls: _Tcp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
+        self.tls_port = 0
 
     async def start(self) -> None:
-        """Listen on UDP (and TCP, same port) and start the retransmission timer."""
+        """Listen on UDP (and TCP, same port; TLS on ``tls_port``) and start the
+        retransmission timer; ConfigError before anything listens if the TLS files do
+        not load."""
+        context = self.settings.tls_context()
         for attempt in range(8):
             self._udp = _Udp(local_addr=(self.settings.host, self.settings.port))
             self.port = await self._udp.open(self, self.settings.receive_buffer_bytes)
@@ -450,9 +501,19 @@ class SipFront:
                 # port 0: the kernel's free UDP port may be taken on TCP; pick again
                 if self.settings.port != 0 or attempt == 7:
                     raise
+        if context is not None:
+            self._tls = _Tcp(local_addr=(self.settings.host, self.settings.tls_port),
+                             front=self, tls=context)
+            try:
+                await self._tls.start()
+            except OSError:
+                await self.close()
+                raise
+            server = self._tls._server  # noqa: SLF001 - aiosipua keeps it there
+            self.tls_port = int(server.sockets[0].getsockname()[1]) if server else 0
         self._ticker = asyncio.create_task(self._tick())
         _log.info("sip_listening", host=self.settings.host, port=self.port,
-                  tcp=self.settings.tcp)
+                  tcp=self.settings.tcp, tls_port=self.tls_port or None)
 
     async def close(self) -> None:
         """Stop listening; decisions under way finish (their answers may be lost)."""
@@ -462,6 +523,8 @@ class SipFront:
             await self._udp.stop()
         if self._tcp is not None:
             await self._tcp.stop()
+        if self._tls is not None:
+            await self._tls.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -478,6 +541,9 @@ class SipFront:
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
+            return
+        if data and data[0] < 0x40 and not transport.reliable and (  # not a letter
+                self._keepalive(data, addr, transport)):
             return
         peeked = peek(data)
         if peeked is not None and peeked[0] == "ACK":
@@ -503,6 +569,21 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> bool:
+        """A UDP keep-alive (``stun.py``): line breaks (nothing sent back) or STUN (a
+        Binding request answered); False for anything else, left to the SIP parse."""
+        counts = self.stats.counts
+        if stun.is_line_breaks(data):
+            counts["udp_keepalive"] += 1
+            return True
+        if not stun.is_stun(data):
+            return False
+        reply = stun.answer(data, addr)
+        counts["stun_answered" if reply is not None else "stun_dropped"] += 1
+        if reply is not None:
+            transport.send_bytes(reply, addr)
+        return True
 
     def _known(self, method: str, key: Hashable, addr: tuple[str, int],
                transport: _Transport, ident: int | None = None,
@@ -718,10 +799,12 @@ class SipFront:
         while True:
             await asyncio.sleep(_TICK_S)
             now = time.monotonic()
-            if self._tcp is not None and now >= next_sweep:
+            if now >= next_sweep:
                 next_sweep = now + _SWEEP_S
-                closed = self._tcp.sweep(now, self.settings.tcp_idle_timeout_ms / 1000)
-                self.stats.counts["tcp_idle_closed"] += closed
+                for stream in (self._tcp, self._tls):
+                    if stream is not None:
+                        closed = stream.sweep(now, self.settings.tcp_idle_timeout_ms / 1000)
+                        self.stats.counts["tcp_idle_closed"] += closed
             for data, dest in self.transactions.due(now):
                 addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
                 transport.send_bytes(data, addr)

@@ -20,10 +20,31 @@ the garbage collector walked them on every older-generation pass (they were nine
 of the live tracked objects a loaded node held, and its full collections paused it for
 tens of milliseconds); a float or a string in a dict is not tracked at all.
 
+Retransmission follows §17.2.1 to timer H: timer G sends the final response again at
+T1, then at intervals doubling up to T2 (T1, 2·T1, 4·T1, T2, T2, …) until the ACK or
+64·T1 — ten copies at the RFC's T2 = 8·T1, the last 63·T1 after the first. (The table
+once stopped after ``max_retransmits`` copies, six: the last at 31·T1 = 15.5 s, and a
+dialer whose copies were lost heard nothing for the second half of timer H although the
+RFC has the server keep sending.) A copy is due a whole interval after the one before it
+was due, not after the tick that sent it, so a late tick does not push the schedule past
+timer H (and a copy due before timer H is sent by a tick that comes after both); a tick
+later than a whole interval sends one copy, not a burst.
+
+Only final responses of 300-699 are ever given to an INVITE transaction: a redirect
+server answers an INVITE with a redirect or a refusal (§8.3), never a 2xx. A 2xx ends the
+INVITE server transaction at once and its retransmission is the UAS core's (§13.3.1.4,
+§17.2.1), acknowledged by an ACK of another branch that this table would never match:
+``respond`` refuses one rather than retransmit it to timer H.
+
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
-request beyond it is refused, not stored), and each transaction sends its final response
-at most ``1 + max_retransmits`` times, whatever mix of timers and retransmitted requests
-asks for it (and its 100 (Trying) likewise).
+request beyond it is refused, not stored), and a transaction answers at most
+``max_retransmits`` retransmitted requests with its final response (and as many, before
+it, with its 100 (Trying)) — 10 by default, the most an RFC 3261 client sends: a
+non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's timer A sends 6). Each
+answer goes where the first went (§18.2.2: the request that made the transaction), never
+to the retransmission's own source. So one INVITE costs at most 1 + 10 (timer G) + 10
+copies of its final response over 64·T1, to the allowed source that asked, one per
+request beyond timer G's; timer G's are the RFC's own, and its ACK stops them.
 """
 
 from __future__ import annotations
@@ -57,8 +78,13 @@ class TimerSettings:
     t2: float = 4.0
     t4: float = 5.0
     max_transactions: int = 65_536
-    max_retransmits: int = 6
+    max_retransmits: int = 10  # retransmitted requests answered, per transaction
     trying: float = 0.1
+
+    def __post_init__(self) -> None:
+        if not 0 < self.t1 <= self.t2:
+            # timer G would fire every T2 < T1: more than 64 copies before timer H
+            raise ValueError(f"timers need 0 < T1 <= T2 (T1 {self.t1}, T2 {self.t2})")
 
 
 def transaction_key(*, branch: str | None, sent_by: str, method: str, call_id: str,
@@ -107,7 +133,7 @@ class _Transaction:
     reliable: bool
     response: bytes | None = None
     dest: object = None
-    sends: int = 0  # final-response copies sent after the first
+    sends: int = 0  # final-response copies sent for retransmitted requests (not timer G)
     interval: float = 0.0
     next_send: float | None = None
     expires: float | None = None
@@ -232,10 +258,14 @@ class ServerTransactions:
 
     def respond(self, key: Hashable, response: bytes, dest: object, *, now: float,
                 tag: str | None = None) -> None:
-        """The final response (To tag ``tag``) was sent once; keep it, start the timers."""
+        """The final response (To tag ``tag``) was sent once; keep it, start the timers
+        (ValueError for a 2xx to an INVITE: not this layer's to retransmit, see above)."""
         tx = self._table.get(key)
         if tx is None or tx.response is not None:
             return
+        if tx.invite and response.startswith(b"SIP/2.0 2"):
+            raise ValueError("a 2xx to an INVITE is retransmitted by the UAS core "
+                             "(RFC 3261 §13.3.1.4), not the server transaction")
         tx.response, tx.dest, tx.tag = response, dest, tag
         tx.trying = tx.trying_at = tx.provisional = None
         t1 = self.settings.t1
@@ -292,6 +322,10 @@ class ServerTransactions:
             if tx is None or tx.wake != wake:
                 continue  # rescheduled or gone: a stale heap entry
             if tx.expires is not None and tx.expires <= now:
+                if (tx.next_send is not None and tx.next_send < tx.expires
+                        and tx.response is not None):  # a late tick: G fired before H
+                    self.counts["retransmitted"] += 1
+                    out.append((tx.response, tx.dest))
                 del self._table[key]
                 self._unmerge(key, tx.merge)
                 if tx.invite and tx.response is not None:
@@ -304,14 +338,11 @@ class ServerTransactions:
                     self.counts["trying"] += 1
                     out.append((tx.provisional, tx.dest))
             if tx.next_send is not None and tx.next_send <= now and tx.response is not None:
-                if tx.sends < self.settings.max_retransmits:
-                    tx.sends += 1
-                    self.counts["retransmitted"] += 1
-                    out.append((tx.response, tx.dest))
-                    tx.interval = min(2 * tx.interval, self.settings.t2)
-                    tx.next_send = now + tx.interval
-                else:
-                    tx.next_send = None
+                self.counts["retransmitted"] += 1  # timer G (§17.2.1): to timer H or ACK
+                out.append((tx.response, tx.dest))
+                tx.interval = min(2 * tx.interval, self.settings.t2)
+                following = tx.next_send + tx.interval
+                tx.next_send = following if following > now else now + tx.interval
             self._schedule(key, tx, expires=tx.expires)
         return out
 
