@@ -34,6 +34,12 @@ since on a shared machine the rate moves with other load while CPU per decision 
 ``--instant-store`` replaces the frequency store by one that grants every reservation at
 once and keeps nothing: what is left of the cap's cost is the policy and gate path alone
 (claims, the reserving round, the rule's judgement), apart from the store and its fsync.
+
+``--parts`` also prints where the time goes: the event loop's own CPU per decision (the
+rest of the process's is other threads', the embedded store's worker above all) and, for
+the embedded store, its transactions: how many reservations each held, the worker's CPU
+and wall time per transaction (wall minus CPU: mostly the fsync). While a transaction
+runs, every decision of its group waits and the loop has nothing else to do.
 """
 
 from __future__ import annotations
@@ -103,16 +109,52 @@ def without_cap(settings, *, keep_other_caps: bool = False):
     return dataclasses.replace(settings, packs=packs)
 
 
+@dataclasses.dataclass
+class Parts:
+    """Where a run's time went (``--parts``): the loop thread's CPU, and the embedded
+    store's transactions (count, reservations, the worker's CPU and wall seconds)."""
+
+    loop_cpu: float = 0.0
+    transactions: int = 0
+    reservations: int = 0
+    worker_cpu: float = 0.0
+    worker_wall: float = 0.0
+
+
+def watch_transactions(store: object, parts: Parts) -> None:
+    """Time each ``reserve_batch`` of an embedded frequency store (its worker's
+    transaction: statements, COMMIT and fsync) into ``parts``."""
+    batch = getattr(store, "reserve_batch", None)
+    if batch is None:
+        return
+
+    def timed(group: Any) -> Any:
+        cpu, wall = time.thread_time(), time.perf_counter()
+        try:
+            return batch(group)
+        finally:
+            parts.worker_cpu += time.thread_time() - cpu
+            parts.worker_wall += time.perf_counter() - wall
+            parts.transactions += 1
+            parts.reservations += len(group)
+
+    store.reserve_batch = timed  # type: ignore[attr-defined]
+
+
 async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
-               instant: bool = False) -> tuple[float, int, float]:
+               instant: bool = False, parts: Parts | None = None,
+               watch: bool = False) -> tuple[float, int, float]:
     """Decisions per second, the run's decisions that were not ALLOW, and this process's
-    CPU seconds (every thread) while they ran."""
+    CPU seconds (every thread) while they ran; ``parts``, when given, gets the loop's CPU
+    and, with ``watch``, the embedded store's transactions."""
     runtime = open_runtime(settings)
     await runtime.start()
     if not record:
         runtime.gate._record = _no_record  # noqa: SLF001 - the decision alone
     if instant:
         runtime.gate._stores[FREQUENCY] = InstantStore()  # noqa: SLF001 - no store
+    elif watch and parts is not None and FREQUENCY in runtime.gate._stores:  # noqa: SLF001
+        watch_transactions(runtime.gate._stores[FREQUENCY], parts)  # noqa: SLF001
     queue = list(numbers)
     refused = 0
 
@@ -124,9 +166,11 @@ async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
                 number, "ut-solar-manual", at=AT, front="fastagi"))
             refused += not decision.allowed
 
-    started, cpu = time.perf_counter(), time.process_time()
+    started, cpu, loop = time.perf_counter(), time.process_time(), time.thread_time()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if parts is not None:
+        parts.loop_cpu += time.thread_time() - loop
     await runtime.aclose()
     return len(numbers) / elapsed, refused, cpu
 
@@ -160,6 +204,25 @@ def round_trips() -> int:
     return _SENT[0]
 
 
+def print_parts(split: dict[str, list[Parts]], decisions: int) -> None:
+    """The ``--parts`` table: medians over the runs."""
+    def median(values: list[float]) -> float:
+        return statistics.median(values) if values else 0.0
+
+    print(f"\n{'configuration':<22}{'loop CPU us/decision':>22}{'transactions':>14}"
+          f"{'reservations each':>19}{'worker CPU us each':>20}{'worker wall us each':>21}")
+    for key, runs in split.items():
+        loop = median([p.loop_cpu / decisions * 1e6 for p in runs])
+        done = [p for p in runs if p.transactions]
+        if not done:
+            print(f"{key:<22}{loop:>22.0f}{'-':>14}{'-':>19}{'-':>20}{'-':>21}")
+            continue
+        print(f"{key:<22}{loop:>22.0f}{median([p.transactions for p in done]):>14.0f}"
+              f"{median([p.reservations / p.transactions for p in done]):>19.1f}"
+              f"{median([p.worker_cpu / p.transactions * 1e6 for p in done]):>20.0f}"
+              f"{median([p.worker_wall / p.transactions * 1e6 for p in done]):>21.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--decisions", type=int, default=2000)
@@ -171,6 +234,9 @@ def main() -> None:
     parser.add_argument("--instant-store", action="store_true",
                         help="a frequency store that grants at once and keeps nothing: the "
                              "cap's cost in the policy and gate alone")
+    parser.add_argument("--parts", action="store_true",
+                        help="also print the loop's CPU per decision and the embedded "
+                             "store's transactions (size, worker CPU and wall)")
     parser.add_argument("--keep-other-caps", action="store_true",
                         help="'no cap' removes Florida's cap alone: the Oklahoma and "
                              "Maryland caps still count every ALLOW (what a call no cap "
@@ -202,6 +268,7 @@ def main() -> None:
         trips: dict[str, list[float]] = {}
         cpus: dict[str, list[float]] = {}  # this process, us per decision
         servers: dict[str, list[float]] = {}  # redis-server, us per decision
+        split: dict[str, list[Parts]] = {}  # --parts, per run
         for run in range(args.runs):
             for backend in ("embedded", "redis"):
                 for label, settings in (("cap", base[backend]),
@@ -211,13 +278,16 @@ def main() -> None:
                     numbers = [f"{rng.choice(FL_AREAS)}{rng.randint(200, 999)}"
                                f"{rng.randint(0, 9999):04d}" for _ in range(args.decisions)]
                     before, server_before = round_trips(), server_cpu(server)
+                    parts = Parts()
                     per_s, refused, cpu = asyncio.run(rate(settings, numbers, args.concurrency,
                                                              record=args.record,
-                                                             instant=args.instant_store))
+                                                             instant=args.instant_store,
+                                                             parts=parts, watch=args.parts))
                     if refused:
                         raise SystemExit(f"{backend}/{label}: {refused} decisions were not "
                                          "ALLOW; the bench measures ALLOWs")
                     key = f"{backend}, {label}"
+                    split.setdefault(key, []).append(parts)
                     results.setdefault(key, []).append(per_s)
                     cpus.setdefault(key, []).append(cpu / args.decisions * 1e6)
                     if backend == "redis":
@@ -240,6 +310,8 @@ def main() -> None:
             print(f"{key:<22}{statistics.median(values):>10.0f}{min(values):>9.0f}"
                   f"{max(values):>9.0f}{cmds:>28}{statistics.median(cpus[key]):>17.0f}"
                   f"{server_us:>17}")
+        if args.parts:
+            print_parts(split, args.decisions)
         print()
         for backend in ("embedded", "redis"):
             ratios = [c / n for c, n in zip(results[f"{backend}, cap"],

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 
 import structlog
@@ -21,7 +20,6 @@ from callguard.facts.registry import register_fact
 from callguard.numbers.redact import redact_digits
 from callguard.policy import FactKind, Facts, Plan
 from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger, count_instants
-from callguard.policy.rules import read_claims, reserved_claims
 from callguard.stores.interfaces import FrequencyStore
 
 __all__ = ["FREQUENCY", "CountsAfter", "ScrubCounts", "judge"]
@@ -163,12 +161,11 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)
 async def reserve(store: FrequencyStore, plan: Plan, facts: Facts) -> Facts:
     """Check every cap and count the call when all hold, under every loaded cap's subject
-    too (``reserved_claims``); for a front a rule does not count, read its count instead
+    too (``Plan.reserved``); for a front a rule does not count, read its count instead
     (StoreError: nothing counted, or not known to be; the gate BLOCKs either way)."""
     attempt = plan.attempt
     at, stamp = count_instants(attempt.at, attempt.asked_at, attempt.places_call)
-    result = await judge(store, attempt.number.e164,
-                         reserved_claims(plan.rules, plan.caps, attempt),
-                         read_claims(plan.rules, attempt), at, stamp)
+    result = await judge(store, attempt.number.e164, plan.reserved, plan.read, at, stamp)
     values: Mapping[FactKind, object] = {**facts.values, FactKind.FREQUENCY: result}
-    return replace(facts, values=values)
+    return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr,
+                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=values)

@@ -26,7 +26,7 @@ same instant written with two UTC offsets gets one verdict.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from callguard.frozen import quick_init
@@ -49,6 +49,7 @@ from callguard.policy.rules import (
     LocalTime,
     Rule,
     loaded_caps,
+    read_claims,
     reserved_claims,
 )
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
@@ -85,6 +86,11 @@ class Plan:
     # count this call's ALLOW (its front, a call placed): the reservation records it under
     # each (``reserved_claims``). Empty: nothing is counted.
     caps: tuple[CallFrequency, ...] = ()
+    # What the call-frequency fetch sends the store: the claims it reserves
+    # (``reserved_claims`` of the rules and caps above) and the ones it only reads
+    # (``read_claims``). Worked out once per kind of call, as the rules are.
+    reserved: tuple[FrequencyClaim, ...] = ()
+    read: tuple[FrequencyClaim, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +105,11 @@ class _Selection:
     list_names: tuple[str, ...]
     applied: str
     unknown_packs: tuple[str, ...] = ()
+    # (reserved, read) claims of these rules by (front, places_call): they depend on the
+    # campaign (a key of the selection), the rules and the caps counting the call.
+    claims: dict[tuple[str | None, bool], tuple[tuple[FrequencyClaim, ...],
+                                                tuple[FrequencyClaim, ...]]] = field(
+        default_factory=dict, compare=False)
 
 
 _SELECTION_CACHE_LIMIT = 4096
@@ -166,10 +177,15 @@ class Policy:
         if caps is None:
             caps = remember(self._counting, counting, tuple(
                 cap for cap in self._caps if cap.counts(attempt)), _SELECTION_CACHE_LIMIT)
+        claims = selection.claims.get(counting)
+        if claims is None:
+            claims = selection.claims[counting] = (
+                reserved_claims(selection.rules, caps, attempt),
+                read_claims(selection.rules, attempt))
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs,
-                    caps)
+                    caps, *claims)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -253,6 +269,8 @@ class Policy:
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         asked: dict[int, frozenset[FactKind]] = {}
+        blocked = False
+        block = Status.BLOCK
         for index, result in enumerate(judged):
             if isinstance(result, NeedFacts):
                 missing |= result.kinds
@@ -260,11 +278,12 @@ class Policy:
                 results.append(None)
             else:
                 results.append(result)
+                blocked = blocked or result.status is block
         reserving = missing & RESERVING
         if reserving:
             # A reserving fetch counts the call: ask for it only when nothing else is
             # missing and no rule blocks (a BLOCKed call is never counted).
-            if any(o is not None and o.status is Status.BLOCK for o in results):
+            if blocked:
                 for index, kinds in asked.items():
                     if kinds <= RESERVING:
                         results[index] = _not_counted(plan.rules[index])
@@ -286,7 +305,7 @@ class Policy:
         reservation (a cap of the plan) already counted it under them."""
         if not plan.caps or not verdict.allowed or FactKind.FREQUENCY in facts.fetched:
             return ()
-        return reserved_claims(plan.rules, plan.caps, plan.attempt)
+        return plan.reserved
 
     def resume(self, plan: Plan, facts: Facts, pending: NeedFacts) -> Verdict | NeedFacts:
         """The next round after ``pending``, once the gate fetched what it asked for.
@@ -301,14 +320,13 @@ class Policy:
         if not pending.kinds <= RESERVING or len(pending.partial) != len(plan.rules):
             return self.decide(plan, facts, pending.partial)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
-        outcomes: list[Outcome] = []
-        for rule, done in zip(plan.rules, pending.partial, strict=True):
-            judged = rule.evaluate(ctx) if done is None else done
+        outcomes: list[Outcome | NeedFacts | None] = [*pending.partial, *plan.skipped]
+        rules = plan.rules
+        for index in [i for i, done in enumerate(pending.partial) if done is None]:
+            judged = outcomes[index] = rules[index].evaluate(ctx)
             if isinstance(judged, NeedFacts):  # not what it asked for: a full round
                 return self.decide(plan, facts, pending.partial)
-            outcomes.append(judged)
-        outcomes.extend(plan.skipped)
-        return self._verdict(plan, facts, tuple(outcomes))
+        return self._verdict(plan, facts, tuple(outcomes))  # type: ignore[arg-type]
 
     @staticmethod
     def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:

@@ -49,6 +49,10 @@ __all__ = ["CallFrequency", "frequency_claims", "loaded_caps", "read_claims",
 _SUBJECTS = ("seller", "campaign", "campaign-subject")
 
 
+# What a cap rule asks for until the reservation is made (one value, not one per call).
+_ASK = NeedFacts(frozenset({FactKind.FREQUENCY}))
+
+
 @dataclass(frozen=True, slots=True)
 class CallFrequency(RuleBase):
     """No more than ``cap`` calls to the number within ``window_s`` on one subject."""
@@ -131,9 +135,8 @@ class CallFrequency(RuleBase):
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Judge the store's check-and-reserve (or, for a front not counted, its read-only
         count); ask for it when not made yet."""
-        claim = self.claim(ctx.attempt)
         if FactKind.FREQUENCY not in ctx.facts.fetched:
-            return NeedFacts(frozenset({FactKind.FREQUENCY}))
+            return _ASK
         result = ctx.facts.values.get(FactKind.FREQUENCY)
         counted = self.counts(ctx.attempt)
         if not isinstance(result, FrequencyResult):
@@ -143,7 +146,7 @@ class CallFrequency(RuleBase):
         if found is None:
             return self.outcome(Status.BLOCK, "the store answered without this rule's count; "
                                 "the cap cannot be shown to hold")
-        _, count = found
+        claim, count = found  # this rule's own claim (``claim``): the first of its id
         if not counted:
             return self._read_only(ctx.attempt.front, claim, count, result)
         refused = result.refused

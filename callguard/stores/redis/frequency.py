@@ -44,6 +44,7 @@ from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from callguard.errors import StoreError
+from callguard.frozen import quick_init
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.redis.records import (
@@ -105,6 +106,7 @@ return table.concat(results, ' ')
 GROUP_LIMIT = 256
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class _Reservation:
     """One call's claims, ready for the script (keys named, instants in ms)."""
@@ -152,16 +154,24 @@ class RedisFrequency:
         answer or cannot be trusted."""
         if not claims:
             return FrequencyResult((), (), None)
-        await self._ready()
+        if self._refusing() is not None:
+            await self._ready()
         digest = self._hash(e164)
-        subjects = list(dict.fromkeys(c.subject for c in claims))
         now = _ms(at)
-        keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
+        if len(claims) == 1:  # most calls: one cap's claim (the steps below, for one)
+            claim = claims[0]
+            keys: tuple[str, ...] = (self._key(digest, claim.subject),)
+            key_of_claim: tuple[int, ...] = (0,)
+            keep = max(self._retention_ms, claim.window_s * 1000) + SKEW_MS
+        else:
+            subjects = list(dict.fromkeys(c.subject for c in claims))
+            keys = tuple(self._key(digest, s) for s in subjects)
+            key_of_claim = tuple(subjects.index(c.subject) for c in claims)
+            keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
         trim = min(now, _ms(self._clock())) - keep
         return await self._group.submit(_Reservation(
-            keys=tuple(self._key(digest, s) for s in subjects), claims=tuple(claims),
-            key_of_claim=tuple(subjects.index(c.subject) for c in claims),
-            trim=trim, keep=keep, now=now, stamp=now if stamp is None else _ms(stamp)))
+            keys, tuple(claims), key_of_claim, trim, keep, now,
+            now if stamp is None else _ms(stamp)))
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -196,10 +206,11 @@ class RedisFrequency:
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         keys: dict[str, int] = {}  # key -> its 1-based index in KEYS
         args: list[str | int] = []
-        for r in group:
+        members = secrets.token_hex(8 * len(group))  # 8 random bytes per call, drawn at once
+        for n, r in enumerate(group):
             index = [keys.setdefault(k, len(keys) + 1) for k in r.keys]
-            args += [r.trim, r.keep, secrets.token_hex(8), r.stamp, len(index), *index,
-                     len(r.claims)]
+            args += [r.trim, r.keep, members[16 * n:16 * n + 16], r.stamp, len(index),
+                     *index, len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], claim.after_ms(r.now), claim.cap]
         try:
