@@ -136,6 +136,21 @@ class TestNeverCut:
                       "the watchdog"):
             assert title in lines, result.stdout
 
+    @pytest.mark.parametrize("args", [
+        ("check", "8015550199", "--campaign", "ut-solar-manual", "--at", AT),
+        ("report",), ("tail", "-n", "all"), ("dnc", "status"), ("dnc", "check", "8015550123"),
+        ("evidence", "8015550199"), ("campaigns", "list"), ("config", "check"),
+        ("packs", "show", "us-ut"), ("attributes", "status")], ids=" ".join)
+    def test_no_line_ends_in_spaces(self, node, args):
+        """Piped, a borderless table padded its last column to the column's width: lines
+        ended in spaces (cron mail, `| cat -A`, a diff of two days' output). None does."""
+        root, _ = node
+        result = cli(root, *args)
+        assert result.returncode in (0, 1), result.stderr
+        assert result.stdout.strip()
+        padded = [line for line in result.stdout.splitlines() if line != line.rstrip()]
+        assert padded == [], padded[:3]
+
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""
         root, _ = node
