@@ -550,6 +550,45 @@ class TestListImport:
         assert status["missing"] == [{"list": "ut-state", "read_by": ["us-ut-hb45-2000"]}]
         assert "ut-state: no version" in one_line(cli(tmp_path, "dnc", "status").stdout)
 
+    def test_check_exit_status_says_listed_for_a_script(self, tmp_path):
+        """`dnc check` exited 0 whether or not a list held the number: a script could not
+        use it. 0 not listed (every list covers the area code), 1 listed on a do-not-call
+        list or on one that does not cover the area code (the gate BLOCKs both), 2 a usage
+        error; an attribute list (wireless) is shown and is not a do-not-call listing."""
+        listing, wireless = tmp_path / "l.txt", tmp_path / "w.txt"
+        listing.write_text("8015550199\n")
+        wireless.write_text("8015550123\n")
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                   "--published", PUBLISHED, "--covers", "801").returncode == 0
+        assert cli(tmp_path, "attributes", "import", str(wireless), "--kind", "wireless",
+                   "--published", PUBLISHED, "--covers", "all").returncode == 0
+        for flags in ((), ("--json",)):
+            listed = cli(tmp_path, "dnc", "check", "8015550199", *flags)
+            assert listed.returncode == 1, listed.stdout + listed.stderr
+            clear = cli(tmp_path, "dnc", "check", "8015550123", *flags)
+            assert clear.returncode == 0, clear.stdout + clear.stderr
+            uncovered = cli(tmp_path, "dnc", "check", "3035550123", *flags)
+            assert uncovered.returncode == 1, uncovered.stdout + uncovered.stderr
+            bad = cli(tmp_path, "dnc", "check", "801555019", *flags)
+            assert bad.returncode == USAGE
+            assert "801555019" not in bad.stderr  # never in clear, even mistyped
+        assert "national v1: listed" in cli(tmp_path, "dnc", "check", "8015550199").stdout
+        shown = cli(tmp_path, "dnc", "check", "8015550123").stdout
+        assert "attr-wireless v1: listed (attribute list: not a do-not-call listing)" in shown
+        rows = json.loads(cli(tmp_path, "dnc", "check", "8015550123", "--json").stdout)["lists"]
+        assert {r["list"]: r["do_not_call"] for r in rows} == {"attr-wireless": False,
+                                                              "national": True}
+        # only an attribute list loaded: "not listed" on no do-not-call list is no answer
+        alone = tmp_path / "alone"
+        alone.mkdir()
+        assert cli(alone, "attributes", "import", str(wireless), "--kind", "wireless",
+                   "--published", PUBLISHED, "--covers", "all").returncode == 0
+        refused = cli(alone, "dnc", "check", "8015550199")
+        assert refused.returncode == USAGE, refused.stdout + refused.stderr
+        assert "no do-not-call list" in one_line(refused.stderr)
+        help_text = one_line(cli(tmp_path, "dnc", "check", "--help").stdout)
+        assert "Exit 0: no do-not-call list holds NUMBER" in help_text
+
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""
         listing = tmp_path / "l.txt"
