@@ -151,6 +151,29 @@ class TestNeverCut:
         padded = [line for line in result.stdout.splitlines() if line != line.rstrip()]
         assert padded == [], padded[:3]
 
+    def test_one_utc_notation_across_commands(self, node):
+        """`report` printed its first and last decision as ...+00:00 while `tail` and the
+        records say ...Z: in UTC, every command writes ISO 8601's Z, human and JSON."""
+        root, _ = node
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        shown = cli(root, "report")
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(rf"\({stamp} … {stamp}\)", shown.stdout), shown.stdout
+        figures = json.loads(cli(root, "report", "--json").stdout)
+        assert re.fullmatch(stamp, figures["first"]), figures["first"]
+        assert re.fullmatch(stamp, figures["last"]), figures["last"]
+        assert figures["generated"].endswith("Z"), figures["generated"]
+        outputs = {
+            "report": shown.stdout, "report --json": json.dumps(figures),
+            "report --csv": cli(root, "report", "--csv").stdout,
+            "report --since": cli(root, "report", "--since", "2020-01-01T00:00:00Z").stdout,
+            "evidence --json": cli(root, "evidence", "8015550199", "--json").stdout,
+            "purge --dry-run --json": cli(root, "purge", "--dry-run", "--json").stdout}
+        assert [name for name, text in outputs.items() if "+00:00" in text] == []
+        assert json.loads(outputs["evidence --json"])["query"]["generated"].endswith("Z")
+        assert json.loads(outputs["purge --dry-run --json"])["cutoff"].endswith("Z")
+        assert "from: 2020-01-01T00:00:00Z;" in outputs["report --since"]
+
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""
         root, _ = node

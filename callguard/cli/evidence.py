@@ -42,6 +42,7 @@ from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
+from callguard.compliance.record import zulu
 
 __all__ = ["evidence"]
 
@@ -102,7 +103,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
-             "generated": datetime.now(UTC).isoformat(timespec="seconds")}
+             "generated": zulu(datetime.now(UTC), "seconds")}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
