@@ -174,7 +174,7 @@ def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path)
     assert text.returncode == 0, text.stderr
     assert "logged (UTC)" in text.stdout
     (row,) = [line for line in text.stdout.splitlines() if "ut-solar-manual" in line]
-    assert later.strftime("%Y-%m-%dT%H:%M") in row
+    assert later.strftime("%Y-%m-%dT%H:%M:%SZ") in row  # UTC, and saying so in the cell
     assert datetime.now(UTC).strftime("%Y-%m-%dT") in row
     page = tmp_path / "evidence.html"
     assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),

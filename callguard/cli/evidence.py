@@ -266,6 +266,14 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
+def _second(stamp: object) -> str:
+    """A record's UTC instant to the second, still saying Z (`2026-12-05T10:59:36Z`): the
+    text table cut the stamp to 19 characters, so its cells read as no zone in particular
+    beside the page's, `tail`'s and the records' Z."""
+    text = str(stamp or "")
+    return f"{text[:19]}Z" if len(text) >= 19 else text  # 19: YYYY-MM-DDTHH:MM:SS
+
+
 _INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
 _CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d"}
 # The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
@@ -338,7 +346,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
-            str(decision.get("logged_at", ""))[:19], str(decision.get("at", ""))[:19],
+            _second(decision.get("logged_at")), _second(decision.get("at")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), str(decision.get("verdict", "")),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
@@ -350,7 +358,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             row = _row(event)
             detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
                       else _readable(event, "; "))
-            others.add_row(*map(escape, (row["logged_at"][:19], row["event"], row["node"],
+            others.add_row(*map(escape, (_second(row["logged_at"]), row["event"], row["node"],
                                          detail)))
         console.print(others)
     return out.getvalue()
