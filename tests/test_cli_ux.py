@@ -494,6 +494,22 @@ class TestUsageErrors:
 class TestListImport:
     """`dnc import` says how far it is, what it dropped, and refuses a name nobody reads."""
 
+    @pytest.mark.parametrize("body", [
+        "8015550199\n801555O101\n801,555O102\n801:555:01;03\n",   # the line parser
+        "8015550199\n801555O101\n8015550199\n"], ids=["lines", "fixed-width"])
+    def test_a_malformed_number_is_not_reported_in_clear(self, tmp_path, body):
+        """A number mistyped with a letter (O for 0) or split by odd punctuation was
+        reported as written ("line 2: '801555O101'") on stderr, which reaches cron mail and
+        journals; as `check` says of the same text, it is its last four."""
+        listing = tmp_path / "national.txt"
+        listing.write_text(body)
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                     "--published", PUBLISHED, "--max-bad-share", "0.9")
+        assert result.returncode == 0, result.stderr
+        assert "line 2: '[number …5101]'" in result.stderr, result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
+        assert "555:01" not in result.stderr
+
     def test_progress_and_duplicates(self, tmp_path):
         """Bytes of the file, percent, and the duplicates dropped."""
         listing = tmp_path / "national.txt"
