@@ -27,7 +27,9 @@ __all__ = ["UNCUT_WIDTH", "console", "is_terminal", "print_table"]
 UNCUT_WIDTH = 100_000
 
 
-_LINE_END_SPACES = re.compile(r"[ \t]+(?=\n)")
+# \Z too: a progress display's last line is written in a buffer of its own, its newline
+# in the next (nothing here prints with end="", which this would join to what follows)
+_LINE_END_SPACES = re.compile(r"[ \t]+(?=\n|\Z)")
 
 
 class _UnpaddedConsole(Console):
