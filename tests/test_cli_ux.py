@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import click
 import pytest
+from click.utils import make_default_short_help
 
 from callguard.cli.main import cli as root
 from tests.conftest import ROOT
@@ -682,6 +683,21 @@ class TestHelp:
                                and "--help" not in param.opts)
         assert unexplained == []
         assert len(_every_command()) > 30  # the walk reached the subcommands
+
+    def test_every_command_listing_reads_whole(self):
+        """A group's listing shows each command's first sentence: `dnc drop`'s was cut at
+        "e.g." inside a parenthesis ("Remove LIST (one no enabled pack reads, e.g."), and
+        `dnc`'s own help named four of its five commands (drop missing)."""
+        cut = []
+        for path, command in _every_command():
+            shown = command.short_help or make_default_short_help(command.help or "", 1000)
+            if shown.count("(") != shown.count(")") or shown.endswith(("e.g.", "i.e.")):
+                cut.append(f"{' '.join(path)}: {shown}")
+        assert cut == []
+        group = root.get_command(click.Context(root), "dnc")
+        assert isinstance(group, click.Group)
+        for name in group.list_commands(click.Context(group)):
+            assert name in (group.help or ""), name
 
     def test_every_help_runs_and_shows_the_option_help(self):
         """`callguard ... --help` for every command, as a user types it: exit 0, no data

@@ -138,7 +138,7 @@ async def _with_registry(settings: Settings, action: Any, *, only: str | None = 
 
 @click.group()
 def dnc() -> None:
-    """Do-not-call lists: import, rollback, check, status."""
+    """Do-not-call lists: import, rollback, drop, check, status."""
 
 
 @dnc.command("import")
@@ -342,7 +342,7 @@ def rollback(state: CliState, name: str) -> None:
 @click.argument("name", metavar="LIST")
 @click.pass_obj
 def drop(state: CliState, name: str) -> None:
-    """Remove LIST (one no enabled pack reads, e.g. a mistyped import), on every node.
+    """Remove LIST, one no enabled pack reads (a mistyped import), on every node.
 
     The change is written to the compliance log. A list a pack reads is refused: without
     it every call in its scope would be BLOCKed; import a good copy or roll back instead.
