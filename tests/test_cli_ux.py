@@ -465,6 +465,19 @@ class TestUsageErrors:
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+    def test_explain_says_its_exit_status(self, node):
+        """`explain` of an id no record has exits 1 (a script's "not found"), and --help
+        and the README said nothing of it; both say 0 / 1 / 2 now."""
+        root, blocked = node
+        assert cli(root, "explain", blocked["decision_id"]).returncode == 0
+        missing = cli(root, "explain", "01a245dc-0000-7000-8000-000000000000")
+        assert missing.returncode == 1, missing.stderr
+        assert "not found: no decision" in one_line(missing.stderr)
+        shown = one_line(cli(root, "explain", "--help").stdout)
+        assert "Exit 0: explained; 1: no such decision in the log or the archive" in shown
+        readme = one_line((ROOT / "README.md").read_text())
+        assert "`explain` exits **0** when the decision is explained, **1**" in readme
+
     @pytest.mark.parametrize("json_flag", [(), ("--json",)])
     def test_dnc_check_with_no_list_loaded_is_a_usage_error(self, tmp_path, json_flag):
         """A wrong --data-dir printed nothing and exited 0 ("on no list" reads as "not
