@@ -465,6 +465,25 @@ class TestUsageErrors:
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+    @pytest.mark.parametrize("args", [
+        ("consent", "add", "801555O101", "--kind", "written", "--campaign", "ut-solar-manual"),
+        ("tail", "--number", "801555O101"), ("evidence", "801555O101"),
+        ("dnc", "check", "801:555:01;01"),
+        ("internal-dnc", "import", "{csv}", "--campaign", "ut-solar-manual")],
+        ids=lambda args: " ".join(args[:2]))
+    def test_a_mistyped_number_is_not_repeated_in_clear(self, node, tmp_path, args):
+        """A number with a letter O for a zero, or split by odd punctuation, was repeated as
+        typed before the reason ("number '801555O101': '[number …5101]' contains
+        letters"): stderr reaches cron mail and journals. Quoted as its last four."""
+        root, _ = node
+        leads = tmp_path / "dnc.csv"
+        leads.write_text("number\n801555O101\n")
+        result = cli(root, *(a.format(csv=leads) for a in args))
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert "[number …5101]" in result.stderr or "[number …0101]" in result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
+        assert "555:01" not in result.stderr
+
     def test_explain_says_its_exit_status(self, node):
         """`explain` of an id no record has exits 1 (a script's "not found"), and --help
         and the README said nothing of it; both say 0 / 1 / 2 now."""
@@ -523,6 +542,17 @@ class TestListImport:
         assert "line 2: '[number …5101]'" in result.stderr, result.stderr
         assert "801555" not in result.stderr.replace(str(tmp_path), "")
         assert "555:01" not in result.stderr
+
+    def test_a_malformed_dated_line_keeps_its_date_and_hides_its_number(self, tmp_path):
+        """`attributes import --kind reassigned`: a mistyped number was reported as written
+        ("line 2: '801555O101,2026-11-01'"); its date is what the reader needs to fix."""
+        listing = tmp_path / "reassigned.txt"
+        listing.write_text("8015550199,2026-11-01\n801555O101,2026-11-01\n")
+        result = cli(tmp_path, "attributes", "import", str(listing), "--kind", "reassigned",
+                     "--published", PUBLISHED, "--max-bad-share", "0.9")
+        assert result.returncode == 0, result.stderr
+        assert "line 2: '[number …5101],2026-11-01'" in result.stderr, result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
 
     def test_progress_and_duplicates(self, tmp_path):
         """Bytes of the file, percent, and the duplicates dropped."""
