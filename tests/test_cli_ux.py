@@ -727,6 +727,14 @@ class TestHelp:
         assert unexplained == []
         assert len(_every_command()) > 30  # the walk reached the subcommands
 
+    def test_a_mistyped_command_is_answered_with_the_one_meant(self, tmp_path):
+        """`callguard dnc chek` said "Did you mean 'check'?" but `callguard chek` only "No
+        such command": the lazily imported top-level commands were not offered."""
+        result = cli(tmp_path, "chek", "8015550199")
+        assert result.returncode == USAGE
+        assert "No such command 'chek'. Did you mean 'check'?" in one_line(result.stderr)
+        assert "Did you mean 'report'?" in one_line(cli(tmp_path, "reprot").stderr)
+
     def test_every_command_listing_reads_whole(self):
         """A group's listing shows each command's first sentence: `dnc drop`'s was cut at
         "e.g." inside a parenthesis ("Remove LIST (one no enabled pack reads, e.g."), and
