@@ -193,6 +193,15 @@ class TestNeverCut:
         as_json = json.loads(cli(root, "evidence", "8015550199", "--json").stdout)
         assert blocked["decision_id"] in [d["decision_id"] for d in as_json["decisions"]]
 
+    def test_evidence_of_a_number_never_called_says_none(self, node):
+        """A number with no decision printed a table of headings alone (an empty box reads
+        as a fault); it says "decisions: none", as the page does."""
+        root, _ = node
+        result = cli(root, "evidence", "2125559999")
+        assert result.returncode == 0, result.stderr
+        assert "decisions: none" in result.stdout.splitlines()
+        assert "records before" not in result.stdout
+
     def test_attributes_status_is_whole(self, tmp_path):
         """Piped, the kinds came out cut ("ported-wirele…") and the area codes as a bare
         count ("1"); every kind whole, and the codes a copy covers, as `dnc status`."""

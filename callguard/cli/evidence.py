@@ -351,7 +351,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             str(decision.get("campaign", "")), str(decision.get("verdict", "")),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
-    console.print(table)
+    # no decision: said in words, as the page's "none" (headings alone read as a fault)
+    console.print(table if found.decisions else "decisions: none", highlight=False)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
