@@ -169,11 +169,14 @@ class TestNeverCut:
             "report --csv": cli(root, "report", "--csv").stdout,
             "report --since": cli(root, "report", "--since", "2020-01-01T00:00:00Z").stdout,
             "evidence --json": cli(root, "evidence", "8015550199", "--json").stdout,
-            "purge --dry-run --json": cli(root, "purge", "--dry-run", "--json").stdout}
+            "purge --dry-run --json": cli(root, "purge", "--dry-run", "--json").stdout,
+            "check --json": cli(root, "check", "8015550123", "--campaign", "ut-solar-manual",
+                                "--at", AT, "--json").stdout}
         assert [name for name, text in outputs.items() if "+00:00" in text] == []
         assert json.loads(outputs["evidence --json"])["query"]["generated"].endswith("Z")
         assert json.loads(outputs["purge --dry-run --json"])["cutoff"].endswith("Z")
         assert "from: 2020-01-01T00:00:00Z;" in outputs["report --since"]
+        assert json.loads(outputs["check --json"])["at"].endswith("Z")
 
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""

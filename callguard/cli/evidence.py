@@ -42,7 +42,7 @@ from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
-from callguard.compliance.record import zulu
+from callguard.utc import zulu
 
 __all__ = ["evidence"]
 

@@ -23,7 +23,7 @@ from callguard.cli.logs import EXIT_INCOMPLETE
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.purge import PurgeResult, purge_files, purge_stream
 from callguard.compliance.reader import log_exists
-from callguard.compliance.record import zulu
+from callguard.utc import zulu
 
 __all__ = ["purge"]
 

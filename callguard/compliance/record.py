@@ -34,7 +34,7 @@ from callguard.stores.writes import (
     RevokeConsent,
 )
 
-__all__ = ["LETTERS", "SCHEMA", "RecordEncoder", "utc_ms", "zulu"]
+__all__ = ["LETTERS", "SCHEMA", "RecordEncoder", "utc_ms"]
 
 SCHEMA = 1
 # One letter per rule of a pack, in pack order; "n": not evaluated (absent from outcomes).
@@ -83,14 +83,6 @@ _judged = _Seconds()
 def utc_ms(epoch: float | None = None) -> str:
     """``2026-12-04T17:30:00.012Z``: a UTC instant to the millisecond (default: now)."""
     return _logged.format(time.time() if epoch is None else epoch)
-
-
-def zulu(instant: datetime, timespec: str = "auto") -> str:
-    """``instant`` in ISO 8601 with a zero offset written ``Z``, as the records write it:
-    `report` said ``+00:00`` beside `tail`'s and the log's ``Z`` (one notation across
-    commands). Another offset is kept (a report in America/Denver says ``-07:00``)."""
-    text = instant.isoformat(timespec=timespec)
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
 def _instant(at: datetime) -> str:

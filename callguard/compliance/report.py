@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from callguard.compliance.record import zulu
 from callguard.front_names import DIALLING_FRONTS
+from callguard.utc import zulu
 
 __all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json"]
 
