@@ -172,6 +172,17 @@ class TestNeverCut:
             "purge --dry-run --json": cli(root, "purge", "--dry-run", "--json").stdout,
             "check --json": cli(root, "check", "8015550123", "--campaign", "ut-solar-manual",
                                 "--at", AT, "--json").stdout}
+        assert cli(root, "consent", "add", "8015550155", "--kind", "written", "--campaign",
+                   "ut-solar-manual", "--expires", "2027-06-01").returncode == 0
+        assert cli(root, "internal-dnc", "add", "8015550155", "--campaign",
+                   "ut-solar-manual").returncode == 0
+        sheet = cli(root, "consent", "show", "8015550155", "--campaign", "ut-solar-manual",
+                    "--json").stdout
+        outputs["consent show --json"] = sheet
+        (consent,) = json.loads(sheet)["consents"]
+        assert consent["granted_at"].endswith("Z"), consent
+        assert consent["expires_at"].endswith("Z"), consent
+        assert json.loads(sheet)["company_dnc"]["added_at"].endswith("Z")
         assert [name for name, text in outputs.items() if "+00:00" in text] == []
         assert json.loads(outputs["evidence --json"])["query"]["generated"].endswith("Z")
         assert json.loads(outputs["purge --dry-run --json"])["cutoff"].endswith("Z")
