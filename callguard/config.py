@@ -108,10 +108,19 @@ class Settings:
         return NumberParser(dial_prefixes=self.dial_prefixes, regions=self.regions)
 
 
+# A type as the message names it ("port must be a int" read as a typo of ours).
+_KIND_WORDS = {int: "an integer", str: "a string", bool: "true or false", float: "a number",
+               list: "a list"}
+
+
 def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     value = table.get(key, default)
-    if value is not None and not isinstance(value, kind):
-        raise ConfigError(f"{where}: {key} must be a {kind.__name__}, got {value!r}")
+    # TOML's true is a Python int: `port = true` was port 1
+    wrong_bool = isinstance(value, bool) and kind is not bool
+    if value is not None and (wrong_bool or not isinstance(value, kind)):
+        got = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ConfigError(f"{where}: {key} must be "
+                          f"{_KIND_WORDS.get(kind, 'a ' + kind.__name__)}, got {got}")
     return value
 
 

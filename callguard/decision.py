@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import Campaign, DialingMode, Status, Verdict
+from callguard.utc import zulu
 
 __all__ = ["Decision", "new_decision_id"]
 
@@ -90,7 +91,7 @@ class Decision:
             "campaign": self.campaign_id,
             "solicitor": self.campaign.solicitor if self.campaign else None,
             "mode": self.mode.value if self.mode else None,
-            "at": self.at.astimezone(UTC).isoformat(),
+            "at": zulu(self.at.astimezone(UTC)),  # Z, as the records and every command
             "time_zones": list(verdict.time_zones),
             "local_times": [
                 {"zone": z, "local": self.at.astimezone(ZoneInfo(z)).isoformat()}

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 import click
 import pytest
+from click.utils import make_default_short_help
 
 from callguard.cli.main import cli as root
 from tests.conftest import ROOT
@@ -136,6 +137,58 @@ class TestNeverCut:
                       "the watchdog"):
             assert title in lines, result.stdout
 
+    @pytest.mark.parametrize("args", [
+        ("check", "8015550199", "--campaign", "ut-solar-manual", "--at", AT),
+        ("report",), ("tail", "-n", "all"), ("dnc", "status"), ("dnc", "check", "8015550123"),
+        ("evidence", "8015550199"), ("campaigns", "list"), ("config", "check"),
+        ("packs", "show", "us-ut"), ("attributes", "status")], ids=" ".join)
+    def test_no_line_ends_in_spaces(self, node, args):
+        """Piped, a borderless table padded its last column to the column's width: lines
+        ended in spaces (cron mail, `| cat -A`, a diff of two days' output). None does."""
+        root, _ = node
+        result = cli(root, *args)
+        assert result.returncode in (0, 1), result.stderr
+        assert result.stdout.strip()
+        padded = [line for line in result.stdout.splitlines() if line != line.rstrip()]
+        assert padded == [], padded[:3]
+
+    def test_one_utc_notation_across_commands(self, node):
+        """`report` printed its first and last decision as ...+00:00 while `tail` and the
+        records say ...Z: in UTC, every command writes ISO 8601's Z, human and JSON."""
+        root, _ = node
+        stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+        shown = cli(root, "report")
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(rf"\({stamp} … {stamp}\)", shown.stdout), shown.stdout
+        figures = json.loads(cli(root, "report", "--json").stdout)
+        assert re.fullmatch(stamp, figures["first"]), figures["first"]
+        assert re.fullmatch(stamp, figures["last"]), figures["last"]
+        assert figures["generated"].endswith("Z"), figures["generated"]
+        outputs = {
+            "report": shown.stdout, "report --json": json.dumps(figures),
+            "report --csv": cli(root, "report", "--csv").stdout,
+            "report --since": cli(root, "report", "--since", "2020-01-01T00:00:00Z").stdout,
+            "evidence --json": cli(root, "evidence", "8015550199", "--json").stdout,
+            "purge --dry-run --json": cli(root, "purge", "--dry-run", "--json").stdout,
+            "check --json": cli(root, "check", "8015550123", "--campaign", "ut-solar-manual",
+                                "--at", AT, "--json").stdout}
+        assert cli(root, "consent", "add", "8015550155", "--kind", "written", "--campaign",
+                   "ut-solar-manual", "--expires", "2027-06-01").returncode == 0
+        assert cli(root, "internal-dnc", "add", "8015550155", "--campaign",
+                   "ut-solar-manual").returncode == 0
+        sheet = cli(root, "consent", "show", "8015550155", "--campaign", "ut-solar-manual",
+                    "--json").stdout
+        outputs["consent show --json"] = sheet
+        (consent,) = json.loads(sheet)["consents"]
+        assert consent["granted_at"].endswith("Z"), consent
+        assert consent["expires_at"].endswith("Z"), consent
+        assert json.loads(sheet)["company_dnc"]["added_at"].endswith("Z")
+        assert [name for name, text in outputs.items() if "+00:00" in text] == []
+        assert json.loads(outputs["evidence --json"])["query"]["generated"].endswith("Z")
+        assert json.loads(outputs["purge --dry-run --json"])["cutoff"].endswith("Z")
+        assert "from: 2020-01-01T00:00:00Z;" in outputs["report --since"]
+        assert json.loads(outputs["check --json"])["at"].endswith("Z")
+
     def test_dnc_status_is_whole(self, node):
         """Every column of the list table, and the publication date in full."""
         root, _ = node
@@ -153,6 +206,15 @@ class TestNeverCut:
         assert "…" not in "\n".join(result.stdout.splitlines()[1:])  # line 1: "number …0199"
         as_json = json.loads(cli(root, "evidence", "8015550199", "--json").stdout)
         assert blocked["decision_id"] in [d["decision_id"] for d in as_json["decisions"]]
+
+    def test_evidence_of_a_number_never_called_says_none(self, node):
+        """A number with no decision printed a table of headings alone (an empty box reads
+        as a fault); it says "decisions: none", as the page does."""
+        root, _ = node
+        result = cli(root, "evidence", "2125559999")
+        assert result.returncode == 0, result.stderr
+        assert "decisions: none" in result.stdout.splitlines()
+        assert "records before" not in result.stdout
 
     def test_attributes_status_is_whole(self, tmp_path):
         """Piped, the kinds came out cut ("ported-wirele…") and the area codes as a bare
@@ -426,6 +488,38 @@ class TestUsageErrors:
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+    @pytest.mark.parametrize("args", [
+        ("consent", "add", "801555O101", "--kind", "written", "--campaign", "ut-solar-manual"),
+        ("tail", "--number", "801555O101"), ("evidence", "801555O101"),
+        ("dnc", "check", "801:555:01;01"),
+        ("internal-dnc", "import", "{csv}", "--campaign", "ut-solar-manual")],
+        ids=lambda args: " ".join(args[:2]))
+    def test_a_mistyped_number_is_not_repeated_in_clear(self, node, tmp_path, args):
+        """A number with a letter O for a zero, or split by odd punctuation, was repeated as
+        typed before the reason ("number '801555O101': '[number …5101]' contains
+        letters"): stderr reaches cron mail and journals. Quoted as its last four."""
+        root, _ = node
+        leads = tmp_path / "dnc.csv"
+        leads.write_text("number\n801555O101\n")
+        result = cli(root, *(a.format(csv=leads) for a in args))
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert "[number …5101]" in result.stderr or "[number …0101]" in result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
+        assert "555:01" not in result.stderr
+
+    def test_explain_says_its_exit_status(self, node):
+        """`explain` of an id no record has exits 1 (a script's "not found"), and --help
+        and the README said nothing of it; both say 0 / 1 / 2 now."""
+        root, blocked = node
+        assert cli(root, "explain", blocked["decision_id"]).returncode == 0
+        missing = cli(root, "explain", "01a245dc-0000-7000-8000-000000000000")
+        assert missing.returncode == 1, missing.stderr
+        assert "not found: no decision" in one_line(missing.stderr)
+        shown = one_line(cli(root, "explain", "--help").stdout)
+        assert "Exit 0: explained; 1: no such decision in the log or the archive" in shown
+        readme = one_line((ROOT / "README.md").read_text())
+        assert "`explain` exits **0** when the decision is explained, **1**" in readme
+
     @pytest.mark.parametrize("json_flag", [(), ("--json",)])
     def test_dnc_check_with_no_list_loaded_is_a_usage_error(self, tmp_path, json_flag):
         """A wrong --data-dir printed nothing and exited 0 ("on no list" reads as "not
@@ -456,6 +550,33 @@ class TestUsageErrors:
 class TestListImport:
     """`dnc import` says how far it is, what it dropped, and refuses a name nobody reads."""
 
+    @pytest.mark.parametrize("body", [
+        "8015550199\n801555O101\n801,555O102\n801:555:01;03\n",   # the line parser
+        "8015550199\n801555O101\n8015550199\n"], ids=["lines", "fixed-width"])
+    def test_a_malformed_number_is_not_reported_in_clear(self, tmp_path, body):
+        """A number mistyped with a letter (O for 0) or split by odd punctuation was
+        reported as written ("line 2: '801555O101'") on stderr, which reaches cron mail and
+        journals; as `check` says of the same text, it is its last four."""
+        listing = tmp_path / "national.txt"
+        listing.write_text(body)
+        result = cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                     "--published", PUBLISHED, "--max-bad-share", "0.9")
+        assert result.returncode == 0, result.stderr
+        assert "line 2: '[number …5101]'" in result.stderr, result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
+        assert "555:01" not in result.stderr
+
+    def test_a_malformed_dated_line_keeps_its_date_and_hides_its_number(self, tmp_path):
+        """`attributes import --kind reassigned`: a mistyped number was reported as written
+        ("line 2: '801555O101,2026-11-01'"); its date is what the reader needs to fix."""
+        listing = tmp_path / "reassigned.txt"
+        listing.write_text("8015550199,2026-11-01\n801555O101,2026-11-01\n")
+        result = cli(tmp_path, "attributes", "import", str(listing), "--kind", "reassigned",
+                     "--published", PUBLISHED, "--max-bad-share", "0.9")
+        assert result.returncode == 0, result.stderr
+        assert "line 2: '[number …5101],2026-11-01'" in result.stderr, result.stderr
+        assert "801555" not in result.stderr.replace(str(tmp_path), "")
+
     def test_progress_and_duplicates(self, tmp_path):
         """Bytes of the file, percent, and the duplicates dropped."""
         listing = tmp_path / "national.txt"
@@ -468,6 +589,9 @@ class TestListImport:
         assert f"{listing.stat().st_size}/{listing.stat().st_size} bytes" in message
         assert "2 duplicate number(s) dropped" in message
         assert "2 numbers" in message
+        # piped (cron mail), the progress line ended in spaces (an empty rate column)
+        padded = [line for line in result.stderr.splitlines() if line != line.rstrip()]
+        assert padded == [], padded
 
     def test_gzip_progress_counts_compressed_bytes(self, tmp_path):
         """Of a gzip file the total is its own (compressed) size, which is known."""
@@ -535,6 +659,45 @@ class TestListImport:
         assert status["missing"] == [{"list": "ut-state", "read_by": ["us-ut-hb45-2000"]}]
         assert "ut-state: no version" in one_line(cli(tmp_path, "dnc", "status").stdout)
 
+    def test_check_exit_status_says_listed_for_a_script(self, tmp_path):
+        """`dnc check` exited 0 whether or not a list held the number: a script could not
+        use it. 0 not listed (every list covers the area code), 1 listed on a do-not-call
+        list or on one that does not cover the area code (the gate BLOCKs both), 2 a usage
+        error; an attribute list (wireless) is shown and is not a do-not-call listing."""
+        listing, wireless = tmp_path / "l.txt", tmp_path / "w.txt"
+        listing.write_text("8015550199\n")
+        wireless.write_text("8015550123\n")
+        assert cli(tmp_path, "dnc", "import", str(listing), "--list", "national",
+                   "--published", PUBLISHED, "--covers", "801").returncode == 0
+        assert cli(tmp_path, "attributes", "import", str(wireless), "--kind", "wireless",
+                   "--published", PUBLISHED, "--covers", "all").returncode == 0
+        for flags in ((), ("--json",)):
+            listed = cli(tmp_path, "dnc", "check", "8015550199", *flags)
+            assert listed.returncode == 1, listed.stdout + listed.stderr
+            clear = cli(tmp_path, "dnc", "check", "8015550123", *flags)
+            assert clear.returncode == 0, clear.stdout + clear.stderr
+            uncovered = cli(tmp_path, "dnc", "check", "3035550123", *flags)
+            assert uncovered.returncode == 1, uncovered.stdout + uncovered.stderr
+            bad = cli(tmp_path, "dnc", "check", "801555019", *flags)
+            assert bad.returncode == USAGE
+            assert "801555019" not in bad.stderr  # never in clear, even mistyped
+        assert "national v1: listed" in cli(tmp_path, "dnc", "check", "8015550199").stdout
+        shown = cli(tmp_path, "dnc", "check", "8015550123").stdout
+        assert "attr-wireless v1: listed (attribute list: not a do-not-call listing)" in shown
+        rows = json.loads(cli(tmp_path, "dnc", "check", "8015550123", "--json").stdout)["lists"]
+        assert {r["list"]: r["do_not_call"] for r in rows} == {"attr-wireless": False,
+                                                              "national": True}
+        # only an attribute list loaded: "not listed" on no do-not-call list is no answer
+        alone = tmp_path / "alone"
+        alone.mkdir()
+        assert cli(alone, "attributes", "import", str(wireless), "--kind", "wireless",
+                   "--published", PUBLISHED, "--covers", "all").returncode == 0
+        refused = cli(alone, "dnc", "check", "8015550199")
+        assert refused.returncode == USAGE, refused.stdout + refused.stderr
+        assert "no do-not-call list" in one_line(refused.stderr)
+        help_text = one_line(cli(tmp_path, "dnc", "check", "--help").stdout)
+        assert "Exit 0: no do-not-call list holds NUMBER" in help_text
+
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""
         listing = tmp_path / "l.txt"
@@ -586,6 +749,29 @@ class TestHelp:
                                and "--help" not in param.opts)
         assert unexplained == []
         assert len(_every_command()) > 30  # the walk reached the subcommands
+
+    def test_a_mistyped_command_is_answered_with_the_one_meant(self, tmp_path):
+        """`callguard dnc chek` said "Did you mean 'check'?" but `callguard chek` only "No
+        such command": the lazily imported top-level commands were not offered."""
+        result = cli(tmp_path, "chek", "8015550199")
+        assert result.returncode == USAGE
+        assert "No such command 'chek'. Did you mean 'check'?" in one_line(result.stderr)
+        assert "Did you mean 'report'?" in one_line(cli(tmp_path, "reprot").stderr)
+
+    def test_every_command_listing_reads_whole(self):
+        """A group's listing shows each command's first sentence: `dnc drop`'s was cut at
+        "e.g." inside a parenthesis ("Remove LIST (one no enabled pack reads, e.g."), and
+        `dnc`'s own help named four of its five commands (drop missing)."""
+        cut = []
+        for path, command in _every_command():
+            shown = command.short_help or make_default_short_help(command.help or "", 1000)
+            if shown.count("(") != shown.count(")") or shown.endswith(("e.g.", "i.e.")):
+                cut.append(f"{' '.join(path)}: {shown}")
+        assert cut == []
+        group = root.get_command(click.Context(root), "dnc")
+        assert isinstance(group, click.Group)
+        for name in group.list_commands(click.Context(group)):
+            assert name in (group.help or ""), name
 
     def test_every_help_runs_and_shows_the_option_help(self):
         """`callguard ... --help` for every command, as a user types it: exit 0, no data

@@ -68,6 +68,12 @@ class TestSettings:
         (CAMPAIGN.replace('"c1"', '"c 1"'), "id 'c 1' holds a space, a comma or an invisible"),
         (CAMPAIGN.replace('"c1"', '"c,1"'), "id 'c,1' holds a space, a comma"),
         (CAMPAIGN.replace('"c1"', '"c\u00a01"'), "use letters, digits, '-', '_' or '.'"),
+        # said in words (it read "must be a int"); true is not a number of days
+        ("[fastagi]\nport = 'x'\n", "[fastagi]: port must be an integer, got 'x'"),
+        ("expiry_warning_days = true\n", "expiry_warning_days must be an integer, got true"),
+        ("dial_prefixes = '9'\n", "dial_prefixes must be a list, got '9'"),
+        (CAMPAIGN + "dialer_is_atds = 'no'\n", "dialer_is_atds must be true or false"),
+        (CAMPAIGN + "default_mode = 3\n", "default_mode must be a string, got 3"),
     ])
     def test_errors(self, tmp_path, body, message):
         """The message says what to change."""

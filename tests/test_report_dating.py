@@ -174,7 +174,7 @@ def test_evidence_shows_when_each_decision_was_made_beside_its_instant(tmp_path)
     assert text.returncode == 0, text.stderr
     assert "logged (UTC)" in text.stdout
     (row,) = [line for line in text.stdout.splitlines() if "ut-solar-manual" in line]
-    assert later.strftime("%Y-%m-%dT%H:%M") in row
+    assert later.strftime("%Y-%m-%dT%H:%M:%SZ") in row  # UTC, and saying so in the cell
     assert datetime.now(UTC).strftime("%Y-%m-%dT") in row
     page = tmp_path / "evidence.html"
     assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
@@ -212,8 +212,8 @@ def test_first_and_last_are_in_the_zone_asked_for_in_every_rendering(tmp_path,
     header = " ".join(p.text for p in browser.find_elements("css selector", "p"))
     assert f"first decision {first}, last {last} (America/Denver)" in header, header
     utc = json.loads(cli("report", "--json", config_path=path).stdout)
-    assert (utc["first"], utc["last"]) == ("2026-12-01T18:00:00.000+00:00",
-                                           "2026-12-10T03:00:00.000+00:00")
+    assert (utc["first"], utc["last"]) == ("2026-12-01T18:00:00.000Z",  # as the records
+                                           "2026-12-10T03:00:00.000Z")
 
 
 def test_the_page_aligns_text_left_and_figures_right_and_a_day_is_a_bar(tmp_path,

@@ -288,7 +288,7 @@ def test_todays_report_is_today_only():
                                            "2026-12-05T03:00:00.000Z",   # Denver's today
                                            "2026-12-05T18:00:00.000Z"])]  # tomorrow
     for tz, calls, until in (("America/Denver", 2, "2026-12-05T00:00:00-07:00"),
-                             ("UTC", 1, "2026-12-05T00:00:00+00:00")):
+                             ("UTC", 1, "2026-12-05T00:00:00Z")):
         page = today_report(records, None, tz, now)
         assert f"<p>{calls} calls (" in page, (tz, page[:2000])
         assert f"until: {until}" in page, (tz, page[:2000])

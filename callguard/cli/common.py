@@ -15,7 +15,7 @@ from rich.markup import escape
 from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.parse import quoted_number
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
     from callguard.config import Settings
@@ -264,7 +264,7 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
     try:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
-        usage_error(f"number {redact_digits(number)!r}: {exc}")
+        usage_error(f"number {quoted_number(number)}: {exc}")
 
 
 def e164_or_exit(settings: Settings, number: str) -> str:

@@ -42,6 +42,7 @@ from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
+from callguard.utc import zulu
 
 __all__ = ["evidence"]
 
@@ -102,7 +103,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
-             "generated": datetime.now(UTC).isoformat(timespec="seconds")}
+             "generated": zulu(datetime.now(UTC), "seconds")}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -265,6 +266,14 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
+def _second(stamp: object) -> str:
+    """A record's UTC instant to the second, still saying Z (`2026-12-05T10:59:36Z`): the
+    text table cut the stamp to 19 characters, so its cells read as no zone in particular
+    beside the page's, `tail`'s and the records' Z."""
+    text = str(stamp or "")
+    return f"{text[:19]}Z" if len(text) >= 19 else text  # 19: YYYY-MM-DDTHH:MM:SS
+
+
 _INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
 _CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d"}
 # The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
@@ -337,19 +346,20 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
-            str(decision.get("logged_at", ""))[:19], str(decision.get("at", ""))[:19],
+            _second(decision.get("logged_at")), _second(decision.get("at")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), str(decision.get("verdict", "")),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
-    console.print(table)
+    # no decision: said in words, as the page's "none" (headings alone read as a fault)
+    console.print(table if found.decisions else "decisions: none", highlight=False)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
             row = _row(event)
             detail = (f"loaded: {row['packs']}" if event.get("event") == "packs-loaded"
                       else _readable(event, "; "))
-            others.add_row(*map(escape, (row["logged_at"][:19], row["event"], row["node"],
+            others.add_row(*map(escape, (_second(row["logged_at"]), row["event"], row["node"],
                                          detail)))
         console.print(others)
     return out.getvalue()

@@ -158,7 +158,11 @@ def _hanging(console: Console, label: Text, paragraphs: list[Text]) -> None:
 @click.pass_obj
 def explain_command(state: CliState, decision_id: str, file: Path | None,
                     packs_dir: Path | None, as_json: bool) -> None:
-    """Render DECISION_ID's record in full: every rule, citation and sentence ('-': stdin)."""
+    """Render DECISION_ID's record in full: every rule, citation and sentence ('-': stdin).
+
+    Exit 0: explained; 1: no such decision in the log or the archive (or the packs named
+    cannot explain it); 2: usage (not a decision id, no log or archive to search).
+    """
     if decision_id == "-":
         record = _decision(sys.stdin.buffer.read().strip())
         if record is None:

@@ -41,6 +41,7 @@ from callguard.cli.output import console
 from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
+from callguard.policy.rules.number_kind import LITIGATOR_LIST
 from callguard.runtime import redis_client
 from callguard.stores.attributes.dated import ParsedDated
 from callguard.stores.embedded.lists import (
@@ -137,7 +138,7 @@ async def _with_registry(settings: Settings, action: Any, *, only: str | None = 
 
 @click.group()
 def dnc() -> None:
-    """Do-not-call lists: import, rollback, check, status."""
+    """Do-not-call lists: import, rollback, drop, check, status."""
 
 
 @dnc.command("import")
@@ -341,7 +342,7 @@ def rollback(state: CliState, name: str) -> None:
 @click.argument("name", metavar="LIST")
 @click.pass_obj
 def drop(state: CliState, name: str) -> None:
-    """Remove LIST (one no enabled pack reads, e.g. a mistyped import), on every node.
+    """Remove LIST, one no enabled pack reads (a mistyped import), on every node.
 
     The change is written to the compliance log. A list a pack reads is refused: without
     it every call in its scope would be BLOCKed; import a good copy or roll back instead.
@@ -376,7 +377,12 @@ def drop(state: CliState, name: str) -> None:
                "the compliance log", highlight=False)
 
 
-@dnc.command("check")
+@dnc.command("check", epilog=(
+    "\b\nExit 0: no do-not-call list holds NUMBER, and every one covers its area code.\n"
+    "Exit 1: a do-not-call list holds it, or one does not cover its area code (the gate\n"
+    "        BLOCKs both). Attribute lists (attr-wireless, ...) are shown, not counted;\n"
+    "        the litigator list counts (its pack does not call a listed number).\n"
+    "Exit 2: usage error (a number that is not dialable, no do-not-call list loaded)."))
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="The lists holding it as JSON.")
 @click.pass_obj
@@ -392,23 +398,39 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
             assert snapshot is not None
             area = info.area_code or 0
             rows.append({"list": name, "version": snapshot.meta.version,
+                         "do_not_call": _is_do_not_call(name),
                          "covered": snapshot.covers(area),
                          "listed": snapshot.contains(info.national)})
         return rows
 
     rows = run(_with_registry(settings, look))
-    if not rows:  # a wrong data dir (or Redis) would read as "not listed" anywhere
+    if not any(row["do_not_call"] for row in rows):
+        # a wrong data dir (or Redis) would read as "not listed" anywhere
         where = ("in Redis at [redis] url" if settings.lists_backend == "redis" else
                  f"in data dir {settings.data_dir}")
-        usage_error(f"no list is loaded {where}: check --data-dir / CALLGUARD_DATA_DIR, or "
+        loaded = "no list is loaded" if not rows else "no do-not-call list is loaded"
+        usage_error(f"{loaded} {where}: check --data-dir / CALLGUARD_DATA_DIR, or "
                     "import one (callguard dnc import FILE --list NAME --published DATE)")
+    # fail closed, as the gate: a list that does not cover the area code cannot show
+    # that the number is not on it
+    held = any(row["do_not_call"] and (row["listed"] or not row["covered"]) for row in rows)
     if as_json:
         print_json({"number": info.e164, "lists": rows})
-        return
-    for row in rows:
-        state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
-            f"area code {info.area_code} not covered")
-        console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
+    else:
+        for row in rows:
+            state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
+                f"area code {info.area_code} not covered")
+            if not row["do_not_call"]:
+                state_text += " (attribute list: not a do-not-call listing)"
+            console().print(f"{row['list']} v{row['version']}: {state_text}", highlight=False)
+    if held:
+        sys.exit(EXIT_BLOCK)
+
+
+def _is_do_not_call(name: str) -> bool:
+    """A do-not-call list, or the litigator list (a listed number is not called); the other
+    attribute lists say what a number is (wireless, ported), not that it is not called."""
+    return not name.startswith("attr-") or name == LITIGATOR_LIST
 
 
 @dnc.command("status")

@@ -50,7 +50,7 @@ from callguard.compliance.reader import (
 )
 from callguard.errors import ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.parse import quoted_number
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -240,7 +240,7 @@ def hash_number(state: CliState, number: str) -> tuple[str, str, str, str]:
     try:
         normal = e164(place, number)
     except NumberError as exc:
-        usage_error(f"number {redact_digits(number)!r}: {exc}")  # stderr: never in clear
+        usage_error(f"number {quoted_number(number)}: {exc}")  # stderr: never in clear
     hasher = NumberProtector(key)
     return hasher.hash(normal), hasher.key_id, source, normal[-4:]
 

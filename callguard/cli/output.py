@@ -4,15 +4,19 @@ Rich lays tables out for the terminal's width, and when the output is not a term
 (a pipe, cron mail, some ssh sessions) it assumes 80 columns and folds or truncates
 cells: rule ids became ``us-ut-hb45-2000:13-26a-106(1)(…``, dates ``2026-12-…``. An
 officer's evidence must come out whole, so off a terminal every console here is wide
-enough for any row (tables then size each column to its longest cell) and colourless.
+enough for any row (tables then size each column to its longest cell) and colourless,
+and no line ends in spaces (a borderless table pads its last column to the column's width).
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Iterable
 from typing import IO
 
 from rich.console import Console
+from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
@@ -21,6 +25,20 @@ __all__ = ["UNCUT_WIDTH", "console", "is_terminal", "print_table"]
 # Wider than any row callguard prints; columns are sized to their content, never padded
 # to this width (tables are not expanded).
 UNCUT_WIDTH = 100_000
+
+
+# \Z too: a progress display's last line is written in a buffer of its own, its newline
+# in the next (nothing here prints with end="", which this would join to what follows)
+_LINE_END_SPACES = re.compile(r"[ \t]+(?=\n|\Z)")
+
+
+class _UnpaddedConsole(Console):
+    """A console whose lines never end in spaces: piped, a borderless table padded its
+    last cell to the column's width, and every line of `check`, `packs show` or `tail`
+    ended in spaces (cron mail, `cat -A`, a diff of two days' output)."""
+
+    def _render_buffer(self, buffer: Iterable[Segment]) -> str:
+        return _LINE_END_SPACES.sub("", super()._render_buffer(buffer))
 
 
 def is_terminal(stream: IO[str]) -> bool:
@@ -40,8 +58,8 @@ def console(*, stderr: bool = False, file: IO[str] | None = None,
         terminal = is_terminal(stream)
     if terminal:
         return Console(file=file, stderr=stderr, highlight=False)
-    return Console(file=file, stderr=stderr, width=UNCUT_WIDTH, highlight=False,
-                   soft_wrap=False, no_color=True, emoji=False)
+    return _UnpaddedConsole(file=file, stderr=stderr, width=UNCUT_WIDTH, highlight=False,
+                            soft_wrap=False, no_color=True, emoji=False)
 
 
 def print_table(out: Console, table: Table) -> None:

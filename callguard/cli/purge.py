@@ -23,6 +23,7 @@ from callguard.cli.logs import EXIT_INCOMPLETE
 from callguard.compliance.archive.store import Archive
 from callguard.compliance.purge import PurgeResult, purge_files, purge_stream
 from callguard.compliance.reader import log_exists
+from callguard.utc import zulu
 
 __all__ = ["purge"]
 
@@ -69,7 +70,7 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
                     "CALLGUARD_DATA_DIR and [log] file (nothing was purged or created)")
     if with_stream and destroy:  # nothing is destroyed unless every place can be purged
         run(_trim(state, cutoff, dry_run=True))
-    outcome: dict[str, Any] = {"cutoff": cutoff.isoformat(), "older_than_days": keep,
+    outcome: dict[str, Any] = {"cutoff": zulu(cutoff), "older_than_days": keep,
                                "mode": "destroy" if destroy else
                                ("dry-run" if dry_run else "preview")}
     if path is not None and log_exists(path):

@@ -49,6 +49,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
 )
+from callguard.utc import zulu
 
 __all__ = ["consent", "ebr", "internal_dnc"]
 
@@ -229,11 +230,11 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:
     now = datetime.now(UTC)
     consents = [{
-        "kind": c.record.kind.value, "granted_at": c.record.granted_at.isoformat(),
-        "expires_at": c.record.expires_at.isoformat() if c.record.expires_at else None,
+        "kind": c.record.kind.value, "granted_at": _iso(c.record.granted_at),
+        "expires_at": _iso(c.record.expires_at),
         "window": "-".join(t.strftime("%H:%M") for t in c.record.window)
         if c.record.window else None,
-        "revoked_at": c.record.revoked_at.isoformat() if c.record.revoked_at else None,
+        "revoked_at": _iso(c.record.revoked_at),
         "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
         "valid_now": c.record.valid_at(now),
     } for c in sheet.consents]
@@ -244,8 +245,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         "ebr": None if ebr is None else {
             "last_transaction": str(ebr.last_transaction) if ebr.last_transaction else None,
             "last_inquiry": str(ebr.last_inquiry) if ebr.last_inquiry else None,
-            "ended_at": ebr.ended_at.isoformat() if ebr.ended_at else None},
-        "company_dnc": None if dnc is None else {"added_at": dnc.added_at.isoformat(),
+            "ended_at": _iso(ebr.ended_at)},
+        "company_dnc": None if dnc is None else {"added_at": _iso(dnc.added_at),
                                                  "source": dnc.source},
     }
     if as_json:
@@ -269,6 +270,12 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
         print_table(out, table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
+
+
+def _iso(instant: datetime | None) -> str | None:
+    """A stored instant for --json: UTC with Z, as every command writes one (the stores'
+    isoformat said +00:00 beside the records' and `tail`'s Z)."""
+    return None if instant is None else zulu(instant.astimezone(UTC))
 
 
 def _utc(text: object) -> str:

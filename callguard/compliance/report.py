@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 import duckdb
 
 from callguard.front_names import DIALLING_FRONTS
+from callguard.utc import zulu
 
 __all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json"]
 
@@ -50,7 +51,7 @@ class ReportQuery:
 
     def local(self, instant: datetime, timespec: str = "auto") -> str:
         """An instant in the report's zone, with its offset (a day boundary reads as one)."""
-        return instant.astimezone(ZoneInfo(self.tz)).isoformat(timespec=timespec)
+        return zulu(instant.astimezone(ZoneInfo(self.tz)), timespec)
 
     def shown(self) -> dict[str, str]:
         """The filters that were given, as text (instants in the report's zone)."""
@@ -226,7 +227,7 @@ def to_json(report: Report) -> dict[str, Any]:
     """Everything, as JSON-ready values (the totals of earlier versions kept)."""
     calls = report.calls
     return {
-        "filters": report.query.shown(), "generated": report.generated.isoformat(),
+        "filters": report.query.shown(), "generated": zulu(report.generated),
         "decisions": report.total(calls) + report.total(report.scrubs),
         "calls": report.total(calls), "scrubs": report.total(report.scrubs),
         "by_verdict": report.by(calls, 2), "by_rule": report.by(calls, 3, verdict="BLOCK"),

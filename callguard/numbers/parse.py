@@ -34,7 +34,8 @@ from callguard.numbers.nanp import (
 )
 from callguard.numbers.redact import MIN_RUN, redact_digits
 
-__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical", "named_character"]
+__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical", "named_character",
+           "quoted_number"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -97,7 +98,7 @@ def ascii_digits(text: str) -> str:
             out.append(chr(48 + value))
         elif char.isdigit():
             name = unicodedata.name(char, f"U+{ord(char):04X}").lower()
-            raise NumberError(f"{_shown(text)} contains {name}, which is not a decimal "
+            raise NumberError(f"{quoted_number(text)} contains {name}, which is not a decimal "
                               "digit; write the number in ordinary digits")
         else:
             out.append(char)
@@ -112,10 +113,12 @@ def named_character(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
 
 
-def _shown(raw: str) -> str:
+def quoted_number(raw: str) -> str:
     """The input as a reason may quote it: digit runs reduced to their last four. What is
-    given as a number is one, however it is split ("801:555:01;00"): if the runs leave
-    ``MIN_RUN`` digits in all, the whole input is shown as its last four."""
+    given as a number is one, however it is split ("801:555:01;00") or mistyped
+    ("801555O101"): if the runs leave ``MIN_RUN`` digits in all, the whole input is shown
+    as its last four. A list file's malformed lines are quoted so too (each line is given as
+    a number; the report reaches cron mail)."""
     shown = redact_digits(raw.strip())
     digits = [c for c in shown if unicodedata.digit(c, None) is not None]
     if len(digits) >= MIN_RUN:
@@ -173,14 +176,14 @@ class NumberParser:
         if bad:
             if any(c.isalpha() for c in bad):
                 raise NumberError(
-                    f"{_shown(raw)} contains letters; dial vanity numbers as digits"
+                    f"{quoted_number(raw)} contains letters; dial vanity numbers as digits"
                 )
             shown = ", ".join(named_character(c) for c in sorted(bad))
-            raise NumberError(f"{_shown(raw)} contains {shown}; a number is written with "
+            raise NumberError(f"{quoted_number(raw)} contains {shown}; a number is written with "
                               "digits, a leading +, spaces and - . ( ) / only")
         digits = body.translate(_DROP_PUNCTUATION)  # only ASCII digits and punctuation left
         if not digits:
-            raise NumberError(f"{_shown(raw)} has no digits")
+            raise NumberError(f"{quoted_number(raw)} has no digits")
         if not plus:
             digits, plus = self._strip_prefixes(digits)
         national = self._nanp_national(digits, plus)
@@ -267,12 +270,13 @@ class NumberParser:
         if len(digits) > _E164_MAX_DIGITS:
             raise NumberError(f"{len(digits)} digits is too long for any phone number")
         if not plus:
-            raise NumberError(f"{_shown(digits)} is not a US number; international numbers "
+            raise NumberError(f"{quoted_number(digits)} is not a US number; international numbers "
                               "need +")
         try:
             parsed = phonenumbers.parse("+" + digits)
         except phonenumbers.NumberParseException as exc:
-            raise NumberError(f"{_shown('+' + digits)} is not a phone number: {exc}") from None
+            raise NumberError(
+                f"{quoted_number('+' + digits)} is not a phone number: {exc}") from None
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         number_type = phonenumbers.number_type(parsed)
         zones = tuple(

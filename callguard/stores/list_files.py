@@ -24,8 +24,7 @@ import numpy as np
 
 from callguard.csvfile import decoded_lines
 from callguard.errors import ListImportError, NumberError
-from callguard.numbers.parse import ascii_digits
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.parse import ascii_digits, quoted_number
 
 __all__ = ["ParsedDelta", "ParsedList", "parse_delta_file", "parse_list_file"]
 
@@ -195,8 +194,8 @@ def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
             parsed.lines += len(rows)
             parsed.bad += len(bad)
             for index in bad[: max(0, _MAX_REPORTED - len(parsed.bad_examples))]:
-                text = redact_digits(rows[index, :10].tobytes().decode("latin-1"))
-                parsed.bad_examples.append(f"line {offset + index + 1}: {text!r}")
+                text = quoted_number(rows[index, :10].tobytes().decode("latin-1"))
+                parsed.bad_examples.append(f"line {offset + index + 1}: {text}")
             values = (digits[valid] if len(bad) else digits) @ powers
             if len(values) > 1 and not (values[1:] >= values[:-1]).all():
                 values = np.sort(values)  # registry files are usually sorted already
@@ -226,7 +225,7 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
         if national is None:
             parsed.bad += 1
             if len(parsed.bad_examples) < _MAX_REPORTED:
-                parsed.bad_examples.append(f"line {number}: {redact_digits(line[:40])!r}")
+                parsed.bad_examples.append(f"line {number}: {quoted_number(line[:40])}")
             continue
         _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
@@ -261,7 +260,7 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         if national is None:
             bad += 1
             if len(examples) < _MAX_REPORTED:
-                examples.append(f"line {number}: {redact_digits(line[:40])!r} "
+                examples.append(f"line {number}: {quoted_number(line[:40])} "
                                 "(want +NUMBER or -NUMBER)")
             continue
         target = delta.additions if sign == "+" else delta.deletions

@@ -17,7 +17,7 @@ from pathlib import Path
 from callguard.csvfile import decode, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.parse import quoted_number
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
 
@@ -139,7 +139,7 @@ def _e164(parser: NumberParser, number: str) -> str:
     try:
         return parser.parse(number).e164
     except NumberError as exc:
-        raise UsageError(f"number {redact_digits(number)!r}: {exc}") from None
+        raise UsageError(f"number {quoted_number(number)}: {exc}") from None
 
 
 _BUILDERS: dict[str, Callable[[dict[str, str], str, str, datetime], RecordWrite]] = {

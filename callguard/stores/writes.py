@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from callguard.errors import StoreError
-from callguard.numbers.parse import is_canonical
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.parse import is_canonical, quoted_number
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 
 __all__ = [
@@ -100,7 +99,7 @@ def check_canonical(writes: Sequence[RecordWrite]) -> None:
     for write in writes:
         if not is_canonical(write.number):
             raise StoreError("record write for a number not in canonical E.164 form "
-                             f"({redact_digits(write.number)!r}); nothing written — parse "
+                             f"({quoted_number(write.number)}); nothing written — parse "
                              "it with callguard.numbers first")
 
 

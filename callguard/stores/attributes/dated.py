@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from callguard.errors import ListImportError, StoreError
+from callguard.numbers.parse import quoted_number
 from callguard.numbers.redact import redact_digits
 from callguard.stores.list_files import _content, _lines, _national
 
@@ -88,8 +89,12 @@ class ParsedDated:
 def _record(parsed: ParsedDated, number: int, line: str) -> None:
     parsed.bad += 1
     if len(parsed.bad_examples) < _MAX_REPORTED:
-        parsed.bad_examples.append(f"line {number}: {redact_digits(line[:40])!r} "
-                                   "(want NUMBER,YYYY-MM-DD)")
+        # the number field quoted as `check` quotes a number ("801555O101" is one, mistyped);
+        # the rest (the date) only has its digit runs taken out
+        head, comma, rest = line[:40].partition(",")
+        shown = quoted_number(head)[1:-1] + comma + redact_digits(rest) if head else (
+            redact_digits(line[:40]))
+        parsed.bad_examples.append(f"line {number}: {shown!r} (want NUMBER,YYYY-MM-DD)")
 
 
 def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,

@@ -1,0 +1,20 @@
+"""Instants as text, in one notation across callguard: ISO 8601, a zero offset as ``Z``.
+
+The records, `tail` and the archive write ``2026-12-04T17:30:00.012Z``; `report` said
+``+00:00`` (Python's ``isoformat``) beside them, and so did `check --json`, `evidence
+--json` and `purge --json`. What a command shows or returns in UTC goes through ``zulu``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+__all__ = ["zulu"]
+
+
+def zulu(instant: datetime, timespec: str = "auto") -> str:
+    """``instant`` in ISO 8601 with a zero offset written ``Z``, as the records write it:
+    `report` said ``+00:00`` beside `tail`'s and the log's ``Z`` (one notation across
+    commands). Another offset is kept (a report in America/Denver says ``-07:00``)."""
+    text = instant.isoformat(timespec=timespec)
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
