@@ -110,6 +110,11 @@ class TestRedact:
         # a citation's digits.digits is never a local number's 3.4
         ("section 555.0123(a)", "section [number …0123](a)"),
         ("Fla. Stat. 501.0591(1)", "Fla. Stat. [number …5911])"),
+        # a subsection is letters or at most two digits: "(200)" is a number's group
+        # (found by the property below: 1-200-200-0000 kept 8 digits as a "citation")
+        ("1.200(200) 00:00", "[number …0000]"),
+        ("10.200.100.201 1.200(200) 00:0010.200.100.201",
+         "10.200.100.201 [number …0000]:[number …0201]"),
         # only ASCII digits make a kept shape
         ("\uff11\uff10.\uff12\uff10\uff10.\uff11\uff10\uff10.\uff12\uff10\uff11",
          "[number …0201]"),

@@ -34,14 +34,16 @@ MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, cou
 #   of at most three digits ("801.555.0123" has a four-digit group: a run);
 # - a statute citation, digits.digits then parenthesised subsections ("501.059(8)(a)",
 #   "64.1200(c)(2)"): a phone number is not followed by "(a)", but a peer may write one
-#   so: never 3.4 digits, a local number's NXX-XXXX ("555.0123(a)" is a run);
+#   so: never 3.4 digits, a local number's NXX-XXXX ("555.0123(a)" is a run), and a
+#   subsection is letters or at most two digits ("(8)", "(12)"): "1.200(200) 00:00" is
+#   1-200-200-0000 written with a dot, parentheses and a clock's colon, not a citation;
 # - a pack version year.month.n ("2026.12.5").
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _KEPT = re.compile(
     r"(?:\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
     r"(?:Z|[+-]\d{2}:\d{2})?|\d{1,2}:\d{2}(?::\d{2})?"
     rf"|(?:{_OCTET}\.){{3}}{_OCTET}(?::\d{{1,5}})?"
-    r"|(?:\d{1,2}\.\d{1,4}|\d{3}\.\d{1,3}|\d{4}\.\d{1,4})(?:\([0-9A-Za-z]{1,5}\))+"
+    r"|(?:\d{1,2}\.\d{1,4}|\d{3}\.\d{1,3}|\d{4}\.\d{1,4})(?:\((?:\d{1,2}|[A-Za-z]{1,5})\))+"
     r"|20\d{2}\.(?:1[0-2]|0?[1-9])\.\d{1,3})(?!\d)(?!\.\d)", re.ASCII)
 # A NANP number grouped 3-3-4 with punctuation that is no separator of a run (commas,
 # semicolons, colons: "801,555,0100" from a CSV split, "801;555;0100"), a 1 or +1 before
