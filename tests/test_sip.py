@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from callguard.config import load_settings
 from callguard.errors import ConfigError
 from callguard.fronts.sip.mapping import number_of, quote
-from callguard.fronts.sip.server import SipFront
+from callguard.fronts.sip.server import SipFront, SipSettings
 from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
@@ -642,6 +642,17 @@ class TestTls:
             assert capped.stats.counts["tcp_refused"] == 1
         finally:
             silent.close()
+
+    def test_the_context_refuses_renegotiation(self, tmp_path):
+        """TLS 1.2 lets a client ask for a new handshake on an open connection, each one a
+        private-key operation on the event loop; SIP needs none (OpenSSL 3 allows it
+        unless told not to)."""
+        cert, key = self_signed(tmp_path)
+        context = SipSettings(tls=True, tls_certificate=str(cert),
+                              tls_key=str(key)).tls_context()
+        assert context is not None
+        assert context.options & ssl.OP_NO_RENEGOTIATION
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
 
     async def test_files_that_do_not_load_stop_the_front_before_it_listens(self, front,
                                                                            tmp_path):
