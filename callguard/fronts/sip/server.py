@@ -311,17 +311,22 @@ class _Tcp(TcpSipTransport):
         (connections in their handshake count), is closed without a handshake: a
         handshake costs a private-key operation and holds its socket up to
         ``tcp_idle_timeout_ms``, and asyncio's ``ssl=`` listener gave both to anyone."""
-        front = self.front
-        peer = transport.get_extra_info("peername")
-        if front is not None and (
-                not peer or str(peer[0]) not in front.allowed_sources
-                or len(self._connections) + self.handshakes
-                >= front.settings.max_tcp_connections):
-            front.stats.counts["tcp_refused"] += 1
+        if self._refuses(transport.get_extra_info("peername")):
             transport.abort()
             return
         self.handshakes += 1
         self._spawn(self._handshake(transport))
+
+    def _refuses(self, peer: tuple[str, int] | None) -> bool:
+        """A stranger, or a connection past ``max_tcp_connections`` (TLS handshakes under
+        way count): counted ``tcp_refused``, to be closed unread."""
+        front = self.front
+        if front is None or (peer and str(peer[0]) in front.allowed_sources
+                             and len(self._connections) + self.handshakes
+                             < front.settings.max_tcp_connections):
+            return False
+        front.stats.counts["tcp_refused"] += 1
+        return True
 
     async def _handshake(self, transport: asyncio.Transport) -> None:
         """The TLS handshake on an admitted connection, then ``_handle_connection``."""
@@ -363,10 +368,7 @@ class _Tcp(TcpSipTransport):
         open until the answers it waits for are written."""
         front = self.front
         peer = writer.get_extra_info("peername")
-        if front is not None and (
-                not peer or str(peer[0]) not in front.allowed_sources
-                or len(self._connections) >= front.settings.max_tcp_connections):
-            front.stats.counts["tcp_refused"] += 1
+        if self._refuses(peer):
             writer.close()
             return
         addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
