@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from callguard.config import load_settings
 from callguard.errors import ConfigError
 from callguard.fronts.sip.mapping import number_of, quote
-from callguard.fronts.sip.server import SipFront
+from callguard.fronts.sip.server import SipFront, SipSettings
 from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
@@ -604,8 +604,7 @@ class TestTls:
         assert server.stats.counts["tcp_keepalive"] == 1
         assert server.stats.counts["retransmitted"] == 0  # reliable: no timer G
 
-    async def test_plain_text_on_the_tls_port_is_closed_and_tls_strangers_too(
-            self, front, tmp_path):
+    async def test_plain_text_on_the_tls_port_is_closed(self, front, tmp_path):
         cert, key = self_signed(tmp_path)
         server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
                              tls_key=str(key))
@@ -614,15 +613,46 @@ class TestTls:
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), 5) == b""  # no handshake: closed
         writer.close()
+        assert server.stats.counts["tls_handshake_failed"] == 1
+        assert compliance(server) == []
+
+    async def test_strangers_and_connections_past_the_cap_get_no_handshake(
+            self, front, tmp_path):
+        """The allowlist and ``max_tcp_connections`` act before the TLS handshake: a
+        stranger costs no private-key operation, and connections still in their handshake
+        count against the cap (else anyone reaching the port held sockets without bound
+        for ``tcp_idle_timeout_ms`` each)."""
+        cert, key = self_signed(tmp_path)
         client = ssl.create_default_context(cafile=str(cert))
         guarded = await front(allowed_sources=("10.0.0.0/8",), tls=True, tls_port=0,
                               tls_certificate=str(cert), tls_key=str(key))
-        reader, writer = await asyncio.open_connection(
-            "127.0.0.1", guarded.tls_port, ssl=client, server_hostname="127.0.0.1")
-        assert await asyncio.wait_for(reader.read(), 5) == b""
-        writer.close()
+        with pytest.raises((ssl.SSLError, ConnectionError)):
+            await asyncio.wait_for(asyncio.open_connection(
+                "127.0.0.1", guarded.tls_port, ssl=client, server_hostname="127.0.0.1"), 5)
         assert guarded.stats.counts["tcp_refused"] == 1
-        assert compliance(server) == []
+        capped = await front(max_tcp_connections=1, tls=True, tls_port=0,
+                             tls_certificate=str(cert), tls_key=str(key))
+        _, silent = await asyncio.open_connection("127.0.0.1", capped.tls_port)
+        await asyncio.sleep(0.2)  # accepted: its handshake waits for a ClientHello
+        try:
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                await asyncio.wait_for(asyncio.open_connection(
+                    "127.0.0.1", capped.tls_port, ssl=client, server_hostname="127.0.0.1"),
+                    5)
+            assert capped.stats.counts["tcp_refused"] == 1
+        finally:
+            silent.close()
+
+    def test_the_context_refuses_renegotiation(self, tmp_path):
+        """TLS 1.2 lets a client ask for a new handshake on an open connection, each one a
+        private-key operation on the event loop; SIP needs none (OpenSSL 3 allows it
+        unless told not to)."""
+        cert, key = self_signed(tmp_path)
+        context = SipSettings(tls=True, tls_certificate=str(cert),
+                              tls_key=str(key)).tls_context()
+        assert context is not None
+        assert context.options & ssl.OP_NO_RENEGOTIATION
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
 
     async def test_files_that_do_not_load_stop_the_front_before_it_listens(self, front,
                                                                            tmp_path):

@@ -8,6 +8,7 @@ the FINGERPRINTs), decoded here independently of the code under test.
 from __future__ import annotations
 
 import struct
+import time
 import zlib
 
 import pytest
@@ -171,3 +172,29 @@ def test_any_stun_shaped_datagram_is_answered_well_or_not_at_all(kind, body, len
     assert struct.unpack_from("!H", reply, 2)[0] == len(reply) - 20
     assert reply[4:20] == COOKIE + TRANSACTION
     assert reply[:2] in (b"\x01\x01", b"\x01\x11")
+
+
+def test_many_unknown_attributes_cost_time_linear_in_the_datagram():
+    """A request naming some 2,000 distinct comprehension-required attributes (8 KB, the
+    datagram cap) is listed in its 420 at about the cost of one naming a single attribute
+    2,000 times: each is looked up once (a list searched per attribute took ~15 ms of the
+    event loop per datagram, 45x the repeated case, from any allowed source)."""
+    distinct = request(b"".join(struct.pack("!HH", a, 0) for a in range(1, 2043)))
+    repeated = request(struct.pack("!HH", 1, 0) * 2042)
+    assert len(distinct) == len(repeated) <= 8192
+
+    def fastest(data: bytes) -> float:
+        best = float("inf")
+        for _ in range(7):
+            start = time.perf_counter()
+            reply = stun.answer(data, ("192.0.2.1", 5060))
+            best = min(best, time.perf_counter() - start)
+            assert reply is not None
+            assert reply[:2] == b"\x01\x11"
+        return best
+
+    assert fastest(distinct) < 8 * fastest(repeated)
+    reply = stun.answer(distinct, ("192.0.2.1", 5060))
+    assert reply is not None
+    assert dict(attributes_of(reply))[0x000A] == b"".join(
+        struct.pack("!H", a) for a in range(1, 2043))  # each once, in the request's order

@@ -3508,3 +3508,67 @@ class TestStraightToTheCustomerAfterAnOutage:
         click_to_dial = run("PJSIP/agentphone-00000001", "PJSIP/itsp-00000002")
         assert len(straight) == len(click_to_dial) > 0
         assert set(straight) == {CUSTOMER}
+
+
+class TestTheCheckedLegMovedOn:
+    """The pure tracker, SYNTHETIC picture (said here): click-to-dial through a Local pair
+    after an outage — the agent's ``PJSIP/agent-00000001`` (it asked, it runs Dial()) and
+    ``Local/201@callee-00000001;1`` (AppDial, ringing), whose ``;2`` Dial()s the callee.
+    Whom the AppDial leg was dialled to is asked (``_check_dialled_number``); before the
+    answer comes, the ``;2``'s DialBegin names the callee's leg the called party
+    (``_dial_begin``: the far half of a Local dialling on)."""
+
+    LINKEDID = "1795327000.1"
+    AGENT = "PJSIP/agent-00000001"
+    LOCAL = "Local/201@callee-00000001"
+    CALLEE = "PJSIP/callee-00000002"
+
+    def test_the_callees_hangup_still_releases_the_agent(self):
+        """The read of the Local leg came back once the called party was another channel:
+        it was ignored and the wait never ended, so the callee's hangup was held for ever
+        and the agent's leg stayed up, alone on the line (227(d)(3)(B), 13-25a-103(5)(e))."""
+        from callguard.watchdog.calls import ReadVariable, number_key
+
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+        tracker.disconnected(50.0)
+        tracker.follow(Followed(f"d-{self.LINKEDID}", self.LINKEDID, "c", "predictive",
+                                25.0, UTAH, "+1", asker=self.AGENT,
+                                number_key=number_key(NUMBER)))
+        follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{self.LINKEDID}')}"
+        base = {"Linkedid": self.LINKEDID, "ChanVariable": follow, "BridgeId": ""}
+        picture = [
+            {**base, "Channel": self.AGENT, "Uniqueid": self.LINKEDID,
+             "Application": "Dial", "ChannelState": "6"},
+            {**base, "Channel": f"{self.LOCAL};1", "Uniqueid": "1795327000.2",
+             "Application": "AppDial", "ChannelState": "5"},
+            {**base, "Channel": f"{self.LOCAL};2", "Uniqueid": "1795327000.3",
+             "Application": "Dial", "ChannelState": "6"}]
+        effects = tracker.reconcile(picture, 80.0)
+        reads = [e for e in effects if isinstance(e, ReadVariable)]
+        assert {(r.channel, r.variable) for r in reads} == {
+            (self.AGENT, "DIALEDPEERNUMBER"), (f"{self.LOCAL};1", "DIALEDPEERNUMBER")}
+        callee = {"DestChannel": self.CALLEE, "DestUniqueid": "1795327000.4",
+                  "DestLinkedid": self.LINKEDID, "Channel": f"{self.LOCAL};2",
+                  "Uniqueid": "1795327000.3", "Linkedid": self.LINKEDID,
+                  "DialString": f"{NUMBER}@trunk"}
+        local = {"DestChannel": f"{self.LOCAL};1", "DestUniqueid": "1795327000.2",
+                 "DestLinkedid": self.LINKEDID, "Channel": self.AGENT,
+                 "Uniqueid": self.LINKEDID, "Linkedid": self.LINKEDID}
+        out: list[tuple[float, object]] = []
+        for at, event in (
+                (80.004, {"Event": "Newchannel", "Channel": self.CALLEE,
+                          "Uniqueid": "1795327000.4", "Linkedid": self.LINKEDID}),
+                (80.005, {"Event": "DialBegin", **callee}),
+                (80.006, {"Event": "DialEnd", **callee, "DialStatus": "ANSWER"}),
+                (80.007, {"Event": "DialEnd", **local, "DialStatus": "ANSWER"})):
+            out.extend((at, e) for e in tracker.feed(event, at))
+        assert tracker.calls[self.LINKEDID].dest == self.CALLEE
+        for at, read in ((80.01, reads[0]), (80.02, reads[1])):
+            out.extend((at, e) for e in tracker.variable_read(
+                self.LINKEDID, read.channel, read.variable, f"{NUMBER}@callee", at))
+        assert not tracker.calls[self.LINKEDID].dest_unchecked
+        out.extend((90.0, e) for e in tracker.feed(
+            {"Event": "Hangup", "Channel": self.CALLEE, "Uniqueid": "1795327000.4",
+             "Linkedid": self.LINKEDID, "ChannelState": "6", "Cause": "16"}, 90.0))
+        out.extend((95.0, e) for e in tracker.due(95.0))
+        assert self.AGENT in hangups_of(out)

@@ -280,6 +280,7 @@ class _Call:
     # Hangup that came before the answer.
     dest_from_picture: bool = False
     dest_unchecked: bool = False
+    checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
     numbers_asked: set[str] = field(default_factory=set)
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
@@ -822,7 +823,7 @@ class CallTracker:
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
-            if call.dest_unchecked:
+            if call.dest_unchecked and name == call.checking:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
                 call.unchecked_hangup_at = now
@@ -1186,7 +1187,7 @@ class CallTracker:
         legs = [leg for leg in dict.fromkeys((followed.asker, dest))
                 if leg and leg in call.channels.values() and leg not in call.numbers_asked]
         call.numbers_asked.update(legs)
-        call.dest_unchecked = True
+        call.dest_unchecked, call.checking = True, dest
         return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE) for leg in legs]
 
     def _number_read(self, call: _Call, channel: str, value: str | None,
@@ -1195,10 +1196,16 @@ class CallTracker:
         key = call.followed.number_key if call.followed is not None else ""
         if key and value and value.strip():
             call.names_number[channel] = _dials(value, key)
-        if channel != call.dest or not call.dest_unchecked:
+        if channel != call.checking or not call.dest_unchecked:
             return []
         call.dest_unchecked = call.dest_from_picture = False
+        call.checking = None
         hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+        if channel != call.dest:
+            # Events named another called party while the read was under way (a Local
+            # half dialling on, a transfer): theirs is the word; waiting on for this leg
+            # held every later hangup of the called party, and released nothing.
+            return []
         named = call.names_number.get(channel)
         if named is None and call.followed is not None:
             # The leg gone before the read ("No such channel"): whom the asking leg's

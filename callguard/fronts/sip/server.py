@@ -127,6 +127,7 @@ class SipSettings:
                 raise ConfigError(f"[sip] {key} {path}: no readable file there")
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8996: not 1.0 or 1.1
+        context.options |= ssl.OP_NO_RENEGOTIATION  # a handshake per ask: SIP needs none
         try:
             context.load_cert_chain(self.tls_certificate, self.tls_key)
         except (ssl.SSLError, OSError) as exc:
@@ -286,6 +287,7 @@ class _Tcp(TcpSipTransport):
     front: SipFront | None = None
     backlog_bytes: int = _TCP_BACKLOG_BYTES
     tls: ssl.SSLContext | None = None  # the TLS listener's (``[sip] tls``)
+    handshakes: int = field(default=0, init=False, repr=False)  # TLS ones under way
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
@@ -294,18 +296,64 @@ class _Tcp(TcpSipTransport):
         default_factory=dict, init=False, repr=False)
 
     async def start(self) -> None:
-        """aiosipua's listener, or with ``tls`` a TLS one: asyncio does the handshake
-        before ``_handle_connection`` sees the connection (a handshake started later on
-        the plain stream could lose a ClientHello already read into it), within
-        ``tcp_idle_timeout_ms``; one that fails or stalls is closed. The allowlist and
-        the connection cap then act as over TCP."""
+        """aiosipua's listener, or with ``tls`` a TLS one (``_TlsGate``): the allowlist and
+        the connection cap act before the handshake, which runs within
+        ``tcp_idle_timeout_ms``; one that fails or stalls is closed. The TCP rules then
+        apply to the TLS stream (``_handle_connection``)."""
         if self.tls is None:
             await super().start()
             return
+        self._server = await asyncio.get_running_loop().create_server(
+            lambda: _TlsGate(self), host=self.local_addr[0], port=self.local_addr[1])
+
+    def admit(self, transport: asyncio.Transport) -> None:
+        """A TLS connection accepted, not a byte read: a stranger, or one past the cap
+        (connections in their handshake count), is closed without a handshake: a
+        handshake costs a private-key operation and holds its socket up to
+        ``tcp_idle_timeout_ms``, and asyncio's ``ssl=`` listener gave both to anyone."""
+        if self._refuses(transport.get_extra_info("peername")):
+            transport.abort()
+            return
+        self.handshakes += 1
+        self._spawn(self._handshake(transport))
+
+    def _refuses(self, peer: tuple[str, int] | None) -> bool:
+        """A stranger, or a connection past ``max_tcp_connections`` (TLS handshakes under
+        way count): counted ``tcp_refused``, to be closed unread."""
+        front = self.front
+        if front is None or (peer and str(peer[0]) in front.allowed_sources
+                             and len(self._connections) + self.handshakes
+                             < front.settings.max_tcp_connections):
+            return False
+        front.stats.counts["tcp_refused"] += 1
+        return True
+
+    async def _handshake(self, transport: asyncio.Transport) -> None:
+        """The TLS handshake on an admitted connection, then ``_handle_connection``."""
+        context = self.tls
+        if context is None:  # only the TLS listener admits
+            self.handshakes -= 1
+            transport.abort()
+            return
+        loop = asyncio.get_running_loop()
         idle = self.front.settings.tcp_idle_timeout_ms / 1000 if self.front else 30.0
-        self._server = await asyncio.start_server(
-            self._handle_connection, host=self.local_addr[0], port=self.local_addr[1],
-            ssl=self.tls, ssl_handshake_timeout=idle)
+        reader = asyncio.StreamReader()
+        protocol = asyncio.StreamReaderProtocol(reader, self._handle_connection)
+        try:
+            secure = await loop.start_tls(transport, protocol, context, server_side=True,
+                                          ssl_handshake_timeout=idle)
+        except Exception:  # noqa: BLE001 - a failed or stalled handshake: closed
+            if not transport.is_closing():
+                transport.abort()
+            if self.front is not None:
+                self.front.stats.counts["tls_handshake_failed"] += 1
+            return
+        finally:
+            self.handshakes -= 1
+        if secure is None:
+            transport.abort()
+            return
+        protocol.connection_made(secure)  # start_tls leaves the stream's start to us
 
     def hold(self, addr: tuple[str, int], task: asyncio.Task[None]) -> None:
         """Keep the connection open (after the peer's end of input) until ``task`` ends."""
@@ -320,10 +368,7 @@ class _Tcp(TcpSipTransport):
         open until the answers it waits for are written."""
         front = self.front
         peer = writer.get_extra_info("peername")
-        if front is not None and (
-                not peer or str(peer[0]) not in front.allowed_sources
-                or len(self._connections) >= front.settings.max_tcp_connections):
-            front.stats.counts["tcp_refused"] += 1
+        if self._refuses(peer):
             writer.close()
             return
         addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
@@ -456,6 +501,20 @@ _REFUSALS: dict[Receipt, _Answer] = {
     # §8.2.2.2: the request decided once, on the path it came by first
     Receipt.MERGED: (482, ()),
 }
+
+
+class _TlsGate(asyncio.Protocol):
+    """A TLS listener's connection until ``_Tcp.admit`` lets its handshake start. Reading
+    is paused at once, so the ClientHello stays in the socket for ``loop.start_tls``
+    (asyncio's ``start_tls`` pauses it too, but only when it runs)."""
+
+    def __init__(self, tcp: _Tcp) -> None:
+        self._tcp = tcp
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        stream.pause_reading()
+        self._tcp.admit(stream)
 
 
 class SipFront:

@@ -68,7 +68,7 @@ def answer(data: bytes, source: tuple[str, int]) -> bytes | None:
     if length % 4 or _HEADER + length != len(data) or kind != _BINDING_REQUEST:
         return None
     transaction = data[8:_HEADER]
-    unknown: list[int] = []
+    unknown: dict[int, None] = {}  # in order, each once: a set lookup, not a list's
     fingerprinted = False
     at = _HEADER
     while at < len(data):
@@ -83,12 +83,12 @@ def answer(data: bytes, source: tuple[str, int]) -> bytes | None:
                     data[:at]):
                 return None
             fingerprinted = True
-        elif attribute < 0x8000 and attribute not in unknown:
-            unknown.append(attribute)
+        elif attribute < 0x8000:
+            unknown[attribute] = None
         at = end + (-size % 4)
     if unknown:
         reason = b"Unknown Attribute"
-        listed = b"".join(struct.pack("!H", a) for a in unknown)
+        listed = struct.pack(f"!{len(unknown)}H", *unknown)
         attributes = (_attribute(_ERROR_CODE, b"\x00\x00\x04\x14" + reason)
                       + _attribute(_UNKNOWN_ATTRIBUTES, listed))
         return _message(_BINDING_ERROR, transaction, attributes, fingerprinted)
