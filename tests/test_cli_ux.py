@@ -973,3 +973,16 @@ class TestMissingDataDir:
         assert (site / "data").is_dir()
         assert (site / "data").stat().st_mode & 0o777 == 0o700
         assert list((site / "data").iterdir()) == []
+
+
+def test_the_last_resort_message_names_no_number() -> None:
+    """An unexpected error may repeat the input it choked on; its line on stderr (cron
+    mail, journald) keeps the last four digits only, and section names stay literal."""
+    from callguard.cli.main import internal_error_text
+
+    text = internal_error_text(ValueError("cannot read +1 801-555-0123 in [ami]"))
+    assert "801" not in text
+    assert "555" not in text
+    assert "[number …0123]" in text
+    assert "ValueError" in text
+    assert "\\[ami]" in text

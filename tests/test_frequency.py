@@ -1158,3 +1158,16 @@ class TestScrubGate:
         decision = await node.gate.check(ask(90))
         assert not decision.allowed
         assert "cli: 3 call(s)" in decision.verdict.reason
+
+
+def test_reserve_copies_every_field_of_facts() -> None:
+    """``reserve`` (callguard/facts/frequency.py) builds its Facts field by field (cheaper
+    than ``dataclasses.replace`` on every capped call): a field added to Facts must be
+    copied there too, or the reservation would silently drop it."""
+    import dataclasses
+
+    from callguard.policy.model import Facts
+
+    copied = {"lists", "consents", "ebr", "company_dnc", "fetched", "values"}
+    assert {f.name for f in dataclasses.fields(Facts)} == copied, (
+        "Facts changed: copy the new field in callguard.facts.frequency.reserve")

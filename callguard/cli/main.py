@@ -20,6 +20,7 @@ from callguard.cli.common import (
 )
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import ArchiveFormatError, StoreError
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["cli", "main"]
 
@@ -126,7 +127,8 @@ def main() -> None:
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
         hint = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass)."
                 if _auth_refused(str(exc)) else "")
-        err_console.print(f"[red]error:[/red] {escape(str(exc))}{hint}", highlight=False)
+        err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
+                          highlight=False)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if _redis_unreachable(exc):
@@ -134,10 +136,16 @@ def main() -> None:
                               "Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the "
                               "server runs, then run the command again.", highlight=False)
             sys.exit(EXIT_INTERNAL)
-        # escape: messages name sections like "[ami]", which rich would read as markup
-        err_console.print(f"[red]internal error:[/red] {type(exc).__name__}: "
-                          f"{escape(str(exc))}")
+        err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
+
+
+def internal_error_text(exc: BaseException) -> str:
+    """The last resort's line: the exception's words with any phone number taken out (an
+    unexpected error may repeat the input it choked on; stderr reaches cron mail and
+    journald), escaped because messages name sections like "[ami]"."""
+    return (f"[red]internal error:[/red] {type(exc).__name__}: "
+            f"{escape(redact_digits(str(exc)))}")
 
 
 def _auth_refused(message: str) -> bool:
