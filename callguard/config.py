@@ -390,6 +390,12 @@ def _sip(where: str, raw: Mapping[str, Any], campaigns: Mapping[str, Campaign]) 
                           "port too; use another (5061 is SIP over TLS's, RFC 3261 §26.2)")
     if values["tls"] and not (values["tls_certificate"] and values["tls_key"]):
         raise ConfigError(f"{where}: tls is on: set tls_certificate and tls_key (PEM files)")
+    for name in ("tls_certificate", "tls_key"):
+        # `config check` runs in the admin's directory, `serve` in systemd's: a relative
+        # path could name two different files (or none) for the two
+        if values[name] and not Path(values[name]).is_absolute():
+            raise ConfigError(f"{where}: {name} {values[name]!r} is a relative path; "
+                              "give the absolute path of the PEM file")
     trunk = values["trunk"]
     # The 302's Contact is "<" + trunk + ">": one URI, the checked number in its user
     # part. A '<', '>' or '"' could close it and add a second Contact (a number nothing

@@ -254,6 +254,10 @@ def test_config_check_loads_the_sip_tls_files(site, tmp_path) -> None:
     refused = cli("--config", str(site), "serve")  # serve refuses it before listening
     assert refused.returncode == 2
     assert "no readable file there" in refused.stderr
+    with_tls(Path(made["a"][0].name), made["a"][1])  # relative: which directory's?
+    relative = cli("--config", str(site), "config", "check")
+    assert relative.returncode == 2
+    assert "tls_certificate 'a.pem' is a relative path" in relative.stderr
 
 
 def test_campaigns_list(site) -> None:
