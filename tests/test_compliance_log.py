@@ -395,6 +395,11 @@ class TestRecordFormat:
                         await runtime.gate.check(CheckRequest(
                             "8015550123", campaign, at=AT, front=front, linkedid=linkedid,
                             reference=reference))
+                # a decision that withdraws an earlier one (its id; a hostile one hashed)
+                for withdraws in ("01a23e7a-fbf2-7ba3-93ae-75792444eda8", "8015550123"):
+                    await runtime.gate.check(CheckRequest(
+                        "8015550123", "ut-solar-manual", at=AT, front="fastagi",
+                        withdraws=withdraws))
             finally:
                 await runtime.aclose()
             encoder = runtime.compliance.encoder
@@ -408,6 +413,9 @@ class TestRecordFormat:
             kinds = {(d.verdict.verdict, d.number is None, bool(d.verdict.deciding))
                      for d in decisions}
             assert len(kinds) >= 3, kinds
+            named = [encoder.decision_fields(d)["withdraws"] for d in decisions if d.withdraws]
+            assert named[0] == "01a23e7a-fbf2-7ba3-93ae-75792444eda8"
+            assert named[1].startswith("hmac:")
             decisions.clear()
 
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
@@ -545,6 +553,9 @@ class TestSchemas:
                                            ("2125550166", "insurance-reminders", None)):
                 await runtime.gate.check(CheckRequest(number, campaign, mode=mode, at=AT,
                                                       front="cli"))
+            await runtime.gate.check(CheckRequest(  # one that withdraws an earlier answer
+                "8015550123", "ut-solar-manual", at=AT, front="fastagi",
+                withdraws="01a23e7a-fbf2-7ba3-93ae-75792444eda8"))
             await runtime.gate.write([
                 AddConsent("beehive-solar", "+18015550123",
                            ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1),
@@ -625,6 +636,7 @@ class TestSchemas:
             errors = sorted(Draft202012Validator(schemas[record["event"]]).iter_errors(record),
                             key=str)
             assert not errors, (record, [e.message for e in errors])
+        assert any("withdraws" in r for r in records if r["event"] == "decision")
         changes = [r for r in records if r["event"] == "record"]
         assert changes[1]["source"] == "fastagi:1764093600.12"  # a plausible linkedid kept
         assert "8015550123" not in changes[3]["source"]
