@@ -675,6 +675,42 @@ class TestInjectedHeaderLines:
             writer.close()
         assert "went on after" in self.cut_block_reason(exec_mset_variables(command.strip()))
 
+    @pytest.mark.parametrize("opening", ["a note", "200 result=0", "510 Invalid",
+                                         "520-Invalid command syntax"],
+                             ids=["text", "a-reply", "a-510", "a-520-block"])
+    async def test_a_short_blocks_tail_is_seen_whatever_its_first_line(self, node, opening):
+        """Why a block with fewer arguments than its route still waits for a tail (the
+        late-tail path does not make it redundant): the tail's first line is the rest of
+        the value after its blank line — the dialplan's text, anything. Seen before the
+        answer, any byte is a tail. Seen only after it, a line that is no header is read
+        as the reply: text is an answer not accepted, a reply's line is taken for
+        Asterisk's reply (and a ``520-`` opens a usage block no line ends), and the
+        ALLOW decided on the head would stand. So the tail 20 ms behind is waited for,
+        and the first answer is the BLOCK."""
+        block = header_block(c.ROUTE_CHECK, [
+            "8015550123", f"{UT}\n\n{opening}", "predictive", "1795326441.70", "84101"],
+            port=node.port)
+        cut = block.index(b"\n\n") + 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        commands = []
+        try:
+            writer.write(block[:cut])
+            await writer.drain()
+            await asyncio.sleep(0.02)
+            writer.write(block[cut:])
+            await writer.drain()
+            while line := await asyncio.wait_for(reader.readline(), timeout=3):
+                commands.append(line.decode())
+                writer.write(b"200 result=0\n")
+                await writer.drain()
+        finally:
+            writer.close()
+        assert len(commands) == 1, commands
+        assert "went on after its blank line" in self.cut_block_reason(
+            exec_mset_variables(commands[0].strip()))
+        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
+        assert node.stats.counts["allow"] == 0
+
     @pytest.mark.parametrize(("late", "ending"), [(0.0, ""), (0.02, ""), (0.02, "\n")],
                              ids=["at-once", "20ms-behind", "tail-opens-blank"])
     async def test_a_forged_whole_block_whose_tail_comes_after_the_answer_is_withdrawn(
@@ -776,6 +812,24 @@ class TestInjectedHeaderLines:
         assert archived.returncode == 0, archived.stderr
         assert json.loads(archived.stdout)["decisions"] == 3
         check_all()  # the archive alone
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "known hole, not closed here: a tail seen only after the answer is known by its "
+        "header lines; one that opens with the value's own text (no header) is read as "
+        "the reply — an answer not accepted, or, opening with a reply's line, Asterisk's "
+        "reply — and the answer stands. Closing it takes a reply the tail cannot forge "
+        "(e.g. a second command whose reply carries the decision id)"))
+    @pytest.mark.parametrize("opening", ["a note", "200 result=0"], ids=["text", "a-reply"])
+    async def test_a_forged_whole_blocks_late_tail_opening_with_no_header_is_withdrawn(
+            self, node, opening):
+        """A forged whole block (nothing waits) whose tail, a round trip late, opens with
+        the rest of the value after the forged blank line instead of a header line."""
+        forged = "8015550123\n" + "".join(
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)
+        ) + f"\n{opening}"
+        commands = await _late_tail_session(
+            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], 0.02)
+        assert exec_mset_variables(commands[-1].strip())[c.VAR_VERDICT] == "BLOCK"
 
     async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(self, node):
         """The same forged block on the opt-out route: the campaign it named may be forged,
