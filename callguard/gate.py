@@ -362,7 +362,8 @@ class Gate:
             linkedid=request.linkedid,
             reference=request.reference,
             channel=request.channel,
-            withdraws=request.withdraws,
+            # Only a BLOCK withdraws an answer (readers look among BLOCKs; the schema says so)
+            withdraws=None if verdict.allowed else request.withdraws,
         )
         try:
             await self._record(decision)

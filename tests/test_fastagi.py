@@ -768,6 +768,8 @@ class TestInjectedHeaderLines:
         schema = json.loads((ROOT / "callguard/data/schemas/decision.json").read_text())
         for record in (allow, block):
             Draft202012Validator(schema).validate(record)
+        assert not Draft202012Validator(schema).is_valid(  # only a BLOCK withdraws
+            {**allow, "withdraws": block["decision_id"]})
         # and a call after it that stands: counted as usual
         assert (await agi_session(node.port, c.ROUTE_CHECK, ["8015550124", UT, "", "1.1", ""])
                 ).variables[c.VAR_VERDICT] == "ALLOW"
