@@ -70,6 +70,7 @@ class Decision:
     linkedid: str | None = None
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
     channel: str | None = None  # the channel the gate was asked from; not in the record
+    withdraws: str | None = None  # the decision id this answer withdraws (record: withdraws)
 
     @property
     def allowed(self) -> bool:

@@ -162,6 +162,9 @@ class CheckRequest:
     stores: Mapping[str, object] | None = None
     places_call: bool = True  # False: a question only (caps read, nothing counted)
     withdrawal: Withdrawal | None = None  # the front's CANCEL, while the decision is open
+    # The decision this one withdraws (the FastAGI front's BLOCK once a late tail showed its
+    # first answer was decided on a cut block): named in the record, which stays append-only.
+    withdraws: str | None = None
 
 
 @dataclass(slots=True)
@@ -359,6 +362,8 @@ class Gate:
             linkedid=request.linkedid,
             reference=request.reference,
             channel=request.channel,
+            # Only a BLOCK withdraws an answer (readers look among BLOCKs; the schema says so)
+            withdraws=None if verdict.allowed else request.withdraws,
         )
         try:
             await self._record(decision)

@@ -45,7 +45,8 @@ from callguard.compliance.testing import CapturingTarget
 from callguard.compliance.writer import RecordWriteError, RecordWriter
 from callguard.config import load_settings
 from callguard.gate import CheckRequest, Gate
-from callguard.policy import ConsentKind, ConsentRecord
+from callguard.policy import ConsentKind, ConsentRecord, refusal
+from callguard.policy.core import FAIL_CLOSED
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
@@ -395,6 +396,12 @@ class TestRecordFormat:
                         await runtime.gate.check(CheckRequest(
                             "8015550123", campaign, at=AT, front=front, linkedid=linkedid,
                             reference=reference))
+                # a BLOCK that withdraws an earlier answer (its id; a hostile one hashed)
+                for withdraws in ("01a23e7a-fbf2-7ba3-93ae-75792444eda8", "8015550123"):
+                    forged = refusal("callguard:bad-agi-request", FAIL_CLOSED, "forged")
+                    await runtime.gate.refuse(CheckRequest(
+                        "8015550123", "ut-solar-manual", at=AT, front="fastagi",
+                        withdraws=withdraws), forged, started=time.perf_counter())
             finally:
                 await runtime.aclose()
             encoder = runtime.compliance.encoder
@@ -408,6 +415,9 @@ class TestRecordFormat:
             kinds = {(d.verdict.verdict, d.number is None, bool(d.verdict.deciding))
                      for d in decisions}
             assert len(kinds) >= 3, kinds
+            named = [encoder.decision_fields(d)["withdraws"] for d in decisions if d.withdraws]
+            assert named[0] == "01a23e7a-fbf2-7ba3-93ae-75792444eda8"
+            assert named[1].startswith("hmac:")
             decisions.clear()
 
     async def test_block_carries_only_the_non_passing_outcomes(self, tmp_path, log_key):
@@ -545,6 +555,15 @@ class TestSchemas:
                                            ("2125550166", "insurance-reminders", None)):
                 await runtime.gate.check(CheckRequest(number, campaign, mode=mode, at=AT,
                                                       front="cli"))
+            await runtime.gate.refuse(CheckRequest(  # a BLOCK withdrawing an earlier answer
+                "8015550123", "ut-solar-manual", at=AT, front="fastagi",
+                withdraws="01a23e7a-fbf2-7ba3-93ae-75792444eda8"), refusal(
+                    "callguard:bad-agi-request", FAIL_CLOSED, "forged"),
+                started=time.perf_counter())
+            # an ALLOW never withdraws (the gate drops the id): the schema holds it so
+            await runtime.gate.check(CheckRequest(
+                "8015550123", "ut-solar-manual", at=AT, front="cli",
+                withdraws="01a23e7a-fbf2-7ba3-93ae-75792444eda8"))
             await runtime.gate.write([
                 AddConsent("beehive-solar", "+18015550123",
                            ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1),
@@ -625,6 +644,8 @@ class TestSchemas:
             errors = sorted(Draft202012Validator(schemas[record["event"]]).iter_errors(record),
                             key=str)
             assert not errors, (record, [e.message for e in errors])
+        withdrawing = [r for r in records if r["event"] == "decision" and "withdraws" in r]
+        assert [r["verdict"] for r in withdrawing] == ["BLOCK"], withdrawing
         changes = [r for r in records if r["event"] == "record"]
         assert changes[1]["source"] == "fastagi:1764093600.12"  # a plausible linkedid kept
         assert "8015550123" not in changes[3]["source"]

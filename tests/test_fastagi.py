@@ -675,6 +675,42 @@ class TestInjectedHeaderLines:
             writer.close()
         assert "went on after" in self.cut_block_reason(exec_mset_variables(command.strip()))
 
+    @pytest.mark.parametrize("opening", ["a note", "200 result=0", "510 Invalid",
+                                         "520-Invalid command syntax"],
+                             ids=["text", "a-reply", "a-510", "a-520-block"])
+    async def test_a_short_blocks_tail_is_seen_whatever_its_first_line(self, node, opening):
+        """Why a block with fewer arguments than its route still waits for a tail (the
+        late-tail path does not make it redundant): the tail's first line is the rest of
+        the value after its blank line — the dialplan's text, anything. Seen before the
+        answer, any byte is a tail. Seen only after it, a line that is no header is read
+        as the reply: text is an answer not accepted, a reply's line is taken for
+        Asterisk's reply (and a ``520-`` opens a usage block no line ends), and the
+        ALLOW decided on the head would stand. So the tail 20 ms behind is waited for,
+        and the first answer is the BLOCK."""
+        block = header_block(c.ROUTE_CHECK, [
+            "8015550123", f"{UT}\n\n{opening}", "predictive", "1795326441.70", "84101"],
+            port=node.port)
+        cut = block.index(b"\n\n") + 2
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        commands = []
+        try:
+            writer.write(block[:cut])
+            await writer.drain()
+            await asyncio.sleep(0.02)
+            writer.write(block[cut:])
+            await writer.drain()
+            while line := await asyncio.wait_for(reader.readline(), timeout=3):
+                commands.append(line.decode())
+                writer.write(b"200 result=0\n")
+                await writer.drain()
+        finally:
+            writer.close()
+        assert len(commands) == 1, commands
+        assert "went on after its blank line" in self.cut_block_reason(
+            exec_mset_variables(commands[0].strip()))
+        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
+        assert node.stats.counts["allow"] == 0
+
     @pytest.mark.parametrize(("late", "ending"), [(0.0, ""), (0.02, ""), (0.02, "\n")],
                              ids=["at-once", "20ms-behind", "tail-opens-blank"])
     async def test_a_forged_whole_block_whose_tail_comes_after_the_answer_is_withdrawn(
@@ -703,6 +739,102 @@ class TestInjectedHeaderLines:
         assert "first answer is withdrawn" in records[-1]["reason"]
         assert node.stats.counts["header_cut_late"] == 1
         assert node.stats.counts["answer_not_accepted"] == 0
+
+    async def test_a_withdrawn_answer_is_no_call_in_report_evidence_or_archive(
+            self, node, tmp_path):
+        """The BLOCK that withdraws the first answer names it (``withdraws``, schema-valid;
+        the ALLOW's record stays as written), so ``report`` counts one call, a BLOCK, and
+        the ALLOW apart as withdrawn, and ``evidence`` (by number, by either decision id)
+        shows the ALLOW withdrawn by the BLOCK — from the live log, then from the archive
+        once the log is archived, the same. The real CLI on the node's own files."""
+        from jsonschema import Draft202012Validator
+
+        from callguard.compliance.sinks import close_segment
+        from tests.conftest import ROOT
+        from tests.log_files import cli, config
+
+        forged = "8015550123\n" + "".join(
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2))
+        commands = await _late_tail_session(
+            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], 0.02)
+        first = exec_mset_variables(commands[0].strip())
+        final = exec_mset_variables(commands[-1].strip())
+        assert first[c.VAR_VERDICT] == "ALLOW"
+        allow, block = compliance_records(node)[-2:]
+        assert (allow["decision_id"], allow["verdict"]) == (first[c.VAR_DECISION_ID], "ALLOW")
+        assert "withdraws" not in allow  # append-only: the first record is never rewritten
+        assert block["withdraws"] == allow["decision_id"] == first[c.VAR_DECISION_ID]
+        assert block["decision_id"] == final[c.VAR_DECISION_ID]
+        schema = json.loads((ROOT / "callguard/data/schemas/decision.json").read_text())
+        for record in (allow, block):
+            Draft202012Validator(schema).validate(record)
+        assert not Draft202012Validator(schema).is_valid(  # only a BLOCK withdraws
+            {**allow, "withdraws": block["decision_id"]})
+        # and a call after it that stands: counted as usual
+        assert (await agi_session(node.port, c.ROUTE_CHECK, ["8015550124", UT, "", "1.1", ""])
+                ).variables[c.VAR_VERDICT] == "ALLOW"
+        (tmp_path / "cli").mkdir()
+        path = config(tmp_path / "cli", tmp_path)
+
+        def figures() -> dict:
+            made = cli("report", "--json", config_path=path, key=None)
+            assert made.returncode == 0, made.stderr
+            return json.loads(made.stdout)
+
+        def shown(*args: str) -> dict[str, dict]:
+            made = cli("evidence", *args, "--format", "json", config_path=path, key=None)
+            assert made.returncode == 0, made.stderr
+            return {d["decision_id"]: d for d in json.loads(made.stdout)["decisions"]}
+
+        def check_all() -> None:
+            report = figures()
+            assert (report["calls"], report["withdrawn"], report["decisions"]) == (2, 1, 3)
+            assert report["by_verdict"] == {"ALLOW": 1, "BLOCK": 1}
+            assert report["by_rule"] == {"callguard:bad-agi-request": 1}
+            assert report["by_front"] == {"fastagi ALLOW": 1, "fastagi BLOCK": 1}
+            assert [(w["verdict"], w["decisions"]) for w in report["withdrawn_days"]] == [
+                ("ALLOW", 1)]
+            for asked in (["8015550123"], ["--decision", allow["decision_id"]],
+                          ["--decision", block["decision_id"]]):
+                found = shown(*asked)
+                assert set(found) == {allow["decision_id"], block["decision_id"]}, asked
+                assert found[allow["decision_id"]]["withdrawn_by"] == block["decision_id"]
+                assert "withdrawn_by" not in found[block["decision_id"]]
+            text = cli("evidence", "8015550123", config_path=path, key=None).stdout
+            assert "2 decision(s) (1 withdrawn)" in " ".join(text.split()), text
+            assert f"ALLOW withdrawn by {block['decision_id']}" in text, text
+            said = " ".join(cli("report", config_path=path, key=None).stdout.split())
+            assert "3 decisions: 2 calls, 0 scrub decisions counted apart, 1 answer(s) " \
+                   "withdrawn (1 ALLOW)" in said, said
+            rows = cli("report", "--csv", config_path=path, key=None).stdout.splitlines()
+            assert [r.split(",")[1:6] for r in rows if ",withdrawn," in r] == [
+                ["withdrawn", UT, "ALLOW", "", "1"]], rows
+
+        check_all()  # the live log
+        close_segment(tmp_path / "compliance.jsonl")  # as rotation does: then archived
+        archived = cli("archive", "--compact-all", "--keep-segments-days", "-1", "--json",
+                       config_path=path, key=None)
+        assert archived.returncode == 0, archived.stderr
+        assert json.loads(archived.stdout)["decisions"] == 3
+        check_all()  # the archive alone
+
+    @pytest.mark.xfail(strict=True, reason=(
+        "known hole, not closed here: a tail seen only after the answer is known by its "
+        "header lines; one that opens with the value's own text (no header) is read as "
+        "the reply — an answer not accepted, or, opening with a reply's line, Asterisk's "
+        "reply — and the answer stands. Closing it takes a reply the tail cannot forge "
+        "(e.g. a second command whose reply carries the decision id)"))
+    @pytest.mark.parametrize("opening", ["a note", "200 result=0"], ids=["text", "a-reply"])
+    async def test_a_forged_whole_blocks_late_tail_opening_with_no_header_is_withdrawn(
+            self, node, opening):
+        """A forged whole block (nothing waits) whose tail, a round trip late, opens with
+        the rest of the value after the forged blank line instead of a header line."""
+        forged = "8015550123\n" + "".join(
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)
+        ) + f"\n{opening}"
+        commands = await _late_tail_session(
+            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], 0.02)
+        assert exec_mset_variables(commands[-1].strip())[c.VAR_VERDICT] == "BLOCK"
 
     async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(self, node):
         """The same forged block on the opt-out route: the campaign it named may be forged,

@@ -1,7 +1,8 @@
 """``callguard evidence``: everything known about one number, or one decision.
 
 The document a seller hands to counsel when a complaint arrives: each decision with its
-list versions, packs and versions, verdict and rule, node and front; each later record
+list versions, packs and versions, verdict and rule, node and front (an answer a later
+decision withdrew says so, and by which: ``withdrawn_by``); each later record
 of the call; each consent/EBR/DNC change for the number, and, for each decision, those
 changes of its seller logged before it. Numbers never appear in clear (the last four
 digits and the keyed hash only). Exit codes as ``tail``: 1 when records in range were
@@ -186,7 +187,7 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
     return {
         "query": query,
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
-        "decisions": [{**d, "later_records": _later(found, d),
+        "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
                       for d in found.decisions],
@@ -196,6 +197,23 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
                           and not any(e.get("decision_id") == d.get("decision_id")
                                       for d in found.decisions)],
     }
+
+
+def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
+    """``{"withdrawn_by": id}`` for an answer a later decision withdrew, else nothing."""
+    by = found.withdrawn_by(decision)
+    return {} if by is None else {"withdrawn_by": by}
+
+
+def _verdict(found: Evidence, decision: Record) -> str:
+    """The verdict, and whether this answer was withdrawn, or withdrew an earlier one."""
+    verdict = str(decision.get("verdict", ""))
+    by = found.withdrawn_by(decision)
+    if by is not None:
+        return f"{verdict} withdrawn by {by}"
+    if decision.get("withdraws"):
+        return f"{verdict} (withdraws {decision['withdraws']})"
+    return verdict
 
 
 def _json(query: dict[str, Any], found: Evidence) -> str:
@@ -225,7 +243,7 @@ def _lists(record: Record) -> str:
 
 _COLUMNS = ["logged_at", "event", "at", "decision_id", "node", "front", "campaign",
             "solicitor", "mode", "verdict", "rule", "reason", "number_last4", "lists",
-            "packs", "detail"]
+            "packs", "detail", "withdrawn_by"]  # withdrawn_by: added last, kept last
 _SHOWN = set(_COLUMNS) | {"schema", "key_id", "number_hash"}
 
 
@@ -253,7 +271,7 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
     writer.writeheader()
     for record in found.timeline():
-        writer.writerow(_row(record))
+        writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or ""})
     return out.getvalue()
 
 
@@ -287,6 +305,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
     def cell(record: Record, column: str) -> str:
         if column == "detail":
             return _readable(record, "\n")  # one field a line (white-space: pre-line)
+        if column == "verdict":
+            return _verdict(found, record)
         return called_party_times(record) if column == "local" else _row(record)[column]
 
     def table(title: str, records: list[Record], columns: list[str]) -> str:
@@ -336,7 +356,9 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     who = (f"number …{query['number_last4']} (key {query['key_id']})"
            if query["number_last4"] else f"decision {query['decision_id']}")
     changes, later, loaded = _kinds(found)
-    console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s), {len(changes)} "
+    withdrawn = sum(found.withdrawn_by(d) is not None for d in found.decisions)
+    console.print(f"[bold]{who}[/]: {len(found.decisions)} decision(s)"
+                  + (f" ({withdrawn} withdrawn)" if withdrawn else "") + f", {len(changes)} "
                   f"record change(s), {len(later)} later record(s) of these calls, "
                   f"{len(loaded)} record(s) of the packs loaded; read "
                   f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
@@ -348,7 +370,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         table.add_row(*map(escape, (
             _second(decision.get("logged_at")), _second(decision.get("at")),
             str(decision.get("node", "")), str(decision.get("front", "")),
-            str(decision.get("campaign", "")), str(decision.get("verdict", "")),
+            str(decision.get("campaign", "")), _verdict(found, decision),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)

@@ -590,7 +590,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC))
-    log_query.finish(done.total(done.calls) + done.total(done.scrubs))
+    log_query.finish(done.total(done.calls) + done.total(done.scrubs)
+                     + done.total(done.withdrawn))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -616,13 +617,17 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
 def _report_tables(done: Any) -> None:
     from rich.table import Table  # noqa: PLC0415
 
+    from callguard.compliance import report as figures  # noqa: PLC0415
+
     console = output.console()
     calls, scrubs = done.calls, done.scrubs
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
-    console.print(f"[bold]{total + done.total(scrubs)}[/] decisions: {total} calls, "
-                  f"{done.total(scrubs)} scrub decisions counted apart "
-                  f"({done.first or '-'} … {done.last or '-'}); {shown}")
+    withdrawn = done.total(done.withdrawn)
+    console.print(f"[bold]{total + done.total(scrubs) + withdrawn}[/] decisions: {total} "
+                  f"calls, {done.total(scrubs)} scrub decisions counted apart"
+                  + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
+                  + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
                    title=f"calls by day ({done.query.tz}) and campaign")
     for day in done.days:

@@ -224,6 +224,7 @@ class RecordEncoder:
             self._lists, lists, _json(dict(lists)), _PIECE_CACHE_LIMIT)
         linkedid = decision.linkedid
         reference = decision.reference
+        withdraws = decision.withdraws
         return b"".join((
             _HEAD, logged_at.encode(), self._node_piece, _json(decision.decision_id),
             b',"at":"', _judged.format(epoch).encode(), who[0], judged, who[1],
@@ -232,6 +233,7 @@ class RecordEncoder:
             b',"lists":', listed,
             b',"linkedid":' + _json(self.fields.linkedid(linkedid)) if linkedid else b"",
             b',"reference":' + _json(self.fields.reference(reference)) if reference else b"",
+            b',"withdraws":' + _json(self.fields.decision_id(withdraws)) if withdraws else b"",
             b',"latency_us":', b"%d}\n" % int(decision.latency_us)))
 
     def _who_piece(self, front: str, campaign_id: str, solicitor: str | None,
@@ -302,6 +304,8 @@ class RecordEncoder:
             record["linkedid"] = self.fields.linkedid(decision.linkedid)
         if decision.reference:
             record["reference"] = self.fields.reference(decision.reference)
+        if decision.withdraws:  # an earlier answer to the same call, withdrawn by this one
+            record["withdraws"] = self.fields.decision_id(decision.withdraws)
         record["latency_us"] = int(decision.latency_us)
         return record
 

@@ -4,7 +4,9 @@
 
 Computed by DuckDB over the archive (the days in range only) and the records not yet
 archived: decisions by day (UTC or a named zone) x campaign x verdict x deciding rule,
-calls apart from scrubs (a lead-file scrub is a decision, not a call); blocks by rule as
+calls apart from scrubs (a lead-file scrub is a decision, not a call) and from withdrawn
+answers (a decision a later one names in ``withdraws``: the later one is the call's); blocks
+by rule as
 a share of blocks; the watchdog's figures per campaign: line releases (count, p50, p99,
 max), violation risks, caller-ID mismatches, and the 30-day abandonment rate (answered
 predictive calls whose called party reached no live, non-Local channel within 2 s,
@@ -18,6 +20,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -29,7 +32,8 @@ import duckdb
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json"]
+__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json",
+           "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
             "abandonment-warning", "abandonment-uncounted")
@@ -75,6 +79,8 @@ class Report:
     # (day, campaign, verdict, rule) -> count; calls and scrubs apart
     calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     scrubs: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    # decisions a later one withdrew (``withdraws``): no call of their own, counted apart
+    withdrawn: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
     watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
@@ -110,6 +116,47 @@ DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FR
            "ELSE \"at\" + to_microseconds(logged_delay_us) END)")
 
 
+# When a decision was logged (its ``at`` and the delay after it), in microseconds.
+_LOGGED_US = 'epoch_us("at" + to_microseconds(coalesce(logged_delay_us, 0)))'
+# A withdrawn decision is logged before the one that withdrew it, by the same node, within
+# the session's reply wait (seconds): looked for in the ten minutes before each withdrawal.
+_WITHDRAWAL_WINDOW_US = 600_000_000
+_MAX_WINDOWS = 256  # more withdrawals than this: one window from the first to the last
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _withdrawn(connection: duckdb.DuckDBPyConnection, decisions: str) -> str | None:
+    """SQL true for the rows of decisions another one withdrew (``withdraws``), or None
+    when none did.
+
+    Only a BLOCK withdraws (the schema says so): the ``body`` of BLOCKs alone is searched
+    for the key (~30-50 ms per million decisions). An archived row's decision id is
+    rebuilt by an expression (layout 2, ~0.4 s per million rows: a join on it cost a
+    month's report +0.6 s), so it is compared only for rows logged in the ten minutes
+    before a withdrawal (a test on two columns). A report with no withdrawal costs that
+    scan; one with some, about twice the query."""
+    found = connection.execute(
+        f"SELECT DISTINCT json_extract_string(body, '$.withdraws'), {_LOGGED_US} "
+        f"FROM ({decisions}) WHERE verdict = 'BLOCK' AND contains(body, '\"withdraws\":')"
+    ).fetchall()
+    named = sorted({(logged, wanted) for wanted, logged in found
+                    if isinstance(wanted, str) and _UUID.match(wanted) and logged is not None})
+    if not named:
+        return None
+    spans: list[list[int]] = []
+    for logged, _ in named:  # the windows, merged
+        low = logged - _WITHDRAWAL_WINDOW_US
+        if spans and low <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], logged)
+        else:
+            spans.append([low, logged])
+    if len(spans) > _MAX_WINDOWS:
+        spans = [[spans[0][0], spans[-1][1]]]
+    windows = " OR ".join(f"{_LOGGED_US} BETWEEN {int(a)} AND {int(b)}" for a, b in spans)
+    ids = ", ".join(sorted({f"'{wanted}'" for _, wanted in named}))  # checked: UUIDs only
+    return f"(CASE WHEN {windows} THEN coalesce(decision_id IN ({ids}), false) ELSE false END)"
+
+
 def _where(query: ReportQuery, column: str) -> tuple[str, list[Any]]:
     clauses, values = [], []
     if query.since is not None:
@@ -137,20 +184,29 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
             values.append(getattr(query, name))
     if extra:
         where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
-    rows = connection.execute(
-        f"SELECT strftime(timezone(?, {DECIDED}), '%Y-%m-%d') AS d, "
-        f"coalesce(campaign, '?'), coalesce(verdict, '?'), coalesce(rule, ''), "
-        f"coalesce(front, '?'), count(*), epoch_us(min({DECIDED})), "
-        f"epoch_us(max({DECIDED})) FROM ({decisions}) {where} "
-        "GROUP BY ALL",
-        [query.tz, *values]).fetchall()
+    withdrawn = _withdrawn(connection, decisions)
+
+    def grouped(out: bool, also: str) -> list[Any]:
+        rows: list[Any] = connection.execute(
+            f"SELECT strftime(timezone(?, {DECIDED}), '%Y-%m-%d') AS d, "
+            f"coalesce(campaign, '?'), coalesce(verdict, '?'), coalesce(rule, ''), "
+            f"coalesce(front, '?'), {str(out).lower()}, count(*), "
+            f"epoch_us(min({DECIDED})), epoch_us(max({DECIDED})) FROM ({decisions}) "
+            f"{where}{(' AND ' if where else ' WHERE ') + also if also else ''} "
+            "GROUP BY ALL", [query.tz, *values]).fetchall()
+        return rows
+
+    rows = grouped(False, "" if withdrawn is None else f"NOT {withdrawn}")
+    if withdrawn is not None:
+        rows += grouped(True, withdrawn)
     spans: dict[tuple[str, str, str, str, str], tuple[int, int]] = {}
-    for day, campaign, verdict, rule, front, count, first, last in rows:
+    for day, campaign, verdict, rule, front, out, count, first, last in rows:
         key = (day, campaign, verdict, rule)
-        kind = "scrub" if front == "scrub" else "call"
-        target = report.scrubs if kind == "scrub" else report.calls
+        kind = "withdrawn" if out else "scrub" if front == "scrub" else "call"
+        target = {"call": report.calls, "scrub": report.scrubs}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
-        report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
+        if kind != "withdrawn":  # by front: the answers that stand
+            report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
         low, high = spans.get((day, kind, *key[1:]), (first, last))
         spans[(day, kind, *key[1:])] = (min(low, first), max(high, last))
     if spans:
@@ -172,7 +228,7 @@ def _local(query: ReportQuery, epoch_us: int) -> str:
 
 def _every_day(report: Report, query: ReportQuery) -> list[str]:
     zone = ZoneInfo(query.tz)
-    seen = sorted({k[0] for k in (*report.calls, *report.scrubs)})
+    seen = sorted({k[0] for k in (*report.calls, *report.scrubs, *report.withdrawn)})
     start = query.since.astimezone(zone).date() if query.since else (
         date.fromisoformat(seen[0]) if seen else None)
     end = (query.until - timedelta(microseconds=1)).astimezone(zone).date() if (
@@ -228,8 +284,12 @@ def to_json(report: Report) -> dict[str, Any]:
     calls = report.calls
     return {
         "filters": report.query.shown(), "generated": zulu(report.generated),
-        "decisions": report.total(calls) + report.total(report.scrubs),
+        "decisions": (report.total(calls) + report.total(report.scrubs)
+                      + report.total(report.withdrawn)),
         "calls": report.total(calls), "scrubs": report.total(report.scrubs),
+        # answers a later decision withdrew (FastAGI: a cut header block seen after the
+        # answer): in no other figure; the decision that withdrew each is counted instead
+        "withdrawn": report.total(report.withdrawn),
         "by_verdict": report.by(calls, 2), "by_rule": report.by(calls, 3, verdict="BLOCK"),
         "by_campaign": report.by(calls, 1),
         "by_front": {f"{front} {verdict}": n for (front, verdict), n in
@@ -239,6 +299,9 @@ def to_json(report: Report) -> dict[str, Any]:
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
                        for (day, c, v, r), n in sorted(report.scrubs.items())],
+        "withdrawn_days": [{"day": day, "campaign": c, "verdict": v, "rule": r,
+                            "decisions": n}
+                           for (day, c, v, r), n in sorted(report.withdrawn.items())],
         "line_release": report.releases,
         "watchdog": {f"{c} {e}": n for (c, e), n in sorted(report.watched.items())},
         "abandonment_30d": report.abandonment,
@@ -247,16 +310,17 @@ def to_json(report: Report) -> dict[str, Any]:
 
 
 def render_csv(report: Report) -> str:
-    """One row per day x campaign x verdict x rule, calls and scrubs marked, with the first
-    and last decision of the row in the report's zone; a day of the range without any, one
-    call row of 0 (no first, no last)."""
+    """One row per day x campaign x verdict x rule, calls, scrubs and withdrawn answers
+    marked (kind), with the first and last decision of the row in the report's zone; a day
+    of the range without any, one call row of 0 (no first, no last)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last"])
     # every day of the range: a day without calls or scrubs is one call row of 0
     quiet = {(day, "", "", ""): 0 for day in
              set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
-    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs)):
+    for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs),
+                        ("withdrawn", report.withdrawn)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             first, last = report.spans.get((day, kind, campaign, verdict, rule), ("", ""))
             writer.writerow([day, kind, campaign, verdict, rule, count, first, last])
@@ -391,7 +455,8 @@ def render_html(report: Report) -> str:
         ".t{white-space:nowrap}</style>"
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
-        f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call); "
+        f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call; "
+        f"{withdrawn_note(report)}); "
         f"first decision <span class='t'>{html.escape(report.first or '-')}</span>, last "
         f"<span class='t'>{html.escape(report.last or '-')}</span> "
         f"({html.escape(report.query.tz)}); "
@@ -411,6 +476,16 @@ def render_html(report: Report) -> str:
         + _table("Calls by day, campaign, verdict and rule",
                  ["day", "campaign", "verdict", "rule", "calls"], day_rows)
         + "</body></html>\n")
+
+
+def withdrawn_note(report: Report) -> str:
+    """How many answers were withdrawn, by verdict, said for people (text and page)."""
+    total = report.total(report.withdrawn)
+    if not total:
+        return "no answer withdrawn"
+    verdicts = ", ".join(f"{n:,} {v}" for v, n in report.by(report.withdrawn, 2).items())
+    return (f"{total:,} answer(s) withdrawn ({verdicts}): each call is counted once, as "
+            "the later decision that withdrew its answer")
 
 
 def _day_rows(calls: dict[tuple[str, str, str, str], int],

@@ -11,10 +11,16 @@ For a number: every decision for it, every later record of those calls (line rel
 violation risk, caller ID), and every record change (consent, EBR, company DNC) for it;
 each decision carries the record changes for its seller logged before it: the records as
 they stood, as far as the log shows them.
+
+A decision another one withdrew (the later one names it: ``withdraws``) is shown withdrawn
+(``Evidence.withdrawn_by``). Both hold the same number, so a number finds both; one
+decision finds the other too: the decision that withdrew it (logged right after it, so on
+its day or the next), or the one it withdrew.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -39,13 +45,18 @@ from callguard.compliance.segments import Segment
 from callguard.front_names import DIALLING_FRONTS
 
 if TYPE_CHECKING:
+    import duckdb
     import redis
 
 __all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
 
 _ID = b'"decision_id":"'
+_WITHDRAWS = b'"withdraws":"'
 _KEY = b'"key_id":"'
 _PACKS_LOADED = b'"event":"packs-loaded"'
+# Lines kept while looking for decisions by id: the decision a match withdrew was recorded
+# just before it (the same FastAGI session; other sessions' records may come between).
+_RECENT = 512
 _MAX_SPANS = 64  # separate day ranges read for packs-loaded records; more: their whole span
 
 
@@ -101,6 +112,12 @@ class Evidence:
     key_ids: set[str] = field(default_factory=set)  # of every record read in range
     unreadable: int = 0  # torn lines met in the live part
     refused: int = 0  # records of a schema this version does not know
+    withdrawals: dict[str, str] = field(default_factory=dict)  # withdrawn id -> by which
+
+    def find_withdrawals(self) -> None:
+        """Note which decisions withdrew which (``withdraws``), once they are all read."""
+        self.withdrawals = {str(d["withdraws"]): str(d["decision_id"]) for d in self.decisions
+                            if d.get("withdraws") and "decision_id" in d}
 
     def timeline(self) -> list[Record]:
         """Decisions and other records in time order."""
@@ -110,6 +127,11 @@ class Evidence:
         """The decision's node's latest packs-loaded record before it: the packs the call
         was judged under, those out of its scope (not named in the decision) included."""
         return _latest_loaded(self.events, decision)
+
+    def withdrawn_by(self, decision: Record) -> str | None:
+        """The id of the decision that withdrew this one (``withdraws``), or None."""
+        wanted = decision.get("decision_id")
+        return self.withdrawals.get(wanted) if isinstance(wanted, str) else None
 
     def records_before(self, decision: Record) -> list[Record]:
         """Record changes for the decision's seller logged before it (records as they stood)."""
@@ -153,6 +175,8 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
                                                   first=days[0], last=days[1],
                                                   lookup=lookup), DECISIONS)
     decisions = [record_of(DECISIONS, row) for row in found]
+    if decision_id is not None:
+        decisions += _withdrawal_of(connection, archive, manifest, decisions)
     ids = {d["decision_id"] for d in decisions if "decision_id" in d}
     if decision_id is not None:
         ids.add(decision_id)
@@ -177,9 +201,37 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
         evidence.decisions, loaded, lambda near: [record_of(EVENTS, row) for row in fetch_rows(
             connection, near(archive, manifest), EVENTS, "WHERE event = 'packs-loaded'")]))
     evidence.decisions.sort(key=_when)
+    evidence.find_withdrawals()
     evidence.events.sort(key=_when)
     evidence.live_sources = live.sources
     return evidence
+
+
+def _withdrawal_of(connection: duckdb.DuckDBPyConnection, archive: Archive, manifest: Manifest,
+                   decisions: list[Record]) -> list[Record]:
+    """The archived decision that withdrew each of ``decisions`` (logged right after it: its
+    day or the next), and the one each withdrew (its day or the day before)."""
+    out: list[Record] = []
+    for decision in decisions:
+        day = _day(decision)
+        wanted = decision.get("decision_id")
+        if day is None or not isinstance(wanted, str) or not is_decision_id(wanted):
+            continue
+        near = union_view(archive, manifest, DECISIONS, first=day,
+                          last=day + timedelta(days=1), numbers=True)
+        out += [record_of(DECISIONS, row) for row in fetch_rows(
+            connection, near, DECISIONS, "WHERE contains(body, ?)",
+            [f'"withdraws":"{wanted}"'])]
+        target = decision.get("withdraws")
+        if isinstance(target, str) and is_decision_id(target):
+            before = (day - timedelta(days=1), day)
+            lookup = Lookup(decision_id=target)
+            lookup = Lookup(decision_id=target, hashes=archive.decision_numbers(
+                connection, manifest, lookup, first=before[0], last=before[1]))
+            out += [record_of(DECISIONS, row) for row in fetch_rows(
+                connection, union_view(archive, manifest, DECISIONS, first=before[0],
+                                       last=before[1], lookup=lookup), DECISIONS)]
+    return out
 
 
 # (the days to read, as SQL over the archive) -> the packs-loaded records of those days
@@ -275,9 +327,12 @@ def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
                  records: dict[str, Record], evidence: Evidence,
                  loaded: list[Record]) -> None:
     """Scan not-yet-archived lines as bytes; parse only the ones that can match (and
-    every packs-loaded record, into ``loaded``)."""
+    every packs-loaded record, into ``loaded``). Looking for decisions by id, the lines
+    just before a match are kept (``_RECENT``): a match that withdrew an earlier decision
+    finds it there (it was recorded right before)."""
     needle = number_hash.encode() if number_hash else None
     wanted = {i.encode() for i in ids}
+    recent: deque[tuple[bytes, bytes]] = deque(maxlen=_RECENT)
     for lines in live.batches:
         for line in lines:
             key_at = line.find(_KEY)
@@ -286,29 +341,64 @@ def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
                     "ascii", "replace"))
             hit = needle is not None and needle in line
             if not hit:
-                at = line.find(_ID)
-                hit = at >= 0 and line[at + len(_ID):at + len(_ID) + 36] in wanted
+                hit, named = _names_wanted(line, wanted)
+                if not hit and named and needle is None:
+                    recent.append((named, line))
             if not hit:
                 if _PACKS_LOADED in line and (record := parse_line(line)) is not None and (
                         record.get("event") == "packs-loaded"):
                     loaded.append(record)
                 continue
-            record = parse_line(line)
+            record = _readable_record(line, evidence)
             if record is None:
-                evidence.unreadable += 1
-                record = recover_line(line)
-                if record is None:
-                    continue
-            if record.get("schema", 0) not in KNOWN_SCHEMAS:
-                evidence.refused += 1
                 continue
             if needle is not None and record.get("number_hash") != number_hash and (
-                    record.get("decision_id") not in ids):
+                    record.get("decision_id") not in ids
+                    and record.get("withdraws") not in ids):
                 continue
-            if record.get("event") == "decision" and "decision_id" in record:
-                ids.add(str(record["decision_id"]))
-                wanted.add(str(record["decision_id"]).encode())
-            records[_identity(record)] = record
+            earlier = _withdrawn_before(record, recent, evidence) if needle is None else None
+            for found in (record, earlier):
+                if found is None:
+                    continue
+                if found.get("event") == "decision" and "decision_id" in found:
+                    ids.add(str(found["decision_id"]))
+                    wanted.add(str(found["decision_id"]).encode())
+                records[_identity(found)] = found
+
+
+def _names_wanted(line: bytes, wanted: set[bytes]) -> tuple[bool, bytes]:
+    """Whether the line's decision id, or the one it withdrew, is wanted; and its id."""
+    at = line.find(_ID)
+    named = line[at + len(_ID):at + len(_ID) + 36] if at >= 0 else b""
+    if named in wanted:
+        return True, named
+    at = line.find(_WITHDRAWS)
+    return at >= 0 and line[at + len(_WITHDRAWS):at + len(_WITHDRAWS) + 36] in wanted, named
+
+
+def _withdrawn_before(record: Record, recent: Iterable[tuple[bytes, bytes]],
+                      evidence: Evidence) -> Record | None:
+    """The decision ``record`` withdrew, among the lines read just before it, or None."""
+    withdrew = record.get("withdraws")
+    if not isinstance(withdrew, str):
+        return None
+    earlier = next((line for named, line in recent if named == withdrew.encode()), None)
+    return None if earlier is None else _readable_record(earlier, evidence)
+
+
+def _readable_record(line: bytes, evidence: Evidence) -> Record | None:
+    """The record of a matching line: a torn one recovered (counted), one of an unknown
+    schema refused (counted)."""
+    record = parse_line(line)
+    if record is None:
+        evidence.unreadable += 1
+        record = recover_line(line)
+        if record is None:
+            return None
+    if record.get("schema", 0) not in KNOWN_SCHEMAS:
+        evidence.refused += 1
+        return None
+    return record
 
 
 def summary(evidence: Evidence) -> dict[str, Any]:

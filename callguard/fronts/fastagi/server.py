@@ -191,8 +191,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
         The answer was decided on arguments a value's blank line may have forged; the
         dialplan reads the variables only when the session ends, so a second ``MSet``
         still replaces them: a check is answered BLOCK, recorded right after the first
-        answer's record (the warning names the withdrawn decision id; a reason never
-        carries one: a UUID's digit groups read as a number to the redaction). An
+        answer's record and naming it (``withdraws``: reports count the BLOCK as the call,
+        not the withdrawn answer; ``evidence`` shows it withdrawn). A reason never carries
+        the id: a UUID's digit groups read as a number to the redaction. An
         opt-out is answered FAILED (its campaign may have been forged, so the right
         seller may not have it); what it wrote stays. Returns the reply to the second
         answer, or None when there was none."""
@@ -212,7 +213,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             return again
         if route != c.ROUTE_CHECK:
             return None
-        decision = await self.gate.refuse(self._request(headers), refusal(
+        withdrawn = variables.get(c.VAR_DECISION_ID) or None
+        decision = await self.gate.refuse(self._request(headers, withdrawn), refusal(
             BAD_REQUEST_RULE, FAIL_CLOSED,
             "the AGI header block went on after its blank line, seen only after the answer "
             "(a blank line inside a dialplan value cut it short): the session's first "
@@ -224,7 +226,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         reply: dict[str, Any] = await channel.send_command(encode_mset(block))
         return reply
 
-    def _request(self, headers: dict[str, str]) -> CheckRequest:
+    def _request(self, headers: dict[str, str], withdraws: str | None = None,
+                 ) -> CheckRequest:
         return CheckRequest(
             number=headers.get(c.ARG_NUMBER, ""),
             campaign=headers.get(c.ARG_CAMPAIGN, ""),
@@ -233,6 +236,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
             linkedid=headers.get(c.ARG_LINKEDID) or None,
             front="fastagi",
             channel=headers.get("agi_channel") or None,
+            withdraws=withdraws,
         )
 
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
