@@ -167,6 +167,9 @@ class TestCommands:
         (revoked,) = [x for x in logged if x.get("action") == "consent-revoked"]
         assert (revoked["kind"], revoked["ends"], revoked["changed"]) == (
             "autodialer", ["autodialer", "written"], 1)
+        tail = cli("tail", "--number", "8015550123", data_dir=tmp_path)
+        assert "consent-revoked beehive-solar …0123 autodialer ends=autodialer,written " \
+               "source=call" in " ".join(tail.stdout.split()), tail.stdout + tail.stderr
 
     def test_revoke_all_ends_every_kind(self, tmp_path):
         for kind, extra in (("written", ()), ("fax", ()),
