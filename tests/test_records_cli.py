@@ -279,8 +279,8 @@ class TestCommands:
         assert lines[0] == "ebr-recorded beehive-solar …0123"
         assert lines[1].startswith("consent-added beehive-solar …0123 written source=web "
                                    "expires_at=2030-02-01T07:00:00.000Z")
-        assert lines[2] == "consent-revoked beehive-solar …0124 written source=cli " \
-                           "(changed nothing)"
+        assert lines[2] == "consent-revoked beehive-solar …0124 written " \
+                           "ends=autodialer,written source=cli (changed nothing)"
         none = cli("tail", "--number", "8015550125", data_dir=tmp_path)
         assert (none.returncode, none.stdout) == (0, "")
         assert "no record matched in the log and its closed segments" in none.stderr
