@@ -569,15 +569,17 @@ class TestSchemas:
                            ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1),
                                          expires_at=AT + timedelta(days=365)),
                            "web-form", "signed-form.pdf"),
-                RevokeConsent("beehive-solar", "+18015550123", ConsentKind.WRITTEN, AT,
-                              "fastagi:1764093600.12"),
+                RevokeConsent("beehive-solar", "+18015550123", ConsentKind.WRITTEN,
+                              AT - timedelta(hours=12), "fastagi:1764093600.12"),
                 RecordEbr("beehive-solar", "+14355550142", last_inquiry=AT.date()),
                 EndEbr("beehive-solar", "+14355550142", AT, "agent 8015550123"),
                 AddCompanyDnc("beehive-solar", "+12125550166", AT, "http")])
             # Through the gate and the real AMI session: an allowed predictive call released.
+            # The consent is given anew after the revocation (one given before it, at
+            # AT - 1 day, stays revoked however late it is recorded: 64.1200(a)(10)).
             await runtime.gate.write([AddConsent(
                 "beehive-solar", "+18015550123",
-                ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(days=1)), "web")])
+                ConsentRecord(ConsentKind.WRITTEN, AT - timedelta(hours=1)), "web")])
             events = lab_events(CALL_01)
             before, held = with_g_option(events, CALLED_01)
             fake.hold(held)

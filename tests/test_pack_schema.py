@@ -43,7 +43,8 @@ class TestTyposDoNotLoad:
                           "allowed keys: amendments, atds_modes, citation, "
                           "ebr_after_inquiry_months, ebr_after_transaction_months, "
                           "ebr_citation, exempt_consent, id, kind, kind_lists, "
-                          "kind_lists_max_age_days, modes, notes, numbers, source")
+                          "kind_lists_max_age_days, modes, notes, numbers, revoke_all_from, "
+                          "source")
         assert message.index("unknown key") < message.index("allowed keys")
 
     def test_area_codes_as_strings_are_refused(self):

@@ -18,7 +18,7 @@ from redis import asyncio as aioredis
 from callguard.config import load_settings
 from callguard.errors import StoreError
 from callguard.gate import CheckRequest
-from callguard.policy import ConsentKind, ConsentRecord
+from callguard.policy import AUTOMATED_CONSENT, ConsentKind, ConsentRecord
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.embedded.records import EmbeddedRecords
@@ -79,6 +79,34 @@ class TestSemantics:
         # Revoking again changes nothing; another kind is untouched.
         assert await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.AUTODIALER,
                                                 revoke_at, "x")]) == (0,)
+
+    async def test_revoking_either_automated_kind_ends_both(self, store):
+        """47 CFR 64.1200(a)(10): "stop robocalling me", recorded as an autodialer
+        revocation, left the written consent live and the gate allowed prerecorded calls.
+        It ends every consent to automated calls; calling-hours and fax stay; ``None``
+        (``--kind all``) ends every kind."""
+        window = (time(21, 0), time(22, 0))
+        for kind in ConsentKind:
+            record = ConsentRecord(kind, T0, window=window if kind is ConsentKind.CALLING_HOURS
+                                   else None)
+            await store.apply([AddConsent(SELLER, NUMBER, record, "crm")])
+        at = T0 + timedelta(days=2)
+        assert await store.apply([RevokeConsent(SELLER, NUMBER, ConsentKind.AUTODIALER, at,
+                                                "call")]) == (2,)
+        later = at + timedelta(seconds=1)
+        live = {c.record.kind for c in (await store.sheet(SELLER, NUMBER)).consents
+                if c.record.valid_at(later)}
+        assert live == {ConsentKind.CALLING_HOURS, ConsentKind.FAX}
+        assert {c.revoked_source for c in (await store.sheet(SELLER, NUMBER)).consents
+                if c.record.kind in AUTOMATED_CONSENT} == {"call"}
+        # The reverse order of words: a written revocation reaches an autodialer consent.
+        await store.apply([AddConsent(OTHER, NUMBER, ConsentRecord(ConsentKind.AUTODIALER, T0),
+                                      "crm")])
+        assert await store.apply([RevokeConsent(OTHER, NUMBER, ConsentKind.WRITTEN, at,
+                                                "x")]) == (1,)
+        assert await store.apply([RevokeConsent(SELLER, NUMBER, None, at, "all")]) == (2,)
+        assert not any(c.valid_at(later) for c in await store.consents(SELLER, NUMBER))
+        assert not any(c.valid_at(later) for c in await store.consents(OTHER, NUMBER))
 
     async def test_the_same_consent_again_is_not_a_second_one(self, store):
         """A retried write or a file imported twice stores the consent once; one that differs

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from callguard.errors import UsageError
 from callguard.stores.record_csv import read_record_csv
 from callguard.stores.writes import AddCompanyDnc, AddConsent
 from tests.conftest import PARSER
-from tests.test_cli import cli
+from tests.test_cli import cli, weekday_at
 
 SOLICITORS = frozenset({"beehive-solar", "granite-insurance"})
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -121,12 +121,70 @@ class TestCommands:
                     "--kind", "written", data_dir=tmp_path)
         assert wrong.returncode == 0, wrong.stderr
         said = " ".join(wrong.stderr.split())
-        assert "no live written consent of …0124 to beehive-solar was on record: nothing " \
-               "revoked" in said
+        assert "no live autodialer or written consent of …0124 to beehive-solar was on " \
+               "record: nothing revoked" in said
         assert "revoked 0" not in said
         right = cli("consent", "revoke", "8015550123", "--campaign", "ut-solar-manual",
                     "--kind", "written", data_dir=tmp_path)
-        assert "revoked 1 written" in right.stderr
+        assert "revoked 1 consent(s) of …0123 to beehive-solar (a revocation of written " \
+               "consent ends: autodialer, written)" in " ".join(right.stderr.split())
+
+    def test_stop_robocalling_me_recorded_as_autodialer_ends_the_written_consent(self,
+                                                                                 tmp_path):
+        """The harm: `consent revoke --kind autodialer` left the written consent live and
+        `check` went on ALLOWing prerecorded calls. Real files: the record store, the
+        compliance log, the lists; the BLOCK reason names the revocation."""
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        today = datetime.now(UTC).date().isoformat()
+        for name in ("national", "ut-state"):
+            cli("dnc", "import", str(listing), "--list", name, "--published", today,
+                "--covers", "all", data_dir=tmp_path, check=True)
+        granted = datetime.now(UTC).replace(microsecond=0) - timedelta(days=30)
+        assert cli("consent", "add", "8015550123", "--campaign", "ut-solar-predictive",
+                   "--kind", "written", "--granted", granted.isoformat(),
+                   data_dir=tmp_path).returncode == 0
+        ask = ("check", "8015550123", "--campaign", "ut-solar-predictive", "--mode",
+               "prerecorded", "--at", weekday_at(11).isoformat(), "--json")
+        before = cli(*ask, data_dir=tmp_path)
+        assert before.returncode == 0, before.stdout + before.stderr  # the control
+        revoke = cli("consent", "revoke", "8015550123", "--campaign", "ut-solar-predictive",
+                     "--kind", "autodialer", "--source", "call", data_dir=tmp_path)
+        assert revoke.returncode == 0, revoke.stderr
+        assert "revoked 1 consent(s) of …0123 to beehive-solar (a revocation of autodialer " \
+               "consent ends: autodialer, written)" in " ".join(revoke.stderr.split())
+        after = cli(*ask, data_dir=tmp_path)
+        assert after.returncode == 1, after.stdout + after.stderr
+        reason = json.loads(after.stdout)["reason"]
+        assert f"written consent of {granted:%Y-%m-%d} revoked " in reason
+        sheet = json.loads(cli("consent", "show", "8015550123", "--solicitor",
+                               "beehive-solar", "--json", data_dir=tmp_path).stdout)
+        (consent,) = sheet["consents"]
+        assert (consent["kind"], consent["valid_now"], consent["revoked_source"]) == (
+            "written", False, "call")
+        logged = [json.loads(x) for x in (tmp_path / "compliance.jsonl").read_text()
+                  .splitlines()]
+        (revoked,) = [x for x in logged if x.get("action") == "consent-revoked"]
+        assert (revoked["kind"], revoked["ends"], revoked["changed"]) == (
+            "autodialer", ["autodialer", "written"], 1)
+        tail = cli("tail", "--number", "8015550123", data_dir=tmp_path)
+        assert "consent-revoked beehive-solar …0123 autodialer ends=autodialer,written " \
+               "source=call" in " ".join(tail.stdout.split()), tail.stdout + tail.stderr
+
+    def test_revoke_all_ends_every_kind(self, tmp_path):
+        for kind, extra in (("written", ()), ("fax", ()),
+                            ("calling-hours", ("--window", "21:00-22:00"))):
+            assert cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual",
+                       "--kind", kind, *extra, data_dir=tmp_path).returncode == 0
+        done = cli("consent", "revoke", "8015550123", "--campaign", "ut-solar-manual",
+                   "--kind", "all", data_dir=tmp_path)
+        assert "revoked 3 consent(s)" in done.stderr, done.stderr
+        sheet = json.loads(cli("consent", "show", "8015550123", "--solicitor",
+                               "beehive-solar", "--json", data_dir=tmp_path).stdout)
+        assert not any(c["valid_now"] for c in sheet["consents"])
+        helped = " ".join(cli("consent", "revoke", "--help", data_dir=tmp_path).stdout.split())
+        assert "autodialer or written: ends BOTH" in helped
+        assert "all: ends every consent to the seller" in helped
 
     def test_import_takes_the_seller_by_campaign_like_every_record_command(self, tmp_path):
         """`consent add --campaign C` works, `consent import F --campaign C` was "No such
@@ -221,8 +279,8 @@ class TestCommands:
         assert lines[0] == "ebr-recorded beehive-solar …0123"
         assert lines[1].startswith("consent-added beehive-solar …0123 written source=web "
                                    "expires_at=2030-02-01T07:00:00.000Z")
-        assert lines[2] == "consent-revoked beehive-solar …0124 written source=cli " \
-                           "(changed nothing)"
+        assert lines[2] == "consent-revoked beehive-solar …0124 written " \
+                           "ends=autodialer,written source=cli (changed nothing)"
         none = cli("tail", "--number", "8015550125", data_dir=tmp_path)
         assert (none.returncode, none.stdout) == (0, "")
         assert "no record matched in the log and its closed segments" in none.stderr
@@ -239,7 +297,8 @@ class TestCommands:
         assert "2 row(s) imported" in imported.stderr
         revoke = cli("consent", "revoke", "801 555 0123", "--campaign", "ut-solar-manual",
                      "--kind", "written", "--source", "phone", data_dir=tmp_path)
-        assert "revoked 1 written" in revoke.stderr
+        # 64.1200(a)(10): revoking the written consent ends the autodialer one too.
+        assert "revoked 2 consent(s)" in revoke.stderr
         ebr = tmp_path / "ebr.csv"
         ebr.write_text("number,last_transaction\n8015550123,2026-10-01\n")
         assert cli("ebr", "import", str(ebr), "--solicitor", "beehive-solar",
@@ -251,7 +310,8 @@ class TestCommands:
         kinds = {c["kind"]: c for c in sheet["consents"]}
         assert kinds["written"]["revoked_source"] == "phone"
         assert not kinds["written"]["valid_now"]
-        assert kinds["autodialer"]["valid_now"]
+        assert not kinds["autodialer"]["valid_now"]
+        assert kinds["autodialer"]["revoked_source"] == "phone"
         assert kinds["autodialer"]["evidence"] == "form-2"
         assert sheet["ebr"]["last_transaction"] == "2026-10-01"
         assert sheet["ebr"]["ended_at"]

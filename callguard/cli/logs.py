@@ -325,6 +325,9 @@ def _line(record: Record) -> Text:
         # only the fields the record has ("ebr-recorded … source=" read as a blank source)
         parts = [str(record.get("action")), str(record.get("solicitor")), last4,
                  str(record.get("kind") or ""),
+                 # a revocation: every kind it ended (autodialer or written ends both)
+                 *([f"ends={','.join(map(str, record['ends']))}"]
+                   if isinstance(record.get("ends"), list) else []),
                  *(f"{key}={record[key]}" for key in ("source", "expires_at")
                    if record.get(key) not in (None, "")),
                  "(changed nothing)" if record.get("changed") == 0 else ""]

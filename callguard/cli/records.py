@@ -401,26 +401,43 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
                           "on record, but no call from now on is allowed by it", highlight=False)
 
 
+_REVOKE_HELP = (
+    "The kind of consent the called party withdrew. autodialer or written: ends BOTH (every "
+    "consent to autodialed or prerecorded calls; 47 CFR 64.1200(a)(10): revoking prior "
+    "express consent includes prior express written consent, and the reverse). "
+    "calling-hours: ends only consent to calls outside the hours. fax: ends only consent to "
+    "faxes. all: ends every consent to the seller. From the revoke-all date in the federal "
+    "pack (2027-01-31) a revocation of any kind also ends every consent to automated calls "
+    "at the gate. To stop every call, record `internal-dnc add` as well.")
+
+
 @consent.command("revoke")
 @click.argument("number")
 @_who
-@click.option("--kind", required=True, type=_KINDS, help="The kind of consent withdrawn.")
+@click.option("--kind", required=True, type=click.Choice([*_KINDS.choices, "all"]),
+              help=_REVOKE_HELP)
 @click.option("--source", default="cli", show_default=True, help="How it was revoked.")
 @click.pass_obj
 def consent_revoke(state: CliState, number: str, campaign: str | None, solicitor: str | None,
                    kind: str, source: str) -> None:
-    """Revoke consent at once (the law allows 10 business days; we do it now)."""
+    """Revoke consent at once (the law allows 10 business days; we do it now).
+
+    Revoking autodialer or written consent ends both kinds; --kind all ends every kind.
+    """
     who = _solicitor(state, campaign, solicitor)
     e164 = e164_or_exit(state.settings, number)
-    (count,) = _write(state, [RevokeConsent(who, e164, ConsentKind(kind), datetime.now(UTC),
-                                            source)])
+    write = RevokeConsent(who, e164, None if kind == "all" else ConsentKind(kind),
+                          datetime.now(UTC), source)
+    kinds = ", ".join(k.value for k in write.ends)
+    (count,) = _write(state, [write])
     if count:
-        _console.print(f"revoked {count} {kind} consent(s) of …{e164[-4:]} to {who}",
-                       highlight=False)
+        _console.print(f"revoked {count} consent(s) of …{e164[-4:]} to {who} (a revocation "
+                       f"of {kind} consent ends: {kinds})", highlight=False)
         return
     # As `ebr end` says "was not live": the request is journalled either way, but "revoked
     # 0" read as done when the number or the kind was mistyped and a consent stays live.
-    err_console.print(f"[yellow]warning:[/yellow] no live {kind} consent of …{e164[-4:]} to "
+    live = "" if write.kind is None else " or ".join(k.value for k in write.ends) + " "
+    err_console.print(f"[yellow]warning:[/yellow] no live {live}consent of …{e164[-4:]} to "
                       f"{escape(who)} was on record: nothing revoked (the request is in the "
                       "compliance log); check the number, --kind and the seller with "
                       "`callguard consent show`", highlight=False)

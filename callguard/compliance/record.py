@@ -399,7 +399,10 @@ class RecordEncoder:
                 if consent.expires_at is not None:
                     record["expires_at"] = _instant(consent.expires_at)
             case RevokeConsent(kind=kind, source=source):
-                record["kind"] = kind.value
+                # The kind named and every kind it ended (64.1200(a)(10): either
+                # automated kind ends both): which revocation ended which consent.
+                record["kind"] = "all" if kind is None else kind.value
+                record["ends"] = [k.value for k in write.ends]
                 record["source"] = self.fields.source(source)
             case AddCompanyDnc(source=source) | EndEbr(source=source):
                 record["source"] = self.fields.source(source)

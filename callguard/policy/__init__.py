@@ -4,6 +4,7 @@ from callguard.policy.calendar import Calendar, Holiday, ProclaimedDay
 from callguard.policy.core import refusal
 from callguard.policy.engine import Plan, Policy, PolicySettings, call_date, call_date_at
 from callguard.policy.model import (
+    AUTOMATED_CONSENT,
     RESERVING,
     CallAttempt,
     Campaign,
@@ -17,6 +18,7 @@ from callguard.policy.model import (
     ListCheck,
     Registration,
     RegistrationExemption,
+    revocation_ends,
 )
 from callguard.policy.outcome import (
     NeedFacts,
@@ -29,6 +31,7 @@ from callguard.policy.outcome import (
 from callguard.policy.packs import HOUSE_POLICY, STATUTE, Interpretation, Pack, pack_from_mapping
 
 __all__ = [
+    "AUTOMATED_CONSENT",
     "HOUSE_POLICY",
     "RESERVING",
     "STATUTE",
@@ -62,4 +65,5 @@ __all__ = [
     "call_date_at",
     "pack_from_mapping",
     "refusal",
+    "revocation_ends",
 ]

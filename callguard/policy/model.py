@@ -16,6 +16,7 @@ from callguard.frozen import quick_init
 from callguard.numbers import Location, NumberInfo
 
 __all__ = [
+    "AUTOMATED_CONSENT",
     "RESERVING",
     "CallAttempt",
     "Campaign",
@@ -29,6 +30,7 @@ __all__ = [
     "ListCheck",
     "Registration",
     "RegistrationExemption",
+    "revocation_ends",
     "with_seller_subjects",
 ]
 
@@ -52,6 +54,27 @@ class ConsentKind(enum.StrEnum):
     CALLING_HOURS = "calling-hours"  # consent to calls at other times, 13-25a-103(3)
     WRITTEN = "written"  # prior express written consent, 47 CFR 64.1200(a)(2)
     FAX = "fax"  # consent to receive faxes from a specific solicitor, H.B. 45 prop. 108(2)(a)
+
+
+# The kinds that authorise automated (autodialed, prerecorded or artificial-voice) calls:
+# prior express consent (Utah 13-25a-103(2)) and prior express written consent (47 CFR
+# 64.1200(a)(2)-(a)(3), Fla. Stat. 501.059(8)(a), the Maryland and Oklahoma acts).
+AUTOMATED_CONSENT: frozenset[ConsentKind] = frozenset({ConsentKind.AUTODIALER,
+                                                       ConsentKind.WRITTEN})
+
+
+def revocation_ends(kind: ConsentKind | None) -> frozenset[ConsentKind]:
+    """The consent kinds a revocation of ``kind`` ends (None: every kind).
+
+    47 CFR 64.1200(a)(10): a called party "may revoke prior express consent, including prior
+    express written consent" by any reasonable means. A person who says "stop robocalling me"
+    has withdrawn consent to automated calls, whichever kind the operator wrote down: the
+    revocation of either automated kind ends both (a written consent left standing would go
+    on allowing the very calls refused). Calling-hours and fax consent end only by name
+    (before the revoke-all date, which the packs carry: ``revoke_all_from``)."""
+    if kind is None:
+        return frozenset(ConsentKind)
+    return AUTOMATED_CONSENT if kind in AUTOMATED_CONSENT else frozenset({kind})
 
 
 class FactKind(enum.StrEnum):

@@ -12,7 +12,13 @@ from datetime import date, datetime
 
 from callguard.errors import StoreError
 from callguard.numbers.parse import is_canonical, quoted_number
-from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.policy import (
+    CompanyDncRecord,
+    ConsentKind,
+    ConsentRecord,
+    EbrRecord,
+    revocation_ends,
+)
 
 __all__ = [
     "AddCompanyDnc",
@@ -42,15 +48,22 @@ class AddConsent:
 
 @dataclass(frozen=True, slots=True)
 class RevokeConsent:
-    """Revoke every live consent of ``kind`` at once (the law allows 10 business days)."""
+    """Revoke at once (the law allows 10 business days) every live consent the revocation
+    of ``kind`` ends (``revocation_ends``: either automated kind ends both; None: every
+    kind)."""
 
     solicitor: str
     number: str
-    kind: ConsentKind
+    kind: ConsentKind | None
     at: datetime
     source: str
 
     action = "consent-revoked"
+
+    @property
+    def ends(self) -> tuple[ConsentKind, ...]:
+        """The kinds revoked, sorted (the store's and the journal's order)."""
+        return tuple(sorted(revocation_ends(self.kind)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,14 @@ A consent given after the request (recorded as new consent) counts again. A requ
 revocation or an end dated after the call's instant (a ``check --at`` of an earlier instant,
 a replay) had not been made when the call was: it withdraws nothing from that call.
 
+A revocation of consent to automated calls ends every consent to them (``revocation_ends``:
+an autodialer or a written consent revoked ends the other kind too, whichever the operator
+named), and from a rule's ``revoke_all_from`` date (47 CFR 64.1200(a)(10) "revoke-all",
+delayed to 2027-01-31: pack data) a revocation of ANY kind does: a consent given before the
+revocation no longer lifts the block, and the blocking reason names the revocation. This is
+read at the call, not only at the write, so a revocation recorded before this rule existed,
+or imported, binds too.
+
 A consent or relationship recorded on or before the number's last permanent disconnect
 (reassigned-number data, read by the ``reassigned-numbers`` rule of 47 CFR 64.1200(m))
 was the previous subscriber's: it does not count for the number's new subscriber.
@@ -18,9 +26,16 @@ from __future__ import annotations
 import calendar
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, time
+from datetime import UTC, date, datetime, time
 
-from callguard.policy.model import CompanyDncRecord, ConsentKind, ConsentRecord, FactKind
+from callguard.policy.model import (
+    AUTOMATED_CONSENT,
+    CompanyDncRecord,
+    ConsentKind,
+    ConsentRecord,
+    FactKind,
+    revocation_ends,
+)
 from callguard.policy.outcome import NeedFacts
 from callguard.policy.rules.base import Context, Params
 from callguard.policy.rules.number_kind import REASSIGNED_LIST
@@ -47,6 +62,9 @@ EXEMPTION_KEYS: Mapping[str, Key] = {
     "ebr_after_inquiry_months": Key("int", low=1, high=240,
                                     doc="months a relationship lasts after an inquiry or "
                                         "application; absent: until ended"),
+    "revoke_all_from": Key("date", doc="a revocation of any consent kind made on or after "
+                                       "this date ends every consent to automated calls "
+                                       "given before it (47 CFR 64.1200(a)(10) revoke-all)"),
 }
 
 
@@ -55,6 +73,11 @@ def add_months(day: date, months: int) -> date:
     total = day.month - 1 + months
     year, month = day.year + total // 12, total % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _stamp(instant: datetime) -> str:
+    """An instant as the blocking reason names a revocation: ``2026-12-05 11:40Z``."""
+    return f"{instant.astimezone(UTC):%Y-%m-%d %H:%MZ}"
 
 
 def request_made(ctx: Context) -> CompanyDncRecord | None:
@@ -153,12 +176,18 @@ class Exemptions:
 
     consent_kinds: frozenset[ConsentKind]
     ebr: EbrTerms | None
+    revoke_all_from: date | None = None
 
     @classmethod
     def from_params(cls, params: Params) -> Exemptions:
-        """Read ``exempt_consent`` and the ``ebr_*`` keys (checked by the schema)."""
+        """Read ``exempt_consent``, the ``ebr_*`` keys and ``revoke_all_from``."""
         names = params.get("exempt_consent", [])
-        return cls(frozenset(ConsentKind(name) for name in names), EbrTerms.from_params(params))
+        kinds = frozenset(ConsentKind(name) for name in names)
+        revoke_all = params.get("revoke_all_from")
+        if revoke_all is not None and not kinds & AUTOMATED_CONSENT:
+            raise params.error("revoke_all_from given without an automated consent kind "
+                               "(autodialer, written) in exempt_consent: it would end nothing")
+        return cls(kinds, EbrTerms.from_params(params), revoke_all)
 
     @property
     def needs(self) -> frozenset[FactKind]:
@@ -172,13 +201,47 @@ class Exemptions:
             kinds.add(FactKind.COMPANY_DNC)
         return frozenset(kinds)
 
-    @staticmethod
-    def _not_withdrawn(ctx: Context, record: ConsentRecord) -> bool:
+    def ended_by(self, ctx: Context, record: ConsentRecord) -> ConsentRecord | None:
+        """The earliest revocation of ANOTHER consent on record that ended ``record`` by the
+        call's judging instant, or None.
+
+        Only a consent to automated calls is ended so, and only one given at or before the
+        revocation (a consent given after it counts again; at its very instant: ended, fail
+        closed). The revocation of an automated kind ends it always (64.1200(a)(10)); one of
+        any kind made on or after ``revoke_all_from`` does too."""
+        if record.kind not in AUTOMATED_CONSENT:
+            return None
+        judged = ctx.attempt.judged_at
+        found: ConsentRecord | None = None
+        for other in ctx.facts.consents:
+            at = other.revoked_at
+            if (other is record or at is None or at > judged or record.granted_at > at
+                    or (found is not None and found.revoked_at is not None
+                        and found.revoked_at <= at)):
+                continue
+            if record.kind in revocation_ends(other.kind) or self._revokes_all(ctx, at):
+                found = other
+        return found
+
+    def _revokes_all(self, ctx: Context, revoked_at: datetime) -> bool:
+        """Whether a revocation at ``revoked_at`` was made on or after the revoke-all date:
+        its latest local date among the candidate zones decides (UTC's when none is known;
+        the latest reaches the most, fail closed)."""
+        start = self.revoke_all_from
+        if start is None:
+            return False
+        if not ctx.local:
+            return revoked_at.astimezone(UTC).date() >= start
+        return max(revoked_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local) >= start
+
+    def _not_withdrawn(self, ctx: Context, record: ConsentRecord) -> bool:
         request = request_made(ctx)
         cut = disconnected_on(ctx)
         if cut is not None and consent_date(ctx, record) <= cut:
             return False  # given by the subscriber before the number was reassigned
-        return request is None or record.granted_at > request.added_at
+        if request is not None and record.granted_at <= request.added_at:
+            return False
+        return self.ended_by(ctx, record) is None
 
     def find(
         self, ctx: Context, consent_fits: Callable[[ConsentRecord], bool] | None = None
@@ -198,23 +261,50 @@ class Exemptions:
             return self.ebr.describe_valid(ctx)
         return None
 
+    def _revocation(self, ctx: Context, record: ConsentRecord,
+                    by: ConsentRecord | None) -> str:
+        """``revoked INSTANT`` for a consent revoked itself by the call (given before it),
+        ``ended by the revocation of KIND consent INSTANT (law)`` for one another
+        revocation ended (``by``), else ``""``."""
+        attempt = ctx.attempt
+        if by is None:
+            at = record.revoked_at
+            if at is None or record.granted_at >= attempt.at or at > attempt.judged_at:
+                return ""  # expired, or not given before the call: nothing revoked it
+            return f"revoked {_stamp(at)}"
+        if by.revoked_at is None:
+            return ""
+        law = ("47 CFR 64.1200(a)(10): revoking consent to automated calls, prior express "
+               "written consent included, ends every such consent"
+               if record.kind in revocation_ends(by.kind) else
+               f"47 CFR 64.1200(a)(10) revoke-all, from {self.revoke_all_from}: a revocation "
+               "of any consent ends every consent to automated calls")
+        return (f"ended by the revocation of {by.kind.value} consent {_stamp(by.revoked_at)} "
+                f"({law})")
+
     def withdrawn(self, ctx: Context) -> str:
-        """``; <what> withdrawn by the do-not-call request of DATE`` and/or ``; <what> void:
-        the number was permanently disconnected on DATE`` when that ended an otherwise
-        valid consent or relationship (for the blocking reason), else ``""``."""
+        """``; <what> withdrawn by the do-not-call request of DATE``, ``; <what> void:
+        the number was permanently disconnected on DATE``, ``; <what> revoked INSTANT`` and
+        ``; <what> ended by the revocation of <kind> consent INSTANT (law)`` when that ended
+        a consent or relationship (for the blocking reason: which revocation ended which
+        consent), else ``""``."""
         cut = disconnected_on(ctx)
         request = request_made(ctx)
         void: list[str] = []
         ended: list[str] = []
+        revoked: list[str] = []
         attempt = ctx.attempt
         for r in ctx.facts.consents:
-            if r.kind not in self.consent_kinds or not r.valid_at(attempt.at, attempt.judged_at):
+            if r.kind not in self.consent_kinds:
                 continue
             what = f"{r.kind.value} consent of {r.granted_at:%Y-%m-%d}"
-            if cut is not None and consent_date(ctx, r) <= cut:
+            valid = r.valid_at(attempt.at, attempt.judged_at)
+            if valid and cut is not None and consent_date(ctx, r) <= cut:
                 void.append(what)
-            elif request is not None and r.granted_at <= request.added_at:
+            elif valid and request is not None and r.granted_at <= request.added_at:
                 ended.append(what)
+            elif gone := self._revocation(ctx, r, self.ended_by(ctx, r) if valid else None):
+                revoked.append(f"{what} {gone}")
         ebr = ctx.facts.ebr
         if self.ebr is not None and ebr is not None and not ebr.ended_by(ctx.attempt.judged_at):
             lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None]
@@ -230,4 +320,6 @@ class Exemptions:
         if ended and request is not None:
             text += (f"; {' and '.join(ended)} withdrawn by the do-not-call request of "
                      f"{request.added_at:%Y-%m-%d}")
+        if revoked:
+            text += f"; {'; '.join(revoked)}"
         return text

@@ -300,11 +300,16 @@ def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:
                 "solicitor = ? AND number = ? AND kind = ? AND granted_at = ? "
                 "AND expires_at IS ? AND window_start IS ? AND window_end IS ? "
                 "AND source = ? AND evidence = ?)", row + row)]
-        case RevokeConsent(solicitor, number, kind, at, source):
+        case RevokeConsent(solicitor, number, _, at, source):
+            # Every kind the revocation ends, padded to one placeholder per kind there is
+            # (a repeated kind matches nothing more): one fixed statement; a fifth kind makes
+            # sqlite refuse the bindings, so the write fails loudly rather than half-revokes.
+            kinds = [k.value for k in write.ends]
+            kinds += kinds[:1] * (len(ConsentKind) - len(kinds))
             return [(
                 "UPDATE consent SET revoked_at = ?, revoked_source = ? WHERE solicitor = ? "
-                "AND number = ? AND kind = ? AND revoked_at IS NULL",
-                (_utc(at), source, solicitor, number, kind.value))]
+                "AND number = ? AND kind IN (?,?,?,?) AND revoked_at IS NULL",
+                (_utc(at), source, solicitor, number, *kinds))]
         case RecordEbr(solicitor, number, transaction, inquiry):
             return [(
                 "INSERT INTO ebr (solicitor, number, last_transaction, last_inquiry) "

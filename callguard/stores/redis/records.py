@@ -123,11 +123,13 @@ for i, key in ipairs(KEYS) do
     end
   elseif t == 'revoke' then
     local count = 0
+    local ends = {}
+    for _, k in ipairs(op.kinds) do ends[k] = true end
     local all = redis.call('HGETALL', key)
     for j = 1, #all, 2 do
       if string.sub(all[j], 1, 2) == 'c:' then
         local c = cjson.decode(all[j + 1])
-        if c.kind == op.kind and not live(c.revoked_at) then
+        if ends[c.kind] and not live(c.revoked_at) then
           c.revoked_at = op.at
           c.revoked_source = op.source
           redis.call('HSET', key, all[j], cjson.encode(c))
@@ -212,8 +214,9 @@ def _encode(write: RecordWrite) -> bytes:
                 op["expires_at"] = _utc(record.expires_at)
             if record.window:
                 op["window"] = [record.window[0].isoformat(), record.window[1].isoformat()]
-        case RevokeConsent(_, _, kind, at, source):
-            op = {"t": "revoke", "kind": kind.value, "at": _utc(at), "source": source}
+        case RevokeConsent(_, _, _, at, source):
+            op = {"t": "revoke", "kinds": [k.value for k in write.ends], "at": _utc(at),
+                  "source": source}
         case RecordEbr(_, _, transaction, inquiry):
             op = {"t": "ebr"}
             if transaction:
