@@ -19,6 +19,7 @@ from callguard.cli.common import (
     err_console,
 )
 from callguard.compliance.logkey import LogKeyError
+from callguard.compliance.seekable import SeekableError
 from callguard.errors import ArchiveFormatError, StoreError
 from callguard.numbers.redact import redact_digits
 
@@ -124,6 +125,11 @@ def main() -> None:
     except LogKeyError as exc:  # a malformed CALLGUARD_LOG_KEY or log.key: the admin's to fix
         err_console.print(f"[red]usage error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_USAGE)
+    except SeekableError as exc:  # a damaged compressed segment: named, its path in clear
+        # (paths are the data dir's and timestamped, which the redaction would take for
+        # numbers); the admin restores or removes the file
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
         hint = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass)."
                 if _auth_refused(str(exc)) else "")
