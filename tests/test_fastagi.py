@@ -205,9 +205,10 @@ class TestRecordedReplyPatterns:
         """Recorded (agi-slow): HANGUP then 511; counted, the socket closed, no crash.
         A tail can forge both lines, so a 511 is confirmed like any reply: GET VARIABLE is
         dead-safe in res_agi's command table and, the MSet refused, says ``200 result=0``
-        — not the answer's id: the answer is withdrawn (refused too on a dead channel:
-        nothing stands either way). EXEC itself is dead-safe there, so a real MSet gets no
-        511 from Asterisk."""
+        — not the answer's id, which never comes: after the reply wait the answer is
+        withdrawn (refused too on a dead channel: nothing stands either way). EXEC itself
+        is dead-safe there, so a real MSet gets no 511 from Asterisk."""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
                                    reply=REPLY_HANGUP_THEN_511)
         assert result.closed_by_server
@@ -254,7 +255,9 @@ class TestRecordedReplyPatterns:
         assert await real_call_latency(node.port) < 0.5
 
     async def test_multiline_520_is_read_whole(self, node):
-        """Recorded (agi-errors): a 520- block spans lines; all are consumed."""
+        """Recorded (agi-errors): a 520- block spans lines; all are consumed. (The MSet
+        refused, its id never comes back: withdrawn after the reply wait, 300 ms here.)"""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
                                    reply=REPLY_520_BLOCK)
         assert result.closed_by_server
@@ -520,7 +523,9 @@ class TestHostilePeers:
         """panoramisk's parse_agi_result raises ValueError on a line without a status
         code; it escaped the session as an unhandled task exception (a traceback in the
         log, nothing counted). It is an answer not accepted, counted and logged without
-        the number the line held."""
+        the number the line held. (Its id never comes back, as the MSet is taken only on a
+        200: withdrawn after the reply wait, 300 ms here.)"""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         assert await _escaped_after_replying(node, reply) == []
         assert node.stats.counts["answer_not_accepted"] == 1
         assert "5550123" not in capsys.readouterr().err
@@ -907,12 +912,16 @@ class TestInjectedHeaderLines:
         assert "seen only after" in self.cut_block_reason(
             exec_mset_variables(msets[-1].strip()))
 
-    async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(self, node):
+    @pytest.mark.parametrize("opening", ["", "\n200 result=0"], ids=["header", "a-reply"])
+    async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(
+            self, node, opening):
         """The same forged block on the opt-out route: the campaign it named may be forged,
         so the seller asked for may not have the request: a second MSet says FAILED (the
-        agent records it again); the entry written stays (it only ever blocks)."""
+        agent records it again); the entry written stays (it only ever blocks). Its tail
+        opening with a reply's line is caught the same: the opt-out's answer carries its
+        own random id (``CALLGUARD_OPTOUT_ID``) for Asterisk to confirm."""
         forged = "8015550142\n" + "".join(
-            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2))
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2)) + opening
         commands = await _late_tail_session(
             node.port, c.ROUTE_OPTOUT, [forged, UT, "", "l.9"], 0.02)
         msets = _msets(commands)

@@ -297,9 +297,11 @@ class AgiChannel(Request):  # type: ignore[misc]
         no dialplan value knows the id. A tail of a cut block (``setup_env`` writes all of
         it before ``run_agi`` reads a command) lies before every reply of Asterisk's, and
         always ends with a blank line, so when the line taken for the last reply was the
-        tail's, the real reply and that blank line come before this one. Reads up to the
-        first reply line (header or blank lines on the way set ``tail_seen``); bounded by
-        ``reply_timeout``. False when that first reply is not the one expected."""
+        tail's, the real reply and that blank line come before this one. Reads up to that
+        reply, whatever comes first (header or blank lines on the way set ``tail_seen``),
+        so a withdrawing answer goes out in step, never behind an unanswered command;
+        bounded by ``reply_timeout`` (TimeoutError: a refused MSet leaves the variable
+        without the id, so the reply never comes). False when anything came first."""
         self.writer.write(f"GET VARIABLE {variable}\n".encode())
         await self.writer.drain()
         expected = f"200 result=1 ({value})"
@@ -310,8 +312,8 @@ class AgiChannel(Request):  # type: ignore[misc]
                 if line == "HANGUP":
                     self.hangup_seen = True
                     continue
-                if _REPLY_LINE.match(line) and not line.startswith("100 "):
-                    return clean and line == expected
+                if line == expected:
+                    return clean
                 clean = False
                 if _is_tail(line, False):
                     self.tail_seen = True
