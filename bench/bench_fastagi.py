@@ -5,8 +5,10 @@ Run: .venv/bin/python bench/bench_fastagi.py [--seconds 5] [--rate 1000]
 Both servers run as their own processes; this process is the load generator (open loop:
 session i starts at t0 + i/rate whether or not earlier ones finished, and its latency is
 measured from that scheduled start, so queueing is not hidden). Each session replays the
-recorded Asterisk 22.10.1 header block, answers the one command with ``200 result=0`` and
-waits for the server to close. Server CPU per session comes from /proc/PID/stat.
+recorded Asterisk 22.10.1 header block, answers the answer (``EXEC MSet``) with
+``200 result=0`` and the ``GET VARIABLE`` confirming it as res_agi.c would
+(tests/fake_asterisk.py ``asterisk_answer``), and waits for the server to close. Server
+CPU per session comes from /proc/PID/stat.
 Each server is measured --runs times, interleaved (median and min-max of the CPU ratio);
 --tuning both adds the runs with glibc's malloc tuning off (on is as shipped).
 
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 
 from callguard.stores.embedded.lists import write_version  # noqa: E402
 from callguard.stores.list_files import ParsedList  # noqa: E402
-from tests.fake_asterisk import header_block  # noqa: E402
+from tests.fake_asterisk import REPLY_OK, asterisk_answer, header_block  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 AREAS = (801, 385, 435, 212, 415, 303, 702, 602)
@@ -161,8 +163,10 @@ async def one_session(port: int, block: bytes) -> bool:
         line = await reader.readline()
         if not line.startswith(b"EXEC MSet"):
             return False
-        writer.write(b"200 result=0\n")
-        await reader.read()
+        channel: dict[str, str] = {}
+        while line:  # the MSet, then the GET VARIABLE confirming it, then the close
+            writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
+            line = await reader.readline()
         return True
     finally:
         writer.close()

@@ -1,6 +1,7 @@
 """A null FastAGI server: callguard's own transport and command exchange, no decision.
 
-Same FastAgiServer, same header parsing, same one ``EXEC MSet`` with the same variables;
+Same FastAgiServer, same header parsing, same one ``EXEC MSet`` with the same variables
+and the same ``GET VARIABLE`` confirming it;
 its gate returns one prebuilt ALLOW decision without parsing, policy, stores or log. The
 difference between it and ``callguard serve`` is what deciding costs.
 

@@ -4,7 +4,8 @@ Asterisk itself is not packaged for this OS. The header blocks are the recorded 
 Asterisk 22.10.1 (shared/fixtures/asterisk/agi/lab-asterisk-22.10.1/*.fastagi.rx.txt), with
 only the lines that carry the URL and the AGI() arguments rewritten to callguard's
 contract; the reply patterns (HANGUP lines, 511, multi-line 520) are cut from the same
-recordings.
+recordings. The one reply no recording holds, ``GET VARIABLE`` after an ``EXEC MSet``, is
+synthesised from res_agi.c (``asterisk_answer``).
 """
 
 from __future__ import annotations
@@ -61,9 +62,30 @@ def header_block(script: str, args: list[str], *, source: str = "agi-normal.01-c
     return b"\n".join(lines) + b"\n\n"
 
 
+def asterisk_answer(command: str, channel: dict[str, str], reply: bytes) -> bytes:
+    """What Asterisk writes for ``command`` on a channel holding ``channel``'s variables.
+
+    ``EXEC MSet``: ``reply`` (a recorded pattern); the channel takes the variables when
+    that pattern holds a ``200`` line (MSet ran), not on a 511 or a 520. ``GET VARIABLE
+    NAME``: SYNTHESISED from the source, not recorded — res_agi.c ``handle_getvariable``
+    writes ``"200 result=1 (%s)\n"`` with the value, or ``"200 result=0\n"`` when the
+    variable is unset (the same shape as the recorded replies to other GET VARIABLEs:
+    agi-errors ``200 result=1 (two words)``, agi-normal ``200 result=0``); it is dead-safe
+    in res_agi's command table, so it answers so on a dead channel too. Anything else:
+    ``reply``."""
+    words = command.split(" ", 2)
+    if len(words) == 3 and [w.upper() for w in words[:2]] == ["GET", "VARIABLE"]:
+        value = channel.get(words[2])
+        return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
+    if command.upper().startswith("EXEC MSET") and b"\n200 " in b"\n" + reply:
+        channel.update(exec_mset_variables(command))
+    return reply
+
+
 @dataclass
 class SessionResult:
-    """What the fake Asterisk saw: commands received, the variables set, timings."""
+    """What the fake Asterisk saw: commands received, the variables every MSet asked to
+    set (taken or not), timings."""
 
     commands: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
@@ -75,6 +97,7 @@ async def agi_session(port: int, script: str, args: list[str], *, reply: bytes =
                       timeout: float = 5.0) -> SessionResult:
     """Connect, send headers, answer each command with ``reply``, read until EOF."""
     result = SessionResult()
+    channel: dict[str, str] = {}  # the variables the channel holds, as Asterisk would
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
@@ -93,7 +116,7 @@ async def agi_session(port: int, script: str, args: list[str], *, reply: bytes =
                 result.commands.append(command)
                 if command.upper().startswith("EXEC MSET"):
                     result.variables.update(exec_mset_variables(command))
-                writer.write(reply)
+                writer.write(asterisk_answer(command, channel, reply))
                 try:
                     await writer.drain()
                 except ConnectionResetError:

@@ -34,7 +34,9 @@ from tests.fake_asterisk import (
     REPLY_520_BLOCK,
     REPLY_HANGUP_THEN_511,
     REPLY_HANGUP_THEN_OK,
+    REPLY_OK,
     agi_session,
+    asterisk_answer,
     header_block,
 )
 
@@ -107,8 +109,12 @@ class TestContract:
         result = await agi_session(node.port, c.ROUTE_CHECK,
                                    ["8015550123", UT, "", "1795326441.70", ""])
         assert [d.channel for d in seen] == ["Local/long@fakephone-00000023;1"]
-        assert len(result.commands) == 1
+        assert len(result.commands) == 2
         assert result.commands[0].startswith("EXEC MSet ")
+        # confirmed by a reply only Asterisk can write: the fresh id the MSet set
+        assert result.commands[1] == f"GET VARIABLE {c.VAR_DECISION_ID}"
+        assert node.stats.counts["answer_unconfirmed"] == 0
+        assert node.stats.counts["withdrawn"] == 0
         v = result.variables
         assert v[c.VAR_VERDICT] == "ALLOW", v
         assert v[c.VAR_CALLERID_NUM] == "+18015550100"
@@ -196,11 +202,19 @@ class TestRecordedReplyPatterns:
         assert node.stats.counts["answer_not_accepted"] == 0
 
     async def test_hangup_then_511_on_dead_channel(self, node):
-        """Recorded (agi-slow): HANGUP then 511; counted, the socket closed, no crash."""
+        """Recorded (agi-slow): HANGUP then 511; counted, the socket closed, no crash.
+        A tail can forge both lines, so a 511 is confirmed like any reply: GET VARIABLE is
+        dead-safe in res_agi's command table and, the MSet refused, says ``200 result=0``
+        — not the answer's id, which never comes: after the reply wait the answer is
+        withdrawn (refused too on a dead channel: nothing stands either way). EXEC itself
+        is dead-safe there, so a real MSet gets no 511 from Asterisk."""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
                                    reply=REPLY_HANGUP_THEN_511)
         assert result.closed_by_server
         assert node.stats.counts["answer_not_accepted"] == 1
+        assert result.commands[1] == f"GET VARIABLE {c.VAR_DECISION_ID}"
+        assert node.stats.counts["withdrawn"] == 1
 
     async def test_agiexitonhangup_hangup_hangup_eof_without_a_reply(self, node):
         """Recorded shape (agi-callerhangup-exitonhangup, the shipped dialplan's
@@ -241,7 +255,9 @@ class TestRecordedReplyPatterns:
         assert await real_call_latency(node.port) < 0.5
 
     async def test_multiline_520_is_read_whole(self, node):
-        """Recorded (agi-errors): a 520- block spans lines; all are consumed."""
+        """Recorded (agi-errors): a 520- block spans lines; all are consumed. (The MSet
+        refused, its id never comes back: withdrawn after the reply wait, 300 ms here.)"""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         result = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT],
                                    reply=REPLY_520_BLOCK)
         assert result.closed_by_server
@@ -269,6 +285,60 @@ class TestFailClosed:
         node.records.fail = False
         ok = await agi_session(node.port, c.ROUTE_CHECK, ["8015550123", UT])
         assert ok.variables[c.VAR_VERDICT] == "ALLOW"
+
+    async def test_the_confirming_get_variable_waits_for_the_answers_reply(self, node):
+        """res_agi.c ``run_agi`` waits on the socket, then reads a command with ``fgets``
+        from a buffered ``FILE``: a second command that came with the first may sit in
+        that buffer unread while Asterisk waits on the socket. So the ``GET VARIABLE``
+        confirming the answer goes out only once the answer's reply is read; answered
+        with the answer's id, nothing is withdrawn."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        channel: dict[str, str] = {}
+        try:
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT, "", "1.1", ""]))
+            await writer.drain()
+            mset = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            assert mset.startswith("EXEC MSet ")
+            with pytest.raises(TimeoutError):  # nothing more before the reply
+                await asyncio.wait_for(reader.readline(), timeout=0.2)
+            writer.write(asterisk_answer(mset.rstrip("\n"), channel, REPLY_OK))
+            asked = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            assert asked == f"GET VARIABLE {c.VAR_DECISION_ID}\n"
+            writer.write(asterisk_answer(asked.rstrip("\n"), channel, REPLY_OK))
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+        finally:
+            writer.close()
+        assert channel[c.VAR_VERDICT] == "ALLOW"
+        assert (node.stats.counts["answer_unconfirmed"], node.stats.counts["withdrawn"]) == (
+            0, 0)
+
+    async def test_an_answer_asterisk_does_not_confirm_in_time_is_withdrawn(self, node):
+        """The answer's reply came but no reply to ``GET VARIABLE`` within the reply wait:
+        what was read for what is unknown, so the answer is withdrawn (a recorded BLOCK
+        naming it) while the socket is open, never left to stand on a wait."""
+        node.settings = replace(node.settings, reply_timeout_ms=200)
+        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+        try:
+            writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT, "", "1.1", ""]))
+            await writer.drain()
+            first = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            writer.write(REPLY_OK)
+            asked = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            assert asked == f"GET VARIABLE {c.VAR_DECISION_ID}\n"
+            again = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
+            writer.write(REPLY_OK)
+            assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+        finally:
+            writer.close()
+        assert exec_mset_variables(first.strip())[c.VAR_VERDICT] == "ALLOW"
+        final = exec_mset_variables(again.strip())
+        assert (final[c.VAR_VERDICT], final[c.VAR_RULE]) == ("BLOCK",
+                                                             "callguard:bad-agi-request")
+        assert "Asterisk did not confirm the answer" in final[c.VAR_REASON]
+        record = compliance_records(node)[-1]
+        assert record["withdraws"] == exec_mset_variables(first.strip())[c.VAR_DECISION_ID]
+        assert (node.stats.counts["answer_unconfirmed"], node.stats.counts["withdrawn"]) == (
+            1, 1)
 
     async def test_source_not_allowed_is_closed(self, tmp_path):
         """A peer outside allowed_sources gets a closed socket and no answer."""
@@ -453,7 +523,9 @@ class TestHostilePeers:
         """panoramisk's parse_agi_result raises ValueError on a line without a status
         code; it escaped the session as an unhandled task exception (a traceback in the
         log, nothing counted). It is an answer not accepted, counted and logged without
-        the number the line held."""
+        the number the line held. (Its id never comes back, as the MSet is taken only on a
+        200: withdrawn after the reply wait, 300 ms here.)"""
+        node.settings = replace(node.settings, reply_timeout_ms=300)
         assert await _escaped_after_replying(node, reply) == []
         assert node.stats.counts["answer_not_accepted"] == 1
         assert "5550123" not in capsys.readouterr().err
@@ -523,9 +595,12 @@ async def _raw_session(port: int, block: bytes) -> dict[str, str]:
         writer.write(block)
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout=2)
-        if line:
-            writer.write(b"200 result=0\n")
+        channel: dict[str, str] = {}
+        asked = line
+        while asked:  # the MSet, then the GET VARIABLE confirming it
+            writer.write(asterisk_answer(asked.decode().rstrip("\n"), channel, REPLY_OK))
             await writer.drain()
+            asked = await asyncio.wait_for(reader.readline(), timeout=2)
     finally:
         writer.close()
     return exec_mset_variables(line.decode().rstrip("\n")) if line else {}
@@ -590,7 +665,7 @@ class TestInjectedHeaderLines:
         result = await agi_session(node.port, c.ROUTE_CHECK, [
             "8015550199", UT, "", "1795326441.70", "84101\nagi_arg_1: 8015550123"])
         v = result.variables
-        assert len(result.commands) == 1
+        assert len(_msets(result.commands)) == 1
         assert v[c.VAR_VERDICT] == "BLOCK", v
         assert v[c.VAR_RULE] == "callguard:bad-agi-request"
         assert "agi_arg_1 more than once" in v[c.VAR_REASON]
@@ -646,7 +721,7 @@ class TestInjectedHeaderLines:
         recorded, the reason without the number, the reply read in step. (A blank line in
         the last argument leaves every argument in: its tail is seen all the same.)"""
         result = await agi_session(node.port, c.ROUTE_CHECK, args)
-        assert len(result.commands) == 1
+        assert len(_msets(result.commands)) == 1
         assert "went on after its blank line" in self.cut_block_reason(result.variables)
         record = compliance_records(node)[-1]
         assert (record["decision_id"], record["verdict"], record["rule"]) == (
@@ -656,60 +731,38 @@ class TestInjectedHeaderLines:
 
     async def test_a_tail_that_comes_a_moment_later_is_still_seen(self, node):
         """The same cut block with its tail 20 ms behind (TCP may carry setup_env's later
-        writes in a later segment): a block with fewer arguments than its route takes waits
-        for it before deciding."""
-        block = header_block(c.ROUTE_CHECK, ["8015550123", UT + "\n", "predictive",
-                                             "1795326441.70", "84101"], port=node.port)
-        cut = block.index(b"\n\n") + 2
-        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-        try:
-            writer.write(block[:cut])
-            await writer.drain()
-            await asyncio.sleep(0.02)
-            writer.write(block[cut:])
-            await writer.drain()
-            command = (await asyncio.wait_for(reader.readline(), timeout=2)).decode()
-            writer.write(b"200 result=0\n")
-            await writer.drain()
-        finally:
-            writer.close()
-        assert "went on after" in self.cut_block_reason(exec_mset_variables(command.strip()))
+        writes in a later segment): nothing waits for it; seen before the answer it is
+        answered BLOCK, seen after it the answer is withdrawn before it can stand (the
+        tail comes before Asterisk's confirmation): the answer that stands is the BLOCK."""
+        commands = await _tail_behind_session(node.port, [
+            "8015550123", UT + "\n", "predictive", "1795326441.70", "84101"])
+        assert "went on after" in self.cut_block_reason(
+            exec_mset_variables(_msets(commands)[-1].strip()))
+        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
 
     @pytest.mark.parametrize("opening", ["a note", "200 result=0", "510 Invalid",
                                          "520-Invalid command syntax"],
                              ids=["text", "a-reply", "a-510", "a-520-block"])
     async def test_a_short_blocks_tail_is_seen_whatever_its_first_line(self, node, opening):
-        """Why a block with fewer arguments than its route still waits for a tail (the
-        late-tail path does not make it redundant): the tail's first line is the rest of
-        the value after its blank line — the dialplan's text, anything. Seen before the
-        answer, any byte is a tail. Seen only after it, a line that is no header is read
-        as the reply: text is an answer not accepted, a reply's line is taken for
-        Asterisk's reply (and a ``520-`` opens a usage block no line ends), and the
-        ALLOW decided on the head would stand. So the tail 20 ms behind is waited for,
-        and the first answer is the BLOCK."""
-        block = header_block(c.ROUTE_CHECK, [
-            "8015550123", f"{UT}\n\n{opening}", "predictive", "1795326441.70", "84101"],
-            port=node.port)
-        cut = block.index(b"\n\n") + 2
-        reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-        commands = []
-        try:
-            writer.write(block[:cut])
-            await writer.drain()
-            await asyncio.sleep(0.02)
-            writer.write(block[cut:])
-            await writer.drain()
-            while line := await asyncio.wait_for(reader.readline(), timeout=3):
-                commands.append(line.decode())
-                writer.write(b"200 result=0\n")
-                await writer.drain()
-        finally:
-            writer.close()
-        assert len(commands) == 1, commands
+        """A block with fewer arguments than its route no longer waits for a tail: the
+        tail's first line is the rest of the value after its blank line (the dialplan's
+        text, anything: read after the answer as the reply, a reply's line is taken for
+        Asterisk's, and a ``520-`` opens a usage block), but the answer stands only once
+        ``GET VARIABLE`` of its fresh id is answered with nothing before it, and the rest
+        of the tail (the later arguments, the closing blank line) comes first: withdrawn.
+        Seen before the answer, any byte is a tail: the first answer is the BLOCK."""
+        commands = await _tail_behind_session(node.port, [
+            "8015550123", f"{UT}\n\n{opening}", "predictive", "1795326441.70", "84101"])
+        msets = _msets(commands)
+        assert len(msets) in (1, 2), commands
         assert "went on after its blank line" in self.cut_block_reason(
-            exec_mset_variables(commands[0].strip()))
-        assert compliance_records(node)[-1]["verdict"] == "BLOCK"
-        assert node.stats.counts["allow"] == 0
+            exec_mset_variables(msets[-1].strip()))
+        records = compliance_records(node)
+        assert records[-1]["verdict"] == "BLOCK"
+        if len(msets) == 2:  # answered before the tail came: that answer is withdrawn
+            assert records[-1]["withdraws"] == exec_mset_variables(
+                msets[0].strip())[c.VAR_DECISION_ID]
+            assert node.stats.counts["withdrawn"] == 1
 
     @pytest.mark.parametrize(("late", "ending"), [(0.0, ""), (0.02, ""), (0.02, "\n")],
                              ids=["at-once", "20ms-behind", "tail-opens-blank"])
@@ -726,9 +779,10 @@ class TestInjectedHeaderLines:
             f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)) + ending
         commands = await _late_tail_session(
             node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], late)
-        assert len(commands) == 2, commands
-        answered = exec_mset_variables(commands[0].strip())
-        final = exec_mset_variables(commands[-1].strip())
+        msets = _msets(commands)
+        assert len(msets) == 2, commands
+        answered = exec_mset_variables(msets[0].strip())
+        final = exec_mset_variables(msets[-1].strip())
         assert "went on after its blank line, seen only after" in self.cut_block_reason(final)
         assert final[f"__{c.VAR_FOLLOW}"] == ""
         withdrawn = answered[c.VAR_DECISION_ID]
@@ -757,8 +811,8 @@ class TestInjectedHeaderLines:
             f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2))
         commands = await _late_tail_session(
             node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], 0.02)
-        first = exec_mset_variables(commands[0].strip())
-        final = exec_mset_variables(commands[-1].strip())
+        first = exec_mset_variables(_msets(commands)[0].strip())
+        final = exec_mset_variables(_msets(commands)[-1].strip())
         assert first[c.VAR_VERDICT] == "ALLOW"
         allow, block = compliance_records(node)[-2:]
         assert (allow["decision_id"], allow["verdict"]) == (first[c.VAR_DECISION_ID], "ALLOW")
@@ -818,35 +872,63 @@ class TestInjectedHeaderLines:
         assert json.loads(archived.stdout)["decisions"] == 3
         check_all()  # the archive alone
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "known hole, not closed here: a tail seen only after the answer is known by its "
-        "header lines; one that opens with the value's own text (no header) is read as "
-        "the reply — an answer not accepted, or, opening with a reply's line, Asterisk's "
-        "reply — and the answer stands. Closing it takes a reply the tail cannot forge "
-        "(e.g. a second command whose reply carries the decision id)"))
-    @pytest.mark.parametrize("opening", ["a note", "200 result=0"], ids=["text", "a-reply"])
+    @pytest.mark.parametrize("opening", [
+        "a note", "200 result=0", "200 result=1 (guessed)", "510 Invalid",
+        "HANGUP\n511 Command Not Permitted on a dead channel or intercept routine",
+        "520-Invalid command syntax"],
+        ids=["text", "a-reply", "a-getvariable-reply", "a-510", "a-hangup-511", "a-520"])
+    @pytest.mark.parametrize("late", [0.0, 0.02], ids=["at-once", "20ms-behind"])
     async def test_a_forged_whole_blocks_late_tail_opening_with_no_header_is_withdrawn(
-            self, node, opening):
+            self, node, opening, late):
         """A forged whole block (nothing waits) whose tail, a round trip late, opens with
-        the rest of the value after the forged blank line instead of a header line."""
+        the rest of the value after the forged blank line instead of a header line: read
+        as the reply to the answer (text, a reply, even a dead channel's HANGUP and 511).
+        The answer stands only once Asterisk's reply to ``GET VARIABLE`` of its fresh id
+        is the first reply read after it: the tail's later header lines, its closing
+        blank line and the MSet's real reply come first, so the ALLOW is withdrawn."""
         forged = "8015550123\n" + "".join(
             f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "manual", "1.1", ""], 2)
         ) + f"\n{opening}"
         commands = await _late_tail_session(
-            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], 0.02)
-        assert exec_mset_variables(commands[-1].strip())[c.VAR_VERDICT] == "BLOCK"
+            node.port, c.ROUTE_CHECK, [forged, UT, "predictive", "1.1", "84101"], late)
+        msets = _msets(commands)
+        assert len(msets) == 2, commands
+        assert exec_mset_variables(msets[0].strip())[c.VAR_VERDICT] == "ALLOW"
+        final = exec_mset_variables(msets[-1].strip())
+        assert "went on after its blank line, seen only after" in self.cut_block_reason(final)
+        records = compliance_records(node)
+        assert records[-1]["withdraws"] == records[-2]["decision_id"]
+        assert node.stats.counts["withdrawn"] == 1
 
-    async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(self, node):
+    async def test_a_reply_forged_in_the_last_argument_is_withdrawn(self, node):
+        """A forged reply in the LOCATION (the last argument: no header line after it, only
+        setup_env's closing blank line) is caught the same: the blank line and the real
+        reply come before Asterisk's confirmation."""
+        commands = await _late_tail_session(node.port, c.ROUTE_CHECK, [
+            "8015550123", UT, "", "1.1", "84101\n\n200 result=0"], 0.02)
+        msets = _msets(commands)
+        assert len(msets) == 2, commands
+        assert exec_mset_variables(msets[0].strip())[c.VAR_VERDICT] == "ALLOW"
+        assert "seen only after" in self.cut_block_reason(
+            exec_mset_variables(msets[-1].strip()))
+
+    @pytest.mark.parametrize("opening", ["", "\n200 result=0"], ids=["header", "a-reply"])
+    async def test_an_optout_whose_tail_comes_after_the_answer_is_answered_failed(
+            self, node, opening):
         """The same forged block on the opt-out route: the campaign it named may be forged,
         so the seller asked for may not have the request: a second MSet says FAILED (the
-        agent records it again); the entry written stays (it only ever blocks)."""
+        agent records it again); the entry written stays (it only ever blocks). Its tail
+        opening with a reply's line is caught the same: the opt-out's answer carries its
+        own random id (``CALLGUARD_OPTOUT_ID``) for Asterisk to confirm."""
         forged = "8015550142\n" + "".join(
-            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2))
+            f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2)) + opening
         commands = await _late_tail_session(
             node.port, c.ROUTE_OPTOUT, [forged, UT, "", "l.9"], 0.02)
-        assert len(commands) == 2, commands
-        assert exec_mset_variables(commands[0].strip())[c.OPTOUT_RESULT] == "OK"
-        final = exec_mset_variables(commands[1].strip())
+        msets = _msets(commands)
+        assert len(msets) == 2, commands
+        assert exec_mset_variables(msets[0].strip())[c.OPTOUT_RESULT] == "OK"
+        assert commands[1] == f"GET VARIABLE {c.OPTOUT_ID}\n"
+        final = exec_mset_variables(msets[1].strip())
         assert final[c.OPTOUT_RESULT] == "FAILED"
         assert "record it again" in final[c.VAR_REASON]
         assert await node.runtime.records.company_dnc("beehive-solar", "+18015550142")
@@ -862,7 +944,7 @@ class TestInjectedHeaderLines:
         line used to close the session unanswered; the dialplan then said only "no usable
         answer"). BLOCK with the reason, recorded."""
         result = await agi_session(node.port, c.ROUTE_CHECK, args)
-        assert len(result.commands) == 1
+        assert len(_msets(result.commands)) == 1
         assert "control character or a line break" in self.cut_block_reason(
             result.variables)
         assert compliance_records(node)[-1]["verdict"] == "BLOCK"
@@ -933,32 +1015,65 @@ async def _late_tail_session(port: int, route: str, args: list[str], late: float
     """A block cut by a blank line inside a value, its head sent alone and its tail
     ``late`` seconds after our first command arrived, as Asterisk writes it: the whole
     block before it reads any command (res_agi.c ``setup_env`` then ``run_agi``). Every
-    command is answered ``200 result=0``; returns them, in order."""
+    command is answered as Asterisk would (``asterisk_answer``: an MSet ``200 result=0``);
+    returns them, in order."""
     block = header_block(route, args, port=port)
     cut = block.index(b"\n\n") + 2
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    commands = []
+    commands: list[str] = []
+    channel: dict[str, str] = {}
     try:
         writer.write(block[:cut])
         await writer.drain()
         commands.append((await asyncio.wait_for(reader.readline(), timeout=2)).decode())
         await asyncio.sleep(late)
-        writer.write(block[cut:] + b"200 result=0\n")
+        writer.write(block[cut:] + asterisk_answer(commands[0].rstrip("\n"), channel,
+                                                   REPLY_OK))
         await writer.drain()
-        while line := await asyncio.wait_for(reader.readline(), timeout=2):
+        while line := await asyncio.wait_for(reader.readline(), timeout=3):
             commands.append(line.decode())
-            writer.write(b"200 result=0\n")
+            writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
             await writer.drain()
     finally:
         writer.close()
     return commands
 
 
+async def _tail_behind_session(port: int, args: list[str]) -> list[str]:
+    """A check whose block a blank line inside a value cut short, its tail sent 20 ms
+    after its head (setup_env's later writes in a later segment), each command answered
+    as Asterisk would, whenever it comes; returns the commands, in order."""
+    block = header_block(c.ROUTE_CHECK, args, port=port)
+    cut = block.index(b"\n\n") + 2
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    commands: list[str] = []
+    channel: dict[str, str] = {}
+    try:
+        writer.write(block[:cut])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(block[cut:])
+        await writer.drain()
+        while line := await asyncio.wait_for(reader.readline(), timeout=3):
+            commands.append(line.decode())
+            writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
+            await writer.drain()
+    finally:
+        writer.close()
+    return commands
+
+
+def _msets(commands: list[str]) -> list[str]:
+    """The answers among the commands (each confirmed by a GET VARIABLE after it)."""
+    return [command for command in commands if command.startswith("EXEC MSet ")]
+
+
 async def _escaped_after_replying(node, reply: bytes, *, then_close: bool = False,
                                   ) -> list[dict]:
     """Ask for a check, answer its EXEC MSet with ``reply`` (then close our side, when
-    ``then_close``) and wait for the session to close; returns the exceptions that
-    escaped to the loop's handler (none expected)."""
+    ``then_close``; else answer what follows as Asterisk would, each MSet with ``reply``)
+    and wait for the session to close; returns the exceptions that escaped to the loop's
+    handler (none expected)."""
     loop = asyncio.get_running_loop()
     escaped: list[dict] = []
     loop.set_exception_handler(lambda _loop, context: escaped.append(context))
@@ -971,8 +1086,14 @@ async def _escaped_after_replying(node, reply: bytes, *, then_close: bool = Fals
         writer.write(reply)
         if then_close:
             writer.write_eof()
+        channel: dict[str, str] = {}
+        asterisk_answer(command.decode().rstrip("\n"), channel, reply)
         with contextlib.suppress(ConnectionError):  # a long reply may meet the close
             await writer.drain()
+            while not then_close and (asked := await asyncio.wait_for(reader.readline(),
+                                                                      timeout=2)):
+                writer.write(asterisk_answer(asked.decode().rstrip("\n"), channel, reply))
+                await writer.drain()
             assert await asyncio.wait_for(reader.read(), timeout=2) == b""
         writer.close()
         await asyncio.sleep(0.1)

@@ -7,7 +7,9 @@ Dialplan call (positional arguments after the URL)::
 
 ``MODE`` may be empty (the campaign's default); ``LINKEDID`` is ``${CHANNEL(linkedid)}``
 (``agi_uniqueid`` is not the Linkedid); ``LOCATION`` is an IANA zone or a 5-digit ZIP.
-The answer is one ``EXEC MSet(...)`` carrying every variable below.
+The answer is one ``EXEC MSet(...)`` carrying every variable below; it stands once
+``GET VARIABLE`` of its fresh id (``CALLGUARD_DECISION_ID``, or ``CALLGUARD_OPTOUT_ID``)
+is answered with that id before anything else (wire.py ``AgiChannel.confirm``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ __all__ = [
     "ARG_MODE",
     "ARG_NUMBER",
     "DEFAULT_BLOCK_CAUSE",
+    "OPTOUT_ID",
     "OPTOUT_RESULT",
     "PRESENTATION_ALLOWED",
     "ROUTE_CHECK",
@@ -54,6 +57,9 @@ VAR_REASON = "CALLGUARD_REASON"
 VAR_DECISION_ID = "CALLGUARD_DECISION_ID"
 VAR_CAUSE = "CALLGUARD_CAUSE"  # hangup cause to use on BLOCK
 OPTOUT_RESULT = "CALLGUARD_OPTOUT"  # OK once durable, FAILED otherwise
+# The opt-out answer's own random id (no decision is recorded for it): read back with
+# GET VARIABLE, as a check's decision id is, so only Asterisk's reply confirms the answer.
+OPTOUT_ID = "CALLGUARD_OPTOUT_ID"
 # On an ALLOW the watchdog follows: what it needs, carried by the channel (set as
 # __CALLGUARD_FOLLOW, so the dialled leg inherits it; manager.conf channelvars puts it on
 # every AMI event). Format: callguard/watchdog/carry.py.

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,8 +145,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # counts those that sent a whole header block, so they cannot starve real calls.
         refused: str | None = None
         try:
-            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000,
-                                         c.ARG_COUNT)
+            headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
             self.stats.counts[f"header_{exc.kind}"] += 1
@@ -172,23 +172,49 @@ class FastAgiServer(Application):  # type: ignore[misc]
             variables = self._unknown_route(script)
         else:
             variables = await route(headers, refused or _unexpected_args(name, headers))
+        if route is not None and name == c.ROUTE_OPTOUT:
+            variables[c.OPTOUT_ID] = str(uuid.uuid4())
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
-        reply = await channel.send_command(encode_mset(variables))
-        if channel.tail_seen:
-            reply = await self._late_tail(name, headers, variables, channel) or reply
+        # The answer's own reply is the one counted; a withdrawing answer's is not.
+        reply, confirmed = await self._send_confirmed(channel, variables)
+        if channel.tail_seen or not confirmed:
+            await self._late_tail(name, headers, variables, channel)
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
             _log.warning("fastagi_answer_not_accepted",
                          reply=redact_digits(str(reply.get("msg") or reply)))
 
+    async def _send_confirmed(self, channel: AgiChannel, variables: dict[str, str],
+                              ) -> tuple[dict[str, Any], bool]:
+        """Send the answer and read Asterisk's reply, then confirm Asterisk wrote that
+        reply (``AgiChannel.confirm`` on the answer's fresh id): the reply and whether it
+        is confirmed. An answer with no id (an unknown route's BLOCK, decided on no
+        argument) needs no confirming. A reply or a confirmation that does not come in
+        time leaves unknown what was read for what: unconfirmed, so withdrawn while the
+        socket is open (a closed one raises, as before: nothing more can be said)."""
+        name = next((n for n in (c.VAR_DECISION_ID, c.OPTOUT_ID) if variables.get(n)), "")
+        if not name:
+            return await channel.send_command(encode_mset(variables)), True
+        reply: dict[str, Any] = {"error": "AGITimeout", "msg": "no reply in time"}
+        try:
+            reply = await channel.send_command(encode_mset(variables))
+            confirmed = await channel.confirm(name, variables[name])
+        except TimeoutError:
+            confirmed = False
+        if not confirmed:
+            self.stats.counts["answer_unconfirmed"] += 1
+        return reply, confirmed
+
     async def _late_tail(self, route: str, headers: dict[str, str],
                          variables: dict[str, str], channel: AgiChannel,
                          ) -> dict[str, Any] | None:
-        """The tail of a cut block came only after the answer (``AgiChannel.tail_seen``).
+        """The answer is not confirmed: the tail of a cut block came only after it
+        (``AgiChannel.tail_seen``), or what was read as Asterisk's reply was not (text or a
+        reply's line from a value came before Asterisk confirmed the answer's id).
 
-        The answer was decided on arguments a value's blank line may have forged; the
+        The answer was decided on arguments a value's line breaks may have forged; the
         dialplan reads the variables only when the session ends, so a second ``MSet``
         still replaces them: a check is answered BLOCK, recorded right after the first
         answer's record and naming it (``withdraws``: reports count the BLOCK as the call,
@@ -197,16 +223,24 @@ class FastAgiServer(Application):  # type: ignore[misc]
         opt-out is answered FAILED (its campaign may have been forged, so the right
         seller may not have it); what it wrote stays. Returns the reply to the second
         answer, or None when there was none."""
-        self.stats.counts["header_cut"] += 1
-        self.stats.counts["header_cut_late"] += 1
-        _log.warning("fastagi_cut_block_after_answer", route=route,
-                     withdrawn=variables.get(c.VAR_DECISION_ID, ""))
+        if channel.tail_seen:
+            self.stats.counts["header_cut"] += 1
+            self.stats.counts["header_cut_late"] += 1
+            seen = ("the AGI header block went on after its blank line, seen only after the "
+                    "answer")
+        else:
+            seen = ("Asterisk did not confirm the answer: what came back before its "
+                    "confirmation was no reply of Asterisk's (a line break inside a dialplan "
+                    "value?), or nothing came in time")
+        _log.warning("fastagi_cut_block_after_answer" if channel.tail_seen
+                     else "fastagi_answer_unconfirmed", route=route,
+                     withdrawn=variables.get(c.VAR_DECISION_ID)
+                     or variables.get(c.OPTOUT_ID, ""))
         if route == c.ROUTE_OPTOUT:
             # The seller the opt-out went to may have been forged: the agent must record
             # it again (what was written stays: a do-not-call entry only ever blocks).
             failed = {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: (
-                "the AGI header block went on after its blank line, seen only after the "
-                "answer: the campaign may not be the one asked for; record it again")}
+                f"{seen}: the campaign may not be the one asked for; record it again")}
             self.stats.counts["optout_failed"] += 1
             self.stats.counts["withdrawn"] += 1
             again: dict[str, Any] = await channel.send_command(encode_mset(failed))
@@ -214,11 +248,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if route != c.ROUTE_CHECK:
             return None
         withdrawn = variables.get(c.VAR_DECISION_ID) or None
+        why = (f"{seen} (a blank line inside a dialplan value cut it short)"
+               if channel.tail_seen else seen)
         decision = await self.gate.refuse(self._request(headers, withdrawn), refusal(
             BAD_REQUEST_RULE, FAIL_CLOSED,
-            "the AGI header block went on after its blank line, seen only after the answer "
-            "(a blank line inside a dialplan value cut it short): the session's first "
-            "answer is withdrawn; call not placed"), started=time.perf_counter())
+            f"{why}: the session's first answer is withdrawn; call not placed"),
+            started=time.perf_counter())
         self.stats.counts["block"] += 1
         self.stats.counts["withdrawn"] += 1
         block = self._variables(decision)

@@ -15,9 +15,11 @@ short (``setup_env`` goes on writing the later arguments and its own closing bla
 after it: bytes after our blank line, before we said anything, are that tail), and one
 whose arguments carry a line that is no header or a control character (a CR), and one
 whose arguments hold any other character ``str.isprintable`` refuses (a no-break space, a
-zero-width one), named as it is; a tail that comes only after our answer is read before
-the reply (``AgiChannel.tail_seen``). Reasons never quote a digit run (they reach the
-log): ``redact_digits``.
+zero-width one), named as it is. A tail that comes only after our answer is read before
+Asterisk's replies (``AgiChannel.tail_seen``), and its first line may read as the reply
+itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply only Asterisk
+can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with nothing before it.
+Reasons never quote a digit run (they reach the log): ``redact_digits``.
 """
 
 from __future__ import annotations
@@ -43,15 +45,6 @@ __all__ = [
 
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
 _REPLY_LINE = re.compile(r"^[0-9]{3}[ -]")
-# How long a block with fewer arguments than its route takes waits for a tail (the rest of
-# a block a blank line cut): setup_env writes it at once, so only the network delays it.
-# Not made redundant by ``AgiChannel.tail_seen``: after the answer a tail is known only by
-# its header lines, but its first line is the rest of the cut value (the dialplan's text):
-# text is read as a bad reply, a reply's line ("200 result=0") as Asterisk's reply, and the
-# answer would stand. Before the answer any byte is a tail (tests/test_fastagi.py,
-# test_a_short_blocks_tail_is_seen_whatever_its_first_line). A whole-looking forged block
-# waits for nothing: there that hole is open (the strict xfail beside it).
-_TAIL_WAIT_S = 0.05
 _MAX_TAIL = 65536
 _HANGUP = b"HANGUP\n"
 _APP_SPECIAL = re.compile(r'([\\"()\[\],])')
@@ -77,13 +70,12 @@ class AmbiguousHeaders(HeaderError):
         self.headers = headers  # each key's first value, for the compliance record only
 
 
-async def read_headers(reader: asyncio.StreamReader, timeout: float,
-                       arg_count: dict[str, int] | None = None) -> dict[str, str]:
+async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
     """Read the ``agi_*`` block up to the blank line; bounded in size and time.
 
-    ``arg_count``: how many arguments each route takes; a block with fewer waits up to
-    ``_TAIL_WAIT_S`` for a tail (``_cut_tail``), every block looks at what was read with
-    it."""
+    What was read with it is looked at (``_cut_tail``), nothing waited for: a tail that
+    comes later is caught after the answer (``AgiChannel.confirm``), whatever its first
+    line, before the answer can stand."""
     deadline = asyncio.get_running_loop().time() + timeout
     try:
         async with asyncio.timeout(timeout):
@@ -124,10 +116,8 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float,
         headers[key] = match.group(2)
     if headers.get("agi_network") != "yes":
         raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
-    route = headers.get("agi_network_script", "").split("?", 1)[0]
     args = sum(1 for key in headers if key.startswith("agi_arg_"))
-    short = args < (arg_count or {}).get(route, 0)
-    cut = await _cut_tail(reader, _TAIL_WAIT_S if short else 0.0, deadline)
+    cut = await _cut_tail(reader, deadline)
     _refuse_ambiguous(headers, repeated, broken, odd, cut, args)
     return headers
 
@@ -177,18 +167,19 @@ def _unfit(line: str) -> tuple[str, str]:
     return "character", f"{label}, {what}"
 
 
-async def _cut_tail(reader: asyncio.StreamReader, wait: float, deadline: float) -> bool:
-    """Whether the peer sent anything after the blank line before our answer (waiting up to
-    ``wait``; 0: only what was already read). Asterisk says nothing between its block and
-    our first command: res_agi.c ``setup_env`` writes the block line by line, then
-    ``run_agi`` reads a command. So any byte here is the rest of a block a blank line inside
-    a value cut short; it is read up to its own blank line, so the reply to our answer is
-    read in step."""
+async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> bool:
+    """Whether the peer sent anything after the blank line before our answer (only what
+    was already read, or the end of a HANGUP line cut between reads). Asterisk says nothing
+    between its block and our first command: res_agi.c ``setup_env`` writes the block line
+    by line, then ``run_agi`` reads a command. So any byte here is the rest of a block a
+    blank line inside a value cut short; it is read up to its own blank line, so the reply
+    to our answer is read in step."""
     loop = asyncio.get_running_loop()
     tail = b""
+    wait = 0.0  # a read with bytes buffered returns at once; none: no tail yet
     while True:
         try:
-            async with asyncio.timeout(wait):  # 0: a read with bytes buffered returns at once
+            async with asyncio.timeout(wait):
                 more = await reader.read(_MAX_TAIL)
         except TimeoutError:
             more = b""
@@ -279,13 +270,53 @@ class AgiChannel(Request):  # type: ignore[misc]
                     usage = [line]
                     while not usage[-1].startswith("520 "):
                         usage.append(await self._line())
-                    return {"status_code": 520, "error": "AGIUsageError",
-                            "msg": "\n".join(usage)}
+                        if _HEADER_LINE.match(usage[-1]):
+                            # No usage text holds a header line: the "520-" was a cut
+                            # block's tail opening with a reply's line; read on for the
+                            # reply (else no "520 " line would ever end this block).
+                            self.tail_seen = True
+                            break
+                    else:
+                        return {"status_code": 520, "error": "AGIUsageError",
+                                "msg": "\n".join(usage)}
+                    continue
                 try:
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
                     return {"error": "AGIBadReply", "msg": f"not an AGI reply: {line[:60]!r}"}
                 return result
+
+    async def confirm(self, variable: str, value: str) -> bool:
+        """Whether Asterisk itself answered the last command: ``variable`` holds ``value``
+        (a fresh random id that command set) and nothing but HANGUP came before saying so.
+
+        Sends ``GET VARIABLE``, only now that the last reply is read: res_agi.c ``run_agi``
+        reads commands with ``fgets`` from a buffered ``FILE`` and waits on the socket, so
+        a second command sent in the same segment may sit in its buffer unread.
+        ``handle_getvariable`` answers ``200 result=1 (<value>)``: no tail can write it, as
+        no dialplan value knows the id. A tail of a cut block (``setup_env`` writes all of
+        it before ``run_agi`` reads a command) lies before every reply of Asterisk's, and
+        always ends with a blank line, so when the line taken for the last reply was the
+        tail's, the real reply and that blank line come before this one. Reads up to that
+        reply, whatever comes first (header or blank lines on the way set ``tail_seen``),
+        so a withdrawing answer goes out in step, never behind an unanswered command;
+        bounded by ``reply_timeout`` (TimeoutError: a refused MSet leaves the variable
+        without the id, so the reply never comes). False when anything came first."""
+        self.writer.write(f"GET VARIABLE {variable}\n".encode())
+        await self.writer.drain()
+        expected = f"200 result=1 ({value})"
+        clean = True
+        async with asyncio.timeout(self.reply_timeout):
+            while True:
+                line = await self._line()
+                if line == "HANGUP":
+                    self.hangup_seen = True
+                    continue
+                if line == expected:
+                    return clean
+                clean = False
+                if _is_tail(line, False):
+                    self.tail_seen = True
 
     async def _line(self) -> str:
         try:
