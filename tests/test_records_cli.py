@@ -186,6 +186,35 @@ class TestCommands:
         assert "autodialer or written: ends BOTH" in helped
         assert "all: ends every consent to the seller" in helped
 
+    def test_show_agrees_with_the_gate_on_a_revocation_of_the_other_kind(self, tmp_path):
+        """A revocation written before it reached every kind it ends (an autodialer consent
+        revoked alone, written consent left standing) ends the written consent at the gate
+        (64.1200(a)(10)); `show` said `valid_now: yes` for it. The old row is made here by
+        revoking the autodialer row alone in the store's own file."""
+        import sqlite3
+
+        for kind in ("written", "autodialer"):
+            assert cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual",
+                       "--kind", kind, data_dir=tmp_path).returncode == 0
+        db = sqlite3.connect(tmp_path / "records.sqlite3")
+        with db:
+            changed = db.execute("UPDATE consent SET revoked_at = ?, revoked_source = 'old' "
+                                 "WHERE kind = 'autodialer'",
+                                 (datetime.now(UTC).isoformat(),))  # after both grants
+        db.close()
+        assert changed.rowcount == 1
+        show = cli("consent", "show", "8015550123", "--solicitor", "beehive-solar", "--json",
+                   data_dir=tmp_path)
+        assert show.returncode == 0, show.stderr
+        by_kind = {c["kind"]: c for c in json.loads(show.stdout)["consents"]}
+        assert by_kind["autodialer"]["valid_now"] is False
+        written = by_kind["written"]
+        assert written["valid_now"] is False
+        assert written["ended_by_revocation_of"] == "autodialer"
+        text = " ".join(cli("consent", "show", "8015550123", "--solicitor", "beehive-solar",
+                            data_dir=tmp_path).stdout.split())
+        assert "ended by the autodialer revocation" in text
+
     def test_import_takes_the_seller_by_campaign_like_every_record_command(self, tmp_path):
         """`consent add --campaign C` works, `consent import F --campaign C` was "No such
         option": the seller of a file without a solicitor column is named either way."""
