@@ -1030,13 +1030,20 @@ async def _late_tail_session(port: int, route: str, args: list[str], late: float
         writer.write(block[cut:] + asterisk_answer(commands[0].rstrip("\n"), channel,
                                                    REPLY_OK))
         await writer.drain()
-        while line := await asyncio.wait_for(reader.readline(), timeout=3):
-            commands.append(line.decode())
-            writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
-            await writer.drain()
+        await _answer_until_closed(reader, writer, channel, commands)
     finally:
         writer.close()
     return commands
+
+
+async def _answer_until_closed(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                               channel: dict[str, str], commands: list[str]) -> None:
+    """Answer each command as Asterisk would (``asterisk_answer``) until the server closes,
+    adding each to ``commands``."""
+    while line := await asyncio.wait_for(reader.readline(), timeout=3):
+        commands.append(line.decode())
+        writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
+        await writer.drain()
 
 
 async def _tail_behind_session(port: int, args: list[str]) -> list[str]:
@@ -1054,10 +1061,7 @@ async def _tail_behind_session(port: int, args: list[str]) -> list[str]:
         await asyncio.sleep(0.02)
         writer.write(block[cut:])
         await writer.drain()
-        while line := await asyncio.wait_for(reader.readline(), timeout=3):
-            commands.append(line.decode())
-            writer.write(asterisk_answer(line.decode().rstrip("\n"), channel, REPLY_OK))
-            await writer.drain()
+        await _answer_until_closed(reader, writer, channel, commands)
     finally:
         writer.close()
     return commands

@@ -253,14 +253,10 @@ class AgiChannel(Request):  # type: ignore[misc]
         read, flagged (``tail_seen``), and the reply is read after it. The caller must not
         let the answer stand: the dialplan reads the variables only when the session
         ends, so a later ``MSet`` still overrides them."""
-        self.writer.write(command.encode() + b"\n")
-        await self.writer.drain()
+        await self._send(command)
         async with asyncio.timeout(self.reply_timeout):
             while True:
-                line = await self._line()
-                if line == "HANGUP":
-                    self.hangup_seen = True
-                    continue
+                line = await self._past_hangup()
                 if _is_tail(line, self.tail_seen):
                     self.tail_seen = True
                     continue
@@ -302,21 +298,28 @@ class AgiChannel(Request):  # type: ignore[misc]
         so a withdrawing answer goes out in step, never behind an unanswered command;
         bounded by ``reply_timeout`` (TimeoutError: a refused MSet leaves the variable
         without the id, so the reply never comes). False when anything came first."""
-        self.writer.write(f"GET VARIABLE {variable}\n".encode())
-        await self.writer.drain()
+        await self._send(f"GET VARIABLE {variable}")
         expected = f"200 result=1 ({value})"
         clean = True
         async with asyncio.timeout(self.reply_timeout):
             while True:
-                line = await self._line()
-                if line == "HANGUP":
-                    self.hangup_seen = True
-                    continue
+                line = await self._past_hangup()
                 if line == expected:
                     return clean
                 clean = False
                 if _is_tail(line, False):
                     self.tail_seen = True
+
+    async def _send(self, command: str) -> None:
+        self.writer.write(command.encode() + b"\n")
+        await self.writer.drain()
+
+    async def _past_hangup(self) -> str:
+        """The next line but HANGUP, which Asterisk may send before any reply (noted in
+        ``hangup_seen``)."""
+        while (line := await self._line()) == "HANGUP":
+            self.hangup_seen = True
+        return line
 
     async def _line(self) -> str:
         try:
