@@ -35,7 +35,7 @@ from callguard.cli.render import print_json
 from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
 from callguard.numbers import NumberInfo
-from callguard.policy import ConsentKind, ConsentRecord, revocation_ends
+from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
@@ -227,24 +227,11 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
         await store.aclose()
 
 
-def _ended_by(record: ConsentRecord, records: Sequence[ConsentRecord],
-              now: datetime) -> ConsentRecord | None:
-    """The revocation of another consent on record that ended ``record`` as the gate reads
-    it (``revocation_ends``, 47 CFR 64.1200(a)(10): one of an automated kind ends both), so
-    `show` agrees with the gate on data written before a revocation wrote to every kind it
-    ends. The packs' revoke-all date is not applied here (it is per pack)."""
-    for other in records:
-        if (other is not record and other.revoked_at is not None and other.revoked_at <= now
-                and record.kind in revocation_ends(other.kind)
-                and record.granted_at <= other.revoked_at):
-            return other
-    return None
-
-
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:
     now = datetime.now(UTC)
     records = [c.record for c in sheet.consents]
-    ended = {id(r): _ended_by(r, records, now) for r in records}
+    # as the gate reads them (the packs' revoke-all date is not applied here: it is per pack)
+    ended = {id(r): ended_by_revocation(r, records, now) for r in records}
     consents = [{
         "kind": c.record.kind.value, "granted_at": _iso(c.record.granted_at),
         "expires_at": _iso(c.record.expires_at),

@@ -18,6 +18,7 @@ from callguard.policy.model import (
     ListCheck,
     Registration,
     RegistrationExemption,
+    ended_by_revocation,
     revocation_ends,
 )
 from callguard.policy.outcome import (
@@ -63,6 +64,7 @@ __all__ = [
     "Verdict",
     "call_date",
     "call_date_at",
+    "ended_by_revocation",
     "pack_from_mapping",
     "refusal",
     "revocation_ends",

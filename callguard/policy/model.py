@@ -8,7 +8,7 @@ absent from ``Facts.fetched`` and a rule that needs it asks for it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 
@@ -30,6 +30,7 @@ __all__ = [
     "ListCheck",
     "Registration",
     "RegistrationExemption",
+    "ended_by_revocation",
     "revocation_ends",
     "with_seller_subjects",
 ]
@@ -218,6 +219,32 @@ class ConsentRecord:
         if self.granted_at >= at or (self.revoked_at is not None and self.revoked_at <= judged):
             return False
         return self.expires_at is None or judged < self.expires_at
+
+
+def ended_by_revocation(record: ConsentRecord, records: Iterable[ConsentRecord],
+                        at: datetime,
+                        revokes_all: Callable[[datetime], bool] = lambda _: False,
+                        ) -> ConsentRecord | None:
+    """The earliest revocation of ANOTHER consent among ``records``, made by ``at``, that
+    ended ``record``, or None.
+
+    Only a consent to automated calls is ended so, and only one given at or before the
+    revocation (a consent given after it counts again; at its very instant: ended, fail
+    closed). The revocation of an automated kind ends it always (64.1200(a)(10)); one of any
+    kind does too when ``revokes_all`` says its instant is on or after a pack's revoke-all
+    date. The gate's exemptions and `consent show` both read consents through this."""
+    if record.kind not in AUTOMATED_CONSENT:
+        return None
+    found: ConsentRecord | None = None
+    for other in records:
+        revoked = other.revoked_at
+        if (other is record or revoked is None or revoked > at or record.granted_at > revoked
+                or (found is not None and found.revoked_at is not None
+                    and found.revoked_at <= revoked)):
+            continue
+        if record.kind in revocation_ends(other.kind) or revokes_all(revoked):
+            found = other
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from callguard.policy.model import (
     ConsentKind,
     ConsentRecord,
     FactKind,
+    ended_by_revocation,
     revocation_ends,
 )
 from callguard.policy.outcome import NeedFacts
@@ -208,20 +209,9 @@ class Exemptions:
         Only a consent to automated calls is ended so, and only one given at or before the
         revocation (a consent given after it counts again; at its very instant: ended, fail
         closed). The revocation of an automated kind ends it always (64.1200(a)(10)); one of
-        any kind made on or after ``revoke_all_from`` does too."""
-        if record.kind not in AUTOMATED_CONSENT:
-            return None
-        judged = ctx.attempt.judged_at
-        found: ConsentRecord | None = None
-        for other in ctx.facts.consents:
-            at = other.revoked_at
-            if (other is record or at is None or at > judged or record.granted_at > at
-                    or (found is not None and found.revoked_at is not None
-                        and found.revoked_at <= at)):
-                continue
-            if record.kind in revocation_ends(other.kind) or self._revokes_all(ctx, at):
-                found = other
-        return found
+        any kind made on or after ``revoke_all_from`` does too (``ended_by_revocation``)."""
+        return ended_by_revocation(record, ctx.facts.consents, ctx.attempt.judged_at,
+                                   lambda revoked: self._revokes_all(ctx, revoked))
 
     def _revokes_all(self, ctx: Context, revoked_at: datetime) -> bool:
         """Whether a revocation at ``revoked_at`` was made on or after the revoke-all date:
