@@ -311,7 +311,8 @@ class TestPurge:
         expected = {"path": str(archive.root), "removed": len(due),
                     "days_deleted": len({r["logged_at"][:10] for r in due})}
         assert json.loads(dry.stdout)["archive"] == expected
-        done = cli("purge", *older, "--yes", "--json", config_path=path)
+        done = cli("purge", *older, "--yes", "--below-retention", "--json",
+                   config_path=path)
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["archive"] == expected
         manifest = archive.manifest()

@@ -115,6 +115,30 @@ class TestPurge:
         schema = orjson.loads((ROOT / "callguard/data/schemas/purge.json").read_bytes())
         Draft202012Validator(schema).validate(record)
 
+    def test_yes_below_retention_needs_its_own_word(self, old_log):
+        """``--older-than 30 --yes`` (30 typed for 3000) destroyed five years of evidence
+        the node's retention_days keeps, without a word. It is now refused, nothing is
+        touched; with ``--below-retention`` it destroys; a preview says it is short."""
+        path, log, _, _, _ = old_log
+        before = _tree(log.parent)
+        refused = cli("purge", "--older-than", "1800", "--yes", config_path=path)
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert "--below-retention" in refused.stderr
+        assert "nothing was purged" in refused.stderr
+        assert _tree(log.parent) == before
+        preview = cli("purge", "--older-than", "1800", config_path=path)
+        assert preview.returncode == 1, preview.stderr
+        assert f"shorter than [log] retention_days = {RETENTION}" in preview.stderr
+        assert _tree(log.parent) == before
+        done = cli("purge", "--older-than", "1800", "--yes", "--below-retention", "--json",
+                   config_path=path)
+        assert done.returncode == 0, done.stderr
+        assert orjson.loads(done.stdout)["file"]["removed"] > 0
+        kept = [r for r in read_files(log) if r["event"] != "purge"]
+        cutoff = datetime.now(UTC) - timedelta(days=1800)
+        assert kept
+        assert all(datetime.fromisoformat(r["logged_at"]) >= cutoff for r in kept)
+
     def test_dry_run_counts_and_exits_zero(self, old_log):
         path, log, _, records, cutoff = old_log
         before = _tree(log.parent)

@@ -38,10 +38,12 @@ __all__ = ["purge"]
 @click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "
               "destroy and exits 1 (0 when nothing is past the cutoff).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be destroyed (exit 0).")
+@click.option("--below-retention", is_flag=True,
+              help="Allow --older-than shorter than [log] retention_days with --yes.")
 @click.option("--json", "as_json", is_flag=True, help="The outcome as one JSON object.")
 @click.pass_obj
 def purge(state: CliState, days: int | None, file_path: Path | None, stream: bool | None,
-          yes: bool, dry_run: bool, as_json: bool) -> None:
+          yes: bool, dry_run: bool, below_retention: bool, as_json: bool) -> None:
     """Destroy compliance records older than the retention period (13-44-201)."""
     from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
 
@@ -51,6 +53,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     keep = days if days is not None else settings.log.retention_days
     if keep <= 0:
         usage_error("--older-than must be a positive number of days")
+    _check_retention(keep, settings.log.retention_days, destroy=yes and not dry_run,
+                     allowed=below_retention)
     if file_path is not None and not log_exists(file_path):
         usage_error(f"--file {file_path}: no such compliance log")
     if file_path is None and not settings.data_dir.is_dir():
@@ -96,6 +100,19 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         print("nothing was destroyed: run again with --yes to destroy it",  # noqa: T201
               file=sys.stderr)
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _check_retention(keep: int, retention: int, *, destroy: bool, allowed: bool) -> None:
+    """Destroying evidence the node's own policy keeps cannot be undone: a mistyped
+    --older-than (30 for 3000) must not do it without a second word."""
+    if keep >= retention:
+        return
+    if destroy and not allowed:
+        usage_error(f"--older-than {keep} is shorter than [log] retention_days = {retention}: "
+                    "add --below-retention to destroy records the retention period keeps "
+                    "(nothing was purged)")
+    print(f"note: --older-than {keep} is shorter than [log] retention_days = "  # noqa: T201
+          f"{retention}", file=sys.stderr)
 
 
 def _due(outcome: dict[str, Any]) -> bool:
