@@ -38,7 +38,7 @@ from null_gate import NullGate
 
 import callguard.gate as gate_module
 from callguard import audit
-from callguard.compliance import fields, record
+from callguard.compliance import fields, record, writer
 from callguard.config import load_settings
 from callguard.facts import frequency
 from callguard.fronts.sip import mapping, server, transactions
@@ -55,7 +55,7 @@ from callguard.tuning import raise_mmap_threshold
 WEDNESDAY_11_DENVER = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
 
 
-def count_steps(out: Path) -> None:
+def count_steps(out: Path, gate: Gate) -> None:
     """Count the thread CPU of the steps below (bench/serve_in_place.py's counting)."""
     steps: tuple[tuple[object, str], ...] = (
         (server.SipFront, "received"), (server.SipFront, "_request"),
@@ -76,10 +76,13 @@ def count_steps(out: Path) -> None:
         (fields.FieldGuard, "reference"),
         (frequency.CountsAfter, "post"), (frequency.CountsAfter, "_flush"),
         (EmbeddedFrequency, "reserve"),
+        (writer.RecordWriter, "write"), (writer.RecordWriter, "_hand_over"),
     )
     for owner, name in steps:
         label = getattr(owner, "__name__", str(owner)).rpartition(".")[2]
         serve_in_place._count(owner, name, f"{label}.{name}")  # noqa: SLF001
+    # the gate holds the log's bound method: counted where it is held
+    serve_in_place._count(gate, "_record", "Gate._record (ComplianceLog.record)")  # noqa: SLF001
     spent = serve_in_place._spent  # noqa: SLF001
 
     def write(*_: object) -> None:
@@ -137,7 +140,7 @@ async def main(port: int, data_dir: Path, kind: str, freeze: bool, rcvbuf: int,
     sip = replace(settings.sip, port=port, trunk="sip:{number}@trunk.example.net",
                   tcp=False, receive_buffer_bytes=rcvbuf or settings.sip.receive_buffer_bytes)
     if parts is not None:
-        count_steps(parts)
+        count_steps(parts, runtime.gate)
     front = SipFront(gate, sip)  # type: ignore[arg-type]
     await front.start()
     if freeze:
