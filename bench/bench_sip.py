@@ -17,6 +17,9 @@ once before the runs) instead of one: the single number's history in the frequen
 grows by a row a call, which a pool spreads. ``--parts FILE`` counts, inside both
 servers under the load, the thread CPU of the steps ``bench/sip_node.py`` names, and the
 CPU of each thread (the compliance writer, the executor's frequency counts) per call.
+``--drop PART,...`` (repeatable) adds a callguard node without those parts of its work
+(``bench/sip_node.py --drop``), measured in turn with the others: the difference is the
+parts' cost, without the clocks ``--parts`` reads.
 """
 
 from __future__ import annotations
@@ -95,7 +98,7 @@ def start_node(kind: str, work: Path, freeze: bool, rcvbuf: int,
     args += ["--durability", durability]
     if parts is not None:
         args += ["--parts", str(parts)]
-    if drop and kind == "callguard":
+    if drop:
         args += ["--drop", drop]
     proc = subprocess.Popen(args, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
@@ -197,64 +200,72 @@ def main() -> None:
     parser.add_argument("--parts", type=Path, default=None, metavar="FILE",
                         help="count deciding's steps and each thread's CPU in both servers "
                              "(FILE and FILE.null)")
-    parser.add_argument("--drop", default="", metavar="PART,...",
-                        help="callguard without these parts of its work (bench/sip_node.py: "
-                             "reference, count, record, observers), to measure what they cost")
+    parser.add_argument("--drop", action="append", default=[], metavar="PART,...",
+                        help="also run callguard without these parts of its work "
+                             "(bench/sip_node.py: reference, count, record, observers), "
+                             "beside the others, to measure what they cost; repeatable")
     args = parser.parse_args()
     if not SIPP:
         sys.exit("sipp is missing: apt-get install sip-tester")
     rates = [int(r) for r in args.rates.split(",")]
     numbers = pool_numbers(args.pool) if args.pool > 1 else None
     parts = {"null": Path(f"{args.parts}.null"), "callguard": args.parts} if args.parts else {}
+    # name -> (kind, parts left out): the servers, each measured in turn at each rate
+    servers = {"null": ("null", ""), "callguard": ("callguard", ""),
+               **{f"-{drop}": ("callguard", drop) for drop in args.drop}}
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        nodes = {kind: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf,
-                                  args.durability, parts.get(kind), args.drop)
-                 for kind in ("null", "callguard")}
+        nodes = {name: start_node(kind, work, not args.no_gc_freeze, args.rcvbuf,
+                                  args.durability, parts.get(name), drop)
+                 for name, (kind, drop) in servers.items()}
         print(f"callguard [log] durability = {args.durability!r}; "
               + (f"{len(numbers)} numbers called in turn" if numbers else "one number")
-              + (f"; without {args.drop} (not callguard: a measurement)" if args.drop else ""))
+              + "".join(f"; -{drop}: callguard without {drop} (a measurement, not callguard)"
+                        for drop in args.drop))
         try:
             for _, port in nodes.values():  # warm-up: imports, caches, first log, the pool
                 run_sipp(port, 200, max(1.0, len(numbers or ()) / 200), work, numbers)
-            print(f"{'rate/s':>7} {'server':<10} {'ok':>6} {'failed':>6} {'retrans':>7} "
+            width = max(10, *map(len, nodes))
+            print(f"{'rate/s':>7} {'server':<{width}} {'ok':>6} {'failed':>6} {'retrans':>7} "
                   f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'CPU us/call':>11} "
                   f"{'CPU x null':>10}")
-            summary: dict[int, list[tuple[float, float, float, float]]] = {}
+            # (rate, server) -> runs of (CPU x null, CPU us/call, lost, p99 ms)
+            summary: dict[tuple[int, str], list[tuple[float, float, float, float]]] = {}
             for _ in range(args.runs):
                 for rate in rates:
                     cpu: dict[str, float] = {}
-                    lost = 0.0
-                    p99 = 0.0
-                    for kind, (proc, port) in nodes.items():
-                        if parts:
+                    for name, (proc, port) in nodes.items():
+                        counted = name in parts
+                        if counted:
                             proc.send_signal(signal.SIGUSR2)  # count this run only
                             threads = threads_cpu(proc.pid)
                         before = cpu_seconds(proc.pid)
                         r = run_sipp(port, rate, args.seconds, work, numbers)
-                        cpu[kind] = (cpu_seconds(proc.pid) - before) / max(1, r["ok"]) * 1e6
-                        ratio = f"{cpu[kind] / cpu['null']:.2f}" if kind != "null" else "1.00"
-                        if kind == "callguard":
-                            lost, p99 = r["failed"] + r["retrans"], r["p99"]
-                        print(f"{rate:>7} {kind:<10} {r['ok']:>6.0f} {r['failed']:>6.0f} "
+                        cpu[name] = (cpu_seconds(proc.pid) - before) / max(1, r["ok"]) * 1e6
+                        ratio = cpu[name] / cpu["null"]
+                        if name != "null":
+                            summary.setdefault((rate, name), []).append(
+                                (ratio, cpu[name], r["failed"] + r["retrans"], r["p99"]))
+                        print(f"{rate:>7} {name:<{width}} {r['ok']:>6.0f} {r['failed']:>6.0f} "
                               f"{r['retrans']:>7.0f} {r['p50']:>7.1f} {r['p99']:>7.1f} "
-                              f"{r['max']:>7.1f} {cpu[kind]:>11.0f} {ratio:>10}", flush=True)
-                        if parts:
+                              f"{r['max']:>7.1f} {cpu[name]:>11.0f} {ratio:>10.2f}", flush=True)
+                        if counted:
                             after = threads_cpu(proc.pid)
-                            print_parts(kind, parts_of(proc, parts[kind]), {
+                            print_parts(name, parts_of(proc, parts[name]), {
                                 "main" if tid == str(proc.pid) else tid:
                                 (seconds - threads.get(tid, 0.0)) / max(1, r["ok"]) * 1e6
                                 for tid, seconds in after.items()})
-                    summary.setdefault(rate, []).append(
-                        (cpu["callguard"] / cpu["null"], cpu["callguard"], lost, p99))
             print(f"\n{args.runs} run(s) per rate; callguard: CPU x null median (min-max), "
                   "p99 ms median (min-max), failed + retransmitted in all runs")
-            for rate, runs in summary.items():
+            for (rate, name), runs in summary.items():
                 ratios = [x[0] for x in runs]
                 p99s = [x[3] for x in runs]
-                print(f"{rate:>7}/s  {statistics.median(ratios):.2f} ({min(ratios):.2f}-"
+                label = "" if name == "callguard" else f" {name}"
+                print(f"{rate:>7}/s{label}  {statistics.median(ratios):.2f} ({min(ratios):.2f}-"
                       f"{max(ratios):.2f})  p99 {statistics.median(p99s):.1f} "
-                      f"({min(p99s):.1f}-{max(p99s):.1f})  lost {sum(x[2] for x in runs):.0f}")
+                      f"({min(p99s):.1f}-{max(p99s):.1f})  lost {sum(x[2] for x in runs):.0f}"
+                      + (f"  CPU {statistics.median(x[1] for x in runs):.0f} us/call"
+                         if label else ""))
         finally:
             for proc, _ in nodes.values():
                 proc.terminate()
