@@ -21,6 +21,7 @@ from aiosipua.headers import parse_via, stringify_via
 from hypothesis import given
 from hypothesis import strategies as st
 
+from callguard.compliance import fields
 from callguard.config import load_settings
 from callguard.fronts.sip import server as server_module
 from callguard.fronts.sip.mapping import REASONS, build_response
@@ -32,6 +33,7 @@ from callguard.fronts.sip.transactions import (
     transaction_key,
 )
 from callguard.fronts.sip.wire import parse
+from callguard.numbers.redact import has_digit_run
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 
@@ -394,3 +396,37 @@ def test_acknowledged_invites_linger_without_tracked_objects() -> None:
     assert table.final_tag(keys[7]) is None
     assert table.counts["no_ack"] == 0
     assert table.receive(keys[0], "INVITE", reliable=False, now=5.2)[0] is Receipt.NEW
+
+
+# What a Call-ID is made of, for the record's check of it: digits, redaction's separators,
+# a colon, the shapes it keeps readable (an address, a date, a time, a citation, a version),
+# letters and the '@' of a host.
+_CALL_ID_PIECES = st.sampled_from([
+    "0", "1", "5", "9", "12", "555", "0123", "80155501", "-", ".", " ", "(", ")", "+", "_",
+    "/", ":", "@", "\t", "\x7f", "a", "x", "T", "Z", "127.0.0.1", "10.200.100.201:5060",
+    "2026-12-05", "10:00", "501.059(8)(a)", "2026.12.5"])
+
+
+@pytest.mark.parametrize(("call_id", "plain"), [
+    ("5000-12345@127.0.0.1", True),  # SIPp's: the shortcut answers
+    ("1-4567@127.0.0.1", False),
+    ("10.0.0.1-8015550123", False),  # a kept shape first: has_digit_run answers
+    ("2026-12-05", False),
+    ("b2f1c9a0-6d1e-4c55-9f3e-2a7c1e0d9b44", False),
+])
+def test_call_id_shortcut_examples(call_id: str, plain: bool) -> None:
+    """The record's Call-ID check: its shortcut proves a run only where there is one."""
+    assert fields._plain_run(call_id) is plain
+    assert not plain or has_digit_run(call_id)
+
+
+@given(st.lists(_CALL_ID_PIECES, max_size=16).map("".join))
+def test_call_id_shortcut_agrees_with_redaction(call_id: str) -> None:
+    """A Call-ID kept in clear in the record is exactly one has_digit_run finds no
+    number in (the shortcut never hashes one that redaction would keep)."""
+    if fields._plain_run(call_id):
+        assert has_digit_run(call_id)
+    slow = (bool(call_id) and len(call_id) <= 128 and call_id.isprintable() and call_id.isascii()
+            and (fields._UUID.fullmatch(call_id) is not None
+                 or not has_digit_run(call_id)))
+    assert fields.plausible_reference(call_id) == slow

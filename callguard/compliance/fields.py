@@ -15,7 +15,14 @@ import re
 import uuid
 from collections.abc import Callable, Collection
 
-from callguard.numbers.redact import has_digit_run, redact_digits
+from callguard.numbers.redact import (
+    _GAP,
+    _KEPT,
+    _SEPARATORS,
+    MIN_RUN,
+    has_digit_run,
+    redact_digits,
+)
 
 __all__ = ["FieldGuard", "plausible_linkedid", "plausible_reference", "safe_channel"]
 
@@ -34,6 +41,12 @@ _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}
 _DECISION_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 _CHANNEL_TAIL = re.compile(r"-[0-9a-f]{8}(?:;[12])?$")
 _MAX_ID = 128
+# ``MIN_RUN`` ASCII digits, at most ``_GAP`` of redaction's separators between two: a run
+# ``has_digit_run`` finds unless a shape it keeps readable (``_KEPT``) lies in it
+# (``_plain_run``). SIPp's Call-IDs ("1234-56789@10.0.0.1") hold one.
+_ASCII_SEPARATORS = "".join(sorted(c for c in _SEPARATORS if c.isascii()))
+_PLAIN_RUN = re.compile(
+    rf"[0-9](?:[{re.escape(_ASCII_SEPARATORS)}]{{0,{_GAP}}}[0-9]){{{MIN_RUN - 1}}}")
 
 
 def canonical_decision_id(value: str) -> str | None:
@@ -62,7 +75,20 @@ def plausible_reference(value: str) -> bool:
     """A front's own call id (SIP Call-ID, an HTTP caller's reference) with no number in it."""
     if not value or len(value) > _MAX_ID or not value.isprintable() or not value.isascii():
         return False
-    return _UUID.fullmatch(value) is not None or not has_digit_run(value)
+    return _UUID.fullmatch(value) is not None or not (
+        _plain_run(value) or has_digit_run(value))
+
+
+def _plain_run(value: str) -> bool:
+    """Whether ``value`` holds a run ``has_digit_run`` finds, shown without its pass over
+    every character (half the CPU of a SIP decision's record, on every call whose Call-ID
+    has one): a ``_PLAIN_RUN`` before the first shape redaction keeps, so none of its
+    digits is kept and they are one run. False proves nothing (``has_digit_run`` decides)."""
+    run = _PLAIN_RUN.search(value)
+    if run is None:
+        return False
+    kept = _KEPT.search(value)
+    return kept is None or kept.start() >= run.end()
 
 
 def safe_channel(name: str) -> str:
