@@ -78,11 +78,12 @@ def number_kind(ctx: Context, needs: tuple[str, ...], max_age_days: int,
     for name in unless_on:
         check = ctx.facts.lists.get(name)
         if check is None or not check.covered or check.listed:
-            state = ("not loaded" if check is None else "does not cover the area code"
-                     if not check.covered else f"holds it ({check.name} v{check.version})")
-            return NumberKind(False, f"kind unknown: {kind.why}, but list {name!r} "
-                                     f"{state}, so a port since those copies is not excused "
-                                     "(47 CFR 64.1200(a)(1)(iv))")
+            state = (f"list {name!r} is not loaded" if check is None
+                     else f"{check.name} v{check.version} does not cover the area code"
+                     if not check.covered else f"the number is on {check.name} v{check.version}")
+            return NumberKind(False, f"kind unknown: {kind.why.removeprefix('wireline: ')}, "
+                                     f"but {state}, so a port made since those copies were "
+                                     "published is not excused (47 CFR 64.1200(a)(1)(iv))")
     return kind
 
 
