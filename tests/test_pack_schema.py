@@ -43,9 +43,18 @@ class TestTyposDoNotLoad:
                           "allowed keys: amendments, atds_modes, citation, "
                           "ebr_after_inquiry_months, ebr_after_transaction_months, "
                           "ebr_citation, exempt_consent, id, kind, kind_lists, "
-                          "kind_lists_max_age_days, modes, notes, numbers, revoke_all_from, "
+                          "kind_lists_max_age_days, kind_lists_unless_on, modes, notes, numbers, "
+                          "revoke_all_from, "
                           "source")
         assert message.index("unknown key") < message.index("allowed keys")
+
+    def test_kind_lists_unless_on_needs_the_kind_lists(self):
+        """64.1200(a)(1)(iv)'s registry proviso reads the kind lists; alone it means nothing."""
+        document = doc("us-federal")
+        target = rule(document, "us-federal:64.1200(a)(3)")
+        target["kind_lists_unless_on"] = ["national"]
+        refused(document, "rule us-federal:64.1200(a)(3)",
+                "kind_lists_unless_on goes with kind_lists")
 
     def test_area_codes_as_strings_are_refused(self):
         """`["801","385","435"]` made `801 in area_codes` False: Utah only by CRM."""

@@ -70,6 +70,7 @@ class ConsentRequired(RuleBase):
     possibly_wireless_only: bool
     kind_lists: tuple[str, ...] = ()
     kind_max_age_days: int = 0
+    kind_unless_on: tuple[str, ...] = ()
     atds_modes: frozenset[DialingMode] = frozenset()
 
     precedence = 50
@@ -82,6 +83,10 @@ class ConsentRequired(RuleBase):
                               "before it is taken as wireline"),
         "kind_lists_max_age_days": Key("int", low=1, high=366,
                                        doc="wireless-or-unknown: oldest usable copy"),
+        "kind_lists_unless_on": Key("str-list",
+                                    doc="wireless-or-unknown: do-not-call lists on which a "
+                                        "listed number (or a list not loaded) is never "
+                                        "taken as wireline by the kind lists"),
         "atds_modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
                           doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1))"),
         **EXEMPTION_KEYS,
@@ -101,14 +106,19 @@ class ConsentRequired(RuleBase):
                                "kind_lists_max_age_days (and they only with it)")
         if kinds and "wireless" not in kinds:
             raise params.error("kind_lists must include \"wireless\"")
+        unless_on = tuple(params.get("kind_lists_unless_on", ()))
+        if unless_on and not kinds:
+            raise params.error("kind_lists_unless_on goes with kind_lists")
         return cls(head, exemptions, numbers != "any", tuple(f"attr-{k}" for k in kinds),
-                   age or 0, frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
+                   age or 0, unless_on,
+                   frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
 
     @property
     def list_names(self) -> tuple[str, ...]:
         """The wireless attribute lists, when the rule reads them (all three: a fresh
-        ported-to-wireline copy can show a wireless block's number as a landline)."""
-        return KIND_LISTS if self.kind_lists else ()
+        ported-to-wireline copy can show a wireless block's number as a landline), and
+        the do-not-call lists of ``kind_lists_unless_on``."""
+        return KIND_LISTS + self.kind_unless_on if self.kind_lists else ()
 
     def _out_of_rule(self, ctx: Context) -> Outcome | None:
         """EXEMPT (carried, with its reason, into the record) when the number or the
@@ -124,7 +134,7 @@ class ConsentRequired(RuleBase):
         if self.possibly_wireless_only and not attempt.number.possibly_wireless:
             return self.outcome(Status.NOT_APPLICABLE, "number cannot be wireless")
         if self.kind_lists:
-            kind = number_kind(ctx, self.kind_lists, self.kind_max_age_days)
+            kind = number_kind(ctx, self.kind_lists, self.kind_max_age_days, self.kind_unless_on)
             if kind.wireline:
                 return self.outcome(Status.EXEMPT, f"not a wireless number: {kind.why}")
         return None
@@ -146,7 +156,8 @@ class ConsentRequired(RuleBase):
             need += " or an established business relationship"
         wireless = ""
         if self.kind_lists:
-            why = number_kind(ctx, self.kind_lists, self.kind_max_age_days).why
+            why = number_kind(ctx, self.kind_lists, self.kind_max_age_days,
+                              self.kind_unless_on).why
             wireless = f" to a number that is wireless or of unknown kind ({why})"
         elif self.possibly_wireless_only:
             wireless = " to a possibly wireless number"
