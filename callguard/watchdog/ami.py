@@ -127,16 +127,20 @@ def transfer_events_warning(settings: AmiSettings) -> str | None:
     session), and ``GetConfig``, which could read manager.conf, needs write=system or config
     (manager.c registers it with ``EVENT_FLAG_SYSTEM | EVENT_FLAG_CONFIG``) — more than
     callguard's user should hold, manager.conf having every user's secret. So it is said,
-    not checked."""
+    not checked. The default stays 0 (README "why the grace defaults to 0"): with the events
+    filtered out, a grace trades hanging up a real transfer for holding the line after a
+    failed one — the second is what 13-25a-103(5)(e) and 227(d)(3)(B) forbid."""
     if settings.grace_seconds > 0:
         return None
     return ("[ami] grace_seconds = 0: a transfer by the called party is told from its hangup "
             "only by its BlindTransfer/AttendedTransfer event, and callguard cannot see "
             "manager.conf's eventfilter over AMI. If the filter of the AMI user leaves them "
             "out, such a transfer is hung up as the hangup it looks like. Keep both in the "
-            "filter (asterisk-dialplan/manager-callguard.conf passes them), or set "
-            "grace_seconds above 0 (0.5) so the channels left are asked their BLINDTRANSFER "
-            "and ATTENDEDTRANSFER within the grace")
+            "filter (asterisk-dialplan/manager-callguard.conf passes them). A grace above 0 "
+            "(0.5) reads the channels' BLINDTRANSFER and ATTENDEDTRANSFER instead, but with "
+            "the events filtered out a failed transfer by the called party leaves them set, "
+            "and its hangup then holds the line unreleased (README: why the grace defaults "
+            "to 0)")
 
 
 class Backoff:
