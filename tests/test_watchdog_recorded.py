@@ -464,10 +464,10 @@ class TestRecordedNumbers:
                        f"decision-1@{LINKEDID}": None}  # not a UUIDv7: nothing bounds it
 
     async def test_the_walk_runs_beside_the_loop(self, tmp_path):
-        """A long walk (~100 MB back to the decision) while a 5 ms ticker runs on the loop:
+        """A long walk (~80 MB back to the decision) while a 5 ms ticker runs on the loop:
         the ticker keeps ticking — the file is read in a thread, not on the event loop."""
         path = tmp_path / "compliance.jsonl"
-        filler = _line("f", "2025-12-03T19:30:00.000Z") * 150_000
+        filler = _line("f", "2025-12-03T19:30:00.000Z") * 100_000
         with path.open("wb") as handle:
             handle.write(_line(DECISION, "2025-12-03T19:11:00.000Z", "1" * 64))
             for _ in range(4):
