@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -36,8 +36,8 @@ from callguard.compliance.segments import (
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
-__all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "follow_file",
-           "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
+__all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "decisions_newest_first",
+           "follow_file", "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
            "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
            "recover_line", "stream_id"]
 
@@ -249,6 +249,73 @@ def newest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
         if current is None or _starts_after_range(current, wanted):
             continue
         yield from _scan(current.lines_newest_first(), wanted, stats, newest_first=True)
+
+
+_DECISION_EVENT = b'"event":"decision"'
+_DECISION_ID = b'"decision_id":"'
+_LOGGED_AT = b'"logged_at":"'
+_STOP_EVERY = 4096  # lines between two looks at ``stop``
+
+
+def decisions_newest_first(path: Path, ids: Iterable[str], since: datetime, *,
+                           stop: Callable[[], bool] | None = None) -> Iterator[Record]:
+    """The decision records of ``ids``, newest first, each as soon as it is read.
+
+    Read-only, for the watchdog after a restart (the number's digest of a call it follows
+    again). The log is read from its end back to ``since`` (less the clock margin) and
+    never further: the current file backwards, then closed segments newest first, those
+    closed before ``since`` unopened — as ``newest_first``. A line is parsed only when it
+    is a decision record naming one of ``ids`` (found by bytes, not by parsing each line):
+    a long window costs a byte search per line. Stops once every id is found, past
+    ``since``, or when ``stop()`` says so (looked at every few thousand lines)."""
+    wanted = {i.encode() for i in ids if i.isascii()}
+    if not wanted:
+        return
+    bound = RecordFilter(since=since)
+    horizon = (since - CLOCK_MARGIN).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S").encode()
+    count = 0
+    for lines in _files_newest_first(path, bound):
+        for line in lines:
+            count += 1
+            if stop is not None and count % _STOP_EVERY == 0 and stop():
+                return
+            at = line.find(_LOGGED_AT)
+            # utc_ms writes "YYYY-MM-DDTHH:MM:SS.mmmZ": compared as bytes, as time
+            if at >= 0 and line[at + 13:at + 32] < horizon:
+                return
+            if _DECISION_EVENT not in line:
+                continue
+            start = line.find(_DECISION_ID)
+            if start < 0:
+                continue
+            start += len(_DECISION_ID)
+            found = line[start:line.find(b'"', start)]
+            if found not in wanted:
+                continue
+            record = parse_line(line)
+            if (record is None or record.get("event") != "decision"
+                    or record.get("schema", 0) not in KNOWN_SCHEMAS):
+                continue  # torn, or not a record this reader knows
+            wanted.discard(found)
+            yield record
+            if not wanted:
+                return
+
+
+def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[bytes]]:
+    """The lines of the current file, then of each closed segment not before ``since``,
+    each newest first (``newest_first``'s walk, without parsing)."""
+    try:
+        with path.open("rb") as handle:
+            yield lines_backward(handle, handle.seek(0, os.SEEK_END))
+    except FileNotFoundError:
+        pass
+    for segment in reversed(closed_segments(path)):
+        if segment.closed_at is not None and wanted.before_range(segment.closed_at):
+            return
+        current = readable(segment)
+        if current is not None:
+            yield current.lines_newest_first()
 
 
 def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,

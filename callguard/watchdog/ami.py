@@ -57,10 +57,12 @@ from callguard.watchdog.calls import (
     USED_EVENTS,
     CallTracker,
     Effect,
+    FindNumber,
     HangupChannel,
     ReadVariable,
 )
 from callguard.watchdog.events import normalize, safe_channel
+from callguard.watchdog.recorded import RecordedNumbers
 
 __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
            "transfer_events_warning"]
@@ -125,16 +127,20 @@ def transfer_events_warning(settings: AmiSettings) -> str | None:
     session), and ``GetConfig``, which could read manager.conf, needs write=system or config
     (manager.c registers it with ``EVENT_FLAG_SYSTEM | EVENT_FLAG_CONFIG``) — more than
     callguard's user should hold, manager.conf having every user's secret. So it is said,
-    not checked."""
+    not checked. The default stays 0 (README "why the grace defaults to 0"): with the events
+    filtered out, a grace trades hanging up a real transfer for holding the line after a
+    failed one — the second is what 13-25a-103(5)(e) and 227(d)(3)(B) forbid."""
     if settings.grace_seconds > 0:
         return None
     return ("[ami] grace_seconds = 0: a transfer by the called party is told from its hangup "
             "only by its BlindTransfer/AttendedTransfer event, and callguard cannot see "
             "manager.conf's eventfilter over AMI. If the filter of the AMI user leaves them "
             "out, such a transfer is hung up as the hangup it looks like. Keep both in the "
-            "filter (asterisk-dialplan/manager-callguard.conf passes them), or set "
-            "grace_seconds above 0 (0.5) so the channels left are asked their BLINDTRANSFER "
-            "and ATTENDEDTRANSFER within the grace")
+            "filter (asterisk-dialplan/manager-callguard.conf passes them). A grace above 0 "
+            "(0.5) reads the channels' BLINDTRANSFER and ATTENDEDTRANSFER instead, but with "
+            "the events filtered out a failed transfer by the called party leaves them set, "
+            "and its hangup then holds the line unreleased (README: why the grace defaults "
+            "to 0)")
 
 
 class Backoff:
@@ -373,8 +379,10 @@ class AmiWatchdog:
     def __init__(self, settings: AmiSettings, secret: str, tracker: CallTracker, *,
                  on_state: Callable[[bool], None] = lambda up: None,
                  on_rebuilt: Callable[[int], None] = lambda followed: None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 numbers: RecordedNumbers | None = None) -> None:
         route_panoramisk_logs()
+        self.numbers = numbers  # answers FindNumber from the compliance log; None: nothing
         self.settings = settings
         self.tracker = tracker
         self.stats: Counter[str] = Counter()
@@ -425,6 +433,8 @@ class AmiWatchdog:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.numbers is not None:
+            await self.numbers.aclose()
         self._manager.close()
 
     def run(self, effects: list[Effect]) -> None:
@@ -434,6 +444,8 @@ class AmiWatchdog:
                 self._spawn(self._hangup(effect))
             elif isinstance(effect, ReadVariable):
                 self._spawn(self._getvar(effect))
+            elif isinstance(effect, FindNumber):
+                self._find_number(effect)
 
     # --- panoramisk callbacks -------------------------------------------------------------
 
@@ -597,6 +609,27 @@ class AmiWatchdog:
                                                  effect.variable, value, self._clock())
         except Exception as exc:  # noqa: BLE001 - the session goes on
             self._event_failed({"Event": "Getvar"}, exc)
+            return
+        if effects:
+            self.run(effects)
+
+    def _find_number(self, effect: FindNumber) -> None:
+        """The decision's number digest, from the record (``recorded.py``), answered on the
+        loop; with no record to look in, "none" at once (on the next turn: ``run`` may be
+        running inside a tracker call)."""
+        if self.numbers is not None:
+            self.numbers.find(effect.linkedid, effect.decision_id, self._number_found)
+            return
+        asyncio.get_running_loop().call_soon(self._number_found, effect.linkedid,
+                                             effect.decision_id, None)
+
+    def _number_found(self, linkedid: str, decision_id: str, number_hash: str | None) -> None:
+        self.stats["number_found" if number_hash else "number_not_found"] += 1
+        try:
+            effects = self.tracker.number_found(linkedid, decision_id, number_hash,
+                                                self._clock())
+        except Exception as exc:  # noqa: BLE001 - the session goes on
+            self._event_failed({"Event": "FindNumber"}, exc)
             return
         if effects:
             self.run(effects)

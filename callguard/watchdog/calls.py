@@ -22,7 +22,10 @@ Which calls: every call the gate allowed in predictive or prerecorded mode, what
 applied. The tracker learns it from the gate of this process (``follow``) or from the call
 itself: the ``CALLGUARD_FOLLOW`` channel variable (``carry.py``) on the events' channel
 blocks (``channelvars``) or, after a reconnect without channelvars, read with ``Getvar``.
-So a restarted node, or another node, follows the call again (``reconcile``).
+So a restarted node, or another node, follows the call again (``reconcile``). The variable
+holds no number: a call followed again from it alone seeks the number's digest in the
+decision's record (``FindNumber``, ``_seek_number``), which tells an Originate straight to
+the customer from click-to-dial.
 
 Release (13-25a-103(5)(e); 47 U.S.C. 227(d)(3)(B)): when the called party's channel
 hangs up first, every other channel of the call still up is hung up after the grace;
@@ -44,7 +47,7 @@ import math
 import re
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -58,10 +61,13 @@ __all__ = [
     "TRANSFER_VARIABLES",
     "USED_EVENTS",
     "CallTracker",
+    "FindNumber",
     "Followed",
     "HangupChannel",
     "ReadVariable",
     "TrackerSettings",
+    "dialled_numbers",
+    "plain_digest",
     "presentation_allowed",
 ]
 
@@ -144,7 +150,16 @@ class ReadVariable:
     variable: str
 
 
-Effect = HangupChannel | ReadVariable
+@dataclass(frozen=True, slots=True)
+class FindNumber:
+    """Effect: find the decision's number digest in the durable record (the compliance
+    log: its ``number_hash``) and give it to ``CallTracker.number_found``."""
+
+    linkedid: str
+    decision_id: str
+
+
+Effect = HangupChannel | ReadVariable | FindNumber
 # bridge.c set_transfer_variables_all: before any blind or attended transfer goes ahead
 # (ast_bridge_transfer_blind, two_bridge_attended_transfer, ast_bridge_transfer_attended),
 # every other channel of the transferer's bridge gets BLINDTRANSFER (or ATTENDEDTRANSFER,
@@ -171,6 +186,10 @@ class TrackerSettings:
     # session stayed up: ~2.6 KB each, without bound). A day: no call goes that long with
     # no Newchannel, Dial, Bridge or Hangup of any of its channels unless its end was lost.
     forget_after_s: float = _FORGET_AFTER_S
+    # A call followed again from its variable alone (a restart: CALLGUARD_FOLLOW carries no
+    # number) waits this long at most for its number's digest from the decision's record
+    # (``FindNumber``) before the decisions that need it; 0: no record to look in.
+    number_lookup_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,45 +206,52 @@ class Followed:
     registered_at: float = 0.0
     origin: str = ""  # the node whose gate allowed it, when learned from the channel
     asker: str = ""  # the channel the gate was asked from (agi_channel), when known
-    number_key: str = ""  # ``number_key`` of the number allowed (this node's gate only)
+    # The digest of the number allowed, in its ASCII E.164 form, by ``CallTracker.digest``:
+    # in a node, the compliance log key's HMAC, so equal to the decision record's
+    # ``number_hash`` — known from this node's gate, or found in its record after a restart
+    # (``FindNumber``); "" when unknown. Never the number in clear.
+    number_hash: str = ""
 
     @classmethod
     def from_carried(cls, carried: Carried, linkedid: str, now: float,
-                     asker: str = "", number: str = "") -> Followed:
-        """The follow facts a channel carried (and the number asked, when this process's
-        gate answered: kept only as ``number_key``)."""
+                     asker: str = "", number_hash: str = "") -> Followed:
+        """The follow facts a channel carried (and, when this process's gate answered, the
+        asking channel and the number's digest)."""
         return cls(carried.decision_id, linkedid, carried.campaign, carried.mode,
                    carried.limit_s, carried.limit_citation, carried.caller_id, now,
-                   carried.origin, asker, number_key(number))
+                   carried.origin, asker, number_hash)
+
+
+def plain_digest(e164: str) -> str:
+    """An unkeyed digest of an E.164 number, for a tracker with no log key (tests, tools).
+    A node uses the compliance log's keyed hash (``NumberProtector.hash``) instead."""
+    return hashlib.sha256(e164.encode()).hexdigest()
 
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
 # A NANP number as a dial string spells it: ten digits, a 1 before them, a 9 (outside
 # line) before that ("PJSIP/${EXTEN:1}@trunk", "918015550123").
 _DIALLED_NANP = re.compile(r"9?1?([2-9][0-9]{9})")
+_MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 
 
-def number_key(text: str) -> str:
-    """A digest of a number's ASCII digits, to find the leg dialled to it in a dial string
-    without keeping the number in clear; "" when too short to be a phone number. A NANP
-    number's is that of its ten digits, however given (``+1``, ``1``, ten digits)."""
-    digits = _digits("".join(_DIGIT_RUNS.findall(text)))
-    if len(digits) < 7:
-        return ""
-    return hashlib.sha256(digits.encode()).hexdigest()[:20]
-
-
-def _dials(dial_string: str, key: str) -> bool:
-    """Whether a DialBegin's ``DialString`` names the number whose ``number_key`` is given
-    (a run of digits in it: ``PJSIP/+18015550123@trunk``, ``trunk/8015550123``,
-    ``918015550123``)."""
-    if not key:
-        return False
+def dialled_numbers(dial_string: str) -> set[str]:
+    """The E.164 numbers a dial string (or a DIALEDPEERNUMBER) may name, each run of digits
+    read as the number itself (``+18015550123``, ``442071234567``), as a NANP number
+    (``8015550123``, ``18015550123``, ``918015550123``) and after an international prefix
+    (``011…`` from the NANP, ``00…`` elsewhere)."""
+    found: set[str] = set()
     for run in _DIGIT_RUNS.findall(dial_string):
+        if len(run) < _MIN_DIGITS:
+            continue
+        found.add("+" + run)
         nanp = _DIALLED_NANP.fullmatch(run)
-        if number_key(run) == key or (nanp is not None and number_key(nanp[1]) == key):
-            return True
-    return False
+        if nanp is not None:
+            found.add("+1" + nanp[1])
+        for prefix in ("011", "00"):
+            if run.startswith(prefix) and len(run) - len(prefix) >= _MIN_DIGITS:
+                found.add("+" + run[len(prefix):])
+    return found
 
 
 @dataclass(slots=True)
@@ -304,6 +330,10 @@ class _Call:
     # a transfer by the called party seen failing: its variables may be set all the same
     called_transfer_failed: bool = False
     forgotten_after_s: float | None = None  # set when forgotten for want of events
+    # The number's digest sought in the decision's record (``_seek_number``): until when
+    # the decisions that need it wait (None: not waiting), and whether it was sought.
+    number_due: float | None = None
+    number_sought: bool = False
 
 
 def _digits(number: str) -> str:
@@ -322,8 +352,10 @@ class CallTracker:
     """Calls by Linkedid; followed calls get release enforcement and their records."""
 
     def __init__(self, settings: TrackerSettings, report: Report,
-                 answered: Answered = lambda campaign, abandoned, decision_id: None) -> None:
+                 answered: Answered = lambda campaign, abandoned, decision_id: None,
+                 digest: Callable[[str], str] = plain_digest) -> None:
         self.settings = settings
+        self._digest = digest  # an E.164 number -> its digest, as ``Followed.number_hash``
         self._report = report
         self._answered = answered
         self.calls: dict[str, _Call] = {}
@@ -354,9 +386,20 @@ class CallTracker:
         effect returned reads the asking channel's state (``_read_asker``)."""
         call = self.calls.get(followed.linkedid)
         if call is not None:
-            if call.followed is None or call.followed.decision_id != followed.decision_id:
+            known = call.followed
+            if known is None or known.decision_id != followed.decision_id:
                 call.followed = followed
-            return self._out(self._read_asker(call, followed))
+                return self._out(self._read_asker(call, followed))
+            # The same decision learned first from the call's variable (channelvars on an
+            # event ahead of the gate's hook): it carries neither the asking channel nor the
+            # number's digest, which this one adds.
+            call.followed = replace(known, asker=known.asker or followed.asker,
+                                    number_hash=known.number_hash or followed.number_hash)
+            effects = self._read_asker(call, call.followed)
+            if call.number_due is not None and call.followed.number_hash:
+                effects += self._number_known(call, call.followed.number_hash,
+                                              followed.registered_at)
+            return self._out(effects)
         self._pending[followed.linkedid] = followed
         while len(self._pending) > _MAX_PENDING:
             self._pending.popitem(last=False)
@@ -444,8 +487,8 @@ class CallTracker:
     def _out(self, effects: list[Effect]) -> list[Effect]:
         if self.active or not effects:
             return effects
-        return [e for e in effects
-                if isinstance(e, ReadVariable) and e.variable in _FOLLOWING_READS]
+        return [e for e in effects if isinstance(e, FindNumber)
+                or (isinstance(e, ReadVariable) and e.variable in _FOLLOWING_READS)]
 
     # --- events ---------------------------------------------------------------------------
 
@@ -597,7 +640,7 @@ class CallTracker:
             return bool(value)
         if leg in call.dialled_carrying or (
                 followed is not None
-                and _dials(call.dial_strings.get(leg, ""), followed.number_key)):
+                and self._dials(call.dial_strings.get(leg, ""), followed.number_hash)):
             # Its DialBegin showed the pre-dial ALLOW, or it was dialled to the very number
             # the gate allowed: the called party. A state read answered late may say Up by
             # then, and the event order cannot tell that read from click-to-dial's: the
@@ -886,6 +929,8 @@ class CallTracker:
         for call in (only,) if only is not None else tuple(self.calls.values()):
             if call is None:
                 continue
+            if call.number_due is not None and now >= call.number_due:
+                effects.extend(self._out(self._number_known(call, "", now)))
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
                 self._judge_abandonment(call, now)
@@ -1141,6 +1186,9 @@ class CallTracker:
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
                         for name in sorted(call.channels.values())]
             return []
+        seeking = self._seek_number(call, now)
+        if seeking is not None:
+            return seeking
         if call.dest_from_picture and not call.dest_unchecked:
             asked = self._check_dialled_number(call)
             if asked:
@@ -1165,9 +1213,77 @@ class CallTracker:
         # actions in order), so the transfer variables asked then can be checked against it.
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
-        first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_key else ()
+        first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_hash else ()
         return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
                 for variable in (*first, DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+
+    def _seek_number(self, call: _Call, now: float) -> list[Effect] | None:
+        """The number's digest of a call followed again from its variable alone, sought in
+        the decision's record; None when there is nothing to wait for.
+
+        CALLGUARD_FOLLOW carries no number (carry.py), so after a restart an Originate
+        straight to the customer whose dialplan Dial()ed an agent could not be told from
+        click-to-dial (``_check_dialled_number``, ``_dial_status_read``): the agent's hangup
+        released the customer, and the customer left alone was hung up. The decision record
+        holds the number's keyed hash (``number_hash``) under the decision id the call
+        carries: it is sought once (``FindNumber``), and what needs it waits,
+        ``number_lookup_s`` at most — a Hangup of the picture's AppDial leg meanwhile is
+        held, as during its DIALEDPEERNUMBER read. Not found in time: the picture's word,
+        as before (the release the statutes ask for goes ahead)."""
+        followed = call.followed
+        if call.number_due is not None:
+            return []  # sought, not answered yet
+        if (followed is None or followed.number_hash or call.number_sought
+                or not call.rebuilt or self.settings.number_lookup_s <= 0):
+            return None
+        call.number_sought = True
+        call.number_due = now + self.settings.number_lookup_s
+        if call.dest_from_picture and call.dest is not None and not call.dest_unchecked:
+            call.dest_unchecked, call.checking = True, call.dest
+        return [FindNumber(call.linkedid, followed.decision_id)]
+
+    def number_found(self, linkedid: str, decision_id: str, number_hash: str | None,
+                     now: float) -> list[Effect]:
+        """The answer to ``FindNumber``: the record's ``number_hash`` (None or "": none
+        found). Late (past ``number_lookup_s``) or for another decision: ignored."""
+        call = self.calls.get(linkedid)
+        if (call is None or call.number_due is None or call.followed is None
+                or call.followed.decision_id != decision_id):
+            return []
+        return self._out(self._number_known(call, number_hash or "", now))
+
+    def _number_known(self, call: _Call, number_hash: str, now: float) -> list[Effect]:
+        """The wait for the number's digest is over: what waited for it goes on."""
+        call.number_due = None
+        if number_hash and call.followed is not None:
+            call.followed = replace(call.followed, number_hash=number_hash)
+        if not (call.dest_unchecked and not call.numbers_asked):
+            return self._resume(call, now)
+        # The picture's AppDial leg, held for the digest: check it now, or take it as is.
+        call.dest_unchecked = False
+        asked = self._check_dialled_number(call)
+        if asked:
+            return asked  # a Hangup seen meanwhile stays held for the reads
+        checking, call.checking = call.checking, None
+        hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+        if hung_up is not None and checking == call.dest:
+            return self._called_party_gone(call, hung_up, now)
+        return self._resume(call, now)
+
+    @staticmethod
+    def _witness(call: _Call) -> str:
+        """The leg whose own Dial() says whom the call reached when the AppDial leg cannot:
+        the channel the gate was asked from, or (followed again after a restart, which
+        knows no asking channel) the call's first leg, whose Uniqueid is the Linkedid."""
+        followed = call.followed
+        asker = followed.asker if followed is not None else ""
+        return asker or call.channels.get(call.linkedid, "")
+
+    def _dials(self, text: str, number_hash: str) -> bool:
+        """Whether a DialBegin's ``DialString`` or a DIALEDPEERNUMBER names the number whose
+        digest is given (``dialled_numbers``)."""
+        return bool(number_hash) and any(self._digest(number) == number_hash
+                                         for number in dialled_numbers(text))
 
     def _check_dialled_number(self, call: _Call) -> list[Effect]:
         """The AppDial leg a picture showed is taken for the called party; with the digest
@@ -1178,14 +1294,19 @@ class CallTracker:
         customer's released nothing."""
         followed = call.followed
         dest = call.dest
-        if (followed is None or not followed.number_key or dest is None
-                or dest in call.numbers_asked or dest not in call.channels.values()):
+        if (followed is None or not followed.number_hash or dest is None
+                or dest in call.numbers_asked or (dest not in call.channels.values()
+                                                  and call.unchecked_hangup_at is None)):
             return []  # nothing to check it against, or gone: the picture's word
         # The asking leg's own first (answered first, on the same session): should the
         # AppDial leg be gone by the read, whom the asking leg's Dial() reached still tells
-        # (the number: click-to-dial's agent phone; another: the customer's own leg).
-        legs = [leg for leg in dict.fromkeys((followed.asker, dest))
-                if leg and leg in call.channels.values() and leg not in call.numbers_asked]
+        # (the number: click-to-dial's agent phone; another: the customer's own leg). The
+        # AppDial leg is asked even when its Hangup came while the digest was sought: its
+        # "No such channel" answer ends the wait (``_number_read``).
+        asking = self._witness(call)
+        legs = [leg for leg in dict.fromkeys((asking, dest))
+                if leg and leg not in call.numbers_asked
+                and (leg in call.channels.values() or leg == dest)]
         call.numbers_asked.update(legs)
         call.dest_unchecked, call.checking = True, dest
         return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE) for leg in legs]
@@ -1193,9 +1314,9 @@ class CallTracker:
     def _number_read(self, call: _Call, channel: str, value: str | None,
                      now: float) -> list[Effect]:
         """A DIALEDPEERNUMBER read: kept only as whether it names the number allowed."""
-        key = call.followed.number_key if call.followed is not None else ""
+        key = call.followed.number_hash if call.followed is not None else ""
         if key and value and value.strip():
-            call.names_number[channel] = _dials(value, key)
+            call.names_number[channel] = self._dials(value, key)
         if channel != call.checking or not call.dest_unchecked:
             return []
         call.dest_unchecked = call.dest_from_picture = False
@@ -1210,7 +1331,7 @@ class CallTracker:
         if named is None and call.followed is not None:
             # The leg gone before the read ("No such channel"): whom the asking leg's
             # Dial() reached says it instead.
-            named = call.names_number.get(call.followed.asker)
+            named = call.names_number.get(self._witness(call))
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
             # is the called party; a Hangup of it seen meanwhile is its end.

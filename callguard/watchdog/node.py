@@ -19,11 +19,13 @@ import contextlib
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
 
 from callguard.audit import ComplianceLog
+from callguard.compliance.sinks import LogFile
 from callguard.decision import Decision
 from callguard.errors import StoreError
 from callguard.fronts.http.metrics import NodeMetrics
@@ -32,11 +34,19 @@ from callguard.watchdog.ami import AmiSettings, AmiWatchdog
 from callguard.watchdog.calls import CallTracker, Followed, TrackerSettings
 from callguard.watchdog.carry import FOLLOWED_MODES, Carried, encode
 from callguard.watchdog.lease import FollowerLease, Holding
+from callguard.watchdog.recorded import RecordedNumbers
 
 __all__ = ["WatchdogNode", "follow_variable"]
 
 _WINDOW_DAYS = 30
 _LIMIT = 0.03  # 64.1200(a)(7): at most 3 % of live-answered calls per campaign per 30 days
+# After a restart, how long a call followed again waits for its number's digest from the
+# decision record (``recorded.py``) before what needs it goes on without: the end of a log
+# back to a call's start is read in milliseconds; a call older than a busy node's hour
+# may not be reached. Kept well inside 5 s (227(d)(3)(B)) with the restart itself
+# (~1-1.4 s measured) and ``transfer_check_s`` (0.5 s): it delays only the release of a
+# call whose called party went while no node watched, a release already recorded late.
+_NUMBER_LOOKUP_S = 1.0
 _log = structlog.get_logger("callguard.watchdog")
 
 
@@ -67,6 +77,12 @@ def follow_variable(origin: str) -> Callable[[Decision], str | None]:
     return value
 
 
+def _log_file(compliance: ComplianceLog) -> Path | None:
+    """The compliance log file this node writes (None: records go to stdout only)."""
+    target = compliance.writer.target
+    return target.path if isinstance(target, LogFile) else None
+
+
 class WatchdogNode:
     """Owns the tracker, the AMI session and the lease loop of one `callguard serve`."""
 
@@ -83,10 +99,16 @@ class WatchdogNode:
         self._today = today
         self._tasks: set[asyncio.Task[None]] = set()
         self._takeovers = 0
+        protector = compliance.protector
+        path = _log_file(compliance)
+        lookup_s = _NUMBER_LOOKUP_S if path is not None else 0.0
+        self.numbers = None if path is None else RecordedNumbers(
+            path, protector.key_id, wait_s=lookup_s, max_age_s=settings.forget_after_s)
         self.tracker = CallTracker(
             TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000,
-                            forget_after_s=settings.forget_after_s),
-            report=self._report, answered=self._answered)
+                            forget_after_s=settings.forget_after_s,
+                            number_lookup_s=lookup_s),
+            report=self._report, answered=self._answered, digest=protector.hash)
         self.tracker.active = not lease.shared  # shared: standby until the lease is held
         self._secret = secret
         self.ami: AmiWatchdog | None = None
@@ -101,11 +123,12 @@ class WatchdogNode:
         self._metrics.ami_up.set(0)  # exported from now on: this node watches AMI
         self.ami = AmiWatchdog(self.settings, self._secret, self.tracker,
                                on_state=lambda up: self._metrics.ami_up.set(int(up)),
-                               on_rebuilt=self._rebuilt)
+                               on_rebuilt=self._rebuilt, numbers=self.numbers)
         self._metrics.watch_counts(
             "callguard_watchdog_events", "AMI watchdog events by kind (event_errors, "
             "malformed_messages, hangup_sent, hangup_already_gone, hangup_refused, "
-            "getvar_sent, rebuilds, takeovers, ami_silent)", "event", self._stats)
+            "getvar_sent, rebuilds, takeovers, ami_silent, number_found, number_not_found)",
+            "event", self._stats)
         await self.ami.start(known_until=self._known_until)
         self._leasing = asyncio.create_task(self._lease_loop())
 
@@ -128,9 +151,12 @@ class WatchdogNode:
         carried = _carried(decision, self.node)
         if carried is None or decision.linkedid is None:
             return
+        # The number's digest as the decision record's ``number_hash`` (the same keyed hash
+        # of its E.164 form): a restarted node finds the same value there (``recorded.py``).
+        number = decision.number
         effects = self.tracker.follow(Followed.from_carried(
             carried, decision.linkedid, time.monotonic(), asker=decision.channel or "",
-            number=decision.raw_number))
+            number_hash=self._compliance.protector.hash(number.e164) if number else ""))
         if effects and self.ami is not None:
             self.ami.run(effects)
 
