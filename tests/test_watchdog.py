@@ -3427,6 +3427,40 @@ class TestStraightToTheCustomerAfterAnOutage:
             out.extend((at, e) for e in tracker.feed(event, at))
         assert hangups_of(out) == CALLER_01
 
+    @pytest.mark.parametrize(("prefixes", "asked"), [
+        (("8",), "88015550123"), (("9",), "9011442071234567"), (("81",), "818015550123")])
+    def test_a_site_dial_prefix_still_names_the_number(self, prefixes: tuple[str, ...],
+                                                       asked: str) -> None:
+        """A site with ``dial_prefixes`` (README: stripped before parsing) passes the number
+        to the gate as the dialplan dials it (``Dial(PJSIP/${NUMBER}@callee)``): the gate
+        allows its E.164 form, the callee's DIALEDPEERNUMBER holds the prefix. Taken for
+        another number, the callee — the called party — was dropped for the calling leg,
+        and its hangup released nothing (227(d)(3)(B), 13-25a-103(5)(e))."""
+        from callguard.numbers.parse import NumberParser
+        from callguard.watchdog.calls import plain_digest
+
+        events, cut = self.click_to_dial()
+        linkedid = "1795326250.0"
+        tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+        tracker.disconnected(50.0)
+        e164 = NumberParser(dial_prefixes=prefixes,
+                            regions=frozenset({"US", "GB"})).parse(asked).e164
+        tracker.follow(Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH,
+                                "+1", asker=CALLER_01[0], number_hash=plain_digest(e164)))
+        follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{linkedid}')}"
+        picture = [{**i, "ChanVariable": follow} for i in picture_at(events, cut)]
+        effects = tracker.reconcile(picture, 80.0)
+        dialled = f"{asked}@callee"
+        values = {(CALLED_01, "DIALEDPEERNUMBER"): dialled,
+                  (CALLER_01[0], "DIALEDPEERNUMBER"): dialled}
+        out = _settle(tracker, linkedid, effects, values, 80.0)
+        assert tracker.calls[linkedid].dest == CALLED_01
+        at = 90.0
+        for event in events[cut:cut + 2]:  # the callee's BridgeLeave and Hangup
+            at += 0.1
+            out.extend((at, e) for e in tracker.feed(event, at))
+        assert hangups_of(out) == CALLER_01
+
     def test_control_click_to_dial_the_callee_gone_before_the_read_still_releases(self):
         """The callee hangs up right behind the picture: its own read is unreadable, the
         asking leg's Dial() reached the number: the callee was the called party, and the

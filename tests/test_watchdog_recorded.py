@@ -141,6 +141,9 @@ def test_dialled_numbers_reads_each_run_as_e164_nanp_and_international():
     assert "+18015550123" in dialled_numbers("8015550123@itsp")
     assert "+442071234567" in dialled_numbers("PJSIP/011442071234567@trunk")
     assert "+442071234567" in dialled_numbers("SIP/00442071234567")
+    # a site dial prefix (dial_prefixes = ["8"]) before the number the gate allowed
+    assert "+18015550123" in dialled_numbers("PJSIP/88015550123@trunk")
+    assert "+442071234567" in dialled_numbers("PJSIP/9011442071234567@trunk")
     assert dialled_numbers("agent") == set()
     assert dialled_numbers("Local/201@callee") == set()  # an extension, not a number
 

@@ -229,28 +229,28 @@ def plain_digest(e164: str) -> str:
 
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
-# A NANP number as a dial string spells it: ten digits, a 1 before them, a 9 (outside
-# line) before that ("PJSIP/${EXTEN:1}@trunk", "918015550123").
-_DIALLED_NANP = re.compile(r"9?1?([2-9][0-9]{9})")
+_NANP_DIGITS = 10
 _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 
 
 def dialled_numbers(dial_string: str) -> set[str]:
-    """The E.164 numbers a dial string (or a DIALEDPEERNUMBER) may name, each run of digits
-    read as the number itself (``+18015550123``, ``442071234567``), as a NANP number
-    (``8015550123``, ``18015550123``, ``918015550123``) and after an international prefix
-    (``011…`` from the NANP, ``00…`` elsewhere)."""
+    """The E.164 numbers a dial string (or a DIALEDPEERNUMBER) may name: each run of digits
+    with any prefix taken off (every tail of it), read as the number itself
+    (``+18015550123``, ``442071234567``) and a ten-digit tail as a NANP number.
+
+    Any prefix, not a list of known ones: the dialplan dials what it passed the gate, and
+    a site's ``dial_prefixes`` (``88015550123``, ``9011442071234567``), an outside line's
+    9, a 1, ``011``/``00`` or a carrier's code may stand before the number the gate allowed
+    in E.164. A prefix missed made the called party's leg "dialled to another number",
+    and its hangup released nothing; a tail matching by chance only keeps the picture's
+    word (the AppDial leg is the called party), as without the number."""
     found: set[str] = set()
     for run in _DIGIT_RUNS.findall(dial_string):
-        if len(run) < _MIN_DIGITS:
-            continue
-        found.add("+" + run)
-        nanp = _DIALLED_NANP.fullmatch(run)
-        if nanp is not None:
-            found.add("+1" + nanp[1])
-        for prefix in ("011", "00"):
-            if run.startswith(prefix) and len(run) - len(prefix) >= _MIN_DIGITS:
-                found.add("+" + run[len(prefix):])
+        for start in range(len(run) - _MIN_DIGITS + 1):
+            tail = run[start:]
+            found.add("+" + tail)
+            if len(tail) == _NANP_DIGITS and tail[0] in "23456789":
+                found.add("+1" + tail)
     return found
 
 
