@@ -2289,6 +2289,19 @@ class TestTheAskingChannelDecides:
                                    number=asked)
         assert hangups_of(effects) == [AGENT]
 
+    @pytest.mark.parametrize("dialled", ["88015550123", "818015550123", "PJSIP/808015550123"])
+    def test_a_site_dial_prefix_before_the_number_is_still_the_number(self, dialled):
+        """A site with ``dial_prefixes = ["8"]`` asks the gate with the number as it dials
+        it: the gate allows its E.164 form (``+18015550123``), the Dial() string keeps the
+        prefix. Read as another number, the late Up made the customer's leg the calling
+        side and its hangup released nothing (227(d)(3)(B), 13-25a-103(5)(e))."""
+        events = self.dialled_to(dialled)
+        answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd"
+                        and not e.get("Channel"))
+        _, _, effects = asked_from(events, CUSTOMER, "Up", read_after=answered,
+                                   number="+18015550123")
+        assert hangups_of(effects) == [AGENT]
+
     def test_another_number_dialled_is_not_the_number(self):
         """One digit off: not the number allowed; the late Up decides as before."""
         events = self.dialled_to("8015550124")
