@@ -493,3 +493,12 @@ class TestRecordedNumbers:
         assert got == {f"{DECISION}@{LINKEDID}": "1" * 64}
         assert took > 0.05  # a walk long enough to see
         assert ticks >= min(5, took / 0.005 / 10)
+
+
+def test_dialled_numbers_are_bounded_by_e164s_length():
+    """Every tail of a run is a candidate, but only those E.164 can spell (7 to 15
+    digits): a long run costs no more hashes than a number's."""
+    found = dialled_numbers("PJSIP/" + "7" * 4000 + "18015550123@trunk")
+    assert "+18015550123" in found
+    assert len(found) <= 10
+    assert max(len(n) for n in found) == 16  # "+" and 15 digits

@@ -231,6 +231,7 @@ def plain_digest(e164: str) -> str:
 _DIGIT_RUNS = re.compile(r"[0-9]+")
 _NANP_DIGITS = 10
 _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
+_MAX_DIGITS = 15  # E.164's longest: a longer tail names no number (at most 9 per run)
 
 
 def dialled_numbers(dial_string: str) -> set[str]:
@@ -246,7 +247,7 @@ def dialled_numbers(dial_string: str) -> set[str]:
     word (the AppDial leg is the called party), as without the number."""
     found: set[str] = set()
     for run in _DIGIT_RUNS.findall(dial_string):
-        for start in range(len(run) - _MIN_DIGITS + 1):
+        for start in range(max(0, len(run) - _MAX_DIGITS), len(run) - _MIN_DIGITS + 1):
             tail = run[start:]
             found.add("+" + tail)
             if len(tail) == _NANP_DIGITS and tail[0] in "23456789":
