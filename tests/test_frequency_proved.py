@@ -54,17 +54,27 @@ def _settings(data: Path, log: Path | None = None, durability: str = "group"):
     return dataclasses.replace(settings, log=dataclasses.replace(settings.log, **changed))
 
 
-async def _check(data: Path, numbers: list[str], **how) -> list:
+async def _check(data: Path, numbers: list[str], *, snapshot_after: int | None = None,
+                 crash: bool = False, **how) -> list:
+    """Decide ``numbers`` on a node; with ``snapshot_after`` copy the counts file after
+    that many decisions (``_lose_commits`` puts it back: the commits after it lost);
+    ``crash``: the process ends without closing its store (its log stays registered)."""
     from callguard.gate import CheckRequest
     from callguard.runtime import open_runtime
 
     runtime = open_runtime(_settings(data, **how))
     await runtime.start_deciding()
+    decisions = []
     try:
-        return [await runtime.gate.check(CheckRequest(
-            number, "ut-solar-manual", at=NOON + timedelta(minutes=i), front="fastagi"))
-            for i, number in enumerate(numbers)]
+        for i, number in enumerate(numbers):
+            if i == snapshot_after:
+                _snapshot(data)
+            decisions.append(await runtime.gate.check(CheckRequest(
+                number, "ut-solar-manual", at=NOON + timedelta(minutes=i), front="fastagi")))
+        return decisions
     finally:
+        if crash:
+            runtime.frequency._instance = None  # no clean close: stays registered
         await runtime.aclose()
 
 
@@ -90,19 +100,20 @@ def _count(store: EmbeddedFrequency, number: str) -> int:
     return store.count_batch([(f"+1{number}", (DAY,), NOON + timedelta(hours=1))])[0][0]
 
 
-def _snapshot(data: Path) -> Path:
-    """A copy of the counts file as it is now (no connection open: no WAL beside it)."""
+def _snapshot(data: Path) -> None:
+    """A copy of the counts file and its WAL as they are now, every commit so far in."""
     db = data / "frequency.sqlite3"
-    assert not Path(f"{db}-wal").exists()
-    return Path(shutil.copy(db, data / "before.sqlite3"))
+    for name in (db, Path(f"{db}-wal")):
+        shutil.copy(name, data / f"before-{name.name}")
 
 
-def _lose_commits(data: Path, snapshot: Path) -> None:
-    """The file as a power loss leaves it: without the commits made since the copy."""
+def _lose_commits(data: Path) -> None:
+    """The file as a power loss leaves it: without the commits made since the copy (in
+    NORMAL, only those; every FULL commit before it, registrations included, is kept)."""
     db = data / "frequency.sqlite3"
-    for extra in (Path(f"{db}-wal"), Path(f"{db}-shm")):
-        extra.unlink(missing_ok=True)
-    shutil.copy(snapshot, db)
+    Path(f"{db}-shm").unlink(missing_ok=True)
+    for name in (db, Path(f"{db}-wal")):
+        shutil.copy(data / f"before-{name.name}", name)
 
 
 def _synchronous(store: EmbeddedFrequency) -> int:
@@ -161,10 +172,9 @@ async def test_a_log_that_proves_nothing_keeps_full(tmp_path, how):
 async def test_a_lost_commit_is_written_back_from_the_log_exactly_once(tmp_path):
     """Commits lost with the OS come back from the records at the next opening, once."""
     _lists(tmp_path)
-    await _check(tmp_path, ["3055550123"])  # creates the file, counted and kept
-    snapshot = _snapshot(tmp_path)
-    await _check(tmp_path, ["3055550123", "3055550124", "3055550124"])
-    _lose_commits(tmp_path, snapshot)
+    await _check(tmp_path, ["3055550123", "3055550123", "3055550124", "3055550124"],
+                 snapshot_after=1, crash=True)
+    _lose_commits(tmp_path)
     store = _store(tmp_path, boot="after the power loss")
     try:
         assert store.written_back == 3
@@ -179,7 +189,7 @@ async def test_a_lost_commit_is_written_back_from_the_log_exactly_once(tmp_path)
     finally:
         await again.aclose()
     # Without the write-back (the boot the copy was taken in) the counts are short.
-    _lose_commits(tmp_path, snapshot)
+    _lose_commits(tmp_path)
     same_boot = _store(tmp_path, boot=boot_id() or "")
     try:
         assert same_boot.written_back == 0
@@ -192,24 +202,23 @@ async def test_a_fourth_call_after_the_power_loss_is_still_blocked(tmp_path,
                                                                   monkeypatch):
     """Three ALLOWs whose commits were lost: the fourth call is blocked after the restart."""
     _lists(tmp_path)
-    await _check(tmp_path, ["3055550100"])
-    snapshot = _snapshot(tmp_path)
-    decisions = await _check(tmp_path, ["3055550123"] * 3)
+    decisions = await _check(tmp_path, ["3055550100", *["3055550123"] * 3],
+                             snapshot_after=1, crash=True)
     assert all(d.allowed for d in decisions)
-    _lose_commits(tmp_path, snapshot)
+    _lose_commits(tmp_path)
     monkeypatch.setattr("callguard.stores.embedded.frequency.boot_id", lambda: "rebooted")
     [fourth] = await _check(tmp_path, ["3055550123"])
     assert not fourth.allowed
     assert "501.616" in fourth.verdict.deciding.rule_id
     # The same lost commits with no write-back (same boot): the fourth call would pass.
     monkeypatch.undo()
-    _lose_commits(tmp_path, snapshot)
+    _lose_commits(tmp_path)
     [unproved] = await _check(tmp_path, ["3055550123"])
     assert unproved.allowed
 
 
 _WORKER = textwrap.dedent("""
-    import asyncio, dataclasses, sys
+    import asyncio, dataclasses, os, sys
     from datetime import UTC, datetime, timedelta
     from pathlib import Path
     from callguard.config import load_settings
@@ -225,14 +234,12 @@ _WORKER = textwrap.dedent("""
                                                                          file=log))
         runtime = open_runtime(settings)
         await runtime.start_deciding()
-        try:
-            for i in range(3):
-                decision = await runtime.gate.check(CheckRequest(
-                    f"305555{first + i:04d}", "ut-solar-manual",
-                    at=noon + timedelta(minutes=i), front="fastagi"))
-                assert decision.allowed, decision.verdict.reason
-        finally:
-            await runtime.aclose()
+        for i in range(3):
+            decision = await runtime.gate.check(CheckRequest(
+                f"305555{first + i:04d}", "ut-solar-manual",
+                at=noon + timedelta(minutes=i), front="fastagi"))
+            assert decision.allowed, decision.verdict.reason
+        os._exit(0)  # dies with the OS: nothing closed, its log stays registered
 
     asyncio.run(main())
 """)
@@ -278,7 +285,7 @@ async def test_a_log_that_cannot_be_read_fails_the_opening(tmp_path):
     """A registered log gone (or not a file) when a write-back is due: StoreError, not a
     store that may be short of counts."""
     _lists(tmp_path)
-    await _check(tmp_path, ["3055550123"])
+    await _check(tmp_path, ["3055550123"], crash=True)
     log = tmp_path / "compliance.jsonl"
     log.unlink()
     with pytest.raises(StoreError, match="could not be proved complete"):
@@ -292,13 +299,25 @@ async def test_a_log_that_cannot_be_read_fails_the_opening(tmp_path):
     await store.aclose()
 
 
+async def test_a_clean_close_makes_the_counts_durable_and_takes_the_log_off(tmp_path):
+    """A process that closes syncs its counts (one FULL commit) and unregisters its log: a
+    log renamed or removed after it is never asked for."""
+    _lists(tmp_path)
+    await _check(tmp_path, ["3055550123"])
+    (tmp_path / "compliance.jsonl").unlink()
+    store = _store(tmp_path, boot="after the power loss")
+    try:
+        assert store.written_back == 0
+        assert _count(store, "3055550123") == 1
+    finally:
+        await store.aclose()
+
+
 async def test_a_record_hashed_with_another_key_fails_the_opening(tmp_path):
     """The rows could not be keyed as the store keys them: fail closed."""
     _lists(tmp_path)
-    await _check(tmp_path, ["3055550100"])
-    snapshot = _snapshot(tmp_path)
-    await _check(tmp_path, ["3055550123"])
-    _lose_commits(tmp_path, snapshot)
+    await _check(tmp_path, ["3055550100", "3055550123"], snapshot_after=1, crash=True)
+    _lose_commits(tmp_path)
     log = tmp_path / "compliance.jsonl"
     lines = log.read_bytes().replace(b'"key_id":"', b'"key_id":"0').splitlines(keepends=True)
     log.write_bytes(b"".join(lines))

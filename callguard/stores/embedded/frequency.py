@@ -18,8 +18,9 @@ same keyed hash). The log is then the counts' write-ahead log and the file commi
 ``synchronous=NORMAL`` (WAL: a process crash loses nothing; an OS crash or power loss may
 lose the last commits, a suffix of them, never corrupting the file). Every opener of the
 file, before its first commit, writes back from the logs registered in the file (each
-process proving its counts registers its log, durably) the rows of every record whose mark
-is past the file's last mark: exactly the commits the file lost. A node that cannot prove
+process proving its counts registers its log, durably, and takes it off at a clean close
+after one ``FULL`` commit) the rows of every record whose mark is past the file's last
+mark: exactly the commits the file lost. A node that cannot prove
 its counts so (no log file, ``durability = "none"``) commits ``FULL``, as before; a
 registered log that cannot be read when a write-back is due fails the opening (fail
 closed: the gate BLOCKs every call a cap covers).
@@ -29,6 +30,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -65,7 +68,8 @@ CREATE INDEX IF NOT EXISTS frequency_by_key ON frequency (key, at_ms);
 CREATE TABLE IF NOT EXISTS frequency_mark (one INTEGER PRIMARY KEY CHECK (one = 1),
     mark INTEGER NOT NULL, clock_ms INTEGER NOT NULL, boot TEXT NOT NULL);
 INSERT OR IGNORE INTO frequency_mark VALUES (1, 0, 0, '');
-CREATE TABLE IF NOT EXISTS frequency_logs (path TEXT PRIMARY KEY, key_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS frequency_logs (instance TEXT PRIMARY KEY, path TEXT NOT NULL,
+    key_id TEXT NOT NULL);
 """
 # Each transaction that writes counts takes the next mark (the clock's ms, or one past the
 # last mark when the clock is behind it): strictly increasing in commit order, whichever
@@ -137,6 +141,9 @@ class EmbeddedFrequency:
         self._db = _open(path, busy_timeout_ms / 1000)
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
+        # This opening's row in ``frequency_logs`` (None: its counts commit FULL).
+        self._instance = None if counts_log is None else (
+            f"{os.getpid()}:{secrets.token_hex(8)}")
         try:
             self.written_back = self._write_back(counts_log, (boot or boot_id)(),
                                                  busy_timeout_ms)
@@ -270,16 +277,14 @@ class EmbeddedFrequency:
         db.execute(f"PRAGMA busy_timeout={int(max(timeout_ms, _WRITE_BACK_TIMEOUT_S * 1000))}")
         try:
             db.execute("BEGIN IMMEDIATE")
-            if log is not None:
-                db.execute("INSERT OR REPLACE INTO frequency_logs VALUES (?, ?)",
-                           (str(log.path.resolve()), log.key_id))
             last, clock_ms, known_boot = db.execute(
                 "SELECT mark, clock_ms, boot FROM frequency_mark").fetchone()
             written = 0
             # Same boot: no OS crash since the last write-back, so no commit was lost (a
             # process crash loses nothing in WAL mode). Unknown boot: always read.
             if boot is None or boot != known_boot:
-                logs = db.execute("SELECT path, key_id FROM frequency_logs").fetchall()
+                logs = db.execute("SELECT DISTINCT path, key_id FROM frequency_logs"
+                                  ).fetchall()
                 newest = last
                 for path, key_id in logs:
                     for mark, key, stamp_ms in _lost(Path(path), key_id, last, clock_ms):
@@ -289,6 +294,11 @@ class EmbeddedFrequency:
                         written += 1
                 db.execute("UPDATE frequency_mark SET mark = ?, boot = ? WHERE one = 1",
                            (newest, boot or ""))
+                # The processes that registered them died with the OS: their rows are back.
+                db.execute("DELETE FROM frequency_logs")
+            if log is not None:
+                db.execute("INSERT INTO frequency_logs VALUES (?, ?, ?)",
+                           (self._instance, str(log.path.resolve()), log.key_id))
             db.execute("COMMIT")
         except (sqlite3.Error, OSError) as exc:
             with contextlib.suppress(sqlite3.Error):
@@ -303,7 +313,14 @@ class EmbeddedFrequency:
 
 
     async def aclose(self) -> None:
-        """Close the file."""
+        """Close the file; a process whose counts its log proves first makes them durable
+        (one ``FULL`` commit syncs the WAL, every earlier commit with it) and takes its log
+        off the file's list: a log no longer written (renamed, removed) is not read."""
+        if self._instance is not None:
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("DELETE FROM frequency_logs WHERE instance = ?",
+                                 (self._instance,))
         self._db.close()
 
 
