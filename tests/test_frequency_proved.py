@@ -323,3 +323,15 @@ async def test_a_record_hashed_with_another_key_fails_the_opening(tmp_path):
     log.write_bytes(b"".join(lines))
     with pytest.raises(StoreError, match="hashed with key"):
         _store(tmp_path, boot="after the power loss")
+
+
+async def test_a_record_whose_rows_cannot_be_read_fails_the_opening(tmp_path):
+    """A lost commit's record that does not say its rows (a mangled ``counted``): the count
+    cannot be proved, so the opening fails rather than serve without it."""
+    _lists(tmp_path)
+    await _check(tmp_path, ["3055550100", "3055550123"], snapshot_after=1, crash=True)
+    _lose_commits(tmp_path)
+    log = tmp_path / "compliance.jsonl"
+    log.write_bytes(log.read_bytes().replace(b'"subjects":[', b'"subjects":7,"x":['))
+    with pytest.raises(StoreError, match="cannot be read back"):
+        _store(tmp_path, boot="after the power loss")

@@ -342,9 +342,13 @@ def _lost(path: Path, key_id: str, last: int, clock_ms: int
         if record.get("key_id") != key_id:
             raise OSError(f"a record of {path} proving a count was hashed with key "
                           f"{record.get('key_id')}, not {key_id}")
-        digest = record["number_hash"]
-        rows.extend((int(counted["mark"]), f"{digest}:{subject}", int(counted["stamp_ms"]))
-                    for subject in counted["subjects"])
+        try:
+            digest = record["number_hash"]
+            rows.extend((int(counted["mark"]), f"{digest}:{subject}",
+                         int(counted["stamp_ms"])) for subject in counted["subjects"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OSError(f"a record of {path} proving a count cannot be read back "
+                          f"({type(exc).__name__}: {exc})") from None
     return rows
 
 
