@@ -11,8 +11,10 @@ but the Oklahoma and Maryland caps count them (what a call no cap covers costs).
 decision is an ALLOW to a distinct Florida number (the cap is checked and the call
 counted, never refused), through the real gate: parse, plan, lists, the company-DNC read,
 the policy and, with the cap, the check-and-reserve. By default the compliance record is
-replaced by a no-op (the decision alone); ``--record`` writes it as the shipped
-configuration does (``[log] durability = "group"``): the whole path a front waits for.
+replaced by a no-op (the decision alone; the embedded counts then commit ``FULL``, as on a
+node whose records prove nothing); ``--record`` writes it as the shipped configuration
+does (``[log] durability = "group"``): the whole path a front waits for, the embedded counts
+committed ``NORMAL`` (the record carries their rows and is synced before the answer).
 
 - Redis: a real redis-server (AOF, appendfsync always, as the shipped compose file) on
   loopback; records and counts in it. The cap adds at most ONE round trip per decision:
@@ -81,6 +83,10 @@ AT = datetime(2026, 7, 22, 16, 0, tzinfo=UTC)  # noon EDT, a Wednesday
 FL_AREAS = (305, 786, 954, 561, 407, 813)
 
 
+_WITH_RECORD = "written (group; the embedded counts commit NORMAL, proved by it)"
+_WITHOUT_RECORD = "not written (the embedded counts commit FULL)"
+
+
 async def _no_record(_decision: object) -> None:
     return None
 
@@ -147,6 +153,12 @@ async def rate(settings, numbers: list[str], concurrency: int, *, record: bool,
     """Decisions per second, the run's decisions that were not ALLOW, and this process's
     CPU seconds (every thread) while they ran; ``parts``, when given, gets the loop's CPU
     and, with ``watch``, the embedded store's transactions."""
+    if not record:
+        # No record proves the embedded counts: they commit FULL, as on a node whose
+        # records prove nothing (``[log] durability = "none"``). With the record written
+        # (the shipped configuration) they commit NORMAL, proved by the record.
+        settings = dataclasses.replace(settings, log=dataclasses.replace(
+            settings.log, durability="none"))
     runtime = open_runtime(settings)
     await runtime.start()
     if not record:
@@ -298,7 +310,7 @@ def main() -> None:
             print(f"run {run + 1}/{args.runs} done", file=sys.stderr)
         print(f"{args.decisions} decisions x {args.runs} runs, concurrency "
               f"{args.concurrency}, interleaved, compliance record "
-              f"{'written (group)' if args.record else 'not written'}"
+              f"{_WITH_RECORD if args.record else _WITHOUT_RECORD}"
               f"{', instant frequency store' if args.instant_store else ''}\n")
         print(f"{'configuration':<22}{'median/s':>10}{'min':>9}{'max':>9}"
               f"{'Redis round trips/decision':>28}{'CPU us/decision':>17}"

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import Campaign, DialingMode, Status, Verdict
+from callguard.policy.frequency import Counted
 from callguard.utc import zulu
 
 __all__ = ["Decision", "new_decision_id"]
@@ -71,6 +72,9 @@ class Decision:
     reference: str | None = None  # the front's own id of the call (the SIP Call-ID)
     channel: str | None = None  # the channel the gate was asked from; not in the record
     withdraws: str | None = None  # the decision id this answer withdraws (record: withdraws)
+    # The call-frequency rows this decision's reservation wrote, when the record proves them
+    # (record: counted; the embedded store's counts then commit without their own fsync).
+    counted: Counted | None = None
 
     @property
     def allowed(self) -> bool:

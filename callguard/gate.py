@@ -73,7 +73,7 @@ from callguard.policy.core import (
     UNKNOWN_CAMPAIGN,
     UNWATCHED,
 )
-from callguard.policy.frequency import count_instants
+from callguard.policy.frequency import Counted, count_instants
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
@@ -172,6 +172,7 @@ class _Attempted:
     number: NumberInfo | None = None
     campaign: Campaign | None = None
     mode: DialingMode | None = None
+    counted: Counted | None = None  # the reservation's rows, for the record to carry
 
 
 def _withdrawn_early() -> Verdict:
@@ -364,6 +365,7 @@ class Gate:
             channel=request.channel,
             # Only a BLOCK withdraws an answer (readers look among BLOCKs; the schema says so)
             withdraws=None if verdict.allowed else request.withdraws,
+            counted=seen.counted,
         )
         try:
             await self._record(decision)
@@ -435,13 +437,14 @@ class Gate:
                               request.places_call, now if now > at else None, now)
         plan = self._policy.plan(attempt)
         try:
-            return await self._run(plan, request.stores or {})
+            return await self._run(plan, request.stores or {}, seen)
         except StoreError as exc:
             return refusal(STORE_UNAVAILABLE, FAIL_CLOSED, str(exc), packs=plan.packs)
         except CallguardError as exc:
             return refusal(INTERNAL_ERROR, FAIL_CLOSED, str(exc), packs=plan.packs)
 
-    async def _run(self, plan: Plan, stores: Mapping[str, object]) -> Verdict:
+    async def _run(self, plan: Plan, stores: Mapping[str, object],
+                   seen: _Attempted) -> Verdict:
         number = plan.attempt.number
         lists: dict[str, ListCheck | None] = {}
         for name in plan.list_names:
@@ -460,6 +463,10 @@ class Gate:
         if isinstance(result, NeedFacts):
             raise CallguardError("policy kept asking for facts; refusing to decide")
         if plan.caps:
+            reserved = facts.values.get(FactKind.FREQUENCY)
+            # The rows the reservation wrote go in the record, which proves them (a count
+            # stays even when the ALLOW turns into a BLOCK after it, so the BLOCK carries them).
+            seen.counted = getattr(reserved, "counted", None)
             self._count_after(plan, facts, result, stores)
         return result
 

@@ -24,7 +24,7 @@ from callguard.fronts.http.readiness import Readiness, adjtimex_synchronised
 from callguard.gate import Gate
 from callguard.policy import Pack
 from callguard.policy.rules import CallFrequency
-from callguard.stores.embedded.frequency import EmbeddedFrequency
+from callguard.stores.embedded.frequency import CountsLog, EmbeddedFrequency
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.interfaces import FrequencyStore, RecordStores
@@ -180,7 +180,7 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
         records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
-    frequency = open_frequency(settings, records, protector.hash)
+    frequency = open_frequency(settings, records, protector.hash, protector.key_id)
     metrics = NodeMetrics(registry, {k: settings.packs[k] for k in settings.enabled_packs})
     if isinstance(records, RedisRecords):
         redis_records = records
@@ -233,9 +233,12 @@ def longest_window_s(packs: Mapping[str, Pack]) -> int:
 
 
 def open_frequency(settings: Settings, records: RecordStores,
-                   hasher: Callable[[str], str]) -> FrequencyStore:
+                   hasher: Callable[[str], str], key_id: str | None = None) -> FrequencyStore:
     """Call-frequency counts beside the records: in Redis (shared by every node, guarded
-    by the record store's durability checks) or in the data dir's SQLite file."""
+    by the record store's durability checks) or in the data dir's SQLite file, whose
+    commits the compliance log proves when it is a file synced before each answer
+    (``group``/``every``: ``synchronous=NORMAL``, the record carries the rows); else
+    ``FULL``."""
     retention = longest_window_s(settings.packs)
     if isinstance(records, RedisRecords):
         redis_records = records
@@ -243,8 +246,11 @@ def open_frequency(settings: Settings, records: RecordStores,
                               retention_s=retention,
                               refusing=lambda: redis_records.refusing_counts,
                               guard=redis_records)
+    path = log_path(settings)
+    proving = (CountsLog(path, key_id) if path is not None and key_id is not None
+               and settings.log.durability in ("group", "every") else None)
     return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
-                             retention_s=retention)
+                             retention_s=retention, counts_log=proving)
 
 
 def open_compliance_log(settings: Settings, protector: NumberProtector,

@@ -25,6 +25,7 @@ from callguard.decision import Decision
 from callguard.memo import remember
 from callguard.numbers.redact import has_digit_run, redact_digits
 from callguard.policy import Pack, Status, Verdict
+from callguard.policy.frequency import Counted
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -124,6 +125,16 @@ def _zone_tags(zones: tuple[str, ...], sources: tuple[str, ...]) -> tuple[tuple[
         for zone in zones if tag == "fallback" else listed.split(", "):
             tags.setdefault(zone, tag)
     return tuple((zone, tags.get(zone, "other")) for zone in zones)
+
+
+def _counted(counted: Counted) -> dict[str, Any]:
+    """``counted`` of a decision record: the rows its call-frequency reservation wrote."""
+    return {"mark": counted.mark, "stamp_ms": counted.stamp_ms,
+            "subjects": list(counted.subjects)}
+
+
+def _counted_piece(counted: Counted) -> bytes:
+    return b',"counted":' + _json(_counted(counted))
 
 
 class RecordEncoder:
@@ -234,6 +245,7 @@ class RecordEncoder:
             b',"linkedid":' + _json(self.fields.linkedid(linkedid)) if linkedid else b"",
             b',"reference":' + _json(self.fields.reference(reference)) if reference else b"",
             b',"withdraws":' + _json(self.fields.decision_id(withdraws)) if withdraws else b"",
+            b"" if decision.counted is None else _counted_piece(decision.counted),
             b',"latency_us":', b"%d}\n" % int(decision.latency_us)))
 
     def _who_piece(self, front: str, campaign_id: str, solicitor: str | None,
@@ -306,6 +318,8 @@ class RecordEncoder:
             record["reference"] = self.fields.reference(decision.reference)
         if decision.withdraws:  # an earlier answer to the same call, withdrawn by this one
             record["withdraws"] = self.fields.decision_id(decision.withdraws)
+        if decision.counted is not None:  # the count's rows, proved by this record
+            record["counted"] = _counted(decision.counted)
         record["latency_us"] = int(decision.latency_us)
         return record
 

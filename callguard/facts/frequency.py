@@ -155,7 +155,7 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
     if refused is None and run is not None:
         run.take(e164, read, at)  # the scrub decides rows of one number one after another
     return FrequencyResult((*read, *reserved.claims), (*totals, *reserved.counts), refused,
-                           (*earlier, *(0,) * len(reserved.claims)))
+                           (*earlier, *(0,) * len(reserved.claims)), reserved.counted)
 
 
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)

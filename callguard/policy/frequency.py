@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "FrequencyClaim", "FrequencyResult", "Ledger",
+__all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "Counted", "FrequencyClaim", "FrequencyResult", "Ledger",
            "count_instants", "judge_claims"]
 
 # Counts are kept this much longer than the longest window, and old ones are trimmed from
@@ -54,6 +54,20 @@ class FrequencyClaim:
 
 
 @dataclass(frozen=True, slots=True)
+class Counted:
+    """What a granted reservation wrote, as the compliance record carries it (``counted``):
+    the rows a store that lost the commit can write again from the record.
+
+    ``mark`` is the store's commit mark (strictly increasing in commit order across every
+    process of the file): a record whose mark is past the store's last mark after a
+    restart names a commit the file lost."""
+
+    mark: int
+    stamp_ms: int  # the instant the call was counted at (ms)
+    subjects: tuple[str, ...]  # one row per subject, keyed by the number's hash
+
+
+@dataclass(frozen=True, slots=True)
 class FrequencyResult:
     """The store's answer: the calls counted before this one, per claim, and whether the
     call was counted (every claim held) or not (``refused`` is the first claim over cap)."""
@@ -64,6 +78,9 @@ class FrequencyResult:
     # Per claim, how many of ``counts`` are a scrub run's earlier ALLOWed rows (held in
     # memory by the run, never stored); empty: none.
     tentative: tuple[int, ...] = ()
+    # The rows written, when the store's counts are proved by the compliance log (embedded
+    # ``synchronous=NORMAL``); None otherwise.
+    counted: Counted | None = None
 
     @property
     def granted(self) -> bool:

@@ -9,29 +9,49 @@ not stall the event loop); a busy file past ``busy_timeout`` is a StoreError (BL
 Reservations that arrive while a transaction commits wait and go together in the next one
 (group commit, like the compliance log's ``group``): each is checked in turn and sees the
 ones before it, and none is answered before the COMMIT is on disk — one fsync per group.
+
+**Counts proved by the compliance log** (``counts_log``): when the node's records go to a
+file that is synced before an answer is released (``[log] durability`` ``group`` or
+``every``), a granted reservation's rows travel in its decision record (``counted``: the
+commit mark, the instant, the subjects; the number is the record's ``number_hash``, the
+same keyed hash). The log is then the counts' write-ahead log and the file commits with
+``synchronous=NORMAL`` (WAL: a process crash loses nothing; an OS crash or power loss may
+lose the last commits, a suffix of them, never corrupting the file). Every opener of the
+file, before its first commit, writes back from the logs registered in the file (each
+process proving its counts registers its log, durably, and takes it off at a clean close
+after one ``FULL`` commit) the rows of every record whose mark is past the file's last
+mark: exactly the commits the file lost. A node that cannot prove
+its counts so (no log file, ``durability = "none"``) commits ``FULL``, as before; a
+registered log that cannot be read when a write-back is due fails the opening (fail
+closed: the gate BLOCKs every call a cap covers).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from callguard.compliance.reader import ReadStats, RecordFilter, log_exists, newest_first
 from callguard.errors import StoreError
 from callguard.policy.frequency import (
     RECORD_ONLY_CAP,
     SKEW_MS,
+    Counted,
     FrequencyClaim,
     FrequencyResult,
 )
 from callguard.stores.embedded.opening import open_wal
 from callguard.stores.frequency_batch import GroupCommit
 
-__all__ = ["EmbeddedFrequency"]
+__all__ = ["CountsLog", "EmbeddedFrequency", "boot_id"]
 
 # (number, claims, the instant the windows end at, the instant the call is counted at):
 # one call's check-and-reserve.
@@ -45,7 +65,38 @@ GROUP_LIMIT = 256
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS frequency (key TEXT NOT NULL, at_ms INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS frequency_by_key ON frequency (key, at_ms);
+CREATE TABLE IF NOT EXISTS frequency_mark (one INTEGER PRIMARY KEY CHECK (one = 1),
+    mark INTEGER NOT NULL, clock_ms INTEGER NOT NULL, boot TEXT NOT NULL);
+INSERT OR IGNORE INTO frequency_mark VALUES (1, 0, 0, '');
+CREATE TABLE IF NOT EXISTS frequency_logs (instance TEXT PRIMARY KEY, path TEXT NOT NULL,
+    key_id TEXT NOT NULL);
 """
+# Each transaction that writes counts takes the next mark (the clock's ms, or one past the
+# last mark when the clock is behind it): strictly increasing in commit order, whichever
+# process commits. ``clock_ms`` is the clock at that commit (how far back the logs are read).
+_MARK = ("UPDATE frequency_mark SET mark = max(mark + 1, ?1), clock_ms = ?1 WHERE one = 1 "
+         "RETURNING mark")
+_BOOT = "/proc/sys/kernel/random/boot_id"
+# The write-back takes the write lock for as long as it reads the logs.
+_WRITE_BACK_TIMEOUT_S = 60.0
+
+
+def boot_id() -> str | None:
+    """This boot of the OS (Linux), or None: an unchanged id means no OS crash since."""
+    try:
+        with open(_BOOT, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CountsLog:
+    """The compliance log file whose records prove this process's counts: synced before
+    the answer (``group``/``every``), keyed with ``key_id`` (the store's hasher's key)."""
+
+    path: Path
+    key_id: str
 
 # A claim's count in its window (rows after ?2), read no further than ?3 rows (its cap:
 # whether the cap is reached is all a count decides), and the key's oldest row, each an
@@ -79,13 +130,31 @@ class EmbeddedFrequency:
 
     def __init__(self, path: Path, hasher: Callable[[str], str], *, retention_s: int,
                  busy_timeout_ms: int = 2000, group_limit: int = GROUP_LIMIT,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 counts_log: CountsLog | None = None,
+                 boot: Callable[[], str | None] | None = None) -> None:
         self._path = path
         self._clock = clock
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
         self._db = _open(path, busy_timeout_ms / 1000)
+        # Rows written back from the logs at this opening (0: none were lost).
+        self.written_back = 0
+        # This opening's row in ``frequency_logs`` (None: its counts commit FULL).
+        self._instance = None if counts_log is None else (
+            f"{os.getpid()}:{secrets.token_hex(8)}")
+        try:
+            self.written_back = self._write_back(counts_log, (boot or boot_id)(),
+                                                 busy_timeout_ms)
+        except BaseException:
+            self._db.close()
+            raise
+        # NORMAL only once this process's log is registered (durably) and the file holds
+        # every count the logs prove: from here a lost commit is in a record.
+        self.proved_by_log = counts_log is not None
+        if self.proved_by_log:
+            self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what=f"call-frequency counts {path}")
@@ -138,13 +207,16 @@ class EmbeddedFrequency:
 
     def reserve_batch(self, batch: Sequence[_Reservation]) -> list[FrequencyResult]:
         """Each check-and-reserve in turn, all in one transaction: each sees the ones before
-        it; none is acknowledged before the COMMIT is on disk."""
+        it; none is acknowledged before the COMMIT is on disk (``FULL``), or, when the log
+        proves the counts, before the COMMIT is in the file (``NORMAL``: the record that
+        carries the rows is synced before the answer)."""
         db = self._db
         clock_ms = int(self._clock().timestamp() * 1000)
         with self._lock:
             try:
                 db.execute("BEGIN IMMEDIATE")
-                results = [self._one(e164, claims, at, stamp, clock_ms)
+                mark = int(db.execute(_MARK, (clock_ms,)).fetchone()[0])
+                results = [self._one(e164, claims, at, stamp, clock_ms, mark)
                            for e164, claims, at, stamp in batch]
                 # From the earlier of the clock and the group's first instant, as the
                 # per-key trim: a call dated in the past keeps what its windows count.
@@ -161,7 +233,7 @@ class EmbeddedFrequency:
         return results
 
     def _one(self, e164: str, claims: tuple[FrequencyClaim, ...], at: datetime,
-             stamp: datetime, clock_ms: int) -> FrequencyResult:
+             stamp: datetime, clock_ms: int, mark: int) -> FrequencyResult:
         # One SELECT per claim gives its count and the key's oldest row; the DELETE of rows
         # past retention runs only when there are some (a new key, most calls, has none):
         # two statements per reservation instead of three (issue 18: the statements run in
@@ -188,14 +260,96 @@ class EmbeddedFrequency:
         for key in stale:
             db.execute("DELETE FROM frequency WHERE key = ? AND at_ms <= ?", (key, trim))
         if refused is None:
-            for key in dict.fromkeys(f"{digest}:{c.subject}" for c in claims):
+            stamp_ms = int(stamp.timestamp() * 1000)
+            subjects = tuple(dict.fromkeys(c.subject for c in claims))
+            for subject in subjects:
                 db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
-                           (key, int(stamp.timestamp() * 1000)))
+                           (f"{digest}:{subject}", stamp_ms))
+            return FrequencyResult(claims, tuple(counts), None, counted=Counted(
+                mark, stamp_ms, subjects) if self.proved_by_log else None)
         return FrequencyResult(claims, tuple(counts), refused)
 
+    def _write_back(self, log: CountsLog | None, boot: str | None, timeout_ms: int) -> int:
+        """Register ``log``; after an OS restart, write back the rows of every record of
+        the registered logs whose mark is past the file's last one. One ``FULL``
+        transaction under the write lock: no process commits before it is done."""
+        db = self._db
+        db.execute(f"PRAGMA busy_timeout={int(max(timeout_ms, _WRITE_BACK_TIMEOUT_S * 1000))}")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            last, clock_ms, known_boot = db.execute(
+                "SELECT mark, clock_ms, boot FROM frequency_mark").fetchone()
+            written = 0
+            # Same boot: no OS crash since the last write-back, so no commit was lost (a
+            # process crash loses nothing in WAL mode). Unknown boot: always read.
+            if boot is None or boot != known_boot:
+                logs = db.execute("SELECT DISTINCT path, key_id FROM frequency_logs"
+                                  ).fetchall()
+                newest = last
+                for path, key_id in logs:
+                    for mark, key, stamp_ms in _lost(Path(path), key_id, last, clock_ms):
+                        db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                                   (key, stamp_ms))
+                        newest = max(newest, mark)
+                        written += 1
+                db.execute("UPDATE frequency_mark SET mark = ?, boot = ? WHERE one = 1",
+                           (newest, boot or ""))
+                # The processes that registered them died with the OS: their rows are back.
+                db.execute("DELETE FROM frequency_logs")
+            if log is not None:
+                db.execute("INSERT INTO frequency_logs VALUES (?, ?, ?)",
+                           (self._instance, str(log.path.resolve()), log.key_id))
+            db.execute("COMMIT")
+        except (sqlite3.Error, OSError) as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            raise StoreError(f"call-frequency counts {self._path}: {exc}; the counts could "
+                             "not be proved complete") from None
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+        return written
+
+
     async def aclose(self) -> None:
-        """Close the file."""
+        """Close the file; a process whose counts its log proves first makes them durable
+        (one ``FULL`` commit syncs the WAL, every earlier commit with it) and takes its log
+        off the file's list: a log no longer written (renamed, removed) is not read."""
+        if self._instance is not None:
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._db.execute("PRAGMA synchronous=FULL")
+                self._db.execute("DELETE FROM frequency_logs WHERE instance = ?",
+                                 (self._instance,))
         self._db.close()
+
+
+def _lost(path: Path, key_id: str, last: int, clock_ms: int
+          ) -> list[tuple[int, str, int]]:
+    """(mark, key, instant) of each row carried by a record of ``path`` whose mark is past
+    ``last``: the commits the file lost. Read newest first, back to an hour (the skew the
+    counts already allow between clocks) before the file's last commit: a record is
+    written after its commit, within its answer's time. OSError when the log cannot be
+    read or was written with another key (fail closed)."""
+    if not log_exists(path):
+        raise OSError(f"the compliance log {path} that proves counts is gone")
+    since = datetime.fromtimestamp((min(clock_ms, last) - SKEW_MS) / 1000, UTC)
+    rows: list[tuple[int, str, int]] = []
+    for record in newest_first(path, RecordFilter(since=since), ReadStats()):
+        counted = record.get("counted")
+        if not counted or counted.get("mark", 0) <= last:
+            continue
+        if record.get("key_id") != key_id:
+            raise OSError(f"a record of {path} proving a count was hashed with key "
+                          f"{record.get('key_id')}, not {key_id}")
+        try:
+            digest = record["number_hash"]
+            rows.extend((int(counted["mark"]), f"{digest}:{subject}",
+                         int(counted["stamp_ms"])) for subject in counted["subjects"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise OSError(f"a record of {path} proving a count cannot be read back "
+                          f"({type(exc).__name__}: {exc})") from None
+    return rows
 
 
 def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
