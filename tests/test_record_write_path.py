@@ -20,7 +20,7 @@ import pytest
 
 from callguard.compliance import sinks
 from callguard.compliance.sinks import LogFile, lock_path
-from callguard.compliance.writer import RecordWriteError, RecordWriter, _Linger
+from callguard.compliance.writer import _SYNC, RecordWriteError, RecordWriter, _Linger
 from tests.conftest import ROOT
 from tests.log_files import hold_log_lock
 
@@ -293,6 +293,19 @@ async def test_group_lines_handed_to_the_thread_are_a_hold_the_loop_joins(tmp_pa
         fcntl.flock(probe, fcntl.LOCK_UN)
     finally:
         os.close(probe)
+    await writer.aclose()
+
+
+async def test_group_a_sync_asked_when_nothing_is_held_does_not_linger(tmp_path):
+    """The loop's request to sync a hold that the thread synced already (its batch joined
+    the hold): nothing is held, so the writer goes on at once instead of lingering."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group",
+                          linger_s=60.0)
+    await writer.write(b'{"i":0}\n')  # one call at a time: no linger
+    writer._linger.joined = 1.0  # as under load
+    writer._put(_SYNC)  # nothing held
+    assert await asyncio.to_thread(writer.flush, 10)  # a linger would be 30 s at least
     await writer.aclose()
 
 

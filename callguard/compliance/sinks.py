@@ -229,7 +229,8 @@ class LogFile:
                            bytes=size - keep)
         self._torn = False
 
-    def try_append(self, data: bytes, *, hold: bool, waiter: object = None) -> bool | None:
+    def try_append(self, data: bytes, *, hold: bool, waiter: object = None,
+                   mutex: bool = False) -> bool | None:
         """On the event loop: append ``data`` now, or return None (then the thread must).
 
         Never waits: None when the writer thread holds the file, when another process
@@ -239,8 +240,10 @@ class LogFile:
         behind lines that are not yet synced and a failed sync can cut them all; the
         writer thread's ``sync_held`` hands back each line's ``waiter`` once synced.
         Returns whether this line began a hold (then its caller asks for ``sync_held``).
+        ``mutex``: wait for this process's mutex (the writer thread's own appends; the
+        loop's holds it only for a write), never for the lock.
         """
-        if not self._mutex.acquire(blocking=False):
+        if not self._mutex.acquire(blocking=mutex):
             return None
         try:
             took = not self._held
@@ -346,6 +349,11 @@ class LogFile:
         if self._held and self._turn:
             self._held = self._turn = False
             fcntl.flock(self._lock, fcntl.LOCK_UN)
+
+    @property
+    def held(self) -> bool:
+        """Whether lines await ``sync_held`` (read without the mutex: a hint)."""
+        return self._held and not self._turn
 
     def sync_held(self, between: Callable[[], object] | None = None,
                   ) -> tuple[list[object], OSError | None]:

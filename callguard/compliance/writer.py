@@ -382,7 +382,8 @@ class RecordWriter:
                 else:
                     stop = True
             if sync:
-                self._linger.wait(self._appended)
+                if self._held():  # else a hold already synced (``_hold_batch`` joined it)
+                    self._linger.wait(self._appended)
                 self._sync_hold()
             if batch and not self._hold_batch(batch):
                 self._write_batch(batch)
@@ -398,14 +399,15 @@ class RecordWriter:
         Lines come here when the loop found the hold closing (its last fdatasync running)
         or the thread busy with the file. Committed on their own, each such batch cost an
         fdatasync for one or two lines; as a hold, the lines the loop appends meanwhile
-        share it. Never waits for the lock (contended, a rotation or a torn tail due, a
-        failed write: the usual commit, which waits, heals, rotates or retries each line).
+        share it. Waits for the in-process mutex only (the loop holds it for a write),
+        never for the lock (contended, a rotation or a torn tail due, a failed write: the
+        usual commit, which waits, heals, rotates or retries each line).
         """
         if self._append is None or self._closed:
             return False
         data = batch[0].line if len(batch) == 1 else b"".join(i.line for i in batch)
         try:
-            began = self._append(data, hold=True, waiter=batch)
+            began = self._append(data, hold=True, waiter=batch, mutex=True)
         except OSError:
             return False
         if began is None:
@@ -428,6 +430,9 @@ class RecordWriter:
     def _linger_between(self) -> None:
         """Before a hold's second fdatasync (lines came during the first): linger too."""
         self._linger.wait(self._appended)
+
+    def _held(self) -> bool:
+        return isinstance(self.target, LogFile) and self.target.held
 
     def _appended(self) -> int:
         return self.target.appended if isinstance(self.target, LogFile) else 0
