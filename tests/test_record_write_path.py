@@ -20,7 +20,7 @@ import pytest
 
 from callguard.compliance import sinks
 from callguard.compliance.sinks import LogFile, lock_path
-from callguard.compliance.writer import RecordWriteError, RecordWriter, _Linger
+from callguard.compliance.writer import _SYNC, RecordWriteError, RecordWriter, _Linger
 from tests.conftest import ROOT
 from tests.log_files import hold_log_lock
 
@@ -178,6 +178,162 @@ def test_the_thread_path_while_the_loop_holds_keeps_the_lock(tmp_path):
     finally:
         os.close(probe)
         log.close()
+
+
+def test_sync_held_runs_between_before_its_second_fdatasync_lines_still_joining(
+        tmp_path, monkeypatch):
+    """A line came during the first fdatasync: ``between`` runs (the writer lingers there)
+    while the loop may still join the hold; the second fdatasync covers every line, and a
+    line that comes during it is refused (the lock is free after it). No line: one
+    fdatasync, no ``between``."""
+    path = tmp_path / "compliance.jsonl"
+    log = LogFile(path, max_bytes=1 << 20)
+    real = os.fdatasync
+    covered: list[int] = []  # lines appended when each fdatasync ran
+    refused: list[object] = []
+
+    def fdatasync(fd: int) -> None:
+        real(fd)
+        covered.append(log.appended)
+        if len(covered) == 1:
+            assert log.try_append(b'{"i":2}\n', hold=True, waiter="b") is False
+        elif len(covered) == 2:
+            refused.append(log.try_append(b'{"i":9}\n', hold=True, waiter="z"))
+
+    monkeypatch.setattr(sinks.os, "fdatasync", fdatasync)
+    betweens: list[int] = []
+
+    def between() -> None:
+        betweens.append(log.appended)
+        assert log.try_append(b'{"i":3}\n', hold=True, waiter="c") is False  # joins
+
+    try:
+        assert log.try_append(b'{"i":1}\n', hold=True, waiter="a") is True
+        assert log.sync_held(between) == (["a", "b", "c"], None)
+        assert (covered, betweens, refused) == ([1, 3], [2], [None])
+        assert log.try_append(b'{"i":4}\n', hold=True, waiter="d") is True  # lock free
+        assert log.sync_held(between) == (["d"], None)
+        assert (covered, betweens) == ([1, 3, 4], [2])
+        assert [r["i"] for r in _lines(path)] == [1, 2, 3, 4]
+    finally:
+        log.close()
+
+
+def test_a_failed_second_fdatasync_cuts_the_whole_hold(tmp_path, monkeypatch):
+    """The second fdatasync (after ``between``) fails: every line of the hold is cut, the
+    ones the first fdatasync covered too (none was answered), and the error returned."""
+    path = tmp_path / "compliance.jsonl"
+    log = LogFile(path, max_bytes=1 << 20)
+    log.commit(b'{"i":0}\n', sync=True)
+    real = os.fdatasync
+    calls: list[int] = []
+
+    def fdatasync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 2:
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+        assert log.try_append(b'{"i":2}\n', hold=True, waiter="b") is False
+
+    monkeypatch.setattr(sinks.os, "fdatasync", fdatasync)
+    try:
+        assert log.try_append(b'{"i":1}\n', hold=True, waiter="a") is True
+        waiters, error = log.sync_held(
+            lambda: log.try_append(b'{"i":3}\n', hold=True, waiter="c"))
+        assert waiters == ["a", "b", "c"]
+        assert isinstance(error, OSError)
+        assert error.errno == errno.EIO
+        assert len(calls) == 2
+        assert [r["i"] for r in _lines(path)] == [0]
+    finally:
+        log.close()
+
+
+def _count_commits(monkeypatch) -> list[int]:
+    commits: list[int] = []
+    commit = LogFile.commit
+
+    def counted(self: LogFile, data: bytes, *, sync: bool) -> None:
+        commits.append(data.count(b"\n"))
+        commit(self, data, sync=sync)
+
+    monkeypatch.setattr(LogFile, "commit", counted)
+    return commits
+
+
+async def test_group_lines_handed_to_the_thread_are_a_hold_the_loop_joins(tmp_path,
+                                                                         monkeypatch):
+    """``group``: lines that reach the writer thread (here posted from a plain thread) are
+    appended as a hold, not committed on their own, and the loop's lines share its
+    fdatasync; each is answered only once synced, and the lock is free afterwards."""
+    path = tmp_path / "compliance.jsonl"
+    commits = _count_commits(monkeypatch)
+    syncs: list[int] = []
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        real(fd)
+        syncs.append(fd)
+
+    monkeypatch.setattr(sinks.os, "fdatasync", fdatasync)
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group",
+                          linger_s=0.4)
+    await writer.write(b'{"i":0}\n')
+    writer._linger.joined = 1.0  # as under load: the thread lingers for its hold
+    await asyncio.to_thread(writer.post, b'{"i":1}\n')
+    await asyncio.gather(*(writer.write(b'{"i":%d}\n' % i) for i in range(2, 7)))
+    assert await asyncio.to_thread(writer.flush, 5)
+    assert commits == []  # no line committed on its own
+    assert len(syncs) <= 4  # 1 (line 0) + one hold of 1-6, twice if lines came meanwhile
+    assert sorted(r["i"] for r in _lines(path)) == list(range(7))
+    assert (writer.written, writer.failed) == (7, 0)
+    probe = os.open(lock_path(path), os.O_RDWR)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # released after the sync
+        fcntl.flock(probe, fcntl.LOCK_UN)
+    finally:
+        os.close(probe)
+    await writer.aclose()
+
+
+async def test_group_a_sync_asked_when_nothing_is_held_does_not_linger(tmp_path):
+    """The loop's request to sync a hold that the thread synced already (its batch joined
+    the hold): nothing is held, so the writer goes on at once instead of lingering."""
+    path = tmp_path / "compliance.jsonl"
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group",
+                          linger_s=60.0)
+    await writer.write(b'{"i":0}\n')  # one call at a time: no linger
+    writer._linger.joined = 1.0  # as under load
+    writer._put(_SYNC)  # nothing held
+    assert await asyncio.to_thread(writer.flush, 10)  # a linger would be 30 s at least
+    await writer.aclose()
+
+
+async def test_group_a_hold_the_thread_began_is_cut_when_its_fdatasync_fails(tmp_path,
+                                                                           monkeypatch):
+    """A line handed to the thread is held, not committed; its fdatasync fails: the line is
+    cut and counted failed, and the next one is written once the disk works again."""
+    path = tmp_path / "compliance.jsonl"
+    commits = _count_commits(monkeypatch)
+    writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability="group")
+    await writer.write(b'{"i":0}\n')
+    real = os.fdatasync
+
+    def broken(_fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(sinks.os, "fdatasync", broken)
+    await asyncio.to_thread(writer.post, b'{"i":1}\n')
+    assert await asyncio.to_thread(writer.flush, 5)
+    assert writer.failed == 1
+    assert [r["i"] for r in _lines(path)] == [0]
+    monkeypatch.setattr(sinks.os, "fdatasync", real)
+    await asyncio.to_thread(writer.post, b'{"i":2}\n')
+    assert await asyncio.to_thread(writer.flush, 5)
+    await writer.aclose()
+    assert commits == []
+    assert [r["i"] for r in _lines(path)] == [0, 2]
+    assert writer.failed == 1
 
 
 async def test_none_keeps_the_lock_for_the_loop_turn_only(tmp_path):

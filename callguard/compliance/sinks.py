@@ -10,7 +10,7 @@ The lock: several processes may append to one file (``serve`` and one-shot ``che
 Every appender, rotation and ``close_segment`` take an EXCLUSIVE ``flock`` on
 ``<file>.lock``, and hold it only for one batch: write(2), the fdatasync the durability
 policy asks for (under ``group``, the hold of ``try_append`` lasts until the thread's
-``sync_held``: one or two fdatasyncs, after a linger of at most 2 ms under load), and a
+``sync_held``: one or two fdatasyncs, each after a linger of at most 2 ms under load), and a
 rotation's rename — under ``durability = "none"`` the loop's turn (``append_in_turn``:
 its lines, at most 64, then released once the loop turns), an fdatasync (~0.2-2 ms on
 ordinary disks) otherwise. Nothing
@@ -36,7 +36,7 @@ import stat
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,7 +229,8 @@ class LogFile:
                            bytes=size - keep)
         self._torn = False
 
-    def try_append(self, data: bytes, *, hold: bool, waiter: object = None) -> bool | None:
+    def try_append(self, data: bytes, *, hold: bool, waiter: object = None,
+                   mutex: bool = False) -> bool | None:
         """On the event loop: append ``data`` now, or return None (then the thread must).
 
         Never waits: None when the writer thread holds the file, when another process
@@ -239,8 +240,10 @@ class LogFile:
         behind lines that are not yet synced and a failed sync can cut them all; the
         writer thread's ``sync_held`` hands back each line's ``waiter`` once synced.
         Returns whether this line began a hold (then its caller asks for ``sync_held``).
+        ``mutex``: wait for this process's mutex (the writer thread's own appends; the
+        loop's holds it only for a write), never for the lock.
         """
-        if not self._mutex.acquire(blocking=False):
+        if not self._mutex.acquire(blocking=mutex):
             return None
         try:
             took = not self._held
@@ -347,21 +350,30 @@ class LogFile:
             self._held = self._turn = False
             fcntl.flock(self._lock, fcntl.LOCK_UN)
 
-    def sync_held(self) -> tuple[list[object], OSError | None]:
+    @property
+    def held(self) -> bool:
+        """Whether lines await ``sync_held`` (read without the mutex: a hint)."""
+        return self._held and not self._turn
+
+    def sync_held(self, between: Callable[[], object] | None = None,
+                  ) -> tuple[list[object], OSError | None]:
         """In the writer thread: fdatasync every line ``try_append`` wrote under the held
         lock, then release it. Returns the waiters of those lines and the error, if any.
 
         One fdatasync covers every line written before it. Lines the loop appends while it
         runs get one more fdatasync, after which the loop appends no more under this hold
         (so the lock is released at least every second fdatasync, and another process can
-        have it). A failed fdatasync cuts every line of the hold (``ftruncate``): none was
-        acknowledged, and their answers are BLOCK.
+        have it). ``between`` runs before that second fdatasync, the loop still appending
+        (the writer lingers there, so that it covers more lines). A failed fdatasync cuts
+        every line of the hold (``ftruncate``): none was acknowledged, and their answers
+        are BLOCK.
         """
         error: OSError | None = None
         for _round in range(2):
             with self._mutex:
                 if not self._held:
                     break
+                self._closing = _round > 0  # the last round: what comes now waits its turn
                 fd, seen = self._fd, self.appended
             try:
                 os.fdatasync(fd)
@@ -371,7 +383,8 @@ class LogFile:
             with self._mutex:
                 if self.appended == seen:
                     break
-                self._closing = True  # one more round covers what came meanwhile
+            if between is not None:
+                between()
         with self._mutex:
             waiters, self._waiters = self._waiters, []
             if self._held:

@@ -16,9 +16,12 @@ policy, synced:
   only, then the lock is released. Under load the thread first lingers, bounded
   (``_Linger``): while recent holds were joined by lines arriving meanwhile and the event
   loop is at work, it waits up to ``linger_s`` so one fdatasync covers more lines; idle,
-  or one call at a time, it syncs at once. A failed fdatasync cuts the hold's lines and
-  BLOCKs their calls. Lines that go to the thread (lock contended) are written there, a
-  batch then one fdatasync, as before.
+  or one call at a time, it syncs at once. Lines that came during that fdatasync get a
+  second one, after the same linger (``LogFile.sync_held``'s ``between``). A failed
+  fdatasync cuts the hold's lines and BLOCKs their calls. Lines that reach the thread
+  (the hold closing, the file busy) become a hold of the thread's that the loop's lines
+  join (``_hold_batch``); only when the lock is contended (another process), or the file
+  must rotate or heal, are they committed there, a batch then one fdatasync, as before.
 - ``every``: one write(2) and one fdatasync per record, in the thread.
 
 A batch is written all or nothing (``LogTarget.commit``). When a batch fails, its records
@@ -85,7 +88,8 @@ class _Linger:
     work (nothing is coming: every call waits for this sync). Two sleeps at most: a sleep
     costs ~19 µs of CPU on this VM, so polling in short steps would cost more than the
     fdatasyncs it saves. The answers wait for the sync, and the hold keeps the lock: the
-    bound is small.
+    bound is small. It runs before each of a hold's (at most two) fdatasyncs: at most
+    ``2 * limit`` in all, and none for one call at a time.
     """
 
     __slots__ = ("clock", "joined", "limit")
@@ -378,14 +382,40 @@ class RecordWriter:
                 else:
                     stop = True
             if sync:
-                self._linger.wait(self._appended)
+                if self._held():  # else a hold already synced (``_hold_batch`` joined it)
+                    self._linger.wait(self._appended)
                 self._sync_hold()
-            if batch:
+            if batch and not self._hold_batch(batch):
                 self._write_batch(batch)
             for marker in flushes:
                 marker.done.set()
             if stop:
                 return
+
+    def _hold_batch(self, batch: list[_Item]) -> bool:
+        """``group``: append lines handed to the thread as a hold the loop can join, then
+        sync it as the loop's own (lingering the same way); False: the usual commit.
+
+        Lines come here when the loop found the hold closing (its last fdatasync running)
+        or the thread busy with the file. Committed on their own, each such batch cost an
+        fdatasync for one or two lines; as a hold, the lines the loop appends meanwhile
+        share it. Waits for the in-process mutex only (the loop holds it for a write),
+        never for the lock (contended, a rotation or a torn tail due, a failed write: the
+        usual commit, which waits, heals, rotates or retries each line).
+        """
+        if self._append is None or self._closed:
+            return False
+        data = batch[0].line if len(batch) == 1 else b"".join(i.line for i in batch)
+        try:
+            began = self._append(data, hold=True, waiter=batch, mutex=True)
+        except OSError:
+            return False
+        if began is None:
+            return False
+        if began:
+            self._linger.wait(self._appended)
+        self._sync_hold()  # joined the loop's hold (its sync is queued): sync it now
+        return True
 
     def _write_batch(self, batch: list[_Item]) -> None:
         try:
@@ -397,13 +427,20 @@ class RecordWriter:
                 item.error = item.error or failure
         self._finish(batch)
 
+    def _linger_between(self) -> None:
+        """Before a hold's second fdatasync (lines came during the first): linger too."""
+        self._linger.wait(self._appended)
+
+    def _held(self) -> bool:
+        return isinstance(self.target, LogFile) and self.target.held
+
     def _appended(self) -> int:
         return self.target.appended if isinstance(self.target, LogFile) else 0
 
     def _sync_hold(self) -> None:
         """The loop's hold: one fdatasync for every line of it, then each answer."""
         assert isinstance(self.target, LogFile)
-        waiters, error = self.target.sync_held()
+        waiters, error = self.target.sync_held(self._linger_between)
         self.batches += bool(waiters)
         items = [item for batch in waiters if isinstance(batch, list) for item in batch]
         if waiters:
