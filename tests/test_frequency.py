@@ -858,9 +858,9 @@ class TestGate:
             def __init__(self, store):
                 self.store, self.go = store, asyncio.Event()
 
-            async def reserve(self, *args):
+            async def reserve(self, *args, **kwargs):
                 await self.go.wait()
-                return await self.store.reserve(*args)
+                return await self.store.reserve(*args, **kwargs)
 
         held = Held(runtime.frequency)
         runtime.gate._stores["frequency"] = held

@@ -335,3 +335,35 @@ async def test_a_record_whose_rows_cannot_be_read_fails_the_opening(tmp_path):
     log.write_bytes(log.read_bytes().replace(b'"subjects":[', b'"subjects":7,"x":['))
     with pytest.raises(StoreError, match="cannot be read back"):
         _store(tmp_path, boot="after the power loss")
+
+
+async def test_a_count_after_the_answer_no_record_carries_commits_full(tmp_path):
+    """A call no cap covers is counted after its answer (``CountsAfter``): its record was
+    written before, so no record carries those rows and no write-back can bring them
+    back after an OS crash. Their transaction must be on disk when it commits (FULL),
+    not left in the WAL's page cache until a checkpoint (hours on a quiet node)."""
+    from callguard.gate import CheckRequest
+    from callguard.runtime import open_runtime
+
+    _lists(tmp_path)
+    runtime = open_runtime(_settings(tmp_path))
+    await runtime.start_deciding()
+    statements: list[str] = []
+    try:
+        assert _synchronous(runtime.frequency) == 1  # NORMAL: the log proves the capped ones
+        runtime.frequency._db.set_trace_callback(statements.append)
+        decision = await runtime.gate.check(CheckRequest(
+            "8015550123", "ut-solar-manual", at=NOON, front="fastagi"))
+        assert decision.allowed, decision.verdict.reason
+        assert decision.counted is None  # no cap of its plan: nothing in its record
+        await runtime.gate.counts_after.settle()
+        assert runtime.gate.counts_after.posted == 1
+        assert runtime.gate.counts_after.failed == 0
+        runtime.frequency._db.set_trace_callback(None)
+        commit = max(i for i, s in enumerate(statements) if s == "COMMIT")
+        modes = [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
+        assert modes, statements
+        assert modes[-1] == "PRAGMA synchronous=FULL", statements
+        assert _synchronous(runtime.frequency) == 1  # NORMAL again for the capped ones
+    finally:
+        await runtime.aclose()

@@ -68,7 +68,8 @@ class CountsAfter:
         queued, self._queued = self._queued, []
         loop = asyncio.get_running_loop()
         for store, e164, claims, at, stamp in queued:
-            task = loop.create_task(store.reserve(e164, claims, at, stamp))
+            # No record carries these rows (it was written before): not provable by the log.
+            task = loop.create_task(store.reserve(e164, claims, at, stamp, recorded=False))
             self._pending.add(task)
             task.add_done_callback(self._settled)
 
@@ -104,9 +105,10 @@ class ScrubCounts:
         self._rows = Ledger()
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None, *,
+                      recorded: bool = True) -> FrequencyResult:
         """A rule that counts the scrub front (``fronts`` names it) reserves for real."""
-        return await self._store.reserve(e164, claims, at, stamp)
+        return await self._store.reserve(e164, claims, at, stamp, recorded=recorded)
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:

@@ -147,11 +147,13 @@ class FrequencyStore(Protocol):
     """
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None, *,
+                      recorded: bool = True) -> FrequencyResult:
         """Atomically: count calls per claim in its window before ``at``; when every claim
         is under its cap, count this call, at ``stamp`` (default ``at``), under each
         claim's subject. Raises StoreError when the answer is not known to be durable (the
-        gate BLOCKs: never an uncounted ALLOW)."""
+        gate BLOCKs: never an uncounted ALLOW). ``recorded=False``: no decision record
+        will carry the result's ``counted`` (a count after the answer)."""
         ...
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],

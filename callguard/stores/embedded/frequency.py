@@ -20,7 +20,9 @@ lose the last commits, a suffix of them, never corrupting the file). Every opene
 file, before its first commit, writes back from the logs registered in the file (each
 process proving its counts registers its log, durably, and takes it off at a clean close
 after one ``FULL`` commit) the rows of every record whose mark is past the file's last
-mark: exactly the commits the file lost. A node that cannot prove
+mark: exactly the commits the file lost. A count no record carries (a call no cap
+covered, counted after its answer: ``recorded=False``) commits ``FULL`` even so: no
+write-back could bring it back. A node that cannot prove
 its counts so (no log file, ``durability = "none"``) commits ``FULL``, as before; a
 registered log that cannot be read when a write-back is due fails the opening (fail
 closed: the gate BLOCKs every call a cap covers).
@@ -53,9 +55,9 @@ from callguard.stores.frequency_batch import GroupCommit
 
 __all__ = ["CountsLog", "EmbeddedFrequency", "boot_id"]
 
-# (number, claims, the instant the windows end at, the instant the call is counted at):
-# one call's check-and-reserve.
-_Reservation = tuple[str, tuple[FrequencyClaim, ...], datetime, datetime]
+# (number, claims, the instant the windows end at, the instant the call is counted at,
+# whether a decision record carries its rows): one call's check-and-reserve.
+_Reservation = tuple[str, tuple[FrequencyClaim, ...], datetime, datetime, bool]
 # (number, claims, the instant the windows end at): one read-only count.
 _Count = tuple[str, tuple[FrequencyClaim, ...], datetime]
 
@@ -164,12 +166,15 @@ class EmbeddedFrequency:
             self._count_group, limit=group_limit, what=f"call-frequency counts {path}")
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None, *,
+                      recorded: bool = True) -> FrequencyResult:
         """Queue the check-and-reserve; the reservations waiting together are made in one
-        transaction (one fsync) in a worker thread. StoreError when it did not commit."""
+        transaction (one fsync) in a worker thread. StoreError when it did not commit.
+        ``recorded=False``: no record carries the rows (a count after the answer), so the
+        log cannot prove them and their transaction commits ``FULL``."""
         if not claims:
             return FrequencyResult((), (), None)
-        return await self._group.submit((e164, tuple(claims), at, stamp or at))
+        return await self._group.submit((e164, tuple(claims), at, stamp or at, recorded))
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -203,7 +208,7 @@ class EmbeddedFrequency:
     def reserve_sync(self, e164: str, claims: tuple[FrequencyClaim, ...],
                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
         """One check-and-reserve in its own transaction (for a synchronous caller)."""
-        return self.reserve_batch([(e164, claims, at, stamp or at)])[0]
+        return self.reserve_batch([(e164, claims, at, stamp or at, True)])[0]
 
     def reserve_batch(self, batch: Sequence[_Reservation]) -> list[FrequencyResult]:
         """Each check-and-reserve in turn, all in one transaction: each sees the ones before
@@ -212,12 +217,17 @@ class EmbeddedFrequency:
         carries the rows is synced before the answer)."""
         db = self._db
         clock_ms = int(self._clock().timestamp() * 1000)
+        # Rows no record carries (counted after the answer): the log cannot write them
+        # back after an OS crash, so this transaction is on disk when it commits.
+        full = self.proved_by_log and not all(r[4] for r in batch)
         with self._lock:
             try:
+                if full:
+                    db.execute("PRAGMA synchronous=FULL")
                 db.execute("BEGIN IMMEDIATE")
                 mark = int(db.execute(_MARK, (clock_ms,)).fetchone()[0])
                 results = [self._one(e164, claims, at, stamp, clock_ms, mark)
-                           for e164, claims, at, stamp in batch]
+                           for e164, claims, at, stamp, _ in batch]
                 # From the earlier of the clock and the group's first instant, as the
                 # per-key trim: a call dated in the past keeps what its windows count.
                 first = min(int(r[2].timestamp() * 1000) for r in batch)
@@ -230,6 +240,10 @@ class EmbeddedFrequency:
                         db.execute("ROLLBACK")
                 raise StoreError(f"call-frequency counts {self._path}: {exc}; the call was "
                                  "not counted") from None
+            finally:
+                if full:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("PRAGMA synchronous=NORMAL")
         return results
 
     def _one(self, e164: str, claims: tuple[FrequencyClaim, ...], at: datetime,

@@ -149,9 +149,10 @@ class RedisFrequency:
         return f"callguard:freq:{{{digest}}}:{subject}"
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
-                      at: datetime, stamp: datetime | None = None) -> FrequencyResult:
+                      at: datetime, stamp: datetime | None = None, *,
+                      recorded: bool = True) -> FrequencyResult:
         """In the next script (one EVALSHA for the group); StoreError when Redis does not
-        answer or cannot be trusted."""
+        answer or cannot be trusted. ``recorded``: unused (Redis's own durability)."""
         if not claims:
             return FrequencyResult((), (), None)
         if self._refusing() is not None:
