@@ -367,3 +367,31 @@ async def test_a_count_after_the_answer_no_record_carries_commits_full(tmp_path)
         assert _synchronous(runtime.frequency) == 1  # NORMAL again for the capped ones
     finally:
         await runtime.aclose()
+
+
+async def test_without_a_boot_id_no_log_proves_counts(tmp_path):
+    """No boot id (no /proc): each opening writes back and takes every registration off,
+    a live process's too, so that process's NORMAL commits would be proved by no
+    registered log after an OS crash. Such a store commits FULL and registers nothing."""
+    _lists(tmp_path)
+    first_log, second_log = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first_log.write_text("")
+    second_log.write_text("")
+    protector = _hasher(tmp_path)
+    first = EmbeddedFrequency(tmp_path / "frequency.sqlite3", protector.hash,
+                              retention_s=86_400, boot=lambda: None,
+                              counts_log=CountsLog(first_log, protector.key_id))
+    second = EmbeddedFrequency(tmp_path / "frequency.sqlite3", protector.hash,
+                               retention_s=86_400, boot=lambda: None,
+                               counts_log=CountsLog(second_log, protector.key_id))
+    try:
+        registered = {r[0] for r in first._db.execute("SELECT path FROM frequency_logs")}
+        if first.proved_by_log:  # then its log must still be on the file's list
+            assert str(first_log.resolve()) in registered
+        assert not first.proved_by_log
+        assert _synchronous(first) == 2  # FULL
+        assert not second.proved_by_log
+        assert registered == set()
+    finally:
+        await second.aclose()
+        await first.aclose()

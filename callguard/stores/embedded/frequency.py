@@ -23,7 +23,7 @@ after one ``FULL`` commit) the rows of every record whose mark is past the file'
 mark: exactly the commits the file lost. A count no record carries (a call no cap
 covered, counted after its answer: ``recorded=False``) commits ``FULL`` even so: no
 write-back could bring it back. A node that cannot prove
-its counts so (no log file, ``durability = "none"``) commits ``FULL``, as before; a
+its counts so (no log file, ``durability = "none"``, no boot id) commits ``FULL``, as before; a
 registered log that cannot be read when a write-back is due fails the opening (fail
 closed: the gate BLOCKs every call a cap covers).
 """
@@ -143,18 +143,22 @@ class EmbeddedFrequency:
         self._db = _open(path, busy_timeout_ms / 1000)
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
+        this_boot = (boot or boot_id)()
+        # Without a boot id an OS restart cannot be told from a process restart: every
+        # opening writes back and takes every registration off, live processes' too, so
+        # no log can prove counts: FULL.
+        proving = counts_log if this_boot is not None else None
         # This opening's row in ``frequency_logs`` (None: its counts commit FULL).
-        self._instance = None if counts_log is None else (
+        self._instance = None if proving is None else (
             f"{os.getpid()}:{secrets.token_hex(8)}")
         try:
-            self.written_back = self._write_back(counts_log, (boot or boot_id)(),
-                                                 busy_timeout_ms)
+            self.written_back = self._write_back(proving, this_boot, busy_timeout_ms)
         except BaseException:
             self._db.close()
             raise
         # NORMAL only once this process's log is registered (durably) and the file holds
         # every count the logs prove: from here a lost commit is in a record.
-        self.proved_by_log = counts_log is not None
+        self.proved_by_log = proving is not None
         if self.proved_by_log:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
