@@ -395,3 +395,38 @@ async def test_without_a_boot_id_no_log_proves_counts(tmp_path):
     finally:
         await second.aclose()
         await first.aclose()
+
+
+async def test_a_commit_by_a_clock_set_back_an_hour_commits_full(tmp_path):
+    """The write-back reads each log back to an hour before the file's last commit's
+    clock. Set the clock back two hours (an NTP step, a VM's clock fixed) and the records
+    of the commits made since are stamped before that: lost with the OS, they would not
+    be read back. Such a commit (the mark ahead of the clock by half an hour or more)
+    commits FULL; a clock a minute behind the mark stays NORMAL."""
+    log = tmp_path / "compliance.jsonl"
+    log.write_text("")
+    protector = _hasher(tmp_path)
+    now = [NOON + timedelta(hours=2)]
+    store = EmbeddedFrequency(tmp_path / "frequency.sqlite3", protector.hash,
+                              retention_s=86_400, boot=lambda: "b", clock=lambda: now[0],
+                              counts_log=CountsLog(log, protector.key_id))
+    statements: list[str] = []
+
+    def modes_of_last_commit() -> list[str]:
+        commit = max(i for i, s in enumerate(statements) if s == "COMMIT")
+        return [s for s in statements[:commit] if s.startswith("PRAGMA synchronous")]
+
+    try:
+        store._db.set_trace_callback(statements.append)
+        assert store.reserve_sync("+13055550123", (DAY,), NOON).granted
+        assert modes_of_last_commit() == []  # NORMAL
+        now[0] = NOON + timedelta(hours=2) - timedelta(minutes=1)
+        assert store.reserve_sync("+13055550124", (DAY,), NOON).granted
+        assert modes_of_last_commit() == []  # a minute behind: NORMAL still
+        now[0] = NOON  # set back two hours
+        assert store.reserve_sync("+13055550125", (DAY,), NOON).granted
+        assert modes_of_last_commit()[-1:] == ["PRAGMA synchronous=FULL"]
+        assert _synchronous(store) == 1  # NORMAL again after it
+    finally:
+        store._db.set_trace_callback(None)
+        await store.aclose()

@@ -226,6 +226,12 @@ class EmbeddedFrequency:
         full = self.proved_by_log and not all(r[4] for r in batch)
         with self._lock:
             try:
+                # A clock set back (the mark ahead of it by half the skew or more): the
+                # write-back reads the logs back to an hour before the last durable
+                # commit's clock; a record stamped by a clock further back is not read.
+                full = full or (self.proved_by_log and int(db.execute(
+                    "SELECT mark FROM frequency_mark").fetchone()[0]) - clock_ms
+                    >= SKEW_MS // 2)
                 if full:
                     db.execute("PRAGMA synchronous=FULL")
                 db.execute("BEGIN IMMEDIATE")
