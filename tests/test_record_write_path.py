@@ -569,3 +569,39 @@ async def test_group_one_call_at_a_time_never_lingers_and_arrivals_all_land(tmp_
     await writer.aclose()
     assert sorted(r["i"] for r in _lines(path)) == list(range(30)) + list(range(100, 500))
     assert writer.written == 430
+
+
+def test_a_failed_fdatasync_of_the_threads_commit_under_a_hold_fails_the_hold(
+        tmp_path, monkeypatch):
+    """The thread commits its own lines under the loop's hold (a rotation due, say) and
+    that fdatasync fails: the hold's lines were in the failed writeback (Linux reports
+    it once and may have dropped the pages), so the hold's later fdatasync succeeding
+    proves nothing of them. The hold is cut and its answers are BLOCKs, and the thread
+    appends nothing more behind it."""
+    path = tmp_path / "compliance.jsonl"
+    log = LogFile(path, max_bytes=1 << 20)
+    log.commit(b'{"i":0}\n', sync=True)
+    real = os.fdatasync
+    failed: list[int] = []
+
+    def broken(fd: int) -> None:
+        if not failed:
+            failed.append(fd)
+            raise OSError(errno.EIO, "Input/output error")
+        real(fd)
+
+    try:
+        assert log.try_append(b'{"i":1}\n', hold=True, waiter="a") is True
+        monkeypatch.setattr(sinks.os, "fdatasync", broken)
+        with pytest.raises(OSError, match="Input/output"):
+            log.commit(b'{"i":2}\n', sync=True)
+        with pytest.raises(OSError, match="Input/output"):  # a retry of that line alone
+            log.commit(b'{"i":2}\n', sync=True)
+        waiters, error = log.sync_held()
+        assert waiters == ["a"]
+        assert isinstance(error, OSError)
+        assert [r["i"] for r in _lines(path)] == [0]
+        log.commit(b'{"i":3}\n', sync=True)  # the hold is over: the file takes lines again
+        assert [r["i"] for r in _lines(path)] == [0, 3]
+    finally:
+        log.close()

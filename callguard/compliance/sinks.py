@@ -178,6 +178,9 @@ class LogFile:
         self._closing = False  # the held lock is being released: the loop appends no more
         self._unsynced_from = 0  # the size before the first line of the hold
         self._waiters: list[object] = []  # one per line of the hold, in order
+        # An fdatasync of the thread's own commit under the hold failed: the hold's lines
+        # were in that writeback, so the next fdatasync's success proves nothing of them.
+        self._hold_error: OSError | None = None
         self._turn = False  # the hold is ``append_in_turn``'s (``none``): no sync is due
         self._turn_lines = 0  # lines of that hold
         self._turn_size = 0  # the file's size under it (every append under it sets it)
@@ -373,6 +376,9 @@ class LogFile:
             with self._mutex:
                 if not self._held:
                     break
+                if self._hold_error is not None:
+                    error = self._hold_error
+                    break
                 self._closing = _round > 0  # the last round: what comes now waits its turn
                 fd, seen = self._fd, self.appended
             try:
@@ -392,6 +398,7 @@ class LogFile:
                     self._roll_back(self._unsynced_from)
                 self._held = self._closing = self._turn = False
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._hold_error = None
         return waiters, error
 
     def commit(self, data: bytes, *, sync: bool) -> None:
@@ -402,6 +409,8 @@ class LogFile:
     def _commit(self, data: bytes, *, sync: bool) -> None:
         lock = self._lock
         held = self._held  # the loop's hold: the lock is ours already, and stays so
+        if held and self._hold_error is not None:  # nothing more behind a failed hold
+            raise OSError(self._hold_error.errno, self._hold_error.strerror)
         if not held:
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
@@ -414,7 +423,7 @@ class LogFile:
                 if written != len(data):  # a short write (a limit, a full disk): go on
                     write_all(self._fd, data[written:])
                 if sync:
-                    os.fdatasync(self._fd)
+                    self._sync_commit(held)
             except OSError:
                 self._roll_back(start)
                 raise
@@ -427,6 +436,16 @@ class LogFile:
                 fcntl.flock(lock, fcntl.LOCK_UN)
             elif self._turn:  # the loop's next line of its turn goes after this one
                 self._turn_size = os.fstat(self._fd).st_size
+
+    def _sync_commit(self, held: bool) -> None:
+        """The thread's commit's fdatasync; failed under the loop's hold, it fails the hold
+        too (its lines were in that writeback: ``_hold_error``)."""
+        try:
+            os.fdatasync(self._fd)
+        except OSError as exc:
+            if held and not self._turn:
+                self._hold_error = exc
+            raise
 
     def _roll_back(self, size: int) -> None:
         try:
