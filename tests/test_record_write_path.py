@@ -605,3 +605,50 @@ def test_a_failed_fdatasync_of_the_threads_commit_under_a_hold_fails_the_hold(
         assert [r["i"] for r in _lines(path)] == [0, 3]
     finally:
         log.close()
+
+
+class TestNewFileEntry:
+    """A new current file (first start, a rotation, a segment closed by purge or the
+    archiver) is a new directory entry: until the directory is synced a power loss can
+    lose the file, and every acknowledged record in it. Before, only a rotation synced the
+    directory; a file created at start or after ``close_segment`` never was."""
+
+    @staticmethod
+    def synced_dirs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+        """The paths ``os.fsync`` is called on (the real fsync still runs)."""
+        seen: list[str] = []
+        real = os.fsync
+
+        def spy(fd: int) -> None:
+            seen.append(os.readlink(f"/proc/self/fd/{fd}"))
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", spy)
+        return seen
+
+    def test_the_directory_is_synced_before_a_record_in_a_new_file(self, tmp_path,
+                                                                   monkeypatch):
+        seen = self.synced_dirs(monkeypatch)
+        path = tmp_path / "compliance.jsonl"
+        log = LogFile(path, max_bytes=1 << 20)  # created at start: synced there
+        assert seen == [str(tmp_path)]
+        seen.clear()
+        log.commit(b'{"a":1}\n', sync=True)  # an existing entry: nothing more
+        assert seen == []
+        assert sinks.close_segment(path) is not None  # as purge and the archiver do
+        # the loop's next line finds the new file must be created: the thread must
+        assert log.try_append(b'{"a":2}\n', hold=True) is None
+        assert seen == []
+        log.commit(b'{"a":2}\n', sync=True)
+        assert seen == [str(tmp_path)]
+        assert path.read_bytes() == b'{"a":2}\n'
+        log.close()
+
+    def test_an_existing_file_is_not_a_new_entry(self, tmp_path, monkeypatch):
+        path = tmp_path / "compliance.jsonl"
+        path.write_bytes(b'{"a":1}\n')
+        seen = self.synced_dirs(monkeypatch)
+        log = LogFile(path, max_bytes=1 << 20)
+        assert log.try_append(b'{"a":2}\n', hold=False) is False  # the loop appends at once
+        assert seen == []
+        log.close()

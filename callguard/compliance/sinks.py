@@ -185,8 +185,12 @@ class LogFile:
         self._turn_lines = 0  # lines of that hold
         self._turn_size = 0  # the file's size under it (every append under it sets it)
         self.appended = 0  # lines appended by ``try_append`` and ``append_in_turn``
+        # False once ``_open`` created the file: its directory entry is not yet durable, so
+        # nothing goes in it before the thread's commit syncs the directory (``_sync_entry``)
+        self._entry_synced = True
         with self._locked():
             self._open()
+            self._sync_entry()  # at start: not yet on any event loop's path
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
@@ -201,9 +205,26 @@ class LogFile:
             os.close(self._fd)
             self._fd = -1
         # O_RDWR: ``try_append`` reads the last byte to see that no torn line ends the file
-        self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            # a new file (first start, after a rotation, after purge or the archiver closed
+            # the segment): a power loss could lose its directory entry, and every record
+            # in it with it, until the directory is synced
+            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            self._entry_synced = False
         self._ino = os.fstat(self._fd).st_ino
         self._torn = True
+
+    def _sync_entry(self) -> None:
+        """In the writer thread: make a new file's directory entry durable (once)."""
+        if not self._entry_synced:
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)
+            finally:
+                os.close(directory)
+            self._entry_synced = True
 
     def _size_at_path(self) -> int:
         """The current file's size; reopen first if another process rotated it (or purge
@@ -323,7 +344,7 @@ class LogFile:
         """The loop's write of ``data`` at ``start``; False (the lock released if this
         append ``took`` it) when the thread must: a torn tail to heal, a rotation due. A
         failed write is rolled back whole, the lock released if taken, and raised."""
-        if self._torn or start + len(data) >= self._max_bytes:
+        if self._torn or not self._entry_synced or start + len(data) >= self._max_bytes:
             if took:
                 fcntl.flock(self._lock, fcntl.LOCK_UN)
             return False
@@ -415,6 +436,7 @@ class LogFile:
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             start = self._size_at_path()
+            self._sync_entry()
             if self._torn:
                 self._heal()
                 start = os.fstat(self._fd).st_size
@@ -461,11 +483,7 @@ class LogFile:
             self._open()
             self._torn = False
             if sync:  # the new directory entry, so the next records are findable
-                directory = os.open(self.path.parent, os.O_RDONLY)
-                try:
-                    os.fsync(directory)
-                finally:
-                    os.close(directory)
+                self._sync_entry()
         except OSError as exc:  # the batch is written; rotation is tried again next time
             _log.error("compliance_log_rotation_failed", file=str(self.path),
                        error=exc.strerror or type(exc).__name__)
