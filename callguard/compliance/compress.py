@@ -16,7 +16,7 @@ from pathlib import Path
 
 from callguard.compliance.purge import maintenance
 from callguard.compliance.seekable import compress_lines, iter_frames
-from callguard.compliance.segments import Segment, closed_segments
+from callguard.compliance.segments import Segment, closed_segments, fsync_path
 
 __all__ = ["compress_closed", "compress_segment"]
 
@@ -44,11 +44,7 @@ def compress_segment(segment: Segment) -> Path:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    directory = os.open(target.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_path(target.parent)
     segment.path.unlink()
     return target
 

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from callguard.compliance.reader import CLOCK_MARGIN, logged_at, parse_line, stream_id
 from callguard.compliance.seekable import compress_lines
-from callguard.compliance.segments import Segment, closed_segments, readable
+from callguard.compliance.segments import Segment, closed_segments, fsync_path, readable
 
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
@@ -146,7 +146,7 @@ def _rewrite(segment: Segment, cutoff: datetime, dry_run: bool) -> FileAction:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _sync_dir(segment.path.parent)
+    fsync_path(segment.path.parent)
     return action
 
 
@@ -192,14 +192,6 @@ def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False) -> Purge
         if straddling is not None and dry_run:
             result.add(_rewrite(straddling, cutoff, dry_run=True))
     return result
-
-
-def _sync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 async def purge_stream(client: aioredis.Redis, key: str, cutoff: datetime, *,

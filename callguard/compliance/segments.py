@@ -22,11 +22,20 @@ from typing import BinaryIO
 
 from callguard.compliance.seekable import iter_frames
 
-__all__ = ["BLOCK", "Segment", "closed_segments", "lines_backward", "lines_forward",
+__all__ = ["BLOCK", "Segment", "closed_segments", "fsync_path", "lines_backward", "lines_forward",
            "readable", "stamp_name"]
 
 BLOCK = 1 << 16  # bytes read per step when walking a plain file
 _STAMP = re.compile(r"(\d{8}T\d{6})(\d{0,6})Z(\.zst)?")
+
+
+def fsync_path(path: Path) -> None:
+    """fsync a file or a directory by path."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _suffix_stamp(suffix: str) -> datetime | None:

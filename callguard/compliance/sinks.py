@@ -46,7 +46,7 @@ import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
-from callguard.compliance.segments import closed_segments, stamp_name
+from callguard.compliance.segments import closed_segments, fsync_path, stamp_name
 
 __all__ = ["DURABILITY", "LogFile", "LogSettings", "LogTarget", "RedisStreamSink",
            "StreamTarget", "close_segment", "exclusive", "lock_path", "rotated_files",
@@ -219,11 +219,7 @@ class LogFile:
     def _sync_entry(self) -> None:
         """In the writer thread: make a new file's directory entry durable (once)."""
         if not self._entry_synced:
-            directory = os.open(self.path.parent, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            fsync_path(self.path.parent)
             self._entry_synced = True
 
     def _size_at_path(self) -> int:

@@ -68,6 +68,7 @@ import numpy as np
 import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table
+from callguard.compliance.segments import fsync_path
 from callguard.errors import ArchiveFormatError
 
 __all__ = [
@@ -115,15 +116,6 @@ def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
                                         "preserve_insertion_order": False})
     connection.execute("SET TimeZone = 'UTC'")
     return connection
-
-
-def fsync_path(path: Path) -> None:
-    """fsync a file or a directory by path."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @dataclass(slots=True)
