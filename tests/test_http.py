@@ -236,8 +236,10 @@ class TestServe:
                                                        "at": AT})[1])
         assert decision["rule"] == "us-federal:64.1200(d)(3)"
 
-    def test_fax_needs_fax_consent_under_hb45_108(self, node):
-        """A fax solicitation through the JSON check: proposed 13-26a-108, then consent."""
+    def test_fax_is_never_allowed_on_hb45_alone(self, node):
+        """A fax solicitation through the JSON check: proposed 13-26a-108 blocks it, and
+        with fax consent (the bill's rule passes) it is still refused: no enacted pack
+        covers faxes, and a house policy never stands in for the law."""
         fax = {"number": "8015550177", "campaign": "ut-solar-manual", "mode": "fax", "at": AT}
         decision = json.loads(http(node, "/v1/check", fax)[1])
         assert decision["verdict"] == "BLOCK"
@@ -247,7 +249,9 @@ class TestServe:
                         "--kind", "fax", "--granted", "2026-11-01T00:00:00+00:00"],
                        env=SERVE_SETUP["env"], cwd=ROOT, check=True, capture_output=True)
         decision = json.loads(http(node, "/v1/check", fax)[1])
-        assert decision["verdict"] == "ALLOW", decision
+        assert decision["verdict"] == "BLOCK", decision
+        assert decision["rule"] == "callguard:no-pack", decision
+        assert "only house policy (us-ut-hb45-2000)" in decision["reason"], decision
 
     def test_bad_requests_get_clear_errors(self, node):
         status, body = http(node, "/v1/opt-out", {"number": "555", "campaign": "ut-solar-manual"})

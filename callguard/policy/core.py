@@ -12,6 +12,7 @@ __all__ = [
     "FAIL_CLOSED",
     "INTERNAL_ERROR",
     "NOT_DIALABLE",
+    "NO_PACK",
     "STORE_UNAVAILABLE",
     "UNKNOWN_CAMPAIGN",
     "UNKNOWN_PACK",
@@ -22,6 +23,7 @@ FAIL_CLOSED = "callguard house rule: fail closed"
 NOT_DIALABLE = "callguard:number-not-dialable"
 UNKNOWN_CAMPAIGN = "callguard:unknown-campaign"
 UNKNOWN_PACK = "callguard:unknown-pack"
+NO_PACK = "callguard:no-pack"  # no enacted law's pack covers the call: fail closed
 BAD_LOCATION = "callguard:bad-location"
 STORE_UNAVAILABLE = "callguard:store-unavailable"
 INTERNAL_ERROR = "callguard:internal-error"

@@ -31,7 +31,7 @@ from datetime import UTC, date, datetime
 
 from callguard.frozen import quick_init
 from callguard.memo import remember
-from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
+from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
 from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
 from callguard.policy.outcome import (
@@ -91,6 +91,9 @@ class Plan:
     # (``read_claims``). Worked out once per kind of call, as the rules are.
     reserved: tuple[FrequencyClaim, ...] = ()
     read: tuple[FrequencyClaim, ...] = ()
+    # House policies whose rules alone cover this call (no statute pack's rule does):
+    # refused, ``callguard:no-pack``.
+    house_only: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,9 @@ class _Selection:
     list_names: tuple[str, ...]
     applied: str
     unknown_packs: tuple[str, ...] = ()
+    # Ids of the house policies whose rules alone cover this kind of call (no statute
+    # pack's rule does): such a call is refused, never judged by house policy alone.
+    house_only: str = ""
     # (reserved, read) claims of these rules by (front, places_call): they depend on the
     # campaign (a key of the selection), the rules and the caps counting the call.
     claims: dict[tuple[str | None, bool], tuple[tuple[FrequencyClaim, ...],
@@ -113,6 +119,8 @@ class _Selection:
 
 
 _SELECTION_CACHE_LIMIT = 4096
+# The precedence of the refusal of a call only house policy covers (``_verdict``).
+_AFTER_EVERY_RULE = 1_000
 
 
 def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
@@ -185,7 +193,7 @@ class Policy:
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs,
-                    caps, *claims)
+                    caps, *claims, house_only=selection.house_only)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -201,6 +209,8 @@ class Policy:
         rules: list[Rule] = []
         skipped: list[Outcome] = []
         obligations: list[Obligation] = []
+        enacted = False  # a statute pack's rule covers this call's mode
+        house: dict[str, None] = {}  # house policies with a rule covering it
         packs, unknown = self._applicable(attempt)
         for pack in packs:
             why = pack.scope.why_applies(attempt)
@@ -216,6 +226,10 @@ class Policy:
             for rule in pack.rules_on(day):
                 if attempt.mode in rule.modes:
                     rules.append(rule)
+                    if pack.is_statute:
+                        enacted = True
+                    else:
+                        house[pack.id] = None
                 else:
                     modes = ", ".join(sorted(m.value for m in rule.modes))
                     skipped.append(Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
@@ -228,6 +242,7 @@ class Policy:
             list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
+            house_only="" if enacted else ", ".join(house),
         )
 
     def decide(
@@ -248,8 +263,7 @@ class Policy:
             if plan.skipped:
                 reason = (f"no rule of the enabled packs ({plan.applied}) covers "
                           f"{plan.attempt.mode.value} calls to this number")
-            return refusal("callguard:no-pack", "callguard house rule: fail closed", reason,
-                           packs=plan.packs)
+            return refusal(NO_PACK, FAIL_CLOSED, reason, packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
         rules = plan.rules
         if partial:
@@ -269,7 +283,7 @@ class Policy:
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         asked: dict[int, frozenset[FactKind]] = {}
-        blocked = False
+        blocked = bool(plan.house_only)  # refused in ``_verdict`` if none blocks
         block = Status.BLOCK
         for index, result in enumerate(judged):
             if isinstance(result, NeedFacts):
@@ -344,6 +358,16 @@ class Policy:
                     deciding = o
             elif status is exempted:
                 exempt.append(o.reason.split("exempt: ", 1)[-1])
+        if deciding is None and plan.house_only:
+            # A house policy adds limits to the law, it never stands in for it: when its
+            # rules alone cover the call and none blocks, this blocks in their place.
+            deciding = Outcome(
+                NO_PACK, FAIL_CLOSED, Status.BLOCK,
+                f"only house policy ({plan.house_only}) covers "
+                f"{plan.attempt.mode.value} calls to this number, no enacted law's pack "
+                "does", _AFTER_EVERY_RULE)
+            outcomes = (*outcomes, deciding)
+            blocks = 1
         if deciding is not None:
             reason = f"Blocked by {deciding.rule_id}: {deciding.reason} ({deciding.citation})."
             if blocks > 1:
