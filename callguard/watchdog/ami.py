@@ -48,6 +48,7 @@ from typing import Any
 
 import structlog
 from panoramisk import Manager
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -278,6 +279,24 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         factory = self.factory
         if factory is not None and hasattr(factory, "bad_message"):
             factory.bad_message(exc)
+
+
+class _ListAction(Action):  # type: ignore[misc]
+    """A list action (``as_list``) whose lone refusal is its answer.
+
+    manager.c ``process_message`` answers an action the user's ``write=`` does not cover
+    with one ``Response: Error`` / ``Message: Permission denied`` and no list after it.
+    panoramisk's ``as_list`` waits for a ``...Complete`` event that never comes, so the
+    refusal was waited out to the action timeout (events held meanwhile) and logged as a
+    bare timeout. A first message that is an Error completes the action with it."""
+
+    def add_message(self, message: Message) -> bool:
+        if not self.responses and message.get("Response") in ("Error", "Fail", "Failure"):
+            self.responses.append(message)
+            if not self.future.done():
+                self.future.set_result(message)
+            return True
+        return bool(super().add_message(message))
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -517,8 +536,16 @@ class AmiWatchdog:
             if self.connected:  # still logged in: take the picture again shortly
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
-        items = [normalize(m) for m in (reply if isinstance(reply, list) else [reply])
-                 if m.get("Event") == "CoreShowChannel"]
+        if not isinstance(reply, list):  # refused (_ListAction): no picture was taken
+            message = redact_digits(str(reply.get("Message", ""))[:200])
+            _log.error("ami_rebuild_failed", reason=message or "refused",
+                       fix="give callguard's AMI user write = call,reporting in "
+                           "manager.conf (CoreShowChannels needs reporting or system)")
+            self._replay()
+            if self.connected:
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
+            return
+        items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         try:
             effects = self.tracker.reconcile(items, self._clock())
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
@@ -637,5 +664,8 @@ class AmiWatchdog:
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None) -> Any:
         if not self.connected:
             raise ConnectionError("AMI not connected")
-        future = self._manager.send_action(action, as_list=as_list)
+        if as_list:
+            future = self._manager.send_action(_ListAction(action, as_list=True), as_list=True)
+        else:
+            future = self._manager.send_action(action, as_list=as_list)
         return await asyncio.wait_for(future, self.settings.action_timeout_ms / 1000)
