@@ -99,3 +99,106 @@ class TestPictureRefused:
         finally:
             await n.stop()
 
+
+
+# manager.c action_listcommands: one Success message, a line per action the user's write=
+# allows, "<Action>: <synopsis> (Priv: <classes>)". Synopses as Asterisk 22 registers them.
+_LISTED = {
+    "Hangup": "Hangup channel. (Priv: system,call,all)",
+    "Getvar": "Gets a channel variable or function value. (Priv: call,reporting,all)",
+    "CoreShowChannels": "List currently active channels. (Priv: system,reporting,all)",
+    "Ping": "Keepalive command. (Priv: <none>)",
+    "ListCommands": "List available manager commands. (Priv: <none>)",
+}
+
+
+class Listing(FakeAmi):
+    """A manager that answers ListCommands with what a user allowed ``allowed`` gets."""
+
+    allowed: tuple[str, ...] = tuple(_LISTED)
+
+    async def _action(self, writer, action):  # type: ignore[override]
+        if action.get("Action", "").lower() == "listcommands":
+            self.actions.append((time.monotonic(), action))
+            lines = ["Response: Success", f"ActionID: {action.get('ActionID', '')}"]
+            lines += [f"{name}: {text}" for name, text in _LISTED.items()
+                      if name in self.allowed]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            await writer.drain()
+            return
+        await super()._action(writer, action)
+
+
+class TestPermissionsSaidAtLogin:
+    """A user written ``write = reporting`` (or ``write = system``, without call) is
+    refused every Hangup (manager.c process_message: "Permission denied"): the first
+    called party's hangup would find it out, with the line held. ListCommands says so at
+    login."""
+
+    async def test_a_user_refused_hangup_is_said_at_login(self):
+        fake = Listing()
+        fake.allowed = ("Getvar", "CoreShowChannels", "Ping", "ListCommands")
+        watchdog = None
+        try:
+            with structlog.testing.capture_logs() as logs:
+                watchdog = await _started(fake, [])
+                await until(lambda: any(e["event"] == "ami_actions_refused" for e in logs))
+            said = next(e for e in logs if e["event"] == "ami_actions_refused")
+            assert said["actions"] == ["Hangup"]
+            assert "write=" in said["fix"]
+            assert "call" in said["fix"]
+            assert watchdog.refused_actions == ("Hangup",)
+        finally:
+            if watchdog is not None:
+                await watchdog.aclose()
+            await fake.close()
+
+    async def test_a_user_allowed_everything_hears_nothing(self):
+        fake = Listing()
+        watchdog = None
+        try:
+            with structlog.testing.capture_logs() as logs:
+                watchdog = await _started(fake, [])
+                await until(lambda: any(a.get("Action") == "ListCommands"
+                                        for _, a in fake.actions))
+                await until(lambda: watchdog.rebuilt)
+            assert not [e for e in logs if e["event"] == "ami_actions_refused"]
+            assert watchdog.refused_actions == ()
+        finally:
+            if watchdog is not None:
+                await watchdog.aclose()
+            await fake.close()
+
+
+class InUse(FakeAmi):
+    """manager.c process_message with ``[general] allowmultiplelogin = no`` and the user
+    already logged in: ``sleep(1)``, ``Response: Error`` / ``Message: Login Already In
+    Use``, and the session is closed (``return -1``)."""
+
+    async def _action(self, writer, action):  # type: ignore[override]
+        if action.get("Action", "").lower() == "login":
+            self.actions.append((time.monotonic(), action))
+            writer.write(self._reply(action, Response="Error",
+                                     Message="Login Already In Use").encode())
+            await writer.drain()
+            writer.close()
+            return
+        await super()._action(writer, action)
+
+
+async def test_login_already_in_use_names_allowmultiplelogin():
+    """Several callguard nodes share the default [ami] username; an Asterisk that allows
+    one login per user refuses the others. The fix said was "check the secret"."""
+    fake = InUse()
+    watchdog = None
+    try:
+        with structlog.testing.capture_logs() as logs:
+            watchdog = await _started(fake, [])
+            await until(lambda: any(e["event"] == "ami_login_refused" for e in logs))
+        said = next(e for e in logs if e["event"] == "ami_login_refused")
+        assert said["message"] == "Login Already In Use"
+        assert "allowmultiplelogin" in said["fix"]
+    finally:
+        if watchdog is not None:
+            await watchdog.aclose()
+        await fake.close()

@@ -76,6 +76,10 @@ _REBUILD_RETRY_S = 1.0
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
+# The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
+# registers Hangup with system|call, Getvar with call|reporting, CoreShowChannels with
+# system|reporting; one of them is enough: process_message tests writeperm & authority).
+_NEEDED_ACTIONS = {"Hangup": "call", "Getvar": "call", "CoreShowChannels": "reporting"}
 _USED = frozenset(USED_EVENTS)
 
 
@@ -346,10 +350,18 @@ class _Manager(Manager):  # type: ignore[misc]
         elif not self._refusal_said:
             self._refusal_said = True
             reply = future.result()
-            _log.warning("ami_login_refused",
-                         message=redact_digits(str(reply.get("Message", ""))[:200]),
-                         fix="check [ami] username and the secret (CALLGUARD_AMI_SECRET), "
-                             "and manager.conf: the user's secret, permit and read/write")
+            message = str(reply.get("Message", ""))
+            if "already in use" in message.lower():
+                # manager.c process_message with [general] allowmultiplelogin = no: the
+                # user has a session already (another callguard node, or this node's
+                # previous session not yet closed by Asterisk); refused after 1 s, closed.
+                fix = ("manager.conf [general] has allowmultiplelogin = no and this user is "
+                       "logged in elsewhere: give each callguard node its own AMI user "
+                       "([ami] username), or set allowmultiplelogin = yes")
+            else:
+                fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
+                       "manager.conf: the user's secret, permit and read/write")
+            _log.warning("ami_login_refused", message=redact_digits(message[:200]), fix=fix)
         return ok
 
     def ping(self) -> None:
@@ -406,6 +418,9 @@ class AmiWatchdog:
         self.tracker = tracker
         self.stats: Counter[str] = Counter()
         self.rebuilt = False  # a picture was taken since the last login
+        # Actions Asterisk would refuse this user (ListCommands at login), by name: with
+        # "Hangup" among them no line can be released.
+        self.refused_actions: tuple[str, ...] = ()
         self._on_state = on_state
         self._on_rebuilt = on_rebuilt
         self._clock = clock
@@ -514,6 +529,32 @@ class AmiWatchdog:
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
         self._spawn(self._rebuild())
+        self._spawn(self._check_permissions())
+
+    async def _check_permissions(self) -> None:
+        """Say at login, not at the first release, that Asterisk refuses this user an
+        action the watchdog needs. manager.c ``action_listcommands`` (itself open to every
+        user) answers one message with a ``<Action>: <synopsis> (Priv: ...)`` line for
+        each action the user's ``write=`` allows; a ``Hangup`` refused later is answered
+        ``Permission denied``, and the line stays up (retried, a violation risk)."""
+        try:
+            reply = await self._send({"Action": "ListCommands"})
+        except (TimeoutError, ConnectionError):
+            return  # the session's own checks (silence, reconnect) see to it
+        if not isinstance(reply, Mapping) or reply.get("Response") != "Success":
+            return  # an Asterisk without the action: nothing learnt
+        refused = tuple(name for name in _NEEDED_ACTIONS if name not in reply)
+        self.refused_actions = refused
+        if refused:
+            self.stats["actions_refused"] += 1
+            classes = sorted({_NEEDED_ACTIONS[name] for name in refused})
+            _log.error("ami_actions_refused", actions=list(refused),
+                       effect=("no line can be released: every Hangup will be refused"
+                               if "Hangup" in refused else
+                               "calls are not found again after a reconnect"),
+                       fix=f"add {','.join(classes)} to write= of callguard's user in "
+                           "manager.conf (the shipped file: write = call,reporting), then "
+                           "'manager reload'")
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
