@@ -64,9 +64,14 @@ class TestPictureRefused:
                 await until(lambda: any(e["event"] == "ami_rebuild_failed" for e in logs),
                             timeout=3.0)
                 took = time.monotonic() - asked
-            failed = next(e for e in logs if e["event"] == "ami_rebuild_failed")
-            assert "Permission denied" in str(failed), failed
+                # retried every second (the user may be fixed and reloaded), said once
+                await until(lambda: sum(a.get("Action") == "CoreShowChannels"
+                                        for _, a in fake.actions) >= 3, timeout=5.0)
+            failed = [e for e in logs if e["event"] == "ami_rebuild_failed"]
+            assert len(failed) == 1, failed
+            assert "Permission denied" in str(failed[0]), failed
             assert took < 0.5, f"the refusal was waited out for {took:.2f} s"
+            assert watchdog.stats["rebuild_refused"] >= 3
         finally:
             if watchdog is not None:
                 await watchdog.aclose()

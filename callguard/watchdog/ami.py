@@ -421,6 +421,7 @@ class AmiWatchdog:
         # Actions Asterisk would refuse this user (ListCommands at login), by name: with
         # "Hangup" among them no line can be released.
         self.refused_actions: tuple[str, ...] = ()
+        self._refusal_said = False  # a refused picture was logged since the last login
         self._on_state = on_state
         self._on_rebuilt = on_rebuilt
         self._clock = clock
@@ -528,6 +529,7 @@ class AmiWatchdog:
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
+        self._refusal_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
 
@@ -578,10 +580,14 @@ class AmiWatchdog:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         if not isinstance(reply, list):  # refused (_ListAction): no picture was taken
-            message = redact_digits(str(reply.get("Message", ""))[:200])
-            _log.error("ami_rebuild_failed", reason=message or "refused",
-                       fix="give callguard's AMI user write = call,reporting in "
-                           "manager.conf (CoreShowChannels needs reporting or system)")
+            self.stats["rebuild_refused"] += 1
+            if not self._refusal_said:
+                # said once per login: the retry every second would repeat it
+                self._refusal_said = True
+                message = redact_digits(str(reply.get("Message", ""))[:200])
+                _log.error("ami_rebuild_failed", reason=message or "refused",
+                           fix="give callguard's AMI user write = call,reporting in "
+                               "manager.conf (CoreShowChannels needs reporting or system)")
             self._replay()
             if self.connected:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
