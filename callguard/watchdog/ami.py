@@ -48,6 +48,7 @@ from typing import Any
 
 import structlog
 from panoramisk import Manager
+from panoramisk.actions import Action
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
@@ -75,6 +76,10 @@ _REBUILD_RETRY_S = 1.0
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
+# The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
+# registers Hangup with system|call, Getvar with call|reporting, CoreShowChannels with
+# system|reporting; one of them is enough: process_message tests writeperm & authority).
+_NEEDED_ACTIONS = {"Hangup": "call", "Getvar": "call", "CoreShowChannels": "reporting"}
 _USED = frozenset(USED_EVENTS)
 
 
@@ -280,6 +285,24 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             factory.bad_message(exc)
 
 
+class _ListAction(Action):  # type: ignore[misc]
+    """A list action (``as_list``) whose lone refusal is its answer.
+
+    manager.c ``process_message`` answers an action the user's ``write=`` does not cover
+    with one ``Response: Error`` / ``Message: Permission denied`` and no list after it.
+    panoramisk's ``as_list`` waits for a ``...Complete`` event that never comes, so the
+    refusal was waited out to the action timeout (events held meanwhile) and logged as a
+    bare timeout. A first message that is an Error completes the action with it."""
+
+    def add_message(self, message: Message) -> bool:
+        if not self.responses and message.get("Response") in ("Error", "Fail", "Failure"):
+            self.responses.append(message)
+            if not self.future.done():
+                self.future.set_result(message)
+            return True
+        return bool(super().add_message(message))
+
+
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager with backoff, no replays, guarded messages and a clean stop."""
 
@@ -327,10 +350,18 @@ class _Manager(Manager):  # type: ignore[misc]
         elif not self._refusal_said:
             self._refusal_said = True
             reply = future.result()
-            _log.warning("ami_login_refused",
-                         message=redact_digits(str(reply.get("Message", ""))[:200]),
-                         fix="check [ami] username and the secret (CALLGUARD_AMI_SECRET), "
-                             "and manager.conf: the user's secret, permit and read/write")
+            message = str(reply.get("Message", ""))
+            if "already in use" in message.lower():
+                # manager.c process_message with [general] allowmultiplelogin = no: the
+                # user has a session already (another callguard node, or this node's
+                # previous session not yet closed by Asterisk); refused after 1 s, closed.
+                fix = ("manager.conf [general] has allowmultiplelogin = no and this user is "
+                       "logged in elsewhere: give each callguard node its own AMI user "
+                       "([ami] username), or set allowmultiplelogin = yes")
+            else:
+                fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
+                       "manager.conf: the user's secret, permit and read/write")
+            _log.warning("ami_login_refused", message=redact_digits(message[:200]), fix=fix)
         return ok
 
     def ping(self) -> None:
@@ -387,6 +418,10 @@ class AmiWatchdog:
         self.tracker = tracker
         self.stats: Counter[str] = Counter()
         self.rebuilt = False  # a picture was taken since the last login
+        # Actions Asterisk would refuse this user (ListCommands at login), by name: with
+        # "Hangup" among them no line can be released.
+        self.refused_actions: tuple[str, ...] = ()
+        self._refusal_said = False  # a refused picture was logged since the last login
         self._on_state = on_state
         self._on_rebuilt = on_rebuilt
         self._clock = clock
@@ -494,7 +529,34 @@ class AmiWatchdog:
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
+        self._refusal_said = False
         self._spawn(self._rebuild())
+        self._spawn(self._check_permissions())
+
+    async def _check_permissions(self) -> None:
+        """Say at login, not at the first release, that Asterisk refuses this user an
+        action the watchdog needs. manager.c ``action_listcommands`` (itself open to every
+        user) answers one message with a ``<Action>: <synopsis> (Priv: ...)`` line for
+        each action the user's ``write=`` allows; a ``Hangup`` refused later is answered
+        ``Permission denied``, and the line stays up (retried, a violation risk)."""
+        try:
+            reply = await self._send({"Action": "ListCommands"})
+        except (TimeoutError, ConnectionError):
+            return  # the session's own checks (silence, reconnect) see to it
+        if not isinstance(reply, Mapping) or reply.get("Response") != "Success":
+            return  # an Asterisk without the action: nothing learnt
+        refused = tuple(name for name in _NEEDED_ACTIONS if name not in reply)
+        self.refused_actions = refused
+        if refused:
+            self.stats["actions_refused"] += 1
+            classes = sorted({_NEEDED_ACTIONS[name] for name in refused})
+            _log.error("ami_actions_refused", actions=list(refused),
+                       effect=("no line can be released: every Hangup will be refused"
+                               if "Hangup" in refused else
+                               "calls are not found again after a reconnect"),
+                       fix=f"add {','.join(classes)} to write= of callguard's user in "
+                           "manager.conf (the shipped file: write = call,reporting), then "
+                           "'manager reload'")
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
@@ -517,8 +579,20 @@ class AmiWatchdog:
             if self.connected:  # still logged in: take the picture again shortly
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
-        items = [normalize(m) for m in (reply if isinstance(reply, list) else [reply])
-                 if m.get("Event") == "CoreShowChannel"]
+        if not isinstance(reply, list):  # refused (_ListAction): no picture was taken
+            self.stats["rebuild_refused"] += 1
+            if not self._refusal_said:
+                # said once per login: the retry every second would repeat it
+                self._refusal_said = True
+                message = redact_digits(str(reply.get("Message", ""))[:200])
+                _log.error("ami_rebuild_failed", reason=message or "refused",
+                           fix="give callguard's AMI user write = call,reporting in "
+                               "manager.conf (CoreShowChannels needs reporting or system)")
+            self._replay()
+            if self.connected:
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
+            return
+        items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         try:
             effects = self.tracker.reconcile(items, self._clock())
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
@@ -637,5 +711,8 @@ class AmiWatchdog:
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None) -> Any:
         if not self.connected:
             raise ConnectionError("AMI not connected")
-        future = self._manager.send_action(action, as_list=as_list)
+        if as_list:
+            future = self._manager.send_action(_ListAction(action, as_list=True), as_list=True)
+        else:
+            future = self._manager.send_action(action, as_list=as_list)
         return await asyncio.wait_for(future, self.settings.action_timeout_ms / 1000)
