@@ -70,12 +70,8 @@ class TestExecFull:
     """AGIEXECFULL=yes (a channel or global variable an admin sets for other AGI scripts)
     makes Asterisk substitute ``${...}`` in the whole MSet data before MSet splits it.
     callguard quotes the campaign, mode and location it was given in its BLOCK reasons,
-    and escapes ( [ , " \\ but not '{': a '${NAME}' in a CRM value is evaluated."""
+    and escapes ( [ , " \\ and { }: a '${NAME}' in a CRM value stays text."""
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "fronts/fastagi/wire.py _escape_app leaves '{' bare: with AGIEXECFULL=yes Asterisk "
-        "substitutes ${NAME} in the MSet data (res_agi.c handle_exec), so a campaign "
-        "quoted in a BLOCK reason injects pairs; fix: escape '{' too (owned by hagi10)"))
     async def test_a_campaign_naming_a_variable_cannot_turn_a_block_into_allow(self, node):
         channel = {"AGIEXECFULL": "yes",
                    # a dialer's Originate Variable from the CRM (a lead's name or note)
@@ -87,9 +83,6 @@ class TestExecFull:
         assert (seen[c.VAR_VERDICT], seen[c.VAR_DECISION_ID]) == ("BLOCK",
                                                                   record["decision_id"])
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "same cause: with AGIEXECFULL=yes a global's value is written into "
-        "CALLGUARD_REASON, which the shipped dialplan logs at NOTICE"))
     async def test_a_location_naming_a_variable_does_not_read_it_out(self, node):
         channel = {"AGIEXECFULL": "yes", "CRM_DB_PASSWORD": "hunter2"}
         seen = await exec_full_session(

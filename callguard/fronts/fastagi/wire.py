@@ -47,7 +47,7 @@ _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
 _REPLY_LINE = re.compile(r"^[0-9]{3}[ -]")
 _MAX_TAIL = 65536
 _HANGUP = b"HANGUP\n"
-_APP_SPECIAL = re.compile(r'([\\"()\[\],])')
+_APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
 
 
@@ -222,6 +222,10 @@ def _clean(value: str) -> str:
 def _escape_app(value: str) -> str:
     # Asterisk's __ast_app_separate_args counts ( and [ even inside quotes; a backslash
     # makes the next character literal. Escaping each special character is safe for all.
+    # { and } too: with AGIEXECFULL=yes res_agi.c handle_exec substitutes ${...} (and
+    # $[...]) in EXEC's data before MSet splits it, so a campaign or location quoted in a
+    # reason could name a variable whose value injects pairs (CALLGUARD_VERDICT=ALLOW);
+    # "$\{" is not substituted, and MSet's parse drops the backslash.
     return _APP_SPECIAL.sub(r"\\\1", _clean(value))
 
 
