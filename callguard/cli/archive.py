@@ -108,7 +108,8 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
         else:
             assert log is not None
             done = archive_files(target, log, threads=threads, compact_before=compact_before,
-                                 keep_segments=keep, months_before=_before(months))
+                                 keep_segments=keep, months_before=_before(months),
+                                 counts_store=settings.data_dir / "frequency.sqlite3")
         _show(done, time.monotonic() - started, as_json)
         if watch is None or stopping:
             return
