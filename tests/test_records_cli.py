@@ -215,6 +215,43 @@ class TestCommands:
                             data_dir=tmp_path).stdout.split())
         assert "ended by the autodialer revocation" in text
 
+    def test_show_says_a_consent_is_void_under_a_packs_revoke_all_date(self, tmp_path):
+        """A calling-hours revocation made on or after us-federal's revoke-all date ends the
+        written consent at the gate for (a)(2)/(a)(3); `show` said `valid_now: yes`. Under
+        `us-federal:revoke-all = "every-revocation"` (the date 2021-11-01) it is void now;
+        under the default date (2027-01-31, not reached) it is not (the control)."""
+        from tests.conftest import ROOT
+
+        text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
+        text = text.replace('packs_dir = "jurisdictions"',
+                            f'packs_dir = "{ROOT / "callguard" / "data" / "jurisdictions"}"')
+        site = tmp_path / "site.toml"
+        site.write_text(text.replace("# [interpretations]\n", "[interpretations]\n"
+                                     '"us-federal:revoke-all" = "every-revocation"\n', 1))
+        for kind, extra in (("written", ()), ("calling-hours", ("--window", "21:00-22:00"))):
+            assert cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual",
+                       "--kind", kind, *extra, data_dir=tmp_path).returncode == 0
+        assert cli("consent", "revoke", "8015550123", "--campaign", "ut-solar-manual",
+                   "--kind", "calling-hours", data_dir=tmp_path).returncode == 0
+        show = ("consent", "show", "8015550123", "--solicitor", "beehive-solar")
+        default = json.loads(cli(*show, "--json", data_dir=tmp_path).stdout)
+        written = next(c for c in default["consents"] if c["kind"] == "written")
+        assert written["valid_now"] is True  # a revocation before 2027-01-31
+        assert written["void_under"] == []
+        strict = cli("--config", str(site), *show, "--json", data_dir=tmp_path)
+        assert strict.returncode == 0, strict.stderr
+        written = next(c for c in json.loads(strict.stdout)["consents"]
+                       if c["kind"] == "written")
+        assert written["valid_now"] is False
+        assert written["ended_by_revocation_of"] is None  # not by (a)(10) in force alone
+        (void,) = written["void_under"]
+        assert (void["pack"], void["revoke_all_from"], void["ended_by_revocation_of"]) == (
+            "us-federal", "2021-11-01", "calling-hours")
+        assert set(void["rules"]) == {"us-federal:64.1200(a)(2)", "us-federal:64.1200(a)(3)"}
+        assert "47 CFR 64.1200(a)(10) revoke-all, from 2021-11-01" in void["reason"]
+        text = " ".join(cli("--config", str(site), *show, data_dir=tmp_path).stdout.split())
+        assert "void under us-federal: ended by the calling-hours revocation" in text
+
     def test_import_takes_the_seller_by_campaign_like_every_record_command(self, tmp_path):
         """`consent add --campaign C` works, `consent import F --campaign C` was "No such
         option": the seller of a file without a solicitor column is named either way."""

@@ -329,7 +329,8 @@ def _message(event: dict[str, str]) -> str:
     return CRLF.join(f"{k}: {v}" for k, v in event.items())
 
 
-async def _restart_with_the_customer_alone(tmp_path, monkeypatch, *, recorded: bool):
+async def _restart_with_the_customer_alone(tmp_path, monkeypatch, *, recorded: bool,
+                                           stream=None):
     """Runtime A's gate allows the straight-to-the-customer call (its decision record in
     ``data/compliance.jsonl``); A stops. Asterisk goes on: the agent answers, is bridged,
     hangs up; the customer's leg is left in its own dialplan. Runtime B — the restarted
@@ -382,13 +383,17 @@ async def _restart_with_the_customer_alone(tmp_path, monkeypatch, *, recorded: b
     second = data if recorded else tmp_path / "empty"
     if not recorded:
         _lists(second)
+    if stream is not None:  # A's records in the shared stream, as its stream sender adds them
+        client, key = stream
+        for line in (data / "compliance.jsonl").read_bytes().splitlines():
+            await client.xadd(key, {"r": line})
     runtime_b = open_runtime(load_settings(_config(tmp_path, "n", None, second)))
     await runtime_b.start()
     node = WatchdogNode(AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
                                     reconnect_max_s=0.5), fake.secret,
                         runtime_b.compliance, runtime_b.metrics,
                         EmbeddedTallies(tmp_path / "abandonment.sqlite"),
-                        SoleFollower(tmp_path / "alive"))
+                        SoleFollower(tmp_path / "alive"), stream=stream)
     await node.start()
     return fake, node, runtime_b, decision
 
@@ -432,6 +437,37 @@ class TestARestartedNodeOverTheSocket:
             assert node.ami.stats["number_not_found"] == 1
         finally:
             await node.aclose()
+            await fake.close()
+            await runtime.aclose()
+
+
+class TestATakeoverOverTheSocket:
+    async def test_another_nodes_decision_is_found_in_the_stream(
+            self, tmp_path, monkeypatch, redis_server):
+        """The control's restart (B's own file has no record of the call: another node
+        decided it) with the shared stream holding A's records, as A's stream sender
+        added them: B finds the number there and leaves the customer alone (the control
+        above, without the stream, hangs the customer up)."""
+        from redis import asyncio as aioredis
+
+        client = aioredis.Redis.from_url(redis_server.url)
+        key = "callguard:log"
+        fake, node, runtime, decision = await _restart_with_the_customer_alone(
+            tmp_path, monkeypatch, recorded=False, stream=(client, key))
+        try:
+            own = tmp_path / "empty" / "compliance.jsonl"  # B's file: not the decision
+            assert decision.decision_id.encode() not in (
+                own.read_bytes() if own.exists() else b"")
+            await until(lambda: node.ami is not None and (
+                node.ami.stats["number_found"] + node.ami.stats["number_not_found"]) >= 1)
+            await asyncio.sleep(0.8)  # past transfer_check_s: a release would have gone
+            assert node.ami.stats["number_found"] == 1
+            assert fake.hangups() == []
+            call = node.tracker.calls[LINKEDID]
+            assert call.followed is not None
+            assert call.followed.number_hash == runtime.compliance.protector.hash(NUMBER)
+        finally:
+            await node.aclose()  # closes the stream's client too
             await fake.close()
             await runtime.aclose()
 
@@ -502,3 +538,83 @@ def test_dialled_numbers_are_bounded_by_e164s_length():
     assert "+18015550123" in found
     assert len(found) <= 10
     assert max(len(n) for n in found) == 16  # "+" and 15 digits
+
+
+class TestRecordedNumbersInTheStream:
+    """The lookup reads the shared Redis Stream (a real redis-server; entries SYNTHESISED by
+    ``_line``, added with explicit ids: the instants a server's clock would give them) for
+    what this node's file cannot hold: records on stdout only (``[log] file = "-"``), or a
+    call another node decided (a takeover)."""
+
+    MS = int(datetime(2025, 12, 3, 19, 10, 59, 584_000, tzinfo=UTC).timestamp() * 1000)
+
+    async def _stream(self, redis_server, entries: list[tuple[int, bytes]]):
+        from redis import asyncio as aioredis
+
+        client = aioredis.Redis.from_url(redis_server.url)
+        async with client.pipeline(transaction=False) as pipe:
+            for serial, (ms, line) in enumerate(entries):
+                pipe.xadd("callguard:log", {"r": line.rstrip(b"\n")}, id=f"{ms}-{serial}")
+            await pipe.execute()
+        return client
+
+    async def _ask(self, path, client, ids, *, wait_s=5.0):
+        from callguard.watchdog.recorded import RecordedNumbers
+
+        numbers = RecordedNumbers(path, "k", wait_s=wait_s, max_age_s=86_400 * 365 * 20,
+                                  stream=(client, "callguard:log"))
+        got: dict[str, str | None] = {}
+        for decision_id in ids:
+            numbers.find(LINKEDID, decision_id,
+                         lambda linked, d, h: got.__setitem__(d, h))
+        await until(lambda: len(got) == len(ids), timeout=10)
+        await numbers.aclose()
+        return got
+
+    def _entries(self, filler: int = 2_500) -> list[tuple[int, bytes]]:
+        at = "2025-12-03T19:11:00.000Z"
+        return [
+            # before the decision less the clock margin: never read (a wrong digest)
+            (self.MS - 120_000, _line(DECISION, "2025-12-03T19:08:59.584Z", "9" * 64)),
+            # another record of the same call, not its decision: passed over
+            (self.MS + 100, b'{"schema":1,"event":"line-release","logged_at":"' + at.encode()
+             + b'","decision_id":"' + DECISION.encode() + b'"}\n'),
+            *((self.MS + 200 + i, _line("f", at)) for i in range(filler)),
+            (self.MS + 5_000, _line(DECISION, at, "1" * 64)),
+            (self.MS + 6_000, _line(DECISION, at, "2" * 64)),  # the first found answers
+        ]
+
+    async def test_records_on_stdout_only_are_found_in_the_stream(self, redis_server):
+        """No log file at all: the decision is read from the stream, past a thousand-entry
+        round trip, after a line-release of the same id, not before its instant."""
+        client = await self._stream(redis_server, self._entries())
+        try:
+            got = await self._ask(None, client, [DECISION])
+        finally:
+            await client.aclose()
+        assert got == {DECISION: "1" * 64}
+
+    async def test_another_nodes_call_is_found_in_the_stream(self, redis_server, tmp_path):
+        """A takeover: this node's file holds other decisions only; the stream has it."""
+        path = tmp_path / "compliance.jsonl"
+        path.write_bytes(_line("019ae5a0-0000-7000-8000-0000000000ff",
+                               "2025-12-03T19:11:00.000Z", "7" * 64))
+        client = await self._stream(redis_server, self._entries(filler=10))
+        try:
+            got = await self._ask(path, client, [DECISION])
+        finally:
+            await client.aclose()
+        assert got == {DECISION: "1" * 64}
+
+    async def test_control_not_in_the_stream_answers_none(self, redis_server):
+        """The control: an id the stream does not hold is answered None at the stream's end,
+        not at the wait."""
+        client = await self._stream(redis_server, self._entries(filler=10))
+        other = "019ae5a0-0000-7000-8000-0000000000ee"
+        started = time.monotonic()
+        try:
+            got = await self._ask(None, client, [other], wait_s=30.0)
+        finally:
+            await client.aclose()
+        assert got == {other: None}
+        assert time.monotonic() - started < 5

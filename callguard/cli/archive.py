@@ -51,7 +51,9 @@ MONTHS_AFTER_DAYS = 7
 @click.option("--stream", is_flag=True,
               help="Archive the Redis Stream of every node (run one archiver) instead.")
 @click.option("--keep-segments-days", type=click.IntRange(min=-1), default=30, show_default=True,
-              help="Delete closed segments this long after they were archived (-1: keep).")
+              help="Delete closed segments this long after they were archived (-1: keep); "
+                   "one that still proves call-frequency counts the store lost in an OS "
+                   "restart is kept until they are written back.")
 @click.option("--compact-all", is_flag=True,
               help="Compact every day now, today included (default: days before yesterday).")
 @click.option("--months-after-days", type=click.IntRange(min=-1), default=MONTHS_AFTER_DAYS,
@@ -108,7 +110,8 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
         else:
             assert log is not None
             done = archive_files(target, log, threads=threads, compact_before=compact_before,
-                                 keep_segments=keep, months_before=_before(months))
+                                 keep_segments=keep, months_before=_before(months),
+                                 counts_store=settings.data_dir / "frequency.sqlite3")
         _show(done, time.monotonic() - started, as_json)
         if watch is None or stopping:
             return

@@ -78,7 +78,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
                                "mode": "destroy" if destroy else
                                ("dry-run" if dry_run else "preview")}
     if path is not None and log_exists(path):
-        files = purge_files(path, cutoff, dry_run=not destroy)
+        files = purge_files(path, cutoff, dry_run=not destroy,
+                            counts_store=settings.data_dir / "frequency.sqlite3")
         outcome["file"] = _file_outcome(path, files)
     if archive.exists():  # whole days only: a day partition is kept while any of it is due
         days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
@@ -126,6 +127,7 @@ def _due(outcome: dict[str, Any]) -> bool:
 def _file_outcome(path: Path, files: PurgeResult) -> dict[str, Any]:
     return {"path": str(path), "removed": files.removed, "kept": files.kept,
             "files_deleted": files.files_deleted, "files_rewritten": files.files_rewritten,
+            "files_held": files.files_held, "notes": files.notes,
             "files": [{"path": f.path, "action": f.action, "removed": f.removed,
                        "kept": f.kept} for f in files.files if f.action != "keep"]}
 
@@ -183,6 +185,8 @@ def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
 
 
 def _show(outcome: dict[str, Any], as_json: bool) -> None:
+    for note in outcome.get("file", {}).get("notes", []):  # on stderr in both forms
+        print(f"warning: {note}", file=sys.stderr)  # noqa: T201
     if as_json:
         print(orjson.dumps(outcome).decode())  # noqa: T201
         return

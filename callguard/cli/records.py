@@ -7,7 +7,8 @@ only when durable, and journalled in the compliance log with the number hashed.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Sequence
-from datetime import UTC, datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
 from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
+from callguard.policy.rules.exemptions import Exemptions
+from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
@@ -172,9 +175,9 @@ def _show_command(group: click.Group, title: str) -> None:
     def command(state: CliState, number: str, campaign: str | None, solicitor: str | None,
                 as_json: bool) -> None:
         who = _solicitor(state, campaign, solicitor)
-        e164 = e164_or_exit(state.settings, number)
-        sheet = _read_sheet(state, who, e164)
-        _print_sheet(sheet, who, e164, as_json)
+        info = number_or_exit(state.settings, number)
+        sheet = _read_sheet(state, who, info.e164)
+        _print_sheet(sheet, who, info.e164, as_json, _revoke_all_rules(state.settings, info))
 
 
 def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
@@ -227,21 +230,91 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
         await store.aclose()
 
 
-def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -> None:
+@dataclass(frozen=True, slots=True)
+class _RevokeAll:
+    """Rules of one enabled pack that carry a revoke-all date (``revoke_all_from``): a
+    revocation of any kind made on or after it ends the automated consents they exempt."""
+
+    pack: str
+    rules: tuple[str, ...]
+    start: date
+    kinds: frozenset[ConsentKind]
+    zones: tuple[str, ...]  # the number's zones, as the gate resolves them without a CRM
+
+    def reaches(self, revoked_at: datetime) -> bool:
+        """As the gate (``Exemptions._revokes_all``): the revocation's latest local date
+        among the number's zones (UTC's when none) is on or after the date."""
+        if not self.zones:
+            return revoked_at.astimezone(UTC).date() >= self.start
+        return max(revoked_at.astimezone(ZoneInfo(z)).date() for z in self.zones) >= self.start
+
+
+def _revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAll, ...]:
+    """The enabled packs' rules in force today that apply a revoke-all date (today and the
+    number's zones as the gate reads them for a call now, without a CRM location: a
+    location in a zone further east can only make a call's date later)."""
+    policy = settings.policy_settings
+    zones = resolve_zones(number, None, max_zones=policy.max_candidate_zones,
+                          every_zone_fallback=policy.every_zone_fallback).zones
+    now = datetime.now(UTC)
+    today = max((now.astimezone(ZoneInfo(z)).date() for z in zones), default=now.date())
+    found: dict[tuple[str, date, frozenset[ConsentKind]], list[str]] = {}
+    for pack_id in settings.enabled_packs:
+        pack = settings.packs[pack_id]
+        if not pack.in_effect(today):
+            continue
+        for rule in pack.rules_on(today):
+            exemptions = getattr(rule, "exemptions", None)
+            if isinstance(exemptions, Exemptions) and exemptions.revoke_all_from is not None:
+                found.setdefault((pack.id, exemptions.revoke_all_from,
+                                  exemptions.consent_kinds), []).append(rule.rule_id)
+    return tuple(_RevokeAll(pack, tuple(rules), start, kinds, tuple(zones))
+                 for (pack, start, kinds), rules in found.items())
+
+
+def _void_under(record: ConsentRecord, records: list[ConsentRecord], now: datetime,
+                revoke_all: tuple[_RevokeAll, ...]) -> list[dict[str, Any]]:
+    """Each pack under whose revoke-all date another revocation ended ``record`` (one no
+    revocation ends whatever the pack: ``ended_by_revocation`` without a date), and why."""
+    void = []
+    for rules in revoke_all:
+        if record.kind not in rules.kinds:
+            continue
+        by = ended_by_revocation(record, records, now, rules.reaches)
+        if by is None or by.revoked_at is None:
+            continue
+        void.append({
+            "pack": rules.pack, "rules": list(rules.rules),
+            "revoke_all_from": rules.start.isoformat(),
+            "ended_by_revocation_of": by.kind.value, "revoked_at": _iso(by.revoked_at),
+            "reason": (f"ended by the revocation of {by.kind.value} consent "
+                       f"{_utc(_iso(by.revoked_at))} (47 CFR 64.1200(a)(10) revoke-all, "
+                       f"from {rules.start}: a revocation of any consent ends every consent "
+                       f"to automated calls; {', '.join(rules.rules)})")})
+    return void
+
+
+def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
+                 revoke_all: tuple[_RevokeAll, ...] = ()) -> None:
     now = datetime.now(UTC)
     records = [c.record for c in sheet.consents]
-    # as the gate reads them (the packs' revoke-all date is not applied here: it is per pack)
+    # as the gate reads them: a revocation of an automated kind ends both automated kinds
+    # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
     ended = {id(r): ended_by_revocation(r, records, now) for r in records}
-    consents = [{
+    void = {id(r): [] if ended[id(r)] is not None else _void_under(r, records, now, revoke_all)
+            for r in records}
+    consents: list[dict[str, Any]] = [{
         "kind": c.record.kind.value, "granted_at": _iso(c.record.granted_at),
         "expires_at": _iso(c.record.expires_at),
         "window": "-".join(t.strftime("%H:%M") for t in c.record.window)
         if c.record.window else None,
         "revoked_at": _iso(c.record.revoked_at),
         "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
-        "valid_now": c.record.valid_at(now) and ended[id(c.record)] is None,
+        "valid_now": (c.record.valid_at(now) and ended[id(c.record)] is None
+                      and not void[id(c.record)]),
         "ended_by_revocation_of": (None if (by := ended[id(c.record)]) is None
                                    else by.kind.value),
+        "void_under": void[id(c.record)],
     } for c in sheet.consents]
     ebr = sheet.ebr
     dnc = sheet.company_dnc
@@ -272,11 +345,21 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool) -
                       escape(str(c["source"])), escape(str(c["evidence"])),
                       "[green]yes[/]" if c["valid_now"] else
                       f"[red]no[/] (ended by the {c['ended_by_revocation_of']} revocation)"
-                      if c["ended_by_revocation_of"] else "[red]no[/]")
+                      if c["ended_by_revocation_of"] else _void_text(c["void_under"]))
     if consents:
         print_table(out, table)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
+
+
+def _void_text(void: list[dict[str, Any]]) -> str:
+    """``no`` and, for a consent void under a pack's revoke-all date, which and why (the
+    whole reason, rules named, in ``--json``)."""
+    if not void:
+        return "[red]no[/]"
+    return "[red]no[/] (" + "; ".join(escape(
+        f"void under {v['pack']}: ended by the {v['ended_by_revocation_of']} revocation "
+        f"{_utc(v['revoked_at'])}, revoke-all from {v['revoke_all_from']}") for v in void) + ")"
 
 
 def _iso(instant: datetime | None) -> str | None:

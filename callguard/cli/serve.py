@@ -224,8 +224,13 @@ async def _start_watchdog(runtime: Runtime, node_name: str,
         tallies = EmbeddedTallies(runtime.settings.data_dir / "abandonment.sqlite")
         lease = SoleFollower(runtime.settings.data_dir
                              / f"watchdog-alive-{settings.host}-{settings.port}")
+    log = runtime.settings.log
+    # The restart's number lookup reads the shared stream too (records on stdout only,
+    # another node's call after a takeover): its own client, short timeouts.
+    stream = ((redis_client(runtime.settings, socket_timeout=1), log.stream_key)
+              if log.redis_stream else None)
     node = WatchdogNode(settings, settings.secret(), runtime.compliance, runtime.metrics,
-                        tallies, lease, node=node_name)
+                        tallies, lease, node=node_name, stream=stream)
     runtime.followers.append(node.observe)
     watching.append(node)
     await node.start()

@@ -14,6 +14,10 @@ that is deciding calls, so:
   purge holds it), then treated as a closed segment.
 - the Redis Stream is trimmed by id (ids are the milliseconds the entry was added).
 
+A segment the embedded call-frequency store's write-back may still read (counts it lost in
+an OS restart, proved by records in the segment: ``counts_guard.py``) is kept whole, and
+said, until a later purge.
+
 Lines without a readable instant (undated, or torn by a crash) are kept: purge destroys
 only what it can show is older than the cutoff. A second maintenance lock keeps purge,
 compression and archiving off the same segment at once.
@@ -24,12 +28,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from callguard.compliance.counts_guard import CountsGuard, counts_guard
 from callguard.compliance.reader import CLOCK_MARGIN, logged_at, parse_line, stream_id
 from callguard.compliance.seekable import compress_lines
 from callguard.compliance.segments import Segment, closed_segments, fsync_path, readable
@@ -45,7 +50,7 @@ class FileAction:
     """What purge does (or would do) to one file."""
 
     path: str
-    action: str  # "delete" | "rewrite" | "keep"
+    action: str  # "delete" | "rewrite" | "keep" | "held" (due, kept: counts_guard.py)
     removed: int = 0
     kept: int = 0
 
@@ -58,7 +63,9 @@ class PurgeResult:
     kept: int = 0
     files_deleted: int = 0
     files_rewritten: int = 0
+    files_held: int = 0  # due, kept whole: they prove counts the store has yet to write back
     files: list[FileAction] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def add(self, action: FileAction) -> None:
         """Count one file's outcome."""
@@ -67,6 +74,7 @@ class PurgeResult:
         self.kept += action.kept
         self.files_deleted += action.action == "delete"
         self.files_rewritten += action.action == "rewrite"
+        self.files_held += action.action == "held"
 
 
 @contextlib.contextmanager
@@ -170,17 +178,24 @@ def _close_current(path: Path, cutoff: datetime, dry_run: bool) -> Segment | Non
     return None
 
 
-def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False) -> PurgeResult:
-    """Remove records logged before ``cutoff`` from the log's files."""
+def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False,
+                counts_store: Path | None = None,
+                boot: Callable[[], str | None] | None = None) -> PurgeResult:
+    """Remove records logged before ``cutoff`` from the log's files. ``counts_store``: the
+    node's ``frequency.sqlite3``, whose write-back may need a segment due (``boot``: this
+    boot's id, for tests)."""
     result = PurgeResult()
     with maintenance(path):
         straddling = _close_current(path, cutoff, dry_run)
-        for listed in closed_segments(path):
-            segment = readable(listed)
-            if segment is None:
-                continue
-            plan = _plan(segment, cutoff)
-            if plan == "delete":
+        planned = [(s, _plan(s, cutoff)) for s in map(readable, closed_segments(path))
+                   if s is not None]
+        guard: CountsGuard | None = None
+        if any(plan != "keep" for _, plan in planned):
+            guard = counts_guard(path, counts_store, boot=boot)
+        for segment, plan in planned:
+            if plan != "keep" and guard is not None and guard.holds(segment):
+                result.add(FileAction(str(segment.path), "held"))
+            elif plan == "delete":
                 action = FileAction(str(segment.path), "delete", removed=_count(segment))
                 if not dry_run:
                     segment.path.unlink()
@@ -191,6 +206,9 @@ def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False) -> Purge
                 result.add(FileAction(str(segment.path), "keep"))
         if straddling is not None and dry_run:
             result.add(_rewrite(straddling, cutoff, dry_run=True))
+        if guard is not None and result.files_held:
+            result.notes.append(guard.note(result.files_held, "closed segment(s) past the "
+                                           "cutoff"))
     return result
 
 

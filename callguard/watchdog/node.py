@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -35,6 +35,9 @@ from callguard.watchdog.calls import CallTracker, Followed, TrackerSettings
 from callguard.watchdog.carry import FOLLOWED_MODES, Carried, encode
 from callguard.watchdog.lease import FollowerLease, Holding
 from callguard.watchdog.recorded import RecordedNumbers
+
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
 
 __all__ = ["WatchdogNode", "follow_variable"]
 
@@ -89,7 +92,7 @@ class WatchdogNode:
     def __init__(self, settings: AmiSettings, secret: str, compliance: ComplianceLog,
                  metrics: NodeMetrics, tallies: AbandonmentTallies, lease: FollowerLease,
                  *, node: str = "", today: Callable[[], date] = lambda: datetime.now(
-                     UTC).date()) -> None:
+                     UTC).date(), stream: tuple[aioredis.Redis, str] | None = None) -> None:
         self.settings = settings
         self.node = node
         self._compliance = compliance
@@ -101,9 +104,14 @@ class WatchdogNode:
         self._takeovers = 0
         protector = compliance.protector
         path = _log_file(compliance)
-        lookup_s = _NUMBER_LOOKUP_S if path is not None else 0.0
-        self.numbers = None if path is None else RecordedNumbers(
-            path, protector.key_id, wait_s=lookup_s, max_age_s=settings.forget_after_s)
+        # The file, and the shared stream (records on stdout only, another node's call):
+        # ``stream`` is (client, key) when ``[log] redis_stream`` is on.
+        self._stream_client = None if stream is None else stream[0]  # closed with the node
+        found_in = path is not None or stream is not None
+        lookup_s = _NUMBER_LOOKUP_S if found_in else 0.0
+        self.numbers = None if not found_in else RecordedNumbers(
+            path, protector.key_id, wait_s=lookup_s, max_age_s=settings.forget_after_s,
+            stream=stream)
         self.tracker = CallTracker(
             TrackerSettings(grace_s=settings.grace_seconds, retry_s=settings.retry_ms / 1000,
                             forget_after_s=settings.forget_after_s,
@@ -145,6 +153,8 @@ class WatchdogNode:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.tallies.aclose()
         await self.lease.aclose()
+        if self._stream_client is not None:
+            await self._stream_client.aclose()
 
     def observe(self, decision: Decision) -> None:
         """Follow an allowed automated call by the Linkedid the gate received."""

@@ -1,4 +1,5 @@
-"""The number's digest of a decision, found in this node's compliance log by decision id.
+"""The number's digest of a decision, found in the compliance log by decision id: this
+node's file, then the shared Redis Stream.
 
 After a full restart the watchdog follows calls again from the ``CALLGUARD_FOLLOW`` they
 carry (``carry.py``), which holds no number. The decision record does: its
@@ -13,6 +14,18 @@ of the log and that instant (less the reader's clock margin); the walk goes newe
 and stops there (``reader.decisions_newest_first``), or when every id asked is found, or
 at the tracker's wait (``number_lookup_s``). It runs in a thread: the event loop never
 reads a file. The requests of one moment (every call of a picture) share one walk.
+
+The stream (``[log] redis_stream``), for what the file cannot hold: records on stdout only
+(``[log] file = "-"``), or a call another node decided (a takeover). Read oldest first
+from the decision's instant less the clock margin (stream ids are the Redis server's
+milliseconds at ``XADD``, never before the record was made but for clock skew), ``XRANGE``
+a thousand entries a round trip, a line parsed only when its ``decision_id`` bytes name an
+id asked; it stops when every id is found, at the stream's end, or at the same wait as
+the file walk (what the file walk used of it is spent). Not ``read_stream_newest``:
+newest first reads every record added since the decision before reaching it — on a busy
+stream, a call followed an hour later is past the wait — where oldest first from the
+decision reaches it after about a clock margin's worth of entries (a minute of records),
+unless the node's stream sender was behind (Redis down: it queues and sends later).
 
 What it accepts: a decision record with that id, ``ALLOW``, under this node's key
 (``key_id``: a hash under another key can match nothing), of a parsed number, for the same
@@ -30,11 +43,21 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from callguard.compliance.reader import Record, decisions_newest_first
+from callguard.compliance.reader import (
+    CLOCK_MARGIN,
+    KNOWN_SCHEMAS,
+    Record,
+    decisions_newest_first,
+    parse_line,
+    stream_id,
+)
+
+if TYPE_CHECKING:
+    from redis import asyncio as aioredis
 
 __all__ = ["Deliver", "RecordedNumbers", "decided_at"]
 
@@ -42,6 +65,9 @@ Deliver = Callable[[str, str, str | None], None]  # linkedid, decision id, numbe
 _log = structlog.get_logger("callguard.watchdog")
 _HEX = frozenset("0123456789abcdef")
 _HAND_OVER_S = 0.0002  # the walker's sleep between two looks at ``stop``
+_STREAM_BATCH = 1000  # stream entries a round trip
+_DECISION_EVENT = b'"event":"decision"'
+_DECISION_ID = b'"decision_id":"'
 
 
 def decided_at(decision_id: str) -> datetime | None:
@@ -59,9 +85,11 @@ def decided_at(decision_id: str) -> datetime | None:
 class RecordedNumbers:
     """Looks up decisions' number digests in the compliance log at ``path``."""
 
-    def __init__(self, path: Path, key_id: str, *, wait_s: float, max_age_s: float,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.path = path
+    def __init__(self, path: Path | None, key_id: str, *, wait_s: float, max_age_s: float,
+                 clock: Callable[[], float] = time.time,
+                 stream: tuple[aioredis.Redis, str] | None = None) -> None:
+        self.path = path  # None: records on stdout only (the stream, if any, is read)
+        self.stream = stream  # (client, key) of the shared stream, or None
         self.key_id = key_id
         self.wait_s = wait_s
         self.max_age_s = max_age_s  # no call is followed longer: the walk's farthest bound
@@ -115,20 +143,63 @@ class RecordedNumbers:
             return self._closed or time.monotonic() > deadline
 
         def walk() -> None:
+            assert self.path is not None
             for record in decisions_newest_first(self.path, list(batch), since, stop=stop):
                 with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
                     loop.call_soon_threadsafe(answer, record)
 
-        try:
-            await asyncio.to_thread(walk)
-        except Exception as exc:  # noqa: BLE001 - a damaged segment: the tracker goes on
-            _log.warning("watchdog_number_lookup_failed", error=type(exc).__name__,
-                         reason=str(exc)[:200], decisions=len(batch),
-                         effect="followed without the number, as before the lookup")
-        await asyncio.sleep(0)  # the answers the thread scheduled run first
+        if self.path is not None:
+            try:
+                await asyncio.to_thread(walk)
+            except Exception as exc:  # noqa: BLE001 - a damaged segment: the tracker goes on
+                _log.warning("watchdog_number_lookup_failed", error=type(exc).__name__,
+                             reason=str(exc)[:200], decisions=len(batch),
+                             effect="followed without the number, as before the lookup")
+            await asyncio.sleep(0)  # the answers the thread scheduled run first
+        if batch and self.stream is not None and not self._closed:
+            try:
+                await self._stream_walk(batch, since, deadline, answer)
+            except TimeoutError:
+                pass  # the wait is over: not found in time, as a walk stopped at it
+            except Exception as exc:  # noqa: BLE001 - Redis away: the tracker goes on
+                _log.warning("watchdog_number_lookup_failed", error=type(exc).__name__,
+                             reason=str(exc)[:200], decisions=len(batch), where="stream",
+                             effect="followed without the number, as before the lookup")
         for decision_id, waiting in batch.items():
             for linkedid, deliver in waiting:
                 deliver(linkedid, decision_id, None)
+
+    async def _stream_walk(self, batch: dict[str, list[tuple[str, Deliver]]],
+                           since: datetime, deadline: float,
+                           answer: Callable[[Record], None]) -> None:
+        """The decision records of ``batch`` in the shared stream, oldest first from
+        ``since`` less the clock margin, until all are found, the stream ends, or
+        ``deadline`` (see the module)."""
+        assert self.stream is not None
+        client, key = self.stream
+        cursor = stream_id(since - CLOCK_MARGIN)
+        while batch and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            entries: Any = await asyncio.wait_for(
+                client.xrange(key, cursor, "+", count=_STREAM_BATCH), left)
+            for _, fields in entries:
+                line = fields.get(b"r", b"")
+                start = line.find(_DECISION_ID)
+                if start < 0 or _DECISION_EVENT not in line:
+                    continue
+                start += len(_DECISION_ID)
+                if line[start:line.find(b'"', start)].decode("ascii", "replace") not in batch:
+                    continue
+                record = parse_line(line)
+                if (record is not None and record.get("event") == "decision"
+                        and record.get("schema", 0) in KNOWN_SCHEMAS):
+                    answer(record)
+            if len(entries) < _STREAM_BATCH:
+                return
+            last = entries[-1][0]
+            cursor = "(" + (last.decode() if isinstance(last, bytes) else str(last))
 
     def _accepted(self, record: Record, linkedid: str) -> str | None:
         """The record's ``number_hash`` when it can be compared with (see the module)."""

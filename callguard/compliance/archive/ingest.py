@@ -15,7 +15,7 @@ glued behind a torn fragment is recovered. Both are counted.
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ import duckdb
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
 from callguard.compliance.archive.store import Archive, Manifest, Part, connect
 from callguard.compliance.compress import compress_segment
+from callguard.compliance.counts_guard import counts_guard
 from callguard.compliance.purge import maintenance
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, parse_line, recover_line
 from callguard.compliance.segments import Segment, closed_segments
@@ -55,6 +56,7 @@ class ArchiveRun:
     stream_lost: int = 0  # trimmed from the stream (MAXLEN, purge) before being archived
     stream_lost_is_lower_bound: bool = False  # the server could not say how many: at least
     compacted_days: int = 0
+    segments_held: int = 0  # due for deletion, kept: they prove counts not yet in the store
     month_files: int = 0  # months of days rewritten as one file per table
     parts: int = 0
     notes: list[str] = field(default_factory=list)
@@ -123,9 +125,13 @@ class Batch:
 def archive_files(archive: Archive, log: Path, *, threads: int = 1,
                   compact_before: date | None = None,
                   keep_segments: timedelta | None = None,
-                  months_before: date | None = None) -> ArchiveRun:
+                  months_before: date | None = None,
+                  counts_store: Path | None = None,
+                  boot: Callable[[], str | None] | None = None) -> ArchiveRun:
     """Compress and archive the closed segments of the log at ``log``; compact old days
-    (and, with ``months_before``, the months that ended before it: ``compact_months``)."""
+    (and, with ``months_before``, the months that ended before it: ``compact_months``).
+    ``counts_store``: the node's ``frequency.sqlite3``, whose write-back may need a segment
+    due for deletion (``counts_guard.py``; ``boot``: this boot's id, for tests)."""
     run = ArchiveRun()
     with maintenance(log):
         for segment in closed_segments(log):
@@ -148,7 +154,8 @@ def archive_files(archive: Archive, log: Path, *, threads: int = 1,
                 run.segments += 1
             _compact_run(archive, manifest, connection, run, compact_before, months_before)
             if keep_segments is not None:
-                _drop_archived_segments(log, manifest, keep_segments, archive)
+                _drop_archived_segments(log, manifest, keep_segments, archive, run,
+                                        counts_store, boot)
     return run
 
 
@@ -241,16 +248,24 @@ def _month_end(month: str) -> date:
 
 
 def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
-                            archive: Archive) -> None:
-    """Remove closed segments archived and older than ``keep`` (the archive holds them)."""
+                            archive: Archive, run: ArchiveRun, counts_store: Path | None,
+                            boot: Callable[[], str | None] | None) -> None:
+    """Remove closed segments archived and older than ``keep`` (the archive holds them),
+    except those the call-frequency store's write-back may still read (``counts_guard``)."""
     limit = datetime.now(UTC) - keep
-    for segment in closed_segments(log):
-        name = str(segment.plain)
-        if name in manifest.segments and segment.closed_at is not None and (
-                segment.closed_at < limit):
-            segment.path.unlink(missing_ok=True)
-            del manifest.segments[name]
+    due = [s for s in closed_segments(log) if str(s.plain) in manifest.segments
+           and s.closed_at is not None and s.closed_at < limit]
+    guard = counts_guard(log, counts_store, boot=boot) if due else None
+    for segment in due:
+        if guard is not None and guard.holds(segment):
+            run.segments_held += 1
+            continue
+        segment.path.unlink(missing_ok=True)
+        del manifest.segments[str(segment.plain)]
     archive.commit(manifest)
+    if guard is not None and run.segments_held:
+        run.notes.append(guard.note(run.segments_held, "archived segment(s) due for "
+                                    "deletion (--keep-segments-days)"))
 
 
 def unarchived_segments(log: Path, manifest: Manifest) -> list[Segment]:
