@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import structlog.testing
 
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog
@@ -153,6 +154,38 @@ class TestPermissionsSaidAtLogin:
             assert "write=" in said["fix"]
             assert "call" in said["fix"]
             assert watchdog.refused_actions == ("Hangup",)
+        finally:
+            if watchdog is not None:
+                await watchdog.aclose()
+            await fake.close()
+
+    @pytest.mark.parametrize("blocked", [True, False])
+    async def test_required_blocks_automated_calls_while_hangup_is_refused(self, blocked):
+        """``[ami] required``: a session Asterisk refuses Hangup can release no line, so
+        automated calls are BLOCKed as when logged out; allowed Hangup, they are not."""
+        from types import SimpleNamespace
+
+        from callguard.cli.serve import _unwatched
+
+        fake = Listing()
+        if blocked:
+            fake.allowed = ("Getvar", "CoreShowChannels", "Ping", "ListCommands")
+        watchdog = None
+        try:
+            watchdog = await _started(fake, [])
+            await until(lambda: any(a.get("Action") == "ListCommands"
+                                    for _, a in fake.actions))
+            await until(lambda: watchdog.rebuilt)
+            if blocked:
+                await until(lambda: watchdog.refused_actions == ("Hangup",))
+            unwatched = _unwatched(SimpleNamespace(host="pbx", port=5038),  # type: ignore[arg-type]
+                                   [SimpleNamespace(ami=watchdog)])  # type: ignore[list-item]
+            reason = unwatched()
+            if blocked:
+                assert reason is not None
+                assert "refuses callguard's AMI user the Hangup action" in reason
+            else:
+                assert reason is None
         finally:
             if watchdog is not None:
                 await watchdog.aclose()

@@ -193,14 +193,24 @@ def _require_watch(runtime: Runtime) -> list[WatchdogNode]:
 
 def _unwatched(ami: AmiSettings, watching: list[WatchdogNode]) -> Callable[[], str | None]:
     """The reason an automated call is BLOCKed while this node is not logged in to AMI
-    (before the watchdog starts, too), or None."""
+    (before the watchdog starts, too) or Asterisk refuses its user the Hangup action, or
+    None."""
     reason = (f"the AMI watchdog is not logged in to Asterisk at {ami.host} port {ami.port}: "
               "no one could release this call's line after the called party hangs up "
               "([ami] required); call not placed")
 
+    refused = (f"Asterisk at {ami.host} port {ami.port} refuses callguard's AMI user the "
+               "Hangup action (manager.conf write= lacks call): no one could release this "
+               "call's line after the called party hangs up ([ami] required); call not "
+               "placed")
+
     def unwatched() -> str | None:
         node = watching[0] if watching else None
-        return None if node is not None and node.ami is not None and node.ami.connected else reason
+        session = node.ami if node is not None else None
+        if session is None or not session.connected:
+            return reason
+        # Learnt at each login from ListCommands (manager.c action_listcommands).
+        return refused if "Hangup" in session.refused_actions else None
 
     return unwatched
 
