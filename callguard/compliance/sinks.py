@@ -165,6 +165,9 @@ class LogFile:
     def __init__(self, path: Path, *, max_bytes: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        # os.stat of a str: ~1.4 µs here against ~3.4 for the Path (its os.fspath), once
+        # per hold or turn of the loop, so once a record one call at a time
+        self._name = os.fspath(path)
         self._max_bytes = max_bytes
         self._lock = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
         self._fd = -1
@@ -226,7 +229,7 @@ class LogFile:
         """The current file's size; reopen first if another process rotated it (or purge
         closed the segment). One stat: under the lock nobody else appends."""
         try:
-            status = os.stat(self.path)
+            status = os.stat(self._name)
             if status.st_ino == self._ino:
                 return status.st_size
         except FileNotFoundError:
