@@ -21,6 +21,10 @@ shared 2-core machine: quote ratios, not absolute numbers. Each configuration is
   file, written on the event loop; the difference to ``gate + record (none)`` is what the
   hand-over to the writer thread (and back) costs.
 - ``policy only``: plan + decide on pre-parsed attempts with pre-gathered facts.
+- ``where the time goes``: per decision, the event loop's thread CPU, the writer thread's,
+  the other threads' (the default executor: the caps' counts after the answer), the
+  loop's idle time (wall minus its CPU: under ``group`` it waits for the fdatasync), and
+  the fdatasyncs (counted in the process) with the lines each covered.
 """
 
 from __future__ import annotations
@@ -75,9 +79,24 @@ async def _no_record(_decision) -> None:
     return None
 
 
+_FDATASYNCS = [0]
+
+
+def _count_fdatasyncs() -> None:
+    """Count every fdatasync of this process (the record writer's: nothing else syncs)."""
+    real = os.fdatasync
+
+    def counted(fd: int) -> None:
+        _FDATASYNCS[0] += 1
+        real(fd)
+
+    os.fdatasync = counted
+
+
 async def gate_rate(settings, requests, *, record: bool, concurrency: int,
-                    inline: bool = False) -> tuple[float, float, int]:
-    """(decisions/s, CPU µs per decision, bytes written) for one configuration."""
+                    inline: bool = False) -> tuple[float, float, int, dict[str, float]]:
+    """(decisions/s, CPU µs per decision, bytes written, where the time goes) for one
+    configuration."""
     runtime = open_runtime(settings)
     if isinstance(runtime.records, EmbeddedRecords):
         runtime.records.keep_dnc_set()  # as serve does at start
@@ -95,6 +114,10 @@ async def gate_rate(settings, requests, *, record: bool, concurrency: int,
         await gate.check(request)
     path = settings.data_dir / "compliance.jsonl"
     size_before = _log_bytes(path)
+    thread = runtime.compliance.writer._thread  # noqa: SLF001 - started by the warm-up
+    clock = time.pthread_getcpuclockid(thread.ident) if thread and thread.ident else None
+    writer = time.clock_gettime(clock) if clock is not None else 0.0
+    syncs, loop_cpu = _FDATASYNCS[0], time.thread_time()
     cpu, wall = time.process_time(), time.perf_counter()
     if concurrency == 1:
         for request in requests:
@@ -109,9 +132,17 @@ async def gate_rate(settings, requests, *, record: bool, concurrency: int,
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     wall = time.perf_counter() - wall
     cpu = time.process_time() - cpu
+    loop_cpu = time.thread_time() - loop_cpu
+    writer = time.clock_gettime(clock) - writer if clock is not None else 0.0
+    syncs = _FDATASYNCS[0] - syncs
+    per = 1e6 / len(requests)
+    parts = {"loop": loop_cpu * per, "writer": writer * per,
+             "others": (cpu - loop_cpu - writer) * per, "idle": (wall - loop_cpu) * per,
+             "fdatasyncs": syncs / len(requests),
+             "lines": len(requests) / syncs if syncs else 0.0}
     await runtime.aclose()
     written = _log_bytes(path) - size_before
-    return len(requests) / wall, cpu / len(requests) * 1e6, written
+    return len(requests) / wall, cpu / len(requests) * 1e6, written, parts
 
 
 def _log_bytes(path: Path) -> int:
@@ -147,6 +178,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
     os.environ.setdefault("CALLGUARD_LOG_KEY", "00" * 32)
+    _count_fdatasyncs()
     n = args.decisions
     data_dir, numbers, at, areas = _setup(n)
     base = load_settings(data_dir=data_dir)
@@ -160,6 +192,7 @@ def main() -> None:
     rates: dict[tuple[str, int], list[float]] = {}
     cpus: dict[tuple[str, int], list[float]] = {}
     written: dict[str, int] = {}
+    where: dict[tuple[str, int], list[dict[str, float]]] = {}
 
     def baseline() -> None:
         for number in numbers:
@@ -174,11 +207,12 @@ def main() -> None:
             for label, durability in configs:
                 policy = "none" if durability in (None, "inline") else durability
                 settings = replace(base, log=replace(base.log, durability=policy))
-                rate, cpu, size = asyncio.run(gate_rate(
+                rate, cpu, size, parts = asyncio.run(gate_rate(
                     settings, requests, record=durability is not None,
                     concurrency=concurrency, inline=durability == "inline"))
                 rates.setdefault((label, concurrency), []).append(rate)
                 cpus.setdefault((label, concurrency), []).append(cpu)
+                where.setdefault((label, concurrency), []).append(parts)
                 if durability is not None:
                     written[label] = size
 
@@ -216,6 +250,18 @@ def main() -> None:
                   f"{size}")
     print(f"{'policy only (plan prebuilt)':34} {'':>9} {policy_rate:11,.0f} "
           f"{1e6 / policy_rate:8.1f}")
+    print(f"\nwhere the time goes (µs per decision, median): {'in flight':>9} {'loop':>6} "
+          f"{'writer':>6} {'others':>6} {'idle':>6} {'fdatasyncs':>10} {'lines each':>10}")
+    for concurrency in (1, args.concurrency):
+        for label, _ in configs:
+            runs = where[(label, concurrency)]
+
+            def median(key: str, runs=runs) -> float:
+                return statistics.median(r[key] for r in runs)
+
+            print(f"{label:47} {concurrency:9} {median('loop'):6.1f} {median('writer'):6.1f} "
+                  f"{median('others'):6.1f} {median('idle'):6.1f} "
+                  f"{median('fdatasyncs'):10.3f} {median('lines'):10.1f}")
     shutil.rmtree(data_dir, ignore_errors=True)
     print("\n* not how callguard writes (its writer thread keeps flock/write/fdatasync off "
           "the event loop): the same encoder and file, written on the loop — what the "
