@@ -862,6 +862,10 @@ class TestGate:
                 await self.go.wait()
                 return await self.store.reserve(*args, **kwargs)
 
+            async def reserve_all(self, batch):
+                await self.go.wait()
+                return await self.store.reserve_all(batch)
+
         held = Held(runtime.frequency)
         runtime.gate._stores["frequency"] = held
         decision = await asyncio.wait_for(self.check(runtime, 0, number="8015550123"), 5)
@@ -875,6 +879,36 @@ class TestGate:
             "+18015550123", [FrequencyClaim("r", "seller:beehive-solar", 86400, 3)],
             NOON + timedelta(minutes=1))
         assert list(counted) == [1]
+
+    async def test_counts_after_go_to_the_store_as_one_batch(self, runtime):
+        """Forty calls no cap covers, posted within the linger: one task writes them all
+        (not one task per count), every count lands in the real store, and a count the
+        store refuses fails alone."""
+        from callguard.facts.frequency import CountsAfter
+
+        after = CountsAfter()
+        claim = FrequencyClaim("r", "seller:beehive-solar", 86400, 3)
+        for n in range(40):
+            after.post(runtime.frequency, f"+1801555{n:04d}", (claim,), NOON, NOON)
+        after.post(runtime.frequency, "+18015559999", (), NOON, NOON)  # nothing to count
+        assert after.waiting == 41
+        after._timer.cancel()
+        after._flush()
+        assert len(after._pending) == 1, "one task for the batch"
+        assert after.waiting == 41
+        await after.settle()
+        assert (after.posted, after.failed, after.waiting) == (41, 0, 0)
+        for n in (0, 39):
+            counted = await runtime.frequency.count(f"+1801555{n:04d}", [claim],
+                                                    NOON + timedelta(minutes=1))
+            assert list(counted) == [1]
+        runtime.frequency._db.close()  # the store cannot write: each count fails
+        with structlog.testing.capture_logs() as logs:
+            for n in range(3):
+                after.post(runtime.frequency, f"+1801556{n:04d}", (claim,), NOON, NOON)
+            await after.settle()
+        assert after.failed == 3
+        assert len([e for e in logs if e["event"] == "frequency_count_failed"]) == 3
 
     async def test_calls_before_the_crm_placed_the_number_in_florida_count(self, runtime):
         """Issue 18, the scope change through the gate and the embedded store: three calls

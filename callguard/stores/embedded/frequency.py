@@ -52,6 +52,7 @@ from callguard.policy.frequency import (
 )
 from callguard.stores.embedded.opening import open_wal
 from callguard.stores.frequency_batch import GroupCommit
+from callguard.stores.interfaces import CountAfter
 
 __all__ = ["CountsLog", "EmbeddedFrequency", "boot_id"]
 
@@ -179,6 +180,16 @@ class EmbeddedFrequency:
         if not claims:
             return FrequencyResult((), (), None)
         return await self._group.submit((e164, tuple(claims), at, stamp or at, recorded))
+
+    async def reserve_all(self, batch: Sequence[CountAfter]
+                          ) -> list[FrequencyResult | BaseException]:
+        """Counts after their answers, queued at once (``recorded=False``: their
+        transaction commits ``FULL``); each its result or its StoreError."""
+        futures = self._group.submit_many([(e164, tuple(claims), at, stamp, False)
+                                           for e164, claims, at, stamp in batch if claims])
+        done = iter(await asyncio.gather(*futures, return_exceptions=True))
+        return [next(done) if claims else FrequencyResult((), (), None)
+                for _, claims, _, _ in batch]
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
