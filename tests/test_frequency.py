@@ -795,6 +795,65 @@ class TestEmbeddedCost:
         assert many <= few + 5, (few, many)
 
 
+class TestEmbeddedCheckpoints:
+    async def test_the_wal_is_checkpointed_beside_the_commits_and_restarts(self, tmp_path):
+        """SQLite's own checkpoint ran inside the commit that crossed 1,000 WAL pages, and
+        that group's decisions waited for its copy and two fsyncs: the commits take none
+        (``wal_autocheckpoint`` 0) and a thread of the store's checkpoints every few
+        commits. It completes when no group is being written, so the WAL starts over:
+        after 60 commits with pauses, it holds no more than the last few commits' frames
+        (without the thread it would hold every frame since the opening)."""
+        import time
+
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON, checkpoint_every=8)
+        try:
+            assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+            for i in range(60):
+                assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,), NOON).granted
+                time.sleep(0.005)
+            checkpointer = store._checkpointer
+            deadline = time.monotonic() + 5
+            while checkpointer.completed < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert checkpointer.completed >= 3, (checkpointer.checkpoints,
+                                                 checkpointer.completed)
+            assert store.reserve_sync("+18015550123", (CLAIM,), NOON).granted
+            # (busy, frames in the WAL, frames checkpointed): a WAL that never restarted
+            # would hold the frames of all 61 commits (three pages each at least).
+            frames = store._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+            assert 0 < frames < 40, frames
+        finally:
+            await store.aclose()
+        assert not checkpointer._thread.is_alive()
+
+    @pytest.mark.parametrize("bound", [100, None])
+    async def test_a_store_never_idle_still_restarts_its_wal(self, tmp_path, monkeypatch,
+                                                             bound):
+        """Commits back to back: the checkpoint beside them never copies the last frames,
+        so it never completes and the WAL would grow for ever (230 MB in a minute of the
+        benchmark's groups). Past ``WAL_FRAMES_MAX`` frames the checkpointer waits for the
+        store's lock and completes one: the WAL stays near that bound (``None``: the
+        bound out of reach, the WAL grows — the check can fail)."""
+        import os
+
+        import callguard.stores.embedded.frequency as module
+
+        monkeypatch.setattr(module, "WAL_FRAMES_MAX", bound or 10**9)
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON, checkpoint_every=4)
+        try:
+            for i in range(600):
+                assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,), NOON).granted
+            wal = os.path.getsize(f"{tmp_path / 'f.sqlite3'}-wal") // 4120  # frames
+        finally:
+            await store.aclose()
+        if bound is None:
+            assert wal > 1000, wal
+        else:
+            assert wal < 600, wal
+
+
 class TestGate:
     """The gate over the real stores: the reservation is the last fetch, and fails closed."""
 
