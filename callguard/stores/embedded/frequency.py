@@ -41,7 +41,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from callguard.compliance.reader import ReadStats, RecordFilter, log_exists, newest_first
+from callguard.compliance.reader import (
+    CLOCK_MARGIN,
+    ReadStats,
+    RecordFilter,
+    log_exists,
+    logged_at,
+    newest_first,
+)
 from callguard.errors import StoreError
 from callguard.policy.frequency import (
     RECORD_ONLY_CAP,
@@ -87,6 +94,9 @@ CHECKPOINT_EVERY = 32
 # WAL frames (pages) past which the checkpointer waits for the store's lock to complete a
 # checkpoint (the WAL then starts over): ~40 MB.
 WAL_FRAMES_MAX = 10_000
+# The write-back stops reading a log after this many records in a row stamped before its
+# horizon (``_lost``), not at the first.
+_PAST_HORIZON = 1000
 # The write-back takes the write lock for as long as it reads the logs.
 _WRITE_BACK_TIMEOUT_S = 60.0
 
@@ -382,9 +392,22 @@ def _lost(path: Path, key_id: str, last: int, clock_ms: int
     read or was written with another key (fail closed)."""
     if not log_exists(path):
         raise OSError(f"the compliance log {path} that proves counts is gone")
-    since = datetime.fromtimestamp((min(clock_ms, last) - SKEW_MS) / 1000, UTC)
+    horizon = datetime.fromtimestamp((min(clock_ms, last) - SKEW_MS) / 1000, UTC
+                                     ) - CLOCK_MARGIN
     rows: list[tuple[int, str, int]] = []
-    for record in newest_first(path, RecordFilter(since=since), ReadStats()):
+    past = 0  # records in a row stamped before the horizon
+    # Not the reader's ``since``: it stops at the first record stamped before it, and one
+    # written late but stamped early (a clock stepped back, a stalled writer) then hid
+    # every older line, lost commits' records among them. The walk stops only after
+    # ``_PAST_HORIZON`` such records in a row.
+    for record in newest_first(path, RecordFilter(), ReadStats()):
+        logged = logged_at(record)
+        if logged is not None and logged < horizon:
+            past += 1
+            if past >= _PAST_HORIZON:
+                break
+        else:
+            past = 0
         counted = record.get("counted")
         if not counted or counted.get("mark", 0) <= last:
             continue
