@@ -436,6 +436,15 @@ async def run_two_nodes(url: str, number: str, calls: list[tuple[int, int]]
     return granted, refused
 
 
+async def node_count(url: str, e164: str) -> int:
+    """The count of ``e164`` under ``CLAIM`` at NOON, read by a node of its own."""
+    node = redis_node(url)
+    try:
+        return (await node.count(e164, [CLAIM], NOON))[0]
+    finally:
+        await node.aclose()
+
+
 class TestRedisTwoNodes:
     """Two nodes (two clients) on one real Redis."""
 
@@ -463,6 +472,27 @@ class TestRedisTwoNodes:
         assert sum(r.granted for r in results) == 3
         for node in nodes:
             await node.aclose()
+
+    async def test_counts_after_their_answers_go_in_as_one_batch(self, shared_redis):
+        """``reserve_all`` (the counts after an answer): each count lands on the real
+        server, two of one number in one batch see each other, a call with no claims is
+        nothing; a guard that refuses fails each count, none written."""
+        node = redis_node(shared_redis.url)
+        batch = [("+13055558801", (CLAIM,), NOON, NOON), ("+13055558802", (CLAIM,), NOON, NOON),
+                 ("+13055558801", (CLAIM,), NOON, NOON), ("+13055558803", (), NOON, NOON)]
+        try:
+            results = await node.reserve_all(batch)
+            assert [r.counts for r in results] == [(0,), (0,), (1,), ()]
+            assert (await node.count("+13055558801", [CLAIM], NOON)) == (2,)
+        finally:
+            await node.aclose()
+        refusing = redis_node(shared_redis.url, refusing=lambda: "appendfsync everysec")
+        try:
+            failed = await refusing.reserve_all(batch[:2])
+            assert all(isinstance(r, StoreError) for r in failed), failed
+            assert (await node_count(shared_redis.url, "+13055558802")) == 1
+        finally:
+            await refusing.aclose()
 
     async def test_a_refusing_durability_guard_blocks_the_reservation(self, shared_redis):
         """A Redis that is not durable (the record store's guard) counts nothing."""
