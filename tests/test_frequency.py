@@ -436,6 +436,15 @@ async def run_two_nodes(url: str, number: str, calls: list[tuple[int, int]]
     return granted, refused
 
 
+async def node_count(url: str, e164: str) -> int:
+    """The count of ``e164`` under ``CLAIM`` at NOON, read by a node of its own."""
+    node = redis_node(url)
+    try:
+        return (await node.count(e164, [CLAIM], NOON))[0]
+    finally:
+        await node.aclose()
+
+
 class TestRedisTwoNodes:
     """Two nodes (two clients) on one real Redis."""
 
@@ -463,6 +472,27 @@ class TestRedisTwoNodes:
         assert sum(r.granted for r in results) == 3
         for node in nodes:
             await node.aclose()
+
+    async def test_counts_after_their_answers_go_in_as_one_batch(self, shared_redis):
+        """``reserve_all`` (the counts after an answer): each count lands on the real
+        server, two of one number in one batch see each other, a call with no claims is
+        nothing; a guard that refuses fails each count, none written."""
+        node = redis_node(shared_redis.url)
+        batch = [("+13055558801", (CLAIM,), NOON, NOON), ("+13055558802", (CLAIM,), NOON, NOON),
+                 ("+13055558801", (CLAIM,), NOON, NOON), ("+13055558803", (), NOON, NOON)]
+        try:
+            results = await node.reserve_all(batch)
+            assert [r.counts for r in results] == [(0,), (0,), (1,), ()]
+            assert (await node.count("+13055558801", [CLAIM], NOON)) == (2,)
+        finally:
+            await node.aclose()
+        refusing = redis_node(shared_redis.url, refusing=lambda: "appendfsync everysec")
+        try:
+            failed = await refusing.reserve_all(batch[:2])
+            assert all(isinstance(r, StoreError) for r in failed), failed
+            assert (await node_count(shared_redis.url, "+13055558802")) == 1
+        finally:
+            await refusing.aclose()
 
     async def test_a_refusing_durability_guard_blocks_the_reservation(self, shared_redis):
         """A Redis that is not durable (the record store's guard) counts nothing."""
@@ -795,6 +825,65 @@ class TestEmbeddedCost:
         assert many <= few + 5, (few, many)
 
 
+class TestEmbeddedCheckpoints:
+    async def test_the_wal_is_checkpointed_beside_the_commits_and_restarts(self, tmp_path):
+        """SQLite's own checkpoint ran inside the commit that crossed 1,000 WAL pages, and
+        that group's decisions waited for its copy and two fsyncs: the commits take none
+        (``wal_autocheckpoint`` 0) and a thread of the store's checkpoints every few
+        commits. It completes when no group is being written, so the WAL starts over:
+        after 60 commits with pauses, it holds no more than the last few commits' frames
+        (without the thread it would hold every frame since the opening)."""
+        import time
+
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON, checkpoint_every=8)
+        try:
+            assert store._db.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+            for i in range(60):
+                assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,), NOON).granted
+                time.sleep(0.005)
+            checkpointer = store._checkpointer
+            deadline = time.monotonic() + 5
+            while checkpointer.completed < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert checkpointer.completed >= 3, (checkpointer.checkpoints,
+                                                 checkpointer.completed)
+            assert store.reserve_sync("+18015550123", (CLAIM,), NOON).granted
+            # (busy, frames in the WAL, frames checkpointed): a WAL that never restarted
+            # would hold the frames of all 61 commits (three pages each at least).
+            frames = store._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+            assert 0 < frames < 40, frames
+        finally:
+            await store.aclose()
+        assert not checkpointer._thread.is_alive()
+
+    @pytest.mark.parametrize("bound", [100, None])
+    async def test_a_store_never_idle_still_restarts_its_wal(self, tmp_path, monkeypatch,
+                                                             bound):
+        """Commits back to back: the checkpoint beside them never copies the last frames,
+        so it never completes and the WAL would grow for ever (230 MB in a minute of the
+        benchmark's groups). Past ``WAL_FRAMES_MAX`` frames the checkpointer waits for the
+        store's lock and completes one: the WAL stays near that bound (``None``: the
+        bound out of reach, the WAL grows — the check can fail)."""
+        import os
+
+        import callguard.stores.embedded.frequency as module
+
+        monkeypatch.setattr(module, "WAL_FRAMES_MAX", bound or 10**9)
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON, checkpoint_every=4)
+        try:
+            for i in range(600):
+                assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,), NOON).granted
+            wal = os.path.getsize(f"{tmp_path / 'f.sqlite3'}-wal") // 4120  # frames
+        finally:
+            await store.aclose()
+        if bound is None:
+            assert wal > 1000, wal
+        else:
+            assert wal < 600, wal
+
+
 class TestGate:
     """The gate over the real stores: the reservation is the last fetch, and fails closed."""
 
@@ -862,6 +951,10 @@ class TestGate:
                 await self.go.wait()
                 return await self.store.reserve(*args, **kwargs)
 
+            async def reserve_all(self, batch):
+                await self.go.wait()
+                return await self.store.reserve_all(batch)
+
         held = Held(runtime.frequency)
         runtime.gate._stores["frequency"] = held
         decision = await asyncio.wait_for(self.check(runtime, 0, number="8015550123"), 5)
@@ -875,6 +968,36 @@ class TestGate:
             "+18015550123", [FrequencyClaim("r", "seller:beehive-solar", 86400, 3)],
             NOON + timedelta(minutes=1))
         assert list(counted) == [1]
+
+    async def test_counts_after_go_to_the_store_as_one_batch(self, runtime):
+        """Forty calls no cap covers, posted within the linger: one task writes them all
+        (not one task per count), every count lands in the real store, and a count the
+        store refuses fails alone."""
+        from callguard.facts.frequency import CountsAfter
+
+        after = CountsAfter()
+        claim = FrequencyClaim("r", "seller:beehive-solar", 86400, 3)
+        for n in range(40):
+            after.post(runtime.frequency, f"+1801555{n:04d}", (claim,), NOON, NOON)
+        after.post(runtime.frequency, "+18015559999", (), NOON, NOON)  # nothing to count
+        assert after.waiting == 41
+        after._timer.cancel()
+        after._flush()
+        assert len(after._pending) == 1, "one task for the batch"
+        assert after.waiting == 41
+        await after.settle()
+        assert (after.posted, after.failed, after.waiting) == (41, 0, 0)
+        for n in (0, 39):
+            counted = await runtime.frequency.count(f"+1801555{n:04d}", [claim],
+                                                    NOON + timedelta(minutes=1))
+            assert list(counted) == [1]
+        runtime.frequency._db.close()  # the store cannot write: each count fails
+        with structlog.testing.capture_logs() as logs:
+            for n in range(3):
+                after.post(runtime.frequency, f"+1801556{n:04d}", (claim,), NOON, NOON)
+            await after.settle()
+        assert after.failed == 3
+        assert len([e for e in logs if e["event"] == "frequency_count_failed"]) == 3
 
     async def test_calls_before_the_crm_placed_the_number_in_florida_count(self, runtime):
         """Issue 18, the scope change through the gate and the embedded store: three calls

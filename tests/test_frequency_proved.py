@@ -198,6 +198,30 @@ async def test_a_lost_commit_is_written_back_from_the_log_exactly_once(tmp_path)
         await same_boot.aclose()
 
 
+async def test_a_record_stamped_early_at_the_end_hides_no_lost_commit(tmp_path):
+    """The write-back reads the log newest first back to an hour before the file's last
+    commit. A record written last but stamped three hours earlier (a clock stepped back, a
+    writer that stalled) stood at the end: the walk stopped at it and the lost commits'
+    records before it were never read. They are now, and the walk still ends (a log of
+    nothing but such records is read no further than ``_PAST_HORIZON`` of them)."""
+    _lists(tmp_path)
+    await _check(tmp_path, ["3055550123", "3055550123", "3055550124", "3055550124"],
+                 snapshot_after=1, crash=True)
+    log = tmp_path / "compliance.jsonl"
+    late = {k: v for k, v in _records(log)[0].items() if k != "counted"}
+    late["logged_at"] = (datetime.now(UTC) - timedelta(hours=3)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+    with log.open("ab") as handle:
+        handle.write(orjson.dumps(late) + b"\n")
+    _lose_commits(tmp_path)
+    store = _store(tmp_path, boot="after the power loss")
+    try:
+        assert store.written_back == 3
+        assert _count(store, "3055550124") == 2
+    finally:
+        await store.aclose()
+
+
 async def test_a_fourth_call_after_the_power_loss_is_still_blocked(tmp_path,
                                                                   monkeypatch):
     """Three ALLOWs whose commits were lost: the fourth call is blocked after the restart."""

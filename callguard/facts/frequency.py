@@ -20,7 +20,7 @@ from callguard.facts.registry import register_fact
 from callguard.numbers.redact import redact_digits
 from callguard.policy import FactKind, Facts, Plan
 from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger, count_instants
-from callguard.stores.interfaces import FrequencyStore
+from callguard.stores.interfaces import CountAfter, FrequencyStore
 
 __all__ = ["FREQUENCY", "CountsAfter", "ScrubCounts", "judge"]
 
@@ -47,10 +47,11 @@ class CountsAfter:
     LINGER_S = 0.05
 
     def __init__(self) -> None:
-        self._queued: list[tuple[FrequencyStore, str, Sequence[FrequencyClaim],
-                                 datetime, datetime]] = []
+        self._queued: dict[FrequencyStore, list[CountAfter]] = {}
         self._timer: asyncio.TimerHandle | None = None
-        self._pending: set[asyncio.Task[FrequencyResult]] = set()
+        # One task per store and flush (not one per count: a task each cost more than the
+        # count's insert), and how many counts each writes.
+        self._pending: dict[asyncio.Task[None], int] = {}
         self.posted = 0
         self.failed = 0
 
@@ -58,34 +59,43 @@ class CountsAfter:
              at: datetime, stamp: datetime) -> None:
         """Count the call under ``claims`` (windows ending at ``at``, counted at
         ``stamp``) within ``LINGER_S``."""
-        self._queued.append((store, e164, claims, at, stamp))
+        self._queued.setdefault(store, []).append((e164, claims, at, stamp))
         self.posted += 1
         if self._timer is None:
             self._timer = asyncio.get_running_loop().call_later(self.LINGER_S, self._flush)
 
     def _flush(self) -> None:
         self._timer = None
-        queued, self._queued = self._queued, []
+        queued, self._queued = self._queued, {}
         loop = asyncio.get_running_loop()
-        for store, e164, claims, at, stamp in queued:
-            # No record carries these rows (it was written before): not provable by the log.
-            task = loop.create_task(store.reserve(e164, claims, at, stamp, recorded=False))
-            self._pending.add(task)
+        for store, batch in queued.items():
+            task = loop.create_task(self._write(store, batch))
+            self._pending[task] = len(batch)
             task.add_done_callback(self._settled)
 
-    def _settled(self, task: asyncio.Task[FrequencyResult]) -> None:
-        self._pending.discard(task)
+    async def _write(self, store: FrequencyStore, batch: list[CountAfter]) -> None:
+        # No record carries these rows (it was written before): not provable by the log.
+        for outcome in await store.reserve_all(batch):
+            if isinstance(outcome, BaseException):
+                self._failed(outcome)
+
+    def _settled(self, task: asyncio.Task[None]) -> None:
+        count = self._pending.pop(task, 0)
         error = None if task.cancelled() else task.exception()
-        if task.cancelled() or error is not None:
-            self.failed += 1
-            _log.warning("frequency_count_failed", error=redact_digits(str(error))
-                         or type(error).__name__, effect="a call no cap covered was not "
-                         "counted: a cap that later applies to the number under-counts it")
+        if task.cancelled() or error is not None:  # none of the batch known written
+            for _ in range(count):
+                self._failed(error)
+
+    def _failed(self, error: BaseException | None) -> None:
+        self.failed += 1
+        _log.warning("frequency_count_failed", error=redact_digits(str(error or ""))
+                     or type(error).__name__, effect="a call no cap covered was not "
+                     "counted: a cap that later applies to the number under-counts it")
 
     @property
     def waiting(self) -> int:
         """Counts posted and not yet settled (queued or being written)."""
-        return len(self._queued) + len(self._pending)
+        return sum(map(len, self._queued.values())) + sum(self._pending.values())
 
     async def settle(self) -> None:
         """Write the counts posted so far and wait for them (before the store closes)."""
@@ -109,6 +119,11 @@ class ScrubCounts:
                       recorded: bool = True) -> FrequencyResult:
         """A rule that counts the scrub front (``fronts`` names it) reserves for real."""
         return await self._store.reserve(e164, claims, at, stamp, recorded=recorded)
+
+    async def reserve_all(self, batch: Sequence[CountAfter]
+                          ) -> list[FrequencyResult | BaseException]:
+        """The node's store counts them (a scrub posts none; for the Protocol)."""
+        return await self._store.reserve_all(batch)
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:

@@ -57,6 +57,20 @@ class GroupCommit(Generic[Item, Result]):
             self._flusher = asyncio.create_task(self._flush())
         return await future
 
+    def submit_many(self, items: Sequence[Item]) -> list[asyncio.Future[Result]]:
+        """Queue ``items`` at once; a future each, answered when its group is committed
+        (for callers that wait for none of them: the counts after an answer). One future
+        per item instead of one task each: a task per count cost more than its insert."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Result]] = []
+        for item in items:
+            future: asyncio.Future[Result] = loop.create_future()
+            self._pending.append((item, future))
+            futures.append(future)
+        if futures and (self._flusher is None or self._flusher.done()):
+            self._flusher = asyncio.create_task(self._flush())
+        return futures
+
     async def _answers(self, items: list[Item]) -> Sequence[Result]:
         results = await self._commit(items)
         if len(results) != len(items):

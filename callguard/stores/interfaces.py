@@ -19,6 +19,7 @@ __all__ = [
     "AbandonmentTallies",
     "CompanyDncStore",
     "ConsentStore",
+    "CountAfter",
     "EbrStore",
     "FrequencyStore",
     "ListMeta",
@@ -26,6 +27,10 @@ __all__ = [
     "ListSnapshot",
     "RecordStores",
 ]
+
+# (number, claims, the instant the windows end at, the instant the call is counted at):
+# one call counted after its answer (``FrequencyStore.reserve_all``).
+CountAfter = tuple[str, Sequence[FrequencyClaim], datetime, datetime]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +159,13 @@ class FrequencyStore(Protocol):
         claim's subject. Raises StoreError when the answer is not known to be durable (the
         gate BLOCKs: never an uncounted ALLOW). ``recorded=False``: no decision record
         will carry the result's ``counted`` (a count after the answer)."""
+        ...
+
+    async def reserve_all(self, batch: Sequence[CountAfter]
+                          ) -> list[FrequencyResult | BaseException]:
+        """``reserve`` of each (``recorded=False``: no record carries them), queued at once
+        and waited for together; each its result or its error (StoreError), in order. For
+        the counts after an answer, which nothing waits for one by one."""
         ...
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],

@@ -34,6 +34,7 @@ second run idempotent. It fails (the gate BLOCKs); the next call runs on a new c
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from callguard.errors import StoreError
 from callguard.frozen import quick_init
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
 from callguard.stores.frequency_batch import GroupCommit
+from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
     MARKER_KEY,
     RedisRecords,
@@ -157,6 +159,25 @@ class RedisFrequency:
             return FrequencyResult((), (), None)
         if self._refusing() is not None:
             await self._ready()
+        return await self._group.submit(self._reservation(e164, claims, at, stamp))
+
+    async def reserve_all(self, batch: Sequence[CountAfter]
+                          ) -> list[FrequencyResult | BaseException]:
+        """Counts after their answers, queued at once (in the next scripts); each its
+        result or its StoreError (Redis not trusted: every one)."""
+        if self._refusing() is not None:
+            try:
+                await self._ready()
+            except StoreError as exc:
+                return [exc] * len(batch)
+        futures = self._group.submit_many([self._reservation(e164, claims, at, stamp)
+                                           for e164, claims, at, stamp in batch if claims])
+        done = iter(await asyncio.gather(*futures, return_exceptions=True))
+        return [next(done) if claims else FrequencyResult((), (), None)
+                for _, claims, _, _ in batch]
+
+    def _reservation(self, e164: str, claims: Sequence[FrequencyClaim], at: datetime,
+                     stamp: datetime | None) -> _Reservation:
         digest = self._hash(e164)
         now = _ms(at)
         if len(claims) == 1:  # most calls: one cap's claim (the steps below, for one)
@@ -170,9 +191,8 @@ class RedisFrequency:
             key_of_claim = tuple(subjects.index(c.subject) for c in claims)
             keep = max(self._retention_ms, *(c.window_s * 1000 for c in claims)) + SKEW_MS
         trim = min(now, _ms(self._clock())) - keep
-        return await self._group.submit(_Reservation(
-            keys, tuple(claims), key_of_claim, trim, keep, now,
-            now if stamp is None else _ms(stamp)))
+        return _Reservation(keys, tuple(claims), key_of_claim, trim, keep, now,
+                            now if stamp is None else _ms(stamp))
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
