@@ -203,7 +203,7 @@ async def test_a_record_stamped_early_at_the_end_hides_no_lost_commit(tmp_path):
     commit. A record written last but stamped three hours earlier (a clock stepped back, a
     writer that stalled) stood at the end: the walk stopped at it and the lost commits'
     records before it were never read. They are now, and the walk still ends (a log of
-    nothing but such records is read no further than ``_PAST_HORIZON`` of them)."""
+    nothing but such records is read no further than ``_PAST_HORIZON_FIRST`` of them)."""
     _lists(tmp_path)
     await _check(tmp_path, ["3055550123", "3055550123", "3055550124", "3055550124"],
                  snapshot_after=1, crash=True)
@@ -220,6 +220,78 @@ async def test_a_record_stamped_early_at_the_end_hides_no_lost_commit(tmp_path):
         assert _count(store, "3055550124") == 2
     finally:
         await store.aclose()
+
+
+async def test_a_clock_stepped_back_then_many_blocks_hide_no_lost_commit(tmp_path):
+    """The lost commits' records, then the clock stepped back more than an hour and
+    ``_PAST_HORIZON`` decisions that commit nothing (BLOCKs: no count, so no FULL commit
+    makes the lost ones durable), then the OS crash. Every record after the lost ones is
+    stamped before the horizon: a walk that stops after that many such records in a row
+    stopped before it reached the lost commits (the fourth call then got an ALLOW)."""
+    from callguard.stores.embedded import frequency as module
+
+    _lists(tmp_path)
+    await _check(tmp_path, ["3055550123", "3055550123", "3055550124", "3055550124"],
+                 snapshot_after=1, crash=True)
+    log = tmp_path / "compliance.jsonl"
+    blocked = {k: v for k, v in _records(log)[0].items() if k != "counted"}
+    blocked["logged_at"] = (datetime.now(UTC) - timedelta(hours=3)).strftime(
+        "%Y-%m-%dT%H:%M:%S.000Z")
+    with log.open("ab") as handle:
+        handle.write((orjson.dumps(blocked) + b"\n") * module._PAST_HORIZON)
+    _lose_commits(tmp_path)
+    store = _store(tmp_path, boot="after the power loss")
+    try:
+        assert store.written_back == 3
+        assert _count(store, "3055550124") == 2
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize(("log", "read", "found"), [
+    # (newest last) a lost commit's record, then BLOCKs stamped after a clock stepped back
+    (["lost"] + ["early"] * 50, 51 + 100, 1),
+    # a log idle for hours, its counts kept by the file: no further than the usual bound
+    (["early kept"] * 500, 10, 0),
+    # idle for hours, no record carries a count: read further, but not the whole log
+    (["early"] * 500, 100, 0),
+    # recent records down to the horizon, then the usual bound past it
+    (["early"] * 500 + ["recent"] * 20, 30, 0),
+])
+def test_the_write_back_walk_ends_past_the_lost_commits_only(tmp_path, monkeypatch, log,
+                                                              read, found):
+    """How far ``_lost`` reads a log (bounds made small): past the lost commits' records
+    even when every record after them is stamped early, and never the whole log."""
+    from callguard.compliance import reader
+    from callguard.stores.embedded import frequency as module
+
+    monkeypatch.setattr(module, "_PAST_HORIZON", 10)
+    monkeypatch.setattr(module, "_PAST_HORIZON_FIRST", 100)
+    now = datetime.now(UTC)
+    last = int(now.timestamp() * 1000)
+
+    def line(kind: str) -> bytes:
+        at = now - timedelta(hours=3) if kind.startswith("early") else now
+        record = {"event": "decision", "schema": 1, "key_id": "k", "number_hash": "h",
+                  "logged_at": at.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        if kind not in {"early", "recent"}:
+            mark = last + 1 if kind == "lost" else last - 5
+            record["counted"] = {"mark": mark, "stamp_ms": last, "subjects": [SELLER]}
+        return orjson.dumps(record) + b"\n"
+
+    path = tmp_path / "compliance.jsonl"
+    path.write_bytes(b"".join(map(line, log)))
+    seen = 0
+
+    def counting(*args, **kwargs):
+        nonlocal seen
+        for record in reader.newest_first(*args, **kwargs):
+            seen += 1
+            yield record
+
+    monkeypatch.setattr(module, "newest_first", counting)
+    rows = module._lost(path, "k", last, last)
+    assert (min(seen, len(log)), len(rows)) == (min(read, len(log)), found)
 
 
 async def test_a_fourth_call_after_the_power_loss_is_still_blocked(tmp_path,

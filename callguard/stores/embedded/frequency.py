@@ -95,8 +95,11 @@ CHECKPOINT_EVERY = 32
 # checkpoint (the WAL then starts over): ~40 MB.
 WAL_FRAMES_MAX = 10_000
 # The write-back stops reading a log after this many records in a row stamped before its
-# horizon (``_lost``), not at the first.
+# horizon (``_lost``), not at the first; after ``_PAST_HORIZON_FIRST`` when it has read
+# nothing yet that places it past the lost commits' records (the log's newest records all
+# stamped early: a log idle for hours, or a clock stepped back after the lost commits).
 _PAST_HORIZON = 1000
+_PAST_HORIZON_FIRST = 100_000
 # The write-back takes the write lock for as long as it reads the logs.
 _WRITE_BACK_TIMEOUT_S = 60.0
 
@@ -399,17 +402,28 @@ def _lost(path: Path, key_id: str, last: int, clock_ms: int
     # Not the reader's ``since``: it stops at the first record stamped before it, and one
     # written late but stamped early (a clock stepped back, a stalled writer) then hid
     # every older line, lost commits' records among them. The walk stops only after
-    # ``_PAST_HORIZON`` such records in a row.
+    # ``_PAST_HORIZON`` such records in a row, once it has read a record stamped at or
+    # after the horizon or one whose count the file kept: a lost commit's record is stamped
+    # after the horizon (it committed NORMAL: its clock within half the skew of its mark),
+    # so a log whose newest records are all stamped early may be one where the clock was
+    # stepped back after the lost commits, and decisions that commit nothing (BLOCKs) wrote
+    # them; the walk reads up to ``_PAST_HORIZON_FIRST`` of them before it gives up.
+    stop = _PAST_HORIZON_FIRST
     for record in newest_first(path, RecordFilter(), ReadStats()):
         logged = logged_at(record)
+        counted = record.get("counted")
         if logged is not None and logged < horizon:
             past += 1
-            if past >= _PAST_HORIZON:
+            if past >= stop:
                 break
         else:
             past = 0
-        counted = record.get("counted")
+            stop = _PAST_HORIZON
         if not counted or counted.get("mark", 0) <= last:
+            if counted:  # a commit the file kept: the lost ones' records are newer
+                stop = _PAST_HORIZON
+                if past >= stop:
+                    break
             continue
         if record.get("key_id") != key_id:
             raise OSError(f"a record of {path} proving a count was hashed with key "
