@@ -857,6 +857,36 @@ class TestEmbeddedCheckpoints:
             await store.aclose()
         assert not checkpointer._thread.is_alive()
 
+    async def test_a_failing_checkpoint_is_logged_once_and_the_thread_goes_on(self,
+                                                                             tmp_path):
+        """A checkpoint that fails (its connection gone here; disk full, an I/O error
+        alike) was dropped without a word while the WAL grew for ever (the commits take
+        none); it is logged once until one succeeds, and the thread lives on. Its
+        connection syncs (``FULL``, not the build's default): a checkpoint that did not
+        would let the WAL restart over frames whose pages the file had not synced."""
+        import time
+
+        store = EmbeddedFrequency(tmp_path / "f.sqlite3", HASH, retention_s=86_400,
+                                  clock=lambda: NOON, checkpoint_every=2)
+        checkpointer = store._checkpointer
+        try:
+            assert checkpointer._db.execute("PRAGMA synchronous").fetchone() == (2,)
+            checkpointer._db.close()
+            with structlog.testing.capture_logs() as logs:
+                for i in range(12):
+                    assert store.reserve_sync(f"+1305555{i:04d}", (CLAIM,), NOON).granted
+                    time.sleep(0.01)
+                deadline = time.monotonic() + 5
+                while checkpointer.failed < 3 and time.monotonic() < deadline:
+                    time.sleep(0.01)
+            assert checkpointer.failed >= 3
+            assert [e["event"] for e in logs if "checkpoint" in e["event"]] == [
+                "frequency_checkpoint_failed"], logs
+            assert checkpointer._thread.is_alive()
+        finally:
+            await store.aclose()
+        assert not checkpointer._thread.is_alive()
+
     @pytest.mark.parametrize("bound", [100, None])
     async def test_a_store_never_idle_still_restarts_its_wal(self, tmp_path, monkeypatch,
                                                              bound):

@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import structlog
+
 from callguard.compliance.reader import (
     CLOCK_MARGIN,
     ReadStats,
@@ -50,6 +52,7 @@ from callguard.compliance.reader import (
     newest_first,
 )
 from callguard.errors import StoreError
+from callguard.numbers.redact import redact_digits
 from callguard.policy.frequency import (
     RECORD_ONLY_CAP,
     SKEW_MS,
@@ -62,6 +65,8 @@ from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 
 __all__ = ["CountsLog", "EmbeddedFrequency", "boot_id"]
+
+_log = structlog.get_logger("callguard.frequency")
 
 # (number, claims, the instant the windows end at, the instant the call is counted at,
 # whether a decision record carries its rows): one call's check-and-reserve.
@@ -452,8 +457,17 @@ class _Checkpointer:
 
     def __init__(self, path: Path, every: int, idle: threading.Lock) -> None:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            # A checkpoint syncs the WAL before it copies and the file after, as its own
+            # connection says (not the build's default): one that did not could let the
+            # WAL restart over frames whose pages are not yet on disk.
+            self._db.execute("PRAGMA synchronous=FULL")
+        except sqlite3.Error:
+            self._db.close()
+            raise
         self._idle = idle  # the store's lock: held while a group is written
         self.completed = 0
+        self.failed = 0
         self._every = every
         self._commits = 0
         self._wake = threading.Event()
@@ -471,25 +485,42 @@ class _Checkpointer:
             self._wake.set()
 
     def _run(self) -> None:
+        failing = False
         while True:
             self._wake.wait()
             self._wake.clear()
             if self._stopping:
                 return
-            with contextlib.suppress(sqlite3.Error):
-                _, frames, _ = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                self.checkpoints += 1
-                # The store wrote on meanwhile, so that checkpoint left the last frames;
-                # the WAL restarts only after one that copied every frame. When no group
-                # is being written, copy the few left (under the store's lock: no frame
-                # is added meanwhile); else at the next signal — unless the WAL has grown
-                # past ``WAL_FRAMES_MAX`` (a store never idle): then wait for the lock.
-                if self._idle.acquire(blocking=frames > WAL_FRAMES_MAX):
-                    try:
-                        self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                        self.completed += 1
-                    finally:
-                        self._idle.release()
+            try:
+                self._checkpoint()
+            # Any error: the thread must not end (the WAL would grow for ever, unsaid).
+            except Exception as exc:  # noqa: BLE001
+                self.failed += 1
+                if not failing:  # once until one succeeds (it is retried every few commits)
+                    _log.warning("frequency_checkpoint_failed",
+                                 error=redact_digits(str(exc)) or type(exc).__name__,
+                                 effect="the counts' WAL grows until a checkpoint succeeds")
+                failing = True
+            else:
+                if failing:
+                    _log.info("frequency_checkpoint_recovered")
+                failing = False
+
+    def _checkpoint(self) -> None:
+        """One PASSIVE checkpoint; a second under the store's lock to complete it."""
+        _, frames, _ = self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.checkpoints += 1
+        # The store wrote on meanwhile, so that checkpoint left the last frames;
+        # the WAL restarts only after one that copied every frame. When no group
+        # is being written, copy the few left (under the store's lock: no frame
+        # is added meanwhile); else at the next signal — unless the WAL has grown
+        # past ``WAL_FRAMES_MAX`` (a store never idle): then wait for the lock.
+        if self._idle.acquire(blocking=frames > WAL_FRAMES_MAX):
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                self.completed += 1
+            finally:
+                self._idle.release()
 
     def close(self) -> None:
         """Stop the thread (after a checkpoint under way) and close its connection."""
