@@ -33,7 +33,7 @@ from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
-from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -105,6 +105,8 @@ class _Selection:
     list_names: tuple[str, ...]
     applied: str
     unknown_packs: tuple[str, ...] = ()
+    # The campaign it was chosen for (the cache's key names it by id: held, never reused).
+    campaign: Campaign | None = field(default=None, compare=False)
     # (reserved, read) claims of these rules by (front, places_call): they depend on the
     # campaign (a key of the selection), the rules and the caps counting the call.
     claims: dict[tuple[str | None, bool], tuple[tuple[FrequencyClaim, ...],
@@ -165,7 +167,9 @@ class Policy:
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
         # the CRM's state and the date of the call (effective dates, parameter versions).
-        key = (attempt.campaign, attempt.mode, attempt.number.area_code,
+        # The campaign by identity: hashing its fields was a tenth of a plan, and the
+        # selection holds the campaign, so its id names no other object while kept.
+        key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
                day)
         selection = self._selections.get(key)
@@ -228,6 +232,7 @@ class Policy:
             list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
+            campaign=attempt.campaign,
         )
 
     def decide(
