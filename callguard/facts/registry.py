@@ -76,6 +76,7 @@ async def fetch_facts(stores: Mapping[str, object], plan: Plan, facts: Facts,
             raise StoreError(f"fact kind {source.kind.value!r} needs the {source.store!r} "
                              "store, which this node does not have")
         facts = await source.fetch(store, plan, facts)
-    return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr,
-                 company_dnc=facts.company_dnc, fetched=facts.fetched | kinds,
-                 values=facts.values)
+    # Positionally, in the field order (lists, consents, ebr, company_dnc, fetched, values):
+    # keywords cost ~0.2 µs more a Facts, made several times a decision.
+    return Facts(facts.lists, facts.consents, facts.ebr, facts.company_dnc,
+                 facts.fetched | kinds, facts.values)

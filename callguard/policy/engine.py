@@ -358,15 +358,9 @@ class Policy:
             if exempt:
                 reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
         lists = tuple([(c.name, c.version) for c in facts.lists.values() if c is not None])
-        return Verdict(
-            allowed=deciding is None,
-            deciding=deciding,
-            outcomes=outcomes,
-            packs=plan.packs,
-            reason=reason,
-            time_zones=plan.zones.zones,
-            zone_sources=plan.zones.sources,
-            lists=lists,
-            obligations=plan.obligations,
-            call_date=plan.day,
-        )
+        # Positionally, in the field order (allowed, deciding, outcomes, packs, reason,
+        # time_zones, zone_sources, lists, obligations, call_date): ten keywords cost
+        # ~0.2 µs more, on every decision.
+        return Verdict(deciding is None, deciding, outcomes, plan.packs, reason,
+                       plan.zones.zones, plan.zones.sources, lists, plan.obligations,
+                       plan.day)
