@@ -349,24 +349,16 @@ class Gate:
             # record still names the number, so a lookup by number finds this decision.
             with contextlib.suppress(Exception):
                 seen.number = self._parser.parse(request.number)
+        # Positionally, in Decision's field order (fifteen keywords cost ~0.4 µs more, on
+        # every decision): decision_id, verdict, at, number, raw_number, campaign,
+        # campaign_id, mode, front, latency_us, linkedid, reference, channel, withdraws
+        # (only a BLOCK withdraws an answer: readers look among BLOCKs; the schema says
+        # so), counted.
         decision = Decision(
-            decision_id=new_decision_id(),
-            verdict=verdict,
-            at=at,
-            number=seen.number,
-            raw_number=request.number,
-            campaign=seen.campaign,
-            campaign_id=request.campaign,
-            mode=seen.mode,
-            front=request.front,
-            latency_us=(time.perf_counter() - started) * 1e6,
-            linkedid=request.linkedid,
-            reference=request.reference,
-            channel=request.channel,
-            # Only a BLOCK withdraws an answer (readers look among BLOCKs; the schema says so)
-            withdraws=None if verdict.allowed else request.withdraws,
-            counted=seen.counted,
-        )
+            new_decision_id(), verdict, at, seen.number, request.number, seen.campaign,
+            request.campaign, seen.mode, request.front,
+            (time.perf_counter() - started) * 1e6, request.linkedid, request.reference,
+            request.channel, None if verdict.allowed else request.withdraws, seen.counted)
         try:
             await self._record(decision)
         except Exception as exc:  # noqa: BLE001 - an unrecorded call is never placed
@@ -451,7 +443,7 @@ class Gate:
             # issue 18 (attribute lists): one fetch for do-not-call and attribute lists,
             # reassigned data's disconnect date included (callguard.stores.attributes).
             lists[name] = list_check(name, self._lists.snapshot(name), number)
-        facts = await self._fetch(plan, Facts(lists=lists), plan.prefetch, stores)
+        facts = await self._fetch(plan, Facts(lists), plan.prefetch, stores)
         result = self._policy.decide(plan, facts)
         for _ in range(_MAX_ROUNDS - 1):
             if not isinstance(result, NeedFacts):

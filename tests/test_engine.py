@@ -155,6 +155,24 @@ class TestWhichPacks:
         assert [p.pack_id for p in plan.packs] == ["us-federal", "us-fl", "us-md", "us-ok",
                                                    "us-ut", "us-ut-hb45-2000"]
 
+    def test_a_campaign_made_after_another_is_dropped_gets_its_own_packs(self):
+        """The plan's memo names a campaign by identity: a campaign built after another was
+        dropped (CPython hands its id on) still gets the packs it opts into, not the
+        dropped one's (the memo holds each campaign it keys)."""
+        from dataclasses import replace
+        policy = Policy(PACKS, PolicySettings())
+        at = datetime.fromisoformat("2026-07-22T11:00:00-06:00")
+        number = PARSER.parse("8015550123")
+        for turn in range(200):
+            packs = ("us-ut-hb45-2000",) if turn % 2 else ()
+            campaign = replace(UT_CAMPAIGN, packs=packs)
+            plan = policy.plan(CallAttempt(number, campaign, DialingMode.MANUAL, at))
+            fresh = Policy(PACKS, PolicySettings()).plan(
+                CallAttempt(number, campaign, DialingMode.MANUAL, at))
+            assert plan.packs == fresh.packs
+            assert plan.rules == fresh.rules
+            del campaign, plan, fresh  # without the memo holding it, its id is handed on
+
     def test_an_unknown_house_policy_fails_closed(self):
         from dataclasses import replace
         policy, plan = self.plan_for(replace(UT_CAMPAIGN, packs=("us-mars",)))

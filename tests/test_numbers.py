@@ -285,38 +285,48 @@ class _FullPath(NumberParser):
         return None
 
 
+_PREFIXES = [(), ("9",), ("9", "81"), ("1",), ("011",)]
+
+
 class TestPlainDialplanNumbers:
-    """The shortcut for what a dialplan passes (10 ASCII digits, 1 + 10, +1 + 10) reaches
-    exactly what the full path reaches: the same NumberInfo, or the same NumberError."""
+    """The shortcut for what a dialplan passes (10 ASCII digits, 1 + 10, +1 + 10, after a
+    site's dial prefix) reaches exactly what the full path reaches: the same NumberInfo, or
+    the same NumberError."""
 
     @staticmethod
-    def _both(text: str) -> tuple[object, object]:
+    def _both(text: str, prefixes: tuple[str, ...] = ()) -> tuple[object, object]:
         def outcome(parser: NumberParser) -> object:
             try:
                 return parser.parse(text)
             except NumberError as exc:
                 return ("NumberError", str(exc))
 
-        return outcome(NumberParser()), outcome(_FullPath())
+        return (outcome(NumberParser(dial_prefixes=prefixes)),
+                outcome(_FullPath(dial_prefixes=prefixes)))
 
+    @pytest.mark.parametrize("prefixes", _PREFIXES)
     @pytest.mark.parametrize("text", [
         "8015550123", "18015550123", "+18015550123", "0115550123", "0801555012",
         "1801555012", "2045550123", "4445550123", "+28015550123", "28015550123",
         "+1801555012x", "801555012\uff13", "8015550123 ", " 8015550123", "+1+8015550123",
-        "011442079460958", "1111111111", "+10801555012"])
-    def test_same_answer_as_the_full_path(self, text):
-        shortcut, full = self._both(text)
+        "011442079460958", "1111111111", "+10801555012", "98015550123", "918015550123",
+        "9011442079460958", "818015550123", "8118015550123", "98015550", "9" * 70,
+        "9+18015550123", "01118015550123", "1180155501233"])
+    def test_same_answer_as_the_full_path(self, text, prefixes):
+        shortcut, full = self._both(text, prefixes)
         assert shortcut == full
 
-    @given(st.text(alphabet="0123456789+", min_size=9, max_size=13))
-    @settings(max_examples=500, deadline=None)
-    def test_property_same_answer_as_the_full_path(self, text):
-        shortcut, full = self._both(text)
+    @pytest.mark.parametrize("prefixes", _PREFIXES)
+    @given(st.text(alphabet="0123456789+", min_size=9, max_size=16))
+    @settings(max_examples=300, deadline=None)
+    def test_property_same_answer_as_the_full_path(self, prefixes, text):
+        shortcut, full = self._both(text, prefixes)
         assert shortcut == full
 
-    def test_a_site_with_dial_prefixes_takes_the_full_path(self):
+    def test_a_site_with_dial_prefixes_strips_them(self):
         """With a dial prefix, 9 + 10 digits is the number after the 9; the shortcut must
-        not read it as anything else."""
+        not read it as anything else (the shipped configuration has the prefix 9)."""
         parser = NumberParser(dial_prefixes=("9",))
-        assert parser._plain_nanp("98015550123") is None
+        assert parser._plain_nanp("98015550123") == "8015550123"
+        assert parser._plain_nanp("9011442079460958") is None  # international: full path
         assert parser.parse("98015550123").e164 == "+18015550123"

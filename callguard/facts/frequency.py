@@ -184,5 +184,5 @@ async def reserve(store: FrequencyStore, plan: Plan, facts: Facts) -> Facts:
     at, stamp = count_instants(attempt.at, attempt.asked_at, attempt.places_call)
     result = await judge(store, attempt.number.e164, plan.reserved, plan.read, at, stamp)
     values: Mapping[FactKind, object] = {**facts.values, FactKind.FREQUENCY: result}
-    return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr,
-                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=values)
+    return Facts(facts.lists, facts.consents, facts.ebr, facts.company_dnc, facts.fetched,
+                 values)  # positionally, as fetch_facts does

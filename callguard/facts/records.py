@@ -16,8 +16,7 @@ async def consents(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """Every consent of the number to the campaign's solicitor."""
     attempt = plan.attempt
     found = await records.consents(attempt.campaign.solicitor, attempt.number.e164)
-    return Facts(lists=facts.lists, consents=found, ebr=facts.ebr,
-                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=facts.values)
+    return Facts(facts.lists, found, facts.ebr, facts.company_dnc, facts.fetched, facts.values)
 
 
 @register_fact(FactKind.EBR, store=RECORDS)
@@ -25,8 +24,8 @@ async def ebr(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """The number's business relationship with the solicitor."""
     attempt = plan.attempt
     found = await records.ebr(attempt.campaign.solicitor, attempt.number.e164)
-    return Facts(lists=facts.lists, consents=facts.consents, ebr=found,
-                 company_dnc=facts.company_dnc, fetched=facts.fetched, values=facts.values)
+    return Facts(facts.lists, facts.consents, found, facts.company_dnc, facts.fetched,
+                 facts.values)
 
 
 @register_fact(FactKind.COMPANY_DNC, store=RECORDS)
@@ -34,8 +33,8 @@ async def company_dnc(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
     """The solicitor's do-not-call record of the number."""
     attempt = plan.attempt
     found = await records.company_dnc(attempt.campaign.solicitor, attempt.number.e164)
-    # Every field spelled out (here and above), as fetch_facts does:
-    # dataclasses.replace inspects the fields on each call, and this fetch runs on every
-    # decision (consent and EBR on every listed number's).
-    return Facts(lists=facts.lists, consents=facts.consents, ebr=facts.ebr, company_dnc=found,
-                 fetched=facts.fetched, values=facts.values)
+    # Every field given (here and above), as fetch_facts does: dataclasses.replace
+    # inspects the fields on each call, and this fetch runs on every decision (consent and
+    # EBR on every listed number's). Positionally, in Facts's field order (lists, consents,
+    # ebr, company_dnc, fetched, values): six keywords cost ~0.2 µs more a Facts.
+    return Facts(facts.lists, facts.consents, facts.ebr, found, facts.fetched, facts.values)

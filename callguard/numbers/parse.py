@@ -193,11 +193,26 @@ class NumberParser:
 
     def _plain_nanp(self, raw: str) -> str | None:
         """The national number of what a dialplan passes — 10 ASCII digits, 1 + 10, or
-        +1 + 10 — on a site without dial prefixes; None for anything else, which takes the
-        full path (this shortcut reaches the answer that path reaches, with less work)."""
-        if self._dial_prefixes or not raw.isascii():
+        +1 + 10, after a site dial prefix when the site has some — or None for anything
+        else, which takes the full path (this shortcut reaches the answer that path reaches,
+        with less work)."""
+        if not raw.isascii():
             return None
         size = len(raw)
+        if self._dial_prefixes:
+            if size == 12 and raw.startswith("+1"):  # a + is never a dial prefix's
+                national = raw[2:]
+                return national if national.isdigit() else None
+            if size > _MAX_INPUT or not raw.isdigit():
+                return None
+            # ASCII digits alone: the full path's only step that changes them (the shipped
+            # configuration has a prefix, so every dialplan number came here).
+            digits, plus = self._strip_prefixes(raw)
+            if plus:  # 011: international
+                return None
+            if len(digits) == _NANP_DIGITS:
+                return digits
+            return digits[1:] if len(digits) == 11 and digits[0] == "1" else None
         if size == _NANP_DIGITS:
             return raw if raw.isdigit() and not raw.startswith("011") else None
         if size == 11:

@@ -33,7 +33,7 @@ from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
-from callguard.policy.model import RESERVING, CallAttempt, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -111,6 +111,8 @@ class _Selection:
     # Ids of the house policies whose rules alone cover this kind of call (no statute
     # pack's rule does): such a call is refused, never judged by house policy alone.
     house_only: str = ""
+    # The campaign it was chosen for (the cache's key names it by id: held, never reused).
+    campaign: Campaign | None = field(default=None, compare=False)
     # (reserved, read) claims of these rules by (front, places_call): they depend on the
     # campaign (a key of the selection), the rules and the caps counting the call.
     claims: dict[tuple[str | None, bool], tuple[tuple[FrequencyClaim, ...],
@@ -173,7 +175,9 @@ class Policy:
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
         # the CRM's state and the date of the call (effective dates, parameter versions).
-        key = (attempt.campaign, attempt.mode, attempt.number.area_code,
+        # The campaign by identity: hashing its fields was a tenth of a plan, and the
+        # selection holds the campaign, so its id names no other object while kept.
+        key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
                day)
         selection = self._selections.get(key)
@@ -193,7 +197,7 @@ class Policy:
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs,
-                    caps, *claims, house_only=selection.house_only)
+                    caps, *claims, selection.house_only)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -243,6 +247,7 @@ class Policy:
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
             house_only="" if enacted else ", ".join(house),
+            campaign=attempt.campaign,
         )
 
     def decide(
@@ -377,15 +382,9 @@ class Policy:
             if exempt:
                 reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
         lists = tuple([(c.name, c.version) for c in facts.lists.values() if c is not None])
-        return Verdict(
-            allowed=deciding is None,
-            deciding=deciding,
-            outcomes=outcomes,
-            packs=plan.packs,
-            reason=reason,
-            time_zones=plan.zones.zones,
-            zone_sources=plan.zones.sources,
-            lists=lists,
-            obligations=plan.obligations,
-            call_date=plan.day,
-        )
+        # Positionally, in the field order (allowed, deciding, outcomes, packs, reason,
+        # time_zones, zone_sources, lists, obligations, call_date): ten keywords cost
+        # ~0.2 µs more, on every decision.
+        return Verdict(deciding is None, deciding, outcomes, plan.packs, reason,
+                       plan.zones.zones, plan.zones.sources, lists, plan.obligations,
+                       plan.day)

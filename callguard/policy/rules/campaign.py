@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date
 from typing import ClassVar
 
+from callguard.memo import remember
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.schema import Key, check_table
 
 __all__ = ["CallerIdPresented", "SolicitorRegistration"]
 
+_REGISTERED_LIMIT = 256  # kept PASS outcomes per rule (campaigns' registrations)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 # A NANP number (+1): area code and exchange start 2-9 and the area code is not an N11
 # service code. "+10000000000" is E.164-shaped but no one can call it back, and the number
@@ -34,6 +37,9 @@ class SolicitorRegistration(RuleBase):
     # The text the paragraphs belong to, printed before each in a reason ("H.B. 45 (2000, as
     # introduced), proposed"): a bare "13-26a-104(1)(c)" reads as a section of a code.
     source: str = ""
+    # PASS outcomes by (registration number, expiry): a few campaigns' registrations.
+    _registered: dict[tuple[str, date], Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
 
     precedence = 40
     KEYS: ClassVar[Mapping[str, Key]] = {
@@ -69,8 +75,14 @@ class SolicitorRegistration(RuleBase):
         registration, exemption = campaign.registration, campaign.exemption
         today = ctx.call_date
         if registration is not None and registration.expires >= today:
-            return self.outcome(Status.PASS, f"registered as {registration.number} "
-                                f"until {registration.expires}")
+            # Its PASS depends on the registration alone: kept by it, not formatted per call.
+            key = (registration.number, registration.expires)
+            passed = self._registered.get(key)
+            if passed is None:
+                passed = remember(self._registered, key, self.outcome(
+                    Status.PASS, f"registered as {registration.number} "
+                    f"until {registration.expires}"), _REGISTERED_LIMIT)
+            return passed
         if exemption is not None and exemption.citation in self.citations:
             return self.outcome(Status.EXEMPT, f"exempt from registration under "
                                 f"{self._cite(exemption.citation)} ({exemption.reason})")
