@@ -72,10 +72,14 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
 # America/Chicago alone in phonenumbers 9.0.43, so an 8:30 p.m. EDT call passed Florida's
 # 8 p.m. limit as 7:30 p.m. For a site calling Canada: 474 (Saskatchewan, with 306 and
 # 639; no DST) maps to Winnipeg, an hour ahead in summer, and 879 (with 709, Newfoundland
-# and Labrador) to Puerto Rico's AST with St. John's. tests/test_numbers.py checks that
-# each entry is still needed.
+# and Labrador) to Puerto Rico's AST with St. John's. 684 (American Samoa, one zone,
+# SST, no DST): phonenumbers knows the zone of some exchanges (633) and falls back to
+# every one of the NANP's 42 for the others (733, 252, 258...), so a site calling the
+# territory had every such call BLOCKed (found by an examiner, session 16).
+# tests/test_numbers.py checks that each entry is still needed.
 ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
     474: ("America/Regina",),
+    684: ("Pacific/Pago_Pago",),
     689: ("America/New_York",),
     879: ("America/Halifax", "America/St_Johns"),
 }
