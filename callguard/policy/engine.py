@@ -94,6 +94,9 @@ class Plan:
     # House policies whose rules alone cover this call (no statute pack's rule does):
     # refused, ``callguard:no-pack``.
     house_only: str = ""
+    # Statute packs whose scope holds this call but which are not in force on its date:
+    # the law that day is not encoded, refused ``callguard:no-pack``.
+    unencoded: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +114,7 @@ class _Selection:
     # Ids of the house policies whose rules alone cover this kind of call (no statute
     # pack's rule does): such a call is refused, never judged by house policy alone.
     house_only: str = ""
+    unencoded: str = ""  # as ``Plan.unencoded``
     # The campaign it was chosen for (the cache's key names it by id: held, never reused).
     campaign: Campaign | None = field(default=None, compare=False)
     # (reserved, read) claims of these rules by (front, places_call): they depend on the
@@ -197,7 +201,7 @@ class Policy:
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs,
-                    caps, *claims, selection.house_only)
+                    caps, *claims, selection.house_only, selection.unencoded)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -215,12 +219,17 @@ class Policy:
         obligations: list[Obligation] = []
         enacted = False  # a statute pack's rule covers this call's mode
         house: dict[str, None] = {}  # house policies with a rule covering it
+        unencoded: list[str] = []  # statute packs in scope, not in force that day
         packs, unknown = self._applicable(attempt)
         for pack in packs:
             why = pack.scope.why_applies(attempt)
             if not pack.in_effect(day):
                 applications.append(PackApplication(pack.id, pack.version, False,
                                                     f"not in effect on {day}"))
+                if pack.is_statute and why is not None:
+                    until = (f" until {pack.effective_until}"
+                             if pack.effective_until is not None else "")
+                    unencoded.append(f"{pack.id} (in force from {pack.effective_from}{until})")
                 continue
             applications.append(PackApplication(pack.id, pack.version, why is not None,
                                                 why or pack.scope.why_not()))
@@ -247,6 +256,7 @@ class Policy:
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
             house_only="" if enacted else ", ".join(house),
+            unencoded="; ".join(unencoded),
             campaign=attempt.campaign,
         )
 
@@ -262,6 +272,14 @@ class Policy:
             return refusal(UNKNOWN_PACK, FAIL_CLOSED,
                            f"campaign {plan.attempt.campaign.id} opts into house policy "
                            f"{', '.join(plan.unknown_packs)}, which is not enabled",
+                           packs=plan.packs)
+        if plan.unencoded:
+            # The law of a jurisdiction whose pack's scope holds the call, on a date its
+            # pack does not encode (an earlier text): judging by the others alone would
+            # ALLOW what that law may forbid.
+            return refusal(NO_PACK, FAIL_CLOSED,
+                           f"the call is in the scope of {plan.unencoded}, not in force on "
+                           f"{plan.day}: the law that applied that day is not encoded",
                            packs=plan.packs)
         if not plan.rules:
             reason = "no enabled jurisdiction pack applies to this call"
