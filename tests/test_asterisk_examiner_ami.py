@@ -66,7 +66,7 @@ class TestPictureRefused:
                 await until(lambda: any(e["event"] == "ami_rebuild_failed" for e in logs),
                             timeout=3.0)
                 took = time.monotonic() - asked
-                # retried every second (the user may be fixed and reloaded), said once
+                # retried every second, said once (a reload reaches only a new login)
                 await until(lambda: sum(a.get("Action") == "CoreShowChannels"
                                         for _, a in fake.actions) >= 3, timeout=5.0)
             failed = [e for e in logs if e["event"] == "ami_rebuild_failed"]

@@ -612,7 +612,9 @@ class AmiWatchdog:
                 message = redact_digits(str(reply.get("Message", ""))[:200])
                 _log.error("ami_rebuild_failed", reason=message or "refused",
                            fix="give callguard's AMI user write = call,reporting in "
-                               "manager.conf (CoreShowChannels needs reporting or system)")
+                               "manager.conf (CoreShowChannels needs reporting or system), "
+                               "'manager reload', then restart callguard: Asterisk keeps a "
+                               "session's rights from its login")
             self._replay()
             if self.connected:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
