@@ -14,6 +14,7 @@ it would send in a case the lab recordings do not hold.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -65,7 +66,7 @@ class TestPictureRefused:
                 await until(lambda: any(e["event"] == "ami_rebuild_failed" for e in logs),
                             timeout=3.0)
                 took = time.monotonic() - asked
-                # retried every second (the user may be fixed and reloaded), said once
+                # retried every second, said once (a reload reaches only a new login)
                 await until(lambda: sum(a.get("Action") == "CoreShowChannels"
                                         for _, a in fake.actions) >= 3, timeout=5.0)
             failed = [e for e in logs if e["event"] == "ami_rebuild_failed"]
@@ -236,6 +237,64 @@ async def test_login_already_in_use_names_allowmultiplelogin():
         said = next(e for e in logs if e["event"] == "ami_login_refused")
         assert said["message"] == "Login Already In Use"
         assert "allowmultiplelogin" in said["fix"]
+    finally:
+        if watchdog is not None:
+            await watchdog.aclose()
+        await fake.close()
+
+
+class RightsFromLogin(Listing):
+    """manager.c ``authenticate`` copies the user's ``write=`` into the session at login
+    ("so that in the event of a reload and a configuration change, the session parameters
+    are not changed"), and ``action_listcommands`` lists by the session's copy: a
+    ``manager reload`` changes what the next login gets, never a live session's rights."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.granted: dict[object, tuple[str, ...]] = {}
+
+    async def _action(self, writer, action):  # type: ignore[override]
+        name = action.get("Action", "").lower()
+        if name == "login":
+            self.granted[writer] = self.allowed
+        if name == "listcommands":
+            now, self.allowed = self.allowed, self.granted.get(writer, self.allowed)
+            try:
+                await super()._action(writer, action)
+            finally:
+                self.allowed = now
+            return
+        await super()._action(writer, action)
+
+
+async def test_a_hangup_fixed_and_reloaded_unblocks_calls_without_a_restart(monkeypatch):
+    """The log says: add call to write=, then 'manager reload'. The live session keeps
+    the rights it logged in with, so ``refused_actions`` (learnt at login only) BLOCKed
+    every automated call until callguard was restarted. While Hangup is refused the
+    watchdog logs in again now and then (it can release no line anyway); a session
+    allowed everything is left alone."""
+    from types import SimpleNamespace
+
+    from callguard.cli.serve import _unwatched
+    from callguard.watchdog import ami
+
+    monkeypatch.setattr(ami, "_RELOGIN_REFUSED_S", 0.3, raising=False)
+    fake = RightsFromLogin()
+    fake.allowed = ("Getvar", "CoreShowChannels", "Ping", "ListCommands")
+    watchdog = None
+    try:
+        watchdog = await _started(fake, [])
+        unwatched = _unwatched(SimpleNamespace(host="pbx", port=5038),  # type: ignore[arg-type]
+                               [SimpleNamespace(ami=watchdog)])  # type: ignore[list-item]
+        await until(lambda: watchdog.refused_actions == ("Hangup",))
+        assert unwatched() is not None
+        fake.allowed = tuple(_LISTED)  # manager.conf fixed, 'manager reload'
+        await until(lambda: watchdog.connected and watchdog.refused_actions == ()
+                    and unwatched() is None, timeout=3.0)
+        logins = fake.logins
+        await asyncio.sleep(1.0)  # several intervals: an allowed session stays
+        assert fake.logins == logins
+        assert watchdog.connected
     finally:
         if watchdog is not None:
             await watchdog.aclose()

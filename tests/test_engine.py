@@ -391,3 +391,21 @@ def test_a_registration_exemption_is_cited_as_the_bill_it_is(paragraph, words):
     outcome = next(o for o in verdict.outcomes
                    if o.rule_id == "us-ut-hb45-2000:13-26a-106(1)(a)")
     assert words in outcome.reason
+
+
+def test_a_call_only_house_policy_covers_is_refused_by_one_shared_outcome():
+    """A fax with fax consent: the house policy's rules pass, no enacted pack covers
+    faxes, so ``callguard:no-pack`` refuses it. The record encoder remembers a verdict's
+    shape by the identity of its outcomes (rules' outcomes are shared values): a refusal
+    made afresh for each call missed that memo every time, and each 4,096 such calls
+    emptied it for every call of the node."""
+    policy, plan, lists = plan_and_lists(DialingMode.FAX)
+    facts = Facts(lists=lists, consents=(ConsentRecord(ConsentKind.FAX, datetime(
+        2026, 1, 1, tzinfo=UTC)),), fetched=frozenset(FactKind))
+    first, second = policy.decide(plan, facts), policy.decide(policy.plan(plan.attempt), facts)
+    assert not isinstance(first, NeedFacts)
+    assert not isinstance(second, NeedFacts)
+    assert first.deciding is not None
+    assert first.deciding.rule_id == "callguard:no-pack"
+    assert first.deciding is second.deciding
+    assert first.outcomes == second.outcomes

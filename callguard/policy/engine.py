@@ -33,7 +33,7 @@ from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
-from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, Campaign, DialingMode, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -127,6 +127,24 @@ class _Selection:
 _SELECTION_CACHE_LIMIT = 4096
 # The precedence of the refusal of a call only house policy covers (``_verdict``).
 _AFTER_EVERY_RULE = 1_000
+
+
+# The refusals of calls only house policy covers, by (house policies, mode): one shared
+# value each, as rules' outcomes are (the record encoder remembers a verdict's shape by
+# its outcomes' identity; one made per call missed it and, at its limit, emptied it).
+_HOUSE_ONLY: dict[tuple[str, DialingMode], Outcome] = {}
+
+
+def _house_only_refusal(house_only: str, mode: DialingMode) -> Outcome:
+    """``callguard:no-pack`` for a call only the house policies ``house_only`` cover."""
+    key = (house_only, mode)
+    found = _HOUSE_ONLY.get(key)
+    if found is None:
+        found = remember(_HOUSE_ONLY, key, Outcome(
+            NO_PACK, FAIL_CLOSED, Status.BLOCK,
+            f"only house policy ({house_only}) covers {mode.value} calls to this number, "
+            "no enacted law's pack does", _AFTER_EVERY_RULE), _SELECTION_CACHE_LIMIT)
+    return found
 
 
 def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
@@ -384,11 +402,7 @@ class Policy:
         if deciding is None and plan.house_only:
             # A house policy adds limits to the law, it never stands in for it: when its
             # rules alone cover the call and none blocks, this blocks in their place.
-            deciding = Outcome(
-                NO_PACK, FAIL_CLOSED, Status.BLOCK,
-                f"only house policy ({plan.house_only}) covers "
-                f"{plan.attempt.mode.value} calls to this number, no enacted law's pack "
-                "does", _AFTER_EVERY_RULE)
+            deciding = _house_only_refusal(plan.house_only, plan.attempt.mode)
             outcomes = (*outcomes, deciding)
             blocks = 1
         if deciding is not None:

@@ -80,6 +80,10 @@ _GONE = "No such channel"
 # registers Hangup with system|call, Getvar with call|reporting, CoreShowChannels with
 # system|reporting; one of them is enough: process_message tests writeperm & authority).
 _NEEDED_ACTIONS = {"Hangup": "call", "Getvar": "call", "CoreShowChannels": "reporting"}
+# While Asterisk refuses the session Hangup, log in again this often. manager.c copies a
+# user's write= into the session at login and never again ('manager reload' changes what
+# the next login gets): the admin's fix reaches callguard only through a new login.
+_RELOGIN_REFUSED_S = 15.0
 _USED = frozenset(USED_EVENTS)
 
 
@@ -556,7 +560,28 @@ class AmiWatchdog:
                                "calls are not found again after a reconnect"),
                        fix=f"add {','.join(classes)} to write= of callguard's user in "
                            "manager.conf (the shipped file: write = call,reporting), then "
-                           "'manager reload'")
+                           "'manager reload'; Asterisk gives a session the rights of its "
+                           "login: "
+                           + (f"callguard logs in again every {_RELOGIN_REFUSED_S:g} s while "
+                              "Hangup is refused" if "Hangup" in refused else
+                              "restart callguard (or its AMI session) to take them"))
+            if "Hangup" in refused:
+                asyncio.get_running_loop().call_later(
+                    _RELOGIN_REFUSED_S, self._relogin_refused,
+                    getattr(self._manager, "protocol", None))
+
+    def _relogin_refused(self, protocol: Any) -> None:
+        """Drop the session Asterisk refuses Hangup (it reconnects at once and asks
+        ListCommands again): automated calls stay BLOCKed only as long as manager.conf
+        refuses it, not until callguard restarts. Not a later session, nor after close."""
+        if (self._manager.stopping or protocol is None
+                or protocol is not getattr(self._manager, "protocol", None)
+                or getattr(protocol, "closed", True) or "Hangup" not in self.refused_actions):
+            return
+        self.stats["relogin_refused"] += 1
+        _log.info("ami_relogin", reason="Asterisk refuses this session Hangup; a new login "
+                                        "gets manager.conf's rights as reloaded")
+        self._manager.protocol.transport.abort()  # the same session: checked above
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
@@ -587,7 +612,9 @@ class AmiWatchdog:
                 message = redact_digits(str(reply.get("Message", ""))[:200])
                 _log.error("ami_rebuild_failed", reason=message or "refused",
                            fix="give callguard's AMI user write = call,reporting in "
-                               "manager.conf (CoreShowChannels needs reporting or system)")
+                               "manager.conf (CoreShowChannels needs reporting or system), "
+                               "'manager reload', then restart callguard: Asterisk keeps a "
+                               "session's rights from its login")
             self._replay()
             if self.connected:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
