@@ -1129,13 +1129,25 @@ class CallTracker:
         A channel already known stays in the call it was created in: the Linkedid the
         picture shows may be another call's since the channel shared a bridge with it
         (ast_bridge_channel_update_linkedids), and a release must never reach a channel
-        of another call. Channels first seen here can only be grouped as Asterisk shows."""
+        of another call. A channel first seen here that carries the decision a live call
+        follows (``CALLGUARD_FOLLOW``) joins that call: dialled while AMI was away and
+        bridged since with an older channel — an agent's AgentLogin() channel, whose
+        Linkedid a basic bridge gives every member (bridge_basic.c ``bridge_basic_push``)
+        — it showed the agent's Linkedid, made the agent's own call followed, and its
+        hangup hung up the agent's channel (``test_watchdog_examiner_linkedid``). Other
+        channels first seen here can only be grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
+        following = {call.followed.decision_id: linkedid
+                     for linkedid, call in self.calls.items() if call.followed is not None}
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
             holder = self._holder.get(uniqueid)
             if holder is not None and holder in self.calls:
                 linkedid = holder
+            elif following and (value := follow_value(item)):
+                carried = decode(value)
+                if carried is not None:
+                    linkedid = following.get(carried.decision_id, linkedid)
             if linkedid and uniqueid:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
