@@ -24,8 +24,6 @@ BridgeLeave events in the layout of lab call-01.
 
 from __future__ import annotations
 
-import pytest
-
 from callguard.fronts.fastagi.contract import VAR_FOLLOW
 from callguard.watchdog.calls import CallTracker, HangupChannel, TrackerSettings
 from callguard.watchdog.carry import Carried, encode
@@ -67,11 +65,10 @@ def _hangups(effects: list[object]) -> list[str]:
     return sorted(e.channel for e in effects if isinstance(e, HangupChannel))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hast11 (a): a restarted watchdog groups the picture by the Linkedid shown now; the "
-    "agent's long-lived channel (the oldest Linkedid of the basic bridge) is taken for a "
-    "leftover of the customer's call and hung up after the customer's hangup"))
 def test_a_restart_does_not_hang_up_the_agents_long_lived_channel():
+    """A restarted watchdog groups the picture by the Linkedid shown now: before the fix
+    the agent's long-lived channel (the oldest Linkedid of the basic bridge) was taken for
+    a leftover of the customer's call and hung up after the customer's hangup."""
     tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
     tracker.disconnected(100.0)
     picture = [_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
@@ -178,3 +175,25 @@ def test_live_the_agents_channel_stays_in_its_own_call():
         effects += tracker.feed(event, float(at))
     assert AGENT not in _hangups(effects)
     assert _hangups(effects) == [one, two]
+
+
+def test_after_a_restart_the_agent_hanging_up_first_is_the_calling_side_ending():
+    """The agent's channel, kept out of the customer's call, still speaks for it when it
+    hangs up first (its Hangup names the Linkedid the customer's leg shows): the calling
+    side ended the call, and the customer's later hangup releases nothing."""
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(),
+                          report=lambda name, **f: reports.append((name, f)))
+    tracker.disconnected(100.0)
+    tracker.reconcile([_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
+                       _item(CUSTOMER, CUSTOMER_ID, AGENT_ID, "AppDial", _value())], 101.0)
+    agent = {"Channel": AGENT, "Uniqueid": AGENT_ID, "Linkedid": AGENT_ID,
+             "ChannelState": "6", "ChanVariable": f"{VAR_FOLLOW}="}
+    effects = tracker.feed({"Event": "BridgeLeave", "BridgeUniqueid": BRIDGE, **agent}, 102.0)
+    effects += tracker.feed({"Event": "Hangup", "Cause": "16", **agent}, 102.1)
+    for event in _customer_hangs_up(AGENT_ID):
+        effects += tracker.feed(event, 103.0)
+    assert _hangups(effects) == []
+    [(name, record)] = reports
+    assert name == "line-release"
+    assert record["ended_by"] == "caller"

@@ -1152,7 +1152,34 @@ class CallTracker:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
                 self.channelvars_seen = True
+        for linkedid, items in seen.items():
+            self._drop_the_older_owner(linkedid, items)
         return seen
+
+    def _drop_the_older_owner(self, linkedid: str, items: dict[str, Event]) -> None:
+        """Keep out of a followed call the channel first seen here whose Uniqueid is the
+        Linkedid it shows, when it carries no ``CALLGUARD_FOLLOW`` (channelvars on, its
+        value empty) and is no Local half, while a channel of the group carries one.
+
+        bridge_channel.c ``ast_bridge_channel_update_linkedids`` (from bridge_basic.c
+        ``bridge_basic_push``: Dial(), Bridge(), Queue(), AgentRequest()) gives every
+        member of a basic bridge the oldest Linkedid among them: the customer's leg
+        bridged with an agent's AgentLogin() channel (app_agent_pool.c
+        ``agent_request_exec`` bridges the caller in ``ast_bridge_basic_new()``) shows the
+        agent's Linkedid, the agent's channel owning it. Grouped together after a
+        restart, the customer's hangup hung up the agent's channel, its session torn down
+        (``test_watchdog_examiner_linkedid``). A call's own first channel carries the
+        variable (it asked, or was dialled after the ask) or is the Local ``;1`` of the
+        shipped shape; a calling channel that dialled into the asking one ends with it
+        when the Local pair is hung up. Left unknown, the channel's own Hangup still
+        counts for the call it names (``_hangup``)."""
+        owner = items.get(linkedid)
+        if (owner is None or self._holder.get(linkedid) is not None
+                or follow_value(owner) != ""
+                or owner.get("Channel", "").startswith("Local/")):
+            return
+        if any(follow_value(item) for item in items.values()):
+            del items[linkedid]
 
     def _rebuild_call(self, linkedid: str, items: Mapping[str, Event], now: float,
                       outage: float) -> None:
