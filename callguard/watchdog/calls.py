@@ -288,6 +288,7 @@ class _Call:
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
+    vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
@@ -880,6 +881,14 @@ class CallTracker:
     def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
         if not self._called_party_ended(call):
+            if (call.called_hangup_at is None and not self._leftovers(call)
+                    and not (call.rebuilt or call.vanished) and self._went_first(call)):
+                # Nothing of the call left to release (its other channels optimised away,
+                # or of another call: an agent's AgentLogin() channel), every channel's end
+                # seen: the line is free now. Recorded "caller" before
+                # (``test_watchdog_examiner_order``). A channel gone unseen (an outage)
+                # may have been the first to go: then the order is not known.
+                call.called_hangup_at = at
             return []
         talking = self._talking(call)
         if talking is not None:
@@ -1092,6 +1101,7 @@ class CallTracker:
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
                 del call.channels[uniqueid]
+                call.vanished = True  # its end unseen: it may have been the call's first
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
@@ -1626,8 +1636,13 @@ class CallTracker:
 
     def _called_party_ended(self, call: _Call) -> bool:
         """Answered, followed, not transferred, and the called party's side went first."""
+        return bool(self._leftovers(call)) and self._went_first(call)
+
+    def _went_first(self, call: _Call) -> bool:
+        """Answered, followed, not transferred, and no channel off the called party's side
+        hung up before it."""
         if (call.followed is None or call.answered_at is None or call.dest is None
-                or call.transferred or not self._leftovers(call)):
+                or call.transferred):
             return False
         return call.first_hangup is None or call.first_hangup in self._side(call)
 
