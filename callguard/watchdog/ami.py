@@ -40,7 +40,7 @@ import contextlib
 import logging
 import os
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +279,8 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                             message.id in self.responses
                             or message.action_id in self.responses):
                         factory.asked = None  # an answer: the session handles actions
+                        if message.get("Ping") == "Pong":
+                            factory.pong()
                     self.handle_message(message)
             except Exception as exc:  # noqa: BLE001 - one message must not end the session
                 self._bad(exc)
@@ -316,6 +318,12 @@ class _Manager(Manager):  # type: ignore[misc]
         self.bad_message = bad_message
         self.stopping = False
         self.asked: float | None = None  # when a request went out unanswered since
+        # Every event Asterisk queued for this session before this moment (monotonic) has
+        # been read: the send time of the last Ping answered (manager.c ``do_message`` runs
+        # ``process_events`` before it reads an action, so the events queued before the
+        # Ping arrived are written ahead of its Pong). A drop loses only later events.
+        self.complete_at: float | None = None
+        self._pings: deque[float] = deque(maxlen=64)  # send times of Pings unanswered
         self._refusal_said = False
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
@@ -340,6 +348,8 @@ class _Manager(Manager):  # type: ignore[misc]
     def connection_made(self, f: Any) -> None:
         """A new session; its Login goes out now and must be answered."""
         self.asked = time.monotonic()
+        self.complete_at = self.asked  # nothing of this session lost yet
+        self._pings.clear()
         super().connection_made(f)
 
     def login(self, future: asyncio.Future[Any]) -> bool:
@@ -372,7 +382,13 @@ class _Manager(Manager):  # type: ignore[misc]
         """panoramisk's Ping, remembered until the session says anything."""
         if self.asked is None:
             self.asked = time.monotonic()
+        self._pings.append(time.monotonic())
         super().ping()
+
+    def pong(self) -> None:
+        """A Pong read: the events queued before its Ping reached Asterisk are all read."""
+        if self._pings:
+            self.complete_at = self._pings.popleft()
 
     def drop_if_silent(self, limit: float) -> float | None:
         """Abort a session that answered nothing ``limit`` seconds after a request
@@ -587,7 +603,15 @@ class AmiWatchdog:
         del manager
         self.rebuilt = False
         self._held = None  # events not applied before a disconnect are lost with it
-        self.tracker.disconnected(self._clock())
+        # Events were lost from the last moment the session was known to have delivered
+        # everything, not from now: Asterisk drops a session whose writes block past
+        # manager.conf ``writetimeout`` (manager.c ``send_string`` -> ``write_error``,
+        # ``process_events`` -1, ``session_do`` ends), which a stall of this loop (a GC
+        # pause, a slow disk) causes, and the drop is read only once the loop runs again.
+        # Counted from then, the release's "upper bound" was none (hast11 (b)).
+        complete = self._manager.complete_at
+        lag = max(0.0, time.monotonic() - complete) if complete is not None else 0.0
+        self.tracker.disconnected(self._clock() - lag)
         self._on_state(False)
         if not self._manager.stopping:
             _log.warning("ami_disconnected", reason=str(exc) if exc else "closed")

@@ -288,6 +288,7 @@ class _Call:
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
+    vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
@@ -880,6 +881,14 @@ class CallTracker:
     def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
         if not self._called_party_ended(call):
+            if (call.called_hangup_at is None and not self._leftovers(call)
+                    and not (call.rebuilt or call.vanished) and self._went_first(call)):
+                # Nothing of the call left to release (its other channels optimised away,
+                # or of another call: an agent's AgentLogin() channel), every channel's end
+                # seen: the line is free now. Recorded "caller" before
+                # (``test_watchdog_examiner_order``). A channel gone unseen (an outage)
+                # may have been the first to go: then the order is not known.
+                call.called_hangup_at = at
             return []
         talking = self._talking(call)
         if talking is not None:
@@ -1092,6 +1101,7 @@ class CallTracker:
             present = seen.get(linkedid, {})
             for uniqueid in [u for u in call.channels if u not in present]:
                 del call.channels[uniqueid]
+                call.vanished = True  # its end unseen: it may have been the call's first
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
@@ -1129,18 +1139,57 @@ class CallTracker:
         A channel already known stays in the call it was created in: the Linkedid the
         picture shows may be another call's since the channel shared a bridge with it
         (ast_bridge_channel_update_linkedids), and a release must never reach a channel
-        of another call. Channels first seen here can only be grouped as Asterisk shows."""
+        of another call. A channel first seen here that carries the decision a live call
+        follows (``CALLGUARD_FOLLOW``) joins that call: dialled while AMI was away and
+        bridged since with an older channel — an agent's AgentLogin() channel, whose
+        Linkedid a basic bridge gives every member (bridge_basic.c ``bridge_basic_push``)
+        — it showed the agent's Linkedid, made the agent's own call followed, and its
+        hangup hung up the agent's channel (``test_watchdog_examiner_linkedid``). Other
+        channels first seen here can only be grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
+        following = {call.followed.decision_id: linkedid
+                     for linkedid, call in self.calls.items() if call.followed is not None}
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
             holder = self._holder.get(uniqueid)
             if holder is not None and holder in self.calls:
                 linkedid = holder
+            elif following and (value := follow_value(item)):
+                carried = decode(value)
+                if carried is not None:
+                    linkedid = following.get(carried.decision_id, linkedid)
             if linkedid and uniqueid:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
                 self.channelvars_seen = True
+        for linkedid, items in seen.items():
+            self._drop_the_older_owner(linkedid, items)
         return seen
+
+    def _drop_the_older_owner(self, linkedid: str, items: dict[str, Event]) -> None:
+        """Keep out of a followed call the channel first seen here whose Uniqueid is the
+        Linkedid it shows, when it carries no ``CALLGUARD_FOLLOW`` (channelvars on, its
+        value empty) and is no Local half, while a channel of the group carries one.
+
+        bridge_channel.c ``ast_bridge_channel_update_linkedids`` (from bridge_basic.c
+        ``bridge_basic_push``: Dial(), Bridge(), Queue(), AgentRequest()) gives every
+        member of a basic bridge the oldest Linkedid among them: the customer's leg
+        bridged with an agent's AgentLogin() channel (app_agent_pool.c
+        ``agent_request_exec`` bridges the caller in ``ast_bridge_basic_new()``) shows the
+        agent's Linkedid, the agent's channel owning it. Grouped together after a
+        restart, the customer's hangup hung up the agent's channel, its session torn down
+        (``test_watchdog_examiner_linkedid``). A call's own first channel carries the
+        variable (it asked, or was dialled after the ask) or is the Local ``;1`` of the
+        shipped shape; a calling channel that dialled into the asking one ends with it
+        when the Local pair is hung up. Left unknown, the channel's own Hangup still
+        counts for the call it names (``_hangup``)."""
+        owner = items.get(linkedid)
+        if (owner is None or self._holder.get(linkedid) is not None
+                or follow_value(owner) != ""
+                or owner.get("Channel", "").startswith("Local/")):
+            return
+        if any(follow_value(item) for item in items.values()):
+            del items[linkedid]
 
     def _rebuild_call(self, linkedid: str, items: Mapping[str, Event], now: float,
                       outage: float) -> None:
@@ -1587,8 +1636,13 @@ class CallTracker:
 
     def _called_party_ended(self, call: _Call) -> bool:
         """Answered, followed, not transferred, and the called party's side went first."""
+        return bool(self._leftovers(call)) and self._went_first(call)
+
+    def _went_first(self, call: _Call) -> bool:
+        """Answered, followed, not transferred, and no channel off the called party's side
+        hung up before it."""
         if (call.followed is None or call.answered_at is None or call.dest is None
-                or call.transferred or not self._leftovers(call)):
+                or call.transferred):
             return False
         return call.first_hangup is None or call.first_hangup in self._side(call)
 
