@@ -692,6 +692,8 @@ class TestShippedFiles:
         assert sorted(legacy[1].split("|")) == sorted(USED_EVENTS)
         assert re.search(r"^read = call$", text, re.M)
         assert re.search(r"^write = call,reporting$", text, re.M)
+        # manager.c send_string drops the session after writetimeout ms (default 100)
+        assert re.search(r"^writetimeout = 2000$", text, re.M)
 
     def test_grace_must_stay_below_the_smallest_limit(self, tmp_path):
         from callguard.config import load_settings
