@@ -197,3 +197,29 @@ def test_after_a_restart_the_agent_hanging_up_first_is_the_calling_side_ending()
     [(name, record)] = reports
     assert name == "line-release"
     assert record["ended_by"] == "caller"
+
+
+def test_a_reconnect_with_the_agent_known_and_the_call_wholly_new():
+    """hrev14: the agent's channel seen live (its own call, known), then AMI away before
+    the dialer's Local pair was created: the gate allowed the call meanwhile (its follow
+    waits, pending, for the call's first event), the customer's leg was dialled,
+    answered and bridged with the agent, the Local pair optimised away. The customer's
+    leg, first seen, shows the agent's Linkedid and carries the decision the pending
+    follow names: it belongs to that call. Before the fix it joined the agent's known
+    call, made it followed, and the customer's hangup hung up the agent's channel."""
+    from callguard.watchdog.calls import Followed
+
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+    tracker.feed({"Event": "Newchannel", "Channel": AGENT, "Uniqueid": AGENT_ID,
+                  "Linkedid": AGENT_ID, "ChannelState": "4"}, 1.0)
+    tracker.disconnected(40.0)
+    tracker.follow(Followed("01930000-0000-7000-8000-0000000000a1", CALL_ID,
+                            "ut-solar-predictive", "predictive", 25.0, UTAH, "+4930123456"))
+    picture = [_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
+               _item(CUSTOMER, CUSTOMER_ID, AGENT_ID, "AppDial", _value())]
+    effects: list[object] = list(tracker.reconcile(picture, 61.0))
+    assert tracker.calls[AGENT_ID].followed is None
+    for at, event in enumerate(_customer_hangs_up(AGENT_ID), start=62):
+        effects += tracker.feed(event, float(at))
+    effects += tracker.due(100.0)
+    assert AGENT not in _hangups(effects)

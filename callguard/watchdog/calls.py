@@ -1140,15 +1140,21 @@ class CallTracker:
         picture shows may be another call's since the channel shared a bridge with it
         (ast_bridge_channel_update_linkedids), and a release must never reach a channel
         of another call. A channel first seen here that carries the decision a live call
-        follows (``CALLGUARD_FOLLOW``) joins that call: dialled while AMI was away and
-        bridged since with an older channel — an agent's AgentLogin() channel, whose
-        Linkedid a basic bridge gives every member (bridge_basic.c ``bridge_basic_push``)
-        — it showed the agent's Linkedid, made the agent's own call followed, and its
-        hangup hung up the agent's channel (``test_watchdog_examiner_linkedid``). Other
-        channels first seen here can only be grouped as Asterisk shows."""
+        follows (``CALLGUARD_FOLLOW``), or a follow of the gate's still pending, joins that
+        call: dialled while AMI was away and bridged since with an older channel — an
+        agent's AgentLogin() channel, whose Linkedid a basic bridge gives every member
+        (bridge_basic.c ``bridge_basic_push``) — it showed the agent's Linkedid, made the
+        agent's own call followed, and its hangup hung up the agent's channel
+        (``test_watchdog_examiner_linkedid``). Other channels first seen here can only be
+        grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
-        following = {call.followed.decision_id: linkedid
-                     for linkedid, call in self.calls.items() if call.followed is not None}
+        # The gate's follow of a call not seen yet (``_pending``: AMI was away when its
+        # first channel was created) names its call as much as a live call's does.
+        following = {followed.decision_id: linkedid
+                     for linkedid, followed in self._pending.items()}
+        following.update({call.followed.decision_id: linkedid
+                          for linkedid, call in self.calls.items()
+                          if call.followed is not None})
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
             holder = self._holder.get(uniqueid)
