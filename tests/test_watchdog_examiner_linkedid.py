@@ -197,3 +197,80 @@ def test_after_a_restart_the_agent_hanging_up_first_is_the_calling_side_ending()
     [(name, record)] = reports
     assert name == "line-release"
     assert record["ended_by"] == "caller"
+
+
+def test_a_reconnect_with_the_agent_known_and_the_call_wholly_new():
+    """hrev14: the agent's channel seen live (its own call, known), then AMI away before
+    the dialer's Local pair was created: the gate allowed the call meanwhile (its follow
+    waits, pending, for the call's first event), the customer's leg was dialled,
+    answered and bridged with the agent, the Local pair optimised away. The customer's
+    leg, first seen, shows the agent's Linkedid and carries the decision the pending
+    follow names: it belongs to that call. Before the fix it joined the agent's known
+    call, made it followed, and the customer's hangup hung up the agent's channel."""
+    from callguard.watchdog.calls import Followed
+
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+    tracker.feed({"Event": "Newchannel", "Channel": AGENT, "Uniqueid": AGENT_ID,
+                  "Linkedid": AGENT_ID, "ChannelState": "4"}, 1.0)
+    tracker.disconnected(40.0)
+    tracker.follow(Followed("01930000-0000-7000-8000-0000000000a1", CALL_ID,
+                            "ut-solar-predictive", "predictive", 25.0, UTAH, "+4930123456"))
+    picture = [_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
+               _item(CUSTOMER, CUSTOMER_ID, AGENT_ID, "AppDial", _value())]
+    effects: list[object] = list(tracker.reconcile(picture, 61.0))
+    assert tracker.calls[AGENT_ID].followed is None
+    for at, event in enumerate(_customer_hangs_up(AGENT_ID), start=62):
+        effects += tracker.feed(event, float(at))
+    effects += tracker.due(100.0)
+    assert AGENT not in _hangups(effects)
+
+
+def test_a_reconnect_with_the_agent_known_and_another_nodes_call():
+    """hrev14: as above, but the call was allowed by another node's gate (nothing
+    pending here: this node learns the decision only from the customer's leg). The
+    agent's known call, whose own channel carries no decision, must not become the
+    customer's: before the fix the customer's hangup hung up the agent's channel. The
+    customer's call is still followed and its hangup recorded."""
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(),
+                          report=lambda name, **f: reports.append((name, f)))
+    tracker.feed({"Event": "Newchannel", "Channel": AGENT, "Uniqueid": AGENT_ID,
+                  "Linkedid": AGENT_ID, "ChannelState": "4",
+                  "ChanVariable": f"{VAR_FOLLOW}="}, 1.0)
+    tracker.disconnected(40.0)
+    picture = [_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
+               _item(CUSTOMER, CUSTOMER_ID, AGENT_ID, "AppDial", _value())]
+    effects: list[object] = list(tracker.reconcile(picture, 61.0))
+    assert tracker.calls[AGENT_ID].followed is None
+    assert tracker.followed == 1
+    for at, event in enumerate(_customer_hangs_up(AGENT_ID), start=62):
+        effects += tracker.feed(event, float(at))
+    effects += tracker.due(100.0)
+    assert AGENT not in _hangups(effects)
+    assert AGENT_ID in tracker.calls
+    assert [name for name, _ in reports] == ["line-release"]
+
+
+def test_a_reconnect_parts_the_local_pair_with_the_customer():
+    """hrev14: the same with the dialer's Local pair not optimised away (first seen too):
+    ;2 carries the decision, ;1 (bridged with the agent by AgentRequest) shows the agent's
+    Linkedid and no value; it goes with its partner, and the customer's hangup releases
+    the pair, never the agent."""
+    tracker = CallTracker(TrackerSettings(), report=lambda name, **f: None)
+    tracker.feed({"Event": "Newchannel", "Channel": AGENT, "Uniqueid": AGENT_ID,
+                  "Linkedid": AGENT_ID, "ChannelState": "4"}, 1.0)
+    tracker.disconnected(40.0)
+    one, two = "Local/s@dialer-00000011;1", "Local/s@dialer-00000011;2"
+    picture = [_item(AGENT, AGENT_ID, AGENT_ID, "AgentLogin", ""),
+               _item(one, CALL_ID, AGENT_ID, "AgentRequest", ""),
+               {**_item(two, "1795326441.78", AGENT_ID, "Dial", _value()), "BridgeId": "b2"},
+               {**_item(CUSTOMER, CUSTOMER_ID, AGENT_ID, "AppDial", _value()),
+                "BridgeId": "b2"}]
+    effects: list[object] = list(tracker.reconcile(picture, 61.0))
+    assert tracker.calls[AGENT_ID].followed is None
+    assert list(tracker.calls[AGENT_ID].channels.values()) == [AGENT]
+    for at, event in enumerate(_customer_hangs_up(AGENT_ID), start=62):
+        effects += tracker.feed({**event, "BridgeUniqueid": "b2"}
+                                if event["Event"] == "BridgeLeave" else event, float(at))
+    effects += tracker.due(100.0)
+    assert set(_hangups(effects)) == {one, two}

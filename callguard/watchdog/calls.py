@@ -1140,15 +1140,21 @@ class CallTracker:
         picture shows may be another call's since the channel shared a bridge with it
         (ast_bridge_channel_update_linkedids), and a release must never reach a channel
         of another call. A channel first seen here that carries the decision a live call
-        follows (``CALLGUARD_FOLLOW``) joins that call: dialled while AMI was away and
-        bridged since with an older channel — an agent's AgentLogin() channel, whose
-        Linkedid a basic bridge gives every member (bridge_basic.c ``bridge_basic_push``)
-        — it showed the agent's Linkedid, made the agent's own call followed, and its
-        hangup hung up the agent's channel (``test_watchdog_examiner_linkedid``). Other
-        channels first seen here can only be grouped as Asterisk shows."""
+        follows (``CALLGUARD_FOLLOW``), or a follow of the gate's still pending, joins that
+        call: dialled while AMI was away and bridged since with an older channel — an
+        agent's AgentLogin() channel, whose Linkedid a basic bridge gives every member
+        (bridge_basic.c ``bridge_basic_push``) — it showed the agent's Linkedid, made the
+        agent's own call followed, and its hangup hung up the agent's channel
+        (``test_watchdog_examiner_linkedid``). Other channels first seen here can only be
+        grouped as Asterisk shows."""
         seen: dict[str, dict[str, Event]] = {}
-        following = {call.followed.decision_id: linkedid
-                     for linkedid, call in self.calls.items() if call.followed is not None}
+        # The gate's follow of a call not seen yet (``_pending``: AMI was away when its
+        # first channel was created) names its call as much as a live call's does.
+        following = {followed.decision_id: linkedid
+                     for linkedid, followed in self._pending.items()}
+        following.update({call.followed.decision_id: linkedid
+                          for linkedid, call in self.calls.items()
+                          if call.followed is not None})
         for item in live:
             linkedid, uniqueid = item.get("Linkedid", ""), item.get("Uniqueid", "")
             holder = self._holder.get(uniqueid)
@@ -1162,9 +1168,48 @@ class CallTracker:
                 seen.setdefault(linkedid, {})[uniqueid] = item
             if follow_value(item) is not None:
                 self.channelvars_seen = True
+        for linkedid in list(seen):
+            self._part_from_a_known_owner(linkedid, seen)
         for linkedid, items in seen.items():
             self._drop_the_older_owner(linkedid, items)
         return seen
+
+    def _part_from_a_known_owner(self, linkedid: str,
+                                 seen: dict[str, dict[str, Event]]) -> None:
+        """Take out of a known call not followed here the channels first seen here that
+        carry a decision, when the call's own first channel (its Uniqueid the Linkedid
+        shown) carries none (channelvars on, its value empty) and is no Local half: they,
+        and the first-seen Local half partnered with one of them, form a call of their
+        own, keyed by the first of them (their Hangups find it by ``_holder``).
+
+        The reconnect's case of ``_drop_the_older_owner``: an agent's AgentLogin()
+        channel seen live, then a call allowed by another node's gate (nothing pending
+        here) dialled and bridged with it while AMI was away. Its customer's leg shows the
+        agent's Linkedid; grouped with it, the agent's own call became followed and the
+        customer's hangup hung up the agent's channel (hrev14,
+        ``test_watchdog_examiner_linkedid``)."""
+        items = seen[linkedid]
+        owner, call = items.get(linkedid), self.calls.get(linkedid)
+        if (owner is None or call is None or call.followed is not None
+                or self._holder.get(linkedid) != linkedid or follow_value(owner) != ""
+                or owner.get("Channel", "").startswith("Local/")):
+            return
+        parted: dict[str, dict[str, Event]] = {}
+        for uniqueid, item in list(items.items()):
+            value = follow_value(item)
+            carried = decode(value) if value and uniqueid not in self._holder else None
+            if carried is None:
+                continue
+            del items[uniqueid]
+            parted.setdefault(carried.decision_id, {})[uniqueid] = item
+        for group in parted.values():  # a Local half goes with its partner
+            names = {item.get("Channel", "") for item in group.values()}
+            for uniqueid, item in list(items.items()):
+                if (uniqueid not in self._holder
+                        and _partner(item.get("Channel", "")) in names):
+                    group[uniqueid] = items.pop(uniqueid)
+        for group in parted.values():
+            seen.setdefault(next(iter(group)), {}).update(group)
 
     def _drop_the_older_owner(self, linkedid: str, items: dict[str, Event]) -> None:
         """Keep out of a followed call the channel first seen here whose Uniqueid is the
