@@ -96,8 +96,8 @@ _BOOT = "/proc/sys/kernel/random/boot_id"
 # commit that crosses its threshold. A group of 16 new numbers writes ~20 pages: ~640 a
 # checkpoint, under SQLite's 1,000.
 CHECKPOINT_EVERY = 32
-# WAL frames (pages) past which the checkpointer waits for the store's lock to complete a
-# checkpoint (the WAL then starts over): ~40 MB.
+# WAL frames (pages) past which the store's next commit completes the checkpoint the
+# checkpointer could not (the WAL then starts over): ~40 MB.
 WAL_FRAMES_MAX = 10_000
 # The write-back stops reading a log after this many records in a row stamped before its
 # horizon (``_lost``), not at the first; after ``_PAST_HORIZON_FIRST`` when it has read
@@ -284,7 +284,7 @@ class EmbeddedFrequency:
                                         min(first, clock_ms) - self._keep_ms))
                 db.execute("COMMIT")
                 if self._checkpointer is not None:
-                    self._checkpointer.committed()
+                    self._checkpointer.committed(db)
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     if db.in_transaction:
@@ -466,6 +466,9 @@ class _Checkpointer:
             self._db.close()
             raise
         self._idle = idle  # the store's lock: held while a group is written
+        # Set by the thread when the WAL is past ``WAL_FRAMES_MAX`` and the store was busy:
+        # the store's next commit completes the checkpoint itself (``committed``).
+        self.overdue = False
         self.completed = 0
         self.failed = 0
         self._every = every
@@ -477,8 +480,22 @@ class _Checkpointer:
                                         daemon=True)
         self._thread.start()
 
-    def committed(self) -> None:
-        """A transaction was committed (called under the store's lock)."""
+    def committed(self, db: sqlite3.Connection) -> None:
+        """A transaction was committed on ``db`` (called under the store's lock). When the
+        thread found the WAL past ``WAL_FRAMES_MAX`` with the store never idle, complete a
+        checkpoint here: under the lock no frame is added, so it copies the few the
+        thread's left and the WAL starts over (a thread waiting for the lock seldom got it:
+        a tight loop of commits re-took it first, and the WAL grew on)."""
+        if self.overdue:
+            try:
+                db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error as exc:  # the commit stands; retried at the next one
+                _log.warning("frequency_checkpoint_failed",
+                             error=redact_digits(str(exc)) or type(exc).__name__,
+                             effect="the counts' WAL grows until a checkpoint succeeds")
+            else:
+                self.overdue = False
+                self.completed += 1
         self._commits += 1
         if self._commits >= self._every:
             self._commits = 0
@@ -514,13 +531,17 @@ class _Checkpointer:
         # the WAL restarts only after one that copied every frame. When no group
         # is being written, copy the few left (under the store's lock: no frame
         # is added meanwhile); else at the next signal — unless the WAL has grown
-        # past ``WAL_FRAMES_MAX`` (a store never idle): then wait for the lock.
-        if self._idle.acquire(blocking=frames > WAL_FRAMES_MAX):
+        # past ``WAL_FRAMES_MAX`` (a store never idle): then the store's next commit
+        # completes it (``overdue``, ``committed``).
+        if self._idle.acquire(blocking=False):
             try:
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 self.completed += 1
+                self.overdue = False
             finally:
                 self._idle.release()
+        elif frames > WAL_FRAMES_MAX:
+            self.overdue = True
 
     def close(self) -> None:
         """Stop the thread (after a checkpoint under way) and close its connection."""
