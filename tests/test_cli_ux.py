@@ -698,6 +698,38 @@ class TestListImport:
         help_text = one_line(cli(tmp_path, "dnc", "check", "--help").stdout)
         assert "Exit 0: no do-not-call list holds NUMBER" in help_text
 
+    @pytest.mark.parametrize("command", [
+        ("dnc", "import", "--list", "ut-state", "--covers", "all"),
+        ("attributes", "import", "--kind", "wireless", "--covers", "all")],
+        ids=["dnc", "attributes"])
+    def test_a_download_cut_short_does_not_replace_the_list(self, tmp_path, command):
+        """A registry file cut at a line boundary (a dropped transfer) parses cleanly: 200
+        of 2,000 numbers replaced the whole list, and the 1,800 people it lost were called
+        as not listed (from a wireless list: as landlines). Refused (exit 1, nothing
+        published) past --max-shrink; --max-shrink 1 takes a list that really shrank."""
+        whole, cut = tmp_path / "whole.txt", tmp_path / "cut.txt"
+        whole.write_text("".join(f"801555{n:04d}\n" for n in range(2000)))
+        cut.write_text("".join(f"801555{n:04d}\n" for n in range(200)))
+        group, verb, *options = command
+
+        def load(path, *extra):
+            return cli(tmp_path, group, verb, str(path), "--published", PUBLISHED,
+                       *options, *extra)
+
+        assert load(whole).returncode == 0
+        refused = load(cut)
+        assert refused.returncode == 1, refused.stderr
+        said = one_line(refused.stderr)
+        assert "200 numbers against 2,000 in the current" in said, said
+        assert "a drop of 90.0%, limit 10%" in said
+        assert "--max-shrink 1" in said
+        status = json.loads(cli(tmp_path, group, "status", "--json").stdout)
+        rows = status["lists"] if group == "dnc" else status["attributes"]
+        assert [r["version"] for r in rows if r.get("version")] == [1], rows
+        assert "8015551999" not in refused.stderr
+        assert load(cut, "--max-shrink", "1").returncode == 0
+        assert load(whole).returncode == 0  # growing is never refused
+
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""
         listing = tmp_path / "l.txt"
