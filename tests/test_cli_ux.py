@@ -488,6 +488,28 @@ class TestUsageErrors:
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
 
+    def test_tail_of_a_data_dir_wholly_archived_points_at_the_archive(self, tmp_path):
+        """Once `archive --keep-segments-days 0` deleted the last segment and nothing was
+        logged since, `tail` told the compliance officer to check --data-dir — the right
+        one — though every record was in its archive; `evidence` found them there."""
+        import_lists(tmp_path)
+        decided = json.loads(cli(tmp_path, "check", "8015550199", "--campaign",
+                                 "ut-solar-manual", "--at", AT, "--json").stdout)
+        log = tmp_path / "compliance.jsonl"
+        log.rename(tmp_path / "compliance.jsonl.20261201T000000Z")  # as the writer closes it
+        archived = cli(tmp_path, "archive", "--keep-segments-days", "0")
+        assert archived.returncode == 0, archived.stderr
+        assert not list(tmp_path.glob("compliance.jsonl*Z*")), list(tmp_path.iterdir())
+        result = cli(tmp_path, "tail", "-n", "5")
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        said = one_line(result.stderr)
+        assert f"are in its archive ({tmp_path / 'archive'})" in said, said
+        assert "callguard evidence" in said
+        assert "check --data-dir" not in said
+        found = cli(tmp_path, "evidence", "--decision", decided["decision_id"])
+        assert found.returncode == 0, found.stderr
+        assert not log.exists()  # reading made no log
+
     @pytest.mark.parametrize("args", [
         ("consent", "add", "801555O101", "--kind", "written", "--campaign", "ut-solar-manual"),
         ("tail", "--number", "801555O101"), ("evidence", "801555O101"),

@@ -122,6 +122,13 @@ class LogQuery:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
         if not log_exists(place.log_file):
+            if (place.archive_dir / "manifest.json").exists():
+                # not a wrong data dir: every segment was archived and deleted, and
+                # nothing was logged since (serve writes at its start)
+                usage_error(f"no compliance log at {place.log_file}: this data dir's records "
+                            f"are in its archive ({place.archive_dir}), which tail does not "
+                            "read; use `callguard evidence NUMBER` / `--decision ID` or "
+                            "`callguard report` (or --stream)")
             usage_error(f"no compliance log at {place.log_file} (data dir {place.data_dir}): "
                         "check --data-dir / CALLGUARD_DATA_DIR and [log] file, or give "
                         "--file or --stream")
