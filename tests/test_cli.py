@@ -688,3 +688,35 @@ def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
     assert missing["lists"] == ["ut-state"]
     assert missing["level"] == "warning"
     assert "BLOCK" in missing["detail"]
+
+
+def test_readme_shows_what_the_demo_prints(tmp_path):
+    """README's "Two commands" block is the newcomer's first comparison: it said "16 rules"
+    and a national-registry citation without 16 CFR 310.4 after both had changed. Each line
+    shown (case, verdict, reason; the dates the demo picks and a trailing "..." aside) is a
+    row the demo prints."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Two commands", 1)[1].split("```\n", 2)[2].split("```", 1)[0]
+    shown = [re.split(r"\s{2,}", line.strip(), maxsplit=2) for line in block.splitlines()
+             if line.strip() not in ("", "...")]
+    assert len(shown) >= 5, block
+    result = cli("demo", "--data-dir", str(tmp_path / "demo"), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [[cell.strip() for cell in line.strip("│ ").split("│")]
+            for line in result.stdout.splitlines() if line.startswith("│")]
+
+    def undated(reason):
+        reason = re.sub(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d", "DAY", reason)
+        return re.sub(r"\b\d{4}-\d\d-\d\d\b", "DATE", reason)
+
+    for case, verdict, reason in shown:
+        found = [r for r in rows if r[0].startswith(case)]
+        assert len(found) == 1, (case, rows)
+        assert found[0][1] == verdict, (case, found[0])
+        expected, printed = undated(reason), undated(found[0][2])
+        if expected.endswith(" ..."):
+            assert printed.startswith(expected[:-4]), (expected, printed)
+        else:
+            assert printed == expected, (expected, printed)
