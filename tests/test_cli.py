@@ -650,6 +650,32 @@ class TestScrub:
         assert result.returncode == USAGE
         assert "--number-column" in result.stderr
 
+    @pytest.mark.parametrize(("header", "row", "words"), [
+        ("name,phone,phone", "8015550123,8015550199", "'phone' appears 2 times"),
+        ("name,Phone,phone", "8015550123,8015550199", "'Phone' appears 2 times"),
+        ("name,phone,tel", "8015550123,8015550199", "'phone', 'tel' could each be"),
+        ("name,phone,zip,ZIP", "8015550123,84101,99501", "'zip' appears 2 times")],
+        ids=["twice", "any-case", "two-names", "location-twice"])
+    def test_a_row_with_two_number_columns_is_not_called_callable(self, data_dir, tmp_path,
+                                                                  header, row, words):
+        """A CRM export with two `phone` columns (or `phone` and `tel`) was scrubbed on the
+        first alone: 8015550123 ALLOWed the row while its other number, on the national
+        registry, went to the dialer in the callable file. Refused before any decision
+        (exit 2, nothing written) unless --number-column names a column given once."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text(f"{header}\nAnn,{row}\n")
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--only", "callable", data_dir=data_dir)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert words in " ".join(result.stderr.split()), result.stderr
+        assert not (tmp_path / "leads.scrubbed.csv").exists()
+        if header == "name,phone,tel":
+            chosen = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                         weekday_at(11).isoformat(), "--number-column", "tel", "--output",
+                         "-", data_dir=data_dir)
+            assert chosen.returncode == 0, chosen.stderr
+            assert ",BLOCK,us-federal:64.1200(c)(2)," in chosen.stdout
+
 
 def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
     """A node started before its lists were imported answered BLOCK to every call they

@@ -119,18 +119,36 @@ class _RowRate(ProgressColumn):
 
 def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
           what: str, *, required: bool) -> str | None:
+    """The column to read, refused when two could be it: the verdict covers one number,
+    and a dialer reading the other would dial what was not checked. Of location columns
+    the first candidate is taken (zip and tz may both be there), of one name only one."""
     if wanted is not None:
         if wanted not in fields:
             usage_error(f"--{what}-column {wanted!r} is not a column; columns: {fields}")
+        _once_or_exit(fields, wanted, what)
         return wanted
-    lowered = {f.lower(): f for f in fields}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
+    found = sorted((f for f in fields if f.lower() in candidates),
+                   key=lambda f: candidates.index(f.lower()))
+    if what == "number" and len({f.lower() for f in found}) > 1:
+        usage_error(f"columns {', '.join(map(repr, found))} could each be the {what} column; "
+                    f"name the one to decide with --{what}-column (the verdict covers that "
+                    "column alone)")
+    if found:
+        _once_or_exit(fields, found[0], what)
+        return found[0]
     if required:
         usage_error(f"no {what} column found (looked for {', '.join(candidates)}); "
                     f"name it with --{what}-column")
     return None
+
+
+def _once_or_exit(fields: list[str], name: str, what: str) -> None:
+    """A column name the header gives twice (in any case) names no one column."""
+    places = [str(i + 1) for i, f in enumerate(fields) if f.lower() == name.lower()]
+    if len(places) > 1:
+        usage_error(f"the {what} column {name!r} appears {len(places)} times in the header "
+                    f"(columns {', '.join(places)}): the verdict would read the first alone "
+                    "while the dialer may read another; rename the others")
 
 
 def _target(state: CliState, leads: Path, output: Path | None,
