@@ -419,6 +419,29 @@ class TestUsageErrors:
         assert rejected.returncode == USAGE
         assert "number '[number …0142]x'" in one_line(rejected.stdout + rejected.stderr)
 
+    def test_a_field_cannot_forge_a_line_or_drive_the_terminal(self, tmp_path):
+        """An opt-out's `source` (the agent desktop's text over HTTP, a CSV cell) holding a
+        newline printed as two lines in `tail`: the second, of the sender's choosing, read
+        as an ALLOW no gate gave; an ESC went to the supervisor's terminal as is. Each
+        control character is shown as its picture (␊, ␛): one record, one line."""
+        import_lists(tmp_path)
+        forged = "2026-12-05 17:20:00Z vm           ALLOW ut-solar-manual …0140 manual http"
+        added = cli(tmp_path, "internal-dnc", "add", "8015550140", "--campaign",
+                    "ut-solar-manual", "--source", f"desk\n{forged}\x1b[2K")
+        assert added.returncode == 0, added.stderr
+        shown = cli(tmp_path, "tail", "--event", "record")
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert len(lines) == 1, lines
+        assert f"source=desk␊{forged}␛[2K" in lines[0]
+        assert "\x1b" not in shown.stdout
+        other = cli(tmp_path, "tail", "--event", "list-change", "-n", "1")
+        assert len(other.stdout.splitlines()) == 1
+        evidence = cli(tmp_path, "evidence", "8015550140")
+        assert evidence.returncode == 0, evidence.stderr
+        assert "\x1b" not in evidence.stdout
+        assert "desk␊2026-12-05" in evidence.stdout.replace("\n", "")
+
     @pytest.mark.parametrize("kind", ["dnc", "attributes"])
     def test_a_list_refused_is_named_whole_not_eaten_as_markup(self, tmp_path, kind):
         """`dnc status` and `attributes status` print why a list's version is refused; the

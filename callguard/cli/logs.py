@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 __all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "instant_option",
-           "place_or_exit", "report", "tail"]
+           "place_or_exit", "report", "shown", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -302,11 +302,23 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+# A control character in a field (a newline or an ESC in an opt-out's `source`, sent over
+# HTTP or read from a CSV) shown as its Unicode control picture (␤, ␛), one character for
+# one, so a record stays one line and no field can forge a line or drive the terminal.
+_CONTROL_PICTURES = {**{code: 0x2400 + code for code in range(0x20)}, 0x7F: 0x2421,
+                     **dict.fromkeys(range(0x80, 0xA0), 0xFFFD)}
+
+
+def shown(text: str) -> str:
+    """``text`` with every control character replaced by a visible one of the same length."""
+    return text.translate(_CONTROL_PICTURES)
+
+
 def field_text(value: Any) -> str:
     """A record field's value for people: a scalar as it is, a list or object as compact
-    JSON (tail's ``field=value``, evidence's ``field: value``)."""
+    JSON (tail's ``field=value``, evidence's ``field: value``); never a control character."""
     if isinstance(value, str | int | float | bool):
-        return str(value)
+        return shown(str(value))
     return orjson.dumps(value).decode()
 
 
@@ -345,6 +357,7 @@ def _line(record: Record) -> Text:
         text.append(" ".join(
             f"{k}={field_text(v)}" for k, v in record.items()
             if k not in ("event", "node", "logged_at", "level", "schema", "key_id")))
+    text.plain = shown(text.plain)  # one character for one: the styles keep their places
     return text
 
 
