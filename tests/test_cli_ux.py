@@ -419,6 +419,26 @@ class TestUsageErrors:
         assert rejected.returncode == USAGE
         assert "number '[number …0142]x'" in one_line(rejected.stdout + rejected.stderr)
 
+    def test_output_dash_is_standard_output_or_refused(self, node):
+        """`evidence --output -` (scrub's form for standard output) wrote a file named "-"
+        in the working directory and printed nothing; `report --html -` did the same
+        beside the report on standard output. evidence prints; report refuses (exit 2)."""
+        root, blocked = node
+        stray = ROOT / "-"
+        try:
+            printed = cli(root, "evidence", "--decision", blocked["decision_id"], "--format",
+                          "csv", "--output", "-")
+            assert printed.returncode == 0, printed.stderr
+            assert printed.stdout.startswith("logged_at,event,at,decision_id,"), printed.stdout
+            assert blocked["decision_id"] in printed.stdout
+            assert not stray.exists()
+            refused = cli(root, "report", "--html", "-")
+            assert refused.returncode == USAGE, refused.stdout + refused.stderr
+            assert "give a path such as report.html" in one_line(refused.stderr)
+            assert not stray.exists()
+        finally:
+            stray.unlink(missing_ok=True)
+
     def test_a_field_cannot_forge_a_line_or_drive_the_terminal(self, tmp_path):
         """An opt-out's `source` (the agent desktop's text over HTTP, a CSV cell) holding a
         newline printed as two lines in `tail`: the second, of the sender's choosing, read

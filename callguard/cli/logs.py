@@ -578,6 +578,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
+    if html_path is not None and str(html_path) == "-":  # was a file named "-" in the cwd
+        usage_error("--html -: the page is written to a file beside the report, which "
+                    "takes standard output; give a path such as report.html")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
     zone = ZoneInfo(tz)
