@@ -677,6 +677,28 @@ class TestScrub:
             assert ",BLOCK,us-federal:64.1200(c)(2)," in chosen.stdout
 
 
+    def test_a_quote_never_closed_is_refused_not_read_as_one_lead(self, data_dir, tmp_path):
+        """A stray quote (a name typed `"Cal`, a file cut short) made the rest of the file
+        one value: three leads came out as one row, "no number given", and the summary
+        said "2 of 2 rows". Refused (exit 2, nothing decided or written), naming the line;
+        a value that spans lines inside closed quotes (an address) is still read."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text('name,phone\nAnn,8015550123\n"Cal,8015550124\nDan,8015550125\n'
+                         "Eve,8015550126\n")
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), data_dir=data_dir)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        said = " ".join(result.stderr.split())
+        assert "a quote opened on line 3 is never closed, so lines 3-5" in said, said
+        assert not (tmp_path / "leads.scrubbed.csv").exists()
+        leads.write_text('name,phone,address\nAnn,8015550123,"1 Main St\nApt 2"\n'
+                         "Dan,8015550125,x\n")
+        spans = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                    weekday_at(11).isoformat(), "--json", data_dir=data_dir)
+        assert spans.returncode == 0, spans.stderr
+        assert json.loads(spans.stdout)["rows"] == 2
+
+
 def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
     """A node started before its lists were imported answered BLOCK to every call they
     cover with nothing in its log but the start line; it names the missing lists at once

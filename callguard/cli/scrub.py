@@ -45,7 +45,7 @@ from callguard.cli.common import (
 )
 from callguard.cli.output import console
 from callguard.cli.render import print_json
-from callguard.csvfile import CsvTable, read_csv
+from callguard.csvfile import CsvTable, decode, read_csv
 from callguard.decision import Decision
 from callguard.errors import UsageError
 from callguard.facts.frequency import FREQUENCY, ScrubCounts
@@ -151,6 +151,27 @@ def _once_or_exit(fields: list[str], name: str, what: str) -> None:
                     "while the dialer may read another; rename the others")
 
 
+def _quotes_closed_or_exit(leads: Path, table: CsvTable) -> None:
+    """A quote opened and never closed (a file cut short, a stray ``"`` typed in a name)
+    makes the rest of the file one value: its leads were neither decided nor written, and
+    the summary counted one row. Only a file with a value spanning lines is read again."""
+    if not any("\n" in value or "\r" in value for row in table.rows for value in row):
+        return
+    text, _ = decode(leads.read_bytes())
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=table.delimiter,
+                            strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return  # other strictness (a quote inside a value) changes no row count
+        start = table.line_numbers[-1]
+        lines = text.count("\n") + (not text.endswith("\n"))
+        usage_error(f"{leads}: a quote opened on line {start} is never closed, so lines "
+                    f"{start}-{lines} would be read as one value and their leads neither "
+                    "decided nor written; close or remove that quote (nothing was decided)")
+
+
 def _target(state: CliState, leads: Path, output: Path | None,
             as_json: bool) -> tuple[Path, bool]:
     """Where the CSV goes, and whether that is standard output; checked before any work."""
@@ -214,6 +235,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
         table = read_csv(leads)
     except UsageError as exc:
         usage_error(str(exc))
+    _quotes_closed_or_exit(leads, table)
     header, rows = table.header, table.rows
     number_index, location_index = _columns(header, number_column, location_column)
     keep = _kept(header)
