@@ -650,6 +650,54 @@ class TestScrub:
         assert result.returncode == USAGE
         assert "--number-column" in result.stderr
 
+    @pytest.mark.parametrize(("header", "row", "words"), [
+        ("name,phone,phone", "8015550123,8015550199", "'phone' appears 2 times"),
+        ("name,Phone,phone", "8015550123,8015550199", "'Phone' appears 2 times"),
+        ("name,phone,tel", "8015550123,8015550199", "'phone', 'tel' could each be"),
+        ("name,phone,zip,ZIP", "8015550123,84101,99501", "'zip' appears 2 times")],
+        ids=["twice", "any-case", "two-names", "location-twice"])
+    def test_a_row_with_two_number_columns_is_not_called_callable(self, data_dir, tmp_path,
+                                                                  header, row, words):
+        """A CRM export with two `phone` columns (or `phone` and `tel`) was scrubbed on the
+        first alone: 8015550123 ALLOWed the row while its other number, on the national
+        registry, went to the dialer in the callable file. Refused before any decision
+        (exit 2, nothing written) unless --number-column names a column given once."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text(f"{header}\nAnn,{row}\n")
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), "--only", "callable", data_dir=data_dir)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        assert words in " ".join(result.stderr.split()), result.stderr
+        assert not (tmp_path / "leads.scrubbed.csv").exists()
+        if header == "name,phone,tel":
+            chosen = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                         weekday_at(11).isoformat(), "--number-column", "tel", "--output",
+                         "-", data_dir=data_dir)
+            assert chosen.returncode == 0, chosen.stderr
+            assert ",BLOCK,us-federal:64.1200(c)(2)," in chosen.stdout
+
+
+    def test_a_quote_never_closed_is_refused_not_read_as_one_lead(self, data_dir, tmp_path):
+        """A stray quote (a name typed `"Cal`, a file cut short) made the rest of the file
+        one value: three leads came out as one row, "no number given", and the summary
+        said "2 of 2 rows". Refused (exit 2, nothing decided or written), naming the line;
+        a value that spans lines inside closed quotes (an address) is still read."""
+        leads = tmp_path / "leads.csv"
+        leads.write_text('name,phone\nAnn,8015550123\n"Cal,8015550124\nDan,8015550125\n'
+                         "Eve,8015550126\n")
+        result = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                     weekday_at(11).isoformat(), data_dir=data_dir)
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        said = " ".join(result.stderr.split())
+        assert "a quote opened on line 3 is never closed, so lines 3-5" in said, said
+        assert not (tmp_path / "leads.scrubbed.csv").exists()
+        leads.write_text('name,phone,address\nAnn,8015550123,"1 Main St\nApt 2"\n'
+                         "Dan,8015550125,x\n")
+        spans = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at",
+                    weekday_at(11).isoformat(), "--json", data_dir=data_dir)
+        assert spans.returncode == 0, spans.stderr
+        assert json.loads(spans.stdout)["rows"] == 2
+
 
 def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
     """A node started before its lists were imported answered BLOCK to every call they
@@ -688,3 +736,35 @@ def test_serve_warns_at_start_of_each_list_it_lacks(tmp_path):
     assert missing["lists"] == ["ut-state"]
     assert missing["level"] == "warning"
     assert "BLOCK" in missing["detail"]
+
+
+def test_readme_shows_what_the_demo_prints(tmp_path):
+    """README's "Two commands" block is the newcomer's first comparison: it said "16 rules"
+    and a national-registry citation without 16 CFR 310.4 after both had changed. Each line
+    shown (case, verdict, reason; the dates the demo picks and a trailing "..." aside) is a
+    row the demo prints."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Two commands", 1)[1].split("```\n", 2)[2].split("```", 1)[0]
+    shown = [re.split(r"\s{2,}", line.strip(), maxsplit=2) for line in block.splitlines()
+             if line.strip() not in ("", "...")]
+    assert len(shown) >= 5, block
+    result = cli("demo", "--data-dir", str(tmp_path / "demo"), data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [[cell.strip() for cell in line.strip("│ ").split("│")]
+            for line in result.stdout.splitlines() if line.startswith("│")]
+
+    def undated(reason):
+        reason = re.sub(r"\b(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d\d-\d\d", "DAY", reason)
+        return re.sub(r"\b\d{4}-\d\d-\d\d\b", "DATE", reason)
+
+    for case, verdict, reason in shown:
+        found = [r for r in rows if r[0].startswith(case)]
+        assert len(found) == 1, (case, rows)
+        assert found[0][1] == verdict, (case, found[0])
+        expected, printed = undated(reason), undated(found[0][2])
+        if expected.endswith(" ..."):
+            assert printed.startswith(expected[:-4]), (expected, printed)
+        else:
+            assert printed == expected, (expected, printed)

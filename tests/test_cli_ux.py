@@ -419,6 +419,49 @@ class TestUsageErrors:
         assert rejected.returncode == USAGE
         assert "number '[number …0142]x'" in one_line(rejected.stdout + rejected.stderr)
 
+    def test_output_dash_is_standard_output_or_refused(self, node):
+        """`evidence --output -` (scrub's form for standard output) wrote a file named "-"
+        in the working directory and printed nothing; `report --html -` did the same
+        beside the report on standard output. evidence prints; report refuses (exit 2)."""
+        root, blocked = node
+        stray = ROOT / "-"
+        try:
+            printed = cli(root, "evidence", "--decision", blocked["decision_id"], "--format",
+                          "csv", "--output", "-")
+            assert printed.returncode == 0, printed.stderr
+            assert printed.stdout.startswith("logged_at,event,at,decision_id,"), printed.stdout
+            assert blocked["decision_id"] in printed.stdout
+            assert not stray.exists()
+            refused = cli(root, "report", "--html", "-")
+            assert refused.returncode == USAGE, refused.stdout + refused.stderr
+            assert "give a path such as report.html" in one_line(refused.stderr)
+            assert not stray.exists()
+        finally:
+            stray.unlink(missing_ok=True)
+
+    def test_a_field_cannot_forge_a_line_or_drive_the_terminal(self, tmp_path):
+        """An opt-out's `source` (the agent desktop's text over HTTP, a CSV cell) holding a
+        newline printed as two lines in `tail`: the second, of the sender's choosing, read
+        as an ALLOW no gate gave; an ESC went to the supervisor's terminal as is. Each
+        control character is shown as its picture (␊, ␛): one record, one line."""
+        import_lists(tmp_path)
+        forged = "2026-12-05 17:20:00Z vm           ALLOW ut-solar-manual …0140 manual http"
+        added = cli(tmp_path, "internal-dnc", "add", "8015550140", "--campaign",
+                    "ut-solar-manual", "--source", f"desk\n{forged}\x1b[2K")
+        assert added.returncode == 0, added.stderr
+        shown = cli(tmp_path, "tail", "--event", "record")
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert len(lines) == 1, lines
+        assert f"source=desk␊{forged}␛[2K" in lines[0]
+        assert "\x1b" not in shown.stdout
+        other = cli(tmp_path, "tail", "--event", "list-change", "-n", "1")
+        assert len(other.stdout.splitlines()) == 1
+        evidence = cli(tmp_path, "evidence", "8015550140")
+        assert evidence.returncode == 0, evidence.stderr
+        assert "\x1b" not in evidence.stdout
+        assert "desk␊2026-12-05" in evidence.stdout.replace("\n", "")
+
     @pytest.mark.parametrize("kind", ["dnc", "attributes"])
     def test_a_list_refused_is_named_whole_not_eaten_as_markup(self, tmp_path, kind):
         """`dnc status` and `attributes status` print why a list's version is refused; the
@@ -487,6 +530,28 @@ class TestUsageErrors:
             assert "no compliance log" in one_line(result.stderr)
             assert "not found" not in result.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    def test_tail_of_a_data_dir_wholly_archived_points_at_the_archive(self, tmp_path):
+        """Once `archive --keep-segments-days 0` deleted the last segment and nothing was
+        logged since, `tail` told the compliance officer to check --data-dir — the right
+        one — though every record was in its archive; `evidence` found them there."""
+        import_lists(tmp_path)
+        decided = json.loads(cli(tmp_path, "check", "8015550199", "--campaign",
+                                 "ut-solar-manual", "--at", AT, "--json").stdout)
+        log = tmp_path / "compliance.jsonl"
+        log.rename(tmp_path / "compliance.jsonl.20261201T000000Z")  # as the writer closes it
+        archived = cli(tmp_path, "archive", "--keep-segments-days", "0")
+        assert archived.returncode == 0, archived.stderr
+        assert not list(tmp_path.glob("compliance.jsonl*Z*")), list(tmp_path.iterdir())
+        result = cli(tmp_path, "tail", "-n", "5")
+        assert result.returncode == USAGE, result.stdout + result.stderr
+        said = one_line(result.stderr)
+        assert f"are in its archive ({tmp_path / 'archive'})" in said, said
+        assert "callguard evidence" in said
+        assert "check --data-dir" not in said
+        found = cli(tmp_path, "evidence", "--decision", decided["decision_id"])
+        assert found.returncode == 0, found.stderr
+        assert not log.exists()  # reading made no log
 
     @pytest.mark.parametrize("args", [
         ("consent", "add", "801555O101", "--kind", "written", "--campaign", "ut-solar-manual"),
@@ -697,6 +762,38 @@ class TestListImport:
         assert "no do-not-call list" in one_line(refused.stderr)
         help_text = one_line(cli(tmp_path, "dnc", "check", "--help").stdout)
         assert "Exit 0: no do-not-call list holds NUMBER" in help_text
+
+    @pytest.mark.parametrize("command", [
+        ("dnc", "import", "--list", "ut-state", "--covers", "all"),
+        ("attributes", "import", "--kind", "wireless", "--covers", "all")],
+        ids=["dnc", "attributes"])
+    def test_a_download_cut_short_does_not_replace_the_list(self, tmp_path, command):
+        """A registry file cut at a line boundary (a dropped transfer) parses cleanly: 200
+        of 2,000 numbers replaced the whole list, and the 1,800 people it lost were called
+        as not listed (from a wireless list: as landlines). Refused (exit 1, nothing
+        published) past --max-shrink; --max-shrink 1 takes a list that really shrank."""
+        whole, cut = tmp_path / "whole.txt", tmp_path / "cut.txt"
+        whole.write_text("".join(f"801555{n:04d}\n" for n in range(2000)))
+        cut.write_text("".join(f"801555{n:04d}\n" for n in range(200)))
+        group, verb, *options = command
+
+        def load(path, *extra):
+            return cli(tmp_path, group, verb, str(path), "--published", PUBLISHED,
+                       *options, *extra)
+
+        assert load(whole).returncode == 0
+        refused = load(cut)
+        assert refused.returncode == 1, refused.stderr
+        said = one_line(refused.stderr)
+        assert "200 numbers against 2,000 in the current" in said, said
+        assert "a drop of 90.0%, limit 10%" in said
+        assert "--max-shrink 1" in said
+        status = json.loads(cli(tmp_path, group, "status", "--json").stdout)
+        rows = status["lists"] if group == "dnc" else status["attributes"]
+        assert [r["version"] for r in rows if r.get("version")] == [1], rows
+        assert "8015551999" not in refused.stderr
+        assert load(cut, "--max-shrink", "1").returncode == 0
+        assert load(whole).returncode == 0  # growing is never refused
 
     def test_drop_is_recorded_and_refused_for_a_list_packs_read(self, tmp_path):
         """A stray list is dropped and the drop is in the compliance log; national is not."""

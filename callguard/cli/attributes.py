@@ -22,7 +22,14 @@ from rich.table import Table
 from callguard.cli import output
 from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
 from callguard.cli.list_record import list_change_fields
-from callguard.cli.lists import _covers, _publish, _recorded, _with_registry
+from callguard.cli.lists import (
+    MAX_SHRINK_HELP,
+    _covers,
+    _publish,
+    _recorded,
+    _with_registry,
+    built_or_exit,
+)
 from callguard.cli.render import print_json
 from callguard.errors import ListImportError, StoreError
 from callguard.stores.attributes import AttributeKind, list_name, parse_dated_file
@@ -61,9 +68,11 @@ def attributes() -> None:
               help="Area codes this copy speaks for: 'all', a comma list, or 'seen'.")
 @click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
+@click.option("--max-shrink", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help=MAX_SHRINK_HELP)
 @click.pass_obj
 def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
-            max_bad_share: float) -> None:
+            max_bad_share: float, max_shrink: float) -> None:
     """Import FILE as a new version of one attribute list and publish it atomically."""
     published_on = parse_published("--published", published)
     areas_wanted = None if covers == "seen" else _covers(covers)
@@ -79,8 +88,9 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+    built = built_or_exit(state.settings, name, parsed, file, max_shrink)
     try:
-        meta = run(_publish(state.settings, name, parsed, published_on, areas, file.name))
+        meta = run(_publish(state.settings, name, built, published_on, areas, file.name))
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)

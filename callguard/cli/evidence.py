@@ -58,7 +58,8 @@ __all__ = ["evidence"]
               help="text (terminal), json, csv (one row per record) or html (a page).")
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--output", type=click.Path(path_type=Path, dir_okay=False),
-              help="Write to this file instead of standard output.")
+              help="Write to this file instead of standard output ('-': standard output, "
+                   "as scrub's --output -).")
 @click.option("--archive", "archive_dir", type=click.Path(path_type=Path, file_okay=False),
               help="The archive; default: <data dir>/archive.")
 @click.option("--file", "file_path", type=click.Path(path_type=Path),
@@ -75,6 +76,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     if (number is None) == (decision_id is None):
         usage_error("give a NUMBER or --decision ID (one of them)")
     decision_id = decision_id_or_exit(decision_id)
+    if output is not None and str(output) == "-":  # was a file named "-" in the cwd
+        output = None
     if output is not None:
         output_path_or_exit("--output", output)  # before reading five years of records
     place = place_or_exit(state)

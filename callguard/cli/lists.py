@@ -51,11 +51,15 @@ from callguard.stores.embedded.lists import (
     write_version,
 )
 from callguard.stores.interfaces import ListMeta
-from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta
+from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta, build_chunks
 from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
 from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
 
-__all__ = ["dnc", "lists_read"]
+__all__ = ["MAX_SHRINK_HELP", "built_or_exit", "dnc", "lists_read"]
+
+MAX_SHRINK_HELP = ("Refuse the file when the new version would hold fewer numbers than the "
+                   "current one by more than this share (a download cut short); 1: any "
+                   "drop.")
 
 _err = console(stderr=True)
 
@@ -158,11 +162,14 @@ def dnc() -> None:
               help="Create a list no enabled pack reads yet (else such a name is refused).")
 @click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
+@click.option("--max-shrink", type=click.FloatRange(0, 1), default=0.1, show_default=True,
+              help=MAX_SHRINK_HELP + " Not for --delta-base (its deletions are explicit).")
 @click.option("--delta-base", type=int, metavar="VERSION",
               help="FILE is a delta (+NUMBER / -NUMBER lines) against this current version.")
 @click.pass_obj
 def import_(state: CliState, file: Path, name: str, published: str, covers: str | None,
-            new_list: bool, max_bad_share: float, delta_base: int | None) -> None:
+            new_list: bool, max_bad_share: float, max_shrink: float,
+            delta_base: int | None) -> None:
     """Import FILE as a new version of a list and publish it atomically."""
     published_on = parse_published("--published", published)  # never in the future
     _name_or_exit(name)
@@ -180,8 +187,9 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
         return
     parsed = _parse_with_progress(file, max_bad_share)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+    built = built_or_exit(settings, name, parsed, file, max_shrink)
     try:
-        meta = run(_publish(settings, name, parsed, published_on, areas, file.name))
+        meta = run(_publish(settings, name, built, published_on, areas, file.name))
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
@@ -271,6 +279,35 @@ def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
             progress.stop()
             _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_BLOCK)
+
+
+def built_or_exit(settings: Settings, name: str, parsed: ParsedList | ParsedDated,
+                  file: Path, max_shrink: float) -> BuiltVersion:
+    """The new version's chunks, refused (exit 1) when it holds far fewer numbers than the
+    current version: a registry download cut short at a line boundary parses cleanly, and
+    every number it lost would read as not listed (or, for a wireless list, as a
+    landline)."""
+    built = build_chunks(parsed)
+    if max_shrink >= 1:
+        return built
+    try:
+        current = _current_meta(settings, name)
+    except StoreError as exc:
+        _err.print(f"[red]not published:[/red] the current version of {name} cannot be read "
+                   f"to compare counts ({escape(str(exc))})", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    if current is None or current.count == 0:
+        return built
+    drop = 1 - built.count / current.count
+    if drop > max_shrink:
+        _err.print(
+            f"[red]refused:[/red] {escape(file.name)}: {built.count:,} numbers against "
+            f"{current.count:,} in the current {name} v{current.version} (a drop of "
+            f"{drop:.1%}, limit {max_shrink:.0%}); a download cut short? nothing was "
+            "imported. If the list really shrank (a smaller subscription), give "
+            "--max-shrink 1", highlight=False)
+        sys.exit(EXIT_BLOCK)
+    return built
 
 
 def _recorded(settings: Settings, fields: dict[str, Any]) -> None:

@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
 __all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "instant_option",
-           "place_or_exit", "report", "tail"]
+           "place_or_exit", "report", "shown", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -122,6 +122,13 @@ class LogQuery:
             usage_error("this node logs to stdout ([log] file = \"-\"); give --file or "
                         "--stream")
         if not log_exists(place.log_file):
+            if (place.archive_dir / "manifest.json").exists():
+                # not a wrong data dir: every segment was archived and deleted, and
+                # nothing was logged since (serve writes at its start)
+                usage_error(f"no compliance log at {place.log_file}: this data dir's records "
+                            f"are in its archive ({place.archive_dir}), which tail does not "
+                            "read; use `callguard evidence NUMBER` / `--decision ID` or "
+                            "`callguard report` (or --stream)")
             usage_error(f"no compliance log at {place.log_file} (data dir {place.data_dir}): "
                         "check --data-dir / CALLGUARD_DATA_DIR and [log] file, or give "
                         "--file or --stream")
@@ -295,11 +302,23 @@ def _filter_options(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+# A control character in a field (a newline or an ESC in an opt-out's `source`, sent over
+# HTTP or read from a CSV) shown as its Unicode control picture (␤, ␛), one character for
+# one, so a record stays one line and no field can forge a line or drive the terminal.
+_CONTROL_PICTURES = {**{code: 0x2400 + code for code in range(0x20)}, 0x7F: 0x2421,
+                     **dict.fromkeys(range(0x80, 0xA0), 0xFFFD)}
+
+
+def shown(text: str) -> str:
+    """``text`` with every control character replaced by a visible one of the same length."""
+    return text.translate(_CONTROL_PICTURES)
+
+
 def field_text(value: Any) -> str:
     """A record field's value for people: a scalar as it is, a list or object as compact
-    JSON (tail's ``field=value``, evidence's ``field: value``)."""
+    JSON (tail's ``field=value``, evidence's ``field: value``); never a control character."""
     if isinstance(value, str | int | float | bool):
-        return str(value)
+        return shown(str(value))
     return orjson.dumps(value).decode()
 
 
@@ -338,6 +357,7 @@ def _line(record: Record) -> Text:
         text.append(" ".join(
             f"{k}={field_text(v)}" for k, v in record.items()
             if k not in ("event", "node", "logged_at", "level", "schema", "key_id")))
+    text.plain = shown(text.plain)  # one character for one: the styles keep their places
     return text
 
 
@@ -558,6 +578,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
+    if html_path is not None and str(html_path) == "-":  # was a file named "-" in the cwd
+        usage_error("--html -: the page is written to a file beside the report, which "
+                    "takes standard output; give a path such as report.html")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
     zone = ZoneInfo(tz)

@@ -45,7 +45,7 @@ from callguard.cli.common import (
 )
 from callguard.cli.output import console
 from callguard.cli.render import print_json
-from callguard.csvfile import CsvTable, read_csv
+from callguard.csvfile import CsvTable, decode, read_csv
 from callguard.decision import Decision
 from callguard.errors import UsageError
 from callguard.facts.frequency import FREQUENCY, ScrubCounts
@@ -119,18 +119,57 @@ class _RowRate(ProgressColumn):
 
 def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
           what: str, *, required: bool) -> str | None:
+    """The column to read, refused when two could be it: the verdict covers one number,
+    and a dialer reading the other would dial what was not checked. Of location columns
+    the first candidate is taken (zip and tz may both be there), of one name only one."""
     if wanted is not None:
         if wanted not in fields:
             usage_error(f"--{what}-column {wanted!r} is not a column; columns: {fields}")
+        _once_or_exit(fields, wanted, what)
         return wanted
-    lowered = {f.lower(): f for f in fields}
-    for name in candidates:
-        if name in lowered:
-            return lowered[name]
+    found = sorted((f for f in fields if f.lower() in candidates),
+                   key=lambda f: candidates.index(f.lower()))
+    if what == "number" and len({f.lower() for f in found}) > 1:
+        usage_error(f"columns {', '.join(map(repr, found))} could each be the {what} column; "
+                    f"name the one to decide with --{what}-column (the verdict covers that "
+                    "column alone)")
+    if found:
+        _once_or_exit(fields, found[0], what)
+        return found[0]
     if required:
         usage_error(f"no {what} column found (looked for {', '.join(candidates)}); "
                     f"name it with --{what}-column")
     return None
+
+
+def _once_or_exit(fields: list[str], name: str, what: str) -> None:
+    """A column name the header gives twice (in any case) names no one column."""
+    places = [str(i + 1) for i, f in enumerate(fields) if f.lower() == name.lower()]
+    if len(places) > 1:
+        usage_error(f"the {what} column {name!r} appears {len(places)} times in the header "
+                    f"(columns {', '.join(places)}): the verdict would read the first alone "
+                    "while the dialer may read another; rename the others")
+
+
+def _quotes_closed_or_exit(leads: Path, table: CsvTable) -> None:
+    """A quote opened and never closed (a file cut short, a stray ``"`` typed in a name)
+    makes the rest of the file one value: its leads were neither decided nor written, and
+    the summary counted one row. Only a file with a value spanning lines is read again."""
+    if not any("\n" in value or "\r" in value for row in table.rows for value in row):
+        return
+    text, _ = decode(leads.read_bytes())
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), delimiter=table.delimiter,
+                            strict=True):
+            pass
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):
+            return  # other strictness (a quote inside a value) changes no row count
+        start = table.line_numbers[-1]
+        lines = text.count("\n") + (not text.endswith("\n"))
+        usage_error(f"{leads}: a quote opened on line {start} is never closed, so lines "
+                    f"{start}-{lines} would be read as one value and their leads neither "
+                    "decided nor written; close or remove that quote (nothing was decided)")
 
 
 def _target(state: CliState, leads: Path, output: Path | None,
@@ -196,6 +235,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
         table = read_csv(leads)
     except UsageError as exc:
         usage_error(str(exc))
+    _quotes_closed_or_exit(leads, table)
     header, rows = table.header, table.rows
     number_index, location_index = _columns(header, number_column, location_column)
     keep = _kept(header)
