@@ -69,6 +69,30 @@ class TestCsv:
         assert [e.line for e in result.errors] == [3]
         assert "added_at 2026-11-23T10:00:00Z is in the future" in result.errors[0].reason
 
+    def test_a_quote_never_closed_is_refused_not_read_into_one_value(self):
+        """A stray quote in one row's source made every later row part of that value: the
+        import said "2 row(s) imported" and the later do-not-call requests were lost."""
+        text = ("number,solicitor,source\n"
+                '8015550131,beehive-solar,"web form\n'
+                "8015550132,beehive-solar,call\n"
+                "8015550133,beehive-solar,call\n")
+        with pytest.raises(UsageError, match="unexpected end of data.*nothing imported"):
+            parse(text, "internal-dnc")
+
+    def test_a_row_with_more_values_than_the_header_is_refused(self):
+        """``8015550150,call,8015550151``: the extra number was dropped without a word."""
+        text = ("number,solicitor\n8015550149,beehive-solar\n"
+                "8015550150,beehive-solar,8015550151\n")
+        result = parse(text, "internal-dnc")
+        assert [e.line for e in result.errors] == [3]
+        assert "3 values, the header names 2 columns" in result.errors[0].reason
+
+    def test_a_column_named_twice_is_refused(self):
+        """``number,number``: only the last value was read."""
+        with pytest.raises(UsageError, match="names number more than once"):
+            parse("number,solicitor,number\n8015550123,beehive-solar,8015550124\n",
+                  "internal-dnc")
+
     def test_missing_columns_name_what_is_needed(self):
         with pytest.raises(UsageError, match="lacks kind, granted_at"):
             parse("number,solicitor\n8015550123,beehive-solar\n", "consent")

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from callguard.csvfile import decode, sniff_delimiter
 from callguard.errors import NumberError, UsageError
@@ -159,8 +160,18 @@ def read_record_csv(
     """Parse every row; ``solicitor`` fills rows without a solicitor column."""
     now = now or datetime.now(UTC)
     required, optional = COLUMNS[kind]
-    reader = csv.DictReader(lines, delimiter=delimiter)
-    header = [name.strip() for name in reader.fieldnames or []]
+    # strict: a quote opened and never closed (a file cut short, a stray ``"``) is an
+    # error, not the rest of the file read into one value — a do-not-call import that
+    # folded every later row into the previous row's ``source`` reported success.
+    reader = csv.DictReader(lines, delimiter=delimiter, strict=True)
+    try:
+        header = [name.strip() for name in reader.fieldnames or []]
+    except csv.Error as exc:
+        raise UsageError(f"line {reader.line_num}: {exc}; nothing imported") from None
+    twice = sorted({name for name in header if name and header.count(name) > 1})
+    if twice:
+        raise UsageError(f"the header row names {', '.join(twice)} more than once (only "
+                         "the last would be read); rename or remove the others")
     missing = [c for c in required if c not in header]
     if missing or ("solicitor" not in header and solicitor is None):
         need = missing + ([] if "solicitor" in header or solicitor else ["solicitor"])
@@ -171,9 +182,14 @@ def read_record_csv(
     errors: list[RowError] = []
     rows = 0
     build = _BUILDERS[kind]
-    for row in reader:
+    for row in _rows(reader):
         rows += 1
         line = reader.line_num
+        if None in row:  # DictReader's restkey: more values than the header has columns
+            errors.append(RowError(line, f"{len(header) + len(row[None])} values, the "
+                                   f"header names {len(header)} columns (a value with an "
+                                   "unquoted delimiter, or a number in a column of its own?)"))
+            continue
         values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
         try:
             who = _known(values.get("solicitor") or solicitor or "", solicitors)
@@ -181,6 +197,19 @@ def read_record_csv(
         except UsageError as exc:
             errors.append(RowError(line, str(exc)))
     return CsvImport(tuple(writes), tuple(errors), rows)
+
+
+def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | None, Any]]:
+    """The reader's rows; a malformed one (strict) ends the import with its line."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            raise UsageError(f"line {reader.line_num}: {exc} (a quote opened and never "
+                             "closed?); nothing imported") from None
+        yield row
 
 
 def read_record_file(
