@@ -71,6 +71,7 @@ from callguard.policy.core import (
     NOT_DIALABLE,
     STORE_UNAVAILABLE,
     UNKNOWN_CAMPAIGN,
+    UNKNOWN_MODE,
     UNWATCHED,
 )
 from callguard.policy.frequency import Counted, count_instants
@@ -398,7 +399,7 @@ class Gate:
             mode = DialingMode(request.mode) if request.mode else campaign.default_mode
         except ValueError:
             known = ", ".join(m.value for m in DialingMode)
-            return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
+            return refusal(UNKNOWN_MODE, FAIL_CLOSED,
                            f"dialing mode {request.mode!r} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"

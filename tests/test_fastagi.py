@@ -156,7 +156,7 @@ class TestContract:
         (["", UT], "callguard:number-not-dialable"),
         (["hello", UT], "callguard:number-not-dialable"),
         (["8015550123", "nope"], "callguard:unknown-campaign"),
-        (["8015550123", UT, "robocall"], "callguard:unknown-campaign"),
+        (["8015550123", UT, "robocall"], "callguard:unknown-mode"),
         (["8015550123", UT, "", "", "Mars/Base"], "callguard:bad-location"),
     ])
     async def test_garbage_arguments_block(self, node, args, rule):

@@ -213,7 +213,7 @@ class TestFailClosed:
         ("abc", "ut-solar-manual", {}, "callguard:number-not-dialable"),
         ("8015550123", "nope", {}, "callguard:unknown-campaign"),
         ("8015550123", "ut-solar-manual", {"location": "Mars/Base"}, "callguard:bad-location"),
-        ("8015550123", "ut-solar-manual", {"mode": "robocall"}, "callguard:unknown-campaign"),
+        ("8015550123", "ut-solar-manual", {"mode": "robocall"}, "callguard:unknown-mode"),
     ])
     async def test_bad_input_blocks(self, runtime, number, campaign, extra, rule):
         """Garbage in is a BLOCK naming what was wrong."""

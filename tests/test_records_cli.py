@@ -76,7 +76,7 @@ class TestCsv:
                 '8015550131,beehive-solar,"web form\n'
                 "8015550132,beehive-solar,call\n"
                 "8015550133,beehive-solar,call\n")
-        with pytest.raises(UsageError, match="unexpected end of data.*nothing imported"):
+        with pytest.raises(UsageError, match=r"unexpected end of data.*nothing imported"):
             parse(text, "internal-dnc")
 
     def test_a_row_with_more_values_than_the_header_is_refused(self):

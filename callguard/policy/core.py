@@ -15,6 +15,7 @@ __all__ = [
     "NO_PACK",
     "STORE_UNAVAILABLE",
     "UNKNOWN_CAMPAIGN",
+    "UNKNOWN_MODE",
     "UNKNOWN_PACK",
     "refusal",
 ]
@@ -22,6 +23,7 @@ __all__ = [
 FAIL_CLOSED = "callguard house rule: fail closed"
 NOT_DIALABLE = "callguard:number-not-dialable"
 UNKNOWN_CAMPAIGN = "callguard:unknown-campaign"
+UNKNOWN_MODE = "callguard:unknown-mode"
 UNKNOWN_PACK = "callguard:unknown-pack"
 NO_PACK = "callguard:no-pack"  # no enacted law's pack covers the call: fail closed
 BAD_LOCATION = "callguard:bad-location"
