@@ -221,6 +221,37 @@ class TestPurge:
         assert str(empty / "compliance.jsonl") in result.stderr
         assert sorted(p.name for p in empty.iterdir()) == []
 
+    def test_a_named_file_is_purged_alone_and_named_in_the_record(self, old_log, tmp_path):
+        """``purge --file OTHER --yes`` also dropped this node's archived days (and trimmed
+        its stream), and its record did not say which log it purged."""
+        import shutil
+
+        from jsonschema import Draft202012Validator
+
+        path, log, segments, _, _ = old_log
+        archived = cli("archive", config_path=path)
+        assert archived.returncode == 0, archived.stdout + archived.stderr
+        days = sorted(p.name for p in (log.parent / "archive").rglob("*") if p.is_dir())
+        assert days, "the node's archive holds day partitions"
+        other_dir = tmp_path / "other"
+        other_dir.mkdir()
+        other = other_dir / "compliance.jsonl"
+        for segment in [*segments, log]:
+            if segment.exists():
+                shutil.copy2(segment, other_dir / segment.name)
+        result = cli("purge", "--yes", "--file", str(other), "--json", config_path=path)
+        assert result.returncode == 0, result.stdout + result.stderr
+        outcome = orjson.loads(result.stdout)
+        assert "archive" not in outcome
+        assert outcome["file"]["path"] == str(other)
+        assert sorted(p.name for p in (log.parent / "archive").rglob("*")
+                      if p.is_dir()) == days
+        (record,) = [r for r in read_files(log) if r["event"] == "purge"]
+        assert record["file"] == str(other.resolve())
+        assert "archive" not in record["removed"]
+        schema = orjson.loads((ROOT / "callguard/data/schemas/purge.json").read_bytes())
+        Draft202012Validator(schema).validate(record)
+
     def test_unknown_file_is_a_usage_error(self, old_log, tmp_path):
         path, _, _, _, _ = old_log
         result = cli("purge", "--yes", "--file", str(tmp_path / "nope.jsonl"),

@@ -32,9 +32,11 @@ __all__ = ["purge"]
 @click.option("--older-than", "days", type=click.IntRange(min=1, max=36_600),
               help="Days to keep; default: [log] retention_days.")
 @click.option("--file", "file_path", type=click.Path(path_type=Path),
-              help="The compliance log to purge; default: this node's.")
+              help="The compliance log to purge; default: this node's (its archive and "
+              "stream too). With --file only that log (and the stream with --stream).")
 @click.option("--stream/--no-stream", default=None,
-              help="Also trim the Redis stream; default: when [log] redis_stream is on.")
+              help="Also trim the Redis stream; default: when [log] redis_stream is on "
+              "and no --file is given.")
 @click.option("--yes", is_flag=True, help="Destroy. Without it purge says what it would "
               "destroy and exits 1 (0 when nothing is past the cutoff).")
 @click.option("--dry-run", is_flag=True, help="Only count what would be destroyed (exit 0).")
@@ -63,7 +65,10 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     destroy = yes and not dry_run
     cutoff = datetime.now(UTC) - timedelta(days=keep)
     path = file_path or log_path(settings)
-    with_stream = stream if stream is not None else settings.log.redis_stream
+    # --file names one log: this node's archive and stream are not that log's (a purge of
+    # another file destroyed the node's own archived days and stream entries).
+    with_stream = stream if stream is not None else (
+        settings.log.redis_stream and file_path is None)
     archive = Archive(settings.data_dir / "archive")
     if not with_stream and not archive.exists() and (path is None or not log_exists(path)):
         # a data dir that exists but is not a node's: purging "nothing" there would also
@@ -81,7 +86,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         files = purge_files(path, cutoff, dry_run=not destroy,
                             counts_store=settings.data_dir / "frequency.sqlite3")
         outcome["file"] = _file_outcome(path, files)
-    if archive.exists():  # whole days only: a day partition is kept while any of it is due
+    if file_path is None and archive.exists():  # whole days only: a day partition is kept
+        # while any of it is due
         days, rows = archive.drop_days_before(cutoff.date(), dry_run=not destroy)
         outcome["archive"] = {"path": str(archive.root), "days_deleted": days,
                               "removed": rows}
@@ -91,7 +97,7 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
     # true only when something is gone: a --yes run with nothing due destroyed nothing
     outcome["destroyed"] = destroy and _due(outcome)
     if destroy:
-        _record_purge(state, outcome)
+        _record_purge(state, outcome, named=file_path)
     _show(outcome, as_json)
     if not yes and not dry_run:
         if not _due(outcome):  # "run again with --yes to destroy it": there is no "it"
@@ -143,7 +149,7 @@ async def _trim(state: CliState, cutoff: datetime, *, dry_run: bool) -> int:
         await client.aclose()
 
 
-def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
+def _record_purge(state: CliState, outcome: dict[str, Any], *, named: Path | None) -> None:
     """A ``purge`` record through the node's own compliance log (file and stream).
 
     Its fields are those of ``callguard/data/schemas/purge.json``: ``removed`` counts records by
@@ -164,6 +170,8 @@ def _record_purge(state: CliState, outcome: dict[str, Any]) -> None:
     fields = {"cutoff": stamp, "retention_days": outcome["older_than_days"],
               "removed": {("files" if k == "file" else k): v for k, v in removed.items()},
               "deleted": deleted, "destroyed": outcome["destroyed"], "dry_run": False}
+    if named is not None:  # --file: the log purged is not this node's own
+        fields["file"] = str(named.resolve())
 
     async def write() -> None:
         runtime = state.runtime(lists=False)  # the purge record: no list is read
