@@ -1174,6 +1174,26 @@ class TestExplain:
         assert json.loads(piped.stdout)["rule"] == "us-federal:64.1200(c)(2)"
 
 
+def test_explain_says_a_record_that_contradicts_itself(tmp_path):
+    """A BLOCK record edited (or damaged) to say ALLOW was rendered "Allowed: 17 rules ...
+    hold", its recorded block ignored: explain says the record disagrees with itself."""
+    data = tmp_path / "n"
+    _lists(data)
+    config = _config(tmp_path, "n", None, data)
+    result = cli("check", "8015550199", "--campaign", "ut-solar-manual", "--at",
+                 AT.isoformat(), "--json", config=config)
+    decision_id = json.loads(result.stdout)["decision_id"]
+    line = next(x for x in (data / "compliance.jsonl").read_text().splitlines()
+                if decision_id in x)
+    edited = line.replace('"verdict":"BLOCK"', '"verdict":"ALLOW"')
+    assert edited != line
+    shown = _explain("-", "--json", config=config, stdin=edited)
+    assert shown.returncode == 0, shown.stderr
+    reason = json.loads(shown.stdout)["reason"]
+    assert reason.startswith("INCONSISTENT RECORD: its verdict is ALLOW but "), reason
+    assert "us-federal:64.1200(c)(2)" in reason
+
+
 def _packs_copy(tmp_path: Path, *, amend_on: date | None = None) -> Path:
     """The shipped packs, copied; ``amend_on``: the Utah hours rule amended from that day."""
     packs = tmp_path / "packs"

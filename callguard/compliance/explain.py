@@ -185,7 +185,13 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
                                        "applied", rules))
     in_packs = {r.rule for p in explained for r in p.rules}
     refusals = tuple(o for o in outcomes if o["rule"] not in in_packs)
-    if record.get("verdict") == "ALLOW":
+    blocking = [str(o["rule"]) for o in outcomes if o.get("status") == "block"]
+    if record.get("verdict") == "ALLOW" and blocking:
+        # Not rebuilt as a clean ALLOW: a record callguard wrote never says both (damaged,
+        # edited, or a bug): the officer sees what it holds and that it disagrees.
+        reason = (f"INCONSISTENT RECORD: its verdict is ALLOW but {', '.join(blocking)} "
+                  f"blocked; its own reason: {record.get('reason', '(none)')}")
+    elif record.get("verdict") == "ALLOW":
         applied = ", ".join(p.id for p in applied_packs)
         reason = f"Allowed: {counted} rules of {applied} hold."
         exempt = [str(o["reason"]).split("exempt: ", 1)[-1] for o in outcomes
