@@ -266,6 +266,12 @@ class TestPageRecord:
         assert sent == {"event": "decision", "verdict": "ALLOW", "number_last4": "0123",
                         "campaign": "c"}
 
+    def test_a_rule_id_is_shown_whole_and_a_number_in_it_is_not(self):
+        """H.B. 45's ids read as a 10-digit run across pack id and section."""
+        assert page_record({"rule": "us-ut-hb45-2000:13-26a-106(1)(g)"})["rule"] == (
+            "us-ut-hb45-2000:13-26a-106(1)(g)")
+        assert not SEVEN_DIGITS.search(page_record({"rule": "x:8015550123"})["rule"])
+
     def test_a_number_in_free_text_is_redacted(self):
         sent = page_record({"reason": "caller said call me at 801 555 0123 or 8015550123"})
         assert not SEVEN_DIGITS.search(sent["reason"])

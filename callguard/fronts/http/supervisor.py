@@ -83,10 +83,19 @@ def page_record(record: Record) -> dict[str, Any]:
     for key in _SHOWN:
         value = record.get(key)
         if isinstance(value, str):
-            out[key] = value if key in _UNREDACTED else redact_digits(value)
+            out[key] = (value if key in _UNREDACTED else _rule_id(value) if key == "rule"
+                        else redact_digits(value))
         elif isinstance(value, (int, float, bool)):
             out[key] = value
     return out
+
+
+def _rule_id(value: str) -> str:
+    """A rule id redacted pack id and section apart: whole, H.B. 45's
+    ``us-ut-hb45-2000:13-26a-106(1)(g)`` read as the run 45-2000:13-26 and was shown as
+    ``us-ut-hb[number …1326]a-106(1)(g)``; a number inside either part is still taken out."""
+    pack, colon, section = value.partition(":")
+    return redact_digits(pack) + colon + redact_digits(section)
 
 
 class LiveTail(Protocol):
