@@ -263,6 +263,12 @@ class TestServe:
                                                 "at": "2026-11-25T11:00:00"})
         assert status == 400
         assert "UTC offset" in json.loads(body)["error"]
+        # a newline or an ESC in the opt-out's source would fake a line on a terminal
+        status, body = http(node, "/v1/opt-out", {"number": "8015550142",
+                                                  "campaign": "ut-solar-manual",
+                                                  "source": "agent\n ALLOW 8015550143"})
+        assert status == 400, body
+        assert "U+000A" in json.loads(body)["error"]
 
     @pytest.mark.skipif(shutil.which("st") is None and not Path(sys.executable).with_name(
         "st").exists(), reason="schemathesis not installed")

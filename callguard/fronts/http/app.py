@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -205,6 +206,15 @@ def _text_field(key: str, value: object) -> None:
                              "which is not text") from None
 
 
+def _printable(key: str, value: str) -> None:
+    """A free-text field kept in the record store and shown by ``show``, ``tail`` and the
+    supervisor page: a newline or an ESC in it could fake a line on an officer's terminal."""
+    hidden = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
+    if hidden is not None:
+        raise UsageError(f"field {key!r} holds U+{ord(hidden):04X}, a control character; "
+                         "send plain text")
+
+
 class _RepeatedKeyError(Exception):
     """A JSON object gives one key twice."""
 
@@ -308,6 +318,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
     async def opt_out(request: web.Request) -> web.Response:
         try:
             data = await _body(request, ("number", "campaign"), ("source",), limits)
+            _printable("source", data.get("source") or "")
             e164 = await gate.opt_out(data["number"], data["campaign"],
                                       source=data.get("source") or "http")
         except (UsageError, NumberError) as exc:
