@@ -69,6 +69,13 @@ class TestCsv:
         assert [e.line for e in result.errors] == [3]
         assert "added_at 2026-11-23T10:00:00Z is in the future" in result.errors[0].reason
 
+    def test_a_window_on_a_consent_that_has_none_is_refused(self):
+        """A written consent with a window was stored: read later, it looks limited."""
+        text = ("number,solicitor,kind,granted_at,window\n"
+                "8015550123,beehive-solar,written,2026-01-05T10:00:00-07:00,09:00-17:00\n")
+        (error,) = parse(text, "consent").errors
+        assert "calling-hours consent only, not written" in error.reason
+
     def test_a_quote_never_closed_is_refused_not_read_into_one_value(self):
         """A stray quote in one row's source made every later row part of that value: the
         import said "2 row(s) imported" and the later do-not-call requests were lost."""
@@ -334,6 +341,14 @@ class TestCommands:
             assert read.returncode == 2, read.stderr
             assert "[number …1239]" in read.stderr
             assert "8015550123" not in read.stderr
+
+    def test_a_window_on_a_written_consent_is_refused(self, tmp_path):
+        """`consent add --kind written --window 09:00-17:00` was stored as given."""
+        added = cli("consent", "add", "8015550123", "--campaign", "ut-solar-manual", "--kind",
+                    "written", "--window", "09:00-17:00", data_dir=tmp_path)
+        assert added.returncode == 2, added.stdout + added.stderr
+        assert "--window is for calling-hours consent only" in added.stderr
+        assert not (tmp_path / "records.sqlite3").exists()
 
     def test_consent_times_are_said_in_their_zone(self, tmp_path):
         """`consent add --expires 2027-01-31` answered "recorded until 2027-02-01T07:00Z"

@@ -463,6 +463,9 @@ def consent_add(state: CliState, number: str, campaign: str | None, solicitor: s
     expires_at = consent_expiry(expires, info) if expires else None
     if kind == ConsentKind.CALLING_HOURS and window is None:
         usage_error("calling-hours consent needs --window HH:MM-HH:MM")
+    if window is not None and kind != ConsentKind.CALLING_HOURS:
+        usage_error(f"--window is for calling-hours consent only; a {kind} consent has no "
+                    "window (it would be stored and read as if it limited the consent)")
     now = datetime.now(UTC)
     granted_at = parse_instant(granted, "--granted") if granted else now
     if granted_at > now:  # as a CSV import's granted_at: not given yet, so not on record

@@ -91,6 +91,8 @@ def _consent(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> R
     window = parse_window(row["window"]) if row.get("window") else None
     if kind is ConsentKind.CALLING_HOURS and window is None:
         raise UsageError("calling-hours consent needs its window (HH:MM-HH:MM)")
+    if window is not None and kind is not ConsentKind.CALLING_HOURS:
+        raise UsageError(f"a window is for calling-hours consent only, not {kind.value}")
     granted = _instant(row["granted_at"], "granted_at")
     if granted > now:
         raise UsageError(f"granted_at {row['granted_at']} is in the future")
