@@ -137,6 +137,21 @@ class TestVersions:
         assert new.contains(8015550202)
         assert not new.contains(8015550101)
 
+    def test_each_version_served_is_said_in_the_log(self, tmp_path):
+        """The Redis registry logs ``list_version_loaded``; the embedded one said nothing
+        when it took a newly imported version (the versions found at start are not said:
+        every CLI command would print them)."""
+        import structlog.testing
+
+        publish(tmp_path, "national", "8015550101\n")
+        with structlog.testing.capture_logs() as logs:
+            registry = EmbeddedListRegistry(tmp_path)
+            publish(tmp_path, "national", "8015550202\n8015550203\n")
+            registry.reload()
+        loaded = [(e["list"], e["version"], e["count"]) for e in logs
+                  if e["event"] == "list_version_loaded"]
+        assert loaded == [("national", 2, 2)]
+
     def test_corrupt_chunk_is_refused_and_old_version_keeps_serving(self, tmp_path):
         """A truncated chunk fails its SHA-256; v1 keeps answering, the error is reported."""
         publish(tmp_path, "national", "8015550101\n")

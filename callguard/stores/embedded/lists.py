@@ -229,7 +229,9 @@ class EmbeddedListRegistry:
         self.errors: dict[str, str] = {}
         self.faults = 0  # reload passes that hit a file error (counted in metrics)
         self._refused: dict[str, _Signature] = {}  # what was refused, as it stood
+        self._started = False  # the versions found at start are not said one by one
         self.reload()
+        self._started = True
 
     def _pending(self) -> Iterator[tuple[str, int, _Signature]]:
         """Lists whose CURRENT names a version not served and not already refused as is."""
@@ -279,10 +281,14 @@ class EmbeddedListRegistry:
             self._serve(name, snapshot)
 
     def _serve(self, name: str, snapshot: _Snapshot) -> None:
+        # A version taken after start is said (an admin who imported a list reads in the
+        # node's log when it took it; it was said only after an error), and one that ends
+        # an error; not each found at start (every CLI command would print them).
         self._snapshots[name] = snapshot
         self._refused.pop(name, None)
-        if self.errors.pop(name, None) is not None:
-            _log.info("list_version_loaded", list=name, version=snapshot.meta.version)
+        if self.errors.pop(name, None) is not None or self._started:
+            _log.info("list_version_loaded", list=name, version=snapshot.meta.version,
+                      count=snapshot.meta.count)
 
     def _recovered(self, name: str) -> None:
         """CURRENT names the version served again (a rollback, a repaired pointer)."""
