@@ -33,7 +33,7 @@ from callguard.frozen import quick_init
 from callguard.memo import remember
 from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
-from callguard.policy.model import RESERVING, CallAttempt, Campaign, DialingMode, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -91,9 +91,9 @@ class Plan:
     # (``read_claims``). Worked out once per kind of call, as the rules are.
     reserved: tuple[FrequencyClaim, ...] = ()
     read: tuple[FrequencyClaim, ...] = ()
-    # House policies whose rules alone cover this call (no statute pack's rule does):
-    # refused, ``callguard:no-pack``.
-    house_only: str = ""
+    # The refusal of a call only house policies cover (no statute pack's rule does): it
+    # blocks in ``_verdict`` when none of their rules does.
+    house_only: Outcome | None = None
     # Statute packs whose scope holds this call but which are not in force on its date:
     # the law that day is not encoded, refused ``callguard:no-pack``.
     unencoded: str = ""
@@ -111,9 +111,9 @@ class _Selection:
     list_names: tuple[str, ...]
     applied: str
     unknown_packs: tuple[str, ...] = ()
-    # Ids of the house policies whose rules alone cover this kind of call (no statute
-    # pack's rule does): such a call is refused, never judged by house policy alone.
-    house_only: str = ""
+    # As the plan's: one shared value per kind of call, as the rules' outcomes are (the
+    # record encoder remembers a verdict's shape by the identity of its outcomes).
+    house_only: Outcome | None = None
     unencoded: str = ""  # as ``Plan.unencoded``
     # The campaign it was chosen for (the cache's key names it by id: held, never reused).
     campaign: Campaign | None = field(default=None, compare=False)
@@ -127,24 +127,6 @@ class _Selection:
 _SELECTION_CACHE_LIMIT = 4096
 # The precedence of the refusal of a call only house policy covers (``_verdict``).
 _AFTER_EVERY_RULE = 1_000
-
-
-# The refusals of calls only house policy covers, by (house policies, mode): one shared
-# value each, as rules' outcomes are (the record encoder remembers a verdict's shape by
-# its outcomes' identity; one made per call missed it and, at its limit, emptied it).
-_HOUSE_ONLY: dict[tuple[str, DialingMode], Outcome] = {}
-
-
-def _house_only_refusal(house_only: str, mode: DialingMode) -> Outcome:
-    """``callguard:no-pack`` for a call only the house policies ``house_only`` cover."""
-    key = (house_only, mode)
-    found = _HOUSE_ONLY.get(key)
-    if found is None:
-        found = remember(_HOUSE_ONLY, key, Outcome(
-            NO_PACK, FAIL_CLOSED, Status.BLOCK,
-            f"only house policy ({house_only}) covers {mode.value} calls to this number, "
-            "no enacted law's pack does", _AFTER_EVERY_RULE), _SELECTION_CACHE_LIMIT)
-    return found
 
 
 def call_date(attempt: CallAttempt, local: tuple[LocalTime, ...]) -> date:
@@ -273,7 +255,10 @@ class Policy:
             list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
-            house_only="" if enacted else ", ".join(house),
+            house_only=None if enacted or not house else Outcome(
+                NO_PACK, FAIL_CLOSED, Status.BLOCK,
+                f"only house policy ({', '.join(house)}) covers {attempt.mode.value} calls "
+                "to this number, no enacted law's pack does", _AFTER_EVERY_RULE),
             unencoded="; ".join(unencoded),
             campaign=attempt.campaign,
         )
@@ -324,7 +309,7 @@ class Policy:
         results: list[Outcome | None] = []
         missing: set[FactKind] = set()
         asked: dict[int, frozenset[FactKind]] = {}
-        blocked = bool(plan.house_only)  # refused in ``_verdict`` if none blocks
+        blocked = plan.house_only is not None  # refused in ``_verdict`` if none blocks
         block = Status.BLOCK
         for index, result in enumerate(judged):
             if isinstance(result, NeedFacts):
@@ -399,10 +384,10 @@ class Policy:
                     deciding = o
             elif status is exempted:
                 exempt.append(o.reason.split("exempt: ", 1)[-1])
-        if deciding is None and plan.house_only:
+        if deciding is None and plan.house_only is not None:
             # A house policy adds limits to the law, it never stands in for it: when its
             # rules alone cover the call and none blocks, this blocks in their place.
-            deciding = _house_only_refusal(plan.house_only, plan.attempt.mode)
+            deciding = plan.house_only
             outcomes = (*outcomes, deciding)
             blocks = 1
         if deciding is not None:
