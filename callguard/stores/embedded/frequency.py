@@ -490,9 +490,7 @@ class _Checkpointer:
             try:
                 db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error as exc:  # the commit stands; retried at the next one
-                _log.warning("frequency_checkpoint_failed",
-                             error=redact_digits(str(exc)) or type(exc).__name__,
-                             effect="the counts' WAL grows until a checkpoint succeeds")
+                _checkpoint_failed(exc)
             else:
                 self.overdue = False
                 self.completed += 1
@@ -514,9 +512,7 @@ class _Checkpointer:
             except Exception as exc:  # noqa: BLE001
                 self.failed += 1
                 if not failing:  # once until one succeeds (it is retried every few commits)
-                    _log.warning("frequency_checkpoint_failed",
-                                 error=redact_digits(str(exc)) or type(exc).__name__,
-                                 effect="the counts' WAL grows until a checkpoint succeeds")
+                    _checkpoint_failed(exc)
                 failing = True
             else:
                 if failing:
@@ -549,6 +545,12 @@ class _Checkpointer:
         self._wake.set()
         self._thread.join()
         self._db.close()
+
+
+def _checkpoint_failed(exc: BaseException) -> None:
+    _log.warning("frequency_checkpoint_failed",
+                 error=redact_digits(str(exc)) or type(exc).__name__,
+                 effect="the counts' WAL grows until a checkpoint succeeds")
 
 
 def _checkpointer(db: sqlite3.Connection, path: Path, every: int, lock: threading.Lock
