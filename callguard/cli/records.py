@@ -37,7 +37,7 @@ from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
 from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
-from callguard.policy.rules.exemptions import Exemptions
+from callguard.policy.rules.exemptions import Exemptions, revocation_on_or_after
 from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.records import EmbeddedRecords
@@ -242,11 +242,8 @@ class _RevokeAll:
     zones: tuple[str, ...]  # the number's zones, as the gate resolves them without a CRM
 
     def reaches(self, revoked_at: datetime) -> bool:
-        """As the gate (``Exemptions._revokes_all``): the revocation's latest local date
-        among the number's zones (UTC's when none) is on or after the date."""
-        if not self.zones:
-            return revoked_at.astimezone(UTC).date() >= self.start
-        return max(revoked_at.astimezone(ZoneInfo(z)).date() for z in self.zones) >= self.start
+        """As the gate (``Exemptions._revokes_all``): in the number's zones."""
+        return revocation_on_or_after(self.start, revoked_at, map(ZoneInfo, self.zones))
 
 
 def _revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAll, ...]:

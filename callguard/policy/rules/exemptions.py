@@ -24,9 +24,9 @@ was the previous subscriber's: it does not count for the number's new subscriber
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, tzinfo
 
 from callguard.policy.model import (
     AUTOMATED_CONSENT,
@@ -50,6 +50,7 @@ __all__ = [
     "consent_date",
     "disconnected_on",
     "request_made",
+    "revocation_on_or_after",
     "window_fits",
 ]
 
@@ -125,6 +126,15 @@ def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
         return window is None or all(holds(window, lt.at.time()) for lt in ctx.local)
 
     return fits
+
+
+def revocation_on_or_after(start: date, revoked_at: datetime,
+                           zones: Iterable[tzinfo | None]) -> bool:
+    """Whether ``revoked_at`` falls on or after the day ``start``: its latest local date
+    among ``zones`` decides (UTC's when there is none; the latest reaches the most, fail
+    closed). The gate's revoke-all and `consent show` both read a revocation's date so."""
+    dates = [revoked_at.astimezone(zone).date() for zone in zones]
+    return (max(dates) if dates else revoked_at.astimezone(UTC).date()) >= start
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,15 +224,11 @@ class Exemptions:
                                    lambda revoked: self._revokes_all(ctx, revoked))
 
     def _revokes_all(self, ctx: Context, revoked_at: datetime) -> bool:
-        """Whether a revocation at ``revoked_at`` was made on or after the revoke-all date:
-        its latest local date among the candidate zones decides (UTC's when none is known;
-        the latest reaches the most, fail closed)."""
+        """Whether a revocation at ``revoked_at`` was made on or after the revoke-all date,
+        in the candidate zones (``revocation_on_or_after``)."""
         start = self.revoke_all_from
-        if start is None:
-            return False
-        if not ctx.local:
-            return revoked_at.astimezone(UTC).date() >= start
-        return max(revoked_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local) >= start
+        return start is not None and revocation_on_or_after(
+            start, revoked_at, [lt.at.tzinfo for lt in ctx.local])
 
     def _not_withdrawn(self, ctx: Context, record: ConsentRecord) -> bool:
         request = request_made(ctx)
