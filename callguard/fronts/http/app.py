@@ -41,6 +41,7 @@ from callguard.fronts.http.readiness import Readiness
 from callguard.fronts.http.spec import DOCS_DIR, openapi_document
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
+from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
 
@@ -211,8 +212,8 @@ def _printable(key: str, value: str) -> None:
     supervisor page: a newline or an ESC in it could fake a line on an officer's terminal."""
     hidden = next((c for c in value if unicodedata.category(c) in ("Cc", "Cf")), None)
     if hidden is not None:
-        raise UsageError(f"field {key!r} holds U+{ord(hidden):04X}, a control character; "
-                         "send plain text")
+        raise UsageError(f"field {key!r} holds {named_character(hidden)}, a control "
+                         "character; send plain text")
 
 
 class _RepeatedKeyError(Exception):
