@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "decisions_newest_first",
            "follow_file", "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
            "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
-           "recover_line", "stream_id"]
+           "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
 KNOWN_SCHEMAS = frozenset({0, 1})  # 0: the legacy records, written before ``schema`` existed
@@ -454,12 +454,20 @@ async def read_stream(client: aioredis.Redis, key: str, *, since: datetime | Non
 
     ``end`` (an entry id, inclusive) bounds the range further, e.g. to where a follow starts.
     """
-    cursor = stream_id(since) if since else "-"
-    last = _bound(until, end)
-    while True:
-        entries: Any = await client.xrange(key, cursor, last, count=batch)
+    async for entries in stream_pages(client, key, stream_id(since) if since else "-",
+                                      _bound(until, end), batch=batch):
         for record in _entries(entries):
             yield record
+
+
+async def stream_pages(client: aioredis.Redis, key: str, cursor: str, last: str = "+", *,
+                       batch: int = 1000) -> AsyncGenerator[Any, None]:
+    """The raw entries from id ``cursor`` to ``last`` (inclusive), oldest first, ``batch``
+    a round trip: for a reader that looks at an entry's bytes before it parses them."""
+    while True:
+        entries: Any = await client.xrange(key, cursor, last, count=batch)
+        if entries:
+            yield entries
         if len(entries) < batch:
             return
         cursor = "(" + _decode(entries[-1][0])

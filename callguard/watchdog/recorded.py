@@ -55,6 +55,7 @@ from callguard.compliance.reader import (
     decisions_newest_first,
     parse_line,
     stream_id,
+    stream_pages,
 )
 
 if TYPE_CHECKING:
@@ -180,29 +181,32 @@ class RecordedNumbers:
         ``deadline`` (see the module)."""
         assert self.stream is not None
         client, key = self.stream
-        cursor = stream_id(since - CLOCK_MARGIN)
-        while batch and not self._closed:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            entries: Any = await asyncio.wait_for(
-                client.xrange(key, cursor, "+", count=_STREAM_BATCH), left)
-            for _, fields in entries:
-                line = fields.get(b"r", b"")
-                start = line.find(_DECISION_ID)
-                if start < 0 or _DECISION_EVENT not in line:
-                    continue
-                start += len(_DECISION_ID)
-                if line[start:line.find(b'"', start)].decode("ascii", "replace") not in batch:
-                    continue
-                record = parse_line(line)
-                if (record is not None and record.get("event") == "decision"
-                        and record.get("schema", 0) in KNOWN_SCHEMAS):
-                    answer(record)
-            if len(entries) < _STREAM_BATCH:
-                return
-            last = entries[-1][0]
-            cursor = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+        pages = stream_pages(client, key, stream_id(since - CLOCK_MARGIN),
+                             batch=_STREAM_BATCH)
+        try:
+            while batch and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                try:
+                    entries = await asyncio.wait_for(anext(pages), left)
+                except StopAsyncIteration:
+                    return  # the stream's end
+                for _, fields in entries:
+                    line = fields.get(b"r", b"")
+                    start = line.find(_DECISION_ID)
+                    if start < 0 or _DECISION_EVENT not in line:
+                        continue
+                    start += len(_DECISION_ID)
+                    if line[start:line.find(b'"', start)].decode("ascii", "replace") not in (
+                            batch):
+                        continue
+                    record = parse_line(line)
+                    if (record is not None and record.get("event") == "decision"
+                            and record.get("schema", 0) in KNOWN_SCHEMAS):
+                        answer(record)
+        finally:
+            await pages.aclose()
 
     def _accepted(self, record: Record, linkedid: str) -> str | None:
         """The record's ``number_hash`` when it can be compared with (see the module)."""
