@@ -111,12 +111,13 @@ def test_the_customer_hanging_up_in_the_agents_bridge_is_the_called_party():
     assert record["release_ms"] == 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hast11 (c): the agent's AgentLogin() channel belongs to another call (its own "
-    "Linkedid, held there), so its hangup is not seen as the calling side's; the customer "
-    "kicked by the bridge is then the call's first Hangup, recorded as the called party "
-    "ending the call (BridgeLeave order would tell: the agent left first)"))
 def test_the_agent_hanging_up_first_is_not_taken_for_the_called_party():
+    """hast11 (c), fixed by hast12: the agent's AgentLogin() channel belongs to another
+    call (its own Linkedid, held there), so its Hangup never counted for this one; the
+    customer kicked by the dissolving bridge was then the call's first Hangup, recorded as
+    the called party ending the call. The BridgeLeave order tells: the agent left the
+    customer's bridge first, leaving no other person with it (bridge_channel.c
+    ``bridge_channel_internal_pull`` publishes it before the others are pulled)."""
     events = [*_optimised_agent_call(),
               {"Event": "BridgeLeave", "BridgeUniqueid": AGENT_BRIDGE,
                **_ch(AGENT, AGENT_ID, AGENT_ID)},

@@ -276,6 +276,9 @@ class _Call:
     agent_at: float | None = None  # a live channel first shared the called party's bridge
     abandonment: str | None = None  # "agent" | "abandoned" | "unknown", predictive calls
     first_hangup: str | None = None  # channel name of the call's first Hangup
+    # (Uniqueid, name) of a person off the called party's side who left the called party's
+    # bridge first, leaving no other person with it (``_left_first``)
+    left_first: tuple[str, str] | None = None
     called_hangup_at: float | None = None
     release_due: float | None = None
     hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts sent
@@ -376,6 +379,9 @@ class CallTracker:
         self._bridge_of: dict[str, str] = {}
         self._members: dict[str, dict[str, str]] = {}
         self._bridge_named: dict[str, str] = {}  # channel name -> bridge, for Local partners
+        # uniqueid -> the Linkedid of the call it left first (``_left_first``), till it
+        # enters a bridge again or hangs up
+        self._left_in: dict[str, str] = {}
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -789,6 +795,13 @@ class CallTracker:
             call = self.calls.get(self._holder.get(member, ""))
             if call is not None and member_name == call.dest:
                 self._agent_reached(call, joined, now)
+                if (call.left_first is not None and name not in self._side(call)
+                        and not name.startswith(_NOT_A_PERSON)):
+                    call.left_first = None  # a person is with the called party again
+        moved = self.calls.get(self._left_in.pop(uniqueid, ""))
+        if moved is not None and moved.left_first is not None and (
+                moved.left_first[0] == uniqueid):
+            moved.left_first = None  # moved on to another bridge, not gone
         return []
 
     def _joined(self, bridge: str, skip: set[str] | None = None) -> dict[str, str]:
@@ -816,9 +829,75 @@ class CallTracker:
         return joined
 
     def _bridge_leave(self, event: Event, now: float) -> list[Effect]:
-        self._leave(event.get("Uniqueid", ""))
+        uniqueid = event.get("Uniqueid", "")
+        bridge = self._bridge_of.get(uniqueid) if uniqueid else None
+        if bridge is not None:
+            self._left_first(uniqueid, event.get("Channel", ""), bridge)
+        self._leave(uniqueid)
         del now
         return []
+
+    def _left_first(self, uniqueid: str, name: str, bridge: str) -> None:
+        """Note a person off the called party's side leaving the called party alone.
+
+        bridge_channel.c ``bridge_channel_internal_pull`` takes the leaving channel out,
+        runs ``bridge_channel_dissolve_check`` (a basic bridge dissolves on a hangup:
+        ``bridge_dissolve`` only asks the others to leave) and publishes its BridgeLeave
+        (``ast_bridge_publish_leave``), all under the bridge's lock; the others are pulled
+        by their own threads after it. So the first BridgeLeave is the side that ended the
+        conversation, while the Hangups race (each published by its own ``ast_hangup``).
+        An agent's AgentLogin() channel is of no call of ours (``_part_agent_lines``): its
+        Hangup never counted, and the called party, kicked by the dissolving bridge, was
+        recorded as ending the call (hast11 (c), ``test_watchdog_examiner_order``). A
+        channel that enters a bridge again (moved to an attended transfer's consultation,
+        back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``)."""
+        if not name or name.startswith(_NOT_A_PERSON):
+            return
+        joined = self._joined(bridge)
+        for member, member_name in joined.items():
+            call = self.calls.get(self._holder.get(member, ""))
+            if (call is None or member_name != call.dest or call.followed is None
+                    or call.answered_at is None or call.first_hangup is not None
+                    or call.left_first is not None):
+                continue
+            side = self._side(call)
+            if name in side or any(
+                    other != uniqueid and other_name and other_name not in side
+                    and not other_name.startswith(_NOT_A_PERSON)
+                    for other, other_name in joined.items()):
+                continue
+            call.left_first = (uniqueid, name)
+            self._left_in[uniqueid] = call.linkedid
+
+    def _bypassed(self, call: _Call, name: str) -> bool:
+        """A Local half hanging up while the called party is still bridged with a person
+        off its side, not through this pair: the pair carried no conversation, its Hangup
+        says nothing of who ended the call.
+
+        bridge.c ``try_merge_optimize_out`` (neither bridge of two, so no swap) merges the
+        halves' bridges (``bridge_do_merge``: BridgeMerge, the channels pulled and pushed —
+        BridgeLeave, BridgeEnter without ``SwapUniqueid`` — both halves kicked), and the
+        halves hang up. With no ``SwapUniqueid`` the pair is not known optimised
+        (``_swapped``); LocalOptimizationBegin/End (core_local.c
+        ``local_optimization_started_cb``/``finished_cb``) are not among the events
+        manager.conf passes. Taken for the call's first Hangup, the called party's later
+        hangup was not its end: nothing was released and the record said "caller"
+        (hast12, ``test_watchdog_examiner_agents``)."""
+        partner = call.partners.get(name) or _partner(name)
+        dest = call.dest
+        if partner is None or dest is None:
+            return False
+        bridge = self._bridge_named.get(dest)
+        return bool(self._persons(bridge, {name, partner}) - self._side(call))
+
+    @staticmethod
+    def _ended_first(call: _Call, name: str) -> str:
+        """The channel that ended the call, at the call's first Hangup: the person who left
+        the called party first (``_left_first``), unless a transfer handed it on."""
+        left = call.left_first
+        if left is None or call.transferred or left[1] in call.transferers:
+            return name
+        return left[1]
 
     def _leave(self, uniqueid: str) -> None:
         bridge = self._bridge_of.pop(uniqueid, None) if uniqueid else None
@@ -857,14 +936,16 @@ class CallTracker:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
         # The call the channel was created in, whatever Linkedid the channel has by now.
         self._leave(uniqueid)
+        self._left_in.pop(uniqueid, None)
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
-                and name not in call.optimised and name not in call.transferers):
-            call.first_hangup = name
+                and name not in call.optimised and name not in call.transferers
+                and not self._bypassed(call, name)):
+            call.first_hangup = self._ended_first(call, name)
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
@@ -1092,6 +1173,8 @@ class CallTracker:
         alive = {uniqueid for items in seen.values() for uniqueid in items}
         for uniqueid in [u for u in self._bridge_of if u not in alive]:
             self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
+        for uniqueid in [u for u in self._left_in if u not in alive]:
+            del self._left_in[uniqueid]
         self._bridges_known = self._picture_bridges(live)
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
@@ -1170,9 +1253,48 @@ class CallTracker:
                 self.channelvars_seen = True
         for linkedid in list(seen):
             self._part_from_a_known_owner(linkedid, seen)
+        for linkedid in list(seen):
+            self._part_agent_lines(linkedid, seen)
         for linkedid, items in seen.items():
             self._drop_the_older_owner(linkedid, items)
         return seen
+
+    def _part_agent_lines(self, linkedid: str, seen: dict[str, dict[str, Event]]) -> None:
+        """Put a channel first seen here that runs AgentLogin() in a call of its own.
+
+        app_agent_pool.c ``agent_login_exec`` runs ``agent_run`` on the agent's own channel
+        until the agent logs off: the whole session is spent inside the AgentLogin
+        application (CoreShowChannel ``Application``, the snapshot's ``appl``). Each call
+        AgentRequest() hands it shares a basic bridge with it (``agent_request_exec``:
+        ``ast_bridge_basic_new()``), whose push gives every member the oldest Linkedid
+        (bridge_basic.c ``bridge_basic_push`` -> bridge_channel.c
+        ``ast_bridge_channel_update_linkedids``), and the agent's channel keeps it after
+        the call. An agent who logged in after the customer's call began (the younger
+        channel) so showed the call's Linkedid, or that of an older call it was bridged
+        with before: grouped into the followed call, the customer's hangup hung up the
+        agent's line (hast12, ``test_watchdog_examiner_agents``). A channel running
+        AgentLogin is never a leg a call dialled. When it owns the group's Linkedid (the
+        older agent), the others go to a call keyed by the first of them: their Hangups
+        find it by ``_holder``."""
+        items = seen[linkedid]
+        agents = [uniqueid for uniqueid, item in items.items()
+                  if uniqueid not in self._holder
+                  and item.get("Application", "").lower() == "agentlogin"]
+        if not agents or len(items) == len(agents) == 1:
+            return
+        for uniqueid in agents:
+            item = items.pop(uniqueid)
+            if uniqueid != linkedid:
+                seen.setdefault(uniqueid, {})[uniqueid] = item
+                continue
+            rest = dict(items)
+            items.clear()
+            items[uniqueid] = item
+            if rest:
+                seen.setdefault(next(iter(rest)), {}).update(rest)
+            return
+        if not items:
+            del seen[linkedid]
 
     def _part_from_a_known_owner(self, linkedid: str,
                                  seen: dict[str, dict[str, Event]]) -> None:
