@@ -308,3 +308,51 @@ def test_a_merged_local_pair_then_the_agent_hanging_up_first_is_the_caller():
     assert _hangups(effects) == []
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "caller"
+
+
+def test_the_calls_own_agent_sent_elsewhere_does_not_hold_the_release():
+    """The control of (b) for a channel of the call: Queue()'s agent leg leaves the
+    customer's bridge without hanging up (an AMI Redirect to a wrap-up context:
+    pbx.c ``ast_async_goto`` on a bridged channel makes it leave the bridge). It did not
+    end the call by leaving; the customer's hangup still releases it (by the release's
+    design: every channel of the call still up)."""
+    reports: list[tuple[str, dict]] = []
+    tracker = _tracker(reports)
+    effects: list[object] = []
+    events = [*_merged_call(),
+              _ev("BridgeLeave", AGENT_LEG, AGENT_LEG_ID, BridgeUniqueid=B1),
+              _ev("BridgeLeave", CUSTOMER, CUSTOMER_ID, BridgeUniqueid=B1),
+              _ev("Hangup", CUSTOMER, CUSTOMER_ID, Cause="16")]
+    for i, event in enumerate(events):
+        effects += tracker.feed(event, 10.0 + i * 0.1)
+        if i == 4:
+            effects += tracker.follow(Followed(DECISION, CALL_ID, "c", "predictive", 25.0,
+                                               UTAH, "+4930123456", asker=TWO))
+    effects += tracker.due(20.0)
+    assert set(_hangups(effects)) == {AGENT_LEG}
+    tracker.feed(_ev("Hangup", AGENT_LEG, AGENT_LEG_ID, Cause="16"), 20.1)
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "called-party"
+
+
+def test_the_calls_own_agent_hanging_up_first_whose_hangup_comes_last():
+    """Queue()'s agent leg hangs up first: its BridgeLeave is first, but its Hangup is
+    published by its own thread after the customer's (the race ``_left_first`` names).
+    Counted once its Hangup is seen before the called party's: here it is not, so the
+    order of the Hangups decides, as before (recorded "called-party"; the agent's leg,
+    hanging up already, is sent a Hangup)."""
+    reports: list[tuple[str, dict]] = []
+    tracker = _tracker(reports)
+    effects: list[object] = []
+    events = [*_merged_call(),
+              _ev("BridgeLeave", AGENT_LEG, AGENT_LEG_ID, BridgeUniqueid=B1),
+              _ev("BridgeLeave", CUSTOMER, CUSTOMER_ID, BridgeUniqueid=B1),
+              _ev("Hangup", CUSTOMER, CUSTOMER_ID, Cause="16"),
+              _ev("Hangup", AGENT_LEG, AGENT_LEG_ID, Cause="16")]
+    for i, event in enumerate(events):
+        effects += tracker.feed(event, 10.0 + i * 0.1)
+        if i == 4:
+            effects += tracker.follow(Followed(DECISION, CALL_ID, "c", "predictive", 25.0,
+                                               UTAH, "+4930123456", asker=TWO))
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "called-party"

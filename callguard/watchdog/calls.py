@@ -279,6 +279,7 @@ class _Call:
     # (Uniqueid, name) of a person off the called party's side who left the called party's
     # bridge first, leaving no other person with it (``_left_first``)
     left_first: tuple[str, str] | None = None
+    left_gone: bool = False  # and its Hangup was seen
     called_hangup_at: float | None = None
     release_due: float | None = None
     hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts sent
@@ -893,9 +894,12 @@ class CallTracker:
     @staticmethod
     def _ended_first(call: _Call, name: str) -> str:
         """The channel that ended the call, at the call's first Hangup: the person who left
-        the called party first (``_left_first``), unless a transfer handed it on."""
+        the called party first (``_left_first``), unless a transfer handed it on, or it is
+        a channel of the call still up — sent to other dialplan (an AMI Redirect, a
+        wrap-up), not gone: the called party's hangup then still releases it."""
         left = call.left_first
-        if left is None or call.transferred or left[1] in call.transferers:
+        if (left is None or call.transferred or left[1] in call.transferers
+                or (left[0] in call.channels and not call.left_gone)):
             return name
         return left[1]
 
@@ -936,7 +940,9 @@ class CallTracker:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
         # The call the channel was created in, whatever Linkedid the channel has by now.
         self._leave(uniqueid)
-        self._left_in.pop(uniqueid, None)
+        left = self.calls.get(self._left_in.pop(uniqueid, ""))
+        if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
+            left.left_gone = True
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
