@@ -88,3 +88,39 @@ async def test_an_asterisk_restart_mid_call_ends_the_call_and_follows_the_next(
     assert sorted(n.fake.hangups()) == CALLER_01
     assert n.named("line-release")[1]["ended_by"] == "called-party"
     assert parse(before[0]).get("Event")  # the lab stream, as recorded
+
+
+class RunsHangupThenDrops(FakeAmi):
+    """manager.c runs ``action_hangup`` (the channel goes) but the session is cut before
+    the response and the Hangup events reach callguard: the release happened, unseen."""
+
+    async def _action(self, writer, action):  # type: ignore[override]
+        if action.get("Action", "").lower() == "hangup":
+            self.actions.append((time.monotonic(), action))
+            channel = action.get("Channel", "")
+            self.live.pop(channel, None)
+            self.held.pop(channel, None)
+            if not any(name in self.live for name in CALLER_01):
+                await self.drop()
+            return
+        await super()._action(writer, action)
+
+
+async def test_a_release_done_but_unseen_is_recorded_once_not_sent_again(
+        node):  # noqa: F811
+    """The other side of the race: the Hangups ran, their events were lost with the
+    session. The reconnect's picture shows nothing left: the call is recorded ended by
+    the called party, released in time (an upper bound), and no Hangup is sent twice."""
+    n = await node(fake=RunsHangupThenDrops())
+    events = lab_events(CALL_01)
+    before, held = with_g_option(events, CALLED_01)
+    n.fake.hold(held)
+    n.follow(events)
+    await n.fake.send(before)
+    await until(lambda: n.named("line-release"), timeout=5.0)
+    assert sorted(n.fake.hangups()) == CALLER_01
+    [record] = n.named("line-release")
+    assert record["ended_by"] == "called-party"
+    assert record["within_limit"] is True
+    assert record["release_ms_is_upper_bound"] is True
+    assert record["hangups_sent"] == {CALLER_01[0]: 1, CALLER_01[1]: 1}
