@@ -356,3 +356,25 @@ def test_the_calls_own_agent_hanging_up_first_whose_hangup_comes_last():
                                                UTAH, "+4930123456", asker=TWO))
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "called-party"
+
+
+def test_a_restart_does_not_hang_up_a_younger_ari_agents_channel():
+    """An ARI dialer's agent sits in Stasis(): res/stasis/stasis_bridge.c
+    ``bridge_stasis_push`` calls ``ast_bridge_channel_update_linkedids`` for a mixing
+    bridge as ``bridge_basic_push`` does, so a younger agent's channel shows the
+    customer's Linkedid too, and no rule from the source tells it apart in a picture (its
+    Application is 'Stasis' like the customer's originated leg; it lacks CALLGUARD_FOLLOW
+    like the call's channels made before the gate's answer). It is safe only because the
+    picture cannot name the called party either: no ``AppDial`` leg (an ARI originate is
+    no Dial()), so nothing is released after a restart — the customer's line is free by
+    its own hangup, and the agent's is not touched. Should the picture ever name an ARI
+    called party, this is where the agent's line would be hung up."""
+    tracker = _tracker([])
+    tracker.disconnected(100.0)
+    picture = [_item(AGENT, AGENT_ID, CALL_ID, "Stasis", ""),
+               _item(CUSTOMER, CUSTOMER_ID, CALL_ID, "Stasis", _value())]
+    effects = list(tracker.reconcile(picture, 101.0))
+    for at, event in enumerate(_leaves(CUSTOMER, CUSTOMER_ID, CALL_ID, _value()), start=102):
+        effects += tracker.feed(event, float(at))
+    effects += tracker.due(200.0)
+    assert AGENT not in _hangups(effects)
