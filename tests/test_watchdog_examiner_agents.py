@@ -378,3 +378,31 @@ def test_a_restart_does_not_hang_up_a_younger_ari_agents_channel():
         effects += tracker.feed(event, float(at))
     effects += tracker.due(200.0)
     assert AGENT not in _hangups(effects)
+
+
+def test_without_channelvars_the_older_agent_is_parted_too():
+    """The older agent (its Uniqueid the Linkedid every member shows) with channelvars not
+    configured: ``_drop_the_older_owner`` needs an empty CALLGUARD_FOLLOW to see it, so
+    the agent's call took the customer in, was followed after the Getvar, and the
+    customer's hangup hung the agent up. The AgentLogin rule parts them: the customer's
+    channels go to a call keyed by the first of them; their Hangups (naming the agent's
+    Linkedid) find it by the channel."""
+    old_agent_id = "1795300000.7"
+    tracker = _tracker([])
+    tracker.disconnected(100.0)
+    picture = [_item(AGENT, old_agent_id, old_agent_id, "AgentLogin", ""),
+               _item(CUSTOMER, CUSTOMER_ID, old_agent_id, "AppDial", "")]
+    for item in picture:
+        del item["ChanVariable"]
+    effects = list(tracker.reconcile(picture, 101.0))
+    assert list(tracker.calls[old_agent_id].channels.values()) == [AGENT]
+    assert list(tracker.calls[CUSTOMER_ID].channels.values()) == [CUSTOMER]
+    asked = {(e.channel, e.variable) for e in effects if hasattr(e, "variable")}
+    assert (CUSTOMER, VAR_FOLLOW) in asked
+    effects += tracker.variable_read(CUSTOMER_ID, CUSTOMER, VAR_FOLLOW, _value(), 101.5)
+    assert tracker.calls[CUSTOMER_ID].followed is not None
+    assert tracker.calls[old_agent_id].followed is None
+    for at, event in enumerate(_leaves(CUSTOMER, CUSTOMER_ID, old_agent_id, ""), start=102):
+        effects += tracker.feed(event, float(at))
+    effects += tracker.due(200.0)
+    assert AGENT not in _hangups(effects)
