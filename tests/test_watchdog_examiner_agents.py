@@ -115,6 +115,10 @@ def test_a_restart_does_not_hang_up_a_younger_agents_channel():
     assert AGENT not in _hangups(effects)
     [(_, record)] = [r for r in reports if r[0] == "line-release"]
     assert record["called_channel"] == CUSTOMER
+    # The customer left the agent in the bridge: it ended the call, though the call was
+    # first seen in a picture (recorded "caller" before: the order was taken for unknown).
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms"] == 0.0
 
 
 def test_a_restart_keeps_the_agent_out_of_a_call_it_took_an_older_linkedid_to():

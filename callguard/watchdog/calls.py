@@ -280,6 +280,8 @@ class _Call:
     # bridge first, leaving no other person with it (``_left_first``)
     left_first: tuple[str, str] | None = None
     left_gone: bool = False  # and its Hangup was seen
+    # the called party left its bridge while a person off its side was still in it
+    dest_left_talking: bool = False
     called_hangup_at: float | None = None
     release_due: float | None = None
     hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts sent
@@ -852,9 +854,16 @@ class CallTracker:
         recorded as ending the call (hast11 (c), ``test_watchdog_examiner_order``). A
         channel that enters a bridge again (moved to an attended transfer's consultation,
         back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``)."""
-        if not name or name.startswith(_NOT_A_PERSON):
+        if not name:
             return
         joined = self._joined(bridge)
+        own = self.calls.get(self._holder.get(uniqueid, ""))
+        if (own is not None and name == own.dest and own.first_hangup is None
+                and own.left_first is None and own.followed is not None
+                and self._persons(bridge, set()) - self._side(own)):
+            own.dest_left_talking = True  # the called party left first
+        if name.startswith(_NOT_A_PERSON):
+            return
         for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
             if (call is None or member_name != call.dest or call.followed is None
@@ -969,12 +978,15 @@ class CallTracker:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
         if not self._called_party_ended(call):
             if (call.called_hangup_at is None and not self._leftovers(call)
-                    and not (call.rebuilt or call.vanished) and self._went_first(call)):
+                    and (not (call.rebuilt or call.vanished) or call.dest_left_talking)
+                    and self._went_first(call)):
                 # Nothing of the call left to release (its other channels optimised away,
                 # or of another call: an agent's AgentLogin() channel), every channel's end
                 # seen: the line is free now. Recorded "caller" before
                 # (``test_watchdog_examiner_order``). A channel gone unseen (an outage)
-                # may have been the first to go: then the order is not known.
+                # may have been the first to go: then the order is not known — unless the
+                # called party left a person still in its bridge (``_left_first``): the
+                # conversation was going on, and it ended it (hast12).
                 call.called_hangup_at = at
             return []
         talking = self._talking(call)
