@@ -115,17 +115,23 @@ class RegistryList(RuleBase):
                     Status.PASS, f"not on {check.name} v{check.version}"), _MEMO_LIMIT)
             return known
         tag = f"{check.name} v{check.version}"
-        if not check.covered:
-            area = ctx.attempt.number.area_code
-            return self.outcome(Status.BLOCK, f"list {tag} does not cover area code {area}")
-        if not check.listed:
-            return self.outcome(Status.PASS, f"not on {tag}")
-        exemption = self.exemptions.find(ctx)
-        if isinstance(exemption, NeedFacts):
-            return exemption
-        if exemption is not None:
-            return self.outcome(Status.EXEMPT, f"on {tag}; exempt: {exemption}")
-        return self.outcome(Status.BLOCK, f"number is on {tag}" + self.exemptions.withdrawn(ctx))
+        if not check.covered or check.listed:
+            # A call the list does not reach (consent, a relationship) is exempt whatever
+            # the copy holds, or fails to cover (47 CFR 64.1200(f)(15)).
+            exemption = self.exemptions.find(ctx)
+            if isinstance(exemption, NeedFacts):
+                return exemption
+            if not check.covered:
+                area = ctx.attempt.number.area_code
+                if exemption is not None:
+                    return self.outcome(Status.EXEMPT, f"list {tag} does not cover area code "
+                                        f"{area}; exempt: {exemption}")
+                return self.outcome(Status.BLOCK, f"list {tag} does not cover area code {area}")
+            if exemption is not None:
+                return self.outcome(Status.EXEMPT, f"on {tag}; exempt: {exemption}")
+            return self.outcome(Status.BLOCK,
+                                f"number is on {tag}" + self.exemptions.withdrawn(ctx))
+        return self.outcome(Status.PASS, f"not on {tag}")
 
 
 @dataclass(frozen=True, slots=True)
