@@ -115,17 +115,23 @@ class RegistryList(RuleBase):
                     Status.PASS, f"not on {check.name} v{check.version}"), _MEMO_LIMIT)
             return known
         tag = f"{check.name} v{check.version}"
-        if not check.covered:
-            area = ctx.attempt.number.area_code
-            return self.outcome(Status.BLOCK, f"list {tag} does not cover area code {area}")
-        if not check.listed:
-            return self.outcome(Status.PASS, f"not on {tag}")
-        exemption = self.exemptions.find(ctx)
-        if isinstance(exemption, NeedFacts):
-            return exemption
-        if exemption is not None:
-            return self.outcome(Status.EXEMPT, f"on {tag}; exempt: {exemption}")
-        return self.outcome(Status.BLOCK, f"number is on {tag}" + self.exemptions.withdrawn(ctx))
+        if not check.covered or check.listed:
+            # A call the list does not reach (consent, a relationship) is exempt whatever
+            # the copy holds, or fails to cover (47 CFR 64.1200(f)(15)).
+            exemption = self.exemptions.find(ctx)
+            if isinstance(exemption, NeedFacts):
+                return exemption
+            if not check.covered:
+                area = ctx.attempt.number.area_code
+                if exemption is not None:
+                    return self.outcome(Status.EXEMPT, f"list {tag} does not cover area code "
+                                        f"{area}; exempt: {exemption}")
+                return self.outcome(Status.BLOCK, f"list {tag} does not cover area code {area}")
+            if exemption is not None:
+                return self.outcome(Status.EXEMPT, f"on {tag}; exempt: {exemption}")
+            return self.outcome(Status.BLOCK,
+                                f"number is on {tag}" + self.exemptions.withdrawn(ctx))
+        return self.outcome(Status.PASS, f"not on {tag}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,12 +144,19 @@ class ListFreshness(RuleBase):
     Stat. 501.059(4)'s "then-current quarterly listing"): a copy published before the
     latest such day on or before the date of the call is not the current one, however
     young.
+
+    The age of a copy matters only to a call the list's own rule reaches: with the
+    exemption keys (``exempt_consent``, ``ebr_*``, as that rule's), a call exempt from the
+    list is exempt from its age too (47 CFR 64.1200(c)(2) forbids only a "telephone
+    solicitation", which a call to a customer is not, (f)(15)(ii)). A missing, undated or
+    future-dated copy still blocks (fail closed on bad data).
     """
 
     list_name: str
     max_age_days: int | None
     max_age_months: int | None
     superseded_on: tuple[tuple[int, int], ...] = ()
+    exemptions: Exemptions | None = None
     # Outcomes by (list name, version, published, date of the call): all the outcome
     # depends on besides the rule's own parameters.
     _judged: dict[tuple[str, int, date | None, date], Outcome] = field(
@@ -156,6 +169,7 @@ class ListFreshness(RuleBase):
         "max_age_months": Key("int", low=1, high=120, doc="oldest usable copy, in months"),
         "superseded_on": Key("str-list", doc="days of the year (\"MM-DD\") on which a new "
                              "copy replaces the last: an older copy is stale from then"),
+        **EXEMPTION_KEYS,
     }
 
     @classmethod
@@ -166,8 +180,10 @@ class ListFreshness(RuleBase):
         months = params.get("max_age_months")
         if (days is None) == (months is None):
             raise params.error("give exactly one of max_age_days and max_age_months")
+        exemptions = Exemptions.from_params(params)
         return cls(head, _list_name(params), days, months,
-                   _month_days(params, params.get("superseded_on", [])))
+                   _month_days(params, params.get("superseded_on", [])),
+                   exemptions if exemptions.needs else None)
 
     @property
     def list_names(self) -> tuple[str, ...]:
@@ -214,6 +230,14 @@ class ListFreshness(RuleBase):
         known = self._judged.get(key)
         if known is None:
             known = remember(self._judged, key, self._judge(check, today), _MEMO_LIMIT)
+        if (known.status is Status.BLOCK and self.exemptions is not None
+                and check.published is not None and check.published <= today):
+            exemption = self.exemptions.find(ctx)
+            if isinstance(exemption, NeedFacts):
+                return exemption
+            if exemption is not None:
+                return self.outcome(Status.EXEMPT, f"{known.reason}; exempt: {exemption}: "
+                                    f"a call {self.list_name} does not reach")
         return known
 
     def _judge(self, check: ListCheck, today: date) -> Outcome:

@@ -4,7 +4,8 @@ A number is taken as a **wireline** (landline) number only when every list the r
 needs is loaded, within its age limit, speaks for the number's area code, and does not
 mark the number wireless: not on the wireless list, not on the ported-to-wireless list
 (a block-level wireless list misses numbers ported into wireless service), or on the
-ported-to-wireline list (a wireless block's number ported to a landline). Anything else
+ported-to-wireline list (a wireless block's number ported to a landline) and not also on
+the ported-to-wireless list (ported both ways, the copies do not say which came last). Anything else
 is **wireless or unknown**, and the rules for wireless numbers apply (fail closed:
 today's behaviour, libphonenumber cannot tell US wireless from wireline).
 """
@@ -99,8 +100,16 @@ def _kind(ctx: Context, needs: tuple[str, ...], max_age_days: int) -> NumberKind
     ported_wireline = lists.get(PORTED_WIRELINE_LIST)
     tags = ", ".join(f"{lists[n].name} v{lists[n].version}"  # type: ignore[union-attr]
                      for n in needs)
+    ported_wireless = lists.get(PORTED_WIRELESS_LIST)
     if (ported_wireline is not None and ported_wireline.listed
             and fresh(ported_wireline, today, max_age_days) is None):
+        if ported_wireless is not None and ported_wireless.listed:
+            # Ported both ways and the copies carry no port dates: the last port may have
+            # been into wireless service (47 CFR 64.1200(a)(1)(iii)); fail closed.
+            return NumberKind(False, f"kind unknown: on both {ported_wireless.name} "
+                                     f"v{ported_wireless.version} and {ported_wireline.name} "
+                                     f"v{ported_wireline.version}; which port came last is "
+                                     "not known")
         return NumberKind(True, f"wireline: ported to wireline per {ported_wireline.name} "
                                 f"v{ported_wireline.version}")
     for name in needs:
