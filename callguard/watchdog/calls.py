@@ -835,12 +835,13 @@ class CallTracker:
         uniqueid = event.get("Uniqueid", "")
         bridge = self._bridge_of.get(uniqueid) if uniqueid else None
         if bridge is not None:
-            self._left_first(uniqueid, event.get("Channel", ""), bridge)
+            self._left_first(uniqueid, event.get("Channel", ""), bridge,
+                             event.get("BridgeType", ""))
         self._leave(uniqueid)
         del now
         return []
 
-    def _left_first(self, uniqueid: str, name: str, bridge: str) -> None:
+    def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str) -> None:
         """Note a person off the called party's side leaving the called party alone.
 
         bridge_channel.c ``bridge_channel_internal_pull`` takes the leaving channel out,
@@ -853,7 +854,16 @@ class CallTracker:
         Hangup never counted, and the called party, kicked by the dissolving bridge, was
         recorded as ending the call (hast11 (c), ``test_watchdog_examiner_order``). A
         channel that enters a bridge again (moved to an attended transfer's consultation,
-        back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``)."""
+        back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``).
+
+        Only a basic bridge (``BridgeType: basic``; bridge_basic.c ``ast_bridge_basic_new``:
+        NORMAL_FLAGS has AST_BRIDGE_FLAG_DISSOLVE_HANGUP) pushes the others out when one
+        leaves. A ConfBridge (app_confbridge.c ``ast_bridge_base_new`` with MASQUERADE_ONLY
+        | TRANSFER_BRIDGE_ONLY: ``BridgeType: base``), a holding or an ARI bridge keeps the
+        called party in it, still connected to the dialer: a person leaving one ended
+        nothing, and the called party's later hangup is what the release turns on (taken
+        for the end, nothing was released: hrev15, ``test_watchdog_examiner_confbridge``).
+        An event without ``BridgeType`` (Asterisk 22 always sends it) proves nothing."""
         if not name:
             return
         joined = self._joined(bridge)
@@ -862,7 +872,7 @@ class CallTracker:
                 and own.left_first is None and own.followed is not None
                 and self._persons(bridge, set()) - self._side(own)):
             own.dest_left_talking = True  # the called party left first
-        if name.startswith(_NOT_A_PERSON):
+        if name.startswith(_NOT_A_PERSON) or kind != "basic":
             return
         for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
