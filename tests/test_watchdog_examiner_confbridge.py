@@ -166,3 +166,79 @@ def test_a_basic_bridge_the_agent_leaves_first_still_says_caller():
     assert _hangups(effects) == []
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "caller"
+
+
+# --- a transferer leaving hands the call on, whatever Linkedid its event shows ---------
+
+AGENT_BRIDGE = "b1-ami-bridge"
+
+
+def _bridged_agent_call() -> list[dict[str, str]]:
+    """The same dialer call, ``;1`` bridged by the dialer (AMI ``Bridge``: manager.c
+    ``action_bridge`` puts both in a basic bridge) with the agent's own channel, logged in
+    before the call: bridge_basic.c ``bridge_basic_push`` gives ``;1`` the agent's older
+    Linkedid."""
+    events = [event for event in _conference_call()
+              if event.get("BridgeUniqueid") != CONF]
+    return [*events,
+            _bridge("BridgeEnter", AGENT_BRIDGE, **_ch(ONE, ONE_ID, AGENT_ID)),
+            _bridge("BridgeEnter", AGENT_BRIDGE, **_ch(AGENT, AGENT_ID, AGENT_ID))]
+
+
+def _blind_transfer() -> dict[str, str]:
+    """The agent's blind transfer of ``;1`` to the closers' queue (bridge.c
+    ``ast_bridge_transfer_blind``, two parties: ``;1`` queued to the new extension,
+    ``ast_bridge_remove`` of the agent, then ``publish_blind_transfer``). Every Linkedid
+    on it is the agent's, the oldest of the bridge."""
+    return {"Event": "BlindTransfer", "Result": "Success", "IsExternal": "Yes",
+            "BridgeUniqueid": AGENT_BRIDGE, "BridgeType": "basic",
+            "TransfererChannel": AGENT, "TransfererUniqueid": AGENT_ID,
+            "TransfererLinkedid": AGENT_ID, "TransfereeChannel": ONE,
+            "TransfereeUniqueid": ONE_ID, "TransfereeLinkedid": AGENT_ID,
+            "Context": "queues", "Extension": "closers"}
+
+
+def test_the_agent_blind_transferring_the_customer_did_not_end_the_call():
+    """cacofonisk xfer_blind_abbcac (Asterisk 13) orders it: BlindTransfer, then the
+    transferer's BridgeLeave, then the transferee's. The agent handed the customer on to
+    the closers' queue; the customer hangs up while it rings: the called party ended the
+    call, and the dialer's pair (``;1`` ringing the closers) is released. Fails on
+    d39bcc3 (and with only the ConfBridge fix): the transfer named no call of ours (its
+    Linkedids are the agent's), the agent's leave was taken for the end, nothing was hung
+    up, "caller"."""
+    reports, effects = _run([*_bridged_agent_call(), _blind_transfer(),
+                             _bridge("BridgeLeave", AGENT_BRIDGE,
+                                     **_ch(AGENT, AGENT_ID, AGENT_ID)),
+                             _bridge("BridgeLeave", AGENT_BRIDGE, **_ch(ONE, ONE_ID, AGENT_ID)),
+                             *_customer_hangs_up()])
+    assert _hangups(effects) == [ONE, TWO]
+    assert AGENT not in _hangups(effects)
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "called-party"
+
+
+def test_the_transfer_event_behind_the_agents_leave_hands_the_call_on_too():
+    """The same with the event behind the transferer's BridgeLeave (``ast_bridge_remove``
+    only asks the agent's thread to leave; the publish races it)."""
+    reports, effects = _run([*_bridged_agent_call(),
+                             _bridge("BridgeLeave", AGENT_BRIDGE,
+                                     **_ch(AGENT, AGENT_ID, AGENT_ID)),
+                             _blind_transfer(),
+                             _bridge("BridgeLeave", AGENT_BRIDGE, **_ch(ONE, ONE_ID, AGENT_ID)),
+                             *_customer_hangs_up()])
+    assert _hangups(effects) == [ONE, TWO]
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "called-party"
+
+
+def test_the_agent_leaving_the_basic_bridge_without_a_transfer_still_says_caller():
+    """The control: no transfer, the agent leaves (a Redirect: the basic bridge dissolves,
+    ``;1`` is pushed out), the customer's hangup after it is not the called party's end."""
+    reports, effects = _run([*_bridged_agent_call(),
+                             _bridge("BridgeLeave", AGENT_BRIDGE,
+                                     **_ch(AGENT, AGENT_ID, AGENT_ID)),
+                             _bridge("BridgeLeave", AGENT_BRIDGE, **_ch(ONE, ONE_ID, AGENT_ID)),
+                             *_customer_hangs_up()])
+    assert _hangups(effects) == []
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "caller"
