@@ -242,3 +242,27 @@ def test_the_agent_leaving_the_basic_bridge_without_a_transfer_still_says_caller
     assert _hangups(effects) == []
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "caller"
+
+
+def test_a_real_attended_transfer_the_transferee_ending_the_targets_call_says_caller():
+    """REPLAYS cacofonisk originate/ctd-account-account-xfer-attn-abbcac (a real Asterisk
+    13 stream): B's consultation call (Linkedid …893.962) to C is handed A by B's attended
+    transfer; later A hangs up (its BridgeLeave first, leaving C alone) and C is pushed
+    out. The consultation leg's stale leave (B's, before the AttendedTransfer) kept A's
+    from counting: C's kicked hangup was recorded as the called party ending the call.
+    Fails on d39bcc3 ("called-party"); what is hung up is the same either way."""
+    from tests.fake_ami import cacofonisk_events, parse
+    from tests.test_watchdog import hangups_of, replay
+
+    events = [parse(e) for e in cacofonisk_events(
+        "originate/ctd-account-account-xfer-attn-abbcac.json")]
+    first, consult = "c4061ca6474c-1531990887.868", "c4061ca6474c-1531990893.962"
+    tracker, reports, effects = replay(events, [first, consult])
+    records = {f["decision_id"]: f for name, f in reports if name == "line-release"}
+    assert records[f"d-{consult}"]["ended_by"] == "caller"
+    # as before: A, the first call's called party, hung up; its call's ctd pair released
+    assert records[f"d-{first}"]["ended_by"] == "called-party"
+    assert sorted(set(hangups_of(effects))) == [
+        f"Local/ID400384@osvpi_proc_connectab_ctd-0000002d;{half}" for half in "12"]
+    assert records[f"d-{consult}"]["hangups_sent"] == {}
+    assert tracker.calls == {}
