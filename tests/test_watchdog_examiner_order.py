@@ -83,7 +83,12 @@ def _run(events: list[dict[str, str]], follow_after: int,
     reports: list[tuple[str, dict]] = []
     tracker = CallTracker(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
     effects: list[object] = []
-    for i, event in enumerate(events):
+    for i, given in enumerate(events):
+        # Asterisk 22 puts the bridge's snapshot on BridgeEnter/BridgeLeave (lab call-01:
+        # ``BridgeType: basic`` for Dial()'s bridge); both bridges here are basic (Dial(),
+        # and AgentRequest()'s ``ast_bridge_basic_new``), which ``_left_first`` reads.
+        event = ({"BridgeType": "basic", **given}
+                 if given["Event"] in ("BridgeEnter", "BridgeLeave") else given)
         effects += tracker.feed(event, 10.0 + i * 0.1)
         if i == follow_after:
             effects += tracker.follow(Followed("d-1", CALL, "c", "predictive", 25.0, UTAH,

@@ -385,6 +385,9 @@ class CallTracker:
         # uniqueid -> the Linkedid of the call it left first (``_left_first``), till it
         # enters a bridge again or hangs up
         self._left_in: dict[str, str] = {}
+        # uniqueids of transferers of a transfer seen done, till they leave a bridge or hang
+        # up: their leave hands the call on, it ends nothing (``_hand_on``)
+        self._handed_on: set[str] = set()
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -763,6 +766,8 @@ class CallTracker:
                     call.called_transfer_failed = True
             del now
             return []
+        self._hand_on({event.get(f"{prefix}Uniqueid", "")
+                       for prefix in ("Transferer", "OrigTransferer", "SecondTransferer")})
         for key, value in event.items():
             call = self.calls.get(value) if key.endswith("Linkedid") else None
             if call is None:
@@ -775,6 +780,25 @@ class CallTracker:
                     if (partner := call.partners.get(n) or _partner(n))}
         del now
         return []
+
+    def _hand_on(self, uniqueids: set[str]) -> None:
+        """The transferers of a transfer done leave the called party's bridge handing the
+        call on, not ending it (``_left_first``), in either order of the event and their
+        BridgeLeave: bridge.c ``ast_bridge_transfer_blind`` only asks the transferer to go
+        (``ast_bridge_remove``) before ``publish_blind_transfer`` (cacofonisk
+        xfer_blind_abbcac: BlindTransfer, then the transferer's BridgeLeave).
+
+        Found by Uniqueid, not by the event's Linkedids: a basic bridge gave every member
+        the oldest Linkedid (bridge_basic.c ``bridge_basic_push``), an agent's channel
+        logged in before the call, so the event named the agent's call, not ours; its
+        leave was taken for the end of the call and the customer's hangup in the queue it
+        was handed to released nothing (hrev15, ``test_watchdog_examiner_confbridge``)."""
+        for uniqueid in uniqueids - {""}:
+            self._handed_on.add(uniqueid)
+            call = self.calls.get(self._left_in.pop(uniqueid, ""))
+            if call is not None and call.left_first is not None and (
+                    call.left_first[0] == uniqueid):
+                call.left_first = None
 
     def _bridge_enter(self, event: Event, now: float) -> list[Effect]:
         """A channel enters a bridge; with ``SwapUniqueid`` it takes that channel's place.
@@ -835,12 +859,13 @@ class CallTracker:
         uniqueid = event.get("Uniqueid", "")
         bridge = self._bridge_of.get(uniqueid) if uniqueid else None
         if bridge is not None:
-            self._left_first(uniqueid, event.get("Channel", ""), bridge)
+            self._left_first(uniqueid, event.get("Channel", ""), bridge,
+                             event.get("BridgeType", ""))
         self._leave(uniqueid)
         del now
         return []
 
-    def _left_first(self, uniqueid: str, name: str, bridge: str) -> None:
+    def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str) -> None:
         """Note a person off the called party's side leaving the called party alone.
 
         bridge_channel.c ``bridge_channel_internal_pull`` takes the leaving channel out,
@@ -853,7 +878,16 @@ class CallTracker:
         Hangup never counted, and the called party, kicked by the dissolving bridge, was
         recorded as ending the call (hast11 (c), ``test_watchdog_examiner_order``). A
         channel that enters a bridge again (moved to an attended transfer's consultation,
-        back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``)."""
+        back to the agents' holding bridge) is no longer taken for it (``_bridge_enter``).
+
+        Only a basic bridge (``BridgeType: basic``; bridge_basic.c ``ast_bridge_basic_new``:
+        NORMAL_FLAGS has AST_BRIDGE_FLAG_DISSOLVE_HANGUP) pushes the others out when one
+        leaves. A ConfBridge (app_confbridge.c ``ast_bridge_base_new`` with MASQUERADE_ONLY
+        | TRANSFER_BRIDGE_ONLY: ``BridgeType: base``), a holding or an ARI bridge keeps the
+        called party in it, still connected to the dialer: a person leaving one ended
+        nothing, and the called party's later hangup is what the release turns on (taken
+        for the end, nothing was released: hrev15, ``test_watchdog_examiner_confbridge``).
+        An event without ``BridgeType`` (Asterisk 22 always sends it) proves nothing."""
         if not name:
             return
         joined = self._joined(bridge)
@@ -862,7 +896,10 @@ class CallTracker:
                 and own.left_first is None and own.followed is not None
                 and self._persons(bridge, set()) - self._side(own)):
             own.dest_left_talking = True  # the called party left first
-        if name.startswith(_NOT_A_PERSON):
+        if uniqueid in self._handed_on:
+            self._handed_on.discard(uniqueid)  # a transferer: it handed the call on
+            return
+        if name.startswith(_NOT_A_PERSON) or kind != "basic":
             return
         for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
@@ -949,6 +986,7 @@ class CallTracker:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
         # The call the channel was created in, whatever Linkedid the channel has by now.
         self._leave(uniqueid)
+        self._handed_on.discard(uniqueid)
         left = self.calls.get(self._left_in.pop(uniqueid, ""))
         if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
             left.left_gone = True
@@ -1193,6 +1231,7 @@ class CallTracker:
             self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
         for uniqueid in [u for u in self._left_in if u not in alive]:
             del self._left_in[uniqueid]
+        self._handed_on &= alive
         self._bridges_known = self._picture_bridges(live)
         for linkedid, items in seen.items():
             self._rebuild_call(linkedid, items, now, outage)
