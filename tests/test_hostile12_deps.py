@@ -158,3 +158,34 @@ def test_readyz_says_not_ready_while_no_record_can_be_written(full_disk: FullDis
     full_disk.free()
     assert full_disk.check()["verdict"] == "ALLOW"
     assert full_disk.ready()[0] == 200
+
+
+def test_opt_out_on_a_full_log_says_it_is_in_force_and_a_resend_records_it(
+        full_disk: FullDisk) -> None:
+    """The store takes the opt-out first, then the log its record (Gate.write): on a full
+    log the number is already on the do-not-call list. The answer said "not recorded"
+    (500), which is false — the next call to it is BLOCKed — and undocumented. It is a 503
+    that says the opt-out is in force and asks for it again; sent again once the log is
+    writable, it is answered 200 and the log holds its record."""
+    node = full_disk.node
+    full_disk.fill()
+    _until_blocked(full_disk)
+    for last in range(151, 200):  # the file's last page may still hold a record or two
+        body = {"number": f"8015550{last}", "campaign": "ut-solar-manual"}
+        status, answer = node.json("/v1/opt-out", body)
+        if status != 200:
+            break
+    assert status == 503, answer
+    assert "not recorded" not in answer["error"]
+    assert "in force" in answer["error"]
+    assert "again" in answer["error"]
+    assert full_disk.check(body["number"])["rule"] == "us-federal:64.1200(d)(3)"  # in force
+    full_disk.free()
+    assert node.json("/v1/opt-out", body) == (200, {"recorded": True,
+                                                     "number_last4": f"0{last}"})
+    (full_disk.triggers / "copy").touch()
+    full_disk._wait("copied")
+    lines = (full_disk.triggers / "copy.jsonl").read_bytes().splitlines()
+    changes = [json.loads(line) for line in lines if b'"event":"record"' in line]
+    assert changes[-1]["number_last4"] == f"0{last}"
+    assert body["number"] not in node.stderr()
