@@ -10,6 +10,7 @@ called as "not listed". Real files, and the real CLI for the import.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -95,3 +96,30 @@ def test_dnc_import_of_a_cut_download_publishes_nothing(tmp_path: Path) -> None:
     assert imported.returncode != 0, imported.stderr
     assert "cut short" in imported.stderr
     assert not (data / "lists" / "ut-state" / "CURRENT").exists()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "a jurisdiction pack cut at a line boundary parses (TOML has no end marker, the pack "
+    "no digest or rule count): us-ut.toml cut before its second [[rules]] loads with 1 "
+    "rule of 6 and serve starts; the pack loader (callguard/policy, config) is not in "
+    "hhos12's files. A fix: refuse a packs_dir pack whose id and version are a shipped "
+    "pack's but whose text differs (cut short, or edited without a version bump)"))
+def test_serve_refuses_a_pack_copy_cut_at_a_line_boundary(tmp_path: Path) -> None:
+    from tests.conftest import PACKS_DIR
+    from tests.serve_node import ServeNode, write_lists
+
+    packs = tmp_path / "packs"
+    shutil.copytree(PACKS_DIR, packs)
+    lines = (PACKS_DIR / "us-ut.toml").read_text().splitlines(keepends=True)
+    second = [i for i, line in enumerate(lines) if line.startswith("[[rules]]")][1]
+    (packs / "us-ut.toml").write_text("".join(lines[:second]))  # a copy cut short
+    node = ServeNode(tmp_path / "node")
+    text = node.config.read_text()
+    assert 'packs_dir = ""' in text
+    node.config.write_text(text.replace('packs_dir = ""', f'packs_dir = "{packs}"', 1))
+    write_lists(node.data, [8015550199])
+    try:
+        with pytest.raises(RuntimeError, match="us-ut"):
+            node.start()
+    finally:
+        node.stop()
