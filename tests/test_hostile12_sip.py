@@ -64,14 +64,6 @@ def _tcp(node: ServeNode, data: bytes) -> bytes:
         return answer
 
 
-def _recorded(node: ServeNode, call_id: str) -> list[dict[str, object]]:
-    time.sleep(0.2)
-    path = Path(node.data) / "compliance.jsonl"
-    return [record for line in path.read_bytes().splitlines()
-            if (record := json.loads(line)).get("front") == "sip"
-            and call_id in json.dumps(record)]
-
-
 def _decisions(node: ServeNode) -> int:
     path = Path(node.data) / "compliance.jsonl"
     return sum(b'"front":"sip"' in line for line in path.read_bytes().splitlines())
@@ -97,3 +89,41 @@ def test_another_version_is_answered_505_and_nothing_decided(node: ServeNode, ve
 def test_sip_2_0_in_any_case_is_decided(node: ServeNode, version: str) -> None:
     answer = _udp(node, _invite(version, f"ok{time.time_ns()}"))
     assert answer.startswith(b"SIP/2.0 302 "), answer
+
+
+def _ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6(), reason="no IPv6 loopback here")
+def test_dual_stack_udp_reads_an_ipv4_dialer_as_its_ipv4_address(tmp_path: Path) -> None:
+    """``host = "::"``: the UDP socket is dual-stack (Linux's bindv6only=0), and an IPv4
+    dialer's datagrams come from ``::ffff:10.1.2.3``. The allowlist (``10.1.2.0/24``) and
+    ``campaign_by_source`` compared that IPv6 form with IPv4 networks: every IPv4 dialer
+    was refused unanswered (``refused_source``) and waited out its Timer B. stun.py
+    already answered such a peer with its IPv4 address."""
+    serve = ServeNode(tmp_path / "node", extra_sip={
+        'host = "127.0.0.1"': 'host = "::"',
+        'allowed_sources = ["127.0.0.1/32", "::1/128"]': 'allowed_sources = ["127.0.0.1/32"]',
+        "campaign_by_source = {}": 'campaign_by_source = { "127.0.0.0/8" = "ut-solar-manual" }'})
+    write_lists(serve.data, [8015550199])
+    serve.start()
+    try:
+        call_id = f"v4{time.time_ns()}"
+        invite = _invite("SIP/2.0", call_id).replace(
+            b"X-Callguard-Campaign: ut-solar-manual\r\n", b"")  # the source's campaign
+        answer = _udp(serve, invite)
+        assert answer.startswith(b"SIP/2.0 302 "), answer
+        time.sleep(0.2)
+        decided = [json.loads(line) for line in (serve.data / "compliance.jsonl")
+                   .read_bytes().splitlines() if b'"front":"sip"' in line]
+        assert [d["campaign"] for d in decided] == ["ut-solar-manual"]
+        _, metrics = serve.http("/metrics")
+        assert 'callguard_sip_events_total{event="refused_source"}' not in metrics
+    finally:
+        serve.stop()
