@@ -55,6 +55,13 @@ def test_list_file_without_final_line_break_is_read(tmp_path: Path) -> None:
     assert parse_list_file(path).count == 10
 
 
+def test_a_dos_end_of_file_mark_is_no_cut(tmp_path: Path) -> None:
+    """Ctrl-Z after the last line (old DOS/Windows tools) is no line cut short."""
+    path = tmp_path / "dos.txt"
+    path.write_bytes(b"".join(b"%d\r\n" % n for n in NUMBERS[:10]) + b"\x1a")
+    assert parse_list_file(path).count == 10
+
+
 def test_malformed_line_inside_the_file_is_still_tolerated(tmp_path: Path) -> None:
     """The bad-line share still applies to lines that ended: one typo in 2,000 passes."""
     path = tmp_path / "typo.txt"

@@ -35,6 +35,7 @@ from callguard.numbers.parse import ascii_digits, quoted_number
 __all__ = ["ParsedDelta", "ParsedList", "cut_short", "parse_delta_file", "parse_list_file"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
+_DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
 _MAX_REPORTED = 20
 _PROGRESS_EVERY = 100_000
 _ROW = 11  # 10 digits and LF
@@ -80,7 +81,7 @@ def _content(lines: Iterable[str], parsed: _Headed) -> Iterator[tuple[int, str, 
     first = True
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith("#") or line == _DOS_EOF:
             continue
         if first:
             first = False
