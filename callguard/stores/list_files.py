@@ -9,6 +9,12 @@ other line that is not a number, the first included, is malformed: reported with
 number and counted (its digits redacted: the report reaches logs); a file whose bad
 share exceeds the limit is refused whole. Digits of other scripts are read as
 ``callguard.numbers`` reads them, so a list and a call agree on what a number is.
+
+A file whose last line is malformed and has no line break was cut short (a download or
+a copy interrupted mid-line): it is refused whole (``cut_short``), whatever the bad share.
+Counted as one bad line, the cut let a first import (nothing to compare ``--max-shrink``
+with) publish half a list, and every number past the cut was called as not listed.
+A whole last line without a line break (a hand-made file) is read as usual.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from callguard.csvfile import decoded_lines
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
-__all__ = ["ParsedDelta", "ParsedList", "parse_delta_file", "parse_list_file"]
+__all__ = ["ParsedDelta", "ParsedList", "cut_short", "parse_delta_file", "parse_list_file"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
+_DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
 _MAX_REPORTED = 20
 _PROGRESS_EVERY = 100_000
 _ROW = 11  # 10 digits and LF
@@ -66,21 +73,31 @@ class _Headed(Protocol):
     header: str | None
 
 
-def _content(lines: Iterable[str], parsed: _Headed) -> Iterator[tuple[int, str]]:
-    """Each line that holds content, stripped, with its line number: blank lines and
-    ``#`` comments skipped, and a first line of column names (``_is_header``) kept as
+def _content(lines: Iterable[str], parsed: _Headed) -> Iterator[tuple[int, str, bool]]:
+    """Each line that holds content, stripped, with its line number and whether it ended
+    (a line break after it: only a file's last line may lack one): blank lines and ``#``
+    comments skipped, and a first line of column names (``_is_header``) kept as
     ``parsed.header``, not counted (no digit in it: nothing to redact)."""
     first = True
     for number, raw in enumerate(lines, start=1):
         line = raw.strip()
-        if not line or line.startswith("#"):
+        if not line or line.startswith("#") or line == _DOS_EOF:
             continue
         if first:
             first = False
             if _is_header(line):
                 parsed.header = line[:80]
                 continue
-        yield number, line
+        yield number, line, raw.endswith(("\n", "\r"))
+
+
+def cut_short(path: Path, number: int, shown: str) -> ListImportError:
+    """The refusal of a file whose malformed last line has no line break (``shown``: the
+    line, its digits already redacted)."""
+    return ListImportError(
+        f"{path}: the last line ({number}: {shown}) is not whole and has no line break: the "
+        "file was cut short (an interrupted download or copy?); nothing was imported. "
+        "Fetch the file again")
 
 
 def _national(line: str) -> int | None:
@@ -219,10 +236,14 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
     read = [0]
-    for number, line in _content(_lines(path, read), parsed):
+    cut: ListImportError | None = None
+    for number, line, ended in _content(_lines(path, read), parsed):
         parsed.lines += 1
         national = _national(line)
         if national is None:
+            if not ended:  # the last line (raised once the file is closed)
+                cut = cut_short(path, number, quoted_number(line[:40]))
+                continue
             parsed.bad += 1
             if len(parsed.bad_examples) < _MAX_REPORTED:
                 parsed.bad_examples.append(f"line {number}: {quoted_number(line[:40])}")
@@ -230,6 +251,8 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
         _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
             on_progress(parsed.lines - parsed.bad, read[0])
+    if cut is not None:
+        raise cut
     if on_progress is not None:
         on_progress(parsed.lines - parsed.bad, read[0])
     return parsed
@@ -250,6 +273,7 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
     delta = ParsedDelta(ParsedList(), ParsedList())
     lines = bad = 0
     examples: list[str] = []
+    cut: ListImportError | None = None
     for number, raw in enumerate(_lines(path), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -258,6 +282,9 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         sign, rest = line[0], line[1:].strip()
         national = _national(rest) if sign in "+-" else None
         if national is None:
+            if not raw.endswith(("\n", "\r")):  # the last line (raised once closed)
+                cut = cut_short(path, number, quoted_number(line[:40]))
+                continue
             bad += 1
             if len(examples) < _MAX_REPORTED:
                 examples.append(f"line {number}: {quoted_number(line[:40])} "
@@ -265,6 +292,8 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
             continue
         target = delta.additions if sign == "+" else delta.deletions
         _add(target.by_area, national)
+    if cut is not None:
+        raise cut
     if lines == 0:
         raise ListImportError(f"{path}: no changes in the delta file; nothing was imported")
     if bad / lines > max_bad_share:

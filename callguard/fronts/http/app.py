@@ -27,6 +27,7 @@ import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.limits import (
     BodyTimeoutError,
@@ -334,6 +335,14 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _gone()
         except StoreError as exc:
             return _error(503, f"not recorded: {exc}")
+        except RecordWriteError as exc:
+            # Gate.write applies the store's write first, then logs it: the opt-out is in
+            # force (the next call is BLOCKed), only its compliance record is missing.
+            # "not recorded" was false; sent again, it is logged (changed: 0) and answered.
+            counts["opt_out_unlogged"] += 1
+            return _error(503, "the number is on the do-not-call list (in force), but the "
+                          f"compliance log could not record the change ({exc}); send the "
+                          "opt-out again once the log is writable")
         except CallguardError as exc:
             return _error(500, f"not recorded: {exc}")
         return web.json_response({"recorded": True, "number_last4": e164[-4:]})

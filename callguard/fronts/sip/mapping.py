@@ -19,6 +19,7 @@ from aiosipua import SipRequest
 from aiosipua.headers import prettify_header_name
 
 from callguard.decision import Decision
+from callguard.fronts.sip.protection import plain_address
 from callguard.gate import CheckRequest, Withdrawal
 
 __all__ = ["SipMapping", "build_response", "number_of", "quote"]
@@ -29,7 +30,8 @@ REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request
            420: "Bad Extension", 481: "Call/Transaction Does Not Exist",
            482: "Loop Detected",
            487: "Request Terminated",
-           500: "Server Internal Error", 503: "Service Unavailable", 603: "Decline"}
+           500: "Server Internal Error", 503: "Service Unavailable",
+           505: "Version Not Supported", 603: "Decline"}
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 _PRETTY_ECHOED = {name: prettify_header_name(name) for name in _ECHOED}
 _PRETTY_CACHE: dict[str, str] = {}
@@ -80,9 +82,8 @@ class SipMapping:
     def campaign_for(self, request: SipRequest, source: str) -> str:
         """The source's campaign when sources are mapped, else the header's."""
         if self.campaign_by_source:
-            try:
-                address = ipaddress.ip_address(source)
-            except ValueError:
+            address = plain_address(source)  # ::ffff:10.1.2.3 is 10.1.2.3 (dual stack)
+            if address is None:
                 return ""
             for network, campaign in self._networks:
                 if address in network:

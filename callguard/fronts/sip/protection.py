@@ -11,7 +11,22 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Allowlist", "RateLimiter"]
+__all__ = ["Allowlist", "RateLimiter", "plain_address"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def plain_address(source: str) -> IPAddress | None:
+    """The source address as its networks are written: an IPv4 peer seen through a
+    dual-stack socket (``host = "::"``: ``::ffff:10.1.2.3``) is its IPv4 address, which
+    an IPv4 network contains (an IPv6 address never is); None for no address."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 class Allowlist:
@@ -26,9 +41,8 @@ class Allowlist:
         known = self._cache.get(source)
         if known is not None:
             return known
-        try:
-            address = ipaddress.ip_address(source)
-        except ValueError:
+        address = plain_address(source)
+        if address is None:
             return False
         allowed = any(address in network for network in self._networks)
         if len(self._cache) >= self._cache_size:

@@ -621,9 +621,9 @@ class SipFront:
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
-        cut = None if transport.reliable else _cut(data, message)
+        refusal = _refusal(data, message, transport.reliable)
         try:
-            self._request(message, peeked[1] if peeked else None, addr, transport, cut,
+            self._request(message, peeked[1] if peeked else None, addr, transport, refusal,
                           ident)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
@@ -662,18 +662,18 @@ class SipFront:
         return receipt
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
-                 transport: _Transport, cut: str | None = None,
+                 transport: _Transport, refusal: _Refusal | None = None,
                  ident: int | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
             addr = _stamp_via(request, addr, transport.reliable,
                               force_rport=self.settings.force_rport)
-        if cut is not None:  # what is missing may be what the decision reads
-            counts["truncated"] += 1
+        if refusal is not None:  # another version, or a datagram cut: nothing is decided
+            event, status, headers = refusal
+            counts[event] += 1
             if request.headers.get("via") and method != "ACK":
-                self._stateless(request, 400, addr, transport,
-                                (("Warning", f'399 callguard "{cut}"'),))
+                self._stateless(request, status, addr, transport, headers)
             return
         missing = missing_required_headers(request)
         if missing:
@@ -701,9 +701,9 @@ class SipFront:
         key = key if key is not None else self._key(request, method)
         receipt = self._known(method, key, addr, transport, ident,
                               _merge_id(request, cseq.seq) if method == "INVITE" else None)
-        refusal = _REFUSALS.get(receipt)
-        if refusal is not None:
-            self._stateless(request, refusal[0], addr, transport, refusal[1])
+        answer = _REFUSALS.get(receipt)
+        if answer is not None:
+            self._stateless(request, answer[0], addr, transport, answer[1])
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)
@@ -912,6 +912,32 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
     if int(declared) > len(message.body):
         return "body shorter than Content-Length: the datagram was cut"
     return None
+
+
+# A request refused before its transaction: the event counted, the status, its headers.
+_Refusal = tuple[str, int, tuple[tuple[str, str], ...]]
+_BAD_VERSION: _Refusal = ("bad_version", 505, ())
+
+
+def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | None:
+    """Why a request is answered without a decision, before its transaction: a version
+    that is not SIP/2.0 (505, §21.5.18: another protocol's rules), or over UDP a
+    datagram cut short (400, ``_cut``: what is missing may be what the decision reads)."""
+    if not _sip_2_0(data):
+        return _BAD_VERSION
+    cut = None if reliable else _cut(data, message)
+    if cut is None:
+        return None
+    return ("truncated", 400, (("Warning", f'399 callguard "{cut}"'),))
+
+
+def _sip_2_0(data: bytes) -> bool:
+    """Whether the request line ends in the version SIP/2.0 (RFC 3261 §7.1; the token
+    compares case-insensitively, §25.1). ``wire.parse`` reads no version: an
+    ``INVITE sip:… SIP/3.0`` or an HTTP request line was decided as a SIP/2.0 INVITE."""
+    end = data.find(b"\n")
+    line = (data[:end] if end >= 0 else data).rstrip(b"\r \t")
+    return line[-7:].upper() == b"SIP/2.0" and line[-8:-7] in (b" ", b"\t")
 
 
 def _merge_id(request: SipRequest, cseq: int) -> str | None:

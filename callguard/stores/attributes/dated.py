@@ -34,7 +34,7 @@ import numpy as np
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.parse import quoted_number
 from callguard.numbers.redact import redact_digits
-from callguard.stores.list_files import _content, _lines, _national
+from callguard.stores.list_files import _content, _lines, _national, cut_short
 
 if TYPE_CHECKING:
     from callguard.stores.interfaces import ListMeta
@@ -86,15 +86,18 @@ class ParsedDated:
         return sum(len(v) for v in self.by_area.values())
 
 
+def _shown(line: str) -> str:
+    """A bad line as a report shows it: the number field quoted as `check` quotes a number
+    ("801555O101" is one, mistyped); the rest (the date) only has its digit runs taken out."""
+    head, comma, rest = line[:40].partition(",")
+    return repr(quoted_number(head)[1:-1] + comma + redact_digits(rest) if head else (
+        redact_digits(line[:40])))
+
+
 def _record(parsed: ParsedDated, number: int, line: str) -> None:
     parsed.bad += 1
     if len(parsed.bad_examples) < _MAX_REPORTED:
-        # the number field quoted as `check` quotes a number ("801555O101" is one, mistyped);
-        # the rest (the date) only has its digit runs taken out
-        head, comma, rest = line[:40].partition(",")
-        shown = quoted_number(head)[1:-1] + comma + redact_digits(rest) if head else (
-            redact_digits(line[:40]))
-        parsed.bad_examples.append(f"line {number}: {shown!r} (want NUMBER,YYYY-MM-DD)")
+        parsed.bad_examples.append(f"line {number}: {_shown(line)} (want NUMBER,YYYY-MM-DD)")
 
 
 def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
@@ -103,8 +106,9 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     if not path.is_file():
         raise ListImportError(f"{path}: no such file")
     parsed = ParsedDated()
+    cut: ListImportError | None = None
     # a first line "phone,disconnect_date": column names, as in the list files
-    for number, line in _content(_lines(path), parsed):
+    for number, line, ended in _content(_lines(path), parsed):
         parsed.lines += 1
         head, _, tail = line.rpartition(",") if "," in line else line.rpartition(" ")
         if not head:
@@ -112,6 +116,9 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
             head, tail = " ".join(parts[:-1]), parts[-1]
         national, day = _national(head.strip()), _day(tail)
         if national is None or day is None:
+            if not ended:  # the last line, cut mid-way (raised once the file is closed)
+                cut = cut_short(path, number, _shown(line))
+                continue
             _record(parsed, number, line)
             continue
         bucket = parsed.by_area.setdefault(national // _AREA_SPAN, {})
@@ -119,6 +126,8 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
         bucket[rest] = max(day, bucket.get(rest, 0))
         if on_progress is not None and parsed.lines % 100_000 == 0:
             on_progress(parsed.lines - parsed.bad)
+    if cut is not None:
+        raise cut
     if on_progress is not None:
         on_progress(parsed.lines - parsed.bad)
     if parsed.lines == 0:
