@@ -36,6 +36,7 @@ from callguard.policy import (
 )
 from callguard.policy.calendar import ProclaimedDay
 from callguard.policy.model import with_seller_subjects
+from callguard.policy.packs import rule_table_digest
 from callguard.policy.rules import SolicitorRegistration
 from callguard.resources import bundled_config
 from callguard.resources import packs_dir as bundled_packs_dir
@@ -153,6 +154,28 @@ def chosen_packs_dir(config: Path, configured: str) -> Path:
     return (config.parent / configured).resolve() if configured else bundled_packs_dir()
 
 
+def _same_as_shipped(path: Path, pack: Pack) -> None:
+    """Refuse a copy of a shipped pack whose rules differ from the shipped text of the same
+    version: TOML has no end marker, so a copy cut at a line boundary parses (us-ut with one
+    rule of six), and a record names a pack by id and version — ``explain`` would render the
+    shipped rules for calls the cut copy judged. An edit must carry a version of its own."""
+    shipped = bundled_packs_dir() / path.name
+    if path.resolve() == shipped.resolve() or not shipped.is_file():
+        return
+    try:
+        doc = read_toml(shipped)
+        head = doc.get("pack", {})
+        same_version = head.get("id") == pack.id and head.get("version") == pack.version
+    except (ConfigError, OSError, AttributeError):
+        return  # the shipped file itself is judged where it is loaded
+    if same_version and rule_table_digest(doc) != pack.digest:
+        raise ConfigError(
+            f"{path}: pack {pack.id} {pack.version} differs from the shipped {pack.id} "
+            f"{pack.version} (rule table {pack.digest}, shipped {rule_table_digest(doc)}): "
+            "a copy cut short or edited without a new version; copy it again with "
+            "`callguard init --copy-packs`, or give the edit a version of its own")
+
+
 def _load_packs(packs_dir: Path, choices: Mapping[str, str],
                 proclaimed: tuple[tuple[str, ProclaimedDay], ...]) -> dict[str, Pack]:
     if not packs_dir.is_dir():
@@ -160,6 +183,7 @@ def _load_packs(packs_dir: Path, choices: Mapping[str, str],
     packs: dict[str, Pack] = {}
     for path in pack_files(packs_dir):
         pack = load_pack_file(path, choices=choices, proclaimed=proclaimed)
+        _same_as_shipped(path, pack)
         packs[pack.id] = pack
     known = {i.id for pack in packs.values() for i in pack.interpretations}
     unknown = sorted(set(choices) - known)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 
 import pytest
 
@@ -217,3 +218,62 @@ class TestRedisUrl:
         """db and the ssl_* options stay usable."""
         url = "rediss://redis.internal:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem"
         assert load_settings(write(tmp_path, f"[redis]\nurl = '{url}'\n")).redis_url == url
+
+
+def _cut_before_last_table(text: str) -> str:
+    """The pack cut at a line boundary before its last top-level table: still valid TOML."""
+    lines = text.splitlines(keepends=True)
+    tables = [i for i, line in enumerate(lines) if line.startswith("[[obligations]]")]
+    assert tables, "us-ut has [[obligations]]"
+    return "".join(lines[:tables[0]])
+
+
+class TestCopiesOfShippedPacks:
+    """A packs_dir copy of a shipped pack must carry the shipped rules of its version: a
+    record names a pack by id and version, and ``explain`` renders the shipped text."""
+
+    def _copy(self, tmp_path: Path) -> Path:
+        import shutil
+
+        from callguard.config import pack_files
+        from callguard.resources import packs_dir
+
+        packs = tmp_path / "packs"
+        packs.mkdir()
+        for path in pack_files(packs_dir()):
+            shutil.copy(path, packs / path.name)
+        return packs
+
+    def test_an_exact_copy_loads(self, tmp_path: Path) -> None:
+        from callguard.config import _load_packs
+
+        packs = _load_packs(self._copy(tmp_path), {}, ())
+        assert "us-ut" in packs
+
+    def test_an_edit_under_the_shipped_version_is_refused(self, tmp_path: Path) -> None:
+        from callguard.config import _load_packs
+
+        packs = self._copy(tmp_path)
+        text = (packs / "us-ut.toml").read_text()
+        edited = text.replace("[[rules]]", "[[rules]]\n# edited", 1)
+        assert edited != text
+        # a comment changes nothing a verdict reads: still the shipped rule table
+        (packs / "us-ut.toml").write_text(edited)
+        _load_packs(packs, {}, ())
+        (packs / "us-ut.toml").write_text(_cut_before_last_table(text))
+        with pytest.raises(ConfigError, match=r"us-ut .* differs from the shipped us-ut"):
+            _load_packs(packs, {}, ())
+
+    def test_an_edit_with_a_version_of_its_own_loads(self, tmp_path: Path) -> None:
+        import re
+
+        from callguard.config import _load_packs
+
+        packs = self._copy(tmp_path)
+        text = (packs / "us-ut.toml").read_text()
+        cut, count = re.subn(r'(?m)^version = "[^"]+"', 'version = "2099.1.1-site"',
+                             _cut_before_last_table(text),
+                             count=1)
+        assert count == 1
+        (packs / "us-ut.toml").write_text(cut)
+        assert _load_packs(packs, {}, ())["us-ut"].version == "2099.1.1-site"
