@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -138,6 +141,8 @@ class Runtime:
                 return refusing is None, refusing or records.weak or "durable"
 
             probes["records_durability"] = durability
+        probes["compliance_log"] = partial(_log_writable, self.compliance.writer,
+                                           log_path(settings))
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
@@ -251,6 +256,39 @@ def open_frequency(settings: Settings, records: RecordStores,
                and settings.log.durability in ("group", "every") else None)
     return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
                              retention_s=retention, counts_log=proving)
+
+
+async def _log_writable(writer: RecordWriter, path: Path | None) -> tuple[bool, str]:
+    """Whether a record can be written: a node whose log refuses its lines BLOCKs every
+    call (fail closed), so a load balancer must send its calls elsewhere. Once the log's
+    file system takes a write again (a probe file beside the log, off the loop) the node is
+    ready: with no calls sent to it, no record would ever show the log came back."""
+    failure = writer.last_error
+    if failure is None:
+        return True, "writing"
+    if path is None:
+        return False, f"the last record was not written ({failure})"
+    probe = path.parent / f".{path.name}.readyz"
+
+    def write_probe() -> str | None:
+        try:
+            with open(probe, "wb") as handle:
+                handle.write(bytes(4096))  # one block: none is free on a full disk
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as exc:
+            return exc.strerror or type(exc).__name__
+        finally:
+            with contextlib.suppress(OSError):
+                probe.unlink()
+        return None
+
+    still = await asyncio.to_thread(write_probe)
+    if still is not None:
+        return False, (f"the compliance log cannot be written ({failure}; a probe write "
+                       f"beside it: {still}): every call is BLOCKed")
+    return True, f"the last record was not written ({failure}); the log's file system " \
+                 "takes writes again"
 
 
 def open_compliance_log(settings: Settings, protector: NumberProtector,

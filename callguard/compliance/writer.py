@@ -165,6 +165,9 @@ class RecordWriter:
         self.views = list(views)
         self.written = 0
         self.failed = 0
+        # Why the last line settled was not written (None once one is written again): the
+        # node's /readyz says so while every call is BLOCKed for it.
+        self.last_error: str | None = None
         self.batches = 0
         self._queue: queue.SimpleQueue[list[_Item] | _Flush | object] = queue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Item]] = {}
@@ -346,6 +349,7 @@ class RecordWriter:
                 if item.future is not None and not item.future.done():
                     item.future.set_exception(error)
             self.failed += len(items)
+            self.last_error = "the record writer stopped"
             return
         self._queue.put(items)
 
@@ -501,8 +505,10 @@ class RecordWriter:
         for item in items:
             if item.error is None:
                 self.written += 1
+                self.last_error = None
             else:
                 self.failed += 1
+                self.last_error = item.error.strerror or type(item.error).__name__
 
     def _report(self, items: list[_Item]) -> None:
         for item in items:
