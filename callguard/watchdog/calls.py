@@ -904,9 +904,10 @@ class CallTracker:
         milliseconds behind (core_unreal.c ``ast_unreal_hangup``), and a BYE in between
         proves nothing went on."""
         own = self.calls.get(self._holder.get(uniqueid, ""))
-        if own is not None and name and name == own.dest:
-            # channels of the call still up, off the called party's side (a channel of
-            # the picture gone while AMI was away stays a member: ``_resume``)
+        if own is not None and name and name == own.dest and name not in own.optimised:
+            # (a swap out of its bridge is no leaving: ``_swapped``) Channels of the call
+            # still up, off the called party's side: a channel gone while AMI was away
+            # stays a member (``_resume``).
             side = self._side(own)
             others = {u for u, n in self._members.get(bridge, {}).items()
                       if u != uniqueid and u in own.channels and n not in side}
@@ -914,8 +915,8 @@ class CallTracker:
                 kind == "basic" and bridge in self._dissolving) and (
                 own.off_side_at is None
                 or now - own.off_side_at >= self.settings.went_on_after_s)
-        if kind == "basic" and uniqueid not in self._handed_on and not any(
-                name in call.optimised for call in self.calls.values()):
+        if kind == "basic" and uniqueid not in self._handed_on and (
+                own is None or name not in own.optimised):
             self._dissolving.add(bridge)
 
     def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str,
