@@ -261,3 +261,14 @@ def test_a_bye_in_the_race_of_a_teardown_is_still_the_callers_end():
     effects += tracker.due(at + 30.0)
     assert not [e for e in effects if isinstance(e, HangupChannel)]
     assert _release(reports)["ended_by"] == "caller"
+
+
+def test_a_leave_without_bridge_type_proves_nothing():
+    """An event without ``BridgeType`` (Asterisk 22 always sends it) cannot say the
+    customer's bridge was not dissolving: the old rule stands, nothing is hung up."""
+    leave, hangup = _customer_hangs_up()
+    leave = {k: v for k, v in leave.items() if k != "BridgeType"}
+    reports, effects, _ = _run([*_customer_answered(), *_agent_by_dial()],
+                               [leave, hangup, _hangup(ONE, ONE_ID), _hangup(TWO, TWO_ID)])
+    assert _hangups(effects) == []
+    assert _release(reports)["ended_by"] == "caller"
