@@ -9,8 +9,9 @@ dialer:
   dialling channel was not hung up (``!ast_check_hangup(chan)``) the dialling channel goes
   on in dialplan (``res = 0``) — the dialer's ``;1`` Dial()ed the agent with ``g`` and
   plays a survey when the agent hangs up;
-- app_queue.c ``queue_exec``: the agent's hangup ends the queue's bridge, Queue() returns
-  and ``;1`` goes on to the next priority (an overflow Queue(), a Playback);
+- app_queue.c, Queue() with ``c`` (OPT_GO_ON, "Continue in the dialplan if the callee
+  hangs up"): the agent's hangup ends the queue's bridge and ``;1`` goes on to the next
+  priority (an overflow Queue(), a Playback);
 
 while the customer stays in its own Dial() bridge with ``;2``: a basic bridge dissolves
 only when one of ITS members hangs up (bridge_channel.c ``bridge_channel_internal_pull`` →
@@ -97,7 +98,7 @@ def _agent_by_dial() -> list[dict[str, str]]:
 
 
 def _agent_by_queue() -> list[dict[str, str]]:
-    """``;1`` runs Queue(sales): the member ``Local/7@agents/n`` answers, its ``;2``
+    """``;1`` runs Queue(sales,c): the member ``Local/7@agents/n`` answers, its ``;2``
     Dial()s the agent's phone; the agent hangs up — the member pair goes, the queue's
     bridge dissolves, Queue() returns and ``;1`` goes on (an overflow Queue())."""
     return [
