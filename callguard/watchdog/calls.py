@@ -28,7 +28,9 @@ decision's record (``FindNumber``, ``_seek_number``), which tells an Originate s
 the customer from click-to-dial.
 
 Release (13-25a-103(5)(e); 47 U.S.C. 227(d)(3)(B)): when the called party's channel
-hangs up first, every other channel of the call still up is hung up after the grace;
+hangs up first — or later, in a call that went on after a channel off its side went
+(``_dest_left``: the agent hung up, the dialer kept the called party) — every other
+channel of the call still up is hung up after the grace;
 Hangup events confirm; unconfirmed channels are retried. A call with no statutory limit
 (a predictive call no pack limits) is released the same way; the limit only decides
 whether a late release is recorded as a violation risk.
@@ -108,6 +110,7 @@ _NOT_A_PERSON = ("Local/", "Announcer/", "Recorder/", "CBAnn/", "CBRec/", "Messa
 _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
+_WENT_ON_AFTER_S = 1.0
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -186,6 +189,11 @@ class TrackerSettings:
     # session stayed up: ~2.6 KB each, without bound). A day: no call goes that long with
     # no Newchannel, Dial, Bridge or Hangup of any of its channels unless its end was lost.
     forget_after_s: float = _FORGET_AFTER_S
+    # The called party leaving its bridge first counts as its ending a call that went on
+    # after a channel off its side had gone (``_dest_left``) only this long after that:
+    # sooner, it may be the race of a teardown (the dialer's pair hanging up a few ms
+    # behind the agent, the customer's BYE between), where nothing is to be released.
+    went_on_after_s: float = _WENT_ON_AFTER_S
     # A call followed again from its variable alone (a restart: CALLGUARD_FOLLOW carries no
     # number) waits this long at most for its number's digest from the decision's record
     # (``FindNumber``) before the decisions that need it; 0: no record to look in.
@@ -282,6 +290,11 @@ class _Call:
     left_gone: bool = False  # and its Hangup was seen
     # the called party left its bridge while a person off its side was still in it
     dest_left_talking: bool = False
+    # the called party's last BridgeLeave was its own: it left a bridge still holding other
+    # channels, not dissolving (``_dest_left``)
+    dest_left_first: bool = False
+    # when a channel off the called party's side first left its bridge or hung up
+    off_side_at: float | None = None
     called_hangup_at: float | None = None
     release_due: float | None = None
     hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts sent
@@ -388,6 +401,9 @@ class CallTracker:
         # uniqueids of transferers of a transfer seen done, till they leave a bridge or hang
         # up: their leave hands the call on, it ends nothing (``_hand_on``)
         self._handed_on: set[str] = set()
+        # basic bridges a member left other than by a swap or a transfer: dissolving, the
+        # rest pushed out after it (``_dest_left``); dropped when the bridge empties
+        self._dissolving: set[str] = set()
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -859,13 +875,52 @@ class CallTracker:
         uniqueid = event.get("Uniqueid", "")
         bridge = self._bridge_of.get(uniqueid) if uniqueid else None
         if bridge is not None:
+            self._dest_left(uniqueid, event.get("Channel", ""), bridge,
+                            event.get("BridgeType", ""), now)
             self._left_first(uniqueid, event.get("Channel", ""), bridge,
-                             event.get("BridgeType", ""))
+                             event.get("BridgeType", ""), now)
         self._leave(uniqueid)
-        del now
         return []
 
-    def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str) -> None:
+    def _dest_left(self, uniqueid: str, name: str, bridge: str, kind: str,
+                   now: float) -> None:
+        """Note whether the called party left its bridge first, the call still held.
+
+        A channel off the called party's side may hang up first and the call go on: the
+        agent hangs up, and the dialer's ``;1`` runs on — a survey (app_dial.c
+        ``dial_exec_full`` with ``g``: after the bridge, the caller goes on in dialplan when
+        the peer hung up), an overflow Queue() — while the called party stays in its own
+        Dial() bridge with ``;2``, which nothing dissolves. Its later hangup is then the end
+        of the call (47 CFR 64.1200(a)(6)). That is told from the called party's bridge: the
+        called party leaving a bridge that still holds channels of the call off its side,
+        none of whom left it before
+        (a basic bridge dissolves when one leaves: bridge_channel.c
+        ``bridge_channel_internal_pull`` runs ``bridge_channel_dissolve_check`` before its
+        BridgeLeave, so a called party pushed out by a dissolve leaves after another). A
+        bridge that does not dissolve (a ConfBridge: ``BridgeType: base``) holds the others
+        whoever left. An event without ``BridgeType`` proves nothing. Within
+        ``went_on_after_s`` of the channel off its side going, the called party's leave is
+        not taken for its ending the call: the dialer's pair tearing the call down is a few
+        milliseconds behind (core_unreal.c ``ast_unreal_hangup``), and a BYE in between
+        proves nothing went on."""
+        own = self.calls.get(self._holder.get(uniqueid, ""))
+        if own is not None and name and name == own.dest and name not in own.optimised:
+            # (a swap out of its bridge is no leaving: ``_swapped``) Channels of the call
+            # still up, off the called party's side: a channel gone while AMI was away
+            # stays a member (``_resume``).
+            side = self._side(own)
+            others = {u for u, n in self._members.get(bridge, {}).items()
+                      if u != uniqueid and u in own.channels and n not in side}
+            own.dest_left_first = bool(kind and others) and not (
+                kind == "basic" and bridge in self._dissolving) and (
+                own.off_side_at is None
+                or now - own.off_side_at >= self.settings.went_on_after_s)
+        if kind == "basic" and uniqueid not in self._handed_on and (
+                own is None or name not in own.optimised):
+            self._dissolving.add(bridge)
+
+    def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str,
+                    now: float) -> None:
         """Note a person off the called party's side leaving the called party alone.
 
         bridge_channel.c ``bridge_channel_internal_pull`` takes the leaving channel out,
@@ -914,6 +969,8 @@ class CallTracker:
                     for other, other_name in joined.items()):
                 continue
             call.left_first = (uniqueid, name)
+            if call.off_side_at is None:
+                call.off_side_at = now
             self._left_in[uniqueid] = call.linkedid
 
     def _bypassed(self, call: _Call, name: str) -> bool:
@@ -957,6 +1014,7 @@ class CallTracker:
             del self._bridge_named[name]
         if bridge is not None and not members:
             self._members.pop(bridge, None)
+            self._dissolving.discard(bridge)
 
     def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
@@ -999,6 +1057,8 @@ class CallTracker:
                 and name not in call.optimised and name not in call.transferers
                 and not self._bypassed(call, name)):
             call.first_hangup = self._ended_first(call, name)
+            if call.off_side_at is None and call.first_hangup not in self._side(call):
+                call.off_side_at = now
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
@@ -1864,11 +1924,13 @@ class CallTracker:
 
     def _went_first(self, call: _Call) -> bool:
         """Answered, followed, not transferred, and no channel off the called party's side
-        hung up before it."""
+        hung up before it — or one did, and the call went on: the called party left its
+        bridge still holding others (``_dest_left``)."""
         if (call.followed is None or call.answered_at is None or call.dest is None
                 or call.transferred):
             return False
-        return call.first_hangup is None or call.first_hangup in self._side(call)
+        return (call.first_hangup is None or call.first_hangup in self._side(call)
+                or call.dest_left_first)
 
     def _joins_called_side(self, call: _Call, leg: str) -> bool:
         """An answered leg is the called party when the Dial() that rang the called party
