@@ -40,7 +40,7 @@ from callguard.cli.logs import (
     place_or_exit,
 )
 from callguard.cli.render import called_party_times
-from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
+from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
 from callguard.utc import zulu
@@ -101,8 +101,16 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     def read() -> tuple[Evidence, str | None]:
         live = LiveLines.of_log(log, archive)
         note = _add_stream(state, archive, live) if place.redis_stream else None
-        return gather(archive, live, number_hash=number_hash, decision_id=decision_id,
-                      first=since, last=until), note
+        found = gather(archive, live, number_hash=number_hash, decision_id=decision_id,
+                       first=since, last=until)
+        if found.decisions and (decision_id is not None or since or until):
+            # The records in force before each decision were not all read: those logged
+            # before --from, or (one decision) every change of its number. Read them all.
+            again = LiveLines.of_log(log, archive)
+            if place.redis_stream:
+                note = _add_stream(state, archive, again) or note
+            add_standing(found, archive, again)
+        return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,

@@ -1,0 +1,120 @@
+"""A compliance officer's questions after a complaint, asked of what real processes wrote.
+
+Found by an examiner (session 17) on a data set made through `callguard serve`: two nodes,
+one stream, one archiver, consent granted and revoked, an EBR, a company do-not-call entry.
+
+- An HTTP check about another day (``at`` a month off) was in the unfiltered report and
+  in no report or evidence of any range: `evidence NUMBER --from/--to` answered "none",
+  exit 0, for a decision that was made. The readers cut their reading by when records
+  were logged (two days of margin), the dating used ``at`` however far it was.
+- `evidence --decision ID` said no consent, EBR or do-not-call record stood before the
+  decision (``records_in_force: []``, "records before 0") when a consent had been given
+  and revoked; `evidence NUMBER --from` dropped the records logged before ``--from`` from
+  the records in force.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from callguard.compliance.segments import stamp_name
+from tests.serve_node import ServeNode, write_lists
+
+NUMBER = "8015550123"
+
+
+def _close_and_archive(node: ServeNode) -> None:
+    """The current file closed (as the writer rotates it) and archived, every day compacted."""
+    log = node.data / "compliance.jsonl"
+    log.rename(stamp_name(log, datetime.now(UTC)))
+    archived = node.cli("archive", "--compact-all", "--json")
+    assert archived.returncode == 0, archived.stderr
+
+
+def _report(node: ServeNode, *window: str) -> int:
+    result = node.cli("report", "--json", *window)
+    assert result.returncode == 0, result.stderr
+    return int(json.loads(result.stdout)["decisions"])
+
+
+def _evidence(node: ServeNode, *args: str) -> dict:
+    result = node.cli("evidence", *args, "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_an_http_check_about_another_day_is_in_exactly_one_range(tmp_path: Path) -> None:
+    """Two HTTP checks through a real `serve`: one now, one about 11:00 a month ago. Every
+    decision is in the report of exactly one of two ranges that cover all time, and
+    evidence of the range that holds it finds it — before and after archiving. (Before:
+    the month-old one was in the unfiltered report, 0 + 1 in the two ranges.)"""
+    node = ServeNode(tmp_path)
+    write_lists(node.data, [])
+    node.start()
+    try:
+        month_ago = (datetime.now(UTC) - timedelta(days=30)).date()
+        for body in ({"number": NUMBER, "campaign": "ut-solar-manual",
+                      "at": f"{month_ago.isoformat()}T11:00:00-07:00"},
+                     {"number": NUMBER, "campaign": "ut-solar-manual"}):
+            status, answer = node.json("/v1/check", body)
+            assert status == 200, answer
+    finally:
+        node.stop()
+    cut = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    for archived in (False, True):
+        if archived:
+            _close_and_archive(node)
+        total = _report(node)
+        assert total == 2
+        parts = (_report(node, "--until", cut), _report(node, "--since", cut))
+        assert sum(parts) == total, (archived, parts)
+        found = (len(_evidence(node, NUMBER, "--to", cut)["decisions"]),
+                 len(_evidence(node, NUMBER, "--from", cut)["decisions"]))
+        assert found == parts, (archived, found, parts)
+        # asked today about a month ago: dated when it was asked, as `check --at` and a scrub
+        assert parts == (0, 2), archived
+
+
+def test_records_in_force_whatever_the_range_or_one_decision(tmp_path: Path) -> None:
+    """Consent given, a decision, a do-not-call request, a decision: the second decision's
+    records in force are both changes, asked by number, by number from the second
+    decision on, and by its id alone; the first's is the consent — live and archived."""
+    node = ServeNode(tmp_path)
+    write_lists(node.data, [])
+
+    def check() -> dict:
+        result = node.cli("check", NUMBER, "--campaign", "ut-solar-manual", "--json")
+        assert result.returncode in (0, 1), result.stderr
+        return json.loads(result.stdout)
+
+    assert node.cli("consent", "add", NUMBER, "--solicitor", "beehive-solar", "--kind",
+                    "written", "--source", "web form").returncode == 0
+    first = check()
+    assert node.cli("internal-dnc", "add", NUMBER, "--solicitor",
+                    "beehive-solar").returncode == 0
+    second = check()
+    assert second["verdict"] == "BLOCK"
+
+    def in_force(document: dict, decision: dict) -> list[str]:
+        (found,) = [d for d in document["decisions"]
+                    if d["decision_id"] == decision["decision_id"]]
+        return [r["action"] for r in found["records_in_force"]]
+
+    both = ["consent-added", "company-dnc-added"]
+    for archived in (False, True):
+        if archived:
+            _close_and_archive(node)
+        everything = _evidence(node, NUMBER)
+        assert in_force(everything, first) == ["consent-added"]
+        assert in_force(everything, second) == both
+        logged = next(d["logged_at"] for d in everything["decisions"]
+                      if d["decision_id"] == second["decision_id"])
+        later = _evidence(node, NUMBER, "--from", logged)
+        assert [d["decision_id"] for d in later["decisions"]] == [second["decision_id"]]
+        assert in_force(later, second) == both, archived
+        assert later["record_changes"] == []  # the range lists no change; both stood
+        for decision, expected in ((first, ["consent-added"]), (second, both)):
+            alone = _evidence(node, "--decision", decision["decision_id"])
+            assert in_force(alone, decision) == expected, archived
