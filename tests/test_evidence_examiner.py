@@ -118,3 +118,24 @@ def test_records_in_force_whatever_the_range_or_one_decision(tmp_path: Path) -> 
         for decision, expected in ((first, ["consent-added"]), (second, both)):
             alone = _evidence(node, "--decision", decision["decision_id"])
             assert in_force(alone, decision) == expected, archived
+
+
+def test_archive_says_the_current_file_waits_for_its_rotation(tmp_path: Path) -> None:
+    """A node's log with records and no rotation yet: `archive` archived 0 and said
+    nothing of the file, as if there were nothing to archive."""
+    from tests.log_files import cli, config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    size = (data / "compliance.jsonl").stat().st_size
+    said = cli("archive", config_path=path)
+    assert said.returncode == 0, said.stderr
+    assert "archived 0 decision(s)" in said.stdout
+    assert f"not archived yet: the current file {data / 'compliance.jsonl'} ({size} bytes)" \
+        in said.stdout
+    assert "rotate_mb = 100" in said.stdout
+    figures = json.loads(cli("archive", "--json", config_path=path).stdout)
+    assert (figures["decisions"], figures["current_file_bytes"]) == (0, size)
