@@ -21,6 +21,7 @@ from pathlib import Path
 
 from callguard.compliance.segments import stamp_name
 from tests.serve_node import ServeNode, write_lists
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 NUMBER = "8015550123"
 
@@ -139,3 +140,30 @@ def test_archive_says_the_current_file_waits_for_its_rotation(tmp_path: Path) ->
     assert "rotate_mb = 100" in said.stdout
     figures = json.loads(cli("archive", "--json", config_path=path).stdout)
     assert (figures["decisions"], figures["current_file_bytes"]) == (0, size)
+
+
+def test_the_page_shows_the_records_in_force_beside_each_decision(tmp_path: Path,
+                                                                   browser) -> None:  # noqa: F811
+    """The page handed to counsel listed decisions and record changes apart, and not
+    which records stood when each decision was made (JSON had them, the page did not)."""
+    from selenium.webdriver.common.by import By
+
+    node = ServeNode(tmp_path)
+    write_lists(node.data, [])
+    before = node.cli("check", NUMBER, "--campaign", "ut-solar-manual", "--json")
+    assert node.cli("consent", "add", NUMBER, "--solicitor", "beehive-solar", "--kind",
+                    "written").returncode == 0
+    after = node.cli("check", NUMBER, "--campaign", "ut-solar-manual", "--json")
+    page = tmp_path / "evidence.html"
+    written = node.cli("evidence", NUMBER, "--format", "html", "--output", str(page))
+    assert written.returncode == 0, written.stderr
+    browser.get(page.as_uri())
+    table = browser.find_elements(By.TAG_NAME, "table")[0]
+    heads = [h.text for h in table.find_elements(By.TAG_NAME, "th")]
+    column = heads.index("records in force (changes logged before it)")
+    cells = {row.find_elements(By.TAG_NAME, "td")[3].text:
+             row.find_elements(By.TAG_NAME, "td")[column].text
+             for row in table.find_elements(By.TAG_NAME, "tr")[1:]}
+    assert cells[json.loads(before.stdout)["decision_id"]] == "none"
+    cell = cells[json.loads(after.stdout)["decision_id"]]
+    assert "Z consent-added (written) [" in cell, cell

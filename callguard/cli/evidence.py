@@ -295,6 +295,14 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
+def _in_force(change: Record) -> str:
+    """One record change as a decision's page cell names it: when, what, which kind, where."""
+    kind = change.get("kind")
+    return " ".join(str(part) for part in (
+        _second(change.get("logged_at")), change.get("action", change.get("event", "")),
+        f"({kind})" if kind else "", f"[{change.get('node', '')}]") if part)
+
+
 def _second(stamp: object) -> str:
     """A record's UTC instant to the second, still saying Z (`2026-12-05T10:59:36Z`): the
     text table cut the stamp to 19 characters, so its cells read as no zone in particular
@@ -304,12 +312,14 @@ def _second(stamp: object) -> str:
 
 
 _INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
-_CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d"}
+_CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d",
+            "in_force": " class=d"}
 # The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
 _HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
              "local": "called party's local time", "decision_id": "decision id",
              "number_last4": "number (last 4)", "lists": "list versions",
-             "packs": "packs (version)"}
+             "packs": "packs (version)",
+             "in_force": "records in force (changes logged before it)"}
 
 
 def _html(query: dict[str, Any], found: Evidence) -> str:
@@ -318,6 +328,9 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
             return _readable(record, "\n")  # one field a line (white-space: pre-line)
         if column == "verdict":
             return _verdict(found, record)
+        if column == "in_force":  # the records as they stood: the page said nothing of them
+            return "\n".join(_in_force(change) for change in found.records_before(record)
+                             ) or "none"
         return called_party_times(record) if column == "local" else _row(record)[column]
 
     def table(title: str, records: list[Record], columns: list[str]) -> str:
@@ -333,7 +346,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                       if v is not None and k != "number_hash")
     decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
                         "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
-                        "packs"]
+                        "packs", "in_force"]
     changes, later, loaded = _kinds(found)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
