@@ -167,3 +167,37 @@ def test_the_page_shows_the_records_in_force_beside_each_decision(tmp_path: Path
     assert cells[json.loads(before.stdout)["decision_id"]] == "none"
     cell = cells[json.loads(after.stdout)["decision_id"]]
     assert "Z consent-added (written) [" in cell, cell
+
+
+def test_a_node_that_archives_the_stream_counts_its_own_file_once(tmp_path: Path,
+                                                                  redis_server) -> None:
+    """The archiver runs on a deciding node (`archive --stream`): its own log file is
+    never named by the manifest, so `report` reads it as unarchived beside the archive.
+    Once the day was compacted, its records were counted twice (deduplicated only against
+    days not compacted yet): 3 calls reported as 6."""
+    from tests.log_files import cli, config
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    text = path.read_text().replace("redis_stream = false", "redis_stream = true")
+    path.write_text(text.replace('url = "redis://127.0.0.1:6379/0"',
+                                 f'url = "{redis_server.url}"'))
+    for number in ("8015550123", "8015550124", "4355550142"):
+        asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
+        assert asked.returncode in (0, 1), asked.stderr
+
+    def reported() -> tuple[int, int]:
+        result = cli("report", "--json", config_path=path)
+        assert result.returncode == 0, result.stderr
+        figures = json.loads(result.stdout)
+        return figures["decisions"], figures["calls"]
+
+    archived = cli("archive", "--stream", "--json", config_path=path)
+    assert json.loads(archived.stdout)["decisions"] == 3, archived.stderr
+    assert reported() == (3, 3)  # the day not compacted: deduplicated (as before)
+    compacted = cli("archive", "--stream", "--compact-all", "--json", config_path=path)
+    assert json.loads(compacted.stdout)["compacted_days"] == 1, compacted.stderr
+    assert reported() == (3, 3)
+    found = cli("evidence", "8015550123", "--json", config_path=path)
+    assert len(json.loads(found.stdout)["decisions"]) == 1

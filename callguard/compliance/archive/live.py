@@ -57,6 +57,14 @@ def register_live(connection: duckdb.DuckDBPyConnection, records: Iterable[Recor
     return names
 
 
+def _days_of(connection: duckdb.DuckDBPyConnection, name: str | None) -> list[str]:
+    """The days a live table's rows were logged on: archived days that may hold them too."""
+    if name is None:
+        return []
+    return [str(day) for (day,) in connection.execute(f"SELECT DISTINCT day FROM {name}")
+            .fetchall()]
+
+
 def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable[Record]],
                      query: figures.ReportQuery, *, archived: bool, first: date | None,
                      last: date | None, generated: datetime, threads: int
@@ -74,9 +82,10 @@ def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable
             return figures.build(
                 connection,
                 union_view(archive, manifest, DECISIONS, first=first, last=last,
-                           live=live["decisions"]),
+                           live=live["decisions"],
+                           live_days=_days_of(connection, live["decisions"])),
                 union_view(archive, manifest, EVENTS, first=first, last=last,
-                           live=live["events"]),
+                           live=live["events"], live_days=_days_of(connection, live["events"])),
                 query, generated=generated)
         finally:
             connection.close()
