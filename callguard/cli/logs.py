@@ -573,7 +573,6 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
 
     from callguard.compliance import report as figures  # noqa: PLC0415
     from callguard.compliance.archive.store import Archive  # noqa: PLC0415
-    from callguard.compliance.dating import CALL_SKEW  # noqa: PLC0415
 
     try:
         ZoneInfo(tz)
@@ -599,8 +598,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
     reading = RecordFilter(
-        since=query.since - CALL_SKEW if query.since else None,
-        until=query.until + CALL_SKEW if query.until else None)
+        since=query.since - timedelta(days=2) if query.since else None,
+        until=query.until + timedelta(days=2) if query.until else None)
     path = None if stream else (
         log_query.log_file(file_path) if (file_path or not archive.exists())
         else place.log_file)
@@ -614,8 +613,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
 
     done = report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,
-        first=(query.since - CALL_SKEW).date() if query.since else None,
-        last=(query.until + CALL_SKEW).date() if query.until else None,
+        first=query.since.date() - timedelta(days=2) if query.since else None,
+        last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC))
     log_query.finish(done.total(done.calls) + done.total(done.scrubs)
                      + done.total(done.withdrawn))

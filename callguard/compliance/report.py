@@ -29,7 +29,6 @@ from zoneinfo import ZoneInfo
 
 import duckdb
 
-from callguard.compliance.dating import CALL_SKEW_US
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
@@ -112,11 +111,8 @@ class Report:
 # question about another instant (a scrub, `check --at`) by when it was asked, so that a
 # scrub run today for Monday is in today's report, archived or not (the archive's days are
 # the days records were made, and its purge counts retention from them).
-# A call's ``at`` further than CALL_SKEW from when it was logged (an HTTP check about
-# another day) is such a question too (callguard/compliance/dating.py).
-DECIDED = (f"(CASE WHEN logged_delay_us IS NULL OR (front IN "
-           f"({', '.join(repr(f) for f in sorted(DIALLING_FRONTS))}) "
-           f"AND abs(logged_delay_us) <= {CALL_SKEW_US}) THEN \"at\" "
+DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FRONTS))}) "
+           "OR logged_delay_us IS NULL THEN \"at\" "
            "ELSE \"at\" + to_microseconds(logged_delay_us) END)")
 
 

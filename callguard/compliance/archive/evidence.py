@@ -39,10 +39,10 @@ from callguard.compliance.archive.store import (
     fetch_rows,
     union_view,
 )
-from callguard.compliance.dating import CALL_SKEW, dated
 from callguard.compliance.fields import is_decision_id
 from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
 from callguard.compliance.segments import Segment
+from callguard.front_names import DIALLING_FRONTS
 
 if TYPE_CHECKING:
     import duckdb
@@ -159,11 +159,17 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     """Every record for the number (or the decision) between ``first`` and ``last``."""
     evidence = Evidence()
     manifest = archive.manifest()
-    # the days records dated in range were logged on (CALL_SKEW: dating.py)
-    days = ((first - CALL_SKEW).date() if first else None,
-            (last + CALL_SKEW).date() if last else None)
-    evidence.archive_days = len(manifest.days(first=days[0], last=days[1]))
-    evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
+    # The keys of the records logged around the range: a lookup with another key says so.
+    evidence.key_ids |= manifest.key_ids(
+        first=first.date() - timedelta(days=2) if first else None,
+        last=last.date() + timedelta(days=2) if last else None)
+    # Every day is read, whatever the range: the archive's days are the days records were
+    # logged, and a call is dated by its instant, which an HTTP check may set a month or
+    # a year away from when it was asked. Reading the range's days (two more each side)
+    # found such a decision in no range: "none", exit 0, for a decision that was made.
+    # The lookup reads one row group per file (the number table first), as without a range.
+    days: tuple[date | None, date | None] = (None, None)
+    evidence.archive_days = len(manifest.days())
     connection = connect(threads=2)
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
     found, events = [], []
@@ -346,9 +352,17 @@ def _identity(record: Record) -> str:
 
 
 def _in_range(record: Record, first: datetime | None, last: datetime | None) -> bool:
-    """A call by its instant, anything else (a scrub, `check --at`, an HTTP check about
-    another day) by when it was made — as `report` dates it (callguard/compliance/dating.py)."""
-    instant = dated(record)
+    """A call by its instant, anything else (a scrub, `check --at`) by when it was made —
+    as `report` dates it, and as the archive's days are cut."""
+    text = record.get("at") if (record.get("event") == "decision"
+                                and record.get("front") in DIALLING_FRONTS) else None
+    instant = None
+    if isinstance(text, str):
+        try:
+            instant = datetime.fromisoformat(text)
+        except ValueError:
+            instant = None
+    instant = instant or logged_at(record)
     if instant is None:
         return first is None and last is None
     return (first is None or instant >= first) and (last is None or instant < last)
