@@ -4,7 +4,8 @@ Found by an examiner (session 17) on a data set made through `callguard serve`: 
 one stream, one archiver, consent granted and revoked, an EBR, a company do-not-call entry.
 
 - Once archived, `evidence NUMBER --from/--to` of the day an HTTP check named in ``at``
-  (a month before it was asked) answered "none", exit 0.
+  (a month before it was asked) answered "none", exit 0; `report` of that day did not
+  count it, archived or not (in the unfiltered report, in no ranged one).
 - `evidence --decision ID` said no consent, EBR or do-not-call record stood before the
   decision (``records_in_force: []``, "records before 0") when a consent had been given
   and revoked; `evidence NUMBER --from` dropped the records logged before ``--from`` from
@@ -19,6 +20,8 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+import pytest
 
 from callguard.compliance.segments import stamp_name
 from tests.serve_node import ServeNode, write_lists
@@ -35,19 +38,29 @@ def _close_and_archive(node: ServeNode) -> None:
     assert archived.returncode == 0, archived.stderr
 
 
+def _report(node: ServeNode, *window: str) -> int:
+    result = node.cli("report", "--json", *window)
+    assert result.returncode == 0, result.stderr
+    return int(json.loads(result.stdout)["calls"])
+
+
 def _evidence(node: ServeNode, *args: str) -> dict:
     result = node.cli("evidence", *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def test_evidence_of_a_range_finds_an_http_check_about_another_day(tmp_path: Path) -> None:
+@pytest.mark.parametrize("archiver", ["file", "stream"])
+def test_a_range_finds_an_http_check_about_another_day(tmp_path: Path, archiver: str,
+                                                       redis_server) -> None:
     """Two HTTP checks through a real `serve`: one now, one about 11:00 a month ago (a call
     is dated by its instant ``at``). Once archived, `evidence --from/--to` of that day
     answered "none", exit 0: it read only the archive's days around the range, and the
     archive's days are the days records were logged. Each decision is in exactly one of
-    two ranges that cover all time, before and after archiving."""
-    node = ServeNode(tmp_path)
+    two ranges that cover all time, before and after archiving — the node's segment
+    (``file``), or the stream by an archiver on the node, whose file is then read beside
+    the archive that holds its records too (``stream``: counted once)."""
+    node = ServeNode(tmp_path, redis_url=redis_server.url, redis_stream=archiver == "stream")
     write_lists(node.data, [])
     node.start()
     try:
@@ -63,13 +76,22 @@ def test_evidence_of_a_range_finds_an_http_check_about_another_day(tmp_path: Pat
     that_day = ("--from", month_ago.isoformat(),
                 "--to", (month_ago + timedelta(days=1)).isoformat())
     for archived in (False, True):
-        if archived:
+        if archived and archiver == "file":
             _close_and_archive(node)
+        elif archived:
+            done = node.cli("archive", "--stream", "--compact-all", "--json")
+            assert json.loads(done.stdout)["decisions"] == 2, done.stderr
         assert len(_evidence(node, NUMBER)["decisions"]) == 2
         found = (len(_evidence(node, NUMBER, "--to", cut)["decisions"]),
                  len(_evidence(node, NUMBER, "--from", cut)["decisions"]),
                  len(_evidence(node, NUMBER, *that_day)["decisions"]))
         assert found == (1, 1, 1), (archived, found)
+        # the report of the same ranges: it read the days around the range (archived)
+        # and the unarchived records logged up to two days after it
+        since_that_day = ("--since", that_day[1], "--until", that_day[3])
+        reported = (_report(node, "--until", cut), _report(node, "--since", cut),
+                    _report(node, *since_that_day))
+        assert reported == (1, 1, 1), (archived, reported)
 
 
 def test_records_in_force_whatever_the_range_or_one_decision(tmp_path: Path) -> None:
