@@ -112,7 +112,8 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
             done = archive_files(target, log, threads=threads, compact_before=compact_before,
                                  keep_segments=keep, months_before=_before(months),
                                  counts_store=settings.data_dir / "frequency.sqlite3")
-        _show(done, time.monotonic() - started, as_json)
+        _show(done, time.monotonic() - started, as_json,
+              None if stream or log is None else (log, settings.log.rotate_mb))
         if watch is None or stopping:
             return
         deadline = time.monotonic() + watch
@@ -140,10 +141,23 @@ async def _stream(state: CliState, target: Archive, threads: int,
         await client.aclose()
 
 
-def _show(done: ArchiveRun, seconds: float, as_json: bool) -> None:
+def _waiting(current: tuple[Path, int] | None) -> int:
+    """Bytes of the current file: records only a rotation makes archivable."""
+    if current is None:
+        return 0
+    try:
+        return current[0].stat().st_size
+    except OSError:
+        return 0
+
+
+def _show(done: ArchiveRun, seconds: float, as_json: bool,
+          current: tuple[Path, int] | None = None) -> None:
     for note in done.notes:  # on stderr in both forms: what was lost is never quiet
         err_console.print(f"[yellow]warning:[/yellow] {escape(note)}")
-    figures = {**asdict(done), "seconds": round(seconds, 3)}
+    waiting = _waiting(current)
+    figures = {**asdict(done), "seconds": round(seconds, 3),
+               **({} if current is None else {"current_file_bytes": waiting})}
     if as_json:
         print(orjson.dumps(figures).decode(), flush=True)  # noqa: T201
         return
@@ -153,3 +167,8 @@ def _show(done: ArchiveRun, seconds: float, as_json: bool) -> None:
           f"{done.compacted_days} day(s), wrote {done.month_files} month file(s); torn "
           f"lines {done.torn} (records recovered {done.recovered}), refused {done.refused}",
           flush=True)
+    if current is not None and waiting:
+        # "archived 0" alone read as "nothing to archive" over a file full of records
+        print(f"not archived yet: the current file {current[0]} ({waiting} bytes); only "  # noqa: T201
+              f"closed segments are, and the node closes it when it passes [log] rotate_mb "
+              f"= {current[1]} — evidence and report read it meanwhile", flush=True)

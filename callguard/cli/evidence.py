@@ -40,7 +40,7 @@ from callguard.cli.logs import (
     place_or_exit,
 )
 from callguard.cli.render import called_party_times
-from callguard.compliance.archive.evidence import Evidence, LiveLines, gather
+from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
 from callguard.utc import zulu
@@ -101,8 +101,16 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     def read() -> tuple[Evidence, str | None]:
         live = LiveLines.of_log(log, archive)
         note = _add_stream(state, archive, live) if place.redis_stream else None
-        return gather(archive, live, number_hash=number_hash, decision_id=decision_id,
-                      first=since, last=until), note
+        found = gather(archive, live, number_hash=number_hash, decision_id=decision_id,
+                       first=since, last=until)
+        if found.decisions and (decision_id is not None or since or until):
+            # The records in force before each decision were not all read: those logged
+            # before --from, or (one decision) every change of its number. Read them all.
+            again = LiveLines.of_log(log, archive)
+            if place.redis_stream:
+                note = _add_stream(state, archive, again) or note
+            add_standing(found, archive, again)
+        return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
@@ -287,6 +295,14 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
+def _in_force(change: Record) -> str:
+    """One record change as a decision's page cell names it: when, what, which kind, where."""
+    kind = change.get("kind")
+    return " ".join(str(part) for part in (
+        _second(change.get("logged_at")), change.get("action", change.get("event", "")),
+        f"({kind})" if kind else "", f"[{change.get('node', '')}]") if part)
+
+
 def _second(stamp: object) -> str:
     """A record's UTC instant to the second, still saying Z (`2026-12-05T10:59:36Z`): the
     text table cut the stamp to 19 characters, so its cells read as no zone in particular
@@ -296,12 +312,14 @@ def _second(stamp: object) -> str:
 
 
 _INSTANTS = frozenset({"logged_at", "at", "local"})  # never folded at their hyphens
-_CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d"}
+_CLASSES = {**dict.fromkeys(_INSTANTS, " class=t"), "detail": " class=d",
+            "in_force": " class=d"}
 # The page's column headings: the zone of every instant said (the cells are UTC, `Z`).
 _HEADINGS = {"logged_at": "logged at (UTC)", "at": "call at (UTC)",
              "local": "called party's local time", "decision_id": "decision id",
              "number_last4": "number (last 4)", "lists": "list versions",
-             "packs": "packs (version)"}
+             "packs": "packs (version)",
+             "in_force": "records in force (changes logged before it)"}
 
 
 def _html(query: dict[str, Any], found: Evidence) -> str:
@@ -310,6 +328,9 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
             return _readable(record, "\n")  # one field a line (white-space: pre-line)
         if column == "verdict":
             return _verdict(found, record)
+        if column == "in_force":  # the records as they stood: the page said nothing of them
+            return "\n".join(_in_force(change) for change in found.records_before(record)
+                             ) or "none"
         return called_party_times(record) if column == "local" else _row(record)[column]
 
     def table(title: str, records: list[Record], columns: list[str]) -> str:
@@ -325,7 +346,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                       if v is not None and k != "number_hash")
     decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
                         "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
-                        "packs"]
+                        "packs", "in_force"]
     changes, later, loaded = _kinds(found)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"

@@ -597,9 +597,10 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
-    reading = RecordFilter(
-        since=query.since - timedelta(days=2) if query.since else None,
-        until=query.until + timedelta(days=2) if query.until else None)
+    # Unarchived records are read from two days before --since to the end, whatever
+    # --until: a call is dated by its instant ``at``, and an HTTP check logged today may
+    # name a day a month back (cut at --until, it was in no ranged report until archived).
+    reading = RecordFilter(since=query.since - timedelta(days=2) if query.since else None)
     path = None if stream else (
         log_query.log_file(file_path) if (file_path or not archive.exists())
         else place.log_file)

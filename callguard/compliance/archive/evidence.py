@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     import duckdb
     import redis
 
-__all__ = ["Evidence", "LiveLines", "gather", "stream_tail"]
+__all__ = ["Evidence", "LiveLines", "add_standing", "gather", "stream_tail"]
 
 _ID = b'"decision_id":"'
 _WITHDRAWS = b'"withdraws":"'
@@ -113,6 +113,9 @@ class Evidence:
     unreadable: int = 0  # torn lines met in the live part
     refused: int = 0  # records of a schema this version does not know
     withdrawals: dict[str, str] = field(default_factory=dict)  # withdrawn id -> by which
+    # Every record change of the decisions' numbers, whatever the range asked
+    # (``add_standing``); None: ``events`` holds them all (a number, no range).
+    standing: list[Record] | None = None
 
     def find_withdrawals(self) -> None:
         """Note which decisions withdrew which (``withdraws``), once they are all read."""
@@ -134,9 +137,14 @@ class Evidence:
         return self.withdrawals.get(wanted) if isinstance(wanted, str) else None
 
     def records_before(self, decision: Record) -> list[Record]:
-        """Record changes for the decision's seller logged before it (records as they stood)."""
+        """Record changes for the decision's seller logged before it (records as they stood).
+
+        From ``standing`` when it was read: a consent given before ``--from``, or the
+        number's records when one decision was asked for (``--decision``), stood all
+        the same; the range says which decisions are listed, not what was in force."""
         when = _when(decision)
-        return [e for e in self.events if e.get("event") == "record"
+        changes = self.events if self.standing is None else self.standing
+        return [e for e in changes if e.get("event") == "record"
                 and e.get("solicitor") == decision.get("solicitor") and _when(e) < when]
 
 
@@ -151,10 +159,17 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     """Every record for the number (or the decision) between ``first`` and ``last``."""
     evidence = Evidence()
     manifest = archive.manifest()
-    days = (first.date() - timedelta(days=2) if first else None,
-            last.date() + timedelta(days=2) if last else None)
-    evidence.archive_days = len(manifest.days(first=days[0], last=days[1]))
-    evidence.key_ids |= manifest.key_ids(first=days[0], last=days[1])
+    # The keys of the records logged around the range: a lookup with another key says so.
+    evidence.key_ids |= manifest.key_ids(
+        first=first.date() - timedelta(days=2) if first else None,
+        last=last.date() + timedelta(days=2) if last else None)
+    # Every day is read, whatever the range: the archive's days are the days records were
+    # logged, and a call is dated by its instant, which an HTTP check may set a month or
+    # a year away from when it was asked. Reading the range's days (two more each side)
+    # found such a decision in no range: "none", exit 0, for a decision that was made.
+    # The lookup reads one row group per file (the number table first), as without a range.
+    days: tuple[date | None, date | None] = (None, None)
+    evidence.archive_days = len(manifest.days())
     connection = connect(threads=2)
     events_sql = union_view(archive, manifest, EVENTS, first=days[0], last=days[1])
     found, events = [], []
@@ -205,6 +220,36 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     evidence.events.sort(key=_when)
     evidence.live_sources = live.sources
     return evidence
+
+
+def add_standing(evidence: Evidence, archive: Archive, live: LiveLines) -> None:
+    """Read every record change (consent, EBR, company DNC) of the numbers of the
+    decisions found, over the whole archive and the unarchived lines, into
+    ``evidence.standing``: the records as they stood before each decision, whatever range
+    was asked. ``live`` is read anew (the gather consumed its own)."""
+    hashes = sorted({h for d in evidence.decisions
+                     if isinstance(h := d.get("number_hash"), str) and len(h) == 64})
+    standing: dict[str, Record] = {}
+    if hashes:
+        connection = connect(threads=2)
+        manifest = archive.manifest()
+        marks = ", ".join("?" for _ in hashes)
+        rows = fetch_rows(connection, union_view(archive, manifest, EVENTS), EVENTS,
+                          f"WHERE event = 'record' AND number_hash IN ({marks})",
+                          [bytes.fromhex(h) for h in hashes])
+        for row in rows:
+            record = record_of(EVENTS, row)
+            standing[_identity(record)] = record
+        needles = [h.encode() for h in hashes]
+        for lines in live.batches:
+            for line in lines:
+                if not any(n in line for n in needles):
+                    continue
+                change = parse_line(line) or recover_line(line)
+                if change is not None and change.get("event") == "record" and (
+                        change.get("number_hash") in hashes):
+                    standing[_identity(change)] = change
+    evidence.standing = sorted(standing.values(), key=_when)
 
 
 def _withdrawal_of(connection: duckdb.DuckDBPyConnection, archive: Archive, manifest: Manifest,

@@ -57,7 +57,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -741,12 +741,15 @@ _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{1
 def union_view(archive: Archive, manifest: Manifest, table: Table, *,
                first: date | None = None, last: date | None = None,
                live: str | None = None, numbers: bool = False,
-               lookup: Lookup | None = None) -> str:
+               lookup: Lookup | None = None, live_days: Collection[str] = ()) -> str:
     """SQL for the table over the archive (days in range) and the live rows.
 
     A day made of one compacted file is read as it is; the days that also have parts
     not yet compacted, and the live rows, are read together with duplicates dropped
     (by decision id, or by content), so a record archived twice is counted once.
+    ``live_days``: the days the live rows were logged on; their compacted files are read
+    with the live rows too (an archiver on a deciding node archives the stream, so its own
+    file is never named by the manifest and holds records its compacted days hold).
 
     Decisions of layout-2 files come back with their decision id rebuilt; their
     ``number_hash`` is read from the number table only with ``numbers`` (a join: the
@@ -756,6 +759,8 @@ def union_view(archive: Archive, manifest: Manifest, table: Table, *,
     """
     parts = manifest.files(table.name, first=first, last=last)
     dirty = {p.day for p in parts if not p.compacted}  # parts not compacted: day parts
+    if live is not None:
+        dirty.update(live_days)
     loose = [p for p in parts if dirty.intersection(p.held())]
     clean = [p for p in parts if p not in loose]
     where = f" WHERE {lookup.hashed()}" if lookup is not None else ""
