@@ -186,6 +186,40 @@ class TestCheck:
         assert "[fastagi] port" in result.stderr
         assert "in use" in result.stderr
 
+    def test_serve_that_cannot_listen_writes_no_packs_loaded_record(self, tmp_path,
+                                                                   monkeypatch):
+        """Session 16: a port in use stopped ``serve`` only after the packs-loaded record
+        ("this node judges calls with these packs") was written durable, for a node that
+        never listened. Every front's address is bound before anything is recorded."""
+        import socket
+
+        from tests.redis_server import free_port
+
+        fastagi, http = free_port(), free_port()
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", http))
+        holder.listen()
+        data = tmp_path / "data"
+        data.mkdir()
+        try:
+            config = tmp_path / "busy-http.toml"
+            text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+                'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+                "port = 4573", f"port = {fastagi}").replace(
+                "enabled = false\nhost = \"127.0.0.1\"\nport = 8080",
+                f"enabled = true\nhost = \"127.0.0.1\"\nport = {http}")
+            assert f"port = {http}" in text
+            config.write_text(text)
+            monkeypatch.setenv("CALLGUARD_HTTP_TOKEN", "t" * 32)
+            result = cli("--config", str(config), "serve", data_dir=data)
+        finally:
+            holder.close()
+        assert result.returncode == USAGE, result.stderr
+        assert f"127.0.0.1:{http}" in result.stderr
+        assert "[http] port" in result.stderr
+        log = data / "compliance.jsonl"
+        assert not log.exists() or b"packs-loaded" not in log.read_bytes()
+
     def test_a_data_dir_that_is_a_file_is_a_usage_error(self, tmp_path):
         afile = tmp_path / "not-a-dir"
         afile.write_text("")

@@ -309,18 +309,71 @@ def _missing_lists(runtime: Runtime) -> list[str]:
 
 
 async def _listening(front: str, section: str, host: str, port: int | str,
-                     start: Coroutine[Any, Any, None]) -> None:
+                     start: Coroutine[Any, Any, None], port_key: str = "port") -> None:
     """Start a front; an address it cannot listen on is the admin's to fix (exit 2 naming
     the front and its setting), not an internal error."""
     try:
         await start
     except OSError as exc:
-        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
-            raise
-        reason = os.strerror(exc.errno)
-        usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
-                    f"port): {reason}; stop the process using it (another callguard serve?) "
-                    f"or change {section} port")
+        _cannot_listen(front, section, host, port, exc, port_key)
+
+
+def _cannot_listen(front: str, section: str, host: str, port: int | str,
+                   exc: OSError, port_key: str = "port") -> None:
+    """Exit 2 naming the front and its setting for an address the admin must fix; re-raise
+    anything else."""
+    if isinstance(exc, socket.gaierror):
+        usage_error(f"{front} cannot listen on {host}:{port}: {section} host {host!r} is no "
+                    f"address of this machine ({exc.strerror}); set {section} host to one "
+                    "(127.0.0.1, 0.0.0.0, or this host's address)")
+    if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+        raise exc
+    reason = os.strerror(exc.errno)
+    usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
+                f"{port_key}): {reason}; stop the process using it (another callguard "
+                f"serve?) or change {section} {port_key}")
+
+
+def _probe_addresses(settings: Settings) -> None:
+    """Bind, then let go of, every address the fronts will listen on, before anything is
+    started or recorded: a port in use (another node) used to stop ``serve`` only after
+    the ``packs-loaded`` record — "this node judges calls with these packs" — was
+    written durable, for a node that never answered a call. The fronts bind as they
+    do here (TCP with SO_REUSEADDR, as asyncio's listeners; UDP for SIP without); one
+    taken in the instant between is still refused when the front starts (``_listening``).
+    Port 0 (any free port) needs no probe."""
+    tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+    wanted: list[tuple[str, str, str, int, str, socket.SocketKind]] = [
+        ("FastAGI", "[fastagi]", settings.fastagi.host, settings.fastagi.port, "port", tcp)]
+    if settings.http.enabled:
+        wanted.append(("the HTTP port", "[http]", settings.http.host, settings.http.port,
+                       "port", tcp))
+    sip = settings.sip
+    if sip.enabled:
+        wanted.append(("SIP", "[sip]", sip.host, sip.port, "port", udp))
+        if sip.tcp:
+            wanted.append(("SIP", "[sip]", sip.host, sip.port, "port", tcp))
+        if sip.tls:
+            wanted.append(("SIP over TLS", "[sip]", sip.host, sip.tls_port, "tls_port", tcp))
+    for front, section, host, port, port_key, kind in wanted:
+        if port == 0:
+            continue
+        try:
+            _bind_once(host, port, kind)
+        except OSError as exc:
+            _cannot_listen(front, section, host, port, exc, port_key)
+
+
+def _bind_once(host: str, port: int, kind: socket.SocketKind) -> None:
+    """Bind every address ``host`` names (all interfaces for "" as asyncio does), close."""
+    infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
+    for family, address in {(info[0], info[4]) for info in infos}:
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:  # TIME_WAIT is no obstacle; a listener is
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
 
 
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
@@ -343,6 +396,7 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
         usage_error(str(exc))
+    _probe_addresses(state.settings)  # before the packs-loaded record says we judge calls
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
