@@ -71,11 +71,15 @@ class CliState:
     def settings(self) -> Settings:
         """Load the configuration once; a bad one is a usage error."""
         if self._settings is None:
-            from callguard.config import load_settings  # noqa: PLC0415 - see the imports
+            from callguard.config import config_problems, load_settings  # noqa: PLC0415
             try:
                 self._settings = load_settings(self._config, data_dir=self._data_dir)
             except ConfigError as exc:
-                usage_error(f"configuration: {exc}")
+                *first, last = config_problems(exc)  # every one, each on its line
+                for problem in first:
+                    err_console.print(f"[red]usage error:[/red] configuration: "
+                                      f"{escape(problem)}", highlight=False)
+                usage_error(f"configuration: {last}")
             data_dir = self._settings.data_dir
             if data_dir.exists() and not data_dir.is_dir():
                 usage_error(f"data dir {data_dir} ({self._settings.data_dir_source}) is not "

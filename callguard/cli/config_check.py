@@ -21,9 +21,10 @@ from callguard.cli.common import EXIT_USAGE, CliState, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
-from callguard.config import Settings
+from callguard.config import Settings, config_problems, load_settings
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
+from callguard.resources import bundled_config
 from callguard.runtime import log_path
 from callguard.watchdog.ami import transfer_events_warning
 
@@ -186,6 +187,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
 @click.pass_obj
 def check(state: CliState, as_json: bool) -> None:
     """Load everything `serve` would; print what it would serve; exit 0, or 2 with the errors."""
+    _refuse_unloadable(state, as_json)
     info, problems = describe(state.settings)
     if as_json:
         print_json({**info, "ok": not problems, "problems": problems})
@@ -230,3 +232,24 @@ def check(state: CliState, as_json: bool) -> None:
         err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")
         raise SystemExit(EXIT_USAGE)
     out.print(f"configuration {escape(info['config'])}: ok")
+
+
+def _refuse_unloadable(state: CliState, as_json: bool) -> None:
+    """A configuration that does not load: every problem found in it (not only the first),
+    each with its fix, and exit 2; with ``--json`` one object, as for a loadable one."""
+    try:
+        load_settings(state.config_option, data_dir=state.data_dir_option)
+    except ConfigError as exc:
+        problems = list(config_problems(exc))
+    else:
+        return
+    if as_json:
+        print_json({"config": str(state.config_option or os.environ.get("CALLGUARD_CONFIG")
+                                  or bundled_config()),
+                    "ok": False, "problems": problems})
+        raise SystemExit(EXIT_USAGE)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for problem in problems:
+        err.print(f"[red]error:[/red] {escape(problem)}")
+    err.print(f"configuration: {len(problems)} problem(s); nothing else checked until it loads")
+    raise SystemExit(EXIT_USAGE)
