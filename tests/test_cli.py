@@ -552,6 +552,33 @@ class TestScrub:
         assert "malformed line 6" in result.stderr
         assert "BLOCK" in result.stderr
 
+    def test_leads_and_leads_csv_write_distinct_outputs_and_never_an_input(self, data_dir,
+                                                                           tmp_path):
+        """Session 16: `scrub leads` and `scrub leads.csv` both wrote leads.scrubbed.csv
+        (the second run replaced the first's verdicts), and a default or --output path
+        that was another lead file was overwritten."""
+        at = weekday_at(11).isoformat()
+        bare, dotted = tmp_path / "leads", tmp_path / "leads.csv"
+        bare.write_text("phone\n8015550123\n")
+        dotted.write_text("phone\n8015550199\n")
+        for leads in (bare, dotted):
+            done = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", at,
+                       data_dir=data_dir)
+            assert done.returncode == 0, done.stderr
+        assert "8015550123" in (tmp_path / "leads-scrubbed.csv").read_text()
+        assert "8015550199" in (tmp_path / "leads.scrubbed.csv").read_text()
+        again = cli("scrub", str(dotted), "--campaign", "ut-solar-manual", "--at", at,
+                    data_dir=data_dir)  # an earlier scrub's output is replaced
+        assert again.returncode == 0, again.stderr
+        other = tmp_path / "other.csv"
+        other.write_text("phone\n8015550142\n")
+        refused = cli("scrub", str(dotted), "--campaign", "ut-solar-manual", "--at", at,
+                      "--output", str(other), data_dir=data_dir)
+        assert refused.returncode == USAGE
+        assert "--output" in refused.stderr
+        assert "callguard_verdict" in refused.stderr
+        assert other.read_text() == "phone\n8015550142\n"
+
     def test_a_header_alone_replaces_the_output_and_exits_0(self, tmp_path):
         """A day with no leads: exit 0 with a message saying so (main: an empty summary
         table and "0 of 0 rows"), the output rewritten with the header alone (yesterday's
