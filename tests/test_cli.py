@@ -304,6 +304,12 @@ class TestRecords:
         assert result.returncode == BLOCK
         assert "nothing was imported" in result.stderr
         assert not (tmp_path / "lists" / "national").exists()
+        # Session 16: the refusal gave the counts and the limit, not the option that moves
+        # it: an admin could not tell how to proceed.
+        assert "--max-bad-share" in result.stderr
+        again = cli("dnc", "import", str(bad), "--list", "national", "--published",
+                    "2026-07-01", "--max-bad-share", "0.5", data_dir=tmp_path)
+        assert again.returncode == 0, again.stderr
 
     def test_a_tiny_file_with_a_header_is_imported_and_the_header_said(self, tmp_path):
         """'AreaCode,PhoneNumber' then three numbers was refused whole: 1 of 4 lines
