@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import ROOT
 
 ALLOW, BLOCK, USAGE = 0, 1, 2
+# `check` about now gets no answer while the kernel says the clock is unsynchronised (as
+# on this test machine): tests not about the clock ask about a stated instant, now.
+NOW = ("--at", datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def cli(*args, data_dir, check=False):
@@ -115,7 +118,7 @@ class TestCheck:
     @pytest.mark.parametrize("number", ["", "letters", "123", "12345678901234567890"])
     def test_garbage_number_is_a_block(self, data_dir, number):
         """An invalid number is a BLOCK with a reason (exit 1)."""
-        result = cli("check", number, "--campaign", "ut-solar-manual", "--json",
+        result = cli("check", number, "--campaign", "ut-solar-manual", "--json", *NOW,
                      data_dir=data_dir)
         assert result.returncode == BLOCK
         data = json.loads(result.stdout)
@@ -341,7 +344,8 @@ def test_record_commands_read_no_list_file(tmp_path):
     purged = cli("purge", "--older-than", "3650", "--yes", data_dir=tmp_path)
     assert purged.returncode == 0, purged.stderr
     assert "list_version_refused" not in purged.stderr
-    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", data_dir=tmp_path)
+    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", *NOW,
+                  data_dir=tmp_path)
     assert "list_version_refused" in decided.stderr
 
 
@@ -391,7 +395,7 @@ def test_demo_honours_the_groups_data_dir(tmp_path):
     assert f"data dir: {demo_dir.resolve()} " in result.stdout
     assert (demo_dir / "lists" / "national").is_dir()
     checked = cli("--data-dir", str(demo_dir), "check", "8015550199", "--campaign",
-                  "ut-solar-manual", data_dir=tmp_path / "unused")
+                  "ut-solar-manual", *NOW, data_dir=tmp_path / "unused")
     assert checked.returncode == 1, checked.stderr  # the demo's national list: BLOCK
     node = tmp_path / "node"
     node.mkdir()
@@ -485,7 +489,7 @@ class TestRedisBackend:
             done = cli(*conf, *args, data_dir=tmp_path)
             assert done.returncode == 0, done.stderr
             assert "list_version_loaded" not in done.stderr, (args, done.stderr)
-        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual",
+        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual", *NOW,
                       data_dir=tmp_path)
         assert '"event":"list_version_loaded"' in decided.stderr  # deciding reads them
 
@@ -835,3 +839,37 @@ def test_readme_shows_what_the_demo_prints(tmp_path):
             assert printed.startswith(expected[:-4]), (expected, printed)
         else:
             assert printed == expected, (expected, printed)
+
+
+def test_check_about_now_on_an_unsynchronised_clock_gets_no_answer(data_dir, monkeypatch):
+    """Session 16: /readyz said the clock was unsynchronised and not ready, `check` answered
+    ALLOW anyway (calling hours are judged on that clock). Now: exit 3, nothing decided
+    or recorded, the fix named; --at (a stated instant) and require_clock_sync = false
+    still answer. In-process: the kernel's state is replaced, both ways."""
+    from click.testing import CliRunner
+
+    import callguard.cli.check as check_module
+    from callguard.cli.main import cli as root
+
+    monkeypatch.setenv("CALLGUARD_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("CALLGUARD_CONFIG", raising=False)
+    log = data_dir / "compliance.jsonl"
+    before = log.read_bytes() if log.exists() else b""
+    states = {"synced": (True, "synchronised"),
+              "unsynced": (False, "the kernel reports the clock unsynchronised (TIME_ERROR)")}
+    state = "unsynced"
+    monkeypatch.setattr(check_module, "adjtimex_synchronised", lambda: states[state],
+                        raising=False)
+    asked = CliRunner().invoke(root, ["check", "8015550123", "--campaign", "ut-solar-manual"])
+    assert asked.exit_code == 3, asked.output
+    assert "unsynchronised" in asked.output
+    assert "require_clock_sync" in asked.output
+    assert "--at" in asked.output
+    after = log.read_bytes() if log.exists() else b""
+    assert after == before  # nothing decided
+    stated = CliRunner().invoke(root, ["check", "8015550199", "--campaign", "ut-solar-manual",
+                                       "--at", weekday_at(11).isoformat()])
+    assert stated.exit_code == BLOCK, stated.output
+    state = "synced"
+    now = CliRunner().invoke(root, ["check", "8015550199", "--campaign", "ut-solar-manual"])
+    assert now.exit_code == BLOCK, now.output  # on the national list: answered
