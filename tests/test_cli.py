@@ -397,6 +397,12 @@ def test_demo_honours_the_groups_data_dir(tmp_path):
     checked = cli("--data-dir", str(demo_dir), "check", "8015550199", "--campaign",
                   "ut-solar-manual", *NOW, data_dir=tmp_path / "unused")
     assert checked.returncode == 1, checked.stderr  # the demo's national list: BLOCK
+    # The "try:" line, run as printed, answers as the table's first row did (ALLOW),
+    # whatever the hour and whether or not the clock is synchronised (it asks with --at).
+    tried = result.stdout.splitlines()[-1].split()
+    assert tried[:2] == ["try:", "callguard"], result.stdout
+    answered = cli(*tried[2:], data_dir=tmp_path / "unused")
+    assert answered.returncode == ALLOW, answered.stdout + answered.stderr
     node = tmp_path / "node"
     node.mkdir()
     (node / "records.sqlite3").write_bytes(b"")
