@@ -879,3 +879,19 @@ def test_check_about_now_on_an_unsynchronised_clock_gets_no_answer(data_dir, mon
     state = "synced"
     now = CliRunner().invoke(root, ["check", "8015550199", "--campaign", "ut-solar-manual"])
     assert now.exit_code == BLOCK, now.output  # on the national list: answered
+
+
+def test_at_without_offset_suggests_utahs_offset_on_that_date(data_dir):
+    """The example was always -06:00 (Utah's summer offset): a December --at copied from it
+    asked about an hour before the time meant (10:30 written, 09:30 MST asked). It is
+    Denver's offset at that wall time now, and the suggested form is accepted."""
+    winter = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                 "2026-12-07T10:30:00", data_dir=data_dir)
+    assert winter.returncode == USAGE
+    assert "2026-12-07T10:30:00-07:00 (that time in Utah" in winter.stderr, winter.stderr
+    summer = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                 "2026-07-22", data_dir=data_dir)
+    assert "2026-07-22T10:00:00-06:00 (that time in Utah" in summer.stderr, summer.stderr
+    taken = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T10:30:00-07:00", "--json", data_dir=data_dir)
+    assert json.loads(taken.stdout)["local_times"][0]["local"].startswith("2026-12-07T10:30")

@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 
@@ -137,13 +138,23 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r} is not an ISO-8601 date-time "
-                    "(e.g. 2026-07-24T10:00:00-06:00)")
+                    "(e.g. 2026-07-24T10:00:00-06:00, 10 a.m. in Utah that day)")
     if value.tzinfo is None:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
-        usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. {stem}-06:00 "
-                    f"or {stem}Z")
+        usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. "
+                    f"{stem}{_utah_offset(value)} (that time in Utah, America/Denver, on "
+                    f"that date) or {stem}Z (UTC)")
     return value
+
+
+def _utah_offset(naive: datetime) -> str:
+    """Denver's UTC offset at that wall time: the example was always -06:00 (summer), and
+    a December time copied from it was an hour off (10:30 asked as 09:30 MST)."""
+    offset = naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def window_or_exit(since: datetime | None, until: datetime | None, *,
