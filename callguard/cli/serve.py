@@ -112,20 +112,13 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
               http_port=_bound_port(http), sip_port=sip.port if sip else None)
+    ami_notice = _AmiNotice()
     try:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
-                await _packs_loaded_daily(runtime)
-                if isinstance(runtime.lists, EmbeddedListRegistry):
-                    try:  # Redis replicas follow publications
-                        await runtime.lists.reload_async()
-                    except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
-                        runtime.lists.faults += 1
-                        _log.exception("list_reload_failed")
-                if isinstance(runtime.records, RedisRecords):
-                    await runtime.records.verify()  # a weak or emptied server is noticed
+                await _tick(runtime, watchdog, ami_notice)
     finally:
         if sip is not None:
             await sip.close()
@@ -178,6 +171,47 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
                      f"{settings.port} or tls_port {settings.tls_port}" if settings.tls
                      else settings.port, sip.start())
     return sip
+
+
+async def _tick(runtime: Runtime, watchdog: WatchdogNode | None,
+                ami_notice: _AmiNotice) -> None:
+    """Every ``--reload-seconds``: the day's packs-loaded record, the AMI login, new list
+    versions, the Redis record store's durability."""
+    await _packs_loaded_daily(runtime)
+    ami_notice.check(watchdog, runtime.settings.ami)
+    if isinstance(runtime.lists, EmbeddedListRegistry):
+        try:  # Redis replicas follow publications
+            await runtime.lists.reload_async()
+        except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
+            runtime.lists.faults += 1
+            _log.exception("list_reload_failed")
+    if isinstance(runtime.records, RedisRecords):
+        await runtime.records.verify()  # a weak or emptied server is noticed
+
+
+class _AmiNotice:
+    """Once per episode, what to do while the watchdog is not logged in to AMI. panoramisk
+    logs only "Not able to reconnect" (no address, no cause), ``ami_disconnected`` comes
+    only after a session was up, and a node that never reached Asterisk said nothing else
+    while its automated calls' lines went unreleased (BLOCKed with ``[ami] required``)."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def check(self, watchdog: WatchdogNode | None, ami: AmiSettings) -> None:
+        if watchdog is None:
+            return
+        session = watchdog.ami
+        down = session is None or not session.connected
+        if down and not self.said:
+            _log.warning("ami_not_logged_in", host=ami.host, port=ami.port,
+                         user=ami.username, required=ami.required,
+                         fix="is Asterisk running there with manager.conf [general] "
+                             "enabled = yes on that port, a permit for this host in the "
+                             "[callguard] user (manager-callguard.conf), and its secret "
+                             "equal to CALLGUARD_AMI_SECRET / [ami] secret_file? A refused "
+                             "login is logged as ami_login_refused")
+        self.said = down
 
 
 def _require_watch(runtime: Runtime) -> list[WatchdogNode]:
