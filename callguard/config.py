@@ -127,6 +127,9 @@ def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: 
 
 
 def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    if not isinstance(table, Mapping):  # `callguard = 5`: a key where a [table] belongs
+        raise ConfigError(f"{where}: must be a table (a [section] heading and its keys), "
+                          f"got {table!r}")
     extra = sorted(set(table) - known)
     if extra:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; "
@@ -665,6 +668,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     check(lambda: _unknown(str(path), doc, _KNOWN_TOP), None)
     main = doc.get("callguard", {})
     check(lambda: _unknown(f"{path} [callguard]", main, _KNOWN_MAIN), None)
+    main = main if isinstance(main, Mapping) else {}  # said above; its defaults meanwhile
     where = f"{path} [callguard]"
     interpretations: dict[str, str] = check(
         lambda: _interpretations(f"{path} [interpretations]", doc.get("interpretations", {})),

@@ -217,3 +217,17 @@ class TestRedisUrl:
         """db and the ssl_* options stay usable."""
         url = "rediss://redis.internal:6380/0?ssl_cert_reqs=required&ssl_ca_certs=/etc/ca.pem"
         assert load_settings(write(tmp_path, f"[redis]\nurl = '{url}'\n")).redis_url == url
+
+
+def test_a_key_where_a_table_belongs_is_a_problem_named_not_a_crash(tmp_path):
+    """`callguard = 5` or `http = 3` (a key where a [section] belongs) was an internal
+    error (TypeError: 'int' object is not iterable); each is a problem of its own now."""
+    from callguard.config import ConfigErrors, load_settings
+
+    path = tmp_path / "c.toml"
+    path.write_text('callguard = 5\nhttp = 3\nlog = "x"\n')
+    with pytest.raises(ConfigErrors) as raised:
+        load_settings(path, data_dir=tmp_path)
+    problems = raised.value.problems
+    assert len(problems) == 3, problems
+    assert all("must be a table" in p for p in problems), problems
