@@ -335,6 +335,10 @@ def test_health_without_http_asks_the_fastagi_port(site) -> None:
     down = cli("--config", str(site), "health", "--timeout", "1")
     assert down.returncode == 1
     assert f"unhealthy: fastagi 127.0.0.1:{port}" in down.stderr
+    # what to do: "Connection refused" alone did not say the node or the file is at fault
+    said = " ".join(down.stderr.split())
+    assert "is `callguard serve` running with this configuration" in said, said
+    assert str(site) in said
 
 
 def test_config_check_with_redis_down_is_an_error_not_a_crash(site) -> None:
