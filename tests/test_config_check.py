@@ -407,3 +407,27 @@ def test_config_check_reports_every_problem_not_only_the_first(site) -> None:
     assert other.returncode == 2
     for problem in wanted:
         assert problem in other.stderr, (problem, other.stderr)
+
+
+def test_the_import_a_missing_list_asks_for_reaches_this_configuration(site) -> None:
+    """`callguard --config SITE config check` said "import it with `callguard dnc import
+    ...`": copied as written it imported into the bundled demo's data dir and the site's
+    check stayed red. The command named carries --config SITE; run as written (a file
+    and date filled in), the site's check is green."""
+    import re
+    import shlex
+
+    missing = cli("--config", str(site), "config", "check")
+    assert missing.returncode == 2
+    said = " ".join(missing.stderr.split())
+    commands = re.findall(r"import it with `([^`]+)`", said)
+    assert len(commands) == 2, said
+    listing = site.parent / "list.txt"
+    listing.write_text("8015550199\n")
+    for command in commands:
+        assert command.startswith(f"callguard --config {site} dnc import "), command
+        words = shlex.split(command.replace("FILE", str(listing)).replace(
+            "DATE", TODAY).replace("--covers ...", "--covers all"))
+        done = cli(*words[1:])
+        assert done.returncode == 0, done.stderr
+    assert cli("--config", str(site), "config", "check").returncode == 0

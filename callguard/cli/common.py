@@ -33,6 +33,7 @@ __all__ = [
     "campaign_or_exit",
     "config_file_or_exit",
     "e164_or_exit",
+    "invocation",
     "number_or_exit",
     "output_path_or_exit",
     "parse_date",
@@ -119,6 +120,23 @@ def _command_path() -> str | None:
         names.append(ctx.info_name or "")
         ctx = ctx.parent
     return " ".join(reversed(names)) or None
+
+
+def invocation(settings: Settings) -> str:
+    """``callguard`` with the options that reach this configuration and data dir, for the
+    commands a message asks to run: "import it with `callguard dnc import ...`" after
+    ``callguard --config site.toml config check``, copied as written, imported into the
+    bundled demo's data dir, and the check stayed red."""
+    from callguard.resources import bundled_config  # noqa: PLC0415 - see the imports
+
+    words = ["callguard"]
+    if settings.path.resolve() != bundled_config().resolve() and (
+            os.environ.get("CALLGUARD_CONFIG") is None
+            or Path(os.environ["CALLGUARD_CONFIG"]).resolve() != settings.path.resolve()):
+        words += ["--config", str(settings.path)]
+    if settings.data_dir_source == "--data-dir":
+        words += ["--data-dir", str(settings.data_dir)]
+    return " ".join(words)
 
 
 def usage_error(message: str) -> NoReturn:

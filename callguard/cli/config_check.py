@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_USAGE, CliState, run
+from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
@@ -52,6 +52,7 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         return {"found": found, "errors": dict(registry.errors)}
 
     problems: list[str] = []
+    me = invocation(settings)
     try:
         got = run(_with_registry(settings, collect))
     except (CallguardError, OSError, RedisError) as exc:
@@ -69,10 +70,10 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         if row is None and name == LITIGATOR_LIST:
             problems.append(f"list {name!r} (read by a house policy) has no version: every "
                             "call of the campaigns that opt in would be BLOCKed; import it with "
-                            f"`callguard attributes import FILE --kind litigator ...`")
+                            f"`{me} attributes import FILE --kind litigator ...`")
         elif row is None:
             problems.append(f"list {name!r} (read by the packs) has no version: every call "
-                            f"it covers would be BLOCKed; import it with `callguard dnc import "
+                            f"it covers would be BLOCKed; import it with `{me} dnc import "
                             f"FILE --list {name} --published DATE --covers ...`")
         rows.append({"list": name, **(row or {"version": None})})
     problems += [f"list {name}: {error}" for name, error in got["errors"].items()]

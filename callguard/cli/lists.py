@@ -31,6 +31,7 @@ from callguard.cli.common import (
     EXIT_BLOCK,
     EXIT_INTERNAL,
     CliState,
+    invocation,
     number_or_exit,
     parse_published,
     run,
@@ -459,7 +460,8 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
                  f"in data dir {settings.data_dir}")
         loaded = "no list is loaded" if not rows else "no do-not-call list is loaded"
         usage_error(f"{loaded} {where}: check --data-dir / CALLGUARD_DATA_DIR, or "
-                    "import one (callguard dnc import FILE --list NAME --published DATE)")
+                    f"import one ({invocation(settings)} dnc import FILE --list NAME "
+                    "--published DATE)")
     # fail closed, as the gate: a list that does not cover the area code cannot show
     # that the number is not on it
     held = any(row["do_not_call"] and (row["listed"] or not row["covered"]) for row in rows)
@@ -535,5 +537,6 @@ def status(state: CliState, as_json: bool) -> None:
     for row in data["missing"]:
         out.print(f"[red]{escape(row['list'])}: no version[/] (read by "
                   f"{escape(', '.join(row['read_by']))}): every call it covers is BLOCKed; "
-                  f"import it with `callguard dnc import FILE --list {escape(row['list'])} "
+                  f"import it with `{escape(invocation(settings))} dnc import FILE --list "
+                  f"{escape(row['list'])} "
                   "--published DATE --covers ...`", highlight=False)

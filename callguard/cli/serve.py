@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, usage_error
+from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings
 from callguard.errors import ConfigError
@@ -320,11 +320,12 @@ def _warn_missing_lists(runtime: Runtime) -> None:
     """Say at start which lists the packs read have no version: the node answers, and
     BLOCKs every call they cover, with nothing else in its log to say why."""
     missing = _missing_lists(runtime)
+    me = invocation(runtime.settings)
     if missing:
         _log.warning("lists_missing", lists=missing,
                      detail="no version imported: every call these lists cover is BLOCKed "
-                            "until one is (callguard dnc import FILE --list NAME ...; "
-                            "callguard config check names each)")
+                            f"until one is ({me} dnc import FILE --list NAME ...; "
+                            f"{me} config check names each)")
 
 
 def _missing_lists(runtime: Runtime) -> list[str]:
