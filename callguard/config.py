@@ -641,7 +641,11 @@ def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple
     campaigns: dict[str, Campaign] = {}
     failed = len(problems.found)
     raws = doc.get("campaigns", [])
-    for index, raw in enumerate(raws if isinstance(raws, list) else [raws]):
+    if not isinstance(raws, list):
+        problems.found.append("campaigns: write each campaign as a [[campaigns]] entry (two "
+                              "brackets: a list of tables)")
+        return None
+    for index, raw in enumerate(raws):
         if not isinstance(raw, Mapping):
             problems.found.append(f"campaigns[{index}]: must be a table")
             continue

@@ -231,3 +231,13 @@ def test_a_key_where_a_table_belongs_is_a_problem_named_not_a_crash(tmp_path):
     problems = raised.value.problems
     assert len(problems) == 3, problems
     assert all("must be a table" in p for p in problems), problems
+
+
+def test_a_campaigns_table_not_an_array_is_refused(tmp_path):
+    """`[campaigns]` (one bracket) for `[[campaigns]]`: named, never read as a campaign."""
+    from callguard.config import ConfigErrors
+
+    path = tmp_path / "c.toml"
+    path.write_text('[campaigns]\nid = "x"\n')
+    with pytest.raises(ConfigErrors, match=r"\[\[campaigns\]\] entry"):
+        load_settings(path, data_dir=tmp_path)
