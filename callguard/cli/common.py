@@ -161,8 +161,8 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
         usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. "
-                    f"{stem}{_utah_offset(value)} (that time in Utah, America/Denver, on "
-                    f"that date) or {stem}Z (UTC)")
+                    f"{stem}{_utah_offset(value)} or {stem}Z (the first is that time in "
+                    "Utah, America/Denver, on that date; the second UTC)")
     return value
 
 
