@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from callguard.case_files import CASES_SUFFIX
@@ -44,7 +45,8 @@ from callguard.stores.redis.records import RecordsSettings
 from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["Settings", "chosen_packs_dir", "load_pack_file", "load_settings", "pack_files"]
+__all__ = ["ConfigErrors", "Settings", "chosen_packs_dir", "config_problems", "load_pack_file",
+           "load_settings", "pack_files"]
 
 # The bundled demo, inside the package (callguard/data): present in a wheel as in a clone.
 DEFAULT_CONFIG = bundled_config()
@@ -126,6 +128,9 @@ def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: 
 
 
 def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    if not isinstance(table, Mapping):  # `callguard = 5`: a key where a [table] belongs
+        raise ConfigError(f"{where}: must be a table (a [section] heading and its keys), "
+                          f"got {table!r}")
     extra = sorted(set(table) - known)
     if extra:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; "
@@ -582,21 +587,42 @@ def _redis_url(where: str, raw: Mapping[str, Any]) -> str:
     return url
 
 
-def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
-    """Load and validate; ``path`` falls back to ``CALLGUARD_CONFIG`` then the bundled demo."""
-    if path is None:
-        env = os.environ.get("CALLGUARD_CONFIG")
-        path = Path(env) if env else DEFAULT_CONFIG
-    doc = read_config(path)
-    _unknown(str(path), doc, _KNOWN_TOP)
-    main = doc.get("callguard", {})
-    _unknown(f"{path} [callguard]", main, _KNOWN_MAIN)
-    where = f"{path} [callguard]"
-    interpretations = _interpretations(f"{path} [interpretations]",
-                                       doc.get("interpretations", {}))
-    proclaimed = _proclaimed(f"{path} [[proclaimed_days]]", doc.get("proclaimed_days", []))
-    packs_from = chosen_packs_dir(path, _typed(where, main, "packs_dir", str, ""))
-    packs = _load_packs(packs_from, interpretations, proclaimed)
+_T = TypeVar("_T")
+
+
+class ConfigErrors(ConfigError):
+    """Every problem ``load_settings`` found, each a message naming its key and fix:
+    ``config check`` (README: "exit 2 with every problem and its fix") lists them all, where
+    the first one alone stopped it and the admin fixed one error per run."""
+
+    def __init__(self, problems: Iterable[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Problems:
+    """Collects each part's ConfigError and gives the part's default in its place, so the
+    parts that do not depend on it are still checked."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def attempt(self, make: Callable[[], _T], default: _T) -> _T:
+        try:
+            return make()
+        except ConfigErrors as exc:
+            self.found.extend(exc.problems)
+        except ConfigError as exc:
+            self.found.append(str(exc))
+        return default
+
+
+def config_problems(exc: ConfigError) -> tuple[str, ...]:
+    """The problems one ConfigError stands for (one, or every one ``load_settings`` found)."""
+    return exc.problems if isinstance(exc, ConfigErrors) else (str(exc),)
+
+
+def _enabled(where: str, main: Mapping[str, Any], packs: Mapping[str, Pack]) -> tuple[str, ...]:
     enabled = tuple(_typed(where, main, "enabled_packs", list, sorted(packs)))
     missing = [p for p in enabled if p not in packs]
     if missing:
@@ -608,27 +634,115 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
                           f"{', '.join(left_out)}: enacted law applies to every call in its "
                           "scope. Remove a statute's pack file only when the law no longer "
                           "binds you; enabled_packs chooses among house policies.")
+    return enabled
+
+
+def _warning_days(where: str, main: Mapping[str, Any]) -> int:
     warning_days = _typed(where, main, "expiry_warning_days", int, 30)
     if isinstance(warning_days, bool) or not 0 < warning_days <= 3660:
         raise ConfigError(f"{where}: expiry_warning_days must be from 1 to 3660")
+    return int(warning_days)
+
+
+def _fallback(where: str, main: Mapping[str, Any]) -> str:
     fallback = _typed(where, main, "unknown_local_time", str, "block")
     if fallback not in ("block", "every-zone"):
         raise ConfigError(f"{where}: unknown_local_time {fallback!r}; use block or every-zone")
+    return str(fallback)
+
+
+def _prefixes(where: str, main: Mapping[str, Any]) -> tuple[str, ...]:
     prefixes = tuple(_typed(where, main, "dial_prefixes", list, []))
     if not all(isinstance(p, str) and p.isascii() and p.isdigit() for p in prefixes):
         raise ConfigError(f"{where}: dial_prefixes must be digit strings like [\"9\"]")
-    regions = frozenset(_typed(where, main, "regions", list, ["US"]))
-    parser = NumberParser(dial_prefixes=prefixes, regions=regions)
+    return prefixes
+
+
+def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
+               parser: NumberParser, problems: _Problems) -> dict[str, Campaign] | None:
+    """Every campaign, each checked on its own; None when one is wrong (what reads the
+    campaigns, [sip], is then not checked against a partial set)."""
     campaigns: dict[str, Campaign] = {}
-    for index, raw in enumerate(doc.get("campaigns", [])):
+    failed = len(problems.found)
+    raws = doc.get("campaigns", [])
+    if not isinstance(raws, list):
+        problems.found.append("campaigns: write each campaign as a [[campaigns]] entry (two "
+                              "brackets: a list of tables)")
+        return None
+    for index, raw in enumerate(raws):
         if not isinstance(raw, Mapping):
-            raise ConfigError(f"campaigns[{index}]: must be a table")
-        campaign = _campaign(index, raw, packs, enabled, parser)
+            problems.found.append(f"campaigns[{index}]: must be a table")
+            continue
+        campaign = problems.attempt(partial(_campaign, index, raw, packs, enabled, parser),
+                                    None)
+        if campaign is None:
+            continue
         if campaign.id in campaigns:
-            raise ConfigError(f"campaign {campaign.id!r} is defined twice")
+            problems.found.append(f"campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
-    campaigns = with_seller_subjects(campaigns)
-    chosen = choose_data_dir(path, _typed(where, main, "data_dir", str, ""), data_dir)
+    return with_seller_subjects(campaigns) if len(problems.found) == failed else None
+
+
+def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:
+    """Load and validate; ``path`` falls back to ``CALLGUARD_CONFIG`` then the bundled demo.
+    Every part is checked (ConfigErrors lists each problem), but those that depend on a part
+    found wrong (campaigns and [ami] on the packs, [sip] on the campaigns)."""
+    if path is None:
+        env = os.environ.get("CALLGUARD_CONFIG")
+        path = Path(env) if env else DEFAULT_CONFIG
+    doc = read_config(path)  # a file that is no TOML: nothing else can be read
+    problems = _Problems()
+    check = problems.attempt
+    check(lambda: _unknown(str(path), doc, _KNOWN_TOP), None)
+    main = doc.get("callguard", {})
+    check(lambda: _unknown(f"{path} [callguard]", main, _KNOWN_MAIN), None)
+    main = main if isinstance(main, Mapping) else {}  # said above; its defaults meanwhile
+    where = f"{path} [callguard]"
+    interpretations: dict[str, str] = check(
+        lambda: _interpretations(f"{path} [interpretations]", doc.get("interpretations", {})),
+        {})
+    proclaimed: tuple[tuple[str, ProclaimedDay], ...] = check(
+        lambda: _proclaimed(f"{path} [[proclaimed_days]]", doc.get("proclaimed_days", [])),
+        ())
+    packs_from = check(lambda: chosen_packs_dir(path, _typed(where, main, "packs_dir", str,
+                                                             "")), None)
+    packs = None if packs_from is None else check(
+        lambda: _load_packs(packs_from, interpretations, proclaimed), None)
+    enabled = None if packs is None else check(lambda: _enabled(where, main, packs), None)
+    warning_days = check(lambda: _warning_days(where, main), 30)
+    fallback = check(lambda: _fallback(where, main), "block")
+    prefixes: tuple[str, ...] = check(lambda: _prefixes(where, main), ())
+    regions = check(lambda: frozenset(_typed(where, main, "regions", list, ["US"])),
+                    frozenset({"US"}))
+    max_zones = check(lambda: _typed(where, main, "max_candidate_zones", int, 4), 4)
+    parser = check(lambda: NumberParser(dial_prefixes=prefixes, regions=regions),
+                   NumberParser())
+    campaigns = None if packs is None or enabled is None else _campaigns(
+        doc, packs, enabled, parser, problems)
+    chosen = check(lambda: choose_data_dir(path, _typed(where, main, "data_dir", str, ""),
+                                           data_dir), None)
+    sections: dict[str, Any] = {
+        "log": check(lambda: _log(f"{path} [log]", doc.get("log", {})), None),
+        "records": check(lambda: _records(f"{path} [records]", doc.get("records", {})), None),
+        "http": check(lambda: _http(f"{path} [http]", doc.get("http", {})), None),
+        "fastagi": check(lambda: _fastagi(f"{path} [fastagi]", doc.get("fastagi", {})), None),
+        "ami": None if packs is None or enabled is None else check(
+            lambda: _ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled), None),
+        "sip": None if campaigns is None else check(
+            lambda: _sip(f"{path} [sip]", doc.get("sip", {}), campaigns), None),
+        "lists_backend": check(lambda: _lists_backend(f"{path} [lists]",
+                                                      doc.get("lists", {})), None),
+        "lists_not_loaded": check(lambda: _lists_not_loaded(f"{path} [lists]",
+                                                            doc.get("lists", {})), None),
+        "redis_url": check(lambda: _redis_url(f"{path} [redis]", doc.get("redis", {})), None),
+    }
+    if problems.found:
+        raise ConfigErrors(problems.found)
+    # Each is None only where a problem was found (or a part it depends on was wrong).
+    assert packs is not None
+    assert enabled is not None
+    assert campaigns is not None
+    assert chosen is not None
     return Settings(
         path=path,
         data_dir=chosen.path,
@@ -640,19 +754,11 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         dial_prefixes=prefixes,
         regions=regions,
         policy_settings=PolicySettings(
-            max_candidate_zones=_typed(where, main, "max_candidate_zones", int, 4),
+            max_candidate_zones=max_zones,
             every_zone_fallback=fallback == "every-zone",
         ),
         interpretations=interpretations,
         proclaimed=proclaimed,
         expiry_warning_days=warning_days,
-        log=_log(f"{path} [log]", doc.get("log", {})),
-        records=_records(f"{path} [records]", doc.get("records", {})),
-        http=_http(f"{path} [http]", doc.get("http", {})),
-        fastagi=_fastagi(f"{path} [fastagi]", doc.get("fastagi", {})),
-        ami=_ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled),
-        sip=_sip(f"{path} [sip]", doc.get("sip", {}), campaigns),
-        lists_backend=_lists_backend(f"{path} [lists]", doc.get("lists", {})),
-        lists_not_loaded=_lists_not_loaded(f"{path} [lists]", doc.get("lists", {})),
-        redis_url=_redis_url(f"{path} [redis]", doc.get("redis", {})),
+        **sections,
     )

@@ -461,7 +461,8 @@ def test_evidence_shows_the_packs_loaded_apart_from_the_calls_records(tmp_path,
     data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
     number = "8015550123"
-    asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
+    asked = cli("check", number, "--campaign", "ut-solar-manual", "--at",
+                datetime.now(UTC).isoformat(timespec="seconds"), config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
     titles = _open_evidence_page(tmp_path, path, number, browser)
     assert "Later records of these calls (0)" in titles, titles
@@ -618,8 +619,8 @@ def test_explain_finds_a_decision_whose_segment_is_only_in_the_archive(tmp_path)
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)  # made by its owner: callguard makes none
     path = config(tmp_path, data)
-    asked = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--json",
-                config_path=path)
+    asked = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--json", "--at",
+                datetime.now(UTC).isoformat(timespec="seconds"), config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
     decision_id = json.loads(asked.stdout)["decision_id"]
     log = data / "compliance.jsonl"

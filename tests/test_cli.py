@@ -13,6 +13,9 @@ import pytest
 from tests.conftest import ROOT
 
 ALLOW, BLOCK, USAGE = 0, 1, 2
+# `check` about now gets no answer while the kernel says the clock is unsynchronised (as
+# on this test machine): tests not about the clock ask about a stated instant, now.
+NOW = ("--at", datetime.now(UTC).isoformat(timespec="seconds"))
 
 
 def cli(*args, data_dir, check=False):
@@ -115,7 +118,7 @@ class TestCheck:
     @pytest.mark.parametrize("number", ["", "letters", "123", "12345678901234567890"])
     def test_garbage_number_is_a_block(self, data_dir, number):
         """An invalid number is a BLOCK with a reason (exit 1)."""
-        result = cli("check", number, "--campaign", "ut-solar-manual", "--json",
+        result = cli("check", number, "--campaign", "ut-solar-manual", "--json", *NOW,
                      data_dir=data_dir)
         assert result.returncode == BLOCK
         data = json.loads(result.stdout)
@@ -185,6 +188,40 @@ class TestCheck:
         assert f"127.0.0.1:{port}" in result.stderr
         assert "[fastagi] port" in result.stderr
         assert "in use" in result.stderr
+
+    def test_serve_that_cannot_listen_writes_no_packs_loaded_record(self, tmp_path,
+                                                                   monkeypatch):
+        """Session 16: a port in use stopped ``serve`` only after the packs-loaded record
+        ("this node judges calls with these packs") was written durable, for a node that
+        never listened. Every front's address is bound before anything is recorded."""
+        import socket
+
+        from tests.redis_server import free_port
+
+        fastagi, http = free_port(), free_port()
+        holder = socket.socket()
+        holder.bind(("127.0.0.1", http))
+        holder.listen()
+        data = tmp_path / "data"
+        data.mkdir()
+        try:
+            config = tmp_path / "busy-http.toml"
+            text = (ROOT / "callguard" / "data" / "callguard.toml").read_text().replace(
+                'packs_dir = "jurisdictions"', 'packs_dir = ""').replace(
+                "port = 4573", f"port = {fastagi}").replace(
+                "enabled = false\nhost = \"127.0.0.1\"\nport = 8080",
+                f"enabled = true\nhost = \"127.0.0.1\"\nport = {http}")
+            assert f"port = {http}" in text
+            config.write_text(text)
+            monkeypatch.setenv("CALLGUARD_HTTP_TOKEN", "t" * 32)
+            result = cli("--config", str(config), "serve", data_dir=data)
+        finally:
+            holder.close()
+        assert result.returncode == USAGE, result.stderr
+        assert f"127.0.0.1:{http}" in result.stderr
+        assert "[http] port" in result.stderr
+        log = data / "compliance.jsonl"
+        assert not log.exists() or b"packs-loaded" not in log.read_bytes()
 
     def test_a_data_dir_that_is_a_file_is_a_usage_error(self, tmp_path):
         afile = tmp_path / "not-a-dir"
@@ -270,6 +307,12 @@ class TestRecords:
         assert result.returncode == BLOCK
         assert "nothing was imported" in result.stderr
         assert not (tmp_path / "lists" / "national").exists()
+        # Session 16: the refusal gave the counts and the limit, not the option that moves
+        # it: an admin could not tell how to proceed.
+        assert "--max-bad-share" in result.stderr
+        again = cli("dnc", "import", str(bad), "--list", "national", "--published",
+                    "2026-07-01", "--max-bad-share", "0.5", data_dir=tmp_path)
+        assert again.returncode == 0, again.stderr
 
     def test_a_tiny_file_with_a_header_is_imported_and_the_header_said(self, tmp_path):
         """'AreaCode,PhoneNumber' then three numbers was refused whole: 1 of 4 lines
@@ -301,7 +344,8 @@ def test_record_commands_read_no_list_file(tmp_path):
     purged = cli("purge", "--older-than", "3650", "--yes", data_dir=tmp_path)
     assert purged.returncode == 0, purged.stderr
     assert "list_version_refused" not in purged.stderr
-    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", data_dir=tmp_path)
+    decided = cli("check", "8015550199", "--campaign", "ut-solar-manual", *NOW,
+                  data_dir=tmp_path)
     assert "list_version_refused" in decided.stderr
 
 
@@ -351,8 +395,14 @@ def test_demo_honours_the_groups_data_dir(tmp_path):
     assert f"data dir: {demo_dir.resolve()} " in result.stdout
     assert (demo_dir / "lists" / "national").is_dir()
     checked = cli("--data-dir", str(demo_dir), "check", "8015550199", "--campaign",
-                  "ut-solar-manual", data_dir=tmp_path / "unused")
+                  "ut-solar-manual", *NOW, data_dir=tmp_path / "unused")
     assert checked.returncode == 1, checked.stderr  # the demo's national list: BLOCK
+    # The "try:" line, run as printed, answers as the table's first row did (ALLOW),
+    # whatever the hour and whether or not the clock is synchronised (it asks with --at).
+    tried = result.stdout.splitlines()[-1].split()
+    assert tried[:2] == ["try:", "callguard"], result.stdout
+    answered = cli(*tried[2:], data_dir=tmp_path / "unused")
+    assert answered.returncode == ALLOW, answered.stdout + answered.stderr
     node = tmp_path / "node"
     node.mkdir()
     (node / "records.sqlite3").write_bytes(b"")
@@ -445,7 +495,7 @@ class TestRedisBackend:
             done = cli(*conf, *args, data_dir=tmp_path)
             assert done.returncode == 0, done.stderr
             assert "list_version_loaded" not in done.stderr, (args, done.stderr)
-        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual",
+        decided = cli(*conf, "check", "8015550199", "--campaign", "ut-solar-manual", *NOW,
                       data_dir=tmp_path)
         assert '"event":"list_version_loaded"' in decided.stderr  # deciding reads them
 
@@ -517,6 +567,33 @@ class TestScrub:
         assert all(r["callguard_decision_id"] for r in rows)
         assert "malformed line 6" in result.stderr
         assert "BLOCK" in result.stderr
+
+    def test_leads_and_leads_csv_write_distinct_outputs_and_never_an_input(self, data_dir,
+                                                                           tmp_path):
+        """Session 16: `scrub leads` and `scrub leads.csv` both wrote leads.scrubbed.csv
+        (the second run replaced the first's verdicts), and a default or --output path
+        that was another lead file was overwritten."""
+        at = weekday_at(11).isoformat()
+        bare, dotted = tmp_path / "leads", tmp_path / "leads.csv"
+        bare.write_text("phone\n8015550123\n")
+        dotted.write_text("phone\n8015550199\n")
+        for leads in (bare, dotted):
+            done = cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", at,
+                       data_dir=data_dir)
+            assert done.returncode == 0, done.stderr
+        assert "8015550123" in (tmp_path / "leads-scrubbed.csv").read_text()
+        assert "8015550199" in (tmp_path / "leads.scrubbed.csv").read_text()
+        again = cli("scrub", str(dotted), "--campaign", "ut-solar-manual", "--at", at,
+                    data_dir=data_dir)  # an earlier scrub's output is replaced
+        assert again.returncode == 0, again.stderr
+        other = tmp_path / "other.csv"
+        other.write_text("phone\n8015550142\n")
+        refused = cli("scrub", str(dotted), "--campaign", "ut-solar-manual", "--at", at,
+                      "--output", str(other), data_dir=data_dir)
+        assert refused.returncode == USAGE
+        assert "--output" in refused.stderr
+        assert "callguard_verdict" in refused.stderr
+        assert other.read_text() == "phone\n8015550142\n"
 
     def test_a_header_alone_replaces_the_output_and_exits_0(self, tmp_path):
         """A day with no leads: exit 0 with a message saying so (main: an empty summary
@@ -768,3 +845,55 @@ def test_readme_shows_what_the_demo_prints(tmp_path):
             assert printed.startswith(expected[:-4]), (expected, printed)
         else:
             assert printed == expected, (expected, printed)
+
+
+def test_check_about_now_on_an_unsynchronised_clock_gets_no_answer(data_dir, monkeypatch):
+    """Session 16: /readyz said the clock was unsynchronised and not ready, `check` answered
+    ALLOW anyway (calling hours are judged on that clock). Now: exit 3, nothing decided
+    or recorded, the fix named; --at (a stated instant) and require_clock_sync = false
+    still answer. In-process: the kernel's state is replaced, both ways."""
+    from click.testing import CliRunner
+
+    import callguard.cli.check as check_module
+    from callguard.cli.main import cli as root
+
+    monkeypatch.setenv("CALLGUARD_DATA_DIR", str(data_dir))
+    monkeypatch.delenv("CALLGUARD_CONFIG", raising=False)
+    log = data_dir / "compliance.jsonl"
+    before = log.read_bytes() if log.exists() else b""
+    states = {"synced": (True, "synchronised"),
+              "unsynced": (False, "the kernel reports the clock unsynchronised (TIME_ERROR)")}
+    state = "unsynced"
+    monkeypatch.setattr(check_module, "adjtimex_synchronised", lambda: states[state],
+                        raising=False)
+    asked = CliRunner().invoke(root, ["check", "8015550123", "--campaign", "ut-solar-manual"])
+    assert asked.exit_code == 3, asked.output
+    assert "unsynchronised" in asked.output
+    assert "require_clock_sync" in asked.output
+    assert "--at" in asked.output
+    after = log.read_bytes() if log.exists() else b""
+    assert after == before  # nothing decided
+    stated = CliRunner().invoke(root, ["check", "8015550199", "--campaign", "ut-solar-manual",
+                                       "--at", weekday_at(11).isoformat()])
+    assert stated.exit_code == BLOCK, stated.output
+    state = "synced"
+    now = CliRunner().invoke(root, ["check", "8015550199", "--campaign", "ut-solar-manual"])
+    assert now.exit_code == BLOCK, now.output  # on the national list: answered
+
+
+def test_at_without_offset_suggests_utahs_offset_on_that_date(data_dir):
+    """The example was always -06:00 (Utah's summer offset): a December --at copied from it
+    asked about an hour before the time meant (10:30 written, 09:30 MST asked). It is
+    Denver's offset at that wall time now, and the suggested form is accepted."""
+    winter = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                 "2026-12-07T10:30:00", data_dir=data_dir)
+    assert winter.returncode == USAGE
+    said = " ".join(winter.stderr.split())
+    assert "e.g. 2026-12-07T10:30:00-07:00 or" in said, said
+    assert "that time in Utah" in said
+    summer = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                 "2026-07-22", data_dir=data_dir)
+    assert "e.g. 2026-07-22T10:00:00-06:00 or" in " ".join(summer.stderr.split())
+    taken = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T10:30:00-07:00", "--json", data_dir=data_dir)
+    assert json.loads(taken.stdout)["local_times"][0]["local"].startswith("2026-12-07T10:30")

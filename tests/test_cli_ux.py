@@ -410,7 +410,8 @@ class TestUsageErrors:
         assert refused.returncode == 1
         assert ("First: line 1: '[number …0142]x'; line 2: '[number …4567]'"
                 in one_line(refused.stderr)), refused.stderr
-        asked = cli(root, "check", "801-555-0142 ext 5", "--campaign", "ut-solar-manual")
+        asked = cli(root, "check", "801-555-0142 ext 5", "--campaign", "ut-solar-manual",
+                    "--at", datetime.now(UTC).isoformat(timespec="seconds"))
         assert asked.returncode == 1
         assert "'[number …0142] ext 5' contains letters" in one_line(asked.stdout)
         consents = tmp_path / "consents.csv"

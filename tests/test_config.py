@@ -277,3 +277,27 @@ class TestCopiesOfShippedPacks:
         assert count == 1
         (packs / "us-ut.toml").write_text(cut)
         assert _load_packs(packs, {}, ())["us-ut"].version == "2099.1.1-site"
+
+
+def test_a_key_where_a_table_belongs_is_a_problem_named_not_a_crash(tmp_path):
+    """`callguard = 5` or `http = 3` (a key where a [section] belongs) was an internal
+    error (TypeError: 'int' object is not iterable); each is a problem of its own now."""
+    from callguard.config import ConfigErrors, load_settings
+
+    path = tmp_path / "c.toml"
+    path.write_text('callguard = 5\nhttp = 3\nlog = "x"\n')
+    with pytest.raises(ConfigErrors) as raised:
+        load_settings(path, data_dir=tmp_path)
+    problems = raised.value.problems
+    assert len(problems) == 3, problems
+    assert all("must be a table" in p for p in problems), problems
+
+
+def test_a_campaigns_table_not_an_array_is_refused(tmp_path):
+    """`[campaigns]` (one bracket) for `[[campaigns]]`: named, never read as a campaign."""
+    from callguard.config import ConfigErrors
+
+    path = tmp_path / "c.toml"
+    path.write_text('[campaigns]\nid = "x"\n')
+    with pytest.raises(ConfigErrors, match=r"\[\[campaigns\]\] entry"):
+        load_settings(path, data_dir=tmp_path)

@@ -298,3 +298,23 @@ def test_todays_report_is_today_only():
         page = today_report(records, None, tz, now)
         assert f"<p>{calls} calls (" in page, (tz, page[:2000])
         assert f"until: {until}" in page, (tz, page[:2000])
+
+
+def test_a_rule_id_in_the_reason_is_shown_as_the_rule_field_shows_it():
+    """Session 16: the ``rule`` field kept H.B. 45's id whole, the ``reason`` naming the
+    same rule still showed ``us-ut-hb[number …1326]a-106(1)(g)``; a number elsewhere in the
+    reason, or inside a rule id, is still taken out."""
+    rule = "us-ut-hb45-2000:13-26a-106(1)(g)"
+    reason = (f"Blocked by {rule}: no registration on file "
+              "(H.B. 45 (2000), proposed 13-26a-106(1)(g)); caller said 801 555 0123.")
+    sent = page_record({"rule": rule, "reason": reason})
+    assert sent["reason"].startswith(f"Blocked by {rule}: no registration")
+    assert not SEVEN_DIGITS.search(sent["reason"])
+    outcome = "us-ut-hb45-2000:13-26a-105(3)"
+    sent = page_record({"rule": "x", "outcomes": [{"rule": outcome}],
+                        "reason": f"exempt: {outcome}"})
+    assert sent["reason"] == f"exempt: {outcome}"
+    hostile = page_record({"rule": "x:8015550123", "reason": "Blocked by x:8015550123: ok"})
+    assert not SEVEN_DIGITS.search(hostile["reason"])
+    marked = page_record({"rule": rule, "reason": f"\ue000 {rule} 8015550123"})
+    assert not SEVEN_DIGITS.search(marked["reason"])

@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from callguard.cli import output
-from callguard.cli.common import EXIT_BLOCK, EXIT_INTERNAL, CliState, parse_published, run
+from callguard.cli.common import EXIT_INTERNAL, CliState, parse_published, run
 from callguard.cli.list_record import list_change_fields
 from callguard.cli.lists import (
     MAX_SHRINK_HELP,
@@ -29,6 +29,7 @@ from callguard.cli.lists import (
     _recorded,
     _with_registry,
     built_or_exit,
+    refused_import,
 )
 from callguard.cli.render import print_json
 from callguard.errors import ListImportError, StoreError
@@ -85,8 +86,7 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         else:
             parsed = parse_list_file(file, max_bad_share=max_bad_share)
     except ListImportError as exc:
-        _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
-        sys.exit(EXIT_BLOCK)
+        refused_import(exc, max_bad_share)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
     built = built_or_exit(state.settings, name, parsed, file, max_shrink)
     try:

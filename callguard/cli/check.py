@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import click
+from rich.markup import escape
 
 from callguard.cli.common import (
     EXIT_ALLOW,
@@ -19,6 +22,7 @@ from callguard.cli.common import (
 from callguard.cli.output import console
 from callguard.cli.render import print_decision, print_json
 from callguard.decision import Decision
+from callguard.fronts.http.readiness import adjtimex_synchronised
 from callguard.gate import CheckRequest
 from callguard.policy import DialingMode, core
 
@@ -48,7 +52,9 @@ def check(state: CliState, number: str, campaign: str, mode: str | None, at_text
     campaign_or_exit(state.settings, campaign)
     if zone or postal_code:
         _location_or_exit(state, "--tz" if zone else "--postal-code", zone or postal_code)
-    runtime = state.runtime()
+    runtime = state.runtime()  # a bad log key or store: the admin's to fix first (exit 2)
+    if at is None:
+        _clock_or_exit(state, runtime.aclose)
     # With --at the operator asks about another instant: no call is placed on this answer,
     # so call-frequency caps are judged on the calls counted and nothing is counted.
     request = CheckRequest(number=number, campaign=campaign, mode=mode, at=at,
@@ -83,3 +89,23 @@ def _location_or_exit(state: CliState, option: str, text: str | None) -> None:
         parse_location(text or "", regions=state.settings.parser().regions)
     except UsageError as exc:
         usage_error(f"{option} {text!r}: {exc}")
+
+
+def _clock_or_exit(state: CliState, close: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """A question about now, asked while the kernel says the clock is unsynchronised, gets
+    no answer (exit 3, nothing decided or recorded): calling hours are judged on this
+    clock, and ``serve``'s /readyz is not ready then either ([http] require_clock_sync).
+    ``check`` answered, an ALLOW at 20:55 possibly being 21:05 at the called party."""
+    if not state.settings.http.require_clock_sync:
+        return
+    synced, detail = adjtimex_synchronised()
+    if synced:
+        return
+    console(stderr=True).print(
+        f"[red]error:[/red] no answer: {escape(detail)}, and calling hours are judged on "
+        "this clock (serve's /readyz is not ready either). Synchronise it (timedatectl "
+        "set-ntp true, or start chronyd/ntpd), or ask about a stated instant with --at; "
+        "where the host keeps time but the kernel does not say so (a container), set "
+        "\\[http] require_clock_sync = false", highlight=False)
+    run(close())
+    sys.exit(EXIT_INTERNAL)

@@ -9,6 +9,7 @@ from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 
@@ -32,6 +33,7 @@ __all__ = [
     "campaign_or_exit",
     "config_file_or_exit",
     "e164_or_exit",
+    "invocation",
     "number_or_exit",
     "output_path_or_exit",
     "parse_date",
@@ -71,11 +73,15 @@ class CliState:
     def settings(self) -> Settings:
         """Load the configuration once; a bad one is a usage error."""
         if self._settings is None:
-            from callguard.config import load_settings  # noqa: PLC0415 - see the imports
+            from callguard.config import config_problems, load_settings  # noqa: PLC0415
             try:
                 self._settings = load_settings(self._config, data_dir=self._data_dir)
             except ConfigError as exc:
-                usage_error(f"configuration: {exc}")
+                *first, last = config_problems(exc)  # every one, each on its line
+                for problem in first:
+                    err_console.print(f"[red]usage error:[/red] configuration: "
+                                      f"{escape(problem)}", highlight=False)
+                usage_error(f"configuration: {last}")
             data_dir = self._settings.data_dir
             if data_dir.exists() and not data_dir.is_dir():
                 usage_error(f"data dir {data_dir} ({self._settings.data_dir_source}) is not "
@@ -116,6 +122,23 @@ def _command_path() -> str | None:
     return " ".join(reversed(names)) or None
 
 
+def invocation(settings: Settings) -> str:
+    """``callguard`` with the options that reach this configuration and data dir, for the
+    commands a message asks to run: "import it with `callguard dnc import ...`" after
+    ``callguard --config site.toml config check``, copied as written, imported into the
+    bundled demo's data dir, and the check stayed red."""
+    from callguard.resources import bundled_config  # noqa: PLC0415 - see the imports
+
+    words = ["callguard"]
+    if settings.path.resolve() != bundled_config().resolve() and (
+            os.environ.get("CALLGUARD_CONFIG") is None
+            or Path(os.environ["CALLGUARD_CONFIG"]).resolve() != settings.path.resolve()):
+        words += ["--config", str(settings.path)]
+    if settings.data_dir_source == "--data-dir":
+        words += ["--data-dir", str(settings.data_dir)]
+    return " ".join(words)
+
+
 def usage_error(message: str) -> NoReturn:
     """Print and exit 2 (escaped: messages name sections like "[ami]", not rich markup)."""
     err_console.print(f"[red]usage error:[/red] {escape(message)}", highlight=False)
@@ -133,13 +156,23 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
         value = datetime.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r} is not an ISO-8601 date-time "
-                    "(e.g. 2026-07-24T10:00:00-06:00)")
+                    "(e.g. 2026-07-24T10:00:00-06:00, 10 a.m. in Utah that day)")
     if value.tzinfo is None:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
-        usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. {stem}-06:00 "
-                    f"or {stem}Z")
+        usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. "
+                    f"{stem}{_utah_offset(value)} or {stem}Z (the first is that time in "
+                    "Utah, America/Denver, on that date; the second UTC)")
     return value
+
+
+def _utah_offset(naive: datetime) -> str:
+    """Denver's UTC offset at that wall time: the example was always -06:00 (summer), and
+    a December time copied from it was an hour off (10:30 asked as 09:30 MST)."""
+    offset = naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def window_or_exit(since: datetime | None, until: datetime | None, *,

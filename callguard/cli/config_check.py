@@ -17,13 +17,14 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_USAGE, CliState, run
+from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
-from callguard.config import Settings
+from callguard.config import Settings, config_problems, load_settings
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
+from callguard.resources import bundled_config
 from callguard.runtime import log_path
 from callguard.watchdog.ami import transfer_events_warning
 
@@ -51,6 +52,7 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         return {"found": found, "errors": dict(registry.errors)}
 
     problems: list[str] = []
+    me = invocation(settings)
     try:
         got = run(_with_registry(settings, collect))
     except (CallguardError, OSError, RedisError) as exc:
@@ -68,10 +70,10 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         if row is None and name == LITIGATOR_LIST:
             problems.append(f"list {name!r} (read by a house policy) has no version: every "
                             "call of the campaigns that opt in would be BLOCKed; import it with "
-                            f"`callguard attributes import FILE --kind litigator ...`")
+                            f"`{me} attributes import FILE --kind litigator ...`")
         elif row is None:
             problems.append(f"list {name!r} (read by the packs) has no version: every call "
-                            f"it covers would be BLOCKed; import it with `callguard dnc import "
+                            f"it covers would be BLOCKed; import it with `{me} dnc import "
                             f"FILE --list {name} --published DATE --covers ...`")
         rows.append({"list": name, **(row or {"version": None})})
     problems += [f"list {name}: {error}" for name, error in got["errors"].items()]
@@ -186,6 +188,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
 @click.pass_obj
 def check(state: CliState, as_json: bool) -> None:
     """Load everything `serve` would; print what it would serve; exit 0, or 2 with the errors."""
+    _refuse_unloadable(state, as_json)
     info, problems = describe(state.settings)
     if as_json:
         print_json({**info, "ok": not problems, "problems": problems})
@@ -230,3 +233,24 @@ def check(state: CliState, as_json: bool) -> None:
         err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")
         raise SystemExit(EXIT_USAGE)
     out.print(f"configuration {escape(info['config'])}: ok")
+
+
+def _refuse_unloadable(state: CliState, as_json: bool) -> None:
+    """A configuration that does not load: every problem found in it (not only the first),
+    each with its fix, and exit 2; with ``--json`` one object, as for a loadable one."""
+    try:
+        load_settings(state.config_option, data_dir=state.data_dir_option)
+    except ConfigError as exc:
+        problems = list(config_problems(exc))
+    else:
+        return
+    if as_json:
+        print_json({"config": str(state.config_option or os.environ.get("CALLGUARD_CONFIG")
+                                  or bundled_config()),
+                    "ok": False, "problems": problems})
+        raise SystemExit(EXIT_USAGE)
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for problem in problems:
+        err.print(f"[red]error:[/red] {escape(problem)}")
+    err.print(f"configuration: {len(problems)} problem(s); nothing else checked until it loads")
+    raise SystemExit(EXIT_USAGE)

@@ -167,12 +167,17 @@ def demo(state: CliState, data_dir: Path | None) -> None:
                       highlight=False)
     table = Table("case", "verdict", "reason (deciding rule and citation)",
                   title="callguard demo decisions", show_lines=True)
-    for label, decision in run(_decide_all(open_runtime(settings), today)):
+    decided = run(_decide_all(open_runtime(settings), today))
+    for label, decision in decided:
         data = decision.to_dict()
         colour = "green" if decision.allowed else "red"
         table.add_row(label, f"[bold {colour}]{data['verdict']}[/]", escape(data["reason"]))
     output.print_table(console, table)
     console.print(f"data dir: {settings.data_dir}  (compliance log: "
                   f"{settings.data_dir / 'compliance.jsonl'})", highlight=False)
+    # The first case's instant (10:30 in Denver on a day Utah allows calls): the line
+    # answers as the table did whatever the hour, and without the clock ("now", refused
+    # while the kernel reports it unsynchronised, as on many VMs and containers).
+    morning = decided[0][1].at.astimezone(_DENVER).isoformat()
     console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "
-                  "--campaign ut-solar-manual", highlight=False)
+                  f"--campaign ut-solar-manual --at {morning}", highlight=False)

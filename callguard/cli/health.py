@@ -22,6 +22,13 @@ def _local(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
 
 
+def _hint(state: CliState, section: str) -> str:
+    """What to look at when nothing answers: the node, or the configuration asked."""
+    return (f"is `callguard serve` running with this configuration "
+            f"({state.settings.path})? If it runs with another, give that one "
+            f"(--config or CALLGUARD_CONFIG); its {section} host and port are the ones asked")
+
+
 @click.command()
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
               show_default=True, help="Seconds to wait.")
@@ -37,7 +44,7 @@ def health(state: CliState, timeout: float) -> None:
             with urllib.request.urlopen(url, timeout=timeout) as answer:
                 healthy = answer.status == 200
         except OSError as exc:
-            click.echo(f"unhealthy: {url}: {exc}", err=True)
+            click.echo(f"unhealthy: {url}: {exc}; {_hint(state, '[http]')}", err=True)
             raise SystemExit(1) from None
         click.echo(f"{'healthy' if healthy else 'unhealthy'}: {url}")
         raise SystemExit(0 if healthy else 1)
@@ -45,6 +52,7 @@ def health(state: CliState, timeout: float) -> None:
     try:
         socket.create_connection(where, timeout=timeout).close()
     except OSError as exc:
-        click.echo(f"unhealthy: fastagi {where[0]}:{where[1]}: {exc}", err=True)
+        click.echo(f"unhealthy: fastagi {where[0]}:{where[1]}: {exc}; "
+                   f"{_hint(state, '[fastagi]')}", err=True)
         raise SystemExit(1) from None
     click.echo(f"healthy: fastagi {where[0]}:{where[1]} accepts connections")

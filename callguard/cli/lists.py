@@ -10,7 +10,7 @@ import difflib
 import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.markup import escape
@@ -31,6 +31,7 @@ from callguard.cli.common import (
     EXIT_BLOCK,
     EXIT_INTERNAL,
     CliState,
+    invocation,
     number_or_exit,
     parse_published,
     run,
@@ -277,8 +278,21 @@ def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
             return parse_list_file(file, max_bad_share=max_bad_share, on_progress=advance)
         except ListImportError as exc:
             progress.stop()
-            _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
-            sys.exit(EXIT_BLOCK)
+            refused_import(exc, max_bad_share)
+
+
+def refused_import(exc: ListImportError, max_bad_share: float) -> NoReturn:
+    """A list file refused whole, exit 1; for too many malformed lines, what to do: the
+    refusal gave the counts and the limit but not the option, and an admin with a file
+    known to carry a few odd lines could not tell how to proceed."""
+    _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
+    if "malformed" in str(exc):  # the parsers' one refusal for the share of bad lines
+        _err.print(f"look at the lines shown: a wrong file or a format callguard does not "
+                   f"read is refused on purpose. If they are expected (a few comments, "
+                   f"numbers of another country), import again with a higher "
+                   f"--max-bad-share (now {max_bad_share:g}, i.e. {max_bad_share:.2%}; "
+                   f"e.g. --max-bad-share 0.01)", highlight=False)
+    sys.exit(EXIT_BLOCK)
 
 
 def built_or_exit(settings: Settings, name: str, parsed: ParsedList | ParsedDated,
@@ -333,8 +347,7 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
     try:
         meta, report = run(go())
     except ListImportError as exc:
-        _err.print(f"[red]refused:[/red] {escape(str(exc))}", highlight=False)
-        sys.exit(EXIT_BLOCK)
+        refused_import(exc, max_bad_share)
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
@@ -447,7 +460,8 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
                  f"in data dir {settings.data_dir}")
         loaded = "no list is loaded" if not rows else "no do-not-call list is loaded"
         usage_error(f"{loaded} {where}: check --data-dir / CALLGUARD_DATA_DIR, or "
-                    "import one (callguard dnc import FILE --list NAME --published DATE)")
+                    f"import one ({invocation(settings)} dnc import FILE --list NAME "
+                    "--published DATE)")
     # fail closed, as the gate: a list that does not cover the area code cannot show
     # that the number is not on it
     held = any(row["do_not_call"] and (row["listed"] or not row["covered"]) for row in rows)
@@ -523,5 +537,6 @@ def status(state: CliState, as_json: bool) -> None:
     for row in data["missing"]:
         out.print(f"[red]{escape(row['list'])}: no version[/] (read by "
                   f"{escape(', '.join(row['read_by']))}): every call it covers is BLOCKed; "
-                  f"import it with `callguard dnc import FILE --list {escape(row['list'])} "
+                  f"import it with `{escape(invocation(settings))} dnc import FILE --list "
+                  f"{escape(row['list'])} "
                   "--published DATE --covers ...`", highlight=False)

@@ -181,14 +181,49 @@ def _target(state: CliState, leads: Path, output: Path | None,
     if to_stdout and as_json:
         usage_error("--output - and --json both want standard output; write the CSV to a "
                     "file (--output FILE) or drop --json")
-    target = output_path_or_exit("--output", output or leads.with_suffix(".scrubbed.csv"))
+    target = output_path_or_exit("--output", output or default_output(leads))
     data_dir = state.settings.data_dir
     own_files_or_exit("--output", target, data_dir=data_dir, archive=data_dir / "archive",
                       logs=(log_path(state.settings),))
     if not to_stdout and target.exists() and target.samefile(leads):
         usage_error(f"--output {target} is the lead file itself: writing it would destroy "
                     "the leads; choose another path (default: LEADS with .scrubbed.csv)")
+    if not to_stdout and not _replaceable(target):
+        usage_error(f"{target} exists and is no scrub's output (its header has no "
+                    "callguard_verdict column): writing it would destroy it, and it may be "
+                    "another lead file; move it away or name another file with --output")
     return target, to_stdout
+
+
+def default_output(leads: Path) -> Path:
+    """Beside the leads: ``leads.csv`` -> ``leads.scrubbed.csv``; any other name is kept
+    whole, ``leads`` -> ``leads-scrubbed.csv``, ``leads.txt`` -> ``leads.txt-scrubbed.csv``.
+    ``leads`` and ``leads.csv`` both wrote ``leads.scrubbed.csv``, the second run over the
+    first's output; a ``.csv`` input's output ends ``.scrubbed.csv``, any other's
+    ``-scrubbed.csv``, so no two inputs of one folder share one."""
+    if leads.suffix.lower() == ".csv":
+        return leads.with_name(f"{leads.stem}.scrubbed{leads.suffix}")
+    return leads.with_name(f"{leads.name}-scrubbed.csv")
+
+
+def _replaceable(target: Path) -> bool:
+    """True for a path scrub may write: none yet, empty, not a regular file (a pipe,
+    /dev/null), or an earlier scrub's output (its header names ``callguard_verdict``).
+    Anything else — a lead file, a report — is someone's data."""
+    try:
+        if not target.is_file() or target.stat().st_size == 0:
+            return True
+        with target.open("rb") as handle:
+            first = handle.readline(1 << 16)
+    except OSError:
+        return True  # unreadable: output_path_or_exit already said whether it is writable
+    for encoding in ("utf-8", "utf-16"):
+        try:
+            if ADDED[0] in first.decode(encoding).lower():
+                return True
+        except UnicodeDecodeError:
+            continue
+    return False
 
 
 def _kept(header: list[str]) -> list[int]:

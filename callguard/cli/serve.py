@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, usage_error
+from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings
 from callguard.errors import ConfigError
@@ -112,20 +112,13 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
               http_port=_bound_port(http), sip_port=sip.port if sip else None)
+    ami_notice = _AmiNotice()
     try:
         while not stop.is_set():
             try:
                 await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
             except TimeoutError:
-                await _packs_loaded_daily(runtime)
-                if isinstance(runtime.lists, EmbeddedListRegistry):
-                    try:  # Redis replicas follow publications
-                        await runtime.lists.reload_async()
-                    except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
-                        runtime.lists.faults += 1
-                        _log.exception("list_reload_failed")
-                if isinstance(runtime.records, RedisRecords):
-                    await runtime.records.verify()  # a weak or emptied server is noticed
+                await _tick(runtime, watchdog, ami_notice)
     finally:
         if sip is not None:
             await sip.close()
@@ -178,6 +171,47 @@ async def _start_sip(runtime: Runtime) -> SipFront | None:
                      f"{settings.port} or tls_port {settings.tls_port}" if settings.tls
                      else settings.port, sip.start())
     return sip
+
+
+async def _tick(runtime: Runtime, watchdog: WatchdogNode | None,
+                ami_notice: _AmiNotice) -> None:
+    """Every ``--reload-seconds``: the day's packs-loaded record, the AMI login, new list
+    versions, the Redis record store's durability."""
+    await _packs_loaded_daily(runtime)
+    ami_notice.check(watchdog, runtime.settings.ami)
+    if isinstance(runtime.lists, EmbeddedListRegistry):
+        try:  # Redis replicas follow publications
+            await runtime.lists.reload_async()
+        except Exception:  # noqa: BLE001 - a file fault is the list's, not the node's
+            runtime.lists.faults += 1
+            _log.exception("list_reload_failed")
+    if isinstance(runtime.records, RedisRecords):
+        await runtime.records.verify()  # a weak or emptied server is noticed
+
+
+class _AmiNotice:
+    """Once per episode, what to do while the watchdog is not logged in to AMI. panoramisk
+    logs only "Not able to reconnect" (no address, no cause), ``ami_disconnected`` comes
+    only after a session was up, and a node that never reached Asterisk said nothing else
+    while its automated calls' lines went unreleased (BLOCKed with ``[ami] required``)."""
+
+    def __init__(self) -> None:
+        self.said = False
+
+    def check(self, watchdog: WatchdogNode | None, ami: AmiSettings) -> None:
+        if watchdog is None:
+            return
+        session = watchdog.ami
+        down = session is None or not session.connected
+        if down and not self.said:
+            _log.warning("ami_not_logged_in", host=ami.host, port=ami.port,
+                         user=ami.username, required=ami.required,
+                         fix="is Asterisk running there with manager.conf [general] "
+                             "enabled = yes on that port, a permit for this host in the "
+                             "[callguard] user (manager-callguard.conf), and its secret "
+                             "equal to CALLGUARD_AMI_SECRET / [ami] secret_file? A refused "
+                             "login is logged as ami_login_refused")
+        self.said = down
 
 
 def _require_watch(runtime: Runtime) -> list[WatchdogNode]:
@@ -286,11 +320,12 @@ def _warn_missing_lists(runtime: Runtime) -> None:
     """Say at start which lists the packs read have no version: the node answers, and
     BLOCKs every call they cover, with nothing else in its log to say why."""
     missing = _missing_lists(runtime)
+    me = invocation(runtime.settings)
     if missing:
         _log.warning("lists_missing", lists=missing,
                      detail="no version imported: every call these lists cover is BLOCKed "
-                            "until one is (callguard dnc import FILE --list NAME ...; "
-                            "callguard config check names each)")
+                            f"until one is ({me} dnc import FILE --list NAME ...; "
+                            f"{me} config check names each)")
 
 
 def _missing_lists(runtime: Runtime) -> list[str]:
@@ -309,18 +344,71 @@ def _missing_lists(runtime: Runtime) -> list[str]:
 
 
 async def _listening(front: str, section: str, host: str, port: int | str,
-                     start: Coroutine[Any, Any, None]) -> None:
+                     start: Coroutine[Any, Any, None], port_key: str = "port") -> None:
     """Start a front; an address it cannot listen on is the admin's to fix (exit 2 naming
     the front and its setting), not an internal error."""
     try:
         await start
     except OSError as exc:
-        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
-            raise
-        reason = os.strerror(exc.errno)
-        usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
-                    f"port): {reason}; stop the process using it (another callguard serve?) "
-                    f"or change {section} port")
+        _cannot_listen(front, section, host, port, exc, port_key)
+
+
+def _cannot_listen(front: str, section: str, host: str, port: int | str,
+                   exc: OSError, port_key: str = "port") -> None:
+    """Exit 2 naming the front and its setting for an address the admin must fix; re-raise
+    anything else."""
+    if isinstance(exc, socket.gaierror):
+        usage_error(f"{front} cannot listen on {host}:{port}: {section} host {host!r} is no "
+                    f"address of this machine ({exc.strerror}); set {section} host to one "
+                    "(127.0.0.1, 0.0.0.0, or this host's address)")
+    if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+        raise exc
+    reason = os.strerror(exc.errno)
+    usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
+                f"{port_key}): {reason}; stop the process using it (another callguard "
+                f"serve?) or change {section} {port_key}")
+
+
+def _probe_addresses(settings: Settings) -> None:
+    """Bind, then let go of, every address the fronts will listen on, before anything is
+    started or recorded: a port in use (another node) used to stop ``serve`` only after
+    the ``packs-loaded`` record — "this node judges calls with these packs" — was
+    written durable, for a node that never answered a call. The fronts bind as they
+    do here (TCP with SO_REUSEADDR, as asyncio's listeners; UDP for SIP without); one
+    taken in the instant between is still refused when the front starts (``_listening``).
+    Port 0 (any free port) needs no probe."""
+    tcp, udp = socket.SOCK_STREAM, socket.SOCK_DGRAM
+    wanted: list[tuple[str, str, str, int, str, socket.SocketKind]] = [
+        ("FastAGI", "[fastagi]", settings.fastagi.host, settings.fastagi.port, "port", tcp)]
+    if settings.http.enabled:
+        wanted.append(("the HTTP port", "[http]", settings.http.host, settings.http.port,
+                       "port", tcp))
+    sip = settings.sip
+    if sip.enabled:
+        wanted.append(("SIP", "[sip]", sip.host, sip.port, "port", udp))
+        if sip.tcp:
+            wanted.append(("SIP", "[sip]", sip.host, sip.port, "port", tcp))
+        if sip.tls:
+            wanted.append(("SIP over TLS", "[sip]", sip.host, sip.tls_port, "tls_port", tcp))
+    for front, section, host, port, port_key, kind in wanted:
+        if port == 0:
+            continue
+        try:
+            _bind_once(host, port, kind)
+        except OSError as exc:
+            _cannot_listen(front, section, host, port, exc, port_key)
+
+
+def _bind_once(host: str, port: int, kind: socket.SocketKind) -> None:
+    """Bind every address ``host`` names (all interfaces for "" as asyncio does), close."""
+    infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
+    for family, address in {(info[0], info[4]) for info in infos}:
+        with socket.socket(family, kind) as probe:
+            if kind == socket.SOCK_STREAM:  # TIME_WAIT is no obstacle; a listener is
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
 
 
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
@@ -343,6 +431,7 @@ def serve(state: CliState, reload_seconds: float) -> None:
             state.settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
         usage_error(str(exc))
+    _probe_addresses(state.settings)  # before the packs-loaded record says we judge calls
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)

@@ -68,6 +68,7 @@ _SHOWN = ("logged_at", "node", "event", "verdict", "campaign", "number_last4", "
           "decision_id")
 _UNREDACTED = frozenset({"logged_at", "decision_id"})  # an instant, a UUID: no numbers
 _MAX_BACKLOG = 500
+_MAX_SPARED = 64  # rule ids set aside in one reason (private-use marks U+E000..)
 _KEEPALIVE_S = 15.0
 _GONE_CHECK_S = 1.0  # how soon a closed page's place is free (MAX_TAILS)
 _QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
@@ -84,10 +85,35 @@ def page_record(record: Record) -> dict[str, Any]:
         value = record.get(key)
         if isinstance(value, str):
             out[key] = (value if key in _UNREDACTED else _rule_id(value) if key == "rule"
+                        else _reason(value, record) if key == "reason"
                         else redact_digits(value))
         elif isinstance(value, (int, float, bool)):
             out[key] = value
     return out
+
+
+def _reason(text: str, record: Record) -> str:
+    """The reason, with the record's own rule ids shown as the ``rule`` field shows them.
+
+    A reason names its deciding rule ("Blocked by us-ut-hb45-2000:13-26a-106(1)(g): ...");
+    the log's writer spared it, but redacting the whole text again here read
+    ``45-2000:13-26`` as a number and garbled it. Each rule id is set aside behind a
+    private-use mark (no digit, no separator: a number cannot run through it), the rest
+    redacted, and the id put back redacted pack id and section apart (``_rule_id``)."""
+    outcomes = record.get("outcomes")
+    ids = {record.get("rule")}
+    if isinstance(outcomes, list):
+        ids.update(o.get("rule") for o in outcomes if isinstance(o, dict))
+    spared = sorted((i for i in ids if isinstance(i, str) and i and i in text),
+                    key=len, reverse=True)[:_MAX_SPARED]
+    if any("\ue000" <= char <= "\uf8ff" for char in text):
+        spared = []  # the text has marks of its own: redact it whole, as before
+    for index, rule in enumerate(spared):
+        text = text.replace(rule, chr(0xE000 + index))
+    text = redact_digits(text)
+    for index, rule in enumerate(spared):
+        text = text.replace(chr(0xE000 + index), _rule_id(rule))
+    return text
 
 
 def _rule_id(value: str) -> str:
