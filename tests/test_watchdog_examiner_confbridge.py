@@ -149,23 +149,53 @@ def test_the_customer_hanging_up_in_the_conference_is_released_as_before():
     assert record["ended_by"] == "called-party"
 
 
+def _torn_down(linkedid: str) -> list[dict[str, str]]:
+    """The dialer ends the call: ``;1``, pushed out of its dissolving bridge, hangs up
+    (no ``g``), and core_unreal.c ``ast_unreal_hangup`` takes ``;2`` with it; the
+    customer's BYE races them (its BridgeLeave first in the Dial() bridge)."""
+    return [{"Event": "Hangup", "Cause": "16", **_ch(ONE, ONE_ID, linkedid)},
+            *_customer_hangs_up(),
+            {"Event": "Hangup", "Cause": "16", **_ch(TWO, TWO_ID, CALL)}]
+
+
+def _basic(events: list[dict[str, str]]) -> list[dict[str, str]]:
+    return [{**event, "BridgeType": "basic", "BridgeTechnology": "simple_bridge",
+             "BridgeCreator": "<unknown>", "BridgeName": "<unknown>"}
+            if event.get("BridgeUniqueid") == CONF else event for event in events]
+
+
 def test_a_basic_bridge_the_agent_leaves_first_still_says_caller():
     """hast12's rule kept where it holds: the same call with the agent in a basic bridge
     (AgentRequest()'s ``ast_bridge_basic_new``) — its leave dissolves the bridge, ``;1`` is
     pushed out and the dialer ends the call: the customer's hangup after it is not the
-    called party ending the call."""
-    events = [
-        {**event, "BridgeType": "basic", "BridgeTechnology": "simple_bridge",
-         "BridgeCreator": "<unknown>", "BridgeName": "<unknown>"}
-        if event.get("BridgeUniqueid") == CONF else event
-        for event in [*_conference_call(),
-                      _bridge("BridgeLeave", CONF, **_ch(AGENT, AGENT_ID, AGENT_ID)),
-                      _bridge("BridgeLeave", CONF, **_ch(ONE, ONE_ID, CALL)),
-                      *_customer_hangs_up()]]
-    reports, effects = _run(events)
+    called party ending the call. (hrev16: the dialer's pair hangs up as a teardown does;
+    before, its Hangups came only a second after the customer's, which is a call that went
+    on: ``test_a_basic_bridge_the_agent_leaves_and_the_call_goes_on_is_released``.)"""
+    reports, effects = _run(_basic([
+        *_conference_call(),
+        _bridge("BridgeLeave", CONF, **_ch(AGENT, AGENT_ID, AGENT_ID)),
+        _bridge("BridgeLeave", CONF, **_ch(ONE, ONE_ID, CALL)),
+        *_torn_down(CALL)]))
     assert _hangups(effects) == []
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "caller"
+
+
+def test_a_basic_bridge_the_agent_leaves_and_the_call_goes_on_is_released():
+    """hrev16: the same, but ``;1`` goes on (``g``: a survey) and ``;2`` too; the customer
+    hangs up 0.2 s after the agent's leave, and a second later the dialer's pair is still
+    up: the dialer holds the call the called party ended — released, "called-party".
+    Fails on 9b0d214 (nothing hung up, "caller": within ``went_on_after_s`` of the agent's
+    leave, taken for a teardown whatever followed)."""
+    reports, effects = _run(_basic([
+        *_conference_call(),
+        _bridge("BridgeLeave", CONF, **_ch(AGENT, AGENT_ID, AGENT_ID)),
+        _bridge("BridgeLeave", CONF, **_ch(ONE, ONE_ID, CALL)),
+        *_customer_hangs_up()]))
+    assert _hangups(effects) == [ONE, TWO]
+    assert AGENT not in _hangups(effects)
+    [record] = [f for n, f in reports if n == "line-release"]
+    assert record["ended_by"] == "called-party"
 
 
 # --- a transferer leaving hands the call on, whatever Linkedid its event shows ---------
@@ -233,12 +263,13 @@ def test_the_transfer_event_behind_the_agents_leave_hands_the_call_on_too():
 
 def test_the_agent_leaving_the_basic_bridge_without_a_transfer_still_says_caller():
     """The control: no transfer, the agent leaves (a Redirect: the basic bridge dissolves,
-    ``;1`` is pushed out), the customer's hangup after it is not the called party's end."""
+    ``;1`` is pushed out and hangs up, ``;2`` with it), the customer's hangup after it is not
+    the called party's end."""
     reports, effects = _run([*_bridged_agent_call(),
                              _bridge("BridgeLeave", AGENT_BRIDGE,
                                      **_ch(AGENT, AGENT_ID, AGENT_ID)),
                              _bridge("BridgeLeave", AGENT_BRIDGE, **_ch(ONE, ONE_ID, AGENT_ID)),
-                             *_customer_hangs_up()])
+                             *_torn_down(AGENT_ID)])
     assert _hangups(effects) == []
     [record] = [f for n, f in reports if n == "line-release"]
     assert record["ended_by"] == "caller"

@@ -293,6 +293,12 @@ class _Call:
     # the called party's last BridgeLeave was its own: it left a bridge still holding other
     # channels, not dissolving (``_dest_left``)
     dest_left_first: bool = False
+    # ... the same, within ``went_on_after_s`` of the channel off its side going: a
+    # teardown's race or a goodbye said by both; its hangup's release waits to see
+    # whether the rest goes on its own (``_went_on_after_all``)
+    dest_left_raced: bool = False
+    raced_at: float | None = None  # the called party's hangup, its release waiting
+    raced_due: float | None = None  # when that wait ends
     # when a channel off the called party's side first left its bridge or hung up
     off_side_at: float | None = None
     called_hangup_at: float | None = None
@@ -902,7 +908,8 @@ class CallTracker:
         ``went_on_after_s`` of the channel off its side going, the called party's leave is
         not taken for its ending the call: the dialer's pair tearing the call down is a few
         milliseconds behind (core_unreal.c ``ast_unreal_hangup``), and a BYE in between
-        proves nothing went on."""
+        proves nothing went on — nor that nothing did: a goodbye said by both is as quick.
+        Then the release waits (``_went_on_after_all``)."""
         own = self.calls.get(self._holder.get(uniqueid, ""))
         if own is not None and name and name == own.dest and name not in own.optimised:
             # (a swap out of its bridge is no leaving: ``_swapped``) Channels of the call
@@ -911,10 +918,12 @@ class CallTracker:
             side = self._side(own)
             others = {u for u, n in self._members.get(bridge, {}).items()
                       if u != uniqueid and u in own.channels and n not in side}
-            own.dest_left_first = bool(kind and others) and not (
-                kind == "basic" and bridge in self._dissolving) and (
-                own.off_side_at is None
-                or now - own.off_side_at >= self.settings.went_on_after_s)
+            went_on = bool(kind and others) and not (
+                kind == "basic" and bridge in self._dissolving)
+            soon = (own.off_side_at is not None
+                    and now - own.off_side_at < self.settings.went_on_after_s)
+            own.dest_left_first = went_on and not soon
+            own.dest_left_raced = went_on and soon
         if kind == "basic" and uniqueid not in self._handed_on and (
                 own is None or name not in own.optimised):
             self._dissolving.add(bridge)
@@ -1074,6 +1083,12 @@ class CallTracker:
 
     def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
+        if (call.raced_due is None and call.called_hangup_at is None
+                and not self._called_party_ended(call) and self._leftovers(call)
+                and self._went_first(call, raced=True)):
+            call.raced_at = at
+            call.raced_due = at + min(self.settings.went_on_after_s, self._limit(call))
+            return []
         if not self._called_party_ended(call):
             if (call.called_hangup_at is None and not self._leftovers(call)
                     and (not (call.rebuilt or call.vanished) or call.dest_left_talking)
@@ -1098,6 +1113,24 @@ class CallTracker:
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
+
+    def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
+        """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
+        going is over (``_dest_left``): what of the call is still up did not go with a
+        teardown — the dialer holds the call (``g`` on its Dial()s: app_dial.c
+        ``dial_exec_full`` goes on in dialplan when the dialling channel was not hung up),
+        and the called party's hangup ended it. Released as a called party's hangup, timed
+        from that hangup. All gone on their own: a teardown, recorded "caller" as before.
+
+        Not by the clock alone (hrev16): a goodbye said by both within the second left the
+        dialer's channels up for ever, with no violation risk (47 CFR 64.1200(a)(6),
+        Utah Code 13-25a-103(5)(e)); and a teardown slower than the second still gets no
+        Hangup from callguard when it ends within the wait."""
+        at, call.raced_at, call.raced_due = call.raced_at, None, None
+        if at is None or not self._leftovers(call):
+            return []
+        call.dest_left_first = True
+        return self._called_party_gone(call, at, now)
 
     def _left_talking(self, call: _Call, talking: tuple[str, set[str]], now: float) -> None:
         """The called party's channel went, and hanging up a channel of the call would cut
@@ -1141,6 +1174,8 @@ class CallTracker:
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
                 self._judge_abandonment(call, now)
+            if call.raced_due is not None and now >= call.raced_due:
+                effects.extend(self._went_on_after_all(call, now))
             if call.release_due is None or now < call.release_due:
                 continue
             self._check_limit(call, now)
@@ -1922,15 +1957,16 @@ class CallTracker:
         """Answered, followed, not transferred, and the called party's side went first."""
         return bool(self._leftovers(call)) and self._went_first(call)
 
-    def _went_first(self, call: _Call) -> bool:
+    def _went_first(self, call: _Call, *, raced: bool = False) -> bool:
         """Answered, followed, not transferred, and no channel off the called party's side
         hung up before it — or one did, and the call went on: the called party left its
-        bridge still holding others (``_dest_left``)."""
+        bridge still holding others (``_dest_left``; ``raced``: or left it so within
+        ``went_on_after_s`` of that channel's going)."""
         if (call.followed is None or call.answered_at is None or call.dest is None
                 or call.transferred):
             return False
         return (call.first_hangup is None or call.first_hangup in self._side(call)
-                or call.dest_left_first)
+                or call.dest_left_first or (raced and call.dest_left_raced))
 
     def _joins_called_side(self, call: _Call, leg: str) -> bool:
         """An answered leg is the called party when the Dial() that rang the called party
