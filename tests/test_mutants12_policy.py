@@ -12,11 +12,16 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from datetime import date
 
 import pytest
 
 from callguard.case_files import pack_documents
+from callguard.numbers import NumberInfo
+from callguard.policy import DialingMode, pack_from_mapping
 from callguard.policy.cases import CaseResult, load_suite, run_case
+from callguard.policy.packs import Obligation, combine_obligations
+from callguard.policy.zones import resolve_zones
 from tests.conftest import PACKS_DIR
 
 CAMPAIGNS = """
@@ -142,3 +147,59 @@ blocking = ["us-ut:13-25a-103(3):sunday-holiday"]
     (case,) = suite.cases
     result = run_case(suite, case)
     assert result.passed, (result.problems, result.verdict.reason)
+
+
+# --- site settings and combinations no shipped pack exercises ------------------------------
+
+def _number(zones: tuple[str, ...]) -> NumberInfo:
+    return NumberInfo("+12125550123", "US", 2125550123, zones, True, True)
+
+
+FIVE_ZONES = ("America/New_York", "America/Chicago", "America/Denver",
+              "America/Phoenix", "America/Los_Angeles")
+
+
+def test_a_number_with_exactly_max_candidate_zones_is_judged_in_each():
+    """``max_candidate_zones`` is the most a number may map to and still be judged from its
+    own zones (64.1200(c)(1): local time at the called party's location, in every zone it
+    may be in). Kills zones.py:34 `<= max_zones` -> `< max_zones`."""
+    four = FIVE_ZONES[:4]
+    resolved = resolve_zones(_number(four), None, max_zones=4, every_zone_fallback=False)
+    assert resolved.zones == four
+    assert resolved.unknown_reason is None
+
+
+def test_too_many_zones_without_the_fallback_is_an_unknown_local_time():
+    """A number mapping to more zones than allowed, without a CRM location, has no knowable
+    local time unless the site chose ``unknown_local_time = "every-zone"``: the calling
+    hours then BLOCK (fail closed). Kills zones.py:48 dropping `every_zone_fallback and`."""
+    number = _number(FIVE_ZONES)
+    closed = resolve_zones(number, None, max_zones=4, every_zone_fallback=False)
+    assert closed.zones == ()
+    assert closed.unknown_reason == "number maps to 5 time zones and no CRM location was given"
+    opened = resolve_zones(number, None, max_zones=4, every_zone_fallback=True)
+    assert opened.zones == FIVE_ZONES
+
+
+def test_a_pack_is_not_in_force_on_its_effective_until_day():
+    """``effective_until`` is exclusive (the day a text stops being law is the day its
+    successor starts). No shipped pack has one yet. Kills packs.py:241 `<` -> `<=`."""
+    origin, shipped = next((o, d) for o, d in PACK_DOCS if d["pack"]["id"] == "us-md")
+    doc = copy.deepcopy(shipped)
+    doc["pack"]["effective_until"] = date(2027, 7, 1)
+    pack = pack_from_mapping(doc, origin=origin)
+    assert pack.in_effect(date(2027, 6, 30))
+    assert not pack.in_effect(date(2027, 7, 1))
+
+
+def test_two_minimum_ring_times_combine_to_the_longer():
+    """64.1200(a)(6) / 16 CFR 310.4(b)(4)(ii): ring 'for at least 15 seconds or four (4)
+    rings'; where two packs set a minimum, both must hold: the longer. Only us-federal sets
+    one today. Kills packs.py:257 `max` -> `min`."""
+    modes = frozenset(DialingMode)
+    federal = Obligation("min-ring", modes, "47 CFR 64.1200(a)(6)", 15, 4)
+    stricter = Obligation("min-ring", modes, "a house policy (example)", 20, 5)
+    combined = combine_obligations([federal, stricter], DialingMode.PREDICTIVE)
+    assert (combined.min_ring_seconds, combined.min_rings) == (20, 5)
+    combined = combine_obligations([stricter, federal], DialingMode.PREDICTIVE)
+    assert (combined.min_ring_seconds, combined.min_rings) == (20, 5)
