@@ -12,17 +12,28 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from callguard.case_files import pack_documents
 from callguard.numbers import NumberInfo
-from callguard.policy import DialingMode, pack_from_mapping
+from callguard.policy import (
+    CallAttempt,
+    ConsentKind,
+    ConsentRecord,
+    DialingMode,
+    FactKind,
+    Facts,
+    pack_from_mapping,
+)
 from callguard.policy.cases import CaseResult, load_suite, run_case
+from callguard.policy.engine import call_date
 from callguard.policy.packs import Obligation, combine_obligations
-from callguard.policy.zones import resolve_zones
-from tests.conftest import PACKS_DIR
+from callguard.policy.rules.base import Context
+from callguard.policy.rules.exemptions import Exemptions
+from callguard.policy.zones import local_times, resolve_zones
+from tests.conftest import PACKS_DIR, PARSER, UT_CAMPAIGN
 
 CAMPAIGNS = """
 [campaigns.ny-manual]
@@ -203,3 +214,29 @@ def test_two_minimum_ring_times_combine_to_the_longer():
     assert (combined.min_ring_seconds, combined.min_rings) == (20, 5)
     combined = combine_obligations([stricter, federal], DialingMode.PREDICTIVE)
     assert (combined.min_ring_seconds, combined.min_rings) == (20, 5)
+
+
+def test_a_consent_revoked_after_the_calls_instant_but_before_the_gate_judges_it_exempts_nothing():
+    """64.1200(a)(10): a revocation is honoured from when it is made; the gate judges a call
+    placed now at its own clock (``records_at``), so a queued call whose instant predates the
+    revocation is not exempted by the revoked consent. Wrong ALLOW if ``find`` read the
+    consent at the call's instant alone. Kills exemptions.py:252
+    `valid_at(attempt.at, attempt.judged_at)` -> `valid_at(attempt.at)`."""
+    at = datetime(2026, 7, 22, 17, tzinfo=UTC)  # 11:00 MDT
+    revoked_at = at + timedelta(minutes=5)
+    record = ConsentRecord(ConsentKind.WRITTEN, datetime(2026, 1, 1, tzinfo=UTC),
+                           revoked_at=revoked_at)
+    exemptions = Exemptions(frozenset({ConsentKind.WRITTEN}), None)
+
+    def context(judged: datetime | None) -> Context:
+        attempt = CallAttempt(PARSER.parse("8015550123"), UT_CAMPAIGN,
+                              DialingMode.PRERECORDED, at, records_at=judged)
+        zones = resolve_zones(attempt.number, None, max_zones=4, every_zone_fallback=False)
+        local = local_times(at, zones.zones)
+        facts = Facts(consents=(record,), fetched=frozenset(FactKind))
+        return Context(attempt, facts, local, zones.unknown_reason, call_date(attempt, local))
+
+    assert exemptions.find(context(None)) == "written consent given 2026-01-01"  # a replay
+    assert exemptions.find(context(revoked_at + timedelta(seconds=1))) is None
+    assert "revoked 2026-07-22 17:05Z" in exemptions.withdrawn(
+        context(revoked_at + timedelta(seconds=1)))
