@@ -240,3 +240,26 @@ def test_a_consent_revoked_after_the_calls_instant_but_before_the_gate_judges_it
     assert exemptions.find(context(revoked_at + timedelta(seconds=1))) is None
     assert "revoked 2026-07-22 17:05Z" in exemptions.withdrawn(
         context(revoked_at + timedelta(seconds=1)))
+
+
+@pytest.mark.parametrize(("published", "harbor"), [("2026-06-21", True), ("2026-06-20", False)])
+def test_the_reassigned_copy_supports_the_safe_harbor_for_31_days(published, harbor):
+    """64.1200(m)(1): 'the most recent numbering information reported to the
+    Administrator'; the pack's house limit is 31 days. The verdict is the same either way;
+    the decision says whether the copy can support the safe harbor — what a compliance
+    officer relies on. Kills us-federal.toml:154 `max_age_days = 31` -> 32 (reason only)."""
+    copy_read = f"{{ loaded = true, disconnected = 2026-02-01, published = {published} }}"
+    result = run(f"""
+name = "64.1200(m): a reassigned copy published {published}"
+words = "64.1200(m)(1): the most recent numbering information reported to the Administrator"
+at = 2026-07-22T11:00:00-04:00
+campaign = "ny-manual"
+mode = "predictive"
+number = "2125550123"
+consents = [{{ kind = "written", granted_at = 2026-03-01T00:00:00Z }}]
+lists = {{ attr-reassigned = {copy_read} }}
+expect = "ALLOW"
+""")
+    assert result.passed, result.problems
+    (reason,) = [o.reason for o in result.verdict.outcomes if o.rule_id == "us-federal:64.1200(m)"]
+    assert ("no safe harbor" not in reason) is harbor, reason
