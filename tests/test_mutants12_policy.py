@@ -61,11 +61,6 @@ def check(case_toml: str) -> None:
                            [(o.rule_id, o.status.value, o.reason) for o in verdict.outcomes])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "64.1200(f)(5): 'purchase or transaction ... within the eighteen (18) months immediately "
-    "preceding the date of the telephone call' — a purchase dated the call's own date is not "
-    "before that date (and a date alone cannot show it came before the call's instant); "
-    "EbrTerms.describe_valid skips only `last > today`, so it counts"))
 def test_a_purchase_dated_the_day_of_the_call_makes_no_relationship_for_it():
     """Wrong ALLOW (exemptions.py:174 `last > today`; the mutant `last >= today` survived
     every shipped case): a number on the national registry, called the day of a purchase."""

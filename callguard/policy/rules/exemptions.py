@@ -171,7 +171,11 @@ class EbrTerms:
             (record.last_transaction, self.after_transaction_months, "transaction"),
             (record.last_inquiry, self.after_inquiry_months, "inquiry"),
         ):
-            if last is None or last > today or (cut is not None and last <= cut):
+            # "within the eighteen (18) months immediately preceding the date of the
+            # telephone call" (64.1200(f)(5)): a purchase or inquiry dated the call's own
+            # date is not before that date, and a date alone cannot show it came before
+            # the call's instant (hmut12).
+            if last is None or last >= today or (cut is not None and last <= cut):
                 continue
             if months is None:
                 return f"established business relationship ({what} {last}, not ended)"
