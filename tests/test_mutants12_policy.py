@@ -78,12 +78,6 @@ rule = "us-federal:64.1200(c)(2)"
 """)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "64.1200(c)(1) 'before the hour of 8 a.m. ... (local time at the called party's "
-    "location)' and 16 CFR 310.4(c) 'without the prior consent of a person': at 08:30 EDT "
-    "an 812 number is inside the hours in Eastern time and inside the agreed 07:00-07:45 "
-    "window in Central time — lawful wherever the person is; window_fits requires the "
-    "window to hold in every zone, even one where no consent is needed (over-blocks)"))
 def test_a_consent_window_needs_to_hold_only_where_the_hours_do_not():
     """Wrong BLOCK (caller's harm only): calling_hours.py asks window_fits over every zone."""
     check("""

@@ -93,7 +93,7 @@ class CallingHours(RuleBase):
             return self._kept.get("inside") or self.kept("inside", self.outcome(
                 Status.PASS, f"local time within {window} in every candidate zone"))
         outside = [lt for lt in ctx.local if not inside(lt.at.time())]
-        exemption = self.exemptions.find(ctx, window_fits(ctx))
+        exemption = self.exemptions.find(ctx, window_fits(ctx, outside))
         if isinstance(exemption, NeedFacts):
             return exemption
         first = outside[0]

@@ -24,7 +24,7 @@ was the previous subscriber's: it does not count for the number's new subscriber
 from __future__ import annotations
 
 import calendar
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 
@@ -38,7 +38,7 @@ from callguard.policy.model import (
     revocation_ends,
 )
 from callguard.policy.outcome import NeedFacts
-from callguard.policy.rules.base import Context, Params
+from callguard.policy.rules.base import Context, LocalTime, Params
 from callguard.policy.rules.number_kind import REASSIGNED_LIST
 from callguard.policy.schema import Key
 
@@ -107,8 +107,11 @@ def consent_date(ctx: Context, record: ConsentRecord) -> date:
     return min(record.granted_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local)
 
 
-def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
-    """A consent with a calling window counts only if it holds the local time in every zone.
+def window_fits(ctx: Context,
+                local: Sequence[LocalTime] | None = None) -> Callable[[ConsentRecord], bool]:
+    """A consent with a calling window counts only if it holds the local time in every zone
+    of ``local`` (default: every candidate zone; calling hours pass the zones where the
+    hours do not hold — where they do, the call needs no consent: hmut12).
 
     A window whose start is after its end crosses midnight ("22:00-02:00": consent to calls
     late at night, the very consent 13-25a-103(3) and 16 CFR 310.4(c) speak of): it holds
@@ -121,9 +124,11 @@ def window_fits(ctx: Context) -> Callable[[ConsentRecord], bool]:
             return start <= moment <= end
         return moment >= start or moment <= end
 
+    zones = ctx.local if local is None else local
+
     def fits(record: ConsentRecord) -> bool:
         window = record.window
-        return window is None or all(holds(window, lt.at.time()) for lt in ctx.local)
+        return window is None or all(holds(window, lt.at.time()) for lt in zones)
 
     return fits
 
