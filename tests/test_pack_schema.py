@@ -43,7 +43,8 @@ class TestTyposDoNotLoad:
                           "allowed keys: amendments, atds_modes, citation, "
                           "ebr_after_inquiry_months, ebr_after_transaction_months, "
                           "ebr_citation, exempt_consent, id, kind, kind_lists, "
-                          "kind_lists_max_age_days, kind_lists_unless_on, modes, notes, numbers, "
+                          "kind_lists_max_age_days, kind_lists_unless_on, "
+                          "kind_lists_unless_on_max_age_days, modes, notes, numbers, "
                           "revoke_all_from, "
                           "source")
         assert message.index("unknown key") < message.index("allowed keys")
@@ -55,6 +56,15 @@ class TestTyposDoNotLoad:
         target["kind_lists_unless_on"] = ["national"]
         refused(document, "rule us-federal:64.1200(a)(3)",
                 "kind_lists_unless_on goes with kind_lists")
+
+    def test_kind_lists_unless_on_needs_its_age(self):
+        """A registry copy of any age cannot show 64.1200(a)(1)(iv)'s proviso (a number
+        registered since is not excused): the age is not optional."""
+        document = doc("us-federal")
+        target = rule(document, "us-federal:64.1200(a)(2)")
+        del target["kind_lists_unless_on_max_age_days"]
+        refused(document, "rule us-federal:64.1200(a)(2)",
+                "kind_lists_unless_on and kind_lists_unless_on_max_age_days go together")
 
     def test_area_codes_as_strings_are_refused(self):
         """`["801","385","435"]` made `801 in area_codes` False: Utah only by CRM."""

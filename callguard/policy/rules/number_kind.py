@@ -64,24 +64,27 @@ class NumberKind:
 
 
 def number_kind(ctx: Context, needs: tuple[str, ...], max_age_days: int,
-                unless_on: tuple[str, ...] = ()) -> NumberKind:
+                unless_on: tuple[str, ...] = (), unless_on_max_age_days: int = 0) -> NumberKind:
     """Wireline only on fresh, covering lists that do not mark the number wireless.
 
     ``unless_on``: do-not-call lists whose holding the number takes away the allowance
     for ports the copies cannot show yet (47 CFR 64.1200(a)(1)(iv): ported within 15
     days, 'provided the number is not already on the national do-not-call registry'). A
-    number listed there, or a list that is not loaded or does not cover the area code,
-    is never shown wireline: a port since the copies were published is not excused.
+    number listed there, or a copy that is not loaded, does not cover the area code, is
+    undated, dated after the call or older than ``unless_on_max_age_days`` (it cannot show
+    the number is not on the list), is never shown wireline: a port since the copies were
+    published is not excused.
     """
     kind = _kind(ctx, needs, max_age_days)
     if not kind.wireline:
         return kind
     for name in unless_on:
         check = ctx.facts.lists.get(name)
-        if check is None or not check.covered or check.listed:
-            state = (f"list {name!r} is not loaded" if check is None
-                     else f"{check.name} v{check.version} does not cover the area code"
-                     if not check.covered else f"the number is on {check.name} v{check.version}")
+        state = fresh(check, ctx.call_date, unless_on_max_age_days)
+        if state is None and check is not None and check.listed:
+            state = f"the number is on {check.name} v{check.version}"
+        if state is not None:
+            state = f"list {name!r} is not loaded" if state == "not loaded" else state
             return NumberKind(False, f"kind unknown: {kind.why.removeprefix('wireline: ')}, "
                                      f"but {state}, so a port made since those copies were "
                                      "published is not excused (47 CFR 64.1200(a)(1)(iv))")

@@ -71,6 +71,7 @@ class ConsentRequired(RuleBase):
     kind_lists: tuple[str, ...] = ()
     kind_max_age_days: int = 0
     kind_unless_on: tuple[str, ...] = ()
+    kind_unless_on_max_age_days: int = 0
     atds_modes: frozenset[DialingMode] = frozenset()
 
     precedence = 50
@@ -87,6 +88,10 @@ class ConsentRequired(RuleBase):
                                     doc="wireless-or-unknown: do-not-call lists on which a "
                                         "listed number (or a list not loaded) is never "
                                         "taken as wireline by the kind lists"),
+        "kind_lists_unless_on_max_age_days": Key(
+            "int", low=1, high=366,
+            doc="with kind_lists_unless_on: oldest copy of those lists that can show a "
+                "number is not on them (older, undated or future-dated: never wireline)"),
         "atds_modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
                           doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1))"),
         **EXEMPTION_KEYS,
@@ -109,8 +114,13 @@ class ConsentRequired(RuleBase):
         unless_on = tuple(params.get("kind_lists_unless_on", ()))
         if unless_on and not kinds:
             raise params.error("kind_lists_unless_on goes with kind_lists")
+        unless_age = params.get("kind_lists_unless_on_max_age_days")
+        if bool(unless_on) != (unless_age is not None):
+            raise params.error("kind_lists_unless_on and kind_lists_unless_on_max_age_days "
+                               "go together (a copy of any age cannot show a number is not "
+                               "on the list)")
         return cls(head, exemptions, numbers != "any", tuple(f"attr-{k}" for k in kinds),
-                   age or 0, unless_on,
+                   age or 0, unless_on, unless_age or 0,
                    frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
 
     @property
@@ -134,7 +144,8 @@ class ConsentRequired(RuleBase):
         if self.possibly_wireless_only and not attempt.number.possibly_wireless:
             return self.outcome(Status.NOT_APPLICABLE, "number cannot be wireless")
         if self.kind_lists:
-            kind = number_kind(ctx, self.kind_lists, self.kind_max_age_days, self.kind_unless_on)
+            kind = number_kind(ctx, self.kind_lists, self.kind_max_age_days,
+                               self.kind_unless_on, self.kind_unless_on_max_age_days)
             if kind.wireline:
                 return self.outcome(Status.EXEMPT, f"not a wireless number: {kind.why}")
         return None
@@ -157,7 +168,7 @@ class ConsentRequired(RuleBase):
         wireless = ""
         if self.kind_lists:
             why = number_kind(ctx, self.kind_lists, self.kind_max_age_days,
-                              self.kind_unless_on).why
+                              self.kind_unless_on, self.kind_unless_on_max_age_days).why
             wireless = f" to a number that is wireless or of unknown kind ({why})"
         elif self.possibly_wireless_only:
             wireless = " to a possibly wireless number"
