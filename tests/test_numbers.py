@@ -330,3 +330,33 @@ class TestPlainDialplanNumbers:
         assert parser._plain_nanp("98015550123") == "8015550123"
         assert parser._plain_nanp("9011442079460958") is None  # international: full path
         assert parser.parse("98015550123").e164 == "+18015550123"
+
+
+class TestPhoneContext:
+    """RFC 3966 §5.1.5: a local number is a number only within its ``phone-context``."""
+
+    @pytest.mark.parametrize(("user", "number"), [
+        ("8015550123", "8015550123"),
+        ("8015550123;phone-context=+1", "+18015550123"),
+        ("555-0123;phone-context=+1-801", "+18015550123"),
+        ("8015550123;phone-context=+44", "+448015550123"),
+        ("+18015550123;phone-context=+44", "+18015550123"),  # a global number
+        ("8015550123;ext=12", "8015550123"),
+        ("8015550123;ext=12;Phone-Context=+1", "+18015550123"),
+        ("8015550123;phone-context=pbx.example.com", "8015550123;phone-context=pbx.example.com"),
+    ])
+    def test_the_context_is_applied(self, user: str, number: str) -> None:
+        from callguard.numbers.parse import in_phone_context
+
+        assert in_phone_context(user) == number
+
+    @pytest.mark.parametrize("text", ["tel:8015550123;phone-context=+44",
+                                      "sip:8015550123;phone-context=+44@gw;user=phone",
+                                      "tel:8015550123;phone-context=pbx.example.com"])
+    def test_a_local_number_of_another_context_is_not_a_us_number(self, text: str) -> None:
+        parser = NumberParser()
+        with pytest.raises(NumberError):
+            parser.parse(text)
+
+    def test_a_national_number_in_its_own_context_is_read(self) -> None:
+        assert NumberParser().parse("tel:8015550123;phone-context=+1").e164 == "+18015550123"

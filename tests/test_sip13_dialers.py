@@ -255,9 +255,6 @@ def test_no_number_in_clear_in_the_log(node: ServeNode) -> None:
 
 # --- findings ------------------------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="phone-context is cut off with the other URI "
-                   "parameters: a local number of another context is read as a US "
-                   "national number and ALLOWed to +1 (mapping.number_of)")
 @pytest.mark.parametrize("uri", [
     "tel:8015550123;phone-context=+44",
     "sip:8015550123;phone-context=+44@gw;user=phone",

@@ -34,8 +34,8 @@ from callguard.numbers.nanp import (
 )
 from callguard.numbers.redact import MIN_RUN, redact_digits
 
-__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "is_canonical", "named_character",
-           "quoted_number"]
+__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "in_phone_context", "is_canonical",
+           "named_character", "quoted_number"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -126,13 +126,37 @@ def quoted_number(raw: str) -> str:
     return repr(shown)
 
 
+_VISUAL = str.maketrans("", "", "-.()")
+
+
+def in_phone_context(user: str) -> str:
+    """The number a URI's user part (``tel:`` body, or a ``user=phone`` SIP user) names,
+    its parameters cut off — with its ``phone-context`` applied (RFC 3966 §5.1.5, RFC 3261
+    §19.1.6): a local number is a number only within its context. ``8015550123;phone-
+    context=+44`` is +44 8015550123 (the region check refuses it), not a US number;
+    ``5550123;phone-context=+1-801`` is +1 801 555 0123. A context that is a domain names a
+    private plan callguard cannot read: the text is kept whole, so the gate refuses it.
+    A global number (``+…``) ignores its context."""
+    number, _, params = user.partition(";")
+    if not params or number.startswith("+"):
+        return number
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() != "phone-context":
+            continue
+        value = value.strip()
+        if value.startswith("+"):
+            return "+" + value[1:].translate(_VISUAL) + number.translate(_VISUAL)
+        return user  # a domain's private numbering plan
+    return number
+
+
 def _strip_uri(text: str) -> str:
     lowered = text[:5].lower()
     if lowered.startswith("tel:"):
-        return text[4:].split(";", 1)[0]
+        return in_phone_context(text[4:])
     if lowered.startswith(("sip:", "sips:")):
-        user = text.split(":", 1)[1].split("@", 1)[0]
-        return user.split(";", 1)[0]
+        return in_phone_context(text.split(":", 1)[1].split("@", 1)[0])
     return text
 
 

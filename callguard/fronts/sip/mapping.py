@@ -21,6 +21,7 @@ from aiosipua.headers import prettify_header_name
 from callguard.decision import Decision
 from callguard.fronts.sip.protection import plain_address
 from callguard.gate import CheckRequest, Withdrawal
+from callguard.numbers.parse import in_phone_context
 
 __all__ = ["SipMapping", "build_response", "number_of", "quote"]
 
@@ -58,7 +59,7 @@ def number_of(uri: str) -> str:
         user = rest.partition("@")[0] if "@" in rest else ""
     else:
         raise ValueError(f"unsupported URI scheme {scheme!r}")
-    number = user.split(";", 1)[0].split("?", 1)[0]
+    number = in_phone_context(user.split("?", 1)[0])
     return unquote(number, errors="replace") if scheme != "tel" and "%" in number else number
 
 
