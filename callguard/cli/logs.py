@@ -597,10 +597,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
-    # Unarchived records are read from two days before --since to the end, whatever
-    # --until: a call is dated by its instant ``at``, and an HTTP check logged today may
-    # name a day a month back (cut at --until, it was in no ranged report until archived).
-    reading = RecordFilter(since=query.since - timedelta(days=2) if query.since else None)
+    # Every unarchived record is read, whatever --since and --until (the range is applied
+    # to each call's instant ``at``): an HTTP check may name a day a month away either
+    # side of when it was logged. Cut at --until, a call dated back was in no ranged
+    # report until archived; cut at --since (two days before, by when records were
+    # logged), a call dated ahead was missing from its day's report until archived.
+    reading = RecordFilter()
     path = None if stream else (
         log_query.log_file(file_path) if (file_path or not archive.exists())
         else place.log_file)
