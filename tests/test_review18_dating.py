@@ -37,13 +37,24 @@ def test_a_call_dated_weeks_after_it_was_logged_is_in_its_days_report(tmp_path):
               "decision_id": str(uuid.UUID(int=(0x01A2 << 112) | (7 << 76) | (2 << 62)))}
     for key in ("rule", "reason", "outcomes"):
         record.pop(key, None)
+
+    def another(index: int, logged: str, at: str, front: str) -> bytes:
+        return orjson.dumps({**record, "logged_at": logged, "at": at, "front": front,
+                             "decision_id": str(uuid.UUID(int=(0x01A2 << 112) | (7 << 76)
+                                                          | (2 << 62) | index))}) + b"\n"
+
     log = data / "compliance.jsonl"
-    log.write_bytes(orjson.dumps(record) + b"\n")
+    log.write_bytes(orjson.dumps(record) + b"\n"  # asked on 1 November for 15 December
+                    # a FastAGI call of 1 November, and one of the 15th: each counted once
+                    + another(1, "2026-11-01T19:00:00.000Z", "2026-11-01T19:00:00.000Z",
+                              "fastagi")
+                    + another(2, "2026-12-15T19:00:00.000Z", "2026-12-15T19:00:00.000Z",
+                              "fastagi"))
     that_day = ("--since", "2026-12-15", "--until", "2026-12-16")
     logged_day = ("--since", "2026-11-01", "--until", "2026-11-02")
-    assert _decisions(path) == 1
-    assert (_decisions(path, *that_day), _decisions(path, *logged_day)) == (1, 0)
-    log.rename(stamp_name(log, datetime(2026, 11, 2, tzinfo=UTC)))  # closed, as rotated
+    assert _decisions(path) == 3
+    assert (_decisions(path, *that_day), _decisions(path, *logged_day)) == (2, 1)
+    log.rename(stamp_name(log, datetime(2026, 12, 16, tzinfo=UTC)))  # closed, as rotated
     archived = cli("archive", "--compact-all", "--json", config_path=path)
     assert archived.returncode == 0, archived.stderr
-    assert (_decisions(path, *that_day), _decisions(path, *logged_day)) == (1, 0)
+    assert (_decisions(path, *that_day), _decisions(path, *logged_day)) == (2, 1)
