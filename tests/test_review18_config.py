@@ -18,3 +18,18 @@ def test_a_value_where_the_lists_section_belongs_is_named_once(tmp_path: Path) -
         load_settings(path)
     assert raised.value.problems == (
         f"{path} [lists]: must be a table (a [section] heading and its keys), got 3",)
+
+
+def test_the_command_a_message_asks_for_pastes_with_a_space_in_its_path(tmp_path: Path) -> None:
+    """`config check` and serve's lists_missing spell the import with this run's --config;
+    a configuration under "/etc/call guard/" was pasted as two words."""
+    import shlex
+
+    from callguard.cli.common import invocation
+
+    folder = tmp_path / "call guard"
+    folder.mkdir()
+    path = folder / "site.toml"
+    path.write_text(f'[callguard]\ndata_dir = "{tmp_path}"\n')
+    words = shlex.split(invocation(load_settings(path)) + " dnc status")
+    assert words == ["callguard", "--config", str(path), "dnc", "status"]
