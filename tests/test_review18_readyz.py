@@ -68,3 +68,48 @@ def test_one_probe_write_at_a_time_while_the_file_system_hangs(tmp_path, monkeyp
     writer.close()
     assert len(started) == 1
     assert not any(ok for ok, _ in answers)
+
+
+_REFUSED_THEN_WRITTEN = """
+import asyncio, resource, signal, sys
+from pathlib import Path
+from callguard.compliance.sinks import LogFile
+from callguard.compliance.writer import RecordWriteError, RecordWriter
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of the signal
+path = Path(sys.argv[1])
+writer = RecordWriter(LogFile(path, max_bytes=1 << 20), durability=sys.argv[2])
+
+async def main() -> None:
+    await writer.write(b'{"n":1}\\n')
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (path.stat().st_size, hard))
+    try:
+        await writer.write(b'{"n":2}\\n')
+    except RecordWriteError:
+        print("refused:", writer.last_error)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    for _ in range(3):
+        await writer.write(b'{"n":3}\\n')
+    print("then:", writer.last_error)
+
+asyncio.run(main())
+writer.close()
+"""
+
+
+@pytest.mark.parametrize("durability", ["none", "group", "every"])
+def test_a_record_written_again_clears_the_last_error(tmp_path, durability):
+    """The kernel refuses a write (RLIMIT_FSIZE: EFBIG, in a child process), then takes
+    them again. Under durability = "none" the loop's own appends did not clear
+    ``last_error``: /readyz said "the last record was not written" for ever after and
+    wrote and synced a probe block beside the log at every poll."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run([sys.executable, "-c", _REFUSED_THEN_WRITTEN,
+                           str(tmp_path / "compliance.jsonl"), durability],
+                          capture_output=True, text=True, cwd=ROOT, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["refused: File too large", "then: None"], done.stdout

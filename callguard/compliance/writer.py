@@ -238,6 +238,7 @@ class RecordWriter:
             loop.call_soon(self._end_turn, loop)
         self.on_loop += 1
         self.written += 1
+        self.last_error = None  # written again: /readyz stops probing beside the log
         for view in self.views:
             try:
                 view(line)
