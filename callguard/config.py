@@ -117,6 +117,7 @@ _KIND_WORDS = {int: "an integer", str: "a string", bool: "true or false", float:
 
 
 def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
+    _table(where, table)
     value = table.get(key, default)
     # TOML's true is a Python int: `port = true` was port 1
     wrong_bool = isinstance(value, bool) and kind is not bool
@@ -127,10 +128,14 @@ def _typed(where: str, table: Mapping[str, Any], key: str, kind: type, default: 
     return value
 
 
-def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+def _table(where: str, table: Mapping[str, Any]) -> None:
     if not isinstance(table, Mapping):  # `callguard = 5`: a key where a [table] belongs
         raise ConfigError(f"{where}: must be a table (a [section] heading and its keys), "
                           f"got {table!r}")
+
+
+def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> None:
+    _table(where, table)
     extra = sorted(set(table) - known)
     if extra:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(extra)}; "
@@ -596,7 +601,7 @@ class ConfigErrors(ConfigError):
     the first one alone stopped it and the admin fixed one error per run."""
 
     def __init__(self, problems: Iterable[str]) -> None:
-        self.problems = tuple(problems)
+        self.problems = tuple(dict.fromkeys(problems))  # two parts of one section: said once
         super().__init__("\n".join(self.problems))
 
 

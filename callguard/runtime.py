@@ -8,7 +8,6 @@ import os
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -141,8 +140,7 @@ class Runtime:
                 return refusing is None, refusing or records.weak or "durable"
 
             probes["records_durability"] = durability
-        probes["compliance_log"] = partial(_log_writable, self.compliance.writer,
-                                           log_path(settings))
+        probes["compliance_log"] = _LogProbe(self.compliance.writer, log_path(settings))
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
@@ -258,37 +256,56 @@ def open_frequency(settings: Settings, records: RecordStores,
                              retention_s=retention, counts_log=proving)
 
 
-async def _log_writable(writer: RecordWriter, path: Path | None) -> tuple[bool, str]:
-    """Whether a record can be written: a node whose log refuses its lines BLOCKs every
-    call (fail closed), so a load balancer must send its calls elsewhere. Once the log's
-    file system takes a write again (a probe file beside the log, off the loop) the node is
-    ready: with no calls sent to it, no record would ever show the log came back."""
-    failure = writer.last_error
-    if failure is None:
-        return True, "writing"
-    if path is None:
-        return False, f"the last record was not written ({failure})"
+class _LogProbe:
+    """/readyz's ``compliance_log`` check: whether a record can be written. A node whose
+    log refuses its lines BLOCKs every call (fail closed), so a load balancer must send its
+    calls elsewhere. Once the log's file system takes a write again (a probe file beside
+    the log, off the loop) the node is ready: with no calls sent to it, no record would
+    ever show the log came back."""
+
+    def __init__(self, writer: RecordWriter, path: Path | None) -> None:
+        self.writer = writer
+        self.path = path
+        # The probe write under way: one at a time. A hung file system (NFS, a failing
+        # disk) holds its thread; each /readyz poll would take one more worker of the
+        # loop's default executor, which the record and frequency stores' calls wait for.
+        self._running: asyncio.Future[str | None] | None = None
+
+    async def __call__(self) -> tuple[bool, str]:
+        failure = self.writer.last_error
+        if self.writer.stopped:  # a probe beside the log would pass: no disk at fault
+            return False, ("the record writer stopped: no record is written until the node "
+                           "restarts; every call is BLOCKed")
+        if failure is None:
+            return True, "writing"
+        if self.path is None:
+            return False, f"the last record was not written ({failure})"
+        if self._running is not None and not self._running.done():
+            return False, (f"the compliance log cannot be written ({failure}); the last "
+                           "probe write beside it has not returned")
+        self._running = asyncio.ensure_future(asyncio.to_thread(_write_probe, self.path))
+        still = await asyncio.shield(self._running)
+        if still is not None:
+            return False, (f"the compliance log cannot be written ({failure}; a probe write "
+                           f"beside it: {still}): every call is BLOCKed")
+        return True, (f"the last record was not written ({failure}); the log's file system "
+                      "takes writes again")
+
+
+def _write_probe(path: Path) -> str | None:
+    """One block written and synced beside the log, then removed; why not, or None."""
     probe = path.parent / f".{path.name}.readyz"
-
-    def write_probe() -> str | None:
-        try:
-            with open(probe, "wb") as handle:
-                handle.write(bytes(4096))  # one block: none is free on a full disk
-                handle.flush()
-                os.fsync(handle.fileno())
-        except OSError as exc:
-            return exc.strerror or type(exc).__name__
-        finally:
-            with contextlib.suppress(OSError):
-                probe.unlink()
-        return None
-
-    still = await asyncio.to_thread(write_probe)
-    if still is not None:
-        return False, (f"the compliance log cannot be written ({failure}; a probe write "
-                       f"beside it: {still}): every call is BLOCKed")
-    return True, f"the last record was not written ({failure}); the log's file system " \
-                 "takes writes again"
+    try:
+        with open(probe, "wb") as handle:
+            handle.write(bytes(4096))  # one block: none is free on a full disk
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
+    return None
 
 
 def open_compliance_log(settings: Settings, protector: NumberProtector,

@@ -145,7 +145,8 @@ def test_archive_says_the_current_file_waits_for_its_rotation(tmp_path: Path) ->
     data = tmp_path / "data"
     data.mkdir()
     path = config(tmp_path, data)
-    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", config_path=path)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                datetime.now(UTC).isoformat(), config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
     size = (data / "compliance.jsonl").stat().st_size
     said = cli("archive", config_path=path)
@@ -200,7 +201,8 @@ def test_a_node_that_archives_the_stream_counts_its_own_file_once(tmp_path: Path
     path.write_text(text.replace('url = "redis://127.0.0.1:6379/0"',
                                  f'url = "{redis_server.url}"'))
     for number in ("8015550123", "8015550124", "4355550142"):
-        asked = cli("check", number, "--campaign", "ut-solar-manual", config_path=path)
+        asked = cli("check", number, "--campaign", "ut-solar-manual", "--at",
+                    datetime.now(UTC).isoformat(), config_path=path)
         assert asked.returncode in (0, 1), asked.stderr
 
     def reported() -> tuple[int, int]:

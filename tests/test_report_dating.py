@@ -65,7 +65,8 @@ def test_a_check_about_next_week_is_in_todays_report_archived_or_not(tmp_path):
 def test_evidence_of_a_decision_that_is_not_there_says_so(tmp_path):
     (tmp_path / "data").mkdir()  # made by its owner: callguard makes none
     path = config(tmp_path, tmp_path / "data")
-    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", config_path=path)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                datetime.now(UTC).isoformat(), config_path=path)
     assert asked.returncode in (0, 1), asked.stderr
     malformed = cli("evidence", "--decision", "not-an-id", config_path=path)
     assert malformed.returncode == 2

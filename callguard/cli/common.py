@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
@@ -136,7 +137,7 @@ def invocation(settings: Settings) -> str:
         words += ["--config", str(settings.path)]
     if settings.data_dir_source == "--data-dir":
         words += ["--data-dir", str(settings.data_dir)]
-    return " ".join(words)
+    return " ".join(shlex.quote(word) for word in words)  # a path with a space, pasted
 
 
 def usage_error(message: str) -> NoReturn:

@@ -20,6 +20,7 @@ import sys
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -598,9 +599,14 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
                       logs=(place.log_file, file_path))
     # Unarchived records are read from two days before --since to the end, whatever
-    # --until: a call is dated by its instant ``at``, and an HTTP check logged today may
-    # name a day a month back (cut at --until, it was in no ranged report until archived).
+    # --until, and before that the HTTP checks' decisions alone (the range is applied to
+    # each call's instant ``at``): an HTTP check may name a day a month away either side
+    # of when it was logged. Cut at --until, a call dated back was in no ranged report
+    # until archived; cut at --since, a call dated ahead was missing from its day's report
+    # until archived. The earlier lines are matched as bytes first (``needles``), few parsed.
     reading = RecordFilter(since=query.since - timedelta(days=2) if query.since else None)
+    ahead = None if reading.since is None else RecordFilter(
+        event="decision", front="http", until=reading.since)
     path = None if stream else (
         log_query.log_file(file_path) if (file_path or not archive.exists())
         else place.log_file)
@@ -608,9 +614,13 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
 
     def unarchived(manifest: Any) -> Iterable[Record]:
         log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once a read
-        if stream:  # --stream: the stream only
-            return from_redis(state, _collect_stream(log_query, reading))
-        return _unarchived(path, manifest, reading, log_query.stats)
+        if stream:  # --stream: the stream only (bounded: read whole, dated in SQL)
+            return from_redis(state, _collect_stream(log_query, RecordFilter()))
+        records = _unarchived(path, manifest, reading, log_query.stats)
+        if ahead is None:
+            return records
+        # a torn line is counted by the read of its time alone (``reading``)
+        return chain(_unarchived(path, manifest, ahead, ReadStats()), records)
 
     done = report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,

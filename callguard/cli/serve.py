@@ -403,7 +403,14 @@ def _bind_once(host: str, port: int, kind: socket.SocketKind) -> None:
     """Bind every address ``host`` names (all interfaces for "" as asyncio does), close."""
     infos = socket.getaddrinfo(host or None, port, type=kind, flags=socket.AI_PASSIVE)
     for family, address in {(info[0], info[4]) for info in infos}:
-        with socket.socket(family, kind) as probe:
+        try:
+            probe = socket.socket(family, kind)
+        except OSError:
+            # A family this kernel has no sockets for (IPv6 off: ipv6.disable=1) is
+            # skipped, as asyncio's create_server skips it: "" or a name with an IPv6
+            # address served on IPv4 before this probe, and must still.
+            continue
+        with probe:
             if kind == socket.SOCK_STREAM:  # TIME_WAIT is no obstacle; a listener is
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:

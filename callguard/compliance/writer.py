@@ -182,6 +182,13 @@ class RecordWriter:
         self.on_loop = 0  # lines the loop appended itself (the rest went to the thread)
 
     @property
+    def stopped(self) -> bool:
+        """Whether the writer thread ended while the log is open: no record will be
+        written again until the node restarts (``_put`` refuses every one)."""
+        thread = self._thread
+        return thread is not None and not thread.is_alive() and not self._closed
+
+    @property
     def target(self) -> LogTarget:
         """Where the lines go (tests put a capturing target in its place)."""
         return self._target
@@ -231,6 +238,7 @@ class RecordWriter:
             loop.call_soon(self._end_turn, loop)
         self.on_loop += 1
         self.written += 1
+        self.last_error = None  # written again: /readyz stops probing beside the log
         for view in self.views:
             try:
                 view(line)

@@ -80,15 +80,25 @@ def _content(lines: Iterable[str], parsed: _Headed) -> Iterator[tuple[int, str, 
     ``parsed.header``, not counted (no digit in it: nothing to redact)."""
     first = True
     for number, raw in enumerate(lines, start=1):
-        line = raw.strip()
-        if not line or line.startswith("#") or line == _DOS_EOF:
+        line, ended = _read_line(raw)
+        if not line or line.startswith("#"):
             continue
         if first:
             first = False
             if _is_header(line):
                 parsed.header = line[:80]
                 continue
-        yield number, line, raw.endswith(("\n", "\r"))
+        yield number, line, ended
+
+
+def _read_line(raw: str) -> tuple[str, bool]:
+    """A line stripped, and whether it ended: a line break after it, or the Ctrl-Z that
+    old DOS/Windows tools write at the end of a file (after the last line break, or right
+    after the last line's text when it had none: the writer finished, nothing was cut)."""
+    line = raw.strip()
+    if line.endswith(_DOS_EOF):
+        return line.rstrip(_DOS_EOF).strip(), True
+    return line, raw.endswith(("\n", "\r"))
 
 
 def cut_short(path: Path, number: int, shown: str) -> ListImportError:
@@ -275,14 +285,14 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
     examples: list[str] = []
     cut: ListImportError | None = None
     for number, raw in enumerate(_lines(path), start=1):
-        line = raw.strip()
+        line, ended = _read_line(raw)
         if not line or line.startswith("#"):
             continue
         lines += 1
         sign, rest = line[0], line[1:].strip()
         national = _national(rest) if sign in "+-" else None
         if national is None:
-            if not raw.endswith(("\n", "\r")):  # the last line (raised once closed)
+            if not ended:  # the last line (raised once closed)
                 cut = cut_short(path, number, quoted_number(line[:40]))
                 continue
             bad += 1

@@ -19,7 +19,7 @@ from aiosipua import SipRequest
 from aiosipua.headers import prettify_header_name
 
 from callguard.decision import Decision
-from callguard.fronts.sip.protection import plain_address
+from callguard.fronts.sip.protection import address_forms, plain_network
 from callguard.gate import CheckRequest, Withdrawal
 from callguard.numbers.parse import in_phone_context
 
@@ -74,7 +74,7 @@ class SipMapping:
     _networks: tuple[tuple[IPNetwork, str], ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
-        networks = [(ipaddress.ip_network(net, strict=False), campaign)
+        networks = [(plain_network(net), campaign)
                     for net, campaign in (self.campaign_by_source or {}).items()]
         # the most specific network wins
         networks.sort(key=lambda item: item[0].prefixlen, reverse=True)
@@ -83,11 +83,9 @@ class SipMapping:
     def campaign_for(self, request: SipRequest, source: str) -> str:
         """The source's campaign when sources are mapped, else the header's."""
         if self.campaign_by_source:
-            address = plain_address(source)  # ::ffff:10.1.2.3 is 10.1.2.3 (dual stack)
-            if address is None:
-                return ""
+            forms = address_forms(source)  # ::ffff:10.1.2.3 is 10.1.2.3 (dual stack)
             for network, campaign in self._networks:
-                if address in network:
+                if any(address in network for address in forms):
                     return campaign
             return ""
         return request.headers.get_first(self.campaign_header) or ""
