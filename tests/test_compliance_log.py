@@ -278,9 +278,9 @@ class TestRecordFormat:
         record = json.loads(line)
         assert record["packs"] == [
             ["us-federal", PACKS["us-federal"].version, PACKS["us-federal"].digest, "ppppp---p"],
-            ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-ppp"],
+            ["us-ut", PACKS["us-ut"].version, PACKS["us-ut"].digest, "pp-pppp"],
             ["us-ut-hb45-2000", PACKS["us-ut-hb45-2000"].version,
-             PACKS["us-ut-hb45-2000"].digest, "pppppp--"]]
+             PACKS["us-ut-hb45-2000"].digest, "ppppppp--"]]
         assert "outcomes" not in record  # nothing blocked or was exempted
         assert "reason" not in record  # rebuilt by explain
         assert "rule" not in record
@@ -436,8 +436,8 @@ class TestRecordFormat:
             ("us-ut-hb45-2000:13-26a-106(1)(g)", "block"),
             ("us-ut-hb45-2000:13-26a-105(3)", "block")]
         letters = {p[0]: p[3] for p in record["packs"]}
-        assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-bpp",
-                           "us-ut-hb45-2000": "ppbbpp--"}  # packs out of scope: not named
+        assert letters == {"us-federal": "pppbp---p", "us-ut": "pp-pbpp",
+                           "us-ut-hb45-2000": "ppbpbpp--"}  # packs out of scope: not named
 
     async def test_structlog_configuration_cannot_touch_a_record(self, tmp_path, log_key):
         """capture_logs() and a foreign structlog configuration change nothing in a record:
@@ -1206,6 +1206,11 @@ def _packs_copy(tmp_path: Path, *, amend_on: date | None = None) -> Path:
             'latest = "21:00"\namendments = [{ effective_from = '
             f'{amend_on.isoformat()}, latest = "20:30", source = "an amendment (example)", '
             'citation = "Utah Code 13-25a-103(3)(a) (as amended)" }]\n')))
+        # an edited copy carries a version of its own (a shipped version is the shipped text)
+        text = ut.read_text()
+        version = PACKS["us-ut"].version
+        assert text.count(f'version = "{version}"') == 1
+        ut.write_text(text.replace(f'version = "{version}"', f'version = "{version}-site"'))
     return packs
 
 
