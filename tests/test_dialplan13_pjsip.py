@@ -1,0 +1,192 @@
+"""The trunk Dial() of the shipped dialplan, as chan_pjsip on Asterisk 22 reads it.
+
+An ALLOW ends in ``Dial(<dial string>,RING)``. chan_pjsip.c ``request()`` splits the
+resource after ``PJSIP/`` once on '/' (``AST_NONSTANDARD_APP_ARGS(args, tmp, '/')``: endpoint,
+then "aor"); an endpoint name that is no endpoint but holds '@' is read as
+``request_user@endpoint``. res_pjsip_session.c ``ast_sip_session_create_outgoing`` takes the
+"aor" part as a list of AOR names and, when none has a contact, uses it AS the target URI;
+res_pjsip.c ``ast_sip_create_dialog_uac`` refuses a target that is not a sip:/sips: URI
+(``PJSIP_EINVALIDURI``: "Could not create dialog to invalid URI"), and Dial() ends
+CHANUNAVAIL. So ``PJSIP/itsp/8015550123`` — ``${CALLGUARD_TRUNK}/${ARG1}`` with the README's
+``CALLGUARD_TRUNK=PJSIP/itsp`` — never reaches the trunk: every allowed call fails. The form
+chan_pjsip documents for a trunk is ``PJSIP/8015550123@itsp``: the number becomes the
+Request-URI's user part on the trunk's own AOR contact.
+
+The steps between the last verdict check and Dial() are run by a small interpreter of just
+the constructs they use (Set, LOCAL, ExecIf, GotoIf to a label, IF, CUT, TOUPPER, and
+$[...] with = != < &);
+anything else makes it fail rather than guess.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.asterisk_replica import separate_args
+from tests.test_dialplan import TEXT
+
+# One trunk as pjsip.conf would define it: endpoint itsp, aors=itsp, a static contact.
+ENDPOINTS = {"itsp": "itsp"}
+AORS = {"itsp": "sip:sip.itsp.example:5060"}
+
+
+def _function(name: str, arg: str, variables: dict[str, str]) -> str:
+    if name == "CUT":  # func_cut.c: CUT(varname,char-delim,range-spec)
+        var, delim, spec = separate_args(arg, ",", 3)
+        fields = variables.get(var, "").split(delim or "-")
+        first, dash, last = spec.partition("-")
+        start = int(first) - 1
+        end = len(fields) if dash and not last else int(last or first)
+        return delim.join(fields[start:end])
+    if name == "TOUPPER":
+        return arg.upper()
+    if name == "IF":  # func_logic.c: IF(expr?true:false)
+        cond, _, branches = arg.partition("?")
+        true, _, false = branches.partition(":")
+        return true if cond.strip() not in ("", "0") else false
+    raise AssertionError(f"the interpreter does not model {name}()")
+
+
+def _operand(token: str) -> str:
+    token = token.strip()
+    return token[1:-1] if len(token) >= 2 and token[0] == token[-1] == '"' else token
+
+
+def _expression(text: str) -> str:
+    """$[...] with the operators the dial steps use (ast_expr2: & binds looser than =, <)."""
+    if " & " in text:
+        return "1" if all(_expression(p) != "0" for p in text.split(" & ")) else "0"
+    for op in (" != ", " = ", " < "):
+        if op in text:
+            left, right = (_operand(p) for p in text.split(op, 1))
+            if op == " < ":
+                return "1" if float(left) < float(right) else "0"
+            return "1" if (left == right) == (op == " = ") else "0"
+    raise AssertionError(f"the interpreter does not model $[{text}]")
+
+
+def substitute(text: str, variables: dict[str, str]) -> str:
+    """pbx_substitute_variables_helper for the constructs above, innermost first."""
+    while True:
+        var = re.search(r"\$\{([^${}]*)\}", text)
+        expr = re.search(r"\$\[([^\[\]$]*)\]", text)
+        if var is None and expr is None:
+            return text
+        if var is not None:
+            body = var.group(1)
+            call = re.fullmatch(r"([A-Z]+)\((.*)\)", body)
+            value = (_function(call.group(1), call.group(2), variables) if call
+                     else variables.get(body, ""))
+            text = text[:var.start()] + value + text[var.end():]
+        else:
+            assert expr is not None
+            text = text[:expr.start()] + _expression(expr.group(1)) + text[expr.end():]
+
+
+def steps_of_s() -> list[tuple[str, str]]:
+    """[callguard-dial] extension s: (label, application call) for each priority."""
+    body = TEXT.split("\n[callguard-dial]\n", 1)[1].split("\n[", 1)[0]
+    steps: list[tuple[str, str]] = []
+    for raw in body.splitlines():
+        line = raw.split(";", 1)[0].strip()
+        if line.startswith("exten =>"):
+            if steps:
+                break  # the next extension: s is done
+            steps.append(("", line.removeprefix("exten =>").split(",", 2)[2]))
+        elif line.startswith("same =>") and steps:
+            priority, _, app = line.removeprefix("same =>").strip().partition(",")
+            label = re.fullmatch(r"n\((\w+)\)", priority)
+            steps.append((label.group(1) if label else "", app))
+    return steps
+
+
+def run_to_dial(variables: dict[str, str]) -> list[str]:
+    """Run [callguard-dial] s from after its last check to Dial(): Dial's arguments."""
+    steps = steps_of_s()
+    at = 1 + max(i for i, (_, a) in enumerate(steps)
+                 if "?unanswered,1" in a or "?blocked,1" in a)
+    while at < len(steps):
+        name, _, data = steps[at][1].partition("(")
+        data, at = data[:-1], at + 1
+        if name == "Dial":
+            return separate_args(substitute(data, variables), ",", 9)
+        if name == "NoOp":
+            continue
+        if name == "GotoIf":  # GotoIf(cond?label): a label of this extension only
+            cond, _, label = substitute(data, variables).partition("?")
+            if cond.strip() not in ("", "0"):
+                at = next(i for i, (lab, _) in enumerate(steps) if lab == label)
+            continue
+        if name == "ExecIf":
+            cond, _, branch = substitute(data, variables).partition("?")
+            if cond.strip() in ("", "0"):
+                continue
+            name, _, data = separate_args(branch, ":", 2)[0].partition("(")
+            data = data[:-1]
+        else:
+            data = substitute(data, variables)
+        assert name == "Set", f"the interpreter does not model {name}()"
+        target, _, value = data.partition("=")
+        local = re.fullmatch(r"LOCAL\((\w+)\)", target)
+        variables[local.group(1) if local else target] = value
+    raise AssertionError("no Dial() after the checks")
+
+
+def pjsip_request_uri(resource: str) -> str:
+    """The Request-URI chan_pjsip would send for ``Dial(PJSIP/<resource>)``, or the
+    failure it logs (chan_pjsip.c request, multi-domain default; res_pjsip_session.c
+    ast_sip_session_create_outgoing; res_pjsip.c ast_sip_create_dialog_uac)."""
+    parts = separate_args(resource, "/", 2)
+    endpoint, aor = parts[0], (parts[1] if len(parts) > 1 else "")
+    request_user = ""
+    if endpoint not in ENDPOINTS and "@" in endpoint:
+        request_user, endpoint = endpoint.split("@", 1)
+    if endpoint not in ENDPOINTS:
+        raise LookupError(f"endpoint '{endpoint}' was not found")
+    location = aor or ENDPOINTS[endpoint]
+    uri = next((AORS[a] for a in location.split(",") if a in AORS), location)
+    if not uri.startswith(("sip:", "sips:")):
+        raise ValueError(f"Endpoint '{endpoint}': Could not create dialog to invalid URI "
+                         f"'{uri}'")
+    if request_user:
+        scheme, _, rest = uri.partition(":")
+        uri = f"{scheme}:{request_user}@{rest.split('@')[-1]}"
+    return uri
+
+
+def dial(number: str, trunk: str, mode: str = "manual", ring: str = "") -> list[str]:
+    return run_to_dial({"CALLGUARD_TRUNK": trunk, "ARG1": number, "ARG3": mode,
+                        "ARG5": ring, "CALLGUARD_MIN_RING": "20"})
+
+
+@pytest.mark.parametrize("trunk", ["PJSIP/itsp", "pjsip/itsp"])
+@pytest.mark.parametrize("number", ["8015550123", "+18015550123"])
+def test_an_allowed_call_reaches_the_trunk_with_the_checked_number(trunk, number):
+    """The README's CALLGUARD_TRUNK=PJSIP/itsp dials the checked number on the trunk."""
+    peers, *_ = dial(number, trunk)
+    tech, _, resource = peers.partition("/")
+    assert tech.upper() == "PJSIP"
+    assert pjsip_request_uri(resource) == f"sip:{number}@sip.itsp.example:5060"
+
+
+def test_the_number_is_never_read_as_an_aor_or_uri():
+    """Before the fix the number sat in chan_pjsip's "aor" slot: no SIP URI, no call."""
+    with pytest.raises(ValueError, match="invalid URI '8015550123'"):
+        pjsip_request_uri("itsp/8015550123")
+
+
+def test_other_technologies_keep_tech_trunk_number():
+    """IAX2 and DAHDI read TECH/peer/number (chan_iax2 / chan_dahdi dial strings)."""
+    assert dial("8015550123", "IAX2/itsp")[0] == "IAX2/itsp/8015550123"
+    assert dial("8015550123", "DAHDI/g1")[0] == "DAHDI/g1/8015550123"
+
+
+@pytest.mark.parametrize(("mode", "ring", "expected"), [
+    ("manual", "", "30"), ("manual", "12", "12"), ("predictive", "12", "20"),
+    ("", "25", "25"), ("prerecorded", "", "30"),
+])
+def test_ring_time_reaches_dial(mode, ring, expected):
+    """The interpreter runs the RING steps too: 64.1200(a)(6) minimum for automated modes."""
+    assert dial("8015550123", "PJSIP/itsp", mode, ring)[1] == expected
