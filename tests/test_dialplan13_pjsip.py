@@ -20,7 +20,10 @@ anything else makes it fail rather than guess.
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import pytest
 
@@ -42,6 +45,13 @@ def _function(name: str, arg: str, variables: dict[str, str]) -> str:
         return delim.join(fields[start:end])
     if name == "TOUPPER":
         return arg.upper()
+    if name == "LEN":
+        return str(len(arg))
+    if name == "FILTER":  # func_strings.c: FILTER(allowed-chars,string)
+        allowed, _, value = arg.partition(",")
+        return "".join(ch for ch in value if ch in allowed)
+    if name == "CHANNEL":
+        return variables[f"CHANNEL({arg})"]
     if name == "IF":  # func_logic.c: IF(expr?true:false)
         cond, _, branches = arg.partition("?")
         true, _, false = branches.partition(":")
@@ -55,14 +65,21 @@ def _operand(token: str) -> str:
 
 
 def _expression(text: str) -> str:
-    """$[...] with the operators the dial steps use (ast_expr2: & binds looser than =, <)."""
+    """$[...] with the operators the shipped steps use (ast_expr2: | binds loosest, then &,
+    then the comparisons)."""
+    if " | " in text:
+        return "1" if any(_expression(p) != "0" for p in text.split(" | ")) else "0"
     if " & " in text:
         return "1" if all(_expression(p) != "0" for p in text.split(" & ")) else "0"
-    for op in (" != ", " = ", " < "):
+    for op in (" != ", " >= ", " =~ ", " = ", " < "):
         if op in text:
             left, right = (_operand(p) for p in text.split(op, 1))
-            if op == " < ":
-                return "1" if float(left) < float(right) else "0"
+            if op == " =~ ":  # op_eqtilde: the length of the match, 0 for none
+                found = re.search(right, left)
+                return str(len(found.group(0))) if found else "0"
+            if op in (" < ", " >= "):
+                less = float(left) < float(right)
+                return "1" if less == (op == " < ") else "0"
             return "1" if (left == right) == (op == " = ") else "0"
     raise AssertionError(f"the interpreter does not model $[{text}]")
 
@@ -102,22 +119,49 @@ def steps_of_s() -> list[tuple[str, str]]:
     return steps
 
 
-def run_to_dial(variables: dict[str, str]) -> list[str]:
-    """Run [callguard-dial] s from after its last check to Dial(): Dial's arguments."""
+@dataclass
+class Outcome:
+    """Where the steps ended: ``dial`` with Dial()'s arguments, ``goto`` with the
+    extension a GotoIf sent the call to, or ``ended`` when AGI() returned -1 (res_agi.c
+    agi_exec_full: AGISTATUS=HANGUP ends the PBX run, or goes to T on a timeout)."""
+
+    how: str
+    where: str = ""
+    dial: list[str] = field(default_factory=list)
+
+
+AgiHook = Callable[[list[str], dict[str, str]], Awaitable[str]]
+
+
+async def run_s(variables: dict[str, str], agi: AgiHook | None = None, *,
+                start: int = 0) -> Outcome:
+    """Run [callguard-dial] s from step ``start`` on a channel holding ``variables``.
+
+    ``AGI()`` calls ``agi`` with its substituted arguments (app.c separate_args, as
+    agi_exec_full splits them) and the channel; it returns the AGISTATUS to set."""
     steps = steps_of_s()
-    at = 1 + max(i for i, (_, a) in enumerate(steps)
-                 if "?unanswered,1" in a or "?blocked,1" in a)
+    at = start
     while at < len(steps):
         name, _, data = steps[at][1].partition("(")
         data, at = data[:-1], at + 1
         if name == "Dial":
-            return separate_args(substitute(data, variables), ",", 9)
+            return Outcome("dial", dial=separate_args(substitute(data, variables), ",", 9))
         if name == "NoOp":
             continue
-        if name == "GotoIf":  # GotoIf(cond?label): a label of this extension only
-            cond, _, label = substitute(data, variables).partition("?")
-            if cond.strip() not in ("", "0"):
-                at = next(i for i, (lab, _) in enumerate(steps) if lab == label)
+        if name == "AGI":
+            assert agi is not None, "AGI() reached without a FastAGI peer"
+            status = await agi(separate_args(substitute(data, variables), ",", 99), variables)
+            variables["AGISTATUS"] = status
+            if status == "HANGUP":
+                return Outcome("ended", "HANGUP")
+            continue
+        if name == "GotoIf":  # GotoIf(cond?label) or GotoIf(cond?exten,1)
+            cond, _, target = substitute(data, variables).partition("?")
+            if cond.strip() in ("", "0"):
+                continue
+            if target.endswith(",1"):
+                return Outcome("goto", target.removesuffix(",1"))
+            at = next(i for i, (lab, _) in enumerate(steps) if lab == target)
             continue
         if name == "ExecIf":
             cond, _, branch = substitute(data, variables).partition("?")
@@ -131,7 +175,17 @@ def run_to_dial(variables: dict[str, str]) -> list[str]:
         target, _, value = data.partition("=")
         local = re.fullmatch(r"LOCAL\((\w+)\)", target)
         variables[local.group(1) if local else target] = value
-    raise AssertionError("no Dial() after the checks")
+    raise AssertionError("the steps ran out without Dial() or a GotoIf away")
+
+
+def run_to_dial(variables: dict[str, str]) -> list[str]:
+    """Run [callguard-dial] s from after its last check to Dial(): Dial's arguments."""
+    steps = steps_of_s()
+    after = 1 + max(i for i, (_, a) in enumerate(steps)
+                    if "?unanswered,1" in a or "?blocked,1" in a)
+    outcome = asyncio.run(run_s(variables, start=after))
+    assert outcome.how == "dial", outcome
+    return outcome.dial
 
 
 def pjsip_request_uri(resource: str) -> str:
