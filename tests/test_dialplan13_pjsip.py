@@ -66,7 +66,9 @@ def _operand(token: str) -> str:
 
 def _expression(text: str) -> str:
     """$[...] with the operators the shipped steps use (ast_expr2: | binds loosest, then &,
-    then the comparisons)."""
+    then the comparisons). A stray double quote is a syntax error: "" (false)."""
+    if text.count('"') % 2:
+        return ""
     if " | " in text:
         return "1" if any(_expression(p) != "0" for p in text.split(" | ")) else "0"
     if " & " in text:
@@ -77,8 +79,11 @@ def _expression(text: str) -> str:
             if op == " =~ ":  # op_eqtilde: the length of the match, 0 for none
                 found = re.search(right, left)
                 return str(len(found.group(0))) if found else "0"
-            if op in (" < ", " >= "):
-                less = float(left) < float(right)
+            if op in (" < ", " >= "):  # numbers compare as numbers, else as strings
+                try:
+                    less = float(left) < float(right)
+                except ValueError:
+                    less = left < right
                 return "1" if less == (op == " < ") else "0"
             return "1" if (left == right) == (op == " = ") else "0"
     raise AssertionError(f"the interpreter does not model $[{text}]")
@@ -237,10 +242,28 @@ def test_other_technologies_keep_tech_trunk_number():
     assert dial("8015550123", "DAHDI/g1")[0] == "DAHDI/g1/8015550123"
 
 
+def dial_seconds(timeout: str) -> int | None:
+    """app_dial.c: the timeout argument as atoi() reads it; <= 0 is "infinite" (None)."""
+    digits = re.match(r"\s*[-+]?\d*", timeout)
+    value = int(digits.group(0)) if digits and digits.group(0).strip(" +-") else 0
+    return value if value > 0 else None
+
+
 @pytest.mark.parametrize(("mode", "ring", "expected"), [
     ("manual", "", "30"), ("manual", "12", "12"), ("predictive", "12", "20"),
-    ("", "25", "25"), ("prerecorded", "", "30"),
+    ("", "25", "25"), ("prerecorded", "", "30"), ("predictive", "025", "025"),
 ])
 def test_ring_time_reaches_dial(mode, ring, expected):
     """The interpreter runs the RING steps too: 64.1200(a)(6) minimum for automated modes."""
     assert dial("8015550123", "PJSIP/itsp", mode, ring)[1] == expected
+
+
+@pytest.mark.parametrize("ring", ["5s", "5 s", '5"', "9abc", "5^60", "1.5", "-5", "x"])
+@pytest.mark.parametrize("mode", ["predictive", "prerecorded", ""])
+def test_a_ringsecs_that_is_not_whole_seconds_never_rings_an_automated_call_short(mode, ring):
+    """RINGSECS reaches $[...] and Dial(): "5s" compared as a string is not below "20", and
+    Dial() reads it with atoi() as 5 s (64.1200(a)(6): at least 15 s / 4 rings). Anything
+    but digits rings the default 30 s."""
+    timeout = dial("8015550123", "PJSIP/itsp", mode, ring)[1]
+    assert timeout == "30"
+    assert (dial_seconds(timeout) or 0) >= 20
