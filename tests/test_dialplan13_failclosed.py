@@ -222,3 +222,34 @@ async def test_no_trunk_is_refused_before_callguard_is_asked(front):
     chan = channel(front.port, CALLGUARD_TRUNK="PJSIP/CHANGE-ME")
     assert await run_s(chan, asterisk) == Outcome("goto", "no-trunk")
     assert asterisk.calls == 0
+
+
+# channel.c ast_party_id_presentation, for names from callerid.c pres_types.
+_RESTRICTION = {"allowed_not_screened": "allowed", "allowed": "allowed",
+                "prohib_not_screened": "restricted", "prohib": "restricted",
+                "unavailable": "unavailable"}
+
+
+def party_presentation(name_valid: bool, name_pres: str, number_pres: str) -> str:
+    """The combined presentation: a restricted name (priority 0) outranks an allowed
+    number (1), which outranks unavailable (2) and an invalid name (3)."""
+    priority = {"restricted": 0, "allowed": 1, "unavailable": 2}
+    name = _RESTRICTION[name_pres] if name_valid else "invalid"
+    number = _RESTRICTION[number_pres]
+    return name if priority.get(name, 3) < priority[number] else number
+
+
+@pytest.mark.parametrize("name_pres", ["prohib_not_screened", "prohib", "allowed"])
+async def test_an_allow_presents_the_campaigns_number_whatever_the_phone_hid(front, name_pres):
+    """A phone that sent Privacy: id (chan_pjsip: name and number restricted), or a
+    CALLERID(name-pres) set before the Gosub: res_pjsip_session.c set_from_header puts
+    the connected line in the From only when ast_party_id_presentation is allowed (or the
+    trunk trusts outbound ids), and add_id_headers likewise for P-Asserted-Identity. The
+    ALLOW's MSet must leave the combined presentation allowed."""
+    chan = channel(front.port, **{"CALLERID(name-pres)": name_pres,
+                                  "CALLERID(num-pres)": "prohib_not_screened"})
+    outcome = await run_s(chan, Asterisk())
+    assert outcome.how == "dial"
+    assert party_presentation(True, chan["CALLERID(name-pres)"],
+                              chan["CALLERID(num-pres)"]) == "allowed"
+    assert chan[c.VAR_CALLERID_NUM] == "+18015550100"

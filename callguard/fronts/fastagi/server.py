@@ -305,6 +305,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if decision.allowed and decision.campaign is not None:
             variables[c.VAR_CALLERID_NUM] = decision.campaign.caller_id
             variables[c.VAR_CALLERID_PRES] = c.PRESENTATION_ALLOWED
+            variables[c.VAR_CALLERNAME_PRES] = c.PRESENTATION_ALLOWED
             follow = self._follow(decision) if self._follow is not None else None
             if follow:
                 variables[f"__{c.VAR_FOLLOW}"] = follow
