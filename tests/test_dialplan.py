@@ -150,7 +150,7 @@ class TestLint:
 
     def test_lint_catches_a_broken_line(self, tmp_path):
         """The check can fail: a misspelt application is reported."""
-        result = lint(tmp_path, TEXT.replace("Dial(${CALLGUARD_TRUNK}", "Diall(${CALLGUARD_TRUNK}"))
+        result = lint(tmp_path, TEXT.replace("Dial(${CALLGUARD_DIAL}", "Diall(${CALLGUARD_DIAL}"))
         assert result.returncode == 1
         assert "E_APP_MISSING" in result.stdout + result.stderr
 

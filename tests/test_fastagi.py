@@ -171,7 +171,7 @@ class TestContract:
         "8015550123&PJSIP/other/8015550124",
     ])
     async def test_what_dial_would_not_dial_as_checked_is_blocked(self, node, spelled):
-        """The dialplan dials ARG1 as given (Dial(${CALLGUARD_TRUNK}/${ARG1})): a spelling
+        """The dialplan dials ARG1 as given (Dial(PJSIP/${ARG1}@trunk)): a spelling
         the parser reads as an allowed number but Dial() would send elsewhere, or not at all
         as checked, is BLOCKed and recorded so; plain digits with a leading + still pass."""
         result = await agi_session(node.port, c.ROUTE_CHECK, [spelled, UT])

@@ -29,6 +29,7 @@ __all__ = [
     "ROUTE_OPTOUT",
     "VAR_CALLERID_NUM",
     "VAR_CALLERID_PRES",
+    "VAR_CALLERNAME_PRES",
     "VAR_CAUSE",
     "VAR_DECISION_ID",
     "VAR_FOLLOW",
@@ -66,9 +67,15 @@ OPTOUT_ID = "CALLGUARD_OPTOUT_ID"
 VAR_FOLLOW = "CALLGUARD_FOLLOW"
 
 # Set on ALLOW so the solicitor's number is shown (13-25a-103(6); H.B. 45 106(4)).
-# CALLERPRES() is gone since Asterisk 17; CALLERID(num-pres) works on 13-22.
+# CALLERPRES() is gone since Asterisk 17; CALLERID(num-pres) works on 13-22. The name's
+# presentation too: channel.c ast_party_id_presentation lets a restricted name outrank an
+# allowed number, and res_pjsip_session.c set_from_header (and res_pjsip_caller_id.c
+# add_id_headers, for P-Asserted-Identity) then keep the campaign's number out of the
+# INVITE unless the trunk has trust_id_outbound - a phone that sent Privacy: id, or a
+# CALLERID(name-pres) set before the Gosub, would place the call with no caller ID.
 VAR_CALLERID_NUM = "CALLERID(num)"
 VAR_CALLERID_PRES = "CALLERID(num-pres)"
+VAR_CALLERNAME_PRES = "CALLERID(name-pres)"
 PRESENTATION_ALLOWED = "allowed_not_screened"
 
 DEFAULT_BLOCK_CAUSE = 21  # Call Rejected

@@ -305,6 +305,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if decision.allowed and decision.campaign is not None:
             variables[c.VAR_CALLERID_NUM] = decision.campaign.caller_id
             variables[c.VAR_CALLERID_PRES] = c.PRESENTATION_ALLOWED
+            variables[c.VAR_CALLERNAME_PRES] = c.PRESENTATION_ALLOWED
             follow = self._follow(decision) if self._follow is not None else None
             if follow:
                 variables[f"__{c.VAR_FOLLOW}"] = follow
@@ -359,11 +360,12 @@ _EXPECTED_ARGS = {route: frozenset(f"agi_arg_{i}" for i in range(1, count + 1))
 def not_dialable(number: str) -> str | None:
     """Why ``number`` cannot be dialled as the number callguard checks, or None.
 
-    The shipped dialplan dials ARG1 exactly as given (``Dial(${CALLGUARD_TRUNK}/${ARG1})``),
-    while the number parser reads through spelling (spaces, other digit scripts, ``tel:``,
-    a SIP URI's user part). So an ALLOW is given only to a plain ASCII digit string with an
-    optional leading ``+``: what Asterisk dials is then what was checked, and a URI naming
-    another host, or characters Dial() reads as syntax, never reach the trunk.
+    The shipped dialplan dials ARG1 exactly as given (``PJSIP/${ARG1}@trunk``, or
+    ``TECH/trunk/${ARG1}``), while the number parser reads through spelling (spaces, other
+    digit scripts, ``tel:``, a SIP URI's user part). So an ALLOW is given only to a plain
+    ASCII digit string with an optional leading ``+``: what Asterisk dials is then what
+    was checked, and a URI naming another host, or characters Dial() reads as syntax, never
+    reach the trunk.
     """
     body = number[1:] if number.startswith("+") else number
     if body.isascii() and body.isdigit():
