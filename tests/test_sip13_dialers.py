@@ -313,9 +313,6 @@ def _ipv6() -> bool:
 
 
 @pytest.mark.skipif(not _ipv6(), reason="no IPv6 loopback here")
-@pytest.mark.xfail(strict=True, reason='host = "::": the UDP socket is dual-stack but the '
-                   "TCP listener is IPv6-only (asyncio's create_server sets IPV6_V6ONLY): "
-                   "IPv4 dialers over TCP are refused")
 def test_dual_stack_host_takes_ipv4_dialers_over_tcp_too(tmp_path: Path) -> None:
     serve = ServeNode(tmp_path / "node", extra_sip={'host = "127.0.0.1"': 'host = "::"'})
     write_lists(serve.data, [int(LISTED)])

@@ -262,6 +262,24 @@ class _Udp(UdpSipTransport):
             sock.close()
 
 
+def _dual_stack_listener(local_addr: tuple[str, int]) -> socket.socket | None:
+    """For ``host = "::"`` a TCP socket that takes IPv4 too, as the UDP one does: asyncio's
+    ``create_server`` sets ``IPV6_V6ONLY`` on an IPv6 host, so IPv4 dialers over TCP and
+    TLS were refused while their UDP requests were answered (hsip13). None otherwise."""
+    host, port = local_addr
+    if host != "::" or not socket.has_ipv6:
+        return None
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 @dataclass
 class _Tcp(TcpSipTransport):
     """aiosipua's TCP transport, its messages handed to the front unparsed.
@@ -300,11 +318,19 @@ class _Tcp(TcpSipTransport):
         the connection cap act before the handshake, which runs within
         ``tcp_idle_timeout_ms``; one that fails or stalls is closed. The TCP rules then
         apply to the TLS stream (``_handle_connection``)."""
+        sock = _dual_stack_listener(self.local_addr)
         if self.tls is None:
-            await super().start()
+            if sock is None:
+                await super().start()
+            else:
+                self._server = await asyncio.start_server(self._handle_connection, sock=sock)
             return
-        self._server = await asyncio.get_running_loop().create_server(
-            lambda: _TlsGate(self), host=self.local_addr[0], port=self.local_addr[1])
+        loop = asyncio.get_running_loop()
+        if sock is None:
+            self._server = await loop.create_server(
+                lambda: _TlsGate(self), host=self.local_addr[0], port=self.local_addr[1])
+        else:
+            self._server = await loop.create_server(lambda: _TlsGate(self), sock=sock)
 
     def admit(self, transport: asyncio.Transport) -> None:
         """A TLS connection accepted, not a byte read: a stranger, or one past the cap
