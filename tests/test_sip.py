@@ -724,12 +724,14 @@ class TestMerged:
         assert replies == [b"SIP/2.0 302 Moved Temporarily", b"SIP/2.0 482 Loop Detected"]
         assert len(compliance(server)) == 1
         assert server.stats.counts["merged"] == 1
-        # a request with a To tag is in a dialog, not a copy: not merged
+        # a request with a To tag is in a dialog, not a copy: not merged (482) — and a
+        # dialog this server never had (§12.2.2: 481, nothing decided)
         tagged = first.replace(b"z9hG4bKm1", b"z9hG4bKm2").replace(
             b"To: <sip:8015550123@127.0.0.1>", b"To: <sip:8015550123@127.0.0.1>;tag=x")
         client.send(tagged)
         [reply] = await client.replies(0.3)
-        assert reply.startswith(b"SIP/2.0 302 "), reply
+        assert reply.startswith(b"SIP/2.0 481 "), reply
+        assert len(compliance(server)) == 1
         assert server.stats.counts["merged"] == 1
         # the same Call-ID, tag and CSeq asking for another number is another question
         other = first.replace(b"z9hG4bKm1", b"z9hG4bKm3").replace(

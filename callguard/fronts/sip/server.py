@@ -757,8 +757,8 @@ class SipFront:
 
     @staticmethod
     def _unsupported(request: SipRequest, method: str) -> _Answer | None:
-        """416 for an INVITE whose URI scheme names no number; 420 for an OPTIONS that
-        requires an extension (we support none).
+        """481 for an INVITE with a To tag; 416 for an INVITE whose URI scheme names no
+        number; 420 for an OPTIONS that requires an extension (we support none).
 
         An INVITE's Require is ignored: RFC 3261 §8.3 — "Redirect servers MUST ignore
         features that are not understood (including unrecognized header fields, any
@@ -769,6 +769,11 @@ class SipFront:
         if required and method == "OPTIONS":
             return 420, (("Unsupported", ", ".join(required)),)
         if method == "INVITE":
+            if _TAG.search((request.headers.get_first("to") or "").rpartition(">")[2]):
+                # §12.2.2: a request inside a dialog this server never had (a re-INVITE, a
+                # session refresh misrouted here): 481, nothing decided, recorded or
+                # counted for a call nobody placed (hsip13).
+                return 481, ()
             try:
                 number_of(request.uri)
             except ValueError:
