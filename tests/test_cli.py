@@ -897,3 +897,30 @@ def test_at_without_offset_suggests_utahs_offset_on_that_date(data_dir):
     taken = cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
                 "2026-12-07T10:30:00-07:00", "--json", data_dir=data_dir)
     assert json.loads(taken.stdout)["local_times"][0]["local"].startswith("2026-12-07T10:30")
+
+
+def test_a_scrub_that_dies_half_way_leaves_the_earlier_output_whole(tmp_path):
+    """The output file is replaced whole or not at all (scrub._opened): a scrub that died
+    half-way (a store gone, a kill) left a cut file a dialer would load as the day's
+    callable leads, and yesterday's output was already destroyed."""
+    from callguard.cli.scrub import _opened
+    from callguard.csvfile import CsvTable
+
+    target = tmp_path / "leads.scrubbed.csv"
+    target.write_text("number,callguard_verdict\n8015550123,ALLOW\n")
+    table = CsvTable(header=["number"], rows=[], delimiter=",", encoding="utf-8",
+                     line_numbers=[])
+
+    def dies_half_way() -> None:
+        with _opened(target, table) as out:
+            out.write("number,callguard_verdict\n80155")
+            raise RuntimeError("the store went away")
+
+    with pytest.raises(RuntimeError):
+        dies_half_way()
+    assert target.read_text() == "number,callguard_verdict\n8015550123,ALLOW\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.scrubbed.csv"]
+    with _opened(target, table) as out:
+        out.write("number,callguard_verdict\n")
+    assert target.read_text() == "number,callguard_verdict\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.scrubbed.csv"]

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import csv
 import io
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -388,8 +389,8 @@ class _Outcome:
 
 @contextlib.contextmanager
 def _opened(target: Path, table: CsvTable) -> Iterator[TextIO]:
-    """The output: standard output for '-', else the file; UTF-8, with a BOM when the
-    input had one (Excel then reads the names right)."""
+    """The output: standard output for '-', else the file, replaced whole once written;
+    UTF-8, with a BOM when the input had one (Excel then reads the names right)."""
     encoding = "utf-8-sig" if table.encoding in ("utf-8-sig", "utf-16") else "utf-8"
     if str(target) == "-":
         out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="",
@@ -399,8 +400,23 @@ def _opened(target: Path, table: CsvTable) -> Iterator[TextIO]:
         finally:
             out.detach()
         return
-    with target.open("w", newline="", encoding=encoding) as handle:
-        yield handle
+    if target.exists() and not target.is_file():  # a pipe, /dev/null: written as it goes
+        with target.open("w", newline="", encoding=encoding) as handle:
+            yield handle
+        return
+    # A file appears whole or not at all: a scrub that dies half-way (a store gone, a
+    # kill) must not leave a cut file a dialer loads as the day's callable leads, nor
+    # destroy yesterday's output before today's is complete.
+    partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
+    try:
+        with partial.open("w", newline="", encoding=encoding) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            partial.unlink()
 
 
 def _summary(err: Console, title: str, verdicts: Counter[str], rules: Counter[str],
