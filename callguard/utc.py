@@ -8,8 +8,9 @@ The records, `tail` and the archive write ``2026-12-04T17:30:00.012Z``; `report`
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
-__all__ = ["zulu"]
+__all__ = ["utah_offset", "zulu"]
 
 
 def zulu(instant: datetime, timespec: str = "auto") -> str:
@@ -18,3 +19,13 @@ def zulu(instant: datetime, timespec: str = "auto") -> str:
     commands). Another offset is kept (a report in America/Denver says ``-07:00``)."""
     text = instant.isoformat(timespec=timespec)
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def utah_offset(naive: datetime) -> str:
+    """Denver's UTC offset at that wall time, for the example an error message gives when a
+    time came without one: a fixed example (-06:00, or -07:00) was an hour off half the
+    year (a December 10:30 copied from it was asked as 09:30 MST)."""
+    offset = naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -54,10 +54,14 @@ class TestCsv:
                 "8015550123,beehive-solar,written,2026-01-05T10:00:00-07:00,2027-01-31\n")
         (error,) = parse(text, "consent").errors
         assert error.reason == "expires_at '2027-01-31' has no UTC offset; add one, e.g. " \
-               "2027-01-31T00:00:00-07:00 or 2027-01-31T00:00:00Z (the instant the consent " \
-               "ends, exclusive)"
+               "2027-01-31T00:00:00-07:00 (that time in Utah, America/Denver, on that date) " \
+               "or 2027-01-31T00:00:00Z (the instant the consent ends, exclusive)"
         fixed = text.replace(",2027-01-31\n", ",2027-01-31T00:00:00-07:00\n")
         assert parse(fixed, "consent").errors == ()
+        # in summer the example is Denver's summer offset (a fixed -07:00 was an hour off)
+        summer = text.replace(",2027-01-31\n", ",2027-07-31\n")
+        (error,) = parse(summer, "consent").errors
+        assert "2027-07-31T00:00:00-06:00 (that time in Utah" in error.reason
 
     def test_a_do_not_call_request_dated_in_the_future_is_refused(self):
         """The policy honours a request from its instant on (a call before it is not bound):

@@ -10,7 +10,6 @@ from collections.abc import Coroutine
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
-from zoneinfo import ZoneInfo
 
 from rich.markup import escape
 
@@ -18,6 +17,7 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
+from callguard.utc import utah_offset
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
     from callguard.config import Settings
@@ -162,18 +162,9 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
         usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. "
-                    f"{stem}{_utah_offset(value)} or {stem}Z (the first is that time in "
+                    f"{stem}{utah_offset(value)} or {stem}Z (the first is that time in "
                     "Utah, America/Denver, on that date; the second UTC)")
     return value
-
-
-def _utah_offset(naive: datetime) -> str:
-    """Denver's UTC offset at that wall time: the example was always -06:00 (summer), and
-    a December time copied from it was an hour off (10:30 asked as 09:30 MST)."""
-    offset = naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset()
-    minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def window_or_exit(since: datetime | None, until: datetime | None, *,

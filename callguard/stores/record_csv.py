@@ -21,6 +21,7 @@ from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
+from callguard.utc import utah_offset
 
 __all__ = ["COLUMNS", "CsvImport", "RowError", "parse_window", "read_record_csv",
            "read_record_file"]
@@ -59,9 +60,11 @@ def _instant(text: str, column: str) -> datetime:
     if value.tzinfo is None:
         # as `--at`'s message: an example that is itself accepted (a bare date is midnight)
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T00:00:00"
-        raise UsageError(f"{column} {text!r} has no UTC offset; add one, e.g. {stem}-07:00 or "
-                         f"{stem}Z" + (" (the instant the consent ends, exclusive)"
-                                       if column == "expires_at" else ""))
+        raise UsageError(f"{column} {text!r} has no UTC offset; add one, e.g. "
+                         f"{stem}{utah_offset(value)} (that time in Utah, America/Denver, on "
+                         f"that date) or {stem}Z" + (" (the instant the consent ends, "
+                                                     "exclusive)"
+                                                     if column == "expires_at" else ""))
     return value
 
 
