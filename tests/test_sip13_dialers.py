@@ -212,6 +212,15 @@ def test_other_methods_get_allow(node: ServeNode, method: str, expected: int) ->
     assert decisions(node) == before
 
 
+def test_a_bye_outside_a_dialog_is_481(node: ServeNode) -> None:
+    """RFC 3261 §15.1.2: "If the BYE does not match an existing dialog, the UAS core SHOULD
+    generate a 481 (Call/Transaction Does Not Exist)" — it was a 405."""
+    before = decisions(node)
+    data, _ = request("sip:gw", method="BYE", campaign=False)
+    assert status(udp(node, data)) == 481
+    assert decisions(node) == before
+
+
 def test_several_requests_on_one_tcp_connection(node: ServeNode) -> None:
     parts = [request("sip:gw", method="OPTIONS", transport="TCP", campaign=False),
              request(transport="TCP", body=SDP, extra="Content-Type: application/sdp\r\n"),

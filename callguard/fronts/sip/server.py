@@ -783,6 +783,8 @@ class SipFront:
     def _other(self, request: SipRequest, method: str) -> _Answer:
         if method == "OPTIONS":
             return 200, (("Allow", ALLOW_METHODS), ("Accept", "application/sdp"))
+        if method == "BYE":  # §15.1.2: a BYE matching no dialog (a redirect server has none)
+            return 481, ()
         self.stats.counts["method_not_allowed"] += 1
         return 405, (("Allow", ALLOW_METHODS),)
 
