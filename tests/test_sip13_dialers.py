@@ -282,8 +282,6 @@ def test_a_local_number_of_another_context_is_not_redirected_to_a_us_number(
     assert not (status(answer) == 302 and "+18015550123@" in header(answer, "Contact")[0])
 
 
-@pytest.mark.xfail(strict=True, reason="an oversized UDP request is dropped unanswered: "
-                   "the dialer waits out Timer B (SipFront.received, 'oversized')")
 def test_an_invite_too_large_for_a_datagram_gets_513_not_silence(node: ServeNode) -> None:
     """A dialer sending a large INVITE over UDP (Asterisk's pjsip disables RFC 3261
     §18.1.1's switch to TCP by default; video, ICE and SRTP lines grow the SDP) past

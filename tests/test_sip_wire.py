@@ -258,7 +258,9 @@ def _options(branch: str, size: int = 0) -> bytes:
 async def test_a_burst_is_read_whole_and_the_size_limit_holds() -> None:
     """The front reads many datagrams per wake-up into a buffer one byte over the limit:
     a burst larger than one read is answered whole, a datagram at the limit is answered,
-    one byte over (or far over) is dropped and counted."""
+    one byte over is counted and answered 513 Message Too Large (its header block came
+    whole; nothing decided), one far over — its header block cut at the limit — is
+    counted and dropped."""
     settings = load_settings()
     sip = replace(settings.sip, port=0, tcp=False)
     front = SipFront(_NoGate(), sip)  # type: ignore[arg-type]
@@ -279,9 +281,12 @@ async def test_a_burst_is_read_whole_and_the_size_limit_holds() -> None:
                 replies.append(client.recv(65536))
         branches = sorted(r.split(b"branch=z9hG4bK", 1)[1].split(b"\r\n", 1)[0].split(b";", 1)[0]
                           for r in replies)
-        assert branches == sorted([b"at", *(f"b{i}".encode() for i in range(100))])
-        assert all(r.startswith(b"SIP/2.0 200 OK") for r in replies)
+        assert branches == sorted([b"at", b"over", *(f"b{i}".encode() for i in range(100))])
+        too_large = [r for r in replies if b"branch=z9hG4bKover" in r]
+        assert len(too_large) == 1 and too_large[0].startswith(b"SIP/2.0 513 ")
+        assert all(r.startswith(b"SIP/2.0 200 OK") for r in replies if r not in too_large)
         assert front.stats.counts["oversized"] == 2
+        assert front.stats.counts["too_large_answered"] == 1
     finally:
         client.close()
         await front.close()

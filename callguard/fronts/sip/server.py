@@ -626,6 +626,7 @@ class SipFront:
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
+            self._too_large(data, addr, transport)
             return
         if data and data[0] < 0x40 and not transport.reliable and (  # not a letter
                 self._keepalive(data, addr, transport)):
@@ -654,6 +655,29 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def _too_large(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
+        """A request past ``max_datagram_bytes`` (read cut one byte over it) is answered a
+        stateless 513 Message Too Large (RFC 3261 §21.5.13) when its header block arrived
+        whole, nothing decided: dropped unanswered, a dialer's INVITE with a large SDP
+        (video, ICE, SRTP lines; pjsip does not switch to TCP by default) waited out Timer
+        B, 32 s (hsip13). The answer echoes only the request's own headers: never larger
+        than what was sent. A cut header block, a response or an ACK: dropped, as before."""
+        head, sep, _ = data.partition(b"\r\n\r\n")
+        if not sep or not _sip_2_0(head):
+            return
+        try:
+            message = parse(_NO_BODY.sub(b"Content-Length: 0", head) + sep)
+        except Exception:  # noqa: BLE001 - unparseable: dropped, as any such datagram
+            return
+        if (not isinstance(message, SipRequest) or message.method.upper() == "ACK"
+                or not message.headers.get("via")):
+            return
+        with contextlib.suppress(Exception):  # a hostile Via must not stop the server
+            addr = _stamp_via(message, addr, transport.reliable,
+                              force_rport=self.settings.force_rport)
+            self._stateless(message, 513, addr, transport)
+            self.stats.counts["too_large_answered"] += 1
 
     def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> bool:
         """A UDP keep-alive (``stun.py``): line breaks (nothing sent back) or STUN (a
@@ -950,6 +974,11 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
 # A request refused before its transaction: the event counted, the status, its headers.
 _Refusal = tuple[str, int, tuple[tuple[str, str], ...]]
 _BAD_VERSION: _Refusal = ("bad_version", 505, ())
+
+
+# A Content-Length header (or its compact form) whose body was not read: set to 0 so the
+# header block of an oversized datagram parses alone (``_too_large``).
+_NO_BODY = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*\d+[ \t]*$")
 
 
 def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | None:
