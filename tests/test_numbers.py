@@ -344,6 +344,10 @@ class TestPhoneContext:
         ("8015550123;ext=12", "8015550123"),
         ("8015550123;ext=12;Phone-Context=+1", "+18015550123"),
         ("8015550123;phone-context=pbx.example.com", "8015550123;phone-context=pbx.example.com"),
+        # %-escaped (a SIP user part, RFC 3261 §19.1.4): the same parameter (hrev19)
+        ("8015550123;phone%2Dcontext=+44", "+448015550123"),
+        ("8015550123;phone-context=%2B44", "+448015550123"),
+        ("8015550123;%70hone-context=%2B1", "+18015550123"),
     ])
     def test_the_context_is_applied(self, user: str, number: str) -> None:
         from callguard.numbers.parse import in_phone_context
@@ -352,11 +356,23 @@ class TestPhoneContext:
 
     @pytest.mark.parametrize("text", ["tel:8015550123;phone-context=+44",
                                       "sip:8015550123;phone-context=+44@gw;user=phone",
-                                      "tel:8015550123;phone-context=pbx.example.com"])
+                                      "tel:8015550123;phone-context=pbx.example.com",
+                                      "sip:8015550123;phone%2Dcontext=+44@gw;user=phone",
+                                      "sip:8015550123;phone-context=%2B44@gw;user=phone"])
     def test_a_local_number_of_another_context_is_not_a_us_number(self, text: str) -> None:
         parser = NumberParser()
         with pytest.raises(NumberError):
             parser.parse(text)
+
+    @pytest.mark.parametrize("uri", ["sip:8015550123;phone%2Dcontext=+44@gw;user=phone",
+                                     "sip:8015550123;phone-context=%2B44@gw;user=phone"])
+    def test_the_sip_front_reads_an_escaped_context(self, uri: str) -> None:
+        """The 302 names the number the gate judged: +1 801 555 0123 for a +44 number was
+        a redirect to a US subscriber nobody asked about (hrev19)."""
+        from callguard.fronts.sip.mapping import number_of
+
+        with pytest.raises(NumberError):
+            NumberParser().parse(number_of(uri))
 
     def test_a_national_number_in_its_own_context_is_read(self) -> None:
         assert NumberParser().parse("tel:8015550123;phone-context=+1").e164 == "+18015550123"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -141,7 +142,11 @@ def in_phone_context(user: str) -> str:
     if not params or number.startswith("+"):
         return number
     for param in params.split(";"):
-        name, _, value = param.partition("=")
+        # Read escaped: a SIP user part may %-escape any character, and an escaped
+        # unreserved one is that character (RFC 3261 §19.1.4): ``phone%2Dcontext=%2B44``
+        # is the +44 context, not a parameter to skip (that read +44 8015550123 as
+        # +1 801 555 0123 and redirected the call to a US subscriber nobody asked about).
+        name, _, value = unquote(param, errors="replace").partition("=")
         if name.strip().lower() != "phone-context":
             continue
         value = value.strip()
