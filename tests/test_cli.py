@@ -924,3 +924,27 @@ def test_a_scrub_that_dies_half_way_leaves_the_earlier_output_whole(tmp_path):
         out.write("number,callguard_verdict\n")
     assert target.read_text() == "number,callguard_verdict\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.scrubbed.csv"]
+
+
+def test_a_scrub_output_behind_a_symlink_replaces_the_file_it_names(tmp_path):
+    """rename() replaces a symbolic link, not the file it names (POSIX rename): a scrub
+    output linked into the dialer's import directory kept yesterday's leads there while
+    the link became a file of its own (hrev19). The file's permissions are kept."""
+    from callguard.cli.scrub import _opened
+    from callguard.csvfile import CsvTable
+
+    dialer = tmp_path / "dialer"
+    dialer.mkdir()
+    real = dialer / "today.csv"
+    real.write_text("number,callguard_verdict\n8015550123,ALLOW\n")
+    real.chmod(0o640)
+    link = tmp_path / "leads.scrubbed.csv"
+    link.symlink_to(real)
+    table = CsvTable(header=["number"], rows=[], delimiter=",", encoding="utf-8",
+                     line_numbers=[])
+    with _opened(link, table) as out:
+        out.write("number,callguard_verdict\n")
+    assert link.is_symlink()
+    assert real.read_text() == "number,callguard_verdict\n"
+    assert real.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in dialer.iterdir()) == ["today.csv"]

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import os
+import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -407,16 +408,39 @@ def _opened(target: Path, table: CsvTable) -> Iterator[TextIO]:
     # A file appears whole or not at all: a scrub that dies half-way (a store gone, a
     # kill) must not leave a cut file a dialer loads as the day's callable leads, nor
     # destroy yesterday's output before today's is complete.
+    # rename() replaces a symbolic link, not the file it names (POSIX rename): the file
+    # behind a link is the one replaced, as open("w") wrote it before (a link to the
+    # dialer's import directory kept yesterday's leads there, hrev19); its permissions
+    # are kept too (a new file took the umask's).
+    target = Path(os.path.realpath(target))
+    try:
+        mode: int | None = stat.S_IMODE(target.stat().st_mode)
+    except FileNotFoundError:
+        mode = None
     partial = target.with_name(f".{target.name}.{os.getpid()}.partial")
     try:
         with partial.open("w", newline="", encoding=encoding) as handle:
             yield handle
             handle.flush()
+            if mode is not None:
+                os.fchmod(handle.fileno(), mode)
             os.fsync(handle.fileno())
         os.replace(partial, target)
+        _sync_directory(target.parent)
     finally:
         with contextlib.suppress(FileNotFoundError):
             partial.unlink()
+
+
+def _sync_directory(directory: Path) -> None:
+    """fsync the directory, so the rename itself survives a power cut (without it the
+    old file may come back after a crash, fsync(2): an fsync of the file does not make
+    its directory entry durable)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _summary(err: Console, title: str, verdicts: Counter[str], rules: Counter[str],
