@@ -189,7 +189,11 @@ def output_path_or_exit(option: str, path: Path) -> Path:
     if not parent.is_dir():
         usage_error(f"{option} {path}: directory {parent} does not exist; create it "
                     f"(mkdir -p {parent}) or choose another path")
-    if not os.access(parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+    # The directory of the file a link names too: an output is written beside it and
+    # renamed over it (scrub's _opened), so that directory must take a new file.
+    real_parent = Path(os.path.realpath(path)).parent
+    if (not os.access(parent, os.W_OK) or not os.access(real_parent, os.W_OK)
+            or (path.exists() and not os.access(path, os.W_OK))):
         usage_error(f"{option} {path}: not writable by this user; choose another path")
     return path
 
