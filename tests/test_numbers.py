@@ -348,6 +348,8 @@ class TestPhoneContext:
         ("8015550123;phone%2Dcontext=+44", "+448015550123"),
         ("8015550123;phone-context=%2B44", "+448015550123"),
         ("8015550123;%70hone-context=%2B1", "+18015550123"),
+        # escaped twice: "+%31" is no context; kept whole, so the gate refuses it
+        ("8015550123;phone-context=+%2531", "8015550123;phone-context=+%2531"),
     ])
     def test_the_context_is_applied(self, user: str, number: str) -> None:
         from callguard.numbers.parse import in_phone_context

@@ -150,7 +150,7 @@ def in_phone_context(user: str) -> str:
         if name.strip().lower() != "phone-context":
             continue
         value = value.strip()
-        if value.startswith("+"):
+        if value.startswith("+") and "%" not in value:  # decoded once, never twice
             return "+" + value[1:].translate(_VISUAL) + number.translate(_VISUAL)
         return user  # a domain's private numbering plan
     return number
