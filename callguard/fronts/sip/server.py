@@ -185,6 +185,10 @@ class _Udp(UdpSipTransport):
         sock = socket.socket(family, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+            if self.local_addr[0] == "::":  # IPv4 dialers too, as the TCP and TLS
+                # listeners (_dual_stack_listener): not left to net.ipv6.bindv6only,
+                # which some hosts set to 1 (hrev19)
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             sock.setblocking(False)
             sock.bind(self.local_addr)
         except OSError:
