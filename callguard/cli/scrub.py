@@ -436,7 +436,10 @@ def _sync_directory(directory: Path) -> None:
     """fsync the directory, so the rename itself survives a power cut (without it the
     old file may come back after a crash, fsync(2): an fsync of the file does not make
     its directory entry durable)."""
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:  # a directory this user may write but not read: the file is written
+        return
     try:
         os.fsync(fd)
     finally:
