@@ -283,7 +283,8 @@ async def test_a_burst_is_read_whole_and_the_size_limit_holds() -> None:
                           for r in replies)
         assert branches == sorted([b"at", b"over", *(f"b{i}".encode() for i in range(100))])
         too_large = [r for r in replies if b"branch=z9hG4bKover" in r]
-        assert len(too_large) == 1 and too_large[0].startswith(b"SIP/2.0 513 ")
+        assert len(too_large) == 1
+        assert too_large[0].startswith(b"SIP/2.0 513 ")
         assert all(r.startswith(b"SIP/2.0 200 OK") for r in replies if r not in too_large)
         assert front.stats.counts["oversized"] == 2
         assert front.stats.counts["too_large_answered"] == 1
