@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime
 from pathlib import Path
 
@@ -100,6 +101,18 @@ def decide(
     result = policy.decide(plan, facts)
     assert not isinstance(result, NeedFacts)
     return result
+
+
+@pytest.fixture(autouse=True)
+def _restore_umask() -> Iterator[None]:
+    """The CLI sets the process umask to 077 (cli/main.py: the data dir is the service
+    user's alone): a test that runs it in process (click's CliRunner) left the whole
+    session at 077, and the README install test's `pip install` then made files the
+    service user could not read (seen in CI: Permission denied on bin/callguard)."""
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)
 
 
 @pytest.fixture
