@@ -55,7 +55,7 @@ from callguard.fronts.sip.transactions import (
     cancelled_key,
     transaction_key,
 )
-from callguard.fronts.sip.wire import Identity, parse, peek, sent_by
+from callguard.fronts.sip.wire import Identity, header_tag, parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -797,7 +797,7 @@ class SipFront:
         if required and method == "OPTIONS":
             return 420, (("Unsupported", ", ".join(required)),)
         if method == "INVITE":
-            if _TAG.search((request.headers.get_first("to") or "").rpartition(">")[2]):
+            if header_tag(request.headers.get_first("to") or "") is not None:
                 # §12.2.2: a request inside a dialog this server never had (a re-INVITE, a
                 # session refresh misrouted here): 481, nothing decided, recorded or
                 # counted for a call nobody placed (hsip13).
@@ -1013,16 +1013,10 @@ def _merge_id(request: SipRequest, cseq: int) -> str | None:
     numbers (a hand-made dialer) asks a new question each time, decided as such. None
     for a request with a To tag."""
     headers = request.headers
-    to = headers.get_first("to") or ""
-    if ";tag=" in to.replace(" ", "").lower():
+    if header_tag(headers.get_first("to") or "") is not None:
         return None
-    tag = _TAG.search((headers.get_first("from") or "").rpartition(">")[2])
-    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}\n{request.uri}"
-
-
-# The tag parameter of a From value, after its <URI> if any (a regex: aiosipua's
-# address parse cost half a parse of the whole INVITE).
-_TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^; \t]+)", re.IGNORECASE)
+    tag = header_tag(headers.get_first("from") or "")
+    return f"{request.call_id}\n{tag or ''}\n{cseq}\n{request.uri}"
 
 
 def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = False, *,

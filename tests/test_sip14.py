@@ -1,0 +1,192 @@
+"""The SIP front as a hostile or merely unusual peer finds it (hsip14), over real sockets.
+
+First the To header's tag, read one way for the whole front (``wire.header_tag``).
+
+Three checks once read it three ways: a regex after the last ``>`` (the 481 of an INVITE
+in a dialog), and a substring test for ``;tag=`` (the tag a response adds, and whether a
+tagless INVITE may be a forked copy). The substring test was fooled by ``;tag=`` inside a
+quoted display-name (``To: "a;tag=b" <sip:…>``) or inside the angle-bracketed URI (a URI
+parameter): callguard decided the INVITE and answered its 302 with no To tag — RFC 3261
+§8.2.6.2: the UAS MUST add a tag to the To of a response when the request's To has
+none; without it the dialer cannot tell this answer's dialog from another's (§12.1.1).
+
+The parser is tested on its own against the grammar (§25.1: ``To = ( name-addr /
+addr-spec ) *( SEMI to-param )``, §20.10 for parameters after an addr-spec), then through
+the front over a real UDP and TCP socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+
+import pytest
+
+from callguard.fronts.sip.server import SipFront
+from callguard.fronts.sip.wire import header_tag
+from tests.test_sip import ALLOWED, QUIET_T1, TRUNK, Client, compliance, invite, make_runtime
+
+# (value, the header's tag) — from RFC 3261's examples (§20.39, §20.20, §25.1) and its
+# grammar's corners
+CASES = [
+    ("<sip:8015550123@gw>", None),
+    ("Bob <sip:bob@biloxi.com>;tag=a6c85cf", "a6c85cf"),  # §20.39's example
+    ('"Bob" <sip:bob@biloxi.com>;tag=a6c85cf', "a6c85cf"),
+    ("sip:+12125551212@server.phone2net.com;tag=887s", "887s"),  # §20.20: an addr-spec
+    ("sip:bob@biloxi.com;user=phone;tag=x1", "x1"),  # §20.10: all header parameters
+    ("tel:+18015550123;tag=t1", "t1"),
+    ("sip:bob@biloxi.com", None),
+    ('sip:bob@biloxi.com;foo="x;tag=y"', None),
+    # the defect: ";tag=" in a quoted display-name is text
+    ('"a;tag=b" <sip:8015550123@gw>', None),
+    ('"a;tag=b" <sip:8015550123@gw>;tag=c', "c"),
+    ('"a\\";tag=b" <sip:8015550123@gw>', None),  # an escaped quote does not end it
+    ('"a\\\\" <sip:8015550123@gw>;tag=c', "c"),  # an escaped backslash, then the end
+    ('"<sip:x;tag=1>" <sip:8015550123@gw>', None),  # brackets in the display-name
+    ("Tag Team <sip:8015550123@gw>", None),  # display-name tokens
+    # a URI parameter inside <...> is the URI's, not the header's
+    ("<sip:8015550123@gw;tag=b>", None),
+    ("<sip:8015550123@gw;tag=b>;tag=c", "c"),
+    ("<tel:+18015550123;tag=b>", None),
+    # SWS around SEMI and EQUAL; parameter names in any case (§7.3.1)
+    ("<sip:8015550123@gw> ; TAG = c", "c"),
+    ("<sip:8015550123@gw>\t;\ttag\t=\tc", "c"),
+    ("<sip:8015550123@gw>;Tag=AbC", "AbC"),  # the value keeps its case
+    # other parameters
+    ("<sip:8015550123@gw>;ttag=c", None),
+    ("<sip:8015550123@gw>;tagx=c", None),
+    ("<sip:8015550123@gw>;x-tag=c", None),
+    ("<sip:8015550123@gw>;foo=tag", None),
+    ('<sip:8015550123@gw>;foo="a;tag=b"', None),  # gen-value = quoted-string
+    ('<sip:8015550123@gw>;foo="a\\";tag=b"', None),
+    ('<sip:8015550123@gw>;foo="a;tag=b";tag=c', "c"),
+    ("<sip:8015550123@gw>;foo;tag=c;bar=1", "c"),
+    # a tag with no value is still a tag (the request claims a dialog)
+    ("<sip:8015550123@gw>;tag", ""),
+    ("<sip:8015550123@gw>;tag=", ""),
+    # values that break the grammar: no parameters, so no tag
+    ('"unclosed <sip:8015550123@gw>;tag=c', None),
+    ("<sip:8015550123@gw;tag=c", None),
+    ("", None),
+]
+
+
+@pytest.fixture
+async def front(tmp_path) -> AsyncIterator[Callable[..., Awaitable[SipFront]]]:
+    """A SIP front in this process on free ports, on the real gate (tests/test_sip.py's
+    runtime: embedded lists and records), T1 long enough that no timer G copy interferes."""
+    runtime = make_runtime(tmp_path)
+    made: list[SipFront] = []
+
+    async def make(**changes) -> SipFront:
+        sip = replace(runtime.settings.sip, **{"port": 0, "trunk": TRUNK, "t1_ms": QUIET_T1,
+                                               "max_retransmits": 3, **changes})
+        server = SipFront(runtime.gate, sip)
+        server.runtime = runtime  # type: ignore[attr-defined]  # compliance() reads it
+        await server.start()
+        made.append(server)
+        return server
+
+    yield make
+    for server in made:
+        await server.close()
+    await runtime.aclose()
+
+
+@pytest.mark.parametrize(("value", "tag"), CASES)
+def test_header_tag(value: str, tag: str | None) -> None:
+    assert header_tag(value) == tag
+
+
+def _to(reply: bytes) -> str:
+    return next(line[4:] for line in reply.decode().split("\r\n") if line.startswith("To: "))
+
+
+def _tagged(request: bytes, to: str) -> bytes:
+    plain = f"To: <sip:{ALLOWED}@127.0.0.1>".encode()
+    assert plain in request
+    return request.replace(plain, b"To: " + to.encode())
+
+
+async def _final(reader: asyncio.StreamReader) -> bytes:
+    while True:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 2)
+        if not head.startswith(b"SIP/2.0 100 "):
+            return head
+
+
+async def _ask(server, data: bytes, over: str) -> bytes:
+    """The final answer to one INVITE over a real UDP or TCP socket."""
+    if over == "udp":
+        client = Client(server.port)
+        client.send(data)
+        replies = [r for r in await client.replies(0.3) if not r.startswith(b"SIP/2.0 100 ")]
+        assert len(replies) == 1, replies
+        return replies[0]
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    try:
+        writer.write(data.replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
+        return await _final(reader)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("over", ["udp", "tcp"])
+@pytest.mark.parametrize("to", [f'"a;tag=b" <sip:{ALLOWED}@127.0.0.1>',
+                                f'"a\\";tag=b" <sip:{ALLOWED}@127.0.0.1>',
+                                f"<sip:{ALLOWED}@127.0.0.1;tag=b>"],
+                         ids=["display-name", "escaped-quote", "uri-parameter"])
+async def test_a_tag_lookalike_in_the_to_still_gets_our_tag(front, to, over):
+    """§8.2.6.2: the 302 to an INVITE whose To has no tag carries one; ``;tag=`` in the
+    display-name or the URI is not one. Before, the 302 echoed the To untagged."""
+    server = await front()
+    reply = await _ask(server, _tagged(invite(f"lk{over}"), to), over)
+    assert reply.startswith(b"SIP/2.0 302 "), reply
+    answered = _to(reply)
+    assert answered.startswith(to + ";tag="), answered
+    assert re.fullmatch(r"[0-9a-f]{12}", header_tag(answered) or ""), answered
+    assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
+
+async def test_a_forked_copy_with_such_a_to_is_merged_not_decided_twice(front):
+    """§8.2.2.2: a tagless INVITE under a second Via branch with the first one's Call-ID,
+    From tag and CSeq is a copy (482). A display-name holding ``;tag=`` made the To read
+    as tagged, so the copy was decided and recorded a second time."""
+    server = await front()
+    client = Client(server.port)
+    first = _tagged(invite("fk1"), f'"a;tag=b" <sip:{ALLOWED}@127.0.0.1>')
+    top = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKfk1"
+    forked = first.replace(top, b"Via: SIP/2.0/UDP 127.0.0.1:5998;rport;branch=z9hG4bKfk2"
+                           b"\r\n" + top)
+    client.send(first)
+    client.send(forked)
+    replies = sorted(r.split(b"\r\n", 1)[0] for r in await client.replies(0.3))
+    assert replies == [b"SIP/2.0 302 Moved Temporarily", b"SIP/2.0 482 Loop Detected"]
+    assert len(compliance(server)) == 1
+    assert server.stats.counts["merged"] == 1
+
+
+async def test_a_tag_inside_a_quoted_parameter_value_is_no_dialog(front):
+    """``;foo="a;tag=b"`` is one generic-param whose value is a quoted-string: no tag.
+    The 481 check read it as one and refused a new call as a request in a dialog."""
+    server = await front()
+    to = f'<sip:{ALLOWED}@127.0.0.1>;foo="a;tag=b"'
+    reply = await _ask(server, _tagged(invite("qp"), to), "udp")
+    assert reply.startswith(b"SIP/2.0 302 "), reply
+    assert _to(reply).startswith(to + ";tag=")
+    assert len(compliance(server)) == 1
+
+
+async def test_a_tag_without_a_value_is_a_dialog_not_a_new_call(front):
+    """``To: <…>;tag`` claims a dialog (the parameter is there, its token missing): 481,
+    nothing decided, and no second tag written after it. Before, it was decided and the
+    302's To read ``<…>;tag;tag=…``: two tags."""
+    server = await front()
+    reply = await _ask(server, _tagged(invite("nv"), f"<sip:{ALLOWED}@127.0.0.1>;tag"),
+                       "udp")
+    assert reply.startswith(b"SIP/2.0 481 "), reply
+    assert _to(reply).count("tag") == 1
+    assert compliance(server) == []
+
