@@ -190,3 +190,29 @@ async def test_a_tag_without_a_value_is_a_dialog_not_a_new_call(front):
     assert _to(reply).count("tag") == 1
     assert compliance(server) == []
 
+
+
+@pytest.mark.parametrize(("extra", "name"), [
+    (f"To: <sip:{ALLOWED}@127.0.0.1>;tag=other", "To"),
+    (f"t: <sip:{ALLOWED}@127.0.0.1>", "To"),  # the compact form is the same header
+    ("From: <sip:someone@127.0.0.1>;tag=other", "From"),
+    ("Call-ID: another@dialer", "Call-ID"),
+    ("CSeq: 2 INVITE", "CSeq"),
+])
+async def test_an_identifying_header_given_twice_is_400_not_decided(front, extra, name):
+    """RFC 3261 §7.3.1: a header may come in several rows only if it is a comma-separated
+    list; To, From, Call-ID and CSeq are single values (§25.1). With two To rows (the
+    second tagged) the front decided a new call on the first while the next element may
+    read the second as a request in a dialog; with two Call-IDs the record's reference
+    was whichever came first. 400, nothing decided, nothing recorded."""
+    server = await front()
+    data = invite("tw").replace(b"Max-Forwards: 70\r\n",
+                                f"Max-Forwards: 70\r\n{extra}\r\n".encode())
+    reply = await _ask(server, data, "udp")
+    assert reply.startswith(b"SIP/2.0 400 "), reply
+    assert f'399 callguard "{name} given more than once"'.encode() in reply
+    assert compliance(server) == []
+    ack = data.replace(b"INVITE sip:", b"ACK sip:").replace(b" INVITE\r\n", b" ACK\r\n")
+    client = Client(server.port)
+    client.send(ack)
+    assert await client.replies(0.2) == []  # an ACK is never answered
