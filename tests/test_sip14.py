@@ -216,3 +216,30 @@ async def test_an_identifying_header_given_twice_is_400_not_decided(front, extra
     client = Client(server.port)
     client.send(ack)
     assert await client.replies(0.2) == []  # an ACK is never answered
+
+
+async def test_a_folded_question_header_is_part_of_what_a_retransmission_repeats(front):
+    """A retransmission repeats its request line, Call-ID and question headers; another
+    request under the same branch is a 400 (``branch_reused``), never the first one's
+    answer. The comparison read each header's first line only: with the campaign folded
+    onto a continuation line (§7.3.1), a request for another campaign under a reused
+    branch read as a retransmission and was given the 302 decided for the first."""
+    server = await front()
+    client = Client(server.port)
+    first = invite("fold").replace(b"X-Callguard-Campaign: ", b"X-Callguard-Campaign:\r\n ")
+    client.send(first)
+    [reply] = await client.replies(0.3)
+    assert reply.startswith(b"SIP/2.0 302 "), reply  # the folded value is read whole
+    [record] = compliance(server)
+    assert record["campaign"] == "ut-solar-manual"
+    other = first.replace(b"\r\n ut-solar-manual\r\n", b"\r\n another-campaign\r\n")
+    assert other != first
+    client.send(other)
+    [reply] = await client.replies(0.3)
+    assert reply.startswith(b"SIP/2.0 400 "), reply
+    assert b"branch already used by another request" in reply
+    assert server.stats.counts["branch_reused"] == 1
+    client.send(first)  # the real retransmission still gets its answer
+    [again] = await client.replies(0.3)
+    assert again.startswith(b"SIP/2.0 302 "), again
+    assert len(compliance(server)) == 1

@@ -146,8 +146,10 @@ class Identity:
     def __init__(self, headers: tuple[str, ...]) -> None:
         names = ("call-id", "i", *(h.lower() for h in headers))
         alternatives = b"|".join(re.escape(n.encode()) for n in dict.fromkeys(names))
-        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*)",
-                                  re.IGNORECASE)
+        # a value with its continuation lines (§7.3.1 folding): two requests whose
+        # folded values differ only after the first line are two requests
+        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*"
+                                  rb"([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE)
 
     def __call__(self, data: bytes) -> int:
         """The identity of the request in ``data``."""
