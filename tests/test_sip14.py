@@ -23,7 +23,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from callguard.fronts.sip.mapping import quote
 from callguard.fronts.sip.server import SipFront
 from callguard.fronts.sip.wire import header_tag
 from tests.test_sip import ALLOWED, QUIET_T1, TRUNK, Client, compliance, invite, make_runtime
@@ -97,6 +100,27 @@ async def front(tmp_path) -> AsyncIterator[Callable[..., Awaitable[SipFront]]]:
 
 @pytest.mark.parametrize(("value", "tag"), CASES)
 def test_header_tag(value: str, tag: str | None) -> None:
+    assert header_tag(value) == tag
+
+
+_TOKEN = st.text(st.sampled_from("abcXYZ019-.!%*_+`'~"), min_size=1, max_size=8)
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=20)
+
+
+@given(name=_TEXT, uri_params=st.lists(st.tuples(st.sampled_from(["tag", "user", "TAG"]),
+                                                 _TOKEN), max_size=3),
+       params=st.lists(st.tuples(_TOKEN.filter(lambda t: t.lower() != "tag"),
+                                 st.one_of(_TOKEN, _TEXT.map(quote))), max_size=3),
+       tag=st.one_of(st.none(), _TOKEN), spaces=st.sampled_from(["", " ", "\t", " \t "]))
+def test_header_tag_of_generated_name_addrs(name, uri_params, params, tag, spaces):
+    """§25.1: ``[ display-name ] LAQUOT addr-spec RAQUOT *( SEMI to-param )``, the
+    display-name any text quoted (``mapping.quote``: quotes and backslashes escaped), the
+    URI with any parameters (``tag`` among them), generic-params with token or
+    quoted-string values: the header's tag is the tag-param, or None."""
+    uri = "sip:x@y" + "".join(f";{k}={v}" for k, v in uri_params)
+    value = f"{quote(name)} <{uri}>" + "".join(f"{spaces};{spaces}{k}={v}" for k, v in params)
+    if tag is not None:
+        value += f"{spaces};{spaces}tag{spaces}={spaces}{tag}"
     assert header_tag(value) == tag
 
 
