@@ -267,3 +267,31 @@ async def test_a_folded_question_header_is_part_of_what_a_retransmission_repeats
     [again] = await client.replies(0.3)
     assert again.startswith(b"SIP/2.0 302 "), again
     assert len(compliance(server)) == 1
+
+
+async def test_folded_listed_and_missing_headers_read_as_the_grammar_says(front):
+    """Pins (these passed before): a To folded over continuation lines (§7.3.1) whose tag
+    is on the last one is a To with a tag (481, nothing decided); Vias as a comma list
+    and as rows are echoed in order, the top one stamped (§8.2.6.2, §18.2.1); an INVITE
+    without Max-Forwards is decided (§16.3 step 3: "this check is passed" — and a
+    redirect server forwards nothing)."""
+    server = await front()
+    folded = invite("fd1").replace(
+        f"To: <sip:{ALLOWED}@127.0.0.1>".encode(),
+        f"To:\r\n <sip:{ALLOWED}@127.0.0.1>\r\n\t;tag=dialog1".encode())
+    reply = await _ask(server, folded, "udp")
+    assert reply.startswith(b"SIP/2.0 481 "), reply
+    assert compliance(server) == []
+    top = b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKfd2"
+    vias = invite("fd2").replace(top, top + b", SIP/2.0/TCP 10.0.0.2;branch=z9hG4bKp2"
+                                 b"\r\nv: SIP/2.0/UDP 10.0.0.3:5070;branch=z9hG4bKp3")
+    reply = await _ask(server, vias, "udp")
+    assert reply.startswith(b"SIP/2.0 302 "), reply
+    echoed = [line for line in reply.decode().split("\r\n") if line.startswith("Via: ")]
+    assert [v.split(";branch=")[1].split(";")[0] for v in echoed] == [
+        "z9hG4bKfd2", "z9hG4bKp2", "z9hG4bKp3"]
+    assert ";received=127.0.0.1" in echoed[0]
+    assert all("received" not in v for v in echoed[1:])
+    reply = await _ask(server, invite("fd3").replace(b"Max-Forwards: 70\r\n", b""), "udp")
+    assert reply.startswith(b"SIP/2.0 302 "), reply
+    assert len(compliance(server)) == 2
