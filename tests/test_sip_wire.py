@@ -44,7 +44,7 @@ def library_response(request: SipRequest, status: int, *, to_tag: str,
     response = SipResponse(status_code=status, reason_phrase=REASONS.get(status, ""))
     for name in _ECHOED:
         for value in request.headers.get(name):
-            # whether the To has a tag is header_tag's (tests/test_sip14_tags.py)
+            # whether the To has a tag is header_tag's (tests/test_sip14.py)
             tagged = name != "to" or status == 100 or header_tag(value) is not None
             response.headers.append(name, value if tagged else f"{value};tag={to_tag}")
     for name, value in headers:
