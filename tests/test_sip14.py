@@ -69,9 +69,13 @@ CASES = [
     # a tag with no value is still a tag (the request claims a dialog)
     ("<sip:8015550123@gw>;tag", ""),
     ("<sip:8015550123@gw>;tag=", ""),
-    # values that break the grammar: no parameters, so no tag
-    ('"unclosed <sip:8015550123@gw>;tag=c', None),
-    ("<sip:8015550123@gw;tag=c", None),
+    # values that break the grammar (an unbalanced quote, an unclosed "<"): read as the
+    # 481 check read them before, a ";tag=" after the last ">" (or anywhere without one)
+    ('"unclosed <sip:8015550123@gw>;tag=c', "c"),
+    ("<sip:8015550123@gw;tag=c", "c"),
+    ('"12" Pizza" <sip:8015550123@gw>;tag=c', "c"),  # an unescaped inch mark
+    ('"12" Pizza" <sip:8015550123@gw>', None),
+    ('"a;tag=b <sip:8015550123@gw>', None),
     ("", None),
 ]
 
@@ -213,6 +217,26 @@ async def test_a_tag_without_a_value_is_a_dialog_not_a_new_call(front):
     assert reply.startswith(b"SIP/2.0 481 "), reply
     assert _to(reply).count("tag") == 1
     assert compliance(server) == []
+
+
+async def test_a_to_that_breaks_the_grammar_after_a_tag_is_no_new_call(front):
+    """A display-name with an unescaped quote (``"12" Pizza"``, three quotes) breaks
+    §25.1's grammar; real stacks refuse such a To. header_tag read it as having no
+    parameters at all, so a request in a dialog (``;tag=`` after the ``>``) was decided
+    as a new call: recorded (a call attempt the called party never got, counted toward
+    its caps) and answered 302 with a second To tag. Before hsip14 the 481 check read the
+    tag after the last ``>``; it does again: 481, nothing decided, no tag added."""
+    server = await front()
+    to = f'"12" Pizza" <sip:{ALLOWED}@127.0.0.1>;tag=dlg1'
+    reply = await _ask(server, _tagged(invite("bq"), to), "udp")
+    assert reply.startswith(b"SIP/2.0 481 "), reply
+    assert _to(reply) == to
+    assert compliance(server) == []
+    untagged = f'"12" Pizza" <sip:{ALLOWED}@127.0.0.1>'  # no tag: a new call, tagged by us
+    reply = await _ask(server, _tagged(invite("bq2"), untagged), "udp")
+    assert reply.startswith(b"SIP/2.0 302 "), reply
+    assert _to(reply).startswith(untagged + ";tag=")
+    assert len(compliance(server)) == 1
 
 
 @pytest.mark.parametrize(("extra", "name"), [

@@ -52,12 +52,14 @@ def header_tag(value: str) -> str | None:
     are header-parameters, not URI parameters" — they start at the first ``;``.
     Parameter names compare case-insensitively (§7.3.1), with SWS around SEMI and
     EQUAL; a ``gen-value`` may be a quoted-string holding ``;``. Total: a value that
-    breaks the grammar (an unclosed quote or ``<``) has no parameters, so no tag."""
+    breaks the grammar (an unbalanced quote, an unclosed ``<``) is read as before: its
+    parameters follow the last ``>`` (all of it without one) — fail closed, a ``;tag=``
+    there is a dialog (481), never a new call decided and recorded."""
     if "tag" not in value and _TAG_WORD.search(value) is None:  # nothing to parse
         return None
     at = _params_at(value)
     if at is None:
-        return None
+        at = value.rfind(">") + 1
     if '"' not in value[at:]:  # no quoted-string among the parameters: split at SEMI
         params = value[at:].split(";")[1:]
     else:
