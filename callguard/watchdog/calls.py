@@ -77,7 +77,13 @@ Event = Mapping[str, str]
 Report = Callable[..., None]
 Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 
-PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
+# The presentation the called party is shown under: func_callerid.c ``party_id_read``'s
+# ``pres`` member, ast_named_caller_presentation(ast_party_id_presentation(id)) — the name's
+# and the number's combined, as res_pjsip_session.c ``set_from_header`` and
+# res_pjsip_caller_id.c ``add_id_headers`` combine them (channel.c
+# ``ast_party_id_presentation``: a valid restricted name outranks an allowed number, and
+# the INVITE goes out anonymous). ``num-pres`` alone said "verified" for such a call.
+PRESENTATION_VARIABLE = "CONNECTEDLINE(pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # app_dial.c dial_exec_full: once a leg answers, the dialling channel gets DIALSTATUS=ANSWER
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
@@ -309,7 +315,7 @@ class _Call:
     presented: str | None = None  # ConnectedLineNum on the called party's channel
     presented_from: str | None = None  # the event that carried it
     caller_id: str | None = None  # verified | mismatch | unverified
-    presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
+    presentation: str | None = None  # CONNECTEDLINE(pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
