@@ -117,6 +117,8 @@ _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
 _WENT_ON_AFTER_S = 1.0
+# the members of a basic bridge, the leaver counted, at most, for its leave to dissolve it
+_DISSOLVE_LEFT_AT_MOST = 2
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -840,6 +842,9 @@ class CallTracker:
             return []
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
+        # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
+        # entered is not dissolving (a transferer back from its consultation, a merge).
+        self._dissolving.discard(bridge)
         self._bridge_of[uniqueid] = bridge
         name = event.get("Channel", "")
         self._members.setdefault(bridge, {})[uniqueid] = name
@@ -930,8 +935,12 @@ class CallTracker:
                     and now - own.off_side_at < self.settings.went_on_after_s)
             own.dest_left_first = went_on and not soon
             own.dest_left_raced = went_on and soon
+        # bridge_basic.c ``basic_hangup_hook``: a member hanging up with two or more others
+        # still in the bridge leaves it with BRIDGE_CHANNEL_STATE_END_NO_DISSOLVE — a
+        # three-way goes on as two. Only a leave that leaves one other (or none) dissolves.
         if kind == "basic" and uniqueid not in self._handed_on and (
-                own is None or name not in own.optimised):
+                own is None or name not in own.optimised) and (
+                len(self._members.get(bridge, {})) <= _DISSOLVE_LEFT_AT_MOST):
             self._dissolving.add(bridge)
 
     def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str,
