@@ -983,8 +983,7 @@ class CallTracker:
         for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
             if (call is None or member_name != call.dest or call.followed is None
-                    or call.answered_at is None or call.first_hangup is not None
-                    or call.left_first is not None):
+                    or call.answered_at is None):
                 continue
             side = self._side(call)
             if name in side or any(
@@ -992,9 +991,14 @@ class CallTracker:
                     and not other_name.startswith(_NOT_A_PERSON)
                     for other, other_name in joined.items()):
                 continue
+            # The latest person to leave the called party alone, first or not: a call that
+            # went on to a second agent (``g``) tears down when that one hangs up, and the
+            # race of that teardown is timed from it, not from the first agent's going
+            # (``_dest_left``).
+            call.off_side_at = now
+            if call.first_hangup is not None or call.left_first is not None:
+                continue
             call.left_first = (uniqueid, name)
-            if call.off_side_at is None:
-                call.off_side_at = now
             self._left_in[uniqueid] = call.linkedid
 
     def _bypassed(self, call: _Call, name: str) -> bool:
