@@ -911,9 +911,11 @@ class CallTracker:
         of the call (47 CFR 64.1200(a)(6)). That is told from the called party's bridge: the
         called party leaving a bridge that still holds channels of the call off its side,
         none of whom left it before
-        (a basic bridge dissolves when one leaves: bridge_channel.c
+        (a basic bridge of two dissolves when one leaves: bridge_channel.c
         ``bridge_channel_internal_pull`` runs ``bridge_channel_dissolve_check`` before its
-        BridgeLeave, so a called party pushed out by a dissolve leaves after another). A
+        BridgeLeave, so a called party pushed out by a dissolve leaves after another; of
+        three or more, one hanging up leaves the rest talking, bridge_basic.c
+        ``basic_hangup_hook``). A
         bridge that does not dissolve (a ConfBridge: ``BridgeType: base``) holds the others
         whoever left. An event without ``BridgeType`` proves nothing. Within
         ``went_on_after_s`` of the channel off its side going, the called party's leave is
