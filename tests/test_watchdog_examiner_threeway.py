@@ -17,10 +17,14 @@ hangup was taken for a push out of a dissolving bridge — not the end of a call
 on — and nothing was released: the supervisor's channel stayed up, recorded as the
 calling side's ending (47 CFR 64.1200(a)(6); Utah Code 13-25a-103(5)(e)).
 
-Here manager.conf passes no AttendedTransfer (its filters leave it out, as the tracker
-must expect: ``_left_talking``): only the bridges tell. The agent is dialled by the
-dialer's ``;1`` (Dial(PJSIP/agent7)), the Local pair optimised away (the customer swapped
-in for ``;1``: bridge.c ``try_swap_optimize_out``). The transfer's consultation Local pair
+Here no AttendedTransfer reaches the tracker (an AMI reconnect during the transfer, or
+filters of one's own; the tracker must expect it: ``_left_talking``): only the bridges
+tell. With the event (the shipped manager-callguard.conf passes it) the agent is a
+transferer and the release was right before too (the last test, a control).
+
+The agent is dialled by the dialer's ``;1`` (Dial(PJSIP/agent7)), the Local pair
+optimised away (the customer swapped in for ``;1``: bridge.c ``try_swap_optimize_out``).
+The transfer's consultation Local pair
 (bridge_basic.c ``dial_transfer``) is left out: the supervisor enters the consultation
 bridge directly, as after its own optimisation. SYNTHESISED events (said here), in the
 layout of ``test_watchdog_examiner_order``.
@@ -105,16 +109,30 @@ def _threeway() -> list[dict[str, str]]:
     ]
 
 
-def _run(tail: list[tuple[float, dict[str, str]]],
+def _attended_transfer() -> dict[str, str]:
+    """stasis_bridges.c ``attended_transfer_to_ami`` for the three-way (``DestType:
+    Threeway``): the agent is both transferers, the customer the transferee."""
+    blocks: dict[str, str] = {}
+    for prefix, name, uid in (("OrigTransferer", AGENT, AGENT_ID),
+                              ("SecondTransferer", AGENT, AGENT_ID),
+                              ("Transferee", CUSTOMER, CUSTOMER_ID)):
+        blocks.update({f"{prefix}{k}": v for k, v in _ch(name, uid).items()})
+    return {"Event": "AttendedTransfer", "Result": "Success", "DestType": "Threeway",
+            **blocks}
+
+
+def _run(tail: list[tuple[float, dict[str, str]]], *, event: bool = False,
          ) -> tuple[list[tuple[str, dict]], list[tuple[float, HangupChannel]]]:
-    """The call, the three-way, then ``tail`` at its offsets (s) after; ``due`` each 0.1 s."""
+    """The call, the three-way (``event``: with its AttendedTransfer), then ``tail`` at its
+    offsets (s) after; ``due`` each 0.1 s."""
     reports: list[tuple[str, dict]] = []
     tracker = CallTracker(TrackerSettings(), report=lambda n, **f: reports.append((n, f)))
     sent: list[tuple[float, HangupChannel]] = []
     at = 10.0
-    for i, event in enumerate([*_customer_with_the_agent(), *_threeway()]):
+    transfer = [_attended_transfer()] if event else []
+    for i, given in enumerate([*_customer_with_the_agent(), *_threeway(), *transfer]):
         at = 10.0 + i * 0.1
-        tracker.feed(event, at)
+        tracker.feed(given, at)
         if i == 5:
             tracker.follow(Followed("d-1", CALL, "c", "predictive", 25.0, UTAH,
                                     "+4930123456", asker=TWO))
@@ -185,3 +203,16 @@ def test_control_the_customer_hanging_up_in_the_three_way_cuts_no_conversation()
     [(name, risk)] = reports  # the call goes on: its line-release comes at its end
     assert name == "violation-risk"
     assert "no transfer event was seen" in risk["reason"]
+
+
+def test_control_with_the_transfer_event_it_was_released_before_too():
+    """With the AttendedTransfer passed (the shipped manager-callguard.conf filters) the
+    agent is a transferer and its hangup is no end of the call: released before the fix
+    as well. The fix matters when that event is missed (an AMI reconnect during the
+    transfer, filters of one's own)."""
+    reports, sent = _run([(5.0, _bridge("BridgeLeave", AGENTS, AGENT, AGENT_ID)),
+                          (5.01, _hangup(AGENT, AGENT_ID)),
+                          (35.0, _bridge("BridgeLeave", AGENTS, CUSTOMER, CUSTOMER_ID)),
+                          (35.01, _hangup(CUSTOMER, CUSTOMER_ID))], event=True)
+    assert {e.channel for _, e in sent} == {SUPERVISOR}
+    assert _release(reports)["ended_by"] == "called-party"
