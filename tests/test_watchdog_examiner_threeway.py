@@ -216,3 +216,36 @@ def test_control_with_the_transfer_event_it_was_released_before_too():
                           (35.01, _hangup(CUSTOMER, CUSTOMER_ID))], event=True)
     assert {e.channel for _, e in sent} == {SUPERVISOR}
     assert _release(reports)["ended_by"] == "called-party"
+
+
+def test_two_hanging_up_at_once_dissolve_the_bridge_whatever_order_their_leaves_come_in():
+    """hrev21: the agent and the supervisor hang up at once. ``basic_hangup_hook`` counts
+    the members still in WAIT: the agent's hook (two others) leaves NO_DISSOLVE, the
+    supervisor's (the customer alone in WAIT) dissolves the bridge and the customer is
+    pushed out. Each channel is pulled by its own thread, so the agent's BridgeLeave may
+    come after the customer's: the customer's leave is no end of a call that went on, and
+    nothing went on (all hang up): the calling side ended the call. Fails before (hast14):
+    the supervisor's leave, of three, kept the bridge in the tracker, the customer's leave
+    beside the agent was taken for a call going on, recorded "called-party"."""
+    reports, sent = _run([(5.0, _bridge("BridgeLeave", AGENTS, SUPERVISOR, SUPERVISOR_ID)),
+                          (5.001, _bridge("BridgeLeave", AGENTS, CUSTOMER, CUSTOMER_ID)),
+                          (5.002, _bridge("BridgeLeave", AGENTS, AGENT, AGENT_ID)),
+                          (5.003, _hangup(SUPERVISOR, SUPERVISOR_ID)),
+                          (5.004, _hangup(CUSTOMER, CUSTOMER_ID)),
+                          (5.2, _hangup(AGENT, AGENT_ID))])
+    assert sent == []
+    assert _release(reports)["ended_by"] == "caller"
+
+
+def test_control_the_customer_hanging_up_just_after_one_left_the_three_way_is_released():
+    """hrev21: the agent hangs up, the customer 0.3 s later; the supervisor stays on: the
+    release waits the second (``went_on_after_s``), then hangs the supervisor up, timed
+    from the customer's hangup, "called-party"."""
+    reports, sent = _run([(5.0, _bridge("BridgeLeave", AGENTS, AGENT, AGENT_ID)),
+                          (5.01, _hangup(AGENT, AGENT_ID)),
+                          (5.3, _bridge("BridgeLeave", AGENTS, CUSTOMER, CUSTOMER_ID)),
+                          (5.31, _hangup(CUSTOMER, CUSTOMER_ID))])
+    assert {e.channel for _, e in sent} == {SUPERVISOR}
+    record = _release(reports)
+    assert record["ended_by"] == "called-party"
+    assert record["release_ms"] < 5000

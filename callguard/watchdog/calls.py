@@ -418,6 +418,9 @@ class CallTracker:
         # basic bridges a member left other than by a swap or a transfer: dissolving, the
         # rest pushed out after it (``_dest_left``); dropped when the bridge empties
         self._dissolving: set[str] = set()
+        # basic bridges -> when a member last left one without dissolving it (two others
+        # or more still in it): a second leaving at once may have dissolved it (``_dest_left``)
+        self._kept_at: dict[str, float] = {}
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -933,17 +936,25 @@ class CallTracker:
                       if u != uniqueid and u in own.channels and n not in side}
             went_on = bool(kind and others) and not (
                 kind == "basic" and bridge in self._dissolving)
+            # basic_hangup_hook counts only the members still in WAIT: of two off the called
+            # party's side hanging up at once, the second dissolves the bridge, while the
+            # first's BridgeLeave may come after the called party's (each channel is pulled
+            # by its own thread): a leave that kept the bridge, just before, proves nothing.
+            kept = self._kept_at.get(bridge)
             soon = (own.off_side_at is not None
-                    and now - own.off_side_at < self.settings.went_on_after_s)
+                    and now - own.off_side_at < self.settings.went_on_after_s) or (
+                kept is not None and now - kept < self.settings.went_on_after_s)
             own.dest_left_first = went_on and not soon
             own.dest_left_raced = went_on and soon
         # bridge_basic.c ``basic_hangup_hook``: a member hanging up with two or more others
         # still in the bridge leaves it with BRIDGE_CHANNEL_STATE_END_NO_DISSOLVE — a
         # three-way goes on as two. Only a leave that leaves one other (or none) dissolves.
         if kind == "basic" and uniqueid not in self._handed_on and (
-                own is None or name not in own.optimised) and (
-                len(self._members.get(bridge, {})) <= _DISSOLVE_LEFT_AT_MOST):
-            self._dissolving.add(bridge)
+                own is None or name not in own.optimised):
+            if len(self._members.get(bridge, {})) <= _DISSOLVE_LEFT_AT_MOST:
+                self._dissolving.add(bridge)
+            else:
+                self._kept_at[bridge] = now
 
     def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str,
                     now: float) -> None:
@@ -1045,6 +1056,7 @@ class CallTracker:
         if bridge is not None and not members:
             self._members.pop(bridge, None)
             self._dissolving.discard(bridge)
+            self._kept_at.pop(bridge, None)
 
     def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
