@@ -1,0 +1,72 @@
+"""Caller IDs no one can call back: NANP numbers that are never a subscriber's line.
+
+47 CFR 64.1601(e)(1): the number a telemarketer transmits "must permit any individual to
+make a do-not-call request during regular business hours". libphonenumber calls every
+number below valid (its US patterns stop at NXX 2-9), so the configuration loads them and
+the gate presents them; this table names them. Pure: a number in, a class or None out.
+
+What is listed, and how sure (secondary sources read 2026-12-05; the INC's Central Office
+Code Assignment Guidelines, ATIS-0300051, were not read):
+- ``fictional``: NXX 555, lines 0100-0199, reserved by the NANP for fictional use and
+  never assigned (style guides and press quoting NANPA; the 1994 amendment). Geographic
+  area codes only: a toll-free 555 exchange is an ordinary one (not verified either way).
+- ``directory``: 555-1212, directory assistance: it answers, but not for the seller.
+- ``n11-exchange``: NXX 211-911, the N11 service codes; only non-geographic codes
+  (toll-free, 600, 900) may use them as an exchange (secondary sources).
+- ``n11-area-code``: 211-911 as the area code (the parser refuses these already).
+- ``test-exchange``: NXX 958 and 959, reserved for plant test (Telcordia SR-2275 8.2.5, as
+  cited by secondary sources); ``carrier-access``: NXX 950, Feature Group B carrier access.
+Not listed, on purpose: other 555 lines (released for assignment, some in service), 976
+(information services in the past, ordinary exchanges in many area codes today: unknown),
+and 555 or N9X as area codes (libphonenumber already refuses them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["CITATION", "TOLL_FREE_AREA_CODES", "Unreachable", "unreachable"]
+
+CITATION = "47 CFR 64.1601(e)(1)"
+# Toll-free area codes in service or reserved for it, and 600/900: not geographic, so an
+# N11 or 555 exchange there is an ordinary exchange.
+TOLL_FREE_AREA_CODES = frozenset({"800", "833", "844", "855", "866", "877", "888"})
+_NON_GEOGRAPHIC = TOLL_FREE_AREA_CODES | {"600", "900"}
+_N11 = frozenset(f"{n}11" for n in range(2, 10))
+_EXCHANGES = {
+    "950": ("carrier-access", "exchange 950 is Feature Group B carrier access, not a "
+                              "subscriber's line"),
+    "958": ("test-exchange", "exchange 958 is reserved for plant test"),
+    "959": ("test-exchange", "exchange 959 is reserved for plant test"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """Why no one can call this number back to make a do-not-call request."""
+
+    kind: str  # fictional | directory | n11-exchange | n11-area-code | test-exchange | ...
+    why: str  # words for an operator: the class's digits, never the whole number
+
+
+def unreachable(e164: str) -> Unreachable | None:
+    """The class of a NANP number (E.164, ``+1`` and 10 digits) no one can call back, or
+    None (not NANP, or not a class listed here: not proof that it reaches the seller)."""
+    if len(e164) != 12 or not e164.startswith("+1") or not e164[1:].isdigit():
+        return None
+    npa, nxx, line = e164[2:5], e164[5:8], e164[8:]
+    if npa in _N11:
+        return Unreachable("n11-area-code", f"area code {npa} is an N11 service code, "
+                           "never an area code")
+    if npa in _NON_GEOGRAPHIC:
+        return None
+    if nxx == "555" and "0100" <= line <= "0199":
+        return Unreachable("fictional", "555-0100 to 555-0199 are reserved for fictional "
+                           "use and never assigned to anyone")
+    if nxx == "555" and line == "1212":
+        return Unreachable("directory", "555-1212 is directory assistance, not the seller")
+    if nxx in _N11:
+        return Unreachable("n11-exchange", f"exchange {nxx} is an N11 service code, never "
+                           "assigned as an exchange in a geographic area code")
+    found = _EXCHANGES.get(nxx)
+    return Unreachable(*found) if found else None
