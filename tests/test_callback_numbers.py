@@ -96,3 +96,61 @@ def test_an_n11_exchange_is_named_too(site) -> None:  # noqa: F811
     assert result.returncode == 0, result.stderr
     (line,) = [w for w in json.loads(result.stdout)["warnings"] if "insurance-reminders" in w]
     assert "exchange 911 is an N11 service code" in line
+
+
+def test_serve_says_it_at_start_and_in_readyz(tmp_path) -> None:
+    """The real `callguard serve` on the bundled configuration: one warning per campaign at
+    start, and a `caller-id` check in /readyz (ok: the node serves), the number never in
+    clear (its last four digits only)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from datetime import UTC, datetime
+
+    from tests.conftest import ROOT
+    from tests.redis_server import free_port
+    from tests.test_http import TOKEN, _lists, http
+
+    data = tmp_path / "data"
+    _lists(data, datetime.now(UTC).date())
+    port, agi = free_port(), free_port()
+    text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
+    text = text.replace('packs_dir = "jurisdictions"', 'packs_dir = ""')
+    head, rest = text.split("[http]\n", 1)
+    text = head + "[http]\n" + rest.replace("enabled = false", "enabled = true", 1)
+    text = text.replace("port = 8080", f"port = {port}").replace("port = 4573\n", f"port = {agi}\n")
+    text = text.replace("require_clock_sync = true", "require_clock_sync = false")
+    config = tmp_path / "callguard.toml"
+    config.write_text(text)
+    env = {**os.environ, "CALLGUARD_HTTP_TOKEN": TOKEN, "CALLGUARD_DATA_DIR": str(data)}
+    env.pop("CALLGUARD_CONFIG", None)
+    process = subprocess.Popen([sys.executable, "-m", "callguard", "--config", str(config),
+                                "serve"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if http(port, "/healthz", token=None)[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "serve did not start"
+            time.sleep(0.1)
+        _, body = http(port, "/readyz", token=None)
+        check = next(c for c in json.loads(body)["checks"] if c["name"] == "caller-id")
+        assert check["ok"]
+        for campaign in ("insurance-reminders", "ut-solar-manual", "ut-solar-predictive"):
+            assert f"campaign {campaign!r} presents a caller ID" in check["detail"]
+        assert "(...0100)" in check["detail"] and "64.1601(e)(1)" in check["detail"]
+        assert "5550100" not in check["detail"]
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=20)
+    events = [json.loads(x) for x in stderr.decode().splitlines() if x.startswith("{")]
+    warned = [e for e in events if e["event"] == "caller_id_unreachable"]
+    assert sorted(e["campaign"] for e in warned) == [
+        "insurance-reminders", "ut-solar-manual", "ut-solar-predictive"]
+    assert all(e["level"] == "warning" and e["kind"] == "fictional" for e in warned)
+    assert "5550100" not in stderr.decode() and "5550199" not in stderr.decode()
