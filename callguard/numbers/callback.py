@@ -5,20 +5,25 @@ make a do-not-call request during regular business hours". libphonenumber calls 
 number below valid (its US patterns stop at NXX 2-9), so the configuration loads them and
 the gate presents them; this table names them. Pure: a number in, a class or None out.
 
-What is listed, and how sure (secondary sources read 2026-12-05; the INC's Central Office
-Code Assignment Guidelines, ATIS-0300051, were not read):
-- ``fictional``: NXX 555, lines 0100-0199, reserved by the NANP for fictional use and
-  never assigned (style guides and press quoting NANPA; the 1994 amendment). Geographic
-  area codes only: a toll-free 555 exchange is an ordinary one (not verified either way).
-- ``directory``: 555-1212, directory assistance: it answers, but not for the seller.
+What is listed, and how sure (secondary sources found with the search tool, 2026-12-05;
+no NANPA or INC primary text was read — the Central Office Code Assignment Guidelines,
+ATIS-0300051, that would settle the exchange classes, were not found in full):
+- ``fictional``: NXX 555, lines 0100-0199, reserved for fictional use and never placed in
+  service (several copies agree: a 1994 amendment of the plan; the other 555 lines were
+  released for assignment). Geographic area codes only: whether the reservation reaches a
+  toll-free 555 exchange was not found, so those are not listed.
+- ``directory``: 555-1212, directory assistance ("in many places"): not the seller either way.
 - ``n11-exchange``: NXX 211-911, the N11 service codes; only non-geographic codes
-  (toll-free, 600, 900) may use them as an exchange (secondary sources).
+  (toll-free, 600, 900) use them as an exchange (copies of the N11 code article).
 - ``n11-area-code``: 211-911 as the area code (the parser refuses these already).
 - ``test-exchange``: NXX 958 and 959, reserved for plant test (Telcordia SR-2275 8.2.5, as
-  cited by secondary sources); ``carrier-access``: NXX 950, Feature Group B carrier access.
-Not listed, on purpose: other 555 lines (released for assignment, some in service), 976
-(information services in the past, ordinary exchanges in many area codes today: unknown),
-and 555 or N9X as area codes (libphonenumber already refuses them).
+  cited in a copy of the plant test number article).
+- ``carrier-access``: NXX 950 (Feature Group B carrier access): NOT verified — only a 1975
+  AT&T note quoted in a forum ("reserved for a future network-wide service") was found;
+  kept because a warning costs nothing if wrong, but drop it before it can BLOCK a call.
+Not listed, on purpose: other 555 lines (some in service), 976 (information services in
+the past, ordinary exchanges in many area codes today: not found either way), and 555,
+N9X, 37X or 96X as area codes (libphonenumber refuses them: the parser says so already).
 """
 
 from __future__ import annotations
