@@ -35,6 +35,9 @@ TABLE = [
     ("+18882115555", None),  # toll-free may use N11 exchanges
     ("+19002115555", None),  # 900 too (refused as premium-rate by the rule, not here)
     ("+16009115555", None),
+    ("+15002115555", None),  # 5XX (non-geographic, the parser accepts it): not listed
+    ("+15005550100", None),
+    ("+15339505555", None),
     ("+18018675309", None),  # well-formed, not a listed class: not proof it reaches anyone
     ("+442079460123", None),  # not NANP
     ("+1801555010", None),  # not E.164 NANP length
