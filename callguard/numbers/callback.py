@@ -7,7 +7,8 @@ the gate presents them; this table names them. Pure: a number in, a class or Non
 
 Every exchange class is of geographic area codes only (libphonenumber's fixed-line or mobile
 types, as ``NumberInfo.geographic``): the CO code guidelines "apply only to the assignment
-of CO codes within geographic NPAs" (ATIS-0300051's scope, as ATIS's abstract has it), and
+of CO codes (NXX) within geographic numbering plan areas (NPAs)" (ATIS-0300051's scope
+section, as a standards reseller's page reproduces it), and
 non-geographic codes (toll-free 8YY, 5XX, 6YY, 900) are assigned under guidelines of their
 own (NANPA's 5XX page names ATIS-0300052), not read — so nothing there is listed.
 
