@@ -14,11 +14,20 @@ compares the database's change counter (``WalChangeCounter``) with the one its s
 read at; on a change it reads the log past its last row first. Rows are never removed
 from the set (a removed record is then found absent by the read): it only ever holds
 more than the table, so "not in the set" is "not in the table".
+
+The file must stay the one at its path: SQLite in WAL mode reads and writes the file it
+opened, even once removed or replaced (no rollback journal, so no
+``SQLITE_READONLY_DBMOVED``): a write would commit into a file gone at the restart, and a
+record ``callguard records add`` writes into the new file would never be read. Each write
+(after its commit) and each do-not-call lookup (once per call) compare the path's device
+and inode with the opened file's: a change is a StoreError (the write not acknowledged,
+the call BLOCKed) until the node is restarted on the right file.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -133,6 +142,7 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             self._reader.close()
             raise StoreError(f"record store {path}: {exc}") from None
+        self._identity = _identity(path)  # the file opened (module doc)
         self._write_lock = threading.Lock()
         # The company do-not-call set (module doc): hashes, the change counter it was read
         # at, and the last log row read. None: not read yet (or not kept: too large).
@@ -174,7 +184,16 @@ class EmbeddedRecords:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
                 raise StoreError(f"record store {self._path}: write failed ({exc})") from None
-            return tuple(changed)
+        self._same_file()  # committed into a file no longer at the path: not acknowledged
+        return tuple(changed)
+
+    def _same_file(self) -> None:
+        """Raise StoreError when the path no longer names the file opened (module doc)."""
+        if _identity(self._path) != self._identity:
+            raise StoreError(
+                f"record store {self._path}: the file was removed or replaced while the node "
+                "ran; it still reads and writes the file it opened, which is no longer at "
+                "that path: restart the node once the right file is there")
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor."""
@@ -253,6 +272,7 @@ class EmbeddedRecords:
 
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
+        self._same_file()  # once per call: a record written into a new file is read
         if self._dnc_absent(solicitor, e164):
             return None
         rows = self._read("SELECT added_at, source FROM company_dnc "
@@ -280,6 +300,15 @@ class EmbeddedRecords:
             ebr=await self.ebr(solicitor, e164),
             company_dnc=await self.company_dnc(solicitor, e164),
         )
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """The device and inode the path names, or None when it names nothing."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:

@@ -1,0 +1,110 @@
+"""The embedded record store's file is removed or replaced under a running node.
+
+SQLite in WAL mode goes on reading and writing the file it opened, wherever its path now
+points: a write to a removed file commits (no rollback journal, so no
+``SQLITE_READONLY_DBMOVED``) and is gone when the node closes it. So an opt-out was
+answered "recorded" and lost at the restart, and the do-not-call entry ``callguard records
+add`` wrote into the new file at the path was never read by the node, which went on
+ALLOWing the number. Real files, a real runtime; the CLI's write is a second store opened
+on the path, as the CLI opens it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+
+from callguard.config import load_settings
+from callguard.errors import StoreError
+from callguard.gate import CheckRequest
+from callguard.runtime import Runtime, open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.list_files import ParsedList
+from callguard.stores.writes import AddCompanyDnc
+
+UT = "ut-solar-manual"
+NUMBER = "8015550123"
+AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def node(tmp_path: Path):
+    listed = ParsedList()
+    listed.by_area[801] = [5550199]
+    for name in ("national", "ut-state"):
+        write_version(tmp_path, name, listed, published=date(2026, 11, 25), area_codes=None,
+                      source="t")
+    settings = load_settings(data_dir=tmp_path)
+    runtime = open_runtime(settings)
+    runtime.gate._clock = lambda: AT
+    yield runtime
+    await runtime.aclose()
+
+
+def _remove_records(data_dir: Path) -> None:
+    for path in data_dir.glob("records.sqlite3*"):
+        path.unlink()
+
+
+async def _check(runtime: Runtime) -> str:
+    decision = await runtime.gate.check(CheckRequest(number=NUMBER, campaign=UT,
+                                                     front="http"))
+    return decision.verdict.verdict
+
+
+async def _cli_adds_dnc(data_dir: Path, solicitor: str) -> None:
+    """What ``callguard records add`` does: open the store at its path and write."""
+    cli = EmbeddedRecords(data_dir / "records.sqlite3")
+    try:
+        await cli.apply([AddCompanyDnc(solicitor, "+1" + NUMBER, AT, "cli")])
+    finally:
+        cli.close()
+
+
+class TestRecordFileRemovedUnderTheNode:
+    async def test_an_opt_out_into_a_removed_file_is_not_acknowledged(self, node):
+        assert await _check(node) == "ALLOW"
+        _remove_records(node.settings.data_dir)
+        with pytest.raises(StoreError, match="removed or replaced"):
+            await node.gate.opt_out(NUMBER, UT, source="t")
+
+    async def test_a_dnc_the_cli_writes_into_the_new_file_blocks_the_next_call(self, node):
+        assert await _check(node) == "ALLOW"
+        _remove_records(node.settings.data_dir)
+        solicitor = node.gate._campaigns[UT].solicitor
+        await _cli_adds_dnc(node.settings.data_dir, solicitor)
+        decision = await node.gate.check(CheckRequest(number=NUMBER, campaign=UT,
+                                                      front="http"))
+        assert decision.verdict.verdict == "BLOCK"
+        assert "removed or replaced" in decision.verdict.reason
+        assert NUMBER not in decision.verdict.reason
+
+    async def test_a_backup_moved_into_place_is_noticed_by_name(self, node):
+        data_dir = node.settings.data_dir
+        copy = data_dir / "restored.sqlite3"
+        source = sqlite3.connect(data_dir / "records.sqlite3")
+        target = sqlite3.connect(copy)
+        source.backup(target)
+        source.close()
+        target.close()
+        for suffix in ("-wal", "-shm"):
+            with_suffix = data_dir / f"records.sqlite3{suffix}"
+            if with_suffix.exists():
+                with_suffix.unlink()
+        os.replace(copy, data_dir / "records.sqlite3")
+        with pytest.raises(StoreError, match="removed or replaced"):
+            await node.gate.opt_out(NUMBER, UT, source="t")
+        assert await _check(node) == "BLOCK"
+
+    async def test_the_same_file_still_serves(self, node, tmp_path):
+        """No false alarm: the file left where it is keeps serving and writing."""
+        assert await node.gate.opt_out(NUMBER, UT, source="t") == "+1" + NUMBER
+        assert await _check(node) == "BLOCK"
+        shutil.copy(tmp_path / "records.sqlite3", tmp_path / "copy.sqlite3")  # a backup
+        assert await node.gate.opt_out("8015550124", UT, source="t") == "+18015550124"
