@@ -19,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from callguard.compliance.logkey import NumberProtector
 from callguard.config import load_settings
 from callguard.errors import StoreError
 from callguard.gate import CheckRequest
+from callguard.policy.frequency import FrequencyClaim
 from callguard.runtime import Runtime, open_runtime
+from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import ParsedList
@@ -31,6 +34,7 @@ from callguard.stores.writes import AddCompanyDnc
 UT = "ut-solar-manual"
 NUMBER = "8015550123"
 AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
+_HASH = NumberProtector(bytes(32)).hash
 
 
 @pytest.fixture
@@ -108,3 +112,35 @@ class TestRecordFileRemovedUnderTheNode:
         assert await _check(node) == "BLOCK"
         shutil.copy(tmp_path / "records.sqlite3", tmp_path / "copy.sqlite3")  # a backup
         assert await node.gate.opt_out("8015550124", UT, source="t") == "+18015550124"
+
+
+class TestCountsFileRemovedUnderTheNode:
+    """The call-frequency counts (embedded): a count committed into a removed file is
+    lost at the restart, and a second process on the data dir counts in the new file, so
+    the two split the cap between them. The reservation is refused (the gate BLOCKs)."""
+
+    CLAIM = FrequencyClaim("us-fl:501.616(6)(b)", "seller:x", 86_400, 3)
+    NOON = datetime(2026, 11, 25, 17, 0, tzinfo=UTC)
+
+    async def test_a_reservation_into_a_removed_file_is_refused(self, tmp_path):
+        path = tmp_path / "frequency.sqlite3"
+        store = EmbeddedFrequency(path, _HASH, retention_s=86_400)
+        try:
+            first = await store.reserve("+13055550123", [self.CLAIM], self.NOON)
+            assert first.granted
+            for found in tmp_path.glob("frequency.sqlite3*"):
+                found.unlink()
+            with pytest.raises(StoreError, match="removed or replaced"):
+                await store.reserve("+13055550123", [self.CLAIM], self.NOON)
+        finally:
+            await store.aclose()
+
+    async def test_the_same_file_still_counts(self, tmp_path):
+        store = EmbeddedFrequency(tmp_path / "frequency.sqlite3", _HASH, retention_s=86_400)
+        try:
+            for count in range(3):
+                result = await store.reserve("+13055550123", [self.CLAIM], self.NOON)
+                assert result.granted
+                assert result.counts == (count,)
+        finally:
+            await store.aclose()
