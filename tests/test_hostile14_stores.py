@@ -89,6 +89,18 @@ class TestRecordFileRemovedUnderTheNode:
         assert "removed or replaced" in decision.verdict.reason
         assert NUMBER not in decision.verdict.reason
 
+    async def test_a_removed_wal_is_noticed_before_a_write_is_acknowledged(self, node):
+        """Only ``-wal`` and ``-shm`` removed ("stray files"): the node's commits go on
+        into the removed ``-wal``, lost at a crash (seen: both opt-outs gone after
+        ``os._exit``), and the CLI's go into new ones the node never reads."""
+        assert await node.gate.opt_out(NUMBER, UT, source="t") == "+1" + NUMBER
+        data_dir = node.settings.data_dir
+        for suffix in ("-wal", "-shm"):
+            (data_dir / f"records.sqlite3{suffix}").unlink()
+        with pytest.raises(StoreError, match="removed or replaced"):
+            await node.gate.opt_out("8015550124", UT, source="t")
+        assert await _check(node) == "BLOCK"
+
     async def test_a_backup_moved_into_place_is_noticed_by_name(self, node):
         data_dir = node.settings.data_dir
         copy = data_dir / "restored.sqlite3"
@@ -135,6 +147,17 @@ class TestCountsFileRemovedUnderTheNode:
         finally:
             await store.aclose()
 
+    async def test_a_removed_wal_is_noticed(self, tmp_path):
+        path = tmp_path / "frequency.sqlite3"
+        store = EmbeddedFrequency(path, _HASH, retention_s=86_400)
+        try:
+            assert (await store.reserve("+13055550123", [self.CLAIM], self.NOON)).granted
+            (tmp_path / "frequency.sqlite3-wal").unlink()
+            with pytest.raises(StoreError, match="removed or replaced"):
+                await store.reserve("+13055550123", [self.CLAIM], self.NOON)
+        finally:
+            await store.aclose()
+
     async def test_the_same_file_still_counts(self, tmp_path):
         store = EmbeddedFrequency(tmp_path / "frequency.sqlite3", _HASH, retention_s=86_400)
         try:
@@ -144,3 +167,59 @@ class TestCountsFileRemovedUnderTheNode:
                 assert result.counts == (count,)
         finally:
             await store.aclose()
+
+
+_NODE = """
+import asyncio, os, subprocess, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.writes import AddCompanyDnc
+AT = datetime(2026, 11, 25, 18, tzinfo=UTC)
+path = Path(sys.argv[1])
+async def main():
+    node = EmbeddedRecords(path)
+    await node.apply([AddCompanyDnc("x", "+18015550100", AT, "node")])
+    EmbeddedRecords(path).close()  # a second store of this process opens and closes
+    subprocess.run([sys.executable, "-c", sys.argv[2], str(path)], check=True)
+    try:
+        await node.apply([AddCompanyDnc("x", "+18015550123", AT, "node")])
+        print("acknowledged", flush=True)
+    except Exception as exc:
+        print("refused", type(exc).__name__, flush=True)
+    os._exit(0)  # a crash: no close, no checkpoint
+asyncio.run(main())
+"""
+
+_CLI = """
+import asyncio, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.writes import AddCompanyDnc
+cli = EmbeddedRecords(Path(sys.argv[1]))
+asyncio.run(cli.apply([AddCompanyDnc("x", "+18015550199", datetime.now(UTC), "cli")]))
+cli.close()
+"""
+
+
+class TestAStoreOpenedTwiceInOneProcess:
+    async def test_its_locks_survive_so_another_process_leaves_its_wal_alone(self, tmp_path):
+        """``private_database`` opened and closed the database file at every opening: POSIX
+        then drops every lock this process holds on it, so the CLI closing next took the
+        node for gone, checkpointed and removed the ``-wal`` and ``-shm`` the node still
+        wrote into. The node's next opt-out was acknowledged and lost at a crash (now it
+        would be refused: the files are not the ones opened). Neither, any more."""
+        import subprocess
+        import sys
+
+        path = tmp_path / "records.sqlite3"
+        done = subprocess.run([sys.executable, "-c", _NODE, str(path), _CLI], check=True,
+                              capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "acknowledged", done.stdout + done.stderr
+        after = EmbeddedRecords(path)
+        try:
+            for number in ("+18015550100", "+18015550199", "+18015550123"):
+                assert await after.company_dnc("x", number) is not None, number
+        finally:
+            after.close()

@@ -27,8 +27,14 @@ def private_dir(path: Path) -> None:
 def private_database(path: Path) -> None:
     """Make sure the database file exists 0600, and every companion file is 0600."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
+    if not path.exists():
+        # Only a file that is not there yet is opened (and closed): POSIX drops every lock
+        # a process holds on a file when it closes any descriptor of it, so closing one of
+        # an open database would drop the locks of this process's connections to it, and
+        # another process closing its own then takes this one for gone and removes the
+        # -wal and -shm we still write into (commits lost at a crash).
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
     for suffix in _COMPANIONS:
         companion = path.with_name(path.name + suffix)
         try:

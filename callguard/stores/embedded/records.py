@@ -15,19 +15,17 @@ read at; on a change it reads the log past its last row first. Rows are never re
 from the set (a removed record is then found absent by the read): it only ever holds
 more than the table, so "not in the set" is "not in the table".
 
-The file must stay the one at its path: SQLite in WAL mode reads and writes the file it
-opened, even once removed or replaced (no rollback journal, so no
-``SQLITE_READONLY_DBMOVED``): a write would commit into a file gone at the restart, and a
-record ``callguard records add`` writes into the new file would never be read. Each write
-(after its commit) and each do-not-call lookup (once per call) compare the path's device
-and inode with the opened file's: a change is a StoreError (the write not acknowledged,
-the call BLOCKed) until the node is restarted on the right file.
+The files must stay the ones at their paths (``opening.files_identity``): a write into a
+removed database or ``-wal`` is gone at the restart or a crash, and a record ``callguard
+records add`` writes into new files is never read. Each write (after its commit) and each
+do-not-call lookup (once per call) compare the paths' devices and inodes with the opened
+files': a change is a StoreError (the write not acknowledged, the call BLOCKed, /readyz
+not ready) until the node is restarted on the right files.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -37,7 +35,7 @@ from pathlib import Path
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.embedded.changes import WalChangeCounter
-from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, open_wal
+from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -142,7 +140,7 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             self._reader.close()
             raise StoreError(f"record store {path}: {exc}") from None
-        self._identity = _identity(path)  # the file opened (module doc)
+        self._identity = files_identity(path)  # the file opened (module doc)
         self._write_lock = threading.Lock()
         # The company do-not-call set (module doc): hashes, the change counter it was read
         # at, and the last log row read. None: not read yet (or not kept: too large).
@@ -188,12 +186,12 @@ class EmbeddedRecords:
         return tuple(changed)
 
     def _same_file(self) -> None:
-        """Raise StoreError when the path no longer names the file opened (module doc)."""
-        if _identity(self._path) != self._identity:
+        """Raise StoreError when a path no longer names the file opened (module doc)."""
+        if files_identity(self._path) != self._identity:
             raise StoreError(
-                f"record store {self._path}: the file was removed or replaced while the node "
-                "ran; it still reads and writes the file it opened, which is no longer at "
-                "that path: restart the node once the right file is there")
+                f"record store {self._path}: the file or its -wal or -shm was removed or "
+                "replaced while the node ran; it still reads and writes the files it opened, "
+                "no longer at those paths: restart the node once the right files are there")
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor."""
@@ -301,14 +299,6 @@ class EmbeddedRecords:
             company_dnc=await self.company_dnc(solicitor, e164),
         )
 
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    """The device and inode the path names, or None when it names nothing."""
-    try:
-        found = os.stat(path)
-    except OSError:
-        return None
-    return found.st_dev, found.st_ino
 
 
 def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:
