@@ -11,6 +11,7 @@ on the path, as the CLI opens it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import sqlite3
@@ -27,7 +28,7 @@ from callguard.policy.frequency import FrequencyClaim
 from callguard.runtime import Runtime, open_runtime
 from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.embedded.lists import write_version
-from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.embedded.records import _CHECK_FILES_S, EmbeddedRecords
 from callguard.stores.list_files import ParsedList
 from callguard.stores.writes import AddCompanyDnc
 
@@ -78,16 +79,20 @@ class TestRecordFileRemovedUnderTheNode:
         with pytest.raises(StoreError, match="removed or replaced"):
             await node.gate.opt_out(NUMBER, UT, source="t")
 
-    async def test_a_dnc_the_cli_writes_into_the_new_file_blocks_the_next_call(self, node):
+    async def test_a_dnc_the_cli_writes_into_the_new_file_blocks_the_calls_after(self, node):
+        """Noticed by a lookup within a second (``_CHECK_FILES_S``: three stats are too
+        dear for every call), then every call is BLOCKed."""
         assert await _check(node) == "ALLOW"
         _remove_records(node.settings.data_dir)
         solicitor = node.gate._campaigns[UT].solicitor
         await _cli_adds_dnc(node.settings.data_dir, solicitor)
+        await asyncio.sleep(_CHECK_FILES_S)
         decision = await node.gate.check(CheckRequest(number=NUMBER, campaign=UT,
                                                       front="http"))
         assert decision.verdict.verdict == "BLOCK"
         assert "removed or replaced" in decision.verdict.reason
         assert NUMBER not in decision.verdict.reason
+        assert await _check(node) == "BLOCK"  # and every call after
 
     async def test_a_removed_wal_is_noticed_before_a_write_is_acknowledged(self, node):
         """Only ``-wal`` and ``-shm`` removed ("stray files"): the node's commits go on
