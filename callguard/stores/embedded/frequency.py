@@ -579,7 +579,6 @@ def _checkpointer(db: sqlite3.Connection, path: Path, every: int, lock: threadin
     return checkpointer
 
 
-
 def _open(path: Path, timeout_s: float) -> sqlite3.Connection:
     """The store's connection, WAL and schema in place; StoreError when it cannot be had
     (a first opening racing another process is retried: callguard.stores.embedded.opening).

@@ -309,7 +309,6 @@ class EmbeddedRecords:
         )
 
 
-
 def _statements(write: RecordWrite) -> list[tuple[str, tuple[object, ...]]]:
     """The SQL of one write; the first statement's row count is the write's result."""
     match write:
