@@ -60,7 +60,7 @@ from callguard.policy.frequency import (
     FrequencyClaim,
     FrequencyResult,
 )
-from callguard.stores.embedded.opening import open_wal
+from callguard.stores.embedded.opening import files_identity, open_wal
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 
@@ -168,6 +168,7 @@ class EmbeddedFrequency:
         self._retention_ms = retention_s * 1000
         self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
         self._db = _open(path, busy_timeout_ms / 1000)
+        self._identity = files_identity(path)  # the file opened: see reserve_batch
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
         this_boot = (boot or boot_id)()
@@ -285,6 +286,7 @@ class EmbeddedFrequency:
                 db.execute("COMMIT")
                 if self._checkpointer is not None:
                     self._checkpointer.committed(db)
+                self._same_files()
             except sqlite3.Error as exc:
                 with contextlib.suppress(sqlite3.Error):
                     if db.in_transaction:
@@ -296,6 +298,16 @@ class EmbeddedFrequency:
                     with contextlib.suppress(sqlite3.Error):
                         db.execute("PRAGMA synchronous=NORMAL")
         return results
+
+    def _same_files(self) -> None:
+        """SQLite (WAL) commits into the files it opened even once their paths are removed
+        or renamed over (``opening.files_identity``): those counts are gone at a crash or
+        the restart, and another process on the data dir counts in the new files (the cap
+        split in two). StoreError: not acknowledged. Under the lock, as the commit."""
+        if files_identity(self._path) != self._identity:
+            raise StoreError(f"call-frequency counts {self._path}: the file or its -wal or "
+                             "-shm was removed or replaced while the node ran; the call was "
+                             "not counted: restart the node once the right files are there")
 
     def _one(self, e164: str, claims: tuple[FrequencyClaim, ...], at: datetime,
              stamp: datetime, clock_ms: int, mark: int) -> FrequencyResult:

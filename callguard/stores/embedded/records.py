@@ -14,6 +14,14 @@ compares the database's change counter (``WalChangeCounter``) with the one its s
 read at; on a change it reads the log past its last row first. Rows are never removed
 from the set (a removed record is then found absent by the read): it only ever holds
 more than the table, so "not in the set" is "not in the table".
+
+The files must stay the ones at their paths (``opening.files_identity``): a write into a
+removed database or ``-wal`` is gone at the restart or a crash, and a record ``callguard
+records add`` writes into new files is never read. Each write (after its commit), and a
+do-not-call lookup at most once a second (three stats cost ~5 us, too much for every
+call), compare the paths' devices and inodes with the opened files': a change is a
+StoreError from then on (the write not acknowledged, the call BLOCKed, /readyz not ready)
+until the node is restarted on the right files.
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ import threading
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time
 from pathlib import Path
+from time import monotonic
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.embedded.changes import WalChangeCounter
-from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, open_wal
+from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -94,6 +103,8 @@ END;
 # Above this many company do-not-call records the set is not kept (about 70 bytes each):
 # every lookup reads the table, as before.
 DNC_SET_LIMIT = 2_000_000
+# How often a do-not-call lookup compares the files opened with the paths (module doc).
+_CHECK_FILES_S = 1.0
 
 
 def _dt(text: str | None) -> datetime | None:
@@ -133,6 +144,9 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             self._reader.close()
             raise StoreError(f"record store {path}: {exc}") from None
+        self._identity = files_identity(path)  # the file opened (module doc)
+        self._checked_at = monotonic()  # when a lookup last compared it
+        self._moved = False  # a comparison found another file: every lookup refused
         self._write_lock = threading.Lock()
         # The company do-not-call set (module doc): hashes, the change counter it was read
         # at, and the last log row read. None: not read yet (or not kept: too large).
@@ -174,7 +188,18 @@ class EmbeddedRecords:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
                 raise StoreError(f"record store {self._path}: write failed ({exc})") from None
-            return tuple(changed)
+        self._same_file()  # committed into a file no longer at the path: not acknowledged
+        return tuple(changed)
+
+    def _same_file(self) -> None:
+        """Raise StoreError when a path no longer names the file opened (module doc)."""
+        self._checked_at = monotonic()
+        if self._moved or files_identity(self._path) != self._identity:
+            self._moved = True
+            raise StoreError(
+                f"record store {self._path}: the file or its -wal or -shm was removed or "
+                "replaced while the node ran; it still reads and writes the files it opened, "
+                "no longer at those paths: restart the node once the right files are there")
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor."""
@@ -253,6 +278,8 @@ class EmbeddedRecords:
 
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
+        if self._moved or monotonic() - self._checked_at >= _CHECK_FILES_S:
+            self._same_file()  # a record written into new files is never read: refuse
         if self._dnc_absent(solicitor, e164):
             return None
         rows = self._read("SELECT added_at, source FROM company_dnc "
