@@ -23,6 +23,14 @@ def test_an_escaped_quote_in_the_display_name_then_a_quoted_gen_value_with_brack
     assert header_tag(f'"a\\"" <sip:{ALLOWED}@gw>;x="<>"') is None
 
 
+def test_an_addr_spec_with_a_quoted_gen_value_holding_brackets():
+    """§20.10: without angle brackets every ``;`` parameter is a header parameter; they
+    start at the first ``;``. A gen-value's quoted-string may hold ``<`` and ``>``
+    (§25.1): the parameters are not to be looked for after its ``>``."""
+    assert header_tag(f'sip:{ALLOWED}@gw;x="a>b";tag=c') == "c"
+    assert header_tag(f'sip:{ALLOWED}@gw;x="<>";tag=c') == "c"
+
+
 async def test_bare_lf_folding_is_part_of_what_a_retransmission_repeats(front):  # noqa: F811
     """The front reads a request whose lines end in a bare LF (``wire.parse``), folding
     included (§7.3.1: a continuation line starts with SP or HTAB). The identity of a
