@@ -125,3 +125,20 @@ async def test_an_options_with_a_question_header_twice_is_answered(front):  # no
     [reply] = await client.replies(0.3)
     assert reply.startswith(b"SIP/2.0 200 "), reply
     assert server.stats.counts["repeated_header"] == 0
+
+
+async def test_a_request_in_another_version_without_a_via_is_not_answered(front):  # noqa: F811
+    """A response goes where the request's top Via says (§18.2.2); a request with no Via
+    names nowhere to answer, so it is counted and dropped — the 505 of another version
+    (§21.5.18) as the 400s of ``_unreadable``. One branch now answers all of them: it
+    must keep asking for the Via."""
+    server = await front()
+    client = Client(server.port)
+    client.send(invite("nv3").replace(b" SIP/2.0\r\n", b" SIP/3.0\r\n", 1)
+                .replace(b"Via: SIP/2.0/UDP 127.0.0.1:5999;rport;branch=z9hG4bKnv3\r\n", b""))
+    assert await client.replies(0.3) == []
+    assert server.stats.counts["bad_version"] == 1
+    client.send(options("nv3b"))  # and the front goes on
+    [reply] = await client.replies(0.3)
+    assert reply.startswith(b"SIP/2.0 200 "), reply
+    assert compliance(server) == []
