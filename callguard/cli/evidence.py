@@ -113,6 +113,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
+    found.purges = [p for p in [found.purged_within(since)] if p is not None]
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              "generated": zulu(datetime.now(UTC), "seconds")}
@@ -177,6 +178,8 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         if "none" in found.key_ids:
             notes.append("older records in range carry no key_id: whether they were hashed "
                          "with this key cannot be checked")
+    for purge in found.purges:
+        notes.append(_purged(purge))
     if found.unreadable:
         notes.append(f"{found.unreadable} unarchived line(s) were torn and skipped")
     if found.refused:
@@ -189,6 +192,16 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         sys.exit(EXIT_INCOMPLETE)
 
 
+def _purged(purge: Record) -> str:
+    """What a purge that reached into the range destroyed, in words: without it, a number
+    whose calls were purged read "decisions: none", as a number never called."""
+    return (f"records logged before {_second(purge.get('cutoff'))} were destroyed by "
+            f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
+            f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
+            "calls and record changes of this number before then are not in this answer, "
+            "whether or not there were any")
+
+
 def _later(found: Evidence, decision: Record) -> list[Record]:
     return [e for e in found.events if e.get("decision_id") == decision.get("decision_id")
             and e.get("event") != "record"]
@@ -198,6 +211,8 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
     return {
         "query": query,
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
+        # the purge that destroyed records in the range asked (none: nothing was purged)
+        "purged": [{**p, "note": _purged(p)} for p in found.purges],
         "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
@@ -281,7 +296,8 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for record in found.timeline():
+    for record in sorted([*found.timeline(), *found.purges], key=lambda r: str(
+            r.get("logged_at", ""))):  # a purge in range: its row says what is gone
         writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or ""})
     return out.getvalue()
 
@@ -359,6 +375,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
         f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
+        + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
+                  for p in found.purges)
         + table("Decisions", found.decisions, decision_columns)
         + table("Record changes (consent, business relationship, do-not-call)", changes,
                 ["logged_at", "node", "solicitor", "number_last4", "detail"])
@@ -387,6 +405,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   f"{len(loaded)} record(s) of the packs loaded; read "
                   f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
                   "unarchived file(s)")
+    for purge in found.purges:  # before "decisions: none", which it qualifies
+        console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
     table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
                   "lists", "packs", "records before")

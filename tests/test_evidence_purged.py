@@ -1,0 +1,93 @@
+"""A compliance officer asks about a number whose calls `callguard purge` destroyed.
+
+Found by an examiner (session 18): after `purge --yes`, `evidence NUMBER` for a number
+called only before the cutoff answered "decisions: none", exit 0, in every format, as for
+a number never called, though the purge had written a record of itself (its cutoff) into
+the log. The answer now names the purge that reached into the range asked.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from bench.synthetic_records import Factory, e164, number_hash
+from tests.log_files import cli, config, write_log
+from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
+
+POOL = 40
+
+
+def _numbers_called_only_before(lines: list[bytes], cutoff: datetime) -> list[str]:
+    """Numbers of the pool whose every decision is logged before ``cutoff``."""
+    latest: dict[str, str] = {}
+    for line in lines:
+        record = orjson.loads(line)
+        if record["event"] == "decision":
+            latest[record["number_hash"]] = max(latest.get(record["number_hash"], ""),
+                                                record["logged_at"])
+    by_hash = {number_hash(e164(i)): e164(i) for i in range(POOL)}
+    return [by_hash[h] for h, last in latest.items()
+            if datetime.fromisoformat(last) < cutoff - timedelta(days=2)]
+
+
+@pytest.mark.parametrize("archived", [False, True])
+def test_evidence_names_the_purge_instead_of_never_called(tmp_path: Path, archived: bool,
+                                                          browser) -> None:  # noqa: F811
+    data = tmp_path / "data"
+    start = (datetime.now(UTC) - timedelta(days=60)).replace(hour=0, minute=0, second=0,
+                                                             microsecond=0)
+    # numbers called early only: the first 30 days, few calls, a pool of 40
+    lines = list(Factory(120, start=start, days=40, pool=POOL).lines())
+    write_log(data / "compliance.jsonl", lines, closed=[(len(lines) // 2, True)])
+    cfg = config(tmp_path, data)
+    if archived:
+        result = cli("archive", "--compact-all", "--json", config_path=cfg)
+        assert result.returncode == 0, result.stderr
+    cutoff = datetime.now(UTC) - timedelta(days=30)
+    early = _numbers_called_only_before(lines, cutoff)
+    assert early, "the data set has a number called only before the cutoff"
+    number = early[0]
+    before = cli("evidence", number, "--json", config_path=cfg)
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["decisions"], "called before the purge"
+
+    purged = cli("purge", "--older-than", "30", "--below-retention", "--yes", "--json",
+                 config_path=cfg)
+    assert purged.returncode == 0, purged.stderr
+
+    answer = cli("evidence", number, "--json", config_path=cfg)
+    assert answer.returncode == 0, answer.stderr
+    document = json.loads(answer.stdout)
+    assert document["decisions"] == []
+    assert [p["event"] for p in document["purged"]] == ["purge"], document
+    assert "destroyed" in document["purged"][0]["note"]
+    assert "destroyed by `callguard purge`" in answer.stderr
+
+    text = cli("evidence", number, config_path=cfg)
+    assert "purged:" in text.stdout, text.stdout
+    assert "decisions: none" in text.stdout, text.stdout
+    table = cli("evidence", number, "--format", "csv", config_path=cfg)
+    assert any(row.split(",")[1] == "purge" for row in table.stdout.splitlines()[1:])
+    from selenium.webdriver.common.by import By
+
+    page = tmp_path / "evidence.html"
+    written = cli("evidence", number, "--format", "html", "--output", str(page),
+                  config_path=cfg)
+    assert written.returncode == 0, written.stderr
+    browser.get(page.as_uri())
+    said = browser.find_element(By.CLASS_NAME, "purged")
+    assert said.is_displayed()
+    assert said.text.startswith("Purged: records logged before "), said.text
+    assert "decisions: none" not in said.text
+
+    # A range after the cutoff lost nothing: no purge is named.
+    after = (cutoff + timedelta(days=1)).date().isoformat()
+    later = cli("evidence", number, "--from", after, "--json", config_path=cfg)
+    assert later.returncode == 0, later.stderr
+    assert json.loads(later.stdout)["purged"] == []
+    assert "destroyed" not in later.stderr
