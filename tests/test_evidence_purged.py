@@ -91,3 +91,49 @@ def test_evidence_names_the_purge_instead_of_never_called(tmp_path: Path, archiv
     assert later.returncode == 0, later.stderr
     assert json.loads(later.stdout)["purged"] == []
     assert "destroyed" not in later.stderr
+
+
+@pytest.mark.parametrize("archived", [False, True])
+def test_report_names_the_purge_instead_of_no_calls(tmp_path: Path, archived: bool,
+                                                    browser) -> None:  # noqa: F811
+    """`report` of days before a purge's cutoff said "0 calls" (every format, exit 0),
+    as for days without calls; it now names the purge. A range after the cutoff, none."""
+    from selenium.webdriver.common.by import By
+
+    data = tmp_path / "data"
+    start = (datetime.now(UTC) - timedelta(days=60)).replace(hour=0, minute=0, second=0,
+                                                             microsecond=0)
+    lines = list(Factory(120, start=start, days=40, pool=POOL).lines())
+    write_log(data / "compliance.jsonl", lines, closed=[(len(lines) // 2, True)])
+    cfg = config(tmp_path, data)
+    if archived:
+        assert cli("archive", "--compact-all", config_path=cfg).returncode == 0
+    early = ("--since", start.date().isoformat(),
+             "--until", (start + timedelta(days=10)).date().isoformat())
+    before = cli("report", "--json", *early, config_path=cfg)
+    assert json.loads(before.stdout)["calls"] > 0, before.stderr
+    assert json.loads(before.stdout)["purged"] is None
+    purged = cli("purge", "--older-than", "30", "--below-retention", "--yes",
+                 config_path=cfg)
+    assert purged.returncode == 0, purged.stderr
+
+    answer = cli("report", "--json", *early, config_path=cfg)
+    assert answer.returncode == 0, answer.stderr
+    figures = json.loads(answer.stdout)
+    assert figures["calls"] == 0
+    assert figures["purged"] is not None, figures
+    assert figures["purged"]["retention_days"] == 30
+    assert "destroyed by `callguard purge`" in answer.stderr
+    text = cli("report", *early, config_path=cfg)
+    assert "purged: records logged before" in text.stdout, text.stdout
+    page = tmp_path / "report.html"
+    assert cli("report", *early, "--html", str(page), config_path=cfg).returncode == 0
+    browser.get(page.as_uri())
+    said = browser.find_element(By.CLASS_NAME, "purged")
+    assert said.is_displayed()
+    assert said.text.startswith("Purged: records logged before "), said.text
+
+    recent = (datetime.now(UTC) - timedelta(days=20)).date().isoformat()
+    later = cli("report", "--json", "--since", recent, config_path=cfg)
+    assert json.loads(later.stdout)["purged"] is None
+    assert "destroyed" not in later.stderr

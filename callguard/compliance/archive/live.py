@@ -9,7 +9,7 @@ manifest does not name, the current file, or the stream's entries.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -116,11 +116,17 @@ def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable
             if archived:
                 decisions = _with_calls_dated_in_range(archive, manifest, decisions, query,
                                                        first, last, live["decisions"])
+            live_days = _days_of(connection, live["events"])
             return figures.build(
                 connection, decisions,
                 union_view(archive, manifest, EVENTS, first=first, last=last,
-                           live=live["events"], live_days=_days_of(connection, live["events"])),
-                query, generated=generated)
+                           live=live["events"], live_days=live_days),
+                query, generated=generated,
+                # a purge that destroyed records after --since was logged after it (its
+                # cutoff is before when it ran): the days from --since on, whatever --until
+                purges=union_view(archive, manifest, EVENTS, live=live["events"],
+                                  live_days=live_days, first=query.since.astimezone(
+                                      UTC).date() - timedelta(days=1) if query.since else None))
         finally:
             connection.close()
 
