@@ -137,3 +137,41 @@ def test_report_names_the_purge_instead_of_no_calls(tmp_path: Path, archived: bo
     later = cli("report", "--json", "--since", recent, config_path=cfg)
     assert json.loads(later.stdout)["purged"] is None
     assert "destroyed" not in later.stderr
+
+
+def test_evidence_reads_a_day_in_the_called_partys_zone(tmp_path: Path) -> None:
+    """An evening call in Denver is the next day in UTC. `evidence --from/--to` read dates
+    in UTC only, so "was this number called on the 1st?" (a Denver day) answered none for
+    a call at 20:30 that day; `--tz America/Denver` reads the dates as Denver's midnights."""
+    from zoneinfo import ZoneInfo
+
+    data = tmp_path / "data"
+    start = datetime(2026, 10, 26, tzinfo=UTC)  # across the end of daylight time
+    lines = list(Factory(200, start=start, days=10, pool=POOL).lines())
+    write_log(data / "compliance.jsonl", lines, closed=[(len(lines) // 2, False)])
+    cfg = config(tmp_path, data)
+    denver = ZoneInfo("America/Denver")
+    evening = next(r for r in map(orjson.loads, lines) if r["event"] == "decision"
+                   and r["front"] != "scrub"
+                   and datetime.fromisoformat(r["at"]).hour < 6)  # UTC: after 18:00 there
+    local_day = datetime.fromisoformat(evening["at"]).astimezone(denver).date()
+    assert local_day < datetime.fromisoformat(evening["at"]).date()
+    number = next(e164(i) for i in range(POOL) if number_hash(e164(i)) == evening["number_hash"])
+    day = ("--from", local_day.isoformat(), "--to", (local_day + timedelta(days=1)).isoformat())
+
+    answer = cli("evidence", number, *day, "--tz", "America/Denver", "--json", config_path=cfg)
+    assert answer.returncode == 0, answer.stderr
+    document = json.loads(answer.stdout)
+    found = [d["decision_id"] for d in document["decisions"]]
+    assert evening["decision_id"] in found
+    assert document["query"]["from_instant"].endswith(("-06:00", "-07:00"))
+    assert document["query"]["from_instant"].startswith(local_day.isoformat() + "T0")
+    # every decision listed is on that Denver day
+    for decision in document["decisions"]:
+        assert datetime.fromisoformat(decision["at"]).astimezone(denver).date() == local_day
+    # the UTC day of the same date does not hold it: the zone matters, and is said
+    utc = cli("evidence", number, *day, "--json", config_path=cfg)
+    assert evening["decision_id"] not in [d["decision_id"] for d in
+                                          json.loads(utc.stdout)["decisions"]]
+    assert cli("evidence", number, *day, "--tz", "Mars/Olympus",
+               config_path=cfg).returncode == 2

@@ -16,7 +16,7 @@ import html
 import io
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,9 @@ __all__ = ["evidence"]
 @click.option("--decision", "decision_id", metavar="ID", help="One decision instead.")
 @click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
 @click.option("--to", "last", metavar="WHEN", help="Calls before (as --from).")
+@click.option("--tz", default="UTC", show_default=True,
+              help="The zone of a --from/--to without a UTC offset, e.g. America/Denver "
+                   "(the called party's: a day there is not the UTC day).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
               default="text", show_default=True,
               help="text (terminal), json, csv (one row per record) or html (a page).")
@@ -66,9 +69,10 @@ __all__ = ["evidence"]
               help="The log whose unarchived records are read too; default: this node's.")
 @click.pass_obj
 def evidence(state: CliState, number: str | None, decision_id: str | None,
-             first: str | None, last: str | None, form: str, output: Path | None,
+             first: str | None, last: str | None, tz: str, form: str, output: Path | None,
              archive_dir: Path | None, file_path: Path | None, as_json: bool) -> None:
     """Every decision and record change for NUMBER (or --decision ID), archive and live."""
+    zone = _zone_or_exit(tz)  # before reading anything
     if as_json:
         if form not in ("text", "json"):
             usage_error(f"--json and --format {form}: give one of them")
@@ -95,8 +99,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     number_hash, key_id, key_source, last4 = None, None, "", None
     if number is not None:
         number_hash, key_id, key_source, last4 = hash_number(state, number)
-    since, until = instant_option("--from", first), instant_option("--to", last)
-    window_or_exit(since, until, names=("--from", "--to"))
+    since, until = _range_or_exit(first, last, zone)
 
     def read() -> tuple[Evidence, str | None]:
         live = LiveLines.of_log(log, archive)
@@ -116,6 +119,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     found.purges = [p for p in [found.purged_within(since)] if p is not None]
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
+             # the instants the range was read as (a date alone: midnight in --tz)
+             "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
+             "to_instant": zulu(until, "milliseconds") if until else None,
              "generated": zulu(datetime.now(UTC), "seconds")}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
@@ -133,6 +139,24 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
                           highlight=False)
         sys.exit(EXIT_INCOMPLETE)
     _finish(found, key_id, key_source, stream_note)
+
+
+def _range_or_exit(first: str | None, last: str | None,
+                   zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """--from and --to as instants (a date alone: midnight in ``zone``), in order."""
+    since, until = instant_option("--from", first, zone), instant_option("--to", last, zone)
+    window_or_exit(since, until, names=("--from", "--to"))
+    return since, until
+
+
+def _zone_or_exit(tz: str) -> tzinfo:
+    """The --tz zone, or a usage error naming it (exit 2)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
