@@ -16,7 +16,7 @@ import orjson
 import pytest
 
 from bench.synthetic_records import Factory, e164, number_hash
-from tests.log_files import cli, config, write_log
+from tests.log_files import LEGACY, LEGACY_KEY_HEX, cli, config, write_log
 from tests.test_supervisor_page import browser  # noqa: F401 - the headless chromium
 
 POOL = 40
@@ -175,3 +175,22 @@ def test_evidence_reads_a_day_in_the_called_partys_zone(tmp_path: Path) -> None:
                                           json.loads(utc.stdout)["decisions"]]
     assert cli("evidence", number, *day, "--tz", "Mars/Olympus",
                config_path=cfg).returncode == 2
+
+
+def test_explain_of_a_legacy_record_points_at_the_record_itself(tmp_path: Path) -> None:
+    """A decision written before schema 1 was refused as "record schema None is not one
+    this version explains", as if unreadable; it holds its citations and reasons itself,
+    and the refusal says where to read them (evidence shows them whole)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "compliance.jsonl").write_bytes(LEGACY.read_bytes())
+    cfg = config(tmp_path, data)
+    decision = next(r for r in map(orjson.loads, LEGACY.read_bytes().splitlines())
+                    if r["event"] == "decision" and r["front"] == "fastagi")
+    refused = cli("explain", decision["decision_id"], config_path=cfg, key=LEGACY_KEY_HEX)
+    assert refused.returncode == 1, refused.stderr
+    assert "schema None" not in refused.stderr
+    assert "evidence --decision ID --json" in refused.stderr
+    shown = cli("evidence", "--decision", decision["decision_id"], "--json",
+                config_path=cfg, key=LEGACY_KEY_HEX)
+    assert json.loads(shown.stdout)["decisions"][0]["outcomes"] == decision["outcomes"]
