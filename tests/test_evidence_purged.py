@@ -55,6 +55,7 @@ def test_evidence_names_the_purge_instead_of_never_called(tmp_path: Path, archiv
     before = cli("evidence", number, "--json", config_path=cfg)
     assert before.returncode == 0, before.stderr
     assert json.loads(before.stdout)["decisions"], "called before the purge"
+    made = json.loads(before.stdout)["decisions"][0]["decision_id"]
 
     purged = cli("purge", "--older-than", "30", "--below-retention", "--yes", "--json",
                  config_path=cfg)
@@ -84,6 +85,11 @@ def test_evidence_names_the_purge_instead_of_never_called(tmp_path: Path, archiv
     assert said.is_displayed()
     assert said.text.startswith("Purged: records logged before "), said.text
     assert "decisions: none" not in said.text
+
+    # One of its decisions asked by id: not found, and the purge that may have taken it
+    one = cli("evidence", "--decision", made, config_path=cfg)
+    assert one.returncode == 1, one.stderr
+    assert "destroyed by `callguard purge`" in " ".join(one.stderr.split())
 
     # A range after the cutoff lost nothing: no purge is named.
     after = (cutoff + timedelta(days=1)).date().isoformat()
@@ -194,3 +200,30 @@ def test_explain_of_a_legacy_record_points_at_the_record_itself(tmp_path: Path) 
     shown = cli("evidence", "--decision", decision["decision_id"], "--json",
                 config_path=cfg, key=LEGACY_KEY_HEX)
     assert json.loads(shown.stdout)["decisions"][0]["outcomes"] == decision["outcomes"]
+
+
+def test_a_missing_archive_file_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    """A day file of the archive deleted (a restore that missed it, a disk error): every
+    reader refused (exit 3, nothing answered) but as "internal error: IOException", the
+    file's hex name taken for a phone number and masked; the officer could not tell which
+    day was lost. Now the message names the file and the day, and says why no answer."""
+    data = tmp_path / "data"
+    start = datetime(2026, 10, 1, tzinfo=UTC)
+    lines = list(Factory(300, start=start, days=6, pool=POOL).lines())
+    write_log(data / "compliance.jsonl", lines, closed=[(len(lines), False)])
+    cfg = config(tmp_path, data)
+    assert cli("archive", "--compact-all", config_path=cfg).returncode == 0
+    manifest = json.loads((data / "archive" / "manifest.json").read_text())
+    part = next(p for p in manifest["parts"] if p["table"] == "decisions"
+                and p["day"] == "2026-10-03")
+    (data / "archive" / part["file"]).unlink()
+    for args in (("evidence", e164(1)), ("report", "--json"),
+                 ("report", "--since", "2026-10-05")):
+        result = cli(*args, config_path=cfg)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "internal error" not in result.stderr, result.stderr
+        said = " ".join(result.stderr.split())  # rich folds long lines
+        assert "is missing 1 file(s)" in said, said
+        assert "days: 2026-10-03" in said, said
+        assert part["file"] in said.replace(" ", ""), said
+        assert result.stdout == "", result.stdout

@@ -18,7 +18,7 @@ import os
 import sys
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -134,10 +134,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     else:
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:
-        err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
-                          "(another node's? check --data-dir, --archive, --file)",
-                          highlight=False)
-        sys.exit(EXIT_INCOMPLETE)
+        _not_found(decision_id, found)
     _finish(found, key_id, key_source, stream_note)
 
 
@@ -216,13 +213,23 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         sys.exit(EXIT_INCOMPLETE)
 
 
+def _not_found(decision_id: str, found: Evidence) -> NoReturn:
+    """Exit 1 for a decision found nowhere; a purge that may have destroyed it is named."""
+    err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
+                      "(another node's? check --data-dir, --archive, --file)",
+                      highlight=False)
+    for purge in found.purges:  # or made before a purge's cutoff: destroyed, said
+        err_console.print(f"note: {_purged(purge)}", highlight=False, markup=False)
+    sys.exit(EXIT_INCOMPLETE)
+
+
 def _purged(purge: Record) -> str:
     """What a purge that reached into the range destroyed, in words: without it, a number
     whose calls were purged read "decisions: none", as a number never called."""
     return (f"records logged before {_second(purge.get('cutoff'))} were destroyed by "
             f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
             f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
-            "calls and record changes of this number before then are not in this answer, "
+            "calls and record changes before then are not in this answer, "
             "whether or not there were any")
 
 
