@@ -227,3 +227,44 @@ def test_a_missing_archive_file_is_named_not_an_internal_error(tmp_path: Path) -
         assert "days: 2026-10-03" in said, said
         assert part["file"] in said.replace(" ", ""), said
         assert result.stdout == "", result.stdout
+
+
+def test_records_in_force_after_a_purge_say_older_changes_are_gone(tmp_path: Path) -> None:
+    """A written consent logged before a purge's cutoff, a call after it: once purged, the
+    call's records in force read "none" with no word of the purge, as if the seller had
+    called without consent (the consent still stands in the record store). The answer
+    now names the purge whenever decisions are shown."""
+    data = tmp_path / "data"
+    now = datetime.now(UTC)
+    start = (now - timedelta(days=20)).replace(hour=0, minute=0, second=0, microsecond=0)
+    lines = list(Factory(60, start=start, days=15, pool=POOL).lines())
+    called = next(r for r in map(orjson.loads, lines) if r["event"] == "decision"
+                  and r["solicitor"] == "beehive-solar" and r["front"] != "scrub")
+    consent = {"schema": 1, "event": "record",
+               "logged_at": (now - timedelta(days=400)).strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+               "node": "node-a", "action": "consent-added", "solicitor": "beehive-solar",
+               "number_hash": called["number_hash"], "number_last4": called["number_last4"],
+               "key_id": called["key_id"], "changed": 1, "kind": "written", "source": "crm"}
+    lines = [orjson.dumps(consent) + b"\n", *lines]
+    write_log(data / "compliance.jsonl", lines, closed=[(1, False)])
+    cfg = config(tmp_path, data)
+    number = next(e164(i) for i in range(POOL) if number_hash(e164(i)) == called["number_hash"])
+    since = ("--from", start.date().isoformat())
+
+    def in_force() -> tuple[list, list, str]:
+        answer = cli("evidence", number, *since, "--json", config_path=cfg)
+        assert answer.returncode == 0, answer.stderr
+        document = json.loads(answer.stdout)
+        decision = next(d for d in document["decisions"]
+                        if d["decision_id"] == called["decision_id"])
+        return decision["records_in_force"], document["purged"], answer.stderr
+
+    standing, purges, _ = in_force()
+    assert [r["action"] for r in standing] == ["consent-added"]
+    assert purges == []
+    assert cli("purge", "--older-than", "300", "--below-retention", "--yes",
+               config_path=cfg).returncode == 0
+    standing, purges, said = in_force()
+    assert standing == []  # the consent's record is gone with the purge ...
+    assert [p["retention_days"] for p in purges] == [300]  # ... and the answer says so
+    assert "records in force beside each decision omit consent" in " ".join(said.split())

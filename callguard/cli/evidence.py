@@ -116,7 +116,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
-    found.purges = [p for p in [found.purged_within(since)] if p is not None]
+    # a purge that reached into the range, or (decisions found) any: the records in force
+    # beside each decision are then the changes logged since its cutoff only
+    purge = found.purged_within(since) or (found.purged_within(None) if found.decisions
+                                           else None)
+    found.purges = [purge] if purge is not None else []
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              # the instants the range was read as (a date alone: midnight in --tz)
@@ -230,7 +234,8 @@ def _purged(purge: Record) -> str:
             f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
             f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
             "calls and record changes before then are not in this answer, "
-            "whether or not there were any")
+            "whether or not there were any, and the records in force beside each decision "
+            "omit consent, business-relationship and do-not-call changes logged before then")
 
 
 def _later(found: Evidence, decision: Record) -> list[Record]:
