@@ -181,6 +181,13 @@ def test_evidence_reads_a_day_in_the_called_partys_zone(tmp_path: Path) -> None:
                                           json.loads(utc.stdout)["decisions"]]
     assert cli("evidence", number, *day, "--tz", "Mars/Olympus",
                config_path=cfg).returncode == 2
+    # a zone's directory ("America") or an over-long name: the same usage error, not an
+    # "internal error: IsADirectoryError" quoting the tzdata path (exit 3)
+    for bad in ("America", "x" * 300):
+        for command in (("evidence", number), ("report",)):
+            refused = cli(*command, "--tz", bad, config_path=cfg)
+            assert refused.returncode == 2, refused.stderr
+            assert "is not a time zone name" in refused.stderr, refused.stderr
 
 
 def test_explain_of_a_legacy_record_points_at_the_record_itself(tmp_path: Path) -> None:

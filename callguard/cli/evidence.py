@@ -156,7 +156,7 @@ def _zone_or_exit(tz: str) -> tzinfo:
 
     try:
         return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
 
 

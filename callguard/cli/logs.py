@@ -577,7 +577,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
 
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
     if html_path is not None and str(html_path) == "-":  # was a file named "-" in the cwd
         usage_error("--html -: the page is written to a file beside the report, which "
