@@ -275,3 +275,45 @@ def test_records_in_force_after_a_purge_say_older_changes_are_gone(tmp_path: Pat
     assert standing == []  # the consent's record is gone with the purge ...
     assert [p["retention_days"] for p in purges] == [300]  # ... and the answer says so
     assert "records in force beside each decision omit consent" in " ".join(said.split())
+
+
+def test_a_purge_of_another_log_is_not_named_for_this_ones(tmp_path: Path) -> None:
+    """`purge --file OTHER` destroys OTHER's records only (its record says so: `file`), and
+    is written through this node's log. `evidence` of this node's log named it, saying
+    calls before its cutoff "are not in this answer" beside those very calls, and `report`
+    of this node's days said their zeros were destroyed; read with `--file OTHER`, it is."""
+    data = tmp_path / "data"
+    start = (datetime.now(UTC) - timedelta(days=60)).replace(hour=0, minute=0, second=0,
+                                                             microsecond=0)
+    lines = list(Factory(120, start=start, days=40, pool=POOL).lines())
+    write_log(data / "compliance.jsonl", lines, closed=[(len(lines) // 2, True)])
+    other = tmp_path / "old" / "compliance.jsonl"
+    write_log(other, lines, closed=[(len(lines) // 2, True)])
+    cfg = config(tmp_path, data)
+    early = _numbers_called_only_before(lines, datetime.now(UTC) - timedelta(days=30))
+    purged = cli("purge", "--file", str(other), "--older-than", "30", "--below-retention",
+                 "--yes", "--json", config_path=cfg)
+    assert purged.returncode == 0, purged.stderr
+    assert json.loads(purged.stdout)["destroyed"], purged.stdout
+
+    own = cli("evidence", early[0], "--json", config_path=cfg)
+    assert own.returncode == 0, own.stderr
+    document = json.loads(own.stdout)
+    assert document["decisions"], "this node's log was not purged"
+    assert document["purged"] == [], document["purged"]
+    assert "destroyed" not in own.stderr
+    report = cli("report", "--json", "--since", start.date().isoformat(), config_path=cfg)
+    assert json.loads(report.stdout)["calls"] > 0
+    assert json.loads(report.stdout)["purged"] is None, report.stdout
+
+    # The record read with the log it names, or one that trimmed the stream too: named.
+    # (Its record is in this node's current file, which `evidence --file OTHER` does not
+    # read until archived: left as it was.)
+    from callguard.cli.evidence import _purged_here
+
+    record = {"event": "purge", "file": str(other.resolve()), "removed": {"files": 5}}
+    assert _purged_here(record, other)
+    assert not _purged_here(record, data / "compliance.jsonl")
+    assert _purged_here({**record, "removed": {"files": 5, "stream": 2}},
+                        data / "compliance.jsonl")
+    assert _purged_here({**record, "file": None}, data / "compliance.jsonl")

@@ -116,11 +116,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
-    # a purge that reached into the range, or (decisions found) any: the records in force
-    # beside each decision are then the changes logged since its cutoff only
-    purge = found.purged_within(since) or (found.purged_within(None) if found.decisions
-                                           else None)
-    found.purges = [purge] if purge is not None else []
+    _keep_purge(found, since, log)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              # the instants the range was read as (a date alone: midnight in --tz)
@@ -225,6 +221,28 @@ def _not_found(decision_id: str, found: Evidence) -> NoReturn:
     for purge in found.purges:  # or made before a purge's cutoff: destroyed, said
         err_console.print(f"note: {_purged(purge)}", highlight=False, markup=False)
     sys.exit(EXIT_INCOMPLETE)
+
+
+def _keep_purge(found: Evidence, since: datetime | None, log: Path | None) -> None:
+    """Keep in ``found.purges`` the purge to name: of what is read (``_purged_here``),
+    one that reached into the range, or (decisions found) any: the records in force
+    beside each decision are then the changes logged since its cutoff only."""
+    found.purges = [p for p in found.purges if _purged_here(p, log)]
+    purge = found.purged_within(since) or (found.purged_within(None) if found.decisions
+                                           else None)
+    found.purges = [purge] if purge is not None else []
+
+
+def _purged_here(purge: Record, log: Path | None) -> bool:
+    """Whether a purge destroyed records of what is read: one of another log
+    (``purge --file OTHER``: its record names it) did not, unless it trimmed the stream
+    or the archive too; it was named beside this log's calls as if they were gone."""
+    named = purge.get("file")
+    if not isinstance(named, str) or (log is not None and Path(named) == log.resolve()):
+        return True
+    removed = purge.get("removed")
+    return isinstance(removed, dict) and any(
+        isinstance(n, int) and n > 0 for where, n in removed.items() if where != "files")
 
 
 def _purged(purge: Record) -> str:

@@ -626,7 +626,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
-        generated=datetime.now(UTC))
+        generated=datetime.now(UTC), log=path)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)

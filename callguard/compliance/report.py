@@ -176,9 +176,11 @@ def _where(query: ReportQuery, column: str) -> tuple[str, list[Any]]:
 
 
 def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
-          query: ReportQuery, *, generated: datetime, purges: str | None = None) -> Report:
+          query: ReportQuery, *, generated: datetime, purges: str | None = None,
+          log: str | None = None) -> Report:
     """Run the report's queries over the two relations (SQL text of each); ``purges``:
-    the events of every day, where purge runs are looked for."""
+    the events of every day, where purge runs are looked for; ``log``: the unarchived
+    log read, when known (a purge of another one, ``purge --file``, is not named)."""
     report = Report(query, generated)
     where, values = _where(query, DECIDED)
     extra = []
@@ -220,12 +222,12 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
                         for key, (low, high) in spans.items()}
     report.days = _every_day(report, query)
     _watchdog(connection, events, query, report)
-    report.purged = _purged(connection, purges, query)
+    report.purged = _purged(connection, purges, query, log)
     return report
 
 
 def _purged(connection: duckdb.DuckDBPyConnection, purges: str | None,
-            query: ReportQuery) -> dict[str, Any] | None:
+            query: ReportQuery, log: str | None) -> dict[str, Any] | None:
     """The purge run (from ``purges``: events of every day, whatever the range) with the
     latest cutoff after ``--since`` that destroyed records, as its record's fields."""
     if purges is None:
@@ -235,14 +237,22 @@ def _purged(connection: duckdb.DuckDBPyConnection, purges: str | None,
                " + coalesce(TRY_CAST(json_extract_string(body, '$.removed.archive') AS "
                "BIGINT), 0) + coalesce(TRY_CAST(json_extract_string(body, "
                "'$.removed.stream') AS BIGINT), 0)")
+    # `purge --file OTHER` destroyed OTHER's lines only (and the stream's, with --stream):
+    # its zeros are not this log's, whose days it was said to have destroyed
+    elsewhere = ("" if log is None else
+                 " AND (json_extract_string(body, '$.file') IS NULL OR "
+                 "json_extract_string(body, '$.file') = ? OR coalesce(TRY_CAST("
+                 "json_extract_string(body, '$.removed.stream') AS BIGINT), 0) + coalesce("
+                 "TRY_CAST(json_extract_string(body, '$.removed.archive') AS BIGINT), 0) > 0)")
     row = connection.execute(
         f"SELECT epoch_us({cutoff}), epoch_us(logged_at), node, "
         f"TRY_CAST(json_extract_string(body, '$.retention_days') AS BIGINT) FROM ({purges}) "
         f"WHERE event = 'purge' AND {removed} > 0 "
         f"AND coalesce(json_extract_string(body, '$.dry_run'), 'false') = 'false' "
         f"AND {cutoff} IS NOT NULL" + (f" AND {cutoff} > ?" if query.since else "")
-        + f" ORDER BY {cutoff} DESC LIMIT 1",
-        [query.since] if query.since else []).fetchone()
+        + elsewhere + f" ORDER BY {cutoff} DESC LIMIT 1",
+        [*([query.since] if query.since else []), *([log] if log is not None else [])]
+    ).fetchone()
     if row is None:
         return None
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
