@@ -225,11 +225,18 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     # One scan of the events for the number's record changes and the calls' later records
     # (each scan of every day's file costs ~0.2 s over five years of days).
     listed = ", ".join(f"'{i}'" for i in sorted(ids) if is_decision_id(i))
+    # Purge runs too: in that scan when it reads every row group anyway (decision ids
+    # listed), else apart, by `event` alone. ORed with `number_hash = ?` alone, it made the
+    # lookup of a number without decisions read every row group of every file, not the one
+    # the sort on number_hash prunes to (~15x, a 400k-row file: 2 ms -> 34 ms; apart +9 ms).
     wanted = [*(["number_hash = ?"] if number_hash is not None else []),
-              *([f"decision_id IN ({listed})"] if listed else []), "event = 'purge'"]
+              *([f"decision_id IN ({listed})", "event = 'purge'"] if listed else [])]
     if wanted:
         events = fetch_rows(connection, events_sql, EVENTS, f"WHERE {' OR '.join(wanted)}",
                             [bytes.fromhex(number_hash)] if number_hash is not None else [])
+    if not listed:
+        events = [*events, *fetch_rows(connection, events_sql, EVENTS,
+                                       "WHERE event = 'purge'")]
     records = {_identity(r): r for r in [*decisions,
                                          *(record_of(EVENTS, row) for row in events)]}
     loaded: list[Record] = []
