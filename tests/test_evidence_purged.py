@@ -90,6 +90,13 @@ def test_evidence_names_the_purge_instead_of_never_called(tmp_path: Path, archiv
     one = cli("evidence", "--decision", made, config_path=cfg)
     assert one.returncode == 1, one.stderr
     assert "destroyed by `callguard purge`" in " ".join(one.stderr.split())
+    # one made after the cutoff (another node's): the purge cannot have taken it
+    from callguard.decision import new_decision_id
+
+    unknown = cli("evidence", "--decision", new_decision_id(), config_path=cfg)
+    assert unknown.returncode == 1, unknown.stderr
+    assert "no decision" in unknown.stderr
+    assert "destroyed" not in unknown.stderr, unknown.stderr
 
     # A range after the cutoff lost nothing: no purge is named.
     after = (cutoff + timedelta(days=1)).date().isoformat()

@@ -116,7 +116,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
-    _keep_purge(found, since, log)
+    _keep_purge(found, _made_at(decision_id) or since, log)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
              # the instants the range was read as (a date alone: midnight in --tz)
@@ -231,6 +231,15 @@ def _keep_purge(found: Evidence, since: datetime | None, log: Path | None) -> No
     purge = found.purged_within(since) or (found.purged_within(None) if found.decisions
                                            else None)
     found.purges = [purge] if purge is not None else []
+
+
+def _made_at(decision_id: str | None) -> datetime | None:
+    """When a decision id was made: a UUIDv7's first 48 bits, ms since the epoch (None:
+    no id, or not a v7). A --decision found nowhere named any purge, also one whose cutoff
+    is before the id was made (a decision it cannot have destroyed: another node's)."""
+    if decision_id is None or decision_id[14:15] != "7":
+        return None
+    return datetime.fromtimestamp(int(decision_id.replace("-", "")[:12], 16) / 1000, UTC)
 
 
 def _purged_here(purge: Record, log: Path | None) -> bool:
