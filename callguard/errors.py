@@ -34,6 +34,10 @@ class ArchiveFormatError(CallguardError):
     """The archive was written by a newer callguard (a format this one cannot read)."""
 
 
+class ArchiveDamagedError(CallguardError):
+    """A file the archive's manifest names is gone with no commit that removed it."""
+
+
 class UsageError(CallguardError):
     """A request names something unknown or is malformed."""
 

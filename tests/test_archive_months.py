@@ -28,6 +28,7 @@ from callguard.compliance.archive.store import (
     read_through_commits,
     union_view,
 )
+from callguard.errors import ArchiveDamagedError
 from tests.conftest import ROOT
 from tests.log_files import LATER, NEVER, cli, config, synthetic, write_log
 
@@ -388,6 +389,7 @@ class TestReadersAndCommits:
             tries.append(1)
             return _report(archive, None, None)
 
-        with pytest.raises(duckdb.IOException):
+        with pytest.raises(ArchiveDamagedError, match="is missing 1 file") as raised:
             read_through_commits(archive, read)
+        assert isinstance(raised.value.__cause__, duckdb.IOException)  # DuckDB's words kept
         assert len(tries) == 1

@@ -16,9 +16,9 @@ import html
 import io
 import os
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -53,6 +53,9 @@ __all__ = ["evidence"]
 @click.option("--decision", "decision_id", metavar="ID", help="One decision instead.")
 @click.option("--from", "first", metavar="WHEN", help="Calls from (ISO date/instant, or 7d ago).")
 @click.option("--to", "last", metavar="WHEN", help="Calls before (as --from).")
+@click.option("--tz", default="UTC", show_default=True,
+              help="The zone of a --from/--to without a UTC offset, e.g. America/Denver "
+                   "(the called party's: a day there is not the UTC day).")
 @click.option("--format", "form", type=click.Choice(["text", "json", "csv", "html"]),
               default="text", show_default=True,
               help="text (terminal), json, csv (one row per record) or html (a page).")
@@ -66,9 +69,10 @@ __all__ = ["evidence"]
               help="The log whose unarchived records are read too; default: this node's.")
 @click.pass_obj
 def evidence(state: CliState, number: str | None, decision_id: str | None,
-             first: str | None, last: str | None, form: str, output: Path | None,
+             first: str | None, last: str | None, tz: str, form: str, output: Path | None,
              archive_dir: Path | None, file_path: Path | None, as_json: bool) -> None:
     """Every decision and record change for NUMBER (or --decision ID), archive and live."""
+    zone = _zone_or_exit(tz)  # before reading anything
     if as_json:
         if form not in ("text", "json"):
             usage_error(f"--json and --format {form}: give one of them")
@@ -95,8 +99,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     number_hash, key_id, key_source, last4 = None, None, "", None
     if number is not None:
         number_hash, key_id, key_source, last4 = hash_number(state, number)
-    since, until = instant_option("--from", first), instant_option("--to", last)
-    window_or_exit(since, until, names=("--from", "--to"))
+    since, until = _range_or_exit(first, last, zone)
 
     def read() -> tuple[Evidence, str | None]:
         live = LiveLines.of_log(log, archive)
@@ -113,8 +116,12 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         return found, note
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
+    _keep_purge(found, _made_at(decision_id) or since, log)
     query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
              "decision_id": decision_id, "from": first, "to": last,
+             # the instants the range was read as (a date alone: midnight in --tz)
+             "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
+             "to_instant": zulu(until, "milliseconds") if until else None,
              "generated": zulu(datetime.now(UTC), "seconds")}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
@@ -127,11 +134,26 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     else:
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:
-        err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
-                          "(another node's? check --data-dir, --archive, --file)",
-                          highlight=False)
-        sys.exit(EXIT_INCOMPLETE)
+        _not_found(decision_id, found)
     _finish(found, key_id, key_source, stream_note)
+
+
+def _range_or_exit(first: str | None, last: str | None,
+                   zone: tzinfo) -> tuple[datetime | None, datetime | None]:
+    """--from and --to as instants (a date alone: midnight in ``zone``), in order."""
+    since, until = instant_option("--from", first, zone), instant_option("--to", last, zone)
+    window_or_exit(since, until, names=("--from", "--to"))
+    return since, until
+
+
+def _zone_or_exit(tz: str) -> tzinfo:
+    """The --tz zone, or a usage error naming it (exit 2)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
+
+    try:
+        return ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
+        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
@@ -177,6 +199,8 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         if "none" in found.key_ids:
             notes.append("older records in range carry no key_id: whether they were hashed "
                          "with this key cannot be checked")
+    for purge in found.purges:
+        notes.append(_purged(purge))
     if found.unreadable:
         notes.append(f"{found.unreadable} unarchived line(s) were torn and skipped")
     if found.refused:
@@ -189,6 +213,58 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         sys.exit(EXIT_INCOMPLETE)
 
 
+def _not_found(decision_id: str, found: Evidence) -> NoReturn:
+    """Exit 1 for a decision found nowhere; a purge that may have destroyed it is named."""
+    err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
+                      "(another node's? check --data-dir, --archive, --file)",
+                      highlight=False)
+    for purge in found.purges:  # or made before a purge's cutoff: destroyed, said
+        err_console.print(f"note: {_purged(purge)}", highlight=False, markup=False)
+    sys.exit(EXIT_INCOMPLETE)
+
+
+def _keep_purge(found: Evidence, since: datetime | None, log: Path | None) -> None:
+    """Keep in ``found.purges`` the purge to name: of what is read (``_purged_here``),
+    one that reached into the range, or (decisions found) any: the records in force
+    beside each decision are then the changes logged since its cutoff only."""
+    found.purges = [p for p in found.purges if _purged_here(p, log)]
+    purge = found.purged_within(since) or (found.purged_within(None) if found.decisions
+                                           else None)
+    found.purges = [purge] if purge is not None else []
+
+
+def _made_at(decision_id: str | None) -> datetime | None:
+    """When a decision id was made: a UUIDv7's first 48 bits, ms since the epoch (None:
+    no id, or not a v7). A --decision found nowhere named any purge, also one whose cutoff
+    is before the id was made (a decision it cannot have destroyed: another node's)."""
+    if decision_id is None or decision_id[14:15] != "7":
+        return None
+    return datetime.fromtimestamp(int(decision_id.replace("-", "")[:12], 16) / 1000, UTC)
+
+
+def _purged_here(purge: Record, log: Path | None) -> bool:
+    """Whether a purge destroyed records of what is read: one of another log
+    (``purge --file OTHER``: its record names it) did not, unless it trimmed the stream
+    or the archive too; it was named beside this log's calls as if they were gone."""
+    named = purge.get("file")
+    if not isinstance(named, str) or (log is not None and Path(named) == log.resolve()):
+        return True
+    removed = purge.get("removed")
+    return isinstance(removed, dict) and any(
+        isinstance(n, int) and n > 0 for where, n in removed.items() if where != "files")
+
+
+def _purged(purge: Record) -> str:
+    """What a purge that reached into the range destroyed, in words: without it, a number
+    whose calls were purged read "decisions: none", as a number never called."""
+    return (f"records logged before {_second(purge.get('cutoff'))} were destroyed by "
+            f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
+            f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
+            "calls and record changes before then are not in this answer, "
+            "whether or not there were any, and the records in force beside each decision "
+            "omit consent, business-relationship and do-not-call changes logged before then")
+
+
 def _later(found: Evidence, decision: Record) -> list[Record]:
     return [e for e in found.events if e.get("decision_id") == decision.get("decision_id")
             and e.get("event") != "record"]
@@ -198,6 +274,8 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
     return {
         "query": query,
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
+        # the purge that destroyed records in the range asked (none: nothing was purged)
+        "purged": [{**p, "note": _purged(p)} for p in found.purges],
         "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
@@ -281,7 +359,8 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for record in found.timeline():
+    for record in sorted([*found.timeline(), *found.purges], key=lambda r: str(
+            r.get("logged_at", ""))):  # a purge in range: its row says what is gone
         writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or ""})
     return out.getvalue()
 
@@ -359,6 +438,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
         f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
+        + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
+                  for p in found.purges)
         + table("Decisions", found.decisions, decision_columns)
         + table("Record changes (consent, business relationship, do-not-call)", changes,
                 ["logged_at", "node", "solicitor", "number_last4", "detail"])
@@ -387,6 +468,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   f"{len(loaded)} record(s) of the packs loaded; read "
                   f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
                   "unarchived file(s)")
+    for purge in found.purges:  # before "decisions: none", which it qualifies
+        console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
     table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
                   "lists", "packs", "records before")

@@ -577,7 +577,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
 
     try:
         ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
         usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
     if html_path is not None and str(html_path) == "-":  # was a file named "-" in the cwd
         usage_error("--html -: the page is written to a file beside the report, which "
@@ -626,7 +626,10 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
-        generated=datetime.now(UTC))
+        generated=datetime.now(UTC), log=path)
+    if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
+        err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
+                          highlight=False)
     log_query.finish(done.total(done.calls) + done.total(done.scrubs)
                      + done.total(done.withdrawn))
     if html_path is not None:
@@ -665,6 +668,8 @@ def _report_tables(done: Any) -> None:
                   f"calls, {done.total(scrubs)} scrub decisions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
+    if done.purged is not None:
+        console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
                    title=f"calls by day ({done.query.tz}) and campaign")
     for day in done.days:

@@ -20,7 +20,7 @@ from callguard.cli.common import (
 )
 from callguard.compliance.logkey import LogKeyError
 from callguard.compliance.seekable import SeekableError
-from callguard.errors import ArchiveFormatError, StoreError
+from callguard.errors import ArchiveDamagedError, ArchiveFormatError, StoreError
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["cli", "main"]
@@ -128,6 +128,10 @@ def main() -> None:
     except SeekableError as exc:  # a damaged compressed segment: named, its path in clear
         # (paths are the data dir's and timestamped, which the redaction would take for
         # numbers); the admin restores or removes the file
+        err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        sys.exit(EXIT_INTERNAL)
+    except ArchiveDamagedError as exc:  # named with its days and paths in clear (as the
+        # damaged segment above: the redaction took the files' hex names for numbers)
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's

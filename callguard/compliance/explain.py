@@ -157,6 +157,11 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
     """Rebuild every rule's outcome, citation and sentence; raise ExplainError when unable."""
     if record.get("event") != "decision":
         raise ExplainError(f"record is a {record.get('event')!r} record, not a decision")
+    if "schema" not in record and isinstance(record.get("outcomes"), list):
+        # said as "schema None", as if unreadable: the officer took the record for lost
+        raise ExplainError("a record written before schema 1 (no `schema`) holds every rule's "
+                           "outcome, citation and reason itself, not pack versions to rebuild "
+                           "them from: `callguard evidence --decision ID --json` shows it whole")
     if record.get("schema") != 1:
         raise ExplainError(f"record schema {record.get('schema')!r} is not one this version "
                            "of callguard explains (1)")

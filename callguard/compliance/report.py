@@ -89,6 +89,9 @@ class Report:
     last: str | None = None
     # (day, kind, campaign, verdict, rule) -> (first, last) instant of that row, in the zone
     spans: dict[tuple[str, str, str, str, str], tuple[str, str]] = field(default_factory=dict)
+    # The latest `callguard purge` that destroyed records logged in the range (None: none
+    # did): zeros before its cutoff are records destroyed, not calls never made.
+    purged: dict[str, Any] | None = None
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -173,8 +176,11 @@ def _where(query: ReportQuery, column: str) -> tuple[str, list[Any]]:
 
 
 def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
-          query: ReportQuery, *, generated: datetime) -> Report:
-    """Run the report's queries over the two relations (SQL text of each)."""
+          query: ReportQuery, *, generated: datetime, purges: str | None = None,
+          log: str | None = None) -> Report:
+    """Run the report's queries over the two relations (SQL text of each); ``purges``:
+    the events of every day, where purge runs are looked for; ``log``: the unarchived
+    log read, when known (a purge of another one, ``purge --file``, is not named)."""
     report = Report(query, generated)
     where, values = _where(query, DECIDED)
     extra = []
@@ -216,7 +222,53 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
                         for key, (low, high) in spans.items()}
     report.days = _every_day(report, query)
     _watchdog(connection, events, query, report)
+    report.purged = _purged(connection, purges, query, log)
     return report
+
+
+def _purged(connection: duckdb.DuckDBPyConnection, purges: str | None,
+            query: ReportQuery, log: str | None) -> dict[str, Any] | None:
+    """The purge run (from ``purges``: events of every day, whatever the range) with the
+    latest cutoff after ``--since`` that destroyed records, as its record's fields."""
+    if purges is None:
+        return None
+    cutoff = "TRY_CAST(json_extract_string(body, '$.cutoff') AS TIMESTAMPTZ)"
+    removed = ("coalesce(TRY_CAST(json_extract_string(body, '$.removed.files') AS BIGINT), 0)"
+               " + coalesce(TRY_CAST(json_extract_string(body, '$.removed.archive') AS "
+               "BIGINT), 0) + coalesce(TRY_CAST(json_extract_string(body, "
+               "'$.removed.stream') AS BIGINT), 0)")
+    # `purge --file OTHER` destroyed OTHER's lines only (and the stream's, with --stream):
+    # its zeros are not this log's, whose days it was said to have destroyed
+    elsewhere = ("" if log is None else
+                 " AND (json_extract_string(body, '$.file') IS NULL OR "
+                 "json_extract_string(body, '$.file') = ? OR coalesce(TRY_CAST("
+                 "json_extract_string(body, '$.removed.stream') AS BIGINT), 0) + coalesce("
+                 "TRY_CAST(json_extract_string(body, '$.removed.archive') AS BIGINT), 0) > 0)")
+    row = connection.execute(
+        f"SELECT epoch_us({cutoff}), epoch_us(logged_at), node, "
+        f"TRY_CAST(json_extract_string(body, '$.retention_days') AS BIGINT) FROM ({purges}) "
+        f"WHERE event = 'purge' AND {removed} > 0 "
+        f"AND coalesce(json_extract_string(body, '$.dry_run'), 'false') = 'false' "
+        f"AND {cutoff} IS NOT NULL" + (f" AND {cutoff} > ?" if query.since else "")
+        + elsewhere + f" ORDER BY {cutoff} DESC LIMIT 1",
+        [*([query.since] if query.since else []), *([log] if log is not None else [])]
+    ).fetchone()
+    if row is None:
+        return None
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return {"cutoff": zulu(epoch + timedelta(microseconds=row[0]), "milliseconds"),
+            "logged_at": zulu(epoch + timedelta(microseconds=row[1]), "milliseconds"),
+            "node": row[2], "retention_days": row[3]}
+
+
+def purged_note(report: Report) -> str:
+    """The purge that reached into the range, in words (empty: none did)."""
+    purge = report.purged
+    if purge is None:
+        return ""
+    return (f"records logged before {purge['cutoff']} were destroyed by `callguard purge` "
+            f"({purge['logged_at']}, node {purge['node']}, retention "
+            f"{purge['retention_days']} days): calls before then are not counted")
 
 
 def _local(query: ReportQuery, epoch_us: int) -> str:
@@ -305,6 +357,9 @@ def to_json(report: Report) -> dict[str, Any]:
         "line_release": report.releases,
         "watchdog": {f"{c} {e}": n for (c, e), n in sorted(report.watched.items())},
         "abandonment_30d": report.abandonment,
+        # the purge that destroyed records in the range (null: none did)
+        "purged": None if report.purged is None else {**report.purged,
+                                                      "note": purged_note(report)},
         "first": report.first, "last": report.last,
     }
 
@@ -462,6 +517,8 @@ def render_html(report: Report) -> str:
         f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         "report.</p>"
+        + (f"<p class=purged><strong>Purged:</strong> {html.escape(purged_note(report))}.</p>"
+           if report.purged else "")
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
         + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")

@@ -9,7 +9,8 @@ manifest does not name, the current file, or the stream's entries.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import duckdb
 
@@ -98,12 +99,13 @@ def _days_of(connection: duckdb.DuckDBPyConnection, name: str | None) -> list[st
 
 def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable[Record]],
                      query: figures.ReportQuery, *, archived: bool, first: date | None,
-                     last: date | None, generated: datetime, threads: int
-                     ) -> figures.Report:
+                     last: date | None, generated: datetime, threads: int,
+                     log: Path | None = None) -> figures.Report:
     """The report over the archive's days (``archived``; else the records alone, as
     ``report --stream``) and the records it does not hold yet (``unarchived`` of the
     manifest read): ``callguard report`` and the supervisor page. Read again on the new
-    manifest if an archiver's commit removes a file under it (``read_through_commits``)."""
+    manifest if an archiver's commit removes a file under it (``read_through_commits``).
+    ``log``: the unarchived log read, when one is (a purge of another is not named)."""
 
     def read() -> figures.Report:
         connection = connect(threads=threads)
@@ -116,11 +118,17 @@ def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable
             if archived:
                 decisions = _with_calls_dated_in_range(archive, manifest, decisions, query,
                                                        first, last, live["decisions"])
+            live_days = _days_of(connection, live["events"])
             return figures.build(
                 connection, decisions,
                 union_view(archive, manifest, EVENTS, first=first, last=last,
-                           live=live["events"], live_days=_days_of(connection, live["events"])),
-                query, generated=generated)
+                           live=live["events"], live_days=live_days),
+                query, generated=generated, log=str(log.resolve()) if log else None,
+                # a purge that destroyed records after --since was logged after it (its
+                # cutoff is before when it ran): the days from --since on, whatever --until
+                purges=union_view(archive, manifest, EVENTS, live=live["events"],
+                                  live_days=live_days, first=query.since.astimezone(
+                                      UTC).date() - timedelta(days=1) if query.since else None))
         finally:
             connection.close()
 

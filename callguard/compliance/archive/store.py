@@ -69,7 +69,7 @@ import orjson
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table
 from callguard.compliance.segments import fsync_path
-from callguard.errors import ArchiveFormatError
+from callguard.errors import ArchiveDamagedError, ArchiveFormatError
 
 __all__ = [
     "COMPACTED_LEVEL",
@@ -853,7 +853,27 @@ def read_through_commits(archive: Archive, read: Callable[[], T], attempts: int 
         before = archive.manifest_stamp()
         try:
             return read()
-        except (duckdb.IOException, FileNotFoundError):
+        except (duckdb.IOException, FileNotFoundError) as exc:
             if attempt == attempts or archive.manifest_stamp() == before:
+                _raise_if_damaged(archive, exc)
                 raise
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _raise_if_damaged(archive: Archive, cause: Exception) -> None:
+    """Name the files of the manifest that are gone (an "internal error" quoting DuckDB,
+    its path's hex taken for a number, did not say which days the archive has lost)."""
+    manifest = archive.manifest()
+    gone = [p for p in manifest.parts if not (archive.root / p.file).exists()]
+    gone_numbers = [n.file for n in manifest.numbers if not (archive.root / n.file).exists()]
+    if not gone and not gone_numbers:
+        return
+    days = sorted({d for p in gone for d in p.held()})
+    shown = ", ".join(days[:10]) + (f" and {len(days) - 10} more" if len(days) > 10 else "")
+    files = [*(p.file for p in gone), *gone_numbers]
+    raise ArchiveDamagedError(
+        f"the archive at {archive.root} is missing {len(files)} file(s) its manifest names "
+        f"({', '.join(files[:5])}{' …' if len(files) > 5 else ''}; days: {shown or 'none'}"
+        f"{', the number table' if gone_numbers else ''}). Nothing was answered: without "
+        "them an answer could say 'none' for calls that were made. Restore them from a "
+        "backup of the archive") from cause
