@@ -260,9 +260,11 @@ def _purged(purge: Record) -> str:
     return (f"records logged before {_second(purge.get('cutoff'))} were destroyed by "
             f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
             f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
-            "calls and record changes before then are not in this answer, "
+            "calls and record changes before then may be missing from this answer (a purge "
+            "of the archive removes whole days; one of the log may keep held segments), "
             "whether or not there were any, and the records in force beside each decision "
-            "omit consent, business-relationship and do-not-call changes logged before then")
+            "may omit consent, business-relationship and do-not-call changes logged before "
+            "then")
 
 
 def _later(found: Evidence, decision: Record) -> list[Record]:
