@@ -63,3 +63,14 @@ def test_regions_of_codes():
     assert region_for_state("PR") == "PR"
     assert {"UT", "DC", "PR", "GU", "AS", "MP", "VI"} <= STATE_CODES
     assert "PW" not in STATE_CODES  # a sovereign state in free association, not a territory
+
+
+@pytest.mark.parametrize("zone", ["America/Argentina", "America/Indiana",
+                                  "Europe/" + "x" * 300])
+def test_a_zone_directory_or_an_overlong_name_is_an_unknown_zone(zone):
+    """tzdata keeps "America/Argentina" as a directory: ZoneInfo raises IsADirectoryError
+    (an OSError, not ZoneInfoNotFoundError), and a 300-character name ENAMETOOLONG. A CRM
+    sending such a LOCATION got "internal error (IsADirectoryError)" as its BLOCK reason
+    instead of the location's own."""
+    with pytest.raises(UsageError, match="unknown time zone"):
+        parse_location(zone)

@@ -217,6 +217,8 @@ def test_data_needs_the_token(tmp_path):
             assert serve.http(path, token=None)[0] == 401
             assert serve.http(path, token="wrong")[0] == 401
         assert serve.http("/supervisor/report?tz=Mars/Olympus")[0] == 400
+        # a tzdata directory is no zone either: IsADirectoryError was a 500 (hrev24)
+        assert serve.http("/supervisor/report?tz=America")[0] == 400
         assert serve.http("/supervisor/events?verdict=MAYBE")[0] == 400
         # Pages following at once are capped (each file tail holds a thread); past the cap
         # a clear 503, and a closed page frees its place.

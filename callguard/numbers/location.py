@@ -215,7 +215,8 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
     if "/" in text:
         try:
             ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+        # OSError: a tzdata directory ("America/Argentina" is one) or a name too long
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
                              "such as America/Denver") from None
         return Location(text, (text,), None)

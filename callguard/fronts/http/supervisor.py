@@ -363,7 +363,7 @@ class SupervisorPage:
         tz = request.query.get("tz", "UTC")
         try:
             ZoneInfo(tz)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
             return web.json_response({"error": f"tz {tz[:60]!r} is not a time zone name"},
                                      status=400)
         async with self._building:
