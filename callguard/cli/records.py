@@ -40,6 +40,7 @@ from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
 from callguard.policy.rules.exemptions import Exemptions, revocation_on_or_after
 from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
+from callguard.stores.embedded.identity import id_path, lost_message
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.redis.records import MARKER_KEY, RedisRecords
@@ -190,6 +191,10 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
         reading = _redis_sheet(settings, solicitor, e164)
     else:
         path = settings.data_dir / "records.sqlite3"
+        if not path.exists() and id_path(path).exists():  # made here once, now gone
+            err_console.print(f"[red]cannot read:[/red] {escape(lost_message(path))}",
+                              highlight=False)
+            raise SystemExit(EXIT_INTERNAL)
         if not path.exists():
             usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
                         f"{settings.data_dir}; check --data-dir / CALLGUARD_DATA_DIR (the "
