@@ -32,7 +32,7 @@ import structlog
 
 from callguard.errors import StoreError
 
-__all__ = ["Identity", "establish", "id_path", "judge", "lost_message"]
+__all__ = ["Identity", "establish", "id_path", "judge", "lost_message", "write_atomically"]
 
 _log = structlog.get_logger("callguard.records")
 
@@ -112,7 +112,7 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
         raise StoreError(f"record store {path}: {exc}") from None
     if found.write_file and store_id is not None:
         try:
-            _write_atomically(where, store_id + "\n")
+            write_atomically(where, store_id + "\n")
         except OSError as exc:
             raise StoreError(f"record store {path}: cannot write {where}: "
                              f"{exc.strerror}") from None
@@ -121,7 +121,7 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
     return None
 
 
-def _write_atomically(where: Path, text: str) -> None:
+def write_atomically(where: Path, text: str) -> None:
     """Temp file, fsync, rename over, directory fsync: the id is whole and durable."""
     temp = where.with_name(f".{where.name}.{os.getpid()}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
