@@ -205,3 +205,27 @@ def test_a_node_started_on_a_lost_store_blocks_every_call_and_is_not_ready(tmp_p
         assert node.json("/v1/check", check)[1]["verdict"] == "ALLOW"
     finally:
         node.stop()
+
+
+def test_first_openers_at_once_agree_on_one_id(tmp_path):
+    """Four processes opening a new store at once (a node and CLI commands): one id, in
+    the database and in records.id; none of them finds the store lost."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    path = tmp_path / "records.sqlite3"
+    code = ("import sys; from pathlib import Path;"
+            "from callguard.stores.embedded.records import EmbeddedRecords;"
+            "s = EmbeddedRecords(Path(sys.argv[1])); assert s._lost is None; s.close()")
+    runs = [subprocess.Popen([sys.executable, "-c", code, str(path)], cwd=ROOT,
+                             stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    for run in runs:
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    db = sqlite3.connect(path)
+    (stored,) = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()
+    db.close()
+    assert id_path(path).read_text().strip() == stored
+    assert _dnc(path) is None
