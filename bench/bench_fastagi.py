@@ -8,7 +8,8 @@ measured from that scheduled start, so queueing is not hidden). Each session rep
 recorded Asterisk 22.10.1 header block, answers the answer (``EXEC MSet``) with
 ``200 result=0`` and the ``GET VARIABLE`` confirming it as res_agi.c would
 (tests/fake_asterisk.py ``asterisk_answer``), and waits for the server to close. Server
-CPU per session comes from /proc/PID/stat.
+CPU per session comes from /proc/PID/stat; each row also splits it, from
+/proc/PID/task/*/stat, into the main thread's user/system time and the other threads'.
 Each server is measured --runs times, interleaved (median and min-max of the CPU ratio);
 --tuning both adds the runs with glibc's malloc tuning off (on is as shipped).
 
@@ -212,6 +213,24 @@ async def open_loop(port: int, rate: float, seconds: float,
             "p99_ms": pct(0.99), "max_ms": latencies[-1] * 1000 if latencies else 0.0}
 
 
+def thread_ticks(pid: int) -> tuple[int, int, int, int]:
+    """Clock ticks of user and system time: the main thread's, then every other thread's
+    (the record writer, the executor's counts after the answer). Apart, because the
+    writer's fdatasyncs are system time and deciding is the main thread's user time."""
+    main_user = main_sys = other_user = other_sys = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user, system = int(fields[11]), int(fields[12])
+        if task.name == str(pid):
+            main_user, main_sys = main_user + user, main_sys + system
+        else:
+            other_user, other_sys = other_user + user, other_sys + system
+    return main_user, main_sys, other_user, other_sys
+
+
 def other_threads_cpu(pid: int) -> float:
     """CPU seconds of every thread but the main one (the record writer, for callguard)."""
     total = 0.0
@@ -235,10 +254,14 @@ def measure(proc: subprocess.Popen[bytes], port: int, rate: float,
         proc.send_signal(signal.SIGUSR2)
     before = cpu_seconds(proc.pid)
     threads = other_threads_cpu(proc.pid)
+    ticks = thread_ticks(proc.pid)
     result = asyncio.run(open_loop(port, rate, seconds, numbers))
     result["cpu_us_per_session"] = (cpu_seconds(proc.pid) - before) / max(1, result["ok"]) * 1e6
     writer = other_threads_cpu(proc.pid) - threads
     result["writer_us_per_session"] = writer / max(1, result["ok"]) * 1e6
+    for name, was, now in zip(("main_user", "main_sys", "other_user", "other_sys"), ticks,
+                              thread_ticks(proc.pid), strict=True):
+        result[name] = (now - was) / CLK_TCK / max(1, result["ok"]) * 1e6
     return result
 
 
@@ -345,7 +368,9 @@ def main() -> None:
                 print(f"{name + ' (malloc tuning ' + tuning + ')':30} {r['p50_ms']:7.2f} "
                       f"{r['p99_ms']:7.2f} {r['max_ms']:7.1f} {r['cpu_us_per_session']:11.0f}"
                       f"   ok={r['ok']:.0f} failed={r['failed']:.0f} (threads but main: "
-                      f"{r['writer_us_per_session']:.0f} us/sess)", flush=True)
+                      f"{r['writer_us_per_session']:.0f} us/sess; user/system us/sess: main "
+                      f"{r['main_user']:.0f}/{r['main_sys']:.0f}, other threads "
+                      f"{r['other_user']:.0f}/{r['other_sys']:.0f})", flush=True)
     counts, rules, size = verdicts(data_dir)
     total = max(1, sum(counts.values()))
     mix = ", ".join(f"{v} {n} ({n / total:.0%})" for v, n in counts.most_common())

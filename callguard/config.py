@@ -24,6 +24,8 @@ from callguard.fronts.fastagi.server import FastAgiSettings
 from callguard.fronts.http.app import HttpSettings
 from callguard.fronts.sip.server import SipSettings
 from callguard.numbers import NumberParser
+from callguard.numbers.callback import CITATION as CALLBACK_CITATION
+from callguard.numbers.callback import Unreachable, unreachable
 from callguard.numbers.location import STATE_CODES
 from callguard.policy import (
     Campaign,
@@ -45,8 +47,9 @@ from callguard.stores.redis.records import RecordsSettings
 from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["ConfigErrors", "Settings", "chosen_packs_dir", "config_problems", "load_pack_file",
-           "load_settings", "pack_files"]
+__all__ = ["ConfigErrors", "Settings", "caller_id_warnings", "chosen_packs_dir",
+           "config_problems", "load_pack_file", "load_settings", "pack_files",
+           "unreachable_caller_ids"]
 
 # The bundled demo, inside the package (callguard/data): present in a wheel as in a clone.
 DEFAULT_CONFIG = bundled_config()
@@ -625,6 +628,28 @@ class _Problems:
 def config_problems(exc: ConfigError) -> tuple[str, ...]:
     """The problems one ConfigError stands for (one, or every one ``load_settings`` found)."""
     return exc.problems if isinstance(exc, ConfigErrors) else (str(exc),)
+
+
+def unreachable_caller_ids(
+    campaigns: Mapping[str, Campaign],
+) -> list[tuple[Campaign, Unreachable]]:
+    """The campaigns whose caller ID no one can call back (``callguard.numbers.callback``),
+    by id. The configuration loads them and the gate presents their number on every call it
+    allows: whether a number reaches the seller is the operator's to know, not callguard's,
+    but a number that reaches no one is known here, so ``config check``, ``serve``'s start
+    and ``/readyz`` say so (47 CFR 64.1601(e)(1))."""
+    found = ((campaigns[c], unreachable(campaigns[c].caller_id)) for c in sorted(campaigns))
+    return [(campaign, why) for campaign, why in found if why is not None]
+
+
+def caller_id_warnings(campaigns: Mapping[str, Campaign]) -> list[str]:
+    """``unreachable_caller_ids`` in words for the operator's terminal, the number in full
+    (it is in the configuration file, and the operator has to find it there)."""
+    return [f"campaign {campaign.id!r} presents caller ID {campaign.caller_id}: {why.why}; no "
+            "one can call it back to make a do-not-call request "
+            f"({CALLBACK_CITATION}), and callguard presents it on every call it allows for "
+            "this campaign: set caller_id to the seller's number that takes such requests"
+            for campaign, why in unreachable_caller_ids(campaigns)]
 
 
 def _enabled(where: str, main: Mapping[str, Any], packs: Mapping[str, Pack]) -> tuple[str, ...]:

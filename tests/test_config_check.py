@@ -375,7 +375,8 @@ def test_config_check_says_what_it_cannot_check_of_manager_conf(site) -> None:
     site.write_text(graced)
     quiet = cli("--config", str(site), "config", "check", "--json", env=env)
     assert quiet.returncode == 0, quiet.stderr
-    assert json.loads(quiet.stdout)["warnings"] == []
+    # the starter's fictional caller IDs are warned about too (tests/test_callback_numbers.py)
+    assert not [w for w in json.loads(quiet.stdout)["warnings"] if w.startswith("[ami]")]
 
 
 def test_config_check_reports_every_problem_not_only_the_first(site) -> None:

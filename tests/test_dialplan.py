@@ -295,11 +295,13 @@ class TestFailClosed:
         assert "Log(NOTICE" in text
         assert "Hangup(${CAUSE})" in text
 
-    def test_minimum_ring_for_automated_modes(self):
-        """64.1200(a)(6): at least 15 s / 4 rings; Dial's timer starts before ringing: 20 s."""
+    def test_minimum_ring_for_every_mode(self):
+        """64.1200(a)(6): no unanswered telemarketing call disconnected before 15 s / 4 rings,
+        a manual one too; Dial's timer starts before ringing: 20 s, whatever the mode."""
         minimum = int(default_of("callguard-dial", "CALLGUARD_MIN_RING"))
         assert minimum >= 20
-        assert '"${ARG3}" != "manual" & ${RING} < ${CALLGUARD_MIN_RING}' in TEXT
+        assert "ExecIf($[${RING} < ${CALLGUARD_MIN_RING}]?Set(RING=${CALLGUARD_MIN_RING}))" in TEXT
+        assert '"manual"' not in TEXT
 
 
 LAB_AGI = (ROOT.parent / "shared" / "fixtures" / "asterisk" / "agi" / "lab-asterisk-22.10.1")

@@ -12,9 +12,12 @@ on the path, as the CLI opens it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import sqlite3
+import subprocess
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -130,6 +133,12 @@ class TestRecordFileRemovedUnderTheNode:
         assert await node.gate.opt_out(NUMBER, UT, source="t") == "+1" + NUMBER
         assert await _check(node) == "BLOCK"
         shutil.copy(tmp_path / "records.sqlite3", tmp_path / "copy.sqlite3")  # a backup
+        # A checkpoint that truncates the -wal (and a size limit) keeps its inode.
+        other = sqlite3.connect(tmp_path / "records.sqlite3")
+        other.execute("PRAGMA journal_size_limit=0")
+        other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        other.close()
+        assert (tmp_path / "records.sqlite3-wal").stat().st_size == 0
         assert await node.gate.opt_out("8015550124", UT, source="t") == "+18015550124"
 
 
@@ -230,3 +239,44 @@ class TestAStoreOpenedTwiceInOneProcess:
                 assert await after.company_dnc("x", number) is not None, number
         finally:
             after.close()
+
+
+@contextlib.contextmanager
+def _unwritable(path: Path) -> Iterator[None]:
+    """``path`` as a file this process cannot write: mode 0400, or (root passes any mode)
+    the immutable attribute; skipped where neither can be had."""
+    if os.geteuid() != 0:
+        path.chmod(0o400)
+        try:
+            yield
+        finally:
+            path.chmod(0o600)
+        return
+    chattr = shutil.which("chattr")
+    if chattr is None or subprocess.run([chattr, "+i", str(path)], capture_output=True,
+                                        check=False).returncode != 0:
+        pytest.skip("root, and no immutable attribute here: no file it cannot write")
+    try:
+        yield
+    finally:
+        subprocess.run([chattr, "-i", str(path)], check=True)
+
+
+class TestAFileTheNodeCannotWrite:
+    """``private_database`` no longer opens an existing file (closing it would drop the
+    locks), and SQLite opens a file it cannot write read-only without a word: the node
+    then served, ready, and refused every opt-out. Refused at the opening, as it was."""
+
+    async def test_is_refused_at_the_opening_not_at_the_first_opt_out(self, tmp_path):
+        records = tmp_path / "records.sqlite3"
+        EmbeddedRecords(records).close()
+        counts = tmp_path / "frequency.sqlite3"
+        await EmbeddedFrequency(counts, _HASH, retention_s=86_400).aclose()
+        opens = ((records, lambda: EmbeddedRecords(records)),
+                 (counts, lambda: EmbeddedFrequency(counts, _HASH, retention_s=86_400)))
+        for path, opening in opens:
+            with _unwritable(path):
+                with pytest.raises(PermissionError):
+                    open(path, "r+b").close()  # the premise, checked
+                with pytest.raises(StoreError, match="Permission denied"):
+                    opening()

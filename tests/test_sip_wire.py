@@ -32,7 +32,7 @@ from callguard.fronts.sip.transactions import (
     TimerSettings,
     transaction_key,
 )
-from callguard.fronts.sip.wire import parse
+from callguard.fronts.sip.wire import header_tag, parse
 from callguard.numbers.redact import has_digit_run
 
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
@@ -44,7 +44,8 @@ def library_response(request: SipRequest, status: int, *, to_tag: str,
     response = SipResponse(status_code=status, reason_phrase=REASONS.get(status, ""))
     for name in _ECHOED:
         for value in request.headers.get(name):
-            tagged = name != "to" or status == 100 or ";tag=" in value.replace(" ", "").lower()
+            # whether the To has a tag is header_tag's (tests/test_sip14.py)
+            tagged = name != "to" or status == 100 or header_tag(value) is not None
             response.headers.append(name, value if tagged else f"{value};tag={to_tag}")
     for name, value in headers:
         response.headers.append(name, value)

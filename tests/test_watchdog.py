@@ -416,7 +416,7 @@ class TestCallerId:
     async def test_presented_number_and_presentation_match(self, node):
         n = await node()
         events = lab_events(CALL_01)
-        n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = "allowed_not_screened"
+        n.fake.variables[(CALLED_01, "CONNECTEDLINE(pres)")] = "allowed_not_screened"
         n.follow(events, caller_id="+4930123456")
         await send_answered_then_rest(n, events)
         await until(lambda: n.named("line-release"))
@@ -427,7 +427,7 @@ class TestCallerId:
     async def test_restricted_presentation_or_other_number_is_recorded(self, node):
         n = await node()
         events = lab_events(CALL_01)
-        n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = "prohib_passed_screen"
+        n.fake.variables[(CALLED_01, "CONNECTEDLINE(pres)")] = "prohib_passed_screen"
         n.follow(events, caller_id="+18015550100")
         await send_answered_then_rest(n, events)
         await until(lambda: n.named("caller-id-mismatch"))
@@ -445,7 +445,7 @@ class TestCallerId:
         if reply is None:
             n.fake.answer_getvar = False
         else:
-            n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = reply
+            n.fake.variables[(CALLED_01, "CONNECTEDLINE(pres)")] = reply
         n.follow(events, caller_id="+4930123456")
         await send_answered_then_rest(n, events)
         await until(lambda: n.named("line-release"))
@@ -1014,14 +1014,14 @@ class TestCallerIdRecord:
     async def test_line_release_says_the_caller_id_was_verified_and_how(self, node):
         n = await node()
         events = lab_events(CALL_01)
-        n.fake.variables[(CALLED_01, "CONNECTEDLINE(num-pres)")] = "allowed_not_screened"
+        n.fake.variables[(CALLED_01, "CONNECTEDLINE(pres)")] = "allowed_not_screened"
         n.follow(events, caller_id="+4930123456")
         await send_answered_then_rest(n, events)
         await until(lambda: n.named("line-release"))
         record = n.named("line-release")[0]
         assert record["caller_id"] == "verified"
         assert "ConnectedLineNum …3456" in record["caller_id_how"]
-        assert "Getvar CONNECTEDLINE(num-pres)=allowed_not_screened" in record["caller_id_how"]
+        assert "Getvar CONNECTEDLINE(pres)=allowed_not_screened" in record["caller_id_how"]
 
     async def test_no_number_in_clear_in_any_record(self, node):
         """A Local channel named after the number (Local/8015550123@ctx): records keep only
@@ -3532,7 +3532,7 @@ class TestStraightToTheCustomerAfterAnOutage:
         assert tracker.calls[self.LINKEDID].dest == CUSTOMER
         tracker.disconnected(50.0)
         effects = tracker.reconcile(self.picture(agent_up=False), 80.0)
-        assert reads_of(effects) == [(CUSTOMER, "CONNECTEDLINE(num-pres)")]  # caller ID
+        assert reads_of(effects) == [(CUSTOMER, "CONNECTEDLINE(pres)")]  # caller ID
         out = [(80.0, e) for e in effects] + [(85.0, e) for e in tracker.due(85.0)]
         assert hangups_of(out) == []
         assert tracker.calls[self.LINKEDID].dest == CUSTOMER

@@ -21,7 +21,7 @@ from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
-from callguard.config import Settings, config_problems, load_settings
+from callguard.config import Settings, caller_id_warnings, config_problems, load_settings
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
@@ -176,9 +176,11 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "lists": lists,
         "campaigns": sorted(settings.campaigns),
         "secrets": secrets_found,
-        # what serve would do but cannot check for itself: said, exit status unchanged
+        # said, exit status unchanged: what serve would do but cannot check for itself, and
+        # a caller ID no one can call back (serve starts and presents it: 64.1601(e)(1))
         "warnings": [w for w in (transfer_events_warning(settings.ami)
-                                 if settings.ami.enabled else None,) if w],
+                                 if settings.ami.enabled else None,) if w]
+        + caller_id_warnings(settings.campaigns),
     }
     return info, problems + secret_problems
 
@@ -232,7 +234,8 @@ def check(state: CliState, as_json: bool) -> None:
             err.print(f"[red]error:[/red] {escape(problem)}")
         err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")
         raise SystemExit(EXIT_USAGE)
-    out.print(f"configuration {escape(info['config'])}: ok")
+    out.print(f"configuration {escape(info['config'])}: ok"
+              + (f" ({len(info['warnings'])} warning(s) on stderr)" if info["warnings"] else ""))
 
 
 def _refuse_unloadable(state: CliState, as_json: bool) -> None:

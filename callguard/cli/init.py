@@ -55,7 +55,10 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
         "pins a copy)\n")
     data = f'data_dir = ""   # here: {choice.path} ({choice.source})\n'
     header = ("# callguard configuration written by `callguard init`: replace the demo campaigns\n"
-              "# below with yours, then run `callguard --config THIS-FILE config check`.\n")
+              "# below with yours, then run `callguard --config THIS-FILE config check`.\n"
+              "# Their caller IDs are the NANP's fictional 555-0100..0199, which no one can call\n"
+              "# back: config check and serve warn for each until it is the seller's number\n"
+              "# that takes do-not-call requests (47 CFR 64.1601(e)(1)).\n")
     return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
 
 
@@ -110,4 +113,5 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
     click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
     click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
     click.echo(f"data dir: {choice.path} ({choice.source}){made}")
-    click.echo(f"next: edit the campaigns, then: callguard --config {target} config check")
+    click.echo("next: edit the campaigns (their caller IDs are fictional 555-01xx numbers), "
+               f"then: callguard --config {target} config check")

@@ -21,12 +21,13 @@ from rich.markup import escape
 
 from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
 from callguard.compliance.writer import RecordWriteError
-from callguard.config import Settings
+from callguard.config import Settings, unreachable_caller_ids
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
 from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
+from callguard.fronts.http.readiness import Check, Readiness
 from callguard.fronts.http.supervisor import supervisor_for
 from callguard.fronts.sip.server import SipFront
 from callguard.law_expiry import ExpiryCollector, ExpiryReadiness, LawExpiry
@@ -108,6 +109,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
     _warn_missing_lists(runtime)
+    _warn_caller_ids(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -303,7 +305,8 @@ async def _start_http(runtime: Runtime,
         "callguard_http_events", "HTTP port connections and requests by what happened "
         "(connections, refused_source, refused_busy, refused_source_busy, header_timeout, "
         "body_timeout, body_too_large, bad_request, ...)", "event", lambda: limits.counts)
-    readiness = ExpiryReadiness(runtime.readiness(), expiry)
+    readiness = CallerIdReadiness(ExpiryReadiness(runtime.readiness(), expiry),
+                                  caller_id_notices(runtime.settings))
     app = build_app(gate=runtime.gate, metrics=runtime.metrics, readiness=readiness,
                     token=settings.http_token(), max_body_bytes=settings.http.max_body_bytes,
                     limits=limits, budget_s=settings.http.budget_ms / 1000)
@@ -326,6 +329,41 @@ def _warn_missing_lists(runtime: Runtime) -> None:
                      detail="no version imported: every call these lists cover is BLOCKed "
                             f"until one is ({me} dnc import FILE --list NAME ...; "
                             f"{me} config check names each)")
+
+
+def caller_id_notices(settings: Settings) -> list[str]:
+    """The campaigns whose caller ID no one can call back, for a log line or ``/readyz``:
+    the class of the number and its last four digits, never the number in clear."""
+    return [f"campaign {campaign.id!r} presents a caller ID (...{campaign.caller_id[-4:]}) "
+            f"no one can call back ({why.kind}: {why.why}), 47 CFR 64.1601(e)(1)"
+            for campaign, why in unreachable_caller_ids(settings.campaigns)]
+
+
+def _warn_caller_ids(runtime: Runtime) -> None:
+    """Say at start which campaigns present a caller ID no one can call back: the node
+    serves them (whether a number reaches the seller is the operator's to know), and each
+    call it allows shows that number to the called person (``config check`` names each)."""
+    for campaign, why in unreachable_caller_ids(runtime.settings.campaigns):
+        _log.warning("caller_id_unreachable", campaign=campaign.id, kind=why.kind,
+                     caller_id_last4=campaign.caller_id[-4:], citation="47 CFR 64.1601(e)(1)",
+                     detail="no one can call this caller ID back to make a do-not-call "
+                            "request; it is presented on every call allowed for the campaign: "
+                            "set the campaign's caller_id to the seller's number")
+
+
+class CallerIdReadiness(Readiness):
+    """A ``Readiness`` with one more check, ``caller-id``: always ok (the node serves), its
+    detail the campaigns whose caller ID no one can call back."""
+
+    def __init__(self, inner: Readiness, notices: list[str]) -> None:
+        self._inner = inner
+        self._detail = ("; ".join(notices) if notices
+                        else "every campaign's caller ID is outside the classes known "
+                             "unreachable")[:1000]
+
+    async def run(self) -> list[Check]:
+        """The node's checks, then this one."""
+        return [*await self._inner.run(), Check("caller-id", True, self._detail)]
 
 
 def _missing_lists(runtime: Runtime) -> list[str]:

@@ -10,6 +10,7 @@ systemd unit's ``UMask`` is a second line, not the only one.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -25,7 +26,9 @@ def private_dir(path: Path) -> None:
 
 
 def private_database(path: Path) -> None:
-    """Make sure the database file exists 0600, and every companion file is 0600."""
+    """Make sure the database file exists 0600, and every companion file is 0600.
+
+    PermissionError when the file is there but this process cannot read and write it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         # Only a file that is not there yet is opened (and closed): POSIX drops every lock
@@ -35,6 +38,12 @@ def private_database(path: Path) -> None:
         # -wal and -shm we still write into (commits lost at a crash).
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
         os.close(fd)
+    elif not os.access(path, os.R_OK | os.W_OK,
+                       effective_ids=os.access in os.supports_effective_ids):
+        # Not opened to find out (above), so asked: SQLite opens a file it cannot write
+        # read-only without a word, and the node would serve, ready, refusing every write.
+        raise PermissionError(errno.EACCES, "Permission denied (this process cannot read "
+                              "and write it)", str(path))
     for suffix in _COMPANIONS:
         companion = path.with_name(path.name + suffix)
         try:

@@ -77,7 +77,13 @@ Event = Mapping[str, str]
 Report = Callable[..., None]
 Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 
-PRESENTATION_VARIABLE = "CONNECTEDLINE(num-pres)"
+# The presentation the called party is shown under: func_callerid.c ``party_id_read``'s
+# ``pres`` member, ast_named_caller_presentation(ast_party_id_presentation(id)) — the name's
+# and the number's combined, as res_pjsip_session.c ``set_from_header`` and
+# res_pjsip_caller_id.c ``add_id_headers`` combine them (channel.c
+# ``ast_party_id_presentation``: a valid restricted name outranks an allowed number, and
+# the INVITE goes out anonymous). ``num-pres`` alone said "verified" for such a call.
+PRESENTATION_VARIABLE = "CONNECTEDLINE(pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # app_dial.c dial_exec_full: once a leg answers, the dialling channel gets DIALSTATUS=ANSWER
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
@@ -111,6 +117,8 @@ _PENDING_TTL_S = 600.0
 _HELD_BACK_S = 120.0  # a standby keeps its records this long for a takeover
 _FORGET_AFTER_S = 86_400.0
 _WENT_ON_AFTER_S = 1.0
+# the members of a basic bridge, the leaver counted, at most, for its leave to dissolve it
+_DISSOLVE_LEFT_AT_MOST = 2
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -309,7 +317,7 @@ class _Call:
     presented: str | None = None  # ConnectedLineNum on the called party's channel
     presented_from: str | None = None  # the event that carried it
     caller_id: str | None = None  # verified | mismatch | unverified
-    presentation: str | None = None  # CONNECTEDLINE(num-pres) as read
+    presentation: str | None = None  # CONNECTEDLINE(pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
@@ -410,6 +418,9 @@ class CallTracker:
         # basic bridges a member left other than by a swap or a transfer: dissolving, the
         # rest pushed out after it (``_dest_left``); dropped when the bridge empties
         self._dissolving: set[str] = set()
+        # basic bridges -> when a member last left one without dissolving it (two others
+        # or more still in it): a second leaving at once may have dissolved it (``_dest_left``)
+        self._kept_at: dict[str, float] = {}
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -834,6 +845,9 @@ class CallTracker:
             return []
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
+        # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
+        # entered is not dissolving (a transferer back from its consultation, a merge).
+        self._dissolving.discard(bridge)
         self._bridge_of[uniqueid] = bridge
         name = event.get("Channel", "")
         self._members.setdefault(bridge, {})[uniqueid] = name
@@ -900,9 +914,11 @@ class CallTracker:
         of the call (47 CFR 64.1200(a)(6)). That is told from the called party's bridge: the
         called party leaving a bridge that still holds channels of the call off its side,
         none of whom left it before
-        (a basic bridge dissolves when one leaves: bridge_channel.c
+        (a basic bridge of two dissolves when one leaves: bridge_channel.c
         ``bridge_channel_internal_pull`` runs ``bridge_channel_dissolve_check`` before its
-        BridgeLeave, so a called party pushed out by a dissolve leaves after another). A
+        BridgeLeave, so a called party pushed out by a dissolve leaves after another; of
+        three or more, one hanging up leaves the rest talking, bridge_basic.c
+        ``basic_hangup_hook``). A
         bridge that does not dissolve (a ConfBridge: ``BridgeType: base``) holds the others
         whoever left. An event without ``BridgeType`` proves nothing. Within
         ``went_on_after_s`` of the channel off its side going, the called party's leave is
@@ -920,13 +936,25 @@ class CallTracker:
                       if u != uniqueid and u in own.channels and n not in side}
             went_on = bool(kind and others) and not (
                 kind == "basic" and bridge in self._dissolving)
+            # basic_hangup_hook counts only the members still in WAIT: of two off the called
+            # party's side hanging up at once, the second dissolves the bridge, while the
+            # first's BridgeLeave may come after the called party's (each channel is pulled
+            # by its own thread): a leave that kept the bridge, just before, proves nothing.
+            kept = self._kept_at.get(bridge)
             soon = (own.off_side_at is not None
-                    and now - own.off_side_at < self.settings.went_on_after_s)
+                    and now - own.off_side_at < self.settings.went_on_after_s) or (
+                kept is not None and now - kept < self.settings.went_on_after_s)
             own.dest_left_first = went_on and not soon
             own.dest_left_raced = went_on and soon
+        # bridge_basic.c ``basic_hangup_hook``: a member hanging up with two or more others
+        # still in the bridge leaves it with BRIDGE_CHANNEL_STATE_END_NO_DISSOLVE — a
+        # three-way goes on as two. Only a leave that leaves one other (or none) dissolves.
         if kind == "basic" and uniqueid not in self._handed_on and (
                 own is None or name not in own.optimised):
-            self._dissolving.add(bridge)
+            if len(self._members.get(bridge, {})) <= _DISSOLVE_LEFT_AT_MOST:
+                self._dissolving.add(bridge)
+            else:
+                self._kept_at[bridge] = now
 
     def _left_first(self, uniqueid: str, name: str, bridge: str, kind: str,
                     now: float) -> None:
@@ -968,8 +996,7 @@ class CallTracker:
         for member, member_name in joined.items():
             call = self.calls.get(self._holder.get(member, ""))
             if (call is None or member_name != call.dest or call.followed is None
-                    or call.answered_at is None or call.first_hangup is not None
-                    or call.left_first is not None):
+                    or call.answered_at is None):
                 continue
             side = self._side(call)
             if name in side or any(
@@ -977,9 +1004,14 @@ class CallTracker:
                     and not other_name.startswith(_NOT_A_PERSON)
                     for other, other_name in joined.items()):
                 continue
+            # The latest person to leave the called party alone, first or not: a call that
+            # went on to a second agent (``g``) tears down when that one hangs up, and the
+            # race of that teardown is timed from it, not from the first agent's going
+            # (``_dest_left``).
+            call.off_side_at = now
+            if call.first_hangup is not None or call.left_first is not None:
+                continue
             call.left_first = (uniqueid, name)
-            if call.off_side_at is None:
-                call.off_side_at = now
             self._left_in[uniqueid] = call.linkedid
 
     def _bypassed(self, call: _Call, name: str) -> bool:
@@ -1024,6 +1056,7 @@ class CallTracker:
         if bridge is not None and not members:
             self._members.pop(bridge, None)
             self._dissolving.discard(bridge)
+            self._kept_at.pop(bridge, None)
 
     def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the

@@ -20,6 +20,7 @@ from aiosipua.headers import prettify_header_name
 
 from callguard.decision import Decision
 from callguard.fronts.sip.protection import address_forms, plain_network
+from callguard.fronts.sip.wire import header_tag
 from callguard.gate import CheckRequest, Withdrawal
 from callguard.numbers.parse import in_phone_context
 
@@ -134,7 +135,9 @@ def build_response(request: SipRequest, status: int, *, to_tag: str,
         if not values:
             continue
         if name == "to" and status != 100:
-            values = [value if ";tag=" in value.replace(" ", "").lower()
+            # §8.2.6.2: a tag unless the request's To has one (``header_tag``: not a
+            # ";tag=" in its display-name or its URI)
+            values = [value if header_tag(value) is not None
                       else f"{value};tag={to_tag}" for value in values]
         groups[name] = list(values)
         names[name] = _PRETTY_ECHOED[name]

@@ -33,7 +33,7 @@ from typing import Protocol, cast
 
 import structlog
 from aiosipua import SipRequest
-from aiosipua.headers import parse_via, stringify_via
+from aiosipua.headers import CSeq, parse_via, stringify_via
 from aiosipua.message import missing_required_headers
 from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
@@ -55,7 +55,7 @@ from callguard.fronts.sip.transactions import (
     cancelled_key,
     transaction_key,
 )
-from callguard.fronts.sip.wire import Identity, parse, peek, sent_by
+from callguard.fronts.sip.wire import Identity, header_tag, parse, peek, sent_by
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -723,35 +723,14 @@ class SipFront:
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
             addr = _stamp_via(request, addr, transport.reliable,
                               force_rport=self.settings.force_rport)
-        if refusal is not None:  # another version, or a datagram cut: nothing is decided
+        refusal = refusal or self._unreadable(request, method)
+        if refusal is not None:  # nothing is decided; an ACK is never answered
             event, status, headers = refusal
             counts[event] += 1
             if request.headers.get("via") and method != "ACK":
                 self._stateless(request, status, addr, transport, headers)
             return
-        missing = missing_required_headers(request)
-        if missing:
-            counts["missing_headers"] += 1
-            if request.headers.get("via") and method != "ACK":
-                self._stateless(request, 400, addr, transport,
-                                (("Warning", f'399 callguard "missing {", ".join(missing)}"'),))
-            return
-        try:
-            cseq = request.cseq
-        except ValueError:
-            cseq = None
-        if cseq is None or cseq.method.upper() != method:
-            counts["malformed"] += 1
-            if method != "ACK":
-                self._stateless(request, 400, addr, transport,
-                                (("Warning", '399 callguard "CSeq does not match"'),))
-            return
-        repeated = self.mapping.repeated(request) if method == "INVITE" else None
-        if repeated is not None:
-            counts["repeated_header"] += 1
-            self._stateless(request, 400, addr, transport, (
-                ("Warning", f'399 callguard "{repeated} given more than once"'),))
-            return
+        cseq = cast(CSeq, request.cseq)  # read by _unreadable
         key = key if key is not None else self._key(request, method)
         receipt = self._known(method, key, addr, transport, ident,
                               _merge_id(request, cseq.seq) if method == "INVITE" else None)
@@ -761,6 +740,28 @@ class SipFront:
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)
+
+    def _unreadable(self, request: SipRequest, method: str) -> _Refusal | None:
+        """Why a request cannot be read as one question (400, nothing decided): a header
+        §8.1.1 requires missing, an identifying header given twice (``_SINGLE``), a CSeq
+        that is not a number and this method, or an INVITE's question header repeated."""
+        headers = request.headers
+        missing = missing_required_headers(request)
+        if missing:
+            return _bad("missing_headers", f"missing {', '.join(missing)}")
+        twice = next((name for name in _SINGLE if len(headers.get(name)) > 1), None)
+        if twice is not None:
+            return _bad("repeated_header", f"{_SINGLE[twice]} given more than once")
+        try:
+            cseq = request.cseq
+        except ValueError:
+            cseq = None
+        if cseq is None or cseq.method.upper() != method:
+            return _bad("malformed", "CSeq does not match")
+        repeated = self.mapping.repeated(request) if method == "INVITE" else None
+        if repeated is not None:
+            return _bad("repeated_header", f"{repeated} given more than once")
+        return None
 
     def _new(self, request: SipRequest, method: str, key: Hashable, addr: tuple[str, int],
              transport: _Transport) -> None:
@@ -797,7 +798,7 @@ class SipFront:
         if required and method == "OPTIONS":
             return 420, (("Unsupported", ", ".join(required)),)
         if method == "INVITE":
-            if _TAG.search((request.headers.get_first("to") or "").rpartition(">")[2]):
+            if header_tag(request.headers.get_first("to") or "") is not None:
                 # §12.2.2: a request inside a dialog this server never had (a re-INVITE, a
                 # session refresh misrouted here): 481, nothing decided, recorded or
                 # counted for a call nobody placed (hsip13).
@@ -980,6 +981,18 @@ _Refusal = tuple[str, int, tuple[tuple[str, str], ...]]
 _BAD_VERSION: _Refusal = ("bad_version", 505, ())
 
 
+def _bad(event: str, why: str) -> _Refusal:
+    """A 400 whose Warning says why (§21.4.1, §20.43: code 399, "miscellaneous")."""
+    return (event, 400, (("Warning", f'399 callguard "{why}"'),))
+
+
+# The headers that identify a request and its dialog (§8.1.1), each a single value: given
+# twice (two rows, or "t:" and "To:"), the front and the next element could each read
+# another one — the front decided a new call on the first To while the second carried a
+# tag, and recorded the first Call-ID as the reference. Refused 400 (§7.3.1, §21.4.1).
+_SINGLE = {"to": "To", "from": "From", "call-id": "Call-ID", "cseq": "CSeq"}
+
+
 # A Content-Length header (or its compact form) whose body was not read: set to 0 so the
 # header block of an oversized datagram parses alone (``_too_large``).
 _NO_BODY = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*\d+[ \t]*$")
@@ -1013,16 +1026,10 @@ def _merge_id(request: SipRequest, cseq: int) -> str | None:
     numbers (a hand-made dialer) asks a new question each time, decided as such. None
     for a request with a To tag."""
     headers = request.headers
-    to = headers.get_first("to") or ""
-    if ";tag=" in to.replace(" ", "").lower():
+    if header_tag(headers.get_first("to") or "") is not None:
         return None
-    tag = _TAG.search((headers.get_first("from") or "").rpartition(">")[2])
-    return f"{request.call_id}\n{tag.group(1) if tag else ''}\n{cseq}\n{request.uri}"
-
-
-# The tag parameter of a From value, after its <URI> if any (a regex: aiosipua's
-# address parse cost half a parse of the whole INVITE).
-_TAG = re.compile(r";[ \t]*tag[ \t]*=[ \t]*([^; \t]+)", re.IGNORECASE)
+    tag = header_tag(headers.get_first("from") or "")
+    return f"{request.call_id}\n{tag or ''}\n{cseq}\n{request.uri}"
 
 
 def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = False, *,

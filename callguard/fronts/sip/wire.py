@@ -24,9 +24,78 @@ from aiosipua.message import MAX_HEADERS, _reconcile_content_length, _split_mult
 
 from callguard.fronts.sip.transactions import MAGIC_COOKIE, transaction_key
 
-__all__ = ["Identity", "parse", "peek", "sent_by"]
+__all__ = ["Identity", "header_tag", "parse", "peek", "sent_by"]
 
 _TOP_VIA = re.compile(rb"\n(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
+
+
+# RFC 3261 §25.1: a quoted-string's rest after its opening DQUOTE (quoted-pairs skipped)
+_QUOTED_REST = re.compile(r'(?:[^"\\]|\\.)*"', re.DOTALL)
+# what ends a display-name or an addr-spec at the top of a From/To value
+_ADDRESS_MARK = re.compile(r'["<;]')
+# text up to the first SEMI outside a quoted-string; then one "; name [= value]" each
+_NOT_SEMI = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|[^;"])*', re.DOTALL)
+_PARAM = re.compile(r';((?:"(?:[^"\\]|\\.)*"?|[^;"])*)', re.DOTALL)
+_TAG_WORD = re.compile("tag", re.IGNORECASE)
+
+
+def header_tag(value: str) -> str | None:
+    """The ``tag`` header parameter of a To or From value (RFC 3261 §20.39, §20.20,
+    §25.1), or None when it has none; "" for a ``tag`` given no value.
+
+    The one reading of "does the To carry a tag" for the whole front (the 481 of a
+    re-INVITE, the merge of a forked copy, the tag a response adds). The grammar:
+    ``( name-addr / addr-spec ) *( SEMI to-param )``. In a name-addr the parameters
+    follow the ``>``: a ``;tag=`` inside a quoted display-name (``"a;tag=b" <sip:…>``,
+    escaped quotes and all) or inside the ``<URI>`` (a URI parameter) is not the
+    header's tag. Without angle brackets, §20.10: "any semicolon-delimited parameters
+    are header-parameters, not URI parameters" — they start at the first ``;``.
+    Parameter names compare case-insensitively (§7.3.1), with SWS around SEMI and
+    EQUAL; a ``gen-value`` may be a quoted-string holding ``;``. Total: a value that
+    breaks the grammar (an unbalanced quote, an unclosed ``<``) is read as before: its
+    parameters follow the last ``>`` (all of it without one) — fail closed, a ``;tag=``
+    there is a dialog (481), never a new call decided and recorded."""
+    if "tag" not in value and _TAG_WORD.search(value) is None:  # nothing to parse
+        return None
+    at = _params_at(value)
+    if at is None:
+        at = value.rfind(">") + 1
+    if '"' not in value[at:]:  # no quoted-string among the parameters: split at SEMI
+        params = value[at:].split(";")[1:]
+    else:
+        skipped = _NOT_SEMI.match(value, at)  # before the first SEMI: nothing the
+        at = skipped.end() if skipped else at  # grammar allows there; skipped
+        params = [param.group(1) for param in _PARAM.finditer(value, at)]
+    for param in params:
+        name, equals, given = param.partition("=")
+        if name.strip(" \t").lower() == "tag":
+            return given.strip(" \t") if equals else ""
+    return None
+
+
+def _params_at(value: str) -> int | None:
+    """Where a From/To value's header parameters start: its first ``;`` (an addr-spec),
+    or just after the ``>`` (a name-addr, past any quoted display-name); None if the
+    value breaks off first."""
+    at = 0
+    while True:
+        mark = _ADDRESS_MARK.search(value, at)
+        if mark is None:
+            return None
+        if mark.group() == ";":
+            return mark.start()
+        if mark.group() == "<":
+            end = value.find(">", mark.end())
+            return None if end < 0 else end + 1
+        if "\\" in value:  # the display-name's quoted-string, quoted-pairs and all
+            quoted = _QUOTED_REST.match(value, mark.end())
+            if quoted is None:
+                return None
+            at = quoted.end()
+        else:
+            at = value.find('"', mark.end()) + 1
+            if at == 0:
+                return None
 
 
 def sent_by(text: str) -> str:
@@ -79,8 +148,10 @@ class Identity:
     def __init__(self, headers: tuple[str, ...]) -> None:
         names = ("call-id", "i", *(h.lower() for h in headers))
         alternatives = b"|".join(re.escape(n.encode()) for n in dict.fromkeys(names))
-        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*([^\r\n]*)",
-                                  re.IGNORECASE)
+        # a value with its continuation lines (§7.3.1 folding): two requests whose
+        # folded values differ only after the first line are two requests
+        self._fields = re.compile(rb"\n(" + alternatives + rb")[ \t]*:[ \t]*"
+                                  rb"([^\r\n]*(?:\r?\n[ \t][^\r\n]*)*)", re.IGNORECASE)
 
     def __call__(self, data: bytes) -> int:
         """The identity of the request in ``data``."""
