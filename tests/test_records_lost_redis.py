@@ -50,7 +50,8 @@ async def test_a_server_flushed_while_the_node_was_down_is_lost_at_start(tmp_pat
     again = store()
     await again.start()
     try:
-        with pytest.raises(StoreError, match=f"lost its data.*remove .*{MARKER_FILE}"):
+        with pytest.raises(StoreError, match=f"lost its data.*remove .*{MARKER_FILE}, "
+                                             "re-import .*then restart"):
             await again.company_dnc(SELLER, NUMBER)
         with pytest.raises(StoreError, match="lost its data"):
             await again.apply([AddCompanyDnc(SELLER, "+18015550143", T0, "agent")])
@@ -63,14 +64,27 @@ async def test_a_server_flushed_while_the_node_was_down_is_lost_at_start(tmp_pat
         await again.aclose()
 
     await admin.flushall()
-    remember.unlink()  # the operator accepts the empty server
-    accepted = store()
-    await accepted.start()
+    node = store()  # lost again; the operator accepts the empty server as the message says
+    await node.start()
     try:
-        assert await accepted.company_dnc(SELLER, NUMBER) is None
+        remember.unlink()
+        cli = store()  # a re-import from the same data dir: accepted, written
+        await cli.start()
+        try:
+            await cli.apply([AddCompanyDnc(SELLER, NUMBER, T0, "import")])
+        finally:
+            await cli.aclose()
         assert remember.read_text().strip() == (await admin.get(MARKER_KEY)).decode()
+        with pytest.raises(StoreError, match="lost its data"):  # until it restarts
+            await node.company_dnc(SELLER, NUMBER)
     finally:
-        await accepted.aclose()
+        await node.aclose()
+    restarted = store()
+    await restarted.start()
+    try:
+        assert await restarted.company_dnc(SELLER, NUMBER) is not None
+    finally:
+        await restarted.aclose()
         await admin.aclose()
 
 

@@ -13,7 +13,8 @@ rename + directory fsync, after the database's commit). At every opening:
 - the file holds one and the database none or another: the records are lost or replaced.
   The store then refuses every read and write (the gate BLOCKs ``callguard:store-unavailable``,
   ``/readyz`` is not ready: as a Redis store that lost its data), and says how to accept
-  the store: remove ``records.id`` once the right records are in it.
+  the store: remove ``records.id``, re-import (writes are refused before), restart. A
+  running node keeps refusing until it restarts, so it BLOCKs while the records go in.
 
 A copy of the store (a backup, SQLite's ``.backup``) carries the id: putting it back is
 accepted. A stale copy is not told from the current one: this catches a store gone, not
@@ -66,12 +67,13 @@ def id_path(path: Path) -> Path:
 
 
 def lost_message(path: Path) -> str:
-    """What the operator reads (the error of every refused call and write, /readyz)."""
-    return (f"record store {path} is not the one this node used: the data dir's "
-            f"{id_path(path).name} names another store (the file was lost, replaced or made "
-            "again empty), so opt-outs and consents may be missing and every call is "
-            f"BLOCKed; put the right {path.name} back, or once its records are restored or "
-            f"re-imported, remove {id_path(path)} to accept it, and restart")
+    """What the operator reads: the error of every refused call and write, and /readyz's
+    records check, which keeps its first 200 characters: the way out comes first."""
+    name = id_path(path).name
+    return (f"record store not the one {name} names: put the right {path.name} back, or "
+            f"remove {name} and re-import (internal-dnc/consent/ebr import); then restart "
+            f"the node ({path}: lost, replaced or made anew, it may miss opt-outs; every "
+            "call is BLOCKed until then)")
 
 
 def establish(db: sqlite3.Connection, path: Path) -> str | None:

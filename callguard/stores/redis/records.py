@@ -507,8 +507,9 @@ class RedisRecords:
         lost = None if marker_ok else (
             f"the Redis server lost its data ({MARKER_KEY} is gone or changed: restarted "
             "without its AOF, flushed, or replaced); an earlier record may be missing"
-            + (f" (once its records are restored, remove {self._remember} and restart to "
-               "accept the server)" if self._remember is not None else ""))
+            + (f" (restore its AOF; or accept the server as it is: remove {self._remember}, "
+               "re-import the records (refused until then), then restart the node)"
+               if self._remember is not None else ""))
         if problem != self.weak:
             if problem is None:
                 _log.info("records_durable_again")
