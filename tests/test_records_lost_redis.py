@@ -118,3 +118,31 @@ def test_a_node_restarted_on_a_flushed_server_blocks_and_is_not_ready(tmp_path, 
         assert node.json("/v1/opt-out", optout)[0] == 503
     finally:
         node.stop()
+
+
+def test_show_refuses_a_server_that_is_not_the_one_the_data_dir_remembers(tmp_path,
+                                                                          redis_server):
+    """`internal-dnc show` reads Redis without starting the store: it checked only that a
+    marker exists, so after a flush and a fresh marker (a new node, a CLI from another data
+    dir) the opt-out made before read as "none" while the node itself refused."""
+    import redis
+
+    from tests.serve_node import ServeNode, write_lists
+
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True)
+    write_lists(node.data, [8015550199])
+    node.start()
+    try:
+        optout = {"number": "8015550142", "campaign": "ut-solar-predictive"}
+        assert node.json("/v1/opt-out", optout)[0] == 200
+    finally:
+        node.stop()
+    show = ("internal-dnc", "show", "8015550142", "--campaign", "ut-solar-manual")
+    assert node.cli(*show).returncode == 0
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.flushall()
+    admin.set(MARKER_KEY, "another-nodes-fresh-marker")
+    shown = node.cli(*show)
+    assert shown.returncode == 3, shown.stdout + shown.stderr
+    assert "lost its data" in shown.stderr
+    assert MARKER_FILE in shown.stderr
