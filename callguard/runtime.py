@@ -35,6 +35,7 @@ from callguard.stores.redis.client import open_client
 from callguard.stores.redis.frequency import RedisFrequency
 from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
+from callguard.stores.redis.remembered import MARKER_FILE
 
 __all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_compliance_log",
            "open_frequency", "open_runtime", "redis_client"]
@@ -180,7 +181,8 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
         registry = EmbeddedListRegistry(data_dir)
     records: RecordStores
     if settings.records.backend == "redis":
-        records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records)
+        records = RedisRecords(redis_client(settings, socket_timeout=2), settings.records,
+                               remember=data_dir / MARKER_FILE)
     else:
         records = EmbeddedRecords(data_dir / "records.sqlite3")
     frequency = open_frequency(settings, records, protector.hash, protector.key_id)

@@ -40,9 +40,11 @@ from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
 from callguard.policy.rules.exemptions import Exemptions, revocation_on_or_after
 from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
+from callguard.stores.embedded.identity import id_path, lost_message
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.redis.records import MARKER_KEY, RedisRecords
+from callguard.stores.redis.remembered import MARKER_FILE, read_marker
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -190,6 +192,10 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
         reading = _redis_sheet(settings, solicitor, e164)
     else:
         path = settings.data_dir / "records.sqlite3"
+        if not path.exists() and id_path(path).exists():  # made here once, now gone
+            err_console.print(f"[red]cannot read:[/red] {escape(lost_message(path))}",
+                              highlight=False)
+            raise SystemExit(EXIT_INTERNAL)
         if not path.exists():
             usage_error(f"no record store at {path}: nothing was ever recorded in data dir "
                         f"{settings.data_dir}; check --data-dir / CALLGUARD_DATA_DIR (the "
@@ -214,11 +220,22 @@ async def _embedded_sheet(path: Path, solicitor: str, e164: str) -> RecordSheet:
 
 async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordSheet:
     """The shared store; one without callguard's durability marker holds no records —
-    never used, or it lost them."""
+    never used, or it lost them. One without the marker this data dir's node relies on
+    (remembered.py) lost them too, even when a fresh marker is there now."""
+    remembered_at = settings.data_dir / MARKER_FILE
+    remembered = read_marker(remembered_at)
     client = redis_client(settings, socket_timeout=2)
     store = RedisRecords(client, settings.records)
     try:
-        if not await client.exists(MARKER_KEY):
+        marker = await client.get(MARKER_KEY)
+        if remembered is not None and (
+                marker.decode() if isinstance(marker, bytes) else marker) != remembered:
+            raise StoreError(
+                f"the Redis server lost its data ({MARKER_KEY} is not the one "
+                f"{remembered_at} remembers): an earlier record may be missing; restore its "
+                f"AOF, or accept the server as it is: remove {remembered_at}, re-import the "
+                "records, then restart the node")
+        if marker is None:
             raise UsageError(
                 f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
                 "callguard records: never written, or the server lost its data; "

@@ -37,6 +37,7 @@ from time import monotonic
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.embedded.changes import WalChangeCounter
+from callguard.stores.embedded.identity import establish
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -144,6 +145,11 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             self._reader.close()
             raise StoreError(f"record store {path}: {exc}") from None
+        try:  # a lost or replaced store refuses every read and write (identity.py)
+            self._lost = establish(self._writer, path)
+        except StoreError:
+            self.close()
+            raise
         self._identity = files_identity(path)  # the file opened (module doc)
         self._checked_at = monotonic()  # when a lookup last compared it
         self._moved = False  # a comparison found another file: every lookup refused
@@ -166,7 +172,12 @@ class EmbeddedRecords:
         self._reader.close()
         self._writer.close()
 
+    def _refuse_if_lost(self) -> None:
+        if self._lost is not None:
+            raise StoreError(self._lost)
+
     def _read(self, sql: str, args: tuple[str, ...]) -> list[tuple[str | None, ...]]:
+        self._refuse_if_lost()
         try:
             return self._reader.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
@@ -231,7 +242,7 @@ class EmbeddedRecords:
         """Read the company do-not-call set now and keep it (module doc); a long-running
         node calls this at start. Left as it was when the table holds more than
         ``DNC_SET_LIMIT`` records or the wal-index cannot be read."""
-        if self._dnc is not None:
+        if self._dnc is not None or self._lost is not None:
             return
         changes = WalChangeCounter.of(self._path)
         if changes is None:
@@ -278,6 +289,7 @@ class EmbeddedRecords:
 
     async def company_dnc(self, solicitor: str, e164: str) -> CompanyDncRecord | None:
         """The do-not-call record, or None."""
+        self._refuse_if_lost()
         if self._moved or monotonic() - self._checked_at >= _CHECK_FILES_S:
             self._same_file()  # a record written into new files is never read: refuse
         if self._dnc_absent(solicitor, e164):
@@ -292,6 +304,7 @@ class EmbeddedRecords:
     async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """All writes in one transaction; durable (synchronous=FULL) on return."""
         check_canonical(writes)
+        self._refuse_if_lost()
         return await asyncio.to_thread(self._write_sync, [_statements(w) for w in writes])
 
     async def sheet(self, solicitor: str, e164: str) -> RecordSheet:

@@ -17,7 +17,10 @@ gone (an opt-out written earlier may be missing). While the server is weak, writ
 refused (StoreError: nothing acknowledged); while its data is lost, reads are refused too
 (the gate BLOCKs: a missing do-not-call record must not read as "none"). Readiness and
 ``callguard_records_durable`` say so. A lost state clears when the marker comes back (the
-AOF restored) or when this node restarts, which adopts the marker it then finds.
+AOF restored). A node given a data dir file (``remember``, ``remembered.py``) relies at
+start on the marker it adopted before, so a server that lost its data while the node was
+down is in the lost state from the first call; without the file (or once it is removed) a
+start adopts the marker it then finds.
 
 A write, count or read about to be refused for the server's state asks the server again
 first (``recheck``: its settings and the marker, one round trip shared by every caller
@@ -39,6 +42,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
@@ -52,6 +56,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.stores.redis.remembered import read_marker, rely_on, remember_marker
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -359,8 +364,10 @@ def _decoded(value: Any) -> Any:
 class RedisRecords:
     """The three record kinds in Redis; reads only what a rule asked for."""
 
-    def __init__(self, client: aioredis.Redis, settings: RecordsSettings) -> None:
+    def __init__(self, client: aioredis.Redis, settings: RecordsSettings, *,
+                 remember: Path | None = None) -> None:
         self._client = client
+        self._remember = remember  # where the adopted marker is kept (remembered.py)
         self._settings = settings
         self._apply = client.register_script(_APPLY)
         self._read_script = client.register_script(_READ)
@@ -384,13 +391,19 @@ class RedisRecords:
                 raise StoreError(f"record store (Redis): {problem} "
                                  "(or on_weak_durability = \"warn\" to start anyway)")
             _log.error("records_not_durable", problem=problem)
+        remembered = read_marker(self._remember) if self._remember is not None else None
         try:
-            await self._client.set(MARKER_KEY, secrets.token_hex(16), nx=True)
+            if remembered is None:  # a remembered marker is never written over (module doc)
+                await self._client.set(MARKER_KEY, secrets.token_hex(16), nx=True)
             token = await self._client.get(MARKER_KEY)
-            self._token = token.encode() if isinstance(token, str) else token
         except RedisError as exc:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
-        self._judge(problem, marker_ok=True)
+        on_server = _decoded(token)
+        rely, remember = rely_on(remembered, on_server)
+        if remember and rely is not None and self._remember is not None:
+            remember_marker(self._remember, rely)
+        self._token = rely.encode() if rely is not None else None
+        self._judge(problem, marker_ok=rely == on_server)
 
     @property
     def refusing_writes(self) -> str | None:
@@ -493,7 +506,10 @@ class RedisRecords:
         """Record the server's state; log each change once."""
         lost = None if marker_ok else (
             f"the Redis server lost its data ({MARKER_KEY} is gone or changed: restarted "
-            "without its AOF, flushed, or replaced); an earlier record may be missing")
+            "without its AOF, flushed, or replaced); an earlier record may be missing"
+            + (f" (restore its AOF; or accept the server as it is: remove {self._remember}, "
+               "re-import the records (refused until then), then restart the node)"
+               if self._remember is not None else ""))
         if problem != self.weak:
             if problem is None:
                 _log.info("records_durable_again")

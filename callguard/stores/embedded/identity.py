@@ -1,0 +1,140 @@
+"""The record store's identity: a lost or replaced ``records.sqlite3`` is not an empty one.
+
+A node that finds no record file at start creates one, and an empty store answers "none" to
+"did this number opt out?": a called party who asked not to be called (47 CFR
+64.1200(d)(3)) would be called again after a lost disk or a data dir restored without
+the file. So at its creation the store gets a random id, kept in the database
+(``callguard_meta``) and beside it in a small file (``records.id``, written temp + fsync +
+rename + directory fsync, after the database's commit). At every opening:
+
+- neither holds an id: a new store (a first start, or one made before this check): both
+  get one;
+- the database holds one, the file none (the file removed): the file is written again;
+- the file holds one and the database none or another: the records are lost or replaced.
+  The store then refuses every read and write (the gate BLOCKs ``callguard:store-unavailable``,
+  ``/readyz`` is not ready: as a Redis store that lost its data), and says how to accept
+  the store: remove ``records.id``, re-import (writes are refused before), restart. A
+  running node keeps refusing until it restarts, so it BLOCKs while the records go in.
+
+A copy of the store (a backup, SQLite's ``.backup``) carries the id: putting it back is
+accepted. A stale copy is not told from the current one: this catches a store gone, not
+one rolled back.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from callguard.errors import StoreError
+
+__all__ = ["Identity", "establish", "id_path", "judge", "lost_message", "write_atomically"]
+
+_log = structlog.get_logger("callguard.records")
+
+_SCHEMA = "CREATE TABLE IF NOT EXISTS callguard_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What an opening found: ``write_db`` / ``write_file`` the id to store, or ``lost``."""
+
+    store_id: str | None
+    write_db: bool = False
+    write_file: bool = False
+    lost: bool = False
+
+
+def judge(in_db: str | None, in_file: str | None, fresh: str) -> Identity:
+    """The pure rule (module doc): what the database and the id file hold decide."""
+    if in_file is None:
+        if in_db is None:
+            return Identity(fresh, write_db=True, write_file=True)
+        return Identity(in_db, write_file=True)
+    if in_db != in_file:
+        return Identity(None, lost=True)
+    return Identity(in_db)
+
+
+def id_path(path: Path) -> Path:
+    """``records.sqlite3`` → ``records.id``, beside it."""
+    return path.with_name(path.stem + ".id")
+
+
+def lost_message(path: Path) -> str:
+    """What the operator reads: the error of every refused call and write, and /readyz's
+    records check, which keeps its first 200 characters: the way out comes first."""
+    name = id_path(path).name
+    return (f"record store not the one {name} names: put the right {path.name} back, or "
+            f"remove {name} and re-import (internal-dnc/consent/ebr import); then restart "
+            f"the node ({path}: lost, replaced or made anew, it may miss opt-outs; every "
+            "call is BLOCKed until then)")
+
+
+def establish(db: sqlite3.Connection, path: Path) -> str | None:
+    """Check (and on a new store, write) the identity; the lost message, or None.
+
+    ``db`` must commit durably (``synchronous=FULL``). Raises StoreError when the id file
+    cannot be read or written: whether the store is the right one is then unknown.
+    """
+    where = id_path(path)
+    try:
+        in_file: str | None = where.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        in_file = None
+    except OSError as exc:
+        raise StoreError(f"record store {path}: cannot read {where}: {exc.strerror}") from None
+    try:
+        db.execute(_SCHEMA)
+        row = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()
+        found = judge(row[0] if row else None, in_file, secrets.token_hex(16))
+        if found.lost:
+            _log.error("record-store-lost", path=str(path), id_file=str(where))
+            return lost_message(path)
+        store_id = found.store_id
+        if found.write_db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.execute("INSERT OR IGNORE INTO callguard_meta VALUES ('store_id', ?)",
+                           (store_id,))
+                # Two first openers at once: the id the first one committed.
+                store_id = db.execute(
+                    "SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()[0]
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise
+    except sqlite3.Error as exc:
+        raise StoreError(f"record store {path}: {exc}") from None
+    if found.write_file and store_id is not None:
+        try:
+            write_atomically(where, store_id + "\n")
+        except OSError as exc:
+            raise StoreError(f"record store {path}: cannot write {where}: "
+                             f"{exc.strerror}") from None
+        if not found.write_db:
+            _log.warning("record-store-id-rewritten", path=str(path), id_file=str(where))
+    return None
+
+
+def write_atomically(where: Path, text: str) -> None:
+    """Temp file, fsync, rename over, directory fsync: the id is whole and durable."""
+    temp = where.with_name(f".{where.name}.{os.getpid()}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, text.encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, where)
+    directory = os.open(where.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
