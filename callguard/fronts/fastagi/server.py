@@ -232,9 +232,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
             seen = ("Asterisk did not confirm the answer: what came back before its "
                     "confirmation was no reply of Asterisk's (a line break inside a dialplan "
                     "value?), or nothing came in time")
+        # The id under a key the log redactor leaves whole (SAFE_KEYS): a decision id's
+        # digit runs ("…a2-9271-7775-…") read as a phone number under any other key.
         _log.warning("fastagi_cut_block_after_answer" if channel.tail_seen
                      else "fastagi_answer_unconfirmed", route=route,
-                     withdrawn=variables.get(c.VAR_DECISION_ID)
+                     decision_id=variables.get(c.VAR_DECISION_ID)
                      or variables.get(c.OPTOUT_ID, ""))
         if route == c.ROUTE_OPTOUT:
             # The seller the opt-out went to may have been forged: the agent must record
