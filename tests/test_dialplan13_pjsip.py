@@ -269,3 +269,37 @@ def test_a_ringsecs_that_is_not_whole_seconds_never_rings_a_call_short(mode, rin
     timeout = dial("8015550123", "PJSIP/itsp", mode, ring)[1]
     assert timeout == "30"
     assert (dial_seconds(timeout) or 0) >= 20
+
+
+async def _allow(args: list[str], channel: dict[str, str]) -> str:
+    """callguard's ALLOW, as its EXEC MSet leaves it on the channel (the AGI is not the
+    subject here: tests/test_dialplan13_failclosed.py runs it against a real front)."""
+    channel.update(CALLGUARD_VERDICT="ALLOW", CALLGUARD_DECISION_ID="0190-id")
+    return "SUCCESS"
+
+
+@pytest.mark.parametrize("minimum", ["20s", "15.5", "2 0", '2"0', "-20", "10", "0", "x"])
+@pytest.mark.parametrize("ring", ["5", "12", ""])
+def test_an_administrators_min_ring_that_is_not_whole_seconds_of_20_or_more_is_20(
+        minimum, ring):
+    """CALLGUARD_MIN_RING comes from [globals]: "20s" is no number to ast_expr2 (make_str:
+    a digit-led token with a letter is a string), so "5" < "20s" compared as strings is
+    false and a 5 s RINGSECS reached Dial() (64.1200(a)(6): 15 s or four rings). A value
+    below 20 would ring short too: Dial's timer starts before ringing. Either rings 20 s."""
+    chan = {"CALLGUARD_TRUNK": "PJSIP/itsp", "ARG1": "8015550123", "ARG2": "c1",
+            "ARG3": "manual", "ARG5": ring, "CALLGUARD_MIN_RING": minimum,
+            "CHANNEL(linkedid)": "1.1"}
+    outcome = asyncio.run(run_s(chan, _allow))
+    assert outcome.how == "dial", outcome
+    assert (dial_seconds(outcome.dial[1]) or 0) >= 20
+    assert outcome.dial[1] in ("20", "30")
+
+
+@pytest.mark.parametrize(("minimum", "ring", "expected"), [
+    ("25", "12", "25"), ("25", "", "30"), ("45", "30", "45"), ("", "5", "20")])
+def test_an_administrators_min_ring_of_20_or_more_is_kept(minimum, ring, expected):
+    chan = {"CALLGUARD_TRUNK": "PJSIP/itsp", "ARG1": "8015550123", "ARG2": "c1",
+            "ARG3": "predictive", "ARG5": ring, "CALLGUARD_MIN_RING": minimum,
+            "CHANNEL(linkedid)": "1.1"}
+    outcome = asyncio.run(run_s(chan, _allow))
+    assert outcome.dial[1] == expected

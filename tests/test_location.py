@@ -74,3 +74,14 @@ def test_a_zone_directory_or_an_overlong_name_is_an_unknown_zone(zone):
     instead of the location's own."""
     with pytest.raises(UsageError, match="unknown time zone"):
         parse_location(zone)
+
+
+@pytest.mark.parametrize("zone", ["right/America/Denver", "posix/America/Denver"])
+def test_a_tzdata_variant_directory_is_no_crm_zone(zone):
+    """ZoneInfo opens /usr/share/zoneinfo/right/America/Denver (the leap-second variant) and
+    reads it an hour off: 2026-12-06 04:00:10 UTC is 22:00:10 there, 21:00:10 in Denver,
+    so a CRM sending it had a 7:30 a.m. call in December judged at 8:30 and ALLOWed
+    (64.1200(c)(1): not before 8 a.m.). available_timezones() leaves right/ and posix/
+    out; so does the gate (posix/ is the same data under another name: refused alike)."""
+    with pytest.raises(UsageError, match="unknown time zone"):
+        parse_location(zone)

@@ -257,7 +257,8 @@ def _purged_here(purge: Record, log: Path | None) -> bool:
 def _purged(purge: Record) -> str:
     """What a purge that reached into the range destroyed, in words: without it, a number
     whose calls were purged read "decisions: none", as a number never called."""
-    return (f"records logged before {_second(purge.get('cutoff'))} were destroyed by "
+    return (f"records logged before {_second(purge.get('cutoff'))} (not necessarily all) "
+            "were destroyed by "
             f"`callguard purge` ({_second(purge.get('logged_at'))}, node "
             f"{purge.get('node', '?')}, retention {purge.get('retention_days', '?')} days): "
             "calls and record changes before then may be missing from this answer (a purge "
