@@ -94,6 +94,15 @@ def test_config_check_names_each_campaign_whose_caller_id_reaches_no_one(site) -
     assert "warning(s)" not in fixed.stdout
 
 
+def test_the_summary_with_errors_counts_the_warnings_too(site) -> None:  # noqa: F811
+    """Right after `init` (no list imported): main's last line said "2 problem(s)" under
+    three caller-ID warnings, as if the errors were all there was to fix."""
+    result = cli("--config", str(site), "config", "check")
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.endswith(": 2 problem(s), 3 warning(s)"), last
+
+
 def test_an_n11_exchange_is_named_too(site) -> None:  # noqa: F811
     import_lists(site)
     site.write_text(site.read_text().replace('"+12125550199"', '"+12129115555"'))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import structlog
 
 from callguard.errors import StoreError
 from callguard.stores.embedded.identity import id_path, judge
@@ -98,6 +99,19 @@ class TestEmbeddedStore:
         id_path(path).unlink()  # the operator accepts the store
         assert _dnc(path) is None
         assert id_path(path).read_text() != old
+
+    def test_the_log_line_of_a_lost_store_names_the_way_out(self, tmp_path):
+        """main logged only "record-store-lost" with the paths: an operator reading the log
+        (not /readyz) learned that something was lost, not what to do."""
+        path = tmp_path / "records.sqlite3"
+        _opt_out(path)
+        _remove_store(path)
+        with structlog.testing.capture_logs() as logs, pytest.raises(StoreError):
+            _dnc(path)
+        lost = [e for e in logs if e["event"] == "record-store-lost"]
+        assert lost, logs
+        assert "remove records.id and re-import" in lost[0].get("detail", ""), lost[0]
+        assert "restart the node" in lost[0].get("detail", ""), lost[0]
 
     def test_a_store_from_another_data_dir_is_refused(self, tmp_path):
         path = tmp_path / "records.sqlite3"

@@ -232,7 +232,10 @@ def check(state: CliState, as_json: bool) -> None:
     if problems:
         for problem in problems:
             err.print(f"[red]error:[/red] {escape(problem)}")
-        err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)")
+        # The warnings counted too: right after `init` the caller-ID warnings sit above
+        # the errors, and a summary of errors alone reads as if they were all there is.
+        err.print(f"configuration {escape(info['config'])}: {len(problems)} problem(s)"
+                  + (f", {len(info['warnings'])} warning(s)" if info["warnings"] else ""))
         raise SystemExit(EXIT_USAGE)
     out.print(f"configuration {escape(info['config'])}: ok"
               + (f" ({len(info['warnings'])} warning(s) on stderr)" if info["warnings"] else ""))

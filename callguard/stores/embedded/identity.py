@@ -94,8 +94,11 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
         row = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()
         found = judge(row[0] if row else None, in_file, secrets.token_hex(16))
         if found.lost:
-            _log.error("record-store-lost", path=str(path), id_file=str(where))
-            return lost_message(path)
+            # The way out in the log too: an operator who reads the log, not /readyz,
+            # otherwise learns only that something is lost, not what to do.
+            message = lost_message(path)
+            _log.error("record-store-lost", path=str(path), id_file=str(where), detail=message)
+            return message
         store_id = found.store_id
         if found.write_db:
             db.execute("BEGIN IMMEDIATE")
