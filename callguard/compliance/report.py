@@ -266,9 +266,11 @@ def purged_note(report: Report) -> str:
     purge = report.purged
     if purge is None:
         return ""
-    return (f"records logged before {purge['cutoff']} were destroyed by `callguard purge` "
-            f"({purge['logged_at']}, node {purge['node']}, retention "
-            f"{purge['retention_days']} days): calls before then are not counted")
+    return (f"records logged before {purge['cutoff']} (not necessarily all) were destroyed "
+            f"by `callguard purge` ({purge['logged_at']}, node {purge['node']}, retention "
+            f"{purge['retention_days']} days): calls before then may be missing from the "
+            "counts (an archive purge keeps the cutoff's own day; a log purge keeps held "
+            "segments)")
 
 
 def _local(query: ReportQuery, epoch_us: int) -> str:
