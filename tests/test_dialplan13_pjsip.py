@@ -303,3 +303,19 @@ def test_an_administrators_min_ring_of_20_or_more_is_kept(minimum, ring, expecte
             "CHANNEL(linkedid)": "1.1"}
     outcome = asyncio.run(run_s(chan, _allow))
     assert outcome.dial[1] == expected
+
+
+@pytest.mark.parametrize(("minimum", "ring"), [
+    ("20", "4294968"), ("20", "0004294968"), ("20", "8589935"), ("4294968", "12")])
+def test_a_ring_time_dial_cannot_hold_in_an_int_rings_30(minimum, ring):
+    """app_dial.c dial_exec_full: ``to = atoi(args.timeout); if (to > 0) to *= 1000;`` in
+    an int: 4294968 s is 4294968000 ms, 704 ms once wrapped (8589935: 408 ms), so
+    a digits-only RINGSECS (or CALLGUARD_MIN_RING) of seven digits or more rang the call
+    under a second, under 64.1200(a)(6)'s 15 s. Six digits (999999000 ms) still fit."""
+    chan = {"CALLGUARD_TRUNK": "PJSIP/itsp", "ARG1": "8015550123", "ARG2": "c1",
+            "ARG3": "manual", "ARG5": ring, "CALLGUARD_MIN_RING": minimum,
+            "CHANNEL(linkedid)": "1.1"}
+    timeout = asyncio.run(run_s(chan, _allow)).dial[1]
+    wrapped = (int(timeout) * 1000 + 2**31) % 2**32 - 2**31  # the int Dial() waits on
+    assert wrapped >= 20_000
+    assert timeout == "30"
