@@ -85,3 +85,17 @@ def test_a_tzdata_variant_directory_is_no_crm_zone(zone):
     out; so does the gate (posix/ is the same data under another name: refused alike)."""
     with pytest.raises(UsageError, match="unknown time zone"):
         parse_location(zone)
+
+
+@pytest.mark.parametrize("zone", ["Etc/GMT+7", "Etc/GMT-7", "Etc/GMT+10", "Etc/GMT-14"])
+def test_a_fixed_offset_zone_with_a_backwards_sign_is_no_crm_zone(zone):
+    """tzdata's etcetera zones have POSIX signs: Etc/GMT-7 is UTC+7. A CRM meaning Mountain
+    Standard Time that sends it had a 10 p.m. call in Denver (05:00 UTC) judged at noon and
+    ALLOWed (64.1200(c)(1): not after 9 p.m.); refused, the call is BLOCKed with the reason."""
+    with pytest.raises(UsageError, match="sign reads backwards"):
+        parse_location(zone)
+
+
+@pytest.mark.parametrize("zone", ["Etc/UTC", "Etc/GMT+0", "Etc/GMT-0", "US/Mountain"])
+def test_a_zone_without_a_signed_offset_is_kept(zone):
+    assert parse_location(zone).zones == (zone,)

@@ -138,6 +138,8 @@ _STATE_ZONES: dict[str, tuple[str, ...]] = {
 }
 
 _ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")
+# tzdata's fixed-offset zones other than zero (Etc/GMT+7, Etc/GMT-14)
+_ETC_OFFSET_RE = re.compile(r"etc/gmt[+-]0*[1-9][0-9]*", re.IGNORECASE)
 
 
 def state_for_zip(zip5: str) -> str | None:
@@ -216,6 +218,13 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
         # right/ and posix/ are tzdata's variant trees, no zone names (zoneinfo's
         # available_timezones leaves them out): right/America/Denver is read an hour off
         unknown = text.split("/", 1)[0] in ("right", "posix")
+        if _ETC_OFFSET_RE.fullmatch(text):
+            # tzdata's etcetera file: POSIX signs, "Etc/GMT+7" is UTC-7; a CRM that means
+            # UTC-7 and sends Etc/GMT-7 gets UTC+7, 14 hours off. No place called has one
+            # offset all year without a name of its own (America/Phoenix, Pacific/Honolulu).
+            raise UsageError(f"time zone {redact_digits(text)!r} is a fixed offset whose "
+                             "sign reads backwards (Etc/GMT+7 is UTC-7); use the called "
+                             "party's IANA name such as America/Phoenix")
         try:
             ZoneInfo(text)
         # OSError: a tzdata directory ("America/Argentina" is one) or a name too long
