@@ -8,9 +8,20 @@ The records, `tail` and the archive write ``2026-12-04T17:30:00.012Z``; `report`
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["utah_offset", "zulu"]
+__all__ = ["utah_offset", "zone_named", "zulu"]
+
+
+def zone_named(name: str) -> ZoneInfo | None:
+    """The IANA zone ``name`` names, or None. zoneinfo says "no such zone" three ways:
+    ZoneInfoNotFoundError, ValueError (a malformed key) and OSError (a tzdata directory
+    such as "America" or "America/Argentina", a name too long); each caller caught a
+    different subset (an OSError was an internal error, a 500, a BLOCK reason)."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
 
 
 def zulu(instant: datetime, timespec: str = "auto") -> str:

@@ -17,9 +17,11 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
-from callguard.utc import utah_offset
+from callguard.utc import utah_offset, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
+    from zoneinfo import ZoneInfo
+
     from callguard.config import Settings
     from callguard.numbers import NumberInfo
     from callguard.policy import Campaign
@@ -43,6 +45,7 @@ __all__ = [
     "run",
     "usage_error",
     "window_or_exit",
+    "zone_or_exit",
 ]
 
 EXIT_ALLOW, EXIT_BLOCK, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -144,6 +147,14 @@ def usage_error(message: str) -> NoReturn:
     """Print and exit 2 (escaped: messages name sections like "[ami]", not rich markup)."""
     err_console.print(f"[red]usage error:[/red] {escape(message)}", highlight=False)
     sys.exit(EXIT_USAGE)
+
+
+def zone_or_exit(tz: str) -> ZoneInfo:
+    """The ``--tz`` zone, or a usage error naming it (exit 2)."""
+    zone = zone_named(tz)
+    if zone is None:
+        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
+    return zone
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -30,6 +30,7 @@ from callguard.cli.common import (
     own_files_or_exit,
     usage_error,
     window_or_exit,
+    zone_or_exit,
 )
 from callguard.cli.logs import (
     EXIT_INCOMPLETE,
@@ -72,7 +73,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
              first: str | None, last: str | None, tz: str, form: str, output: Path | None,
              archive_dir: Path | None, file_path: Path | None, as_json: bool) -> None:
     """Every decision and record change for NUMBER (or --decision ID), archive and live."""
-    zone = _zone_or_exit(tz)  # before reading anything
+    zone = zone_or_exit(tz)  # before reading anything
     if as_json:
         if form not in ("text", "json"):
             usage_error(f"--json and --format {form}: give one of them")
@@ -144,16 +145,6 @@ def _range_or_exit(first: str | None, last: str | None,
     since, until = instant_option("--from", first, zone), instant_option("--to", last, zone)
     window_or_exit(since, until, names=("--from", "--to"))
     return since, until
-
-
-def _zone_or_exit(tz: str) -> tzinfo:
-    """The --tz zone, or a usage error naming it (exit 2)."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
-
-    try:
-        return ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
-        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:

@@ -38,6 +38,7 @@ from callguard.cli.common import (
     run,
     usage_error,
     window_or_exit,
+    zone_or_exit,
 )
 from callguard.cli.locate import LogPlace, e164, locate
 from callguard.compliance.fields import canonical_decision_id
@@ -566,8 +567,6 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
            verdict: str | None, rule: str | None, front: str | None, node: str | None,
            as_json: bool, as_csv: bool, html_path: Path | None) -> None:
     """Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures."""
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError  # noqa: PLC0415
-
     one_source_or_exit(file_path, stream)
     if as_json and as_csv:  # one standard output: the CSV was silently not printed
         usage_error("--json and --csv both print to standard output: give one of them")
@@ -575,16 +574,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     from callguard.compliance import report as figures  # noqa: PLC0415
     from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: "America", a directory
-        usage_error(f"--tz {tz!r} is not a time zone name; use UTC or one like America/Denver")
+    zone = zone_or_exit(tz)
     if html_path is not None and str(html_path) == "-":  # was a file named "-" in the cwd
         usage_error("--html -: the page is written to a file beside the report, which "
                     "takes standard output; give a path such as report.html")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
-    zone = ZoneInfo(tz)
     first_at = instant_option("--since", since, zone)
     last_at = instant_option("--until", until, zone)
     window_or_exit(first_at, last_at)

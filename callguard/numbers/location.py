@@ -19,11 +19,11 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from callguard.errors import NumberError, UsageError
 from callguard.numbers.parse import ascii_digits
 from callguard.numbers.redact import redact_digits
+from callguard.utc import zone_named
 
 __all__ = ["STATE_CODES", "Location", "parse_location", "region_for_state", "state_for_zip",
            "zones_for_state"]
@@ -225,12 +225,7 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
             raise UsageError(f"time zone {redact_digits(text)!r} is a fixed offset whose "
                              "sign reads backwards (Etc/GMT+7 is UTC-7); use the called "
                              "party's IANA name such as America/Phoenix")
-        try:
-            ZoneInfo(text)
-        # OSError: a tzdata directory ("America/Argentina" is one) or a name too long
-        except (ZoneInfoNotFoundError, ValueError, OSError):
-            unknown = True
-        if unknown:
+        if unknown or zone_named(text) is None:
             raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
                              "such as America/Denver")
         return Location(text, (text,), None)
