@@ -31,6 +31,7 @@ from pathlib import Path
 
 import structlog
 
+from callguard.compliance.segments import fsync_path
 from callguard.errors import StoreError
 
 __all__ = ["Identity", "establish", "id_path", "judge", "lost_message", "write_atomically"]
@@ -136,8 +137,4 @@ def write_atomically(where: Path, text: str) -> None:
     finally:
         os.close(fd)
     os.replace(temp, where)
-    directory = os.open(where.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_path(where.parent)
