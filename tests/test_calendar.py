@@ -296,3 +296,43 @@ def test_no_version_in_force_blocks():
     outcome = rule.evaluate(context_for("2026-07-22T11:00:00-06:00"))
     assert outcome.status is Status.BLOCK
     assert "no text of Utah Code 63G-1-301 is in force on 2026-07-22" in outcome.reason
+
+
+def _declared(moves: bool):
+    """The us-ut pack with a holiday declared for Saturday 4 September 2027."""
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    day = ProclaimedDay(date(2027, 9, 4), "Holiday declared for extraordinary conditions",
+                        "Governor's proclamation (example)", moves=moves)
+    pack = pack_from_mapping(doc, proclaimed=[("us-ut:legal-holidays", day)])
+    return pack, next(r for r in pack.rules if r.rule_id == RULE)
+
+
+def test_a_holiday_declared_in_addition_to_subsection_1_is_not_moved():
+    """63G-1-301 (the text read, laws-info's copy of an earlier version, (2)(a)): 'Whenever
+    in the governor's opinion extraordinary conditions exist justifying the action, the
+    governor may: (i) declare, by proclamation, legal holidays in addition to those holidays
+    under Subsection (1)'; the moves reach only 'a day described in Subsection (1)(a)'
+    ((2)(a)-(b) of the 2025-05-07 and 2026-05-06 texts). A Saturday so declared is itself
+    the legal holiday: before, every proclaimed day took the (1)(a) moves, so the Saturday
+    was callable and the Friday before it blocked."""
+    from tests.test_engine import context_for
+    pack, rule = _declared(moves=False)
+    calendar = pack.calendars["us-ut:legal-holidays"]
+    (held,) = calendar.holidays_on(date(2027, 9, 4)) or ()
+    assert held.moved_from is None
+    assert held.citation == "Governor's proclamation (example)"  # not the (1)(a)(vi) clause
+    assert calendar.holidays_on(date(2027, 9, 3)) == ()
+    saturday = rule.evaluate(context_for("2027-09-04T12:00:00-06:00"))
+    assert saturday.status is Status.BLOCK
+    assert "Holiday declared for extraordinary conditions" in saturday.reason
+    assert rule.evaluate(context_for("2027-09-03T12:00:00-06:00")).status is not Status.BLOCK
+
+
+def test_a_day_of_fasting_proclaimed_for_a_saturday_still_moves():
+    """(1)(a)(vi) and (2)(a): a day of fasting or thanksgiving is a (1)(a) day, so a Saturday
+    moves to the preceding Friday (the default of a proclaimed day)."""
+    pack, _ = _declared(moves=True)
+    calendar = pack.calendars["us-ut:legal-holidays"]
+    (held,) = calendar.holidays_on(date(2027, 9, 3)) or ()
+    assert held.moved_from == date(2027, 9, 4)
+    assert calendar.holidays_on(date(2027, 9, 4)) == ()

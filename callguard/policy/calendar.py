@@ -157,11 +157,19 @@ class DayRule:
 
 @dataclass(frozen=True, slots=True)
 class ProclaimedDay:
-    """A day proclaimed a legal holiday, added by configuration with its citation."""
+    """A day proclaimed a legal holiday, added by configuration with its citation.
+
+    ``moves`` False: a holiday the governor declares "in addition to those holidays under
+    Subsection (1)" (63G-1-301, the governor's power for extraordinary conditions): the
+    Saturday and Sunday moves reach only "a day described in Subsection (1)(a)" (a day of
+    fasting or thanksgiving is one), so the declared day itself is the legal holiday, and
+    its citation is the site's alone (not the version's (1)(a) clause).
+    """
 
     day: date
     name: str
     citation: str
+    moves: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +204,7 @@ class CalendarVersion:
         return tuple(DayRule(p.name, f"{p.citation}; {self.proclaimed_citation}",
                              fixed=(p.day.month, p.day.day), moves=self.proclaimed_moves,
                              moves_citation=self.proclaimed_moves_citation)
+                     if p.moves else DayRule(p.name, p.citation, fixed=(p.day.month, p.day.day))
                      for p in self.proclaimed)
 
     def proclaimed_in(self, year: int) -> tuple[DayRule, ...]:
