@@ -226,7 +226,7 @@ def _proclaimed(where: str, raw: object) -> tuple[tuple[str, ProclaimedDay], ...
         at = f"{where}[{index}]"
         if not isinstance(entry, Mapping):
             raise ConfigError(f"{at}: must be a table")
-        _unknown(at, entry, {"calendar", "date", "name", "citation"})
+        _unknown(at, entry, {"calendar", "date", "name", "citation", "moves"})
         calendar, day, name, citation = (entry.get(k) for k in
                                          ("calendar", "date", "name", "citation"))
         if not (isinstance(calendar, str) and isinstance(day, date)
@@ -235,7 +235,13 @@ def _proclaimed(where: str, raw: object) -> tuple[tuple[str, ProclaimedDay], ...
             raise ConfigError(f"{at}: needs calendar = \"us-ut:legal-holidays\", date = "
                               "YYYY-MM-DD (unquoted), name = \"...\" and citation = \"...\" "
                               "(the proclamation and the subsection that makes it a holiday)")
-        days.append((calendar, ProclaimedDay(day, name, citation)))
+        moves = entry.get("moves", True)
+        if not isinstance(moves, bool):
+            raise ConfigError(f"{at}: moves must be true (a day of fast or thanksgiving: a "
+                              "Saturday or Sunday moves as the calendar's holidays do) or false "
+                              "(a holiday the governor declares in addition to them: the day "
+                              "itself), unquoted")
+        days.append((calendar, ProclaimedDay(day, name, citation, moves)))
     return tuple(days)
 
 

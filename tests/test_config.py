@@ -62,6 +62,8 @@ class TestSettings:
          "name = 'x'\n", "needs calendar"),
         ("[[proclaimed_days]]\ncalendar = 'us-ut:holidays'\ndate = 2026-11-27\n"
          "name = 'x'\ncitation = 'y'\n", "unknown calendar us-ut:holidays"),
+        ("[[proclaimed_days]]\ncalendar = 'us-ut:legal-holidays'\ndate = 2027-09-04\n"
+         "name = 'x'\ncitation = 'y'\nmoves = 'no'\n", "moves must be true"),
         (CAMPAIGN + "registration = { number = 'x', expires = '2027-01-01' }\n",
          "a TOML date, unquoted"),
         (CAMPAIGN + CAMPAIGN, "defined twice"),
@@ -113,6 +115,20 @@ class TestSettings:
         holidays = pack.calendars["us-ut:legal-holidays"].holidays_on(date(2026, 11, 27))
         assert holidays is not None
         assert [h.name for h in holidays] == ["Day of thanksgiving"]
+
+    def test_a_declared_saturday_stays_on_the_saturday(self, tmp_path):
+        """moves = false: a holiday declared in addition to 63G-1-301(1) is the day itself
+        ((2)(a)-(b) move only a (1)(a) day); by default a proclaimed Saturday moves to Friday."""
+        from datetime import date
+        saturday, friday = date(2027, 9, 4), date(2027, 9, 3)
+        for moves, holiday, workday in (("false", saturday, friday), ("true", friday, saturday)):
+            body = ("[[proclaimed_days]]\ncalendar = 'us-ut:legal-holidays'\n"
+                    f"date = {saturday.isoformat()}\nname = 'Declared'\n"
+                    f"citation = 'Governor (example)'\nmoves = {moves}\n")
+            calendar = load_settings(write(tmp_path, body)).packs["us-ut"].calendars[
+                "us-ut:legal-holidays"]
+            assert [h.name for h in calendar.holidays_on(holiday) or ()] == ["Declared"]
+            assert not calendar.holidays_on(workday)
 
     def test_statute_cases_beside_the_packs_are_not_packs(self, tmp_path):
         """*.tests.toml files in packs_dir are skipped by the loader."""

@@ -119,6 +119,8 @@ EARLIER_KEYS: Mapping[str, Key] = {
 PROCLAIMED_KEYS: Mapping[str, Key] = {
     "calendar": Key("str", required=True), "date": Key("date", required=True),
     "name": Key("str", required=True), "citation": Key("str", required=True),
+    "moves": Key("bool", doc="false: a holiday declared in addition to the calendar's "
+                             "(not moved off a Saturday or Sunday); default true"),
 }
 _WINDOW = re.compile(r"^(\d\d:\d\d)-(\d\d:\d\d)$")
 
@@ -307,7 +309,8 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
                           {k: Key("str") for k in table.get("interpretations", {})},
                           what="interpretations")
     proclaimed = tuple(
-        (p["calendar"], ProclaimedDay(p["date"], p["name"], p["citation"]))
+        (p["calendar"], ProclaimedDay(p["date"], p["name"], p["citation"],
+                                      p.get("moves", True)))
         for p in (check_table(f"{where}: proclaimed_days[{i}]", raw_day, PROCLAIMED_KEYS,
                               what="a proclaimed day")
                   for i, raw_day in enumerate(table.get("proclaimed_days", []))))
