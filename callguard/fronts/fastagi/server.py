@@ -28,6 +28,7 @@ from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
     AmbiguousHeaders,
+    ChannelGone,
     HeaderError,
     encode_mset,
     read_headers,
@@ -43,6 +44,7 @@ TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 BUSY_RULE = "callguard:busy"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
+HUNG_UP_RULE = "callguard:hung-up"
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -144,12 +146,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # Idle or slow peers hold only a socket until the header timeout; the session cap
         # counts those that sent a whole header block, so they cannot starve real calls.
         refused: str | None = None
+        gone = False
         try:
             headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
             self.stats.counts[f"header_{exc.kind}"] += 1
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
+        except ChannelGone as exc:
+            headers, gone = exc.headers, True
         if self.stats.active >= self.settings.max_sessions:
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
@@ -159,9 +164,30 @@ class FastAgiServer(Application):  # type: ignore[misc]
             return
         self.stats.active += 1
         try:
+            if gone and headers.get("agi_network_script", "").split("?", 1)[0] == \
+                    c.ROUTE_CHECK:
+                await self._hung_up(headers)
+                return
+            # An opt-out whose channel went is still recorded: the request was made.
             await self._answer(headers, reader, writer, refused)
         finally:
             self.stats.active -= 1
+
+    async def _hung_up(self, headers: dict[str, str]) -> None:
+        """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
+        has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
+        be a record of a call cleared that Asterisk never placed, and would take a slot
+        of the number's call-frequency cap) but recorded BLOCK with the reason; nothing is
+        sent (AGIEXITONHANGUP: Asterisk has closed)."""
+        self.stats.counts["hung_up"] += 1
+        await self.gate.refuse(self._request(headers), refusal(
+            HUNG_UP_RULE, FAIL_CLOSED,
+            "the channel hung up before callguard answered (Asterisk's HANGUP or its close "
+            "came with the AGI header block: a caller who gave up, or the dialplan's "
+            "backstop while callguard was stalled); AGI() had returned, call not placed"),
+            started=time.perf_counter())
+        self.stats.counts["block"] += 1
+        _log.info("fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, refused: str | None) -> None:
