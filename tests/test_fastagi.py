@@ -202,6 +202,8 @@ class TestRecordedReplyPatterns:
         assert result.closed_by_server
         assert node.stats.counts["answered"] == 1
         assert node.stats.counts["answer_not_accepted"] == 0
+        # the HANGUP says the channel is gone (res_agi.c run_agi): the ALLOW is withdrawn
+        assert compliance_records(node)[-1]["rule"] == "callguard:hung-up"
 
     async def test_hangup_then_511_on_dead_channel(self, node):
         """Recorded (agi-slow): HANGUP then 511; counted, the socket closed, no crash.
@@ -260,7 +262,12 @@ class TestRecordedReplyPatterns:
         assert escaped == []
         assert node.stats.counts["reply_failed"] == 1
         assert node.stats.counts["answered"] == 0
-        assert compliance_records(node)[-1]["verdict"] == "ALLOW"  # decided, recorded
+        # decided and recorded ALLOW, then withdrawn by a recorded BLOCK: the HANGUP came
+        # before Asterisk's reply, so the AGI ends HANGUP and nothing is dialled
+        allow, block = compliance_records(node)[-2:]
+        assert allow["verdict"] == "ALLOW"
+        assert (block["verdict"], block["rule"]) == ("BLOCK", "callguard:hung-up")
+        assert block["withdraws"] == allow["decision_id"]
         assert await real_call_latency(node.port) < 0.5
 
     async def test_multiline_520_is_read_whole(self, node):

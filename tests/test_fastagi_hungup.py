@@ -86,3 +86,34 @@ async def test_an_optout_whose_channel_hung_up_is_still_recorded(node):
                         recorded_end())
     assert node.stats.counts["optout"] == 1
     assert node.stats.counts["hung_up"] == 0
+
+
+async def test_a_hangup_while_an_allow_is_answered_withdraws_it(node):
+    """The HANGUP comes once the decision is under way (the store answers in 100 ms), so
+    the ALLOW is decided and recorded; Asterisk's HANGUP then precedes its reply and it
+    closes (AGIEXITONHANGUP). run_agi keeps AGI_RESULT_HANGUP once needhup was set: the
+    AGI ends HANGUP and no Dial() follows, so a BLOCK withdrawing the ALLOW is recorded
+    (reports count the call once, as the BLOCK)."""
+    node.records.delay = 0.1
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    try:
+        writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
+        await writer.drain()
+        await asyncio.sleep(0.03)
+        writer.write(b"HANGUP\n")
+        await writer.drain()
+        command = await asyncio.wait_for(reader.readline(), timeout=2)
+        assert command.startswith(b"EXEC MSet ")
+        writer.write(recorded_end()[len(b"HANGUP\n"):])  # the second HANGUP, then EOF
+        writer.write_eof()
+        assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+    finally:
+        writer.close()
+        node.records.delay = 0.0
+    await asyncio.sleep(0.1)
+    allow, block = compliance_records(node)[-2:]
+    assert allow["verdict"] == "ALLOW"
+    assert block["verdict"] == "BLOCK", block
+    assert block["rule"] == "callguard:hung-up"
+    assert block["withdraws"] == allow["decision_id"]
+    assert node.stats.counts["withdrawn"] == 1

@@ -173,18 +173,26 @@ class FastAgiServer(Application):  # type: ignore[misc]
         finally:
             self.stats.active -= 1
 
-    async def _hung_up(self, headers: dict[str, str]) -> None:
+    async def _hung_up(self, headers: dict[str, str], withdraws: str | None = None,
+                       ) -> None:
         """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
         has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
         be a record of a call cleared that Asterisk never placed, and would take a slot
         of the number's call-frequency cap) but recorded BLOCK with the reason; nothing is
-        sent (AGIEXITONHANGUP: Asterisk has closed)."""
+        sent (AGIEXITONHANGUP: Asterisk has closed). When the HANGUP came only while an
+        ALLOW was being answered, the BLOCK withdraws it (``withdraws``: reports count
+        the call once, as this BLOCK)."""
         self.stats.counts["hung_up"] += 1
-        await self.gate.refuse(self._request(headers), refusal(
+        if withdraws:
+            self.stats.counts["withdrawn"] += 1
+        await self.gate.refuse(self._request(headers, withdraws), refusal(
             HUNG_UP_RULE, FAIL_CLOSED,
-            "the channel hung up before callguard answered (Asterisk's HANGUP or its close "
-            "came with the AGI header block: a caller who gave up, or the dialplan's "
-            "backstop while callguard was stalled); AGI() had returned, call not placed"),
+            ("the channel hung up while callguard answered (Asterisk's HANGUP came before "
+             "its reply): the session's first answer is withdrawn; AGI() ends HANGUP, call "
+             "not placed") if withdraws else
+            ("the channel hung up before callguard answered (Asterisk's HANGUP or its close "
+             "came with the AGI header block: a caller who gave up, or the dialplan's "
+             "backstop while callguard was stalled); AGI() had returned, call not placed")),
             started=time.perf_counter())
         self.stats.counts["block"] += 1
         _log.info("fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
@@ -203,9 +211,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
-        reply, confirmed = await self._send_confirmed(channel, variables)
-        if channel.tail_seen or not confirmed:
-            await self._late_tail(name, headers, variables, channel)
+        withdrawn = False
+        try:
+            reply, confirmed = await self._send_confirmed(channel, variables)
+            if channel.tail_seen or not confirmed:
+                withdrawn = True
+                await self._late_tail(name, headers, variables, channel)
+        finally:
+            if (channel.hangup_seen and not withdrawn and name == c.ROUTE_CHECK
+                    and variables.get(c.VAR_VERDICT) == "ALLOW"):
+                # Asterisk's HANGUP came while we answered: AGI() ends HANGUP (run_agi
+                # keeps AGI_RESULT_HANGUP once needhup was set) and no Dial() follows.
+                await self._hung_up(headers, withdraws=variables.get(c.VAR_DECISION_ID))
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
