@@ -179,8 +179,10 @@ class TestHangupWhileDeciding:
             await asyncio.sleep(0.5)
         assert node.stats.connected == 0
         assert node.stats.active == 0
-        # the answer found the socket closed: counted, and logged without the number
-        assert node.stats.counts["reply_failed"] == 1, node.stats.counts
+        # the HANGUP came with the block: not decided, recorded BLOCK (callguard:hung-up),
+        # nothing sent to the closed socket; counted, and logged without the number
+        assert node.stats.counts["hung_up"] == 1, node.stats.counts
+        assert node.stats.counts["reply_failed"] == 0, node.stats.counts
         assert "8015550123" not in json.dumps(logs)
 
 

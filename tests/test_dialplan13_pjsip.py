@@ -107,9 +107,9 @@ def substitute(text: str, variables: dict[str, str]) -> str:
             text = text[:expr.start()] + _expression(expr.group(1)) + text[expr.end():]
 
 
-def steps_of_s() -> list[tuple[str, str]]:
-    """[callguard-dial] extension s: (label, application call) for each priority."""
-    body = TEXT.split("\n[callguard-dial]\n", 1)[1].split("\n[", 1)[0]
+def steps_of_s(context: str = "callguard-dial") -> list[tuple[str, str]]:
+    """``context``'s extension s: (label, application call) for each priority."""
+    body = TEXT.split(f"\n[{context}]\n", 1)[1].split("\n[", 1)[0]
     steps: list[tuple[str, str]] = []
     for raw in body.splitlines():
         line = raw.split(";", 1)[0].strip()
@@ -139,12 +139,12 @@ AgiHook = Callable[[list[str], dict[str, str]], Awaitable[str]]
 
 
 async def run_s(variables: dict[str, str], agi: AgiHook | None = None, *,
-                start: int = 0) -> Outcome:
-    """Run [callguard-dial] s from step ``start`` on a channel holding ``variables``.
+                start: int = 0, context: str = "callguard-dial") -> Outcome:
+    """Run ``context``'s s from step ``start`` on a channel holding ``variables``.
 
     ``AGI()`` calls ``agi`` with its substituted arguments (app.c separate_args, as
     agi_exec_full splits them) and the channel; it returns the AGISTATUS to set."""
-    steps = steps_of_s()
+    steps = steps_of_s(context)
     at = start
     while at < len(steps):
         name, _, data = steps[at][1].partition("(")

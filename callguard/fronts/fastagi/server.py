@@ -28,6 +28,7 @@ from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
     AmbiguousHeaders,
+    ChannelGone,
     HeaderError,
     encode_mset,
     read_headers,
@@ -43,6 +44,7 @@ TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 BUSY_RULE = "callguard:busy"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
+HUNG_UP_RULE = "callguard:hung-up"
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -144,12 +146,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # Idle or slow peers hold only a socket until the header timeout; the session cap
         # counts those that sent a whole header block, so they cannot starve real calls.
         refused: str | None = None
+        gone = False
         try:
             headers = await read_headers(reader, self.settings.header_timeout_ms / 1000)
         except AmbiguousHeaders as exc:  # answered: BLOCK, or opt-out FAILED
             headers, refused = exc.headers, str(exc)
             self.stats.counts[f"header_{exc.kind}"] += 1
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
+        except ChannelGone as exc:
+            headers, gone = exc.headers, True
         if self.stats.active >= self.settings.max_sessions:
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
@@ -159,9 +164,38 @@ class FastAgiServer(Application):  # type: ignore[misc]
             return
         self.stats.active += 1
         try:
+            if gone and headers.get("agi_network_script", "").split("?", 1)[0] == \
+                    c.ROUTE_CHECK:
+                await self._hung_up(headers)
+                return
+            # An opt-out whose channel went is still recorded: the request was made.
             await self._answer(headers, reader, writer, refused)
         finally:
             self.stats.active -= 1
+
+    async def _hung_up(self, headers: dict[str, str], withdraws: str | None = None,
+                       ) -> None:
+        """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
+        has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
+        be a record of a call cleared that Asterisk never placed, and would take a slot
+        of the number's call-frequency cap) but recorded BLOCK with the reason; nothing is
+        sent (AGIEXITONHANGUP: Asterisk has closed). When the HANGUP came only while an
+        ALLOW was being answered, the BLOCK withdraws it (``withdraws``: reports count
+        the call once, as this BLOCK)."""
+        self.stats.counts["hung_up"] += 1
+        if withdraws:
+            self.stats.counts["withdrawn"] += 1
+        await self.gate.refuse(self._request(headers, withdraws), refusal(
+            HUNG_UP_RULE, FAIL_CLOSED,
+            ("the channel hung up while callguard answered (Asterisk's HANGUP came before "
+             "its reply): the session's first answer is withdrawn; AGI() ends HANGUP, call "
+             "not placed") if withdraws else
+            ("the channel hung up before callguard answered (Asterisk's HANGUP or its close "
+             "came with the AGI header block: a caller who gave up, or the dialplan's "
+             "backstop while callguard was stalled); AGI() had returned, call not placed")),
+            started=time.perf_counter())
+        self.stats.counts["block"] += 1
+        _log.info("fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, refused: str | None) -> None:
@@ -177,9 +211,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
-        reply, confirmed = await self._send_confirmed(channel, variables)
-        if channel.tail_seen or not confirmed:
-            await self._late_tail(name, headers, variables, channel)
+        withdrawn = False
+        try:
+            reply, confirmed = await self._send_confirmed(channel, variables)
+            if channel.tail_seen or not confirmed:
+                withdrawn = True
+                await self._late_tail(name, headers, variables, channel)
+        finally:
+            if (channel.hangup_seen and not withdrawn and name == c.ROUTE_CHECK
+                    and variables.get(c.VAR_VERDICT) == "ALLOW"):
+                # Asterisk's HANGUP came while we answered: AGI() ends HANGUP (run_agi
+                # keeps AGI_RESULT_HANGUP once needhup was set) and no Dial() follows.
+                await self._hung_up(headers, withdraws=variables.get(c.VAR_DECISION_ID))
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1

@@ -38,6 +38,7 @@ from callguard.numbers.redact import redact_digits
 __all__ = [
     "AgiChannel",
     "AmbiguousHeaders",
+    "ChannelGone",
     "HeaderError",
     "encode_mset",
     "read_headers",
@@ -68,6 +69,19 @@ class AmbiguousHeaders(HeaderError):
     def __init__(self, reason: str, headers: dict[str, str], kind: str = "repeated") -> None:
         super().__init__(reason, kind=kind)
         self.headers = headers  # each key's first value, for the compliance record only
+
+
+class ChannelGone(Exception):
+    """Asterisk said the channel is gone right after its block, before we answered: a
+    ``HANGUP`` line, or its close. res_agi.c ``run_agi`` writes ``HANGUP`` only once the
+    channel hung up (``ast_read`` returned NULL: ``needhup``); with AGIEXITONHANGUP it then
+    leaves at once, writes a second one and closes (with AGISIGHUP=no, the close alone).
+    ``agi_exec_full`` returns -1 (AGISTATUS=HANGUP): no Dial() follows this AGI(),
+    whatever is answered."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__("the channel hung up before callguard answered")
+        self.headers = headers
 
 
 async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
@@ -117,8 +131,10 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
     if headers.get("agi_network") != "yes":
         raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
     args = sum(1 for key in headers if key.startswith("agi_arg_"))
-    cut = await _cut_tail(reader, deadline)
+    cut, gone = await _cut_tail(reader, deadline)
     _refuse_ambiguous(headers, repeated, broken, odd, cut, args)
+    if gone:
+        raise ChannelGone(headers)
     return headers
 
 
@@ -167,15 +183,17 @@ def _unfit(line: str) -> tuple[str, str]:
     return "character", f"{label}, {what}"
 
 
-async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> bool:
+async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> tuple[bool, bool]:
     """Whether the peer sent anything after the blank line before our answer (only what
-    was already read, or the end of a HANGUP line cut between reads). Asterisk says nothing
+    was already read, or the end of a HANGUP line cut between reads), and whether it said
+    the channel is gone (a HANGUP line, or its close: ``ChannelGone``). Asterisk says nothing
     between its block and our first command: res_agi.c ``setup_env`` writes the block line
     by line, then ``run_agi`` reads a command. So any byte here is the rest of a block a
     blank line inside a value cut short; it is read up to its own blank line, so the reply
     to our answer is read in step."""
     loop = asyncio.get_running_loop()
     tail = b""
+    gone = False
     wait = 0.0  # a read with bytes buffered returns at once; none: no tail yet
     while True:
         try:
@@ -188,18 +206,19 @@ async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> bool:
         # ``run_agi`` writes "HANGUP") is no tail; the reply reader skips it anyway.
         while tail.startswith(_HANGUP):
             tail = tail[len(_HANGUP):]
+            gone = True
         if not (more and tail and _HANGUP.startswith(tail)):
             break  # else a HANGUP line cut between two reads: read its end
         wait = max(0.0, deadline - loop.time())
     if not tail:
-        return False
+        return False, gone or reader.at_eof()
     if not tail.endswith(b"\n\n"):
         try:
             async with asyncio.timeout(max(0.0, deadline - loop.time())):
                 await reader.readuntil(b"\n\n")
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the answer (BLOCK) goes out all the same
-    return True
+    return True, gone
 
 
 def _is_tail(line: str, in_tail: bool) -> bool:
