@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -432,3 +433,46 @@ def test_the_import_a_missing_list_asks_for_reaches_this_configuration(site) -> 
         done = cli(*words[1:])
         assert done.returncode == 0, done.stderr
     assert cli("--config", str(site), "config", "check").returncode == 0
+
+
+def test_config_check_says_the_record_store_is_lost(site, tmp_path) -> None:
+    """config check said ok while ``records.sqlite3`` was gone or replaced: ``serve`` then
+    refused every record and BLOCKed every call (``identity.py``), and the admin who ran the
+    check before starting it learnt it only from the calls. Read without making a file."""
+    import_lists(site)
+    data = site.parent / "data"
+    added = cli("--config", str(site), "consent", "add", "8015550123", "--kind", "written",
+                "--campaign", "ut-solar-predictive", "--granted", "2026-11-01T10:00:00-07:00")
+    assert added.returncode == 0, added.stderr
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    # A node running holds the -wal: read through it, and nothing new appears either way.
+    held = sqlite3.connect(data / "records.sqlite3")
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("SELECT 1 FROM callguard_meta").fetchall()
+    before = sorted(p.name for p in data.iterdir())
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    assert sorted(p.name for p in data.iterdir()) == before
+    held.close()
+    before = sorted(p.name for p in data.iterdir())
+    assert "records.sqlite3-wal" not in before
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    assert sorted(p.name for p in data.iterdir()) == before
+    # Replaced by another store (a data dir restored without its records, made anew).
+    other = cli("init", str(tmp_path / "other"))
+    assert other.returncode == 0, other.stderr
+    again = cli("--config", str(tmp_path / "other" / "callguard.toml"), "consent", "add",
+                "8015550124", "--kind", "written", "--campaign", "ut-solar-predictive",
+                "--granted", "2026-11-01T10:00:00-07:00")
+    assert again.returncode == 0, again.stderr
+    shutil.copy(tmp_path / "other" / "data" / "records.sqlite3", data / "records.sqlite3")
+    replaced = cli("--config", str(site), "config", "check")
+    assert replaced.returncode == 2, replaced.stdout
+    assert "record store not the one records.id names" in replaced.stderr
+    assert "remove records.id and re-import" in replaced.stderr
+    # Gone altogether.
+    (data / "records.sqlite3").unlink()
+    gone = cli("--config", str(site), "config", "check", "--json")
+    assert gone.returncode == 2
+    assert any("record store not the one records.id names" in p
+               for p in json.loads(gone.stdout)["problems"])
+    assert not (data / "records.sqlite3").exists()

@@ -8,6 +8,7 @@ decide calls, 2 with every problem and its fix otherwise. Nothing is written.
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
 from callguard.runtime import log_path
+from callguard.stores.embedded.identity import id_path, judge, lost_message
 from callguard.watchdog.ami import transfer_events_warning
 
 __all__ = ["config", "describe"]
@@ -121,6 +123,53 @@ def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return found, problems
 
 
+def _record_store(settings: Settings) -> list[str]:
+    """The embedded record store's identity, read without writing (``identity.py``): a
+    store lost or replaced makes ``serve`` BLOCK every call (``callguard:store-unavailable``)
+    and refuse every record write, so it is a problem here, with the way out."""
+    if settings.records.backend != "embedded":
+        return []
+    path = settings.data_dir / "records.sqlite3"
+    where = id_path(path)
+    try:
+        in_file = where.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return []  # a new store, or one whose id file serve writes again from the database
+    except OSError as exc:
+        return [f"record store {path}: cannot read {where}: {exc.strerror}; serve would "
+                "refuse every record and BLOCK every call"]
+    if not path.exists():
+        return [lost_message(path)]
+    try:
+        in_db = _stored_id(path)
+    except sqlite3.Error as exc:
+        return [f"record store {path}: cannot read its identity ({exc}); serve would "
+                "refuse every record and BLOCK every call"]
+    return [lost_message(path)] if judge(in_db, in_file, "").lost else []
+
+
+def _stored_id(path: Path) -> str | None:
+    """The id ``records.sqlite3`` holds, opened read-only and making no file: with a
+    ``-wal`` beside it (a node running, or one that crashed) its committed pages are read
+    through it; without one the database file holds every commit and is read as
+    immutable (a plain read-only open of a WAL database makes its ``-wal`` and ``-shm``,
+    root-owned when config check runs as root, and the service could not open them)."""
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    db = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
+    try:
+        try:
+            row = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'"
+                             ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None  # made before identities, or by a command that wrote nothing
+            raise
+        return str(row[0]) if row else None
+    finally:
+        db.close()
+
+
 def _fronts(settings: Settings) -> list[str]:
     fronts = [f"fastagi {settings.fastagi.host}:{settings.fastagi.port}/tcp"]
     if settings.http.enabled:
@@ -159,6 +208,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     read = sorted(lists_read(settings))  # the lists `dnc status` names (first and current rules)
     lists, problems = _lists(settings, read)
     secrets_found, secret_problems = _secrets(settings)
+    problems += _record_store(settings)
     log_file = log_path(settings)
     info = {
         "config": str(settings.path),
