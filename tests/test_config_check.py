@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +20,7 @@ import pytest
 from callguard.datadir import choose_data_dir, default_data_dir
 from callguard.resources import DATA, bundled_config
 from tests.conftest import ROOT
+from tests.redis_server import RedisServer, free_port
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -476,3 +479,40 @@ def test_config_check_says_the_record_store_is_lost(site, tmp_path) -> None:
     assert any("record store not the one records.id names" in p
                for p in json.loads(gone.stdout)["problems"])
     assert not (data / "records.sqlite3").exists()
+
+
+def test_config_check_checks_the_redis_record_store_as_serve_does(site, tmp_path) -> None:
+    """With ``[records] backend = "redis"`` config check said ok while ``serve`` refused to
+    start on the server's settings (appendonly no: an acknowledged record could be lost),
+    and while the server had lost the marker this node remembered (every call BLOCKed)."""
+    import_lists(site)
+    server = RedisServer(tmp_path / "redis", appendonly="no", appendfsync="everysec")
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        text = site.read_text().replace("redis://127.0.0.1:6379/0", server.url).replace(
+            "port = 4573", f"port = {free_port()}", 1)
+        records = text.index("[records]")
+        site.write_text(text[:records] + text[records:].replace(
+            'backend = "embedded"', 'backend = "redis"', 1))
+        weak = cli("--config", str(site), "config", "check")
+        assert weak.returncode == 2, weak.stdout
+        assert "appendonly=no" in weak.stderr
+        assert "serve refuses to start" in weak.stderr
+        served = cli("--config", str(site), "serve", env={"CALLGUARD_HTTP_TOKEN": "x" * 20})
+        assert served.returncode != 0  # as said
+        assert "appendonly=no" in served.stderr
+        client = socket.create_connection(("127.0.0.1", server.port))
+        client.sendall(b"CONFIG SET appendonly yes\r\nCONFIG SET appendfsync always\r\n")
+        client.recv(64)
+        client.close()
+        time.sleep(0.5)
+        assert cli("--config", str(site), "config", "check").returncode == 0
+        # the node remembered a marker the server no longer holds (restarted without AOF)
+        (site.parent / "data" / "records-redis.marker").write_text("0" * 32 + "\n")
+        lost = cli("--config", str(site), "config", "check")
+        assert lost.returncode == 2, lost.stdout
+        assert "the server lost its data" in lost.stderr
+        assert "records-redis.marker" in lost.stderr
+    finally:
+        server.stop()
