@@ -124,8 +124,15 @@ def test_a_zone_no_place_the_site_calls_uses_is_refused(zone):
     LOCATION of Asia/Tokyo had a call to an 888 number at 23:30 in New York judged at
     13:30 and passed under 64.1200(c)(1); refused, the call is BLOCKed with the reason,
     as a ZIP code outside the site's regions is."""
-    with pytest.raises(UsageError, match=r"not used in a region this site calls \(regions: US\)"):
+    with pytest.raises(UsageError, match=r"not used in a region this site calls.*\(regions: US\)"):
         parse_location(zone)
+
+
+def test_a_territory_outside_the_regions_says_how_to_call_it():
+    with pytest.raises(UsageError, match=r'calls GU adds "GU" to \[callguard\] regions'):
+        parse_location("96910")
+    with pytest.raises(UsageError, match=r"\(it is GU's\)"):
+        parse_location("Pacific/Guam")
 
 
 def test_a_territory_zone_is_taken_when_the_site_calls_it():

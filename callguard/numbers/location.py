@@ -242,7 +242,8 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
         region = region_for_state(state)
         if region not in regions:
             raise UsageError(f"ZIP code {zip5} is in {state}, a region this site does not "
-                             f"call (regions: {', '.join(sorted(regions))})")
+                             f"call (regions: {', '.join(sorted(regions))}); a site that "
+                             f"calls {state} adds \"{state}\" to [callguard] regions")
         zones = zones_for_state(state)
         if not zones:
             raise UsageError(f"ZIP code {zip5} ({state}) has no known time zone")
@@ -261,10 +262,13 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
         if unknown or zone_named(text) is None:
             raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
                              "such as America/Denver")
-        if not zone_regions(text) & set(regions):
+        used_in = zone_regions(text)
+        if not used_in & set(regions):
+            where = f" (it is {', '.join(sorted(used_in))}'s)" if used_in else ""
             raise UsageError(f"time zone {redact_digits(text)!r} is not used in a region this "
-                             f"site calls (regions: {', '.join(sorted(regions))}); give the "
-                             "called party's zone, such as America/Denver, or its ZIP code")
+                             f"site calls{where} (regions: {', '.join(sorted(regions))}); "
+                             "give the called party's zone, such as America/Denver, or its "
+                             "ZIP code")
         return Location(text, (text,), None)
     raise UsageError(
         f"location {redact_digits(text)!r} is neither an IANA time zone (e.g. America/Denver) "
