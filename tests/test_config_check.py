@@ -516,3 +516,37 @@ def test_config_check_checks_the_redis_record_store_as_serve_does(site, tmp_path
         assert "records-redis.marker" in lost.stderr
     finally:
         server.stop()
+
+
+def test_health_asks_the_node_itself_not_a_proxy(site) -> None:
+    """urllib sends to the proxy http_proxy names (no no_proxy: loopback too): a host or
+    container with a proxy in its environment had `callguard health` ask the proxy for
+    127.0.0.1:PORT/healthz, and a running node read as unhealthy (compose keeps Asterisk
+    waiting on it) — or a proxy's own answer read as the node's."""
+    import http.server
+    import threading
+
+    class Alive(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    node = http.server.HTTPServer(("127.0.0.1", 0), Alive)
+    threading.Thread(target=node.serve_forever, daemon=True).start()
+    dead = free_port()  # the proxy: nothing listens there
+    text = site.read_text()
+    http_at = text.index("[http]")
+    site.write_text(text[:http_at] + text[http_at:].replace("enabled = false", "enabled = true", 1)
+                    .replace("port = 8080", f"port = {node.server_address[1]}", 1))
+    try:
+        proxied = cli("--config", str(site), "health", "--timeout", "2",
+                      env={"http_proxy": f"http://127.0.0.1:{dead}",
+                           "HTTP_PROXY": f"http://127.0.0.1:{dead}"})
+    finally:
+        node.shutdown()
+        node.server_close()
+    assert proxied.returncode == 0, proxied.stdout + proxied.stderr
+    assert f"healthy: http://127.0.0.1:{node.server_address[1]}/healthz" in proxied.stdout
