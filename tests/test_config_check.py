@@ -516,6 +516,9 @@ def test_config_check_checks_the_redis_record_store_as_serve_does(site, tmp_path
         assert "records-redis.marker" in lost.stderr
     finally:
         server.stop()
+    down = cli("--config", str(site), "config", "check")
+    assert down.returncode == 2
+    assert "is its password" in " ".join(down.stderr.split())  # what to look at
 
 
 def test_health_asks_the_node_itself_not_a_proxy(site) -> None:

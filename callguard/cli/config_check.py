@@ -152,7 +152,8 @@ def _redis_records(settings: Settings) -> tuple[list[str], list[str]]:
         weak, on_server = run(read())
     except (CallguardError, RedisError, OSError) as exc:
         return [f"record store (Redis): cannot check it ({exc}); serve would not start "
-                "or would BLOCK every call"], []
+                "or would BLOCK every call: check that Redis runs at [redis] url (or "
+                "CALLGUARD_REDIS_URL) and that CALLGUARD_REDIS_PASSWORD is its password"], []
     problems: list[str] = []
     warnings: list[str] = []
     if weak is not None and settings.records.on_weak_durability != "warn":
