@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
+import sqlite3
 import stat
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +20,7 @@ import pytest
 from callguard.datadir import choose_data_dir, default_data_dir
 from callguard.resources import DATA, bundled_config
 from tests.conftest import ROOT
+from tests.redis_server import RedisServer, free_port
 
 TODAY = datetime.now(UTC).date().isoformat()
 
@@ -432,3 +436,120 @@ def test_the_import_a_missing_list_asks_for_reaches_this_configuration(site) -> 
         done = cli(*words[1:])
         assert done.returncode == 0, done.stderr
     assert cli("--config", str(site), "config", "check").returncode == 0
+
+
+def test_config_check_says_the_record_store_is_lost(site, tmp_path) -> None:
+    """config check said ok while ``records.sqlite3`` was gone or replaced: ``serve`` then
+    refused every record and BLOCKed every call (``identity.py``), and the admin who ran the
+    check before starting it learnt it only from the calls. Read without making a file."""
+    import_lists(site)
+    data = site.parent / "data"
+    added = cli("--config", str(site), "consent", "add", "8015550123", "--kind", "written",
+                "--campaign", "ut-solar-predictive", "--granted", "2026-11-01T10:00:00-07:00")
+    assert added.returncode == 0, added.stderr
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    # A node running holds the -wal: read through it, and nothing new appears either way.
+    held = sqlite3.connect(data / "records.sqlite3")
+    held.execute("PRAGMA journal_mode=WAL")
+    held.execute("SELECT 1 FROM callguard_meta").fetchall()
+    before = sorted(p.name for p in data.iterdir())
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    assert sorted(p.name for p in data.iterdir()) == before
+    held.close()
+    before = sorted(p.name for p in data.iterdir())
+    assert "records.sqlite3-wal" not in before
+    assert cli("--config", str(site), "config", "check").returncode == 0
+    assert sorted(p.name for p in data.iterdir()) == before
+    # Replaced by another store (a data dir restored without its records, made anew).
+    other = cli("init", str(tmp_path / "other"))
+    assert other.returncode == 0, other.stderr
+    again = cli("--config", str(tmp_path / "other" / "callguard.toml"), "consent", "add",
+                "8015550124", "--kind", "written", "--campaign", "ut-solar-predictive",
+                "--granted", "2026-11-01T10:00:00-07:00")
+    assert again.returncode == 0, again.stderr
+    shutil.copy(tmp_path / "other" / "data" / "records.sqlite3", data / "records.sqlite3")
+    replaced = cli("--config", str(site), "config", "check")
+    assert replaced.returncode == 2, replaced.stdout
+    assert "record store not the one records.id names" in replaced.stderr
+    assert "remove records.id and re-import" in replaced.stderr
+    # Gone altogether.
+    (data / "records.sqlite3").unlink()
+    gone = cli("--config", str(site), "config", "check", "--json")
+    assert gone.returncode == 2
+    assert any("record store not the one records.id names" in p
+               for p in json.loads(gone.stdout)["problems"])
+    assert not (data / "records.sqlite3").exists()
+
+
+def test_config_check_checks_the_redis_record_store_as_serve_does(site, tmp_path) -> None:
+    """With ``[records] backend = "redis"`` config check said ok while ``serve`` refused to
+    start on the server's settings (appendonly no: an acknowledged record could be lost),
+    and while the server had lost the marker this node remembered (every call BLOCKed)."""
+    import_lists(site)
+    server = RedisServer(tmp_path / "redis", appendonly="no", appendfsync="everysec")
+    server.data_dir.mkdir()
+    server.start()
+    try:
+        text = site.read_text().replace("redis://127.0.0.1:6379/0", server.url).replace(
+            "port = 4573", f"port = {free_port()}", 1)
+        records = text.index("[records]")
+        site.write_text(text[:records] + text[records:].replace(
+            'backend = "embedded"', 'backend = "redis"', 1))
+        weak = cli("--config", str(site), "config", "check")
+        assert weak.returncode == 2, weak.stdout
+        assert "appendonly=no" in weak.stderr
+        assert "serve refuses to start" in weak.stderr
+        served = cli("--config", str(site), "serve", env={"CALLGUARD_HTTP_TOKEN": "x" * 20})
+        assert served.returncode != 0  # as said
+        assert "appendonly=no" in served.stderr
+        client = socket.create_connection(("127.0.0.1", server.port))
+        client.sendall(b"CONFIG SET appendonly yes\r\nCONFIG SET appendfsync always\r\n")
+        client.recv(64)
+        client.close()
+        time.sleep(0.5)
+        assert cli("--config", str(site), "config", "check").returncode == 0
+        # the node remembered a marker the server no longer holds (restarted without AOF)
+        (site.parent / "data" / "records-redis.marker").write_text("0" * 32 + "\n")
+        lost = cli("--config", str(site), "config", "check")
+        assert lost.returncode == 2, lost.stdout
+        assert "the server lost its data" in lost.stderr
+        assert "records-redis.marker" in lost.stderr
+    finally:
+        server.stop()
+    down = cli("--config", str(site), "config", "check")
+    assert down.returncode == 2
+    assert "is its password" in " ".join(down.stderr.split())  # what to look at
+
+
+def test_health_asks_the_node_itself_not_a_proxy(site) -> None:
+    """urllib sends to the proxy http_proxy names (no no_proxy: loopback too): a host or
+    container with a proxy in its environment had `callguard health` ask the proxy for
+    127.0.0.1:PORT/healthz, and a running node read as unhealthy (compose keeps Asterisk
+    waiting on it) — or a proxy's own answer read as the node's."""
+    import http.server
+    import threading
+
+    class Alive(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200 if self.path == "/healthz" else 404)
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    node = http.server.HTTPServer(("127.0.0.1", 0), Alive)
+    threading.Thread(target=node.serve_forever, daemon=True).start()
+    dead = free_port()  # the proxy: nothing listens there
+    text = site.read_text()
+    http_at = text.index("[http]")
+    site.write_text(text[:http_at] + text[http_at:].replace("enabled = false", "enabled = true", 1)
+                    .replace("port = 8080", f"port = {node.server_address[1]}", 1))
+    try:
+        proxied = cli("--config", str(site), "health", "--timeout", "2",
+                      env={"http_proxy": f"http://127.0.0.1:{dead}",
+                           "HTTP_PROXY": f"http://127.0.0.1:{dead}"})
+    finally:
+        node.shutdown()
+        node.server_close()
+    assert proxied.returncode == 0, proxied.stdout + proxied.stderr
+    assert f"healthy: http://127.0.0.1:{node.server_address[1]}/healthz" in proxied.stdout

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 import pytest
 
+from callguard.config import load_settings
 from callguard.errors import UsageError
+from callguard.gate import CheckRequest
 from callguard.numbers import parse_location
 from callguard.numbers.location import STATE_CODES, region_for_state, state_for_zip
+from callguard.runtime import open_runtime
+from callguard.stores.embedded.lists import write_version
+from callguard.stores.list_files import parse_list_file
 
 ALL = frozenset({"US", "PR", "VI", "GU", "AS", "MP", "UM", "PW", "FM", "MH"})
 
@@ -96,6 +103,63 @@ def test_a_fixed_offset_zone_with_a_backwards_sign_is_no_crm_zone(zone):
         parse_location(zone)
 
 
-@pytest.mark.parametrize("zone", ["Etc/UTC", "Etc/GMT+0", "Etc/GMT-0", "US/Mountain"])
-def test_a_zone_without_a_signed_offset_is_kept(zone):
+@pytest.mark.parametrize("zone", ["Etc/UTC", "Etc/GMT+0", "Etc/GMT-0"])
+def test_a_zone_without_a_signed_offset_is_no_backwards_sign(zone):
+    """Not refused as a backwards sign; refused as a zone no US place uses (below)."""
+    with pytest.raises(UsageError, match="not used in a region this site calls"):
+        parse_location(zone)
+
+
+@pytest.mark.parametrize("zone", ["US/Mountain", "America/Denver", "US/Eastern",
+                                  "America/Indiana/Knox", "America/Phoenix"])
+def test_a_us_zone_or_a_link_to_one_is_kept(zone):
     assert parse_location(zone).zones == (zone,)
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "Europe/London", "Etc/UTC", "Etc/GMT",
+                                  "Pacific/Guam"])
+def test_a_zone_no_place_the_site_calls_uses_is_refused(zone):
+    """The CRM's zone was checked to exist, not to be a place the site calls. For a number
+    with no geography of its own (toll-free, non-geographic) it is the only zone, so a
+    LOCATION of Asia/Tokyo had a call to an 888 number at 23:30 in New York judged at
+    13:30 and passed under 64.1200(c)(1); refused, the call is BLOCKed with the reason,
+    as a ZIP code outside the site's regions is."""
+    with pytest.raises(UsageError, match=r"not used in a region this site calls.*\(regions: US\)"):
+        parse_location(zone)
+
+
+def test_a_territory_outside_the_regions_says_how_to_call_it():
+    with pytest.raises(UsageError, match=r'calls GU adds "GU" to \[callguard\] regions'):
+        parse_location("96910")
+    with pytest.raises(UsageError, match=r"\(it is GU's\)"):
+        parse_location("Pacific/Guam")
+
+
+def test_a_territory_zone_is_taken_when_the_site_calls_it():
+    assert parse_location("Pacific/Guam", regions=ALL).zones == ("Pacific/Guam",)
+    assert parse_location("America/St_Thomas", regions=frozenset({"VI"})).zones == (
+        "America/St_Thomas",)
+
+
+async def test_a_foreign_crm_zone_no_longer_allows_a_toll_free_call_at_night(tmp_path):
+    """The gate end to end: an 888 number has no zone of its own, so the CRM's decides
+    alone. 04:30 UTC on a Tuesday is 23:30 Monday in New York, 20:30 in Los Angeles, and
+    13:30 in Tokyo: with LOCATION Asia/Tokyo the call was ALLOWed."""
+    listing = tmp_path / "national.txt"
+    listing.write_text("8015550199\n")
+    for name in ("national", "ut-state"):
+        write_version(tmp_path, name, parse_list_file(listing), published=date(2026, 12, 1),
+                      area_codes=None, source="test")
+    rt = open_runtime(load_settings(data_dir=tmp_path))
+    try:
+        at = datetime.fromisoformat("2026-12-08T04:30:00+00:00")
+        tokyo = await rt.gate.check(CheckRequest("8885550123", "ut-solar-manual", at=at,
+                                                 location="Asia/Tokyo"))
+        eastern = await rt.gate.check(CheckRequest("8885550123", "ut-solar-manual", at=at,
+                                                   location="America/New_York"))
+    finally:
+        await rt.aclose()
+    assert not eastern.allowed  # the call really is at night where the party is
+    assert not tokyo.allowed
+    assert tokyo.verdict.deciding.rule_id == "callguard:bad-location"
+    assert "not used in a region this site calls" in tokyo.verdict.reason

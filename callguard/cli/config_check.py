@@ -8,6 +8,7 @@ decide calls, 2 with every problem and its fix otherwise. Nothing is written.
 from __future__ import annotations
 
 import os
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,10 @@ from callguard.config import Settings, caller_id_warnings, config_problems, load
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
-from callguard.runtime import log_path
+from callguard.runtime import log_path, redis_client
+from callguard.stores.embedded.identity import id_path, judge, lost_message
+from callguard.stores.redis.records import MARKER_KEY, check_durability
+from callguard.stores.redis.remembered import MARKER_FILE, read_marker
 from callguard.watchdog.ami import transfer_events_warning
 
 __all__ = ["config", "describe"]
@@ -121,6 +125,97 @@ def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
     return found, problems
 
 
+def _record_store(settings: Settings) -> tuple[list[str], list[str]]:
+    """Problems and warnings of the record store, read without writing."""
+    if settings.records.backend == "redis":
+        return _redis_records(settings)
+    return _embedded_records(settings), []
+
+
+def _redis_records(settings: Settings) -> tuple[list[str], list[str]]:
+    """What ``RedisRecords.start`` checks: a server whose settings could lose an
+    acknowledged record makes ``serve`` refuse to start (``on_weak_durability =
+    "refuse"``), and one without the marker this node remembered BLOCKs every call."""
+    where = settings.data_dir / MARKER_FILE
+
+    async def read() -> tuple[str | None, str | None]:
+        client = redis_client(settings, socket_timeout=2)
+        try:
+            weak = await check_durability(client, settings.records)
+            token = await client.get(MARKER_KEY)
+        finally:
+            await client.aclose()
+        return weak, token.decode() if isinstance(token, bytes) else token
+
+    try:
+        remembered = read_marker(where)
+        weak, on_server = run(read())
+    except (CallguardError, RedisError, OSError) as exc:
+        return [f"record store (Redis): cannot check it ({exc}); serve would not start "
+                "or would BLOCK every call: check that Redis runs at [redis] url (or "
+                "CALLGUARD_REDIS_URL) and that CALLGUARD_REDIS_PASSWORD is its password"], []
+    problems: list[str] = []
+    warnings: list[str] = []
+    if weak is not None and settings.records.on_weak_durability != "warn":
+        problems.append(f"record store (Redis): {weak}; serve refuses to start (or "
+                        "[records] on_weak_durability = \"warn\" to start anyway)")
+    elif weak is not None:
+        warnings.append(f"record store (Redis): {weak}; serve starts ([records] "
+                        "on_weak_durability = \"warn\") and an acknowledged record may be lost")
+    if remembered is not None and on_server != remembered:
+        problems.append(f"record store (Redis): the server lost its data ({MARKER_KEY} is "
+                        "gone or changed: restarted without its AOF, flushed, or replaced); "
+                        "serve would refuse every record and BLOCK every call. Restore its "
+                        f"AOF; or accept the server as it is: remove {where}, re-import the "
+                        "records (refused until then), then restart the node")
+    return problems, warnings
+
+
+def _embedded_records(settings: Settings) -> list[str]:
+    """The embedded record store's identity, read without writing (``identity.py``): a
+    store lost or replaced makes ``serve`` BLOCK every call (``callguard:store-unavailable``)
+    and refuse every record write, so it is a problem here, with the way out."""
+    path = settings.data_dir / "records.sqlite3"
+    where = id_path(path)
+    try:
+        in_file = where.read_text(encoding="ascii", errors="replace").strip()
+    except FileNotFoundError:
+        return []  # a new store, or one whose id file serve writes again from the database
+    except OSError as exc:
+        return [f"record store {path}: cannot read {where}: {exc.strerror}; serve would "
+                "refuse every record and BLOCK every call"]
+    if not path.exists():
+        return [lost_message(path)]
+    try:
+        in_db = _stored_id(path)
+    except sqlite3.Error as exc:
+        return [f"record store {path}: cannot read its identity ({exc}); serve would "
+                "refuse every record and BLOCK every call"]
+    return [lost_message(path)] if judge(in_db, in_file, "").lost else []
+
+
+def _stored_id(path: Path) -> str | None:
+    """The id ``records.sqlite3`` holds, opened read-only and making no file: with a
+    ``-wal`` beside it (a node running, or one that crashed) its committed pages are read
+    through it; without one the database file holds every commit and is read as
+    immutable (a plain read-only open of a WAL database makes its ``-wal`` and ``-shm``,
+    root-owned when config check runs as root, and the service could not open them)."""
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    db = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)
+    try:
+        try:
+            row = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'"
+                             ).fetchone()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return None  # made before identities, or by a command that wrote nothing
+            raise
+        return str(row[0]) if row else None
+    finally:
+        db.close()
+
+
 def _fronts(settings: Settings) -> list[str]:
     fronts = [f"fastagi {settings.fastagi.host}:{settings.fastagi.port}/tcp"]
     if settings.http.enabled:
@@ -159,6 +254,8 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     read = sorted(lists_read(settings))  # the lists `dnc status` names (first and current rules)
     lists, problems = _lists(settings, read)
     secrets_found, secret_problems = _secrets(settings)
+    store_problems, store_warnings = _record_store(settings)
+    problems += store_problems
     log_file = log_path(settings)
     info = {
         "config": str(settings.path),
@@ -180,7 +277,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         # a caller ID no one can call back (serve starts and presents it: 64.1601(e)(1))
         "warnings": [w for w in (transfer_events_warning(settings.ami)
                                  if settings.ami.enabled else None,) if w]
-        + caller_id_warnings(settings.campaigns),
+        + caller_id_warnings(settings.campaigns) + store_warnings,
     }
     return info, problems + secret_problems
 

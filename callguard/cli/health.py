@@ -2,8 +2,9 @@
 
 The check follows the configuration instead of a fixed port: ``GET /healthz`` on the
 ``[http]`` port when the HTTP port is on, else a TCP connection to the FastAGI port (the
-front every configuration serves). A wildcard listen address is asked on loopback.
-Exit 0 healthy, 1 not.
+front every configuration serves). A wildcard listen address is asked on loopback, and
+never through a proxy (``http_proxy`` in the environment would otherwise take loopback
+too: a running node read as unhealthy). Exit 0 healthy, 1 not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ __all__ = ["health"]
 
 def _local(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
+
+
+# The node itself: no proxy from the environment (urllib's default opener reads http_proxy).
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def _hint(state: CliState, section: str) -> str:
@@ -41,7 +46,7 @@ def health(state: CliState, timeout: float) -> None:
         name = f"[{host}]" if ":" in host else host
         url = f"http://{name}:{settings.http.port}/healthz"
         try:
-            with urllib.request.urlopen(url, timeout=timeout) as answer:
+            with _DIRECT.open(url, timeout=timeout) as answer:
                 healthy = answer.status == 200
         except OSError as exc:
             click.echo(f"unhealthy: {url}: {exc}; {_hint(state, '[http]')}", err=True)

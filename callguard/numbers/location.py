@@ -12,6 +12,14 @@ military post offices (AA/AE/AP). Those are read ZIP by ZIP, not by prefix: 9679
 American Samoa (UTC-11) inside Hawaii's 967 prefix, 96898 is Wake Island (UTC+12)
 inside 968. A territory is accepted only when the site's ``regions`` setting calls it;
 a military address has no knowable time zone and is refused (the gate fails closed).
+
+A CRM time zone is held to the same ``regions``: it must be in use in a region the site
+calls (tzdata's ``zone.tab``, or a link to such a zone, ``US/Eastern``). The zones are a
+union with the number's, so a wrong zone only adds limits to a number with a usable
+geography; but a toll-free or non-geographic number (or one past
+``max_candidate_zones``) has no zone of its own, and the CRM's then decides alone: a
+LOCATION of Asia/Tokyo had a call to an 888 number at 23:30 in New York judged at 13:30
+and passed under 64.1200(c)(1).
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
+from importlib.resources import files
 
 from callguard.errors import NumberError, UsageError
 from callguard.numbers.parse import ascii_digits
@@ -26,7 +36,7 @@ from callguard.numbers.redact import redact_digits
 from callguard.utc import zone_named
 
 __all__ = ["STATE_CODES", "Location", "parse_location", "region_for_state", "state_for_zip",
-           "zones_for_state"]
+           "zone_regions", "zones_for_state"]
 
 # USPS 3-digit ZIP prefixes (sectional centers) by state; inclusive ranges.
 _ZIP3_RANGES: tuple[tuple[int, int, str], ...] = (
@@ -142,6 +152,29 @@ _ZIP_RE = re.compile(r"^([0-9]{5})(?:-[0-9]{4})?$")
 _ETC_OFFSET_RE = re.compile(r"etc/gmt[+-]0*[1-9][0-9]*", re.IGNORECASE)
 
 
+@cache
+def _zone_regions() -> dict[str, frozenset[str]]:
+    """Each zone name's ISO 3166 regions: tzdata's ``zone.tab`` (the package callguard
+    depends on, so the answer does not vary with the host), and each link (``tzdata.zi``'s
+    ``L TARGET NAME`` lines) gets its target's as well — a link is the same rules."""
+    base = files("tzdata").joinpath("zoneinfo")
+    found: dict[str, set[str]] = {}
+    for line in base.joinpath("zone.tab").read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            code, _where, zone = line.split("\t")[:3]
+            found.setdefault(zone, set()).add(code)
+    for line in base.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
+        if line.startswith("L "):
+            _link, target, name = line.split()[:3]
+            found.setdefault(name, set()).update(found.get(target, ()))
+    return {zone: frozenset(codes) for zone, codes in found.items()}
+
+
+def zone_regions(zone: str) -> frozenset[str]:
+    """The regions whose places use ``zone`` (empty: none, such as Etc/UTC)."""
+    return _zone_regions().get(zone, frozenset())
+
+
 def state_for_zip(zip5: str) -> str | None:
     """The state, territory or post-office code a ZIP code belongs to, or None if unassigned."""
     number = int(zip5)
@@ -209,7 +242,8 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
         region = region_for_state(state)
         if region not in regions:
             raise UsageError(f"ZIP code {zip5} is in {state}, a region this site does not "
-                             f"call (regions: {', '.join(sorted(regions))})")
+                             f"call (regions: {', '.join(sorted(regions))}); a site that "
+                             f"calls {state} adds \"{state}\" to [callguard] regions")
         zones = zones_for_state(state)
         if not zones:
             raise UsageError(f"ZIP code {zip5} ({state}) has no known time zone")
@@ -228,6 +262,13 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
         if unknown or zone_named(text) is None:
             raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
                              "such as America/Denver")
+        used_in = zone_regions(text)
+        if not used_in & set(regions):
+            where = f" (it is {', '.join(sorted(used_in))}'s)" if used_in else ""
+            raise UsageError(f"time zone {redact_digits(text)!r} is not used in a region this "
+                             f"site calls{where} (regions: {', '.join(sorted(regions))}); "
+                             "give the called party's zone, such as America/Denver, or its "
+                             "ZIP code")
         return Location(text, (text,), None)
     raise UsageError(
         f"location {redact_digits(text)!r} is neither an IANA time zone (e.g. America/Denver) "
