@@ -743,7 +743,9 @@ class SipFront:
 
     def _unreadable(self, request: SipRequest, method: str) -> _Refusal | None:
         """Why a request cannot be read as one question (400, nothing decided): a header
-        §8.1.1 requires missing, an identifying header given twice (``_SINGLE``), a CSeq
+        §8.1.1 requires missing, an identifying header given twice (``_SINGLE``), a To or
+        From whose ``tag`` has no value (``;tag=``: the grammar's tag is a token of one
+        character or more, §25.1; neither "in a dialog" (481) nor "no tag"), a CSeq
         that is not a number and this method, or an INVITE's question header repeated."""
         headers = request.headers
         missing = missing_required_headers(request)
@@ -752,6 +754,10 @@ class SipFront:
         twice = next((name for name in _SINGLE if len(headers.get(name)) > 1), None)
         if twice is not None:
             return _bad("repeated_header", f"{_SINGLE[twice]} given more than once")
+        empty = next((_SINGLE[name] for name in ("to", "from")
+                      if header_tag(headers.get_first(name) or "") == ""), None)
+        if empty is not None:  # §25.1: tag-param = "tag" EQUAL token, a token 1 char or more
+            return _bad("empty_tag", f"{empty} has a tag with no value")
         try:
             cseq = request.cseq
         except ValueError:
