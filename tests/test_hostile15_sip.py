@@ -98,3 +98,31 @@ def test_a_real_to_tag_is_still_a_481_and_no_tag_is_decided(node: ServeNode,
     decided = _answer(node, _invite(f"n{time.time_ns()}", transport=t), over)
     assert decided.startswith((b"SIP/2.0 302 ", b"SIP/2.0 603 ")), decided  # hour of now
     assert _decisions(node) == before + 1
+
+
+@pytest.mark.parametrize("number", ["-1", "+1", "1_0", "\u0661", "2147483648",
+                                    "99999999999999999999999"])
+@pytest.mark.parametrize("over", ["udp", "tcp"])
+def test_a_cseq_number_outside_the_grammar_is_a_400(node: ServeNode, number: str,
+                                                    over: str) -> None:
+    """§25.1: ``CSeq = "CSeq" HCOLON 1*DIGIT LWS Method``; §8.1.1.5: below 2**31. Read
+    with Python's ``int``, ``-1``, ``+1``, ``1_0`` and an Arabic-Indic one were decided."""
+    before = _decisions(node)
+    call_id = f"q{time.time_ns()}"
+    data = _invite(call_id, transport=over.upper()).replace(
+        b"CSeq: 1 INVITE", f"CSeq: {number} INVITE".encode())
+    answer = _answer(node, data, over)
+    assert answer.startswith(b"SIP/2.0 400 "), answer
+    assert b"CSeq number is not 1*DIGIT below 2**31" in answer
+    time.sleep(0.3)
+    assert _decisions(node) == before
+
+
+def test_the_largest_cseq_is_decided(node: ServeNode) -> None:
+    """The control: 2**31 - 1 is a CSeq (a leading zero too)."""
+    before = _decisions(node)
+    for number in ("2147483647", "007"):
+        data = _invite(f"m{time.time_ns()}").replace(b"CSeq: 1 INVITE",
+                                                     f"CSeq: {number} INVITE".encode())
+        assert _answer(node, data, "udp").startswith((b"SIP/2.0 302 ", b"SIP/2.0 603 "))
+    assert _decisions(node) == before + 2

@@ -764,6 +764,8 @@ class SipFront:
             cseq = None
         if cseq is None or cseq.method.upper() != method:
             return _bad("malformed", "CSeq does not match")
+        if not _cseq_number(headers.get_first("cseq") or ""):
+            return _bad("malformed", "CSeq number is not 1*DIGIT below 2**31")
         repeated = self.mapping.repeated(request) if method == "INVITE" else None
         if repeated is not None:
             return _bad("repeated_header", f"{repeated} given more than once")
@@ -1023,6 +1025,15 @@ def _sip_2_0(data: bytes) -> bool:
     end = data.find(b"\n")
     line = (data[:end] if end >= 0 else data).rstrip(b"\r \t")
     return line[-7:].upper() == b"SIP/2.0" and line[-8:-7] in (b" ", b"\t")
+
+
+def _cseq_number(value: str) -> bool:
+    """Whether a CSeq's sequence number is as §25.1 and §8.1.1.5 write it: ASCII digits
+    (``1*DIGIT``), below 2**31. aiosipua reads it with ``int``, which also takes ``-1``,
+    ``+1``, ``1_0`` and other scripts' digits (U+0661, an Arabic-Indic one): each was
+    decided as a number."""
+    number = value.strip(" \t").split(None, 1)[0] if value.strip() else ""
+    return number.isascii() and number.isdigit() and int(number) < 2**31
 
 
 def _merge_id(request: SipRequest, cseq: int) -> str | None:
