@@ -126,3 +126,34 @@ def test_the_largest_cseq_is_decided(node: ServeNode) -> None:
                                                      f"CSeq: {number} INVITE".encode())
         assert _answer(node, data, "udp").startswith((b"SIP/2.0 302 ", b"SIP/2.0 603 "))
     assert _decisions(node) == before + 2
+
+
+def test_a_body_is_never_framed_as_the_next_request_over_tcp(node: ServeNode) -> None:
+    """A head whose lines end in LF alone (``wire.parse`` reads them, as aiosipua does)
+    and whose Content-Length declares a body: the TCP framing split lines at CRLF only,
+    saw no Content-Length, and read the body as the next request — here an INVITE for
+    another number, decided and recorded (a compliance record and a call-frequency count
+    for bytes that were a body). The framing and the parse now agree: one request, one
+    answer, one decision."""
+    inner = _invite(f"in{time.time_ns()}", transport="TCP").replace(
+        b"sip:8015550123@gw SIP", b"sip:8015550199@gw SIP")
+    outer = _invite(f"out{time.time_ns()}", transport="TCP").replace(
+        b"Content-Length: 0", f"Content-Length: {len(inner)}".encode())
+    head = outer.partition(b"\r\n\r\n")[0]
+    before = _decisions(node)
+    with socket.create_connection(("127.0.0.1", node.sip_port), timeout=2) as sock:
+        sock.sendall(head.replace(b"\r\n", b"\n") + b"\r\n\r\n" + inner)
+        answers = b""
+        deadline = time.monotonic() + 2
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                break
+            if not chunk:
+                break
+            answers += chunk
+    finals = [line for line in answers.split(b"\r\n")
+              if line.startswith(b"SIP/2.0 ") and not line.startswith(b"SIP/2.0 100 ")]
+    assert len(finals) == 1, answers
+    assert _decisions(node) == before + 1

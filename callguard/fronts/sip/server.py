@@ -487,7 +487,8 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
     keep-alive went in front of its next INVITE, which then had no request line: dropped
     as malformed and never answered, the dialer waiting out its Timer B (32 s).
 
-    Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``),
+    Content-Length is read as ``wire.parse`` reads headers (lines split at CRLF, LF or CR,
+    name stripped, compact ``l``),
     so the framing and the parse agree on where the body ends; a length that is not ASCII
     digits, or given twice, frames nothing (_FramingError: the connection is closed, as what
     follows would be read as a request of the peer's choosing)."""
@@ -505,7 +506,11 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
     if not head:
         return b""
     lengths = set()
-    for line in head.decode("utf-8", errors="replace").split("\r\n")[1:]:
+    text = head.decode("utf-8", errors="replace")
+    # Lines as ``wire.parse`` splits them (CRLF, LF or CR alone): split at CRLF only, a head
+    # whose lines end in LF hid its Content-Length here while the parse read it, and the
+    # body it declared was framed as the next request — decided and recorded (hhos15).
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
         name, colon, value = line.partition(":")
         if colon and name.strip().lower() in _LENGTH_NAMES:
             lengths.add(value.strip())
