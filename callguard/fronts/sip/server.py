@@ -869,10 +869,15 @@ class SipFront:
             self._final(request, key, status, addr, transport, headers, to_tag=tag)
         except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
-            _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
-                       error=redacted_error(exc))
+            # The answer first, the log line after and never raising: with stderr on a
+            # full disk (ENOSPC) the log line raised here, and the dialer heard nothing
+            # until its Timer B (32 s) — on every INVITE while the disk was full (hhos15).
             with contextlib.suppress(Exception):
                 self._final(request, key, 500, addr, transport, to_tag=tag)
+            with contextlib.suppress(Exception):
+                _log.error("sip_invite_failed",
+                           call_id=redact_digits(request.call_id or "")[:80],
+                           error=redacted_error(exc))
         finally:
             self._deciding.pop(key, None)
             if self.transactions.answered(key) is False:
