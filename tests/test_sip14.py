@@ -207,14 +207,16 @@ async def test_a_tag_inside_a_quoted_parameter_value_is_no_dialog(front):
     assert len(compliance(server)) == 1
 
 
-async def test_a_tag_without_a_value_is_a_dialog_not_a_new_call(front):
-    """``To: <…>;tag`` claims a dialog (the parameter is there, its token missing): 481,
-    nothing decided, and no second tag written after it. Before, it was decided and the
-    302's To read ``<…>;tag;tag=…``: two tags."""
+async def test_a_tag_without_a_value_is_no_new_call(front):
+    """``To: <…>;tag`` (the parameter there, its token missing) is no new call: nothing
+    decided, and no second tag written after it. Before, it was decided and the 302's To
+    read ``<…>;tag;tag=…``: two tags. It breaks §25.1's grammar (a tag is a token of one
+    character or more), so the answer is a 400 naming it (hhos15), no longer the 481 of a
+    dialog it does not name (tests/test_hostile15_sip.py)."""
     server = await front()
     reply = await _ask(server, _tagged(invite("nv"), f"<sip:{ALLOWED}@127.0.0.1>;tag"),
                        "udp")
-    assert reply.startswith(b"SIP/2.0 481 "), reply
+    assert reply.startswith(b"SIP/2.0 400 "), reply
     assert _to(reply).count("tag") == 1
     assert compliance(server) == []
 

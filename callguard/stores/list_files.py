@@ -142,6 +142,21 @@ def _add(by_area: dict[int, MutableSequence[int]], national: int) -> None:
 Progress = Callable[[int, int], None]  # (numbers read, bytes of the file read)
 
 
+# A UTF-16 or UTF-32 byte-order mark (FF FE, FE FF; UTF-32's FF FE 00 00 / 00 00 FE FF).
+_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _wide(path: Path) -> ListImportError:
+    """The refusal of a UTF-16/32 file (a spreadsheet's "Unicode text" export): its lines
+    are read as numbers with NULs between the digits, all malformed — and a little-endian
+    file's last line is a lone NUL, refused as "cut short: fetch the file again", which an
+    operator did, and got the same file and the same refusal."""
+    return ListImportError(
+        f"{path}: the file is UTF-16 or UTF-32 text (it starts with a byte-order mark); "
+        "nothing was imported. Save it as UTF-8 or ASCII text (one number a line) and "
+        "import that")
+
+
 def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
     """Decoded lines; ``read[0]`` follows the bytes of the file consumed (of a gzip file,
     the compressed bytes: its size is what is known in advance)."""
@@ -151,6 +166,8 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             raw.seek(0)
             handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
             # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
+            if handle.peek(4)[:4].startswith(_WIDE_BOMS):  # type: ignore[attr-defined]
+                raise _wide(path)
             for count, line in enumerate(decoded_lines(handle)):
                 if read is not None and count % _PROGRESS_EVERY == 0:
                     read[0] = raw.tell()

@@ -14,6 +14,7 @@ body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live 
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import unicodedata
@@ -123,8 +124,11 @@ def _json_errors(counts: Counter[str]) -> Any:
                                      status=exc.status, headers=headers)
         except Exception as exc:  # noqa: BLE001 - a bug is a JSON 500, logged, no traceback out
             counts["internal_error"] += 1
-            _log.error("http_internal_error", path=redact_digits(request.path[:60]),
-                       error=redacted_error(exc))
+            # Never raising: with stderr on a full disk (ENOSPC) the log line raised here,
+            # and aiohttp answered its text/plain "Server got itself in trouble" (hhos15).
+            with contextlib.suppress(Exception):
+                _log.error("http_internal_error", path=redact_digits(request.path[:60]),
+                           error=redacted_error(exc))
             return _error(500, "internal error")
 
     return middleware

@@ -18,6 +18,16 @@ from callguard.stores.interfaces import ListRegistry, RecordStores
 __all__ = ["Check", "Readiness", "adjtimex_synchronised"]
 
 _TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
+# A check's detail at most (characters): bounded (the page is unauthenticated, and an
+# exception may carry a server's long text), long enough for the way out of a store that
+# lost its data — cut at 200, /readyz named the marker file and broke off before "then
+# restart the node", so an operator who did what it said still had a node BLOCKing.
+_DETAIL_MAX = 1000
+
+
+def _detail(text: str) -> str:
+    """``text`` within ``_DETAIL_MAX``; a cut one ends in "…" so it is seen to be cut."""
+    return text if len(text) <= _DETAIL_MAX else text[:_DETAIL_MAX - 1] + "\u2026"
 
 
 def adjtimex_synchronised() -> tuple[bool, str]:
@@ -73,7 +83,7 @@ class Readiness:
         for name in sorted({rule.list_name for rule in self._freshness}):
             snapshot = self._lists.snapshot(name)
             if name in errors:  # the published version is refused: say so, not ready
-                checks.append(Check(f"list:{name}", False, errors[name][:300]))
+                checks.append(Check(f"list:{name}", False, _detail(errors[name])))
                 continue
             if snapshot is None and name in self._not_loaded:
                 checks.append(Check(f"list:{name}", True, "not loaded on purpose ([lists] "
@@ -98,15 +108,15 @@ class Readiness:
         try:
             await asyncio.wait_for(probe, 1.0)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
+            return Check(name, False, _detail(f"{type(exc).__name__}: {exc}"))
         return Check(name, True, "answering")
 
     async def _probe(self, name: str, probe: Awaitable[tuple[bool, str]]) -> Check:
         try:
             ok, detail = await asyncio.wait_for(probe, 1.0)
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
-            return Check(name, False, f"{type(exc).__name__}: {exc}"[:200])
-        return Check(name, ok, detail[:300])
+            return Check(name, False, _detail(f"{type(exc).__name__}: {exc}"))
+        return Check(name, ok, _detail(detail))
 
     async def run(self) -> list[Check]:
         """Every check; ready when all are ok."""

@@ -361,6 +361,7 @@ class SupervisorPage:
 
     async def report(self, request: web.Request) -> web.Response:
         """Today's report tables (``?tz=America/Denver``; default UTC), as HTML."""
+        _once(request, "tz")
         tz = request.query.get("tz", "UTC")
         if zone_named(tz) is None:
             return web.json_response({"error": f"tz {tz[:60]!r} is not a time zone name"},
@@ -406,7 +407,18 @@ async def _pump(tail: LiveTail, wanted: RecordFilter, count: int,
         queue.put_nowait(None)
 
 
+def _once(request: web.Request, *names: str) -> None:
+    """400 when a query parameter is given twice: ``?verdict=BLOCK&verdict=ALLOW`` says two
+    things, and aiohttp's ``get`` kept the first — a supervisor (or a script reading the
+    report) was shown one of them as if it were the whole answer. As ``/v1/check``
+    refuses a repeated JSON key, none wins."""
+    for name in names:
+        if len(request.query.getall(name, ())) > 1:
+            raise web.HTTPBadRequest(reason=f"{name} given more than once")
+
+
 def _filter(request: web.Request) -> tuple[RecordFilter, int]:
+    _once(request, "verdict", "campaign", "rule", "n")
     query = request.query
     verdict = query.get("verdict") or None
     if verdict not in (None, "ALLOW", "BLOCK"):

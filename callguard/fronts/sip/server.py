@@ -487,7 +487,8 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
     keep-alive went in front of its next INVITE, which then had no request line: dropped
     as malformed and never answered, the dialer waiting out its Timer B (32 s).
 
-    Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``),
+    Content-Length is read as ``wire.parse`` reads headers (lines split at CRLF, LF or CR,
+    name stripped, compact ``l``),
     so the framing and the parse agree on where the body ends; a length that is not ASCII
     digits, or given twice, frames nothing (_FramingError: the connection is closed, as what
     follows would be read as a request of the peer's choosing)."""
@@ -505,7 +506,11 @@ async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | Non
     if not head:
         return b""
     lengths = set()
-    for line in head.decode("utf-8", errors="replace").split("\r\n")[1:]:
+    text = head.decode("utf-8", errors="replace")
+    # Lines as ``wire.parse`` splits them (CRLF, LF or CR alone): split at CRLF only, a head
+    # whose lines end in LF hid its Content-Length here while the parse read it, and the
+    # body it declared was framed as the next request — decided and recorded (hhos15).
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
         name, colon, value = line.partition(":")
         if colon and name.strip().lower() in _LENGTH_NAMES:
             lengths.add(value.strip())
@@ -743,7 +748,9 @@ class SipFront:
 
     def _unreadable(self, request: SipRequest, method: str) -> _Refusal | None:
         """Why a request cannot be read as one question (400, nothing decided): a header
-        §8.1.1 requires missing, an identifying header given twice (``_SINGLE``), a CSeq
+        §8.1.1 requires missing, an identifying header given twice (``_SINGLE``), a To or
+        From whose ``tag`` has no value (``;tag=``: the grammar's tag is a token of one
+        character or more, §25.1; neither "in a dialog" (481) nor "no tag"), a CSeq
         that is not a number and this method, or an INVITE's question header repeated."""
         headers = request.headers
         missing = missing_required_headers(request)
@@ -752,12 +759,18 @@ class SipFront:
         twice = next((name for name in _SINGLE if len(headers.get(name)) > 1), None)
         if twice is not None:
             return _bad("repeated_header", f"{_SINGLE[twice]} given more than once")
+        empty = next((_SINGLE[name] for name in ("to", "from")
+                      if header_tag(headers.get_first(name) or "") == ""), None)
+        if empty is not None:  # §25.1: tag-param = "tag" EQUAL token, a token 1 char or more
+            return _bad("empty_tag", f"{empty} has a tag with no value")
         try:
             cseq = request.cseq
         except ValueError:
             cseq = None
         if cseq is None or cseq.method.upper() != method:
             return _bad("malformed", "CSeq does not match")
+        if not _cseq_number(headers.get_first("cseq") or ""):
+            return _bad("malformed", "CSeq number is not 1*DIGIT below 2**31")
         repeated = self.mapping.repeated(request) if method == "INVITE" else None
         if repeated is not None:
             return _bad("repeated_header", f"{repeated} given more than once")
@@ -856,10 +869,15 @@ class SipFront:
             self._final(request, key, status, addr, transport, headers, to_tag=tag)
         except Exception as exc:  # noqa: BLE001 - answer something; never leave the dialer waiting
             self.stats.counts["internal_error"] += 1
-            _log.error("sip_invite_failed", call_id=redact_digits(request.call_id or "")[:80],
-                       error=redacted_error(exc))
+            # The answer first, the log line after and never raising: with stderr on a
+            # full disk (ENOSPC) the log line raised here, and the dialer heard nothing
+            # until its Timer B (32 s) — on every INVITE while the disk was full (hhos15).
             with contextlib.suppress(Exception):
                 self._final(request, key, 500, addr, transport, to_tag=tag)
+            with contextlib.suppress(Exception):
+                _log.error("sip_invite_failed",
+                           call_id=redact_digits(request.call_id or "")[:80],
+                           error=redacted_error(exc))
         finally:
             self._deciding.pop(key, None)
             if self.transactions.answered(key) is False:
@@ -1017,6 +1035,15 @@ def _sip_2_0(data: bytes) -> bool:
     end = data.find(b"\n")
     line = (data[:end] if end >= 0 else data).rstrip(b"\r \t")
     return line[-7:].upper() == b"SIP/2.0" and line[-8:-7] in (b" ", b"\t")
+
+
+def _cseq_number(value: str) -> bool:
+    """Whether a CSeq's sequence number is as §25.1 and §8.1.1.5 write it: ASCII digits
+    (``1*DIGIT``), below 2**31. aiosipua reads it with ``int``, which also takes ``-1``,
+    ``+1``, ``1_0`` and other scripts' digits (U+0661, an Arabic-Indic one): each was
+    decided as a number."""
+    number = value.strip(" \t").split(None, 1)[0] if value.strip() else ""
+    return number.isascii() and number.isdigit() and int(number) < 2**31
 
 
 def _merge_id(request: SipRequest, cseq: int) -> str | None:
