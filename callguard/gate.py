@@ -166,6 +166,10 @@ class CheckRequest:
     # The decision this one withdraws (the FastAGI front's BLOCK once a late tail showed its
     # first answer was decided on a cut block): named in the record, which stays append-only.
     withdraws: str | None = None
+    # What in the question withholds the caller ID of the call to be placed (the SIP front:
+    # ``Privacy: id`` and the like), as sent; None: nothing (the FastAGI dialplan forces
+    # presentation itself). The caller-ID rules BLOCK such a call.
+    withheld: str | None = None
 
 
 @dataclass(slots=True)
@@ -427,7 +431,8 @@ class Gate:
         # a revocation dated after it as not yet made.)
         now = self._clock()
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
-                              request.places_call, now if now > at else None, now)
+                              request.places_call, now if now > at else None, now,
+                              request.withheld)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {}, seen)

@@ -175,6 +175,10 @@ class CallAttempt:
     # the answer is placed now, whatever instant the client sent: call-frequency caps count
     # it at the later of the two and over a window from the earlier (``count_instants``).
     asked_at: datetime | None = None
+    # What the asker says withholds the caller ID of the call it will place (a SIP INVITE's
+    # ``Privacy: id``, a Remote-Party-ID ``privacy=full``, an anonymous From), as sent;
+    # None: nothing does. The caller-ID rules BLOCK it (47 CFR 64.1601(e): never block).
+    presentation_withheld: str | None = None
 
     @property
     def judged_at(self) -> datetime:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from urllib.parse import unquote
 
 from aiosipua import SipRequest
-from aiosipua.headers import prettify_header_name
+from aiosipua.headers import CaseInsensitiveDict, prettify_header_name
 
 from callguard.decision import Decision
 from callguard.fronts.sip.protection import address_forms, plain_network
@@ -116,7 +116,53 @@ class SipMapping:
             front="sip",
             reference=(request.call_id or "")[:200] or None,
             withdrawal=withdrawal,
+            withheld=withheld_presentation(headers),
         )
+
+
+# RFC 3323 §4.2 / RFC 3325 §9.3 priv-values that hide who calls; "none" asks for nothing
+# and "session" hides media only. An unknown value may hide it: it counts (fail closed).
+_SHOWING = frozenset({"none", "session"})
+_TOKEN = frozenset("abcdefghijklmnopqrstuvwxyz-")  # no digit: a number never passes
+
+
+def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
+    """What in the INVITE withholds the caller ID of the call the dialer places on a 302,
+    or None. RFC 3261 §8.1.3.4: the redirected request keeps the original's headers, so a
+    ``Privacy: id`` (or ``header``, ``user``; RFC 3323, RFC 3325), a Remote-Party-ID
+    ``privacy=`` other than ``off``, or an anonymous From (RFC 3323 §4.1.1.3) goes out to
+    the trunk with it — a call with its caller ID blocked (47 CFR 64.1601(e)). Said in
+    fixed words and tokens only: a header's other text (a number) never reaches a record.
+    """
+    first = headers.get_first
+    privacy = first("privacy")
+    if privacy and privacy.strip():
+        values = [v.strip().lower() for v in privacy.replace(",", ";").split(";") if v.strip()]
+        hiding = [v for v in values if v not in _SHOWING]
+        if hiding:
+            return "Privacy: " + ";".join(_shown(v) for v in hiding)
+    rpid = first("remote-party-id")
+    if rpid and "privacy" in rpid.lower():
+        for param in rpid.partition(">")[2].split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "privacy":
+                value = value.strip().strip('"').lower()
+                if value not in ("off", "no"):
+                    return f"Remote-Party-ID privacy={_shown(value)}"
+    sender = first("from")
+    if sender and "anonymous" in sender.lower():
+        address = sender.partition("<")[2].partition(">")[0] if "<" in sender else (
+            sender.partition(";")[0])
+        user, _, host = address.partition(":")[2].partition("@")
+        if user.strip().lower() == "anonymous" or host.strip().lower().startswith(
+                "anonymous.invalid"):
+            return "From: anonymous"
+    return None
+
+
+def _shown(value: str) -> str:
+    """A privacy token as sent, or a fixed word for anything that is not one."""
+    return value if 0 < len(value) <= 16 and set(value) <= _TOKEN else "(unrecognized)"
 
 
 def build_response(request: SipRequest, status: int, *, to_tag: str,

@@ -126,7 +126,13 @@ class CallerIdPresented(RuleBase):
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Pass when the campaign has a well-formed E.164 number to present (a NANP one when
-        it is +1; not a 900 number where the rule refuses premium rates)."""
+        it is +1; not a 900 number where the rule refuses premium rates), and the asker
+        does not withhold it for this call."""
+        withheld = ctx.attempt.presentation_withheld
+        if withheld is not None:
+            return self.outcome(Status.BLOCK, f"the call would go out with its caller ID "
+                                f"withheld ({withheld}): a telemarketer must transmit it and "
+                                "never block it")
         caller_id = ctx.attempt.campaign.caller_id
         passed = self._kept.get(caller_id)  # its PASS depends on the number alone
         if passed is not None:
