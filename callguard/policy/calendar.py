@@ -9,7 +9,8 @@ statute's own moving rule when it has one: Utah 63G-1-301(2)(a)-(b) move a Satur
 holiday to the preceding Friday and a Sunday one to the following Monday, (2)(c)-(d) move
 Juneteenth to a Monday. A moved day replaces the day it moves from ("the preceding Friday
 is the legal holiday"). Days proclaimed by the President or the governor are added by
-configuration, each with its citation, and take the version's moving rule for them.
+configuration, each with its citation, and take the version's moving rule for them; a
+holiday the governor declares in addition to the statute's days (``moves`` false) does not.
 
 Easter is computed by the Gregorian computus (Meeus/Jones/Butcher): a library-grade
 algorithm, not an authority — where a statute words Easter astronomically the pack says
