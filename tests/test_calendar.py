@@ -320,7 +320,10 @@ def test_a_holiday_declared_in_addition_to_subsection_1_is_not_moved():
     calendar = pack.calendars["us-ut:legal-holidays"]
     (held,) = calendar.holidays_on(date(2027, 9, 4)) or ()
     assert held.moved_from is None
-    assert held.citation == "Governor's proclamation (example)"  # not the (1)(a)(vi) clause
+    # the site's words and the version's power to declare, never the (1)(a)(vi) clause
+    assert held.citation.startswith("Governor's proclamation (example); 63G-1-301")
+    assert "in addition to those under Subsection (1)" in held.citation
+    assert "(1)(a)" not in held.citation.replace("Subsection (1)(a)", "")
     assert calendar.holidays_on(date(2027, 9, 3)) == ()
     saturday = rule.evaluate(context_for("2027-09-04T12:00:00-06:00"))
     assert saturday.status is Status.BLOCK
@@ -336,3 +339,26 @@ def test_a_day_of_fasting_proclaimed_for_a_saturday_still_moves():
     (held,) = calendar.holidays_on(date(2027, 9, 3)) or ()
     assert held.moved_from == date(2027, 9, 4)
     assert calendar.holidays_on(date(2027, 9, 4)) == ()
+
+
+def test_a_declared_day_cites_the_power_to_declare_in_every_version():
+    """A holiday declared in addition to 63G-1-301(1) names the statute in the decision
+    record, not only the site's words: the 2021 text numbers the power (2)(a)(i) (the text
+    before 2025-05-07); later versions cite it by its words (number not read). Before
+    2026.12.14 the citation was the site's alone (review hrev29)."""
+    doc = tomllib.loads((PACKS_DIR / "us-ut.toml").read_text())
+    days = (date(2025, 3, 1), date(2025, 9, 6), date(2026, 9, 5), date(2027, 9, 4))
+    pack = pack_from_mapping(doc, proclaimed=[
+        ("us-ut:legal-holidays", ProclaimedDay(day, "Declared", "Proclamation (example)",
+                                               moves=False)) for day in days])
+    calendar = pack.calendars["us-ut:legal-holidays"]
+    for day in days:  # each a Saturday: held on the day itself, the Friday before free
+        assert day.weekday() == 5
+        (held,) = calendar.holidays_on(day) or ()
+        assert held.moved_from is None
+        assert held.citation.startswith("Proclamation (example); ")
+        assert "declare" in held.citation
+        assert "Subsection (1)" in held.citation
+        assert calendar.holidays_on(day - timedelta(days=1)) == ()
+    (early,) = calendar.holidays_on(date(2025, 3, 1)) or ()
+    assert "63G-1-301(2)(a)(i)" in early.citation

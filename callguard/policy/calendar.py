@@ -9,7 +9,8 @@ statute's own moving rule when it has one: Utah 63G-1-301(2)(a)-(b) move a Satur
 holiday to the preceding Friday and a Sunday one to the following Monday, (2)(c)-(d) move
 Juneteenth to a Monday. A moved day replaces the day it moves from ("the preceding Friday
 is the legal holiday"). Days proclaimed by the President or the governor are added by
-configuration, each with its citation, and take the version's moving rule for them.
+configuration, each with its citation, and take the version's moving rule for them; a
+holiday the governor declares in addition to the statute's days (``moves`` false) does not.
 
 Easter is computed by the Gregorian computus (Meeus/Jones/Butcher): a library-grade
 algorithm, not an authority — where a statute words Easter astronomically the pack says
@@ -64,6 +65,9 @@ PROCLAIMED_KEYS: Mapping[str, Key] = {
                                                 "legal holidays"),
     "moves": _MOVES,
     "moves_citation": Key("str"),
+    "declared_citation": Key("str", doc="the words that let the governor declare holidays in "
+                                        "addition to the statute's (days entered with moves "
+                                        "= false; not moved)"),
 }
 VERSION_KEYS: Mapping[str, Key] = {
     "effective_from": Key("date", required=True),
@@ -163,7 +167,7 @@ class ProclaimedDay:
     Subsection (1)" (63G-1-301, the governor's power for extraordinary conditions): the
     Saturday and Sunday moves reach only "a day described in Subsection (1)(a)" (a day of
     fasting or thanksgiving is one), so the declared day itself is the legal holiday, and
-    its citation is the site's alone (not the version's (1)(a) clause).
+    its citation is the site's and the version's ``declared_citation`` (not its (1)(a) clause).
     """
 
     day: date
@@ -184,6 +188,7 @@ class CalendarVersion:
     proclaimed_citation: str | None = None
     proclaimed_moves: tuple[tuple[int, int], ...] = ()
     proclaimed_moves_citation: str = ""
+    proclaimed_declared_citation: str = ""
     proclaimed: tuple[ProclaimedDay, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -204,8 +209,14 @@ class CalendarVersion:
         return tuple(DayRule(p.name, f"{p.citation}; {self.proclaimed_citation}",
                              fixed=(p.day.month, p.day.day), moves=self.proclaimed_moves,
                              moves_citation=self.proclaimed_moves_citation)
-                     if p.moves else DayRule(p.name, p.citation, fixed=(p.day.month, p.day.day))
+                     if p.moves else DayRule(p.name, self._declared(p.citation),
+                                             fixed=(p.day.month, p.day.day))
                      for p in self.proclaimed)
+
+    def _declared(self, citation: str) -> str:
+        """A declared day cites the site's proclamation and the version's power to declare."""
+        extra = self.proclaimed_declared_citation
+        return f"{citation}; {extra}" if extra else citation
 
     def proclaimed_in(self, year: int) -> tuple[DayRule, ...]:
         """Rules for the proclaimed days of ``year``."""
@@ -331,6 +342,8 @@ def _version(where: str, raw: Any) -> CalendarVersion:
         proclaimed_citation=proclaimed["citation"] if proclaimed else None,
         proclaimed_moves=moves,
         proclaimed_moves_citation=proclaimed.get("moves_citation", "") if proclaimed else "",
+        proclaimed_declared_citation=(proclaimed.get("declared_citation", "")
+                                      if proclaimed else ""),
         notes=tuple(table.get("notes", ())))
 
 
