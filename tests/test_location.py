@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from importlib.resources import files
 
 import pytest
 
@@ -10,7 +11,7 @@ from callguard.config import load_settings
 from callguard.errors import UsageError
 from callguard.gate import CheckRequest
 from callguard.numbers import parse_location
-from callguard.numbers.location import STATE_CODES, region_for_state, state_for_zip
+from callguard.numbers.location import STATE_CODES, region_for_state, state_for_zip, zone_regions
 from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
@@ -131,8 +132,10 @@ def test_a_zone_no_place_the_site_calls_uses_is_refused(zone):
 def test_a_territory_outside_the_regions_says_how_to_call_it():
     with pytest.raises(UsageError, match=r'calls GU adds "GU" to \[callguard\] regions'):
         parse_location("96910")
-    with pytest.raises(UsageError, match=r"\(it is GU's\)"):
-        parse_location("Pacific/Guam")
+    with pytest.raises(UsageError, match=r"\(it is used in GU, MP\)"):
+        parse_location("Pacific/Guam")  # Saipan's clock too (a link to it)
+    with pytest.raises(UsageError, match=r"\(it is used in JP\)"):
+        parse_location("Asia/Tokyo")
 
 
 def test_a_territory_zone_is_taken_when_the_site_calls_it():
@@ -163,3 +166,38 @@ async def test_a_foreign_crm_zone_no_longer_allows_a_toll_free_call_at_night(tmp
     assert not tokyo.allowed
     assert tokyo.verdict.deciding.rule_id == "callguard:bad-location"
     assert "not used in a region this site calls" in tokyo.verdict.reason
+
+
+@pytest.mark.parametrize(("zone", "region"), [
+    ("America/Puerto_Rico", "VI"),  # zone1970.tab's name for VI; zone.tab lists St_Thomas
+    ("America/Virgin", "VI"),       # St_Thomas's backward name
+    ("Pacific/Guam", "MP"),         # zone.tab lists Saipan, a link to Pacific/Guam
+    ("Pacific/Truk", "FM"),         # Chuuk's backward name (both links to Port_Moresby)
+    ("Pacific/Ponape", "FM"),       # Pohnpei's
+    ("Pacific/Pago_Pago", "UM"),    # zone.tab lists Midway, a link to Pago_Pago
+])
+def test_a_zone_of_the_same_clock_as_a_called_place_is_taken(zone, region):
+    """A link is its target's rules: regions were given from the target to the link only,
+    so a site calling VI took America/St_Thomas but refused America/Puerto_Rico (the same
+    clock, the name zone1970.tab gives VI) and BLOCKed the call (callguard:bad-location)."""
+    assert parse_location(zone, regions=frozenset({region})).zones == (zone,)
+
+
+def test_a_link_and_its_target_are_one_clock_for_the_regions():
+    """Every link of tzdata.zi has its target's regions, and the target its links'."""
+    text = files("tzdata").joinpath("zoneinfo", "tzdata.zi").read_text(encoding="utf-8")
+    links = [line.split()[1:3] for line in text.splitlines() if line.startswith("L ")]
+    assert len(links) > 200
+    assert [(t, n) for t, n in links if zone_regions(t) != zone_regions(n)] == []
+
+
+@pytest.mark.parametrize(("zone", "regions"), [
+    ("America/Puerto_Rico", frozenset({"US"})),  # the same clock as places in PR, VI, CA
+    ("America/St_Thomas", frozenset({"US"})),
+    ("Pacific/Guam", frozenset({"US"})),
+    ("Asia/Tokyo", ALL),
+    ("America/Toronto", ALL),
+])
+def test_the_same_clock_still_has_to_be_one_the_site_calls(zone, regions):
+    with pytest.raises(UsageError, match="not used in a region this site calls"):
+        parse_location(zone, regions=regions)

@@ -195,11 +195,12 @@ def _embedded_records(settings: Settings) -> list[str]:
 
 
 def _stored_id(path: Path) -> str | None:
-    """The id ``records.sqlite3`` holds, opened read-only and making no file: with a
-    ``-wal`` beside it (a node running, or one that crashed) its committed pages are read
-    through it; without one the database file holds every commit and is read as
-    immutable (a plain read-only open of a WAL database makes its ``-wal`` and ``-shm``,
-    root-owned when config check runs as root, and the service could not open them)."""
+    """The id ``records.sqlite3`` holds, opened read-only: with a ``-wal`` beside it (a
+    node running, or one that crashed) its committed pages are read through it; without
+    one the database file holds every commit and is read as immutable, making no file (a
+    plain read-only open of a WAL database makes its ``-wal`` and ``-shm``). A ``-wal``
+    left without its ``-shm`` gets one made (SQLite cannot read the WAL without it; as
+    root it gives the file the database's owner, so the service can still open it)."""
     wal = path.with_name(path.name + "-wal")
     mode = "mode=ro" if wal.exists() else "immutable=1"
     db = sqlite3.connect(f"{path.as_uri()}?{mode}", uri=True)

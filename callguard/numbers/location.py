@@ -14,8 +14,8 @@ inside 968. A territory is accepted only when the site's ``regions`` setting cal
 a military address has no knowable time zone and is refused (the gate fails closed).
 
 A CRM time zone is held to the same ``regions``: it must be in use in a region the site
-calls (tzdata's ``zone.tab``, or a link to such a zone, ``US/Eastern``). The zones are a
-union with the number's, so a wrong zone only adds limits to a number with a usable
+calls (tzdata's ``zone.tab``; a link, ``US/Eastern``, is the same clock as its target). The
+zones are a union with the number's, so a wrong zone only adds limits to a number with a usable
 geography; but a toll-free or non-geographic number (or one past
 ``max_candidate_zones``) has no zone of its own, and the CRM's then decides alone: a
 LOCATION of Asia/Tokyo had a call to an 888 number at 23:30 in New York judged at 13:30
@@ -154,20 +154,30 @@ _ETC_OFFSET_RE = re.compile(r"etc/gmt[+-]0*[1-9][0-9]*", re.IGNORECASE)
 
 @cache
 def _zone_regions() -> dict[str, frozenset[str]]:
-    """Each zone name's ISO 3166 regions: tzdata's ``zone.tab`` (the package callguard
-    depends on, so the answer does not vary with the host), and each link (``tzdata.zi``'s
-    ``L TARGET NAME`` lines) gets its target's as well — a link is the same rules."""
+    """Each zone name's ISO 3166 regions: those ``zone.tab`` (tzdata, the package callguard
+    depends on, so the answer does not vary with the host) lists for any name of the same
+    clock. A link (``tzdata.zi``'s ``L TARGET NAME``) is its target's rules, so a link and
+    its target share their regions both ways: zone.tab lists Saipan (MP) and St_Thomas (VI),
+    links to Pacific/Guam and America/Puerto_Rico, and a site calling MP or VI refused
+    Pacific/Guam or America/Puerto_Rico (zone1970.tab's names for those places), and the
+    backward names Pacific/Truk (Chuuk's clock, FM) or America/Virgin, while it took them
+    by the name zone.tab happens to list."""
     base = files("tzdata").joinpath("zoneinfo")
-    found: dict[str, set[str]] = {}
+    target: dict[str, str] = {}
+    for line in base.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
+        if line.startswith("Z "):
+            target[line.split()[1]] = line.split()[1]
+        elif line.startswith("L "):
+            _link, to, name = line.split()[:3]
+            # tzdata makes no link to a link (`make check_links`); were one made, the link
+            # would get no region (refused: fail closed) and the link test would fail
+            target[name] = to
+    clock: dict[str, set[str]] = {}
     for line in base.joinpath("zone.tab").read_text(encoding="utf-8").splitlines():
         if line and not line.startswith("#"):
             code, _where, zone = line.split("\t")[:3]
-            found.setdefault(zone, set()).add(code)
-    for line in base.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
-        if line.startswith("L "):
-            _link, target, name = line.split()[:3]
-            found.setdefault(name, set()).update(found.get(target, ()))
-    return {zone: frozenset(codes) for zone, codes in found.items()}
+            clock.setdefault(target.get(zone, zone), set()).add(code)
+    return {name: frozenset(clock.get(to, ())) for name, to in target.items()}
 
 
 def zone_regions(zone: str) -> frozenset[str]:
@@ -264,7 +274,7 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
                              "such as America/Denver")
         used_in = zone_regions(text)
         if not used_in & set(regions):
-            where = f" (it is {', '.join(sorted(used_in))}'s)" if used_in else ""
+            where = f" (it is used in {', '.join(sorted(used_in))})" if used_in else ""
             raise UsageError(f"time zone {redact_digits(text)!r} is not used in a region this "
                              f"site calls{where} (regions: {', '.join(sorted(regions))}); "
                              "give the called party's zone, such as America/Denver, or its "
