@@ -1,3 +1,10 @@
 """callguard: a telemarketing-law compliance gate in the outbound call path."""
 
+import zoneinfo as _zoneinfo
+
 __version__ = "0.1.0"
+
+# Every zone's rules come from the pinned ``tzdata`` package, never the host's
+# /usr/share/zoneinfo: nodes on hosts with different tzdata releases must judge calling
+# hours alike (the site's regions are read from the same package, numbers/location.py).
+_zoneinfo.reset_tzpath(to=())
