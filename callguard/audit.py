@@ -30,6 +30,26 @@ from callguard.stores.writes import RecordWrite
 __all__ = ["ComplianceLog", "NumberProtector", "configure_logging", "load_log_key"]
 
 
+class SparingBytesLogger(structlog.BytesLogger):
+    """An operational line that cannot be written is dropped and counted, never raised:
+    stderr on a full disk (ENOSPC) — the data disk, full exactly when records fail — or a
+    closed pipe must not turn a call's BLOCK into a front's 500 or no answer at all. The
+    compliance record has its own writer, which fails closed; these lines are best effort.
+    """
+
+    dropped = 0  # lines lost since the process started (all loggers)
+
+    def msg(self, message: bytes) -> None:
+        """Write *message*; on OSError count it instead of raising."""
+        try:
+            super().msg(message)
+        except OSError:
+            SparingBytesLogger.dropped += 1
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
 def configure_logging(key: bytes) -> None:
     """Operational events (not compliance records) go to stderr as JSON lines."""
     structlog.configure(
@@ -41,7 +61,7 @@ def configure_logging(key: bytes) -> None:
             redact_event,
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
-        logger_factory=structlog.BytesLoggerFactory(file=sys.stderr.buffer),
+        logger_factory=lambda *_: SparingBytesLogger(sys.stderr.buffer),
         cache_logger_on_first_use=False,
     )
 

@@ -98,3 +98,32 @@ async def _ask(port: int) -> None:
         assert response.status == 500
         assert response.content_type == "application/json"
         assert (await response.json()) == {"error": "internal error"}
+
+
+def test_configured_logging_drops_and_counts_a_line_it_cannot_write(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """The node's own logging (``configure_logging``) on a stderr that is a full disk: the
+    line is dropped and counted (``callguard_log_lines_dropped`` on /metrics), never raised
+    into the call's path — where the gate's own warnings (a failed record, a store error)
+    would turn a recorded BLOCK into a front's 500 (lead, from hhos15's finding)."""
+    import io
+    import sys
+
+    from callguard.audit import SparingBytesLogger, configure_logging
+    from callguard.fronts.http.metrics import NodeMetrics
+    from callguard.stores.embedded.lists import EmbeddedListRegistry
+
+    saved = structlog.get_config()
+    with open("/dev/full", "wb") as full:
+        monkeypatch.setattr(sys, "stderr", io.TextIOWrapper(full))
+        try:
+            configure_logging(b"k" * 32)
+            before = SparingBytesLogger.dropped
+            for _ in range(3):  # past the buffer's first failed flush too
+                structlog.get_logger("probe").error("record_failed", error="x" * 9000)
+            assert SparingBytesLogger.dropped == before + 3
+        finally:
+            structlog.configure(**saved)
+    exported = NodeMetrics(EmbeddedListRegistry(tmp_path)).registry.get_sample_value(
+        "callguard_log_lines_dropped")
+    assert exported == SparingBytesLogger.dropped

@@ -40,6 +40,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from callguard import __version__
+from callguard.audit import SparingBytesLogger
 from callguard.decision import Decision
 from callguard.policy.expiry import list_limits
 from callguard.stores.interfaces import ListRegistry
@@ -216,6 +217,11 @@ class NodeMetrics:
                                  "Abandoned share of answered predictive calls, rolling 30 "
                                  "days (47 CFR 64.1200(a)(7) allows 0.03)",
                                  ["campaign"], registry=registry)
+        registry.register(_GaugeCollector(
+            "callguard_log_lines_dropped", "Operational log lines that could not be written "
+            "(stderr on a full disk, a closed pipe) since the node started; compliance records "
+            "are not among them (their writer fails closed)",
+            lambda: float(SparingBytesLogger.dropped)))
         enabled = packs or {}
         registry.register(_ListCollector(lists, enabled, clock))
         registry.register(_PackCollector(enabled))
