@@ -470,13 +470,15 @@ class TestCommands:
         assert kinds["autodialer"]["evidence"] == "form-2"
         assert sheet["ebr"]["last_transaction"] == "2026-10-01"
         assert sheet["ebr"]["ended_at"]
-        # Every change is journalled, number hashed, evidence left out.
+        # Every change is journalled, number hashed; the evidence's reference named (an
+        # officer traces the consent to its proof from the log), never the evidence.
         log = (tmp_path / "compliance.jsonl").read_text()
         actions = [json.loads(x)["action"] for x in log.splitlines()]
         assert actions == ["consent-added", "consent-added", "consent-revoked",
                            "ebr-recorded", "ebr-ended"]
         assert "8015550123" not in log
-        assert "form-" not in log
+        added = [json.loads(x) for x in log.splitlines()][:2]
+        assert sorted(r["evidence_ref"] for r in added) == ["form-1", "form-2"]
 
     def test_records_need_a_known_solicitor(self, tmp_path):
         result = cli("internal-dnc", "add", "8015550123", "--solicitor", "acme",
