@@ -686,7 +686,8 @@ def _report_tables(done: Any) -> None:
         rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
     output.print_table(console, rules)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
-                  "caller-ID mismatches", "abandonment 30 d", title="the watchdog")
+                  "caller-ID mismatches", "abandonment 30 d", title="the watchdog" + (
+                      f" ({scope})" if (scope := figures.watchdog_scope(done.query)) else ""))
     for campaign in sorted(set(done.releases) | {c for c, _ in done.watched}
                            | set(done.abandonment)):
         release = done.releases.get(campaign, {})
