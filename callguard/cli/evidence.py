@@ -154,11 +154,15 @@ def _stored_now(state: CliState, number: str) -> dict[str, Any]:
         sheet_data,
         stored_now,
     )
+    from callguard.config import load_settings  # noqa: PLC0415
     from callguard.errors import CallguardError  # noqa: PLC0415
 
     now = datetime.now(UTC)
     try:
-        settings = state.settings
+        # Loaded here, not through ``state.settings``: a configuration this host cannot
+        # load whole (packs elsewhere) leaves the history answered, the section unread.
+        settings = state._settings or load_settings(  # noqa: SLF001 - loaded once if at all
+            state.config_option, data_dir=state.data_dir_option)
         info = settings.parser().parse(number)
         sheets = stored_now(settings, info.e164)
         revoke_all = revoke_all_rules(settings, info)
