@@ -39,6 +39,7 @@ from callguard.cli.logs import (
     hash_number,
     instant_option,
     place_or_exit,
+    shown,
 )
 from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
@@ -578,11 +579,13 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     # saying "0 record change(s)" beside "records before: 4", and none of them named).
     for decision in found.decisions:
         standing = found.records_before(decision)
-        console.print(f"records in force before {escape(str(decision.get('decision_id')))} "
-                      f"(changes of {escape(str(decision.get('solicitor', '?')))} for the "
-                      f"number logged before it): {len(standing) or 'none'}", highlight=False)
+        # never a control character of a record's text on the terminal (``shown``)
+        console.print(escape(shown(
+            f"records in force before {decision.get('decision_id')} (changes of "
+            f"{decision.get('solicitor', '?')} for the number logged before it): "
+            f"{len(standing) or 'none'}")), highlight=False)
         for change in standing:
-            console.print(f"  {escape(_in_force(change))}", highlight=False)
+            console.print(f"  {escape(shown(_in_force(change)))}", highlight=False)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
@@ -594,5 +597,5 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         console.print(others)
     if "stored_now" in query:
         for line in _stored_lines(query["stored_now"]):
-            console.print(escape(line), highlight=False)
+            console.print(escape(shown(line)), highlight=False)
     return out.getvalue()
