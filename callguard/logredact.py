@@ -30,8 +30,8 @@ __all__ = ["SAFE_KEYS", "RedactingFormatter", "install_stdlib_redaction", "redac
            "redact_value", "redacted_error"]
 
 # Keys whose values callguard makes itself and whose digit runs are not numbers.
-SAFE_KEYS = frozenset({"decision_id", "number_hash", "key_id", "logged_at", "timestamp",
-                       "level", "event", "logger", "logger_name"})
+SAFE_KEYS = frozenset({"decision_id", "optout_id", "number_hash", "key_id", "logged_at",
+                       "timestamp", "level", "event", "logger", "logger_name"})
 
 
 def redact_value(value: Any) -> Any:

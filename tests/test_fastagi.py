@@ -947,11 +947,19 @@ class TestInjectedHeaderLines:
         own random id (``CALLGUARD_OPTOUT_ID``) for Asterisk to confirm."""
         forged = "8015550142\n" + "".join(
             f"agi_arg_{i}: {v}\n" for i, v in enumerate([UT, "", "l.9"], 2)) + opening
-        commands = await _late_tail_session(
-            node.port, c.ROUTE_OPTOUT, [forged, UT, "", "l.9"], 0.02)
+        with structlog.testing.capture_logs() as logged:
+            commands = await _late_tail_session(
+                node.port, c.ROUTE_OPTOUT, [forged, UT, "", "l.9"], 0.02)
         msets = _msets(commands)
         assert len(msets) == 2, commands
         assert exec_mset_variables(msets[0].strip())[c.OPTOUT_RESULT] == "OK"
+        # The opt-out's id under its own key (it was logged as a decision_id, an id no
+        # decision record has), left whole by the redactor.
+        (warning,) = [e for e in logged if e["event"].startswith("fastagi_")
+                      and e.get("route") == c.ROUTE_OPTOUT]
+        assert "decision_id" not in warning
+        assert redact_event(None, "warning", dict(warning))["optout_id"] == (
+            exec_mset_variables(msets[0].strip())[c.OPTOUT_ID])
         assert commands[1] == f"GET VARIABLE {c.OPTOUT_ID}\n"
         final = exec_mset_variables(msets[1].strip())
         assert final[c.OPTOUT_RESULT] == "FAILED"

@@ -385,14 +385,60 @@ class TestCommands:
                        data_dir=tmp_path).returncode == 0
         lines = [line.split("REC", 1)[1].strip() for line in
                  cli("tail", data_dir=tmp_path).stdout.splitlines()]
-        assert lines[0] == "ebr-recorded beehive-solar …0123"
+        assert lines[0] == "ebr-recorded beehive-solar …0123 last_transaction=2026-10-01"
         assert lines[1].startswith("consent-added beehive-solar …0123 written source=web "
-                                   "expires_at=2030-02-01T07:00:00.000Z")
-        assert lines[2] == "consent-revoked beehive-solar …0124 written " \
-                           "ends=autodialer,written source=cli (changed nothing)"
+                                   "granted_at=")
+        assert "expires_at=2030-02-01T07:00:00.000Z" in lines[1]
+        assert lines[2].startswith("consent-revoked beehive-solar …0124 written "
+                                   "ends=autodialer,written source=cli revoked_at=")
+        assert lines[2].endswith("Z (changed nothing)")
         none = cli("tail", "--number", "8015550125", data_dir=tmp_path)
         assert (none.returncode, none.stdout) == (0, "")
         assert "no record matched in the log and its closed segments" in none.stderr
+
+    def test_a_record_change_carries_the_facts_written_and_the_evidence_reference(
+            self, tmp_path):
+        """An officer traces a consent to its proof and reads when it was given from the
+        log: the consent-added record named neither the evidence reference nor `--granted`
+        (only logged_at, days later), an ebr-recorded record no date, a do-not-call request
+        or a revocation not the instant it was made."""
+        from jsonschema import Draft202012Validator
+
+        from tests.test_compliance_log import _schemas
+        for args in (["consent", "add", "8015550123", "--kind", "calling-hours",
+                      "--window", "22:00-02:00", "--granted", "2026-11-01T12:00:00Z",
+                      "--source", "web", "--evidence", "s3://proof/form-8015550123-a.pdf"],
+                     ["consent", "add", "8015550123", "--kind", "written",
+                      "--granted", "2026-11-02T12:00:00Z", "--evidence", "ticket-77"],
+                     ["consent", "revoke", "8015550123", "--kind", "written"],
+                     ["ebr", "add", "8015550123", "--last-transaction", "2026-10-01"],
+                     ["ebr", "add", "8015550123", "--last-inquiry", "2026-10-05"],
+                     ["ebr", "end", "8015550123"],
+                     ["internal-dnc", "add", "8015550123"]):
+            assert cli(*args, "--campaign", "ut-solar-manual",
+                       data_dir=tmp_path).returncode == 0, args
+        records = [json.loads(line) for line in
+                   (tmp_path / "compliance.jsonl").read_text().splitlines()]
+        changes = [r for r in records if r["event"] == "record"]
+        schema = Draft202012Validator(_schemas()["record"])
+        for record in changes:
+            assert not list(schema.iter_errors(record)), record
+        hours, written, revoked, transaction, inquiry, ended, dnc = changes
+        assert hours["granted_at"] == "2026-11-01T12:00:00.000Z"
+        assert hours["window"] == "22:00-02:00"
+        assert hours["evidence_ref"] == "s3://proof/form-[number …0123]-a.pdf"
+        assert "8015550123" not in json.dumps(hours)
+        assert (written["granted_at"], written["evidence_ref"]) == (
+            "2026-11-02T12:00:00.000Z", "ticket-77")
+        for record, key in ((revoked, "revoked_at"), (ended, "ended_at"),
+                            (dnc, "requested_at")):
+            assert record[key].endswith("Z"), record
+            assert record[key].startswith("2026-"), record
+        assert transaction["last_transaction"] == "2026-10-01"
+        assert inquiry["last_inquiry"] == "2026-10-05"
+        tail = cli("tail", data_dir=tmp_path).stdout
+        assert "evidence_ref=ticket-77" in tail
+        assert "granted_at=2026-11-01T12:00:00.000Z" in tail
 
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
@@ -424,13 +470,15 @@ class TestCommands:
         assert kinds["autodialer"]["evidence"] == "form-2"
         assert sheet["ebr"]["last_transaction"] == "2026-10-01"
         assert sheet["ebr"]["ended_at"]
-        # Every change is journalled, number hashed, evidence left out.
+        # Every change is journalled, number hashed; the evidence's reference named (an
+        # officer traces the consent to its proof from the log), never the evidence.
         log = (tmp_path / "compliance.jsonl").read_text()
         actions = [json.loads(x)["action"] for x in log.splitlines()]
         assert actions == ["consent-added", "consent-added", "consent-revoked",
                            "ebr-recorded", "ebr-ended"]
         assert "8015550123" not in log
-        assert "form-" not in log
+        added = [json.loads(x) for x in log.splitlines()][:2]
+        assert sorted(r["evidence_ref"] for r in added) == ["form-1", "form-2"]
 
     def test_records_need_a_known_solicitor(self, tmp_path):
         result = cli("internal-dnc", "add", "8015550123", "--solicitor", "acme",

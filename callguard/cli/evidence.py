@@ -39,11 +39,13 @@ from callguard.cli.logs import (
     hash_number,
     instant_option,
     place_or_exit,
+    shown,
 )
 from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.reader import Record, log_exists
+from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
 
 __all__ = ["evidence"]
@@ -118,12 +120,16 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
 
     found, stream_note = read_through_commits(archive, read)  # an archiver may commit
     _keep_purge(found, _made_at(decision_id) or since, log)
-    query = {"number_last4": last4, "number_hash": number_hash, "key_id": key_id,
-             "decision_id": decision_id, "from": first, "to": last,
-             # the instants the range was read as (a date alone: midnight in --tz)
-             "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
-             "to_instant": zulu(until, "milliseconds") if until else None,
-             "generated": zulu(datetime.now(UTC), "seconds")}
+    query: dict[str, Any] = {
+        "number_last4": last4, "number_hash": number_hash, "key_id": key_id,
+        "decision_id": decision_id, "from": first, "to": last,
+        # the instants the range was read as (a date alone: midnight in --tz)
+        "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
+        "to_instant": zulu(until, "milliseconds") if until else None,
+        "generated": zulu(datetime.now(UTC), "seconds"),
+        # Beside the history, what the record store holds now (a consent granted before
+        # a purge's cutoff, or recorded by a process whose log is not read, is there only).
+        **({"stored_now": _stored_now(state, number)} if number is not None else {})}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -137,6 +143,80 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     if decision_id is not None and not found.decisions:
         _not_found(decision_id, found)
     _finish(found, key_id, key_source, stream_note)
+
+
+def _stored_now(state: CliState, number: str) -> dict[str, Any]:
+    """The number's records as stored now, per configured seller, read as the gate reads
+    them now (``consent show``'s reading); or why they could not be read (no record store
+    on this host, a lost one, Redis down) — said, never fatal: the history stands alone.
+    Free text (a source, an evidence reference) loses its numbers, as in the log."""
+    from callguard.cli.records import (  # noqa: PLC0415 - the store only here
+        revoke_all_rules,
+        sheet_data,
+        stored_now,
+    )
+    from callguard.config import load_settings  # noqa: PLC0415
+    from callguard.errors import CallguardError  # noqa: PLC0415
+
+    now = datetime.now(UTC)
+    try:
+        # Loaded here, not through ``state.settings``: a configuration this host cannot
+        # load whole (packs elsewhere) leaves the history answered, the section unread.
+        settings = state._settings or load_settings(  # noqa: SLF001 - loaded once if at all
+            state.config_option, data_dir=state.data_dir_option)
+        info = settings.parser().parse(number)
+        sheets = stored_now(settings, info.e164)
+        revoke_all = revoke_all_rules(settings, info)
+    except (CallguardError, OSError) as exc:
+        return {"read_at": zulu(now, "seconds"),
+                "unavailable": redact_digits(f"the record store was not read: {exc}")}
+    return {"read_at": zulu(now, "seconds"), "sellers": {
+        who: _without_numbers(sheet_data(sheet, revoke_all, now))
+        for who, sheet in sheets.items()}}
+
+
+def _without_numbers(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_digits(value)
+    if isinstance(value, dict):
+        return {k: _without_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_numbers(v) for v in value]
+    return value
+
+
+def _stored_lines(stored: dict[str, Any]) -> list[str]:
+    """The records as stored now, one line per seller and record, for people."""
+    head = f"records as stored now (read {stored['read_at']}; the gate reads these now)"
+    if "unavailable" in stored:
+        return [f"{head}: {stored['unavailable']}"]
+    lines = [head + ":"]
+    for who, sheet in stored["sellers"].items():
+        for c in sheet["consents"]:
+            state = ("valid now" if c["valid_now"] else
+                     f"not valid now (ended by the {c['ended_by_revocation_of']} revocation)"
+                     if c["ended_by_revocation_of"] else
+                     f"not valid now (void under {c['void_under'][0]['pack']})"
+                     if c["void_under"] else "not valid now")
+            lines.append("  " + "; ".join([f"{k} {v}" for k, v in (
+                ("seller", who), ("consent", c["kind"]), ("granted", c["granted_at"]),
+                ("expires", c["expires_at"]), ("window", c["window"]),
+                ("revoked", c["revoked_at"]), ("revoked by", c["revoked_source"]),
+                ("source", c["source"]), ("evidence", c["evidence"] or None)) if v]
+                + [state]))
+        if not sheet["consents"]:
+            lines.append(f"  seller {who}; consent none")
+        lines.append(f"  seller {who}; business relationship "
+                     + _pairs(sheet["ebr"]))
+        lines.append(f"  seller {who}; company do-not-call " + _pairs(sheet["company_dnc"]))
+    return lines
+
+
+def _pairs(record: dict[str, Any] | None) -> str:
+    if record is None:
+        return "none"
+    return ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in record.items()
+                     if v not in (None, "")) or "recorded"
 
 
 def _range_or_exit(first: str | None, last: str | None,
@@ -265,8 +345,12 @@ def _later(found: Evidence, decision: Record) -> list[Record]:
 
 
 def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
+    asked = {k: v for k, v in query.items() if k != "stored_now"}
     return {
-        "query": query,
+        "query": asked,
+        # a NUMBER's records in the store as they are now ({"sellers": ...} or
+        # {"unavailable": why}); absent for --decision
+        **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
         # the purge that destroyed records in the range asked (none: nothing was purged)
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
@@ -368,12 +452,23 @@ def _kinds(found: Evidence) -> tuple[list[Record], list[Record], list[Record]]:
     return changes, later, loaded
 
 
+# A record change's facts (the instants the gate reads, the evidence's reference), named
+# beside it where the records in force are listed: "consent-added (written)" alone did not
+# say when the consent was given nor where its proof is.
+_FACTS = ("granted_at", "expires_at", "window", "evidence_ref", "revoked_at", "requested_at",
+          "ended_at", "last_transaction", "last_inquiry", "source")
+
+
 def _in_force(change: Record) -> str:
-    """One record change as a decision's page cell names it: when, what, which kind, where."""
+    """One record change as a decision's page cell names it: when, what, which kind, where,
+    and the facts it wrote."""
     kind = change.get("kind")
+    facts = ", ".join(f"{key.replace('_', ' ')} {change[key]}" for key in _FACTS
+                      if change.get(key) not in (None, ""))
     return " ".join(str(part) for part in (
         _second(change.get("logged_at")), change.get("action", change.get("event", "")),
-        f"({kind})" if kind else "", f"[{change.get('node', '')}]") if part)
+        f"({kind})" if kind else "", f"[{change.get('node', '')}]",
+        f"— {facts}" if facts else "") if part)
 
 
 def _second(stamp: object) -> str:
@@ -416,7 +511,10 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
-                      if v is not None and k != "number_hash")
+                      if v is not None and k not in ("number_hash", "stored_now"))
+    stored = ("<h2>Records as stored now</h2><p class=d>"
+              + html.escape("\n".join(_stored_lines(query["stored_now"])))
+              + "</p>") if "stored_now" in query else ""
     decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
                         "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
                         "packs", "in_force"]
@@ -441,7 +539,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 ["logged_at", "event", "decision_id", "node", "campaign", "detail"])
         + table("Packs loaded by the node before these decisions (those out of a call's "
                 "scope too)", loaded, ["logged_at", "node", "packs"])
-        + "</body></html>\n")
+        + stored + "</body></html>\n")
 
 
 def _text(query: dict[str, Any], found: Evidence) -> str:
@@ -465,17 +563,29 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     for purge in found.purges:  # before "decisions: none", which it qualifies
         console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
-    table = Table("logged (UTC)", "at (UTC)", "node", "front", "campaign", "verdict", "rule",
-                  "lists", "packs", "records before")
+    table = Table("logged (UTC)", "at (UTC)", "decision id", "node", "front", "campaign",
+                  "verdict", "rule", "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
             _second(decision.get("logged_at")), _second(decision.get("at")),
+            str(decision.get("decision_id", "")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), _verdict(found, decision),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)
     console.print(table if found.decisions else "decisions: none", highlight=False)
+    # What stood before each decision, listed (the table's count alone left `--decision`
+    # saying "0 record change(s)" beside "records before: 4", and none of them named).
+    for decision in found.decisions:
+        standing = found.records_before(decision)
+        # never a control character of a record's text on the terminal (``shown``)
+        console.print(escape(shown(
+            f"records in force before {decision.get('decision_id')} (changes of "
+            f"{decision.get('solicitor', '?')} for the number logged before it): "
+            f"{len(standing) or 'none'}")), highlight=False)
+        for change in standing:
+            console.print(f"  {escape(shown(_in_force(change)))}", highlight=False)
     if found.events:
         others = Table("logged at (UTC)", "event", "node", "detail")
         for event in found.events:
@@ -485,4 +595,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             others.add_row(*map(escape, (_second(row["logged_at"]), row["event"], row["node"],
                                          detail)))
         console.print(others)
+    if "stored_now" in query:
+        for line in _stored_lines(query["stored_now"]):
+            console.print(escape(shown(line)), highlight=False)
     return out.getvalue()

@@ -66,6 +66,12 @@ _DURATION = re.compile(r"^(\d+)([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
+
+# A record change's facts, in this order (the instants the gate reads; the evidence's
+# reference; where the change came from).
+_RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref", "revoked_at",
+                 "requested_at", "ended_at", "last_transaction", "last_inquiry")
+
 def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
     """ISO date, ISO instant (in ``zone`` if no offset is given: UTC, or the zone a report
     counts days in, so its dates are that zone's midnights), or a duration ago like 7d."""
@@ -349,7 +355,7 @@ def _line(record: Record) -> Text:
                  # a revocation: every kind it ended (autodialer or written ends both)
                  *([f"ends={','.join(map(str, record['ends']))}"]
                    if isinstance(record.get("ends"), list) else []),
-                 *(f"{key}={record[key]}" for key in ("source", "expires_at")
+                 *(f"{key}={record[key]}" for key in _RECORD_FACTS
                    if record.get(key) not in (None, "")),
                  "(changed nothing)" if record.get("changed") == 0 else ""]
         text.append(" ".join(part for part in parts if part))
@@ -680,7 +686,8 @@ def _report_tables(done: Any) -> None:
         rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
     output.print_table(console, rules)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
-                  "caller-ID mismatches", "abandonment 30 d", title="the watchdog")
+                  "caller-ID mismatches", "abandonment 30 d", title="the watchdog" + (
+                      f" ({scope})" if (scope := figures.watchdog_scope(done.query)) else ""))
     for campaign in sorted(set(done.releases) | {c for c, _ in done.watched}
                            | set(done.abandonment)):
         release = done.releases.get(campaign, {})

@@ -210,6 +210,26 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
         raise SystemExit(EXIT_INTERNAL) from None
 
 
+def stored_now(settings: Settings, e164: str) -> dict[str, RecordSheet]:
+    """What the record store holds now for ``e164``, per configured seller (``evidence``
+    shows it beside the history). Raises CallguardError (never exits) when the store
+    cannot answer: none in the data dir, lost, or unreachable."""
+    solicitors = sorted({c.solicitor for c in settings.campaigns.values()})
+
+    async def read(sheet: Callable[[str], Coroutine[Any, Any, RecordSheet]],
+                   ) -> dict[str, RecordSheet]:
+        return {who: await sheet(who) for who in solicitors}
+
+    if settings.records.backend == "redis":
+        return run(read(lambda who: _redis_sheet(settings, who, e164)))
+    path = settings.data_dir / "records.sqlite3"
+    if not path.exists():
+        raise UsageError(lost_message(path) if id_path(path).exists() else
+                         f"no record store at {path}: nothing was ever recorded in this "
+                         "data dir")
+    return run(read(lambda who: _embedded_sheet(path, who, e164)))
+
+
 async def _embedded_sheet(path: Path, solicitor: str, e164: str) -> RecordSheet:
     store = EmbeddedRecords(path)
     try:
@@ -310,13 +330,62 @@ def _void_under(record: ConsentRecord, records: list[ConsentRecord], now: dateti
 
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
                  revoke_all: tuple[_RevokeAll, ...] = ()) -> None:
-    now = datetime.now(UTC)
+    data = {"solicitor": solicitor, "number": e164,
+            **sheet_data(sheet, revoke_all, datetime.now(UTC))}
+    if as_json:
+        print_json(data)
+        return
+    consents = data["consents"]
+    out = console()
+    out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
+    if not consents:  # a table of headings alone read as a display fault
+        out.print("consent: none", highlight=False)
+    # Every instant in UTC, said in the heading; the window is the called party's clock.
+    table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
+                  "window (called party's time)", "revoked (UTC)", "source", "evidence",
+                  "valid now", title="consent")
+    for c in consents:
+        table.add_row(str(c["kind"]), _utc(c["granted_at"]), _utc(c["expires_at"]),
+                      str(c["window"] or ""),
+                      escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
+                      escape(str(c["source"])), escape(str(c["evidence"])),
+                      valid_text(c))
+    if consents:
+        print_table(out, table)
+    out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
+    out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
+
+
+def valid_text(consent: dict[str, Any]) -> str:
+    """A consent's "valid now" cell (rich markup): yes, or no and what ended it."""
+    if consent["valid_now"]:
+        return "[green]yes[/]"
+    if consent["ended_by_revocation_of"]:
+        return f"[red]no[/] (ended by the {consent['ended_by_revocation_of']} revocation)"
+    return _void_text(consent["void_under"])
+
+
+def revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAll, ...]:
+    """The enabled packs' revoke-all dates for ``number`` (``evidence`` reads them too)."""
+    return _revoke_all_rules(settings, number)
+
+
+def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
+               now: datetime) -> dict[str, Any]:
+    """What is stored for one number and seller, as ``consent show --json`` and
+    ``evidence`` say it (no number in it): each consent read as the gate reads it at
+    ``now``, the relationship and the do-not-call request."""
     records = [c.record for c in sheet.consents]
     # as the gate reads them: a revocation of an automated kind ends both automated kinds
     # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
-    ended = {id(r): ended_by_revocation(r, records, now) for r in records}
-    void = {id(r): [] if ended[id(r)] is not None else _void_under(r, records, now, revoke_all)
-            for r in records}
+    # A consent revoked itself says so (its revoked column): naming another consent's
+    # revocation as what ended it ("ended by the written revocation" for one a revocation
+    # of autodialer consent revoked, both written consents marked at once) was untrue.
+    revoked = {id(r) for r in records if r.revoked_at is not None and r.revoked_at <= now}
+    ended = {id(r): None if id(r) in revoked else ended_by_revocation(r, records, now)
+             for r in records}
+    void = {id(r): [] if ended[id(r)] is not None or id(r) in revoked
+            else _void_under(r, records, now, revoke_all) for r in records}
     consents: list[dict[str, Any]] = [{
         "kind": c.record.kind.value, "granted_at": _iso(c.record.granted_at),
         "expires_at": _iso(c.record.expires_at),
@@ -332,8 +401,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
     } for c in sheet.consents]
     ebr = sheet.ebr
     dnc = sheet.company_dnc
-    data = {
-        "solicitor": solicitor, "number": e164, "consents": consents,
+    return {
+        "consents": consents,
         "ebr": None if ebr is None else {
             "last_transaction": str(ebr.last_transaction) if ebr.last_transaction else None,
             "last_inquiry": str(ebr.last_inquiry) if ebr.last_inquiry else None,
@@ -341,29 +410,6 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
         "company_dnc": None if dnc is None else {"added_at": _iso(dnc.added_at),
                                                  "source": dnc.source},
     }
-    if as_json:
-        print_json(data)
-        return
-    out = console()
-    out.print(f"[bold]{e164}[/] with [bold]{solicitor}[/]", highlight=False)
-    if not consents:  # a table of headings alone read as a display fault
-        out.print("consent: none", highlight=False)
-    # Every instant in UTC, said in the heading; the window is the called party's clock.
-    table = Table("kind", "granted (UTC)", "expires (UTC, exclusive)",
-                  "window (called party's time)", "revoked (UTC)", "source", "evidence",
-                  "valid now", title="consent")
-    for c in consents:
-        table.add_row(str(c["kind"]), _utc(c["granted_at"]), _utc(c["expires_at"]),
-                      str(c["window"] or ""),
-                      escape(f"{_utc(c['revoked_at'])} {c['revoked_source'] or ''}".strip()),
-                      escape(str(c["source"])), escape(str(c["evidence"])),
-                      "[green]yes[/]" if c["valid_now"] else
-                      f"[red]no[/] (ended by the {c['ended_by_revocation_of']} revocation)"
-                      if c["ended_by_revocation_of"] else _void_text(c["void_under"]))
-    if consents:
-        print_table(out, table)
-    out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
-    out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
 
 def _void_text(void: list[dict[str, Any]]) -> str:

@@ -399,29 +399,49 @@ class RecordEncoder:
     # --- record changes -------------------------------------------------------------------
 
     def journal(self, write: RecordWrite, changed: int) -> bytes:
-        """A consent / EBR / company-DNC change: no evidence, the number hashed."""
+        """A consent / EBR / company-DNC change with the facts written (instants, dates, the
+        evidence's reference), never the evidence itself; the number hashed."""
         record: dict[str, Any] = {
             "schema": SCHEMA, "event": "record", "logged_at": utc_ms(), "node": self.node,
             "action": write.action, "solicitor": redact_digits(write.solicitor),
             "number_hash": self.protector.hash(write.number),
             "number_last4": write.number[-4:], "key_id": self.key_id, "changed": changed,
         }
+        # Each change carries the facts the store was given, not only that it changed: the
+        # instant a consent was given or a request made is what the gate reads, and it
+        # may lie days before the record is logged (`--granted`, an import).
         match write:
-            case AddConsent(record=consent, source=source):
+            case AddConsent(record=consent, source=source, evidence=evidence):
                 record["kind"] = consent.kind.value
                 record["source"] = self.fields.source(source)
+                record["granted_at"] = _instant(consent.granted_at)
                 if consent.expires_at is not None:
                     record["expires_at"] = _instant(consent.expires_at)
-            case RevokeConsent(kind=kind, source=source):
+                if consent.window is not None:
+                    start, end = consent.window
+                    record["window"] = f"{start:%H:%M}-{end:%H:%M}"
+                if evidence:
+                    # The reference to the proof (a file name, a ticket), never the proof;
+                    # numbers in it taken out like any free text: the store keeps it whole.
+                    record["evidence_ref"] = redact_digits(evidence)
+            case RevokeConsent(kind=kind, source=source, at=at):
                 # The kind named and every kind it ended (64.1200(a)(10): either
                 # automated kind ends both): which revocation ended which consent.
                 record["kind"] = "all" if kind is None else kind.value
                 record["ends"] = [k.value for k in write.ends]
                 record["source"] = self.fields.source(source)
-            case AddCompanyDnc(source=source) | EndEbr(source=source):
+                record["revoked_at"] = _instant(at)
+            case AddCompanyDnc(source=source, at=at):
                 record["source"] = self.fields.source(source)
-            case RecordEbr():
-                pass
+                record["requested_at"] = _instant(at)
+            case EndEbr(source=source, at=at):
+                record["source"] = self.fields.source(source)
+                record["ended_at"] = _instant(at)
+            case RecordEbr(last_transaction=transaction, last_inquiry=inquiry):
+                if transaction is not None:
+                    record["last_transaction"] = transaction.isoformat()
+                if inquiry is not None:
+                    record["last_inquiry"] = inquiry.isoformat()
         return _DUMPS(record, option=_NEWLINE)
 
     # --- call events and the log's own events ---------------------------------------------

@@ -333,6 +333,20 @@ def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQ
                           f"{query.local(window[1], 'minutes')}"}
 
 
+def watchdog_scope(query: ReportQuery) -> str | None:
+    """What the watchdog's figures are not narrowed by, in words, or None: they are read
+    from the call's later records, which carry no verdict, rule or front, so under
+    ``--verdict BLOCK`` the header's filter seemed to say blocked calls had line releases
+    (were placed). The campaign, node and dates do narrow them; the abandonment rate is
+    always its 30 days (47 CFR 64.1200(a)(7)), said in its window."""
+    ignored = [f"{name} {getattr(query, name)}" for name in ("verdict", "rule", "front")
+               if getattr(query, name) is not None]
+    if not ignored:
+        return None
+    return ("every call of the campaign: the watchdog's figures are not narrowed by "
+            + ", ".join(ignored))
+
+
 def to_json(report: Report) -> dict[str, Any]:
     """Everything, as JSON-ready values (the totals of earlier versions kept)."""
     calls = report.calls
@@ -359,6 +373,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "line_release": report.releases,
         "watchdog": {f"{c} {e}": n for (c, e), n in sorted(report.watched.items())},
         "abandonment_30d": report.abandonment,
+        # the filters the three above do not follow (null: they follow every one given)
+        "watchdog_scope": watchdog_scope(report.query),
         # the purge that destroyed records in the range (null: none did)
         "purged": None if report.purged is None else {**report.purged,
                                                       "note": purged_note(report)},
@@ -528,7 +544,8 @@ def render_html(report: Report) -> str:
                                        "blocked share", "scrub decisions"], campaign_rows)
         + _table("Blocked calls by deciding rule (share of blocks)",
                  ["rule", "blocks", "share"], rule_rows)
-        + _table("The watchdog, by campaign", [
+        + _table("The watchdog, by campaign" + (
+            f" ({scope})" if (scope := watchdog_scope(report.query)) else ""), [
             "campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
             "caller-ID mismatches", f"abandonment {ABANDONMENT_DAYS} d"], watch_rows)
         + _stacked(f"Scrub decisions per day ({report.query.tz})", days, scrub_day)

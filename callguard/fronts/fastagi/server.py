@@ -279,8 +279,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # digit runs ("…a2-9271-7775-…") read as a phone number under any other key.
         _log.warning("fastagi_cut_block_after_answer" if channel.tail_seen
                      else "fastagi_answer_unconfirmed", route=route,
-                     decision_id=variables.get(c.VAR_DECISION_ID)
-                     or variables.get(c.OPTOUT_ID, ""))
+                     **({"optout_id": variables[c.OPTOUT_ID]} if c.OPTOUT_ID in variables
+                        else {"decision_id": variables.get(c.VAR_DECISION_ID, "")}))
         if route == c.ROUTE_OPTOUT:
             # The seller the opt-out went to may have been forged: the agent must record
             # it again (what was written stays: a do-not-call entry only ever blocks).

@@ -1,0 +1,28 @@
+"""`report`'s watchdog figures say which of the report's filters they do not follow."""
+
+from __future__ import annotations
+
+import json
+
+from tests.test_cli import cli
+
+
+def test_the_watchdog_section_says_verdict_rule_and_front_do_not_narrow_it(tmp_path):
+    """Under `--verdict BLOCK` the header showed the filter and the watchdog's line
+    releases beside it, as if blocked calls had been placed; its figures come from the
+    calls' later records, which carry no verdict, rule or front."""
+    assert cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+               "2026-12-08T11:00:00-07:00", data_dir=tmp_path).returncode in (0, 1)
+    plain = json.loads(cli("report", "--json", data_dir=tmp_path).stdout)
+    assert plain["watchdog_scope"] is None
+    narrowed = cli("report", "--json", "--verdict", "BLOCK", "--front", "cli",
+                   data_dir=tmp_path)
+    assert narrowed.returncode == 0, narrowed.stderr
+    scope = json.loads(narrowed.stdout)["watchdog_scope"]
+    assert scope == ("every call of the campaign: the watchdog's figures are not narrowed "
+                     "by verdict BLOCK, front cli")
+    page = tmp_path / "r.html"
+    terminal = cli("report", "--verdict", "BLOCK", "--html", str(page), data_dir=tmp_path)
+    assert terminal.returncode == 0, terminal.stderr
+    assert "not narrowed by verdict BLOCK" in " ".join(terminal.stdout.split())
+    assert "not narrowed by verdict BLOCK" in page.read_text()
