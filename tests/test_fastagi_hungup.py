@@ -25,7 +25,13 @@ import json
 from callguard.fronts.fastagi import contract as c
 from callguard.numbers.redact import has_digit_run
 from tests.fake_asterisk import LAB, header_block
-from tests.test_fastagi import UT, compliance_records, node, real_call_latency
+from tests.test_fastagi import (
+    UT,
+    compliance_records,
+    headers_read,
+    node,
+    real_call_latency,
+)
 
 __all__ = ["node"]  # the fixture, from test_fastagi
 
@@ -99,7 +105,7 @@ async def test_a_hangup_while_an_allow_is_answered_withdraws_it(node):
     try:
         writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]))
         await writer.drain()
-        await asyncio.sleep(0.03)
+        await headers_read(node)
         writer.write(b"HANGUP\n")
         await writer.drain()
         command = await asyncio.wait_for(reader.readline(), timeout=2)
