@@ -24,6 +24,7 @@ import json
 
 from callguard.fronts.fastagi import contract as c
 from callguard.numbers.redact import has_digit_run
+from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import LAB, agi_session, header_block
 from tests.test_fastagi import (
     UT,
@@ -180,3 +181,45 @@ async def test_the_hung_up_records_are_valid_and_read_as_one_call_each(node, tmp
         said = shown.stdout.splitlines()[1]  # the verdict's sentence, under the id
         assert said.startswith("Blocked by callguard:hung-up: the channel hung up"), said
         assert not has_digit_run(said)
+
+
+async def test_a_values_hangup_line_split_from_the_rest_of_its_block_is_a_cut_block(node):
+    """A value holding a blank line then ``HANGUP`` (``UT\\n\\nHANGUP``): setup_env writes it
+    in one line's write and the next argument in another, so a segment may end right
+    after "HANGUP\\n" — which read like Asterisk's hang-up: recorded BLOCK hung-up ("a
+    caller who gave up"), nothing answered, the forged block never counted as one. The rest
+    of the block comes 20 ms later, still open: a cut block, answered BLOCK as such."""
+    block = header_block(c.ROUTE_CHECK, ["8015550123", UT + "\n\nHANGUP", "", "1.1", ""])
+    split = block.index(b"HANGUP\n") + len(b"HANGUP\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    try:
+        writer.write(block[:split])
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(block[split:])
+        await writer.drain()
+        command = await asyncio.wait_for(reader.readline(), timeout=2)
+    finally:
+        writer.close()
+    assert command.startswith(b"EXEC MSet "), command
+    answered = exec_mset_variables(command.decode().strip())
+    assert (answered[c.VAR_VERDICT], answered[c.VAR_RULE]) == (
+        "BLOCK", "callguard:bad-agi-request")
+    assert "went on after its blank line" in answered[c.VAR_REASON]
+    assert node.stats.counts["header_cut"] == 1
+    assert node.stats.counts["hung_up"] == 0
+    assert compliance_records(node)[-1]["rule"] == "callguard:bad-agi-request"
+
+
+async def test_a_lone_hangup_without_the_close_is_still_a_hangup(node):
+    """Without AGIEXITONHANGUP Asterisk writes one HANGUP and waits in dead mode (lab
+    agi-callerhangup): nothing follows, and after the short wait it is a hang-up."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    try:
+        writer.write(header_block(c.ROUTE_CHECK, ["8015550123", UT]) + b"HANGUP\n")
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+    finally:
+        writer.close()
+    assert compliance_records(node)[-1]["rule"] == "callguard:hung-up"
+    assert node.stats.counts["hung_up"] == 1
