@@ -87,3 +87,19 @@ def test_a_backstop_that_is_not_whole_seconds_is_the_default(context, backstop):
 @pytest.mark.parametrize("context", CONTEXTS)
 def test_a_backstop_of_whole_seconds_is_kept(context, backstop, expected):
     assert asyncio.run(_armed_at_agi(context, backstop)) == expected
+
+
+@pytest.mark.parametrize("backstop", ["1000000", "99999999999999999999",
+                                      "9223372036854775807"])
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_a_backstop_of_seven_digits_or_more_is_the_default(context, backstop):
+    """A long value is no bound: ``%30ld`` saturates at LONG_MAX and
+    ``ast_channel_setwhentohangup_tv`` adds it to now (utils.c ``ast_tvadd``, a signed
+    overflow: from 19 digits on a 64-bit build, 9 on a 32-bit one), and 1000000 s is 11
+    days of a stalled callguard holding the call. Before the fix each was kept as given."""
+    assert asyncio.run(_armed_at_agi(context, backstop)) == 5
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_a_backstop_of_six_digits_is_kept(context):
+    assert asyncio.run(_armed_at_agi(context, "999999")) == 999999

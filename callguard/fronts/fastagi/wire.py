@@ -48,6 +48,7 @@ _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
 _REPLY_LINE = re.compile(r"^[0-9]{3}[ -]")
 _MAX_TAIL = 65536
 _HANGUP = b"HANGUP\n"
+_GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
 
@@ -193,7 +194,7 @@ async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> tuple[bool
     to our answer is read in step."""
     loop = asyncio.get_running_loop()
     tail = b""
-    gone = False
+    gone = settled = False
     wait = 0.0  # a read with bytes buffered returns at once; none: no tail yet
     while True:
         try:
@@ -207,9 +208,19 @@ async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> tuple[bool
         while tail.startswith(_HANGUP):
             tail = tail[len(_HANGUP):]
             gone = True
-        if not (more and tail and _HANGUP.startswith(tail)):
-            break  # else a HANGUP line cut between two reads: read its end
-        wait = max(0.0, deadline - loop.time())
+        if more and tail and _HANGUP.startswith(tail):
+            wait = max(0.0, deadline - loop.time())  # a HANGUP line cut between two reads
+        elif gone and not tail and not settled and not reader.at_eof():
+            # A HANGUP line alone, the peer still open. Asterisk's (AGIEXITONHANGUP: a
+            # second one and its close follow at once; without it, nothing more) or a
+            # value's own line after a blank line in it, the rest of the block on its way
+            # (setup_env writes line by line: a segment may end right after it). Only on
+            # this path, once: what comes in _GONE_SETTLE says which — more of a block
+            # is a cut one (BLOCK, counted header_cut), not a hang-up.
+            settled = True
+            wait = min(_GONE_SETTLE, max(0.0, deadline - loop.time()))
+        else:
+            break
     if not tail:
         return False, gone or reader.at_eof()
     if not tail.endswith(b"\n\n"):
