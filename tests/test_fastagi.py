@@ -63,6 +63,12 @@ class SlowRecords:
             raise StoreError("record store unreachable (simulated)")
         return await self.inner.company_dnc(*args)
 
+    async def apply(self, *args):
+        """A record write (an opt-out's) held as long as a read."""
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return await self.inner.apply(*args)
+
 
 @pytest.fixture
 async def node(tmp_path):
@@ -508,12 +514,23 @@ class TestHostilePeers:
         assert len([r for r in compliance_records_of(runtime) if r["event"] == "decision"]
                    ) == 1
 
-    async def test_optout_past_max_sessions_is_answered_failed(self, tmp_path):
-        """The opt-out route past max_sessions gets the opt-out's answer, FAILED with the
+    async def test_optout_past_the_checks_cap_is_recorded(self, tmp_path):
+        """Checks filling max_sessions do not cost a do-not-call request (64.1200(d)(3)):
+        an opt-out has headroom of its own and is recorded (before, it was answered FAILED,
+        nothing recorded — to a caller often already gone, who never heard it)."""
+        server, _, second = await _past_max_sessions(tmp_path, c.ROUTE_OPTOUT,
+                                                           ["8015550142", UT])
+        assert second.variables[c.OPTOUT_RESULT] == "OK", second.variables
+        assert server.stats.counts["refused_busy"] == 0
+        assert server.stats.counts["optout"] == 1
+
+    async def test_optout_past_its_own_headroom_is_answered_failed(self, tmp_path):
+        """Past twice max_sessions the opt-out gets the opt-out's answer, FAILED with the
         reason and nothing recorded (the dialplan reads CALLGUARD_OPTOUT), not a call's
         BLOCK saying "call not placed"."""
-        server, _, second = await _past_max_sessions(tmp_path, c.ROUTE_OPTOUT,
-                                                     ["8015550142", UT])
+        server, _, second = await _past_max_sessions(
+            tmp_path, c.ROUTE_OPTOUT, ["8015550142", UT], stuck_route=c.ROUTE_OPTOUT,
+            stuck=2)
         assert second.variables[c.OPTOUT_RESULT] == "FAILED"
         assert "max_sessions" in second.variables[c.VAR_REASON]
         assert "nothing recorded" in second.variables[c.VAR_REASON]
@@ -603,9 +620,11 @@ class TestHostilePeers:
         assert compliance_records(node)[-1]["decision_id"] == blocked[c.VAR_DECISION_ID]
 
 
-async def _past_max_sessions(tmp_path, route: str, args: list[str]):
-    """A node with max_sessions=1 and one check stuck deciding (a slow record write): the
-    server, its runtime (closed) and the session asking ``route`` meanwhile."""
+async def _past_max_sessions(tmp_path, route: str, args: list[str], *,
+                             stuck_route: str = c.ROUTE_CHECK, stuck: int = 1):
+    """A node with max_sessions=1 and ``stuck`` sessions of ``stuck_route`` held by a slow
+    record write: the server, its runtime (closed) and the session asking ``route``
+    meanwhile."""
     settings = load_settings(data_dir=tmp_path)
     settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_sessions=1,
                                                  budget_ms=1000))
@@ -616,11 +635,12 @@ async def _past_max_sessions(tmp_path, route: str, args: list[str]):
     server = FastAgiServer(runtime.gate, settings.fastagi)
     await server.start()
     try:
-        first = asyncio.ensure_future(agi_session(server.port, c.ROUTE_CHECK,
-                                                  ["8015550123", UT]))
+        held = ["8015550123", "8015550177"]
+        first = [asyncio.ensure_future(agi_session(server.port, stuck_route, [held[i], UT]))
+                 for i in range(stuck)]
         await asyncio.sleep(0.1)
         second = await agi_session(server.port, route, args)
-        await first
+        await asyncio.gather(*first)
     finally:
         await server.close()
         await runtime.aclose()

@@ -155,17 +155,20 @@ class FastAgiServer(Application):  # type: ignore[misc]
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
         except ChannelGone as exc:
             headers, gone = exc.headers, True
-        if self.stats.active >= self.settings.max_sessions:
+        script = headers.get("agi_network_script", "").split("?", 1)[0]
+        # An opt-out has headroom of its own (as many sessions again): checks filling the
+        # cap must not cost a called party's do-not-call request (64.1200(d)(3)), which is
+        # made once, often by a caller about to hang up, who never hears a FAILED.
+        cap = self.settings.max_sessions * (2 if script == c.ROUTE_OPTOUT else 1)
+        if self.stats.active >= cap:
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
             # nothing); decided and recorded never, and no slot held for Asterisk's reply.
-            script = headers.get("agi_network_script", "").split("?", 1)[0]
             writer.write(encode_mset(self._busy(script)).encode() + b"\n")
             return
         self.stats.active += 1
         try:
-            if gone and headers.get("agi_network_script", "").split("?", 1)[0] == \
-                    c.ROUTE_CHECK:
+            if gone and script == c.ROUTE_CHECK:
                 await self._hung_up(headers)
                 return
             # An opt-out whose channel went is still recorded: the request was made.
@@ -379,6 +382,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         busy = (f"callguard has {self.settings.max_sessions} sessions under way "
                 "([fastagi] max_sessions)")
         if route == c.ROUTE_OPTOUT:
+            busy = (f"callguard has {2 * self.settings.max_sessions} sessions under way "
+                    "(opt-outs: twice [fastagi] max_sessions)")
             return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{busy}; nothing recorded"}
         return {
             c.VAR_VERDICT: "BLOCK",
