@@ -198,7 +198,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
              "backstop while callguard was stalled); AGI() had returned, call not placed")),
             started=time.perf_counter())
         self.stats.counts["block"] += 1
-        _log.info("fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
+        _log.info("fastagi_hung_up_while_answering" if withdraws
+                  else "fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, refused: str | None) -> None:
