@@ -12,6 +12,7 @@ parts compare unescaped) was ALLOWed — a 302 whose redirected INVITE keeps tho
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 
@@ -77,3 +78,42 @@ def test_over_a_real_socket_a_second_line_withholding_it_is_a_603(node, extra):
     assert outcome["status"] == "block"
     assert "withheld (" in outcome["reason"]
     assert "8015550100" not in str(record)
+
+
+def _udp(node: ServeNode, sock: socket.socket, data: bytes) -> bytes:
+    """The final answer (past any 100 Trying) on ``sock``: a retransmission's answer goes
+    where the first copy came from (§18.2.2)."""
+    sock.sendto(data, ("127.0.0.1", node.sip_port))
+    answer = sock.recv(65536)
+    while answer.startswith(b"SIP/2.0 100 "):
+        answer = sock.recv(65536)
+    return answer
+
+
+@pytest.mark.parametrize("added", [
+    b"Privacy: id\r\n", b"Remote-Party-ID: <sip:anonymous@x>;privacy=full\r\n"])
+def test_a_reused_branch_that_withholds_the_caller_id_is_not_given_the_first_302(
+        node, added):
+    """The transaction table gives a retransmission the first answer, and tells another
+    request under the same branch apart by what the decision reads (``wire.Identity``):
+    the campaign, mode and location headers, not what withholds the caller ID. The same
+    INVITE with ``Privacy: id`` added under the first's branch was given its 302 — the
+    call placed with its caller ID blocked, and no record of this request. Now it is
+    another request (400, the branch already used); the byte-identical copy still gets
+    the 302."""
+    call_id = f"b{time.time_ns()}"
+    first = ("INVITE sip:8015550123@gw SIP/2.0\r\n"
+             f"Via: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK{call_id};rport\r\n"
+             f"From: <sip:dialer@x>;tag=1\r\nTo: <sip:8015550123@gw>\r\n"
+             f"Call-ID: {call_id}\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+             "X-Callguard-Campaign: ut-solar-manual\r\nContent-Length: 0\r\n\r\n").encode()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        answer = _udp(node, sock, first)
+        assert answer.startswith((b"SIP/2.0 302 ", b"SIP/2.0 603 ")), answer
+        assert _udp(node, sock, first) == answer  # a retransmission: the same answer
+        other = first.replace(b"Max-Forwards: 70\r\n", b"Max-Forwards: 70\r\n" + added)
+        reply = _udp(node, sock, other)
+    assert not reply.startswith(b"SIP/2.0 302 "), reply
+    assert reply.startswith(b"SIP/2.0 400 "), reply
+    assert b"branch already used by another request" in reply

@@ -124,6 +124,8 @@ class SipMapping:
 # RFC 3323 §4.2 / RFC 3325 §9.3 priv-values that hide who calls; "none" asks for nothing
 # and "session" hides media only. An unknown value may hide it: it counts (fail closed).
 _SHOWING = frozenset({"none", "session"})
+# What ``withheld_presentation`` reads (compact ``f`` too): part of a request's identity.
+WITHHOLDING_HEADERS = ("privacy", "remote-party-id", "from", "f")
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyz-")  # no digit: a number never passes
 _DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.)*"', re.DOTALL)  # §25.1 quoted-string
 
