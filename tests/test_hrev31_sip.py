@@ -7,7 +7,8 @@ B2BUA that adds its own writes two), a second Remote-Party-ID with ``privacy=ful
 Remote-Party-ID without angle brackets, or ``From: <sip:%61nonymous@…>`` (§19.1.4: user
 parts compare unescaped) was ALLOWed — a 302 whose redirected INVITE keeps those headers
 (RFC 3261 §8.1.3.4) and reaches the trunk with its caller ID withheld (47 CFR
-64.1601(e)(2): a telemarketer may not block it). Now each is BLOCKed, said in fixed words.
+64.1601(e); 64.1604(c): blocking one's own caller ID under 64.1601(b) "does not relieve"
+a telemarketer of it). Now each is BLOCKed, said in fixed words.
 """
 
 from __future__ import annotations
