@@ -158,13 +158,18 @@ def test_a_listed_number_is_declined_in_every_form_and_carries_no_contact(
 
 def test_what_a_pbx_adds_changes_nothing(node: ServeNode) -> None:
     """Quoted display names with commas and escaped quotes, PAI / RPID / Diversion,
-    ``Privacy: id``, unknown Require/Proxy-Require/Supported tags (§8.3: a redirect server
-    ignores them), an SDP body, compact header names (§7.3.3)."""
+    ``Privacy: none``, unknown Require/Proxy-Require/Supported tags (§8.3: a redirect
+    server ignores them), an SDP body, compact header names (§7.3.3).
+
+    A PBX that withholds the caller ID (``Privacy: id``, RPID ``privacy=full``) is
+    declined by the caller-ID rule since cf791f3: the redirected INVITE keeps those
+    headers (RFC 3261 §8.1.3.4), a telemarketing call with its caller ID blocked (47 CFR
+    64.1601(e)). This test expected its 302 until then; hrev31 split the case."""
     extra = ('P-Asserted-Identity: "Acme, Inc." <sip:+18015550100@pbx>\r\n'
              'Remote-Party-ID: "Acme \\"Solar\\"" <sip:8015550100@pbx>;party=calling;'
-             "privacy=full;screen=yes\r\n"
+             "privacy=off;screen=yes\r\n"
              "Diversion: <sip:8015550111@pbx>;reason=unconditional;counter=1\r\n"
-             "Privacy: id\r\nRequire: 100rel, x-vendor\r\nProxy-Require: x-vendor\r\n"
+             "Privacy: none\r\nRequire: 100rel, x-vendor\r\nProxy-Require: x-vendor\r\n"
              "Supported: timer, replaces\r\nContent-Type: application/sdp\r\n")
     data, call_id = request(extra=extra, body=SDP)
     assert_redirected_to(udp(node, data), "+18015550123")
@@ -174,6 +179,10 @@ def test_what_a_pbx_adds_changes_nothing(node: ServeNode) -> None:
                .replace(call_id.encode(), b"c" + call_id.encode())
                .replace(b"\r\nCall-ID:", b"\r\ni:").replace(b"z9hG4bK", b"z9hG4bKc"))
     assert_redirected_to(udp(node, compact), "+18015550123")
+    for withholding in (extra.replace("Privacy: none", "Privacy: id"),
+                        extra.replace("privacy=off", "privacy=full")):
+        data, _ = request(extra=withholding, body=SDP)
+        assert_blocked(udp(node, data), "us-federal:64.1601(e)")
 
 
 def test_ack_is_absorbed_and_a_retransmission_gets_the_same_answer(node: ServeNode) -> None:

@@ -146,13 +146,23 @@ Progress = Callable[[int, int], None]  # (numbers read, bytes of the file read)
 _WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
 
 
-def _wide(path: Path) -> ListImportError:
-    """The refusal of a UTF-16/32 file (a spreadsheet's "Unicode text" export): its lines
-    are read as numbers with NULs between the digits, all malformed — and a little-endian
-    file's last line is a lone NUL, refused as "cut short: fetch the file again", which an
-    operator did, and got the same file and the same refusal."""
+def _wide(path: Path, head: bytes) -> ListImportError | None:
+    """The refusal of a UTF-16/32 file (a spreadsheet's "Unicode text" export), from its
+    first bytes ``head``: its lines are read as numbers with NULs between the digits, all
+    malformed — and a little-endian file's last line is a lone NUL, refused as "cut
+    short: fetch the file again", which an operator did, and got the same file and the
+    same refusal. Without a byte-order mark (``iconv -t UTF-16LE``, some exporters) it is
+    known by its NULs: every other byte of ASCII digits in UTF-16 (three of four in
+    UTF-32), which no text list holds (hrev31: it was still "cut short")."""
+    if head.startswith(_WIDE_BOMS):
+        how = "it starts with a byte-order mark"
+    elif len(head) >= 4 and head.strip(b"\0") and (  # all NUL: a zero-filled download
+            not head[1::2].strip(b"\0") or not head[0::2].strip(b"\0")):
+        how = "every other byte of its start is NUL; no byte-order mark"
+    else:
+        return None
     return ListImportError(
-        f"{path}: the file is UTF-16 or UTF-32 text (it starts with a byte-order mark); "
+        f"{path}: the file is UTF-16 or UTF-32 text ({how}); "
         "nothing was imported. Save it as UTF-8 or ASCII text (one number a line) and "
         "import that")
 
@@ -166,8 +176,9 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             raw.seek(0)
             handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
             # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
-            if handle.peek(4)[:4].startswith(_WIDE_BOMS):  # type: ignore[attr-defined]
-                raise _wide(path)
+            wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
+            if wide is not None:
+                raise wide
             for count, line in enumerate(decoded_lines(handle)):
                 if read is not None and count % _PROGRESS_EVERY == 0:
                     read[0] = raw.tell()

@@ -11,6 +11,7 @@ Every response echoes Via, From, Call-ID and CSeq and adds a To tag (RFC 3261 §
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote
@@ -123,7 +124,10 @@ class SipMapping:
 # RFC 3323 §4.2 / RFC 3325 §9.3 priv-values that hide who calls; "none" asks for nothing
 # and "session" hides media only. An unknown value may hide it: it counts (fail closed).
 _SHOWING = frozenset({"none", "session"})
+# What ``withheld_presentation`` reads (compact ``f`` too): part of a request's identity.
+WITHHOLDING_HEADERS = ("privacy", "remote-party-id", "from", "f")
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyz-")  # no digit: a number never passes
+_DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.)*"', re.DOTALL)  # §25.1 quoted-string
 
 
 def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
@@ -133,29 +137,38 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
     ``privacy=`` other than ``off``, or an anonymous From (RFC 3323 §4.1.1.3) goes out to
     the trunk with it — a call with its caller ID blocked (47 CFR 64.1601(e)). Said in
     fixed words and tokens only: a header's other text (a number) never reaches a record.
+
+    Every Privacy and Remote-Party-ID line counts, not the first (hrev31: ``Privacy:
+    none`` then ``Privacy: id`` was ALLOWed, the trunk sent both); a Remote-Party-ID
+    without angle brackets has its parameters after its first ``;``; an anonymous From
+    user is compared unescaped (§19.1.4: ``%61nonymous`` is ``anonymous``).
     """
-    first = headers.get_first
-    privacy = first("privacy")
-    if privacy and privacy.strip():
+    for privacy in headers.get("privacy") or ():
         values = [v.strip().lower() for v in privacy.replace(",", ";").split(";") if v.strip()]
         hiding = [v for v in values if v not in _SHOWING]
         if hiding:
             return "Privacy: " + ";".join(_shown(v) for v in hiding)
-    rpid = first("remote-party-id")
-    if rpid and "privacy" in rpid.lower():
-        for param in rpid.partition(">")[2].split(";"):
-            name, _, value = param.partition("=")
-            if name.strip().lower() == "privacy":
-                value = value.strip().strip('"').lower()
-                if value not in ("off", "no"):
-                    return f"Remote-Party-ID privacy={_shown(value)}"
-    sender = first("from")
-    if sender and "anonymous" in sender.lower():
-        address = sender.partition("<")[2].partition(">")[0] if "<" in sender else (
-            sender.partition(";")[0])
+    for rpid in headers.get("remote-party-id") or ():
+        if "privacy" not in rpid.lower():
+            continue
+        for party in rpid.split(","):  # a list of rpids on one line; each part is read
+            params = party.partition(">")[2] if ">" in party else party.partition(";")[2]
+            for param in params.split(";"):
+                name, _, value = param.partition("=")
+                if name.strip().lower() == "privacy":
+                    value = value.strip().strip('"').lower()
+                    if value not in ("off", "no"):
+                        return f"Remote-Party-ID privacy={_shown(value)}"
+    sender = headers.get_first("from")
+    if sender and "anonymous" in unquote(sender, errors="replace").lower():
+        # past a quoted display-name (its "<" or ":" is no address: '"<a:b>" <sip:…>')
+        named = _DISPLAY_NAME.match(sender)
+        rest = sender[named.end():] if named else sender
+        address = rest.partition("<")[2].partition(">")[0] if "<" in rest else (
+            rest.partition(";")[0])
         user, _, host = address.partition(":")[2].partition("@")
-        if user.strip().lower() == "anonymous" or host.strip().lower().startswith(
-                "anonymous.invalid"):
+        user, host = (unquote(part, errors="replace").strip().lower() for part in (user, host))
+        if user == "anonymous" or host.startswith("anonymous.invalid"):
             return "From: anonymous"
     return None
 

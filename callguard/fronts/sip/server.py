@@ -42,6 +42,7 @@ from callguard.errors import ConfigError
 from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
+    WITHHOLDING_HEADERS,
     SipMapping,
     build_response,
     decision_headers,
@@ -560,8 +561,10 @@ class SipFront:
         self.settings = settings
         self.stats = SipStats()
         self.mapping = settings.mapping()
+        # and what withholds the caller ID (``withheld_presentation``): a request under a
+        # reused branch that adds ``Privacy: id`` is another request, never the first's 302
         self._identity = Identity((settings.campaign_header, settings.mode_header,
-                                   settings.location_header))
+                                   settings.location_header, *WITHHOLDING_HEADERS))
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
