@@ -50,6 +50,13 @@ def _headers(extra: str, sender: str = "<sip:dialer@x>;tag=1"):
     ("", '"Anonymous" <sip:anonymous@anonymous.invalid>;tag=1', "From: anonymous"),
     ("", "<sip:Anonymous@pbx.example>;tag=1", "From: anonymous"),
     ("", "sip:anonymous@anonymous.invalid;tag=1", "From: anonymous"),
+    ("P-Asserted-Identity: <sip:anonymous@anonymous.invalid>\r\n", None,
+     "P-Asserted-Identity: anonymous"),
+    ("P-Asserted-Identity: <tel:+18015550100>\r\n"
+     "P-Asserted-Identity: \"Anonymous\" <sip:anonymous@x>\r\n", None,
+     "P-Asserted-Identity: anonymous"),
+    ("P-Preferred-Identity: sip:Anonymous@pbx.example\r\n", None,
+     "P-Preferred-Identity: anonymous"),
 ])
 def test_what_withholds_the_caller_id_is_read_and_said_in_fixed_words(extra, sender, said):
     headers = _headers(extra) if sender is None else _headers(extra, sender)
@@ -63,6 +70,9 @@ def test_what_withholds_the_caller_id_is_read_and_said_in_fixed_words(extra, sen
     ("Remote-Party-ID: <sip:+18015550100@x>;privacy=off\r\n", "<sip:dialer@x>;tag=1"),
     ("Remote-Party-ID: <sip:+18015550100@x>;party=calling\r\n", "<sip:dialer@x>;tag=1"),
     ("", '"Anonymous Solar" <sip:agent7@pbx.example>;tag=1'),  # a name is not a withheld ID
+    ("P-Asserted-Identity: <tel:+18015550100>\r\n", "<sip:dialer@x>;tag=1"),
+    ("P-Preferred-Identity: \"Anonymous Solar\" <sip:+18015550100@x>\r\n",
+     "<sip:dialer@x>;tag=1"),
 ])
 def test_a_presented_caller_id_is_not_withheld(extra, sender):
     assert withheld_presentation(_headers(extra, sender)) is None

@@ -125,7 +125,8 @@ class SipMapping:
 # and "session" hides media only. An unknown value may hide it: it counts (fail closed).
 _SHOWING = frozenset({"none", "session"})
 # What ``withheld_presentation`` reads (compact ``f`` too): part of a request's identity.
-WITHHOLDING_HEADERS = ("privacy", "remote-party-id", "from", "f")
+WITHHOLDING_HEADERS = ("privacy", "remote-party-id", "from", "f", "p-asserted-identity",
+                       "p-preferred-identity")
 _TOKEN = frozenset("abcdefghijklmnopqrstuvwxyz-")  # no digit: a number never passes
 _DISPLAY_NAME = re.compile(r'\s*"(?:[^"\\]|\\.)*"', re.DOTALL)  # §25.1 quoted-string
 
@@ -134,7 +135,8 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
     """What in the INVITE withholds the caller ID of the call the dialer places on a 302,
     or None. RFC 3261 §8.1.3.4: the redirected request keeps the original's headers, so a
     ``Privacy: id`` (or ``header``, ``user``; RFC 3323, RFC 3325), a Remote-Party-ID
-    ``privacy=`` other than ``off``, or an anonymous From (RFC 3323 §4.1.1.3) goes out to
+    ``privacy=`` other than ``off``, or an anonymous From, P-Asserted-Identity or
+    P-Preferred-Identity (RFC 3323 §4.1.1.3; RFC 3325) goes out to
     the trunk with it — a call with its caller ID blocked (47 CFR 64.1601(e)). Said in
     fixed words and tokens only: a header's other text (a number) never reaches a record.
 
@@ -159,18 +161,26 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
                     value = value.strip().strip('"').lower()
                     if value not in ("off", "no"):
                         return f"Remote-Party-ID privacy={_shown(value)}"
-    sender = headers.get_first("from")
-    if sender and "anonymous" in unquote(sender, errors="replace").lower():
-        # past a quoted display-name (its "<" or ":" is no address: '"<a:b>" <sip:…>')
-        named = _DISPLAY_NAME.match(sender)
-        rest = sender[named.end():] if named else sender
-        address = rest.partition("<")[2].partition(">")[0] if "<" in rest else (
-            rest.partition(";")[0])
-        user, _, host = address.partition(":")[2].partition("@")
-        user, host = (unquote(part, errors="replace").strip().lower() for part in (user, host))
-        if user == "anonymous" or host.startswith("anonymous.invalid"):
-            return "From: anonymous"
+    for name, said in (("from", "From"), ("p-asserted-identity", "P-Asserted-Identity"),
+                       ("p-preferred-identity", "P-Preferred-Identity")):
+        if any(_anonymous(value) for value in headers.get(name) or ()):
+            return f"{said}: anonymous"
     return None
+
+
+def _anonymous(value: str) -> bool:
+    """Whether a name-addr or addr-spec header value is the anonymous identity (RFC 3323
+    §4.1.1.3: user ``anonymous`` or host ``anonymous.invalid``), compared unescaped."""
+    if "anonymous" not in unquote(value, errors="replace").lower():
+        return False
+    # past a quoted display-name (its "<" or ":" is no address: '"<a:b>" <sip:…>')
+    named = _DISPLAY_NAME.match(value)
+    rest = value[named.end():] if named else value
+    address = rest.partition("<")[2].partition(">")[0] if "<" in rest else (
+        rest.partition(";")[0])
+    user, _, host = address.partition(":")[2].partition("@")
+    user, host = (unquote(part, errors="replace").strip().lower() for part in (user, host))
+    return user == "anonymous" or host.startswith("anonymous.invalid")
 
 
 def _shown(value: str) -> str:
