@@ -431,7 +431,8 @@ class RedisRecords:
             return lost
         pending = (f"restart the node: {self._remember.name} was removed or written anew, so "
                    "the Redis server is accepted as it is at the next start; until then every "
-                   "call is BLOCKed (this process still relies on the marker it found gone)")
+                   "call is BLOCKed (this process still relies on the marker it found gone: the "
+                   "server lost its data)")
         if not self._told_restart:
             self._told_restart = True
             _log.warning("records_accepted_restart_needed", detail=pending)
