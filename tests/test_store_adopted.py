@@ -90,6 +90,11 @@ class TestEmbedded:
                 found[0]["previous_backend"], found[0]["records"]) == (
             "embedded", new, old, "embedded", 0)
         assert found[0]["node"]
+        shown = cli("tail", "-n", "all", "--event", "store-adopted", data_dir=tmp_path)
+        assert shown.returncode == 0, shown.stderr
+        assert "STORE-ADOPTED" in shown.stdout, shown.stdout
+        assert f"previous_id={old}" in shown.stdout, shown.stdout
+        assert f"store_id={new}" in shown.stdout, shown.stdout
 
     def test_a_store_replaced_and_its_id_file_removed_while_down_is_recorded(self, tmp_path):
         """No refusal seen at all (the operator removed records.id with the store): the
