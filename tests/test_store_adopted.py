@@ -95,6 +95,13 @@ class TestEmbedded:
         assert "STORE-ADOPTED" in shown.stdout, shown.stdout
         assert f"previous_id={old}" in shown.stdout, shown.stdout
         assert f"store_id={new}" in shown.stdout, shown.stdout
+        report = cli("report", "--json", data_dir=tmp_path)
+        assert report.returncode == 0, report.stderr
+        adopted = json.loads(report.stdout)["store_adopted"]
+        assert [a["logged_at"] for a in adopted] == [found[0]["logged_at"]], adopted
+        assert "the record store was replaced on" in report.stderr, report.stderr
+        before = cli("report", "--json", "--until", "2020-01-01", data_dir=tmp_path)
+        assert json.loads(before.stdout)["store_adopted"] == []  # not in that range
 
     def test_a_store_replaced_and_its_id_file_removed_while_down_is_recorded(self, tmp_path):
         """No refusal seen at all (the operator removed records.id with the store): the
