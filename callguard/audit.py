@@ -91,6 +91,15 @@ class ComplianceLog:
         await self.writer.write(self.encoder.packs_loaded())
         self.packs_written_on = datetime.now(UTC).date()
 
+    async def store_adopted(self, *, backend: str, store_id: str,
+                            previous_backend: str | None, previous_id: str | None,
+                            records: int) -> None:
+        """Write that the record store is one this data dir had not served from (``event:
+        store-adopted``), durable on return: before this node's first decision."""
+        await self.writer.write(self.encoder.store_adopted(
+            backend=backend, store_id=store_id, previous_backend=previous_backend,
+            previous_id=previous_id, records=records))
+
     async def journal(self, write: RecordWrite, changed: int) -> None:
         """Write that a consent/EBR/DNC record changed (no evidence, number hashed)."""
         await self.writer.write(self.encoder.journal(write, changed))

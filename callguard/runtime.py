@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+import structlog
 from redis import asyncio as aioredis
 
 from callguard.audit import ComplianceLog, configure_logging
@@ -27,6 +28,14 @@ from callguard.gate import Gate
 from callguard.policy import Pack
 from callguard.policy.rules import CallFrequency
 from callguard.stores.embedded.frequency import CountsLog, EmbeddedFrequency
+from callguard.stores.embedded.identity import (
+    LAST_STORE_FILE,
+    adoption,
+    count_records,
+    read_last_store,
+    remember_last_store,
+    store_id_of,
+)
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.interfaces import FrequencyStore, RecordStores
@@ -39,6 +48,8 @@ from callguard.stores.redis.remembered import MARKER_FILE
 
 __all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_compliance_log",
            "open_frequency", "open_runtime", "redis_client"]
+
+_log = structlog.get_logger("callguard.records")
 
 
 def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
@@ -97,13 +108,48 @@ class Runtime:
     _pinger: aioredis.Redis | None = None
 
     async def start(self) -> None:
-        """Check the record store, load the lists, start the log stream."""
+        """Check the record store (and record its adoption), load the lists, start the log
+        stream."""
         if isinstance(self.records, RedisRecords):
             await self.records.start()
+        await self.note_store()
         if isinstance(self.lists, RedisListRegistry):
             await self.lists.start()
         if self.stream is not None:
             self.stream.start()
+
+    async def note_store(self) -> None:
+        """A record store this data dir had not served from (the operator accepted a lost
+        or replaced one): its ``store-adopted`` record, durable, then ``records.last-store``
+        names it (identity.py's module doc). A store refused as lost is not adopted; the
+        one it was relied on as is remembered when nothing was (a data dir from before
+        ``records.last-store``), so the adoption that follows names it."""
+        records = self.records
+        path = self.settings.data_dir / "records.sqlite3"
+        if isinstance(records, RedisRecords):
+            backend, relied, lost = "redis", records.marker or None, records.lost
+        elif isinstance(records, EmbeddedRecords):
+            backend, relied, lost = "embedded", store_id_of(path), records.lost
+        else:
+            return
+        where = self.settings.data_dir / LAST_STORE_FILE
+        last = read_last_store(where)
+        if lost is not None or relied is None:
+            if last is None and relied is not None:
+                remember_last_store(where, backend, relied)
+            return
+        found, remember = adoption(last, backend, relied)
+        if found is not None:
+            count = (await records.count_records() if isinstance(records, RedisRecords)
+                     else await asyncio.to_thread(count_records, path))
+            await self.compliance.store_adopted(
+                backend=found.backend, store_id=found.store_id,
+                previous_backend=found.previous_backend, previous_id=found.previous_id,
+                records=count)
+            _log.warning("record-store-adopted", backend=backend, store_id=relied,
+                         previous_id=found.previous_id, records=count)
+        if remember:
+            remember_last_store(where, backend, relied)
 
     async def start_deciding(self) -> None:
         """``start``, then the ``packs-loaded`` record, durable, before the first decision:

@@ -253,7 +253,7 @@ def _schemas() -> dict[str, dict]:
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
                 "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
-                "list-change", "packs-loaded")
+                "list-change", "packs-loaded", "store-adopted")
 
 
 class TestRecordFormat:
@@ -634,6 +634,10 @@ class TestSchemas:
                                                           malformed=0))
             log.event("list-change", **list_change_fields(
                 "drop", ListMeta("nationl", 1, None, AT, 3, frozenset({801}), "n.txt")))
+            # A record store accepted after a loss, as Runtime.note_store writes it.
+            await log.store_adopted(backend="embedded", store_id="9f" * 16,
+                                    previous_backend="embedded", previous_id="3a" * 16,
+                                    records=2)
             await asyncio.to_thread(log.writer.flush, 5)
         finally:
             await node.aclose()

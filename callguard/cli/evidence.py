@@ -272,6 +272,8 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
                          "with this key cannot be checked")
     for purge in found.purges:
         notes.append(_purged(purge))
+    for adoption in found.adoptions:
+        notes.append(_adopted(adoption))
     if found.unreadable:
         notes.append(f"{found.unreadable} unarchived line(s) were torn and skipped")
     if found.refused:
@@ -339,6 +341,22 @@ def _purged(purge: Record) -> str:
             "then")
 
 
+def _adopted(record: Record) -> str:
+    """A record store accepted anew up to the range's end (``store-adopted``), in words:
+    "was the opt-out on record then?" is answered by a store that held only what was put
+    back in it since."""
+    previous = record.get("previous_id")
+    return (f"the record store was replaced on {_second(record.get('logged_at'))} (node "
+            f"{record.get('node', '?')}, {record.get('backend', '?')} store "
+            f"{record.get('store_id') or '?'} adopted with {record.get('records', '?')} "
+            "record(s), in place of "
+            + (f"{record.get('previous_backend', '?')} store {previous}" if previous
+               else "a store not named")
+            + "): consent, business-relationship and do-not-call records made before then "
+            "were in force in the store only if re-imported; the record changes listed are "
+            "the log's, not the store's")
+
+
 def _later(found: Evidence, decision: Record) -> list[Record]:
     return [e for e in found.events if e.get("decision_id") == decision.get("decision_id")
             and e.get("event") != "record"]
@@ -354,6 +372,8 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         "sources": {"archive_days": found.archive_days, "live": found.live_sources},
         # the purge that destroyed records in the range asked (none: nothing was purged)
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
+        # the record store accepted anew up to the range's end (none: never replaced)
+        "store_adopted": [{**a, "note": _adopted(a)} for a in found.adoptions],
         "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
@@ -437,7 +457,7 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for record in sorted([*found.timeline(), *found.purges], key=lambda r: str(
+    for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
         writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or ""})
     return out.getvalue()
@@ -532,6 +552,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         "appear in clear: last four digits and keyed hash only.</p>"
         + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
                   for p in found.purges)
+        + "".join(f"<p class=adopted><strong>Record store replaced:</strong> "
+                  f"{html.escape(_adopted(a))}.</p>" for a in found.adoptions)
         + table("Decisions", found.decisions, decision_columns)
         + table("Record changes (consent, business relationship, do-not-call)", changes,
                 ["logged_at", "node", "solicitor", "number_last4", "detail"])
@@ -562,6 +584,9 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   "unarchived file(s)")
     for purge in found.purges:  # before "decisions: none", which it qualifies
         console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
+    for adoption in found.adoptions:
+        console.print(f"[bold]caveat:[/] {escape(shown(_adopted(adoption)))}",
+                      highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
     table = Table("logged (UTC)", "at (UTC)", "decision id", "node", "front", "campaign",
                   "verdict", "rule", "lists", "packs", "records before")

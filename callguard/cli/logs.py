@@ -631,6 +631,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
+    if done.adopted:  # the store the calls read was replaced: a caveat on every figure
+        err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
+                          highlight=False)
     log_query.finish(done.total(done.calls) + done.total(done.scrubs)
                      + done.total(done.withdrawn))
     if html_path is not None:
@@ -671,6 +674,8 @@ def _report_tables(done: Any) -> None:
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
     if done.purged is not None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
+    if done.adopted:
+        console.print(f"[bold]caveat:[/] {escape(figures.adopted_note(done))}", highlight=False)
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
                    title=f"calls by day ({done.query.tz}) and campaign")
     for day in done.days:

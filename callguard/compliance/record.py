@@ -11,6 +11,7 @@ number through ``redact_digits``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -50,6 +51,7 @@ _ZONE_CACHE_LIMIT = 4096
 _REASON_CACHE_LIMIT = 8192
 _PIECE_CACHE_LIMIT = 4096
 _DUMPS = orjson.dumps
+_TOKEN = re.compile(r"[0-9a-f]{8,64}")  # a record store's id (``secrets.token_hex``)
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
 # Channel names: the counter suffix is kept, numbers in the resource taken out.
 _CHANNEL_FIELDS = frozenset({"channel", "called_channel"})
@@ -396,6 +398,20 @@ class RecordEncoder:
             record["readings"] = self._loaded_readings
         return _DUMPS(record, option=_NEWLINE)
 
+    def store_adopted(self, *, backend: str, store_id: str, previous_backend: str | None,
+                      previous_id: str | None, records: int) -> bytes:
+        """``event: store-adopted``: this node's consent/EBR/do-not-call store is one the data
+        dir had not served from (the operator accepted a lost or replaced one): which,
+        which before (ids kept only as the hex tokens they are), and its records then."""
+        record: dict[str, Any] = {
+            "schema": SCHEMA, "event": "store-adopted", "logged_at": utc_ms(),
+            "node": self.node, "backend": _store_backend(backend),
+            "store_id": _store_token(store_id), "previous_id": _store_token(previous_id),
+            "records": records}
+        if previous_backend is not None:
+            record["previous_backend"] = _store_backend(previous_backend)
+        return _DUMPS(record, option=_NEWLINE)
+
     # --- record changes -------------------------------------------------------------------
 
     def journal(self, write: RecordWrite, changed: int) -> bytes:
@@ -467,6 +483,15 @@ class RecordEncoder:
         if key == "hangups_sent" and isinstance(value, Mapping):
             return {safe_channel(str(k)): v for k, v in value.items()}
         return _clean(value)
+
+
+def _store_token(value: str | None) -> str | None:
+    """A store id or Redis marker as written (32 hex); anything else is not named (None)."""
+    return value if value is not None and _TOKEN.fullmatch(value) else None
+
+
+def _store_backend(value: str) -> str:
+    return value if value in ("embedded", "redis") else "unknown"
 
 
 def _clean(value: Any) -> Any:

@@ -92,6 +92,9 @@ class Report:
     # The latest `callguard purge` that destroyed records logged in the range (None: none
     # did): zeros before its cutoff are records destroyed, not calls never made.
     purged: dict[str, Any] | None = None
+    # The record store accepted anew (``store-adopted``) in the range: the consent/EBR/DNC
+    # records the decisions after it read were those put back in it.
+    adopted: list[dict[str, Any]] = field(default_factory=list)
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -223,7 +226,37 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
     report.days = _every_day(report, query)
     _watchdog(connection, events, query, report)
     report.purged = _purged(connection, purges, query, log)
+    report.adopted = _adopted(connection, purges, query)
     return report
+
+
+def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
+             query: ReportQuery) -> list[dict[str, Any]]:
+    """The ``store-adopted`` records logged in the range (from ``purges``: every day's
+    events), in time order: when, which node, which backend."""
+    if purges is None:
+        return []
+    bounds = [(" AND logged_at >= ?", query.since), (" AND logged_at < ?", query.until)]
+    rows = connection.execute(
+        f"SELECT epoch_us(logged_at), node, json_extract_string(body, '$.backend') "
+        f"FROM ({purges}) WHERE event = 'store-adopted'"
+        + "".join(sql for sql, value in bounds if value is not None) + " ORDER BY 1",
+        [value for _, value in bounds if value is not None]).fetchall()
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return [{"logged_at": zulu(epoch + timedelta(microseconds=at), "milliseconds"),
+             "node": node, "backend": backend} for at, node, backend in rows]
+
+
+def adopted_note(report: Report) -> str:
+    """Each record store replaced in the range, in words (empty: none was)."""
+    return "; ".join(_adopted_text(a) for a in report.adopted)
+
+
+def _adopted_text(adopted: dict[str, Any]) -> str:
+    return (f"the record store was replaced on {adopted['logged_at']} (node "
+            f"{adopted['node']}, {adopted['backend']}): consent, business-relationship and "
+            "do-not-call records made before then were read by later calls only if "
+            "re-imported")
 
 
 def _purged(connection: duckdb.DuckDBPyConnection, purges: str | None,
@@ -378,6 +411,8 @@ def to_json(report: Report) -> dict[str, Any]:
         # the purge that destroyed records in the range (null: none did)
         "purged": None if report.purged is None else {**report.purged,
                                                       "note": purged_note(report)},
+        # the record store accepted anew in the range (none: not replaced)
+        "store_adopted": [{**a, "note": _adopted_text(a)} for a in report.adopted],
         "first": report.first, "last": report.last,
     }
 
@@ -537,6 +572,8 @@ def render_html(report: Report) -> str:
         "report.</p>"
         + (f"<p class=purged><strong>Purged:</strong> {html.escape(purged_note(report))}.</p>"
            if report.purged else "")
+        + (f"<p class=adopted><strong>Record store replaced:</strong> "
+           f"{html.escape(adopted_note(report))}.</p>" if report.adopted else "")
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
         + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")

@@ -55,6 +55,7 @@ _WITHDRAWS = b'"withdraws":"'
 _KEY = b'"key_id":"'
 _PACKS_LOADED = b'"event":"packs-loaded"'
 _PURGE = b'"event":"purge"'
+_ADOPTED = b'"event":"store-adopted"'
 # Lines kept while looking for decisions by id: the decision a match withdrew was recorded
 # just before it (the same FastAGI session; other sessions' records may come between).
 _RECENT = 512
@@ -120,6 +121,9 @@ class Evidence:
     # ``callguard purge`` runs that destroyed records, whatever the range: a number whose
     # calls were purged is not a number never called (the answer says which cutoff).
     purges: list[Record] = field(default_factory=list)
+    # The record store accepted anew (``store-adopted``) up to the range's end: what was on
+    # record before it may be missing from the store the decisions after it read.
+    adoptions: list[Record] = field(default_factory=list)
 
     def purged_within(self, first: datetime | None) -> Record | None:
         """The purge whose cutoff reaches furthest into the range starting at ``first``
@@ -237,6 +241,8 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     if not listed:
         events = [*events, *fetch_rows(connection, events_sql, EVENTS,
                                        "WHERE event = 'purge'")]
+    events = [*events, *fetch_rows(connection, events_sql, EVENTS,
+                                   "WHERE event = 'store-adopted'")]
     records = {_identity(r): r for r in [*decisions,
                                          *(record_of(EVENTS, row) for row in events)]}
     loaded: list[Record] = []
@@ -245,6 +251,10 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
         if record.get("event") == "purge":  # said whatever the range; never a call's record
             if _destroyed(record):
                 evidence.purges.append(record)
+            continue
+        if record.get("event") == "store-adopted":  # a caveat of the range, not a call's
+            if last is None or (logged_at(record) or last) <= last:
+                evidence.adoptions.append(record)
             continue
         if not _in_range(record, first, last):
             continue
@@ -256,6 +266,7 @@ def gather(archive: Archive, live: LiveLines, *, number_hash: str | None = None,
     evidence.decisions.sort(key=_when)
     evidence.find_withdrawals()
     evidence.events.sort(key=_when)
+    evidence.adoptions.sort(key=_when)
     evidence.live_sources = live.sources
     return evidence
 
@@ -450,14 +461,14 @@ def _search_live(live: LiveLines, number_hash: str | None, ids: set[str],
 def _keep_side_record(line: bytes, loaded: list[Record], records: dict[str, Record]) -> None:
     """A line of no wanted call that the answer still needs: the packs a node loaded (into
     ``loaded``), and a purge run (into ``records``: said whatever the range)."""
-    if _PACKS_LOADED not in line and _PURGE not in line:
+    if _PACKS_LOADED not in line and _PURGE not in line and _ADOPTED not in line:
         return
     record = parse_line(line)
     if record is None:
         return
     if record.get("event") == "packs-loaded":
         loaded.append(record)
-    elif record.get("event") == "purge":
+    elif record.get("event") in ("purge", "store-adopted"):
         records[_identity(record)] = record
 
 

@@ -19,6 +19,17 @@ rename + directory fsync, after the database's commit). At every opening:
 A copy of the store (a backup, SQLite's ``.backup``) carries the id: putting it back is
 accepted. A stale copy is not told from the current one: this catches a store gone, not
 one rolled back.
+
+The operator's way out (the id file removed) is recorded: beside the store the data dir
+keeps ``records.last-store`` ("<backend> <id>", the store the node last served from, the
+Redis backend's marker as its id), which the way out does not remove. A start that finds
+another store than it names writes one ``store-adopted`` compliance record (the backend,
+the previous and new ids, the records in the store then), before any call is decided, and
+then names the new one (``adoption``: the pure rule; ``Runtime.note_store``). No such
+file (a first store, or a data dir from before it) is remembered quietly: a store replaced
+across that first start is not told from a first install. A running node told of the way
+out (the id file gone, or written anew by an import) keeps refusing, but says to restart
+it (``lost_now``).
 """
 
 from __future__ import annotations
@@ -34,7 +45,12 @@ import structlog
 from callguard.compliance.segments import fsync_path
 from callguard.errors import StoreError
 
-__all__ = ["Identity", "establish", "id_path", "judge", "lost_message", "write_atomically"]
+__all__ = ["LAST_STORE_FILE", "Adoption", "Identity", "adoption", "count_records", "establish",
+           "id_path", "judge", "lost_message", "lost_now", "read_last_store",
+           "remember_last_store", "store_id_of", "write_atomically"]
+
+LAST_STORE_FILE = "records.last-store"
+_RECORD_TABLES = ("consent", "ebr", "company_dnc")
 
 _log = structlog.get_logger("callguard.records")
 
@@ -138,3 +154,100 @@ def write_atomically(where: Path, text: str) -> None:
         os.close(fd)
     os.replace(temp, where)
     fsync_path(where.parent)
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """A store this data dir had not served from: what its ``store-adopted`` record says."""
+
+    backend: str
+    store_id: str
+    previous_backend: str | None
+    previous_id: str | None
+
+
+def adoption(last: tuple[str, str] | None, backend: str,
+             store_id: str) -> tuple[Adoption | None, bool]:
+    """The pure rule (module doc): the adoption to record (or None), and whether to
+    remember ``(backend, store_id)`` as the last store."""
+    if last == (backend, store_id):
+        return None, False
+    if last is None:  # a first store, or a data dir from before records.last-store
+        return None, True
+    previous_backend, previous_id = last
+    return Adoption(backend, store_id, previous_backend or None, previous_id or None), True
+
+
+def read_last_store(where: Path) -> tuple[str, str] | None:
+    """``(backend, id)`` of ``records.last-store``; None when there is none. An unreadable
+    content is ``("", "")``: a previous store, not named. StoreError when it cannot be read."""
+    try:
+        text = where.read_text(encoding="ascii", errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"record store: cannot read {where}: {exc.strerror}") from None
+    parts = text.split()
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", "")
+
+
+def remember_last_store(where: Path, backend: str, store_id: str) -> None:
+    """Name the store served from, durably; StoreError when it cannot be written."""
+    try:
+        write_atomically(where, f"{backend} {store_id}\n")
+    except OSError as exc:
+        raise StoreError(f"record store: cannot write {where}: {exc.strerror}") from None
+
+
+def count_records(path: Path) -> int:
+    """Consents, EBRs and company do-not-call entries in ``records.sqlite3`` (rows)."""
+    try:
+        db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise StoreError(f"record store {path}: {exc}") from None
+    try:
+        return sum(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+                   for table in _RECORD_TABLES)
+    except sqlite3.Error as exc:
+        raise StoreError(f"record store {path}: {exc}") from None
+    finally:
+        db.close()
+
+
+def store_id_of(path: Path) -> str | None:
+    """The id ``records.id`` names (None: none, or unreadable)."""
+    try:
+        return id_path(path).read_text(encoding="ascii", errors="replace").strip() or None
+    except OSError:
+        return None
+
+
+_told: set[Path] = set()  # stores whose pending acceptance was logged (once each)
+
+
+def lost_now(path: Path, message: str) -> str:
+    """The refusal of a lost store now: ``message``, or once the operator did the way out
+    while the node runs (the id file removed, or written again from the database by an
+    import) that a restart is what is left — the node keeps refusing until then."""
+    where = id_path(path)
+    in_file = store_id_of(path)
+    if in_file is not None:
+        try:
+            db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                row = db.execute(
+                    "SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()
+            finally:
+                db.close()
+        except sqlite3.Error:
+            return message
+        if row is None or row[0] != in_file:
+            return message
+    pending = (f"restart the node: {path.name} and {where.name} agree again ({where.name} "
+               "removed or written anew by an import, or the right store put back), so the "
+               "store is accepted at the next start; until then every call is BLOCKed (this "
+               "process still refuses the store it found lost)")
+    if path not in _told:
+        _told.add(path)
+        _log.warning("record-store-accepted-restart-needed", path=str(path), detail=pending)
+    return pending

@@ -37,7 +37,7 @@ from time import monotonic
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.embedded.changes import WalChangeCounter
-from callguard.stores.embedded.identity import establish
+from callguard.stores.embedded.identity import establish, lost_now
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -161,6 +161,11 @@ class EmbeddedRecords:
         self._dnc_change = -1
         self._dnc_seq = 0
 
+    @property
+    def lost(self) -> str | None:
+        """Why this store was found lost or replaced at its opening (identity.py), or None."""
+        return self._lost
+
     async def aclose(self) -> None:
         """Close both connections."""
         self.close()
@@ -173,8 +178,8 @@ class EmbeddedRecords:
         self._writer.close()
 
     def _refuse_if_lost(self) -> None:
-        if self._lost is not None:
-            raise StoreError(self._lost)
+        if self._lost is not None:  # with the restart hint once the way out is done
+            raise StoreError(lost_now(self._path, self._lost))
 
     def _read(self, sql: str, args: tuple[str, ...]) -> list[tuple[str | None, ...]]:
         self._refuse_if_lost()

@@ -376,6 +376,7 @@ class RedisRecords:
         self.weak: str | None = None  # why an acknowledged write could be lost right now
         self.lost: str | None = None  # why the server's records cannot be trusted
         self._rechecking: asyncio.Task[None] | None = None  # one recheck for every waiter
+        self._told_restart = False  # the way out taken while running: logged once
         # Every connection the pool makes (first, or after a drop) is checked before use.
         client.connection_pool.connection_kwargs["redis_connect_func"] = self._on_connect
 
@@ -409,10 +410,33 @@ class RedisRecords:
     def refusing_writes(self) -> str | None:
         """Why a write would not be acknowledged now, or None."""
         if self.lost is not None:
-            return self.lost
+            return self._lost_now()
         if self.weak is not None and self._settings.on_weak_durability != "warn":
             return self.weak
         return None
+
+    def _lost_now(self) -> str | None:
+        """``lost``, or once the operator accepted the server while this node runs (the
+        remembered marker file removed, or written anew by an import that adopted the
+        server's marker) that a restart is what is left: this node still relies on the
+        marker it found gone, and refuses until it restarts."""
+        lost = self.lost
+        if lost is None or self._remember is None:
+            return lost
+        try:
+            remembered = read_marker(self._remember)
+        except StoreError:
+            return lost
+        if remembered is not None and remembered.encode() == self._token:
+            return lost
+        pending = (f"restart the node: {self._remember.name} was removed or written anew, so "
+                   "the Redis server is accepted as it is at the next start; until then every "
+                   "call is BLOCKed (this process still relies on the marker it found gone: the "
+                   "server lost its data)")
+        if not self._told_restart:
+            self._told_restart = True
+            _log.warning("records_accepted_restart_needed", detail=pending)
+        return pending
 
     @property
     def marker(self) -> str:
@@ -436,7 +460,7 @@ class RedisRecords:
     def refusing_reads(self) -> str | None:
         """Why a record read would not be trusted now, or None."""
         if self.lost is not None:
-            return self.lost
+            return self._lost_now()
         if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
             return self.weak  # as "none" may have been evicted
         return None
@@ -534,6 +558,15 @@ class RedisRecords:
         reason = self.refusing_reads
         if reason is not None:
             raise StoreError(f"record store (Redis) cannot be trusted: {reason}")
+
+    async def count_records(self) -> int:
+        """The record hashes on the server (one per seller and number): a ``store-adopted``
+        record's count, once per adoption (a SCAN, not on any call's path)."""
+        try:
+            return sum([1 async for _ in self._client.scan_iter(match="callguard:rec:*",
+                                                                count=1000)])
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) unreachable: {exc}") from None
 
     async def aclose(self) -> None:
         """Close the connection pool."""
