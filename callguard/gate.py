@@ -430,9 +430,12 @@ class Gate:
         # request is on record. (A statute case, deciding at the call's own instant, sees
         # a revocation dated after it as not yet made.)
         now = self._clock()
+        listed = frozenset(name for name in self._policy.scope_lists
+                           if (check := list_check(name, self._lists.snapshot(name), number))
+                           is not None and check.listed)
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
                               request.places_call, now if now > at else None, now,
-                              request.withheld)
+                              request.withheld, listed)
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {}, seen)

@@ -260,6 +260,8 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
     mode = DialingMode(table["mode"]) if "mode" in table else campaign.default_mode
     attempt: CallAttempt | None = None
     refused: tuple[str, str] | None = None
+    default_published = at.astimezone(UTC).date() - timedelta(days=1)
+    lists = _lists(where, table.get("lists", {}), list_names, default_published)
     try:  # the gate refuses these inputs before any pack judges (fails closed)
         number = parser.parse(table["number"])
     except NumberError as exc:
@@ -271,8 +273,9 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
         except UsageError as exc:
             refused = (BAD_LOCATION, str(exc))
         else:
-            attempt = CallAttempt(number, campaign, mode, at, location)
-    default_published = at.astimezone(UTC).date() - timedelta(days=1)
+            # as the gate does: a state's own list places its people (Scope.listed_on)
+            attempt = CallAttempt(number, campaign, mode, at, location, listed_on=frozenset(
+                name for name, check in lists.items() if check is not None and check.listed))
     ebr = None
     if "ebr" in table:
         e = check_table(f"{where}: ebr", table["ebr"], EBR_KEYS, what="ebr")
@@ -283,7 +286,7 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
                         what="company_dnc")
         dnc = CompanyDncRecord(d["added_at"], "statute case")
     facts = Facts(
-        lists=_lists(where, table.get("lists", {}), list_names, default_published),
+        lists=lists,
         consents=tuple(_consent(f"{where}: consents[{i}]", c)
                        for i, c in enumerate(table.get("consents", []))),
         ebr=ebr, company_dnc=dnc, fetched=frozenset(FactKind) - RESERVING)
@@ -304,7 +307,7 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
                 raise ConfigError(f"{where}: earlier_calls[{i}]: {exc}") from None
         earlier.append(CallAttempt(attempt.number, before,
                                    DialingMode(call.get("mode", before.default_mode)),
-                                   call["at"], location))
+                                   call["at"], location, listed_on=attempt.listed_on))
     choices = check_table(f"{where}: interpretations", table.get("interpretations", {}),
                           {k: Key("str") for k in table.get("interpretations", {})},
                           what="interpretations")

@@ -164,6 +164,10 @@ class Policy:
                for rv in v.versions)])
         # The caps that count a call, by (front, places_call): few distinct keys.
         self._counting: dict[tuple[str | None, bool], tuple[CallFrequency, ...]] = {}
+        # Lists a pack's scope reads (a state's own do-not-call list): the gate looks the
+        # number up in them before planning (``CallAttempt.listed_on``).
+        self.scope_lists = tuple(dict.fromkeys(
+            p.scope.listed_on for p in self.packs.values() if p.scope.listed_on))
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
@@ -178,12 +182,13 @@ class Policy:
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
-        # the CRM's state and the date of the call (effective dates, parameter versions).
+        # the CRM's state, the scope lists the number is on and the date of the call
+        # (effective dates, parameter versions).
         # The campaign by identity: hashing its fields was a tenth of a plan, and the
         # selection holds the campaign, so its id names no other object while kept.
         key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
-               day)
+               day, attempt.listed_on)
         selection = self._selections.get(key)
         if selection is None:
             selection = remember(self._selections, key, self._select(attempt, day),

@@ -179,6 +179,10 @@ class CallAttempt:
     # ``Privacy: id``, a Remote-Party-ID ``privacy=full``, an anonymous From), as sent;
     # None: nothing does. The caller-ID rules BLOCK it (47 CFR 64.1601(e): never block).
     presentation_withheld: str | None = None
+    # The lists the number is on, known before planning (the gate looks up those a pack's
+    # scope reads, ``Policy.scope_lists``): a state's own do-not-call list places its
+    # people in the state whatever their area code (``Scope.listed_on``).
+    listed_on: frozenset[str] = frozenset()
 
     @property
     def judged_at(self) -> datetime:

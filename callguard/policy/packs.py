@@ -73,6 +73,8 @@ SCOPE_KEYS: Mapping[str, Key] = {
     "always": Key("bool"),
     "called_party_state": Key("str", choices=_STATES),
     "called_party_area_codes": Key("int-list", low=200, high=999),
+    "called_party_listed_on": Key("str", doc="the state's own do-not-call list: a number on "
+                                             "it is a called party in the state"),
     "origin_states": Key("str-list", choices=_STATES),
     "notes": Key("str-list"),
 }
@@ -116,6 +118,9 @@ class Scope:
     area_codes: frozenset[int]
     origin_states: frozenset[str]
     notes: tuple[str, ...] = ()
+    # The state's own do-not-call list: the people on it are the state's (they registered
+    # there), whatever their number's area code — a Floridian's New York mobile.
+    listed_on: str | None = None
 
     def why_applies(self, attempt: CallAttempt) -> str | None:
         """The reason the pack applies to this call, or None when it does not."""
@@ -128,6 +133,8 @@ class Scope:
             location = attempt.location
             if location is not None and location.state == self.state:
                 return f"called party in {self.state}: {location.source}"
+            if self.listed_on is not None and self.listed_on in attempt.listed_on:
+                return f"called party in {self.state}: the number is on {self.listed_on}"
         origin = attempt.campaign.origin_state
         if origin is not None and origin in self.origin_states:
             return f"call originates in {origin} (campaign {attempt.campaign.id})"
@@ -375,11 +382,13 @@ def _scope(head: _Head, raw: Any) -> Scope:
         area_codes=frozenset(table.get("called_party_area_codes", [])),
         origin_states=frozenset(table.get("origin_states", [])),
         notes=tuple(table.get("notes", ())),
+        listed_on=table.get("called_party_listed_on"),
     )
     if not scope.always and scope.state is None and not scope.origin_states:
         raise ConfigError(f"{where}: set always, called_party_state or origin_states")
-    if scope.area_codes and scope.state is None:
-        raise ConfigError(f"{where}: called_party_area_codes need called_party_state")
+    if (scope.area_codes or scope.listed_on) and scope.state is None:
+        raise ConfigError(f"{where}: called_party_area_codes and called_party_listed_on "
+                          "need called_party_state")
     return scope
 
 
