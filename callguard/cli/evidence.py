@@ -44,6 +44,7 @@ from callguard.cli.logs import (
 from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
+from callguard.compliance.fields import redact_line
 from callguard.compliance.reader import Record, log_exists
 from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
@@ -176,8 +177,8 @@ def _stored_now(state: CliState, number: str) -> dict[str, Any]:
 
 
 def _without_numbers(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_digits(value)
+    if isinstance(value, str):  # one-line text: a number across a comma or line break too
+        return redact_line(value)
     if isinstance(value, dict):
         return {k: _without_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
