@@ -6,7 +6,7 @@ only when durable, and journalled in the compliance log with the number hashed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -210,11 +210,21 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
         raise SystemExit(EXIT_INTERNAL) from None
 
 
-def stored_now(settings: Settings, e164: str) -> dict[str, RecordSheet]:
-    """What the record store holds now for ``e164``, per configured seller (``evidence``
-    shows it beside the history). Raises CallguardError (never exits) when the store
-    cannot answer: none in the data dir, lost, or unreachable."""
-    solicitors = sorted({c.solicitor for c in settings.campaigns.values()})
+def store_name(settings: Settings) -> str:
+    """The record store this host reads, as ``evidence`` names it (a password never)."""
+    if settings.records.backend == "redis":
+        return f"Redis {redacted_url(settings.redis_url)}"
+    return str(settings.data_dir / "records.sqlite3")
+
+
+def stored_now(settings: Settings, e164: str,
+               also: Iterable[str] = ()) -> dict[str, RecordSheet]:
+    """What the record store holds now for ``e164``, per configured seller and each seller
+    in ``also`` (those the number's history names: a seller whose campaigns were since
+    removed from the configuration still has its records, and a complaint is about its
+    calls). ``evidence`` shows it beside the history. Raises CallguardError (never exits)
+    when the store cannot answer: none in the data dir, lost, or unreachable."""
+    solicitors = sorted({c.solicitor for c in settings.campaigns.values()} | set(also))
 
     async def read(sheet: Callable[[str], Coroutine[Any, Any, RecordSheet]],
                    ) -> dict[str, RecordSheet]:
