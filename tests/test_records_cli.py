@@ -476,6 +476,20 @@ class TestCommands:
                 digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", consent[key]))
                 assert "801555012" not in digits, (key, consent[key])
 
+    def test_a_window_with_an_offset_or_seconds_is_refused(self, tmp_path):
+        """'22:00+05:00-23:30' was stored as an aware time: every later check of the number
+        for the seller BLOCKed callguard:internal-error (TypeError); '22:00:30-23:30' was
+        stored with its seconds while the record said 22:00-23:30."""
+        for window in ("22:00+05:00-23:30", "22:00:30-23:30"):
+            added = cli("consent", "add", "8015550123", "--kind", "calling-hours",
+                        "--window", window, "--campaign", "ut-solar-manual",
+                        data_dir=tmp_path)
+            assert added.returncode == 2, (window, added.stderr)
+            assert "no seconds, no UTC offset" in added.stderr
+        assert cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                   "2026-12-08T11:00:00-07:00", "--json",
+                   data_dir=tmp_path).stdout.count("internal-error") == 0
+
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"
         consents.write_text(
