@@ -8,3 +8,6 @@ __version__ = "0.1.0"
 # /usr/share/zoneinfo: nodes on hosts with different tzdata releases must judge calling
 # hours alike (the site's regions are read from the same package, numbers/location.py).
 _zoneinfo.reset_tzpath(to=())
+# A zone read before this import (by whatever imported callguard) came from the host's
+# directory and is cached under its name: ZoneInfo(name) would go on returning it.
+_zoneinfo.ZoneInfo.clear_cache()

@@ -12,6 +12,7 @@ warnings, errors.
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
@@ -40,14 +41,34 @@ class SparingBytesLogger(structlog.BytesLogger):
     dropped = 0  # lines lost since the process started (all loggers)
 
     def msg(self, message: bytes) -> None:
-        """Write *message*; on OSError count it instead of raising."""
+        """Write *message*; on OSError (or a closed file's ValueError) count it instead of
+        raising."""
         try:
             super().msg(message)
-        except OSError:
+        except (OSError, ValueError):
             SparingBytesLogger.dropped += 1
 
     log = debug = info = warn = warning = msg
     fatal = failure = err = error = critical = exception = msg
+
+
+class _NoStderr:
+    """Where lines go in a process started with no stderr at all (descriptor 2 closed:
+    Python's ``sys.stderr`` is None, and ``sys.stderr.buffer`` raised AttributeError from
+    every log call — ``check`` exited 3 saying nothing, a node's call path raised)."""
+
+    def write(self, data: bytes) -> int:
+        """Refuse, so the line is counted as dropped."""
+        raise OSError(errno.EBADF, "no stderr")
+
+    def flush(self) -> None:
+        """Nothing to flush."""
+
+
+def _stderr_logger(*_: Any) -> SparingBytesLogger:
+    """A logger over stderr as it is now (a test may replace it), or none if it is gone."""
+    buffer = getattr(sys.stderr, "buffer", None)
+    return SparingBytesLogger(buffer if buffer is not None else _NoStderr())  # type: ignore[arg-type]
 
 
 def configure_logging(key: bytes) -> None:
@@ -61,7 +82,7 @@ def configure_logging(key: bytes) -> None:
             redact_event,
             structlog.processors.JSONRenderer(serializer=orjson.dumps),
         ],
-        logger_factory=lambda *_: SparingBytesLogger(sys.stderr.buffer),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
 

@@ -8,8 +8,8 @@ quote what they received in their own messages and tracebacks. Three nets, all t
 - ``redact_event``: a structlog processor for the *operational* chain, after
   ``format_exc_info`` and before the renderer — every string value (nested ones too),
   tracebacks included, except the keys that never hold peer input and whose digits mean
-  something (``SAFE_KEYS``: a decision id, a keyed hash, a timestamp). Never put it in the
-  compliance record's chain: that record has its own fields and rules.
+  something (``SAFE_KEYS``: a decision id in its UUID shape, a keyed hash, a timestamp).
+  Never put it in the compliance record's chain: that record has its own fields and rules.
 - ``install_stdlib_redaction``: the standard ``logging`` messages of aiohttp, asyncio and
   aiosipua (aiohttp logs a malformed request's line with its traceback) through a
   formatter that redacts the whole formatted text, to stderr.
@@ -19,6 +19,7 @@ quote what they received in their own messages and tracebacks. Three nets, all t
 from __future__ import annotations
 
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Mapping, MutableMapping
@@ -32,6 +33,21 @@ __all__ = ["SAFE_KEYS", "RedactingFormatter", "install_stdlib_redaction", "redac
 # Keys whose values callguard makes itself and whose digit runs are not numbers.
 SAFE_KEYS = frozenset({"decision_id", "optout_id", "number_hash", "key_id", "logged_at",
                        "timestamp", "level", "event", "logger", "logger_name"})
+
+
+# Of those, the ids a peer can carry back to callguard (a decision id read from a channel
+# variable the dialplan may have set or damaged, the watchdog's ``CALLGUARD_FOLLOW``): left
+# whole only in the shape callguard makes them, a UUID; anything else is redacted.
+_ID_KEYS = frozenset({"decision_id", "optout_id"})
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                   r"[0-9a-fA-F]{12}")
+
+
+def _left_whole(key: str, value: Any) -> bool:
+    """Whether ``key``'s value is one callguard made (``SAFE_KEYS``, ids UUID-shaped)."""
+    if key not in SAFE_KEYS:
+        return False
+    return key not in _ID_KEYS or (isinstance(value, str) and _UUID.fullmatch(value) is not None)
 
 
 def redact_value(value: Any) -> Any:
@@ -49,7 +65,7 @@ def redact_event(logger: Any, name: str,
                  event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """structlog processor: every value but ``SAFE_KEYS`` through ``redact_digits``."""
     for key, value in event_dict.items():
-        if key not in SAFE_KEYS:
+        if not _left_whole(key, value):
             event_dict[key] = redact_value(value)
     return event_dict
 

@@ -191,7 +191,11 @@ class TestSinks:
             for run in DIGIT_RUNS:
                 assert run not in text, f"{run} in {where}"
                 assert run not in digits_only.replace("\n", " "), f"{run} (punctuated) in {where}"
-        assert "signed-form" not in texts["file"]  # consent evidence never reaches the log
+        # The evidence's reference reaches the log (39ca780: an officer traces a consent to
+        # its proof), its number redacted; the evidence itself stays in the store.
+        for where in ("file", "stream"):
+            assert texts[where].count("signed-form") == 1, where
+            assert '"evidence_ref":"signed-form-[number …0123].pdf"' in texts[where], where
 
     async def test_stream_outage_keeps_the_file_and_catches_up(self, tmp_path, redis_server,
                                                                log_key):

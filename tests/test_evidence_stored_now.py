@@ -100,3 +100,33 @@ def test_evidence_of_one_decision_lists_the_records_in_force_with_their_facts(tm
     assert "window 09:00-21:30" in standing
     assert "consent-revoked (autodialer)" in standing
     assert "company-dnc-added" in standing
+
+
+def test_a_seller_the_history_names_is_read_though_no_campaign_has_it_now(tmp_path):
+    """Only the configured campaigns' sellers were read: a seller whose campaigns were
+    renamed or removed since (a complaint is about its calls) still has its consent and
+    do-not-call records in the store, and the section left it out as if it had none."""
+    from pathlib import Path
+
+    import callguard
+
+    _record(tmp_path)
+    data = Path(callguard.__file__).parent / "data"
+    config = tmp_path / "renamed.toml"
+    config.write_text((data / "callguard.toml").read_text()
+                      .replace('packs_dir = "jurisdictions"',
+                               f'packs_dir = "{data / "jurisdictions"}"')
+                      .replace('"beehive-solar"', '"beehive-solar-2027"'))
+    result = cli("--config", str(config), "evidence", NUMBER, "--json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    stored = json.loads(result.stdout)["stored_now"]
+    sellers = stored["sellers"]
+    assert sellers["beehive-solar-2027"]["consents"] == []
+    assert sellers["beehive-solar"]["company_dnc"]["source"] == "cli"
+    assert {c["kind"] for c in sellers["beehive-solar"]["consents"]} == {
+        "written", "calling-hours"}
+    # the store read is named (a host's own beside an archive copied from the site)
+    assert stored["store"] == str(tmp_path / "records.sqlite3")
+    text = cli("--config", str(config), "evidence", NUMBER, data_dir=tmp_path).stdout
+    assert f"in {tmp_path / 'records.sqlite3'}:" in " ".join(text.split())
+    assert "seller beehive-solar; consent written" in text

@@ -49,6 +49,15 @@ class TestRedactEvent:
                  "number_hash": "1234567890abcdef" * 4, "logged_at": "2026-11-25T18:00:00Z"}
         assert redact_event(None, "info", dict(event)) == event
 
+    def test_an_id_key_holding_no_uuid_is_redacted(self):
+        """The watchdog logs the decision id it read from a channel variable
+        (``CALLGUARD_FOLLOW``, which a dialplan can set or damage) under ``decision_id``
+        (Redis unreachable: ``watchdog_record_unchecked``): a number there was left whole."""
+        for key in ("decision_id", "optout_id"):
+            out = redact_event(None, "warning", {key: "8015550123", "event": "x"})
+            assert not has_digit_run(str(out)), out
+            assert out[key] == "[number …0123]"
+
     def test_in_a_chain_after_format_exc_info_the_traceback_is_redacted(self):
         """A traceback quoting the peer's input (main's superscript crash printed it)."""
         out = io.BytesIO()

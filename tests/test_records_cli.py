@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import unicodedata
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -439,6 +441,54 @@ class TestCommands:
         tail = cli("tail", data_dir=tmp_path).stdout
         assert "evidence_ref=ticket-77" in tail
         assert "granted_at=2026-11-01T12:00:00.000Z" in tail
+
+    def test_a_number_written_across_a_comma_or_a_line_break_is_redacted_in_the_record(
+            self, tmp_path):
+        """``redact_digits`` ends a run at a line break, a comma, a colon or full-width
+        punctuation, so "801555,0123" or a CSV cell's "801555<newline>0123" given as the
+        evidence reference or the source reached the record (and the archive, the stream,
+        `evidence`) with the whole number in it."""
+        spellings = ["801555\n0123", "801555,0123", "801 555, 0123", "801555:0123",
+                     "801555\uff0e0123", "ref 801555\u20280123"]
+        for spelling in spellings:
+            assert cli("consent", "add", "8015550123", "--kind", "written",
+                       "--granted", "2026-11-02T12:00:00Z", "--evidence", spelling,
+                       "--source", spelling, "--campaign", "ut-solar-manual",
+                       data_dir=tmp_path).returncode == 0, spelling
+        sheet = tmp_path / "consent.csv"
+        sheet.write_text('number,solicitor,kind,granted_at,source,evidence\n'
+                         '8015550124,beehive-solar,written,2026-11-01T10:00:00Z,'
+                         '"web\n801555\n0124","form\n801-555\n0124.pdf"\n')
+        assert cli("consent", "import", str(sheet), data_dir=tmp_path).returncode == 0
+        changes = [json.loads(line) for line in  # not splitlines: U+2028 is no line's end
+                   (tmp_path / "compliance.jsonl").read_text().split("\n")
+                   if '"event":"record"' in line]
+        assert len(changes) == len(spellings) + 1
+        for record in changes:
+            for key in ("evidence_ref", "source"):
+                digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", record[key]))
+                assert "801555012" not in digits, (key, record[key])
+        assert changes[0]["evidence_ref"] == "[number …0123]"
+        shown = cli("evidence", "8015550123", "--json", data_dir=tmp_path)
+        stored = json.loads(shown.stdout)["stored_now"]["sellers"]["beehive-solar"]
+        for consent in stored["consents"]:
+            for key in ("evidence", "source"):
+                digits = re.sub(r"\D", "", unicodedata.normalize("NFKC", consent[key]))
+                assert "801555012" not in digits, (key, consent[key])
+
+    def test_a_window_with_an_offset_or_seconds_is_refused(self, tmp_path):
+        """'22:00+05:00-23:30' was stored as an aware time: every later check of the number
+        for the seller BLOCKed callguard:internal-error (TypeError); '22:00:30-23:30' was
+        stored with its seconds while the record said 22:00-23:30."""
+        for window in ("22:00+05:00-23:30", "22:00:30-23:30"):
+            added = cli("consent", "add", "8015550123", "--kind", "calling-hours",
+                        "--window", window, "--campaign", "ut-solar-manual",
+                        data_dir=tmp_path)
+            assert added.returncode == 2, (window, added.stderr)
+            assert "no seconds, no UTC offset" in added.stderr
+        assert cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+                   "2026-12-08T11:00:00-07:00", "--json",
+                   data_dir=tmp_path).stdout.count("internal-error") == 0
 
     def test_import_then_show_revoke_end(self, tmp_path):
         consents = tmp_path / "consent.csv"

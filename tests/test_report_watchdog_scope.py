@@ -26,3 +26,20 @@ def test_the_watchdog_section_says_verdict_rule_and_front_do_not_narrow_it(tmp_p
     assert terminal.returncode == 0, terminal.stderr
     assert "not narrowed by verdict BLOCK" in " ".join(terminal.stdout.split())
     assert "not narrowed by verdict BLOCK" in page.read_text()
+
+
+def test_under_node_the_watchdog_says_the_abandonment_rate_is_every_nodes(tmp_path):
+    """The abandonment query is the campaign's 30 days on every node (64.1200(a)(7)); under
+    `--node` the title said no filter was left out (null), as if the rate were the node's."""
+    assert cli("check", "8015550123", "--campaign", "ut-solar-manual", "--at",
+               "2026-12-08T11:00:00-07:00", data_dir=tmp_path).returncode in (0, 1)
+    node = json.loads((tmp_path / "compliance.jsonl").read_text().splitlines()[-1])["node"]
+    result = cli("report", "--json", "--node", node, data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["watchdog_scope"] == (
+        f"the 30-day abandonment rate is not narrowed by node {node}: it counts the "
+        "campaign's calls on every node")
+    both = json.loads(cli("report", "--json", "--node", node, "--rule", "x",
+                          data_dir=tmp_path).stdout)["watchdog_scope"]
+    assert both.startswith("every call of the campaign: the watchdog's figures are not "
+                           "narrowed by rule x; the 30-day abandonment rate")

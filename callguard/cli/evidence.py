@@ -44,6 +44,7 @@ from callguard.cli.logs import (
 from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
+from callguard.compliance.fields import redact_line
 from callguard.compliance.reader import Record, log_exists
 from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
@@ -129,7 +130,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "generated": zulu(datetime.now(UTC), "seconds"),
         # Beside the history, what the record store holds now (a consent granted before
         # a purge's cutoff, or recorded by a process whose log is not read, is there only).
-        **({"stored_now": _stored_now(state, number)} if number is not None else {})}
+        **({"stored_now": _stored_now(state, number, _sellers(found))}
+           if number is not None else {})}
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -145,7 +147,13 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     _finish(found, key_id, key_source, stream_note)
 
 
-def _stored_now(state: CliState, number: str) -> dict[str, Any]:
+def _sellers(found: Evidence) -> set[str]:
+    """The sellers the number's history names (its decisions and record changes)."""
+    return {who for record in (*found.decisions, *found.events)
+            if isinstance(who := record.get("solicitor"), str) and who}
+
+
+def _stored_now(state: CliState, number: str, named: set[str]) -> dict[str, Any]:
     """The number's records as stored now, per configured seller, read as the gate reads
     them now (``consent show``'s reading); or why they could not be read (no record store
     on this host, a lost one, Redis down) — said, never fatal: the history stands alone.
@@ -153,6 +161,7 @@ def _stored_now(state: CliState, number: str) -> dict[str, Any]:
     from callguard.cli.records import (  # noqa: PLC0415 - the store only here
         revoke_all_rules,
         sheet_data,
+        store_name,
         stored_now,
     )
     from callguard.config import load_settings  # noqa: PLC0415
@@ -164,20 +173,23 @@ def _stored_now(state: CliState, number: str) -> dict[str, Any]:
         # load whole (packs elsewhere) leaves the history answered, the section unread.
         settings = state._settings or load_settings(  # noqa: SLF001 - loaded once if at all
             state.config_option, data_dir=state.data_dir_option)
+        store = store_name(settings)
         info = settings.parser().parse(number)
-        sheets = stored_now(settings, info.e164)
+        sheets = stored_now(settings, info.e164, named)
         revoke_all = revoke_all_rules(settings, info)
     except (CallguardError, OSError) as exc:
         return {"read_at": zulu(now, "seconds"),
                 "unavailable": redact_digits(f"the record store was not read: {exc}")}
-    return {"read_at": zulu(now, "seconds"), "sellers": {
+    # The store read is named: a host's own store (another data dir, a test one) beside
+    # an archive copied from the site answered "consent none" for every seller, unnamed.
+    return {"read_at": zulu(now, "seconds"), "store": redact_line(store), "sellers": {
         who: _without_numbers(sheet_data(sheet, revoke_all, now))
         for who, sheet in sheets.items()}}
 
 
 def _without_numbers(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_digits(value)
+    if isinstance(value, str):  # one-line text: a number across a comma or line break too
+        return redact_line(value)
     if isinstance(value, dict):
         return {k: _without_numbers(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -190,7 +202,9 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
     head = f"records as stored now (read {stored['read_at']}; the gate reads these now)"
     if "unavailable" in stored:
         return [f"{head}: {stored['unavailable']}"]
-    lines = [head + ":"]
+    lines = [f"{head} in {stored['store']}:" if "store" in stored else head + ":"]
+    if not stored["sellers"]:
+        lines.append("  no seller: none is configured and the history names none")
     for who, sheet in stored["sellers"].items():
         for c in sheet["consents"]:
             state = ("valid now" if c["valid_now"] else

@@ -6,7 +6,7 @@ only when durable, and journalled in the compliance log with the number hashed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -116,9 +116,17 @@ def _window(text: str | None) -> tuple[time, time] | None:
     if text is None:
         return None
     try:
-        return parse_window(text)
+        window = parse_window(text)
     except UsageError as exc:
         usage_error(f"--{exc}")
+    # The called party's wall clock, to the minute: a UTC offset ("22:00+05:00") was stored
+    # and made every check of the number for the seller a BLOCK callguard:internal-error
+    # (an aware time beside the naive local one: TypeError); seconds were stored while the
+    # compliance record said the minute.
+    if any(t.tzinfo is not None or t.second or t.microsecond for t in window):
+        usage_error(f"--window {text!r}: use HH:MM-HH:MM, the called party's clock (no "
+                    "seconds, no UTC offset)")
+    return window
 
 
 def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
@@ -210,11 +218,21 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
         raise SystemExit(EXIT_INTERNAL) from None
 
 
-def stored_now(settings: Settings, e164: str) -> dict[str, RecordSheet]:
-    """What the record store holds now for ``e164``, per configured seller (``evidence``
-    shows it beside the history). Raises CallguardError (never exits) when the store
-    cannot answer: none in the data dir, lost, or unreachable."""
-    solicitors = sorted({c.solicitor for c in settings.campaigns.values()})
+def store_name(settings: Settings) -> str:
+    """The record store this host reads, as ``evidence`` names it (a password never)."""
+    if settings.records.backend == "redis":
+        return f"Redis {redacted_url(settings.redis_url)}"
+    return str(settings.data_dir / "records.sqlite3")
+
+
+def stored_now(settings: Settings, e164: str,
+               also: Iterable[str] = ()) -> dict[str, RecordSheet]:
+    """What the record store holds now for ``e164``, per configured seller and each seller
+    in ``also`` (those the number's history names: a seller whose campaigns were since
+    removed from the configuration still has its records, and a complaint is about its
+    calls). ``evidence`` shows it beside the history. Raises CallguardError (never exits)
+    when the store cannot answer: none in the data dir, lost, or unreachable."""
+    solicitors = sorted({c.solicitor for c in settings.campaigns.values()} | set(also))
 
     async def read(sheet: Callable[[str], Coroutine[Any, Any, RecordSheet]],
                    ) -> dict[str, RecordSheet]:

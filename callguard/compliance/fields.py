@@ -20,11 +20,15 @@ from callguard.numbers.redact import (
     _KEPT,
     _SEPARATORS,
     MIN_RUN,
+    _digit,
+    _gap_width,
+    _kept,
     has_digit_run,
     redact_digits,
 )
 
-__all__ = ["FieldGuard", "plausible_linkedid", "plausible_reference", "safe_channel"]
+__all__ = ["FieldGuard", "plausible_linkedid", "plausible_reference", "redact_line",
+           "safe_channel"]
 
 # Asterisk's uniqueid/linkedid: "%li.%d" (epoch seconds, a channel counter) or, with a
 # systemname in asterisk.conf, "%s-%li.%d" (main/channel.c, __ast_channel_alloc_ap). Epoch
@@ -91,6 +95,30 @@ def _plain_run(value: str) -> bool:
     return kept is None or kept.start() >= run.end()
 
 
+def redact_line(text: str) -> str:
+    """One field a person typed (an evidence reference, a source) with every number taken
+    out, also one written across what ``redact_digits`` reads as the end of a run: a line
+    break ("801555\\n0123" from a CSV cell), a comma, colon or hash ("801555,0123"), any
+    other script's punctuation (a full-width full stop). ``redact_digits`` keeps those apart
+    for multi-line text (a traceback's line numbers); a one-line reference has no such
+    lines, so when the text read with them as separators still holds a run, it is
+    redacted so read (its punctuation then shown as spaces). Text with no such run is
+    ``redact_digits``'s answer, unchanged."""
+    redacted = redact_digits(text)
+    if not has_digit_run(_loosened(redacted)):
+        return redacted
+    return redact_digits(_loosened(text))
+
+
+def _loosened(text: str) -> str:
+    """``text`` with every character that ends a digit run (not a digit, a letter, a run's
+    separator, nor part of a shape redaction keeps: a date, a time) as a space."""
+    kept = _kept(text)[0]
+    return "".join(
+        char if index in kept or char.isalpha() or _digit(char) is not None
+        or _gap_width(char) is not None else " " for index, char in enumerate(text))
+
+
 def safe_channel(name: str) -> str:
     """A channel name with any number in its resource taken out; the counter suffix kept.
 
@@ -135,4 +163,4 @@ class FieldGuard:
         head, _, tail = value.partition(":")
         if tail and plausible_linkedid(tail) and not has_digit_run(head):
             return value
-        return redact_digits(value)
+        return redact_line(value)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from callguard.compliance.fields import FieldGuard, safe_channel
+from callguard.compliance.fields import FieldGuard, redact_line, safe_channel
 from callguard.compliance.logkey import NumberProtector
 from callguard.decision import Decision
 from callguard.memo import remember
@@ -419,7 +419,7 @@ class RecordEncoder:
         evidence's reference), never the evidence itself; the number hashed."""
         record: dict[str, Any] = {
             "schema": SCHEMA, "event": "record", "logged_at": utc_ms(), "node": self.node,
-            "action": write.action, "solicitor": redact_digits(write.solicitor),
+            "action": write.action, "solicitor": redact_line(write.solicitor),
             "number_hash": self.protector.hash(write.number),
             "number_last4": write.number[-4:], "key_id": self.key_id, "changed": changed,
         }
@@ -439,7 +439,7 @@ class RecordEncoder:
                 if evidence:
                     # The reference to the proof (a file name, a ticket), never the proof;
                     # numbers in it taken out like any free text: the store keeps it whole.
-                    record["evidence_ref"] = redact_digits(evidence)
+                    record["evidence_ref"] = redact_line(evidence)
             case RevokeConsent(kind=kind, source=source, at=at):
                 # The kind named and every kind it ended (64.1200(a)(10): either
                 # automated kind ends both): which revocation ended which consent.

@@ -370,14 +370,20 @@ def watchdog_scope(query: ReportQuery) -> str | None:
     """What the watchdog's figures are not narrowed by, in words, or None: they are read
     from the call's later records, which carry no verdict, rule or front, so under
     ``--verdict BLOCK`` the header's filter seemed to say blocked calls had line releases
-    (were placed). The campaign, node and dates do narrow them; the abandonment rate is
-    always its 30 days (47 CFR 64.1200(a)(7)), said in its window."""
+    (were placed). The campaign, node and dates do narrow the line releases, risks and
+    mismatches; the abandonment rate is always its campaign's 30 days on every node (47
+    CFR 64.1200(a)(7)), said in its window — and, under ``--node``, here (the title said
+    nothing, as if the rate were that node's)."""
     ignored = [f"{name} {getattr(query, name)}" for name in ("verdict", "rule", "front")
                if getattr(query, name) is not None]
-    if not ignored:
-        return None
-    return ("every call of the campaign: the watchdog's figures are not narrowed by "
-            + ", ".join(ignored))
+    said = ["every call of the campaign: the watchdog's figures are not narrowed by "
+            + ", ".join(ignored)] if ignored else []
+    if query.node is not None:
+        # 64.1200(a)(7) measures a campaign's abandonment over 30 days, whichever node
+        # placed its calls: the rate is the campaign's, the line releases the node's.
+        said.append(f"the 30-day abandonment rate is not narrowed by node {query.node}: "
+                    "it counts the campaign's calls on every node")
+    return "; ".join(said) or None
 
 
 def to_json(report: Report) -> dict[str, Any]:
