@@ -82,6 +82,16 @@ class TestCsv:
         (error,) = parse(text, "consent").errors
         assert "calling-hours consent only, not written" in error.reason
 
+    @pytest.mark.parametrize("window", ["22:00+05:00-23:30", "22:00:30-23:30"])
+    def test_a_window_with_an_offset_or_seconds_is_refused_on_import(self, window):
+        """The CSV import took '22:00+05:00-23:30' as an aware time (every later check of
+        the number for the seller a BLOCK callguard:internal-error) and kept seconds the
+        record does not show; refused with its line, as `consent add --window` is."""
+        text = ("number,solicitor,kind,granted_at,window\n"
+                f"8015550123,beehive-solar,calling-hours,2026-01-05T10:00:00-07:00,{window}\n")
+        (error,) = parse(text, "consent").errors
+        assert "no seconds, no UTC offset" in error.reason
+
     def test_a_quote_never_closed_is_refused_not_read_into_one_value(self):
         """A stray quote in one row's source made every later row part of that value: the
         import said "2 row(s) imported" and the later do-not-call requests were lost."""

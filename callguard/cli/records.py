@@ -116,17 +116,9 @@ def _window(text: str | None) -> tuple[time, time] | None:
     if text is None:
         return None
     try:
-        window = parse_window(text)
+        return parse_window(text)  # no seconds, no UTC offset (see parse_window)
     except UsageError as exc:
         usage_error(f"--{exc}")
-    # The called party's wall clock, to the minute: a UTC offset ("22:00+05:00") was stored
-    # and made every check of the number for the seller a BLOCK callguard:internal-error
-    # (an aware time beside the naive local one: TypeError); seconds were stored while the
-    # compliance record said the minute.
-    if any(t.tzinfo is not None or t.second or t.microsecond for t in window):
-        usage_error(f"--window {text!r}: use HH:MM-HH:MM, the called party's clock (no "
-                    "seconds, no UTC offset)")
-    return window
 
 
 def _import(state: CliState, kind: str, path: Path, solicitor: str | None,

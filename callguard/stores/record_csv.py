@@ -76,11 +76,17 @@ def _day(text: str, column: str) -> date:
 
 
 def parse_window(text: str) -> tuple[time, time]:
-    """A local window like 07:00-22:00, or UsageError."""
+    """A local window like 07:00-22:00, or UsageError. The called party's wall clock, to
+    the minute: a UTC offset ("22:00+05:00") was stored and made every check of the number
+    for the seller a BLOCK callguard:internal-error (an aware time beside the naive local
+    one); seconds were stored while the compliance record said the minute (hrev32)."""
     try:
         start, end = (time.fromisoformat(part) for part in text.split("-"))
     except ValueError:
         raise UsageError(f"window {text!r}: use HH:MM-HH:MM") from None
+    if any(t.tzinfo is not None or t.second or t.microsecond for t in (start, end)):
+        raise UsageError(f"window {text!r}: use HH:MM-HH:MM, the called party's clock (no "
+                         "seconds, no UTC offset)")
     return start, end
 
 
