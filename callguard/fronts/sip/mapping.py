@@ -134,22 +134,23 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
     the trunk with it — a call with its caller ID blocked (47 CFR 64.1601(e)). Said in
     fixed words and tokens only: a header's other text (a number) never reaches a record.
     """
-    first = headers.get_first
-    privacy = first("privacy")
-    if privacy and privacy.strip():
-        values = [v.strip().lower() for v in privacy.replace(",", ";").split(";") if v.strip()]
-        hiding = [v for v in values if v not in _SHOWING]
-        if hiding:
-            return "Privacy: " + ";".join(_shown(v) for v in hiding)
-    rpid = first("remote-party-id")
-    if rpid and "privacy" in rpid.lower():
+    # Every header line, not the first: a second ``Privacy`` (or Remote-Party-ID) line
+    # goes out on the redirected INVITE too, and a trunk may read that one.
+    values = [v.strip().lower() for privacy in headers.get("privacy") or ()
+              for v in privacy.replace(",", ";").split(";") if v.strip()]
+    hiding = [v for v in values if v not in _SHOWING]
+    if hiding:
+        return "Privacy: " + ";".join(_shown(v) for v in hiding)
+    for rpid in headers.get("remote-party-id") or ():
+        if "privacy" not in rpid.lower():
+            continue
         for param in rpid.partition(">")[2].split(";"):
             name, _, value = param.partition("=")
             if name.strip().lower() == "privacy":
                 value = value.strip().strip('"').lower()
                 if value not in ("off", "no"):
                     return f"Remote-Party-ID privacy={_shown(value)}"
-    sender = first("from")
+    sender = headers.get_first("from")
     if sender and "anonymous" in sender.lower():
         address = sender.partition("<")[2].partition(">")[0] if "<" in sender else (
             sender.partition(";")[0])
