@@ -229,8 +229,12 @@ class Gate:
         observers: Sequence[Callable[[Decision], None]] = (),
         clock: Callable[[], datetime] = _utc_now,
         stores: Mapping[str, object] | None = None,
+        not_loaded: frozenset[str] = frozenset(),
     ) -> None:
         self._policy = policy
+        # ``[lists] not_loaded``: a scope list (``Policy.scope_lists``) absent on purpose
+        # widens no pack's scope; one absent otherwise brings its state's pack in (unread).
+        self._not_loaded = not_loaded
         self._campaigns = campaigns
         self._parser = parser
         self._lists = lists
@@ -430,12 +434,9 @@ class Gate:
         # request is on record. (A statute case, deciding at the call's own instant, sees
         # a revocation dated after it as not yet made.)
         now = self._clock()
-        listed = frozenset(name for name in self._policy.scope_lists
-                           if (check := list_check(name, self._lists.snapshot(name), number))
-                           is not None and check.listed)
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
                               request.places_call, now if now > at else None, now,
-                              request.withheld, listed)
+                              request.withheld, *self._scope_lists(number))
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {}, seen)
@@ -443,6 +444,21 @@ class Gate:
             return refusal(STORE_UNAVAILABLE, FAIL_CLOSED, str(exc), packs=plan.packs)
         except CallguardError as exc:
             return refusal(INTERNAL_ERROR, FAIL_CLOSED, str(exc), packs=plan.packs)
+
+    def _scope_lists(self, number: NumberInfo) -> tuple[frozenset[str], frozenset[str]]:
+        """The scope lists (a state's own list places its people there, whatever their area
+        code) the number is on, and those with no version loaded that ``[lists] not_loaded``
+        does not name: nothing shows the number is not on them (``CallAttempt.unread``)."""
+        listed: set[str] = set()
+        unread: set[str] = set()
+        for name in self._policy.scope_lists:
+            snapshot = self._lists.snapshot(name)
+            if snapshot is None:
+                if name not in self._not_loaded:
+                    unread.add(name)
+            elif (check := list_check(name, snapshot, number)) is not None and check.listed:
+                listed.add(name)
+        return frozenset(listed), frozenset(unread)
 
     async def _run(self, plan: Plan, stores: Mapping[str, object],
                    seen: _Attempted) -> Verdict:

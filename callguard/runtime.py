@@ -264,6 +264,7 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
         journal=compliance.journal,
         observers=followers,
         stores={FREQUENCY: frequency},
+        not_loaded=settings.lists_not_loaded,
     )
     after = gate.counts_after  # its failures were only a log line: a lost count is silent
     metrics.watch_counts("callguard_frequency_counts_after",

@@ -723,7 +723,8 @@ class TestVerdictAgreement:
                     parser=node_settings.parser(), lists=runtime.lists,
                     records=runtime.records, record=log.record, journal=log.journal,
                     observers=observers, clock=lambda: AT,
-                    stores={"frequency": runtime.frequency})  # counts every ALLOW
+                    stores={"frequency": runtime.frequency},  # counts every ALLOW
+                    not_loaded=node_settings.lists_not_loaded)  # as serve builds it
 
         async def scenario():
             for number, campaign, write, raises in steps:

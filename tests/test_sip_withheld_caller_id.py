@@ -57,6 +57,12 @@ def _headers(extra: str, sender: str = "<sip:dialer@x>;tag=1"):
      "P-Asserted-Identity: anonymous"),
     ("P-Preferred-Identity: sip:Anonymous@pbx.example\r\n", None,
      "P-Preferred-Identity: anonymous"),
+    # (hrev33) RFC 3325 §9.1: one line may carry both identities, comma-separated; the
+    # anonymous one was missed when it was not the first
+    ("P-Asserted-Identity: <tel:+18015550100>, <sip:anonymous@anonymous.invalid>\r\n", None,
+     "P-Asserted-Identity: anonymous"),
+    ("P-Asserted-Identity: \"A, B\" <tel:+18015550100>,sip:anonymous@anonymous.invalid\r\n",
+     None, "P-Asserted-Identity: anonymous"),
 ])
 def test_what_withholds_the_caller_id_is_read_and_said_in_fixed_words(extra, sender, said):
     headers = _headers(extra) if sender is None else _headers(extra, sender)
@@ -72,6 +78,8 @@ def test_what_withholds_the_caller_id_is_read_and_said_in_fixed_words(extra, sen
     ("", '"Anonymous Solar" <sip:agent7@pbx.example>;tag=1'),  # a name is not a withheld ID
     ("P-Asserted-Identity: <tel:+18015550100>\r\n", "<sip:dialer@x>;tag=1"),
     ("P-Preferred-Identity: \"Anonymous Solar\" <sip:+18015550100@x>\r\n",
+     "<sip:dialer@x>;tag=1"),
+    ("P-Asserted-Identity: \"Anonymous, Solar\" <sip:+18015550100@x>, <tel:+18015550100>\r\n",
      "<sip:dialer@x>;tag=1"),
 ])
 def test_a_presented_caller_id_is_not_withheld(extra, sender):

@@ -10,6 +10,7 @@ for a New York number and ALLOWed the call. Here the real gate, a real listing o
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import pytest
@@ -56,5 +57,46 @@ async def test_a_new_york_number_on_the_florida_listing_is_blocked_under_501_059
 
 async def test_a_new_york_number_not_on_it_is_not_judged_by_florida(runtime):
     decision = await _check(runtime, "2125550144")
+    assert decision.allowed, decision.verdict.reason
+    assert not {p.pack_id: p for p in decision.verdict.packs}["us-fl"].applies
+
+
+# (hrev33) A site that calls Florida (``fl-state`` not in ``[lists] not_loaded``) whose
+# listing has no version here cannot tell a Floridian's New York mobile from anyone else's:
+# the pack applies and its listing rule BLOCKs naming the missing list (fail closed), as it
+# does every Florida-area-code call. Before, the lookup found nothing and the call ALLOWed.
+# A site that names the list in ``not_loaded`` said it does not load it: not widened.
+@pytest.fixture
+async def unloaded(tmp_path):
+    other = tmp_path / "other.txt"
+    other.write_text("8015550199\n")
+    for name in ("national", "ut-state", "ok-state"):
+        write_version(tmp_path, name, parse_list_file(other), published=date(2026, 7, 20),
+                      area_codes=None, source="test")
+    settings = load_settings(data_dir=tmp_path)
+    assert "fl-state" in settings.lists_not_loaded  # the shipped configuration
+    runtimes = {}
+    for key, not_loaded in (("expected", settings.lists_not_loaded - {"fl-state"}),
+                            ("on purpose", settings.lists_not_loaded)):
+        runtimes[key] = open_runtime(dataclasses.replace(settings, lists_not_loaded=not_loaded))
+    yield runtimes
+    for rt in runtimes.values():
+        await rt.aclose()
+
+
+async def test_an_expected_florida_listing_not_loaded_blocks_a_new_york_number(unloaded):
+    decision = await _check(unloaded["expected"], "2125550143")
+    assert not decision.allowed
+    assert decision.verdict.deciding is not None
+    assert decision.verdict.deciding.rule_id == "us-fl:501.059(4):freshness"
+    assert "not loaded" in decision.verdict.reason
+    us_fl = {p.pack_id: p for p in decision.verdict.packs}["us-fl"]
+    assert us_fl.applies
+    assert "fl-state" in us_fl.why
+    assert "not loaded" in us_fl.why
+
+
+async def test_a_florida_listing_not_loaded_on_purpose_does_not_widen_the_scope(unloaded):
+    decision = await _check(unloaded["on purpose"], "2125550143")
     assert decision.allowed, decision.verdict.reason
     assert not {p.pack_id: p for p in decision.verdict.packs}["us-fl"].applies

@@ -274,8 +274,10 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
             refused = (BAD_LOCATION, str(exc))
         else:
             # as the gate does: a state's own list places its people (Scope.listed_on)
+            # (a case's site expects every list it reads: one not loaded is unread)
             attempt = CallAttempt(number, campaign, mode, at, location, listed_on=frozenset(
-                name for name, check in lists.items() if check is not None and check.listed))
+                name for name, check in lists.items() if check is not None and check.listed),
+                unread=frozenset(name for name, check in lists.items() if check is None))
     ebr = None
     if "ebr" in table:
         e = check_table(f"{where}: ebr", table["ebr"], EBR_KEYS, what="ebr")
@@ -307,7 +309,8 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
                 raise ConfigError(f"{where}: earlier_calls[{i}]: {exc}") from None
         earlier.append(CallAttempt(attempt.number, before,
                                    DialingMode(call.get("mode", before.default_mode)),
-                                   call["at"], location, listed_on=attempt.listed_on))
+                                   call["at"], location, listed_on=attempt.listed_on,
+                                   unread=attempt.unread))
     choices = check_table(f"{where}: interpretations", table.get("interpretations", {}),
                           {k: Key("str") for k in table.get("interpretations", {})},
                           what="interpretations")

@@ -182,13 +182,14 @@ class Policy:
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
-        # the CRM's state, the scope lists the number is on and the date of the call
+        # the CRM's state, the scope lists the number is on (or that could not be read)
+        # and the date of the call
         # (effective dates, parameter versions).
         # The campaign by identity: hashing its fields was a tenth of a plan, and the
         # selection holds the campaign, so its id names no other object while kept.
         key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
-               day, attempt.listed_on)
+               day, attempt.listed_on, attempt.unread)
         selection = self._selections.get(key)
         if selection is None:
             selection = remember(self._selections, key, self._select(attempt, day),

@@ -183,6 +183,10 @@ class CallAttempt:
     # scope reads, ``Policy.scope_lists``): a state's own do-not-call list places its
     # people in the state whatever their area code (``Scope.listed_on``).
     listed_on: frozenset[str] = frozenset()
+    # Those lists the gate could not read (no version loaded, and not in ``[lists]
+    # not_loaded``): nothing shows the number is not on them, so their state's pack applies
+    # and its listing rule BLOCKs naming the missing list (fail closed).
+    unread: frozenset[str] = frozenset()
 
     @property
     def judged_at(self) -> datetime:

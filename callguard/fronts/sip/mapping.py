@@ -163,9 +163,34 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
                         return f"Remote-Party-ID privacy={_shown(value)}"
     for name, said in (("from", "From"), ("p-asserted-identity", "P-Asserted-Identity"),
                        ("p-preferred-identity", "P-Preferred-Identity")):
-        if any(_anonymous(value) for value in headers.get(name) or ()):
+        if any(_anonymous(value) for line in headers.get(name) or ()
+               for value in _identities(line)):
             return f"{said}: anonymous"
     return None
+
+
+def _identities(line: str) -> list[str]:
+    """The comma-separated values of one header line (RFC 3325 §9.1: a
+    P-Asserted-Identity line may carry a SIP and a tel URI), a comma inside a quoted
+    display-name or angle brackets kept."""
+    values: list[str] = []
+    start, quoted, bracketed, escaped = 0, False, False, False
+    for i, char in enumerate(line):
+        if escaped:
+            escaped = False
+        elif quoted:
+            escaped, quoted = char == "\\", char != '"'
+        elif char == '"':
+            quoted = True
+        elif char == "<":
+            bracketed = True
+        elif char == ">":
+            bracketed = False
+        elif char == "," and not bracketed:
+            values.append(line[start:i])
+            start = i + 1
+    values.append(line[start:])
+    return values
 
 
 def _anonymous(value: str) -> bool:
