@@ -100,3 +100,18 @@ async def test_a_florida_listing_not_loaded_on_purpose_does_not_widen_the_scope(
     decision = await _check(unloaded["on purpose"], "2125550143")
     assert decision.allowed, decision.verdict.reason
     assert not {p.pack_id: p for p in decision.verdict.packs}["us-fl"].applies
+
+
+# (hrev34) The pack's scope reason ("called party possibly in FL") is on the verdict alone:
+# the compliance record, the scrub file and ``explain`` carry the deciding rule's reason,
+# which said only "list 'fl-state' is not loaded" — not why a New York number met a Florida
+# rule. The reason now says it; a list not loaded on purpose keeps the short reason.
+async def test_the_reason_says_why_a_new_york_number_met_the_florida_rule(unloaded):
+    decision = await _check(unloaded["expected"], "2125550143")
+    assert "whatever the area code" in decision.verdict.reason
+    assert "[lists] not_loaded" in decision.verdict.reason
+    florida = await _check(unloaded["on purpose"], "3055550143")
+    assert not florida.allowed
+    assert florida.verdict.deciding is not None
+    assert florida.verdict.deciding.rule_id == "us-fl:501.059(4):freshness"
+    assert "list 'fl-state' is not loaded (Fla." in florida.verdict.reason

@@ -249,7 +249,8 @@ def _lists(where: str, raw: Mapping[str, Any], names: Sequence[str],
 
 
 def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: NumberParser,
-          regions: frozenset[str], list_names: Sequence[str]) -> StatuteCase:
+          regions: frozenset[str], list_names: Sequence[str],
+          scope_lists: frozenset[str] = frozenset()) -> StatuteCase:
     table = check_table(where, raw, CASE_KEYS, what="a case")
     where = f"{where} ({table['name']!r})"
     campaign = campaigns.get(table["campaign"])
@@ -274,10 +275,12 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
             refused = (BAD_LOCATION, str(exc))
         else:
             # as the gate does: a state's own list places its people (Scope.listed_on)
-            # (a case's site expects every list it reads: one not loaded is unread)
+            # (a case's site expects every list it reads: a scope list not loaded is
+            # unread; as the gate, only the lists a pack's scope reads)
             attempt = CallAttempt(number, campaign, mode, at, location, listed_on=frozenset(
                 name for name, check in lists.items() if check is not None and check.listed),
-                unread=frozenset(name for name, check in lists.items() if check is None))
+                unread=frozenset(name for name, check in lists.items()
+                                 if check is None and name in scope_lists))
     ebr = None
     if "ebr" in table:
         e = check_table(f"{where}: ebr", table["ebr"], EBR_KEYS, what="ebr")
@@ -342,8 +345,9 @@ def load_suite(origin: str, doc: Mapping[str, Any],
     parser = NumberParser(dial_prefixes=(), regions=regions)
     campaigns = with_seller_subjects(
         {cid: _campaign(origin, cid, raw) for cid, raw in table["campaigns"].items()})
-    cases = tuple(_case(f"{origin}: case #{i + 1}", raw, campaigns, parser, regions, list_names)
-                  for i, raw in enumerate(table["cases"]))
+    scope_lists = frozenset(p.scope.listed_on for p in built if p.scope.listed_on)
+    cases = tuple(_case(f"{origin}: case #{i + 1}", raw, campaigns, parser, regions, list_names,
+                        scope_lists) for i, raw in enumerate(table["cases"]))
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -34,6 +34,18 @@ def _list_name(params: Params) -> str:
     return name
 
 
+def _not_loaded(name: str, ctx: Context) -> str:
+    """Why a missing list blocks. One the site expects (``CallAttempt.unread``) also brings
+    its state's pack to numbers of every area code: the record, the scrub file and
+    ``explain`` then say why a New York number met a Florida rule (the pack's scope reason
+    is on the verdict alone)."""
+    if name in ctx.attempt.unread:
+        return (f"list {name!r} is not loaded (nor named in [lists] not_loaded): nothing "
+                "shows the number is not on it, so its state's pack applies whatever the "
+                "area code")
+    return f"list {name!r} is not loaded"
+
+
 def _month_days(params: Params, values: list[str]) -> tuple[tuple[int, int], ...]:
     """``["01-01", "04-01"]`` -> ((1, 1), (4, 1)); a day that no year has is refused."""
     days: set[tuple[int, int]] = set()
@@ -107,7 +119,7 @@ class RegistryList(RuleBase):
                 f"not in the part of {self.list_name} this rule reads"))
         check = ctx.facts.lists.get(self.list_name)
         if check is None:
-            return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
+            return self.outcome(Status.BLOCK, _not_loaded(self.list_name, ctx))
         if check.covered and not check.listed:
             known = self._unlisted.get((check.name, check.version))
             if known is None:
@@ -224,7 +236,7 @@ class ListFreshness(RuleBase):
         """Block when the list is missing, undated, dated after the call, or too old."""
         check: ListCheck | None = ctx.facts.lists.get(self.list_name)
         if check is None:
-            return self.outcome(Status.BLOCK, f"list {self.list_name!r} is not loaded")
+            return self.outcome(Status.BLOCK, _not_loaded(self.list_name, ctx))
         today = ctx.call_date
         key = (check.name, check.version, check.published, today)
         known = self._judged.get(key)
