@@ -327,6 +327,23 @@ class TestRecords:
         assert "first line read as a header and skipped: 'AreaCode,PhoneNumber'" in result.stderr
 
 
+@pytest.mark.parametrize("covers", ["305,786", "seen"])
+def test_a_partial_copy_of_the_florida_listing_is_refused(tmp_path, covers):
+    """fl-state places its people in Florida whatever their area code (us-fl's scope reads
+    it): a copy covering some area codes left a Floridian's 212 mobile 'not covered', out of
+    Florida's scope, and its call ALLOWed (hrev34). Refused, nothing imported."""
+    listing = tmp_path / "fl.txt"
+    listing.write_text("3055550101\n2125550143\n")
+    result = cli("dnc", "import", str(listing), "--list", "fl-state", "--published",
+                 "2026-07-01", "--covers", covers, data_dir=tmp_path)
+    assert result.returncode != 0
+    assert "covers 'all'" in result.stderr
+    assert not (tmp_path / "lists" / "fl-state").exists()
+    ok = cli("dnc", "import", str(listing), "--list", "fl-state", "--published",
+             "2026-07-01", "--covers", "all", data_dir=tmp_path)
+    assert ok.returncode == 0, ok.stderr
+
+
 def test_record_commands_read_no_list_file(tmp_path):
     """Recording a consent opens no list: a damaged list version (which every decision
     refuses, aloud) is not even read by `consent add` or `purge`; `check` meets it."""

@@ -246,7 +246,13 @@ def _current_meta(settings: Settings, name: str) -> ListMeta | None:
 
 
 def _covers_choice(settings: Settings, name: str, covers: str | None) -> str:
-    """``--covers`` as given, else what the list's form implies (see the option's help)."""
+    """``--covers`` as given, else what the list's form implies (see the option's help).
+    A list a pack's scope reads (``fl-state``: its people are the state's whatever their
+    area code) covers every area code or none: a number in an area code a partial copy
+    leaves out would read as out of the state's scope, and its call be ALLOWed (hrev34)."""
+    if name in settings.policy().scope_lists and covers not in (None, "all"):
+        usage_error(f"--covers {covers!r}: {name} names the state's people whatever their "
+                    "area code (a pack's scope reads it), so a copy of it covers 'all'")
     if covers is not None:
         return covers
     if name == "national":
