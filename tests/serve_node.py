@@ -83,6 +83,10 @@ class ServeNode:
     env_extra: Mapping[str, str] = field(default_factory=dict)
     rlimit_nofile: int | None = None
     reload_seconds: float = 5.0
+    # Given (an ISO instant, e.g. ``AT``): the node's gate clock starts there and runs at the
+    # real rate (bench/serve_at.py). For fronts that decide at the node's clock (SIP, FastAGI)
+    # in tests that expect a call inside calling hours, whatever hour the suite runs at.
+    clock_at: str | None = None
     http_port: int = field(default_factory=free_port)
     agi_port: int = field(default_factory=free_port)
     sip_port: int = field(default_factory=free_port)
@@ -145,8 +149,10 @@ class ServeNode:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
 
         stderr = self.stderr_path.open("ab")
+        launcher = ([sys.executable, "-m", "callguard"] if self.clock_at is None else
+                    [sys.executable, str(ROOT / "bench" / "serve_at.py"), self.clock_at, "--"])
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "callguard", "--config", str(self.config), "serve",
+            [*launcher, "--config", str(self.config), "serve",
              "--reload-seconds", str(self.reload_seconds)],
             env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr,
             preexec_fn=preexec)  # noqa: PLW1509 - the child's own rlimit, before exec

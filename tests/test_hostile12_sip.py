@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve_node import ServeNode, write_lists
+from tests.serve_node import AT, ServeNode, write_lists
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeNode]:
-    serve = ServeNode(tmp_path_factory.mktemp("sip") / "node")
+    serve = ServeNode(tmp_path_factory.mktemp("sip") / "node", clock_at=AT)
     write_lists(serve.data, [8015550199])
     serve.start()
     yield serve
@@ -107,7 +107,7 @@ def test_dual_stack_udp_reads_an_ipv4_dialer_as_its_ipv4_address(tmp_path: Path)
     ``campaign_by_source`` compared that IPv6 form with IPv4 networks: every IPv4 dialer
     was refused unanswered (``refused_source``) and waited out its Timer B. stun.py
     already answered such a peer with its IPv4 address."""
-    serve = ServeNode(tmp_path / "node", extra_sip={
+    serve = ServeNode(tmp_path / "node", clock_at=AT, extra_sip={
         'host = "127.0.0.1"': 'host = "::"',
         'allowed_sources = ["127.0.0.1/32", "::1/128"]': 'allowed_sources = ["127.0.0.1/32"]',
         "campaign_by_source = {}": 'campaign_by_source = { "127.0.0.0/8" = "ut-solar-manual" }'})

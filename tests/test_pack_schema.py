@@ -87,8 +87,8 @@ class TestTyposDoNotLoad:
         document = doc("us-ut")
         document["scope"]["called_party_states"] = ["UT"]
         refused(document, "unknown key 'called_party_states' in [scope]",
-                "allowed keys: always, called_party_area_codes, called_party_state, notes, "
-                "origin_states")
+                "allowed keys: always, called_party_area_codes, called_party_listed_on, "
+                "called_party_state, notes, origin_states")
 
     def test_unknown_pack_key(self):
         document = doc("us-ut")

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve_node import ServeNode, write_lists
+from tests.serve_node import AT, ServeNode, write_lists
 
 ALLOWED = "8015550123"
 LISTED = "8015550199"  # on the national list (write_lists)
@@ -37,7 +37,7 @@ _ids = count(int(time.time() * 1000) % 10**9)
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeNode]:
-    serve = ServeNode(tmp_path_factory.mktemp("sip13") / "node")
+    serve = ServeNode(tmp_path_factory.mktemp("sip13") / "node", clock_at=AT)
     write_lists(serve.data, [int(LISTED)])
     serve.start()
     yield serve
@@ -328,7 +328,8 @@ def _ipv6() -> bool:
 
 @pytest.mark.skipif(not _ipv6(), reason="no IPv6 loopback here")
 def test_dual_stack_host_takes_ipv4_dialers_over_tcp_too(tmp_path: Path) -> None:
-    serve = ServeNode(tmp_path / "node", extra_sip={'host = "127.0.0.1"': 'host = "::"'})
+    serve = ServeNode(tmp_path / "node", clock_at=AT,
+                      extra_sip={'host = "127.0.0.1"': 'host = "::"'})
     write_lists(serve.data, [int(LISTED)])
     serve.start()
     try:
