@@ -45,7 +45,7 @@ from callguard.policy.model import (
     with_seller_subjects,
 )
 from callguard.policy.outcome import NeedFacts, Status, Verdict
-from callguard.policy.packs import Pack, pack_from_mapping
+from callguard.policy.packs import Pack, pack_from_mapping, scope_lists
 from callguard.policy.rules import read_claims, reserved_claims
 from callguard.policy.schema import Key, check_table
 
@@ -345,9 +345,9 @@ def load_suite(origin: str, doc: Mapping[str, Any],
     parser = NumberParser(dial_prefixes=(), regions=regions)
     campaigns = with_seller_subjects(
         {cid: _campaign(origin, cid, raw) for cid, raw in table["campaigns"].items()})
-    scope_lists = frozenset(p.scope.listed_on for p in built if p.scope.listed_on)
+    scope = frozenset(scope_lists(built))
     cases = tuple(_case(f"{origin}: case #{i + 1}", raw, campaigns, parser, regions, list_names,
-                        scope_lists) for i, raw in enumerate(table["cases"]))
+                        scope) for i, raw in enumerate(table["cases"]))
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

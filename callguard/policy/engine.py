@@ -42,7 +42,7 @@ from callguard.policy.outcome import (
     Status,
     Verdict,
 )
-from callguard.policy.packs import Obligation, Pack, combine_obligations
+from callguard.policy.packs import Obligation, Pack, combine_obligations, scope_lists
 from callguard.policy.rules import (
     CallFrequency,
     Context,
@@ -166,8 +166,7 @@ class Policy:
         self._counting: dict[tuple[str | None, bool], tuple[CallFrequency, ...]] = {}
         # Lists a pack's scope reads (a state's own do-not-call list): the gate looks the
         # number up in them before planning (``CallAttempt.listed_on``).
-        self.scope_lists = tuple(dict.fromkeys(
-            p.scope.listed_on for p in self.packs.values() if p.scope.listed_on))
+        self.scope_lists = scope_lists(self.packs.values())
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
@@ -183,8 +182,7 @@ class Policy:
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
         # the CRM's state, the scope lists the number is on (or that could not be read)
-        # and the date of the call
-        # (effective dates, parameter versions).
+        # and the date of the call (effective dates, parameter versions).
         # The campaign by identity: hashing its fields was a tenth of a plan, and the
         # selection holds the campaign, so its id names no other object while kept.
         key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,

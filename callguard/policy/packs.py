@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -40,6 +40,7 @@ __all__ = [
     "combine_obligations",
     "pack_from_mapping",
     "rule_table_digest",
+    "scope_lists",
 ]
 
 STATUTE = "statute"
@@ -255,6 +256,12 @@ class Pack:
         if not self.versioned:
             return self.rules
         return tuple(v.on(day).rule for v in self.versioned)
+
+
+def scope_lists(packs: Iterable[Pack]) -> tuple[str, ...]:
+    """The lists the packs' scopes read (``Scope.listed_on``: a state's own do-not-call
+    list places its people in the state), each once: looked up before planning."""
+    return tuple(dict.fromkeys(p.scope.listed_on for p in packs if p.scope.listed_on))
 
 
 def combine_obligations(

@@ -380,12 +380,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     def _busy(self, route: str) -> dict[str, str]:
         """The route's own refusal: a call's BLOCK, or the opt-out's FAILED."""
-        busy = (f"callguard has {self.settings.max_sessions} sessions under way "
-                "([fastagi] max_sessions)")
         if route == c.ROUTE_OPTOUT:
             busy = (f"callguard has {2 * self.settings.max_sessions} sessions under way "
                     "(opt-outs: twice [fastagi] max_sessions)")
             return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{busy}; nothing recorded"}
+        busy = (f"callguard has {self.settings.max_sessions} sessions under way "
+                "([fastagi] max_sessions)")
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: BUSY_RULE,

@@ -153,7 +153,7 @@ def withheld_presentation(headers: CaseInsensitiveDict) -> str | None:
     for rpid in headers.get("remote-party-id") or ():
         if "privacy" not in rpid.lower():
             continue
-        for party in rpid.split(","):  # a list of rpids on one line; each part is read
+        for party in _identities(rpid):  # a list of rpids on one line; each is read
             params = party.partition(">")[2] if ">" in party else party.partition(";")[2]
             for param in params.split(";"):
                 name, _, value = param.partition("=")
