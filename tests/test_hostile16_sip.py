@@ -1,0 +1,258 @@
+"""Hostile SIP peers over TCP (and UDP where the same code reads them) — hhos16.
+
+In-process fronts on the real gate (``tests/test_sip.py``'s ``front``: its gate clock is a
+Wednesday 11:00 in Denver, so an ALLOW does not depend on the hour the suite runs at).
+
+- A head whose lines all end in LF was never framed over TCP (the framing waited for
+  CRLFCRLF): the dialer heard nothing and waited out its Timer B while UDP decided the
+  same bytes. It is framed and answered now.
+- A request without Content-Length over TCP was read as "no body": RFC 3261 §18.3 and
+  §20.14 make the header mandatory on a stream ("MUST"), and without it the message's end
+  is a guess. Answered 400 (reason phrase "Missing Content-Length"), then the connection
+  is closed: what follows cannot be framed.
+- One source could hold every TCP connection (``max_tcp_connections``) and lock the
+  other dialers out: ``max_tcp_connections_per_source`` bounds each source address.
+- A head whose lines end in CR alone was answered 505 (its "request line" ran to the
+  first LF and did not end in SIP/2.0): it is a malformed message, 400.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import pytest
+from structlog.testing import capture_logs
+
+from tests.test_sip import LISTED, compliance, front, invite, options, tcp
+
+__all__ = ["front"]
+
+
+async def _answers(reader: asyncio.StreamReader, wait: float = 2.0) -> bytes:
+    """Everything the server writes until it closes or ``wait`` seconds pass quietly."""
+    data = b""
+    while True:
+        try:
+            chunk = await asyncio.wait_for(reader.read(65536), wait)
+        except TimeoutError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _finals(data: bytes) -> list[bytes]:
+    return [line for line in data.split(b"\r\n")
+            if line.startswith(b"SIP/2.0 ") and not line.startswith(b"SIP/2.0 1")]
+
+
+class TestLineEnds:
+    async def test_a_head_whose_lines_end_in_lf_is_framed_and_decided_over_tcp(self, front):
+        """The bytes UDP decides (``wire.parse`` reads LF heads) are answered over TCP too:
+        before, the framing waited for CRLFCRLF that never came."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("lf-only")).replace(b"\r\n", b"\n"))
+        await writer.drain()
+        data = await _answers(reader, 3)
+        writer.close()
+        assert _finals(data) == [b"SIP/2.0 302 Moved Temporarily"], data
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
+    async def test_lf_heads_pipelined_are_each_answered(self, front):
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("lf-a")).replace(b"\r\n", b"\n")
+                     + tcp(invite("lf-b", number=LISTED)).replace(b"\r\n", b"\n")
+                     + tcp(options("lf-c")))
+        await writer.drain()
+        data = await _answers(reader, 3)
+        writer.close()
+        assert sorted(_finals(data)) == [b"SIP/2.0 200 OK", b"SIP/2.0 302 Moved Temporarily",
+                                         b"SIP/2.0 603 Decline"], data
+        assert sorted(r["verdict"] for r in compliance(server)) == ["ALLOW", "BLOCK"]
+
+    @pytest.mark.parametrize("over", ["udp", "tcp"])
+    async def test_a_head_whose_lines_end_in_cr_alone_is_a_400_not_a_505(self, front,
+                                                                          over):
+        server = await front()
+        message = invite("cr-only")
+        head, _, _ = message.partition(b"\r\n\r\n")
+        data = head.replace(b"\r\n", b"\r") + b"\r\r"
+        if over == "udp":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind(("127.0.0.1", 0))  # the Via asks for rport: answered here
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendto(sock, data, ("127.0.0.1", server.port))
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+            sock.close()
+            assert reply.startswith(b"SIP/2.0 400 "), reply
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(tcp(data))
+            await writer.drain()
+            reply = await _answers(reader, 3)
+            writer.close()
+            assert _finals(reply)[:1] == [b"SIP/2.0 400 Bad Request"], reply
+        assert b"CR alone" in reply
+        assert compliance(server) == []
+
+
+class TestContentLength:
+    async def test_no_content_length_over_tcp_is_a_400_and_the_connection_closes(self,
+                                                                                 front):
+        """§18.3 / §20.14: mandatory on a stream. What follows (here an INVITE for a listed
+        number, or a body) cannot be framed: never read as a request."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("no-length")).replace(b"Content-Length: 0\r\n", b"")
+                     + tcp(invite("after", number=LISTED)))
+        await writer.drain()
+        data = await _answers(reader, 3)
+        writer.close()
+        assert _finals(data) == [b"SIP/2.0 400 Missing Content-Length"], data
+        assert b"no-length@dialer" in data  # the dialer can match it
+        assert b"Content-Length is required over TCP" in data
+        assert compliance(server) == []
+        assert server.stats.counts["no_content_length"] == 1
+        assert server._tcp is not None
+        assert server._tcp._connections == {}
+
+    async def test_no_content_length_over_udp_is_still_no_body(self, front):
+        """§18.3: over UDP the datagram's end is the message's end: decided."""
+        server = await front()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        data = invite("udp-no-length", port=port).replace(b"Content-Length: 0\r\n", b"")
+        await loop.sock_sendto(sock, data, ("127.0.0.1", server.port))
+        while True:
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+            if not reply.startswith(b"SIP/2.0 100 "):
+                break
+        sock.close()
+        assert reply.startswith(b"SIP/2.0 302 "), reply
+
+    @pytest.mark.parametrize("length", [b"9" * 5000, b"99999999999999999999"],
+                             ids=["5000-digits", "20-digits"])
+    async def test_a_huge_content_length_over_udp_is_a_400_not_an_internal_error(
+            self, front, length):
+        """Python's ``int`` refuses a string of over 4,300 digits (ValueError): the
+        datagram check raised, counted internal_error and left the dialer unanswered."""
+        server = await front()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setblocking(False)
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        loop = asyncio.get_running_loop()
+        data = invite("udp-huge", port=port).replace(b"Content-Length: 0",
+                                                     b"Content-Length: " + length)
+        await loop.sock_sendto(sock, data, ("127.0.0.1", server.port))
+        reply = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+        sock.close()
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert server.stats.counts["internal_error"] == 0
+        assert compliance(server) == []
+
+    @pytest.mark.parametrize("length", [b"9" * 5000, b"-5", b"0\r\nContent-Length: 4"],
+                             ids=["5000-digits", "negative", "given-twice"])
+    async def test_a_content_length_that_frames_nothing_is_answered_then_closed(
+            self, front, length):
+        """Answered 400 (the dialer learns why at once, not from a closed socket), and the
+        connection closed: what follows would be read as a request of the peer's choice."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("frames-nothing")).replace(
+            b"Content-Length: 0", b"Content-Length: " + length) + b"abcd"
+            + tcp(invite("smuggled", number=LISTED)))
+        await writer.drain()
+        data = await _answers(reader, 3)
+        writer.close()
+        assert _finals(data) == [b"SIP/2.0 400 Bad Request"], data
+        assert compliance(server) == []
+        assert server.stats.counts["internal_error"] == 0
+
+
+class TestPerSourceCap:
+    async def test_one_source_cannot_take_every_connection(self, front):
+        server = await front(max_tcp_connections_per_source=3,
+                             allowed_sources=("127.0.0.0/8",))
+        held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
+        with capture_logs() as logs:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            assert await asyncio.wait_for(reader.read(), 2) == b""  # closed unread
+            writer.close()
+        assert server.stats.counts["tcp_source_capped"] == 1
+        [line] = [e for e in logs if e["event"] == "sip_tcp_source_capped"]
+        assert line["source"] == "127.0.0.1"
+        assert line["cap"] == 3
+        # another source is served while this one is at its cap
+        other = socket.create_connection(("127.0.0.1", server.port),
+                                         source_address=("127.0.0.2", 0))
+        other.setblocking(False)
+        reader2, writer2 = await asyncio.open_connection(sock=other)
+        writer2.write(tcp(invite("other-source")))
+        await writer2.drain()
+        assert _finals(await _answers(reader2, 2)) == [b"SIP/2.0 302 Moved Temporarily"]
+        writer2.close()
+        # the held connections still work; one closed frees a place
+        r0, w0 = held[0]
+        w0.write(tcp(invite("held")))
+        await w0.drain()
+        assert _finals(await _answers(r0, 1)) == [b"SIP/2.0 302 Moved Temporarily"]
+        w0.close()
+        await asyncio.sleep(0.2)
+        reader3, writer3 = await asyncio.open_connection("127.0.0.1", server.port)
+        writer3.write(tcp(invite("after-free")))
+        await writer3.drain()
+        assert _finals(await _answers(reader3, 1)) == [b"SIP/2.0 302 Moved Temporarily"]
+        writer3.close()
+        for _, w in held[1:]:
+            w.close()
+        assert server._tcp is not None
+        await asyncio.sleep(0.2)
+        assert sum(server._tcp.by_source.values()) == 0
+
+    def test_the_cap_must_be_positive(self):
+        from callguard.errors import ConfigError
+        from callguard.fronts.sip.server import SipSettings
+
+        with pytest.raises(ConfigError, match="max_tcp_connections_per_source"):
+            SipSettings(max_tcp_connections_per_source=0)
+
+
+
+class TestHeadEnd:
+    @pytest.mark.parametrize("over", ["udp", "tcp"])
+    async def test_a_body_is_never_read_as_headers(self, front, over):
+        """An LF head whose body holds a CRLFCRLF: the parse (aiosipua's rule: the first
+        CRLFCRLF, else LFLF) read the body's lines as headers — here a mode and a
+        location the head did not carry, decided on. Refused 400, nothing decided."""
+        server = await front()
+        body = b"X-Callguard-Mode: predictive\r\nX-Callguard-Location: 10001\r\n\r\n"
+        # over UDP a Content-Length of 0 (the datagram's rest is trimmed): the parse's
+        # body after its CRLFCRLF is empty, and nothing looked cut
+        head = invite(f"smuggle-{over}").partition(b"\r\n\r\n")[0].replace(
+            b"Content-Length: 0", b"Content-Length: %d" % (len(body) if over == "tcp" else 0))
+        data = head.replace(b"\r\n", b"\n") + b"\n\n" + body
+        if over == "udp":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind(("127.0.0.1", 0))
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendto(sock, data, ("127.0.0.1", server.port))
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+            sock.close()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(tcp(data))
+            await writer.drain()
+            reply = await _answers(reader, 2)
+            writer.close()
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert b"would be read as headers" in reply
+        assert compliance(server) == []
