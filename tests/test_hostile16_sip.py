@@ -24,7 +24,7 @@ import socket
 import pytest
 from structlog.testing import capture_logs
 
-from tests.test_sip import LISTED, compliance, front, invite, options, tcp
+from tests.test_sip import LISTED, _Slowed, compliance, front, invite, options, tcp
 
 __all__ = ["front"]
 
@@ -256,3 +256,25 @@ class TestHeadEnd:
         assert reply.startswith(b"SIP/2.0 400 "), reply
         assert b"would be read as headers" in reply
         assert compliance(server) == []
+
+
+class TestEndOfInput:
+    @pytest.mark.parametrize("cut", [b"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TC",
+                                     b"MESSAGE sip:a@127.0.0.1 SIP/2.0\r\nContent-Length: 9"
+                                     b"\r\n\r\nabc"], ids=["in-a-head", "in-a-body"])
+    async def test_input_ended_inside_a_message_still_gets_the_earlier_answer(self, front,
+                                                                              cut):
+        """A dialer that shuts its sending side part-way through a message (its last
+        write cut short) is still open for reading: its INVITE was decided and recorded,
+        and the answer was lost when the connection closed at once."""
+        server = await front()
+        server.gate = _Slowed(server.gate, 0.3)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(invite("cut-after")) + cut)
+        await writer.drain()
+        writer.write_eof()
+        data = await _answers(reader, 3)
+        writer.close()
+        assert _finals(data) == [b"SIP/2.0 302 Moved Temporarily"], data
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+        assert server.stats.counts["tcp_cut_at_close"] == 1

@@ -446,36 +446,16 @@ class _Tcp(TcpSipTransport):
         source = self._hold_source(addr[0])
         self.last_message[addr] = time.monotonic()
         self._connections[addr] = (reader, writer)
-        ended = False  # the peer ended its input cleanly (FIN): its half is still open
-        lost = False  # a message's end was lost: answered, then the connection closes
         limit = front.settings.max_datagram_bytes if front is not None else 1 << 16
-        framer = _Framer(reader, limit)
+        waits: str | None = None
         try:
-            while True:
-                framed = await framer.next()
-                if framed is None:  # the end of input
-                    ended = True  # only a whole last message waits for its answers
-                    break
-                if not framed:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
-                    self.last_message[addr] = time.monotonic()
-                    if front is not None:
-                        front.stats.counts["tcp_keepalive"] += 1
-                    self.send_bytes(b"\r\n", addr)
-                    continue
-                data, refusal = cast(tuple[bytes, "_Refusal | None"], framed)
-                self._dispatch(data, addr, refusal)
-                if refusal is not None:  # the stream's framing is lost: answered, closed
-                    lost = True  # after the answers its earlier requests wait for
-                    break
-        except _FramingError as exc:
-            if front is not None:
-                front.stats.counts[exc.event] += 1
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            # the peer ended its input (its half is still open), or a message's end was
+            # lost (answered): the answers its requests wait for are written, then closed
+            waits = await self._read_all(_Framer(reader, limit), addr)
         finally:
             answering = self.answering.get(addr)
-            if (ended or lost) and answering and front is not None:
-                front.stats.counts["tcp_half_closed" if ended else "tcp_framing_lost"] += 1
+            if waits is not None and answering and front is not None:
+                front.stats.counts[waits] += 1
                 await asyncio.wait(set(answering),
                                    timeout=front.settings.tcp_idle_timeout_ms / 1000)
             self.answering.pop(addr, None)
@@ -486,6 +466,33 @@ class _Tcp(TcpSipTransport):
             with contextlib.suppress(ConnectionError, TimeoutError):
                 async with asyncio.timeout(5):
                     await writer.wait_closed()
+
+    async def _read_all(self, framer: _Framer, addr: tuple[str, int]) -> str | None:
+        """The connection's messages until its end: ``tcp_half_closed`` (the end of input),
+        ``tcp_framing_lost`` (a message answered 400 whose end is unknown), or None (a
+        message past the limit, a reset: closed without waiting)."""
+        counts = self.front.stats.counts if self.front is not None else Counter[str]()
+        try:
+            while True:
+                framed = await framer.next()
+                if framed is None:  # the end of input: the answers still go out
+                    if framer.cut:
+                        counts["tcp_cut_at_close"] += 1
+                    return "tcp_half_closed"
+                if not framed:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
+                    self.last_message[addr] = time.monotonic()
+                    counts["tcp_keepalive"] += 1
+                    self.send_bytes(b"\r\n", addr)
+                    continue
+                data, refusal = cast(tuple[bytes, "_Refusal | None"], framed)
+                self._dispatch(data, addr, refusal)
+                if refusal is not None:  # the stream's framing is lost: answered, closed
+                    return "tcp_framing_lost"
+        except _FramingError as exc:
+            counts[exc.event] += 1
+        except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
+            counts["tcp_error"] += 1
+        return None
 
     def _dispatch(self, data: bytes, addr: tuple[str, int],
                   framing: _Refusal | None = None) -> None:
@@ -549,7 +556,10 @@ class _Framer:
     """Messages off one stream, in its own buffer (RFC 3261 §18.3: framed by
     Content-Length), each at most ``limit`` bytes.
 
-    ``next`` gives None at the end of input between messages; b"" for a keep-alive (only
+    ``next`` gives None at the end of input (``cut`` if it ended inside a message, which is
+    dropped: the peer may still read, so the answers to its whole requests are written
+    before the connection closes — closed at once, a decision was recorded and its
+    answer lost); b"" for a keep-alive (only
     line breaks: RFC 5626's double CRLF); else ``(message, refusal)``. A refusal says the
     message's end is unknown (§18.3 lost): it is answered 400 with the refusal, then the
     connection is closed, as what follows would be read as a request of the peer's
@@ -568,13 +578,14 @@ class _Framer:
     Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``)
     so the framing and the parse agree on where the body ends."""
 
-    __slots__ = ("_buffer", "_limit", "_reader", "_scanned")
+    __slots__ = ("_buffer", "_limit", "_reader", "_scanned", "cut")
 
     def __init__(self, reader: asyncio.StreamReader, limit: int) -> None:
         self._reader = reader
         self._limit = limit
         self._buffer = bytearray()
         self._scanned = 0  # how much of the buffer was searched for the head's end
+        self.cut = False  # the input ended inside a message (never read as one)
 
     async def _more(self) -> bool:
         chunk = await self._reader.read(65536)
@@ -603,11 +614,10 @@ class _Framer:
                     raise _FramingError("oversized")
                 self._scanned = len(buffer)
             if not await self._more():
-                if buffer.strip(_LINE_BREAKS):
-                    raise asyncio.IncompleteReadError(bytes(buffer), None)
+                self.cut = bool(buffer.strip(_LINE_BREAKS))
                 return None
 
-    async def _message(self, head_end: int) -> tuple[bytes, _Refusal | None]:
+    async def _message(self, head_end: int) -> tuple[bytes, _Refusal | None] | None:
         buffer = self._buffer
         if head_end > self._limit:
             raise _FramingError("oversized")
@@ -633,7 +643,8 @@ class _Framer:
             raise _FramingError("oversized")
         while len(buffer) < size:
             if not await self._more():
-                raise asyncio.IncompleteReadError(bytes(buffer), size)
+                self.cut = True
+                return None
         message = bytes(buffer[:size])
         del buffer[:size]
         return message, None
