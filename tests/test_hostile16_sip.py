@@ -278,3 +278,24 @@ class TestEndOfInput:
         assert _finals(data) == [b"SIP/2.0 302 Moved Temporarily"], data
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
         assert server.stats.counts["tcp_cut_at_close"] == 1
+
+
+class TestSlowPeers:
+    @pytest.mark.parametrize("eol", [b"\r\n", b"\n"], ids=["crlf", "lf"])
+    async def test_a_head_written_a_byte_at_a_time_is_framed_once(self, front, eol):
+        """Every split of the head's end is found, the search resuming three bytes back
+        (not the whole head again per byte a slow peer writes); the ping before it is one
+        keep-alive."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.transport.set_write_buffer_limits(0)
+        data = b"\r\n\r\n" + tcp(invite(f"slow-{len(eol)}")).replace(b"\r\n", eol)
+        for byte in data:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            await asyncio.sleep(0)
+        answers = await _answers(reader, 2)
+        writer.close()
+        assert answers.startswith(b"\r\n")  # the ping's pong
+        assert _finals(answers) == [b"SIP/2.0 302 Moved Temporarily"], answers
+        assert server.stats.counts["tcp_keepalive"] == 1

@@ -492,6 +492,11 @@ class _Tcp(TcpSipTransport):
             counts[exc.event] += 1
         except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
             counts["tcp_error"] += 1
+        except Exception as exc:  # noqa: BLE001 - a bug closes this connection alone, and
+            # is logged redacted, not by asyncio's handler in plain text with what it read
+            counts["internal_error"] += 1
+            with contextlib.suppress(Exception):
+                _log.error("sip_tcp_failed", source=addr[0], error=redacted_error(exc))
         return None
 
     def _dispatch(self, data: bytes, addr: tuple[str, int],
