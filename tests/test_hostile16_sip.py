@@ -20,11 +20,21 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 
 import pytest
 from structlog.testing import capture_logs
 
-from tests.test_sip import LISTED, _Slowed, compliance, front, invite, options, tcp
+from tests.test_sip import (
+    LISTED,
+    _Slowed,
+    compliance,
+    front,
+    invite,
+    options,
+    self_signed,
+    tcp,
+)
 
 __all__ = ["front"]
 
@@ -177,16 +187,42 @@ class TestContentLength:
         assert server.stats.counts["internal_error"] == 0
 
 
+class TestLengthAsParsed:
+    @pytest.mark.parametrize(("spelt", "final", "decided"), [
+        (b"Content-Length\x1c: %d", b"SIP/2.0 302 Moved Temporarily", 1),
+        (b"Content-Length\xc2\xa0: %d", b"SIP/2.0 302 Moved Temporarily", 1),
+        (b"Max-Forwards: 70\r\n Content-Length: %d", b"SIP/2.0 400 Missing Content-Length",
+         0)], ids=["u001c", "nbsp", "folded"])
+    async def test_the_body_is_never_the_next_request(self, front, spelt, final, decided):
+        """The framing reads Content-Length as the parse files it: a name stripped of
+        Unicode blanks (str.strip) is the length; a continuation line is part of the
+        header above it, not a length. The body (an INVITE for a listed number) is never
+        decided as a request."""
+        server = await front()
+        body = tcp(invite("in-body", number=LISTED))
+        data = tcp(invite(f"spelt-{len(spelt)}")).replace(
+            b"Max-Forwards: 70\r\n", b"").replace(b"Content-Length: 0",
+                                                   spelt % len(body)) + body
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(data)
+        await writer.drain()
+        answers = await _answers(reader, 2)
+        writer.close()
+        assert _finals(answers) == [final], answers
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"] * decided
+
+
 class TestPerSourceCap:
     async def test_one_source_cannot_take_every_connection(self, front):
         server = await front(max_tcp_connections_per_source=3,
                              allowed_sources=("127.0.0.0/8",))
         held = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(3)]
         with capture_logs() as logs:
-            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
-            assert await asyncio.wait_for(reader.read(), 2) == b""  # closed unread
-            writer.close()
-        assert server.stats.counts["tcp_source_capped"] == 1
+            for _ in range(2):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                assert await asyncio.wait_for(reader.read(), 2) == b""  # closed unread
+                writer.close()
+        assert server.stats.counts["tcp_source_capped"] == 2
         [line] = [e for e in logs if e["event"] == "sip_tcp_source_capped"]
         assert line["source"] == "127.0.0.1"
         assert line["cap"] == 3
@@ -216,6 +252,38 @@ class TestPerSourceCap:
         assert server._tcp is not None
         await asyncio.sleep(0.2)
         assert sum(server._tcp.by_source.values()) == 0
+
+    async def test_tls_handshakes_count_against_their_source(self, front, tmp_path):
+        """Over TLS, a connection still in its handshake holds its place (a handshake is
+        a private-key operation): past the source's cap, closed before any."""
+        cert, key = self_signed(tmp_path)
+        client = ssl.create_default_context(cafile=str(cert))
+        server = await front(max_tcp_connections_per_source=1, tls=True, tls_port=0,
+                             tls_certificate=str(cert), tls_key=str(key))
+        _, silent = await asyncio.open_connection("127.0.0.1", server.tls_port)
+        await asyncio.sleep(0.2)  # accepted: its handshake waits for a ClientHello
+        try:
+            with pytest.raises((ssl.SSLError, ConnectionError)):
+                await asyncio.wait_for(asyncio.open_connection(
+                    "127.0.0.1", server.tls_port, ssl=client, server_hostname="127.0.0.1"),
+                    5)
+            assert server.stats.counts["tcp_source_capped"] == 1
+        finally:
+            silent.close()
+        await asyncio.sleep(0.3)
+        assert server._tls is not None
+        assert dict(server._tls.by_source) == {}  # the failed handshake gave its place back
+
+    @pytest.mark.parametrize(("address", "source"), [
+        ("10.1.2.3", "10.1.2.3"), ("::ffff:10.1.2.3", "10.1.2.3"),
+        ("2001:db8::1", "2001:db8::/64"), ("2001:db8::ffff:1", "2001:db8::/64"),
+        ("2001:db8:0:1::1", "2001:db8:0:1::/64")])
+    def test_a_source_is_an_address_or_an_ipv6_64(self, address, source):
+        """One IPv6 host holds a /64: counted per address, it could open the cap again
+        from each of 2**64 addresses."""
+        from callguard.fronts.sip.server import _source_of
+
+        assert _source_of(address) == source
 
     def test_the_cap_must_be_positive(self):
         from callguard.errors import ConfigError
@@ -299,3 +367,33 @@ class TestSlowPeers:
         assert answers.startswith(b"\r\n")  # the ping's pong
         assert _finals(answers) == [b"SIP/2.0 302 Moved Temporarily"], answers
         assert server.stats.counts["tcp_keepalive"] == 1
+
+
+class TestUnparsed:
+    @pytest.mark.parametrize("over", ["udp", "tcp"])
+    async def test_too_many_header_lines_is_a_400_not_silence(self, front, over):
+        """aiosipua's parse refuses a head of over 256 lines: the request was dropped
+        unanswered (over TCP on a connection kept open), the dialer waiting out Timer B.
+        Answered 400 from the lines an answer echoes; nothing decided."""
+        server = await front()
+        data = invite(f"many-{over}").replace(b"Max-Forwards: 70\r\n",
+                                               b"Max-Forwards: 70\r\n" + b"X: y\r\n" * 300)
+        if over == "udp":
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.setblocking(False)
+            sock.bind(("127.0.0.1", 0))
+            loop = asyncio.get_running_loop()
+            await loop.sock_sendto(sock, data, ("127.0.0.1", server.port))
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 65536), 3)
+            sock.close()
+        else:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            writer.write(tcp(data) + tcp(options("next")))
+            await writer.drain()
+            reply = await _answers(reader, 2)
+            writer.close()
+            assert _finals(reply) == [b"SIP/2.0 400 Bad Request", b"SIP/2.0 200 OK"]
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert f"many-{over}@dialer".encode() in reply
+        assert b"the header block could not be read" in reply
+        assert compliance(server) == []

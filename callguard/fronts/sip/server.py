@@ -69,8 +69,8 @@ _TICK_S = 0.02
 _READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
 _SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
+_CAP_LOG_S = 60.0  # a source held at its TCP connection cap is logged this often at most
 _TCP_BACKLOG_BYTES = 1 << 20  # answers a TCP peer has not read, at most; then it is closed
-_END_OF_HEADERS = b"\r\n\r\n"
 _LENGTH_NAMES = frozenset({"content-length", "l"})
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
@@ -322,7 +322,8 @@ class _Tcp(TcpSipTransport):
                                                         repr=False)
     # source (an address; an IPv6 one's /64) -> its connections and TLS handshakes
     by_source: Counter[str] = field(default_factory=Counter, init=False, repr=False)
-    capped: set[str] = field(default_factory=set, init=False, repr=False)  # logged at cap
+    # source -> when its refusal at the cap was last logged
+    capped: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -375,8 +376,9 @@ class _Tcp(TcpSipTransport):
         if self.by_source.get(source, 0) < cap:
             return False
         front.stats.counts["tcp_source_capped"] += 1
-        if source not in self.capped:  # one line each time a source reaches its cap,
-            self.capped.add(source)  # not one per connection refused (a flood's)
+        now = time.monotonic()
+        if now - self.capped.get(source, -_CAP_LOG_S) >= _CAP_LOG_S:  # a line a minute
+            self.capped[source] = now  # at most, not one per connection a flood opens
             _log.warning("sip_tcp_source_capped", source=source, cap=cap,
                          fix="raise [sip] max_tcp_connections_per_source if this "
                              "source is many dialers behind one address")
@@ -395,7 +397,7 @@ class _Tcp(TcpSipTransport):
             self.by_source[source] = left
             return
         self.by_source.pop(source, None)
-        self.capped.discard(source)
+        self.capped.pop(source, None)
 
     async def _handshake(self, transport: asyncio.Transport, source: str) -> None:
         """The TLS handshake on an admitted connection, then ``_handle_connection``."""
@@ -632,9 +634,12 @@ class _Framer:
             del buffer[:head_end]
             return head, refusal
         lengths = set()
-        for line in head.split(b"\n")[1:]:
+        for line in head.split(b"\n")[1:]:  # CR alone was refused: the parse's lines
             name, colon, value = line.partition(b":")
-            if colon and name.strip().lower() in _LENGTH_NAMES_BYTES:
+            # as the parse files them: a continuation line (SP, HT) is part of the value
+            # above it, and a name is stripped of Unicode blanks too (U+001C, U+00A0)
+            if colon and line[:1] not in b" \t" and name.decode(
+                    "utf-8", errors="replace").strip().lower() in _LENGTH_NAMES:
                 lengths.add(value.strip())
         if not lengths:
             del buffer[:head_end]
@@ -653,9 +658,6 @@ class _Framer:
         message = bytes(buffer[:size])
         del buffer[:size]
         return message, None
-
-
-_LENGTH_NAMES_BYTES = frozenset(name.encode() for name in _LENGTH_NAMES)
 
 
 def _head_refusal(head: bytes) -> _Refusal | None:
@@ -803,6 +805,7 @@ class SipFront:
             message = parse(data)
         except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
             counts["malformed"] += 1
+            self._unparsed(data, addr, transport)
             return
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
@@ -814,6 +817,18 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
+        """A request the parse refused (more than aiosipua's 256 header lines) answered
+        400 from its request line and the headers an answer echoes, when they read:
+        dropped unanswered, the dialer waited out Timer B (32 s) on its INVITE, over TCP
+        on a connection that stayed open. Nothing decided; the parse's error (which may
+        quote the request line, a number) is not echoed."""
+        with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
+            message = parse(_answerable(data))
+            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+                    and message.headers.get("via") and _sip_2_0(data)):
+                self._request(message, None, addr, transport, _UNREADABLE)
 
     def _unframed(self, head: bytes, addr: tuple[str, int], transport: _Transport,
                   refusal: _Refusal) -> None:
@@ -1182,6 +1197,19 @@ _BAD_VERSION = _Refusal("bad_version", 505)
 def _bad(event: str, why: str, reason: str | None = None) -> _Refusal:
     """A 400 whose Warning says why (§21.4.1, §20.43: code 399, "miscellaneous")."""
     return _Refusal(event, 400, (("Warning", f'399 callguard "{why}"'),), reason)
+
+
+_UNREADABLE = _bad("unreadable_answered", "the header block could not be read")
+# the headers a response echoes (§8.2.6.2), long and compact: all a 400 needs
+_ECHOED_LINE = re.compile(rb"(?:via|v|from|f|to|t|call-id|i|cseq)[ \t]*:", re.IGNORECASE)
+
+
+def _answerable(data: bytes) -> bytes:
+    """The request line and the echoed header lines of a request's head, no body."""
+    end = _BLANK_LINE.search(data)
+    lines = (data[:end.start()] if end else data).replace(b"\r\n", b"\n").split(b"\n")
+    kept = [lines[0], *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
+    return b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
 
 
 _BARE_CR = _bad("bare_cr", "a line ends in CR alone, not CRLF (RFC 3261 section 7)")
