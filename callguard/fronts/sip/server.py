@@ -661,9 +661,11 @@ class _Framer:
 
 
 def _head_refusal(head: bytes) -> _Refusal | None:
-    """A head with a CR that ends no CRLF: §7 ends every line with CRLF, and a CR inside a
-    value is not allowed (§25.1, TEXT-UTF8 and LWS). The parse reads a CR alone as a line
-    break that the framing, the identity and the peek do not: refused 400, not decided."""
+    """A head with a CR that ends no CRLF: §7 ends every line with CRLF, §7.1: "No CR or
+    LF are allowed except in the end-of-line CRLF sequence" (§25.1: TEXT-UTF8, LWS). The
+    parse reads a CR alone as a line break that the framing, the identity and the peek
+    do not: refused 400, not decided. (A lone LF is tolerated, as HTTP/1.1 tolerates it,
+    RFC 9112 §2.2; RFC 3261 itself requires CRLF.)"""
     if b"\r" in head and head.count(b"\r") != head.count(b"\r\n"):
         return _BARE_CR
     return None
