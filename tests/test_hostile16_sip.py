@@ -14,6 +14,12 @@ Wednesday 11:00 in Denver, so an ALLOW does not depend on the hour the suite run
   other dialers out: ``max_tcp_connections_per_source`` bounds each source address.
 - A head whose lines end in CR alone was answered 505 (its "request line" ran to the
   first LF and did not end in SIP/2.0): it is a malformed message, 400.
+- Found on the way: an LF head whose body holds a CRLFCRLF had its body's lines read as
+  headers (a mode the head did not carry was decided on, over UDP); a 5,000-digit
+  Content-Length over UDP raised (internal_error, unanswered); a non-numeric or doubled
+  one over TCP closed the connection unanswered; a peer whose input ended part-way through
+  a message lost the answer to its decided INVITE; a head of over 256 lines went
+  unanswered (Timer B).
 """
 
 from __future__ import annotations
