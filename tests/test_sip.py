@@ -495,14 +495,18 @@ class TestTcpFraming:
     async def test_a_content_length_that_frames_nothing_closes_the_connection(
             self, front, length):
         """A negative, non-numeric or repeated Content-Length leaves the message's end
-        unknown: what follows would be read as a request of the peer's choosing."""
+        unknown: what follows would be read as a request of the peer's choosing. The
+        request is answered 400 (hhos16: the dialer learns why), then the connection
+        closes."""
         server = await front()
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         smuggled = tcp(options("smuggled"))
         writer.write(tcp(invite("framing")).replace(b"Content-Length: 0", b"Content-Length: "
                                                     + length) + b"abcd" + smuggled)
         await writer.drain()
-        assert await asyncio.wait_for(reader.read(), 2) == b""
+        reply = await asyncio.wait_for(reader.read(), 2)  # to the server's close
+        assert reply.startswith(b"SIP/2.0 400 Bad Request\r\n"), reply
+        assert reply.count(b"SIP/2.0 ") == 1, reply
         writer.close()
         assert server.stats.counts["malformed"] == 1
         assert server.stats.counts["options_new"] == 0

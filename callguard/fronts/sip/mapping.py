@@ -214,13 +214,15 @@ def _shown(value: str) -> str:
 
 
 def build_response(request: SipRequest, status: int, *, to_tag: str,
-                   headers: tuple[tuple[str, str], ...] = ()) -> bytes:
+                   headers: tuple[tuple[str, str], ...] = (),
+                   reason: str | None = None) -> bytes:
     """A response to ``request`` (§8.2.6) on the wire: echoed headers, our To tag, extras.
 
     Written straight to bytes (no message object): the same octets aiosipua's
     ``SipResponse`` would give — values grouped by header name in first-seen order,
     canonical name casing, ``Content-Length: 0`` last — at a third of the cost.
     A value with a line break raises ValueError, as aiosipua's header setters do.
+    ``reason``: a reason phrase of ours that says more than the status's (§21.4.1).
     """
     groups: dict[str, list[str]] = {}
     names: dict[str, str] = {}
@@ -244,7 +246,7 @@ def build_response(request: SipRequest, status: int, *, to_tag: str,
         group.append(value)
     groups["content-length"] = ["0"]  # replaced where it stands, else last
     names["content-length"] = "Content-Length"
-    lines = [f"SIP/2.0 {status} {REASONS.get(status, '')}"]
+    lines = [f"SIP/2.0 {status} {reason or REASONS.get(status, '')}"]
     for key, values in groups.items():
         pretty = names[key]
         for value in values:

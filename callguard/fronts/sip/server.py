@@ -20,6 +20,7 @@ import asyncio
 import collections
 import contextlib
 import functools
+import ipaddress
 import logging
 import os
 import re
@@ -29,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 import structlog
 from aiosipua import SipRequest
@@ -48,7 +49,7 @@ from callguard.fronts.sip.mapping import (
     decision_headers,
     number_of,
 )
-from callguard.fronts.sip.protection import Allowlist, RateLimiter
+from callguard.fronts.sip.protection import Allowlist, RateLimiter, plain_address
 from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
@@ -68,8 +69,8 @@ _TICK_S = 0.02
 _READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
 _SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
+_CAP_LOG_S = 60.0  # a source held at its TCP connection cap is logged this often at most
 _TCP_BACKLOG_BYTES = 1 << 20  # answers a TCP peer has not read, at most; then it is closed
-_END_OF_HEADERS = b"\r\n\r\n"
 _LENGTH_NAMES = frozenset({"content-length", "l"})
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
 _EVENTS = {(method, receipt): f"{method.lower()}_{receipt.value}"
@@ -102,6 +103,7 @@ class SipSettings:
     burst_per_source: float = 20_000.0
     max_transactions: int = 65_536
     max_tcp_connections: int = 1024
+    max_tcp_connections_per_source: int = 128  # an IPv6 source's /64 is one source
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
     max_retransmits: int = 10  # retransmitted requests answered per transaction
     t1_ms: int = 500
@@ -112,6 +114,10 @@ class SipSettings:
     tls_port: int = 5061
     tls_certificate: str = ""  # PEM: the certificate (and its chain)
     tls_key: str = ""  # PEM: its private key, unencrypted (may be the certificate's file)
+
+    def __post_init__(self) -> None:
+        if self.max_tcp_connections_per_source < 1:
+            raise ConfigError("[sip] max_tcp_connections_per_source must be 1 or more")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
@@ -302,7 +308,7 @@ class _Tcp(TcpSipTransport):
     connection waits for the decisions it asked for (at most ``tcp_idle_timeout_ms``),
     then closes.
 
-    Messages are framed by ``_read_message``, not aiosipua's reader (which read bodies of up
+    Messages are framed by ``_Framer``, not aiosipua's reader (which read bodies of up
     to 1 MiB that the front then dropped); answers a peer does not read are bounded by
     ``backlog_bytes`` (the peer is closed past it, counted ``tcp_backlog``).
     """
@@ -314,6 +320,10 @@ class _Tcp(TcpSipTransport):
     # connection -> when its last whole message arrived (or it opened)
     last_message: dict[tuple[str, int], float] = field(default_factory=dict, init=False,
                                                         repr=False)
+    # source (an address; an IPv6 one's /64) -> its connections and TLS handshakes
+    by_source: Counter[str] = field(default_factory=Counter, init=False, repr=False)
+    # source -> when its refusal at the cap was last logged
+    capped: dict[str, float] = field(default_factory=dict, init=False, repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -342,28 +352,59 @@ class _Tcp(TcpSipTransport):
         (connections in their handshake count), is closed without a handshake: a
         handshake costs a private-key operation and holds its socket up to
         ``tcp_idle_timeout_ms``, and asyncio's ``ssl=`` listener gave both to anyone."""
-        if self._refuses(transport.get_extra_info("peername")):
+        peer = transport.get_extra_info("peername")
+        if self._refuses(peer):
             transport.abort()
             return
         self.handshakes += 1
-        self._spawn(self._handshake(transport))
+        self._spawn(self._handshake(transport, self._hold_source(str(peer[0]))))
 
     def _refuses(self, peer: tuple[str, int] | None) -> bool:
-        """A stranger, or a connection past ``max_tcp_connections`` (TLS handshakes under
-        way count): counted ``tcp_refused``, to be closed unread."""
+        """A stranger, a connection past ``max_tcp_connections`` (TLS handshakes under
+        way count), or one past its source's ``max_tcp_connections_per_source``:
+        counted (``tcp_refused``, ``tcp_source_capped``), to be closed unread."""
         front = self.front
-        if front is None or (peer and str(peer[0]) in front.allowed_sources
-                             and len(self._connections) + self.handshakes
-                             < front.settings.max_tcp_connections):
+        if front is None:
             return False
-        front.stats.counts["tcp_refused"] += 1
+        if not (peer and str(peer[0]) in front.allowed_sources
+                and len(self._connections) + self.handshakes
+                < front.settings.max_tcp_connections):
+            front.stats.counts["tcp_refused"] += 1
+            return True
+        source = _source_of(str(peer[0]))
+        cap = front.settings.max_tcp_connections_per_source
+        if self.by_source.get(source, 0) < cap:
+            return False
+        front.stats.counts["tcp_source_capped"] += 1
+        now = time.monotonic()
+        if now - self.capped.get(source, -_CAP_LOG_S) >= _CAP_LOG_S:  # a line a minute
+            self.capped[source] = now  # at most, not one per connection a flood opens
+            _log.warning("sip_tcp_source_capped", source=source, cap=cap,
+                         fix="raise [sip] max_tcp_connections_per_source if this "
+                             "source is many dialers behind one address")
         return True
 
-    async def _handshake(self, transport: asyncio.Transport) -> None:
+    def _hold_source(self, address: str) -> str:
+        """Count a connection (or TLS handshake) against its source; its key returned."""
+        source = _source_of(address)
+        self.by_source[source] += 1
+        return source
+
+    def _release(self, source: str) -> None:
+        """A connection (or handshake) of ``source`` ended."""
+        left = self.by_source[source] - 1
+        if left > 0:
+            self.by_source[source] = left
+            return
+        self.by_source.pop(source, None)
+        self.capped.pop(source, None)
+
+    async def _handshake(self, transport: asyncio.Transport, source: str) -> None:
         """The TLS handshake on an admitted connection, then ``_handle_connection``."""
         context = self.tls
         if context is None:  # only the TLS listener admits
             self.handshakes -= 1
+            self._release(source)
             transport.abort()
             return
         loop = asyncio.get_running_loop()
@@ -381,6 +422,7 @@ class _Tcp(TcpSipTransport):
             return
         finally:
             self.handshakes -= 1
+            self._release(source)
         if secure is None:
             transport.abort()
             return
@@ -403,46 +445,67 @@ class _Tcp(TcpSipTransport):
             writer.close()
             return
         addr = (str(peer[0]), int(peer[1])) if peer else ("0.0.0.0", 0)  # noqa: S104
+        source = self._hold_source(addr[0])
         self.last_message[addr] = time.monotonic()
         self._connections[addr] = (reader, writer)
-        ended = False  # the peer ended its input cleanly (FIN): its half is still open
         limit = front.settings.max_datagram_bytes if front is not None else 1 << 16
+        waits: str | None = None
         try:
-            while True:
-                data = await _read_message(reader, limit)
-                if data is None:  # the end of input
-                    ended = True  # only a whole last message waits for its answers
-                    break
-                if not data:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
-                    self.last_message[addr] = time.monotonic()
-                    if front is not None:
-                        front.stats.counts["tcp_keepalive"] += 1
-                    self.send_bytes(b"\r\n", addr)
-                    continue
-                self._dispatch(data, addr)
-        except _FramingError as exc:
-            if front is not None:
-                front.stats.counts[exc.event] += 1
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
+            # the peer ended its input (its half is still open), or a message's end was
+            # lost (answered): the answers its requests wait for are written, then closed
+            waits = await self._read_all(_Framer(reader, limit), addr)
         finally:
             answering = self.answering.get(addr)
-            if ended and answering and front is not None:
-                front.stats.counts["tcp_half_closed"] += 1
+            if waits is not None and answering and front is not None:
+                front.stats.counts[waits] += 1
                 await asyncio.wait(set(answering),
                                    timeout=front.settings.tcp_idle_timeout_ms / 1000)
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
             self._connections.pop(addr, None)
+            self._release(source)
             writer.close()  # what was written is sent first
             with contextlib.suppress(ConnectionError, TimeoutError):
                 async with asyncio.timeout(5):
                     await writer.wait_closed()
 
-    def _dispatch(self, data: bytes, addr: tuple[str, int]) -> None:
+    async def _read_all(self, framer: _Framer, addr: tuple[str, int]) -> str | None:
+        """The connection's messages until its end: ``tcp_half_closed`` (the end of input),
+        ``tcp_framing_lost`` (a message answered 400 whose end is unknown), or None (a
+        message past the limit, a reset: closed without waiting)."""
+        counts = self.front.stats.counts if self.front is not None else Counter[str]()
+        try:
+            while True:
+                framed = await framer.next()
+                if framed is None:  # the end of input: the answers still go out
+                    if framer.cut:
+                        counts["tcp_cut_at_close"] += 1
+                    return "tcp_half_closed"
+                if not framed:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
+                    self.last_message[addr] = time.monotonic()
+                    counts["tcp_keepalive"] += 1
+                    self.send_bytes(b"\r\n", addr)
+                    continue
+                data, refusal = cast(tuple[bytes, "_Refusal | None"], framed)
+                self._dispatch(data, addr, refusal)
+                if refusal is not None:  # the stream's framing is lost: answered, closed
+                    return "tcp_framing_lost"
+        except _FramingError as exc:
+            counts[exc.event] += 1
+        except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
+            counts["tcp_error"] += 1
+        except Exception as exc:  # noqa: BLE001 - a bug closes this connection alone, and
+            # is logged redacted, not by asyncio's handler in plain text with what it read
+            counts["internal_error"] += 1
+            with contextlib.suppress(Exception):
+                _log.error("sip_tcp_failed", source=addr[0], error=redacted_error(exc))
+        return None
+
+    def _dispatch(self, data: bytes, addr: tuple[str, int],
+                  framing: _Refusal | None = None) -> None:
         self.last_message[addr] = time.monotonic()
         if self.front is not None:
-            self.front.received(data, addr, self)
+            self.front.received(data, addr, self, framing)
 
     def sweep(self, now: float, idle_seconds: float) -> int:
         """Close every connection silent for ``idle_seconds``; return how many."""
@@ -470,60 +533,142 @@ class _Tcp(TcpSipTransport):
         connection[1].write(data)
 
 
+def _source_of(address: str) -> str:
+    """Whose connection this is, for ``max_tcp_connections_per_source``: the address
+    (an IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 — one
+    host holds a /64 and may connect from any address in it (RFC 4291 §2.5.1)."""
+    plain = plain_address(address)
+    if isinstance(plain, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((plain, 64), strict=False))
+    return str(plain) if plain is not None else address
+
+
 class _FramingError(Exception):
     """A TCP message whose end cannot be found within the limit: the connection goes."""
 
     def __init__(self, event: str) -> None:
         super().__init__(event)
-        self.event = event  # counted: oversized, malformed
+        self.event = event  # counted: oversized
 
 
-async def _read_message(reader: asyncio.StreamReader, limit: int) -> bytes | None:
-    """One message off a stream (RFC 3261 §18.3: framed by Content-Length), at most
-    ``limit`` bytes in all; None at the end of input between messages; b"" for a
-    keep-alive (only line breaks: RFC 5626's double CRLF).
+# The end of a head: an empty line after lines ended by CRLF or LF alone (the robustness
+# HTTP/1.1 allows, RFC 9112 §2.2, and ``wire.parse`` already reads over UDP), or two CRs
+# alone (a head of CR-ended lines, answered 400 below rather than waited on forever).
+_HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
+_LINE_BREAKS = b"\r\n"
+_MAX_LENGTH_DIGITS = 10  # no SIP message is 10 GB; past it ``int`` is not even asked
+
+
+class _Framer:
+    """Messages off one stream, in its own buffer (RFC 3261 §18.3: framed by
+    Content-Length), each at most ``limit`` bytes.
+
+    ``next`` gives None at the end of input (``cut`` if it ended inside a message, which is
+    dropped: the peer may still read, so the answers to its whole requests are written
+    before the connection closes — closed at once, a decision was recorded and its
+    answer lost); b"" for a keep-alive (only
+    line breaks: RFC 5626's double CRLF); else ``(message, refusal)``. A refusal says the
+    message's end is unknown (§18.3 lost): it is answered 400 with the refusal, then the
+    connection is closed, as what follows would be read as a request of the peer's
+    choosing — a head with a line ended by CR alone (§7: CRLF; the parse would read CR as
+    a break the framing did not), no Content-Length (§18.3, §20.14: "MUST" on a stream;
+    read as "no body", a body became the next request), or a Content-Length that is not
+    ASCII digits or is given twice with two values.
 
     Line breaks before the start line are not part of the message: §7.5, a stream's
     reader "MUST ignore any CRLF appearing before the start-line". A dialer's single-CRLF
     keep-alive went in front of its next INVITE, which then had no request line: dropped
     as malformed and never answered, the dialer waiting out its Timer B (32 s).
 
-    Content-Length is read as ``wire.parse`` reads headers (lines split at CRLF, LF or CR,
-    name stripped, compact ``l``),
-    so the framing and the parse agree on where the body ends; a length that is not ASCII
-    digits, or given twice, frames nothing (_FramingError: the connection is closed, as what
-    follows would be read as a request of the peer's choosing)."""
-    try:
-        head = await reader.readuntil(_END_OF_HEADERS)
-    except asyncio.IncompleteReadError as exc:
-        if exc.partial.strip(b"\r\n"):
-            raise
-        return None
-    except asyncio.LimitOverrunError:
-        raise _FramingError("oversized") from None
-    if len(head) > limit:
-        raise _FramingError("oversized")
-    head = head.lstrip(b"\r\n")
-    if not head:
-        return b""
-    lengths = set()
-    text = head.decode("utf-8", errors="replace")
-    # Lines as ``wire.parse`` splits them (CRLF, LF or CR alone): split at CRLF only, a head
-    # whose lines end in LF hid its Content-Length here while the parse read it, and the
-    # body it declared was framed as the next request — decided and recorded (hhos15).
-    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")[1:]:
-        name, colon, value = line.partition(":")
-        if colon and name.strip().lower() in _LENGTH_NAMES:
-            lengths.add(value.strip())
-    if not lengths:
-        return head
-    length = lengths.pop()
-    if lengths or not (length.isascii() and length.isdigit()):
-        raise _FramingError("malformed")
-    size = int(length)
-    if len(head) + size > limit:
-        raise _FramingError("oversized")
-    return head + await reader.readexactly(size) if size else head
+    A head whose lines end in LF alone is framed at its empty line and answered: framed
+    at CRLFCRLF only, it was never answered, the dialer waiting for its Timer B (hhos16).
+    Content-Length is read as ``wire.parse`` reads headers (name stripped, compact ``l``)
+    so the framing and the parse agree on where the body ends."""
+
+    __slots__ = ("_buffer", "_limit", "_reader", "_scanned", "cut")
+
+    def __init__(self, reader: asyncio.StreamReader, limit: int) -> None:
+        self._reader = reader
+        self._limit = limit
+        self._buffer = bytearray()
+        self._scanned = 0  # how much of the buffer was searched for the head's end
+        self.cut = False  # the input ended inside a message (never read as one)
+
+    async def _more(self) -> bool:
+        chunk = await self._reader.read(65536)
+        self._buffer += chunk
+        return bool(chunk)
+
+    async def next(self) -> bytes | tuple[bytes, _Refusal | None] | None:
+        """The next message, keep-alive or end of input (see the class)."""
+        buffer = self._buffer
+        while True:
+            if buffer and buffer[0] in _LINE_BREAKS:
+                run = len(buffer) - len(buffer.lstrip(_LINE_BREAKS))
+                if buffer.count(b"\n", 0, run) >= 2:  # a ping: up to its second LF
+                    del buffer[:buffer.index(b"\n", buffer.index(b"\n") + 1) + 1]
+                    return b""
+                if run < len(buffer):
+                    del buffer[:run]  # §7.5: CRLFs before the start line
+                    self._scanned = 0
+            if buffer and buffer[0] not in _LINE_BREAKS:
+                # searched once per byte however the peer cuts its head (slowloris)
+                end = _HEAD_END.search(buffer, max(0, self._scanned - 3))
+                if end is not None:
+                    self._scanned = 0
+                    return await self._message(end.end())
+                if len(buffer) > self._limit:
+                    raise _FramingError("oversized")
+                self._scanned = len(buffer)
+            if not await self._more():
+                self.cut = bool(buffer.strip(_LINE_BREAKS))
+                return None
+
+    async def _message(self, head_end: int) -> tuple[bytes, _Refusal | None] | None:
+        buffer = self._buffer
+        if head_end > self._limit:
+            raise _FramingError("oversized")
+        head = bytes(buffer[:head_end])
+        refusal = _head_refusal(head)
+        if refusal is not None:
+            del buffer[:head_end]
+            return head, refusal
+        lengths = set()
+        for line in head.split(b"\n")[1:]:  # CR alone was refused: the parse's lines
+            name, colon, value = line.partition(b":")
+            # as the parse files them: a continuation line (SP, HT) is part of the value
+            # above it, and a name is stripped of Unicode blanks too (U+001C, U+00A0)
+            if colon and line[:1] not in b" \t" and name.decode(
+                    "utf-8", errors="replace").strip().lower() in _LENGTH_NAMES:
+                lengths.add(value.strip())
+        if not lengths:
+            del buffer[:head_end]
+            return head, _NO_LENGTH
+        length = lengths.pop()
+        if lengths or not length.isdigit() or len(length) > _MAX_LENGTH_DIGITS:
+            del buffer[:head_end]
+            return head, _bad("malformed", "Content-Length is not one number")
+        size = head_end + int(length)
+        if size > self._limit:
+            raise _FramingError("oversized")
+        while len(buffer) < size:
+            if not await self._more():
+                self.cut = True
+                return None
+        message = bytes(buffer[:size])
+        del buffer[:size]
+        return message, None
+
+
+def _head_refusal(head: bytes) -> _Refusal | None:
+    """A head with a CR that ends no CRLF: §7 ends every line with CRLF, §7.1: "No CR or
+    LF are allowed except in the end-of-line CRLF sequence" (§25.1: TEXT-UTF8, LWS). The
+    parse reads a CR alone as a line break that the framing, the identity and the peek
+    do not: refused 400, not decided. (A lone LF is tolerated, as HTTP/1.1 tolerates it,
+    RFC 9112 §2.2; RFC 3261 itself requires CRLF.)"""
+    if b"\r" in head and head.count(b"\r") != head.count(b"\r\n"):
+        return _BARE_CR
+    return None
 
 
 _Transport = _Udp | _Tcp
@@ -627,8 +772,11 @@ class SipFront:
 
     # --- the datagram path ------------------------------------------------------------------
 
-    def received(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
-        """One message from the wire; nothing in here may raise."""
+    def received(self, data: bytes, addr: tuple[str, int], transport: _Transport,
+                 framing: _Refusal | None = None) -> None:
+        """One message from the wire; nothing in here may raise. ``framing``: why the
+        stream's framing could not find the message's end (``_Framer``): the request is
+        answered with it, read from the head alone, never as a retransmission."""
         counts = self.stats.counts
         if addr[0] not in self.allowed_sources:
             counts["refused_source"] += 1
@@ -643,6 +791,9 @@ class SipFront:
         if data and data[0] < 0x40 and not transport.reliable and (  # not a letter
                 self._keepalive(data, addr, transport)):
             return
+        if framing is not None:
+            self._unframed(data, addr, transport, framing)
+            return
         peeked = peek(data)
         if peeked is not None and peeked[0] == "ACK":
             self._known("ACK", peeked[1], addr, transport)  # no parse needed
@@ -656,6 +807,7 @@ class SipFront:
             message = parse(data)
         except Exception:  # noqa: BLE001 - anything unparseable is dropped and counted
             counts["malformed"] += 1
+            self._unparsed(data, addr, transport)
             return
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
@@ -664,6 +816,37 @@ class SipFront:
         try:
             self._request(message, peeked[1] if peeked else None, addr, transport, refusal,
                           ident)
+        except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
+            counts["malformed"] += 1
+            _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
+        """A request the parse refused (more than aiosipua's 256 header lines) answered
+        400 from its request line and the headers an answer echoes, when they read:
+        dropped unanswered, the dialer waited out Timer B (32 s) on its INVITE, over TCP
+        on a connection that stayed open. Nothing decided; the parse's error (which may
+        quote the request line, a number) is not echoed."""
+        with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
+            message = parse(_answerable(data))
+            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+                    and message.headers.get("via") and _sip_2_0(data)):
+                self._request(message, None, addr, transport, _UNREADABLE)
+
+    def _unframed(self, head: bytes, addr: tuple[str, int], transport: _Transport,
+                  refusal: _Refusal) -> None:
+        """A stream's message whose end is unknown: its head answered with ``refusal``
+        (stateless, nothing decided); the stream closes after it (``_Tcp``)."""
+        counts = self.stats.counts
+        try:
+            message = parse(_NO_BODY.sub(b"Content-Length: 0", head))
+        except Exception:  # noqa: BLE001 - unparseable: counted, as any such message
+            counts["malformed"] += 1
+            return
+        if not isinstance(message, SipRequest):
+            counts["response_ignored"] += 1
+            return
+        try:
+            self._request(message, None, addr, transport, refusal)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
@@ -733,10 +916,10 @@ class SipFront:
                               force_rport=self.settings.force_rport)
         refusal = refusal or self._unreadable(request, method)
         if refusal is not None:  # nothing is decided; an ACK is never answered
-            event, status, headers = refusal
-            counts[event] += 1
+            counts[refusal.event] += 1
             if request.headers.get("via") and method != "ACK":
-                self._stateless(request, status, addr, transport, headers)
+                self._stateless(request, refusal.status, addr, transport, refusal.headers,
+                                reason=refusal.reason)
             return
         cseq = cast(CSeq, request.cseq)  # read by _unreadable
         key = key if key is not None else self._key(request, method)
@@ -918,9 +1101,11 @@ class SipFront:
             return None
 
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
-                   transport: _Transport, headers: tuple[tuple[str, str], ...] = ()) -> None:
+                   transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
+                   reason: str | None = None) -> None:
         try:
-            data = build_response(request, status, to_tag=_to_tag(), headers=headers)
+            data = build_response(request, status, to_tag=_to_tag(), headers=headers,
+                                  reason=reason)
             transport.send_bytes(data, addr)
         except ValueError:
             self.stats.counts["unanswerable"] += 1
@@ -992,19 +1177,46 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
     declared = declared.strip()
     if not declared.isdigit() or not declared.isascii():
         return "Content-Length is not a number"
-    if int(declared) > len(message.body):
+    # past 4,300 digits ``int`` raises (the datagram went unanswered, internal_error)
+    if len(declared) > _MAX_LENGTH_DIGITS or int(declared) > len(message.body):
         return "body shorter than Content-Length: the datagram was cut"
     return None
 
 
-# A request refused before its transaction: the event counted, the status, its headers.
-_Refusal = tuple[str, int, tuple[tuple[str, str], ...]]
-_BAD_VERSION: _Refusal = ("bad_version", 505, ())
+class _Refusal(NamedTuple):
+    """A request refused before its transaction: the event counted, the status, its
+    headers, and a reason phrase when the status's own would not say why (§21.4.1)."""
+
+    event: str
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    reason: str | None = None
 
 
-def _bad(event: str, why: str) -> _Refusal:
+_BAD_VERSION = _Refusal("bad_version", 505)
+
+
+def _bad(event: str, why: str, reason: str | None = None) -> _Refusal:
     """A 400 whose Warning says why (§21.4.1, §20.43: code 399, "miscellaneous")."""
-    return (event, 400, (("Warning", f'399 callguard "{why}"'),))
+    return _Refusal(event, 400, (("Warning", f'399 callguard "{why}"'),), reason)
+
+
+_UNREADABLE = _bad("unreadable_answered", "the header block could not be read")
+# the headers a response echoes (§8.2.6.2), long and compact: all a 400 needs
+_ECHOED_LINE = re.compile(rb"(?:via|v|from|f|to|t|call-id|i|cseq)[ \t]*:", re.IGNORECASE)
+
+
+def _answerable(data: bytes) -> bytes:
+    """The request line and the echoed header lines of a request's head, no body."""
+    end = _BLANK_LINE.search(data)
+    lines = (data[:end.start()] if end else data).replace(b"\r\n", b"\n").split(b"\n")
+    kept = [lines[0], *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
+    return b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
+
+
+_BARE_CR = _bad("bare_cr", "a line ends in CR alone, not CRLF (RFC 3261 section 7)")
+_NO_LENGTH = _bad("no_content_length", "Content-Length is required over TCP "
+                  "(RFC 3261 sections 18.3, 20.14)", "Missing Content-Length")
 
 
 # The headers that identify a request and its dialog (§8.1.1), each a single value: given
@@ -1020,15 +1232,40 @@ _NO_BODY = re.compile(rb"(?im)^(?:content-length|l)[ \t]*:[ \t]*\d+[ \t]*$")
 
 
 def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | None:
-    """Why a request is answered without a decision, before its transaction: a version
-    that is not SIP/2.0 (505, §21.5.18: another protocol's rules), or over UDP a
-    datagram cut short (400, ``_cut``: what is missing may be what the decision reads)."""
+    """Why a request is answered without a decision, before its transaction: a line
+    ended by CR alone (400, ``_head_refusal``: read as the request line, a CR-only head
+    was answered 505), a version that is not SIP/2.0 (505, §21.5.18: another protocol's
+    rules), or over UDP a datagram cut short (400, ``_cut``: what is missing may be what
+    the decision reads)."""
+    end = _BLANK_LINE.search(data)
+    refusal = _head_refusal(data[:end.end()] if end else data)
+    if refusal is not None:
+        return refusal
+    if end is not None and end.end() != _parsed_head_end(data):
+        return _BODY_AS_HEADERS
     if not _sip_2_0(data):
         return _BAD_VERSION
     cut = None if reliable else _cut(data, message)
     if cut is None:
         return None
-    return ("truncated", 400, (("Warning", f'399 callguard "{cut}"'),))
+    return _Refusal("truncated", 400, (("Warning", f'399 callguard "{cut}"'),))
+
+
+# the first empty line, lines ended by CRLF or LF alone (where ``_Framer`` ends a head)
+_BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+# ``wire.parse`` (aiosipua's rule) ends a head at the first CRLFCRLF, else at the first
+# LFLF: a head of LF-ended lines whose body holds a CRLFCRLF had its body's lines read as
+# headers (an SDP's, or an X-Callguard-Mode the head did not carry), and over TCP the
+# body the framing measured was not the body the parse read
+_BODY_AS_HEADERS = _bad("malformed", "lines after the empty line would be read as headers")
+
+
+def _parsed_head_end(data: bytes) -> int:
+    at = data.find(b"\r\n\r\n")
+    if at >= 0:
+        return at + 4
+    at = data.find(b"\n\n")
+    return at + 2 if at >= 0 else -1
 
 
 def _sip_2_0(data: bytes) -> bool:
