@@ -2176,6 +2176,7 @@ class CallTracker:
                 fields.update(ended_by="transferred" if call.transferred
                               else "unknown (AMI disconnected)",
                               ami_outage_s=round(call.outage_s, 3))
+                self._ended_unseen(call, fields, now)
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),
@@ -2190,6 +2191,22 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    def _ended_unseen(self, call: _Call, fields: dict[str, Any], now: float) -> None:
+        """An answered call that ended while AMI was away, for longer than its release
+        limit: its called party may have hung up first as the outage began and the rest
+        gone only as it ended, later than the limit. Nothing shows the lines were released
+        in time: unproven, and a violation risk (as ``_forgotten``). Within the limit the
+        release took no longer than the outage: nothing to add."""
+        limit = self._limit(call)
+        if (call.answered_at is None or call.transferred or call.outage_s is None
+                or call.outage_s <= limit):
+            return
+        fields["release_unproven"] = True
+        self._risk(call, call.outage_s, now, (
+            "the answered call ended while AMI was disconnected, for longer than the "
+            "release limit: who hung up first, and when the other channels went, was not "
+            "seen; the release is not proven"))
 
     def _forgotten(self, call: _Call, followed: Followed, fields: dict[str, Any],
                    now: float) -> None:
