@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import Campaign, DialingMode, Status, Verdict
-from callguard.policy.frequency import Counted
+from callguard.policy.frequency import Counted, Held
 from callguard.utc import zulu
 
 __all__ = ["Decision", "new_decision_id"]
@@ -75,6 +75,9 @@ class Decision:
     # The call-frequency rows this decision's reservation wrote, when the record proves them
     # (record: counted; the embedded store's counts then commit without their own fsync).
     counted: Counted | None = None
+    # What the reservation wrote, whatever proves it: what a front gives back when it
+    # withdraws this ALLOW before its call could be placed (``Gate.release``); not recorded.
+    held: Held | None = None
 
     @property
     def allowed(self) -> bool:

@@ -74,7 +74,7 @@ from callguard.policy.core import (
     UNKNOWN_MODE,
     UNWATCHED,
 )
-from callguard.policy.frequency import Counted, count_instants
+from callguard.policy.frequency import Counted, Held, count_instants
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
@@ -178,6 +178,7 @@ class _Attempted:
     campaign: Campaign | None = None
     mode: DialingMode | None = None
     counted: Counted | None = None  # the reservation's rows, for the record to carry
+    held: Held | None = None  # the same rows, for a release (never recorded)
 
 
 def _withdrawn_early() -> Verdict:
@@ -326,6 +327,26 @@ class Gate:
         return await self._finish(request, verdict, request.at or self._clock(), seen,
                                   started)
 
+    async def release(self, decision: Decision) -> bool:
+        """Give back the call-frequency reservation of an ALLOW its front withdrew before
+        the call could be placed (the FastAGI front: Asterisk hung up, or closed, before
+        confirming the answer; a late tail of a cut block), so the seller does not lose a
+        capped call for a call never dialled. True when nothing stays counted for it (or
+        nothing was); False when the release could not be written: the reservation then
+        stays (an over-count blocks a lawful call at worst), logged. Never raises."""
+        held, number = decision.held, decision.number
+        store = self._stores.get(FREQUENCY)
+        if held is None or number is None or store is None:
+            return True
+        try:
+            await store.release(number.e164, held)  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - a failed release keeps the count
+            _errors.warning("frequency_release_failed", decision_id=decision.decision_id,
+                            error=redact_digits(str(exc)) or type(exc).__name__,
+                            effect="the withdrawn ALLOW stays counted against its caps")
+            return False
+        return True
+
     async def opt_out(self, number: str, campaign_id: str, *, source: str) -> str:
         """Put the number on the campaign's solicitor's do-not-call list; durable on return.
 
@@ -362,12 +383,13 @@ class Gate:
         # every decision): decision_id, verdict, at, number, raw_number, campaign,
         # campaign_id, mode, front, latency_us, linkedid, reference, channel, withdraws
         # (only a BLOCK withdraws an answer: readers look among BLOCKs; the schema says
-        # so), counted.
+        # so), counted, held.
         decision = Decision(
             new_decision_id(), verdict, at, seen.number, request.number, seen.campaign,
             request.campaign, seen.mode, request.front,
             (time.perf_counter() - started) * 1e6, request.linkedid, request.reference,
-            request.channel, None if verdict.allowed else request.withdraws, seen.counted)
+            request.channel, None if verdict.allowed else request.withdraws, seen.counted,
+            seen.held)
         try:
             await self._record(decision)
         except Exception as exc:  # noqa: BLE001 - an unrecorded call is never placed
@@ -484,6 +506,7 @@ class Gate:
             # The rows the reservation wrote go in the record, which proves them (a count
             # stays even when the ALLOW turns into a BLOCK after it, so the BLOCK carries them).
             seen.counted = getattr(reserved, "counted", None)
+            seen.held = getattr(reserved, "held", None)
             self._count_after(plan, facts, result, stores)
         return result
 

@@ -19,7 +19,13 @@ import structlog
 from callguard.facts.registry import register_fact
 from callguard.numbers.redact import redact_digits
 from callguard.policy import FactKind, Facts, Plan
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Ledger, count_instants
+from callguard.policy.frequency import (
+    FrequencyClaim,
+    FrequencyResult,
+    Held,
+    Ledger,
+    count_instants,
+)
 from callguard.stores.interfaces import CountAfter, FrequencyStore
 
 __all__ = ["FREQUENCY", "CountsAfter", "ScrubCounts", "judge"]
@@ -125,6 +131,10 @@ class ScrubCounts:
         """The node's store counts them (a scrub posts none; for the Protocol)."""
         return await self._store.reserve_all(batch)
 
+    async def release(self, e164: str, held: Held) -> int:
+        """The node's store gives it back (a scrub places no call: for the Protocol)."""
+        return await self._store.release(e164, held)
+
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
         """The store's counts alone (the tentative ones are ``tentative``)."""
@@ -172,7 +182,8 @@ async def judge(store: FrequencyStore, e164: str, counted: Sequence[FrequencyCla
     if refused is None and run is not None:
         run.take(e164, read, at)  # the scrub decides rows of one number one after another
     return FrequencyResult((*read, *reserved.claims), (*totals, *reserved.counts), refused,
-                           (*earlier, *(0,) * len(reserved.claims)), reserved.counted)
+                           (*earlier, *(0,) * len(reserved.claims)), reserved.counted,
+                           reserved.held)
 
 
 @register_fact(FactKind.FREQUENCY, store=FREQUENCY)

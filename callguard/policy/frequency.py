@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-__all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "Counted", "FrequencyClaim", "FrequencyResult", "Ledger",
-           "count_instants", "judge_claims"]
+__all__ = ["RECORD_ONLY_CAP", "SKEW_MS", "Counted", "FrequencyClaim", "FrequencyResult", "Held",
+           "Ledger", "count_instants", "judge_claims"]
 
 # Counts are kept this much longer than the longest window, and old ones are trimmed from
 # the earlier of the call's instant and the store's wall clock: nodes whose clocks (or
@@ -68,6 +68,16 @@ class Counted:
 
 
 @dataclass(frozen=True, slots=True)
+class Held:
+    """What a granted reservation wrote, whichever store and whatever proves it: the rows
+    a withdrawn ALLOW gives back (``FrequencyStore.release``) — one per subject, keyed by
+    the number's hash, stamped ``stamp_ms``. Never recorded."""
+
+    stamp_ms: int
+    subjects: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class FrequencyResult:
     """The store's answer: the calls counted before this one, per claim, and whether the
     call was counted (every claim held) or not (``refused`` is the first claim over cap)."""
@@ -81,6 +91,8 @@ class FrequencyResult:
     # The rows written, when the store's counts are proved by the compliance log (embedded
     # ``synchronous=NORMAL``); None otherwise.
     counted: Counted | None = None
+    # The rows written when the call was counted (granted), for a release; None otherwise.
+    held: Held | None = None
 
     @property
     def granted(self) -> bool:

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from typing import Protocol
 
 from callguard.policy import CompanyDncRecord, ConsentRecord, EbrRecord
-from callguard.policy.frequency import FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Held
 from callguard.stores.writes import RecordSheet, RecordWrite
 
 __all__ = [
@@ -166,6 +166,12 @@ class FrequencyStore(Protocol):
         """``reserve`` of each (``recorded=False``: no record carries them), queued at once
         and waited for together; each its result or its error (StoreError), in order. For
         the counts after an answer, which nothing waits for one by one."""
+        ...
+
+    async def release(self, e164: str, held: Held) -> int:
+        """Atomically remove what a granted reservation wrote (``held``), for an ALLOW
+        withdrawn before its call could be placed; the rows removed. StoreError when not
+        written (the caller keeps the count: an over-count blocks a lawful call at worst)."""
         ...
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],

@@ -327,6 +327,8 @@ class _Call:
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     asked_dial_status: bool = False
+    # when the outage the called party's channel went in began (``_ask_gone_dest``)
+    gone_since: float | None = None
     # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
     # read ANSWER: together the only proof of the called party's channel name (``_resume``)
     dialled_peers: dict[str, str] = field(default_factory=dict)
@@ -1597,10 +1599,11 @@ class CallTracker:
                 return asked
         dest_gone = call.dest is not None and call.dest not in call.channels.values()
         if dest_gone:
-            if (call.called_hangup_at is None and call.answered_at is not None
-                    and self._leftovers(call)):
+            if call.called_hangup_at is not None or not self._leftovers(call):
+                return []
+            if call.answered_at is not None:
                 return self._release_after_outage(call, now, outage)
-            return []
+            return self._ask_gone_dest(call, now - outage)
         if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
             return self._check_caller_id(call)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
@@ -1784,6 +1787,41 @@ class CallTracker:
         call.answered_at = call.answered_at or now
         call.abandonment = call.abandonment or "unknown"  # the answer was not seen
 
+    def _ask_gone_dest(self, call: _Call, began: float) -> list[Effect]:
+        """The called party's channel went while AMI was away, its answer unseen, and the
+        leg whose Dial() rang it is still up: whether that Dial() was answered decides
+        whether its end is the called party's hangup after an answer (the rest to be
+        released) or a call never answered. DIALEDPEERNAME before DIALSTATUS, on the same
+        session (answered in order): app_dial.c ``dial_exec_full`` sets both once a leg
+        answers, DIALEDPEERNAME to the answering channel's name, so a DIALSTATUS of an
+        earlier Dial() on that leg, naming another channel, proves nothing
+        (``_gone_dest_status``). Asked once; ``began``: when the outage began (the
+        earliest the called party can have hung up)."""
+        leg = call.dialler.get(call.dest or "")
+        if leg is None or leg not in call.channels.values() or call.asked_dial_status:
+            return []
+        call.asked_dial_status = True
+        call.gone_since = began
+        return [ReadVariable(call.linkedid, leg, variable)
+                for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+
+    def _gone_dest_status(self, call: _Call, channel: str, status: str,
+                          now: float) -> list[Effect]:
+        """DIALSTATUS of the leg that dialled a called party gone unseen (``_ask_gone_dest``):
+        ANSWER with DIALEDPEERNAME naming that called party's channel is its answer; its end
+        then bounds the release by the outage (``_release_after_outage``)."""
+        if (status != "ANSWER" or channel != call.dialler.get(call.dest or "")
+                or call.dialled_peers.get(channel) != call.dest
+                or call.answered_at is not None or call.called_hangup_at is not None):
+            return []
+        call.dial_status = status
+        call.answered_at = now
+        call.abandonment = call.abandonment or "unknown"
+        if not self._leftovers(call):
+            return []
+        began = now if call.gone_since is None else call.gone_since
+        return self._release_after_outage(call, now, now - began)
+
     def _dial_status_read(self, call: _Call, channel: str, status: str,
                           now: float) -> list[Effect]:
         """A dialling leg's DIALSTATUS after an outage. app_dial.c ``dial_exec_full`` sets it
@@ -1793,8 +1831,12 @@ class CallTracker:
         the agent: with the number's digest, a Dial() that reached another number proves
         nothing of the called party's end, and the leg that asked the gate is the called
         party, still up (``_not_the_number``)."""
-        if not status or call.followed is None or call.dest is not None:
+        if not status or call.followed is None:
             return []
+        if call.dest is not None:
+            if call.dest in call.channels.values():
+                return []
+            return self._gone_dest_status(call, channel, status, now)
         if status == "ANSWER" and call.names_number.get(channel) is False:
             if self._asking_leg(call) == channel:
                 self._called_in_dialplan(call, channel, now)
@@ -2176,6 +2218,7 @@ class CallTracker:
                 fields.update(ended_by="transferred" if call.transferred
                               else "unknown (AMI disconnected)",
                               ami_outage_s=round(call.outage_s, 3))
+                self._ended_unseen(call, fields, now)
         else:
             release = now - call.called_hangup_at
             fields.update(ended_by="called-party", release_ms=round(release * 1000, 3),
@@ -2190,6 +2233,22 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    def _ended_unseen(self, call: _Call, fields: dict[str, Any], now: float) -> None:
+        """An answered call that ended while AMI was away, for longer than its release
+        limit: its called party may have hung up first as the outage began and the rest
+        gone only as it ended, later than the limit. Nothing shows the lines were released
+        in time: unproven, and a violation risk (as ``_forgotten``). Within the limit the
+        release took no longer than the outage: nothing to add."""
+        limit = self._limit(call)
+        if (call.answered_at is None or call.transferred or call.outage_s is None
+                or call.outage_s <= limit):
+            return
+        fields["release_unproven"] = True
+        self._risk(call, call.outage_s, now, (
+            "the answered call ended while AMI was disconnected, for longer than the "
+            "release limit: who hung up first, and when the other channels went, was not "
+            "seen; the release is not proven"))
 
     def _forgotten(self, call: _Call, followed: Followed, fields: dict[str, Any],
                    now: float) -> None:

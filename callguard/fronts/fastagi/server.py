@@ -86,6 +86,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._networks = [ipaddress.ip_network(s, strict=False)
                           for s in settings.allowed_sources]
         self._server: asyncio.Server | None = None
+        # ALLOWs being answered, by decision id: what a withdrawal gives back (_give_back).
+        self._answering: dict[str, Decision] = {}
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -177,29 +179,57 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.active -= 1
 
     async def _hung_up(self, headers: dict[str, str], withdraws: str | None = None,
-                       ) -> None:
+                       *, closed: bool = False) -> None:
         """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
         has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
         be a record of a call cleared that Asterisk never placed, and would take a slot
         of the number's call-frequency cap) but recorded BLOCK with the reason; nothing is
         sent (AGIEXITONHANGUP: Asterisk has closed). When the HANGUP came only while an
         ALLOW was being answered, the BLOCK withdraws it (``withdraws``: reports count
-        the call once, as this BLOCK)."""
+        the call once, as this BLOCK) and its cap reservation is given back.
+
+        ``closed``: no HANGUP line, but Asterisk closed the socket before confirming the
+        answer (AGISIGHUP=no writes none). res_agi.c ``run_agi`` leaves its loop, and so
+        closes the FastAGI socket, only once our side closed (EOF), or at once after the
+        hangup is noticed with AGIEXITONHANGUP (``if (exit_on_hangup) break;``: AGISTATUS
+        HANGUP, ``agi_exec_full`` returns -1), or on a failure (``No channel, no fd?``:
+        AGISTATUS FAILURE); the shipped dialplan dials only on AGISTATUS SUCCESS, so no
+        Dial() follows this ALLOW: it was never delivered."""
         self.stats.counts["hung_up"] += 1
         if withdraws:
             self.stats.counts["withdrawn"] += 1
-        await self.gate.refuse(self._request(headers, withdraws), refusal(
-            HUNG_UP_RULE, FAIL_CLOSED,
-            ("the channel hung up while callguard answered (Asterisk's HANGUP came before "
-             "its reply): the session's first answer is withdrawn; AGI() ends HANGUP, call "
-             "not placed") if withdraws else
-            ("the channel hung up before callguard answered (Asterisk's HANGUP or its close "
-             "came with the AGI header block: a caller who gave up, or the dialplan's "
-             "backstop while callguard was stalled); AGI() had returned, call not placed")),
-            started=time.perf_counter())
+        if closed:
+            why = ("Asterisk closed the FastAGI connection while callguard answered, before "
+                   "it confirmed the answer (AGI() left on a hangup: AGISTATUS HANGUP, or "
+                   "failed): the session's first answer is withdrawn; call not placed")
+        elif withdraws:
+            why = ("the channel hung up while callguard answered (Asterisk's HANGUP came "
+                   "before its reply): the session's first answer is withdrawn; AGI() ends "
+                   "HANGUP, call not placed")
+        else:
+            why = ("the channel hung up before callguard answered (Asterisk's HANGUP or its "
+                   "close came with the AGI header block: a caller who gave up, or the "
+                   "dialplan's backstop while callguard was stalled); AGI() had returned, "
+                   "call not placed")
+        await self.gate.refuse(self._request(headers, withdraws),
+                               refusal(HUNG_UP_RULE, FAIL_CLOSED, why),
+                               started=time.perf_counter())
         self.stats.counts["block"] += 1
         _log.info("fastagi_hung_up_while_answering" if withdraws
-                  else "fastagi_hung_up_before_answer", route=c.ROUTE_CHECK)
+                  else "fastagi_hung_up_before_answer", route=c.ROUTE_CHECK,
+                  closed=closed)
+        if withdraws:
+            await self._give_back(withdraws)
+
+    async def _give_back(self, decision_id: str) -> None:
+        """After the withdrawing BLOCK is recorded (a crash between the two over-counts,
+        never the other way): give back the withdrawn ALLOW's cap reservation
+        (``Gate.release``; a release not written keeps it, logged by the gate)."""
+        decision = self._answering.pop(decision_id, None)
+        if decision is None or decision.held is None:
+            return
+        released = await self.gate.release(decision)
+        self.stats.counts["cap_released" if released else "cap_release_failed"] += 1
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, refused: str | None) -> None:
@@ -215,18 +245,27 @@ class FastAgiServer(Application):  # type: ignore[misc]
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
-        withdrawn = False
+        withdrawn = closed = False
+        decision_id = variables.get(c.VAR_DECISION_ID, "")
         try:
             reply, confirmed = await self._send_confirmed(channel, variables)
             if channel.tail_seen or not confirmed:
                 withdrawn = True
                 await self._late_tail(name, headers, variables, channel)
+        except TimeoutError:
+            raise
+        except (ConnectionError, OSError):
+            # Asterisk closed (or reset) before confirming the answer: see _hung_up.
+            closed = True
+            raise
         finally:
-            if (channel.hangup_seen and not withdrawn and name == c.ROUTE_CHECK
+            if ((channel.hangup_seen or closed) and not withdrawn and name == c.ROUTE_CHECK
                     and variables.get(c.VAR_VERDICT) == "ALLOW"):
                 # Asterisk's HANGUP came while we answered: AGI() ends HANGUP (run_agi
                 # keeps AGI_RESULT_HANGUP once needhup was set) and no Dial() follows.
-                await self._hung_up(headers, withdraws=variables.get(c.VAR_DECISION_ID))
+                await self._hung_up(headers, withdraws=decision_id or None,
+                                    closed=closed and not channel.hangup_seen)
+            self._answering.pop(decision_id, None)
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
@@ -305,6 +344,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             started=time.perf_counter())
         self.stats.counts["block"] += 1
         self.stats.counts["withdrawn"] += 1
+        if withdrawn:
+            await self._give_back(withdrawn)
         block = self._variables(decision)
         block[f"__{c.VAR_FOLLOW}"] = ""  # the first answer may have set it
         reply: dict[str, Any] = await channel.send_command(encode_mset(block))
@@ -340,6 +381,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if deciding is not None and deciding.rule_id == TIMEOUT_RULE:
             self.stats.counts["over_budget"] += 1
         self.stats.counts["allow" if decision.allowed else "block"] += 1
+        if decision.allowed and decision.held is not None:
+            self._answering[decision.decision_id] = decision
         return self._variables(decision)
 
     def _variables(self, decision: Decision) -> dict[str, str]:

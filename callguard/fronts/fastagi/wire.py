@@ -358,8 +358,15 @@ class AgiChannel(Request):  # type: ignore[misc]
     async def _line(self) -> str:
         try:
             raw: bytes = await self.reader.readline()
-        except ValueError:  # a line past the reader's limit: no reply Asterisk sends
-            raise ConnectionResetError("AGI reply line longer than the limit") from None
+        except ValueError:
+            # A line past the reader's limit is no reply of Asterisk's to our commands
+            # (short result lines; GET VARIABLE of our own id): a cut block's tail (an
+            # agi_arg_N value that long). Read as a blank line — a tail — not as a reset:
+            # closing here left the first answer standing, and Asterisk, which wrote the
+            # whole block before reading our MSet (res_agi.c setup_env, then run_agi), ran
+            # it and, at our close, ended AGI() SUCCESS and dialled on it.
+            self.tail_seen = True
+            return ""
         if not raw.endswith(b"\n"):
             raise ConnectionResetError("Asterisk closed the AGI connection")
         return raw[:-1].decode("utf-8", errors="replace")

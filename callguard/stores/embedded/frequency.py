@@ -59,6 +59,7 @@ from callguard.policy.frequency import (
     Counted,
     FrequencyClaim,
     FrequencyResult,
+    Held,
 )
 from callguard.stores.embedded.opening import files_identity, open_wal
 from callguard.stores.frequency_batch import GroupCommit
@@ -134,6 +135,11 @@ class CountsLog:
 # went from 2.4x to 6.7x the null responder).
 _READ = ("SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ?1 AND at_ms > ?2 "
          "LIMIT ?3)")
+# One row of the key stamped at the instant (the newest such row): a release gives back one
+# call. Two calls of one number counted at the same millisecond are the same count, so
+# which of them goes changes no count.
+_RELEASE = ("DELETE FROM frequency WHERE rowid = (SELECT rowid FROM frequency WHERE key = ?1 "
+            "AND at_ms = ?2 ORDER BY rowid DESC LIMIT 1)")
 _COUNT = f"SELECT ({_READ}), (SELECT min(at_ms) FROM frequency WHERE key = ?1)"  # noqa: S608 - constants only
 
 
@@ -299,6 +305,40 @@ class EmbeddedFrequency:
                         db.execute("PRAGMA synchronous=NORMAL")
         return results
 
+    async def release(self, e164: str, held: Held) -> int:
+        """Give back a withdrawn ALLOW's reservation (``held``): one row per subject, in one
+        transaction committed ``FULL`` (on disk when this returns: an OS crash cannot undo
+        it, and the reservation's own commit, before it in the WAL, is synced with it, so
+        no write-back from its record brings the row back). The rows removed; StoreError
+        when the transaction did not commit (the reservation then stays: conservative)."""
+        return await asyncio.to_thread(self.release_sync, e164, held)
+
+    def release_sync(self, e164: str, held: Held) -> int:
+        """``release`` for a synchronous caller."""
+        db = self._db
+        digest = self._hash(e164)
+        with self._lock:
+            try:
+                db.execute("PRAGMA synchronous=FULL")
+                db.execute("BEGIN IMMEDIATE")
+                removed = sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
+                                         ).rowcount for subject in held.subjects)
+                db.execute("COMMIT")
+                if self._checkpointer is not None:
+                    self._checkpointer.committed(db)
+                self._same_files()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                raise StoreError(f"call-frequency counts {self._path}: {exc}; the withdrawn "
+                                 "call stays counted") from None
+            finally:
+                if self.proved_by_log:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.execute("PRAGMA synchronous=NORMAL")
+        return removed
+
     def _same_files(self) -> None:
         """SQLite (WAL) commits into the files it opened even once their paths are removed
         or renamed over (``opening.files_identity``): those counts are gone at a crash or
@@ -343,7 +383,8 @@ class EmbeddedFrequency:
                 db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
                            (f"{digest}:{subject}", stamp_ms))
             return FrequencyResult(claims, tuple(counts), None, counted=Counted(
-                mark, stamp_ms, subjects) if self.proved_by_log else None)
+                mark, stamp_ms, subjects) if self.proved_by_log else None,
+                held=Held(stamp_ms, subjects))
         return FrequencyResult(claims, tuple(counts), refused)
 
     def _write_back(self, log: CountsLog | None, boot: str | None, timeout_ms: int) -> int:

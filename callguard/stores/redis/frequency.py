@@ -46,7 +46,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from callguard.errors import StoreError
 from callguard.frozen import quick_init
-from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult
+from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult, Held
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
@@ -104,6 +104,21 @@ end
 return table.concat(results, ' ')
 """
 
+# KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms).
+# Removes one member scored at that instant from each key, all in one script (atomic
+# against every node's reservations); returns how many. Two calls of one number counted
+# at the same millisecond are the same count, so which member goes changes no count.
+_RELEASE_SCRIPT = """
+local removed = 0
+for _, key in ipairs(KEYS) do
+  local member = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)[1]
+  if member then
+    removed = removed + redis.call('ZREM', key, member)
+  end
+end
+return removed
+"""
+
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
 
@@ -144,6 +159,7 @@ class RedisFrequency:
         self._refusing = refusing
         self._records = guard  # judges the marker and the settings read beside each group
         self._script = client.register_script(_RESERVE_SCRIPT)
+        self._release = client.register_script(_RELEASE_SCRIPT)
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what="call-frequency counts (Redis)")
 
@@ -193,6 +209,19 @@ class RedisFrequency:
         trim = min(now, _ms(self._clock())) - keep
         return _Reservation(keys, tuple(claims), key_of_claim, trim, keep, now,
                             now if stamp is None else _ms(stamp))
+
+    async def release(self, e164: str, held: Held) -> int:
+        """Give back a withdrawn ALLOW's reservation (``held``): one member per subject, in
+        one script. The members removed; StoreError when Redis did not answer (the
+        reservation then stays, or went: never retried, as a second run could take another
+        call's member of the same instant)."""
+        digest = self._hash(e164)
+        keys = [self._key(digest, subject) for subject in held.subjects]
+        try:
+            return int(await self._release(keys=keys, args=[held.stamp_ms]))
+        except (RedisError, OSError) as exc:
+            raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the "
+                             "withdrawn call may stay counted") from None
 
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
@@ -293,5 +322,7 @@ def _text(value: Any) -> str | None:
 
 def _result(reservation: _Reservation, answer: Sequence[int]) -> FrequencyResult:
     refused = int(answer[0])
+    held = None if refused else Held(reservation.stamp, tuple(dict.fromkeys(
+        c.subject for c in reservation.claims)))
     return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[1:]),
-                           refused - 1 if refused else None)
+                           refused - 1 if refused else None, held=held)
