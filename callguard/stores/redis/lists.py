@@ -9,6 +9,9 @@ Keys (one per area code per version — never one giant value, which would stall
     callguard:list:<name>:current         the published version
     callguard:list:<name>:previous        the one before it, kept for rollback (after a
                                           rollback: the newest one older than current)
+    callguard:list:<name>:withdrawn       set of "<N>:<manifest sha256>": versions a
+                                          rollback withdrew (a node serving one follows
+                                          the rollback back to an older import)
 
 Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
 one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
@@ -17,6 +20,14 @@ every SHA-256 (and the manifest's own checksum) and only then swaps its snapshot
 reference: lookups never see half a version and never leave the process. A node that
 loses Redis keeps serving its last good replica (the list-freshness rules block once it is
 too old) and catches up on reconnect.
+
+A published version imported before the one a node serves, when no rollback withdrew the
+served one, is Redis restored from an older backup (or a replica promoted before it had
+the newest import): the node refuses it and keeps serving its newer copy — the older one
+lacks every number registered since, and would ALLOW calls to them — and says so loudly
+(``list_version_went_back`` warning, ``callguard_list_went_back_total``, ``/readyz`` not
+ready) until a newer import is published; a node started after the restore has no newer
+copy to compare and loads the older one (README: "Restoring Redis from a backup").
 """
 
 from __future__ import annotations
@@ -24,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
@@ -54,6 +66,7 @@ __all__ = ["CHANNEL", "RedisListPublisher", "RedisListRegistry"]
 CHANNEL = "callguard:lists:published"
 _NAMES = "callguard:lists"
 _BATCH = 32
+_WITHDRAWN = "withdrawn"
 _CLOSE_SECONDS = 1.0
 _log = structlog.get_logger("callguard.lists")
 
@@ -140,7 +153,9 @@ class RedisListPublisher:
             raise NothingToRollBack(f"list {name} has no previous version to roll back to")
         target = int(previous)
         older = await self._newest_before(name, target)
+        manifest = _bytes(await self._client.get(_manifest_key(name, int(current))))
         pipe = self._client.pipeline(transaction=True)
+        pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
         pipe.set(_key(name, "current"), target)
         if older is None:
             pipe.delete(_key(name, "previous"))
@@ -180,6 +195,12 @@ class RedisListPublisher:
         return int(current)
 
 
+def _signature_text(version: int, manifest: bytes | None) -> str:
+    """A version as the ``withdrawn`` set names it: its number and its manifest's digest
+    (numbers alone repeat after a Redis lost its data)."""
+    return f"{version}:{hashlib.sha256(manifest or b'').hexdigest()}"
+
+
 class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 
@@ -193,6 +214,7 @@ class RedisListRegistry:
         self._loading: dict[str, asyncio.Lock] = {}
         self._refused: dict[str, tuple[int, str]] = {}  # version and manifest digest
         self._serving: dict[str, tuple[int, str]] = {}  # the same, of the loaded version
+        self.went_back: Counter[str] = Counter()  # older versions refused, by list
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
@@ -269,12 +291,44 @@ class RedisListRegistry:
                 _log.error("list_version_refused", list=name, version=version, error=str(exc),
                            serving=loaded.meta.version if loaded else None)
                 return
+            if loaded is not None and await self._went_back(name, loaded, snapshot):
+                self._refused[name] = signature
+                return
             self._snapshots[name] = snapshot
             self._serving[name] = signature
             self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
+
+    async def _went_back(self, name: str, loaded: _Snapshot, published: _Snapshot) -> bool:
+        """Whether ``published`` is older than the version served, and not by a rollback;
+        if so, say so everywhere (the served, newer copy stays)."""
+        served, older = loaded.meta, published.meta
+        if older.imported_at >= served.imported_at:
+            return False
+        serving = self._serving.get(name)
+        if serving is not None and await self._client.sismember(
+                _key(name, _WITHDRAWN), f"{serving[0]}:{serving[1]}"):
+            _log.info("list_rolled_back", list=name, version=older.version,
+                      withdrawn=served.version)
+            return False
+        self.went_back[name] += 1
+        self.errors[name] = (
+            f"list {name}: Redis now publishes v{older.version} (imported "
+            f"{older.imported_at:%Y-%m-%d %H:%M} UTC), older than v{served.version} "
+            f"(imported {served.imported_at:%Y-%m-%d %H:%M} UTC) served here, and no "
+            "`dnc rollback` withdrew it: Redis restored from an older backup? Serving "
+            f"v{served.version}, which has every number registered since (the older copy "
+            "would ALLOW calls to them); a node started now would load the older one. "
+            f"Fix: import the newest copy again (`callguard dnc import FILE --list {name} "
+            "...`); to serve the older one on purpose, restart the node")
+        _log.warning("list_version_went_back", list=name, published=older.version,
+                     published_imported_at=older.imported_at.isoformat(),
+                     serving=served.version,
+                     serving_imported_at=served.imported_at.isoformat(),
+                     fix=f"import the newest copy of {name} again")
+        return True
 
     async def _previous(self, name: str, refused: int) -> _Snapshot | None:
         """The ``previous`` version, served when the current one is refused at start."""
