@@ -82,6 +82,7 @@ def test_restored_backup_keeps_the_newer_copy_and_says_so(tmp_path):
         assert node.json("/readyz")[0] == 503
         _, metrics = node.http("/metrics")
         assert 'callguard_list_went_back_total{list="national"} 1.0' in metrics
+        assert 'callguard_list_refused{list="national"} 1.0' in metrics
         event = node.events("list_version_went_back")[0]
         assert event["level"] == "warning"
         assert event["serving"] == 2
