@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -52,7 +53,8 @@ def test_restored_backup_keeps_the_newer_copy_and_says_so(tmp_path):
     """v1 (OLD) is saved, v2 (OLD, NEW) imported and served; Redis is restarted on the
     saved dump, current v1 again. The node keeps v2 — NEW still BLOCKed — and says so:
     warning, callguard_list_went_back_total, /readyz not ready with the fix. A newer import
-    clears it. Before: an info line, and the node served v1: NEW ALLOWed."""
+    clears it. Restarted before that, the node serves no copy of the list rather than v1.
+    Before: an info line, and the node served v1: NEW ALLOWed."""
     (tmp_path / "redis").mkdir()
     redis = RedisServer(tmp_path / "redis", appendonly="no")
     redis.start()
@@ -88,8 +90,19 @@ def test_restored_backup_keeps_the_newer_copy_and_says_so(tmp_path):
         assert event["serving"] == 2
         assert "8015550" not in node.stderr()
 
+        # Restarted before anyone re-imports (a deploy, Restart=on-failure): the node
+        # remembers it served v2 and serves no national copy rather than v1 (before: v1).
+        node.stop()
+        node.start()
+        assert _verdict(node, NEW)["verdict"] == "BLOCK"
+        assert _verdict(node, 8015550404)["verdict"] == "BLOCK"  # no copy: all in scope
+        check = _national(node)
+        assert not check["ok"]
+        assert "last served v2" in check["detail"]
+
         _import(node, tmp_path, "national", [OLD, NEW, 8015550303], "all")
         _until(lambda: _national(node)["ok"])
+        assert _verdict(node, 8015550404)["verdict"] == "ALLOW"
         assert _verdict(node, 8015550303)["verdict"] == "BLOCK"
     finally:
         node.stop()
@@ -143,3 +156,43 @@ async def test_a_node_that_missed_a_rollback_follows_it(redis_server):
     assert node.snapshot("national").meta.version == 1
     assert not node.errors
     await client.aclose()
+
+
+@pytest.mark.usefixtures("redis_server")
+async def test_a_newer_import_from_a_host_whose_clock_is_behind_is_taken(
+        redis_server, monkeypatch):
+    """A newer import (v2) stamped an hour before v1 by a cron host whose clock is behind:
+    its higher number says it is newer — taken, not refused as a restore."""
+    import callguard.stores.redis.lists as lists_module
+
+    client = connect(redis_server.url)
+    await publish(client, [OLD])
+    node = RedisListRegistry(connect(redis_server.url), retry_seconds=0.1)
+    await node.sync()
+
+    class Behind(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime.now(tz) - timedelta(hours=1)
+
+    monkeypatch.setattr(lists_module, "datetime", Behind)
+    await publish(client, [OLD, NEW])
+    monkeypatch.undo()
+    await node.sync()
+    assert node.snapshot("national").contains(NEW)
+    assert not node.errors
+    await client.aclose()
+
+
+async def test_a_node_restarted_with_an_unreadable_served_file_refuses_to_guess(tmp_path,
+                                                                                redis_server):
+    """The file that remembers the versions served, damaged: remember_in raises a
+    StoreError naming it and what it is for (serve exits 3 with it), never starts as if
+    nothing had been served."""
+    from callguard.errors import StoreError
+
+    path = tmp_path / "redis-lists-served.json"
+    path.write_text('{"national": {"version": ')
+    node = RedisListRegistry(connect(redis_server.url))
+    with pytest.raises(StoreError, match="older backup is refused"):
+        node.remember_in(path)
