@@ -99,6 +99,19 @@ def test_restored_backup_keeps_the_newer_copy_and_says_so(tmp_path):
         check = _national(node)
         assert not check["ok"]
         assert "last served v2" in check["detail"]
+        # The CLI on this node's data dir reads the same file: dnc status and config check
+        # say so, and a scrub BLOCKs NEW instead of reading the restored copy (before: ALLOW).
+        status = node.cli("dnc", "status")
+        assert "older than v2" in status.stdout + status.stderr
+        checked = node.cli("config", "check")
+        assert checked.returncode == 2
+        assert "older than v2" in checked.stderr
+        leads, out = tmp_path / "leads.csv", tmp_path / "leads.scrubbed.csv"
+        leads.write_text(f"phone\n{NEW}\n")
+        scrub = node.cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", AT,
+                         "--output", str(out))
+        assert scrub.returncode == 0, scrub.stderr
+        assert out.read_text().splitlines()[1].split(",")[1] == "BLOCK"
 
         _import(node, tmp_path, "national", [OLD, NEW, 8015550303], "all")
         _until(lambda: _national(node)["ok"])

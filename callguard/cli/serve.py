@@ -37,7 +37,7 @@ from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.stores.interfaces import AbandonmentTallies
-from callguard.stores.redis.lists import SERVED_LISTS_FILE, RedisListRegistry
+from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
@@ -152,8 +152,6 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
 async def _start_deciding(runtime: Runtime) -> None:
     """Start the stores and write the packs-loaded record; a log that cannot take it
     (decisions name only the packs that applied) stops the node before any front opens."""
-    if isinstance(runtime.lists, RedisListRegistry):  # restarted, still refuse an older one
-        runtime.lists.remember_in(runtime.settings.data_dir / SERVED_LISTS_FILE)
     try:
         await runtime.start_deciding()
     except RecordWriteError as exc:

@@ -28,7 +28,8 @@ lacks every number registered since, and would ALLOW calls to them — and says 
 (``list_version_went_back`` warning, ``callguard_list_went_back_total``, ``/readyz`` not
 ready) until a newer import is published. ``serve`` keeps the last version it served in
 its data dir (``remember_in``): restarted, it refuses the older one too, and serves none of
-that list (every call in its scope BLOCKed) rather than the older copy. "Older" is imported
+that list (every call in its scope BLOCKed) rather than the older copy; the CLI on that
+data dir reads the file and refuses the same. "Older" is imported
 earlier *and* numbered no higher: a restore brings back the version counter, so an import
 made after it is numbered anew and imported later; a newer import made on a host whose
 clock is behind still has a higher number and is taken.
@@ -253,11 +254,13 @@ class RedisListRegistry:
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
-    def remember_in(self, path: Path) -> None:
-        """Keep the version served of each list in ``path`` (``serve``'s data dir), and
-        refuse from now on one older than what it names, as if still served."""
+    def remember_in(self, path: Path, *, write: bool = True) -> None:
+        """Refuse a version older than the one ``path`` (``serve``'s data dir) names, as if
+        still served; with ``write`` (``serve``) keep it there as versions are served. The
+        CLI reads it only: a scrub or ``dnc status`` after a restore refuses the older copy
+        as the node does."""
         self._floor = _read_served(path)
-        self._served_file = path
+        self._served_file = path if write else None
 
     def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
         """Write the version now served of ``name`` (replaced whole: never half a file)."""
