@@ -20,3 +20,19 @@ def test_scrub_with_redis_records_down_says_what_to_check(tmp_path):
     assert "record store (Redis) unreachable" in result.stderr
     assert "Check [redis] url (or CALLGUARD_REDIS_URL)" in result.stderr
     assert "run the command again" in result.stderr
+
+
+def test_scrub_of_a_file_without_header_never_prints_its_first_number(tmp_path):
+    """A lead file without its header line: the first lead is the "header". Naming the
+    column printed the header back — a phone number in clear on stderr (cron mail,
+    journald) — and neither message said the header line was missing."""
+    node = ServeNode(tmp_path / "node")
+    leads = tmp_path / "leads.csv"
+    leads.write_text("8015550111,84101\n8015550112,84102\n")
+    for extra in ((), ("--number-column", "phone")):
+        result = node.cli("scrub", str(leads), "--campaign", "ut-solar-manual", "--at", AT,
+                          "--output", str(tmp_path / "out.csv"), *extra)
+        assert result.returncode == 2, result.stderr
+        assert "8015550111" not in result.stderr
+        assert "5550111" not in result.stderr
+        assert "has no header line" in result.stderr
