@@ -36,3 +36,15 @@ def test_scrub_of_a_file_without_header_never_prints_its_first_number(tmp_path):
         assert "8015550111" not in result.stderr
         assert "5550111" not in result.stderr
         assert "has no header line" in result.stderr
+
+
+def test_config_check_with_redis_lists_down_says_what_to_check(tmp_path):
+    """[lists] backend = "redis" and nothing listening: the problem said only "cannot read
+    them from Redis: Error 111 ..."; it names what to check and what serve would do."""
+    node = ServeNode(tmp_path / "node", redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                     redis_lists=True)
+    result = node.cli("config", "check")
+    assert result.returncode == 2
+    line = next(x for x in result.stderr.splitlines() if "lists: cannot read them" in x)
+    assert "check that Redis runs at [redis] url" in line
+    assert "BLOCK every call" in line

@@ -61,7 +61,11 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         got = run(_with_registry(settings, collect))
     except (CallguardError, OSError, RedisError) as exc:
         where = "Redis" if settings.lists_backend == "redis" else str(settings.data_dir)
-        return [], [f"lists: cannot read them from {where}: {exc}"]
+        fix = ("; check that Redis runs at [redis] url (or CALLGUARD_REDIS_URL) and that "
+               "CALLGUARD_REDIS_PASSWORD is its password: serve would start with no list and "
+               "BLOCK every call they cover until it reads them"
+               if isinstance(exc, RedisError) else "")
+        return [], [f"lists: cannot read them from {where}: {exc}{fix}"]
     rows = []
     for name in read:
         row = got["found"].get(name)
