@@ -229,6 +229,11 @@ def _read_served(path: Path) -> dict[str, _Served]:
                          "newest lists") from None
 
 
+def _utc(moment: datetime) -> datetime:
+    """An import time, comparable: one written without an offset was UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def _signature_text(version: int, manifest: bytes | None) -> str:
     """A version as the ``withdrawn`` set names it: its number and its manifest's digest
     (numbers alone repeat after a Redis lost its data)."""
@@ -370,7 +375,7 @@ class RedisListRegistry:
         last served) and no rollback withdrew that one; if so, say so everywhere. Serving
         it: that copy stays. Restarted: none is served, every call in scope BLOCKed."""
         served, older = self._floor.get(name), published.meta
-        if served is None or older.imported_at >= served.imported_at or (
+        if served is None or _utc(older.imported_at) >= _utc(served.imported_at) or (
                 older.version > served.version):
             return False
         if await self._client.sismember(_key(name, _WITHDRAWN),
