@@ -48,3 +48,17 @@ def test_config_check_with_redis_lists_down_says_what_to_check(tmp_path):
     line = next(x for x in result.stderr.splitlines() if "lists: cannot read them" in x)
     assert "check that Redis runs at [redis] url" in line
     assert "BLOCK every call" in line
+
+
+def test_config_check_warns_when_lists_are_shared_but_records_are_not(tmp_path,
+                                                                       redis_server):
+    """[lists] in Redis (several nodes) with [records] embedded: a do-not-call request taken
+    on one node stays on that node's disk, and the others keep allowing calls to the number.
+    config check says so (a warning: one node alone may run so); before: "ok"."""
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_lists=True)
+    result = node.cli("config", "check")
+    assert "records — company do-not-call requests" in result.stderr
+    assert 'Set [records] backend = "redis" on every node' in result.stderr
+    shared = ServeNode(tmp_path / "shared", redis_url=redis_server.url, redis_lists=True,
+                       redis_records=True)
+    assert "are this node's alone" not in shared.cli("config", "check").stderr

@@ -68,6 +68,7 @@ def test_restored_backup_keeps_the_newer_copy_and_says_so(tmp_path):
         backup = tmp_path / "backup.rdb"
         shutil.copy(redis.data_dir / "dump.rdb", backup)
         node.start()
+        assert node.events("records_not_shared")  # lists in Redis, records on this node
         _import(node, tmp_path, "national", [OLD, NEW], "all")
         _until(lambda: _verdict(node, NEW)["verdict"] == "BLOCK")
 

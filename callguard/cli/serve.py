@@ -20,6 +20,7 @@ from aiohttp import web
 from rich.markup import escape
 
 from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
+from callguard.cli.config_check import SPLIT_RECORDS
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, unreachable_caller_ids
 from callguard.errors import ConfigError
@@ -124,6 +125,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     _warn_missing_lists(runtime)
     _warn_caller_ids(runtime)
+    _warn_split_records(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -363,6 +365,14 @@ def _warn_caller_ids(runtime: Runtime) -> None:
                      detail="no one can call this caller ID back to make a do-not-call "
                             "request; it is presented on every call allowed for the campaign: "
                             "set the campaign's caller_id to the seller's number")
+
+
+def _warn_split_records(runtime: Runtime) -> None:
+    """Lists shared through Redis, records on this node alone: say so at start (``config
+    check`` says why) — a do-not-call request taken on another node is not known here."""
+    settings = runtime.settings
+    if settings.lists_backend == "redis" and settings.records.backend == "embedded":
+        _log.warning("records_not_shared", detail=SPLIT_RECORDS)
 
 
 class CallerIdReadiness(Readiness):
