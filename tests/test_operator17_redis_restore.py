@@ -208,5 +208,5 @@ async def test_a_node_restarted_with_an_unreadable_served_file_refuses_to_guess(
     path = tmp_path / "redis-lists-served.json"
     path.write_text('{"national": {"version": ')
     node = RedisListRegistry(connect(redis_server.url))
-    with pytest.raises(StoreError, match="older backup is refused"):
+    with pytest.raises(StoreError, match="Remove it, then import your newest lists"):
         node.remember_in(path)

@@ -225,8 +225,9 @@ def _read_served(path: Path) -> dict[str, _Served]:
     except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise StoreError(f"{path}: unreadable ({type(exc).__name__}: {exc}); it keeps the "
                          "list versions this node last served, so that one restored from "
-                         "an older backup is refused: remove it only after importing your "
-                         "newest lists") from None
+                         "an older backup is refused. Remove it, then import your newest "
+                         "lists before starting the node (without it, an older copy "
+                         "in Redis is not recognised)") from None
 
 
 def _utc(moment: datetime) -> datetime:
