@@ -2,12 +2,16 @@
 
 Every open socket is a file descriptor. A node whose fronts may accept more connections
 than the process may open fails in the wrong place when peers hold them all: an idle HTTP
-client could leave no descriptor for reading a list file or rotating the compliance log.
-So at ``serve`` start the soft ``RLIMIT_NOFILE`` is raised to the hard limit (systemd's
-default soft limit is 1,024, its hard one 524,288), and the fronts' connection caps are
-lowered — proportionally, with a warning naming the fix — when together with a reserve for
-files, Redis and the event loop they would not fit under it. A connection past a cap is
-closed at once and counted; the node never runs out of descriptors because of its peers.
+client could leave no descriptor for reading a list file or rotating the compliance log,
+and a call in flight none for the Redis connection its record needs (a BLOCK; an opt-out
+FAILED). So at ``serve`` start the soft ``RLIMIT_NOFILE`` is raised to the hard limit
+(systemd's default soft limit is 1,024, its hard one 524,288), and the fronts' caps are
+lowered — proportionally, with a warning naming the number to raise the limit to — when
+the most the node may hold open at once would not fit under it: every front's connections,
+the Redis connections of every call in flight (FastAGI sessions counted with the opt-outs'
+headroom, twice ``max_sessions``; an HTTP request per connection), and a reserve for files
+and the event loop. A connection past a cap is closed at once and counted; the node never
+runs out of descriptors because of its peers.
 """
 
 from __future__ import annotations
@@ -15,12 +19,16 @@ from __future__ import annotations
 import resource
 from dataclasses import dataclass
 
-__all__ = ["RESERVED_FDS", "ConnectionCaps", "fit_caps", "raise_nofile_limit"]
+__all__ = ["OPT_OUT_HEADROOM", "RESERVED_FDS", "ConnectionCaps", "fit_caps",
+           "raise_nofile_limit"]
 
-# Descriptors kept for everything that is not a front's connection: the compliance log and
-# its lock, SQLite and its WAL, list files while a version loads, Redis connections (one
-# per concurrent call on the call path at worst: see FastAGI max_sessions), the loop.
+# Descriptors kept for everything that is neither a front's connection nor a call's Redis
+# connection: the compliance log and its lock, SQLite and its WAL, list files while a
+# version loads, the list follower's pub/sub and the readiness pinger, the loop, stdio.
 RESERVED_FDS = 256
+# FastAGI sessions at once, in units of max_sessions: checks fill max_sessions, opt-outs
+# have as many again of their own (fronts/fastagi/server.py, 64.1200(d)(3)).
+OPT_OUT_HEADROOM = 2
 _CEILING = 1 << 20  # never ask for more than this, even when the hard limit is infinite
 
 
@@ -39,28 +47,45 @@ def raise_nofile_limit() -> int:
 
 @dataclass(frozen=True, slots=True)
 class ConnectionCaps:
-    """How many connections each front may hold open at once."""
+    """How many connections each front may hold open at once, how many FastAGI sessions
+    (``max_sessions``: checks; opt-outs get as many again), and how many Redis connections
+    one call in flight may take (0: embedded stores; records and call-frequency counts in
+    Redis are two clients, so 2)."""
 
     fastagi: int
     http: int
     sip_tcp: int
+    sessions: int = 0
+    redis_per_call: int = 0
 
     @property
     def total(self) -> int:
         """Descriptors the fronts' connections may take together."""
         return self.fastagi + self.http + self.sip_tcp
 
+    @property
+    def calls_in_flight(self) -> int:
+        """Calls being decided at once: FastAGI sessions with the opt-outs' headroom (never
+        more than its connections), and one request per HTTP connection."""
+        return min(self.sessions * OPT_OUT_HEADROOM, self.fastagi) + self.http
+
+    def needed(self, reserve: int = RESERVED_FDS) -> int:
+        """The most descriptors the node may hold open at once with these caps."""
+        return self.total + self.calls_in_flight * self.redis_per_call + reserve
+
 
 def fit_caps(wanted: ConnectionCaps, limit: int, reserve: int = RESERVED_FDS
              ) -> ConnectionCaps:
-    """``wanted``, or each cap lowered in proportion so that all fit under ``limit``."""
-    room = max(limit - reserve, 3)
-    if wanted.total <= room:
+    """``wanted``, or every cap (sessions too) lowered in proportion so that the most the
+    node may hold open (``needed``) fits under ``limit``."""
+    if wanted.needed(reserve) <= limit:
         return wanted
-    scale = room / wanted.total
+    room = max(limit - reserve, 3)
+    scale = room / (wanted.needed(reserve) - reserve)
 
     def lowered(cap: int) -> int:
         return max(1, int(cap * scale)) if cap else 0
 
     return ConnectionCaps(lowered(wanted.fastagi), lowered(wanted.http),
-                          lowered(wanted.sip_tcp))
+                          lowered(wanted.sip_tcp), lowered(wanted.sessions),
+                          wanted.redis_per_call)

@@ -105,13 +105,21 @@ class CliState:
     def runtime(self, *, lists: bool = True) -> Runtime:
         """Open the node's stores (the lists only when the command decides: ``lists``)."""
         from callguard.runtime import open_runtime  # noqa: PLC0415 - see the imports
+        from callguard.stores.redis.lists import (  # noqa: PLC0415 - see the imports
+            SERVED_LISTS_FILE,
+            RedisListRegistry,
+        )
         try:
-            return open_runtime(self.settings, lists=lists)
+            runtime = open_runtime(self.settings, lists=lists)
+            if isinstance(runtime.lists, RedisListRegistry):  # serve writes it; others read
+                runtime.lists.remember_in(self.settings.data_dir / SERVED_LISTS_FILE,
+                                          write=self.command == "serve")
         except LogKeyError as exc:
             usage_error(str(exc))
         except CallguardError as exc:
             err_console.print(f"[red]error:[/red] {escape(str(exc))}")
             sys.exit(EXIT_INTERNAL)
+        return runtime
 
 
 def _command_path() -> str | None:

@@ -32,7 +32,7 @@ from callguard.stores.redis.records import MARKER_KEY, check_durability
 from callguard.stores.redis.remembered import MARKER_FILE, read_marker
 from callguard.watchdog.ami import transfer_events_warning
 
-__all__ = ["config", "describe"]
+__all__ = ["SPLIT_RECORDS", "config", "describe"]
 
 
 @click.group()
@@ -61,7 +61,11 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
         got = run(_with_registry(settings, collect))
     except (CallguardError, OSError, RedisError) as exc:
         where = "Redis" if settings.lists_backend == "redis" else str(settings.data_dir)
-        return [], [f"lists: cannot read them from {where}: {exc}"]
+        fix = ("; check that Redis runs at [redis] url (or CALLGUARD_REDIS_URL) and that "
+               "CALLGUARD_REDIS_PASSWORD is its password: serve would start with no list and "
+               "BLOCK every call they cover until it reads them"
+               if isinstance(exc, RedisError) else "")
+        return [], [f"lists: cannot read them from {where}: {exc}{fix}"]
     rows = []
     for name in read:
         row = got["found"].get(name)
@@ -129,7 +133,20 @@ def _record_store(settings: Settings) -> tuple[list[str], list[str]]:
     """Problems and warnings of the record store, read without writing."""
     if settings.records.backend == "redis":
         return _redis_records(settings)
-    return _embedded_records(settings), []
+    shared = ([SPLIT_RECORDS] if settings.lists_backend == "redis" else [])
+    return _embedded_records(settings), shared
+
+
+# Lists shared through Redis say "several nodes"; records kept on each node's disk then
+# leave a do-not-call request (64.1200(d)(3)) or a revoked consent taken on one node unknown
+# to the others, which keep allowing calls to the number.
+SPLIT_RECORDS = (
+    "lists are shared through Redis ([lists] backend = \"redis\") but records — company "
+    "do-not-call requests, consent, business relationships — are this node's alone "
+    "([records] backend = \"embedded\"): with several nodes, a do-not-call request taken "
+    "on one is unknown to the others, which keep ALLOWing calls to the number (47 CFR "
+    "64.1200(d)(3)). Set [records] backend = \"redis\" on every node; a single node may "
+    "ignore this")
 
 
 def _redis_records(settings: Settings) -> tuple[list[str], list[str]]:

@@ -54,7 +54,11 @@ from callguard.stores.embedded.lists import (
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta, build_chunks
 from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
-from callguard.stores.redis.lists import RedisListPublisher, RedisListRegistry
+from callguard.stores.redis.lists import (
+    SERVED_LISTS_FILE,
+    RedisListPublisher,
+    RedisListRegistry,
+)
 
 __all__ = ["MAX_SHRINK_HELP", "built_or_exit", "dnc", "lists_read"]
 
@@ -134,6 +138,8 @@ async def _with_registry(settings: Settings, action: Any, *, only: str | None = 
         client = redis_client(settings)
         registry = RedisListRegistry(client)
         try:
+            # a version older than serve last served here is refused, as serve refuses it
+            registry.remember_in(settings.data_dir / SERVED_LISTS_FILE, write=False)
             await (registry.sync_one(only) if only else registry.sync())
             return action(registry)
         finally:

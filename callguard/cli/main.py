@@ -136,18 +136,22 @@ def main() -> None:
         sys.exit(EXIT_INTERNAL)
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
         hint = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass)."
-                if _auth_refused(str(exc)) else "")
+                if _auth_refused(str(exc)) else _UNREACHABLE_HINT
+                if "(Redis) unreachable" in str(exc) else "")
         err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
                           highlight=False)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if _redis_unreachable(exc):
-            err_console.print(f"[red]error:[/red] Redis is unreachable ({escape(str(exc))}). "
-                              "Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the "
-                              "server runs, then run the command again.", highlight=False)
+            err_console.print(f"[red]error:[/red] Redis is unreachable "
+                              f"({escape(str(exc))}).{_UNREACHABLE_HINT}", highlight=False)
             sys.exit(EXIT_INTERNAL)
         err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
+
+
+_UNREACHABLE_HINT = (" Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the server "
+                     "runs, then run the command again.")
 
 
 def internal_error_text(exc: BaseException) -> str:

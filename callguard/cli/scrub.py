@@ -52,6 +52,7 @@ from callguard.decision import Decision
 from callguard.errors import UsageError
 from callguard.facts.frequency import FREQUENCY, ScrubCounts
 from callguard.gate import CheckRequest, Gate
+from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
 
 __all__ = ["lists_read", "scrub"]
@@ -126,7 +127,8 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
     the first candidate is taken (zip and tz may both be there), of one name only one."""
     if wanted is not None:
         if wanted not in fields:
-            usage_error(f"--{what}-column {wanted!r} is not a column; columns: {fields}")
+            usage_error(f"--{what}-column {wanted!r} is not a column; columns: "
+                        f"{redact_digits(str(fields))}{_no_header(fields)}")
         _once_or_exit(fields, wanted, what)
         return wanted
     found = sorted((f for f in fields if f.lower() in candidates),
@@ -140,8 +142,17 @@ def _pick(fields: list[str], wanted: str | None, candidates: tuple[str, ...],
         return found[0]
     if required:
         usage_error(f"no {what} column found (looked for {', '.join(candidates)}); "
-                    f"name it with --{what}-column")
+                    f"name it with --{what}-column{_no_header(fields)}")
     return None
+
+
+def _no_header(fields: list[str]) -> str:
+    """When the first line holds a phone number, the file has no header line: say so (and
+    never repeat the number: stderr reaches cron mail and journald)."""
+    if any(redact_digits(field) != field for field in fields):
+        return ("; its first line holds a phone number, so it has no header line: add one "
+                "naming the columns (e.g. phone,zip), or the first lead is read as the header")
+    return ""
 
 
 def _once_or_exit(fields: list[str], name: str, what: str) -> None:

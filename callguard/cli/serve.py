@@ -20,6 +20,7 @@ from aiohttp import web
 from rich.markup import escape
 
 from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
+from callguard.cli.config_check import SPLIT_RECORDS
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, unreachable_caller_ids
 from callguard.errors import ConfigError
@@ -37,6 +38,7 @@ from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.embedded.tallies import EmbeddedTallies
 from callguard.stores.interfaces import AbandonmentTallies
+from callguard.stores.redis.lists import RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.tallies import RedisTallies
 from callguard.tuning import raise_mmap_threshold
@@ -65,15 +67,22 @@ def _fit_connection_caps(settings: Settings) -> Settings:
         fastagi=settings.fastagi.max_connections,
         http=settings.http.max_connections if settings.http.enabled else 0,
         sip_tcp=settings.sip.max_tcp_connections if settings.sip.enabled and settings.sip.tcp
-        else 0)
+        else 0, sessions=settings.fastagi.max_sessions,
+        # records and call-frequency counts are two Redis clients: a call may hold one each
+        redis_per_call=2 if settings.records.backend == "redis" else 0)
     caps = fit_caps(wanted, limit)
     if caps == wanted:
         return settings
-    _log.warning("connection_caps_lowered", open_files_limit=limit, wanted=wanted.total,
-                 fastagi=caps.fastagi, http=caps.http, sip_tcp=caps.sip_tcp,
-                 fix="raise LimitNOFILE (systemd) or ulimit -n, or lower the caps")
+    _log.warning("connection_caps_lowered", open_files_limit=limit,
+                 needed=wanted.needed(), fastagi=caps.fastagi, http=caps.http,
+                 sip_tcp=caps.sip_tcp, max_sessions=caps.sessions,
+                 fix=f"raise the open-files limit to at least {wanted.needed()} "
+                     "(LimitNOFILE= in the systemd unit, ulimit -n, or docker's "
+                     "--ulimit nofile=), or lower [fastagi] max_connections and "
+                     "max_sessions, [http] max_connections, [sip] max_tcp_connections")
     return replace(settings,
-                   fastagi=replace(settings.fastagi, max_connections=caps.fastagi),
+                   fastagi=replace(settings.fastagi, max_connections=caps.fastagi,
+                                   max_sessions=max(caps.sessions, 1)),
                    http=replace(settings.http, max_connections=max(caps.http, 1)),
                    sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1)))
 
@@ -99,6 +108,12 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         "callguard_fastagi_events", "FastAGI sessions by what happened (answered, allow, "
         "block, refused_source, bad_headers, over_budget, ...)", "event",
         lambda: stats.counts)
+    if isinstance(runtime.lists, RedisListRegistry):
+        went_back = runtime.lists.went_back
+        runtime.metrics.watch_counts(
+            "callguard_list_went_back", "Times a list's version published in Redis was "
+            "older than the one served (Redis restored from an older backup?): refused, the "
+            "newer copy kept; alert on any increase", "list", lambda: went_back)
     fastagi_settings = runtime.settings.fastagi
     await _listening("FastAGI", "[fastagi]", fastagi_settings.host, fastagi_settings.port,
                      fastagi.start())
@@ -110,6 +125,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
     _warn_missing_lists(runtime)
     _warn_caller_ids(runtime)
+    _warn_split_records(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -349,6 +365,14 @@ def _warn_caller_ids(runtime: Runtime) -> None:
                      detail="no one can call this caller ID back to make a do-not-call "
                             "request; it is presented on every call allowed for the campaign: "
                             "set the campaign's caller_id to the seller's number")
+
+
+def _warn_split_records(runtime: Runtime) -> None:
+    """Lists shared through Redis, records on this node alone: say so at start (``config
+    check`` says why) — a do-not-call request taken on another node is not known here."""
+    settings = runtime.settings
+    if settings.lists_backend == "redis" and settings.records.backend == "embedded":
+        _log.warning("records_not_shared", detail=SPLIT_RECORDS)
 
 
 class CallerIdReadiness(Readiness):

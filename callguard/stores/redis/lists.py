@@ -9,6 +9,9 @@ Keys (one per area code per version — never one giant value, which would stall
     callguard:list:<name>:current         the published version
     callguard:list:<name>:previous        the one before it, kept for rollback (after a
                                           rollback: the newest one older than current)
+    callguard:list:<name>:withdrawn       set of "<N>:<manifest sha256>": versions a
+                                          rollback withdrew (a node serving one follows
+                                          the rollback back to an older import)
 
 Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
 one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
@@ -17,6 +20,19 @@ every SHA-256 (and the manifest's own checksum) and only then swaps its snapshot
 reference: lookups never see half a version and never leave the process. A node that
 loses Redis keeps serving its last good replica (the list-freshness rules block once it is
 too old) and catches up on reconnect.
+
+A published version imported before the one a node serves, when no rollback withdrew the
+served one, is Redis restored from an older backup (or a replica promoted before it had
+the newest import): the node refuses it and keeps serving its newer copy — the older one
+lacks every number registered since, and would ALLOW calls to them — and says so loudly
+(``list_version_went_back`` warning, ``callguard_list_went_back_total``, ``/readyz`` not
+ready) until a newer import is published. ``serve`` keeps the last version it served in
+its data dir (``remember_in``): restarted, it refuses the older one too, and serves none of
+that list (every call in its scope BLOCKed) rather than the older copy; the CLI on that
+data dir reads the file and refuses the same. "Older" is imported
+earlier *and* numbered no higher: a restore brings back the version counter, so an import
+made after it is numbered anew and imported later; a newer import made on a host whose
+clock is behind still has a higher number and is taken.
 """
 
 from __future__ import annotations
@@ -24,9 +40,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
+import os
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import structlog
 from pyroaring import FrozenBitMap
@@ -49,11 +69,13 @@ from callguard.stores.list_files import ParsedList
 
 _Snapshot = BitmapSnapshot | DatedSnapshot
 
-__all__ = ["CHANNEL", "RedisListPublisher", "RedisListRegistry"]
+__all__ = ["CHANNEL", "SERVED_LISTS_FILE", "RedisListPublisher", "RedisListRegistry"]
 
 CHANNEL = "callguard:lists:published"
 _NAMES = "callguard:lists"
 _BATCH = 32
+_WITHDRAWN = "withdrawn"
+SERVED_LISTS_FILE = "redis-lists-served.json"  # in serve's data dir: see remember_in
 _CLOSE_SECONDS = 1.0
 _log = structlog.get_logger("callguard.lists")
 
@@ -140,7 +162,9 @@ class RedisListPublisher:
             raise NothingToRollBack(f"list {name} has no previous version to roll back to")
         target = int(previous)
         older = await self._newest_before(name, target)
+        manifest = _bytes(await self._client.get(_manifest_key(name, int(current))))
         pipe = self._client.pipeline(transaction=True)
+        pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
         pipe.set(_key(name, "current"), target)
         if older is None:
             pipe.delete(_key(name, "previous"))
@@ -180,6 +204,43 @@ class RedisListPublisher:
         return int(current)
 
 
+class _Served(NamedTuple):
+    """A version served: its number, manifest digest and import time."""
+
+    version: int
+    digest: str
+    imported_at: datetime
+
+
+def _read_served(path: Path) -> dict[str, _Served]:
+    """The versions ``serve`` last served, from its data dir; none when there is no file.
+    An unreadable file is the node's to report: raised as a StoreError."""
+    try:
+        doc = json.loads(path.read_bytes())
+        return {str(name): _Served(int(v["version"]), str(v["digest"]),
+                                   datetime.fromisoformat(str(v["imported_at"])))
+                for name, v in doc.items()}
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoreError(f"{path}: unreadable ({type(exc).__name__}: {exc}); it keeps the "
+                         "list versions this node last served, so that one restored from "
+                         "an older backup is refused. Remove it, then import your newest "
+                         "lists before starting the node (without it, an older copy "
+                         "in Redis is not recognised)") from None
+
+
+def _utc(moment: datetime) -> datetime:
+    """An import time, comparable: one written without an offset was UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _signature_text(version: int, manifest: bytes | None) -> str:
+    """A version as the ``withdrawn`` set names it: its number and its manifest's digest
+    (numbers alone repeat after a Redis lost its data)."""
+    return f"{version}:{hashlib.sha256(manifest or b'').hexdigest()}"
+
+
 class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 
@@ -193,8 +254,38 @@ class RedisListRegistry:
         self._loading: dict[str, asyncio.Lock] = {}
         self._refused: dict[str, tuple[int, str]] = {}  # version and manifest digest
         self._serving: dict[str, tuple[int, str]] = {}  # the same, of the loaded version
+        self.went_back: Counter[str] = Counter()  # older versions refused, by list
+        self._served_file: Path | None = None
+        self._floor: dict[str, _Served] = {}  # last served, from the file (a restart)
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
+
+    def remember_in(self, path: Path, *, write: bool = True) -> None:
+        """Refuse a version older than the one ``path`` (``serve``'s data dir) names, as if
+        still served; with ``write`` (``serve``) keep it there as versions are served. The
+        CLI reads it only: a scrub or ``dnc status`` after a restore refuses the older copy
+        as the node does."""
+        self._floor = _read_served(path)
+        self._served_file = path if write else None
+
+    def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
+        """Write the version now served of ``name`` (replaced whole: never half a file)."""
+        self._floor[name] = _Served(meta.version, digest, meta.imported_at)
+        path = self._served_file
+        if path is None:
+            return
+        doc = {n: {"version": s.version, "digest": s.digest,
+                   "imported_at": s.imported_at.isoformat()}
+               for n, s in sorted(self._floor.items())}
+        partial = path.with_name(path.name + ".partial")
+        try:
+            with partial.open("wb") as out:
+                out.write(json.dumps(doc, indent=1).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            partial.replace(path)
+        except OSError as exc:  # a restart would not know it: say so, keep serving
+            _log.warning("lists_served_unwritten", path=str(path), error=str(exc))
 
     def snapshot(self, name: str) -> _Snapshot | None:
         """The current version of ``name`` (no network hop)."""
@@ -269,12 +360,51 @@ class RedisListRegistry:
                 _log.error("list_version_refused", list=name, version=version, error=str(exc),
                            serving=loaded.meta.version if loaded else None)
                 return
+            if await self._went_back(name, loaded is not None, snapshot):
+                self._refused[name] = signature
+                return
             self._snapshots[name] = snapshot
             self._serving[name] = signature
+            self._remember(name, snapshot.meta, signature[1])
             self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
+
+    async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
+        """Whether ``published`` is older than the version this node serves (or, restarted,
+        last served) and no rollback withdrew that one; if so, say so everywhere. Serving
+        it: that copy stays. Restarted: none is served, every call in scope BLOCKed."""
+        served, older = self._floor.get(name), published.meta
+        if served is None or _utc(older.imported_at) >= _utc(served.imported_at) or (
+                older.version > served.version):
+            return False
+        if await self._client.sismember(_key(name, _WITHDRAWN),
+                                        f"{served.version}:{served.digest}"):
+            _log.info("list_rolled_back", list=name, version=older.version,
+                      withdrawn=served.version)
+            return False
+        self.went_back[name] += 1
+        kept = (f"Serving v{served.version}, which has every number registered since (the "
+                "older copy would ALLOW calls to them)" if serving else
+                f"This node last served v{served.version} and serves no version of {name} "
+                "now: every call in its scope is BLOCKed (the older copy would ALLOW calls to "
+                "numbers registered since)")
+        self.errors[name] = (
+            f"list {name}: Redis now publishes v{older.version} (imported "
+            f"{older.imported_at:%Y-%m-%d %H:%M} UTC), older than v{served.version} "
+            f"(imported {served.imported_at:%Y-%m-%d %H:%M} UTC) "
+            f"{'served here' if serving else 'this node last served'}, and no `dnc "
+            f"rollback` withdrew it: Redis restored from an older backup? {kept}. Fix: "
+            f"import the newest copy again (`callguard dnc import FILE --list {name} ...`); "
+            "to serve an older copy on purpose, import that file again")
+        _log.warning("list_version_went_back", list=name, published=older.version,
+                     published_imported_at=older.imported_at.isoformat(),
+                     serving=served.version if serving else None,
+                     last_served=served.version,
+                     last_served_imported_at=served.imported_at.isoformat(),
+                     fix=f"import the newest copy of {name} again")
+        return True
 
     async def _previous(self, name: str, refused: int) -> _Snapshot | None:
         """The ``previous`` version, served when the current one is refused at start."""
@@ -287,8 +417,11 @@ class RedisListRegistry:
             snapshot = await self._load(name, version, manifest)
         except StoreError:
             return None
+        if await self._went_back(name, False, snapshot):
+            return None
         self._snapshots[name] = snapshot
         self._serving[name] = (version, hashlib.sha256(manifest or b"").hexdigest())
+        self._remember(name, snapshot.meta, self._serving[name][1])
         return snapshot
 
     async def _load(self, name: str, version: int, manifest: bytes | None) -> _Snapshot:
