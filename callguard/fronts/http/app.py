@@ -7,8 +7,9 @@ page shell (no data) are open. Every failure is a JSON body ``{"error": ...}`` w
 turns aiohttp's own 404/405/413 and any unexpected exception into one); a decision is
 always 200 with its verdict (a BLOCK is an answer, not an error). Bodies are JSON in UTF-8
 (RFC 8259 8.1), declared ``Content-Type: application/json``: another media type (or
-none) is a 415, another declared charset, nesting deeper than the parser's stack, or a
-body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live in
+none), or a content coding other than gzip or deflate, is a 415; another declared charset,
+nesting deeper than the parser's stack, a body that does not decode as its coding says, or
+a body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live in
 ``limits.py``.
 """
 
@@ -31,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.limits import (
+    BadBodyError,
     BodyTimeoutError,
     ClientGoneError,
     ConnectionLimits,
@@ -88,10 +90,16 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _not_json(message: str) -> web.Response:
-    """415 (RFC 9110 15.5.16), with the one media type accepted in ``Accept``."""
-    return web.json_response({"error": message}, status=415,
-                             headers={"Accept": "application/json"})
+def _not_json(exc: _MediaTypeError) -> web.Response:
+    """415 (RFC 9110 15.5.16), with what is accepted: the one media type in ``Accept``, or
+    the content codings in ``Accept-Encoding``."""
+    return web.json_response({"error": str(exc)}, status=415, headers=dict([exc.accepted]))
+
+
+def _undecodable(message: str) -> web.Response:
+    response = _error(400, f"the body could not be decoded as declared ({message})")
+    response.force_close()
+    return response
 
 
 def _gone() -> web.Response:
@@ -153,6 +161,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     """The JSON object with string fields, or UsageError naming what is wrong
     (_MediaTypeError: the body does not say it is JSON)."""
     _media_type(request)
+    _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
         raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
@@ -160,6 +169,8 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raw = await read_body(request, limits)
     except BodyTimeoutError:
         raise _BodyTooSlowError from None
+    except BadBodyError as exc:
+        raise _UndecodableError(str(exc)) from None
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
@@ -197,7 +208,37 @@ def _media_type(request: web.Request) -> None:
 
 
 class _MediaTypeError(Exception):
-    """The body is declared as another media type than JSON: 415."""
+    """The body is declared as another media type than JSON, or in a content coding not
+    decoded here: 415, with the header that says what is accepted."""
+
+    def __init__(self, message: str,
+                 accepted: tuple[str, str] = ("Accept", "application/json")) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+
+class _UndecodableError(Exception):
+    """The body does not decode as its Content-Encoding says: 400."""
+
+
+# What aiohttp's parser decodes (HttpRequestParser: gzip, deflate; br and zstd only with
+# their optional packages, not installed: the parser refuses those with a 400 itself).
+_CODINGS = frozenset({"gzip", "deflate", "identity"})
+
+
+def _content_coding(request: web.Request) -> None:
+    """A body in a content coding aiohttp does not decode (``foo``, ``compress``, a list
+    such as ``gzip, gzip``) was read as if it had none, and a body that says it is encoded
+    decided as plain JSON; two ``Content-Encoding`` lines were decoded by the first alone.
+    Neither is guessed at (RFC 9110 8.4: a coding the server does not accept is a 415)."""
+    given = request.headers.getall("Content-Encoding", [])
+    if not given:
+        return
+    if len(given) == 1 and given[0].strip().lower() in _CODINGS:
+        return
+    shown = ", ".join(given)[:60]
+    raise _MediaTypeError(f"Content-Encoding {shown!r} is not supported; send the body "
+                          "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
 
 
 def _text_field(key: str, value: object) -> None:
@@ -308,7 +349,9 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _MediaTypeError as exc:
             counts["unsupported_media_type"] += 1
-            return _not_json(str(exc))
+            return _not_json(exc)
+        except _UndecodableError as exc:
+            return _undecodable(str(exc))
         except _BodyTooSlowError:
             return _too_slow()
         except ClientGoneError:
@@ -332,7 +375,9 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _MediaTypeError as exc:
             counts["unsupported_media_type"] += 1
-            return _not_json(str(exc))
+            return _not_json(exc)
+        except _UndecodableError as exc:
+            return _undecodable(str(exc))
         except _BodyTooSlowError:
             return _too_slow()
         except ClientGoneError:
