@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -92,3 +93,37 @@ def test_a_gzip_body_that_is_gzip_is_still_decided(node: ServeNode) -> None:
                             {"Content-Encoding": "gzip"})
     assert status == 200, body
     assert body["verdict"] == "ALLOW", body
+
+
+def test_a_chunk_refused_part_way_is_a_400_at_once(node: ServeNode) -> None:
+    """A first good chunk, then a chunk size that is not hex: aiohttp queued its 400
+    behind the request, whose read waited ``body_timeout_ms`` (10 s) for a body that
+    could never come, then answered 408 "did not arrive in time"."""
+    body = json.dumps(CHECK).encode()
+    head = (f"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=8) as sock:
+        sock.sendall(head.encode() + b"10\r\n" + body[:16] + b"\r\n")
+        time.sleep(0.3)  # the handler is reading the body by now
+        started = time.monotonic()
+        sock.sendall(b"zz\r\n" + body[16:] + b"\r\n0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert time.monotonic() - started < 5
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert b"chunk" in answer.partition(b"\r\n\r\n")[2].lower(), answer
+    assert node.alive()
+    assert "Unhandled exception" not in node.stderr()
+    status, decided = node.json("/v1/check", CHECK)  # and the node still decides
+    assert (status, decided["verdict"]) == (200, "ALLOW")
+
+
+@pytest.mark.parametrize("at", ["2016-12-31T23:59:60Z", "2016-12-31 23:59:60+00:00",
+                                "20161231T235960Z"])
+def test_a_leap_second_is_a_400_that_says_so(node: ServeNode, at: str) -> None:
+    """RFC 3339 5.6 spells a leap second, datetime cannot hold one: the 400 said the
+    instant was "not an ISO-8601 instant", which it is."""
+    status, body = node.json("/v1/check", {**CHECK, "at": at})
+    assert status == 400, body
+    assert "leap second" in body["error"], body

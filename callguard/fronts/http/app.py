@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -97,7 +98,7 @@ def _not_json(exc: _MediaTypeError) -> web.Response:
 
 
 def _undecodable(message: str) -> web.Response:
-    response = _error(400, f"the body could not be decoded as declared ({message})")
+    response = _error(400, f"the body could not be read as sent ({message})")
     response.force_close()
     return response
 
@@ -218,7 +219,8 @@ class _MediaTypeError(Exception):
 
 
 class _UndecodableError(Exception):
-    """The body does not decode as its Content-Encoding says: 400."""
+    """The body does not decode as its Content-Encoding says, or its chunks cannot be
+    read: 400."""
 
 
 # What aiohttp's parser decodes (HttpRequestParser: gzip, deflate; br and zstd only with
@@ -282,11 +284,19 @@ class _BodyTooSlowError(Exception):
     """The body did not arrive in time: 408."""
 
 
+# 23:59:60, a leap second: RFC 3339 5.6 spells it, Python's datetime cannot hold it (it
+# was "not an ISO-8601 instant", which it is). No verdict depends on the second itself.
+_LEAP_SECOND = re.compile(r"[Tt ]\d\d:?\d\d:?60(?![0-9])")
+
+
 def _instant(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"'at' {text!r} is not an ISO-8601 instant") from None
+        if _LEAP_SECOND.search(text):
+            raise UsageError(f"'at' {text[:60]!r} is a leap second (:60), which callguard "
+                             "cannot represent; send the second before it (:59)") from None
+        raise UsageError(f"'at' {text[:60]!r} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
     try:

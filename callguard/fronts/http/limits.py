@@ -31,7 +31,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler, RequestPayloadError
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
            "GuardedSite", "HttpLimitSettings", "limits_middleware", "read_body"]
@@ -217,13 +217,16 @@ async def read_body(request: web.Request, limits: ConnectionLimits | None) -> by
     except RequestPayloadError as exc:
         if limits is not None:
             limits.counts["bad_body"] += 1
-        raise BadBodyError(_last_line(str(exc))) from None
+        raise BadBodyError(_reason(str(exc))) from None
 
 
-def _last_line(message: str) -> str:
-    """aiohttp's ``400, message:\n  Can not decode content-encoding: gzip`` as its reason."""
-    lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return (lines[-1] if lines else "malformed body")[:200]
+def _reason(message: str) -> str:
+    """aiohttp's ``400, message:\n  Can not decode content-encoding: gzip``, or the
+    parser's ``Invalid character in chunk size`` (then the bytes it read and a caret), as
+    its one line of reason."""
+    lines = [line.strip() for line in message.splitlines()]
+    lines = [line for line in lines if line and not line.endswith(", message:")]
+    return (lines[0] if lines else "malformed body")[:200]
 
 
 class _RequestHandler(RequestHandler):
@@ -253,6 +256,21 @@ class _RequestHandler(RequestHandler):
             {"error": f"{status} {HTTPStatus(status).phrase}: {reason}"}, status=status)
         response.force_close()
         return response
+
+    def data_received(self, data: bytes) -> None:
+        """As aiohttp, and a body its parser refuses part-way (a chunk size that is not
+        hex, after a first good chunk) fails the read of the request being handled: aiohttp
+        queued the 400 behind that request, whose read waited for the rest of a body that
+        could never come, and answered 408 "did not arrive in time" ``body_timeout_ms``
+        later. Now ``read_body`` answers 400 at once, naming the parser's reason."""
+        queued = len(self._messages)
+        super().data_received(data)
+        request = self._current_request
+        if request is None or len(self._messages) <= queued:
+            return
+        message = self._messages[-1][0]
+        if isinstance(message, _ErrInfo) and not request.content.is_eof():
+            request.content.set_exception(RequestPayloadError(message.message))
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """Not for a body that could not be decoded: ``read_body`` answered it (400,
