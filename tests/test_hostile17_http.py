@@ -127,3 +127,20 @@ def test_a_leap_second_is_a_400_that_says_so(node: ServeNode, at: str) -> None:
     status, body = node.json("/v1/check", {**CHECK, "at": at})
     assert status == 400, body
     assert "leap second" in body["error"], body
+
+
+@pytest.mark.parametrize("coding", ["gzip, chunked", "deflate,chunked", "identity, chunked"])
+def test_a_transfer_coding_not_undone_here_is_a_501(node: ServeNode, coding: str) -> None:
+    """aiohttp undoes ``chunked`` only: ``gzip, chunked`` was read as plain JSON and
+    decided — a body that says it is gzip, guessed at (RFC 9112 6.1: 501)."""
+    body = json.dumps(CHECK).encode()
+    head = (f"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+            f"Content-Type: application/json\r\nTransfer-Encoding: {coding}\r\n"
+            "Connection: close\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=8) as sock:
+        sock.sendall(head.encode() + b"%x\r\n" % len(body) + body + b"\r\n0\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 501 "), answer[:200]
+    assert b"Transfer-Encoding" in answer.partition(b"\r\n\r\n")[2], answer

@@ -97,6 +97,12 @@ def _not_json(exc: _MediaTypeError) -> web.Response:
     return web.json_response({"error": str(exc)}, status=415, headers=dict([exc.accepted]))
 
 
+def _not_implemented(message: str) -> web.Response:
+    response = _error(501, message)
+    response.force_close()
+    return response
+
+
 def _undecodable(message: str) -> web.Response:
     response = _error(400, f"the body could not be read as sent ({message})")
     response.force_close()
@@ -218,6 +224,10 @@ class _MediaTypeError(Exception):
         self.accepted = accepted
 
 
+class _TransferCodingError(Exception):
+    """A transfer coding other than chunked: 501 (RFC 9112 6.1)."""
+
+
 class _UndecodableError(Exception):
     """The body does not decode as its Content-Encoding says, or its chunks cannot be
     read: 400."""
@@ -233,6 +243,12 @@ def _content_coding(request: web.Request) -> None:
     such as ``gzip, gzip``) was read as if it had none, and a body that says it is encoded
     decided as plain JSON; two ``Content-Encoding`` lines were decoded by the first alone.
     Neither is guessed at (RFC 9110 8.4: a coding the server does not accept is a 415)."""
+    transfer = request.headers.get("Transfer-Encoding")
+    if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
+            "chunked"]:
+        # ``gzip, chunked``: aiohttp undoes the chunking only, and read the rest as plain
+        raise _TransferCodingError(f"Transfer-Encoding {transfer[:60]!r} is not supported; "
+                                   "send the body chunked or with a Content-Length")
     given = request.headers.getall("Content-Encoding", [])
     if not given:
         return
@@ -320,6 +336,26 @@ def _mode(mode: str | None) -> None:
                          "(omit it for the campaign's)")
 
 
+_REFUSED = (_MediaTypeError, _UndecodableError, _TransferCodingError, _BodyTooSlowError,
+            ClientGoneError)
+
+
+def _refusal(exc: Exception, counts: Counter[str]) -> web.Response:
+    """The answer to a body refused before anything is decided or recorded (one of
+    ``_REFUSED``), for /v1/check and /v1/opt-out alike."""
+    if isinstance(exc, _MediaTypeError):
+        counts["unsupported_media_type"] += 1
+        return _not_json(exc)
+    if isinstance(exc, _UndecodableError):
+        return _undecodable(str(exc))
+    if isinstance(exc, _TransferCodingError):
+        counts["bad_http"] += 1
+        return _not_implemented(str(exc))
+    if isinstance(exc, _BodyTooSlowError):
+        return _too_slow()
+    return _gone()
+
+
 _DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
 
 
@@ -357,15 +393,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except UsageError as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
-        except _MediaTypeError as exc:
-            counts["unsupported_media_type"] += 1
-            return _not_json(exc)
-        except _UndecodableError as exc:
-            return _undecodable(str(exc))
-        except _BodyTooSlowError:
-            return _too_slow()
-        except ClientGoneError:
-            return _gone()
+        except _REFUSED as exc:
+            return _refusal(exc, counts)
         # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
         # recorded BLOCK callguard:time-budget, never a hung client.
         decision = await gate.check(CheckRequest(
@@ -383,15 +412,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except (UsageError, NumberError) as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
-        except _MediaTypeError as exc:
-            counts["unsupported_media_type"] += 1
-            return _not_json(exc)
-        except _UndecodableError as exc:
-            return _undecodable(str(exc))
-        except _BodyTooSlowError:
-            return _too_slow()
-        except ClientGoneError:
-            return _gone()
+        except _REFUSED as exc:
+            return _refusal(exc, counts)
         except StoreError as exc:
             return _error(503, f"not recorded: {exc}")
         except RecordWriteError as exc:
