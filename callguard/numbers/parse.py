@@ -156,13 +156,28 @@ def in_phone_context(user: str) -> str:
     return number
 
 
+_URI_SCHEMES = ("tel:", "sip:", "sips:")
+
+
 def _strip_uri(text: str) -> str:
     lowered = text[:5].lower()
     if lowered.startswith("tel:"):
         return in_phone_context(text[4:])
-    if lowered.startswith(("sip:", "sips:")):
+    if lowered.startswith(_URI_SCHEMES[1:]):
         return in_phone_context(text.split(":", 1)[1].split("@", 1)[0])
     return text
+
+
+def _private_plan(raw: str, user: str) -> str:
+    """Why a URI's local number with a context callguard cannot apply is refused (it
+    said "contains letters; dial vanity numbers as digits", of the context's domain)."""
+    context = next((unquote(p, errors="replace").partition("=")[2].strip()
+                    for p in user.split(";")[1:]
+                    if unquote(p, errors="replace").partition("=")[0].strip().lower()
+                    == "phone-context"), "")
+    return (f"{quoted_number(raw)} is a local number of the numbering plan "
+            f"{redact_digits(context[:60])!r} (its phone-context), which callguard cannot "
+            "read; send the number in global form (+1 and 10 digits)")
 
 
 class NumberParser:
@@ -197,7 +212,10 @@ class NumberParser:
             raise NumberError("no number given")
         if len(text) > _MAX_INPUT:
             raise NumberError(f"number is {len(text)} characters long; at most {_MAX_INPUT}")
-        body = ascii_digits(_strip_uri(text).strip())
+        stripped = _strip_uri(text).strip()
+        if ";" in stripped and text[:5].lower().startswith(_URI_SCHEMES):
+            raise NumberError(_private_plan(raw, stripped))
+        body = ascii_digits(stripped)
         plus = body[:1] in _PLUS
         if plus:
             body = body[1:]

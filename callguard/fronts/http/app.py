@@ -7,8 +7,9 @@ page shell (no data) are open. Every failure is a JSON body ``{"error": ...}`` w
 turns aiohttp's own 404/405/413 and any unexpected exception into one); a decision is
 always 200 with its verdict (a BLOCK is an answer, not an error). Bodies are JSON in UTF-8
 (RFC 8259 8.1), declared ``Content-Type: application/json``: another media type (or
-none) is a 415, another declared charset, nesting deeper than the parser's stack, or a
-body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live in
+none), or a content coding other than gzip or deflate, is a 415; another declared charset,
+nesting deeper than the parser's stack, a body that does not decode as its coding says, or
+a body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits live in
 ``limits.py``.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -31,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.limits import (
+    BadBodyError,
     BodyTimeoutError,
     ClientGoneError,
     ConnectionLimits,
@@ -88,10 +91,22 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def _not_json(message: str) -> web.Response:
-    """415 (RFC 9110 15.5.16), with the one media type accepted in ``Accept``."""
-    return web.json_response({"error": message}, status=415,
-                             headers={"Accept": "application/json"})
+def _not_json(exc: _MediaTypeError) -> web.Response:
+    """415 (RFC 9110 15.5.16), with what is accepted: the one media type in ``Accept``, or
+    the content codings in ``Accept-Encoding``."""
+    return web.json_response({"error": str(exc)}, status=415, headers=dict([exc.accepted]))
+
+
+def _not_implemented(message: str) -> web.Response:
+    response = _error(501, message)
+    response.force_close()
+    return response
+
+
+def _undecodable(message: str) -> web.Response:
+    response = _error(400, f"the body could not be read as sent ({message})")
+    response.force_close()
+    return response
 
 
 def _gone() -> web.Response:
@@ -153,6 +168,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     """The JSON object with string fields, or UsageError naming what is wrong
     (_MediaTypeError: the body does not say it is JSON)."""
     _media_type(request)
+    _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
         raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
@@ -160,6 +176,8 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raw = await read_body(request, limits)
     except BodyTimeoutError:
         raise _BodyTooSlowError from None
+    except BadBodyError as exc:
+        raise _UndecodableError(str(exc)) from None
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
@@ -197,7 +215,48 @@ def _media_type(request: web.Request) -> None:
 
 
 class _MediaTypeError(Exception):
-    """The body is declared as another media type than JSON: 415."""
+    """The body is declared as another media type than JSON, or in a content coding not
+    decoded here: 415, with the header that says what is accepted."""
+
+    def __init__(self, message: str,
+                 accepted: tuple[str, str] = ("Accept", "application/json")) -> None:
+        super().__init__(message)
+        self.accepted = accepted
+
+
+class _TransferCodingError(Exception):
+    """A transfer coding other than chunked: 501 (RFC 9112 6.1)."""
+
+
+class _UndecodableError(Exception):
+    """The body does not decode as its Content-Encoding says, or its chunks cannot be
+    read: 400."""
+
+
+# What aiohttp's parser decodes (HttpRequestParser: gzip, deflate; br and zstd only with
+# their optional packages, not installed: the parser refuses those with a 400 itself).
+_CODINGS = frozenset({"gzip", "deflate", "identity"})
+
+
+def _content_coding(request: web.Request) -> None:
+    """A body in a content coding aiohttp does not decode (``foo``, ``compress``, a list
+    such as ``gzip, gzip``) was read as if it had none, and a body that says it is encoded
+    decided as plain JSON; two ``Content-Encoding`` lines were decoded by the first alone.
+    Neither is guessed at (RFC 9110 8.4: a coding the server does not accept is a 415)."""
+    transfer = request.headers.get("Transfer-Encoding")
+    if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
+            "chunked"]:
+        # ``gzip, chunked``: aiohttp undoes the chunking only, and read the rest as plain
+        raise _TransferCodingError(f"Transfer-Encoding {transfer[:60]!r} is not supported; "
+                                   "send the body chunked or with a Content-Length")
+    given = request.headers.getall("Content-Encoding", [])
+    if not given:
+        return
+    if len(given) == 1 and given[0].strip().lower() in _CODINGS:
+        return
+    shown = ", ".join(given)[:60]
+    raise _MediaTypeError(f"Content-Encoding {shown!r} is not supported; send the body "
+                          "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
 
 
 def _text_field(key: str, value: object) -> None:
@@ -241,11 +300,19 @@ class _BodyTooSlowError(Exception):
     """The body did not arrive in time: 408."""
 
 
+# 23:59:60, a leap second: RFC 3339 5.6 spells it, Python's datetime cannot hold it (it
+# was "not an ISO-8601 instant", which it is). No verdict depends on the second itself.
+_LEAP_SECOND = re.compile(r"[Tt ]\d\d:?\d\d:?60(?![0-9])")
+
+
 def _instant(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"'at' {text!r} is not an ISO-8601 instant") from None
+        if _LEAP_SECOND.search(text):
+            raise UsageError(f"'at' {text[:60]!r} is a leap second (:60), which callguard "
+                             "cannot represent; send the second before it (:59)") from None
+        raise UsageError(f"'at' {text[:60]!r} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
     try:
@@ -267,6 +334,26 @@ def _mode(mode: str | None) -> None:
     if mode is not None and mode not in _MODES:
         raise UsageError(f"'mode' {mode[:40]!r} is not one of {', '.join(sorted(_MODES))} "
                          "(omit it for the campaign's)")
+
+
+_REFUSED = (_MediaTypeError, _UndecodableError, _TransferCodingError, _BodyTooSlowError,
+            ClientGoneError)
+
+
+def _refusal(exc: Exception, counts: Counter[str]) -> web.Response:
+    """The answer to a body refused before anything is decided or recorded (one of
+    ``_REFUSED``), for /v1/check and /v1/opt-out alike."""
+    if isinstance(exc, _MediaTypeError):
+        counts["unsupported_media_type"] += 1
+        return _not_json(exc)
+    if isinstance(exc, _UndecodableError):
+        return _undecodable(str(exc))
+    if isinstance(exc, _TransferCodingError):
+        counts["bad_http"] += 1
+        return _not_implemented(str(exc))
+    if isinstance(exc, _BodyTooSlowError):
+        return _too_slow()
+    return _gone()
 
 
 _DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
@@ -306,13 +393,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except UsageError as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
-        except _MediaTypeError as exc:
-            counts["unsupported_media_type"] += 1
-            return _not_json(str(exc))
-        except _BodyTooSlowError:
-            return _too_slow()
-        except ClientGoneError:
-            return _gone()
+        except _REFUSED as exc:
+            return _refusal(exc, counts)
         # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
         # recorded BLOCK callguard:time-budget, never a hung client.
         decision = await gate.check(CheckRequest(
@@ -330,13 +412,8 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         except (UsageError, NumberError) as exc:
             counts["bad_request"] += 1
             return _error(400, str(exc))
-        except _MediaTypeError as exc:
-            counts["unsupported_media_type"] += 1
-            return _not_json(str(exc))
-        except _BodyTooSlowError:
-            return _too_slow()
-        except ClientGoneError:
-            return _gone()
+        except _REFUSED as exc:
+            return _refusal(exc, counts)
         except StoreError as exc:
             return _error(503, f"not recorded: {exc}")
         except RecordWriteError as exc:

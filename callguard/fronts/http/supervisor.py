@@ -77,6 +77,7 @@ _WRITE_S = 10.0  # a page that takes no bytes for this long is let go (its place
 _BACKLOG_WINDOW = timedelta(days=1)
 MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
 _REPORT_FRESH = timedelta(seconds=30)  # pages refresh every minute; one build serves all
+_REPORTS_KEPT = 8  # zones' reports kept at once (pages ask for one or two)
 
 
 def page_record(record: Record) -> dict[str, Any]:
@@ -373,10 +374,23 @@ class SupervisorPage:
                 records = [r async for r in self._report_records(now)]
                 made = (now, await asyncio.to_thread(today_report, records,
                                                      self._archive_dir, tz, now))
-                self._reports[tz] = made
+                self._keep(tz, made)
             page = made[1]
         return web.Response(text=page, content_type="text/html",
                             headers={"Cache-Control": "no-store"})
+
+
+    def _keep(self, tz: str, made: tuple[datetime, str]) -> None:
+        """The report built for ``tz``, beside the others still fresh, at most
+        ``_REPORTS_KEPT``: every page asked for was kept for good, one per zone name (about
+        600, links included), so a client that walked ``?tz=`` through tzdata held every
+        page it had made built — a stale one is rebuilt when asked anyway."""
+        now = made[0]
+        self._reports = {zone: kept for zone, kept in self._reports.items()
+                         if now - kept[0] <= _REPORT_FRESH}
+        self._reports[tz] = made
+        while len(self._reports) > _REPORTS_KEPT:
+            del self._reports[min(self._reports, key=lambda zone: self._reports[zone][0])]
 
 
 async def _send(request: web.Request, response: web.StreamResponse, data: bytes) -> None:
