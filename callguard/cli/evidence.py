@@ -208,6 +208,7 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
     for who, sheet in stored["sellers"].items():
         for c in sheet["consents"]:
             state = ("valid now" if c["valid_now"] else
+                     f"not valid now ({c['unreadable']})" if c.get("unreadable") else
                      f"not valid now (ended by the {c['ended_by_revocation_of']} revocation)"
                      if c["ended_by_revocation_of"] else
                      f"not valid now (void under {c['void_under'][0]['pack']})"
