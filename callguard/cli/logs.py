@@ -627,7 +627,8 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
-        generated=datetime.now(UTC), log=path)
+        generated=datetime.now(UTC), log=path,
+        unarchived_name="the Redis stream of every node" if stream else None)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
@@ -672,6 +673,7 @@ def _report_tables(done: Any) -> None:
                   f"calls, {done.total(scrubs)} scrub decisions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
+    console.print(escape(figures.sources_note(done)), highlight=False)
     if done.purged is not None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     if done.adopted:

@@ -32,8 +32,8 @@ import duckdb
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json",
-           "withdrawn_note"]
+__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "sources_note",
+           "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
             "abandonment-warning", "abandonment-uncounted")
@@ -95,6 +95,10 @@ class Report:
     # The record store accepted anew (``store-adopted``) in the range: the consent/EBR/DNC
     # records the decisions after it read were those put back in it.
     adopted: list[dict[str, Any]] = field(default_factory=list)
+    # What the figures were read from (``report_with_live``): the archive and how many of
+    # its days, the unarchived log or stream. No rendering said it: a report of a copied
+    # archive, of one node's file or of the stream read alike.
+    sources: dict[str, Any] = field(default_factory=dict)
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -245,6 +249,21 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [{"logged_at": zulu(epoch + timedelta(microseconds=at), "milliseconds"),
              "node": node, "backend": backend} for at, node, backend in rows]
+
+
+def sources_note(report: Report) -> str:
+    """``read from: the archive at DIR (N days); unarchived records of FILE``."""
+    said = report.sources
+    if not said:
+        return "read from: not recorded"
+    archive = said.get("archive")
+    parts = [f"the archive at {archive} ({said.get('archive_days', 0)} day(s) held)"
+             if archive else "no archive" + (f" (none at {said['archive_missing']})"
+                                             if said.get("archive_missing") else "")]
+    # unnamed (the supervisor page's records, handed in): said so, never "none"
+    parts.append(f"unarchived records of {said['unarchived']}" if said.get("unarchived")
+                 else "the unarchived records handed in (their source not named)")
+    return "read from: " + "; ".join(parts)
 
 
 def adopted_note(report: Report) -> str:
@@ -420,6 +439,8 @@ def to_json(report: Report) -> dict[str, Any]:
         # the record store accepted anew in the range (none: not replaced)
         "store_adopted": [{**a, "note": _adopted_text(a)} for a in report.adopted],
         "first": report.first, "last": report.last,
+        # what the figures were read from (the archive, the unarchived log or stream)
+        "sources": {**report.sources, "note": sources_note(report)},
     }
 
 
@@ -575,7 +596,7 @@ def render_html(report: Report) -> str:
         f"<span class='t'>{html.escape(report.last or '-')}</span> "
         f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
-        "report.</p>"
+        f"report.</p><p class=sources>{html.escape(sources_note(report))}.</p>"
         + (f"<p class=purged><strong>Purged:</strong> {html.escape(purged_note(report))}.</p>"
            if report.purged else "")
         + (f"<p class=adopted><strong>Record store replaced:</strong> "

@@ -1,0 +1,44 @@
+"""`report` says what its figures were read from. A regulator asked for a day's figures got
+the same page whether it was read from this node's file alone (the other nodes' calls not
+in it), from a copied archive, or from both: no rendering named the archive or the log."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from callguard.compliance.segments import stamp_name
+from tests.log_files import cli, config
+
+NUMBER = "8015550123"
+
+
+def _report(path, *more: str):
+    result = cli("report", *more, config_path=path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_report_names_its_archive_and_its_log(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T11:00:00-07:00", config_path=path)
+    assert asked.returncode in (0, 1), asked.stderr
+    log = (data / "compliance.jsonl").resolve()
+    sources = json.loads(_report(path, "--json"))["sources"]
+    assert sources["unarchived"] == str(log)
+    assert sources["archive"] is None
+    assert sources["archive_missing"] == str((data / "archive").resolve())
+    assert f"unarchived records of {log}" in _report(path)
+    log.rename(stamp_name(log, datetime.now(UTC)))  # closed, as the writer rotates it
+    archived = cli("archive", "--compact-all", "--json", config_path=path)
+    assert archived.returncode == 0, archived.stderr
+    sources = json.loads(_report(path, "--json"))["sources"]
+    assert sources["archive"] == str((data / "archive").resolve())
+    assert sources["archive_days"] == 1
+    page = tmp_path / "report.html"
+    _report(path, "--html", str(page))
+    assert f"read from: the archive at {(data / 'archive').resolve()} (1 day(s) held)" in (
+        page.read_text())
