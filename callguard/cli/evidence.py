@@ -506,6 +506,37 @@ def _in_force(change: Record) -> str:
         f"— {facts}" if facts else "") if part)
 
 
+def _range_text(query: dict[str, Any]) -> str:
+    """The range as asked and as read, and how a decision is dated in it."""
+    first = query["from_instant"] or "the first record"
+    last = query["to_instant"] or "the last record"
+    asked = ", ".join(f"--{k} {query[k]}" for k in ("from", "to") if query.get(k))
+    return (f"range: {first} until {last} (asked: {asked}; a date alone is midnight in "
+            f"{query['tz']}); a call placed is dated by its instant, a `check --at` or "
+            "a scrub by when it was asked")
+
+
+def _zone(name: object) -> tzinfo | None:
+    """The zone --tz named, unless UTC (whose column the table has already)."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    if not isinstance(name, str) or name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _in_zone(stamp: object, zone: tzinfo) -> str:
+    """A record's instant in ``zone``, to the second, with its offset."""
+    try:
+        instant = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return ""
+    return instant.astimezone(zone).isoformat(timespec="seconds")
+
+
 def _second(stamp: object) -> str:
     """A record's UTC instant to the second, still saying Z (`2026-12-05T10:59:36Z`): the
     text table cut the stamp to 19 characters, so its cells read as no zone in particular
@@ -597,24 +628,36 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   f"{len(loaded)} record(s) of the packs loaded; read "
                   f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
                   "unarchived file(s)")
+    ranged = query["from_instant"] or query["to_instant"]
+    if ranged:
+        # The range asked and how a decision is dated in it: with --from/--to the page said
+        # "decisions: none" beside no range at all, for a number whose `check --at` of that
+        # day was made (and dated) the week before.
+        console.print(escape(_range_text(query)), highlight=False)
     for purge in found.purges:  # before "decisions: none", which it qualifies
         console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
     for adoption in found.adoptions:
         console.print(f"[bold]caveat:[/] {escape(shown(_adopted(adoption)))}",
                       highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
-    table = Table("logged (UTC)", "at (UTC)", "decision id", "node", "front", "campaign",
-                  "verdict", "rule", "lists", "packs", "records before")
+    # the zone the officer named (--tz) beside UTC: the page spoke UTC alone
+    zone = _zone(query.get("tz"))
+    named = [f"at ({query['tz']})"] if zone is not None else []
+    table = Table("logged (UTC)", "at (UTC)", *named, "decision id", "node", "front",
+                  "campaign", "verdict", "rule", "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
             _second(decision.get("logged_at")), _second(decision.get("at")),
+            *([_in_zone(decision.get("at"), zone)] if zone is not None else []),
             str(decision.get("decision_id", "")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), _verdict(found, decision),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)
-    console.print(table if found.decisions else "decisions: none", highlight=False)
+    console.print(table if found.decisions else
+                  "decisions: none in the range" if ranged else "decisions: none",
+                  highlight=False)
     # What stood before each decision, listed (the table's count alone left `--decision`
     # saying "0 record change(s)" beside "records before: 4", and none of them named).
     for decision in found.decisions:
