@@ -59,3 +59,17 @@ def test_evidence_speaks_the_zone_named_and_says_its_range(tmp_path):
     assert "at (UTC)" in plain
     assert "at (America/Denver)" not in plain
     assert "range:" not in plain
+
+
+def test_evidence_names_the_files_it_read(tmp_path):
+    """"read 0 archived day(s) and 1 unarchived file(s)": counsel could not tell whose log
+    or which archive copy the history came from."""
+    _decided(tmp_path)
+    log = str((tmp_path / "compliance.jsonl").resolve())
+    text = cli("evidence", NUMBER, data_dir=tmp_path).stdout
+    assert f"read 0 archived day(s) (no archive) and 1 unarchived file(s) ({log})" in text
+    sources = json.loads(cli("evidence", NUMBER, "--json", data_dir=tmp_path).stdout)["sources"]
+    assert sources["archive"] is None
+    assert sources["live"] == [log]
+    page = cli("evidence", NUMBER, "--format", "html", data_dir=tmp_path).stdout
+    assert f"1 unarchived file(s) ({log})" in page

@@ -128,6 +128,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
         "to_instant": zulu(until, "milliseconds") if until else None,
         "generated": zulu(datetime.now(UTC), "seconds"),
+        "archive": str(archive.root.resolve()) if archive.exists() else None,
         # Beside the history, what the record store holds now (a consent granted before
         # a purge's cutoff, or recorded by a process whose log is not read, is there only).
         **({"stored_now": _stored_now(state, number, _sellers(found))}
@@ -378,13 +379,14 @@ def _later(found: Evidence, decision: Record) -> list[Record]:
 
 
 def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
-    asked = {k: v for k, v in query.items() if k != "stored_now"}
+    asked = {k: v for k, v in query.items() if k not in ("stored_now", "archive")}
     return {
         "query": asked,
         # a NUMBER's records in the store as they are now ({"sellers": ...} or
         # {"unavailable": why}); absent for --decision
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
-        "sources": {"archive_days": found.archive_days, "live": found.live_sources},
+        "sources": {"archive": query.get("archive"), "archive_days": found.archive_days,
+                    "live": found.live_sources},
         # the purge that destroyed records in the range asked (none: nothing was purged)
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
         # the record store accepted anew up to the range's end (none: never replaced)
@@ -506,6 +508,16 @@ def _in_force(change: Record) -> str:
         f"— {facts}" if facts else "") if part)
 
 
+def _read_from(query: dict[str, Any], found: Evidence) -> str:
+    """``N archived day(s) (the archive at DIR) and M unarchived file(s) (PATHS)``: the
+    counts alone did not say whose log or which archive copy the history came from."""
+    archive = query.get("archive")
+    where = f" (the archive at {archive})" if archive else " (no archive)"
+    files = ", ".join(found.live_sources)
+    return (f"{found.archive_days} archived day(s){where} and {len(found.live_sources)} "
+            f"unarchived file(s)" + (f" ({files})" if files else ""))
+
+
 def _range_text(query: dict[str, Any]) -> str:
     """The range as asked and as read, and how a decision is dated in it."""
     first = query["from_instant"] or "the first record"
@@ -577,7 +589,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
-                      if v is not None and k not in ("number_hash", "stored_now"))
+                      if v is not None and k not in ("number_hash", "stored_now", "archive"))
     stored = ("<h2>Records as stored now</h2><p class=d>"
               + html.escape("\n".join(_stored_lines(query["stored_now"])))
               + "</p>") if "stored_now" in query else ""
@@ -593,8 +605,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"
         ".d{white-space:pre-line}"
         "</style></head><body>"
-        f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
-        f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
+        f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: "
+        f"{html.escape(_read_from(query, found))}. Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
         + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
                   for p in found.purges)
@@ -626,8 +638,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   + (f" ({withdrawn} withdrawn)" if withdrawn else "") + f", {len(changes)} "
                   f"record change(s), {len(later)} later record(s) of these calls, "
                   f"{len(loaded)} record(s) of the packs loaded; read "
-                  f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
-                  "unarchived file(s)")
+                  f"{escape(_read_from(query, found))}")
     ranged = query["from_instant"] or query["to_instant"]
     if ranged:
         # The range asked and how a decision is dated in it: with --from/--to the page said
