@@ -42,3 +42,24 @@ def test_report_names_its_archive_and_its_log(tmp_path):
     _report(path, "--html", str(page))
     assert f"read from: the archive at {(data / 'archive').resolve()} (1 day(s) held)" in (
         page.read_text())
+
+
+def test_report_says_its_calls_by_front_and_what_a_cli_call_is(tmp_path):
+    """A day of officers' `check --at` questions was "N calls" on the terminal and the page,
+    the fronts in --json alone: a regulator read questions as calls placed."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    for hour in ("10", "11"):
+        asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                    f"2026-12-07T{hour}:00:00-07:00", config_path=path)
+        assert asked.returncode in (0, 1), asked.stderr
+    text = _report(path)
+    assert "calls by front: cli 2; cli: `callguard check` answers" in text
+    assert "placed no call" in text
+    said = json.loads(_report(path, "--json"))
+    assert said["fronts_note"].startswith("calls by front: cli 2;")
+    page = tmp_path / "report.html"
+    _report(path, "--html", str(page))
+    assert "calls by front: cli 2;" in page.read_text()
+

@@ -674,6 +674,8 @@ def _report_tables(done: Any) -> None:
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
     console.print(escape(figures.sources_note(done)), highlight=False)
+    if (fronts := figures.fronts_note(done)) is not None:
+        console.print(escape(fronts), highlight=False)
     if done.purged is not None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     if done.adopted:

@@ -32,7 +32,8 @@ import duckdb
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "sources_note",
+__all__ = ["Report", "ReportQuery", "build", "fronts_note", "render_csv", "render_html",
+           "sources_note",
            "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
@@ -251,6 +252,25 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
              "node": node, "backend": backend} for at, node, backend in rows]
 
 
+def fronts_note(report: Report) -> str | None:
+    """The calls by front asked, and what a ``cli`` figure holds: ``callguard check``
+    answers, where one with ``--at`` was a question about that instant and placed no call
+    (the record does not tell the two apart). Only --json said the fronts: a day's "24
+    calls" that were an officer's `check --at` questions read as 24 calls placed."""
+    fronts: dict[str, int] = defaultdict(int)
+    for (front, _verdict), count in report.fronts.items():
+        if front != "scrub":
+            fronts[front] += count
+    if not fronts:
+        return None
+    said = "calls by front: " + ", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
+    if fronts.get("cli"):
+        said += ("; cli: `callguard check` answers, counted as calls though one asked with "
+                 "--at is a question about that instant that placed no call (the record "
+                 "does not say which), dated by when it was asked")
+    return said
+
+
 def sources_note(report: Report) -> str:
     """``read from: the archive at DIR (N days); unarchived records of FILE``."""
     said = report.sources
@@ -439,6 +459,7 @@ def to_json(report: Report) -> dict[str, Any]:
         # the record store accepted anew in the range (none: not replaced)
         "store_adopted": [{**a, "note": _adopted_text(a)} for a in report.adopted],
         "first": report.first, "last": report.last,
+        "fronts_note": fronts_note(report),
         # what the figures were read from (the archive, the unarchived log or stream)
         "sources": {**report.sources, "note": sources_note(report)},
     }
@@ -597,6 +618,8 @@ def render_html(report: Report) -> str:
         f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
         f"report.</p><p class=sources>{html.escape(sources_note(report))}.</p>"
+        + (f"<p class=fronts>{html.escape(note)}.</p>"
+           if (note := fronts_note(report)) else "")
         + (f"<p class=purged><strong>Purged:</strong> {html.escape(purged_note(report))}.</p>"
            if report.purged else "")
         + (f"<p class=adopted><strong>Record store replaced:</strong> "
