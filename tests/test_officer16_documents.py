@@ -73,3 +73,21 @@ def test_evidence_names_the_files_it_read(tmp_path):
     assert sources["live"] == [log]
     page = cli("evidence", NUMBER, "--format", "html", data_dir=tmp_path).stdout
     assert f"1 unarchived file(s) ({log})" in page
+
+
+def test_records_in_force_say_what_a_revocation_ended_and_a_no_op(tmp_path):
+    """Before a call, "consent-revoked (written)" was listed in force whether it ended both
+    automated kinds or changed nothing (no consent was on file to revoke)."""
+    for args in (["consent", "revoke", NUMBER, "--kind", "written"],
+                 ["consent", "add", NUMBER, "--kind", "autodialer",
+                  "--granted", "2026-11-01T12:00:00Z"],
+                 ["consent", "revoke", NUMBER, "--kind", "written"]):
+        assert cli(*args, "--campaign", "ut-solar-manual",
+                   data_dir=tmp_path).returncode == 0, args
+    _decided(tmp_path)
+    lines = [x for x in cli("evidence", NUMBER, data_dir=tmp_path).stdout.splitlines()
+             if "consent-revoked (written)" in x]
+    assert len(lines) == 2
+    assert "changed nothing in the record store, ends autodialer and written" in lines[0]
+    assert "changed nothing" not in lines[1]
+    assert "ends autodialer and written" in lines[1]

@@ -500,8 +500,17 @@ def _in_force(change: Record) -> str:
     """One record change as a decision's page cell names it: when, what, which kind, where,
     and the facts it wrote."""
     kind = change.get("kind")
-    facts = ", ".join(f"{key.replace('_', ' ')} {change[key]}" for key in _FACTS
-                      if change.get(key) not in (None, ""))
+    said = [f"{key.replace('_', ' ')} {change[key]}" for key in _FACTS
+            if change.get(key) not in (None, "")]
+    # A revocation names every kind it ended (64.1200(a)(10): either automated kind ends
+    # both), and a change that changed nothing says so: "consent-revoked (written)" stood
+    # in force before a call when no consent had been there to revoke.
+    ends = change.get("ends")
+    if isinstance(ends, list) and ends and ends != [kind]:
+        said.insert(0, "ends " + " and ".join(map(str, ends)))
+    if change.get("changed") == 0:
+        said.insert(0, "changed nothing in the record store")
+    facts = ", ".join(said)
     return " ".join(str(part) for part in (
         _second(change.get("logged_at")), change.get("action", change.get("event", "")),
         f"({kind})" if kind else "", f"[{change.get('node', '')}]",
