@@ -55,6 +55,10 @@ def test_evidence_speaks_the_zone_named_and_says_its_range(tmp_path):
                 "--to", "2026-12-09", data_dir=tmp_path).stdout
     assert "decisions: none in the range" in empty
     assert "a `check --at` or a scrub by when it was asked" in empty
+    page = cli("evidence", NUMBER, "--tz", "America/Denver", "--format", "html",
+               data_dir=tmp_path).stdout
+    assert "<th>call at (America/Denver)</th>" in page
+    assert "<td class=t>2026-12-08T11:00:00-07:00</td>" in page
     plain = cli("evidence", NUMBER, data_dir=tmp_path).stdout
     assert "at (UTC)" in plain
     assert "at (America/Denver)" not in plain

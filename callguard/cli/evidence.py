@@ -586,12 +586,18 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         if column == "in_force":  # the records as they stood: the page said nothing of them
             return "\n".join(_in_force(change) for change in found.records_before(record)
                              ) or "none"
+        if column == "at_zone" and zone is not None:
+            return _in_zone(record.get("at"), zone)
         return called_party_times(record) if column == "local" else _row(record)[column]
 
+    zone = _zone(query.get("tz"))  # the zone the officer named, beside UTC (as the text)
+    headings = {**_HEADINGS, "at_zone": f"call at ({query.get('tz')})"}
+
     def table(title: str, records: list[Record], columns: list[str]) -> str:
-        head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
+        head = "".join(f"<th>{html.escape(headings.get(c, c))}</th>" for c in columns)
         body = "".join("<tr>" + "".join(
-            f"<td{_CLASSES.get(c, '')}>{html.escape(cell(r, c))}</td>"
+            f"<td{_CLASSES.get(c, ' class=t' if c == 'at_zone' else '')}>"
+            f"{html.escape(cell(r, c))}</td>"
             for c in columns) + "</tr>" for r in records) or (
             f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
@@ -602,7 +608,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
     stored = ("<h2>Records as stored now</h2><p class=d>"
               + html.escape("\n".join(_stored_lines(query["stored_now"])))
               + "</p>") if "stored_now" in query else ""
-    decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
+    decision_columns = ["logged_at", "at", *(["at_zone"] if zone is not None else []),
+                        "local", "decision_id", "node", "front",
                         "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
                         "packs", "in_force"]
     changes, later, loaded = _kinds(found)
