@@ -63,3 +63,29 @@ def test_report_says_its_calls_by_front_and_what_a_cli_call_is(tmp_path):
     _report(path, "--html", str(page))
     assert "calls by front: cli 2;" in page.read_text()
 
+
+
+def test_a_house_policy_rule_is_not_listed_as_law(tmp_path):
+    """"us-ut-hb45-2000:13-26a-106(1)(f)" among the blocked calls by rule read as a Utah
+    Code section: H.B. 45 (2000) is a bill as introduced, a house policy here."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    for name in ("national", "ut-state"):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        assert cli("dnc", "import", str(listing), "--list", name, "--published",
+                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
+    # 08:30 on a Monday in Utah: federal and Utah hours hold, H.B. 45's 9 a.m. does not
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T08:30:00-07:00", config_path=path)
+    assert asked.returncode == 1, asked.stdout
+    text = _report(path)
+    assert "us-ut-hb45-2000:13-26a-106(1)(f) (house policy, not enacted law)" in text
+    assert "rules of us-ut-hb45-2000 (H.B. 45" in text
+    said = json.loads(_report(path, "--json"))
+    assert "us-ut-hb45-2000" in said["not_enacted_law"]
+    assert list(said["by_rule"]) == ["us-ut-hb45-2000:13-26a-106(1)(f)"]  # ids unchanged
+    page = tmp_path / "report.html"
+    _report(path, "--html", str(page))
+    assert "13-26a-106(1)(f) (house policy, not enacted law)" in page.read_text()

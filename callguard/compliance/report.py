@@ -32,8 +32,8 @@ import duckdb
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "fronts_note", "render_csv", "render_html",
-           "sources_note",
+__all__ = ["Report", "ReportQuery", "build", "fronts_note", "not_law_note", "render_csv",
+           "render_html", "rule_label", "sources_note",
            "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
@@ -100,6 +100,10 @@ class Report:
     # its days, the unarchived log or stream. No rendering said it: a report of a copied
     # archive, of one node's file or of the stream read alike.
     sources: dict[str, Any] = field(default_factory=dict)
+    # Packs that are not enacted law (house policies: a bill as introduced), by id, as the
+    # configuration read by the caller names them: a rule id such as
+    # ``us-ut-hb45-2000:13-26a-106(1)(f)`` reads as a Utah Code section to a regulator.
+    not_law: dict[str, str] = field(default_factory=dict)
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -252,6 +256,12 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
              "node": node, "backend": backend} for at, node, backend in rows]
 
 
+def rule_label(report: Report, rule: str) -> str:
+    """A deciding rule as the report lists it: a house policy's marked not enacted law."""
+    pack = rule.split(":", 1)[0]
+    return f"{rule} (house policy, not enacted law)" if pack in report.not_law else rule
+
+
 def fronts_note(report: Report) -> str | None:
     """The calls by front asked, and what a ``cli`` figure holds: ``callguard check``
     answers, where one with ``--at`` was a question about that instant and placed no call
@@ -269,6 +279,17 @@ def fronts_note(report: Report) -> str | None:
                  "--at is a question about that instant that placed no call (the record "
                  "does not say which), dated by when it was asked")
     return said
+
+
+def not_law_note(report: Report) -> str:
+    """The house-policy packs whose rules are among the deciding ones, named ("" when
+    none is)."""
+    deciding = {key[3].split(":", 1)[0] for key in report.calls if key[3]}
+    named = sorted((pack, title) for pack, title in report.not_law.items() if pack in deciding)
+    if not named:
+        return ""
+    return ("rules of " + "; ".join(f"{pack} ({title})" for pack, title in named)
+            + ": they decide by the seller's choice (house policy), not by enacted law")
 
 
 def sources_note(report: Report) -> str:
@@ -460,6 +481,8 @@ def to_json(report: Report) -> dict[str, Any]:
         "store_adopted": [{**a, "note": _adopted_text(a)} for a in report.adopted],
         "first": report.first, "last": report.last,
         "fronts_note": fronts_note(report),
+        # the packs that are not enacted law (house policies), whose rule ids read as law
+        "not_enacted_law": report.not_law,
         # what the figures were read from (the archive, the unarchived log or stream)
         "sources": {**report.sources, "note": sources_note(report)},
     }
@@ -588,7 +611,7 @@ def render_html(report: Report) -> str:
                       _share(report.total(calls, campaign=c, verdict="BLOCK"),
                              report.total(calls, campaign=c)),
                       report.total(scrubs, campaign=c)] for c in campaigns]
-    rule_rows = [[rule, count, _share(count, blocks)]
+    rule_rows = [[rule_label(report, rule), count, _share(count, blocks)]
                  for rule, count in report.by(calls, 3, verdict="BLOCK").items()]
     day_rows = _day_rows(calls, days)
     watch = sorted(set(report.releases) | {c for c, _ in report.watched}
@@ -626,6 +649,8 @@ def render_html(report: Report) -> str:
            f"{html.escape(adopted_note(report))}.</p>" if report.adopted else "")
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
         + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
+        + (f"<p class=legend>{html.escape(note)}.</p>"
+           if (note := not_law_note(report)) else "")
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")
         + _table("Calls by campaign: ALLOW, BLOCK, scrubs", ["campaign", "calls", "ALLOW", "BLOCK",
                                        "blocked share", "scrub decisions"], campaign_rows)
