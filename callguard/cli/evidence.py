@@ -128,6 +128,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "tz": tz, "from_instant": zulu(since, "milliseconds") if since else None,
         "to_instant": zulu(until, "milliseconds") if until else None,
         "generated": zulu(datetime.now(UTC), "seconds"),
+        "archive": str(archive.root.resolve()) if archive.exists() else None,
         # Beside the history, what the record store holds now (a consent granted before
         # a purge's cutoff, or recorded by a process whose log is not read, is there only).
         **({"stored_now": _stored_now(state, number, _sellers(found))}
@@ -208,6 +209,7 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
     for who, sheet in stored["sellers"].items():
         for c in sheet["consents"]:
             state = ("valid now" if c["valid_now"] else
+                     f"not valid now ({c['unreadable']})" if c.get("unreadable") else
                      f"not valid now (ended by the {c['ended_by_revocation_of']} revocation)"
                      if c["ended_by_revocation_of"] else
                      f"not valid now (void under {c['void_under'][0]['pack']})"
@@ -377,13 +379,14 @@ def _later(found: Evidence, decision: Record) -> list[Record]:
 
 
 def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
-    asked = {k: v for k, v in query.items() if k != "stored_now"}
+    asked = {k: v for k, v in query.items() if k not in ("stored_now", "archive")}
     return {
         "query": asked,
         # a NUMBER's records in the store as they are now ({"sellers": ...} or
         # {"unavailable": why}); absent for --decision
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
-        "sources": {"archive_days": found.archive_days, "live": found.live_sources},
+        "sources": {"archive": query.get("archive"), "archive_days": found.archive_days,
+                    "live": found.live_sources},
         # the purge that destroyed records in the range asked (none: nothing was purged)
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
         # the record store accepted anew up to the range's end (none: never replaced)
@@ -497,12 +500,62 @@ def _in_force(change: Record) -> str:
     """One record change as a decision's page cell names it: when, what, which kind, where,
     and the facts it wrote."""
     kind = change.get("kind")
-    facts = ", ".join(f"{key.replace('_', ' ')} {change[key]}" for key in _FACTS
-                      if change.get(key) not in (None, ""))
+    said = [f"{key.replace('_', ' ')} {change[key]}" for key in _FACTS
+            if change.get(key) not in (None, "")]
+    # A revocation names every kind it ended (64.1200(a)(10): either automated kind ends
+    # both), and a change that changed nothing says so: "consent-revoked (written)" stood
+    # in force before a call when no consent had been there to revoke.
+    ends = change.get("ends")
+    if isinstance(ends, list) and ends and ends != [kind]:
+        said.insert(0, "ends " + " and ".join(map(str, ends)))
+    if change.get("changed") == 0:
+        said.insert(0, "changed nothing in the record store")
+    facts = ", ".join(said)
     return " ".join(str(part) for part in (
         _second(change.get("logged_at")), change.get("action", change.get("event", "")),
         f"({kind})" if kind else "", f"[{change.get('node', '')}]",
         f"— {facts}" if facts else "") if part)
+
+
+def _read_from(query: dict[str, Any], found: Evidence) -> str:
+    """``N archived day(s) (the archive at DIR) and M unarchived file(s) (PATHS)``: the
+    counts alone did not say whose log or which archive copy the history came from."""
+    archive = query.get("archive")
+    where = f" (the archive at {archive})" if archive else " (no archive)"
+    files = ", ".join(found.live_sources)
+    return (f"{found.archive_days} archived day(s){where} and {len(found.live_sources)} "
+            f"unarchived file(s)" + (f" ({files})" if files else ""))
+
+
+def _range_text(query: dict[str, Any]) -> str:
+    """The range as asked and as read, and how a decision is dated in it."""
+    first = query["from_instant"] or "the first record"
+    last = query["to_instant"] or "the last record"
+    asked = ", ".join(f"--{k} {query[k]}" for k in ("from", "to") if query.get(k))
+    return (f"range: {first} until {last} (asked: {asked}; a date alone is midnight in "
+            f"{query['tz']}); a call placed is dated by its instant, a `check --at` or "
+            "a scrub by when it was asked")
+
+
+def _zone(name: object) -> tzinfo | None:
+    """The zone --tz named, unless UTC (whose column the table has already)."""
+    from zoneinfo import ZoneInfo  # noqa: PLC0415
+
+    if not isinstance(name, str) or name.upper() in ("UTC", "Z", "ETC/UTC"):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):
+        return None
+
+
+def _in_zone(stamp: object, zone: tzinfo) -> str:
+    """A record's instant in ``zone``, to the second, with its offset."""
+    try:
+        instant = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return ""
+    return instant.astimezone(zone).isoformat(timespec="seconds")
 
 
 def _second(stamp: object) -> str:
@@ -533,23 +586,30 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         if column == "in_force":  # the records as they stood: the page said nothing of them
             return "\n".join(_in_force(change) for change in found.records_before(record)
                              ) or "none"
+        if column == "at_zone" and zone is not None:
+            return _in_zone(record.get("at"), zone)
         return called_party_times(record) if column == "local" else _row(record)[column]
 
+    zone = _zone(query.get("tz"))  # the zone the officer named, beside UTC (as the text)
+    headings = {**_HEADINGS, "at_zone": f"call at ({query.get('tz')})"}
+
     def table(title: str, records: list[Record], columns: list[str]) -> str:
-        head = "".join(f"<th>{html.escape(_HEADINGS.get(c, c))}</th>" for c in columns)
+        head = "".join(f"<th>{html.escape(headings.get(c, c))}</th>" for c in columns)
         body = "".join("<tr>" + "".join(
-            f"<td{_CLASSES.get(c, '')}>{html.escape(cell(r, c))}</td>"
+            f"<td{_CLASSES.get(c, ' class=t' if c == 'at_zone' else '')}>"
+            f"{html.escape(cell(r, c))}</td>"
             for c in columns) + "</tr>" for r in records) or (
             f"<tr><td colspan='{len(columns)}'>none</td></tr>")  # an empty box reads as a fault
         return (f"<h2>{html.escape(title)} ({len(records)})</h2>"
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
-                      if v is not None and k not in ("number_hash", "stored_now"))
+                      if v is not None and k not in ("number_hash", "stored_now", "archive"))
     stored = ("<h2>Records as stored now</h2><p class=d>"
               + html.escape("\n".join(_stored_lines(query["stored_now"])))
               + "</p>") if "stored_now" in query else ""
-    decision_columns = ["logged_at", "at", "local", "decision_id", "node", "front",
+    decision_columns = ["logged_at", "at", *(["at_zone"] if zone is not None else []),
+                        "local", "decision_id", "node", "front",
                         "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
                         "packs", "in_force"]
     changes, later, loaded = _kinds(found)
@@ -561,8 +621,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         "text-align:left;vertical-align:top}th{background:#eee}.t{white-space:nowrap}"
         ".d{white-space:pre-line}"
         "</style></head><body>"
-        f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: {found.archive_days} "
-        f"archived day(s) and {len(found.live_sources)} unarchived file(s). Numbers never "
+        f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: "
+        f"{html.escape(_read_from(query, found))}. Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
         + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
                   for p in found.purges)
@@ -594,26 +654,37 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   + (f" ({withdrawn} withdrawn)" if withdrawn else "") + f", {len(changes)} "
                   f"record change(s), {len(later)} later record(s) of these calls, "
                   f"{len(loaded)} record(s) of the packs loaded; read "
-                  f"{found.archive_days} archived day(s) and {len(found.live_sources)} "
-                  "unarchived file(s)")
+                  f"{escape(_read_from(query, found))}")
+    ranged = query["from_instant"] or query["to_instant"]
+    if ranged:
+        # The range asked and how a decision is dated in it: with --from/--to the page said
+        # "decisions: none" beside no range at all, for a number whose `check --at` of that
+        # day was made (and dated) the week before.
+        console.print(escape(_range_text(query)), highlight=False)
     for purge in found.purges:  # before "decisions: none", which it qualifies
         console.print(f"[bold]purged:[/] {escape(_purged(purge))}", highlight=False)
     for adoption in found.adoptions:
         console.print(f"[bold]caveat:[/] {escape(shown(_adopted(adoption)))}",
                       highlight=False)
     # in the order they were made; `at` is the instant judged (a scrub's planned call)
-    table = Table("logged (UTC)", "at (UTC)", "decision id", "node", "front", "campaign",
-                  "verdict", "rule", "lists", "packs", "records before")
+    # the zone the officer named (--tz) beside UTC: the page spoke UTC alone
+    zone = _zone(query.get("tz"))
+    named = [f"at ({query['tz']})"] if zone is not None else []
+    table = Table("logged (UTC)", "at (UTC)", *named, "decision id", "node", "front",
+                  "campaign", "verdict", "rule", "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
             _second(decision.get("logged_at")), _second(decision.get("at")),
+            *([_in_zone(decision.get("at"), zone)] if zone is not None else []),
             str(decision.get("decision_id", "")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), _verdict(found, decision),
             str(decision.get("rule") or ""), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)
-    console.print(table if found.decisions else "decisions: none", highlight=False)
+    console.print(table if found.decisions else
+                  "decisions: none in the range" if ranged else "decisions: none",
+                  highlight=False)
     # What stood before each decision, listed (the table's count alone left `--decision`
     # saying "0 record change(s)" beside "records before: 4", and none of them named).
     for decision in found.decisions:

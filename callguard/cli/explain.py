@@ -167,6 +167,7 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
         record = _decision(sys.stdin.buffer.read().strip())
         if record is None:
             usage_error("standard input is not one decision record (a JSON line)")
+        source = "standard input"
     else:
         if not _ID.fullmatch(decision_id):
             usage_error(f"{decision_id!r} is not a decision id (a UUID)")
@@ -188,8 +189,10 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
                         f"{state.settings.data_dir}): check --data-dir / CALLGUARD_DATA_DIR "
                         "and [log] file, or give --file")
         found = find_record(path, decision_id) if in_log and path is not None else None
+        source = f"the log {path} (or its rotated segments)"
         if found is None and in_archive and archive is not None:
             found = _archived(archive, decision_id)
+            source = f"the archive {archive.root.resolve()}"
         if found is None:
             places = ([f"{path} or its rotated segments"] if in_log else []) + (
                 [f"the archive {archive.root}"] if in_archive and archive is not None else [])
@@ -205,7 +208,17 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     except (ExplainError, KeyError, ValueError, TypeError) as exc:
         err_console.print(f"[red]cannot explain:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
+    # What the page is built from: counsel handed an explanation could not tell whether the
+    # record came from the node's log or a copied archive, nor whose pack texts the
+    # sentences are (the digests say they match the record, not where they were read).
+    texts = packs_dir or state.settings.packs_dir
+    read_from = {"record": source,
+                 "pack_texts": str(texts.resolve()) if texts else "the configured packs"}
     if as_json:
-        print_json(done.to_dict())
+        print_json({**done.to_dict(), "explained_from": read_from})
     else:
         _render(console(), done)
+        console().print(escape(f"read from: the record in {read_from['record']}; rule "
+                               f"citations and sentences from the packs in "
+                               f"{read_from['pack_texts']} (versions and digests as "
+                               "recorded)"), highlight=False)

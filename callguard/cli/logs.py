@@ -627,7 +627,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
-        generated=datetime.now(UTC), log=path)
+        generated=datetime.now(UTC), log=path,
+        unarchived_name="the Redis stream of every node" if stream else None)
+    done.not_law = _not_law(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
@@ -646,6 +648,18 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _report_tables(done)
         if html_path is not None:
             print(f"page: {html_path}")  # noqa: T201
+
+
+def _not_law(state: CliState) -> dict[str, str]:
+    """The configured packs that are not enacted law, by id (their titles); none when the
+    configuration cannot be loaded here (a report of an archive copied to counsel)."""
+    from callguard.errors import CallguardError  # noqa: PLC0415
+
+    try:
+        packs = state.settings.packs
+    except (CallguardError, OSError, SystemExit):
+        return {}
+    return {pack.id: pack.title for pack in packs.values() if not pack.is_statute}
 
 
 def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
@@ -672,6 +686,9 @@ def _report_tables(done: Any) -> None:
                   f"calls, {done.total(scrubs)} scrub decisions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
+    console.print(escape(figures.sources_note(done)), highlight=False)
+    if (fronts := figures.fronts_note(done)) is not None:
+        console.print(escape(fronts), highlight=False)
     if done.purged is not None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     if done.adopted:
@@ -688,8 +705,11 @@ def _report_tables(done: Any) -> None:
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
     for rule, count in done.by(calls, 3, verdict="BLOCK").items():
-        rules.add_row(rule, str(count), f"{100 * count / max(1, blocks):.1f} %")
+        rules.add_row(figures.rule_label(done, rule), str(count),
+                      f"{100 * count / max(1, blocks):.1f} %")
     output.print_table(console, rules)
+    if note := figures.not_law_note(done):
+        console.print(escape(note), highlight=False)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
                   "caller-ID mismatches", "abandonment 30 d", title="the watchdog" + (
                       f" ({scope})" if (scope := figures.watchdog_scope(done.query)) else ""))

@@ -37,7 +37,12 @@ from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
 from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
-from callguard.policy.rules.exemptions import Exemptions, revocation_on_or_after
+from callguard.policy.rules.exemptions import (
+    Exemptions,
+    revocation_on_or_after,
+    unreadable_window,
+    window_offsets,
+)
 from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.identity import id_path, lost_message
@@ -366,10 +371,27 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
 
+def _window_text(window: tuple[time, time] | None) -> str | None:
+    """``HH:MM-HH:MM``; with the UTC offset an older callguard stored (``20:00+00:00``),
+    which ``%H:%M`` dropped: the officer read a window the gate could not."""
+    return None if window is None else window_offsets(window)
+
+
+def _unreadable(record: ConsentRecord) -> str | None:
+    """Why the gate cannot use this consent at all (its window stored with an offset), or
+    None: "valid now" said yes while every check needing it BLOCKed."""
+    window = record.window
+    if window is None or all(t.tzinfo is None for t in window):
+        return None
+    return unreadable_window(record)
+
+
 def valid_text(consent: dict[str, Any]) -> str:
     """A consent's "valid now" cell (rich markup): yes, or no and what ended it."""
     if consent["valid_now"]:
         return "[green]yes[/]"
+    if consent.get("unreadable"):
+        return "[red]no[/] (window stored with a UTC offset: re-record the consent)"
     if consent["ended_by_revocation_of"]:
         return f"[red]no[/] (ended by the {consent['ended_by_revocation_of']} revocation)"
     return _void_text(consent["void_under"])
@@ -399,12 +421,12 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     consents: list[dict[str, Any]] = [{
         "kind": c.record.kind.value, "granted_at": _iso(c.record.granted_at),
         "expires_at": _iso(c.record.expires_at),
-        "window": "-".join(t.strftime("%H:%M") for t in c.record.window)
-        if c.record.window else None,
+        "window": _window_text(c.record.window),
+        "unreadable": _unreadable(c.record),
         "revoked_at": _iso(c.record.revoked_at),
         "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
         "valid_now": (c.record.valid_at(now) and ended[id(c.record)] is None
-                      and not void[id(c.record)]),
+                      and not void[id(c.record)] and _unreadable(c.record) is None),
         "ended_by_revocation_of": (None if (by := ended[id(c.record)]) is None
                                    else by.kind.value),
         "void_under": void[id(c.record)],

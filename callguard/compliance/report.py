@@ -32,8 +32,9 @@ import duckdb
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "render_csv", "render_html", "to_json",
-           "withdrawn_note"]
+__all__ = ["Report", "ReportQuery", "build", "fronts_note", "not_law_note", "render_csv",
+           "render_html", "rule_label", "sources_note",
+           "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
             "abandonment-warning", "abandonment-uncounted")
@@ -95,6 +96,14 @@ class Report:
     # The record store accepted anew (``store-adopted``) in the range: the consent/EBR/DNC
     # records the decisions after it read were those put back in it.
     adopted: list[dict[str, Any]] = field(default_factory=list)
+    # What the figures were read from (``report_with_live``): the archive and how many of
+    # its days, the unarchived log or stream. No rendering said it: a report of a copied
+    # archive, of one node's file or of the stream read alike.
+    sources: dict[str, Any] = field(default_factory=dict)
+    # Packs that are not enacted law (house policies: a bill as introduced), by id, as the
+    # configuration read by the caller names them: a rule id such as
+    # ``us-ut-hb45-2000:13-26a-106(1)(f)`` reads as a Utah Code section to a regulator.
+    not_law: dict[str, str] = field(default_factory=dict)
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -245,6 +254,57 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [{"logged_at": zulu(epoch + timedelta(microseconds=at), "milliseconds"),
              "node": node, "backend": backend} for at, node, backend in rows]
+
+
+def rule_label(report: Report, rule: str) -> str:
+    """A deciding rule as the report lists it: a house policy's marked not enacted law."""
+    pack = rule.split(":", 1)[0]
+    return f"{rule} (house policy, not enacted law)" if pack in report.not_law else rule
+
+
+def fronts_note(report: Report) -> str | None:
+    """The calls by front asked, and what a ``cli`` figure holds: ``callguard check``
+    answers, where one with ``--at`` was a question about that instant and placed no call
+    (the record does not tell the two apart). Only --json said the fronts: a day's "24
+    calls" that were an officer's `check --at` questions read as 24 calls placed."""
+    fronts: dict[str, int] = defaultdict(int)
+    for (front, _verdict), count in report.fronts.items():
+        if front != "scrub":
+            fronts[front] += count
+    if not fronts:
+        return None
+    said = "calls by front: " + ", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
+    if fronts.get("cli"):
+        said += ("; cli: `callguard check` answers, counted as calls though one asked with "
+                 "--at is a question about that instant that placed no call (the record "
+                 "does not say which), dated by when it was asked")
+    return said
+
+
+def not_law_note(report: Report) -> str:
+    """The house-policy packs whose rules are among the deciding ones, named ("" when
+    none is)."""
+    deciding = {key[3].split(":", 1)[0] for key in report.calls if key[3]}
+    named = sorted((pack, title) for pack, title in report.not_law.items() if pack in deciding)
+    if not named:
+        return ""
+    return ("rules of " + "; ".join(f"{pack} ({title})" for pack, title in named)
+            + ": they decide by the seller's choice (house policy), not by enacted law")
+
+
+def sources_note(report: Report) -> str:
+    """``read from: the archive at DIR (N days); unarchived records of FILE``."""
+    said = report.sources
+    if not said:
+        return "read from: not recorded"
+    archive = said.get("archive")
+    parts = [f"the archive at {archive} ({said.get('archive_days', 0)} day(s) held)"
+             if archive else "no archive" + (f" (none at {said['archive_missing']})"
+                                             if said.get("archive_missing") else "")]
+    # unnamed (the supervisor page's records, handed in): said so, never "none"
+    parts.append(f"unarchived records of {said['unarchived']}" if said.get("unarchived")
+                 else "the unarchived records handed in (their source not named)")
+    return "read from: " + "; ".join(parts)
 
 
 def adopted_note(report: Report) -> str:
@@ -420,6 +480,11 @@ def to_json(report: Report) -> dict[str, Any]:
         # the record store accepted anew in the range (none: not replaced)
         "store_adopted": [{**a, "note": _adopted_text(a)} for a in report.adopted],
         "first": report.first, "last": report.last,
+        "fronts_note": fronts_note(report),
+        # the packs that are not enacted law (house policies), whose rule ids read as law
+        "not_enacted_law": report.not_law,
+        # what the figures were read from (the archive, the unarchived log or stream)
+        "sources": {**report.sources, "note": sources_note(report)},
     }
 
 
@@ -546,7 +611,7 @@ def render_html(report: Report) -> str:
                       _share(report.total(calls, campaign=c, verdict="BLOCK"),
                              report.total(calls, campaign=c)),
                       report.total(scrubs, campaign=c)] for c in campaigns]
-    rule_rows = [[rule, count, _share(count, blocks)]
+    rule_rows = [[rule_label(report, rule), count, _share(count, blocks)]
                  for rule, count in report.by(calls, 3, verdict="BLOCK").items()]
     day_rows = _day_rows(calls, days)
     watch = sorted(set(report.releases) | {c for c, _ in report.watched}
@@ -575,13 +640,17 @@ def render_html(report: Report) -> str:
         f"<span class='t'>{html.escape(report.last or '-')}</span> "
         f"({html.escape(report.query.tz)}); "
         f"generated {report.generated:%Y-%m-%d %H:%M} UTC. Numbers never appear in this "
-        "report.</p>"
+        f"report.</p><p class=sources>{html.escape(sources_note(report))}.</p>"
+        + (f"<p class=fronts>{html.escape(note)}.</p>"
+           if (note := fronts_note(report)) else "")
         + (f"<p class=purged><strong>Purged:</strong> {html.escape(purged_note(report))}.</p>"
            if report.purged else "")
         + (f"<p class=adopted><strong>Record store replaced:</strong> "
            f"{html.escape(adopted_note(report))}.</p>" if report.adopted else "")
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
         + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
+        + (f"<p class=legend>{html.escape(note)}.</p>"
+           if (note := not_law_note(report)) else "")
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")
         + _table("Calls by campaign: ALLOW, BLOCK, scrubs", ["campaign", "calls", "ALLOW", "BLOCK",
                                        "blocked share", "scrub decisions"], campaign_rows)

@@ -100,18 +100,22 @@ def _days_of(connection: duckdb.DuckDBPyConnection, name: str | None) -> list[st
 def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable[Record]],
                      query: figures.ReportQuery, *, archived: bool, first: date | None,
                      last: date | None, generated: datetime, threads: int,
-                     log: Path | None = None) -> figures.Report:
+                     log: Path | None = None, unarchived_name: str | None = None,
+                     ) -> figures.Report:
     """The report over the archive's days (``archived``; else the records alone, as
     ``report --stream``) and the records it does not hold yet (``unarchived`` of the
     manifest read): ``callguard report`` and the supervisor page. Read again on the new
     manifest if an archiver's commit removes a file under it (``read_through_commits``).
-    ``log``: the unarchived log read, when one is (a purge of another is not named)."""
+    ``log``: the unarchived log read, when one is (a purge of another is not named);
+    ``unarchived_name``: what the unarchived records are when not a file (a stream), said
+    in the report's ``sources``."""
 
     def read() -> figures.Report:
         connection = connect(threads=threads)
         try:
             manifest = archive.manifest() if archived else Manifest()
             live = register_live(connection, unarchived(manifest))
+            sources = _sources(archive, manifest, archived, log, unarchived_name)
             decisions = union_view(archive, manifest, DECISIONS, first=first, last=last,
                                    live=live["decisions"],
                                    live_days=_days_of(connection, live["decisions"]))
@@ -119,7 +123,7 @@ def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable
                 decisions = _with_calls_dated_in_range(archive, manifest, decisions, query,
                                                        first, last, live["decisions"])
             live_days = _days_of(connection, live["events"])
-            return figures.build(
+            report = figures.build(
                 connection, decisions,
                 union_view(archive, manifest, EVENTS, first=first, last=last,
                            live=live["events"], live_days=live_days),
@@ -129,7 +133,21 @@ def report_with_live(archive: Archive, unarchived: Callable[[Manifest], Iterable
                 purges=union_view(archive, manifest, EVENTS, live=live["events"],
                                   live_days=live_days, first=query.since.astimezone(
                                       UTC).date() - timedelta(days=1) if query.since else None))
+            report.sources = sources
+            return report
         finally:
             connection.close()
 
     return read_through_commits(archive, read)
+
+
+def _sources(archive: Archive, manifest: Manifest, archived: bool, log: Path | None,
+             name: str | None) -> dict[str, object]:
+    """What a report reads: the archive (its root and the days its manifest holds) and the
+    unarchived records (the log file, or ``name``), for every rendering's header."""
+    held = archived and archive.exists()
+    return {"archive": str(archive.root.resolve()) if held else None,
+            "archive_days": len(manifest.days()) if held else 0,
+            "archive_missing": (str(archive.root.resolve())
+                                if archived and not held and str(archive.root) != "." else None),
+            "unarchived": name or (str(log.resolve()) if log else None)}

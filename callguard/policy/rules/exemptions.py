@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, tzinfo
 
+from callguard.errors import CallguardError
 from callguard.policy.model import (
     AUTOMATED_CONSENT,
     CompanyDncRecord,
@@ -51,7 +52,9 @@ __all__ = [
     "disconnected_on",
     "request_made",
     "revocation_on_or_after",
+    "unreadable_window",
     "window_fits",
+    "window_offsets",
 ]
 
 EXEMPTION_KEYS: Mapping[str, Key] = {
@@ -128,9 +131,35 @@ def window_fits(ctx: Context,
 
     def fits(record: ConsentRecord) -> bool:
         window = record.window
+        if window is not None and any(t.tzinfo is not None for t in window):
+            raise CallguardError(unreadable_window(record))
         return window is None or all(holds(window, lt.at.time()) for lt in zones)
 
     return fits
+
+
+def window_offsets(window: Sequence[time]) -> str:
+    """``20:00-23:00 stored with UTC offset +00:00``: the minutes and the offsets apart (run
+    together, ``20:00+00:00-23:00`` reads as digits a log's number filter takes out)."""
+    offsets = sorted({t.strftime("%z") for t in window if t.tzinfo is not None})
+    offsets = [f"{o[:3]}:{o[3:]}" if len(o) == 5 else o for o in offsets]
+    return ("-".join(f"{t:%H:%M}" for t in window)
+            + (f" stored with UTC offset {' and '.join(offsets)}" if offsets else ""))
+
+
+def unreadable_window(record: ConsentRecord) -> str:
+    """Why a consent's window stored WITH a UTC offset cannot lift a block. An older
+    callguard stored ``--window 20:00+00:00`` as given; a window is the called party's wall
+    clock, so which hours the person agreed to cannot be known (the offset's, or the
+    clock's?), and comparing it with the local time raised TypeError: every check needing
+    the consent was a bare ``internal error (TypeError)`` that named no record and no fix.
+    The gate fails closed on it (a CallguardError) with this reason instead."""
+    return (f"the {record.kind.value} consent given {record.granted_at:%Y-%m-%d} has its "
+            f"window {window_offsets(record.window or ())}, written by an older callguard: "
+            "it cannot be read as the called party's clock; re-record the "
+            f"consent: `callguard consent revoke NUMBER --kind {record.kind.value}`, then "
+            f"`callguard consent add NUMBER --kind {record.kind.value} --window HH:MM-HH:MM` "
+            "with the hours the person agreed to")
 
 
 def revocation_on_or_after(start: date, revoked_at: datetime,
