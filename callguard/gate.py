@@ -179,6 +179,9 @@ class _Attempted:
     mode: DialingMode | None = None
     counted: Counted | None = None  # the reservation's rows, for the record to carry
     held: Held | None = None  # the same rows, for a release (never recorded)
+    # ``Gate.withdraw``: the withdrawn ALLOW's reservation given back (True), not written
+    # (False), or not given back (None: nothing held, or the withdrawal not on record)
+    released: bool | None = None
 
 
 def _withdrawn_early() -> Verdict:
@@ -327,6 +330,22 @@ class Gate:
         return await self._finish(request, verdict, request.at or self._clock(), seen,
                                   started)
 
+    async def withdraw(self, request: CheckRequest, verdict: Verdict,
+                       withdrawn: Decision | None, *, started: float,
+                       ) -> tuple[Decision, bool | None]:
+        """Record the BLOCK that withdraws an ALLOW its front answered (``refuse``), then,
+        only once that BLOCK is on record, give back the ALLOW's reservation (``release``).
+        ``refuse`` never raises: a record that cannot be written is logged and its BLOCK
+        returned all the same; giving the count back then left the ALLOW standing in the
+        log, unwithdrawn, with its call no longer counted (the log showing a cap broken,
+        and disagreeing with the counts it proves). Returns the BLOCK and the release:
+        True given back, False not written, None not tried (nothing held, or the
+        withdrawal not on record: the count stays, as the record says the call)."""
+        seen = _Attempted(campaign=self._campaigns.get(request.campaign))
+        decision = await self._finish(request, verdict, request.at or self._clock(), seen,
+                                      started, release=withdrawn)
+        return decision, seen.released
+
     async def release(self, decision: Decision) -> bool:
         """Give back the call-frequency reservation of an ALLOW its front withdrew before
         the call could be placed (the FastAGI front: Asterisk hung up, or closed, before
@@ -372,7 +391,8 @@ class Gate:
         return changed
 
     async def _finish(self, request: CheckRequest, verdict: Verdict, at: datetime,
-                      seen: _Attempted, started: float) -> Decision:
+                      seen: _Attempted, started: float, *,
+                      release: Decision | None = None) -> Decision:
         if seen.number is None and (verdict.deciding is None
                                     or verdict.deciding.rule_id != NOT_DIALABLE):
             # Refused before the number was read (unknown campaign, time budget): the
@@ -397,6 +417,13 @@ class Gate:
                           error=redact_digits(str(exc)) or type(exc).__name__)
             if decision.allowed:
                 decision = await self._unrecorded(decision)
+            elif release is not None and release.held is not None:
+                _errors.warning("frequency_release_skipped", decision_id=release.decision_id,
+                                effect="the withdrawal is not on record: the withdrawn "
+                                       "ALLOW stays counted, as its record stands")
+        else:
+            if release is not None and release.held is not None:
+                seen.released = await self.release(release)
         for observer in self._observers:
             try:
                 observer(decision)

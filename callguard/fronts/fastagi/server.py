@@ -35,7 +35,7 @@ from callguard.fronts.fastagi.wire import (
 )
 from callguard.gate import TIME_BUDGET, CheckRequest, Gate
 from callguard.numbers.redact import redact_digits
-from callguard.policy import refusal
+from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
 __all__ = ["FastAgiServer", "FastAgiSettings"]
@@ -86,7 +86,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._networks = [ipaddress.ip_network(s, strict=False)
                           for s in settings.allowed_sources]
         self._server: asyncio.Server | None = None
-        # ALLOWs being answered, by decision id: what a withdrawal gives back (_give_back).
+        # ALLOWs being answered, by decision id: what a withdrawal gives back (_withdraw).
         self._answering: dict[str, Decision] = {}
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
@@ -211,25 +211,24 @@ class FastAgiServer(Application):  # type: ignore[misc]
                    "close came with the AGI header block: a caller who gave up, or the "
                    "dialplan's backstop while callguard was stalled); AGI() had returned, "
                    "call not placed")
-        await self.gate.refuse(self._request(headers, withdraws),
-                               refusal(HUNG_UP_RULE, FAIL_CLOSED, why),
-                               started=time.perf_counter())
+        await self._withdraw(self._request(headers, withdraws),
+                             refusal(HUNG_UP_RULE, FAIL_CLOSED, why))
         self.stats.counts["block"] += 1
         _log.info("fastagi_hung_up_while_answering" if withdraws
                   else "fastagi_hung_up_before_answer", route=c.ROUTE_CHECK,
                   closed=closed)
-        if withdraws:
-            await self._give_back(withdraws)
 
-    async def _give_back(self, decision_id: str) -> None:
-        """After the withdrawing BLOCK is recorded (a crash between the two over-counts,
-        never the other way): give back the withdrawn ALLOW's cap reservation
-        (``Gate.release``; a release not written keeps it, logged by the gate)."""
-        decision = self._answering.pop(decision_id, None)
-        if decision is None or decision.held is None:
-            return
-        released = await self.gate.release(decision)
-        self.stats.counts["cap_released" if released else "cap_release_failed"] += 1
+    async def _withdraw(self, request: CheckRequest, verdict: Verdict) -> Decision:
+        """Record the BLOCK; when it withdraws an ALLOW being answered, give back that
+        ALLOW's cap reservation once the BLOCK is on record (``Gate.withdraw``: a crash
+        between the two over-counts, never the other way; a BLOCK not recorded, or a
+        release not written, keeps the count, logged by the gate)."""
+        withdrawn = self._answering.pop(request.withdraws or "", None)
+        decision, released = await self.gate.withdraw(request, verdict, withdrawn,
+                                                      started=time.perf_counter())
+        if released is not None:
+            self.stats.counts["cap_released" if released else "cap_release_failed"] += 1
+        return decision
 
     async def _answer(self, headers: dict[str, str], reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter, refused: str | None) -> None:
@@ -338,14 +337,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
         withdrawn = variables.get(c.VAR_DECISION_ID) or None
         why = (f"{seen} (a blank line inside a dialplan value cut it short)"
                if channel.tail_seen else seen)
-        decision = await self.gate.refuse(self._request(headers, withdrawn), refusal(
+        decision = await self._withdraw(self._request(headers, withdrawn), refusal(
             BAD_REQUEST_RULE, FAIL_CLOSED,
-            f"{why}: the session's first answer is withdrawn; call not placed"),
-            started=time.perf_counter())
+            f"{why}: the session's first answer is withdrawn; call not placed"))
         self.stats.counts["block"] += 1
         self.stats.counts["withdrawn"] += 1
-        if withdrawn:
-            await self._give_back(withdrawn)
         block = self._variables(decision)
         block[f"__{c.VAR_FOLLOW}"] = ""  # the first answer may have set it
         reply: dict[str, Any] = await channel.send_command(encode_mset(block))
