@@ -483,8 +483,11 @@ class _Tcp(TcpSipTransport):
                     return "tcp_half_closed"
                 if not framed:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
                     self.last_message[addr] = time.monotonic()
-                    counts["tcp_keepalive"] += 1
-                    self.send_bytes(b"\r\n", addr)
+                    # a message of its source, as a UDP keep-alive is: past the bucket
+                    # dropped, not a pong (a system call) per ping of a flood (hrev35)
+                    if self.front is None or self.front.rate_allows(addr[0]):
+                        counts["tcp_keepalive"] += 1
+                        self.send_bytes(b"\r\n", addr)
                     continue
                 data, refusal = cast(tuple[bytes, "_Refusal | None"], framed)
                 self._dispatch(data, addr, refusal)
@@ -556,6 +559,8 @@ class _FramingError(Exception):
 # alone (a head of CR-ended lines, answered 400 below rather than waited on forever).
 _HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
 _LINE_BREAKS = b"\r\n"
+_PING = re.compile(rb"\r*\n\r*\n")  # RFC 5626's CRLFCRLF, any CRs, up to its second LF
+_BREAKS = re.compile(rb"[\r\n]+")
 _MAX_LENGTH_DIGITS = 10  # no SIP message is 10 GB; past it ``int`` is not even asked
 
 
@@ -604,13 +609,18 @@ class _Framer:
         buffer = self._buffer
         while True:
             if buffer and buffer[0] in _LINE_BREAKS:
-                run = len(buffer) - len(buffer.lstrip(_LINE_BREAKS))
-                if buffer.count(b"\n", 0, run) >= 2:  # a ping: up to its second LF
-                    del buffer[:buffer.index(b"\n", buffer.index(b"\n") + 1) + 1]
+                # read from the front, never the run behind: a pipelined run of pings
+                # copied and counted all of it per ping, holding the loop (hrev35)
+                ping = _PING.match(buffer)
+                if ping is not None:  # a ping: up to its second LF
+                    del buffer[:ping.end()]
                     return b""
+                run = cast(re.Match[bytes], _BREAKS.match(buffer)).end()
                 if run < len(buffer):
                     del buffer[:run]  # §7.5: CRLFs before the start line
                     self._scanned = 0
+                elif run > self._limit:  # CRs (one LF at most), no start line: bounded
+                    raise _FramingError("oversized")  # as a head is, not kept to the sweep
             if buffer and buffer[0] not in _LINE_BREAKS:
                 # searched once per byte however the peer cuts its head (slowloris)
                 end = _HEAD_END.search(buffer, max(0, self._scanned - 3))
@@ -781,8 +791,7 @@ class SipFront:
         if addr[0] not in self.allowed_sources:
             counts["refused_source"] += 1
             return
-        if not self._rate.allow(addr[0], time.monotonic()):
-            counts["rate_limited"] += 1
+        if not self.rate_allows(addr[0]):
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
@@ -819,6 +828,13 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def rate_allows(self, source: str) -> bool:
+        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``."""
+        if self._rate.allow(source, time.monotonic()):
+            return True
+        self.stats.counts["rate_limited"] += 1
+        return False
 
     def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request the parse refused (more than aiosipua's 256 header lines) answered
