@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from tests.test_sip import front, invite, tcp
+from tests.test_sip import compliance, front, invite, tcp
 
 __all__ = ["front"]
 
@@ -109,3 +109,27 @@ class TestPingFlood:
         assert data == b"\r\n" * 5
         assert server.stats.counts["tcp_keepalive"] == 5
         assert server.stats.counts["rate_limited"] == 45
+
+
+class TestAnswersBeforeAClose:
+    @pytest.mark.parametrize("then", [b"big", b"breaks"])
+    async def test_an_oversized_message_does_not_lose_the_earlier_answer(self, front,
+                                                                         then):
+        """An INVITE, then on the same connection a message past ``max_datagram_bytes``
+        (a declared megabyte body; a run of line breaks): the connection closes
+        (``oversized``), but only once the INVITE's answer is written — it was closed at
+        once, the decision recorded and its answer lost, as hhos16 fixed for an input cut
+        at its end."""
+        server = await front()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        after = (tcp(invite("big")).replace(b"Content-Length: 0", b"Content-Length: 1000000")
+                 if then == b"big" else b"\r" * (2 * server.settings.max_datagram_bytes))
+        writer.write(tcp(invite("before-oversized")) + after)
+        await writer.drain()
+        try:
+            reply = await asyncio.wait_for(reader.read(), 5)  # to the server's close
+        finally:
+            writer.close()
+        assert b"SIP/2.0 302 Moved Temporarily" in reply, reply
+        assert server.stats.counts["oversized"] == 1
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]

@@ -458,8 +458,11 @@ class _Tcp(TcpSipTransport):
             answering = self.answering.get(addr)
             if waits is not None and answering and front is not None:
                 front.stats.counts[waits] += 1
-                await asyncio.wait(set(answering),
-                                   timeout=front.settings.tcp_idle_timeout_ms / 1000)
+                idle = front.settings.tcp_idle_timeout_ms / 1000
+                # a peer past the limit is held no longer than a decision takes (the
+                # gate's budget, twice): its answers go out, the peer is not served on
+                await asyncio.wait(set(answering), timeout=min(idle, (
+                    2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
             self._connections.pop(addr, None)
@@ -471,8 +474,9 @@ class _Tcp(TcpSipTransport):
 
     async def _read_all(self, framer: _Framer, addr: tuple[str, int]) -> str | None:
         """The connection's messages until its end: ``tcp_half_closed`` (the end of input),
-        ``tcp_framing_lost`` (a message answered 400 whose end is unknown), or None (a
-        message past the limit, a reset: closed without waiting)."""
+        ``tcp_framing_lost`` (a message answered 400 whose end is unknown),
+        ``tcp_past_limit`` (a message past the limit: the decisions under way are
+        answered, briefly waited for), or None (a reset, a bug: closed without waiting)."""
         counts = self.front.stats.counts if self.front is not None else Counter[str]()
         try:
             while True:
@@ -493,8 +497,9 @@ class _Tcp(TcpSipTransport):
                 self._dispatch(data, addr, refusal)
                 if refusal is not None:  # the stream's framing is lost: answered, closed
                     return "tcp_framing_lost"
-        except _FramingError as exc:
-            counts[exc.event] += 1
+        except _FramingError as exc:  # past the limit: the earlier requests' answers
+            counts[exc.event] += 1  # still go out (their decisions are recorded) (hrev35)
+            return _PAST_LIMIT
         except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
             counts["tcp_error"] += 1
         except Exception as exc:  # noqa: BLE001 - a bug closes this connection alone, and
@@ -534,6 +539,9 @@ class _Tcp(TcpSipTransport):
             transport.abort()
             return
         connection[1].write(data)
+
+
+_PAST_LIMIT = "tcp_past_limit"  # a connection closed past the limit, answers waited for
 
 
 def _source_of(address: str) -> str:
