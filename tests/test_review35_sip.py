@@ -16,11 +16,13 @@ Wednesday 11:00 in Denver, so an ALLOW does not depend on the hour the suite run
 from __future__ import annotations
 
 import asyncio
+import socket
+import ssl
 import time
 
 import pytest
 
-from tests.test_sip import compliance, front, invite, tcp
+from tests.test_sip import compliance, front, invite, self_signed, tcp
 
 __all__ = ["front"]
 
@@ -133,3 +135,36 @@ class TestAnswersBeforeAClose:
         assert b"SIP/2.0 302 Moved Temporarily" in reply, reply
         assert server.stats.counts["oversized"] == 1
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+
+
+class TestTlsRecordThatDoesNotDecrypt:
+    async def test_a_bad_record_closes_the_connection_quietly_and_frees_its_place(
+            self, front, tmp_path):
+        """A TLS record that does not decrypt, once the handshake is done: the reading
+        side counted it (``tcp_error``), then ``wait_closed`` raised the same
+        ``ssl.SSLError`` (an OSError, not a ConnectionError) out of the connection's
+        task — asyncio's handler logged "Unhandled exception in client_connected_cb" and
+        its traceback in plain text, once per such connection, outside the redacted log."""
+        cert, key = self_signed(tmp_path)
+        server = await front(max_tcp_connections_per_source=1, tls=True, tls_port=0,
+                             tls_certificate=str(cert), tls_key=str(key))
+        loop = asyncio.get_running_loop()
+        unhandled: list[dict] = []
+        loop.set_exception_handler(lambda _loop, context: unhandled.append(context))
+        try:
+            client = ssl.create_default_context(cafile=str(cert))
+            raw = socket.create_connection(("127.0.0.1", server.tls_port))
+            secure = client.wrap_socket(raw, server_hostname="127.0.0.1",
+                                        do_handshake_on_connect=False)
+            await asyncio.to_thread(secure.do_handshake)
+            plain = socket.socket(fileno=secure.detach())
+            plain.sendall(b"\x17\x03\x03\x00\x10" + b"x" * 16)  # application data, forged
+            await asyncio.sleep(0.5)
+            plain.close()
+            await asyncio.sleep(0.2)
+        finally:
+            loop.set_exception_handler(None)
+        assert server.stats.counts["tcp_error"] == 1
+        assert [c.get("message") for c in unhandled] == []
+        assert server._tls is not None
+        assert dict(server._tls.by_source) == {}  # the place is free again

@@ -468,7 +468,9 @@ class _Tcp(TcpSipTransport):
             self._connections.pop(addr, None)
             self._release(source)
             writer.close()  # what was written is sent first
-            with contextlib.suppress(ConnectionError, TimeoutError):
+            # OSError: a TLS record that did not decrypt raises (ssl.SSLError) here again,
+            # after _read_all counted it: out of this task, asyncio's handler logged it
+            with contextlib.suppress(OSError, TimeoutError):
                 async with asyncio.timeout(5):
                     await writer.wait_closed()
 
