@@ -458,21 +458,27 @@ class _Tcp(TcpSipTransport):
             answering = self.answering.get(addr)
             if waits is not None and answering and front is not None:
                 front.stats.counts[waits] += 1
-                await asyncio.wait(set(answering),
-                                   timeout=front.settings.tcp_idle_timeout_ms / 1000)
+                idle = front.settings.tcp_idle_timeout_ms / 1000
+                # a peer past the limit is held no longer than a decision takes (the
+                # gate's budget, twice): its answers go out, the peer is not served on
+                await asyncio.wait(set(answering), timeout=min(idle, (
+                    2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
             self._connections.pop(addr, None)
             self._release(source)
             writer.close()  # what was written is sent first
-            with contextlib.suppress(ConnectionError, TimeoutError):
+            # OSError: a TLS record that did not decrypt raises (ssl.SSLError) here again,
+            # after _read_all counted it: out of this task, asyncio's handler logged it
+            with contextlib.suppress(OSError, TimeoutError):
                 async with asyncio.timeout(5):
                     await writer.wait_closed()
 
     async def _read_all(self, framer: _Framer, addr: tuple[str, int]) -> str | None:
         """The connection's messages until its end: ``tcp_half_closed`` (the end of input),
-        ``tcp_framing_lost`` (a message answered 400 whose end is unknown), or None (a
-        message past the limit, a reset: closed without waiting)."""
+        ``tcp_framing_lost`` (a message answered 400 whose end is unknown),
+        ``tcp_past_limit`` (a message past the limit: the decisions under way are
+        answered, briefly waited for), or None (a reset, a bug: closed without waiting)."""
         counts = self.front.stats.counts if self.front is not None else Counter[str]()
         try:
             while True:
@@ -483,15 +489,19 @@ class _Tcp(TcpSipTransport):
                     return "tcp_half_closed"
                 if not framed:  # a keep-alive: RFC 5626 §4.4.1's pong, the flow is live
                     self.last_message[addr] = time.monotonic()
-                    counts["tcp_keepalive"] += 1
-                    self.send_bytes(b"\r\n", addr)
+                    # a message of its source, as a UDP keep-alive is: past the bucket
+                    # dropped, not a pong (a system call) per ping of a flood (hrev35)
+                    if self.front is None or self.front.rate_allows(addr[0]):
+                        counts["tcp_keepalive"] += 1
+                        self.send_bytes(b"\r\n", addr)
                     continue
                 data, refusal = cast(tuple[bytes, "_Refusal | None"], framed)
                 self._dispatch(data, addr, refusal)
                 if refusal is not None:  # the stream's framing is lost: answered, closed
                     return "tcp_framing_lost"
-        except _FramingError as exc:
-            counts[exc.event] += 1
+        except _FramingError as exc:  # past the limit: the earlier requests' answers
+            counts[exc.event] += 1  # still go out (their decisions are recorded) (hrev35)
+            return _PAST_LIMIT
         except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
             counts["tcp_error"] += 1
         except Exception as exc:  # noqa: BLE001 - a bug closes this connection alone, and
@@ -533,6 +543,9 @@ class _Tcp(TcpSipTransport):
         connection[1].write(data)
 
 
+_PAST_LIMIT = "tcp_past_limit"  # a connection closed past the limit, answers waited for
+
+
 def _source_of(address: str) -> str:
     """Whose connection this is, for ``max_tcp_connections_per_source``: the address
     (an IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 — one
@@ -556,6 +569,8 @@ class _FramingError(Exception):
 # alone (a head of CR-ended lines, answered 400 below rather than waited on forever).
 _HEAD_END = re.compile(rb"\r?\n\r?\n|\r\r")
 _LINE_BREAKS = b"\r\n"
+_PING = re.compile(rb"\r*\n\r*\n")  # RFC 5626's CRLFCRLF, any CRs, up to its second LF
+_BREAKS = re.compile(rb"[\r\n]+")
 _MAX_LENGTH_DIGITS = 10  # no SIP message is 10 GB; past it ``int`` is not even asked
 
 
@@ -604,13 +619,18 @@ class _Framer:
         buffer = self._buffer
         while True:
             if buffer and buffer[0] in _LINE_BREAKS:
-                run = len(buffer) - len(buffer.lstrip(_LINE_BREAKS))
-                if buffer.count(b"\n", 0, run) >= 2:  # a ping: up to its second LF
-                    del buffer[:buffer.index(b"\n", buffer.index(b"\n") + 1) + 1]
+                # read from the front, never the run behind: a pipelined run of pings
+                # copied and counted all of it per ping, holding the loop (hrev35)
+                ping = _PING.match(buffer)
+                if ping is not None:  # a ping: up to its second LF
+                    del buffer[:ping.end()]
                     return b""
+                run = cast(re.Match[bytes], _BREAKS.match(buffer)).end()
                 if run < len(buffer):
                     del buffer[:run]  # §7.5: CRLFs before the start line
                     self._scanned = 0
+                elif run > self._limit:  # CRs (one LF at most), no start line: bounded
+                    raise _FramingError("oversized")  # as a head is, not kept to the sweep
             if buffer and buffer[0] not in _LINE_BREAKS:
                 # searched once per byte however the peer cuts its head (slowloris)
                 end = _HEAD_END.search(buffer, max(0, self._scanned - 3))
@@ -781,8 +801,7 @@ class SipFront:
         if addr[0] not in self.allowed_sources:
             counts["refused_source"] += 1
             return
-        if not self._rate.allow(addr[0], time.monotonic()):
-            counts["rate_limited"] += 1
+        if not self.rate_allows(addr[0]):
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
@@ -819,6 +838,13 @@ class SipFront:
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+
+    def rate_allows(self, source: str) -> bool:
+        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``."""
+        if self._rate.allow(source, time.monotonic()):
+            return True
+        self.stats.counts["rate_limited"] += 1
+        return False
 
     def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request the parse refused (more than aiosipua's 256 header lines) answered
