@@ -235,6 +235,23 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _write_served(path: Path, doc: dict[str, Any]) -> None:
+    """Replace ``path`` whole with ``doc`` (never half a file) and make the rename durable:
+    without the directory's fsync a power cut may undo it, and the node restarted would
+    compare with an older version than it served. Run off the loop (a thread)."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as out:
+        out.write(json.dumps(doc, indent=1).encode())
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def _signature_text(version: int, manifest: bytes | None) -> str:
     """A version as the ``withdrawn`` set names it: its number and its manifest's digest
     (numbers alone repeat after a Redis lost its data)."""
@@ -257,6 +274,7 @@ class RedisListRegistry:
         self.went_back: Counter[str] = Counter()  # older versions refused, by list
         self._served_file: Path | None = None
         self._floor: dict[str, _Served] = {}  # last served, from the file (a restart)
+        self._writing = asyncio.Lock()  # one write of the file at a time
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
@@ -268,24 +286,22 @@ class RedisListRegistry:
         self._floor = _read_served(path)
         self._served_file = path if write else None
 
-    def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
-        """Write the version now served of ``name`` (replaced whole: never half a file)."""
+    async def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
+        """Write the version now served of ``name`` (replaced whole: never half a file),
+        off the loop — an fsync on a busy disk would stall every call being decided — and
+        one write at a time (two lists may load at once; each write holds every list)."""
         self._floor[name] = _Served(meta.version, digest, meta.imported_at)
         path = self._served_file
         if path is None:
             return
-        doc = {n: {"version": s.version, "digest": s.digest,
-                   "imported_at": s.imported_at.isoformat()}
-               for n, s in sorted(self._floor.items())}
-        partial = path.with_name(path.name + ".partial")
-        try:
-            with partial.open("wb") as out:
-                out.write(json.dumps(doc, indent=1).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            partial.replace(path)
-        except OSError as exc:  # a restart would not know it: say so, keep serving
-            _log.warning("lists_served_unwritten", path=str(path), error=str(exc))
+        async with self._writing:
+            doc = {n: {"version": s.version, "digest": s.digest,
+                       "imported_at": s.imported_at.isoformat()}
+                   for n, s in sorted(self._floor.items())}
+            try:
+                await asyncio.to_thread(_write_served, path, doc)
+            except OSError as exc:  # a restart would not know it: say so, keep serving
+                _log.warning("lists_served_unwritten", path=str(path), error=str(exc))
 
     def snapshot(self, name: str) -> _Snapshot | None:
         """The current version of ``name`` (no network hop)."""
@@ -365,11 +381,11 @@ class RedisListRegistry:
                 return
             self._snapshots[name] = snapshot
             self._serving[name] = signature
-            self._remember(name, snapshot.meta, signature[1])
             self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
+            await self._remember(name, snapshot.meta, signature[1])
 
     async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
         """Whether ``published`` is older than the version this node serves (or, restarted,
@@ -421,7 +437,7 @@ class RedisListRegistry:
             return None
         self._snapshots[name] = snapshot
         self._serving[name] = (version, hashlib.sha256(manifest or b"").hexdigest())
-        self._remember(name, snapshot.meta, self._serving[name][1])
+        await self._remember(name, snapshot.meta, self._serving[name][1])
         return snapshot
 
     async def _load(self, name: str, version: int, manifest: bytes | None) -> _Snapshot:
