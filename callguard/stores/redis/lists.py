@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 import structlog
 from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
@@ -155,22 +155,33 @@ class RedisListPublisher:
         """Make ``previous`` current, and the newest version older than it ``previous``
         (none left: no ``previous``), as the embedded backend goes back; return the
         version now current. Swapping the two made a second rollback publish again the
-        import the first had undone."""
-        current, previous = await self._client.mget(_key(name, "current"),
-                                                    _key(name, "previous"))
-        if current is None or previous is None:
-            raise NothingToRollBack(f"list {name} has no previous version to roll back to")
-        target = int(previous)
-        older = await self._newest_before(name, target)
-        manifest = _bytes(await self._client.get(_manifest_key(name, int(current))))
-        pipe = self._client.pipeline(transaction=True)
-        pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
-        pipe.set(_key(name, "current"), target)
-        if older is None:
-            pipe.delete(_key(name, "previous"))
-        else:
-            pipe.set(_key(name, "previous"), older)
-        await pipe.execute()
+        import the first had undone. ``current`` and ``previous`` are watched: an import
+        landing meanwhile would otherwise be skipped without being recorded withdrawn, and
+        every node serving it would refuse the rollback as a restored backup."""
+        pointers = (_key(name, "current"), _key(name, "previous"))
+        async with self._client.pipeline(transaction=True) as pipe:
+            await pipe.watch(*pointers)
+            current, previous = await pipe.mget(*pointers)
+            if current is None or previous is None:
+                raise NothingToRollBack(f"list {name} has no previous version to roll back "
+                                        "to")
+            target = int(previous)
+            older = await self._newest_before(name, target)
+            manifest = _bytes(await pipe.get(_manifest_key(name, int(current))))
+            pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
+            pipe.set(_key(name, "current"), target)
+            if older is None:
+                pipe.delete(_key(name, "previous"))
+            else:
+                pipe.set(_key(name, "previous"), older)
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise StoreError(f"list {name}: its current version changed while rolling "
+                                 f"back from v{int(current)} (an import?); nothing rolled "
+                                 "back: see `callguard dnc status`, then run it again if "
+                                 "still wanted") from None
         await self._client.publish(CHANNEL, f"{name}:{target}")
         return target
 
