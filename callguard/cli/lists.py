@@ -131,15 +131,17 @@ async def _publish(settings: Settings, name: str,
                          area_codes=areas, source=source)
 
 
-async def _with_registry(settings: Settings, action: Any, *, only: str | None = None) -> Any:
+async def _with_registry(settings: Settings, action: Any, *, only: str | None = None,
+                         as_served: bool = True) -> Any:
     """Run ``action(registry)`` against the configured backend's current versions
-    (from Redis, only the list ``only`` when it is given)."""
+    (from Redis, only the list ``only`` when it is given; with ``as_served``, a version
+    older than ``serve`` last served on this data dir refused, as serve refuses it)."""
     if settings.lists_backend == "redis":
         client = redis_client(settings)
         registry = RedisListRegistry(client)
         try:
-            # a version older than serve last served here is refused, as serve refuses it
-            registry.remember_in(settings.data_dir / SERVED_LISTS_FILE, write=False)
+            if as_served:
+                registry.remember_in(settings.data_dir / SERVED_LISTS_FILE, write=False)
             await (registry.sync_one(only) if only else registry.sync())
             return action(registry)
         finally:
@@ -394,10 +396,18 @@ def rollback(state: CliState, name: str) -> None:
     except StoreError as exc:
         _err.print(f"[red]not rolled back:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
-    meta = _current_meta(settings, name)
-    if meta is not None:
-        _recorded(settings, list_change_fields("rollback", meta))
+    snapshot, refused = run(_with_registry(
+        settings, lambda r: (r.snapshot(name), r.errors.get(name)), only=name))
+    if snapshot is None and refused:
+        # Done in Redis whether or not this node takes it (it served a newer copy, Redis
+        # since restored from an older backup): recorded as published there all the same.
+        snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name,
+                                      as_served=False))
+    if snapshot is not None:
+        _recorded(settings, list_change_fields("rollback", snapshot.meta))
     _err.print(f"{name} is back at v{version}", highlight=False)
+    if refused:
+        _err.print(f"[yellow]warning:[/yellow] {escape(refused)}", highlight=False)
 
 
 @dnc.command("drop")
