@@ -38,3 +38,22 @@ def test_a_rollback_the_nodes_refuse_is_still_recorded_and_said(tmp_path, redis_
     assert [(c["action"], c["version"]) for c in changes] == [
         ("publish", 1), ("publish", 2), ("publish", 3), ("rollback", 2)]
     assert "older than v9" in " ".join(result.stderr.split())
+
+
+@pytest.mark.usefixtures("redis_server")
+def test_a_mistyped_list_is_dropped_whatever_this_node_last_served(tmp_path, redis_server):
+    """``nationl`` (a typo no pack reads) imported; this node last served a newer copy of
+    it (Redis since restored). ``dnc drop nationl`` removes what Redis holds and records
+    it. Before: 'no list nationl to drop' — the CLI saw it through the file, found none."""
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_lists=True)
+    path = tmp_path / "nationl.txt"
+    path.write_text("8015550101\n")
+    imported = node.cli("dnc", "import", str(path), "--list", "nationl", "--new-list",
+                        "--published", AT_DATE.isoformat(), "--covers", "all")
+    assert imported.returncode == 0, imported.stderr
+    (node.data / SERVED_LISTS_FILE).write_text(json.dumps({"nationl": {
+        "version": 9, "digest": "0" * 64, "imported_at": "2099-01-01T00:00:00+00:00"}}))
+    result = node.cli("dnc", "drop", "nationl")
+    assert result.returncode == 0, result.stderr
+    assert "dropped nationl (was v1" in result.stderr
+    assert '"drop"' in (node.data / "compliance.jsonl").read_text()

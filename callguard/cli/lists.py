@@ -248,8 +248,10 @@ def _read_by_packs_or_exit(settings: Settings, name: str, escape_hatch: str) -> 
                 "it anyway")
 
 
-def _current_meta(settings: Settings, name: str) -> ListMeta | None:
-    snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name))
+def _current_meta(settings: Settings, name: str, *, as_served: bool = True
+                  ) -> ListMeta | None:
+    snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name,
+                                  as_served=as_served))
     return None if snapshot is None else snapshot.meta
 
 
@@ -426,7 +428,7 @@ def drop(state: CliState, name: str) -> None:
         usage_error(f"list {name} is read by {', '.join(readers)}: dropping it would BLOCK "
                     f"every call in their scope; import a good copy or `dnc rollback --list "
                     f"{name}` instead")
-    meta = _current_meta(settings, name)
+    meta = _current_meta(settings, name, as_served=False)  # what Redis holds is dropped
     if meta is None:
         usage_error(f"no list {name!r} to drop (see `callguard dnc status`)")
 
