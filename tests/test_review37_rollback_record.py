@@ -57,3 +57,31 @@ def test_a_mistyped_list_is_dropped_whatever_this_node_last_served(tmp_path, red
     assert result.returncode == 0, result.stderr
     assert "dropped nationl (was v1" in result.stderr
     assert '"drop"' in (node.data / "compliance.jsonl").read_text()
+
+
+@pytest.mark.usefixtures("redis_server")
+def test_a_cut_short_download_is_refused_on_a_node_refusing_the_restored_copy(
+        tmp_path, redis_server):
+    """ut-state v1 holds 10 numbers; this node last served a newer copy (Redis since
+    restored: the file names v9). The admin's fix is to import the newest copy — a download
+    cut short to 2 numbers is refused as any other (a drop of 80%), and a later import
+    keeps the coverage without --covers. Before: the CLI found no current version through
+    the file, skipped the shrink check and published the 2 numbers (nodes take it: newer),
+    and asked for --covers as for a first import."""
+    node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_lists=True)
+    full, short = tmp_path / "ut-state.txt", tmp_path / "ut-state-short.txt"
+    full.write_text("".join(f"80155501{n:02d}\n" for n in range(10)))
+    short.write_text("8015550100\n8015550101\n")
+    imported = node.cli("dnc", "import", str(full), "--list", "ut-state", "--published",
+                        AT_DATE.isoformat(), "--covers", "all")
+    assert imported.returncode == 0, imported.stderr
+    (node.data / SERVED_LISTS_FILE).write_text(json.dumps({"ut-state": {
+        "version": 9, "digest": "0" * 64, "imported_at": "2099-01-01T00:00:00+00:00"}}))
+    refused = node.cli("dnc", "import", str(short), "--list", "ut-state", "--published",
+                       AT_DATE.isoformat())
+    assert refused.returncode == 1, refused.stderr
+    assert "a download cut short?" in refused.stderr
+    again = node.cli("dnc", "import", str(full), "--list", "ut-state", "--published",
+                     AT_DATE.isoformat())
+    assert again.returncode == 0, again.stderr
+    assert "covering all area codes" in again.stderr

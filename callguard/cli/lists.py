@@ -267,7 +267,7 @@ def _covers_choice(settings: Settings, name: str, covers: str | None) -> str:
         return covers
     if name == "national":
         return "seen"  # the registry's download holds exactly the area codes subscribed
-    current = _current_meta(settings, name)
+    current = _current_meta(settings, name, as_served=False)  # a restored copy's too
     if current is None:
         usage_error(f"--covers is needed for the first import of {name}: 'all' for a "
                     "state's list (it names the state's residents whatever their area "
@@ -321,7 +321,9 @@ def built_or_exit(settings: Settings, name: str, parsed: ParsedList | ParsedDate
     if max_shrink >= 1:
         return built
     try:
-        current = _current_meta(settings, name)
+        # what Redis holds, even a copy older than this node last served (Redis restored):
+        # the re-import that fixes it is checked like any other, never waved through
+        current = _current_meta(settings, name, as_served=False)
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] the current version of {name} cannot be read "
                    f"to compare counts ({escape(str(exc))})", highlight=False)
