@@ -76,8 +76,11 @@ class ConnectionCaps:
 
 def fit_caps(wanted: ConnectionCaps, limit: int, reserve: int = RESERVED_FDS
              ) -> ConnectionCaps:
-    """``wanted``, or every cap (sessions too) lowered in proportion so that the most the
-    node may hold open (``needed``) fits under ``limit``."""
+    """``wanted``, or every cap lowered in proportion so that the most the node may hold
+    open (``needed``) fits under ``limit``. ``sessions`` only when a call holds Redis
+    connections of its own: with embedded stores a session holds only its FastAGI
+    connection, which that cap bounds, and a lower ``max_sessions`` would only BLOCK calls
+    (``callguard:busy``) and FAIL opt-outs the node had descriptors for."""
     if wanted.needed(reserve) <= limit:
         return wanted
     room = max(limit - reserve, 3)
@@ -87,5 +90,6 @@ def fit_caps(wanted: ConnectionCaps, limit: int, reserve: int = RESERVED_FDS
         return max(1, int(cap * scale)) if cap else 0
 
     return ConnectionCaps(lowered(wanted.fastagi), lowered(wanted.http),
-                          lowered(wanted.sip_tcp), lowered(wanted.sessions),
-                          wanted.redis_per_call)
+                          lowered(wanted.sip_tcp),
+                          lowered(wanted.sessions) if wanted.redis_per_call
+                          else wanted.sessions, wanted.redis_per_call)

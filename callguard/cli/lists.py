@@ -131,15 +131,17 @@ async def _publish(settings: Settings, name: str,
                          area_codes=areas, source=source)
 
 
-async def _with_registry(settings: Settings, action: Any, *, only: str | None = None) -> Any:
+async def _with_registry(settings: Settings, action: Any, *, only: str | None = None,
+                         as_served: bool = True) -> Any:
     """Run ``action(registry)`` against the configured backend's current versions
-    (from Redis, only the list ``only`` when it is given)."""
+    (from Redis, only the list ``only`` when it is given; with ``as_served``, a version
+    older than ``serve`` last served on this data dir refused, as serve refuses it)."""
     if settings.lists_backend == "redis":
         client = redis_client(settings)
         registry = RedisListRegistry(client)
         try:
-            # a version older than serve last served here is refused, as serve refuses it
-            registry.remember_in(settings.data_dir / SERVED_LISTS_FILE, write=False)
+            if as_served:
+                registry.remember_in(settings.data_dir / SERVED_LISTS_FILE, write=False)
             await (registry.sync_one(only) if only else registry.sync())
             return action(registry)
         finally:
@@ -246,8 +248,10 @@ def _read_by_packs_or_exit(settings: Settings, name: str, escape_hatch: str) -> 
                 "it anyway")
 
 
-def _current_meta(settings: Settings, name: str) -> ListMeta | None:
-    snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name))
+def _current_meta(settings: Settings, name: str, *, as_served: bool = True
+                  ) -> ListMeta | None:
+    snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name,
+                                  as_served=as_served))
     return None if snapshot is None else snapshot.meta
 
 
@@ -263,7 +267,7 @@ def _covers_choice(settings: Settings, name: str, covers: str | None) -> str:
         return covers
     if name == "national":
         return "seen"  # the registry's download holds exactly the area codes subscribed
-    current = _current_meta(settings, name)
+    current = _current_meta(settings, name, as_served=False)  # a restored copy's too
     if current is None:
         usage_error(f"--covers is needed for the first import of {name}: 'all' for a "
                     "state's list (it names the state's residents whatever their area "
@@ -317,7 +321,9 @@ def built_or_exit(settings: Settings, name: str, parsed: ParsedList | ParsedDate
     if max_shrink >= 1:
         return built
     try:
-        current = _current_meta(settings, name)
+        # what Redis holds, even a copy older than this node last served (Redis restored):
+        # the re-import that fixes it is checked like any other, never waved through
+        current = _current_meta(settings, name, as_served=False)
     except StoreError as exc:
         _err.print(f"[red]not published:[/red] the current version of {name} cannot be read "
                    f"to compare counts ({escape(str(exc))})", highlight=False)
@@ -394,10 +400,18 @@ def rollback(state: CliState, name: str) -> None:
     except StoreError as exc:
         _err.print(f"[red]not rolled back:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_BLOCK)
-    meta = _current_meta(settings, name)
-    if meta is not None:
-        _recorded(settings, list_change_fields("rollback", meta))
+    snapshot, refused = run(_with_registry(
+        settings, lambda r: (r.snapshot(name), r.errors.get(name)), only=name))
+    if snapshot is None and refused:
+        # Done in Redis whether or not this node takes it (it served a newer copy, Redis
+        # since restored from an older backup): recorded as published there all the same.
+        snapshot = run(_with_registry(settings, lambda r: r.snapshot(name), only=name,
+                                      as_served=False))
+    if snapshot is not None:
+        _recorded(settings, list_change_fields("rollback", snapshot.meta))
     _err.print(f"{name} is back at v{version}", highlight=False)
+    if refused:
+        _err.print(f"[yellow]warning:[/yellow] {escape(refused)}", highlight=False)
 
 
 @dnc.command("drop")
@@ -416,7 +430,7 @@ def drop(state: CliState, name: str) -> None:
         usage_error(f"list {name} is read by {', '.join(readers)}: dropping it would BLOCK "
                     f"every call in their scope; import a good copy or `dnc rollback --list "
                     f"{name}` instead")
-    meta = _current_meta(settings, name)
+    meta = _current_meta(settings, name, as_served=False)  # what Redis holds is dropped
     if meta is None:
         usage_error(f"no list {name!r} to drop (see `callguard dnc status`)")
 

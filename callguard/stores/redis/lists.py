@@ -51,7 +51,7 @@ from typing import Any, NamedTuple
 import structlog
 from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
@@ -155,22 +155,33 @@ class RedisListPublisher:
         """Make ``previous`` current, and the newest version older than it ``previous``
         (none left: no ``previous``), as the embedded backend goes back; return the
         version now current. Swapping the two made a second rollback publish again the
-        import the first had undone."""
-        current, previous = await self._client.mget(_key(name, "current"),
-                                                    _key(name, "previous"))
-        if current is None or previous is None:
-            raise NothingToRollBack(f"list {name} has no previous version to roll back to")
-        target = int(previous)
-        older = await self._newest_before(name, target)
-        manifest = _bytes(await self._client.get(_manifest_key(name, int(current))))
-        pipe = self._client.pipeline(transaction=True)
-        pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
-        pipe.set(_key(name, "current"), target)
-        if older is None:
-            pipe.delete(_key(name, "previous"))
-        else:
-            pipe.set(_key(name, "previous"), older)
-        await pipe.execute()
+        import the first had undone. ``current`` and ``previous`` are watched: an import
+        landing meanwhile would otherwise be skipped without being recorded withdrawn, and
+        every node serving it would refuse the rollback as a restored backup."""
+        pointers = (_key(name, "current"), _key(name, "previous"))
+        async with self._client.pipeline(transaction=True) as pipe:
+            await pipe.watch(*pointers)
+            current, previous = await pipe.mget(*pointers)
+            if current is None or previous is None:
+                raise NothingToRollBack(f"list {name} has no previous version to roll back "
+                                        "to")
+            target = int(previous)
+            older = await self._newest_before(name, target)
+            manifest = _bytes(await pipe.get(_manifest_key(name, int(current))))
+            pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+            pipe.sadd(_key(name, _WITHDRAWN), _signature_text(int(current), manifest))
+            pipe.set(_key(name, "current"), target)
+            if older is None:
+                pipe.delete(_key(name, "previous"))
+            else:
+                pipe.set(_key(name, "previous"), older)
+            try:
+                await pipe.execute()
+            except WatchError:
+                raise StoreError(f"list {name}: its current version changed while rolling "
+                                 f"back from v{int(current)} (an import?); nothing rolled "
+                                 "back: see `callguard dnc status`, then run it again if "
+                                 "still wanted") from None
         await self._client.publish(CHANNEL, f"{name}:{target}")
         return target
 
@@ -235,6 +246,23 @@ def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
+def _write_served(path: Path, doc: dict[str, Any]) -> None:
+    """Replace ``path`` whole with ``doc`` (never half a file) and make the rename durable:
+    without the directory's fsync a power cut may undo it, and the node restarted would
+    compare with an older version than it served. Run off the loop (a thread)."""
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as out:
+        out.write(json.dumps(doc, indent=1).encode())
+        out.flush()
+        os.fsync(out.fileno())
+    partial.replace(path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def _signature_text(version: int, manifest: bytes | None) -> str:
     """A version as the ``withdrawn`` set names it: its number and its manifest's digest
     (numbers alone repeat after a Redis lost its data)."""
@@ -257,6 +285,7 @@ class RedisListRegistry:
         self.went_back: Counter[str] = Counter()  # older versions refused, by list
         self._served_file: Path | None = None
         self._floor: dict[str, _Served] = {}  # last served, from the file (a restart)
+        self._writing = asyncio.Lock()  # one write of the file at a time
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
 
@@ -268,24 +297,22 @@ class RedisListRegistry:
         self._floor = _read_served(path)
         self._served_file = path if write else None
 
-    def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
-        """Write the version now served of ``name`` (replaced whole: never half a file)."""
+    async def _remember(self, name: str, meta: ListMeta, digest: str) -> None:
+        """Write the version now served of ``name`` (replaced whole: never half a file),
+        off the loop — an fsync on a busy disk would stall every call being decided — and
+        one write at a time (two lists may load at once; each write holds every list)."""
         self._floor[name] = _Served(meta.version, digest, meta.imported_at)
         path = self._served_file
         if path is None:
             return
-        doc = {n: {"version": s.version, "digest": s.digest,
-                   "imported_at": s.imported_at.isoformat()}
-               for n, s in sorted(self._floor.items())}
-        partial = path.with_name(path.name + ".partial")
-        try:
-            with partial.open("wb") as out:
-                out.write(json.dumps(doc, indent=1).encode())
-                out.flush()
-                os.fsync(out.fileno())
-            partial.replace(path)
-        except OSError as exc:  # a restart would not know it: say so, keep serving
-            _log.warning("lists_served_unwritten", path=str(path), error=str(exc))
+        async with self._writing:
+            doc = {n: {"version": s.version, "digest": s.digest,
+                       "imported_at": s.imported_at.isoformat()}
+                   for n, s in sorted(self._floor.items())}
+            try:
+                await asyncio.to_thread(_write_served, path, doc)
+            except OSError as exc:  # a restart would not know it: say so, keep serving
+                _log.warning("lists_served_unwritten", path=str(path), error=str(exc))
 
     def snapshot(self, name: str) -> _Snapshot | None:
         """The current version of ``name`` (no network hop)."""
@@ -365,11 +392,11 @@ class RedisListRegistry:
                 return
             self._snapshots[name] = snapshot
             self._serving[name] = signature
-            self._remember(name, snapshot.meta, signature[1])
             self._refused.pop(name, None)
             self.errors.pop(name, None)
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
+            await self._remember(name, snapshot.meta, signature[1])
 
     async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
         """Whether ``published`` is older than the version this node serves (or, restarted,
@@ -421,7 +448,7 @@ class RedisListRegistry:
             return None
         self._snapshots[name] = snapshot
         self._serving[name] = (version, hashlib.sha256(manifest or b"").hexdigest())
-        self._remember(name, snapshot.meta, self._serving[name][1])
+        await self._remember(name, snapshot.meta, self._serving[name][1])
         return snapshot
 
     async def _load(self, name: str, version: int, manifest: bytes | None) -> _Snapshot:
