@@ -148,3 +148,19 @@ def test_an_encoded_body_answered_early_is_not_inflated_on(node: ServeNode,
     assert node.alive()
     assert "Unhandled exception" not in node.stderr()
     assert node.http("/healthz")[0] == 200
+
+
+RAW = b'{"number": "801-555-0199", "campaign": "ut-solar-manual"}\r\n'
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["at-once", "part-way"])
+def test_python_parser_a_refused_line_is_quoted_without_the_number(py_node: ServeNode,
+                                                                   split: bool) -> None:
+    """``chunked`` declared, the JSON sent as is: the parser quotes the line it refused
+    (its "chunk size"), the number in it."""
+    parts = (_head(), RAW) if split else (_head() + RAW,)
+    _, answer = _exchange(py_node, *parts)
+    assert answer.startswith((b"HTTP/1.1 400 ", b"HTTP/1.0 400 ")), answer[:300]
+    error = json.loads(answer.partition(b"\r\n\r\n")[2])["error"]
+    assert "555" not in error, error
+    assert "0199" in error, error

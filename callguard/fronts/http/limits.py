@@ -37,6 +37,8 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 
+from callguard.numbers.redact import redact_digits
+
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
            "GuardedSite", "HttpLimitSettings", "limits_middleware", "read_body"]
 
@@ -261,7 +263,16 @@ def _reason(message: str) -> str:
     its one line of reason."""
     lines = [line.strip() for line in message.splitlines()]
     lines = [line for line in lines if line and not line.endswith(", message:")]
-    return (lines[0] if lines else "malformed body")[:200]
+    return _quoted(lines[0] if lines else "malformed body")
+
+
+def _quoted(reason: str) -> str:
+    """A parser's reason as an answer may quote it: aiohttp's pure-Python parser quotes
+    the line it refused, and a client that declared ``chunked`` but sent its JSON as is
+    had ``{"number": "801-555-0199", ...}`` as the "chunk size" — the number came back in
+    clear in the 400 (and may be logged by whatever reads it). Numbers reduced to their
+    last four, as every other reason."""
+    return redact_digits(reason)[:200]
 
 
 class _RequestHandler(RequestHandler):
@@ -286,7 +297,7 @@ class _RequestHandler(RequestHandler):
             return super().handle_error(request, status, exc, message)
         self._counts["bad_http"] += 1
         first = (message or "").strip().splitlines()[:1]
-        reason = first[0].rstrip(":").strip()[:200] if first else "malformed request"
+        reason = _quoted(first[0].rstrip(":").strip()) if first else "malformed request"
         response = web.json_response(
             {"error": f"{status} {HTTPStatus(status).phrase}: {reason}"}, status=status)
         response.force_close()
