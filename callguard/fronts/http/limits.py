@@ -30,8 +30,14 @@ from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.http_exceptions import (
+    HttpProcessingError,
+    PayloadEncodingError,
+    TransferEncodingError,
+)
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
+
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
            "GuardedSite", "HttpLimitSettings", "limits_middleware", "read_body"]
@@ -177,12 +183,33 @@ def limits_middleware(limits: ConnectionLimits) -> Any:
         if guard is not None:
             guard.stop_clock()
         try:
-            return await handler(request)
+            response = await handler(request)
         finally:
             if guard is not None:
                 guard.start_clock()
+        _stop_decoding(request)
+        return response
 
     return middleware
+
+
+_PLAIN = frozenset({"", "identity"})
+
+
+def _stop_decoding(request: web.Request) -> None:
+    """An encoded body answered before it was all read (a 401 without the token, a 413
+    past ``max_body_bytes``, a 404) is not read on: aiohttp went on reading the rest of it
+    after the answer ("lingering", until the header timeout closed the connection 5 s
+    later), inflating every byte — a gzip body of zeros costs about 1000 times its size to
+    inflate, so a peer without the token had the node inflate a GB (about a second of its
+    one loop) per MB it sent. Failing the body ends the lingering: the connection closes
+    once the answer is written."""
+    codings = request.headers.getall("Content-Encoding", [])
+    if all(coding.strip().lower() in _PLAIN for coding in codings):
+        return
+    if not request.content.is_eof():
+        request.content.set_exception(
+            RequestPayloadError("answered before the body was read"))
 
 
 class BodyTimeoutError(Exception):
@@ -196,6 +223,13 @@ class ClientGoneError(Exception):
 class BadBodyError(Exception):
     """The body arrived but cannot be decoded as declared (``Content-Encoding: gzip`` on a
     body that is not gzip): the sender's error, a 400 naming why — it was a 500."""
+
+
+# A body that cannot be read as sent: RequestPayloadError as aiohttp's C parser (and
+# ``_RequestHandler.data_received``) fail it; PayloadEncodingError as its pure-Python
+# parser (AIOHTTP_NO_EXTENSIONS=1, or no C extension for the platform) does a malformed
+# chunk — that one was a 500 and two tracebacks per request.
+_BODY_ERRORS = (RequestPayloadError, PayloadEncodingError)
 
 
 async def read_body(request: web.Request, limits: ConnectionLimits | None) -> bytes:
@@ -214,10 +248,13 @@ async def read_body(request: web.Request, limits: ConnectionLimits | None) -> by
         if limits is not None:
             limits.counts["client_gone"] += 1
         raise ClientGoneError from None
-    except RequestPayloadError as exc:
+    except _BODY_ERRORS as exc:
         if limits is not None:
             limits.counts["bad_body"] += 1
-        raise BadBodyError(_reason(str(exc))) from None
+        reason = _reason(str(exc))
+        if isinstance(exc, TransferEncodingError) and "chunk" not in reason.lower():
+            reason = f"malformed chunk: {reason}"  # the Python parser quotes the line only
+        raise BadBodyError(reason) from None
 
 
 def _reason(message: str) -> str:
@@ -226,7 +263,16 @@ def _reason(message: str) -> str:
     its one line of reason."""
     lines = [line.strip() for line in message.splitlines()]
     lines = [line for line in lines if line and not line.endswith(", message:")]
-    return (lines[0] if lines else "malformed body")[:200]
+    return _quoted(lines[0] if lines else "malformed body")
+
+
+def _quoted(reason: str) -> str:
+    """A parser's reason as an answer may quote it: aiohttp's pure-Python parser quotes
+    the line it refused, and a client that declared ``chunked`` but sent its JSON as is
+    had ``{"number": "801-555-0199", ...}`` as the "chunk size" — the number came back in
+    clear in the 400 (and may be logged by whatever reads it). Numbers reduced to their
+    last four, as every other reason."""
+    return redact_digits(reason)[:200]
 
 
 class _RequestHandler(RequestHandler):
@@ -251,7 +297,7 @@ class _RequestHandler(RequestHandler):
             return super().handle_error(request, status, exc, message)
         self._counts["bad_http"] += 1
         first = (message or "").strip().splitlines()[:1]
-        reason = first[0].rstrip(":").strip()[:200] if first else "malformed request"
+        reason = _quoted(first[0].rstrip(":").strip()) if first else "malformed request"
         response = web.json_response(
             {"error": f"{status} {HTTPStatus(status).phrase}: {reason}"}, status=status)
         response.force_close()
@@ -276,8 +322,10 @@ class _RequestHandler(RequestHandler):
         """Not for a body that could not be decoded: ``read_body`` answered it (400,
         counted ``bad_body``), and aiohttp, draining the rest of it after the answer, met
         the same error again and logged "Unhandled exception" with a traceback, in plain
-        text among the JSON lines — per request."""
-        if isinstance(kw.get("exc_info"), RequestPayloadError):
+        text among the JSON lines — per request. So for the pure-Python parser's own
+        error (PayloadEncodingError), met by aiohttp's lingering read after a 401: a peer
+        without the token wrote a traceback per request."""
+        if isinstance(kw.get("exc_info"), _BODY_ERRORS):
             return
         super().log_exception(*args, **kw)
 
