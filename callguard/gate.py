@@ -182,6 +182,7 @@ class _Attempted:
     # ``Gate.withdraw``: the withdrawn ALLOW's reservation given back (True), not written
     # (False), or not given back (None: nothing held, or the withdrawal not on record)
     released: bool | None = None
+    recorded: bool = False  # the decision is on record (``Gate.withdraw``, release=False)
 
 
 def _withdrawn_early() -> Verdict:
@@ -332,7 +333,7 @@ class Gate:
 
     async def withdraw(self, request: CheckRequest, verdict: Verdict,
                        withdrawn: Decision | None, *, started: float,
-                       ) -> tuple[Decision, bool | None]:
+                       release: bool = True) -> tuple[Decision, bool | None]:
         """Record the BLOCK that withdraws an ALLOW its front answered (``refuse``), then,
         only once that BLOCK is on record, give back the ALLOW's reservation (``release``).
         ``refuse`` never raises: a record that cannot be written is logged and its BLOCK
@@ -340,11 +341,13 @@ class Gate:
         log, unwithdrawn, with its call no longer counted (the log showing a cap broken,
         and disagreeing with the counts it proves). Returns the BLOCK and the release:
         True given back, False not written, None not tried (nothing held, or the
-        withdrawal not on record: the count stays, as the record says the call)."""
+        withdrawal not on record: the count stays, as the record says the call).
+        ``release`` False: record only, and say whether the BLOCK is on record; the front
+        gives back (``release``) once the switch confirmed the withdrawal too."""
         seen = _Attempted(campaign=self._campaigns.get(request.campaign))
         decision = await self._finish(request, verdict, request.at or self._clock(), seen,
-                                      started, release=withdrawn)
-        return decision, seen.released
+                                      started, release=withdrawn if release else None)
+        return decision, seen.released if release else seen.recorded
 
     async def release(self, decision: Decision) -> bool:
         """Give back the call-frequency reservation of an ALLOW its front withdrew before
@@ -422,6 +425,7 @@ class Gate:
                                 effect="the withdrawal is not on record: the withdrawn "
                                        "ALLOW stays counted, as its record stands")
         else:
+            seen.recorded = True
             if release is not None and release.held is not None:
                 seen.released = await self.release(release)
         for observer in self._observers:

@@ -326,7 +326,12 @@ class _Call:
     rebuild_outage: float = 0.0
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
-    asked_dial_status: bool = False
+    # The picture (``CallTracker.pictures``) in which each after-outage question was asked:
+    # one flag per question, per outage. One flag shared by both left the second unasked
+    # (a node restarted before the Dial(), AMI away again while it was answered and ended:
+    # no release, nothing unproven recorded).
+    asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
+    asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
     # when the outage the called party's channel went in began (``_ask_gone_dest``)
     gone_since: float | None = None
     # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
@@ -403,6 +408,8 @@ class CallTracker:
         self._holder: dict[str, str] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
+        # CoreShowChannels pictures taken (``reconcile``): which outage a question was for
+        self.pictures = 0
         self.active = True
         self.channelvars_seen = False  # some event carried a ChanVariable CALLGUARD_FOLLOW
         self._held_back: deque[tuple[float, Callable[[], None]]] = deque()
@@ -1353,6 +1360,7 @@ class CallTracker:
         """
         since = self.disconnected_at
         self.disconnected_at = None
+        self.pictures += 1
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
@@ -1610,9 +1618,10 @@ class CallTracker:
         # has returned. With Dial(...,g) the caller's leg lives on after the called party
         # hangs up: DIALSTATUS=ANSWER on it then means the called party ended the call.
         dialers = [n for n in call.carriers if call.apps.get(n) != "AppDial"]
-        if any(call.apps.get(n) in ("Dial", "AGI") for n in dialers) or call.asked_dial_status:
+        if (any(call.apps.get(n) in ("Dial", "AGI") for n in dialers)
+                or call.asked_dial_status == self.pictures):
             return []
-        call.asked_dial_status = True
+        call.asked_dial_status = self.pictures
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
@@ -1795,13 +1804,16 @@ class CallTracker:
         session (answered in order): app_dial.c ``dial_exec_full`` sets both once a leg
         answers, DIALEDPEERNAME to the answering channel's name, so a DIALSTATUS of an
         earlier Dial() on that leg, naming another channel, proves nothing
-        (``_gone_dest_status``). Asked once; ``began``: when the outage began (the
+        (``_gone_dest_status``). Asked once per outage (its own flag: the restart path's
+        question, asked before, is another); ``began``: when the outage began (the
         earliest the called party can have hung up)."""
         leg = call.dialler.get(call.dest or "")
-        if leg is None or leg not in call.channels.values() or call.asked_dial_status:
+        if (leg is None or leg not in call.channels.values()
+                or call.asked_gone_dest == self.pictures):
             return []
-        call.asked_dial_status = True
+        call.asked_gone_dest = self.pictures
         call.gone_since = began
+        call.dialled_peers.pop(leg, None)  # an earlier read names an earlier Dial()'s peer
         return [ReadVariable(call.linkedid, leg, variable)
                 for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
 

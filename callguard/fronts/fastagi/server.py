@@ -239,7 +239,17 @@ class FastAgiServer(Application):  # type: ignore[misc]
             variables = self._unknown_route(script)
         else:
             variables = await route(headers, refused or _unexpected_args(name, headers))
-        if route is not None and name == c.ROUTE_OPTOUT:
+        # An ALLOW registered in ``_answering`` (``_check``) leaves it on every path.
+        decision_id = variables.get(c.VAR_DECISION_ID, "")
+        try:
+            await self._deliver(name, headers, variables, reader, writer)
+        finally:
+            self._answering.pop(decision_id, None)
+
+    async def _deliver(self, name: str, headers: dict[str, str], variables: dict[str, str],
+                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Send the answer, confirm it, withdraw it when it cannot stand (``_answer``)."""
+        if self._route.get(name) is not None and name == c.ROUTE_OPTOUT:
             variables[c.OPTOUT_ID] = str(uuid.uuid4())
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
@@ -264,7 +274,6 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 # keeps AGI_RESULT_HANGUP once needhup was set) and no Dial() follows.
                 await self._hung_up(headers, withdraws=decision_id or None,
                                     closed=closed and not channel.hangup_seen)
-            self._answering.pop(decision_id, None)
         self.stats.counts["answered"] += 1
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
@@ -337,15 +346,59 @@ class FastAgiServer(Application):  # type: ignore[misc]
         withdrawn = variables.get(c.VAR_DECISION_ID) or None
         why = (f"{seen} (a blank line inside a dialplan value cut it short)"
                if channel.tail_seen else seen)
-        decision = await self._withdraw(self._request(headers, withdrawn), refusal(
-            BAD_REQUEST_RULE, FAIL_CLOSED,
-            f"{why}: the session's first answer is withdrawn; call not placed"))
+        allow = self._answering.pop(withdrawn or "", None)
+        decision, recorded = await self.gate.withdraw(
+            self._request(headers, withdrawn), refusal(
+                BAD_REQUEST_RULE, FAIL_CLOSED,
+                f"{why}: the session's first answer is withdrawn; call not placed"),
+            None, started=time.perf_counter(), release=False)
         self.stats.counts["block"] += 1
         self.stats.counts["withdrawn"] += 1
         block = self._variables(decision)
         block[f"__{c.VAR_FOLLOW}"] = ""  # the first answer may have set it
-        reply: dict[str, Any] = await channel.send_command(encode_mset(block))
+        confirmed = False
+        try:
+            reply: dict[str, Any] = await channel.send_command(encode_mset(block))
+            confirmed = await self._confirmed(channel, decision.decision_id)
+        finally:
+            await self._give_back(allow, recorded=bool(recorded), confirmed=confirmed)
         return reply
+
+    async def _confirmed(self, channel: AgiChannel, decision_id: str) -> bool:
+        """Whether Asterisk confirmed the withdrawing BLOCK: ``GET VARIABLE`` reads back
+        the BLOCK's own decision id (``AgiChannel.confirm``), so the channel holds the BLOCK
+        and not the ALLOW. No confirmation in time: not confirmed."""
+        try:
+            return await channel.confirm(c.VAR_DECISION_ID, decision_id)
+        except TimeoutError:
+            return False
+
+    async def _give_back(self, allow: Decision | None, *, recorded: bool,
+                         confirmed: bool) -> None:
+        """The late-tail withdrawal's reservation: given back only when the BLOCK is on
+        record AND Asterisk confirmed it. Asterisk had the ALLOW before the BLOCK went
+        out (res_agi.c ``setup_env`` writes the whole block, then ``run_agi`` reads and
+        runs our first MSet): a BLOCK it did not take (refused, unanswered, the socket
+        closed) leaves the ALLOW on the channel, and AGI() may end SUCCESS and Dial() on
+        it. The reservation then stays — an over-count blocks a lawful call at worst, an
+        under-count lets a capped number be called once too often — and the log says so
+        (the record's BLOCK says the first answer was withdrawn; this says the switch may
+        not have taken it)."""
+        if allow is None or allow.held is None:
+            return
+        if recorded and confirmed:
+            released = await self.gate.release(allow)
+            self.stats.counts["cap_released" if released else "cap_release_failed"] += 1
+            return
+        self.stats.counts["cap_kept_unconfirmed" if recorded else "cap_kept_unrecorded"] += 1
+        _log.warning("fastagi_withdrawal_unconfirmed" if recorded
+                     else "frequency_release_skipped",
+                     decision_id=allow.decision_id,
+                     effect=("Asterisk did not confirm the withdrawing BLOCK: the ALLOW may "
+                             "stand on the channel and be dialled; it stays counted against "
+                             "its caps" if recorded else
+                             "the withdrawal is not on record: the withdrawn ALLOW stays "
+                             "counted, as its record stands"))
 
     def _request(self, headers: dict[str, str], withdraws: str | None = None,
                  ) -> CheckRequest:
@@ -379,7 +432,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.stats.counts["allow" if decision.allowed else "block"] += 1
         if decision.allowed and decision.held is not None:
             self._answering[decision.decision_id] = decision
-        return self._variables(decision)
+        try:
+            return self._variables(decision)
+        except BaseException:
+            # Never answered: nothing will withdraw it (``_answer`` drops it past here).
+            self._answering.pop(decision.decision_id, None)
+            raise
 
     def _variables(self, decision: Decision) -> dict[str, str]:
         deciding = decision.verdict.deciding
