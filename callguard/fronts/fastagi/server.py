@@ -350,7 +350,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
         decision, recorded = await self.gate.withdraw(
             self._request(headers, withdrawn), refusal(
                 BAD_REQUEST_RULE, FAIL_CLOSED,
-                f"{why}: the session's first answer is withdrawn; call not placed"),
+                # Written before Asterisk confirms the BLOCK: "not placed" is not known
+                # here (an unconfirmed withdrawal keeps the count and logs
+                # fastagi_withdrawal_unconfirmed).
+                f"{why}: the session's first answer is withdrawn by this BLOCK, sent in "
+                "its place; the call is placed only if Asterisk kept the first answer "
+                "(then the log says fastagi_withdrawal_unconfirmed)"),
             None, started=time.perf_counter(), release=False)
         self.stats.counts["block"] += 1
         self.stats.counts["withdrawn"] += 1
