@@ -1,0 +1,37 @@
+"""Review 39: the report's page marks a house-policy rule in its chart too (hoff16).
+
+The page's table of blocked calls by rule said "us-ut-hb45-2000:13-26a-106(1)(f) (house
+policy, not enacted law)", but the bar chart above it — the first thing a regulator reads —
+named the bare id, which reads as a Utah Code section (H.B. 45 (2000) is a bill as
+introduced)."""
+
+from __future__ import annotations
+
+import re
+
+from tests.log_files import cli, config
+
+NUMBER = "8015550123"
+
+
+def test_the_chart_marks_a_house_policy_rule(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    for name in ("national", "ut-state"):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        assert cli("dnc", "import", str(listing), "--list", name, "--published",
+                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
+    # 08:30 on a Monday in Utah: federal and Utah hours hold, H.B. 45's 9 a.m. does not
+    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T08:30:00-07:00", config_path=path)
+    assert asked.returncode == 1, asked.stdout
+    page = tmp_path / "report.html"
+    assert cli("report", "--html", str(page), config_path=path).returncode == 0
+    text = page.read_text()
+    chart = text[text.index("Blocked calls by deciding rule"):]
+    chart = chart[:chart.index("</svg>")]
+    labels = re.findall(r"<text x='0' y='\d+'>([^<]*)</text>", chart)
+    assert labels == ["us-ut-hb45-2000:13-26a-106(1)(f) (house policy)"], labels
+    assert NUMBER not in text
