@@ -7,6 +7,7 @@ introduced)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 from tests.log_files import cli, config
@@ -35,3 +36,29 @@ def test_the_chart_marks_a_house_policy_rule(tmp_path):
     labels = re.findall(r"<text x='0' y='\d+'>([^<]*)</text>", chart)
     assert labels == ["us-ut-hb45-2000:13-26a-106(1)(f) (house policy)"], labels
     assert NUMBER not in text
+
+
+def test_packs_not_read_is_said_not_none(tmp_path):
+    """Where the packs cannot be read (a copied configuration whose packs_dir is not on this
+    host) the report still runs, but listed 'us-ut-hb45-2000:13-26a-106(1)(f)' bare with no
+    note and --json said not_enacted_law {}: 'no house policy' where it was not known."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    for name in ("national", "ut-state"):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        assert cli("dnc", "import", str(listing), "--list", name, "--published",
+                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
+    assert cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+               "2026-12-07T08:30:00-07:00", config_path=path).returncode == 1
+    counsel = tmp_path / "counsel.toml"
+    counsel.write_text(path.read_text().replace('packs_dir = ""',
+                                                f'packs_dir = "{tmp_path / "gone"}"'))
+    text = cli("report", config_path=counsel)
+    assert text.returncode == 0, text.stderr
+    assert "house policy" in text.stdout
+    assert "not checked" in text.stdout
+    said = json.loads(cli("report", "--json", config_path=counsel).stdout)
+    assert said["not_enacted_law"] is None
+    assert "not checked" in said["not_enacted_law_unread"]
