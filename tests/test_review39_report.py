@@ -62,3 +62,22 @@ def test_packs_not_read_is_said_not_none(tmp_path):
     said = json.loads(cli("report", "--json", config_path=counsel).stdout)
     assert said["not_enacted_law"] is None
     assert "not checked" in said["not_enacted_law_unread"]
+
+
+def test_a_report_not_given_the_packs_says_so():
+    """The supervisor page renders today's report through the same code, but no one told it
+    the house-policy packs: its chart and table listed the H.B. 45 rule bare and said
+    nothing. A Report not given the packs now says they were not checked."""
+    from datetime import UTC, datetime
+
+    from callguard.compliance import report as figures
+
+    done = figures.Report(figures.ReportQuery(), datetime(2026, 12, 7, tzinfo=UTC))
+    done.calls[("2026-12-07", "ut-solar-manual", "BLOCK",
+                "us-ut-hb45-2000:13-26a-106(1)(f)")] = 1
+    assert "was not checked" in figures.not_law_note(done)
+    assert figures.to_json(done)["not_enacted_law"] is None
+    assert "was not checked" in figures.render_html(done)
+    done.not_law, done.not_law_unread = {"us-ut-hb45-2000": "H.B. 45"}, None  # as the CLI
+    assert "was not checked" not in figures.render_html(done)
+    assert "(house policy)" in figures.render_html(done)

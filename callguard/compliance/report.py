@@ -106,7 +106,9 @@ class Report:
     not_law: dict[str, str] = field(default_factory=dict)
     # Why the packs could not be read to say which are house policy (None: they were): an
     # empty ``not_law`` then means "not checked", never "none" (said in every rendering).
-    not_law_unread: str | None = None
+    # The default: whoever renders a report without setting ``not_law`` (the supervisor
+    # page's today) has not read the packs, and the page says so.
+    not_law_unread: str | None = "the packs were not read for this rendering"
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
