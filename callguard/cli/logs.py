@@ -629,7 +629,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC), log=path,
         unarchived_name="the Redis stream of every node" if stream else None)
-    done.not_law = _not_law(state)
+    done.not_law, done.not_law_unread = _not_law(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
@@ -650,16 +650,19 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
             print(f"page: {html_path}")  # noqa: T201
 
 
-def _not_law(state: CliState) -> dict[str, str]:
-    """The configured packs that are not enacted law, by id (their titles); none when the
-    configuration cannot be loaded here (a report of an archive copied to counsel)."""
+def _not_law(state: CliState) -> tuple[dict[str, str], str | None]:
+    """The configured packs that are not enacted law, by id (their titles), and None; or
+    nothing and why, when the configuration or its packs cannot be loaded here (a report of
+    an archive copied to counsel): an empty answer alone read as "no house policy"."""
     from callguard.errors import CallguardError  # noqa: PLC0415
 
     try:
         packs = state.settings.packs
-    except (CallguardError, OSError, SystemExit):
-        return {}
-    return {pack.id: pack.title for pack in packs.values() if not pack.is_statute}
+    except (CallguardError, OSError) as exc:
+        return {}, f"the packs could not be loaded here ({exc})"
+    except SystemExit:  # the loader said why on standard error
+        return {}, "the configuration or its packs could not be loaded here (see the error)"
+    return {pack.id: pack.title for pack in packs.values() if not pack.is_statute}, None
 
 
 def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,

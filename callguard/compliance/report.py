@@ -104,6 +104,11 @@ class Report:
     # configuration read by the caller names them: a rule id such as
     # ``us-ut-hb45-2000:13-26a-106(1)(f)`` reads as a Utah Code section to a regulator.
     not_law: dict[str, str] = field(default_factory=dict)
+    # Why the packs could not be read to say which are house policy (None: they were): an
+    # empty ``not_law`` then means "not checked", never "none" (said in every rendering).
+    # The default: whoever renders a report without setting ``not_law`` (the supervisor
+    # page's today) has not read the packs, and the page says so.
+    not_law_unread: str | None = "the packs were not read for this rendering"
 
     def total(self, table: dict[tuple[str, str, str, str], int], **match: str) -> int:
         """Sum of a table's counts whose keys match (day, campaign, verdict, rule)."""
@@ -285,6 +290,10 @@ def not_law_note(report: Report) -> str:
     """The house-policy packs whose rules are among the deciding ones, named ("" when
     none is)."""
     deciding = {key[3].split(":", 1)[0] for key in report.calls if key[3]}
+    if report.not_law_unread is not None:
+        return ("" if not deciding else "which deciding rules are of a house policy (a "
+                "bill, the seller's choice), not enacted law, was not checked: "
+                f"{report.not_law_unread}; a rule id here is not shown to be enacted law")
     named = sorted((pack, title) for pack, title in report.not_law.items() if pack in deciding)
     if not named:
         return ""
@@ -482,7 +491,10 @@ def to_json(report: Report) -> dict[str, Any]:
         "first": report.first, "last": report.last,
         "fronts_note": fronts_note(report),
         # the packs that are not enacted law (house policies), whose rule ids read as law
-        "not_enacted_law": report.not_law,
+        "not_enacted_law": None if report.not_law_unread is not None else report.not_law,
+        # why it is null: the packs could not be read here ("not checked", not "none")
+        "not_enacted_law_unread": None if report.not_law_unread is None else (
+            f"not checked: {report.not_law_unread}"),
         # what the figures were read from (the archive, the unarchived log or stream)
         "sources": {**report.sources, "note": sources_note(report)},
     }
@@ -648,7 +660,11 @@ def render_html(report: Report) -> str:
         + (f"<p class=adopted><strong>Record store replaced:</strong> "
            f"{html.escape(adopted_note(report))}.</p>" if report.adopted else "")
         + _stacked(f"Calls per day ({report.query.tz}), ALLOW and BLOCK", days, per_day)
-        + _bars("Blocked calls by deciding rule", report.by(calls, 3, verdict="BLOCK"))
+        # the chart marks a house policy's rule as the table does (its 52 characters
+        # would cut the table's longer mark): a bare id reads as a section of law
+        + _bars("Blocked calls by deciding rule", {
+            f"{rule} (house policy)" if rule_label(report, rule) != rule else rule: count
+            for rule, count in report.by(calls, 3, verdict="BLOCK").items()})
         + (f"<p class=legend>{html.escape(note)}.</p>"
            if (note := not_law_note(report)) else "")
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")

@@ -156,10 +156,13 @@ def unreadable_window(record: ConsentRecord) -> str:
     The gate fails closed on it (a CallguardError) with this reason instead."""
     return (f"the {record.kind.value} consent given {record.granted_at:%Y-%m-%d} has its "
             f"window {window_offsets(record.window or ())}, written by an older callguard: "
-            "it cannot be read as the called party's clock; re-record the "
-            f"consent: `callguard consent revoke NUMBER --kind {record.kind.value}`, then "
-            f"`callguard consent add NUMBER --kind {record.kind.value} --window HH:MM-HH:MM` "
-            "with the hours the person agreed to")
+            "it cannot be read as the called party's clock and lifts nothing; re-record the "
+            f"consent: `callguard consent add NUMBER --kind {record.kind.value} --window "
+            "HH:MM-HH:MM --granted WHEN` with the hours the person agreed to and when the "
+            "consent was given (a readable consent of this kind on record is read instead); "
+            "do not `callguard consent revoke` it to repair it: a revocation is recorded as "
+            "the person's, and from the revoke-all date (47 CFR 64.1200(a)(10)) it ends "
+            "every consent to automated calls")
 
 
 def revocation_on_or_after(start: date, revoked_at: datetime,
@@ -285,14 +288,31 @@ class Exemptions:
         if missing:
             return NeedFacts(missing)
         attempt = ctx.attempt
+        unreadable: CallguardError | None = None
+        readable = False
         for record in ctx.facts.consents:
-            if (record.kind in self.consent_kinds
+            if not (record.kind in self.consent_kinds
                     and record.valid_at(attempt.at, attempt.judged_at)
-                    and self._not_withdrawn(ctx, record)
-                    and (consent_fits is None or consent_fits(record))):
+                    and self._not_withdrawn(ctx, record)):
+                continue
+            try:
+                fits = consent_fits is None or consent_fits(record)
+            except CallguardError as exc:
+                # A window stored with a UTC offset (``unreadable_window``): read the other
+                # records first. Raised at once, the first such consent hid a readable one
+                # (or a relationship) that lifts the rule: which row came first decided.
+                unreadable = unreadable or exc
+                continue
+            readable = True
+            if fits:
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
-        if self.ebr is not None:
-            return self.ebr.describe_valid(ctx)
+        if self.ebr is not None and (found := self.ebr.describe_valid(ctx)) is not None:
+            return found
+        if unreadable is not None and not readable:
+            # Nothing else lifts the rule and the consent that might cannot be read: fail
+            # closed naming it. Once a readable consent is on record (the consent recorded
+            # again), that one is what decides and the rule's own BLOCK stands.
+            raise unreadable
         return None
 
     def _revocation(self, ctx: Context, record: ConsentRecord,
