@@ -81,3 +81,33 @@ def test_a_report_not_given_the_packs_says_so():
     done.not_law, done.not_law_unread = {"us-ut-hb45-2000": "H.B. 45"}, None  # as the CLI
     assert "was not checked" not in figures.render_html(done)
     assert "(house policy)" in figures.render_html(done)
+
+
+def test_the_supervisor_page_is_given_the_nodes_house_policy_packs(tmp_path):
+    """The page's today said 'was not checked' on every node: ``supervisor_for`` never
+    passed the packs, so the H.B. 45 rule stood bare beside 'not checked'. It passes the
+    node's house-policy packs now, and today's page marks the rule."""
+    from datetime import UTC, datetime
+
+    import orjson
+
+    from callguard.config import load_settings
+    from callguard.fronts.http.supervisor import supervisor_for, today_report
+    from tests.log_files import synthetic
+
+    data = tmp_path / "data"
+    data.mkdir()
+    page = supervisor_for(load_settings(config(tmp_path, data)))
+    assert page._not_law is not None
+    assert "us-ut-hb45-2000" in page._not_law
+    assert set(page._not_law) == {"us-ut-hb45-2000", "house-litigators"}  # no statute
+
+    template = next(orjson.loads(line) for line in synthetic(2) if b'"decision"' in line)
+    record = {**template, "front": "http", "verdict": "BLOCK",
+              "rule": "us-ut-hb45-2000:13-26a-106(1)(f)",
+              "at": "2026-12-04T20:00:00.000Z", "logged_at": "2026-12-04T20:00:00.000Z"}
+    now = datetime(2026, 12, 4, 21, 0, tzinfo=UTC)
+    text = today_report([record], None, "America/Denver", now, page._not_law)
+    assert "was not checked" not in text
+    assert "(house policy" in text
+    assert "was not checked" in today_report([record], None, "America/Denver", now)

@@ -29,6 +29,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Mapping,
     Sequence,
 )
 from datetime import UTC, datetime, timedelta
@@ -224,12 +225,13 @@ class FileTail:
 
 
 def today_report(records: Sequence[Record], archive_dir: Path | None, tz: str,
-                 now: datetime) -> str:
+                 now: datetime, not_law: Mapping[str, str] | None = None) -> str:
     """Today's (in ``tz``) report as ``callguard report --html`` renders it.
 
     The same code as ``callguard report``: records not yet archived registered beside the
     archive's days (``union_view``), figures by ``compliance.report.build``. Blocking
-    (DuckDB, file reads): run it in a thread.
+    (DuckDB, file reads): run it in a thread. ``not_law``: the node's house-policy packs
+    (id: title); without them the page says it did not check which rules are enacted law.
     """
     from callguard.compliance import report as figures  # noqa: PLC0415 - DuckDB on demand
     from callguard.compliance.archive.live import report_with_live  # noqa: PLC0415
@@ -247,6 +249,8 @@ def today_report(records: Sequence[Record], archive_dir: Path | None, tz: str,
                             query, archived=archive_dir is not None, threads=1,
                             first=since.date() - timedelta(days=2), last=None,
                             generated=now)
+    if not_law is not None:
+        done.not_law, done.not_law_unread = dict(not_law), None
     return figures.render_html(done)
 
 
@@ -257,12 +261,14 @@ class SupervisorPage:
                  report_records: Callable[[datetime], AsyncIterator[Record]],
                  archive_dir: Path | None,
                  close: Callable[[], Awaitable[object]] | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 not_law: Mapping[str, str] | None = None) -> None:
         self._tail = tail
         self._campaigns = sorted(campaigns)
         self._node = node
         self._report_records = report_records
         self._archive_dir = archive_dir
+        self._not_law = not_law
         self._clock = clock
         self._close = close
         self._closing = asyncio.Event()
@@ -373,7 +379,8 @@ class SupervisorPage:
             if made is None or now - made[0] > _REPORT_FRESH:
                 records = [r async for r in self._report_records(now)]
                 made = (now, await asyncio.to_thread(today_report, records,
-                                                     self._archive_dir, tz, now))
+                                                     self._archive_dir, tz, now,
+                                                     self._not_law))
                 self._keep(tz, made)
             page = made[1]
         return web.Response(text=page, content_type="text/html",
@@ -493,14 +500,17 @@ def supervisor_for(settings: Settings) -> SupervisorPage:
 
     node = settings.log.node or socket.gethostname()
     campaigns = list(settings.campaigns)
+    # the node's house-policy packs: its page marks their rules "not enacted law"
+    not_law = {pack.id: pack.title for pack in settings.packs.values()
+               if not pack.is_statute}
     if settings.log.redis_stream:
         client = redis_client(settings)
         key = settings.log.stream_key
         return SupervisorPage(StreamTail(client, key), campaigns=campaigns, node=node,
                               report_records=stream_report_records(client, key),
-                              archive_dir=None, close=client.aclose)
+                              archive_dir=None, close=client.aclose, not_law=not_law)
     path = log_path(settings)
     archive_dir = settings.data_dir / "archive"
     return SupervisorPage(FileTail(path) if path is not None else None, campaigns=campaigns,
                           node=node, report_records=file_report_records(path, archive_dir),
-                          archive_dir=archive_dir)
+                          archive_dir=archive_dir, not_law=not_law)
