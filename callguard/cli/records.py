@@ -259,7 +259,6 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
     store = RedisRecords(client, settings.records)
     try:
         marker, seq = await client.mget(MARKER_KEY, SEQ_KEY)
-        check_not_behind(settings.data_dir, remembered, seq)  # a restored older backup
         if remembered is not None and (
                 marker.decode() if isinstance(marker, bytes) else marker) != remembered:
             raise StoreError(
@@ -272,6 +271,7 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
                 f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
                 "callguard records: never written, or the server lost its data; "
                 "check [redis] url / [records] backend")
+        check_not_behind(settings.data_dir, remembered, seq)  # a restored older backup
         return await store.sheet(solicitor, e164)
     except RedisError as exc:
         raise StoreError(f"record store (Redis) unreachable: {exc}") from None

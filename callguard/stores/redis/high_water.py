@@ -89,6 +89,15 @@ def write_high_water(path: Path, marker: str, seq: int) -> None:
         raise StoreError(f"record store (Redis): cannot write {path}: {exc.strerror}") from None
 
 
+def _raise_to(path: Path, marker: str, seq: int) -> int:
+    """Write ``seq`` unless the file holds more (the CLI and serve on one data dir each keep
+    their own; neither lowers the other's): the mark written."""
+    with contextlib.suppress(StoreError):  # damaged: written whole again
+        seq = max(seq, read_high_water(path, marker))
+    write_high_water(path, marker, seq)
+    return seq
+
+
 class HighWater:
     """The highest counter this node saw, and its durable copy (one writer at a time, off
     the event loop; callers waiting share the write that covers them)."""
@@ -106,10 +115,6 @@ class HighWater:
         self.marker = marker
         if self.path is not None:
             self.known = self.saved = read_high_water(self.path, marker)
-
-    def behind(self, on_server: int) -> bool:
-        """Whether the store's counter is below the mark (the pure rule)."""
-        return on_server < self.known
 
     def seen(self, on_server: int) -> None:
         """A counter read from the store that is not behind: raise the mark (kept soon)."""
@@ -139,12 +144,13 @@ class HighWater:
         while self.saved < self.known:
             value = self.known
             try:
-                await asyncio.to_thread(write_high_water, self.path, self.marker, value)
+                value = await asyncio.to_thread(_raise_to, self.path, self.marker, value)
             except StoreError as exc:
                 self._error = exc
                 return
             self._error = None
             self.saved = max(self.saved, value)
+            self.known = max(self.known, value)  # another process on this data dir saw more
 
     async def flush(self) -> None:
         """Write what is pending (at close); a failure is left to the next start."""

@@ -428,7 +428,7 @@ class RedisRecords:
         self._token = rely.encode() if rely is not None else None
         self._high.load(rely)
         self._judge(problem, marker_ok=rely == on_server)
-        self.seq_seen(seq)
+        self.seq_seen(seq, self._high.known)
         await self._high.kept(self._high.known)
 
     @property
@@ -475,9 +475,11 @@ class RedisRecords:
         under a live connection is noticed by the command itself, not the next probe)."""
         self._judge(self.weak, marker_ok=ok)
 
-    def seq_seen(self, raw: Any) -> None:
-        """The store's record counter, read beside a command: below this node's mark, the
-        store is behind (restored from an older backup: high_water.py); else the mark rises.
+    def seq_seen(self, raw: Any, floor: int) -> None:
+        """The store's record counter, read by a command sent when this node's mark was
+        ``floor``: below it, the store is behind (restored from an older backup:
+        high_water.py); else the mark rises. Against the mark at sending, not now: a write
+        on another connection may have raised it since, and the read ran before that write.
         Judged only on the store this node relies on (another is the marker's concern)."""
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
@@ -485,7 +487,7 @@ class RedisRecords:
             on_server = int(raw) if raw is not None else 0
         except (TypeError, ValueError):
             on_server = -1  # not a counter: never above a mark
-        if self._high.behind(on_server):
+        if on_server < floor:
             if self.behind is None:
                 self.behind = behind_reason(self._high.path)
                 self.went_back += 1
@@ -550,6 +552,7 @@ class RedisRecords:
 
     async def _reread(self) -> None:
         await self._accepted()
+        floor = self._high.known
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
@@ -561,7 +564,7 @@ class RedisRecords:
         if self._token is not None and not isinstance(marker, Exception):
             self.marker_seen(_bytes(marker) == self._token)
         self.config_seen(answers)
-        self.seq_seen(seq)
+        self.seq_seen(seq, floor)
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
@@ -596,7 +599,8 @@ class RedisRecords:
             marker_ok = (marker.encode() if isinstance(marker, str) else marker) == self._token
         self._judge(problem, marker_ok=marker_ok)
         if self._token is not None:
-            self.seq_seen(await ask("GET", SEQ_KEY))
+            floor = self._high.known
+            self.seq_seen(await ask("GET", SEQ_KEY), floor)
 
     def _judge(self, problem: str | None, *, marker_ok: bool) -> None:
         """Record the server's state; log each change once."""
@@ -670,6 +674,8 @@ class RedisRecords:
         sha, words = self._read_script.sha, (command[1], MARKER_KEY, SEQ_KEY, command[0],
                                              *command[2:])
 
+        floor = self._high.known
+
         async def read() -> Any:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
                 return await self._run_read(sha, words)
@@ -683,7 +689,7 @@ class RedisRecords:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
-            self.seq_seen(seq)
+            self.seq_seen(seq, floor)
         if self.lost is None and self.refusing_reads is not None:
             await self.recheck()  # a server no longer evicting answers at once
         self._guard_read()
@@ -737,10 +743,10 @@ class RedisRecords:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         try:
-            *changed, seq = await self._apply(
-                keys=[*keys, SEQ_KEY, MARKER_KEY],
-                args=[*args, str(self._high.known), self.marker])
-            self.seq_seen(seq)
+            floor = self._high.known
+            *changed, seq = await self._apply(keys=[*keys, SEQ_KEY, MARKER_KEY],
+                                              args=[*args, str(floor), self.marker])
+            self.seq_seen(seq, floor)
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -749,7 +755,7 @@ class RedisRecords:
                 self.marker_seen(False)
                 self._guard_write()
             if str(exc).startswith("BEHIND"):
-                self.seq_seen(str(exc).split()[1])
+                self.seq_seen(str(exc).split()[1], floor)
                 self._guard_write()
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         except RedisError as exc:
