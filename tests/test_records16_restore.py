@@ -90,6 +90,16 @@ def test_a_restored_older_store_blocks_with_the_reason_until_accepted(tmp_path):
         assert _check(node, SECOND)["verdict"] == "BLOCK"
         assert _check(node, OTHER)["verdict"] == "ALLOW"
         assert node.metric("callguard_records_behind") == 0.0
+        node.stop()
+
+        # A damaged mark file is refused, and the way out its message names can be taken.
+        (node.data / "records-redis-high-water.json").write_text("{")
+        shown = node.cli("internal-dnc", "show", str(SECOND), "--campaign", UT)
+        assert shown.returncode != 0
+        assert "damaged" in shown.stderr
+        accepted = node.cli("records-accept-older", "--reason", "file damaged by a restore")
+        assert accepted.returncode == 0, accepted.stderr
+        assert node.cli("internal-dnc", "show", str(SECOND), "--campaign", UT).returncode == 0
     finally:
         node.stop()
         redis.stop()

@@ -17,7 +17,7 @@ from rich.markup import escape
 
 from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, run
 from callguard.cli.output import console
-from callguard.errors import CallguardError
+from callguard.errors import CallguardError, StoreError
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.redis.high_water import (
     HIGH_WATER_FILE,
@@ -55,7 +55,10 @@ async def _accept(runtime: Runtime, reason: str) -> str:
         data_dir = settings.data_dir
         marker = read_marker(data_dir / MARKER_FILE)
         path = data_dir / HIGH_WATER_FILE
-        mark = read_high_water(path, marker) if marker is not None else 0
+        try:
+            mark: int | None = read_high_water(path, marker) if marker is not None else 0
+        except StoreError:  # damaged: its message sends the operator here
+            mark = None
         client = redis_client(settings, socket_timeout=2)
         try:
             token, seq = await client.mget(MARKER_KEY, SEQ_KEY)
@@ -65,13 +68,14 @@ async def _accept(runtime: Runtime, reason: str) -> str:
         if marker is None or (token.decode() if isinstance(token, bytes) else token) != marker:
             raise CallguardError("the Redis server is not the store this node relies on (its "
                                  f"durability marker differs): see {MARKER_FILE} in the README")
-        if on_server >= mark:
+        if mark is not None and on_server >= mark:
             return f"the store is not behind this node's mark ({on_server} >= {mark})"
         writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
         await writer.write(encoder.event("records-older-accepted", {
-            "node_mark": mark, "store_mark": on_server, "reason": reason}))
+            "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
+            "reason": reason}))
         write_high_water(path, marker, on_server)
-        return (f"accepted: this node's mark lowered from {mark} to {on_server} "
-                "(event records-older-accepted written)")
+        return (f"accepted: this node's mark set from {mark if mark is not None else 'a damaged'}"
+                f" {HIGH_WATER_FILE} to {on_server} (event records-older-accepted written)")
     finally:
         await runtime.aclose()
