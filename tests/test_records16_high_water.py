@@ -6,6 +6,7 @@ backup) with fewer records: a do-not-call request recorded since is gone (47 CFR
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -132,3 +133,25 @@ def test_a_damaged_or_foreign_mark_file(tmp_path):
         path.write_text(bad)
         with pytest.raises(StoreError, match=r"damaged.*records-accept-older"):
             read_high_water(path, "m")
+
+
+async def test_reads_answered_after_concurrent_writes_are_not_taken_for_a_restore(
+        tmp_path, redis_server):
+    """A read sent before a write on another connection may be answered after it, with
+    the lower counter: judged against the mark at sending, it is no restore (judged
+    against the mark now, calls were BLOCKed and the alarm raised under load)."""
+    node = _store(redis_server.url, tmp_path / "a")
+    await node.start()
+    try:
+        async def read(n: int) -> None:
+            await node.company_dnc(SELLER, f"+180155502{n:02d}")
+
+        async def write(n: int) -> None:
+            await node.apply([_dnc(f"+180155502{n:02d}")])
+
+        for _ in range(5):
+            await asyncio.gather(*(f(n) for n in range(40) for f in (read, write)))
+        assert node.went_back == 0
+        assert node.behind is None
+    finally:
+        await node.aclose()

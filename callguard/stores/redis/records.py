@@ -480,6 +480,7 @@ class RedisRecords:
         ``floor``: below it, the store is behind (restored from an older backup:
         high_water.py); else the mark rises. Against the mark at sending, not now: a write
         on another connection may have raised it since, and the read ran before that write.
+        Once behind, only a counter back at the mark clears it (the newest backup restored).
         Judged only on the store this node relies on (another is the marker's concern)."""
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
@@ -487,7 +488,7 @@ class RedisRecords:
             on_server = int(raw) if raw is not None else 0
         except (TypeError, ValueError):
             on_server = -1  # not a counter: never above a mark
-        if on_server < floor:
+        if on_server < floor or (self.behind is not None and on_server < self._high.known):
             if self.behind is None:
                 self.behind = behind_reason(self._high.path)
                 self.went_back += 1
