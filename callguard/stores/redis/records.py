@@ -20,7 +20,9 @@ refused (StoreError: nothing acknowledged); while its data is lost, reads are re
 AOF restored). A node given a data dir file (``remember``, ``remembered.py``) relies at
 start on the marker it adopted before, so a server that lost its data while the node was
 down is in the lost state from the first call; without the file (or once it is removed) a
-start adopts the marker it then finds.
+start adopts the marker it then finds. A store restored from an older backup keeps its
+marker: a record counter written by every write and read beside every read, against the
+highest one this node saw, tells it (``high_water.py``; the ``behind`` state).
 
 A write, count or read about to be refused for the server's state asks the server again
 first (``recheck``: its settings and the marker, one round trip shared by every caller
