@@ -12,6 +12,9 @@ from __future__ import annotations
 import json
 import shutil
 
+from jsonschema import Draft202012Validator
+
+from tests.conftest import ROOT
 from tests.redis_server import RedisServer
 from tests.serve_node import AT, ServeNode, write_lists
 
@@ -85,6 +88,9 @@ def test_a_restored_older_store_blocks_with_the_reason_until_accepted(tmp_path):
         assert record, events
         assert record[0]["reason"] == "re-recording from the CRM"
         assert record[0]["node_mark"] > record[0]["store_mark"]
+        schema = json.loads((ROOT / "callguard" / "data" / "schemas" /
+                             "records-older-accepted.json").read_text())
+        Draft202012Validator(schema).validate(record[0])
         node.until(lambda: node.json("/readyz")[0] == 200, what="ready after acceptance")
         _dnc(node, SECOND)
         assert _check(node, SECOND)["verdict"] == "BLOCK"
