@@ -239,6 +239,10 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
                             "1 while the Redis record store acknowledges writes as durable, 0 "
                             "while it refuses them (a weak server, or one that lost its data)",
                             lambda: 0.0 if redis_records.refusing_writes else 1.0)
+        metrics.watch_gauge("callguard_records_behind",
+                            "1 while the Redis record store is older than this node's mark "
+                            "(restored from an older backup?): every record read refused",
+                            lambda: 1.0 if redis_records.behind else 0.0)
     if stream is not None:
         sink = stream
         metrics.watch_counts("callguard_log_stream_records",

@@ -985,6 +985,7 @@ _WALK = {
     "scrub": ("scrub", "{csv}", *_SELLER, "--at", AT),
     "serve": ("serve",),
     "purge": ("purge", "--yes"),
+    "records-accept-older": ("records-accept-older", "--reason", "re-recorded"),
     "archive": ("archive",),
     "archive --stream": ("archive", "--stream"),  # made DATA/archive before the stream
     "tail": ("tail",),

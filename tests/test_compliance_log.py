@@ -257,7 +257,7 @@ def _schemas() -> dict[str, dict]:
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
                 "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
-                "list-change", "packs-loaded", "store-adopted")
+                "list-change", "packs-loaded", "store-adopted", "records-older-accepted")
 
 
 class TestRecordFormat:
@@ -642,6 +642,9 @@ class TestSchemas:
             await log.store_adopted(backend="embedded", store_id="9f" * 16,
                                     previous_backend="embedded", previous_id="3a" * 16,
                                     records=2)
+            # An older Redis record store accepted, as `records-accept-older` writes it.
+            await log.writer.write(log.encoder.event("records-older-accepted", {
+                "node_mark": 12, "store_mark": 9, "reason": "re-recorded from the CRM"}))
             await asyncio.to_thread(log.writer.flush, 5)
         finally:
             await node.aclose()

@@ -20,6 +20,7 @@ from redis.exceptions import OutOfMemoryError
 
 from callguard.errors import StoreError
 from callguard.stores.redis.client import open_client
+from callguard.stores.redis.high_water import SEQ_KEY
 from callguard.stores.redis.records import (
     CONFIG_PATTERNS,
     MARKER_KEY,
@@ -144,6 +145,7 @@ class TestStore:
                                RecordsSettings())
         async with _running(records, redis_server.url) as admin:
             await records.apply([AddCompanyDnc(SELLER, "+18015550145", T0, "agent")])
+            seq = await admin.get(SEQ_KEY)
             await admin.flushall()
             with pytest.raises(StoreError, match="lost its data"):
                 await records.company_dnc(SELLER, "+18015550145")
@@ -152,7 +154,7 @@ class TestStore:
             with pytest.raises(StoreError, match="lost its data"):
                 await records.apply([AddCompanyDnc(SELLER, "+18015550146", T0, "agent")])
             assert await admin.exists(_key_of(SELLER, "+18015550146")) == 0
-            await admin.set(MARKER_KEY, records._token)  # the data restored
+            await admin.mset({MARKER_KEY: records._token, SEQ_KEY: seq})  # the data restored
             assert await records.verify() is None  # the next probe or reload tick
             assert await records.company_dnc(SELLER, "+18015550145") is None
 
@@ -435,7 +437,7 @@ class TestServe:
             florida = {"number": "3055550123", "campaign": "ut-solar-manual", "at": AT}
             verdicts = [node.json("/v1/check", florida)[1]["verdict"] for _ in range(4)]
             assert verdicts == ["ALLOW", "ALLOW", "ALLOW", "BLOCK"]
-            marker = admin.get(MARKER_KEY)
+            marker, seq = admin.mget(MARKER_KEY, SEQ_KEY)
 
             admin.flushall()
             for check in (opted, florida):
@@ -446,7 +448,7 @@ class TestServe:
             assert node.json("/v1/opt-out", {"number": "8015550143",
                                              "campaign": "ut-solar-predictive"})[0] == 503
 
-            admin.set(MARKER_KEY, marker)  # as if the AOF were restored
+            admin.mset({MARKER_KEY: marker, SEQ_KEY: seq})  # as if the AOF were restored
             status, ready = node.json("/readyz", token=None)  # the probe: serving again
             assert status == 200, ready
             admin.config_set("appendfsync", "everysec")

@@ -13,6 +13,7 @@ import pytest
 from redis import asyncio as aioredis
 
 from callguard.errors import StoreError
+from callguard.stores.redis.high_water import SEQ_KEY
 from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE, rely_on
 from callguard.stores.writes import AddCompanyDnc
@@ -44,7 +45,7 @@ async def test_a_server_flushed_while_the_node_was_down_is_lost_at_start(tmp_pat
         await first.aclose()
     assert remember.read_text().strip()
     admin = aioredis.from_url(redis_server.url)
-    marker = await admin.get(MARKER_KEY)
+    marker, seq = await admin.mget(MARKER_KEY, SEQ_KEY)
     await admin.flushall()
 
     again = store()
@@ -57,7 +58,7 @@ async def test_a_server_flushed_while_the_node_was_down_is_lost_at_start(tmp_pat
             await again.apply([AddCompanyDnc(SELLER, "+18015550143", T0, "agent")])
         assert await again.verify() is not None  # /readyz's records_durability
         assert await admin.get(MARKER_KEY) is None  # no fresh marker written over the loss
-        await admin.set(MARKER_KEY, marker)  # the AOF restored: serving again
+        await admin.mset({MARKER_KEY: marker, SEQ_KEY: seq})  # the AOF restored: serving
         await again.recheck()
         assert await again.company_dnc(SELLER, NUMBER) is None  # (its record was flushed)
     finally:

@@ -34,6 +34,7 @@ _COMMANDS = {
     "internal-dnc": "callguard.cli.records:internal_dnc",
     "consent": "callguard.cli.records:consent",
     "ebr": "callguard.cli.records:ebr",
+    "records-accept-older": "callguard.cli.records_restore:records_accept_older",
     "scrub": "callguard.cli.scrub:scrub",
     "serve": "callguard.cli.serve:serve",
     "demo": "callguard.cli.demo:demo",

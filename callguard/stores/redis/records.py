@@ -20,7 +20,9 @@ refused (StoreError: nothing acknowledged); while its data is lost, reads are re
 AOF restored). A node given a data dir file (``remember``, ``remembered.py``) relies at
 start on the marker it adopted before, so a server that lost its data while the node was
 down is in the lost state from the first call; without the file (or once it is removed) a
-start adopts the marker it then finds.
+start adopts the marker it then finds. A store restored from an older backup keeps its
+marker: a record counter written by every write and read beside every read, against the
+highest one this node saw, tells it (``high_water.py``; the ``behind`` state).
 
 A write, count or read about to be refused for the server's state asks the server again
 first (``recheck``: its settings and the marker, one round trip shared by every caller
@@ -56,6 +58,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
+from callguard.stores.redis.high_water import (
+    HIGH_WATER_FILE,
+    SEQ_KEY,
+    HighWater,
+    behind_reason,
+    read_high_water,
+)
 from callguard.stores.redis.remembered import read_marker, rely_on, remember_marker
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -79,11 +88,19 @@ _log = structlog.get_logger("callguard.records")
 # KEYS[i] receives the write ARGV[i] (JSON); returns rows changed per write. Redis does
 # not roll back a script that fails midway, so every write is decoded and checked first.
 # The last key and argument are the durability marker and the token this node relies on
-# (empty: not checked yet): a server flushed under a live connection writes nothing.
+# (empty: not checked yet): a server flushed under a live connection writes nothing. The
+# ones before them are the record counter and this node's mark (high_water.py): a store
+# restored from an older backup writes nothing; the counter's new value ends the results.
 _APPLY = """
 local marker, token = table.remove(KEYS), table.remove(ARGV)
+local seqkey, mark = table.remove(KEYS), tonumber(table.remove(ARGV))
 if token ~= '' and redis.call('GET', marker) ~= token then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing written')
+end
+local before = tonumber(redis.call('GET', seqkey) or '0')
+if before < mark then
+  return redis.error_reply('BEHIND ' .. before .. ' the store is older than this node mark; '
+                           .. 'nothing written')
 end
 local results = {}
 local ops = {}
@@ -178,14 +195,17 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
+results[#results + 1] = redis.call('INCR', seqkey)
 return results
 """
 
 
-# KEYS: the record's hash, the durability marker. ARGV: HGET or HGETALL, then its field.
-# Returns {the answer (false: none), the marker (false: gone)}.
+# KEYS: the record's hash, the durability marker, the record counter. ARGV: HGET or
+# HGETALL, then its field. Returns {the answer (false: none), the marker (false: gone),
+# the counter (false: none)}.
 _READ = """
-return {redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2)), redis.call('GET', KEYS[2])}
+return {redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2)), redis.call('GET', KEYS[2]),
+        redis.call('GET', KEYS[3])}
 """
 
 
@@ -377,6 +397,10 @@ class RedisRecords:
         self.lost: str | None = None  # why the server's records cannot be trusted
         self._rechecking: asyncio.Task[None] | None = None  # one recheck for every waiter
         self._told_restart = False  # the way out taken while running: logged once
+        # The highest record counter seen, remembered beside the marker (high_water.py).
+        self._high = HighWater(remember.with_name(HIGH_WATER_FILE) if remember else None)
+        self.behind: str | None = None  # why the store is older than this node's mark
+        self.went_back = 0  # times the store was found behind (a metric)
         # Every connection the pool makes (first, or after a drop) is checked before use.
         client.connection_pool.connection_kwargs["redis_connect_func"] = self._on_connect
 
@@ -396,7 +420,7 @@ class RedisRecords:
         try:
             if remembered is None:  # a remembered marker is never written over (module doc)
                 await self._client.set(MARKER_KEY, secrets.token_hex(16), nx=True)
-            token = await self._client.get(MARKER_KEY)
+            token, seq = await self._client.mget(MARKER_KEY, SEQ_KEY)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
         on_server = _decoded(token)
@@ -404,13 +428,18 @@ class RedisRecords:
         if remember and rely is not None and self._remember is not None:
             remember_marker(self._remember, rely)
         self._token = rely.encode() if rely is not None else None
+        self._high.load(rely)
         self._judge(problem, marker_ok=rely == on_server)
+        self.seq_seen(seq, self._high.known)
+        await self._high.kept(self._high.known)
 
     @property
     def refusing_writes(self) -> str | None:
         """Why a write would not be acknowledged now, or None."""
         if self.lost is not None:
             return self._lost_now()
+        if self.behind is not None:
+            return self.behind
         if self.weak is not None and self._settings.on_weak_durability != "warn":
             return self.weak
         return None
@@ -448,6 +477,46 @@ class RedisRecords:
         under a live connection is noticed by the command itself, not the next probe)."""
         self._judge(self.weak, marker_ok=ok)
 
+    def seq_seen(self, raw: Any, floor: int) -> None:
+        """The store's record counter, read by a command sent when this node's mark was
+        ``floor``: below it, the store is behind (restored from an older backup:
+        high_water.py); else the mark rises. Against the mark at sending, not now: a write
+        on another connection may have raised it since, and the read ran before that write.
+        Once behind, only a counter back at the mark clears it (the newest backup restored).
+        Judged only on the store this node relies on (another is the marker's concern)."""
+        if self._token is None or self.lost is not None or isinstance(raw, Exception):
+            return
+        try:
+            on_server = int(raw) if raw is not None else 0
+        except (TypeError, ValueError):
+            on_server = -1  # not a counter: never above a mark
+        if on_server < floor or (self.behind is not None and on_server < self._high.known):
+            if self.behind is None:
+                self.behind = behind_reason(self._high.path)
+                self.went_back += 1
+                _log.warning("records_store_behind", problem=self.behind,
+                             node_mark=self._high.known, store_mark=on_server)
+            return
+        if self.behind is not None:
+            _log.info("records_store_caught_up", store_mark=on_server)
+            self.behind = None
+        self._high.seen(on_server)
+
+    async def _accepted(self) -> None:
+        """While behind: whether ``callguard records-accept-older`` lowered the remembered
+        mark (the operator accepted the store as it is); read off the event loop."""
+        path = self._high.path
+        if self.behind is None or path is None:
+            return
+        try:
+            remembered = await asyncio.to_thread(read_high_water, path, self._high.marker)
+        except StoreError:
+            return
+        if remembered < self._high.known:
+            _log.warning("records_older_accepted", node_mark=remembered)
+            self._high.known = self._high.saved = remembered
+            self.behind = None
+
     def config_seen(self, answers: Sequence[Any]) -> None:
         """CONFIG GET answers read right after a write: judged now (a CONFIG SET
         appendfsync at runtime refuses the write's acknowledgement, not the next one's
@@ -461,6 +530,8 @@ class RedisRecords:
         """Why a record read would not be trusted now, or None."""
         if self.lost is not None:
             return self._lost_now()
+        if self.behind is not None:
+            return self.behind
         if self.weak is not None and EVICTS in self.weak:  # warned or not: a record read
             return self.weak  # as "none" may have been evicted
         return None
@@ -483,19 +554,24 @@ class RedisRecords:
         await asyncio.shield(task)
 
     async def _reread(self) -> None:
+        await self._accepted()
+        floor = self._high.known
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 pipe.get(MARKER_KEY)
-                *answers, marker = await pipe.execute(raise_on_error=False)
+                pipe.get(SEQ_KEY)
+                *answers, marker, seq = await pipe.execute(raise_on_error=False)
         except (RedisError, OSError):
             return
         if self._token is not None and not isinstance(marker, Exception):
             self.marker_seen(_bytes(marker) == self._token)
         self.config_seen(answers)
+        self.seq_seen(seq, floor)
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
+        await self._accepted()
         try:
             await self._check(self._client.execute_command)
         except RedisError as exc:
@@ -525,6 +601,9 @@ class RedisRecords:
             marker = await ask("GET", MARKER_KEY)
             marker_ok = (marker.encode() if isinstance(marker, str) else marker) == self._token
         self._judge(problem, marker_ok=marker_ok)
+        if self._token is not None:
+            floor = self._high.known
+            self.seq_seen(await ask("GET", SEQ_KEY), floor)
 
     def _judge(self, problem: str | None, *, marker_ok: bool) -> None:
         """Record the server's state; log each change once."""
@@ -569,7 +648,8 @@ class RedisRecords:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """Keep the mark seen last (high_water.py), close the connection pool."""
+        await self._high.flush()
         await self._client.aclose()
 
     async def _call(self, what: str, command: Awaitable[Any]) -> Any:
@@ -594,7 +674,10 @@ class RedisRecords:
         emptied under a live connection is refused, never read as "none"; one that finds
         the marker back (the AOF restored) clears the lost state. A closed connection:
         once more on a fresh one."""
-        sha, words = self._read_script.sha, (command[1], MARKER_KEY, command[0], *command[2:])
+        sha, words = self._read_script.sha, (command[1], MARKER_KEY, SEQ_KEY, command[0],
+                                             *command[2:])
+
+        floor = self._high.known
 
         async def read() -> Any:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
@@ -604,11 +687,12 @@ class RedisRecords:
                 return await self._run_read(sha, words)
 
         try:
-            value, marker = await read_once_more(self._client, read)
+            value, marker, seq = await read_once_more(self._client, read)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
+            self.seq_seen(seq, floor)
         if self.lost is None and self.refusing_reads is not None:
             await self.recheck()  # a server no longer evicting answers at once
         self._guard_read()
@@ -619,13 +703,13 @@ class RedisRecords:
         reads then wait while writes are paused, and fail closed past the budget)."""
         if self._read_only_scripts:
             try:
-                return await self._client.evalsha_ro(sha, 2, *words)
+                return await self._client.evalsha_ro(sha, 3, *words)
             except ResponseError as exc:
                 if "unknown command" not in str(exc).lower():
                     raise
                 self._read_only_scripts = False
                 _log.warning("redis_without_read_only_scripts")  # its text quotes the key
-        return await self._client.evalsha(sha, 2, *words)
+        return await self._client.evalsha(sha, 3, *words)
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
@@ -662,13 +746,19 @@ class RedisRecords:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         try:
-            changed = await self._apply(keys=[*keys, MARKER_KEY], args=[*args, self.marker])
+            floor = self._high.known
+            *changed, seq = await self._apply(keys=[*keys, SEQ_KEY, MARKER_KEY],
+                                              args=[*args, str(floor), self.marker])
+            self.seq_seen(seq, floor)
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
         except ResponseError as exc:
             if str(exc).startswith("MARKER"):
                 self.marker_seen(False)
+                self._guard_write()
+            if str(exc).startswith("BEHIND"):
+                self.seq_seen(str(exc).split()[1], floor)
                 self._guard_write()
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         except RedisError as exc:
@@ -682,4 +772,5 @@ class RedisRecords:
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
+        await self._high.kept(int(seq))  # the mark on disk before the acknowledgement
         return tuple(int(c) for c in changed)

@@ -6,7 +6,8 @@ fresh one on an empty server: an opt-out written before the loss read as "none" 
 64.1200(d)(3)). The node now keeps the marker it adopted in ``records-redis.marker``
 (written as ``records.id``: temp + fsync + rename + directory fsync) and at start relies on
 that one: a server without it is in the lost state from the first call. Removing the file
-accepts the server as it is (a new or restored server), at the next start.
+accepts the server as it is (a new or restored server), at the next start. A server
+restored from an *older* backup keeps the marker: ``high_water.py`` tells that one.
 """
 
 from __future__ import annotations

@@ -1,0 +1,81 @@
+"""``callguard records-accept-older``: accept, deliberately, a Redis record store older than
+this node's mark (high_water.py), recording that it did.
+
+The node refuses a store restored from an older backup: a do-not-call request or consent
+revocation recorded since may be missing (47 CFR 64.1200(d)(3)). Restoring the newest
+backup clears that on its own; when there is none, the operator re-records the lost
+changes and runs this on each node's data dir. It writes ``event: records-older-accepted``
+(the node's mark and the store's counter) to the compliance log, durable, and only then
+lowers the remembered mark; a running node picks it up at its next ``/readyz`` probe.
+"""
+
+from __future__ import annotations
+
+import click
+from redis.exceptions import RedisError
+from rich.markup import escape
+
+from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, run
+from callguard.cli.output import console
+from callguard.errors import CallguardError, StoreError
+from callguard.runtime import Runtime, redis_client
+from callguard.stores.redis.high_water import (
+    HIGH_WATER_FILE,
+    SEQ_KEY,
+    read_high_water,
+    write_high_water,
+)
+from callguard.stores.redis.records import MARKER_KEY
+from callguard.stores.redis.remembered import MARKER_FILE, read_marker
+
+__all__ = ["records_accept_older"]
+
+
+@click.command("records-accept-older",
+               help="Accept the Redis record store as it is although it is older than this "
+                    "node's mark (restored from an older backup): re-record the lost do-not-"
+                    "call requests and revocations first. Writes a compliance record.")
+@click.option("--reason", required=True, help="Why (kept in the compliance record).")
+@click.pass_obj
+def records_accept_older(state: CliState, reason: str) -> None:
+    """Lower this data dir's mark to the store's counter, after recording that it did."""
+    try:
+        text = run(_accept(state.runtime(lists=False), reason))
+    except (CallguardError, RedisError) as exc:
+        err_console.print(f"[red]not accepted:[/red] {escape(str(exc))}", highlight=False)
+        raise SystemExit(EXIT_INTERNAL) from None
+    console().print(text, highlight=False)
+
+
+async def _accept(runtime: Runtime, reason: str) -> str:
+    settings = runtime.settings
+    try:
+        if settings.records.backend != "redis":
+            return "records are not in Redis: nothing to accept"
+        data_dir = settings.data_dir
+        marker = read_marker(data_dir / MARKER_FILE)
+        path = data_dir / HIGH_WATER_FILE
+        try:
+            mark: int | None = read_high_water(path, marker) if marker is not None else 0
+        except StoreError:  # damaged: its message sends the operator here
+            mark = None
+        client = redis_client(settings, socket_timeout=2)
+        try:
+            token, seq = await client.mget(MARKER_KEY, SEQ_KEY)
+        finally:
+            await client.aclose()
+        on_server = int(seq) if seq is not None else 0
+        if marker is None or (token.decode() if isinstance(token, bytes) else token) != marker:
+            raise CallguardError("the Redis server is not the store this node relies on (its "
+                                 f"durability marker differs): see {MARKER_FILE} in the README")
+        if mark is not None and on_server >= mark:
+            return f"the store is not behind this node's mark ({on_server} >= {mark})"
+        writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
+        await writer.write(encoder.event("records-older-accepted", {
+            "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
+            "reason": reason}))
+        write_high_water(path, marker, on_server)
+        return (f"accepted: this node's mark set from {mark if mark is not None else 'a damaged'}"
+                f" {HIGH_WATER_FILE} to {on_server} (event records-older-accepted written)")
+    finally:
+        await runtime.aclose()
