@@ -36,7 +36,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -270,6 +270,7 @@ class EmbeddedFrequency:
         # Rows no record carries (counted after the answer): the log cannot write them
         # back after an OS crash, so this transaction is on disk when it commits.
         full = self.proved_by_log and not all(r[4] for r in batch)
+        lost = "the call was not counted"
         with self._lock:
             try:
                 # A clock set back (the mark ahead of it by half the skew or more): the
@@ -278,9 +279,10 @@ class EmbeddedFrequency:
                 full = full or (self.proved_by_log and int(db.execute(
                     "SELECT mark FROM frequency_mark").fetchone()[0]) - clock_ms
                     >= SKEW_MS // 2)
-                if full:
-                    db.execute("PRAGMA synchronous=FULL")
-                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"call-frequency counts {self._path}: {exc}; {lost}"
+                                 ) from None
+            with self._transaction(full=full, lost=lost):
                 mark = int(db.execute(_MARK, (clock_ms,)).fetchone()[0])
                 results = [self._one(e164, claims, at, stamp, clock_ms, mark)
                            for e164, claims, at, stamp, _ in batch]
@@ -289,21 +291,32 @@ class EmbeddedFrequency:
                 first = min(int(r[2].timestamp() * 1000) for r in batch)
                 db.execute(_SWEEP_SQL, (_SWEEP * len(batch),
                                         min(first, clock_ms) - self._keep_ms))
-                db.execute("COMMIT")
-                if self._checkpointer is not None:
-                    self._checkpointer.committed(db)
-                self._same_files()
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                raise StoreError(f"call-frequency counts {self._path}: {exc}; the call was "
-                                 "not counted") from None
-            finally:
-                if full:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("PRAGMA synchronous=NORMAL")
         return results
+
+    @contextlib.contextmanager
+    def _transaction(self, *, full: bool, lost: str) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction around the body, committed ``FULL`` (on disk
+        when it returns) when ``full``, else at the connection's level; rolled back and a
+        StoreError naming what was ``lost`` when SQLite fails. Under ``self._lock``."""
+        db = self._db
+        try:
+            if full:
+                db.execute("PRAGMA synchronous=FULL")
+            db.execute("BEGIN IMMEDIATE")
+            yield
+            db.execute("COMMIT")
+            if self._checkpointer is not None:
+                self._checkpointer.committed(db)
+            self._same_files()
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+            raise StoreError(f"call-frequency counts {self._path}: {exc}; {lost}") from None
+        finally:
+            if full and self.proved_by_log:  # back to the level the log's proof allows
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("PRAGMA synchronous=NORMAL")
 
     async def release(self, e164: str, held: Held) -> int:
         """Give back a withdrawn ALLOW's reservation (``held``): one row per subject, in one
@@ -317,27 +330,11 @@ class EmbeddedFrequency:
         """``release`` for a synchronous caller."""
         db = self._db
         digest = self._hash(e164)
-        with self._lock:
-            try:
-                db.execute("PRAGMA synchronous=FULL")
-                db.execute("BEGIN IMMEDIATE")
-                removed = sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
-                                         ).rowcount for subject in held.subjects)
-                db.execute("COMMIT")
-                if self._checkpointer is not None:
-                    self._checkpointer.committed(db)
-                self._same_files()
-            except sqlite3.Error as exc:
-                with contextlib.suppress(sqlite3.Error):
-                    if db.in_transaction:
-                        db.execute("ROLLBACK")
-                raise StoreError(f"call-frequency counts {self._path}: {exc}; the withdrawn "
-                                 "call stays counted") from None
-            finally:
-                if self.proved_by_log:
-                    with contextlib.suppress(sqlite3.Error):
-                        db.execute("PRAGMA synchronous=NORMAL")
-        return removed
+        with self._lock, self._transaction(full=True,
+                                           lost="the withdrawn call stays counted"):
+            # returned once the transaction committed (an exception at COMMIT replaces it)
+            return sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
+                                  ).rowcount for subject in held.subjects)
 
     def _same_files(self) -> None:
         """SQLite (WAL) commits into the files it opened even once their paths are removed
