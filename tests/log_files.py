@@ -56,6 +56,24 @@ def cli(*args: str, config_path: Path, key: str | None = KEY_HEX, timeout: float
     return result
 
 
+def house_policy_block(tmp_path: Path, number: str) -> Path:
+    """A data dir with the national and Utah lists (8015550199 on both) and one check of
+    ``number`` BLOCKed by H.B. 45's 9 a.m. alone (08:30 on a Monday in Utah: federal and
+    Utah hours hold): a report's deciding rule is a house policy's. Its configuration."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    for name in ("national", "ut-state"):
+        listing = tmp_path / "list.txt"
+        listing.write_text("8015550199\n")
+        assert cli("dnc", "import", str(listing), "--list", name, "--published",
+                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
+    asked = cli("check", number, "--campaign", "ut-solar-manual", "--at",
+                "2026-12-07T08:30:00-07:00", config_path=path)
+    assert asked.returncode == 1, asked.stdout
+    return path
+
+
 def json_lines(text: str) -> list[dict]:
     """The records a ``--json`` command printed."""
     return [orjson.loads(line) for line in text.splitlines() if line.strip()]

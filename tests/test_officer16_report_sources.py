@@ -8,7 +8,7 @@ import json
 from datetime import UTC, datetime
 
 from callguard.compliance.segments import stamp_name
-from tests.log_files import cli, config
+from tests.log_files import cli, config, house_policy_block
 
 NUMBER = "8015550123"
 
@@ -68,18 +68,7 @@ def test_report_says_its_calls_by_front_and_what_a_cli_call_is(tmp_path):
 def test_a_house_policy_rule_is_not_listed_as_law(tmp_path):
     """"us-ut-hb45-2000:13-26a-106(1)(f)" among the blocked calls by rule read as a Utah
     Code section: H.B. 45 (2000) is a bill as introduced, a house policy here."""
-    data = tmp_path / "data"
-    data.mkdir()
-    path = config(tmp_path, data)
-    for name in ("national", "ut-state"):
-        listing = tmp_path / "list.txt"
-        listing.write_text("8015550199\n")
-        assert cli("dnc", "import", str(listing), "--list", name, "--published",
-                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
-    # 08:30 on a Monday in Utah: federal and Utah hours hold, H.B. 45's 9 a.m. does not
-    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
-                "2026-12-07T08:30:00-07:00", config_path=path)
-    assert asked.returncode == 1, asked.stdout
+    path = house_policy_block(tmp_path, NUMBER)
     text = _report(path)
     assert "us-ut-hb45-2000:13-26a-106(1)(f) (house policy, not enacted law)" in text
     assert "rules of us-ut-hb45-2000 (H.B. 45" in text

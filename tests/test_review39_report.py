@@ -10,24 +10,13 @@ from __future__ import annotations
 import json
 import re
 
-from tests.log_files import cli, config
+from tests.log_files import cli, config, house_policy_block
 
 NUMBER = "8015550123"
 
 
 def test_the_chart_marks_a_house_policy_rule(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
-    path = config(tmp_path, data)
-    for name in ("national", "ut-state"):
-        listing = tmp_path / "list.txt"
-        listing.write_text("8015550199\n")
-        assert cli("dnc", "import", str(listing), "--list", name, "--published",
-                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
-    # 08:30 on a Monday in Utah: federal and Utah hours hold, H.B. 45's 9 a.m. does not
-    asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
-                "2026-12-07T08:30:00-07:00", config_path=path)
-    assert asked.returncode == 1, asked.stdout
+    path = house_policy_block(tmp_path, NUMBER)
     page = tmp_path / "report.html"
     assert cli("report", "--html", str(page), config_path=path).returncode == 0
     text = page.read_text()
@@ -42,16 +31,7 @@ def test_packs_not_read_is_said_not_none(tmp_path):
     """Where the packs cannot be read (a copied configuration whose packs_dir is not on this
     host) the report still runs, but listed 'us-ut-hb45-2000:13-26a-106(1)(f)' bare with no
     note and --json said not_enacted_law {}: 'no house policy' where it was not known."""
-    data = tmp_path / "data"
-    data.mkdir()
-    path = config(tmp_path, data)
-    for name in ("national", "ut-state"):
-        listing = tmp_path / "list.txt"
-        listing.write_text("8015550199\n")
-        assert cli("dnc", "import", str(listing), "--list", name, "--published",
-                   "2026-12-05", "--covers", "all", config_path=path).returncode == 0
-    assert cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
-               "2026-12-07T08:30:00-07:00", config_path=path).returncode == 1
+    path = house_policy_block(tmp_path, NUMBER)
     counsel = tmp_path / "counsel.toml"
     counsel.write_text(path.read_text().replace('packs_dir = ""',
                                                 f'packs_dir = "{tmp_path / "gone"}"'))
