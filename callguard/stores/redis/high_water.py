@@ -123,8 +123,14 @@ class HighWater:
             self._keep()
 
     async def kept(self, upto: int) -> None:
-        """Wait until the file holds ``upto`` or more (a write's acknowledgement)."""
+        """Wait until the file holds ``upto`` or more (a write's acknowledgement). A mark
+        lowered below ``upto`` meanwhile (``records-accept-older`` while the write waited)
+        would never be written: the acknowledgement is refused, not awaited forever."""
         while self.path is not None and self.marker is not None and self.saved < upto:
+            if self.known < upto:
+                raise StoreError("record store (Redis): this node's mark was lowered (the "
+                                 "store accepted as older) while the write was made; not "
+                                 "acknowledged")
             self._keep()
             task = self._writing
             if task is not None:

@@ -483,9 +483,11 @@ class RedisRecords:
         high_water.py); else the mark rises. Against the mark at sending, not now: a write
         on another connection may have raised it since, and the read ran before that write.
         Once behind, only a counter back at the mark clears it (the newest backup restored).
-        Judged only on the store this node relies on (another is the marker's concern)."""
+        Judged only on the store this node relies on (another is the marker's concern).
+        A mark lowered since sending (``records-accept-older``) is the one to judge by."""
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
+        floor = min(floor, self._high.known)  # lowered since sending: the store accepted
         try:
             on_server = int(raw) if raw is not None else 0
         except (TypeError, ValueError):
