@@ -109,3 +109,34 @@ def test_a_restored_older_store_blocks_with_the_reason_until_accepted(tmp_path):
     finally:
         node.stop()
         redis.stop()
+
+
+def test_accept_older_says_why_it_cannot_accept(tmp_path):
+    """Without a marker file (a data dir no node served the store from) it blamed a
+    'durability marker differs'; a counter key that is not a number raised ValueError (a
+    traceback). Both are refusals that say what is wrong; nothing is accepted."""
+    import redis as redis_py
+
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis")
+    redis.start()
+    node = ServeNode(tmp_path / "node", redis_url=redis.url, redis_records=True)
+    write_lists(node.data, [])
+    try:
+        unserved = node.cli("records-accept-older", "--reason", "no node here")
+        assert unserved.returncode != 0
+        assert "no records-redis.marker" in unserved.stderr, unserved.stderr
+        assert "Traceback" not in unserved.stderr
+        node.start()
+        _dnc(node, FIRST)
+        node.stop()
+        redis_py.Redis.from_url(redis.url).set("callguard:records-seq", "twelve")
+        garbled = node.cli("records-accept-older", "--reason", "a foreign key")
+        assert garbled.returncode != 0
+        assert "is not a number" in garbled.stderr, garbled.stderr
+        assert "Traceback" not in garbled.stderr
+        assert not [line for line in (node.data / "compliance.jsonl").read_text().splitlines()
+                    if "records-older-accepted" in line]
+    finally:
+        node.stop()
+        redis.stop()

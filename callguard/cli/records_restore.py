@@ -64,10 +64,19 @@ async def _accept(runtime: Runtime, reason: str) -> str:
             token, seq = await client.mget(MARKER_KEY, SEQ_KEY)
         finally:
             await client.aclose()
-        on_server = int(seq) if seq is not None else 0
-        if marker is None or (token.decode() if isinstance(token, bytes) else token) != marker:
+        if marker is None:
+            raise CallguardError(f"this data dir has no {MARKER_FILE} (no node served the "
+                                 "Redis record store from it): there is no mark to accept "
+                                 "against; run it in the data dir of the node that refuses")
+        if (token.decode() if isinstance(token, bytes) else token) != marker:
             raise CallguardError("the Redis server is not the store this node relies on (its "
                                  f"durability marker differs): see {MARKER_FILE} in the README")
+        try:
+            on_server = int(seq) if seq is not None else 0
+        except ValueError:
+            raise CallguardError(f"the store's record counter ({SEQ_KEY}) is not a number: "
+                                 "the key was written by something other than callguard; "
+                                 "nothing accepted") from None
         if mark is not None and on_server >= mark:
             return f"the store is not behind this node's mark ({on_server} >= {mark})"
         writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
