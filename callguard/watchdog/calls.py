@@ -331,6 +331,10 @@ class _Call:
     # (a node restarted before the Dial(), AMI away again while it was answered and ended:
     # no release, nothing unproven recorded).
     asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
+    # the outage before the picture that question was asked in: its ANSWER's release bound
+    # (``_dial_status_read``). Not ``rebuild_outage``: asked again after a later outage, the
+    # Dial() it answers for was made in that one.
+    dial_status_outage: float | None = None
     asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
     # when the outage the called party's channel went in began (``_ask_gone_dest``)
     gone_since: float | None = None
@@ -1622,6 +1626,7 @@ class CallTracker:
                 or call.asked_dial_status == self.pictures):
             return []
         call.asked_dial_status = self.pictures
+        call.dial_status_outage = outage
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
@@ -1862,7 +1867,9 @@ class CallTracker:
         call.abandonment = call.abandonment or "unknown"
         if not self._leftovers(call):
             return []
-        return self._release_after_outage(call, now, call.rebuild_outage)
+        outage = (call.rebuild_outage if call.dial_status_outage is None
+                  else call.dial_status_outage)
+        return self._release_after_outage(call, now, outage)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
