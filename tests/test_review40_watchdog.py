@@ -111,3 +111,91 @@ def test_the_first_picture_still_bounds_by_the_restart_outage():
     [release] = [f for name, f in reports if name == "line-release"]
     assert release["release_ms_is_upper_bound"] is True
     assert release["release_ms"] == pytest.approx(12_200, abs=150)
+
+
+def test_a_lost_answer_asked_again_keeps_the_bound_from_the_first_outage():
+    """The called party's channel went in one outage; the answers to the question asked
+    then were lost (AMI dropped again at once: ``_getvar`` reads None). Asked again after
+    that second outage (hast17: once per outage), the ANSWER found then bounds the release
+    from when the FIRST outage began — the called party may have hung up as early as that —
+    not from the second outage's start, which said 10 s for up to 40 s."""
+    events = [parse(e) for e in lab_events(CALL_01)]
+    linkedid = events[0]["Linkedid"]
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    dial_app = next(i for i, e in enumerate(events) if e.get("Channel") == CALLER_01[0]
+                    and e.get("Application") == "Dial")
+    picture = picture_at(events, dial_app)
+    for item in picture:
+        if item["Channel"] == CALLER_01[0]:
+            item["Application"] = "NoOp"
+            item["ChanVariable"] = f"{FOLLOW}={carried()}"
+    tracker.disconnected(0.0)
+    asked = tracker.reconcile(picture, 5.0)
+    assert _answer(tracker, linkedid, asked, 5.1, "") == []
+    ringing = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin"
+                   and e.get("Channel") == CALLER_01[0]) + 1
+    at = 5.2
+    for event in events[dial_app:ringing]:
+        at += 0.1
+        tracker.feed(event, at)
+    assert tracker.calls[linkedid].dest == CALLED_01
+    began = at
+    tracker.disconnected(began)  # the called party answers and hangs up meanwhile
+    gone = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e.get("Channel") == CALLED_01) + 1
+    back = [item for item in picture_at(events, gone) if item["Channel"] in CALLER_01]
+    for item in back:
+        item["Application"] = "Wait"
+    asked = tracker.reconcile(back, began + 30.0)
+    assert [r.variable for r in asked] == ["DIALEDPEERNAME", "DIALSTATUS"]
+    for read in asked:  # AMI dropped at once: both Getvars answered None
+        assert tracker.variable_read(linkedid, read.channel, read.variable, None,
+                                     began + 30.1) == []
+    tracker.disconnected(began + 30.2)
+    now = began + 40.2
+    asked = tracker.reconcile(back, now)
+    assert [r.variable for r in asked] == ["DIALEDPEERNAME", "DIALSTATUS"]
+    transfer_reads = _answer(tracker, linkedid, asked, now + 0.1, "ANSWER")
+    hangups = _answer(tracker, linkedid, transfer_reads, now + 0.2, "")
+    assert sorted(h.channel for h in hangups if isinstance(h, HangupChannel)) == CALLER_01
+    for uniqueid, channel in list(tracker.calls[linkedid].channels.items()):
+        tracker.feed({"Event": "Hangup", "Channel": channel, "Linkedid": linkedid,
+                      "Uniqueid": uniqueid, "Cause": "16"}, now + 0.3)
+    [release] = [f for name, f in reports if name == "line-release"]
+    assert release["release_ms_is_upper_bound"] is True
+    assert release["release_ms"] == pytest.approx(40_500, abs=1)
+    assert release["within_limit"] is False
+
+
+def test_a_restart_question_lost_then_asked_again_bounds_from_the_first_outage():
+    """Restarted after the Dial() was answered and ended (the calling legs left up, g),
+    the answers to the restart's question lost (AMI dropped at once); asked again after
+    the next outage, its ANSWER bounds the release from when the first outage began."""
+    events = [parse(e) for e in lab_events(CALL_01)]
+    linkedid = events[0]["Linkedid"]
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    gone = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e.get("Channel") == CALLED_01) + 1
+    back = [item for item in picture_at(events, gone) if item["Channel"] in CALLER_01]
+    for item in back:
+        item["Application"] = "Wait"
+        if item["Channel"] == CALLER_01[0]:
+            item["ChanVariable"] = f"{FOLLOW}={carried()}"
+    tracker.disconnected(0.0)
+    asked = tracker.reconcile(back, 12.0)
+    for read in asked:  # AMI dropped at once: every Getvar answered None
+        assert tracker.variable_read(linkedid, read.channel, read.variable, None, 12.1) == []
+    tracker.disconnected(12.2)
+    now = 20.2
+    asked = tracker.reconcile(back, now)
+    transfer_reads = _answer(tracker, linkedid, asked, now + 0.1, "ANSWER")
+    hangups = _answer(tracker, linkedid, transfer_reads, now + 0.2, "")
+    assert sorted(h.channel for h in hangups if isinstance(h, HangupChannel)) == CALLER_01
+    for uniqueid, channel in list(tracker.calls[linkedid].channels.items()):
+        tracker.feed({"Event": "Hangup", "Channel": channel, "Linkedid": linkedid,
+                      "Uniqueid": uniqueid, "Cause": "16"}, now + 0.3)
+    [release] = [f for name, f in reports if name == "line-release"]
+    assert release["release_ms"] == pytest.approx(20_500, abs=1)
+    assert release["within_limit"] is True
