@@ -7,7 +7,10 @@ took ``call.rebuild_outage`` — the outage before the picture the call was FIRS
 in — as its bound: restarted 5 s after the ALLOW, then AMI away 30 s while the Dial() was
 answered and the called party hung up, the line-release said "at most 5 s, within the
 25 s limit" for a release that may have come 30 s late (47 U.S.C. 227(d)(3)(B); Utah
-13-25a-103(5)(e)): a compliance record claiming a release it cannot prove.
+13-25a-103(5)(e)): a compliance record claiming a release it cannot prove. The same
+for a question asked again because its answers were lost with the session (``_getvar``
+reads None): the called party may have gone as early as the FIRST outage it was asked
+after, and the bound is kept from then (``gone_since``, ``dial_status_since``).
 
 REPLAYS lab call-01 (real Asterisk 22 AMI traffic, ../shared/fixtures) through the pure
 tracker with a synthetic clock; the pictures are SYNTHESISED from it (``picture_at``).
