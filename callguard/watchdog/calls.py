@@ -331,9 +331,16 @@ class _Call:
     # (a node restarted before the Dial(), AMI away again while it was answered and ended:
     # no release, nothing unproven recorded).
     asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
+    # when the outage began before the picture that question was asked in, the earliest
+    # whose asking got no answer: its ANSWER's release bound (``_dial_status_read``). Not
+    # ``rebuild_outage``: asked again after a later outage, the Dial() it answers for was
+    # made in that one — or, the answers lost with the session, in any outage since.
+    dial_status_since: float | None = None
     asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
-    # when the outage the called party's channel went in began (``_ask_gone_dest``)
+    # when the outage the called party's channel went in began (``_ask_gone_dest``), and
+    # that channel: asked again after a later outage, the bound stays the first one's
     gone_since: float | None = None
+    gone_of: str | None = None
     # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
     # read ANSWER: together the only proof of the called party's channel name (``_resume``)
     dialled_peers: dict[str, str] = field(default_factory=dict)
@@ -1262,7 +1269,11 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
-            return self._out(self._dial_status_read(call, channel, value or "", now))
+            effects = self._dial_status_read(call, channel, value or "", now)
+            if value is not None and call.dest is None and value.strip() != "ANSWER":
+                # Answered: a Dial() answered later is one made after this read
+                call.dial_status_since = None
+            return self._out(effects)
         if variable == DIALLED_PEER_VARIABLE:
             if value and value.strip():
                 call.dialled_peers[channel] = value.strip()
@@ -1622,6 +1633,8 @@ class CallTracker:
                 or call.asked_dial_status == self.pictures):
             return []
         call.asked_dial_status = self.pictures
+        if call.dial_status_since is None:
+            call.dial_status_since = now - outage
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
@@ -1806,13 +1819,17 @@ class CallTracker:
         earlier Dial() on that leg, naming another channel, proves nothing
         (``_gone_dest_status``). Asked once per outage (its own flag: the restart path's
         question, asked before, is another); ``began``: when the outage began (the
-        earliest the called party can have hung up)."""
+        earliest the called party can have hung up) — the first outage's, when the same
+        called party is asked about again after a later one."""
         leg = call.dialler.get(call.dest or "")
         if (leg is None or leg not in call.channels.values()
                 or call.asked_gone_dest == self.pictures):
             return []
         call.asked_gone_dest = self.pictures
-        call.gone_since = began
+        # Asked again (the answers lost with the session): the called party may have
+        # gone as early as the outage it was first found gone after.
+        if call.gone_of != call.dest or call.gone_since is None:
+            call.gone_of, call.gone_since = call.dest, began
         call.dialled_peers.pop(leg, None)  # an earlier read names an earlier Dial()'s peer
         return [ReadVariable(call.linkedid, leg, variable)
                 for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
@@ -1862,7 +1879,9 @@ class CallTracker:
         call.abandonment = call.abandonment or "unknown"
         if not self._leftovers(call):
             return []
-        return self._release_after_outage(call, now, call.rebuild_outage)
+        since = call.dial_status_since
+        outage = call.rebuild_outage if since is None else max(0.0, now - since)
+        return self._release_after_outage(call, now, outage)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —

@@ -372,9 +372,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
     async def _confirmed(self, channel: AgiChannel, decision_id: str) -> bool:
         """Whether Asterisk confirmed the withdrawing BLOCK: ``GET VARIABLE`` reads back
         the BLOCK's own decision id (``AgiChannel.confirm``), so the channel holds the BLOCK
-        and not the ALLOW. No confirmation in time: not confirmed."""
+        and not the ALLOW. No confirmation in time: not confirmed. Lines before it do not
+        unconfirm it (``strict=False``): an Asterisk slower than ``reply_timeout`` on the
+        first answer puts that reply, then the BLOCK's own, before the read-back, and only
+        the BLOCK's MSet, run after the ALLOW's, can have set the id it reads."""
         try:
-            return await channel.confirm(c.VAR_DECISION_ID, decision_id)
+            return await channel.confirm(c.VAR_DECISION_ID, decision_id, strict=False)
         except TimeoutError:
             return False
 

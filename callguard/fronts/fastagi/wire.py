@@ -316,7 +316,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                     return {"error": "AGIBadReply", "msg": f"not an AGI reply: {line[:60]!r}"}
                 return result
 
-    async def confirm(self, variable: str, value: str) -> bool:
+    async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
         """Whether Asterisk itself answered the last command: ``variable`` holds ``value``
         (a fresh random id that command set) and nothing but HANGUP came before saying so.
 
@@ -331,7 +331,9 @@ class AgiChannel(Request):  # type: ignore[misc]
         reply, whatever comes first (header or blank lines on the way set ``tail_seen``),
         so a withdrawing answer goes out in step, never behind an unanswered command;
         bounded by ``reply_timeout`` (TimeoutError: a refused MSet leaves the variable
-        without the id, so the reply never comes). False when anything came first."""
+        without the id, so the reply never comes). False when anything came first, unless
+        not ``strict``: a withdrawing BLOCK needs only its id read back (the lines before
+        are late replies to the commands it followed, or a tail: neither can set the id)."""
         await self._send(f"GET VARIABLE {variable}")
         expected = f"200 result=1 ({value})"
         clean = True
@@ -339,7 +341,7 @@ class AgiChannel(Request):  # type: ignore[misc]
             while True:
                 line = await self._past_hangup()
                 if line == expected:
-                    return clean
+                    return clean or not strict
                 clean = False
                 if _is_tail(line, False):
                     self.tail_seen = True
