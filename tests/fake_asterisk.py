@@ -90,7 +90,8 @@ class SessionResult:
     commands: list[str] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     closed_by_server: bool = False
-    seconds: float = 0.0
+    seconds: float = 0.0  # connect to the server's close (the read-back and close included)
+    answered: float | None = None  # connect to the first MSet: what [fastagi] budget_ms bounds
 
 
 async def agi_session(port: int, script: str, args: list[str], *, reply: bytes = REPLY_OK,
@@ -116,6 +117,8 @@ async def agi_session(port: int, script: str, args: list[str], *, reply: bytes =
                 result.commands.append(command)
                 if command.upper().startswith("EXEC MSET"):
                     result.variables.update(exec_mset_variables(command))
+                    if result.answered is None:
+                        result.answered = time.perf_counter() - started
                 writer.write(asterisk_answer(command, channel, reply))
                 try:
                     await writer.drain()

@@ -274,11 +274,15 @@ def _serve_config(tmp_path: Path, data: Path) -> tuple[Path, int]:
 
 
 async def _sessions_while(process: subprocess.Popen[bytes], port: int) -> list[tuple]:
-    """FastAGI sessions every 20 ms until ``process`` ends: (seconds, verdict, rule)."""
+    """FastAGI sessions every 20 ms until ``process`` ends: (seconds to the answer, verdict,
+    rule). To the answer (the first MSet): the interval ``budget_ms`` bounds, and the
+    answer waits for its record, so a writer stalled on the purge's lock shows in it; the
+    read-back and the close after it are not budgeted."""
     answers = []
     while process.poll() is None:
         result = await agi_session(port, c.ROUTE_CHECK, ["8015550123", "ut-solar-manual"])
-        answers.append((result.seconds, result.variables.get(c.VAR_VERDICT),
+        assert result.answered is not None, result.commands
+        answers.append((result.answered, result.variables.get(c.VAR_VERDICT),
                         result.variables.get(c.VAR_RULE)))
         await asyncio.sleep(0.02)
     return answers
@@ -328,7 +332,12 @@ class TestPurgeDuringService:
         assert took > 2, "the purge was too quick to show anything"
         assert len(answers) > 20
         budget = 0.250  # [fastagi] budget_ms of the shipped configuration
-        assert max(seconds for seconds, _, _ in answers) < budget, sorted(answers)[-5:]
+        # The node's own budget: no answer is its time-budget BLOCK (asserted below). The
+        # client's clock adds what the node does not control — this client, serve and the
+        # purge share two cores (a 264 ms answer once in a full CI run, 66-128 ms alone) —
+        # so the bound is twice the budget: a writer held on the purge's lock while it
+        # rewrites (seconds: took > 2 above) is far past it.
+        assert max(seconds for seconds, _, _ in answers) < 2 * budget, sorted(answers)[-5:]
         assert all(verdict in ("ALLOW", "BLOCK") for _, verdict, _ in answers)
         assert not any(rule == "callguard:time-budget" for _, _, rule in answers)
         decided = [r for r in read_files(log) if r.get("node") == "serving"
