@@ -330,7 +330,11 @@ class TestTransactions:
         assert len(arrivals) == 11
         gaps = [b - a for a, b in itertools.pairwise(arrivals)]
         assert gaps[0] < gaps[1] < gaps[2] < gaps[3]  # the 20 ms tick blurs each one
-        assert all(0.34 < gap < 0.46 for gap in gaps[3:]), gaps  # T2
+        # T2, each copy within ±100 ms (one copy sent late under a loaded suite makes its
+        # gap long and the next short: 0.34-0.46 failed once in a full CI run); doubling
+        # past T2 (0.8 s) or staying at T1 (0.05 s) is far outside, and the whole run is
+        # held to 63·T1 below
+        assert all(0.30 < gap < 0.50 for gap in gaps[3:]), gaps
         assert arrivals[-1] - arrivals[0] == pytest.approx(3.15, abs=0.08)  # 63·T1
         assert await client.replies(0.3) == []
 
