@@ -23,6 +23,7 @@ from callguard.stores.redis.high_water import (
     HIGH_WATER_FILE,
     SEQ_KEY,
     read_high_water,
+    store_counter,
     write_high_water,
 )
 from callguard.stores.redis.records import MARKER_KEY
@@ -71,12 +72,11 @@ async def _accept(runtime: Runtime, reason: str) -> str:
         if (token.decode() if isinstance(token, bytes) else token) != marker:
             raise CallguardError("the Redis server is not the store this node relies on (its "
                                  f"durability marker differs): see {MARKER_FILE} in the README")
-        try:
-            on_server = int(seq) if seq is not None else 0
-        except ValueError:
+        on_server = store_counter(seq)
+        if on_server < 0:
             raise CallguardError(f"the store's record counter ({SEQ_KEY}) is not a number: "
                                  "the key was written by something other than callguard; "
-                                 "nothing accepted") from None
+                                 "nothing accepted")
         if mark is not None and on_server >= mark:
             return f"the store is not behind this node's mark ({on_server} >= {mark})"
         writer, encoder = runtime.compliance.writer, runtime.compliance.encoder

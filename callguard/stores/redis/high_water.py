@@ -30,7 +30,7 @@ from callguard.errors import StoreError
 from callguard.stores.embedded.identity import write_atomically
 
 __all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "HighWater", "behind_reason", "check_not_behind",
-           "read_high_water", "write_high_water"]
+           "read_high_water", "store_counter", "write_high_water"]
 
 HIGH_WATER_FILE = "records-redis-high-water.json"
 SEQ_KEY = "callguard:records-seq"
@@ -46,16 +46,21 @@ def behind_reason(remembered_at: Path | None) -> str:
             f"node's data dir{where}")
 
 
+def store_counter(raw: Any) -> int:
+    """The store's record counter as read (None: no write yet, 0); -1 when it is not a
+    number (a key something else wrote): never above a mark."""
+    try:
+        return int(raw) if raw is not None else 0
+    except (TypeError, ValueError):
+        return -1
+
+
 def check_not_behind(data_dir: Path, marker: str | None, on_server: Any) -> None:
     """For a reader that opens the store alone (``internal-dnc show``, ``evidence``): a
     StoreError when the store's counter is below the mark this data dir remembers."""
     path = data_dir / HIGH_WATER_FILE
     mark = read_high_water(path, marker)
-    try:
-        count = int(on_server) if on_server is not None else 0
-    except (TypeError, ValueError):
-        count = -1
-    if count < mark:
+    if store_counter(on_server) < mark:
         raise StoreError(f"record store (Redis) cannot be trusted: {behind_reason(path)}")
 
 

@@ -64,6 +64,7 @@ from callguard.stores.redis.high_water import (
     HighWater,
     behind_reason,
     read_high_water,
+    store_counter,
 )
 from callguard.stores.redis.remembered import read_marker, rely_on, remember_marker
 from callguard.stores.writes import (
@@ -488,10 +489,7 @@ class RedisRecords:
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
         floor = min(floor, self._high.known)  # lowered since sending: the store accepted
-        try:
-            on_server = int(raw) if raw is not None else 0
-        except (TypeError, ValueError):
-            on_server = -1  # not a counter: never above a mark
+        on_server = store_counter(raw)
         if on_server < floor or (self.behind is not None and on_server < self._high.known):
             if self.behind is None:
                 self.behind = behind_reason(self._high.path)
