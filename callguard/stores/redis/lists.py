@@ -41,7 +41,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -55,6 +54,7 @@ from redis.exceptions import RedisError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
+from callguard.stores.embedded.identity import write_atomically
 from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import (
     BitmapSnapshot,
@@ -247,20 +247,11 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _write_served(path: Path, doc: dict[str, Any]) -> None:
-    """Replace ``path`` whole with ``doc`` (never half a file) and make the rename durable:
-    without the directory's fsync a power cut may undo it, and the node restarted would
-    compare with an older version than it served. Run off the loop (a thread)."""
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as out:
-        out.write(json.dumps(doc, indent=1).encode())
-        out.flush()
-        os.fsync(out.fileno())
-    partial.replace(path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    """Replace ``path`` whole with ``doc`` (never half a file) and make the rename durable
+    (``write_atomically``: without the directory's fsync a power cut may undo it, and the
+    node restarted would compare with an older version than it served). Run off the loop
+    (a thread)."""
+    write_atomically(path, json.dumps(doc, indent=1))
 
 
 def _signature_text(version: int, manifest: bytes | None) -> str:
