@@ -80,9 +80,14 @@ from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
 from callguard.watchdog.carry import FOLLOWED_MODES  # the modes the AMI watchdog follows
 
-__all__ = ["CANCELLED", "TIME_BUDGET", "CheckRequest", "Gate", "Withdrawal"]
+__all__ = ["CANCELLED", "RELEASE_SKIPPED", "TIME_BUDGET", "CheckRequest", "Gate",
+           "Withdrawal"]
 
 TIME_BUDGET = "callguard:time-budget"
+# Why a withdrawn ALLOW's reservation is not given back when the withdrawing BLOCK could
+# not be recorded (the gate's ``withdraw``, the FastAGI late tail's ``_give_back``).
+RELEASE_SKIPPED = ("the withdrawal is not on record: the withdrawn ALLOW stays counted, as "
+                   "its record stands")
 CANCELLED = "callguard:cancelled"
 
 _MAX_ROUNDS = 3
@@ -422,8 +427,7 @@ class Gate:
                 decision = await self._unrecorded(decision)
             elif release is not None and release.held is not None:
                 _errors.warning("frequency_release_skipped", decision_id=release.decision_id,
-                                effect="the withdrawal is not on record: the withdrawn "
-                                       "ALLOW stays counted, as its record stands")
+                                effect=RELEASE_SKIPPED)
         else:
             seen.recorded = True
             if release is not None and release.held is not None:

@@ -24,6 +24,7 @@ from panoramisk.fast_agi import Application
 
 from callguard.decision import Decision
 from callguard.errors import CallguardError
+from callguard.fdlimit import OPT_OUT_HEADROOM
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
@@ -33,7 +34,7 @@ from callguard.fronts.fastagi.wire import (
     encode_mset,
     read_headers,
 )
-from callguard.gate import TIME_BUDGET, CheckRequest, Gate
+from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
 from callguard.numbers.redact import redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
@@ -161,7 +162,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # An opt-out has headroom of its own (as many sessions again): checks filling the
         # cap must not cost a called party's do-not-call request (64.1200(d)(3)), which is
         # made once, often by a caller about to hang up, who never hears a FAILED.
-        cap = self.settings.max_sessions * (2 if script == c.ROUTE_OPTOUT else 1)
+        cap = self.settings.max_sessions * (OPT_OUT_HEADROOM if script == c.ROUTE_OPTOUT
+                                            else 1)
         if self.stats.active >= cap:
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
@@ -242,20 +244,20 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # An ALLOW registered in ``_answering`` (``_check``) leaves it on every path.
         decision_id = variables.get(c.VAR_DECISION_ID, "")
         try:
-            await self._deliver(name, headers, variables, reader, writer)
+            await self._deliver(name, headers, variables, decision_id, reader, writer)
         finally:
             self._answering.pop(decision_id, None)
 
     async def _deliver(self, name: str, headers: dict[str, str], variables: dict[str, str],
-                       reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+                       decision_id: str, reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
         """Send the answer, confirm it, withdraw it when it cannot stand (``_answer``)."""
-        if self._route.get(name) is not None and name == c.ROUTE_OPTOUT:
+        if name == c.ROUTE_OPTOUT:  # always a route (``__init__``)
             variables[c.OPTOUT_ID] = str(uuid.uuid4())
         channel = AgiChannel(headers, reader, writer,
                              reply_timeout=self.settings.reply_timeout_ms / 1000)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
         withdrawn = closed = False
-        decision_id = variables.get(c.VAR_DECISION_ID, "")
         try:
             reply, confirmed = await self._send_confirmed(channel, variables)
             if channel.tail_seen or not confirmed:
@@ -404,9 +406,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
                      decision_id=allow.decision_id,
                      effect=("Asterisk did not confirm the withdrawing BLOCK: the ALLOW may "
                              "stand on the channel and be dialled; it stays counted against "
-                             "its caps" if recorded else
-                             "the withdrawal is not on record: the withdrawn ALLOW stays "
-                             "counted, as its record stands"))
+                             "its caps" if recorded else RELEASE_SKIPPED))
 
     def _request(self, headers: dict[str, str], withdraws: str | None = None,
                  ) -> CheckRequest:
@@ -486,8 +486,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
     def _busy(self, route: str) -> dict[str, str]:
         """The route's own refusal: a call's BLOCK, or the opt-out's FAILED."""
         if route == c.ROUTE_OPTOUT:
-            busy = (f"callguard has {2 * self.settings.max_sessions} sessions under way "
-                    "(opt-outs: twice [fastagi] max_sessions)")
+            busy = (f"callguard has {OPT_OUT_HEADROOM * self.settings.max_sessions} "
+                    "sessions under way (opt-outs: twice [fastagi] max_sessions)")
             return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{busy}; nothing recorded"}
         busy = (f"callguard has {self.settings.max_sessions} sessions under way "
                 "([fastagi] max_sessions)")
