@@ -831,12 +831,18 @@ class SipFront:
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
-        refusal = _refusal(data, message, transport.reliable)
+        self._guarded(message, peeked[1] if peeked else None, addr, transport,
+                      _refusal(data, message, transport.reliable), ident)
+
+    def _guarded(self, message: SipRequest, key: Hashable | None, addr: tuple[str, int],
+                 transport: _Transport, refusal: _Refusal | None,
+                 ident: int | None = None) -> None:
+        """``_request``, whose failure on a hostile header drops that request alone
+        (counted ``malformed``, logged redacted): it must not stop the server."""
         try:
-            self._request(message, peeked[1] if peeked else None, addr, transport, refusal,
-                          ident)
+            self._request(message, key, addr, transport, refusal, ident)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
-            counts["malformed"] += 1
+            self.stats.counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def rate_allows(self, source: str) -> bool:
@@ -871,11 +877,7 @@ class SipFront:
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
-        try:
-            self._request(message, None, addr, transport, refusal)
-        except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
-            counts["malformed"] += 1
-            _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
+        self._guarded(message, None, addr, transport, refusal)
 
     def _too_large(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request past ``max_datagram_bytes`` (read cut one byte over it) is answered a
@@ -1274,7 +1276,7 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
     cut = None if reliable else _cut(data, message)
     if cut is None:
         return None
-    return _Refusal("truncated", 400, (("Warning", f'399 callguard "{cut}"'),))
+    return _bad("truncated", cut)
 
 
 # the first empty line, lines ended by CRLF or LF alone (where ``_Framer`` ends a head)
