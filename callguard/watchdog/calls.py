@@ -1596,9 +1596,8 @@ class CallTracker:
         call.called_side.add(name)
         if item.get("ChannelState") == "6":
             call.answered_legs.add(name)
-            call.answered_at = call.answered_at or now
             call.dial_status = call.dial_status or "ANSWER"
-            call.abandonment = call.abandonment or "unknown"  # the answer was not seen
+            self._answered_unseen(call, now)
             self._presented(call, name, item.get("ConnectedLineNum"), "CoreShowChannel")
 
     def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
@@ -1806,8 +1805,23 @@ class CallTracker:
         call.called_side.add(leg)
         call.answered_legs.add(leg)
         call.dial_status = "ANSWER"
+        CallTracker._answered_unseen(call, now)
+
+    @staticmethod
+    def _answered_unseen(call: _Call, now: float) -> None:
+        """The call was answered, the answer not seen (read after an outage): answered at
+        ``now`` at the latest, its abandonment unknown."""
         call.answered_at = call.answered_at or now
-        call.abandonment = call.abandonment or "unknown"  # the answer was not seen
+        call.abandonment = call.abandonment or "unknown"
+
+    def _release_answered_unseen(self, call: _Call, now: float,
+                                 outage: float) -> list[Effect]:
+        """An answer read after an outage whose called party is gone: the rest released,
+        bounded by ``outage`` (``_release_after_outage``), when anything is left."""
+        self._answered_unseen(call, now)
+        if not self._leftovers(call):
+            return []
+        return self._release_after_outage(call, now, outage)
 
     def _ask_gone_dest(self, call: _Call, began: float) -> list[Effect]:
         """The called party's channel went while AMI was away, its answer unseen, and the
@@ -1844,12 +1858,8 @@ class CallTracker:
                 or call.answered_at is not None or call.called_hangup_at is not None):
             return []
         call.dial_status = status
-        call.answered_at = now
-        call.abandonment = call.abandonment or "unknown"
-        if not self._leftovers(call):
-            return []
         began = now if call.gone_since is None else call.gone_since
-        return self._release_after_outage(call, now, now - began)
+        return self._release_answered_unseen(call, now, now - began)
 
     def _dial_status_read(self, call: _Call, channel: str, status: str,
                           now: float) -> list[Effect]:
@@ -1875,13 +1885,9 @@ class CallTracker:
         call.dial_status = status
         if status != "ANSWER" or call.called_hangup_at is not None:
             return []
-        call.answered_at = call.answered_at or now
-        call.abandonment = call.abandonment or "unknown"
-        if not self._leftovers(call):
-            return []
         since = call.dial_status_since
-        outage = call.rebuild_outage if since is None else max(0.0, now - since)
-        return self._release_after_outage(call, now, outage)
+        return self._release_answered_unseen(
+            call, now, call.rebuild_outage if since is None else max(0.0, now - since))
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
