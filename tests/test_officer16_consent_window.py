@@ -38,7 +38,7 @@ def _check(data_dir, at):
 def test_a_window_stored_with_an_offset_blocks_naming_the_fix(tmp_path):
     _stored_with_offset(tmp_path)
     code, verdict = _check(tmp_path, LATE)
-    assert code == 3  # the admin has a record to fix
+    assert code == 1  # a BLOCK by the consent rule naming the fix (examiner 8; was exit 3)
     assert verdict["verdict"] == "BLOCK"
     reason = verdict["reason"]
     assert "TypeError" not in reason

@@ -73,7 +73,7 @@ def test_the_fix_named_records_no_revocation(tmp_path):
     with sqlite3.connect(tmp_path / "records.sqlite3") as db:
         db.execute("UPDATE consent SET window_start = '20:00:00+00:00'")
     code, verdict = _check(tmp_path, LATE)
-    assert code == 3
+    assert code == 1  # the calling-hours rule's BLOCK naming the fix (examiner 8; was exit 3)
     assert verdict["verdict"] == "BLOCK"
     reason = verdict["reason"]
     add = reason.index("consent add")

@@ -287,33 +287,29 @@ class Exemptions:
         missing = self.needs - ctx.facts.fetched
         if missing:
             return NeedFacts(missing)
-        attempt = ctx.attempt
-        unreadable: CallguardError | None = None
-        readable = False
-        for record in ctx.facts.consents:
-            if not (record.kind in self.consent_kinds
-                    and record.valid_at(attempt.at, attempt.judged_at)
-                    and self._not_withdrawn(ctx, record)):
-                continue
+        for record in self._standing(ctx):
             try:
                 fits = consent_fits is None or consent_fits(record)
-            except CallguardError as exc:
-                # A window stored with a UTC offset (``unreadable_window``): read the other
-                # records first. Raised at once, the first such consent hid a readable one
-                # (or a relationship) that lifts the rule: which row came first decided.
-                unreadable = unreadable or exc
+            except CallguardError:
+                # A window stored with a UTC offset (``unreadable_window``): it lifts
+                # nothing; read the other records (a readable one, or a relationship, may
+                # lift the rule). When none does, the rule BLOCKs itself and ``withdrawn``
+                # names the record and its fix (examiner 8: raised, it was a bare
+                # callguard:internal-error that hid every other rule's outcome).
                 continue
-            readable = True
             if fits:
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
         if self.ebr is not None and (found := self.ebr.describe_valid(ctx)) is not None:
             return found
-        if unreadable is not None and not readable:
-            # Nothing else lifts the rule and the consent that might cannot be read: fail
-            # closed naming it. Once a readable consent is on record (the consent recorded
-            # again), that one is what decides and the rule's own BLOCK stands.
-            raise unreadable
         return None
+
+    def _standing(self, ctx: Context) -> list[ConsentRecord]:
+        """The consents of this rule's kinds valid at the call and not withdrawn."""
+        attempt = ctx.attempt
+        return [r for r in ctx.facts.consents
+                if r.kind in self.consent_kinds
+                and r.valid_at(attempt.at, attempt.judged_at)
+                and self._not_withdrawn(ctx, r)]
 
     def _revocation(self, ctx: Context, record: ConsentRecord,
                     by: ConsentRecord | None) -> str:
@@ -376,4 +372,10 @@ class Exemptions:
                      f"{request.added_at:%Y-%m-%d}")
         if revoked:
             text += f"; {'; '.join(revoked)}"
-        return text
+        return text + self._unreadable(ctx)
+
+    def _unreadable(self, ctx: Context) -> str:
+        """``; <why and the fix>`` for each standing consent whose window was stored with a
+        UTC offset (``unreadable_window``): it lifted nothing, and the rule's BLOCK says so."""
+        return "".join(f"; {unreadable_window(r)}" for r in self._standing(ctx)
+                       if r.window is not None and any(t.tzinfo is not None for t in r.window))
