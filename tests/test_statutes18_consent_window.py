@@ -61,3 +61,17 @@ def test_unlisted_the_hours_rule_decides_naming_the_fix(tmp_path):
                                "us-ut:13-25a-103(3):hours"}, verdict["rule"]
     deciding = next(o for o in verdict["outcomes"] if o["rule"] == verdict["rule"])
     assert "re-record the consent" in deciding["reason"]
+
+
+def test_on_a_sunday_the_rest_day_rule_blocks_naming_the_fix(tmp_path):
+    """13-25a-103(3)(b): noon on a Sunday needs the consent too; the rest-day rule BLOCKs
+    itself with the fix, and the hours rules, which the noon call meets, PASS."""
+    _setup(tmp_path, "8015550199")
+    result = cli("check", NUMBER, *CAMPAIGN, "--at", "2026-12-06T12:00:00-07:00", "--json",
+                 data_dir=tmp_path)
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1, verdict
+    assert verdict["rule"] == "us-ut:13-25a-103(3):sunday-holiday", verdict["rule"]
+    status = {o["rule"]: o for o in verdict["outcomes"]}
+    assert "re-record the consent" in status["us-ut:13-25a-103(3):sunday-holiday"]["reason"]
+    assert status["us-federal:64.1200(c)(1)"]["status"] == "pass"
