@@ -43,8 +43,8 @@ from callguard.errors import StoreError
 from callguard.stores.embedded.identity import write_atomically
 
 __all__ = ["HIGH_WATER_FILE", "IDS_KEY", "ID_WINDOW", "SEQ_KEY", "HighWater", "behind_reason",
-           "check_not_behind", "diverged", "read_high_water", "read_mark", "store_counter",
-           "store_id", "write_high_water"]
+           "check_not_behind", "check_store_not_behind", "diverged", "read_high_water",
+           "read_mark", "store_counter", "store_id", "write_high_water"]
 
 HIGH_WATER_FILE = "records-redis-high-water.json"
 SEQ_KEY = "callguard:records-seq"
@@ -95,6 +95,17 @@ def check_not_behind(data_dir: Path, marker: str | None, on_server: Any,
     mark, mark_id = read_mark(path, marker)
     if store_counter(on_server) < mark or diverged(mark_id, at_mark):
         raise StoreError(f"record store (Redis) cannot be trusted: {behind_reason(path)}")
+
+
+async def check_store_not_behind(client: Any, data_dir: Path, marker: str | None) -> None:
+    """``check_not_behind`` with the store's counter and its id for the mark read here, in
+    one transaction (the CLI's readers: they hold no mark of their own while running)."""
+    mark, _ = read_mark(data_dir / HIGH_WATER_FILE, marker)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.get(SEQ_KEY)
+        pipe.hget(IDS_KEY, str(mark))
+        on_server, at_mark = await pipe.execute()
+    check_not_behind(data_dir, marker, on_server, at_mark)
 
 
 def read_high_water(path: Path, marker: str | None) -> int:
