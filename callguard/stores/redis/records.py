@@ -101,14 +101,15 @@ _log = structlog.get_logger("callguard.records")
 # back is dropped (one per write: the ids stay bounded).
 _APPLY = """
 local marker, token = table.remove(KEYS), table.remove(ARGV)
-local seqkey, mark = table.remove(KEYS), tonumber(table.remove(ARGV))
+local seqkey, markfield = table.remove(KEYS), table.remove(ARGV)
+local mark = tonumber(markfield)
 local idskey, markid = table.remove(KEYS), table.remove(ARGV)
 local newid = table.remove(ARGV)
 if token ~= '' and redis.call('GET', marker) ~= token then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing written')
 end
 local before = tonumber(redis.call('GET', seqkey) or '0')
-local at = redis.call('HGET', idskey, mark)
+local at = redis.call('HGET', idskey, markfield)
 if before < mark or (markid ~= '' and at and at ~= markid) then
   return redis.error_reply('BEHIND ' .. before .. ' ' .. (at or '-') .. ' the store is older '
                            .. 'than this node mark; nothing written')
@@ -207,8 +208,8 @@ for i, key in ipairs(KEYS) do
   end
 end
 local seq = redis.call('INCR', seqkey)
-redis.call('HSET', idskey, seq, newid)
-redis.call('HDEL', idskey, seq - """ + str(ID_WINDOW) + """)
+redis.call('HSET', idskey, string.format('%d', seq), newid)  -- as Python writes it, never 1e+14
+redis.call('HDEL', idskey, string.format('%d', seq - """ + str(ID_WINDOW) + """))
 results[#results + 1] = seq
 return results
 """
