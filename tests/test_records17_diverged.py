@@ -182,3 +182,32 @@ async def test_the_ids_stay_bounded_and_a_trimmed_one_cannot_tell(tmp_path, redi
     finally:
         await again.aclose()
         await admin.aclose()
+
+
+async def test_a_refusing_node_is_not_cleared_by_a_counter_past_its_mark_alone(
+        tmp_path, redis_server):
+    """Node A refuses a restored store (its counter lower); the import then writes past
+    A's mark on a store whose ids for it are gone (a backup from before ids, or trimmed):
+    the counter alone cleared A (main), and the lost opt-out read as "none". A refusing
+    node needs its own id back (the newest backup) or ``records-accept-older``."""
+    admin = aioredis.from_url(redis_server.url)
+    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await _backup(admin)
+    node = _store(redis_server.url, tmp_path / "a")
+    await node.start()
+    try:
+        await node.apply([_dnc(LOST)])
+        await _restore(admin, backup)
+        await admin.delete(IDS_KEY)
+        with pytest.raises(StoreError, match="older than one this node"):
+            await node.company_dnc(SELLER, LOST)
+        await _import(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
+        await admin.delete(IDS_KEY)  # no id to compare
+        with pytest.raises(StoreError, match="older than one this node"):
+            await node.company_dnc(SELLER, LOST)
+        await node.recheck()
+        assert node.behind is not None
+        assert node.went_back == 1
+    finally:
+        await node.aclose()
+        await admin.aclose()
