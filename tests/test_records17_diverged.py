@@ -211,3 +211,31 @@ async def test_a_refusing_node_is_not_cleared_by_a_counter_past_its_mark_alone(
     finally:
         await node.aclose()
         await admin.aclose()
+
+
+async def test_a_write_wait_did_not_see_replicated_does_not_raise_the_mark(tmp_path,
+                                                                          redis_server):
+    """``durability = "replicas"``: WAIT saw no replica, the write is not acknowledged; a
+    failover then promotes a replica without it, and another node writes that counter
+    value anew (another id). The writer's mark had risen with the unacknowledged write, so
+    it refused the promoted replica until ``records-accept-older``; a read of the value
+    before the failover still raises it (that node may have acted on the record)."""
+    admin = aioredis.from_url(redis_server.url)
+    settings = RecordsSettings(durability="replicas", on_weak_durability="warn",
+                               wait_timeout_ms=10)
+    (tmp_path / "a").mkdir()
+    node = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2), settings,
+                        remember=tmp_path / "a" / MARKER_FILE)
+    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
+    await node.start()
+    try:
+        replica = await _backup(admin)  # what the replica holds
+        with pytest.raises(StoreError, match="not acknowledged as durable"):
+            await node.apply([_dnc(LOST)])
+        await _restore(admin, replica)  # the failover
+        await _import(redis_server.url, tmp_path / "cron", "+18015550172")
+        assert await node.company_dnc(SELLER, "+18015550172") is not None
+        assert node.behind is None
+    finally:
+        await node.aclose()
+        await admin.aclose()

@@ -793,7 +793,6 @@ class RedisRecords:
             *changed, seq = await self._apply(
                 keys=[*keys, IDS_KEY, SEQ_KEY, MARKER_KEY],
                 args=[*args, seq_id, floor_id or "", str(floor), self.marker])
-            self.seq_seen(seq, floor, floor_id=floor_id, at_floor=floor_id, at_counter=seq_id)
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -818,5 +817,9 @@ class RedisRecords:
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
+        # The mark rises only with an acknowledged write: one WAIT did not see replicated,
+        # lost in a failover, must not leave this node refusing the promoted replica (its
+        # id for that value another's). A read of it meanwhile raises it all the same.
+        self.seq_seen(seq, floor, floor_id=floor_id, at_floor=floor_id, at_counter=seq_id)
         await self._high.kept(int(seq))  # the mark on disk before the acknowledgement
         return tuple(int(c) for c in changed)
