@@ -71,15 +71,13 @@ async def test_a_read_sent_before_the_store_was_accepted_raises_no_alarm(tmp_pat
         await admin.aclose()
 
 
-@pytest.mark.xfail(strict=True, reason="open: a writer with a lower mark pushes a restored "
-                   "store's counter back past the mark; the counter alone cannot tell "
-                   "(hrev41's report)")
 async def test_a_restored_store_rewritten_past_the_mark_is_still_refused(tmp_path,
                                                                          redis_server):
     """Node A recorded an opt-out; Redis is restored from an older backup (the opt-out
     gone); a CLI on another data dir (a nightly import, its mark from yesterday) writes
     on: the counter passes A's mark, A takes it for the newest backup restored, and the
-    number whose opt-out was lost is read as "none"."""
+    number whose opt-out was lost is read as "none". The ids (high_water.py) tell: the
+    store's id for A's mark is the import's, another history."""
     admin = aioredis.from_url(redis_server.url)
     cron, node = _store(redis_server.url, tmp_path / "cron"), _store(redis_server.url,
                                                                       tmp_path / "a")

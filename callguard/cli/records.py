@@ -48,7 +48,7 @@ from callguard.runtime import Runtime, redis_client
 from callguard.stores.embedded.identity import id_path, lost_message
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
-from callguard.stores.redis.high_water import SEQ_KEY, check_not_behind
+from callguard.stores.redis.high_water import check_store_not_behind
 from callguard.stores.redis.records import MARKER_KEY, RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE, read_marker
 from callguard.stores.writes import (
@@ -263,7 +263,7 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
     client = redis_client(settings, socket_timeout=2)
     store = RedisRecords(client, settings.records)
     try:
-        marker, seq = await client.mget(MARKER_KEY, SEQ_KEY)
+        marker = await client.get(MARKER_KEY)
         if remembered is not None and (
                 marker.decode() if isinstance(marker, bytes) else marker) != remembered:
             raise StoreError(
@@ -276,7 +276,7 @@ async def _redis_sheet(settings: Settings, solicitor: str, e164: str) -> RecordS
                 f"the record store in Redis ({redacted_url(settings.redis_url)}) holds no "
                 "callguard records: never written, or the server lost its data; "
                 "check [redis] url / [records] backend")
-        check_not_behind(settings.data_dir, remembered, seq)  # a restored older backup
+        await check_store_not_behind(client, settings.data_dir, remembered)  # restored
         return await store.sheet(solicitor, e164)
     except RedisError as exc:
         raise StoreError(f"record store (Redis) unreachable: {exc}") from None

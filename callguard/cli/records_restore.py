@@ -7,6 +7,9 @@ backup clears that on its own; when there is none, the operator re-records the l
 changes and runs this on each node's data dir. It writes ``event: records-older-accepted``
 (the node's mark and the store's counter) to the compliance log, durable, and only then
 lowers the remembered mark; a running node picks it up at its next ``/readyz`` probe.
+The mark adopted is the store's counter with the store's id for it: a store restored and
+then written past the mark (another history: its id for the mark is not this node's) is
+accepted the same way, and so is one whose id for the mark is gone (cannot tell).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from callguard.errors import CallguardError, StoreError
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.redis.high_water import (
     HIGH_WATER_FILE,
+    IDS_KEY,
     SEQ_KEY,
-    read_high_water,
+    read_mark,
     store_counter,
+    store_id,
     write_high_water,
 )
 from callguard.stores.redis.records import MARKER_KEY
@@ -56,13 +61,19 @@ async def _accept(runtime: Runtime, reason: str) -> str:
         data_dir = settings.data_dir
         marker = read_marker(data_dir / MARKER_FILE)
         path = data_dir / HIGH_WATER_FILE
+        mark: int | None
         try:
-            mark: int | None = read_high_water(path, marker) if marker is not None else 0
+            mark, mark_id = read_mark(path, marker) if marker is not None else (0, None)
         except StoreError:  # damaged: its message sends the operator here
-            mark = None
+            mark, mark_id = None, None
         client = redis_client(settings, socket_timeout=2)
         try:
-            token, seq = await client.mget(MARKER_KEY, SEQ_KEY)
+            async with client.pipeline(transaction=True) as pipe:  # one moment of the store
+                pipe.get(MARKER_KEY)
+                pipe.get(SEQ_KEY)
+                pipe.hget(IDS_KEY, str(mark or 0))
+                token, seq, at_mark = await pipe.execute()
+            at_counter = await client.hget(IDS_KEY, str(store_counter(seq)))  # that value's
         finally:
             await client.aclose()
         if marker is None:
@@ -77,13 +88,14 @@ async def _accept(runtime: Runtime, reason: str) -> str:
             raise CallguardError(f"the store's record counter ({SEQ_KEY}) is not a number: "
                                  "the key was written by something other than callguard; "
                                  "nothing accepted")
-        if mark is not None and on_server >= mark:
+        same = mark_id is None or store_id(at_mark) == mark_id  # None: the node knows no id
+        if mark is not None and on_server >= mark and same:
             return f"the store is not behind this node's mark ({on_server} >= {mark})"
         writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
         await writer.write(encoder.event("records-older-accepted", {
             "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
             "reason": reason}))
-        write_high_water(path, marker, on_server)
+        write_high_water(path, marker, on_server, store_id(at_counter))
         return (f"accepted: this node's mark set from {mark if mark is not None else 'a damaged'}"
                 f" {HIGH_WATER_FILE} to {on_server} (event records-older-accepted written)")
     finally:

@@ -15,6 +15,19 @@ BLOCKs with the reason), ``records_store_behind`` warning, ``callguard_records_b
 others wrote sees a higher one, never a lower. Restoring the newest backup (the counter
 back at or past the mark) clears it; ``callguard records-accept-older`` accepts the store
 as it is on this node, recording that it did (event ``records-older-accepted``).
+
+The counter alone cannot tell a restored store that was written on past the mark (by a
+writer with a lower mark: another data dir's CLI, a node down through the restore, a new
+data dir) from the newest one. So each write also stores a random id for the counter value
+it made, in ``callguard:records-seq-ids`` (the last ``ID_WINDOW`` values kept), and the mark
+is (counter, id). Every read returns the store's id for the mark sent beside it, in the
+same script: a different id is another history (restored, then rewritten) and the store
+is behind, as when the counter is lower. An id the store no longer holds (more than
+``ID_WINDOW`` writes since, a store written before ids, a mark file without one) cannot
+tell: accepted, as before, except by a node already refusing, which waits for the id it
+knows back (the newest backup) or ``records-accept-older``. Not a flag written into Redis
+by the first node that notices: a replica promoted after a failed WAIT would carry it and
+lock every node out; an id per counter value is true of any copy that holds it.
 """
 
 from __future__ import annotations
@@ -29,11 +42,14 @@ import orjson
 from callguard.errors import StoreError
 from callguard.stores.embedded.identity import write_atomically
 
-__all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "HighWater", "behind_reason", "check_not_behind",
-           "read_high_water", "store_counter", "write_high_water"]
+__all__ = ["HIGH_WATER_FILE", "IDS_KEY", "ID_WINDOW", "SEQ_KEY", "HighWater", "behind_reason",
+           "check_not_behind", "check_store_not_behind", "diverged", "read_high_water",
+           "read_mark", "store_counter", "store_id", "write_high_water"]
 
 HIGH_WATER_FILE = "records-redis-high-water.json"
 SEQ_KEY = "callguard:records-seq"
+IDS_KEY = "callguard:records-seq-ids"  # counter value -> the random id of the write that made it
+ID_WINDOW = 10_000  # ids kept: the last values of the counter (about 1 MB in Redis)
 
 
 def behind_reason(remembered_at: Path | None) -> str:
@@ -55,52 +71,93 @@ def store_counter(raw: Any) -> int:
         return -1
 
 
-def check_not_behind(data_dir: Path, marker: str | None, on_server: Any) -> None:
+def store_id(raw: Any) -> str | None:
+    """An id as read from ``IDS_KEY`` (None: the store holds none for that value)."""
+    if isinstance(raw, bytes):
+        return raw.decode(errors="replace")
+    return raw if isinstance(raw, str) else None
+
+
+def diverged(mine: str | None, on_server: Any) -> bool:
+    """Whether the store's id for this node's mark is another one than the node's: the
+    store was restored and written past the mark since (another history). Unknown on
+    either side: cannot tell (False)."""
+    theirs = store_id(on_server)
+    return mine is not None and theirs is not None and theirs != mine
+
+
+def check_not_behind(data_dir: Path, marker: str | None, on_server: Any,
+                     at_mark: Any = None) -> None:
     """For a reader that opens the store alone (``internal-dnc show``, ``evidence``): a
-    StoreError when the store's counter is below the mark this data dir remembers."""
+    StoreError when the store's counter is below the mark this data dir remembers, or its
+    id for the mark (``at_mark``, HGET ``IDS_KEY`` <mark>; None: not read) is another."""
     path = data_dir / HIGH_WATER_FILE
-    mark = read_high_water(path, marker)
-    if store_counter(on_server) < mark:
+    mark, mark_id = read_mark(path, marker)
+    if store_counter(on_server) < mark or diverged(mark_id, at_mark):
         raise StoreError(f"record store (Redis) cannot be trusted: {behind_reason(path)}")
 
 
+async def check_store_not_behind(client: Any, data_dir: Path, marker: str | None) -> None:
+    """``check_not_behind`` with the store's counter and its id for the mark read here, in
+    one transaction (the CLI's readers: they hold no mark of their own while running)."""
+    mark, _ = read_mark(data_dir / HIGH_WATER_FILE, marker)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.get(SEQ_KEY)
+        pipe.hget(IDS_KEY, str(mark))
+        on_server, at_mark = await pipe.execute()
+    check_not_behind(data_dir, marker, on_server, at_mark)
+
+
 def read_high_water(path: Path, marker: str | None) -> int:
-    """The remembered mark for the store with ``marker`` (0: none, or another store's);
+    """The remembered mark's counter (``read_mark``)."""
+    return read_mark(path, marker)[0]
+
+
+def read_mark(path: Path, marker: str | None) -> tuple[int, str | None]:
+    """The remembered mark for the store with ``marker`` and its id ((0, None): none, or
+    another store's; id None: a file written before ids, or the store held none);
     StoreError when the file cannot be read or is damaged (fail closed: a damaged mark
     would let an older store through)."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return 0
+        return 0, None
     except OSError as exc:
         raise StoreError(f"record store (Redis): cannot read {path}: {exc.strerror}") from None
     try:
         data = orjson.loads(raw)
-        seq, owner = data["seq"], data["marker"]
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        seq = owner = None
-    if not isinstance(seq, int) or seq < 0 or not isinstance(owner, str):
+        seq, owner, seq_id = data["seq"], data["marker"], data.get("id")
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        seq = owner = seq_id = None
+    if (not isinstance(seq, int) or seq < 0 or not isinstance(owner, str)
+            or not (seq_id is None or isinstance(seq_id, str))):
         raise StoreError(f"record store (Redis): {path} is damaged; restore the newest "
                          "backup of Redis or re-record the changes made since it, then run "
                          "`callguard records-accept-older`")
-    return seq if owner == marker else 0
+    return (seq, seq_id) if owner == marker else (0, None)
 
 
-def write_high_water(path: Path, marker: str, seq: int) -> None:
-    """Write the mark durably; StoreError when it cannot be."""
+def write_high_water(path: Path, marker: str, seq: int, seq_id: str | None = None) -> None:
+    """Write the mark (and its id, when known) durably; StoreError when it cannot be."""
+    data: dict[str, Any] = {"marker": marker, "seq": seq}
+    if seq_id is not None:
+        data["id"] = seq_id
     try:
-        write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+        write_atomically(path, orjson.dumps(data).decode() + "\n")
     except OSError as exc:
         raise StoreError(f"record store (Redis): cannot write {path}: {exc.strerror}") from None
 
 
-def _raise_to(path: Path, marker: str, seq: int) -> int:
+def _raise_to(path: Path, marker: str, seq: int,
+              seq_id: str | None) -> tuple[int, str | None]:
     """Write ``seq`` unless the file holds more (the CLI and serve on one data dir each keep
-    their own; neither lowers the other's): the mark written."""
+    their own; neither lowers the other's): the mark written, with its id."""
     with contextlib.suppress(StoreError):  # damaged: written whole again
-        seq = max(seq, read_high_water(path, marker))
-    write_high_water(path, marker, seq)
-    return seq
+        held, held_id = read_mark(path, marker)
+        if held > seq or (held == seq and seq_id is None):
+            seq, seq_id = held, held_id
+    write_high_water(path, marker, seq, seq_id)
+    return seq, seq_id
 
 
 class HighWater:
@@ -111,7 +168,9 @@ class HighWater:
         self.path = path
         self.marker: str | None = None
         self.known = 0  # the highest counter seen (this node's writes and reads)
+        self.known_id: str | None = None  # the store's id for it (None: not known)
         self.saved = 0  # what the file holds
+        self.saved_id: str | None = None
         self._writing: asyncio.Task[None] | None = None
         self._error: StoreError | None = None
 
@@ -119,13 +178,26 @@ class HighWater:
         """Read the remembered mark of the store this node relies on."""
         self.marker = marker
         if self.path is not None:
-            self.known = self.saved = read_high_water(self.path, marker)
+            self.known, self.known_id = read_mark(self.path, marker)
+            self.saved, self.saved_id = self.known, self.known_id
 
-    def seen(self, on_server: int) -> None:
-        """A counter read from the store that is not behind: raise the mark (kept soon)."""
-        if on_server > self.known:
-            self.known = on_server
+    def seen(self, on_server: int, seq_id: str | None = None) -> None:
+        """A counter read from the store that is not behind, and the store's id for it:
+        raise the mark (kept soon); a mark held without an id takes the store's."""
+        if on_server > self.known or (on_server == self.known and self.known_id is None
+                                      and seq_id is not None):
+            self.known, self.known_id = on_server, seq_id
             self._keep()
+
+    def adopt(self, seq: int, seq_id: str | None) -> None:
+        """The mark as the file now holds it (``records-accept-older``: lowered, or set
+        to another history's counter)."""
+        self.known, self.known_id = self.saved, self.saved_id = seq, seq_id
+
+    def _pending(self) -> bool:
+        return self.saved < self.known or (
+            self.saved == self.known and self.known_id is not None
+            and self.saved_id != self.known_id)
 
     async def kept(self, upto: int) -> None:
         """Wait until the file holds ``upto`` or more (a write's acknowledgement). A mark
@@ -152,16 +224,19 @@ class HighWater:
     async def _write(self) -> None:
         assert self.path is not None
         assert self.marker is not None
-        while self.saved < self.known:
-            value = self.known
+        while self._pending():
+            value, value_id = self.known, self.known_id
             try:
-                value = await asyncio.to_thread(_raise_to, self.path, self.marker, value)
+                value, value_id = await asyncio.to_thread(_raise_to, self.path, self.marker,
+                                                          value, value_id)
             except StoreError as exc:
                 self._error = exc
                 return
             self._error = None
-            self.saved = max(self.saved, value)
-            self.known = max(self.known, value)  # another process on this data dir saw more
+            if value >= self.saved:
+                self.saved, self.saved_id = value, value_id
+            if value > self.known or (value == self.known and self.known_id is None):
+                self.known, self.known_id = value, value_id  # another process saw more
 
     async def flush(self) -> None:
         """Write what is pending (at close); a failure is left to the next start."""

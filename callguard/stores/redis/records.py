@@ -60,11 +60,15 @@ from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.redis.high_water import (
     HIGH_WATER_FILE,
+    ID_WINDOW,
+    IDS_KEY,
     SEQ_KEY,
     HighWater,
     behind_reason,
-    read_high_water,
+    diverged,
+    read_mark,
     store_counter,
+    store_id,
 )
 from callguard.stores.redis.remembered import read_marker, rely_on, remember_marker
 from callguard.stores.writes import (
@@ -90,18 +94,25 @@ _log = structlog.get_logger("callguard.records")
 # not roll back a script that fails midway, so every write is decoded and checked first.
 # The last key and argument are the durability marker and the token this node relies on
 # (empty: not checked yet): a server flushed under a live connection writes nothing. The
-# ones before them are the record counter and this node's mark (high_water.py): a store
-# restored from an older backup writes nothing; the counter's new value ends the results.
+# ones before them are the record counter and this node's mark (high_water.py), and the
+# counter's ids with this node's id for its mark ('': none known) and the new value's id: a
+# store restored from an older backup (its counter lower, or its id for the mark another)
+# writes nothing; the counter's new value ends the results. The id of the value ID_WINDOW
+# back is dropped (one per write: the ids stay bounded).
 _APPLY = """
 local marker, token = table.remove(KEYS), table.remove(ARGV)
-local seqkey, mark = table.remove(KEYS), tonumber(table.remove(ARGV))
+local seqkey, markfield = table.remove(KEYS), table.remove(ARGV)
+local mark = tonumber(markfield)
+local idskey, markid = table.remove(KEYS), table.remove(ARGV)
+local newid = table.remove(ARGV)
 if token ~= '' and redis.call('GET', marker) ~= token then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing written')
 end
 local before = tonumber(redis.call('GET', seqkey) or '0')
-if before < mark then
-  return redis.error_reply('BEHIND ' .. before .. ' the store is older than this node mark; '
-                           .. 'nothing written')
+local at = redis.call('HGET', idskey, markfield)
+if before < mark or (markid ~= '' and at and at ~= markid) then
+  return redis.error_reply('BEHIND ' .. before .. ' ' .. (at or '-') .. ' the store is older '
+                           .. 'than this node mark; nothing written')
 end
 local results = {}
 local ops = {}
@@ -196,17 +207,22 @@ for i, key in ipairs(KEYS) do
     end
   end
 end
-results[#results + 1] = redis.call('INCR', seqkey)
+local seq = redis.call('INCR', seqkey)
+redis.call('HSET', idskey, string.format('%d', seq), newid)  -- as Python writes it, never 1e+14
+redis.call('HDEL', idskey, string.format('%d', seq - """ + str(ID_WINDOW) + """))
+results[#results + 1] = seq
 return results
 """
 
 
-# KEYS: the record's hash, the durability marker, the record counter. ARGV: HGET or
-# HGETALL, then its field. Returns {the answer (false: none), the marker (false: gone),
-# the counter (false: none)}.
+# KEYS: the record's hash, the durability marker, the record counter, its ids. ARGV: this
+# node's mark, HGET or HGETALL, then its field. Returns {the answer (false: none), the
+# marker (false: gone), the counter (false: none), the id for the mark and the id for the
+# counter (false: none)}: the ids are what tells a restored store written past the mark.
 _READ = """
-return {redis.call(ARGV[1], KEYS[1], unpack(ARGV, 2)), redis.call('GET', KEYS[2]),
-        redis.call('GET', KEYS[3])}
+local seq = redis.call('GET', KEYS[3])
+return {redis.call(ARGV[2], KEYS[1], unpack(ARGV, 3)), redis.call('GET', KEYS[2]), seq,
+        redis.call('HGET', KEYS[4], ARGV[1]), seq and redis.call('HGET', KEYS[4], seq)}
 """
 
 
@@ -430,8 +446,13 @@ class RedisRecords:
             remember_marker(self._remember, rely)
         self._token = rely.encode() if rely is not None else None
         self._high.load(rely)
+        floor, floor_id = self._high.known, self._high.known_id
+        try:  # a node down through a restore rewritten past its mark: the id tells
+            at_floor, at_counter = await self._client.hmget(IDS_KEY, [floor, store_counter(seq)])
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) unreachable: {exc}") from None
         self._judge(problem, marker_ok=rely == on_server)
-        self.seq_seen(seq, self._high.known)
+        self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor, at_counter=at_counter)
         await self._high.kept(self._high.known)
 
     @property
@@ -478,29 +499,40 @@ class RedisRecords:
         under a live connection is noticed by the command itself, not the next probe)."""
         self._judge(self.weak, marker_ok=ok)
 
-    def seq_seen(self, raw: Any, floor: int) -> None:
+    def seq_seen(self, raw: Any, floor: int, *, floor_id: str | None = None,
+                 at_floor: Any = None, at_counter: Any = None) -> None:
         """The store's record counter, read by a command sent when this node's mark was
-        ``floor``: below it, the store is behind (restored from an older backup:
-        high_water.py); else the mark rises. Against the mark at sending, not now: a write
-        on another connection may have raised it since, and the read ran before that write.
-        Once behind, only a counter back at the mark clears it (the newest backup restored).
-        Judged only on the store this node relies on (another is the marker's concern).
-        A mark lowered since sending (``records-accept-older``) is the one to judge by."""
+        ``floor`` (its id ``floor_id``), with the store's ids for the mark and for the
+        counter: below the mark, or another id for it (restored, then written past it), the
+        store is behind (high_water.py); else the mark rises. Against the mark at sending,
+        not now: a write on another connection may have raised it since, and the read ran
+        before that write. Once behind, only the counter back at the mark with the id this
+        node knows for it clears it (the newest backup restored): an id the store no longer
+        holds does not. Judged only on the store this node relies on (another is the
+        marker's concern). A mark lowered since sending (``records-accept-older``) is the
+        one to judge by, without ids (they were sent for the old one)."""
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
-        floor = min(floor, self._high.known)  # lowered since sending: the store accepted
+        lowered = floor > self._high.known  # since sending: the store accepted
+        floor = min(floor, self._high.known)
         on_server = store_counter(raw)
-        if on_server < floor or (self.behind is not None and on_server < self._high.known):
+        other = not lowered and diverged(floor_id, at_floor)
+        unproven = (self.behind is not None and self._high.known_id is not None
+                    and (lowered or floor != self._high.known
+                         or store_id(at_floor) != self._high.known_id))
+        if on_server < floor or other or (self.behind is not None and (
+                on_server < self._high.known or unproven)):
             if self.behind is None:
                 self.behind = behind_reason(self._high.path)
                 self.went_back += 1
                 _log.warning("records_store_behind", problem=self.behind,
-                             node_mark=self._high.known, store_mark=on_server)
+                             node_mark=self._high.known, store_mark=on_server,
+                             history="another" if other else "older")
             return
         if self.behind is not None:
             _log.info("records_store_caught_up", store_mark=on_server)
             self.behind = None
-        self._high.seen(on_server)
+        self._high.seen(on_server, store_id(at_counter))
 
     async def _accepted(self) -> None:
         """While behind: whether ``callguard records-accept-older`` lowered the remembered
@@ -509,12 +541,13 @@ class RedisRecords:
         if self.behind is None or path is None:
             return
         try:
-            remembered = await asyncio.to_thread(read_high_water, path, self._high.marker)
+            remembered = await asyncio.to_thread(read_mark, path, self._high.marker)
         except StoreError:
             return
-        if remembered < self._high.known:
-            _log.warning("records_older_accepted", node_mark=remembered)
-            self._high.known = self._high.saved = remembered
+        high = self._high
+        if remembered not in ((high.known, high.known_id), (high.saved, high.saved_id)):
+            _log.warning("records_older_accepted", node_mark=remembered[0])
+            high.adopt(*remembered)
             self.behind = None
 
     def config_seen(self, answers: Sequence[Any]) -> None:
@@ -555,19 +588,25 @@ class RedisRecords:
 
     async def _reread(self) -> None:
         await self._accepted()
-        floor = self._high.known
+        floor, floor_id = self._high.known, self._high.known_id
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 pipe.get(MARKER_KEY)
                 pipe.get(SEQ_KEY)
-                *answers, marker, seq = await pipe.execute(raise_on_error=False)
+                pipe.hget(IDS_KEY, str(floor))
+                *answers, marker, seq, at_floor = await pipe.execute(raise_on_error=False)
+            at_counter = None  # an id stays with its value: read apart, still that value's
+            if not isinstance(seq, Exception) and store_counter(seq) > floor:
+                at_counter = await self._client.hget(IDS_KEY, str(store_counter(seq)))
         except (RedisError, OSError):
             return
         if self._token is not None and not isinstance(marker, Exception):
             self.marker_seen(_bytes(marker) == self._token)
         self.config_seen(answers)
-        self.seq_seen(seq, floor)
+        self.seq_seen(seq, floor, floor_id=floor_id,
+                      at_floor=None if isinstance(at_floor, Exception) else at_floor,
+                      at_counter=at_counter)
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
@@ -602,8 +641,11 @@ class RedisRecords:
             marker_ok = (marker.encode() if isinstance(marker, str) else marker) == self._token
         self._judge(problem, marker_ok=marker_ok)
         if self._token is not None:
-            floor = self._high.known
-            self.seq_seen(await ask("GET", SEQ_KEY), floor)
+            floor, floor_id = self._high.known, self._high.known_id
+            seq = await ask("GET", SEQ_KEY)
+            at_floor, at_counter = await ask("HMGET", IDS_KEY, floor, store_counter(seq))
+            self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor,
+                          at_counter=at_counter)
 
     def _judge(self, problem: str | None, *, marker_ok: bool) -> None:
         """Record the server's state; log each change once."""
@@ -674,10 +716,9 @@ class RedisRecords:
         emptied under a live connection is refused, never read as "none"; one that finds
         the marker back (the AOF restored) clears the lost state. A closed connection:
         once more on a fresh one."""
-        sha, words = self._read_script.sha, (command[1], MARKER_KEY, SEQ_KEY, command[0],
-                                             *command[2:])
-
-        floor = self._high.known
+        floor, floor_id = self._high.known, self._high.known_id
+        sha, words = self._read_script.sha, (command[1], MARKER_KEY, SEQ_KEY, IDS_KEY,
+                                             str(floor), command[0], *command[2:])
 
         async def read() -> Any:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
@@ -687,12 +728,13 @@ class RedisRecords:
                 return await self._run_read(sha, words)
 
         try:
-            value, marker, seq = await read_once_more(self._client, read)
+            value, marker, seq, at_floor, at_counter = await read_once_more(self._client, read)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
-            self.seq_seen(seq, floor)
+            self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor,
+                          at_counter=at_counter)
         if self.lost is None and self.refusing_reads is not None:
             await self.recheck()  # a server no longer evicting answers at once
         self._guard_read()
@@ -703,13 +745,13 @@ class RedisRecords:
         reads then wait while writes are paused, and fail closed past the budget)."""
         if self._read_only_scripts:
             try:
-                return await self._client.evalsha_ro(sha, 3, *words)
+                return await self._client.evalsha_ro(sha, 4, *words)
             except ResponseError as exc:
                 if "unknown command" not in str(exc).lower():
                     raise
                 self._read_only_scripts = False
                 _log.warning("redis_without_read_only_scripts")  # its text quotes the key
-        return await self._client.evalsha(sha, 3, *words)
+        return await self._client.evalsha(sha, 4, *words)
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
@@ -746,10 +788,11 @@ class RedisRecords:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         try:
-            floor = self._high.known
-            *changed, seq = await self._apply(keys=[*keys, SEQ_KEY, MARKER_KEY],
-                                              args=[*args, str(floor), self.marker])
-            self.seq_seen(seq, floor)
+            floor, floor_id = self._high.known, self._high.known_id
+            seq_id = secrets.token_hex(8)  # this write's id for the counter value it makes
+            *changed, seq = await self._apply(
+                keys=[*keys, IDS_KEY, SEQ_KEY, MARKER_KEY],
+                args=[*args, seq_id, floor_id or "", str(floor), self.marker])
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -758,7 +801,9 @@ class RedisRecords:
                 self.marker_seen(False)
                 self._guard_write()
             if str(exc).startswith("BEHIND"):
-                self.seq_seen(str(exc).split()[1], floor)
+                _, counter, at, *_ = str(exc).split()
+                self.seq_seen(counter, floor, floor_id=floor_id,
+                              at_floor=None if at == "-" else at)
                 self._guard_write()
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         except RedisError as exc:
@@ -772,5 +817,9 @@ class RedisRecords:
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
+        # The mark rises only with an acknowledged write: one WAIT did not see replicated,
+        # lost in a failover, must not leave this node refusing the promoted replica (its
+        # id for that value another's). A read of it meanwhile raises it all the same.
+        self.seq_seen(seq, floor, floor_id=floor_id, at_floor=floor_id, at_counter=seq_id)
         await self._high.kept(int(seq))  # the mark on disk before the acknowledgement
         return tuple(int(c) for c in changed)
