@@ -323,7 +323,10 @@ class _Call:
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
     vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
-    rebuild_outage: float = 0.0
+    # when the outage before the picture the call was first rebuilt in began: ``_resume``
+    # may run later than that picture (``_learn``, ``_number_known``), and a length measured
+    # at the picture, subtracted then, moved the earliest hangup forward by the wait
+    rebuild_since: float | None = None  # None: never rebuilt, no outage to bound by
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     # The picture (``CallTracker.pictures``) in which each after-outage question was asked:
@@ -333,7 +336,7 @@ class _Call:
     asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
     # when the outage began before the picture that question was asked in, the earliest
     # whose asking got no answer: its ANSWER's release bound (``_dial_status_read``). Not
-    # ``rebuild_outage``: asked again after a later outage, the Dial() it answers for was
+    # ``rebuild_since``: asked again after a later outage, the Dial() it answers for was
     # made in that one — or, the answers lost with the session, in any outage since.
     dial_status_since: float | None = None
     asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
@@ -1571,7 +1574,7 @@ class CallTracker:
         if call is None:
             call = self.calls[linkedid] = _Call(
                 linkedid, followed=self._pending.pop(linkedid, None), rebuilt=True,
-                rebuild_outage=outage)
+                rebuild_since=now - outage)
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
@@ -1602,7 +1605,8 @@ class CallTracker:
 
     def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
         """What a (re)built call needs now: its follow facts, its dial status, a release."""
-        outage = call.rebuild_outage if outage is None else outage
+        if outage is None:
+            outage = 0.0 if call.rebuild_since is None else max(0.0, now - call.rebuild_since)
         if call.followed is None:
             if call.rebuilt and not self.channelvars_seen:
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
@@ -1886,8 +1890,9 @@ class CallTracker:
         if status != "ANSWER" or call.called_hangup_at is not None:
             return []
         since = call.dial_status_since
-        return self._release_answered_unseen(
-            call, now, call.rebuild_outage if since is None else max(0.0, now - since))
+        if since is None:
+            since = now if call.rebuild_since is None else call.rebuild_since
+        return self._release_answered_unseen(call, now, max(0.0, now - since))
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —

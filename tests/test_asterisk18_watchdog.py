@@ -1,0 +1,118 @@
+"""A rebuilt call's questions asked LATE (after the number lookup, or once its follow
+variable is read) bound the release from when the outage began, not by the outage's
+length as measured at the picture.
+
+``_resume`` took ``call.rebuild_outage`` — a duration, measured when the picture was taken
+— and subtracted it from the moment it ran. It runs later on two paths: ``_number_known``
+(the decision's number digest sought in the compliance log, up to ``number_lookup_s``, 1 s
+on a node) and ``_learn`` (CALLGUARD_FOLLOW read with ``Getvar`` when channelvars is not
+set). The earliest the called party can have hung up then moved forward by that wait, so a
+release up to 25.7 s after the called party's hangup was recorded "at most 24.7 s, within
+the 25 s limit" (Utah 13-25a-103(5)(e)): a compliance record claiming a release it cannot
+prove. The outage now keeps when it began (``rebuild_since``).
+
+REPLAYS lab call-01 (real Asterisk 22.10.1 AMI traffic, ../shared/fixtures) through the
+pure tracker with a synthetic clock; the pictures are SYNTHESISED from it (``picture_at``):
+restarted after the called party answered and hung up (``Dial(...,g)``: the calling legs
+live on, app_dial.c ``dial_exec_full`` returns to the dialplan).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from callguard.watchdog.calls import (
+    CallTracker,
+    FindNumber,
+    HangupChannel,
+    ReadVariable,
+    TrackerSettings,
+)
+from tests.test_watchdog import (
+    CALL_01,
+    CALLED_01,
+    CALLER_01,
+    carried,
+    lab_events,
+    parse,
+    picture_at,
+    written,
+)
+
+FOLLOW = "CALLGUARD_FOLLOW"
+OUTAGE = 24.5  # restarted 24.5 s after the last moment a follower watched
+LOOKUP = 1.0  # node.py _NUMBER_LOOKUP_S
+
+
+def _picture(*, follow: bool) -> tuple[str, list[dict[str, str]]]:
+    events = [parse(e) for e in lab_events(CALL_01)]
+    linkedid = events[0]["Linkedid"]
+    gone = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e.get("Channel") == CALLED_01) + 1
+    back = [item for item in picture_at(events, gone) if item["Channel"] in CALLER_01]
+    for item in back:
+        item["Application"] = "Wait"
+        if follow and item["Channel"] == CALLER_01[0]:
+            item["ChanVariable"] = f"{FOLLOW}={carried()}"
+    return linkedid, back
+
+
+def _answer(tracker: CallTracker, linkedid: str, asked: list, now: float) -> list:
+    effects = []
+    for read in asked:
+        assert isinstance(read, ReadVariable)
+        value = {"DIALEDPEERNAME": CALLED_01, "DIALSTATUS": "ANSWER"}.get(read.variable, "")
+        effects.extend(tracker.variable_read(linkedid, read.channel, read.variable, value,
+                                             now))
+    return effects
+
+
+def _released(tracker: CallTracker, linkedid: str, asked: list, now: float,
+              reports: list) -> dict:
+    transfer_reads = _answer(tracker, linkedid, asked, now + 0.1)
+    hangups = _answer(tracker, linkedid, transfer_reads, now + 0.2)
+    assert sorted(h.channel for h in hangups if isinstance(h, HangupChannel)) == CALLER_01
+    for uniqueid, channel in list(tracker.calls[linkedid].channels.items()):
+        tracker.feed({"Event": "Hangup", "Channel": channel, "Linkedid": linkedid,
+                      "Uniqueid": uniqueid, "Cause": "16"}, now + 0.3)
+    [release] = [f for name, f in reports if name == "line-release"]
+    return release
+
+
+def test_a_question_asked_after_the_number_lookup_bounds_from_the_outage_start():
+    linkedid, back = _picture(follow=True)
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(number_lookup_s=LOOKUP), report=written(reports))
+    tracker.disconnected(0.0)
+    sought = tracker.reconcile(back, OUTAGE)
+    assert [type(e) for e in sought] == [FindNumber]  # the dial status waits for it
+    now = OUTAGE + LOOKUP  # no record answered in time
+    asked = tracker.due(now)
+    assert "DIALSTATUS" in [r.variable for r in asked if isinstance(r, ReadVariable)]
+    release = _released(tracker, linkedid, asked, now, reports)
+    assert release["release_ms_is_upper_bound"] is True
+    # the called party may have hung up as the outage began, at 0: 25.8 s before the end
+    assert release["release_ms"] == pytest.approx((now + 0.3) * 1000, abs=1)
+    assert release["within_limit"] is False
+
+
+def test_a_follow_variable_read_late_bounds_from_the_outage_start():
+    """No channelvars: the picture carries no CALLGUARD_FOLLOW, read with Getvar; its
+    answer comes late (a busy Asterisk answers an action after the events queued before
+    it, manager.c ``process_message`` runs a session's actions in order)."""
+    linkedid, back = _picture(follow=False)
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(0.0)
+    asked = tracker.reconcile(back, OUTAGE)
+    reads = [r for r in asked if isinstance(r, ReadVariable) and r.variable == FOLLOW]
+    assert reads
+    now = OUTAGE + 1.0
+    effects = []
+    for read in reads:
+        value = carried() if read.channel == CALLER_01[0] else None
+        effects.extend(tracker.variable_read(linkedid, read.channel, FOLLOW, value, now))
+    assert "DIALSTATUS" in [r.variable for r in effects if isinstance(r, ReadVariable)]
+    release = _released(tracker, linkedid, effects, now, reports)
+    assert release["release_ms"] == pytest.approx((now + 0.3) * 1000, abs=1)
+    assert release["within_limit"] is False
