@@ -68,8 +68,9 @@ def _answer(tracker: CallTracker, linkedid: str, asked: list, now: float) -> lis
 
 
 def _released(tracker: CallTracker, linkedid: str, asked: list, now: float,
-              reports: list) -> dict:
-    transfer_reads = _answer(tracker, linkedid, asked, now + 0.1)
+              reports: list, *, transfer_reads: list | None = None) -> dict:
+    if transfer_reads is None:
+        transfer_reads = _answer(tracker, linkedid, asked, now + 0.1)
     hangups = _answer(tracker, linkedid, transfer_reads, now + 0.2)
     assert sorted(h.channel for h in hangups if isinstance(h, HangupChannel)) == CALLER_01
     for uniqueid, channel in list(tracker.calls[linkedid].channels.items()):
@@ -115,4 +116,49 @@ def test_a_follow_variable_read_late_bounds_from_the_outage_start():
     assert "DIALSTATUS" in [r.variable for r in effects if isinstance(r, ReadVariable)]
     release = _released(tracker, linkedid, effects, now, reports)
     assert release["release_ms"] == pytest.approx((now + 0.3) * 1000, abs=1)
+    assert release["within_limit"] is False
+
+
+def test_one_legs_answer_does_not_clear_another_legs_lost_question():
+    """Two dialling legs asked after a restart (the lab's calling Local pair: ``;1`` runs
+    the dialplan, ``;2`` its far half; both carry CALLGUARD_FOLLOW), ``;1``'s answers lost
+    (AMI dropped between the two: ``_getvar`` reads None), ``;2``'s read "" (it never
+    dialled). The bound of ``;1``'s question was shared by the call (``dial_status_since``)
+    and ``;2``'s answer cleared it: ``;1``'s ANSWER found after the next outage was bounded
+    by that outage alone — "at most 20.5 s, within 25 s" for a Dial() that may have been
+    answered and hung up as early as the restart's outage began, 25.5 s before. Each leg
+    keeps its own question's bound."""
+    events = [parse(e) for e in lab_events(CALL_01)]
+    linkedid = events[0]["Linkedid"]
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    dial_app = next(i for i, e in enumerate(events) if e.get("Channel") == CALLER_01[0]
+                    and e.get("Application") == "Dial")
+    picture = picture_at(events, dial_app)
+    for item in picture:
+        if item["Channel"] in CALLER_01:
+            item["Application"] = "NoOp" if item["Channel"] == CALLER_01[0] else "Wait"
+            item["ChanVariable"] = f"{FOLLOW}={carried()}"
+    tracker.disconnected(0.0)
+    asked = tracker.reconcile(picture, 5.0)
+    assert {r.channel for r in asked if r.variable == "DIALSTATUS"} == set(CALLER_01)
+    for read in asked:
+        value = None if read.channel == CALLER_01[0] else ""
+        assert tracker.variable_read(linkedid, read.channel, read.variable, value, 5.1) == []
+    tracker.disconnected(5.2)  # AMI away for the whole Dial(): rung, answered, hung up
+    gone = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e.get("Channel") == CALLED_01) + 1
+    back = [item for item in picture_at(events, gone) if item["Channel"] in CALLER_01]
+    for item in back:
+        item["Application"] = "Wait"
+    now = 25.2
+    asked = tracker.reconcile(back, now)
+    effects = []
+    for read in asked:
+        value = ({"DIALEDPEERNAME": CALLED_01, "DIALSTATUS": "ANSWER"}.get(read.variable, "")
+                 if read.channel == CALLER_01[0] else "")
+        effects.extend(tracker.variable_read(linkedid, read.channel, read.variable, value,
+                                             now + 0.1))
+    release = _released(tracker, linkedid, [], now, reports, transfer_reads=effects)
+    assert release["release_ms"] == pytest.approx(25_500, abs=1)
     assert release["within_limit"] is False

@@ -334,11 +334,13 @@ class _Call:
     # (a node restarted before the Dial(), AMI away again while it was answered and ended:
     # no release, nothing unproven recorded).
     asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
-    # when the outage began before the picture that question was asked in, the earliest
-    # whose asking got no answer: its ANSWER's release bound (``_dial_status_read``). Not
-    # ``rebuild_since``: asked again after a later outage, the Dial() it answers for was
-    # made in that one — or, the answers lost with the session, in any outage since.
-    dial_status_since: float | None = None
+    # Per dialling leg: when the outage began before the picture that leg's question was
+    # asked in, the earliest whose asking got no answer: its ANSWER's release bound
+    # (``_dial_status_read``). Not ``rebuild_since``: asked again after a later outage, the
+    # Dial() it answers for was made in that one — or, the answers lost with the session,
+    # in any outage since. Per leg: one leg's answer ("", never dialled) says nothing of
+    # when another leg, whose answer was lost, may have had its Dial() answered.
+    dial_status_since: dict[str, float] = field(default_factory=dict)
     asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
     # when the outage the called party's channel went in began (``_ask_gone_dest``), and
     # that channel: asked again after a later outage, the bound stays the first one's
@@ -1274,8 +1276,8 @@ class CallTracker:
         if variable == DIAL_STATUS_VARIABLE:
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
-                # Answered: a Dial() answered later is one made after this read
-                call.dial_status_since = None
+                # Answered: a Dial() this leg has answered later is one made after this read
+                call.dial_status_since.pop(channel, None)
             return self._out(effects)
         if variable == DIALLED_PEER_VARIABLE:
             if value and value.strip():
@@ -1636,8 +1638,8 @@ class CallTracker:
                 or call.asked_dial_status == self.pictures):
             return []
         call.asked_dial_status = self.pictures
-        if call.dial_status_since is None:
-            call.dial_status_since = now - outage
+        for leg in dialers:
+            call.dial_status_since.setdefault(leg, now - outage)
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
@@ -1889,7 +1891,7 @@ class CallTracker:
         call.dial_status = status
         if status != "ANSWER" or call.called_hangup_at is not None:
             return []
-        since = call.dial_status_since
+        since = call.dial_status_since.get(channel)
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
