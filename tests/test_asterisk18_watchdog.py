@@ -15,6 +15,9 @@ REPLAYS lab call-01 (real Asterisk 22.10.1 AMI traffic, ../shared/fixtures) thro
 pure tracker with a synthetic clock; the pictures are SYNTHESISED from it (``picture_at``):
 restarted after the called party answered and hung up (``Dial(...,g)``: the calling legs
 live on, app_dial.c ``dial_exec_full`` returns to the dialplan).
+
+Also here: the bound of the restart's DIALSTATUS question is kept per dialling leg
+(``dial_status_since``); one leg's answer cleared it for every leg of the call.
 """
 
 from __future__ import annotations
@@ -121,8 +124,10 @@ def test_a_follow_variable_read_late_bounds_from_the_outage_start():
 
 def test_one_legs_answer_does_not_clear_another_legs_lost_question():
     """Two dialling legs asked after a restart (the lab's calling Local pair: ``;1`` runs
-    the dialplan, ``;2`` its far half; both carry CALLGUARD_FOLLOW), ``;1``'s answers lost
-    (AMI dropped between the two: ``_getvar`` reads None), ``;2``'s read "" (it never
+    the dialplan, ``;2`` its far half; both carry CALLGUARD_FOLLOW), ``;1``'s Getvars not
+    answered in time (``_getvar`` reads None after ``action_timeout_ms``, as for a
+    ``Response: Error``; a dropped session loses the later reads, so a dialling leg sorted
+    second — ``PJSIP/…`` after ``Local/…`` — fares the same), ``;2``'s read "" (it never
     dialled). The bound of ``;1``'s question was shared by the call (``dial_status_since``)
     and ``;2``'s answer cleared it: ``;1``'s ANSWER found after the next outage was bounded
     by that outage alone — "at most 20.5 s, within 25 s" for a Dial() that may have been
