@@ -167,3 +167,57 @@ def test_one_legs_answer_does_not_clear_another_legs_lost_question():
     release = _released(tracker, linkedid, [], now, reports, transfer_reads=effects)
     assert release["release_ms"] == pytest.approx(25_500, abs=1)
     assert release["within_limit"] is False
+
+
+@pytest.mark.parametrize("channelvars", [True, False])
+def test_an_originated_leg_ringing_at_a_restart_is_the_called_party(channelvars: bool):
+    """An Originate straight to the customer whose pre-dial Gosub asked the gate (README:
+    app_originate's ``b()``; dial.h ``AST_DIAL_OPTION_PREDIAL``): callguard restarts while
+    the customer's phone rings. Asterisk lists that leg with ``Application: AppDial2``
+    (dial.c ``begin_dial_prerun``: ``ast_channel_appl_set(channel->owner, "AppDial2")``,
+    for every leg the dial API requests — AMI Originate, app_originate; pbx_exec restores
+    it after the pre-dial Gosub), not app_dial's ``AppDial``, and carrying the gate's
+    CALLGUARD_FOLLOW (set on it by the pre-dial ALLOW).
+
+    Taken for nothing in particular, the leg's own dialplan's first DialBegin (its Queue()
+    ringing the agent) made the AGENT the called party: the customer's hangup released
+    nothing (the agent's leg kept up) and the line-release named the agent as called.
+    Without channelvars the value is read with Getvar (``_learn``), to the same effect.
+
+    SYNTHESISED from lab ``originate-app-answered`` (``straight_to_the_customer``, said
+    there); the picture is ``picture_at``'s with the AppDial2 Asterisk writes, said here."""
+    from tests.test_watchdog import AGENT, CUSTOMER, straight_to_the_customer
+
+    events, agent_gone = straight_to_the_customer()
+    ringing = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin") + 1
+    follow = f"{FOLLOW}={carried()}"
+    picture = picture_at(events, ringing)
+    assert [i["Channel"] for i in picture] == [CUSTOMER]
+    for item in picture:
+        item["Application"] = "AppDial2"
+        if channelvars:
+            item["ChanVariable"] = follow
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(0.0)
+    effects = list(tracker.reconcile(picture, 10.0))
+    if not channelvars:
+        [read] = effects
+        assert isinstance(read, ReadVariable)
+        assert read.variable == FOLLOW
+        effects = tracker.variable_read(read.linkedid, read.channel, FOLLOW, carried(), 10.05)
+    now = 10.0
+    for recorded in events[ringing:]:
+        now += 0.1
+        event = ({**recorded, "ChanVariable": follow}  # channelvars: the pre-dial ALLOW
+                 if channelvars and recorded.get("Uniqueid") and "Channel" in recorded
+                 else recorded)
+        effects.extend(tracker.feed(event, now))
+        effects.extend(tracker.due(now))
+    now += 1.0
+    effects.extend(tracker.due(now))
+    assert {e.channel for e in effects if isinstance(e, HangupChannel)} == {AGENT}
+    tracker.feed(agent_gone, now + 0.1)
+    [record] = [f for name, f in reports if name == "line-release"]
+    assert record["ended_by"] == "called-party"
+    assert record["called_channel"] == CUSTOMER

@@ -89,6 +89,9 @@ DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
 # After an outage it is the only name of the called party's channel left (``_resume``).
 DIALLED_PEER_VARIABLE = "DIALEDPEERNAME"
+# dial.c begin_dial_prerun: the application of every leg the dial API requests (AMI
+# Originate, app_originate; pbx.c pbx_outgoing_attempt), until its own dialplan runs.
+ORIGINATED_APP = "AppDial2"
 # app_dial.c dial_exec_full sets DIALEDPEERNUMBER twice: on each outgoing leg as it requests
 # it (the resource of its dial string: "+18015550123@itsp", "agent"), and on the channel
 # running Dial() once a leg answers (the answering leg's). An originated leg gets none from
@@ -598,6 +601,9 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
+        if carrier and call.apps.get(carrier) == ORIGINATED_APP:
+            call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
+            self._originated_in_picture(call, carrier, value, None, now)
         return self._resume(call, now)
 
     def _newchannel(self, event: Event, now: float) -> list[Effect]:
@@ -1585,12 +1591,42 @@ class CallTracker:
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
             value = follow_value(item)
+            if item.get("Application") == ORIGINATED_APP:
+                call.originated.add(name)
+                if value:
+                    call.dialled_carrying.add(name)
             if not value:
                 continue
             call.carriers.add(name)
             carried = decode(value) if call.followed is None else None
             if carried is not None:
                 call.followed = Followed.from_carried(carried, linkedid, now)
+        for item in items.values():
+            name = item.get("Channel", "")
+            if name in call.dialled_carrying:
+                self._originated_in_picture(call, name, follow_value(item) or "",
+                                            item.get("ChannelState"), now)
+
+    def _originated_in_picture(self, call: _Call, name: str, value: str,
+                               state: str | None, now: float) -> None:
+        """A leg the dial API requested (an Originate), still ringing in the picture and
+        carrying the gate's value (a pre-dial ALLOW): the called party, as its DialBegin
+        would have said (``_originated``). dial.c ``begin_dial_prerun`` names such a leg's
+        application "AppDial2" (app_dial's own legs are "AppDial": ``_rebuilt_dest``); a
+        leg whose dialplan runs names its application instead. Taken for nothing, the
+        first DialBegin its own dialplan made (a Queue() ringing the agent) made the agent
+        the called party: the customer's hangup released nothing. ``state``: the picture's
+        ChannelState (None: the value was read with Getvar, no channelvars)."""
+        if (call.followed is None or call.dest is not None or call.dialled
+                or self._asked_from(call, name, value) is False):
+            return
+        call.dest = name
+        call.dialled.add(name)
+        call.called_side.add(name)
+        if state == "6":
+            call.answered_legs.add(name)
+            call.dial_status = call.dial_status or "ANSWER"
+            self._answered_unseen(call, now)
 
     def _rebuilt_dest(self, call: _Call, item: Event, now: float) -> None:
         """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
