@@ -2644,9 +2644,14 @@ def picture_at(events: list[dict[str, str]], upto: int) -> list[dict[str, str]]:
     for event in events[:upto]:
         kind, uniqueid = event.get("Event"), event.get("Uniqueid", "")
         if kind == "DialBegin":
-            apps[event["DestUniqueid"]] = "AppDial"
+            # dial.c begin_dial_prerun names a leg the dial API requested (an Originate:
+            # its DialBegin has no caller block) "AppDial2"; app_dial's own, "AppDial"
+            apps[event["DestUniqueid"]] = "AppDial" if event.get("Uniqueid") else "AppDial2"
             if event.get("Uniqueid"):
                 apps[event["Uniqueid"]] = "Dial"
+        if (kind == "DialEnd" and not event.get("Uniqueid")
+                and event.get("DialStatus") == "ANSWER"):
+            apps[event["DestUniqueid"]] = "Wait"  # answered: its own dialplan runs
         if kind == "Hangup":
             live.pop(uniqueid, None)
         elif uniqueid and "Channel" in event:

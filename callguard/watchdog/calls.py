@@ -89,6 +89,9 @@ DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
 # After an outage it is the only name of the called party's channel left (``_resume``).
 DIALLED_PEER_VARIABLE = "DIALEDPEERNAME"
+# dial.c begin_dial_prerun: the application of every leg the dial API requests (AMI
+# Originate, app_originate; pbx.c pbx_outgoing_attempt), until its own dialplan runs.
+ORIGINATED_APP = "AppDial2"
 # app_dial.c dial_exec_full sets DIALEDPEERNUMBER twice: on each outgoing leg as it requests
 # it (the resource of its dial string: "+18015550123@itsp", "agent"), and on the channel
 # running Dial() once a leg answers (the answering leg's). An originated leg gets none from
@@ -323,7 +326,10 @@ class _Call:
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
     vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
-    rebuild_outage: float = 0.0
+    # when the outage before the picture the call was first rebuilt in began: ``_resume``
+    # may run later than that picture (``_learn``, ``_number_known``), and a length measured
+    # at the picture, subtracted then, moved the earliest hangup forward by the wait
+    rebuild_since: float | None = None  # None: never rebuilt, no outage to bound by
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     # The picture (``CallTracker.pictures``) in which each after-outage question was asked:
@@ -331,11 +337,13 @@ class _Call:
     # (a node restarted before the Dial(), AMI away again while it was answered and ended:
     # no release, nothing unproven recorded).
     asked_dial_status: int | None = None  # nothing dialled in sight (``_resume``)
-    # when the outage began before the picture that question was asked in, the earliest
-    # whose asking got no answer: its ANSWER's release bound (``_dial_status_read``). Not
-    # ``rebuild_outage``: asked again after a later outage, the Dial() it answers for was
-    # made in that one — or, the answers lost with the session, in any outage since.
-    dial_status_since: float | None = None
+    # Per dialling leg: when the outage began before the picture that leg's question was
+    # asked in, the earliest whose asking got no answer: its ANSWER's release bound
+    # (``_dial_status_read``). Not ``rebuild_since``: asked again after a later outage, the
+    # Dial() it answers for was made in that one — or, the answers lost with the session,
+    # in any outage since. Per leg: one leg's answer ("", never dialled) says nothing of
+    # when another leg, whose answer was lost, may have had its Dial() answered.
+    dial_status_since: dict[str, float] = field(default_factory=dict)
     asked_gone_dest: int | None = None  # the called party gone unseen (``_ask_gone_dest``)
     # when the outage the called party's channel went in began (``_ask_gone_dest``), and
     # that channel: asked again after a later outage, the bound stays the first one's
@@ -593,6 +601,9 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
+        if carrier and call.apps.get(carrier) == ORIGINATED_APP:
+            call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
+            self._originated_in_picture(call, carrier, value, None, now)
         return self._resume(call, now)
 
     def _newchannel(self, event: Event, now: float) -> list[Effect]:
@@ -1271,8 +1282,8 @@ class CallTracker:
         if variable == DIAL_STATUS_VARIABLE:
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
-                # Answered: a Dial() answered later is one made after this read
-                call.dial_status_since = None
+                # Answered: a Dial() this leg has answered later is one made after this read
+                call.dial_status_since.pop(channel, None)
             return self._out(effects)
         if variable == DIALLED_PEER_VARIABLE:
             if value and value.strip():
@@ -1571,7 +1582,7 @@ class CallTracker:
         if call is None:
             call = self.calls[linkedid] = _Call(
                 linkedid, followed=self._pending.pop(linkedid, None), rebuilt=True,
-                rebuild_outage=outage)
+                rebuild_since=now - outage)
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
@@ -1580,12 +1591,42 @@ class CallTracker:
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
             value = follow_value(item)
+            if item.get("Application") == ORIGINATED_APP:
+                call.originated.add(name)
+                if value:
+                    call.dialled_carrying.add(name)
             if not value:
                 continue
             call.carriers.add(name)
             carried = decode(value) if call.followed is None else None
             if carried is not None:
                 call.followed = Followed.from_carried(carried, linkedid, now)
+        for item in items.values():
+            name = item.get("Channel", "")
+            if name in call.dialled_carrying:
+                self._originated_in_picture(call, name, follow_value(item) or "",
+                                            item.get("ChannelState"), now)
+
+    def _originated_in_picture(self, call: _Call, name: str, value: str,
+                               state: str | None, now: float) -> None:
+        """A leg the dial API requested (an Originate), still ringing in the picture and
+        carrying the gate's value (a pre-dial ALLOW): the called party, as its DialBegin
+        would have said (``_originated``). dial.c ``begin_dial_prerun`` names such a leg's
+        application "AppDial2" (app_dial's own legs are "AppDial": ``_rebuilt_dest``); a
+        leg whose dialplan runs names its application instead. Taken for nothing, the
+        first DialBegin its own dialplan made (a Queue() ringing the agent) made the agent
+        the called party: the customer's hangup released nothing. ``state``: the picture's
+        ChannelState (None: the value was read with Getvar, no channelvars)."""
+        if (call.followed is None or call.dest is not None or call.dialled
+                or self._asked_from(call, name, value) is False):
+            return
+        call.dest = name
+        call.dialled.add(name)
+        call.called_side.add(name)
+        if state == "6":
+            call.answered_legs.add(name)
+            call.dial_status = call.dial_status or "ANSWER"
+            self._answered_unseen(call, now)
 
     def _rebuilt_dest(self, call: _Call, item: Event, now: float) -> None:
         """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
@@ -1602,7 +1643,8 @@ class CallTracker:
 
     def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
         """What a (re)built call needs now: its follow facts, its dial status, a release."""
-        outage = call.rebuild_outage if outage is None else outage
+        if outage is None:
+            outage = 0.0 if call.rebuild_since is None else max(0.0, now - call.rebuild_since)
         if call.followed is None:
             if call.rebuilt and not self.channelvars_seen:
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
@@ -1632,8 +1674,8 @@ class CallTracker:
                 or call.asked_dial_status == self.pictures):
             return []
         call.asked_dial_status = self.pictures
-        if call.dial_status_since is None:
-            call.dial_status_since = now - outage
+        for leg in dialers:
+            call.dial_status_since.setdefault(leg, now - outage)
         # DIALEDPEERNAME first: asked on the same session, it is answered before the
         # DIALSTATUS whose ANSWER starts the release (manager.c handles one session's
         # actions in order), so the transfer variables asked then can be checked against it.
@@ -1885,9 +1927,10 @@ class CallTracker:
         call.dial_status = status
         if status != "ANSWER" or call.called_hangup_at is not None:
             return []
-        since = call.dial_status_since
-        return self._release_answered_unseen(
-            call, now, call.rebuild_outage if since is None else max(0.0, now - since))
+        since = call.dial_status_since.get(channel)
+        if since is None:
+            since = now if call.rebuild_since is None else call.rebuild_since
+        return self._release_answered_unseen(call, now, max(0.0, now - since))
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
