@@ -97,3 +97,15 @@ def test_admin_names_the_bad_line_and_runs_nothing(tmp_path) -> None:
     assert result.returncode == 2
     assert "ran" not in result.stdout
     assert f"cannot read {env_file}: line 2" in result.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="callguard-admin re-runs itself with sudo otherwise")
+def test_admin_without_callguard_beside_its_bin_says_where_it_looked(tmp_path) -> None:
+    result = subprocess.run(
+        [str(ADMIN), "config", "check"],
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
+             "CALLGUARD_BIN": str(tmp_path / "bin" / "callguard")},
+        capture_output=True, text=True, check=False, timeout=30)
+    assert result.returncode == 2
+    assert f"no {tmp_path / 'bin' / 'python'}" in result.stderr
+    assert "CALLGUARD_BIN" in result.stderr
