@@ -99,14 +99,23 @@ class Settings:
     def http_token(self) -> bytes:
         """The HTTP port's bearer token: ``CALLGUARD_HTTP_TOKEN`` or ``[http] token_file``."""
         token = os.environ.get("CALLGUARD_HTTP_TOKEN", "")
+        source = "CALLGUARD_HTTP_TOKEN"
         if not token and self.http.token_file:
+            path = self.path.parent / self.http.token_file
+            source = f"[http] token_file {path}"
             try:
-                token = (self.path.parent / self.http.token_file).read_text().strip()
+                token = path.read_text().strip()
             except OSError as exc:
-                raise ConfigError(f"[http] token_file: {exc.strerror}") from None
-        if len(token) < 16:
+                raise ConfigError(f"{source}: {exc.strerror}; write the token there (at least "
+                                  "16 characters) or set CALLGUARD_HTTP_TOKEN") from None
+        if not token:
             raise ConfigError("[http] is enabled: set CALLGUARD_HTTP_TOKEN or [http] token_file "
                               "to a secret of at least 16 characters")
+        if len(token) < 16:
+            # Set, but too short: say which one, so the admin does not go looking for a
+            # variable that is there (the length only; never the token).
+            raise ConfigError(f"[http] is enabled: the token from {source} has {len(token)} "
+                              "character(s); it needs at least 16 (openssl rand -hex 24)")
         return token.encode()
 
     def parser(self) -> NumberParser:

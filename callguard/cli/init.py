@@ -28,7 +28,8 @@ __all__ = ["init", "starter_config"]
 _SECRETS = """\
 # callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
 # Mode 0600, owned by root. Uncomment what the configuration needs: NAME=value, nothing
-# after the value (systemd keeps a trailing "# comment" as part of the value).
+# after the value (systemd keeps a trailing "# comment" as part of the value). Both read
+# it by systemd's rules: "$" is kept as typed, never expanded; quotes are stripped.
 #
 # [http] enabled: at least 16 characters
 #CALLGUARD_HTTP_TOKEN=

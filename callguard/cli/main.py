@@ -136,21 +136,27 @@ def main() -> None:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
-        hint = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass)."
-                if _auth_refused(str(exc)) else _UNREACHABLE_HINT
+        hint = (_AUTH_HINT if _auth_refused(str(exc)) else _UNREACHABLE_HINT
                 if "(Redis) unreachable" in str(exc) else "")
         err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
                           highlight=False)
         sys.exit(EXIT_INTERNAL)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if _redis_unreachable(exc):
-            err_console.print(f"[red]error:[/red] Redis is unreachable "
-                              f"({escape(str(exc))}).{_UNREACHABLE_HINT}", highlight=False)
+            # redis-py's AuthenticationError is a ConnectionError: a refused password is
+            # no wrong url (the lists' commands, `dnc status`, said "check [redis] url").
+            refused = _auth_refused(str(exc))
+            what = "refused the password" if refused else "is unreachable"
+            hint = _AUTH_HINT if refused else _UNREACHABLE_HINT
+            err_console.print(f"[red]error:[/red] Redis {what} ({escape(str(exc))}).{hint}",
+                              highlight=False)
             sys.exit(EXIT_INTERNAL)
         err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
 
 
+_AUTH_HINT = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass; set in the "
+              "environment or secrets.env, which callguard-admin reads).")
 _UNREACHABLE_HINT = (" Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the server "
                      "runs, then run the command again.")
 

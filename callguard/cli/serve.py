@@ -25,7 +25,7 @@ from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, unreachable_caller_ids
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
-from callguard.fronts.fastagi.server import FastAgiServer
+from callguard.fronts.fastagi.server import FastAgiServer, FastAgiSettings
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
 from callguard.fronts.http.readiness import Check, Readiness
@@ -147,8 +147,39 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             await site.stop()
             await runner.cleanup()
         await fastagi.close()
+        await _drain_fastagi(fastagi, runtime.settings.fastagi)
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+# systemd's TimeoutStopSec=20 (systemd/callguard.service) SIGKILLs a node still stopping.
+DRAIN_CAP_SECONDS = 15.0
+
+
+async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings) -> None:
+    """Let the sessions in flight finish before the stores close (SIGTERM).
+
+    On Python 3.11 ``Server.wait_closed()`` does not wait for connections (3.12 does), so
+    ``asyncio.run`` cancelled every session still deciding or waiting for Asterisk's reply:
+    a call being decided got no answer, a delivered answer went unconfirmed, and each
+    session left an asyncio traceback in the journal. A session ends on its own deadlines
+    (header, budget, two replies: the answer's and its confirmation), so the wait is
+    bounded by them, and by what the unit's stop timeout leaves."""
+    deadline = min(DRAIN_CAP_SECONDS,
+                   (settings.header_timeout_ms + settings.budget_ms
+                    + 2 * settings.reply_timeout_ms) / 1000 + 1.0)
+    left = fastagi.stats.connected
+    if not left:
+        return
+    _log.info("fastagi_draining", sessions=left, within_s=round(deadline, 2))
+    loop = asyncio.get_running_loop()
+    until = loop.time() + deadline
+    while fastagi.stats.connected and loop.time() < until:
+        await asyncio.sleep(0.02)
+    if fastagi.stats.connected:
+        _log.warning("fastagi_drain_timed_out", sessions=fastagi.stats.connected,
+                     detail="these sessions are cut: Asterisk's AGI() ends, the dialplan "
+                            "BLOCKs a call with no answer")
 
 
 async def _start_deciding(runtime: Runtime) -> None:
