@@ -128,8 +128,12 @@ class ServeNode:
     @property
     def env(self) -> dict[str, str]:
         """The environment the node (and CLI commands against its data) run with."""
+        # bench/serve_at.py runs as a script: its sys.path starts at bench/, so without
+        # ROOT first it imported whichever callguard the venv installs (in a worktree
+        # sharing another checkout's venv, that checkout's code, not the one under test).
+        path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
         return {**os.environ, "CALLGUARD_HTTP_TOKEN": TOKEN,
-                "CALLGUARD_DATA_DIR": str(self.data), **self.env_extra}
+                "CALLGUARD_DATA_DIR": str(self.data), "PYTHONPATH": path, **self.env_extra}
 
     def cli(self, *args: str, check: bool = False,
             timeout: float = 60) -> subprocess.CompletedProcess[str]:
