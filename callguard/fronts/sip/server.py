@@ -22,6 +22,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import math
 import os
 import re
 import socket
@@ -324,6 +325,9 @@ class _Tcp(TcpSipTransport):
     by_source: Counter[str] = field(default_factory=Counter, init=False, repr=False)
     # source -> when its refusal at the cap was last logged
     capped: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    # connections answered 513 (a message past the limit), closing
+    answered_past_limit: set[tuple[str, int]] = field(default_factory=set, init=False,
+                                                      repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -463,6 +467,9 @@ class _Tcp(TcpSipTransport):
                 # gate's budget, twice): its answers go out, the peer is not served on
                 await asyncio.wait(set(answering), timeout=min(idle, (
                     2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
+            if waits == _PAST_LIMIT and (answering or addr in self.answered_past_limit):
+                await _linger(reader, writer)  # answers written: not lost to a reset
+            self.answered_past_limit.discard(addr)
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
             self._connections.pop(addr, None)
@@ -501,6 +508,9 @@ class _Tcp(TcpSipTransport):
                     return "tcp_framing_lost"
         except _FramingError as exc:  # past the limit: the earlier requests' answers
             counts[exc.event] += 1  # still go out (their decisions are recorded) (hrev35)
+            if exc.head is not None:  # and this one is answered 513, not dropped (hsip18)
+                self._dispatch(exc.head, addr, _TOO_LARGE)
+                self.answered_past_limit.add(addr)
             return _PAST_LIMIT
         except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
             counts["tcp_error"] += 1
@@ -544,6 +554,27 @@ class _Tcp(TcpSipTransport):
 
 
 _PAST_LIMIT = "tcp_past_limit"  # a connection closed past the limit, answers waited for
+_LINGER_S = 2.0  # how long a peer past the limit may go on sending before the close,
+_LINGER_QUIET_S = 0.25  # how long it may be silent meanwhile,
+_LINGER_BYTES = 1 << 20  # and how much of it is read and dropped
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing a connection past the limit: our side shut (FIN after the answers),
+    and what the peer still sends (the body of the message answered 513) read and dropped
+    until it is quiet ``_LINGER_QUIET_S`` (``_LINGER_S``, ``_LINGER_BYTES`` at most).
+    Closed with unread input, the kernel resets the connection, and a peer still sending
+    may lose the answers before reading them (the lingering close of RFC 9112 §9.6). Not
+    for TLS (no half-close)."""
+    if not writer.can_write_eof() or writer.is_closing():
+        return
+    with contextlib.suppress(OSError, TimeoutError):
+        writer.write_eof()
+        read = 0
+        async with asyncio.timeout(_LINGER_S):
+            while read < _LINGER_BYTES and (chunk := await asyncio.wait_for(
+                    reader.read(65536), _LINGER_QUIET_S)):
+                read += len(chunk)
 
 
 def _source_of(address: str) -> str:
@@ -557,11 +588,21 @@ def _source_of(address: str) -> str:
 
 
 class _FramingError(Exception):
-    """A TCP message whose end cannot be found within the limit: the connection goes."""
+    """A TCP message whose end cannot be found within the limit: the connection goes.
+    ``head``: the request's head as far as it was read within the limit (whole lines),
+    answered 513 before the close; None when there is no start line to answer."""
 
-    def __init__(self, event: str) -> None:
+    def __init__(self, event: str, head: bytes | None = None) -> None:
         super().__init__(event)
         self.event = event  # counted: oversized
+        self.head = head
+
+
+def _head_within(buffer: bytearray, limit: int) -> bytes | None:
+    """The whole lines of a head that runs past ``limit``, ended as a head (the lines an
+    answer echoes kept, ``_answerable``), or None without a first line break."""
+    end = buffer.rfind(b"\n", 0, limit)
+    return _answerable(bytes(buffer[:end + 1])) if end > 0 else None
 
 
 # The end of a head: an empty line after lines ended by CRLF or LF alone (the robustness
@@ -638,7 +679,7 @@ class _Framer:
                     self._scanned = 0
                     return await self._message(end.end())
                 if len(buffer) > self._limit:
-                    raise _FramingError("oversized")
+                    raise _FramingError("oversized", _head_within(buffer, self._limit))
                 self._scanned = len(buffer)
             if not await self._more():
                 self.cut = bool(buffer.strip(_LINE_BREAKS))
@@ -647,7 +688,7 @@ class _Framer:
     async def _message(self, head_end: int) -> tuple[bytes, _Refusal | None] | None:
         buffer = self._buffer
         if head_end > self._limit:
-            raise _FramingError("oversized")
+            raise _FramingError("oversized", _head_within(buffer, self._limit))
         head = bytes(buffer[:head_end])
         refusal = _head_refusal(head)
         if refusal is not None:
@@ -669,8 +710,8 @@ class _Framer:
             del buffer[:head_end]
             return head, _bad("malformed", "Content-Length is not one number")
         size = head_end + int(length)
-        if size > self._limit:
-            raise _FramingError("oversized")
+        if size > self._limit:  # the head is answered 513; the body is never read
+            raise _FramingError("oversized", head)
         while len(buffer) < size:
             if not await self._more():
                 self.cut = True
@@ -733,6 +774,9 @@ class SipFront:
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
+        # when a source past its rate has a token again, in whole seconds (§20.33)
+        self._retry_after = (("Retry-After", str(min(3600, max(1, math.ceil(
+            1 / settings.rate_per_source))) if settings.rate_per_source > 0 else 3600)),)
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
         self._tls: _Tcp | None = None
@@ -802,6 +846,8 @@ class SipFront:
             counts["refused_source"] += 1
             return
         if not self.rate_allows(addr[0]):
+            if transport.reliable:
+                self._rate_limited(data, addr, transport)
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
@@ -851,6 +897,24 @@ class SipFront:
             return True
         self.stats.counts["rate_limited"] += 1
         return False
+
+    def _rate_limited(self, data: bytes, addr: tuple[str, int], transport: _Transport
+                      ) -> None:
+        """A stream's request past ``rate_per_source``: a stateless 503 with Retry-After
+        (RFC 3261 §21.5.4), nothing decided, read from its request line and echoed headers
+        alone. Dropped, an INVITE's dialer waited out Timer B (32 s) on a connection that
+        stayed open. Over TCP the source is no spoofed address and the answer goes back on
+        its own connection (bounded by ``_TCP_BACKLOG_BYTES``): no amplifier. Over UDP a
+        request past the rate is still dropped unanswered (``protection.py``)."""
+        if not data or data[0] < 0x40:  # not a request line
+            return
+        with contextlib.suppress(Exception):  # unreadable: dropped, as before
+            message = parse(_answerable(data))
+            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+                    and message.headers.get("via") and _sip_2_0(data)):
+                addr = _stamp_via(message, addr, transport.reliable)
+                self._stateless(message, 503, addr, transport, self._retry_after)
+                self.stats.counts["rate_limited_answered"] += 1
 
     def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request the parse refused (more than aiosipua's 256 header lines) answered
@@ -1222,6 +1286,9 @@ class _Refusal(NamedTuple):
 
 
 _BAD_VERSION = _Refusal("bad_version", 505)
+# a stream's request past ``max_datagram_bytes``: its head answered, then the close (§18.3's
+# framing cannot skip a body it will not read); over UDP ``_too_large`` answers the same
+_TOO_LARGE = _Refusal("too_large_answered", 513)
 
 
 def _bad(event: str, why: str, reason: str | None = None) -> _Refusal:
