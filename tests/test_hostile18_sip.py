@@ -6,6 +6,9 @@ weekday inside calling hours), real TCP sockets:
 - A request over TCP past ``rate_per_source`` was dropped unanswered: the dialer's INVITE
   waited out Timer B (32 s) on a connection that stayed open. Over a stream the source is
   no spoofed address: a stateless 503 with Retry-After, nothing decided (UDP stays silent).
+- INVITEs being decided had no cap: a flood against a stalled store held a task and up
+  to two Redis connections each, up to ``max_transactions`` (65,536), past what
+  ``fdlimit`` left for files and FastAGI. ``[sip] max_in_flight``: past it, 503.
 - A TCP message past ``max_datagram_bytes`` closed the connection with no answer (over
   UDP it gets 513): its head is answered 513 first, and the close lingers while the peer
   is still sending the body, so the kernel's reset does not eat the answer.
@@ -14,10 +17,14 @@ weekday inside calling hours), real TCP sockets:
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
-from tests.test_sip import QUIET_T1, Client, compliance, front, invite, tcp
+from callguard.errors import ConfigError
+from callguard.fdlimit import ConnectionCaps, fit_caps
+from callguard.fronts.sip.server import SipSettings
+from tests.test_sip import QUIET_T1, Client, _Slowed, compliance, front, invite, tcp
 
 __all__ = ["front"]
 
@@ -151,3 +158,72 @@ async def _send(writer: asyncio.StreamWriter, data: bytes) -> None:
             await writer.drain()
     except (ConnectionError, OSError):
         return
+
+
+class TestInFlightCap:
+    async def test_an_invite_past_max_in_flight_is_503_and_others_are_still_served(
+            self, front):
+        """Two decisions held back (a stalled store), cap 2: a third INVITE is answered
+        503 at once — nothing decided or recorded, its retransmission the same 503 — the
+        two are answered when their store answers, and the next INVITE is decided."""
+        server = await front(max_in_flight=2, budget_ms=5000, t1_ms=QUIET_T1)
+        server.gate = _Slowed(server.gate, 1.0)
+        client = Client(server.port)
+        for branch in ("held-1", "held-2", "over"):
+            client.send(invite(branch))
+        loop = asyncio.get_running_loop()
+        replies: list[bytes] = []
+        started = loop.time()
+        while not any(b"z9hG4bKover" in r for r in replies) and loop.time() - started < 30:
+            replies += await client.replies(0.05)
+        [busy] = [r for r in replies if b"z9hG4bKover" in r]
+        assert busy.startswith(b"SIP/2.0 503 Service Unavailable\r\n"), busy
+        assert b"\r\nRetry-After: 1\r\n" in busy
+        assert b"max_in_flight" in busy
+        client.send(invite("over"))  # its retransmission: the same answer, no decision
+        def finals() -> list[bytes]:
+            return sorted(r.split(b"\r\n", 1)[0] for r in replies
+                          if not r.startswith(b"SIP/2.0 100 "))
+
+        while len(finals()) < 4 and loop.time() - started < 30:
+            replies += await client.replies(0.05)
+        assert finals() == [b"SIP/2.0 302 Moved Temporarily"] * 2 + [
+            b"SIP/2.0 503 Service Unavailable"] * 2, replies
+        assert len(compliance(server)) == 2
+        assert server.stats.counts["refused_busy"] == 1
+        client.send(invite("after"))  # room again: decided
+        replies = []
+        while not replies and loop.time() - started < 30:
+            replies += [r for r in await client.replies(0.05)
+                        if b"z9hG4bKafter" in r and not r.startswith(b"SIP/2.0 100 ")]
+        assert replies[0].startswith(b"SIP/2.0 302 "), replies
+        assert len(compliance(server)) == 3
+
+    def test_max_in_flight_below_one_is_refused(self):
+        with pytest.raises(ConfigError, match="max_in_flight"):
+            SipSettings(max_in_flight=0)
+
+
+class TestFdlimitCountsSipCalls:
+    """``fdlimit`` counts SIP's INVITEs being decided (``sip_calls``): with Redis stores
+    each may hold two Redis connections, which the caps left no room for."""
+
+    def test_sip_calls_with_redis_stores_need_descriptors(self):
+        without = ConnectionCaps(fastagi=100, http=10, sip_tcp=10, sessions=50,
+                                 redis_per_call=2)
+        with_sip = replace(without, sip_calls=1000)
+        assert with_sip.needed() - without.needed() == 2 * 1000
+
+    def test_sip_calls_are_lowered_with_the_rest_when_they_do_not_fit(self):
+        wanted = ConnectionCaps(fastagi=1000, http=100, sip_tcp=100, sessions=256,
+                                redis_per_call=2, sip_calls=1024)
+        caps = fit_caps(wanted, limit=2048)
+        assert caps.needed() <= 2048
+        assert 1 <= caps.sip_calls < 1024
+
+    def test_with_embedded_stores_sip_calls_stay(self):
+        wanted = ConnectionCaps(fastagi=5000, http=100, sip_tcp=100, sessions=256,
+                                sip_calls=1024)
+        caps = fit_caps(wanted, limit=2048)
+        assert caps.needed() <= 2048
+        assert caps.sip_calls == 1024

@@ -103,6 +103,9 @@ class SipSettings:
     rate_per_source: float = 10_000.0  # messages per second (INVITE and ACK both count)
     burst_per_source: float = 20_000.0
     max_transactions: int = 65_536
+    # INVITEs being decided at once; past it a new one is answered 503 (nothing decided):
+    # each holds a task and, with Redis stores, up to two Redis connections (fdlimit.py)
+    max_in_flight: int = 1024
     max_tcp_connections: int = 1024
     max_tcp_connections_per_source: int = 128  # an IPv6 source's /64 is one source
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
@@ -119,6 +122,8 @@ class SipSettings:
     def __post_init__(self) -> None:
         if self.max_tcp_connections_per_source < 1:
             raise ConfigError("[sip] max_tcp_connections_per_source must be 1 or more")
+        if self.max_in_flight < 1:
+            raise ConfigError("[sip] max_in_flight must be 1 or more")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
@@ -783,6 +788,7 @@ class SipFront:
         self._tasks: set[asyncio.Task[None]] = set()
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
+        self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
         self.tls_port = 0
@@ -945,7 +951,7 @@ class SipFront:
 
     def _too_large(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request past ``max_datagram_bytes`` (read cut one byte over it) is answered a
-        stateless 513 Message Too Large (RFC 3261 §21.5.13) when its header block arrived
+        stateless 513 Message Too Large (RFC 3261 §21.5.7) when its header block arrived
         whole, nothing decided: dropped unanswered, a dialer's INVITE with a large SDP
         (video, ICE, SRTP lines; pjsip does not switch to TCP by default) waited out Timer
         B, 32 s (hsip13). The answer echoes only the request's own headers: never larger
@@ -1059,6 +1065,9 @@ class SipFront:
         """A new transaction: an INVITE is decided (a task), anything else answered now."""
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
+            if len(self._deciding) >= self.settings.max_in_flight:
+                self._busy(request, key, addr, transport)
+                return
             self._deciding[key] = (Withdrawal(), _to_tag())
             self.transactions.proceeding(key, functools.partial(self._trying, request),
                                          (addr, transport), now=time.monotonic())
@@ -1074,6 +1083,24 @@ class SipFront:
             return
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
+
+    def _busy(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
+              transport: _Transport) -> None:
+        """An INVITE past ``max_in_flight``: 503 with Retry-After, nothing decided or
+        recorded — the dialer places no call (fail closed) and may try again; the calls
+        being decided, and FastAGI's, keep their tasks, memory and descriptors. Answered
+        in its transaction, so a retransmission gets the 503 again, not a decision. Without
+        the cap a flood of INVITEs against a stalled store held one task and up to two
+        Redis connections each, up to ``max_transactions`` (65,536): past the descriptors
+        ``fdlimit`` had left for the node's files and FastAGI's calls."""
+        self.stats.counts["refused_busy"] += 1
+        self._final(request, key, 503, addr, transport, _BUSY_HEADERS)
+        now = time.monotonic()
+        if now - self._busy_logged >= _CAP_LOG_S:  # a line a minute at most, not one per
+            self._busy_logged = now  # INVITE of a flood
+            _log.warning("sip_in_flight_capped", cap=self.settings.max_in_flight,
+                         fix="the store is slow or the node is flooded; raise [sip] "
+                             "max_in_flight only if the open-files limit allows it")
 
     @staticmethod
     def _unsupported(request: SipRequest, method: str) -> _Answer | None:
@@ -1286,6 +1313,9 @@ class _Refusal(NamedTuple):
 
 
 _BAD_VERSION = _Refusal("bad_version", 505)
+_BUSY_HEADERS = (("Retry-After", "1"),
+                 ("Warning", '399 callguard "too many calls being decided ([sip] '
+                             'max_in_flight); nothing decided"'))
 # a stream's request past ``max_datagram_bytes``: its head answered, then the close (§18.3's
 # framing cannot skip a body it will not read); over UDP ``_too_large`` answers the same
 _TOO_LARGE = _Refusal("too_large_answered", 513)
