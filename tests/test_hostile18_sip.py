@@ -17,6 +17,7 @@ weekday inside calling hours), real TCP sockets:
 from __future__ import annotations
 
 import asyncio
+import ssl
 from dataclasses import replace
 
 import pytest
@@ -24,7 +25,16 @@ import pytest
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps
 from callguard.fronts.sip.server import SipSettings
-from tests.test_sip import QUIET_T1, Client, _Slowed, compliance, front, invite, tcp
+from tests.test_sip import (
+    QUIET_T1,
+    Client,
+    _Slowed,
+    compliance,
+    front,
+    invite,
+    self_signed,
+    tcp,
+)
 
 __all__ = ["front"]
 
@@ -227,3 +237,23 @@ class TestFdlimitCountsSipCalls:
         caps = fit_caps(wanted, limit=2048)
         assert caps.needed() <= 2048
         assert caps.sip_calls == 1024
+
+
+class TestTooLargeOverTls:
+    async def test_a_tls_message_past_the_limit_is_answered_513_too(self, front, tmp_path):
+        """Over TLS as over TCP: the head answered 513, then the close."""
+        cert, key = self_signed(tmp_path)
+        server = await front(tls=True, tls_port=0, tls_certificate=str(cert),
+                             tls_key=str(key))
+        context = ssl.create_default_context(cafile=str(cert))
+        reader, writer = await asyncio.open_connection(
+            "127.0.0.1", server.tls_port, ssl=context, server_hostname="127.0.0.1")
+        writer.write(tcp(invite("tls-big")).replace(b"SIP/2.0/TCP", b"SIP/2.0/TLS").replace(
+            b"Content-Length: 0", b"Content-Length: 1000000"))
+        await writer.drain()
+        try:
+            data = await _read_to_close(reader)
+        finally:
+            writer.close()
+        assert _status_lines(data) == [b"SIP/2.0 513 Message Too Large"], data[:300]
+        assert compliance(server) == []
