@@ -257,3 +257,19 @@ class TestTooLargeOverTls:
             writer.close()
         assert _status_lines(data) == [b"SIP/2.0 513 Message Too Large"], data[:300]
         assert compliance(server) == []
+
+
+class TestTooLargeOverUdp:
+    async def test_an_oversized_datagram_with_lf_ended_lines_is_answered_513(self, front):
+        """A head of lines ended by LF alone (read as over TCP, ``_BLANK_LINE``): its
+        oversized datagram was dropped — only CRLFCRLF ended a head here — and the
+        dialer waited out Timer B."""
+        server = await front(t1_ms=QUIET_T1)
+        client = Client(server.port)
+        big = invite("lf-big").replace(b"Content-Length: 0",
+                                       b"Content-Length: 9000") + b"v" * 9000
+        client.send(big.replace(b"\r\n", b"\n"))
+        [reply] = await client.replies(0.3)
+        assert reply.startswith(b"SIP/2.0 513 Message Too Large\r\n"), reply
+        assert b"branch=z9hG4bKlf-big" in reply
+        assert compliance(server) == []

@@ -955,12 +955,17 @@ class SipFront:
         whole, nothing decided: dropped unanswered, a dialer's INVITE with a large SDP
         (video, ICE, SRTP lines; pjsip does not switch to TCP by default) waited out Timer
         B, 32 s (hsip13). The answer echoes only the request's own headers: never larger
-        than what was sent. A cut header block, a response or an ACK: dropped, as before."""
-        head, sep, _ = data.partition(b"\r\n\r\n")
-        if not sep or not _sip_2_0(head):
+        than what was sent. A header block ended by LF alone, or cut at the limit (its
+        whole lines: ``_head_within``), is answered too, as over TCP (hsip18): both were
+        dropped, their dialers waiting out Timer B. A response or an ACK: dropped."""
+        if not _sip_2_0(data):
+            return
+        head = (_answerable(data) if _BLANK_LINE.search(data) is not None
+                else _head_within(bytearray(data), len(data)))
+        if head is None:
             return
         try:
-            message = parse(_NO_BODY.sub(b"Content-Length: 0", head) + sep)
+            message = parse(head)
         except Exception:  # noqa: BLE001 - unparseable: dropped, as any such datagram
             return
         if (not isinstance(message, SipRequest) or message.method.upper() == "ACK"
