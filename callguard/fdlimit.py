@@ -9,7 +9,8 @@ FAILED). So at ``serve`` start the soft ``RLIMIT_NOFILE`` is raised to the hard 
 lowered — proportionally, with a warning naming the number to raise the limit to — when
 the most the node may hold open at once would not fit under it: every front's connections,
 the Redis connections of every call in flight (FastAGI sessions counted with the opt-outs'
-headroom, twice ``max_sessions``; an HTTP request per connection), and a reserve for files
+headroom, twice ``max_sessions``; an HTTP request per connection; SIP's INVITEs being
+decided, ``[sip] max_in_flight``), and a reserve for files
 and the event loop. A connection past a cap is closed at once and counted; the node never
 runs out of descriptors because of its peers.
 """
@@ -50,13 +51,16 @@ class ConnectionCaps:
     """How many connections each front may hold open at once, how many FastAGI sessions
     (``max_sessions``: checks; opt-outs get as many again), and how many Redis connections
     one call in flight may take (0: embedded stores; records and call-frequency counts in
-    Redis are two clients, so 2)."""
+    Redis are two clients, so 2), and how many SIP INVITEs may be decided at once
+    (``sip_calls``: ``[sip] max_in_flight``; 0 when SIP is off). SIP's calls are counted
+    apart from its TCP connections: over UDP they hold no connection of their own."""
 
     fastagi: int
     http: int
     sip_tcp: int
     sessions: int = 0
     redis_per_call: int = 0
+    sip_calls: int = 0
 
     @property
     def total(self) -> int:
@@ -66,8 +70,10 @@ class ConnectionCaps:
     @property
     def calls_in_flight(self) -> int:
         """Calls being decided at once: FastAGI sessions with the opt-outs' headroom (never
-        more than its connections), and one request per HTTP connection."""
-        return min(self.sessions * OPT_OUT_HEADROOM, self.fastagi) + self.http
+        more than its connections), one request per HTTP connection, and SIP's INVITEs
+        being decided."""
+        return (min(self.sessions * OPT_OUT_HEADROOM, self.fastagi) + self.http
+                + self.sip_calls)
 
     def needed(self, reserve: int = RESERVED_FDS) -> int:
         """The most descriptors the node may hold open at once with these caps."""
@@ -77,10 +83,11 @@ class ConnectionCaps:
 def fit_caps(wanted: ConnectionCaps, limit: int, reserve: int = RESERVED_FDS
              ) -> ConnectionCaps:
     """``wanted``, or every cap lowered in proportion so that the most the node may hold
-    open (``needed``) fits under ``limit``. ``sessions`` only when a call holds Redis
-    connections of its own: with embedded stores a session holds only its FastAGI
-    connection, which that cap bounds, and a lower ``max_sessions`` would only BLOCK calls
-    (``callguard:busy``) and FAIL opt-outs the node had descriptors for."""
+    open (``needed``) fits under ``limit``. ``sessions`` (and ``sip_calls``) only when a
+    call holds Redis connections of its own: with embedded stores a session holds only its
+    FastAGI connection, which that cap bounds, and a lower ``max_sessions`` would only
+    BLOCK calls (``callguard:busy``) and FAIL opt-outs the node had descriptors for (a
+    lower ``max_in_flight`` would only answer SIP calls 503)."""
     if wanted.needed(reserve) <= limit:
         return wanted
     room = max(limit - reserve, 3)
@@ -92,4 +99,6 @@ def fit_caps(wanted: ConnectionCaps, limit: int, reserve: int = RESERVED_FDS
     return ConnectionCaps(lowered(wanted.fastagi), lowered(wanted.http),
                           lowered(wanted.sip_tcp),
                           lowered(wanted.sessions) if wanted.redis_per_call
-                          else wanted.sessions, wanted.redis_per_call)
+                          else wanted.sessions, wanted.redis_per_call,
+                          lowered(wanted.sip_calls) if wanted.redis_per_call
+                          else wanted.sip_calls)

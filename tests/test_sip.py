@@ -9,7 +9,6 @@ tests read back. sipsak sends OPTIONS. The front runs in this process on the rea
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import re
@@ -292,7 +291,7 @@ class TestTransactions:
             assert b"Contact:" not in reply
         client.send(first)  # a true retransmission is one still: the 302 again, or
         # nothing after the ACK
-        replies = await client.replies(0.1)
+        replies = await client.replies(0.1, patience=0 if acked else 10)
         assert replies == ([] if acked else [answer, *replies[1:]]), replies
         assert all(r == answer for r in replies)
         assert server.stats.counts["after_ack" if acked else "invite_resend"] == 1
@@ -313,7 +312,7 @@ class TestTransactions:
         assert len({to_tag(a) for a in answers}) == 1
         counts = server.stats.counts
         while counts["no_ack"] == 0:
-            assert time.monotonic() - started < 6, "timer H never fired"
+            assert time.monotonic() - started < 60, "timer H never fired"
             await asyncio.sleep(0.05)
         assert counts["retransmitted"] == 10
         assert counts["invite_resend"] == 0
@@ -322,21 +321,32 @@ class TestTransactions:
 
     async def test_timer_g_doubles_to_t2_until_timer_h(self, front):
         """One INVITE, never acknowledged, never repeated (RFC 3261 §17.2.1, T1 50 ms):
-        copies 50, 100, 200 ms apart, then every T2 (400 ms) to timer H (3.2 s): ten."""
+        over a real socket, the copies come, their spacing grows, and they stop at timer
+        H. Only what no load can break is held here: a copy is never sent before it is
+        due, so each arrives at least T1·(1, 3, 7, 15, …) after the INVITE was sent (at
+        T1 steps, copy 3 would come at 4·T1); ten copies, as many as doubling capped at
+        T2 makes before timer H (uncapped doubling makes six); none after it. The exact
+        schedule, to the tick, is the pure table's test
+        (``test_timer_g_doubles_to_t2_and_goes_on_to_timer_h``): on 2 shared cores a
+        late tick here moved a copy past ±100 ms (flaked once per full run)."""
         server = await front()
         client = Client(server.port)
+        loop = asyncio.get_running_loop()
+        sent = loop.time()
         client.send(invite("timer-g"))
-        arrivals = await client.arrivals(3.6)
-        assert len(arrivals) == 11
-        gaps = [b - a for a, b in itertools.pairwise(arrivals)]
-        assert gaps[0] < gaps[1] < gaps[2] < gaps[3]  # the 20 ms tick blurs each one
-        # T2, each copy within ±100 ms (one copy sent late under a loaded suite makes its
-        # gap long and the next short: 0.34-0.46 failed once in a full CI run); doubling
-        # past T2 (0.8 s) or staying at T1 (0.05 s) is far outside, and the whole run is
-        # held to 63·T1 below
-        assert all(0.30 < gap < 0.50 for gap in gaps[3:]), gaps
-        assert arrivals[-1] - arrivals[0] == pytest.approx(3.15, abs=0.08)  # 63·T1
-        assert await client.replies(0.3) == []
+        counts = server.stats.counts
+        arrivals: list[float] = []
+        while counts["no_ack"] == 0:  # timer H; a generous bound, never a timing
+            assert loop.time() - sent < 60, "timer H never fired"
+            arrivals += await client.arrivals(0.5)
+        arrivals += await client.arrivals(0.3)  # and nothing after it
+        assert len(arrivals) == 11, arrivals  # the answer and ten copies
+        assert counts["retransmitted"] == 10
+        due = [0.05 * n for n in (0, 1, 3, 7, 15, 23, 31, 39, 47, 55, 63)]
+        assert all(at - sent >= when for at, when in zip(arrivals, due, strict=True)), (
+            [at - sent for at in arrivals])
+        assert len(server.transactions) == 0
+        assert await client.silence(0.3) == []
 
     async def test_a_slow_decision_gets_100_trying_and_so_does_its_retransmission(self,
                                                                                  front):
@@ -351,7 +361,7 @@ class TestTransactions:
         started = loop.time()
         client.send(invite("slow").replace(b"Max-Forwards", b"Timestamp: 54\r\nMax-Forwards"))
         got: list[tuple[float, bytes]] = []
-        while len(got) < 3 and loop.time() - started < 2:
+        while len(got) < 3 and loop.time() - started < 30:
             try:
                 reply = await asyncio.wait_for(loop.sock_recv(client.sock, 65536), 0.5)
             except TimeoutError:
@@ -361,7 +371,9 @@ class TestTransactions:
                 client.send(invite("slow"))  # a retransmission while the decision waits
         (first_at, first), (_, again), (final_at, final) = got
         assert first.startswith(b"SIP/2.0 100 Trying\r\n"), first
-        assert 0.1 <= first_at < 0.25, first_at  # 100 ms + the 20 ms tick, some slack
+        # never before 100 ms; its upper bound is the pure table's (``due(0.1)``): here
+        # a loaded 2-core machine delays the tick, and the order (100 before 302) holds
+        assert first_at >= 0.1, first_at
         assert again == first
         fields = dict(line.split(": ", 1) for line in first.decode().split("\r\n")[1:]
                       if ": " in line)
@@ -488,8 +500,9 @@ class TestTcpFraming:
                                                 b"Content-Length: 1000000"))
         writer.write(b"v=0\r\n" * 1000)  # the body starts arriving
         await writer.drain()
-        assert await asyncio.wait_for(reader.read(), 2) == b""  # closed, not waiting
+        reply = await asyncio.wait_for(reader.read(), 5)  # closed, not waiting for it
         writer.close()
+        assert reply.startswith(b"SIP/2.0 513 Message Too Large\r\n"), reply  # hsip18
         assert server.stats.counts["oversized"] == 1
         assert compliance(server) == []
 
@@ -757,18 +770,21 @@ class TestCancel:
     answer, so the compliance record and the answer the dialer got always agree."""
 
     async def test_cancel_while_deciding_is_200_and_the_invite_487_recorded(self, front):
-        server = await front(budget_ms=2000, t1_ms=QUIET_T1)
+        server = await front(budget_ms=4000, t1_ms=QUIET_T1)
         gate = server.gate
-        gate._records = _SlowRead(gate._records, 0.5)
+        gate._records = _SlowRead(gate._records, 2.0)
         client = Client(server.port)
         loop = asyncio.get_running_loop()
         started = loop.time()
         client.send(invite("cx1"))
-        trying = await asyncio.wait_for(loop.sock_recv(client.sock, 65536), 0.3)
+        trying = await asyncio.wait_for(loop.sock_recv(client.sock, 65536), 30)
         assert trying.startswith(b"SIP/2.0 100 Trying")  # §9.1: a CANCEL waits for it
         client.send(cancel("cx1"))
-        replies = await client.replies(0.15)
-        assert loop.time() - started < 0.5  # not held until the read would have answered
+        replies = []
+        while len(replies) < 2 and loop.time() - started < 30:
+            replies += await client.replies(0.05)
+        # not held until the read would have answered (2 s: slack for a loaded machine)
+        assert loop.time() - started < 2.0
         got = sorted(status_and_tag(r) for r in replies)
         assert [(line, method) for line, method, _ in got] == [
             ("SIP/2.0 200 OK", "CANCEL"), ("SIP/2.0 487 Request Terminated", "INVITE")]
@@ -798,7 +814,7 @@ class TestCancel:
         client = Client(server.port)
         client.send(invite("cx2"))
         trying = await asyncio.wait_for(
-            asyncio.get_running_loop().sock_recv(client.sock, 65536), 0.3)
+            asyncio.get_running_loop().sock_recv(client.sock, 65536), 30)
         assert trying.startswith(b"SIP/2.0 100 Trying")
         client.send(cancel("cx2"))
         replies = await client.replies(0.5)
@@ -928,8 +944,27 @@ class Client:
             times.append(loop.time())
         return times
 
-    async def replies(self, wait: float = 0.3) -> list[bytes]:
+    async def replies(self, wait: float = 0.3, *, patience: float = 10.0) -> list[bytes]:
+        """What arrived within ``wait`` seconds; when nothing did, the first datagram
+        within ``patience`` seconds more, and what came with it: on 2 shared cores an
+        answer may come after a fixed wait, and a test that waited only ``wait`` failed
+        (hsip18). ``silence`` is for asserting that nothing comes."""
         await asyncio.sleep(wait)
+        out = self._waiting()
+        if out or patience <= 0:
+            return out
+        loop = asyncio.get_running_loop()
+        try:
+            first = await asyncio.wait_for(loop.sock_recv(self.sock, 65536), patience)
+        except TimeoutError:
+            return []
+        return [first, *self._waiting()]
+
+    async def silence(self, wait: float = 0.3) -> list[bytes]:
+        """What arrived within ``wait`` seconds, no more patience (expected: nothing)."""
+        return await self.replies(wait, patience=0)
+
+    def _waiting(self) -> list[bytes]:
         out = []
         while True:
             try:
@@ -960,7 +995,7 @@ class TestResponseAddress:
             b"CSeq: 1 INVITE", b"CSeq: 1 BYE"))  # a stateless 400 follows the Via as well
         [bad] = await listener.replies(0.2)
         assert bad.startswith(b"SIP/2.0 400 "), bad
-        assert await sender.replies(0.05) == []
+        assert await sender.silence(0.05) == []
         assert len(compliance(server)) == 1
 
     async def test_with_rport_the_answers_go_to_the_source_port(self, front):
@@ -972,7 +1007,7 @@ class TestResponseAddress:
         source_port = sender.sock.getsockname()[1]
         assert f";rport={source_port};".encode() in reply
         assert b";received=127.0.0.1" in reply
-        assert await listener.replies(0.05) == []
+        assert await listener.silence(0.05) == []
 
     async def test_force_rport_answers_the_source_port(self, front):
         """``force_rport`` (the default; Kamailio's ``force_rport()``): a dialer behind a
@@ -986,7 +1021,7 @@ class TestResponseAddress:
         [reply] = await sender.replies(0.2)
         assert reply.startswith(b"SIP/2.0 302 ")
         assert f";rport={sender.sock.getsockname()[1]}".encode() in reply
-        assert await listener.replies(0.05) == []
+        assert await listener.silence(0.05) == []
 
     @pytest.mark.parametrize(("via", "reliable", "address"), [
         ("SIP/2.0/UDP 10.0.0.9:5070;branch=z9hG4bKa", False, ("192.0.2.1", 5070)),
@@ -1049,7 +1084,7 @@ class TestKeepAlive:
         server = await front(allowed_sources=("10.0.0.0/8",))
         client = Client(server.port)
         client.send(b"\x00\x01\x00\x00\x21\x12\xa4\x42" + os.urandom(12))
-        assert await client.replies() == []
+        assert await client.silence() == []
         assert server.stats.counts["refused_source"] == 1
 
 
@@ -1058,7 +1093,7 @@ class TestProtection:
         server = await front(allowed_sources=("10.0.0.0/8",))
         client = Client(server.port)
         client.send(invite("stranger"))
-        assert await client.replies() == []
+        assert await client.silence() == []
         assert server.stats.counts["refused_source"] == 1
         assert compliance(server) == []
 
@@ -1279,7 +1314,7 @@ class TestFuzz:
             client = Client(server.port)
             for data in batch:
                 client.send(data)
-            await client.replies(0.05)
+            await client.silence(0.05)
             assert len(server.transactions) <= 8
             client.send(options("alive"))
             replies = await client.replies(0.1)
@@ -1466,9 +1501,12 @@ class TestUnits:
                               call_id="c", cseq=1, from_tag="t")
         table.receive(key, "INVITE", reliable=False, now=0)
         table.respond(key, b"SIP/2.0 603 Decline\r\n\r\n", "dest", now=0)
-        sent = self._sent_at(table, [i / 100 for i in range(1, 3300)])
+        sent = self._sent_at(table, [i / 100 for i in range(1, 3200)])
         assert sent == pytest.approx([0.5 * n for n in (1, 3, 7, 15, 23, 31, 39, 47, 55, 63)])
-        assert len(table) == 0
+        assert len(table) == 1  # 31.99 s: timer H (64·T1 = 32 s) not yet
+        assert table.counts["no_ack"] == 0
+        assert self._sent_at(table, [i / 100 for i in range(3200, 3300)]) == []
+        assert len(table) == 0  # forgotten at 64·T1, nothing more sent
         assert table.counts["no_ack"] == 1
         assert table.counts["retransmitted"] == 10
 

@@ -34,7 +34,7 @@ REASONS = {100: "Trying", 200: "OK", 302: "Moved Temporarily", 400: "Bad Request
            482: "Loop Detected",
            487: "Request Terminated",
            500: "Server Internal Error", 503: "Service Unavailable",
-           505: "Version Not Supported", 603: "Decline"}
+           505: "Version Not Supported", 513: "Message Too Large", 603: "Decline"}
 _ECHOED = ("via", "from", "to", "call-id", "cseq")
 _PRETTY_ECHOED = {name: prettify_header_name(name) for name in _ECHOED}
 _PRETTY_CACHE: dict[str, str] = {}

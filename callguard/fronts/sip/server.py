@@ -22,6 +22,7 @@ import contextlib
 import functools
 import ipaddress
 import logging
+import math
 import os
 import re
 import socket
@@ -102,6 +103,9 @@ class SipSettings:
     rate_per_source: float = 10_000.0  # messages per second (INVITE and ACK both count)
     burst_per_source: float = 20_000.0
     max_transactions: int = 65_536
+    # INVITEs being decided at once; past it a new one is answered 503 (nothing decided):
+    # each holds a task and, with Redis stores, up to two Redis connections (fdlimit.py)
+    max_in_flight: int = 1024
     max_tcp_connections: int = 1024
     max_tcp_connections_per_source: int = 128  # an IPv6 source's /64 is one source
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
@@ -118,6 +122,8 @@ class SipSettings:
     def __post_init__(self) -> None:
         if self.max_tcp_connections_per_source < 1:
             raise ConfigError("[sip] max_tcp_connections_per_source must be 1 or more")
+        if self.max_in_flight < 1:
+            raise ConfigError("[sip] max_in_flight must be 1 or more")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
@@ -324,6 +330,9 @@ class _Tcp(TcpSipTransport):
     by_source: Counter[str] = field(default_factory=Counter, init=False, repr=False)
     # source -> when its refusal at the cap was last logged
     capped: dict[str, float] = field(default_factory=dict, init=False, repr=False)
+    # connections answered 513 (a message past the limit), closing
+    answered_past_limit: set[tuple[str, int]] = field(default_factory=set, init=False,
+                                                      repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -463,6 +472,9 @@ class _Tcp(TcpSipTransport):
                 # gate's budget, twice): its answers go out, the peer is not served on
                 await asyncio.wait(set(answering), timeout=min(idle, (
                     2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
+            if waits == _PAST_LIMIT and (answering or addr in self.answered_past_limit):
+                await _linger(reader, writer)  # answers written: not lost to a reset
+            self.answered_past_limit.discard(addr)
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
             self._connections.pop(addr, None)
@@ -501,6 +513,9 @@ class _Tcp(TcpSipTransport):
                     return "tcp_framing_lost"
         except _FramingError as exc:  # past the limit: the earlier requests' answers
             counts[exc.event] += 1  # still go out (their decisions are recorded) (hrev35)
+            if exc.head is not None:  # and this one is answered 513, not dropped (hsip18)
+                self._dispatch(exc.head, addr, _TOO_LARGE)
+                self.answered_past_limit.add(addr)
             return _PAST_LIMIT
         except OSError:  # reset, or a TLS record that does not decrypt (ssl.SSLError)
             counts["tcp_error"] += 1
@@ -544,6 +559,27 @@ class _Tcp(TcpSipTransport):
 
 
 _PAST_LIMIT = "tcp_past_limit"  # a connection closed past the limit, answers waited for
+_LINGER_S = 2.0  # how long a peer past the limit may go on sending before the close,
+_LINGER_QUIET_S = 0.25  # how long it may be silent meanwhile,
+_LINGER_BYTES = 1 << 20  # and how much of it is read and dropped
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Before closing a connection past the limit: our side shut (FIN after the answers),
+    and what the peer still sends (the body of the message answered 513) read and dropped
+    until it is quiet ``_LINGER_QUIET_S`` (``_LINGER_S``, ``_LINGER_BYTES`` at most).
+    Closed with unread input, the kernel resets the connection, and a peer still sending
+    may lose the answers before reading them (the lingering close of RFC 9112 §9.6). Not
+    for TLS (no half-close)."""
+    if not writer.can_write_eof() or writer.is_closing():
+        return
+    with contextlib.suppress(OSError, TimeoutError):
+        writer.write_eof()
+        read = 0
+        async with asyncio.timeout(_LINGER_S):
+            while read < _LINGER_BYTES and (chunk := await asyncio.wait_for(
+                    reader.read(65536), _LINGER_QUIET_S)):
+                read += len(chunk)
 
 
 def _source_of(address: str) -> str:
@@ -557,11 +593,21 @@ def _source_of(address: str) -> str:
 
 
 class _FramingError(Exception):
-    """A TCP message whose end cannot be found within the limit: the connection goes."""
+    """A TCP message whose end cannot be found within the limit: the connection goes.
+    ``head``: the request's head as far as it was read within the limit (whole lines),
+    answered 513 before the close; None when there is no start line to answer."""
 
-    def __init__(self, event: str) -> None:
+    def __init__(self, event: str, head: bytes | None = None) -> None:
         super().__init__(event)
         self.event = event  # counted: oversized
+        self.head = head
+
+
+def _head_within(buffer: bytearray, limit: int) -> bytes | None:
+    """The whole lines of a head that runs past ``limit``, ended as a head (the lines an
+    answer echoes kept, ``_answerable``), or None without a first line break."""
+    end = buffer.rfind(b"\n", 0, limit)
+    return _answerable(bytes(buffer[:end + 1])) if end > 0 else None
 
 
 # The end of a head: an empty line after lines ended by CRLF or LF alone (the robustness
@@ -638,7 +684,7 @@ class _Framer:
                     self._scanned = 0
                     return await self._message(end.end())
                 if len(buffer) > self._limit:
-                    raise _FramingError("oversized")
+                    raise _FramingError("oversized", _head_within(buffer, self._limit))
                 self._scanned = len(buffer)
             if not await self._more():
                 self.cut = bool(buffer.strip(_LINE_BREAKS))
@@ -647,7 +693,7 @@ class _Framer:
     async def _message(self, head_end: int) -> tuple[bytes, _Refusal | None] | None:
         buffer = self._buffer
         if head_end > self._limit:
-            raise _FramingError("oversized")
+            raise _FramingError("oversized", _head_within(buffer, self._limit))
         head = bytes(buffer[:head_end])
         refusal = _head_refusal(head)
         if refusal is not None:
@@ -669,8 +715,8 @@ class _Framer:
             del buffer[:head_end]
             return head, _bad("malformed", "Content-Length is not one number")
         size = head_end + int(length)
-        if size > self._limit:
-            raise _FramingError("oversized")
+        if size > self._limit:  # the head is answered 513; the body is never read
+            raise _FramingError("oversized", head)
         while len(buffer) < size:
             if not await self._more():
                 self.cut = True
@@ -733,12 +779,16 @@ class SipFront:
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
+        # when a source past its rate has a token again, in whole seconds (§20.33)
+        self._retry_after = (("Retry-After", str(min(3600, max(1, math.ceil(
+            1 / settings.rate_per_source))) if settings.rate_per_source > 0 else 3600)),)
         self._udp: _Udp | None = None
         self._tcp: _Tcp | None = None
         self._tls: _Tcp | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
+        self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
         self.tls_port = 0
@@ -802,6 +852,8 @@ class SipFront:
             counts["refused_source"] += 1
             return
         if not self.rate_allows(addr[0]):
+            if transport.reliable:
+                self._rate_limited(data, addr, transport)
             return
         if len(data) > self.settings.max_datagram_bytes:
             counts["oversized"] += 1
@@ -852,6 +904,24 @@ class SipFront:
         self.stats.counts["rate_limited"] += 1
         return False
 
+    def _rate_limited(self, data: bytes, addr: tuple[str, int], transport: _Transport
+                      ) -> None:
+        """A stream's request past ``rate_per_source``: a stateless 503 with Retry-After
+        (RFC 3261 §21.5.4), nothing decided, read from its request line and echoed headers
+        alone. Dropped, an INVITE's dialer waited out Timer B (32 s) on a connection that
+        stayed open. Over TCP the source is no spoofed address and the answer goes back on
+        its own connection (bounded by ``_TCP_BACKLOG_BYTES``): no amplifier. Over UDP a
+        request past the rate is still dropped unanswered (``protection.py``)."""
+        if not data or data[0] < 0x40:  # not a request line
+            return
+        with contextlib.suppress(Exception):  # unreadable: dropped, as before
+            message = parse(_answerable(data))
+            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+                    and message.headers.get("via") and _sip_2_0(data)):
+                addr = _stamp_via(message, addr, transport.reliable)
+                self._stateless(message, 503, addr, transport, self._retry_after)
+                self.stats.counts["rate_limited_answered"] += 1
+
     def _unparsed(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request the parse refused (more than aiosipua's 256 header lines) answered
         400 from its request line and the headers an answer echoes, when they read:
@@ -881,16 +951,21 @@ class SipFront:
 
     def _too_large(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> None:
         """A request past ``max_datagram_bytes`` (read cut one byte over it) is answered a
-        stateless 513 Message Too Large (RFC 3261 §21.5.13) when its header block arrived
+        stateless 513 Message Too Large (RFC 3261 §21.5.7) when its header block arrived
         whole, nothing decided: dropped unanswered, a dialer's INVITE with a large SDP
         (video, ICE, SRTP lines; pjsip does not switch to TCP by default) waited out Timer
         B, 32 s (hsip13). The answer echoes only the request's own headers: never larger
-        than what was sent. A cut header block, a response or an ACK: dropped, as before."""
-        head, sep, _ = data.partition(b"\r\n\r\n")
-        if not sep or not _sip_2_0(head):
+        than what was sent. A header block ended by LF alone, or cut at the limit (its
+        whole lines: ``_head_within``), is answered too, as over TCP (hsip18): both were
+        dropped, their dialers waiting out Timer B. A response or an ACK: dropped."""
+        if not _sip_2_0(data):
+            return
+        head = (_answerable(data) if _BLANK_LINE.search(data) is not None
+                else _head_within(bytearray(data), len(data)))
+        if head is None:
             return
         try:
-            message = parse(_NO_BODY.sub(b"Content-Length: 0", head) + sep)
+            message = parse(head)
         except Exception:  # noqa: BLE001 - unparseable: dropped, as any such datagram
             return
         if (not isinstance(message, SipRequest) or message.method.upper() == "ACK"
@@ -995,6 +1070,9 @@ class SipFront:
         """A new transaction: an INVITE is decided (a task), anything else answered now."""
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
+            if len(self._deciding) >= self.settings.max_in_flight:
+                self._busy(request, key, addr, transport)
+                return
             self._deciding[key] = (Withdrawal(), _to_tag())
             self.transactions.proceeding(key, functools.partial(self._trying, request),
                                          (addr, transport), now=time.monotonic())
@@ -1010,6 +1088,24 @@ class SipFront:
             return
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
+
+    def _busy(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
+              transport: _Transport) -> None:
+        """An INVITE past ``max_in_flight``: 503 with Retry-After, nothing decided or
+        recorded — the dialer places no call (fail closed) and may try again; the calls
+        being decided, and FastAGI's, keep their tasks, memory and descriptors. Answered
+        in its transaction, so a retransmission gets the 503 again, not a decision. Without
+        the cap a flood of INVITEs against a stalled store held one task and up to two
+        Redis connections each, up to ``max_transactions`` (65,536): past the descriptors
+        ``fdlimit`` had left for the node's files and FastAGI's calls."""
+        self.stats.counts["refused_busy"] += 1
+        self._final(request, key, 503, addr, transport, _BUSY_HEADERS)
+        now = time.monotonic()
+        if now - self._busy_logged >= _CAP_LOG_S:  # a line a minute at most, not one per
+            self._busy_logged = now  # INVITE of a flood
+            _log.warning("sip_in_flight_capped", cap=self.settings.max_in_flight,
+                         fix="the store is slow or the node is flooded; raise [sip] "
+                             "max_in_flight only if the open-files limit allows it")
 
     @staticmethod
     def _unsupported(request: SipRequest, method: str) -> _Answer | None:
@@ -1222,6 +1318,12 @@ class _Refusal(NamedTuple):
 
 
 _BAD_VERSION = _Refusal("bad_version", 505)
+_BUSY_HEADERS = (("Retry-After", "1"),
+                 ("Warning", '399 callguard "too many calls being decided ([sip] '
+                             'max_in_flight); nothing decided"'))
+# a stream's request past ``max_datagram_bytes``: its head answered, then the close (§18.3's
+# framing cannot skip a body it will not read); over UDP ``_too_large`` answers the same
+_TOO_LARGE = _Refusal("too_large_answered", 513)
 
 
 def _bad(event: str, why: str, reason: str | None = None) -> _Refusal:
