@@ -36,8 +36,10 @@ def test_embedded_stores_take_no_descriptor_per_call():
 def test_serve_lowers_sessions_and_names_the_limit_to_set(tmp_path, redis_server):
     """A node with Redis records under a 6,000-descriptor limit: its default caps (4,096 +
     256 + 1,024 connections + the reserve = 5,632) fit, but with 768 calls in flight at two
-    Redis connections each they do not (7,168): the node lowers its caps and max_sessions
-    and says to raise the limit to 7,168 (before: nothing lowered, nothing said)."""
+    Redis connections each they do not (7,168), nor with SIP's 1,024 INVITEs in flight
+    (``[sip] max_in_flight``) at two each (9,216): the node lowers its caps, max_sessions
+    and max_in_flight and says to raise the limit to 9,216 (before: nothing lowered,
+    nothing said; then SIP's calls in flight were not counted)."""
     node = ServeNode(tmp_path / "node", redis_url=redis_server.url, redis_records=True,
                      rlimit_nofile=6_000)
     write_lists(node.data, [8015550199])
@@ -46,9 +48,10 @@ def test_serve_lowers_sessions_and_names_the_limit_to_set(tmp_path, redis_server
         events = node.events("connection_caps_lowered")
         assert events, node.stderr()[-2000:]
         event = events[0]
-        assert event["needed"] == 7_168
-        assert "at least 7168" in event["fix"]
+        assert event["needed"] == 9_216
+        assert "at least 9216" in event["fix"]
         assert "LimitNOFILE" in event["fix"]
         assert event["max_sessions"] < 256
+        assert 1 <= event["sip_max_in_flight"] < 1_024
     finally:
         node.stop()

@@ -68,6 +68,7 @@ def _fit_connection_caps(settings: Settings) -> Settings:
         http=settings.http.max_connections if settings.http.enabled else 0,
         sip_tcp=settings.sip.max_tcp_connections if settings.sip.enabled and settings.sip.tcp
         else 0, sessions=settings.fastagi.max_sessions,
+        sip_calls=settings.sip.max_in_flight if settings.sip.enabled else 0,
         # records and call-frequency counts are two Redis clients: a call may hold one each
         redis_per_call=2 if settings.records.backend == "redis" else 0)
     caps = fit_caps(wanted, limit)
@@ -76,15 +77,18 @@ def _fit_connection_caps(settings: Settings) -> Settings:
     _log.warning("connection_caps_lowered", open_files_limit=limit,
                  needed=wanted.needed(), fastagi=caps.fastagi, http=caps.http,
                  sip_tcp=caps.sip_tcp, max_sessions=caps.sessions,
+                 sip_max_in_flight=caps.sip_calls,
                  fix=f"raise the open-files limit to at least {wanted.needed()} "
                      "(LimitNOFILE= in the systemd unit, ulimit -n, or docker's "
                      "--ulimit nofile=), or lower [fastagi] max_connections and "
-                     "max_sessions, [http] max_connections, [sip] max_tcp_connections")
+                     "max_sessions, [http] max_connections, [sip] max_tcp_connections "
+                     "and max_in_flight")
     return replace(settings,
                    fastagi=replace(settings.fastagi, max_connections=caps.fastagi,
                                    max_sessions=max(caps.sessions, 1)),
                    http=replace(settings.http, max_connections=max(caps.http, 1)),
-                   sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1)))
+                   sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1),
+                               max_in_flight=max(caps.sip_calls, 1)))
 
 
 async def _serve(state: CliState, reload_seconds: float) -> None:
