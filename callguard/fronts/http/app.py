@@ -32,6 +32,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.fronts.http.coding import CodingError, InflatedTooLargeError, inflate
 from callguard.fronts.http.limits import (
     BadBodyError,
     BodyTimeoutError,
@@ -168,7 +169,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     """The JSON object with string fields, or UsageError naming what is wrong
     (_MediaTypeError: the body does not say it is JSON)."""
     _media_type(request)
-    _content_coding(request)
+    coding = _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
         raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
@@ -178,6 +179,8 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raise _BodyTooSlowError from None
     except BadBodyError as exc:
         raise _UndecodableError(str(exc)) from None
+    if coding:
+        raw = _inflated(request, raw, coding, limits)
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
@@ -233,16 +236,36 @@ class _UndecodableError(Exception):
     read: 400."""
 
 
-# What aiohttp's parser decodes (HttpRequestParser: gzip, deflate; br and zstd only with
-# their optional packages, not installed: the parser refuses those with a 400 itself).
+# What coding.inflate decodes (br and zstd: a 415, as any coding not named here).
 _CODINGS = frozenset({"gzip", "deflate", "identity"})
 
 
-def _content_coding(request: web.Request) -> None:
-    """A body in a content coding aiohttp does not decode (``foo``, ``compress``, a list
-    such as ``gzip, gzip``) was read as if it had none, and a body that says it is encoded
-    decided as plain JSON; two ``Content-Encoding`` lines were decoded by the first alone.
-    Neither is guessed at (RFC 9110 8.4: a coding the server does not accept is a 415)."""
+def _inflated(request: web.Request, raw: bytes, coding: str,
+              limits: ConnectionLimits | None) -> bytes:
+    """The body undone from its content coding (``coding.py``: a gzip body cut before
+    its trailer is refused), within ``max_body_bytes`` inflated (413 past it)."""
+    if request.content.total_compressed_bytes is not None:
+        # aiohttp inflated it (a runner without auto_decompress=False, not GuardedSite):
+        # whether a gzip body was whole cannot be known, so it is not decided
+        raise _MediaTypeError("Content-Encoding is not accepted by this server; send the "
+                              "body as is", ("Accept-Encoding", "identity"))
+    try:
+        return inflate(raw, coding, request.client_max_size)
+    except CodingError as exc:
+        if limits is not None:
+            limits.counts["bad_body"] += 1
+        raise _UndecodableError(redact_digits(str(exc))[:200]) from None
+    except InflatedTooLargeError:
+        raise web.HTTPRequestEntityTooLarge(request.client_max_size,
+                                            request.client_max_size + 1) from None
+
+
+def _content_coding(request: web.Request) -> str:
+    """The body's content coding ("" for none or identity). A body in a coding not decoded
+    here (``foo``, ``compress``, a list such as ``gzip, gzip``) was read as if it had none,
+    and a body that says it is encoded decided as plain JSON; two ``Content-Encoding``
+    lines were decoded by the first alone. Neither is guessed at (RFC 9110 8.4: a coding
+    the server does not accept is a 415)."""
     transfer = request.headers.get("Transfer-Encoding")
     if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
             "chunked"]:
@@ -251,9 +274,10 @@ def _content_coding(request: web.Request) -> None:
                                    "send the body chunked or with a Content-Length")
     given = request.headers.getall("Content-Encoding", [])
     if not given:
-        return
-    if len(given) == 1 and given[0].strip().lower() in _CODINGS:
-        return
+        return ""
+    coding = given[0].strip().lower()
+    if len(given) == 1 and coding in _CODINGS:
+        return "" if coding == "identity" else coding
     shown = ", ".join(given)[:60]
     raise _MediaTypeError(f"Content-Encoding {shown!r} is not supported; send the body "
                           "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))

@@ -348,7 +348,9 @@ class GuardedSite:
         limits = self._limits
 
         loop = asyncio.get_running_loop()
-        options = factory._kwargs  # noqa: SLF001 - what factory() passes (runner options)
+        # what factory() passes (runner options); content codings are undone by the app
+        # (coding.py: aiohttp decided a gzip body cut before its trailer)
+        options = {**factory._kwargs, "auto_decompress": False}  # noqa: SLF001
 
         def protocol() -> _Guarded:
             return _Guarded(limits, _RequestHandler(factory, limits.counts, loop=loop,
