@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import json
 import re
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -50,6 +51,7 @@ from callguard.logredact import redacted_error
 from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
+from callguard.policy.core import FAIL_CLOSED, refusal
 
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
@@ -78,14 +80,18 @@ class HttpSettings:
     body_timeout_ms: int = 10_000  # and its body within this (408)
     allowed_sources: tuple[str, ...] = ()  # addresses/networks; empty: any
     budget_ms: int = 250  # the gate's time budget for one /v1/check decision, as FastAGI/SIP
+    # Seconds a /v1/check ``at`` may lie from the node's clock; past it a recorded BLOCK
+    # (callguard:at-skew). 0: off (acceptance runs and replays send fixed instants).
+    max_at_skew: float = 0.0
 
     def limits(self) -> HttpLimitSettings:
-        """The connection limits, for ``GuardedSite``."""
+        """The connection (and request) limits, for ``GuardedSite`` and ``build_app``."""
         return HttpLimitSettings(max_connections=self.max_connections,
                                  max_connections_per_source=self.max_connections_per_source,
                                  header_timeout_ms=self.header_timeout_ms,
                                  body_timeout_ms=self.body_timeout_ms,
-                                 allowed_sources=self.allowed_sources)
+                                 allowed_sources=self.allowed_sources,
+                                 max_at_skew=self.max_at_skew)
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -353,6 +359,32 @@ def _instant(text: str) -> datetime:
 _YEARS = (1900, 2999)
 
 
+AT_SKEW = "callguard:at-skew"
+
+
+def _gate_clock(gate: Gate) -> datetime:
+    """The node's clock as the gate reads it (serve_at.py and tests move the gate's)."""
+    now: datetime = gate._clock()  # noqa: SLF001
+    return now
+
+
+def _skewed(at: datetime | None, now: datetime, skew_s: float) -> str | None:
+    """Why ``at`` is too far from the node's clock to be decided as the call's instant
+    (None: not, or the check is off). ``at`` is the client's word: a hostile or broken
+    dialer sending a past weekday 11:00 at 23:00 had the calling-hours rules judge an
+    instant the call is not placed at. Only an operator who knows the dialer sends its
+    real clock turns this on (``[http] max_at_skew``)."""
+    if at is None or skew_s <= 0:
+        return None
+    off = (at - now).total_seconds()
+    if abs(off) <= skew_s:
+        return None
+    side = "behind" if off < 0 else "ahead of"
+    return (f"'at' is {abs(off):.0f} s {side} the node's clock, more than [http] "
+            f"max_at_skew {skew_s:g} s: the call would be judged at an instant it is not "
+            "placed at; call not placed")
+
+
 def _mode(mode: str | None) -> None:
     """An unknown mode is the sender's error (400), not a call to decide and record."""
     if mode is not None and mode not in _MODES:
@@ -385,9 +417,13 @@ _DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
 
 def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: bytes,
               max_body_bytes: int = 65_536, limits: ConnectionLimits | None = None,
-              budget_s: float = _DEFAULT_BUDGET_S) -> web.Application:
-    """The application; the caller runs it (``web.AppRunner`` and ``GuardedSite``)."""
+              budget_s: float = _DEFAULT_BUDGET_S,
+              at_skew_s: float | None = None) -> web.Application:
+    """The application; the caller runs it (``web.AppRunner`` and ``GuardedSite``).
+    ``at_skew_s``: ``[http] max_at_skew`` (None: the limits' own, else off)."""
     counts: Counter[str] = limits.counts if limits is not None else Counter()
+    skew_s = at_skew_s if at_skew_s is not None else (
+        limits.settings.max_at_skew if limits is not None else 0.0)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
@@ -419,12 +455,18 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _REFUSED as exc:
             return _refusal(exc, counts)
-        # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
-        # recorded BLOCK callguard:time-budget, never a hung client.
-        decision = await gate.check(CheckRequest(
+        asked = CheckRequest(
             number=data["number"], campaign=data["campaign"], mode=data.get("mode"), at=at,
             location=data.get("location"), front="http",
-            reference=data.get("reference") or None), budget_s=budget_s)
+            reference=data.get("reference") or None)
+        skewed = _skewed(at, _gate_clock(gate), skew_s)
+        if skewed is not None:  # every /v1/check places a call (a scrub is the CLI's)
+            counts["at_skew"] += 1
+            decision = await gate.refuse(asked, refusal(AT_SKEW, FAIL_CLOSED, skewed),
+                                         started=time.perf_counter())
+        else:  # the gate owns the time budget, as for FastAGI and SIP: past it the answer
+            # is the recorded BLOCK callguard:time-budget, never a hung client
+            decision = await gate.check(asked, budget_s=budget_s)
         return web.json_response(decision.to_dict())
 
     async def opt_out(request: web.Request) -> web.Response:

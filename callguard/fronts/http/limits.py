@@ -54,6 +54,7 @@ class HttpLimitSettings:
     header_timeout_ms: int = 5000
     body_timeout_ms: int = 10_000
     allowed_sources: tuple[str, ...] = ()  # empty: any address (the token still applies)
+    max_at_skew: float = 0.0  # a /v1/check 'at' this far from the node's clock: BLOCK (app)
 
 
 @dataclass
