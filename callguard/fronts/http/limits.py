@@ -253,8 +253,12 @@ async def read_body(request: web.Request, limits: ConnectionLimits | None) -> by
         if limits is not None:
             limits.counts["bad_body"] += 1
         reason = _reason(str(exc))
-        if isinstance(exc, TransferEncodingError) and "chunk" not in reason.lower():
-            reason = f"malformed chunk: {reason}"  # the Python parser quotes the line only
+        # the Python parser quotes the line only, raised as is or (a request pipelined
+        # behind another) as the RequestPayloadError its payload was failed with
+        chunked = (exc, exc.__cause__)
+        if (any(isinstance(e, TransferEncodingError) for e in chunked)
+                and "chunk" not in reason.lower()):
+            reason = f"malformed chunk: {reason}"
         raise BadBodyError(reason) from None
 
 
