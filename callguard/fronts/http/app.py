@@ -94,6 +94,12 @@ class HttpSettings:
                                  max_at_skew=self.max_at_skew)
 
 
+def _shown(value: str, limit: int) -> str:
+    """A value the client sent, quoted in its 4xx so it can find its mistake — a number in
+    it by its last four: a proxy, or the dialer's own log, keeps what the answer says."""
+    return repr(redact_digits(value[:limit]))
+
+
 def _error(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
@@ -178,7 +184,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     coding = _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
-        raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
+        raise UsageError(f"charset {_shown(charset, 40)} is not supported; send JSON in UTF-8")
     try:
         raw = await read_body(request, limits)
     except BodyTimeoutError:
@@ -190,7 +196,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
-        raise UsageError(f"field {str(exc)[:40]!r} is given more than once") from None
+        raise UsageError(f"field {_shown(str(exc), 40)} is given more than once") from None
     except ValueError:  # not JSON, not UTF-8, an integer past Python's 4,300 digits
         raise UsageError("the body is not JSON (UTF-8)") from None
     except RecursionError:
@@ -199,7 +205,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raise UsageError("the body must be a JSON object")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise UsageError(f"unknown field(s) {', '.join(unknown)[:200]}")
+        raise UsageError(f"unknown field(s) {redact_digits(', '.join(unknown)[:200])}")
     for key in required:
         if key not in data:
             raise UsageError(f"missing field {key!r}")
@@ -219,7 +225,7 @@ def _media_type(request: web.Request) -> None:
     given = request.headers.get("Content-Type")
     if given is None:
         raise _MediaTypeError("no Content-Type; send the body as application/json (UTF-8)")
-    raise _MediaTypeError(f"Content-Type {given[:60]!r} is not supported; send the body as "
+    raise _MediaTypeError(f"Content-Type {_shown(given, 60)} is not supported; send the body as "
                           "application/json (UTF-8)")
 
 
@@ -276,7 +282,7 @@ def _content_coding(request: web.Request) -> str:
     if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
             "chunked"]:
         # ``gzip, chunked``: aiohttp undoes the chunking only, and read the rest as plain
-        raise _TransferCodingError(f"Transfer-Encoding {transfer[:60]!r} is not supported; "
+        raise _TransferCodingError(f"Transfer-Encoding {_shown(transfer, 60)} is not supported; "
                                    "send the body chunked or with a Content-Length")
     given = request.headers.getall("Content-Encoding", [])
     if not given:
@@ -284,8 +290,8 @@ def _content_coding(request: web.Request) -> str:
     coding = given[0].strip().lower()
     if len(given) == 1 and coding in _CODINGS:
         return "" if coding == "identity" else coding
-    shown = ", ".join(given)[:60]
-    raise _MediaTypeError(f"Content-Encoding {shown!r} is not supported; send the body "
+    shown = ", ".join(given)
+    raise _MediaTypeError(f"Content-Encoding {_shown(shown, 60)} is not supported; send the body "
                           "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
 
 
@@ -340,9 +346,9 @@ def _instant(text: str) -> datetime:
         at = datetime.fromisoformat(text)
     except ValueError:
         if _LEAP_SECOND.search(text):
-            raise UsageError(f"'at' {text[:60]!r} is a leap second (:60), which callguard "
+            raise UsageError(f"'at' {_shown(text, 60)} is a leap second (:60), which callguard "
                              "cannot represent; send the second before it (:59)") from None
-        raise UsageError(f"'at' {text[:60]!r} is not an ISO-8601 instant") from None
+        raise UsageError(f"'at' {_shown(text, 60)} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
     try:
@@ -388,7 +394,7 @@ def _skewed(at: datetime | None, now: datetime, skew_s: float) -> str | None:
 def _mode(mode: str | None) -> None:
     """An unknown mode is the sender's error (400), not a call to decide and record."""
     if mode is not None and mode not in _MODES:
-        raise UsageError(f"'mode' {mode[:40]!r} is not one of {', '.join(sorted(_MODES))} "
+        raise UsageError(f"'mode' {_shown(mode, 40)} is not one of {', '.join(sorted(_MODES))} "
                          "(omit it for the campaign's)")
 
 
@@ -477,7 +483,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
                                       source=data.get("source") or "http")
         except (UsageError, NumberError) as exc:
             counts["bad_request"] += 1
-            return _error(400, str(exc))
+            return _error(400, redact_digits(str(exc)))  # the campaign as sent, quoted
         except _REFUSED as exc:
             return _refusal(exc, counts)
         except StoreError as exc:
