@@ -158,3 +158,18 @@ def test_a_refusal_quotes_a_number_by_its_last_four(node: ServeNode, spelt: str)
         error = _error(_raw(node, request))
         assert "5557734" not in _digits(error), error
         assert re.search("7734", error), error
+
+
+@pytest.mark.parametrize("token", [b"\xff\xfe", b"\x80" + TOKEN.encode(), b"", b"\xc3"])
+def test_a_token_that_is_not_utf8_is_a_401_not_a_500(node: ServeNode, token: bytes) -> None:
+    """aiohttp decodes a header with surrogateescape; ``value.encode()`` raised on a byte
+    that is not UTF-8: a 500 and an ``http_internal_error`` traceback per request, from a
+    peer that needs no token to send it."""
+    before = node.metric("callguard_http_events_total", '{event="internal_error"}')
+    body = json.dumps(CHECK).encode()
+    answer = _raw(node, b"POST /v1/check HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                  + token + b"\r\nContent-Type: application/json\r\nContent-Length: "
+                  + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
+    assert node.metric("callguard_http_events_total", '{event="internal_error"}') == before
+    assert node.events("http_internal_error") == []

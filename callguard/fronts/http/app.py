@@ -168,7 +168,11 @@ def _auth(token: bytes) -> Any:
         if request.path not in _OPEN:
             given = request.headers.get("Authorization", "")
             scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token):
+            # the bytes as sent: aiohttp decodes a header with surrogateescape, and a token
+            # holding a byte that is not UTF-8 (\xff) made .encode() raise — a 500 and an
+            # ERROR with a traceback per request, from a peer without the token
+            sent = value.encode("utf-8", "surrogateescape")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(sent, token):
                 return web.json_response({"error": "authentication required (Authorization: "
                                           "Bearer <token>)"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
