@@ -173,3 +173,20 @@ def test_a_token_that_is_not_utf8_is_a_401_not_a_500(node: ServeNode, token: byt
     assert answer.startswith(b"HTTP/1.1 401 "), answer[:200]
     assert node.metric("callguard_http_events_total", '{event="internal_error"}') == before
     assert node.events("http_internal_error") == []
+
+
+def test_two_content_type_lines_are_refused(node: ServeNode) -> None:
+    """``application/json`` then ``text/plain``: the body says two things. aiohttp's parser
+    refuses it itself (a JSON 400, ``bad_http``); held against an aiohttp bump."""
+    answer = _raw(node, _post(json.dumps(CHECK).encode(), extra="Content-Type: text/plain\r\n"))
+    assert answer.startswith((b"HTTP/1.0 400 ", b"HTTP/1.1 400 ")), answer[:300]
+    assert "Content-Type" in _error(answer)
+
+
+def test_the_report_quotes_a_zone_by_its_last_four_digits(node: ServeNode) -> None:
+    answer = _raw(node, f"GET /supervisor/report?tz=x{NUMBER} HTTP/1.1\r\nHost: x\r\n"
+                  f"Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:300]
+    error = _error(answer)
+    assert "5557734" not in _digits(error), error
+    assert "7734" in error, error
