@@ -109,3 +109,23 @@ def test_codings_not_decoded_here_are_a_415(node: ServeNode, coding: str) -> Non
     status, headers, body = post(node, BODY, {"Content-Encoding": coding})
     assert status == 415, body
     assert headers.get("accept-encoding") == "gzip, deflate"
+
+
+def test_every_refusal_the_port_answers_is_in_the_description(node: ServeNode) -> None:
+    """The statuses the POST endpoints answer, as the node answers them, each described
+    in /openapi.json: a 501 (``gzip, chunked``) was not."""
+    spec = json.loads(node.http("/openapi.json", token=None)[1])
+    chunked = (f"POST {{path}} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n"
+               "Content-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n"
+               "Connection: close\r\n\r\n0\r\n\r\n")
+    for path in ("/v1/check", "/v1/opt-out"):
+        answered = {post(node, GZ[:-8], {"Content-Encoding": "gzip"}, path)[0],
+                    post(node, BODY, {"Content-Encoding": "br"}, path)[0],
+                    post(node, gzip.compress(b" " * 70_000), {"Content-Encoding": "gzip"},
+                         path)[0]}
+        with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as sock:
+            sock.sendall(chunked.format(path=path).encode())
+            answered.add(int(sock.recv(65536).split()[1]))
+        assert answered == {400, 415, 413, 501}, answered
+        described = set(spec["paths"][path]["post"]["responses"])
+        assert {str(s) for s in answered} <= described, (path, answered, described)
