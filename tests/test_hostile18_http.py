@@ -129,3 +129,23 @@ def test_every_refusal_the_port_answers_is_in_the_description(node: ServeNode) -
         assert answered == {400, 415, 413, 501}, answered
         described = set(spec["paths"][path]["post"]["responses"])
         assert {str(s) for s in answered} <= described, (path, answered, described)
+
+
+def test_readyz_finds_libc_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """/readyz is open to any peer, and its clock check ran ``ctypes.util.find_library``
+    each time: ``ldconfig -p`` in a subprocess, about 3 ms of the loop and a fork per
+    request. libc is found once now (a few microseconds a check)."""
+    import ctypes.util
+
+    from callguard.fronts.http import readiness
+
+    cached = getattr(readiness, "_libc", None)
+    if cached is not None:
+        cached.cache_clear()
+    calls = []
+    real = ctypes.util.find_library
+    monkeypatch.setattr(ctypes.util, "find_library",
+                        lambda name: calls.append(name) or real(name))
+    for _ in range(3):
+        readiness.adjtimex_synchronised()
+    assert len(calls) <= 1, calls
