@@ -149,3 +149,14 @@ def test_readyz_finds_libc_once(monkeypatch: pytest.MonkeyPatch) -> None:
     for _ in range(3):
         readiness.adjtimex_synchronised()
     assert len(calls) <= 1, calls
+
+
+def test_a_body_of_many_empty_gzip_members_is_a_400(node: ServeNode) -> None:
+    """64 KiB of empty members (3,276 of them) inflate to nothing at ~10 ms of the loop
+    each body; a client sends one member, at most a few."""
+    empty = gzip.compress(b"")
+    status, _, body = post(node, empty * 3000 + GZ, {"Content-Encoding": "gzip"})
+    assert status == 400, body
+    assert "members" in str(body["error"]), body
+    status, _, body = post(node, empty * 15 + GZ, {"Content-Encoding": "gzip"})
+    assert (status, body.get("verdict")) == (200, "ALLOW"), body

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import zlib
 
-__all__ = ["CodingError", "InflatedTooLargeError", "inflate"]
+__all__ = ["MAX_MEMBERS", "CodingError", "InflatedTooLargeError", "inflate"]
 
 _GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer, nothing else
 _ZLIB = zlib.MAX_WBITS  # RFC 1950 (what "deflate" means, RFC 9110 8.4.1.2)
@@ -49,15 +49,24 @@ def inflate(raw: bytes, coding: str, max_bytes: int) -> bytes:
     raise CodingError(f"content coding {coding[:40]!r} is not decoded here")
 
 
+# Members one body may hold: a client sends one; 64 KiB of empty 20-byte members (3,276)
+# took about 10 ms of the loop to inflate to nothing, 100 times a JSON parse of that size.
+MAX_MEMBERS = 16
+
+
 def _members(raw: bytes, coding: str, max_bytes: int) -> bytes:
-    """Every gzip member in turn (RFC 1952 2.2: a gzip body is a series of members)."""
-    out = b""
+    """Every gzip member in turn (RFC 1952 2.2: a gzip body is a series of members), at
+    most ``MAX_MEMBERS``."""
+    out: list[bytes] = []
+    size = 0
     rest = raw
-    while True:
-        member, rest = _one(rest, _GZIP, coding, max_bytes - len(out))
-        out += member
+    for _ in range(MAX_MEMBERS):
+        member, rest = _one(rest, _GZIP, coding, max_bytes - size)
+        out.append(member)
+        size += len(member)
         if not rest:
-            return out
+            return b"".join(out)
+    raise CodingError(f"more than {MAX_MEMBERS} gzip members; send the body as one")
 
 
 def _one(raw: bytes, wbits: int, coding: str, max_bytes: int) -> tuple[bytes, bytes]:
