@@ -110,6 +110,9 @@ def _requests() -> Iterator[bytes]:
                     path="/v1/opt-out")
         yield _post(f'{{"number": "8015550123", "campaign": {quoted}}}'.encode(),
                     path="/v1/opt-out")
+        yield _post(json.dumps({"number": "8015550124", "campaign": "ut-solar-manual",
+                                "source": f"agent: call me at {spelt}"}).encode(),
+                    path="/v1/opt-out")
         yield _post(gzip.compress(quoted.encode())[:-3], extra="Content-Encoding: gzip\r\n")
         yield _post(body, token=spelt)
         yield _post(b"", path=f"/v1/{spelt}")
