@@ -204,7 +204,8 @@ def _stop_decoding(request: web.Request) -> None:
     later), inflating every byte — a gzip body of zeros costs about 1000 times its size to
     inflate, so a peer without the token had the node inflate a GB (about a second of its
     one loop) per MB it sent. Failing the body ends the lingering: the connection closes
-    once the answer is written."""
+    once the answer is written. (``GuardedSite`` now turns aiohttp's inflating off and the
+    app inflates a body read whole, ``coding.py``; this stays for a runner that does not.)"""
     codings = request.headers.getall("Content-Encoding", [])
     if all(coding.strip().lower() in _PLAIN for coding in codings):
         return
