@@ -7,6 +7,7 @@ Every error names the key and says how to fix it.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -531,6 +532,10 @@ def _http(where: str, raw: Mapping[str, Any]) -> HttpSettings:
               "budget_ms")
     _port(where, values, "TCP")
     _networks(where, "allowed_sources", values["allowed_sources"])
+    skew = values["max_at_skew"]
+    if not (math.isfinite(skew) and skew >= 0):  # nan compared false: an 'at' never skewed
+        raise ConfigError(f"{where}: max_at_skew {skew!r} must be a number of seconds, 0 "
+                          "or more (0: any 'at' is decided)")
     return HttpSettings(**values)
 
 

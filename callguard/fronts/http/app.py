@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import json
 import re
+import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.fronts.http.coding import CodingError, InflatedTooLargeError, inflate
 from callguard.fronts.http.limits import (
     BadBodyError,
     BodyTimeoutError,
@@ -49,6 +51,7 @@ from callguard.logredact import redacted_error
 from callguard.numbers.parse import named_character
 from callguard.numbers.redact import redact_digits
 from callguard.policy import DialingMode
+from callguard.policy.core import FAIL_CLOSED, refusal
 
 __all__ = ["OPENAPI_PATH", "HttpSettings", "build_app"]
 
@@ -77,14 +80,24 @@ class HttpSettings:
     body_timeout_ms: int = 10_000  # and its body within this (408)
     allowed_sources: tuple[str, ...] = ()  # addresses/networks; empty: any
     budget_ms: int = 250  # the gate's time budget for one /v1/check decision, as FastAGI/SIP
+    # Seconds a /v1/check ``at`` may lie from the node's clock; past it a recorded BLOCK
+    # (callguard:at-skew). 0: off (acceptance runs and replays send fixed instants).
+    max_at_skew: float = 0.0
 
     def limits(self) -> HttpLimitSettings:
-        """The connection limits, for ``GuardedSite``."""
+        """The connection (and request) limits, for ``GuardedSite`` and ``build_app``."""
         return HttpLimitSettings(max_connections=self.max_connections,
                                  max_connections_per_source=self.max_connections_per_source,
                                  header_timeout_ms=self.header_timeout_ms,
                                  body_timeout_ms=self.body_timeout_ms,
-                                 allowed_sources=self.allowed_sources)
+                                 allowed_sources=self.allowed_sources,
+                                 max_at_skew=self.max_at_skew)
+
+
+def _shown(value: str, limit: int) -> str:
+    """A value the client sent, quoted in its 4xx so it can find its mistake — a number in
+    it by its last four: a proxy, or the dialer's own log, keeps what the answer says."""
+    return repr(redact_digits(value[:limit]))
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -155,7 +168,11 @@ def _auth(token: bytes) -> Any:
         if request.path not in _OPEN:
             given = request.headers.get("Authorization", "")
             scheme, _, value = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token):
+            # the bytes as sent: aiohttp decodes a header with surrogateescape, and a token
+            # holding a byte that is not UTF-8 (\xff) made .encode() raise — a 500 and an
+            # ERROR with a traceback per request, from a peer without the token
+            sent = value.encode("utf-8", "surrogateescape")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(sent, token):
                 return web.json_response({"error": "authentication required (Authorization: "
                                           "Bearer <token>)"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
@@ -168,20 +185,22 @@ async def _body(request: web.Request, required: tuple[str, ...],
     """The JSON object with string fields, or UsageError naming what is wrong
     (_MediaTypeError: the body does not say it is JSON)."""
     _media_type(request)
-    _content_coding(request)
+    coding = _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
-        raise UsageError(f"charset {charset[:40]!r} is not supported; send JSON in UTF-8")
+        raise UsageError(f"charset {_shown(charset, 40)} is not supported; send JSON in UTF-8")
     try:
         raw = await read_body(request, limits)
     except BodyTimeoutError:
         raise _BodyTooSlowError from None
     except BadBodyError as exc:
         raise _UndecodableError(str(exc)) from None
+    if coding:
+        raw = _inflated(request, raw, coding, limits)
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
-        raise UsageError(f"field {str(exc)[:40]!r} is given more than once") from None
+        raise UsageError(f"field {_shown(str(exc), 40)} is given more than once") from None
     except ValueError:  # not JSON, not UTF-8, an integer past Python's 4,300 digits
         raise UsageError("the body is not JSON (UTF-8)") from None
     except RecursionError:
@@ -190,7 +209,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raise UsageError("the body must be a JSON object")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise UsageError(f"unknown field(s) {', '.join(unknown)[:200]}")
+        raise UsageError(f"unknown field(s) {redact_digits(', '.join(unknown)[:200])}")
     for key in required:
         if key not in data:
             raise UsageError(f"missing field {key!r}")
@@ -210,7 +229,7 @@ def _media_type(request: web.Request) -> None:
     given = request.headers.get("Content-Type")
     if given is None:
         raise _MediaTypeError("no Content-Type; send the body as application/json (UTF-8)")
-    raise _MediaTypeError(f"Content-Type {given[:60]!r} is not supported; send the body as "
+    raise _MediaTypeError(f"Content-Type {_shown(given, 60)} is not supported; send the body as "
                           "application/json (UTF-8)")
 
 
@@ -233,29 +252,50 @@ class _UndecodableError(Exception):
     read: 400."""
 
 
-# What aiohttp's parser decodes (HttpRequestParser: gzip, deflate; br and zstd only with
-# their optional packages, not installed: the parser refuses those with a 400 itself).
+# What coding.inflate decodes (br and zstd: a 415, as any coding not named here).
 _CODINGS = frozenset({"gzip", "deflate", "identity"})
 
 
-def _content_coding(request: web.Request) -> None:
-    """A body in a content coding aiohttp does not decode (``foo``, ``compress``, a list
-    such as ``gzip, gzip``) was read as if it had none, and a body that says it is encoded
-    decided as plain JSON; two ``Content-Encoding`` lines were decoded by the first alone.
-    Neither is guessed at (RFC 9110 8.4: a coding the server does not accept is a 415)."""
+def _inflated(request: web.Request, raw: bytes, coding: str,
+              limits: ConnectionLimits | None) -> bytes:
+    """The body undone from its content coding (``coding.py``: a gzip body cut before
+    its trailer is refused), within ``max_body_bytes`` inflated (413 past it)."""
+    if request.content.total_compressed_bytes is not None:
+        # aiohttp inflated it (a runner without auto_decompress=False, not GuardedSite):
+        # whether a gzip body was whole cannot be known, so it is not decided
+        raise _MediaTypeError("Content-Encoding is not accepted by this server; send the "
+                              "body as is", ("Accept-Encoding", "identity"))
+    try:
+        return inflate(raw, coding, request.client_max_size)
+    except CodingError as exc:
+        if limits is not None:
+            limits.counts["bad_body"] += 1
+        raise _UndecodableError(redact_digits(str(exc))[:200]) from None
+    except InflatedTooLargeError:
+        raise web.HTTPRequestEntityTooLarge(request.client_max_size,
+                                            request.client_max_size + 1) from None
+
+
+def _content_coding(request: web.Request) -> str:
+    """The body's content coding ("" for none or identity). A body in a coding not decoded
+    here (``foo``, ``compress``, a list such as ``gzip, gzip``) was read as if it had none,
+    and a body that says it is encoded decided as plain JSON; two ``Content-Encoding``
+    lines were decoded by the first alone. Neither is guessed at (RFC 9110 8.4: a coding
+    the server does not accept is a 415)."""
     transfer = request.headers.get("Transfer-Encoding")
     if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
             "chunked"]:
         # ``gzip, chunked``: aiohttp undoes the chunking only, and read the rest as plain
-        raise _TransferCodingError(f"Transfer-Encoding {transfer[:60]!r} is not supported; "
+        raise _TransferCodingError(f"Transfer-Encoding {_shown(transfer, 60)} is not supported; "
                                    "send the body chunked or with a Content-Length")
     given = request.headers.getall("Content-Encoding", [])
     if not given:
-        return
-    if len(given) == 1 and given[0].strip().lower() in _CODINGS:
-        return
-    shown = ", ".join(given)[:60]
-    raise _MediaTypeError(f"Content-Encoding {shown!r} is not supported; send the body "
+        return ""
+    coding = given[0].strip().lower()
+    if len(given) == 1 and coding in _CODINGS:
+        return "" if coding == "identity" else coding
+    shown = ", ".join(given)
+    raise _MediaTypeError(f"Content-Encoding {_shown(shown, 60)} is not supported; send the body "
                           "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
 
 
@@ -310,9 +350,9 @@ def _instant(text: str) -> datetime:
         at = datetime.fromisoformat(text)
     except ValueError:
         if _LEAP_SECOND.search(text):
-            raise UsageError(f"'at' {text[:60]!r} is a leap second (:60), which callguard "
+            raise UsageError(f"'at' {_shown(text, 60)} is a leap second (:60), which callguard "
                              "cannot represent; send the second before it (:59)") from None
-        raise UsageError(f"'at' {text[:60]!r} is not an ISO-8601 instant") from None
+        raise UsageError(f"'at' {_shown(text, 60)} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
     try:
@@ -329,10 +369,36 @@ def _instant(text: str) -> datetime:
 _YEARS = (1900, 2999)
 
 
+AT_SKEW = "callguard:at-skew"
+
+
+def _gate_clock(gate: Gate) -> datetime:
+    """The node's clock as the gate reads it (serve_at.py and tests move the gate's)."""
+    now: datetime = gate._clock()  # noqa: SLF001
+    return now
+
+
+def _skewed(at: datetime | None, now: datetime, skew_s: float) -> str | None:
+    """Why ``at`` is too far from the node's clock to be decided as the call's instant
+    (None: not, or the check is off). ``at`` is the client's word: a hostile or broken
+    dialer sending a past weekday 11:00 at 23:00 had the calling-hours rules judge an
+    instant the call is not placed at. Only an operator who knows the dialer sends its
+    real clock turns this on (``[http] max_at_skew``)."""
+    if at is None or skew_s <= 0:
+        return None
+    off = (at - now).total_seconds()
+    if abs(off) <= skew_s:
+        return None
+    side = "behind" if off < 0 else "ahead of"
+    return (f"'at' is {abs(off):.0f} s {side} the node's clock, more than [http] "
+            f"max_at_skew {skew_s:g} s: the call would be judged at an instant it is not "
+            "placed at; call not placed")
+
+
 def _mode(mode: str | None) -> None:
     """An unknown mode is the sender's error (400), not a call to decide and record."""
     if mode is not None and mode not in _MODES:
-        raise UsageError(f"'mode' {mode[:40]!r} is not one of {', '.join(sorted(_MODES))} "
+        raise UsageError(f"'mode' {_shown(mode, 40)} is not one of {', '.join(sorted(_MODES))} "
                          "(omit it for the campaign's)")
 
 
@@ -361,9 +427,13 @@ _DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
 
 def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: bytes,
               max_body_bytes: int = 65_536, limits: ConnectionLimits | None = None,
-              budget_s: float = _DEFAULT_BUDGET_S) -> web.Application:
-    """The application; the caller runs it (``web.AppRunner`` and ``GuardedSite``)."""
+              budget_s: float = _DEFAULT_BUDGET_S,
+              at_skew_s: float | None = None) -> web.Application:
+    """The application; the caller runs it (``web.AppRunner`` and ``GuardedSite``).
+    ``at_skew_s``: ``[http] max_at_skew`` (None: the limits' own, else off)."""
     counts: Counter[str] = limits.counts if limits is not None else Counter()
+    skew_s = at_skew_s if at_skew_s is not None else (
+        limits.settings.max_at_skew if limits is not None else 0.0)
 
     async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "alive"})
@@ -395,12 +465,18 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
             return _error(400, str(exc))
         except _REFUSED as exc:
             return _refusal(exc, counts)
-        # The gate owns the time budget, as for FastAGI and SIP: past it the answer is the
-        # recorded BLOCK callguard:time-budget, never a hung client.
-        decision = await gate.check(CheckRequest(
+        asked = CheckRequest(
             number=data["number"], campaign=data["campaign"], mode=data.get("mode"), at=at,
             location=data.get("location"), front="http",
-            reference=data.get("reference") or None), budget_s=budget_s)
+            reference=data.get("reference") or None)
+        skewed = _skewed(at, _gate_clock(gate), skew_s)
+        if skewed is not None:  # every /v1/check places a call (a scrub is the CLI's)
+            counts["at_skew"] += 1
+            decision = await gate.refuse(asked, refusal(AT_SKEW, FAIL_CLOSED, skewed),
+                                         started=time.perf_counter())
+        else:  # the gate owns the time budget, as for FastAGI and SIP: past it the answer
+            # is the recorded BLOCK callguard:time-budget, never a hung client
+            decision = await gate.check(asked, budget_s=budget_s)
         return web.json_response(decision.to_dict())
 
     async def opt_out(request: web.Request) -> web.Response:
@@ -411,7 +487,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
                                       source=data.get("source") or "http")
         except (UsageError, NumberError) as exc:
             counts["bad_request"] += 1
-            return _error(400, str(exc))
+            return _error(400, redact_digits(str(exc)))  # the campaign as sent, quoted
         except _REFUSED as exc:
             return _refusal(exc, counts)
         except StoreError as exc:

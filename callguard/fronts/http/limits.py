@@ -54,6 +54,7 @@ class HttpLimitSettings:
     header_timeout_ms: int = 5000
     body_timeout_ms: int = 10_000
     allowed_sources: tuple[str, ...] = ()  # empty: any address (the token still applies)
+    max_at_skew: float = 0.0  # a /v1/check 'at' this far from the node's clock: BLOCK (app)
 
 
 @dataclass
@@ -203,7 +204,8 @@ def _stop_decoding(request: web.Request) -> None:
     later), inflating every byte — a gzip body of zeros costs about 1000 times its size to
     inflate, so a peer without the token had the node inflate a GB (about a second of its
     one loop) per MB it sent. Failing the body ends the lingering: the connection closes
-    once the answer is written."""
+    once the answer is written. (``GuardedSite`` now turns aiohttp's inflating off and the
+    app inflates a body read whole, ``coding.py``; this stays for a runner that does not.)"""
     codings = request.headers.getall("Content-Encoding", [])
     if all(coding.strip().lower() in _PLAIN for coding in codings):
         return
@@ -252,8 +254,12 @@ async def read_body(request: web.Request, limits: ConnectionLimits | None) -> by
         if limits is not None:
             limits.counts["bad_body"] += 1
         reason = _reason(str(exc))
-        if isinstance(exc, TransferEncodingError) and "chunk" not in reason.lower():
-            reason = f"malformed chunk: {reason}"  # the Python parser quotes the line only
+        # the Python parser quotes the line only, raised as is or (a request pipelined
+        # behind another) as the RequestPayloadError its payload was failed with
+        chunked = (exc, exc.__cause__)
+        if (any(isinstance(e, TransferEncodingError) for e in chunked)
+                and "chunk" not in reason.lower()):
+            reason = f"malformed chunk: {reason}"
         raise BadBodyError(reason) from None
 
 
@@ -348,7 +354,9 @@ class GuardedSite:
         limits = self._limits
 
         loop = asyncio.get_running_loop()
-        options = factory._kwargs  # noqa: SLF001 - what factory() passes (runner options)
+        # what factory() passes (runner options); content codings are undone by the app
+        # (coding.py: aiohttp decided a gzip body cut before its trailer)
+        options = {**factory._kwargs, "auto_decompress": False}  # noqa: SLF001
 
         def protocol() -> _Guarded:
             return _Guarded(limits, _RequestHandler(factory, limits.counts, loop=loop,

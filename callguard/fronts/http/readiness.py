@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,9 +31,16 @@ def _detail(text: str) -> str:
     return text if len(text) <= _DETAIL_MAX else text[:_DETAIL_MAX - 1] + "\u2026"
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    """libc, found once: ``find_library`` runs ``ldconfig -p`` in a subprocess (about 2 ms
+    and a fork on the loop), and /readyz — open to any peer — asked for it every time."""
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
 def adjtimex_synchronised() -> tuple[bool, str]:
     """Ask the kernel (adjtimex, read-only) whether NTP/PTP keeps the clock synchronised."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc = _libc()
     buffer = ctypes.create_string_buffer(512)  # struct timex, modes = 0: read only
     state = libc.adjtimex(buffer)
     if state < 0:

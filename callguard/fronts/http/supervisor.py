@@ -371,8 +371,9 @@ class SupervisorPage:
         _once(request, "tz")
         tz = request.query.get("tz", "UTC")
         if zone_named(tz) is None:
-            return web.json_response({"error": f"tz {tz[:60]!r} is not a time zone name"},
-                                     status=400)
+            # quoted for the client, a number in it by its last four (as /v1/check's 4xx)
+            return web.json_response({"error": f"tz {redact_digits(tz[:60])!r} is not a "
+                                      "time zone name"}, status=400)
         async with self._building:
             now = self._clock()
             made = self._reports.get(tz)
