@@ -5,6 +5,7 @@ do-not-call request reads as "none" and the call is ALLOWed (47 CFR 64.1200(d)(3
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -164,4 +165,21 @@ async def test_the_kept_refusal_clears_with_the_newest_backup_or_an_acceptance(
         assert read_mark(path, again.marker)[0] == seq + 1
     finally:
         await again.aclose()
+        await admin.aclose()
+
+
+async def test_a_node_without_a_data_dir_file_closes_after_refusing(redis_server):
+    """A store opened without a data dir (no mark file) refuses a restored store in
+    memory; nothing to keep, so its close must not wait for a write that never starts."""
+    admin = aioredis.from_url(redis_server.url)
+    node = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2),
+                        RecordsSettings())
+    await node.start()
+    try:
+        await node.apply([_dnc(LOST)])
+        await admin.set(SEQ_KEY, 0)  # restored from an older backup
+        with pytest.raises(StoreError, match="older than one this node"):
+            await node.company_dnc(SELLER, LOST)
+    finally:
+        await asyncio.wait_for(node.aclose(), 5)
         await admin.aclose()

@@ -278,7 +278,8 @@ class HighWater:
         """Write what is pending (at close); a failure is left to the next start."""
         with contextlib.suppress(StoreError):
             await self.kept(self.known)
-            while self._pending() and self._error is None:  # a refusal not yet kept
+            while (self.path is not None and self.marker is not None and self._pending()
+                   and self._error is None):  # a refusal not yet kept
                 self._keep()
                 if self._writing is not None:
                     await asyncio.shield(self._writing)
