@@ -19,8 +19,10 @@ from callguard.stores.redis.high_water import (
     ID_WINDOW,
     IDS_KEY,
     SEQ_KEY,
+    check_not_behind,
     check_store_not_behind,
     read_mark,
+    read_state,
     write_high_water,
 )
 from callguard.stores.redis.records import RecordsSettings, RedisRecords
@@ -183,3 +185,19 @@ async def test_a_node_without_a_data_dir_file_closes_after_refusing(redis_server
     finally:
         await asyncio.wait_for(node.aclose(), 5)
         await admin.aclose()
+
+
+def test_a_kept_refusal_asks_only_for_the_nodes_own_id_back(tmp_path):
+    """The CLI reader on a data dir whose file says refusing: the store's id for the mark
+    the node's own (the newest backup) passes; another or none refuses; a mark without an
+    id (a file from before ids) asks only for the counter back, as the running node does."""
+    write_high_water(tmp_path / HIGH_WATER_FILE, "m", 7, "aa", refusing=True)
+    check_not_behind(tmp_path, "m", b"9", b"aa")
+    for at_mark in (b"bb", None):
+        with pytest.raises(StoreError, match="cannot be trusted"):
+            check_not_behind(tmp_path, "m", b"9", at_mark)
+    write_high_water(tmp_path / HIGH_WATER_FILE, "m", 7, None, refusing=True)
+    check_not_behind(tmp_path, "m", b"7", None)
+    with pytest.raises(StoreError, match="cannot be trusted"):
+        check_not_behind(tmp_path, "m", b"6", None)
+    assert read_state(tmp_path / HIGH_WATER_FILE, "other") == (0, None, False)
