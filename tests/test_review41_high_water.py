@@ -60,6 +60,7 @@ async def test_a_read_sent_before_the_store_was_accepted_raises_no_alarm(tmp_pat
         await admin.set(SEQ_KEY, 1)  # restored from an older backup
         with pytest.raises(StoreError, match="older than one this node"):
             await node.company_dnc(SELLER, "+18015550190")
+        await node._high.flush()  # the refusal kept (the CLI below is another process)
         write_high_water(tmp_path / "a" / HIGH_WATER_FILE, node.marker, 1)  # accepted
         await node.recheck()
         assert node.behind is None

@@ -25,7 +25,9 @@ same script: a different id is another history (restored, then rewritten) and th
 is behind, as when the counter is lower. An id the store no longer holds (more than
 ``ID_WINDOW`` writes since, a store written before ids, a mark file without one) cannot
 tell: accepted, as before, except by a node already refusing, which waits for the id it
-knows back (the newest backup) or ``records-accept-older``. Not a flag written into Redis
+knows back (the newest backup) or ``records-accept-older``; the mark file says so
+(``"refusing": true``), so a restart (or the CLI on that data dir) refuses too once the
+store has dropped the id it needed. Not a flag written into Redis
 by the first node that notices: a replica promoted after a failed WAIT would carry it and
 lock every node out; an id per counter value is true of any copy that holds it.
 """
@@ -44,7 +46,7 @@ from callguard.stores.embedded.identity import write_atomically
 
 __all__ = ["HIGH_WATER_FILE", "IDS_KEY", "ID_WINDOW", "SEQ_KEY", "HighWater", "behind_reason",
            "check_not_behind", "check_store_not_behind", "diverged", "read_high_water",
-           "read_mark", "store_counter", "store_id", "write_high_water"]
+           "read_mark", "read_state", "store_counter", "store_id", "write_high_water"]
 
 HIGH_WATER_FILE = "records-redis-high-water.json"
 SEQ_KEY = "callguard:records-seq"
@@ -92,8 +94,9 @@ def check_not_behind(data_dir: Path, marker: str | None, on_server: Any,
     StoreError when the store's counter is below the mark this data dir remembers, or its
     id for the mark (``at_mark``, HGET ``IDS_KEY`` <mark>; None: not read) is another."""
     path = data_dir / HIGH_WATER_FILE
-    mark, mark_id = read_mark(path, marker)
-    if store_counter(on_server) < mark or diverged(mark_id, at_mark):
+    mark, mark_id, refusing = read_state(path, marker)
+    if store_counter(on_server) < mark or diverged(mark_id, at_mark) or (
+            refusing and mark_id is not None and store_id(at_mark) != mark_id):
         raise StoreError(f"record store (Redis) cannot be trusted: {behind_reason(path)}")
 
 
@@ -118,45 +121,63 @@ def read_mark(path: Path, marker: str | None) -> tuple[int, str | None]:
     another store's; id None: a file written before ids, or the store held none);
     StoreError when the file cannot be read or is damaged (fail closed: a damaged mark
     would let an older store through)."""
+    seq, seq_id, _ = read_state(path, marker)
+    return seq, seq_id
+
+
+def read_state(path: Path, marker: str | None) -> tuple[int, str | None, bool]:
+    """``read_mark`` and whether the node found the store behind when it wrote the file
+    (``"refusing"``): held across a restart, which could no longer tell once the store
+    dropped the id for the mark."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return 0, None
+        return 0, None, False
     except OSError as exc:
         raise StoreError(f"record store (Redis): cannot read {path}: {exc.strerror}") from None
     try:
         data = orjson.loads(raw)
         seq, owner, seq_id = data["seq"], data["marker"], data.get("id")
+        refusing = data.get("refusing", False)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
-        seq = owner = seq_id = None
+        seq = owner = seq_id = refusing = None
     if (not isinstance(seq, int) or seq < 0 or not isinstance(owner, str)
-            or not (seq_id is None or isinstance(seq_id, str))):
+            or not (seq_id is None or isinstance(seq_id, str))
+            or not isinstance(refusing, bool)):
         raise StoreError(f"record store (Redis): {path} is damaged; restore the newest "
                          "backup of Redis or re-record the changes made since it, then run "
                          "`callguard records-accept-older`")
-    return (seq, seq_id) if owner == marker else (0, None)
+    return (seq, seq_id, refusing) if owner == marker else (0, None, False)
 
 
-def write_high_water(path: Path, marker: str, seq: int, seq_id: str | None = None) -> None:
-    """Write the mark (and its id, when known) durably; StoreError when it cannot be."""
+def write_high_water(path: Path, marker: str, seq: int, seq_id: str | None = None,
+                     refusing: bool = False) -> None:
+    """Write the mark (and its id, when known; and that the node refuses the store, when
+    it does) durably; StoreError when it cannot be."""
     data: dict[str, Any] = {"marker": marker, "seq": seq}
     if seq_id is not None:
         data["id"] = seq_id
+    if refusing:
+        data["refusing"] = True
     try:
         write_atomically(path, orjson.dumps(data).decode() + "\n")
     except OSError as exc:
         raise StoreError(f"record store (Redis): cannot write {path}: {exc.strerror}") from None
 
 
-def _raise_to(path: Path, marker: str, seq: int,
-              seq_id: str | None) -> tuple[int, str | None]:
+def _raise_to(path: Path, marker: str, seq: int, seq_id: str | None,
+              refusing: bool | None = None) -> tuple[int, str | None]:
     """Write ``seq`` unless the file holds more (the CLI and serve on one data dir each keep
-    their own; neither lowers the other's): the mark written, with its id."""
+    their own; neither lowers the other's): the mark written, with its id. ``refusing``:
+    set or cleared by a writer that found the store behind or caught up; None keeps the
+    file's (another process on the data dir refuses: not cleared by one that never did)."""
+    held_refusing = False
     with contextlib.suppress(StoreError):  # damaged: written whole again
-        held, held_id = read_mark(path, marker)
+        held, held_id, held_refusing = read_state(path, marker)
         if held > seq or (held == seq and seq_id is None):
             seq, seq_id = held, held_id
-    write_high_water(path, marker, seq, seq_id)
+    write_high_water(path, marker, seq, seq_id,
+                     held_refusing if refusing is None else refusing)
     return seq, seq_id
 
 
@@ -171,6 +192,8 @@ class HighWater:
         self.known_id: str | None = None  # the store's id for it (None: not known)
         self.saved = 0  # what the file holds
         self.saved_id: str | None = None
+        self.refusing = False  # the store found behind (kept in the file: a restart refuses)
+        self.saved_refusing = False
         self._writing: asyncio.Task[None] | None = None
         self._error: StoreError | None = None
 
@@ -178,8 +201,15 @@ class HighWater:
         """Read the remembered mark of the store this node relies on."""
         self.marker = marker
         if self.path is not None:
-            self.known, self.known_id = read_mark(self.path, marker)
+            self.known, self.known_id, self.refusing = read_state(self.path, marker)
             self.saved, self.saved_id = self.known, self.known_id
+            self.saved_refusing = self.refusing
+
+    def refuse(self, refusing: bool) -> None:
+        """The node found the store behind (or caught up again): kept in the file soon."""
+        if refusing != self.refusing:
+            self.refusing = refusing
+            self._keep()
 
     def seen(self, on_server: int, seq_id: str | None = None) -> None:
         """A counter read from the store that is not behind, and the store's id for it:
@@ -189,13 +219,17 @@ class HighWater:
             self.known, self.known_id = on_server, seq_id
             self._keep()
 
-    def adopt(self, seq: int, seq_id: str | None) -> None:
+    def adopt(self, seq: int, seq_id: str | None, refusing: bool = False) -> None:
         """The mark as the file now holds it (``records-accept-older``: lowered, or set
-        to another history's counter)."""
+        to another history's counter); the node no longer refuses (a refusal the file
+        still says, written over the acceptance, is cleared soon)."""
         self.known, self.known_id = self.saved, self.saved_id = seq, seq_id
+        self.saved_refusing, self.refusing = refusing, False
+        if refusing:
+            self._keep()
 
     def _pending(self) -> bool:
-        return self.saved < self.known or (
+        return self.saved_refusing != self.refusing or self.saved < self.known or (
             self.saved == self.known and self.known_id is not None
             and self.saved_id != self.known_id)
 
@@ -225,14 +259,16 @@ class HighWater:
         assert self.path is not None
         assert self.marker is not None
         while self._pending():
-            value, value_id = self.known, self.known_id
+            value, value_id, refusing = self.known, self.known_id, self.refusing
+            said = refusing if refusing or self.saved_refusing else None  # None: no opinion
             try:
                 value, value_id = await asyncio.to_thread(_raise_to, self.path, self.marker,
-                                                          value, value_id)
+                                                          value, value_id, said)
             except StoreError as exc:
                 self._error = exc
                 return
             self._error = None
+            self.saved_refusing = refusing
             if value >= self.saved:
                 self.saved, self.saved_id = value, value_id
             if value > self.known or (value == self.known and self.known_id is None):
@@ -242,3 +278,8 @@ class HighWater:
         """Write what is pending (at close); a failure is left to the next start."""
         with contextlib.suppress(StoreError):
             await self.kept(self.known)
+            while (self.path is not None and self.marker is not None and self._pending()
+                   and self._error is None):  # a refusal not yet kept
+                self._keep()
+                if self._writing is not None:
+                    await asyncio.shield(self._writing)

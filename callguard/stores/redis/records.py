@@ -66,7 +66,7 @@ from callguard.stores.redis.high_water import (
     HighWater,
     behind_reason,
     diverged,
-    read_mark,
+    read_state,
     store_counter,
     store_id,
 )
@@ -446,6 +446,8 @@ class RedisRecords:
             remember_marker(self._remember, rely)
         self._token = rely.encode() if rely is not None else None
         self._high.load(rely)
+        if self._high.refusing:  # refused before its restart: until its id is back
+            self._went_behind(store_counter(seq), "remembered")
         floor, floor_id = self._high.known, self._high.known_id
         try:  # a node down through a restore rewritten past its mark: the id tells
             at_floor, at_counter = await self._client.hmget(IDS_KEY, [floor, store_counter(seq)])
@@ -523,16 +525,22 @@ class RedisRecords:
         if on_server < floor or other or (self.behind is not None and (
                 on_server < self._high.known or unproven)):
             if self.behind is None:
-                self.behind = behind_reason(self._high.path)
-                self.went_back += 1
-                _log.warning("records_store_behind", problem=self.behind,
-                             node_mark=self._high.known, store_mark=on_server,
-                             history="another" if other else "older")
+                self._went_behind(on_server, "another" if other else "older")
             return
         if self.behind is not None:
             _log.info("records_store_caught_up", store_mark=on_server)
             self.behind = None
+            self._high.refuse(False)
         self._high.seen(on_server, store_id(at_counter))
+
+    def _went_behind(self, on_server: int, history: str) -> None:
+        """Refuse the store, and say so in the mark file (a restart refuses too: it could
+        not tell once the store dropped the id for the mark)."""
+        self.behind = behind_reason(self._high.path)
+        self.went_back += 1
+        _log.warning("records_store_behind", problem=self.behind, node_mark=self._high.known,
+                     store_mark=on_server, history=history)
+        self._high.refuse(True)
 
     async def _accepted(self) -> None:
         """While behind: whether ``callguard records-accept-older`` lowered the remembered
@@ -541,13 +549,14 @@ class RedisRecords:
         if self.behind is None or path is None:
             return
         try:
-            remembered = await asyncio.to_thread(read_mark, path, self._high.marker)
+            seq, seq_id, refusing = await asyncio.to_thread(read_state, path,
+                                                            self._high.marker)
         except StoreError:
             return
         high = self._high
-        if remembered not in ((high.known, high.known_id), (high.saved, high.saved_id)):
-            _log.warning("records_older_accepted", node_mark=remembered[0])
-            high.adopt(*remembered)
+        if (seq, seq_id) not in ((high.known, high.known_id), (high.saved, high.saved_id)):
+            _log.warning("records_older_accepted", node_mark=seq)
+            high.adopt(seq, seq_id, refusing)
             self.behind = None
 
     def config_seen(self, answers: Sequence[Any]) -> None:
