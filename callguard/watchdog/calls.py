@@ -374,6 +374,17 @@ class _Call:
     # Originated legs whose DialBegin carried CALLGUARD_FOLLOW: the gate allowed them
     # before they were called, whatever a later state read says (``_asked_from``).
     dialled_carrying: set[str] = field(default_factory=set)
+    # AppDial2 legs of a picture that began their own call (Uniqueid = Linkedid: requested
+    # with no calling channel, channel_internal_api.c ``__ast_channel_internal_alloc``
+    # takes a requestor's Linkedid) -> their ChannelState, "6" once a DialEnd ANSWER is
+    # seen: the only ones a pre-dial ALLOW they carry can have been set on
+    # (``_rebuild_call``). One with a requestor (ARI originate's ``originator``, Page())
+    # inherited its variables from it (dial.c ``begin_dial_prerun``:
+    # ``ast_channel_inherit_variables``): the agent an ARI dialer rings for the answered
+    # customer carries the customer's value.
+    originated_alone: dict[str, str] = field(default_factory=dict)
+    # when each of those legs' DialEnd ANSWER came, seen before the call was followed
+    originated_answer_at: dict[str, float] = field(default_factory=dict)
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -601,9 +612,10 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
-        if carrier and call.apps.get(carrier) == ORIGINATED_APP:
+        if carrier and carrier in call.originated_alone:
             call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
-            self._originated_in_picture(call, carrier, value, None, now)
+            self._originated_in_picture(call, carrier, value,
+                                        call.originated_alone[carrier], now)
         return self._resume(call, now)
 
     def _newchannel(self, event: Event, now: float) -> list[Effect]:
@@ -755,6 +767,12 @@ class CallTracker:
             return []
         if not caller and dest not in call.originated:
             return []
+        if (not caller and dest in call.originated_alone and dest not in call.dialled
+                and event.get("DialStatus") == "ANSWER"):
+            # A picture's AppDial2 leg answering before the call is followed (its
+            # CALLGUARD_FOLLOW still being read with Getvar): ``_originated_in_picture``
+            call.originated_alone[dest] = "6"
+            call.originated_answer_at.setdefault(dest, now)
         if (dest not in call.dialled and call.rebuilt and call.dest is None
                 and caller in call.channels.values()):
             call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
@@ -1591,10 +1609,13 @@ class CallTracker:
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
             value = follow_value(item)
+            call.originated_alone.pop(name, None)  # this picture's word only
             if item.get("Application") == ORIGINATED_APP:
                 call.originated.add(name)
-                if value:
-                    call.dialled_carrying.add(name)
+                if uniqueid == item.get("Linkedid"):
+                    call.originated_alone[name] = item.get("ChannelState", "")
+                    if value:
+                        call.dialled_carrying.add(name)
             if not value:
                 continue
             call.carriers.add(name)
@@ -1624,9 +1645,12 @@ class CallTracker:
         call.dialled.add(name)
         call.called_side.add(name)
         if state == "6":
+            # Up in the picture, or its DialEnd ANSWER seen before its variable's Getvar
+            # was answered (``_dial_end``): taken for unanswered, the called party's
+            # hangup counted as one before the answer and released nothing.
             call.answered_legs.add(name)
             call.dial_status = call.dial_status or "ANSWER"
-            self._answered_unseen(call, now)
+            self._answered_unseen(call, call.originated_answer_at.get(name, now))
 
     def _rebuilt_dest(self, call: _Call, item: Event, now: float) -> None:
         """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
