@@ -126,3 +126,53 @@ def test_an_answer_seen_before_the_follow_variables_getvar_answer_counts():
     [record] = [f for name, f in reports if name == "line-release"]
     assert record["ended_by"] == "called-party"
     assert record["called_channel"] == CUSTOMER
+
+
+def test_a_called_party_listed_in_a_picture_went_in_the_next_outage_not_the_first():
+    """hast18 keeps when the outage a call was FIRST rebuilt after began (``rebuild_since``)
+    and bounds a late question's release from it. A restart (AMI away 0-24.5 s) finds lab
+    call-01 talking — the called party's ``AppDial`` leg listed — and seeks the number's
+    digest in the decision record (up to 1 s). AMI drops again at 24.8 s; the called party
+    hangs up meanwhile; the picture at 25.1 s no longer lists it. The lookup ends with
+    nothing at 25.5 s and the calling legs are released: the called party was up at 24.5
+    (listed) and until 24.8 (its Hangup would have been seen), so the release came at most
+    1.0 s after its hangup. Bounded from 0, the line-release said "up to 25.8 s, not within
+    the 25 s" (Utah 13-25a-103(5)(e)) with an outage of 25.5 s, and a violation-risk was
+    written: false records for the compliance officer.
+
+    REPLAYS lab call-01 (Asterisk 22.10.1) through the pure tracker; the pictures are
+    ``picture_at``'s, SYNTHESISED from it (said in tests/test_watchdog.py)."""
+    from tests.test_watchdog import CALL_01, CALLED_01, CALLER_01, lab_events, parse
+
+    events = [parse(e) for e in lab_events(CALL_01)]
+    linkedid = events[0]["Linkedid"]
+    gone = next(i for i, e in enumerate(events) if e.get("Event") == "Hangup"
+                and e.get("Channel") == CALLED_01)
+    follow = f"{FOLLOW}={carried()}"
+    talking = picture_at(events, gone - 3)
+    assert "AppDial" in [item["Application"] for item in talking]
+    after = [item for item in picture_at(events, gone + 1) if item["Channel"] in CALLER_01]
+    for item in talking + after:
+        item["ChanVariable"] = follow
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(number_lookup_s=1.0), report=written(reports))
+    tracker.disconnected(0.0)
+    assert tracker.reconcile(talking, 24.5)  # FindNumber: the release waits for it
+    tracker.disconnected(24.8)
+    assert tracker.reconcile(after, 25.1) == []  # still waiting for the number
+    reads = tracker.due(25.5)  # no record found in time: the transfer variables, then
+    effects = []
+    for read in reads:
+        assert isinstance(read, ReadVariable)
+        effects.extend(tracker.variable_read(linkedid, read.channel, read.variable, "",
+                                             25.55))
+    assert sorted(e.channel for e in effects if isinstance(e, HangupChannel)) == CALLER_01
+    for uniqueid, channel in list(tracker.calls[linkedid].channels.items()):
+        tracker.feed({"Event": "Hangup", "Channel": channel, "Linkedid": linkedid,
+                      "Uniqueid": uniqueid, "Cause": "16"}, 25.8)
+    assert not [f for name, f in reports if name == "violation-risk"]
+    [release] = [f for name, f in reports if name == "line-release"]
+    assert release["release_ms"] == pytest.approx(1000.0, abs=1)
+    assert release["ami_outage_s"] == pytest.approx(0.7, abs=0.001)
+    assert release["release_ms_is_upper_bound"] is True
+    assert release["within_limit"] is True

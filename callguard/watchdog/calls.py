@@ -349,6 +349,13 @@ class _Call:
     # that channel: asked again after a later outage, the bound stays the first one's
     gone_since: float | None = None
     gone_of: str | None = None
+    # The called party's channel and when the outage began before the first picture that
+    # no longer listed it: it was known up until then (listed in the picture before, or
+    # dialled and seen since, its Hangup never seen), so it went in that outage — not in
+    # the one the call was first rebuilt after (``rebuild_since``). A question answered
+    # after a later picture (``_number_known``, ``_learn``) bounded its release from the
+    # first outage: "up to 25.8 s, a violation risk" for a release 1 s after the hangup.
+    dest_missing: tuple[str, float] | None = None
     # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
     # read ANSWER: together the only proof of the called party's channel name (``_resume``)
     dialled_peers: dict[str, str] = field(default_factory=dict)
@@ -1423,11 +1430,22 @@ class CallTracker:
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
+                self._dest_listed(call, now - outage)
                 effects.extend(self._resume(call, now, outage))
             else:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    @staticmethod
+    def _dest_listed(call: _Call, since: float) -> None:
+        """Whether the picture just taken lists the called party's channel: the outage
+        that began at ``since`` is the one it went in when this is the first to miss it."""
+        dest = call.dest
+        if dest is None or dest in call.channels.values():
+            call.dest_missing = None
+        elif call.dest_missing is None or call.dest_missing[0] != dest:
+            call.dest_missing = (dest, since)
 
     def _picture_bridges(self, live: list[Event]) -> bool:
         """Bridge membership as the picture shows it: a transfer or a hangup while AMI was
@@ -1681,13 +1699,8 @@ class CallTracker:
             asked = self._check_dialled_number(call)
             if asked:
                 return asked
-        dest_gone = call.dest is not None and call.dest not in call.channels.values()
-        if dest_gone:
-            if call.called_hangup_at is not None or not self._leftovers(call):
-                return []
-            if call.answered_at is not None:
-                return self._release_after_outage(call, now, outage)
-            return self._ask_gone_dest(call, now - outage)
+        if call.dest is not None and call.dest not in call.channels.values():
+            return self._resume_dest_gone(call, now, outage)
         if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
             return self._check_caller_id(call)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
@@ -1708,6 +1721,17 @@ class CallTracker:
         first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_hash else ()
         return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
                 for variable in (*first, DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+
+    def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
+        """The called party's channel went unseen: the rest released (answered) or its
+        answer asked, bounded by the outage it went in (``dest_missing``) when known."""
+        if call.called_hangup_at is not None or not self._leftovers(call):
+            return []
+        if call.dest_missing is not None and call.dest_missing[0] == call.dest:
+            outage = max(0.0, now - call.dest_missing[1])
+        if call.answered_at is not None:
+            return self._release_after_outage(call, now, outage)
+        return self._ask_gone_dest(call, now - outage)
 
     def _seek_number(self, call: _Call, now: float) -> list[Effect] | None:
         """The number's digest of a call followed again from its variable alone, sought in
