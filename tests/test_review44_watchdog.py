@@ -176,3 +176,52 @@ def test_a_called_party_listed_in_a_picture_went_in_the_next_outage_not_the_firs
     assert release["ami_outage_s"] == pytest.approx(0.7, abs=0.001)
     assert release["release_ms_is_upper_bound"] is True
     assert release["within_limit"] is True
+
+
+@pytest.mark.parametrize("channelvars", [True, False])
+def test_a_pre_dial_leg_listed_with_its_gosubs_last_application_is_the_called_party(
+        channelvars: bool):
+    """The customer's leg of an Originate whose pre-dial Gosub asked the gate, its far end
+    answering 183 (early media) and no 180: pbx_app.c ``pbx_exec`` restored the channel's
+    application to ``AppDial2`` after the Gosub's ``Return`` without publishing a snapshot,
+    and nothing published one since (chan_pjsip.c sets Ringing on a 180 only), so the
+    listing says ``Return``, state Down. Requested by no channel (Uniqueid = Linkedid),
+    Down, carrying the pre-dial ALLOW: the called party, as when listed ``AppDial2``
+    (hast18's test of that, test_asterisk18_watchdog.py). Taken for nothing, its own
+    Queue()'s agent became the called party and the customer's hangup released nothing.
+
+    SYNTHESISED from ``straight_to_the_customer`` (lab ``originate-app-answered``), the
+    picture ``picture_at``'s with the fields said here; the pure tracker, synthetic clock."""
+    events, agent_gone = straight_to_the_customer()
+    ringing = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin") + 1
+    follow = f"{FOLLOW}={carried()}"
+    picture = picture_at(events, ringing)
+    [item] = picture
+    assert item["Channel"] == CUSTOMER
+    assert item["Uniqueid"] == item["Linkedid"]
+    item.update(Application="Return", ChannelState="0")
+    if channelvars:
+        item["ChanVariable"] = follow
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(0.0)
+    effects = list(tracker.reconcile(picture, 10.0))
+    if not channelvars:
+        [read] = effects
+        assert isinstance(read, ReadVariable)
+        effects = tracker.variable_read(read.linkedid, read.channel, FOLLOW, carried(), 10.05)
+    now = 10.0
+    for recorded in events[ringing:]:
+        now += 0.1
+        event = ({**recorded, "ChanVariable": follow}
+                 if channelvars and recorded.get("Uniqueid") and "Channel" in recorded
+                 else recorded)
+        effects.extend(tracker.feed(event, now))
+        effects.extend(tracker.due(now))
+    now += 1.0
+    effects.extend(tracker.due(now))
+    assert {e.channel for e in effects if isinstance(e, HangupChannel)} == {AGENT}
+    tracker.feed(agent_gone, now + 0.1)
+    [record] = [f for name, f in reports if name == "line-release"]
+    assert record["ended_by"] == "called-party"
+    assert record["called_channel"] == CUSTOMER

@@ -1628,7 +1628,7 @@ class CallTracker:
                 self._rebuilt_dest(call, item, now)
             value = follow_value(item)
             call.originated_alone.pop(name, None)  # this picture's word only
-            if item.get("Application") == ORIGINATED_APP:
+            if self._requested(uniqueid, item):
                 call.originated.add(name)
                 if uniqueid == item.get("Linkedid"):
                     call.originated_alone[name] = item.get("ChannelState", "")
@@ -1645,6 +1645,22 @@ class CallTracker:
             if name in call.dialled_carrying:
                 self._originated_in_picture(call, name, follow_value(item) or "",
                                             item.get("ChannelState"), now)
+
+    @staticmethod
+    def _requested(uniqueid: str, item: Event) -> bool:
+        """A leg the dial API requested, not answered yet: listed ``AppDial2`` (dial.c
+        ``begin_dial_prerun``), or — requested by no channel (Uniqueid = Linkedid) and
+        still Down — listed with the last application of its pre-dial Gosub: pbx_app.c
+        ``pbx_exec`` restores the channel's application without publishing a snapshot,
+        and the listing is the snapshot until the next (its Ringing state, chan_pjsip.c
+        ``chan_pjsip_incoming_response`` on a 180; a far end answering 183 only sends none
+        and the leg stays Down). A Local half, a bridge's media or announcer is no such
+        leg (``_NOT_A_PERSON``; an originated Local ``;1`` is listed ``AppDial2``)."""
+        if item.get("Application") == ORIGINATED_APP:
+            return True
+        return (uniqueid == item.get("Linkedid") and item.get("ChannelState") == "0"
+                and item.get("Application", "") not in ("", "AppDial")
+                and not item.get("Channel", "").startswith(_NOT_A_PERSON))
 
     def _originated_in_picture(self, call: _Call, name: str, value: str,
                                state: str | None, now: float) -> None:
