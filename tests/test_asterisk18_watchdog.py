@@ -181,9 +181,9 @@ def test_an_originated_leg_ringing_at_a_restart_is_the_called_party(channelvars:
     Gosub's applications but publishes no snapshot then: the listing (the snapshot) says
     ``AppDial2`` again from the leg's next snapshot on — its ``Newstate`` Ringing
     (chan_pjsip.c ``chan_pjsip_incoming_response``, a 180); a far end answering 183 only
-    leaves the pre-dial's last application listed (not covered: taken for nothing, as
-    before). Its Uniqueid is its Linkedid (lab ``originate-app-answered``: requested by no
-    channel).
+    leaves the pre-dial's last application listed, state Down (``_requested``;
+    tests/test_review44_watchdog.py). Its Uniqueid is its Linkedid (lab
+    ``originate-app-answered``: requested by no channel).
 
     Taken for nothing in particular, the leg's own dialplan's first DialBegin (its Queue()
     ringing the agent) made the AGENT the called party: the customer's hangup released
