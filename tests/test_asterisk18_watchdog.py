@@ -175,9 +175,15 @@ def test_an_originated_leg_ringing_at_a_restart_is_the_called_party(channelvars:
     app_originate's ``b()``; dial.h ``AST_DIAL_OPTION_PREDIAL``): callguard restarts while
     the customer's phone rings. Asterisk lists that leg with ``Application: AppDial2``
     (dial.c ``begin_dial_prerun``: ``ast_channel_appl_set(channel->owner, "AppDial2")``,
-    for every leg the dial API requests — AMI Originate, app_originate; pbx_exec restores
-    it after the pre-dial Gosub), not app_dial's ``AppDial``, and carrying the gate's
-    CALLGUARD_FOLLOW (set on it by the pre-dial ALLOW).
+    for every leg the dial API requests — AMI Originate, app_originate), not app_dial's
+    ``AppDial``, and carrying the gate's CALLGUARD_FOLLOW (set on it by the pre-dial ALLOW).
+    pbx_app.c ``pbx_exec`` restores the channel's application after each of the pre-dial
+    Gosub's applications but publishes no snapshot then: the listing (the snapshot) says
+    ``AppDial2`` again from the leg's next snapshot on — its ``Newstate`` Ringing
+    (chan_pjsip.c ``chan_pjsip_incoming_response``, a 180); a far end answering 183 only
+    leaves the pre-dial's last application listed, state Down (``_requested``;
+    tests/test_review44_watchdog.py). Its Uniqueid is its Linkedid (lab
+    ``originate-app-answered``: requested by no channel).
 
     Taken for nothing in particular, the leg's own dialplan's first DialBegin (its Queue()
     ringing the agent) made the AGENT the called party: the customer's hangup released

@@ -349,6 +349,13 @@ class _Call:
     # that channel: asked again after a later outage, the bound stays the first one's
     gone_since: float | None = None
     gone_of: str | None = None
+    # The called party's channel and when the outage began before the first picture that
+    # no longer listed it: it was known up until then (listed in the picture before, or
+    # dialled and seen since, its Hangup never seen), so it went in that outage — not in
+    # the one the call was first rebuilt after (``rebuild_since``). A question answered
+    # after a later picture (``_number_known``, ``_learn``) bounded its release from the
+    # first outage: "up to 25.8 s, a violation risk" for a release 1 s after the hangup.
+    dest_missing: tuple[str, float] | None = None
     # DIALEDPEERNAME of each dialling leg read after an outage, and the legs whose DIALSTATUS
     # read ANSWER: together the only proof of the called party's channel name (``_resume``)
     dialled_peers: dict[str, str] = field(default_factory=dict)
@@ -374,6 +381,17 @@ class _Call:
     # Originated legs whose DialBegin carried CALLGUARD_FOLLOW: the gate allowed them
     # before they were called, whatever a later state read says (``_asked_from``).
     dialled_carrying: set[str] = field(default_factory=set)
+    # AppDial2 legs of a picture that began their own call (Uniqueid = Linkedid: requested
+    # with no calling channel, channel_internal_api.c ``__ast_channel_internal_alloc``
+    # takes a requestor's Linkedid) -> their ChannelState, "6" once a DialEnd ANSWER is
+    # seen: the only ones a pre-dial ALLOW they carry can have been set on
+    # (``_rebuild_call``). One with a requestor (ARI originate's ``originator``, Page())
+    # inherited its variables from it (dial.c ``begin_dial_prerun``:
+    # ``ast_channel_inherit_variables``): the agent an ARI dialer rings for the answered
+    # customer carries the customer's value.
+    originated_alone: dict[str, str] = field(default_factory=dict)
+    # when each of those legs' DialEnd ANSWER came, seen before the call was followed
+    originated_answer_at: dict[str, float] = field(default_factory=dict)
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -601,9 +619,10 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
-        if carrier and call.apps.get(carrier) == ORIGINATED_APP:
+        if carrier and carrier in call.originated_alone:
             call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
-            self._originated_in_picture(call, carrier, value, None, now)
+            self._originated_in_picture(call, carrier, value,
+                                        call.originated_alone[carrier], now)
         return self._resume(call, now)
 
     def _newchannel(self, event: Event, now: float) -> list[Effect]:
@@ -755,6 +774,12 @@ class CallTracker:
             return []
         if not caller and dest not in call.originated:
             return []
+        if (not caller and dest in call.originated_alone and dest not in call.dialled
+                and event.get("DialStatus") == "ANSWER"):
+            # A picture's AppDial2 leg answering before the call is followed (its
+            # CALLGUARD_FOLLOW still being read with Getvar): ``_originated_in_picture``
+            call.originated_alone[dest] = "6"
+            call.originated_answer_at.setdefault(dest, now)
         if (dest not in call.dialled and call.rebuilt and call.dest is None
                 and caller in call.channels.values()):
             call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
@@ -1405,11 +1430,22 @@ class CallTracker:
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
+                self._dest_listed(call, now - outage)
                 effects.extend(self._resume(call, now, outage))
             else:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    @staticmethod
+    def _dest_listed(call: _Call, since: float) -> None:
+        """Whether the picture just taken lists the called party's channel: the outage
+        that began at ``since`` is the one it went in when this is the first to miss it."""
+        dest = call.dest
+        if dest is None or dest in call.channels.values():
+            call.dest_missing = None
+        elif call.dest_missing is None or call.dest_missing[0] != dest:
+            call.dest_missing = (dest, since)
 
     def _picture_bridges(self, live: list[Event]) -> bool:
         """Bridge membership as the picture shows it: a transfer or a hangup while AMI was
@@ -1591,10 +1627,13 @@ class CallTracker:
             if item.get("Application") == "AppDial" and call.dest is None:
                 self._rebuilt_dest(call, item, now)
             value = follow_value(item)
-            if item.get("Application") == ORIGINATED_APP:
+            call.originated_alone.pop(name, None)  # this picture's word only
+            if self._requested(uniqueid, item):
                 call.originated.add(name)
-                if value:
-                    call.dialled_carrying.add(name)
+                if uniqueid == item.get("Linkedid"):
+                    call.originated_alone[name] = item.get("ChannelState", "")
+                    if value:
+                        call.dialled_carrying.add(name)
             if not value:
                 continue
             call.carriers.add(name)
@@ -1606,6 +1645,22 @@ class CallTracker:
             if name in call.dialled_carrying:
                 self._originated_in_picture(call, name, follow_value(item) or "",
                                             item.get("ChannelState"), now)
+
+    @staticmethod
+    def _requested(uniqueid: str, item: Event) -> bool:
+        """A leg the dial API requested, not answered yet: listed ``AppDial2`` (dial.c
+        ``begin_dial_prerun``), or — requested by no channel (Uniqueid = Linkedid) and
+        still Down — listed with the last application of its pre-dial Gosub: pbx_app.c
+        ``pbx_exec`` restores the channel's application without publishing a snapshot,
+        and the listing is the snapshot until the next (its Ringing state, chan_pjsip.c
+        ``chan_pjsip_incoming_response`` on a 180; a far end answering 183 only sends none
+        and the leg stays Down). A Local half, a bridge's media or announcer is no such
+        leg (``_NOT_A_PERSON``; an originated Local ``;1`` is listed ``AppDial2``)."""
+        if item.get("Application") == ORIGINATED_APP:
+            return True
+        return (uniqueid == item.get("Linkedid") and item.get("ChannelState") == "0"
+                and item.get("Application", "") not in ("", "AppDial")
+                and not item.get("Channel", "").startswith(_NOT_A_PERSON))
 
     def _originated_in_picture(self, call: _Call, name: str, value: str,
                                state: str | None, now: float) -> None:
@@ -1624,9 +1679,12 @@ class CallTracker:
         call.dialled.add(name)
         call.called_side.add(name)
         if state == "6":
+            # Up in the picture, or its DialEnd ANSWER seen before its variable's Getvar
+            # was answered (``_dial_end``): taken for unanswered, the called party's
+            # hangup counted as one before the answer and released nothing.
             call.answered_legs.add(name)
             call.dial_status = call.dial_status or "ANSWER"
-            self._answered_unseen(call, now)
+            self._answered_unseen(call, call.originated_answer_at.get(name, now))
 
     def _rebuilt_dest(self, call: _Call, item: Event, now: float) -> None:
         """Asterisk names a Dial()'s outgoing leg's application "AppDial"."""
@@ -1657,13 +1715,8 @@ class CallTracker:
             asked = self._check_dialled_number(call)
             if asked:
                 return asked
-        dest_gone = call.dest is not None and call.dest not in call.channels.values()
-        if dest_gone:
-            if call.called_hangup_at is not None or not self._leftovers(call):
-                return []
-            if call.answered_at is not None:
-                return self._release_after_outage(call, now, outage)
-            return self._ask_gone_dest(call, now - outage)
+        if call.dest is not None and call.dest not in call.channels.values():
+            return self._resume_dest_gone(call, now, outage)
         if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
             return self._check_caller_id(call)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
@@ -1684,6 +1737,17 @@ class CallTracker:
         first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_hash else ()
         return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
                 for variable in (*first, DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+
+    def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
+        """The called party's channel went unseen: the rest released (answered) or its
+        answer asked, bounded by the outage it went in (``dest_missing``) when known."""
+        if call.called_hangup_at is not None or not self._leftovers(call):
+            return []
+        if call.dest_missing is not None and call.dest_missing[0] == call.dest:
+            outage = max(0.0, now - call.dest_missing[1])
+        if call.answered_at is not None:
+            return self._release_after_outage(call, now, outage)
+        return self._ask_gone_dest(call, now - outage)
 
     def _seek_number(self, call: _Call, now: float) -> list[Effect] | None:
         """The number's digest of a call followed again from its variable alone, sought in
