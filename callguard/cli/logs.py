@@ -57,8 +57,8 @@ from callguard.numbers.parse import quoted_number
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "instant_option",
-           "place_or_exit", "report", "shown", "tail"]
+__all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "house_policies",
+           "instant_option", "place_or_exit", "report", "shown", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -629,7 +629,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC), log=path,
         unarchived_name="the Redis stream of every node" if stream else None)
-    done.not_law, done.not_law_unread = _not_law(state)
+    done.not_law, done.not_law_unread = house_policies(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
@@ -637,7 +637,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
                           highlight=False)
     log_query.finish(done.total(done.calls) + done.total(done.scrubs)
-                     + done.total(done.withdrawn))
+                     + done.total(done.questions) + done.total(done.withdrawn))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -650,7 +650,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
             print(f"page: {html_path}")  # noqa: T201
 
 
-def _not_law(state: CliState) -> tuple[dict[str, str], str | None]:
+def house_policies(state: CliState) -> tuple[dict[str, str], str | None]:
     """The configured packs that are not enacted law, by id (their titles), and None; or
     nothing and why, when the configuration or its packs cannot be loaded here (a report of
     an archive copied to counsel): an empty answer alone read as "no house policy"."""
@@ -685,8 +685,10 @@ def _report_tables(done: Any) -> None:
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
     withdrawn = done.total(done.withdrawn)
-    console.print(f"[bold]{total + done.total(scrubs) + withdrawn}[/] decisions: {total} "
-                  f"calls, {done.total(scrubs)} scrub decisions counted apart"
+    asked = done.total(done.questions)
+    console.print(f"[bold]{total + done.total(scrubs) + asked + withdrawn}[/] decisions: "
+                  f"{total} calls, {done.total(scrubs)} scrub decisions and {asked} "
+                  "`check --at` questions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
     console.print(escape(figures.sources_note(done)), highlight=False)
