@@ -68,7 +68,8 @@ from callguard.gate import CheckRequest
 from callguard.runtime import open_runtime
 
 async def main():
-    runtime = open_runtime(load_settings(Path(sys.argv[1])))
+    runtime = open_runtime(load_settings(Path(sys.argv[1])) if sys.argv[1] else
+                           load_settings(data_dir=Path(sys.argv[5])))
     await runtime.start_deciding()
     try:
         decision = await runtime.gate.check(CheckRequest(
@@ -82,17 +83,20 @@ asyncio.run(main())
 """
 
 
-def placed_call(number: str, campaign: str, at: str, *, config_path: Path,
-                key: str | None = KEY_HEX) -> str:
+def placed_call(number: str, campaign: str, at: str, *, config_path: Path | None = None,
+                data_dir: Path | None = None, key: str | None = KEY_HEX) -> str:
     """Decide ``number`` as a call placed at ``at`` (ISO-8601 with offset) on the node of
-    ``config_path``, recorded in its data dir; the verdict."""
+    ``config_path`` (else the shipped configuration on ``data_dir``), recorded in its data
+    dir; the verdict. ``key`` None: the environment's log key (else the data dir's)."""
     env = {**os.environ}
     env.pop("CALLGUARD_DATA_DIR", None)
-    env.pop("CALLGUARD_LOG_KEY", None)
+    if config_path is None:
+        env.pop("CALLGUARD_CONFIG", None)
     if key is not None:
         env["CALLGUARD_LOG_KEY"] = key
-    result = subprocess.run([sys.executable, "-c", _CALL, str(config_path), number, campaign,
-                             at], capture_output=True, text=True, env=env, cwd=ROOT,
+    result = subprocess.run([sys.executable, "-c", _CALL, str(config_path or ""), number,
+                             campaign, at, str(data_dir or "")], capture_output=True,
+                            text=True, env=env, cwd=ROOT,
                             timeout=120, check=False)
     assert "Traceback" not in result.stderr, result.stderr
     assert result.returncode == 0, result.stderr

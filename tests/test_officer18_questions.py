@@ -60,6 +60,15 @@ def test_a_question_says_so_in_its_record_and_is_not_a_call(tmp_path):
     page = tmp_path / "r.html"
     assert cli("report", "--html", str(page), config_path=path).returncode == 0
     assert "3 `check --at` questions counted apart" in page.read_text()
+    tailed = cli("tail", "-n", "all", config_path=path).stdout
+    assert tailed.count("(question: no call placed)") == 3, tailed
+    explained = cli("explain", records[0]["decision_id"], config_path=path)
+    assert "a question: no call placed" in " ".join(explained.stdout.split()), explained.stderr
+    # evidence says so beside the verdict: counsel read an officer's question as a call
+    shown = " ".join(cli("evidence", NUMBER, config_path=path).stdout.split())
+    assert shown.count("(a question: no call placed)") == 3, shown
+    document = json.loads(cli("evidence", NUMBER, "--json", config_path=path).stdout)
+    assert [d["places_call"] for d in document["decisions"]] == [False] * 3
     # archived, the same answer (places_call stays in the row's body)
     from datetime import UTC, datetime
 
@@ -69,6 +78,10 @@ def test_a_question_says_so_in_its_record_and_is_not_a_call(tmp_path):
     assert cli("archive", "--compact-all", config_path=path).returncode == 0
     said = json.loads(cli("report", "--json", config_path=path).stdout)
     assert (said["calls"], said["questions"]) == (0, 3), said
+    page = tmp_path / "e.html"
+    assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
+               config_path=path).returncode == 0
+    assert page.read_text().count("(a question: no call placed)") == 3
 
 
 def test_a_schema_1_decision_cannot_claim_places_call():

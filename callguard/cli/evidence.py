@@ -446,6 +446,8 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
 def _verdict(found: Evidence, decision: Record) -> str:
     """The verdict, and whether this answer was withdrawn, or withdrew an earlier one."""
     verdict = str(decision.get("verdict", ""))
+    if decision.get("places_call") is False:  # schema 2: a `check --at` question
+        verdict += " (a question: no call placed)"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"

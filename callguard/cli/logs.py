@@ -344,6 +344,8 @@ def _line(record: Record) -> Text:
         text.append(f"{verdict:<5} ", style="bold green" if verdict == "ALLOW" else "bold red")
         text.append(f"{record.get('campaign')} {last4} {record.get('mode') or ''} "
                     f"{record.get('front') or ''} ")
+        if record.get("places_call") is False:  # schema 2: a `check --at` question
+            text.append("(question: no call placed) ")
         if verdict != "ALLOW":
             text.append(f"{record.get('rule') or ''} ", style="red")
         text.append(str(record.get("reason") or ""), style="" if verdict == "ALLOW" else "red")
