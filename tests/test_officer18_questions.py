@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import orjson
 from jsonschema import Draft202012Validator
@@ -57,6 +58,8 @@ def test_a_question_says_so_in_its_record_and_is_not_a_call(tmp_path):
     assert {r["kind"] for r in rows if r["count"] != "0"} == {"question"}
     text = cli("report", config_path=path).stdout
     assert "0 calls, 0 scrub decisions and 3 `check --at` questions counted apart" in text
+    # the day x campaign table shows them in their own column, not as 0 of everything
+    assert re.search(r"│ ut-solar-manual │ 0 +│ 0 +│ 0 +│ 3 +│", text), text
     page = tmp_path / "r.html"
     assert cli("report", "--html", str(page), config_path=path).returncode == 0
     assert "3 `check --at` questions counted apart" in page.read_text()

@@ -700,14 +700,17 @@ def _report_tables(done: Any) -> None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     if done.adopted:
         console.print(f"[bold]caveat:[/] {escape(figures.adopted_note(done))}", highlight=False)
-    by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
+    questions = done.questions
+    by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs", "questions",
                    title=f"calls by day ({done.query.tz}) and campaign")
     for day in done.days:
-        for campaign in sorted({k[1] for k in (*calls, *scrubs) if k[0] == day}) or ["-"]:
+        for campaign in sorted({k[1] for k in (*calls, *scrubs, *questions)
+                                if k[0] == day}) or ["-"]:
             by_day.add_row(day, campaign,
                            str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
                            str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
-                           str(done.total(scrubs, day=day, campaign=campaign)))
+                           str(done.total(scrubs, day=day, campaign=campaign)),
+                           str(done.total(questions, day=day, campaign=campaign)))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
