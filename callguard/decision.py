@@ -78,6 +78,8 @@ class Decision:
     # What the reservation wrote, whatever proves it: what a front gives back when it
     # withdraws this ALLOW before its call could be placed (``Gate.release``); not recorded.
     held: Held | None = None
+    # False: an answer no call is placed on (`check --at`: a question; record: places_call)
+    places_call: bool = True
 
     @property
     def allowed(self) -> bool:

@@ -411,13 +411,13 @@ class Gate:
         # every decision): decision_id, verdict, at, number, raw_number, campaign,
         # campaign_id, mode, front, latency_us, linkedid, reference, channel, withdraws
         # (only a BLOCK withdraws an answer: readers look among BLOCKs; the schema says
-        # so), counted, held.
+        # so), counted, held, places_call.
         decision = Decision(
             new_decision_id(), verdict, at, seen.number, request.number, seen.campaign,
             request.campaign, seen.mode, request.front,
             (time.perf_counter() - started) * 1e6, request.linkedid, request.reference,
             request.channel, None if verdict.allowed else request.withdraws, seen.counted,
-            seen.held)
+            seen.held, request.places_call)
         try:
             await self._record(decision)
         except Exception as exc:  # noqa: BLE001 - an unrecorded call is never placed

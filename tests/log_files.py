@@ -56,8 +56,55 @@ def cli(*args: str, config_path: Path, key: str | None = KEY_HEX, timeout: float
     return result
 
 
+# A call placed at a stated instant, through the node's gate as `callguard check` without
+# --at asks before dialling (that command can only ask about now, and this machine's clock
+# reads unsynchronised): `check --at` is a question, no call (places_call false).
+_CALL = """
+import asyncio, sys
+from datetime import datetime
+from pathlib import Path
+from callguard.config import load_settings
+from callguard.gate import CheckRequest
+from callguard.runtime import open_runtime
+
+async def main():
+    runtime = open_runtime(load_settings(Path(sys.argv[1])) if sys.argv[1] else
+                           load_settings(data_dir=Path(sys.argv[5])))
+    await runtime.start_deciding()
+    try:
+        decision = await runtime.gate.check(CheckRequest(
+            number=sys.argv[2], campaign=sys.argv[3], at=datetime.fromisoformat(sys.argv[4]),
+            front="cli"))
+    finally:
+        await runtime.aclose()
+    print(decision.verdict.verdict)
+
+asyncio.run(main())
+"""
+
+
+def placed_call(number: str, campaign: str, at: str, *, config_path: Path | None = None,
+                data_dir: Path | None = None, key: str | None = KEY_HEX) -> str:
+    """Decide ``number`` as a call placed at ``at`` (ISO-8601 with offset) on the node of
+    ``config_path`` (else the shipped configuration on ``data_dir``), recorded in its data
+    dir; the verdict. ``key`` None: the environment's log key (else the data dir's)."""
+    env = {**os.environ}
+    env.pop("CALLGUARD_DATA_DIR", None)
+    if config_path is None:
+        env.pop("CALLGUARD_CONFIG", None)
+    if key is not None:
+        env["CALLGUARD_LOG_KEY"] = key
+    result = subprocess.run([sys.executable, "-c", _CALL, str(config_path or ""), number,
+                             campaign, at, str(data_dir or "")], capture_output=True,
+                            text=True, env=env, cwd=ROOT,
+                            timeout=120, check=False)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def house_policy_block(tmp_path: Path, number: str) -> Path:
-    """A data dir with the national and Utah lists (8015550199 on both) and one check of
+    """A data dir with the national and Utah lists (8015550199 on both) and one call of
     ``number`` BLOCKed by H.B. 45's 9 a.m. alone (08:30 on a Monday in Utah: federal and
     Utah hours hold): a report's deciding rule is a house policy's. Its configuration."""
     data = tmp_path / "data"
@@ -68,9 +115,9 @@ def house_policy_block(tmp_path: Path, number: str) -> Path:
         listing.write_text("8015550199\n")
         assert cli("dnc", "import", str(listing), "--list", name, "--published",
                    "2026-12-05", "--covers", "all", config_path=path).returncode == 0
-    asked = cli("check", number, "--campaign", "ut-solar-manual", "--at",
-                "2026-12-07T08:30:00-07:00", config_path=path)
-    assert asked.returncode == 1, asked.stdout
+    verdict = placed_call(number, "ut-solar-manual", "2026-12-07T08:30:00-07:00",
+                          config_path=path)
+    assert verdict == "BLOCK", verdict
     return path
 
 

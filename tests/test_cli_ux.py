@@ -21,6 +21,7 @@ from click.utils import make_default_short_help
 
 from callguard.cli.main import cli as root
 from tests.conftest import ROOT
+from tests.log_files import placed_call
 from tests.redis_server import free_port
 from tests.test_http import AT
 
@@ -68,6 +69,8 @@ def node(tmp_path_factory):
                              "--at", AT, "--json").stdout)
     assert any(o["rule"] == HB45 for o in blocked["outcomes"]), blocked["outcomes"]
     cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at", AT, "--json")
+    # a call too: `check --at` is a question, and `report` lists calls by deciding rule
+    assert placed_call("8015550199", "ut-solar-manual", AT, data_dir=root, key=None) == "BLOCK"
     return root, blocked
 
 

@@ -53,7 +53,7 @@ from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import ParsedList
 from callguard.stores.writes import AddCompanyDnc, AddConsent, EndEbr, RecordEbr, RevokeConsent
 from tests.conftest import ALL_PACKS, PACKS, ROOT
-from tests.log_files import hold_log_lock
+from tests.log_files import hold_log_lock, placed_call
 
 AT = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)  # a Wednesday, 11:00 in Denver
 KEY = "ab" * 32
@@ -165,7 +165,8 @@ class TestSinks:
         # Only the packs that applied (a Utah number: not Florida's, Maryland's, Oklahoma's).
         assert [p[0] for p in first["packs"]] == applied == [
             "us-federal", "us-ut", "us-ut-hb45-2000"]
-        assert all(r["schema"] == 1 for r in in_file)
+        # decisions are schema 2 (places_call), every other kind schema 1
+        assert all(r["schema"] == (2 if r["event"] == "decision" else 1) for r in in_file)
         # The stream sink's own counts reach /metrics: every record sent, none dropped.
         scraped = generate_latest(runtime.metrics.registry).decode()
         sent = len(entries)
@@ -565,6 +566,9 @@ class TestSchemas:
                 withdraws="01a23e7a-fbf2-7ba3-93ae-75792444eda8"), refusal(
                     "callguard:bad-agi-request", FAIL_CLOSED, "forged"),
                 started=time.perf_counter())
+            # a question about an instant (`check --at`): no call is placed on it
+            await runtime.gate.check(CheckRequest("8015550123", "ut-solar-manual", at=AT,
+                                                  front="cli", places_call=False))
             # an ALLOW never withdraws (the gate drops the id): the schema holds it so
             await runtime.gate.check(CheckRequest(
                 "8015550123", "ut-solar-manual", at=AT, front="cli",
@@ -658,6 +662,8 @@ class TestSchemas:
             errors = sorted(Draft202012Validator(schemas[record["event"]]).iter_errors(record),
                             key=str)
             assert not errors, (record, [e.message for e in errors])
+        asked = [r for r in records if r["event"] == "decision" and "places_call" in r]
+        assert [(r["schema"], r["places_call"]) for r in asked] == [(2, False)], asked
         withdrawing = [r for r in records if r["event"] == "decision" and "withdraws" in r]
         assert [r["verdict"] for r in withdrawing] == ["BLOCK"], withdrawing
         changes = [r for r in records if r["event"] == "record"]
@@ -1413,8 +1419,8 @@ class TestTailAndReport:
         a, b = two_nodes_on_stream
         at = AT.isoformat()
         for config, number in ((a, "8015550123"), (a, "8015550199"), (b, "8015550124"),
-                               (b, "555-0100")):
-            cli("check", number, "--campaign", "ut-solar-manual", "--at", at, config=config)
+                               (b, "555-0100")):  # calls (`check --at` is a question)
+            placed_call(number, "ut-solar-manual", at, config_path=config, key=KEY)
         chart = tmp_path / "report.html"
         result = cli("report", "--stream", "--json", "--html", str(chart), config=a)
         assert result.returncode == 0, result.stderr

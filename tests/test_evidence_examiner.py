@@ -209,7 +209,8 @@ def test_a_node_that_archives_the_stream_counts_its_own_file_once(tmp_path: Path
         result = cli("report", "--json", config_path=path)
         assert result.returncode == 0, result.stderr
         figures = json.loads(result.stdout)
-        return figures["decisions"], figures["calls"]
+        # `check --at` answers: questions, no calls (schema 2's places_call, officer 18)
+        return figures["decisions"], figures["questions"]
 
     archived = cli("archive", "--stream", "--json", config_path=path)
     assert json.loads(archived.stdout)["decisions"] == 3, archived.stderr

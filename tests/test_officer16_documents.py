@@ -71,7 +71,9 @@ def test_evidence_names_the_files_it_read(tmp_path):
     _decided(tmp_path)
     log = str((tmp_path / "compliance.jsonl").resolve())
     text = cli("evidence", NUMBER, data_dir=tmp_path).stdout
-    assert f"read 0 archived day(s) (no archive) and 1 unarchived file(s) ({log})" in text
+    archive = (tmp_path / "archive").resolve()  # where it was looked for (officer 18)
+    assert (f"read 0 archived day(s) (no archive at {archive}) and 1 unarchived file(s) "
+            f"({log})") in " ".join(text.split())
     sources = json.loads(cli("evidence", NUMBER, "--json", data_dir=tmp_path).stdout)["sources"]
     assert sources["archive"] is None
     assert sources["live"] == [log]

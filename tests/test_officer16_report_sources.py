@@ -54,14 +54,15 @@ def test_report_says_its_calls_by_front_and_what_a_cli_call_is(tmp_path):
         asked = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
                     f"2026-12-07T{hour}:00:00-07:00", config_path=path)
         assert asked.returncode in (0, 1), asked.stderr
+    # Since schema 2 (places_call) a question is told apart: no call at all (officer 18).
     text = _report(path)
-    assert "calls by front: cli 2; cli: `callguard check` answers" in text
-    assert "placed no call" in text
+    assert "calls by front: none; 2 `callguard check --at` question(s) counted apart" in text
+    assert "places no call" in text
     said = json.loads(_report(path, "--json"))
-    assert said["fronts_note"].startswith("calls by front: cli 2;")
+    assert said["fronts_note"].startswith("calls by front: none; 2 `callguard check --at`")
     page = tmp_path / "report.html"
     _report(path, "--html", str(page))
-    assert "calls by front: cli 2;" in page.read_text()
+    assert "calls by front: none; 2 `callguard check --at`" in page.read_text()
 
 
 

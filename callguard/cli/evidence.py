@@ -37,6 +37,7 @@ from callguard.cli.logs import (
     decision_id_or_exit,
     field_text,
     hash_number,
+    house_policies,
     instant_option,
     place_or_exit,
     shown,
@@ -129,6 +130,10 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "to_instant": zulu(until, "milliseconds") if until else None,
         "generated": zulu(datetime.now(UTC), "seconds"),
         "archive": str(archive.root.resolve()) if archive.exists() else None,
+        # where it was looked for, when there is none ("(no archive)" did not say where)
+        "archive_missing": None if archive.exists() else str(archive.root.resolve()),
+        # the configured packs that are not enacted law (house policies), or why unknown
+        **dict(zip(("not_law", "not_law_unread"), house_policies(state), strict=True)),
         # Beside the history, what the record store holds now (a consent granted before
         # a purge's cutoff, or recorded by a process whose log is not read, is there only).
         **({"stored_now": _stored_now(state, number, _sellers(found))}
@@ -379,14 +384,19 @@ def _later(found: Evidence, decision: Record) -> list[Record]:
 
 
 def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
-    asked = {k: v for k, v in query.items() if k not in ("stored_now", "archive")}
+    asked = {k: v for k, v in query.items() if k not in _NOT_ASKED}
     return {
         "query": asked,
         # a NUMBER's records in the store as they are now ({"sellers": ...} or
         # {"unavailable": why}); absent for --decision
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
         "sources": {"archive": query.get("archive"), "archive_days": found.archive_days,
-                    "live": found.live_sources},
+                    "archive_missing": query.get("archive_missing"),
+                    "live": found.live_sources, "note": _read_from(query, found)},
+        # the packs that are not enacted law (house policies): a deciding rule of one is
+        # the seller's choice, not a section of law (null: not checked, see _unread)
+        "not_enacted_law": None if query.get("not_law_unread") else query.get("not_law"),
+        "not_enacted_law_unread": query.get("not_law_unread"),
         # the purge that destroyed records in the range asked (none: nothing was purged)
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
         # the record store accepted anew up to the range's end (none: never replaced)
@@ -403,6 +413,30 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
     }
 
 
+# Query keys that are not what was asked (the document's "query" and the page's line).
+_NOT_ASKED = frozenset({"stored_now", "archive", "archive_missing", "not_law",
+                        "not_law_unread"})
+
+
+def _law(query: dict[str, Any], record: Record) -> str:
+    """Whether a record's deciding rule is a house policy's (as `report` marks it), or why
+    that is unknown; blank for enacted law or no rule."""
+    rule = record.get("rule")
+    if not isinstance(rule, str) or not rule or record.get("event") != "decision":
+        return ""
+    if query.get("not_law_unread"):
+        return f"not checked: {query['not_law_unread']}"
+    return ("house policy, not enacted law"
+            if rule.split(":", 1)[0] in (query.get("not_law") or {}) else "")
+
+
+def _rule(query: dict[str, Any], record: Record) -> str:
+    """The deciding rule, a house policy's marked (a bare id reads as a section of law)."""
+    rule = str(record.get("rule") or "")
+    law = _law(query, record)
+    return f"{rule} (house policy, not enacted law)" if law.startswith("house") else rule
+
+
 def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
     """``{"withdrawn_by": id}`` for an answer a later decision withdrew, else nothing."""
     by = found.withdrawn_by(decision)
@@ -412,6 +446,8 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
 def _verdict(found: Evidence, decision: Record) -> str:
     """The verdict, and whether this answer was withdrawn, or withdrew an earlier one."""
     verdict = str(decision.get("verdict", ""))
+    if decision.get("places_call") is False:  # schema 2: a `check --at` question
+        verdict += " (a question: no call placed)"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"
@@ -470,13 +506,22 @@ def _row(record: Record) -> dict[str, str]:
     return row
 
 
+# The CSV's last columns say what the JSON and the page say beside the records: the
+# hashing key's fingerprint of each record, whether its deciding rule is a house policy's,
+# and what was read (the same on every row: a CSV handed on alone still names its sources).
+_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from"]
+
+
 def _csv(query: dict[str, Any], found: Evidence) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
+    read_from = _read_from(query, found)
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
-        writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or ""})
+        writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
+                         "key_id": str(record.get("key_id") or ""),
+                         "law": _law(query, record), "read_from": read_from})
     return out.getvalue()
 
 
@@ -521,7 +566,9 @@ def _read_from(query: dict[str, Any], found: Evidence) -> str:
     """``N archived day(s) (the archive at DIR) and M unarchived file(s) (PATHS)``: the
     counts alone did not say whose log or which archive copy the history came from."""
     archive = query.get("archive")
-    where = f" (the archive at {archive})" if archive else " (no archive)"
+    where = (f" (the archive at {archive})" if archive else
+             f" (no archive at {query['archive_missing']})" if query.get("archive_missing")
+             else " (no archive)")
     files = ", ".join(found.live_sources)
     return (f"{found.archive_days} archived day(s){where} and {len(found.live_sources)} "
             f"unarchived file(s)" + (f" ({files})" if files else ""))
@@ -588,6 +635,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                              ) or "none"
         if column == "at_zone" and zone is not None:
             return _in_zone(record.get("at"), zone)
+        if column == "rule":
+            return _rule(query, record)
         return called_party_times(record) if column == "local" else _row(record)[column]
 
     zone = _zone(query.get("tz"))  # the zone the officer named, beside UTC (as the text)
@@ -604,7 +653,7 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
                 f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
 
     asked = ", ".join(f"{k} = {v}" for k, v in query.items()
-                      if v is not None and k not in ("number_hash", "stored_now", "archive"))
+                      if v is not None and k != "number_hash" and k not in _NOT_ASKED)
     stored = ("<h2>Records as stored now</h2><p class=d>"
               + html.escape("\n".join(_stored_lines(query["stored_now"])))
               + "</p>") if "stored_now" in query else ""
@@ -679,7 +728,7 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
             str(decision.get("decision_id", "")),
             str(decision.get("node", "")), str(decision.get("front", "")),
             str(decision.get("campaign", "")), _verdict(found, decision),
-            str(decision.get("rule") or ""), _lists(decision), _packs(decision),
+            _rule(query, decision), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)
     console.print(table if found.decisions else

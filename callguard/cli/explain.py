@@ -83,7 +83,10 @@ def _render(console: Console, done: Explanation) -> None:
     facts = [
         ("at", f"{record.get('at')} (UTC; logged {record.get('logged_at')})"),
         ("called party's local time", called_party_times(record)),
-        ("front / node", f"{record.get('front')} / {record.get('node')}"),
+        ("front / node", f"{record.get('front')} / {record.get('node')}"
+                         # schema 2: an answer no call was placed on (`check --at`)
+                         + (" — a question: no call placed" if record.get("places_call") is False
+                            else "")),
         ("campaign", f"{record.get('campaign')} (solicitor {record.get('solicitor', '-')}, "
                      f"mode {record.get('mode', '-')})"),
         ("number", f"…{record.get('number_last4', '')} (hash {str(record.get('number_hash'))[:12]}…"

@@ -57,8 +57,8 @@ from callguard.numbers.parse import quoted_number
 if TYPE_CHECKING:
     from rich.text import Text
 
-__all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "instant_option",
-           "place_or_exit", "report", "shown", "tail"]
+__all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "house_policies",
+           "instant_option", "place_or_exit", "report", "shown", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -344,6 +344,8 @@ def _line(record: Record) -> Text:
         text.append(f"{verdict:<5} ", style="bold green" if verdict == "ALLOW" else "bold red")
         text.append(f"{record.get('campaign')} {last4} {record.get('mode') or ''} "
                     f"{record.get('front') or ''} ")
+        if record.get("places_call") is False:  # schema 2: a `check --at` question
+            text.append("(question: no call placed) ")
         if verdict != "ALLOW":
             text.append(f"{record.get('rule') or ''} ", style="red")
         text.append(str(record.get("reason") or ""), style="" if verdict == "ALLOW" else "red")
@@ -629,7 +631,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC), log=path,
         unarchived_name="the Redis stream of every node" if stream else None)
-    done.not_law, done.not_law_unread = _not_law(state)
+    done.not_law, done.not_law_unread = house_policies(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
                           highlight=False)
@@ -637,7 +639,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
                           highlight=False)
     log_query.finish(done.total(done.calls) + done.total(done.scrubs)
-                     + done.total(done.withdrawn))
+                     + done.total(done.questions) + done.total(done.withdrawn))
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -650,7 +652,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
             print(f"page: {html_path}")  # noqa: T201
 
 
-def _not_law(state: CliState) -> tuple[dict[str, str], str | None]:
+def house_policies(state: CliState) -> tuple[dict[str, str], str | None]:
     """The configured packs that are not enacted law, by id (their titles), and None; or
     nothing and why, when the configuration or its packs cannot be loaded here (a report of
     an archive copied to counsel): an empty answer alone read as "no house policy"."""
@@ -685,8 +687,10 @@ def _report_tables(done: Any) -> None:
     total = done.total(calls)
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
     withdrawn = done.total(done.withdrawn)
-    console.print(f"[bold]{total + done.total(scrubs) + withdrawn}[/] decisions: {total} "
-                  f"calls, {done.total(scrubs)} scrub decisions counted apart"
+    asked = done.total(done.questions)
+    console.print(f"[bold]{total + done.total(scrubs) + asked + withdrawn}[/] decisions: "
+                  f"{total} calls, {done.total(scrubs)} scrub decisions and {asked} "
+                  "`check --at` questions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
                   + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
     console.print(escape(figures.sources_note(done)), highlight=False)
@@ -696,14 +700,17 @@ def _report_tables(done: Any) -> None:
         console.print(f"[bold]purged:[/] {escape(figures.purged_note(done))}", highlight=False)
     if done.adopted:
         console.print(f"[bold]caveat:[/] {escape(figures.adopted_note(done))}", highlight=False)
-    by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs",
+    questions = done.questions
+    by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs", "questions",
                    title=f"calls by day ({done.query.tz}) and campaign")
     for day in done.days:
-        for campaign in sorted({k[1] for k in (*calls, *scrubs) if k[0] == day}) or ["-"]:
+        for campaign in sorted({k[1] for k in (*calls, *scrubs, *questions)
+                                if k[0] == day}) or ["-"]:
             by_day.add_row(day, campaign,
                            str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
                            str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
-                           str(done.total(scrubs, day=day, campaign=campaign)))
+                           str(done.total(scrubs, day=day, campaign=campaign)),
+                           str(done.total(questions, day=day, campaign=campaign)))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")

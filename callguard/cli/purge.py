@@ -46,8 +46,9 @@ __all__ = ["purge"]
 @click.pass_obj
 def purge(state: CliState, days: int | None, file_path: Path | None, stream: bool | None,
           yes: bool, dry_run: bool, below_retention: bool, as_json: bool) -> None:
-    """Destroy compliance records older than the retention period (Utah Code 13-44-201:
-    destroy records holding personal information that are not to be retained)."""
+    """Destroy compliance records older than the retention period (Utah Code 13-44-201,
+    subsection unverified: destroy records holding personal information that are not to
+    be retained)."""
     from callguard.runtime import log_path  # noqa: PLC0415 - lazy, like every command
 
     if yes and dry_run:  # destroy, or only count: not both

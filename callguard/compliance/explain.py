@@ -162,9 +162,9 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
         raise ExplainError("a record written before schema 1 (no `schema`) holds every rule's "
                            "outcome, citation and reason itself, not pack versions to rebuild "
                            "them from: `callguard evidence --decision ID --json` shows it whole")
-    if record.get("schema") != 1:
+    if record.get("schema") not in (1, 2):
         raise ExplainError(f"record schema {record.get('schema')!r} is not one this version "
-                           "of callguard explains (1)")
+                           "of callguard explains (1, 2)")
     mode = DialingMode(record["mode"]) if record.get("mode") else None
     day = record_day(record)
     readings = record.get("readings", {})

@@ -1,6 +1,7 @@
 """What a peer-filled field may keep in a compliance record: a plausible id, or its hash.
 
-Utah Code 13-44-201 (reasonable procedures) and ARCHITECTURE.md: no phone number in clear
+Utah Code 13-44-201 (reasonable procedures; subsection unverified, see
+compliance/purge.py) and ARCHITECTURE.md: no phone number in clear
 in any log, whatever field it sits in. A dialplan that swaps NUMBER and CAMPAIGN, or a
 dialer that puts the number in its call id, must not put it in the record. So each field
 a peer fills is kept only when it looks like what it claims to be; anything else becomes

@@ -1,8 +1,13 @@
 """Retention: destroy compliance records older than the retention period.
 
-Utah Code 13-44-201 asks for reasonable procedures to protect personal information;
-keeping hashed numbers no longer than needed is one. Destroying must never stall a node
-that is deciding calls, so:
+Utah Code 13-44-201 asks for reasonable procedures to protect personal information and
+for destroying records of it that are not to be retained; keeping hashed numbers no
+longer than needed is one. No subsection is cited: the section's text is not in
+shared/law and its numbering has been amended (verify before relying on it), and its
+"personal information" (13-44-102: a name with an SSN, account or licence number) may not
+reach a hashed phone number at all — callguard applies the practice regardless.
+
+Destroying must never stall a node that is deciding calls, so:
 
 - a closed segment wholly older than the cutoff (its name's stamp is before it) is
   deleted; one wholly newer (its first record at or after it) is left alone; only the

@@ -42,7 +42,9 @@ __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "decisions_ne
            "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
-KNOWN_SCHEMAS = frozenset({0, 1})  # 0: the legacy records, written before ``schema`` existed
+# 0: the legacy records, written before ``schema`` existed; 2: a decision that says
+# ``places_call`` (record.DECISION_SCHEMA)
+KNOWN_SCHEMAS = frozenset({0, 1, 2})
 # Records of one file are in write order, but processes stamp ``logged_at`` before they
 # take the lock, so neighbours may be out of order by a little; time skipping allows this.
 CLOCK_MARGIN = timedelta(minutes=1)

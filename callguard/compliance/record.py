@@ -36,9 +36,13 @@ from callguard.stores.writes import (
     RevokeConsent,
 )
 
-__all__ = ["LETTERS", "SCHEMA", "RecordEncoder", "utc_ms"]
+__all__ = ["DECISION_SCHEMA", "LETTERS", "SCHEMA", "RecordEncoder", "utc_ms"]
 
-SCHEMA = 1
+SCHEMA = 1  # every kind but the decision
+# The decision record: 2 adds ``places_call`` (false: an answer no call is placed on, a
+# `check --at` question; absent: the front places the call on an ALLOW). A schema-1
+# decision cannot tell the two apart.
+DECISION_SCHEMA = 2
 # One letter per rule of a pack, in pack order; "n": not evaluated (absent from outcomes).
 LETTERS = {Status.PASS: "p", Status.BLOCK: "b", Status.EXEMPT: "e",
            Status.NOT_APPLICABLE: "-"}
@@ -56,7 +60,8 @@ _NEWLINE = orjson.OPT_APPEND_NEWLINE
 # Channel names: the counter suffix is kept, numbers in the resource taken out.
 _CHANNEL_FIELDS = frozenset({"channel", "called_channel"})
 # Fixed pieces of a decision line (``RecordEncoder.decision_line``).
-_HEAD = b'{"schema":%d,"event":"decision","logged_at":"' % SCHEMA
+_HEAD = b'{"schema":%d,"event":"decision","logged_at":"' % DECISION_SCHEMA
+_QUESTION = b',"places_call":false'
 _ALLOWED = b'"verdict":"ALLOW"'
 _BLOCKED = b'"verdict":"BLOCK"'
 
@@ -248,6 +253,7 @@ class RecordEncoder:
             b',"reference":' + _json(self.fields.reference(reference)) if reference else b"",
             b',"withdraws":' + _json(self.fields.decision_id(withdraws)) if withdraws else b"",
             b"" if decision.counted is None else _counted_piece(decision.counted),
+            b"" if decision.places_call else _QUESTION,
             b',"latency_us":', b"%d}\n" % int(decision.latency_us)))
 
     def _who_piece(self, front: str, campaign_id: str, solicitor: str | None,
@@ -293,7 +299,7 @@ class RecordEncoder:
         """The decision record as a dict (what ``decision`` writes, as JSON)."""
         verdict = decision.verdict
         record: dict[str, Any] = {
-            "schema": SCHEMA, "event": "decision",
+            "schema": DECISION_SCHEMA, "event": "decision",
             "logged_at": utc_ms() if logged_at is None else logged_at, "node": self.node,
             "decision_id": decision.decision_id, "at": _instant(decision.at),
             "front": decision.front, "verdict": verdict.verdict,
@@ -322,6 +328,8 @@ class RecordEncoder:
             record["withdraws"] = self.fields.decision_id(decision.withdraws)
         if decision.counted is not None:  # the count's rows, proved by this record
             record["counted"] = _counted(decision.counted)
+        if not decision.places_call:  # a question: no call is placed on this answer
+            record["places_call"] = False
         record["latency_us"] = int(decision.latency_us)
         return record
 

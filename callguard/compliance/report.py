@@ -80,6 +80,8 @@ class Report:
     # (day, campaign, verdict, rule) -> count; calls and scrubs apart
     calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     scrubs: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    # answers no call was placed on (``places_call`` false: `check --at` questions)
+    questions: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     # decisions a later one withdrew (``withdraws``): no call of their own, counted apart
     withdrawn: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
@@ -134,6 +136,11 @@ class Report:
 DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FRONTS))}) "
            "OR logged_delay_us IS NULL THEN \"at\" "
            "ELSE \"at\" + to_microseconds(logged_delay_us) END)")
+
+
+# A decision no call was placed on (schema 2's ``places_call`` false, a `check --at`
+# question): not a call. Only the cli front asks so; a schema-1 record cannot say.
+_QUESTION = "(front = 'cli' AND contains(body, '\"places_call\":false'))"
 
 
 # When a decision was logged (its ``at`` and the delay after it), in microseconds.
@@ -213,7 +220,7 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         rows: list[Any] = connection.execute(
             f"SELECT strftime(timezone(?, {DECIDED}), '%Y-%m-%d') AS d, "
             f"coalesce(campaign, '?'), coalesce(verdict, '?'), coalesce(rule, ''), "
-            f"coalesce(front, '?'), {str(out).lower()}, count(*), "
+            f"coalesce(front, '?'), {str(out).lower()}, {_QUESTION}, count(*), "
             f"epoch_us(min({DECIDED})), epoch_us(max({DECIDED})) FROM ({decisions}) "
             f"{where}{(' AND ' if where else ' WHERE ') + also if also else ''} "
             "GROUP BY ALL", [query.tz, *values]).fetchall()
@@ -223,10 +230,12 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
     if withdrawn is not None:
         rows += grouped(True, withdrawn)
     spans: dict[tuple[str, str, str, str, str], tuple[int, int]] = {}
-    for day, campaign, verdict, rule, front, out, count, first, last in rows:
+    for day, campaign, verdict, rule, front, out, asked, count, first, last in rows:
         key = (day, campaign, verdict, rule)
-        kind = "withdrawn" if out else "scrub" if front == "scrub" else "call"
-        target = {"call": report.calls, "scrub": report.scrubs}.get(kind, report.withdrawn)
+        kind = ("withdrawn" if out else "scrub" if front == "scrub"
+                else "question" if asked else "call")
+        target = {"call": report.calls, "scrub": report.scrubs,
+                  "question": report.questions}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
         if kind != "withdrawn":  # by front: the answers that stand
             report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
@@ -268,21 +277,30 @@ def rule_label(report: Report, rule: str) -> str:
 
 
 def fronts_note(report: Report) -> str | None:
-    """The calls by front asked, and what a ``cli`` figure holds: ``callguard check``
-    answers, where one with ``--at`` was a question about that instant and placed no call
-    (the record does not tell the two apart). Only --json said the fronts: a day's "24
-    calls" that were an officer's `check --at` questions read as 24 calls placed."""
+    """The calls by front asked, the questions apart, and what a ``cli`` call is: a
+    ``callguard check`` answer without ``--at`` (the operator asks before dialling). A
+    question (``--at``) is told by its record since schema 2 (``places_call`` false); a
+    schema-1 record cannot say, so a ``cli`` call may still be a question then."""
     fronts: dict[str, int] = defaultdict(int)
     for (front, _verdict), count in report.fronts.items():
         if front != "scrub":
             fronts[front] += count
-    if not fronts:
+    asked = report.total(report.questions)
+    if asked:
+        fronts["cli"] -= asked
+        if not fronts["cli"]:
+            del fronts["cli"]
+    if not fronts and not asked:
         return None
-    said = "calls by front: " + ", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
+    said = "calls by front: " + (", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
+                                 or "none")
+    if asked:
+        said += (f"; {asked:,} `callguard check --at` question(s) counted apart: a question "
+                 "about an instant places no call, dated by when it was asked")
     if fronts.get("cli"):
-        said += ("; cli: `callguard check` answers, counted as calls though one asked with "
-                 "--at is a question about that instant that placed no call (the record "
-                 "does not say which), dated by when it was asked")
+        said += ("; cli: `callguard check` answers without --at (the operator asks before "
+                 "dialling); a record written before schema 2 does not say whether it was "
+                 "asked with --at, so those are counted as calls")
     return said
 
 
@@ -384,7 +402,8 @@ def _local(query: ReportQuery, epoch_us: int) -> str:
 
 def _every_day(report: Report, query: ReportQuery) -> list[str]:
     zone = ZoneInfo(query.tz)
-    seen = sorted({k[0] for k in (*report.calls, *report.scrubs, *report.withdrawn)})
+    seen = sorted({k[0] for k in (*report.calls, *report.scrubs, *report.questions,
+                                  *report.withdrawn)})
     start = query.since.astimezone(zone).date() if query.since else (
         date.fromisoformat(seen[0]) if seen else None)
     end = (query.until - timedelta(microseconds=1)).astimezone(zone).date() if (
@@ -461,8 +480,10 @@ def to_json(report: Report) -> dict[str, Any]:
     return {
         "filters": report.query.shown(), "generated": zulu(report.generated),
         "decisions": (report.total(calls) + report.total(report.scrubs)
-                      + report.total(report.withdrawn)),
+                      + report.total(report.questions) + report.total(report.withdrawn)),
         "calls": report.total(calls), "scrubs": report.total(report.scrubs),
+        # `check --at` answers (places_call false): no call placed, in no other figure
+        "questions": report.total(report.questions),
         # answers a later decision withdrew (FastAGI: a cut header block seen after the
         # answer): in no other figure; the decision that withdrew each is counted instead
         "withdrawn": report.total(report.withdrawn),
@@ -475,6 +496,9 @@ def to_json(report: Report) -> dict[str, Any]:
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
                        for (day, c, v, r), n in sorted(report.scrubs.items())],
+        "question_days": [{"day": day, "campaign": c, "verdict": v, "rule": r,
+                           "decisions": n}
+                          for (day, c, v, r), n in sorted(report.questions.items())],
         "withdrawn_days": [{"day": day, "campaign": c, "verdict": v, "rule": r,
                             "decisions": n}
                            for (day, c, v, r), n in sorted(report.withdrawn.items())],
@@ -500,21 +524,37 @@ def to_json(report: Report) -> dict[str, Any]:
     }
 
 
+def _rule_law(report: Report, rule: str) -> str:
+    """The CSV's ``law`` cell of a deciding rule: a house policy's marked as the other
+    renderings mark it, or why that was not checked (blank: enacted law, or no rule)."""
+    if not rule:
+        return ""
+    if report.not_law_unread is not None:
+        return f"not checked: {report.not_law_unread}"
+    return "house policy, not enacted law" if rule_label(report, rule) != rule else ""
+
+
 def render_csv(report: Report) -> str:
-    """One row per day x campaign x verdict x rule, calls, scrubs and withdrawn answers
-    marked (kind), with the first and last decision of the row in the report's zone; a day
-    of the range without any, one call row of 0 (no first, no last)."""
+    """One row per day x campaign x verdict x rule, calls, scrubs, questions and withdrawn
+    answers marked (kind), with the first and last decision of the row in the report's
+    zone; a day of the range without any, one call row of 0 (no first, no last). The last
+    two columns say what the JSON and the page say beside the table: whether a deciding
+    rule is a house policy (``law``), and what the figures were read from (``read_from``,
+    the same on every row: a CSV handed on alone still names its archive and log)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last"])
+    writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last",
+                     "law", "read_from"])
+    read_from = sources_note(report)
     # every day of the range: a day without calls or scrubs is one call row of 0
-    quiet = {(day, "", "", ""): 0 for day in
-             set(report.days) - {k[0] for k in (*report.calls, *report.scrubs)}}
+    quiet = {(day, "", "", ""): 0 for day in set(report.days) - {
+        k[0] for k in (*report.calls, *report.scrubs, *report.questions)}}
     for kind, table in (("call", {**report.calls, **quiet}), ("scrub", report.scrubs),
-                        ("withdrawn", report.withdrawn)):
+                        ("question", report.questions), ("withdrawn", report.withdrawn)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             first, last = report.spans.get((day, kind, campaign, verdict, rule), ("", ""))
-            writer.writerow([day, kind, campaign, verdict, rule, count, first, last])
+            writer.writerow([day, kind, campaign, verdict, rule, count, first, last,
+                             _rule_law(report, rule), read_from])
     return out.getvalue()
 
 
@@ -646,7 +686,8 @@ def render_html(report: Report) -> str:
         ".t{white-space:nowrap}</style>"
         "</head><body><h1>callguard compliance report</h1>"
         f"<p><b>Filters</b>: {html.escape(filters)}.</p><p>{total:,} calls "
-        f"({report.total(scrubs):,} scrub decisions counted apart: a scrub is not a call; "
+        f"({report.total(scrubs):,} scrub decisions and {report.total(report.questions):,} "
+        "`check --at` questions counted apart: neither is a call; "
         f"{withdrawn_note(report)}); "
         f"first decision <span class='t'>{html.escape(report.first or '-')}</span>, last "
         f"<span class='t'>{html.escape(report.last or '-')}</span> "
