@@ -16,7 +16,9 @@ next character (a backslash-newline joins lines); ``'...'`` verbatim; ``"..."`` 
 backslash escaping only ``"`` ``\\`` `````` ``$``; no expansion of any kind. A name systemd
 would not accept (``execute.c`` drops it with a warning) is refused here, loudly; so is
 a NUL (``read_full_stream`` refuses such a file) and a name or value not UTF-8
-(``check_utf8ness_and_warn``). The file is read as bytes: ``\\r`` ends a line as in
+(``check_utf8ness_and_warn``), and an assignment right after a comment ending in a
+backslash (``COMMENT_ESCAPE``: systemd before 254 took it as comment). The file is read
+as bytes: ``\\r`` ends a line as in
 systemd's ``NEWLINE``, and is kept inside quotes (text mode turned ``\\r\\n`` into ``\\n``,
 so a ``\\`` at the end of a CRLF line joined the next assignment to the value).
 
@@ -80,8 +82,15 @@ class _Parser:
         self.value_trail: int | None = None
         self.line = 1  # the file's line (each "\n"), for errors
         self.key_line = 1  # the line the assignment being read starts on
+        # The newline a comment's backslash escaped, until the next line shows whether
+        # systemd's versions read it alike ("" again).
+        self.comment_joined = ""
 
     def feed(self, c: str) -> None:
+        if self.comment_joined == "\r" and c == "\n":
+            self.comment_joined = ""  # before 254 the "\r" was eaten, the "\n" ends it
+        elif self.comment_joined and self.state == "pre_key" and c in _NEWLINE:
+            self.comment_joined = ""  # an empty line: both versions agree
         getattr(self, "_" + self.state)(c)
         if c == "\n":
             self.line += 1
@@ -106,8 +115,16 @@ class _Parser:
 
     def _pre_key(self, c: str) -> None:
         if c in _COMMENTS:
-            self.state = "comment"
+            self.state, self.comment_joined = "comment", ""
         elif c not in _WHITESPACE:
+            if self.comment_joined:
+                # COMMENT_ESCAPE: systemd 254 and later read this line; before 254
+                # (Debian 12, RHEL 9, Ubuntu 22.04) it was the comment's: which one the
+                # service got depends on the host, so neither is guessed here.
+                raise EnvFileError(f"line {self.line}: the comment before it ends in a "
+                                   "backslash, so systemd before 254 takes this line as "
+                                   "part of the comment (254 and later do not); remove "
+                                   "that backslash")
             self.state, self.key, self.key_trail = "key", [c], None
             self.key_line = self.line
 
@@ -184,6 +201,8 @@ class _Parser:
 
     def _comment_escape(self, c: str) -> None:
         self.state = "pre_key" if c in _NEWLINE else "comment"
+        if c in _NEWLINE:
+            self.comment_joined = c
 
     def finish(self) -> None:
         if self.state in ("pre_value", "value", "value_escape", "single", "double",

@@ -147,3 +147,19 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path) -> None:
     result = admin(fifo, "-c", "echo ran", bin_="/bin/sh")
     assert result.returncode == 2, result.stderr
     assert "not a regular file" in result.stderr
+
+
+def test_a_line_after_a_comment_ending_in_a_backslash_is_refused() -> None:
+    """env-file.c COMMENT_ESCAPE: before systemd 254 (Debian 12, RHEL 9, Ubuntu 22.04)
+    the line after ``# ...\\`` was part of the comment, from 254 it is read: the service
+    may lack a secret the CLI gets (a CALLGUARD_LOG_KEY, and the CLI's number hashes are
+    not the service's). Where both versions agree, it is read."""
+    with pytest.raises(EnvFileError, match=r"^line 2: the comment before it ends in a "):
+        parse_bytes(b"# the token \\\nCALLGUARD_HTTP_TOKEN=0123456789abcdef0123\n")
+    with pytest.raises(EnvFileError, match=r"^line 1: the comment"):  # a lone \r ends lines
+        parse_bytes(b"# x \\\rA=1\r")
+    # Before 254 the "\r" of a CRLF was the escaped character and the "\n" ended the comment.
+    assert parse_bytes(b"# x \\\r\nA=1\r\n") == {"A": "1"}
+    assert parse_bytes(b"# x \\\n\nA=1\n") == {"A": "1"}      # an empty line between
+    assert parse_bytes(b"# x \\\n# y\nA=1\n") == {"A": "1"}   # a comment either way
+    assert parse_bytes(b"# x \\y\nA=1\n") == {"A": "1"}       # no backslash-newline
