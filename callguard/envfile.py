@@ -6,7 +6,7 @@ shell's ``.``, as root: a secret holding ``$x`` became something else (or stoppe
 command under ``set -u``), ``$(...)`` or a backquote ran as root, and ``a b`` ran ``b``. So
 the admin helper reads it here, with systemd's rules, and then runs its command:
 
-    python -P -m callguard.envfile FILE -- COMMAND [ARG...]
+    python -P -m callguard.envfile --user USER FILE -- COMMAND [ARG...]
 
 The rules are systemd's ``parse_env_file_internal`` (src/basic/env-file.c) as documented
 in systemd.exec(5), ``EnvironmentFile=``: lines starting with ``#`` or ``;`` are comments;
@@ -14,22 +14,39 @@ in systemd.exec(5), ``EnvironmentFile=``: lines starting with ``#`` or ``;`` are
 whitespace kept and a ``# ...`` after an unquoted value part of it; a backslash keeps the
 next character (a backslash-newline joins lines); ``'...'`` verbatim; ``"..."`` with
 backslash escaping only ``"`` ``\\`` `````` ``$``; no expansion of any kind. A name systemd
-would not accept (``execute.c`` drops it with a warning) is refused here, loudly.
+would not accept (``execute.c`` drops it with a warning) is refused here, loudly; so is
+a NUL (``read_full_stream`` refuses such a file) and a name or value not UTF-8
+(``check_utf8ness_and_warn``), and an assignment right after a comment ending in a
+backslash (``COMMENT_ESCAPE``: systemd before 254 took it as comment). The file is read
+as bytes: ``\\r`` ends a line as in
+systemd's ``NEWLINE``, and is kept inside quotes (text mode turned ``\\r\\n`` into ``\\n``,
+so a ``\\`` at the end of a CRLF line joined the next assignment to the value).
+
+Root runs this, so the file's variables never reach a process running as root: with
+``--user`` the process becomes that user (its groups, as ``setpriv --init-groups``)
+before it puts them in the command's environment — a ``PATH``, ``LD_PRELOAD`` or
+``PYTHONPATH`` in the file applies to the service user's command only, as it does to the
+service. A file root did not write alone (owned by another user, writable by its group or
+by all) is refused before it is read. An error names the line, never a value.
 """
 
 from __future__ import annotations
 
 import os
+import pwd
 import re
+import shutil
+import stat
 import sys
 
-__all__ = ["main", "parse"]
+__all__ = ["EnvFileError", "main", "parse", "read"]
 
 _WHITESPACE = " \t\n\r"
 _NEWLINE = "\n\r"
 _COMMENTS = "#;"
 _SHELL_NEED_ESCAPE = '"\\`$'
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # bytes surrogateescape kept: not UTF-8
 
 
 class EnvFileError(ValueError):
@@ -45,6 +62,14 @@ def parse(text: str) -> dict[str, str]:
     return parser.values
 
 
+def parse_bytes(data: bytes) -> dict[str, str]:
+    """``parse`` of a file's bytes, as systemd reads them (no newline translation)."""
+    if b"\0" in data:
+        line = data[:data.index(b"\0")].count(b"\n") + 1
+        raise EnvFileError(f"line {line}: a NUL byte (systemd refuses the whole file)")
+    return parse(data.decode("utf-8", "surrogateescape"))
+
+
 class _Parser:
     """A character-at-a-time state machine with systemd's states and transitions."""
 
@@ -55,17 +80,31 @@ class _Parser:
         self.value: list[str] = []
         self.key_trail: int | None = None
         self.value_trail: int | None = None
-        self.line = 1
+        self.line = 1  # the file's line (each "\n"), for errors
+        self.key_line = 1  # the line the assignment being read starts on
+        # The newline a comment's backslash escaped, until the next line shows whether
+        # systemd's versions read it alike ("" again).
+        self.comment_joined = ""
 
     def feed(self, c: str) -> None:
+        if self.comment_joined == "\r" and c == "\n":
+            self.comment_joined = ""  # before 254 the "\r" was eaten, the "\n" ends it
+        elif self.comment_joined and self.state == "pre_key" and c in _NEWLINE:
+            self.comment_joined = ""  # an empty line: both versions agree
         getattr(self, "_" + self.state)(c)
+        if c == "\n":
+            self.line += 1
 
     def _push(self) -> None:
         key = "".join(self.key[: self.key_trail] if self.key_trail is not None else self.key)
         value = "".join(self.value)
+        # Neither is printed: a line mistyped may hold a secret before its "=".
         if not _NAME.match(key):
-            raise EnvFileError(f"line {self.line}: {key!r} is not a variable name (systemd "
-                               "ignores the line; write NAME=value)")
+            raise EnvFileError(f"line {self.key_line}: the text before \"=\" is not a "
+                               "variable name (systemd ignores the line; write NAME=value)")
+        if _NOT_UTF8.search(value):
+            raise EnvFileError(f"line {self.key_line}: {key}'s value is not UTF-8 (systemd "
+                               "refuses the whole file)")
         self.values[key] = value
         self.key, self.value = [], []
         self.key_trail = self.value_trail = None
@@ -73,20 +112,25 @@ class _Parser:
     def _newline(self) -> None:
         self._push()
         self.state = "pre_key"
-        self.line += 1
 
     def _pre_key(self, c: str) -> None:
         if c in _COMMENTS:
-            self.state = "comment"
+            self.state, self.comment_joined = "comment", ""
         elif c not in _WHITESPACE:
+            if self.comment_joined:
+                # COMMENT_ESCAPE: systemd 254 and later read this line; before 254
+                # (Debian 12, RHEL 9, Ubuntu 22.04) it was the comment's: which one the
+                # service got depends on the host, so neither is guessed here.
+                raise EnvFileError(f"line {self.line}: the comment before it ends in a "
+                                   "backslash, so systemd before 254 takes this line as "
+                                   "part of the comment (254 and later do not); remove "
+                                   "that backslash")
             self.state, self.key, self.key_trail = "key", [c], None
-        elif c == "\n":
-            self.line += 1
+            self.key_line = self.line
 
     def _key(self, c: str) -> None:
         if c in _NEWLINE:  # a line without "=": systemd ignores it
             self.state, self.key = "pre_key", []
-            self.line += 1
         elif c == "=":
             self.state, self.value, self.value_trail = "pre_value", [], None
         else:
@@ -154,14 +198,11 @@ class _Parser:
             self.state = "comment_escape"
         elif c in _NEWLINE:
             self.state = "pre_key"
-            self.line += 1
 
     def _comment_escape(self, c: str) -> None:
+        self.state = "pre_key" if c in _NEWLINE else "comment"
         if c in _NEWLINE:
-            self.state = "pre_key"
-            self.line += 1
-        else:
-            self.state = "comment"
+            self.comment_joined = c
 
     def finish(self) -> None:
         if self.state in ("pre_value", "value", "value_escape", "single", "double",
@@ -175,27 +216,64 @@ def _say(message: str) -> None:
     sys.stderr.write(message + "\n")
 
 
+def read(path: str) -> dict[str, str]:
+    """The file's variables; {} if it does not exist (the unit's ``EnvironmentFile=-``).
+
+    Run as root, a file anyone but root could have written is refused unread: what it
+    holds decides what the CLI runs with (its configuration, its keys)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return {}
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise EnvFileError("not a regular file")
+        if os.geteuid() == 0 and (info.st_uid != 0 or info.st_mode & 0o022):
+            raise EnvFileError(
+                f"owned by uid {info.st_uid}, mode {stat.S_IMODE(info.st_mode):04o}: root "
+                "reads it, so only root may write it (chown root:root, chmod 0600)")
+        return parse_bytes(handle.read())
+
+
+def _become(user: str) -> None:
+    """Root to ``user``: its primary group, its groups, its uid (setpriv --reuid --regid
+    --init-groups); capabilities go with the uid."""
+    entry = pwd.getpwnam(user)
+    os.initgroups(user, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+
+
 def main(argv: list[str]) -> int:
-    """``FILE -- COMMAND...``: FILE's variables into the environment, then exec COMMAND
-    (a missing FILE is no error, as for the unit's ``EnvironmentFile=-``)."""
+    """``[--user USER] FILE -- COMMAND...``: exec COMMAND (as USER) with FILE's variables
+    added to the environment (a missing FILE is no error, as for ``EnvironmentFile=-``)."""
+    user = None
+    if len(argv) >= 2 and argv[0] == "--user":
+        user, argv = argv[1], argv[2:]
     if len(argv) < 3 or argv[1] != "--":
-        _say("usage: python -P -m callguard.envfile FILE -- COMMAND [ARG...]")
+        _say("usage: python -P -m callguard.envfile [--user USER] FILE -- COMMAND [ARG...]")
         return 2
     path, command = argv[0], argv[2:]
     try:
-        with open(path, encoding="utf-8") as handle:
-            values = parse(handle.read())
-    except FileNotFoundError:
-        values = {}
-    except (OSError, UnicodeDecodeError, EnvFileError) as exc:
-        _say(f"callguard-admin: cannot read {path}: {exc}. Fix the file (NAME=value lines, "
-             "as systemd's EnvironmentFile= reads them) and run again.")
+        values = read(path)
+    except (OSError, EnvFileError) as exc:
+        detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _say(f"callguard-admin: cannot read {path}: {detail}. Fix the file (NAME=value "
+             "lines, as systemd's EnvironmentFile= reads them) and run again.")
         return 2
-    os.environ.update(values)
+    # Found on the caller's PATH, before the file's variables exist anywhere.
+    program = shutil.which(command[0]) if os.sep not in command[0] else command[0]
+    if program is None:
+        _say(f"callguard-admin: cannot run {command[0]}: not found")
+        return 2
     try:
-        os.execvp(command[0], command)  # noqa: S606 - the admin's own command, no shell
-    except OSError as exc:
-        _say(f"callguard-admin: cannot run {command[0]}: {exc}")
+        if user is not None:
+            _become(user)
+        os.execve(program, command, {**os.environ, **values})  # noqa: S606 - no shell
+    except (OSError, KeyError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else f"no user {user}"
+        _say(f"callguard-admin: cannot run {command[0]}: {reason}")
         return 2
     return 0  # not reached
 

@@ -27,9 +27,10 @@ __all__ = ["init", "starter_config"]
 
 _SECRETS = """\
 # callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
-# Mode 0600, owned by root. Uncomment what the configuration needs: NAME=value, nothing
-# after the value (systemd keeps a trailing "# comment" as part of the value). Both read
-# it by systemd's rules: "$" is kept as typed, never expanded; quotes are stripped.
+# Mode 0600, owned by root (callguard-admin refuses a file others could have written).
+# Uncomment what the configuration needs: NAME=value, nothing after the value (systemd
+# keeps a trailing "# comment" as part of the value). Both read it by systemd's rules:
+# "$" is kept as typed, never expanded; quotes are stripped.
 #
 # [http] enabled: at least 16 characters
 #CALLGUARD_HTTP_TOKEN=

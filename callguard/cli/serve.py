@@ -142,16 +142,21 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             except TimeoutError:
                 await _tick(runtime, watchdog, ami_notice)
     finally:
+        # No new call from here: every listener closes first (FastAGI's before the HTTP
+        # port's and SIP's waits, which took new FastAGI calls meanwhile).
+        await fastagi.close()
+        if http is not None:
+            await http[1].stop()
         if sip is not None:
             await sip.close()
+        # The sessions in flight finish with the watchdog still logged in: it follows the
+        # calls they allow (or [ami] required BLOCKed them) and keeps releasing the lines
+        # of the calls it follows, then hands its lease on.
+        await _drain_fastagi(fastagi, runtime.settings.fastagi)
         if watchdog is not None:
             await watchdog.aclose()
         if http is not None:
-            runner, site = http
-            await site.stop()
-            await runner.cleanup()
-        await fastagi.close()
-        await _drain_fastagi(fastagi, runtime.settings.fastagi)
+            await http[0].cleanup()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
 
