@@ -14,14 +14,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from redis import asyncio as aioredis
 
+from callguard.cli.records_restore import _accept
+from callguard.config import load_settings
 from callguard.errors import StoreError
-from callguard.stores.redis.high_water import ACKED_KEY, SEQ_KEY
+from callguard.runtime import open_runtime
+from callguard.stores.redis.high_water import ACKED_KEY, HIGH_WATER_FILE, IDS_KEY, SEQ_KEY
 from callguard.stores.redis.records import RecordsSettings, RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE
 from callguard.stores.writes import AddCompanyDnc
@@ -165,3 +170,37 @@ async def test_a_store_without_the_acknowledged_counter_raises_marks_as_before(
     finally:
         await node.aclose()
         await admin.aclose()
+
+
+async def test_accept_older_sets_the_mark_no_higher_than_acknowledged(
+        tmp_path, redis_server, replicated):
+    """``records-accept-older`` on a node refusing a restored store, whose counter is past
+    the acknowledged one (an unacknowledged write since): the mark it writes is the
+    acknowledged value and its id, as a read would raise it. Set to the counter, the node
+    would be locked out again once a failover lost that write and another writer made
+    the value anew."""
+    admin = replicated
+    await _write(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await _backup(admin)
+    node = _store(redis_server.url, tmp_path / "b")
+    await node.start()
+    try:
+        await _write(redis_server.url, tmp_path / "w", LOST)  # acknowledged, then lost
+        assert await node.company_dnc(SELLER, LOST) is not None
+        await _restore(admin, backup)
+        with pytest.raises(StoreError, match="not acknowledged as durable"):
+            await _write(redis_server.url, tmp_path / "w2", "+18015550172", UNACKED)
+        with pytest.raises(StoreError, match="older than one this node"):
+            await node.company_dnc(SELLER, LOST)
+    finally:
+        await node.aclose()
+    acked = int(await admin.get(ACKED_KEY))
+    assert int(await admin.get(SEQ_KEY)) == acked + 1
+    settings = load_settings(data_dir=tmp_path / "b")
+    settings = replace(settings, records=replace(ACKED, backend="redis"),
+                       redis_url=redis_server.url)
+    said = await _accept(open_runtime(settings, lists=False), "re-recorded from the CRM")
+    assert f"to {acked} " in said
+    saved = orjson.loads((tmp_path / "b" / HIGH_WATER_FILE).read_bytes())
+    assert saved["seq"] == acked
+    assert saved["id"] == (await admin.hget(IDS_KEY, str(acked))).decode()
