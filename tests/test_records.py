@@ -23,7 +23,7 @@ from callguard.runtime import open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import ParsedList
-from callguard.stores.redis.high_water import IDS_KEY, SEQ_KEY
+from callguard.stores.redis.high_water import ACKED_KEY, IDS_KEY, SEQ_KEY
 from callguard.stores.redis.records import MARKER_KEY, RecordsSettings, RedisRecords
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -192,10 +192,10 @@ class TestRedisBatchValidation:
         records = RedisRecords(client, RecordsSettings())
         script = records._apply
         with pytest.raises(Exception, match="malformed; nothing written"):
-            await script(keys=["callguard:rec:s:+1", "callguard:rec:s:+2", IDS_KEY, SEQ_KEY,
-                               MARKER_KEY],
+            await script(keys=["callguard:rec:s:+1", "callguard:rec:s:+2", ACKED_KEY, IDS_KEY,
+                               SEQ_KEY, MARKER_KEY],
                          args=[b'{"t":"dnc","at":"2026-01-01T00:00:00+00:00","source":"x"}',
-                               b'{"t":"bogus"}', b"id", b"", b"0", b""])  # nothing checked
+                               b'{"t":"bogus"}', b"set", b"id", b"", b"0", b""])  # unchecked
         assert await client.exists("callguard:rec:s:+1") == 0
         await client.aclose()
 

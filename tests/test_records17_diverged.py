@@ -218,8 +218,8 @@ async def test_a_write_wait_did_not_see_replicated_does_not_raise_the_mark(tmp_p
     """``durability = "replicas"``: WAIT saw no replica, the write is not acknowledged; a
     failover then promotes a replica without it, and another node writes that counter
     value anew (another id). The writer's mark had risen with the unacknowledged write, so
-    it refused the promoted replica until ``records-accept-older``; a read of the value
-    before the failover still raises it (that node may have acted on the record)."""
+    it refused the promoted replica until ``records-accept-older``. (A node that READ it
+    before the failover: ``tests/test_records18_acked.py``.)"""
     admin = aioredis.from_url(redis_server.url)
     settings = RecordsSettings(durability="replicas", on_weak_durability="warn",
                                wait_timeout_ms=10)

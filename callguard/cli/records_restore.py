@@ -7,9 +7,10 @@ backup clears that on its own; when there is none, the operator re-records the l
 changes and runs this on each node's data dir. It writes ``event: records-older-accepted``
 (the node's mark and the store's counter) to the compliance log, durable, and only then
 lowers the remembered mark; a running node picks it up at its next ``/readyz`` probe.
-The mark adopted is the store's counter with the store's id for it: a store restored and
-then written past the mark (another history: its id for the mark is not this node's) is
-accepted the same way, and so is one whose id for the mark is gone (cannot tell).
+The mark adopted is the store's counter with the store's id for it (not past the value
+acknowledged as durable, ``callguard:records-acked``, as a read raises it): a store
+restored and then written past the mark (another history: its id for the mark is not this
+node's) is accepted the same way, and so is one whose id for the mark is gone (cannot tell).
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from callguard.cli.output import console
 from callguard.errors import CallguardError, StoreError
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.redis.high_water import (
+    ACKED_KEY,
     HIGH_WATER_FILE,
     IDS_KEY,
     SEQ_KEY,
+    acknowledged,
     read_mark,
     store_counter,
     store_id,
@@ -71,9 +74,11 @@ async def _accept(runtime: Runtime, reason: str) -> str:
             async with client.pipeline(transaction=True) as pipe:  # one moment of the store
                 pipe.get(MARKER_KEY)
                 pipe.get(SEQ_KEY)
+                pipe.get(ACKED_KEY)
                 pipe.hget(IDS_KEY, str(mark or 0))
-                token, seq, at_mark = await pipe.execute()
-            at_counter = await client.hget(IDS_KEY, str(store_counter(seq)))  # that value's
+                token, seq, acked, at_mark = await pipe.execute()
+            top = acknowledged(seq, acked)  # not past what was acknowledged (high_water.py)
+            at_top = await client.hget(IDS_KEY, str(top))  # that value's
         finally:
             await client.aclose()
         if marker is None:
@@ -95,8 +100,8 @@ async def _accept(runtime: Runtime, reason: str) -> str:
         await writer.write(encoder.event("records-older-accepted", {
             "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
             "reason": reason}))
-        write_high_water(path, marker, on_server, store_id(at_counter))
+        write_high_water(path, marker, top, store_id(at_top))
         return (f"accepted: this node's mark set from {mark if mark is not None else 'a damaged'}"
-                f" {HIGH_WATER_FILE} to {on_server} (event records-older-accepted written)")
+                f" {HIGH_WATER_FILE} to {top} (event records-older-accepted written)")
     finally:
         await runtime.aclose()

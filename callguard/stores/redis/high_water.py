@@ -30,6 +30,15 @@ knows back (the newest backup) or ``records-accept-older``; the mark file says s
 store has dropped the id it needed. Not a flag written into Redis
 by the first node that notices: a replica promoted after a failed WAIT would carry it and
 lock every node out; an id per counter value is true of any copy that holds it.
+
+A mark rises only as far as writes were acknowledged as durable, ``callguard:records-acked``
+(``ACKED_KEY``): under ``durability = "aof-always"`` the write's script sets it to the value
+it makes (fsynced with it); under ``"replicas"`` it is raised only once ``WAIT`` saw the
+write replicated. A node that read a write whose WAIT failed, lost in a failover and its
+counter value then made again by another writer (another id), would otherwise refuse the
+promoted replica for good over a write never promised. Reads compare the counter with the
+mark (behind: lower), but raise the mark to ``acknowledged``: min(counter, acked). A store
+without the key (written by the previous version): the counter, as then.
 """
 
 from __future__ import annotations
@@ -44,12 +53,14 @@ import orjson
 from callguard.errors import StoreError
 from callguard.stores.embedded.identity import write_atomically
 
-__all__ = ["HIGH_WATER_FILE", "IDS_KEY", "ID_WINDOW", "SEQ_KEY", "HighWater", "behind_reason",
-           "check_not_behind", "check_store_not_behind", "diverged", "read_high_water",
-           "read_mark", "read_state", "store_counter", "store_id", "write_high_water"]
+__all__ = ["ACKED_KEY", "HIGH_WATER_FILE", "IDS_KEY", "ID_WINDOW", "SEQ_KEY", "HighWater",
+           "acknowledged", "behind_reason", "check_not_behind", "check_store_not_behind",
+           "diverged", "read_high_water", "read_mark", "read_state", "store_counter",
+           "store_id", "write_high_water"]
 
 HIGH_WATER_FILE = "records-redis-high-water.json"
 SEQ_KEY = "callguard:records-seq"
+ACKED_KEY = "callguard:records-acked"  # the highest counter value acknowledged as durable
 IDS_KEY = "callguard:records-seq-ids"  # counter value -> the random id of the write that made it
 ID_WINDOW = 10_000  # ids kept: the last values of the counter (about 1 MB in Redis)
 
@@ -71,6 +82,14 @@ def store_counter(raw: Any) -> int:
         return int(raw) if raw is not None else 0
     except (TypeError, ValueError):
         return -1
+
+
+def acknowledged(counter: Any, acked: Any) -> int:
+    """The counter value a mark may rise to, as read: the counter, but not past ``ACKED_KEY``
+    (the highest value acknowledged as durable); the counter when the store has none (a
+    store the previous version wrote) or it is not a number (as before the key)."""
+    on_server, raw = store_counter(counter), store_counter(acked)
+    return on_server if acked is None or raw < 0 else min(on_server, raw)
 
 
 def store_id(raw: Any) -> str | None:

@@ -59,11 +59,13 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from callguard.errors import StoreError
 from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRecord
 from callguard.stores.redis.high_water import (
+    ACKED_KEY,
     HIGH_WATER_FILE,
     ID_WINDOW,
     IDS_KEY,
     SEQ_KEY,
     HighWater,
+    acknowledged,
     behind_reason,
     diverged,
     read_state,
@@ -98,13 +100,17 @@ _log = structlog.get_logger("callguard.records")
 # counter's ids with this node's id for its mark ('': none known) and the new value's id: a
 # store restored from an older backup (its counter lower, or its id for the mark another)
 # writes nothing; the counter's new value ends the results. The id of the value ID_WINDOW
-# back is dropped (one per write: the ids stay bounded).
+# back is dropped (one per write: the ids stay bounded). Before them: the acknowledged
+# counter (high_water.py) and 'set' (aof-always: this write is durable when it returns, the
+# counter set to its value) or '' (replicas: raised after WAIT, _ACK; a store without it
+# takes the values before this write, which the previous version marked as read).
 _APPLY = """
 local marker, token = table.remove(KEYS), table.remove(ARGV)
 local seqkey, markfield = table.remove(KEYS), table.remove(ARGV)
 local mark = tonumber(markfield)
 local idskey, markid = table.remove(KEYS), table.remove(ARGV)
 local newid = table.remove(ARGV)
+local ackedkey, ackmode = table.remove(KEYS), table.remove(ARGV)
 if token ~= '' and redis.call('GET', marker) ~= token then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing written')
 end
@@ -210,19 +216,41 @@ end
 local seq = redis.call('INCR', seqkey)
 redis.call('HSET', idskey, string.format('%d', seq), newid)  -- as Python writes it, never 1e+14
 redis.call('HDEL', idskey, string.format('%d', seq - """ + str(ID_WINDOW) + """))
+if ackmode == 'set' then
+  redis.call('SET', ackedkey, string.format('%d', seq))
+elseif not redis.call('GET', ackedkey) then
+  redis.call('SET', ackedkey, string.format('%d', before))
+end
 results[#results + 1] = seq
 return results
 """
 
 
-# KEYS: the record's hash, the durability marker, the record counter, its ids. ARGV: this
-# node's mark, HGET or HGETALL, then its field. Returns {the answer (false: none), the
-# marker (false: gone), the counter (false: none), the id for the mark and the id for the
-# counter (false: none)}: the ids are what tells a restored store written past the mark.
+# KEYS: the record's hash, the durability marker, the record counter, its ids, the
+# acknowledged counter. ARGV: this node's mark, HGET or HGETALL, then its field. Returns
+# {the answer (false: none), the marker (false: gone), the counter (false: none), the id
+# for the mark, the id for the value the mark may rise to (false: none), that value}: the
+# ids are what tells a restored store written past the mark; the value is the counter, but
+# not past the acknowledged one (high_water.acknowledged, the same rule).
 _READ = """
 local seq = redis.call('GET', KEYS[3])
+local top, s, a = seq, tonumber(seq), tonumber(redis.call('GET', KEYS[5]) or '')
+if s and a and a >= 0 and a == math.floor(a) and a < s then top = string.format('%d', a) end
 return {redis.call(ARGV[2], KEYS[1], unpack(ARGV, 3)), redis.call('GET', KEYS[2]), seq,
-        redis.call('HGET', KEYS[4], ARGV[1]), seq and redis.call('HGET', KEYS[4], seq)}
+        redis.call('HGET', KEYS[4], ARGV[1]), top and redis.call('HGET', KEYS[4], top), top}
+"""
+
+# Under durability = "replicas", once WAIT saw a write replicated: raise the acknowledged
+# counter (KEYS[1]) to its value (ARGV[1]), if the store's id for that value is still the
+# write's (ARGV[2]; KEYS[2] the ids: not a store restored meanwhile). Replication is in
+# order: every value below it was replicated too.
+_ACK = """
+local value = tonumber(ARGV[1])
+if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2]
+    and (tonumber(redis.call('GET', KEYS[1]) or '') or -1) < value then
+  redis.call('SET', KEYS[1], ARGV[1])
+end
+return 0
 """
 
 
@@ -408,6 +436,7 @@ class RedisRecords:
         self._settings = settings
         self._apply = client.register_script(_APPLY)
         self._read_script = client.register_script(_READ)
+        self._ack = client.register_script(_ACK)
         self._read_only_scripts = True  # EVALSHA_RO (Redis 7.0+); off when the server lacks it
         self._token: bytes | None = None  # the marker this node relies on (set at start)
         self.weak: str | None = None  # why an acknowledged write could be lost right now
@@ -437,7 +466,7 @@ class RedisRecords:
         try:
             if remembered is None:  # a remembered marker is never written over (module doc)
                 await self._client.set(MARKER_KEY, secrets.token_hex(16), nx=True)
-            token, seq = await self._client.mget(MARKER_KEY, SEQ_KEY)
+            token, seq, acked = await self._client.mget(MARKER_KEY, SEQ_KEY, ACKED_KEY)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
         on_server = _decoded(token)
@@ -449,12 +478,14 @@ class RedisRecords:
         if self._high.refusing:  # refused before its restart: until its id is back
             self._went_behind(store_counter(seq), "remembered")
         floor, floor_id = self._high.known, self._high.known_id
+        top = acknowledged(seq, acked)
         try:  # a node down through a restore rewritten past its mark: the id tells
-            at_floor, at_counter = await self._client.hmget(IDS_KEY, [floor, store_counter(seq)])
+            at_floor, at_counter = await self._client.hmget(IDS_KEY, [floor, top])
         except RedisError as exc:
             raise StoreError(f"record store (Redis) unreachable: {exc}") from None
         self._judge(problem, marker_ok=rely == on_server)
-        self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor, at_counter=at_counter)
+        self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor, at_counter=at_counter,
+                      top=top)
         await self._high.kept(self._high.known)
 
     @property
@@ -502,7 +533,7 @@ class RedisRecords:
         self._judge(self.weak, marker_ok=ok)
 
     def seq_seen(self, raw: Any, floor: int, *, floor_id: str | None = None,
-                 at_floor: Any = None, at_counter: Any = None) -> None:
+                 at_floor: Any = None, at_counter: Any = None, top: Any = None) -> None:
         """The store's record counter, read by a command sent when this node's mark was
         ``floor`` (its id ``floor_id``), with the store's ids for the mark and for the
         counter: below the mark, or another id for it (restored, then written past it), the
@@ -512,7 +543,9 @@ class RedisRecords:
         node knows for it clears it (the newest backup restored): an id the store no longer
         holds does not. Judged only on the store this node relies on (another is the
         marker's concern). A mark lowered since sending (``records-accept-older``) is the
-        one to judge by, without ids (they were sent for the old one)."""
+        one to judge by, without ids (they were sent for the old one). The mark rises to
+        ``top`` (``acknowledged``: not past what was acknowledged as durable), ``at_counter``
+        the store's id for it; None: to the counter (this node's own acknowledged write)."""
         if self._token is None or self.lost is not None or isinstance(raw, Exception):
             return
         lowered = floor > self._high.known  # since sending: the store accepted
@@ -531,7 +564,8 @@ class RedisRecords:
             _log.info("records_store_caught_up", store_mark=on_server)
             self.behind = None
             self._high.refuse(False)
-        self._high.seen(on_server, store_id(at_counter))
+        rise = on_server if top is None else min(on_server, store_counter(top))
+        self._high.seen(rise, store_id(at_counter))
 
     def _went_behind(self, on_server: int, history: str) -> None:
         """Refuse the store, and say so in the mark file (a restart refuses too: it could
@@ -603,11 +637,14 @@ class RedisRecords:
                 queue_config(pipe)
                 pipe.get(MARKER_KEY)
                 pipe.get(SEQ_KEY)
+                pipe.get(ACKED_KEY)
                 pipe.hget(IDS_KEY, str(floor))
-                *answers, marker, seq, at_floor = await pipe.execute(raise_on_error=False)
+                *answers, marker, seq, acked, at_floor = await pipe.execute(
+                    raise_on_error=False)
             at_counter = None  # an id stays with its value: read apart, still that value's
-            if not isinstance(seq, Exception) and store_counter(seq) > floor:
-                at_counter = await self._client.hget(IDS_KEY, str(store_counter(seq)))
+            top = floor if isinstance(acked, Exception) else acknowledged(seq, acked)
+            if not isinstance(seq, Exception) and top > floor:
+                at_counter = await self._client.hget(IDS_KEY, str(top))
         except (RedisError, OSError):
             return
         if self._token is not None and not isinstance(marker, Exception):
@@ -615,7 +652,7 @@ class RedisRecords:
         self.config_seen(answers)
         self.seq_seen(seq, floor, floor_id=floor_id,
                       at_floor=None if isinstance(at_floor, Exception) else at_floor,
-                      at_counter=at_counter)
+                      at_counter=at_counter, top=top)
 
     async def verify(self) -> str | None:
         """Ask the server again (readiness does, every probe); return ``refusing_writes``."""
@@ -651,10 +688,11 @@ class RedisRecords:
         self._judge(problem, marker_ok=marker_ok)
         if self._token is not None:
             floor, floor_id = self._high.known, self._high.known_id
-            seq = await ask("GET", SEQ_KEY)
-            at_floor, at_counter = await ask("HMGET", IDS_KEY, floor, store_counter(seq))
+            seq, acked = await ask("MGET", SEQ_KEY, ACKED_KEY)
+            top = acknowledged(seq, acked)
+            at_floor, at_counter = await ask("HMGET", IDS_KEY, floor, top)
             self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor,
-                          at_counter=at_counter)
+                          at_counter=at_counter, top=top)
 
     def _judge(self, problem: str | None, *, marker_ok: bool) -> None:
         """Record the server's state; log each change once."""
@@ -727,7 +765,7 @@ class RedisRecords:
         once more on a fresh one."""
         floor, floor_id = self._high.known, self._high.known_id
         sha, words = self._read_script.sha, (command[1], MARKER_KEY, SEQ_KEY, IDS_KEY,
-                                             str(floor), command[0], *command[2:])
+                                             ACKED_KEY, str(floor), command[0], *command[2:])
 
         async def read() -> Any:
             try:  # _RO: a read-only script runs while writes are paused (a FAILOVER)
@@ -737,13 +775,13 @@ class RedisRecords:
                 return await self._run_read(sha, words)
 
         try:
-            value, marker, seq, at_floor, at_counter = await read_once_more(self._client, read)
+            value, marker, seq, at_floor, at_top, top = await read_once_more(self._client, read)
         except RedisError as exc:
             raise StoreError(f"record store (Redis) read failed: {exc}") from None
         if self._token is not None:
             self.marker_seen(_bytes(marker) == self._token)
-            self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor,
-                          at_counter=at_counter)
+            self.seq_seen(seq, floor, floor_id=floor_id, at_floor=at_floor, at_counter=at_top,
+                          top=top if top is not None else 0)
         if self.lost is None and self.refusing_reads is not None:
             await self.recheck()  # a server no longer evicting answers at once
         self._guard_read()
@@ -754,13 +792,13 @@ class RedisRecords:
         reads then wait while writes are paused, and fail closed past the budget)."""
         if self._read_only_scripts:
             try:
-                return await self._client.evalsha_ro(sha, 4, *words)
+                return await self._client.evalsha_ro(sha, 5, *words)
             except ResponseError as exc:
                 if "unknown command" not in str(exc).lower():
                     raise
                 self._read_only_scripts = False
                 _log.warning("redis_without_read_only_scripts")  # its text quotes the key
-        return await self._client.evalsha(sha, 4, *words)
+        return await self._client.evalsha(sha, 5, *words)
 
     async def consents(self, solicitor: str, e164: str) -> tuple[ConsentRecord, ...]:
         """Every consent of the number to the solicitor (one HGETALL)."""
@@ -796,12 +834,14 @@ class RedisRecords:
         if self.refusing_writes is not None:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
+        replicas = self._settings.durability == "replicas"
         try:
             floor, floor_id = self._high.known, self._high.known_id
             seq_id = secrets.token_hex(8)  # this write's id for the counter value it makes
             *changed, seq = await self._apply(
-                keys=[*keys, IDS_KEY, SEQ_KEY, MARKER_KEY],
-                args=[*args, seq_id, floor_id or "", str(floor), self.marker])
+                keys=[*keys, ACKED_KEY, IDS_KEY, SEQ_KEY, MARKER_KEY],
+                args=[*args, "" if replicas else "set", seq_id, floor_id or "", str(floor),
+                      self.marker])
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -812,13 +852,13 @@ class RedisRecords:
             if str(exc).startswith("BEHIND"):
                 _, counter, at, *_ = str(exc).split()
                 self.seq_seen(counter, floor, floor_id=floor_id,
-                              at_floor=None if at == "-" else at)
+                              at_floor=None if at == "-" else at, top=0)  # nothing to rise to
                 self._guard_write()
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         except RedisError as exc:
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         self._guard_write()
-        if self._settings.durability == "replicas":
+        if replicas:
             acked = await self._call("WAIT", self._client.wait(
                 self._settings.wait_replicas, self._settings.wait_timeout_ms))
             if int(acked) < self._settings.wait_replicas:
@@ -826,6 +866,10 @@ class RedisRecords:
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
+            try:  # other nodes' marks may now rise to it (high_water.py)
+                await self._ack(keys=[ACKED_KEY, IDS_KEY], args=[str(seq), seq_id])
+            except RedisError as exc:  # durable all the same; marks rise at the next write
+                _log.warning("records_acked_not_raised", error=str(exc))
         # The mark rises only with an acknowledged write: one WAIT did not see replicated,
         # lost in a failover, must not leave this node refusing the promoted replica (its
         # id for that value another's). A read of it meanwhile raises it all the same.
