@@ -131,7 +131,7 @@ def window_fits(ctx: Context,
 
     def fits(record: ConsentRecord) -> bool:
         window = record.window
-        if window is not None and any(t.tzinfo is not None for t in window):
+        if _offset_window(record):
             raise CallguardError(unreadable_window(record))
         return window is None or all(holds(window, lt.at.time()) for lt in zones)
 
@@ -376,6 +376,17 @@ class Exemptions:
 
     def _unreadable(self, ctx: Context) -> str:
         """``; <why and the fix>`` for each standing consent whose window was stored with a
-        UTC offset (``unreadable_window``): it lifted nothing, and the rule's BLOCK says so."""
-        return "".join(f"; {unreadable_window(r)}" for r in self._standing(ctx)
-                       if r.window is not None and any(t.tzinfo is not None for t in r.window))
+        UTC offset (``unreadable_window``): it lifted nothing, and the rule's BLOCK says so.
+
+        Not once a readable consent of its kind stands (the consent recorded again, the
+        fix done): that one decided, and "re-record the consent" again would send the
+        admin to record it a third time, with other hours, to make the BLOCK go away."""
+        standing = self._standing(ctx)
+        bad = [r for r in standing if _offset_window(r)]
+        readable = {r.kind for r in standing if not _offset_window(r)}
+        return "".join(f"; {unreadable_window(r)}" for r in bad if r.kind not in readable)
+
+
+def _offset_window(record: ConsentRecord) -> bool:
+    """Whether the consent's window was stored with a UTC offset (``unreadable_window``)."""
+    return record.window is not None and any(t.tzinfo is not None for t in record.window)
