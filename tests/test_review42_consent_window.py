@@ -112,3 +112,29 @@ def test_a_do_not_call_request_withdraws_it_and_blocks(tmp_path):
     reason = status["us-federal:310.4(c)"]["reason"]
     assert "withdrawn by the do-not-call request" in reason, reason
     assert "re-record" not in reason, reason
+
+
+def test_a_written_consent_stored_with_a_window_is_named_a_fix_the_cli_accepts(tmp_path):
+    """An older callguard took ``--window`` on any kind (refused since hux10): a written
+    consent stored with an offset window lifts no calling-hours rule, and the fix named must
+    be one ``consent add`` accepts: the consent recorded again without a window (it said
+    ``--kind written --window``, which ``consent add`` refuses)."""
+    _lists(tmp_path)
+    assert cli("consent", "add", NUMBER, *CAMPAIGN, "--kind", "written", "--granted",
+               "2026-12-01T10:00:00-07:00", data_dir=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "records.sqlite3") as db:
+        db.execute("UPDATE consent SET window_start = '20:00:00+00:00', "
+                   "window_end = '23:00:00'")
+    code, verdict = _check(tmp_path)
+    assert code == 1, verdict
+    status = _outcomes(verdict)
+    reason = status["us-federal:64.1200(c)(1)"]["reason"]
+    assert status["us-federal:64.1200(c)(1)"]["status"] == "block", reason
+    assert "window 20:00-23:00 stored with UTC offset +00:00" in reason
+    start = reason.index("`callguard consent add ") + len("`callguard ")
+    command = reason[start:reason.index("`", start)].split()
+    assert "--window" not in command, reason
+    fix = [{"NUMBER": NUMBER, "WHEN": "2026-12-01T10:00:00-07:00"}.get(w, w) for w in command]
+    assert cli(*fix, *CAMPAIGN, data_dir=tmp_path).returncode == 0, fix
+    _code, verdict = _check(tmp_path)
+    assert _outcomes(verdict)["us-federal:64.1200(c)(1)"]["status"] == "exempt", verdict

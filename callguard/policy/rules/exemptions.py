@@ -153,13 +153,24 @@ def unreadable_window(record: ConsentRecord) -> str:
     clock, so which hours the person agreed to cannot be known (the offset's, or the
     clock's?), and comparing it with the local time raised TypeError: every check needing
     the consent was a bare ``internal error (TypeError)`` that named no record and no fix.
-    The gate fails closed on it (a CallguardError) with this reason instead."""
-    return (f"the {record.kind.value} consent given {record.granted_at:%Y-%m-%d} has its "
+    The gate fails closed on it (a CallguardError) with this reason instead.
+
+    Only a calling-hours consent has a window now (``consent add`` refuses ``--window`` on
+    another kind): for an autodialer or written consent an older callguard stored with one,
+    the fix named is the consent recorded again without it (the command as shown works)."""
+    kind = record.kind.value
+    if record.kind is ConsentKind.CALLING_HOURS:
+        lifts = "lifts nothing"
+        fix = (f"`callguard consent add NUMBER --kind {kind} --window HH:MM-HH:MM --granted "
+               "WHEN` with the hours the person agreed to and when the consent was given")
+    else:
+        lifts = "lifts no calling-hours or rest-day rule"
+        fix = (f"`callguard consent add NUMBER --kind {kind} --granted WHEN` with when the "
+               "consent was given, without a window (only a calling-hours consent has one)")
+    return (f"the {kind} consent given {record.granted_at:%Y-%m-%d} has its "
             f"window {window_offsets(record.window or ())}, written by an older callguard: "
-            "it cannot be read as the called party's clock and lifts nothing; re-record the "
-            f"consent: `callguard consent add NUMBER --kind {record.kind.value} --window "
-            "HH:MM-HH:MM --granted WHEN` with the hours the person agreed to and when the "
-            "consent was given (a readable consent of this kind on record is read instead); "
+            f"it cannot be read as the called party's clock and {lifts}; re-record the "
+            f"consent: {fix} (a readable consent of this kind on record is read instead); "
             "do not `callguard consent revoke` it to repair it: a revocation is recorded as "
             "the person's, and from the revoke-all date (47 CFR 64.1200(a)(10)) it ends "
             "every consent to automated calls")
