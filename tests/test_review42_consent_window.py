@@ -138,3 +138,30 @@ def test_a_written_consent_stored_with_a_window_is_named_a_fix_the_cli_accepts(t
     assert cli(*fix, *CAMPAIGN, data_dir=tmp_path).returncode == 0, fix
     _code, verdict = _check(tmp_path)
     assert _outcomes(verdict)["us-federal:64.1200(c)(1)"]["status"] == "exempt", verdict
+
+
+def test_a_written_consent_with_an_offset_window_lifts_no_autodialer_rule(tmp_path):
+    """64.1200(a)(2) reads no window, so it honoured a written consent whose window was
+    stored with an offset and ALLOWed a predictive call at noon, while `consent show` and
+    `evidence` called the same consent not valid now. Which hours (if any) the person agreed
+    to cannot be known: it lifts nothing, (a)(2) BLOCKs naming the fix, and the consent
+    recorded again (the command named) lifts it."""
+    predictive = ("--campaign", "ut-solar-predictive")
+    _lists(tmp_path)
+    assert cli("consent", "add", NUMBER, *predictive, "--kind", "written", "--granted",
+               "2026-12-01T10:00:00-07:00", data_dir=tmp_path).returncode == 0
+    with sqlite3.connect(tmp_path / "records.sqlite3") as db:
+        db.execute("UPDATE consent SET window_start = '20:00:00+00:00', "
+                   "window_end = '23:00:00'")
+    noon = "2026-12-07T12:00:00-07:00"
+    result = cli("check", NUMBER, *predictive, "--at", noon, "--json", data_dir=tmp_path)
+    verdict = json.loads(result.stdout)
+    assert result.returncode == 1, verdict
+    outcome = _outcomes(verdict)["us-federal:64.1200(a)(2)"]
+    assert outcome["status"] == "block", outcome
+    assert "stored with UTC offset +00:00" in outcome["reason"]
+    assert "consent add NUMBER --kind written --granted WHEN" in outcome["reason"]
+    assert cli("consent", "add", NUMBER, *predictive, "--kind", "written", "--granted",
+               "2026-12-01T10:00:00-07:00", data_dir=tmp_path).returncode == 0
+    result = cli("check", NUMBER, *predictive, "--at", noon, "--json", data_dir=tmp_path)
+    assert result.returncode == 0, result.stdout

@@ -160,16 +160,14 @@ def unreadable_window(record: ConsentRecord) -> str:
     the fix named is the consent recorded again without it (the command as shown works)."""
     kind = record.kind.value
     if record.kind is ConsentKind.CALLING_HOURS:
-        lifts = "lifts nothing"
         fix = (f"`callguard consent add NUMBER --kind {kind} --window HH:MM-HH:MM --granted "
                "WHEN` with the hours the person agreed to and when the consent was given")
     else:
-        lifts = "lifts no calling-hours or rest-day rule"
         fix = (f"`callguard consent add NUMBER --kind {kind} --granted WHEN` with when the "
                "consent was given, without a window (only a calling-hours consent has one)")
     return (f"the {kind} consent given {record.granted_at:%Y-%m-%d} has its "
             f"window {window_offsets(record.window or ())}, written by an older callguard: "
-            f"it cannot be read as the called party's clock and {lifts}; re-record the "
+            "it cannot be read as the called party's clock and lifts nothing; re-record the "
             f"consent: {fix} (a readable consent of this kind on record is read instead); "
             "do not `callguard consent revoke` it to repair it: a revocation is recorded as "
             "the person's, and from the revoke-all date (47 CFR 64.1200(a)(10)) it ends "
@@ -299,16 +297,17 @@ class Exemptions:
         if missing:
             return NeedFacts(missing)
         for record in self._standing(ctx):
-            try:
-                fits = consent_fits is None or consent_fits(record)
-            except CallguardError:
+            if _offset_window(record):
                 # A window stored with a UTC offset (``unreadable_window``): it lifts
-                # nothing; read the other records (a readable one, or a relationship, may
-                # lift the rule). When none does, the rule BLOCKs itself and ``withdrawn``
-                # names the record and its fix (examiner 8: raised, it was a bare
-                # callguard:internal-error that hid every other rule's outcome).
+                # nothing, in any rule (a rule that reads no window, 64.1200(a)(2) or
+                # (c)(2), honoured such a written consent while `consent show` and
+                # `evidence` called it not valid); read the other records (a readable one,
+                # or a relationship, may lift the rule). When none does, the rule BLOCKs
+                # itself and ``withdrawn`` names the record and its fix (examiner 8:
+                # raised, it was a bare callguard:internal-error that hid every other
+                # rule's outcome).
                 continue
-            if fits:
+            if consent_fits is None or consent_fits(record):
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
         if self.ebr is not None and (found := self.ebr.describe_valid(ctx)) is not None:
             return found
