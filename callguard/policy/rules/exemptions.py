@@ -153,7 +153,8 @@ def unreadable_window(record: ConsentRecord) -> str:
     clock, so which hours the person agreed to cannot be known (the offset's, or the
     clock's?), and comparing it with the local time raised TypeError: every check needing
     the consent was a bare ``internal error (TypeError)`` that named no record and no fix.
-    The gate fails closed on it (a CallguardError) with this reason instead.
+    The gate fails closed on it: the consent lifts no rule, and a rule it would have
+    lifted BLOCKs with this reason (``Exemptions.withdrawn``).
 
     Only a calling-hours consent has a window now (``consent add`` refuses ``--window`` on
     another kind): for an autodialer or written consent an older callguard stored with one,
