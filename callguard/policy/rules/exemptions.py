@@ -131,7 +131,7 @@ def window_fits(ctx: Context,
 
     def fits(record: ConsentRecord) -> bool:
         window = record.window
-        if window is not None and any(t.tzinfo is not None for t in window):
+        if _offset_window(record):
             raise CallguardError(unreadable_window(record))
         return window is None or all(holds(window, lt.at.time()) for lt in zones)
 
@@ -153,13 +153,23 @@ def unreadable_window(record: ConsentRecord) -> str:
     clock, so which hours the person agreed to cannot be known (the offset's, or the
     clock's?), and comparing it with the local time raised TypeError: every check needing
     the consent was a bare ``internal error (TypeError)`` that named no record and no fix.
-    The gate fails closed on it (a CallguardError) with this reason instead."""
-    return (f"the {record.kind.value} consent given {record.granted_at:%Y-%m-%d} has its "
+    The gate fails closed on it: the consent lifts no rule, and a rule it would have
+    lifted BLOCKs with this reason (``Exemptions.withdrawn``).
+
+    Only a calling-hours consent has a window now (``consent add`` refuses ``--window`` on
+    another kind): for an autodialer or written consent an older callguard stored with one,
+    the fix named is the consent recorded again without it (the command as shown works)."""
+    kind = record.kind.value
+    if record.kind is ConsentKind.CALLING_HOURS:
+        fix = (f"`callguard consent add NUMBER --kind {kind} --window HH:MM-HH:MM --granted "
+               "WHEN` with the hours the person agreed to and when the consent was given")
+    else:
+        fix = (f"`callguard consent add NUMBER --kind {kind} --granted WHEN` with when the "
+               "consent was given, without a window (only a calling-hours consent has one)")
+    return (f"the {kind} consent given {record.granted_at:%Y-%m-%d} has its "
             f"window {window_offsets(record.window or ())}, written by an older callguard: "
             "it cannot be read as the called party's clock and lifts nothing; re-record the "
-            f"consent: `callguard consent add NUMBER --kind {record.kind.value} --window "
-            "HH:MM-HH:MM --granted WHEN` with the hours the person agreed to and when the "
-            "consent was given (a readable consent of this kind on record is read instead); "
+            f"consent: {fix} (a readable consent of this kind on record is read instead); "
             "do not `callguard consent revoke` it to repair it: a revocation is recorded as "
             "the person's, and from the revoke-all date (47 CFR 64.1200(a)(10)) it ends "
             "every consent to automated calls")
@@ -288,16 +298,17 @@ class Exemptions:
         if missing:
             return NeedFacts(missing)
         for record in self._standing(ctx):
-            try:
-                fits = consent_fits is None or consent_fits(record)
-            except CallguardError:
+            if _offset_window(record):
                 # A window stored with a UTC offset (``unreadable_window``): it lifts
-                # nothing; read the other records (a readable one, or a relationship, may
-                # lift the rule). When none does, the rule BLOCKs itself and ``withdrawn``
-                # names the record and its fix (examiner 8: raised, it was a bare
-                # callguard:internal-error that hid every other rule's outcome).
+                # nothing, in any rule (a rule that reads no window, 64.1200(a)(2) or
+                # (c)(2), honoured such a written consent while `consent show` and
+                # `evidence` called it not valid); read the other records (a readable one,
+                # or a relationship, may lift the rule). When none does, the rule BLOCKs
+                # itself and ``withdrawn`` names the record and its fix (examiner 8:
+                # raised, it was a bare callguard:internal-error that hid every other
+                # rule's outcome).
                 continue
-            if fits:
+            if consent_fits is None or consent_fits(record):
                 return f"{record.kind.value} consent given {record.granted_at:%Y-%m-%d}"
         if self.ebr is not None and (found := self.ebr.describe_valid(ctx)) is not None:
             return found
@@ -376,6 +387,17 @@ class Exemptions:
 
     def _unreadable(self, ctx: Context) -> str:
         """``; <why and the fix>`` for each standing consent whose window was stored with a
-        UTC offset (``unreadable_window``): it lifted nothing, and the rule's BLOCK says so."""
-        return "".join(f"; {unreadable_window(r)}" for r in self._standing(ctx)
-                       if r.window is not None and any(t.tzinfo is not None for t in r.window))
+        UTC offset (``unreadable_window``): it lifted nothing, and the rule's BLOCK says so.
+
+        Not once a readable consent of its kind stands (the consent recorded again, the
+        fix done): that one decided, and "re-record the consent" again would send the
+        admin to record it a third time, with other hours, to make the BLOCK go away."""
+        standing = self._standing(ctx)
+        bad = [r for r in standing if _offset_window(r)]
+        readable = {r.kind for r in standing if not _offset_window(r)}
+        return "".join(f"; {unreadable_window(r)}" for r in bad if r.kind not in readable)
+
+
+def _offset_window(record: ConsentRecord) -> bool:
+    """Whether the consent's window was stored with a UTC offset (``unreadable_window``)."""
+    return record.window is not None and any(t.tzinfo is not None for t in record.window)
