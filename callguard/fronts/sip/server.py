@@ -356,6 +356,8 @@ class _Tcp(TcpSipTransport):
     # connections answered 513 (a message past the limit), closing
     answered_past_limit: set[tuple[str, int]] = field(default_factory=set, init=False,
                                                       repr=False)
+    # connections whose sending side is shut (lingering past the limit): nothing written
+    shut: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -496,7 +498,11 @@ class _Tcp(TcpSipTransport):
                 await asyncio.wait(set(answering), timeout=min(idle, (
                     2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
             if waits == _PAST_LIMIT and (answering or addr in self.answered_past_limit):
+                # our side ends with the answers written: one still being decided is not
+                # written after the FIN (write() after write_eof() raises: internal_error)
+                self.shut.add(addr)
                 await _linger(reader, writer)  # answers written: not lost to a reset
+            self.shut.discard(addr)
             self.answered_past_limit.discard(addr)
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
@@ -569,7 +575,7 @@ class _Tcp(TcpSipTransport):
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
-        if connection is None or connection[1].is_closing():
+        if connection is None or connection[1].is_closing() or addr in self.shut:
             return
         transport = connection[1].transport
         if transport.get_write_buffer_size() + len(data) > self.backlog_bytes:
