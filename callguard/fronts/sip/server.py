@@ -71,6 +71,9 @@ _READ_BATCH = 32  # datagrams read per wake-up of the UDP socket at most
 _SEND_QUEUE = 4096  # UDP responses waiting for a writable socket at most
 _SWEEP_S = 0.25  # how often idle TCP connections are looked for
 _CAP_LOG_S = 60.0  # a source held at its TCP connection cap is logged this often at most
+_DRAIN_CAP_S = 5.0  # SIGTERM: INVITEs under way waited for at most (systemd stops at 20 s)
+_DRAIN_READ = 4096  # and the datagrams waiting in the kernel read at most
+_FLUSH_S = 0.2  # and then the UDP answers the kernel could not take yet
 _TCP_BACKLOG_BYTES = 1 << 20  # answers a TCP peer has not read, at most; then it is closed
 _LENGTH_NAMES = frozenset({"content-length", "l"})
 _KNOWN = frozenset({"INVITE", "ACK", "CANCEL", "OPTIONS", "BYE", "REGISTER"})
@@ -216,13 +219,14 @@ class _Udp(UdpSipTransport):
                          fix="sysctl -w net.core.rmem_max=<bytes> (see README)")
         return int(sock.getsockname()[1])
 
-    def _read(self, sock: socket.socket, front: SipFront, size: int) -> None:
-        """The datagrams waiting, up to ``_READ_BATCH`` (the loop's other work waits)."""
+    def _read(self, sock: socket.socket, front: SipFront, size: int) -> bool:
+        """The datagrams waiting, up to ``_READ_BATCH`` (the loop's other work waits);
+        False when none is left."""
         for _ in range(_READ_BATCH):
             try:
                 data, addr = sock.recvfrom(size)
             except (BlockingIOError, InterruptedError):
-                return
+                return False
             except OSError:  # e.g. an ICMP error for an earlier send
                 front.stats.counts["udp_error"] += 1
                 continue
@@ -232,6 +236,7 @@ class _Udp(UdpSipTransport):
                 front.stats.counts["internal_error"] += 1
                 _log.error("sip_datagram_failed", source=str(addr[0]),
                            error=redacted_error(exc))
+        return True
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         sock, waiting = self._sock, self._waiting
@@ -265,6 +270,24 @@ class _Udp(UdpSipTransport):
             waiting.popleft()
         if sock is not None:
             asyncio.get_running_loop().remove_writer(sock.fileno())
+
+    def read_waiting(self, most: int) -> None:
+        """Read the datagrams the kernel holds now (``most`` at most), as the loop would:
+        at a stop, those not read before the socket closed were lost unanswered."""
+        sock, front = self._sock, self._front
+        if sock is None or front is None:
+            return
+        size = front.settings.max_datagram_bytes + 1
+        for _ in range(0, most, _READ_BATCH):
+            if not self._read(sock, front, size):
+                return
+
+    async def flushed(self, within: float) -> None:
+        """Wait, ``within`` at most, for the answers queued for a writable socket."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + within
+        while self._waiting and loop.time() < until:
+            await asyncio.sleep(0.01)
 
     def _count(self, event: str) -> None:
         if self._front is not None:
@@ -333,6 +356,8 @@ class _Tcp(TcpSipTransport):
     # connections answered 513 (a message past the limit), closing
     answered_past_limit: set[tuple[str, int]] = field(default_factory=set, init=False,
                                                       repr=False)
+    # connections whose sending side is shut (lingering past the limit): nothing written
+    shut: set[tuple[str, int]] = field(default_factory=set, init=False, repr=False)
     # connection -> the INVITEs it sent whose decisions are under way
     answering: dict[tuple[str, int], set[asyncio.Task[None]]] = field(
         default_factory=dict, init=False, repr=False)
@@ -473,7 +498,11 @@ class _Tcp(TcpSipTransport):
                 await asyncio.wait(set(answering), timeout=min(idle, (
                     2 * front.settings.budget_ms / 1000 if waits == _PAST_LIMIT else idle)))
             if waits == _PAST_LIMIT and (answering or addr in self.answered_past_limit):
+                # our side ends with the answers written: one still being decided is not
+                # written after the FIN (write() after write_eof() raises: internal_error)
+                self.shut.add(addr)
                 await _linger(reader, writer)  # answers written: not lost to a reset
+            self.shut.discard(addr)
             self.answered_past_limit.discard(addr)
             self.answering.pop(addr, None)
             self.last_message.pop(addr, None)
@@ -546,7 +575,7 @@ class _Tcp(TcpSipTransport):
 
     def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
         connection = self._connections.get(addr)
-        if connection is None or connection[1].is_closing():
+        if connection is None or connection[1].is_closing() or addr in self.shut:
             return
         transport = connection[1].transport
         if transport.get_write_buffer_size() + len(data) > self.backlog_bytes:
@@ -789,6 +818,7 @@ class SipFront:
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
         self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
+        self._draining = False  # stopping: no new INVITE is decided (``drain``)
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
         self.tls_port = 0
@@ -827,8 +857,41 @@ class SipFront:
         _log.info("sip_listening", host=self.settings.host, port=self.port,
                   tcp=self.settings.tcp, tls_port=self.tls_port or None)
 
+    async def drain(self, within: float | None = None) -> int:
+        """SIGTERM: take no new call, answer the calls being decided, then return (how
+        many are still undecided). The TCP and TLS listeners stop accepting (a dialer's
+        new connection is refused: it fails over at once); a new INVITE on a connection
+        still open, or by UDP, is answered ``503 Retry-After`` (``refused_stopping``,
+        nothing decided); retransmissions, CANCELs and ACKs are still served, and timer
+        G's copies and the 100 (Trying) still go out. The sockets stay open until the
+        INVITEs under way are answered, within ``within`` (default twice ``budget_ms``
+        and a second, at most ``_DRAIN_CAP_S``). Closed first, as before, every INVITE
+        under way was decided and recorded with its answer lost (the UDP socket shut, the
+        connections closed): its dialer heard nothing and waited out Timer B, 32 s."""
+        self._draining = True
+        for stream in (self._tcp, self._tls):
+            server = stream._server if stream is not None else None  # noqa: SLF001
+            if server is not None:
+                server.close()  # the listener only: connections open stay (3.11, 3.12)
+        pending = set(self._tasks)
+        if pending:
+            if within is None:
+                within = min(_DRAIN_CAP_S, 2 * self.settings.budget_ms / 1000 + 1.0)
+            _log.info("sip_draining", invites=len(pending), within_s=round(within, 2))
+            _, pending = await asyncio.wait(pending, timeout=within)
+            if pending:
+                _log.warning("sip_drain_timed_out", invites=len(pending),
+                             detail="their answers may be lost: the dialer waits out "
+                                    "Timer B")
+        if self._udp is not None:  # what arrived meanwhile: answered (an INVITE 503),
+            self._udp.read_waiting(_DRAIN_READ)  # not lost with the socket
+            await self._udp.flushed(_FLUSH_S)  # answers the kernel could not take yet
+        return len(pending)
+
     async def close(self) -> None:
-        """Stop listening; decisions under way finish (their answers may be lost)."""
+        """Stop listening after the calls being decided are answered (``drain``)."""
+        if not self._draining:
+            await self.drain()
         if self._ticker is not None:
             self._ticker.cancel()
         if self._udp is not None:
@@ -932,7 +995,8 @@ class SipFront:
             message = parse(_answerable(data))
             if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
-                self._request(message, None, addr, transport, _UNREADABLE)
+                self._request(message, None, addr, transport, _UNREADABLE,
+                              at_most=len(data))
 
     def _unframed(self, head: bytes, addr: tuple[str, int], transport: _Transport,
                   refusal: _Refusal) -> None:
@@ -954,10 +1018,11 @@ class SipFront:
         stateless 513 Message Too Large (RFC 3261 §21.5.7) when its header block arrived
         whole, nothing decided: dropped unanswered, a dialer's INVITE with a large SDP
         (video, ICE, SRTP lines; pjsip does not switch to TCP by default) waited out Timer
-        B, 32 s (hsip13). The answer echoes only the request's own headers: never larger
-        than what was sent. A header block ended by LF alone, or cut at the limit (its
-        whole lines: ``_head_within``), is answered too, as over TCP (hsip18): both were
-        dropped, their dialers waiting out Timer B. A response or an ACK: dropped."""
+        B, 32 s (hsip13). The answer echoes only the request's own headers, and is not
+        sent when larger than what was read (``_stateless``'s ``at_most``). A header
+        block ended by LF alone, or cut at the limit (its whole lines: ``_head_within``),
+        is answered too, as over TCP (hsip18): both were dropped, their dialers waiting
+        out Timer B. A response or an ACK: dropped."""
         if not _sip_2_0(data):
             return
         head = (_answerable(data) if _BLANK_LINE.search(data) is not None
@@ -974,8 +1039,8 @@ class SipFront:
         with contextlib.suppress(Exception):  # a hostile Via must not stop the server
             addr = _stamp_via(message, addr, transport.reliable,
                               force_rport=self.settings.force_rport)
-            self._stateless(message, 513, addr, transport)
-            self.stats.counts["too_large_answered"] += 1
+            if self._stateless(message, 513, addr, transport, at_most=len(data)):
+                self.stats.counts["too_large_answered"] += 1
 
     def _keepalive(self, data: bytes, addr: tuple[str, int], transport: _Transport) -> bool:
         """A UDP keep-alive (``stun.py``): line breaks (nothing sent back) or STUN (a
@@ -1011,7 +1076,7 @@ class SipFront:
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, refusal: _Refusal | None = None,
-                 ident: int | None = None) -> None:
+                 ident: int | None = None, *, at_most: int | None = None) -> None:
         counts = self.stats.counts
         method = request.method.upper()
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
@@ -1022,7 +1087,7 @@ class SipFront:
             counts[refusal.event] += 1
             if request.headers.get("via") and method != "ACK":
                 self._stateless(request, refusal.status, addr, transport, refusal.headers,
-                                reason=refusal.reason)
+                                reason=refusal.reason, at_most=at_most)
             return
         cseq = cast(CSeq, request.cseq)  # read by _unreadable
         key = key if key is not None else self._key(request, method)
@@ -1070,6 +1135,10 @@ class SipFront:
         """A new transaction: an INVITE is decided (a task), anything else answered now."""
         answer = self._unsupported(request, method)
         if answer is None and method == "INVITE":
+            if self._draining:
+                self.stats.counts["refused_stopping"] += 1
+                self._final(request, key, 503, addr, transport, _STOPPING_HEADERS)
+                return
             if len(self._deciding) >= self.settings.max_in_flight:
                 self._busy(request, key, addr, transport)
                 return
@@ -1226,13 +1295,24 @@ class SipFront:
 
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
-                   reason: str | None = None) -> None:
+                   reason: str | None = None, at_most: int | None = None) -> bool:
+        """A stateless answer. ``at_most``: over UDP, the bytes read of a request the
+        front would not read whole (513, a 400 past the parse's 256 lines): an answer
+        larger is not sent (``answer_too_large``) — a forged source must not get back more
+        than was sent. Its echoed lines grow (``t:`` becomes ``To: ``, LF becomes CRLF,
+        each To line gets the tag): many short To lines made a 513 1.6 times, a 400 1.5
+        times, the datagram (hrev46). Whether it was sent."""
         try:
             data = build_response(request, status, to_tag=_to_tag(), headers=headers,
                                   reason=reason)
+            if at_most is not None and not transport.reliable and len(data) > at_most:
+                self.stats.counts["answer_too_large"] += 1
+                return False
             transport.send_bytes(data, addr)
         except ValueError:
             self.stats.counts["unanswerable"] += 1
+            return False
+        return True
 
     @staticmethod
     def _key(request: SipRequest, method: str) -> Hashable:
@@ -1321,6 +1401,9 @@ _BAD_VERSION = _Refusal("bad_version", 505)
 _BUSY_HEADERS = (("Retry-After", "1"),
                  ("Warning", '399 callguard "too many calls being decided ([sip] '
                              'max_in_flight); nothing decided"'))
+_STOPPING_HEADERS = (("Retry-After", "1"),
+                     ("Warning", '399 callguard "this node is stopping; nothing '
+                                 'decided"'))
 # a stream's request past ``max_datagram_bytes``: its head answered, then the close (§18.3's
 # framing cannot skip a body it will not read); over UDP ``_too_large`` answers the same
 _TOO_LARGE = _Refusal("too_large_answered", 513)
