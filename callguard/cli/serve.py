@@ -142,6 +142,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             except TimeoutError:
                 await _tick(runtime, watchdog, ami_notice)
     finally:
+        # DRAIN_CAP_SECONDS counts from here: SIP's drain (close) and FastAGI's together.
+        stopping = asyncio.get_running_loop().time()
         # No new call from here: every listener closes first (FastAGI's before the HTTP
         # port's and SIP's waits, which took new FastAGI calls meanwhile).
         await fastagi.close()
@@ -152,7 +154,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         # The sessions in flight finish with the watchdog still logged in: it follows the
         # calls they allow (or [ami] required BLOCKed them) and keeps releasing the lines
         # of the calls it follows, then hands its lease on.
-        await _drain_fastagi(fastagi, runtime.settings.fastagi)
+        await _drain_fastagi(fastagi, runtime.settings.fastagi, since=stopping)
         if watchdog is not None:
             await watchdog.aclose()
         if http is not None:
@@ -165,7 +167,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
 DRAIN_CAP_SECONDS = 15.0
 
 
-async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings) -> None:
+async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings, *,
+                         since: float | None = None) -> None:
     """Let the sessions in flight finish before the stores close (SIGTERM).
 
     On Python 3.11 ``Server.wait_closed()`` does not wait for connections (3.12 does), so
@@ -173,15 +176,19 @@ async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings) -> N
     a call being decided got no answer, a delivered answer went unconfirmed, and each
     session left an asyncio traceback in the journal. A session ends on its own deadlines
     (header, budget, two replies: the answer's and its confirmation), so the wait is
-    bounded by them, and by what the unit's stop timeout leaves."""
-    deadline = min(DRAIN_CAP_SECONDS,
-                   (settings.header_timeout_ms + settings.budget_ms
-                    + 2 * settings.reply_timeout_ms) / 1000 + 1.0)
+    bounded by them, and by what the unit's stop timeout leaves: the cap counts from
+    ``since`` (the stop's start, loop time), so SIP's drain before it (up to 5 s) and this
+    one together stay inside DRAIN_CAP_SECONDS (sequential, they could reach the unit's
+    TimeoutStopSec and be SIGKILLed mid-record)."""
+    loop = asyncio.get_running_loop()
+    spent = 0.0 if since is None else max(0.0, loop.time() - since)
+    deadline = max(0.0, min(DRAIN_CAP_SECONDS - spent,
+                            (settings.header_timeout_ms + settings.budget_ms
+                             + 2 * settings.reply_timeout_ms) / 1000 + 1.0))
     left = fastagi.stats.connected
     if not left:
         return
     _log.info("fastagi_draining", sessions=left, within_s=round(deadline, 2))
-    loop = asyncio.get_running_loop()
     until = loop.time() + deadline
     while fastagi.stats.connected and loop.time() < until:
         await asyncio.sleep(0.02)
