@@ -604,10 +604,13 @@ class CallTracker:
         if call is None:
             return []
         own = event.get("ChanVariable", "").startswith(FOLLOW_PREFIX + value[:1])
-        return self._learn(call, value, event.get("Channel") if own else None, now)
+        return self._learn(call, value, event.get("Channel") if own else None, now,
+                           on_event=True)
 
-    def _learn(self, call: _Call, value: str, carrier: str | None, now: float) -> list[Effect]:
-        """The channel says the gate allowed this call: follow it (again)."""
+    def _learn(self, call: _Call, value: str, carrier: str | None, now: float, *,
+               on_event: bool = False) -> list[Effect]:
+        """The channel says the gate allowed this call: follow it (again). ``on_event``:
+        the value came on a live event's channel block (channelvars), not a Getvar."""
         if carrier:
             call.carriers.add(carrier)
         if call.followed is not None and value.startswith(f"1|{call.followed.decision_id}|"):
@@ -619,7 +622,13 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
-        if carrier and carrier in call.originated_alone:
+        if carrier and carrier in call.originated_alone and not (
+                on_event and call.originated_alone[carrier] == "6"):
+            # Not a leg seen answered before its value first showed on an event: the
+            # picture listed it carrying nothing (channelvars), so the gate was asked
+            # after, from its own dialplan once answered (pbx.c ``pbx_outgoing_exec``) —
+            # click-to-dial's phone, another node's gate: the calling side. Taken for the
+            # called party, its hangup hung up the customer it Dial()ed (``held_dials``).
             call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
             self._originated_in_picture(call, carrier, value,
                                         call.originated_alone[carrier], now)
