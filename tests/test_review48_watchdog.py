@@ -121,3 +121,90 @@ def test_the_asking_legs_hangup_does_not_hang_up_the_called_party():
     assert CALLED not in {e.channel for e in effects if isinstance(e, HangupChannel)}
     call = next(iter(tracker.calls.values()))
     assert call.dest == CALLED
+
+
+def test_an_agent_leg_dialled_for_the_answered_customer_after_a_restart_is_not_it():
+    """hrev44's case seen live instead of in the picture: callguard restarts once the
+    customer (an Originate straight to it, its pre-dial ALLOW on it) has answered and
+    waits in the ARI dialer's application; the picture lists it alone, Up, carrying the
+    value — no called party can be named from it. Then the dialer rings the agent for it:
+    ``channels/create`` with ``originator`` = the customer (the leg takes its Linkedid and,
+    dial.c ``begin_dial_prerun``: ``ast_channel_inherit_variables``, its
+    ``__CALLGUARD_FOLLOW``) and ``channels/{id}/dial``, whose DialBegin has no caller block
+    (res_stasis control.c ``app_control_dial``: ``ast_channel_publish_dial(NULL, chan, ...)``).
+    ``_originated`` took that leg for the called party (a leg an Originate requested,
+    carrying the value): the agent hung up first and the watchdog hung up the customer.
+    Requested by a channel (DestUniqueid is not its DestLinkedid) and dialled to no number
+    known to be the one allowed, the value it carries is its requestor's."""
+    events, _ = straight_to_the_customer()
+    answered = next(i for i, e in enumerate(events) if e.get("Event") == "DialEnd") + 1
+    value = carried()
+    [customer] = picture_at(events, answered)
+    assert customer["Channel"] == CUSTOMER
+    linkedid = customer["Linkedid"]
+    assert customer["Uniqueid"] == linkedid
+    customer.update(Application="Stasis", ChannelState="6",
+                    ChanVariable=f"{FOLLOW}={value}")
+    agent = {"Channel": AGENT, "Uniqueid": "1795326302.40", "Linkedid": linkedid}
+    dest = {f"Dest{k}": v for k, v in agent.items()}
+    carries = {"ChanVariable": f"{FOLLOW}={value}"}
+    bridge = {"BridgeUniqueid": "5e0a0000-0000-4000-8000-0000000c0e48"}
+    own = {k: customer[k] for k in ("Channel", "Uniqueid", "Linkedid")}
+    live = [{"Event": "Newchannel", **agent, "ChannelState": "0", **carries},
+            {"Event": "DialBegin", **dest, "DestChannelState": "0",
+             "DestChanVariable": carries["ChanVariable"], "DialString": "agent"},
+            {"Event": "DialEnd", **dest, "DestChannelState": "6",
+             "DestChanVariable": carries["ChanVariable"], "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **bridge, **own, **carries},
+            {"Event": "BridgeEnter", **bridge, **agent, **carries},
+            {"Event": "BridgeLeave", **bridge, **agent, **carries},
+            {"Event": "Hangup", **agent, "Cause": "16", **carries}]
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(0.0)
+    effects = list(tracker.reconcile([customer], 10.0))
+    now = 10.0
+    for event in live:
+        now += 1.0
+        effects.extend(tracker.feed(event, now))
+        effects.extend(tracker.due(now))
+    effects.extend(tracker.due(now + 30.0))
+    assert CUSTOMER not in {e.channel for e in effects if isinstance(e, HangupChannel)}
+    assert tracker.calls[linkedid].dest != AGENT
+
+
+def test_a_leg_requested_by_the_asking_channel_and_dialled_to_the_number_is_it():
+    """The control: agent first — the agent's channel asked the gate (this node's: the
+    asking channel and the number's digest known), then the ARI dialer requested the
+    customer's leg with ``originator`` = the agent (its Linkedid, the value inherited, no
+    caller block on its DialBegin). Dialled to the number allowed, that leg is the called
+    party: its hangup releases the agent's channel still up."""
+    from callguard.watchdog.calls import Followed, plain_digest
+
+    linkedid = "1795326400.50"
+    asker = {"Channel": "PJSIP/agent-00000050", "Uniqueid": linkedid, "Linkedid": linkedid}
+    called = {"Channel": "PJSIP/itsp-00000051", "Uniqueid": "1795326400.51",
+              "Linkedid": linkedid}
+    dest = {f"Dest{k}": v for k, v in called.items()}
+    bridge = {"BridgeUniqueid": "5e0a0000-0000-4000-8000-0000000c0e49"}
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.feed({"Event": "Newchannel", **asker, "ChannelState": "6"}, 0.0)
+    tracker.follow(Followed("d-50", linkedid, "c", "predictive", 25.0, "Utah", "+1",
+                            asker=asker["Channel"],
+                            number_hash=plain_digest("+18015550123")))
+    tracker.variable_read(linkedid, asker["Channel"], "CHANNEL(state)", "Up", 0.1)
+    live = [{"Event": "Newchannel", **called, "ChannelState": "0"},
+            {"Event": "DialBegin", **dest, "DialString": "itsp/+18015550123"},
+            {"Event": "DialEnd", **dest, "DestChannelState": "6", "DialStatus": "ANSWER"},
+            {"Event": "BridgeEnter", **bridge, **asker},
+            {"Event": "BridgeEnter", **bridge, **called},
+            {"Event": "BridgeLeave", **bridge, **called},
+            {"Event": "Hangup", **called, "Cause": "16"}]
+    effects: list = []
+    now = 1.0
+    for event in live:
+        now += 1.0
+        effects.extend(tracker.feed(event, now))
+        effects.extend(tracker.due(now))
+    assert {e.channel for e in effects if isinstance(e, HangupChannel)} == {asker["Channel"]}

@@ -707,11 +707,12 @@ class CallTracker:
         call.dial_strings[dest] = event.get("DialString", "")
         effects: list[Effect] = []
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
-        if value:
-            call.dialled_carrying.add(dest)
         if value and call.followed is None:
             effects = self._learn(call, value, dest, now)
-        if (call.followed is None or call.dest is not None or call.dialled
+        inherited = self._inherited(call, event)
+        if value and not inherited:
+            call.dialled_carrying.add(dest)
+        if (call.followed is None or call.dest is not None or call.dialled or inherited
                 or self._asked_from(call, dest, value) is False):
             return effects
         call.dest = dest
@@ -719,6 +720,23 @@ class CallTracker:
         call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         return effects
+
+    def _inherited(self, call: _Call, event: Event) -> bool:
+        """Whether an originated leg's DialBegin shows it requested by a channel of the call
+        (its Uniqueid is not its Linkedid: channel_internal_api.c
+        ``__ast_channel_internal_alloc`` takes the requestor's) and dialled to no number
+        known to be the one allowed: ARI ``channels/create`` with an ``originator`` then
+        ``channels/{id}/dial`` (res_stasis control.c ``app_control_dial`` publishes the
+        DialBegin with no caller block), Page(). dial.c ``begin_dial_prerun`` copied the
+        requestor's ``__CALLGUARD_FOLLOW`` onto it, so the value proves no pre-dial ALLOW:
+        the agent an ARI dialer rang for the answered customer, after a restart that could
+        name no called party, was taken for it and its hangup hung up the customer."""
+        uniqueid, linkedid = event.get("DestUniqueid", ""), event.get("DestLinkedid", "")
+        if uniqueid == linkedid:
+            return False
+        followed = call.followed
+        return followed is None or not self._dials(event.get("DialString", ""),
+                                                   followed.number_hash)
 
     def _asked_from(self, call: _Call, leg: str, value: str | None) -> bool | None:
         """For an originated leg of a followed call: True when the gate was asked from it
