@@ -29,6 +29,8 @@ clock.
 
 from __future__ import annotations
 
+import pytest
+
 from callguard.watchdog.calls import CallTracker, HangupChannel, TrackerSettings
 from callguard.watchdog.events import safe_channel
 from tests.test_watchdog import (
@@ -173,12 +175,13 @@ def test_an_agent_leg_dialled_for_the_answered_customer_after_a_restart_is_not_i
     assert tracker.calls[linkedid].dest != AGENT
 
 
-def test_a_leg_requested_by_the_asking_channel_and_dialled_to_the_number_is_it():
-    """The control: agent first — the agent's channel asked the gate (this node's: the
-    asking channel and the number's digest known), then the ARI dialer requested the
-    customer's leg with ``originator`` = the agent (its Linkedid, the value inherited, no
-    caller block on its DialBegin). Dialled to the number allowed, that leg is the called
-    party: its hangup releases the agent's channel still up."""
+@pytest.mark.parametrize("number_known", [True, False])
+def test_a_leg_requested_by_the_asking_channel_is_the_called_party(number_known: bool):
+    """The control: agent first — the agent's channel asked the gate, then the ARI dialer
+    requested the customer's leg with ``originator`` = the agent (its Linkedid, the value
+    inherited, no caller block on its DialBegin). In a call seen from its start that leg
+    is the called party, the number known (this node's gate: dialled to it) or not
+    (another node's decision): its hangup releases the agent's channel still up."""
     from callguard.watchdog.calls import Followed, plain_digest
 
     linkedid = "1795326400.50"
@@ -192,7 +195,8 @@ def test_a_leg_requested_by_the_asking_channel_and_dialled_to_the_number_is_it()
     tracker.feed({"Event": "Newchannel", **asker, "ChannelState": "6"}, 0.0)
     tracker.follow(Followed("d-50", linkedid, "c", "predictive", 25.0, "Utah", "+1",
                             asker=asker["Channel"],
-                            number_hash=plain_digest("+18015550123")))
+                            number_hash=plain_digest("+18015550123") if number_known
+                            else ""))
     tracker.variable_read(linkedid, asker["Channel"], "CHANNEL(state)", "Up", 0.1)
     live = [{"Event": "Newchannel", **called, "ChannelState": "0"},
             {"Event": "DialBegin", **dest, "DialString": "itsp/+18015550123"},

@@ -730,9 +730,15 @@ class CallTracker:
         DialBegin with no caller block), Page(). dial.c ``begin_dial_prerun`` copied the
         requestor's ``__CALLGUARD_FOLLOW`` onto it, so the value proves no pre-dial ALLOW:
         the agent an ARI dialer rang for the answered customer, after a restart that could
-        name no called party, was taken for it and its hangup hung up the customer."""
+        name no called party, was taken for it and its hangup hung up the customer.
+
+        Only in a call first seen in a picture: one seen from its start has named its
+        called party by then when that is the requestor (its own DialBegin), and the first
+        leg a channel of it requests, carrying the value that channel asked for (agent
+        first: the agent's channel asks, the dialer requests the customer's leg), is the
+        called party even when the number is unknown (another node's decision)."""
         uniqueid, linkedid = event.get("DestUniqueid", ""), event.get("DestLinkedid", "")
-        if uniqueid == linkedid:
+        if uniqueid == linkedid or not call.rebuilt:
             return False
         followed = call.followed
         return followed is None or not self._dials(event.get("DialString", ""),
