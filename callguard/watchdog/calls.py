@@ -604,10 +604,13 @@ class CallTracker:
         if call is None:
             return []
         own = event.get("ChanVariable", "").startswith(FOLLOW_PREFIX + value[:1])
-        return self._learn(call, value, event.get("Channel") if own else None, now)
+        return self._learn(call, value, event.get("Channel") if own else None, now,
+                           on_event=True)
 
-    def _learn(self, call: _Call, value: str, carrier: str | None, now: float) -> list[Effect]:
-        """The channel says the gate allowed this call: follow it (again)."""
+    def _learn(self, call: _Call, value: str, carrier: str | None, now: float, *,
+               on_event: bool = False) -> list[Effect]:
+        """The channel says the gate allowed this call: follow it (again). ``on_event``:
+        the value came on a live event's channel block (channelvars), not a Getvar."""
         if carrier:
             call.carriers.add(carrier)
         if call.followed is not None and value.startswith(f"1|{call.followed.decision_id}|"):
@@ -619,7 +622,13 @@ class CallTracker:
         call.followed = Followed.from_carried(carried, call.linkedid, now)
         if known or not call.rebuilt:
             return []
-        if carrier and carrier in call.originated_alone:
+        if carrier and carrier in call.originated_alone and not (
+                on_event and call.originated_alone[carrier] == "6"):
+            # Not a leg seen answered before its value first showed on an event: the
+            # picture listed it carrying nothing (channelvars), so the gate was asked
+            # after, from its own dialplan once answered (pbx.c ``pbx_outgoing_exec``) —
+            # click-to-dial's phone, another node's gate: the calling side. Taken for the
+            # called party, its hangup hung up the customer it Dial()ed (``held_dials``).
             call.dialled_carrying.add(carrier)  # read with Getvar: no channelvars
             self._originated_in_picture(call, carrier, value,
                                         call.originated_alone[carrier], now)
@@ -698,11 +707,12 @@ class CallTracker:
         call.dial_strings[dest] = event.get("DialString", "")
         effects: list[Effect] = []
         value = follow_value(event)  # DestChanVariable: set by a pre-dial gate
-        if value:
-            call.dialled_carrying.add(dest)
         if value and call.followed is None:
             effects = self._learn(call, value, dest, now)
-        if (call.followed is None or call.dest is not None or call.dialled
+        inherited = self._inherited(call, event)
+        if value and not inherited:
+            call.dialled_carrying.add(dest)
+        if (call.followed is None or call.dest is not None or call.dialled or inherited
                 or self._asked_from(call, dest, value) is False):
             return effects
         call.dest = dest
@@ -710,6 +720,29 @@ class CallTracker:
         call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         return effects
+
+    def _inherited(self, call: _Call, event: Event) -> bool:
+        """Whether an originated leg's DialBegin shows it requested by a channel of the call
+        (its Uniqueid is not its Linkedid: channel_internal_api.c
+        ``__ast_channel_internal_alloc`` takes the requestor's) and dialled to no number
+        known to be the one allowed: ARI ``channels/create`` with an ``originator`` then
+        ``channels/{id}/dial`` (res_stasis control.c ``app_control_dial`` publishes the
+        DialBegin with no caller block), Page(). dial.c ``begin_dial_prerun`` copied the
+        requestor's ``__CALLGUARD_FOLLOW`` onto it, so the value proves no pre-dial ALLOW:
+        the agent an ARI dialer rang for the answered customer, after a restart that could
+        name no called party, was taken for it and its hangup hung up the customer.
+
+        Only in a call first seen in a picture: one seen from its start has named its
+        called party by then when that is the requestor (its own DialBegin), and the first
+        leg a channel of it requests, carrying the value that channel asked for (agent
+        first: the agent's channel asks, the dialer requests the customer's leg), is the
+        called party even when the number is unknown (another node's decision)."""
+        uniqueid, linkedid = event.get("DestUniqueid", ""), event.get("DestLinkedid", "")
+        if uniqueid == linkedid or not call.rebuilt:
+            return False
+        followed = call.followed
+        return followed is None or not self._dials(event.get("DialString", ""),
+                                                   followed.number_hash)
 
     def _asked_from(self, call: _Call, leg: str, value: str | None) -> bool | None:
         """For an originated leg of a followed call: True when the gate was asked from it
