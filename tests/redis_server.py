@@ -23,9 +23,21 @@ def free_port() -> int:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
+        if port in _HANDED_OUT or not _udp_free(port):  # SIP binds UDP on it as well
+            continue
+        _HANDED_OUT.add(port)
+        return port
+
+
+def _udp_free(port: int) -> bool:
+    """Nothing holds ``port`` for UDP (a TCP port free may be a UDP port taken: a SIP
+    node's bind then failed "address already in use", hrev46)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 class RedisServer:

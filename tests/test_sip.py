@@ -324,8 +324,9 @@ class TestTransactions:
         over a real socket, the copies come, their spacing grows, and they stop at timer
         H. Only what no load can break is held here: a copy is never sent before it is
         due, so each arrives at least T1·(1, 3, 7, 15, …) after the INVITE was sent (at
-        T1 steps, copy 3 would come at 4·T1); ten copies, as many as doubling capped at
-        T2 makes before timer H (uncapped doubling makes six); none after it. The exact
+        T1 steps, copy 3 would come at 4·T1); eight to ten copies (ten is what doubling
+        capped at T2 makes before timer H, a load pause may cut the last; uncapped doubling
+        makes six); none after it. The exact
         schedule, to the tick, is the pure table's test
         (``test_timer_g_doubles_to_t2_and_goes_on_to_timer_h``): on 2 shared cores a
         late tick here moved a copy past ±100 ms (flaked once per full run)."""
@@ -340,10 +341,14 @@ class TestTransactions:
             assert loop.time() - sent < 60, "timer H never fired"
             arrivals += await client.arrivals(0.5)
         arrivals += await client.arrivals(0.3)  # and nothing after it
-        assert len(arrivals) == 11, arrivals  # the answer and ten copies
-        assert counts["retransmitted"] == 10
+        # the answer and ten copies on time; a load pause shifts every later copy (each is
+        # due an interval after the one before: no bursts), and timer H is only T1 after the
+        # tenth, so one or two may be cut — never more than ten, never as few as uncapped
+        # doubling's six (hrev46: "exactly ten" could still fail on 2 shared cores)
+        assert 9 <= len(arrivals) <= 11, arrivals
+        assert counts["retransmitted"] == len(arrivals) - 1
         due = [0.05 * n for n in (0, 1, 3, 7, 15, 23, 31, 39, 47, 55, 63)]
-        assert all(at - sent >= when for at, when in zip(arrivals, due, strict=True)), (
+        assert all(at - sent >= when for at, when in zip(arrivals, due, strict=False)), (
             [at - sent for at in arrivals])
         assert len(server.transactions) == 0
         assert await client.silence(0.3) == []
