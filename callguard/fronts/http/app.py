@@ -197,7 +197,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     except BadBodyError as exc:
         raise _UndecodableError(str(exc)) from None
     if coding:
-        raw = _inflated(request, raw, coding, limits)
+        raw = await _inflated(request, raw, coding, limits)
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
@@ -257,7 +257,7 @@ class _UndecodableError(Exception):
 _CODINGS = frozenset({"gzip", "deflate", "identity"})
 
 
-def _inflated(request: web.Request, raw: bytes, coding: str,
+async def _inflated(request: web.Request, raw: bytes, coding: str,
               limits: ConnectionLimits | None) -> bytes:
     """The body undone from its content coding (``coding.py``: a gzip body cut before
     its trailer is refused), within ``max_body_bytes`` inflated (413 past it)."""
@@ -268,7 +268,7 @@ def _inflated(request: web.Request, raw: bytes, coding: str,
         raise _MediaTypeError("Content-Encoding is not accepted by this server; send the "
                               "body as is", ("Accept-Encoding", "identity"))
     try:
-        return inflate(raw, coding, request.client_max_size)
+        return await inflate(raw, coding, request.client_max_size)
     except CodingError as exc:
         if limits is not None:
             limits.counts["bad_body"] += 1
