@@ -14,6 +14,7 @@ import asyncio
 import gzip
 import inspect
 import json
+import random
 import zlib
 from collections.abc import Iterator
 
@@ -123,3 +124,33 @@ def test_a_body_of_the_largest_allowed_size_is_decided(big_node: ServeNode) -> N
             "Content-Type": "application/json", "Content-Encoding": "gzip"})
         assert status == expected, (status, len(body))
     assert big_node.events("http_internal_error") == []
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+def test_an_incompressible_body_longer_than_a_slice_as_sent(form: str) -> None:
+    """The input goes to zlib by slices too (its unconsumed tail was a copy of the rest
+    of the body, each slice): what follows a stream is still found past those slices."""
+    data = random.Random(47).randbytes(3 * SLICE_BYTES + 11)
+    coding = "gzip" if form == "gzip" else "deflate"
+    encoded = FORMS[form](data)
+    assert len(encoded) > 3 * SLICE_BYTES
+    assert _run(encoded, coding, len(data)) == data
+    with pytest.raises(CodingError):
+        _run(encoded + b"\1\2\3", coding, len(data))
+    with pytest.raises(CodingError):
+        _run(encoded[:-3], coding, len(data))
+    with pytest.raises(InflatedTooLargeError):
+        _run(encoded, coding, len(data) - 1)
+    if form == "gzip":
+        assert _run(encoded + encoded, coding, 2 * len(data)) == data + data
+
+
+@pytest.mark.parametrize("form", sorted(FORMS))
+@pytest.mark.parametrize("extra", [21, 100, 257])
+def test_a_slice_filled_with_all_input_taken_is_asked_again(form: str, extra: int) -> None:
+    """A long run ends a stream in a few bits zlib holds already: the slice fills with
+    no input left, and the rest of the output (and the stream's end) is still inside
+    zlib. Taken for a stream cut short, that was a 400 for a whole body."""
+    data = b"a" * (SLICE_BYTES + extra)
+    coding = "gzip" if form == "gzip" else "deflate"
+    assert _run(FORMS[form](data), coding, len(data) + 4096) == data

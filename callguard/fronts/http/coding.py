@@ -80,14 +80,22 @@ async def _members(raw: bytes, coding: str, max_bytes: int) -> bytes:
 
 
 async def _one(raw: bytes, wbits: int, coding: str, max_bytes: int) -> tuple[bytes, bytes]:
-    """One stream inflated and what follows it; the stream must end (its trailer read)."""
+    """One stream inflated and what follows it; the stream must end (its trailer read).
+    The input goes in by ``SLICE_BYTES`` too: zlib's ``unconsumed_tail`` is a copy of
+    what is left, and handed the whole body, a 16 MiB incompressible one was copied 64
+    times over (0.4 s in all, against 40 ms)."""
     if not raw:
         raise CodingError(f"the body is empty, not {coding}")
     decoder = zlib.decompressobj(wbits)
+    body = memoryview(raw)
     parts: list[bytes] = []
     size = 0
-    data = raw
+    taken = 0  # bytes of ``raw`` handed to zlib
+    data: bytes | memoryview = b""
     while True:
+        if not data:
+            data = body[taken:taken + SLICE_BYTES]
+            taken += len(data)
         want = min(SLICE_BYTES, max_bytes + 1 - size)  # at least 1: size <= max_bytes
         try:
             part = decoder.decompress(data, want)
@@ -99,10 +107,10 @@ async def _one(raw: bytes, wbits: int, coding: str, max_bytes: int) -> tuple[byt
             raise InflatedTooLargeError
         data = decoder.unconsumed_tail
         # a slice filled may leave output inside zlib with all input taken: ask again
-        if decoder.eof or (not data and len(part) < want):
+        if decoder.eof or (not data and taken >= len(raw) and len(part) < want):
             break
         await asyncio.sleep(0)
     if not decoder.eof:
         raise CodingError(f"the {coding} body is cut short (its end"
                           f"{' and CRC trailer' if wbits == _GZIP else ''} did not arrive)")
-    return b"".join(parts), decoder.unused_data
+    return b"".join(parts), decoder.unused_data + body[taken:]
