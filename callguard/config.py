@@ -385,7 +385,11 @@ def _section(where: str, raw: Mapping[str, Any], defaults: Any) -> dict[str, Any
         kind = list if isinstance(default, tuple) else type(default)
         given = raw.get(key)
         if kind is float and isinstance(given, int) and not isinstance(given, bool):
-            raw = {**raw, key: float(given)}  # TOML's 2 is as good as 2.0 for seconds
+            try:  # TOML's 2 is as good as 2.0 for seconds
+                raw = {**raw, key: float(given)}
+            except OverflowError:  # a 400-digit integer: was a traceback at start
+                raise ConfigError(f"{where}: {key} is too large a number ({len(str(given))} "
+                                  "digits)") from None
         value = _typed(where, raw, key, kind, default)
         values[key] = tuple(value) if isinstance(value, list) else value
     return values

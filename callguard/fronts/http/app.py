@@ -40,6 +40,7 @@ from callguard.fronts.http.limits import (
     ClientGoneError,
     ConnectionLimits,
     HttpLimitSettings,
+    clipped,
     limits_middleware,
     read_body,
 )
@@ -97,7 +98,7 @@ class HttpSettings:
 def _shown(value: str, limit: int) -> str:
     """A value the client sent, quoted in its 4xx so it can find its mistake — a number in
     it by its last four: a proxy, or the dialer's own log, keeps what the answer says."""
-    return repr(redact_digits(value[:limit]))
+    return repr(clipped(value, limit))
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -155,7 +156,7 @@ def _json_errors(counts: Counter[str]) -> Any:
             # Never raising: with stderr on a full disk (ENOSPC) the log line raised here,
             # and aiohttp answered its text/plain "Server got itself in trouble" (hhos15).
             with contextlib.suppress(Exception):
-                _log.error("http_internal_error", path=redact_digits(request.path[:60]),
+                _log.error("http_internal_error", path=clipped(request.path, 60),
                            error=redacted_error(exc))
             return _error(500, "internal error")
 
@@ -196,7 +197,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     except BadBodyError as exc:
         raise _UndecodableError(str(exc)) from None
     if coding:
-        raw = _inflated(request, raw, coding, limits)
+        raw = await _inflated(request, raw, coding, limits)
     try:
         data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
     except _RepeatedKeyError as exc:
@@ -209,7 +210,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
         raise UsageError("the body must be a JSON object")
     unknown = sorted(set(data) - set(required) - set(optional))
     if unknown:
-        raise UsageError(f"unknown field(s) {redact_digits(', '.join(unknown)[:200])}")
+        raise UsageError(f"unknown field(s) {clipped(', '.join(unknown), 200)}")
     for key in required:
         if key not in data:
             raise UsageError(f"missing field {key!r}")
@@ -256,17 +257,18 @@ class _UndecodableError(Exception):
 _CODINGS = frozenset({"gzip", "deflate", "identity"})
 
 
-def _inflated(request: web.Request, raw: bytes, coding: str,
+async def _inflated(request: web.Request, raw: bytes, coding: str,
               limits: ConnectionLimits | None) -> bytes:
     """The body undone from its content coding (``coding.py``: a gzip body cut before
     its trailer is refused), within ``max_body_bytes`` inflated (413 past it)."""
-    if request.content.total_compressed_bytes is not None:
-        # aiohttp inflated it (a runner without auto_decompress=False, not GuardedSite):
-        # whether a gzip body was whole cannot be known, so it is not decided
+    # aiohttp inflated it (a runner without auto_decompress=False, not GuardedSite):
+    # whether a gzip body was whole cannot be known, so it is not decided. A request with
+    # no body has aiohttp's EmptyStreamReader, without the attribute: that was a 500.
+    if getattr(request.content, "total_compressed_bytes", None) is not None:
         raise _MediaTypeError("Content-Encoding is not accepted by this server; send the "
                               "body as is", ("Accept-Encoding", "identity"))
     try:
-        return inflate(raw, coding, request.client_max_size)
+        return await inflate(raw, coding, request.client_max_size)
     except CodingError as exc:
         if limits is not None:
             limits.counts["bad_body"] += 1
