@@ -240,9 +240,19 @@ def _become(user: str) -> None:
     """Root to ``user``: its primary group, its groups, its uid (setpriv --reuid --regid
     --init-groups); capabilities go with the uid."""
     entry = pwd.getpwnam(user)
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        # The file's PATH, LD_PRELOAD, PYTHONPATH would then apply to a root command.
+        raise PermissionError(1, f"{user} is root (uid {entry.pw_uid}, gid {entry.pw_gid}):"
+                              " the service's user must not be")
     os.initgroups(user, entry.pw_gid)
-    os.setgid(entry.pw_gid)
+    groups = sorted(set(os.getgroups()))
+    os.setgid(entry.pw_gid)  # as root: real, effective and saved
     os.setuid(entry.pw_uid)
+    # No way back: every id is the user's, the groups exactly its own.
+    if (os.getresuid() != (entry.pw_uid,) * 3 or os.getresgid() != (entry.pw_gid,) * 3
+            or sorted(set(os.getgroups())) != groups or 0 in groups):
+        raise PermissionError(1, f"could not become {user} entirely "
+                              f"(uids {os.getresuid()}, gids {os.getresgid()})")
 
 
 def main(argv: list[str]) -> int:
