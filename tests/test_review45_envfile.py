@@ -20,12 +20,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from callguard.envfile import EnvFileError, parse_bytes
+from tests.admin_venv import admin_python
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ROOT / "systemd" / "callguard-admin"
@@ -40,7 +40,7 @@ def admin(env_file: Path, *args: str, bin_: str = "/usr/bin/env",
         [str(ADMIN), *args],
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
              "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": bin_,
-             "CALLGUARD_PYTHON": sys.executable, "PYTHONPATH": str(ROOT), **extra},
+             "CALLGUARD_PYTHON": admin_python(), **extra},
         capture_output=True, text=True, check=False, timeout=30)
 
 

@@ -19,6 +19,8 @@ import os
 import pwd
 import shutil
 import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -65,6 +67,73 @@ def data_dir(tmp_path: Path) -> Path:
     os.chown(data, NOBODY, NOBODY)
     tmp_path.chmod(0o755)
     return data
+
+
+def test_the_service_users_home_site_never_runs_as_root(tmp_path) -> None:
+    """HOME is the data dir, which the service user writes; a python outside any venv
+    reads the user site there unless run with -I."""
+    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    data = data_dir(tmp_path)
+    marker = tmp_path / "ran-as"
+    marker.touch()
+    marker.chmod(0o666)
+    user_site = sysconfig.get_path("purelib", f"{os.name}_user", vars={"userbase": str(
+        data / ".local")})
+    plant(Path(user_site), marker)
+    for path in (data / ".local", *Path(user_site).relative_to(data).parents):
+        os.chown(data / path, NOBODY, NOBODY)
+    admin(tmp_path, "-c", "true", python=str(base), PYTHONPATH=str(ROOT))
+    assert "0" not in ran_as(marker), "a .pth file in the service user's home ran as root"
+
+
+def venv_of_root(where: Path) -> Path:
+    venv = where / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True,
+                   timeout=60)
+    site = Path(sysconfig.get_path("purelib", vars={"base": str(venv),
+                                                    "platbase": str(venv)}))
+    (site / "callguard-tree.pth").write_text(f"{ROOT}\n")
+    return site
+
+
+def test_a_venv_the_service_user_can_write_is_refused_before_it_runs(tmp_path) -> None:
+    data_dir(tmp_path)
+    site = venv_of_root(tmp_path)
+    marker = tmp_path / "ran-as"
+    plant(site, marker)
+    os.chown(site, NOBODY, NOBODY)  # pip run as the service user, or a chown -R
+    result = admin(tmp_path, "-c", "echo ran", python=str(tmp_path / "venv/bin/python"))
+    assert result.returncode == 2, result.stderr
+    assert "ran" not in result.stdout
+    assert ran_as(marker) == [], "the venv's .pth file ran as root"
+    assert f"{site} (in or above {tmp_path / 'venv'}" in result.stderr
+    assert "is not root's alone" in result.stderr
+
+
+@pytest.mark.parametrize("mode", [0o775, 0o757])
+def test_a_directory_above_the_venv_others_can_write_is_refused(tmp_path, mode) -> None:
+    """Whoever can rename the venv's directory can put another venv in its place."""
+    data_dir(tmp_path)
+    above = tmp_path / "opt"
+    above.mkdir()
+    site = venv_of_root(above)
+    marker = tmp_path / "ran-as"
+    plant(site, marker)
+    above.chmod(mode)
+    result = admin(tmp_path, "-c", "echo ran", python=str(above / "venv/bin/python"))
+    assert result.returncode == 2, result.stderr
+    assert ran_as(marker) == []
+    assert f"{above} (in or above" in result.stderr
+
+
+def test_a_venv_of_roots_runs_the_command(tmp_path) -> None:
+    """The check refuses nothing root installed as README says (a sticky /tmp above)."""
+    data_dir(tmp_path)
+    venv_of_root(tmp_path)
+    result = admin(tmp_path, "-c", "id -u; echo $CALLGUARD_A",
+                   python=str(tmp_path / "venv/bin/python"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(NOBODY), "1"]
 
 
 def test_the_service_user_may_not_be_root(tmp_path) -> None:
