@@ -280,6 +280,9 @@ def main(argv: list[str]) -> int:
     try:
         if user is not None:
             _become(user)
+        # A descriptor root's caller left open (a root-only file, a socket) is not the
+        # command's: the service user could reach it through /proc/PID/fd.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.execve(program, command, {**os.environ, **values})  # noqa: S606 - no shell
     except (OSError, KeyError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"no user {user}"

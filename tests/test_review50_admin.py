@@ -161,3 +161,28 @@ def test_the_switch_is_complete_and_for_good(tmp_path) -> None:
     assert status["Gid"] == [str(gid)] * 4
     assert sorted(status["Groups"]) == sorted(groups)
     assert status["CapPrm"] == status["CapEff"] == ["0000000000000000"]
+
+
+def test_root_descriptors_do_not_reach_the_command(tmp_path) -> None:
+    """A descriptor root's shell left open (here a root-only file) is not passed to
+    the service user's command, where that user could open it through /proc/PID/fd."""
+    data_dir(tmp_path)
+    secret = tmp_path / "root-only"
+    secret.write_text("root's\n")
+    secret.chmod(0o600)
+    env_file = tmp_path / "secrets.env"
+    env_file.write_text("CALLGUARD_A=1\n")
+    env_file.chmod(0o600)
+    fd = os.open(secret, os.O_RDONLY)
+    try:
+        result = subprocess.run(
+            [str(ADMIN), "-c", f"readlink /proc/$$/fd/{fd} || echo closed"],
+            env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
+                 "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": "/bin/sh",
+                 "CALLGUARD_DATA_DIR": str(tmp_path / "data"),
+                 "CALLGUARD_PYTHON": admin_python()},
+            capture_output=True, text=True, check=False, timeout=60, pass_fds=(fd,))
+    finally:
+        os.close(fd)
+    assert str(secret) not in result.stdout
+    assert "closed" in result.stdout, result.stderr
