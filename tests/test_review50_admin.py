@@ -186,3 +186,39 @@ def test_root_descriptors_do_not_reach_the_command(tmp_path) -> None:
         os.close(fd)
     assert str(secret) not in result.stdout
     assert "closed" in result.stdout, result.stderr
+
+
+@pytest.mark.parametrize(("owner", "mode"), [(NOBODY, 0o700), (0, 0o777)])
+def test_a_directory_others_can_write_cannot_swap_the_file(tmp_path, owner, mode) -> None:
+    """The service user owning secrets.env's directory (a CALLGUARD_ENV_FILE in the data
+    dir, say) replaced it with a link to another file of root's — a MySQL client's
+    password=, another service's secrets — and root handed its lines to that user's
+    command."""
+    data_dir(tmp_path)
+    other = tmp_path / "root-only"
+    other.mkdir(mode=0o700)
+    (other / "my.cnf").write_text("[client]\npassword=r00t-s3cret\n")
+    (other / "my.cnf").chmod(0o600)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "secrets.env").symlink_to(other / "my.cnf")
+    os.chown(etc, owner, owner)
+    etc.chmod(mode)
+    result = admin(tmp_path, "-c", "echo ran; env", python=admin_python(),
+                   CALLGUARD_ENV_FILE=str(etc / "secrets.env"))
+    assert "r00t-s3cret" not in result.stdout + result.stderr
+    assert result.returncode == 2, result.stderr
+    assert f"{etc} is owned by uid {owner}, mode {mode:04o}" in result.stderr
+
+
+def test_a_link_root_made_in_a_directory_of_roots_is_followed(tmp_path) -> None:
+    """As systemd follows it for the service."""
+    data_dir(tmp_path)
+    (tmp_path / "real.env").write_text("CALLGUARD_A=linked\n")
+    (tmp_path / "real.env").chmod(0o600)
+    (tmp_path / "etc").mkdir()
+    (tmp_path / "etc" / "secrets.env").symlink_to(tmp_path / "real.env")
+    result = admin(tmp_path, "-c", "echo $CALLGUARD_A", python=admin_python(),
+                   CALLGUARD_ENV_FILE=str(tmp_path / "etc" / "secrets.env"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["linked"]
