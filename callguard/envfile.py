@@ -28,7 +28,8 @@ before it puts them in the command's environment — a ``PATH``, ``LD_PRELOAD`` 
 ``PYTHONPATH`` in the file applies to the service user's command only, as it does to the
 service. A file root did not write alone (owned by another user, writable by its group or
 by all), or reached through a directory someone else can write (who could swap it for a
-link to another file of root's), is refused before it is read. An error names the line, never a value.
+link to another file of root's), is refused before it is read. An error names the line,
+never a value.
 """
 
 from __future__ import annotations
