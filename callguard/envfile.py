@@ -27,7 +27,9 @@ Root runs this, so the file's variables never reach a process running as root: w
 before it puts them in the command's environment — a ``PATH``, ``LD_PRELOAD`` or
 ``PYTHONPATH`` in the file applies to the service user's command only, as it does to the
 service. A file root did not write alone (owned by another user, writable by its group or
-by all) is refused before it is read. An error names the line, never a value.
+by all), or reached through a directory someone else can write (who could swap it for a
+link to another file of root's), is refused before it is read. An error names the line,
+never a value.
 """
 
 from __future__ import annotations
@@ -221,8 +223,18 @@ def read(path: str) -> dict[str, str]:
 
     Run as root, a file anyone but root could have written is refused unread: what it
     holds decides what the CLI runs with (its configuration, its keys)."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK
+    if os.geteuid() == 0:
+        # Whoever can write a directory on the way can put there a link to any file of
+        # root's (another service's secrets, /root/.my.cnf) for root to read and hand to
+        # the service user's command. Every directory crossed must be root's alone; the
+        # path then resolved is opened without following a link.
+        real = os.path.realpath(path)
+        for name in (*_ancestors(os.path.abspath(path)), *_ancestors(real)):
+            _root_alone(name)
+        path, flags = real, flags | os.O_NOFOLLOW
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        fd = os.open(path, flags)
     except FileNotFoundError:
         return {}
     with os.fdopen(fd, "rb") as handle:
@@ -236,13 +248,47 @@ def read(path: str) -> dict[str, str]:
         return parse_bytes(handle.read())
 
 
+def _ancestors(path: str) -> list[str]:
+    """The directories above ``path``, ``/`` last."""
+    names = []
+    while (parent := os.path.dirname(path)) != path:
+        names.append(parent)
+        path = parent
+    return names
+
+
+def _root_alone(directory: str) -> None:
+    """Refuse a directory someone else could change an entry of (a sticky one of root's,
+    as /tmp, lets no one rename root's file)."""
+    try:
+        info = os.stat(directory)
+    except FileNotFoundError:
+        return  # nothing there to read either
+    sticky = info.st_mode & stat.S_ISVTX
+    if info.st_uid != 0 or (info.st_mode & 0o022 and not sticky):
+        raise EnvFileError(
+            f"{directory} is owned by uid {info.st_uid}, mode "
+            f"{stat.S_IMODE(info.st_mode):04o}: whoever can write it can swap the file "
+            "root reads (chown root:root, chmod go-w)")
+
+
 def _become(user: str) -> None:
     """Root to ``user``: its primary group, its groups, its uid (setpriv --reuid --regid
     --init-groups); capabilities go with the uid."""
     entry = pwd.getpwnam(user)
+    if entry.pw_uid == 0 or entry.pw_gid == 0:
+        # The file's PATH, LD_PRELOAD, PYTHONPATH would then apply to a root command.
+        raise PermissionError(1, f"{user} is root (uid {entry.pw_uid}, gid {entry.pw_gid}):"
+                              " the service's user must not be")
     os.initgroups(user, entry.pw_gid)
-    os.setgid(entry.pw_gid)
+    groups = sorted(set(os.getgroups()))
+    os.setgid(entry.pw_gid)  # as root: real, effective and saved
     os.setuid(entry.pw_uid)
+    # No way back: every id is the user's, the groups exactly its own.
+    if (os.getresuid() != (entry.pw_uid,) * 3 or os.getresgid() != (entry.pw_gid,) * 3
+            or sorted(set(os.getgroups())) != groups or 0 in groups):
+        raise PermissionError(1, f"could not become {user} entirely "
+                              f"(uids {os.getresuid()}, gids {os.getresgid()})")
 
 
 def main(argv: list[str]) -> int:
@@ -270,6 +316,9 @@ def main(argv: list[str]) -> int:
     try:
         if user is not None:
             _become(user)
+        # A descriptor root's caller left open (a root-only file, a socket) is not the
+        # command's: the service user could reach it through /proc/PID/fd.
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.execve(program, command, {**os.environ, **values})  # noqa: S606 - no shell
     except (OSError, KeyError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else f"no user {user}"

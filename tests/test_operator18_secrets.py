@@ -8,12 +8,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from callguard.envfile import EnvFileError, parse
+from tests.admin_venv import admin_python
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ROOT / "systemd" / "callguard-admin"
@@ -70,7 +70,7 @@ def test_admin_hands_the_command_what_systemd_hands_the_service(tmp_path) -> Non
         [str(ADMIN)],
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
              "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": "/usr/bin/env",
-             "CALLGUARD_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)},
+             "CALLGUARD_PYTHON": admin_python()},
         capture_output=True, text=True, check=False, timeout=30)
     assert result.returncode == 0, result.stderr
     got = {}
@@ -92,7 +92,7 @@ def test_admin_names_the_bad_line_and_runs_nothing(tmp_path) -> None:
         [str(ADMIN), "-c", "echo ran"],
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
              "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": "/bin/sh",
-             "CALLGUARD_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)},
+             "CALLGUARD_PYTHON": admin_python()},
         capture_output=True, text=True, check=False, timeout=30)
     assert result.returncode == 2
     assert "ran" not in result.stdout

@@ -22,6 +22,7 @@ import pytest
 import yaml
 
 from callguard.config import load_settings
+from tests.admin_venv import admin_python
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKER = ROOT / "docker"
@@ -733,7 +734,7 @@ def test_admin_helper_runs_as_the_service_user_with_its_secrets(tmp_path) -> Non
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
              "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": "/bin/sh",
              # secrets.env is read by callguard.envfile (tests/test_operator18_secrets.py)
-             "CALLGUARD_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)},
+             "CALLGUARD_PYTHON": admin_python()},
         capture_output=True, text=True, check=False, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["nobody", "0123456789abcdef0123",

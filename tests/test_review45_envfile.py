@@ -20,12 +20,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from callguard.envfile import EnvFileError, parse_bytes
+from tests.admin_venv import admin_python
 
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN = ROOT / "systemd" / "callguard-admin"
@@ -40,7 +41,7 @@ def admin(env_file: Path, *args: str, bin_: str = "/usr/bin/env",
         [str(ADMIN), *args],
         env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "CALLGUARD_SERVICE_USER": "nobody",
              "CALLGUARD_ENV_FILE": str(env_file), "CALLGUARD_BIN": bin_,
-             "CALLGUARD_PYTHON": sys.executable, "PYTHONPATH": str(ROOT), **extra},
+             "CALLGUARD_PYTHON": admin_python(), **extra},
         capture_output=True, text=True, check=False, timeout=30)
 
 
@@ -119,7 +120,8 @@ def test_the_files_path_and_preload_never_reach_root(tmp_path) -> None:
     """PATH (and LD_PRELOAD, PYTHONPATH) in secrets.env apply to the service user's
     command, as to the service; root runs nothing with them."""
     trap, marker = _trap(tmp_path)
-    env_file = secrets(tmp_path, f"PATH={trap}\nCALLGUARD_A=1\n".encode())
+    # Not in tmp_path, which nobody may write: root reads no file from such a directory.
+    env_file = secrets(Path(tempfile.mkdtemp()), f"PATH={trap}\nCALLGUARD_A=1\n".encode())
     result = admin(env_file)
     assert result.returncode == 0, result.stderr
     ran_as = marker.read_text().split() if marker.exists() else []
