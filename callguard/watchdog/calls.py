@@ -1846,12 +1846,12 @@ class CallTracker:
         call.dest_unchecked = False
         asked = self._check_dialled_number(call)
         if asked:
-            return asked  # a Hangup seen meanwhile stays held for the reads
+            return effects + asked  # a Hangup seen meanwhile stays held for the reads
         checking, call.checking = call.checking, None
         hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
         if hung_up is not None and checking == call.dest:
-            return self._called_party_gone(call, hung_up, now)
-        return self._resume(call, now)
+            return effects + self._called_party_gone(call, hung_up, now)
+        return effects + self._resume(call, now)
 
     def _requested_known(self, call: _Call, now: float) -> list[Effect]:
         """The requested legs' Dial events held for the number's digest (``_originated``),
