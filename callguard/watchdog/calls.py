@@ -392,6 +392,13 @@ class _Call:
     originated_alone: dict[str, str] = field(default_factory=dict)
     # when each of those legs' DialEnd ANSWER came, seen before the call was followed
     originated_answer_at: dict[str, float] = field(default_factory=dict)
+    # A requested leg's DialBegin (``_inherited``) and DialEnds while the number's digest
+    # is still sought (``number_due``): whether it was dialled to the number allowed is
+    # decided once that answer comes (``_number_known``), and when the leg hung up
+    # meanwhile. Decided at once, with no digest yet, the called party's leg was never
+    # taken, and its hangup released nothing.
+    held_requested: list[tuple[Event, float]] = field(default_factory=list)
+    requested_hangup_at: dict[str, float] = field(default_factory=dict)
     seen_at: float | None = None  # the last event (or picture) naming the call
     # Transfer variables asked of the channels left before a release (``_check_transfer``):
     # (channel, variable) not answered yet; whether asked; the release due without them.
@@ -710,6 +717,11 @@ class CallTracker:
         if value and call.followed is None:
             effects = self._learn(call, value, dest, now)
         inherited = self._inherited(call, event)
+        if inherited and call.number_due is not None and call.followed is not None:
+            # The number's digest is being sought: whom the leg was dialled to is known
+            # only then (``_number_known`` replays this DialBegin).
+            call.held_requested.append((event, now))
+            return effects
         if value and not inherited:
             call.dialled_carrying.add(dest)
         if (call.followed is None or call.dest is not None or call.dialled or inherited
@@ -806,6 +818,9 @@ class CallTracker:
         if call is None or not dest:
             return []
         if not caller and dest not in call.originated:
+            return []
+        if any(held.get("DestChannel") == dest for held, _ in call.held_requested):
+            call.held_requested.append((event, now))  # its DialBegin waits: so does this
             return []
         if (not caller and dest in call.originated_alone and dest not in call.dialled
                 and event.get("DialStatus") == "ANSWER"):
@@ -1179,6 +1194,8 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
+        if any(held.get("DestChannel") == name for held, _ in call.held_requested):
+            call.requested_hangup_at[name] = now  # counted once its DialBegin is decided
         if (call.first_hangup is None and self._spoke(call, event)
                 and not self._never_answered(call, name) and not self._never_called(call, name)
                 and name not in call.optimised and name not in call.transferers
@@ -1822,18 +1839,34 @@ class CallTracker:
         call.number_due = None
         if number_hash and call.followed is not None:
             call.followed = replace(call.followed, number_hash=number_hash)
+        effects = self._requested_known(call, now)
         if not (call.dest_unchecked and not call.numbers_asked):
-            return self._resume(call, now)
+            return effects + self._resume(call, now)
         # The picture's AppDial leg, held for the digest: check it now, or take it as is.
         call.dest_unchecked = False
         asked = self._check_dialled_number(call)
         if asked:
-            return asked  # a Hangup seen meanwhile stays held for the reads
+            return effects + asked  # a Hangup seen meanwhile stays held for the reads
         checking, call.checking = call.checking, None
         hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
         if hung_up is not None and checking == call.dest:
-            return self._called_party_gone(call, hung_up, now)
-        return self._resume(call, now)
+            return effects + self._called_party_gone(call, hung_up, now)
+        return effects + self._resume(call, now)
+
+    def _requested_known(self, call: _Call, now: float) -> list[Effect]:
+        """The requested legs' Dial events held for the number's digest (``_originated``),
+        replayed at their own instants now that it is known or no longer sought; a leg
+        that turns out the called party and hung up meanwhile ends the call then."""
+        held, call.held_requested = call.held_requested, []
+        hung_up, call.requested_hangup_at = call.requested_hangup_at, {}
+        effects: list[Effect] = []
+        for event, at in held:
+            handler = self._dial_begin if event.get("Event") == "DialBegin" else self._dial_end
+            effects.extend(handler(event, at))
+        dest = call.dest
+        if dest is not None and dest in hung_up and dest not in call.channels.values():
+            effects.extend(self._called_party_gone(call, hung_up[dest], now))
+        return effects
 
     @staticmethod
     def _witness(call: _Call) -> str:
