@@ -11,7 +11,6 @@ missing ``CALLGUARD_VERDICT`` as BLOCK — never ALLOW.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import time
 import uuid
 from collections import Counter
@@ -25,6 +24,7 @@ from panoramisk.fast_agi import Application
 from callguard.decision import Decision
 from callguard.errors import CallguardError
 from callguard.fdlimit import OPT_OUT_HEADROOM
+from callguard.fronts.dual_stack import dual_stack_listener, plain_network, source_allowed
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
@@ -84,8 +84,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.settings = settings
         self._follow = follow  # the watchdog's __CALLGUARD_FOLLOW value for an ALLOW
         self.stats = FastAgiStats()
-        self._networks = [ipaddress.ip_network(s, strict=False)
-                          for s in settings.allowed_sources]
+        self._networks = [plain_network(s) for s in settings.allowed_sources]
         self._server: asyncio.Server | None = None
         # ALLOWs being answered, by decision id: what a withdrawal gives back (_withdraw).
         self._answering: dict[str, Decision] = {}
@@ -94,9 +93,14 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def start(self) -> None:
         """Listen; the StreamReader limit bounds the header block."""
-        self._server = await asyncio.start_server(
-            self.handler, self.settings.host, self.settings.port,
-            limit=self.settings.max_header_bytes, reuse_address=True)
+        sock = dual_stack_listener(self.settings.host, self.settings.port)
+        if sock is None:
+            self._server = await asyncio.start_server(
+                self.handler, self.settings.host, self.settings.port,
+                limit=self.settings.max_header_bytes, reuse_address=True)
+        else:  # host "::": IPv4 Asterisks too (asyncio alone would set IPV6_V6ONLY)
+            self._server = await asyncio.start_server(
+                self.handler, sock=sock, limit=self.settings.max_header_bytes)
         _log.info("fastagi_listening", host=self.settings.host, port=self.port)
 
     @property
@@ -114,10 +118,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
         peer = writer.get_extra_info("peername")
         try:
-            address = ipaddress.ip_address(peer[0])
-        except (TypeError, ValueError, IndexError):
+            return source_allowed(self._networks, str(peer[0]))
+        except (TypeError, IndexError):
             return False
-        return any(address in net for net in self._networks)
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One FastAGI session. Replaces panoramisk's handler (see wire.py for why)."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,6 +36,7 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 
+from callguard.fronts.dual_stack import dual_stack_listener, plain_network, source_allowed
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
@@ -68,8 +68,7 @@ class ConnectionLimits:
     _guards: dict[int, _Guarded] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self._networks = [ipaddress.ip_network(s, strict=False)
-                          for s in self.settings.allowed_sources]
+        self._networks = [plain_network(s) for s in self.settings.allowed_sources]
 
     @staticmethod
     def source(peer: Any) -> str:
@@ -84,10 +83,9 @@ class ConnectionLimits:
         if not self._networks:
             return True
         try:
-            address = ipaddress.ip_address(peer[0])
-        except (TypeError, ValueError, IndexError):
+            return source_allowed(self._networks, str(peer[0]))
+        except (TypeError, IndexError):
             return False
-        return any(address in network for network in self._networks)
 
     def guard_of(self, request: web.Request) -> _Guarded | None:
         """The guard of the connection a request came on."""
@@ -376,8 +374,12 @@ class GuardedSite:
             return _Guarded(limits, _RequestHandler(factory, limits.counts, loop=loop,
                                                     **options))
 
-        self._server = await asyncio.get_running_loop().create_server(
-            protocol, self._host, self._port, reuse_address=True)
+        sock = dual_stack_listener(self._host, self._port)
+        if sock is None:
+            self._server = await loop.create_server(
+                protocol, self._host, self._port, reuse_address=True)
+        else:  # host "::": IPv4 clients too (asyncio alone would set IPV6_V6ONLY)
+            self._server = await loop.create_server(protocol, sock=sock)
 
     @property
     def port(self) -> int:

@@ -6,52 +6,13 @@ source gets nothing back, so the server cannot be turned into an amplifier.
 
 from __future__ import annotations
 
-import ipaddress
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from callguard.fronts.dual_stack import address_forms, plain_address, plain_network
+
 __all__ = ["Allowlist", "RateLimiter", "address_forms", "plain_address", "plain_network"]
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def plain_address(source: str) -> IPAddress | None:
-    """The source address as its networks are written: an IPv4 peer seen through a
-    dual-stack socket (``host = "::"``: ``::ffff:10.1.2.3``) is its IPv4 address, which
-    an IPv4 network contains (an IPv6 address never is); None for no address."""
-    forms = address_forms(source)
-    return forms[0] if forms else None
-
-
-def address_forms(source: str) -> tuple[IPAddress, ...]:
-    """The source as ``plain_address`` reads it, then as the socket gave it when that
-    differs (``::ffff:10.1.2.3``): a network written for either holds it — ``::/0``
-    let every dual-stack peer in before sources were read plain, and still does."""
-    try:
-        address = ipaddress.ip_address(source)
-    except ValueError:
-        return ()
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped, address
-    return (address,)
-
-
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
-
-
-def plain_network(text: str) -> IPNetwork:
-    """A configured network as ``plain_address`` reads sources: one written in the mapped
-    form (``::ffff:10.1.2.0/120``, as a dual-stack socket showed an IPv4 peer before its
-    sources were read plain) is its IPv4 network, so it still holds the peers it named."""
-    network = ipaddress.ip_network(text, strict=False)
-    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
-        mapped = network.network_address.ipv4_mapped
-        if mapped is not None:
-            return ipaddress.IPv4Network((mapped, network.prefixlen - 96), strict=False)
-    return network
-
 
 class Allowlist:
     """Source networks allowed to ask; answers are cached per address."""

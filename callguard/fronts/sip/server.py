@@ -41,6 +41,7 @@ from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
 from callguard.errors import ConfigError
+from callguard.fronts.dual_stack import dual_stack_listener, plain_address
 from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
@@ -50,7 +51,7 @@ from callguard.fronts.sip.mapping import (
     decision_headers,
     number_of,
 )
-from callguard.fronts.sip.protection import Allowlist, RateLimiter, plain_address
+from callguard.fronts.sip.protection import Allowlist, RateLimiter
 from callguard.fronts.sip.transactions import (
     Receipt,
     ServerTransactions,
@@ -202,7 +203,7 @@ class _Udp(UdpSipTransport):
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
             if self.local_addr[0] == "::":  # IPv4 dialers too, as the TCP and TLS
-                # listeners (_dual_stack_listener): not left to net.ipv6.bindv6only,
+                # listeners (dual_stack_listener): not left to net.ipv6.bindv6only,
                 # which some hosts set to 1 (hrev19)
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             sock.setblocking(False)
@@ -302,24 +303,6 @@ class _Udp(UdpSipTransport):
             sock.close()
 
 
-def _dual_stack_listener(local_addr: tuple[str, int]) -> socket.socket | None:
-    """For ``host = "::"`` a TCP socket that takes IPv4 too, as the UDP one does: asyncio's
-    ``create_server`` sets ``IPV6_V6ONLY`` on an IPv6 host, so IPv4 dialers over TCP and
-    TLS were refused while their UDP requests were answered (hsip13). None otherwise."""
-    host, port = local_addr
-    if host != "::" or not socket.has_ipv6:
-        return None
-    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
-    return sock
-
-
 @dataclass
 class _Tcp(TcpSipTransport):
     """aiosipua's TCP transport, its messages handed to the front unparsed.
@@ -367,7 +350,7 @@ class _Tcp(TcpSipTransport):
         the connection cap act before the handshake, which runs within
         ``tcp_idle_timeout_ms``; one that fails or stalls is closed. The TCP rules then
         apply to the TLS stream (``_handle_connection``)."""
-        sock = _dual_stack_listener(self.local_addr)
+        sock = dual_stack_listener(*self.local_addr)
         if self.tls is None:
             if sock is None:
                 await super().start()

@@ -1,0 +1,79 @@
+"""Listening on ``host = "::"`` for IPv4 peers too, and reading their addresses plainly.
+
+asyncio's ``create_server``/``start_server`` set ``IPV6_V6ONLY`` on an IPv6 host, so a
+front configured ``host = "::"`` refused every IPv4 peer (SIP's TCP and TLS until hsip13,
+the HTTP port and FastAGI until session 21) while SIP's UDP socket, and the README, said
+dual-stack. Through a dual-stack socket an IPv4 peer shows as ``::ffff:10.1.2.3``: its
+allowlists are read with it as ``10.1.2.3`` so the networks an admin wrote still hold it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+__all__ = ["address_forms", "dual_stack_listener", "plain_address", "plain_network",
+           "source_allowed"]
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+def plain_address(source: str) -> IPAddress | None:
+    """The source address as its networks are written: an IPv4 peer seen through a
+    dual-stack socket (``host = "::"``: ``::ffff:10.1.2.3``) is its IPv4 address, which
+    an IPv4 network contains (an IPv6 address never is); None for no address."""
+    forms = address_forms(source)
+    return forms[0] if forms else None
+
+
+def address_forms(source: str) -> tuple[IPAddress, ...]:
+    """The source as ``plain_address`` reads it, then as the socket gave it when that
+    differs (``::ffff:10.1.2.3``): a network written for either holds it — ``::/0``
+    let every dual-stack peer in before sources were read plain, and still does."""
+    try:
+        address = ipaddress.ip_address(source)
+    except ValueError:
+        return ()
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped, address
+    return (address,)
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def plain_network(text: str) -> IPNetwork:
+    """A configured network as ``plain_address`` reads sources: one written in the mapped
+    form (``::ffff:10.1.2.0/120``, as a dual-stack socket showed an IPv4 peer before its
+    sources were read plain) is its IPv4 network, so it still holds the peers it named."""
+    network = ipaddress.ip_network(text, strict=False)
+    if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(_MAPPED):
+        mapped = network.network_address.ipv4_mapped
+        if mapped is not None:
+            return ipaddress.IPv4Network((mapped, network.prefixlen - 96), strict=False)
+    return network
+
+
+def source_allowed(networks: list[IPNetwork], source: str) -> bool:
+    """Whether ``source`` (a peer's address as its socket gave it) is in one of
+    ``networks`` (each read by ``plain_network``)."""
+    return any(address in network for address in address_forms(source)
+               for network in networks)
+
+
+def dual_stack_listener(host: str, port: int) -> socket.socket | None:
+    """For ``host = "::"`` a bound TCP socket that takes IPv4 too (``IPV6_V6ONLY`` off, not
+    left to net.ipv6.bindv6only), to hand to ``create_server(sock=...)``; None otherwise
+    (the front listens on its host as asyncio does)."""
+    if host != "::" or not socket.has_ipv6:
+        return None
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
