@@ -243,13 +243,19 @@ return {redis.call(ARGV[2], KEYS[1], unpack(ARGV, 3)), redis.call('GET', KEYS[2]
 # Under durability = "replicas", once WAIT saw a write replicated: raise the acknowledged
 # counter (KEYS[1]) to its value (ARGV[1]), if the store's id for that value is still the
 # write's (ARGV[2]; KEYS[2] the ids: not a store restored meanwhile). Replication is in
-# order: every value below it was replicated too.
+# order: every value below it was replicated too. Returns 1 when the store still holds the
+# write (its id, or its id dropped from the window with the counter acknowledged past it),
+# 0 when not (failed over or restored since WAIT: the write is not acknowledged). Running
+# it twice changes nothing more (never lowers): it may be retried on a fresh connection.
 _ACK = """
 local value = tonumber(ARGV[1])
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2]
-    and (tonumber(redis.call('GET', KEYS[1]) or '') or -1) < value then
-  redis.call('SET', KEYS[1], ARGV[1])
+local at = redis.call('HGET', KEYS[2], ARGV[1])
+local acked = tonumber(redis.call('GET', KEYS[1]) or '') or -1
+if at == ARGV[2] then
+  if acked < value then redis.call('SET', KEYS[1], ARGV[1]) end
+  return 1
 end
+if not at and acked >= value then return 1 end
 return 0
 """
 
@@ -866,10 +872,19 @@ class RedisRecords:
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
-            try:  # other nodes' marks may now rise to it (high_water.py)
-                await self._ack(keys=[ACKED_KEY, IDS_KEY], args=[str(seq), seq_id])
-            except RedisError as exc:  # durable all the same; marks rise at the next write
-                _log.warning("records_acked_not_raised", error=str(exc))
+            # Other nodes' marks rise only to the acknowledged counter (high_water.py): a
+            # write acknowledged below it is one a restore could lose unnoticed by the nodes
+            # that read it (an opt-out read as none). Not raised, not acknowledged.
+            try:
+                held = await read_once_more(self._client, lambda: self._ack(
+                    keys=[ACKED_KEY, IDS_KEY], args=[str(seq), seq_id]))
+            except RedisError as exc:
+                raise StoreError(f"record store (Redis): write replicated, but {ACKED_KEY} "
+                                 f"could not be raised ({exc}); not acknowledged as durable "
+                                 "(write it again)") from None
+            if not int(held):
+                raise StoreError("record store (Redis): the write is no longer in the store "
+                                 "(failed over or restored after WAIT); not acknowledged")
         # The mark rises only with an acknowledged write: one WAIT did not see replicated,
         # lost in a failover, must not leave this node refusing the promoted replica (its
         # id for that value another's). A read of it meanwhile raises it all the same.
