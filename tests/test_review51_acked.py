@@ -8,7 +8,12 @@ the same; ``acked`` then lagged until some later write — hours, for do-not-cal
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -18,6 +23,7 @@ from callguard.errors import StoreError
 from callguard.stores.redis import records
 from callguard.stores.redis.high_water import ACKED_KEY, SEQ_KEY
 from callguard.stores.redis.remembered import MARKER_FILE
+from tests.redis_server import RedisServer
 from tests.test_records18_acked import (
     ACKED,
     LOST,
@@ -83,15 +89,13 @@ async def test_a_write_gone_from_the_store_after_wait_is_not_acknowledged(
     backup = await _backup(admin)
     writer = _store(redis_server.url, tmp_path / "w", ACKED)
     await writer.start()
-    client: Any = writer._client
-    real_wait = client.wait
+    real_ack = writer._ack
 
-    async def wait_then_fail_over(*args: Any) -> Any:
-        answer = await real_wait(*args)  # the real WAIT: the replica has it
+    async def fail_over_then_ack(**kwargs: Any) -> Any:  # after the real WAIT: replicated
         await _restore(admin, backup)  # then the promoted replica lacks it
-        return answer
+        return await real_ack(**kwargs)
 
-    client.wait = wait_then_fail_over
+    writer._ack = fail_over_then_ack  # type: ignore[assignment]
     try:
         with pytest.raises(StoreError, match="not acknowledged"):
             await writer.apply([_dnc(LOST)])
@@ -103,3 +107,72 @@ async def test_a_write_gone_from_the_store_after_wait_is_not_acknowledged(
     finally:
         await reader.aclose()
     assert (tmp_path / "w" / MARKER_FILE).exists()
+
+
+@pytest.fixture
+async def stalled(tmp_path, redis_server) -> AsyncIterator[tuple[aioredis.Redis, Any]]:
+    """A real replica attached to ``redis_server``; the primary's client and the replica's
+    process (SIGSTOP it: connected, but it acknowledges nothing more)."""
+    replica = RedisServer(tmp_path / "replica")
+    replica.data_dir.mkdir()
+    replica.start()
+    client = aioredis.from_url(replica.url)
+    primary = aioredis.from_url(redis_server.url)
+    try:
+        await client.execute_command("REPLICAOF", "127.0.0.1", str(redis_server.port))
+        for _ in range(200):
+            info = await primary.info("replication")
+            link = await client.info("replication")
+            if (info.get("slave0", {}).get("state") == "online"
+                    and link.get("master_link_status") == "up"):
+                break
+            await asyncio.sleep(0.05)
+        yield primary, replica.process
+    finally:
+        assert replica.process is not None
+        with contextlib.suppress(Exception):
+            replica.process.send_signal(signal.SIGCONT)
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        await primary.aclose()
+        replica.kill()
+
+
+async def test_wait_counts_the_replicas_of_the_write_s_own_connection(
+        tmp_path, redis_server, stalled):
+    """WAIT counts the replicas that acknowledged the last write of ITS connection; from a
+    pool, the connection the write ran on may be another task's when WAIT is sent (a read
+    racing the write took it). main: WAIT on a connection that wrote nothing returned at
+    once with every connected replica — a write acknowledged as replicated that no replica
+    had (a failover then loses the opt-out). Now the write, its checks and WAIT share one
+    connection."""
+    admin, process = stalled
+    await _write(redis_server.url, tmp_path / "cron", "+18015550170", ACKED)
+    writer = _store(redis_server.url, tmp_path / "w",
+                    replace(ACKED, wait_timeout_ms=300))
+    await writer.start()
+    client: Any = writer._client
+    real_wait = client.wait
+
+    async def wait_while_a_read_holds_the_write_s_connection(*args: Any) -> Any:
+        held = await client.connection_pool.get_connection()  # the one just released
+        try:
+            return await real_wait(*args)
+        finally:
+            await client.connection_pool.release(held)
+
+    client.wait = wait_while_a_read_holds_the_write_s_connection
+    pool = client.connection_pool  # a serving node's pool: more than one idle connection
+    first, second = await pool.get_connection(), await pool.get_connection()
+    await pool.release(first)
+    await pool.release(second)
+    await admin.set("review51:before-the-stall", 1)
+    assert await admin.wait(1, 5000) == 1  # the replica has everything before the write
+    process.send_signal(signal.SIGSTOP)  # the replica receives nothing more
+    try:
+        with pytest.raises(StoreError, match="not acknowledged"):
+            await writer.apply([_dnc(LOST)])
+    finally:
+        process.send_signal(signal.SIGCONT)
+        await writer.aclose()
+    assert int(await admin.get(ACKED_KEY)) < int(await admin.get(SEQ_KEY))

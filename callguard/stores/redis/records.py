@@ -841,13 +841,25 @@ class RedisRecords:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         replicas = self._settings.durability == "replicas"
+        # WAIT counts the replicas that acknowledged the last write of ITS connection: sent
+        # on another pooled connection (the write's taken by a read meanwhile) it returned
+        # at once, the write acknowledged before any replica had it. One connection for both.
+        own = self._client.client()
+        try:
+            return await self._apply_on(own, keys, args, replicas)
+        finally:
+            await own.aclose()
+
+    async def _apply_on(self, own: aioredis.Redis, keys: list[str], args: list[bytes],
+                        replicas: bool) -> tuple[int, ...]:
+        """``apply``'s script and its WAIT on one connection (``own``)."""
         try:
             floor, floor_id = self._high.known, self._high.known_id
             seq_id = secrets.token_hex(8)  # this write's id for the counter value it makes
             *changed, seq = await self._apply(
                 keys=[*keys, ACKED_KEY, IDS_KEY, SEQ_KEY, MARKER_KEY],
                 args=[*args, "" if replicas else "set", seq_id, floor_id or "", str(floor),
-                      self.marker])
+                      self.marker], client=own)
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -865,7 +877,7 @@ class RedisRecords:
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         self._guard_write()
         if replicas:
-            acked = await self._call("WAIT", self._client.wait(
+            acked = await self._call("WAIT", own.wait(
                 self._settings.wait_replicas, self._settings.wait_timeout_ms))
             if int(acked) < self._settings.wait_replicas:
                 raise StoreError(
