@@ -34,11 +34,13 @@ lock every node out; an id per counter value is true of any copy that holds it.
 A mark rises only as far as writes were acknowledged as durable, ``callguard:records-acked``
 (``ACKED_KEY``): under ``durability = "aof-always"`` the write's script sets it to the value
 it makes (fsynced with it); under ``"replicas"`` it is raised only once ``WAIT`` saw the
-write replicated. A node that read a write whose WAIT failed, lost in a failover and its
-counter value then made again by another writer (another id), would otherwise refuse the
-promoted replica for good over a write never promised. Reads compare the counter with the
-mark (behind: lower), but raise the mark to ``acknowledged``: min(counter, acked). A store
-without the key (written by the previous version): the counter, as then.
+write replicated, and a write it could not be raised for is not acknowledged (the nodes
+that read it would not notice a restore losing it). A node that read a write whose WAIT
+failed, lost in a failover and its counter value then made again by another writer
+(another id), would otherwise refuse the promoted replica for good over a write never
+promised. Reads compare the counter with the mark (behind: lower), but raise the mark to
+``acknowledged``: min(counter, acked). A store without the key (written by the previous
+version): the counter, as then.
 """
 
 from __future__ import annotations

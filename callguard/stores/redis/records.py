@@ -243,13 +243,19 @@ return {redis.call(ARGV[2], KEYS[1], unpack(ARGV, 3)), redis.call('GET', KEYS[2]
 # Under durability = "replicas", once WAIT saw a write replicated: raise the acknowledged
 # counter (KEYS[1]) to its value (ARGV[1]), if the store's id for that value is still the
 # write's (ARGV[2]; KEYS[2] the ids: not a store restored meanwhile). Replication is in
-# order: every value below it was replicated too.
+# order: every value below it was replicated too. Returns 1 when the store still holds the
+# write (its id, or its id dropped from the window with the counter acknowledged past it),
+# 0 when not (failed over or restored since WAIT: the write is not acknowledged). Running
+# it twice changes nothing more (never lowers): it may be retried on a fresh connection.
 _ACK = """
 local value = tonumber(ARGV[1])
-if redis.call('HGET', KEYS[2], ARGV[1]) == ARGV[2]
-    and (tonumber(redis.call('GET', KEYS[1]) or '') or -1) < value then
-  redis.call('SET', KEYS[1], ARGV[1])
+local at = redis.call('HGET', KEYS[2], ARGV[1])
+local acked = tonumber(redis.call('GET', KEYS[1]) or '') or -1
+if at == ARGV[2] then
+  if acked < value then redis.call('SET', KEYS[1], ARGV[1]) end
+  return 1
 end
+if not at and acked >= value then return 1 end
 return 0
 """
 
@@ -835,13 +841,25 @@ class RedisRecords:
             await self.recheck()  # a server set right again is written to at once
         self._guard_write()
         replicas = self._settings.durability == "replicas"
+        # WAIT counts the replicas that acknowledged the last write of ITS connection: sent
+        # on another pooled connection (the write's taken by a read meanwhile) it returned
+        # at once, the write acknowledged before any replica had it. One connection for both.
+        own = self._client.client()
+        try:
+            return await self._apply_on(own, keys, args, replicas)
+        finally:
+            await own.aclose()
+
+    async def _apply_on(self, own: aioredis.Redis, keys: list[str], args: list[bytes],
+                        replicas: bool) -> tuple[int, ...]:
+        """``apply``'s script and its WAIT on one connection (``own``)."""
         try:
             floor, floor_id = self._high.known, self._high.known_id
             seq_id = secrets.token_hex(8)  # this write's id for the counter value it makes
             *changed, seq = await self._apply(
                 keys=[*keys, ACKED_KEY, IDS_KEY, SEQ_KEY, MARKER_KEY],
                 args=[*args, "" if replicas else "set", seq_id, floor_id or "", str(floor),
-                      self.marker])
+                      self.marker], client=own)
             async with self._client.pipeline(transaction=False) as pipe:
                 queue_config(pipe)
                 self.config_seen(await pipe.execute(raise_on_error=False))
@@ -859,17 +877,26 @@ class RedisRecords:
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         self._guard_write()
         if replicas:
-            acked = await self._call("WAIT", self._client.wait(
+            acked = await self._call("WAIT", own.wait(
                 self._settings.wait_replicas, self._settings.wait_timeout_ms))
             if int(acked) < self._settings.wait_replicas:
                 raise StoreError(
                     f"record store (Redis): write reached {acked} of "
                     f"{self._settings.wait_replicas} replica(s) within "
                     f"{self._settings.wait_timeout_ms} ms; not acknowledged as durable")
-            try:  # other nodes' marks may now rise to it (high_water.py)
-                await self._ack(keys=[ACKED_KEY, IDS_KEY], args=[str(seq), seq_id])
-            except RedisError as exc:  # durable all the same; marks rise at the next write
-                _log.warning("records_acked_not_raised", error=str(exc))
+            # Other nodes' marks rise only to the acknowledged counter (high_water.py): a
+            # write acknowledged below it is one a restore could lose unnoticed by the nodes
+            # that read it (an opt-out read as none). Not raised, not acknowledged.
+            try:
+                held = await read_once_more(self._client, lambda: self._ack(
+                    keys=[ACKED_KEY, IDS_KEY], args=[str(seq), seq_id]))
+            except RedisError as exc:
+                raise StoreError(f"record store (Redis): write replicated, but {ACKED_KEY} "
+                                 f"could not be raised ({exc}); not acknowledged as durable "
+                                 "(write it again)") from None
+            if not int(held):
+                raise StoreError("record store (Redis): the write is no longer in the store "
+                                 "(failed over or restored after WAIT); not acknowledged")
         # The mark rises only with an acknowledged write: one WAIT did not see replicated,
         # lost in a failover, must not leave this node refusing the promoted replica (its
         # id for that value another's). A read of it meanwhile raises it all the same.
