@@ -47,6 +47,7 @@ from callguard.compliance.archive.evidence import Evidence, LiveLines, add_stand
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.fields import redact_line
 from callguard.compliance.reader import Record, log_exists
+from callguard.compliance.report import spreadsheet_cell
 from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
 
@@ -519,9 +520,11 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     read_from = _read_from(query, found)
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
-        writer.writerow({**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
-                         "key_id": str(record.get("key_id") or ""),
-                         "law": _law(query, record), "read_from": read_from})
+        row = {**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
+               "key_id": str(record.get("key_id") or ""),
+               "law": _law(query, record), "read_from": read_from}
+        # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
+        writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
     return out.getvalue()
 
 

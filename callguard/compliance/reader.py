@@ -37,14 +37,34 @@ if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "decisions_newest_first",
-           "follow_file", "follow_stream", "log_exists", "logged_at", "newest_first", "newest_id",
+           "follow_file", "follow_stream", "known_schema", "log_exists", "logged_at",
+           "newest_first", "newest_id",
            "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
            "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
 # 0: the legacy records, written before ``schema`` existed; 2: a decision that says
-# ``places_call`` (record.DECISION_SCHEMA)
+# ``places_call`` (record.DECISION_SCHEMA). Schema numbers are per kind: ``known_schema``.
 KNOWN_SCHEMAS = frozenset({0, 1, 2})
+# The kinds whose schema 2 this version knows (every other kind is still at 1): a
+# ``record`` saying 2 was written by a later callguard that changed it, and is refused.
+_SCHEMA_2_KINDS = frozenset({"decision"})
+
+
+def known_schema(record: Record) -> bool:
+    """Whether this version knows the record's schema, for its kind (``event``)."""
+    schema = record.get("schema", 0)
+    if schema == 2:  # the decision's (record.DECISION_SCHEMA)
+        return record.get("event") in _SCHEMA_2_KINDS
+    return schema in KNOWN_SCHEMAS
+
+
+def _schema_name(record: Record) -> str:
+    """The schema as a reader's note names it: ``2 (record)`` when known for another kind."""
+    schema = record.get("schema", 0)
+    return f"{schema} ({record.get('event')})" if schema in KNOWN_SCHEMAS else str(schema)
+
+
 # Records of one file are in write order, but processes stamp ``logged_at`` before they
 # take the lock, so neighbours may be out of order by a little; time skipping allows this.
 CLOCK_MARGIN = timedelta(minutes=1)
@@ -125,9 +145,8 @@ class ReadStats:
     def observe(self, record: Record) -> bool:
         """Account for a parsed record; False when its schema is not understood."""
         self.read += 1
-        schema = record.get("schema", 0)
-        if schema not in KNOWN_SCHEMAS:
-            self.unknown_schema[str(schema)] += 1
+        if not known_schema(record):
+            self.unknown_schema[_schema_name(record)] += 1
             return False
         campaign = record.get("campaign")
         if isinstance(campaign, str):
@@ -149,7 +168,7 @@ class ReadStats:
                 self.key_id.encode() in line):
             return
         record = parse_line(line)
-        if record is not None and record.get("schema", 0) in KNOWN_SCHEMAS:
+        if record is not None and known_schema(record):
             key = record.get("key_id")
             if key is None:
                 self.unkeyed += 1
@@ -296,7 +315,7 @@ def decisions_newest_first(path: Path, ids: Iterable[str], since: datetime, *,
                 continue
             record = parse_line(line)
             if (record is None or record.get("event") != "decision"
-                    or record.get("schema", 0) not in KNOWN_SCHEMAS):
+                    or not known_schema(record)):
                 continue  # torn, or not a record this reader knows
             wanted.discard(found)
             yield record

@@ -33,7 +33,7 @@ from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
 __all__ = ["Report", "ReportQuery", "build", "fronts_note", "not_law_note", "render_csv",
-           "render_html", "rule_label", "sources_note",
+           "render_html", "rule_label", "sources_note", "spreadsheet_cell",
            "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
@@ -534,13 +534,28 @@ def _rule_law(report: Report, rule: str) -> str:
     return "house policy, not enacted law" if rule_label(report, rule) != rule else ""
 
 
+# What a spreadsheet (Excel, LibreOffice) runs as a formula at the start of a cell
+# (OWASP "CSV injection"): a tab or carriage return first is read past by some.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_cell(value: object) -> object:
+    """A CSV cell a spreadsheet shows as text: a string that would start a formula (a
+    campaign id ``=HYPERLINK(...)``, ``-spring``) gets a leading ``'``. Counsel opens the
+    CSV in Excel; the record keeps the value as written. Numbers pass as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def render_csv(report: Report) -> str:
     """One row per day x campaign x verdict x rule, calls, scrubs, questions and withdrawn
     answers marked (kind), with the first and last decision of the row in the report's
     zone; a day of the range without any, one call row of 0 (no first, no last). The last
     two columns say what the JSON and the page say beside the table: whether a deciding
     rule is a house policy (``law``), and what the figures were read from (``read_from``,
-    the same on every row: a CSV handed on alone still names its archive and log)."""
+    the same on every row: a CSV handed on alone still names its archive and log). A cell
+    that would start a formula in a spreadsheet begins with ``'`` (``spreadsheet_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last",
@@ -553,8 +568,9 @@ def render_csv(report: Report) -> str:
                         ("question", report.questions), ("withdrawn", report.withdrawn)):
         for (day, campaign, verdict, rule), count in sorted(table.items()):
             first, last = report.spans.get((day, kind, campaign, verdict, rule), ("", ""))
-            writer.writerow([day, kind, campaign, verdict, rule, count, first, last,
-                             _rule_law(report, rule), read_from])
+            writer.writerow([spreadsheet_cell(cell) for cell in (
+                day, kind, campaign, verdict, rule, count, first, last,
+                _rule_law(report, rule), read_from)])
     return out.getvalue()
 
 

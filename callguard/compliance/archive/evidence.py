@@ -40,7 +40,13 @@ from callguard.compliance.archive.store import (
     union_view,
 )
 from callguard.compliance.fields import is_decision_id
-from callguard.compliance.reader import KNOWN_SCHEMAS, Record, logged_at, parse_line, recover_line
+from callguard.compliance.reader import (
+    Record,
+    known_schema,
+    logged_at,
+    parse_line,
+    recover_line,
+)
 from callguard.compliance.segments import Segment
 from callguard.front_names import DIALLING_FRONTS
 
@@ -501,7 +507,7 @@ def _readable_record(line: bytes, evidence: Evidence) -> Record | None:
         record = recover_line(line)
         if record is None:
             return None
-    if record.get("schema", 0) not in KNOWN_SCHEMAS:
+    if not known_schema(record):
         evidence.refused += 1
         return None
     return record

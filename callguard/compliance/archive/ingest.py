@@ -28,7 +28,7 @@ from callguard.compliance.archive.store import Archive, Manifest, Part, connect
 from callguard.compliance.compress import compress_segment
 from callguard.compliance.counts_guard import counts_guard
 from callguard.compliance.purge import maintenance
-from callguard.compliance.reader import KNOWN_SCHEMAS, Record, parse_line, recover_line
+from callguard.compliance.reader import Record, known_schema, parse_line, recover_line
 from callguard.compliance.segments import Segment, closed_segments
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ class Batch:
 
     def add(self, record: Record) -> None:
         """One parsed record."""
-        if record.get("schema", 0) not in KNOWN_SCHEMAS:
+        if not known_schema(record):
             self.run.refused += 1
             return
         placed = row_of(record)
