@@ -32,3 +32,23 @@ def test_lists_command_without_the_password_names_it(tmp_path, redis_server) -> 
         assert "Check [redis] url" not in result.stderr
         assert "internal error" not in result.stderr
         assert "pw-" not in result.stderr
+
+
+def test_record_commands_without_the_password_name_it(tmp_path, redis_server) -> None:
+    """`consent show` and `records-accept-older` read the Redis record store: a refused
+    password printed a bare "Authentication required." with no hint (hux18)."""
+    admin = redis.Redis.from_url(redis_server.url)
+    admin.config_set("requirepass", "pw-0123456789abcdef")
+    admin.close()
+    env = {k: v for k, v in os.environ.items() if k != "CALLGUARD_REDIS_PASSWORD"}
+    node = ServeNode(tmp_path / "records", redis_url=redis_server.url, redis_records=True)
+    node_env = dict(env, CALLGUARD_DATA_DIR=str(node.data))
+    for args in (["consent", "show", "8015550123", "--campaign", "ut-solar-manual"],
+                 ["records-accept-older", "--reason", "restored from the nightly backup"]):
+        result = subprocess.run([sys.executable, "-m", "callguard", "--config",
+                                 str(node.config), *args], env=node_env, cwd=ROOT,
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == 3, (args, result.stderr)
+        assert "CALLGUARD_REDIS_PASSWORD" in result.stderr, (args, result.stderr)
+        assert "internal error" not in result.stderr
+        assert "pw-" not in result.stderr

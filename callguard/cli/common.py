@@ -33,6 +33,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_USAGE",
     "CliState",
+    "auth_refused",
     "campaign_or_exit",
     "config_file_or_exit",
     "e164_or_exit",
@@ -42,6 +43,7 @@ __all__ = [
     "parse_date",
     "parse_instant",
     "parse_published",
+    "redis_hint",
     "run",
     "usage_error",
     "window_or_exit",
@@ -318,3 +320,28 @@ def number_or_exit(settings: Settings, number: str) -> NumberInfo:
 def e164_or_exit(settings: Settings, number: str) -> str:
     """The number in E.164, or a usage error with the reason."""
     return number_or_exit(settings, number).e164
+
+
+_AUTH_HINT = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass; set in the "
+              "environment or secrets.env, which callguard-admin reads).")
+_UNREACHABLE_HINT = (" Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the server "
+                     "runs, then run the command again.")
+
+
+def auth_refused(message: str) -> bool:
+    """Redis refused the password, or wants one (its own words, 6.x and 7.x)."""
+    return any(words in message for words in (
+        "invalid username-password pair", "Authentication required", "NOAUTH",
+        "WRONGPASS", "HELLO must be called with the client already authenticated"))
+
+
+def redis_hint(message: str, *, unreachable: bool = False) -> str:
+    """What to check after a Redis error's ``message`` (" Check ..."; "" for none): the
+    password when Redis refused it, the url when it was unreachable. Every command that
+    prints a store's error adds it (`consent show` and `records-accept-older` printed a
+    bare "Authentication required.", hux18)."""
+    if auth_refused(message):
+        return _AUTH_HINT
+    if unreachable or "(Redis) unreachable" in message:
+        return _UNREACHABLE_HINT
+    return ""

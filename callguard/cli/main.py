@@ -15,8 +15,10 @@ from callguard.cli.common import (
     EXIT_INTERNAL,
     EXIT_USAGE,
     CliState,
+    auth_refused,
     config_file_or_exit,
     err_console,
+    redis_hint,
 )
 from callguard.compliance.logkey import LogKeyError
 from callguard.compliance.seekable import SeekableError
@@ -136,8 +138,7 @@ def main() -> None:
         err_console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     except StoreError as exc:  # a store that cannot be reached or trusted: the admin's
-        hint = (_AUTH_HINT if _auth_refused(str(exc)) else _UNREACHABLE_HINT
-                if "(Redis) unreachable" in str(exc) else "")
+        hint = redis_hint(str(exc))
         err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
                           highlight=False)
         sys.exit(EXIT_INTERNAL)
@@ -145,20 +146,14 @@ def main() -> None:
         if _redis_unreachable(exc):
             # redis-py's AuthenticationError is a ConnectionError: a refused password is
             # no wrong url (the lists' commands, `dnc status`, said "check [redis] url").
-            refused = _auth_refused(str(exc))
+            refused = auth_refused(str(exc))
             what = "refused the password" if refused else "is unreachable"
-            hint = _AUTH_HINT if refused else _UNREACHABLE_HINT
+            hint = redis_hint(str(exc), unreachable=True)
             err_console.print(f"[red]error:[/red] Redis {what} ({escape(str(exc))}).{hint}",
                               highlight=False)
             sys.exit(EXIT_INTERNAL)
         err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
-
-
-_AUTH_HINT = (" Check CALLGUARD_REDIS_PASSWORD (the server's requirepass; set in the "
-              "environment or secrets.env, which callguard-admin reads).")
-_UNREACHABLE_HINT = (" Check \\[redis] url (or CALLGUARD_REDIS_URL) and that the server "
-                     "runs, then run the command again.")
 
 
 def internal_error_text(exc: BaseException) -> str:
@@ -167,13 +162,6 @@ def internal_error_text(exc: BaseException) -> str:
     journald), escaped because messages name sections like "[ami]"."""
     return (f"[red]internal error:[/red] {type(exc).__name__}: "
             f"{escape(redact_digits(str(exc)))}")
-
-
-def _auth_refused(message: str) -> bool:
-    """Redis refused the password, or wants one (its own words, 6.x and 7.x)."""
-    return any(words in message for words in (
-        "invalid username-password pair", "Authentication required", "NOAUTH",
-        "WRONGPASS", "HELLO must be called with the client already authenticated"))
 
 
 def _redis_unreachable(exc: BaseException) -> bool:

@@ -28,6 +28,7 @@ from callguard.cli.common import (
     parse_date,
     parse_instant,
     parse_past_date,
+    redis_hint,
     run,
     usage_error,
 )
@@ -84,7 +85,8 @@ def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any,
     try:
         return run(go())
     except CallguardError as exc:
-        err_console.print(f"[red]not recorded:[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]not recorded:[/red] {escape(str(exc))}{redis_hint(str(exc))}",
+                          highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
 
 
@@ -212,7 +214,8 @@ def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
     except UsageError as exc:
         usage_error(str(exc))
     except CallguardError as exc:
-        err_console.print(f"[red]cannot read:[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]cannot read:[/red] {escape(str(exc))}{redis_hint(str(exc))}",
+                          highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
 
 

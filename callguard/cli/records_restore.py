@@ -19,7 +19,7 @@ import click
 from redis.exceptions import RedisError
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, run
+from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, redis_hint, run
 from callguard.cli.output import console
 from callguard.errors import CallguardError, StoreError
 from callguard.runtime import Runtime, redis_client
@@ -51,7 +51,8 @@ def records_accept_older(state: CliState, reason: str) -> None:
     try:
         text = run(_accept(state.runtime(lists=False), reason))
     except (CallguardError, RedisError) as exc:
-        err_console.print(f"[red]not accepted:[/red] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[red]not accepted:[/red] {escape(str(exc))}{redis_hint(str(exc))}",
+                          highlight=False)
         raise SystemExit(EXIT_INTERNAL) from None
     console().print(text, highlight=False)
 
@@ -101,7 +102,8 @@ async def _accept(runtime: Runtime, reason: str) -> str:
             "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
             "reason": reason}))
         write_high_water(path, marker, top, store_id(at_top))
-        return (f"accepted: this node's mark set from {mark if mark is not None else 'a damaged'}"
-                f" {HIGH_WATER_FILE} to {top} (event records-older-accepted written)")
+        return (f"accepted: this node's mark ({HIGH_WATER_FILE}) set from "
+                f"{mark if mark is not None else 'a damaged value'} to {top} "
+                "(event records-older-accepted written)")
     finally:
         await runtime.aclose()
