@@ -1,0 +1,75 @@
+"""Hostile list files, round 18 (hlist18).
+
+A download manager that preallocates (aria2c, several browsers, any segmented download)
+writes the file at its full size first and fills it as pieces arrive: stopped early, the
+file has the right size and a stretch of zeros where a piece never came. Those zeros were
+read as malformed lines under ``--max-bad-share``: on the registry's fixed-width form a
+1 MiB hole is ~95,000 rows, 0.04 % of the national list, so it was published and every
+number in the hole was called as not listed; on the line forms the whole hole (no line
+break in it) was ONE bad line, whatever its size. A zero-filled stretch is refused whole.
+
+A file with old-Mac line ends (CR only) whose size happened to be a multiple of 11 was
+taken for the fixed-width form (no LF in its head, so no row to disprove it) and refused
+as 100 % malformed, though the line parser reads CR ends: a good list refused.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from callguard.errors import ListImportError
+from callguard.stores.list_files import parse_delta_file, parse_list_file
+
+NUMBERS = [8015550000 + 3 * i for i in range(3000)]
+
+
+def _fixed(numbers: list[int]) -> bytes:
+    return b"".join(b"%d\n" % n for n in numbers)
+
+
+@pytest.mark.parametrize("where", ["tail", "middle"])
+def test_a_zero_filled_stretch_in_a_fixed_width_file_is_refused(tmp_path: Path,
+                                                                where: str) -> None:
+    data = bytearray(_fixed(NUMBERS))
+    start = len(data) - 22 if where == "tail" else 11 * 1000 + 4  # a hole across rows
+    data[start:start + 22] = b"\0" * 22  # 1 or 2 whole rows: under the 0.1 % limit
+    path = tmp_path / "national.txt"
+    path.write_bytes(bytes(data))
+    with pytest.raises(ListImportError, match="zeros") as refused:
+        parse_list_file(path)
+    assert "Fetch the file again" in str(refused.value)
+    assert "5550" not in str(refused.value)
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_a_zero_filled_stretch_in_a_line_file_is_refused(tmp_path: Path,
+                                                         ending: str) -> None:
+    """The hole swallows many lines into one (no line break among zeros)."""
+    text = "".join(f"+1 {n}{ending}" for n in NUMBERS).encode()
+    hole = 4096  # ~270 numbers gone; before: one bad line of 3000
+    data = text[:20_000] + b"\0" * hole + text[20_000 + hole:]
+    path = tmp_path / "state.txt"
+    path.write_bytes(data)
+    with pytest.raises(ListImportError, match="zeros"):
+        parse_list_file(path)
+    delta = tmp_path / "delta.txt"
+    text = "".join(f"+{n}{ending}" for n in NUMBERS).encode()
+    delta.write_bytes(text[:20_000] + b"\0" * hole + text[20_000 + hole:])
+    with pytest.raises(ListImportError, match="zeros"):
+        parse_delta_file(delta)
+
+
+def test_a_stray_nul_is_still_one_bad_line(tmp_path: Path) -> None:
+    path = tmp_path / "stray.txt"
+    path.write_bytes(b"80155\x0000101\n" + _fixed(NUMBERS))
+    assert (parse_list_file(path).bad, parse_list_file(path).count) == (1, 3000)
+
+
+def test_a_cr_only_file_of_fixed_width_size_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "mac.txt"
+    path.write_bytes(b"".join(b"%d\r" % n for n in NUMBERS))
+    assert path.stat().st_size % 11 == 0
+    parsed = parse_list_file(path)
+    assert (parsed.count, parsed.bad) == (3000, 0)
