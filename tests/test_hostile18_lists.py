@@ -73,3 +73,55 @@ def test_a_cr_only_file_of_fixed_width_size_is_read(tmp_path: Path) -> None:
     assert path.stat().st_size % 11 == 0
     parsed = parse_list_file(path)
     assert (parsed.count, parsed.bad) == (3000, 0)
+
+
+def _forge_chunk(root: Path, name: str, version: int, data: bytes) -> None:
+    """Replace a chunk and make its manifest agree (digest, checksum): a writer's bug or a
+    hand "repair" — the digests pass, only the bitmap itself cannot be read."""
+    import hashlib
+    import json
+
+    from callguard.stores.list_chunks import _checksum
+
+    folder = root / "lists" / name / f"v{version}"
+    manifest = folder / "manifest.json"
+    doc = json.loads(manifest.read_text())
+    for info in doc["chunks"].values():
+        (folder / info["file"]).write_bytes(data)
+        info["sha256"] = hashlib.sha256(data).hexdigest()
+    doc["checksum"] = _checksum(doc)
+    manifest.write_text(json.dumps(doc))
+
+
+def _publish(root: Path, name: str, text: str) -> None:
+    from callguard.stores.embedded.lists import write_version
+
+    path = root / f"{name}.txt"
+    path.write_text(text)
+    write_version(root, name, parse_list_file(path), published=None, area_codes=None,
+                  source=path.name)
+
+
+@pytest.mark.parametrize("junk", [b"junk", b""])
+def test_a_chunk_that_is_no_bitmap_refuses_the_version_not_the_node(tmp_path: Path,
+                                                                    junk: bytes) -> None:
+    """A bitmap that fails to deserialize is a refused version (the gate blocks for want
+    of the list; a previous good version keeps serving) — not a ValueError/IndexError
+    out of the loader that takes the node down at start or stops its reloads."""
+    from callguard.stores.embedded.lists import EmbeddedListRegistry
+
+    _publish(tmp_path, "national", "8015550101\n")
+    _forge_chunk(tmp_path, "national", 1, junk)
+    fresh = EmbeddedListRegistry(tmp_path)
+    assert fresh.snapshot("national") is None
+    assert "cannot be read as a bitmap" in fresh.errors["national"]
+
+    _publish(tmp_path, "good", "8015550101\n")
+    running = EmbeddedListRegistry(tmp_path)
+    _publish(tmp_path, "good", "8015550202\n")
+    _forge_chunk(tmp_path, "good", 2, junk)
+    running.reload()
+    snapshot = running.snapshot("good")
+    assert snapshot is not None
+    assert snapshot.meta.version == 1
+    assert snapshot.contains(8015550101)
