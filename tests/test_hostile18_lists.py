@@ -37,7 +37,7 @@ def test_a_zero_filled_stretch_in_a_fixed_width_file_is_refused(tmp_path: Path,
     data[start:start + 22] = b"\0" * 22  # 1 or 2 whole rows: under the 0.1 % limit
     path = tmp_path / "national.txt"
     path.write_bytes(bytes(data))
-    with pytest.raises(ListImportError, match="zeros") as refused:
+    with pytest.raises(ListImportError, match="stretch of zeros") as refused:
         parse_list_file(path)
     assert "Fetch the file again" in str(refused.value)
     assert "5550" not in str(refused.value)
@@ -52,12 +52,12 @@ def test_a_zero_filled_stretch_in_a_line_file_is_refused(tmp_path: Path,
     data = text[:20_000] + b"\0" * hole + text[20_000 + hole:]
     path = tmp_path / "state.txt"
     path.write_bytes(data)
-    with pytest.raises(ListImportError, match="zeros"):
+    with pytest.raises(ListImportError, match="stretch of zeros"):
         parse_list_file(path)
     delta = tmp_path / "delta.txt"
     text = "".join(f"+{n}{ending}" for n in NUMBERS).encode()
     delta.write_bytes(text[:20_000] + b"\0" * hole + text[20_000 + hole:])
-    with pytest.raises(ListImportError, match="zeros"):
+    with pytest.raises(ListImportError, match="stretch of zeros"):
         parse_delta_file(delta)
 
 
@@ -125,3 +125,34 @@ def test_a_chunk_that_is_no_bitmap_refuses_the_version_not_the_node(tmp_path: Pa
     assert snapshot is not None
     assert snapshot.meta.version == 1
     assert snapshot.contains(8015550101)
+
+
+def test_a_file_of_zeros_at_the_registry_size_is_refused_as_zeros(tmp_path: Path) -> None:
+    """A preallocated download that never got a byte: all zeros, a multiple of 11 bytes."""
+    path = tmp_path / "national.txt"
+    path.write_bytes(b"\0" * 11 * 100_000)
+    with pytest.raises(ListImportError, match="stretch of zeros"):
+        parse_list_file(path)
+
+
+@pytest.mark.parametrize(("fill", "reason"), [(b"\0", "stretch of zeros"),
+                                             (b"8", "longer than 8,192 characters")])
+def test_an_overlong_line_is_refused_without_reading_it_whole(tmp_path: Path, fill: bytes,
+                                                              reason: str) -> None:
+    """A file with no line break for megabytes (zeros of an unfinished download, a binary
+    file) was read as ONE line, whole, into memory (the import on a node's host, a file of
+    gigabytes) — and counted one bad line among thousands. No list line is that long."""
+    import tracemalloc
+
+    path = tmp_path / "odd.txt"
+    path.write_bytes(_fixed(NUMBERS[:1500]) + fill * 16_000_000 + b"\n"
+                     + _fixed(NUMBERS[1500:]))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ListImportError, match=reason) as refused:
+            parse_list_file(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4_000_000, peak
+    assert "5550" not in str(refused.value)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import array
 import gzip
+import io
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +36,7 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import decoded_lines
+from callguard.csvfile import UTF8_ELSE_CP1252
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
@@ -49,6 +50,7 @@ _ROW = 11  # 10 digits and LF
 _BLOCK_ROWS = 4_000_000
 _HOLE = b"\0" * _ROW  # no list line holds a row's worth of NULs: a zero-filled stretch
 _HOLE_TEXT = _HOLE.decode()
+_MAX_LINE = 8192  # characters: no list line is longer; a longer one is not read whole
 
 
 @dataclass
@@ -127,6 +129,15 @@ def zero_filled(path: Path, number: int) -> ListImportError:
         "nothing was imported. Fetch the file again (and let the download finish)")
 
 
+def _overlong(path: Path, number: int, start: str) -> ListImportError:
+    """The refusal of a line longer than ``_MAX_LINE`` (``start``: its first characters)."""
+    if _HOLE_TEXT in start:
+        return zero_filled(path, number)
+    return ListImportError(
+        f"{path}: line {number} is longer than {_MAX_LINE:,} characters: not a list of "
+        "numbers (one a line); nothing was imported. Check that this is the list file")
+
+
 def _national(line: str) -> int | None:
     """The 10-digit number a line holds (digits of any script read as ASCII), or None."""
     if not line.isascii():
@@ -196,10 +207,21 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
             if wide is not None:
                 raise wide
-            for count, line in enumerate(decoded_lines(handle)):
-                if read is not None and count % _PROGRESS_EVERY == 0:
-                    read[0] = raw.tell()
-                yield line
+            # callguard.csvfile.decoded_lines' decoding, each line read at most _MAX_LINE
+            # characters at a time: a file with no line break for gigabytes (the zeros of
+            # a download that never came, a binary file) was read whole into memory
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
+            try:
+                count = 0
+                while line := text.readline(_MAX_LINE):
+                    if len(line) == _MAX_LINE and not line.endswith("\n") and text.read(1):
+                        raise _overlong(path, count + 1, line)
+                    if read is not None and count % _PROGRESS_EVERY == 0:
+                        read[0] = raw.tell()
+                    count += 1
+                    yield line
+            finally:
+                text.detach()  # the file is closed by its own ``with``
             if read is not None:
                 read[0] = raw.tell()
     except (OSError, EOFError) as exc:
