@@ -156,3 +156,42 @@ def test_an_overlong_line_is_refused_without_reading_it_whole(tmp_path: Path, fi
         tracemalloc.stop()
     assert peak < 4_000_000, peak
     assert "5550" not in str(refused.value)
+
+
+async def test_a_slower_concurrent_import_never_moves_redis_current_back(
+        redis_server: object) -> None:
+    """Two `dnc import` of one list at once (a cron job and an admin): each takes its
+    version number at the start; the one that took the older number and finished last
+    made it current — over the newer one every node had loaded, which they then refused
+    as a restored backup, while a node restarted served the older list. The late one now
+    publishes nothing and says so; current stays the newer version."""
+    import asyncio
+
+    from callguard.errors import StoreError
+    from callguard.stores.redis.lists import RedisListPublisher
+    from tests.test_redis_lists import connect, listing
+
+    release = asyncio.Event()
+
+    class Slow(RedisListPublisher):
+        async def _switch(self, name: str, version: int) -> None:
+            await release.wait()  # the other import completes meanwhile
+            await super()._switch(name, version)
+
+    client = connect(redis_server.url)  # type: ignore[attr-defined]
+    try:
+        def publish(publisher: RedisListPublisher, number: int) -> object:
+            return publisher.publish("national", listing([number]), published=None,
+                                     area_codes=None, source="t")
+        slow = asyncio.ensure_future(publish(Slow(client), 8015550101))
+        while await client.get("callguard:list:national:seq") is None:
+            await asyncio.sleep(0.001)
+        newer = await publish(RedisListPublisher(client), 8015550202)
+        assert newer.version == 2  # type: ignore[attr-defined]
+        release.set()
+        with pytest.raises(StoreError, match="newer version"):
+            await slow
+        assert int(await client.get("callguard:list:national:current")) == 2
+        assert await client.get("callguard:list:national:v1:manifest") is None
+    finally:
+        await client.aclose()
