@@ -195,3 +195,29 @@ async def test_a_slower_concurrent_import_never_moves_redis_current_back(
         assert await client.get("callguard:list:national:v1:manifest") is None
     finally:
         await client.aclose()
+
+
+def test_import_rollback_import_rollback_never_serves_the_withdrawn_version(
+        tmp_path: Path) -> None:
+    """v2 was rolled back (a bad copy: numbers missing); v3 imported; a rollback of v3 went
+    to "the newest version older than the current one" — v2, the version withdrawn, and
+    its missing numbers were called as not listed again. Redis goes back to v1 (its
+    ``previous`` pointer); the embedded store now does too, also for a node that starts
+    on a refused current."""
+    from callguard.errors import NothingToRollBack
+    from callguard.stores.embedded.lists import EmbeddedListRegistry, rollback_version
+
+    _publish(tmp_path, "national", "8015550101\n8015550202\n")
+    _publish(tmp_path, "national", "8015550101\n")  # v2: lost a number
+    assert rollback_version(tmp_path, "national") == 1
+    _publish(tmp_path, "national", "8015550101\n8015550202\n8015550303\n")  # v3
+    assert rollback_version(tmp_path, "national") == 1
+    with pytest.raises(NothingToRollBack):
+        rollback_version(tmp_path, "national")
+
+    current = tmp_path / "lists" / "national" / "CURRENT"
+    current.write_text("3\n")
+    (tmp_path / "lists" / "national" / "v3" / "manifest.json").write_text("{}")
+    snapshot = EmbeddedListRegistry(tmp_path).snapshot("national")
+    assert snapshot is not None
+    assert snapshot.meta.version == 1

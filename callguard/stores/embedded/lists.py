@@ -80,6 +80,18 @@ def _versions(list_dir: Path) -> list[int]:
                   if p.name[1:].isascii() and p.name[1:].isdigit())
 
 
+_WITHDRAWN = "WITHDRAWN"  # in a version's directory: a rollback took it back
+
+
+def _servable_before(list_dir: Path, version: int) -> list[int]:
+    """The versions older than ``version`` no rollback withdrew, oldest first: import,
+    rollback, import, rollback went back to the version the first rollback withdrew (a
+    bad copy, numbers missing), called as not listed again (hlist18); Redis's ``previous``
+    pointer never did."""
+    return [v for v in _versions(list_dir)
+            if v < version and not (list_dir / f"v{v}" / _WITHDRAWN).exists()]
+
+
 def write_version(
     root: Path,
     name: str,
@@ -179,11 +191,13 @@ def rollback_version(root: Path, name: str) -> int:
     current = _current_version(list_dir)
     if current is None:
         raise NothingToRollBack(f"list {name} has no current version")
-    older = [v for v in _versions(list_dir) if v < current]
+    older = _servable_before(list_dir, current)
     if not older:
         raise NothingToRollBack(f"list {name} v{current} has no previous version to roll "
                                 "back to")
     load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
+    with contextlib.suppress(FileNotFoundError):  # its directory gone: nothing to go back to
+        _fsync_write(list_dir / f"v{current}" / _WITHDRAWN, b"withdrawn by a rollback\n")
     pointer = list_dir / f".CURRENT-{os.getpid()}"
     _fsync_write(pointer, f"{older[-1]}\n".encode())
     os.replace(pointer, list_dir / "CURRENT")
@@ -316,7 +330,7 @@ class EmbeddedListRegistry:
     def _fall_back(self, name: str, refused: int) -> None:
         list_dir = _list_dir(self._root, name)
         try:
-            older = [v for v in _versions(list_dir) if v < refused]
+            older = _servable_before(list_dir, refused)
         except OSError:
             return
         for version in reversed(older):
