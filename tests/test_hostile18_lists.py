@@ -221,3 +221,40 @@ def test_import_rollback_import_rollback_never_serves_the_withdrawn_version(
     snapshot = EmbeddedListRegistry(tmp_path).snapshot("national")
     assert snapshot is not None
     assert snapshot.meta.version == 1
+
+
+def test_two_embedded_imports_at_once_leave_the_newer_current(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    """The embedded store's race: import A (v2) still verifying its chunks while import B
+    takes v3 and makes it current; A then wrote CURRENT=2 over it. Imports of one list now
+    take turns (a lock in its directory), so B is v3 and current when both are done."""
+    import threading
+
+    from callguard.stores.embedded import lists as module
+
+    _publish(tmp_path, "national", "8015550101\n")
+    real_load = module.load_version
+    paused, go = threading.Event(), threading.Event()
+
+    def slow_load(root: Path, name: str, version: int) -> object:
+        if version == 2:
+            paused.set()
+            go.wait(10)
+        return real_load(root, name, version)
+
+    monkeypatch.setattr(module, "load_version", slow_load)
+    a = threading.Thread(target=_publish, args=(tmp_path, "national", "8015550202\n"))
+    b = threading.Thread(target=_publish, args=(tmp_path, "national", "8015550303\n"))
+    a.start()
+    assert paused.wait(10)
+    b.start()
+    b.join(0.5)  # before: B published v3 here; now it waits for A
+    go.set()
+    a.join(10)
+    b.join(10)
+    registry = module.EmbeddedListRegistry(tmp_path)
+    snapshot = registry.snapshot("national")
+    assert snapshot is not None
+    assert snapshot.meta.version == 3
+    assert snapshot.contains(8015550303)

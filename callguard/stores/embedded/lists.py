@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -92,6 +93,26 @@ def _servable_before(list_dir: Path, version: int) -> list[int]:
             if v < version and not (list_dir / f"v{v}" / _WITHDRAWN).exists()]
 
 
+@contextlib.contextmanager
+def _import_lock(list_dir: Path) -> Iterator[None]:
+    """One import (or rollback) of a list at a time, across processes: two at once each
+    took a version number, and the older one, finishing last (its chunks still being
+    verified), wrote CURRENT back over the newer one (hlist18). A lock of the kernel's
+    (flock, on the list's directory itself: no lock file left beside the versions),
+    released when its process ends, however it ends; the other import takes seconds:
+    wait for it."""
+    try:
+        fd = os.open(list_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise StoreError(f"{list_dir}: cannot be opened to lock it ({exc.strerror}); "
+                         "nothing was changed") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_version(
     root: Path,
     name: str,
@@ -109,9 +130,22 @@ def write_version(
     list_dir = _list_dir(root, name)
     try:
         list_dir.mkdir(parents=True, exist_ok=True)
-        version = max(_versions(list_dir), default=0) + 1
     except OSError as exc:
         raise StoreError(f"list {name}: {list_dir} cannot be written ({exc.strerror}); "
+                         "nothing was published") from None
+    with _import_lock(list_dir):
+        return _write_locked(root, list_dir, name, parsed, published=published,
+                             area_codes=area_codes, source=source)
+
+
+def _write_locked(root: Path, list_dir: Path, name: str,
+                  parsed: ParsedList | ParsedDated | BuiltVersion, *, published: date | None,
+                  area_codes: frozenset[int] | None, source: str) -> ListMeta:
+    """write_version's work, its list's import lock held."""
+    try:
+        version = max(_versions(list_dir), default=0) + 1
+    except OSError as exc:
+        raise StoreError(f"list {name}: {list_dir} cannot be read ({exc.strerror}); "
                          "nothing was published") from None
     staging = list_dir / f".staging-v{version}-{os.getpid()}"
     pointer = list_dir / f".CURRENT-{os.getpid()}"
@@ -188,6 +222,14 @@ async def load_version_async(root: Path, name: str, version: int) -> _Snapshot:
 def rollback_version(root: Path, name: str) -> int:
     """Point CURRENT back at the newest version older than the current one."""
     list_dir = _list_dir(root, name)
+    if _current_version(list_dir) is None:
+        raise NothingToRollBack(f"list {name} has no current version")
+    with _import_lock(list_dir):  # an import switching meanwhile is not skipped unmarked
+        return _roll_back_locked(root, list_dir, name)
+
+
+def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
+    """rollback_version's work, its list's import lock held."""
     current = _current_version(list_dir)
     if current is None:
         raise NothingToRollBack(f"list {name} has no current version")
