@@ -258,3 +258,17 @@ def test_two_embedded_imports_at_once_leave_the_newer_current(tmp_path: Path,
     assert snapshot is not None
     assert snapshot.meta.version == 3
     assert snapshot.contains(8015550303)
+
+
+def test_a_fifo_or_a_directory_is_named_as_such_not_as_missing(tmp_path: Path) -> None:
+    """`dnc import` of a named pipe (a process substitution, `<(zcat ...)`) or a directory
+    was refused as "no such file", though it is right there: say what it is."""
+    import os
+
+    fifo = tmp_path / "list.fifo"
+    os.mkfifo(fifo)
+    for path in (fifo, tmp_path):
+        with pytest.raises(ListImportError, match="not a regular file"):
+            parse_list_file(path)
+        with pytest.raises(ListImportError, match="not a regular file"):
+            parse_delta_file(path)

@@ -138,6 +138,18 @@ def _overlong(path: Path, number: int, start: str) -> ListImportError:
         "numbers (one a line); nothing was imported. Check that this is the list file")
 
 
+def _regular_or_refuse(path: Path) -> None:
+    """Refuse anything but a regular file, saying what it is: a named pipe (``<(zcat …)``)
+    or a directory was refused as "no such file", though it was right there."""
+    if path.is_file():
+        return
+    if path.exists():
+        raise ListImportError(f"{path}: not a regular file (a directory, a named pipe or a "
+                              "device); nothing was imported. Save the list to a file and "
+                              "import that")
+    raise ListImportError(f"{path}: no such file")
+
+
 def _national(line: str) -> int | None:
     """The 10-digit number a line holds (digits of any script read as ASCII), or None."""
     if not line.isascii():
@@ -239,8 +251,7 @@ def parse_list_file(
     ``on_progress(numbers_read, bytes_read)`` is called every 100,000 lines (4,000,000 on
     the fixed-width path) and at the end.
     """
-    if not path.is_file():
-        raise ListImportError(f"{path}: no such file")
+    _regular_or_refuse(path)
     if _fixed_width(path):
         parsed = _parse_fixed_width(path, on_progress)
     else:
@@ -353,8 +364,7 @@ class ParsedDelta:
 
 def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta:
     """Read a delta file; every line is ``+`` or ``-`` then a number in any accepted form."""
-    if not path.is_file():
-        raise ListImportError(f"{path}: no such file")
+    _regular_or_refuse(path)
     delta = ParsedDelta(ParsedList(), ParsedList())
     lines = bad = 0
     examples: list[str] = []
