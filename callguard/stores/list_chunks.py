@@ -130,7 +130,14 @@ def decode_chunk(data: bytes | None, expected_sha: str, where: str,
         raise StoreError(f"{where} is missing; version refused")
     if hashlib.sha256(data).hexdigest() != expected_sha:
         raise StoreError(f"{where} is corrupt or truncated (SHA-256 mismatch); version refused")
-    bitmap = FrozenBitMap.deserialize(data)
+    try:
+        bitmap = FrozenBitMap.deserialize(data)
+    except (ValueError, IndexError, OverflowError, MemoryError) as exc:
+        # Its digest matched: the manifest was written for these very bytes (a writer's bug,
+        # a hand "repair"). A StoreError like any corrupt chunk, not pyroaring's error out
+        # of the loader: that took a starting node down, or a running one's reloads.
+        raise StoreError(f"{where} cannot be read as a bitmap ({type(exc).__name__}); "
+                         "version refused — import the list again") from None
     if expected_count is not None and len(bitmap) != expected_count:
         raise StoreError(f"{where} holds {len(bitmap)} numbers, its manifest says "
                          f"{expected_count}; version refused")

@@ -15,12 +15,20 @@ a copy interrupted mid-line): it is refused whole (``cut_short``), whatever the 
 Counted as one bad line, the cut let a first import (nothing to compare ``--max-shrink``
 with) publish half a list, and every number past the cut was called as not listed.
 A whole last line without a line break (a hand-made file) is read as usual.
+
+A stretch of zeros (``_ROW`` NUL bytes or more) is refused whole (``zero_filled``): a
+download manager that preallocates (segmented downloads, aria2c, browsers) writes the file
+at full size first, so one stopped early has the right size and zeros where a piece never
+came. As malformed lines they passed the bad-share limit (a 1 MiB hole is 0.04 % of the
+national list's fixed-width rows; on the line forms a whole hole, no line break in it, was
+ONE bad line) and every number in the hole was called as not listed (hlist18).
 """
 
 from __future__ import annotations
 
 import array
 import gzip
+import io
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +36,7 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import decoded_lines
+from callguard.csvfile import UTF8_ELSE_CP1252
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
@@ -40,6 +48,9 @@ _MAX_REPORTED = 20
 _PROGRESS_EVERY = 100_000
 _ROW = 11  # 10 digits and LF
 _BLOCK_ROWS = 4_000_000
+_HOLE = b"\0" * _ROW  # no list line holds a row's worth of NULs: a zero-filled stretch
+_HOLE_TEXT = _HOLE.decode()
+_MAX_LINE = 8192  # characters: no list line is longer; a longer one is not read whole
 
 
 @dataclass
@@ -108,6 +119,35 @@ def cut_short(path: Path, number: int, shown: str) -> ListImportError:
         f"{path}: the last line ({number}: {shown}) is not whole and has no line break: the "
         "file was cut short (an interrupted download or copy?); nothing was imported. "
         "Fetch the file again")
+
+
+def zero_filled(path: Path, number: int) -> ListImportError:
+    """The refusal of a file with a stretch of zeros at line ``number``."""
+    return ListImportError(
+        f"{path}: line {number} is a stretch of zeros (NUL bytes), what a download that "
+        "stopped early leaves where a piece never came; the numbers there are missing, so "
+        "nothing was imported. Fetch the file again (and let the download finish)")
+
+
+def _overlong(path: Path, number: int, start: str) -> ListImportError:
+    """The refusal of a line longer than ``_MAX_LINE`` (``start``: its first characters)."""
+    if _HOLE_TEXT in start:
+        return zero_filled(path, number)
+    return ListImportError(
+        f"{path}: line {number} is longer than {_MAX_LINE:,} characters: not a list of "
+        "numbers (one a line); nothing was imported. Check that this is the list file")
+
+
+def _regular_or_refuse(path: Path) -> None:
+    """Refuse anything but a regular file, saying what it is: a named pipe (``<(zcat …)``)
+    or a directory was refused as "no such file", though it was right there."""
+    if path.is_file():
+        return
+    if path.exists():
+        raise ListImportError(f"{path}: not a regular file (a directory, a named pipe or a "
+                              "device); nothing was imported. Save the list to a file and "
+                              "import that")
+    raise ListImportError(f"{path}: no such file")
 
 
 def _national(line: str) -> int | None:
@@ -179,10 +219,21 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
             if wide is not None:
                 raise wide
-            for count, line in enumerate(decoded_lines(handle)):
-                if read is not None and count % _PROGRESS_EVERY == 0:
-                    read[0] = raw.tell()
-                yield line
+            # callguard.csvfile.decoded_lines' decoding, each line read at most _MAX_LINE
+            # characters at a time: a file with no line break for gigabytes (the zeros of
+            # a download that never came, a binary file) was read whole into memory
+            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
+            try:
+                count = 0
+                while line := text.readline(_MAX_LINE):
+                    if len(line) == _MAX_LINE and not line.endswith("\n") and text.read(1):
+                        raise _overlong(path, count + 1, line)
+                    if read is not None and count % _PROGRESS_EVERY == 0:
+                        read[0] = raw.tell()
+                    count += 1
+                    yield line
+            finally:
+                text.detach()  # the file is closed by its own ``with``
             if read is not None:
                 read[0] = raw.tell()
     except (OSError, EOFError) as exc:
@@ -200,8 +251,7 @@ def parse_list_file(
     ``on_progress(numbers_read, bytes_read)`` is called every 100,000 lines (4,000,000 on
     the fixed-width path) and at the end.
     """
-    if not path.is_file():
-        raise ListImportError(f"{path}: no such file")
+    _regular_or_refuse(path)
     if _fixed_width(path):
         parsed = _parse_fixed_width(path, on_progress)
     else:
@@ -230,7 +280,10 @@ def _fixed_width(path: Path) -> bool:
     if _is_header(head[: _ROW - 1].decode("latin-1")):  # a 10-letter header: lines read it
         return False
     # Structure only (every line 10 bytes); the vectorised parse judges each line's content.
-    return all(len(line) == _ROW - 1 for line in head.split(b"\n")[:-1][:1000])
+    # At least one LF: a head without one (CR-only line ends, old Mac) has no row to
+    # disprove the form, and was refused as 100 % malformed (hlist18); lines read CR ends.
+    rows = head.split(b"\n")[:-1][:1000]
+    return bool(rows) and all(len(line) == _ROW - 1 for line in rows)
 
 
 def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
@@ -246,6 +299,8 @@ def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
             valid = (digits <= 9).all(axis=1) & (rows[:, 10] == 10)
             valid &= (digits[:, 0] >= 2) & (digits[:, 3] >= 2)
             bad = np.flatnonzero(~valid)
+            if len(bad) and (hole := block.find(_HOLE)) >= 0:
+                raise zero_filled(path, offset + hole // _ROW + 1)
             parsed.lines += len(rows)
             parsed.bad += len(bad)
             for index in bad[: max(0, _MAX_REPORTED - len(parsed.bad_examples))]:
@@ -282,6 +337,9 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
             if not ended:  # the last line (raised once the file is closed)
                 cut = cut_short(path, number, quoted_number(line[:40]))
                 continue
+            if _HOLE_TEXT in line:  # raised once the file is read and closed
+                cut = cut or zero_filled(path, number)
+                continue
             parsed.bad += 1
             if len(parsed.bad_examples) < _MAX_REPORTED:
                 parsed.bad_examples.append(f"line {number}: {quoted_number(line[:40])}")
@@ -306,8 +364,7 @@ class ParsedDelta:
 
 def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta:
     """Read a delta file; every line is ``+`` or ``-`` then a number in any accepted form."""
-    if not path.is_file():
-        raise ListImportError(f"{path}: no such file")
+    _regular_or_refuse(path)
     delta = ParsedDelta(ParsedList(), ParsedList())
     lines = bad = 0
     examples: list[str] = []
@@ -322,6 +379,9 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         if national is None:
             if not ended:  # the last line (raised once closed)
                 cut = cut_short(path, number, quoted_number(line[:40]))
+                continue
+            if _HOLE_TEXT in line:  # raised once the file is read and closed
+                cut = cut or zero_filled(path, number)
                 continue
             bad += 1
             if len(examples) < _MAX_REPORTED:

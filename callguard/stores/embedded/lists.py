@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import os
 import shutil
 from collections.abc import Iterator
@@ -80,6 +81,38 @@ def _versions(list_dir: Path) -> list[int]:
                   if p.name[1:].isascii() and p.name[1:].isdigit())
 
 
+_WITHDRAWN = "WITHDRAWN"  # in a version's directory: a rollback took it back
+
+
+def _servable_before(list_dir: Path, version: int) -> list[int]:
+    """The versions older than ``version`` no rollback withdrew, oldest first: import,
+    rollback, import, rollback went back to the version the first rollback withdrew (a
+    bad copy, numbers missing), called as not listed again (hlist18); Redis's ``previous``
+    pointer never did."""
+    return [v for v in _versions(list_dir)
+            if v < version and not (list_dir / f"v{v}" / _WITHDRAWN).exists()]
+
+
+@contextlib.contextmanager
+def _import_lock(list_dir: Path) -> Iterator[None]:
+    """One import (or rollback) of a list at a time, across processes: two at once each
+    took a version number, and the older one, finishing last (its chunks still being
+    verified), wrote CURRENT back over the newer one (hlist18). A lock of the kernel's
+    (flock, on the list's directory itself: no lock file left beside the versions),
+    released when its process ends, however it ends; the other import takes seconds:
+    wait for it."""
+    try:
+        fd = os.open(list_dir, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as exc:
+        raise StoreError(f"{list_dir}: cannot be opened to lock it ({exc.strerror}); "
+                         "nothing was changed") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def write_version(
     root: Path,
     name: str,
@@ -97,9 +130,22 @@ def write_version(
     list_dir = _list_dir(root, name)
     try:
         list_dir.mkdir(parents=True, exist_ok=True)
-        version = max(_versions(list_dir), default=0) + 1
     except OSError as exc:
         raise StoreError(f"list {name}: {list_dir} cannot be written ({exc.strerror}); "
+                         "nothing was published") from None
+    with _import_lock(list_dir):
+        return _write_locked(root, list_dir, name, parsed, published=published,
+                             area_codes=area_codes, source=source)
+
+
+def _write_locked(root: Path, list_dir: Path, name: str,
+                  parsed: ParsedList | ParsedDated | BuiltVersion, *, published: date | None,
+                  area_codes: frozenset[int] | None, source: str) -> ListMeta:
+    """write_version's work, its list's import lock held."""
+    try:
+        version = max(_versions(list_dir), default=0) + 1
+    except OSError as exc:
+        raise StoreError(f"list {name}: {list_dir} cannot be read ({exc.strerror}); "
                          "nothing was published") from None
     staging = list_dir / f".staging-v{version}-{os.getpid()}"
     pointer = list_dir / f".CURRENT-{os.getpid()}"
@@ -176,14 +222,24 @@ async def load_version_async(root: Path, name: str, version: int) -> _Snapshot:
 def rollback_version(root: Path, name: str) -> int:
     """Point CURRENT back at the newest version older than the current one."""
     list_dir = _list_dir(root, name)
+    if _current_version(list_dir) is None:
+        raise NothingToRollBack(f"list {name} has no current version")
+    with _import_lock(list_dir):  # an import switching meanwhile is not skipped unmarked
+        return _roll_back_locked(root, list_dir, name)
+
+
+def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
+    """rollback_version's work, its list's import lock held."""
     current = _current_version(list_dir)
     if current is None:
         raise NothingToRollBack(f"list {name} has no current version")
-    older = [v for v in _versions(list_dir) if v < current]
+    older = _servable_before(list_dir, current)
     if not older:
         raise NothingToRollBack(f"list {name} v{current} has no previous version to roll "
                                 "back to")
     load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
+    with contextlib.suppress(FileNotFoundError):  # its directory gone: nothing to go back to
+        _fsync_write(list_dir / f"v{current}" / _WITHDRAWN, b"withdrawn by a rollback\n")
     pointer = list_dir / f".CURRENT-{os.getpid()}"
     _fsync_write(pointer, f"{older[-1]}\n".encode())
     os.replace(pointer, list_dir / "CURRENT")
@@ -316,7 +372,7 @@ class EmbeddedListRegistry:
     def _fall_back(self, name: str, refused: int) -> None:
         list_dir = _list_dir(self._root, name)
         try:
-            older = [v for v in _versions(list_dir) if v < refused]
+            older = _servable_before(list_dir, refused)
         except OSError:
             return
         for version in reversed(older):

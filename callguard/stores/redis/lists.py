@@ -142,14 +142,40 @@ class RedisListPublisher:
         return meta
 
     async def _switch(self, name: str, version: int) -> None:
-        current = await self._client.get(_key(name, "current"))
-        pipe = self._client.pipeline(transaction=True)
-        if current is not None:
-            pipe.set(_key(name, "previous"), current)
-        pipe.set(_key(name, "current"), version)
-        pipe.sadd(_NAMES, name)
-        await pipe.execute()
+        """Make ``version`` current, never over a newer one: two imports of a list at once
+        each take a number at the start, and the older one finishing last moved current
+        back — every node had loaded the newer and refused the older as a restored backup,
+        a node restarted served it (hlist18). ``current`` is watched meanwhile."""
+        pointer = _key(name, "current")
+        while True:
+            async with self._client.pipeline(transaction=True) as pipe:
+                await pipe.watch(pointer)
+                current = await pipe.get(pointer)
+                if current is not None and int(current) > version:
+                    await self._discard(name, version)
+                    raise StoreError(
+                        f"list {name}: a newer version v{int(current)} was published while "
+                        f"this import (v{version}) ran; nothing was published. See `callguard "
+                        "dnc status`, then import this file again if it is the newer copy")
+                pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+                if current is not None:
+                    pipe.set(_key(name, "previous"), current)
+                pipe.set(pointer, version)
+                pipe.sadd(_NAMES, name)
+                try:
+                    await pipe.execute()
+                    break
+                except WatchError:
+                    continue  # another import switched meanwhile: look again
         await self._client.publish(CHANNEL, f"{name}:{version}")
+
+    async def _discard(self, name: str, version: int) -> None:
+        """Remove a version never made current (its manifest first: no half version)."""
+        await self._client.delete(_manifest_key(name, version))
+        keys = [key async for key in self._client.scan_iter(
+            match=_key(name, f"v{version}:npa:*"), count=1000)]
+        if keys:
+            await self._client.delete(*keys)
 
     async def rollback(self, name: str) -> int:
         """Make ``previous`` current, and the newest version older than it ``previous``
