@@ -77,6 +77,28 @@ _BATCH = 32
 _WITHDRAWN = "withdrawn"
 SERVED_LISTS_FILE = "redis-lists-served.json"  # in serve's data dir: see remember_in
 _CLOSE_SECONDS = 1.0
+# The next version number: ``seq`` + 1, and above current, previous and every withdrawn
+# version. A counter behind them (the key evicted — touched once an import, it goes first
+# under allkeys-lru —, deleted, a partial restore) otherwise numbered every import below
+# current: refused by ``_switch`` as older, forever, and its discard deleted the old
+# version of that number, a rollback's target (hrev53). One script: atomic.
+_NEXT_VERSION = """
+local v = redis.call('INCR', KEYS[1])
+local floor = 0
+for i = 2, 3 do
+  local x = tonumber(redis.call('GET', KEYS[i]) or '0') or 0
+  if x > floor then floor = x end
+end
+for _, m in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local x = tonumber(string.match(m, '^(%d+):') or '0') or 0
+  if x > floor then floor = x end
+end
+if v <= floor then
+  v = floor + 1
+  redis.call('SET', KEYS[1], v)
+end
+return v
+"""
 _log = structlog.get_logger("callguard.lists")
 
 
@@ -117,7 +139,8 @@ class RedisListPublisher:
         """Write every chunk, check it, then switch ``current`` atomically and announce."""
         client = self._client
         try:
-            version = int(await client.incr(_key(name, "seq")))
+            version = int(await client.eval(_NEXT_VERSION, 4, *(
+                _key(name, k) for k in ("seq", "current", "previous", _WITHDRAWN))))
             built = build_chunks(parsed)
             areas = list(built.chunks)
             for start in range(0, len(areas), _BATCH):

@@ -1,0 +1,79 @@
+"""Review of hlist18's list-import changes (hrev53).
+
+1. Redis: hlist18 refused a switch when ``current`` is newer than the import's number.
+   A version counter (``seq``) behind ``current`` — the key evicted (it is the list key
+   touched least often, first to go under an ``allkeys-lru`` policy), deleted by hand, a
+   partial restore — made EVERY later import refused "a newer version vN was published
+   while this import ran", forever: the list could no longer be updated (stale, then every
+   call BLOCKed by the freshness rules). A number is now taken above current, previous and
+   every withdrawn version.
+2. Embedded: the import lock was ``flock(LOCK_EX)`` on the list's directory opened
+   read-only. On NFS, flock is emulated with fcntl byte-range locks, and "in order to
+   place an exclusive lock, the file must be opened for writing" (flock(2), NOTES): a
+   directory cannot be, so every import and rollback on a data dir on NFS failed (EBADF).
+   The lock is now taken on a lock file opened for writing.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+from pathlib import Path
+
+import pytest
+
+from callguard.stores.list_files import parse_list_file
+
+
+async def test_an_import_after_the_version_counter_went_back_is_published(
+        redis_server: object) -> None:
+    from callguard.stores.redis.lists import RedisListPublisher
+    from tests.test_redis_lists import connect, listing
+
+    client = connect(redis_server.url)  # type: ignore[attr-defined]
+    try:
+        publisher = RedisListPublisher(client)
+        for number in (8015550101, 8015550202, 8015550303):
+            await publisher.publish("national", listing([number]), published=None,
+                                    area_codes=None, source="t")
+        assert await publisher.rollback("national") == 2  # v3 withdrawn
+        await client.delete("callguard:list:national:seq")  # evicted / lost
+        meta = await publisher.publish("national", listing([8015550404]), published=None,
+                                       area_codes=None, source="t")
+        assert meta.version == 4  # above every version known, the withdrawn one too
+        assert int(await client.get("callguard:list:national:current")) == 4
+        again = await publisher.publish("national", listing([8015550505]), published=None,
+                                        area_codes=None, source="t")
+        assert again.version == 5
+    finally:
+        await client.aclose()
+
+
+def _nfs_flock(real: object) -> object:
+    """flock as an NFS client does it (flock(2), NOTES): an fcntl lock, so an exclusive
+    lock needs a descriptor open for writing — EBADF otherwise. The kernel part is real."""
+    def flock(fd: int, operation: int) -> None:
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+        if operation & fcntl.LOCK_EX and mode == os.O_RDONLY:
+            raise OSError(errno.EBADF, os.strerror(errno.EBADF))
+        real(fd, operation)  # type: ignore[operator]
+    return flock
+
+
+def test_imports_and_rollbacks_work_where_flock_is_nfs_emulated(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from callguard.stores.embedded import lists as module
+
+    monkeypatch.setattr(module.fcntl, "flock", _nfs_flock(fcntl.flock))
+    for text in ("8015550101\n8015550202\n", "8015550101\n"):
+        path = tmp_path / "national.txt"
+        path.write_text(text)
+        module.write_version(tmp_path, "national", parse_list_file(path), published=None,
+                             area_codes=None, source=path.name)
+    assert module.rollback_version(tmp_path, "national") == 1
+    registry = module.EmbeddedListRegistry(tmp_path)
+    assert registry.errors == {}
+    snapshot = registry.snapshot("national")
+    assert snapshot is not None
+    assert snapshot.contains(8015550202)
