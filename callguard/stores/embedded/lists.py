@@ -93,21 +93,33 @@ def _servable_before(list_dir: Path, version: int) -> list[int]:
             if v < version and not (list_dir / f"v{v}" / _WITHDRAWN).exists()]
 
 
+_LOCK_FILE = ".import-lock"  # in a list's directory; never a version (those are v<N>)
+
+
 @contextlib.contextmanager
 def _import_lock(list_dir: Path) -> Iterator[None]:
     """One import (or rollback) of a list at a time, across processes: two at once each
     took a version number, and the older one, finishing last (its chunks still being
     verified), wrote CURRENT back over the newer one (hlist18). A lock of the kernel's
-    (flock, on the list's directory itself: no lock file left beside the versions),
-    released when its process ends, however it ends; the other import takes seconds:
-    wait for it."""
+    (flock), released when its process ends, however it ends; the other import takes
+    seconds: wait for it. On a file opened for writing, not the directory: on NFS flock
+    is an fcntl lock, and an exclusive one needs a descriptor open for writing (flock(2),
+    NOTES) — on the directory every import and rollback failed there (EBADF; hrev53)."""
+    lock = list_dir / _LOCK_FILE
     try:
-        fd = os.open(list_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except PermissionError:  # another user's (a `sudo` import): a local flock needs no
+            fd = os.open(lock, os.O_RDONLY)  # write access
     except OSError as exc:
-        raise StoreError(f"{list_dir}: cannot be opened to lock it ({exc.strerror}); "
-                         "nothing was changed") from None
+        raise StoreError(f"{list_dir}: cannot open {_LOCK_FILE} to lock it "
+                         f"({exc.strerror}); nothing was changed") from None
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            raise StoreError(f"{list_dir}/{_LOCK_FILE} cannot be locked ({exc.strerror}); "
+                             "nothing was changed") from None
         yield
     finally:
         os.close(fd)  # releases the lock
