@@ -464,5 +464,6 @@ class TestStagingAndModes:
         with pytest.raises(StoreError, match="No space left"):
             publish(tmp_path, "national", "8015550202\n")
         list_dir = tmp_path / "lists" / "national"
-        assert sorted(p.name for p in list_dir.iterdir()) == ["CURRENT", "v1"]
+        # the import lock stays (an empty file): nothing staged is left
+        assert sorted(p.name for p in list_dir.iterdir()) == [".import-lock", "CURRENT", "v1"]
         assert (list_dir / "CURRENT").read_text() == "1\n"

@@ -6,6 +6,7 @@ Layout under ``<data_dir>/lists/<name>/``::
     v3/npa-801.roar      32-bit bitmap of NXX*10000+line for area code 801
                          (npa-801.dated for reassigned data: callguard.stores.attributes)
     CURRENT              "3" — replaced with os.replace, so readers see old or new, never half
+    .import-lock         empty; imports and rollbacks of the list take turns on it (flock)
 
 A version directory is written completely (and fsync'd) before CURRENT names it, and a
 chunk whose SHA-256 does not match its manifest, or a manifest that does not match its own
