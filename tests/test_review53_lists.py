@@ -77,3 +77,21 @@ def test_imports_and_rollbacks_work_where_flock_is_nfs_emulated(
     snapshot = registry.snapshot("national")
     assert snapshot is not None
     assert snapshot.contains(8015550202)
+
+
+def test_a_zero_filled_stretch_in_a_reassigned_numbers_file_is_refused(
+        tmp_path: Path) -> None:
+    """hlist18 refused a stretch of zeros in list and delta files, not in a reassigned-
+    numbers file (its own parser): a hole under 8,192 bytes (no line break in it) was ONE
+    bad line under the 0.1 % limit, every reassignment in it lost — a consent given by a
+    number's former subscriber then read as still good, the new one called."""
+    from callguard.errors import ListImportError
+    from callguard.stores.attributes.dated import parse_dated_file
+
+    text = "".join(f"{8015550000 + 3 * i},2026-0{1 + i % 9}-15\n"
+                   for i in range(3000)).encode()
+    hole = 4096
+    path = tmp_path / "reassigned.csv"
+    path.write_bytes(text[:20_000] + b"\0" * hole + text[20_000 + hole:])
+    with pytest.raises(ListImportError, match="stretch of zeros"):
+        parse_dated_file(path)

@@ -228,6 +228,10 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
                 while line := text.readline(_MAX_LINE):
                     if len(line) == _MAX_LINE and not line.endswith("\n") and text.read(1):
                         raise _overlong(path, count + 1, line)
+                    if _HOLE_TEXT in line and line.endswith(("\n", "\r")):
+                        # here, so every reader of _lines refuses it (the dated parser did
+                        # not); one with no line break after it is the last: cut_short
+                        raise zero_filled(path, count + 1)
                     if read is not None and count % _PROGRESS_EVERY == 0:
                         read[0] = raw.tell()
                     count += 1
