@@ -3,7 +3,8 @@
 Keys (one per area code per version — never one giant value, which would stall the loop)::
 
     callguard:lists                       set of list names
-    callguard:list:<name>:seq             version counter (INCR)
+    callguard:list:<name>:seq             version counter (INCR; a new number is also above
+                                          current, previous and every withdrawn one)
     callguard:list:<name>:v<N>:manifest   JSON manifest, SHA-256 per chunk
     callguard:list:<name>:v<N>:npa:<NPA>  one serialized 32-bit roaring bitmap
     callguard:list:<name>:current         the published version
