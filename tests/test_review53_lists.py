@@ -95,3 +95,32 @@ def test_a_zero_filled_stretch_in_a_reassigned_numbers_file_is_refused(
     path.write_bytes(text[:20_000] + b"\0" * hole + text[20_000 + hole:])
     with pytest.raises(ListImportError, match="stretch of zeros"):
         parse_dated_file(path)
+
+
+def test_an_import_waiting_for_another_says_so(tmp_path: Path) -> None:
+    """The lock waited without a word: an import behind a stuck one (a stopped shell job,
+    a hung NFS server) looked like callguard had hung. It now says what it waits for."""
+    import threading
+
+    import structlog
+
+    from callguard.stores.embedded import lists as module
+
+    path = tmp_path / "national.txt"
+    path.write_text("8015550101\n")
+    parsed = parse_list_file(path)
+    module.write_version(tmp_path, "national", parsed, published=None, area_codes=None,
+                         source=path.name)
+    fd = os.open(tmp_path / "lists" / "national" / ".import-lock", os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another process's import, still running
+    with structlog.testing.capture_logs() as logs:
+        thread = threading.Thread(target=module.write_version, args=(tmp_path, "national",
+                                  parsed), kwargs={"published": None, "area_codes": None,
+                                                   "source": path.name})
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # still waits: one at a time
+        os.close(fd)
+        thread.join(10)
+    assert not thread.is_alive()
+    assert any(e["event"] == "list_import_waiting" for e in logs), logs

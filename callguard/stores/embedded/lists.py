@@ -117,7 +117,12 @@ def _import_lock(list_dir: Path) -> Iterator[None]:
                          f"({exc.strerror}); nothing was changed") from None
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # said, or a wait behind a stuck import looks hung
+                _log.warning("list_import_waiting", list=list_dir.name, lock=str(lock),
+                             why="another import or rollback of this list is running")
+                fcntl.flock(fd, fcntl.LOCK_EX)
         except OSError as exc:
             raise StoreError(f"{list_dir}/{_LOCK_FILE} cannot be locked ({exc.strerror}); "
                              "nothing was changed") from None
