@@ -151,7 +151,8 @@ class TestFullDisk:
         assert "not published" in result.stderr
         assert "internal error" not in result.stderr
         list_dir = node.data / "lists" / "national"
-        assert sorted(p.name for p in list_dir.iterdir()) == ["CURRENT", "v1"]
+        # no staging dir left (the import lock's file stays, as in tests/test_lists.py)
+        assert sorted(p.name for p in list_dir.iterdir()) == [".import-lock", "CURRENT", "v1"]
         assert (list_dir / "CURRENT").read_text() == "1\n"
 
 
