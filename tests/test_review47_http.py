@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from callguard.fronts.http.limits import clipped
+from callguard.numbers.redact import clipped
 from tests.serve_node import AT, TOKEN, ServeNode, write_lists
 
 NUMBER = "8015557734"

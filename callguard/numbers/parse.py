@@ -33,7 +33,7 @@ from callguard.numbers.nanp import (
     NanpTable,
     with_area_code_zones,
 )
-from callguard.numbers.redact import MIN_RUN, redact_digits
+from callguard.numbers.redact import MIN_RUN, clipped, redact_digits
 
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "in_phone_context", "is_canonical",
            "named_character", "quoted_number"]
@@ -114,16 +114,20 @@ def named_character(char: str) -> str:
     return f"U+{ord(char):04X} {unicodedata.name(char, '')}".strip()
 
 
-def quoted_number(raw: str) -> str:
+def quoted_number(raw: str, limit: int | None = None) -> str:
     """The input as a reason may quote it: digit runs reduced to their last four. What is
     given as a number is one, however it is split ("801:555:01;00") or mistyped
     ("801555O101"): if the runs leave ``MIN_RUN`` digits in all, the whole input is shown
     as its last four. A list file's malformed lines are quoted so too (each line is given as
-    a number; the report reaches cron mail)."""
+    a number; the report reaches cron mail). ``limit`` cuts what is shown, after the
+    redaction: the input cut first kept the first digits of a number the cut fell inside
+    ("…8015550123" cut after "801555": six digits in clear, one short of a run)."""
     shown = redact_digits(raw.strip())
     digits = [c for c in shown if unicodedata.digit(c, None) is not None]
     if len(digits) >= MIN_RUN:
         return repr(f"[number …{''.join(str(unicodedata.digit(c)) for c in digits[-4:])}]")
+    if limit is not None and len(shown) > limit:
+        shown = shown[:limit] + "\u2026"
     return repr(shown)
 
 
@@ -176,7 +180,7 @@ def _private_plan(raw: str, user: str) -> str:
                     if unquote(p, errors="replace").partition("=")[0].strip().lower()
                     == "phone-context"), "")
     return (f"{quoted_number(raw)} is a local number of the numbering plan "
-            f"{redact_digits(context[:60])!r} (its phone-context), which callguard cannot "
+            f"{clipped(context, 60)!r} (its phone-context), which callguard cannot "
             "read; send the number in global form (+1 and 10 digits)")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MIN_RUN", "has_digit_run", "redact_digits"]
+__all__ = ["MIN_RUN", "clipped", "has_digit_run", "redact_digits"]
 
 MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, counts, codes
 
@@ -214,3 +214,17 @@ def _inside(match: re.Match[str], kept: set[int]) -> bool:
     """Whether a grouped number lies wholly inside kept shapes ("100.201:5060" of an
     address with its port): not a number."""
     return all(index in kept for index in range(match.start(), match.end()))
+
+
+def clipped(value: str, limit: int) -> str:
+    """``value`` as an answer or a log may quote it: at most ``limit`` characters, a
+    number in it by its last four (``redact_digits``). A longer value loses its tail back
+    to its last letter (no run holds a letter) and says so: cut at the limit first and
+    redacted after, a number the cut fell inside kept its first digits in clear —
+    ``x…x8015550123`` quoted ``x…x801555``, six digits, one short of a run."""
+    if len(value) <= limit:
+        return redact_digits(value)
+    end = limit
+    while end and not value[end - 1].isalpha():
+        end -= 1
+    return redact_digits(value[:end]) + "\u2026"

@@ -339,14 +339,14 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
         national = _national(line)
         if national is None:
             if not ended:  # the last line (raised once the file is closed)
-                cut = cut_short(path, number, quoted_number(line[:40]))
+                cut = cut_short(path, number, quoted_number(line, limit=40))
                 continue
             if _HOLE_TEXT in line:  # raised once the file is read and closed
                 cut = cut or zero_filled(path, number)
                 continue
             parsed.bad += 1
             if len(parsed.bad_examples) < _MAX_REPORTED:
-                parsed.bad_examples.append(f"line {number}: {quoted_number(line[:40])}")
+                parsed.bad_examples.append(f"line {number}: {quoted_number(line, limit=40)}")
             continue
         _add(parsed.by_area, national)
         if on_progress is not None and parsed.lines % _PROGRESS_EVERY == 0:
@@ -382,14 +382,14 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         national = _national(rest) if sign in "+-" else None
         if national is None:
             if not ended:  # the last line (raised once closed)
-                cut = cut_short(path, number, quoted_number(line[:40]))
+                cut = cut_short(path, number, quoted_number(line, limit=40))
                 continue
             if _HOLE_TEXT in line:  # raised once the file is read and closed
                 cut = cut or zero_filled(path, number)
                 continue
             bad += 1
             if len(examples) < _MAX_REPORTED:
-                examples.append(f"line {number}: {quoted_number(line[:40])} "
+                examples.append(f"line {number}: {quoted_number(line, limit=40)} "
                                 "(want +NUMBER or -NUMBER)")
             continue
         target = delta.additions if sign == "+" else delta.deletions

@@ -53,7 +53,7 @@ from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
 from callguard.errors import ConfigError
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped, redact_digits
 from callguard.watchdog.calls import (
     USED_EVENTS,
     CallTracker,
@@ -188,7 +188,7 @@ class _PanoramiskLog:
             text = msg % args if args else str(msg)
         except (TypeError, ValueError):
             text = str(msg)
-        getattr(self._log, level)("panoramisk", message=redact_digits(text[:500]))
+        getattr(self._log, level)("panoramisk", message=clipped(text, 500))
 
     def info(self, msg: str, *args: Any) -> None:
         del msg, args
@@ -375,7 +375,7 @@ class _Manager(Manager):  # type: ignore[misc]
             else:
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
-            _log.warning("ami_login_refused", message=redact_digits(message[:200]), fix=fix)
+            _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix)
         return ok
 
     def ping(self) -> None:
@@ -535,13 +535,13 @@ class AmiWatchdog:
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
         name = event.get("Event") if isinstance(event, Mapping) else None
-        _log.error("ami_event_failed", event=redact_digits(str(name)[:60]),
-                   error=type(exc).__name__, reason=redact_digits(str(exc)[:200]))
+        _log.error("ami_event_failed", event=clipped(str(name), 60),
+                   error=type(exc).__name__, reason=clipped(str(exc), 200))
 
     def _bad_message(self, exc: Exception) -> None:
         self.stats["malformed_messages"] += 1
         _log.warning("ami_message_dropped", error=type(exc).__name__,
-                     reason=redact_digits(str(exc)[:200]))
+                     reason=clipped(str(exc), 200))
 
     def _on_login(self, manager: Manager) -> None:
         del manager

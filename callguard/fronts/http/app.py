@@ -40,7 +40,6 @@ from callguard.fronts.http.limits import (
     ClientGoneError,
     ConnectionLimits,
     HttpLimitSettings,
-    clipped,
     limits_middleware,
     read_body,
 )
@@ -50,7 +49,7 @@ from callguard.fronts.http.spec import DOCS_DIR, openapi_document
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
 from callguard.numbers.parse import named_character
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped, redact_digits
 from callguard.policy import DialingMode
 from callguard.policy.core import FAIL_CLOSED, refusal
 

@@ -40,7 +40,7 @@ from callguard.fronts.dual_stack import dual_stack_listener, plain_network, sour
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
-           "GuardedSite", "HttpLimitSettings", "clipped", "limits_middleware", "read_body"]
+           "GuardedSite", "HttpLimitSettings", "limits_middleware", "read_body"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -268,20 +268,6 @@ def _reason(message: str) -> str:
     lines = [line.strip() for line in message.splitlines()]
     lines = [line for line in lines if line and not line.endswith(", message:")]
     return _quoted(lines[0] if lines else "malformed body")
-
-
-def clipped(value: str, limit: int) -> str:
-    """``value`` as an answer or a log may quote it: at most ``limit`` characters, a
-    number in it by its last four (``redact_digits``). A longer value loses its tail back
-    to its last letter (no run holds a letter) and says so: cut at the limit first and
-    redacted after, a number the cut fell inside kept its first digits in clear —
-    ``x…x8015550123`` quoted ``x…x801555``, six digits, one short of a run."""
-    if len(value) <= limit:
-        return redact_digits(value)
-    end = limit
-    while end and not value[end - 1].isalpha():
-        end -= 1
-    return redact_digits(value[:end]) + "\u2026"
 
 
 def _quoted(reason: str) -> str:

@@ -52,9 +52,8 @@ from callguard.compliance.reader import (
     read_stream,
     read_stream_newest,
 )
-from callguard.fronts.http.limits import clipped
 from callguard.fronts.http.supervisor_page import PAGE_HTML
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped, redact_digits
 from callguard.utc import zone_named
 
 if TYPE_CHECKING:

@@ -33,7 +33,7 @@ import numpy as np
 
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.parse import quoted_number
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped
 from callguard.stores.list_files import _content, _lines, _national, cut_short
 
 if TYPE_CHECKING:
@@ -89,9 +89,10 @@ class ParsedDated:
 def _shown(line: str) -> str:
     """A bad line as a report shows it: the number field quoted as `check` quotes a number
     ("801555O101" is one, mistyped); the rest (the date) only has its digit runs taken out."""
-    head, comma, rest = line[:40].partition(",")
-    return repr(quoted_number(head)[1:-1] + comma + redact_digits(rest) if head else (
-        redact_digits(line[:40])))
+    head, comma, rest = line.partition(",")
+    if not head:
+        return repr(clipped(line, 40))
+    return repr(quoted_number(head, limit=40)[1:-1] + comma + clipped(rest, 40))
 
 
 def _record(parsed: ParsedDated, number: int, line: str) -> None:
