@@ -10,9 +10,6 @@ with the AOF files and ``callguard serve``)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from pathlib import Path
-
 import orjson
 import pytest
 from redis import asyncio as aioredis
@@ -27,42 +24,7 @@ from callguard.stores.redis.high_water import (
 )
 from callguard.stores.redis.records import RecordsSettings, RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE
-from callguard.stores.writes import AddCompanyDnc
-
-SELLER = "beehive-solar"
-T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-LOST = "+18015550171"  # the opt-out recorded after the backup
-
-
-def _store(url: str, data: Path) -> RedisRecords:
-    data.mkdir(exist_ok=True)
-    return RedisRecords(aioredis.from_url(url, socket_timeout=2), RecordsSettings(),
-                        remember=data / MARKER_FILE)
-
-
-def _dnc(number: str) -> AddCompanyDnc:
-    return AddCompanyDnc(SELLER, number, T0, "agent")
-
-
-async def _backup(admin: aioredis.Redis) -> dict[bytes, bytes]:
-    return {key: await admin.dump(key) for key in await admin.keys("*")}
-
-
-async def _restore(admin: aioredis.Redis, backup: dict[bytes, bytes]) -> None:
-    await admin.flushall()
-    for key, value in backup.items():
-        await admin.restore(key, 0, value)
-
-
-async def _import(url: str, data: Path, *numbers: str) -> None:
-    """The nightly import on its own data dir: one batch per number."""
-    cron = _store(url, data)
-    await cron.start()
-    try:
-        for number in numbers:
-            await cron.apply([_dnc(number)])
-    finally:
-        await cron.aclose()
+from tests.redis_restore import LOST, SELLER, dnc, dump_all, records_store, restore_all, write_each
 
 
 async def test_a_running_node_refuses_a_restored_store_written_past_its_mark(tmp_path,
@@ -71,21 +33,21 @@ async def test_a_running_node_refuses_a_restored_store_written_past_its_mark(tmp
     (its mark from before) writes twice: the counter passes A's mark before A reads again.
     main: A's next read took the counter for the newest store and read "none"."""
     admin = aioredis.from_url(redis_server.url)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
-    node = _store(redis_server.url, tmp_path / "a")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await dump_all(admin)
+    node = records_store(redis_server.url, tmp_path / "a")
     await node.start()
     try:
-        await node.apply([_dnc(LOST)])
-        await _restore(admin, backup)
-        await _import(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
+        await node.apply([dnc(LOST)])
+        await restore_all(admin, backup)
+        await write_each(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
         assert int(await admin.get(SEQ_KEY)) > node._high.known  # the counter alone: fine
         with pytest.raises(StoreError, match="older than one this node"):
             await node.company_dnc(SELLER, LOST)
         assert node.behind is not None
         assert node.went_back == 1
         with pytest.raises(StoreError, match="older than one this node"):
-            await node.apply([_dnc("+18015550174")])  # and nothing written
+            await node.apply([dnc("+18015550174")])  # and nothing written
         assert await admin.exists(f"callguard:rec:{SELLER}:+18015550174") == 0
         assert await node.verify() is not None  # /readyz not ready
     finally:
@@ -99,23 +61,23 @@ async def test_a_node_down_through_the_restore_refuses_from_its_start(tmp_path,
     A's mark; A starts. main: it started without complaint and read the lost opt-out as
     "none". Now it is behind from the start, and the newest backup restored clears it."""
     admin = aioredis.from_url(redis_server.url)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
-    node = _store(redis_server.url, tmp_path / "a")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await dump_all(admin)
+    node = records_store(redis_server.url, tmp_path / "a")
     await node.start()
-    await node.apply([_dnc(LOST)])
+    await node.apply([dnc(LOST)])
     await node.aclose()
-    newest = await _backup(admin)
-    await _restore(admin, backup)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
-    again = _store(redis_server.url, tmp_path / "a")
+    newest = await dump_all(admin)
+    await restore_all(admin, backup)
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
+    again = records_store(redis_server.url, tmp_path / "a")
     await again.start()
     try:
         assert again.behind is not None
         with pytest.raises(StoreError, match="older than one this node"):
             await again.company_dnc(SELLER, LOST)
         assert await again.verify() is not None
-        await _restore(admin, newest)  # the newest backup: A's own history again
+        await restore_all(admin, newest)  # the newest backup: A's own history again
         await again.recheck()
         assert again.behind is None
         assert await again.company_dnc(SELLER, LOST) is not None
@@ -128,14 +90,15 @@ async def test_nodes_on_one_history_never_refuse_each_other(tmp_path, redis_serv
     """Two nodes and the import write in turn, each raising the counter past the others'
     marks: one history, every id a node knows is the store's; nobody is behind (and a
     node whose mark file predates ids takes the store's id for its mark)."""
-    a, b = _store(redis_server.url, tmp_path / "a"), _store(redis_server.url, tmp_path / "b")
+    a = records_store(redis_server.url, tmp_path / "a")
+    b = records_store(redis_server.url, tmp_path / "b")
     await a.start()
     await b.start()
     try:
         for n in range(3):
-            await a.apply([_dnc(f"+1801555018{n}")])
-            await b.apply([_dnc(f"+1801555019{n}")])
-            await _import(redis_server.url, tmp_path / "cron", f"+1801555020{n}")
+            await a.apply([dnc(f"+1801555018{n}")])
+            await b.apply([dnc(f"+1801555019{n}")])
+            await write_each(redis_server.url, tmp_path / "cron", f"+1801555020{n}")
             assert await a.company_dnc(SELLER, f"+1801555019{n}") is not None
             assert await b.company_dnc(SELLER, f"+1801555020{n}") is not None
         assert a.behind is None
@@ -148,7 +111,7 @@ async def test_nodes_on_one_history_never_refuse_each_other(tmp_path, redis_serv
         await b.aclose()
     # The previous version's file: a mark, no id. Read as before; the store's id adopted.
     write_high_water(tmp_path / "b" / HIGH_WATER_FILE, b.marker, saved["seq"])
-    old = _store(redis_server.url, tmp_path / "b")
+    old = records_store(redis_server.url, tmp_path / "b")
     await old.start()
     try:
         assert old.behind is None
@@ -164,14 +127,14 @@ async def test_the_ids_stay_bounded_and_a_trimmed_one_cannot_tell(tmp_path, redi
     A node whose mark's id is gone (idle past them) cannot tell another history from its
     own: the store is served (the README says so), as before ids."""
     admin = aioredis.from_url(redis_server.url)
-    node = _store(redis_server.url, tmp_path / "a")
+    node = records_store(redis_server.url, tmp_path / "a")
     await node.start()
-    await node.apply([_dnc(LOST)])
+    await node.apply([dnc(LOST)])
     mark = node._high.known
     await node.aclose()
     await admin.set(SEQ_KEY, mark + ID_WINDOW - 1)  # as if that many writes were made
-    await _import(redis_server.url, tmp_path / "cron", "+18015550172")
-    again = _store(redis_server.url, tmp_path / "a")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550172")
+    again = records_store(redis_server.url, tmp_path / "a")
     try:
         assert await admin.hexists(IDS_KEY, str(mark)) == 0  # dropped by that write
         assert await admin.hexists(IDS_KEY, str(mark + ID_WINDOW)) == 1
@@ -191,17 +154,17 @@ async def test_a_refusing_node_is_not_cleared_by_a_counter_past_its_mark_alone(
     the counter alone cleared A (main), and the lost opt-out read as "none". A refusing
     node needs its own id back (the newest backup) or ``records-accept-older``."""
     admin = aioredis.from_url(redis_server.url)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
-    node = _store(redis_server.url, tmp_path / "a")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await dump_all(admin)
+    node = records_store(redis_server.url, tmp_path / "a")
     await node.start()
     try:
-        await node.apply([_dnc(LOST)])
-        await _restore(admin, backup)
+        await node.apply([dnc(LOST)])
+        await restore_all(admin, backup)
         await admin.delete(IDS_KEY)
         with pytest.raises(StoreError, match="older than one this node"):
             await node.company_dnc(SELLER, LOST)
-        await _import(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
+        await write_each(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
         await admin.delete(IDS_KEY)  # no id to compare
         with pytest.raises(StoreError, match="older than one this node"):
             await node.company_dnc(SELLER, LOST)
@@ -226,14 +189,14 @@ async def test_a_write_wait_did_not_see_replicated_does_not_raise_the_mark(tmp_p
     (tmp_path / "a").mkdir()
     node = RedisRecords(aioredis.from_url(redis_server.url, socket_timeout=2), settings,
                         remember=tmp_path / "a" / MARKER_FILE)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550170")
     await node.start()
     try:
-        replica = await _backup(admin)  # what the replica holds
+        replica = await dump_all(admin)  # what the replica holds
         with pytest.raises(StoreError, match="not acknowledged as durable"):
-            await node.apply([_dnc(LOST)])
-        await _restore(admin, replica)  # the failover
-        await _import(redis_server.url, tmp_path / "cron", "+18015550172")
+            await node.apply([dnc(LOST)])
+        await restore_all(admin, replica)  # the failover
+        await write_each(redis_server.url, tmp_path / "cron", "+18015550172")
         assert await node.company_dnc(SELLER, "+18015550172") is not None
         assert node.behind is None
     finally:

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -28,13 +27,9 @@ from callguard.errors import StoreError
 from callguard.runtime import open_runtime
 from callguard.stores.redis.high_water import ACKED_KEY, HIGH_WATER_FILE, IDS_KEY, SEQ_KEY
 from callguard.stores.redis.records import RecordsSettings, RedisRecords
-from callguard.stores.redis.remembered import MARKER_FILE
-from callguard.stores.writes import AddCompanyDnc
+from tests.redis_restore import LOST, SELLER, dump_all, records_store, restore_all, write_each
 from tests.redis_server import RedisServer
 
-SELLER = "beehive-solar"
-T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-LOST = "+18015550171"  # the write WAIT did not see replicated, lost in the failover
 # A shared 2-core machine can delay the replica's ACK past the default 500 ms.
 ACKED = RecordsSettings(durability="replicas", wait_timeout_ms=5000)
 # Two replicas asked, one attached: WAIT returns 1, the write is not acknowledged.
@@ -43,34 +38,13 @@ UNACKED = RecordsSettings(durability="replicas", wait_replicas=2, wait_timeout_m
 
 
 def _store(url: str, data: Path, settings: RecordsSettings = ACKED) -> RedisRecords:
-    data.mkdir(exist_ok=True)
-    return RedisRecords(aioredis.from_url(url, socket_timeout=8), settings,
-                        remember=data / MARKER_FILE)
-
-
-def _dnc(number: str) -> AddCompanyDnc:
-    return AddCompanyDnc(SELLER, number, T0, "agent")
-
-
-async def _backup(admin: aioredis.Redis) -> dict[bytes, bytes]:
-    return {key: await admin.dump(key) for key in await admin.keys("*")}
-
-
-async def _restore(admin: aioredis.Redis, backup: dict[bytes, bytes]) -> None:
-    await admin.flushall()
-    for key, value in backup.items():
-        await admin.restore(key, 0, value)
+    return records_store(url, data, settings, timeout=8)
 
 
 async def _write(url: str, data: Path, number: str,
                  settings: RecordsSettings = ACKED) -> None:
     """A writer on its own data dir (another node, the nightly import): one batch."""
-    writer = _store(url, data, settings)
-    await writer.start()
-    try:
-        await writer.apply([_dnc(number)])
-    finally:
-        await writer.aclose()
+    await write_each(url, data, number, settings=settings, timeout=8)
 
 
 @pytest.fixture
@@ -111,13 +85,13 @@ async def test_a_node_that_read_an_unacknowledged_write_survives_its_loss(
     try:
         assert await node.company_dnc(SELLER, "+18015550170") is not None
         acked_mark = node._high.known
-        replica = await _backup(admin)  # what the promoted replica will hold
+        replica = await dump_all(admin)  # what the promoted replica will hold
         with pytest.raises(StoreError, match="not acknowledged as durable"):
             await _write(redis_server.url, tmp_path / "w", LOST, UNACKED)
         assert int(await admin.get(SEQ_KEY)) == acked_mark + 1
         assert await node.company_dnc(SELLER, LOST) is not None  # read from the old primary
         assert node._high.known == acked_mark  # not raised past what was acknowledged
-        await _restore(admin, replica)  # the failover: the unacknowledged write is gone
+        await restore_all(admin, replica)  # the failover: the unacknowledged write is gone
         await _write(redis_server.url, tmp_path / "cron", "+18015550172")  # reuses the value
         assert await node.company_dnc(SELLER, "+18015550172") is not None
         assert node.behind is None
@@ -134,7 +108,7 @@ async def test_a_restore_losing_acknowledged_writes_is_still_refused(
     another writer has written past the mark (another id for it)."""
     admin = replicated
     await _write(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
+    backup = await dump_all(admin)
     node = _store(redis_server.url, tmp_path / "b")
     await node.start()
     try:
@@ -142,7 +116,7 @@ async def test_a_restore_losing_acknowledged_writes_is_still_refused(
         assert await node.company_dnc(SELLER, LOST) is not None
         assert node._high.known == int(await admin.get(SEQ_KEY))
         assert int(await admin.get(ACKED_KEY)) == node._high.known
-        await _restore(admin, backup)
+        await restore_all(admin, backup)
         await _write(redis_server.url, tmp_path / "cron", "+18015550172")
         await _write(redis_server.url, tmp_path / "cron", "+18015550173")
         with pytest.raises(StoreError, match="older than one this node"):
@@ -181,13 +155,13 @@ async def test_accept_older_sets_the_mark_no_higher_than_acknowledged(
     the value anew."""
     admin = replicated
     await _write(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
+    backup = await dump_all(admin)
     node = _store(redis_server.url, tmp_path / "b")
     await node.start()
     try:
         await _write(redis_server.url, tmp_path / "w", LOST)  # acknowledged, then lost
         assert await node.company_dnc(SELLER, LOST) is not None
-        await _restore(admin, backup)
+        await restore_all(admin, backup)
         with pytest.raises(StoreError, match="not acknowledged as durable"):
             await _write(redis_server.url, tmp_path / "w2", "+18015550172", UNACKED)
         with pytest.raises(StoreError, match="older than one this node"):

@@ -6,7 +6,6 @@ do-not-call request reads as "none" and the call is ALLOWed (47 CFR 64.1200(d)(3
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
@@ -26,43 +25,7 @@ from callguard.stores.redis.high_water import (
     write_high_water,
 )
 from callguard.stores.redis.records import RecordsSettings, RedisRecords
-from callguard.stores.redis.remembered import MARKER_FILE
-from callguard.stores.writes import AddCompanyDnc
-
-SELLER = "beehive-solar"
-T0 = datetime(2026, 11, 25, 18, 0, tzinfo=UTC)
-LOST = "+18015550171"  # the opt-out recorded after the backup
-
-
-def _store(url: str, data: Path) -> RedisRecords:
-    data.mkdir(exist_ok=True)
-    return RedisRecords(aioredis.from_url(url, socket_timeout=2), RecordsSettings(),
-                        remember=data / MARKER_FILE)
-
-
-def _dnc(number: str) -> AddCompanyDnc:
-    return AddCompanyDnc(SELLER, number, T0, "agent")
-
-
-async def _backup(admin: aioredis.Redis) -> dict[bytes, bytes]:
-    return {key: await admin.dump(key) for key in await admin.keys("*")}
-
-
-async def _restore(admin: aioredis.Redis, backup: dict[bytes, bytes]) -> None:
-    await admin.flushall()
-    for key, value in backup.items():
-        await admin.restore(key, 0, value)
-
-
-async def _import(url: str, data: Path, *numbers: str) -> None:
-    """The nightly import on its own data dir: one batch per number."""
-    cron = _store(url, data)
-    await cron.start()
-    try:
-        for number in numbers:
-            await cron.apply([_dnc(number)])
-    finally:
-        await cron.aclose()
+from tests.redis_restore import LOST, SELLER, dnc, dump_all, records_store, restore_all, write_each
 
 
 async def _diverged_then_trimmed(url: str, tmp_path: Path,
@@ -70,18 +33,18 @@ async def _diverged_then_trimmed(url: str, tmp_path: Path,
     """Node A records LOST; Redis is restored from the backup before it and the import
     writes past A's mark: A refuses (another id for its mark). Then ``ID_WINDOW`` more
     writes drop the store's id for A's mark: A, still running, still refuses."""
-    await _import(url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
-    node = _store(url, tmp_path / "a")
+    await write_each(url, tmp_path / "cron", "+18015550170")
+    backup = await dump_all(admin)
+    node = records_store(url, tmp_path / "a")
     await node.start()
-    await node.apply([_dnc(LOST)])
+    await node.apply([dnc(LOST)])
     mark = node._high.known
-    await _restore(admin, backup)
-    await _import(url, tmp_path / "cron", "+18015550172", "+18015550173")
+    await restore_all(admin, backup)
+    await write_each(url, tmp_path / "cron", "+18015550172", "+18015550173")
     with pytest.raises(StoreError, match="older than one this node"):
         await node.company_dnc(SELLER, LOST)
     await admin.set(SEQ_KEY, mark + ID_WINDOW - 1)  # as if that many writes were made
-    await _import(url, tmp_path / "cron", "+18015550174")  # drops the id for A's mark
+    await write_each(url, tmp_path / "cron", "+18015550174")  # drops the id for A's mark
     assert await admin.hexists(IDS_KEY, str(mark)) == 0
     with pytest.raises(StoreError, match="older than one this node"):
         await node.company_dnc(SELLER, LOST)  # refusing: stays refused (2041d74)
@@ -97,14 +60,14 @@ async def test_a_refusing_node_restarted_after_its_mark_id_is_trimmed_still_refu
     node, _ = await _diverged_then_trimmed(redis_server.url, tmp_path, admin)
     await node.aclose()
     assert orjson.loads((tmp_path / "a" / HIGH_WATER_FILE).read_bytes())["refusing"] is True
-    again = _store(redis_server.url, tmp_path / "a")
+    again = records_store(redis_server.url, tmp_path / "a")
     await again.start()
     try:
         assert again.behind is not None
         with pytest.raises(StoreError, match="older than one this node"):
             await again.company_dnc(SELLER, LOST)
         with pytest.raises(StoreError, match="older than one this node"):
-            await again.apply([_dnc("+18015550175")])
+            await again.apply([dnc("+18015550175")])
         assert await again.verify() is not None  # /readyz not ready
     finally:
         await again.aclose()
@@ -131,28 +94,28 @@ async def test_the_kept_refusal_clears_with_the_newest_backup_or_an_acceptance(
     (``records-accept-older`` writes the store's mark) clears a running node, and the
     node does not write its refusal back over it."""
     admin = aioredis.from_url(redis_server.url)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
-    node = _store(redis_server.url, tmp_path / "a")
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550170")
+    backup = await dump_all(admin)
+    node = records_store(redis_server.url, tmp_path / "a")
     await node.start()
-    await node.apply([_dnc(LOST)])
-    newest = await _backup(admin)
-    await _restore(admin, backup)
-    await _import(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
+    await node.apply([dnc(LOST)])
+    newest = await dump_all(admin)
+    await restore_all(admin, backup)
+    await write_each(redis_server.url, tmp_path / "cron", "+18015550172", "+18015550173")
     with pytest.raises(StoreError, match="older than one this node"):
         await node.company_dnc(SELLER, LOST)
     await node.aclose()
     path = tmp_path / "a" / HIGH_WATER_FILE
     assert orjson.loads(path.read_bytes())["refusing"] is True
-    await _restore(admin, newest)
-    again = _store(redis_server.url, tmp_path / "a")
+    await restore_all(admin, newest)
+    again = records_store(redis_server.url, tmp_path / "a")
     await again.start()
     try:
         assert again.behind is None
         assert await again.company_dnc(SELLER, LOST) is not None
         await again._high.flush()
         assert "refusing" not in orjson.loads(path.read_bytes())
-        await _restore(admin, backup)  # restored again; this time accepted as it is
+        await restore_all(admin, backup)  # restored again; this time accepted as it is
         with pytest.raises(StoreError, match="older than one this node"):
             await again.company_dnc(SELLER, LOST)
         await again._high.flush()
@@ -161,7 +124,7 @@ async def test_the_kept_refusal_clears_with_the_newest_backup_or_an_acceptance(
         write_high_water(path, again.marker, seq, at)  # what records-accept-older writes
         assert await again.verify() is None  # /readyz ready
         assert again.behind is None
-        await again.apply([_dnc(LOST)])  # re-recorded
+        await again.apply([dnc(LOST)])  # re-recorded
         await again._high.flush()
         assert "refusing" not in orjson.loads(path.read_bytes())
         assert read_mark(path, again.marker)[0] == seq + 1
@@ -178,7 +141,7 @@ async def test_a_node_without_a_data_dir_file_closes_after_refusing(redis_server
                         RecordsSettings())
     await node.start()
     try:
-        await node.apply([_dnc(LOST)])
+        await node.apply([dnc(LOST)])
         await admin.set(SEQ_KEY, 0)  # restored from an older backup
         with pytest.raises(StoreError, match="older than one this node"):
             await node.company_dnc(SELLER, LOST)
