@@ -506,7 +506,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {redact_digits(script[:40])!r}; use "
+            c.VAR_REASON: f"no FastAGI route {redact_digits(script)[:40]!r}; use "
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }

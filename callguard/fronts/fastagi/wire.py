@@ -115,7 +115,9 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
         match = _HEADER_LINE.match(line)
         if match is None:
             if "agi_arg_1" not in headers:
-                raise HeaderError(f"malformed header line {redact_digits(line[:60])!r}")
+                # Redacted, then cut: a cut inside a number left its head (six digits,
+                # one short of a run) in clear.
+                raise HeaderError(f"malformed header line {redact_digits(line)[:60]!r}")
             broken = broken or "a line that is no header"
             continue
         key = match.group(1)
@@ -313,7 +315,8 @@ class AgiChannel(Request):  # type: ignore[misc]
                 try:
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
-                    return {"error": "AGIBadReply", "msg": f"not an AGI reply: {line[:60]!r}"}
+                    return {"error": "AGIBadReply",
+                            "msg": f"not an AGI reply: {redact_digits(line)[:60]!r}"}
                 return result
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
