@@ -33,12 +33,13 @@ def _clear(text: str) -> list[str]:
 
 
 async def test_a_malformed_header_line_cut_inside_a_number_is_logged_redacted(node):
-    """``malformed header line`` quotes the line's first 60 characters; the number sits
-    across character 60 (54 letters, then ten digits)."""
+    """``malformed header line`` (a peer whose first line is no header: no Asterisk)
+    quotes the line's first 60 characters; the number sits across character 60 (54
+    letters, then ten digits)."""
     line = "x" * 54 + NUMBER
     with structlog.testing.capture_logs() as logged:
         reader, writer = await asyncio.open_connection("127.0.0.1", node.port)
-        writer.write(b"agi_network: yes\n" + line.encode() + b"\n\n")
+        writer.write(line.encode() + b"\nagi_network: yes\n\n")
         await writer.drain()
         assert await asyncio.wait_for(reader.read(), timeout=2) == b""
         writer.close()
