@@ -18,9 +18,10 @@ whose arguments hold any other character ``str.isprintable`` refuses (a no-break
 zero-width one), named as it is. So is one with a line that is no header among the
 channel's own lines, before the arguments (a line break in a caller ID: ``setup_env``
 writes ``agi_calleridname`` unescaped too). A tail that comes only after our answer is
-read before Asterisk's replies (``AgiChannel.tail_seen``), and its first line may read as the reply
-itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply only Asterisk
-can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with nothing before it.
+read before Asterisk's replies (``AgiChannel.tail_seen``), and its first line may read as
+the reply itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply
+only Asterisk can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with
+nothing before it.
 Reasons never quote a digit run (they reach the log): ``redact_digits``.
 """
 
