@@ -455,7 +455,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         variables = {
             c.VAR_VERDICT: decision.verdict.verdict,
             c.VAR_RULE: deciding.rule_id if deciding else "",
-            c.VAR_REASON: decision.verdict.reason,
+            # The shipped dialplan logs it (NOTICE): a reason quoting what it was asked
+            # with ("campaign '8015550123' is not configured": NUMBER and CAMPAIGN
+            # swapped) must not put the number in Asterisk's log; the record is redacted too.
+            c.VAR_REASON: redact_digits(decision.verdict.reason),
             c.VAR_DECISION_ID: decision.decision_id,
             c.VAR_CAUSE: "" if decision.allowed else str(self.settings.block_cause),
         }
@@ -506,7 +509,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {redact_digits(script[:40])!r}; use "
+            c.VAR_REASON: f"no FastAGI route {redact_digits(script)[:40]!r}; use "
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }

@@ -15,10 +15,13 @@ short (``setup_env`` goes on writing the later arguments and its own closing bla
 after it: bytes after our blank line, before we said anything, are that tail), and one
 whose arguments carry a line that is no header or a control character (a CR), and one
 whose arguments hold any other character ``str.isprintable`` refuses (a no-break space, a
-zero-width one), named as it is. A tail that comes only after our answer is read before
-Asterisk's replies (``AgiChannel.tail_seen``), and its first line may read as the reply
-itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply only Asterisk
-can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with nothing before it.
+zero-width one), named as it is. So is one with a line that is no header among the
+channel's own lines, before the arguments (a line break in a caller ID: ``setup_env``
+writes ``agi_calleridname`` unescaped too). A tail that comes only after our answer is
+read before Asterisk's replies (``AgiChannel.tail_seen``), and its first line may read as
+the reply itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply
+only Asterisk can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with
+nothing before it.
 Reasons never quote a digit run (they reach the log): ``redact_digits``.
 """
 
@@ -27,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import re
 import unicodedata
+from dataclasses import dataclass, field
 from typing import Any
 
 from panoramisk.fast_agi import Request
@@ -106,37 +110,78 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
     # CRM or an ISDN display): a byte that is not UTF-8 becomes U+FFFD, so a line the
     # decision does not read cannot refuse the call, and one it reads (number, campaign,
     # route) no longer matches anything and is a recorded BLOCK.
-    text = block.decode("utf-8", errors="replace")
-    headers: dict[str, str] = {}
-    repeated: list[str] = []
-    broken = ""  # the first argument line that is no header, or holds a control character
-    odd = ""  # else: the first argument holding some other character no argument has
+    parsed = _parse_block(block.decode("utf-8", errors="replace"))
+    headers = parsed.headers
+    if headers.get("agi_network") != "yes":
+        raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
+    args = sum(1 for key in headers if key.startswith("agi_arg_"))
+    cut, gone = await _cut_tail(reader, deadline)
+    _refuse_channel_line(headers, parsed.repeated, parsed.channel)
+    _refuse_ambiguous(headers, parsed.repeated, parsed.broken, parsed.odd, cut, args)
+    if gone:
+        raise ChannelGone(headers)
+    return headers
+
+
+@dataclass
+class _Block:
+    """A header block's lines, read (``_parse_block``), with what may refuse it."""
+
+    headers: dict[str, str] = field(default_factory=dict)  # each key's first value
+    repeated: list[str] = field(default_factory=list)
+    broken: str = ""  # the first argument line that is no header, or holds a control char
+    odd: str = ""  # else: the first argument holding another character no argument has
+    channel: str = ""  # the header a line that is no header followed, before the arguments
+
+
+def _parse_block(text: str) -> _Block:
+    """The lines of a block (``text``, its blank line included), each fault noted; raises
+    HeaderError for a line that is no header before ``agi_network: yes`` (no Asterisk
+    wrote it: launch_netscript's first line is that one)."""
+    parsed = _Block()
+    headers = parsed.headers
+    key = ""
     for line in text[:-2].split("\n"):
         match = _HEADER_LINE.match(line)
         if match is None:
-            if "agi_arg_1" not in headers:
-                raise HeaderError(f"malformed header line {redact_digits(line[:60])!r}")
-            broken = broken or "a line that is no header"
+            if headers.get("agi_network") != "yes":
+                # Redacted, then cut: a cut inside a number left its head (six digits,
+                # one short of a run) in clear.
+                raise HeaderError(f"malformed header line {redact_digits(line)[:60]!r}")
+            if "agi_arg_1" in headers:
+                parsed.broken = parsed.broken or "a line that is no header"
+            else:
+                parsed.channel = parsed.channel or key
             continue
         key = match.group(1)
         if key.startswith("agi_arg_") and not line.isprintable():
             found = _unfit(line)
             if found[0] == "control":
-                broken = broken or f"{key}: {found[1]}"
+                parsed.broken = parsed.broken or f"{key}: {found[1]}"
             else:
-                odd = odd or f"the AGI argument {key} holds {found[1]}"
+                parsed.odd = parsed.odd or f"the AGI argument {key} holds {found[1]}"
         if key in headers:
-            repeated.append(key)
+            parsed.repeated.append(key)
             continue
         headers[key] = match.group(2)
-    if headers.get("agi_network") != "yes":
-        raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
-    args = sum(1 for key in headers if key.startswith("agi_arg_"))
-    cut, gone = await _cut_tail(reader, deadline)
-    _refuse_ambiguous(headers, repeated, broken, odd, cut, args)
-    if gone:
-        raise ChannelGone(headers)
-    return headers
+    return parsed
+
+
+def _refuse_channel_line(headers: dict[str, str], repeated: list[str], after: str) -> None:
+    """Raise AmbiguousHeaders when a line that is no header came among the channel's own
+    lines, before the arguments (``after``: the header it followed). res_agi.c
+    ``setup_env`` writes ``agi_callerid: %s`` and ``agi_calleridname: %s`` as the channel
+    holds them, so a line break in a caller ID (a CRM lookup, a ``Set(CALLERID(name)=...)``)
+    splits its line. Answered BLOCK and recorded, as one among the arguments is (it was
+    closed unanswered: no record, and the dialplan could say only "no usable answer");
+    the line itself is not quoted (a caller's name). A key given twice says more (a forged
+    argument line): ``_refuse_ambiguous`` answers it."""
+    if not after or repeated:
+        return
+    raise AmbiguousHeaders(
+        f"a line of the AGI header block after {after}, before the arguments, is no header "
+        f"(a line break inside the channel's {after.removeprefix('agi_')} value?): the block "
+        "cannot be read as Asterisk wrote it", headers, kind="control")
 
 
 def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str, odd: str,
@@ -313,7 +358,8 @@ class AgiChannel(Request):  # type: ignore[misc]
                 try:
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
-                    return {"error": "AGIBadReply", "msg": f"not an AGI reply: {line[:60]!r}"}
+                    return {"error": "AGIBadReply",
+                            "msg": f"not an AGI reply: {redact_digits(line)[:60]!r}"}
                 return result
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
