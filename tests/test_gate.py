@@ -14,7 +14,7 @@ import pytest
 
 from callguard.compliance.testing import CapturingTarget
 from callguard.config import load_settings
-from callguard.errors import StoreError
+from callguard.errors import StoreError, UsageError
 from callguard.gate import CheckRequest, Withdrawal
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.runtime import open_runtime
@@ -227,6 +227,29 @@ class TestFailClosed:
         assert decision.verdict.deciding.rule_id == "callguard:unknown-campaign"
         assert "(it holds U+00A0 NO-BREAK SPACE, which no configured id has)" in (
             decision.verdict.reason)
+
+    @pytest.mark.parametrize(("campaign", "extra"), [
+        ("8015557734", {}),  # NUMBER and CAMPAIGN swapped by a dialplan
+        ("x" * 54 + "8015557734", {}),  # a long value the reason cuts
+        ("ut-solar-manual", {"mode": "8015557734"}),
+    ])
+    async def test_a_refused_value_is_quoted_without_a_number(self, runtime, campaign,
+                                                              extra):
+        """The reason reaches every front's answer (FastAGI's CALLGUARD_REASON, SIP's
+        header, HTTP's body) and their logs: a number given as the campaign or the mode
+        is quoted by its last four, never in clear, not even its first digits."""
+        decision = await check(runtime, "8015550123", campaign, **extra)
+        assert decision.verdict.deciding.rule_id in ("callguard:unknown-campaign",
+                                                     "callguard:unknown-mode")
+        assert "801555" not in decision.verdict.reason
+        assert "7734" in decision.verdict.reason or "\u2026" in decision.verdict.reason
+
+    async def test_an_opt_out_for_a_number_given_as_campaign_quotes_no_number(self,
+                                                                            runtime):
+        with pytest.raises(UsageError) as refused:
+            await runtime.gate.opt_out("8015550123", "8015557734", source="test")
+        assert "is not configured" in str(refused.value)
+        assert "801555" not in str(refused.value)
 
     async def test_unloaded_list_blocks(self, tmp_path):
         """No national list at all: every call is blocked, not read as 'not listed'."""
