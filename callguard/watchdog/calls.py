@@ -122,6 +122,21 @@ _FORGET_AFTER_S = 86_400.0
 _WENT_ON_AFTER_S = 1.0
 # the members of a basic bridge, the leaver counted, at most, for its leave to dissolve it
 _DISSOLVE_LEFT_AT_MOST = 2
+# 47 CFR 64.1200(a)(6): an unanswered telemarketing call rings at least 15 seconds or four
+# rings before it is disconnected; 16 CFR 310.4(b)(4)(ii), the TSR's abandonment safe harbor,
+# asks the same ("at least 15 seconds or four (4) rings before disconnecting an unanswered
+# call"), and 310.4(b)(1)(v)(B)(i) of a prerecorded message call ("Allows the telephone to
+# ring for at least fifteen (15) seconds"). Both read in secondary copies (the us-federal
+# pack's notes: audits 6 and 9, examiner 6).
+_MIN_RING_S = 15.0
+_MIN_RING_CITATION = "47 CFR 64.1200(a)(6); 16 CFR 310.4(b)(4)(ii)"
+_MIN_RING_PRERECORDED = "; 16 CFR 310.4(b)(1)(v)(B)(i)"
+# DialState statuses that say the called party's phone is alerting or the network says so
+# (app_dial.c ``wait_for_answer`` on AST_CONTROL_RINGING / AST_CONTROL_PROGRESS)
+_ALERTING = frozenset({"RINGING", "PROGRESS"})
+# DialEnd statuses of a leg refused on its own side (app_dial.c: AST_CONTROL_BUSY,
+# AST_CONTROL_CONGESTION; ``ast_hangup_cause_to_dial_status`` of its hangup cause)
+_REFUSED = frozenset({"BUSY", "CONGESTION", "CHANUNAVAIL"})
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -275,6 +290,18 @@ def dialled_numbers(dial_string: str) -> set[str]:
 
 
 @dataclass(slots=True)
+class _Ring:
+    """How one dialled leg rang (``CallTracker._ring_fields``): monotonic instants."""
+
+    began: float  # its DialBegin
+    alerted: float | None = None  # its first DialState RINGING or PROGRESS
+    ended: float | None = None  # its DialEnd, or its Hangup when none came first
+    status: str | None = None  # that DialEnd's DialStatus; None: no DialEnd before it went
+    cause: str | None = None  # its Hangup's Cause
+    gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
+
+
+@dataclass(slots=True)
 class _Call:
     linkedid: str
     channels: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name
@@ -416,6 +443,9 @@ class _Call:
     # the decisions that need it wait (None: not waiting), and whether it was sought.
     number_due: float | None = None
     number_sought: bool = False
+    # How each leg a DialBegin dialled rang, kept while it is up or is the called party's
+    # (``_ring_fields``: 47 CFR 64.1200(a)(6)'s 15 seconds, recorded for an unanswered call)
+    rings: dict[str, _Ring] = field(default_factory=dict)
 
 
 def _digits(number: str) -> str:
@@ -664,7 +694,30 @@ class CallTracker:
         del now
         return []
 
+    def _dialling_call(self, event: Event) -> _Call | None:
+        """The call a Dial event belongs to: its caller's, or an originated leg's own."""
+        return self.calls.get(event.get("Linkedid" if event.get("Channel") else "DestLinkedid",
+                                        ""))
+
+    def _ring_began(self, event: Event, now: float) -> None:
+        call = self._dialling_call(event)
+        dest = event.get("DestChannel", "")
+        if call is not None and dest:
+            call.rings.setdefault(dest, _Ring(now))
+
+    def _dial_state(self, event: Event, now: float) -> list[Effect]:
+        """A dialled leg's progress: its first RINGING or PROGRESS (app_dial.c
+        ``wait_for_answer``, dial.c ``handle_frame`` publish them as DialState) starts the
+        shortest account of its ring (``ring_ms_min``)."""
+        call = self._dialling_call(event)
+        ring = call.rings.get(event.get("DestChannel", "")) if call is not None else None
+        if (ring is not None and ring.alerted is None and ring.ended is None
+                and event.get("DialStatus") in _ALERTING):
+            ring.alerted = now
+        return []
+
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
+        self._ring_began(event, now)
         caller = event.get("Channel")
         if not caller:  # an originated leg: nothing of the call dialled it
             return self._originated(event, now)
@@ -817,6 +870,9 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
+        ring = call.rings.get(dest)
+        if ring is not None and ring.ended is None:
+            ring.ended, ring.status = now, event.get("DialStatus", "")
         if not caller and dest not in call.originated:
             return []
         if any(held.get("DestChannel") == dest for held, _ in call.held_requested):
@@ -1194,6 +1250,7 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
+        self._ring_ended(call, name, event.get("Cause"), now)
         if any(held.get("DestChannel") == name for held, _ in call.held_requested):
             call.requested_hangup_at[name] = now  # counted once its DialBegin is decided
         if (call.first_hangup is None and self._spoke(call, event)
@@ -1215,6 +1272,21 @@ class CallTracker:
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    @staticmethod
+    def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
+        """A dialled leg hung up: its ring ends here unless a DialEnd ended it first. Only
+        the called party's legs are kept after (a queue ringing agents for an hour dials
+        hundreds of legs)."""
+        ring = call.rings.get(name)
+        if ring is None:
+            return
+        if name not in call.called_side and name != call.dest:
+            del call.rings[name]
+            return
+        ring.cause = cause
+        if ring.ended is None:
+            ring.ended = now
 
     def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
@@ -1458,6 +1530,10 @@ class CallTracker:
         since = self.disconnected_at
         self.disconnected_at = None
         self.pictures += 1
+        for call in self.calls.values():
+            for ring in call.rings.values():
+                if ring.ended is None:
+                    ring.gap = True  # its DialEnd or Hangup may have come while away
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
@@ -2412,6 +2488,7 @@ class CallTracker:
             fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
         fields.update(self._how_followed(call, followed))
+        fields.update(self._ring_fields(call, followed, now))
         if call.forgotten_after_s is not None:
             self._forgotten(call, followed, fields, now)
         elif call.called_hangup_at is None:
@@ -2443,6 +2520,70 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    def _ring_fields(self, call: _Call, followed: Followed, now: float) -> dict[str, Any]:
+        """How long the called party's leg rang, when the call was never answered and its
+        DialBegin was seen: ``ring_ms_max`` from the DialBegin (the request goes out then:
+        an upper bound of the ring the called party heard), ``ring_ms_min`` from its first
+        RINGING/PROGRESS (None: none seen — or DialState not passed by manager.conf's
+        filters), to its DialEnd or, with none, its Hangup; who ended it; and whether that
+        cut it under 64.1200(a)(6)'s 15 seconds (``short_ring``, also a violation risk).
+
+        ``ring_ended_by``: ``timer`` — a Dial() timeout (app_dial.c ``wait_for_answer``
+        publishes DialEnd NOANSWER, then ``hanguptree`` hangs the leg up with no cause: its
+        Hangup says Cause 0, lab ``call-03-no-answer``) or an Originate's ``Timeout``
+        (dial.c ``handle_timeout_trip`` hangs the leg up and publishes no DialEnd: lab
+        ``originate-app-no-answer``, Hangup cause 19 at 4.0 s); ``caller`` — DialEnd CANCEL,
+        the dialling channel hung up (an Originate's timer behind a Local channel cuts the
+        customer's Dial() so); ``called-side`` — BUSY, CONGESTION, CHANUNAVAIL, or NOANSWER
+        from the leg's own hangup (``ast_hangup_cause_to_dial_status`` of its cause, which
+        its Hangup then carries: 21 in lab ``call-04-rejected-cause21``)."""
+        leg = call.dest
+        ring = call.rings.get(leg) if leg is not None else None
+        if (ring is None or call.answered_at is not None or leg in call.answered_legs
+                or call.forgotten_after_s is not None):
+            return {}
+        ended = ring.ended if ring.ended is not None else now
+        longest = max(0.0, ended - ring.began)
+        by = self._rang_until(call, leg or "", ring)
+        short = None if by.startswith("unknown") else (
+            by in ("timer", "caller") and longest < _MIN_RING_S)
+        if short:
+            citation = _MIN_RING_CITATION + (
+                _MIN_RING_PRERECORDED if followed.mode == "prerecorded" else "")
+            self._record(now, "violation-risk", decision_id=followed.decision_id,
+                         campaign=followed.campaign, mode=followed.mode,
+                         limit_s=_MIN_RING_S, citation=citation,
+                         elapsed_ms=round(longest * 1000, 1), still_up=[],
+                         obligation="min-ring",
+                         reason=f"the unanswered called party's leg was disconnected by the "
+                                f"{'dialling side' if by == 'caller' else 'dial timer'} "
+                                f"after ringing at most {longest:.1f} s (from its DialBegin), "
+                                f"under {_MIN_RING_S:.0f} s")
+        return {"ring_ms_max": round(longest * 1000, 1),
+                "ring_ms_min": None if ring.alerted is None
+                else round(max(0.0, ended - ring.alerted) * 1000, 1),
+                "ring_ended_by": by, "short_ring": short}
+
+    @staticmethod
+    def _rang_until(call: _Call, leg: str, ring: _Ring) -> str:
+        """Who ended an unanswered leg's ring (``_ring_fields``)."""
+        if ring.gap:
+            return "unknown (AMI disconnected)"
+        status = ring.status
+        if status is None:
+            # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
+            # for every one: a Dial()ed leg gone without one says nothing sure
+            return "timer" if leg in call.originated else "unknown (no DialEnd)"
+        if status == "CANCEL":
+            return "caller"
+        if status in _REFUSED:
+            return "called-side"
+        if status == "NOANSWER":
+            # the leg's own hangup carries its cause; the timer's leaves none (0), or
+            # 26 when Dial()'s ``c`` option or an answered-elsewhere caller set it
+            return "called-side" if ring.cause not in (None, "", "0", "26") else "timer"
+        return "unknown (DialStatus)"
 
     def _ended_unseen(self, call: _Call, fields: dict[str, Any], now: float) -> None:
         """An answered call that ended while AMI was away, for longer than its release
@@ -2490,6 +2631,7 @@ _HANDLERS: dict[str, str] = {
     "BlindTransfer": "_transfer",
     "AttendedTransfer": "_transfer",
     "Hangup": "_hangup",
+    "DialState": "_dial_state",
 }
 USED_EVENTS = tuple(_HANDLERS)
 # Where an event names the call(s) it belongs to.
