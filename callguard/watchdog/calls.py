@@ -357,6 +357,9 @@ class _Call:
     # may run later than that picture (``_learn``, ``_number_known``), and a length measured
     # at the picture, subtracted then, moved the earliest hangup forward by the wait
     rebuild_since: float | None = None  # None: never rebuilt, no outage to bound by
+    # rebuilt when nothing said when a follower last watched (no alive file, no lease
+    # key): the outage is bounded by the call's own age in the picture (``reconcile``)
+    outage_unbounded: bool = False
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     # The picture (``CallTracker.pictures``) in which each after-outage question was asked:
@@ -478,6 +481,8 @@ class CallTracker:
         self._holder: dict[str, str] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
+        # the outage's start is not known (``disconnected(bounded=False)``)
+        self._since_unknown = False
         # CoreShowChannels pictures taken (``reconcile``): which outage a question was for
         self.pictures = 0
         self.active = True
@@ -1510,13 +1515,18 @@ class CallTracker:
 
     # --- after a reconnect or a restart --------------------------------------------------
 
-    def disconnected(self, now: float) -> None:
+    def disconnected(self, now: float, *, bounded: bool = True) -> None:
         """AMI is gone (or this process only started): events are missed until ``reconcile``.
 
         ``now`` may lie in the past: a restarted node passes the last moment a follower is
-        known to have been watching, so delays are bounded by the whole gap."""
+        known to have been watching, so delays are bounded by the whole gap. ``bounded``
+        False: nothing says when one last watched (the alive file or the lease's key
+        missing: a first start, a data dir lost) — the process start bounds nothing, and a
+        release measured from it read "within ~0 s" for a called party gone for minutes.
+        The next picture then bounds each call's outage by the call's age (``_age``)."""
         if self.disconnected_at is None:
             self.disconnected_at = now
+            self._since_unknown = not bounded
 
     def reconcile(self, live: Iterable[Event], now: float) -> list[Effect]:
         """Rebuild from ``CoreShowChannel`` items after a (re)connect; release leftovers.
@@ -1529,6 +1539,7 @@ class CallTracker:
         """
         since = self.disconnected_at
         self.disconnected_at = None
+        unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
         for call in self.calls.values():
             for ring in call.rings.values():
@@ -1544,9 +1555,13 @@ class CallTracker:
             del self._left_in[uniqueid]
         self._handed_on &= alive
         self._bridges_known = self._picture_bridges(live)
+        outages: dict[str, float] = {}
         for linkedid, items in seen.items():
-            self._rebuild_call(linkedid, items, now, outage)
+            if unbounded and linkedid not in self.calls:
+                outages[linkedid] = max(outage, self._age(items))
+            self._rebuild_call(linkedid, items, now, outages.get(linkedid, outage))
             self.calls[linkedid].seen_at = now  # Asterisk says it is up
+            self.calls[linkedid].outage_unbounded |= linkedid in outages
         effects: list[Effect] = []
         for linkedid, call in list(self.calls.items()):
             present = seen.get(linkedid, {})
@@ -1556,12 +1571,26 @@ class CallTracker:
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
-                self._dest_listed(call, now - outage)
-                effects.extend(self._resume(call, now, outage))
+                self._dest_listed(call, now - outages.get(linkedid, outage))
+                effects.extend(self._resume(call, now, outages.get(linkedid, outage)))
             else:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _age(self, items: Mapping[str, Event]) -> float:
+        """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
+        ``action_coreshowchannels``: whole seconds since the channel was created, as
+        HH:MM:SS), plus the second it truncates — nothing of the call, its called party's
+        hangup included, is older. Unreadable: ``forget_after_s`` (a call silent longer
+        is forgotten anyway)."""
+        ages = []
+        for item in items.values():
+            parts = item.get("Duration", "").split(":")
+            if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
+                hours, minutes, seconds = (int(p) for p in parts)
+                ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
+        return max(ages) if ages else self.settings.forget_after_s
 
     @staticmethod
     def _dest_listed(call: _Call, since: float) -> None:
@@ -2431,6 +2460,8 @@ class CallTracker:
                      elapsed_ms=round(elapsed * 1000, 1),
                      still_up=safe_channels(self._leftovers(call)),
                      ami_outage_s=round(call.outage_s, 3) if call.outage_s else None,
+                     ami_outage_unbounded=True if call.outage_s and call.outage_unbounded
+                     else None,
                      reason=reason)
 
     def _judge_abandonment(self, call: _Call, now: float) -> None:
@@ -2460,6 +2491,8 @@ class CallTracker:
             fields["left_talking"] = True
         if call.rebuilt:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        if call.outage_unbounded and call.outage_s:  # its bound: the call's age (``_age``)
+            fields["ami_outage_unbounded"] = True
         if call.transfer_variable:  # the transfer seen only in its variable
             fields["transfer_variable"] = call.transfer_variable
         elif call.transfer_unproven:  # a variable naming no channel known as the called party
