@@ -151,6 +151,37 @@ class TestTheRingIsRecorded:
         assert record["short_ring"] is True
         assert "dialling side" in risks_of(reports)[0]["reason"]
 
+    @pytest.mark.parametrize(("cause", "by"), [("16", "timer"), ("0", "timer"),
+                                               ("21", "called-side"), ("19", "called-side")])
+    def test_a_sip_legs_cause_after_noanswer_tells_the_timer(self, cause, by):
+        """call-03 with the called party a SIP leg: a leg the timer cancelled gets no
+        cause or Normal Clearing (cacofonisk ``ab_a_cancel``: a cancelled SIP leg's Hangup
+        says 16), one that ended on its own its far end's cause (603 -> 21, 480 -> 19)."""
+        local = "Local/203@callee-00000005;1"
+        sip = "PJSIP/itsp-00000005"
+        events = []
+        for at, event in timed(NO_ANSWER_DIAL):
+            event = {k: sip if v == local else v for k, v in event.items()}  # noqa: PLW2901
+            if event["Event"] == "Hangup" and event["Channel"] == sip:
+                event["Cause"] = cause
+            events.append((at, event))
+        _, reports = run(events, gate_first=False)
+        record = release_of(reports)
+        assert record["called_channel"] == sip
+        assert record["ring_ended_by"] == by
+        assert record["short_ring"] is (by == "timer")
+
+    def test_a_local_legs_normal_clearing_after_noanswer_is_the_called_side(self):
+        """A Local leg's 16 is its far half's dialplan ending (cacofonisk
+        ``mobile/acceptance_reject``: the ;1 Hangup says 16 after DialEnd NOANSWER)."""
+        events = []
+        for at, event in timed(NO_ANSWER_DIAL):
+            if event["Event"] == "Hangup" and event["Channel"] == "Local/203@callee-00000005;1":
+                event = {**event, "Cause": "16"}  # noqa: PLW2901
+            events.append((at, event))
+        _, reports = run(events, gate_first=False)
+        assert release_of(reports)["ring_ended_by"] == "called-side"
+
     def test_a_long_enough_ring_is_no_risk(self):
         """The same timer, 20 s after the DialBegin (the shipped CALLGUARD_MIN_RING)."""
         events = [(at + 15.0 if at >= 5.0 else at, e) for at, e in timed(NO_ANSWER_DIAL)]

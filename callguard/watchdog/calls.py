@@ -2613,9 +2613,14 @@ class CallTracker:
         if status in _REFUSED:
             return "called-side"
         if status == "NOANSWER":
-            # the leg's own hangup carries its cause; the timer's leaves none (0), or
-            # 26 when Dial()'s ``c`` option or an answered-elsewhere caller set it
-            return "called-side" if ring.cause not in (None, "", "0", "26") else "timer"
+            # The leg's own hangup carries its cause (21 rejected, 19 or 18 from the
+            # network's timer, 1 unallocated...); the timer's leaves none — 0, 26 when
+            # Dial()'s ``c`` option or an answered-elsewhere caller set it — or the 16 a
+            # SIP leg cancelled gets (cacofonisk ``ab_a_cancel``: Hangup cause 16 after
+            # DialEnd CANCEL). A Local leg's 16 is its far half's dialplan ending
+            # (cacofonisk ``mobile/acceptance_reject``): the called side.
+            timer = ("", "0", "26") if leg.startswith("Local/") else ("", "0", "16", "26")
+            return "timer" if (ring.cause or "") in timer else "called-side"
         return "unknown (DialStatus)"
 
     def _ended_unseen(self, call: _Call, fields: dict[str, Any], now: float) -> None:
