@@ -2157,6 +2157,15 @@ class CallTracker:
             if self._asking_leg(call) == channel:
                 self._called_in_dialplan(call, channel, now)
             return []
+        peer = call.dialled_peers.get(channel)
+        if (status == "ANSWER" and peer is not None and peer != channel
+                and peer in call.channels.values()):
+            # That Dial()'s answering channel is still up in the call: Dial() returned
+            # with the called party alive (redirected to a queue, parked, handed on while
+            # AMI was away; or a reused dialling channel's earlier Dial()). ANSWER says
+            # only that it was answered; taken for its end, the live called party was
+            # hung up. It is the called party, and its own hangup releases the rest.
+            return self._peer_still_up(call, channel, peer, now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2166,6 +2175,19 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
+
+    def _peer_still_up(self, call: _Call, dialler: str, peer: str,
+                       now: float) -> list[Effect]:
+        """A dialling leg's DIALSTATUS ANSWER whose DIALEDPEERNAME names a channel of the
+        call still up (``_dial_status_read``): that channel is the called party."""
+        call.dest = peer
+        call.dialled.add(peer)
+        call.called_side.add(peer)
+        call.answered_legs.add(peer)
+        call.dialler[peer] = dialler
+        call.dial_status = "ANSWER"
+        self._answered_unseen(call, now)
+        return self._check_caller_id(call)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
