@@ -469,9 +469,12 @@ class AmiWatchdog:
         """Connect (in the background, retrying) and start the timer loop.
 
         ``known_until``: the last instant (this clock) a follower is known to have watched
-        the calls; delays of releases made after the first picture are bounded by it."""
+        the calls; delays of releases made after the first picture are bounded by it. None:
+        not known (no alive file, no lease key) — the process start bounds nothing, so the
+        first picture bounds each call's outage by the call's own age."""
         now = self._clock()
-        self.tracker.disconnected(known_until if known_until is not None else now)
+        self.tracker.disconnected(known_until if known_until is not None else now,
+                                  bounded=known_until is not None)
         warning = transfer_events_warning(self.settings)
         if warning is not None:
             _log.warning("ami_transfer_events_unchecked", message=warning)

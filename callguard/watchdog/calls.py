@@ -122,6 +122,21 @@ _FORGET_AFTER_S = 86_400.0
 _WENT_ON_AFTER_S = 1.0
 # the members of a basic bridge, the leaver counted, at most, for its leave to dissolve it
 _DISSOLVE_LEFT_AT_MOST = 2
+# 47 CFR 64.1200(a)(6): an unanswered telemarketing call rings at least 15 seconds or four
+# rings before it is disconnected; 16 CFR 310.4(b)(4)(ii), the TSR's abandonment safe harbor,
+# asks the same ("at least 15 seconds or four (4) rings before disconnecting an unanswered
+# call"), and 310.4(b)(1)(v)(B)(i) of a prerecorded message call ("Allows the telephone to
+# ring for at least fifteen (15) seconds"). Both read in secondary copies (the us-federal
+# pack's notes: audits 6 and 9, examiner 6).
+_MIN_RING_S = 15.0
+_MIN_RING_CITATION = "47 CFR 64.1200(a)(6); 16 CFR 310.4(b)(4)(ii)"
+_MIN_RING_PRERECORDED = "; 16 CFR 310.4(b)(1)(v)(B)(i)"
+# DialState statuses that say the called party's phone is alerting or the network says so
+# (app_dial.c ``wait_for_answer`` on AST_CONTROL_RINGING / AST_CONTROL_PROGRESS)
+_ALERTING = frozenset({"RINGING", "PROGRESS"})
+# DialEnd statuses of a leg refused on its own side (app_dial.c: AST_CONTROL_BUSY,
+# AST_CONTROL_CONGESTION; ``ast_hangup_cause_to_dial_status`` of its hangup cause)
+_REFUSED = frozenset({"BUSY", "CONGESTION", "CHANUNAVAIL"})
 _CALLER_ID_CITATION = ("47 CFR 64.1601(e); Utah Code 13-25a-103(6); "
                        "H.B. 45 (2000, as introduced), proposed 13-26a-106(4)")
 
@@ -275,6 +290,18 @@ def dialled_numbers(dial_string: str) -> set[str]:
 
 
 @dataclass(slots=True)
+class _Ring:
+    """How one dialled leg rang (``CallTracker._ring_fields``): monotonic instants."""
+
+    began: float  # its DialBegin
+    alerted: float | None = None  # its first DialState RINGING or PROGRESS
+    ended: float | None = None  # its DialEnd, or its Hangup when none came first
+    status: str | None = None  # that DialEnd's DialStatus; None: no DialEnd before it went
+    cause: str | None = None  # its Hangup's Cause
+    gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
+
+
+@dataclass(slots=True)
 class _Call:
     linkedid: str
     channels: dict[str, str] = field(default_factory=dict)  # uniqueid -> channel name
@@ -330,6 +357,9 @@ class _Call:
     # may run later than that picture (``_learn``, ``_number_known``), and a length measured
     # at the picture, subtracted then, moved the earliest hangup forward by the wait
     rebuild_since: float | None = None  # None: never rebuilt, no outage to bound by
+    # rebuilt when nothing said when a follower last watched (no alive file, no lease
+    # key): the outage is bounded by the call's own age in the picture (``reconcile``)
+    outage_unbounded: bool = False
     apps: dict[str, str] = field(default_factory=dict)  # channel -> Application, rebuilt
     carriers: set[str] = field(default_factory=set)  # channels seen with CALLGUARD_FOLLOW
     # The picture (``CallTracker.pictures``) in which each after-outage question was asked:
@@ -416,6 +446,9 @@ class _Call:
     # the decisions that need it wait (None: not waiting), and whether it was sought.
     number_due: float | None = None
     number_sought: bool = False
+    # How each leg a DialBegin dialled rang, kept while it is up or is the called party's
+    # (``_ring_fields``: 47 CFR 64.1200(a)(6)'s 15 seconds, recorded for an unanswered call)
+    rings: dict[str, _Ring] = field(default_factory=dict)
 
 
 def _digits(number: str) -> str:
@@ -448,6 +481,8 @@ class CallTracker:
         self._holder: dict[str, str] = {}
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
+        # the outage's start is not known (``disconnected(bounded=False)``)
+        self._since_unknown = False
         # CoreShowChannels pictures taken (``reconcile``): which outage a question was for
         self.pictures = 0
         self.active = True
@@ -664,7 +699,30 @@ class CallTracker:
         del now
         return []
 
+    def _dialling_call(self, event: Event) -> _Call | None:
+        """The call a Dial event belongs to: its caller's, or an originated leg's own."""
+        return self.calls.get(event.get("Linkedid" if event.get("Channel") else "DestLinkedid",
+                                        ""))
+
+    def _ring_began(self, event: Event, now: float) -> None:
+        call = self._dialling_call(event)
+        dest = event.get("DestChannel", "")
+        if call is not None and dest:
+            call.rings.setdefault(dest, _Ring(now))
+
+    def _dial_state(self, event: Event, now: float) -> list[Effect]:
+        """A dialled leg's progress: its first RINGING or PROGRESS (app_dial.c
+        ``wait_for_answer``, dial.c ``handle_frame`` publish them as DialState) starts the
+        shortest account of its ring (``ring_ms_min``)."""
+        call = self._dialling_call(event)
+        ring = call.rings.get(event.get("DestChannel", "")) if call is not None else None
+        if (ring is not None and ring.alerted is None and ring.ended is None
+                and event.get("DialStatus") in _ALERTING):
+            ring.alerted = now
+        return []
+
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
+        self._ring_began(event, now)
         caller = event.get("Channel")
         if not caller:  # an originated leg: nothing of the call dialled it
             return self._originated(event, now)
@@ -817,6 +875,9 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
+        ring = call.rings.get(dest)
+        if ring is not None and ring.ended is None:
+            ring.ended, ring.status = now, event.get("DialStatus", "")
         if not caller and dest not in call.originated:
             return []
         if any(held.get("DestChannel") == dest for held, _ in call.held_requested):
@@ -1194,6 +1255,7 @@ class CallTracker:
         if call is None:
             return []
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
+        self._ring_ended(call, name, event.get("Cause"), now)
         if any(held.get("DestChannel") == name for held, _ in call.held_requested):
             call.requested_hangup_at[name] = now  # counted once its DialBegin is decided
         if (call.first_hangup is None and self._spoke(call, event)
@@ -1215,6 +1277,21 @@ class CallTracker:
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    @staticmethod
+    def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
+        """A dialled leg hung up: its ring ends here unless a DialEnd ended it first. Only
+        the called party's legs are kept after (a queue ringing agents for an hour dials
+        hundreds of legs)."""
+        ring = call.rings.get(name)
+        if ring is None:
+            return
+        if name not in call.called_side and name != call.dest:
+            del call.rings[name]
+            return
+        ring.cause = cause
+        if ring.ended is None:
+            ring.ended = now
 
     def _called_party_gone(self, call: _Call, at: float, now: float) -> list[Effect]:
         """The called party's channel hung up at ``at``: release the rest, if it went first."""
@@ -1438,13 +1515,18 @@ class CallTracker:
 
     # --- after a reconnect or a restart --------------------------------------------------
 
-    def disconnected(self, now: float) -> None:
+    def disconnected(self, now: float, *, bounded: bool = True) -> None:
         """AMI is gone (or this process only started): events are missed until ``reconcile``.
 
         ``now`` may lie in the past: a restarted node passes the last moment a follower is
-        known to have been watching, so delays are bounded by the whole gap."""
+        known to have been watching, so delays are bounded by the whole gap. ``bounded``
+        False: nothing says when one last watched (the alive file or the lease's key
+        missing: a first start, a data dir lost) — the process start bounds nothing, and a
+        release measured from it read "within ~0 s" for a called party gone for minutes.
+        The next picture then bounds each call's outage by the call's age (``_age``)."""
         if self.disconnected_at is None:
             self.disconnected_at = now
+            self._since_unknown = not bounded
 
     def reconcile(self, live: Iterable[Event], now: float) -> list[Effect]:
         """Rebuild from ``CoreShowChannel`` items after a (re)connect; release leftovers.
@@ -1457,7 +1539,12 @@ class CallTracker:
         """
         since = self.disconnected_at
         self.disconnected_at = None
+        unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
+        for call in self.calls.values():
+            for ring in call.rings.values():
+                if ring.ended is None:
+                    ring.gap = True  # its DialEnd or Hangup may have come while away
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
@@ -1468,9 +1555,13 @@ class CallTracker:
             del self._left_in[uniqueid]
         self._handed_on &= alive
         self._bridges_known = self._picture_bridges(live)
+        outages: dict[str, float] = {}
         for linkedid, items in seen.items():
-            self._rebuild_call(linkedid, items, now, outage)
+            if unbounded and linkedid not in self.calls:
+                outages[linkedid] = max(outage, self._age(items))
+            self._rebuild_call(linkedid, items, now, outages.get(linkedid, outage))
             self.calls[linkedid].seen_at = now  # Asterisk says it is up
+            self.calls[linkedid].outage_unbounded |= linkedid in outages
         effects: list[Effect] = []
         for linkedid, call in list(self.calls.items()):
             present = seen.get(linkedid, {})
@@ -1480,12 +1571,26 @@ class CallTracker:
                 if self._holder.get(uniqueid) == linkedid:
                     del self._holder[uniqueid]
             if call.channels:
-                self._dest_listed(call, now - outage)
-                effects.extend(self._resume(call, now, outage))
+                self._dest_listed(call, now - outages.get(linkedid, outage))
+                effects.extend(self._resume(call, now, outages.get(linkedid, outage)))
             else:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _age(self, items: Mapping[str, Event]) -> float:
+        """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
+        ``action_coreshowchannels``: whole seconds since the channel was created, as
+        HH:MM:SS), plus the second it truncates — nothing of the call, its called party's
+        hangup included, is older. Unreadable: ``forget_after_s`` (a call silent longer
+        is forgotten anyway)."""
+        ages = []
+        for item in items.values():
+            parts = item.get("Duration", "").split(":")
+            if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
+                hours, minutes, seconds = (int(p) for p in parts)
+                ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
+        return max(ages) if ages else self.settings.forget_after_s
 
     @staticmethod
     def _dest_listed(call: _Call, since: float) -> None:
@@ -2052,6 +2157,15 @@ class CallTracker:
             if self._asking_leg(call) == channel:
                 self._called_in_dialplan(call, channel, now)
             return []
+        peer = call.dialled_peers.get(channel)
+        if (status == "ANSWER" and peer is not None and peer != channel
+                and peer in call.channels.values()):
+            # That Dial()'s answering channel is still up in the call: Dial() returned
+            # with the called party alive (redirected to a queue, parked, handed on while
+            # AMI was away; or a reused dialling channel's earlier Dial()). ANSWER says
+            # only that it was answered; taken for its end, the live called party was
+            # hung up. It is the called party, and its own hangup releases the rest.
+            return self._peer_still_up(call, channel, peer, now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2061,6 +2175,19 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
+
+    def _peer_still_up(self, call: _Call, dialler: str, peer: str,
+                       now: float) -> list[Effect]:
+        """A dialling leg's DIALSTATUS ANSWER whose DIALEDPEERNAME names a channel of the
+        call still up (``_dial_status_read``): that channel is the called party."""
+        call.dest = peer
+        call.dialled.add(peer)
+        call.called_side.add(peer)
+        call.answered_legs.add(peer)
+        call.dialler[peer] = dialler
+        call.dial_status = "ANSWER"
+        self._answered_unseen(call, now)
+        return self._check_caller_id(call)
 
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
@@ -2355,6 +2482,8 @@ class CallTracker:
                      elapsed_ms=round(elapsed * 1000, 1),
                      still_up=safe_channels(self._leftovers(call)),
                      ami_outage_s=round(call.outage_s, 3) if call.outage_s else None,
+                     ami_outage_unbounded=True if call.outage_s and call.outage_unbounded
+                     else None,
                      reason=reason)
 
     def _judge_abandonment(self, call: _Call, now: float) -> None:
@@ -2384,6 +2513,8 @@ class CallTracker:
             fields["left_talking"] = True
         if call.rebuilt:
             fields["followed_again"] = True  # first seen in a picture rebuilt mid-call
+        if call.outage_unbounded and call.outage_s:  # its bound: the call's age (``_age``)
+            fields["ami_outage_unbounded"] = True
         if call.transfer_variable:  # the transfer seen only in its variable
             fields["transfer_variable"] = call.transfer_variable
         elif call.transfer_unproven:  # a variable naming no channel known as the called party
@@ -2412,6 +2543,7 @@ class CallTracker:
             fields["agent_within_2s"] = call.abandonment == "agent"
         fields.update(self._caller_id_fields(call))
         fields.update(self._how_followed(call, followed))
+        fields.update(self._ring_fields(call, followed, now))
         if call.forgotten_after_s is not None:
             self._forgotten(call, followed, fields, now)
         elif call.called_hangup_at is None:
@@ -2443,6 +2575,75 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    def _ring_fields(self, call: _Call, followed: Followed, now: float) -> dict[str, Any]:
+        """How long the called party's leg rang, when the call was never answered and its
+        DialBegin was seen: ``ring_ms_max`` from the DialBegin (the request goes out then:
+        an upper bound of the ring the called party heard), ``ring_ms_min`` from its first
+        RINGING/PROGRESS (None: none seen — or DialState not passed by manager.conf's
+        filters), to its DialEnd or, with none, its Hangup; who ended it; and whether that
+        cut it under 64.1200(a)(6)'s 15 seconds (``short_ring``, also a violation risk).
+
+        ``ring_ended_by``: ``timer`` — a Dial() timeout (app_dial.c ``wait_for_answer``
+        publishes DialEnd NOANSWER, then ``hanguptree`` hangs the leg up with no cause: its
+        Hangup says Cause 0, lab ``call-03-no-answer``) or an Originate's ``Timeout``
+        (dial.c ``handle_timeout_trip`` hangs the leg up and publishes no DialEnd: lab
+        ``originate-app-no-answer``, Hangup cause 19 at 4.0 s); ``caller`` — DialEnd CANCEL,
+        the dialling channel hung up (an Originate's timer behind a Local channel cuts the
+        customer's Dial() so); ``called-side`` — BUSY, CONGESTION, CHANUNAVAIL, or NOANSWER
+        from the leg's own hangup (``ast_hangup_cause_to_dial_status`` of its cause, which
+        its Hangup then carries: 21 in lab ``call-04-rejected-cause21``)."""
+        leg = call.dest
+        ring = call.rings.get(leg) if leg is not None else None
+        if (ring is None or call.answered_at is not None or leg in call.answered_legs
+                or call.forgotten_after_s is not None):
+            return {}
+        ended = ring.ended if ring.ended is not None else now
+        longest = max(0.0, ended - ring.began)
+        by = self._rang_until(call, leg or "", ring)
+        short = None if by.startswith("unknown") else (
+            by in ("timer", "caller") and longest < _MIN_RING_S)
+        if short:
+            citation = _MIN_RING_CITATION + (
+                _MIN_RING_PRERECORDED if followed.mode == "prerecorded" else "")
+            self._record(now, "violation-risk", decision_id=followed.decision_id,
+                         campaign=followed.campaign, mode=followed.mode,
+                         limit_s=_MIN_RING_S, citation=citation,
+                         elapsed_ms=round(longest * 1000, 1), still_up=[],
+                         obligation="min-ring",
+                         reason=f"the unanswered called party's leg was disconnected by the "
+                                f"{'dialling side' if by == 'caller' else 'dial timer'} "
+                                f"after ringing at most {longest:.1f} s (from its DialBegin), "
+                                f"under {_MIN_RING_S:.0f} s")
+        return {"ring_ms_max": round(longest * 1000, 1),
+                "ring_ms_min": None if ring.alerted is None
+                else round(max(0.0, ended - ring.alerted) * 1000, 1),
+                "ring_ended_by": by, "short_ring": short}
+
+    @staticmethod
+    def _rang_until(call: _Call, leg: str, ring: _Ring) -> str:
+        """Who ended an unanswered leg's ring (``_ring_fields``)."""
+        if ring.gap:
+            return "unknown (AMI disconnected)"
+        status = ring.status
+        if status is None:
+            # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
+            # for every one: a Dial()ed leg gone without one says nothing sure
+            return "timer" if leg in call.originated else "unknown (no DialEnd)"
+        if status == "CANCEL":
+            return "caller"
+        if status in _REFUSED:
+            return "called-side"
+        if status == "NOANSWER":
+            # The leg's own hangup carries its cause (21 rejected, 19 or 18 from the
+            # network's timer, 1 unallocated...); the timer's leaves none — 0, 26 when
+            # Dial()'s ``c`` option or an answered-elsewhere caller set it — or the 16 a
+            # SIP leg cancelled gets (cacofonisk ``ab_a_cancel``: Hangup cause 16 after
+            # DialEnd CANCEL). A Local leg's 16 is its far half's dialplan ending
+            # (cacofonisk ``mobile/acceptance_reject``): the called side.
+            timer = ("", "0", "26") if leg.startswith("Local/") else ("", "0", "16", "26")
+            return "timer" if (ring.cause or "") in timer else "called-side"
+        return "unknown (DialStatus)"
 
     def _ended_unseen(self, call: _Call, fields: dict[str, Any], now: float) -> None:
         """An answered call that ended while AMI was away, for longer than its release
@@ -2490,6 +2691,7 @@ _HANDLERS: dict[str, str] = {
     "BlindTransfer": "_transfer",
     "AttendedTransfer": "_transfer",
     "Hangup": "_hangup",
+    "DialState": "_dial_state",
 }
 USED_EVENTS = tuple(_HANDLERS)
 # Where an event names the call(s) it belongs to.
