@@ -1,5 +1,7 @@
-"""A consent ended by the revocation of another kind: the blocking reason cites the law in
-force on the call's date (examiner 10).
+"""Examiner 10: what the rules cite and owe around consent (revocation, line release).
+
+A consent ended by the revocation of another kind: the blocking reason cites the law in
+force on the call's date.
 
 47 CFR 64.1200(a)(10) took effect on 2025-04-11. A call dated earlier (a replay, `check
 --at`, a statute case of early 2025) was blocked by the same right under the FCC's 2015
@@ -50,3 +52,16 @@ def test_a_call_from_2025_04_11_cites_64_1200_a_10():
     assert ("ended by the revocation of autodialer consent 2025-02-03 15:00Z (47 CFR "
             "64.1200(a)(10): revoking consent to automated calls") in text
     assert "FCC 15-72" not in text
+
+
+def test_a_manual_utah_call_carries_the_25_second_release():
+    """13-25a-103(5)(e): the solicitor who 'makes an unsolicited telephone call' shall 'hang up
+    the phone' within 25 seconds of the called person ending the call — a live (manual) call
+    too, not only an automated dialing system (the federal 5 s reaches prerecorded calls only)."""
+    from callguard.policy import DialingMode as Mode
+    from tests.conftest import decide
+
+    result = decide(mode=Mode.MANUAL)
+    assert result.allowed
+    assert result.obligations.line_release_seconds == 25
+    assert result.obligations.line_release_citation == "Utah Code 13-25a-103(5)(e)"
