@@ -45,6 +45,7 @@ from callguard.policy.schema import Key
 
 __all__ = [
     "EXEMPTION_KEYS",
+    "REVOCATION_RULE_FROM",
     "EbrTerms",
     "Exemptions",
     "add_months",
@@ -71,6 +72,19 @@ EXEMPTION_KEYS: Mapping[str, Key] = {
                                        "this date ends every consent to automated calls "
                                        "given before it (47 CFR 64.1200(a)(10) revoke-all)"),
 }
+
+
+# 47 CFR 64.1200(a)(10) ("any reasonable method"; revocation ends prior express written
+# consent too) took effect on 2025-04-11 (89 FR 15756, its effective date announced later;
+# us-federal pack notes). Before, the same right rested on the FCC's 2015 Declaratory Ruling
+# (FCC 15-72, 30 FCC Rcd 7961), upheld in ACA Int'l v. FCC, 885 F.3d 687 (D.C. Cir. 2018):
+# a blocking reason for a call dated earlier cites that, not a rule not yet in force.
+REVOCATION_RULE_FROM = date(2025, 4, 11)
+_REVOCATION_BEFORE_RULE = (
+    "FCC 15-72, 2015 Declaratory Ruling, 30 FCC Rcd 7961 (upheld, ACA Int'l v. FCC, 885 F.3d "
+    "687 (D.C. Cir. 2018)): consent may be revoked by any reasonable means that clearly "
+    "expresses a desire not to receive further calls, so revoking consent to automated calls "
+    "ends every such consent; codified as 47 CFR 64.1200(a)(10) from 2025-04-11")
 
 
 def add_months(day: date, months: int) -> date:
@@ -335,8 +349,9 @@ class Exemptions:
             return f"revoked {_stamp(at)}"
         if by.revoked_at is None:
             return ""
-        law = ("47 CFR 64.1200(a)(10): revoking consent to automated calls, prior express "
-               "written consent included, ends every such consent"
+        law = (("47 CFR 64.1200(a)(10): revoking consent to automated calls, prior express "
+                "written consent included, ends every such consent"
+                if ctx.call_date >= REVOCATION_RULE_FROM else _REVOCATION_BEFORE_RULE)
                if record.kind in revocation_ends(by.kind) else
                f"47 CFR 64.1200(a)(10) revoke-all, from {self.revoke_all_from}: a revocation "
                "of any consent ends every consent to automated calls")
