@@ -29,6 +29,7 @@ from __future__ import annotations
 import array
 import gzip
 import io
+import re
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ from callguard.csvfile import UTF8_ELSE_CP1252
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
-__all__ = ["ParsedDelta", "ParsedList", "cut_short", "parse_delta_file", "parse_list_file"]
+__all__ = ["ParsedDelta", "ParsedList", "cut_short", "national_and_extension", "parse_delta_file",
+           "parse_list_file"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
@@ -62,6 +64,7 @@ class ParsedList:
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
     header: str | None = None  # the first line, skipped as column names (not counted)
+    extensions: int = 0  # numbers read without the extension their line gave
 
     @property
     def count(self) -> int:
@@ -151,12 +154,42 @@ def _regular_or_refuse(path: Path) -> None:
 
 
 def _national(line: str) -> int | None:
-    """The 10-digit number a line holds (digits of any script read as ASCII), or None."""
+    """The 10-digit number a line holds (digits of any script read as ASCII), or None;
+    a number with an extension is its line (``national_and_extension``)."""
+    return national_and_extension(line)[0]
+
+
+def national_and_extension(line: str) -> tuple[int | None, bool]:
+    """The 10-digit number a line holds, or None, and whether an extension was dropped.
+
+    A line with an extension (``801-555-0142 x12``, ``;ext=12``, ``ext. 12``, ``#12``)
+    is the listed line's number: the extension reaches a desk behind the line, the
+    person asked the LINE not be called. It was read as malformed, skipped under
+    ``--max-bad-share``, and the number was called as not listed (hsto19).
+    """
     if not line.isascii():
         try:
             line = ascii_digits(line)  # the one canonical reading (callguard.numbers)
         except NumberError:
-            return None
+            return None, False
+    national = _digits_national(line)
+    if national is not None:
+        return national, False
+    match = _EXTENSION.search(line)
+    if match is None or match.start() == 0:
+        return None, False
+    national = _digits_national(line[:match.start()])
+    return national, national is not None
+
+
+# An extension after the number: "x12", "ext 12", "ext. 12", "extension 12", "#12"
+# (space or not before it) and RFC 3966's ";ext=12"; at most 8 digits.
+_EXTENSION = re.compile(
+    r"\s*(?:;\s*ext\s*=|(?:ext(?:ension)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
+
+
+def _digits_national(line: str) -> int | None:
+    """The 10-digit number of an ASCII line of digits and punctuation, or None."""
     if "," in line:
         area, _, rest = line.partition(",")
         digits = area.strip() + rest.strip().translate(_PUNCT)
@@ -336,7 +369,8 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     cut: ListImportError | None = None
     for number, line, ended in _content(_lines(path, read), parsed):
         parsed.lines += 1
-        national = _national(line)
+        national, extension = national_and_extension(line)
+        parsed.extensions += extension
         if national is None:
             if not ended:  # the last line (raised once the file is closed)
                 cut = cut_short(path, number, quoted_number(line[:40]))
@@ -370,7 +404,7 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
     """Read a delta file; every line is ``+`` or ``-`` then a number in any accepted form."""
     _regular_or_refuse(path)
     delta = ParsedDelta(ParsedList(), ParsedList())
-    lines = bad = 0
+    lines = bad = extensions = 0
     examples: list[str] = []
     cut: ListImportError | None = None
     for number, raw in enumerate(_lines(path), start=1):
@@ -379,7 +413,8 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
             continue
         lines += 1
         sign, rest = line[0], line[1:].strip()
-        national = _national(rest) if sign in "+-" else None
+        national, extension = national_and_extension(rest) if sign in "+-" else (None, False)
+        extensions += extension
         if national is None:
             if not ended:  # the last line (raised once closed)
                 cut = cut_short(path, number, quoted_number(line[:40]))
@@ -403,4 +438,5 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
                               f"imported. First: {'; '.join(examples[:5])}")
     delta.additions.bad = bad
     delta.additions.bad_examples = examples
+    delta.additions.extensions = extensions
     return delta
