@@ -137,11 +137,21 @@ class RedisListPublisher:
         area_codes: frozenset[int] | None,
         source: str,
     ) -> ListMeta:
-        """Write every chunk, check it, then switch ``current`` atomically and announce."""
+        """Write every chunk, check it, then switch ``current`` atomically and announce.
+
+        A failure before the switch deletes what this import wrote (its chunks were left:
+        a whole list's worth of memory each time, until Redis's maxmemory refused or
+        evicted other keys); a switch made sweeps the chunks such failures left behind
+        when the delete could not run (Redis gone, the process killed)."""
         client = self._client
         try:
             version = int(await client.eval(_NEXT_VERSION, 4, *(
                 _key(name, k) for k in ("seq", "current", "previous", _WITHDRAWN))))
+        except RedisError as exc:
+            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
+                             "version is unchanged") from None
+        switched = False
+        try:
             built = build_chunks(parsed)
             areas = list(built.chunks)
             for start in range(0, len(areas), _BATCH):
@@ -160,10 +170,54 @@ class RedisListPublisher:
             files = {area: _chunk_key(name, version, area) for area in areas}
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
             await self._switch(name, version)
+            switched = True
+            await client.publish(CHANNEL, f"{name}:{version}")
         except RedisError as exc:
+            if switched:  # only the announcement failed: nodes find it on their next sync
+                _log.warning("list_publish_unannounced", list=name, version=version,
+                             error=str(exc))
+                return meta
+            await self._discard_quietly(name, version)
             raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
                              "version is unchanged") from None
+        except BaseException:  # a chunk that does not read back, a newer import, Ctrl-C
+            if not switched:
+                await self._discard_quietly(name, version)
+            raise
+        await self._sweep(name, version)
         return meta
+
+    async def _discard_quietly(self, name: str, version: int) -> None:
+        """``_discard``, when Redis lets it: gone, the next publish's ``_sweep`` does it."""
+        try:
+            await self._discard(name, version)
+        except (RedisError, OSError) as exc:
+            _log.warning("list_import_chunks_left", list=name, version=version,
+                         error=str(exc), fix="the next import of the list removes them")
+
+    async def _sweep(self, name: str, current: int) -> None:
+        """Delete the chunks of versions below ``current`` that have no manifest: an import
+        that failed and could not delete them. (An import still running with a lower number
+        is refused by ``_switch`` anyway: ``current`` is above it.) Best effort: the
+        publish is done."""
+        prefix = _key(name, "v")
+        try:
+            orphans: dict[int, list[bytes]] = {}
+            async for raw in self._client.scan_iter(match=_key(name, "v*:npa:*"), count=1000):
+                key = _bytes(raw) or b""
+                number = key.decode()[len(prefix):].split(":", 1)[0]
+                if number.isdigit() and int(number) < current:
+                    orphans.setdefault(int(number), []).append(key)
+            for version, keys in sorted(orphans.items()):
+                if await self._client.exists(_manifest_key(name, version)):
+                    continue  # a version kept for rollback
+                for start in range(0, len(keys), 500):
+                    await self._client.delete(*keys[start:start + 500])
+                _log.info("list_import_chunks_removed", list=name, version=version,
+                          keys=len(keys))
+        except (RedisError, OSError) as exc:
+            _log.warning("list_import_chunks_left", list=name, error=str(exc),
+                         fix="the next import of the list removes them")
 
     async def _switch(self, name: str, version: int) -> None:
         """Make ``version`` current, never over a newer one: two imports of a list at once
@@ -191,7 +245,6 @@ class RedisListPublisher:
                     break
                 except WatchError:
                     continue  # another import switched meanwhile: look again
-        await self._client.publish(CHANNEL, f"{name}:{version}")
 
     async def _discard(self, name: str, version: int) -> None:
         """Remove a version never made current (its manifest first: no half version)."""
