@@ -27,8 +27,8 @@ ONE bad line) and every number in the hole was called as not listed (hlist18).
 from __future__ import annotations
 
 import array
+import contextlib
 import gzip
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
@@ -37,7 +37,7 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import UTF8_ELSE_CP1252
+from callguard.csvfile import LineTooLong, decoded_lines
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
@@ -252,27 +252,21 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
             if wide is not None:
                 raise wide
-            # callguard.csvfile.decoded_lines' decoding, each line read at most _MAX_LINE
-            # characters at a time: a file with no line break for gigabytes (the zeros of
-            # a download that never came, a binary file) was read whole into memory
-            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
-            try:
-                count = 0
-                while line := text.readline(_MAX_LINE):
-                    if len(line) == _MAX_LINE and not line.endswith("\n") and text.read(1):
-                        raise _overlong(path, count + 1, line)
+            # callguard.csvfile's reading, each line at most _MAX_LINE characters (closed
+            # before the file: it lets the file go)
+            with contextlib.closing(decoded_lines(handle, max_line=_MAX_LINE)) as lines:
+                for count, line in enumerate(lines):
                     if _HOLE_TEXT in line and line.endswith(("\n", "\r")):
                         # here, so every reader of _lines refuses it (the dated parser did
                         # not); one with no line break after it is the last: cut_short
                         raise zero_filled(path, count + 1)
                     if read is not None and count % _PROGRESS_EVERY == 0:
                         read[0] = raw.tell()
-                    count += 1
                     yield line
-            finally:
-                text.detach()  # the file is closed by its own ``with``
             if read is not None:
                 read[0] = raw.tell()
+    except LineTooLong as exc:
+        raise _overlong(path, exc.number, exc.start) from None
     except (OSError, EOFError) as exc:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
