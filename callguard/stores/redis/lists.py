@@ -379,6 +379,7 @@ class RedisListRegistry:
         self.went_back: Counter[str] = Counter()  # older versions refused, by list
         self._served_file: Path | None = None
         self._floor: dict[str, _Served] = {}  # last served, from the file (a restart)
+        self._gone: dict[str, int] = {}  # served here, no longer in Redis: version served
         self._writing = asyncio.Lock()  # one write of the file at a time
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
@@ -442,10 +443,11 @@ class RedisListRegistry:
             await asyncio.wait({task}, timeout=_CLOSE_SECONDS)
 
     async def sync(self) -> None:
-        """Load every list whose current version differs from the replica's."""
+        """Load every list whose current version differs from the replica's; of a list
+        served here that Redis no longer holds, say so (``sync_one``)."""
         members = await self._client.smembers(_NAMES)
-        names = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in members)
-        for name in names:
+        names = {n.decode() if isinstance(n, bytes) else str(n) for n in members}
+        for name in sorted(names | set(self._snapshots)):
             await self.sync_one(name)
 
     async def sync_one(self, name: str) -> None:
@@ -456,7 +458,10 @@ class RedisListRegistry:
         async with lock:
             raw = await self._client.get(_key(name, "current"))
             if raw is None:
+                self._gone_from_redis(name)
                 return
+            if self._gone.pop(name, None) is not None:
+                _log.info("list_back_in_redis", list=name)
             version = int(raw)
             loaded = self._snapshots.get(name)
             manifest = _bytes(await self._client.get(_manifest_key(name, version)))
@@ -491,6 +496,24 @@ class RedisListRegistry:
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
             await self._remember(name, snapshot.meta, signature[1])
+
+    def _gone_from_redis(self, name: str) -> None:
+        """A list served here that Redis no longer holds (restarted without its data,
+        FLUSHALL, a failover to an empty replica, ``dnc drop``): this node keeps serving
+        its copy (the freshness rules block once it is too old), but a node started now
+        serves none, and BLOCKs every call in the list's scope. It was silent: said once
+        (``list_gone_from_redis``), with the fix, until the list is back."""
+        snapshot = self._snapshots.get(name)
+        if snapshot is None or name in self._gone:
+            return
+        self._gone[name] = snapshot.meta.version
+        _log.warning("list_gone_from_redis", list=name, serving=snapshot.meta.version,
+                     why="Redis holds no current version of it (restarted empty, flushed, "
+                         "failed over to an empty replica, or dropped)",
+                     effect="this node serves its copy; a node started now serves none "
+                            "and BLOCKs every call in its scope",
+                     fix=f"import the newest copy of {name} again (or `dnc drop` it "
+                         "everywhere if that was meant)")
 
     async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
         """Whether ``published`` is older than the version this node serves (or, restarted,
