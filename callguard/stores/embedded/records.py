@@ -39,6 +39,7 @@ from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRe
 from callguard.stores.embedded.changes import WalChangeCounter
 from callguard.stores.embedded.identity import establish, lost_now
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
+from callguard.stores.embedded.reasons import sqlite_reason
 from callguard.stores.stored_times import stored_date, stored_instant
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -144,14 +145,14 @@ class EmbeddedRecords:
         except OSError as exc:
             raise StoreError(f"record store {path}: {exc.strerror}") from None
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {path}: {exc}") from None
+            raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
         try:
             self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                            timeout=OPEN_TIMEOUT_S)
             self._writer.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             self._reader.close()
-            raise StoreError(f"record store {path}: {exc}") from None
+            raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
         try:  # a lost or replaced store refuses every read and write (identity.py)
             self._lost = establish(self._writer, path)
         except StoreError:
@@ -193,7 +194,8 @@ class EmbeddedRecords:
         try:
             return self._reader.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {self._path}: {exc}") from None
+            reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"record store {self._path}: {reason}") from None
 
     def _write_sync(
         self, writes: list[list[tuple[str, tuple[object, ...]]]]
@@ -210,7 +212,8 @@ class EmbeddedRecords:
             except sqlite3.Error as exc:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
-                raise StoreError(f"record store {self._path}: write failed ({exc})") from None
+                raise StoreError(f"record store {self._path}: write failed "
+                                 f"({sqlite_reason(exc, self._path)})") from None
         self._same_file()  # committed into a file no longer at the path: not acknowledged
         return tuple(changed)
 
@@ -275,7 +278,8 @@ class EmbeddedRecords:
             finally:
                 self._reader.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {self._path}: {exc}") from None
+            reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"record store {self._path}: {reason}") from None
         self._dnc, self._dnc_seq, self._dnc_change = dnc, int(seq), change
         self._changes = changes
 
@@ -291,7 +295,8 @@ class EmbeddedRecords:
                     "SELECT seq, solicitor, number FROM company_dnc_added WHERE seq > ? "
                     "ORDER BY seq", (self._dnc_seq,)).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"record store {self._path}: {exc}") from None
+                reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"record store {self._path}: {reason}") from None
             if rows:
                 dnc.update(hash((solicitor, number)) for _, solicitor, number in rows)
                 self._dnc_seq = int(rows[-1][0])
