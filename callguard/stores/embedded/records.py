@@ -296,7 +296,7 @@ class EmbeddedRecords:
                     "ORDER BY seq", (self._dnc_seq,)).fetchall()
             except sqlite3.Error as exc:
                 reason = sqlite_reason(exc, self._path)
-            raise StoreError(f"record store {self._path}: {reason}") from None
+                raise StoreError(f"record store {self._path}: {reason}") from None
             if rows:
                 dnc.update(hash((solicitor, number)) for _, solicitor, number in rows)
                 self._dnc_seq = int(rows[-1][0])
