@@ -72,3 +72,13 @@ def test_the_import_lists_it_and_says_so_and_check_blocks_it(tmp_path: Path) -> 
                              "ut-solar-manual", "--at", AT, "--json").stdout)
     assert checked["verdict"] == "BLOCK", checked["reason"]
     assert "number is on national v1" in checked["reason"]
+
+
+def test_an_attribute_import_says_it_too(tmp_path: Path) -> None:
+    """A litigator's line with an extension is the litigator's line."""
+    path = tmp_path / "litigators.txt"
+    path.write_text("\n".join([*FILLER, "801-555-0142 x12"]) + "\n")
+    done = cli(tmp_path, "attributes", "import", str(path), "--kind", "litigator",
+               "--published", PUBLISHED, "--covers", "all")
+    assert done.returncode == 0, done.stderr
+    assert "1 number(s) had an extension" in one_line(done.stderr)
