@@ -90,3 +90,32 @@ async def test_chunks_a_killed_import_left_are_swept_by_the_next(redis_server,
             await bounded(node.close(), "closing the node")
     finally:
         await bounded(fresh.aclose(), "closing the fresh client")
+
+
+async def test_an_older_import_whose_chunks_a_newer_swept_says_so(redis_server,
+                                                                  client) -> None:
+    """Import A (v2) has written its chunks; import B (v3) publishes meanwhile and sweeps
+    them (no manifest yet). A's read-back then finds them gone: it is refused as the older
+    import it is ("a newer version v3 was published"), not as a damaged chunk."""
+    await publish(client, [8015550101])
+    other = connect(redis_server.url)
+    mget = client.mget
+    ran = False
+
+    async def newer_first(*args, **kwargs):
+        nonlocal ran
+        if not ran:
+            ran = True
+            assert (await publish(other, [8015550303])).version == 3
+        return await mget(*args, **kwargs)
+
+    client.mget = newer_first
+    try:
+        with pytest.raises(StoreError, match="a newer version v3 was published while this "
+                                             r"import \(v2\) ran"):
+            await publish(client, [8015550202])
+    finally:
+        client.mget = mget
+        await bounded(other.aclose(), "closing the other client")
+    assert await _chunk_keys(client, 2) == []
+    assert int(await client.get("callguard:list:national:current")) == 3

@@ -122,6 +122,14 @@ def _manifest_key(name: str, version: int) -> str:
     return _key(name, f"v{version}:manifest")
 
 
+def _newer_published(name: str, current: int, version: int) -> StoreError:
+    """The refusal of import ``version`` of ``name``: ``current`` is newer."""
+    return StoreError(
+        f"list {name}: a newer version v{current} was published while this import "
+        f"(v{version}) ran; nothing was published. See `callguard dnc status`, then import "
+        "this file again if it is the newer copy")
+
+
 class RedisListPublisher:
     """Writes new versions and moves the current pointer."""
 
@@ -180,12 +188,31 @@ class RedisListPublisher:
             await self._discard_quietly(name, version)
             raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
                              "version is unchanged") from None
-        except BaseException:  # a chunk that does not read back, a newer import, Ctrl-C
+        except StoreError:  # a chunk that does not read back, a newer import
+            if switched:
+                raise
+            await self._discard_quietly(name, version)
+            # A newer import's sweep (below) took this one's chunks: say that, not "missing"
+            newer = await self._newer_than(name, version)
+            if newer is not None:
+                raise newer from None
+            raise
+        except BaseException:  # Ctrl-C, a cancelled task
             if not switched:
                 await self._discard_quietly(name, version)
             raise
         await self._sweep(name, version)
         return meta
+
+    async def _newer_than(self, name: str, version: int) -> StoreError | None:
+        """The refusal of import ``version`` when a newer one is current, else None."""
+        try:
+            current = await self._client.get(_key(name, "current"))
+        except (RedisError, OSError):
+            return None
+        if current is None or int(current) <= version:
+            return None
+        return _newer_published(name, int(current), version)
 
     async def _discard_quietly(self, name: str, version: int) -> None:
         """``_discard``, when Redis lets it: gone, the next publish's ``_sweep`` does it."""
@@ -231,10 +258,7 @@ class RedisListPublisher:
                 current = await pipe.get(pointer)
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
-                    raise StoreError(
-                        f"list {name}: a newer version v{int(current)} was published while "
-                        f"this import (v{version}) ran; nothing was published. See `callguard "
-                        "dnc status`, then import this file again if it is the newer copy")
+                    raise _newer_published(name, int(current), version)
                 pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 if current is not None:
                     pipe.set(_key(name, "previous"), current)
