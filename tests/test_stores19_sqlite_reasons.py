@@ -102,3 +102,27 @@ def test_a_full_file_system_is_named_and_nothing_is_acknowledged(tmp_path: Path)
     assert "REFUSED" in done.stdout, done.stdout
     assert "the file system holding it is full" in done.stdout
     assert "AFTER (1,)" in done.stdout  # space freed: the store writes again
+
+
+async def test_a_record_store_cut_short_is_named_damaged_with_the_way_out(tmp_path: Path
+                                                                         ) -> None:
+    path = tmp_path / "records.sqlite3"
+    store = EmbeddedRecords(path)
+    await store.apply([AddCompanyDnc("beehive-solar", f"+1801555{i:04d}", DNC.at, "x" * 500)
+                       for i in range(100)])
+    store.close()  # the last close checkpoints the WAL into the file
+    with path.open("r+b") as handle:
+        handle.truncate(path.stat().st_size // 3)
+    try:
+        damaged = EmbeddedRecords(path)
+    except StoreError as exc:  # refused at the opening, or at the first read
+        refused = exc
+    else:
+        with pytest.raises(StoreError) as raised:
+            await damaged.company_dnc("beehive-solar", "+18015550099")
+        refused = raised.value
+        damaged.close()
+    text = str(refused)
+    assert "malformed" in text
+    assert "the file is damaged" in text
+    assert "restore the whole data dir from one backup" in text

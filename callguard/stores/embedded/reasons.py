@@ -3,7 +3,8 @@
 SQLite's own words leave the cause out: a full file system comes back as "disk I/O error"
 (when the ``-shm`` file cannot grow) as often as "database or disk is full", and "database
 is locked" does not say that another process has held the write lock past the busy
-timeout. Both stay in the reason; this adds what they mean and what to do.
+timeout, nor "database disk image is malformed" that the file was cut short. SQLite's
+words stay in the reason; this adds what they mean and what to do.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
         return (f"{text}: another process has held its write lock for more than "
                 f"{OPEN_TIMEOUT_S:g} s (a `sqlite3` shell left in a transaction, a backup "
                 "or copy tool?); end it")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
+        return (f"{text}: the file is damaged (cut short, overwritten, or copied while it "
+                "was written?); stop the node, restore the whole data dir from one backup, "
+                "and re-record the changes the compliance log journals after it")
     if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk" in text:
         free = _free(path)
         if name.startswith("SQLITE_FULL") or (free is not None and free < _LOW):
