@@ -82,3 +82,25 @@ def test_an_attribute_import_says_it_too(tmp_path: Path) -> None:
                "--published", PUBLISHED, "--covers", "all")
     assert done.returncode == 0, done.stderr
     assert "1 number(s) had an extension" in one_line(done.stderr)
+
+
+def test_a_company_do_not_call_csv_records_the_line_and_counts_it() -> None:
+    """internal-dnc import: the request covers the line (the file was refused whole for
+    "contains letters; dial vanity numbers as digits"); a consent is not the line's: that
+    row is refused saying why."""
+    from callguard.numbers import NumberParser
+    from callguard.stores.record_csv import read_record_csv
+
+    rows = ["number,source", "8015550150,crm", "801-555-0142 x12,crm", "801-555-0143;ext=5,crm"]
+    done = read_record_csv(rows, "internal-dnc", parser=NumberParser(),
+                           solicitors=frozenset({"s"}), solicitor="s")
+    assert done.errors == ()
+    assert [w.number for w in done.writes] == ["+18015550150", "+18015550142", "+18015550143"]
+    assert done.extensions == 2
+    consent = read_record_csv(["number,kind,granted_at",
+                               "801-555-0142 x12,written,2026-11-01T00:00:00Z"], "consent",
+                              parser=NumberParser(), solicitors=frozenset({"s"}), solicitor="s")
+    assert consent.writes == ()
+    assert "has an extension; a consent record is a person's" in consent.errors[0].reason
+    assert "0142" in consent.errors[0].reason
+    assert "555" not in consent.errors[0].reason

@@ -42,7 +42,7 @@ from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
 __all__ = ["ParsedDelta", "ParsedList", "cut_short", "national_and_extension", "parse_delta_file",
-           "parse_list_file"]
+           "parse_list_file", "split_extension"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
@@ -175,11 +175,18 @@ def national_and_extension(line: str) -> tuple[int | None, bool]:
     national = _digits_national(line)
     if national is not None:
         return national, False
-    match = _EXTENSION.search(line)
-    if match is None or match.start() == 0:
-        return None, False
-    national = _digits_national(line[:match.start()])
+    head, extension = split_extension(line)
+    national = _digits_national(head) if extension else None
     return national, national is not None
+
+
+def split_extension(text: str) -> tuple[str, bool]:
+    """``text`` without an extension after its number (``x12``, ``;ext=12``, ``ext. 12``,
+    ``#12``), and whether there was one; ``text`` as it is when there is none."""
+    match = _EXTENSION.search(text)
+    if match is None or match.start() == 0:
+        return text, False
+    return text[:match.start()], True
 
 
 # An extension after the number: "x12", "ext 12", "ext. 12", "extension 12", "#12"
