@@ -18,14 +18,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from callguard.errors import UsageError
 
-__all__ = ["DELIMITERS", "CsvTable", "decode", "decoded_lines", "read_csv", "sniff_delimiter"]
+__all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "decode", "decoded_lines", "read_csv",
+           "sniff_delimiter"]
 
 DELIMITERS = (",", ";", "\t")
 _SNIFF_LINES = 20
@@ -85,14 +86,37 @@ UTF8_ELSE_CP1252 = "callguard-utf8-else-cp1252"
 codecs.register_error(UTF8_ELSE_CP1252, _cp1252_for_invalid)
 
 
-def decoded_lines(stream: BinaryIO) -> Iterator[str]:
+class LineTooLong(ValueError):
+    """A line of ``decoded_lines`` longer than its ``max_line``: its number (from 1) and
+    its first ``max_line`` characters (what it is: a binary file? zeros of a download?)."""
+
+    def __init__(self, number: int, start: str) -> None:
+        super().__init__(f"line {number} is longer than {len(start):,} characters")
+        self.number = number
+        self.start = start
+
+
+def decoded_lines(stream: BinaryIO, *, max_line: int | None = None) -> Generator[str, None, None]:
     """Lines of a stream too large to hold (a registry list), decoded as they come: a BOM
     dropped, UTF-8, any byte that is not UTF-8 read as Windows-1252. The decoding stays in
     C (``io.TextIOWrapper`` with an error handler): a per-line Python decode cost ~10 % on
-    a 2-million-line file."""
+    a 2-million-line file.
+
+    With ``max_line``, a line is read at most that many characters at a time, and one
+    longer raises LineTooLong: a file with no line break for gigabytes (the zeros of a
+    download that never came, a binary file) was otherwise read whole into memory. Close
+    the iterator (``contextlib.closing``) before the stream: it lets the stream go."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
     try:
-        yield from text
+        if max_line is None:
+            yield from text
+            return
+        number = 0
+        while line := text.readline(max_line):
+            number += 1
+            if len(line) == max_line and not line.endswith("\n") and text.read(1):
+                raise LineTooLong(number, line)
+            yield line
     finally:
         text.detach()  # the caller closes its own stream
 

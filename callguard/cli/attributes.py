@@ -106,6 +106,9 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
+    if isinstance(parsed, ParsedList) and parsed.extensions:  # as `dnc import` says it
+        _err.print(f"  {parsed.extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
+                   "listed as the number without it", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
 

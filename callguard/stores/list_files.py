@@ -27,8 +27,9 @@ ONE bad line) and every number in the hole was called as not listed (hlist18).
 from __future__ import annotations
 
 import array
+import contextlib
 import gzip
-import io
+import re
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,11 +37,12 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import UTF8_ELSE_CP1252
+from callguard.csvfile import LineTooLong, decoded_lines
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
-__all__ = ["ParsedDelta", "ParsedList", "cut_short", "parse_delta_file", "parse_list_file"]
+__all__ = ["ParsedDelta", "ParsedList", "cut_short", "national_and_extension", "parse_delta_file",
+           "parse_list_file", "split_extension"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
@@ -62,6 +64,7 @@ class ParsedList:
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
     header: str | None = None  # the first line, skipped as column names (not counted)
+    extensions: int = 0  # numbers read without the extension their line gave
 
     @property
     def count(self) -> int:
@@ -151,12 +154,49 @@ def _regular_or_refuse(path: Path) -> None:
 
 
 def _national(line: str) -> int | None:
-    """The 10-digit number a line holds (digits of any script read as ASCII), or None."""
+    """The 10-digit number a line holds (digits of any script read as ASCII), or None;
+    a number with an extension is its line (``national_and_extension``)."""
+    return national_and_extension(line)[0]
+
+
+def national_and_extension(line: str) -> tuple[int | None, bool]:
+    """The 10-digit number a line holds, or None, and whether an extension was dropped.
+
+    A line with an extension (``801-555-0142 x12``, ``;ext=12``, ``ext. 12``, ``#12``)
+    is the listed line's number: the extension reaches a desk behind the line, the
+    person asked the LINE not be called. It was read as malformed, skipped under
+    ``--max-bad-share``, and the number was called as not listed (hsto19).
+    """
     if not line.isascii():
         try:
             line = ascii_digits(line)  # the one canonical reading (callguard.numbers)
         except NumberError:
-            return None
+            return None, False
+    national = _digits_national(line)
+    if national is not None:
+        return national, False
+    head, extension = split_extension(line)
+    national = _digits_national(head) if extension else None
+    return national, national is not None
+
+
+def split_extension(text: str) -> tuple[str, bool]:
+    """``text`` without an extension after its number (``x12``, ``;ext=12``, ``ext. 12``,
+    ``#12``), and whether there was one; ``text`` as it is when there is none."""
+    match = _EXTENSION.search(text)
+    if match is None or match.start() == 0:
+        return text, False
+    return text[:match.start()], True
+
+
+# An extension after the number: "x12", "ext 12", "ext. 12", "extension 12", "#12"
+# (space or not before it) and RFC 3966's ";ext=12"; at most 8 digits.
+_EXTENSION = re.compile(
+    r"\s*(?:;\s*ext\s*=|(?:ext(?:ension)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
+
+
+def _digits_national(line: str) -> int | None:
+    """The 10-digit number of an ASCII line of digits and punctuation, or None."""
     if "," in line:
         area, _, rest = line.partition(",")
         digits = area.strip() + rest.strip().translate(_PUNCT)
@@ -219,27 +259,21 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
             if wide is not None:
                 raise wide
-            # callguard.csvfile.decoded_lines' decoding, each line read at most _MAX_LINE
-            # characters at a time: a file with no line break for gigabytes (the zeros of
-            # a download that never came, a binary file) was read whole into memory
-            text = io.TextIOWrapper(handle, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
-            try:
-                count = 0
-                while line := text.readline(_MAX_LINE):
-                    if len(line) == _MAX_LINE and not line.endswith("\n") and text.read(1):
-                        raise _overlong(path, count + 1, line)
+            # callguard.csvfile's reading, each line at most _MAX_LINE characters (closed
+            # before the file: it lets the file go)
+            with contextlib.closing(decoded_lines(handle, max_line=_MAX_LINE)) as lines:
+                for count, line in enumerate(lines):
                     if _HOLE_TEXT in line and line.endswith(("\n", "\r")):
                         # here, so every reader of _lines refuses it (the dated parser did
                         # not); one with no line break after it is the last: cut_short
                         raise zero_filled(path, count + 1)
                     if read is not None and count % _PROGRESS_EVERY == 0:
                         read[0] = raw.tell()
-                    count += 1
                     yield line
-            finally:
-                text.detach()  # the file is closed by its own ``with``
             if read is not None:
                 read[0] = raw.tell()
+    except LineTooLong as exc:
+        raise _overlong(path, exc.number, exc.start) from None
     except (OSError, EOFError) as exc:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
@@ -336,7 +370,8 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     cut: ListImportError | None = None
     for number, line, ended in _content(_lines(path, read), parsed):
         parsed.lines += 1
-        national = _national(line)
+        national, extension = national_and_extension(line)
+        parsed.extensions += extension
         if national is None:
             if not ended:  # the last line (raised once the file is closed)
                 cut = cut_short(path, number, quoted_number(line, limit=40))
@@ -370,7 +405,7 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
     """Read a delta file; every line is ``+`` or ``-`` then a number in any accepted form."""
     _regular_or_refuse(path)
     delta = ParsedDelta(ParsedList(), ParsedList())
-    lines = bad = 0
+    lines = bad = extensions = 0
     examples: list[str] = []
     cut: ListImportError | None = None
     for number, raw in enumerate(_lines(path), start=1):
@@ -379,7 +414,8 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
             continue
         lines += 1
         sign, rest = line[0], line[1:].strip()
-        national = _national(rest) if sign in "+-" else None
+        national, extension = national_and_extension(rest) if sign in "+-" else (None, False)
+        extensions += extension
         if national is None:
             if not ended:  # the last line (raised once closed)
                 cut = cut_short(path, number, quoted_number(line, limit=40))
@@ -403,4 +439,5 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
                               f"imported. First: {'; '.join(examples[:5])}")
     delta.additions.bad = bad
     delta.additions.bad_examples = examples
+    delta.additions.extensions = extensions
     return delta

@@ -20,6 +20,7 @@ from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
 from callguard.policy import ConsentKind, ConsentRecord
+from callguard.stores.list_files import split_extension
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
 from callguard.utc import utah_offset
 
@@ -50,6 +51,7 @@ class CsvImport:
     writes: tuple[RecordWrite, ...]
     errors: tuple[RowError, ...]
     rows: int
+    extensions: int = 0  # do-not-call numbers recorded without the extension given
 
 
 def _instant(text: str, column: str) -> datetime:
@@ -147,9 +149,20 @@ def _known(solicitor: str, solicitors: frozenset[str]) -> str:
     return solicitor
 
 
-def _e164(parser: NumberParser, number: str) -> str:
+def _e164(parser: NumberParser, number: str, kind: str) -> tuple[str, bool]:
+    """The number's E.164 form, and whether an extension was dropped (internal-dnc only).
+
+    A do-not-call request from ``801-555-0142 x12`` covers the line: the number without
+    the extension is recorded, as ``dnc import`` lists it. A consent or relationship is
+    not the line's to give: such a row is refused, saying why (it was "contains letters;
+    dial vanity numbers as digits", and the do-not-call file was refused whole for it)."""
+    head, extension = split_extension(number)
+    if extension and kind != "internal-dnc":
+        raise UsageError(f"number {quoted_number(number)} has an extension; a {kind} record "
+                         "is a person's, not a desk's on a shared line: write the number "
+                         "without the extension if the record is the line's")
     try:
-        return parser.parse(number).e164
+        return parser.parse(head).e164, extension
     except NumberError as exc:
         raise UsageError(f"number {quoted_number(number)}: {exc}") from None
 
@@ -191,7 +204,7 @@ def read_record_csv(
     reader.fieldnames = header
     writes: list[RecordWrite] = []
     errors: list[RowError] = []
-    rows = 0
+    rows = extensions = 0
     build = _BUILDERS[kind]
     for row in _rows(reader):
         rows += 1
@@ -204,10 +217,12 @@ def read_record_csv(
         values = {k: (v or "").strip() for k, v in row.items() if isinstance(k, str)}
         try:
             who = _known(values.get("solicitor") or solicitor or "", solicitors)
-            writes.append(build(values, who, _e164(parser, values["number"]), now))
+            e164, extension = _e164(parser, values["number"], kind)
+            writes.append(build(values, who, e164, now))
+            extensions += extension
         except UsageError as exc:
             errors.append(RowError(line, str(exc)))
-    return CsvImport(tuple(writes), tuple(errors), rows)
+    return CsvImport(tuple(writes), tuple(errors), rows, extensions)
 
 
 def _rows(reader: csv.DictReader[str]) -> Iterator[dict[str | None, Any]]:

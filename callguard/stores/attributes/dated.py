@@ -34,7 +34,7 @@ import numpy as np
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.parse import quoted_number
 from callguard.numbers.redact import clipped
-from callguard.stores.list_files import _content, _lines, _national, cut_short
+from callguard.stores.list_files import _content, _lines, _national, _regular_or_refuse, cut_short
 
 if TYPE_CHECKING:
     from callguard.stores.interfaces import ListMeta
@@ -104,8 +104,7 @@ def _record(parsed: ParsedDated, number: int, line: str) -> None:
 def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
                      on_progress: Callable[[int], None] | None = None) -> ParsedDated:
     """Read a whole reassigned-number file, or raise ListImportError when too much is bad."""
-    if not path.is_file():
-        raise ListImportError(f"{path}: no such file")
+    _regular_or_refuse(path)  # a named pipe is no "no such file" (hsto19)
     parsed = ParsedDated()
     cut: ListImportError | None = None
     # a first line "phone,disconnect_date": column names, as in the list files

@@ -62,6 +62,7 @@ from callguard.policy.frequency import (
     Held,
 )
 from callguard.stores.embedded.opening import files_identity, open_wal
+from callguard.stores.embedded.reasons import sqlite_reason
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 
@@ -246,8 +247,9 @@ class EmbeddedFrequency:
                     c.after_ms(int(at.timestamp() * 1000)), _limit(c))).fetchone()[0])
                     for c in claims) for e164, claims, at in batch]
             except sqlite3.Error as exc:
-                raise StoreError(f"call-frequency counts {self._path}: {exc}; the count "
-                                 "could not be read") from None
+                raise StoreError(f"call-frequency counts {self._path}: "
+                                 f"{sqlite_reason(exc, self._path)}; the count could not be "
+                                 "read") from None
 
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         # Not run_in_executor at submit time: starting the thread at once gave groups half
@@ -312,7 +314,8 @@ class EmbeddedFrequency:
             with contextlib.suppress(sqlite3.Error):
                 if db.in_transaction:
                     db.execute("ROLLBACK")
-            raise StoreError(f"call-frequency counts {self._path}: {exc}; {lost}") from None
+            raise StoreError(f"call-frequency counts {self._path}: "
+                             f"{sqlite_reason(exc, self._path)}; {lost}") from None
         finally:
             if full and self.proved_by_log:  # back to the level the log's proof allows
                 with contextlib.suppress(sqlite3.Error):

@@ -256,11 +256,25 @@ def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
         raise NothingToRollBack(f"list {name} v{current} has no previous version to roll "
                                 "back to")
     load_version(root, name, older[-1])  # refuse to roll back onto a damaged version
-    with contextlib.suppress(FileNotFoundError):  # its directory gone: nothing to go back to
-        _fsync_write(list_dir / f"v{current}" / _WITHDRAWN, b"withdrawn by a rollback\n")
+    withdrawn = list_dir / f"v{current}" / _WITHDRAWN
     pointer = list_dir / f".CURRENT-{os.getpid()}"
-    _fsync_write(pointer, f"{older[-1]}\n".encode())
-    os.replace(pointer, list_dir / "CURRENT")
+    try:
+        with contextlib.suppress(FileNotFoundError):  # its directory gone: nothing to mark
+            _fsync_write(withdrawn, b"withdrawn by a rollback\n")
+        _fsync_write(pointer, f"{older[-1]}\n".encode())
+        os.replace(pointer, list_dir / "CURRENT")
+    except OSError as exc:
+        # A version directory of another user (an import run with sudo), a full disk: the
+        # raw OSError was an internal error. Nothing rolled back, and the mark undone: it
+        # would make a later rollback skip this version, still current.
+        for path in (pointer, withdrawn):
+            with contextlib.suppress(OSError):
+                path.unlink()
+        raise StoreError(f"list {name}: cannot roll back from v{current} "
+                         f"({exc.strerror}: {exc.filename}); nothing was rolled back, "
+                         f"v{current} is still current. Run it as the user who owns the "
+                         "list's files (or make them writable, or free space), then again"
+                         ) from None
     return older[-1]
 
 

@@ -39,6 +39,8 @@ from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRe
 from callguard.stores.embedded.changes import WalChangeCounter
 from callguard.stores.embedded.identity import establish, lost_now
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
+from callguard.stores.embedded.reasons import sqlite_reason
+from callguard.stores.stored_times import stored_date, stored_instant
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -108,12 +110,18 @@ DNC_SET_LIMIT = 2_000_000
 _CHECK_FILES_S = 1.0
 
 
-def _dt(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
+def _dt(text: str | None, record: str, column: str) -> datetime | None:
+    return stored_instant(text, record, column) if text else None
 
 
-def _d(text: str | None) -> date | None:
-    return date.fromisoformat(text) if text else None
+def _d(text: str | None, record: str, column: str) -> date | None:
+    return stored_date(text, record, column) if text else None
+
+
+# The records a stored time belongs to, as a refusal names them (stores.stored_times).
+_CONSENT = "the record store's %s consent of the number"
+_EBR = "the record store's business relationship record of the number"
+_DNC = "the record store's company do-not-call record of the number"
 
 
 def _utc(value: datetime) -> str:
@@ -137,14 +145,14 @@ class EmbeddedRecords:
         except OSError as exc:
             raise StoreError(f"record store {path}: {exc.strerror}") from None
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {path}: {exc}") from None
+            raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
         try:
             self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
                                            timeout=OPEN_TIMEOUT_S)
             self._writer.execute("PRAGMA synchronous=FULL")
         except sqlite3.Error as exc:
             self._reader.close()
-            raise StoreError(f"record store {path}: {exc}") from None
+            raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
         try:  # a lost or replaced store refuses every read and write (identity.py)
             self._lost = establish(self._writer, path)
         except StoreError:
@@ -186,7 +194,8 @@ class EmbeddedRecords:
         try:
             return self._reader.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {self._path}: {exc}") from None
+            reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"record store {self._path}: {reason}") from None
 
     def _write_sync(
         self, writes: list[list[tuple[str, tuple[object, ...]]]]
@@ -203,7 +212,8 @@ class EmbeddedRecords:
             except sqlite3.Error as exc:
                 if self._writer.in_transaction:
                     self._writer.execute("ROLLBACK")
-                raise StoreError(f"record store {self._path}: write failed ({exc})") from None
+                raise StoreError(f"record store {self._path}: write failed "
+                                 f"({sqlite_reason(exc, self._path)})") from None
         self._same_file()  # committed into a file no longer at the path: not acknowledged
         return tuple(changed)
 
@@ -225,9 +235,9 @@ class EmbeddedRecords:
         return tuple(
             ConsentRecord(
                 kind=ConsentKind(str(kind)),
-                granted_at=datetime.fromisoformat(str(granted)),
-                expires_at=_dt(expires),
-                revoked_at=_dt(revoked),
+                granted_at=stored_instant(str(granted), _CONSENT % kind, "granted_at"),
+                expires_at=_dt(expires, _CONSENT % kind, "expires_at"),
+                revoked_at=_dt(revoked, _CONSENT % kind, "revoked_at"),
                 window=(time.fromisoformat(start), time.fromisoformat(end))
                 if start and end else None,
             )
@@ -241,7 +251,9 @@ class EmbeddedRecords:
         if not rows:
             return None
         transaction, inquiry, ended = rows[0]
-        return EbrRecord(_d(transaction), _d(inquiry), _dt(ended))
+        return EbrRecord(_d(transaction, _EBR, "last_transaction"),
+                         _d(inquiry, _EBR, "last_inquiry"),
+                         _dt(ended, _EBR, "ended_at"))
 
     def keep_dnc_set(self) -> None:
         """Read the company do-not-call set now and keep it (module doc); a long-running
@@ -266,7 +278,8 @@ class EmbeddedRecords:
             finally:
                 self._reader.execute("COMMIT")
         except sqlite3.Error as exc:
-            raise StoreError(f"record store {self._path}: {exc}") from None
+            reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"record store {self._path}: {reason}") from None
         self._dnc, self._dnc_seq, self._dnc_change = dnc, int(seq), change
         self._changes = changes
 
@@ -282,7 +295,8 @@ class EmbeddedRecords:
                     "SELECT seq, solicitor, number FROM company_dnc_added WHERE seq > ? "
                     "ORDER BY seq", (self._dnc_seq,)).fetchall()
             except sqlite3.Error as exc:
-                raise StoreError(f"record store {self._path}: {exc}") from None
+                reason = sqlite_reason(exc, self._path)
+                raise StoreError(f"record store {self._path}: {reason}") from None
             if rows:
                 dnc.update(hash((solicitor, number)) for _, solicitor, number in rows)
                 self._dnc_seq = int(rows[-1][0])
@@ -304,7 +318,7 @@ class EmbeddedRecords:
         if not rows:
             return None
         added, source = rows[0]
-        return CompanyDncRecord(datetime.fromisoformat(str(added)), str(source))
+        return CompanyDncRecord(stored_instant(str(added), _DNC, "added_at"), str(source))
 
     async def apply(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """All writes in one transaction; durable (synchronous=FULL) on return."""

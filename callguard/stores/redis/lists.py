@@ -122,6 +122,14 @@ def _manifest_key(name: str, version: int) -> str:
     return _key(name, f"v{version}:manifest")
 
 
+def _newer_published(name: str, current: int, version: int) -> StoreError:
+    """The refusal of import ``version`` of ``name``: ``current`` is newer."""
+    return StoreError(
+        f"list {name}: a newer version v{current} was published while this import "
+        f"(v{version}) ran; nothing was published. See `callguard dnc status`, then import "
+        "this file again if it is the newer copy")
+
+
 class RedisListPublisher:
     """Writes new versions and moves the current pointer."""
 
@@ -137,11 +145,21 @@ class RedisListPublisher:
         area_codes: frozenset[int] | None,
         source: str,
     ) -> ListMeta:
-        """Write every chunk, check it, then switch ``current`` atomically and announce."""
+        """Write every chunk, check it, then switch ``current`` atomically and announce.
+
+        A failure before the switch deletes what this import wrote (its chunks were left:
+        a whole list's worth of memory each time, until Redis's maxmemory refused or
+        evicted other keys); a switch made sweeps the chunks such failures left behind
+        when the delete could not run (Redis gone, the process killed)."""
         client = self._client
         try:
             version = int(await client.eval(_NEXT_VERSION, 4, *(
                 _key(name, k) for k in ("seq", "current", "previous", _WITHDRAWN))))
+        except RedisError as exc:
+            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
+                             "version is unchanged") from None
+        switched = False
+        try:
             built = build_chunks(parsed)
             areas = list(built.chunks)
             for start in range(0, len(areas), _BATCH):
@@ -160,10 +178,73 @@ class RedisListPublisher:
             files = {area: _chunk_key(name, version, area) for area in areas}
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
             await self._switch(name, version)
+            switched = True
+            await client.publish(CHANNEL, f"{name}:{version}")
         except RedisError as exc:
+            if switched:  # only the announcement failed: nodes find it on their next sync
+                _log.warning("list_publish_unannounced", list=name, version=version,
+                             error=str(exc))
+                return meta
+            await self._discard_quietly(name, version)
             raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
                              "version is unchanged") from None
+        except StoreError:  # a chunk that does not read back, a newer import
+            if switched:
+                raise
+            await self._discard_quietly(name, version)
+            # A newer import's sweep (below) took this one's chunks: say that, not "missing"
+            newer = await self._newer_than(name, version)
+            if newer is not None:
+                raise newer from None
+            raise
+        except BaseException:  # Ctrl-C, a cancelled task
+            if not switched:
+                await self._discard_quietly(name, version)
+            raise
+        await self._sweep(name, version)
         return meta
+
+    async def _newer_than(self, name: str, version: int) -> StoreError | None:
+        """The refusal of import ``version`` when a newer one is current, else None."""
+        try:
+            current = await self._client.get(_key(name, "current"))
+        except (RedisError, OSError):
+            return None
+        if current is None or int(current) <= version:
+            return None
+        return _newer_published(name, int(current), version)
+
+    async def _discard_quietly(self, name: str, version: int) -> None:
+        """``_discard``, when Redis lets it: gone, the next publish's ``_sweep`` does it."""
+        try:
+            await self._discard(name, version)
+        except (RedisError, OSError) as exc:
+            _log.warning("list_import_chunks_left", list=name, version=version,
+                         error=str(exc), fix="the next import of the list removes them")
+
+    async def _sweep(self, name: str, current: int) -> None:
+        """Delete the chunks of versions below ``current`` that have no manifest: an import
+        that failed and could not delete them. (An import still running with a lower number
+        is refused by ``_switch`` anyway: ``current`` is above it.) Best effort: the
+        publish is done."""
+        prefix = _key(name, "v")
+        try:
+            orphans: dict[int, list[bytes]] = {}
+            async for raw in self._client.scan_iter(match=_key(name, "v*:npa:*"), count=1000):
+                key = _bytes(raw) or b""
+                number = key.decode()[len(prefix):].split(":", 1)[0]
+                if number.isdigit() and int(number) < current:
+                    orphans.setdefault(int(number), []).append(key)
+            for version, keys in sorted(orphans.items()):
+                if await self._client.exists(_manifest_key(name, version)):
+                    continue  # a version kept for rollback
+                for start in range(0, len(keys), 500):
+                    await self._client.delete(*keys[start:start + 500])
+                _log.info("list_import_chunks_removed", list=name, version=version,
+                          keys=len(keys))
+        except (RedisError, OSError) as exc:
+            _log.warning("list_import_chunks_left", list=name, error=str(exc),
+                         fix="the next import of the list removes them")
 
     async def _switch(self, name: str, version: int) -> None:
         """Make ``version`` current, never over a newer one: two imports of a list at once
@@ -177,10 +258,7 @@ class RedisListPublisher:
                 current = await pipe.get(pointer)
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
-                    raise StoreError(
-                        f"list {name}: a newer version v{int(current)} was published while "
-                        f"this import (v{version}) ran; nothing was published. See `callguard "
-                        "dnc status`, then import this file again if it is the newer copy")
+                    raise _newer_published(name, int(current), version)
                 pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 if current is not None:
                     pipe.set(_key(name, "previous"), current)
@@ -191,7 +269,6 @@ class RedisListPublisher:
                     break
                 except WatchError:
                     continue  # another import switched meanwhile: look again
-        await self._client.publish(CHANNEL, f"{name}:{version}")
 
     async def _discard(self, name: str, version: int) -> None:
         """Remove a version never made current (its manifest first: no half version)."""
@@ -326,6 +403,7 @@ class RedisListRegistry:
         self.went_back: Counter[str] = Counter()  # older versions refused, by list
         self._served_file: Path | None = None
         self._floor: dict[str, _Served] = {}  # last served, from the file (a restart)
+        self._gone: dict[str, int] = {}  # served here, no longer in Redis: version served
         self._writing = asyncio.Lock()  # one write of the file at a time
         self._closing = False
         self.on_loaded: Callable[[ListMeta], Awaitable[None] | None] | None = None
@@ -389,10 +467,11 @@ class RedisListRegistry:
             await asyncio.wait({task}, timeout=_CLOSE_SECONDS)
 
     async def sync(self) -> None:
-        """Load every list whose current version differs from the replica's."""
+        """Load every list whose current version differs from the replica's; of a list
+        served here that Redis no longer holds, say so (``sync_one``)."""
         members = await self._client.smembers(_NAMES)
-        names = sorted(n.decode() if isinstance(n, bytes) else str(n) for n in members)
-        for name in names:
+        names = {n.decode() if isinstance(n, bytes) else str(n) for n in members}
+        for name in sorted(names | set(self._snapshots)):
             await self.sync_one(name)
 
     async def sync_one(self, name: str) -> None:
@@ -403,7 +482,10 @@ class RedisListRegistry:
         async with lock:
             raw = await self._client.get(_key(name, "current"))
             if raw is None:
+                self._gone_from_redis(name)
                 return
+            if self._gone.pop(name, None) is not None:
+                _log.info("list_back_in_redis", list=name)
             version = int(raw)
             loaded = self._snapshots.get(name)
             manifest = _bytes(await self._client.get(_manifest_key(name, version)))
@@ -438,6 +520,24 @@ class RedisListRegistry:
             _log.info("list_version_loaded", list=name, version=version,
                       count=snapshot.meta.count)
             await self._remember(name, snapshot.meta, signature[1])
+
+    def _gone_from_redis(self, name: str) -> None:
+        """A list served here that Redis no longer holds (restarted without its data,
+        FLUSHALL, a failover to an empty replica, ``dnc drop``): this node keeps serving
+        its copy (the freshness rules block once it is too old), but a node started now
+        serves none, and BLOCKs every call in the list's scope. It was silent: said once
+        (``list_gone_from_redis``), with the fix, until the list is back."""
+        snapshot = self._snapshots.get(name)
+        if snapshot is None or name in self._gone:
+            return
+        self._gone[name] = snapshot.meta.version
+        _log.warning("list_gone_from_redis", list=name, serving=snapshot.meta.version,
+                     why="Redis holds no current version of it (restarted empty, flushed, "
+                         "failed over to an empty replica, or dropped)",
+                     effect="this node serves its copy; a node started now serves none "
+                            "and BLOCKs every call in its scope",
+                     fix=f"import the newest copy of {name} again (or `dnc drop` it "
+                         "everywhere if that was meant)")
 
     async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
         """Whether ``published`` is older than the version this node serves (or, restarted,

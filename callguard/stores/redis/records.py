@@ -43,7 +43,7 @@ import inspect
 import secrets
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +73,7 @@ from callguard.stores.redis.high_water import (
     store_id,
 )
 from callguard.stores.redis.remembered import read_marker, rely_on, remember_marker
+from callguard.stores.stored_times import stored_date, stored_instant
 from callguard.stores.writes import (
     AddCompanyDnc,
     AddConsent,
@@ -312,13 +313,14 @@ def _text(value: Any) -> str | None:
 
 def _consent(raw: bytes) -> StoredConsent:
     data = orjson.loads(raw)
+    what = f"the Redis record store's {data.get('kind')} consent of the number"
     window = data.get("window")
     expires, revoked = _text(data.get("expires_at")), _text(data.get("revoked_at"))
     record = ConsentRecord(
         kind=ConsentKind(data["kind"]),
-        granted_at=datetime.fromisoformat(data["granted_at"]),
-        expires_at=datetime.fromisoformat(expires) if expires else None,
-        revoked_at=datetime.fromisoformat(revoked) if revoked else None,
+        granted_at=stored_instant(str(data["granted_at"]), what, "granted_at"),
+        expires_at=stored_instant(expires, what, "expires_at") if expires else None,
+        revoked_at=stored_instant(revoked, what, "revoked_at") if revoked else None,
         window=(time.fromisoformat(window[0]), time.fromisoformat(window[1]))
         if isinstance(window, list) and len(window) == 2 else None,
     )
@@ -332,16 +334,21 @@ def _ebr(raw: bytes | None) -> EbrRecord | None:
     data = orjson.loads(raw)
     transaction, inquiry, ended = (_text(data.get(k)) for k in
                                    ("last_transaction", "last_inquiry", "ended_at"))
-    return EbrRecord(date.fromisoformat(transaction) if transaction else None,
-                     date.fromisoformat(inquiry) if inquiry else None,
-                     datetime.fromisoformat(ended) if ended else None)
+    what = "the Redis record store's business relationship record of the number"
+    return EbrRecord(stored_date(transaction, what, "last_transaction")
+                     if transaction else None,
+                     stored_date(inquiry, what, "last_inquiry") if inquiry else None,
+                     stored_instant(ended, what, "ended_at") if ended else None)
 
 
 def _dnc(raw: bytes | None) -> CompanyDncRecord | None:
     if raw is None:
         return None
     data = orjson.loads(raw)
-    return CompanyDncRecord(datetime.fromisoformat(data["added_at"]), str(data["source"]))
+    return CompanyDncRecord(
+        stored_instant(str(data["added_at"]),
+                       "the Redis record store's company do-not-call record of the number",
+                       "added_at"), str(data["source"]))
 
 
 EVICTS = "may evict records"  # in the reason: reads are refused too (an evicted one is "none")
@@ -759,7 +766,7 @@ class RedisRecords:
         try:
             result = await command
         except RedisError as exc:
-            raise StoreError(f"record store (Redis) {what} failed: {exc}") from None
+            raise StoreError(f"record store (Redis) what failed: {exc}") from None
         guard()
         return result
 

@@ -1,0 +1,49 @@
+"""What an SQLite error means, said so an operator can act on it.
+
+SQLite's own words leave the cause out: a full file system comes back as "disk I/O error"
+(when the ``-shm`` file cannot grow) as often as "database or disk is full", and "database
+is locked" does not say that another process has held the write lock past the busy
+timeout, nor "database disk image is malformed" that the file was cut short. SQLite's
+words stay in the reason; this adds what they mean and what to do.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from callguard.stores.embedded.opening import OPEN_TIMEOUT_S
+
+__all__ = ["sqlite_reason"]
+
+_LOW = 256 * 1024  # bytes free under which a write failing for I/O is put down to space
+
+
+def _free(path: Path) -> int | None:
+    """Bytes an unprivileged writer may still use on ``path``'s file system, or None."""
+    try:
+        st = os.statvfs(path.parent)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
+
+
+def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
+    """``exc``'s text, and what it means for the store at ``path``."""
+    text = str(exc)
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if "locked" in text or name.startswith("SQLITE_BUSY"):
+        return (f"{text}: another process has held its write lock for more than "
+                f"{OPEN_TIMEOUT_S:g} s (a `sqlite3` shell left in a transaction, a backup "
+                "or copy tool?); end it")
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in text:
+        return (f"{text}: the file is damaged (cut short, overwritten, or copied while it "
+                "was written?); stop the node, restore the whole data dir from one backup, "
+                "and re-record the changes the compliance log journals after it")
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or "disk" in text:
+        free = _free(path)
+        if name.startswith("SQLITE_FULL") or (free is not None and free < _LOW):
+            shown = "" if free is None else f", {free // 1024:,} KiB free"
+            return f"{text}: the file system holding it is full{shown}; free space"
+    return text
