@@ -962,7 +962,7 @@ class SipFront:
             return
         with contextlib.suppress(Exception):  # unreadable: dropped, as before
             message = parse(_answerable(data))
-            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+            if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
                 addr = _stamp_via(message, addr, transport.reliable)
                 self._stateless(message, 503, addr, transport, self._retry_after)
@@ -976,7 +976,7 @@ class SipFront:
         quote the request line, a number) is not echoed."""
         with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
             message = parse(_answerable(data))
-            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+            if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
                 self._request(message, None, addr, transport, _UNREADABLE,
                               at_most=len(data))
@@ -1016,7 +1016,7 @@ class SipFront:
             message = parse(head)
         except Exception:  # noqa: BLE001 - unparseable: dropped, as any such datagram
             return
-        if (not isinstance(message, SipRequest) or message.method.upper() == "ACK"
+        if (not isinstance(message, SipRequest) or message.method == "ACK"
                 or not message.headers.get("via")):
             return
         with contextlib.suppress(Exception):  # a hostile Via must not stop the server
@@ -1061,7 +1061,9 @@ class SipFront:
                  transport: _Transport, refusal: _Refusal | None = None,
                  ident: int | None = None, *, at_most: int | None = None) -> None:
         counts = self.stats.counts
-        method = request.method.upper()
+        # §7.1: "The method names are case-sensitive" (§25.1: INVITE is %x49.4E.56.49.54.45):
+        # ``invite`` is an extension method (405), not an INVITE decided and recorded
+        method = request.method
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
             addr = _stamp_via(request, addr, transport.reliable,
                               force_rport=self.settings.force_rport)
@@ -1104,7 +1106,7 @@ class SipFront:
             cseq = request.cseq
         except ValueError:
             cseq = None
-        if cseq is None or cseq.method.upper() != method:
+        if cseq is None or cseq.method != method:  # §8.1.1.5: the request's method
             return _bad("malformed", "CSeq does not match")
         if not _cseq_number(headers.get_first("cseq") or ""):
             return _bad("malformed", "CSeq number is not 1*DIGIT below 2**31")
@@ -1262,8 +1264,10 @@ class SipFront:
         tag = to_tag or _to_tag()
         data = build_response(request, status, to_tag=tag, headers=headers)
         transport.send_bytes(data, addr)
+        # a 503 (max_in_flight, stopping) decided nothing: a retry under another branch
+        # is decided, not merged (482)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic(),
-                                  tag=tag)
+                                  tag=tag, undecided=status == 503)
 
     def _trying(self, request: SipRequest) -> bytes | None:
         """The INVITE's 100 (Trying), made only when its decision is slow (§17.2.1): no To

@@ -1,0 +1,103 @@
+"""The SIP front against what real dialers send after a refusal — hnet19.
+
+In-process fronts on the real gate (``tests/test_sip.py``'s ``front``, its gate clock a
+weekday inside calling hours), real UDP sockets:
+
+- An INVITE answered 503 (``max_in_flight``: nothing decided) and sent again after its
+  Retry-After under a new branch, with the same Call-ID, From tag and CSeq (a dialer's
+  retry, or its failover back to this node, RFC 3263 §4.3) was answered 482 Loop
+  Detected for as long as the 503's transaction lived (timer H, 32 s; T4 after its
+  ACK): §8.2.2.2 merges a request with an *ongoing* transaction so that one request is
+  not decided twice — a 503 decided nothing, so there is nothing to decide twice.
+- Methods are case-sensitive (RFC 3261 §7.1, §25.1: ``INVITEm = %x49.4E.56.49.54.45``):
+  ``invite`` is an extension method this server does not support (405), not an INVITE
+  decided and recorded; a CSeq whose method differs in case does not match (§8.1.1.5).
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.test_sip import (
+    QUIET_T1,
+    Client,
+    _Slowed,
+    compliance,
+    front,
+    invite,
+)
+
+__all__ = ["front"]
+
+
+async def _final_for(client: Client, branch: bytes, within: float = 30) -> bytes:
+    """The first final response whose Via names ``branch``."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + within
+    while loop.time() < until:
+        for reply in await client.replies(0.05):
+            if branch in reply and not reply.startswith(b"SIP/2.0 100 "):
+                return reply
+    raise AssertionError(f"no final response for {branch!r}")
+
+
+class TestRetryAfter503:
+    async def test_a_retry_under_a_new_branch_after_a_503_is_decided(self, front):
+        """Cap 1, one decision held back: the second INVITE is 503 (nothing decided), its
+        ACK sent. Sent again a second later under a new branch (same Call-ID, From tag,
+        CSeq): decided (302) and recorded once, not 482 Loop Detected; a copy of the
+        retry is 482."""
+        server = await front(max_in_flight=1, budget_ms=5000, t1_ms=QUIET_T1)
+        server.gate = _Slowed(server.gate, 0.5)
+        client = Client(server.port)
+        client.send(invite("held"))
+        busy = invite("busy")
+        client.send(busy)
+        refused = await _final_for(client, b"z9hG4bKbusy;")
+        assert refused.startswith(b"SIP/2.0 503 "), refused
+        client.send(busy.replace(b"INVITE", b"ACK"))  # §17.1.1.3: the 503's ACK
+        await _final_for(client, b"z9hG4bKheld;")
+        await asyncio.sleep(1.0)  # Retry-After: 1
+        client.send(busy.replace(b"z9hG4bKbusy", b"z9hG4bKretry"))
+        retried = await _final_for(client, b"z9hG4bKretry;")
+        assert retried.startswith(b"SIP/2.0 302 "), retried
+        assert len(compliance(server)) == 2
+        assert server.stats.counts["merged"] == 0
+        # the retry was decided: a copy of it under another branch is merged (482), never
+        # a second decision and record
+        client.send(busy.replace(b"z9hG4bKbusy", b"z9hG4bKcopy"))
+        copied = await _final_for(client, b"z9hG4bKcopy;")
+        assert copied.startswith(b"SIP/2.0 482 Loop Detected\r\n"), copied
+        assert len(compliance(server)) == 2
+
+
+class TestMethodCase:
+    async def test_a_lower_case_invite_is_405_and_not_decided(self, front):
+        server = await front(t1_ms=QUIET_T1)
+        client = Client(server.port)
+        client.send(invite("lc").replace(b"INVITE sip:", b"invite sip:").replace(
+            b"CSeq: 1 INVITE", b"CSeq: 1 invite"))
+        reply = await _final_for(client, b"z9hG4bKlc;")
+        assert reply.startswith(b"SIP/2.0 405 Method Not Allowed\r\n"), reply
+        assert b"\r\nAllow: INVITE, ACK, CANCEL, OPTIONS\r\n" in reply
+        assert compliance(server) == []
+
+    async def test_a_cseq_method_in_another_case_does_not_match(self, front):
+        server = await front(t1_ms=QUIET_T1)
+        client = Client(server.port)
+        client.send(invite("cs").replace(b"CSeq: 1 INVITE", b"CSeq: 1 Invite"))
+        reply = await _final_for(client, b"z9hG4bKcs;")
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert compliance(server) == []
+
+    async def test_a_lower_case_ack_is_not_an_ack(self, front):
+        """``ack`` ends no transaction: the 302's timer G goes on (it is not absorbed),
+        and the request is answered as the unknown method it is."""
+        server = await front(t1_ms=QUIET_T1)
+        client = Client(server.port)
+        client.send(invite("la"))
+        assert (await _final_for(client, b"z9hG4bKla;")).startswith(b"SIP/2.0 302 ")
+        client.send(invite("la").replace(b"INVITE", b"ack"))
+        await client.silence(0.2)
+        assert server.stats.counts["ack_absorbed"] == 0
+        assert server.stats.counts["method_not_allowed"] == 1
