@@ -16,6 +16,7 @@ a body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits liv
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import hmac
 import json
 import re
@@ -164,6 +165,8 @@ def _json_errors(counts: Counter[str]) -> Any:
 
 
 def _auth(token: bytes) -> Any:
+    digest = hashlib.sha256(token).digest()
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in _OPEN:
@@ -173,7 +176,10 @@ def _auth(token: bytes) -> Any:
             # holding a byte that is not UTF-8 (\xff) made .encode() raise — a 500 and an
             # ERROR with a traceback per request, from a peer without the token
             sent = value.encode("utf-8", "surrogateescape")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(sent, token):
+            # compared as digests, always of one length: compare_digest answers at once
+            # when the lengths differ, and the answer's time told the token's length
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    hashlib.sha256(sent).digest(), digest):
                 return web.json_response({"error": "authentication required (Authorization: "
                                           "Bearer <token>)"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
@@ -254,7 +260,8 @@ class _UndecodableError(Exception):
 
 
 # What coding.inflate decodes (br and zstd: a 415, as any coding not named here).
-_CODINGS = frozenset({"gzip", "deflate", "identity"})
+_CODINGS = frozenset({"gzip", "deflate"})
+_ALIASES = {"x-gzip": "gzip"}  # RFC 9110 8.4.1.3
 
 
 async def _inflated(request: web.Request, raw: bytes, coding: str,
@@ -293,9 +300,14 @@ def _content_coding(request: web.Request) -> str:
     given = request.headers.getall("Content-Encoding", [])
     if not given:
         return ""
-    coding = given[0].strip().lower()
-    if len(given) == 1 and coding in _CODINGS:
-        return "" if coding == "identity" else coding
+    # one line, a list of codings in the order applied: ``x-gzip`` is gzip (RFC 9110
+    # 8.4.1.3: "SHOULD consider x-gzip to be equivalent to gzip") and ``identity`` is no
+    # coding (the registry's "no encoding" synonym) — both were a 415, a dialer's gzip
+    # body refused and its call not placed
+    codings = [_ALIASES.get(c, c) for c in (c.strip().lower() for c in given[0].split(","))
+               if c != "identity"]
+    if len(given) == 1 and len(codings) <= 1 and set(codings) <= _CODINGS:
+        return codings[0] if codings else ""
     shown = ", ".join(given)
     raise _MediaTypeError(f"Content-Encoding {_shown(shown, 60)} is not supported; send the body "
                           "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
