@@ -9,6 +9,9 @@ weekday inside calling hours), real UDP sockets:
   Detected for as long as the 503's transaction lived (timer H, 32 s; T4 after its
   ACK): §8.2.2.2 merges a request with an *ongoing* transaction so that one request is
   not decided twice — a 503 decided nothing, so there is nothing to decide twice.
+- ``max_in_flight`` was the node's alone: one dialer's INVITEs against a slow store (a
+  flood, a retry storm) took every place, and every other dialer got 503s.
+  ``[sip] max_in_flight_per_source`` (512) keeps places for the others.
 - Methods are case-sensitive (RFC 3261 §7.1, §25.1: ``INVITEm = %x49.4E.56.49.54.45``):
   ``invite`` is an extension method this server does not support (405), not an INVITE
   decided and recorded; a CSeq whose method differs in case does not match (§8.1.1.5).
@@ -17,7 +20,12 @@ weekday inside calling hours), real UDP sockets:
 from __future__ import annotations
 
 import asyncio
+import socket
 
+import pytest
+
+from callguard.errors import ConfigError
+from callguard.fronts.sip.server import SipSettings
 from tests.test_sip import (
     QUIET_T1,
     Client,
@@ -101,3 +109,44 @@ class TestMethodCase:
         await client.silence(0.2)
         assert server.stats.counts["ack_absorbed"] == 0
         assert server.stats.counts["method_not_allowed"] == 1
+
+
+class TestInFlightPerSource:
+    async def test_one_source_cannot_take_every_place(self, front):
+        """Cap 4 for the node, 2 per source, decisions held back (a slow store): the
+        third INVITE of 127.0.0.1 is 503 (nothing decided), while 127.0.0.2's INVITE,
+        arriving after it, is still decided. Before, the first source's flood took every
+        place the node had and every other dialer got the 503."""
+        server = await front(max_in_flight=4, max_in_flight_per_source=2, budget_ms=5000,
+                             t1_ms=QUIET_T1, allowed_sources=("127.0.0.0/8",))
+        server.gate = _Slowed(server.gate, 0.5)
+        flooder = Client(server.port)
+        other = Client(server.port)
+        other.sock.close()
+        other.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        other.sock.bind(("127.0.0.2", 0))
+        other.sock.setblocking(False)
+        for branch in ("f1", "f2", "f3", "f4"):
+            flooder.send(invite(branch))
+        refused = await _final_for(flooder, b"z9hG4bKf3;")
+        assert refused.startswith(b"SIP/2.0 503 "), refused
+        assert b"max_in_flight_per_source" in refused
+        other.send(invite("o1"))
+        decided = await _final_for(other, b"z9hG4bKo1;")
+        assert decided.startswith(b"SIP/2.0 302 "), decided
+        assert server.stats.counts["refused_source_busy"] == 2
+        assert server.stats.counts["refused_busy"] == 0
+        loop = asyncio.get_running_loop()
+        until = loop.time() + 30
+        while len(compliance(server)) < 3 and loop.time() < until:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.1)
+        assert len(compliance(server)) == 3  # f1, f2, o1: the 503s decided nothing
+        assert server._deciding_by == {}  # every place given back
+        await flooder.replies(0.05)
+        flooder.send(invite("f5"))  # room again for the first source
+        assert (await _final_for(flooder, b"z9hG4bKf5;")).startswith(b"SIP/2.0 302 ")
+
+    def test_max_in_flight_per_source_below_one_is_refused(self):
+        with pytest.raises(ConfigError, match="max_in_flight_per_source"):
+            SipSettings(max_in_flight_per_source=0)
