@@ -17,6 +17,7 @@ import gzip
 import hmac
 import json
 import socket
+import threading
 import tomllib
 from collections.abc import Iterator
 
@@ -117,3 +118,29 @@ def test_every_route_the_port_serves_is_described(node: ServeNode) -> None:
 def test_the_container_config_names_max_at_skew() -> None:
     config = tomllib.loads((ROOT / "docker" / "callguard.toml").read_text())
     assert "max_at_skew" in config["http"]
+
+
+async def test_a_long_body_is_parsed_off_the_loop(monkeypatch) -> None:
+    """64 KiB of ``[{},{},...]`` held the node's one loop about 7 ms per request (a larger
+    ``max_body_bytes`` in proportion); a short body is still parsed on the loop, where a
+    thread would cost more than the parse."""
+    threads: list[str] = []
+    real = http_app.json.loads
+
+    def watched(*args, **kwargs):  # type: ignore[no-untyped-def]
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(http_app.json, "loads", watched)
+    long_body = b'{"number": [' + b",".join([b"{}"] * 20_000) + b"]}"
+    short_body = json.dumps(CHECK).encode()
+    assert len(long_body) > http_app._PARSE_ON_LOOP_BYTES
+    main = threading.current_thread().name
+    assert await http_app._parsed(short_body) == CHECK
+    assert threads == [main]
+    with pytest.raises(http_app._RepeatedKeyError):
+        await http_app._parsed(b'{"a": 1, "a": 2' + b" " * 20_000 + b"}")
+    parsed = await http_app._parsed(long_body)
+    assert parsed == {"number": [{}] * 20_000}
+    assert len(threads) == 3, threads
+    assert main not in threads[1:], threads
