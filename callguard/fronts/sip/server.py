@@ -509,8 +509,15 @@ class _Tcp(TcpSipTransport):
         ``tcp_past_limit`` (a message past the limit: the decisions under way are
         answered, briefly waited for), or None (a reset, a bug: closed without waiting)."""
         counts = self.front.stats.counts if self.front is not None else Counter[str]()
+        handled = 0
         try:
             while True:
+                handled += 1
+                if handled % _READ_BATCH == 0:
+                    # the loop's other work runs between batches, as over UDP: a reader
+                    # holding whole messages returns them without waiting, and one peer
+                    # pipelining OPTIONS held the loop 150 ms (every decision waiting)
+                    await asyncio.sleep(0)
                 framed = await framer.next()
                 if framed is None:  # the end of input: the answers still go out
                     if framer.cut:
