@@ -123,7 +123,8 @@ def test_the_container_config_names_max_at_skew() -> None:
 async def test_a_long_body_is_parsed_off_the_loop(monkeypatch) -> None:
     """64 KiB of ``[{},{},...]`` held the node's one loop about 7 ms per request (a larger
     ``max_body_bytes`` in proportion); a short body is still parsed on the loop, where a
-    thread would cost more than the parse."""
+    thread would cost more than the parse. The thread is the parser's own: in the default
+    executor a flood of long bodies would queue ahead of the embedded stores' writes."""
     threads: list[str] = []
     real = http_app.json.loads
 
@@ -143,4 +144,5 @@ async def test_a_long_body_is_parsed_off_the_loop(monkeypatch) -> None:
     parsed = await http_app._parsed(long_body)
     assert parsed == {"number": [{}] * 20_000}
     assert len(threads) == 3, threads
-    assert main not in threads[1:], threads
+    # the parser's own thread, not the default executor's the embedded stores write with
+    assert all(name.startswith("callguard-json") for name in threads[1:]), threads

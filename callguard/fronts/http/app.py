@@ -25,6 +25,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -233,13 +234,22 @@ async def _body(request: web.Request, required: tuple[str, ...],
 _PARSE_ON_LOOP_BYTES = 16 * 1024
 
 
+_parser: ThreadPoolExecutor | None = None
+
+
 async def _parsed(raw: bytes) -> Any:
     """``raw`` read as JSON (each key once, ``_once_each``): on the loop when short (a
     thread costs more than the parse), in a thread otherwise — the hook runs Python for
-    every object, so the loop gets the interpreter back between them."""
+    every object, so the loop gets the interpreter back between them. The thread is the
+    parser's own, one: in the loop's default executor a flood of long bodies queued ahead
+    of the embedded stores' record writes and counts (``asyncio.to_thread``), and every
+    front's decisions ran past their budget."""
+    global _parser  # noqa: PLW0603 - one for the process, made when first needed
     if len(raw) <= _PARSE_ON_LOOP_BYTES:
         return _json(raw)
-    return await asyncio.to_thread(_json, raw)
+    if _parser is None:
+        _parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callguard-json")
+    return await asyncio.get_running_loop().run_in_executor(_parser, _json, raw)
 
 
 def _json(raw: bytes) -> Any:
