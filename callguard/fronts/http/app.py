@@ -15,7 +15,9 @@ a body slower than ``body_timeout_ms`` a 4xx, never a 500. Connection limits liv
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import hmac
 import json
 import re
@@ -23,6 +25,7 @@ import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -163,6 +166,8 @@ def _json_errors(counts: Counter[str]) -> Any:
 
 
 def _auth(token: bytes) -> Any:
+    digest = hashlib.sha256(token).digest()
+
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in _OPEN:
@@ -172,7 +177,10 @@ def _auth(token: bytes) -> Any:
             # holding a byte that is not UTF-8 (\xff) made .encode() raise — a 500 and an
             # ERROR with a traceback per request, from a peer without the token
             sent = value.encode("utf-8", "surrogateescape")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(sent, token):
+            # compared as digests, always of one length: compare_digest answers at once
+            # when the lengths differ, and the answer's time told the token's length
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                    hashlib.sha256(sent).digest(), digest):
                 return web.json_response({"error": "authentication required (Authorization: "
                                           "Bearer <token>)"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
@@ -198,7 +206,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     if coding:
         raw = await _inflated(request, raw, coding, limits)
     try:
-        data = json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
+        data = await _parsed(raw)
     except _RepeatedKeyError as exc:
         raise UsageError(f"field {_shown(str(exc), 40)} is given more than once") from None
     except ValueError:  # not JSON, not UTF-8, an integer past Python's 4,300 digits
@@ -216,6 +224,35 @@ async def _body(request: web.Request, required: tuple[str, ...],
     for key, value in data.items():
         _text_field(key, value)
     return data
+
+
+# A body this long is parsed off the loop. A /v1/check or /v1/opt-out body is a few hundred
+# bytes (six fields of at most 200 characters); 64 KiB of ``[{},{},...]`` (the default
+# max_body_bytes) held the node's one loop 7 ms, every front's answers and budgets waiting,
+# and a larger max_body_bytes held it in proportion (1 MiB: about 110 ms).
+_PARSE_ON_LOOP_BYTES = 16 * 1024
+
+
+_parser: ThreadPoolExecutor | None = None
+
+
+async def _parsed(raw: bytes) -> Any:
+    """``raw`` read as JSON (each key once, ``_once_each``): on the loop when short (a
+    thread costs more than the parse), in a thread otherwise — the hook runs Python for
+    every object, so the loop gets the interpreter back between them. The thread is the
+    parser's own, one: in the loop's default executor a flood of long bodies queued ahead
+    of the embedded stores' record writes and counts (``asyncio.to_thread``), and every
+    front's decisions ran past their budget."""
+    global _parser  # noqa: PLW0603 - one for the process, made when first needed
+    if len(raw) <= _PARSE_ON_LOOP_BYTES:
+        return _json(raw)
+    if _parser is None:
+        _parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="callguard-json")
+    return await asyncio.get_running_loop().run_in_executor(_parser, _json, raw)
+
+
+def _json(raw: bytes) -> Any:
+    return json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
 
 
 def _media_type(request: web.Request) -> None:
@@ -253,7 +290,8 @@ class _UndecodableError(Exception):
 
 
 # What coding.inflate decodes (br and zstd: a 415, as any coding not named here).
-_CODINGS = frozenset({"gzip", "deflate", "identity"})
+_CODINGS = frozenset({"gzip", "deflate"})
+_ALIASES = {"x-gzip": "gzip"}  # RFC 9110 8.4.1.3
 
 
 async def _inflated(request: web.Request, raw: bytes, coding: str,
@@ -292,9 +330,14 @@ def _content_coding(request: web.Request) -> str:
     given = request.headers.getall("Content-Encoding", [])
     if not given:
         return ""
-    coding = given[0].strip().lower()
-    if len(given) == 1 and coding in _CODINGS:
-        return "" if coding == "identity" else coding
+    # one line, a list of codings in the order applied: ``x-gzip`` is gzip (RFC 9110
+    # 8.4.1.3: "SHOULD consider x-gzip to be equivalent to gzip") and ``identity`` is no
+    # coding (the registry's "no encoding" synonym) — both were a 415, a dialer's gzip
+    # body refused and its call not placed
+    codings = [_ALIASES.get(c, c) for c in (c.strip().lower() for c in given[0].split(","))
+               if c != "identity"]
+    if len(given) == 1 and len(codings) <= 1 and set(codings) <= _CODINGS:
+        return codings[0] if codings else ""
     shown = ", ".join(given)
     raise _MediaTypeError(f"Content-Encoding {_shown(shown, 60)} is not supported; send the body "
                           "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))

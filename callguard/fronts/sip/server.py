@@ -110,6 +110,9 @@ class SipSettings:
     # INVITEs being decided at once; past it a new one is answered 503 (nothing decided):
     # each holds a task and, with Redis stores, up to two Redis connections (fdlimit.py)
     max_in_flight: int = 1024
+    # and from one source (an address; an IPv6 one's /64): one dialer's flood or retry
+    # storm against a slow store took every place, and the other dialers got 503s
+    max_in_flight_per_source: int = 512
     max_tcp_connections: int = 1024
     max_tcp_connections_per_source: int = 128  # an IPv6 source's /64 is one source
     tcp_idle_timeout_ms: int = 30_000  # a TCP connection silent this long is closed
@@ -128,6 +131,8 @@ class SipSettings:
             raise ConfigError("[sip] max_tcp_connections_per_source must be 1 or more")
         if self.max_in_flight < 1:
             raise ConfigError("[sip] max_in_flight must be 1 or more")
+        if self.max_in_flight_per_source < 1:
+            raise ConfigError("[sip] max_in_flight_per_source must be 1 or more")
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The TLS listener's context (None without ``tls``); ConfigError naming the key
@@ -504,8 +509,15 @@ class _Tcp(TcpSipTransport):
         ``tcp_past_limit`` (a message past the limit: the decisions under way are
         answered, briefly waited for), or None (a reset, a bug: closed without waiting)."""
         counts = self.front.stats.counts if self.front is not None else Counter[str]()
+        handled = 0
         try:
             while True:
+                handled += 1
+                if handled % _READ_BATCH == 0:
+                    # the loop's other work runs between batches, as over UDP: a reader
+                    # holding whole messages returns them without waiting, and one peer
+                    # pipelining OPTIONS held the loop 150 ms (every decision waiting)
+                    await asyncio.sleep(0)
                 framed = await framer.next()
                 if framed is None:  # the end of input: the answers still go out
                     if framer.cut:
@@ -800,7 +812,9 @@ class SipFront:
         self._tasks: set[asyncio.Task[None]] = set()
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
+        self._deciding_by: Counter[str] = Counter()  # source (``_source_of``) -> how many
         self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
+        self._source_busy_logged = -_CAP_LOG_S  # and max_in_flight_per_source
         self._draining = False  # stopping: no new INVITE is decided (``drain``)
         self._ticker: asyncio.Task[None] | None = None
         self.port = 0
@@ -962,7 +976,7 @@ class SipFront:
             return
         with contextlib.suppress(Exception):  # unreadable: dropped, as before
             message = parse(_answerable(data))
-            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+            if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
                 addr = _stamp_via(message, addr, transport.reliable)
                 self._stateless(message, 503, addr, transport, self._retry_after)
@@ -976,7 +990,7 @@ class SipFront:
         quote the request line, a number) is not echoed."""
         with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
             message = parse(_answerable(data))
-            if (isinstance(message, SipRequest) and message.method.upper() != "ACK"
+            if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
                 self._request(message, None, addr, transport, _UNREADABLE,
                               at_most=len(data))
@@ -1016,7 +1030,7 @@ class SipFront:
             message = parse(head)
         except Exception:  # noqa: BLE001 - unparseable: dropped, as any such datagram
             return
-        if (not isinstance(message, SipRequest) or message.method.upper() == "ACK"
+        if (not isinstance(message, SipRequest) or message.method == "ACK"
                 or not message.headers.get("via")):
             return
         with contextlib.suppress(Exception):  # a hostile Via must not stop the server
@@ -1061,7 +1075,9 @@ class SipFront:
                  transport: _Transport, refusal: _Refusal | None = None,
                  ident: int | None = None, *, at_most: int | None = None) -> None:
         counts = self.stats.counts
-        method = request.method.upper()
+        # §7.1: "The method names are case-sensitive" (§25.1: INVITE is %x49.4E.56.49.54.45):
+        # ``invite`` is an extension method (405), not an INVITE decided and recorded
+        method = request.method
         if request.headers.get("via"):  # every answer, the 400s too, goes where §18.2.2 says
             addr = _stamp_via(request, addr, transport.reliable,
                               force_rport=self.settings.force_rport)
@@ -1104,7 +1120,7 @@ class SipFront:
             cseq = request.cseq
         except ValueError:
             cseq = None
-        if cseq is None or cseq.method.upper() != method:
+        if cseq is None or cseq.method != method:  # §8.1.1.5: the request's method
             return _bad("malformed", "CSeq does not match")
         if not _cseq_number(headers.get_first("cseq") or ""):
             return _bad("malformed", "CSeq number is not 1*DIGIT below 2**31")
@@ -1125,10 +1141,16 @@ class SipFront:
             if len(self._deciding) >= self.settings.max_in_flight:
                 self._busy(request, key, addr, transport)
                 return
+            source = _source_of(addr[0])
+            if self._deciding_by[source] >= self.settings.max_in_flight_per_source:
+                self._busy(request, key, addr, transport, source=source)
+                return
+            self._deciding_by[source] += 1
             self._deciding[key] = (Withdrawal(), _to_tag())
             self.transactions.proceeding(key, functools.partial(self._trying, request),
                                          (addr, transport), now=time.monotonic())
             task = asyncio.create_task(self._invite(request, key, addr, transport))
+            task.add_done_callback(functools.partial(self._done_deciding, source))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             if isinstance(transport, _Tcp):
@@ -1141,15 +1163,38 @@ class SipFront:
         status, headers = answer or self._other(request, method)
         self._final(request, key, status, addr, transport, headers)
 
+    def _done_deciding(self, source: str, _task: asyncio.Task[None]) -> None:
+        """An INVITE of ``source`` is answered: its place is free."""
+        left = self._deciding_by[source] - 1
+        if left > 0:
+            self._deciding_by[source] = left
+        else:
+            self._deciding_by.pop(source, None)
+
     def _busy(self, request: SipRequest, key: Hashable, addr: tuple[str, int],
-              transport: _Transport) -> None:
+              transport: _Transport, *, source: str | None = None) -> None:
         """An INVITE past ``max_in_flight``: 503 with Retry-After, nothing decided or
         recorded — the dialer places no call (fail closed) and may try again; the calls
         being decided, and FastAGI's, keep their tasks, memory and descriptors. Answered
         in its transaction, so a retransmission gets the 503 again, not a decision. Without
         the cap a flood of INVITEs against a stalled store held one task and up to two
         Redis connections each, up to ``max_transactions`` (65,536): past the descriptors
-        ``fdlimit`` had left for the node's files and FastAGI's calls."""
+        ``fdlimit`` had left for the node's files and FastAGI's calls.
+
+        ``source``: the INVITE is past ``max_in_flight_per_source`` (``refused_source_busy``):
+        one dialer's INVITEs held every place, and every other dialer got this 503."""
+        if source is not None:
+            self.stats.counts["refused_source_busy"] += 1
+            self._final(request, key, 503, addr, transport, _SOURCE_BUSY_HEADERS)
+            now = time.monotonic()
+            if now - self._source_busy_logged >= _CAP_LOG_S:
+                self._source_busy_logged = now
+                _log.warning("sip_in_flight_source_capped", source=source,
+                             cap=self.settings.max_in_flight_per_source,
+                             fix="the store is slow or this source floods; raise [sip] "
+                                 "max_in_flight_per_source if it is many dialers behind "
+                                 "one address")
+            return
         self.stats.counts["refused_busy"] += 1
         self._final(request, key, 503, addr, transport, _BUSY_HEADERS)
         now = time.monotonic()
@@ -1262,8 +1307,10 @@ class SipFront:
         tag = to_tag or _to_tag()
         data = build_response(request, status, to_tag=tag, headers=headers)
         transport.send_bytes(data, addr)
+        # a 503 (max_in_flight, stopping) decided nothing: a retry under another branch
+        # is decided, not merged (482)
         self.transactions.respond(key, data, (addr, transport), now=time.monotonic(),
-                                  tag=tag)
+                                  tag=tag, undecided=status == 503)
 
     def _trying(self, request: SipRequest) -> bytes | None:
         """The INVITE's 100 (Trying), made only when its decision is slow (§17.2.1): no To
@@ -1384,6 +1431,10 @@ _BAD_VERSION = _Refusal("bad_version", 505)
 _BUSY_HEADERS = (("Retry-After", "1"),
                  ("Warning", '399 callguard "too many calls being decided ([sip] '
                              'max_in_flight); nothing decided"'))
+_SOURCE_BUSY_HEADERS = (("Retry-After", "1"),
+                        ("Warning", '399 callguard "too many calls from this source being '
+                                    'decided ([sip] max_in_flight_per_source); nothing '
+                                    'decided"'))
 _STOPPING_HEADERS = (("Retry-After", "1"),
                      ("Warning", '399 callguard "this node is stopping; nothing '
                                  'decided"'))

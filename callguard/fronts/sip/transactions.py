@@ -257,15 +257,26 @@ class ServerTransactions:
         self._schedule(key, tx, expires=tx.expires)
 
     def respond(self, key: Hashable, response: bytes, dest: object, *, now: float,
-                tag: str | None = None) -> None:
+                tag: str | None = None, undecided: bool = False) -> None:
         """The final response (To tag ``tag``) was sent once; keep it, start the timers
-        (ValueError for a 2xx to an INVITE: not this layer's to retransmit, see above)."""
+        (ValueError for a 2xx to an INVITE: not this layer's to retransmit, see above).
+
+        ``undecided``: the answer decided nothing (a 503 past ``max_in_flight``): the
+        request may come again under another branch — its dialer's retry after
+        Retry-After (§21.5.4), or its failover back to this node (RFC 3263 §4.3) — with
+        the same Call-ID, From tag and CSeq, and is decided then. Its merge id is released
+        (§8.2.2.2 merges a copy so one request is not decided twice; this one was decided
+        no time): it was answered 482 for as long as the 503's transaction lived (timer H,
+        32 s)."""
         tx = self._table.get(key)
         if tx is None or tx.response is not None:
             return
         if tx.invite and response.startswith(b"SIP/2.0 2"):
             raise ValueError("a 2xx to an INVITE is retransmitted by the UAS core "
                              "(RFC 3261 §13.3.1.4), not the server transaction")
+        if undecided:
+            self._unmerge(key, tx.merge)
+            tx.merge = None
         tx.response, tx.dest, tx.tag = response, dest, tag
         tx.trying = tx.trying_at = tx.provisional = None
         t1 = self.settings.t1

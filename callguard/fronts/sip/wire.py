@@ -114,7 +114,7 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
     end = data.find(b"\r\n\r\n")
     if space <= 0 or end < 0:
         return None
-    method = data[:space].decode("ascii", "replace").upper()
+    method = data[:space].decode("ascii", "replace")  # case-sensitive (RFC 3261 §7.1)
     if method.startswith("SIP/"):
         return None
     match = _TOP_VIA.search(data, 0, end + 2)
