@@ -24,16 +24,20 @@ this file holds:
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
 from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi import server as server_module
 from tests.asterisk_replica import exec_mset_variables
-from tests.fake_asterisk import REPLY_OK, asterisk_answer, header_block
+from tests.fake_asterisk import REPLY_OK, agi_session, asterisk_answer, header_block
+from tests.serve_node import AT_DATE, ServeNode, write_lists
 from tests.test_fastagi import UT, node
 
 __all__ = ["node"]  # the fixture, from test_fastagi
 
+HB45_HOURS = "us-ut-hb45-2000:13-26a-106(1)(f)"
 LISTED = "8015550199"  # on the fixture's national and ut-state lists: BLOCK
 FREE = "8015550123"  # on no list: ALLOW at the fixture's clock
 
@@ -62,6 +66,48 @@ async def _answers(port: int, block: bytes) -> list[dict[str, str]]:
     finally:
         writer.close()
     return answers
+
+
+def test_a_house_policy_rule_id_reaches_the_dialplan_readable(tmp_path):
+    """A real ``callguard serve`` with the shipped configuration, its gate clock at 08:30
+    in Denver on a Wednesday: the demo campaign's house policy (H.B. 45's 9 a.m.) blocks.
+    The reason the dialplan logs names the rule as CALLGUARD_RULE does; a number in the
+    reason is still redacted (the record's own redaction is the reference)."""
+    serve = ServeNode(tmp_path / "node", clock_at=f"{AT_DATE.isoformat()}T08:30:00-07:00")
+    write_lists(serve.data, [])
+    serve.start()
+    try:
+        result = asyncio.run(agi_session(serve.agi_port, c.ROUTE_CHECK,
+                                         [FREE, UT, "", "1.1", ""]))
+    finally:
+        serve.stop()
+    variables = result.variables
+    assert variables[c.VAR_RULE] == HB45_HOURS, variables
+    reason = variables[c.VAR_REASON]
+    assert reason.startswith(f"Blocked by {HB45_HOURS}: it is 08:30"), reason
+    assert "[number" not in reason, reason
+    records = [json.loads(line) for line in
+               (serve.data / "compliance.jsonl").read_text().splitlines()]
+    assert records[-1]["reason"] == reason
+
+
+async def test_a_reason_is_redacted_once_per_text(node, monkeypatch):
+    """The hot path: the same reason (every ALLOW of a campaign says the same sentence)
+    is redacted once, then remembered."""
+    calls = []
+    real = server_module.redact_digits
+
+    def counting(text: str) -> str:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(server_module, "redact_digits", counting)
+    for _ in range(3):
+        result = await agi_session(node.port, c.ROUTE_CHECK, [FREE, UT, "", "1.1", ""])
+        assert result.variables[c.VAR_VERDICT] == "ALLOW", result.variables
+    allowed = result.variables[c.VAR_REASON]
+    assert allowed.startswith("Allowed: "), allowed
+    assert calls.count(allowed) <= 1, calls
 
 
 @pytest.mark.parametrize("route", [c.ROUTE_CHECK, c.ROUTE_OPTOUT])
