@@ -11,6 +11,7 @@ missing ``CALLGUARD_VERDICT`` as BLOCK — never ALLOW.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import uuid
 from collections import Counter
@@ -35,7 +36,8 @@ from callguard.fronts.fastagi.wire import (
     read_headers,
 )
 from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
-from callguard.numbers.redact import redact_digits
+from callguard.memo import remember
+from callguard.numbers.redact import has_digit_run, redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
@@ -46,6 +48,7 @@ UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 BUSY_RULE = "callguard:busy"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
 HUNG_UP_RULE = "callguard:hung-up"
+_REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -88,6 +91,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._server: asyncio.Server | None = None
         # ALLOWs being answered, by decision id: what a withdrawal gives back (_withdraw).
         self._answering: dict[str, Decision] = {}
+        self._reasons: dict[str, str] = {}  # verdict reason -> as answered (``_reason``)
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -455,10 +459,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         variables = {
             c.VAR_VERDICT: decision.verdict.verdict,
             c.VAR_RULE: deciding.rule_id if deciding else "",
-            # The shipped dialplan logs it (NOTICE): a reason quoting what it was asked
-            # with ("campaign '8015550123' is not configured": NUMBER and CAMPAIGN
-            # swapped) must not put the number in Asterisk's log; the record is redacted too.
-            c.VAR_REASON: redact_digits(decision.verdict.reason),
+            c.VAR_REASON: self._reason(decision.verdict),
             c.VAR_DECISION_ID: decision.decision_id,
             c.VAR_CAUSE: "" if decision.allowed else str(self.settings.block_cause),
         }
@@ -470,6 +471,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
             if follow:
                 variables[f"__{c.VAR_FOLLOW}"] = follow
         return variables
+
+    def _reason(self, verdict: Verdict) -> str:
+        """The verdict's reason as answered: the shipped dialplan logs it (NOTICE), so a
+        reason quoting what it was asked with ("campaign '8015550123' is not configured":
+        NUMBER and CAMPAIGN swapped) must not put the number in Asterisk's log. Remembered
+        per reason, as the record's is: redacting costs 50-160 µs, and every ALLOW of a
+        campaign says the same sentence."""
+        done = self._reasons.get(verdict.reason)
+        if done is None:
+            done = remember(self._reasons, verdict.reason, _redacted_reason(verdict),
+                            _REASON_MEMO)
+        return done
 
     async def _optout(self, headers: dict[str, str], refused: str | None) -> dict[str, Any]:
         request = self._request(headers)
@@ -513,6 +526,23 @@ class FastAgiServer(Application):  # type: ignore[misc]
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }
+
+
+def _redacted_reason(verdict: Verdict) -> str:
+    """``redact_digits`` of the reason, the deciding rule's id and citation spared, as
+    CALLGUARD_RULE and the record show them: "us-ut-hb45-2000:13-26a-106(1)(f)" reads as
+    a number to the redaction ("45-2000:13-26"), so every call H.B. 45's hours blocked was
+    logged "Blocked by us-ut-hb[number …1326]a-…". They are the pack's own text, never
+    the peer's; what lies between them is redacted piece by piece."""
+    deciding = verdict.deciding
+    spared = sorted({text for text in (deciding.rule_id, deciding.citation)
+                     if text and text in verdict.reason and has_digit_run(text)},
+                    key=len, reverse=True) if deciding is not None else []
+    if not spared:
+        return redact_digits(verdict.reason)
+    pieces = re.split(f"({'|'.join(map(re.escape, spared))})", verdict.reason)
+    return "".join(piece if index % 2 else redact_digits(piece)
+                   for index, piece in enumerate(pieces))
 
 
 _EXPECTED_ARGS = {route: frozenset(f"agi_arg_{i}" for i in range(1, count + 1))

@@ -178,6 +178,7 @@ def _refuse_channel_line(headers: dict[str, str], repeated: list[str], after: st
     argument line): ``_refuse_ambiguous`` answers it."""
     if not after or repeated:
         return
+    after = redact_digits(after)  # a value can forge any agi_<digits> name before it
     raise AmbiguousHeaders(
         f"a line of the AGI header block after {after}, before the arguments, is no header "
         f"(a line break inside the channel's {after.removeprefix('agi_')} value?): the block "
@@ -188,7 +189,7 @@ def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str,
                       cut: bool, args: int) -> None:
     """Raise AmbiguousHeaders for the first fault found in a block (answered BLOCK)."""
     if repeated:
-        names = ", ".join(sorted(set(repeated)))
+        names = redact_digits(", ".join(sorted(set(repeated))))  # "agi_8015550123": forged
         raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
                                "inside a dialplan value?)", headers)
     if broken:
