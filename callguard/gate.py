@@ -465,7 +465,7 @@ class Gate:
         except ValueError:
             known = ", ".join(m.value for m in DialingMode)
             return refusal(UNKNOWN_MODE, FAIL_CLOSED,
-                           f"dialing mode {clipped(request.mode, 60)!r} is not one of {known}")
+                           f"dialing mode {clipped(request.mode or "", 60)!r} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"
                 and mode.value in FOLLOWED_MODES):
