@@ -87,7 +87,7 @@ _REVOCATION_BEFORE_RULE = (
     "FCC 15-72, 2015 Declaratory Ruling, 30 FCC Rcd 7961 (its revocation holding upheld, "
     "ACA Int'l v. FCC, 885 F.3d 687 (D.C. Cir. 2018)): consent may be revoked by any "
     "reasonable means that clearly expresses a desire not to receive further calls, so "
-    "revoking consent to automated calls ends every such consent; codified as 47 CFR "
+    "revoking consent to automated calls ends every such consent, a right codified as 47 CFR "
     "64.1200(a)(10) from 2025-04-11")
 
 
