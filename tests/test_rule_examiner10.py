@@ -45,6 +45,9 @@ def test_a_call_before_2025_04_11_cites_the_2015_ruling_not_a_rule_not_yet_in_fo
     assert "ended by the revocation of autodialer consent 2025-02-03 15:00Z (FCC 15-72" in text
     assert "codified as 47 CFR 64.1200(a)(10) from 2025-04-11" in text
     assert "(47 CFR 64.1200(a)(10): revoking" not in text
+    # ACA Int'l upheld the ruling's revocation holding only (it set aside the autodialer
+    # reading and the reassigned-number safe harbor): the reason says which part stands.
+    assert "(its revocation holding upheld, ACA Int'l v. FCC, 885 F.3d 687" in text
 
 
 def test_a_call_from_2025_04_11_cites_64_1200_a_10():

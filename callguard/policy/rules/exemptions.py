@@ -77,14 +77,18 @@ EXEMPTION_KEYS: Mapping[str, Key] = {
 # 47 CFR 64.1200(a)(10) ("any reasonable method"; revocation ends prior express written
 # consent too) took effect on 2025-04-11 (89 FR 15756, its effective date announced later;
 # us-federal pack notes). Before, the same right rested on the FCC's 2015 Declaratory Ruling
-# (FCC 15-72, 30 FCC Rcd 7961), upheld in ACA Int'l v. FCC, 885 F.3d 687 (D.C. Cir. 2018):
-# a blocking reason for a call dated earlier cites that, not a rule not yet in force.
+# (FCC 15-72, 30 FCC Rcd 7961), whose revocation holding ACA Int'l v. FCC, 885 F.3d 687
+# (D.C. Cir. 2018) upheld (it set aside other parts of the ruling, the autodialer reading
+# and the reassigned-number safe harbor, so "upheld" alone would overstate it to a
+# compliance officer): a blocking reason for a call dated earlier cites that, not a rule
+# not yet in force.
 REVOCATION_RULE_FROM = date(2025, 4, 11)
 _REVOCATION_BEFORE_RULE = (
-    "FCC 15-72, 2015 Declaratory Ruling, 30 FCC Rcd 7961 (upheld, ACA Int'l v. FCC, 885 F.3d "
-    "687 (D.C. Cir. 2018)): consent may be revoked by any reasonable means that clearly "
-    "expresses a desire not to receive further calls, so revoking consent to automated calls "
-    "ends every such consent; codified as 47 CFR 64.1200(a)(10) from 2025-04-11")
+    "FCC 15-72, 2015 Declaratory Ruling, 30 FCC Rcd 7961 (its revocation holding upheld, "
+    "ACA Int'l v. FCC, 885 F.3d 687 (D.C. Cir. 2018)): consent may be revoked by any "
+    "reasonable means that clearly expresses a desire not to receive further calls, so "
+    "revoking consent to automated calls ends every such consent, a right codified as 47 CFR "
+    "64.1200(a)(10) from 2025-04-11")
 
 
 def add_months(day: date, months: int) -> date:
