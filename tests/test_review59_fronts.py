@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,9 +25,13 @@ from callguard.config import load_settings
 from callguard.decision import Decision
 from callguard.fronts.http.coding import CodingError, inflate
 from callguard.fronts.sip.mapping import decision_headers
-from callguard.fronts.sip.server import SipSettings
+from callguard.fronts.sip.server import SipSettings, _source_of
 from callguard.policy.core import refusal
 from tests.conftest import ROOT
+from tests.test_net19_sip import _final_for
+from tests.test_sip import QUIET_T1, Client, _Slowed, cancel, front, invite
+
+__all__ = ["front"]
 
 NUMBER = "8015550123"
 
@@ -71,3 +76,56 @@ def test_the_shipped_config_names_the_sip_in_flight_caps(tmp_path) -> None:
     assert changed != text
     (tmp_path / "callguard.toml").write_text(changed)
     assert load_settings(tmp_path / "callguard.toml").sip.max_in_flight_per_source == 7
+
+
+# --- pins: what the review checked holds, kept so that it keeps holding --------------------
+
+
+@pytest.mark.parametrize(("address", "source"), [
+    ("::ffff:10.1.2.3", "10.1.2.3"),  # an IPv4 peer through a dual-stack socket: itself,
+    ("::ffff:10.1.2.4", "10.1.2.4"),  # never all of IPv4 as one /64 (::ffff:0:0/64)
+    ("10.1.2.3", "10.1.2.3"),
+    ("2001:db8::1", "2001:db8::/64"),
+    ("2001:db8::ffff:1", "2001:db8::/64"),
+])
+def test_an_in_flight_source_is_an_ipv4_address_or_an_ipv6_64(address: str,
+                                                              source: str) -> None:
+    assert _source_of(address) == source
+
+
+class _Failing:
+    """The real gate, failing after a while (a store that raises): the INVITE gets 500."""
+
+    def __init__(self, gate: object) -> None:
+        self.gate = gate
+
+    async def check(self, request: object, *, budget_s: float | None = None) -> Decision:
+        await asyncio.sleep(0.2)
+        raise RuntimeError("the store went away")
+
+
+async def test_a_source_gets_its_places_back_on_every_answer(front) -> None:
+    """One place per source: an INVITE answered 500 (the gate raised) and one withdrawn by
+    its CANCEL (487) each give their place back; a leak would answer that dialer 503
+    for as long as the node runs."""
+    server = await front(max_in_flight_per_source=1, budget_ms=5000, t1_ms=QUIET_T1)
+    real = server.gate
+    server.gate = _Failing(real)
+    client = Client(server.port)
+    client.send(invite("e1"))
+    assert (await _final_for(client, b"z9hG4bKe1;")).startswith(b"SIP/2.0 500 ")
+    server.gate = _Slowed(real, 0.5)
+    client.send(invite("c1"))
+    await asyncio.sleep(0.2)
+    client.send(cancel("c1"))
+    assert (await _final_for(client, b"z9hG4bKc1;", 10)).startswith(b"SIP/2.0 200 ")
+    assert (await _final_for(client, b"z9hG4bKc1;", 10)).startswith(b"SIP/2.0 487 ")
+    for _ in range(100):
+        if not server._deciding_by:  # the count itself is the point
+            break
+        await asyncio.sleep(0.02)
+    assert server._deciding_by == {}
+    server.gate = real
+    client.send(invite("ok"))
+    assert (await _final_for(client, b"z9hG4bKok;")).startswith(b"SIP/2.0 302 ")
+    assert server.stats.counts["refused_source_busy"] == 0
