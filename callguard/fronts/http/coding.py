@@ -20,6 +20,8 @@ from __future__ import annotations
 import asyncio
 import zlib
 
+from callguard.numbers.redact import clipped
+
 __all__ = ["MAX_MEMBERS", "SLICE_BYTES", "CodingError", "InflatedTooLargeError", "inflate"]
 
 _GZIP = 16 + zlib.MAX_WBITS  # a gzip header and trailer, nothing else
@@ -56,7 +58,7 @@ async def inflate(raw: bytes, coding: str, max_bytes: int) -> bytes:
         if rest:
             raise CodingError(f"{len(rest)} bytes after the end of the deflate stream")
         return out
-    raise CodingError(f"content coding {coding[:40]!r} is not decoded here")
+    raise CodingError(f"content coding {clipped(coding, 40)!r} is not decoded here")
 
 
 # Members one body may hold: a client sends one; 64 KiB of empty 20-byte members (3,276)

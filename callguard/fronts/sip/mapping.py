@@ -24,6 +24,7 @@ from callguard.fronts.sip.protection import address_forms, plain_network
 from callguard.fronts.sip.wire import header_tag
 from callguard.gate import CheckRequest, Withdrawal
 from callguard.numbers.parse import in_phone_context
+from callguard.numbers.redact import redact_digits
 
 __all__ = ["SipMapping", "build_response", "number_of", "quote"]
 
@@ -283,5 +284,7 @@ def decision_headers(decision: Decision, *, trunk: str, identity_header: str,
                      (identity_header, f"<tel:{caller}>"), *common)
     rule = deciding.rule_id if deciding is not None else "callguard:blocked"
     return block_status, (("Reason", f"SIP;cause={block_status};text={quote(rule)}"),
-                          ("X-Callguard-Reason", verdict.reason.replace("\r", " ")
-                           .replace("\n", " ")[:300]), *common)
+                          # redacted, then cut: a cut first kept a number's first digits
+                          ("X-Callguard-Reason", redact_digits(
+                              verdict.reason.replace("\r", " ").replace("\n", " "))[:300]),
+                          *common)
