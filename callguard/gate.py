@@ -464,8 +464,9 @@ class Gate:
             mode = DialingMode(request.mode) if request.mode else campaign.default_mode
         except ValueError:
             known = ", ".join(m.value for m in DialingMode)
+            given = clipped(request.mode or "", 60)
             return refusal(UNKNOWN_MODE, FAIL_CLOSED,
-                           f"dialing mode {clipped(request.mode or "", 60)!r} is not one of {known}")
+                           f"dialing mode {given!r} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"
                 and mode.value in FOLLOWED_MODES):
