@@ -1286,7 +1286,8 @@ class CallTracker:
         ring = call.rings.get(name)
         if ring is None:
             return
-        if name not in call.called_side and name != call.dest:
+        if (name not in call.called_side and name != call.dest
+                and not (call.answered_at is None and name in CallTracker._siblings(call))):
             del call.rings[name]
             return
         ring.cause = cause
@@ -2594,15 +2595,11 @@ class CallTracker:
         from the leg's own hangup (``ast_hangup_cause_to_dial_status`` of its cause, which
         its Hangup then carries: 21 in lab ``call-04-rejected-cause21``)."""
         leg = call.dest
-        ring = call.rings.get(leg) if leg is not None else None
-        if (ring is None or call.answered_at is not None or leg in call.answered_legs
-                or call.forgotten_after_s is not None):
+        if (leg is None or leg not in call.rings or call.answered_at is not None
+                or leg in call.answered_legs or call.forgotten_after_s is not None):
             return {}
-        ended = ring.ended if ring.ended is not None else now
+        ring, ended, by, short = self._rang(call, now)
         longest = max(0.0, ended - ring.began)
-        by = self._rang_until(call, leg or "", ring)
-        short = None if by.startswith("unknown") else (
-            by in ("timer", "caller") and longest < _MIN_RING_S)
         if short:
             citation = _MIN_RING_CITATION + (
                 _MIN_RING_PRERECORDED if followed.mode == "prerecorded" else "")
@@ -2619,6 +2616,39 @@ class CallTracker:
                 "ring_ms_min": None if ring.alerted is None
                 else round(max(0.0, ended - ring.alerted) * 1000, 1),
                 "ring_ended_by": by, "short_ring": short}
+
+    @staticmethod
+    def _siblings(call: _Call) -> set[str]:
+        """The legs the Dial() that rang the called party rang with it (``Dial(A&B)``: one
+        timer for all, app_dial.c ``wait_for_answer``), the called party's among them."""
+        dialler = call.dialler.get(call.dest or "")
+        legs = {call.dest} if call.dest is not None else set()
+        if dialler is not None:
+            legs |= {leg for leg, by in call.dialler.items() if by == dialler}
+        return legs
+
+    def _rang(self, call: _Call, now: float) -> tuple[_Ring, float, str, bool | None]:
+        """The ring the record reports, among the legs one Dial() rang for the called party
+        (``_siblings`` ringing while it rang): one the timer or the caller cut short if
+        any — a leg refused first ends only itself, the call rings on on the others (lab
+        call-04's cause 21 on one, the 5-second timer on the other: the phone was cut at
+        5 s) — else the one that ended last, when the call stopped ringing. Its ring, when
+        that ended, who ended it and whether that was short (None: not known)."""
+        own = call.rings[call.dest or ""]
+        own_ended = own.ended if own.ended is not None else now
+        found = []
+        for leg in sorted(self._siblings(call) & call.rings.keys()):
+            ring = call.rings[leg]
+            ended = ring.ended if ring.ended is not None else now
+            if ring.began > own_ended or own.began > ended:
+                continue  # another Dial() of the same channel, before or after: not rung with it
+            longest = max(0.0, ended - ring.began)
+            by = self._rang_until(call, leg, ring)
+            short = None if by.startswith("unknown") else (
+                by in ("timer", "caller") and longest < _MIN_RING_S)
+            found.append((bool(short), ended, leg, ring, by, short))
+        _, ended, _, ring, by, short = max(found, key=lambda one: one[:3])
+        return ring, ended, by, short
 
     @staticmethod
     def _rang_until(call: _Call, leg: str, ring: _Ring) -> str:
