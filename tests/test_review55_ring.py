@@ -96,3 +96,32 @@ def test_a_later_dial_of_the_same_channel_is_not_rung_with_the_called_party():
     assert (record["ring_ended_by"], record["short_ring"]) == ("timer", False)
     assert record["ring_ms_max"] == pytest.approx(20006.7, abs=0.2)
     assert risks_of(reports) == []
+
+
+def test_a_refusal_whose_hangup_was_missed_is_not_taken_for_the_timer():
+    """Lab call-04 (Hangup(21) on the callee): DialEnd NOANSWER, then AMI goes away before
+    the leg's Hangup (cause 21). NOANSWER is what the timer says too (app_dial.c
+    ``wait_for_answer``); only the leg's Hangup cause told them apart, and it was not seen:
+    who ended the ring is not known — not a 'timer' cut and a violation risk."""
+    from callguard.watchdog.calls import Followed, TrackerSettings
+    from tests.test_asterisk19_ring import REJECTED, _linkedid
+    from tests.test_watchdog import UTAH, GateTimed, written
+
+    events = timed(REJECTED)
+    cut = next(i for i, (_, e) in enumerate(events)
+               if e["Event"] == "DialEnd" and e.get("DialStatus") == "NOANSWER")
+    reports: list[tuple[str, dict]] = []
+    tracker = GateTimed(TrackerSettings(), report=written(reports))
+    linkedid = _linkedid(events)
+    tracker.follow_when_asked(
+        Followed(f"d-{linkedid}", linkedid, "c", "predictive", 25.0, UTAH, "+1"),
+        [e for _, e in events])
+    for at, event in events[:cut + 1]:
+        tracker.feed(event, at)
+    tracker.disconnected(0.02)
+    tracker.reconcile([], 1.0)  # everything gone meanwhile
+    assert tracker.calls == {}
+    record = release_of(reports)
+    assert record["ring_ended_by"].startswith("unknown")
+    assert record["short_ring"] is None
+    assert [r for r in risks_of(reports) if r.get("obligation")] == []

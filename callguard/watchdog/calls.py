@@ -2666,11 +2666,16 @@ class CallTracker:
             return "called-side"
         if status == "NOANSWER":
             # The leg's own hangup carries its cause (21 rejected, 19 or 18 from the
-            # network's timer, 1 unallocated...); the timer's leaves none — 0, 26 when
-            # Dial()'s ``c`` option or an answered-elsewhere caller set it — or the 16 a
-            # SIP leg cancelled gets (cacofonisk ``ab_a_cancel``: Hangup cause 16 after
-            # DialEnd CANCEL). A Local leg's 16 is its far half's dialplan ending
-            # (cacofonisk ``mobile/acceptance_reject``): the called side.
+            # network's timer, 1 unallocated...: chan_pjsip.c ``chan_pjsip_session_end``,
+            # ``hangup_sip2cause`` of the final response); the timer's leaves none — 0
+            # (app_dial.c ``hanguptree`` sets none; chan_pjsip.c ``hangup`` unhooks the
+            # channel before the CANCEL's answer), 26 when Dial()'s ``c`` option or an
+            # answered-elsewhere caller set it — and a dialer cutting the ringing leg with
+            # an AMI Hangup leaves 16 (manager.c ``action_hangup``'s default: lab call-08).
+            # A Local leg's 16 is its far half's dialplan ending (cacofonisk
+            # ``mobile/acceptance_reject``): the called side.
+            if ring.cause is None:
+                return "unknown (no Hangup)"  # its Hangup missed (AMI away): cause unseen
             timer = ("", "0", "26") if leg.startswith("Local/") else ("", "0", "16", "26")
             return "timer" if (ring.cause or "") in timer else "called-side"
         return "unknown (DialStatus)"
