@@ -1582,16 +1582,20 @@ class CallTracker:
     def _age(self, items: Mapping[str, Event]) -> float:
         """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
         ``action_coreshowchannels``: whole seconds since the channel was created, as
-        HH:MM:SS), plus the second it truncates — nothing of the call, its called party's
-        hangup included, is older. Unreadable: ``forget_after_s`` (a call silent longer
-        is forgotten anyway)."""
+        HH:MM:SS), plus the second it truncates — the called party's hangup is not older
+        than a channel that was up with it (the calling side left to release; not so of a
+        channel created after it, were every older one gone — and the picture's own
+        transit, ms, is not added). Unreadable on any channel: ``forget_after_s`` (a call
+        silent longer is forgotten anyway) — that channel may be the oldest, and the
+        others' age would then be a lower bound, a release "within the limit" unproven."""
         ages = []
         for item in items.values():
             parts = item.get("Duration", "").split(":")
-            if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
-                hours, minutes, seconds = (int(p) for p in parts)
-                ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
-        return max(ages) if ages else self.settings.forget_after_s
+            if not (len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts)):
+                return self.settings.forget_after_s
+            hours, minutes, seconds = (int(p) for p in parts)
+            ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
+        return max(ages, default=self.settings.forget_after_s)
 
     @staticmethod
     def _dest_listed(call: _Call, since: float) -> None:
