@@ -2644,7 +2644,7 @@ class CallTracker:
         for leg in sorted(self._siblings(call) & call.rings.keys()):
             ring = call.rings[leg]
             ended = ring.ended if ring.ended is not None else now
-            if ring.began > own_ended or own.began > ended:
+            if leg != call.dest and (ring.began > own_ended or own.began > ended):
                 continue  # another Dial() of the same channel, before or after: not rung with it
             longest = max(0.0, ended - ring.began)
             by = self._rang_until(call, leg, ring)
