@@ -125,3 +125,57 @@ def test_a_refusal_whose_hangup_was_missed_is_not_taken_for_the_timer():
     assert record["ring_ended_by"].startswith("unknown")
     assert record["short_ring"] is None
     assert [r for r in risks_of(reports) if r.get("obligation")] == []
+
+
+FORWARDED = "PJSIP/itsp-0000000b"
+FORWARDED_ID = "1795326260.31"
+
+
+def _forwarded(*, forward_at: float, timer_at: float) -> list[tuple[float, dict[str, str]]]:
+    """call-03 whose called leg the far end redirects at ``forward_at`` (a SIP 302): app_dial.c
+    ``do_forward`` dials the target — DialBegin of the new leg — then publishes the first
+    leg's DialEnd CANCEL with ``Forward`` and hangs it up; the Dial() timer then cuts the
+    new leg at ``timer_at`` (DialEnd NOANSWER, Hangup cause 0)."""
+    events = timed(NO_ANSWER_DIAL)
+    begin = next(e for _, e in events if e["Event"] == "DialBegin" and e.get("Channel"))
+    first = begin["DestChannel"]
+    out: list[tuple[float, dict[str, str]]] = []
+    for at, event in events:
+        if at < 5.0:
+            out.append((at, event))
+        elif event.get("Channel", "").startswith("Local/203@callee"):
+            out.append((forward_at + 0.0001, event))  # the first leg's pair goes at the forward
+        elif event["Event"] != "DialEnd":
+            out.append((at - 5.0 + timer_at, event))
+    made = {"Event": "Newchannel", "Channel": FORWARDED, "Uniqueid": FORWARDED_ID,
+            "Linkedid": begin["Linkedid"]}
+    dest = {"DestChannel": FORWARDED, "DestUniqueid": FORWARDED_ID,
+            "DestLinkedid": begin["Linkedid"]}
+    out += [(forward_at - 0.0002, made),
+            (forward_at - 0.0001, {**begin, **dest, "DialString": "itsp/voicemail"}),
+            (forward_at, {**begin, "Event": "DialEnd", "DialStatus": "CANCEL",
+                          "Forward": "PJSIP/itsp/voicemail"}),
+            (timer_at, {**begin, **dest, "Event": "DialEnd", "DialStatus": "NOANSWER"}),
+            (timer_at + 0.0001, {**made, "Event": "Hangup", "Cause": "0"})]
+    assert first != FORWARDED
+    return sorted(out, key=lambda pair: pair[0])
+
+
+def test_a_forwarded_leg_is_no_cut_by_the_caller():
+    """Redirected at 2 s, the new leg rang until the 20-second timer: the called party's
+    number rang 20 s; the first leg's CANCEL (with Forward) is the forward, not the
+    dialling side hanging up — no min-ring violation risk."""
+    _, reports = run(_forwarded(forward_at=2.0, timer_at=20.0126), gate_first=False)
+    record = release_of(reports)
+    assert record["ring_ended_by"] == "timer"
+    assert record["short_ring"] is False
+    assert record["ring_ms_max"] == pytest.approx(20006.7, abs=0.2)  # from the first DialBegin
+    assert risks_of(reports) == []
+
+
+def test_a_forwarded_leg_the_timer_cut_short_is_still_short():
+    _, reports = run(_forwarded(forward_at=2.0, timer_at=5.0126), gate_first=False)
+    record = release_of(reports)
+    assert (record["ring_ended_by"], record["short_ring"]) == ("timer", True)
+    assert record["ring_ms_max"] == pytest.approx(5006.7, abs=0.2)
+    assert [r["obligation"] for r in risks_of(reports)] == ["min-ring"]

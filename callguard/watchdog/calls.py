@@ -299,6 +299,7 @@ class _Ring:
     status: str | None = None  # that DialEnd's DialStatus; None: no DialEnd before it went
     cause: str | None = None  # its Hangup's Cause
     gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
+    forwarded: bool = False  # its DialEnd said Forward: the ring went on on the next leg
 
 
 @dataclass(slots=True)
@@ -875,9 +876,7 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
-        ring = call.rings.get(dest)
-        if ring is not None and ring.ended is None:
-            ring.ended, ring.status = now, event.get("DialStatus", "")
+        self._ring_dial_ended(call, dest, event, now)
         if not caller and dest not in call.originated:
             return []
         if any(held.get("DestChannel") == dest for held, _ in call.held_requested):
@@ -1277,6 +1276,30 @@ class CallTracker:
         if not call.channels:
             self._finish(call, now)
         return effects
+
+    @classmethod
+    def _ring_dial_ended(cls, call: _Call, leg: str, event: Event, now: float) -> None:
+        """A dialled leg's DialEnd ends its ring (``_ring_fields``), a forward included."""
+        ring = call.rings.get(leg)
+        if ring is not None and ring.ended is None:
+            ring.ended, ring.status = now, event.get("DialStatus", "")
+            if event.get("Forward"):
+                cls._ring_forwarded(call, leg, ring)
+
+    @staticmethod
+    def _ring_forwarded(call: _Call, leg: str, ring: _Ring) -> None:
+        """The far end redirected the ringing leg (a SIP 302): app_dial.c ``do_forward``
+        publishes the new leg's DialBegin, then this leg's DialEnd CANCEL with ``Forward``
+        — the forward, not the dialling side hanging up. The number's ring goes on on the
+        new leg, the latest its Dial() began: it is measured from this leg's start."""
+        ring.forwarded = True
+        dialler = call.dialler.get(leg)
+        later = [(other.began, name) for name, other in call.rings.items()
+                 if dialler is not None and name != leg and other.ended is None
+                 and call.dialler.get(name) == dialler]
+        if later:
+            following = call.rings[max(later)[1]]
+            following.began = min(following.began, ring.began)
 
     @staticmethod
     def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
@@ -2659,6 +2682,8 @@ class CallTracker:
         """Who ended an unanswered leg's ring (``_ring_fields``)."""
         if ring.gap:
             return "unknown (AMI disconnected)"
+        if ring.forwarded:
+            return "unknown (forwarded)"  # its ring went on on the next leg (``_ring_forwarded``)
         status = ring.status
         if status is None:
             # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
