@@ -299,6 +299,7 @@ class _Ring:
     status: str | None = None  # that DialEnd's DialStatus; None: no DialEnd before it went
     cause: str | None = None  # its Hangup's Cause
     gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
+    forwarded: bool = False  # its DialEnd said Forward: the ring went on on the next leg
 
 
 @dataclass(slots=True)
@@ -875,9 +876,7 @@ class CallTracker:
         dest = event.get("DestChannel", "")
         if call is None or not dest:
             return []
-        ring = call.rings.get(dest)
-        if ring is not None and ring.ended is None:
-            ring.ended, ring.status = now, event.get("DialStatus", "")
+        self._ring_dial_ended(call, dest, event, now)
         if not caller and dest not in call.originated:
             return []
         if any(held.get("DestChannel") == dest for held, _ in call.held_requested):
@@ -1278,6 +1277,30 @@ class CallTracker:
             self._finish(call, now)
         return effects
 
+    @classmethod
+    def _ring_dial_ended(cls, call: _Call, leg: str, event: Event, now: float) -> None:
+        """A dialled leg's DialEnd ends its ring (``_ring_fields``), a forward included."""
+        ring = call.rings.get(leg)
+        if ring is not None and ring.ended is None:
+            ring.ended, ring.status = now, event.get("DialStatus", "")
+            if event.get("Forward"):
+                cls._ring_forwarded(call, leg, ring)
+
+    @staticmethod
+    def _ring_forwarded(call: _Call, leg: str, ring: _Ring) -> None:
+        """The far end redirected the ringing leg (a SIP 302): app_dial.c ``do_forward``
+        publishes the new leg's DialBegin, then this leg's DialEnd CANCEL with ``Forward``
+        — the forward, not the dialling side hanging up. The number's ring goes on on the
+        new leg, the latest its Dial() began: it is measured from this leg's start."""
+        ring.forwarded = True
+        dialler = call.dialler.get(leg)
+        later = [(other.began, name) for name, other in call.rings.items()
+                 if dialler is not None and name != leg and other.ended is None
+                 and call.dialler.get(name) == dialler]
+        if later:
+            following = call.rings[max(later)[1]]
+            following.began = min(following.began, ring.began)
+
     @staticmethod
     def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
         """A dialled leg hung up: its ring ends here unless a DialEnd ended it first. Only
@@ -1286,7 +1309,8 @@ class CallTracker:
         ring = call.rings.get(name)
         if ring is None:
             return
-        if name not in call.called_side and name != call.dest:
+        if (name not in call.called_side and name != call.dest
+                and not (call.answered_at is None and name in CallTracker._siblings(call))):
             del call.rings[name]
             return
         ring.cause = cause
@@ -1581,16 +1605,20 @@ class CallTracker:
     def _age(self, items: Mapping[str, Event]) -> float:
         """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
         ``action_coreshowchannels``: whole seconds since the channel was created, as
-        HH:MM:SS), plus the second it truncates — nothing of the call, its called party's
-        hangup included, is older. Unreadable: ``forget_after_s`` (a call silent longer
-        is forgotten anyway)."""
+        HH:MM:SS), plus the second it truncates — the called party's hangup is not older
+        than a channel that was up with it (the calling side left to release; not so of a
+        channel created after it, were every older one gone — and the picture's own
+        transit, ms, is not added). Unreadable on any channel: ``forget_after_s`` (a call
+        silent longer is forgotten anyway) — that channel may be the oldest, and the
+        others' age would then be a lower bound, a release "within the limit" unproven."""
         ages = []
         for item in items.values():
             parts = item.get("Duration", "").split(":")
-            if len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts):
-                hours, minutes, seconds = (int(p) for p in parts)
-                ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
-        return max(ages) if ages else self.settings.forget_after_s
+            if not (len(parts) == 3 and all(p.isascii() and p.isdigit() for p in parts)):
+                return self.settings.forget_after_s
+            hours, minutes, seconds = (int(p) for p in parts)
+            ages.append(hours * 3600 + minutes * 60 + seconds + 1.0)
+        return max(ages, default=self.settings.forget_after_s)
 
     @staticmethod
     def _dest_listed(call: _Call, since: float) -> None:
@@ -2594,15 +2622,11 @@ class CallTracker:
         from the leg's own hangup (``ast_hangup_cause_to_dial_status`` of its cause, which
         its Hangup then carries: 21 in lab ``call-04-rejected-cause21``)."""
         leg = call.dest
-        ring = call.rings.get(leg) if leg is not None else None
-        if (ring is None or call.answered_at is not None or leg in call.answered_legs
-                or call.forgotten_after_s is not None):
+        if (leg is None or leg not in call.rings or call.answered_at is not None
+                or leg in call.answered_legs or call.forgotten_after_s is not None):
             return {}
-        ended = ring.ended if ring.ended is not None else now
+        ring, ended, by, short = self._rang(call, now)
         longest = max(0.0, ended - ring.began)
-        by = self._rang_until(call, leg or "", ring)
-        short = None if by.startswith("unknown") else (
-            by in ("timer", "caller") and longest < _MIN_RING_S)
         if short:
             citation = _MIN_RING_CITATION + (
                 _MIN_RING_PRERECORDED if followed.mode == "prerecorded" else "")
@@ -2621,10 +2645,45 @@ class CallTracker:
                 "ring_ended_by": by, "short_ring": short}
 
     @staticmethod
+    def _siblings(call: _Call) -> set[str]:
+        """The legs the Dial() that rang the called party rang with it (``Dial(A&B)``: one
+        timer for all, app_dial.c ``wait_for_answer``), the called party's among them."""
+        dialler = call.dialler.get(call.dest or "")
+        legs = {call.dest} if call.dest is not None else set()
+        if dialler is not None:
+            legs |= {leg for leg, by in call.dialler.items() if by == dialler}
+        return legs
+
+    def _rang(self, call: _Call, now: float) -> tuple[_Ring, float, str, bool | None]:
+        """The ring the record reports, among the legs one Dial() rang for the called party
+        (``_siblings`` ringing while it rang): one the timer or the caller cut short if
+        any — a leg refused first ends only itself, the call rings on on the others (lab
+        call-04's cause 21 on one, the 5-second timer on the other: the phone was cut at
+        5 s) — else the one that ended last, when the call stopped ringing. Its ring, when
+        that ended, who ended it and whether that was short (None: not known)."""
+        own = call.rings[call.dest or ""]
+        own_ended = own.ended if own.ended is not None else now
+        found = []
+        for leg in sorted(self._siblings(call) & call.rings.keys()):
+            ring = call.rings[leg]
+            ended = ring.ended if ring.ended is not None else now
+            if leg != call.dest and (ring.began > own_ended or own.began > ended):
+                continue  # another Dial() of the same channel, before or after: not rung with it
+            longest = max(0.0, ended - ring.began)
+            by = self._rang_until(call, leg, ring)
+            short = None if by.startswith("unknown") else (
+                by in ("timer", "caller") and longest < _MIN_RING_S)
+            found.append((bool(short), ended, leg, ring, by, short))
+        _, ended, _, ring, by, short = max(found, key=lambda one: one[:3])
+        return ring, ended, by, short
+
+    @staticmethod
     def _rang_until(call: _Call, leg: str, ring: _Ring) -> str:
         """Who ended an unanswered leg's ring (``_ring_fields``)."""
         if ring.gap:
             return "unknown (AMI disconnected)"
+        if ring.forwarded:
+            return "unknown (forwarded)"  # its ring went on on the next leg (``_ring_forwarded``)
         status = ring.status
         if status is None:
             # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
@@ -2636,11 +2695,16 @@ class CallTracker:
             return "called-side"
         if status == "NOANSWER":
             # The leg's own hangup carries its cause (21 rejected, 19 or 18 from the
-            # network's timer, 1 unallocated...); the timer's leaves none — 0, 26 when
-            # Dial()'s ``c`` option or an answered-elsewhere caller set it — or the 16 a
-            # SIP leg cancelled gets (cacofonisk ``ab_a_cancel``: Hangup cause 16 after
-            # DialEnd CANCEL). A Local leg's 16 is its far half's dialplan ending
-            # (cacofonisk ``mobile/acceptance_reject``): the called side.
+            # network's timer, 1 unallocated...: chan_pjsip.c ``chan_pjsip_session_end``,
+            # ``hangup_sip2cause`` of the final response); the timer's leaves none — 0
+            # (app_dial.c ``hanguptree`` sets none; chan_pjsip.c ``hangup`` unhooks the
+            # channel before the CANCEL's answer), 26 when Dial()'s ``c`` option or an
+            # answered-elsewhere caller set it — and a dialer cutting the ringing leg with
+            # an AMI Hangup leaves 16 (manager.c ``action_hangup``'s default: lab call-08).
+            # A Local leg's 16 is its far half's dialplan ending (cacofonisk
+            # ``mobile/acceptance_reject``): the called side.
+            if ring.cause is None:
+                return "unknown (no Hangup)"  # its Hangup missed (AMI away): cause unseen
             timer = ("", "0", "26") if leg.startswith("Local/") else ("", "0", "16", "26")
             return "timer" if (ring.cause or "") in timer else "called-side"
         return "unknown (DialStatus)"
