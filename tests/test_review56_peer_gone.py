@@ -1,0 +1,135 @@
+"""After a restart, a dialling leg's DIALSTATUS=ANSWER whose DIALEDPEERNAME names a channel
+gone is not the called party's end when the called party lives on under another name.
+
+app_dial.c ``dial_exec_full`` sets DIALEDPEERNAME to the name of the channel that answered
+the Dial() — for ``Dial(Local/<number>@<ctx>)``, the Local ``;1``. Once both Local halves
+are bridged the pair optimises itself away (core_unreal.c ``ast_unreal_optimize_away``
+-> bridge.c ``ast_bridge_local_optimize_away``: the far channel is swapped into the Local
+half's bridge, both halves hang up), so the name DIALEDPEERNAME holds is gone while the
+called party talks on as ``PJSIP/itsp-…``. Redirected out of the bridge while AMI was away
+(AMI Redirect to a queue), the calling leg's Dial() returns (``g``: it goes on in its
+dialplan) and the watchdog, followed again, read ANSWER with the peer gone and hung up
+every channel of the call — the live called party's, waiting in the queue, among them.
+
+The called party's own leg says who it is: app_dial.c ``dial_exec_full`` gives each leg it
+requests DIALEDPEERNUMBER = its dial string's resource (lab call-01: ``VarSet
+Local/201@callee-00000001;1 DIALEDPEERNUMBER 201@callee``), and it inherited
+``__CALLGUARD_FOLLOW`` (app_dial.c ``ast_channel_inherit_variables``; core_local.c
+``local_call`` copies the ``;1``'s variables to the ``;2``), so it is asked.
+
+REPLAYS lab call-01 (real Asterisk 22.10.1) through the pure tracker, synthetic clock; the
+picture is SYNTHESISED from it (``picture_at``) at the moment both talk, then re-shaped,
+said here: the callee's Local pair optimised away, the called party's ``PJSIP/itsp-…``
+leg in ``Queue`` (no bridge), the calling leg back in its dialplan (``Wait``).
+"""
+
+from __future__ import annotations
+
+from callguard.watchdog.calls import (
+    CallTracker,
+    Followed,
+    HangupChannel,
+    ReadVariable,
+    TrackerSettings,
+    plain_digest,
+)
+from tests.test_watchdog import (
+    CALL_01,
+    CALLED_01,
+    CALLER_01,
+    NUMBER,
+    UTAH,
+    carried,
+    lab_events,
+    parse,
+    picture_at,
+    written,
+)
+
+LINKEDID = "1795326250.0"
+CUSTOMER = "PJSIP/itsp-00000002"
+GONE_PEER = "Local/+18015550123@outbound-00000001;1"
+
+
+def _picture(*, customer_up: bool = True) -> list[dict[str, str]]:
+    events = [parse(e) for e in lab_events(CALL_01)]
+    talking = next(i for i, e in enumerate(events) if e.get("Event") == "BridgeEnter"
+                   and e.get("Channel") == CALLED_01) + 1
+    follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{LINKEDID}')}"
+    items = []
+    for shown in picture_at(events, talking):
+        if shown["Channel"].startswith("Local/201@callee"):
+            continue  # the Local pair, optimised away
+        item = {**shown, "BridgeId": "", "Application": "Wait"}
+        if item["Channel"] == CALLER_01[0]:
+            item["ChanVariable"] = follow
+        items.append(item)
+    if customer_up:
+        items.append({"Event": "CoreShowChannel", "Channel": CUSTOMER,
+                      "Uniqueid": "1795326250.4", "Linkedid": LINKEDID, "ChannelState": "6",
+                      "Application": "Queue", "BridgeId": "", "ChanVariable": follow})
+    return items
+
+
+def _run(values: dict[tuple[str, str], str], *, customer_up: bool = True,
+         number: str = NUMBER) -> tuple[CallTracker, list, list[tuple[str, dict]]]:
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(50.0)
+    followed = Followed(f"d-{LINKEDID}", LINKEDID, "c", "predictive", 25.0, UTAH, "+1",
+                        asker=CALLER_01[0], number_hash=plain_digest(number))
+    for read in tracker.follow(followed):  # AMI away: Getvar answers nothing
+        tracker.variable_read(read.linkedid, read.channel, read.variable, None, 51.0)
+    todo = tracker.reconcile(_picture(customer_up=customer_up), 80.0)
+    assert (CALLER_01[0], "DIALSTATUS") in [(r.channel, r.variable) for r in todo
+                                            if isinstance(r, ReadVariable)]
+    effects, now = list(todo), 80.0
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:  # in the order asked: one AMI session's actions are answered so
+            now += 0.01
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable,
+                                          values.get((read.channel, read.variable), ""), now)
+        effects += todo
+    effects += tracker.due(now + 1.0)
+    return tracker, effects, reports
+
+
+VALUES = {(CALLER_01[0], "DIALEDPEERNUMBER"): f"{NUMBER}@outbound",
+          (CALLER_01[0], "DIALEDPEERNAME"): GONE_PEER,
+          (CALLER_01[0], "DIALSTATUS"): "ANSWER",
+          (CUSTOMER, "DIALEDPEERNUMBER"): f"{NUMBER}@itsp"}
+
+
+def _hung_up(effects: list) -> set[str]:
+    return {e.channel for e in effects if isinstance(e, HangupChannel)}
+
+
+def test_the_called_party_alive_under_its_own_name_is_not_hung_up():
+    tracker, effects, reports = _run(VALUES)
+    assert CUSTOMER not in _hung_up(effects)
+    assert _hung_up(effects) == set()  # its end not seen: nothing is released yet
+    call = tracker.calls[LINKEDID]
+    assert call.dest == CUSTOMER
+    assert call.called_hangup_at is None
+    assert [name for name, _ in reports] == []
+    # its own hangup, seen live, releases the rest
+    released = tracker.feed({"Event": "Hangup", "Channel": CUSTOMER, "Linkedid": LINKEDID,
+                             "Uniqueid": "1795326250.4", "ChannelState": "6",
+                             "Cause": "16"}, 90.0)
+    released += tracker.due(90.0)
+    assert CALLER_01[0] in _hung_up(released)
+
+
+def test_control_a_leg_dialled_elsewhere_is_not_taken_for_the_called_party():
+    """The other live leg was dialled to another number (an agent the queue rang): it is
+    not the called party; the calling leg's ANSWER with its peer gone releases, as before."""
+    values = {**VALUES, (CUSTOMER, "DIALEDPEERNUMBER"): "agent"}
+    _, effects, _ = _run(values)
+    assert {CALLER_01[0], CUSTOMER} <= _hung_up(effects)
+
+
+def test_control_the_calling_leg_left_alone_is_released():
+    """Nothing else up: the called party's end, released as before."""
+    _, effects, _ = _run(VALUES, customer_up=False)
+    assert CALLER_01[0] in _hung_up(effects)
