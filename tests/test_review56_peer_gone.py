@@ -133,3 +133,34 @@ def test_control_the_calling_leg_left_alone_is_released():
     """Nothing else up: the called party's end, released as before."""
     _, effects, _ = _run(VALUES, customer_up=False)
     assert CALLER_01[0] in _hung_up(effects)
+
+
+def test_without_channelvars_the_asking_leg_is_asked_its_dial_status():
+    """manager.conf without ``channelvars`` (``ami_channelvars_missing``), and a call the
+    gate of this process allowed while AMI was away (its follow pending, with the asking
+    channel): the picture names no channel carrying CALLGUARD_FOLLOW, so no leg was asked
+    its DIALSTATUS — the called party gone while nobody watched, the calling leg (Dial(...,g)
+    returned, alone) was never released and nothing said so. The asking leg runs the Dial()
+    (the shipped [callguard-dial]): it is asked."""
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(50.0)
+    followed = Followed(f"d-{LINKEDID}", LINKEDID, "c", "predictive", 25.0, UTAH, "+1",
+                        asker=CALLER_01[0], number_hash=plain_digest(NUMBER))
+    for read in tracker.follow(followed):  # AMI away: Getvar answers nothing
+        tracker.variable_read(read.linkedid, read.channel, read.variable, None, 51.0)
+    alone = [{k: v for k, v in item.items() if k != "ChanVariable"}
+             for item in _picture(customer_up=False) if item["Channel"] == CALLER_01[0]]
+    todo = tracker.reconcile(alone, 80.0)
+    assert (CALLER_01[0], "DIALSTATUS") in [(r.channel, r.variable) for r in todo
+                                            if isinstance(r, ReadVariable)]
+    effects, now = list(todo), 80.0
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable,
+                                          VALUES.get((read.channel, read.variable), ""), now)
+        effects += todo
+    effects += tracker.due(now + 1.0)
+    assert CALLER_01[0] in _hung_up(effects)

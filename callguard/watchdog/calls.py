@@ -1877,7 +1877,12 @@ class CallTracker:
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
         # has returned. With Dial(...,g) the caller's leg lives on after the called party
         # hangs up: DIALSTATUS=ANSWER on it then means the called party ended the call.
-        dialers = [n for n in call.carriers if call.apps.get(n) != "AppDial"]
+        # The asking leg runs the Dial() (the shipped [callguard-dial]) and is known without
+        # channelvars: a follow of this process's gate names it, and no picture item, with
+        # no ChanVariable, named any carrier — no leg was asked, nothing released.
+        asker = call.followed.asker
+        legs = call.carriers | ({asker} if asker and asker in call.channels.values() else set())
+        dialers = [n for n in legs if call.apps.get(n) != "AppDial"]
         if (any(call.apps.get(n) in ("Dial", "AGI") for n in dialers)
                 or call.asked_dial_status == self.pictures):
             return []
