@@ -164,3 +164,5 @@ def test_without_channelvars_the_asking_leg_is_asked_its_dial_status():
         effects += todo
     effects += tracker.due(now + 1.0)
     assert CALLER_01[0] in _hung_up(effects)
+    # the outage (30 s) passed the limit (25 s): said, and the release an upper bound
+    assert "violation-risk" in [name for name, _ in reports]
