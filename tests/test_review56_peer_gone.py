@@ -43,6 +43,7 @@ from tests.test_watchdog import (
     lab_events,
     parse,
     picture_at,
+    replay,
     written,
 )
 
@@ -166,3 +167,39 @@ def test_without_channelvars_the_asking_leg_is_asked_its_dial_status():
     assert CALLER_01[0] in _hung_up(effects)
     # the outage (30 s) passed the limit (25 s): said, and the release an upper bound
     assert "violation-risk" in [name for name, _ in reports]
+
+
+def test_a_call_seen_before_the_outage_whose_dial_came_and_went_in_it_is_released():
+    """REPLAYS call-01 up to the calling leg's DialBegin (the gate answered, seen live);
+    AMI drops; the Dial() is made, answered and its called party hangs up while AMI is
+    away, the calling leg going on in its dialplan (Dial(...,g): ``Wait``). The picture
+    shows it alone. The call was not first seen in a picture (not ``rebuilt``), so its
+    DIALSTATUS was not asked: nothing was released, and the record said ``not-answered``.
+    Now asked, as of a call first seen in a picture: ANSWER with the peer gone releases,
+    bounded by the outage."""
+    events = [parse(e) for e in lab_events(CALL_01)]
+    cut = next(i for i, e in enumerate(events) if e.get("Event") == "DialBegin"
+               and e.get("DestChannel") == CALLED_01)
+    tracker, reports, _ = replay(events[:cut], [LINKEDID])
+    assert tracker.calls[LINKEDID].followed is not None
+    assert tracker.calls[LINKEDID].dest is None
+    tracker.disconnected(10.0)
+    follow = f"CALLGUARD_FOLLOW={carried(decision=f'd-{LINKEDID}')}"
+    picture = [{**item, "Application": "Wait", "BridgeId": "",
+                "ChanVariable": follow if item["Channel"] == CALLER_01[0] else ""}
+               for item in picture_at(events, cut)
+               if not item["Channel"].startswith("Local/201@callee")]  # they hung up
+    todo = tracker.reconcile(picture, 50.0)
+    effects, now = list(todo), 50.0
+    values = {(CALLER_01[0], "DIALEDPEERNAME"): CALLED_01,
+              (CALLER_01[0], "DIALSTATUS"): "ANSWER"}
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable,
+                                          values.get((read.channel, read.variable), ""), now)
+        effects += todo
+    effects += tracker.due(now + 1.0)
+    assert CALLER_01[0] in _hung_up(effects)
+    assert "violation-risk" in [name for name, _ in reports]  # 40 s away, limit 25 s

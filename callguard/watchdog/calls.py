@@ -1856,6 +1856,9 @@ class CallTracker:
 
     def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
         """What a (re)built call needs now: its follow facts, its dial status, a release."""
+        # A picture after an outage (``reconcile``): a call seen before it may have had its
+        # whole Dial() in it — begun, answered and ended while AMI was away.
+        pictured = outage is not None and outage > 0
         if outage is None:
             outage = 0.0 if call.rebuild_since is None else max(0.0, now - call.rebuild_since)
         if call.followed is None:
@@ -1872,7 +1875,8 @@ class CallTracker:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
             return self._resume_dest_gone(call, now, outage)
-        if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
+        if (call.dest is not None or not (call.rebuilt or pictured)
+                or call.called_hangup_at is not None):
             return self._check_caller_id(call)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
         # has returned. With Dial(...,g) the caller's leg lives on after the called party
