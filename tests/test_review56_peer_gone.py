@@ -3,8 +3,8 @@ gone is not the called party's end when the called party lives on under another 
 
 app_dial.c ``dial_exec_full`` sets DIALEDPEERNAME to the name of the channel that answered
 the Dial() — for ``Dial(Local/<number>@<ctx>)``, the Local ``;1``. Once both Local halves
-are bridged the pair optimises itself away (core_unreal.c ``ast_unreal_optimize_away``
--> bridge.c ``ast_bridge_local_optimize_away``: the far channel is swapped into the Local
+are bridged the pair optimises itself away (core_unreal.c ``got_optimized_out``
+-> bridge.c ``ast_bridge_unreal_optimize_out``: the far channel is swapped into the Local
 half's bridge, both halves hang up), so the name DIALEDPEERNAME holds is gone while the
 called party talks on as ``PJSIP/itsp-…``. Redirected out of the bridge while AMI was away
 (AMI Redirect to a queue), the calling leg's Dial() returns (``g``: it goes on in its
@@ -14,8 +14,8 @@ every channel of the call — the live called party's, waiting in the queue, amo
 The called party's own leg says who it is: app_dial.c ``dial_exec_full`` gives each leg it
 requests DIALEDPEERNUMBER = its dial string's resource (lab call-01: ``VarSet
 Local/201@callee-00000001;1 DIALEDPEERNUMBER 201@callee``), and it inherited
-``__CALLGUARD_FOLLOW`` (app_dial.c ``ast_channel_inherit_variables``; core_local.c
-``local_call`` copies the ``;1``'s variables to the ``;2``), so it is asked.
+``__CALLGUARD_FOLLOW`` (app_dial.c ``ast_channel_inherit_variables``; core_unreal.c
+``ast_unreal_call_setup`` copies the ``;1``'s variables to the ``;2``), so it is asked.
 
 REPLAYS lab call-01 (real Asterisk 22.10.1) through the pure tracker, synthetic clock; the
 picture is SYNTHESISED from it (``picture_at``) at the moment both talk, then re-shaped,

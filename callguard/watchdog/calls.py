@@ -2198,9 +2198,10 @@ class CallTracker:
 
         app_dial.c ``dial_exec_full`` sets DIALEDPEERNAME to the channel that answered —
         for ``Dial(Local/<number>@<ctx>)`` the Local ``;1``, which the pair's optimisation
-        (bridge.c ``ast_bridge_local_optimize_away``) hangs up while the far channel talks
-        on in its place. That channel, redirected out of the bridge (a queue, a park),
-        returned the Dial() with the called party alive; taken for its end, it was hung up.
+        (core_unreal.c ``got_optimized_out`` -> bridge.c ``ast_bridge_unreal_optimize_out``)
+        hangs up while the far channel talks on in its place. That channel, redirected out
+        of the bridge (a queue, a park), returned the Dial() with the called party alive;
+        taken for its end, it was hung up.
         Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource. A Local
         half or a media channel is no person (``_NOT_A_PERSON``); two such legs: unknown."""
         asker = self._witness(call)
