@@ -21,6 +21,11 @@ REPLAYS lab call-01 (real Asterisk 22.10.1) through the pure tracker, synthetic 
 picture is SYNTHESISED from it (``picture_at``) at the moment both talk, then re-shaped,
 said here: the callee's Local pair optimised away, the called party's ``PJSIP/itsp-…``
 leg in ``Queue`` (no bridge), the calling leg back in its dialplan (``Wait``).
+
+Two more ways the same question went unasked, so a called party's end while AMI was away
+released nothing and the record said ``not-answered``: manager.conf without channelvars
+(no picture item names a carrier; the gate's follow names the asking leg), and a call seen
+before the outage whose whole Dial() came and went in it (not ``rebuilt``).
 """
 
 from __future__ import annotations
