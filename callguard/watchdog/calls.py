@@ -1884,6 +1884,9 @@ class CallTracker:
 
     def _resume(self, call: _Call, now: float, outage: float | None = None) -> list[Effect]:
         """What a (re)built call needs now: its follow facts, its dial status, a release."""
+        # A picture after an outage (``reconcile``): a call seen before it may have had its
+        # whole Dial() in it — begun, answered and ended while AMI was away.
+        pictured = outage is not None and outage > 0
         if outage is None:
             outage = 0.0 if call.rebuild_since is None else max(0.0, now - call.rebuild_since)
         if call.followed is None:
@@ -1900,12 +1903,18 @@ class CallTracker:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
             return self._resume_dest_gone(call, now, outage)
-        if call.dest is not None or not call.rebuilt or call.called_hangup_at is not None:
+        if (call.dest is not None or not (call.rebuilt or pictured)
+                or call.called_hangup_at is not None):
             return self._check_caller_id(call)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
         # has returned. With Dial(...,g) the caller's leg lives on after the called party
         # hangs up: DIALSTATUS=ANSWER on it then means the called party ended the call.
-        dialers = [n for n in call.carriers if call.apps.get(n) != "AppDial"]
+        # The asking leg runs the Dial() (the shipped [callguard-dial]) and is known without
+        # channelvars: a follow of this process's gate names it, and no picture item, with
+        # no ChanVariable, named any carrier — no leg was asked, nothing released.
+        asker = call.followed.asker
+        legs = call.carriers | ({asker} if asker and asker in call.channels.values() else set())
+        dialers = [n for n in legs if call.apps.get(n) != "AppDial"]
         if (any(call.apps.get(n) in ("Dial", "AGI") for n in dialers)
                 or call.asked_dial_status == self.pictures):
             return []
@@ -1917,9 +1926,12 @@ class CallTracker:
         # actions in order), so the transfer variables asked then can be checked against it.
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
-        first = (DIALLED_NUMBER_VARIABLE,) if call.followed.number_hash else ()
-        return [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
-                for variable in (*first, DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+        # Every leg's DIALEDPEERNUMBER before any DIALSTATUS: a live leg dialled to the number
+        # is the called party when an ANSWER's peer is gone (``_called_leg_up``).
+        first: list[Effect] = ([ReadVariable(call.linkedid, n, DIALLED_NUMBER_VARIABLE)
+                                for n in sorted(dialers)] if call.followed.number_hash else [])
+        return first + [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
+                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
@@ -2194,6 +2206,9 @@ class CallTracker:
             # only that it was answered; taken for its end, the live called party was
             # hung up. It is the called party, and its own hangup releases the rest.
             return self._peer_still_up(call, channel, peer, now)
+        alive = self._called_leg_up(call, channel) if status == "ANSWER" else None
+        if alive is not None:
+            return self._peer_still_up(call, channel, alive, now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2203,6 +2218,25 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
+
+    def _called_leg_up(self, call: _Call, dialler: str) -> str | None:
+        """The one live leg, other than ``dialler`` and the asking leg, whose own
+        DIALEDPEERNUMBER names the number allowed (``_resume`` reads them first), when a
+        dialling leg's ANSWER names a peer gone: the called party, alive under its own name.
+
+        app_dial.c ``dial_exec_full`` sets DIALEDPEERNAME to the channel that answered —
+        for ``Dial(Local/<number>@<ctx>)`` the Local ``;1``, which the pair's optimisation
+        (core_unreal.c ``got_optimized_out`` -> bridge.c ``ast_bridge_unreal_optimize_out``)
+        hangs up while the far channel talks on in its place. That channel, redirected out
+        of the bridge (a queue, a park), returned the Dial() with the called party alive;
+        taken for its end, it was hung up.
+        Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource. A Local
+        half or a media channel is no person (``_NOT_A_PERSON``); two such legs: unknown."""
+        asker = self._witness(call)
+        legs = [name for name in call.channels.values()
+                if name not in (dialler, asker) and call.names_number.get(name)
+                and name not in call.answered_dialers and not name.startswith(_NOT_A_PERSON)]
+        return legs[0] if len(legs) == 1 else None
 
     def _peer_still_up(self, call: _Call, dialler: str, peer: str,
                        now: float) -> list[Effect]:
