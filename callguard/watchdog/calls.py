@@ -2644,7 +2644,9 @@ class CallTracker:
         an upper bound of the ring the called party heard), ``ring_ms_min`` from its first
         RINGING/PROGRESS (None: none seen — or DialState not passed by manager.conf's
         filters), to its DialEnd or, with none, its Hangup; who ended it; and whether that
-        cut it under 64.1200(a)(6)'s 15 seconds (``short_ring``, also a violation risk).
+        cut it under 64.1200(a)(6)'s 15 seconds of ringing (``short_ring``, also a violation
+        risk: judged on the ring after its first RINGING/PROGRESS when DialState showed one —
+        the network's post-dial delay is no ring — else from the DialBegin).
 
         ``ring_ended_by``: ``timer`` — a Dial() timeout (app_dial.c ``wait_for_answer``
         publishes DialEnd NOANSWER, then ``hanguptree`` hangs the leg up with no cause: its
@@ -2661,6 +2663,7 @@ class CallTracker:
             return {}
         ring, ended, by, short = self._rang(call, now)
         longest = max(0.0, ended - ring.began)
+        heard = None if ring.alerted is None else max(0.0, ended - ring.alerted)
         if short:
             citation = _MIN_RING_CITATION + (
                 _MIN_RING_PRERECORDED if followed.mode == "prerecorded" else "")
@@ -2671,8 +2674,10 @@ class CallTracker:
                          obligation="min-ring",
                          reason=f"the unanswered called party's leg was disconnected by the "
                                 f"{'dialling side' if by == 'caller' else 'dial timer'} "
-                                f"after ringing at most {longest:.1f} s (from its DialBegin), "
-                                f"under {_MIN_RING_S:.0f} s")
+                                f"after ringing at most {longest:.1f} s (from its DialBegin)"
+                                + ("" if heard is None else
+                                   f", {heard:.1f} s from its first ringing signal")
+                                + f", under {_MIN_RING_S:.0f} s")
         return {"ring_ms_max": round(longest * 1000, 1),
                 "ring_ms_min": None if ring.alerted is None
                 else round(max(0.0, ended - ring.alerted) * 1000, 1),
@@ -2703,10 +2708,13 @@ class CallTracker:
             ended = ring.ended if ring.ended is not None else now
             if leg != call.dest and (ring.began > own_ended or own.began > ended):
                 continue  # another Dial() of the same channel, before or after: not rung with it
-            longest = max(0.0, ended - ring.began)
+            # The phone rang from its first RINGING/PROGRESS, not from the DialBegin (the
+            # network's post-dial delay is no ring): judged on that when DialState showed
+            # it, else on the whole time from the DialBegin (the longest it could have rung).
+            heard = max(0.0, ended - (ring.began if ring.alerted is None else ring.alerted))
             by = self._rang_until(call, leg, ring)
             short = None if by.startswith("unknown") else (
-                by in ("timer", "caller") and longest < _MIN_RING_S)
+                by in ("timer", "caller") and heard < _MIN_RING_S)
             found.append((bool(short), ended, leg, ring, by, short))
         _, ended, _, ring, by, short = max(found, key=lambda one: one[:3])
         return ring, ended, by, short
