@@ -369,7 +369,8 @@ def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
     return parsed
 
 
-def _parse_lines(path: Path, on_progress: Progress | None, extensions: bool) -> ParsedList:
+def _parse_lines(path: Path, on_progress: Progress | None, extensions: bool = True
+                 ) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
     read = [0]
