@@ -84,7 +84,10 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         if which is AttributeKind.REASSIGNED:
             parsed = parse_dated_file(file, max_bad_share=max_bad_share)
         else:
-            parsed = parse_list_file(file, max_bad_share=max_bad_share)
+            # a number listed ported-wireline is shown wireline (calls let through): only
+            # a line that is one number is read, never a line's number from an extension
+            parsed = parse_list_file(file, max_bad_share=max_bad_share,
+                                     extensions=which is not AttributeKind.PORTED_WIRELINE)
     except ListImportError as exc:
         refused_import(exc, max_bad_share)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted

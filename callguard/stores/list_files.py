@@ -184,15 +184,18 @@ def split_extension(text: str) -> tuple[str, bool]:
     """``text`` without an extension after its number (``x12``, ``;ext=12``, ``ext. 12``,
     ``#12``), and whether there was one; ``text`` as it is when there is none."""
     match = _EXTENSION.search(text)
-    if match is None or match.start() == 0:
+    head = "" if match is None else text[:match.start()].rstrip()
+    if not head:
         return text, False
-    return text[:match.start()], True
+    return head, True
 
 
 # An extension after the number: "x12", "ext 12", "ext. 12", "extension 12", "#12"
-# (space or not before it) and RFC 3966's ";ext=12"; at most 8 digits.
+# (space or not before it) and RFC 3966's ";ext=12"; at most 8 digits. It starts at its
+# mark, not at the blanks before it: searched from every position, a leading \s* read a
+# long run of blanks again from each, quadratic (1.2 s a line of 8,000; hrev58).
 _EXTENSION = re.compile(
-    r"\s*(?:;\s*ext\s*=|(?:ext(?:ension)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
+    r"(?:;\s*ext\s*=|(?:ext(?:ension)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
 
 
 def _digits_national(line: str) -> int | None:
@@ -283,17 +286,20 @@ def parse_list_file(
     *,
     max_bad_share: float = 0.001,
     on_progress: Progress | None = None,
+    extensions: bool = True,
 ) -> ParsedList:
     """Parse the whole file, or raise ListImportError when too much of it is bad.
 
     ``on_progress(numbers_read, bytes_read)`` is called every 100,000 lines (4,000,000 on
-    the fixed-width path) and at the end.
+    the fixed-width path) and at the end. ``extensions=False``: a number with an extension
+    is malformed, for a list whose listing lets calls through (``attr-ported-wireline``
+    shows a number wireline): there, only a line that is one number is read (hrev58).
     """
     _regular_or_refuse(path)
     if _fixed_width(path):
         parsed = _parse_fixed_width(path, on_progress)
     else:
-        parsed = _parse_lines(path, on_progress)
+        parsed = _parse_lines(path, on_progress, extensions)
     if parsed.lines == 0:
         raise ListImportError(f"{path}: no numbers in the file; nothing was imported")
     share = parsed.bad / parsed.lines
@@ -363,7 +369,8 @@ def _parse_fixed_width(path: Path, on_progress: Progress | None) -> ParsedList:
     return parsed
 
 
-def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
+def _parse_lines(path: Path, on_progress: Progress | None, extensions: bool = True
+                 ) -> ParsedList:
     """Every other form, line by line."""
     parsed = ParsedList()
     read = [0]
@@ -371,7 +378,9 @@ def _parse_lines(path: Path, on_progress: Progress | None) -> ParsedList:
     for number, line, ended in _content(_lines(path, read), parsed):
         parsed.lines += 1
         national, extension = national_and_extension(line)
-        parsed.extensions += extension
+        if extension and not extensions:
+            national = None
+        parsed.extensions += extension and extensions
         if national is None:
             if not ended:  # the last line (raised once the file is closed)
                 cut = cut_short(path, number, quoted_number(line, limit=40))
@@ -415,6 +424,16 @@ def parse_delta_file(path: Path, *, max_bad_share: float = 0.001) -> ParsedDelta
         lines += 1
         sign, rest = line[0], line[1:].strip()
         national, extension = national_and_extension(rest) if sign in "+-" else (None, False)
+        if extension and sign == "-":
+            # One desk's listing withdrawn is not the line's: the line may be listed by an
+            # entry of its own (one bit for both); removed, it was called (hrev58). Kept
+            # listed, counted malformed, as before hsto19.
+            bad += 1
+            if len(examples) < _MAX_REPORTED:
+                examples.append(f"line {number}: {quoted_number(line, limit=40)} (a removal "
+                                "with an extension: the line stays listed; write -NUMBER "
+                                "if the line's own listing is withdrawn)")
+            continue
         extensions += extension
         if national is None:
             if not ended:  # the last line (raised once closed)

@@ -215,8 +215,18 @@ class RedisListPublisher:
         return _newer_published(name, int(current), version)
 
     async def _discard_quietly(self, name: str, version: int) -> None:
-        """``_discard``, when Redis lets it: gone, the next publish's ``_sweep`` does it."""
+        """``_discard``, when Redis lets it: gone, the next publish's ``_sweep`` does it.
+        Never the current version: a switch whose EXEC ran while the import failed or was
+        cancelled (its reply never read) made it current; deleted, no node could load it
+        and one started after served none of the list (hrev58)."""
         try:
+            current = await self._client.get(_key(name, "current"))
+            if current is not None and int(current) == version:
+                _log.warning("list_import_switched_unseen", list=name, version=version,
+                             why="the switch ran but its reply was lost; the version is "
+                                 "current and kept",
+                             fix="see `callguard dnc status`")
+                return
             await self._discard(name, version)
         except (RedisError, OSError) as exc:
             _log.warning("list_import_chunks_left", list=name, version=version,
@@ -256,6 +266,12 @@ class RedisListPublisher:
             async with self._client.pipeline(transaction=True) as pipe:
                 await pipe.watch(pointer)
                 current = await pipe.get(pointer)
+                if current is not None and int(current) == version:
+                    # Our EXEC ran and its reply was lost (redis-py: WatchError, read as
+                    # a rival switch): switched again, ``previous`` became this version
+                    # itself and a rollback of it went nowhere (hrev58). No other writes
+                    # this number (INCR; a rollback names an older one): done.
+                    break
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
                     raise _newer_published(name, int(current), version)

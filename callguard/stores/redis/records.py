@@ -766,7 +766,7 @@ class RedisRecords:
         try:
             result = await command
         except RedisError as exc:
-            raise StoreError(f"record store (Redis) what failed: {exc}") from None
+            raise StoreError(f"record store (Redis) {what} failed: {exc}") from None
         guard()
         return result
 
