@@ -444,11 +444,14 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
     return {} if by is None else {"withdrawn_by": by}
 
 
+_QUESTION = "(a question: no call placed)"  # beside the verdict of a `check --at` answer
+
+
 def _verdict(found: Evidence, decision: Record) -> str:
     """The verdict, and whether this answer was withdrawn, or withdrew an earlier one."""
     verdict = str(decision.get("verdict", ""))
     if decision.get("places_call") is False:  # schema 2: a `check --at` question
-        verdict += " (a question: no call placed)"
+        verdict += f" {_QUESTION}"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"
@@ -521,6 +524,10 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
         row = {**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
+               # a `check --at` question said so as the text and the page say it: a bare
+               # ALLOW in counsel's spreadsheet read as a call placed
+               **({"verdict": f"{record.get('verdict', '')} {_QUESTION}"}
+                  if record.get("places_call") is False else {}),
                "key_id": str(record.get("key_id") or ""),
                "law": _law(query, record), "read_from": read_from}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")

@@ -237,7 +237,9 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         target = {"call": report.calls, "scrub": report.scrubs,
                   "question": report.questions}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
-        if kind != "withdrawn":  # by front: the answers that stand
+        # by front: the calls and scrubs that stand; a question (counted apart) under
+        # "cli ALLOW" read as a call the operator placed after asking
+        if kind in ("call", "scrub"):
             report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
         low, high = spans.get((day, kind, *key[1:]), (first, last))
         spans[(day, kind, *key[1:])] = (min(low, first), max(high, last))
@@ -285,11 +287,7 @@ def fronts_note(report: Report) -> str | None:
     for (front, _verdict), count in report.fronts.items():
         if front != "scrub":
             fronts[front] += count
-    asked = report.total(report.questions)
-    if asked:
-        fronts["cli"] -= asked
-        if not fronts["cli"]:
-            del fronts["cli"]
+    asked = report.total(report.questions)  # not in ``fronts`` (``build``)
     if not fronts and not asked:
         return None
     said = "calls by front: " + (", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
