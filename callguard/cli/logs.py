@@ -12,6 +12,7 @@ campaign, no key); 3 an internal error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -638,8 +639,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if done.adopted:  # the store the calls read was replaced: a caveat on every figure
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
                           highlight=False)
-    log_query.finish(done.total(done.calls) + done.total(done.scrubs)
-                     + done.total(done.questions) + done.total(done.withdrawn))
+    matched = (done.total(done.calls) + done.total(done.scrubs)
+               + done.total(done.questions) + done.total(done.withdrawn))
+    if node is not None and not matched and node not in log_query.stats.nodes:
+        _node_known_or_exit(node, archive if not stream else None, path,
+                            log_query.stats.nodes)
+    log_query.finish(matched)
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -650,6 +655,43 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _report_tables(done)
         if html_path is not None:
             print(f"page: {html_path}")  # noqa: T201
+
+
+def _node_known_or_exit(node: str, archive: Any, path: Path | None,
+                        read: set[str]) -> None:
+    """A --node no record names (the archive's, the unarchived log's before the range read)
+    is a usage error: a mistyped name answered "0 decisions", exit 0, and the --json or
+    --csv filed said the node made no call. Only asked when nothing matched."""
+    from callguard.compliance.archive.columns import DECISIONS, EVENTS  # noqa: PLC0415
+    from callguard.compliance.archive.store import (  # noqa: PLC0415
+        connect,
+        read_through_commits,
+        union_view,
+    )
+    from callguard.compliance.segments import Segment, closed_segments  # noqa: PLC0415
+
+    named = set(read)
+    if archive is not None and archive.exists():
+        def archived() -> set[str]:
+            manifest, connection = archive.manifest(), connect(threads=2)
+            # the archive's own file names only; the node is compared in Python
+            views = [union_view(archive, manifest, table) for table in (DECISIONS, EVENTS)]
+            return {row[0] for view in views for row in connection.execute(
+                f"SELECT DISTINCT node FROM ({view})").fetchall()  # noqa: S608
+                if isinstance(row[0], str)}
+        named |= read_through_commits(archive, archived)
+    if node in named:
+        return
+    needle = b'"node":' + orjson.dumps(node)
+    if path is not None:  # the log's lines before the range read, as bytes
+        segments = [*closed_segments(path), *([Segment(path, None)] if path.exists() else [])]
+        for segment in segments:
+            with contextlib.suppress(FileNotFoundError):
+                if any(needle in line for line in segment.lines()):
+                    return
+    shown = ", ".join(sorted(named)[:20]) or "none"
+    usage_error(f"--node {node!r}: no record read names that node (names are exact); "
+                f"nodes in the records: {shown}")
 
 
 def house_policies(state: CliState) -> tuple[dict[str, str], str | None]:
