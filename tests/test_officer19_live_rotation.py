@@ -58,3 +58,27 @@ def test_report_s_unarchived_read_survives_a_rotation(tmp_path):
     rest = list(read)
     import orjson
     assert [first, *rest][:2] == [orjson.loads(lines[0]), orjson.loads(lines[1])]
+
+
+def test_report_s_segment_archived_meanwhile_is_read_again_not_skipped(tmp_path):
+    """A closed segment gone between the listing and its read (archived under a manifest
+    the report did not read, then deleted) was skipped in silence: its calls were in no
+    figure. It raises FileNotFoundError, which ``read_through_commits`` reads again on."""
+    from bench.synthetic_records import Factory
+    from callguard.cli.logs import _unarchived
+    from callguard.compliance.archive.store import Manifest
+    from callguard.compliance.reader import ReadStats, RecordFilter
+
+    lines = list(Factory(3, days=1).lines())
+    log = tmp_path / "compliance.jsonl"
+    first = stamp_name(log, datetime(2026, 1, 4, tzinfo=UTC))
+    second = stamp_name(log, datetime(2026, 1, 4, 12, tzinfo=UTC))
+    first.write_bytes(lines[0] + b"\n")
+    second.write_bytes(lines[1] + b"\n")
+    log.write_bytes(lines[2] + b"\n")
+    read = _unarchived(log, Manifest(), RecordFilter(), ReadStats())
+    next(read)
+    second.unlink()  # archived and deleted by `callguard archive` meanwhile
+    import pytest
+    with pytest.raises(FileNotFoundError):
+        list(read)

@@ -715,7 +715,9 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
     if path is None:
         return iter(())
     archived = set(manifest.segments)
-    return oldest_first(path, wanted, stats,
+    # a segment archived and deleted since the manifest was read: raised, and the report
+    # read again on the new manifest (``report_with_live``), never passed over
+    return oldest_first(path, wanted, stats, vanished_raises=True,
                         skip=lambda segment: str(segment.plain) in archived)
 
 

@@ -341,14 +341,18 @@ def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[b
 
 def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                  current_end: int | None = None,
-                 skip: Callable[[Segment], bool] | None = None) -> Iterator[Record]:
+                 skip: Callable[[Segment], bool] | None = None,
+                 vanished_raises: bool = False) -> Iterator[Record]:
     """Matching records, oldest first: closed segments (but those ``skip`` names), then
     the current file (up to ``current_end`` when given).
 
     The current file is opened before the segments are listed: opened after they were
     scanned, a rotation meanwhile renamed it into a segment not listed, and its records
     were in no answer (a rotation between renames the file held open into a listed
-    segment, read twice: a caller that counts dedups by decision id, as evidence does)."""
+    segment, read twice: a caller that counts dedups by decision id, as evidence does).
+    ``vanished_raises``: a segment gone since it was listed raises FileNotFoundError (the
+    report: archived under a manifest it did not read, its records were in no figure)
+    instead of being passed over."""
     try:
         held: BinaryIO | None = path.open("rb")
     except FileNotFoundError:
@@ -363,6 +367,8 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                 continue  # the file held open, rotated since: read below, once
             current = readable(segment)
             if current is None:
+                if vanished_raises:
+                    raise FileNotFoundError(f"{segment.path}: gone since it was listed")
                 continue
             if _starts_after_range(current, wanted):
                 return
