@@ -408,9 +408,16 @@ def _every_day(report: Report, query: ReportQuery) -> list[str]:
         query.until) else (date.fromisoformat(seen[-1]) if seen else None)
     if start is None or end is None:
         return seen
-    if (end - start).days > 3700:  # a range of ten years and more: the days with records
-        return seen
+    if (end - start).days > _LONG_RANGE_DAYS and seen:
+        # "since 2000": from the first record (the years before hold none), every day
+        # after it; the days with records alone stood months apart side by side
+        start = max(start, date.fromisoformat(seen[0]))
+        if (end - start).days > _LONG_RANGE_DAYS:  # "until 2100": to the last record
+            end = min(end, date.fromisoformat(seen[-1]))
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+_LONG_RANGE_DAYS = 3700  # about ten years: a longer range starts at its first record
 
 
 def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQuery,
