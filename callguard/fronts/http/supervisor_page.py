@@ -111,6 +111,7 @@ function addRecord(record, fresh) {
   cell(row, record.node);
   cell(row, record.event);
   // a `check --at` question (schema 2: places_call false) placed no call: said so
+  // (when the node sends places_call: supervisor.py's _SHOWN must name it)
   cell(row, (record.verdict || "") + (record.places_call === false
     ? " (a question: no call placed)" : ""), "verdict");
   cell(row, record.campaign);
