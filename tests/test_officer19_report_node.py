@@ -39,3 +39,26 @@ def test_an_unknown_node_is_refused_and_an_archived_one_answers(tmp_path):
     assert quiet.returncode == 0, quiet.stderr
     assert json.loads(quiet.stdout)["decisions"] == 0
     assert cli("report", "--node", "dialer-1", config_path=path).returncode == 2
+
+
+def test_an_unknown_rule_is_refused_and_an_old_pack_s_rule_answers(tmp_path):
+    """`report --rule` of an id no configured pack has and no record names: exit 2. An id
+    only the records name (a pack version since changed) still answers."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    made = cli("check", NUMBER, "--campaign", "ut-solar-manual", "--at",
+               "2026-12-07T10:00:00-07:00", config_path=path)
+    assert made.returncode in (0, 1), made.stderr
+    typo = cli("report", "--rule", "us-federal:64.1200(c)(9)", "--json", config_path=path)
+    assert typo.returncode == 2, typo.stdout
+    assert typo.stdout == ""
+    assert "no rule of the configured packs and no record names it" in " ".join(
+        typo.stderr.split())
+    log = data / "compliance.jsonl"
+    log.write_bytes(log.read_bytes().replace(b'"rule":"us-federal:64.1200(c)(2)(i)(D)"',
+                                             b'"rule":"us-federal:64.1200(c)(2)-old"'))
+    old = cli("report", "--rule", "us-federal:64.1200(c)(2)-old", "--since", "2020-01-01",
+              "--until", "2020-01-02", "--json", config_path=path)
+    assert old.returncode == 0, old.stderr
+    assert json.loads(old.stdout)["decisions"] == 0
