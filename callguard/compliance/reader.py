@@ -349,7 +349,7 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
     The current file is opened before the segments are listed: opened after they were
     scanned, a rotation meanwhile renamed it into a segment not listed, and its records
     were in no answer (a rotation between renames the file held open into a listed
-    segment, read twice: a caller that counts dedups by decision id, as evidence does).
+    segment, passed over there by its inode: read once, as the current file).
     ``vanished_raises``: a segment gone since it was listed raises FileNotFoundError (the
     report: archived under a manifest it did not read, its records were in no figure)
     instead of being passed over."""
