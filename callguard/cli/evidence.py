@@ -139,6 +139,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         # a purge's cutoff, or recorded by a process whose log is not read, is there only).
         **({"stored_now": _stored_now(state, number, _sellers(found))}
            if number is not None else {})}
+    # What the answer could not include, written into the document too: said on stderr
+    # alone, a file of "decisions: none" looked up with another key read, years later,
+    # as a number never called.
+    query["notes"], query["incomplete"] = _notes(found, key_id, key_source, stream_note,
+                                                 decision_id)
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -151,7 +156,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:
         _not_found(decision_id, found)
-    _finish(found, key_id, key_source, stream_note)
+    _finish(found, query["notes"], incomplete=query["incomplete"])
 
 
 def _sellers(found: Evidence) -> set[str]:
@@ -273,11 +278,15 @@ def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | Non
     return None
 
 
-def _finish(found: Evidence, key_id: str | None, key_source: str,
-            stream_note: str | None = None) -> None:
-    from rich.markup import escape  # noqa: PLC0415
-
+def _notes(found: Evidence, key_id: str | None, key_source: str,
+           stream_note: str | None = None,
+           decision_id: str | None = None) -> tuple[list[str], bool]:
+    """What the answer could not include, and whether that makes it incomplete (exit 1).
+    A purge or a replaced store is not here: the documents say it in their own place."""
     notes, incomplete = [], False
+    if decision_id is not None and not found.decisions:
+        notes.append(_nowhere(decision_id))
+        incomplete = True
     if stream_note is not None:
         notes.append(stream_note)
         incomplete = True
@@ -292,27 +301,38 @@ def _finish(found: Evidence, key_id: str | None, key_source: str,
         if "none" in found.key_ids:
             notes.append("older records in range carry no key_id: whether they were hashed "
                          "with this key cannot be checked")
-    for purge in found.purges:
-        notes.append(_purged(purge))
-    for adoption in found.adoptions:
-        notes.append(_adopted(adoption))
     if found.unreadable:
         notes.append(f"{found.unreadable} unarchived line(s) were torn and skipped")
     if found.refused:
         incomplete = True
         notes.append(f"{found.refused} record(s) of a schema this callguard does not know "
                      "were not read; upgrade callguard to read them")
-    for note in notes:
+    return notes, incomplete
+
+
+def _finish(found: Evidence, notes: list[str], *, incomplete: bool) -> None:
+    """The notes on standard error (the purge and a replaced store among them, in the
+    order said before), exit 1 when incomplete."""
+    from rich.markup import escape  # noqa: PLC0415
+
+    keyed = [n for n in notes if not n.endswith("torn and skipped")
+             and not n.endswith("upgrade callguard to read them")]
+    said = [*keyed, *map(_purged, found.purges), *map(_adopted, found.adoptions),
+            *(n for n in notes if n not in keyed)]
+    for note in said:
         err_console.print(f"[yellow]note:[/yellow] {escape(note)}", highlight=False)
     if incomplete:
         sys.exit(EXIT_INCOMPLETE)
 
 
+def _nowhere(decision_id: str) -> str:
+    return (f"no decision {decision_id} in the archive or the unarchived log (another "
+            "node's? check --data-dir, --archive, --file)")
+
+
 def _not_found(decision_id: str, found: Evidence) -> NoReturn:
     """Exit 1 for a decision found nowhere; a purge that may have destroyed it is named."""
-    err_console.print(f"no decision {decision_id} in the archive or the unarchived log "
-                      "(another node's? check --data-dir, --archive, --file)",
-                      highlight=False)
+    err_console.print(_nowhere(decision_id), highlight=False, markup=False)
     for purge in found.purges:  # or made before a purge's cutoff: destroyed, said
         err_console.print(f"note: {_purged(purge)}", highlight=False, markup=False)
     sys.exit(EXIT_INCOMPLETE)
@@ -388,6 +408,9 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
     asked = {k: v for k, v in query.items() if k not in _NOT_ASKED}
     return {
         "query": asked,
+        # what the answer could not include (another hashing key, an unread stream, a
+        # decision found nowhere...), and whether that makes it incomplete (exit 1)
+        "notes": query.get("notes", []), "incomplete": bool(query.get("incomplete")),
         # a NUMBER's records in the store as they are now ({"sellers": ...} or
         # {"unavailable": why}); absent for --decision
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
@@ -416,7 +439,7 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
 
 # Query keys that are not what was asked (the document's "query" and the page's line).
 _NOT_ASKED = frozenset({"stored_now", "archive", "archive_missing", "not_law",
-                        "not_law_unread"})
+                        "not_law_unread", "notes", "incomplete"})
 
 
 def _law(query: dict[str, Any], record: Record) -> str:
@@ -444,11 +467,14 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
     return {} if by is None else {"withdrawn_by": by}
 
 
+_QUESTION = "(a question: no call placed)"  # beside the verdict of a `check --at` answer
+
+
 def _verdict(found: Evidence, decision: Record) -> str:
     """The verdict, and whether this answer was withdrawn, or withdrew an earlier one."""
     verdict = str(decision.get("verdict", ""))
     if decision.get("places_call") is False:  # schema 2: a `check --at` question
-        verdict += " (a question: no call placed)"
+        verdict += f" {_QUESTION}"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"
@@ -518,9 +544,16 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
     writer = csv.DictWriter(out, fieldnames=_CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
     read_from = _read_from(query, found)
+    for note in query.get("notes", []):  # first: a CSV of no row but its header said nothing
+        writer.writerow(dict.fromkeys(_CSV_COLUMNS, "") | {
+            "event": "note", "detail": spreadsheet_cell(note), "read_from": read_from})
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
         row = {**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
+               # a `check --at` question said so as the text and the page say it: a bare
+               # ALLOW in counsel's spreadsheet read as a call placed
+               **({"verdict": f"{record.get('verdict', '')} {_QUESTION}"}
+                  if record.get("places_call") is False else {}),
                "key_id": str(record.get("key_id") or ""),
                "law": _law(query, record), "read_from": read_from}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
@@ -676,6 +709,8 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
         f"<h1>callguard evidence</h1><p>{html.escape(asked)}. Read: "
         f"{html.escape(_read_from(query, found))}. Numbers never "
         "appear in clear: last four digits and keyed hash only.</p>"
+        + "".join(f"<p class=note><strong>Note:</strong> {html.escape(note)}</p>"
+                  for note in query.get("notes", []))
         + "".join(f"<p class=purged><strong>Purged:</strong> {html.escape(_purged(p))}.</p>"
                   for p in found.purges)
         + "".join(f"<p class=adopted><strong>Record store replaced:</strong> "
@@ -707,6 +742,8 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
                   f"record change(s), {len(later)} later record(s) of these calls, "
                   f"{len(loaded)} record(s) of the packs loaded; read "
                   f"{escape(_read_from(query, found))}")
+    for note in query.get("notes", []):  # in the saved file too, not on stderr alone
+        console.print(f"[bold]note:[/] {escape(shown(note))}", highlight=False)
     ranged = query["from_instant"] or query["to_instant"]
     if ranged:
         # The range asked and how a decision is dated in it: with --from/--to the page said

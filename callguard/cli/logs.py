@@ -12,6 +12,7 @@ campaign, no key); 3 an internal error.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -638,8 +639,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if done.adopted:  # the store the calls read was replaced: a caveat on every figure
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.adopted_note(done))}",
                           highlight=False)
-    log_query.finish(done.total(done.calls) + done.total(done.scrubs)
-                     + done.total(done.questions) + done.total(done.withdrawn))
+    matched = (done.total(done.calls) + done.total(done.scrubs)
+               + done.total(done.questions) + done.total(done.withdrawn))
+    if not matched:  # a --node or --rule nothing names: refused, not answered with zeros
+        _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
+                               log_query.stats.nodes)
+    log_query.finish(matched)
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -650,6 +655,86 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _report_tables(done)
         if html_path is not None:
             print(f"page: {html_path}")  # noqa: T201
+
+
+def _filters_known_or_exit(state: CliState, node: str | None, rule: str | None, archive: Any,
+                           path: Path | None, nodes_read: set[str]) -> None:
+    if node is not None and node not in nodes_read:
+        _node_known_or_exit(node, archive, path, nodes_read)
+    if rule is not None:
+        _rule_known_or_exit(state, rule, archive, path)
+
+
+def _node_known_or_exit(node: str, archive: Any, path: Path | None,
+                        read: set[str]) -> None:
+    """A --node no record names (the archive's, the unarchived log's before the range read)
+    is a usage error: a mistyped name answered "0 decisions", exit 0, and the --json or
+    --csv filed said the node made no call. Only asked when nothing matched."""
+    named = set(read) | _archived_values(archive, "node")
+    if node in named or _logged(path, "node", node):
+        return
+    shown = ", ".join(sorted(named)[:20]) or "none"
+    usage_error(f"--node {node!r}: no record read names that node (names are exact); "
+                f"nodes in the records: {shown}")
+
+
+def _rule_known_or_exit(state: CliState, rule: str, archive: Any, path: Path | None) -> None:
+    """A --rule that is no rule of the configured packs and that no record names (an older
+    pack version's id is, in its records) is a usage error, as --node: a mistyped id
+    answered "0 blocks", exit 0, with a note on stderr beside a --json or --csv of zeros."""
+    from callguard.errors import CallguardError  # noqa: PLC0415
+
+    if rule.startswith("callguard:"):
+        return
+    try:
+        if any(r.rule_id == rule for pack in state.settings.packs.values()
+               for r in pack.rules):
+            return
+    except (CallguardError, OSError, SystemExit):
+        pass  # packs not loadable here (a copied archive): the records alone say
+    if rule in _archived_values(archive, "rule", events=False) or _logged(path, "rule", rule):
+        return
+    usage_error(f"--rule {rule!r} is no rule of the configured packs and no record names it "
+                "(ids look like us-ut:13-25a-103(3):hours or us-federal:64.1200(c)(2); "
+                "`callguard packs show ID` lists a pack's)")
+
+
+def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[str]:
+    """The distinct values of a column (``node``, ``rule``) over the whole archive."""
+    from callguard.compliance.archive.columns import DECISIONS, EVENTS  # noqa: PLC0415
+    from callguard.compliance.archive.store import (  # noqa: PLC0415
+        connect,
+        read_through_commits,
+        union_view,
+    )
+
+    if archive is None or not archive.exists():
+        return set()
+    tables = (DECISIONS, EVENTS) if events else (DECISIONS,)
+    assert column in ("node", "rule")  # a column name in SQL text: never a user's value
+
+    def archived() -> set[str]:
+        manifest, connection = archive.manifest(), connect(threads=2)
+        views = [union_view(archive, manifest, table) for table in tables]
+        return {row[0] for view in views for row in connection.execute(
+            f"SELECT DISTINCT {column} FROM ({view})").fetchall()  # noqa: S608
+            if isinstance(row[0], str)}
+    return read_through_commits(archive, archived)
+
+
+def _logged(path: Path | None, field: str, value: str) -> bool:
+    """Whether a line of the unarchived log (all of it, not only the range read) has
+    ``"field":"value"``, matched as bytes."""
+    from callguard.compliance.segments import Segment, closed_segments  # noqa: PLC0415
+
+    if path is None:
+        return False
+    needle = f'"{field}":'.encode() + orjson.dumps(value)
+    for segment in [*closed_segments(path), *([Segment(path, None)] if path.exists() else [])]:
+        with contextlib.suppress(FileNotFoundError):
+            if any(needle in line for line in segment.lines()):
+                return True
+    return False
 
 
 def house_policies(state: CliState) -> tuple[dict[str, str], str | None]:
@@ -673,7 +758,9 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
     if path is None:
         return iter(())
     archived = set(manifest.segments)
-    return oldest_first(path, wanted, stats,
+    # a segment archived and deleted since the manifest was read: raised, and the report
+    # read again on the new manifest (``report_with_live``), never passed over
+    return oldest_first(path, wanted, stats, vanished_raises=True,
                         skip=lambda segment: str(segment.plain) in archived)
 
 

@@ -22,6 +22,7 @@ import contextlib
 import csv
 import io
 import os
+import re
 import stat
 import sys
 from collections import Counter
@@ -47,6 +48,7 @@ from callguard.cli.common import (
 )
 from callguard.cli.output import console
 from callguard.cli.render import print_json
+from callguard.compliance.report import spreadsheet_cell
 from callguard.csvfile import CsvTable, decode, read_csv
 from callguard.decision import Decision
 from callguard.errors import UsageError
@@ -76,8 +78,22 @@ def _write_row(writer: Any, keep: list[int], row: list[str], decision: Decision,
     if only is not None and decision.verdict.verdict != _ONLY[only]:
         return
     padded = [row[i] if i < len(row) else "" for i in keep]
-    writer.writerow([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
-                     decision.decision_id, lists_read(decision)])
+    writer.writerow(_cells([*padded, decision.verdict.verdict, rule, decision.verdict.reason,
+                            decision.decision_id, lists_read(decision)]))
+
+
+# A cell a dialer reads as a number: digits and what is written between them. It starts
+# no formula that can call anything (no letter, no `=`/`@`), and `'+1 801...` is no
+# number to a dialer: it is kept as written.
+_DIALABLE = re.compile(r"[+\-]?[0-9][0-9 ().\-]*")
+
+
+def _cells(row: list[str]) -> list[str]:
+    """The output row as a spreadsheet shows text: a vendor's lead file is not trusted, and
+    a cell ``=HYPERLINK(...)`` ran when the officer opened the scrubbed file in Excel
+    (``spreadsheet_cell``, as evidence and report CSVs); a number keeps its ``+``."""
+    return [cell if _DIALABLE.fullmatch(cell) else str(spreadsheet_cell(cell))
+            for cell in row]
 
 
 def _turns(window: list[list[str]], number_index: int) -> list[list[int]]:
@@ -303,7 +319,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
                     TextColumn("scrubbing"), BarColumn(), TextColumn("{task.completed:,}/"
                     "{task.total:,} rows"), _RowRate(), console=err) as progress:
                 writer = csv.writer(out, delimiter=table.delimiter)
-                writer.writerow([*(header[i] for i in keep), *ADDED])
+                writer.writerow(_cells([*(header[i] for i in keep), *ADDED]))
                 task = progress.add_task("scrub", total=len(rows))
                 # No frequency store: the caps' facts are unfetched and the gate BLOCKs.
                 stores = ({FREQUENCY: ScrubCounts(runtime.frequency)}
@@ -355,7 +371,7 @@ def _no_rows(err: Console, leads: Path, campaign: str, at: str, table: CsvTable,
     for another instant). The gate is not started: no record is made."""
     with _opened(target, table) as out:
         csv.writer(out, delimiter=table.delimiter).writerow(
-            [*(table.header[i] for i in _kept(table.header)), *ADDED])
+            _cells([*(table.header[i] for i in _kept(table.header)), *ADDED]))
     outcome = _Outcome(leads, campaign, at, table, Counter(), Counter(), [], only,
                        "standard output" if to_stdout else str(target))
     if as_json:

@@ -83,13 +83,28 @@ class PurgeResult:
 
 
 @contextlib.contextmanager
-def maintenance(path: Path) -> Iterator[None]:
+def maintenance(path: Path, *, create: bool = True) -> Iterator[None]:
     """Hold ``<log>.maint`` exclusively: one purge, compression or archiving at a time.
 
-    Not the writers' lock: a node keeps appending while maintenance runs.
+    Not the writers' lock: a node keeps appending while maintenance runs. ``create``
+    False (a dry run, which only reads): no lock file is made where none is (no
+    maintenance ever ran there, none to wait for); a reading command left a file behind.
     """
+    lock = path.with_name(path.name + ".maint")
+    if not create:
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except FileNotFoundError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path.with_name(path.name + ".maint"), os.O_RDWR | os.O_CREAT, 0o600)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -190,7 +205,7 @@ def purge_files(path: Path, cutoff: datetime, *, dry_run: bool = False,
     node's ``frequency.sqlite3``, whose write-back may need a segment due (``boot``: this
     boot's id, for tests)."""
     result = PurgeResult()
-    with maintenance(path):
+    with maintenance(path, create=not dry_run):
         straddling = _close_current(path, cutoff, dry_run)
         planned = [(s, _plan(s, cutoff)) for s in map(readable, closed_segments(path))
                    if s is not None]

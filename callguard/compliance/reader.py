@@ -341,25 +341,50 @@ def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[b
 
 def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                  current_end: int | None = None,
-                 skip: Callable[[Segment], bool] | None = None) -> Iterator[Record]:
+                 skip: Callable[[Segment], bool] | None = None,
+                 vanished_raises: bool = False) -> Iterator[Record]:
     """Matching records, oldest first: closed segments (but those ``skip`` names), then
-    the current file (up to ``current_end`` when given)."""
-    for segment in closed_segments(path):
-        if skip is not None and skip(segment):
-            continue
-        if segment.closed_at is not None and wanted.before_range(segment.closed_at):
-            continue
-        current = readable(segment)
-        if current is None:
-            continue
-        if _starts_after_range(current, wanted):
-            return
-        yield from _scan(current.lines(), wanted, stats)
+    the current file (up to ``current_end`` when given).
+
+    The current file is opened before the segments are listed: opened after they were
+    scanned, a rotation meanwhile renamed it into a segment not listed, and its records
+    were in no answer (a rotation between renames the file held open into a listed
+    segment, passed over there by its inode: read once, as the current file).
+    ``vanished_raises``: a segment gone since it was listed raises FileNotFoundError (the
+    report: archived under a manifest it did not read, its records were in no figure)
+    instead of being passed over."""
     try:
-        with path.open("rb") as handle:
-            yield from _scan(lines_forward(handle, end=current_end), wanted, stats)
+        held: BinaryIO | None = path.open("rb")
     except FileNotFoundError:
-        return
+        held = None
+    try:
+        for segment in closed_segments(path):
+            if skip is not None and skip(segment):
+                continue
+            if segment.closed_at is not None and wanted.before_range(segment.closed_at):
+                continue
+            if held is not None and _same_file(segment.path, held):
+                continue  # the file held open, rotated since: read below, once
+            current = readable(segment)
+            if current is None:
+                if vanished_raises:
+                    raise FileNotFoundError(f"{segment.path}: gone since it was listed")
+                continue
+            if _starts_after_range(current, wanted):
+                return
+            yield from _scan(current.lines(), wanted, stats)
+        if held is not None:
+            yield from _scan(lines_forward(held, end=current_end), wanted, stats)
+    finally:
+        if held is not None:
+            held.close()
+
+
+def _same_file(path: Path, handle: BinaryIO) -> bool:
+    try:
+        return os.stat(path).st_ino == os.fstat(handle.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def read_files(path: Path) -> Iterator[Record]:

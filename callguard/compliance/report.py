@@ -237,7 +237,9 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         target = {"call": report.calls, "scrub": report.scrubs,
                   "question": report.questions}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
-        if kind != "withdrawn":  # by front: the answers that stand
+        # by front: the calls and scrubs that stand; a question (counted apart) under
+        # "cli ALLOW" read as a call the operator placed after asking
+        if kind in ("call", "scrub"):
             report.fronts[(front, verdict)] = report.fronts.get((front, verdict), 0) + count
         low, high = spans.get((day, kind, *key[1:]), (first, last))
         spans[(day, kind, *key[1:])] = (min(low, first), max(high, last))
@@ -285,11 +287,7 @@ def fronts_note(report: Report) -> str | None:
     for (front, _verdict), count in report.fronts.items():
         if front != "scrub":
             fronts[front] += count
-    asked = report.total(report.questions)
-    if asked:
-        fronts["cli"] -= asked
-        if not fronts["cli"]:
-            del fronts["cli"]
+    asked = report.total(report.questions)  # not in ``fronts`` (``build``)
     if not fronts and not asked:
         return None
     said = "calls by front: " + (", ".join(f"{f} {n:,}" for f, n in sorted(fronts.items()))
@@ -410,9 +408,16 @@ def _every_day(report: Report, query: ReportQuery) -> list[str]:
         query.until) else (date.fromisoformat(seen[-1]) if seen else None)
     if start is None or end is None:
         return seen
-    if (end - start).days > 3700:  # a range of ten years and more: the days with records
-        return seen
+    if (end - start).days > _LONG_RANGE_DAYS and seen:
+        # "since 2000": from the first record (the years before hold none), every day
+        # after it; the days with records alone stood months apart side by side
+        start = max(start, date.fromisoformat(seen[0]))
+        if (end - start).days > _LONG_RANGE_DAYS:  # "until 2100": to the last record
+            end = min(end, date.fromisoformat(seen[-1]))
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
+
+
+_LONG_RANGE_DAYS = 3700  # about ten years: a longer range starts at its first record
 
 
 def _watchdog(connection: duckdb.DuckDBPyConnection, events: str, query: ReportQuery,

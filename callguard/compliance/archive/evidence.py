@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import orjson
 
@@ -47,7 +47,7 @@ from callguard.compliance.reader import (
     parse_line,
     recover_line,
 )
-from callguard.compliance.segments import Segment
+from callguard.compliance.segments import Segment, lines_forward, readable
 from callguard.front_names import DIALLING_FRONTS
 
 if TYPE_CHECKING:
@@ -86,11 +86,33 @@ class LiveLines:
         live = cls()
         if log is None:
             return live
+        # The current file is opened before the segments are listed: a rotation between
+        # renames the file held open into a listed segment (read twice, its records are
+        # one: ``_identity``), never into one unlisted and unread.
+        try:
+            current: BinaryIO | None = log.open("rb")
+        except FileNotFoundError:
+            current = None
         for segment in unarchived_segments(log, archive.manifest()):
-            live.add(str(segment.path), segment.lines())
-        if log.exists():
-            live.add(str(log), Segment(log, None).lines())
+            live.add(str(segment.path), _lines_now(segment))
+        if current is not None:
+            live.add(str(log), _held_lines(current))
         return live
+
+
+def _held_lines(handle: BinaryIO) -> Iterator[bytes]:
+    with handle:
+        yield from lines_forward(handle)
+
+
+def _lines_now(segment: Segment) -> Iterator[bytes]:
+    """A closed segment's lines where it is when read: compressed since it was listed, the
+    ``.zst``; archived and removed since, FileNotFoundError (``read_through_commits`` reads
+    again under the new manifest)."""
+    now = readable(segment)
+    if now is None:
+        raise FileNotFoundError(f"{segment.path}: gone since it was listed")
+    yield from now.lines()
 
 
 def stream_tail(client: redis.Redis, key: str, after: str,

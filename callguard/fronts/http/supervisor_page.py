@@ -110,7 +110,10 @@ function addRecord(record, fresh) {
   cell(row, (record.logged_at || "").replace("T", " ").slice(0, 19));
   cell(row, record.node);
   cell(row, record.event);
-  cell(row, record.verdict || "", "verdict");
+  // a `check --at` question (schema 2: places_call false) placed no call: said so
+  // (when the node sends places_call: supervisor.py's _SHOWN must name it)
+  cell(row, (record.verdict || "") + (record.places_call === false
+    ? " (a question: no call placed)" : ""), "verdict");
   cell(row, record.campaign);
   cell(row, record.number_last4 ? "\u2026" + record.number_last4 : "", "number");
   cell(row, record.mode);
