@@ -17,6 +17,7 @@ import subprocess
 
 import pytest
 
+from callguard.fronts.http.supervisor import page_record
 from callguard.fronts.http.supervisor_page import PAGE_HTML
 from tests.log_files import cli, config
 
@@ -93,3 +94,11 @@ def test_the_supervisor_page_marks_a_question(tmp_path):
     call, question = json.loads(ran.stdout)  # newest first
     assert call[3] == "ALLOW"
     assert re.fullmatch(r"ALLOW \(a question: no call placed\)", question[3]), question
+
+
+def test_the_node_sends_the_page_whether_a_call_was_placed():
+    """page_record passes ``places_call`` on: without it the page's mark never shows."""
+    question = {"event": "decision", "verdict": "ALLOW", "front": "cli",
+                "places_call": False, "schema": 2}
+    assert page_record(question)["places_call"] is False
+    assert "places_call" not in page_record({"event": "decision", "verdict": "ALLOW"})
