@@ -105,3 +105,15 @@ def test_a_company_do_not_call_csv_records_the_line_and_counts_it() -> None:
     assert "has an extension; a consent record is a person's" in consent.errors[0].reason
     assert "0142" in consent.errors[0].reason
     assert "555" not in consent.errors[0].reason
+
+
+def test_an_internal_dnc_import_says_how_many_had_an_extension(tmp_path: Path) -> None:
+    """The CSV importer counted them; the command now says so (and --dry-run too)."""
+    path = tmp_path / "optouts.csv"
+    path.write_text("number,source\n8015550150,crm\n801-555-0142 x12,crm\n")
+    for dry in (["--dry-run"], []):
+        done = cli(tmp_path, "internal-dnc", "import", str(path),
+                   "--solicitor", "beehive-solar", *dry)
+        assert done.returncode == 0, done.stderr
+        assert "1 number(s) had an extension" in " ".join(done.stdout.split()), done.stdout
+        assert "0142" not in done.stdout

@@ -150,10 +150,20 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
         usage_error(f"{path}: no rows after the header; nothing imported")
     if dry_run:
         _console.print(f"{path}: {parsed.rows} row(s) valid (dry run: nothing written)")
+        _extensions_said(parsed.extensions)
         return
     changed = _write(state, parsed.writes)
     _console.print(f"{path}: {parsed.rows} row(s) imported atomically ({sum(changed)} "
                    "record(s) changed)", highlight=False)
+    _extensions_said(parsed.extensions)
+
+
+def _extensions_said(extensions: int) -> None:
+    """Say how many do-not-call numbers came with an extension: each is recorded as its
+    line's number (the person asked the line not be called; the extension is a desk)."""
+    if extensions:
+        _console.print(f"  {extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
+                       "recorded as the number without it", highlight=False)
 
 
 def _import_command(group: click.Group, kind: str) -> None:
