@@ -115,5 +115,6 @@ def test_an_internal_dnc_import_says_how_many_had_an_extension(tmp_path: Path) -
         done = cli(tmp_path, "internal-dnc", "import", str(path),
                    "--solicitor", "beehive-solar", *dry)
         assert done.returncode == 0, done.stderr
-        assert "1 number(s) had an extension" in " ".join(done.stdout.split()), done.stdout
-        assert "0142" not in done.stdout
+        said = " ".join((done.stdout + done.stderr).split())
+        assert "1 number(s) had an extension" in said, said
+        assert "0142" not in said
