@@ -200,9 +200,13 @@ def _same_as_shipped(path: Path, pack: Pack) -> None:
 
 
 def _load_packs(packs_dir: Path, choices: Mapping[str, str],
-                proclaimed: tuple[tuple[str, ProclaimedDay], ...]) -> dict[str, Pack]:
+                proclaimed: tuple[tuple[str, ProclaimedDay], ...], *,
+                config: str = "") -> dict[str, Pack]:
+    """The packs of ``packs_dir``; ``config``, the configuration file that chose them and
+    the readings, opens each message about it (an error must name the file to edit)."""
+    at = f"{config} " if config else ""
     if not packs_dir.is_dir():
-        raise ConfigError(f"packs_dir {packs_dir} is not a directory")
+        raise ConfigError(f"{at}[callguard]: packs_dir {packs_dir} is not a directory")
     packs: dict[str, Pack] = {}
     for path in pack_files(packs_dir):
         pack = load_pack_file(path, choices=choices, proclaimed=proclaimed)
@@ -211,12 +215,12 @@ def _load_packs(packs_dir: Path, choices: Mapping[str, str],
     known = {i.id for pack in packs.values() for i in pack.interpretations}
     unknown = sorted(set(choices) - known)
     if unknown:
-        raise ConfigError(f"[interpretations]: unknown {', '.join(unknown)}; the packs "
+        raise ConfigError(f"{at}[interpretations]: unknown {', '.join(unknown)}; the packs "
                           f"declare: {', '.join(sorted(known)) or 'none'}")
     calendars = {c for pack in packs.values() for c in pack.calendars}
     stray = sorted({cid for cid, _ in proclaimed} - calendars)
     if stray:
-        raise ConfigError(f"[[proclaimed_days]]: unknown calendar {', '.join(stray)}; "
+        raise ConfigError(f"{at}[[proclaimed_days]]: unknown calendar {', '.join(stray)}; "
                           f"calendars: {', '.join(sorted(calendars)) or 'none'}")
     return packs
 
@@ -313,9 +317,9 @@ def _exemption_paragraphs(packs: Mapping[str, Pack], enabled: tuple[str, ...]) -
 
 def _campaign(
     index: int, raw: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
-    parser: NumberParser,
+    parser: NumberParser, config: str,
 ) -> Campaign:
-    where = f"campaigns[{index}]"
+    where = f"{config} campaigns[{index}]"
     campaign_id = _typed(where, raw, "id", str, None)
     if not campaign_id:
         raise ConfigError(f"{where}: every campaign needs id = \"...\"")
@@ -324,7 +328,7 @@ def _campaign(
         # refuses a control or no-break character), and a space is invisible in a reason
         raise ConfigError(f"{where}: id {campaign_id!r} holds a space, a comma or an "
                           "invisible character; use letters, digits, '-', '_' or '.'")
-    where = f"campaign {campaign_id!r}"
+    where = f"{config} campaign {campaign_id!r}"
     house_policies = _house_policies(where, raw, packs, enabled)
     _unknown(where, raw, _KNOWN_CAMPAIGN)
     solicitor = _typed(where, raw, "solicitor", str, None)
@@ -713,26 +717,28 @@ def _prefixes(where: str, main: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
-               parser: NumberParser, problems: _Problems) -> dict[str, Campaign] | None:
+               parser: NumberParser, problems: _Problems,
+               config: str) -> dict[str, Campaign] | None:
     """Every campaign, each checked on its own; None when one is wrong (what reads the
-    campaigns, [sip], is then not checked against a partial set)."""
+    campaigns, [sip], is then not checked against a partial set). Each message opens with
+    ``config``, the file to edit."""
     campaigns: dict[str, Campaign] = {}
     failed = len(problems.found)
     raws = doc.get("campaigns", [])
     if not isinstance(raws, list):
-        problems.found.append("campaigns: write each campaign as a [[campaigns]] entry (two "
-                              "brackets: a list of tables)")
+        problems.found.append(f"{config} campaigns: write each campaign as a [[campaigns]] "
+                              "entry (two brackets: a list of tables)")
         return None
     for index, raw in enumerate(raws):
         if not isinstance(raw, Mapping):
-            problems.found.append(f"campaigns[{index}]: must be a table")
+            problems.found.append(f"{config} campaigns[{index}]: must be a table")
             continue
-        campaign = problems.attempt(partial(_campaign, index, raw, packs, enabled, parser),
-                                    None)
+        campaign = problems.attempt(
+            partial(_campaign, index, raw, packs, enabled, parser, config), None)
         if campaign is None:
             continue
         if campaign.id in campaigns:
-            problems.found.append(f"campaign {campaign.id!r} is defined twice")
+            problems.found.append(f"{config} campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
     return with_seller_subjects(campaigns) if len(problems.found) == failed else None
 
@@ -761,7 +767,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     packs_from = check(lambda: chosen_packs_dir(path, _typed(where, main, "packs_dir", str,
                                                              "")), None)
     packs = None if packs_from is None else check(
-        lambda: _load_packs(packs_from, interpretations, proclaimed), None)
+        lambda: _load_packs(packs_from, interpretations, proclaimed, config=str(path)), None)
     enabled = None if packs is None else check(lambda: _enabled(where, main, packs), None)
     warning_days = check(lambda: _warning_days(where, main), 30)
     fallback = check(lambda: _fallback(where, main), "block")
@@ -772,7 +778,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     parser = check(lambda: NumberParser(dial_prefixes=prefixes, regions=regions),
                    NumberParser())
     campaigns = None if packs is None or enabled is None else _campaigns(
-        doc, packs, enabled, parser, problems)
+        doc, packs, enabled, parser, problems, str(path))
     chosen = check(lambda: choose_data_dir(path, _typed(where, main, "data_dir", str, ""),
                                            data_dir), None)
     sections: dict[str, Any] = {

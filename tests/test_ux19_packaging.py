@@ -32,7 +32,8 @@ def _readme_secret_files() -> list[str]:
 
 
 def _git(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+    git = shutil.which("git") or "git"
+    return subprocess.run([git, *args], cwd=cwd, capture_output=True, text=True,
                           check=False)
 
 

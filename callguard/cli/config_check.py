@@ -365,13 +365,13 @@ def _refuse_unloadable(state: CliState, as_json: bool) -> None:
         problems = list(config_problems(exc))
     else:
         return
+    config = str(state.config_option or os.environ.get("CALLGUARD_CONFIG") or bundled_config())
     if as_json:
-        print_json({"config": str(state.config_option or os.environ.get("CALLGUARD_CONFIG")
-                                  or bundled_config()),
-                    "ok": False, "problems": problems})
+        print_json({"config": config, "ok": False, "problems": problems})
         raise SystemExit(EXIT_USAGE)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     for problem in problems:
         err.print(f"[red]error:[/red] {escape(problem)}")
-    err.print(f"configuration: {len(problems)} problem(s); nothing else checked until it loads")
+    err.print(f"configuration {escape(config)}: {len(problems)} problem(s); nothing else "
+              "checked until it loads")
     raise SystemExit(EXIT_USAGE)

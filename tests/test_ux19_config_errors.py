@@ -1,0 +1,77 @@
+"""Every configuration error names the file to edit.
+
+An admin with /etc/callguard/callguard.toml, a copy in a container and the bundled demo
+reads "campaign 'ut-solar-manual': default_mode 'manul'" from ``serve`` or ``config check``
+and has to guess which file: the sections ([http], [log], ...) named their file, but the
+campaigns, the readings ([interpretations]), the proclaimed days' calendar, packs_dir and
+the closing line of ``config check`` did not.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from callguard.config import config_problems, load_settings
+from callguard.errors import ConfigError
+from tests.conftest import PACKS_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CAMPAIGN = """
+[[campaigns]]
+id = "c1"
+solicitor = "s"
+caller_id = "+18015550100"
+"""
+
+
+def _write(tmp_path: Path, body: str, packs: str = str(PACKS_DIR)) -> Path:
+    """The file; a body of top-level keys (``campaigns = 3``) goes above [callguard]."""
+    path = tmp_path / "site.toml"
+    head = f"[callguard]\npacks_dir = '{packs}'\n"
+    path.write_text(body + head if body.startswith("campaigns =") else head + body)
+    return path
+
+
+@pytest.mark.parametrize(("body", "packs", "said"), [
+    (CAMPAIGN + "default_mode = 'manul'\n", None, "default_mode 'manul'"),
+    (CAMPAIGN + "house_policy = ['us-ut-hb45-2000']\n", None, "unknown key(s) house_policy"),
+    (CAMPAIGN + "registration = { number = 'x', expire = 2027-01-01 }\n", None,
+     "unknown key(s) expire"),
+    (CAMPAIGN.replace('id = "c1"\n', ""), None, "every campaign needs id"),
+    (CAMPAIGN + CAMPAIGN, None, "defined twice"),
+    ("campaigns = 3\n", None, "write each campaign as a [[campaigns]] entry"),
+    ("campaigns = [3]\n", None, "must be a table"),
+    ("[interpretations]\n'us-ut:between-hour' = 'ends-callable'\n", None,
+     "[interpretations]: unknown us-ut:between-hour"),
+    ("[[proclaimed_days]]\ncalendar = 'us-ut:holidays'\ndate = 2026-11-27\nname = 'x'\n"
+     "citation = 'y'\n", None, "unknown calendar us-ut:holidays"),
+    ("", "no-such-packs", "is not a directory"),
+])
+def test_every_problem_names_the_file(tmp_path: Path, body: str, packs: str | None,
+                                      said: str) -> None:
+    path = _write(tmp_path, body, packs or str(PACKS_DIR))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, data_dir=tmp_path)
+    problems = config_problems(caught.value)
+    assert any(said in p for p in problems), problems
+    unnamed = [p for p in problems if str(path) not in p]
+    assert unnamed == [], f"problems that do not name {path}: {unnamed}"
+
+
+def test_config_check_names_the_file_on_every_line(tmp_path: Path) -> None:
+    """The real CLI: each error line and the closing count name the file."""
+    path = _write(tmp_path, CAMPAIGN + "default_mode = 'manul'\n[http]\nenabeld = true\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    done = subprocess.run([sys.executable, "-m", "callguard", "--config", str(path),
+                           "--data-dir", str(tmp_path), "config", "check"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 3, lines  # two problems and the count
+    assert all(str(path) in line for line in lines), lines
