@@ -11,9 +11,9 @@ command but ``serve`` refuses a missing one. ``/var/lib/NAME`` for a file under 
 is the unit's ``StateDirectory`` (or ``install -d``), not made here.
 
 It also says where the files an admin installs beside the package are: the systemd unit,
-``callguard-admin`` and the Asterisk dialplan and manager.conf include. A wheel carries
-them as data files (``<venv>/share/callguard/``, pyproject's ``data-files``); a checkout
-has them at its root, in the same layout.
+``callguard-admin``, the Asterisk dialplan and manager.conf include, the Prometheus alerts
+and the Grafana dashboard. A wheel carries them as data files (``<venv>/share/callguard/``,
+pyproject's ``data-files``); a checkout has them at its root, in the same layout.
 """
 
 from __future__ import annotations
@@ -34,7 +34,9 @@ __all__ = ["admin_files_dir", "init", "starter_config"]
 # The files beside the package, relative to share/callguard/ (a wheel) or a checkout's root.
 _UNIT = "systemd/callguard.service"
 ADMIN_FILES = (_UNIT, "systemd/callguard-admin", "asterisk-dialplan/extensions-callguard.conf",
-               "asterisk-dialplan/manager-callguard.conf")
+               "asterisk-dialplan/manager-callguard.conf",
+               "monitoring/prometheus/callguard-alerts.yml",
+               "monitoring/grafana/callguard-dashboard.json")
 
 _SECRETS = """\
 # callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
@@ -156,6 +158,7 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
     else:
         click.echo("systemd unit, callguard-admin, dialplan (README \"Installing it for real\", "
                    f"\"Wiring it into Asterisk\"): {shipped}/systemd/, "
-                   f"{shipped}/asterisk-dialplan/")
+                   f"{shipped}/asterisk-dialplan/; alerts and dashboard (README "
+                   f"\"Monitoring\"): {shipped}/monitoring/")
     click.echo("next: edit the campaigns (their caller IDs are fictional 555-01xx numbers), "
                f"then: callguard --config {target} config check")
