@@ -6,6 +6,7 @@ Every error names the key and says how to fix it.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
@@ -48,9 +49,9 @@ from callguard.stores.redis.records import RecordsSettings
 from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["ConfigErrors", "Settings", "caller_id_warnings", "chosen_packs_dir",
-           "config_problems", "load_pack_file", "load_settings", "pack_files",
-           "unreachable_caller_ids"]
+__all__ = ["KNOWN_ENVIRONMENT", "ConfigErrors", "Settings", "caller_id_warnings",
+           "chosen_packs_dir", "config_problems", "environment_warnings", "load_pack_file",
+           "load_settings", "pack_files", "unreachable_caller_ids"]
 
 # The bundled demo, inside the package (callguard/data): present in a wheel as in a clone.
 DEFAULT_CONFIG = bundled_config()
@@ -678,6 +679,35 @@ def caller_id_warnings(campaigns: Mapping[str, Campaign]) -> list[str]:
             f"({CALLBACK_CITATION}), and callguard presents it on every call it allows for "
             "this campaign: set caller_id to the seller's number that takes such requests"
             for campaign, why in unreachable_caller_ids(campaigns)]
+
+
+# Every CALLGUARD_* variable callguard reads, and those systemd/callguard-admin reads and
+# passes on (CALLGUARD_ARTIFACTS: where the test suite writes its screenshots).
+KNOWN_ENVIRONMENT = frozenset({
+    "CALLGUARD_CONFIG", "CALLGUARD_DATA_DIR", "CALLGUARD_HTTP_TOKEN", "CALLGUARD_LOG_KEY",
+    "CALLGUARD_REDIS_PASSWORD", "CALLGUARD_REDIS_URL", "CALLGUARD_AMI_SECRET",
+    "CALLGUARD_MALLOC_TUNING", "CALLGUARD_ENV_FILE", "CALLGUARD_PYTHON", "CALLGUARD_BIN",
+    "CALLGUARD_SERVICE_USER", "CALLGUARD_ARTIFACTS"})
+
+
+def environment_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A CALLGUARD_* variable callguard does not read, by name (never its value), with the
+    name it may have meant: a mistyped ``CALLGUARD_LOG_KEY`` in secrets.env was ignored
+    without a word, and the node hashed its records under a log.key of its own, which no
+    other node's evidence search matches."""
+    env = os.environ if environ is None else environ
+    known = sorted(KNOWN_ENVIRONMENT)
+    read = ", ".join(k for k in known if k != "CALLGUARD_ARTIFACTS")
+    found = []
+    for name in sorted(n for n in env if n.startswith("CALLGUARD_") and n not in known):
+        # compared without the prefix they share (CALLGUARD_FOO is not CALLGUARD_BIN)
+        close = difflib.get_close_matches(name.removeprefix("CALLGUARD_"),
+                                          [k.removeprefix("CALLGUARD_") for k in known],
+                                          n=1, cutoff=0.7)
+        found.append(f"environment variable {name} is not one callguard reads; it is ignored"
+                     + (f" (did you mean CALLGUARD_{close[0]}?)" if close else
+                        f" (it reads {read})"))
+    return found
 
 
 def _enabled(where: str, main: Mapping[str, Any], packs: Mapping[str, Pack]) -> tuple[str, ...]:

@@ -22,7 +22,13 @@ from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
-from callguard.config import Settings, caller_id_warnings, config_problems, load_settings
+from callguard.config import (
+    Settings,
+    caller_id_warnings,
+    config_problems,
+    environment_warnings,
+    load_settings,
+)
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
@@ -295,7 +301,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         # a caller ID no one can call back (serve starts and presents it: 64.1601(e)(1))
         "warnings": [w for w in (transfer_events_warning(settings.ami)
                                  if settings.ami.enabled else None,) if w]
-        + caller_id_warnings(settings.campaigns) + store_warnings,
+        + caller_id_warnings(settings.campaigns) + store_warnings + environment_warnings(),
     }
     return info, problems + secret_problems
 
