@@ -75,3 +75,30 @@ def test_config_check_names_the_file_on_every_line(tmp_path: Path) -> None:
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 3, lines  # two problems and the count
     assert all(str(path) in line for line in lines), lines
+
+
+@pytest.mark.parametrize(("section", "said"), [
+    ('[fastagi]\nhost = "0.0.0.0"\n', "[fastagi] host 0.0.0.0 listens beyond this host"),
+    ('[fastagi]\nallowed_sources = []\n', "[fastagi] allowed_sources is empty"),
+])
+def test_config_check_warns_of_a_front_no_one_else_may_ask(tmp_path: Path, section: str,
+                                                          said: str) -> None:
+    """A listener on every interface that admits loopback alone refuses every remote PBX
+    without a log line; config check says so (exit status unchanged)."""
+    path = _write(tmp_path, CAMPAIGN + section)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    done = subprocess.run([sys.executable, "-m", "callguard", "--config", str(path),
+                           "--data-dir", str(tmp_path), "config", "check"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert "Traceback" not in done.stderr
+    assert any(line.startswith("warning: ") and said in line
+               for line in done.stderr.splitlines()), done.stderr
+
+
+def test_config_check_is_quiet_about_a_loopback_front(tmp_path: Path) -> None:
+    path = _write(tmp_path, CAMPAIGN + '[fastagi]\nhost = "127.0.0.1"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    done = subprocess.run([sys.executable, "-m", "callguard", "--config", str(path),
+                           "--data-dir", str(tmp_path), "config", "check"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert "allowed_sources" not in done.stderr, done.stderr
