@@ -488,8 +488,12 @@ _FORGET_MAX_S = 604_800.0
 
 
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
-         enabled: tuple[str, ...]) -> AmiSettings:
+         enabled: tuple[str, ...], config: Path) -> AmiSettings:
     values = _section(where, raw, AmiSettings())
+    if values["secret_file"] and not Path(values["secret_file"]).is_absolute():
+        # relative to this file, as [http] token_file is: read from the working directory,
+        # `config check` run in /etc/callguard found it and `serve` (systemd: /) did not
+        values["secret_file"] = str(config.parent / values["secret_file"])
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "lease_ms", "abandonment_warn_rate")
     _port(where, values, "TCP")
@@ -817,7 +821,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         "http": check(lambda: _http(f"{path} [http]", doc.get("http", {})), None),
         "fastagi": check(lambda: _fastagi(f"{path} [fastagi]", doc.get("fastagi", {})), None),
         "ami": None if packs is None or enabled is None else check(
-            lambda: _ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled), None),
+            lambda: _ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled, path), None),
         "sip": None if campaigns is None else check(
             lambda: _sip(f"{path} [sip]", doc.get("sip", {}), campaigns), None),
         "lists_backend": check(lambda: _lists_backend(f"{path} [lists]",

@@ -102,3 +102,20 @@ def test_config_check_is_quiet_about_a_loopback_front(tmp_path: Path) -> None:
                            "--data-dir", str(tmp_path), "config", "check"],
                           capture_output=True, text=True, env=env, cwd=ROOT, check=False)
     assert "allowed_sources" not in done.stderr, done.stderr
+
+
+def test_ami_secret_file_is_relative_to_the_configuration(tmp_path: Path) -> None:
+    """[ami] secret_file = "ami.secret" was read from the working directory: `config check`
+    run in /etc/callguard found it, `serve` under systemd (working directory /) did not.
+    Now it is beside the configuration file, as [http] token_file always was."""
+    site = tmp_path / "etc"
+    site.mkdir()
+    (site / "ami.secret").write_text("amisecret-0123456789")
+    path = _write(site, CAMPAIGN + '[ami]\nenabled = true\nsecret_file = "ami.secret"\n')
+    assert load_settings(path, data_dir=tmp_path).ami.secret() == "amisecret-0123456789"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
+    done = subprocess.run([sys.executable, "-m", "callguard", "--config", str(path),
+                           "--data-dir", str(tmp_path), "config", "check"],
+                          capture_output=True, text=True, env=env, cwd=ROOT, check=False)
+    assert "[ami] secret_file" not in done.stderr, done.stderr
+    assert f"secret_file {site / 'ami.secret'}" in done.stdout, done.stdout
