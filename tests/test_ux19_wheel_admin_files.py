@@ -11,6 +11,7 @@ where they are. Checked with the real tools: ``pip wheel``, ``pip install --pref
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -66,3 +67,18 @@ def test_init_from_the_installed_wheel_names_them(wheel: Path, tmp_path: Path) -
     # the site's copy, not "the bundled demo"
     assert "the bundled demo. `callguard init DIR`" not in written
     assert str(ROOT) not in done.stdout  # from the wheel, not this checkout
+
+
+def test_a_tree_without_them_still_builds(tmp_path: Path) -> None:
+    """docker/Dockerfile builds from pyproject.toml, README.md and callguard/ alone: the
+    data files are globs, which match nothing there (a plain path would fail the build)."""
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).write_bytes((ROOT / name).read_bytes())
+    shutil.copytree(ROOT / "callguard", source / "callguard",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run([str(PIP), "wheel", "--no-deps", "-q", "-w", str(tmp_path / "out"),
+                           str(source)], capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert done.returncode == 0, done.stderr
