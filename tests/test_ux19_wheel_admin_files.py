@@ -46,8 +46,10 @@ def test_wheel_carries_the_unit_admin_and_dialplan(wheel: Path) -> None:
 
 def test_init_from_the_installed_wheel_names_them(wheel: Path, tmp_path: Path) -> None:
     prefix = tmp_path / "prefix"
-    subprocess.run([str(PIP), "install", "--no-deps", "-q", "--prefix", str(prefix),
-                    str(wheel)], check=True, capture_output=True, timeout=180)
+    # --ignore-installed: without it pip uninstalls the callguard this venv already has
+    # (an editable install other runs share) before installing into the prefix.
+    subprocess.run([str(PIP), "install", "--no-deps", "--ignore-installed", "-q", "--prefix",
+                    str(prefix), str(wheel)], check=True, capture_output=True, timeout=180)
     site = Path(sysconfig.get_path("purelib", vars={"base": str(prefix)}))
     assert (site / "callguard" / "__init__.py").is_file()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLGUARD_")}
@@ -67,6 +69,10 @@ def test_init_from_the_installed_wheel_names_them(wheel: Path, tmp_path: Path) -
     # the site's copy, not "the bundled demo"
     assert "the bundled demo. `callguard init DIR`" not in written
     assert str(ROOT) not in done.stdout  # from the wheel, not this checkout
+    # and the venv running the tests keeps its own callguard (shared by other runs)
+    shown = subprocess.run([str(PIP), "show", "-q", "callguard"], capture_output=True,
+                           timeout=60, check=False)
+    assert shown.returncode == 0, "pip install --prefix uninstalled this venv's callguard"
 
 
 def test_a_tree_without_them_still_builds(tmp_path: Path) -> None:
