@@ -6,6 +6,7 @@ Every error names the key and says how to fix it.
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import math
 import os
@@ -48,9 +49,9 @@ from callguard.stores.redis.records import RecordsSettings
 from callguard.tomlfile import read_config, read_toml
 from callguard.watchdog.ami import AmiSettings
 
-__all__ = ["ConfigErrors", "Settings", "caller_id_warnings", "chosen_packs_dir",
-           "config_problems", "load_pack_file", "load_settings", "pack_files",
-           "unreachable_caller_ids"]
+__all__ = ["KNOWN_ENVIRONMENT", "ConfigErrors", "Settings", "caller_id_warnings",
+           "chosen_packs_dir", "config_problems", "environment_warnings", "load_pack_file",
+           "load_settings", "pack_files", "unreachable_caller_ids"]
 
 # The bundled demo, inside the package (callguard/data): present in a wheel as in a clone.
 DEFAULT_CONFIG = bundled_config()
@@ -200,9 +201,13 @@ def _same_as_shipped(path: Path, pack: Pack) -> None:
 
 
 def _load_packs(packs_dir: Path, choices: Mapping[str, str],
-                proclaimed: tuple[tuple[str, ProclaimedDay], ...]) -> dict[str, Pack]:
+                proclaimed: tuple[tuple[str, ProclaimedDay], ...], *,
+                config: str = "") -> dict[str, Pack]:
+    """The packs of ``packs_dir``; ``config``, the configuration file that chose them and
+    the readings, opens each message about it (an error must name the file to edit)."""
+    at = f"{config} " if config else ""
     if not packs_dir.is_dir():
-        raise ConfigError(f"packs_dir {packs_dir} is not a directory")
+        raise ConfigError(f"{at}[callguard]: packs_dir {packs_dir} is not a directory")
     packs: dict[str, Pack] = {}
     for path in pack_files(packs_dir):
         pack = load_pack_file(path, choices=choices, proclaimed=proclaimed)
@@ -211,12 +216,12 @@ def _load_packs(packs_dir: Path, choices: Mapping[str, str],
     known = {i.id for pack in packs.values() for i in pack.interpretations}
     unknown = sorted(set(choices) - known)
     if unknown:
-        raise ConfigError(f"[interpretations]: unknown {', '.join(unknown)}; the packs "
+        raise ConfigError(f"{at}[interpretations]: unknown {', '.join(unknown)}; the packs "
                           f"declare: {', '.join(sorted(known)) or 'none'}")
     calendars = {c for pack in packs.values() for c in pack.calendars}
     stray = sorted({cid for cid, _ in proclaimed} - calendars)
     if stray:
-        raise ConfigError(f"[[proclaimed_days]]: unknown calendar {', '.join(stray)}; "
+        raise ConfigError(f"{at}[[proclaimed_days]]: unknown calendar {', '.join(stray)}; "
                           f"calendars: {', '.join(sorted(calendars)) or 'none'}")
     return packs
 
@@ -313,9 +318,9 @@ def _exemption_paragraphs(packs: Mapping[str, Pack], enabled: tuple[str, ...]) -
 
 def _campaign(
     index: int, raw: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
-    parser: NumberParser,
+    parser: NumberParser, config: str,
 ) -> Campaign:
-    where = f"campaigns[{index}]"
+    where = f"{config} campaigns[{index}]"
     campaign_id = _typed(where, raw, "id", str, None)
     if not campaign_id:
         raise ConfigError(f"{where}: every campaign needs id = \"...\"")
@@ -324,7 +329,7 @@ def _campaign(
         # refuses a control or no-break character), and a space is invisible in a reason
         raise ConfigError(f"{where}: id {campaign_id!r} holds a space, a comma or an "
                           "invisible character; use letters, digits, '-', '_' or '.'")
-    where = f"campaign {campaign_id!r}"
+    where = f"{config} campaign {campaign_id!r}"
     house_policies = _house_policies(where, raw, packs, enabled)
     _unknown(where, raw, _KNOWN_CAMPAIGN)
     solicitor = _typed(where, raw, "solicitor", str, None)
@@ -483,8 +488,12 @@ _FORGET_MAX_S = 604_800.0
 
 
 def _ami(where: str, raw: Mapping[str, Any], packs: Mapping[str, Pack],
-         enabled: tuple[str, ...]) -> AmiSettings:
+         enabled: tuple[str, ...], config: Path) -> AmiSettings:
     values = _section(where, raw, AmiSettings())
+    if values["secret_file"] and not Path(values["secret_file"]).is_absolute():
+        # relative to this file, as [http] token_file is: read from the working directory,
+        # `config check` run in /etc/callguard found it and `serve` (systemd: /) did not
+        values["secret_file"] = str(config.parent / values["secret_file"])
     _positive(where, values, "retry_ms", "action_timeout_ms", "reconnect_min_ms",
               "reconnect_max_s", "lease_ms", "abandonment_warn_rate")
     _port(where, values, "TCP")
@@ -676,6 +685,35 @@ def caller_id_warnings(campaigns: Mapping[str, Campaign]) -> list[str]:
             for campaign, why in unreachable_caller_ids(campaigns)]
 
 
+# Every CALLGUARD_* variable callguard reads, and those systemd/callguard-admin reads and
+# passes on (CALLGUARD_ARTIFACTS: where the test suite writes its screenshots).
+KNOWN_ENVIRONMENT = frozenset({
+    "CALLGUARD_CONFIG", "CALLGUARD_DATA_DIR", "CALLGUARD_HTTP_TOKEN", "CALLGUARD_LOG_KEY",
+    "CALLGUARD_REDIS_PASSWORD", "CALLGUARD_REDIS_URL", "CALLGUARD_AMI_SECRET",
+    "CALLGUARD_MALLOC_TUNING", "CALLGUARD_ENV_FILE", "CALLGUARD_PYTHON", "CALLGUARD_BIN",
+    "CALLGUARD_SERVICE_USER", "CALLGUARD_ARTIFACTS"})
+
+
+def environment_warnings(environ: Mapping[str, str] | None = None) -> list[str]:
+    """A CALLGUARD_* variable callguard does not read, by name (never its value), with the
+    name it may have meant: a mistyped ``CALLGUARD_LOG_KEY`` in secrets.env was ignored
+    without a word, and the node hashed its records under a log.key of its own, which no
+    other node's evidence search matches."""
+    env = os.environ if environ is None else environ
+    known = sorted(KNOWN_ENVIRONMENT)
+    read = ", ".join(k for k in known if k != "CALLGUARD_ARTIFACTS")
+    found = []
+    for name in sorted(n for n in env if n.startswith("CALLGUARD_") and n not in known):
+        # compared without the prefix they share (CALLGUARD_FOO is not CALLGUARD_BIN)
+        close = difflib.get_close_matches(name.removeprefix("CALLGUARD_"),
+                                          [k.removeprefix("CALLGUARD_") for k in known],
+                                          n=1, cutoff=0.7)
+        found.append(f"environment variable {name} is not one callguard reads; it is ignored"
+                     + (f" (did you mean CALLGUARD_{close[0]}?)" if close else
+                        f" (it reads {read})"))
+    return found
+
+
 def _enabled(where: str, main: Mapping[str, Any], packs: Mapping[str, Pack]) -> tuple[str, ...]:
     enabled = tuple(_typed(where, main, "enabled_packs", list, sorted(packs)))
     missing = [p for p in enabled if p not in packs]
@@ -713,26 +751,28 @@ def _prefixes(where: str, main: Mapping[str, Any]) -> tuple[str, ...]:
 
 
 def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple[str, ...],
-               parser: NumberParser, problems: _Problems) -> dict[str, Campaign] | None:
+               parser: NumberParser, problems: _Problems,
+               config: str) -> dict[str, Campaign] | None:
     """Every campaign, each checked on its own; None when one is wrong (what reads the
-    campaigns, [sip], is then not checked against a partial set)."""
+    campaigns, [sip], is then not checked against a partial set). Each message opens with
+    ``config``, the file to edit."""
     campaigns: dict[str, Campaign] = {}
     failed = len(problems.found)
     raws = doc.get("campaigns", [])
     if not isinstance(raws, list):
-        problems.found.append("campaigns: write each campaign as a [[campaigns]] entry (two "
-                              "brackets: a list of tables)")
+        problems.found.append(f"{config} campaigns: write each campaign as a [[campaigns]] "
+                              "entry (two brackets: a list of tables)")
         return None
     for index, raw in enumerate(raws):
         if not isinstance(raw, Mapping):
-            problems.found.append(f"campaigns[{index}]: must be a table")
+            problems.found.append(f"{config} campaigns[{index}]: must be a table")
             continue
-        campaign = problems.attempt(partial(_campaign, index, raw, packs, enabled, parser),
-                                    None)
+        campaign = problems.attempt(
+            partial(_campaign, index, raw, packs, enabled, parser, config), None)
         if campaign is None:
             continue
         if campaign.id in campaigns:
-            problems.found.append(f"campaign {campaign.id!r} is defined twice")
+            problems.found.append(f"{config} campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
     return with_seller_subjects(campaigns) if len(problems.found) == failed else None
 
@@ -761,7 +801,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     packs_from = check(lambda: chosen_packs_dir(path, _typed(where, main, "packs_dir", str,
                                                              "")), None)
     packs = None if packs_from is None else check(
-        lambda: _load_packs(packs_from, interpretations, proclaimed), None)
+        lambda: _load_packs(packs_from, interpretations, proclaimed, config=str(path)), None)
     enabled = None if packs is None else check(lambda: _enabled(where, main, packs), None)
     warning_days = check(lambda: _warning_days(where, main), 30)
     fallback = check(lambda: _fallback(where, main), "block")
@@ -772,7 +812,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     parser = check(lambda: NumberParser(dial_prefixes=prefixes, regions=regions),
                    NumberParser())
     campaigns = None if packs is None or enabled is None else _campaigns(
-        doc, packs, enabled, parser, problems)
+        doc, packs, enabled, parser, problems, str(path))
     chosen = check(lambda: choose_data_dir(path, _typed(where, main, "data_dir", str, ""),
                                            data_dir), None)
     sections: dict[str, Any] = {
@@ -781,7 +821,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
         "http": check(lambda: _http(f"{path} [http]", doc.get("http", {})), None),
         "fastagi": check(lambda: _fastagi(f"{path} [fastagi]", doc.get("fastagi", {})), None),
         "ami": None if packs is None or enabled is None else check(
-            lambda: _ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled), None),
+            lambda: _ami(f"{path} [ami]", doc.get("ami", {}), packs, enabled, path), None),
         "sip": None if campaigns is None else check(
             lambda: _sip(f"{path} [sip]", doc.get("sip", {}), campaigns), None),
         "lists_backend": check(lambda: _lists_backend(f"{path} [lists]",

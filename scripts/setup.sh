@@ -19,6 +19,15 @@ if [ ! -x .venv/bin/python ]; then
 fi
 spec="."
 [ -n "$extra" ] && spec=".[$extra]"
+# pip's own status decides (the filter's "|| true" used to swallow it, and a failed install
+# went on to run the one before it, or nothing).
+status=0
 .venv/bin/python -m pip install -q --disable-pip-version-check -e "$spec" 2>&1 \
-  | grep -v -e "^WARNING: Location" -e "Running pip as the 'root'" || true
-.venv/bin/python -c "import callguard" || { echo "callguard failed to install" >&2; exit 1; }
+  | { grep -v -e "^WARNING: Location" -e "Running pip as the 'root'" || true; } || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "callguard failed to install (pip exited $status, above); nothing was run" >&2
+  exit 1
+fi
+# The installed command, not "import callguard": run from here, that imported ./callguard of
+# the clone whatever pip had done.
+.venv/bin/callguard --version >/dev/null || { echo "callguard failed to install" >&2; exit 1; }

@@ -55,6 +55,34 @@ T = TypeVar("T")
 err_console = console(stderr=True)
 
 
+# Commands that never open the data dir (demo makes its own).
+_DATA_DIR_UNUSED = frozenset({"init", "packs", "campaigns", "health", "demo"})
+
+
+def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None:
+    """Why this user cannot use the data dir, or None. A data dir made 0700 by root (`init`
+    as root, `install -d` without -o) read by the service user, or the service's read by an
+    admin outside its group, was "internal error: PermissionError: ... log.key" (exit 3):
+    a fault of callguard's, to the reader, for a question of ownership."""
+    if command in _DATA_DIR_UNUSED or not path.is_dir():
+        return None
+    wanted = os.R_OK | os.X_OK | (os.W_OK if command == "serve" else 0)
+    if os.access(path, wanted):
+        return None
+    info = path.stat()
+    try:
+        import pwd  # noqa: PLC0415 - POSIX only
+
+        owner = pwd.getpwuid(info.st_uid).pw_name
+        user = pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        owner, user = str(info.st_uid), str(os.geteuid())
+    need = "read and write" if command == "serve" else "read"
+    return (f"data dir {path} ({source}; owner {owner}, mode {info.st_mode & 0o777:o}): user "
+            f"{user} cannot {need} it. Run the command as its owner (sudo -u {owner} ..., or "
+            f"callguard-admin ... for the service's), or give {user} access (chown -R)")
+
+
 class CliState:
     """Options of the ``callguard`` group, resolved lazily."""
 
@@ -102,6 +130,9 @@ class CliState:
             missing = missing_data_dir(data_dir, self._settings.data_dir_source, self.command)
             if missing:
                 usage_error(missing)
+            closed = _data_dir_closed(data_dir, self._settings.data_dir_source, self.command)
+            if closed:
+                usage_error(closed)
         return self._settings
 
     def runtime(self, *, lists: bool = True) -> Runtime:

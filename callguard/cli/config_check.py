@@ -7,6 +7,7 @@ decide calls, 2 with every problem and its fix otherwise. Nothing is written.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -22,7 +23,13 @@ from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
 from callguard.cli.lists import lists_read
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
-from callguard.config import Settings, caller_id_warnings, config_problems, load_settings
+from callguard.config import (
+    Settings,
+    caller_id_warnings,
+    config_problems,
+    environment_warnings,
+    load_settings,
+)
 from callguard.errors import CallguardError, ConfigError
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
@@ -249,6 +256,39 @@ def _fronts(settings: Settings) -> list[str]:
     return fronts
 
 
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every interface)
+
+
+def _source_warnings(settings: Settings) -> list[str]:
+    """A front that listens beyond this host but lets only this host ask: every PBX or
+    dialer elsewhere is closed on unanswered — the call fails closed, and serve logs nothing
+    for it (a refusal is only counted, callguard_*_events_total refused_source). Or one
+    that lets no address ask at all."""
+    fronts = [("[fastagi]", settings.fastagi.host, settings.fastagi.allowed_sources,
+               "an Asterisk")]
+    if settings.sip.enabled:
+        fronts.append(("[sip]", settings.sip.host, settings.sip.allowed_sources, "a dialer"))
+    found = []
+    for section, host, sources, asker in fronts:
+        networks = [ipaddress.ip_network(n, strict=False) for n in sources]
+        if not networks:
+            found.append(f"{section} allowed_sources is empty: no address may ask, every "
+                         "call is refused; list your PBX or dialer addresses")
+        elif not _loopback(host) and all(n.is_loopback for n in networks):
+            found.append(f"{section} host {host or '(every interface)'} listens beyond this "
+                         f"host, but allowed_sources admits only loopback "
+                         f"({', '.join(sources)}): {asker} on another host is closed on "
+                         f"unanswered (each call fails closed); add its address to {section} "
+                         "allowed_sources")
+    return found
+
+
 def _data_dir(path: Path) -> str:
     if not path.exists():  # callguard.datadir.missing_data_dir: only serve makes it
         return ("does not exist yet (`serve` makes the configured one at its first start; "
@@ -295,7 +335,8 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         # a caller ID no one can call back (serve starts and presents it: 64.1601(e)(1))
         "warnings": [w for w in (transfer_events_warning(settings.ami)
                                  if settings.ami.enabled else None,) if w]
-        + caller_id_warnings(settings.campaigns) + store_warnings,
+        + caller_id_warnings(settings.campaigns) + store_warnings + environment_warnings()
+        + _source_warnings(settings),
     }
     return info, problems + secret_problems
 
@@ -365,13 +406,13 @@ def _refuse_unloadable(state: CliState, as_json: bool) -> None:
         problems = list(config_problems(exc))
     else:
         return
+    config = str(state.config_option or os.environ.get("CALLGUARD_CONFIG") or bundled_config())
     if as_json:
-        print_json({"config": str(state.config_option or os.environ.get("CALLGUARD_CONFIG")
-                                  or bundled_config()),
-                    "ok": False, "problems": problems})
+        print_json({"config": config, "ok": False, "problems": problems})
         raise SystemExit(EXIT_USAGE)
     err = Console(stderr=True, soft_wrap=True, highlight=False)
     for problem in problems:
         err.print(f"[red]error:[/red] {escape(problem)}")
-    err.print(f"configuration: {len(problems)} problem(s); nothing else checked until it loads")
+    err.print(f"configuration {escape(config)}: {len(problems)} problem(s); nothing else "
+              "checked until it loads")
     raise SystemExit(EXIT_USAGE)

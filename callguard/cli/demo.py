@@ -3,10 +3,16 @@
 Instants are chosen relative to today (the lists are published today, and a list older
 than 31 days would block every call), on the next day Utah allows calls (not a Sunday or
 legal holiday; a Saturday counts).
+
+It always runs on the bundled demo configuration: its cases name the demo's campaigns
+(``ut-solar-manual``, ...), and a site's configuration (``--config``, or the
+``CALLGUARD_CONFIG`` that callguard-admin sets) turned every case into a BLOCK
+``callguard:unknown-campaign`` under the demo's labels.
 """
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,12 +27,12 @@ from callguard.cli import output
 from callguard.cli.common import CliState, run, usage_error
 from callguard.cli.ownership import announce, root_trap
 from callguard.compliance.sinks import LogSettings
-from callguard.config import Settings
+from callguard.config import Settings, load_settings
 from callguard.decision import Decision
 from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.policy.calendar import Calendar
-from callguard.resources import demo_list
+from callguard.resources import bundled_config, demo_list
 from callguard.runtime import Runtime, open_runtime
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
@@ -120,6 +126,15 @@ def _demo_dir_or_exit(path: Path) -> None:
                     "use them). Give a new or empty directory")
 
 
+def _demo_settings(state: CliState) -> tuple[Settings, Path | None]:
+    """The bundled demo configuration's settings, and the site configuration given instead
+    (None when none was): the demo's cases need the demo's campaigns."""
+    chosen = state.config_option or os.environ.get("CALLGUARD_CONFIG")
+    if not chosen or Path(chosen).resolve() == bundled_config().resolve():
+        return state.settings, None
+    return load_settings(bundled_config()), Path(chosen)
+
+
 @click.command()
 @click.option("--data-dir", "data_dir", type=click.Path(path_type=Path),
               help="Keep the demo data here (a new, empty or earlier demo directory); "
@@ -133,13 +148,14 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     temporary one; never the one CALLGUARD_DATA_DIR names (callguard-admin sets that to
     the service's).
     """
+    base, site = _demo_settings(state)
     given = state.data_dir_option
     if data_dir is not None and given is not None and data_dir.resolve() != given.resolve():
         usage_error(f"--data-dir given twice ({given} before demo, {data_dir} after it): "
                     "give one")
     data_dir = data_dir or given
     if data_dir is not None:
-        refusal = root_trap(replace(state.settings, data_dir=data_dir.resolve()), None)
+        refusal = root_trap(replace(base, data_dir=data_dir.resolve()), None)
         if refusal:
             usage_error(refusal)
         _demo_dir_or_exit(data_dir)
@@ -147,13 +163,16 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     target.mkdir(parents=True, exist_ok=True)
     (target / DEMO_MARKER).touch()
     # The demo writes its lists to disk, so it always runs on the embedded backend.
-    settings = replace(state.settings, data_dir=target.resolve(), lists_backend="embedded",
+    settings = replace(base, data_dir=target.resolve(), lists_backend="embedded",
                        log=LogSettings(), records=RecordsSettings(),
                        data_dir_source="demo --data-dir" if data_dir else
                        "demo: a fresh temporary directory")
     announce(settings, "demo", own=True)
     today = datetime.now(_DENVER).date()
     console = output.console()
+    if site is not None:
+        console.print(f"the demo runs on the bundled demo configuration ({bundled_config()}), "
+                      f"not {site}: its cases call the demo's campaigns", highlight=False)
     for name in ("national", "ut-state"):
         parsed = parse_list_file(demo_list(name), max_bad_share=0.5)
         # The demo copy of the national registry speaks for these area codes only, so a
@@ -179,5 +198,6 @@ def demo(state: CliState, data_dir: Path | None) -> None:
     # answers as the table did whatever the hour, and without the clock ("now", refused
     # while the kernel reports it unsynchronised, as on many VMs and containers).
     morning = decided[0][1].at.astimezone(_DENVER).isoformat()
-    console.print(f"try: callguard --data-dir {settings.data_dir} check 8015550142 "
+    named = f"--config {bundled_config()} " if site is not None else ""
+    console.print(f"try: callguard {named}--data-dir {settings.data_dir} check 8015550142 "
                   f"--campaign ut-solar-manual --at {morning}", highlight=False)

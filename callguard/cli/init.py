@@ -9,12 +9,18 @@ reviews every pack change before it applies: that copy changes only when the sit
 changes it. The data dir beside the file (``DIR/data``) is made here, 0700: every other
 command but ``serve`` refuses a missing one. ``/var/lib/NAME`` for a file under ``/etc``
 is the unit's ``StateDirectory`` (or ``install -d``), not made here.
+
+It also says where the files an admin installs beside the package are: the systemd unit,
+``callguard-admin``, the Asterisk dialplan and manager.conf include, the Prometheus alerts
+and the Grafana dashboard. A wheel carries them as data files (``<venv>/share/callguard/``,
+pyproject's ``data-files``); a checkout has them at its root, in the same layout.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from importlib import metadata
 from pathlib import Path
 
 import click
@@ -23,7 +29,14 @@ from callguard.cli.common import usage_error
 from callguard.datadir import default_data_dir
 from callguard.resources import bundled_config, packs_dir
 
-__all__ = ["init", "starter_config"]
+__all__ = ["admin_files_dir", "init", "starter_config"]
+
+# The files beside the package, relative to share/callguard/ (a wheel) or a checkout's root.
+_UNIT = "systemd/callguard.service"
+ADMIN_FILES = (_UNIT, "systemd/callguard-admin", "asterisk-dialplan/extensions-callguard.conf",
+               "asterisk-dialplan/manager-callguard.conf",
+               "monitoring/prometheus/callguard-alerts.yml",
+               "monitoring/grafana/callguard-dashboard.json")
 
 _SECRETS = """\
 # callguard's secrets, read by the systemd unit (EnvironmentFile=) and by callguard-admin.
@@ -44,6 +57,25 @@ _SECRETS = """\
 """
 
 
+def admin_files_dir() -> Path | None:
+    """Where the unit, ``callguard-admin`` and the dialplan are: the installed
+    distribution's ``share/callguard`` (found through its RECORD, whatever the install
+    scheme: a venv, ``--user``, ``--prefix``), else the checkout this module runs from;
+    None when neither has them."""
+    try:
+        dist = metadata.distribution("callguard")
+    except metadata.PackageNotFoundError:
+        units: list[Path] = []
+    else:
+        units = [Path(str(dist.locate_file(entry))).resolve() for entry in dist.files or []
+                 if entry.as_posix().endswith(f"share/callguard/{_UNIT}")]
+    for unit in units:
+        if unit.is_file():
+            return unit.parents[1]
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / _UNIT).is_file() else None
+
+
 def starter_config(target: Path, *, copy_packs: bool) -> str:
     """The bundled demo configuration, rewritten for a file at ``target``."""
     text = bundled_config().read_text()
@@ -61,6 +93,10 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
               "# Their caller IDs are the NANP's fictional 555-0100..0199, which no one can call\n"
               "# back: config check and serve warn for each until it is the seller's number\n"
               "# that takes do-not-call requests (47 CFR 64.1601(e)(1)).\n")
+    # The bundled file's first lines call it "the bundled demo": not this site's copy.
+    demo_head = ("# callguard configuration — the bundled demo. `callguard init DIR` writes a "
+                 "copy for your\n# site (README \"Installing it for real\"); ")
+    text = text.replace(demo_head, "# ", 1)
     return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
 
 
@@ -115,5 +151,14 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
     click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
     click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
     click.echo(f"data dir: {choice.path} ({choice.source}){made}")
+    shipped = admin_files_dir()
+    if shipped is None:
+        click.echo("systemd unit, callguard-admin, dialplan: not installed with this callguard; "
+                   "they are in the source tree's systemd/ and asterisk-dialplan/")
+    else:
+        click.echo("systemd unit, callguard-admin, dialplan (README \"Installing it for real\", "
+                   f"\"Wiring it into Asterisk\"): {shipped}/systemd/, "
+                   f"{shipped}/asterisk-dialplan/; alerts and dashboard (README "
+                   f"\"Monitoring\"): {shipped}/monitoring/")
     click.echo("next: edit the campaigns (their caller IDs are fictional 555-01xx numbers), "
                f"then: callguard --config {target} config check")

@@ -142,6 +142,10 @@ def main() -> None:
         err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
                           highlight=False)
         sys.exit(EXIT_INTERNAL)
+    except PermissionError as exc:  # a file this user may not open: ownership, not a fault
+        err_console.print(f"[red]usage error:[/red] {escape(permission_text(exc))}",
+                          highlight=False)
+        sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
         if _redis_unreachable(exc):
             # redis-py's AuthenticationError is a ConnectionError: a refused password is
@@ -154,6 +158,26 @@ def main() -> None:
             sys.exit(EXIT_INTERNAL)
         err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
+
+
+def permission_text(exc: PermissionError) -> str:
+    """A file the user running the command may not open, with its owner: `callguard tail`
+    by an admin outside the service's group, `serve` as a user the data dir is not
+    writable by. It was "internal error: PermissionError" (exit 3), a fault of callguard's
+    to the reader. Digits taken out as in the last resort's line (cron mail, journald)."""
+    name = exc.filename if isinstance(exc.filename, str) else ""
+    owner = ""
+    if name:
+        try:
+            import pwd  # noqa: PLC0415 - POSIX only
+
+            info = Path(name).stat()
+            owner = f" (owner {pwd.getpwuid(info.st_uid).pw_name}, mode {info.st_mode & 0o777:o})"
+        except (ImportError, KeyError, OSError):
+            owner = ""
+    return (f"permission denied: {redact_digits(name) or redact_digits(str(exc))}{owner}. Run "
+            "the command as a user who may open it (a data dir's file: its owner, sudo -u "
+            "OWNER ..., or callguard-admin ... for the service's), or give this user access")
 
 
 def internal_error_text(exc: BaseException) -> str:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
 from callguard.cli.config_check import SPLIT_RECORDS
 from callguard.compliance.writer import RecordWriteError
-from callguard.config import Settings, unreachable_caller_ids
+from callguard.config import Settings, environment_warnings, unreachable_caller_ids
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
 from callguard.fronts.fastagi.server import FastAgiServer, FastAgiSettings
@@ -127,9 +127,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     sip = await _start_sip(runtime)
     gc.freeze()  # what start-up allocated is never collected: shorter GC pauses under load
     gc.set_threshold(*GC_THRESHOLDS)
-    _warn_missing_lists(runtime)
-    _warn_caller_ids(runtime)
-    _warn_split_records(runtime)
+    _start_warnings(runtime)
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
@@ -412,6 +410,22 @@ def _warn_caller_ids(runtime: Runtime) -> None:
                      detail="no one can call this caller ID back to make a do-not-call "
                             "request; it is presented on every call allowed for the campaign: "
                             "set the campaign's caller_id to the seller's number")
+
+
+def _start_warnings(runtime: Runtime) -> None:
+    """What the start line's warnings say, just before ``serving``."""
+    _warn_missing_lists(runtime)
+    _warn_caller_ids(runtime)
+    _warn_split_records(runtime)
+    _warn_environment()
+
+
+def _warn_environment() -> None:
+    """A CALLGUARD_* variable callguard does not read, by name (never its value): a
+    mistyped secret's name in secrets.env was ignored without a word (``config check``
+    says the same)."""
+    for warning in environment_warnings():
+        _log.warning("environment_unknown", detail=warning)
 
 
 def _warn_split_records(runtime: Runtime) -> None:
