@@ -142,6 +142,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         try:
             await self._serve(reader, writer)
         except HeaderError as exc:
+            if exc.kind == "probe":  # `callguard health`, a HEALTHCHECK, a balancer's probe
+                counts["probe"] += 1  # every 15 s: no warning, nothing wrong
+                _log.debug("fastagi_probe")
+                return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
             _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)))

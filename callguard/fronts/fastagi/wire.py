@@ -102,6 +102,8 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
     except TimeoutError:
         raise HeaderError("no complete header block in time", kind="timeout") from None
     except asyncio.IncompleteReadError as exc:
+        if not exc.partial:  # connected and closed: a TCP health check, no Asterisk
+            raise HeaderError("peer closed before sending anything", kind="probe") from None
         raise HeaderError(f"peer closed after {len(exc.partial)} bytes, before the blank "
                           "line", kind="closed") from None
     except asyncio.LimitOverrunError:
