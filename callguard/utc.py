@@ -7,10 +7,20 @@ The records, `tail` and the archive write ``2026-12-04T17:30:00.012Z``; `report`
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["utah_offset", "zone_named", "zulu"]
+__all__ = ["YEARS", "leap_second", "out_of_years", "utah_offset", "zone_named", "zulu"]
+
+# The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
+# and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
+# `datetime` an instant has no local time (0001-01-01T00:00+14:00 is before year 1 in UTC)
+# and `check --at` was an internal error there while HTTP refused it.
+YEARS = (1900, 2999)
+
+# 23:59:60: RFC 3339 5.6 spells a leap second, `datetime` cannot hold it.
+_LEAP_SECOND = re.compile(r"[Tt ]\d\d:?\d\d:?60(?![0-9])")
 
 
 def zone_named(name: str) -> ZoneInfo | None:
@@ -40,3 +50,22 @@ def utah_offset(naive: datetime) -> str:
     minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def out_of_years(instant: datetime) -> bool:
+    """Whether an aware ``instant`` falls outside ``YEARS`` in UTC (or outside what
+    ``datetime`` can hold there)."""
+    try:
+        year = instant.astimezone(UTC).year
+    except OverflowError:  # 0001-01-01T00:00+14:00, 9999-12-31T23:00-07:00
+        return True
+    return not YEARS[0] <= year <= YEARS[1]
+
+
+def leap_second(text: str) -> str | None:
+    """The second before it when ``text`` (refused by ``fromisoformat``) names a leap
+    second, ``2026-12-31T23:59:60Z`` -> ``2026-12-31T23:59:59Z``; else None."""
+    match = _LEAP_SECOND.search(text)
+    if match is None:
+        return None
+    return text[:match.end() - 2] + "59" + text[match.end():]

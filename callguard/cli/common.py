@@ -17,7 +17,7 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
-from callguard.utc import utah_offset, zone_named
+from callguard.utc import YEARS, leap_second, out_of_years, utah_offset, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
     from zoneinfo import ZoneInfo
@@ -208,8 +208,14 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
+        before = leap_second(text)
+        if before is not None:  # as HTTP's `at` says it
+            usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
+                        f"represent; give the second before it ({before})")
         usage_error(f"{option} {text!r} is not an ISO-8601 date-time "
                     "(e.g. 2026-07-24T10:00:00-06:00, 10 a.m. in Utah that day)")
+    if value.tzinfo is not None and out_of_years(value):  # HTTP's `at` bounds, one answer
+        usage_error(f"{option} {text!r} must fall in the years {YEARS[0]}-{YEARS[1]} (UTC)")
     if value.tzinfo is None:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"

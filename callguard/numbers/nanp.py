@@ -75,13 +75,20 @@ def exchange_info_from_phonenumbers(national: str) -> ExchangeInfo:
 # and Labrador) to Puerto Rico's AST with St. John's. 684 (American Samoa, one zone,
 # SST, no DST): phonenumbers knows the zone of some exchanges (633) and falls back to
 # every one of the NANP's 42 for the others (733, 252, 258...), so a site calling the
-# territory had every such call BLOCKed (found by an examiner, session 16).
+# territory had every such call BLOCKed (found by an examiner, session 16). 907 (Alaska):
+# phonenumbers places exchange 581 (Unalaska) in Pacific/Honolulu, a clock no Alaskan
+# keeps: the State is in the Alaska zone but for the Aleutians west of 169 30' W, in the
+# Hawaii-Aleutian zone (49 CFR 71.11, 71.12), and Alaska keeps daylight saving time (15
+# U.S.C. 260a(a); only Hawaii exempted itself), so that part is America/Adak (HST/HDT).
+# Honolulu stayed at UTC-10 in summer, and every 907 call before 10:00 AKDT was BLOCKed,
+# an hour past the Aleutians' 8 a.m. (tests/test_time19_alaska.py).
 # tests/test_numbers.py checks that each entry is still needed.
 ZONE_CORRECTIONS: dict[int, tuple[str, ...]] = {
     474: ("America/Regina",),
     684: ("Pacific/Pago_Pago",),
     689: ("America/New_York",),
     879: ("America/Halifax", "America/St_Johns"),
+    907: ("America/Adak", "America/Anchorage", "America/Juneau"),
 }
 
 # Area codes in service that phonenumbers 9.0.43 does not know (every number of them is

@@ -19,9 +19,10 @@ so in its notes.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import MAXYEAR, MINYEAR, date, timedelta
 from functools import lru_cache
 from itertools import pairwise
 from typing import Any
@@ -107,8 +108,9 @@ def _nth_weekday(year: int, month: int, weekday: int, nth: int) -> date:
         if day.month != month:
             raise ConfigError(f"there is no {nth}th {WEEKDAYS[weekday]} in {year}-{month:02d}")
         return day
-    following = date(year + month // 12, month % 12 + 1, 1)
-    last = following - timedelta(days=1)
+    # the month's last day, not the day before the next month's first: December 9999
+    # has no 10000-01-01 to count back from
+    last = date(year, month, monthrange(year, month)[1])
     return last - timedelta(days=(last.weekday() - weekday) % 7)
 
 
@@ -199,8 +201,11 @@ class CalendarVersion:
 
     def holidays_on(self, day: date) -> tuple[Holiday, ...]:
         """Every legal holiday this version puts on ``day`` (Sundays included)."""
-        found = [h for year in (day.year - 1, day.year, day.year + 1)
-                 for h in _occurrences(self, year) if h.day == day]
+        # A day moved across New Year lies in the year either side. Years `date` cannot
+        # hold are not asked: on 9999-12-31 the year 10000 raised ValueError, and
+        # `check --at` of that day was an internal error, not a verdict.
+        years = range(max(day.year - 1, MINYEAR), min(day.year + 1, MAXYEAR) + 1)
+        found = [h for year in years for h in _occurrences(self, year) if h.day == day]
         if self.sundays is not None and day.weekday() == _SUNDAY:
             found.insert(0, Holiday(day, "Sunday", self.sundays))
         return tuple(found)
