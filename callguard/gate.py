@@ -223,6 +223,14 @@ def _resume(coro: Coroutine[Any, Any, Verdict], waiting: Any) -> Generator[Any, 
                 return result
 
 
+def _in_ms(at: datetime) -> datetime:
+    """The instant decided, to the millisecond the record keeps of it: deciding on
+    21:00:00.0005 and recording 21:00:00.000 told a replay of the record another answer
+    (a BLOCK "after 9:00 p.m." for an instant the record says is callable)."""
+    return at if not at.microsecond % 1000 else at.replace(
+        microsecond=at.microsecond - at.microsecond % 1000)
+
+
 class Gate:
     """Gathers facts, runs the policy, records the decision."""
 
@@ -268,7 +276,7 @@ class Gate:
         BLOCK (``callguard:time-budget``), recorded as such.
         """
         started = time.perf_counter()
-        at = request.at or self._clock()
+        at = _in_ms(request.at or self._clock())
         seen = _Attempted()
         withdrawal = request.withdrawal
         try:

@@ -251,6 +251,16 @@ class TestFailClosed:
         assert "is not configured" in str(refused.value)
         assert "801555" not in str(refused.value)
 
+    async def test_the_instant_decided_is_the_millisecond_recorded(self, runtime):
+        """An ``at`` past the millisecond is decided as the record keeps it: 9:00:00.0005
+        p.m. and 9:00:00.000 p.m. are one answer (the record's replay agrees)."""
+        close = datetime.fromisoformat("2026-07-22T21:00:00-06:00")
+        exact = await check(runtime, at=close)
+        later = await check(runtime, at=close.replace(microsecond=500))
+        assert later.at == close
+        assert later.verdict.deciding == exact.verdict.deciding
+        assert later.allowed == exact.allowed
+
     async def test_unloaded_list_blocks(self, tmp_path):
         """No national list at all: every call is blocked, not read as 'not listed'."""
         rt = open_runtime(load_settings(data_dir=tmp_path))
