@@ -84,6 +84,12 @@ _NEEDED_ACTIONS = {"Hangup": "call", "Getvar": "call", "CoreShowChannels": "repo
 # user's write= into the session at login and never again ('manager reload' changes what
 # the next login gets): the admin's fix reaches callguard only through a new login.
 _RELOGIN_REFUSED_S = 15.0
+# After Asterisk refused the Login (wrong secret, ACL deny, user unknown: manager.c
+# ``action_login`` sleeps 1 s, answers "Authentication failed" and closes), the next try
+# waits at least this long, doubling to the second: the reconnect backoff (2 s at most, for
+# an Asterisk that went away) made ~1200 failed logins an hour in Asterisk's log.
+_LOGIN_REFUSED_S = 5.0
+_LOGIN_REFUSED_MAX_S = 30.0
 _USED = frozenset(USED_EVENTS)
 
 
@@ -158,16 +164,26 @@ class Backoff:
     def __init__(self, low: float, high: float) -> None:
         self.low, self.high = low, high
         self._next = low
+        self._cap = high
 
     def next(self) -> float:
         """The delay before the next attempt."""
         delay = self._next
-        self._next = min(self.high, self._next * 2)
+        self._next = min(self._cap, self._next * 2)
         return delay
+
+    def refused(self, low: float, high: float) -> None:
+        """Asterisk refused the login: wait at least ``low``, doubling to ``high``, until a
+        login succeeds. A wrong secret or a missing permit is not fixed by retrying; each
+        try costs Asterisk a NOTICE and a security event (manager.c ``authenticate``) that
+        fail2ban-style jails count against this host."""
+        self._cap = max(self.high, high)
+        self._next = min(self._cap, max(self._next, low))
 
     def reset(self) -> None:
         """Connected and logged in: start from the shortest delay again."""
         self._next = self.low
+        self._cap = self.high
 
 
 class _PanoramiskLog:
@@ -325,6 +341,8 @@ class _Manager(Manager):  # type: ignore[misc]
         self.complete_at: float | None = None
         self._pings: deque[float] = deque(maxlen=64)  # send times of Pings unanswered
         self._refusal_said = False
+        self._unreachable_said = False  # "Not able to reconnect" logged since the last login
+        self.was_logged_in = False  # the session that ends was logged in
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -346,7 +364,19 @@ class _Manager(Manager):  # type: ignore[misc]
         return super().connect(run_forever, on_startup, on_shutdown)
 
     def connection_made(self, f: Any) -> None:
-        """A new session; its Login goes out now and must be answered."""
+        """A new session; its Login goes out now and must be answered.
+
+        A connection refused (Asterisk down, the manager port closed) is said once per
+        episode (panoramisk's "Not able to reconnect"), then retried quietly: one line every
+        backoff interval, hours long, hid the rest of the log (``ami_not_logged_in`` and
+        ``callguard_ami_up`` = 0 keep saying it)."""
+        if not f.cancelled() and isinstance(f.exception(), OSError):
+            if self._unreachable_said:
+                if not self.stopping:
+                    self.loop.call_later(self._backoff.next(), self.connect)
+                return
+            self._unreachable_said = True
+        self.was_logged_in = False
         self.asked = time.monotonic()
         self.complete_at = self.asked  # nothing of this session lost yet
         self._pings.clear()
@@ -361,7 +391,11 @@ class _Manager(Manager):  # type: ignore[misc]
         ok = bool(super().login(future))
         if ok:
             self._refusal_said = False
-        elif not self._refusal_said:
+            self._unreachable_said = False
+            self.was_logged_in = True
+            return ok
+        self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+        if not self._refusal_said:
             self._refusal_said = True
             reply = future.result()
             message = str(reply.get("Message", ""))
@@ -375,7 +409,9 @@ class _Manager(Manager):  # type: ignore[misc]
             else:
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
-            _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix)
+            _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix,
+                         retry=f"in {_LOGIN_REFUSED_S:g} s, then up to "
+                               f"{_LOGIN_REFUSED_MAX_S:g} s apart until a login succeeds")
         return ok
 
     def ping(self) -> None:
@@ -616,8 +652,10 @@ class AmiWatchdog:
         lag = max(0.0, time.monotonic() - complete) if complete is not None else 0.0
         self.tracker.disconnected(self._clock() - lag)
         self._on_state(False)
-        if not self._manager.stopping:
-            _log.warning("ami_disconnected", reason=str(exc) if exc else "closed")
+        if not self._manager.stopping and self._manager.was_logged_in:
+            # only a session that was up: a refused login or a silent banner closes one that
+            # never was, and saying "disconnected" at every retry hid why (ami_login_refused)
+            _log.warning("ami_disconnected", reason=clipped(str(exc), 200) if exc else "closed")
 
     # --- work -----------------------------------------------------------------------------
 

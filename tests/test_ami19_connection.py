@@ -1,0 +1,101 @@
+"""The AMI connection against a manager that refuses, or is not there (examiner hami19).
+
+Over real TCP with the fake manager (tests/fake_ami.py). Asterisk's side, from manager.c:
+``action_login`` answers a failed ``authenticate`` (wrong secret, unknown user, the
+user's permit/deny ACL) with ``sleep(1)``, ``Response: Error`` / ``Message:
+Authentication failed`` and closes the session; each failure is a NOTICE in Asterisk's
+log and a security event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import structlog
+
+from callguard.watchdog import ami
+from callguard.watchdog.ami import AmiSettings, AmiWatchdog
+from callguard.watchdog.calls import CallTracker, TrackerSettings
+from tests.fake_ami import FakeAmi
+from tests.redis_server import free_port
+from tests.test_watchdog import until
+
+
+def _tracker() -> CallTracker:
+    return CallTracker(TrackerSettings(), report=lambda *a, **k: None)
+
+
+def _logins(fake: FakeAmi) -> list[float]:
+    return [at for at, action in fake.actions if action.get("Action") == "Login"]
+
+
+class TestRefusedLogin:
+    async def test_a_refused_login_is_retried_seconds_apart_not_at_the_reconnect_pace(
+            self, monkeypatch):
+        """The reconnect backoff (2 s at most, for an Asterisk that went away) also paced
+        the retries of a refused login: with Asterisk's 1 s sleep, ~1200 "failed to
+        authenticate" NOTICEs and security events an hour — what fail2ban's asterisk jail
+        bans a host for. Now a refused login waits ``_LOGIN_REFUSED_S`` doubling to
+        ``_LOGIN_REFUSED_MAX_S``; a good login resets the backoff; the retries say
+        nothing more (no "ami_disconnected" for sessions that never logged in)."""
+        monkeypatch.setattr(ami, "_LOGIN_REFUSED_S", 0.6, raising=False)
+        monkeypatch.setattr(ami, "_LOGIN_REFUSED_MAX_S", 1.0, raising=False)
+        fake = FakeAmi(secret="the-right-one")
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=1000)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, "a-wrong-one", _tracker())
+            await watchdog.start()
+            try:
+                await until(lambda: len(_logins(fake)) >= 4, timeout=10)
+                tried = _logins(fake)
+                gaps = [b - a for a, b in zip(tried, tried[1:], strict=False)]
+                assert all(gap >= 0.55 for gap in gaps), gaps
+                assert gaps[-1] >= 0.95, gaps  # doubled to the cap
+                said = len(logs)
+                fake.secret = "a-wrong-one"  # the admin fixes manager.conf
+                await until(lambda: fake.logins == 1, timeout=5)
+                await until(lambda: watchdog.rebuilt)
+                assert not [e for e in logs[:said] if e["event"] == "ami_disconnected"], logs
+                dropped = time.monotonic()
+                await fake.drop()  # Asterisk restarts: back at the reconnect pace
+                await until(lambda: fake.logins == 2, timeout=5)
+                assert time.monotonic() - dropped < 0.5
+            finally:
+                await watchdog.aclose()
+                await fake.close()
+        refused = [e for e in logs if e["event"] == "ami_login_refused"]
+        assert len(refused) == 1, logs
+        assert "30 s" not in refused[0]["retry"] and "0.6 s" in refused[0]["retry"]
+        assert [e for e in logs if e["event"] == "ami_disconnected"], logs  # a real one
+
+
+class TestManagerNotListening:
+    async def test_connection_refused_is_said_once_per_episode(self):
+        """Nothing listening at the manager port: panoramisk's "Not able to reconnect"
+        (no host, no cause) came once per retry — 1800 lines an hour at the 2 s backoff,
+        drowning the rest of the log. Now once until a login, then once again."""
+        port = free_port()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=1000)
+        fake = FakeAmi()
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, fake.secret, _tracker())
+            await watchdog.start()
+            try:
+                await asyncio.sleep(1.0)  # about ten attempts
+                unreachable = [e for e in logs if e.get("message") == "Not able to reconnect"]
+                assert len(unreachable) == 1, logs
+                fake._server = await asyncio.start_server(  # noqa: SLF001 - this port
+                    fake._serve, "127.0.0.1", port)  # noqa: SLF001
+                await fake.start()
+                await until(lambda: watchdog.rebuilt)
+                await fake.close()  # Asterisk stops again: a new episode
+                await asyncio.sleep(1.0)
+            finally:
+                await watchdog.aclose()
+                await fake.close()
+        unreachable = [e for e in logs if e.get("message") == "Not able to reconnect"]
+        assert len(unreachable) == 2, logs
