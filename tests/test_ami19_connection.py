@@ -17,7 +17,7 @@ import structlog
 
 from callguard.watchdog import ami
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog
-from callguard.watchdog.calls import CallTracker, TrackerSettings
+from callguard.watchdog.calls import CallTracker, HangupChannel, TrackerSettings
 from tests.fake_ami import FakeAmi
 from tests.redis_server import free_port
 from tests.test_watchdog import until
@@ -101,3 +101,53 @@ class TestManagerNotListening:
                 await fake.close()
         unreachable = [e for e in logs if e.get("message") == "Not able to reconnect"]
         assert len(unreachable) == 2, logs
+
+
+class TestLateEvents:
+    """Asterisk answers a Hangup action at once (manager.c ``action_hangup``, the session's
+    own thread), while the channel's Hangup event comes through the stasis bus, behind
+    whatever backlog it has. The tracker times events at their arrival: a backlog that
+    drains between the called party's Hangup event and the last channel's made a release
+    read shorter than it was, and nothing said the events were late."""
+
+    async def _release(self, monkeypatch, delay: float) -> tuple[AmiWatchdog, list]:
+        monkeypatch.setattr(ami, "_LATE_S", 0.4, raising=False)
+        fake = FakeAmi(honour_hangup=False)
+        port = await fake.start()
+        channel = "PJSIP/agent-0000002a"
+        snapshot = {"Channel": channel, "Uniqueid": "1733.42", "Linkedid": "1733.40"}
+        fake.live[channel] = snapshot
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=1000)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, fake.secret, _tracker())
+            await watchdog.start()
+            try:
+                await until(lambda: watchdog.rebuilt)
+                watchdog.run([HangupChannel("1733.40", channel, 1)])
+                await until(lambda: channel in fake.hangups())
+                await asyncio.sleep(delay)  # the stasis backlog
+                await fake.send(["\r\n".join([
+                    "Event: Hangup", "Privilege: call,all", f"Channel: {channel}",
+                    "Uniqueid: 1733.42", "Linkedid: 1733.40", "Cause: 16"])])
+                await until(lambda: watchdog.event_lag_s is not None)
+            finally:
+                await watchdog.aclose()
+                await fake.close()
+        return watchdog, logs
+
+    async def test_a_hangup_event_read_late_after_asterisk_accepted_it_is_said(
+            self, monkeypatch):
+        watchdog, logs = await self._release(monkeypatch, 0.8)
+        assert watchdog.stats.get("events_late") == 1
+        late = [e for e in logs if e["event"] == "ami_events_late"]
+        assert len(late) == 1, logs
+        assert late[0]["seconds"] >= 0.75
+        assert "not a proof" in late[0]["effect"]
+
+    async def test_a_prompt_hangup_event_says_nothing(self, monkeypatch):
+        watchdog, logs = await self._release(monkeypatch, 0.0)
+        assert watchdog.event_lag_s is not None
+        assert watchdog.event_lag_s < 0.4
+        assert not watchdog.stats.get("events_late")
+        assert not [e for e in logs if e["event"] == "ami_events_late"]

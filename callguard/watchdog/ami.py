@@ -91,6 +91,16 @@ _RELOGIN_REFUSED_S = 15.0
 _LOGIN_REFUSED_S = 5.0
 _LOGIN_REFUSED_MAX_S = 30.0
 _USED = frozenset(USED_EVENTS)
+# A channel's Hangup event read this long after Asterisk answered callguard's Hangup action
+# with Success: the events are late. manager.c ``action_hangup`` soft-hangs the channel
+# and answers at once, from the session's own thread; the Hangup event comes through the
+# stasis message bus, whose backlog under load (Asterisk warns "task processor queue
+# reached 500 scheduled tasks") delays every event alike — and ``timestampevents`` would
+# not show it: ``__manager_event_sessions_va`` stamps ``ast_tvnow()`` when the manager
+# formats the event, after that queue. The tracker times events at their arrival.
+_LATE_S = 1.0
+_LATE_SAID_S = 60.0  # said at most this often; counted each time
+_ACCEPTED_MAX = 10_000  # Hangups accepted whose event has not come (dropped beyond)
 
 
 @dataclass(frozen=True, slots=True)
@@ -495,6 +505,11 @@ class AmiWatchdog:
         # Between login and the picture, events are held and replayed after it: an event
         # read while the CoreShowChannels list is still arriving would find no call yet.
         self._held: list[tuple[dict[str, str], float]] | None = None
+        # channel -> when Asterisk answered our Hangup with Success (monotonic), until its
+        # Hangup event is read: how late the events are (``_late``).
+        self._accepted: dict[str, float] = {}
+        self.event_lag_s: float | None = None  # the last lag measured that way
+        self._late_said: float | None = None
 
     @property
     def connected(self) -> bool:
@@ -548,6 +563,8 @@ class AmiWatchdog:
         name = event.get("Event")
         if not isinstance(name, str) or name not in _USED:
             return  # without manager.conf's filters most events are of no use here
+        if name == "Hangup" and self._accepted:
+            self._late(event)
         if self._held is not None:
             if len(self._held) < _MAX_HELD_EVENTS:
                 self._held.append((normalize(event), self._clock()))
@@ -570,6 +587,36 @@ class AmiWatchdog:
         held, self._held = self._held or [], None
         for event, at in held:
             self._feed(event, at, event)
+
+    def _late(self, event: Mapping[str, Any]) -> None:
+        """The Hangup event of a channel Asterisk accepted to hang up: how late it is read.
+
+        The tracker times every event at its arrival: a release delay is the gap between
+        two arrivals, and events late by a backlog that drains meanwhile make it read
+        shorter than it was. This measure says so (log, ``events_late``) — it cannot
+        correct the records."""
+        channel = event.get("Channel")
+        accepted = self._accepted.pop(channel, None) if isinstance(channel, str) else None
+        if accepted is None:
+            return
+        lag = time.monotonic() - accepted
+        self.event_lag_s = lag
+        if lag <= _LATE_S:
+            return
+        self.stats["events_late"] += 1
+        now = time.monotonic()
+        if self._late_said is not None and now - self._late_said < _LATE_SAID_S:
+            return
+        self._late_said = now
+        _log.warning("ami_events_late", seconds=round(lag, 3),
+                     channel=safe_channel(channel if isinstance(channel, str) else None),
+                     effect="AMI events reach callguard late (Asterisk's event queue is "
+                            "behind): release delays are measured between event arrivals "
+                            "and may read shorter than they were; records written "
+                            "meanwhile are not a proof of release in time",
+                     fix="reduce Asterisk's load or the events sent to callguard's AMI "
+                         "user (the shipped eventfilter); Asterisk logs 'task processor "
+                         "queue reached' when its stasis queue is behind")
 
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
@@ -642,6 +689,7 @@ class AmiWatchdog:
         del manager
         self.rebuilt = False
         self._held = None  # events not applied before a disconnect are lost with it
+        self._accepted.clear()  # their Hangup events were lost with the session
         # Events were lost from the last moment the session was known to have delivered
         # everything, not from now: Asterisk drops a session whose writes block past
         # manager.conf ``writetimeout`` (manager.c ``send_string`` -> ``write_error``,
@@ -746,6 +794,9 @@ class AmiWatchdog:
                          reason=str(exc) or type(exc).__name__)
             return
         if reply.get("Response") == "Success":
+            if len(self._accepted) >= _ACCEPTED_MAX:
+                self._accepted.clear()  # events never came for these: measure afresh
+            self._accepted[effect.channel] = time.monotonic()
             return
         if reply.get("Message") == _GONE:
             # Already gone: hanging up one half of a Local pair takes the other, or the
