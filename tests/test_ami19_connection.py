@@ -10,9 +10,11 @@ log and a security event.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 
+import pytest
 import structlog
 
 from callguard.watchdog import ami
@@ -151,3 +153,44 @@ class TestLateEvents:
         assert watchdog.event_lag_s < 0.4
         assert not watchdog.stats.get("events_late")
         assert not [e for e in logs if e["event"] == "ami_events_late"]
+
+
+class TestLoginUnanswered:
+    """A peer that takes the TCP connection and answers nothing (a wrong port: Asterisk's
+    TLS manager, another service; an Asterisk whose manager threads are stuck): the Login
+    was dropped after the action timeout and retried, each time a bare "ami_silent" —
+    neither where nor what to check. Now one error naming host, port, whether a banner
+    came, and the fix; the retries go on quietly."""
+
+    @pytest.mark.parametrize("banner", [b"", b"Asterisk Call Manager/9.0.0\r\n"],
+                             ids=["no-banner", "banner-then-silence"])
+    async def test_said_once_with_what_to_check(self, banner):
+        async def mute(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            writer.write(banner)
+            with contextlib.suppress(ConnectionError):
+                await reader.read()  # until callguard gives up
+            writer.close()
+
+        server = await asyncio.start_server(mute, "127.0.0.1", 0)
+        port = int(server.sockets[0].getsockname()[1])
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=200)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, "s", _tracker())
+            await watchdog.start()
+            try:
+                await until(lambda: watchdog.stats["ami_silent"] >= 3)
+            finally:
+                await watchdog.aclose()
+                server.close()
+                await server.wait_closed()
+        said = [e for e in logs if e["event"] == "ami_login_unanswered"]
+        assert len(said) == 1, logs
+        assert said[0]["port"] == port
+        assert not [e for e in logs if e["event"] in ("ami_silent", "ami_disconnected")]
+        if banner:
+            assert said[0]["banner"] == "9.0.0"
+            assert "overloaded" in said[0]["fix"]
+        else:
+            assert said[0]["banner"] is None
+            assert "TLS" in said[0]["fix"]

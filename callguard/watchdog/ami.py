@@ -510,6 +510,7 @@ class AmiWatchdog:
         self._accepted: dict[str, float] = {}
         self.event_lag_s: float | None = None  # the last lag measured that way
         self._late_said: float | None = None
+        self._login_unanswered_said = False  # ami_login_unanswered said since a login
 
     @property
     def connected(self) -> bool:
@@ -636,6 +637,7 @@ class AmiWatchdog:
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
         self._refusal_said = False
+        self._login_unanswered_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
 
@@ -762,11 +764,16 @@ class AmiWatchdog:
         silence = self.settings.action_timeout_ms / 1000
         while True:
             await asyncio.sleep(_TICK_S)
+            protocol = getattr(self._manager, "protocol", None)
+            was_up = self._manager.was_logged_in
             silent = self._manager.drop_if_silent(silence)
             if silent is not None:
                 self.stats["ami_silent"] += 1
-                _log.warning("ami_silent", seconds=round(silent, 1),
-                             effect="session dropped; reconnecting")
+                if was_up:
+                    _log.warning("ami_silent", seconds=round(silent, 1),
+                                 effect="session dropped; reconnecting")
+                else:
+                    self._login_unanswered(silent, getattr(protocol, "version", None))
             try:
                 effects = self.tracker.due(self._clock())
             except Exception as exc:  # noqa: BLE001 - the timer loop must go on
@@ -774,6 +781,21 @@ class AmiWatchdog:
                 continue
             if effects:
                 self.run(effects)
+
+    def _login_unanswered(self, silent: float, banner: str | None) -> None:
+        """A session dropped before its Login was answered: said once until a login, with
+        what to check ("ami_silent" at every retry said neither where nor why)."""
+        if self._login_unanswered_said:
+            return
+        self._login_unanswered_said = True
+        _log.error("ami_login_unanswered", host=self.settings.host, port=self.settings.port,
+                   seconds=round(silent, 1), banner=clipped(banner, 60) if banner else None,
+                   fix=("the peer took the connection but sent no 'Asterisk Call Manager' "
+                        "banner: check [ami] host and port name Asterisk's manager "
+                        "(manager.conf [general] port, not the TLS or HTTP one)"
+                        if not banner else
+                        "Asterisk's manager answered the connection but not the Login: an "
+                        "Asterisk overloaded or stuck (its manager threads); retrying"))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
