@@ -194,3 +194,28 @@ class TestLoginUnanswered:
         else:
             assert said[0]["banner"] is None
             assert "TLS" in said[0]["fix"]
+
+
+class TestUnreadMessages:
+    async def test_a_message_without_event_or_response_header_is_counted(self):
+        """panoramisk keeps only a block with an ``Event`` or ``Response`` header spelt
+        so: ``event: Hangup`` (a proxy that changed the case) was dropped unseen — no
+        count, no log. Asterisk spells them so (manager.c); anything else is now counted
+        as a malformed message and logged, and the session goes on."""
+        fake = FakeAmi()
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=1000)
+        watchdog = AmiWatchdog(settings, fake.secret, _tracker())
+        await watchdog.start()
+        try:
+            await until(lambda: watchdog.rebuilt)
+            await fake.send_raw(b"event: Hangup\r\nChannel: PJSIP/a-00000001\r\n\r\n"
+                                b"\r\n\r\n")  # a stray blank line is nothing
+            await until(lambda: watchdog.stats["malformed_messages"] >= 1)
+            await asyncio.sleep(0.1)
+            assert watchdog.stats["malformed_messages"] == 1
+            assert watchdog.connected
+        finally:
+            await watchdog.aclose()
+            await fake.close()

@@ -300,6 +300,12 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         for block in complete:
             try:
                 message = Message.from_line(block.strip())
+                if message is None and block.strip():
+                    # no "Event: " nor "Response: " header as panoramisk spells them (an
+                    # "event: Hangup" of a proxy that changed the case): counted, not
+                    # dropped unseen
+                    self._bad(ValueError("neither an Event nor a Response header"))
+                    continue
                 if message is not None:
                     if factory is not None and "Response" in message and (
                             message.id in self.responses
