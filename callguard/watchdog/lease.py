@@ -37,6 +37,7 @@ delay of what it releases by the time it was away.
 from __future__ import annotations
 
 import enum
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -117,6 +118,26 @@ class FollowerLease(Protocol):
         """Release what the lease holds open."""
 
 
+@functools.cache
+def _boot_id() -> str:
+    """This boot's id (Linux), or "" where there is none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _boottime() -> float:
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime(clock)
+
+
+def _since_boot() -> str:
+    """" <boot id> <boot clock>" for the alive file, or "" without a boot id."""
+    boot = _boot_id()
+    return f" {boot} {_boottime():.3f}" if boot else ""
+
+
 class SoleFollower:
     """One watchdog per Asterisk (embedded backend): always acts."""
 
@@ -126,9 +147,10 @@ class SoleFollower:
         self._path = alive_file
 
     async def hold(self) -> Holding:
-        """Always held; remember that this node is watching now."""
+        """Always held; remember that this node is watching now: the wall clock, and the
+        boot's own clock with its id (``_since_boot``)."""
         try:
-            self._path.write_text(f"{time.time():.3f}\n")
+            self._path.write_text(f"{time.time():.3f}{_since_boot()}\n")
         except OSError as exc:
             _log.warning("watchdog_alive_unwritable", path=str(self._path),
                          reason=exc.strerror)
@@ -138,11 +160,25 @@ class SoleFollower:
         """Nothing to hand over."""
 
     async def last_seen(self) -> float | None:
-        """From the file the previous run of this node kept."""
+        """From the file the previous run of this node kept, on today's wall clock.
+
+        In the same boot the time away is the boot clock's (CLOCK_BOOTTIME: counts
+        suspend, never stepped): a wall clock stepped back while the node was away (NTP
+        or an admin correcting an unsynchronised clock) made the gap read shorter, and a
+        release delay bounded by it a false "within the limit"."""
         try:
-            return float(self._path.read_text().strip())
-        except (OSError, ValueError):
+            fields = self._path.read_text().split()
+            wall = float(fields[0])
+        except (OSError, ValueError, IndexError):
             return None
+        if len(fields) == 3 and fields[1] == _boot_id():
+            try:
+                away = _boottime() - float(fields[2])
+            except ValueError:
+                return wall
+            if away >= 0:
+                return time.time() - away
+        return wall
 
     async def first(self, decision_id: str, kind: str) -> bool:
         """One node: every record is the first."""
