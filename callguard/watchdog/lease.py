@@ -56,7 +56,10 @@ _DONE_TTL_S = 2 * 86_400
 
 # KEYS: lease, seen. ARGV: node, instance, wall clock, ttl ms.
 # Returns {1 if held now, the previous value or "", the previous seen or ""}.
+# ``seen`` is the Redis server's clock (TIME), not the node's: the node that reads it after
+# a restart may run a clock skewed from the one that wrote it (``last_seen``).
 _HOLD = """
+redis.replicate_commands()
 local cur = redis.call('GET', KEYS[1])
 local seen = redis.call('GET', KEYS[2])
 if cur then
@@ -66,10 +69,16 @@ if cur then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', 86400)
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], t[1] .. '.' .. string.format('%06d', t[2]), 'EX', 86400)
 return {1, cur or '', seen or ''}
 """
 # KEYS: lease. ARGV: node, instance. Deletes the lease only when this process holds it.
+# KEYS: seen. Returns {the seen value or "", the server's clock now}.
+_SEEN = """
+local t = redis.call('TIME')
+return {redis.call('GET', KEYS[1]) or '', t[1] .. '.' .. string.format('%06d', t[2])}
+"""
 _GIVE_UP = """
 local cur = redis.call('GET', KEYS[1])
 if cur and string.match(cur, '^(.*|[^|]*)|[^|]*$') == ARGV[1] .. '|' .. ARGV[2] then
@@ -231,16 +240,22 @@ class RedisLease:
             self._unreachable(exc)
 
     async def last_seen(self) -> float | None:
-        """The wall clock of the last renewal by any node."""
+        """The last renewal by any node, on this node's wall clock.
+
+        Written and read on the Redis server's clock: the node that renewed may run a
+        clock ahead of this one (an unsynchronised host), and the gap read across two
+        clocks came out shorter by the skew — every release after the restart bounded
+        by it a false "within the limit"."""
         try:
-            value = await self._client.get(self._seen)
+            seen, now = await self._client.eval(_SEEN, 1, self._seen)
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
             return None
         try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+            away = float(now) - float(seen)
+        except (TypeError, ValueError):
+            return None  # none, or written by an earlier version on a node's clock
+        return time.time() - max(0.0, away)
 
     async def first(self, decision_id: str, kind: str) -> bool:
         """SET NX on the record's mark; unreachable Redis, or one that lost its data:
