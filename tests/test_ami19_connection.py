@@ -19,7 +19,7 @@ import structlog
 
 from callguard.watchdog import ami
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog
-from callguard.watchdog.calls import CallTracker, HangupChannel, TrackerSettings
+from callguard.watchdog.calls import CallTracker, HangupChannel, ReadVariable, TrackerSettings
 from tests.fake_ami import FakeAmi
 from tests.redis_server import free_port
 from tests.test_watchdog import until
@@ -216,6 +216,50 @@ class TestUnreadMessages:
             await asyncio.sleep(0.1)
             assert watchdog.stats["malformed_messages"] == 1
             assert watchdog.connected
+        finally:
+            await watchdog.aclose()
+            await fake.close()
+
+
+class TestInFlight:
+    async def test_a_getvar_in_flight_at_a_drop_is_answered_unknown_at_once(self):
+        """Asterisk goes (restart, network) while a Getvar waits for its answer: panoramisk
+        left the future pending, so "unknown" came at the action timeout — after the
+        reconnect, where the Hangup it led to was sent on the new session against the
+        picture's own decision. Now the answer is "unknown" as the session ends."""
+        fake = FakeAmi()
+        port = await fake.start()
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=3000)
+        tracker = _tracker()
+        answers: list[tuple[float, str | None, bool]] = []
+        watchdog = AmiWatchdog(settings, fake.secret, tracker)
+
+        def read(linkedid, channel, variable, value, now):
+            answers.append((time.monotonic(), value, watchdog.connected))
+            return []
+
+        tracker.variable_read = read  # type: ignore[method-assign]
+        original = fake._action
+
+        async def drop_on_getvar(writer, action):
+            if action.get("Action", "").lower() == "getvar":
+                fake.actions.append((time.monotonic(), action))
+                await fake.drop()
+                return None
+            return await original(writer, action)
+
+        fake._action = drop_on_getvar  # type: ignore[method-assign]
+        await watchdog.start()
+        try:
+            await until(lambda: watchdog.rebuilt)
+            asked = time.monotonic()
+            watchdog.run([ReadVariable("1733.40", "PJSIP/itsp-0000002b", "BLINDTRANSFER")])
+            await until(lambda: bool(answers), timeout=5)
+            at, value, connected = answers[0]
+            assert value is None
+            assert at - asked < 1.0, at - asked
+            assert not connected  # decided while no session can act on it
         finally:
             await watchdog.aclose()
             await fake.close()

@@ -317,6 +317,22 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             except Exception as exc:  # noqa: BLE001 - one message must not end the session
                 self._bad(exc)
 
+    def close(self) -> None:
+        """Fail the actions still waiting for an answer, at once.
+
+        panoramisk drops them from ``responses`` and leaves their futures pending: a
+        Getvar in flight was answered "unknown" only at the action timeout — by then on
+        the next session, whose picture may say otherwise, and a Hangup it decided was
+        sent there. Failed now, what they decide finds no session (``_hangup`` sends
+        nothing) and the rebuild after the reconnect decides again."""
+        waiting = [action.future for action in self.responses.values()
+                   if not action.future.done()]
+        super().close()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(ConnectionError("AMI connection lost before the answer"))
+                future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
+
     def _bad(self, exc: Exception) -> None:
         factory = self.factory
         if factory is not None and hasattr(factory, "bad_message"):
@@ -401,7 +417,8 @@ class _Manager(Manager):  # type: ignore[misc]
     def login(self, future: asyncio.Future[Any]) -> bool:
         """panoramisk's Login answer; a refusal is said once, with Asterisk's words (then
         Asterisk closes and the backoff retries: lab ami-login-failed)."""
-        if future.cancelled():  # the session went before the answer: it is retried
+        if future.cancelled() or future.exception() is not None:
+            # the session went before the answer (``_GuardedProtocol.close``): retried
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
