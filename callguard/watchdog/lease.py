@@ -12,8 +12,9 @@ renewed every ``lease_ms / 3`` while the node is logged in to Asterisk and has i
 picture; it expires after ``lease_ms``. A node that dies, stalls or loses its AMI session
 stops renewing; a standby takes over within ``lease_ms`` plus one renewal interval (2 s
 with the default 1500 ms). A restarted node takes its own lease back at once (same node
-name). ``callguard:watchdog:seen:<host>:<port>`` keeps the wall clock of the last renewal,
-so whoever acts next knows since when nobody was watching.
+name). ``callguard:watchdog:seen:<host>:<port>`` keeps the time of the last renewal on the
+Redis server's clock (``TIME``: the nodes' own clocks may disagree), so whoever acts next
+knows since when nobody was watching.
 
 Records are written once: before writing a record about a call, the acting node sets
 ``callguard:watchdog:done:<decision id>:<record kind>`` (SET NX, two days); a node that
@@ -30,8 +31,9 @@ for a channel already gone is harmless; an unreleased line is a violation), and 
 are written without the once-only check — duplicates are possible then, and logged.
 
 ``SoleFollower`` (embedded backend: one watchdog per Asterisk): always acts; it keeps the
-wall clock of its last watching moment in the data dir, so a restarted node bounds the
-delay of what it releases by the time it was away.
+wall clock of its last watching moment in the data dir, with the boot's id and clock, so a
+restarted node bounds the delay of what it releases by the time it was away (by the boot
+clock in the same boot: a wall clock stepped meanwhile does not shorten it).
 """
 
 from __future__ import annotations
