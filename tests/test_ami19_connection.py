@@ -263,3 +263,45 @@ class TestInFlight:
         finally:
             await watchdog.aclose()
             await fake.close()
+
+
+class TestLoginInUse:
+    async def test_login_already_in_use_is_retried_at_the_reconnect_pace(self, monkeypatch):
+        """manager.c with ``[general] allowmultiplelogin = no`` answers "Login Already In
+        Use" while the user's previous session lives — after a restart of this node, for
+        the second or two Asterisk takes to see it gone. Not a wrong secret: retried at the
+        reconnect backoff, not 5 s later with the node's calls unwatched meanwhile."""
+        monkeypatch.setattr(ami, "_LOGIN_REFUSED_S", 3.0)
+        fake = FakeAmi()
+        port = await fake.start()
+        original = fake._action
+        refusals = [1]
+
+        async def in_use_once(writer, action):
+            if action.get("Action", "").lower() == "login" and refusals:
+                refusals.pop()
+                fake.actions.append((time.monotonic(), action))
+                writer.write(fake._reply(action, Response="Error",
+                                         Message="Login Already In Use").encode())
+                await writer.drain()
+                writer.close()
+                return None
+            return await original(writer, action)
+
+        fake._action = in_use_once  # type: ignore[method-assign]
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=1000)
+        with structlog.testing.capture_logs() as logs:
+            watchdog = AmiWatchdog(settings, fake.secret, _tracker())
+            started = time.monotonic()
+            await watchdog.start()
+            try:
+                await until(lambda: watchdog.rebuilt, timeout=5)
+                assert time.monotonic() - started < 1.5
+            finally:
+                await watchdog.aclose()
+                await fake.close()
+        refused = [e for e in logs if e["event"] == "ami_login_refused"]
+        assert len(refused) == 1
+        assert "allowmultiplelogin" in refused[0]["fix"]
+        assert refused[0]["retry"] == "at the reconnect backoff"

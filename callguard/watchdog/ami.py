@@ -427,12 +427,19 @@ class _Manager(Manager):  # type: ignore[misc]
             self._unreachable_said = False
             self.was_logged_in = True
             return ok
-        self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+        message = str(future.result().get("Message", ""))
+        in_use = "already in use" in message.lower()
+        if in_use:
+            # this node's previous session (a restart) goes within a second or two: the
+            # reconnect pace, not the refused-login one, or its calls wait unwatched
+            retry = "at the reconnect backoff"
+        else:
+            self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+            retry = (f"in {_LOGIN_REFUSED_S:g} s, then up to {_LOGIN_REFUSED_MAX_S:g} s "
+                     "apart until a login succeeds")
         if not self._refusal_said:
             self._refusal_said = True
-            reply = future.result()
-            message = str(reply.get("Message", ""))
-            if "already in use" in message.lower():
+            if in_use:
                 # manager.c process_message with [general] allowmultiplelogin = no: the
                 # user has a session already (another callguard node, or this node's
                 # previous session not yet closed by Asterisk); refused after 1 s, closed.
@@ -443,8 +450,7 @@ class _Manager(Manager):  # type: ignore[misc]
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
             _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix,
-                         retry=f"in {_LOGIN_REFUSED_S:g} s, then up to "
-                               f"{_LOGIN_REFUSED_MAX_S:g} s apart until a login succeeds")
+                         retry=retry)
         return ok
 
     def ping(self) -> None:
