@@ -305,3 +305,59 @@ class TestLoginInUse:
         assert len(refused) == 1
         assert "allowmultiplelogin" in refused[0]["fix"]
         assert refused[0]["retry"] == "at the reconnect backoff"
+
+
+class _Retrying(CallTracker):
+    """A call mid-release when Asterisk went: its Hangup retried every 0.2 s by name."""
+
+    def __init__(self) -> None:
+        super().__init__(TrackerSettings(), report=lambda *a, **k: None)
+        self._next = 0.0
+
+    def due(self, now, only=None):
+        if now < self._next:
+            return []
+        self._next = now + 0.2
+        return [HangupChannel("1733.40", "PJSIP/itsp-00000001", 1)]
+
+    def reconcile(self, live, now):
+        return []  # the picture has no such call: nothing to release
+
+
+class TestRestartedAsterisk:
+    async def test_no_hangup_by_an_old_name_before_the_picture_after_a_login(self):
+        """Asterisk restarted: its channel counter starts again, so ``PJSIP/itsp-00000001``
+        may now be a new, live call. The tracker's retries for the old call went out by
+        name as soon as the session logged in, before the picture (CoreShowChannels) that
+        tells the old call gone. Now they wait for it; the reconcile decides again."""
+        fake = FakeAmi()
+        port = await fake.start()
+        original = fake._action
+        answered: list[float] = []
+
+        async def slow_picture(writer, action):
+            if action.get("Action", "").lower() == "coreshowchannels":
+                async def later():
+                    await asyncio.sleep(0.8)  # a busy Asterisk lists its channels
+                    answered.append(time.monotonic())
+                    await original(writer, action)
+                asyncio.ensure_future(later())  # noqa: RUF006 - ends with the fake
+                return None
+            return await original(writer, action)
+
+        fake._action = slow_picture  # type: ignore[method-assign]
+        settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,
+                               reconnect_max_s=0.1, action_timeout_ms=3000)
+        watchdog = AmiWatchdog(settings, fake.secret, _Retrying())
+        await watchdog.start()
+        try:
+            await until(lambda: bool(answered), timeout=5)
+            await until(lambda: watchdog.rebuilt, timeout=5)
+            await until(lambda: bool(fake.hangups()), timeout=5)  # after it: they go
+            early = [at for at, action in fake.actions
+                     if action.get("Action") == "Hangup" and at < answered[0]]
+            assert early == []
+            assert watchdog.stats["hangup_deferred_to_picture"] >= 2
+        finally:
+            await watchdog.aclose()
+            await fake.close()

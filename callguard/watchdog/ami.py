@@ -834,6 +834,14 @@ class AmiWatchdog:
     async def _hangup(self, effect: HangupChannel) -> None:
         if not self.connected:
             return  # the rebuild after the reconnect decides again
+        if self._held is not None:
+            # The picture after a login is being taken: the only Hangups due now are the
+            # tracker's retries for channels named before the login. After an Asterisk
+            # restart those names are handed out again from the start (the channel
+            # counter restarts), possibly to a new, live call; the picture's reconcile,
+            # a moment later, decides again by Uniqueid.
+            self.stats["hangup_deferred_to_picture"] += 1
+            return
         channel = safe_channel(effect.channel)
         self.stats["hangup_sent"] += 1
         try:
