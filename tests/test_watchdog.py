@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from callguard.stores.embedded.tallies import EmbeddedTallies
+from callguard.watchdog import ami
 from callguard.watchdog.ami import AmiSettings, AmiWatchdog, Backoff
 from callguard.watchdog.calls import (
     TRANSFER_VARIABLES,
@@ -1201,11 +1202,15 @@ class TestFuzz:
 
 
 class TestPanoramiskLogs:
-    async def test_a_refused_login_says_why_once(self):
+    async def test_a_refused_login_says_why_once(self, monkeypatch):
         """A wrong secret, a missing permit: Asterisk answers "Authentication failed" and
         closes (recorded: lab ami-login-failed). The watchdog retried with backoff but the
         log said only "ami_disconnected" every second — never why. Now one warning with
         Asterisk's message and the fix, not one per retry."""
+        # retries of a refused login are spaced 5 s to 30 s (test_ami19_connection): here
+        # three of them in well under a second
+        monkeypatch.setattr(ami, "_LOGIN_REFUSED_S", 0.05)
+        monkeypatch.setattr(ami, "_LOGIN_REFUSED_MAX_S", 0.2)
         fake = FakeAmi(secret="the-right-one")
         port = await fake.start()
         settings = AmiSettings(enabled=True, port=port, reconnect_min_ms=50,

@@ -84,7 +84,23 @@ _NEEDED_ACTIONS = {"Hangup": "call", "Getvar": "call", "CoreShowChannels": "repo
 # user's write= into the session at login and never again ('manager reload' changes what
 # the next login gets): the admin's fix reaches callguard only through a new login.
 _RELOGIN_REFUSED_S = 15.0
+# After Asterisk refused the Login (wrong secret, ACL deny, user unknown: manager.c
+# ``action_login`` sleeps 1 s, answers "Authentication failed" and closes), the next try
+# waits at least this long, doubling to the second: the reconnect backoff (2 s at most, for
+# an Asterisk that went away) made ~1200 failed logins an hour in Asterisk's log.
+_LOGIN_REFUSED_S = 5.0
+_LOGIN_REFUSED_MAX_S = 30.0
 _USED = frozenset(USED_EVENTS)
+# A channel's Hangup event read this long after Asterisk answered callguard's Hangup action
+# with Success: the events are late. manager.c ``action_hangup`` soft-hangs the channel
+# and answers at once, from the session's own thread; the Hangup event comes through the
+# stasis message bus, whose backlog under load (Asterisk warns "task processor queue
+# reached 500 scheduled tasks") delays every event alike — and ``timestampevents`` would
+# not show it: ``__manager_event_sessions_va`` stamps ``ast_tvnow()`` when the manager
+# formats the event, after that queue. The tracker times events at their arrival.
+_LATE_S = 1.0
+_LATE_SAID_S = 60.0  # said at most this often; counted each time
+_ACCEPTED_MAX = 10_000  # Hangups accepted whose event has not come (dropped beyond)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,16 +174,26 @@ class Backoff:
     def __init__(self, low: float, high: float) -> None:
         self.low, self.high = low, high
         self._next = low
+        self._cap = high
 
     def next(self) -> float:
         """The delay before the next attempt."""
         delay = self._next
-        self._next = min(self.high, self._next * 2)
+        self._next = min(self._cap, self._next * 2)
         return delay
+
+    def refused(self, low: float, high: float) -> None:
+        """Asterisk refused the login: wait at least ``low``, doubling to ``high``, until a
+        login succeeds. A wrong secret or a missing permit is not fixed by retrying; each
+        try costs Asterisk a NOTICE and a security event (manager.c ``authenticate``) that
+        fail2ban-style jails count against this host."""
+        self._cap = max(self.high, high)
+        self._next = min(self._cap, max(self._next, low))
 
     def reset(self) -> None:
         """Connected and logged in: start from the shortest delay again."""
         self._next = self.low
+        self._cap = self.high
 
 
 class _PanoramiskLog:
@@ -274,6 +300,12 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         for block in complete:
             try:
                 message = Message.from_line(block.strip())
+                if message is None and block.strip():
+                    # no "Event: " nor "Response: " header as panoramisk spells them (an
+                    # "event: Hangup" of a proxy that changed the case): counted, not
+                    # dropped unseen
+                    self._bad(ValueError("neither an Event nor a Response header"))
+                    continue
                 if message is not None:
                     if factory is not None and "Response" in message and (
                             message.id in self.responses
@@ -284,6 +316,22 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                     self.handle_message(message)
             except Exception as exc:  # noqa: BLE001 - one message must not end the session
                 self._bad(exc)
+
+    def close(self) -> None:
+        """Fail the actions still waiting for an answer, at once.
+
+        panoramisk drops them from ``responses`` and leaves their futures pending: a
+        Getvar in flight was answered "unknown" only at the action timeout — by then on
+        the next session, whose picture may say otherwise, and a Hangup it decided was
+        sent there. Failed now, what they decide finds no session (``_hangup`` sends
+        nothing) and the rebuild after the reconnect decides again."""
+        waiting = [action.future for action in self.responses.values()
+                   if not action.future.done()]
+        super().close()
+        for future in waiting:
+            if not future.done():
+                future.set_exception(ConnectionError("AMI connection lost before the answer"))
+                future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
 
     def _bad(self, exc: Exception) -> None:
         factory = self.factory
@@ -325,6 +373,8 @@ class _Manager(Manager):  # type: ignore[misc]
         self.complete_at: float | None = None
         self._pings: deque[float] = deque(maxlen=64)  # send times of Pings unanswered
         self._refusal_said = False
+        self._unreachable_said = False  # "Not able to reconnect" logged since the last login
+        self.was_logged_in = False  # the session that ends was logged in
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -346,7 +396,19 @@ class _Manager(Manager):  # type: ignore[misc]
         return super().connect(run_forever, on_startup, on_shutdown)
 
     def connection_made(self, f: Any) -> None:
-        """A new session; its Login goes out now and must be answered."""
+        """A new session; its Login goes out now and must be answered.
+
+        A connection refused (Asterisk down, the manager port closed) is said once per
+        episode (panoramisk's "Not able to reconnect"), then retried quietly: one line every
+        backoff interval, hours long, hid the rest of the log (``ami_not_logged_in`` and
+        ``callguard_ami_up`` = 0 keep saying it)."""
+        if not f.cancelled() and isinstance(f.exception(), OSError):
+            if self._unreachable_said:
+                if not self.stopping:
+                    self.loop.call_later(self._backoff.next(), self.connect)
+                return
+            self._unreachable_said = True
+        self.was_logged_in = False
         self.asked = time.monotonic()
         self.complete_at = self.asked  # nothing of this session lost yet
         self._pings.clear()
@@ -355,17 +417,29 @@ class _Manager(Manager):  # type: ignore[misc]
     def login(self, future: asyncio.Future[Any]) -> bool:
         """panoramisk's Login answer; a refusal is said once, with Asterisk's words (then
         Asterisk closes and the backoff retries: lab ami-login-failed)."""
-        if future.cancelled():  # the session went before the answer: it is retried
+        if future.cancelled() or future.exception() is not None:
+            # the session went before the answer (``_GuardedProtocol.close``): retried
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
         if ok:
             self._refusal_said = False
-        elif not self._refusal_said:
+            self._unreachable_said = False
+            self.was_logged_in = True
+            return ok
+        message = str(future.result().get("Message", ""))
+        in_use = "already in use" in message.lower()
+        if in_use:
+            # this node's previous session (a restart) goes within a second or two: the
+            # reconnect pace, not the refused-login one, or its calls wait unwatched
+            retry = "at the reconnect backoff"
+        else:
+            self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+            retry = (f"in {_LOGIN_REFUSED_S:g} s, then up to {_LOGIN_REFUSED_MAX_S:g} s "
+                     "apart until a login succeeds")
+        if not self._refusal_said:
             self._refusal_said = True
-            reply = future.result()
-            message = str(reply.get("Message", ""))
-            if "already in use" in message.lower():
+            if in_use:
                 # manager.c process_message with [general] allowmultiplelogin = no: the
                 # user has a session already (another callguard node, or this node's
                 # previous session not yet closed by Asterisk); refused after 1 s, closed.
@@ -375,7 +449,8 @@ class _Manager(Manager):  # type: ignore[misc]
             else:
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
-            _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix)
+            _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix,
+                         retry=retry)
         return ok
 
     def ping(self) -> None:
@@ -459,6 +534,12 @@ class AmiWatchdog:
         # Between login and the picture, events are held and replayed after it: an event
         # read while the CoreShowChannels list is still arriving would find no call yet.
         self._held: list[tuple[dict[str, str], float]] | None = None
+        # channel -> when Asterisk answered our Hangup with Success (monotonic), until its
+        # Hangup event is read: how late the events are (``_late``).
+        self._accepted: dict[str, float] = {}
+        self.event_lag_s: float | None = None  # the last lag measured that way
+        self._late_said: float | None = None
+        self._login_unanswered_said = False  # ami_login_unanswered said since a login
 
     @property
     def connected(self) -> bool:
@@ -512,6 +593,8 @@ class AmiWatchdog:
         name = event.get("Event")
         if not isinstance(name, str) or name not in _USED:
             return  # without manager.conf's filters most events are of no use here
+        if name == "Hangup" and self._accepted:
+            self._late(event)
         if self._held is not None:
             if len(self._held) < _MAX_HELD_EVENTS:
                 self._held.append((normalize(event), self._clock()))
@@ -535,6 +618,36 @@ class AmiWatchdog:
         for event, at in held:
             self._feed(event, at, event)
 
+    def _late(self, event: Mapping[str, Any]) -> None:
+        """The Hangup event of a channel Asterisk accepted to hang up: how late it is read.
+
+        The tracker times every event at its arrival: a release delay is the gap between
+        two arrivals, and events late by a backlog that drains meanwhile make it read
+        shorter than it was. This measure says so (log, ``events_late``) — it cannot
+        correct the records."""
+        channel = event.get("Channel")
+        accepted = self._accepted.pop(channel, None) if isinstance(channel, str) else None
+        if accepted is None:
+            return
+        lag = time.monotonic() - accepted
+        self.event_lag_s = lag
+        if lag <= _LATE_S:
+            return
+        self.stats["events_late"] += 1
+        now = time.monotonic()
+        if self._late_said is not None and now - self._late_said < _LATE_SAID_S:
+            return
+        self._late_said = now
+        _log.warning("ami_events_late", seconds=round(lag, 3),
+                     channel=safe_channel(channel if isinstance(channel, str) else None),
+                     effect="AMI events reach callguard late (Asterisk's event queue is "
+                            "behind): release delays are measured between event arrivals "
+                            "and may read shorter than they were; records written "
+                            "meanwhile are not a proof of release in time",
+                     fix="reduce Asterisk's load or the events sent to callguard's AMI "
+                         "user (the shipped eventfilter); Asterisk logs 'task processor "
+                         "queue reached' when its stasis queue is behind")
+
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
         name = event.get("Event") if isinstance(event, Mapping) else None
@@ -553,6 +666,7 @@ class AmiWatchdog:
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
         self._refusal_said = False
+        self._login_unanswered_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
 
@@ -606,6 +720,7 @@ class AmiWatchdog:
         del manager
         self.rebuilt = False
         self._held = None  # events not applied before a disconnect are lost with it
+        self._accepted.clear()  # their Hangup events were lost with the session
         # Events were lost from the last moment the session was known to have delivered
         # everything, not from now: Asterisk drops a session whose writes block past
         # manager.conf ``writetimeout`` (manager.c ``send_string`` -> ``write_error``,
@@ -616,8 +731,10 @@ class AmiWatchdog:
         lag = max(0.0, time.monotonic() - complete) if complete is not None else 0.0
         self.tracker.disconnected(self._clock() - lag)
         self._on_state(False)
-        if not self._manager.stopping:
-            _log.warning("ami_disconnected", reason=str(exc) if exc else "closed")
+        if not self._manager.stopping and self._manager.was_logged_in:
+            # only a session that was up: a refused login or a silent banner closes one that
+            # never was, and saying "disconnected" at every retry hid why (ami_login_refused)
+            _log.warning("ami_disconnected", reason=clipped(str(exc), 200) if exc else "closed")
 
     # --- work -----------------------------------------------------------------------------
 
@@ -676,11 +793,16 @@ class AmiWatchdog:
         silence = self.settings.action_timeout_ms / 1000
         while True:
             await asyncio.sleep(_TICK_S)
+            protocol = getattr(self._manager, "protocol", None)
+            was_up = self._manager.was_logged_in
             silent = self._manager.drop_if_silent(silence)
             if silent is not None:
                 self.stats["ami_silent"] += 1
-                _log.warning("ami_silent", seconds=round(silent, 1),
-                             effect="session dropped; reconnecting")
+                if was_up:
+                    _log.warning("ami_silent", seconds=round(silent, 1),
+                                 effect="session dropped; reconnecting")
+                else:
+                    self._login_unanswered(silent, getattr(protocol, "version", None))
             try:
                 effects = self.tracker.due(self._clock())
             except Exception as exc:  # noqa: BLE001 - the timer loop must go on
@@ -688,6 +810,21 @@ class AmiWatchdog:
                 continue
             if effects:
                 self.run(effects)
+
+    def _login_unanswered(self, silent: float, banner: str | None) -> None:
+        """A session dropped before its Login was answered: said once until a login, with
+        what to check ("ami_silent" at every retry said neither where nor why)."""
+        if self._login_unanswered_said:
+            return
+        self._login_unanswered_said = True
+        _log.error("ami_login_unanswered", host=self.settings.host, port=self.settings.port,
+                   seconds=round(silent, 1), banner=clipped(banner, 60) if banner else None,
+                   fix=("the peer took the connection but sent no 'Asterisk Call Manager' "
+                        "banner: check [ami] host and port name Asterisk's manager "
+                        "(manager.conf [general] port, not the TLS or HTTP one)"
+                        if not banner else
+                        "Asterisk's manager answered the connection but not the Login: an "
+                        "Asterisk overloaded or stuck (its manager threads); retrying"))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -697,6 +834,14 @@ class AmiWatchdog:
     async def _hangup(self, effect: HangupChannel) -> None:
         if not self.connected:
             return  # the rebuild after the reconnect decides again
+        if self._held is not None:
+            # The picture after a login is being taken: the only Hangups due now are the
+            # tracker's retries for channels named before the login. After an Asterisk
+            # restart those names are handed out again from the start (the channel
+            # counter restarts), possibly to a new, live call; the picture's reconcile,
+            # a moment later, decides again by Uniqueid.
+            self.stats["hangup_deferred_to_picture"] += 1
+            return
         channel = safe_channel(effect.channel)
         self.stats["hangup_sent"] += 1
         try:
@@ -708,6 +853,9 @@ class AmiWatchdog:
                          reason=str(exc) or type(exc).__name__)
             return
         if reply.get("Response") == "Success":
+            if len(self._accepted) >= _ACCEPTED_MAX:
+                self._accepted.clear()  # events never came for these: measure afresh
+            self._accepted[effect.channel] = time.monotonic()
             return
         if reply.get("Message") == _GONE:
             # Already gone: hanging up one half of a Local pair takes the other, or the

@@ -12,8 +12,9 @@ renewed every ``lease_ms / 3`` while the node is logged in to Asterisk and has i
 picture; it expires after ``lease_ms``. A node that dies, stalls or loses its AMI session
 stops renewing; a standby takes over within ``lease_ms`` plus one renewal interval (2 s
 with the default 1500 ms). A restarted node takes its own lease back at once (same node
-name). ``callguard:watchdog:seen:<host>:<port>`` keeps the wall clock of the last renewal,
-so whoever acts next knows since when nobody was watching.
+name). ``callguard:watchdog:seen:<host>:<port>`` keeps the time of the last renewal on the
+Redis server's clock (``TIME``: the nodes' own clocks may disagree), so whoever acts next
+knows since when nobody was watching.
 
 Records are written once: before writing a record about a call, the acting node sets
 ``callguard:watchdog:done:<decision id>:<record kind>`` (SET NX, two days); a node that
@@ -30,13 +31,15 @@ for a channel already gone is harmless; an unreleased line is a violation), and 
 are written without the once-only check — duplicates are possible then, and logged.
 
 ``SoleFollower`` (embedded backend: one watchdog per Asterisk): always acts; it keeps the
-wall clock of its last watching moment in the data dir, so a restarted node bounds the
-delay of what it releases by the time it was away.
+wall clock of its last watching moment in the data dir, with the boot's id and clock, so a
+restarted node bounds the delay of what it releases by the time it was away (by the boot
+clock in the same boot: a wall clock stepped meanwhile does not shorten it).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import time
 import uuid
 from pathlib import Path
@@ -55,7 +58,10 @@ _DONE_TTL_S = 2 * 86_400
 
 # KEYS: lease, seen. ARGV: node, instance, wall clock, ttl ms.
 # Returns {1 if held now, the previous value or "", the previous seen or ""}.
+# ``seen`` is the Redis server's clock (TIME), not the node's: the node that reads it after
+# a restart may run a clock skewed from the one that wrote it (``last_seen``).
 _HOLD = """
+redis.replicate_commands()
 local cur = redis.call('GET', KEYS[1])
 local seen = redis.call('GET', KEYS[2])
 if cur then
@@ -65,10 +71,16 @@ if cur then
   end
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', 86400)
+local t = redis.call('TIME')
+redis.call('SET', KEYS[2], t[1] .. '.' .. string.format('%06d', t[2]), 'EX', 86400)
 return {1, cur or '', seen or ''}
 """
 # KEYS: lease. ARGV: node, instance. Deletes the lease only when this process holds it.
+# KEYS: seen. Returns {the seen value or "", the server's clock now}.
+_SEEN = """
+local t = redis.call('TIME')
+return {redis.call('GET', KEYS[1]) or '', t[1] .. '.' .. string.format('%06d', t[2])}
+"""
 _GIVE_UP = """
 local cur = redis.call('GET', KEYS[1])
 if cur and string.match(cur, '^(.*|[^|]*)|[^|]*$') == ARGV[1] .. '|' .. ARGV[2] then
@@ -117,6 +129,26 @@ class FollowerLease(Protocol):
         """Release what the lease holds open."""
 
 
+@functools.cache
+def _boot_id() -> str:
+    """This boot's id (Linux), or "" where there is none."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _boottime() -> float:
+    clock = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+    return time.clock_gettime(clock)
+
+
+def _since_boot() -> str:
+    """" <boot id> <boot clock>" for the alive file, or "" without a boot id."""
+    boot = _boot_id()
+    return f" {boot} {_boottime():.3f}" if boot else ""
+
+
 class SoleFollower:
     """One watchdog per Asterisk (embedded backend): always acts."""
 
@@ -126,9 +158,10 @@ class SoleFollower:
         self._path = alive_file
 
     async def hold(self) -> Holding:
-        """Always held; remember that this node is watching now."""
+        """Always held; remember that this node is watching now: the wall clock, and the
+        boot's own clock with its id (``_since_boot``)."""
         try:
-            self._path.write_text(f"{time.time():.3f}\n")
+            self._path.write_text(f"{time.time():.3f}{_since_boot()}\n")
         except OSError as exc:
             _log.warning("watchdog_alive_unwritable", path=str(self._path),
                          reason=exc.strerror)
@@ -138,11 +171,25 @@ class SoleFollower:
         """Nothing to hand over."""
 
     async def last_seen(self) -> float | None:
-        """From the file the previous run of this node kept."""
+        """From the file the previous run of this node kept, on today's wall clock.
+
+        In the same boot the time away is the boot clock's (CLOCK_BOOTTIME: counts
+        suspend, never stepped): a wall clock stepped back while the node was away (NTP
+        or an admin correcting an unsynchronised clock) made the gap read shorter, and a
+        release delay bounded by it a false "within the limit"."""
         try:
-            return float(self._path.read_text().strip())
-        except (OSError, ValueError):
+            fields = self._path.read_text().split()
+            wall = float(fields[0])
+        except (OSError, ValueError, IndexError):
             return None
+        if len(fields) == 3 and fields[1] == _boot_id():
+            try:
+                away = _boottime() - float(fields[2])
+            except ValueError:
+                return wall
+            if away >= 0:
+                return time.time() - away
+        return wall
 
     async def first(self, decision_id: str, kind: str) -> bool:
         """One node: every record is the first."""
@@ -195,16 +242,22 @@ class RedisLease:
             self._unreachable(exc)
 
     async def last_seen(self) -> float | None:
-        """The wall clock of the last renewal by any node."""
+        """The last renewal by any node, on this node's wall clock.
+
+        Written and read on the Redis server's clock: the node that renewed may run a
+        clock ahead of this one (an unsynchronised host), and the gap read across two
+        clocks came out shorter by the skew — every release after the restart bounded
+        by it a false "within the limit"."""
         try:
-            value = await self._client.get(self._seen)
+            seen, now = await self._client.eval(_SEEN, 1, self._seen)
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
             return None
         try:
-            return float(value) if value is not None else None
-        except ValueError:
-            return None
+            away = float(now) - float(seen)
+        except (TypeError, ValueError):
+            return None  # none, or written by an earlier version on a node's clock
+        return time.time() - max(0.0, away)
 
     async def first(self, decision_id: str, kind: str) -> bool:
         """SET NX on the record's mark; unreachable Redis, or one that lost its data:
