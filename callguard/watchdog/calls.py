@@ -1927,9 +1927,14 @@ class CallTracker:
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
         # Every leg's DIALEDPEERNUMBER before any DIALSTATUS: a live leg dialled to the number
-        # is the called party when an ANSWER's peer is gone (``_called_leg_up``).
+        # is the called party when an ANSWER's peer is gone (``_called_leg_up``). Every live
+        # leg that may be a person, not only the carriers: without channelvars the asking
+        # leg alone is a dialler, and the called party's own leg, never asked, was hung up
+        # with the rest (hrev60).
+        numbered = set(dialers) | {n for n in call.channels.values()
+                                   if not n.startswith(_NOT_A_PERSON)}
         first: list[Effect] = ([ReadVariable(call.linkedid, n, DIALLED_NUMBER_VARIABLE)
-                                for n in sorted(dialers)] if call.followed.number_hash else [])
+                                for n in sorted(numbered)] if call.followed.number_hash else [])
         return first + [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
                         for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
 

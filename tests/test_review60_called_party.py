@@ -1,0 +1,71 @@
+"""Review 60: after a restart, the called party alive under another name is not hung up.
+
+Synthetic shapes on the pure tracker, synthetic clock; the picture is the one of
+``test_review56_peer_gone`` (SYNTHESISED from lab call-01, real Asterisk 22.10.1): the
+asking leg's ``Dial(Local/<number>@outbound)`` answered, the Local pair optimised away
+(core_unreal.c ``got_optimized_out`` -> bridge.c ``ast_bridge_unreal_optimize_out``), the
+called party's ``PJSIP/itsp-…`` leg redirected to a queue while AMI was away, the asking
+leg back in its dialplan (``Wait``). DIALEDPEERNAME names the Local ``;1``, gone.
+"""
+
+from __future__ import annotations
+
+from callguard.watchdog.calls import (
+    CallTracker,
+    Followed,
+    HangupChannel,
+    ReadVariable,
+    TrackerSettings,
+    plain_digest,
+)
+from tests.test_review56_peer_gone import CUSTOMER, LINKEDID, VALUES, _picture
+from tests.test_watchdog import CALLER_01, NUMBER, UTAH, written
+
+
+def _settle(tracker: CallTracker, todo: list, values: dict[tuple[str, str], str],
+            now: float) -> tuple[list, float]:
+    """Answer every read as Getvar would, in the order asked (one AMI session answers its
+    actions in order); an unset variable: empty."""
+    effects = list(todo)
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable,
+                                          values.get((read.channel, read.variable), ""), now)
+        effects += todo
+    return effects + tracker.due(now + 1.0), now + 1.0
+
+
+def _hung_up(effects: list) -> set[str]:
+    return {e.channel for e in effects if isinstance(e, HangupChannel)}
+
+
+def _tracker() -> tuple[CallTracker, list[tuple[str, dict]]]:
+    """A tracker whose gate allowed the call while AMI was away (its follow pending, with
+    the asking channel and the number's digest)."""
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(50.0)
+    followed = Followed(f"d-{LINKEDID}", LINKEDID, "c", "predictive", 25.0, UTAH, "+1",
+                        asker=CALLER_01[0], number_hash=plain_digest(NUMBER))
+    for read in tracker.follow(followed):  # AMI away: Getvar answers nothing
+        tracker.variable_read(read.linkedid, read.channel, read.variable, None, 51.0)
+    return tracker, reports
+
+
+def _without_channelvars() -> list[dict[str, str]]:
+    return [{k: v for k, v in item.items() if k != "ChanVariable"} for item in _picture()]
+
+
+def test_without_channelvars_the_called_party_in_a_queue_is_not_hung_up():
+    """manager.conf without ``channelvars``: no picture item names a carrier, so hrev56's
+    question (49a5404) goes to the asking leg alone. Its ANSWER names the Local ``;1``,
+    gone; the called party's own DIALEDPEERNUMBER, which says it is the called party
+    (400c2bd), was never asked — it is asked only of carriers — and the called party,
+    waiting in the queue, was hung up with the rest."""
+    tracker, _ = _tracker()
+    todo = tracker.reconcile(_without_channelvars(), 80.0)
+    effects, _ = _settle(tracker, todo, VALUES, 80.0)
+    assert CUSTOMER not in _hung_up(effects)
+    assert tracker.calls[LINKEDID].dest == CUSTOMER
