@@ -16,6 +16,7 @@ from callguard.watchdog.calls import (
     HangupChannel,
     ReadVariable,
     TrackerSettings,
+    dialled_numbers,
     plain_digest,
 )
 from tests.test_review56_peer_gone import CUSTOMER, LINKEDID, VALUES, _picture
@@ -69,3 +70,37 @@ def test_without_channelvars_the_called_party_in_a_queue_is_not_hung_up():
     effects, _ = _settle(tracker, todo, VALUES, 80.0)
     assert CUSTOMER not in _hung_up(effects)
     assert tracker.calls[LINKEDID].dest == CUSTOMER
+
+
+FORMATTED = "801-555-0123"  # the gate takes it (numbers/parse.py: - . ( ) / and spaces)
+
+
+def test_a_number_dialled_with_separators_is_the_number_allowed():
+    """The shipped [callguard-dial] dials ``PJSIP/${ARG1}@trunk`` with the very ARG1 the gate
+    parsed, which may be written with separators; app_dial.c ``dial_exec_full`` sets each
+    leg's DIALEDPEERNUMBER to that resource as written."""
+    for written_as in ("801-555-0123@itsp", "(801) 555-0123@itsp", "+1 801 555 0123@itsp",
+                       "801.555.0123@itsp", "1/801/555/0123@ctx"):
+        assert NUMBER in dialled_numbers(written_as), written_as
+    assert NUMBER in dialled_numbers("8015550123/4567890")  # a run is kept as it was too
+
+
+def test_with_separators_the_called_party_in_a_queue_is_not_hung_up_later():
+    """The shape of ``test_review56_peer_gone``, the number dialled as the gate was asked
+    with separators. Both DIALEDPEERNUMBERs read "another number": the asking leg was taken
+    for the called party (``_not_the_number``: an Originate straight to the customer), and
+    its hangup — the dialer's Local ``;1`` ending after its Wait — released the rest: the
+    called party, alive in the queue, was hung up."""
+    tracker, _ = _tracker()
+    values = {**VALUES, (CALLER_01[0], "DIALEDPEERNUMBER"): f"{FORMATTED}@outbound",
+              (CUSTOMER, "DIALEDPEERNUMBER"): f"{FORMATTED}@itsp"}
+    todo = tracker.reconcile(_picture(), 80.0)
+    effects, now = _settle(tracker, todo, values, 80.0)
+    assert _hung_up(effects) == set()
+    assert tracker.calls[LINKEDID].dest == CUSTOMER
+    uniqueid = next(u for u, n in tracker.calls[LINKEDID].channels.items()
+                    if n == CALLER_01[0])
+    later = tracker.feed({"Event": "Hangup", "Channel": CALLER_01[0], "Linkedid": LINKEDID,
+                          "Uniqueid": uniqueid, "ChannelState": "6", "Cause": "16"}, now + 5)
+    later += tracker.due(now + 6)
+    assert CUSTOMER not in _hung_up(later)

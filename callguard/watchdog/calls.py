@@ -263,6 +263,9 @@ def plain_digest(e164: str) -> str:
 
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
+# Between two digits, what the gate takes inside a number (numbers/parse.py _PUNCTUATION):
+# the dialplan dials the number as it asked, "801-555-0123" as well as "8015550123".
+_SEPARATORS = re.compile(r"(?<=[0-9])[ \t\-.()/]+(?=[0-9])")
 _NANP_DIGITS = 10
 _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 _MAX_DIGITS = 15  # E.164's longest: a longer tail names no number (at most 9 per run)
@@ -278,9 +281,18 @@ def dialled_numbers(dial_string: str) -> set[str]:
     9, a 1, ``011``/``00`` or a carrier's code may stand before the number the gate allowed
     in E.164. A prefix missed made the called party's leg "dialled to another number",
     and its hangup released nothing; a tail matching by chance only keeps the picture's
-    word (the AppDial leg is the called party), as without the number."""
+    word (the AppDial leg is the called party), as without the number.
+
+    Digits split by a separator the gate accepts (``801-555-0123``, ``(801) 555-0123``)
+    are read joined too, each run also as it stands: the shipped dialplan dials the number
+    as the gate was asked with it, and app_dial.c ``dial_exec_full`` sets DIALEDPEERNUMBER
+    to that resource as written. Read as "another number", the called party's leg was
+    not the called party and the asking leg was taken for it: its hangup hung up the
+    called party, alive in a queue (hrev60)."""
     found: set[str] = set()
-    for run in _DIGIT_RUNS.findall(dial_string):
+    runs = _DIGIT_RUNS.findall(dial_string)
+    for run in runs + [r for r in _DIGIT_RUNS.findall(_SEPARATORS.sub("", dial_string))
+                       if r not in runs]:
         for start in range(max(0, len(run) - _MAX_DIGITS), len(run) - _MIN_DIGITS + 1):
             tail = run[start:]
             found.add("+" + tail)
