@@ -1312,6 +1312,12 @@ class CallTracker:
         if later:
             following = call.rings[max(later)[1]]
             following.began = min(following.began, ring.began)
+            if ring.alerted is not None:
+                # The number rang from this leg's first ringing signal, not from the new
+                # leg's own (``_rang`` judges on it): a number that rang 10 s, was forwarded
+                # and rang 6 s more was "a short ring of 6 s" (hrev60).
+                following.alerted = (ring.alerted if following.alerted is None
+                                     else min(following.alerted, ring.alerted))
 
     @staticmethod
     def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
