@@ -104,3 +104,39 @@ def test_with_separators_the_called_party_in_a_queue_is_not_hung_up_later():
                           "Uniqueid": uniqueid, "ChannelState": "6", "Cause": "16"}, now + 5)
     later += tracker.due(now + 6)
     assert CUSTOMER not in _hung_up(later)
+
+
+UNREADABLE = object()  # Getvar unanswered in action_timeout_ms (ami.py ``_getvar``: None)
+
+
+def test_a_live_leg_whose_number_could_not_be_read_is_not_hung_up():
+    """The shape of ``test_review56_peer_gone`` (channelvars on), the called party's own
+    DIALEDPEERNUMBER unanswered (a Getvar timed out: Asterisk busy after a restart, every
+    call's legs asked at once). Nothing said it was dialled elsewhere, yet the asking leg's
+    ANSWER with its peer gone hung it up, alive in the queue, with the rest. Not hung up
+    now; the release is said to be unproven."""
+    tracker, reports = _tracker()
+    values: dict = {**VALUES, (CUSTOMER, "DIALEDPEERNUMBER"): UNREADABLE}
+    todo = tracker.reconcile(_picture(), 80.0)
+    effects, now = list(todo), 80.0
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            value = values.get((read.channel, read.variable), "")
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable,
+                                          None if value is UNREADABLE else value, now)
+        effects += todo
+    effects += tracker.due(now + 1.0)
+    assert CUSTOMER not in _hung_up(effects)
+    assert tracker.calls[LINKEDID].release_unproven
+    [risk] = [fields for name, fields in reports if name == "violation-risk"]
+    assert "DIALEDPEERNUMBER" in risk["reason"]
+
+
+def test_control_a_live_leg_read_dialled_elsewhere_is_released():
+    """Read, and dialled elsewhere (an agent): released, as before."""
+    tracker, _ = _tracker()
+    values = {**VALUES, (CUSTOMER, "DIALEDPEERNUMBER"): "agent"}
+    effects, _ = _settle(tracker, tracker.reconcile(_picture(), 80.0), values, 80.0)
+    assert {CALLER_01[0], CUSTOMER} <= _hung_up(effects)

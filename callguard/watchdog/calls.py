@@ -408,6 +408,9 @@ class _Call:
     # reached another number is no proof of the called party's end; an AppDial leg dialled
     # to another number is not the called party (``_resume``).
     names_number: dict[str, bool] = field(default_factory=dict)
+    # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
+    # error): whether they are the called party is unknown (``_called_leg_unread``)
+    numbers_unread: set[str] = field(default_factory=set)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -2083,6 +2086,10 @@ class CallTracker:
         key = call.followed.number_hash if call.followed is not None else ""
         if key and value and value.strip():
             call.names_number[channel] = self._dials(value, key)
+        if value is None:
+            call.numbers_unread.add(channel)
+        else:
+            call.numbers_unread.discard(channel)
         if channel != call.checking or not call.dest_unchecked:
             return []
         call.dest_unchecked = call.dest_from_picture = False
@@ -2232,6 +2239,9 @@ class CallTracker:
         alive = self._called_leg_up(call, channel) if status == "ANSWER" else None
         if alive is not None:
             return self._peer_still_up(call, channel, alive, now)
+        unread = self._called_leg_unread(call, channel) if status == "ANSWER" else []
+        if unread and call.called_hangup_at is None:
+            return self._peer_unknown(call, channel, unread, now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2260,6 +2270,38 @@ class CallTracker:
                 if name not in (dialler, asker) and call.names_number.get(name)
                 and name not in call.answered_dialers and not name.startswith(_NOT_A_PERSON)]
         return legs[0] if len(legs) == 1 else None
+
+    def _called_leg_unread(self, call: _Call, dialler: str) -> list[str]:
+        """The live legs that may be persons, other than ``dialler`` and the asking leg, whose
+        DIALEDPEERNUMBER could not be read (``numbers_unread``), when no leg read names the
+        number (``_called_leg_up``): any of them may be the called party, alive."""
+        asker = self._witness(call)
+        return sorted(name for name in call.channels.values()
+                      if name not in (dialler, asker) and name in call.numbers_unread
+                      and name not in call.answered_dialers
+                      and not name.startswith(_NOT_A_PERSON))
+
+    def _peer_unknown(self, call: _Call, dialler: str, unread: list[str],
+                      now: float) -> list[Effect]:
+        """A dialling leg's ANSWER whose peer is gone, and a live leg whose DIALEDPEERNUMBER
+        went unanswered (``_called_leg_unread``): the called party may be that leg, alive
+        (``_called_leg_up``) — hung up with the rest, it was. Nothing is hung up; a
+        violation risk says the release is not proven (a live called party hung up is the
+        greater harm; the risk says what the watchdog could not do)."""
+        call.answered_dialers.add(dialler)
+        call.dial_status = "ANSWER"
+        self._answered_unseen(call, now)
+        since = call.dial_status_since.get(dialler)
+        if since is None:
+            since = now if call.rebuild_since is None else call.rebuild_since
+        call.outage_s = max(0.0, now - since)
+        call.release_unproven = True
+        self._risk(call, call.outage_s, now,
+                   f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
+                   "was away, its DIALEDPEERNAME gone, but the DIALEDPEERNUMBER of "
+                   f"{', '.join(safe_channels(unread))}, still up, could not be read: it may "
+                   "be the called party, alive; not hung up, the release is not proven")
+        return []
 
     def _peer_still_up(self, call: _Call, dialler: str, peer: str,
                        now: float) -> list[Effect]:
