@@ -140,3 +140,26 @@ def test_control_a_live_leg_read_dialled_elsewhere_is_released():
     values = {**VALUES, (CUSTOMER, "DIALEDPEERNUMBER"): "agent"}
     effects, _ = _settle(tracker, tracker.reconcile(_picture(), 80.0), values, 80.0)
     assert {CALLER_01[0], CUSTOMER} <= _hung_up(effects)
+
+
+def test_a_dial_status_unanswered_once_is_asked_again():
+    """The calling leg left alone (``test_control_the_calling_leg_left_alone_is_released``),
+    its first DIALSTATUS Getvar unanswered (a timeout): it was asked once per picture, so
+    the called party's end while AMI was away was never read — nothing released, nothing
+    said. Asked again once, ``retry_s`` later; answered ANSWER, the rest is released."""
+    tracker, reports = _tracker()
+    todo = tracker.reconcile([i for i in _picture() if i["Channel"] != CUSTOMER], 80.0)
+    effects, now, unanswered = list(todo), 80.0, {(CALLER_01[0], "DIALSTATUS")}
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            key = (read.channel, read.variable)
+            value = None if key in unanswered else VALUES.get(key, "")
+            unanswered.discard(key)
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable, value, now)
+        effects += todo
+    assert not _hung_up(effects)
+    again, _ = _settle(tracker, tracker.due(now + 1.0), VALUES, now + 1.0)
+    assert CALLER_01[0] in _hung_up(again)
+    assert "violation-risk" in [name for name, _ in reports]  # 30 s away, limit 25 s

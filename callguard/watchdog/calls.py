@@ -411,6 +411,10 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
     # error): whether they are the called party is unknown (``_called_leg_unread``)
     numbers_unread: set[str] = field(default_factory=set)
+    # dialling legs whose DIALSTATUS Getvar went unanswered once (``variable_read``), and
+    # when each is asked again (``due``; a picture asks anew)
+    status_asked_again: set[str] = field(default_factory=set)
+    status_reask: dict[str, float] = field(default_factory=dict)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -1428,6 +1432,7 @@ class CallTracker:
                 continue
             if call.number_due is not None and now >= call.number_due:
                 effects.extend(self._out(self._number_known(call, "", now)))
+            effects.extend(self._out(self._ask_status_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
                 self._judge_abandonment(call, now)
@@ -1454,6 +1459,21 @@ class CallTracker:
             self._forget_idle(now)
         return effects
 
+    def _ask_status_again(self, call: _Call, now: float) -> list[Effect]:
+        """The DIALSTATUS reads that went unanswered once, asked again when due and AMI is
+        up (``variable_read``): DIALEDPEERNAME first, as in ``_resume``."""
+        effects: list[Effect] = []
+        if self.disconnected_at is not None:
+            return effects
+        for leg, at in list(call.status_reask.items()):
+            if now < at:
+                continue
+            del call.status_reask[leg]
+            if call.dest is None and leg in call.channels.values():
+                effects += [ReadVariable(call.linkedid, leg, variable)
+                            for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+        return effects
+
     def _forget_idle(self, now: float) -> None:
         """Forget calls no event has named for ``forget_after_s``: their end was lost (a
         Hangup missed while the session stayed up), and each would be kept for ever. A
@@ -1477,6 +1497,16 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
+            if (value is None and call.followed is not None and call.dest is None
+                    and channel in call.channels.values()
+                    and channel not in call.status_asked_again):
+                # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
+                # channel gone has its Hangup first, manager.c writes the queued events
+                # before the reply): asked once per picture, the called party's end while
+                # AMI was away went unread — nothing released, nothing said. Asked once
+                # more after ``retry_s`` (``due``), while AMI is up.
+                call.status_asked_again.add(channel)
+                call.status_reask[channel] = now + self.settings.retry_s
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
                 # Answered: a Dial() this leg has answered later is one made after this read
@@ -1587,6 +1617,7 @@ class CallTracker:
         unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
         for call in self.calls.values():
+            call.status_reask.clear()  # this picture asks anew (``_resume``)
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
