@@ -263,6 +263,9 @@ def plain_digest(e164: str) -> str:
 
 
 _DIGIT_RUNS = re.compile(r"[0-9]+")
+# Between two digits, what the gate takes inside a number (numbers/parse.py _PUNCTUATION):
+# the dialplan dials the number as it asked, "801-555-0123" as well as "8015550123".
+_SEPARATORS = re.compile(r"(?<=[0-9])[ \t\-.()/]+(?=[0-9])")
 _NANP_DIGITS = 10
 _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 _MAX_DIGITS = 15  # E.164's longest: a longer tail names no number (at most 9 per run)
@@ -278,9 +281,18 @@ def dialled_numbers(dial_string: str) -> set[str]:
     9, a 1, ``011``/``00`` or a carrier's code may stand before the number the gate allowed
     in E.164. A prefix missed made the called party's leg "dialled to another number",
     and its hangup released nothing; a tail matching by chance only keeps the picture's
-    word (the AppDial leg is the called party), as without the number."""
+    word (the AppDial leg is the called party), as without the number.
+
+    Digits split by a separator the gate accepts (``801-555-0123``, ``(801) 555-0123``)
+    are read joined too, each run also as it stands: the shipped dialplan dials the number
+    as the gate was asked with it, and app_dial.c ``dial_exec_full`` sets DIALEDPEERNUMBER
+    to that resource as written. Read as "another number", the called party's leg was
+    not the called party and the asking leg was taken for it: its hangup hung up the
+    called party, alive in a queue (hrev60)."""
     found: set[str] = set()
-    for run in _DIGIT_RUNS.findall(dial_string):
+    runs = _DIGIT_RUNS.findall(dial_string)
+    for run in runs + [r for r in _DIGIT_RUNS.findall(_SEPARATORS.sub("", dial_string))
+                       if r not in runs]:
         for start in range(max(0, len(run) - _MAX_DIGITS), len(run) - _MIN_DIGITS + 1):
             tail = run[start:]
             found.add("+" + tail)
@@ -396,6 +408,13 @@ class _Call:
     # reached another number is no proof of the called party's end; an AppDial leg dialled
     # to another number is not the called party (``_resume``).
     names_number: dict[str, bool] = field(default_factory=dict)
+    # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
+    # error): whether they are the called party is unknown (``_called_leg_unread``)
+    numbers_unread: set[str] = field(default_factory=set)
+    # dialling legs whose DIALSTATUS Getvar went unanswered once (``variable_read``), and
+    # when each is asked again (``due``; a picture asks anew)
+    status_asked_again: set[str] = field(default_factory=set)
+    status_reask: dict[str, float] = field(default_factory=dict)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -1300,6 +1319,12 @@ class CallTracker:
         if later:
             following = call.rings[max(later)[1]]
             following.began = min(following.began, ring.began)
+            if ring.alerted is not None:
+                # The number rang from this leg's first ringing signal, not from the new
+                # leg's own (``_rang`` judges on it): a number that rang 10 s, was forwarded
+                # and rang 6 s more was "a short ring of 6 s" (hrev60).
+                following.alerted = (ring.alerted if following.alerted is None
+                                     else min(following.alerted, ring.alerted))
 
     @staticmethod
     def _ring_ended(call: _Call, name: str, cause: str | None, now: float) -> None:
@@ -1407,6 +1432,7 @@ class CallTracker:
                 continue
             if call.number_due is not None and now >= call.number_due:
                 effects.extend(self._out(self._number_known(call, "", now)))
+            effects.extend(self._out(self._ask_status_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
                 self._judge_abandonment(call, now)
@@ -1433,6 +1459,21 @@ class CallTracker:
             self._forget_idle(now)
         return effects
 
+    def _ask_status_again(self, call: _Call, now: float) -> list[Effect]:
+        """The DIALSTATUS reads that went unanswered once, asked again when due and AMI is
+        up (``variable_read``): DIALEDPEERNAME first, as in ``_resume``."""
+        effects: list[Effect] = []
+        if self.disconnected_at is not None:
+            return effects
+        for leg, at in list(call.status_reask.items()):
+            if now < at:
+                continue
+            del call.status_reask[leg]
+            if call.dest is None and leg in call.channels.values():
+                effects += [ReadVariable(call.linkedid, leg, variable)
+                            for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+        return effects
+
     def _forget_idle(self, now: float) -> None:
         """Forget calls no event has named for ``forget_after_s``: their end was lost (a
         Hangup missed while the session stayed up), and each would be kept for ever. A
@@ -1456,6 +1497,16 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
+            if (value is None and call.followed is not None and call.dest is None
+                    and channel in call.channels.values()
+                    and channel not in call.status_asked_again):
+                # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
+                # channel gone has its Hangup first, manager.c writes the queued events
+                # before the reply): asked once per picture, the called party's end while
+                # AMI was away went unread — nothing released, nothing said. Asked once
+                # more after ``retry_s`` (``due``), while AMI is up.
+                call.status_asked_again.add(channel)
+                call.status_reask[channel] = now + self.settings.retry_s
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
                 # Answered: a Dial() this leg has answered later is one made after this read
@@ -1566,6 +1617,7 @@ class CallTracker:
         unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
         for call in self.calls.values():
+            call.status_reask.clear()  # this picture asks anew (``_resume``)
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
@@ -1927,9 +1979,14 @@ class CallTracker:
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
         # Every leg's DIALEDPEERNUMBER before any DIALSTATUS: a live leg dialled to the number
-        # is the called party when an ANSWER's peer is gone (``_called_leg_up``).
+        # is the called party when an ANSWER's peer is gone (``_called_leg_up``). Every live
+        # leg that may be a person, not only the carriers: without channelvars the asking
+        # leg alone is a dialler, and the called party's own leg, never asked, was hung up
+        # with the rest (hrev60).
+        numbered = set(dialers) | {n for n in call.channels.values()
+                                   if not n.startswith(_NOT_A_PERSON)}
         first: list[Effect] = ([ReadVariable(call.linkedid, n, DIALLED_NUMBER_VARIABLE)
-                                for n in sorted(dialers)] if call.followed.number_hash else [])
+                                for n in sorted(numbered)] if call.followed.number_hash else [])
         return first + [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
                         for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
 
@@ -2060,6 +2117,10 @@ class CallTracker:
         key = call.followed.number_hash if call.followed is not None else ""
         if key and value and value.strip():
             call.names_number[channel] = self._dials(value, key)
+        if value is None:
+            call.numbers_unread.add(channel)
+        else:
+            call.numbers_unread.discard(channel)
         if channel != call.checking or not call.dest_unchecked:
             return []
         call.dest_unchecked = call.dest_from_picture = False
@@ -2209,6 +2270,9 @@ class CallTracker:
         alive = self._called_leg_up(call, channel) if status == "ANSWER" else None
         if alive is not None:
             return self._peer_still_up(call, channel, alive, now)
+        unread = self._called_leg_unread(call, channel) if status == "ANSWER" else []
+        if unread and call.called_hangup_at is None:
+            return self._peer_unknown(call, channel, unread, now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2237,6 +2301,38 @@ class CallTracker:
                 if name not in (dialler, asker) and call.names_number.get(name)
                 and name not in call.answered_dialers and not name.startswith(_NOT_A_PERSON)]
         return legs[0] if len(legs) == 1 else None
+
+    def _called_leg_unread(self, call: _Call, dialler: str) -> list[str]:
+        """The live legs that may be persons, other than ``dialler`` and the asking leg, whose
+        DIALEDPEERNUMBER could not be read (``numbers_unread``), when no leg read names the
+        number (``_called_leg_up``): any of them may be the called party, alive."""
+        asker = self._witness(call)
+        return sorted(name for name in call.channels.values()
+                      if name not in (dialler, asker) and name in call.numbers_unread
+                      and name not in call.answered_dialers
+                      and not name.startswith(_NOT_A_PERSON))
+
+    def _peer_unknown(self, call: _Call, dialler: str, unread: list[str],
+                      now: float) -> list[Effect]:
+        """A dialling leg's ANSWER whose peer is gone, and a live leg whose DIALEDPEERNUMBER
+        went unanswered (``_called_leg_unread``): the called party may be that leg, alive
+        (``_called_leg_up``) — hung up with the rest, it was. Nothing is hung up; a
+        violation risk says the release is not proven (a live called party hung up is the
+        greater harm; the risk says what the watchdog could not do)."""
+        call.answered_dialers.add(dialler)
+        call.dial_status = "ANSWER"
+        self._answered_unseen(call, now)
+        since = call.dial_status_since.get(dialler)
+        if since is None:
+            since = now if call.rebuild_since is None else call.rebuild_since
+        call.outage_s = max(0.0, now - since)
+        call.release_unproven = True
+        self._risk(call, call.outage_s, now,
+                   f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
+                   "was away, its DIALEDPEERNAME gone, but the DIALEDPEERNUMBER of "
+                   f"{', '.join(safe_channels(unread))}, still up, could not be read: it may "
+                   "be the called party, alive; not hung up, the release is not proven")
+        return []
 
     def _peer_still_up(self, call: _Call, dialler: str, peer: str,
                        now: float) -> list[Effect]:
