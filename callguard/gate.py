@@ -38,7 +38,7 @@ import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -226,9 +226,17 @@ def _resume(coro: Coroutine[Any, Any, Verdict], waiting: Any) -> Generator[Any, 
 def _in_ms(at: datetime) -> datetime:
     """The instant decided, to the millisecond the record keeps of it: deciding on
     21:00:00.0005 and recording 21:00:00.000 told a replay of the record another answer
-    (a BLOCK "after 9:00 p.m." for an instant the record says is callable)."""
-    return at if not at.microsecond % 1000 else at.replace(
-        microsecond=at.microsecond - at.microsecond % 1000)
+    (a BLOCK "after 9:00 p.m." for an instant the record says is callable). The UTC
+    instant's millisecond, which the record writes: `at` may carry a UTC offset with a
+    fraction of a second (``fromisoformat`` takes ``-00:00:00.0005``), and its local
+    digits are then not the instant's."""
+    offset = at.utcoffset()
+    excess = (at.microsecond - (offset.microseconds if offset else 0)) % 1000
+    if not excess:
+        return at
+    if excess <= at.microsecond:  # replace keeps `fold` (the repeated hour of a zone)
+        return at.replace(microsecond=at.microsecond - excess)
+    return at - timedelta(microseconds=excess)  # such an offset is fixed: no fold
 
 
 class Gate:

@@ -298,11 +298,16 @@ def config_file_or_exit(path: Path | None) -> None:
 
 
 def parse_date(option: str, text: str) -> date:
-    """YYYY-MM-DD or a usage error."""
+    """YYYY-MM-DD in the years `--at` takes (utc.YEARS), or a usage error: a day counted
+    on from 9999-12-31 (`consent add --expires`, "no end" in a CRM export) has no date,
+    and the command was an internal error (exit 3)."""
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         usage_error(f"{option} {text!r} is not a date like 2026-11-22")
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        usage_error(f"{option} {text!r} must fall in the years {YEARS[0]}-{YEARS[1]}")
+    return day
 
 
 # The latest offset in use anywhere (UTC+14): a date later than today there is in the future

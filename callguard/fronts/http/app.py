@@ -20,20 +20,20 @@ import contextlib
 import hashlib
 import hmac
 import json
-import re
 import time
 import unicodedata
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import structlog
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from callguard import utc
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
 from callguard.fronts.http.coding import CodingError, InflatedTooLargeError, inflate
@@ -384,33 +384,24 @@ class _BodyTooSlowError(Exception):
     """The body did not arrive in time: 408."""
 
 
-# 23:59:60, a leap second: RFC 3339 5.6 spells it, Python's datetime cannot hold it (it
-# was "not an ISO-8601 instant", which it is). No verdict depends on the second itself.
-_LEAP_SECOND = re.compile(r"[Tt ]\d\d:?\d\d:?60(?![0-9])")
-
-
 def _instant(text: str) -> datetime:
+    """``at`` as an aware instant in utc.YEARS, the bounds and the leap-second spelling
+    `check --at` reads too (one instant, one answer on every front)."""
     try:
         at = datetime.fromisoformat(text)
     except ValueError:
-        if _LEAP_SECOND.search(text):
+        # 23:59:60: RFC 3339 5.6 spells it, Python's datetime cannot hold it (it was "not
+        # an ISO-8601 instant", which it is). No verdict depends on the second itself.
+        if utc.leap_second(text) is not None:
             raise UsageError(f"'at' {_shown(text, 60)} is a leap second (:60), which callguard "
                              "cannot represent; send the second before it (:59)") from None
         raise UsageError(f"'at' {_shown(text, 60)} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
-    try:
-        year = at.astimezone(UTC).year
-    except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
-        year = 0
-    if not _YEARS[0] <= year <= _YEARS[1]:
-        raise UsageError(f"'at' must fall in the years {_YEARS[0]}-{_YEARS[1]} (UTC)")
+    if utc.out_of_years(at):  # 0001-01-01T00:00+14:00 is before year 1 in UTC: out too
+        first, last = utc.YEARS
+        raise UsageError(f"'at' must fall in the years {first}-{last} (UTC)")
     return at
-
-
-# The instants the calendar and the packs can be asked about (a year past 9998 has no next
-# year to look holidays up in; year 1 at +14:00 has no UTC spelling).
-_YEARS = (1900, 2999)
 
 
 AT_SKEW = "callguard:at-skew"
