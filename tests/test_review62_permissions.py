@@ -72,3 +72,18 @@ def test_explain_of_a_copied_log_needs_no_data_dir(open_tmp: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "cannot read it" not in done.stderr
     assert decision in done.stdout or "64.1200" in done.stdout, done.stdout
+
+
+def test_a_file_in_a_closed_data_dir_names_the_closed_directory(open_tmp: Path) -> None:
+    """Not refused up front (it may read a --file of its own), `evidence` without one opens
+    the data dir's archive: the line names the directory that is closed, its owner and
+    mode, as the up-front refusal did (the file itself cannot even be looked at)."""
+    config = _site(open_tmp)
+    data = config.parent / "data"
+    assert data.stat().st_mode & 0o777 == 0o700
+    done = _as_nobody(open_tmp, "--config", str(config), "evidence", "--decision",
+                      "01a24b44-e1ce-7f8b-a8f5-ce81d8dc6627")
+    assert done.returncode == 2, done.stderr
+    assert "internal error" not in done.stderr
+    assert f"permission denied: {data}/" in done.stderr, done.stderr
+    assert f"(in {data}: owner root, mode 700)" in done.stderr, done.stderr
