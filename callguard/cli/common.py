@@ -55,8 +55,12 @@ T = TypeVar("T")
 err_console = console(stderr=True)
 
 
-# Commands that never open the data dir (demo makes its own).
-_DATA_DIR_UNUSED = frozenset({"init", "packs", "campaigns", "health", "demo"})
+# Commands that never open the data dir (demo makes its own), or may run on a file or
+# stream of their own (`explain ID --file COPY`, `tail --stream`): refused up front, a
+# compliance officer with a copy of the log was turned away from a data dir it never opens.
+# One that does open a file there meets main's PermissionError line, which names it.
+_DATA_DIR_UNUSED = frozenset({"init", "packs", "campaigns", "health", "demo",
+                              "explain", "tail", "report", "evidence", "archive"})
 
 
 def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None:

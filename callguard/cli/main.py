@@ -167,14 +167,22 @@ def permission_text(exc: PermissionError) -> str:
     to the reader. Digits taken out as in the last resort's line (cron mail, journald)."""
     name = exc.filename if isinstance(exc.filename, str) else ""
     owner = ""
-    if name:
+    # The file, else the nearest directory above it this user may look at: the one closed
+    # to it (a data dir init made 0700 as root), whose file cannot even be looked at.
+    for at in (Path(name), *Path(name).parents) if name else ():
+        try:
+            info = at.stat()
+        except OSError:
+            continue
         try:
             import pwd  # noqa: PLC0415 - POSIX only
 
-            info = Path(name).stat()
-            owner = f" (owner {pwd.getpwuid(info.st_uid).pw_name}, mode {info.st_mode & 0o777:o})"
-        except (ImportError, KeyError, OSError):
-            owner = ""
+            shown = pwd.getpwuid(info.st_uid).pw_name
+        except (ImportError, KeyError):
+            shown = str(info.st_uid)
+        place = "" if at == Path(name) else f"in {redact_digits(str(at))}: "
+        owner = f" ({place}owner {shown}, mode {info.st_mode & 0o777:o})"
+        break
     return (f"permission denied: {redact_digits(name) or redact_digits(str(exc))}{owner}. Run "
             "the command as a user who may open it (a data dir's file: its owner, sudo -u "
             "OWNER ..., or callguard-admin ... for the service's), or give this user access")
