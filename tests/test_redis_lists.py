@@ -59,7 +59,7 @@ class TamperingPublisher(RedisListPublisher):
 
 def connect(url):
     """A client whose commands cannot wait forever (a test must fail, not hang)."""
-    return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    return aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
 
 
 async def bounded(awaitable, what, seconds=5):
