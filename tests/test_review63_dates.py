@@ -16,7 +16,8 @@ import pytest
 from tests.test_cli import USAGE, cli
 
 
-@pytest.mark.parametrize("expires", ["9999-12-31", "0001-01-01"])
+@pytest.mark.parametrize("expires", ["9999-12-31", "0001-01-01", "9999-12-31T23:00:00-07:00",
+                                     "0001-01-01T00:00:00+14:00"])
 def test_consent_expires_outside_the_years_is_a_usage_error(tmp_path, expires: str) -> None:
     result = cli("consent", "add", "8015550123", "--solicitor", "beehive-solar",
                  "--kind", "written", "--granted", "2026-01-01T00:00:00Z",

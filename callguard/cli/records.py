@@ -537,7 +537,7 @@ def consent_expiry(text: str, number: NumberInfo) -> datetime:
                         "instant")
         if instant.tzinfo is None:
             usage_error(f"--expires {text!r} has no UTC offset; add one, or give a date")
-        return instant.astimezone(UTC)
+        return parse_instant(text, "--expires").astimezone(UTC)  # its years, as --at's
     day = parse_date("--expires", text)
     zones = number.zones if number.geographic and number.zones else ("UTC",)
     after = day + timedelta(days=1)
