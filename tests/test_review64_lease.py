@@ -59,3 +59,20 @@ async def test_a_value_of_one_field_is_read_the_longer_way(redis_server, monkeyp
         assert lease.time.time() - seen >= 49, lease.time.time() - seen
     finally:
         await b.aclose()
+
+
+async def test_the_alive_file_takes_the_longer_of_the_boot_and_wall_gaps(tmp_path):
+    """Same boot, but the boot clock counts 1 s away while the wall clock counts 100 s: a
+    guest paused by its hypervisor (live migration, a snapshot) stops CLOCK_BOOTTIME with
+    it, and NTP puts the wall clock right on resume. The boot clock alone bounded the
+    releases after the restart by ~1 s. The longer gap is the safe side of a bound."""
+    from callguard.watchdog.lease import SoleFollower
+
+    boot = lease._boot_id()
+    if not boot:
+        return  # no boot id here: the wall clock alone is read
+    path = tmp_path / "alive"
+    path.write_text(f"{time.time() - 100:.3f} {boot} {lease._boottime() - 1:.3f}\n")
+    seen = await SoleFollower(path).last_seen()
+    assert seen is not None
+    assert time.time() - seen >= 99, time.time() - seen

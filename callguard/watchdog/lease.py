@@ -178,7 +178,10 @@ class SoleFollower:
         In the same boot the time away is the boot clock's (CLOCK_BOOTTIME: counts
         suspend, never stepped): a wall clock stepped back while the node was away (NTP
         or an admin correcting an unsynchronised clock) made the gap read shorter, and a
-        release delay bounded by it a false "within the limit"."""
+        release delay bounded by it a false "within the limit". The longer of the two gaps
+        is kept: a guest its hypervisor paused (live migration, a snapshot) may stop the
+        boot clock with it while the wall clock is put right on resume — then the boot
+        clock's gap is the short one. Too long says "not proven"; too short is false."""
         try:
             fields = self._path.read_text().split()
             wall = float(fields[0])
@@ -190,7 +193,7 @@ class SoleFollower:
             except ValueError:
                 return wall
             if away >= 0:
-                return time.time() - away
+                return min(wall, time.time() - away)
         return wall
 
     async def first(self, decision_id: str, kind: str) -> bool:
