@@ -534,6 +534,10 @@ class AmiWatchdog:
         # Between login and the picture, events are held and replayed after it: an event
         # read while the CoreShowChannels list is still arriving would find no call yet.
         self._held: list[tuple[dict[str, str], float]] | None = None
+        # No login of this session has reached ``_on_login`` yet: panoramisk sets
+        # ``authenticated`` and only schedules ``on_login`` (call_soon), so for one turn the
+        # session is "connected" with no picture pending (``_hangup``).
+        self._login_unseen = True
         # channel -> when Asterisk answered our Hangup with Success (monotonic), until its
         # Hangup event is read: how late the events are (``_late``).
         self._accepted: dict[str, float] = {}
@@ -661,6 +665,7 @@ class AmiWatchdog:
 
     def _on_login(self, manager: Manager) -> None:
         del manager
+        self._login_unseen = False  # the picture's hold (``_held``) takes over below
         self._backoff.reset()
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
@@ -719,6 +724,7 @@ class AmiWatchdog:
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
         self.rebuilt = False
+        self._login_unseen = True
         self._held = None  # events not applied before a disconnect are lost with it
         self._accepted.clear()  # their Hangup events were lost with the session
         # Events were lost from the last moment the session was known to have delivered
@@ -834,8 +840,9 @@ class AmiWatchdog:
     async def _hangup(self, effect: HangupChannel) -> None:
         if not self.connected:
             return  # the rebuild after the reconnect decides again
-        if self._held is not None:
-            # The picture after a login is being taken: the only Hangups due now are the
+        if self._held is not None or self._login_unseen:
+            # The picture after a login is being taken (or the login is not yet handed to
+            # ``_on_login``, which asks for it): the only Hangups due now are the
             # tracker's retries for channels named before the login. After an Asterisk
             # restart those names are handed out again from the start (the channel
             # counter restarts), possibly to a new, live call; the picture's reconcile,

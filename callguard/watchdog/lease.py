@@ -58,8 +58,9 @@ _DONE_TTL_S = 2 * 86_400
 
 # KEYS: lease, seen. ARGV: node, instance, wall clock, ttl ms.
 # Returns {1 if held now, the previous value or "", the previous seen or ""}.
-# ``seen`` is the Redis server's clock (TIME), not the node's: the node that reads it after
-# a restart may run a clock skewed from the one that wrote it (``last_seen``).
+# ``seen`` is "<the Redis server's clock (TIME)> <the writing node's wall clock>": the node
+# that reads it after a restart may run a clock skewed from the writer's, and after a
+# failover the server's clock is another server's; ``last_seen`` takes the longer gap.
 _HOLD = """
 redis.replicate_commands()
 local cur = redis.call('GET', KEYS[1])
@@ -72,15 +73,16 @@ if cur then
 end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[3], 'PX', ARGV[4])
 local t = redis.call('TIME')
-redis.call('SET', KEYS[2], t[1] .. '.' .. string.format('%06d', t[2]), 'EX', 86400)
+redis.call('SET', KEYS[2], t[1] .. '.' .. string.format('%06d', t[2]) .. ' ' .. ARGV[3],
+           'EX', 86400)
 return {1, cur or '', seen or ''}
 """
-# KEYS: lease. ARGV: node, instance. Deletes the lease only when this process holds it.
 # KEYS: seen. Returns {the seen value or "", the server's clock now}.
 _SEEN = """
 local t = redis.call('TIME')
 return {redis.call('GET', KEYS[1]) or '', t[1] .. '.' .. string.format('%06d', t[2])}
 """
+# KEYS: lease. ARGV: node, instance. Deletes the lease only when this process holds it.
 _GIVE_UP = """
 local cur = redis.call('GET', KEYS[1])
 if cur and string.match(cur, '^(.*|[^|]*)|[^|]*$') == ARGV[1] .. '|' .. ARGV[2] then
@@ -176,7 +178,10 @@ class SoleFollower:
         In the same boot the time away is the boot clock's (CLOCK_BOOTTIME: counts
         suspend, never stepped): a wall clock stepped back while the node was away (NTP
         or an admin correcting an unsynchronised clock) made the gap read shorter, and a
-        release delay bounded by it a false "within the limit"."""
+        release delay bounded by it a false "within the limit". The longer of the two gaps
+        is kept: a guest its hypervisor paused (live migration, a snapshot) may stop the
+        boot clock with it while the wall clock is put right on resume — then the boot
+        clock's gap is the short one. Too long says "not proven"; too short is false."""
         try:
             fields = self._path.read_text().split()
             wall = float(fields[0])
@@ -188,7 +193,7 @@ class SoleFollower:
             except ValueError:
                 return wall
             if away >= 0:
-                return time.time() - away
+                return min(wall, time.time() - away)
         return wall
 
     async def first(self, decision_id: str, kind: str) -> bool:
@@ -247,16 +252,25 @@ class RedisLease:
         Written and read on the Redis server's clock: the node that renewed may run a
         clock ahead of this one (an unsynchronised host), and the gap read across two
         clocks came out shorter by the skew — every release after the restart bounded
-        by it a false "within the limit"."""
+        by it a false "within the limit". The server's clock alone is not one clock either:
+        after a failover (Sentinel, a managed Redis promoting its replica) the key was
+        written on the old master's. So the writer's wall clock is kept beside it and the
+        longer gap is taken — a bound too long says "not proven", one too short says
+        "within the limit" falsely. A value of one number (an earlier version's: hami19
+        wrote the server's clock, older ones the writer's) is read both ways, the longer
+        kept."""
         try:
             seen, now = await self._client.eval(_SEEN, 1, self._seen)
         except (RedisError, OSError) as exc:
             self._unreachable(exc)
             return None
         try:
-            away = float(now) - float(seen)
-        except (TypeError, ValueError):
-            return None  # none, or written by an earlier version on a node's clock
+            fields = (seen.decode() if isinstance(seen, bytes) else str(seen)).split()
+            server = float(fields[0])
+            wall = float(fields[1]) if len(fields) > 1 else server
+            away = max(float(now) - server, time.time() - wall)
+        except (IndexError, TypeError, ValueError, UnicodeDecodeError):
+            return None  # none, or unreadable: the first picture bounds by the calls' age
         return time.time() - max(0.0, away)
 
     async def first(self, decision_id: str, kind: str) -> bool:
