@@ -1979,7 +1979,7 @@ class CallTracker:
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
         # Every leg's DIALEDPEERNUMBER before any DIALSTATUS: a live leg dialled to the number
-        # is the called party when an ANSWER's peer is gone (``_called_leg_up``). Every live
+        # is the called party when an ANSWER's peer is gone (``_called_legs_up``). Every live
         # leg that may be a person, not only the carriers: without channelvars the asking
         # leg alone is a dialler, and the called party's own leg, never asked, was hung up
         # with the rest (hrev60).
@@ -2267,12 +2267,20 @@ class CallTracker:
             # only that it was answered; taken for its end, the live called party was
             # hung up. It is the called party, and its own hangup releases the rest.
             return self._peer_still_up(call, channel, peer, now)
-        alive = self._called_leg_up(call, channel) if status == "ANSWER" else None
-        if alive is not None:
-            return self._peer_still_up(call, channel, alive, now)
+        named = self._called_legs_up(call, channel) if status == "ANSWER" else []
+        if len(named) == 1:
+            return self._peer_still_up(call, channel, named[0], now)
+        if len(named) > 1 and call.called_hangup_at is None:
+            # Two live legs name the number (hrev65): one may be the called party, alive;
+            # "unknown" went on to the release and hung it up with the rest.
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
+                "name the number allowed"), now)
         unread = self._called_leg_unread(call, channel) if status == "ANSWER" else []
         if unread and call.called_hangup_at is None:
-            return self._peer_unknown(call, channel, unread, now)
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
+                "could not be read"), now)
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2283,8 +2291,8 @@ class CallTracker:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
 
-    def _called_leg_up(self, call: _Call, dialler: str) -> str | None:
-        """The one live leg, other than ``dialler`` and the asking leg, whose own
+    def _called_legs_up(self, call: _Call, dialler: str) -> list[str]:
+        """The live legs, other than ``dialler`` and the asking leg, whose own
         DIALEDPEERNUMBER names the number allowed (``_resume`` reads them first), when a
         dialling leg's ANSWER names a peer gone: the called party, alive under its own name.
 
@@ -2294,29 +2302,32 @@ class CallTracker:
         hangs up while the far channel talks on in its place. That channel, redirected out
         of the bridge (a queue, a park), returned the Dial() with the called party alive;
         taken for its end, it was hung up.
-        Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource. A Local
-        half or a media channel is no person (``_NOT_A_PERSON``); two such legs: unknown."""
+        Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource (and a
+        leg whose own Dial() was answered, its peer's). A Local half or a media channel is
+        no person (``_NOT_A_PERSON``). One such leg: the called party; two: which is not
+        known, and either may be it, alive (``_peer_unknown``)."""
         asker = self._witness(call)
-        legs = [name for name in call.channels.values()
-                if name not in (dialler, asker) and call.names_number.get(name)
-                and name not in call.answered_dialers and not name.startswith(_NOT_A_PERSON)]
-        return legs[0] if len(legs) == 1 else None
+        return sorted(name for name in call.channels.values()
+                      if name not in (dialler, asker) and call.names_number.get(name)
+                      and name not in call.answered_dialers
+                      and not name.startswith(_NOT_A_PERSON))
 
     def _called_leg_unread(self, call: _Call, dialler: str) -> list[str]:
         """The live legs that may be persons, other than ``dialler`` and the asking leg, whose
         DIALEDPEERNUMBER could not be read (``numbers_unread``), when no leg read names the
-        number (``_called_leg_up``): any of them may be the called party, alive."""
+        number (``_called_legs_up``): any of them may be the called party, alive."""
         asker = self._witness(call)
         return sorted(name for name in call.channels.values()
                       if name not in (dialler, asker) and name in call.numbers_unread
                       and name not in call.answered_dialers
                       and not name.startswith(_NOT_A_PERSON))
 
-    def _peer_unknown(self, call: _Call, dialler: str, unread: list[str],
+    def _peer_unknown(self, call: _Call, dialler: str, why: str,
                       now: float) -> list[Effect]:
         """A dialling leg's ANSWER whose peer is gone, and a live leg whose DIALEDPEERNUMBER
-        went unanswered (``_called_leg_unread``): the called party may be that leg, alive
-        (``_called_leg_up``) — hung up with the rest, it was. Nothing is hung up; a
+        went unanswered (``_called_leg_unread``), or two that name the number
+        (``_called_legs_up``): the called party may be such a leg, alive — hung up with
+        the rest, it was. Nothing is hung up; a
         violation risk says the release is not proven (a live called party hung up is the
         greater harm; the risk says what the watchdog could not do)."""
         call.answered_dialers.add(dialler)
@@ -2329,9 +2340,8 @@ class CallTracker:
         call.release_unproven = True
         self._risk(call, call.outage_s, now,
                    f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
-                   "was away, its DIALEDPEERNAME gone, but the DIALEDPEERNUMBER of "
-                   f"{', '.join(safe_channels(unread))}, still up, could not be read: it may "
-                   "be the called party, alive; not hung up, the release is not proven")
+                   f"was away, its DIALEDPEERNAME gone, but {why}: the called party may "
+                   "be alive; not hung up, the release is not proven")
         return []
 
     def _peer_still_up(self, call: _Call, dialler: str, peer: str,

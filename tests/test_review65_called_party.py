@@ -1,0 +1,57 @@
+"""Review 65: after a restart, two live legs naming the number, and a second outage's
+unanswered DIALSTATUS.
+
+Synthetic shapes on the pure tracker, synthetic clock, on the picture of
+``test_review56_peer_gone`` (SYNTHESISED from lab call-01, real Asterisk 22.10.1): the
+asking leg's ``Dial(Local/<number>@outbound)`` answered, the Local pair optimised away,
+the called party's ``PJSIP/itsp-…`` leg redirected to a queue while AMI was away, the
+asking leg back in its dialplan (``Wait``); DIALEDPEERNAME names the Local ``;1``, gone.
+"""
+
+from __future__ import annotations
+
+from callguard.watchdog.calls import ReadVariable
+from tests.test_review56_peer_gone import CUSTOMER, LINKEDID, VALUES, _picture
+from tests.test_review60_called_party import _hung_up, _settle, _tracker
+from tests.test_watchdog import NUMBER
+
+# A second live leg of the call whose own DIALEDPEERNUMBER names the number too: app_dial.c
+# ``dial_exec_full`` gives each leg it requests DIALEDPEERNUMBER = its resource, and on an
+# answer copies the peer's onto the channel that ran Dial() — an agent phone's leg whose
+# own Dial() to the customer was answered, or a second leg requested to the same number.
+SECOND = "PJSIP/agent-00000009"
+
+
+def _with_second_leg() -> list[dict[str, str]]:
+    return [*_picture(), {"Event": "CoreShowChannel", "Channel": SECOND,
+                          "Uniqueid": "1795326250.9", "Linkedid": LINKEDID,
+                          "ChannelState": "6", "Application": "Wait", "BridgeId": ""}]
+
+
+def test_two_live_legs_naming_the_number_are_not_hung_up():
+    """hrev60 (b3bafe4) asks every live leg its DIALEDPEERNUMBER. Two name the number:
+    ``_called_leg_up`` (now ``_called_legs_up``) said "unknown" — and unknown went on to
+    the release, so the called party, alive in the queue, was hung up with the rest
+    (``_still_talking`` does not save it: nobody shares its bridge). One of them may be
+    the called party, alive: nothing is hung up; a violation risk says the release is
+    not proven."""
+    tracker, reports = _tracker()
+    values = {**VALUES, (SECOND, "DIALEDPEERNUMBER"): f"{NUMBER}@itsp"}
+    todo = tracker.reconcile(_with_second_leg(), 80.0)
+    assert (SECOND, "DIALEDPEERNUMBER") in [(r.channel, r.variable) for r in todo
+                                            if isinstance(r, ReadVariable)]
+    effects, _ = _settle(tracker, todo, values, 80.0)
+    assert CUSTOMER not in _hung_up(effects)
+    assert SECOND not in _hung_up(effects)
+    assert tracker.calls[LINKEDID].release_unproven
+    [risk] = [fields for name, fields in reports if name == "violation-risk"]
+    assert "DIALEDPEERNUMBER" in risk["reason"]
+
+
+def test_control_one_live_leg_naming_the_number_is_the_called_party():
+    """The second leg dialled elsewhere: the customer alone names the number (400c2bd)."""
+    tracker, _ = _tracker()
+    values = {**VALUES, (SECOND, "DIALEDPEERNUMBER"): "201@agents"}
+    effects, _ = _settle(tracker, tracker.reconcile(_with_second_leg(), 80.0), values, 80.0)
+    assert _hung_up(effects) == set()
+    assert tracker.calls[LINKEDID].dest == CUSTOMER
