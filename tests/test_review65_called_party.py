@@ -13,7 +13,7 @@ from __future__ import annotations
 from callguard.watchdog.calls import ReadVariable
 from tests.test_review56_peer_gone import CUSTOMER, LINKEDID, VALUES, _picture
 from tests.test_review60_called_party import _hung_up, _settle, _tracker
-from tests.test_watchdog import NUMBER
+from tests.test_watchdog import CALLER_01, NUMBER
 
 # A second live leg of the call whose own DIALEDPEERNUMBER names the number too: app_dial.c
 # ``dial_exec_full`` gives each leg it requests DIALEDPEERNUMBER = its resource, and on an
@@ -55,3 +55,42 @@ def test_control_one_live_leg_naming_the_number_is_the_called_party():
     effects, _ = _settle(tracker, tracker.reconcile(_with_second_leg(), 80.0), values, 80.0)
     assert _hung_up(effects) == set()
     assert tracker.calls[LINKEDID].dest == CUSTOMER
+
+
+def _answer(tracker, todo: list, values: dict, unanswered: set, now: float) -> tuple[list, float]:
+    """Answer the reads in order; those in ``unanswered`` once with None (a timeout)."""
+    effects = list(todo)
+    while reads := [r for r in todo if isinstance(r, ReadVariable)]:
+        todo = []
+        for read in reads:
+            now += 0.01
+            key = (read.channel, read.variable)
+            value = None if key in unanswered else values.get(key, "")
+            unanswered.discard(key)
+            todo += tracker.variable_read(LINKEDID, read.channel, read.variable, value, now)
+        effects += todo
+    return effects, now
+
+
+def test_a_later_pictures_unanswered_dial_status_is_asked_again_too():
+    """82cdd3c asks an unanswered DIALSTATUS once more, ``retry_s`` later — "a picture asks
+    anew" — but the leg stayed marked asked-again for the call's life: after a second
+    outage, its picture's DIALSTATUS timing out was never asked again, and the called
+    party's end in that outage released nothing and said nothing."""
+    tracker, _ = _tracker()
+    picture = [i for i in _picture() if i["Channel"] != CUSTOMER]
+    dialler = (CALLER_01[0], "DIALSTATUS")
+    # First picture: unanswered once, asked again, then the Dial() had not been answered.
+    effects, now = _answer(tracker, tracker.reconcile(picture, 80.0),
+                           {**VALUES, dialler: ""}, {dialler}, 80.0)
+    effects, now = _answer(tracker, tracker.due(now + 1.0), {**VALUES, dialler: "NOANSWER"},
+                           set(), now + 1.0)
+    assert not _hung_up(effects)
+    # A second outage; the leg's next Dial() was answered and its peer went in it.
+    tracker.disconnected(now + 5.0)
+    effects, now = _answer(tracker, tracker.reconcile(picture, now + 20.0), VALUES,
+                           {dialler}, now + 20.0)
+    assert not _hung_up(effects)
+    again, _ = _answer(tracker, tracker.due(now + 1.0), VALUES, set(), now + 1.0)
+    again += tracker.due(now + 2.0)
+    assert CALLER_01[0] in _hung_up(again)

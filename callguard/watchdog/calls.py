@@ -411,8 +411,8 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
     # error): whether they are the called party is unknown (``_called_leg_unread``)
     numbers_unread: set[str] = field(default_factory=set)
-    # dialling legs whose DIALSTATUS Getvar went unanswered once (``variable_read``), and
-    # when each is asked again (``due``; a picture asks anew)
+    # dialling legs whose DIALSTATUS Getvar went unanswered once since the last picture
+    # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
     status_reask: dict[str, float] = field(default_factory=dict)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
@@ -1617,7 +1617,10 @@ class CallTracker:
         unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
         for call in self.calls.values():
-            call.status_reask.clear()  # this picture asks anew (``_resume``)
+            # this picture asks anew (``_resume``), and may ask once more again: marked for
+            # the call's life, a later outage's unanswered read was never asked again
+            call.status_reask.clear()
+            call.status_asked_again.clear()
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
