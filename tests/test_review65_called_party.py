@@ -94,3 +94,24 @@ def test_a_later_pictures_unanswered_dial_status_is_asked_again_too():
     again, _ = _answer(tracker, tracker.due(now + 1.0), VALUES, set(), now + 1.0)
     again += tracker.due(now + 2.0)
     assert CALLER_01[0] in _hung_up(again)
+
+
+def test_a_dial_status_unanswered_twice_is_not_recorded_not_answered():
+    """The retry's DIALSTATUS unanswered too (Asterisk still busy): whether that Dial() was
+    answered, and the called party gone in the outage, was never known — nothing was
+    released, and the line-release said ``not-answered``, no word of an unproven release.
+    It says the release is not proven now."""
+    tracker, reports = _tracker()
+    picture = [i for i in _picture() if i["Channel"] != CUSTOMER]
+    dialler = (CALLER_01[0], "DIALSTATUS")
+    effects, now = _answer(tracker, tracker.reconcile(picture, 80.0), VALUES, {dialler},
+                           80.0)
+    more, now = _answer(tracker, tracker.due(now + 1.0), VALUES, {dialler}, now + 1.0)
+    assert not _hung_up(effects + more)
+    for uniqueid, name in sorted(tracker.calls[LINKEDID].channels.items()):
+        now += 1.0
+        tracker.feed({"Event": "Hangup", "Channel": name, "Linkedid": LINKEDID,
+                      "Uniqueid": uniqueid, "ChannelState": "6", "Cause": "16"}, now)
+    [record] = [fields for name, fields in reports if name == "line-release"]
+    assert record["ended_by"] != "not-answered"
+    assert record.get("release_unproven") is True

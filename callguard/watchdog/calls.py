@@ -415,6 +415,9 @@ class _Call:
     # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
     status_reask: dict[str, float] = field(default_factory=dict)
+    # dialling legs whose DIALSTATUS went unanswered when asked again too: whether the call
+    # was answered is unknown, and its line-release says so (``_finish``)
+    status_unread: set[str] = field(default_factory=set)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -1497,16 +1500,7 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
-            if (value is None and call.followed is not None and call.dest is None
-                    and channel in call.channels.values()
-                    and channel not in call.status_asked_again):
-                # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
-                # channel gone has its Hangup first, manager.c writes the queued events
-                # before the reply): asked once per picture, the called party's end while
-                # AMI was away went unread — nothing released, nothing said. Asked once
-                # more after ``retry_s`` (``due``), while AMI is up.
-                call.status_asked_again.add(channel)
-                call.status_reask[channel] = now + self.settings.retry_s
+            self._status_answered(call, channel, value, now)
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
                 # Answered: a Dial() this leg has answered later is one made after this read
@@ -1523,6 +1517,26 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _status_answered(self, call: _Call, channel: str, value: str | None,
+                         now: float) -> None:
+        """A dialling leg's DIALSTATUS Getvar answered, or not (None): asked once more, or,
+        unanswered again, said unread (``status_unread``)."""
+        if (value is None and call.followed is not None and call.dest is None
+                and channel in call.channels.values()
+                and channel not in call.status_asked_again):
+            # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
+            # channel gone has its Hangup first, manager.c writes the queued events
+            # before the reply): asked once per picture, the called party's end while
+            # AMI was away went unread — nothing released, nothing said. Asked once
+            # more after ``retry_s`` (``due``), while AMI is up.
+            call.status_asked_again.add(channel)
+            call.status_reask[channel] = now + self.settings.retry_s
+        elif (value is None and call.followed is not None and call.dest is None
+              and channel in call.channels.values() and channel not in call.status_reask):
+            call.status_unread.add(channel)  # asked again, unanswered again (hrev65)
+        elif value is not None:
+            call.status_unread.discard(channel)
 
     def _asker_read(self, linkedid: str, channel: str, value: str | None,
                     now: float) -> list[Effect]:
@@ -2727,6 +2741,7 @@ class CallTracker:
             fields.update(ended_by=ended, release_ms=None)
             if call.release_unproven:  # left talking (``_still_talking``, ``_left_talking``)
                 fields["release_unproven"] = True
+            self._status_unread(call, fields)
             if call.outage_s:
                 fields.update(ended_by="transferred" if call.transferred
                               else "unknown (AMI disconnected)",
@@ -2746,6 +2761,13 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    @staticmethod
+    def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
+        """DIALSTATUS unread twice after an outage (``_status_answered``): "not-answered"
+        was a guess, and a called party's end in the outage released nothing (hrev65)."""
+        if call.status_unread and call.answered_at is None:
+            fields.update(ended_by="unknown (AMI disconnected)", release_unproven=True)
 
     def _ring_fields(self, call: _Call, followed: Followed, now: float) -> dict[str, Any]:
         """How long the called party's leg rang, when the call was never answered and its
