@@ -115,3 +115,22 @@ def test_a_dial_status_unanswered_twice_is_not_recorded_not_answered():
     [record] = [fields for name, fields in reports if name == "line-release"]
     assert record["ended_by"] != "not-answered"
     assert record.get("release_unproven") is True
+
+
+def test_the_asking_legs_own_number_unread_does_not_hang_it_up():
+    """An Originate straight to the customer: the customer's leg asked the gate and Dial()ed
+    an agent, who hung up while AMI was away; the customer's leg lives on in its dialplan.
+    Read, its DIALEDPEERNUMBER (the agent's) makes it the called party (``_not_the_number``
+    / ``_called_in_dialplan``). Unanswered (a Getvar timeout), nothing said so: its ANSWER
+    with the peer gone released the rest — the customer's own leg, alive, hung up. Which
+    side it is cannot be told: nothing is hung up, the release is said to be unproven.
+    (The lab's asking leg, its dialplan running, stands for the customer's.)"""
+    tracker, reports = _tracker()
+    picture = [i for i in _picture() if i["Channel"] != CUSTOMER]
+    effects, now = _answer(tracker, tracker.reconcile(picture, 80.0), VALUES,
+                           {(CALLER_01[0], "DIALEDPEERNUMBER")}, 80.0)
+    effects += tracker.due(now + 1.0) + tracker.due(now + 3.0)
+    assert CALLER_01[0] not in _hung_up(effects)
+    assert tracker.calls[LINKEDID].release_unproven
+    [risk] = [fields for name, fields in reports if name == "violation-risk"]
+    assert "DIALEDPEERNUMBER" in risk["reason"]

@@ -2284,20 +2284,9 @@ class CallTracker:
             # only that it was answered; taken for its end, the live called party was
             # hung up. It is the called party, and its own hangup releases the rest.
             return self._peer_still_up(call, channel, peer, now)
-        named = self._called_legs_up(call, channel) if status == "ANSWER" else []
-        if len(named) == 1:
-            return self._peer_still_up(call, channel, named[0], now)
-        if len(named) > 1 and call.called_hangup_at is None:
-            # Two live legs name the number (hrev65): one may be the called party, alive;
-            # "unknown" went on to the release and hung it up with the rest.
-            return self._peer_unknown(call, channel, (
-                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
-                "name the number allowed"), now)
-        unread = self._called_leg_unread(call, channel) if status == "ANSWER" else []
-        if unread and call.called_hangup_at is None:
-            return self._peer_unknown(call, channel, (
-                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
-                "could not be read"), now)
+        alive = self._called_party_alive(call, channel, now) if status == "ANSWER" else None
+        if alive is not None:
+            return alive
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2307,6 +2296,33 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
+
+    def _called_party_alive(self, call: _Call, channel: str,
+                            now: float) -> list[Effect] | None:
+        """A dialling leg's ANSWER, its peer gone: what to do when a live leg is, or may be,
+        the called party (None: none may be, the release goes ahead)."""
+        if (channel in call.numbers_unread and self._asking_leg(call) == channel
+                and call.called_hangup_at is None):
+            # Its own DIALEDPEERNUMBER unread: read as another number, it was the called
+            # party (``_dial_status_read``); released, it was hung up, alive (hrev65).
+            return self._peer_unknown(call, channel, (
+                "its own DIALEDPEERNUMBER could not be read: an Originate straight to the "
+                "customer makes it the called party"), now)
+        named = self._called_legs_up(call, channel)
+        if len(named) == 1:
+            return self._peer_still_up(call, channel, named[0], now)
+        if named and call.called_hangup_at is None:
+            # Two live legs name the number (hrev65): one may be the called party, alive;
+            # "unknown" went on to the release and hung it up with the rest.
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
+                "name the number allowed"), now)
+        unread = self._called_leg_unread(call, channel)
+        if unread and call.called_hangup_at is None:
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
+                "could not be read"), now)
+        return None
 
     def _called_legs_up(self, call: _Call, dialler: str) -> list[str]:
         """The live legs, other than ``dialler`` and the asking leg, whose own
