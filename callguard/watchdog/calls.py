@@ -411,10 +411,13 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
     # error): whether they are the called party is unknown (``_called_leg_unread``)
     numbers_unread: set[str] = field(default_factory=set)
-    # dialling legs whose DIALSTATUS Getvar went unanswered once (``variable_read``), and
-    # when each is asked again (``due``; a picture asks anew)
+    # dialling legs whose DIALSTATUS Getvar went unanswered once since the last picture
+    # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
     status_reask: dict[str, float] = field(default_factory=dict)
+    # dialling legs whose DIALSTATUS went unanswered when asked again too: whether the call
+    # was answered is unknown, and its line-release says so (``_finish``)
+    status_unread: set[str] = field(default_factory=set)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -1497,16 +1500,7 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
-            if (value is None and call.followed is not None and call.dest is None
-                    and channel in call.channels.values()
-                    and channel not in call.status_asked_again):
-                # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
-                # channel gone has its Hangup first, manager.c writes the queued events
-                # before the reply): asked once per picture, the called party's end while
-                # AMI was away went unread — nothing released, nothing said. Asked once
-                # more after ``retry_s`` (``due``), while AMI is up.
-                call.status_asked_again.add(channel)
-                call.status_reask[channel] = now + self.settings.retry_s
+            self._status_answered(call, channel, value, now)
             effects = self._dial_status_read(call, channel, value or "", now)
             if value is not None and call.dest is None and value.strip() != "ANSWER":
                 # Answered: a Dial() this leg has answered later is one made after this read
@@ -1523,6 +1517,26 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _status_answered(self, call: _Call, channel: str, value: str | None,
+                         now: float) -> None:
+        """A dialling leg's DIALSTATUS Getvar answered, or not (None): asked once more, or,
+        unanswered again, said unread (``status_unread``)."""
+        if (value is None and call.followed is not None and call.dest is None
+                and channel in call.channels.values()
+                and channel not in call.status_asked_again):
+            # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
+            # channel gone has its Hangup first, manager.c writes the queued events
+            # before the reply): asked once per picture, the called party's end while
+            # AMI was away went unread — nothing released, nothing said. Asked once
+            # more after ``retry_s`` (``due``), while AMI is up.
+            call.status_asked_again.add(channel)
+            call.status_reask[channel] = now + self.settings.retry_s
+        elif (value is None and call.followed is not None and call.dest is None
+              and channel in call.channels.values() and channel not in call.status_reask):
+            call.status_unread.add(channel)  # asked again, unanswered again (hrev65)
+        elif value is not None:
+            call.status_unread.discard(channel)
 
     def _asker_read(self, linkedid: str, channel: str, value: str | None,
                     now: float) -> list[Effect]:
@@ -1617,7 +1631,10 @@ class CallTracker:
         unbounded, self._since_unknown = self._since_unknown, False
         self.pictures += 1
         for call in self.calls.values():
-            call.status_reask.clear()  # this picture asks anew (``_resume``)
+            # this picture asks anew (``_resume``), and may ask once more again: marked for
+            # the call's life, a later outage's unanswered read was never asked again
+            call.status_reask.clear()
+            call.status_asked_again.clear()
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
@@ -1979,7 +1996,7 @@ class CallTracker:
         # DIALEDPEERNUMBER before both, when the number's digest is known: the ANSWER is
         # the called party's only if that Dial() reached the number (``_dial_status_read``).
         # Every leg's DIALEDPEERNUMBER before any DIALSTATUS: a live leg dialled to the number
-        # is the called party when an ANSWER's peer is gone (``_called_leg_up``). Every live
+        # is the called party when an ANSWER's peer is gone (``_called_legs_up``). Every live
         # leg that may be a person, not only the carriers: without channelvars the asking
         # leg alone is a dialler, and the called party's own leg, never asked, was hung up
         # with the rest (hrev60).
@@ -2267,12 +2284,9 @@ class CallTracker:
             # only that it was answered; taken for its end, the live called party was
             # hung up. It is the called party, and its own hangup releases the rest.
             return self._peer_still_up(call, channel, peer, now)
-        alive = self._called_leg_up(call, channel) if status == "ANSWER" else None
+        alive = self._called_party_alive(call, channel, now) if status == "ANSWER" else None
         if alive is not None:
-            return self._peer_still_up(call, channel, alive, now)
-        unread = self._called_leg_unread(call, channel) if status == "ANSWER" else []
-        if unread and call.called_hangup_at is None:
-            return self._peer_unknown(call, channel, unread, now)
+            return alive
         if status == "ANSWER":
             call.answered_dialers.add(channel)
         call.dial_status = status
@@ -2283,8 +2297,35 @@ class CallTracker:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
 
-    def _called_leg_up(self, call: _Call, dialler: str) -> str | None:
-        """The one live leg, other than ``dialler`` and the asking leg, whose own
+    def _called_party_alive(self, call: _Call, channel: str,
+                            now: float) -> list[Effect] | None:
+        """A dialling leg's ANSWER, its peer gone: what to do when a live leg is, or may be,
+        the called party (None: none may be, the release goes ahead)."""
+        if (channel in call.numbers_unread and self._asking_leg(call) == channel
+                and call.called_hangup_at is None):
+            # Its own DIALEDPEERNUMBER unread: read as another number, it was the called
+            # party (``_dial_status_read``); released, it was hung up, alive (hrev65).
+            return self._peer_unknown(call, channel, (
+                "its own DIALEDPEERNUMBER could not be read: an Originate straight to the "
+                "customer makes it the called party"), now)
+        named = self._called_legs_up(call, channel)
+        if len(named) == 1:
+            return self._peer_still_up(call, channel, named[0], now)
+        if named and call.called_hangup_at is None:
+            # Two live legs name the number (hrev65): one may be the called party, alive;
+            # "unknown" went on to the release and hung it up with the rest.
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
+                "name the number allowed"), now)
+        unread = self._called_leg_unread(call, channel)
+        if unread and call.called_hangup_at is None:
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
+                "could not be read"), now)
+        return None
+
+    def _called_legs_up(self, call: _Call, dialler: str) -> list[str]:
+        """The live legs, other than ``dialler`` and the asking leg, whose own
         DIALEDPEERNUMBER names the number allowed (``_resume`` reads them first), when a
         dialling leg's ANSWER names a peer gone: the called party, alive under its own name.
 
@@ -2294,29 +2335,32 @@ class CallTracker:
         hangs up while the far channel talks on in its place. That channel, redirected out
         of the bridge (a queue, a park), returned the Dial() with the called party alive;
         taken for its end, it was hung up.
-        Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource. A Local
-        half or a media channel is no person (``_NOT_A_PERSON``); two such legs: unknown."""
+        Each leg Dial() requests gets DIALEDPEERNUMBER = its dial string's resource (and a
+        leg whose own Dial() was answered, its peer's). A Local half or a media channel is
+        no person (``_NOT_A_PERSON``). One such leg: the called party; two: which is not
+        known, and either may be it, alive (``_peer_unknown``)."""
         asker = self._witness(call)
-        legs = [name for name in call.channels.values()
-                if name not in (dialler, asker) and call.names_number.get(name)
-                and name not in call.answered_dialers and not name.startswith(_NOT_A_PERSON)]
-        return legs[0] if len(legs) == 1 else None
+        return sorted(name for name in call.channels.values()
+                      if name not in (dialler, asker) and call.names_number.get(name)
+                      and name not in call.answered_dialers
+                      and not name.startswith(_NOT_A_PERSON))
 
     def _called_leg_unread(self, call: _Call, dialler: str) -> list[str]:
         """The live legs that may be persons, other than ``dialler`` and the asking leg, whose
         DIALEDPEERNUMBER could not be read (``numbers_unread``), when no leg read names the
-        number (``_called_leg_up``): any of them may be the called party, alive."""
+        number (``_called_legs_up``): any of them may be the called party, alive."""
         asker = self._witness(call)
         return sorted(name for name in call.channels.values()
                       if name not in (dialler, asker) and name in call.numbers_unread
                       and name not in call.answered_dialers
                       and not name.startswith(_NOT_A_PERSON))
 
-    def _peer_unknown(self, call: _Call, dialler: str, unread: list[str],
+    def _peer_unknown(self, call: _Call, dialler: str, why: str,
                       now: float) -> list[Effect]:
         """A dialling leg's ANSWER whose peer is gone, and a live leg whose DIALEDPEERNUMBER
-        went unanswered (``_called_leg_unread``): the called party may be that leg, alive
-        (``_called_leg_up``) — hung up with the rest, it was. Nothing is hung up; a
+        went unanswered (``_called_leg_unread``), or two that name the number
+        (``_called_legs_up``): the called party may be such a leg, alive — hung up with
+        the rest, it was. Nothing is hung up; a
         violation risk says the release is not proven (a live called party hung up is the
         greater harm; the risk says what the watchdog could not do)."""
         call.answered_dialers.add(dialler)
@@ -2329,9 +2373,8 @@ class CallTracker:
         call.release_unproven = True
         self._risk(call, call.outage_s, now,
                    f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
-                   "was away, its DIALEDPEERNAME gone, but the DIALEDPEERNUMBER of "
-                   f"{', '.join(safe_channels(unread))}, still up, could not be read: it may "
-                   "be the called party, alive; not hung up, the release is not proven")
+                   f"was away, its DIALEDPEERNAME gone, but {why}: the called party may "
+                   "be alive; not hung up, the release is not proven")
         return []
 
     def _peer_still_up(self, call: _Call, dialler: str, peer: str,
@@ -2714,6 +2757,7 @@ class CallTracker:
             fields.update(ended_by=ended, release_ms=None)
             if call.release_unproven:  # left talking (``_still_talking``, ``_left_talking``)
                 fields["release_unproven"] = True
+            self._status_unread(call, fields)
             if call.outage_s:
                 fields.update(ended_by="transferred" if call.transferred
                               else "unknown (AMI disconnected)",
@@ -2733,6 +2777,13 @@ class CallTracker:
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    @staticmethod
+    def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
+        """DIALSTATUS unread twice after an outage (``_status_answered``): "not-answered"
+        was a guess, and a called party's end in the outage released nothing (hrev65)."""
+        if call.status_unread and call.answered_at is None:
+            fields.update(ended_by="unknown (AMI disconnected)", release_unproven=True)
 
     def _ring_fields(self, call: _Call, followed: Followed, now: float) -> dict[str, Any]:
         """How long the called party's leg rang, when the call was never answered and its
