@@ -358,12 +358,17 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
     except FileNotFoundError:
         held = None
     try:
-        for segment in closed_segments(path):
+        listed = closed_segments(path)
+        # Which listed segment is the file held open, asked now: asked when the loop
+        # reached it, it may have been compressed meanwhile (its .zst another inode), and
+        # the file was read twice, its calls counted twice (review 61).
+        mine = {s.path for s in listed if held is not None and _same_file(s.path, held)}
+        for segment in listed:
             if skip is not None and skip(segment):
                 continue
             if segment.closed_at is not None and wanted.before_range(segment.closed_at):
                 continue
-            if held is not None and _same_file(segment.path, held):
+            if segment.path in mine:
                 continue  # the file held open, rotated since: read below, once
             current = readable(segment)
             if current is None:
