@@ -790,14 +790,16 @@ def _report_tables(done: Any) -> None:
     questions = done.questions
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs", "questions",
                    title=f"calls by day ({done.query.tz}) and campaign")
+    # each table summed by day and campaign once (asked per day: days x rows, review 61)
+    cells = [done.summed(calls, 0, 1, verdict="ALLOW"), done.summed(calls, 0, 1, verdict="BLOCK"),
+             done.summed(scrubs, 0, 1), done.summed(questions, 0, 1)]
+    campaigns: dict[str, set[str]] = {}
+    for key in (*calls, *scrubs, *questions):
+        campaigns.setdefault(key[0], set()).add(key[1])
     for day in done.days:
-        for campaign in sorted({k[1] for k in (*calls, *scrubs, *questions)
-                                if k[0] == day}) or ["-"]:
+        for campaign in sorted(campaigns.get(day, ())) or ["-"]:
             by_day.add_row(day, campaign,
-                           str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
-                           str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
-                           str(done.total(scrubs, day=day, campaign=campaign)),
-                           str(done.total(questions, day=day, campaign=campaign)))
+                           *(str(cell.get((day, campaign), 0)) for cell in cells))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")
