@@ -47,6 +47,7 @@ from callguard.compliance.reader import (
     ReadStats,
     Record,
     RecordFilter,
+    listed_again_if_purged,
     log_exists,
     newest_first,
     oldest_first,
@@ -626,12 +627,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         # a torn line is counted by the read of its time alone (``reading``)
         return chain(_unarchived(path, manifest, ahead, ReadStats()), records)
 
-    done = report_with_live(
+    done = listed_again_if_purged(lambda: report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC), log=path,
-        unarchived_name="the Redis stream of every node" if stream else None)
+        unarchived_name="the Redis stream of every node" if stream else None))
     done.not_law, done.not_law_unread = house_policies(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
