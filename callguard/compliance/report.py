@@ -420,9 +420,12 @@ def _every_day(report: Report, query: ReportQuery) -> list[str]:
         query.until) else (date.fromisoformat(seen[-1]) if seen else None)
     if start is None or end is None:
         return seen
-    if (end - start).days > _LONG_RANGE_DAYS and seen:
+    if (end - start).days > _LONG_RANGE_DAYS:
         # "since 2000": from the first record (the years before hold none), every day
-        # after it; the days with records alone stood months apart side by side
+        # after it; the days with records alone stood months apart side by side. No
+        # record: no day (a century of rows of 0 was 5 MB of CSV; review 61)
+        if not seen:
+            return seen
         start = max(start, date.fromisoformat(seen[0]))
         if (end - start).days > _LONG_RANGE_DAYS:  # "until 2100": to the last record
             end = min(end, date.fromisoformat(seen[-1]))
