@@ -46,7 +46,7 @@ from callguard.cli.render import called_party_times
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.fields import redact_line
-from callguard.compliance.reader import Record, log_exists
+from callguard.compliance.reader import Record, listed_again_if_purged, log_exists
 from callguard.compliance.report import spreadsheet_cell
 from callguard.numbers.redact import redact_digits
 from callguard.utc import zulu
@@ -121,7 +121,8 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
             add_standing(found, archive, again)
         return found, note
 
-    found, stream_note = read_through_commits(archive, read)  # an archiver may commit
+    # an archiver may commit; a purge may remove a segment listed (review 61)
+    found, stream_note = listed_again_if_purged(lambda: read_through_commits(archive, read))
     _keep_purge(found, _made_at(decision_id) or since, log)
     query: dict[str, Any] = {
         "number_last4": last4, "number_hash": number_hash, "key_id": key_id,

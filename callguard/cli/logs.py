@@ -47,6 +47,7 @@ from callguard.compliance.reader import (
     ReadStats,
     Record,
     RecordFilter,
+    listed_again_if_purged,
     log_exists,
     newest_first,
     oldest_first,
@@ -626,12 +627,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         # a torn line is counted by the read of its time alone (``reading``)
         return chain(_unarchived(path, manifest, ahead, ReadStats()), records)
 
-    done = report_with_live(
+    done = listed_again_if_purged(lambda: report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,
         first=query.since.date() - timedelta(days=2) if query.since else None,
         last=query.until.date() + timedelta(days=2) if query.until else None,
         generated=datetime.now(UTC), log=path,
-        unarchived_name="the Redis stream of every node" if stream else None)
+        unarchived_name="the Redis stream of every node" if stream else None))
     done.not_law, done.not_law_unread = house_policies(state)
     if done.purged is not None:  # zeros before the cutoff: destroyed, not "no calls"
         err_console.print(f"[yellow]note:[/yellow] {escape(figures.purged_note(done))}",
@@ -790,14 +791,16 @@ def _report_tables(done: Any) -> None:
     questions = done.questions
     by_day = Table("day", "campaign", "ALLOW", "BLOCK", "scrubs", "questions",
                    title=f"calls by day ({done.query.tz}) and campaign")
+    # each table summed by day and campaign once (asked per day: days x rows, review 61)
+    cells = [done.summed(calls, 0, 1, verdict="ALLOW"), done.summed(calls, 0, 1, verdict="BLOCK"),
+             done.summed(scrubs, 0, 1), done.summed(questions, 0, 1)]
+    campaigns: dict[str, set[str]] = {}
+    for key in (*calls, *scrubs, *questions):
+        campaigns.setdefault(key[0], set()).add(key[1])
     for day in done.days:
-        for campaign in sorted({k[1] for k in (*calls, *scrubs, *questions)
-                                if k[0] == day}) or ["-"]:
+        for campaign in sorted(campaigns.get(day, ())) or ["-"]:
             by_day.add_row(day, campaign,
-                           str(done.total(calls, day=day, campaign=campaign, verdict="ALLOW")),
-                           str(done.total(calls, day=day, campaign=campaign, verdict="BLOCK")),
-                           str(done.total(scrubs, day=day, campaign=campaign)),
-                           str(done.total(questions, day=day, campaign=campaign)))
+                           *(str(cell.get((day, campaign), 0)) for cell in cells))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
     rules = Table("deciding rule", "blocks", "share of blocks", title="blocked calls by rule")

@@ -22,7 +22,6 @@ import contextlib
 import csv
 import io
 import os
-import re
 import stat
 import sys
 from collections import Counter
@@ -82,18 +81,15 @@ def _write_row(writer: Any, keep: list[int], row: list[str], decision: Decision,
                             decision.decision_id, lists_read(decision)]))
 
 
-# A cell a dialer reads as a number: digits and what is written between them. It starts
-# no formula that can call anything (no letter, no `=`/`@`), and `'+1 801...` is no
-# number to a dialer: it is kept as written.
-_DIALABLE = re.compile(r"[+\-]?[0-9][0-9 ().\-]*")
-
-
 def _cells(row: list[str]) -> list[str]:
     """The output row as a spreadsheet shows text: a vendor's lead file is not trusted, and
     a cell ``=HYPERLINK(...)`` ran when the officer opened the scrubbed file in Excel
-    (``spreadsheet_cell``, as evidence and report CSVs); a number keeps its ``+``."""
-    return [cell if _DIALABLE.fullmatch(cell) else str(spreadsheet_cell(cell))
-            for cell in row]
+    (``spreadsheet_cell``, as evidence and report CSVs). A cell starting ``+``/``-`` with no
+    letter names no function, cell or DDE program (arithmetic at worst): it is kept as
+    written, for the dialer reads it (``+1 801 555 0123``, a UTC offset ``-07:00``, a
+    ``-`` placeholder; review 61)."""
+    return [cell if cell[:1] in ("+", "-") and not any(c.isalpha() for c in cell)
+            else str(spreadsheet_cell(cell)) for cell in row]
 
 
 def _turns(window: list[list[str]], number_index: int) -> list[list[int]]:

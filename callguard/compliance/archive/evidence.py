@@ -42,6 +42,7 @@ from callguard.compliance.archive.store import (
 from callguard.compliance.fields import is_decision_id
 from callguard.compliance.reader import (
     Record,
+    SegmentGoneError,
     known_schema,
     logged_at,
     parse_line,
@@ -107,11 +108,11 @@ def _held_lines(handle: BinaryIO) -> Iterator[bytes]:
 
 def _lines_now(segment: Segment) -> Iterator[bytes]:
     """A closed segment's lines where it is when read: compressed since it was listed, the
-    ``.zst``; archived and removed since, FileNotFoundError (``read_through_commits`` reads
-    again under the new manifest)."""
+    ``.zst``; archived and removed since, SegmentGoneError (``read_through_commits`` reads
+    again under the new manifest; purged, ``listed_again_if_purged`` lists the log anew)."""
     now = readable(segment)
     if now is None:
-        raise FileNotFoundError(f"{segment.path}: gone since it was listed")
+        raise SegmentGoneError(f"{segment.path}: gone since it was listed")
     yield from now.lines()
 
 
