@@ -2282,7 +2282,18 @@ class CallTracker:
             # with the called party alive (redirected to a queue, parked, handed on while
             # AMI was away; or a reused dialling channel's earlier Dial()). ANSWER says
             # only that it was answered; taken for its end, the live called party was
-            # hung up. It is the called party, and its own hangup releases the rest.
+            # hung up. It is the called party, and its own hangup releases the rest —
+            # unless the asking leg's own DIALEDPEERNUMBER went unread and the peer's does
+            # not name the number: the asking leg may be the customer of an Originate
+            # straight to it, the peer the agent it Dial()ed (``_called_in_dialplan``);
+            # taken for the called party, the agent's hangup hung the customer up (hrev66).
+            if (self._own_number_unread(call, channel)
+                    and call.names_number.get(peer) is not True):
+                return self._peer_unknown(call, channel, (
+                    "its own DIALEDPEERNUMBER could not be read, nor does the peer's name "
+                    "the number: an Originate straight to the customer makes it the "
+                    "called party"), now,
+                    peer=f"its DIALEDPEERNAME {safe_channel(peer)} still up")
             return self._peer_still_up(call, channel, peer, now)
         alive = self._called_party_alive(call, channel, now) if status == "ANSWER" else None
         if alive is not None:
@@ -2301,8 +2312,7 @@ class CallTracker:
                             now: float) -> list[Effect] | None:
         """A dialling leg's ANSWER, its peer gone: what to do when a live leg is, or may be,
         the called party (None: none may be, the release goes ahead)."""
-        if (channel in call.numbers_unread and self._asking_leg(call) == channel
-                and call.called_hangup_at is None):
+        if self._own_number_unread(call, channel):
             # Its own DIALEDPEERNUMBER unread: read as another number, it was the called
             # party (``_dial_status_read``); released, it was hung up, alive (hrev65).
             return self._peer_unknown(call, channel, (
@@ -2323,6 +2333,12 @@ class CallTracker:
                 f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
                 "could not be read"), now)
         return None
+
+    def _own_number_unread(self, call: _Call, channel: str) -> bool:
+        """The asking leg's own DIALEDPEERNUMBER could not be read, nothing released yet:
+        read as another number it was the called party (hrev65, hrev66)."""
+        return (channel in call.numbers_unread and self._asking_leg(call) == channel
+                and call.called_hangup_at is None)
 
     def _called_legs_up(self, call: _Call, dialler: str) -> list[str]:
         """The live legs, other than ``dialler`` and the asking leg, whose own
@@ -2355,12 +2371,14 @@ class CallTracker:
                       and name not in call.answered_dialers
                       and not name.startswith(_NOT_A_PERSON))
 
-    def _peer_unknown(self, call: _Call, dialler: str, why: str,
-                      now: float) -> list[Effect]:
+    def _peer_unknown(self, call: _Call, dialler: str, why: str, now: float, *,
+                      peer: str = "its DIALEDPEERNAME gone") -> list[Effect]:
         """A dialling leg's ANSWER whose peer is gone, and a live leg whose DIALEDPEERNUMBER
         went unanswered (``_called_leg_unread``), or two that name the number
         (``_called_legs_up``): the called party may be such a leg, alive — hung up with
-        the rest, it was. Nothing is hung up; a
+        the rest, it was. Or (``peer`` says so) the peer is up, but the asking leg's own
+        DIALEDPEERNUMBER unread leaves it maybe the customer: the peer's hangup would have
+        hung it up. Nothing is hung up; a
         violation risk says the release is not proven (a live called party hung up is the
         greater harm; the risk says what the watchdog could not do)."""
         call.answered_dialers.add(dialler)
@@ -2373,7 +2391,7 @@ class CallTracker:
         call.release_unproven = True
         self._risk(call, call.outage_s, now,
                    f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
-                   f"was away, its DIALEDPEERNAME gone, but {why}: the called party may "
+                   f"was away, {peer}, but {why}: the called party may "
                    "be alive; not hung up, the release is not proven")
         return []
 
