@@ -39,7 +39,8 @@ def test_under_node_the_watchdog_says_the_abandonment_rate_is_every_nodes(tmp_pa
     assert json.loads(result.stdout)["watchdog_scope"] == (
         f"the 30-day abandonment rate is not narrowed by node {node}: it counts the "
         "campaign's calls on every node")
-    both = json.loads(cli("report", "--json", "--node", node, "--rule", "x",
+    rule = "us-federal:64.1200(c)(2)(i)(D)"  # the rule the record names (an unknown one: exit 2)
+    both = json.loads(cli("report", "--json", "--node", node, "--rule", rule,
                           data_dir=tmp_path).stdout)["watchdog_scope"]
     assert both.startswith("every call of the campaign: the watchdog's figures are not "
-                           "narrowed by rule x; the 30-day abandonment rate")
+                           f"narrowed by rule {rule}; the 30-day abandonment rate")

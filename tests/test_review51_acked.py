@@ -23,18 +23,9 @@ from callguard.errors import StoreError
 from callguard.stores.redis import records
 from callguard.stores.redis.high_water import ACKED_KEY, SEQ_KEY
 from callguard.stores.redis.remembered import MARKER_FILE
+from tests.redis_restore import LOST, SELLER, dnc, dump_all, restore_all
 from tests.redis_server import RedisServer
-from tests.test_records18_acked import (
-    ACKED,
-    LOST,
-    SELLER,
-    _backup,
-    _dnc,
-    _restore,
-    _store,
-    _write,
-    replicated,
-)
+from tests.test_records18_acked import ACKED, _store, _write, replicated
 
 __all__ = ["replicated"]  # the fixture, used by name
 
@@ -55,14 +46,14 @@ async def test_a_write_whose_acked_raise_fails_is_not_acknowledged(
     await admin.execute_command(  # EVALSHA allowed for the write and the read scripts only
         "ACL", "SETUSER", "node", "on", ">pw", "+@all", "~*", "&*", "-evalsha",
         f"+evalsha|{_sha(records._APPLY)}", f"+evalsha|{_sha(records._READ)}")
-    backup = await _backup(admin)
+    backup = await dump_all(admin)
     acked = int(await admin.get(ACKED_KEY))
     url = redis_server.url.replace("redis://", "redis://node:pw@")
     writer = _store(url, tmp_path / "w")
     await writer.start()
     try:
         with pytest.raises(StoreError, match="not acknowledged"):
-            await writer.apply([_dnc(LOST)])
+            await writer.apply([dnc(LOST)])
     finally:
         await writer.aclose()
     assert int(await admin.get(SEQ_KEY)) == acked + 1  # written and replicated
@@ -72,7 +63,7 @@ async def test_a_write_whose_acked_raise_fails_is_not_acknowledged(
     try:
         assert await node.company_dnc(SELLER, LOST) is not None
         assert node._high.known == acked  # its mark: the acknowledged value
-        await _restore(admin, backup)  # the restore loses it: B cannot tell, and says none
+        await restore_all(admin, backup)  # the restore loses it: B cannot tell, and says none
         assert await node.company_dnc(SELLER, LOST) is None
     finally:
         await node.aclose()
@@ -86,19 +77,19 @@ async def test_a_write_gone_from_the_store_after_wait_is_not_acknowledged(
     and not in the store. Now: not acknowledged."""
     admin = replicated
     await _write(redis_server.url, tmp_path / "cron", "+18015550170")
-    backup = await _backup(admin)
+    backup = await dump_all(admin)
     writer = _store(redis_server.url, tmp_path / "w", ACKED)
     await writer.start()
     real_ack = writer._ack
 
     async def fail_over_then_ack(**kwargs: Any) -> Any:  # after the real WAIT: replicated
-        await _restore(admin, backup)  # then the promoted replica lacks it
+        await restore_all(admin, backup)  # then the promoted replica lacks it
         return await real_ack(**kwargs)
 
     writer._ack = fail_over_then_ack  # type: ignore[assignment]
     try:
         with pytest.raises(StoreError, match="not acknowledged"):
-            await writer.apply([_dnc(LOST)])
+            await writer.apply([dnc(LOST)])
     finally:
         await writer.aclose()
     reader = aioredis.from_url(redis_server.url)
@@ -171,7 +162,7 @@ async def test_wait_counts_the_replicas_of_the_write_s_own_connection(
     process.send_signal(signal.SIGSTOP)  # the replica receives nothing more
     try:
         with pytest.raises(StoreError, match="not acknowledged"):
-            await writer.apply([_dnc(LOST)])
+            await writer.apply([dnc(LOST)])
     finally:
         process.send_signal(signal.SIGCONT)
         await writer.aclose()
