@@ -2355,19 +2355,21 @@ class CallTracker:
         leg whose own Dial() was answered, its peer's). A Local half or a media channel is
         no person (``_NOT_A_PERSON``). One such leg: the called party; two: which is not
         known, and either may be it, alive (``_peer_unknown``)."""
-        asker = self._witness(call)
-        return sorted(name for name in call.channels.values()
-                      if name not in (dialler, asker) and call.names_number.get(name)
-                      and name not in call.answered_dialers
-                      and not name.startswith(_NOT_A_PERSON))
+        return self._other_persons(call, dialler, lambda name: bool(call.names_number.get(name)))
 
     def _called_leg_unread(self, call: _Call, dialler: str) -> list[str]:
         """The live legs that may be persons, other than ``dialler`` and the asking leg, whose
         DIALEDPEERNUMBER could not be read (``numbers_unread``), when no leg read names the
         number (``_called_legs_up``): any of them may be the called party, alive."""
+        return self._other_persons(call, dialler, call.numbers_unread.__contains__)
+
+    def _other_persons(self, call: _Call, dialler: str,
+                       chosen: Callable[[str], bool]) -> list[str]:
+        """The live legs ``chosen`` picks that may be persons: not ``dialler``, not the
+        asking leg, no leg answered as a dialler, no Local half or media channel."""
         asker = self._witness(call)
         return sorted(name for name in call.channels.values()
-                      if name not in (dialler, asker) and name in call.numbers_unread
+                      if name not in (dialler, asker) and chosen(name)
                       and name not in call.answered_dialers
                       and not name.startswith(_NOT_A_PERSON))
 
