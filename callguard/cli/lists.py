@@ -38,7 +38,7 @@ from callguard.cli.common import (
     usage_error,
 )
 from callguard.cli.list_record import list_change_fields, record_list_change
-from callguard.cli.output import console
+from callguard.cli.output import console, extensions_said
 from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
@@ -213,17 +213,9 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
-    _extensions_said(parsed)
+    extensions_said(_err, parsed.extensions, "listed")
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
-
-
-def _extensions_said(parsed: ParsedList) -> None:
-    """Say how many numbers came with an extension: each is listed as its line's number
-    (the person asked the line not be called; the extension is a desk behind it)."""
-    if parsed.extensions:
-        _err.print(f"  {parsed.extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
-                   "listed as the number without it", highlight=False)
 
 
 def _name_or_exit(name: str) -> None:
@@ -383,7 +375,7 @@ def _import_delta(settings: Settings, file: Path, name: str, published: date, co
     _err.print(f"published [bold]{name} v{meta.version}[/] (delta on v{base_version}): "
                f"{meta.count:,} numbers, {report.bad} malformed line(s) skipped",
                highlight=False)
-    _extensions_said(report)
+    extensions_said(_err, report.extensions, "listed")
 
 
 @dnc.command("rollback")

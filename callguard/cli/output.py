@@ -20,7 +20,7 @@ from rich.segment import Segment
 from rich.table import Table
 from rich.text import Text
 
-__all__ = ["UNCUT_WIDTH", "console", "is_terminal", "print_table"]
+__all__ = ["UNCUT_WIDTH", "console", "extensions_said", "is_terminal", "print_table"]
 
 # Wider than any row callguard prints; columns are sized to their content, never padded
 # to this width (tables are not expanded).
@@ -71,3 +71,12 @@ def print_table(out: Console, table: Table) -> None:
         table.title = None
         out.print(Text(str(title), style="italic"), highlight=False)
     out.print(table)
+
+
+def extensions_said(out: Console, count: int, done: str) -> None:
+    """Say how many do-not-call numbers came with an extension (``dnc import``,
+    ``internal-dnc import``): each is ``done`` ("listed", "recorded") as its line's number
+    — the person asked the line not be called; the extension is a desk behind it."""
+    if count:
+        out.print(f"  {count:,} number(s) had an extension (x12, ;ext=12, ...): {done} as "
+                  "the number without it", highlight=False)

@@ -32,7 +32,7 @@ from callguard.cli.common import (
     run,
     usage_error,
 )
-from callguard.cli.output import console, print_table
+from callguard.cli.output import console, extensions_said, print_table
 from callguard.cli.render import print_json
 from callguard.config import Settings, redacted_url
 from callguard.errors import CallguardError, StoreError, UsageError
@@ -150,20 +150,12 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
         usage_error(f"{path}: no rows after the header; nothing imported")
     if dry_run:
         _console.print(f"{path}: {parsed.rows} row(s) valid (dry run: nothing written)")
-        _extensions_said(parsed.extensions)
+        extensions_said(_console, parsed.extensions, "recorded")
         return
     changed = _write(state, parsed.writes)
     _console.print(f"{path}: {parsed.rows} row(s) imported atomically ({sum(changed)} "
                    "record(s) changed)", highlight=False)
-    _extensions_said(parsed.extensions)
-
-
-def _extensions_said(extensions: int) -> None:
-    """Say how many do-not-call numbers came with an extension: each is recorded as its
-    line's number (the person asked the line not be called; the extension is a desk)."""
-    if extensions:
-        _console.print(f"  {extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
-                       "recorded as the number without it", highlight=False)
+    extensions_said(_console, parsed.extensions, "recorded")
 
 
 def _import_command(group: click.Group, kind: str) -> None:
