@@ -37,7 +37,7 @@ from panoramisk.fast_agi import Request
 from panoramisk.utils import parse_agi_result
 
 from callguard.numbers.parse import named_character
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped, redact_digits
 
 __all__ = [
     "AgiChannel",
@@ -55,6 +55,10 @@ _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
+# Lines of a 520 usage block kept: res_agi.c ``agi_handle_command`` writes "520-...", the
+# command's fixed usage text (a few lines; 1 for SET VARIABLE, 2 for GET VARIABLE in the
+# lab) and "520 End of proper usage."; more is read, not kept.
+_MAX_USAGE = 16
 
 
 class HeaderError(Exception):
@@ -147,9 +151,9 @@ def _parse_block(text: str) -> _Block:
         match = _HEADER_LINE.match(line)
         if match is None:
             if headers.get("agi_network") != "yes":
-                # Redacted, then cut: a cut inside a number left its head (six digits,
-                # one short of a run) in clear.
-                raise HeaderError(f"malformed header line {redact_digits(line)[:60]!r}")
+                # ``clipped``: cut back to a letter, then redacted (bounded work; a cut
+                # inside a number never leaves its head, six digits, in clear).
+                raise HeaderError(f"malformed header line {clipped(line, 60)!r}")
             if "agi_arg_1" in headers:
                 parsed.broken = parsed.broken or "a line that is no header"
             else:
@@ -346,14 +350,19 @@ class AgiChannel(Request):  # type: ignore[misc]
                     continue
                 if line.startswith("520-"):
                     usage = [line]
-                    while not usage[-1].startswith("520 "):
-                        usage.append(await self._line())
-                        if _HEADER_LINE.match(usage[-1]):
+                    last = line
+                    while not last.startswith("520 "):
+                        last = await self._line()
+                        if _HEADER_LINE.match(last):
                             # No usage text holds a header line: the "520-" was a cut
                             # block's tail opening with a reply's line; read on for the
                             # reply (else no "520 " line would ever end this block).
                             self.tail_seen = True
                             break
+                        # Read to its end (in step), kept only up to _MAX_USAGE lines: a
+                        # peer's endless block held every line until reply_timeout.
+                        if len(usage) < _MAX_USAGE or last.startswith("520 "):
+                            usage.append(last)
                     else:
                         return {"status_code": 520, "error": "AGIUsageError",
                                 "msg": "\n".join(usage)}
@@ -362,7 +371,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
                     return {"error": "AGIBadReply",
-                            "msg": f"not an AGI reply: {redact_digits(line)[:60]!r}"}
+                            "msg": f"not an AGI reply: {clipped(line, 60)!r}"}
                 return result
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
