@@ -27,7 +27,7 @@ from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.runtime import open_runtime
 from tests.asterisk_replica import exec_mset_variables
 from tests.fake_asterisk import REPLY_OK, asterisk_answer, header_block
-from tests.test_fastagi import UT, _escaped_after_replying, node
+from tests.test_fastagi import UT, _escaped_after_replying, compliance_records, node
 
 __all__ = ["node"]  # the fixture, from test_fastagi
 
@@ -174,3 +174,81 @@ def test_refusals_past_a_minute_are_logged_again_with_their_count(tmp_path):
     finally:
         server_module.time.monotonic = original
     assert [e["refused"] for e in logged] == [1, 4]
+
+
+async def _raw_answer(port: int, block: bytes) -> dict[str, str]:
+    """Send ``block`` as Asterisk would, answer as Asterisk would; the answer's variables."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    channel: dict[str, str] = {}
+    first = ""
+    try:
+        writer.write(block)
+        await writer.drain()
+        while line := await asyncio.wait_for(reader.readline(), timeout=3):
+            command = line.decode().rstrip("\n")
+            first = first or command
+            writer.write(asterisk_answer(command, channel, REPLY_OK))
+            await writer.drain()
+    finally:
+        writer.close()
+    return exec_mset_variables(first)
+
+
+def _block_with(extra: list[str], args: list[str]) -> bytes:
+    """A recorded block with ``args``, and ``extra`` lines after them (a value's line
+    breaks forged them)."""
+    block = header_block(c.ROUTE_CHECK, args)[:-1]
+    return block + "".join(f"{line}\n" for line in extra).encode() + b"\n"
+
+
+@pytest.mark.parametrize("forged", [
+    # A key given twice, its name as long as the block allows.
+    ["agi_" + "a" * 6000 + ": 1", "agi_" + "a" * 6000 + ": 2"],
+    # An argument past the contract, with a long name.
+    ["agi_arg_" + "9" * 12000 + ": 1"],
+    # A control character in an argument with a long name.
+    ["agi_arg_" + "7" * 12000 + ": a\x01b"],
+])
+async def test_a_forged_long_header_name_is_quoted_short(node, redacted, forged):
+    """A value's line break can forge a header name as long as the block: the BLOCK's
+    reason (answered, logged, and kept in the compliance record for years) quotes a few
+    dozen characters of it, and no more was redacted."""
+    variables = await _raw_answer(node.port, _block_with(forged, [NUMBER, UT]))
+    assert variables[c.VAR_VERDICT] == "BLOCK"
+    assert variables[c.VAR_RULE] == "callguard:bad-agi-request"
+    record = compliance_records(node)[-1]
+    assert len(record["reason"]) < 600, len(record["reason"])
+    assert max(redacted) < 600, max(redacted)
+
+
+async def test_connections_closed_at_max_connections_are_logged_once_a_minute(tmp_path):
+    """Idle peers (from an allowed source) hold ``max_connections`` sockets: each further
+    connection is closed unanswered and counted, and one warning says so (the dialplan
+    of the calls closed on says only ``callguard:no-answer``)."""
+    settings = load_settings(data_dir=tmp_path)
+    settings = replace(settings, fastagi=replace(settings.fastagi, port=0, max_connections=2,
+                                                 header_timeout_ms=3000))
+    runtime = open_runtime(settings)
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    await server.start()
+    idle = []
+    try:
+        for _ in range(2):
+            idle.append(await asyncio.open_connection("127.0.0.1", server.port))
+        while server.stats.connected < 2:
+            await asyncio.sleep(0.01)
+        with structlog.testing.capture_logs() as logged:
+            for _ in range(5):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                with contextlib.suppress(ConnectionResetError):
+                    assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+                writer.close()
+    finally:
+        for _, writer in idle:
+            writer.close()
+        await server.close()
+        await runtime.aclose()
+    assert server.stats.counts["refused_busy"] == 5
+    capped = [e for e in logged if e["event"] == "fastagi_connections_capped"]
+    assert len(capped) == 1, capped
+    assert (capped[0]["cap"], capped[0]["refused"]) == (2, 1)

@@ -97,6 +97,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._reasons: dict[str, str] = {}  # verdict reason -> as answered (``_reason``)
         # Refused sources: when last logged, refusals since (``_log_refused``).
         self._refused_logged: dict[str, tuple[float, int]] = {}
+        self._capped_logged = -_REFUSED_LOG_S  # when max_connections was last logged
+        self._capped_refused = 0  # connections closed at it since
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -135,6 +137,23 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self._log_refused(source)
         return False
 
+    def _log_capped(self) -> None:
+        """Say that a connection was closed at ``max_connections``, a line a minute at most
+        (``refused``: closed since the last line). Closed unanswered, the call's dialplan
+        says only ``callguard:no-answer``: without this line nothing tells the operator
+        that sockets still sending their header block (slow or idle peers) held them all."""
+        now = time.monotonic()
+        self._capped_refused += 1
+        if now - self._capped_logged < _REFUSED_LOG_S:
+            return
+        self._capped_logged = now
+        _log.warning("fastagi_connections_capped", cap=self.settings.max_connections,
+                     refused=self._capped_refused,
+                     fix="peers hold sockets without finishing their header block (see "
+                         "header_timeout in the counts); raise [fastagi] max_connections "
+                         "only if the open-files limit allows it")
+        self._capped_refused = 0
+
     def _log_refused(self, source: str) -> None:
         """Say that ``source`` was refused: an Asterisk missing from ``allowed_sources``
         otherwise shows only ``callguard:no-answer`` on every call, and the operator no
@@ -170,6 +189,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if self.stats.connected >= self.settings.max_connections:
             counts["refused_busy"] += 1
             writer.close()
+            self._log_capped()
             return
         self.stats.connected += 1
         try:
@@ -609,5 +629,5 @@ def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
     extra = sorted(k for k in headers if k.startswith("agi_arg_") and k not in expected)
     if not extra:
         return None
-    return (f"the dialplan passed {redact_digits(', '.join(extra[:3]))}, but route {route} "
+    return (f"the dialplan passed {clipped(', '.join(extra[:3]), 120)}, but route {route} "
             f"takes {c.ARG_COUNT[route]} arguments (a comma or newline inside a value?)")

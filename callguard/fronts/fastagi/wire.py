@@ -55,6 +55,10 @@ _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
+# Characters of a header's name a reason quotes: Asterisk's are at most 20
+# ("agi_calleridname"); a value's line break can forge one as long as the block, and the
+# reason goes to the log, the answer and the compliance record.
+_QUOTED_KEY = 40
 # Lines of a 520 usage block kept: res_agi.c ``agi_handle_command`` writes "520-...", the
 # command's fixed usage text (a few lines; 1 for SET VARIABLE, 2 for GET VARIABLE in the
 # lab) and "520 End of proper usage."; more is read, not kept.
@@ -162,10 +166,11 @@ def _parse_block(text: str) -> _Block:
         key = match.group(1)
         if key.startswith("agi_arg_") and not line.isprintable():
             found = _unfit(line)
+            named = clipped(key, _QUOTED_KEY)
             if found[0] == "control":
-                parsed.broken = parsed.broken or f"{key}: {found[1]}"
+                parsed.broken = parsed.broken or f"{named}: {found[1]}"
             else:
-                parsed.odd = parsed.odd or f"the AGI argument {key} holds {found[1]}"
+                parsed.odd = parsed.odd or f"the AGI argument {named} holds {found[1]}"
         if key in headers:
             parsed.repeated.append(key)
             continue
@@ -184,7 +189,7 @@ def _refuse_channel_line(headers: dict[str, str], repeated: list[str], after: st
     argument line): ``_refuse_ambiguous`` answers it."""
     if not after or repeated:
         return
-    after = redact_digits(after)  # a value can forge any agi_<digits> name before it
+    after = clipped(after, _QUOTED_KEY)  # a value can forge any agi_<digits> name
     raise AmbiguousHeaders(
         f"a line of the AGI header block after {after}, before the arguments, is no header "
         f"(a line break inside the channel's {after.removeprefix('agi_')} value?): the block "
@@ -195,7 +200,8 @@ def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str,
                       cut: bool, args: int) -> None:
     """Raise AmbiguousHeaders for the first fault found in a block (answered BLOCK)."""
     if repeated:
-        names = redact_digits(", ".join(sorted(set(repeated))))  # "agi_8015550123": forged
+        # "agi_8015550123": forged; a forged name may be as long as the block.
+        names = clipped(", ".join(sorted(set(repeated))), 3 * _QUOTED_KEY)
         raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
                                "inside a dialplan value?)", headers)
     if broken:
