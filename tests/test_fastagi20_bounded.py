@@ -154,26 +154,41 @@ async def test_a_refused_source_is_logged_once_a_minute_with_its_address(tmp_pat
     assert NUMBER[-4:] not in str(logged)
 
 
-def test_refusals_past_a_minute_are_logged_again_with_their_count(tmp_path):
+def _bare_server(tmp_path) -> FastAgiServer:
+    """A server object for its refusal log only (nothing listens)."""
+    server = FastAgiServer.__new__(FastAgiServer)
+    server.settings = load_settings(data_dir=tmp_path).fastagi
+    server._refused_logged = {}
+    return server
+
+
+def test_refusals_past_a_minute_are_logged_again_with_their_count(tmp_path, monkeypatch):
     """The rate limit's arithmetic, on a synthetic clock: the first refusal of a source is
     logged, the next ones only counted, and the first after a minute says how many."""
-    settings = load_settings(data_dir=tmp_path)
-    server = FastAgiServer.__new__(FastAgiServer)
-    server.settings = settings.fastagi
-    server._refused_logged = {}
+    server = _bare_server(tmp_path)
     clock = [1000.0]
-    original = server_module.time.monotonic
-    server_module.time.monotonic = lambda: clock[0]
-    try:
-        with structlog.testing.capture_logs() as logged:
-            for step in (0, 1, 30, 59):
-                clock[0] = 1000.0 + step
-                server._log_refused("10.0.0.7")
-            clock[0] = 1061.0
+    monkeypatch.setattr(server_module.time, "monotonic", lambda: clock[0])
+    with structlog.testing.capture_logs() as logged:
+        for step in (0, 1, 30, 59):
+            clock[0] = 1000.0 + step
             server._log_refused("10.0.0.7")
-    finally:
-        server_module.time.monotonic = original
+        clock[0] = 1061.0
+        server._log_refused("10.0.0.7")
     assert [e["refused"] for e in logged] == [1, 4]
+
+
+def test_a_scan_of_many_sources_cannot_fill_the_log(tmp_path, monkeypatch):
+    """A thousand sources in a minute: one line each for the first ones remembered, then
+    one line for all the others, whose refusals are counted under it."""
+    server = _bare_server(tmp_path)
+    monkeypatch.setattr(server_module.time, "monotonic", lambda: 5000.0)
+    with structlog.testing.capture_logs() as logged:
+        for host in range(1000):
+            server._log_refused(f"10.0.{host // 250}.{host % 250}")
+    sources = [e["source"] for e in logged]
+    assert len(sources) == server_module._REFUSED_LOG_SOURCES + 1, len(sources)
+    assert sources[-1] == "*"
+    assert server._refused_logged["*"][1] == 1000 - len(sources)
 
 
 async def _raw_answer(port: int, block: bytes) -> dict[str, str]:

@@ -50,7 +50,7 @@ BAD_REQUEST_RULE = "callguard:bad-agi-request"
 HUNG_UP_RULE = "callguard:hung-up"
 _QUOTED_REPLY = 300  # characters of a refused reply logged (a 520 block's usage text)
 _REFUSED_LOG_S = 60.0  # a refused source is logged at most once a minute
-_REFUSED_LOG_SOURCES = 256  # sources remembered for that (a scan of many: one line a minute)
+_REFUSED_LOG_SOURCES = 32  # sources remembered for that (past them: one line a minute)
 _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
 _log = structlog.get_logger("callguard.fastagi")
 
