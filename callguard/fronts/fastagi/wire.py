@@ -22,7 +22,9 @@ read before Asterisk's replies (``AgiChannel.tail_seen``), and its first line ma
 the reply itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply
 only Asterisk can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with
 nothing before it.
-Reasons never quote a digit run (they reach the log): ``redact_digits``.
+Reasons never quote a digit run (they reach the log): ``redact_digits``; a peer's text
+(a line, a header's name, a script) is quoted ``clipped`` — cut back, then redacted — so
+the work is bounded whatever the peer sent.
 """
 
 from __future__ import annotations
