@@ -37,7 +37,7 @@ from callguard.fronts.fastagi.wire import (
 )
 from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
 from callguard.memo import remember
-from callguard.numbers.redact import has_digit_run, redact_digits
+from callguard.numbers.redact import clipped, has_digit_run, redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
@@ -48,6 +48,9 @@ UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
 BUSY_RULE = "callguard:busy"
 BAD_REQUEST_RULE = "callguard:bad-agi-request"
 HUNG_UP_RULE = "callguard:hung-up"
+_QUOTED_REPLY = 300  # characters of a refused reply logged (a 520 block's usage text)
+_REFUSED_LOG_S = 60.0  # a refused source is logged at most once a minute
+_REFUSED_LOG_SOURCES = 32  # sources remembered for that (past them: one line a minute)
 _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
 _log = structlog.get_logger("callguard.fastagi")
 
@@ -92,6 +95,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         # ALLOWs being answered, by decision id: what a withdrawal gives back (_withdraw).
         self._answering: dict[str, Decision] = {}
         self._reasons: dict[str, str] = {}  # verdict reason -> as answered (``_reason``)
+        # Refused sources: when last logged, refusals since (``_log_refused``).
+        self._refused_logged: dict[str, tuple[float, int]] = {}
+        self._capped_logged = -_REFUSED_LOG_S  # when max_connections was last logged
+        self._capped_refused = 0  # connections closed at it since
         self.add_route(c.ROUTE_CHECK, self._check)
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
@@ -122,9 +129,54 @@ class FastAgiServer(Application):  # type: ignore[misc]
     def _allowed(self, writer: asyncio.StreamWriter) -> bool:
         peer = writer.get_extra_info("peername")
         try:
-            return source_allowed(self._networks, str(peer[0]))
+            source = str(peer[0])
         except (TypeError, IndexError):
-            return False
+            source = "?"
+        if source != "?" and source_allowed(self._networks, source):
+            return True
+        self._log_refused(source)
+        return False
+
+    def _log_capped(self) -> None:
+        """Say that a connection was closed at ``max_connections``, a line a minute at most
+        (``refused``: closed since the last line). Closed unanswered, the call's dialplan
+        says only ``callguard:no-answer``: without this line nothing tells the operator
+        that sockets still sending their header block (slow or idle peers) held them all."""
+        now = time.monotonic()
+        self._capped_refused += 1
+        if now - self._capped_logged < _REFUSED_LOG_S:
+            return
+        self._capped_logged = now
+        _log.warning("fastagi_connections_capped", cap=self.settings.max_connections,
+                     refused=self._capped_refused,
+                     fix="peers hold sockets without finishing their header block (see "
+                         "header_timeout in the counts); raise [fastagi] max_connections "
+                         "only if the open-files limit allows it")
+        self._capped_refused = 0
+
+    def _log_refused(self, source: str) -> None:
+        """Say that ``source`` was refused: an Asterisk missing from ``allowed_sources``
+        otherwise shows only ``callguard:no-answer`` on every call, and the operator no
+        address to add. A line a minute per source at most (``refused`` counts the
+        connections since its last line), and a minute's line for all others once
+        ``_REFUSED_LOG_SOURCES`` are remembered: a scan cannot fill the log. The address
+        only, never a byte the peer sent."""
+        now = time.monotonic()
+        logged = self._refused_logged
+        if source not in logged and len(logged) >= _REFUSED_LOG_SOURCES:
+            for old in [s for s, (at, _) in logged.items() if now - at >= _REFUSED_LOG_S]:
+                del logged[old]
+            if len(logged) >= _REFUSED_LOG_SOURCES:
+                source = "*"  # every other source, under one line a minute
+        at, refused = logged.get(source, (now - _REFUSED_LOG_S, 0))
+        refused += 1
+        if now - at < _REFUSED_LOG_S:
+            logged[source] = (at, refused)
+            return
+        logged[source] = (now, 0)
+        _log.warning("fastagi_refused_source", source=source, refused=refused,
+                     fix="add this Asterisk's address to [fastagi] allowed_sources, or "
+                         "keep the peer away from the FastAGI port")
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One FastAGI session. Replaces panoramisk's handler (see wire.py for why)."""
@@ -137,6 +189,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if self.stats.connected >= self.settings.max_connections:
             counts["refused_busy"] += 1
             writer.close()
+            self._log_capped()
             return
         self.stats.connected += 1
         try:
@@ -291,7 +344,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         if reply.get("status_code") != 200 or "error" in reply:
             self.stats.counts["answer_not_accepted"] += 1
             _log.warning("fastagi_answer_not_accepted",
-                         reply=redact_digits(str(reply.get("msg") or reply)))
+                         reply=clipped(str(reply.get("msg") or reply), _QUOTED_REPLY))
 
     async def _send_confirmed(self, channel: AgiChannel, variables: dict[str, str],
                               ) -> tuple[dict[str, Any], bool]:
@@ -526,7 +579,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {redact_digits(script)[:40]!r}; use "
+            c.VAR_REASON: f"no FastAGI route {clipped(script, 40)!r}; use "
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }
@@ -576,5 +629,5 @@ def _unexpected_args(route: str, headers: dict[str, str]) -> str | None:
     extra = sorted(k for k in headers if k.startswith("agi_arg_") and k not in expected)
     if not extra:
         return None
-    return (f"the dialplan passed {redact_digits(', '.join(extra[:3]))}, but route {route} "
+    return (f"the dialplan passed {clipped(', '.join(extra[:3]), 120)}, but route {route} "
             f"takes {c.ARG_COUNT[route]} arguments (a comma or newline inside a value?)")

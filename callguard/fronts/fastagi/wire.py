@@ -22,7 +22,9 @@ read before Asterisk's replies (``AgiChannel.tail_seen``), and its first line ma
 the reply itself; so an answer stands only once ``AgiChannel.confirm`` has read a reply
 only Asterisk can write (the fresh id the answer set, echoed by ``GET VARIABLE``) with
 nothing before it.
-Reasons never quote a digit run (they reach the log): ``redact_digits``.
+Reasons never quote a digit run (they reach the log): ``redact_digits``; a peer's text
+(a line, a header's name, a script) is quoted ``clipped`` — cut back, then redacted — so
+the work is bounded whatever the peer sent.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from panoramisk.fast_agi import Request
 from panoramisk.utils import parse_agi_result
 
 from callguard.numbers.parse import named_character
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped, redact_digits
 
 __all__ = [
     "AgiChannel",
@@ -55,6 +57,14 @@ _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
+# Characters of a header's name a reason quotes: Asterisk's are at most 20
+# ("agi_calleridname"); a value's line break can forge one as long as the block, and the
+# reason goes to the log, the answer and the compliance record.
+_QUOTED_KEY = 40
+# Lines of a 520 usage block kept: res_agi.c ``agi_handle_command`` writes "520-...", the
+# command's fixed usage text (a few lines; 1 for SET VARIABLE, 2 for GET VARIABLE in the
+# lab) and "520 End of proper usage."; more is read, not kept.
+_MAX_USAGE = 16
 
 
 class HeaderError(Exception):
@@ -147,9 +157,9 @@ def _parse_block(text: str) -> _Block:
         match = _HEADER_LINE.match(line)
         if match is None:
             if headers.get("agi_network") != "yes":
-                # Redacted, then cut: a cut inside a number left its head (six digits,
-                # one short of a run) in clear.
-                raise HeaderError(f"malformed header line {redact_digits(line)[:60]!r}")
+                # ``clipped``: cut back to a letter, then redacted (bounded work; a cut
+                # inside a number never leaves its head, six digits, in clear).
+                raise HeaderError(f"malformed header line {clipped(line, 60)!r}")
             if "agi_arg_1" in headers:
                 parsed.broken = parsed.broken or "a line that is no header"
             else:
@@ -158,10 +168,11 @@ def _parse_block(text: str) -> _Block:
         key = match.group(1)
         if key.startswith("agi_arg_") and not line.isprintable():
             found = _unfit(line)
+            named = clipped(key, _QUOTED_KEY)
             if found[0] == "control":
-                parsed.broken = parsed.broken or f"{key}: {found[1]}"
+                parsed.broken = parsed.broken or f"{named}: {found[1]}"
             else:
-                parsed.odd = parsed.odd or f"the AGI argument {key} holds {found[1]}"
+                parsed.odd = parsed.odd or f"the AGI argument {named} holds {found[1]}"
         if key in headers:
             parsed.repeated.append(key)
             continue
@@ -180,7 +191,7 @@ def _refuse_channel_line(headers: dict[str, str], repeated: list[str], after: st
     argument line): ``_refuse_ambiguous`` answers it."""
     if not after or repeated:
         return
-    after = redact_digits(after)  # a value can forge any agi_<digits> name before it
+    after = clipped(after, _QUOTED_KEY)  # a value can forge any agi_<digits> name
     raise AmbiguousHeaders(
         f"a line of the AGI header block after {after}, before the arguments, is no header "
         f"(a line break inside the channel's {after.removeprefix('agi_')} value?): the block "
@@ -191,7 +202,8 @@ def _refuse_ambiguous(headers: dict[str, str], repeated: list[str], broken: str,
                       cut: bool, args: int) -> None:
     """Raise AmbiguousHeaders for the first fault found in a block (answered BLOCK)."""
     if repeated:
-        names = redact_digits(", ".join(sorted(set(repeated))))  # "agi_8015550123": forged
+        # "agi_8015550123": forged; a forged name may be as long as the block.
+        names = clipped(", ".join(sorted(set(repeated))), 3 * _QUOTED_KEY)
         raise AmbiguousHeaders(f"the AGI header block gives {names} more than once (a newline "
                                "inside a dialplan value?)", headers)
     if broken:
@@ -346,14 +358,19 @@ class AgiChannel(Request):  # type: ignore[misc]
                     continue
                 if line.startswith("520-"):
                     usage = [line]
-                    while not usage[-1].startswith("520 "):
-                        usage.append(await self._line())
-                        if _HEADER_LINE.match(usage[-1]):
+                    last = line
+                    while not last.startswith("520 "):
+                        last = await self._line()
+                        if _HEADER_LINE.match(last):
                             # No usage text holds a header line: the "520-" was a cut
                             # block's tail opening with a reply's line; read on for the
                             # reply (else no "520 " line would ever end this block).
                             self.tail_seen = True
                             break
+                        # Read to its end (in step), kept only up to _MAX_USAGE lines: a
+                        # peer's endless block held every line until reply_timeout.
+                        if len(usage) < _MAX_USAGE or last.startswith("520 "):
+                            usage.append(last)
                     else:
                         return {"status_code": 520, "error": "AGIUsageError",
                                 "msg": "\n".join(usage)}
@@ -362,7 +379,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
                     return {"error": "AGIBadReply",
-                            "msg": f"not an AGI reply: {redact_digits(line)[:60]!r}"}
+                            "msg": f"not an AGI reply: {clipped(line, 60)!r}"}
                 return result
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
