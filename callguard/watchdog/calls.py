@@ -163,11 +163,17 @@ def presentation_allowed(value: str) -> bool | None:
 
 @dataclass(frozen=True, slots=True)
 class HangupChannel:
-    """Effect: send AMI ``Hangup`` for this channel."""
+    """Effect: send AMI ``Hangup`` for this channel.
+
+    ``uniqueid`` is what the action names (``ami.py``): a channel name is handed out
+    again after an Asterisk restart (its counter starts over), possibly to a new, live
+    call, while a Uniqueid (epoch of the start, then a counter) is not. ``channel`` is
+    the name, for logs and records."""
 
     linkedid: str
     channel: str
     attempt: int
+    uniqueid: str = ""  # empty only where no Uniqueid was ever known (tests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -1446,11 +1452,13 @@ class CallTracker:
             self._check_limit(call, now)
             if not self.active:
                 continue  # the acting node releases; this one only watches
-            targets = self._leftovers(call)
-            for channel in targets:
+            side = self._side(call)
+            targets = [(uniqueid, name) for uniqueid, name in call.channels.items()
+                       if name not in side]  # ``_leftovers``, with their Uniqueids
+            for uniqueid, channel in targets:
                 attempt = call.hangups.get(channel, 0) + 1
                 call.hangups[channel] = attempt
-                effects.append(HangupChannel(call.linkedid, channel, attempt))
+                effects.append(HangupChannel(call.linkedid, channel, attempt, uniqueid))
             if targets and call.first_action_at is None:
                 call.first_action_at = now
             call.release_due = now + self.settings.retry_s if targets else None
