@@ -1459,8 +1459,6 @@ class CallTracker:
                 attempt = call.hangups.get(channel, 0) + 1
                 call.hangups[channel] = attempt
                 effects.append(HangupChannel(call.linkedid, channel, attempt, uniqueid))
-            if targets and call.first_action_at is None:
-                call.first_action_at = now
             call.release_due = now + self.settings.retry_s if targets else None
         if only is None:
             for linkedid, followed in list(self._pending.items()):
@@ -1469,6 +1467,14 @@ class CallTracker:
                 del self._pending[linkedid]
             self._forget_idle(now)
         return effects
+
+    def hangup_sent(self, linkedid: str, now: float) -> None:
+        """A Hangup of this call went out to Asterisk (``ami.py`` ``_hangup``): the
+        line-release's ``first_action_ms`` is when callguard first acted, and a Hangup
+        decided but held back (AMI away, a picture pending) or never sent is no action."""
+        call = self.calls.get(linkedid)
+        if call is not None and call.first_action_at is None:
+            call.first_action_at = now
 
     def _ask_status_again(self, call: _Call, now: float) -> list[Effect]:
         """The DIALSTATUS reads that went unanswered once, asked again when due and AMI is
