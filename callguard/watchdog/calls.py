@@ -369,6 +369,9 @@ class _Call:
     presentation: str | None = None  # CONNECTEDLINE(pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
+    # ... only because a read went unanswered (``_peer_unknown``): a later good reading
+    # decides again (``_proven_again``), where persons left talking stay unreleased
+    unproven_by_read: bool = False
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
     vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
@@ -1422,7 +1425,7 @@ class CallTracker:
         call.left_talking = True
         if call.transferers:
             return
-        call.release_unproven = True
+        call.release_unproven, call.unproven_by_read = True, False  # talking: final
         name, persons = talking
         self._risk(call, 0.0, now, "the called party's channel went, but the call's "
                    f"{safe_channel(name)} is bridged with two live parties "
@@ -1487,9 +1490,24 @@ class CallTracker:
                 continue
             del call.status_reask[leg]
             if call.dest is None and leg in call.channels.values():
+                effects += self._numbers_again(call, effects)
                 effects += [ReadVariable(call.linkedid, leg, variable)
                             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
         return effects
+
+    @staticmethod
+    def _numbers_again(call: _Call, asked: list[Effect]) -> list[Effect]:
+        """The live legs' DIALEDPEERNUMBER reads that went unanswered, asked again before the
+        DIALSTATUS they qualify (``_resume``'s order, answered in order on one session): an
+        ANSWER read with one still unread is not released (``_peer_unknown``), so a retry
+        of the DIALSTATUS alone could never release the line."""
+        if call.followed is None or not call.followed.number_hash:
+            return []
+        done = {e.channel for e in asked
+                if isinstance(e, ReadVariable) and e.variable == DIALLED_NUMBER_VARIABLE}
+        return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE)
+                for leg in sorted(call.numbers_unread)
+                if leg in call.channels.values() and leg not in done]
 
     def _forget_idle(self, now: float) -> None:
         """Forget calls no event has named for ``forget_after_s``: their end was lost (a
@@ -2287,6 +2305,7 @@ class CallTracker:
             return self._gone_dest_status(call, channel, status, now)
         if status == "ANSWER" and call.names_number.get(channel) is False:
             if self._asking_leg(call) == channel:
+                self._proven_again(call)
                 self._called_in_dialplan(call, channel, now)
             return []
         peer = call.dialled_peers.get(channel)
@@ -2404,7 +2423,15 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         call.outage_s = max(0.0, now - since)
+        if not call.release_unproven:
+            call.unproven_by_read = True  # not left talking (``_release_after_outage``)
         call.release_unproven = True
+        if (self.disconnected_at is None and dialler in call.channels.values()
+                and dialler not in call.status_asked_again):
+            # Asked again once (``due`` -> ``_ask_status_again``), the unread numbers first:
+            # read then, the ANSWER decides as a first good reading would.
+            call.status_asked_again.add(dialler)
+            call.status_reask[dialler] = now + self.settings.retry_s
         self._risk(call, call.outage_s, now,
                    f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
                    f"was away, {peer}, but {why}: the called party may "
@@ -2415,6 +2442,7 @@ class CallTracker:
                        now: float) -> list[Effect]:
         """A dialling leg's DIALSTATUS ANSWER whose DIALEDPEERNAME names a channel of the
         call still up (``_dial_status_read``): that channel is the called party."""
+        self._proven_again(call)
         call.dest = peer
         call.dialled.add(peer)
         call.called_side.add(peer)
@@ -2424,17 +2452,26 @@ class CallTracker:
         self._answered_unseen(call, now)
         return self._check_caller_id(call)
 
+    @staticmethod
+    def _proven_again(call: _Call) -> None:
+        """A later reading answered what ``_peer_unknown`` could not: the release is no
+        longer unproven for want of it (its violation risk, written, stays: the line was
+        up meanwhile). Persons left talking (``_still_talking``) are not a reading."""
+        if call.unproven_by_read:
+            call.release_unproven = call.unproven_by_read = False
+
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
         unless what is left is still in a conversation (``_still_talking``): then nothing is
         hung up and a violation risk says the release could not be proven (once: a call
         left talking is not released later on a later picture's word)."""
+        self._proven_again(call)
         if call.release_unproven:
             return []
         talking = self._still_talking(call)
         if talking is not None:
             call.outage_s = outage
-            call.release_unproven = True
+            call.release_unproven, call.unproven_by_read = True, False  # final
             self._risk(call, outage, now, talking)
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
