@@ -318,6 +318,7 @@ class _Ring:
     cause: str | None = None  # its Hangup's Cause
     gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
     forwarded: bool = False  # its DialEnd said Forward: the ring went on on the next leg
+    cut_here: bool = False  # a SoftHangupRequest on the leg itself while it rang
 
 
 @dataclass(slots=True)
@@ -751,6 +752,25 @@ class CallTracker:
         if (ring is not None and ring.alerted is None and ring.ended is None
                 and event.get("DialStatus") in _ALERTING):
             ring.alerted = now
+        return []
+
+    def _soft_hangup(self, event: Event, now: float) -> list[Effect]:
+        """A SoftHangupRequest on a leg still ringing: something on this Asterisk asked it
+        to hang up — a dialer's AMI Hangup (manager.c ``ast_manager_hangup_helper`` ->
+        ``ast_channel_softhangup_withcause_locked``: lab call-07, SoftHangupRequest on the
+        channel named), the CLI, SoftHangup(). The called side's refusal comes as the
+        channel driver's queued hangup (chan_pjsip.c ``chan_pjsip_session_end`` ->
+        channel.c ``ast_queue_hangup_with_cause``: HangupRequest, lab call-04) and a Dial()
+        timer's as a plain ``ast_hangup`` (lab call-03): neither makes one on the dialled
+        leg. The cause the dialer gave (21, 19, 17) makes its DialEnd read like the called
+        side's (channel.c ``ast_hangup_cause_to_dial_status``): ``_rang_until`` says
+        ``caller`` instead."""
+        del now
+        call = self.calls.get(self._holder.get(event.get("Uniqueid", ""), "")
+                              or event.get("Linkedid", ""))
+        ring = call.rings.get(event.get("Channel", "")) if call is not None else None
+        if ring is not None and ring.ended is None:
+            ring.cut_here = True
         return []
 
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
@@ -2945,6 +2965,8 @@ class CallTracker:
         if ring.forwarded:
             return "unknown (forwarded)"  # its ring went on on the next leg (``_ring_forwarded``)
         status = ring.status
+        if ring.cut_here and status != "ANSWER":
+            return "caller"  # hung up from this Asterisk while it rang (``_soft_hangup``)
         if status is None:
             # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
             # for every one: a Dial()ed leg gone without one says nothing sure
@@ -3016,6 +3038,7 @@ _HANDLERS: dict[str, str] = {
     "AttendedTransfer": "_transfer",
     "Hangup": "_hangup",
     "DialState": "_dial_state",
+    "SoftHangupRequest": "_soft_hangup",
 }
 USED_EVENTS = tuple(_HANDLERS)
 # Where an event names the call(s) it belongs to.
