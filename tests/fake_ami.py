@@ -146,6 +146,11 @@ class FakeAmi:
         return [self.names.get(a["Channel"]) or self.resolve(a["Channel"]) or a["Channel"]
                 for _, a in self.actions if a.get("Action") == "Hangup"]
 
+    def getvars(self) -> list[tuple[str, str]]:
+        """(channel name, variable) of callguard's Getvars (by Uniqueid: ``names``)."""
+        return [(self.names.get(a["Channel"]) or self.resolve(a["Channel"]) or a["Channel"],
+                 a["Variable"]) for _, a in self.actions if a.get("Action") == "Getvar"]
+
     def resolve(self, channel: str) -> str | None:
         """The live channel an action's Channel names, as Asterisk looks it up: the name
         first, then the Uniqueid (channelstorage.c
@@ -298,7 +303,8 @@ class FakeAmi:
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))
         elif name == "getvar":
-            channel, variable = action.get("Channel", ""), action.get("Variable", "")
+            variable = action.get("Variable", "")
+            channel = self.resolve(action.get("Channel", "")) or ""
             if channel not in self.live or not self.answer_getvar:
                 out.append(self._reply(action, Response="Error", Message="No such channel"))
             else:

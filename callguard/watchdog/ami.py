@@ -894,8 +894,15 @@ class AmiWatchdog:
         value: str | None = None
         if self.connected:
             self.stats["getvar_sent"] += 1
+            # By Uniqueid where the call knows the channel (as ``_hangup``: manager.c
+            # ``action_getvar`` looks it up with ``ast_channel_get_by_name`` too): read by
+            # a name handed out again after a restart, a new call's DIALSTATUS or follow
+            # variable would speak for this one. A channel the call does not hold (the
+            # asking channel before its Newchannel) is named as the gate was told.
+            target = self.tracker.uniqueid_of(effect.linkedid, effect.channel)
             try:
-                reply = await self._send({"Action": "Getvar", "Channel": effect.channel,
+                reply = await self._send({"Action": "Getvar",
+                                          "Channel": target or effect.channel,
                                           "Variable": effect.variable})
                 if reply.get("Response") == "Success":
                     value = reply.get("Value", "")

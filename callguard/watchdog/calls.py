@@ -1491,6 +1491,16 @@ class CallTracker:
             self._forget_idle(now)
         return effects
 
+    def uniqueid_of(self, linkedid: str, channel: str) -> str | None:
+        """The one Uniqueid the call knows ``channel`` by, for an AMI action to name
+        (``ami.py``: a name is handed out again after an Asterisk restart); None when the
+        call holds no such channel, or two by that name."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return None
+        found = [uniqueid for uniqueid, name in call.channels.items() if name == channel]
+        return found[0] if len(found) == 1 else None
+
     def hangup_sent(self, linkedid: str, now: float) -> None:
         """A Hangup of this call went out to Asterisk (``ami.py`` ``_hangup``): the
         line-release's ``first_action_ms`` is when callguard first acted, and a Hangup
