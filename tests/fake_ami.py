@@ -95,6 +95,7 @@ class FakeAmi:
     actions: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     held: dict[str, list[str]] = field(default_factory=dict)  # channel -> events on Hangup
     live: dict[str, dict[str, str]] = field(default_factory=dict)  # channel -> snapshot
+    names: dict[str, str] = field(default_factory=dict)  # every Uniqueid seen -> its name
     accepting: bool = True
     answer_getvar: bool = True  # False: every Getvar gets "No such channel" (a gone channel)
     behind_picture: list[str] = field(default_factory=list)  # events right after the list
@@ -141,7 +142,23 @@ class FakeAmi:
         return len(self._sessions)
 
     def hangups(self) -> list[str]:
-        return [a["Channel"] for _, a in self.actions if a.get("Action") == "Hangup"]
+        """The channel names callguard's Hangups named (by Uniqueid: ``named``)."""
+        return [self.names.get(a["Channel"]) or self.resolve(a["Channel"]) or a["Channel"]
+                for _, a in self.actions if a.get("Action") == "Hangup"]
+
+    def getvars(self) -> list[tuple[str, str]]:
+        """(channel name, variable) of callguard's Getvars (by Uniqueid: ``names``)."""
+        return [(self.names.get(a["Channel"]) or self.resolve(a["Channel"]) or a["Channel"],
+                 a["Variable"]) for _, a in self.actions if a.get("Action") == "Getvar"]
+
+    def resolve(self, channel: str) -> str | None:
+        """The live channel an action's Channel names, as Asterisk looks it up: the name
+        first, then the Uniqueid (channelstorage.c
+        ``channelstorage_by_name_prefix_or_uniqueid``)."""
+        if channel in self.live:
+            return channel
+        return next((name for name, snap in self.live.items()
+                     if snap.get("Uniqueid") == channel), None)
 
     def set_variable(self, channel: str, name: str, value: str) -> None:
         """A channel variable (what the gate's MSet or Dial's inheritance would set)."""
@@ -155,6 +172,7 @@ class FakeAmi:
         name = fields.get("Channel")
         if not name or "Uniqueid" not in fields:
             return
+        self.names[fields["Uniqueid"]] = name
         if fields.get("Event") == "Hangup":
             self.live.pop(name, None)
         else:
@@ -285,7 +303,8 @@ class FakeAmi:
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))
         elif name == "getvar":
-            channel, variable = action.get("Channel", ""), action.get("Variable", "")
+            variable = action.get("Variable", "")
+            channel = self.resolve(action.get("Channel", "")) or ""
             if channel not in self.live or not self.answer_getvar:
                 out.append(self._reply(action, Response="Error", Message="No such channel"))
             else:
@@ -311,7 +330,7 @@ class FakeAmi:
                 out.append(self.with_channelvars(message) + CRLF + CRLF)
             self.behind_picture = []
         elif name == "hangup":
-            channel = action.get("Channel", "")
+            channel = self.resolve(action.get("Channel", "")) or ""
             if channel not in self.live:
                 out.append(self._reply(action, Response="Error", Message="No such channel"))
             else:

@@ -383,9 +383,7 @@ class TestAmiConnection:
         await n.fake.send(before[-6:])  # the called party's channel goes meanwhile
         await asyncio.sleep(0.3)
         n.fake.accepting = True
-        await until(lambda: any(a.get("Variable") == "BLINDTRANSFER"
-                                and a.get("Channel") == CALLER_01[1]
-                                for _, a in n.fake.actions))
+        await until(lambda: (CALLER_01[1], "BLINDTRANSFER") in n.fake.getvars())
         await asyncio.sleep(0.7)  # past transfer_check_s: a release would have gone
         assert n.fake.hangups() == []
         await n.fake.send(held)  # the calling legs end on their own
@@ -422,8 +420,7 @@ class TestCallerId:
         await send_answered_then_rest(n, events)
         await until(lambda: n.named("line-release"))
         assert n.named("caller-id-mismatch") == []
-        assert ("Getvar", CALLED_01) in [(a["Action"], a.get("Channel"))
-                                         for _, a in n.fake.actions]
+        assert CALLED_01 in [channel for channel, _ in n.fake.getvars()]
 
     async def test_restricted_presentation_or_other_number_is_recorded(self, node):
         n = await node()
@@ -861,8 +858,7 @@ class TestFollowFromTheChannel:
                                 for _, a in fake.actions))
         await asyncio.sleep(0.7)  # past transfer_check_s: a release would have gone
         assert fake.hangups() == []
-        asked = [(a["Channel"], a["Variable"]) for _, a in fake.actions
-                 if a.get("Action") == "Getvar"]
+        asked = fake.getvars()
         assert asked.index((CALLER_DIAL, "DIALEDPEERNAME")) < asked.index(
             (CALLER_DIAL, "DIALSTATUS"))
         await fake.send(held)  # the calling legs end on their own
@@ -946,8 +942,7 @@ class TestFollowFromTheChannel:
         second = await node(fake=fake, known_until=time.monotonic())
         await until(lambda: second.named("line-release"))
         assert sorted(fake.hangups()) == CALLER_01
-        asked = [(a["Channel"], a["Variable"]) for _, a in fake.actions
-                 if a.get("Action") == "Getvar"]
+        asked = fake.getvars()
         assert (CALLER_DIAL, "CALLGUARD_FOLLOW") in asked
         assert (CALLER_DIAL, "DIALSTATUS") in asked
 

@@ -97,7 +97,7 @@ class RunsHangupThenDrops(FakeAmi):
     async def _action(self, writer, action):  # type: ignore[override]
         if action.get("Action", "").lower() == "hangup":
             self.actions.append((time.monotonic(), action))
-            channel = action.get("Channel", "")
+            channel = self.resolve(action.get("Channel", "")) or ""  # a Uniqueid
             self.live.pop(channel, None)
             self.held.pop(channel, None)
             if not any(name in self.live for name in CALLER_01):

@@ -409,8 +409,7 @@ class TestARestartedNodeOverTheSocket:
                                     for _, a in fake.actions))
             await asyncio.sleep(0.8)  # past transfer_check_s: a release would have gone
             assert fake.hangups() == []
-            asked = [(a["Channel"], a["Variable"]) for _, a in fake.actions
-                     if a.get("Action") == "Getvar"]
+            asked = fake.getvars()
             assert (CUSTOMER, "DIALEDPEERNUMBER") in asked
             call = node.tracker.calls[LINKEDID]
             assert call.dest == CUSTOMER

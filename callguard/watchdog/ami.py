@@ -538,8 +538,9 @@ class AmiWatchdog:
         # ``authenticated`` and only schedules ``on_login`` (call_soon), so for one turn the
         # session is "connected" with no picture pending (``_hangup``).
         self._login_unseen = True
-        # channel -> when Asterisk answered our Hangup with Success (monotonic), until its
-        # Hangup event is read: how late the events are (``_late``).
+        # Uniqueid (or name) the Hangup action named -> when Asterisk answered it with
+        # Success (monotonic), until its Hangup event is read: how late the events are
+        # (``_late``).
         self._accepted: dict[str, float] = {}
         self.event_lag_s: float | None = None  # the last lag measured that way
         self._late_said: float | None = None
@@ -630,7 +631,10 @@ class AmiWatchdog:
         shorter than it was. This measure says so (log, ``events_late``) — it cannot
         correct the records."""
         channel = event.get("Channel")
-        accepted = self._accepted.pop(channel, None) if isinstance(channel, str) else None
+        accepted = None
+        for key in (event.get("Uniqueid"), channel):  # the action named one or the other
+            if isinstance(key, str) and accepted is None:
+                accepted = self._accepted.pop(key, None)
         if accepted is None:
             return
         lag = time.monotonic() - accepted
@@ -850,9 +854,20 @@ class AmiWatchdog:
             self.stats["hangup_deferred_to_picture"] += 1
             return
         channel = safe_channel(effect.channel)
+        # The action names the channel by its Uniqueid: manager.c ``action_hangup`` ->
+        # ``ast_manager_hangup_helper`` looks a Channel not starting with "/" up with
+        # ``ast_channel_get_by_name``, which (channelstorage.c
+        # ``channelstorage_by_name_prefix_or_uniqueid``, 22.x; channel.c
+        # ``ast_channel_get_by_name_prefix`` before it) tries the name, then the Uniqueid. A
+        # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid has no "/"), and a
+        # Uniqueid is not handed out again after a restart (the start's epoch, then a
+        # counter), where a name is: a Hangup by name, sent in the moment between
+        # Asterisk's restart and the picture, could hang up a new, live call.
+        target = effect.uniqueid or effect.channel
         self.stats["hangup_sent"] += 1
+        self.tracker.hangup_sent(effect.linkedid, self._clock())
         try:
-            reply = await self._send({"Action": "Hangup", "Channel": effect.channel,
+            reply = await self._send({"Action": "Hangup", "Channel": target,
                                       "Cause": "16"})
         except (TimeoutError, ConnectionError) as exc:
             self.stats["hangup_unanswered"] += 1
@@ -862,7 +877,7 @@ class AmiWatchdog:
         if reply.get("Response") == "Success":
             if len(self._accepted) >= _ACCEPTED_MAX:
                 self._accepted.clear()  # events never came for these: measure afresh
-            self._accepted[effect.channel] = time.monotonic()
+            self._accepted[target] = time.monotonic()
             return
         if reply.get("Message") == _GONE:
             # Already gone: hanging up one half of a Local pair takes the other, or the
@@ -879,8 +894,15 @@ class AmiWatchdog:
         value: str | None = None
         if self.connected:
             self.stats["getvar_sent"] += 1
+            # By Uniqueid where the call knows the channel (as ``_hangup``: manager.c
+            # ``action_getvar`` looks it up with ``ast_channel_get_by_name`` too): read by
+            # a name handed out again after a restart, a new call's DIALSTATUS or follow
+            # variable would speak for this one. A channel the call does not hold (the
+            # asking channel before its Newchannel) is named as the gate was told.
+            target = self.tracker.uniqueid_of(effect.linkedid, effect.channel)
             try:
-                reply = await self._send({"Action": "Getvar", "Channel": effect.channel,
+                reply = await self._send({"Action": "Getvar",
+                                          "Channel": target or effect.channel,
                                           "Variable": effect.variable})
                 if reply.get("Response") == "Success":
                     value = reply.get("Value", "")

@@ -163,11 +163,17 @@ def presentation_allowed(value: str) -> bool | None:
 
 @dataclass(frozen=True, slots=True)
 class HangupChannel:
-    """Effect: send AMI ``Hangup`` for this channel."""
+    """Effect: send AMI ``Hangup`` for this channel.
+
+    ``uniqueid`` is what the action names (``ami.py``): a channel name is handed out
+    again after an Asterisk restart (its counter starts over), possibly to a new, live
+    call, while a Uniqueid (epoch of the start, then a counter) is not. ``channel`` is
+    the name, for logs and records."""
 
     linkedid: str
     channel: str
     attempt: int
+    uniqueid: str = ""  # empty only where no Uniqueid was ever known (tests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +318,7 @@ class _Ring:
     cause: str | None = None  # its Hangup's Cause
     gap: bool = False  # AMI was away while it rang: its DialEnd may have been missed
     forwarded: bool = False  # its DialEnd said Forward: the ring went on on the next leg
+    cut_here: bool = False  # a SoftHangupRequest on the leg itself while it rang
 
 
 @dataclass(slots=True)
@@ -363,6 +370,9 @@ class _Call:
     presentation: str | None = None  # CONNECTEDLINE(pres) as read
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
+    # ... only because a read went unanswered (``_peer_unknown``): a later good reading
+    # decides again (``_proven_again``), where persons left talking stay unreleased
+    unproven_by_read: bool = False
     left_talking: bool = False  # handed on; the called party hung up, the others talk on
     vanished: bool = False  # a channel went while AMI was away (its Hangup unseen)
     rebuilt: bool = False  # first seen in a CoreShowChannels picture, mid-call
@@ -742,6 +752,25 @@ class CallTracker:
         if (ring is not None and ring.alerted is None and ring.ended is None
                 and event.get("DialStatus") in _ALERTING):
             ring.alerted = now
+        return []
+
+    def _soft_hangup(self, event: Event, now: float) -> list[Effect]:
+        """A SoftHangupRequest on a leg still ringing: something on this Asterisk asked it
+        to hang up — a dialer's AMI Hangup (manager.c ``ast_manager_hangup_helper`` ->
+        ``ast_channel_softhangup_withcause_locked``: lab call-07, SoftHangupRequest on the
+        channel named), the CLI, SoftHangup(). The called side's refusal comes as the
+        channel driver's queued hangup (chan_pjsip.c ``chan_pjsip_session_end`` ->
+        channel.c ``ast_queue_hangup_with_cause``: HangupRequest, lab call-04) and a Dial()
+        timer's as a plain ``ast_hangup`` (lab call-03): neither makes one on the dialled
+        leg. The cause the dialer gave (21, 19, 17) makes its DialEnd read like the called
+        side's (channel.c ``ast_hangup_cause_to_dial_status``): ``_rang_until`` says
+        ``caller`` instead."""
+        del now
+        call = self.calls.get(self._holder.get(event.get("Uniqueid", ""), "")
+                              or event.get("Linkedid", ""))
+        ring = call.rings.get(event.get("Channel", "")) if call is not None else None
+        if ring is not None and ring.ended is None:
+            ring.cut_here = True
         return []
 
     def _dial_begin(self, event: Event, now: float) -> list[Effect]:
@@ -1416,7 +1445,7 @@ class CallTracker:
         call.left_talking = True
         if call.transferers:
             return
-        call.release_unproven = True
+        call.release_unproven, call.unproven_by_read = True, False  # talking: final
         name, persons = talking
         self._risk(call, 0.0, now, "the called party's channel went, but the call's "
                    f"{safe_channel(name)} is bridged with two live parties "
@@ -1446,13 +1475,13 @@ class CallTracker:
             self._check_limit(call, now)
             if not self.active:
                 continue  # the acting node releases; this one only watches
-            targets = self._leftovers(call)
-            for channel in targets:
+            side = self._side(call)
+            targets = [(uniqueid, name) for uniqueid, name in call.channels.items()
+                       if name not in side]  # ``_leftovers``, with their Uniqueids
+            for uniqueid, channel in targets:
                 attempt = call.hangups.get(channel, 0) + 1
                 call.hangups[channel] = attempt
-                effects.append(HangupChannel(call.linkedid, channel, attempt))
-            if targets and call.first_action_at is None:
-                call.first_action_at = now
+                effects.append(HangupChannel(call.linkedid, channel, attempt, uniqueid))
             call.release_due = now + self.settings.retry_s if targets else None
         if only is None:
             for linkedid, followed in list(self._pending.items()):
@@ -1461,6 +1490,24 @@ class CallTracker:
                 del self._pending[linkedid]
             self._forget_idle(now)
         return effects
+
+    def uniqueid_of(self, linkedid: str, channel: str) -> str | None:
+        """The one Uniqueid the call knows ``channel`` by, for an AMI action to name
+        (``ami.py``: a name is handed out again after an Asterisk restart); None when the
+        call holds no such channel, or two by that name."""
+        call = self.calls.get(linkedid)
+        if call is None:
+            return None
+        found = [uniqueid for uniqueid, name in call.channels.items() if name == channel]
+        return found[0] if len(found) == 1 else None
+
+    def hangup_sent(self, linkedid: str, now: float) -> None:
+        """A Hangup of this call went out to Asterisk (``ami.py`` ``_hangup``): the
+        line-release's ``first_action_ms`` is when callguard first acted, and a Hangup
+        decided but held back (AMI away, a picture pending) or never sent is no action."""
+        call = self.calls.get(linkedid)
+        if call is not None and call.first_action_at is None:
+            call.first_action_at = now
 
     def _ask_status_again(self, call: _Call, now: float) -> list[Effect]:
         """The DIALSTATUS reads that went unanswered once, asked again when due and AMI is
@@ -1473,9 +1520,24 @@ class CallTracker:
                 continue
             del call.status_reask[leg]
             if call.dest is None and leg in call.channels.values():
+                effects += self._numbers_again(call, effects)
                 effects += [ReadVariable(call.linkedid, leg, variable)
                             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
         return effects
+
+    @staticmethod
+    def _numbers_again(call: _Call, asked: list[Effect]) -> list[Effect]:
+        """The live legs' DIALEDPEERNUMBER reads that went unanswered, asked again before the
+        DIALSTATUS they qualify (``_resume``'s order, answered in order on one session): an
+        ANSWER read with one still unread is not released (``_peer_unknown``), so a retry
+        of the DIALSTATUS alone could never release the line."""
+        if call.followed is None or not call.followed.number_hash:
+            return []
+        done = {e.channel for e in asked
+                if isinstance(e, ReadVariable) and e.variable == DIALLED_NUMBER_VARIABLE}
+        return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE)
+                for leg in sorted(call.numbers_unread)
+                if leg in call.channels.values() and leg not in done]
 
     def _forget_idle(self, now: float) -> None:
         """Forget calls no event has named for ``forget_after_s``: their end was lost (a
@@ -2273,6 +2335,7 @@ class CallTracker:
             return self._gone_dest_status(call, channel, status, now)
         if status == "ANSWER" and call.names_number.get(channel) is False:
             if self._asking_leg(call) == channel:
+                self._proven_again(call)
                 self._called_in_dialplan(call, channel, now)
             return []
         peer = call.dialled_peers.get(channel)
@@ -2390,7 +2453,15 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         call.outage_s = max(0.0, now - since)
+        if not call.release_unproven:
+            call.unproven_by_read = True  # not left talking (``_release_after_outage``)
         call.release_unproven = True
+        if (self.disconnected_at is None and dialler in call.channels.values()
+                and dialler not in call.status_asked_again):
+            # Asked again once (``due`` -> ``_ask_status_again``), the unread numbers first:
+            # read then, the ANSWER decides as a first good reading would.
+            call.status_asked_again.add(dialler)
+            call.status_reask[dialler] = now + self.settings.retry_s
         self._risk(call, call.outage_s, now,
                    f"the dialling leg {safe_channel(dialler)} read DIALSTATUS=ANSWER after AMI "
                    f"was away, {peer}, but {why}: the called party may "
@@ -2401,6 +2472,7 @@ class CallTracker:
                        now: float) -> list[Effect]:
         """A dialling leg's DIALSTATUS ANSWER whose DIALEDPEERNAME names a channel of the
         call still up (``_dial_status_read``): that channel is the called party."""
+        self._proven_again(call)
         call.dest = peer
         call.dialled.add(peer)
         call.called_side.add(peer)
@@ -2410,17 +2482,26 @@ class CallTracker:
         self._answered_unseen(call, now)
         return self._check_caller_id(call)
 
+    @staticmethod
+    def _proven_again(call: _Call) -> None:
+        """A later reading answered what ``_peer_unknown`` could not: the release is no
+        longer unproven for want of it (its violation risk, written, stays: the line was
+        up meanwhile). Persons left talking (``_still_talking``) are not a reading."""
+        if call.unproven_by_read:
+            call.release_unproven = call.unproven_by_read = False
+
     def _release_after_outage(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """Who hung up first is unknown: the called party is gone, so the rest must go —
         unless what is left is still in a conversation (``_still_talking``): then nothing is
         hung up and a violation risk says the release could not be proven (once: a call
         left talking is not released later on a later picture's word)."""
+        self._proven_again(call)
         if call.release_unproven:
             return []
         talking = self._still_talking(call)
         if talking is not None:
             call.outage_s = outage
-            call.release_unproven = True
+            call.release_unproven, call.unproven_by_read = True, False  # final
             self._risk(call, outage, now, talking)
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
@@ -2894,6 +2975,8 @@ class CallTracker:
         if ring.forwarded:
             return "unknown (forwarded)"  # its ring went on on the next leg (``_ring_forwarded``)
         status = ring.status
+        if ring.cut_here and status != "ANSWER":
+            return "caller"  # hung up from this Asterisk while it rang (``_soft_hangup``)
         if status is None:
             # dial.c publishes a DialEnd for every ending but its own timer's; app_dial.c
             # for every one: a Dial()ed leg gone without one says nothing sure
@@ -2965,6 +3048,7 @@ _HANDLERS: dict[str, str] = {
     "AttendedTransfer": "_transfer",
     "Hangup": "_hangup",
     "DialState": "_dial_state",
+    "SoftHangupRequest": "_soft_hangup",
 }
 USED_EVENTS = tuple(_HANDLERS)
 # Where an event names the call(s) it belongs to.
