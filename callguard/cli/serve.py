@@ -74,10 +74,13 @@ def _fit_connection_caps(settings: Settings) -> Settings:
     caps = fit_caps(wanted, limit)
     if caps == wanted:
         return settings
+    sip_per_source = _per_source_cap(settings.sip.max_in_flight_per_source,
+                                     settings.sip.max_in_flight, max(caps.sip_calls, 1))
     _log.warning("connection_caps_lowered", open_files_limit=limit,
                  needed=wanted.needed(), fastagi=caps.fastagi, http=caps.http,
                  sip_tcp=caps.sip_tcp, max_sessions=caps.sessions,
                  sip_max_in_flight=caps.sip_calls,
+                 sip_max_in_flight_per_source=sip_per_source,
                  fix=f"raise the open-files limit to at least {wanted.needed()} "
                      "(LimitNOFILE= in the systemd unit, ulimit -n, or docker's "
                      "--ulimit nofile=), or lower [fastagi] max_connections and "
@@ -88,7 +91,18 @@ def _fit_connection_caps(settings: Settings) -> Settings:
                                    max_sessions=max(caps.sessions, 1)),
                    http=replace(settings.http, max_connections=max(caps.http, 1)),
                    sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1),
-                               max_in_flight=max(caps.sip_calls, 1)))
+                               max_in_flight=max(caps.sip_calls, 1),
+                               max_in_flight_per_source=sip_per_source))
+
+
+def _per_source_cap(per_source: int, wanted: int, fitted: int) -> int:
+    """``[sip] max_in_flight_per_source`` lowered with ``max_in_flight``, in the same
+    proportion: left at 512 under a ``max_in_flight`` lowered to 200, it bounded nothing,
+    and one dialer's flood took every place the other dialers had (an operator who set it
+    to the whole cap, one dialer behind an SBC, keeps it the whole cap)."""
+    if fitted >= wanted:
+        return per_source
+    return max(1, min(fitted, per_source * fitted // wanted))
 
 
 async def _serve(state: CliState, reload_seconds: float) -> None:
