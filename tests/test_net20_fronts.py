@@ -5,6 +5,9 @@ real ``callguard serve`` (network examiner 20).
   ``max_in_flight`` to fit the open-files limit: under a cap of 200 it bounded nothing,
   and one dialer's flood took every place the other dialers had. It is now lowered in the
   same proportion, and ``connection_caps_lowered`` says so.
+- ``[http] max_connections_per_source`` and ``[sip] max_tcp_connections_per_source``
+  (128 each) likewise: under a 1,000-descriptor limit ``[http] max_connections`` is
+  lowered to 35, and one address holding 35 idle connections left none for the others.
 - A peer outside ``allowed_sources`` (SIP over UDP and TCP, HTTP) was counted
   (``refused_source``) and never logged: an admin whose dialer's address was not listed
   saw a counter climb and nothing naming the address. Now ``sip_source_refused`` /
@@ -13,6 +16,7 @@ real ``callguard serve`` (network examiner 20).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -42,6 +46,39 @@ def test_lowered_in_flight_cap_lowers_the_per_source_cap(tmp_path: Path, redis_s
         assert 1 <= per_source < in_flight < 1_024
         assert per_source == max(1, in_flight * 512 // 1_024)
     finally:
+        node.stop()
+
+
+def test_one_source_cannot_take_a_lowered_http_cap(tmp_path: Path) -> None:
+    """Embedded stores under a 1,000-descriptor limit: ``[http] max_connections`` is
+    lowered to 35 (and SIP's TCP cap); the per-source caps follow (17 of 35, as 128 of
+    256). One address opens 40 silent connections: past 17 they are closed at once, and
+    another address still gets /healthz. Before: the per-source cap stayed 128, the one
+    address held all 35 places and the other was closed unanswered."""
+    node = ServeNode(tmp_path / "node", rlimit_nofile=1_000)
+    write_lists(node.data, [8015550199])
+    node.start()
+    held: list[socket.socket] = []
+    try:
+        event = node.events("connection_caps_lowered")[0]
+        http_cap, http_per_source = event["http"], event.get("http_per_source")
+        assert http_per_source == max(1, http_cap * 128 // 256), event
+        assert event.get("sip_tcp_per_source") == max(1, event["sip_tcp"] * 128 // 1024)
+        assert http_cap < 40
+        for _ in range(40):
+            held.append(socket.create_connection(("127.0.0.1", node.http_port), timeout=5))
+        time.sleep(0.3)  # the node has accepted (or closed) each of them
+        with socket.create_connection(("127.0.0.1", node.http_port), timeout=5,
+                                      source_address=(STRANGER, 0)) as other:
+            other.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = b""
+            with contextlib.suppress(OSError):
+                while chunk := other.recv(4096):
+                    answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 "), answer
+    finally:
+        for sock in held:
+            sock.close()
         node.stop()
 
 
