@@ -22,7 +22,9 @@ import time
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
 
+from callguard.fronts.dual_stack import StrangerLog
 from tests.serve_node import ServeNode, write_lists
 
 STRANGER = "127.0.0.2"  # loopback, but outside 127.0.0.1/32
@@ -130,3 +132,21 @@ def test_strangers_are_logged_by_address_once_a_minute(tmp_path: Path) -> None:
         assert NUMBER not in node.stderr()
     finally:
         node.stop()
+
+
+def test_stranger_log_says_how_many_were_refused_since_its_last_line() -> None:
+    """The pure part, on a synthetic clock: the first refusal logged at once; the next 99
+    within the minute only counted; the first after it logged with all 100 since the last
+    line and at most eight distinct addresses among them."""
+    now = [0.0]
+    log = StrangerLog("sip_source_refused", "[sip] allowed_sources", clock=lambda: now[0])
+    with capture_logs() as lines:
+        log.refused("10.0.0.1")
+        for i in range(99):
+            now[0] += 0.5
+            log.refused(f"10.0.1.{i}")
+        now[0] = 60.5
+        log.refused("10.0.2.1")
+    assert [(line["source"], line["refused"]) for line in lines] == [
+        ("10.0.0.1", 1), ("10.0.2.1", 100)]
+    assert len(lines[1]["sources"]) == 8
