@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
+from callguard.cli.serve import _per_source_cap
 from callguard.fronts.dual_stack import StrangerLog
 from tests.serve_node import ServeNode, write_lists
 
@@ -150,3 +151,13 @@ def test_stranger_log_says_how_many_were_refused_since_its_last_line() -> None:
     assert [(line["source"], line["refused"]) for line in lines] == [
         ("10.0.0.1", 1), ("10.0.2.1", 100)]
     assert len(lines[1]["sources"]) == 8
+
+
+def test_a_per_source_cap_keeps_its_share_of_the_lowered_cap() -> None:
+    """512 of 1,024 is 100 of 200; a cap set to the whole (an SBC, a reverse proxy) stays
+    the whole; one above it is the whole; nothing lowered, nothing changed."""
+    assert _per_source_cap(512, 1_024, 200) == 100
+    assert _per_source_cap(256, 256, 35) == 35
+    assert _per_source_cap(4_096, 256, 35) == 35
+    assert _per_source_cap(1, 1_024, 3) == 1
+    assert _per_source_cap(128, 256, 256) == 128
