@@ -74,10 +74,20 @@ def _fit_connection_caps(settings: Settings) -> Settings:
     caps = fit_caps(wanted, limit)
     if caps == wanted:
         return settings
+    # each front's cap on one source follows its whole cap down, in the same proportion
+    http, sip = settings.http, settings.sip
+    http_per_source = _per_source_cap(http.max_connections_per_source,
+                                      http.max_connections, max(caps.http, 1))
+    sip_tcp_per_source = _per_source_cap(sip.max_tcp_connections_per_source,
+                                         sip.max_tcp_connections, max(caps.sip_tcp, 1))
+    sip_per_source = _per_source_cap(sip.max_in_flight_per_source, sip.max_in_flight,
+                                     max(caps.sip_calls, 1))
     _log.warning("connection_caps_lowered", open_files_limit=limit,
                  needed=wanted.needed(), fastagi=caps.fastagi, http=caps.http,
-                 sip_tcp=caps.sip_tcp, max_sessions=caps.sessions,
+                 http_per_source=http_per_source, sip_tcp=caps.sip_tcp,
+                 sip_tcp_per_source=sip_tcp_per_source, max_sessions=caps.sessions,
                  sip_max_in_flight=caps.sip_calls,
+                 sip_max_in_flight_per_source=sip_per_source,
                  fix=f"raise the open-files limit to at least {wanted.needed()} "
                      "(LimitNOFILE= in the systemd unit, ulimit -n, or docker's "
                      "--ulimit nofile=), or lower [fastagi] max_connections and "
@@ -86,9 +96,24 @@ def _fit_connection_caps(settings: Settings) -> Settings:
     return replace(settings,
                    fastagi=replace(settings.fastagi, max_connections=caps.fastagi,
                                    max_sessions=max(caps.sessions, 1)),
-                   http=replace(settings.http, max_connections=max(caps.http, 1)),
-                   sip=replace(settings.sip, max_tcp_connections=max(caps.sip_tcp, 1),
-                               max_in_flight=max(caps.sip_calls, 1)))
+                   http=replace(http, max_connections=max(caps.http, 1),
+                                max_connections_per_source=http_per_source),
+                   sip=replace(sip, max_tcp_connections=max(caps.sip_tcp, 1),
+                               max_tcp_connections_per_source=sip_tcp_per_source,
+                               max_in_flight=max(caps.sip_calls, 1),
+                               max_in_flight_per_source=sip_per_source))
+
+
+def _per_source_cap(per_source: int, wanted: int, fitted: int) -> int:
+    """A cap on one source (``[sip] max_in_flight_per_source``,
+    ``max_tcp_connections_per_source``, ``[http] max_connections_per_source``) lowered
+    with its front's whole cap, in the same proportion: left at 512 under a
+    ``max_in_flight`` lowered to 200 (or 128 under ``max_connections`` lowered to 35) it
+    bounded nothing, and one source took every place the others had. An operator who set
+    it to the whole cap (one dialer behind an SBC, a reverse proxy) keeps the whole cap."""
+    if fitted >= wanted:
+        return per_source
+    return max(1, min(fitted, per_source * fitted // wanted))
 
 
 async def _serve(state: CliState, reload_seconds: float) -> None:

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import time
+from collections.abc import Callable
 
-__all__ = ["address_forms", "dual_stack_listener", "plain_address", "plain_network",
-           "source_allowed"]
+import structlog
+
+__all__ = ["StrangerLog", "address_forms", "dual_stack_listener", "plain_address",
+           "plain_network", "source_allowed"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -77,3 +81,42 @@ def dual_stack_listener(host: str, port: int) -> socket.socket | None:
         sock.close()
         raise
     return sock
+
+
+class StrangerLog:
+    """Peers refused for being outside a front's ``allowed_sources``, logged: before they
+    were only counted (``refused_source``), and an admin whose dialer's address was not
+    listed saw a counter climb with nothing naming the address to add. The first refusal
+    is logged at once; after it at most one line a ``period`` (a flood of strangers, or of
+    forged UDP sources, cannot fill the log), naming the address that brought it, the
+    refusals since the last line and up to ``_SHOWN`` distinct addresses among them. An
+    address only: nothing the peer sent is read, so no number can reach the log."""
+
+    _SHOWN = 8
+
+    def __init__(self, event: str, setting: str, period: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._event = event
+        self._setting = setting
+        self._period = period
+        self._clock = clock
+        self._last: float | None = None
+        self._refused = 0
+        self._sources: dict[str, None] = {}
+
+    def refused(self, source: str) -> None:
+        """Count one refusal of ``source``; log when a line is due."""
+        self._refused += 1
+        if len(self._sources) < self._SHOWN:
+            self._sources[source] = None
+        now = self._clock()
+        if self._last is not None and now - self._last < self._period:
+            return
+        structlog.get_logger("callguard.fronts").warning(
+            self._event, source=source, refused=self._refused,
+            sources=list(self._sources),
+            fix=f"add the address to {self._setting} if it is one of your dialers or "
+                "clients; otherwise nothing is wrong (refused unread)")
+        self._last = now
+        self._refused = 0
+        self._sources = {}

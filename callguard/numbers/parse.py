@@ -343,6 +343,14 @@ class NumberParser:
         except phonenumbers.NumberParseException as exc:
             raise NumberError(
                 f"{quoted_number('+' + digits)} is not a phone number: {exc}") from None
+        if parsed.country_code == 1:
+            # +1 and not 10 digits (``_nanp_national``): libphonenumber reads
+            # ``+1 1 801 555 0123`` as +1 801 555 0123, dropping the second 1 as a
+            # national prefix. Taken as an international number it kept no national
+            # value (0), so no list held it: a do-not-call number was ALLOWed and
+            # redirected to as +18015550123 (hnet20, tel:18015550123;phone-context=+1).
+            raise NumberError(f"{quoted_number('+' + digits)} is not a phone number: after "
+                              f"+1 a number has 10 digits (area code + 7), not {len(digits) - 1}")
         e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
         number_type = phonenumbers.number_type(parsed)
         zones = tuple(

@@ -36,7 +36,12 @@ from aiohttp.http_exceptions import (
 )
 from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 
-from callguard.fronts.dual_stack import dual_stack_listener, plain_network, source_allowed
+from callguard.fronts.dual_stack import (
+    StrangerLog,
+    dual_stack_listener,
+    plain_network,
+    source_allowed,
+)
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
@@ -69,6 +74,7 @@ class ConnectionLimits:
 
     def __post_init__(self) -> None:
         self._networks = [plain_network(s) for s in self.settings.allowed_sources]
+        self.strangers = StrangerLog("http_source_refused", "[http] allowed_sources")
 
     @staticmethod
     def source(peer: Any) -> str:
@@ -108,6 +114,7 @@ class _Guarded(asyncio.Protocol):
         limits.counts["connections"] += 1
         if not limits.allowed(transport.get_extra_info("peername")):
             limits.counts["refused_source"] += 1
+            limits.strangers.refused(limits.source(transport.get_extra_info("peername")))
             transport.abort()
             return
         if limits.open >= limits.settings.max_connections:

@@ -41,7 +41,7 @@ from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
 from callguard.errors import ConfigError
-from callguard.fronts.dual_stack import dual_stack_listener, plain_address
+from callguard.fronts.dual_stack import StrangerLog, dual_stack_listener, plain_address
 from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
@@ -388,9 +388,11 @@ class _Tcp(TcpSipTransport):
         front = self.front
         if front is None:
             return False
-        if not (peer and str(peer[0]) in front.allowed_sources
-                and len(self._connections) + self.handshakes
-                < front.settings.max_tcp_connections):
+        if not (peer and str(peer[0]) in front.allowed_sources):
+            front.stats.counts["tcp_refused"] += 1
+            front.strangers.refused(str(peer[0]) if peer else "")
+            return True
+        if len(self._connections) + self.handshakes >= front.settings.max_tcp_connections:
             front.stats.counts["tcp_refused"] += 1
             return True
         source = _source_of(str(peer[0]))
@@ -802,6 +804,7 @@ class SipFront:
                                    settings.location_header, *WITHHOLDING_HEADERS))
         self.transactions = ServerTransactions(settings.timers(), self.stats.counts)
         self.allowed_sources = Allowlist(settings.allowed_sources)
+        self.strangers = StrangerLog("sip_source_refused", "[sip] allowed_sources")
         self._rate = RateLimiter(settings.rate_per_source, settings.burst_per_source)
         # when a source past its rate has a token again, in whole seconds (§20.33)
         self._retry_after = (("Retry-After", str(min(3600, max(1, math.ceil(
@@ -910,6 +913,7 @@ class SipFront:
         counts = self.stats.counts
         if addr[0] not in self.allowed_sources:
             counts["refused_source"] += 1
+            self.strangers.refused(addr[0])
             return
         if not self.rate_allows(addr[0]):
             if transport.reliable:
