@@ -84,8 +84,10 @@ def test_any_other_permission_error_is_a_bug_with_its_frames(site, monkeypatch, 
     code, err = _run(monkeypatch, capsys, exc, "--config", str(site))
     assert code == 3, err
     assert "internal error: PermissionError" in err
-    assert "usage error" not in err and "give this user access" not in err
-    assert "test_ux20_permissions.py" in err and "raise _RAISE[0]" in err  # where it was
+    assert "usage error" not in err
+    assert "give this user access" not in err
+    assert "test_ux20_permissions.py" in err  # where it was
+    assert "raise _RAISE[0]" in err
 
 
 def test_a_tmp_file_outside_the_configuration_is_a_bug(site, monkeypatch, capsys, tmp_path):
