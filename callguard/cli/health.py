@@ -55,20 +55,21 @@ def _hint(state: CliState, section: str) -> str:
             f"(--config or CALLGUARD_CONFIG); its {section} host and port are the ones asked")
 
 
-def _down(text: str) -> NoReturn:
-    click.echo(f"down: {text}", err=True)
+def _down(text: str, word: str = "down") -> NoReturn:
+    click.echo(f"{word}: {text}", err=True)
     raise SystemExit(EXIT_DOWN)
 
 
-def _fastagi_accepts(state: CliState, timeout: float) -> str:
-    """``fastagi HOST:PORT``, or exit ``down`` when it does not accept a connection."""
+def _fastagi_accepts(state: CliState, timeout: float, word: str = "down") -> str:
+    """``fastagi HOST:PORT``, or exit ``down`` (``word``: --live's "unhealthy") when it
+    does not accept a connection."""
     settings = state.settings
     where = (_local(settings.fastagi.host), settings.fastagi.port)
     name = f"fastagi {where[0]}:{where[1]}"
     try:
         socket.create_connection(where, timeout=timeout).close()
     except OSError as exc:
-        _down(f"{name}: {exc}; {_hint(state, '[fastagi]')}")
+        _down(f"{name}: {exc}; {_hint(state, '[fastagi]')}", word)
     return name
 
 
@@ -90,7 +91,7 @@ def _live(state: CliState, timeout: float) -> None:
             raise SystemExit(EXIT_DOWN) from None
         click.echo(f"{'healthy' if healthy else 'unhealthy'}: {url}")
         raise SystemExit(EXIT_READY if healthy else EXIT_DOWN)
-    name = _fastagi_accepts(state, timeout)
+    name = _fastagi_accepts(state, timeout, "unhealthy")
     click.echo(f"healthy: {name} accepts connections")
 
 
