@@ -44,6 +44,10 @@ def _local(host: str) -> str:
     return {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)  # noqa: S104
 
 
+# /readyz's answer at most (bytes): a few checks of up to 1,000 characters each; whatever
+# else answers on the port is not read without end.
+_BODY_MAX = 1 << 20
+
 # The node itself: no proxy from the environment (urllib's default opener reads http_proxy).
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -101,9 +105,9 @@ def _readyz(state: CliState, timeout: float) -> tuple[bool, list[dict[str, Any]]
     url = f"{_base(state)}/readyz"
     try:
         with _DIRECT.open(url, timeout=timeout) as answer:
-            status, raw = answer.status, answer.read()
+            status, raw = answer.status, answer.read(_BODY_MAX)
     except urllib.error.HTTPError as exc:  # 503 (not ready) arrives as an error
-        status, raw = exc.code, exc.read()
+        status, raw = exc.code, exc.read(_BODY_MAX)
     except OSError as exc:
         _down(f"{url}: {exc}; {_hint(state, '[http]')}")
     try:
