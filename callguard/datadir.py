@@ -10,7 +10,7 @@ In order: ``--data-dir``; ``CALLGUARD_DATA_DIR``; ``[callguard] data_dir`` in th
 - any other file: ``data/`` beside it (``callguard init DIR`` makes ``DIR/data``).
 
 Which commands may run while it does not exist, and which may make it:
-``missing_data_dir``.
+``missing_data_dir``. Where the compliance log is: ``log_file``.
 
 Kept free of heavy imports: ``callguard tail`` resolves it without loading the packs.
 """
@@ -21,7 +21,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["DataDirChoice", "choose_data_dir", "default_data_dir", "missing_data_dir"]
+__all__ = ["DataDirChoice", "choose_data_dir", "default_data_dir", "log_file",
+           "missing_data_dir"]
 
 _ETC = Path("/etc")
 _BUNDLED = "default for the bundled demo configuration"
@@ -64,6 +65,21 @@ def choose_data_dir(config: Path, configured: str, option: Path | None) -> DataD
         return DataDirChoice((config.parent / Path(configured).expanduser()).resolve(),
                              f"[callguard] data_dir in {config.name}")
     return default_data_dir(config)
+
+
+def log_file(config: Path, data_dir: Path, target: str) -> Path | None:
+    """``[log] file`` of ``config``: None for "-" (stdout), empty for
+    ``<data_dir>/compliance.jsonl``, a relative path against the file's directory (as
+    ``data_dir``, ``token_file`` and ``secret_file`` are). Against the working directory,
+    ``config check`` run in /etc/callguard and ``serve`` (systemd: /) named two different
+    files, and ``tail``/``evidence`` run elsewhere read neither: the evidence was
+    written where no reader looked. ``runtime.log_path`` and ``cli.locate`` both call this."""
+    if target == "-":
+        return None
+    if not target:
+        return data_dir / "compliance.jsonl"
+    path = Path(target).expanduser()
+    return path if path.is_absolute() else (config.parent / path).resolve()
 
 
 # Commands that run with no data directory there: ``demo`` makes its own; ``init`` makes

@@ -20,6 +20,7 @@ from callguard.compliance.record import RecordEncoder
 from callguard.compliance.sinks import LogFile, LogTarget, RedisStreamSink, StreamTarget
 from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
+from callguard.datadir import log_file
 from callguard.decision import Decision
 from callguard.facts.frequency import FREQUENCY
 from callguard.fronts.http.metrics import NodeMetrics
@@ -66,11 +67,8 @@ def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> 
 
 
 def log_path(settings: Settings) -> Path | None:
-    """The compliance log file, or None when it goes to stdout."""
-    target = settings.log.file
-    if target == "-":
-        return None
-    return Path(target) if target else settings.data_dir / "compliance.jsonl"
+    """The compliance log file, or None when it goes to stdout (``datadir.log_file``)."""
+    return log_file(settings.path, settings.data_dir, settings.log.file)
 
 
 class NoLists:

@@ -333,12 +333,12 @@ def test_health_without_http_asks_the_fastagi_port(site) -> None:
     port = listener.getsockname()[1]
     site.write_text(site.read_text().replace("port = 4573", f"port = {port}"))
     try:
-        up = cli("--config", str(site), "health")
+        up = cli("--config", str(site), "health", "--live")  # readiness: tests/test_ux20_health
         assert up.returncode == 0, up.stdout + up.stderr
         assert f"healthy: fastagi 127.0.0.1:{port}" in up.stdout
     finally:
         listener.close()
-    down = cli("--config", str(site), "health", "--timeout", "1")
+    down = cli("--config", str(site), "health", "--live", "--timeout", "1")
     assert down.returncode == 1
     assert f"unhealthy: fastagi 127.0.0.1:{port}" in down.stderr
     # what to do: "Connection refused" alone did not say the node or the file is at fault
@@ -533,8 +533,11 @@ def test_health_asks_the_node_itself_not_a_proxy(site) -> None:
 
     class Alive(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/healthz" else 404)
+            self.send_response(200 if self.path in ("/healthz", "/readyz") else 404)
             self.end_headers()
+            if self.path == "/readyz":  # a ready node's answer (callguard health asks it)
+                self.wfile.write(b'{"ready": true, "checks": [{"name": "records", '
+                                 b'"ok": true, "detail": "answering"}]}')
 
         def log_message(self, *_args: object) -> None:
             pass
@@ -554,4 +557,4 @@ def test_health_asks_the_node_itself_not_a_proxy(site) -> None:
         node.shutdown()
         node.server_close()
     assert proxied.returncode == 0, proxied.stdout + proxied.stderr
-    assert f"healthy: http://127.0.0.1:{node.server_address[1]}/healthz" in proxied.stdout
+    assert f"ready: http://127.0.0.1:{node.server_address[1]}/readyz" in proxied.stdout

@@ -235,9 +235,14 @@ def test_serve_from_the_wheel_answers_openapi_and_health(host) -> None:
             spec = json.loads(answer.read())
         # The shipped file with the Decision schema taken inline (callguard.fronts.http.spec).
         assert spec == json.loads(openapi_document())
-        health = installed(prefix, "health", env=env)
+        health = installed(prefix, "health", "--live", env=env)
         assert health.returncode == 0, health.stdout + health.stderr
         assert f":{http_port}/healthz" in health.stdout
+        # No list imported yet: alive, but it cannot decide (exit 4, the list named).
+        ready = installed(prefix, "health", env=env)
+        assert ready.returncode == 4, ready.stdout + ready.stderr
+        assert f"not ready: http://127.0.0.1:{http_port}/readyz" in ready.stdout
+        assert "list:national" in ready.stdout
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

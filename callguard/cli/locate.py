@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from callguard.datadir import choose_data_dir
+from callguard.datadir import choose_data_dir, log_file
 from callguard.errors import ConfigError
 from callguard.resources import bundled_config
 from callguard.tomlfile import read_config
@@ -59,12 +59,11 @@ def locate(config: Path | None, data_dir: Path | None) -> LogPlace:
     regions = main.get("regions", ["US"])
     if not isinstance(prefixes, list) or not isinstance(regions, list):
         raise ConfigError(f"{config}: [callguard] dial_prefixes and regions must be lists")
-    log_file = None if target == "-" else (
-        Path(target) if target else chosen / "compliance.jsonl")
+    log_path = log_file(config, chosen, target)
     stream = log.get("redis_stream", False)
     if not isinstance(stream, bool):
         raise ConfigError(f"{config}: [log] redis_stream must be true or false")
-    return LogPlace(config, chosen, log_file, tuple(map(str, prefixes)),
+    return LogPlace(config, chosen, log_path, tuple(map(str, prefixes)),
                     frozenset(map(str, regions)), stream)
 
 

@@ -52,6 +52,9 @@ _COMMANDS = {
     "init": "callguard.cli.init:init",
     "health": "callguard.cli.health:health",
 }
+# The state of the command that ran (one per process; a list, not a global statement):
+# main() asks it, after click has let go of its context, whose paths a PermissionError was on.
+_RAN: list[CliState] = []
 # Commands that emit no operational events and must start fast: no logging set-up.
 _QUIET = frozenset({"tail", "evidence"})
 
@@ -109,6 +112,7 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
         # which reads the variable itself and says so ("data_dir_from": the variable)
         data_dir = None
     ctx.obj = CliState(config, data_dir, ctx.invoked_subcommand)
+    _RAN.append(ctx.obj)
 
 
 def main() -> None:
@@ -142,7 +146,15 @@ def main() -> None:
         err_console.print(f"[red]error:[/red] {escape(redact_digits(str(exc)))}{hint}",
                           highlight=False)
         sys.exit(EXIT_INTERNAL)
-    except PermissionError as exc:  # a file this user may not open: ownership, not a fault
+    except PermissionError as exc:
+        if not admins_path(exc, _RAN[-1] if _RAN else None):
+            # Not a path the admin chose (no file, site-packages, /proc, /tmp, a signal):
+            # callguard's own fault. It read "usage error: permission denied" (exit 2),
+            # sending the admin to chown files that were never the problem.
+            err_console.print(internal_error_text(exc))
+            err_console.print(escape(frames(exc)), highlight=False)
+            sys.exit(EXIT_INTERNAL)
+        # a file this user may not open: ownership, not a fault
         err_console.print(f"[red]usage error:[/red] {escape(permission_text(exc))}",
                           highlight=False)
         sys.exit(EXIT_USAGE)
@@ -158,6 +170,66 @@ def main() -> None:
             sys.exit(EXIT_INTERNAL)
         err_console.print(internal_error_text(exc))
         sys.exit(EXIT_INTERNAL)
+
+
+def admins_path(exc: PermissionError, state: CliState | None) -> bool:
+    """Whether ``exc`` is on a path the admin chose, so the fix is the admin's (ownership,
+    mode): the configuration file and its directory (token, secrets, copied packs), the
+    data dir, the log file's directory, any path the configuration names, one given on the
+    command line or in a CALLGUARD_* variable. A PermissionError with no file, or on any
+    other path, is callguard's bug and is reported as one."""
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str) and n]
+    if not names:
+        return False
+    chosen = _chosen_paths(state)
+    for name in names:
+        path = Path(name).absolute()
+        if any(path == place or (place != Path(place.anchor) and place in path.parents)
+               for place in chosen):
+            return True
+    return False
+
+
+def _chosen_paths(state: CliState | None) -> list[Path]:
+    """The paths of ``admins_path``, each absolute; best effort (a file that cannot be read
+    adds none of its own, and is itself among them)."""
+    given = [arg.rpartition("=")[2] for arg in sys.argv[1:]]
+    given += [v for k, v in os.environ.items() if k.startswith("CALLGUARD_")]
+    chosen = [Path(v).expanduser().absolute() for v in given if "/" in v or Path(v).exists()]
+    if state is None:
+        return chosen
+    from callguard.cli.locate import locate  # noqa: PLC0415 - only on this error's path
+    from callguard.resources import bundled_config  # noqa: PLC0415
+    from callguard.tomlfile import read_config  # noqa: PLC0415
+
+    config = state.config_option or Path(os.environ.get("CALLGUARD_CONFIG")
+                                         or bundled_config())
+    chosen += [config.absolute(), config.absolute().parent]
+    try:
+        place = locate(config, state.data_dir_option)
+        chosen.append(place.data_dir)
+        if place.log_file is not None:
+            chosen.append(place.log_file.parent)
+        strings: list[object] = [read_config(config)]
+    except Exception:  # noqa: BLE001 - the file may be the one that cannot be read
+        return chosen
+    while strings:  # every path-like string value of the file, relative to its directory
+        value = strings.pop()
+        if isinstance(value, dict):
+            strings.extend(value.values())
+        elif isinstance(value, list):
+            strings.extend(value)
+        elif isinstance(value, str) and "/" in value:
+            chosen.append((config.absolute().parent / Path(value).expanduser()).absolute())
+    return chosen
+
+
+def frames(exc: BaseException) -> str:
+    """Where a bug happened: the traceback's frames (file, line, code), without the
+    exception's words, which ``internal_error_text`` prints with any number taken out."""
+    import traceback  # noqa: PLC0415 - only on this error's path
+
+    return "".join(traceback.format_tb(exc.__traceback__)).rstrip()
 
 
 def permission_text(exc: PermissionError) -> str:
