@@ -33,6 +33,7 @@ from callguard.fronts.fastagi.wire import (
     ChannelGone,
     HeaderError,
     encode_mset,
+    quoted,
     read_headers,
 )
 from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
@@ -579,7 +580,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {clipped(script, 40)!r}; use "
+            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use "
                           f"{c.ROUTE_CHECK}",
             c.VAR_CAUSE: str(self.settings.block_cause),
         }

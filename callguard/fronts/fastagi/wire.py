@@ -24,7 +24,7 @@ only Asterisk can write (the fresh id the answer set, echoed by ``GET VARIABLE``
 nothing before it.
 Reasons never quote a digit run (they reach the log): ``redact_digits``; a peer's text
 (a line, a header's name, a script) is quoted ``clipped`` — cut back, then redacted — so
-the work is bounded whatever the peer sent.
+the work is bounded whatever the peer sent; ``quoted`` when ``repr`` spells it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ __all__ = [
     "ChannelGone",
     "HeaderError",
     "encode_mset",
+    "quoted",
     "read_headers",
 ]
 
@@ -63,7 +64,9 @@ _MAX_VALUE = 400
 _QUOTED_KEY = 40
 # Lines of a 520 usage block kept: res_agi.c ``agi_handle_command`` writes "520-...", the
 # command's fixed usage text (a few lines; 1 for SET VARIABLE, 2 for GET VARIABLE in the
-# lab) and "520 End of proper usage."; more is read, not kept.
+# lab) and "520 End of proper usage."; more is read, not kept. Each kept line at most
+# _MAX_VALUE characters (``_cut``): a line may be as long as the reader's limit
+# ([fastagi] max_header_bytes, no upper bound), and the log quotes a few hundred.
 _MAX_USAGE = 16
 
 
@@ -157,9 +160,9 @@ def _parse_block(text: str) -> _Block:
         match = _HEADER_LINE.match(line)
         if match is None:
             if headers.get("agi_network") != "yes":
-                # ``clipped``: cut back to a letter, then redacted (bounded work; a cut
-                # inside a number never leaves its head, six digits, in clear).
-                raise HeaderError(f"malformed header line {clipped(line, 60)!r}")
+                # ``quoted``: spelt, cut back to a letter, then redacted (bounded work; a
+                # cut inside a number never leaves its head, six digits, in clear).
+                raise HeaderError(f"malformed header line {quoted(line, 60)}")
             if "agi_arg_1" in headers:
                 parsed.broken = parsed.broken or "a line that is no header"
             else:
@@ -301,6 +304,28 @@ def _is_tail(line: str, in_tail: bool) -> bool:
     return in_tail and not _REPLY_LINE.match(line)
 
 
+def quoted(value: str, limit: int) -> str:
+    """``value`` quoted as ``repr`` writes it, at most ``limit`` characters, ``clipped``.
+
+    ``repr`` first, redaction after: ``repr`` spells a character that is not printable by
+    its code point in ASCII digits, so redacted first and spelt after, "x\\U00080155" +
+    "50123" (five digits, no run) was quoted 'x\\U0008015550123', a number in clear; and
+    an unassigned character between two halves of one showed both halves joined by hex
+    digits. Bounded: at most ``limit + 1`` characters are spelt (each is one or more)."""
+    return clipped(repr(value[:limit + 1]), limit)
+
+
+def _cut(line: str) -> str:
+    """``line`` kept at most ``_MAX_VALUE`` characters, cut back to a letter as ``clipped``
+    cuts (no run holds a letter: a number the cut fell inside never keeps its head)."""
+    if len(line) <= _MAX_VALUE:
+        return line
+    end = _MAX_VALUE
+    while end and not line[end - 1].isalpha():
+        end -= 1
+    return line[:end] + "\u2026"
+
+
 def _clean(value: str) -> str:
     """Printable, single-line, bounded: what may travel inside one AGI line."""
     text = value[:_MAX_VALUE]
@@ -357,7 +382,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                 if line.startswith("100 "):
                     continue
                 if line.startswith("520-"):
-                    usage = [line]
+                    usage = [_cut(line)]
                     last = line
                     while not last.startswith("520 "):
                         last = await self._line()
@@ -370,7 +395,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                         # Read to its end (in step), kept only up to _MAX_USAGE lines: a
                         # peer's endless block held every line until reply_timeout.
                         if len(usage) < _MAX_USAGE or last.startswith("520 "):
-                            usage.append(last)
+                            usage.append(_cut(last))
                     else:
                         return {"status_code": 520, "error": "AGIUsageError",
                                 "msg": "\n".join(usage)}
@@ -379,7 +404,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
                     return {"error": "AGIBadReply",
-                            "msg": f"not an AGI reply: {clipped(line, 60)!r}"}
+                            "msg": f"not an AGI reply: {quoted(line, 60)}"}
                 return result
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
