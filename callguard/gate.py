@@ -50,7 +50,7 @@ from callguard.facts.frequency import FREQUENCY, CountsAfter
 from callguard.facts.records import RECORDS
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
 from callguard.numbers.parse import named_character
-from callguard.numbers.redact import clipped, redact_digits
+from callguard.numbers.redact import clipped_repr, redact_digits
 from callguard.policy import (
     CallAttempt,
     Campaign,
@@ -398,7 +398,7 @@ class Gate:
         """
         campaign = self._campaigns.get(campaign_id)
         if campaign is None:
-            raise UsageError(f"campaign {clipped(campaign_id, 60)!r} is not configured")
+            raise UsageError(f"campaign {clipped_repr(campaign_id, 60)} is not configured")
         e164 = self._parser.parse(number).e164
         await self.write([AddCompanyDnc(campaign.solicitor, e164, self._clock(), source)])
         return e164
@@ -474,15 +474,15 @@ class Gate:
             note = "" if hidden is None else (
                 f" (it holds {named_character(hidden)}, which no configured id has)")
             return refusal(UNKNOWN_CAMPAIGN, FAIL_CLOSED,
-                           f"campaign {clipped(request.campaign, 60)!r} is not configured{note}")
+                           f"campaign {clipped_repr(request.campaign, 60)} is not configured{note}")
         seen.campaign = campaign
         try:
             mode = DialingMode(request.mode) if request.mode else campaign.default_mode
         except ValueError:
             known = ", ".join(m.value for m in DialingMode)
-            given = clipped(request.mode or "", 60)
+            given = clipped_repr(request.mode or "", 60)
             return refusal(UNKNOWN_MODE, FAIL_CLOSED,
-                           f"dialing mode {given!r} is not one of {known}")
+                           f"dialing mode {given} is not one of {known}")
         seen.mode = mode
         if (self.unwatched is not None and request.front == "fastagi"
                 and mode.value in FOLLOWED_MODES):

@@ -232,6 +232,11 @@ class TestFailClosed:
         ("8015557734", {}),  # NUMBER and CAMPAIGN swapped by a dialplan
         ("x" * 54 + "8015557734", {}),  # a long value the reason cuts
         ("ut-solar-manual", {"mode": "8015557734"}),
+        # repr spells an unprintable character by its code point: redacted before it was
+        # spelt, 'x\U00080155' + '57734' (five digits) was quoted with 8015557734 in clear
+        ("x\U0008015557734", {}),
+        ("ut-solar-manual", {"mode": "x\U0008015557734"}),
+        ("ut-solar-manual", {"mode": "x\x80155" + "57734"}),
     ])
     async def test_a_refused_value_is_quoted_without_a_number(self, runtime, campaign,
                                                               extra):
@@ -249,6 +254,11 @@ class TestFailClosed:
         with pytest.raises(UsageError) as refused:
             await runtime.gate.opt_out("8015550123", "8015557734", source="test")
         assert "is not configured" in str(refused.value)
+        assert "801555" not in str(refused.value)
+
+    async def test_an_opt_out_for_an_unprintable_campaign_quotes_no_number(self, runtime):
+        with pytest.raises(UsageError) as refused:
+            await runtime.gate.opt_out("8015550123", "x\U0008015557734", source="test")
         assert "801555" not in str(refused.value)
 
     async def test_the_instant_decided_is_the_millisecond_recorded(self, runtime):

@@ -87,3 +87,28 @@ def test_ami_log_lines_show_no_leading_digits(capsys: pytest.CaptureFixture[str]
     out = capsys.readouterr().out
     assert "panoramisk" in out
     assert CLEAR not in out
+
+
+@pytest.mark.parametrize("text", [
+    "x\U0008015550123",  # repr spells U+80155 as \U00080155: 0008015550123
+    "Mars/\U0008015550123",
+    "\x80155" + "50123",
+])
+def test_a_location_refused_is_quoted_without_a_number(text: str) -> None:
+    """A CRM location is quoted ``repr``-spelt in the refusal; redacted before it was spelt,
+    an unprintable character's code point joined the digits around it into a number."""
+    from callguard.errors import UsageError
+    from callguard.numbers import parse_location
+
+    with pytest.raises(UsageError) as refused:
+        parse_location(text)
+    assert "801555" not in str(refused.value)
+    assert "8015550123" not in str(refused.value)
+
+
+def test_clipped_repr_spells_then_redacts_and_stays_bounded() -> None:
+    from callguard.numbers.redact import clipped_repr
+
+    assert "801555" not in clipped_repr("x\U0008015550123", 60)
+    assert clipped_repr("ut-solar-manual", 60) == "'ut-solar-manual'"
+    assert len(clipped_repr("\x00" * 10_000, 60)) <= 61

@@ -32,7 +32,7 @@ from importlib.resources import files
 
 from callguard.errors import NumberError, UsageError
 from callguard.numbers.parse import ascii_digits
-from callguard.numbers.redact import redact_digits
+from callguard.numbers.redact import clipped_repr
 from callguard.utc import zone_named
 
 __all__ = ["STATE_CODES", "Location", "parse_location", "region_for_state", "state_for_zip",
@@ -237,7 +237,7 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
     try:
         text = ascii_digits(text.strip())
     except NumberError:
-        raise UsageError(f"location {redact_digits(text.strip())!r} holds a character that "
+        raise UsageError(f"location {clipped_repr(text.strip(), 80)} holds a character that "
                          "is not a decimal digit") from None
     match = _ZIP_RE.match(text)
     if match:
@@ -266,21 +266,21 @@ def parse_location(text: str, *, regions: Collection[str] = frozenset({"US"})) -
             # tzdata's etcetera file: POSIX signs, "Etc/GMT+7" is UTC-7; a CRM that means
             # UTC-7 and sends Etc/GMT-7 gets UTC+7, 14 hours off. No place called has one
             # offset all year without a name of its own (America/Phoenix, Pacific/Honolulu).
-            raise UsageError(f"time zone {redact_digits(text)!r} is a fixed offset whose "
+            raise UsageError(f"time zone {clipped_repr(text, 80)} is a fixed offset whose "
                              "sign reads backwards (Etc/GMT+7 is UTC-7); use the called "
                              "party's IANA name such as America/Phoenix")
         if unknown or zone_named(text) is None:
-            raise UsageError(f"unknown time zone {redact_digits(text)!r}; use an IANA name "
+            raise UsageError(f"unknown time zone {clipped_repr(text, 80)}; use an IANA name "
                              "such as America/Denver")
         used_in = zone_regions(text)
         if not used_in & set(regions):
             where = f" (it is used in {', '.join(sorted(used_in))})" if used_in else ""
-            raise UsageError(f"time zone {redact_digits(text)!r} is not used in a region this "
+            raise UsageError(f"time zone {clipped_repr(text, 80)} is not used in a region this "
                              f"site calls{where} (regions: {', '.join(sorted(regions))}); "
                              "give the called party's zone, such as America/Denver, or its "
                              "ZIP code")
         return Location(text, (text,), None)
     raise UsageError(
-        f"location {redact_digits(text)!r} is neither an IANA time zone (e.g. America/Denver) "
+        f"location {clipped_repr(text, 80)} is neither an IANA time zone (e.g. America/Denver) "
         "nor a 5-digit ZIP code"
     )

@@ -33,7 +33,7 @@ from callguard.numbers.nanp import (
     NanpTable,
     with_area_code_zones,
 )
-from callguard.numbers.redact import MIN_RUN, clipped, redact_digits
+from callguard.numbers.redact import MIN_RUN, clipped_repr, redact_digits
 
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "in_phone_context", "is_canonical",
            "named_character", "quoted_number"]
@@ -180,7 +180,7 @@ def _private_plan(raw: str, user: str) -> str:
                     if unquote(p, errors="replace").partition("=")[0].strip().lower()
                     == "phone-context"), "")
     return (f"{quoted_number(raw)} is a local number of the numbering plan "
-            f"{clipped(context, 60)!r} (its phone-context), which callguard cannot "
+            f"{clipped_repr(context, 60)} (its phone-context), which callguard cannot "
             "read; send the number in global form (+1 and 10 digits)")
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MIN_RUN", "clipped", "has_digit_run", "redact_digits"]
+__all__ = ["MIN_RUN", "clipped", "clipped_repr", "has_digit_run", "redact_digits"]
 
 MIN_RUN = 7  # the shortest local number (NXX-XXXX); shorter runs are times, counts, codes
 
@@ -228,3 +228,13 @@ def clipped(value: str, limit: int) -> str:
     while end and not value[end - 1].isalpha():
         end -= 1
     return redact_digits(value[:end]) + "\u2026"
+
+
+def clipped_repr(value: str, limit: int) -> str:
+    """``value`` quoted as ``repr`` writes it, at most ``limit`` characters, ``clipped``.
+
+    ``repr`` first, redaction after: ``repr`` spells a character that is not printable by
+    its code point in ASCII digits, so redacted first and spelt after, "x\\U00080155" +
+    "50123" (five digits, no run) was quoted 'x\\U0008015550123', a number in clear
+    (hrev67). Bounded: at most ``limit + 1`` characters are spelt (each is one or more)."""
+    return clipped(repr(value[:limit + 1]), limit)

@@ -40,6 +40,7 @@ from panoramisk.utils import parse_agi_result
 
 from callguard.numbers.parse import named_character
 from callguard.numbers.redact import clipped, redact_digits
+from callguard.numbers.redact import clipped_repr as quoted
 
 __all__ = [
     "AgiChannel",
@@ -302,17 +303,6 @@ def _is_tail(line: str, in_tail: bool) -> bool:
     if line == "" or _HEADER_LINE.match(line):
         return True
     return in_tail and not _REPLY_LINE.match(line)
-
-
-def quoted(value: str, limit: int) -> str:
-    """``value`` quoted as ``repr`` writes it, at most ``limit`` characters, ``clipped``.
-
-    ``repr`` first, redaction after: ``repr`` spells a character that is not printable by
-    its code point in ASCII digits, so redacted first and spelt after, "x\\U00080155" +
-    "50123" (five digits, no run) was quoted 'x\\U0008015550123', a number in clear; and
-    an unassigned character between two halves of one showed both halves joined by hex
-    digits. Bounded: at most ``limit + 1`` characters are spelt (each is one or more)."""
-    return clipped(repr(value[:limit + 1]), limit)
 
 
 def _cut(line: str) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import zlib
 
-from callguard.numbers.redact import clipped
+from callguard.numbers.redact import clipped_repr
 
 __all__ = ["MAX_MEMBERS", "SLICE_BYTES", "CodingError", "InflatedTooLargeError", "inflate"]
 
@@ -58,7 +58,7 @@ async def inflate(raw: bytes, coding: str, max_bytes: int) -> bytes:
         if rest:
             raise CodingError(f"{len(rest)} bytes after the end of the deflate stream")
         return out
-    raise CodingError(f"content coding {clipped(coding, 40)!r} is not decoded here")
+    raise CodingError(f"content coding {clipped_repr(coding, 40)} is not decoded here")
 
 
 # Members one body may hold: a client sends one; 64 KiB of empty 20-byte members (3,276)

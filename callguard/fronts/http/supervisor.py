@@ -53,7 +53,7 @@ from callguard.compliance.reader import (
     read_stream_newest,
 )
 from callguard.fronts.http.supervisor_page import PAGE_HTML
-from callguard.numbers.redact import clipped, redact_digits
+from callguard.numbers.redact import clipped_repr, redact_digits
 from callguard.utc import zone_named
 
 if TYPE_CHECKING:
@@ -372,7 +372,7 @@ class SupervisorPage:
         tz = request.query.get("tz", "UTC")
         if zone_named(tz) is None:
             # quoted for the client, a number in it by its last four (as /v1/check's 4xx)
-            return web.json_response({"error": f"tz {clipped(tz, 60)!r} is not a "
+            return web.json_response({"error": f"tz {clipped_repr(tz, 60)} is not a "
                                       "time zone name"}, status=400)
         async with self._building:
             now = self._clock()
