@@ -100,6 +100,15 @@ if v <= floor then
 end
 return v
 """
+# The sweep's delete of a version's chunks (``_sweep``), only while that version has no
+# manifest and is not current, in one script: checked first and deleted after, an import
+# writing its manifest and switching in between lost its chunks while current (hsto20).
+_SWEEP = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('GET', KEYS[2]) == ARGV[1] then
+  return 0
+end
+return redis.call('DEL', unpack(KEYS, 3))
+"""
 _log = structlog.get_logger("callguard.lists")
 
 
@@ -135,6 +144,8 @@ class RedisListPublisher:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
+        # The chunk keys of each import under way, which its switch requires (``_switch``)
+        self._written: dict[tuple[str, int], list[str]] = {}
 
     async def publish(
         self,
@@ -176,6 +187,7 @@ class RedisListPublisher:
                     decode_version_chunk(meta, _bytes(data), built.digests[area],
                                          f"list {name} v{version} npa {area}")
             files = {area: _chunk_key(name, version, area) for area in areas}
+            self._written[(name, version)] = list(files.values())
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
             await self._switch(name, version)
             switched = True
@@ -219,6 +231,7 @@ class RedisListPublisher:
         Never the current version: a switch whose EXEC ran while the import failed or was
         cancelled (its reply never read) made it current; deleted, no node could load it
         and one started after served none of the list (hrev58)."""
+        self._written.pop((name, version), None)
         try:
             current = await self._client.get(_key(name, "current"))
             if current is not None and int(current) == version:
@@ -234,9 +247,10 @@ class RedisListPublisher:
 
     async def _sweep(self, name: str, current: int) -> None:
         """Delete the chunks of versions below ``current`` that have no manifest: an import
-        that failed and could not delete them. (An import still running with a lower number
-        is refused by ``_switch`` anyway: ``current`` is above it.) Best effort: the
-        publish is done."""
+        that failed and could not delete them. An import still running with a lower number
+        may yet switch (a rollback brings ``current`` below it): one that has written its
+        manifest is kept (``_SWEEP``), and one whose chunks were taken before it did is
+        refused by ``_switch``. Best effort: the publish is done."""
         prefix = _key(name, "v")
         try:
             orphans: dict[int, list[bytes]] = {}
@@ -246,12 +260,17 @@ class RedisListPublisher:
                 if number.isdigit() and int(number) < current:
                     orphans.setdefault(int(number), []).append(key)
             for version, keys in sorted(orphans.items()):
-                if await self._client.exists(_manifest_key(name, version)):
-                    continue  # a version kept for rollback
+                # A version kept for rollback, or an import that wrote its manifest since
+                # the scan, is kept: checked and deleted in one script (``_SWEEP``).
+                removed = 0
                 for start in range(0, len(keys), 500):
-                    await self._client.delete(*keys[start:start + 500])
-                _log.info("list_import_chunks_removed", list=name, version=version,
-                          keys=len(keys))
+                    batch = keys[start:start + 500]
+                    removed += int(await self._client.eval(
+                        _SWEEP, 2 + len(batch), _manifest_key(name, version),
+                        _key(name, "current"), *batch, str(version)))
+                if removed:
+                    _log.info("list_import_chunks_removed", list=name, version=version,
+                              keys=removed)
         except (RedisError, OSError) as exc:
             _log.warning("list_import_chunks_left", list=name, error=str(exc),
                          fix="the next import of the list removes them")
@@ -260,11 +279,18 @@ class RedisListPublisher:
         """Make ``version`` current, never over a newer one: two imports of a list at once
         each take a number at the start, and the older one finishing last moved current
         back — every node had loaded the newer and refused the older as a restored backup,
-        a node restarted served it (hlist18). ``current`` is watched meanwhile."""
+        a node restarted served it (hlist18). ``current`` is watched meanwhile.
+
+        Never without its manifest and every chunk this import wrote, watched too: a newer
+        import's sweep took the chunks of this one (no manifest yet), a rollback then
+        brought ``current`` below it, and this one switched to a version no node could
+        load — a node started after served none of the list, every call BLOCKed (hsto20).
+        """
         pointer = _key(name, "current")
+        needed = [_manifest_key(name, version), *self._written.pop((name, version), ())]
         while True:
             async with self._client.pipeline(transaction=True) as pipe:
-                await pipe.watch(pointer)
+                await pipe.watch(pointer, *needed)
                 current = await pipe.get(pointer)
                 if current is not None and int(current) == version:
                     # Our EXEC ran and its reply was lost (redis-py: WatchError, read as
@@ -275,6 +301,14 @@ class RedisListPublisher:
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
                     raise _newer_published(name, int(current), version)
+                present = int(await pipe.exists(*needed))
+                if present < len(needed):
+                    raise StoreError(
+                        f"list {name}: {len(needed) - present} of the {len(needed)} keys "
+                        f"this import (v{version}) wrote were gone from Redis before it was "
+                        "made current (removed by another import's clean-up after a "
+                        "rollback, or evicted under maxmemory?); nothing was published: "
+                        "import the file again")
                 pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 if current is not None:
                     pipe.set(_key(name, "previous"), current)
