@@ -1,4 +1,4 @@
-"""A record write whose ROLLBACK SQLite refuses, and SQLITE_LOCKED worded (hsto20).
+"""A record write or count whose ROLLBACK SQLite refuses, and SQLITE_LOCKED worded (hsto20).
 
 A write failing inside its transaction is rolled back. When SQLite refused the ROLLBACK as
 well, its raw error left the store (callguard:internal-error, naming nothing), and the
@@ -24,9 +24,11 @@ from pathlib import Path
 import pytest
 
 from callguard.errors import StoreError
+from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.embedded.reasons import sqlite_reason
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.writes import AddCompanyDnc, RecordEbr
+from tests.test_frequency import CLAIM, HASH, NOON
 
 AT = datetime(2026, 12, 1, tzinfo=UTC)
 DNC = AddCompanyDnc("beehive-solar", "+18015550123", AT, "t")
@@ -90,3 +92,35 @@ def test_database_table_is_locked_is_not_another_process(tmp_path: Path) -> None
         assert "inside this process" in reason
     finally:
         db.close()
+
+
+def _deny_count_insert_and_rollback(action: int, arg1: str | None, arg2: str | None,
+                                    _db: str | None, _source: str | None) -> int:
+    if action == sqlite3.SQLITE_INSERT and arg1 == "frequency":
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_TRANSACTION and arg1 == "ROLLBACK":
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
+async def test_a_refused_rollback_of_a_count_lets_the_store_count_again(tmp_path: Path
+                                                                        ) -> None:
+    """The call-frequency store passed over a refused ROLLBACK: its connection stayed in
+    the transaction, the write lock held, and every later reservation (every call a cap
+    covers, on every process of the node) was BLOCKed until a restart."""
+    path = tmp_path / "frequency.sqlite3"
+    store = EmbeddedFrequency(path, HASH, retention_s=86_400)
+    try:
+        store._db.set_authorizer(_deny_count_insert_and_rollback)
+        with pytest.raises(StoreError) as refused:
+            await store.reserve("+13055550123", [CLAIM], NOON)
+        text = str(refused.value)
+        assert "not counted" in text
+        assert "ROLLBACK failed too" in text
+        assert "3055550123" not in text
+        assert _other_process_writes(path) == "wrote"
+        result = await store.reserve("+13055550123", [CLAIM], NOON)
+        assert result.refused is None
+        assert result.counts == (0,)  # the failed one left no row
+    finally:
+        await store.aclose()

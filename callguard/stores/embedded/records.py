@@ -225,7 +225,7 @@ class EmbeddedRecords:
                 self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
                 reason = sqlite_reason(exc, self._path)
-                undone = self._roll_back() if self._writer.in_transaction else ""
+                undone = self._roll_back()
                 raise StoreError(f"record store {self._path}: write failed "
                                  f"({reason}){undone}") from None
         self._same_file()  # committed into a file no longer at the path: not acknowledged
@@ -239,6 +239,12 @@ class EmbeddedRecords:
         other process's write waited then failed, and every later write here failed
         ("cannot start a transaction within a transaction"). Closing the connection ends
         the transaction unwritten; a new one is opened. Under ``_write_lock``."""
+        try:
+            open_now = self._writer.in_transaction
+        except sqlite3.Error:  # closed (``close`` ran): no transaction left
+            return ""
+        if not open_now:
+            return ""
         try:
             self._writer.execute("ROLLBACK")
         except sqlite3.Error as exc:
