@@ -6,7 +6,7 @@ then brings ``current`` back to v1, below A, and A switches: v2 current with no 
 Every node refuses it; a node started after serves none of the list and BLOCKs every call
 in its scope. The switch now requires the import's manifest and chunks (watched in its
 MULTI/EXEC), and the sweep deletes only while the version has no manifest and is not
-current (one script).
+current (one script). A rollback, likewise, reads back the version it goes to first.
 """
 
 from __future__ import annotations
@@ -112,3 +112,30 @@ async def test_the_sweep_keeps_chunks_whose_manifest_came_after_its_scan(redis_s
     finally:
         for c in (direct, a_client, b_client):
             await bounded(c.aclose(), "closing a client")
+
+
+async def test_a_rollback_onto_a_version_missing_a_chunk_is_refused(redis_server) -> None:
+    """``previous`` with a chunk gone (evicted under maxmemory, removed): the rollback made
+    it current though no node could load it — every node kept serving the version rolled
+    back from, and the operator was told it was undone."""
+    client = connect(redis_server.url)
+    try:
+        await publish(client, [8015550101, 8015550202])  # v1
+        await publish(client, [8015550101])  # v2: the bad copy, one number missing
+        await client.delete("callguard:list:national:v1:npa:801")
+        with pytest.raises(StoreError, match=r"cannot roll back to v1.*nothing was rolled"):
+            await RedisListPublisher(client).rollback("national")
+        assert int(await client.get("callguard:list:national:current")) == 2
+        assert int(await client.get("callguard:list:national:previous")) == 1
+    finally:
+        await bounded(client.aclose(), "closing a client")
+
+
+async def test_a_rollback_onto_an_empty_list_still_goes(redis_server) -> None:
+    client = connect(redis_server.url)
+    try:
+        await publish(client, [])  # v1: no area code at all
+        await publish(client, [8015550101])
+        assert await RedisListPublisher(client).rollback("national") == 1
+    finally:
+        await bounded(client.aclose(), "closing a client")

@@ -343,6 +343,12 @@ class RedisListPublisher:
                 raise NothingToRollBack(f"list {name} has no previous version to roll back "
                                         "to")
             target = int(previous)
+            # Its keys watched and read whole first, as the embedded backend loads the
+            # version it goes back to: a ``previous`` whose chunks were evicted (maxmemory)
+            # or removed became current though no node could load it — every node kept
+            # serving the version rolled back from, the operator told it was undone, and a
+            # node started after served none of the list (hsto20).
+            await self._verified(pipe, name, target)
             older = await self._newest_before(name, target)
             manifest = _bytes(await pipe.get(_manifest_key(name, int(current))))
             pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
@@ -361,6 +367,26 @@ class RedisListPublisher:
                                  "still wanted") from None
         await self._client.publish(CHANNEL, f"{name}:{target}")
         return target
+
+    async def _verified(self, pipe: Any, name: str, version: int) -> None:
+        """Watch every key of ``version`` on ``pipe`` (a change before its EXEC fails it),
+        then read each chunk back against its manifest; StoreError naming what fails."""
+        where = f"list {name} v{version}"
+        await pipe.watch(_manifest_key(name, version))
+        manifest = _bytes(await self._client.get(_manifest_key(name, version)))
+        try:
+            meta, infos = manifest_from_json(manifest, where, name=name, version=version)
+            files = [str(info["file"]) for info in infos.values()]
+            if files:  # an empty list has none
+                await pipe.watch(*files)
+            for area, info in infos.items():
+                data = _bytes(await self._client.get(str(info["file"])))
+                decode_version_chunk(meta, data, str(info["sha256"]), f"{where}: npa {area}",
+                                     int(info["count"]))
+        except StoreError as exc:
+            raise StoreError(f"list {name}: cannot roll back to v{version}: {exc} (evicted "
+                             "under maxmemory, or removed?); nothing was rolled back. Import "
+                             "a good copy instead") from None
 
     async def _newest_before(self, name: str, version: int) -> int | None:
         """The newest version of ``name`` older than ``version`` whose manifest is stored."""
