@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -51,7 +52,7 @@ from typing import Any, NamedTuple
 import structlog
 from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
@@ -131,6 +132,42 @@ def _manifest_key(name: str, version: int) -> str:
     return _key(name, f"v{version}:manifest")
 
 
+# redis-py names the pipeline command that failed, with its arguments: a chunk's binary
+# bitmap, up to kilobytes of it, printed to the operator's terminal (control bytes too).
+_PIPELINE_COMMAND = re.compile(r"Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL)
+
+
+def _redis_failed(name: str, exc: RedisError) -> StoreError:
+    """The refusal of an import Redis failed: its reason without the command's bytes, and
+    a full server said as such."""
+    text = _PIPELINE_COMMAND.sub("", str(exc)).strip("()',\" ").rstrip(".")
+    if "maxmemory" in text:
+        text = (f"{text}: Redis is full (maxmemory reached); free memory there or raise its "
+                "maxmemory, then import again")
+    return StoreError(f"list {name}: Redis failed during publish ({text}); the current "
+                      "version is unchanged")
+
+
+async def _refuse_eviction(client: aioredis.Redis, name: str) -> None:
+    """Refuse to publish on a server that may evict keys (``allkeys-*``): it evicted the
+    versions of a list, ``current`` included, as imports filled it — a node started then
+    served none of the list and BLOCKed every call in its scope, and an import was
+    refused as "npa N is missing" (hsto20). A server whose settings cannot be read
+    (CONFIG renamed or forbidden) is taken as it is."""
+    try:
+        answer = await client.config_get("maxmemory-policy")
+    except ResponseError:
+        return
+    values: dict[Any, Any] = dict(answer)
+    policy = _bytes(values.get("maxmemory-policy") or values.get(b"maxmemory-policy"))
+    text = (policy or b"").decode(errors="replace")
+    if text.startswith("allkeys"):
+        raise StoreError(f"list {name}: the Redis server runs maxmemory-policy={text}, "
+                         "which may evict the list's versions (a node started after one is "
+                         "evicted serves none, and BLOCKs every call in its scope); nothing "
+                         "was published. Set maxmemory-policy noeviction")
+
+
 def _newer_published(name: str, current: int, version: int) -> StoreError:
     """The refusal of import ``version`` of ``name``: ``current`` is newer."""
     return StoreError(
@@ -164,11 +201,11 @@ class RedisListPublisher:
         when the delete could not run (Redis gone, the process killed)."""
         client = self._client
         try:
+            await _refuse_eviction(client, name)
             version = int(await client.eval(_NEXT_VERSION, 4, *(
                 _key(name, k) for k in ("seq", "current", "previous", _WITHDRAWN))))
         except RedisError as exc:
-            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
-                             "version is unchanged") from None
+            raise _redis_failed(name, exc) from None
         switched = False
         try:
             built = build_chunks(parsed)
@@ -198,8 +235,7 @@ class RedisListPublisher:
                              error=str(exc))
                 return meta
             await self._discard_quietly(name, version)
-            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
-                             "version is unchanged") from None
+            raise _redis_failed(name, exc) from None
         except StoreError:  # a chunk that does not read back, a newer import
             if switched:
                 raise
