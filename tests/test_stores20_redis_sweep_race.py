@@ -139,3 +139,26 @@ async def test_a_rollback_onto_an_empty_list_still_goes(redis_server) -> None:
         assert await RedisListPublisher(client).rollback("national") == 1
     finally:
         await bounded(client.aclose(), "closing a client")
+
+
+async def test_an_import_across_a_flushall_is_not_switched(redis_server) -> None:
+    """Redis flushed (or restarted empty) while an import ran, between its chunks' read-back
+    and its switch: it made current a version with a manifest and no chunk."""
+    direct, a_client = connect(redis_server.url), connect(redis_server.url)
+    try:
+        await publish(direct, [8015550101])  # v1
+        reached, go = asyncio.Event(), asyncio.Event()
+        _pause_manifest(a_client, 2, reached, go)
+        a = asyncio.ensure_future(RedisListPublisher(a_client).publish(
+            "national", listing([8015550101, 8015550202]), published=PUBLISHED,
+            area_codes=None, source="import A"))
+        await bounded(reached.wait(), "import A writing its chunks")
+        await direct.flushall()
+        go.set()
+        with pytest.raises(StoreError, match=r"v2.*gone from Redis"):
+            await bounded(a, "import A finishing")
+        assert await direct.get("callguard:list:national:current") is None
+        assert await direct.keys("callguard:list:national:v2:*") == []
+    finally:
+        for c in (direct, a_client):
+            await bounded(c.aclose(), "closing a client")
