@@ -75,3 +75,20 @@ def test_a_rollback_is_on_disk_when_done(tmp_path: Path,
     list_dir = tmp_path / "lists" / "national"
     assert _synced_after(calls, list_dir / "CURRENT", list_dir)
     assert ("fsync", str(list_dir / "v2")) in calls  # the WITHDRAWN mark's name
+
+
+def test_an_import_removes_what_killed_imports_left(tmp_path: Path) -> None:
+    """A staging directory (a list's worth of disk) and a pointer file of an import killed
+    mid-way stayed forever: a few crashes filled the disk the stores write to."""
+    write_version(tmp_path, "national", _listing(8015550101), published=PUBLISHED,
+                  area_codes=None, source="t")
+    list_dir = tmp_path / "lists" / "national"
+    staged = list_dir / ".staging-v2-999999"
+    staged.mkdir()
+    (staged / "npa-801.roar").write_bytes(b"\0" * 4096)
+    (list_dir / ".CURRENT-999999").write_text("2\n")
+    meta = write_version(tmp_path, "national", _listing(8015550101, 8015550202),
+                         published=PUBLISHED, area_codes=None, source="t")
+    assert meta.version == 2
+    assert sorted(p.name for p in list_dir.iterdir()) == [
+        ".import-lock", "CURRENT", "v1", "v2"]

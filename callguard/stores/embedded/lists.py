@@ -157,10 +157,32 @@ def write_version(
                              area_codes=area_codes, source=source)
 
 
+def _remove_leftovers(list_dir: Path, name: str) -> None:
+    """Remove what imports killed mid-way (SIGKILL, a power cut) left: their staging
+    directories, a list's worth of disk each, and pointer files. They stayed forever; a
+    few crashes filled the disk, refusing the next import and the record and count writes
+    of the stores beside them (every call a cap covers BLOCKed). Only under the import lock:
+    then no import or rollback of the list is running, and whatever is staged is dead.
+    Best effort: the import goes on."""
+    try:
+        found = [p for p in list_dir.iterdir()
+                 if p.name.startswith((".staging-v", ".CURRENT-"))]
+    except OSError:
+        return
+    for path in found:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            _log.info("list_import_leftover_removed", list=name, path=str(path))
+
+
 def _write_locked(root: Path, list_dir: Path, name: str,
                   parsed: ParsedList | ParsedDated | BuiltVersion, *, published: date | None,
                   area_codes: frozenset[int] | None, source: str) -> ListMeta:
     """write_version's work, its list's import lock held."""
+    _remove_leftovers(list_dir, name)
     try:
         version = max(_versions(list_dir), default=0) + 1
     except OSError as exc:
