@@ -174,7 +174,8 @@ class EmbeddedFrequency:
         self._hash = hasher
         self._retention_ms = retention_s * 1000
         self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
-        self._db = _open(path, busy_timeout_ms / 1000)
+        self._busy_s = busy_timeout_ms / 1000
+        self._db = _open(path, self._busy_s)
         self._identity = files_identity(path)  # the file opened: see reserve_batch
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
@@ -311,15 +312,48 @@ class EmbeddedFrequency:
                 self._checkpointer.committed(db)
             self._same_files()
         except sqlite3.Error as exc:
-            with contextlib.suppress(sqlite3.Error):
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-            raise StoreError(f"call-frequency counts {self._path}: "
-                             f"{sqlite_reason(exc, self._path)}; {lost}") from None
+            reason = sqlite_reason(exc, self._path)
+            raise StoreError(f"call-frequency counts {self._path}: {reason}; {lost}"
+                             f"{self._roll_back(db)}") from None
         finally:
             if full and self.proved_by_log:  # back to the level the log's proof allows
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("PRAGMA synchronous=NORMAL")
+
+    def _roll_back(self, db: sqlite3.Connection) -> str:
+        """Undo a failed transaction; "" when ROLLBACK did (or none was open).
+
+        A ROLLBACK SQLite refused was passed over, leaving the connection inside the
+        transaction: the write lock held (every other process's counts waited, then
+        BLOCKed) and every later reservation here refused ("cannot start a transaction
+        within a transaction") until a restart. Closing the connection ends the
+        transaction unwritten; a new one is opened. Under ``self._lock``."""
+        try:
+            open_now = db.in_transaction
+        except sqlite3.Error:  # closed (``aclose`` ran): no transaction left
+            return ""
+        if not open_now:
+            return ""
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            failed = sqlite_reason(exc, self._path)
+        else:
+            return ""
+        with contextlib.suppress(sqlite3.Error):
+            db.close()  # ends the transaction: nothing of it is kept
+        try:
+            fresh = _open(self._path, self._busy_s)
+            if self.proved_by_log:
+                fresh.execute("PRAGMA synchronous=NORMAL")
+            if self._checkpointer is not None:
+                fresh.execute("PRAGMA wal_autocheckpoint=0")
+        except (StoreError, sqlite3.Error) as exc:
+            return (f"; its ROLLBACK failed too ({failed}) and the connection, closed, could "
+                    f"not be opened again ({exc}): restart the node")
+        self._db = fresh
+        return (f"; its ROLLBACK failed too ({failed}): the connection was closed, which "
+                "undid it, and opened again")
 
     async def release(self, e164: str, held: Held) -> int:
         """Give back a withdrawn ALLOW's reservation (``held``): one row per subject, in one

@@ -31,6 +31,7 @@ from pathlib import Path
 import structlog
 from pyroaring import FrozenBitMap
 
+from callguard.compliance.segments import fsync_path
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.interfaces import ListMeta
@@ -156,10 +157,32 @@ def write_version(
                              area_codes=area_codes, source=source)
 
 
+def _remove_leftovers(list_dir: Path, name: str) -> None:
+    """Remove what imports killed mid-way (SIGKILL, a power cut) left: their staging
+    directories, a list's worth of disk each, and pointer files. They stayed forever; a
+    few crashes filled the disk, refusing the next import and the record and count writes
+    of the stores beside them (every call a cap covers BLOCKed). Only under the import lock:
+    then no import or rollback of the list is running, and whatever is staged is dead.
+    Best effort: the import goes on."""
+    try:
+        found = [p for p in list_dir.iterdir()
+                 if p.name.startswith((".staging-v", ".CURRENT-"))]
+    except OSError:
+        return
+    for path in found:
+        with contextlib.suppress(OSError):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+            _log.info("list_import_leftover_removed", list=name, path=str(path))
+
+
 def _write_locked(root: Path, list_dir: Path, name: str,
                   parsed: ParsedList | ParsedDated | BuiltVersion, *, published: date | None,
                   area_codes: frozenset[int] | None, source: str) -> ListMeta:
     """write_version's work, its list's import lock held."""
+    _remove_leftovers(list_dir, name)
     try:
         version = max(_versions(list_dir), default=0) + 1
     except OSError as exc:
@@ -176,6 +199,7 @@ def _write_locked(root: Path, list_dir: Path, name: str,
         meta = ListMeta(name, version, published, datetime.now(UTC), built.count, area_codes,
                         source, built.codec)
         _fsync_write(staging / "manifest.json", manifest_to_json(meta, built, files))
+        fsync_path(staging)  # its entries: the files fsync'd, their names not yet
         os.replace(staging, list_dir / f"v{version}")
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -183,6 +207,7 @@ def _write_locked(root: Path, list_dir: Path, name: str,
                          "nothing was published, the current version is unchanged") from None
     try:
         load_version(root, name, version)  # read back and verify every chunk before switching
+        fsync_path(list_dir)  # the version's directory, renamed in, before CURRENT names it
         _fsync_write(pointer, f"{version}\n".encode())
         os.replace(pointer, list_dir / "CURRENT")
     except (OSError, StoreError) as exc:
@@ -192,7 +217,22 @@ def _write_locked(root: Path, list_dir: Path, name: str,
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise StoreError(f"list {name} v{version} could not be published ({reason}); the "
                          "current version is unchanged") from None
+    _switched_durably(list_dir, name, version, "then import the file again")
     return meta
+
+
+def _switched_durably(list_dir: Path, name: str, version: int, then: str) -> None:
+    """fsync the list's directory after CURRENT was replaced: the rename is on disk only
+    then. Without it an import (or rollback) said done came back undone after a power cut —
+    the older copy current again, lacking every number listed since, and the node started
+    on it ALLOWed calls to them (hsto20). A failure here is said, never taken back: nodes
+    may already serve ``version``."""
+    try:
+        fsync_path(list_dir)
+    except OSError as exc:
+        raise StoreError(f"list {name}: v{version} is current, but {list_dir} could not be "
+                         f"synced ({exc.strerror}): a power cut may bring back the version "
+                         f"before it. Check the disk; {then}") from None
 
 
 _Snapshot = BitmapSnapshot | DatedSnapshot
@@ -261,6 +301,7 @@ def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
     try:
         with contextlib.suppress(FileNotFoundError):  # its directory gone: nothing to mark
             _fsync_write(withdrawn, b"withdrawn by a rollback\n")
+            fsync_path(withdrawn.parent)  # the mark's name, before CURRENT moves back
         _fsync_write(pointer, f"{older[-1]}\n".encode())
         os.replace(pointer, list_dir / "CURRENT")
     except OSError as exc:
@@ -275,6 +316,8 @@ def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
                          f"v{current} is still current. Run it as the user who owns the "
                          "list's files (or make them writable, or free space), then again"
                          ) from None
+    _switched_durably(list_dir, name, older[-1], "after a restart, `callguard dnc status` "
+                      "shows which version is current")
     return older[-1]
 
 

@@ -2,9 +2,10 @@
 
 SQLite's own words leave the cause out: a full file system comes back as "disk I/O error"
 (when the ``-shm`` file cannot grow) as often as "database or disk is full", and "database
-is locked" does not say that another process has held the write lock past the busy
-timeout, nor "database disk image is malformed" that the file was cut short. SQLite's
-words stay in the reason; this adds what they mean and what to do.
+is locked" (SQLITE_BUSY) does not say that another process has held the write lock past
+the busy timeout, nor "database disk image is malformed" that the file was cut short; and
+"database table is locked" (SQLITE_LOCKED) is a conflict inside this process, not another
+one. SQLite's words stay in the reason; this adds what they mean and what to do.
 """
 
 from __future__ import annotations
@@ -33,6 +34,13 @@ def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
     """``exc``'s text, and what it means for the store at ``path``."""
     text = str(exc)
     name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith("SQLITE_LOCKED") or "table is locked" in text:
+        # SQLITE_LOCKED is a conflict inside this process (one connection's statement still
+        # reading a table another statement of it changes, or a shared cache), never a
+        # lock held by another process: that is SQLITE_BUSY, "database is locked".
+        return (f"{text}: a conflict inside this process (SQLITE_LOCKED: a statement of the "
+                "same connection still reads the table), not a lock held by another "
+                "process. Report it as a callguard bug; restarting the node clears it")
     if "locked" in text or name.startswith("SQLITE_BUSY"):
         return (f"{text}: another process has held its write lock for more than "
                 f"{OPEN_TIMEOUT_S:g} s (a `sqlite3` shell left in a transaction, a backup "

@@ -27,6 +27,7 @@ until the node is restarted on the right files.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -128,6 +129,18 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat()
 
 
+def _connect_writer(path: Path) -> sqlite3.Connection:
+    """The connection every write goes through, committing ``FULL`` (on disk at return)."""
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
+                             timeout=OPEN_TIMEOUT_S)
+    try:
+        writer.execute("PRAGMA synchronous=FULL")
+    except sqlite3.Error:
+        writer.close()
+        raise
+    return writer
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Stores made before revocations had a source gain the column."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(consent)")}
@@ -147,9 +160,7 @@ class EmbeddedRecords:
         except sqlite3.Error as exc:
             raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
         try:
-            self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                           timeout=OPEN_TIMEOUT_S)
-            self._writer.execute("PRAGMA synchronous=FULL")
+            self._writer = _connect_writer(path)
         except sqlite3.Error as exc:
             self._reader.close()
             raise StoreError(f"record store {path}: {sqlite_reason(exc, path)}") from None
@@ -162,6 +173,7 @@ class EmbeddedRecords:
         self._checked_at = monotonic()  # when a lookup last compared it
         self._moved = False  # a comparison found another file: every lookup refused
         self._write_lock = threading.Lock()
+        self._unwritable: str | None = None  # a writer that could not be opened again
         # The company do-not-call set (module doc): hashes, the change counter it was read
         # at, and the last log row read. None: not read yet (or not kept: too large).
         self._changes: WalChangeCounter | None = None  # mapped by keep_dnc_set
@@ -201,6 +213,8 @@ class EmbeddedRecords:
         self, writes: list[list[tuple[str, tuple[object, ...]]]]
     ) -> tuple[int, ...]:
         with self._write_lock:
+            if self._unwritable is not None:
+                raise StoreError(self._unwritable)
             try:
                 self._writer.execute("BEGIN IMMEDIATE")
                 changed = []
@@ -210,12 +224,45 @@ class EmbeddedRecords:
                     changed.append(counts[0])
                 self._writer.execute("COMMIT")
             except sqlite3.Error as exc:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
+                reason = sqlite_reason(exc, self._path)
+                undone = self._roll_back()
                 raise StoreError(f"record store {self._path}: write failed "
-                                 f"({sqlite_reason(exc, self._path)})") from None
+                                 f"({reason}){undone}") from None
         self._same_file()  # committed into a file no longer at the path: not acknowledged
         return tuple(changed)
+
+    def _roll_back(self) -> str:
+        """Undo the failed write's transaction; "" when ROLLBACK did, else what was done.
+
+        A ROLLBACK SQLite refused raised its raw error (callguard:internal-error, naming
+        nothing) and left the writer inside the transaction: holding the write lock, every
+        other process's write waited then failed, and every later write here failed
+        ("cannot start a transaction within a transaction"). Closing the connection ends
+        the transaction unwritten; a new one is opened. Under ``_write_lock``."""
+        try:
+            open_now = self._writer.in_transaction
+        except sqlite3.Error:  # closed (``close`` ran): no transaction left
+            return ""
+        if not open_now:
+            return ""
+        try:
+            self._writer.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            failed = sqlite_reason(exc, self._path)
+        else:
+            return ""
+        with contextlib.suppress(sqlite3.Error):
+            self._writer.close()  # ends the transaction: nothing of it is kept
+        try:
+            self._writer = _connect_writer(self._path)
+        except sqlite3.Error as exc:
+            self._unwritable = (
+                f"record store {self._path}: cannot write: its write connection was closed "
+                f"after a ROLLBACK failed ({failed}) and could not be opened again "
+                f"({sqlite_reason(exc, self._path)}); restart the node")
+            return f"; its ROLLBACK failed too ({failed}): {self._unwritable}"
+        return (f"; its ROLLBACK failed too ({failed}): the write connection was closed, "
+                "which undid it, and opened again")
 
     def _same_file(self) -> None:
         """Raise StoreError when a path no longer names the file opened (module doc)."""

@@ -42,6 +42,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -51,7 +52,7 @@ from typing import Any, NamedTuple
 import structlog
 from pyroaring import FrozenBitMap
 from redis import asyncio as aioredis
-from redis.exceptions import RedisError, WatchError
+from redis.exceptions import RedisError, ResponseError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
@@ -100,6 +101,15 @@ if v <= floor then
 end
 return v
 """
+# The sweep's delete of a version's chunks (``_sweep``), only while that version has no
+# manifest and is not current, in one script: checked first and deleted after, an import
+# writing its manifest and switching in between lost its chunks while current (hsto20).
+_SWEEP = """
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('GET', KEYS[2]) == ARGV[1] then
+  return 0
+end
+return redis.call('DEL', unpack(KEYS, 3))
+"""
 _log = structlog.get_logger("callguard.lists")
 
 
@@ -122,6 +132,42 @@ def _manifest_key(name: str, version: int) -> str:
     return _key(name, f"v{version}:manifest")
 
 
+# redis-py names the pipeline command that failed, with its arguments: a chunk's binary
+# bitmap, up to kilobytes of it, printed to the operator's terminal (control bytes too).
+_PIPELINE_COMMAND = re.compile(r"Command # \d+ \(.*\) of pipeline caused error: ", re.DOTALL)
+
+
+def _redis_failed(name: str, exc: RedisError) -> StoreError:
+    """The refusal of an import Redis failed: its reason without the command's bytes, and
+    a full server said as such."""
+    text = _PIPELINE_COMMAND.sub("", str(exc)).strip("()',\" ").rstrip(".")
+    if "maxmemory" in text:
+        text = (f"{text}: Redis is full (maxmemory reached); free memory there or raise its "
+                "maxmemory, then import again")
+    return StoreError(f"list {name}: Redis failed during publish ({text}); the current "
+                      "version is unchanged")
+
+
+async def _refuse_eviction(client: aioredis.Redis, name: str) -> None:
+    """Refuse to publish on a server that may evict keys (``allkeys-*``): it evicted the
+    versions of a list, ``current`` included, as imports filled it — a node started then
+    served none of the list and BLOCKed every call in its scope, and an import was
+    refused as "npa N is missing" (hsto20). A server whose settings cannot be read
+    (CONFIG renamed or forbidden) is taken as it is."""
+    try:
+        answer = await client.config_get("maxmemory-policy")
+    except ResponseError:
+        return
+    values: dict[Any, Any] = dict(answer)
+    policy = _bytes(values.get("maxmemory-policy") or values.get(b"maxmemory-policy"))
+    text = (policy or b"").decode(errors="replace")
+    if text.startswith("allkeys"):
+        raise StoreError(f"list {name}: the Redis server runs maxmemory-policy={text}, "
+                         "which may evict the list's versions (a node started after one is "
+                         "evicted serves none, and BLOCKs every call in its scope); nothing "
+                         "was published. Set maxmemory-policy noeviction")
+
+
 def _newer_published(name: str, current: int, version: int) -> StoreError:
     """The refusal of import ``version`` of ``name``: ``current`` is newer."""
     return StoreError(
@@ -135,6 +181,8 @@ class RedisListPublisher:
 
     def __init__(self, client: aioredis.Redis) -> None:
         self._client = client
+        # The chunk keys of each import under way, which its switch requires (``_switch``)
+        self._written: dict[tuple[str, int], list[str]] = {}
 
     async def publish(
         self,
@@ -153,11 +201,11 @@ class RedisListPublisher:
         when the delete could not run (Redis gone, the process killed)."""
         client = self._client
         try:
+            await _refuse_eviction(client, name)
             version = int(await client.eval(_NEXT_VERSION, 4, *(
                 _key(name, k) for k in ("seq", "current", "previous", _WITHDRAWN))))
         except RedisError as exc:
-            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
-                             "version is unchanged") from None
+            raise _redis_failed(name, exc) from None
         switched = False
         try:
             built = build_chunks(parsed)
@@ -176,6 +224,7 @@ class RedisListPublisher:
                     decode_version_chunk(meta, _bytes(data), built.digests[area],
                                          f"list {name} v{version} npa {area}")
             files = {area: _chunk_key(name, version, area) for area in areas}
+            self._written[(name, version)] = list(files.values())
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
             await self._switch(name, version)
             switched = True
@@ -186,8 +235,7 @@ class RedisListPublisher:
                              error=str(exc))
                 return meta
             await self._discard_quietly(name, version)
-            raise StoreError(f"list {name}: Redis failed during publish ({exc}); the current "
-                             "version is unchanged") from None
+            raise _redis_failed(name, exc) from None
         except StoreError:  # a chunk that does not read back, a newer import
             if switched:
                 raise
@@ -219,6 +267,7 @@ class RedisListPublisher:
         Never the current version: a switch whose EXEC ran while the import failed or was
         cancelled (its reply never read) made it current; deleted, no node could load it
         and one started after served none of the list (hrev58)."""
+        self._written.pop((name, version), None)
         try:
             current = await self._client.get(_key(name, "current"))
             if current is not None and int(current) == version:
@@ -234,9 +283,10 @@ class RedisListPublisher:
 
     async def _sweep(self, name: str, current: int) -> None:
         """Delete the chunks of versions below ``current`` that have no manifest: an import
-        that failed and could not delete them. (An import still running with a lower number
-        is refused by ``_switch`` anyway: ``current`` is above it.) Best effort: the
-        publish is done."""
+        that failed and could not delete them. An import still running with a lower number
+        may yet switch (a rollback brings ``current`` below it): one that has written its
+        manifest is kept (``_SWEEP``), and one whose chunks were taken before it did is
+        refused by ``_switch``. Best effort: the publish is done."""
         prefix = _key(name, "v")
         try:
             orphans: dict[int, list[bytes]] = {}
@@ -246,12 +296,17 @@ class RedisListPublisher:
                 if number.isdigit() and int(number) < current:
                     orphans.setdefault(int(number), []).append(key)
             for version, keys in sorted(orphans.items()):
-                if await self._client.exists(_manifest_key(name, version)):
-                    continue  # a version kept for rollback
+                # A version kept for rollback, or an import that wrote its manifest since
+                # the scan, is kept: checked and deleted in one script (``_SWEEP``).
+                removed = 0
                 for start in range(0, len(keys), 500):
-                    await self._client.delete(*keys[start:start + 500])
-                _log.info("list_import_chunks_removed", list=name, version=version,
-                          keys=len(keys))
+                    batch = keys[start:start + 500]
+                    removed += int(await self._client.eval(
+                        _SWEEP, 2 + len(batch), _manifest_key(name, version),
+                        _key(name, "current"), *batch, str(version)))
+                if removed:
+                    _log.info("list_import_chunks_removed", list=name, version=version,
+                              keys=removed)
         except (RedisError, OSError) as exc:
             _log.warning("list_import_chunks_left", list=name, error=str(exc),
                          fix="the next import of the list removes them")
@@ -260,11 +315,18 @@ class RedisListPublisher:
         """Make ``version`` current, never over a newer one: two imports of a list at once
         each take a number at the start, and the older one finishing last moved current
         back — every node had loaded the newer and refused the older as a restored backup,
-        a node restarted served it (hlist18). ``current`` is watched meanwhile."""
+        a node restarted served it (hlist18). ``current`` is watched meanwhile.
+
+        Never without its manifest and every chunk this import wrote, watched too: a newer
+        import's sweep took the chunks of this one (no manifest yet), a rollback then
+        brought ``current`` below it, and this one switched to a version no node could
+        load — a node started after served none of the list, every call BLOCKed (hsto20).
+        """
         pointer = _key(name, "current")
+        needed = [_manifest_key(name, version), *self._written.pop((name, version), ())]
         while True:
             async with self._client.pipeline(transaction=True) as pipe:
-                await pipe.watch(pointer)
+                await pipe.watch(pointer, *needed)
                 current = await pipe.get(pointer)
                 if current is not None and int(current) == version:
                     # Our EXEC ran and its reply was lost (redis-py: WatchError, read as
@@ -275,6 +337,14 @@ class RedisListPublisher:
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
                     raise _newer_published(name, int(current), version)
+                present = int(await pipe.exists(*needed))
+                if present < len(needed):
+                    raise StoreError(
+                        f"list {name}: {len(needed) - present} of the {len(needed)} keys "
+                        f"this import (v{version}) wrote were gone from Redis before it was "
+                        "made current (removed by another import's clean-up after a "
+                        "rollback, or evicted under maxmemory?); nothing was published: "
+                        "import the file again")
                 pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
                 if current is not None:
                     pipe.set(_key(name, "previous"), current)
@@ -309,6 +379,12 @@ class RedisListPublisher:
                 raise NothingToRollBack(f"list {name} has no previous version to roll back "
                                         "to")
             target = int(previous)
+            # Its keys watched and read whole first, as the embedded backend loads the
+            # version it goes back to: a ``previous`` whose chunks were evicted (maxmemory)
+            # or removed became current though no node could load it — every node kept
+            # serving the version rolled back from, the operator told it was undone, and a
+            # node started after served none of the list (hsto20).
+            await self._verified(pipe, name, target)
             older = await self._newest_before(name, target)
             manifest = _bytes(await pipe.get(_manifest_key(name, int(current))))
             pipe.multi()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
@@ -327,6 +403,26 @@ class RedisListPublisher:
                                  "still wanted") from None
         await self._client.publish(CHANNEL, f"{name}:{target}")
         return target
+
+    async def _verified(self, pipe: Any, name: str, version: int) -> None:
+        """Watch every key of ``version`` on ``pipe`` (a change before its EXEC fails it),
+        then read each chunk back against its manifest; StoreError naming what fails."""
+        where = f"list {name} v{version}"
+        await pipe.watch(_manifest_key(name, version))
+        manifest = _bytes(await self._client.get(_manifest_key(name, version)))
+        try:
+            meta, infos = manifest_from_json(manifest, where, name=name, version=version)
+            files = [str(info["file"]) for info in infos.values()]
+            if files:  # an empty list has none
+                await pipe.watch(*files)
+            for area, info in infos.items():
+                data = _bytes(await self._client.get(str(info["file"])))
+                decode_version_chunk(meta, data, str(info["sha256"]), f"{where}: npa {area}",
+                                     int(info["count"]))
+        except StoreError as exc:
+            raise StoreError(f"list {name}: cannot roll back to v{version}: {exc} (evicted "
+                             "under maxmemory, or removed?); nothing was rolled back. Import "
+                             "a good copy instead") from None
 
     async def _newest_before(self, name: str, version: int) -> int | None:
         """The newest version of ``name`` older than ``version`` whose manifest is stored."""
