@@ -113,10 +113,17 @@ class StrangerLog:
         if self._last is not None and now - self._last < self._period:
             return
         structlog.get_logger("callguard.fronts").warning(
-            self._event, source=source, refused=self._refused,
-            sources=list(self._sources),
+            self._event, source=_as_written(source), refused=self._refused,
+            sources=list(dict.fromkeys(_as_written(s) for s in self._sources)),
             fix=f"add the address to {self._setting} if it is one of your dialers or "
                 "clients; otherwise nothing is wrong (refused unread)")
         self._last = now
         self._refused = 0
         self._sources = {}
+
+
+def _as_written(source: str) -> str:
+    """An address as ``allowed_sources`` would list it: an IPv4 peer of a dual-stack
+    socket (``::ffff:10.1.2.3``) as its IPv4 address, the form an admin writes."""
+    address = plain_address(source)
+    return source if address is None else str(address)
