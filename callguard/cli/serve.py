@@ -63,11 +63,14 @@ GC_THRESHOLDS = (10_000, 10, 10)
 def _fit_connection_caps(settings: Settings) -> Settings:
     """Raise the open-files limit, and lower the fronts' caps if they would not fit."""
     limit = raise_nofile_limit()
+    # SIP over TCP and over TLS are two listeners, each holding up to max_tcp_connections
+    # (``_Tcp._refuses``): TLS uncounted, a TLS-only front was lowered to 1 connection
+    sip_listeners = settings.sip.tcp + settings.sip.tls if settings.sip.enabled else 0
     wanted = ConnectionCaps(
         fastagi=settings.fastagi.max_connections,
         http=settings.http.max_connections if settings.http.enabled else 0,
-        sip_tcp=settings.sip.max_tcp_connections if settings.sip.enabled and settings.sip.tcp
-        else 0, sessions=settings.fastagi.max_sessions,
+        sip_tcp=settings.sip.max_tcp_connections * sip_listeners,
+        sessions=settings.fastagi.max_sessions,
         sip_calls=settings.sip.max_in_flight if settings.sip.enabled else 0,
         # records and call-frequency counts are two Redis clients: a call may hold one each
         redis_per_call=2 if settings.records.backend == "redis" else 0)
@@ -76,15 +79,16 @@ def _fit_connection_caps(settings: Settings) -> Settings:
         return settings
     # each front's cap on one source follows its whole cap down, in the same proportion
     http, sip = settings.http, settings.sip
+    sip_tcp = max(caps.sip_tcp // max(sip_listeners, 1), 1)  # per listener
     http_per_source = _per_source_cap(http.max_connections_per_source,
                                       http.max_connections, max(caps.http, 1))
     sip_tcp_per_source = _per_source_cap(sip.max_tcp_connections_per_source,
-                                         sip.max_tcp_connections, max(caps.sip_tcp, 1))
+                                         sip.max_tcp_connections, sip_tcp)
     sip_per_source = _per_source_cap(sip.max_in_flight_per_source, sip.max_in_flight,
                                      max(caps.sip_calls, 1))
     _log.warning("connection_caps_lowered", open_files_limit=limit,
                  needed=wanted.needed(), fastagi=caps.fastagi, http=caps.http,
-                 http_per_source=http_per_source, sip_tcp=caps.sip_tcp,
+                 http_per_source=http_per_source, sip_tcp=sip_tcp if sip_listeners else 0,
                  sip_tcp_per_source=sip_tcp_per_source, max_sessions=caps.sessions,
                  sip_max_in_flight=caps.sip_calls,
                  sip_max_in_flight_per_source=sip_per_source,
@@ -98,7 +102,7 @@ def _fit_connection_caps(settings: Settings) -> Settings:
                                    max_sessions=max(caps.sessions, 1)),
                    http=replace(http, max_connections=max(caps.http, 1),
                                 max_connections_per_source=http_per_source),
-                   sip=replace(sip, max_tcp_connections=max(caps.sip_tcp, 1),
+                   sip=replace(sip, max_tcp_connections=sip_tcp,
                                max_tcp_connections_per_source=sip_tcp_per_source,
                                max_in_flight=max(caps.sip_calls, 1),
                                max_in_flight_per_source=sip_per_source))

@@ -89,10 +89,15 @@ class StrangerLog:
     listed saw a counter climb with nothing naming the address to add. The first refusal
     is logged at once; after it at most one line a ``period`` (a flood of strangers, or of
     forged UDP sources, cannot fill the log), naming the address that brought it, the
-    refusals since the last line and up to ``_SHOWN`` distinct addresses among them. An
-    address only: nothing the peer sent is read, so no number can reach the log."""
+    refusals since the last line and up to ``_SHOWN`` distinct addresses among them, the
+    most refused first: a dialer refused call after call stands out of a scan's one-off
+    probes (the first eight seen were shown, and on a scanned port they were scanners).
+    Counted for the first ``_TRACKED`` distinct addresses of a line's minute only, so a
+    forged-source flood holds no more. An address only: nothing the peer sent is read,
+    so no number can reach the log."""
 
     _SHOWN = 8
+    _TRACKED = 64
 
     def __init__(self, event: str, setting: str, period: float = 60.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -102,21 +107,33 @@ class StrangerLog:
         self._clock = clock
         self._last: float | None = None
         self._refused = 0
-        self._sources: dict[str, None] = {}
+        self._sources: dict[str, int] = {}  # refusals of each since the last line
 
     def refused(self, source: str) -> None:
         """Count one refusal of ``source``; log when a line is due."""
         self._refused += 1
-        if len(self._sources) < self._SHOWN:
-            self._sources[source] = None
+        sources = self._sources
+        count = sources.get(source)
+        if count is not None:
+            sources[source] = count + 1
+        elif len(sources) < self._TRACKED:
+            sources[source] = 1
         now = self._clock()
         if self._last is not None and now - self._last < self._period:
             return
-        structlog.get_logger("callguard.fronts").warning(
-            self._event, source=source, refused=self._refused,
-            sources=list(self._sources),
+        busiest = sorted(sources, key=sources.__getitem__, reverse=True)  # stable: ties
+        structlog.get_logger("callguard.fronts").warning(  # in the order first seen
+            self._event, source=_as_written(source), refused=self._refused,
+            sources=list(dict.fromkeys(_as_written(s) for s in busiest))[:self._SHOWN],
             fix=f"add the address to {self._setting} if it is one of your dialers or "
                 "clients; otherwise nothing is wrong (refused unread)")
         self._last = now
         self._refused = 0
         self._sources = {}
+
+
+def _as_written(source: str) -> str:
+    """An address as ``allowed_sources`` would list it: an IPv4 peer of a dual-stack
+    socket (``::ffff:10.1.2.3``) as its IPv4 address, the form an admin writes."""
+    address = plain_address(source)
+    return source if address is None else str(address)
