@@ -865,7 +865,7 @@ class AmiWatchdog:
         # Asterisk's restart and the picture, could hang up a new, live call.
         target = effect.uniqueid or effect.channel
         self.stats["hangup_sent"] += 1
-        self.tracker.hangup_sent(effect.linkedid, self._clock())
+        self.tracker.hangup_sent(effect.linkedid, self._clock(), effect.channel)
         try:
             reply = await self._send({"Action": "Hangup", "Channel": target,
                                       "Cause": "16"})
