@@ -167,8 +167,8 @@ class HangupChannel:
 
     ``uniqueid`` is what the action names (``ami.py``): a channel name is handed out
     again after an Asterisk restart (its counter starts over), possibly to a new, live
-    call, while a Uniqueid (epoch of the start, then a counter) is not. ``channel`` is
-    the name, for logs and records."""
+    call, while a Uniqueid (the channel's creation second, then a counter) is not.
+    ``channel`` is the name, for logs and records."""
 
     linkedid: str
     channel: str
