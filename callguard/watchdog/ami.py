@@ -860,12 +860,14 @@ class AmiWatchdog:
         # ``channelstorage_by_name_prefix_or_uniqueid``, 22.x; channel.c
         # ``ast_channel_get_by_name_prefix`` before it) tries the name, then the Uniqueid. A
         # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid has no "/"), and a
-        # Uniqueid is not handed out again after a restart (the start's epoch, then a
-        # counter), where a name is: a Hangup by name, sent in the moment between
+        # Uniqueid is not handed out again after a restart (channel_internal_api.c
+        # ``ast_channel_internal_alloc``: the second the channel was created, then a
+        # counter — or the id a dialer's Originate gave, ChannelId, the dialer's to keep
+        # unique), where a name is: a Hangup by name, sent in the moment between
         # Asterisk's restart and the picture, could hang up a new, live call.
         target = effect.uniqueid or effect.channel
         self.stats["hangup_sent"] += 1
-        self.tracker.hangup_sent(effect.linkedid, self._clock())
+        self.tracker.hangup_sent(effect.linkedid, self._clock(), effect.channel)
         try:
             reply = await self._send({"Action": "Hangup", "Channel": target,
                                       "Cause": "16"})

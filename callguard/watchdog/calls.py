@@ -167,8 +167,8 @@ class HangupChannel:
 
     ``uniqueid`` is what the action names (``ami.py``): a channel name is handed out
     again after an Asterisk restart (its counter starts over), possibly to a new, live
-    call, while a Uniqueid (epoch of the start, then a counter) is not. ``channel`` is
-    the name, for logs and records."""
+    call, while a Uniqueid (the channel's creation second, then a counter) is not.
+    ``channel`` is the name, for logs and records."""
 
     linkedid: str
     channel: str
@@ -361,7 +361,10 @@ class _Call:
     off_side_at: float | None = None
     called_hangup_at: float | None = None
     release_due: float | None = None
-    hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts sent
+    hangups: dict[str, int] = field(default_factory=dict)  # channel -> attempts decided
+    # channel -> Hangups that went out (``hangup_sent``): ``due`` decides one every
+    # ``retry_s`` while AMI is away too, where ``ami.py`` sends none
+    sent: dict[str, int] = field(default_factory=dict)
     first_action_at: float | None = None
     risk_logged: bool = False
     presented: str | None = None  # ConnectedLineNum on the called party's channel
@@ -1501,13 +1504,18 @@ class CallTracker:
         found = [uniqueid for uniqueid, name in call.channels.items() if name == channel]
         return found[0] if len(found) == 1 else None
 
-    def hangup_sent(self, linkedid: str, now: float) -> None:
-        """A Hangup of this call went out to Asterisk (``ami.py`` ``_hangup``): the
-        line-release's ``first_action_ms`` is when callguard first acted, and a Hangup
-        decided but held back (AMI away, a picture pending) or never sent is no action."""
+    def hangup_sent(self, linkedid: str, now: float, channel: str | None = None) -> None:
+        """A Hangup of this call (for ``channel``) went out to Asterisk (``ami.py``
+        ``_hangup``): the line-release's ``first_action_ms`` is when callguard first acted
+        and its ``hangups_sent`` counts these, and a Hangup decided but held back (AMI
+        away, a picture pending) or never sent is no action."""
         call = self.calls.get(linkedid)
-        if call is not None and call.first_action_at is None:
+        if call is None:
+            return
+        if call.first_action_at is None:
             call.first_action_at = now
+        if channel is not None:
+            call.sent[channel] = call.sent.get(channel, 0) + 1
 
     def _ask_status_again(self, call: _Call, now: float) -> list[Effect]:
         """The DIALSTATUS reads that went unanswered once, asked again when due and AMI is
@@ -2839,7 +2847,7 @@ class CallTracker:
             "called_channel": safe_channel(call.dest),
             "limit_s": followed.limit_s, "limit_citation": followed.limit_citation or None,
             "grace_s": self.settings.grace_s,
-            "hangups_sent": {safe_channel(k) or "": v for k, v in sorted(call.hangups.items())},
+            "hangups_sent": {safe_channel(k) or "": v for k, v in sorted(call.sent.items())},
         }
         if call.abandonment in ("agent", "abandoned"):
             fields["agent_within_2s"] = call.abandonment == "agent"
