@@ -124,3 +124,18 @@ def test_an_argument_naming_no_home_does_not_break_the_line(site, monkeypatch,  
                      "--config", str(site), after=("~nosuchuser-review71/leads.csv",))
     assert code == 2, err
     assert f"permission denied: {key}" in err
+
+
+def test_a_file_named_in_a_directory_this_user_may_not_search(site, monkeypatch,  # noqa: F811
+                                                              capsys, tmp_path):
+    """``dnc import national.txt`` from a home the user may not search: the file is not
+    found there (no ``exists()``), and is the admin's all the same. It read "internal
+    error", callguard's bug."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.chdir(home)  # national.txt not to be seen from here
+    code, err = _run(monkeypatch, capsys,
+                     PermissionError(13, "Permission denied", "national.txt"),
+                     "--config", str(site), after=("national.txt",))
+    assert code == 2, err
+    assert "permission denied: national.txt" in err

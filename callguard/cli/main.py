@@ -220,10 +220,12 @@ def _user_path(value: str) -> Path | None:
 
 def _chosen_paths(state: CliState | None) -> list[Path]:
     """The paths of ``admins_path``; best effort (a file that cannot be read adds none of
-    its own, and is itself among them). A CALLGUARD_* variable counts only when it looks
-    like a path: its secrets are never looked up as file names."""
+    its own, and is itself among them). Every argument counts, found or not: a file named
+    in a directory this user may not search (``dnc import national.txt`` from /root) is
+    not found, and is the admin's all the same. A CALLGUARD_* variable counts only when it
+    looks like a path: its secrets are no file names."""
     given = [arg.rpartition("=")[2] for arg in sys.argv[1:]]
-    given = [v for v in given if "/" in v or os.path.exists(v)]  # never raises
+    given = [v for v in given if v and not v.startswith("-")]
     given += [v for k, v in os.environ.items() if k.startswith("CALLGUARD_") and "/" in v]
     chosen = [path for path in map(_user_path, given) if path is not None]
     if state is None:
