@@ -139,3 +139,15 @@ def test_a_file_named_in_a_directory_this_user_may_not_search(site, monkeypatch,
                      "--config", str(site), after=("national.txt",))
     assert code == 2, err
     assert "permission denied: national.txt" in err
+
+
+def test_a_relative_argument_with_dotdot_opened_resolved(site, monkeypatch, capsys,  # noqa: F811
+                                                         tmp_path):
+    """``--file ../copies/c.jsonl`` given, the file opened resolved: one path, two names."""
+    (tmp_path / "copies").mkdir()
+    (tmp_path / "home").mkdir()
+    monkeypatch.chdir(tmp_path / "home")
+    opened = (Path("../copies/c.jsonl")).resolve()
+    code, err = _run(monkeypatch, capsys, PermissionError(13, "Permission denied", str(opened)),
+                     "--config", str(site), after=("../copies/c.jsonl",))
+    assert code == 2, err
