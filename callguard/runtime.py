@@ -17,6 +17,7 @@ from redis import asyncio as aioredis
 from callguard.audit import ComplianceLog, configure_logging
 from callguard.compliance.logkey import NumberProtector, load_log_key
 from callguard.compliance.record import RecordEncoder
+from callguard.compliance.segments import closed_segments
 from callguard.compliance.sinks import LogFile, LogTarget, RedisStreamSink, StreamTarget
 from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
@@ -359,10 +360,33 @@ def _write_probe(path: Path) -> str | None:
     return None
 
 
+def _warn_moved(target: str, path: Path | None) -> None:
+    """Warn at every start while a log is left where a relative ``[log] file`` used to be
+    read: against the working directory, before it was the configuration's directory.
+    Its records are no longer found by ``tail``, ``evidence``, ``report`` or the page, nor
+    archived, nor purged at their retention: the officer's evidence, out of every tool's
+    sight, until the admin moves it beside the new one (or names it absolutely)."""
+    if path is None or not target or Path(target).expanduser().is_absolute():
+        return
+    try:
+        before = Path(target).absolute()
+        if before.resolve() == path.resolve() or not (
+                before.exists() or closed_segments(before)):
+            return
+    except OSError:  # a working directory this user may not search: nothing to tell
+        return
+    _log.warning("compliance_log_moved", was=str(before), now=str(path),
+                 detail="a relative [log] file is read against the configuration file's "
+                        "directory, no longer the working directory: the records at "
+                        f"{before} (and its rotated segments) are read by no command; move "
+                        f"them to {path.parent}, or set [log] file to the path to keep")
+
+
 def open_compliance_log(settings: Settings, protector: NumberProtector,
                         ) -> tuple[ComplianceLog, RedisStreamSink | None]:
     """The record encoder and writer for the node's ``[log]`` settings (and its stream)."""
     path = log_path(settings)
+    _warn_moved(settings.log.file, path)
     target: LogTarget = StreamTarget() if path is None else LogFile(
         path, max_bytes=settings.log.rotate_mb * 1024 * 1024)
     stream = None

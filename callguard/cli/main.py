@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import secrets
@@ -177,25 +178,56 @@ def admins_path(exc: PermissionError, state: CliState | None) -> bool:
     mode): the configuration file and its directory (token, secrets, copied packs), the
     data dir, the log file's directory, any path the configuration names, one given on the
     command line or in a CALLGUARD_* variable. A PermissionError with no file, or on any
-    other path, is callguard's bug and is reported as one."""
+    other path, is callguard's bug and is reported as one.
+
+    Each path is compared as written and with its symlinks resolved: callguard opens some
+    resolved (``packs_dir``, a relative ``[log] file``), and ``/etc/callguard`` may be a
+    link. Never raises: it runs inside main's handler, where an error of its own was a bare
+    traceback, exit 1 (a working directory this user may not search — ``sudo -u callguard
+    callguard tail`` from /root — made its ``exists()`` raise PermissionError)."""
     names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str) and n]
     if not names:
         return False
-    chosen = _chosen_paths(state)
+    try:
+        chosen = [form for place in _chosen_paths(state) for form in _forms(place)]
+    except Exception:  # noqa: BLE001 - best effort: the command line's and the file's
+        chosen = []
     for name in names:
-        path = Path(name).absolute()
-        if any(path == place or (place != Path(place.anchor) and place in path.parents)
-               for place in chosen):
-            return True
+        for path in _forms(Path(name)):
+            if any(path == place or (place != Path(place.anchor) and place in path.parents)
+                   for place in chosen):
+                return True
     return False
 
 
+def _forms(path: Path) -> list[Path]:
+    """``path`` absolute, as written and resolved; none that cannot be made (no working
+    directory, a symlink loop)."""
+    forms = []
+    for form in (path.absolute, path.resolve):
+        with contextlib.suppress(OSError, RuntimeError):
+            forms.append(form())
+    return forms
+
+
+def _user_path(value: str) -> Path | None:
+    """``value`` with ``~`` expanded, or None for a ``~user`` that names no user."""
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:
+        return None
+
+
 def _chosen_paths(state: CliState | None) -> list[Path]:
-    """The paths of ``admins_path``, each absolute; best effort (a file that cannot be read
-    adds none of its own, and is itself among them)."""
+    """The paths of ``admins_path``; best effort (a file that cannot be read adds none of
+    its own, and is itself among them). Every argument counts, found or not: a file named
+    in a directory this user may not search (``dnc import national.txt`` from /root) is
+    not found, and is the admin's all the same. A CALLGUARD_* variable counts only when it
+    looks like a path: its secrets are no file names."""
     given = [arg.rpartition("=")[2] for arg in sys.argv[1:]]
-    given += [v for k, v in os.environ.items() if k.startswith("CALLGUARD_")]
-    chosen = [Path(v).expanduser().absolute() for v in given if "/" in v or Path(v).exists()]
+    given = [v for v in given if v and not v.startswith("-")]
+    given += [v for k, v in os.environ.items() if k.startswith("CALLGUARD_") and "/" in v]
+    chosen = [path for path in map(_user_path, given) if path is not None]
     if state is None:
         return chosen
     from callguard.cli.locate import locate  # noqa: PLC0415 - only on this error's path
@@ -204,7 +236,7 @@ def _chosen_paths(state: CliState | None) -> list[Path]:
 
     config = state.config_option or Path(os.environ.get("CALLGUARD_CONFIG")
                                          or bundled_config())
-    chosen += [config.absolute(), config.absolute().parent]
+    chosen += [config, config.parent]
     try:
         place = locate(config, state.data_dir_option)
         chosen.append(place.data_dir)
@@ -219,8 +251,8 @@ def _chosen_paths(state: CliState | None) -> list[Path]:
             strings.extend(value.values())
         elif isinstance(value, list):
             strings.extend(value)
-        elif isinstance(value, str) and "/" in value:
-            chosen.append((config.absolute().parent / Path(value).expanduser()).absolute())
+        elif isinstance(value, str) and "/" in value and (named := _user_path(value)):
+            chosen.append(config.parent / named)
     return chosen
 
 
