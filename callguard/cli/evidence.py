@@ -29,7 +29,6 @@ from callguard.cli.common import (
     output_path_or_exit,
     own_files_or_exit,
     usage_error,
-    window_or_exit,
     zone_or_exit,
 )
 from callguard.cli.logs import (
@@ -38,8 +37,8 @@ from callguard.cli.logs import (
     field_text,
     hash_number,
     house_policies,
-    instant_option,
     place_or_exit,
+    range_or_exit,
     shown,
 )
 from callguard.cli.render import called_party_times
@@ -250,9 +249,7 @@ def _pairs(record: dict[str, Any] | None) -> str:
 def _range_or_exit(first: str | None, last: str | None,
                    zone: tzinfo) -> tuple[datetime | None, datetime | None]:
     """--from and --to as instants (a date alone: midnight in ``zone``), in order."""
-    since, until = instant_option("--from", first, zone), instant_option("--to", last, zone)
-    window_or_exit(since, until, names=("--from", "--to"))
-    return since, until
+    return range_or_exit(("--from", first), ("--to", last), zone)
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
