@@ -9,6 +9,8 @@ calls at 03:xx: "none"), and a fall-back `--to 01:30` left out the second 01:xx 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -136,3 +138,34 @@ def test_the_demo_counts_no_call(tmp_path):
     assert said.returncode == 0, said.stderr
     figures = json.loads(said.stdout)
     assert (figures["calls"], figures["questions"]) == (0, 10), figures
+
+
+def test_evidence_csv_says_places_call_in_its_own_column_as_the_json(tmp_path):
+    """A question's verdict cell is the gate's verdict (a script keeping verdict == "ALLOW"
+    missed "ALLOW (a question: no call placed)"); a column says whether a call was placed,
+    as the JSON's decisions do; a call and a scrub are told apart from a question."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    made = Factory(1)
+    hashed, last4 = made.number(0)
+    lines = []
+    for minute, front, question in ((1, "fastagi", False), (2, "cli", True),
+                                    (3, "scrub", False)):
+        at = datetime(2026, 12, 7, 17, minute, tzinfo=UTC)
+        record = made.decision(at, at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+        record.update(schema=2, front=front, number_hash=hashed, number_last4=last4,
+                      verdict="ALLOW", outcomes=[], linkedid="1.1")
+        record.pop("rule", None)
+        record.pop("reason", None)
+        if question:
+            record["places_call"] = False
+        lines.append(orjson.dumps(record) + b"\n")
+    (data / "compliance.jsonl").write_bytes(b"".join(lines))
+    shown = cli("evidence", NUMBER, "--format", "csv", config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    rows = [r for r in csv.DictReader(io.StringIO(shown.stdout)) if r["event"] == "decision"]
+    assert [(r["front"], r["verdict"], r["places_call"]) for r in rows] == [
+        ("fastagi", "ALLOW", "true"), ("cli", "ALLOW", "false"), ("scrub", "ALLOW", "false")]
+    said = json.loads(cli("evidence", NUMBER, "--json", config_path=path).stdout)
+    assert [d["places_call"] for d in said["decisions"]] == [True, False, False]

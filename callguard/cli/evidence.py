@@ -423,7 +423,8 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
         # the record store accepted anew up to the range's end (none: never replaced)
         "store_adopted": [{**a, "note": _adopted(a)} for a in found.adoptions],
-        "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
+        "decisions": [{**d, "places_call": places_call(d), **_withdrawn(found, d),
+                       "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
                       for d in found.decisions],
@@ -466,6 +467,15 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
 
 
 _QUESTION = "(a question: no call placed)"  # beside the verdict of a `check --at` answer
+
+
+def places_call(record: Record) -> bool | None:
+    """Whether a call was placed on this answer (None: not a decision). A `check --at`
+    question says ``places_call`` false (schema 2) and a scrub is no call; a record of
+    schema 1 does not say, and is counted as a call, as `report` counts it."""
+    if record.get("event") != "decision":
+        return None
+    return record.get("places_call") is not False and record.get("front") != "scrub"
 
 
 def _verdict(found: Evidence, decision: Record) -> str:
@@ -533,8 +543,11 @@ def _row(record: Record) -> dict[str, str]:
 
 # The CSV's last columns say what the JSON and the page say beside the records: the
 # hashing key's fingerprint of each record, whether its deciding rule is a house policy's,
-# and what was read (the same on every row: a CSV handed on alone still names its sources).
-_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from"]
+# what was read (the same on every row: a CSV handed on alone still names its sources),
+# and whether a call was placed on a decision (true/false; empty on other rows). The
+# verdict cell is the gate's verdict alone: "ALLOW (a question: no call placed)" there was
+# missed by a script keeping verdict == "ALLOW", and a scrub's ALLOW read as a call.
+_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from", "places_call"]
 
 
 def _csv(query: dict[str, Any], found: Evidence) -> str:
@@ -547,13 +560,11 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
             "event": "note", "detail": spreadsheet_cell(note), "read_from": read_from})
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
+        placed = places_call(record)
         row = {**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
-               # a `check --at` question said so as the text and the page say it: a bare
-               # ALLOW in counsel's spreadsheet read as a call placed
-               **({"verdict": f"{record.get('verdict', '')} {_QUESTION}"}
-                  if record.get("places_call") is False else {}),
                "key_id": str(record.get("key_id") or ""),
-               "law": _law(query, record), "read_from": read_from}
+               "law": _law(query, record), "read_from": read_from,
+               "places_call": "" if placed is None else str(placed).lower()}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
         writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
     return out.getvalue()
