@@ -250,6 +250,15 @@ class LogQuery:
         configured = self.state.settings.campaigns
         if self.campaign in configured:
             return
+        from callguard.compliance.archive.store import Archive  # noqa: PLC0415
+
+        place = place_or_exit(self.state)
+        if self.campaign in _archived_values(Archive(place.archive_dir), "campaign"):
+            # a retired campaign: refused as a typo, though its calls are archived
+            _warn(f"--campaign {self.campaign!r} is not configured now and no record read "
+                  f"here matched; its records are in the archive at {place.archive_dir}, "
+                  "which `tail` does not read (`report --campaign` and `evidence` do)")
+            return
         known = ", ".join(sorted(configured)) or "none configured"
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
                     f"read; configured campaigns: {known}")
@@ -693,6 +702,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if not matched:  # a --node or --rule nothing names: refused, not answered with zeros
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
+        if campaign is not None and campaign not in log_query.stats.campaigns and (
+                campaign in _archived_values(archive if not stream else None, "campaign")
+                or _logged(path, "campaign", campaign)):
+            # a retired campaign (no longer configured) whose records are archived, or in
+            # the log outside the range read: its zeros are an answer, not a typo
+            log_query.stats.campaigns.add(campaign)
     log_query.finish(matched)
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
@@ -749,7 +764,8 @@ def _rule_known_or_exit(state: CliState, rule: str, archive: Any, path: Path | N
 
 
 def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[str]:
-    """The distinct values of a column (``node``, ``rule``) over the whole archive."""
+    """The distinct values of a column (``node``, ``rule``, ``campaign``) over the whole
+    archive."""
     from callguard.compliance.archive.columns import DECISIONS, EVENTS  # noqa: PLC0415
     from callguard.compliance.archive.store import (  # noqa: PLC0415
         connect,
@@ -760,7 +776,7 @@ def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[s
     if archive is None or not archive.exists():
         return set()
     tables = (DECISIONS, EVENTS) if events else (DECISIONS,)
-    assert column in ("node", "rule")  # a column name in SQL text: never a user's value
+    assert column in ("node", "rule", "campaign")  # a column name in SQL text: never a user's value
 
     def archived() -> set[str]:
         manifest, connection = archive.manifest(), connect(threads=2)
