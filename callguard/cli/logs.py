@@ -702,12 +702,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if not matched:  # a --node or --rule nothing names: refused, not answered with zeros
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
-        if campaign is not None and campaign not in log_query.stats.campaigns and (
-                campaign in _archived_values(archive if not stream else None, "campaign")
-                or _logged(path, "campaign", campaign)):
-            # a retired campaign (no longer configured) whose records are archived, or in
-            # the log outside the range read: its zeros are an answer, not a typo
-            log_query.stats.campaigns.add(campaign)
+        _campaign_known(campaign, archive if not stream else None, path, log_query.stats)
     log_query.finish(matched)
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
@@ -727,6 +722,17 @@ def _filters_known_or_exit(state: CliState, node: str | None, rule: str | None, 
         _node_known_or_exit(node, archive, path, nodes_read)
     if rule is not None:
         _rule_known_or_exit(state, rule, archive, path)
+
+
+def _campaign_known(campaign: str | None, archive: Any, path: Path | None,
+                    stats: ReadStats) -> None:
+    """A retired campaign (no longer configured) whose records are archived, or in the log
+    outside the range read, is known: its zeros are an answer, not a typo (LogQuery.finish
+    refused it: "appears in no record read")."""
+    if campaign is not None and campaign not in stats.campaigns and (
+            campaign in _archived_values(archive, "campaign")
+            or _logged(path, "campaign", campaign)):
+        stats.campaigns.add(campaign)
 
 
 def _node_known_or_exit(node: str, archive: Any, path: Path | None,
