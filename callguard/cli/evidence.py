@@ -423,8 +423,7 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         "purged": [{**p, "note": _purged(p)} for p in found.purges],
         # the record store accepted anew up to the range's end (none: never replaced)
         "store_adopted": [{**a, "note": _adopted(a)} for a in found.adoptions],
-        "decisions": [{**d, "places_call": places_call(d), **_withdrawn(found, d),
-                       "later_records": _later(found, d),
+        "decisions": [{**d, **_withdrawn(found, d), "later_records": _later(found, d),
                        "records_in_force": found.records_before(d),
                        "packs_loaded": found.packs_loaded_before(d)}
                       for d in found.decisions],
