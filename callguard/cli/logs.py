@@ -536,13 +536,15 @@ def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], foll
             backlog = iter(())
         elif lines is not None:
             newest: deque[Record] = deque()
-            for record in newest_first(path, query.filter, query.stats, current_end=end):
+            for record in newest_first(path, query.filter, query.stats, current_end=end,
+                                       current=handle):
                 newest.appendleft(record)
                 if len(newest) == lines:
                     break
             backlog = iter(newest)
         else:
-            backlog = oldest_first(path, query.filter, query.stats, current_end=end)
+            backlog = oldest_first(path, query.filter, query.stats, current_end=end,
+                                   current=handle)
         shown = 0
         for record in backlog:
             show(record)
