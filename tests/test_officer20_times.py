@@ -170,3 +170,26 @@ def test_evidence_csv_says_places_call_in_its_own_column_as_the_json(tmp_path):
     said = json.loads(cli("evidence", NUMBER, "--json", config_path=path).stdout)
     # the JSON's decisions are the records as logged: a question's says so, no other does
     assert [d.get("places_call") for d in said["decisions"]] == [None, False, None]
+
+
+def test_evidence_text_says_a_scrub_placed_no_call(tmp_path):
+    """The text and the page marked a question "(a question: no call placed)" but showed a
+    scrub's decision as a bare ALLOW among the calls."""
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    made = Factory(1)
+    hashed, last4 = made.number(0)
+    at = datetime(2026, 12, 7, 17, 1, tzinfo=UTC)
+    record = made.decision(at, at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+    record.update(front="scrub", number_hash=hashed, number_last4=last4, verdict="ALLOW",
+                  outcomes=[])
+    record.pop("rule", None)
+    (data / "compliance.jsonl").write_bytes(orjson.dumps(record) + b"\n")
+    shown = cli("evidence", NUMBER, config_path=path)
+    assert shown.returncode == 0, shown.stderr
+    assert "ALLOW (a scrub: no call placed)" in " ".join(shown.stdout.split()), shown.stdout
+    page = tmp_path / "evidence.html"
+    assert cli("evidence", NUMBER, "--format", "html", "--output", str(page),
+               config_path=path).returncode == 0
+    assert "(a scrub: no call placed)" in page.read_text()

@@ -466,6 +466,7 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
 
 
 _QUESTION = "(a question: no call placed)"  # beside the verdict of a `check --at` answer
+_SCRUBBED = "(a scrub: no call placed)"  # beside the verdict of a scrub row's decision
 
 
 def places_call(record: Record) -> bool | None:
@@ -482,6 +483,8 @@ def _verdict(found: Evidence, decision: Record) -> str:
     verdict = str(decision.get("verdict", ""))
     if decision.get("places_call") is False:  # schema 2: a `check --at` question
         verdict += f" {_QUESTION}"
+    elif decision.get("front") == "scrub":  # its bare ALLOW beside the calls read as one
+        verdict += f" {_SCRUBBED}"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"
