@@ -8,10 +8,11 @@ The records, `tail` and the archive write ``2026-12-04T17:30:00.012Z``; `report`
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["YEARS", "leap_second", "out_of_years", "utah_offset", "zone_named", "zulu"]
+__all__ = ["YEARS", "leap_second", "out_of_years", "utah_offset", "wall_instant", "zone_named",
+           "zulu"]
 
 # The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
 # and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
@@ -69,3 +70,52 @@ def leap_second(text: str) -> str | None:
     if match is None:
         return None
     return text[:match.end() - 2] + "59" + text[match.end():]
+
+
+def wall_instant(naive: datetime, zone: tzinfo, *, end: bool) -> tuple[datetime, str | None]:
+    """The instant a bound of a range given as a wall time in ``zone`` stands for, and a
+    note when that wall time is not one instant there. ``end``: the range's end (before it).
+
+    In the repeated hour of a fall-back (01:30 twice in America/Denver) a start is read as
+    the earlier instant and an end as the later, so neither pass of the hour is left out;
+    a wall time in a spring-forward gap (02:30, which no clock showed) is read as the
+    instant the clocks moved, which is where that wall time falls among the day's others.
+    Read with ``fold=0`` (Python's default) ``--to 01:30`` left out the second 01:xx hour
+    and ``--from 02:30`` skipped the calls at 03:xx. Those instants are returned in UTC:
+    an aware datetime in its own zone compares by wall time with another of that zone,
+    fold ignored (PEP 495), and is never equal to one of another zone in a fold."""
+    early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return early, None
+    first, second = (_utc(early), _utc(late))
+    if _utc(first).astimezone(zone).replace(tzinfo=None) == naive:  # shown twice: a fold
+        chosen = max(first, second) if end else min(first, second)  # in UTC: see below
+        return chosen, (f"{naive.isoformat()} happened twice in {zone} (the clocks went "
+                        f"back); read as the {'later' if end else 'earlier'} "
+                        f"{chosen.astimezone(zone).isoformat()} ({zulu(chosen)}) so that "
+                        f"neither hour is left out; give a UTC offset to choose")
+    moved, was = _moved(min(first, second), max(first, second), zone)
+    now = moved.astimezone(zone)
+    return moved, (f"{naive.isoformat()} never happened in {zone} (the clocks went from "
+                   f"{(moved + was).replace(tzinfo=None):%H:%M} to {now:%H:%M}); read as "
+                   f"{now.isoformat()} ({zulu(moved)}), when they moved; give a UTC "
+                   f"offset to choose")
+
+
+def _utc(instant: datetime) -> datetime:
+    return instant.astimezone(UTC)
+
+
+def _moved(low: datetime, high: datetime, zone: tzinfo) -> tuple[datetime, timedelta]:
+    """The instant in [low, high] (UTC) at which ``zone``'s offset changes (a gap's two
+    readings lie either side of it), to the second as the tz database keeps them, and the
+    offset before it."""
+    was = low.astimezone(zone).utcoffset() or timedelta()
+    first, last = int(low.timestamp()), -int(-high.timestamp() // 1)
+    while last - first > 1:
+        middle = (first + last) // 2
+        if datetime.fromtimestamp(middle, UTC).astimezone(zone).utcoffset() == was:
+            first = middle
+        else:
+            last = middle
+    return datetime.fromtimestamp(last, UTC), was

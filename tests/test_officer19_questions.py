@@ -41,9 +41,10 @@ def test_evidence_csv_and_report_json_say_a_question_placed_no_call(tmp_path):
     assert shown.returncode == 0, shown.stderr
     rows = [r for r in csv.DictReader(io.StringIO(shown.stdout)) if r["event"] == "decision"]
     assert len(rows) == 2
-    for row in rows:
-        assert row["verdict"].endswith("(a question: no call placed)"), row
-        assert row["verdict"].split()[0] in ("ALLOW", "BLOCK")
+    for row in rows:  # the gate's verdict, and a column (session 23: a script keeping
+        # verdict == "ALLOW" missed "ALLOW (a question: no call placed)")
+        assert row["verdict"] in ("ALLOW", "BLOCK"), row
+        assert row["places_call"] == "false", row
     said = json.loads(cli("report", "--json", config_path=path).stdout)
     assert said["questions"] == 2
     # no question under a front's calls: "cli ALLOW" read as a call the operator placed

@@ -66,25 +66,31 @@ def _at(day: date, hour: int, minute: int = 0) -> datetime:
     return datetime.combine(day, time(hour, minute), _DENVER)
 
 
+def _ask(number: str, campaign: str, at: datetime) -> CheckRequest:
+    """A question (``places_call`` false, as `check --at`): the demo dials no one. Logged
+    as calls, its ten answers were ten calls in `report` of any data dir it ran in."""
+    return CheckRequest(number, campaign, at=at, places_call=False)
+
+
 def _cases(today: date, calendar: Calendar | None) -> list[tuple[str, CheckRequest]]:
     work = _next_day(today, sunday=False, calendar=calendar)
     sunday = _next_day(today, sunday=True, calendar=calendar)
     manual, predictive = "ut-solar-manual", "ut-solar-predictive"
     morning = _at(work, 10, 30)
     return [
-        ("manual call, 10:30, unlisted", CheckRequest("801-555-0142", manual, at=morning)),
-        ("number on the national registry", CheckRequest("8015550199", manual, at=morning)),
+        ("manual call, 10:30, unlisted", _ask("801-555-0142", manual, morning)),
+        ("number on the national registry", _ask("8015550199", manual, morning)),
         ("08:30: federal and Utah allow, H.B. 45 says 9 a.m.",
-         CheckRequest("(801) 555-0142", manual, at=_at(work, 8, 30))),
-        ("Sunday in Utah", CheckRequest("8015550142", manual, at=_at(sunday, 12))),
+         _ask("(801) 555-0142", manual, _at(work, 8, 30))),
+        ("Sunday in Utah", _ask("8015550142", manual, _at(sunday, 12))),
         ("predictive, no written consent",
-         CheckRequest("8015550142", predictive, at=_at(work, 11))),
+         _ask("8015550142", predictive, _at(work, 11))),
         ("predictive, written consent on record",
-         CheckRequest("+1 801 555 0177", predictive, at=_at(work, 11))),
-        ("asked the seller not to call", CheckRequest("8015550166", manual, at=_at(work, 11))),
-        ("toll-free: local time unknown", CheckRequest("8005550100", manual, at=_at(work, 11))),
-        ("list does not cover area code 303", CheckRequest("3035550142", manual, at=_at(work, 11))),
-        ("not a dialable number", CheckRequest("555-0123", manual, at=_at(work, 11))),
+         _ask("+1 801 555 0177", predictive, _at(work, 11))),
+        ("asked the seller not to call", _ask("8015550166", manual, _at(work, 11))),
+        ("toll-free: local time unknown", _ask("8005550100", manual, _at(work, 11))),
+        ("list does not cover area code 303", _ask("3035550142", manual, _at(work, 11))),
+        ("not a dialable number", _ask("555-0123", manual, _at(work, 11))),
     ]
 
 

@@ -29,7 +29,6 @@ from callguard.cli.common import (
     output_path_or_exit,
     own_files_or_exit,
     usage_error,
-    window_or_exit,
     zone_or_exit,
 )
 from callguard.cli.logs import (
@@ -38,8 +37,8 @@ from callguard.cli.logs import (
     field_text,
     hash_number,
     house_policies,
-    instant_option,
     place_or_exit,
+    range_or_exit,
     shown,
 )
 from callguard.cli.render import called_party_times
@@ -250,9 +249,7 @@ def _pairs(record: dict[str, Any] | None) -> str:
 def _range_or_exit(first: str | None, last: str | None,
                    zone: tzinfo) -> tuple[datetime | None, datetime | None]:
     """--from and --to as instants (a date alone: midnight in ``zone``), in order."""
-    since, until = instant_option("--from", first, zone), instant_option("--to", last, zone)
-    window_or_exit(since, until, names=("--from", "--to"))
-    return since, until
+    return range_or_exit(("--from", first), ("--to", last), zone)
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
@@ -469,6 +466,16 @@ def _withdrawn(found: Evidence, decision: Record) -> dict[str, str]:
 
 
 _QUESTION = "(a question: no call placed)"  # beside the verdict of a `check --at` answer
+_SCRUBBED = "(a scrub: no call placed)"  # beside the verdict of a scrub row's decision
+
+
+def places_call(record: Record) -> bool | None:
+    """Whether a call was placed on this answer (None: not a decision). A `check --at`
+    question says ``places_call`` false (schema 2) and a scrub is no call; a record of
+    schema 1 does not say, and is counted as a call, as `report` counts it."""
+    if record.get("event") != "decision":
+        return None
+    return record.get("places_call") is not False and record.get("front") != "scrub"
 
 
 def _verdict(found: Evidence, decision: Record) -> str:
@@ -476,6 +483,8 @@ def _verdict(found: Evidence, decision: Record) -> str:
     verdict = str(decision.get("verdict", ""))
     if decision.get("places_call") is False:  # schema 2: a `check --at` question
         verdict += f" {_QUESTION}"
+    elif decision.get("front") == "scrub":  # its bare ALLOW beside the calls read as one
+        verdict += f" {_SCRUBBED}"
     by = found.withdrawn_by(decision)
     if by is not None:
         return f"{verdict} withdrawn by {by}"
@@ -536,8 +545,11 @@ def _row(record: Record) -> dict[str, str]:
 
 # The CSV's last columns say what the JSON and the page say beside the records: the
 # hashing key's fingerprint of each record, whether its deciding rule is a house policy's,
-# and what was read (the same on every row: a CSV handed on alone still names its sources).
-_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from"]
+# what was read (the same on every row: a CSV handed on alone still names its sources),
+# and whether a call was placed on a decision (true/false; empty on other rows). The
+# verdict cell is the gate's verdict alone: "ALLOW (a question: no call placed)" there was
+# missed by a script keeping verdict == "ALLOW", and a scrub's ALLOW read as a call.
+_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from", "places_call"]
 
 
 def _csv(query: dict[str, Any], found: Evidence) -> str:
@@ -550,13 +562,11 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
             "event": "note", "detail": spreadsheet_cell(note), "read_from": read_from})
     for record in sorted([*found.timeline(), *found.purges, *found.adoptions], key=lambda r: str(
             r.get("logged_at", ""))):  # a purge in range: its row says what is gone
+        placed = places_call(record)
         row = {**_row(record), "withdrawn_by": found.withdrawn_by(record) or "",
-               # a `check --at` question said so as the text and the page say it: a bare
-               # ALLOW in counsel's spreadsheet read as a call placed
-               **({"verdict": f"{record.get('verdict', '')} {_QUESTION}"}
-                  if record.get("places_call") is False else {}),
                "key_id": str(record.get("key_id") or ""),
-               "law": _law(query, record), "read_from": read_from}
+               "law": _law(query, record), "read_from": read_from,
+               "places_call": "" if placed is None else str(placed).lower()}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
         writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
     return out.getvalue()

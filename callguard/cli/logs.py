@@ -55,12 +55,13 @@ from callguard.compliance.reader import (
 from callguard.errors import ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
 from callguard.numbers.parse import quoted_number
+from callguard.utc import YEARS, leap_second, out_of_years, wall_instant
 
 if TYPE_CHECKING:
     from rich.text import Text
 
 __all__ = ["EXIT_INCOMPLETE", "LogQuery", "field_text", "hash_number", "house_policies",
-           "instant_option", "place_or_exit", "report", "shown", "tail"]
+           "instant_option", "place_or_exit", "range_or_exit", "report", "shown", "tail"]
 
 EXIT_INCOMPLETE = 1
 T = TypeVar("T")
@@ -74,19 +75,69 @@ _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref", "revoked_at",
                  "requested_at", "ended_at", "last_transaction", "last_inquiry")
 
+# The end of a day as ISO 8601 spells it (2026-12-31T24:00): the next day's midnight.
+_END_OF_DAY = re.compile(r"^(\d{4}-\d\d-\d\d)[T ]24(?::00(?::00(?:\.0+)?)?)?(?=$|[Zz+-])")
+_ENDS = ("--until", "--to")  # the options that end a range (before them)
+
+
 def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
     """ISO date, ISO instant (in ``zone`` if no offset is given: UTC, or the zone a report
-    counts days in, so its dates are that zone's midnights), or a duration ago like 7d."""
+    counts days in, so its dates are that zone's midnights), or a duration ago like 7d.
+
+    One reading for every command's range (`tail`, `report`, `evidence`): a wall time the
+    zone shows twice or never is resolved by ``utc.wall_instant`` (and said on stderr);
+    an instant outside ``utc.YEARS``, a leap second or a duration past them is refused
+    (exit 2) as `check --at` refuses it, where `report --until 9999-12-31` was an
+    internal error (OverflowError)."""
     if text is None:
         return None
     match = _DURATION.match(text)
     if match:
-        return datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            value = datetime.now(UTC) - timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except OverflowError:
+            value = datetime.min.replace(tzinfo=UTC)
+        return _in_years_or_exit(option, text, value)
+    end_of_day = _END_OF_DAY.match(text)
     try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
+        if end_of_day:
+            value = datetime.fromisoformat(
+                end_of_day[1] + "T00:00" + text[end_of_day.end():]) + timedelta(days=1)
+        else:
+            value = datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        before = leap_second(text)
+        if before is not None:
+            usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
+                        f"represent; give the second before it ({before}) or after it")
         usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
-    return value if value.tzinfo else value.replace(tzinfo=zone)
+    if value.tzinfo is None:
+        value, note = wall_instant(value, zone, end=option in _ENDS)
+        if note is not None:
+            err_console.print(f"[yellow]note:[/yellow] {escape(f'{option} {note}')}",
+                              highlight=False)
+    return _in_years_or_exit(option, text, value)
+
+
+def range_or_exit(first: tuple[str, str | None], last: tuple[str, str | None],
+                  zone: tzinfo = UTC) -> tuple[datetime | None, datetime | None]:
+    """A range's two options (name, text) as instants, in order: the one reading of
+    `tail`, `report` and `evidence`. Two bounds inside a spring-forward gap are one instant
+    (no clock showed any time between them): said so, not "swap them"."""
+    since, until = instant_option(*first, zone), instant_option(*last, zone)
+    if since is not None and since == until and first[1] != last[1]:
+        usage_error(f"{first[0]} {first[1]} and {last[0]} {last[1]} both fall in the time "
+                    f"the clocks skipped in {zone} (the notes above): no instant lies "
+                    f"between them; widen the window")
+    window_or_exit(since, until, names=(first[0], last[0]))
+    return since, until
+
+
+def _in_years_or_exit(option: str, text: str, value: datetime) -> datetime:
+    if out_of_years(value):
+        usage_error(f"{option} {text!r} must fall in the years {YEARS[0]}-{YEARS[1]} (UTC); "
+                    f"leave {option} out for no bound")
+    return value
 
 
 class LogQuery:
@@ -104,9 +155,8 @@ class LogQuery:
             number_hash, key_id = self._hash(options["number"])
         decision_id = decision_id_or_exit(options.get("decision"))
         self.decision_id = decision_id
-        since = instant_option("--since", options.get("since"))
-        until = instant_option("--until", options.get("until"))
-        window_or_exit(since, until)
+        since, until = range_or_exit(("--since", options.get("since")),
+                                     ("--until", options.get("until")))
         self.filter = RecordFilter(
             campaign=self.campaign, verdict=options.get("verdict"), rule=options.get("rule"),
             since=since, until=until, number_hash=number_hash,
@@ -199,6 +249,15 @@ class LogQuery:
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
         if self.campaign in configured:
+            return
+        from callguard.compliance.archive.store import Archive  # noqa: PLC0415
+
+        place = place_or_exit(self.state)
+        if self.campaign in _archived_values(Archive(place.archive_dir), "campaign"):
+            # a retired campaign: refused as a typo, though its calls are archived
+            _warn(f"--campaign {self.campaign!r} is not configured now and no record read "
+                  f"here matched; its records are in the archive at {place.archive_dir}, "
+                  "which `tail` does not read (`report --campaign` and `evidence` do)")
             return
         known = ", ".join(sorted(configured)) or "none configured"
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
@@ -477,13 +536,15 @@ def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], foll
             backlog = iter(())
         elif lines is not None:
             newest: deque[Record] = deque()
-            for record in newest_first(path, query.filter, query.stats, current_end=end):
+            for record in newest_first(path, query.filter, query.stats, current_end=end,
+                                       current=handle):
                 newest.appendleft(record)
                 if len(newest) == lines:
                     break
             backlog = iter(newest)
         else:
-            backlog = oldest_first(path, query.filter, query.stats, current_end=end)
+            backlog = oldest_first(path, query.filter, query.stats, current_end=end,
+                                   current=handle)
         shown = 0
         for record in backlog:
             show(record)
@@ -590,9 +651,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
                     "takes standard output; give a path such as report.html")
     if html_path is not None:
         output_path_or_exit("--html", html_path)  # before scanning, not after
-    first_at = instant_option("--since", since, zone)
-    last_at = instant_option("--until", until, zone)
-    window_or_exit(first_at, last_at)
+    first_at, last_at = range_or_exit(("--since", since), ("--until", until), zone)
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
                                 node=node)
@@ -645,6 +704,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     if not matched:  # a --node or --rule nothing names: refused, not answered with zeros
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
+        _campaign_known(campaign, archive if not stream else None, path, log_query.stats)
     log_query.finish(matched)
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
@@ -664,6 +724,17 @@ def _filters_known_or_exit(state: CliState, node: str | None, rule: str | None, 
         _node_known_or_exit(node, archive, path, nodes_read)
     if rule is not None:
         _rule_known_or_exit(state, rule, archive, path)
+
+
+def _campaign_known(campaign: str | None, archive: Any, path: Path | None,
+                    stats: ReadStats) -> None:
+    """A retired campaign (no longer configured) whose records are archived, or in the log
+    outside the range read, is known: its zeros are an answer, not a typo (LogQuery.finish
+    refused it: "appears in no record read")."""
+    if campaign is not None and campaign not in stats.campaigns and (
+            campaign in _archived_values(archive, "campaign")
+            or _logged(path, "campaign", campaign)):
+        stats.campaigns.add(campaign)
 
 
 def _node_known_or_exit(node: str, archive: Any, path: Path | None,
@@ -701,7 +772,8 @@ def _rule_known_or_exit(state: CliState, rule: str, archive: Any, path: Path | N
 
 
 def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[str]:
-    """The distinct values of a column (``node``, ``rule``) over the whole archive."""
+    """The distinct values of a column (``node``, ``rule``, ``campaign``) over the whole
+    archive."""
     from callguard.compliance.archive.columns import DECISIONS, EVENTS  # noqa: PLC0415
     from callguard.compliance.archive.store import (  # noqa: PLC0415
         connect,
@@ -712,7 +784,7 @@ def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[s
     if archive is None or not archive.exists():
         return set()
     tables = (DECISIONS, EVENTS) if events else (DECISIONS,)
-    assert column in ("node", "rule")  # a column name in SQL text: never a user's value
+    assert column in ("node", "rule", "campaign")  # a column name in SQL text: never a user's value
 
     def archived() -> set[str]:
         manifest, connection = archive.manifest(), connect(threads=2)

@@ -79,8 +79,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
             f"no compliance log at {path}")
         usage_error(f"{log} and no archive at {archive.root}: check --data-dir / "
                     "CALLGUARD_DATA_DIR and [log] file (nothing was purged or created)")
-    if with_stream and destroy:  # nothing is destroyed unless every place can be purged
-        run(_trim(state, cutoff, dry_run=True))
+    if destroy:  # nothing is destroyed unless every place can be purged and recorded
+        _ready_or_exit(state, cutoff, with_stream=with_stream)
     outcome: dict[str, Any] = {"cutoff": zulu(cutoff), "older_than_days": keep,
                                "mode": "destroy" if destroy else
                                ("dry-run" if dry_run else "preview")}
@@ -98,9 +98,9 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
                              "removed": run(_trim(state, cutoff, dry_run=not destroy))}
     # true only when something is gone: a --yes run with nothing due destroyed nothing
     outcome["destroyed"] = destroy and _due(outcome)
+    _show(outcome, as_json)  # first: what is gone is said even if its record then fails
     if destroy:
         _record_purge(state, outcome, named=file_path)
-    _show(outcome, as_json)
     if not yes and not dry_run:
         if not _due(outcome):  # "run again with --yes to destroy it": there is no "it"
             print("nothing is past the cutoff: nothing to destroy",  # noqa: T201
@@ -109,6 +109,22 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         print("nothing was destroyed: run again with --yes to destroy it",  # noqa: T201
               file=sys.stderr)
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _ready_or_exit(state: CliState, cutoff: datetime, *, with_stream: bool) -> None:
+    """Before anything is destroyed: the stream can be trimmed (when purged too), and the
+    log key the purge record is written with is usable. An empty or short
+    CALLGUARD_LOG_KEY failed the record after the records were gone: "usage error" and
+    exit 2 read as "nothing happened", and no purge record told `report` and `evidence`
+    that their zeros before the cutoff were destroyed records."""
+    from callguard.compliance.logkey import LogKeyError, load_log_key  # noqa: PLC0415
+
+    if with_stream:
+        run(_trim(state, cutoff, dry_run=True))
+    try:
+        load_log_key(state.settings.data_dir)
+    except LogKeyError as exc:
+        usage_error(f"{exc} (nothing was purged: the purge record is written with this key)")
 
 
 def _check_retention(keep: int, retention: int, *, destroy: bool, allowed: bool) -> None:

@@ -251,25 +251,31 @@ def log_exists(path: Path) -> bool:
 
 
 def newest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
-                 current_end: int | None = None) -> Iterator[Record]:
+                 current_end: int | None = None,
+                 current: BinaryIO | None = None) -> Iterator[Record]:
     """Matching records, newest first: the current file backwards, then closed segments.
 
     ``current_end`` bounds the current file (the offset a follow starts from), so a record
-    appended meanwhile is not shown twice.
+    appended meanwhile is not shown twice; ``current``: that file as the follow holds it
+    (see ``oldest_first``), passed over among the segments if rotated since.
     """
+    mine: set[Path] = set()
     try:
-        with path.open("rb") as handle:
+        with _held(path, current) as handle:
             end = handle.seek(0, os.SEEK_END) if current_end is None else current_end
             yield from _scan(lines_backward(handle, end), wanted, stats, newest_first=True)
+            mine = {s.path for s in closed_segments(path) if _same_file(s.path, handle)}
     except FileNotFoundError:
         pass
     for segment in reversed(closed_segments(path)):
         if segment.closed_at is not None and wanted.before_range(segment.closed_at):
             return  # this one and every older one closed before --since
-        current = readable(segment)
-        if current is None or _starts_after_range(current, wanted):
+        if segment.path in mine:
+            continue  # the current file as held, rotated since: read above
+        opened = readable(segment)
+        if opened is None or _starts_after_range(opened, wanted):
             continue
-        yield from _scan(current.lines_newest_first(), wanted, stats, newest_first=True)
+        yield from _scan(opened.lines_newest_first(), wanted, stats, newest_first=True)
 
 
 _DECISION_EVENT = b'"event":"decision"'
@@ -341,6 +347,7 @@ def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[b
 
 def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                  current_end: int | None = None,
+                 current: BinaryIO | None = None,
                  skip: Callable[[Segment], bool] | None = None,
                  vanished_raises: bool = False) -> Iterator[Record]:
     """Matching records, oldest first: closed segments (but those ``skip`` names), then
@@ -352,9 +359,13 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
     segment, passed over there by its inode: read once, as the current file).
     ``vanished_raises``: a segment gone since it was listed raises FileNotFoundError (the
     report: archived under a manifest it did not read, its records were in no figure)
-    instead of being passed over."""
+    instead of being passed over. ``current``: the current file as a follow holds it
+    (`tail -f`), with ``current_end`` its size then: opened here again, a rotation in
+    between made this the new file, read up to the old one's size, and the old one a
+    segment read whole; the follow then showed the lines past ``current_end`` and the new
+    file's first lines a second time."""
     try:
-        held: BinaryIO | None = path.open("rb")
+        held: BinaryIO | None = _held(path, current)
     except FileNotFoundError:
         held = None
     try:
@@ -370,14 +381,14 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                 continue
             if segment.path in mine:
                 continue  # the file held open, rotated since: read below, once
-            current = readable(segment)
-            if current is None:
+            opened = readable(segment)
+            if opened is None:
                 if vanished_raises:
                     raise SegmentGoneError(f"{segment.path}: gone since it was listed")
                 continue
-            if _starts_after_range(current, wanted):
+            if _starts_after_range(opened, wanted):
                 return
-            yield from _scan(current.lines(), wanted, stats)
+            yield from _scan(opened.lines(), wanted, stats)
         if held is not None:
             yield from _scan(lines_forward(held, end=current_end), wanted, stats)
     finally:
@@ -406,6 +417,14 @@ def listed_again_if_purged(read: Callable[[], _T], attempts: int = 3) -> _T:
             if attempt == attempts:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+
+def _held(path: Path, current: BinaryIO | None) -> BinaryIO:
+    """The current file: ``current`` (its own descriptor, closed by the reader; a shared
+    offset, which every reader seeks), or ``path`` opened now."""
+    if current is None:
+        return path.open("rb")
+    return os.fdopen(os.dup(current.fileno()), "rb")
 
 
 def _same_file(path: Path, handle: BinaryIO) -> bool:
