@@ -798,7 +798,13 @@ class CallTracker:
             call.called_side.add(dest)
             return []
         call.dialled.add(dest)
-        if len(call.dialled) == 1:
+        if len(call.dialled) == 1 and not call.release_unproven:
+            # Not once answered with its called party unknown (``_peer_unknown``, persons
+            # left talking): a Dial() of a leg then is another call's ring — app_queue.c
+            # ``ring_entry`` publishes the agent's DialBegin from the customer waiting in
+            # the queue — and taken for the called party, its ring ending hung the
+            # customer up, and the retry that names it (``_ask_status_again``) was never
+            # asked (hrev68).
             call.dest = dest
             call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
@@ -2395,6 +2401,18 @@ class CallTracker:
             return self._peer_unknown(call, channel, (
                 f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
                 "could not be read"), now)
+        dialling = set(call.dialler.values())
+        redialled = self._other_persons(call, channel, dialling.__contains__)
+        if redialled and call.called_hangup_at is None:
+            # A leg seen running its own Dial() (a DialBegin naming it the caller): app_dial.c
+            # ``dial_exec_full`` clears its DIALEDPEERNUMBER as that Dial() begins and sets
+            # it to whom it reached — no longer how the leg itself was reached. The
+            # customer, redirected into a Dial() of an agent between a read that timed out
+            # and its retry, read "" and was hung up as it rang the agent (hrev68).
+            return self._peer_unknown(call, channel, (
+                f"{', '.join(safe_channels(redialled))}, still up, ran a Dial() of its own: "
+                "its DIALEDPEERNUMBER names whom that Dial() rang, not how it was reached"),
+                now)
         return None
 
     def _own_number_unread(self, call: _Call, channel: str) -> bool:
