@@ -859,11 +859,15 @@ class AmiWatchdog:
         # ``ast_channel_get_by_name``, which (channelstorage.c
         # ``channelstorage_by_name_prefix_or_uniqueid``, 22.x; channel.c
         # ``ast_channel_get_by_name_prefix`` before it) tries the name, then the Uniqueid. A
-        # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid has no "/"), and a
-        # Uniqueid is not handed out again after a restart (the start's epoch, then a
-        # counter), where a name is: a Hangup by name, sent in the moment between
+        # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid Asterisk makes has
+        # no "/"), and a Uniqueid is not handed out again after a restart (the start's
+        # epoch, then a counter), where a name is: a Hangup by name, sent in the moment between
         # Asterisk's restart and the picture, could hang up a new, live call.
-        target = effect.uniqueid or effect.channel
+        # Except a Uniqueid a dialer chose (Originate ``ChannelId``, ARI ``channelId``: any
+        # text) that starts with "/": ``ast_manager_hangup_helper`` reads such a Channel as
+        # a /regex/ over every channel's name and hangs up each it matches (hrev68).
+        uniqueid = effect.uniqueid
+        target = uniqueid if uniqueid and not uniqueid.startswith("/") else effect.channel
         self.stats["hangup_sent"] += 1
         self.tracker.hangup_sent(effect.linkedid, self._clock())
         try:
