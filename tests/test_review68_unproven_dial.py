@@ -111,3 +111,34 @@ def test_the_customers_own_dial_between_the_reads_does_not_release_it():
     again += _agent_does_not_answer(tracker, now + 70.0) + _settle(tracker, now + 70.0)
     assert CUSTOMER not in _hung_up(effects + again)
     assert tracker.calls[LINKEDID].release_unproven
+
+
+SUPERVISOR, SUPERVISOR_ID = "PJSIP/supervisor-0000000a", "1795326250.10"
+
+
+def test_a_dial_of_the_dialling_leg_before_the_retry_is_not_read_as_the_first():
+    """The dialling leg, its first Dial() returned (``g``), Dial()s a supervisor before the
+    retry: the retry read that Dial()'s ANSWER and DIALEDPEERNAME — the supervisor, alive —
+    and took it for the called party (``_peer_still_up``); its hangup hung up the customer,
+    alive in the queue. The retry is not asked once the leg dials again."""
+    tracker, _ = _tracker()
+    effects, now = _answer(tracker, tracker.reconcile(_picture(), 80.0), VALUES,
+                           {CUSTOMER_NUMBER}, 80.0)
+    asking_id = next(u for u, n in tracker.calls[LINKEDID].channels.items() if n == ASKING)
+    effects += tracker.feed({"Event": "Newchannel", "Channel": SUPERVISOR,
+                             "Uniqueid": SUPERVISOR_ID, "Linkedid": LINKEDID,
+                             "ChannelState": "0"}, now + 0.1)
+    dial = {"Channel": ASKING, "Uniqueid": asking_id, "Linkedid": LINKEDID,
+            "DestChannel": SUPERVISOR, "DestUniqueid": SUPERVISOR_ID, "DestLinkedid": LINKEDID}
+    effects += tracker.feed({"Event": "DialBegin", **dial, "DialString": "PJSIP/supervisor"},
+                            now + 0.1)
+    effects += tracker.feed({"Event": "DialEnd", **dial, "DialStatus": "ANSWER"}, now + 0.3)
+    values = {**VALUES, (ASKING, "DIALEDPEERNAME"): SUPERVISOR,
+              (ASKING, "DIALEDPEERNUMBER"): "supervisor"}
+    again, now = _answer(tracker, tracker.due(now + 1.0), values, set(), now + 1.0)
+    assert tracker.calls[LINKEDID].dest != SUPERVISOR
+    again += tracker.feed({"Event": "Hangup", "Channel": SUPERVISOR, "Uniqueid": SUPERVISOR_ID,
+                           "Linkedid": LINKEDID, "ChannelState": "6", "Cause": "16"},
+                          now + 30.0)
+    again += _settle(tracker, now + 30.0)
+    assert CUSTOMER not in _hung_up(effects + again)

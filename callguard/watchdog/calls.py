@@ -783,6 +783,13 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if call.release_unproven:
+            # The retry of its ANSWER (``_ask_status_again``) would read this Dial()'s
+            # DIALSTATUS and DIALEDPEERNAME (app_dial.c ``dial_exec_full`` clears them as it
+            # begins, then names whom it reached): that one's peer, alive, was taken for
+            # the called party, and its hangup hung up the customer left unproven (hrev68).
+            # Not asked; a later picture asks again.
+            call.status_reask.pop(caller, None)
         if caller in call.originated and caller in call.called_side:
             # The originated called party's own dialplan dials (Queue()/Dial() to an
             # agent once it answered): whoever it reaches is not the called party.
