@@ -2234,21 +2234,28 @@ class CallTracker:
             if hung_up is None:
                 return []
             return self._called_party_gone(call, hung_up, now)
-        self._not_the_number(call, channel, now)
-        return []
+        if self._not_the_number(call, channel, now):
+            return []
+        return self._resume(call, now)  # whom it is: asked as with nothing dialled in sight
 
-    def _not_the_number(self, call: _Call, leg: str, now: float) -> None:
+    def _not_the_number(self, call: _Call, leg: str, now: float) -> bool:
         """``leg`` was dialled to another number than the one allowed: not the called party.
         The leg that asked the gate (or, with no asking channel known, the call's first
-        leg, whose Uniqueid is the Linkedid) is, when it runs the dialplan that dialled."""
+        leg, whose Uniqueid is the Linkedid) is, when it runs the dialplan that dialled —
+        unless its own DIALEDPEERNUMBER names the number: its Dial() reached the customer,
+        it is the calling side, and ``leg`` another Dial()'s (the customer's own, redirected
+        into a Dial() of an agent: taken for the called party, the calling leg's hangup hung
+        up the customer as it rang the agent; hrev68). Whether it named a called party."""
         call.dest = None
         call.dialled.discard(leg)
         call.called_side.discard(leg)
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
-        if called is not None:
-            self._called_in_dialplan(call, called, now)
+        if called is None or call.names_number.get(called) is True:
+            return False
+        self._called_in_dialplan(call, called, now)
+        return True
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
