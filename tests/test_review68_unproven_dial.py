@@ -142,3 +142,31 @@ def test_a_dial_of_the_dialling_leg_before_the_retry_is_not_read_as_the_first():
                           now + 30.0)
     again += _settle(tracker, now + 30.0)
     assert CUSTOMER not in _hung_up(effects + again)
+
+
+def test_a_dial_of_the_dialling_leg_before_an_unanswered_status_is_asked_again():
+    """The same with the dialling leg's DIALSTATUS unanswered at the picture (82cdd3c asks
+    it again ``retry_s`` later): the retry read the supervisor's Dial(), not the one the
+    picture asked about."""
+    tracker, _ = _tracker()
+    status = (ASKING, "DIALSTATUS")
+    effects, now = _answer(tracker, tracker.reconcile(_picture(), 80.0), VALUES, {status},
+                           80.0)
+    assert not tracker.calls[LINKEDID].release_unproven
+    asking_id = next(u for u, n in tracker.calls[LINKEDID].channels.items() if n == ASKING)
+    effects += tracker.feed({"Event": "Newchannel", "Channel": SUPERVISOR,
+                             "Uniqueid": SUPERVISOR_ID, "Linkedid": LINKEDID,
+                             "ChannelState": "0"}, now + 0.1)
+    dial = {"Channel": ASKING, "Uniqueid": asking_id, "Linkedid": LINKEDID,
+            "DestChannel": SUPERVISOR, "DestUniqueid": SUPERVISOR_ID, "DestLinkedid": LINKEDID}
+    effects += tracker.feed({"Event": "DialBegin", **dial, "DialString": "PJSIP/supervisor"},
+                            now + 0.1)
+    effects += tracker.feed({"Event": "DialEnd", **dial, "DialStatus": "ANSWER"}, now + 0.3)
+    values = {**VALUES, (ASKING, "DIALEDPEERNAME"): SUPERVISOR,
+              (ASKING, "DIALEDPEERNUMBER"): "supervisor"}
+    again, now = _answer(tracker, tracker.due(now + 1.0), values, set(), now + 1.0)
+    again += tracker.feed({"Event": "Hangup", "Channel": SUPERVISOR, "Uniqueid": SUPERVISOR_ID,
+                           "Linkedid": LINKEDID, "ChannelState": "6", "Cause": "16"},
+                          now + 30.0)
+    again += _settle(tracker, now + 30.0)
+    assert CUSTOMER not in _hung_up(effects + again)

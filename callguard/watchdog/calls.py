@@ -783,13 +783,14 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
-        if call.release_unproven:
-            # The retry of its ANSWER (``_ask_status_again``) would read this Dial()'s
-            # DIALSTATUS and DIALEDPEERNAME (app_dial.c ``dial_exec_full`` clears them as it
-            # begins, then names whom it reached): that one's peer, alive, was taken for
-            # the called party, and its hangup hung up the customer left unproven (hrev68).
-            # Not asked; a later picture asks again.
-            call.status_reask.pop(caller, None)
+        if call.status_reask.pop(caller, None) is not None:
+            # The retry of its DIALSTATUS (``_ask_status_again``: unanswered, or an ANSWER
+            # left unproven) would read this Dial()'s DIALSTATUS and DIALEDPEERNAME
+            # (app_dial.c ``dial_exec_full`` clears them as it begins, then names whom it
+            # reached): that one's peer, alive, was taken for the called party, and its
+            # hangup hung up the customer waiting in a queue (hrev68). Not asked: unread, as
+            # when the retry goes unanswered (``_status_answered``); a later picture asks.
+            call.status_unread.add(caller)
         if caller in call.originated and caller in call.called_side:
             # The originated called party's own dialplan dials (Queue()/Dial() to an
             # agent once it answered): whoever it reaches is not the called party.
@@ -805,18 +806,26 @@ class CallTracker:
             call.called_side.add(dest)
             return []
         call.dialled.add(dest)
-        if len(call.dialled) == 1 and not call.release_unproven:
+        if (len(call.dialled) == 1 and not call.release_unproven
+                and not self._number_reached(call, dest)):
             # Not once answered with its called party unknown (``_peer_unknown``, persons
-            # left talking): a Dial() of a leg then is another call's ring — app_queue.c
-            # ``ring_entry`` publishes the agent's DialBegin from the customer waiting in
-            # the queue — and taken for the called party, its ring ending hung the
-            # customer up, and the retry that names it (``_ask_status_again``) was never
-            # asked (hrev68).
+            # left talking), nor with a live leg read as dialled to the number: a Dial() of
+            # a leg then is another call's ring — app_queue.c ``ring_entry`` publishes the
+            # agent's DialBegin from the customer waiting in the queue — and taken for the
+            # called party, its ring ending hung the customer up, and the retry that names
+            # it (``_ask_status_again``) was never asked (hrev68).
             call.dest = dest
             call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         del now
         return []
+
+    @staticmethod
+    def _number_reached(call: _Call, dest: str) -> bool:
+        """A live leg other than ``dest`` whose DIALEDPEERNUMBER, read after an outage,
+        names the number allowed: the Dial() that reached the called party came before."""
+        return any(call.names_number.get(name) for name in call.channels.values()
+                   if name != dest)
 
     def _originated(self, event: Event, now: float) -> list[Effect]:
         """A leg an Originate dialled: its DialBegin has only the ``Dest…`` block (no
