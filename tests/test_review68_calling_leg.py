@@ -63,3 +63,23 @@ def test_control_an_asking_leg_dialled_elsewhere_is_still_the_called_party():
     _answer(tracker, tracker.reconcile(_customer_dialling_an_agent(), 80.0), values, set(),
             80.0)
     assert tracker.calls[LINKEDID].dest == ASKING
+
+
+def test_the_customers_own_dial_in_the_outage_does_not_hang_it_up_at_the_picture():
+    """While AMI was away the customer, redirected into a Dial() of an agent, talked to the
+    agent and is back in its dialplan: its DIALEDPEERNUMBER names the agent (app_dial.c
+    ``dial_exec_full`` set it as that Dial() was answered) and no live leg named the number,
+    so the calling leg's ANSWER (its peer gone) released the call, the customer with it. Its
+    own DIALEDPEERNAME, now read before any DIALSTATUS, says it ran a Dial() of its own: it
+    may be the called party, and nothing is hung up (a violation risk says why)."""
+    tracker, reports = _tracker()
+    picture = [{**i, "Application": "Wait"} if i["Channel"] == CUSTOMER else i
+               for i in _picture()]
+    values = {**VALUES, (CUSTOMER, "DIALEDPEERNUMBER"): "agent2",
+              (CUSTOMER, "DIALSTATUS"): "ANSWER",
+              (CUSTOMER, "DIALEDPEERNAME"): "PJSIP/agent2-0000000b"}
+    effects, now = _answer(tracker, tracker.reconcile(picture, 80.0), values, set(), 80.0)
+    effects += _settle(tracker, now)
+    assert CUSTOMER not in _hung_up(effects)
+    assert tracker.calls[LINKEDID].release_unproven
+    assert "violation-risk" in [name for name, _ in reports]

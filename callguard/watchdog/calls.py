@@ -2088,8 +2088,12 @@ class CallTracker:
                                    if not n.startswith(_NOT_A_PERSON)}
         first: list[Effect] = ([ReadVariable(call.linkedid, n, DIALLED_NUMBER_VARIABLE)
                                 for n in sorted(numbered)] if call.followed.number_hash else [])
-        return first + [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
-                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+        # Every leg's DIALEDPEERNAME before any DIALSTATUS: one that names a peer ran a
+        # Dial() of its own that was answered, so its DIALEDPEERNUMBER names that peer, not
+        # how it was reached — the customer among them (``_called_party_alive``; hrev68).
+        return first + [ReadVariable(call.linkedid, n, variable)
+                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
+                        for n in sorted(dialers)]
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
@@ -2424,10 +2428,11 @@ class CallTracker:
             return self._peer_unknown(call, channel, (
                 f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
                 "could not be read"), now)
-        dialling = set(call.dialler.values())
+        dialling = set(call.dialler.values()) | set(call.dialled_peers)
         redialled = self._other_persons(call, channel, dialling.__contains__)
         if redialled and call.called_hangup_at is None:
-            # A leg seen running its own Dial() (a DialBegin naming it the caller): app_dial.c
+            # A leg seen running its own Dial() (a DialBegin naming it the caller, or its
+            # DIALEDPEERNAME read naming a peer: ``_resume`` reads those first): app_dial.c
             # ``dial_exec_full`` clears its DIALEDPEERNUMBER as that Dial() begins and sets
             # it to whom it reached — no longer how the leg itself was reached. The
             # customer, redirected into a Dial() of an agent between a read that timed out
