@@ -140,6 +140,17 @@ class AmiSettings:
         return secret
 
 
+def _hangup_target(effect: HangupChannel) -> str:
+    """What an AMI ``Hangup`` names as its Channel: the Uniqueid (``_hangup``), except one
+    that starts with "/". Asterisk's own never does, but a dialer may choose a Uniqueid
+    (Originate ``ChannelId``, ARI ``channelId``: any text), and manager.c
+    ``ast_manager_hangup_helper`` reads a Channel starting with "/" as a /regex/ over every
+    channel's name and hangs up each it matches — other, live calls among them (hrev68).
+    Such a channel is named by its name."""
+    uniqueid = effect.uniqueid
+    return uniqueid if uniqueid and not uniqueid.startswith("/") else effect.channel
+
+
 def transfer_events_warning(settings: AmiSettings) -> str | None:
     """What an admin must know when a transfer by the called party can only be seen by its
     event (``grace_seconds = 0``), or None.
@@ -859,15 +870,11 @@ class AmiWatchdog:
         # ``ast_channel_get_by_name``, which (channelstorage.c
         # ``channelstorage_by_name_prefix_or_uniqueid``, 22.x; channel.c
         # ``ast_channel_get_by_name_prefix`` before it) tries the name, then the Uniqueid. A
-        # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid Asterisk makes has
-        # no "/"), and a Uniqueid is not handed out again after a restart (the start's
-        # epoch, then a counter), where a name is: a Hangup by name, sent in the moment between
+        # name never equals a Uniqueid (a name is "Tech/...", a Uniqueid has no "/"), and a
+        # Uniqueid is not handed out again after a restart (the start's epoch, then a
+        # counter), where a name is: a Hangup by name, sent in the moment between
         # Asterisk's restart and the picture, could hang up a new, live call.
-        # Except a Uniqueid a dialer chose (Originate ``ChannelId``, ARI ``channelId``: any
-        # text) that starts with "/": ``ast_manager_hangup_helper`` reads such a Channel as
-        # a /regex/ over every channel's name and hangs up each it matches (hrev68).
-        uniqueid = effect.uniqueid
-        target = uniqueid if uniqueid and not uniqueid.startswith("/") else effect.channel
+        target = _hangup_target(effect)
         self.stats["hangup_sent"] += 1
         self.tracker.hangup_sent(effect.linkedid, self._clock())
         try:
