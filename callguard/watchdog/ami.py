@@ -140,6 +140,17 @@ class AmiSettings:
         return secret
 
 
+def _hangup_target(effect: HangupChannel) -> str:
+    """What an AMI ``Hangup`` names as its Channel: the Uniqueid (``_hangup``), except one
+    that starts with "/". Asterisk's own never does, but a dialer may choose a Uniqueid
+    (Originate ``ChannelId``, ARI ``channelId``: any text), and manager.c
+    ``ast_manager_hangup_helper`` reads a Channel starting with "/" as a /regex/ over every
+    channel's name and hangs up each it matches — other, live calls among them (hrev68).
+    Such a channel is named by its name."""
+    uniqueid = effect.uniqueid
+    return uniqueid if uniqueid and not uniqueid.startswith("/") else effect.channel
+
+
 def transfer_events_warning(settings: AmiSettings) -> str | None:
     """What an admin must know when a transfer by the called party can only be seen by its
     event (``grace_seconds = 0``), or None.
@@ -865,7 +876,7 @@ class AmiWatchdog:
         # counter — or the id a dialer's Originate gave, ChannelId, the dialer's to keep
         # unique), where a name is: a Hangup by name, sent in the moment between
         # Asterisk's restart and the picture, could hang up a new, live call.
-        target = effect.uniqueid or effect.channel
+        target = _hangup_target(effect)
         self.stats["hangup_sent"] += 1
         self.tracker.hangup_sent(effect.linkedid, self._clock(), effect.channel)
         try:

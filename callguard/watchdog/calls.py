@@ -786,6 +786,14 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if call.status_reask.pop(caller, None) is not None:
+            # The retry of its DIALSTATUS (``_ask_status_again``: unanswered, or an ANSWER
+            # left unproven) would read this Dial()'s DIALSTATUS and DIALEDPEERNAME
+            # (app_dial.c ``dial_exec_full`` clears them as it begins, then names whom it
+            # reached): that one's peer, alive, was taken for the called party, and its
+            # hangup hung up the customer waiting in a queue (hrev68). Not asked: unread, as
+            # when the retry goes unanswered (``_status_answered``); a later picture asks.
+            call.status_unread.add(caller)
         if caller in call.originated and caller in call.called_side:
             # The originated called party's own dialplan dials (Queue()/Dial() to an
             # agent once it answered): whoever it reaches is not the called party.
@@ -801,12 +809,26 @@ class CallTracker:
             call.called_side.add(dest)
             return []
         call.dialled.add(dest)
-        if len(call.dialled) == 1:
+        if (len(call.dialled) == 1 and not call.release_unproven
+                and not self._number_reached(call, dest)):
+            # Not once answered with its called party unknown (``_peer_unknown``, persons
+            # left talking), nor with a live leg read as dialled to the number: a Dial() of
+            # a leg then is another call's ring — app_queue.c ``ring_entry`` publishes the
+            # agent's DialBegin from the customer waiting in the queue — and taken for the
+            # called party, its ring ending hung the customer up, and the retry that names
+            # it (``_ask_status_again``) was never asked (hrev68).
             call.dest = dest
             call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         del now
         return []
+
+    @staticmethod
+    def _number_reached(call: _Call, dest: str) -> bool:
+        """A live leg other than ``dest`` whose DIALEDPEERNUMBER, read after an outage,
+        names the number allowed: the Dial() that reached the called party came before."""
+        return any(call.names_number.get(name) for name in call.channels.values()
+                   if name != dest)
 
     def _originated(self, event: Event, now: float) -> list[Effect]:
         """A leg an Originate dialled: its DialBegin has only the ``Dest…`` block (no
@@ -2074,8 +2096,12 @@ class CallTracker:
                                    if not n.startswith(_NOT_A_PERSON)}
         first: list[Effect] = ([ReadVariable(call.linkedid, n, DIALLED_NUMBER_VARIABLE)
                                 for n in sorted(numbered)] if call.followed.number_hash else [])
-        return first + [ReadVariable(call.linkedid, n, variable) for n in sorted(dialers)
-                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
+        # Every leg's DIALEDPEERNAME before any DIALSTATUS: one that names a peer ran a
+        # Dial() of its own that was answered, so its DIALEDPEERNUMBER names that peer, not
+        # how it was reached — the customer among them (``_called_party_alive``; hrev68).
+        return first + [ReadVariable(call.linkedid, n, variable)
+                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
+                        for n in sorted(dialers)]
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
@@ -2229,21 +2255,28 @@ class CallTracker:
             if hung_up is None:
                 return []
             return self._called_party_gone(call, hung_up, now)
-        self._not_the_number(call, channel, now)
-        return []
+        if self._not_the_number(call, channel, now):
+            return []
+        return self._resume(call, now)  # whom it is: asked as with nothing dialled in sight
 
-    def _not_the_number(self, call: _Call, leg: str, now: float) -> None:
+    def _not_the_number(self, call: _Call, leg: str, now: float) -> bool:
         """``leg`` was dialled to another number than the one allowed: not the called party.
         The leg that asked the gate (or, with no asking channel known, the call's first
-        leg, whose Uniqueid is the Linkedid) is, when it runs the dialplan that dialled."""
+        leg, whose Uniqueid is the Linkedid) is, when it runs the dialplan that dialled —
+        unless its own DIALEDPEERNUMBER names the number: its Dial() reached the customer,
+        it is the calling side, and ``leg`` another Dial()'s (the customer's own, redirected
+        into a Dial() of an agent: taken for the called party, the calling leg's hangup hung
+        up the customer as it rang the agent; hrev68). Whether it named a called party."""
         call.dest = None
         call.dialled.discard(leg)
         call.called_side.discard(leg)
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
-        if called is not None:
-            self._called_in_dialplan(call, called, now)
+        if called is None or call.names_number.get(called) is True:
+            return False
+        self._called_in_dialplan(call, called, now)
+        return True
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
@@ -2403,6 +2436,19 @@ class CallTracker:
             return self._peer_unknown(call, channel, (
                 f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
                 "could not be read"), now)
+        dialling = set(call.dialler.values()) | set(call.dialled_peers)
+        redialled = self._other_persons(call, channel, dialling.__contains__)
+        if redialled and call.called_hangup_at is None:
+            # A leg seen running its own Dial() (a DialBegin naming it the caller, or its
+            # DIALEDPEERNAME read naming a peer: ``_resume`` reads those first): app_dial.c
+            # ``dial_exec_full`` clears its DIALEDPEERNUMBER as that Dial() begins and sets
+            # it to whom it reached — no longer how the leg itself was reached. The
+            # customer, redirected into a Dial() of an agent between a read that timed out
+            # and its retry, read "" and was hung up as it rang the agent (hrev68).
+            return self._peer_unknown(call, channel, (
+                f"{', '.join(safe_channels(redialled))}, still up, ran a Dial() of its own: "
+                "its DIALEDPEERNUMBER names whom that Dial() rang, not how it was reached"),
+                now)
         return None
 
     def _own_number_unread(self, call: _Call, channel: str) -> bool:
