@@ -25,6 +25,14 @@ next group, not one after the record store's next probe; a reservation or count 
 be refused for the server's state has the record store ask again first (``recheck``), so
 a server set right again counts at once.
 
+A server back on an older copy (a restored backup, a replica promoted behind) keeps the
+marker and, when no record was written since, the record store's high-water mark: the calls
+counted since are gone and a capped number would be called once too often. So every group
+also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest it saw: a
+group that makes a value already seen, or a scrub's count that reads one below it, refuses
+the server until the node restarts (``frequency_store_behind``). Kept in memory: a node
+that starts after the restore has seen nothing to compare with.
+
 A scrub's count (read only) whose connection turns out closed is read once more on a fresh
 connection. A reservation is not retried: its script may have run before the connection
 dropped, and run again it would count the call twice — its member is a random token drawn
@@ -41,6 +49,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
@@ -56,7 +65,9 @@ from callguard.stores.redis.records import (
     read_once_more,
 )
 
-__all__ = ["RedisFrequency"]
+__all__ = ["SEQ_KEY", "RedisFrequency"]
+
+_log = structlog.get_logger("callguard.frequency")
 
 # KEYS: the distinct subject keys of the group. ARGV[1]: one string of space-separated
 # fields (one argument, not one per field: redis-py encodes and packs each argument in
@@ -68,11 +79,15 @@ __all__ = ["RedisFrequency"]
 # the same reservations made one by one would answer (one string: parsed at once, not
 # element by element). The last key is the record store's durability marker and ARGV[2]
 # the token this node relies on (empty: not checked): counts on a server flushed or
-# emptied under a live connection are refused whole, never counted from zero.
+# emptied under a live connection are refused whole, never counted from zero. The key
+# before it is the groups' counter (``SEQ_KEY``), raised by every group and returned first
+# ("<counter> <answer> <answer> ..."): a server back on an older copy answers a value this
+# node already saw.
 _RESERVE_SCRIPT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing counted')
 end
+local seq = redis.call('INCR', KEYS[#KEYS - 1])
 local a = {}
 for field in string.gmatch(ARGV[1], '%S+') do a[#a + 1] = field end
 local results = {}
@@ -101,7 +116,7 @@ while i <= #a do
   end
   results[#results + 1] = table.concat(result, ',')
 end
-return table.concat(results, ' ')
+return seq .. ' ' .. table.concat(results, ' ')
 """
 
 # KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms).
@@ -118,6 +133,12 @@ for _, key in ipairs(KEYS) do
 end
 return removed
 """
+
+# Raised by every group's script (every node's): the counts' own high-water mark. The
+# record store's marks (``high_water.py``) move only with record writes, which calls do
+# not make: a backup taken an hour ago usually holds the same record counter and marker,
+# and every call counted since is gone from it.
+SEQ_KEY = "callguard:freq-seq"
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
@@ -162,6 +183,10 @@ class RedisFrequency:
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what="call-frequency counts (Redis)")
+        # The highest groups' counter (SEQ_KEY) this node saw, and why the server is
+        # refused once it answered one not above it (kept until the node restarts).
+        self._seq_known = 0
+        self.behind: str | None = None
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -173,7 +198,7 @@ class RedisFrequency:
         answer or cannot be trusted. ``recorded``: unused (Redis's own durability)."""
         if not claims:
             return FrequencyResult((), (), None)
-        if self._refusing() is not None:
+        if self.behind is not None or self._refusing() is not None:
             await self._ready()
         return await self._group.submit(self._reservation(e164, claims, at, stamp))
 
@@ -181,7 +206,7 @@ class RedisFrequency:
                           ) -> list[FrequencyResult | BaseException]:
         """Counts after their answers, queued at once (in the next scripts); each its
         result or its StoreError (Redis not trusted: every one)."""
-        if self._refusing() is not None:
+        if self.behind is not None or self._refusing() is not None:
             try:
                 await self._ready()
             except StoreError as exc:
@@ -241,15 +266,18 @@ class RedisFrequency:
                     pipe.zcount(self._key(digest, claim.subject),
                                 f"({claim.after_ms(now)}", "+inf")
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
+                pipe.get(SEQ_KEY)  # after them too: a restore between reads as older
                 return list(await pipe.execute())
 
         try:
-            *raw, marker = await read_once_more(self._client, read)
+            *raw, marker, seq = await read_once_more(self._client, read)
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
         if self._records is not None and self._records.marker:
             self._records.marker_seen(_text(marker) == self._records.marker)
+        if int(seq or 0) < self._seq_known:  # equal: no group since this node's last
+            self._went_behind(int(seq or 0))
         self._guard()
         return tuple(int(n) for n in raw)
 
@@ -264,7 +292,7 @@ class RedisFrequency:
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], claim.after_ms(r.now), claim.cap]
         try:
-            raw = await self._run([*keys, MARKER_KEY], " ".join(map(str, args)))
+            raw = await self._run([*keys, SEQ_KEY, MARKER_KEY], " ".join(map(str, args)))
         except ResponseError as exc:
             if str(exc).startswith("MARKER") and self._records is not None:
                 self._records.marker_seen(False)
@@ -274,10 +302,27 @@ class RedisFrequency:
         except (RedisError, OSError) as exc:  # the answer lost: the script may have run
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "may or may not have been counted (once at most)") from None
+        seq, *answers = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")
+        if int(seq) <= self._seq_known:  # this group's raise made a value already seen
+            self._went_behind(int(seq) - 1)
+        self._seq_known = int(seq)
         self._guard()
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
         return [_result(r, [int(n) for n in answer.split(",")])
-                for r, answer in zip(group, text.split(" "), strict=True)]
+                for r, answer in zip(group, answers, strict=True)]
+
+    def _went_behind(self, on_server: int) -> None:
+        """Refuse the server from now on: it holds fewer counted groups than this node
+        already saw (an older backup, a replica promoted behind): every call counted since
+        is missing, and a count read there lets a capped number be called once too often."""
+        if self.behind is None:
+            self.behind = (
+                "the Redis server holds fewer call-frequency counts than this node already "
+                f"saw (groups counted: {on_server} there, {self._seq_known} seen here; "
+                "restored from an older backup?): calls counted since are missing, so every "
+                "capped call is BLOCKed until the node restarts (restore the newest backup "
+                "first, or accept that calls of the lost period go uncounted)")
+            _log.warning("frequency_store_behind", problem=self.behind,
+                         node_mark=self._seq_known, store_mark=on_server)
 
     async def _run(self, keys: list[str], fields: str) -> Any:
         """EVALSHA, and in the same round trip the server's AOF and eviction settings
@@ -307,7 +352,7 @@ class RedisFrequency:
         self._guard()
 
     def _guard(self) -> None:
-        reason = self._refusing()
+        reason = self.behind or self._refusing()
         if reason is not None:
             raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {reason}")
 
