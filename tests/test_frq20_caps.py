@@ -3,9 +3,13 @@ counts a node already relied on must never answer a lower count, on a real redis
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from callguard.errors import StoreError
+from callguard.policy.frequency import FrequencyClaim
 from tests.redis_restore import dump_all, restore_all
 from tests.test_frequency import CLAIM, NOON, node_counts, redis_node
 
@@ -45,3 +49,79 @@ async def test_another_node_writing_meanwhile_is_not_a_restore(redis_server):
     finally:
         for node in nodes:
             await node.aclose()
+
+
+async def test_a_node_whose_clock_is_behind_still_counts_for_a_node_on_time(redis_server):
+    """Two nodes' clocks eight seconds apart (whose clock counts? the server's): three
+    calls counted by the node behind, then one asked at once on the node on time — its
+    window (five seconds here, 24 hours in law) must still hold the three. Before: the
+    node on time judged them older than they were and granted a fourth call within the
+    window, by real time."""
+    claim = FrequencyClaim(CLAIM.rule_id, CLAIM.subject, 5, 3)
+    behind, on_time = redis_node(redis_server.url), redis_node(redis_server.url)
+    try:
+        for _ in range(3):
+            late = datetime.now(UTC) - timedelta(seconds=8)
+            assert (await behind.reserve(NUMBER, [claim], late)).granted
+        fourth = await on_time.reserve(NUMBER, [claim], datetime.now(UTC))
+        assert not fourth.granted, fourth.counts
+        assert fourth.counts == (3,)
+    finally:
+        await behind.aclose()
+        await on_time.aclose()
+
+
+async def test_a_node_whose_clock_is_ahead_cannot_age_calls_out_of_the_window(redis_server):
+    """The node ahead judges its window from the server's instant, not its own: calls
+    counted a moment ago by a node on time are inside it."""
+    claim = FrequencyClaim(CLAIM.rule_id, CLAIM.subject, 5, 3)
+    on_time, ahead = redis_node(redis_server.url), redis_node(redis_server.url)
+    try:
+        for _ in range(3):
+            assert (await on_time.reserve(NUMBER, [claim], datetime.now(UTC))).granted
+        early = datetime.now(UTC) + timedelta(seconds=8)
+        assert not (await ahead.reserve(NUMBER, [claim], early)).granted
+    finally:
+        await on_time.aclose()
+        await ahead.aclose()
+
+
+async def test_a_withdrawn_allow_stamped_by_the_server_is_given_back_once(redis_server):
+    """The release removes the member the reservation wrote (its stamp as the server set
+    it), and a second release of the same ALLOW frees nothing more."""
+    node = redis_node(redis_server.url)
+    number = "+13055550179"
+    try:
+        held = []
+        for _ in range(3):
+            result = await node.reserve(number, [CLAIM], datetime.now(UTC) - timedelta(
+                seconds=8))
+            assert result.granted
+            assert result.held is not None
+            held.append(result.held)
+        assert await node.release(number, held[0]) == 1
+        assert await node.release(number, held[0]) == 0, "a replayed release freed a slot"
+        assert (await node.count(number, [CLAIM], datetime.now(UTC))) == (2,)
+    finally:
+        await node.aclose()
+
+
+async def test_a_release_run_twice_frees_one_slot_even_among_calls_of_one_instant(
+        redis_server):
+    """Three calls of one number counted at one instant (one group): the withdrawn one's
+    release, run twice, gives back its own row once — not a second call's of the same
+    millisecond (before: the second run took another member scored alike, and the number
+    could be called a fourth time)."""
+    node = redis_node(redis_server.url)
+    number = "+13055550180"
+    try:
+        results = await asyncio.gather(*(node.reserve(number, [CLAIM], NOON)
+                                         for _ in range(3)))
+        assert all(r.granted for r in results)
+        held = results[0].held
+        assert held is not None
+        assert await node.release(number, held) == 1
+        assert await node.release(number, held) == 0
+        assert (await node.count(number, [CLAIM], NOON)) == (2,)
+    finally:
+        await node.aclose()

@@ -72,45 +72,65 @@ _log = structlog.get_logger("callguard.frequency")
 # KEYS: the distinct subject keys of the group. ARGV[1]: one string of space-separated
 # fields (one argument, not one per field: redis-py encodes and packs each argument in
 # Python, ~130 per group of 8), per reservation in turn: trim bound (ms: this and older
-# go), retention (ms), member, the instant the call is counted at (ms), the number of its
-# keys and their indexes in KEYS, the number of its claims and, per claim: key index,
-# window start (ms, exclusive), cap. Returns one string, per reservation (space-separated)
-# "refused,count,...": the refused claim (1-based) or 0, then the count per claim — what
-# the same reservations made one by one would answer (one string: parsed at once, not
-# element by element). The last key is the record store's durability marker and ARGV[2]
-# the token this node relies on (empty: not checked): counts on a server flushed or
-# emptied under a live connection are refused whole, never counted from zero. The key
-# before it is the groups' counter (``SEQ_KEY``), raised by every group and returned first
-# ("<counter> <answer> <answer> ..."): a server back on an older copy answers a value this
-# node already saw.
+# go), retention (ms), member, the instant the call is counted at (ms), the instant its
+# windows end at (ms), the number of its keys and their indexes in KEYS, the number of its
+# claims and, per claim: key index, window start (ms, exclusive), cap. Returns one string,
+# per reservation (space-separated) "refused,stamp,count,...": the refused claim (1-based)
+# or 0, the instant the call was counted at, then the count per claim — what the same
+# reservations made one by one would answer (one string: parsed at once, not element by
+# element). The last key is the record store's durability marker and ARGV[2] the token
+# this node relies on (empty: not checked): counts on a server flushed or emptied under a
+# live connection are refused whole, never counted from zero. The key before it is the
+# groups' counter (``SEQ_KEY``), raised by every group and returned first ("<counter>
+# <answer> <answer> ..."): a server back on an older copy answers a value this node
+# already saw.
+#
+# Whose clock counts: the server's. A reservation whose instant lies within ARGV[3] ms of
+# the server's TIME (a node deciding now, its clock seconds off) has its windows end no
+# later than the server's instant and is counted no earlier than it: a node whose clock is
+# behind cannot count a call as older than it is, nor one ahead judge its window from the
+# future — either let a capped number be called once too often, by real time. Both only
+# ever raise a count. An instant farther off (a question about another day, a synthetic
+# clock) is judged as sent.
 _RESERVE_SCRIPT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing counted')
 end
+redis.replicate_commands()
 local seq = redis.call('INCR', KEYS[#KEYS - 1])
+local clock = redis.call('TIME')
+local server = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local near = tonumber(ARGV[3])
 local a = {}
 for field in string.gmatch(ARGV[1], '%S+') do a[#a + 1] = field end
 local results = {}
 local i = 1
 while i <= #a do
-  local trim, keep, member, now = a[i], a[i + 1], a[i + 2], a[i + 3]
+  local trim, keep, member = a[i], a[i + 1], a[i + 2]
+  local stamp, ends = tonumber(a[i + 3]), tonumber(a[i + 4])
   local keys = {}
-  for k = 1, tonumber(a[i + 4]) do keys[k] = KEYS[tonumber(a[i + 4 + k])] end
-  i = i + 5 + #keys
+  for k = 1, tonumber(a[i + 5]) do keys[k] = KEYS[tonumber(a[i + 5 + k])] end
+  i = i + 6 + #keys
+  local shift = 0
+  if math.abs(ends - server) <= near then
+    if ends > server then shift = ends - server end
+    if stamp < server then stamp = server end
+  end
   for _, key in ipairs(keys) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', trim)
   end
-  local result = {0}
+  local result = {0, string.format('%d', stamp)}
   for c = 1, tonumber(a[i]) do
     local base = i + 1 + (c - 1) * 3
-    local count = redis.call('ZCOUNT', KEYS[tonumber(a[base])], '(' .. a[base + 1], '+inf')
-    result[c + 1] = count
+    local after = string.format('%d', tonumber(a[base + 1]) - shift)
+    local count = redis.call('ZCOUNT', KEYS[tonumber(a[base])], '(' .. after, '+inf')
+    result[c + 2] = count
     if result[1] == 0 and count >= tonumber(a[base + 2]) then result[1] = c end
   end
-  i = i + 1 + (#result - 1) * 3
+  i = i + 1 + (#result - 2) * 3
   if result[1] == 0 then
     for _, key in ipairs(keys) do
-      redis.call('ZADD', key, now, member)
+      redis.call('ZADD', key, result[2], member)
       redis.call('PEXPIRE', key, keep)
     end
   end
@@ -119,14 +139,19 @@ end
 return seq .. ' ' .. table.concat(results, ' ')
 """
 
-# KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms).
-# Removes one member scored at that instant from each key, all in one script (atomic
-# against every node's reservations); returns how many. Two calls of one number counted
-# at the same millisecond are the same count, so which member goes changes no count.
+# KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms),
+# ARGV[2]: its member (empty: unknown). Removes that member from each key — a release run
+# twice frees nothing more — or, without one, one member scored at that instant, all in
+# one script (atomic against every node's reservations); returns how many. Two calls of
+# one number counted at the same millisecond are the same count, so which member goes
+# changes no count.
 _RELEASE_SCRIPT = """
 local removed = 0
 for _, key in ipairs(KEYS) do
-  local member = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)[1]
+  local member = ARGV[2]
+  if member == '' then
+    member = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)[1]
+  end
   if member then
     removed = removed + redis.call('ZREM', key, member)
   end
@@ -243,7 +268,7 @@ class RedisFrequency:
         digest = self._hash(e164)
         keys = [self._key(digest, subject) for subject in held.subjects]
         try:
-            return int(await self._release(keys=keys, args=[held.stamp_ms]))
+            return int(await self._release(keys=keys, args=[held.stamp_ms, held.member]))
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the "
                              "withdrawn call may stay counted") from None
@@ -287,8 +312,8 @@ class RedisFrequency:
         members = secrets.token_hex(8 * len(group))  # 8 random bytes per call, drawn at once
         for n, r in enumerate(group):
             index = [keys.setdefault(k, len(keys) + 1) for k in r.keys]
-            args += [r.trim, r.keep, members[16 * n:16 * n + 16], r.stamp, len(index),
-                     *index, len(r.claims)]
+            args += [r.trim, r.keep, members[16 * n:16 * n + 16], r.stamp, r.now,
+                     len(index), *index, len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], claim.after_ms(r.now), claim.cap]
         try:
@@ -307,8 +332,8 @@ class RedisFrequency:
             self._went_behind(int(seq) - 1)
         self._seq_known = int(seq)
         self._guard()
-        return [_result(r, [int(n) for n in answer.split(",")])
-                for r, answer in zip(group, answers, strict=True)]
+        return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
+                for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
 
     def _went_behind(self, on_server: int) -> None:
         """Refuse the server from now on: it holds fewer counted groups than this node
@@ -331,7 +356,7 @@ class RedisFrequency:
         token = self._records.marker if self._records is not None else ""
         for attempt in (1, 2):
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.evalsha(self._script.sha, len(keys), *keys, fields, token)
+                pipe.evalsha(self._script.sha, len(keys), *keys, fields, token, SKEW_MS)
                 if self._records is not None:
                     queue_config(pipe)
                 answers = await pipe.execute(raise_on_error=False)
@@ -365,9 +390,10 @@ def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _result(reservation: _Reservation, answer: Sequence[int]) -> FrequencyResult:
-    refused = int(answer[0])
-    held = None if refused else Held(reservation.stamp, tuple(dict.fromkeys(
-        c.subject for c in reservation.claims)))
-    return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[1:]),
+def _result(reservation: _Reservation, answer: Sequence[int],
+            member: str) -> FrequencyResult:
+    refused, stamp = int(answer[0]), int(answer[1])  # stamp: as the server counted it
+    held = None if refused else Held(stamp, tuple(dict.fromkeys(
+        c.subject for c in reservation.claims)), member)
+    return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[2:]),
                            refused - 1 if refused else None, held=held)
