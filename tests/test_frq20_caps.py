@@ -10,8 +10,10 @@ import pytest
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import FrequencyClaim
+from callguard.stores.redis.frequency import HIGH_WATER_FILE, RedisFrequency
+from callguard.stores.redis.records import RecordsSettings
 from tests.redis_restore import dump_all, restore_all
-from tests.test_frequency import CLAIM, NOON, node_counts, redis_node
+from tests.test_frequency import CLAIM, NOON, aioredis_client, node_counts, redis_node
 
 NUMBER = "+13055550177"
 
@@ -125,3 +127,53 @@ async def test_a_release_run_twice_frees_one_slot_even_among_calls_of_one_instan
         assert (await node.count(number, [CLAIM], NOON)) == (2,)
     finally:
         await node.aclose()
+
+
+def _node_with_records(url: str, data):
+    """A node's counts wired as ``open_frequency`` wires them, on data dir ``data``."""
+    from callguard.stores.redis.records import RedisRecords
+    from callguard.stores.redis.remembered import MARKER_FILE
+    from tests.test_frequency import HASH
+
+    data.mkdir(exist_ok=True)
+    records = RedisRecords(aioredis_client(url), RecordsSettings(), remember=data / MARKER_FILE)
+    store = RedisFrequency(aioredis_client(url), HASH, retention_s=2 * 86_400,
+                           refusing=lambda: records.refusing_counts, guard=records)
+    return records, store
+
+
+async def test_a_node_started_after_the_restore_refuses_it_too(tmp_path, redis_server):
+    """The node counted three calls and stopped; Redis came back on a backup holding two;
+    the node starts again on its data dir: the fourth call is refused, not granted on the
+    two (the mark is in HIGH_WATER_FILE). Removing the file accepts the server."""
+    data = tmp_path / "node"
+    admin = aioredis_client(redis_server.url)
+    try:
+        records, store = _node_with_records(redis_server.url, data)
+        await records.start()
+        for _ in range(2):
+            assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+        backup = await dump_all(admin)
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+        await store.aclose()
+        await records.aclose()
+        assert (data / HIGH_WATER_FILE).exists()
+        await restore_all(admin, backup)
+
+        records, store = _node_with_records(redis_server.url, data)
+        await records.start()
+        with pytest.raises(StoreError, match="older"):
+            await store.reserve(NUMBER, [CLAIM], NOON)
+        await store.aclose()
+        await records.aclose()
+
+        (data / HIGH_WATER_FILE).unlink()  # the operator accepts the older counts
+        records, store = _node_with_records(redis_server.url, data)
+        await records.start()
+        # served again; the group refused above was run (and counted) on the server
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).counts == (3,)
+        assert (await store.reserve("+13055550181", [CLAIM], NOON)).granted
+        await store.aclose()
+        await records.aclose()
+    finally:
+        await admin.aclose()

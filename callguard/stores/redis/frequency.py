@@ -30,8 +30,10 @@ marker and, when no record was written since, the record store's high-water mark
 counted since are gone and a capped number would be called once too often. So every group
 also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest it saw: a
 group that makes a value already seen, or a scrub's count that reads one below it, refuses
-the server until the node restarts (``frequency_store_behind``). Kept in memory: a node
-that starts after the restore has seen nothing to compare with.
+the server (``frequency_store_behind``). The mark is kept in the data dir too
+(``HIGH_WATER_FILE``, written within ``SAVE_EVERY_S`` and at close), so a node started
+after the restore refuses as well; removing the file (and restarting) accepts the server
+as it is. What no node can see: groups of another node that died before saving its mark.
 
 A scrub's count (read only) whose connection turns out closed is read once more on a fresh
 connection. A reservation is not retried: its script may have run before the connection
@@ -43,12 +45,15 @@ second run idempotent. It fails (the gate BLOCKs); the next call runs on a new c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
 import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
@@ -56,6 +61,7 @@ from redis.exceptions import NoScriptError, RedisError, ResponseError
 from callguard.errors import StoreError
 from callguard.frozen import quick_init
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult, Held
+from callguard.stores.embedded.identity import write_atomically
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
@@ -65,7 +71,7 @@ from callguard.stores.redis.records import (
     read_once_more,
 )
 
-__all__ = ["SEQ_KEY", "RedisFrequency"]
+__all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "RedisFrequency"]
 
 _log = structlog.get_logger("callguard.frequency")
 
@@ -164,6 +170,12 @@ return removed
 # not make: a backup taken an hour ago usually holds the same record counter and marker,
 # and every call counted since is gone from it.
 SEQ_KEY = "callguard:freq-seq"
+# The highest value of it this node saw, kept in its data dir beside the record store's
+# marker file (with the marker it belongs to), so a node started after the restore refuses
+# too. Written at most every ``SAVE_EVERY_S`` off the loop (no answer waits for it) and at
+# close: a node that dies within that time forgets the last groups only.
+HIGH_WATER_FILE = "frequency-redis-high-water.json"
+SAVE_EVERY_S = 1.0
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
@@ -197,7 +209,7 @@ class RedisFrequency:
     def __init__(self, client: aioredis.Redis, hasher: Callable[[str], str], *,
                  retention_s: int, refusing: Callable[[], str | None] = lambda: None,
                  clock: Callable[[], datetime] = _wall, group_limit: int = GROUP_LIMIT,
-                 guard: RedisRecords | None = None) -> None:
+                 guard: RedisRecords | None = None, remember: Path | None = None) -> None:
         self._client = client
         self._clock = clock
         self._hash = hasher
@@ -212,6 +224,11 @@ class RedisFrequency:
         # refused once it answered one not above it (kept until the node restarts).
         self._seq_known = 0
         self.behind: str | None = None
+        at = guard.remembered_at if guard is not None else None
+        self._path = remember or (at.with_name(HIGH_WATER_FILE) if at is not None else None)
+        self._loaded = self._path is None
+        self._saved = 0
+        self._saving: asyncio.Task[None] | None = None
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -225,6 +242,7 @@ class RedisFrequency:
             return FrequencyResult((), (), None)
         if self.behind is not None or self._refusing() is not None:
             await self._ready()
+        self._load()
         return await self._group.submit(self._reservation(e164, claims, at, stamp))
 
     async def reserve_all(self, batch: Sequence[CountAfter]
@@ -236,6 +254,10 @@ class RedisFrequency:
                 await self._ready()
             except StoreError as exc:
                 return [exc] * len(batch)
+        try:
+            self._load()
+        except StoreError as exc:
+            return [exc] * len(batch)
         futures = self._group.submit_many([self._reservation(e164, claims, at, stamp)
                                            for e164, claims, at, stamp in batch if claims])
         done = iter(await asyncio.gather(*futures, return_exceptions=True))
@@ -281,6 +303,7 @@ class RedisFrequency:
         if not claims:
             return ()
         await self._ready()
+        self._load()
         digest = self._hash(e164)
         now = _ms(at)
 
@@ -330,7 +353,8 @@ class RedisFrequency:
         seq, *answers = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")
         if int(seq) <= self._seq_known:  # this group's raise made a value already seen
             self._went_behind(int(seq) - 1)
-        self._seq_known = int(seq)
+        self._seq_known = max(self._seq_known, int(seq))
+        self._save_soon()
         self._guard()
         return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
                 for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
@@ -344,8 +368,9 @@ class RedisFrequency:
                 "the Redis server holds fewer call-frequency counts than this node already "
                 f"saw (groups counted: {on_server} there, {self._seq_known} seen here; "
                 "restored from an older backup?): calls counted since are missing, so every "
-                "capped call is BLOCKed until the node restarts (restore the newest backup "
-                "first, or accept that calls of the lost period go uncounted)")
+                "capped call is BLOCKed. Restore the newest backup, or accept that the calls "
+                f"of the lost period go uncounted: remove {HIGH_WATER_FILE} from the data "
+                "dir and restart the node")
             _log.warning("frequency_store_behind", problem=self.behind,
                          node_mark=self._seq_known, store_mark=on_server)
 
@@ -381,8 +406,56 @@ class RedisFrequency:
         if reason is not None:
             raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {reason}")
 
+    def _load(self) -> None:
+        """The mark this data dir remembers for the store this node relies on (once, at
+        the first use: the record store knows its marker by then). StoreError when the file
+        cannot be read or is damaged (fail closed: a damaged mark would let an older store
+        through); another store's mark (a server accepted anew) is none."""
+        if self._loaded or self._path is None:
+            return
+        marker = self._records.marker if self._records is not None else ""
+        try:
+            data = orjson.loads(self._path.read_bytes())
+            seq = int(data["seq"]) if data.get("marker") == marker else 0
+        except FileNotFoundError:
+            seq = 0
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StoreError(f"call-frequency counts (Redis): cannot read {self._path.name}: "
+                             f"{exc}; remove it to accept the server's counts as they are"
+                             ) from None
+        self._loaded = True
+        self._seq_known = self._saved = max(self._seq_known, seq)
+
+    def _save_soon(self) -> None:
+        if self._path is None or (self._saving is not None and not self._saving.done()):
+            return
+        self._saving = asyncio.get_running_loop().create_task(self._save(SAVE_EVERY_S))
+
+    async def _save(self, after: float) -> None:
+        """Remember the mark (temp + fsync + rename, in a worker thread); a failure is
+        logged: the mark in memory still guards this process."""
+        await asyncio.sleep(after)
+        seq, path = self._seq_known, self._path
+        marker = self._records.marker if self._records is not None else ""
+        if path is None or seq <= self._saved or not marker:
+            return
+        text = orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n"
+        try:
+            await asyncio.to_thread(write_atomically, path, text)
+        except OSError as exc:
+            _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
+                         effect="a node restarted after Redis is restored from an older "
+                         "backup may not notice the counts it lost")
+            return
+        self._saved = seq
+
     async def aclose(self) -> None:
-        """Close the client."""
+        """Remember the mark, close the client."""
+        if self._saving is not None and not self._saving.done():
+            self._saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saving
+        await self._save(0)
         await self._client.aclose()
 
 

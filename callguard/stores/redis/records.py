@@ -536,6 +536,12 @@ class RedisRecords:
         return pending
 
     @property
+    def remembered_at(self) -> Path | None:
+        """The marker file in this node's data dir (None: nothing remembered): other
+        marks of this store are kept beside it."""
+        return self._remember
+
+    @property
     def marker(self) -> str:
         """The marker token this node relies on ("" before ``start``: not checked)."""
         return self._token.decode() if self._token else ""
