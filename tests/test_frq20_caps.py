@@ -177,3 +177,53 @@ async def test_a_node_started_after_the_restore_refuses_it_too(tmp_path, redis_s
         await records.aclose()
     finally:
         await admin.aclose()
+
+
+async def test_under_durability_replicas_a_count_no_replica_took_is_not_acknowledged(
+        tmp_path):
+    """``durability = "replicas"``: the record store WAITs after every write, and so must a
+    reservation — else a call is ALLOWed on a count held by the primary alone, and a
+    failover to its replica forgets it (the server need not fsync in this mode). The
+    replica connected but stalled (SIGSTOP): the reservation fails (the gate BLOCKs).
+    Before: granted, unreplicated."""
+    import signal
+    import time
+
+    import redis
+
+    from callguard.stores.redis.records import RedisRecords
+    from tests.redis_server import RedisServer
+    from tests.test_frequency import HASH
+
+    primary = RedisServer(tmp_path / "primary", appendonly="no", appendfsync="no")
+    replica = RedisServer(tmp_path / "replica", appendonly="no", appendfsync="no")
+    for server in (primary, replica):
+        server.data_dir.mkdir()
+    primary.start()
+    replica.extra = ("--replicaof", "127.0.0.1", str(primary.port))
+    replica.start()
+    settings = RecordsSettings(backend="redis", durability="replicas", wait_replicas=1,
+                               wait_timeout_ms=200)
+    records = RedisRecords(aioredis_client(primary.url), settings)
+    store = RedisFrequency(aioredis_client(primary.url), HASH, retention_s=2 * 86_400,
+                           refusing=lambda: records.refusing_counts, guard=records)
+    try:
+        admin = redis.Redis.from_url(primary.url)
+        deadline = time.monotonic() + 10
+        while admin.info("replication").get("slave0", {}).get("state") != "online":
+            assert time.monotonic() < deadline, "the replica never came online"
+            time.sleep(0.05)
+        await records.start()
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted  # the replica took it
+        assert replica.process is not None
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            with pytest.raises(StoreError, match="replica"):
+                await store.reserve(NUMBER, [CLAIM], NOON)
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+    finally:
+        await store.aclose()
+        await records.aclose()
+        replica.stop()
+        primary.stop()

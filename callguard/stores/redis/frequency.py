@@ -12,7 +12,8 @@ One script carries every reservation a node has in flight (group commit,
 ``callguard.stores.frequency_batch``): Redis runs a script whole, so the group is as atomic
 as one reservation, and each reservation in it sees the ones before it. Every decision is
 still in exactly one EVALSHA (one round trip), and a group is answered only after the
-server's AOF fsync (``appendfsync always``) — one fsync per group instead of one per call.
+server's AOF fsync (``appendfsync always``) — one fsync per group instead of one per call
+— or, under ``durability = "replicas"``, after a WAIT saw the replicas take it.
 A group spans many numbers, so its keys span cluster slots: like the record store, counts
 need one primary (with replicas), not a Redis Cluster.
 
@@ -377,22 +378,34 @@ class RedisFrequency:
     async def _run(self, keys: list[str], fields: str) -> Any:
         """EVALSHA, and in the same round trip the server's AOF and eviction settings
         (judged by the record store before any answer: a CONFIG SET appendfsync at
-        runtime refuses this group, not one after the next probe)."""
+        runtime refuses this group, not one after the next probe). Under ``durability =
+        "replicas"`` (the server need not fsync) a WAIT on the same connection, in the same
+        round trip, as the record store WAITs after its writes: a group fewer replicas took
+        is not acknowledged (a failover would forget its counts)."""
         token = self._records.marker if self._records is not None else ""
+        wait = self._records.replicas_wait if self._records is not None else None
         for attempt in (1, 2):
             async with self._client.pipeline(transaction=False) as pipe:
                 pipe.evalsha(self._script.sha, len(keys), *keys, fields, token, SKEW_MS)
+                if wait is not None:
+                    pipe.execute_command("WAIT", *wait)
                 if self._records is not None:
                     queue_config(pipe)
-                answers = await pipe.execute(raise_on_error=False)
-            if isinstance(answers[0], NoScriptError) and attempt == 1:
+                ran, *answers = await pipe.execute(raise_on_error=False)
+            if isinstance(ran, NoScriptError) and attempt == 1:
                 await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server
                 continue
+            waited = answers.pop(0) if wait is not None else None
             if self._records is not None:
-                self._records.config_seen(answers[1:])
-            if isinstance(answers[0], Exception):
-                raise answers[0]
-            return answers[0]
+                self._records.config_seen(answers)
+            if isinstance(ran, Exception):
+                raise ran
+            if wait is not None and (not isinstance(waited, int) or waited < wait[0]):
+                raise StoreError(
+                    f"call-frequency counts (Redis): {waited} of {wait[0]} replica(s) took "
+                    f"the count within {wait[1]} ms; the call may or may not have been "
+                    "counted (once at most), and a failover could forget it")
+            return ran
         raise AssertionError("unreachable")
 
     async def _ready(self) -> None:
