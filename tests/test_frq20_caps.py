@@ -227,3 +227,19 @@ async def test_under_durability_replicas_a_count_no_replica_took_is_not_acknowle
         await records.aclose()
         replica.stop()
         primary.stop()
+
+
+def test_a_mark_is_never_written_lower_than_the_one_on_disk(tmp_path):
+    """Two processes of one data dir (a node and a CLI beside it) each save the mark they
+    saw: the later save of a lower value leaves the higher one; another store's mark (a
+    server accepted anew) is replaced."""
+    import orjson
+
+    from callguard.stores.redis.frequency import _remember_mark
+
+    path = tmp_path / HIGH_WATER_FILE
+    _remember_mark(path, "m1", 300)
+    _remember_mark(path, "m1", 250)
+    assert orjson.loads(path.read_bytes()) == {"marker": "m1", "seq": 300}
+    _remember_mark(path, "m2", 5)
+    assert orjson.loads(path.read_bytes()) == {"marker": "m2", "seq": 5}

@@ -452,9 +452,8 @@ class RedisFrequency:
         marker = self._records.marker if self._records is not None else ""
         if path is None or seq <= self._saved or not marker:
             return
-        text = orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n"
         try:
-            await asyncio.to_thread(write_atomically, path, text)
+            await asyncio.to_thread(_remember_mark, path, marker, seq)
         except OSError as exc:
             _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
                          effect="a node restarted after Redis is restored from an older "
@@ -470,6 +469,16 @@ class RedisFrequency:
                 await self._saving
         await self._save(0)
         await self._client.aclose()
+
+
+def _remember_mark(path: Path, marker: str, seq: int) -> None:
+    """Write the mark unless the file already holds a higher one for the same marker
+    (another process of this data dir, a CLI beside the node, saved a later value)."""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
+        data = orjson.loads(path.read_bytes())
+        if data.get("marker") == marker and int(data["seq"]) >= seq:
+            return
+    write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
 
 
 def _text(value: Any) -> str | None:
