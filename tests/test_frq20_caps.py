@@ -7,13 +7,21 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import FrequencyClaim
 from callguard.stores.redis.frequency import HIGH_WATER_FILE, RedisFrequency
 from callguard.stores.redis.records import RecordsSettings
 from tests.redis_restore import dump_all, restore_all
-from tests.test_frequency import CLAIM, NOON, aioredis_client, node_counts, redis_node
+from tests.test_frequency import (
+    CLAIM,
+    NOON,
+    aioredis_client,
+    node_counts,
+    redis_node,
+)
 
 NUMBER = "+13055550177"
 
@@ -243,3 +251,82 @@ def test_a_mark_is_never_written_lower_than_the_one_on_disk(tmp_path):
     assert orjson.loads(path.read_bytes()) == {"marker": "m1", "seq": 300}
     _remember_mark(path, "m2", 5)
     assert orjson.loads(path.read_bytes()) == {"marker": "m2", "seq": 5}
+
+
+SELLER = FrequencyClaim("rule-seller", "seller:sunshine-solar", 24 * 3600, 3)
+TOPIC = FrequencyClaim("rule-topic", "subject:roofs", 12 * 3600, 2)
+
+@pytest.fixture(scope="module")
+def frq_redis(tmp_path_factory):
+    """One real redis-server for every example of the module."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path_factory.mktemp("frq20-redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+calls = st.lists(st.tuples(st.integers(0, 1), st.integers(0, 5 * 60), st.integers(-30, 30),
+                           st.booleans(), st.booleans()), min_size=1, max_size=20)
+
+
+def _kept_within(kept: list[tuple[datetime, bool]], claim: FrequencyClaim,
+                 topic_only: bool) -> None:
+    instants = sorted(at for at, topic in kept if topic or not topic_only)
+    window = timedelta(seconds=claim.window_s)
+    for at in instants:
+        assert sum(1 for t in instants if at - window < t <= at) <= claim.cap, (claim, at)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=calls, number=st.integers(0, 10**6))
+def test_two_caps_two_nodes_and_releases_never_exceed_either_cap(frq_redis, steps,
+                                                                 number):
+    """What the two-node interleaving test leaves out: two caps on one number (a seller's
+    3 in 24 h and a subject's 2 in 12 h, one call claiming both, most restrictive wins),
+    and ALLOWs withdrawn (released) while the other node decides. The calls kept (granted,
+    not released) never exceed either cap in any window."""
+    e164 = f"+1305{number:07d}"
+    import redis
+
+    from tests.test_frequency import HASH
+
+    admin = redis.Redis.from_url(frq_redis.url)
+    admin.delete(*(f"callguard:freq:{{{HASH(e164)}}}:{c.subject}" for c in (SELLER, TOPIC)))
+
+    async def run() -> list[tuple[datetime, bool]]:
+        nodes = [redis_node(frq_redis.url), redis_node(frq_redis.url)]
+        kept: list[tuple[datetime, bool]] = []
+        minutes = 0
+
+        async def one(node: int, at: datetime, topic: bool, withdraw: bool) -> None:
+            claims = [SELLER, TOPIC] if topic else [SELLER]
+            result = await nodes[node].reserve(e164, claims, at)
+            if not result.granted:
+                return
+            if withdraw:
+                assert result.held is not None
+                assert await nodes[node].release(e164, result.held) == len(claims)
+            else:
+                kept.append((at, topic))
+
+        try:
+            batch = []
+            for node, gap, jitter, topic, withdraw in steps:
+                minutes += gap
+                batch.append(one(node, NOON + timedelta(minutes=max(0, minutes + jitter)),
+                                 topic, withdraw))
+                if len(batch) == 4:
+                    await asyncio.gather(*batch)
+                    batch = []
+            await asyncio.gather(*batch)
+        finally:
+            for node in nodes:
+                await node.aclose()
+        return kept
+
+    kept = asyncio.run(run())
+    _kept_within(kept, SELLER, topic_only=False)
+    _kept_within(kept, TOPIC, topic_only=True)
