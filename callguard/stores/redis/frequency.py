@@ -222,7 +222,8 @@ class RedisFrequency:
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what="call-frequency counts (Redis)")
         # The highest groups' counter (SEQ_KEY) this node saw, and why the server is
-        # refused once it answered one not above it (kept until the node restarts).
+        # refused once it answered one not above it (kept while the process runs; the
+        # mark also in HIGH_WATER_FILE).
         self._seq_known = 0
         self.behind: str | None = None
         at = guard.remembered_at if guard is not None else None
