@@ -75,6 +75,9 @@ class Held:
 
     stamp_ms: int
     subjects: tuple[str, ...]
+    # The store's own name for the rows, when it has one (Redis: the sorted sets' member):
+    # a release takes exactly those rows, so one run twice frees nothing more.
+    member: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,8 @@ One script carries every reservation a node has in flight (group commit,
 ``callguard.stores.frequency_batch``): Redis runs a script whole, so the group is as atomic
 as one reservation, and each reservation in it sees the ones before it. Every decision is
 still in exactly one EVALSHA (one round trip), and a group is answered only after the
-server's AOF fsync (``appendfsync always``) — one fsync per group instead of one per call.
+server's AOF fsync (``appendfsync always``) — one fsync per group instead of one per call
+— or, under ``durability = "replicas"``, after a WAIT saw the replicas take it.
 A group spans many numbers, so its keys span cluster slots: like the record store, counts
 need one primary (with replicas), not a Redis Cluster.
 
@@ -25,6 +26,16 @@ next group, not one after the record store's next probe; a reservation or count 
 be refused for the server's state has the record store ask again first (``recheck``), so
 a server set right again counts at once.
 
+A server back on an older copy (a restored backup, a replica promoted behind) keeps the
+marker and, when no record was written since, the record store's high-water mark: the calls
+counted since are gone and a capped number would be called once too often. So every group
+also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest it saw: a
+group that makes a value already seen, or a scrub's count that reads one below it, refuses
+the server (``frequency_store_behind``). The mark is kept in the data dir too
+(``HIGH_WATER_FILE``, written within ``SAVE_EVERY_S`` and at close), so a node started
+after the restore refuses as well; removing the file (and restarting) accepts the server
+as it is. What no node can see: groups of another node that died before saving its mark.
+
 A scrub's count (read only) whose connection turns out closed is read once more on a fresh
 connection. A reservation is not retried: its script may have run before the connection
 dropped, and run again it would count the call twice — its member is a random token drawn
@@ -35,18 +46,23 @@ second run idempotent. It fails (the gate BLOCKs); the next call runs on a new c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import orjson
+import structlog
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError, RedisError, ResponseError
 
 from callguard.errors import StoreError
 from callguard.frozen import quick_init
 from callguard.policy.frequency import SKEW_MS, FrequencyClaim, FrequencyResult, Held
+from callguard.stores.embedded.identity import write_atomically
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
@@ -56,68 +72,111 @@ from callguard.stores.redis.records import (
     read_once_more,
 )
 
-__all__ = ["RedisFrequency"]
+__all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "RedisFrequency"]
+
+_log = structlog.get_logger("callguard.frequency")
 
 # KEYS: the distinct subject keys of the group. ARGV[1]: one string of space-separated
 # fields (one argument, not one per field: redis-py encodes and packs each argument in
 # Python, ~130 per group of 8), per reservation in turn: trim bound (ms: this and older
-# go), retention (ms), member, the instant the call is counted at (ms), the number of its
-# keys and their indexes in KEYS, the number of its claims and, per claim: key index,
-# window start (ms, exclusive), cap. Returns one string, per reservation (space-separated)
-# "refused,count,...": the refused claim (1-based) or 0, then the count per claim — what
-# the same reservations made one by one would answer (one string: parsed at once, not
-# element by element). The last key is the record store's durability marker and ARGV[2]
-# the token this node relies on (empty: not checked): counts on a server flushed or
-# emptied under a live connection are refused whole, never counted from zero.
+# go), retention (ms), member, the instant the call is counted at (ms), the instant its
+# windows end at (ms), the number of its keys and their indexes in KEYS, the number of its
+# claims and, per claim: key index, window start (ms, exclusive), cap. Returns one string,
+# per reservation (space-separated) "refused,stamp,count,...": the refused claim (1-based)
+# or 0, the instant the call was counted at, then the count per claim — what the same
+# reservations made one by one would answer (one string: parsed at once, not element by
+# element). The last key is the record store's durability marker and ARGV[2] the token
+# this node relies on (empty: not checked): counts on a server flushed or emptied under a
+# live connection are refused whole, never counted from zero. The key before it is the
+# groups' counter (``SEQ_KEY``), raised by every group and returned first ("<counter>
+# <answer> <answer> ..."): a server back on an older copy answers a value this node
+# already saw.
+#
+# Whose clock counts: the server's. A reservation whose instant lies within ARGV[3] ms of
+# the server's TIME (a node deciding now, its clock seconds off) has its windows end no
+# later than the server's instant and is counted no earlier than it: a node whose clock is
+# behind cannot count a call as older than it is, nor one ahead judge its window from the
+# future — either let a capped number be called once too often, by real time. Both only
+# ever raise a count. An instant farther off (a question about another day, a synthetic
+# clock) is judged as sent.
 _RESERVE_SCRIPT = """
 if ARGV[2] ~= '' and redis.call('GET', KEYS[#KEYS]) ~= ARGV[2] then
   return redis.error_reply('MARKER the durability marker is gone or changed; nothing counted')
 end
+redis.replicate_commands()
+local seq = redis.call('INCR', KEYS[#KEYS - 1])
+local clock = redis.call('TIME')
+local server = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local near = tonumber(ARGV[3])
 local a = {}
 for field in string.gmatch(ARGV[1], '%S+') do a[#a + 1] = field end
 local results = {}
 local i = 1
 while i <= #a do
-  local trim, keep, member, now = a[i], a[i + 1], a[i + 2], a[i + 3]
+  local trim, keep, member = a[i], a[i + 1], a[i + 2]
+  local stamp, ends = tonumber(a[i + 3]), tonumber(a[i + 4])
   local keys = {}
-  for k = 1, tonumber(a[i + 4]) do keys[k] = KEYS[tonumber(a[i + 4 + k])] end
-  i = i + 5 + #keys
+  for k = 1, tonumber(a[i + 5]) do keys[k] = KEYS[tonumber(a[i + 5 + k])] end
+  i = i + 6 + #keys
+  local shift = 0
+  if math.abs(ends - server) <= near then
+    if ends > server then shift = ends - server end
+    if stamp < server then stamp = server end
+  end
   for _, key in ipairs(keys) do
     redis.call('ZREMRANGEBYSCORE', key, '-inf', trim)
   end
-  local result = {0}
+  local result = {0, string.format('%d', stamp)}
   for c = 1, tonumber(a[i]) do
     local base = i + 1 + (c - 1) * 3
-    local count = redis.call('ZCOUNT', KEYS[tonumber(a[base])], '(' .. a[base + 1], '+inf')
-    result[c + 1] = count
+    local after = string.format('%d', tonumber(a[base + 1]) - shift)
+    local count = redis.call('ZCOUNT', KEYS[tonumber(a[base])], '(' .. after, '+inf')
+    result[c + 2] = count
     if result[1] == 0 and count >= tonumber(a[base + 2]) then result[1] = c end
   end
-  i = i + 1 + (#result - 1) * 3
+  i = i + 1 + (#result - 2) * 3
   if result[1] == 0 then
     for _, key in ipairs(keys) do
-      redis.call('ZADD', key, now, member)
+      redis.call('ZADD', key, result[2], member)
       redis.call('PEXPIRE', key, keep)
     end
   end
   results[#results + 1] = table.concat(result, ',')
 end
-return table.concat(results, ' ')
+return seq .. ' ' .. table.concat(results, ' ')
 """
 
-# KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms).
-# Removes one member scored at that instant from each key, all in one script (atomic
-# against every node's reservations); returns how many. Two calls of one number counted
-# at the same millisecond are the same count, so which member goes changes no count.
+# KEYS: a withdrawn ALLOW's subject keys; ARGV[1]: the instant it was counted at (ms),
+# ARGV[2]: its member (empty: unknown). Removes that member from each key — a release run
+# twice frees nothing more — or, without one, one member scored at that instant, all in
+# one script (atomic against every node's reservations); returns how many. Two calls of
+# one number counted at the same millisecond are the same count, so which member goes
+# changes no count.
 _RELEASE_SCRIPT = """
 local removed = 0
 for _, key in ipairs(KEYS) do
-  local member = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)[1]
+  local member = ARGV[2]
+  if member == '' then
+    member = redis.call('ZRANGEBYSCORE', key, ARGV[1], ARGV[1], 'LIMIT', 0, 1)[1]
+  end
   if member then
     removed = removed + redis.call('ZREM', key, member)
   end
 end
 return removed
 """
+
+# Raised by every group's script (every node's): the counts' own high-water mark. The
+# record store's marks (``high_water.py``) move only with record writes, which calls do
+# not make: a backup taken an hour ago usually holds the same record counter and marker,
+# and every call counted since is gone from it.
+SEQ_KEY = "callguard:freq-seq"
+# The highest value of it this node saw, kept in its data dir beside the record store's
+# marker file (with the marker it belongs to), so a node started after the restore refuses
+# too. Written at most every ``SAVE_EVERY_S`` off the loop (no answer waits for it) and at
+# close: a node that dies within that time forgets the last groups only.
+HIGH_WATER_FILE = "frequency-redis-high-water.json"
+SAVE_EVERY_S = 1.0
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
@@ -151,7 +210,7 @@ class RedisFrequency:
     def __init__(self, client: aioredis.Redis, hasher: Callable[[str], str], *,
                  retention_s: int, refusing: Callable[[], str | None] = lambda: None,
                  clock: Callable[[], datetime] = _wall, group_limit: int = GROUP_LIMIT,
-                 guard: RedisRecords | None = None) -> None:
+                 guard: RedisRecords | None = None, remember: Path | None = None) -> None:
         self._client = client
         self._clock = clock
         self._hash = hasher
@@ -162,6 +221,16 @@ class RedisFrequency:
         self._release = client.register_script(_RELEASE_SCRIPT)
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
             self._commit, limit=group_limit, what="call-frequency counts (Redis)")
+        # The highest groups' counter (SEQ_KEY) this node saw, and why the server is
+        # refused once it answered one not above it (kept while the process runs; the
+        # mark also in HIGH_WATER_FILE).
+        self._seq_known = 0
+        self.behind: str | None = None
+        at = guard.remembered_at if guard is not None else None
+        self._path = remember or (at.with_name(HIGH_WATER_FILE) if at is not None else None)
+        self._loaded = self._path is None
+        self._saved = 0
+        self._saving: asyncio.Task[None] | None = None
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -173,19 +242,24 @@ class RedisFrequency:
         answer or cannot be trusted. ``recorded``: unused (Redis's own durability)."""
         if not claims:
             return FrequencyResult((), (), None)
-        if self._refusing() is not None:
+        if self.behind is not None or self._refusing() is not None:
             await self._ready()
+        self._load()
         return await self._group.submit(self._reservation(e164, claims, at, stamp))
 
     async def reserve_all(self, batch: Sequence[CountAfter]
                           ) -> list[FrequencyResult | BaseException]:
         """Counts after their answers, queued at once (in the next scripts); each its
         result or its StoreError (Redis not trusted: every one)."""
-        if self._refusing() is not None:
+        if self.behind is not None or self._refusing() is not None:
             try:
                 await self._ready()
             except StoreError as exc:
                 return [exc] * len(batch)
+        try:
+            self._load()
+        except StoreError as exc:
+            return [exc] * len(batch)
         futures = self._group.submit_many([self._reservation(e164, claims, at, stamp)
                                            for e164, claims, at, stamp in batch if claims])
         done = iter(await asyncio.gather(*futures, return_exceptions=True))
@@ -218,7 +292,7 @@ class RedisFrequency:
         digest = self._hash(e164)
         keys = [self._key(digest, subject) for subject in held.subjects]
         try:
-            return int(await self._release(keys=keys, args=[held.stamp_ms]))
+            return int(await self._release(keys=keys, args=[held.stamp_ms, held.member]))
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the "
                              "withdrawn call may stay counted") from None
@@ -231,6 +305,7 @@ class RedisFrequency:
         if not claims:
             return ()
         await self._ready()
+        self._load()
         digest = self._hash(e164)
         now = _ms(at)
 
@@ -241,15 +316,18 @@ class RedisFrequency:
                     pipe.zcount(self._key(digest, claim.subject),
                                 f"({claim.after_ms(now)}", "+inf")
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
+                pipe.get(SEQ_KEY)  # after them too: a restore between reads as older
                 return list(await pipe.execute())
 
         try:
-            *raw, marker = await read_once_more(self._client, read)
+            *raw, marker, seq = await read_once_more(self._client, read)
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
         if self._records is not None and self._records.marker:
             self._records.marker_seen(_text(marker) == self._records.marker)
+        if int(seq or 0) < self._seq_known:  # equal: no group since this node's last
+            self._went_behind(int(seq or 0))
         self._guard()
         return tuple(int(n) for n in raw)
 
@@ -259,12 +337,12 @@ class RedisFrequency:
         members = secrets.token_hex(8 * len(group))  # 8 random bytes per call, drawn at once
         for n, r in enumerate(group):
             index = [keys.setdefault(k, len(keys) + 1) for k in r.keys]
-            args += [r.trim, r.keep, members[16 * n:16 * n + 16], r.stamp, len(index),
-                     *index, len(r.claims)]
+            args += [r.trim, r.keep, members[16 * n:16 * n + 16], r.stamp, r.now,
+                     len(index), *index, len(r.claims)]
             for claim, k in zip(r.claims, r.key_of_claim, strict=True):
                 args += [index[k], claim.after_ms(r.now), claim.cap]
         try:
-            raw = await self._run([*keys, MARKER_KEY], " ".join(map(str, args)))
+            raw = await self._run([*keys, SEQ_KEY, MARKER_KEY], " ".join(map(str, args)))
         except ResponseError as exc:
             if str(exc).startswith("MARKER") and self._records is not None:
                 self._records.marker_seen(False)
@@ -274,30 +352,61 @@ class RedisFrequency:
         except (RedisError, OSError) as exc:  # the answer lost: the script may have run
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the call "
                              "may or may not have been counted (once at most)") from None
+        seq, *answers = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")
+        if int(seq) <= self._seq_known:  # this group's raise made a value already seen
+            self._went_behind(int(seq) - 1)
+        self._seq_known = max(self._seq_known, int(seq))
+        self._save_soon()
         self._guard()
-        text = raw.decode() if isinstance(raw, bytes) else str(raw)
-        return [_result(r, [int(n) for n in answer.split(",")])
-                for r, answer in zip(group, text.split(" "), strict=True)]
+        return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
+                for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
+
+    def _went_behind(self, on_server: int) -> None:
+        """Refuse the server from now on: it holds fewer counted groups than this node
+        already saw (an older backup, a replica promoted behind): every call counted since
+        is missing, and a count read there lets a capped number be called once too often."""
+        if self.behind is None:
+            self.behind = (
+                "the Redis server holds fewer call-frequency counts than this node already "
+                f"saw (groups counted: {on_server} there, {self._seq_known} seen here; "
+                "restored from an older backup?): calls counted since are missing, so every "
+                "capped call is BLOCKed. Restore the newest backup, or accept that the calls "
+                f"of the lost period go uncounted: remove {HIGH_WATER_FILE} from the data "
+                "dir and restart the node")
+            _log.warning("frequency_store_behind", problem=self.behind,
+                         node_mark=self._seq_known, store_mark=on_server)
 
     async def _run(self, keys: list[str], fields: str) -> Any:
         """EVALSHA, and in the same round trip the server's AOF and eviction settings
         (judged by the record store before any answer: a CONFIG SET appendfsync at
-        runtime refuses this group, not one after the next probe)."""
+        runtime refuses this group, not one after the next probe). Under ``durability =
+        "replicas"`` (the server need not fsync) a WAIT on the same connection, in the same
+        round trip, as the record store WAITs after its writes: a group fewer replicas took
+        is not acknowledged (a failover would forget its counts)."""
         token = self._records.marker if self._records is not None else ""
+        wait = self._records.replicas_wait if self._records is not None else None
         for attempt in (1, 2):
             async with self._client.pipeline(transaction=False) as pipe:
-                pipe.evalsha(self._script.sha, len(keys), *keys, fields, token)
+                pipe.evalsha(self._script.sha, len(keys), *keys, fields, token, SKEW_MS)
+                if wait is not None:
+                    pipe.execute_command("WAIT", *wait)
                 if self._records is not None:
                     queue_config(pipe)
-                answers = await pipe.execute(raise_on_error=False)
-            if isinstance(answers[0], NoScriptError) and attempt == 1:
+                ran, *answers = await pipe.execute(raise_on_error=False)
+            if isinstance(ran, NoScriptError) and attempt == 1:
                 await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server
                 continue
+            waited = answers.pop(0) if wait is not None else None
             if self._records is not None:
-                self._records.config_seen(answers[1:])
-            if isinstance(answers[0], Exception):
-                raise answers[0]
-            return answers[0]
+                self._records.config_seen(answers)
+            if isinstance(ran, Exception):
+                raise ran
+            if wait is not None and (not isinstance(waited, int) or waited < wait[0]):
+                raise StoreError(
+                    f"call-frequency counts (Redis): {waited} of {wait[0]} replica(s) took "
+                    f"the count within {wait[1]} ms; the call may or may not have been "
+                    "counted (once at most), and a failover could forget it")
+            return ran
         raise AssertionError("unreachable")
 
     async def _ready(self) -> None:
@@ -307,22 +416,80 @@ class RedisFrequency:
         self._guard()
 
     def _guard(self) -> None:
-        reason = self._refusing()
+        reason = self.behind or self._refusing()
         if reason is not None:
             raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {reason}")
 
+    def _load(self) -> None:
+        """The mark this data dir remembers for the store this node relies on (once, at
+        the first use: the record store knows its marker by then). StoreError when the file
+        cannot be read or is damaged (fail closed: a damaged mark would let an older store
+        through); another store's mark (a server accepted anew) is none."""
+        if self._loaded or self._path is None:
+            return
+        marker = self._records.marker if self._records is not None else ""
+        try:
+            data = orjson.loads(self._path.read_bytes())
+            seq = int(data["seq"]) if data.get("marker") == marker else 0
+        except FileNotFoundError:
+            seq = 0
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise StoreError(f"call-frequency counts (Redis): cannot read {self._path.name}: "
+                             f"{exc}; remove it to accept the server's counts as they are"
+                             ) from None
+        self._loaded = True
+        self._seq_known = self._saved = max(self._seq_known, seq)
+
+    def _save_soon(self) -> None:
+        if self._path is None or (self._saving is not None and not self._saving.done()):
+            return
+        self._saving = asyncio.get_running_loop().create_task(self._save(SAVE_EVERY_S))
+
+    async def _save(self, after: float) -> None:
+        """Remember the mark (temp + fsync + rename, in a worker thread); a failure is
+        logged: the mark in memory still guards this process."""
+        await asyncio.sleep(after)
+        seq, path = self._seq_known, self._path
+        marker = self._records.marker if self._records is not None else ""
+        if path is None or seq <= self._saved or not marker:
+            return
+        try:
+            await asyncio.to_thread(_remember_mark, path, marker, seq)
+        except OSError as exc:
+            _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
+                         effect="a node restarted after Redis is restored from an older "
+                         "backup may not notice the counts it lost")
+            return
+        self._saved = seq
+
     async def aclose(self) -> None:
-        """Close the client."""
+        """Remember the mark, close the client."""
+        if self._saving is not None and not self._saving.done():
+            self._saving.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saving
+        await self._save(0)
         await self._client.aclose()
+
+
+def _remember_mark(path: Path, marker: str, seq: int) -> None:
+    """Write the mark unless the file already holds a higher one for the same marker
+    (another process of this data dir, a CLI beside the node, saved a later value)."""
+    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
+        data = orjson.loads(path.read_bytes())
+        if data.get("marker") == marker and int(data["seq"]) >= seq:
+            return
+    write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
 
 
 def _text(value: Any) -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _result(reservation: _Reservation, answer: Sequence[int]) -> FrequencyResult:
-    refused = int(answer[0])
-    held = None if refused else Held(reservation.stamp, tuple(dict.fromkeys(
-        c.subject for c in reservation.claims)))
-    return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[1:]),
+def _result(reservation: _Reservation, answer: Sequence[int],
+            member: str) -> FrequencyResult:
+    refused, stamp = int(answer[0]), int(answer[1])  # stamp: as the server counted it
+    held = None if refused else Held(stamp, tuple(dict.fromkeys(
+        c.subject for c in reservation.claims)), member)
+    return FrequencyResult(reservation.claims, tuple(int(n) for n in answer[2:]),
                            refused - 1 if refused else None, held=held)

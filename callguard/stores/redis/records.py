@@ -536,6 +536,20 @@ class RedisRecords:
         return pending
 
     @property
+    def replicas_wait(self) -> tuple[int, int] | None:
+        """(replicas, timeout ms) a write WAITs for (``durability = "replicas"``), or
+        None: the server's own fsync makes it durable."""
+        if self._settings.durability != "replicas":
+            return None
+        return self._settings.wait_replicas, self._settings.wait_timeout_ms
+
+    @property
+    def remembered_at(self) -> Path | None:
+        """The marker file in this node's data dir (None: nothing remembered): other
+        marks of this store are kept beside it."""
+        return self._remember
+
+    @property
     def marker(self) -> str:
         """The marker token this node relies on ("" before ``start``: not checked)."""
         return self._token.decode() if self._token else ""
