@@ -29,6 +29,7 @@ from callguard.numbers import NumberParser
 from callguard.numbers.callback import CITATION as CALLBACK_CITATION
 from callguard.numbers.callback import Unreachable, unreachable
 from callguard.numbers.location import STATE_CODES
+from callguard.numbers.redact import clipped_repr
 from callguard.policy import (
     Campaign,
     DialingMode,
@@ -774,7 +775,29 @@ def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple
         if campaign.id in campaigns:
             problems.found.append(f"{config} campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
+    problems.found.extend(_subjects_apart(campaigns.values(), config))
     return with_seller_subjects(campaigns) if len(problems.found) == failed else None
+
+
+def _subjects_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
+    """One seller's subjects that differ only in case or spacing ("Solar", "solar "): a
+    cap on "the same subject" (Fla. Stat. 501.616(6)(b)) counts each apart, so six calls
+    could pass a cap of three. Refused rather than folded: folding would move the counts
+    already stored under the name as written (hfrq20)."""
+    seen: dict[tuple[str, str], str] = {}
+    found: list[str] = []
+    for campaign in campaigns:
+        if not campaign.subject:
+            continue
+        key = (campaign.solicitor, " ".join(campaign.subject.split()).casefold())
+        first = seen.setdefault(key, campaign.subject)
+        if first != campaign.subject:
+            found.append(f"{config} campaign {campaign.id!r}: subject "
+                         f"{clipped_repr(campaign.subject, 60)} differs from "
+                         f"{clipped_repr(first, 60)} (another campaign of "
+                         f"{campaign.solicitor!r}) only in case or spacing; a cap counts "
+                         "them as two subjects — write them alike")
+    return found
 
 
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:

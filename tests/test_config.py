@@ -317,3 +317,28 @@ def test_a_campaigns_table_not_an_array_is_refused(tmp_path):
     path.write_text('[campaigns]\nid = "x"\n')
     with pytest.raises(ConfigErrors, match=r"\[\[campaigns\]\] entry"):
         load_settings(path, data_dir=tmp_path)
+
+
+class TestSubjectsOfOneSeller:
+    """A cap on "the same subject" counts per subject as written: two spellings of one
+    subject by one seller would be two counts (six calls past a cap of three)."""
+
+    @staticmethod
+    def _two(first: str, second: str, solicitor2: str = "s") -> str:
+        return (f'[[campaigns]]\nid = "c1"\nsolicitor = "s"\ncaller_id = "+18015550100"\n'
+                f'subject = "{first}"\n'
+                f'[[campaigns]]\nid = "c2"\nsolicitor = "{solicitor2}"\n'
+                f'caller_id = "+18015550100"\nsubject = "{second}"\n')
+
+    @pytest.mark.parametrize("second", ["solar", "Solar ", "SOLAR", " Solar"])
+    def test_one_subject_spelt_two_ways_is_refused(self, tmp_path, second):
+        with pytest.raises(ConfigError) as refused:
+            load_settings(write(tmp_path, self._two("Solar", second)))
+        assert "only in case or spacing" in str(refused.value)
+        assert "c2" in str(refused.value)
+
+    def test_the_same_spelling_and_other_sellers_load(self, tmp_path):
+        settings = load_settings(write(tmp_path, self._two("Solar", "Solar")))
+        assert {c.subject for c in settings.campaigns.values()} == {"Solar"}
+        load_settings(write(tmp_path, self._two("Solar", "solar", solicitor2="t")))
+        load_settings(write(tmp_path, self._two("Solar", "Roofing")))
