@@ -268,13 +268,16 @@ class EmbeddedFrequency:
         it; none is acknowledged before the COMMIT is on disk (``FULL``), or, when the log
         proves the counts, before the COMMIT is in the file (``NORMAL``: the record that
         carries the rows is synced before the answer)."""
-        db = self._db
         clock_ms = int(self._clock().timestamp() * 1000)
         # Rows no record carries (counted after the answer): the log cannot write them
         # back after an OS crash, so this transaction is on disk when it commits.
         full = self.proved_by_log and not all(r[4] for r in batch)
         lost = "the call was not counted"
         with self._lock:
+            # Taken under the lock: a failed ROLLBACK of another thread's transaction
+            # closes the connection and opens another (``_roll_back``); taken before, this
+            # group ran on the closed one, every call of it BLOCKed (hrev72).
+            db = self._db
             try:
                 # A clock set back (the mark ahead of it by half the skew or more): the
                 # write-back reads the logs back to an hour before the last durable
@@ -365,10 +368,10 @@ class EmbeddedFrequency:
 
     def release_sync(self, e164: str, held: Held) -> int:
         """``release`` for a synchronous caller."""
-        db = self._db
         digest = self._hash(e164)
         with self._lock, self._transaction(full=True,
                                            lost="the withdrawn call stays counted"):
+            db = self._db  # under the lock, as in ``reserve_batch``
             # returned once the transaction committed (an exception at COMMIT replaces it)
             return sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
                                   ).rowcount for subject in held.subjects)
