@@ -13,8 +13,11 @@ other transaction, the one SQLite refuses, at that very point.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import resource
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -101,3 +104,34 @@ async def test_a_release_begun_before_another_threads_reopen_runs_on_the_new_one
         assert (await store.count(NUMBER, [CLAIM], NOON)) == (0,)
     finally:
         await store.aclose()
+
+
+@contextlib.contextmanager
+def _no_descriptor_left() -> Iterator[None]:
+    """The process's descriptor limit lowered under those open: every open() fails EMFILE,
+    as on a node serving more connections than its limit allows, for a moment."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (3, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_a_connection_not_reopened_at_once_is_reopened_at_the_next_count(
+        tmp_path: Path) -> None:
+    """The reopen after a refused ROLLBACK failed (no descriptor left, for a moment): the
+    store stayed on the closed connection, every later count refused ("Cannot operate on
+    a closed database") — every call a cap covers BLOCKed until the node was restarted."""
+    store = EmbeddedFrequency(tmp_path / "frequency.sqlite3", HASH, retention_s=86_400)
+    try:
+        store._db.set_authorizer(_deny_insert_and_rollback)
+        with _no_descriptor_left(), pytest.raises(StoreError) as refused:
+            store.reserve_sync(NUMBER, (CLAIM,), NOON)
+        assert "could not be opened again" in str(refused.value)
+        result = store.reserve_sync(NUMBER, (CLAIM,), NOON)
+        assert result.refused is None
+        assert result.counts == (0,)
+        assert store.count_batch([(NUMBER, (CLAIM,), NOON)]) == [(1,)]
+    finally:
+        asyncio.run(store.aclose())
