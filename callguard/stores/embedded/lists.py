@@ -167,9 +167,16 @@ def _remove_leftovers(list_dir: Path, name: str) -> None:
     try:
         found = [p for p in list_dir.iterdir()
                  if p.name.startswith((".staging-v", ".CURRENT-"))]
-        found += _never_current(list_dir)
-    except (OSError, StoreError):
+    except OSError:
         return
+    with contextlib.suppress(OSError, StoreError):  # CURRENT unreadable: versions kept
+        for version_dir in _never_current(list_dir):
+            # Renamed out first, in one step: a removal failing half-way left a damaged
+            # version that a rollback would refuse to go back past.
+            dead = list_dir / f".staging-{version_dir.name}-never-current"
+            with contextlib.suppress(OSError):
+                os.replace(version_dir, dead)
+                found.append(dead)
     for path in found:
         with contextlib.suppress(OSError):
             if path.is_dir() and not path.is_symlink():
