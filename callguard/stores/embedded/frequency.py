@@ -198,6 +198,7 @@ class EmbeddedFrequency:
         if self.proved_by_log:
             self._db.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
+        self._unopened: str | None = None  # why a connection ``_roll_back`` closed is not
         self._checkpointer = _checkpointer(self._db, path, checkpoint_every,
                                            self._lock)
         self._group: GroupCommit[_Reservation, FrequencyResult] = GroupCommit(
@@ -242,6 +243,7 @@ class EmbeddedFrequency:
     def count_batch(self, batch: Sequence[_Count]) -> list[tuple[int, ...]]:
         """``count`` of each, for a synchronous caller (no transaction written)."""
         with self._lock:
+            self._usable()
             try:
                 return [tuple(int(self._db.execute(_READ, (
                     f"{self._hash(e164)}:{c.subject}",
@@ -268,13 +270,17 @@ class EmbeddedFrequency:
         it; none is acknowledged before the COMMIT is on disk (``FULL``), or, when the log
         proves the counts, before the COMMIT is in the file (``NORMAL``: the record that
         carries the rows is synced before the answer)."""
-        db = self._db
         clock_ms = int(self._clock().timestamp() * 1000)
         # Rows no record carries (counted after the answer): the log cannot write them
         # back after an OS crash, so this transaction is on disk when it commits.
         full = self.proved_by_log and not all(r[4] for r in batch)
         lost = "the call was not counted"
         with self._lock:
+            # Taken under the lock: a failed ROLLBACK of another thread's transaction
+            # closes the connection and opens another (``_roll_back``); taken before, this
+            # group ran on the closed one, every call of it BLOCKed (hrev72).
+            self._usable()
+            db = self._db
             try:
                 # A clock set back (the mark ahead of it by half the skew or more): the
                 # write-back reads the logs back to an hour before the last durable
@@ -301,6 +307,7 @@ class EmbeddedFrequency:
         """One ``BEGIN IMMEDIATE`` transaction around the body, committed ``FULL`` (on disk
         when it returns) when ``full``, else at the connection's level; rolled back and a
         StoreError naming what was ``lost`` when SQLite fails. Under ``self._lock``."""
+        self._usable()
         db = self._db
         try:
             if full:
@@ -342,18 +349,43 @@ class EmbeddedFrequency:
             return ""
         with contextlib.suppress(sqlite3.Error):
             db.close()  # ends the transaction: nothing of it is kept
+        unopened = self._reopen()
+        if unopened is not None:
+            return (f"; its ROLLBACK failed too ({failed}) and the connection, closed, could "
+                    f"not be opened again ({unopened}): it is tried again at the next count")
+        return (f"; its ROLLBACK failed too ({failed}): the connection was closed, which "
+                "undid it, and opened again")
+
+    def _reopen(self) -> str | None:
+        """Open the connection ``_roll_back`` closed anew; None once done, else why not
+        (kept in ``_unopened``: the next count tries again). Under ``self._lock``."""
         try:
             fresh = _open(self._path, self._busy_s)
+        except StoreError as exc:
+            self._unopened = str(exc)
+            return self._unopened
+        try:
             if self.proved_by_log:
                 fresh.execute("PRAGMA synchronous=NORMAL")
             if self._checkpointer is not None:
                 fresh.execute("PRAGMA wal_autocheckpoint=0")
-        except (StoreError, sqlite3.Error) as exc:
-            return (f"; its ROLLBACK failed too ({failed}) and the connection, closed, could "
-                    f"not be opened again ({exc}): restart the node")
-        self._db = fresh
-        return (f"; its ROLLBACK failed too ({failed}): the connection was closed, which "
-                "undid it, and opened again")
+        except sqlite3.Error as exc:
+            fresh.close()
+            self._unopened = sqlite_reason(exc, self._path)
+            return self._unopened
+        self._db, self._unopened = fresh, None
+        return None
+
+    def _usable(self) -> None:
+        """Reopen a connection ``_roll_back`` closed and could not open again; StoreError
+        while it still cannot be. It stayed closed: every later count refused ("Cannot
+        operate on a closed database"), every call a cap covers BLOCKed until a restart,
+        though what kept it closed (no descriptor left) had passed (hrev72). Under
+        ``self._lock``."""
+        if self._unopened is not None and self._reopen() is not None:
+            raise StoreError(f"call-frequency counts {self._path}: its connection, closed "
+                             f"after a ROLLBACK failed, cannot be opened again "
+                             f"({self._unopened}); nothing was counted or read")
 
     async def release(self, e164: str, held: Held) -> int:
         """Give back a withdrawn ALLOW's reservation (``held``): one row per subject, in one
@@ -365,10 +397,10 @@ class EmbeddedFrequency:
 
     def release_sync(self, e164: str, held: Held) -> int:
         """``release`` for a synchronous caller."""
-        db = self._db
         digest = self._hash(e164)
         with self._lock, self._transaction(full=True,
                                            lost="the withdrawn call stays counted"):
+            db = self._db  # under the lock, as in ``reserve_batch``
             # returned once the transaction committed (an exception at COMMIT replaces it)
             return sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
                                   ).rowcount for subject in held.subjects)

@@ -169,6 +169,14 @@ def _remove_leftovers(list_dir: Path, name: str) -> None:
                  if p.name.startswith((".staging-v", ".CURRENT-"))]
     except OSError:
         return
+    with contextlib.suppress(OSError, StoreError):  # CURRENT unreadable: versions kept
+        for version_dir in _never_current(list_dir):
+            # Renamed out first, in one step: a removal failing half-way left a damaged
+            # version that a rollback would refuse to go back past.
+            dead = list_dir / f".staging-{version_dir.name}-never-current"
+            with contextlib.suppress(OSError):
+                os.replace(version_dir, dead)
+                found.append(dead)
     for path in found:
         with contextlib.suppress(OSError):
             if path.is_dir() and not path.is_symlink():
@@ -176,6 +184,19 @@ def _remove_leftovers(list_dir: Path, name: str) -> None:
             else:
                 path.unlink()
             _log.info("list_import_leftover_removed", list=name, path=str(path))
+
+
+def _never_current(list_dir: Path) -> list[Path]:
+    """The version directories above CURRENT that no rollback withdrew: renamed in by an
+    import killed before CURRENT named it (its read-back, the longest step, runs between).
+    Kept, the next import numbered above it, and a rollback (or a node refusing its
+    current version) went back to it — an import never said done, a wrong file the
+    operator stopped (hrev72). Under the import lock; none while CURRENT is missing."""
+    current = _current_version(list_dir)
+    if current is None:
+        return []
+    return [list_dir / f"v{v}" for v in _versions(list_dir)
+            if v > current and not (list_dir / f"v{v}" / _WITHDRAWN).exists()]
 
 
 def _write_locked(root: Path, list_dir: Path, name: str,
@@ -217,8 +238,25 @@ def _write_locked(root: Path, list_dir: Path, name: str,
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         raise StoreError(f"list {name} v{version} could not be published ({reason}); the "
                          "current version is unchanged") from None
+    except BaseException:  # Ctrl-C in the read-back: no version left behind (hrev72)
+        _unpublished(list_dir, pointer, version)
+        raise
     _switched_durably(list_dir, name, version, "then import the file again")
     return meta
+
+
+def _unpublished(list_dir: Path, pointer: Path, version: int) -> None:
+    """Remove ``version``, stopped (KeyboardInterrupt) before CURRENT named it; kept when
+    CURRENT does (the stop came after the rename) or cannot be read: never the current
+    version. Left, it was a version like any other (``_never_current``)."""
+    with contextlib.suppress(OSError):
+        pointer.unlink(missing_ok=True)
+    try:
+        if _current_version(list_dir) == version:
+            return
+    except StoreError:
+        return
+    shutil.rmtree(list_dir / f"v{version}", ignore_errors=True)
 
 
 def _switched_durably(list_dir: Path, name: str, version: int, then: str) -> None:

@@ -214,7 +214,13 @@ class EmbeddedRecords:
     ) -> tuple[int, ...]:
         with self._write_lock:
             if self._unwritable is not None:
-                raise StoreError(self._unwritable)
+                # Tried again: what stopped it (no descriptor left) may have passed; it
+                # refused every write until a restart — opt-outs not recorded (hrev72).
+                try:
+                    self._writer = _connect_writer(self._path)
+                except sqlite3.Error:
+                    raise StoreError(self._unwritable) from None
+                self._unwritable = None
             try:
                 self._writer.execute("BEGIN IMMEDIATE")
                 changed = []
@@ -259,7 +265,8 @@ class EmbeddedRecords:
             self._unwritable = (
                 f"record store {self._path}: cannot write: its write connection was closed "
                 f"after a ROLLBACK failed ({failed}) and could not be opened again "
-                f"({sqlite_reason(exc, self._path)}); restart the node")
+                f"({sqlite_reason(exc, self._path)}); it is tried again at each write "
+                "(restart the node if this goes on)")
             return f"; its ROLLBACK failed too ({failed}): {self._unwritable}"
         return (f"; its ROLLBACK failed too ({failed}): the write connection was closed, "
                 "which undid it, and opened again")
