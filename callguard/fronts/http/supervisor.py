@@ -92,7 +92,43 @@ def page_record(record: Record) -> dict[str, Any]:
                         else redact_digits(value))
         elif isinstance(value, (int, float, bool)):
             out[key] = value
+    local = called_local(record)
+    if local is not None:
+        out["called_local"] = local
     return out
+
+
+def called_local(record: Record) -> str | None:
+    """When the call is, on the called party's clock: the record's ``at`` at each candidate
+    zone's offset as the gate judged it (``zones``: name, offset, source). The page showed
+    only ``logged_at`` in UTC, so a supervisor could not see the hour a calling-hours rule
+    judged (a dialer's ``at`` is its word, hours away from the logging) nor check a
+    verdict against the called party's day; the recorded offset, not today's rules, so a
+    call across a DST change shows the offset it was judged at. None: no ``at``."""
+    at = record.get("at")
+    if not isinstance(at, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(at).astimezone(UTC)
+    except ValueError:
+        return None
+    shown: list[str] = []
+    zones = record.get("zones")
+    for zone in zones if isinstance(zones, list) else ():
+        if not (isinstance(zone, list) and len(zone) >= 2
+                and all(isinstance(part, str) for part in zone[:2])):
+            continue
+        try:
+            offset = datetime.strptime(zone[1], "%z").utcoffset()
+        except ValueError:
+            continue
+        if offset is None:
+            continue
+        local = instant + offset
+        shown.append(f"{local:%a %Y-%m-%d %H:%M} {redact_digits(zone[0])} ({zone[1]})")
+    if not shown:
+        return f"{instant:%a %Y-%m-%d %H:%M} UTC (zone unknown)"
+    return "; ".join(shown)
 
 
 def _reason(text: str, record: Record) -> str:

@@ -56,13 +56,16 @@ iframe#report{width:100%;height:60vh;border:1px solid #ccc;background:#fff}
 <label>deciding rule<input id="rule" size="32" placeholder="e.g. us-federal:64.1200(c)(2)"></label>
 <button type="submit" id="apply">apply</button>
 </form>
-<div id="tail"><table><thead><tr><th>logged (UTC)</th><th>node</th><th>event</th>
+<div id="tail"><table><thead><tr><th>logged (UTC)</th>
+<th>call, on the called party's clock</th><th>node</th><th>event</th>
 <th>verdict</th><th>campaign</th><th>number</th><th>mode</th><th>front</th><th>rule</th>
 <th>reason</th></tr></thead><tbody id="rows"></tbody></table></div>
 <h2>Today <button id="refresh-report" type="button">refresh</button>
 <select id="tz"><option>UTC</option><option>America/New_York</option>
 <option>America/Chicago</option><option>America/Denver</option>
-<option>America/Los_Angeles</option></select></h2>
+<option>America/Los_Angeles</option><option>America/Phoenix</option>
+<option>America/Anchorage</option><option>Pacific/Honolulu</option>
+<option>America/Puerto_Rico</option></select></h2>
 <iframe id="report" title="today's report" sandbox></iframe>
 </section>
 </main>
@@ -72,6 +75,7 @@ const KEY = "callguard-token";
 const MAX_ROWS = 500;
 let controller = null;
 let shown = 0;
+const counts = new Map();  // records received since the tail (re)started, by verdict
 
 function token() { return sessionStorage.getItem(KEY) || ""; }
 function $(id) { return document.getElementById(id); }
@@ -108,6 +112,7 @@ function addRecord(record, fresh) {
   row.dataset.rule = record.rule || "";
   if (record.decision_id) row.title = "decision " + record.decision_id;
   cell(row, (record.logged_at || "").replace("T", " ").slice(0, 19));
+  cell(row, record.called_local, "local");
   cell(row, record.node);
   cell(row, record.event);
   // a `check --at` question (schema 2: places_call false) placed no call: said so
@@ -129,7 +134,11 @@ function addRecord(record, fresh) {
   rows.insertBefore(row, rows.firstChild);
   while (rows.children.length > MAX_ROWS) rows.removeChild(rows.lastChild);
   shown += 1;
-  $("count").textContent = shown + " records";
+  const verdict = record.verdict || record.event || "other";
+  counts.set(verdict, (counts.get(verdict) || 0) + 1);
+  const each = [...counts].map(([name, n]) => name + " " + n).join(", ");
+  $("count").textContent = shown + " records (" + each + ")" +
+    (shown > rows.children.length ? "; newest " + rows.children.length + " shown" : "");
 }
 
 function filters() {
@@ -141,19 +150,32 @@ function filters() {
   return params;
 }
 
-async function follow() {
+function clearRows() {
+  $("rows").replaceChildren(); shown = 0; counts.clear(); $("count").textContent = "";
+}
+
+async function follow(again) {
   if (controller) controller.abort();
   controller = new AbortController();
   const signal = controller.signal;
-  $("rows").replaceChildren(); shown = 0; $("count").textContent = "";
-  status("connecting");
+  // A new filter empties the table at once; a reconnection keeps the rows until the node
+  // answers (its backlog replaces them: no row twice), not an empty table while it is down.
+  if (!again) clearRows();
+  if (!again) status("connecting");
   let response;
   try {
     response = await fetch("/supervisor/events?" + filters(), {headers: headers(),
                                                               signal: signal});
   } catch (error) { if (!signal.aborted) retry(signal); return; }
   if (response.status === 401) { askToken("That token was refused."); return; }
-  if (!response.ok) { status("error " + response.status, "error"); return; }
+  if (!response.ok) {
+    // a 503 (every place taken) or a proxy's 502/504 while the node restarts: try again,
+    // as for a dropped connection; the page stayed "error" for good until reloaded
+    status("error " + response.status, "error");
+    if (response.status >= 500 && !signal.aborted) retry(signal, "error " + response.status);
+    return;
+  }
+  if (again) clearRows();
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let liveAt = Infinity;  // the backlog follows the live event at once: not highlighted
@@ -179,9 +201,9 @@ async function follow() {
   if (!signal.aborted) retry(signal);
 }
 
-function retry(signal) {
-  status("reconnecting", "error");
-  setTimeout(() => { if (!signal.aborted) follow(); }, 2000);
+function retry(signal, why) {
+  status((why ? why + ": " : "") + "reconnecting", "error");
+  setTimeout(() => { if (!signal.aborted) follow(true); }, 2000);
 }
 
 async function loadReport() {
@@ -215,8 +237,8 @@ $("login-form").addEventListener("submit", event => {
   start();
 });
 $("filters").addEventListener("submit", event => { event.preventDefault(); follow(); });
-$("verdict").addEventListener("change", follow);
-$("campaign").addEventListener("change", follow);
+$("verdict").addEventListener("change", () => follow());
+$("campaign").addEventListener("change", () => follow());
 $("refresh-report").addEventListener("click", loadReport);
 $("tz").addEventListener("change", loadReport);
 setInterval(() => { if (token() && !$("app").classList.contains("hidden")) loadReport(); },
