@@ -73,7 +73,7 @@ _MAX_BACKLOG = 500
 _MAX_SPARED = 64  # rule ids set aside in one reason (private-use marks U+E000..)
 _KEEPALIVE_S = 15.0
 _GONE_CHECK_S = 1.0  # how soon a closed page's place is free (MAX_TAILS)
-_QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
+_QUEUE = 2000  # records waiting for one slow browser; past that dropped, the page told
 _WRITE_S = 10.0  # a page that takes no bytes for this long is let go (its place freed)
 _BACKLOG_WINDOW = timedelta(days=1)
 MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
@@ -163,6 +163,12 @@ def _rule_id(value: str) -> str:
     return redact_digits(pack) + colon + redact_digits(section)
 
 
+class Skipped(dict[str, Any]):
+    """In place of records a follow dropped (its page fell behind): ``{"skipped": n}``.
+
+    A class of its own, not an ``event`` value: a log line cannot pass for it."""
+
+
 class LiveTail(Protocol):
     """Where the tail comes from: the newest ``count`` matching records, then new ones."""
 
@@ -225,9 +231,23 @@ class FileTail:
             for record in await asyncio.to_thread(self._backlog, wanted, count, end):
                 yield record
 
+            dropped = 0
+
             def put(record: Record) -> None:
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(record)
+                # Past the bound a record is dropped, and the page told how many where
+                # they were (a ``Skipped`` ahead of the next record it is given): dropped
+                # silently, a page that fell behind showed a tail with holes as whole.
+                nonlocal dropped
+                if dropped:
+                    if queue.maxsize - queue.qsize() < 2:
+                        dropped += 1
+                        return
+                    queue.put_nowait(Skipped(skipped=dropped))
+                    dropped = 0
+                if queue.full():
+                    dropped += 1
+                    return
+                queue.put_nowait(record)
 
             def follow() -> None:
                 with contextlib.suppress(ValueError, OSError):  # the handle was closed
@@ -391,6 +411,10 @@ class SupervisorPage:
                 record = getting.result()
                 if record is None:
                     break
+                if isinstance(record, Skipped):
+                    await _send(request, response, b"event: skipped\ndata: "
+                                + orjson.dumps(dict(record)) + b"\n\n")
+                    continue
                 data = orjson.dumps(page_record(record))
                 await _send(request, response, b"event: record\ndata: " + data + b"\n\n")
         except ConnectionResetError:

@@ -31,6 +31,7 @@ td.reason{white-space:normal}
 tr.ALLOW td.verdict{color:#2e7d32;font-weight:bold}
 tr.BLOCK td.verdict{color:#c62828;font-weight:bold}
 tr.fresh{animation:fresh 2s}
+tr.skipped td{background:#ffe0b2;font-style:italic}
 @keyframes fresh{from{background:#fff59d}to{background:#fff}}
 #tail{max-height:45vh;overflow:auto;border:1px solid #ccc}
 #login{max-width:30em;margin:3em auto}
@@ -75,6 +76,7 @@ const KEY = "callguard-token";
 const MAX_ROWS = 500;
 let controller = null;
 let shown = 0;
+let skipped = 0;
 const counts = new Map();  // records received since the tail (re)started, by verdict
 
 function token() { return sessionStorage.getItem(KEY) || ""; }
@@ -137,8 +139,24 @@ function addRecord(record, fresh) {
   const verdict = record.verdict || record.event || "other";
   counts.set(verdict, (counts.get(verdict) || 0) + 1);
   const each = [...counts].map(([name, n]) => name + " " + n).join(", ");
+  const kept = rows.querySelectorAll("tr:not(.skipped)").length;
   $("count").textContent = shown + " records (" + each + ")" +
-    (shown > rows.children.length ? "; newest " + rows.children.length + " shown" : "");
+    (shown > kept ? "; newest " + kept + " shown" : "") +
+    (skipped ? "; " + skipped + " not shown: this page fell behind" : "");
+}
+
+function addSkipped(count) {
+  // the node dropped records this page was too slow to take: a hole, shown where it is
+  const row = document.createElement("tr");
+  row.className = "skipped";
+  const td = document.createElement("td");
+  td.colSpan = 11;
+  td.textContent = count + " records not shown here: this page fell behind " +
+    "(callguard tail or the report has them)";
+  row.appendChild(td);
+  const rows = $("rows");
+  rows.insertBefore(row, rows.firstChild);
+  skipped += count;
 }
 
 function filters() {
@@ -151,7 +169,7 @@ function filters() {
 }
 
 function clearRows() {
-  $("rows").replaceChildren(); shown = 0; counts.clear(); $("count").textContent = "";
+  $("rows").replaceChildren(); shown = 0; skipped = 0; counts.clear(); $("count").textContent = "";
 }
 
 async function follow(again) {
@@ -194,6 +212,7 @@ async function follow(again) {
         }
         if (event === "live") { status("live", "live"); liveAt = Date.now(); }
         else if (event === "record") { addRecord(JSON.parse(data), Date.now() - liveAt > 1000); }
+        else if (event === "skipped") { addSkipped(JSON.parse(data).skipped); }
         else if (event === "source") { status("no live source", "error"); }
       }
     }
