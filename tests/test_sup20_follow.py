@@ -96,7 +96,7 @@ async def test_the_page_shows_the_hole_where_it_is(console_browser):
     assert "…0005" in texts[0], texts
     assert "…0001" in texts[2], texts
     assert texts[1].startswith("3 records not shown here: this page fell behind"), texts
-    assert count == "2 records (ALLOW 2); 3 not shown: this page fell behind"
+    assert count == "2 records in this tail (ALLOW 2); 3 not shown: this page fell behind"
 
 
 async def _no_records(now: datetime) -> AsyncIterator[Record]:

@@ -120,9 +120,9 @@ def test_a_row_shows_the_call_on_the_called_partys_clock_across_dst(node, consol
                      "…0112": "Sun 2026-03-08 03:30 America/Denver (-06:00)",
                      "…0113": "Wed 2026-12-02 11:00 America/Denver (-07:00)"}, local
     # counts per verdict beside the total
-    assert counted(driver) == "4 records (BLOCK 2, ALLOW 1)"
+    assert counted(driver) == "4 records in this tail (BLOCK 2, ALLOW 1)"
     body(node, LISTED[0], "2026-12-02T18:00:00Z")
-    wait(driver, lambda d: counted(d) == "5 records (BLOCK 3, ALLOW 1)",
+    wait(driver, lambda d: counted(d) == "5 records in this tail (BLOCK 3, ALLOW 1)",
          "a new BLOCK is counted")
 
 
@@ -210,7 +210,7 @@ def test_the_page_follows_the_node_through_a_restart_without_a_row_twice(node,
     wait(driver, lambda d: "…0133" in numbers(d), "a decision after the restart")
     titles = [row["title"] for row in cells(driver) if row["number"]]
     assert len(titles) == len(set(titles)) == 3, titles
-    assert counted(driver) == "5 records (ALLOW 3)"  # and the two starts' packs-loaded
+    assert counted(driver) == "5 records in this tail (ALLOW 3)"  # and the two starts' packs-loaded
 
 
 def test_every_place_taken_is_retried_not_left_as_an_error(node, console_browser):

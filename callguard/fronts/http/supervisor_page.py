@@ -140,7 +140,7 @@ function addRecord(record, fresh) {
   counts.set(verdict, (counts.get(verdict) || 0) + 1);
   const each = [...counts].map(([name, n]) => name + " " + n).join(", ");
   const kept = rows.querySelectorAll("tr:not(.skipped)").length;
-  $("count").textContent = shown + " records (" + each + ")" +
+  $("count").textContent = shown + " records in this tail (" + each + ")" +
     (shown > kept ? "; newest " + kept + " shown" : "") +
     (skipped ? "; " + skipped + " not shown: this page fell behind" : "");
 }
