@@ -271,3 +271,16 @@ def test_page_record_local_time_from_the_judged_offset():
     assert "called_local" not in page_record({"zones": [["America/Denver", "-06:00"]]})
     digits = page_record({"at": AFTER_DST, "zones": [["8015550123", "-06:00"]]})
     assert not SEVEN_DIGITS.search(digits["called_local"])
+
+
+def test_a_token_in_the_address_that_does_not_decode_leaves_the_address_bar(
+        node, console_browser):
+    """``#token=`` with a stray ``%`` made ``decodeURIComponent`` throw: the script
+    stopped, the page stayed blank and the token stayed in the address bar (and the
+    tab's history). It is taken out first, and taken as written (refused here)."""
+    driver = console_browser
+    driver.get(f"http://127.0.0.1:{node.http_port}/supervisor#token=wrong%zz")
+    wait(driver, lambda d: d.find_element("id", "login-error").text
+         == "That token was refused.", "the login form says the token was refused")
+    assert "token" not in driver.current_url
+    assert "%zz" not in driver.current_url

@@ -264,8 +264,13 @@ setInterval(() => { if (token() && !$("app").classList.contains("hidden")) loadR
             60000);
 
 if (location.hash.startsWith("#token=")) {
-  sessionStorage.setItem(KEY, decodeURIComponent(location.hash.slice(7)));
+  // out of the address bar first, whatever follows: a stray "%" made decodeURIComponent
+  // throw, the script stopped there and the token stayed in the address bar and history
+  const given = location.hash.slice(7);
   history.replaceState(null, "", location.pathname);
+  let value = given;
+  try { value = decodeURIComponent(given); } catch (error) { /* taken as written */ }
+  sessionStorage.setItem(KEY, value);
 }
 if (token()) start(); else askToken();
 </script>
