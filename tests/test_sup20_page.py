@@ -284,3 +284,32 @@ def test_a_token_in_the_address_that_does_not_decode_leaves_the_address_bar(
          == "That token was refused.", "the login form says the token was refused")
     assert "token" not in driver.current_url
     assert "%zz" not in driver.current_url
+
+
+def test_a_node_with_no_live_source_is_said_once_not_polled(tmp_path, console_browser):
+    """``[log] file = "-"`` without a stream: the page was told "none", then its stream
+    ended and it reconnected every 2 s, the status flipping to "reconnecting" (the node
+    is fine). It says "no live source" and stays."""
+    serve = ServeNode(tmp_path)
+    serve.config.write_text(serve.config.read_text().replace('\nfile = ""\n',
+                                                             '\nfile = "-"\n', 1))
+    write_lists(serve.data, LISTED)
+    serve.start()
+    driver = console_browser
+    try:
+        driver.get(f"http://127.0.0.1:{serve.http_port}/supervisor#token={TOKEN}")
+        wait(driver, lambda d: d.find_element("id", "status").text == "no live source",
+             "the page says there is nothing to follow")
+        driver.execute_script(
+            "window.__follows = 0; const f = window.fetch; window.fetch = (...a) => {"
+            "if (String(a[0]).startsWith('/supervisor/events')) window.__follows += 1;"
+            "return f(...a); };")
+        seen = set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            seen.add(driver.find_element("id", "status").text)
+            time.sleep(0.2)
+        assert seen == {"no live source"}
+        assert driver.execute_script("return window.__follows") == 0
+    finally:
+        serve.stop()

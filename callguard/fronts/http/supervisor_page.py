@@ -213,7 +213,11 @@ async function follow(again) {
         if (event === "live") { status("live", "live"); liveAt = Date.now(); }
         else if (event === "record") { addRecord(JSON.parse(data), Date.now() - liveAt > 1000); }
         else if (event === "skipped") { addSkipped(JSON.parse(data).skipped); }
-        else if (event === "source") { status("no live source", "error"); }
+        else if (event === "source") {
+          // nothing to follow on this node ([log] file = "-", no stream): said once,
+          // not asked again every 2 s with the status flipping to "reconnecting"
+          status("no live source", "error"); controller.abort(); return;
+        }
       }
     }
   } catch (error) { if (signal.aborted) return; }
