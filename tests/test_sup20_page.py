@@ -112,17 +112,22 @@ def test_a_row_shows_the_call_on_the_called_partys_clock_across_dst(node, consol
     body(node, 8015550111, BEFORE_DST)
     body(node, 8015550112, AFTER_DST)
     body(node, 8015550113, "2026-12-02T18:00:00Z")
+    # 2026-11-01, 2:00 a.m. MDT: clocks go back to 1:00; 01:30 comes twice
+    body(node, 8015550114, "2026-11-01T07:30:00Z")
+    body(node, 8015550115, "2026-11-01T08:30:00Z")
     open_page(driver, node)
-    wait(driver, lambda d: decisions(d) == 3, "three decisions")
+    wait(driver, lambda d: decisions(d) == 5, "five decisions")
     local = {row["number"]: row["call, on the called party's clock"]
              for row in cells(driver) if row["number"]}
     assert local == {"…0111": "Sun 2026-03-08 01:30 America/Denver (-07:00)",
                      "…0112": "Sun 2026-03-08 03:30 America/Denver (-06:00)",
-                     "…0113": "Wed 2026-12-02 11:00 America/Denver (-07:00)"}, local
+                     "…0113": "Wed 2026-12-02 11:00 America/Denver (-07:00)",
+                     "…0114": "Sun 2026-11-01 01:30 America/Denver (-06:00)",
+                     "…0115": "Sun 2026-11-01 01:30 America/Denver (-07:00)"}, local
     # counts per verdict beside the total
-    assert counted(driver) == "4 records in this tail (BLOCK 2, ALLOW 1)"
+    assert counted(driver) == "6 records in this tail (BLOCK 4, ALLOW 1)"
     body(node, LISTED[0], "2026-12-02T18:00:00Z")
-    wait(driver, lambda d: counted(d) == "5 records in this tail (BLOCK 3, ALLOW 1)",
+    wait(driver, lambda d: counted(d) == "7 records in this tail (BLOCK 5, ALLOW 1)",
          "a new BLOCK is counted")
 
 
