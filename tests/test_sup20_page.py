@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from callguard.fronts.http.supervisor import MAX_TAILS, page_record
+from tests.redis_server import RedisServer
 from tests.serve_node import AT, TOKEN, ServeNode, write_lists
 from tests.test_supervisor_page import (
     CHROMIUM,
@@ -69,6 +70,26 @@ def node(tmp_path) -> Iterator[ServeNode]:
         serve.stop()
 
 
+@pytest.fixture(params=["file", "stream"])
+def either_node(request, tmp_path) -> Iterator[ServeNode]:
+    """A node whose page tails its own log file, or the Redis Stream of every node."""
+    redis = None
+    if request.param == "stream":
+        redis = RedisServer(tmp_path / "redis")
+        redis.data_dir.mkdir()
+        redis.start()
+    serve = ServeNode(tmp_path, redis_url=redis.url if redis else None,
+                      redis_stream=redis is not None)
+    write_lists(serve.data, LISTED)
+    serve.start()
+    try:
+        yield serve
+    finally:
+        serve.stop()
+        if redis is not None:
+            redis.stop()
+
+
 def open_page(driver, node: ServeNode) -> None:
     driver.get(f"http://127.0.0.1:{node.http_port}/supervisor#token={TOKEN}")
     live(driver)
@@ -102,13 +123,14 @@ def body(node: ServeNode, number: int, at: str, **extra: str) -> dict[str, str]:
     return answer
 
 
-def test_a_row_shows_the_call_on_the_called_partys_clock_across_dst(node, console_browser):
+def test_a_row_shows_the_call_on_the_called_partys_clock_across_dst(either_node,
+                                                                     console_browser):
     """The page showed only when the record was logged, in UTC: not when the call is (a
     dialer's ``at``) nor what time it is where the phone rings, the hour every
     calling-hours rule judges. Each row now shows the call on each candidate zone's clock,
     at the offset the gate judged it (the night of a DST change: 01:30 MST, then
     03:30 MDT)."""
-    driver = console_browser
+    driver, node = console_browser, either_node
     body(node, 8015550111, BEFORE_DST)
     body(node, 8015550112, AFTER_DST)
     body(node, 8015550113, "2026-12-02T18:00:00Z")
@@ -194,12 +216,12 @@ def raw_events(node: ServeNode) -> str:
         connection.close()
 
 
-def test_the_page_follows_the_node_through_a_restart_without_a_row_twice(node,
+def test_the_page_follows_the_node_through_a_restart_without_a_row_twice(either_node,
                                                                          console_browser):
     """The node stops and starts again under the page: the rows stay while it is down (not
     an empty table), the page reconnects by itself, and the backlog it is sent again
     replaces the rows: each decision once."""
-    driver = console_browser
+    driver, node = console_browser, either_node
     for number in (8015550131, 8015550132):
         body(node, number, AT)
     open_page(driver, node)
