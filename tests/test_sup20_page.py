@@ -340,3 +340,22 @@ def test_a_node_with_no_live_source_is_said_once_not_polled(tmp_path, console_br
         assert driver.execute_script("return window.__follows") == 0
     finally:
         serve.stop()
+
+
+@pytest.mark.parametrize("zone", ["America/Phoenix", "America/St_Johns", "Asia/Katmandu"])
+def test_today_is_the_supervisors_day_by_default(node, console_browser, zone):
+    """The report's zone was UTC until chosen: a supervisor in Denver opening the page at
+    6 p.m. saw a "today" begun an hour before. It is the browser's own zone (added to the
+    list when it is not there)."""
+    driver = console_browser
+    driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": zone})
+    try:
+        open_page(driver, node)
+        from selenium.webdriver.support.ui import Select
+
+        assert Select(driver.find_element("id", "tz")).first_selected_option.text == zone
+        frame = driver.find_element("id", "report")
+        wait(driver, lambda d: f"({zone})" in (frame.get_attribute("srcdoc") or ""),
+             "today's report in the browser's zone")
+    finally:
+        driver.execute_cdp_cmd("Emulation.setTimezoneOverride", {"timezoneId": ""})

@@ -230,10 +230,32 @@ function retry(signal, why) {
 }
 
 async function loadReport() {
+  const tz = $("tz").value;
   try {
-    const response = await api("/supervisor/report?tz=" + encodeURIComponent($("tz").value));
+    const response = await api("/supervisor/report?tz=" + encodeURIComponent(tz));
     $("report").srcdoc = await response.text();
-  } catch (error) { /* shown by status or the login form */ }
+  } catch (error) {
+    // a zone this browser knows and the node's tzdata does not: the day in UTC
+    if (tz !== "UTC" && String(error.message).endsWith(": 400")) {
+      $("tz").value = "UTC"; loadReport();
+    }
+    /* otherwise shown by status or the login form */
+  }
+}
+
+function ownZone() {
+  // "today" starts at the supervisor's midnight, not UTC's (7 p.m. the day before in
+  // Denver); a zone not in the list is added to it
+  let here = "";
+  try { here = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) {}
+  if (!here) return;
+  const select = $("tz");
+  if (![...select.options].some(option => option.value === here)) {
+    const option = document.createElement("option");
+    option.value = here; option.textContent = here;
+    select.appendChild(option);
+  }
+  select.value = here;
 }
 
 async function start() {
@@ -276,6 +298,7 @@ if (location.hash.startsWith("#token=")) {
   try { value = decodeURIComponent(given); } catch (error) { /* taken as written */ }
   sessionStorage.setItem(KEY, value);
 }
+ownZone();
 if (token()) start(); else askToken();
 </script>
 </body></html>
