@@ -73,7 +73,7 @@ _MAX_BACKLOG = 500
 _MAX_SPARED = 64  # rule ids set aside in one reason (private-use marks U+E000..)
 _KEEPALIVE_S = 15.0
 _GONE_CHECK_S = 1.0  # how soon a closed page's place is free (MAX_TAILS)
-_QUEUE = 2000  # records waiting for one slow browser; past that they are dropped, counted
+_QUEUE = 2000  # records waiting for one slow browser; past that dropped, the page told
 _WRITE_S = 10.0  # a page that takes no bytes for this long is let go (its place freed)
 _BACKLOG_WINDOW = timedelta(days=1)
 MAX_TAILS = 32  # pages following at once (a file tail holds a polling thread each)
@@ -92,7 +92,43 @@ def page_record(record: Record) -> dict[str, Any]:
                         else redact_digits(value))
         elif isinstance(value, (int, float, bool)):
             out[key] = value
+    local = called_local(record)
+    if local is not None:
+        out["called_local"] = local
     return out
+
+
+def called_local(record: Record) -> str | None:
+    """When the call is, on the called party's clock: the record's ``at`` at each candidate
+    zone's offset as the gate judged it (``zones``: name, offset, source). The page showed
+    only ``logged_at`` in UTC, so a supervisor could not see the hour a calling-hours rule
+    judged (a dialer's ``at`` is its word, hours away from the logging) nor check a
+    verdict against the called party's day; the recorded offset, not today's rules, so a
+    call across a DST change shows the offset it was judged at. None: no ``at``."""
+    at = record.get("at")
+    if not isinstance(at, str):
+        return None
+    try:
+        instant = datetime.fromisoformat(at).astimezone(UTC)
+    except ValueError:
+        return None
+    shown: list[str] = []
+    zones = record.get("zones")
+    for zone in zones if isinstance(zones, list) else ():
+        if not (isinstance(zone, list) and len(zone) >= 2
+                and all(isinstance(part, str) for part in zone[:2])):
+            continue
+        try:
+            offset = datetime.strptime(zone[1], "%z").utcoffset()
+        except ValueError:
+            continue
+        if offset is None:
+            continue
+        local = instant + offset
+        shown.append(f"{local:%a %Y-%m-%d %H:%M} {redact_digits(zone[0])} ({zone[1]})")
+    if not shown:
+        return f"{instant:%a %Y-%m-%d %H:%M} UTC (zone unknown)"
+    return "; ".join(shown)
 
 
 def _reason(text: str, record: Record) -> str:
@@ -125,6 +161,12 @@ def _rule_id(value: str) -> str:
     ``us-ut-hb[number …1326]a-106(1)(g)``; a number inside either part is still taken out."""
     pack, colon, section = value.partition(":")
     return redact_digits(pack) + colon + redact_digits(section)
+
+
+class Skipped(dict[str, Any]):
+    """In place of records a follow dropped (its page fell behind): ``{"skipped": n}``.
+
+    A class of its own, not an ``event`` value: a log line cannot pass for it."""
 
 
 class LiveTail(Protocol):
@@ -189,9 +231,23 @@ class FileTail:
             for record in await asyncio.to_thread(self._backlog, wanted, count, end):
                 yield record
 
+            dropped = 0
+
             def put(record: Record) -> None:
-                with contextlib.suppress(asyncio.QueueFull):
-                    queue.put_nowait(record)
+                # Past the bound a record is dropped, and the page told how many where
+                # they were (a ``Skipped`` ahead of the next record it is given): dropped
+                # silently, a page that fell behind showed a tail with holes as whole.
+                nonlocal dropped
+                if dropped:
+                    if queue.maxsize - queue.qsize() < 2:
+                        dropped += 1
+                        return
+                    queue.put_nowait(Skipped(skipped=dropped))
+                    dropped = 0
+                if queue.full():
+                    dropped += 1
+                    return
+                queue.put_nowait(record)
 
             def follow() -> None:
                 with contextlib.suppress(ValueError, OSError):  # the handle was closed
@@ -355,6 +411,10 @@ class SupervisorPage:
                 record = getting.result()
                 if record is None:
                     break
+                if isinstance(record, Skipped):
+                    await _send(request, response, b"event: skipped\ndata: "
+                                + orjson.dumps(dict(record)) + b"\n\n")
+                    continue
                 data = orjson.dumps(page_record(record))
                 await _send(request, response, b"event: record\ndata: " + data + b"\n\n")
         except ConnectionResetError:

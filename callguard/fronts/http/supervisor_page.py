@@ -31,6 +31,7 @@ td.reason{white-space:normal}
 tr.ALLOW td.verdict{color:#2e7d32;font-weight:bold}
 tr.BLOCK td.verdict{color:#c62828;font-weight:bold}
 tr.fresh{animation:fresh 2s}
+tr.skipped td{background:#ffe0b2;font-style:italic}
 @keyframes fresh{from{background:#fff59d}to{background:#fff}}
 #tail{max-height:45vh;overflow:auto;border:1px solid #ccc}
 #login{max-width:30em;margin:3em auto}
@@ -56,13 +57,16 @@ iframe#report{width:100%;height:60vh;border:1px solid #ccc;background:#fff}
 <label>deciding rule<input id="rule" size="32" placeholder="e.g. us-federal:64.1200(c)(2)"></label>
 <button type="submit" id="apply">apply</button>
 </form>
-<div id="tail"><table><thead><tr><th>logged (UTC)</th><th>node</th><th>event</th>
+<div id="tail"><table><thead><tr><th>logged (UTC)</th>
+<th>call, on the called party's clock</th><th>node</th><th>event</th>
 <th>verdict</th><th>campaign</th><th>number</th><th>mode</th><th>front</th><th>rule</th>
 <th>reason</th></tr></thead><tbody id="rows"></tbody></table></div>
 <h2>Today <button id="refresh-report" type="button">refresh</button>
 <select id="tz"><option>UTC</option><option>America/New_York</option>
 <option>America/Chicago</option><option>America/Denver</option>
-<option>America/Los_Angeles</option></select></h2>
+<option>America/Los_Angeles</option><option>America/Phoenix</option>
+<option>America/Anchorage</option><option>Pacific/Honolulu</option>
+<option>America/Puerto_Rico</option></select></h2>
 <iframe id="report" title="today's report" sandbox></iframe>
 </section>
 </main>
@@ -72,6 +76,8 @@ const KEY = "callguard-token";
 const MAX_ROWS = 500;
 let controller = null;
 let shown = 0;
+let skipped = 0;
+const counts = new Map();  // records received since the tail (re)started, by verdict
 
 function token() { return sessionStorage.getItem(KEY) || ""; }
 function $(id) { return document.getElementById(id); }
@@ -108,6 +114,7 @@ function addRecord(record, fresh) {
   row.dataset.rule = record.rule || "";
   if (record.decision_id) row.title = "decision " + record.decision_id;
   cell(row, (record.logged_at || "").replace("T", " ").slice(0, 19));
+  cell(row, record.called_local, "local");
   cell(row, record.node);
   cell(row, record.event);
   // a `check --at` question (schema 2: places_call false) placed no call: said so
@@ -129,7 +136,27 @@ function addRecord(record, fresh) {
   rows.insertBefore(row, rows.firstChild);
   while (rows.children.length > MAX_ROWS) rows.removeChild(rows.lastChild);
   shown += 1;
-  $("count").textContent = shown + " records";
+  const verdict = record.verdict || record.event || "other";
+  counts.set(verdict, (counts.get(verdict) || 0) + 1);
+  const each = [...counts].map(([name, n]) => name + " " + n).join(", ");
+  const kept = rows.querySelectorAll("tr:not(.skipped)").length;
+  $("count").textContent = shown + " records in this tail (" + each + ")" +
+    (shown > kept ? "; newest " + kept + " shown" : "") +
+    (skipped ? "; " + skipped + " not shown: this page fell behind" : "");
+}
+
+function addSkipped(count) {
+  // the node dropped records this page was too slow to take: a hole, shown where it is
+  const row = document.createElement("tr");
+  row.className = "skipped";
+  const td = document.createElement("td");
+  td.colSpan = 11;
+  td.textContent = count + " records not shown here: this page fell behind " +
+    "(callguard tail or the report has them)";
+  row.appendChild(td);
+  const rows = $("rows");
+  rows.insertBefore(row, rows.firstChild);
+  skipped += count;
 }
 
 function filters() {
@@ -141,19 +168,32 @@ function filters() {
   return params;
 }
 
-async function follow() {
+function clearRows() {
+  $("rows").replaceChildren(); shown = 0; skipped = 0; counts.clear(); $("count").textContent = "";
+}
+
+async function follow(again) {
   if (controller) controller.abort();
   controller = new AbortController();
   const signal = controller.signal;
-  $("rows").replaceChildren(); shown = 0; $("count").textContent = "";
-  status("connecting");
+  // A new filter empties the table at once; a reconnection keeps the rows until the node
+  // answers (its backlog replaces them: no row twice), not an empty table while it is down.
+  if (!again) clearRows();
+  if (!again) status("connecting");
   let response;
   try {
     response = await fetch("/supervisor/events?" + filters(), {headers: headers(),
                                                               signal: signal});
   } catch (error) { if (!signal.aborted) retry(signal); return; }
   if (response.status === 401) { askToken("That token was refused."); return; }
-  if (!response.ok) { status("error " + response.status, "error"); return; }
+  if (!response.ok) {
+    // a 503 (every place taken) or a proxy's 502/504 while the node restarts: try again,
+    // as for a dropped connection; the page stayed "error" for good until reloaded
+    status("error " + response.status, "error");
+    if (response.status >= 500 && !signal.aborted) retry(signal, "error " + response.status);
+    return;
+  }
+  if (again) clearRows();
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
   let liveAt = Infinity;  // the backlog follows the live event at once: not highlighted
@@ -172,23 +212,50 @@ async function follow() {
         }
         if (event === "live") { status("live", "live"); liveAt = Date.now(); }
         else if (event === "record") { addRecord(JSON.parse(data), Date.now() - liveAt > 1000); }
-        else if (event === "source") { status("no live source", "error"); }
+        else if (event === "skipped") { addSkipped(JSON.parse(data).skipped); }
+        else if (event === "source") {
+          // nothing to follow on this node ([log] file = "-", no stream): said once,
+          // not asked again every 2 s with the status flipping to "reconnecting"
+          status("no live source", "error"); controller.abort(); return;
+        }
       }
     }
   } catch (error) { if (signal.aborted) return; }
   if (!signal.aborted) retry(signal);
 }
 
-function retry(signal) {
-  status("reconnecting", "error");
-  setTimeout(() => { if (!signal.aborted) follow(); }, 2000);
+function retry(signal, why) {
+  status((why ? why + ": " : "") + "reconnecting", "error");
+  setTimeout(() => { if (!signal.aborted) follow(true); }, 2000);
 }
 
 async function loadReport() {
+  const tz = $("tz").value;
   try {
-    const response = await api("/supervisor/report?tz=" + encodeURIComponent($("tz").value));
+    const response = await api("/supervisor/report?tz=" + encodeURIComponent(tz));
     $("report").srcdoc = await response.text();
-  } catch (error) { /* shown by status or the login form */ }
+  } catch (error) {
+    // a zone this browser knows and the node's tzdata does not: the day in UTC
+    if (tz !== "UTC" && String(error.message).endsWith(": 400")) {
+      $("tz").value = "UTC"; loadReport();
+    }
+    /* otherwise shown by status or the login form */
+  }
+}
+
+function ownZone() {
+  // "today" starts at the supervisor's midnight, not UTC's (7 p.m. the day before in
+  // Denver); a zone not in the list is added to it
+  let here = "";
+  try { here = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (error) {}
+  if (!here) return;
+  const select = $("tz");
+  if (![...select.options].some(option => option.value === here)) {
+    const option = document.createElement("option");
+    option.value = here; option.textContent = here;
+    select.appendChild(option);
+  }
+  select.value = here;
 }
 
 async function start() {
@@ -215,17 +282,23 @@ $("login-form").addEventListener("submit", event => {
   start();
 });
 $("filters").addEventListener("submit", event => { event.preventDefault(); follow(); });
-$("verdict").addEventListener("change", follow);
-$("campaign").addEventListener("change", follow);
+$("verdict").addEventListener("change", () => follow());
+$("campaign").addEventListener("change", () => follow());
 $("refresh-report").addEventListener("click", loadReport);
 $("tz").addEventListener("change", loadReport);
 setInterval(() => { if (token() && !$("app").classList.contains("hidden")) loadReport(); },
             60000);
 
 if (location.hash.startsWith("#token=")) {
-  sessionStorage.setItem(KEY, decodeURIComponent(location.hash.slice(7)));
+  // out of the address bar first, whatever follows: a stray "%" made decodeURIComponent
+  // throw, the script stopped there and the token stayed in the address bar and history
+  const given = location.hash.slice(7);
   history.replaceState(null, "", location.pathname);
+  let value = given;
+  try { value = decodeURIComponent(given); } catch (error) { /* taken as written */ }
+  sessionStorage.setItem(KEY, value);
 }
+ownZone();
 if (token()) start(); else askToken();
 </script>
 </body></html>
