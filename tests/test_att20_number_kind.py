@@ -60,9 +60,11 @@ words = "64.1200(a)(1)(iii): any telephone number assigned to a ... cellular tel
 at = 2026-07-22T11:00:00-04:00
 campaign = "ny-predictive"
 number = "2125550123"
-lists = { attr-wireless = { loaded = true }, attr-ported-wireless = { loaded = true, listed = true } }
 expect = "BLOCK"
 rule = "us-federal:64.1200(a)(2)"
+[cases.lists]
+attr-wireless = { loaded = true }
+attr-ported-wireless = { loaded = true, listed = true }
 """, _with_kind_lists(["wireless"]))
 
 
@@ -76,9 +78,11 @@ words = "64.1200(a)(1)(iii): any telephone number assigned to a ... cellular tel
 at = 2026-07-22T11:00:00-04:00
 campaign = "ny-predictive"
 number = "2125550123"
-lists = { attr-wireless = { loaded = true }, attr-ported-wireless = { loaded = true, listed = true, published = 2026-05-01 } }
 expect = "BLOCK"
 rule = "us-federal:64.1200(a)(2)"
+[cases.lists]
+attr-wireless = { loaded = true }
+attr-ported-wireless = { loaded = true, listed = true, published = 2026-05-01 }
 """, _with_kind_lists(["wireless"]))
 
 
