@@ -11,7 +11,7 @@ Membership checks and counts only: nothing here exports the numbers of a list.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,11 +109,24 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
+    if isinstance(parsed, ParsedDated) and (late := _after(parsed, published_on)):
+        # kept (they void consent given on or before them: such calls are blocked), but a
+        # copy cannot know a disconnect after its own date: a damaged or misdated file
+        _err.print(f"  [yellow]{late:,} disconnect date(s) after the copy's published date "
+                   f"{published_on}: a copy cannot know a later disconnect; check the file "
+                   "and --published (kept: consent given on or before them is void)[/]",
+                   highlight=False)
     if isinstance(parsed, ParsedList) and parsed.extensions:  # as `dnc import` says it
         _err.print(f"  {parsed.extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
                    "listed as the number without it", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
+
+
+def _after(parsed: ParsedDated, published: date) -> int:
+    """How many disconnect dates fall after the copy's published date."""
+    limit = published.toordinal() - date(1970, 1, 1).toordinal()  # the codec's days
+    return sum(1 for days in parsed.by_area.values() for day in days.values() if day > limit)
 
 
 @attributes.command("status")
