@@ -98,7 +98,8 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     # In the compliance log like a do-not-call list's: decisions name attr-* versions too.
-    duplicates = parsed.count - meta.count
+    # numbers read less those stored (a reassigned file's count is of distinct numbers)
+    duplicates = (parsed.read if isinstance(parsed, ParsedDated) else parsed.count) - meta.count
     _recorded(state.settings, list_change_fields("publish", meta, duplicates=duplicates,
                                                  malformed=parsed.bad))
     shown = "all area codes" if areas is None else (
@@ -109,6 +110,9 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
+    if isinstance(parsed, ParsedDated) and parsed.differing:
+        _err.print(f"  {parsed.differing:,} number(s) given again with another disconnect "
+                   "date: the latest kept (the last permanent disconnect)", highlight=False)
     if isinstance(parsed, ParsedDated) and (late := _after(parsed, published_on)):
         # kept (they void consent given on or before them: such calls are blocked), but a
         # copy cannot know a disconnect after its own date: a damaged or misdated file
