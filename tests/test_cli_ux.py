@@ -223,7 +223,9 @@ class TestNeverCut:
         """Piped, the kinds came out cut ("ported-wirele…") and the area codes as a bare
         count ("1"); every kind whole, and the codes a copy covers, as `dnc status`."""
         listing = tmp_path / "w.txt"
-        listing.write_text("8015550142\n")
+        # a number in each area code covered: a wireless copy covers none it holds no
+        # number in (hatt20)
+        listing.write_text("8015550142\n3855550142\n")
         imported = cli(tmp_path, "attributes", "import", str(listing), "--kind", "wireless",
                        "--published", datetime.now(UTC).date().isoformat(), "--covers",
                        "801,385")

@@ -11,7 +11,7 @@ Membership checks and counts only: nothing here exports the numbers of a list.
 from __future__ import annotations
 
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +91,10 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     except ListImportError as exc:
         refused_import(exc, max_bad_share)
     areas = frozenset(parsed.by_area) if covers == "seen" else areas_wanted
+    narrowed = _narrowed(which, parsed, areas)
+    if narrowed is not None:
+        areas, said = narrowed
+        _err.print(f"  [yellow]{escape(said)}[/]", highlight=False)
     built = built_or_exit(state.settings, name, parsed, file, max_shrink)
     try:
         meta = run(_publish(state.settings, name, built, published_on, areas, file.name))
@@ -98,7 +102,8 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
         _err.print(f"[red]not published:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
     # In the compliance log like a do-not-call list's: decisions name attr-* versions too.
-    duplicates = parsed.count - meta.count
+    # numbers read less those stored (a reassigned file's count is of distinct numbers)
+    duplicates = (parsed.read if isinstance(parsed, ParsedDated) else parsed.count) - meta.count
     _recorded(state.settings, list_change_fields("publish", meta, duplicates=duplicates,
                                                  malformed=parsed.bad))
     shown = "all area codes" if areas is None else (
@@ -109,11 +114,60 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
+    if isinstance(parsed, ParsedDated) and parsed.differing:
+        _err.print(f"  {parsed.differing:,} number(s) given again with another disconnect "
+                   "date: the latest kept (the last permanent disconnect)", highlight=False)
+    if isinstance(parsed, ParsedDated) and (late := _after(parsed, published_on)):
+        # kept (they void consent given on or before them: such calls are blocked), but a
+        # copy cannot know a disconnect after its own date: a damaged or misdated file
+        _err.print(f"  [yellow]{late:,} disconnect date(s) after the copy's published date "
+                   f"{published_on}: a copy cannot know a later disconnect; check the file "
+                   "and --published (kept: consent given on or before them is void)[/]",
+                   highlight=False)
     if isinstance(parsed, ParsedList) and parsed.extensions:  # as `dnc import` says it
         _err.print(f"  {parsed.extensions:,} number(s) had an extension (x12, ;ext=12, ...): "
                    "listed as the number without it", highlight=False)
     for example in parsed.bad_examples:
         _err.print(f"  [yellow]{escape(example)}[/]", highlight=False)
+
+
+# The lists whose holding a number marks it wireless: an area code they cover holding none
+# of its numbers shows every number there as a landline (64.1200(a)(2) lifted).
+_MARKS_WIRELESS = frozenset({AttributeKind.WIRELESS, AttributeKind.PORTED_WIRELESS})
+
+
+def _narrowed(which: AttributeKind, parsed: ParsedList | ParsedDated,
+              areas: frozenset[int] | None) -> tuple[frozenset[int], str] | None:
+    """The coverage of a wireless or ported-to-wireless copy cut to the area codes its file
+    holds numbers in, and what to say, or None when nothing is cut.
+
+    A Utah wireless file imported with ``--covers all`` showed a New York number as a
+    landline, and a predictive call to it needed no written consent: a wireless list with
+    no number in an area code does not speak for it (every area code has wireless numbers),
+    and a ported list without one is no copy of that area code's ports. Left out, the area
+    code is of unknown kind (fail closed), as for ``--covers seen``."""
+    if which not in _MARKS_WIRELESS:
+        return None
+    seen = frozenset(parsed.by_area)
+    if areas is None:
+        return seen, (f"--covers all: {list_name(which)} covers only the {len(seen)} area "
+                      "code(s) its file holds numbers in; an area code without one would "
+                      "show every number there as a landline (47 CFR 64.1200(a)(2))")
+    empty = areas - seen
+    if not empty:
+        return None
+    shown = ", ".join(str(code) for code in sorted(empty)[:10])
+    more = f" and {len(empty) - 10} more" if len(empty) > 10 else ""
+    return areas & seen, (f"--covers: area code(s) {shown}{more} left out of "
+                          f"{list_name(which)}: its file holds no number there, and covering "
+                          "them would show every number there as a landline (47 CFR "
+                          "64.1200(a)(2))")
+
+
+def _after(parsed: ParsedDated, published: date) -> int:
+    """How many disconnect dates fall after the copy's published date."""
+    limit = published.toordinal() - date(1970, 1, 1).toordinal()  # the codec's days
+    return sum(1 for days in parsed.by_area.values() for day in days.values() if day > limit)
 
 
 @attributes.command("status")

@@ -52,6 +52,7 @@ from callguard.policy.rules import (
     read_claims,
     reserved_claims,
 )
+from callguard.policy.rules.exemptions import lists_read
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
 
 __all__ = ["Plan", "Policy", "PolicySettings"]
@@ -256,7 +257,9 @@ class Policy:
             tuple(applications), tuple(rules), tuple(skipped),
             combine_obligations(obligations, attempt.mode),
             prefetch=frozenset().union(*(rule.prefetch for rule in rules)),
-            list_names=tuple(dict.fromkeys(n for rule in rules for n in rule.list_names)),
+            # with the reassigned data a consent or relationship that lifts a rule is read
+            # against (``lists_read``): for every mode, not only those of 64.1200(m)'s rule
+            list_names=tuple(dict.fromkeys(n for rule in rules for n in lists_read(rule))),
             applied=", ".join(p.pack_id for p in applications if p.applies),
             unknown_packs=unknown,
             house_only=None if enacted or not house else Outcome(

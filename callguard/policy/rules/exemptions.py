@@ -51,6 +51,7 @@ __all__ = [
     "add_months",
     "consent_date",
     "disconnected_on",
+    "lists_read",
     "request_made",
     "revocation_on_or_after",
     "unreadable_window",
@@ -113,6 +114,23 @@ def disconnected_on(ctx: Context) -> date | None:
     """The number's last permanent disconnect per the reassigned data read, or None."""
     check = ctx.facts.lists.get(REASSIGNED_LIST)
     return check.disconnected if check is not None else None
+
+
+def lists_read(rule: object) -> tuple[str, ...]:
+    """The lists a rule reads: its own (``list_names``) and, when a consent or relationship
+    can lift its block, the reassigned-number data that voids one given before the number's
+    last permanent disconnect (``disconnected_on``).
+
+    The gate fetches only the lists of the rules selected for the call's mode, and the
+    ``reassigned-numbers`` rule covers predictive and prerecorded calls only: for a manual
+    call the data was never read, so the previous subscriber's signed agreement or purchase
+    lifted the national registry (64.1200(c)(2)) and the call was ALLOWed, while the statute
+    case (which hands every rule every list) BLOCKed it."""
+    own: tuple[str, ...] = getattr(rule, "list_names", ())
+    exemptions = getattr(rule, "exemptions", None)
+    if isinstance(exemptions, Exemptions) and exemptions.needs and REASSIGNED_LIST not in own:
+        return (*own, REASSIGNED_LIST)
+    return own
 
 
 def consent_date(ctx: Context, record: ConsentRecord) -> date:

@@ -119,4 +119,11 @@ def _kind(ctx: Context, needs: tuple[str, ...], max_age_days: int) -> NumberKind
         check = lists[name]
         if check is not None and check.listed and name != PORTED_WIRELINE_LIST:
             return NumberKind(False, f"wireless: on {check.name} v{check.version}")
+    # A ported-to-wireless copy holding the number marks it wireless even when the rule
+    # does not need that list (kind_lists = ["wireless"]) and whatever its age: a port into
+    # cellular service an older copy shows is undone only by a later port to wireline,
+    # which the ported-to-wireline list (both held: unknown, above) would show.
+    if ported_wireless is not None and ported_wireless.listed:
+        return NumberKind(False, f"wireless: on {ported_wireless.name} "
+                                 f"v{ported_wireless.version}")
     return NumberKind(True, f"wireline: on none of {tags}")

@@ -42,6 +42,7 @@ class ReassignedNumbers(RuleBase):
 
     max_age_days: int
     atds_modes: frozenset[DialingMode] = frozenset()
+    unchecked_blocks: bool = False
 
     precedence = 48  # decides before the consent rules it voids (50)
     KEYS: ClassVar[Mapping[str, Key]] = {
@@ -50,13 +51,18 @@ class ReassignedNumbers(RuleBase):
         "atds_modes": Key("str-list", choices=tuple(m.value for m in DialingMode),
                           doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1)): "
                               "out of the rule for a campaign whose dialer is not one"),
+        "unchecked": Key("str", choices=("honour", "block"),
+                         doc="a consent on record when the data is not loaded, older than "
+                             "max_age_days, dated after the call or not covering the area "
+                             "code (no safe harbor): honour it (default) or block"),
     }
 
     @classmethod
     def from_params(cls, head: RuleHead, params: Params) -> ReassignedNumbers:
         """Build from ``max_age_days`` and ``atds_modes``."""
         return cls(head, params.get("max_age_days"),
-                   frozenset(DialingMode(m) for m in params.get("atds_modes", ())))
+                   frozenset(DialingMode(m) for m in params.get("atds_modes", ())),
+                   params.get("unchecked", "honour") == "block")
 
     @property
     def list_names(self) -> tuple[str, ...]:
@@ -75,11 +81,13 @@ class ReassignedNumbers(RuleBase):
                                 f"telephone dialing system ({ref}): no consent is needed, "
                                 "so none is voided")
         check = ctx.facts.lists.get(REASSIGNED_LIST)
+        problem = fresh(check, ctx.call_date, self.max_age_days)
+        if problem is not None and self.unchecked_blocks:
+            return self._unchecked(ctx, problem)
         if check is None:
             return self.outcome(Status.PASS, "no reassigned-number data loaded: consent on "
                                 "record is honoured without the 64.1200(m) safe harbor")
         tag = f"{check.name} v{check.version}"
-        problem = fresh(check, ctx.call_date, self.max_age_days)
         harbor = "" if problem is None else f"; no safe harbor from this copy ({problem})"
         cut = check.disconnected
         if cut is None:
@@ -98,3 +106,20 @@ class ReassignedNumbers(RuleBase):
             f"every consent on record ({len(consents)}) predates the number's permanent "
             f"disconnect on {cut:%Y-%m-%d} per {tag}: it was the previous subscriber's, the "
             "new subscriber gave none" + harbor)
+
+    def _unchecked(self, ctx: Context, problem: str) -> Outcome | NeedFacts:
+        """``unchecked = "block"``: a consent on record cannot be checked against current
+        data, so a call resting on it would have no safe harbor; without one nothing rests
+        on consent here and the other rules decide."""
+        if FactKind.CONSENT not in ctx.facts.fetched:
+            return NeedFacts(frozenset({FactKind.CONSENT}))
+        label = "no reassigned-number data loaded" if problem == "not loaded" else problem
+        consents = ctx.facts.consents
+        if not consents:
+            return self.outcome(Status.PASS, "no consent on record to check against "
+                                f"reassigned-number data ({label})")
+        return self.outcome(
+            Status.BLOCK,
+            f"the consent on record ({len(consents)}) cannot be checked against current "
+            f"reassigned-number data ({label}): a call resting on it has no 64.1200(m) safe "
+            'harbor, and this rule is set to block then (unchecked = "block")')

@@ -79,6 +79,8 @@ class ParsedDated:
     bad: int = 0
     bad_examples: list[str] = field(default_factory=list)
     header: str | None = None  # the first line, skipped as column names (not counted)
+    read: int = 0  # numbers read, a repeat included (``count`` is distinct numbers)
+    differing: int = 0  # repeats whose date differs from the one before (latest kept)
 
     @property
     def count(self) -> int:
@@ -110,7 +112,10 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     # a first line "phone,disconnect_date": column names, as in the list files
     for number, line, ended in _content(_lines(path), parsed):
         parsed.lines += 1
-        head, _, tail = line.rpartition(",") if "," in line else line.rpartition(" ")
+        # the separator the line has, comma then tab, before spaces: "(801) 555-0115<TAB>
+        # 2026-02-01" (a spreadsheet's TSV) split at its last space was malformed
+        sep = "," if "," in line else "\t" if "\t" in line else " "
+        head, _, tail = line.rpartition(sep)
         if not head:
             parts = _SPLIT.split(line)
             head, tail = " ".join(parts[:-1]), parts[-1]
@@ -123,7 +128,11 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
             continue
         bucket = parsed.by_area.setdefault(national // _AREA_SPAN, {})
         rest = national % _AREA_SPAN
-        bucket[rest] = max(day, bucket.get(rest, 0))
+        before = bucket.get(rest)
+        parsed.read += 1
+        if before is not None and before != day:
+            parsed.differing += 1
+        bucket[rest] = day if before is None else max(day, before)
         if on_progress is not None and parsed.lines % 100_000 == 0:
             on_progress(parsed.lines - parsed.bad)
     if cut is not None:
