@@ -413,6 +413,22 @@ class TestManifestIntegrity:
         assert "checksum" in checks["list:national"].detail
         assert checks["list:ut-state"].ok
 
+    def test_readiness_reports_a_refused_list_no_freshness_rule_names(self, tmp_path):
+        """An attribute list (reassigned numbers) has no freshness rule; its refused
+        version left the node ready while a consent was honoured unchecked (hatt20)."""
+        publish(tmp_path, "national", "8015550101\n", published=TODAY)
+        publish(tmp_path, "ut-state", "8015550101\n", published=TODAY)
+        registry = EmbeddedListRegistry(tmp_path)
+        (tmp_path / "lists" / "attr-reassigned" / "CURRENT").mkdir(parents=True)
+        registry.reload()
+        assert "attr-reassigned" in registry.errors
+        readiness = Readiness(packs=PACKS, lists=registry, records=None, pings={},
+                              clock_check=lambda: (True, "test"))
+        checks = {c.name: c for c in readiness._list_checks()}
+        assert not checks["list:attr-reassigned"].ok
+        assert "cannot be read" in checks["list:attr-reassigned"].detail
+        assert checks["list:national"].ok
+
     def test_a_list_not_loaded_on_purpose_keeps_the_node_ready(self, tmp_path):
         """[lists] not_loaded (a state this site never calls): /readyz stays ok and says
         that its calls are BLOCKed; any other missing list is not ready."""

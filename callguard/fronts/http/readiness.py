@@ -110,6 +110,13 @@ class Readiness:
             checks.append(Check(f"list:{name}", fresh,
                                 f"v{meta.version} published {meta.published}, "
                                 f"{'usable' if fresh else 'stale'} through {limit}"))
+        # A list no freshness rule names (an attribute list: wireless, reassigned,
+        # litigators) whose published version is refused is not ready either: its rules
+        # then read an older copy or none ("no reassigned-number data loaded": a consent
+        # honoured without the 64.1200(m) check), and only this line said so (hatt20).
+        named = {check.name for check in checks}
+        for name in sorted(set(errors) - named):
+            checks.append(Check(f"list:{name}", False, _detail(errors[name])))
         return checks
 
     async def _bounded(self, name: str, probe: Awaitable[object]) -> Check:
