@@ -308,6 +308,10 @@ class RedisFrequency:
         self._load()
         digest = self._hash(e164)
         now = _ms(at)
+        # The mark when the reads are sent, not when they are judged: a group on another
+        # connection may be answered (and raise the mark) before them though the server
+        # ran their GET first — the counter then reads below the mark, with nothing lost.
+        known = self._seq_known
 
         async def read() -> list[Any]:
             # not a MULTI: a full server refuses one whole, though this writes nothing
@@ -326,7 +330,7 @@ class RedisFrequency:
                              "could not be read") from None
         if self._records is not None and self._records.marker:
             self._records.marker_seen(_text(marker) == self._records.marker)
-        if int(seq or 0) < self._seq_known:  # equal: no group since this node's last
+        if int(seq or 0) < known:  # equal: no group since this node's last
             self._went_behind(int(seq or 0))
         self._guard()
         return tuple(int(n) for n in raw)

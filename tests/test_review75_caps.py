@@ -1,0 +1,40 @@
+"""Review hrev75 of the counts' high-water mark (hfrq20), on a real redis-server: a healthy
+server must never read as one restored from an older backup (every capped call BLOCKed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import callguard.stores.redis.frequency as frequency
+from tests.test_frequency import CLAIM, NOON, redis_node
+
+NUMBER = "+13055550191"
+
+
+async def test_a_count_answered_after_a_later_group_is_not_a_restore(redis_server,
+                                                                      monkeypatch):
+    """A scrub's count (``plan.read``: a front a rule reads, not counts) and this node's
+    next group go on two connections at once: the server runs the count's GET of the
+    counter first, the group's INCR after, and the node may read the group's answer first
+    (two sockets, either order). The count then reads one below the mark the group just
+    raised — no group lost, yet before: ``frequency_store_behind``, and every capped call
+    of the node BLOCKed until a restart. The count is judged against the mark when it was
+    sent, as the record store judges its reads (``RedisRecords.seq_seen``). The order is
+    forced by answering the group between the count's reads and their judgement."""
+    node = redis_node(redis_server.url)
+    real = frequency.read_once_more
+
+    async def group_answered_first(client: Any, read: Any) -> Any:
+        answer = await real(client, read)  # the server ran the count's reads here
+        assert (await node.reserve("+13055550192", [CLAIM], NOON)).granted
+        return answer
+
+    try:
+        assert (await node.reserve(NUMBER, [CLAIM], NOON)).granted
+        monkeypatch.setattr(frequency, "read_once_more", group_answered_first)
+        assert await node.count(NUMBER, [CLAIM], NOON) == (1,)
+        monkeypatch.undo()
+        assert node.behind is None
+        assert (await node.reserve(NUMBER, [CLAIM], NOON)).granted
+    finally:
+        await node.aclose()
