@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import callguard.stores.redis.frequency as frequency
+from callguard.stores.redis import frequency
 from tests.test_frequency import CLAIM, NOON, redis_node
 
 NUMBER = "+13055550191"
@@ -38,3 +38,31 @@ async def test_a_count_answered_after_a_later_group_is_not_a_restore(redis_serve
         assert (await node.reserve(NUMBER, [CLAIM], NOON)).granted
     finally:
         await node.aclose()
+
+
+async def test_a_group_refused_on_a_weak_server_and_lost_in_its_crash_is_not_a_restore(
+        tmp_path, redis_server):
+    """A ``CONFIG SET appendfsync no`` on the live server: the next group runs (its INCR
+    included) but is refused (the settings read beside it; the gate BLOCKs). The server then
+    crashes and comes back without it (restored here from a copy taken just before), set
+    right again: no call it acknowledged is missing, so the next call is counted. Before:
+    the node's mark had risen to the refused group's value, the server read as older, and
+    every capped call was BLOCKed until each node's mark file was removed and it restarted
+    — as the record store, the mark rises only with what was acknowledged."""
+    import pytest
+
+    from callguard.errors import StoreError
+    from tests.redis_restore import dump_all, restore_all
+    from tests.test_frequency import node_counts
+
+    async with node_counts(tmp_path, redis_server) as (store, _records, admin):
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+        before = await dump_all(admin)
+        await admin.config_set("appendfsync", "no")
+        with pytest.raises(StoreError, match="appendfsync"):
+            await store.reserve(NUMBER, [CLAIM], NOON)  # ran, not acknowledged
+        await restore_all(admin, before)  # the crash lost what was never fsynced
+        await admin.config_set("appendfsync", "always")
+        result = await store.reserve(NUMBER, [CLAIM], NOON)
+        assert result.granted
+        assert result.counts == (1,)

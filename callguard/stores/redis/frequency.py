@@ -29,8 +29,9 @@ a server set right again counts at once.
 A server back on an older copy (a restored backup, a replica promoted behind) keeps the
 marker and, when no record was written since, the record store's high-water mark: the calls
 counted since are gone and a capped number would be called once too often. So every group
-also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest it saw: a
-group that makes a value already seen, or a scrub's count that reads one below it, refuses
+also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest of the
+groups it acknowledged (a refused one may be lost with nothing lost): a group that makes a
+value already seen, or a scrub's count that reads one below it, refuses
 the server (``frequency_store_behind``). The mark is kept in the data dir too
 (``HIGH_WATER_FILE``, written within ``SAVE_EVERY_S`` and at close), so a node started
 after the restore refuses as well; removing the file (and restarting) accepts the server
@@ -359,9 +360,10 @@ class RedisFrequency:
         seq, *answers = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")
         if int(seq) <= self._seq_known:  # this group's raise made a value already seen
             self._went_behind(int(seq) - 1)
+        self._guard()  # refused (settings read beside it, marker): nothing acknowledged,
+        # so the mark stays — a crash of the weak server losing only this group is no loss
         self._seq_known = max(self._seq_known, int(seq))
         self._save_soon()
-        self._guard()
         return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
                 for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
 
