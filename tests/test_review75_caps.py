@@ -66,3 +66,29 @@ async def test_a_group_refused_on_a_weak_server_and_lost_in_its_crash_is_not_a_r
         result = await store.reserve(NUMBER, [CLAIM], NOON)
         assert result.granted
         assert result.counts == (1,)
+
+
+async def test_a_server_that_evicts_counts_is_refused_not_counted_from_less(
+        tmp_path, redis_server):
+    """``maxmemory-policy volatile-lru`` is accepted for records (their keys never expire),
+    but every count key carries an expiry: once ``maxmemory`` is reached Redis evicts
+    counts, and a number's three calls gone read as none — a fourth ALLOWed within 24
+    hours. Counts (and reads of them) on such a server are refused (the gate BLOCKs), as
+    on an ``allkeys-*`` one; ``maxmemory 0`` evicts nothing and is served. Before:
+    granted."""
+    import pytest
+
+    from callguard.errors import StoreError
+    from tests.test_frequency import node_counts
+
+    async with node_counts(tmp_path, redis_server) as (store, _records, admin):
+        await admin.config_set("maxmemory-policy", "volatile-lru")
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted  # maxmemory 0
+        assert await store.count(NUMBER, [CLAIM], NOON) == (1,)
+        await admin.config_set("maxmemory", "1gb")
+        with pytest.raises(StoreError, match="evicts call-frequency counts"):
+            await store.reserve(NUMBER, [CLAIM], NOON)
+        with pytest.raises(StoreError, match="evicts call-frequency counts"):
+            await store.count(NUMBER, [CLAIM], NOON)
+        await admin.config_set("maxmemory-policy", "noeviction")
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).counts == (2,)

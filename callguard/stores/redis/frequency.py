@@ -24,7 +24,9 @@ The script itself checks the durability marker and the server's settings are rea
 same round trip, so a FLUSHALL or a CONFIG SET appendfsync on the live server refuses the
 next group, not one after the record store's next probe; a reservation or count about to
 be refused for the server's state has the record store ask again first (``recheck``), so
-a server set right again counts at once.
+a server set right again counts at once. A ``volatile-*`` eviction policy with ``maxmemory``
+set, which the record store accepts (record keys never expire), is refused too: count keys
+expire, so it evicts them (read beside each group and count, ``EVICTION_PATTERNS``).
 
 A server back on an older copy (a restored backup, a replica promoted behind) keeps the
 marker and, when no record was written since, the record store's high-water mark: the calls
@@ -69,6 +71,7 @@ from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
     MARKER_KEY,
     RedisRecords,
+    parse_config,
     queue_config,
     read_once_more,
 )
@@ -181,6 +184,25 @@ SAVE_EVERY_S = 1.0
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
+
+# Read beside every group and count (same round trip): a ``volatile-*`` policy the record
+# store accepts (record keys never expire) evicts counts, which do, once ``maxmemory`` is
+# reached — an evicted count is an ALLOW past a cap.
+EVICTION_PATTERNS = ("maxmemory-policy", "maxmemory")
+
+
+def evicts_counts(answers: Sequence[Any]) -> str | None:
+    """Why the server may evict counts, from CONFIG GET of ``EVICTION_PATTERNS`` (or
+    why its settings cannot be read), or None."""
+    config = parse_config(answers)
+    if isinstance(config, str):
+        return config
+    policy, limit = _text(config.get("maxmemory-policy")), _text(config.get("maxmemory"))
+    if policy is None or policy == "noeviction" or limit in (None, "0"):
+        return None  # allkeys-*: the record store's own refusal (refusing_counts)
+    return (f"the Redis server runs maxmemory-policy={policy} with maxmemory={limit}: it "
+            "evicts call-frequency counts (they expire), and an evicted count lets a capped "
+            "number be called too often; set noeviction")
 
 
 @quick_init
@@ -322,13 +344,25 @@ class RedisFrequency:
                                 f"({claim.after_ms(now)}", "+inf")
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
                 pipe.get(SEQ_KEY)  # after them too: a restore between reads as older
-                return list(await pipe.execute())
+                if self._records is not None:
+                    _queue_eviction(pipe)
+                return list(await pipe.execute(raise_on_error=False))
 
         try:
-            *raw, marker, seq = await read_once_more(self._client, read)
+            answers = await read_once_more(self._client, read)
+            evicts = None
+            if self._records is not None:
+                evicts = evicts_counts(answers[-len(EVICTION_PATTERNS):])
+                del answers[-len(EVICTION_PATTERNS):]
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            *raw, marker, seq = answers
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
+        if evicts is not None:
+            raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {evicts}")
         if self._records is not None and self._records.marker:
             self._records.marker_seen(_text(marker) == self._records.marker)
         if int(seq or 0) < known:  # equal: no group since this node's last
@@ -398,15 +432,21 @@ class RedisFrequency:
                     pipe.execute_command("WAIT", *wait)
                 if self._records is not None:
                     queue_config(pipe)
+                    _queue_eviction(pipe)
                 ran, *answers = await pipe.execute(raise_on_error=False)
             if isinstance(ran, NoScriptError) and attempt == 1:
                 await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server
                 continue
             waited = answers.pop(0) if wait is not None else None
+            evicts = None
             if self._records is not None:
-                self._records.config_seen(answers)
+                evicts = evicts_counts(answers[-len(EVICTION_PATTERNS):])
+                self._records.config_seen(answers[:-len(EVICTION_PATTERNS)])
             if isinstance(ran, Exception):
                 raise ran
+            if evicts is not None:  # the group ran: counted, refused (an over-count)
+                raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {evicts}; "
+                                 "the call was counted")
             if wait is not None and (not isinstance(waited, int) or waited < wait[0]):
                 raise StoreError(
                     f"call-frequency counts (Redis): {waited} of {wait[0]} replica(s) took "
@@ -486,6 +526,11 @@ def _remember_mark(path: Path, marker: str, seq: int) -> None:
         if data.get("marker") == marker and int(data["seq"]) >= seq:
             return
     write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+
+
+def _queue_eviction(pipe: Any) -> None:
+    for pattern in EVICTION_PATTERNS:
+        pipe.execute_command("CONFIG", "GET", pattern)
 
 
 def _text(value: Any) -> str | None:
