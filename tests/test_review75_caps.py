@@ -92,3 +92,19 @@ async def test_a_server_that_evicts_counts_is_refused_not_counted_from_less(
             await store.count(NUMBER, [CLAIM], NOON)
         await admin.config_set("maxmemory-policy", "noeviction")
         assert (await store.reserve(NUMBER, [CLAIM], NOON)).counts == (2,)
+
+
+async def test_settings_forbidden_under_warn_are_served_as_before(tmp_path, redis_server):
+    """A managed Redis forbids CONFIG (here: renamed away by an ACL rule) and the site
+    chose ``on_weak_durability = "warn"``: the counts were served before the eviction
+    check and still are — the check refuses only a policy it read."""
+    from tests.test_frequency import node_counts
+
+    async with node_counts(tmp_path, redis_server, on_weak_durability="warn") as (
+            store, _records, admin):
+        await admin.execute_command("ACL", "SETUSER", "default", "-config")
+        try:
+            assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+            assert await store.count(NUMBER, [CLAIM], NOON) == (1,)
+        finally:
+            await admin.execute_command("ACL", "SETUSER", "default", "+config")

@@ -192,11 +192,12 @@ EVICTION_PATTERNS = ("maxmemory-policy", "maxmemory")
 
 
 def evicts_counts(answers: Sequence[Any]) -> str | None:
-    """Why the server may evict counts, from CONFIG GET of ``EVICTION_PATTERNS`` (or
-    why its settings cannot be read), or None."""
+    """Why the server may evict counts, from CONFIG GET of ``EVICTION_PATTERNS``, or
+    None. Settings that cannot be read (CONFIG forbidden, a managed Redis) are the record
+    store's to judge, as before (refused, or served under ``on_weak_durability = "warn"``)."""
     config = parse_config(answers)
     if isinstance(config, str):
-        return config
+        return None
     policy, limit = _text(config.get("maxmemory-policy")), _text(config.get("maxmemory"))
     if policy is None or policy == "noeviction" or limit in (None, "0"):
         return None  # allkeys-*: the record store's own refusal (refusing_counts)
