@@ -108,3 +108,35 @@ async def test_settings_forbidden_under_warn_are_served_as_before(tmp_path, redi
             assert await store.count(NUMBER, [CLAIM], NOON) == (1,)
         finally:
             await admin.execute_command("ACL", "SETUSER", "default", "+config")
+
+
+async def test_a_mark_that_cannot_be_saved_is_logged_once_a_minute_not_per_group(
+        tmp_path, redis_server, monkeypatch):
+    """A data dir the mark cannot be written to (full, read-only under systemd's
+    ProtectSystem): calls go on (the mark in memory still guards the process) and the
+    warning comes once, not once a second for as long as calls flow (before: one line per
+    save, every ``SAVE_EVERY_S``: 86,400 a day)."""
+    import asyncio
+    import os
+
+    from structlog.testing import capture_logs
+
+    from tests.test_frq20_caps import _node_with_records
+
+    monkeypatch.setattr(frequency, "SAVE_EVERY_S", 0.0)
+    data = tmp_path / "node"
+    records, store = _node_with_records(redis_server.url, data)
+    await records.start()
+    # the temp file's name taken by a directory: every save fails (IsADirectoryError)
+    (data / f".{frequency.HIGH_WATER_FILE}.{os.getpid()}.tmp").mkdir()
+    try:
+        with capture_logs() as logs:
+            for n in range(5):
+                assert (await store.reserve(f"+130555502{n:02d}", [CLAIM], NOON)).granted
+                await asyncio.sleep(0.05)  # the save, off the loop, fails
+        unsaved = [e for e in logs if e["event"] == "frequency_high_water_unsaved"]
+        assert len(unsaved) == 1, unsaved
+        assert not (data / frequency.HIGH_WATER_FILE).exists()
+    finally:
+        await store.aclose()
+        await records.aclose()

@@ -181,6 +181,8 @@ SEQ_KEY = "callguard:freq-seq"
 # close: a node that dies within that time forgets the last groups only.
 HIGH_WATER_FILE = "frequency-redis-high-water.json"
 SAVE_EVERY_S = 1.0
+# A save that keeps failing (a full disk, a read-only data dir) is logged at most this often.
+UNSAVED_LOG_EVERY_S = 60.0
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
@@ -255,6 +257,8 @@ class RedisFrequency:
         self._loaded = self._path is None
         self._saved = 0
         self._saving: asyncio.Task[None] | None = None
+        self._unsaved_logged: float | None = None  # loop time of the last such warning
+        self._unsaved = 0  # failed saves since it
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -503,9 +507,16 @@ class RedisFrequency:
         try:
             await asyncio.to_thread(_remember_mark, path, marker, seq)
         except OSError as exc:
-            _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
-                         effect="a node restarted after Redis is restored from an older "
-                         "backup may not notice the counts it lost")
+            self._unsaved += 1
+            now = asyncio.get_running_loop().time()
+            if (self._unsaved_logged is None
+                    or now - self._unsaved_logged >= UNSAVED_LOG_EVERY_S):
+                self._unsaved_logged = now
+                _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
+                             failed_saves=self._unsaved, effect="a node restarted after "
+                             "Redis is restored from an older backup may not notice the "
+                             "counts it lost")
+                self._unsaved = 0
             return
         self._saved = seq
 
