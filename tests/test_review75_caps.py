@@ -140,3 +140,47 @@ async def test_a_mark_that_cannot_be_saved_is_logged_once_a_minute_not_per_group
     finally:
         await store.aclose()
         await records.aclose()
+
+
+async def test_close_during_a_save_never_runs_two_writers_of_the_mark(
+        tmp_path, redis_server, monkeypatch):
+    """``aclose`` cancels the save in flight, but its worker thread cannot be cancelled
+    and goes on writing; the final save then ran beside it, on the same temp file (named
+    by pid): each truncated the other's, and one rename failed (a warning at every such
+    stop, and a mark file written by two hands). One writer at a time."""
+    import asyncio
+    import threading
+    import time
+
+    from tests.test_frq20_caps import _node_with_records
+
+    inside, most = 0, 0
+    lock = threading.Lock()
+    real = frequency.write_atomically
+
+    def slow(path: Any, text: str) -> None:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        time.sleep(0.3)  # a slow fsync
+        try:
+            real(path, text)
+        finally:
+            with lock:
+                inside -= 1
+
+    monkeypatch.setattr(frequency, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(frequency, "write_atomically", slow)
+    data = tmp_path / "node"
+    records, store = _node_with_records(redis_server.url, data)
+    await records.start()
+    try:
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+        await asyncio.sleep(0.1)  # the save's thread is writing
+    finally:
+        await store.aclose()
+        await records.aclose()
+    await asyncio.sleep(0.5)  # a writer left running by the cancel ends
+    assert most == 1
+    assert (data / frequency.HIGH_WATER_FILE).exists()

@@ -51,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -530,14 +531,21 @@ class RedisFrequency:
         await self._client.aclose()
 
 
+# One writer of a mark file at a time in this process: ``aclose`` cancels a save whose
+# worker thread goes on, then saves again; both wrote one temp file (``write_atomically``
+# names it by pid), each truncating the other's, and one rename failed.
+_WRITING = threading.Lock()
+
+
 def _remember_mark(path: Path, marker: str, seq: int) -> None:
     """Write the mark unless the file already holds a higher one for the same marker
     (another process of this data dir, a CLI beside the node, saved a later value)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
-        data = orjson.loads(path.read_bytes())
-        if data.get("marker") == marker and int(data["seq"]) >= seq:
-            return
-    write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+    with _WRITING:
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
+            data = orjson.loads(path.read_bytes())
+            if data.get("marker") == marker and int(data["seq"]) >= seq:
+                return
+        write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
 
 
 def _queue_eviction(pipe: Any) -> None:
