@@ -184,3 +184,30 @@ async def test_close_during_a_save_never_runs_two_writers_of_the_mark(
     await asyncio.sleep(0.5)  # a writer left running by the cancel ends
     assert most == 1
     assert (data / frequency.HIGH_WATER_FILE).exists()
+
+
+async def test_a_mark_file_of_another_redis_is_not_held_against_this_one(
+        tmp_path, redis_server):
+    """The node pointed at a new Redis (its marker file removed, as the record store asks,
+    so it adopts the new server's marker): the counts' mark file still holds the old
+    server's far higher mark. It belongs to that marker and is not held against this
+    server — no ``frequency_store_behind`` on a healthy new server."""
+    import orjson
+
+    from tests.test_frq20_caps import _node_with_records
+
+    data = tmp_path / "node"
+    data.mkdir()
+    (data / frequency.HIGH_WATER_FILE).write_bytes(orjson.dumps(
+        {"marker": "the-old-servers-marker", "seq": 10**9}))
+    records, store = _node_with_records(redis_server.url, data)
+    await records.start()
+    try:
+        assert (await store.reserve(NUMBER, [CLAIM], NOON)).granted
+        assert await store.count(NUMBER, [CLAIM], NOON) == (1,)
+        assert store.behind is None
+    finally:
+        await store.aclose()
+        await records.aclose()
+    mark = orjson.loads((data / frequency.HIGH_WATER_FILE).read_bytes())
+    assert mark == {"marker": records.marker, "seq": 1}
