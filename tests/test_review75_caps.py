@@ -211,3 +211,28 @@ async def test_a_mark_file_of_another_redis_is_not_held_against_this_one(
         await records.aclose()
     mark = orjson.loads((data / frequency.HIGH_WATER_FILE).read_bytes())
     assert mark == {"marker": records.marker, "seq": 1}
+
+
+async def test_a_node_ahead_reads_a_count_as_its_reservation_would(redis_server):
+    """A rule that reads a count instead of counting (``plan.read``: a front it does not
+    count) on a node whose clock is ahead: the reservation script judges windows from the
+    server's instant (10eb7ed), the read judged them from the node's, a window starting in
+    the future — three calls a node on time counted a moment ago fell out of a five-second
+    window (24 hours in law) and a fourth call was ALLOWed. The read ends its windows as
+    the script does. Before: read (0,)."""
+    from datetime import UTC, datetime, timedelta
+
+    from callguard.policy.frequency import FrequencyClaim
+
+    claim = FrequencyClaim(CLAIM.rule_id, CLAIM.subject, 5, 3)
+    on_time, ahead = redis_node(redis_server.url), redis_node(redis_server.url)
+    try:
+        for _ in range(3):
+            assert (await on_time.reserve(NUMBER, [claim], datetime.now(UTC))).granted
+        early = datetime.now(UTC) + timedelta(seconds=8)
+        assert await ahead.count(NUMBER, [claim], early) == (3,)
+        assert await ahead.count(NUMBER, [claim], early - timedelta(hours=3)) == (3,)
+        assert await ahead.count(NUMBER, [claim], early + timedelta(hours=3)) == (0,)
+    finally:
+        await on_time.aclose()
+        await ahead.aclose()

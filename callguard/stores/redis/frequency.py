@@ -329,8 +329,9 @@ class RedisFrequency:
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
         """Read only (a scrub): ZCOUNT of each claim's window on the same keys the script
-        counts; nothing added, trimmed or expired. StoreError when Redis does not answer or
-        cannot be trusted."""
+        counts, its window ended as the script ends it (the server's ``TIME``, read in the
+        same round trip); nothing added, trimmed or expired. StoreError when Redis does not
+        answer or cannot be trusted."""
         if not claims:
             return ()
         await self._ready()
@@ -345,9 +346,13 @@ class RedisFrequency:
         async def read() -> list[Any]:
             # not a MULTI: a full server refuses one whole, though this writes nothing
             async with self._client.pipeline(transaction=False) as pipe:
+                pipe.time()  # whose clock counts: the server's, as in the script
                 for claim in claims:
-                    pipe.zcount(self._key(digest, claim.subject),
-                                f"({claim.after_ms(now)}", "+inf")
+                    key, after = self._key(digest, claim.subject), claim.after_ms(now)
+                    pipe.zcount(key, f"({after}", "+inf")
+                    # the calls a window ended at the server's instant may add (the node
+                    # ahead of it by up to SKEW_MS): a few of one number, with their stamps
+                    pipe.zrangebyscore(key, f"({after - SKEW_MS}", after, withscores=True)
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
                 pipe.get(SEQ_KEY)  # after them too: a restore between reads as older
                 if self._records is not None:
@@ -363,7 +368,7 @@ class RedisFrequency:
             for answer in answers:
                 if isinstance(answer, Exception):
                     raise answer
-            *raw, marker, seq = answers
+            clock, *raw, marker, seq = answers
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
@@ -374,7 +379,12 @@ class RedisFrequency:
         if int(seq or 0) < known:  # equal: no group since this node's last
             self._went_behind(int(seq or 0))
         self._guard()
-        return tuple(int(n) for n in raw)
+        server = int(clock[0]) * 1000 + int(clock[1]) // 1000
+        shift = now - server if 0 < now - server <= SKEW_MS else 0  # the script's rule
+        return tuple(int(n) + sum(1 for _, score in margin if score > after - shift)
+                     for n, margin, after in zip(raw[::2], raw[1::2],
+                                                 (c.after_ms(now) for c in claims),
+                                                 strict=True))
 
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         keys: dict[str, int] = {}  # key -> its 1-based index in KEYS
