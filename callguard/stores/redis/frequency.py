@@ -203,7 +203,7 @@ def evicts_counts(answers: Sequence[Any]) -> str | None:
         return None
     policy, limit = _text(config.get("maxmemory-policy")), _text(config.get("maxmemory"))
     if policy is None or policy == "noeviction" or limit in (None, "0"):
-        return None  # allkeys-*: the record store's own refusal (refusing_counts)
+        return None  # nothing evicts (allkeys-* is refused by the record store anyway)
     return (f"the Redis server runs maxmemory-policy={policy} with maxmemory={limit}: it "
             "evicts call-frequency counts (they expire), and an evicted count lets a capped "
             "number be called too often; set noeviction")
