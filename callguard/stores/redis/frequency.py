@@ -24,13 +24,16 @@ The script itself checks the durability marker and the server's settings are rea
 same round trip, so a FLUSHALL or a CONFIG SET appendfsync on the live server refuses the
 next group, not one after the record store's next probe; a reservation or count about to
 be refused for the server's state has the record store ask again first (``recheck``), so
-a server set right again counts at once.
+a server set right again counts at once. A ``volatile-*`` eviction policy with ``maxmemory``
+set, which the record store accepts (record keys never expire), is refused too: count keys
+expire, so it evicts them (read beside each group and count, ``EVICTION_PATTERNS``).
 
 A server back on an older copy (a restored backup, a replica promoted behind) keeps the
 marker and, when no record was written since, the record store's high-water mark: the calls
 counted since are gone and a capped number would be called once too often. So every group
-also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest it saw: a
-group that makes a value already seen, or a scrub's count that reads one below it, refuses
+also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest of the
+groups it acknowledged (a refused one may be lost with nothing lost): a group that makes a
+value already seen, or a scrub's count that reads one below it, refuses
 the server (``frequency_store_behind``). The mark is kept in the data dir too
 (``HIGH_WATER_FILE``, written within ``SAVE_EVERY_S`` and at close), so a node started
 after the restore refuses as well; removing the file (and restarting) accepts the server
@@ -48,6 +51,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +72,7 @@ from callguard.stores.interfaces import CountAfter
 from callguard.stores.redis.records import (
     MARKER_KEY,
     RedisRecords,
+    parse_config,
     queue_config,
     read_once_more,
 )
@@ -177,9 +182,31 @@ SEQ_KEY = "callguard:freq-seq"
 # close: a node that dies within that time forgets the last groups only.
 HIGH_WATER_FILE = "frequency-redis-high-water.json"
 SAVE_EVERY_S = 1.0
+# A save that keeps failing (a full disk, a read-only data dir) is logged at most this often.
+UNSAVED_LOG_EVERY_S = 60.0
 
 # Reservations in one script at most: the server runs nothing else while a script runs.
 GROUP_LIMIT = 256
+
+# Read beside every group and count (same round trip): a ``volatile-*`` policy the record
+# store accepts (record keys never expire) evicts counts, which do, once ``maxmemory`` is
+# reached — an evicted count is an ALLOW past a cap.
+EVICTION_PATTERNS = ("maxmemory-policy", "maxmemory")
+
+
+def evicts_counts(answers: Sequence[Any]) -> str | None:
+    """Why the server may evict counts, from CONFIG GET of ``EVICTION_PATTERNS``, or
+    None. Settings that cannot be read (CONFIG forbidden, a managed Redis) are the record
+    store's to judge, as before (refused, or served under ``on_weak_durability = "warn"``)."""
+    config = parse_config(answers)
+    if isinstance(config, str):
+        return None
+    policy, limit = _text(config.get("maxmemory-policy")), _text(config.get("maxmemory"))
+    if policy is None or policy == "noeviction" or limit in (None, "0"):
+        return None  # nothing evicts (allkeys-* is refused by the record store anyway)
+    return (f"the Redis server runs maxmemory-policy={policy} with maxmemory={limit}: it "
+            "evicts call-frequency counts (they expire), and an evicted count lets a capped "
+            "number be called too often; set noeviction")
 
 
 @quick_init
@@ -231,6 +258,8 @@ class RedisFrequency:
         self._loaded = self._path is None
         self._saved = 0
         self._saving: asyncio.Task[None] | None = None
+        self._unsaved_logged: float | None = None  # loop time of the last such warning
+        self._unsaved = 0  # failed saves since it
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -300,36 +329,62 @@ class RedisFrequency:
     async def count(self, e164: str, claims: Sequence[FrequencyClaim],
                     at: datetime) -> tuple[int, ...]:
         """Read only (a scrub): ZCOUNT of each claim's window on the same keys the script
-        counts; nothing added, trimmed or expired. StoreError when Redis does not answer or
-        cannot be trusted."""
+        counts, its window ended as the script ends it (the server's ``TIME``, read in the
+        same round trip); nothing added, trimmed or expired. StoreError when Redis does not
+        answer or cannot be trusted."""
         if not claims:
             return ()
         await self._ready()
         self._load()
         digest = self._hash(e164)
         now = _ms(at)
+        # The mark when the reads are sent, not when they are judged: a group on another
+        # connection may be answered (and raise the mark) before them though the server
+        # ran their GET first — the counter then reads below the mark, with nothing lost.
+        known = self._seq_known
 
         async def read() -> list[Any]:
             # not a MULTI: a full server refuses one whole, though this writes nothing
             async with self._client.pipeline(transaction=False) as pipe:
+                pipe.time()  # whose clock counts: the server's, as in the script
                 for claim in claims:
-                    pipe.zcount(self._key(digest, claim.subject),
-                                f"({claim.after_ms(now)}", "+inf")
+                    key, after = self._key(digest, claim.subject), claim.after_ms(now)
+                    pipe.zcount(key, f"({after}", "+inf")
+                    # the calls a window ended at the server's instant may add (the node
+                    # ahead of it by up to SKEW_MS): a few of one number, with their stamps
+                    pipe.zrangebyscore(key, f"({after - SKEW_MS}", after, withscores=True)
                 pipe.get(MARKER_KEY)  # after the counts: a flush between reads as lost
                 pipe.get(SEQ_KEY)  # after them too: a restore between reads as older
-                return list(await pipe.execute())
+                if self._records is not None:
+                    _queue_eviction(pipe)
+                return list(await pipe.execute(raise_on_error=False))
 
         try:
-            *raw, marker, seq = await read_once_more(self._client, read)
+            answers = await read_once_more(self._client, read)
+            evicts = None
+            if self._records is not None:
+                evicts = evicts_counts(answers[-len(EVICTION_PATTERNS):])
+                del answers[-len(EVICTION_PATTERNS):]
+            for answer in answers:
+                if isinstance(answer, Exception):
+                    raise answer
+            clock, *raw, marker, seq = answers
         except (RedisError, OSError) as exc:
             raise StoreError(f"call-frequency counts (Redis) unavailable: {exc}; the count "
                              "could not be read") from None
+        if evicts is not None:
+            raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {evicts}")
         if self._records is not None and self._records.marker:
             self._records.marker_seen(_text(marker) == self._records.marker)
-        if int(seq or 0) < self._seq_known:  # equal: no group since this node's last
+        if int(seq or 0) < known:  # equal: no group since this node's last
             self._went_behind(int(seq or 0))
         self._guard()
-        return tuple(int(n) for n in raw)
+        server = int(clock[0]) * 1000 + int(clock[1]) // 1000
+        shift = now - server if 0 < now - server <= SKEW_MS else 0  # the script's rule
+        return tuple(int(n) + sum(1 for _, score in margin if score > after - shift)
+                     for n, margin, after in zip(raw[::2], raw[1::2],
+                                                 (c.after_ms(now) for c in claims),
+                                                 strict=True))
 
     async def _commit(self, group: Sequence[_Reservation]) -> list[FrequencyResult]:
         keys: dict[str, int] = {}  # key -> its 1-based index in KEYS
@@ -355,9 +410,10 @@ class RedisFrequency:
         seq, *answers = (raw.decode() if isinstance(raw, bytes) else str(raw)).split(" ")
         if int(seq) <= self._seq_known:  # this group's raise made a value already seen
             self._went_behind(int(seq) - 1)
+        self._guard()  # refused (settings read beside it, marker): nothing acknowledged,
+        # so the mark stays — a crash of the weak server losing only this group is no loss
         self._seq_known = max(self._seq_known, int(seq))
         self._save_soon()
-        self._guard()
         return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
                 for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
 
@@ -392,15 +448,21 @@ class RedisFrequency:
                     pipe.execute_command("WAIT", *wait)
                 if self._records is not None:
                     queue_config(pipe)
+                    _queue_eviction(pipe)
                 ran, *answers = await pipe.execute(raise_on_error=False)
             if isinstance(ran, NoScriptError) and attempt == 1:
                 await self._client.script_load(_RESERVE_SCRIPT)  # a restarted server
                 continue
             waited = answers.pop(0) if wait is not None else None
+            evicts = None
             if self._records is not None:
-                self._records.config_seen(answers)
+                evicts = evicts_counts(answers[-len(EVICTION_PATTERNS):])
+                self._records.config_seen(answers[:-len(EVICTION_PATTERNS)])
             if isinstance(ran, Exception):
                 raise ran
+            if evicts is not None:  # the group ran: counted, refused (an over-count)
+                raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {evicts}; "
+                                 "the call was counted")
             if wait is not None and (not isinstance(waited, int) or waited < wait[0]):
                 raise StoreError(
                     f"call-frequency counts (Redis): {waited} of {wait[0]} replica(s) took "
@@ -456,9 +518,16 @@ class RedisFrequency:
         try:
             await asyncio.to_thread(_remember_mark, path, marker, seq)
         except OSError as exc:
-            _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
-                         effect="a node restarted after Redis is restored from an older "
-                         "backup may not notice the counts it lost")
+            self._unsaved += 1
+            now = asyncio.get_running_loop().time()
+            if (self._unsaved_logged is None
+                    or now - self._unsaved_logged >= UNSAVED_LOG_EVERY_S):
+                self._unsaved_logged = now
+                _log.warning("frequency_high_water_unsaved", error=exc.strerror or str(exc),
+                             failed_saves=self._unsaved, effect="a node restarted after "
+                             "Redis is restored from an older backup may not notice the "
+                             "counts it lost")
+                self._unsaved = 0
             return
         self._saved = seq
 
@@ -472,14 +541,26 @@ class RedisFrequency:
         await self._client.aclose()
 
 
+# One writer of a mark file at a time in this process: ``aclose`` cancels a save whose
+# worker thread goes on, then saves again; both wrote one temp file (``write_atomically``
+# names it by pid), each truncating the other's, and one rename failed.
+_WRITING = threading.Lock()
+
+
 def _remember_mark(path: Path, marker: str, seq: int) -> None:
     """Write the mark unless the file already holds a higher one for the same marker
     (another process of this data dir, a CLI beside the node, saved a later value)."""
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
-        data = orjson.loads(path.read_bytes())
-        if data.get("marker") == marker and int(data["seq"]) >= seq:
-            return
-    write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+    with _WRITING:
+        with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
+            data = orjson.loads(path.read_bytes())
+            if data.get("marker") == marker and int(data["seq"]) >= seq:
+                return
+        write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+
+
+def _queue_eviction(pipe: Any) -> None:
+    for pattern in EVICTION_PATTERNS:
+        pipe.execute_command("CONFIG", "GET", pattern)
 
 
 def _text(value: Any) -> str | None:
