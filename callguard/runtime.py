@@ -187,6 +187,16 @@ class Runtime:
 
             probes["records_durability"] = durability
         probes["compliance_log"] = _LogProbe(self.compliance.writer, log_path(settings))
+        if isinstance(self.frequency, RedisFrequency):
+            counts = self.frequency
+
+            async def frequency_counts() -> tuple[bool, str]:
+                # A server holding fewer counts than this node saw is refused for good
+                # (every capped call BLOCKed until the operator acts): not ready, so a
+                # balancer stops sending it calls (hfrq20, hrev75).
+                return counts.behind is None, counts.behind or "counting"
+
+            probes["frequency_counts"] = frequency_counts
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
