@@ -78,6 +78,7 @@ _RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref",
 # The end of a day as ISO 8601 spells it (2026-12-31T24:00): the next day's midnight.
 _END_OF_DAY = re.compile(r"^(\d{4}-\d\d-\d\d)[T ]24(?::00(?::00(?:\.0+)?)?)?(?=$|[Zz+-])")
 _ENDS = ("--until", "--to")  # the options that end a range (before them)
+_DATE_ONLY = re.compile(r"^\d{4}-?\d\d-?\d\d$")  # what fromisoformat reads as midnight
 
 
 def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
@@ -111,8 +112,9 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
             usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
                         f"represent; give the second before it ({before}) or after it")
         usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
-    if value.tzinfo is None:
-        value, note = wall_instant(value, zone, end=option in _ENDS)
+    if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
+        day = end_of_day is not None or _DATE_ONLY.match(text) is not None
+        value, note = wall_instant(value, zone, end=option in _ENDS, day=day)
         if note is not None:
             err_console.print(f"[yellow]note:[/yellow] {escape(f'{option} {note}')}",
                               highlight=False)
