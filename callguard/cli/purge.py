@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 import orjson
+from rich.markup import escape
 
 from callguard.cli import output
 from callguard.cli.common import EXIT_INTERNAL, CliState, run, usage_error
@@ -116,7 +117,11 @@ def _ready_or_exit(state: CliState, cutoff: datetime, *, with_stream: bool) -> N
     log key the purge record is written with is usable. An empty or short
     CALLGUARD_LOG_KEY failed the record after the records were gone: "usage error" and
     exit 2 read as "nothing happened", and no purge record told `report` and `evidence`
-    that their zeros before the cutoff were destroyed records."""
+    that their zeros before the cutoff were destroyed records. The record is written
+    through the node's runtime (log, stores), opened here once and closed: a damaged
+    records.sqlite3 failed it after the records were gone (review 73), with no word that
+    they were."""
+    from callguard.cli.common import err_console  # noqa: PLC0415
     from callguard.compliance.logkey import LogKeyError, load_log_key  # noqa: PLC0415
 
     if with_stream:
@@ -125,6 +130,18 @@ def _ready_or_exit(state: CliState, cutoff: datetime, *, with_stream: bool) -> N
         load_log_key(state.settings.data_dir)
     except LogKeyError as exc:
         usage_error(f"{exc} (nothing was purged: the purge record is written with this key)")
+
+    async def opened() -> None:  # not held: a rewritten current file is a new inode
+        await state.runtime(lists=False).aclose()
+
+    try:
+        run(opened())
+    except (SystemExit, OSError) as exc:
+        if isinstance(exc, OSError):
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print("nothing was purged: the purge record is written through this "
+                          "node's compliance log and stores, which could not be opened")
+        sys.exit(exc.code if isinstance(exc, SystemExit) else EXIT_INTERNAL)
 
 
 def _check_retention(keep: int, retention: int, *, destroy: bool, allowed: bool) -> None:
