@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["YEARS", "leap_second", "out_of_years", "utah_offset", "wall_instant", "zone_named",
-           "zulu"]
+__all__ = ["YEARS", "leap_second", "out_of_years", "skipped", "utah_offset", "wall_instant",
+           "zone_named", "zulu"]
 
 # The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
 # and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
@@ -109,6 +109,14 @@ def wall_instant(naive: datetime, zone: tzinfo, *, end: bool,
                    f"{before:{shown}} to {now:{shown}}); read as "
                    f"{now.isoformat()} ({zulu(moved)}), when they moved; give a UTC "
                    f"offset to choose")
+
+
+def skipped(naive: datetime, zone: tzinfo) -> bool:
+    """Whether ``zone``'s clocks never showed the wall time ``naive`` (a spring-forward
+    gap, a day skipped)."""
+    early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return (early.utcoffset() != late.utcoffset()
+            and _utc(early).astimezone(zone).replace(tzinfo=None) != naive)
 
 
 def _utc(instant: datetime) -> datetime:

@@ -79,3 +79,13 @@ def test_a_skipped_day_is_named_by_its_dates():
     assert instant == datetime(2011, 12, 30, 10, 0, tzinfo=UTC)
     assert said is not None
     assert "from 2011-12-30T00:00 to 2011-12-31T00:00" in said, said
+
+
+def test_one_instant_named_twice_is_not_called_a_gap(havana_call):
+    """Two texts naming one instant outside any gap were told they "both fall in the time
+    the clocks skipped in UTC"; the gap's own case is kept (test_officer20_times)."""
+    said = cli("report", "--since", "2026-12-02", "--until", "2026-12-01T24:00",
+               config_path=havana_call)
+    assert said.returncode == 2
+    assert "skipped" not in said.stderr, said.stderr
+    assert "is not after" in said.stderr
