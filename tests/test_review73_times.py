@@ -89,3 +89,12 @@ def test_one_instant_named_twice_is_not_called_a_gap(havana_call):
     assert said.returncode == 2
     assert "skipped" not in said.stderr, said.stderr
     assert "is not after" in said.stderr
+
+
+def test_a_skipped_day_as_the_whole_window_is_said_so(havana_call):
+    """Samoa's 30 December 2011 (the clocks went from the 29th to the 31st): `--since
+    2011-12-30 --until 2011-12-31` is one instant, and the refusal says why."""
+    said = cli("report", "--tz", "Pacific/Apia", "--since", "2011-12-30", "--until",
+               "2011-12-31", config_path=havana_call)
+    assert said.returncode == 2
+    assert "the clocks skipped" in said.stderr, said.stderr

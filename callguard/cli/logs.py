@@ -122,11 +122,11 @@ def range_or_exit(first: tuple[str, str | None], last: tuple[str, str | None],
     `tail`, `report` and `evidence`. Two bounds inside a spring-forward gap are one instant
     (no clock showed any time between them): said so, not "swap them"."""
     since, until = instant_option(*first, zone), instant_option(*last, zone)
-    if since is not None and since == until and all(
+    if since is not None and since == until and any(
             _skipped(text, zone) for _, text in (first, last)):
-        usage_error(f"{first[0]} {first[1]} and {last[0]} {last[1]} both fall in the time "
-                    f"the clocks skipped in {zone} (the notes above): no instant lies "
-                    f"between them; widen the window")
+        usage_error(f"{first[0]} {first[1]} and {last[0]} {last[1]} are one instant in "
+                    f"{zone}: the clocks skipped the time between them (the notes above), "
+                    f"no instant lies between them; widen the window")
     window_or_exit(since, until, names=(first[0], last[0]))
     return since, until
 
