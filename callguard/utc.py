@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["YEARS", "leap_second", "out_of_years", "utah_offset", "wall_instant", "zone_named",
-           "zulu"]
+__all__ = ["YEARS", "leap_second", "out_of_years", "skipped", "utah_offset", "wall_instant",
+           "zone_named", "zulu"]
 
 # The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
 # and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
@@ -72,9 +72,14 @@ def leap_second(text: str) -> str | None:
     return text[:match.end() - 2] + "59" + text[match.end():]
 
 
-def wall_instant(naive: datetime, zone: tzinfo, *, end: bool) -> tuple[datetime, str | None]:
+def wall_instant(naive: datetime, zone: tzinfo, *, end: bool,
+                 day: bool = False) -> tuple[datetime, str | None]:
     """The instant a bound of a range given as a wall time in ``zone`` stands for, and a
     note when that wall time is not one instant there. ``end``: the range's end (before it).
+    ``day``: the wall time is a date's midnight (a bare date, ``T24:00``), where that day
+    begins, the earlier instant for either bound: read as an end's later one, `--until
+    2025-11-02` in America/Havana (00:xx twice) ended an hour into 2 November, and that
+    hour was in the reports both before and from that date.
 
     In the repeated hour of a fall-back (01:30 twice in America/Denver) a start is read as
     the earlier instant and an end as the later, so neither pass of the hour is left out;
@@ -89,17 +94,29 @@ def wall_instant(naive: datetime, zone: tzinfo, *, end: bool) -> tuple[datetime,
         return early, None
     first, second = (_utc(early), _utc(late))
     if _utc(first).astimezone(zone).replace(tzinfo=None) == naive:  # shown twice: a fold
-        chosen = max(first, second) if end else min(first, second)  # in UTC: see below
+        later = end and not day
+        chosen = max(first, second) if later else min(first, second)  # in UTC: see below
+        why = "when that day began" if day else "so that neither hour is left out"
         return chosen, (f"{naive.isoformat()} happened twice in {zone} (the clocks went "
-                        f"back); read as the {'later' if end else 'earlier'} "
-                        f"{chosen.astimezone(zone).isoformat()} ({zulu(chosen)}) so that "
-                        f"neither hour is left out; give a UTC offset to choose")
+                        f"back); read as the {'later' if later else 'earlier'} "
+                        f"{chosen.astimezone(zone).isoformat()} ({zulu(chosen)}), {why}; "
+                        f"give a UTC offset to choose")
     moved, was = _moved(min(first, second), max(first, second), zone)
-    now = moved.astimezone(zone)
+    now, before = moved.astimezone(zone), (moved + was).replace(tzinfo=None)
+    # a day skipped (Pacific/Apia, 2011-12-30): "from 00:00 to 00:00" said nothing
+    shown = "%H:%M" if before.date() == now.date() else "%Y-%m-%dT%H:%M"
     return moved, (f"{naive.isoformat()} never happened in {zone} (the clocks went from "
-                   f"{(moved + was).replace(tzinfo=None):%H:%M} to {now:%H:%M}); read as "
+                   f"{before:{shown}} to {now:{shown}}); read as "
                    f"{now.isoformat()} ({zulu(moved)}), when they moved; give a UTC "
                    f"offset to choose")
+
+
+def skipped(naive: datetime, zone: tzinfo) -> bool:
+    """Whether ``zone``'s clocks never showed the wall time ``naive`` (a spring-forward
+    gap, a day skipped)."""
+    early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    return (early.utcoffset() != late.utcoffset()
+            and _utc(early).astimezone(zone).replace(tzinfo=None) != naive)
 
 
 def _utc(instant: datetime) -> datetime:

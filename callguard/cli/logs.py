@@ -55,7 +55,7 @@ from callguard.compliance.reader import (
 from callguard.errors import ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
 from callguard.numbers.parse import quoted_number
-from callguard.utc import YEARS, leap_second, out_of_years, wall_instant
+from callguard.utc import YEARS, leap_second, out_of_years, skipped, wall_instant
 
 if TYPE_CHECKING:
     from rich.text import Text
@@ -78,6 +78,7 @@ _RECORD_FACTS = ("source", "granted_at", "expires_at", "window", "evidence_ref",
 # The end of a day as ISO 8601 spells it (2026-12-31T24:00): the next day's midnight.
 _END_OF_DAY = re.compile(r"^(\d{4}-\d\d-\d\d)[T ]24(?::00(?::00(?:\.0+)?)?)?(?=$|[Zz+-])")
 _ENDS = ("--until", "--to")  # the options that end a range (before them)
+_DATE_ONLY = re.compile(r"^\d{4}-?\d\d-?\d\d$")  # what fromisoformat reads as midnight
 
 
 def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetime | None:
@@ -98,21 +99,17 @@ def instant_option(option: str, text: str | None, zone: tzinfo = UTC) -> datetim
         except OverflowError:
             value = datetime.min.replace(tzinfo=UTC)
         return _in_years_or_exit(option, text, value)
-    end_of_day = _END_OF_DAY.match(text)
-    try:
-        if end_of_day:
-            value = datetime.fromisoformat(
-                end_of_day[1] + "T00:00" + text[end_of_day.end():]) + timedelta(days=1)
-        else:
-            value = datetime.fromisoformat(text)
-    except (ValueError, OverflowError):
+    parsed = _parsed(text)
+    if parsed is None:
         before = leap_second(text)
         if before is not None:
             usage_error(f"{option} {text!r} is a leap second (:60), which callguard cannot "
                         f"represent; give the second before it ({before}) or after it")
         usage_error(f"{option} {text!r}: use 2026-11-22, 2026-11-22T08:00:00-07:00 or 2h")
-    if value.tzinfo is None:
-        value, note = wall_instant(value, zone, end=option in _ENDS)
+    value = parsed
+    if value.tzinfo is None:  # a date alone, or T24:00: where that day begins
+        day = _END_OF_DAY.match(text) is not None or _DATE_ONLY.match(text) is not None
+        value, note = wall_instant(value, zone, end=option in _ENDS, day=day)
         if note is not None:
             err_console.print(f"[yellow]note:[/yellow] {escape(f'{option} {note}')}",
                               highlight=False)
@@ -125,12 +122,35 @@ def range_or_exit(first: tuple[str, str | None], last: tuple[str, str | None],
     `tail`, `report` and `evidence`. Two bounds inside a spring-forward gap are one instant
     (no clock showed any time between them): said so, not "swap them"."""
     since, until = instant_option(*first, zone), instant_option(*last, zone)
-    if since is not None and since == until and first[1] != last[1]:
-        usage_error(f"{first[0]} {first[1]} and {last[0]} {last[1]} both fall in the time "
-                    f"the clocks skipped in {zone} (the notes above): no instant lies "
-                    f"between them; widen the window")
+    if since is not None and since == until and any(
+            _skipped(text, zone) for _, text in (first, last)):
+        usage_error(f"{first[0]} {first[1]} and {last[0]} {last[1]} are one instant in "
+                    f"{zone}: the clocks skipped the time between them (the notes above), "
+                    f"no instant lies between them; widen the window")
     window_or_exit(since, until, names=(first[0], last[0]))
     return since, until
+
+
+def _parsed(text: str) -> datetime | None:
+    """``text`` as ``fromisoformat`` reads it, ``T24:00`` as the next day's midnight; None
+    when it is neither."""
+    end_of_day = _END_OF_DAY.match(text)
+    try:
+        if end_of_day:
+            return datetime.fromisoformat(
+                end_of_day[1] + "T00:00" + text[end_of_day.end():]) + timedelta(days=1)
+        return datetime.fromisoformat(text)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _skipped(text: str | None, zone: tzinfo) -> bool:
+    """Whether ``text`` is a wall time ``zone`` never showed (a spring-forward gap): two
+    such bounds are one instant. Not so of two texts naming one instant otherwise
+    (`--since 2026-12-02 --until 2026-12-01T24:00` in UTC was told "both fall in the time
+    the clocks skipped in UTC")."""
+    value = None if text is None or _DURATION.match(text) else _parsed(text)
+    return value is not None and value.tzinfo is None and skipped(value, zone)
 
 
 def _in_years_or_exit(option: str, text: str, value: datetime) -> datetime:

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 import orjson
+from rich.markup import escape
 
 from callguard.cli import output
 from callguard.cli.common import EXIT_INTERNAL, CliState, run, usage_error
@@ -80,7 +81,8 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         usage_error(f"{log} and no archive at {archive.root}: check --data-dir / "
                     "CALLGUARD_DATA_DIR and [log] file (nothing was purged or created)")
     if destroy:  # nothing is destroyed unless every place can be purged and recorded
-        _ready_or_exit(state, cutoff, with_stream=with_stream)
+        _ready_or_exit(state, cutoff, with_stream=with_stream,
+                       archive=archive if file_path is None and archive.exists() else None)
     outcome: dict[str, Any] = {"cutoff": zulu(cutoff), "older_than_days": keep,
                                "mode": "destroy" if destroy else
                                ("dry-run" if dry_run else "preview")}
@@ -111,20 +113,47 @@ def purge(state: CliState, days: int | None, file_path: Path | None, stream: boo
         sys.exit(EXIT_INCOMPLETE)
 
 
-def _ready_or_exit(state: CliState, cutoff: datetime, *, with_stream: bool) -> None:
+def _ready_or_exit(state: CliState, cutoff: datetime, *, with_stream: bool,
+                   archive: Archive | None) -> None:
     """Before anything is destroyed: the stream can be trimmed (when purged too), and the
     log key the purge record is written with is usable. An empty or short
     CALLGUARD_LOG_KEY failed the record after the records were gone: "usage error" and
     exit 2 read as "nothing happened", and no purge record told `report` and `evidence`
-    that their zeros before the cutoff were destroyed records."""
+    that their zeros before the cutoff were destroyed records. The record is written
+    through the node's runtime (log, stores), opened here once and closed: a damaged
+    records.sqlite3 failed it after the records were gone (review 73), with no word that
+    they were. The archive's days are counted first (its lock, its manifest): a damaged
+    manifest.json was found after the log's segments were deleted (review 73)."""
+    from callguard.cli.common import err_console  # noqa: PLC0415
     from callguard.compliance.logkey import LogKeyError, load_log_key  # noqa: PLC0415
 
+    if archive is not None:
+        try:
+            archive.drop_days_before(cutoff.date(), dry_run=True)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, nothing is gone yet
+            err_console.print(f"[red]error:[/red] archive {escape(str(archive.root))}: "
+                              f"{escape(f'{type(exc).__name__}: {exc}')}")
+            err_console.print("nothing was purged: the archive is purged with the log, and "
+                              "it could not be read")
+            sys.exit(EXIT_INTERNAL)
     if with_stream:
         run(_trim(state, cutoff, dry_run=True))
     try:
         load_log_key(state.settings.data_dir)
     except LogKeyError as exc:
         usage_error(f"{exc} (nothing was purged: the purge record is written with this key)")
+
+    async def opened() -> None:  # not held: a rewritten current file is a new inode
+        await state.runtime(lists=False).aclose()
+
+    try:
+        run(opened())
+    except (SystemExit, OSError) as exc:
+        if isinstance(exc, OSError):
+            err_console.print(f"[red]error:[/red] {escape(str(exc))}")
+        err_console.print("nothing was purged: the purge record is written through this "
+                          "node's compliance log and stores, which could not be opened")
+        sys.exit(exc.code if isinstance(exc, SystemExit) else EXIT_INTERNAL)
 
 
 def _check_retention(keep: int, retention: int, *, destroy: bool, allowed: bool) -> None:

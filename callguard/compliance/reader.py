@@ -259,15 +259,21 @@ def newest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
     appended meanwhile is not shown twice; ``current``: that file as the follow holds it
     (see ``oldest_first``), passed over among the segments if rotated since.
     """
+    listed: list[Segment] | None = None
     mine: set[Path] = set()
     try:
         with _held(path, current) as handle:
+            # Listed before the current file is read, as ``oldest_first`` lists them: listed
+            # after, the file held, rotated and compressed meanwhile (its .zst another
+            # inode), was not known as the one held and was read twice (review 73). A
+            # segment closed later holds records past ``end`` or is that file.
+            listed = closed_segments(path)
+            mine = {s.path for s in listed if _same_file(s.path, handle)}
             end = handle.seek(0, os.SEEK_END) if current_end is None else current_end
             yield from _scan(lines_backward(handle, end), wanted, stats, newest_first=True)
-            mine = {s.path for s in closed_segments(path) if _same_file(s.path, handle)}
     except FileNotFoundError:
         pass
-    for segment in reversed(closed_segments(path)):
+    for segment in reversed(closed_segments(path) if listed is None else listed):
         if segment.closed_at is not None and wanted.before_range(segment.closed_at):
             return  # this one and every older one closed before --since
         if segment.path in mine:
