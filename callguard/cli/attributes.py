@@ -164,6 +164,21 @@ def _narrowed(which: AttributeKind, parsed: ParsedList | ParsedDated,
                           "64.1200(a)(2))")
 
 
+def _covered_empty(snapshot: object) -> str | list[int]:
+    """The area codes a wireless or ported-to-wireless version covers but holds no number
+    in ("all": it covers every area code), or [] when none. A version published before
+    ``_narrowed`` (or one ``dnc rollback`` goes back to) may still cover them, and the gate
+    reads each number there as a landline: ``status`` says so, so it is imported again."""
+    meta = getattr(snapshot, "meta", None)
+    chunks = getattr(snapshot, "chunks", None)
+    if meta is None or not isinstance(chunks, dict):
+        return []
+    held = {area for area, chunk in chunks.items() if len(chunk)}
+    if meta.area_codes is None:
+        return "all"
+    return sorted(meta.area_codes - held)
+
+
 def _after(parsed: ParsedDated, published: date) -> int:
     """How many disconnect dates fall after the copy's published date."""
     limit = published.toordinal() - date(1970, 1, 1).toordinal()  # the codec's days
@@ -194,6 +209,8 @@ def status(state: CliState, as_json: bool) -> None:
                            area_codes=None if meta.area_codes is None else sorted(
                                meta.area_codes),
                            codec=meta.codec, source=meta.source)
+                if kind in _MARKS_WIRELESS:
+                    row["covered_without_numbers"] = _covered_empty(snapshot)
             rows.append(row)
         return {"attributes": rows}
 
@@ -214,6 +231,17 @@ def status(state: CliState, as_json: bool) -> None:
     console.print(table)
     for row in data["attributes"]:
         console.print(f"{row['kind']}: {row['effect']}", highlight=False)
+    for row in data["attributes"]:
+        if empty := row.get("covered_without_numbers"):
+            shown = "every area code but those it holds numbers in" if empty == "all" else (
+                ", ".join(str(code) for code in empty[:10])
+                + (f" and {len(empty) - 10} more" if len(empty) > 10 else ""))
+            console.print(f"[yellow]{row['list']} v{row['version']} covers area codes its "
+                          f"file holds no number in ({shown}): every number there reads as "
+                          "a landline (47 CFR 64.1200(a)(2)); imported before a wireless "
+                          "copy was cut to its numbers' area codes, or rolled back to such "
+                          f"a version: import the file again (`attributes import FILE --kind "
+                          f"{row['kind']} ...`)[/]", highlight=False)
     for row in data["attributes"]:
         if row["error"]:
             said = escape(f"{row['list']}: {row['error']}")  # the reason names paths
