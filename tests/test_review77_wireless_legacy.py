@@ -57,3 +57,33 @@ def test_a_version_cut_to_its_numbers_says_nothing(tmp_path):
     assert rows["wireless"]["covered_without_numbers"] == []
     assert "holds no number in" not in said
     assert "covered_without_numbers" not in rows["litigator"]
+
+
+def _import(root, lines, covers, kind="wireless"):
+    (root / "w.txt").write_text("".join(f"{n}\n" for n in lines))
+    result = cli("attributes", "import", str(root / "w.txt"), "--kind", kind, "--published",
+                 datetime.now(UTC).date().isoformat(), "--covers", covers, "--max-shrink", "1",
+                 data_dir=root)
+    assert result.returncode == ALLOW, result.stderr
+    return " ".join(result.stderr.split())
+
+
+def test_a_reimport_names_the_area_codes_the_current_copy_covered_and_it_does_not(tmp_path):
+    """A national file with no number in 212 this time: every 212 number turns from a
+    landline into one of unknown kind (its predictive calls BLOCKed without written
+    consent); the import names 212 before the dialer finds out."""
+    root = tmp_path / "site"
+    root.mkdir()
+    for kind in ("wireless", "ported-wireless"):
+        first = _import(root, ["8015550100", "2125550100"], "all", kind)
+        assert "no longer covered" not in first
+        again = _import(root, ["8015550101", "2125550101"], "all", kind)
+        assert "no longer covered" not in again
+        cut = _import(root, ["8015550102"], "all", kind)
+        assert f"no longer covered (covered by attr-{kind} v2): 212:" in cut, cut
+        assert "written consent" in cut
+
+
+def test_the_covers_help_says_a_wireless_copy_is_cut(tmp_path):
+    said = " ".join(cli("attributes", "import", "--help", data_dir=tmp_path).stdout.split())
+    assert "speaks only for those its file holds numbers in" in said
