@@ -25,6 +25,7 @@ from callguard.cli.list_record import list_change_fields
 from callguard.cli.lists import (
     MAX_SHRINK_HELP,
     _covers,
+    _current_meta,
     _publish,
     _recorded,
     _with_registry,
@@ -66,7 +67,9 @@ def attributes() -> None:
 @click.option("--published", required=True, metavar="DATE",
               help="Date the provider produced this copy (its age is checked per call).")
 @click.option("--covers", default="seen", show_default=True,
-              help="Area codes this copy speaks for: 'all', a comma list, or 'seen'.")
+              help="Area codes this copy speaks for: 'all', a comma list, or 'seen'. A "
+                   "wireless or ported-wireless copy speaks only for those its file holds "
+                   "numbers in, whatever is given (the import says which are left out).")
 @click.option("--max-bad-share", type=click.FloatRange(0, 1), default=0.001, show_default=True,
               help="Refuse the whole file when more than this share of lines is malformed.")
 @click.option("--max-shrink", type=click.FloatRange(0, 1), default=0.1, show_default=True,
@@ -95,6 +98,7 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if narrowed is not None:
         areas, said = narrowed
         _err.print(f"  [yellow]{escape(said)}[/]", highlight=False)
+    dropped = _no_longer_covered(state, which, areas)
     built = built_or_exit(state.settings, name, parsed, file, max_shrink)
     try:
         meta = run(_publish(state.settings, name, built, published_on, areas, file.name))
@@ -114,6 +118,8 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
     if parsed.header is not None:
         _err.print(f"  first line read as a header and skipped: {escape(repr(parsed.header))}",
                    highlight=False)
+    if dropped:
+        _err.print(f"  [yellow]{escape(dropped)}[/]", highlight=False)
     if isinstance(parsed, ParsedDated) and parsed.differing:
         _err.print(f"  {parsed.differing:,} number(s) given again with another disconnect "
                    "date: the latest kept (the last permanent disconnect)", highlight=False)
@@ -164,6 +170,51 @@ def _narrowed(which: AttributeKind, parsed: ParsedList | ParsedDated,
                           "64.1200(a)(2))")
 
 
+def _no_longer_covered(state: CliState, which: AttributeKind,
+                       areas: frozenset[int] | None) -> str | None:
+    """What to say of the area codes the current wireless or ported-to-wireless version
+    covers and this copy does not, or None.
+
+    A national file with no number in an area code (or a re-import with ``--covers all``,
+    cut to its numbers' area codes) turns every number there from a landline into one of
+    unknown kind: each predictive call to it then needs written consent. Named, the admin
+    sees which calls will be BLOCKed before the dialer does."""
+    if which not in _MARKS_WIRELESS or areas is None:
+        return None
+    name = list_name(which)
+    try:
+        current = _current_meta(state.settings, name, as_served=False)
+    except StoreError as exc:
+        return f"the current {name} could not be read to compare coverage ({exc})"
+    if current is None:
+        return None
+    gone = (None if current.area_codes is None
+            else sorted(current.area_codes - areas))
+    if gone == []:
+        return None
+    shown = ("every area code but those it holds numbers in" if gone is None else
+             ", ".join(str(code) for code in gone[:10])
+             + (f" and {len(gone) - 10} more" if len(gone) > 10 else ""))
+    return (f"no longer covered (covered by {name} v{current.version}): {shown}: numbers "
+            "there are of unknown kind, and a predictive call to one needs written consent "
+            "(47 CFR 64.1200(a)(2))")
+
+
+def _covered_empty(snapshot: object) -> str | list[int]:
+    """The area codes a wireless or ported-to-wireless version covers but holds no number
+    in ("all": it covers every area code), or [] when none. A version published before
+    ``_narrowed`` (or one ``dnc rollback`` goes back to) may still cover them, and the gate
+    reads each number there as a landline: ``status`` says so, so it is imported again."""
+    meta = getattr(snapshot, "meta", None)
+    chunks = getattr(snapshot, "chunks", None)
+    if meta is None or not isinstance(chunks, dict):
+        return []
+    held = {area for area, chunk in chunks.items() if len(chunk)}
+    if meta.area_codes is None:
+        return "all"
+    return sorted(meta.area_codes - held)
+
+
 def _after(parsed: ParsedDated, published: date) -> int:
     """How many disconnect dates fall after the copy's published date."""
     limit = published.toordinal() - date(1970, 1, 1).toordinal()  # the codec's days
@@ -194,6 +245,8 @@ def status(state: CliState, as_json: bool) -> None:
                            area_codes=None if meta.area_codes is None else sorted(
                                meta.area_codes),
                            codec=meta.codec, source=meta.source)
+                if kind in _MARKS_WIRELESS:
+                    row["covered_without_numbers"] = _covered_empty(snapshot)
             rows.append(row)
         return {"attributes": rows}
 
@@ -214,6 +267,17 @@ def status(state: CliState, as_json: bool) -> None:
     console.print(table)
     for row in data["attributes"]:
         console.print(f"{row['kind']}: {row['effect']}", highlight=False)
+    for row in data["attributes"]:
+        if empty := row.get("covered_without_numbers"):
+            shown = "every area code but those it holds numbers in" if empty == "all" else (
+                ", ".join(str(code) for code in empty[:10])
+                + (f" and {len(empty) - 10} more" if len(empty) > 10 else ""))
+            console.print(f"[yellow]{row['list']} v{row['version']} covers area codes its "
+                          f"file holds no number in ({shown}): every number there reads as "
+                          "a landline (47 CFR 64.1200(a)(2)); imported before a wireless "
+                          "copy was cut to its numbers' area codes, or rolled back to such "
+                          f"a version: import the file again (`attributes import FILE --kind "
+                          f"{row['kind']} ...`)[/]", highlight=False)
     for row in data["attributes"]:
         if row["error"]:
             said = escape(f"{row['list']}: {row['error']}")  # the reason names paths

@@ -363,9 +363,10 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
         result: Verdict | NeedFacts = refusal(case.refused[0], FAIL_CLOSED, case.refused[1])
     else:
         plan = policy.plan(case.attempt)
-        result = policy.decide(plan, case.facts)
+        facts = as_fetched(case.facts, plan)
+        result = policy.decide(plan, facts)
         if isinstance(result, NeedFacts) and result.kinds <= RESERVING:
-            reserved = _reserve(policy, case, plan)
+            reserved = _reserve(policy, case, plan, facts)
             result = policy.resume(plan, reserved, result)
     if isinstance(result, NeedFacts):  # every fact kind is fetched: cannot happen
         raise ConfigError(f"{suite.origin}: case {case.name!r} asked for facts {result.kinds}")
@@ -382,7 +383,18 @@ def run_case(suite: CaseSuite, case: StatuteCase) -> CaseResult:
     return CaseResult(result, tuple(problems))
 
 
-def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
+def as_fetched(facts: Facts, plan: Plan) -> Facts:
+    """The case's facts with only the lists the gate fetches for this plan
+    (``plan.list_names``, a list not loaded as None).
+
+    The runner handed every rule every list a pack reads, so a rule judged with a list the
+    gate never fetched for the call's mode: the gate ALLOWed a manual call on the previous
+    subscriber's consent (reassigned data read only by the predictive and prerecorded
+    rules' plan) while the case BLOCKed it (hatt20, hrev77)."""
+    return replace(facts, lists={name: facts.lists.get(name) for name in plan.list_names})
+
+
+def _reserve(policy: Policy, case: StatuteCase, plan: Plan, facts: Facts) -> Facts:
     """The check-and-reserve against the case's earlier calls (an in-memory ledger).
 
     Each earlier call is counted as the gate counts an ALLOW: under the subjects of every
@@ -398,5 +410,5 @@ def _reserve(policy: Policy, case: StatuteCase, plan: Plan) -> Facts:
     ledger = Ledger({"case": history})
     result = ledger.judge("case", reserved_claims(plan.rules, plan.caps, case.attempt),
                           read_claims(plan.rules, case.attempt), case.attempt.at)
-    return replace(case.facts, fetched=case.facts.fetched | RESERVING,
-                   values={**case.facts.values, FactKind.FREQUENCY: result})
+    return replace(facts, fetched=facts.fetched | RESERVING,
+                   values={**facts.values, FactKind.FREQUENCY: result})

@@ -52,8 +52,8 @@ class ReassignedNumbers(RuleBase):
                           doc="modes covered only as autodialed calls (47 U.S.C. 227(a)(1)): "
                               "out of the rule for a campaign whose dialer is not one"),
         "unchecked": Key("str", choices=("honour", "block"),
-                         doc="a consent on record when the data is not loaded, older than "
-                             "max_age_days, dated after the call or not covering the area "
+                         doc="a consent valid at the call when the data is not loaded, older "
+                             "than max_age_days, dated after the call or not covering the area "
                              "code (no safe harbor): honour it (default) or block"),
     }
 
@@ -114,10 +114,14 @@ class ReassignedNumbers(RuleBase):
         if FactKind.CONSENT not in ctx.facts.fetched:
             return NeedFacts(frozenset({FactKind.CONSENT}))
         label = "no reassigned-number data loaded" if problem == "not loaded" else problem
-        consents = ctx.facts.consents
+        # only a consent valid at the call can lift a rule: one revoked, expired or given
+        # after it carries no call, and blocking for it stopped calls to landlines that
+        # need none (hrev77)
+        attempt = ctx.attempt
+        consents = [c for c in ctx.facts.consents if c.valid_at(attempt.at, attempt.judged_at)]
         if not consents:
-            return self.outcome(Status.PASS, "no consent on record to check against "
-                                f"reassigned-number data ({label})")
+            return self.outcome(Status.PASS, "no consent valid at the call on record to check "
+                                f"against reassigned-number data ({label})")
         return self.outcome(
             Status.BLOCK,
             f"the consent on record ({len(consents)}) cannot be checked against current "

@@ -112,9 +112,10 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     # a first line "phone,disconnect_date": column names, as in the list files
     for number, line, ended in _content(_lines(path), parsed):
         parsed.lines += 1
-        # the separator the line has, comma then tab, before spaces: "(801) 555-0115<TAB>
-        # 2026-02-01" (a spreadsheet's TSV) split at its last space was malformed
-        sep = "," if "," in line else "\t" if "\t" in line else " "
+        # the separator the line has, comma, semicolon then tab, before spaces: "(801)
+        # 555-0115<TAB>2026-02-01" (a spreadsheet's TSV) or "(801) 555-0115;2026-02-01" (a
+        # European spreadsheet's CSV) split at its last space was malformed
+        sep = next((s for s in (",", ";", "\t") if s in line), " ")
         head, _, tail = line.rpartition(sep)
         if not head:
             parts = _SPLIT.split(line)
