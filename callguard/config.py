@@ -780,23 +780,26 @@ def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple
 
 
 def _subjects_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
-    """One seller's subjects that differ only in case or spacing ("Solar", "solar "): a
-    cap on "the same subject" (Fla. Stat. 501.616(6)(b)) counts each apart, so six calls
-    could pass a cap of three. Refused rather than folded: folding would move the counts
-    already stored under the name as written (hfrq20)."""
-    seen: dict[tuple[str, str], str] = {}
+    """Subjects that differ only in case or spacing ("Solar", "solar "): a cap on "the
+    same subject" (Fla. Stat. 501.616(6)(b)) counts each apart, so six calls could pass a
+    cap of three. Refused rather than folded: folding would move the counts already stored
+    under the name as written (hfrq20). Whatever the seller: under campaign-subject the
+    count of a subject is every seller's (``subject:NAME``; a call centre calling one person
+    for two sellers on one subject), so two sellers' spellings split it too (hrev76)."""
+    seen: dict[str, Campaign] = {}
     found: list[str] = []
     for campaign in campaigns:
         if not campaign.subject:
             continue
-        key = (campaign.solicitor, " ".join(campaign.subject.split()).casefold())
-        first = seen.setdefault(key, campaign.subject)
-        if first != campaign.subject:
+        first = seen.setdefault(" ".join(campaign.subject.split()).casefold(), campaign)
+        if first.subject != campaign.subject:
+            seller = ("the same seller" if first.solicitor == campaign.solicitor
+                      else f"seller {first.solicitor!r}")
             found.append(f"{config} campaign {campaign.id!r}: subject "
                          f"{clipped_repr(campaign.subject, 60)} differs from "
-                         f"{clipped_repr(first, 60)} (another campaign of "
-                         f"{campaign.solicitor!r}) only in case or spacing; a cap counts "
-                         "them as two subjects — write them alike")
+                         f"{clipped_repr(first.subject or '', 60)} (campaign {first.id!r}, "
+                         f"{seller}) only in case or spacing; a cap counts them as two "
+                         "subjects — write them alike")
     return found
 
 

@@ -337,8 +337,18 @@ class TestSubjectsOfOneSeller:
         assert "only in case or spacing" in str(refused.value)
         assert "c2" in str(refused.value)
 
-    def test_the_same_spelling_and_other_sellers_load(self, tmp_path):
+    def test_the_same_spelling_and_other_subjects_load(self, tmp_path):
         settings = load_settings(write(tmp_path, self._two("Solar", "Solar")))
         assert {c.subject for c in settings.campaigns.values()} == {"Solar"}
-        load_settings(write(tmp_path, self._two("Solar", "solar", solicitor2="t")))
+        load_settings(write(tmp_path, self._two("Solar", "Solar", solicitor2="t")))
         load_settings(write(tmp_path, self._two("Solar", "Roofing")))
+        load_settings(write(tmp_path, self._two("Solar", "Roofing", solicitor2="t")))
+
+    def test_two_sellers_spelling_one_subject_two_ways_is_refused(self, tmp_path):
+        """hrev76: under campaign-subject a subject's count is every seller's
+        (``subject:NAME``; us-fl.examiner6 'counts another seller's calls on the subject'),
+        so another seller's "solar" beside "Solar" split it as one seller's did."""
+        with pytest.raises(ConfigError) as refused:
+            load_settings(write(tmp_path, self._two("Solar", "solar", solicitor2="t")))
+        assert "only in case or spacing" in str(refused.value)
+        assert "seller 's'" in str(refused.value)
