@@ -10,6 +10,7 @@ import difflib
 import ipaddress
 import math
 import os
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -780,24 +781,37 @@ def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple
 
 
 def _subjects_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
-    """One seller's subjects that differ only in case or spacing ("Solar", "solar "): a
-    cap on "the same subject" (Fla. Stat. 501.616(6)(b)) counts each apart, so six calls
-    could pass a cap of three. Refused rather than folded: folding would move the counts
-    already stored under the name as written (hfrq20)."""
-    seen: dict[tuple[str, str], str] = {}
+    """Subjects that differ only in case or spacing ("Solar", "solar "): a cap on "the
+    same subject" (Fla. Stat. 501.616(6)(b)) counts each apart, so six calls could pass a
+    cap of three. Refused rather than folded: folding would move the counts already stored
+    under the name as written (hfrq20). Whatever the seller: under campaign-subject the
+    count of a subject is every seller's (``subject:NAME``; a call centre calling one person
+    for two sellers on one subject), so two sellers' spellings split it too (hrev76)."""
+    seen: dict[str, Campaign] = {}
     found: list[str] = []
     for campaign in campaigns:
         if not campaign.subject:
             continue
-        key = (campaign.solicitor, " ".join(campaign.subject.split()).casefold())
-        first = seen.setdefault(key, campaign.subject)
-        if first != campaign.subject:
+        first = seen.setdefault(_subject_key(campaign.subject), campaign)
+        if first.subject != campaign.subject:
+            seller = ("the same seller" if first.solicitor == campaign.solicitor
+                      else f"seller {first.solicitor!r}")
             found.append(f"{config} campaign {campaign.id!r}: subject "
                          f"{clipped_repr(campaign.subject, 60)} differs from "
-                         f"{clipped_repr(first, 60)} (another campaign of "
-                         f"{campaign.solicitor!r}) only in case or spacing; a cap counts "
-                         "them as two subjects — write them alike")
+                         f"{clipped_repr(first.subject or '', 60)} (campaign {first.id!r}, "
+                         f"{seller}) only in case, spacing or characters that look alike "
+                         "(invisible, full-width); a cap counts them as two "
+                         "subjects — write them alike")
     return found
+
+
+def _subject_key(subject: str) -> str:
+    """A subject as a reader sees it: compatibility forms folded (full-width "\\uff33olar"),
+    invisible characters dropped ("Sol\u200bar"), spacing collapsed, case folded (hrev76:
+    "Sol\u200bar" beside "Solar" loaded, two counts for what reads as one subject)."""
+    folded = unicodedata.normalize("NFKC", subject)
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return " ".join(visible.split()).casefold()
 
 
 def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> Settings:

@@ -66,7 +66,10 @@ SPRING_FORWARD = [  # 2026-03-08 (a Sunday: neither pack has a Sunday rule), 2 a
     ("+19185550142", "2026-03-08T12:59:59Z", "BLOCK", "us-federal:64.1200(c)(1)"),  # 7:59:59
     ("+19185550142", "2026-03-09T01:00:30Z", "BLOCK", "us-ok:775C.4:hours"),  # 8:00:30 p.m.
     ("+13015550142", "2026-03-08T12:30:00Z", "ALLOW", None),  # 8:30 EDT
-    ("+13015550142", "2026-03-09T00:00:00Z", "ALLOW", None),  # 8:00:00 p.m. EDT (callable end)
+    # 8:00:00 p.m. EDT: an end of 14-4502(c)(1)'s forbidden hours, blocked by us-md's default
+    # since 2026.12.15 (us-md:between-hours = ends-forbidden); read as EST it would be 7 p.m.
+    ("+13015550142", "2026-03-09T00:00:00Z", "BLOCK", "us-md:14-4502:hours"),
+    ("+13015550142", "2026-03-08T23:59:59Z", "ALLOW", None),  # 7:59:59 p.m. EDT
     ("+13015550142", "2026-03-09T00:00:01Z", "BLOCK", "us-md:14-4502:hours"),
 ]
 

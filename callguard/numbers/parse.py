@@ -121,14 +121,16 @@ def quoted_number(raw: str, limit: int | None = None) -> str:
     as its last four. A list file's malformed lines are quoted so too (each line is given as
     a number; the report reaches cron mail). ``limit`` cuts what is shown, after the
     redaction: the input cut first kept the first digits of a number the cut fell inside
-    ("…8015550123" cut after "801555": six digits in clear, one short of a run)."""
+    ("…8015550123" cut after "801555": six digits in clear, one short of a run). Redacted
+    again once ``repr`` has spelt it: ``repr`` writes an unprintable character's code point
+    in ASCII digits, and "x\\U00080155" + "50123" was quoted 'x\\U0008015550123' (hrev76)."""
     shown = redact_digits(raw.strip())
     digits = [c for c in shown if unicodedata.digit(c, None) is not None]
     if len(digits) >= MIN_RUN:
         return repr(f"[number …{''.join(str(unicodedata.digit(c)) for c in digits[-4:])}]")
     if limit is not None and len(shown) > limit:
         shown = shown[:limit] + "\u2026"
-    return repr(shown)
+    return redact_digits(repr(shown))
 
 
 _VISUAL = str.maketrans("", "", "-.()")

@@ -19,6 +19,7 @@ from callguard.csvfile import decode, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
+from callguard.numbers.redact import clipped_repr
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.list_files import split_extension
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
@@ -54,15 +55,23 @@ class CsvImport:
     extensions: int = 0  # do-not-call numbers recorded without the extension given
 
 
+def _cell(text: str) -> str:
+    """A CSV cell as a row's reason quotes it: spelt by ``repr``, then a number in it by its
+    last four (``clipped_repr``). The reasons are printed for the operator and reach cron
+    mail; a CRM export with its columns shifted puts a number where a date belongs, and
+    ``granted_at '801-555-0123'`` was quoted in clear (hrev76)."""
+    return clipped_repr(text, 60)
+
+
 def _instant(text: str, column: str) -> datetime:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{column} {text!r} is not an ISO-8601 date-time") from None
+        raise UsageError(f"{column} {_cell(text)} is not an ISO-8601 date-time") from None
     if value.tzinfo is None:
         # as `--at`'s message: an example that is itself accepted (a bare date is midnight)
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T00:00:00"
-        raise UsageError(f"{column} {text!r} has no UTC offset; add one, e.g. "
+        raise UsageError(f"{column} {_cell(text)} has no UTC offset; add one, e.g. "
                          f"{stem}{utah_offset(value)} (that time in Utah, America/Denver, on "
                          f"that date) or {stem}Z" + (" (the instant the consent ends, "
                                                      "exclusive)"
@@ -74,7 +83,7 @@ def _day(text: str, column: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise UsageError(f"{column} {text!r} is not a date like 2026-11-22") from None
+        raise UsageError(f"{column} {_cell(text)} is not a date like 2026-11-22") from None
 
 
 def parse_window(text: str) -> tuple[time, time]:
@@ -85,9 +94,9 @@ def parse_window(text: str) -> tuple[time, time]:
     try:
         start, end = (time.fromisoformat(part) for part in text.split("-"))
     except ValueError:
-        raise UsageError(f"window {text!r}: use HH:MM-HH:MM") from None
+        raise UsageError(f"window {_cell(text)}: use HH:MM-HH:MM") from None
     if any(t.tzinfo is not None or t.second or t.microsecond for t in (start, end)):
-        raise UsageError(f"window {text!r}: use HH:MM-HH:MM, the called party's clock (no "
+        raise UsageError(f"window {_cell(text)}: use HH:MM-HH:MM, the called party's clock (no "
                          "seconds, no UTC offset)")
     return start, end
 
@@ -97,7 +106,7 @@ def _consent(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> R
     try:
         kind = ConsentKind(kind_text)
     except ValueError:
-        raise UsageError(f"kind {kind_text!r}; use "
+        raise UsageError(f"kind {_cell(kind_text)}; use "
                          f"{', '.join(k.value for k in ConsentKind)}") from None
     window = parse_window(row["window"]) if row.get("window") else None
     if kind is ConsentKind.CALLING_HOURS and window is None:
@@ -145,7 +154,7 @@ def _dnc(row: dict[str, str], solicitor: str, e164: str, now: datetime) -> Recor
 
 def _known(solicitor: str, solicitors: frozenset[str]) -> str:
     if solicitor not in solicitors:
-        raise UsageError(f"solicitor {solicitor!r} is not in any configured campaign")
+        raise UsageError(f"solicitor {_cell(solicitor)} is not in any configured campaign")
     return solicitor
 
 

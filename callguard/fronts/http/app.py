@@ -52,7 +52,7 @@ from callguard.fronts.http.spec import DOCS_DIR, openapi_document
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
 from callguard.numbers.parse import named_character
-from callguard.numbers.redact import clipped, redact_digits
+from callguard.numbers.redact import clipped, clipped_repr, redact_digits
 from callguard.policy import DialingMode
 from callguard.policy.core import FAIL_CLOSED, refusal
 
@@ -99,8 +99,9 @@ class HttpSettings:
 
 def _shown(value: str, limit: int) -> str:
     """A value the client sent, quoted in its 4xx so it can find its mistake — a number in
-    it by its last four: a proxy, or the dialer's own log, keeps what the answer says."""
-    return repr(clipped(value, limit))
+    it by its last four: a proxy, or the dialer's own log, keeps what the answer says.
+    ``clipped_repr``: spelt by ``repr`` first, redacted after (hrev76)."""
+    return clipped_repr(value, limit)
 
 
 def _error(status: int, message: str) -> web.Response:

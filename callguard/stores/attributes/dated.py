@@ -33,7 +33,7 @@ import numpy as np
 
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.parse import quoted_number
-from callguard.numbers.redact import clipped
+from callguard.numbers.redact import clipped, clipped_repr, redact_digits
 from callguard.stores.list_files import _content, _lines, _national, _regular_or_refuse, cut_short
 
 if TYPE_CHECKING:
@@ -90,11 +90,13 @@ class ParsedDated:
 
 def _shown(line: str) -> str:
     """A bad line as a report shows it: the number field quoted as `check` quotes a number
-    ("801555O101" is one, mistyped); the rest (the date) only has its digit runs taken out."""
+    ("801555O101" is one, mistyped); the rest (the date) only has its digit runs taken out.
+    Redacted again once ``repr`` has spelt it (an unprintable character's code point is
+    spelt in digits: "x\\U00080155" + "50123" was quoted with 8015550123 in clear, hrev76)."""
     head, comma, rest = line.partition(",")
     if not head:
-        return repr(clipped(line, 40))
-    return repr(quoted_number(head, limit=40)[1:-1] + comma + clipped(rest, 40))
+        return clipped_repr(line, 40)
+    return redact_digits(repr(quoted_number(head, limit=40)[1:-1] + comma + clipped(rest, 40)))
 
 
 def _record(parsed: ParsedDated, number: int, line: str) -> None:
