@@ -36,12 +36,17 @@ def test_an_area_code_a_wireless_copy_holds_no_number_in_is_not_covered(registry
     assert new_york is not None
     assert not new_york.covered  # kind unknown, not a landline
     utah = list_check(name, registry.snapshot(name), parser.parse("8015550199"))
-    assert utah is not None and utah.covered and not utah.listed  # a Utah landline
+    assert utah is not None
+    assert utah.covered  # a Utah landline
+    assert not utah.listed
     listed = list_check(name, registry.snapshot(name), parser.parse("8015550100"))
-    assert listed is not None and listed.listed
+    assert listed is not None
+    assert listed.listed
 
 
 def test_a_do_not_call_list_keeps_its_coverage(registry):
     check = list_check("national", registry.snapshot("national"),
                        NumberParser().parse("2125550142"))
-    assert check is not None and check.covered and not check.listed
+    assert check is not None
+    assert check.covered
+    assert not check.listed
