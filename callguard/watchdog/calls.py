@@ -2347,7 +2347,8 @@ class CallTracker:
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
-        if called is None or call.names_number.get(called) is True or called in call.named_once:
+        if (called is None or call.names_number.get(called) is True
+                or called in call.named_once or self._called_legs_up(call, called)):
             return False
         self._called_in_dialplan(call, called, now)
         return True
@@ -2449,10 +2450,7 @@ class CallTracker:
                 return []
             return self._gone_dest_status(call, channel, status, now)
         if status == "ANSWER" and call.names_number.get(channel) is False:
-            if self._asking_leg(call) == channel and channel not in call.named_once:
-                self._proven_again(call)
-                self._called_in_dialplan(call, channel, now)
-            return []
+            return self._answered_elsewhere(call, channel, now)
         peer = call.dialled_peers.get(channel)
         if (status == "ANSWER" and peer is not None and peer != channel
                 and peer in call.channels.values()):
@@ -2485,6 +2483,27 @@ class CallTracker:
         if since is None:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
+
+    def _answered_elsewhere(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """A dialling leg's ANSWER whose Dial() reached another number than the one allowed:
+        the asking leg is the called party (an Originate straight to the customer, its
+        dialplan Dial()ing an agent: ``_called_in_dialplan``) — unless it once named the
+        number, or another live leg was dialled to the number (app_dial.c set that leg's
+        DIALEDPEERNUMBER as it requested it): that leg is the called party, and this
+        leg's Dial() a later one (a supervisor; taken for the called party, its hangup
+        hung up the customer waiting in a queue: hrev74)."""
+        if self._asking_leg(call) != channel or channel in call.named_once:
+            return []
+        named = self._called_legs_up(call, channel)
+        if len(named) == 1:
+            return self._peer_still_up(call, channel, named[0], now)
+        if named:
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
+                "name the number allowed"), now)
+        self._proven_again(call)
+        self._called_in_dialplan(call, channel, now)
+        return []
 
     def _called_party_alive(self, call: _Call, channel: str,
                             now: float) -> list[Effect] | None:
