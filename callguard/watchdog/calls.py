@@ -424,6 +424,9 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER Getvar got no answer (ami.py ``_getvar``: a timeout, an
     # error): whether they are the called party is unknown (``_called_leg_unread``)
     numbers_unread: set[str] = field(default_factory=set)
+    # Legs whose DIALEDPEERNUMBER was once read naming the number: a later Dial() of theirs
+    # (a supervisor, a consultation) overwrites it, not what they were (``_reached_once``)
+    named_once: set[str] = field(default_factory=set)
     # dialling legs whose DIALSTATUS Getvar went unanswered once since the last picture
     # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
@@ -431,6 +434,13 @@ class _Call:
     # dialling legs whose DIALSTATUS went unanswered when asked again too: whether the call
     # was answered is unknown, and its line-release says so (``_finish``)
     status_unread: set[str] = field(default_factory=set)
+    # The DIALSTATUS reads a picture's ``_resume`` asked and not yet answered, the ANSWERs
+    # that wait for them (leg, when read), and every leg whose DIALSTATUS read said it ran a
+    # Dial() of its own: one not answered clears DIALEDPEERNUMBER and DIALEDPEERNAME and
+    # sets neither again, its DIALSTATUS the only trace (``_called_party_alive``; hrev74)
+    statuses_due: set[str] = field(default_factory=set)
+    statuses_held: list[tuple[str, float]] = field(default_factory=list)
+    own_dials: set[str] = field(default_factory=set)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -810,7 +820,8 @@ class CallTracker:
             return []
         call.dialled.add(dest)
         if (len(call.dialled) == 1 and not call.release_unproven
-                and not self._number_reached(call, dest)):
+                and not self._number_reached(call, dest)
+                and not self._caller_unknown(call, caller, event.get("DialString", ""))):
             # Not once answered with its called party unknown (``_peer_unknown``, persons
             # left talking), nor with a live leg read as dialled to the number: a Dial() of
             # a leg then is another call's ring — app_queue.c ``ring_entry`` publishes the
@@ -822,6 +833,31 @@ class CallTracker:
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
         del now
         return []
+
+    def _caller_unknown(self, call: _Call, caller: str, dial_string: str) -> bool:
+        """Whether, in a call first seen in a picture, the leg dialling may itself be the
+        called party, so that whom it dials is not: its first DialBegin seen then names
+        no called party unless it was dialled to the number allowed.
+
+        Seen from its start, the call's first Dial() is the one that reached the called
+        party. Rebuilt, the Dial()s before the picture were missed, and a leg of the
+        picture that dials may be the customer: an Originate straight to it (answered, it
+        runs the PBX itself, pbx.c ``pbx_outgoing_exec``: ``Application: Queue``) waiting
+        in a queue, whose agent app_queue.c ``ring_entry`` rings with a DialBegin naming the
+        customer its caller (``ast_channel_publish_dial(qe->chan, tmp->chan, ...)``), or the
+        customer redirected into a Dial() of its own. Taken for the called party, the
+        agent's hangup hung up the customer, alive in its dialplan after Queue() (hrev74).
+        A leg known to be the calling side is not such a leg: a Local half (the shipped
+        dialer's ``;2``), one the picture showed asking the gate (``AGI``: the gate is
+        asked before the Dial() that reaches the called party — click-to-dial's phone), one
+        the picture showed an Originate requesting (``_originated_in_picture`` and
+        ``_asked_from`` decide it: the called party when its pre-dial ALLOW is on it), or
+        one created after the picture (its events all seen)."""
+        if (not call.rebuilt or caller not in call.apps or caller.startswith(_NOT_A_PERSON)
+                or call.apps.get(caller) == "AGI" or caller in call.originated):
+            return False
+        followed = call.followed
+        return not (followed is not None and self._dials(dial_string, followed.number_hash))
 
     @staticmethod
     def _number_reached(call: _Call, dest: str) -> bool:
@@ -965,7 +1001,8 @@ class CallTracker:
             call.originated_alone[dest] = "6"
             call.originated_answer_at.setdefault(dest, now)
         if (dest not in call.dialled and call.rebuilt and call.dest is None
-                and caller in call.channels.values()):
+                and caller in call.channels.values()
+                and not self._caller_unknown(call, caller or "", "")):
             call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
             call.dest = dest
             call.called_side.add(dest)
@@ -1592,12 +1629,7 @@ class CallTracker:
         if variable == VAR_FOLLOW:
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
-            self._status_answered(call, channel, value, now)
-            effects = self._dial_status_read(call, channel, value or "", now)
-            if value is not None and call.dest is None and value.strip() != "ANSWER":
-                # Answered: a Dial() this leg has answered later is one made after this read
-                call.dial_status_since.pop(channel, None)
-            return self._out(effects)
+            return self._out(self._status_read(call, channel, value, now))
         if variable == DIALLED_PEER_VARIABLE:
             if value and value.strip():
                 call.dialled_peers[channel] = value.strip()
@@ -1609,6 +1641,38 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _status_read(self, call: _Call, channel: str, value: str | None,
+                     now: float) -> list[Effect]:
+        """A dialling leg's DIALSTATUS Getvar answered (None: unreadable)."""
+        self._status_answered(call, channel, value, now)
+        if value is None or value.strip():
+            call.own_dials.add(channel)  # unread: it may have run one, as far as known
+        else:
+            call.own_dials.discard(channel)
+        call.statuses_due.discard(channel)
+        if value is not None and value.strip() == "ANSWER" and call.statuses_due:
+            # Decided once every leg's DIALSTATUS asked with it is read (answered in
+            # order on one session, right after): a later one may show the customer
+            # ran a Dial() of its own, unanswered — its DIALEDPEERNUMBER cleared, the
+            # ANSWER's release hung it up (hrev74).
+            call.statuses_held.append((channel, now))
+            return []
+        effects = self._status_decided(call, channel, value, now)
+        if not call.statuses_due:
+            held, call.statuses_held = call.statuses_held, []
+            for leg, _ in held:
+                effects += self._status_decided(call, leg, "ANSWER", now)
+        return effects
+
+    def _status_decided(self, call: _Call, channel: str, value: str | None,
+                        now: float) -> list[Effect]:
+        """A dialling leg's DIALSTATUS read, decided (``_dial_status_read``)."""
+        effects = self._dial_status_read(call, channel, value or "", now)
+        if value is not None and call.dest is None and value.strip() != "ANSWER":
+            # Answered: a Dial() this leg has answered later is one made after this read
+            call.dial_status_since.pop(channel, None)
+        return effects
 
     def _status_answered(self, call: _Call, channel: str, value: str | None,
                          now: float) -> None:
@@ -1727,6 +1791,8 @@ class CallTracker:
             # the call's life, a later outage's unanswered read was never asked again
             call.status_reask.clear()
             call.status_asked_again.clear()
+            call.statuses_due.clear()  # reads of a session gone: this picture asks anew
+            call.statuses_held.clear()
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
@@ -2099,6 +2165,8 @@ class CallTracker:
         # Every leg's DIALEDPEERNAME before any DIALSTATUS: one that names a peer ran a
         # Dial() of its own that was answered, so its DIALEDPEERNUMBER names that peer, not
         # how it was reached — the customer among them (``_called_party_alive``; hrev68).
+        call.statuses_due = set(dialers)
+        call.own_dials.clear()  # this picture's reads say anew who dialled
         return first + [ReadVariable(call.linkedid, n, variable)
                         for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
                         for n in sorted(dialers)]
@@ -2230,6 +2298,8 @@ class CallTracker:
         key = call.followed.number_hash if call.followed is not None else ""
         if key and value and value.strip():
             call.names_number[channel] = self._dials(value, key)
+            if call.names_number[channel]:
+                call.named_once.add(channel)
         if value is None:
             call.numbers_unread.add(channel)
         else:
@@ -2266,14 +2336,19 @@ class CallTracker:
         unless its own DIALEDPEERNUMBER names the number: its Dial() reached the customer,
         it is the calling side, and ``leg`` another Dial()'s (the customer's own, redirected
         into a Dial() of an agent: taken for the called party, the calling leg's hangup hung
-        up the customer as it rang the agent; hrev68). Whether it named a called party."""
+        up the customer as it rang the agent; hrev68) — or named it once: app_dial.c
+        ``dial_exec_full`` clears it as a later Dial() of the leg begins and sets it to that
+        Dial()'s peer (a supervisor Dial()ed in a second outage, the call left unproven
+        after the first: taken for the called party, its hangup hung up the customer
+        waiting in a queue; hrev74). Whether it named a called party."""
         call.dest = None
         call.dialled.discard(leg)
         call.called_side.discard(leg)
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
-        if called is None or call.names_number.get(called) is True:
+        if (called is None or call.names_number.get(called) is True
+                or called in call.named_once or self._called_legs_up(call, called)):
             return False
         self._called_in_dialplan(call, called, now)
         return True
@@ -2375,10 +2450,7 @@ class CallTracker:
                 return []
             return self._gone_dest_status(call, channel, status, now)
         if status == "ANSWER" and call.names_number.get(channel) is False:
-            if self._asking_leg(call) == channel:
-                self._proven_again(call)
-                self._called_in_dialplan(call, channel, now)
-            return []
+            return self._answered_elsewhere(call, channel, now)
         peer = call.dialled_peers.get(channel)
         if (status == "ANSWER" and peer is not None and peer != channel
                 and peer in call.channels.values()):
@@ -2412,6 +2484,27 @@ class CallTracker:
             since = now if call.rebuild_since is None else call.rebuild_since
         return self._release_answered_unseen(call, now, max(0.0, now - since))
 
+    def _answered_elsewhere(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """A dialling leg's ANSWER whose Dial() reached another number than the one allowed:
+        the asking leg is the called party (an Originate straight to the customer, its
+        dialplan Dial()ing an agent: ``_called_in_dialplan``) — unless it once named the
+        number, or another live leg was dialled to the number (app_dial.c set that leg's
+        DIALEDPEERNUMBER as it requested it): that leg is the called party, and this
+        leg's Dial() a later one (a supervisor; taken for the called party, its hangup
+        hung up the customer waiting in a queue: hrev74)."""
+        if self._asking_leg(call) != channel or channel in call.named_once:
+            return []
+        named = self._called_legs_up(call, channel)
+        if len(named) == 1:
+            return self._peer_still_up(call, channel, named[0], now)
+        if named:
+            return self._peer_unknown(call, channel, (
+                f"the DIALEDPEERNUMBER of {', '.join(safe_channels(named))}, still up, each "
+                "name the number allowed"), now)
+        self._proven_again(call)
+        self._called_in_dialplan(call, channel, now)
+        return []
+
     def _called_party_alive(self, call: _Call, channel: str,
                             now: float) -> list[Effect] | None:
         """A dialling leg's ANSWER, its peer gone: what to do when a live leg is, or may be,
@@ -2436,7 +2529,7 @@ class CallTracker:
             return self._peer_unknown(call, channel, (
                 f"the DIALEDPEERNUMBER of {', '.join(safe_channels(unread))}, still up, "
                 "could not be read"), now)
-        dialling = set(call.dialler.values()) | set(call.dialled_peers)
+        dialling = set(call.dialler.values()) | set(call.dialled_peers) | call.own_dials
         redialled = self._other_persons(call, channel, dialling.__contains__)
         if redialled and call.called_hangup_at is None:
             # A leg seen running its own Dial() (a DialBegin naming it the caller, or its
