@@ -20,12 +20,12 @@ Asterisk 22.10.1) with its ``ChanVariable`` lines taken off; pure tracker, synth
 
 from __future__ import annotations
 
-from callguard.watchdog.calls import ReadVariable
+from callguard.watchdog.calls import CallTracker, ReadVariable, TrackerSettings
 from tests.test_review56_peer_gone import CUSTOMER, LINKEDID
 from tests.test_review60_called_party import _hung_up, _tracker
 from tests.test_review65_called_party import _answer
 from tests.test_review74_own_dial_unanswered import OWN_DIAL, _back_in_dialplan, _settle
-from tests.test_watchdog import CALLER_01
+from tests.test_watchdog import CALLER_01, carried, written
 
 
 def _no_channelvars() -> list[dict[str, str]]:
@@ -83,3 +83,22 @@ def test_the_customers_dial_status_unread_twice_keeps_it_up():
     more += _settle(tracker, now)
     assert CUSTOMER not in _hung_up(effects + more)
     assert tracker.calls[LINKEDID].release_unproven
+
+
+def test_after_a_restart_without_channelvars_the_customer_is_read_too():
+    """callguard restarted: the call is followed again from CALLGUARD_FOLLOW read with Getvar
+    on every channel; the first answer (the calling leg's, sorted first) starts ``_resume``
+    with that leg alone a carrier, so the customer's DIALSTATUS was never asked and the
+    calling leg's ANSWER hung the live customer up."""
+    reports: list = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(50.0)
+    picture = _no_channelvars()
+    follow = carried(decision=f"d-{LINKEDID}")
+    values = {**OWN_DIAL, **{(i["Channel"], "CALLGUARD_FOLLOW"): follow for i in picture}}
+    effects, now = _answer(tracker, tracker.reconcile(picture, 80.0), values, set(), 80.0)
+    effects += _settle(tracker, now)
+    assert (CUSTOMER, "DIALSTATUS") in [(r.channel, r.variable) for r in effects
+                                        if isinstance(r, ReadVariable)]
+    assert _hung_up(effects) == set()
+    assert "violation-risk" in [name for name, _ in reports]
