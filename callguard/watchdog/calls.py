@@ -441,6 +441,12 @@ class _Call:
     statuses_due: set[str] = field(default_factory=set)
     statuses_held: list[tuple[str, float]] = field(default_factory=list)
     own_dials: set[str] = field(default_factory=set)
+    # The live legs, not among the dialling legs a picture asked, whose DIALSTATUS is read
+    # only to say whether they ran a Dial() of their own (``own_dials``): a customer that
+    # carries no follow variable (manager.conf without channelvars: the gate's follow
+    # names the asking leg alone) is asked too; those unread are asked again (hrev78).
+    status_witnesses: set[str] = field(default_factory=set)
+    witnesses_unread: set[str] = field(default_factory=set)
     # The called party taken from a picture's AppDial leg; whether whom it was dialled to is
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
@@ -1588,9 +1594,23 @@ class CallTracker:
             del call.status_reask[leg]
             if call.dest is None and leg in call.channels.values():
                 effects += self._numbers_again(call, effects)
+                effects += self._witnesses_again(call, effects)
                 effects += [ReadVariable(call.linkedid, leg, variable)
                             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
         return effects
+
+    @staticmethod
+    def _witnesses_again(call: _Call, asked: list[Effect]) -> list[Effect]:
+        """The other live legs' DIALSTATUS reads that went unanswered (``_resume``), asked
+        again before the dialling leg's, which waits for them (``statuses_due``): still
+        unread, such a leg may have run a Dial() of its own (``own_dials``), and no ANSWER
+        could ever release the line."""
+        done = {e.channel for e in asked
+                if isinstance(e, ReadVariable) and e.variable == DIAL_STATUS_VARIABLE}
+        legs = [leg for leg in sorted(call.witnesses_unread)
+                if leg in call.channels.values() and leg not in done]
+        call.statuses_due.update(legs)
+        return [ReadVariable(call.linkedid, leg, DIAL_STATUS_VARIABLE) for leg in legs]
 
     @staticmethod
     def _numbers_again(call: _Call, asked: list[Effect]) -> list[Effect]:
@@ -1645,12 +1665,23 @@ class CallTracker:
     def _status_read(self, call: _Call, channel: str, value: str | None,
                      now: float) -> list[Effect]:
         """A dialling leg's DIALSTATUS Getvar answered (None: unreadable)."""
-        self._status_answered(call, channel, value, now)
+        witness = channel in call.status_witnesses
+        if not witness:
+            self._status_answered(call, channel, value, now)
         if value is None or value.strip():
             call.own_dials.add(channel)  # unread: it may have run one, as far as known
         else:
             call.own_dials.discard(channel)
+        if witness:
+            # Read only for whether it ran a Dial() of its own: it decides nothing itself
+            # (a leg no picture took for a dialler), unread it is asked again (``due``).
+            if value is None and channel in call.channels.values():
+                call.witnesses_unread.add(channel)
+            else:
+                call.witnesses_unread.discard(channel)
         call.statuses_due.discard(channel)
+        if witness:
+            return self._held_decided(call, now)
         if value is not None and value.strip() == "ANSWER" and call.statuses_due:
             # Decided once every leg's DIALSTATUS asked with it is read (answered in
             # order on one session, right after): a later one may show the customer
@@ -1658,11 +1689,17 @@ class CallTracker:
             # ANSWER's release hung it up (hrev74).
             call.statuses_held.append((channel, now))
             return []
-        effects = self._status_decided(call, channel, value, now)
-        if not call.statuses_due:
-            held, call.statuses_held = call.statuses_held, []
-            for leg, _ in held:
-                effects += self._status_decided(call, leg, "ANSWER", now)
+        return self._status_decided(call, channel, value, now) + self._held_decided(call, now)
+
+    def _held_decided(self, call: _Call, now: float) -> list[Effect]:
+        """The ANSWERs held for the picture's other DIALSTATUS reads, decided once every
+        one is read (``_status_read``)."""
+        if call.statuses_due:
+            return []
+        effects: list[Effect] = []
+        held, call.statuses_held = call.statuses_held, []
+        for leg, _ in held:
+            effects += self._status_decided(call, leg, "ANSWER", now)
         return effects
 
     def _status_decided(self, call: _Call, channel: str, value: str | None,
@@ -1793,6 +1830,8 @@ class CallTracker:
             call.status_asked_again.clear()
             call.statuses_due.clear()  # reads of a session gone: this picture asks anew
             call.statuses_held.clear()
+            call.status_witnesses.clear()  # a witness of an old picture decides as a dialler
+            call.witnesses_unread.clear()
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
@@ -2165,11 +2204,22 @@ class CallTracker:
         # Every leg's DIALEDPEERNAME before any DIALSTATUS: one that names a peer ran a
         # Dial() of its own that was answered, so its DIALEDPEERNUMBER names that peer, not
         # how it was reached — the customer among them (``_called_party_alive``; hrev68).
-        call.statuses_due = set(dialers)
+        # Every other live leg that may be a person has its DIALSTATUS read too, before the
+        # dialling legs' (an ANSWER waits for it all the same): a customer redirected into
+        # a Dial() of its own, unanswered, has DIALEDPEERNUMBER cleared and nothing else
+        # to say so — with no follow variable on it (no channelvars: the asking leg alone
+        # is a dialler) it was never asked, and the calling leg's ANSWER hung it up (hrev78).
+        witnesses = sorted(n for n in call.channels.values()
+                           if n not in dialers and not n.startswith(_NOT_A_PERSON))
+        call.status_witnesses = set(witnesses)
+        call.witnesses_unread.clear()
+        call.statuses_due = set(dialers) | call.status_witnesses
         call.own_dials.clear()  # this picture's reads say anew who dialled
-        return first + [ReadVariable(call.linkedid, n, variable)
-                        for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
-                        for n in sorted(dialers)]
+        return first + [ReadVariable(call.linkedid, n, DIAL_STATUS_VARIABLE)
+                        for n in witnesses] + [
+            ReadVariable(call.linkedid, n, variable)
+            for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)
+            for n in sorted(dialers)]
 
     def _resume_dest_gone(self, call: _Call, now: float, outage: float) -> list[Effect]:
         """The called party's channel went unseen: the rest released (answered) or its
