@@ -70,9 +70,12 @@ def test_the_supervisor_page_marks_a_question(tmp_path):
     """The page's own row code, run by node with a stand-in for the DOM."""
     source = _script()
     program = "\n".join([
-        "let shown = 0; const MAX_ROWS = 500;",
+        "let shown = 0; let skipped = 0; const MAX_ROWS = 500; const counts = new Map();",
         "function el(){return {children:[],dataset:{},className:'',textContent:'',",
         " appendChild(c){this.children.push(c)},insertBefore(c){this.children.unshift(c)},",
+        " removeChild(c){this.children.splice(this.children.indexOf(c), 1)},",
+        " querySelectorAll(){return this.children},",
+        " get lastChild(){return this.children[this.children.length - 1]},",
         " get firstChild(){return this.children[0]}};}",
         "const nodes = {rows: el(), count: el()};",
         "const document = {createElement: () => el()};",
@@ -93,8 +96,9 @@ def test_the_supervisor_page_marks_a_question(tmp_path):
                          capture_output=True, text=True, check=False, timeout=30)
     assert ran.returncode == 0, ran.stderr
     call, question = json.loads(ran.stdout)  # newest first
-    assert call[3] == "ALLOW"
-    assert re.fullmatch(r"ALLOW \(a question: no call placed\)", question[3]), question
+    verdict = 4  # logged_at, called_local (hsup20), node, event, verdict
+    assert call[verdict] == "ALLOW"
+    assert re.fullmatch(r"ALLOW \(a question: no call placed\)", question[verdict]), question
 
 
 def test_the_node_sends_the_page_whether_a_call_was_placed():
