@@ -11,11 +11,14 @@ read as sent, then parsed — they must stay valid JSON in UTF-8.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from callguard.fronts.http.answers import dumps
+from callguard.numbers import NumberParser
 from callguard.numbers.redact import has_digit_run
+from callguard.stores.record_csv import read_record_csv
 from tests.test_http_errors import AUTH, CALL, node  # noqa: F401 - fixture
 
 CJK = "\u8015" + "550123"  # ensure_ascii: \u8015550123
@@ -71,3 +74,15 @@ class TestDumps:
         data = {"reason": "Blocked by x: 08:30 (47 U.S.C. 227(c)(5)) \u2026", "n": [1, None]}
         assert json.loads(dumps(data)) == data
         assert "\\u" not in dumps(data)
+
+
+def test_a_csv_date_in_basic_form_is_not_repeated_in_clear() -> None:
+    """hrev76 quoted the cell redacted, but the "add an offset, e.g. ..." example repeated
+    it as written: "80151231T0123" (a date ISO's basic form reads, no offset) in clear."""
+    parsed = read_record_csv(["number,solicitor,kind,granted_at",
+                              "8015550199,Beehive Solar,written,80151231T0123"], "consent",
+                             parser=NumberParser(), solicitors=frozenset({"Beehive Solar"}),
+                             now=datetime(2026, 12, 1, tzinfo=UTC))
+    reason = parsed.errors[0].reason
+    assert not has_digit_run(reason), reason
+    assert "8015-12-31T01:23:00" in reason  # an example that is itself accepted
