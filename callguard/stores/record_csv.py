@@ -19,7 +19,7 @@ from callguard.csvfile import decode, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
-from callguard.numbers.redact import clipped_repr
+from callguard.numbers.redact import clipped_repr, has_digit_run
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.list_files import split_extension
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
@@ -70,7 +70,10 @@ def _instant(text: str, column: str) -> datetime:
         raise UsageError(f"{column} {_cell(text)} is not an ISO-8601 date-time") from None
     if value.tzinfo is None:
         # as `--at`'s message: an example that is itself accepted (a bare date is midnight)
-        stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T00:00:00"
+        # the cell as written, unless it is a run of digits ISO's basic form reads
+        # ("80151231T0123": quoted redacted, it was repeated here in clear, hrev79)
+        stem = (text if ("T" in text or " " in text) and not has_digit_run(text)
+                else value.isoformat())
         raise UsageError(f"{column} {_cell(text)} has no UTC offset; add one, e.g. "
                          f"{stem}{utah_offset(value)} (that time in Utah, America/Denver, on "
                          f"that date) or {stem}Z" + (" (the instant the consent ends, "

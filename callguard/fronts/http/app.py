@@ -36,6 +36,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from callguard import utc
 from callguard.compliance.writer import RecordWriteError
 from callguard.errors import CallguardError, NumberError, StoreError, UsageError
+from callguard.fronts.http.answers import json_response
 from callguard.fronts.http.coding import CodingError, InflatedTooLargeError, inflate
 from callguard.fronts.http.limits import (
     BadBodyError,
@@ -105,13 +106,13 @@ def _shown(value: str, limit: int) -> str:
 
 
 def _error(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return json_response({"error": message}, status=status)
 
 
 def _not_json(exc: _MediaTypeError) -> web.Response:
     """415 (RFC 9110 15.5.16), with what is accepted: the one media type in ``Accept``, or
     the content codings in ``Accept-Encoding``."""
-    return web.json_response({"error": str(exc)}, status=415, headers=dict([exc.accepted]))
+    return json_response({"error": str(exc)}, status=415, headers=dict([exc.accepted]))
 
 
 def _not_implemented(message: str) -> web.Response:
@@ -152,7 +153,7 @@ def _json_errors(counts: Counter[str]) -> Any:
                 raise
             headers = {k: v for k, v in exc.headers.items()
                        if k.lower() in ("allow", "www-authenticate")}
-            return web.json_response({"error": f"{exc.status} {exc.reason}"},
+            return json_response({"error": f"{exc.status} {exc.reason}"},
                                      status=exc.status, headers=headers)
         except Exception as exc:  # noqa: BLE001 - a bug is a JSON 500, logged, no traceback out
             counts["internal_error"] += 1
@@ -182,7 +183,7 @@ def _auth(token: bytes) -> Any:
             # when the lengths differ, and the answer's time told the token's length
             if scheme.lower() != "bearer" or not hmac.compare_digest(
                     hashlib.sha256(sent).digest(), digest):
-                return web.json_response({"error": "authentication required (Authorization: "
+                return json_response({"error": "authentication required (Authorization: "
                                           "Bearer <token>)"}, status=401,
                                          headers={"WWW-Authenticate": "Bearer"})
         return await handler(request)
@@ -472,12 +473,12 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         limits.settings.max_at_skew if limits is not None else 0.0)
 
     async def healthz(request: web.Request) -> web.Response:
-        return web.json_response({"status": "alive"})
+        return json_response({"status": "alive"})
 
     async def readyz(request: web.Request) -> web.Response:
         checks = await readiness.run()
         ready = all(c.ok for c in checks)
-        return web.json_response(
+        return json_response(
             {"ready": ready, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail}
                                         for c in checks]},
             status=200 if ready else 503)
@@ -513,7 +514,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
         else:  # the gate owns the time budget, as for FastAGI and SIP: past it the answer
             # is the recorded BLOCK callguard:time-budget, never a hung client
             decision = await gate.check(asked, budget_s=budget_s)
-        return web.json_response(decision.to_dict())
+        return json_response(decision.to_dict())
 
     async def opt_out(request: web.Request) -> web.Response:
         try:
@@ -538,7 +539,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
                           "opt-out again once the log is writable")
         except CallguardError as exc:
             return _error(500, f"not recorded: {exc}")
-        return web.json_response({"recorded": True, "number_last4": e164[-4:]})
+        return json_response({"recorded": True, "number_last4": e164[-4:]})
 
     middlewares = [_json_errors(counts), _auth(token)]
     if limits is not None:

@@ -42,6 +42,7 @@ from callguard.fronts.dual_stack import (
     plain_network,
     source_allowed,
 )
+from callguard.fronts.http.answers import json_response
 from callguard.numbers.redact import redact_digits
 
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
@@ -309,7 +310,7 @@ class _RequestHandler(RequestHandler):
         self._counts["bad_http"] += 1
         first = (message or "").strip().splitlines()[:1]
         reason = _quoted(first[0].rstrip(":").strip()) if first else "malformed request"
-        response = web.json_response(
+        response = json_response(
             {"error": f"{status} {HTTPStatus(status).phrase}: {reason}"}, status=status)
         response.force_close()
         return response

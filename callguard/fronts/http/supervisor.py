@@ -52,6 +52,7 @@ from callguard.compliance.reader import (
     read_stream,
     read_stream_newest,
 )
+from callguard.fronts.http.answers import json_response
 from callguard.fronts.http.supervisor_page import PAGE_HTML
 from callguard.numbers.redact import clipped_repr, redact_digits
 from callguard.utc import zone_named
@@ -357,7 +358,7 @@ class SupervisorPage:
 
     async def meta(self, request: web.Request) -> web.Response:
         """What the filters offer and where the tail comes from."""
-        return web.json_response({
+        return json_response({
             "node": self._node, "campaigns": self._campaigns,
             "source": self._tail.description if self._tail else "none ([log] file = \"-\" "
             "and no Redis stream)"})
@@ -366,7 +367,7 @@ class SupervisorPage:
         """``text/event-stream``: one ``record`` event per matching record."""
         wanted, count = _filter(request)
         if self._tails >= MAX_TAILS:
-            return web.json_response({"error": f"{MAX_TAILS} pages are following already; "
+            return json_response({"error": f"{MAX_TAILS} pages are following already; "
                                       "close one"}, status=503)
         self._tails += 1
         try:
@@ -432,7 +433,7 @@ class SupervisorPage:
         tz = request.query.get("tz", "UTC")
         if zone_named(tz) is None:
             # quoted for the client, a number in it by its last four (as /v1/check's 4xx)
-            return web.json_response({"error": f"tz {clipped_repr(tz, 60)} is not a "
+            return json_response({"error": f"tz {clipped_repr(tz, 60)} is not a "
                                       "time zone name"}, status=400)
         async with self._building:
             now = self._clock()
