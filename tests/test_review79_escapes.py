@@ -86,3 +86,27 @@ def test_a_csv_date_in_basic_form_is_not_repeated_in_clear() -> None:
     reason = parsed.errors[0].reason
     assert not has_digit_run(reason), reason
     assert "8015-12-31T01:23:00" in reason  # an example that is itself accepted
+
+
+class TestControlCharactersRefused:
+    """The record (JSONL) and the supervisor's stream are written by orjson, which spells a
+    control character as ``\\u00XX``: a campaign of "\\x01" + "801555" was recorded as an
+    unknown-campaign BLOCK whose line held 0001801555. Refused at the front instead (400,
+    nothing recorded), as FastAGI refuses such an argument."""
+
+    @pytest.mark.parametrize("field", ["campaign", "reference"])  # mode: any unknown is a 400
+    async def test_a_control_character_in_a_recorded_field_is_a_400(self, node,  # noqa: F811
+                                                                     field):
+        async with node.post("/v1/check", json={**ASKED, field: CONTROL},
+                             headers=AUTH) as response:
+            body = await response.read()
+        assert response.status == 400, body
+        assert "control character" in json.loads(body)["error"]
+        assert not _clear(body), body
+
+    async def test_an_opt_out_with_one_in_its_campaign_is_a_400(self, node):  # noqa: F811
+        async with node.post("/v1/opt-out", json={**ASKED, "campaign": CONTROL},
+                             headers=AUTH) as response:
+            body = await response.read()
+        assert response.status == 400, body
+        assert "control character" in json.loads(body)["error"]
