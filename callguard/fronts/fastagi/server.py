@@ -576,13 +576,19 @@ class FastAgiServer(Application):  # type: ignore[misc]
         }
 
     def _unknown_route(self, script: str) -> dict[str, str]:
+        """BLOCK, naming both routes: an opt-out's URL misspelt ("callguard_optout") was
+        told "use callguard", and an admin who followed it sent the do-not-call request to
+        the check route, which decides it as a call (4 arguments fit the check's 5): an
+        ALLOW recorded and counted against the number's caps, the request never recorded.
+        ``CALLGUARD_OPTOUT`` FAILED too, so either dialplan reads a refusal."""
         self.stats.counts["unknown_route"] += 1
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use "
-                          f"{c.ROUTE_CHECK}",
+            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use {c.ROUTE_CHECK} to "
+                          f"check a call, {c.ROUTE_OPTOUT} to record a do-not-call request",
             c.VAR_CAUSE: str(self.settings.block_cause),
+            c.OPTOUT_RESULT: "FAILED",
         }
 
 
