@@ -8,12 +8,25 @@ request to the check route. The opt-out's four arguments (NUMBER, CAMPAIGN, empt
 fit the check's five, so the check route decided the request as a call: an ALLOW was
 recorded and counted against the number's caps, and the request was never recorded (the
 opt-out dialplan only said FAILED).
+
+On ``host = "::"`` an IPv4 Asterisk refused by ``allowed_sources`` was logged as
+``::ffff:10.1.2.3``; SIP's and HTTP's lines (``StrangerLog``) name ``10.1.2.3``, the form
+an admin writes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from dataclasses import replace
+
+import structlog
+
+from callguard.config import load_settings
 from callguard.fronts.fastagi import contract as c
+from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.numbers.redact import has_digit_run
+from callguard.runtime import open_runtime
 from tests.fake_asterisk import agi_session
 from tests.test_fastagi import UT, compliance_records, node
 
@@ -42,3 +55,27 @@ async def test_why_the_advice_matters_an_opt_out_sent_to_the_check_is_decided_as
     assert compliance_records(node)[-1]["verdict"] == "ALLOW"
     right = await agi_session(node.port, c.ROUTE_OPTOUT, OPTOUT_ARGS)
     assert right.variables[c.OPTOUT_RESULT] == "OK"
+
+
+async def test_a_refused_ipv4_peer_of_a_dual_stack_listener_is_named_as_written(tmp_path):
+    """``host = "::"``: an IPv4 Asterisk outside ``allowed_sources`` reaches the socket as
+    ``::ffff:127.0.0.1``; the warning names ``127.0.0.1``, the form the admin adds (as
+    SIP's and HTTP's refused-source lines do)."""
+    settings = load_settings(data_dir=tmp_path)
+    settings = replace(settings, fastagi=replace(settings.fastagi, host="::", port=0,
+                                                 allowed_sources=("10.9.9.0/24",)))
+    runtime = open_runtime(settings)
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    await server.start()
+    try:
+        with structlog.testing.capture_logs() as logged:
+            reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+            with contextlib.suppress(ConnectionResetError):
+                assert await asyncio.wait_for(reader.read(), timeout=2) == b""
+            writer.close()
+    finally:
+        await server.close()
+        await runtime.aclose()
+    assert server.stats.counts["refused_source"] == 1
+    refused = [e for e in logged if e["event"] == "fastagi_refused_source"]
+    assert [e["source"] for e in refused] == ["127.0.0.1"], refused

@@ -25,7 +25,12 @@ from panoramisk.fast_agi import Application
 from callguard.decision import Decision
 from callguard.errors import CallguardError
 from callguard.fdlimit import OPT_OUT_HEADROOM
-from callguard.fronts.dual_stack import dual_stack_listener, plain_network, source_allowed
+from callguard.fronts.dual_stack import (
+    as_written,
+    dual_stack_listener,
+    plain_network,
+    source_allowed,
+)
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
@@ -161,8 +166,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
         address to add. A line a minute per source at most (``refused`` counts the
         connections since its last line), and a minute's line for all others once
         ``_REFUSED_LOG_SOURCES`` are remembered: a scan cannot fill the log. The address
-        only, never a byte the peer sent."""
+        only, never a byte the peer sent, as ``allowed_sources`` would list it
+        (``as_written``): on ``host = "::"`` an IPv4 Asterisk was named
+        ``::ffff:10.1.2.3``, where SIP's and HTTP's lines (StrangerLog) name ``10.1.2.3``."""
         now = time.monotonic()
+        source = as_written(source)
         logged = self._refused_logged
         if source not in logged and len(logged) >= _REFUSED_LOG_SOURCES:
             for old in [s for s, (at, _) in logged.items() if now - at >= _REFUSED_LOG_S]:
