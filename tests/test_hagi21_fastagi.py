@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import select
+import socket
+import time
 from dataclasses import replace
 
 import structlog
@@ -79,3 +82,42 @@ async def test_a_refused_ipv4_peer_of_a_dual_stack_listener_is_named_as_written(
     assert server.stats.counts["refused_source"] == 1
     refused = [e for e in logged if e["event"] == "fastagi_refused_source"]
     assert [e["source"] for e in refused] == ["127.0.0.1"], refused
+
+
+async def test_a_burst_of_asterisk_connects_during_a_stall_is_queued_not_dropped(tmp_path):
+    """A dialer starting 300 calls at once while the event loop is busy (a GC pause, a slow
+    synchronous step): the kernel queues the connections the front has not accepted yet,
+    up to ``listen()``'s backlog. asyncio's default is 100: past it Linux drops the SYN
+    (net.ipv4.tcp_abort_on_overflow 0), the client retries after its 1 s RTO, and Asterisk
+    gives up a FastAGI connect at MAX_AGI_CONNECT, 2000 ms (res_agi.c
+    ``handle_connection``): AGISTATUS=FAILURE, each call BLOCKed "callguard not reached"
+    after a stall of about a second. The backlog is now ``[fastagi] max_connections`` (the
+    sockets the front takes anyway; the kernel caps it at net.core.somaxconn)."""
+    settings = load_settings(data_dir=tmp_path)
+    settings = replace(settings, fastagi=replace(settings.fastagi, port=0))
+    runtime = open_runtime(settings)
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    await server.start()
+    socks = []
+    try:
+        # The loop does not run while this coroutine holds it: nothing is accepted, as in a
+        # stall; only the kernel's queue takes the handshakes (loopback: at once).
+        for _ in range(300):
+            sock = socket.socket()
+            sock.setblocking(False)
+            sock.connect_ex(("127.0.0.1", server.port))
+            socks.append(sock)
+        deadline = time.monotonic() + 0.5  # well inside a retransmitted SYN's 1 s
+        pending = list(socks)
+        while pending and time.monotonic() < deadline:
+            _, ready, _ = select.select([], pending, [], 0.05)
+            pending = [s for s in pending if s not in ready]
+        refused = [s for s in socks if s not in pending
+                   and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)]
+        assert (len(pending), len(refused)) == (0, 0)
+    finally:
+        for sock in socks:
+            sock.close()
+        await asyncio.sleep(0.2)  # each closed connection is a probe to the server
+        await server.close()
+        await runtime.aclose()

@@ -58,6 +58,7 @@ _QUOTED_REPLY = 300  # characters of a refused reply logged (a 520 block's usage
 _REFUSED_LOG_S = 60.0  # a refused source is logged at most once a minute
 _REFUSED_LOG_SOURCES = 32  # sources remembered for that (past them: one line a minute)
 _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
+_MIN_BACKLOG = 100  # asyncio's own default listen backlog
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -109,15 +110,24 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
     async def start(self) -> None:
-        """Listen; the StreamReader limit bounds the header block."""
+        """Listen; the StreamReader limit bounds the header block.
+
+        The listen backlog is ``max_connections`` (at least asyncio's 100; the kernel caps
+        it at net.core.somaxconn): a burst of calls met while the loop is busy waits in the
+        kernel's queue. Past asyncio's 100 Linux dropped the handshakes, and Asterisk,
+        which gives a connect MAX_AGI_CONNECT, 2000 ms (res_agi.c ``handle_connection``),
+        ended those calls AGISTATUS=FAILURE: BLOCKed as "callguard not reached" after a
+        stall of about a second (one retransmitted SYN, at 1 s)."""
+        backlog = max(_MIN_BACKLOG, self.settings.max_connections)
         sock = dual_stack_listener(self.settings.host, self.settings.port)
         if sock is None:
             self._server = await asyncio.start_server(
                 self.handler, self.settings.host, self.settings.port,
-                limit=self.settings.max_header_bytes, reuse_address=True)
+                limit=self.settings.max_header_bytes, reuse_address=True, backlog=backlog)
         else:  # host "::": IPv4 Asterisks too (asyncio alone would set IPV6_V6ONLY)
             self._server = await asyncio.start_server(
-                self.handler, sock=sock, limit=self.settings.max_header_bytes)
+                self.handler, sock=sock, limit=self.settings.max_header_bytes,
+                backlog=backlog)
         _log.info("fastagi_listening", host=self.settings.host, port=self.port)
 
     @property
