@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 import structlog
 
-__all__ = ["StrangerLog", "address_forms", "dual_stack_listener", "plain_address",
-           "plain_network", "source_allowed"]
+__all__ = ["StrangerLog", "address_forms", "as_written", "dual_stack_listener",
+           "plain_address", "plain_network", "source_allowed"]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -123,8 +123,8 @@ class StrangerLog:
             return
         busiest = sorted(sources, key=sources.__getitem__, reverse=True)  # stable: ties
         structlog.get_logger("callguard.fronts").warning(  # in the order first seen
-            self._event, source=_as_written(source), refused=self._refused,
-            sources=list(dict.fromkeys(_as_written(s) for s in busiest))[:self._SHOWN],
+            self._event, source=as_written(source), refused=self._refused,
+            sources=list(dict.fromkeys(as_written(s) for s in busiest))[:self._SHOWN],
             fix=f"add the address to {self._setting} if it is one of your dialers or "
                 "clients; otherwise nothing is wrong (refused unread)")
         self._last = now
@@ -132,8 +132,9 @@ class StrangerLog:
         self._sources = {}
 
 
-def _as_written(source: str) -> str:
+def as_written(source: str) -> str:
     """An address as ``allowed_sources`` would list it: an IPv4 peer of a dual-stack
-    socket (``::ffff:10.1.2.3``) as its IPv4 address, the form an admin writes."""
+    socket (``::ffff:10.1.2.3``) as its IPv4 address, the form an admin writes (every
+    front's refused-source line names it so: StrangerLog, FastAGI's own)."""
     address = plain_address(source)
     return source if address is None else str(address)

@@ -25,7 +25,12 @@ from panoramisk.fast_agi import Application
 from callguard.decision import Decision
 from callguard.errors import CallguardError
 from callguard.fdlimit import OPT_OUT_HEADROOM
-from callguard.fronts.dual_stack import dual_stack_listener, plain_network, source_allowed
+from callguard.fronts.dual_stack import (
+    as_written,
+    dual_stack_listener,
+    plain_network,
+    source_allowed,
+)
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
     AgiChannel,
@@ -53,6 +58,7 @@ _QUOTED_REPLY = 300  # characters of a refused reply logged (a 520 block's usage
 _REFUSED_LOG_S = 60.0  # a refused source is logged at most once a minute
 _REFUSED_LOG_SOURCES = 32  # sources remembered for that (past them: one line a minute)
 _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
+_MIN_BACKLOG = 100  # asyncio's own default listen backlog
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -104,15 +110,24 @@ class FastAgiServer(Application):  # type: ignore[misc]
         self.add_route(c.ROUTE_OPTOUT, self._optout)
 
     async def start(self) -> None:
-        """Listen; the StreamReader limit bounds the header block."""
+        """Listen; the StreamReader limit bounds the header block.
+
+        The listen backlog is ``max_connections`` (at least asyncio's 100; the kernel caps
+        it at net.core.somaxconn): a burst of calls met while the loop is busy waits in the
+        kernel's queue. Past asyncio's 100 Linux dropped the handshakes, and Asterisk,
+        which gives a connect MAX_AGI_CONNECT, 2000 ms (res_agi.c ``handle_connection``),
+        ended those calls AGISTATUS=FAILURE: BLOCKed as "callguard not reached" after a
+        stall of about a second (one retransmitted SYN, at 1 s)."""
+        backlog = max(_MIN_BACKLOG, self.settings.max_connections)
         sock = dual_stack_listener(self.settings.host, self.settings.port)
         if sock is None:
             self._server = await asyncio.start_server(
                 self.handler, self.settings.host, self.settings.port,
-                limit=self.settings.max_header_bytes, reuse_address=True)
+                limit=self.settings.max_header_bytes, reuse_address=True, backlog=backlog)
         else:  # host "::": IPv4 Asterisks too (asyncio alone would set IPV6_V6ONLY)
             self._server = await asyncio.start_server(
-                self.handler, sock=sock, limit=self.settings.max_header_bytes)
+                self.handler, sock=sock, limit=self.settings.max_header_bytes,
+                backlog=backlog)
         _log.info("fastagi_listening", host=self.settings.host, port=self.port)
 
     @property
@@ -161,8 +176,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
         address to add. A line a minute per source at most (``refused`` counts the
         connections since its last line), and a minute's line for all others once
         ``_REFUSED_LOG_SOURCES`` are remembered: a scan cannot fill the log. The address
-        only, never a byte the peer sent."""
+        only, never a byte the peer sent, as ``allowed_sources`` would list it
+        (``as_written``): on ``host = "::"`` an IPv4 Asterisk was named
+        ``::ffff:10.1.2.3``, where SIP's and HTTP's lines (StrangerLog) name ``10.1.2.3``."""
         now = time.monotonic()
+        source = as_written(source)
         logged = self._refused_logged
         if source not in logged and len(logged) >= _REFUSED_LOG_SOURCES:
             for old in [s for s, (at, _) in logged.items() if now - at >= _REFUSED_LOG_S]:
@@ -576,13 +594,19 @@ class FastAgiServer(Application):  # type: ignore[misc]
         }
 
     def _unknown_route(self, script: str) -> dict[str, str]:
+        """BLOCK, naming both routes: an opt-out's URL misspelt ("callguard_optout") was
+        told "use callguard", and an admin who followed it sent the do-not-call request to
+        the check route, which decides it as a call (4 arguments fit the check's 5): an
+        ALLOW recorded and counted against the number's caps, the request never recorded.
+        ``CALLGUARD_OPTOUT`` FAILED too, so either dialplan reads a refusal."""
         self.stats.counts["unknown_route"] += 1
         return {
             c.VAR_VERDICT: "BLOCK",
             c.VAR_RULE: UNKNOWN_ROUTE_RULE,
-            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use "
-                          f"{c.ROUTE_CHECK}",
+            c.VAR_REASON: f"no FastAGI route {quoted(script, 40)}; use {c.ROUTE_CHECK} to "
+                          f"check a call, {c.ROUTE_OPTOUT} to record a do-not-call request",
             c.VAR_CAUSE: str(self.settings.block_cause),
+            c.OPTOUT_RESULT: "FAILED",
         }
 
 
