@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import gc
 import os
@@ -126,10 +127,7 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
     await _start_deciding(runtime)
     if isinstance(runtime.records, EmbeddedRecords):
         runtime.records.keep_dnc_set()  # every call reads it: from memory, kept exact
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    signals = _Signals(asyncio.get_running_loop())
     node_name = runtime.settings.log.node or socket.gethostname()
     # Every ALLOW of an automated call carries what a watchdog needs to follow it, with or
     # without [ami] on this node (another node, or this one restarted, may follow it).
@@ -163,11 +161,8 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
               http_port=_bound_port(http), sip_port=sip.port if sip else None)
     ami_notice = _AmiNotice()
     try:
-        while not stop.is_set():
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=reload_seconds)
-            except TimeoutError:
-                await _tick(runtime, watchdog, ami_notice)
+        while await signals.next_tick(reload_seconds):
+            await _tick(runtime, watchdog, ami_notice)
     finally:
         # DRAIN_CAP_SECONDS counts from here: SIP's drain (close) and FastAGI's together.
         stopping = asyncio.get_running_loop().time()
@@ -188,6 +183,40 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
             await http[0].cleanup()
         await runtime.aclose()
         _log.info("stopped", **dict(fastagi.stats.counts))
+
+
+class _Signals:
+    """SIGTERM and SIGINT stop the node; SIGHUP asks for the reload tick now.
+
+    SIGHUP's default action ended the node with no drain and no log line, and systemd's
+    Restart=on-failure counts a SIGHUP death as clean: the node stayed down and every call
+    was BLOCKed "not reached" (a `kill -HUP` meant as a reload, or the terminal of a node
+    started by hand closing). It is the daemon's reload (the unit's ExecReload)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.stop, self.hup, self.wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._raise, self.stop)
+        loop.add_signal_handler(signal.SIGHUP, self._raise, self.hup)
+
+    def _raise(self, event: asyncio.Event) -> None:
+        event.set()
+        self.wake.set()
+
+    async def next_tick(self, seconds: float) -> bool:
+        """Wait for the tick's time or a signal; False once a stop was asked."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), timeout=seconds)
+        self.wake.clear()
+        if self.stop.is_set():
+            return False
+        if self.hup.is_set():
+            self.hup.clear()
+            _log.info("reload_requested", signal="SIGHUP",
+                      effect="list versions, the AMI login and the record store's "
+                             "durability checked now; the configuration and the packs "
+                             "are read at start only: restart to change them")
+        return True
 
 
 # systemd's TimeoutStopSec=20 (systemd/callguard.service) SIGKILLs a node still stopping.

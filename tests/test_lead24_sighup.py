@@ -1,0 +1,38 @@
+"""SIGHUP to `callguard serve` is a reload, not a silent death.
+
+Its default action ended the node with no drain and no log line, and systemd's
+Restart=on-failure counts a SIGHUP death as clean, so the node stayed down and every call
+was BLOCKed "not reached" (hagi21: a `kill -HUP` meant as a reload, or the terminal of a
+node started by hand closing). Now it runs the reload tick at once and keeps serving."""
+
+from __future__ import annotations
+
+import signal
+
+from tests.serve_node import ServeNode
+
+
+def test_sighup_reloads_and_the_node_keeps_serving(tmp_path) -> None:
+    # A long tick: only the signal can bring a reload within the test's wait.
+    node = ServeNode(tmp_path, reload_seconds=3600).start()
+    try:
+        assert node.process is not None
+        node.process.send_signal(signal.SIGHUP)
+        node.until(lambda: node.events("reload_requested"), what="the SIGHUP reload")
+        assert node.alive(), node.stderr()[-2000:]
+        assert node.http("/healthz", token=None)[0] == 200
+        node.process.send_signal(signal.SIGHUP)  # a second one too
+        node.until(lambda: len(node.events("reload_requested")) == 2, what="second reload")
+        assert node.alive()
+    finally:
+        code = node.stop()
+    assert code == 0  # SIGTERM after the reloads still drains and exits cleanly
+    assert node.events("stopped")
+    assert "Traceback" not in node.stderr()
+
+
+def test_systemd_unit_maps_reload_to_sighup() -> None:
+    from tests.conftest import ROOT
+
+    unit = (ROOT / "systemd" / "callguard.service").read_text()
+    assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
