@@ -36,3 +36,16 @@ def test_systemd_unit_maps_reload_to_sighup() -> None:
 
     unit = (ROOT / "systemd" / "callguard.service").read_text()
     assert "ExecReload=/bin/kill -HUP $MAINPID" in unit
+
+
+def test_the_fastagi_drain_waits_for_a_withdrawing_session() -> None:
+    """A session whose answer cannot stand sends a second MSet and reads its confirmation
+    (FastAgiServer._late_tail): four replies after the budget, not two."""
+    from callguard.cli.serve import DRAIN_CAP_SECONDS, fastagi_session_bound
+    from callguard.config import FastAgiSettings
+
+    settings = FastAgiSettings()
+    longest = (settings.header_timeout_ms + settings.budget_ms
+               + 4 * settings.reply_timeout_ms) / 1000
+    assert fastagi_session_bound(settings) > longest
+    assert fastagi_session_bound(settings) <= DRAIN_CAP_SECONDS  # the defaults fit the cap

@@ -223,6 +223,17 @@ class _Signals:
 DRAIN_CAP_SECONDS = 15.0
 
 
+def fastagi_session_bound(settings: FastAgiSettings) -> float:
+    """The longest a FastAGI session runs on its own deadlines, in seconds: the header
+    block, the budget, then four replies — the answer's, its confirmation, and when the
+    answer cannot stand, the withdrawing BLOCK's and its confirmation
+    (``FastAgiServer._late_tail``) — and a second to spare. With two replies counted, a
+    stop cut a withdrawing session short (hagi21: 7.25 s against ~10.25 s with the
+    defaults), leaving the withdrawal unconfirmed."""
+    return (settings.header_timeout_ms + settings.budget_ms
+            + 4 * settings.reply_timeout_ms) / 1000 + 1.0
+
+
 async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings, *,
                          since: float | None = None) -> None:
     """Let the sessions in flight finish before the stores close (SIGTERM).
@@ -238,9 +249,7 @@ async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings, *,
     TimeoutStopSec and be SIGKILLed mid-record)."""
     loop = asyncio.get_running_loop()
     spent = 0.0 if since is None else max(0.0, loop.time() - since)
-    deadline = max(0.0, min(DRAIN_CAP_SECONDS - spent,
-                            (settings.header_timeout_ms + settings.budget_ms
-                             + 2 * settings.reply_timeout_ms) / 1000 + 1.0))
+    deadline = max(0.0, min(DRAIN_CAP_SECONDS - spent, fastagi_session_bound(settings)))
     left = fastagi.stats.connected
     if not left:
         return
