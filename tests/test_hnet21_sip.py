@@ -13,13 +13,17 @@ counted against the number's call-frequency limits — and that 302 even said
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
+from callguard.config import load_settings
+from callguard.fronts.sip.server import SipFront
 from tests.serve_node import AT, ServeNode, write_lists
 
 LISTED = 8015550199
@@ -87,3 +91,54 @@ def test_a_new_cseq_under_a_reused_branch_is_not_given_the_first_302(node):
     decided = node.until(lambda: [d for d in _decision_ids(node)
                                   if d == _decision_id(answer)], timeout=5)
     assert len(decided) == 1
+
+
+class _NoGate:
+    async def check(self, request: object, *, budget_s: float | None = None) -> object:
+        raise AssertionError("the gate was asked")
+
+
+def _options(transport: str, branch: str) -> bytes:
+    return (f"OPTIONS sip:ping@127.0.0.1 SIP/2.0\r\n"
+            f"Via: SIP/2.0/{transport} 127.0.0.1:5999;rport;branch=z9hG4bK{branch}\r\n"
+            "From: <sip:p@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
+            f"Call-ID: {branch}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n").encode()
+
+
+def _top_via(answer: bytes) -> str:
+    return next(line for line in answer.decode().split("\r\n") if line.startswith("Via:"))
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 in this Python")
+async def test_an_ipv4_dialer_of_a_dual_stack_port_is_told_its_ipv4_address() -> None:
+    """On ``host = "::"`` an IPv4 dialer's datagrams come from ``::ffff:127.0.0.1``, and
+    its answers' top Via said ``received=::ffff:127.0.0.1`` (and had it added although the
+    sent-by was its address): RFC 3581 §4 gives the dialer, in ``received`` and
+    ``rport``, the address its request came from — what a client behind a NAT learns its
+    public address from — and that address is 127.0.0.1, an IPv4 one. Now it is written
+    so, over UDP and TCP."""
+    sip = replace(load_settings().sip, host="::", port=0, tcp=True)
+    front = SipFront(_NoGate(), sip)  # type: ignore[arg-type]
+    try:
+        await front.start()
+    except OSError as exc:  # pragma: no cover - a host without IPv6 sockets
+        pytest.skip(f"no IPv6 socket here: {exc}")
+    loop = asyncio.get_running_loop()
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as client:
+            client.setblocking(False)
+            client.sendto(_options("UDP", "h21v4u"), ("127.0.0.1", front.port))
+            answer = await asyncio.wait_for(loop.sock_recv(client, 65536), 5)
+        reader, writer = await asyncio.open_connection("127.0.0.1", front.port)
+        try:
+            writer.write(_options("TCP", "h21v4t"))
+            streamed = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        finally:
+            writer.close()
+    finally:
+        await front.close()
+    for reply in (answer, streamed):
+        assert reply.startswith(b"SIP/2.0 200 OK"), reply
+        via = _top_via(reply)
+        assert "received=127.0.0.1" in via, via
+        assert "::ffff:" not in via, via
