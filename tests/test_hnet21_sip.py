@@ -69,7 +69,7 @@ def _decision_id(answer: bytes) -> str:
     return line.partition(b":")[2].strip().decode()
 
 
-def test_a_new_cseq_under_a_reused_branch_is_not_given_the_first_302(node):
+def test_a_new_cseq_under_a_reused_branch_is_not_given_the_first_302(node: ServeNode) -> None:
     """Before: the INVITE with ``CSeq: 2`` got the first INVITE's 302 (a redirect to the
     trunk for a call nothing decided or recorded). Now it is another request: 400, the
     branch already used, no Contact; the first INVITE's true retransmission still gets
