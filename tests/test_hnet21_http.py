@@ -1,4 +1,7 @@
-"""The HTTP port's per-source connection cap against an IPv6 host (network examiner 21).
+"""The HTTP front against unusual peers (network examiner 21): an IPv6 host, a body led
+by a byte order mark.
+
+The per-source connection cap against an IPv6 host:
 
 ``max_connections_per_source`` counted connections by address. An IPv6 host holds a /64
 (RFC 4291 §2.5.1) and may connect from any address in it: with the defaults (256 in all,
@@ -10,11 +13,18 @@ its /64 (``sip.server._source_of``); the HTTP port now does too.
 from __future__ import annotations
 
 import asyncio
+import codecs
+import gzip
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from callguard.fronts.http.limits import ConnectionLimits, HttpLimitSettings, _Guarded
+from tests.serve_node import AT, ServeNode, write_lists
+
+LISTED = 8015550199
 
 
 @pytest.mark.parametrize(("peer", "holder"), [
@@ -77,3 +87,33 @@ async def test_one_ipv6_host_cannot_take_every_place_from_several_addresses() ->
                 guard.connection_lost(None)
     assert limits.open == 0
     assert not limits.by_source
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeNode]:
+    serve = ServeNode(tmp_path_factory.mktemp("hnet21h") / "node")
+    write_lists(serve.data, [LISTED])
+    serve.start()
+    yield serve
+    serve.stop()
+
+
+@pytest.mark.parametrize("gzipped", [False, True], ids=["plain", "gzip"])
+def test_a_body_led_by_a_byte_order_mark_is_decided(node: ServeNode, gzipped: bool) -> None:
+    """RFC 8259 §8.1: a JSON text's sender MUST NOT add a byte order mark, and a parser
+    "MAY ignore" one. A file saved as "UTF-8 with BOM" (Notepad's UTF-8 before Windows 10
+    1903, PowerShell 5's ``Out-File -Encoding utf8``) and posted as the body was a 400
+    "the body is not JSON (UTF-8)" — which it is — and the dialer's call was not placed.
+    The one leading BOM is now ignored: the listed number is BLOCKed and recorded as any
+    other body's; a BOM anywhere else is still no JSON."""
+    body = codecs.BOM_UTF8 + json.dumps({"number": str(LISTED), "campaign": "ut-solar-manual",
+                                         "at": AT}).encode()
+    headers = {"Content-Encoding": "gzip"} if gzipped else {}
+    status, text = node.http("/v1/check", raw=gzip.compress(body) if gzipped else body,
+                             headers=headers)
+    assert status == 200, text
+    answer = json.loads(text)
+    assert answer["verdict"] == "BLOCK"
+    assert answer["rule"] == "us-federal:64.1200(c)(2)"
+    twice = codecs.BOM_UTF8 + body
+    assert node.http("/v1/check", raw=twice)[0] == 400
