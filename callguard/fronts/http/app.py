@@ -98,11 +98,9 @@ class HttpSettings:
                                  max_at_skew=self.max_at_skew)
 
 
-def _shown(value: str, limit: int) -> str:
-    """A value the client sent, quoted in its 4xx so it can find its mistake — a number in
-    it by its last four: a proxy, or the dialer's own log, keeps what the answer says.
-    ``clipped_repr``: spelt by ``repr`` first, redacted after (hrev76)."""
-    return clipped_repr(value, limit)
+# A value the client sent is quoted in its 4xx by ``clipped_repr`` so it can find its
+# mistake — a number in it by its last four (a proxy, or the dialer's own log, keeps what
+# the answer says); spelt by ``repr`` first, redacted after (hrev76).
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -198,7 +196,8 @@ async def _body(request: web.Request, required: tuple[str, ...],
     coding = _content_coding(request)
     charset = request.charset
     if charset is not None and charset.lower() not in _UTF8:
-        raise UsageError(f"charset {_shown(charset, 40)} is not supported; send JSON in UTF-8")
+        raise UsageError(f"charset {clipped_repr(charset, 40)} is not supported; "
+                         "send JSON in UTF-8")
     try:
         raw = await read_body(request, limits)
     except BodyTimeoutError:
@@ -210,7 +209,7 @@ async def _body(request: web.Request, required: tuple[str, ...],
     try:
         data = await _parsed(raw)
     except _RepeatedKeyError as exc:
-        raise UsageError(f"field {_shown(str(exc), 40)} is given more than once") from None
+        raise UsageError(f"field {clipped_repr(str(exc), 40)} is given more than once") from None
     except ValueError:  # not JSON, not UTF-8, an integer past Python's 4,300 digits
         raise UsageError("the body is not JSON (UTF-8)") from None
     except RecursionError:
@@ -254,7 +253,10 @@ async def _parsed(raw: bytes) -> Any:
 
 
 def _json(raw: bytes) -> Any:
-    return json.loads(raw.decode("utf-8"), object_pairs_hook=_once_each)
+    """``raw`` as JSON in UTF-8, one leading byte order mark ignored (RFC 8259 §8.1: a
+    parser "MAY ignore" it): a body saved as "UTF-8 with BOM" was a 400 "not JSON", and
+    its call not placed. A BOM anywhere else is still no JSON."""
+    return json.loads(raw.decode("utf-8-sig"), object_pairs_hook=_once_each)
 
 
 def _media_type(request: web.Request) -> None:
@@ -268,8 +270,8 @@ def _media_type(request: web.Request) -> None:
     given = request.headers.get("Content-Type")
     if given is None:
         raise _MediaTypeError("no Content-Type; send the body as application/json (UTF-8)")
-    raise _MediaTypeError(f"Content-Type {_shown(given, 60)} is not supported; send the body as "
-                          "application/json (UTF-8)")
+    raise _MediaTypeError(f"Content-Type {clipped_repr(given, 60)} is not supported; "
+                          "send the body as application/json (UTF-8)")
 
 
 class _MediaTypeError(Exception):
@@ -327,8 +329,9 @@ def _content_coding(request: web.Request) -> str:
     if transfer is not None and [c.strip().lower() for c in transfer.split(",")] != [
             "chunked"]:
         # ``gzip, chunked``: aiohttp undoes the chunking only, and read the rest as plain
-        raise _TransferCodingError(f"Transfer-Encoding {_shown(transfer, 60)} is not supported; "
-                                   "send the body chunked or with a Content-Length")
+        raise _TransferCodingError(f"Transfer-Encoding {clipped_repr(transfer, 60)} is not "
+                                   "supported; send the body chunked or with a "
+                                   "Content-Length")
     given = request.headers.getall("Content-Encoding", [])
     if not given:
         return ""
@@ -341,8 +344,9 @@ def _content_coding(request: web.Request) -> str:
     if len(given) == 1 and len(codings) <= 1 and set(codings) <= _CODINGS:
         return codings[0] if codings else ""
     shown = ", ".join(given)
-    raise _MediaTypeError(f"Content-Encoding {_shown(shown, 60)} is not supported; send the body "
-                          "as is, or gzip or deflate", ("Accept-Encoding", "gzip, deflate"))
+    raise _MediaTypeError(f"Content-Encoding {clipped_repr(shown, 60)} is not supported; "
+                          "send the body as is, or gzip or deflate",
+                          ("Accept-Encoding", "gzip, deflate"))
 
 
 def _text_field(key: str, value: object) -> None:
@@ -406,9 +410,10 @@ def _instant(text: str) -> datetime:
         # 23:59:60: RFC 3339 5.6 spells it, Python's datetime cannot hold it (it was "not
         # an ISO-8601 instant", which it is). No verdict depends on the second itself.
         if utc.leap_second(text) is not None:
-            raise UsageError(f"'at' {_shown(text, 60)} is a leap second (:60), which callguard "
-                             "cannot represent; send the second before it (:59)") from None
-        raise UsageError(f"'at' {_shown(text, 60)} is not an ISO-8601 instant") from None
+            raise UsageError(f"'at' {clipped_repr(text, 60)} is a leap second (:60), which "
+                             "callguard cannot represent; send the second before it (:59)"
+                             ) from None
+        raise UsageError(f"'at' {clipped_repr(text, 60)} is not an ISO-8601 instant") from None
     if at.tzinfo is None:
         raise UsageError("'at' needs a UTC offset, e.g. 2026-11-25T11:00:00-07:00")
     if utc.out_of_years(at):  # 0001-01-01T00:00+14:00 is before year 1 in UTC: out too
@@ -446,8 +451,8 @@ def _skewed(at: datetime | None, now: datetime, skew_s: float) -> str | None:
 def _mode(mode: str | None) -> None:
     """An unknown mode is the sender's error (400), not a call to decide and record."""
     if mode is not None and mode not in _MODES:
-        raise UsageError(f"'mode' {_shown(mode, 40)} is not one of {', '.join(sorted(_MODES))} "
-                         "(omit it for the campaign's)")
+        raise UsageError(f"'mode' {clipped_repr(mode, 40)} is not one of "
+                         f"{', '.join(sorted(_MODES))} (omit it for the campaign's)")
 
 
 _REFUSED = (_MediaTypeError, _UndecodableError, _TransferCodingError, _BodyTooSlowError,

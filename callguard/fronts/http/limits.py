@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -39,6 +40,7 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 from callguard.fronts.dual_stack import (
     StrangerLog,
     dual_stack_listener,
+    plain_address,
     plain_network,
     source_allowed,
 )
@@ -85,6 +87,19 @@ class ConnectionLimits:
         except (TypeError, IndexError):
             return ""
 
+    @staticmethod
+    def holder(peer: Any) -> str:
+        """Whose connection this is, for ``max_connections_per_source``: the address (an
+        IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 — one host
+        holds a /64 and may connect from any address in it (RFC 4291 §2.5.1), so counted
+        by address it took every place from two of its addresses (as the SIP front's
+        ``_source_of`` counts)."""
+        address = ConnectionLimits.source(peer)
+        plain = plain_address(address)
+        if isinstance(plain, ipaddress.IPv6Address):
+            return str(ipaddress.IPv6Network((plain, 64), strict=False))
+        return str(plain) if plain is not None else address
+
     def allowed(self, peer: Any) -> bool:
         """Whether the peer address may connect (any, when no allowlist is set)."""
         if not self._networks:
@@ -122,7 +137,7 @@ class _Guarded(asyncio.Protocol):
             limits.counts["refused_busy"] += 1
             transport.abort()
             return
-        source = limits.source(transport.get_extra_info("peername"))
+        source = limits.holder(transport.get_extra_info("peername"))
         if limits.by_source[source] >= limits.settings.max_connections_per_source:
             limits.counts["refused_source_busy"] += 1
             transport.abort()

@@ -1579,8 +1579,14 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = Fals
         host, params, port, head = top.host, top.params, top.port, ""
     wants_rport = (force_rport and "rport" not in params) or (
         "rport" in params and not params["rport"])
-    if host != addr[0] or wants_rport:
-        params["received"] = addr[0]
+    # an IPv4 dialer of a dual-stack socket (host "::") is 10.1.2.3, not the socket's
+    # ::ffff:10.1.2.3: ``received`` tells the dialer its address (RFC 3581 §4)
+    source = addr[0]
+    if source.startswith("::ffff:"):  # as the kernel writes it; no parse per request
+        seen = plain_address(source)
+        source = str(seen) if seen is not None else source
+    if host != source or wants_rport:
+        params["received"] = source
         if wants_rport:
             params["rport"] = str(addr[1])
         if plain is None:

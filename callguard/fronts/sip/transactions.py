@@ -173,8 +173,8 @@ class ServerTransactions:
                 merge: str | None = None) -> tuple[Receipt, bytes | None]:
         """A request arrived; the receipt, and the response to send again if any.
 
-        ``identity`` (``wire.Identity``: the request line, Call-ID and question headers,
-        hashed) tells a retransmission from another request that reuses a transaction's
+        ``identity`` (``wire.Identity``: the request line, Call-ID, CSeq and question
+        headers, hashed) tells a retransmission from another request that reuses a transaction's
         key (a dialer that repeats a branch): §17.2.3 matches by branch alone, and the
         other request was given this transaction's answer — a 302 to the number the first
         one asked about, for a call nothing decided or recorded. Such a request is

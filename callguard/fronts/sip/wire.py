@@ -137,16 +137,21 @@ def peek(data: bytes) -> tuple[str, Hashable] | None:
 
 class Identity:
     """What a retransmission repeats byte for byte and another request under the same
-    branch need not: the request line, the Call-ID and the headers the decision reads
-    (campaign, mode, location), hashed (keyed per process: a transaction keeps a few bytes
-    however long the peer made them). The transaction table refuses a request whose
+    branch need not: the request line, the Call-ID, the CSeq and the headers the decision
+    reads (campaign, mode, location), hashed (keyed per process: a transaction keeps a few
+    bytes however long the peer made them). The transaction table refuses a request whose
     identity is not its transaction's (``Receipt.REUSED``): it was given the answer
-    decided for the other one."""
+    decided for the other one.
+
+    The CSeq: a new request has a new CSeq number, a retransmission repeats it (RFC 3261
+    §8.1.1.5, §17.1.1.2). A dialer that kept its branch and Call-ID and counted CSeq up
+    for a second attempt at the same number was given the first one's 302 (hnet21): a
+    call placed with no decision, no record and no count against the number's limits."""
 
     __slots__ = ("_fields",)
 
     def __init__(self, headers: tuple[str, ...]) -> None:
-        names = ("call-id", "i", *(h.lower() for h in headers))
+        names = ("call-id", "i", "cseq", *(h.lower() for h in headers))
         alternatives = b"|".join(re.escape(n.encode()) for n in dict.fromkeys(names))
         # a value with its continuation lines (§7.3.1 folding): two requests whose
         # folded values differ only after the first line are two requests
