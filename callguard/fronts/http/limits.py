@@ -50,6 +50,8 @@ from callguard.numbers.redact import redact_digits
 __all__ = ["BadBodyError", "BodyTimeoutError", "ClientGoneError", "ConnectionLimits",
            "GuardedSite", "HttpLimitSettings", "limits_middleware", "read_body"]
 
+_MIN_BACKLOG = 100  # asyncio's own default listen backlog
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -383,12 +385,17 @@ class GuardedSite:
             return _Guarded(limits, _RequestHandler(factory, limits.counts, loop=loop,
                                                     **options))
 
+        # The listen backlog is max_connections (at least asyncio's 100; the kernel caps it
+        # at net.core.somaxconn), as FastAGI's: a dialer opening a connection per check,
+        # met while the loop is busy, had the handshakes past 100 dropped (a SYN
+        # retransmitted only at 1 s: past the dialer's timeout, its call BLOCKed).
+        backlog = max(_MIN_BACKLOG, self._limits.settings.max_connections)
         sock = dual_stack_listener(self._host, self._port)
         if sock is None:
             self._server = await loop.create_server(
-                protocol, self._host, self._port, reuse_address=True)
+                protocol, self._host, self._port, reuse_address=True, backlog=backlog)
         else:  # host "::": IPv4 clients too (asyncio alone would set IPV6_V6ONLY)
-            self._server = await loop.create_server(protocol, sock=sock)
+            self._server = await loop.create_server(protocol, sock=sock, backlog=backlog)
 
     @property
     def port(self) -> int:
