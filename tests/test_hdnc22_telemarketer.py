@@ -29,6 +29,8 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import ParsedList
 from callguard.stores.redis.records import RecordsSettings
 from callguard.stores.writes import AddCompanyDnc
+from tests.serve_node import AT as SERVE_AT
+from tests.serve_node import ServeNode, write_lists
 
 SELLER_A, SELLER_B, CENTRE = "beehive-solar", "granite-insurance", "Acme Call Centre"
 NUMBER = "+18015550123"
@@ -260,3 +262,34 @@ def test_internal_dnc_cli_takes_the_centre(tmp_path):
     csv.write_text(f"number,solicitor\n8015550124,{CENTRE}\n")
     imported = runner.invoke(root, [*base, "internal-dnc", "import", str(csv)])
     assert imported.exit_code == 0, imported.output
+
+
+def test_http_opt_out_binds_the_centre_for_the_other_seller(tmp_path):
+    """Through a real `callguard serve` and its HTTP front: /v1/opt-out on seller A's
+    campaign, then /v1/check of seller B's campaign through the same call centre."""
+    node = ServeNode(tmp_path)
+    text = node.config.read_text()
+    for seller in (SELLER_A, SELLER_B):  # the first campaign of each seller
+        line = next(x for x in text.splitlines() if x.startswith(f'solicitor = "{seller}"'))
+        text = text.replace(line, f'{line}\ntelemarketer = "{CENTRE}"', 1)
+    node.config.write_text(text)
+    write_lists(node.data, [])
+    node.start()
+    try:
+        def dnc_outcome() -> dict:
+            status, body = node.json("/v1/check", {"number": "8015550123",
+                                                   "campaign": "insurance-reminders",
+                                                   "at": SERVE_AT})
+            assert status == 200, body
+            return next(o for o in body["outcomes"]
+                        if o["rule"] == "us-federal:64.1200(d)(3)")
+
+        assert dnc_outcome()["status"] == "pass"
+        status, body = node.json("/v1/opt-out", {"number": "801-555-0123",
+                                                 "campaign": "ut-solar-manual"})
+        assert status == 200, body
+        outcome = dnc_outcome()
+        assert outcome["status"] == "block"
+        assert f"asked {CENTRE} not to call" in outcome["reason"]
+    finally:
+        node.stop()
