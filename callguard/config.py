@@ -63,7 +63,7 @@ _KNOWN_MAIN = {"data_dir", "packs_dir", "enabled_packs", "dial_prefixes", "regio
                "max_candidate_zones", "unknown_local_time", "expiry_warning_days"}
 _KNOWN_CAMPAIGN = {"id", "solicitor", "caller_id", "default_mode", "origin_state", "subject",
                    "house_policies", "registration", "exemption", "dialer_is_atds",
-                   "counsel_reference"}
+                   "counsel_reference", "telemarketer"}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -338,6 +338,7 @@ def _campaign(
     if not solicitor:
         raise ConfigError(f"{where}: solicitor (the seller the campaign calls for) is required;"
                           " consent and do-not-call records belong to it")
+    telemarketer = _telemarketer(where, raw, solicitor)
     caller_id = _typed(where, raw, "caller_id", str, "")
     try:
         caller_e164 = parser.parse(caller_id).e164
@@ -376,7 +377,29 @@ def _campaign(
         dialer_is_atds=atds,
         counsel_reference=counsel,
         subject=subject,
+        telemarketer=telemarketer,
     )
+
+
+def _telemarketer(where: str, raw: Mapping[str, Any], solicitor: str) -> str | None:
+    """``telemarketer``: the entity that makes the campaign's calls for the seller (a call
+    centre), whose own do-not-call list binds them too (47 CFR 64.1200(d)(3); Utah
+    13-25a-107.2(1)). A name, shown in reasons and used as a records key: refused when
+    empty, padded, holding a control or other invisible character, or naming the seller."""
+    name: str | None = _typed(where, raw, "telemarketer", str, None)
+    if name is None:
+        return None
+    if not name.strip() or name != name.strip() or any(not c.isprintable() for c in name):
+        # a records key: "Acme " would be a list that `internal-dnc add --solicitor Acme`
+        # never reaches
+        raise ConfigError(f"{where}: telemarketer {clipped_repr(name, 60)} is empty, starts "
+                          "or ends with a space, or holds a control or invisible character; "
+                          "name the call centre that makes the calls, e.g. telemarketer = "
+                          "\"Acme Call Centre\"")
+    if name == solicitor:
+        raise ConfigError(f"{where}: telemarketer {clipped_repr(name, 60)} is the solicitor "
+                          "itself; leave telemarketer out when the seller makes its own calls")
+    return name
 
 
 def _section(where: str, raw: Mapping[str, Any], defaults: Any) -> dict[str, Any]:

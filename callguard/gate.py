@@ -391,7 +391,10 @@ class Gate:
         return True
 
     async def opt_out(self, number: str, campaign_id: str, *, source: str) -> str:
-        """Put the number on the campaign's solicitor's do-not-call list; durable on return.
+        """Put the number on the campaign's solicitor's do-not-call list, and on its
+        telemarketer's when it names one (the entity the person told, 47 CFR 64.1200(d)(3),
+        Utah 13-25a-107.2(1): its calls for every seller are blocked); both in one atomic
+        batch, at one instant; durable on return.
 
         Returns the E.164 number; raises CallguardError (UsageError, NumberError,
         StoreError) with the reason when nothing was recorded.
@@ -400,7 +403,11 @@ class Gate:
         if campaign is None:
             raise UsageError(f"campaign {clipped_repr(campaign_id, 60)} is not configured")
         e164 = self._parser.parse(number).e164
-        await self.write([AddCompanyDnc(campaign.solicitor, e164, self._clock(), source)])
+        at = self._clock()
+        writes = [AddCompanyDnc(campaign.solicitor, e164, at, source)]
+        if campaign.telemarketer is not None:
+            writes.append(AddCompanyDnc(campaign.telemarketer, e164, at, source))
+        await self.write(writes)
         return e164
 
     async def write(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:

@@ -90,12 +90,19 @@ def _on_runtime(state: CliState, action: Callable[[Runtime], Coroutine[Any, Any,
         raise SystemExit(EXIT_INTERNAL) from None
 
 
-def _solicitors(state: CliState) -> frozenset[str]:
-    return frozenset(c.solicitor for c in state.settings.campaigns.values())
+def _solicitors(state: CliState, telemarketers: bool = False) -> frozenset[str]:
+    """The configured sellers; with ``telemarketers``, the campaigns' call centres too
+    (they keep a do-not-call list, never consent or a relationship: those are the seller's,
+    and the gate reads them under the seller only)."""
+    campaigns = state.settings.campaigns.values()
+    return frozenset(c.solicitor for c in campaigns) | (frozenset(
+        c.telemarketer for c in campaigns if c.telemarketer) if telemarketers else frozenset())
 
 
-def _solicitor(state: CliState, campaign: str | None, solicitor: str | None) -> str:
-    """The solicitor named directly or through one of its campaigns."""
+def _solicitor(state: CliState, campaign: str | None, solicitor: str | None,
+               telemarketers: bool = False) -> str:
+    """The solicitor named directly or through one of its campaigns (``--solicitor`` may
+    name a campaign's telemarketer when ``telemarketers``: its do-not-call list)."""
     if (campaign is None) == (solicitor is None):
         usage_error("give --campaign or --solicitor (records belong to the solicitor)")
     if campaign is not None:
@@ -104,8 +111,12 @@ def _solicitor(state: CliState, campaign: str | None, solicitor: str | None) -> 
             usage_error(f"unknown campaign {campaign!r}; known: "
                         f"{', '.join(sorted(state.settings.campaigns))}")
         return found.solicitor
-    known = _solicitors(state)
+    known = _solicitors(state, telemarketers)
     if solicitor not in known:
+        if solicitor in _solicitors(state, True):
+            usage_error(f"{solicitor!r} is a campaign's telemarketer: it keeps a do-not-call "
+                        "list (internal-dnc), while consent and business relationships "
+                        "belong to the seller; give the seller's --solicitor or --campaign")
         usage_error(f"unknown solicitor {solicitor!r}; known: {', '.join(sorted(known))}")
     return str(solicitor)
 
@@ -134,7 +145,8 @@ def _import(state: CliState, kind: str, path: Path, solicitor: str | None,
     """Check every row; on any error report them all and write nothing."""
     try:
         parsed = read_record_file(path, kind, parser=state.settings.parser(),
-                                  solicitors=_solicitors(state), solicitor=solicitor)
+                                  solicitors=_solicitors(state, kind == "internal-dnc"),
+                                  solicitor=solicitor)
     except UsageError as exc:
         usage_error(str(exc))
     if parsed.errors:
@@ -186,7 +198,7 @@ def _show_command(group: click.Group, title: str) -> None:
     @click.pass_obj
     def command(state: CliState, number: str, campaign: str | None, solicitor: str | None,
                 as_json: bool) -> None:
-        who = _solicitor(state, campaign, solicitor)
+        who = _solicitor(state, campaign, solicitor, telemarketers=True)
         info = number_or_exit(state.settings, number)
         sheet = _read_sheet(state, who, info.e164)
         _print_sheet(sheet, who, info.e164, as_json, _revoke_all_rules(state.settings, info))
@@ -235,7 +247,8 @@ def stored_now(settings: Settings, e164: str,
     removed from the configuration still has its records, and a complaint is about its
     calls). ``evidence`` shows it beside the history. Raises CallguardError (never exits)
     when the store cannot answer: none in the data dir, lost, or unreachable."""
-    solicitors = sorted({c.solicitor for c in settings.campaigns.values()} | set(also))
+    solicitors = sorted({c.solicitor for c in settings.campaigns.values()} | set(also)
+                        | {c.telemarketer for c in settings.campaigns.values() if c.telemarketer})
 
     async def read(sheet: Callable[[str], Coroutine[Any, Any, RecordSheet]],
                    ) -> dict[str, RecordSheet]:
@@ -501,7 +514,7 @@ def dnc_add(state: CliState, number: str, campaign: str | None, solicitor: str |
     There is no revoke: the request is honoured for 5 years (64.1200(d)(6)); a later
     express written consent is recorded as consent.
     """
-    who = _solicitor(state, campaign, solicitor)
+    who = _solicitor(state, campaign, solicitor, telemarketers=True)
     e164 = e164_or_exit(state.settings, number)
     _write(state, [AddCompanyDnc(who, e164, datetime.now(UTC), source)])
     _console.print(f"…{e164[-4:]} is on {who}'s do-not-call list", highlight=False)

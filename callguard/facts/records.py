@@ -30,9 +30,22 @@ async def ebr(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
 
 @register_fact(FactKind.COMPANY_DNC, store=RECORDS)
 async def company_dnc(records: RecordStores, plan: Plan, facts: Facts) -> Facts:
-    """The solicitor's do-not-call record of the number."""
+    """The solicitor's do-not-call record of the number; with a ``telemarketer``, its
+    record too, in ``Facts.values`` under COMPANY_DNC (``Facts.company_dnc`` stays the
+    seller's alone: a request withdraws the seller's consent and relationship only when
+    made to the seller, ``exemptions.request_made``).
+
+    Two store reads for such a campaign, one after the other: ``RecordStores`` reads one
+    solicitor's record at a time (embedded: an absent pair is a set lookup once
+    ``keep_dnc_set`` ran; Redis: one more round trip per call of such a campaign)."""
     attempt = plan.attempt
-    found = await records.company_dnc(attempt.campaign.solicitor, attempt.number.e164)
+    campaign = attempt.campaign
+    found = await records.company_dnc(campaign.solicitor, attempt.number.e164)
+    if campaign.telemarketer is not None:
+        held = await records.company_dnc(campaign.telemarketer, attempt.number.e164)
+        if held is not None:
+            return Facts(facts.lists, facts.consents, facts.ebr, found, facts.fetched,
+                         {**facts.values, FactKind.COMPANY_DNC: held})
     # Every field given (here and above), as fetch_facts does: dataclasses.replace
     # inspects the fields on each call, and this fetch runs on every decision (consent and
     # EBR on every listed number's). Positionally, in Facts's field order (lists, consents,

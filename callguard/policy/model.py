@@ -136,6 +136,13 @@ class Campaign:
     # Its calls cannot be shown to be on another subject, so under ``campaign-subject``
     # they are also recorded under each (a campaign naming one: empty).
     seller_subjects: frozenset[str] = frozenset()
+    # The entity that makes the calls when it is not the seller (a call centre calling for
+    # several sellers). A do-not-call request binds it too (47 CFR 64.1200(d)(3): "a person
+    # or entity making a call for telemarketing purposes (or on whose behalf such a call is
+    # made)"; Utah 13-25a-107.2(1): the telephone solicitor the person informed): an opt-out
+    # is recorded under both, and a request on either list blocks. Consent and business
+    # relationships stay the seller's. None: the seller makes its own calls.
+    telemarketer: str | None = None
 
 
 def with_seller_subjects(campaigns: Mapping[str, Campaign]) -> dict[str, Campaign]:

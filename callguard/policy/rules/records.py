@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
-from callguard.policy.model import DialingMode, FactKind
+from callguard.policy.model import CompanyDncRecord, DialingMode, FactKind
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.rules.base import Context, Params, RuleBase, RuleHead
 from callguard.policy.rules.exemptions import EXEMPTION_KEYS, Exemptions
@@ -20,6 +20,11 @@ __all__ = ["CompanyDoNotCall", "ConsentRequired"]
 class CompanyDoNotCall(RuleBase):
     """A number that asked the solicitor not to call is never called by it again."""
 
+    # The PASS of a campaign naming a telemarketer, per (seller, telemarketer): its reason
+    # names both lists (``kept`` is keyed by one name).
+    _kept_pair: dict[tuple[str, str], Outcome] = field(
+        default_factory=dict, compare=False, repr=False, kw_only=True)
+
     precedence = 20
     prefetch = frozenset({FactKind.COMPANY_DNC})
     KEYS: ClassVar[Mapping[str, Key]] = {}
@@ -31,11 +36,26 @@ class CompanyDoNotCall(RuleBase):
         return cls(head)
 
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
-        """Block on any do-not-call record of this solicitor for the number."""
-        if FactKind.COMPANY_DNC not in ctx.facts.fetched:
+        """Block on any do-not-call record of this solicitor for the number, or of the
+        campaign's telemarketer (the entity making the call, 64.1200(d)(3)); the reason
+        names whose list held it (the earlier request; the seller's on a tie)."""
+        facts = ctx.facts
+        if FactKind.COMPANY_DNC not in facts.fetched:
             return NeedFacts(frozenset({FactKind.COMPANY_DNC}))
-        solicitor = ctx.attempt.campaign.solicitor
-        record = ctx.facts.company_dnc
+        campaign = ctx.attempt.campaign
+        solicitor = campaign.solicitor
+        record = facts.company_dnc
+        telemarketer = campaign.telemarketer
+        if telemarketer is not None:
+            held = facts.values.get(FactKind.COMPANY_DNC)
+            if isinstance(held, CompanyDncRecord) and (
+                    record is None or held.added_at < record.added_at):
+                record, solicitor = held, telemarketer  # whose list holds the request
+            elif record is None:
+                pair = (solicitor, telemarketer)
+                return self._kept_pair.get(pair) or self._kept_pair.setdefault(
+                    pair, self.outcome(Status.PASS, f"not on {solicitor}'s or "
+                                       f"{telemarketer}'s do-not-call list"))
         if record is None:  # kept by solicitor: most calls
             return self._kept.get(solicitor) or self.kept(solicitor, self.outcome(
                 Status.PASS, f"not on {solicitor}'s do-not-call list"))
