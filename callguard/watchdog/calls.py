@@ -2073,9 +2073,16 @@ class CallTracker:
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
-            if item.get("Application") == "AppDial" and call.dest is None:
-                self._rebuilt_dest(call, item, now)
             value = follow_value(item)
+            if item.get("Application") == "AppDial" and call.dest is None and value != "":
+                # Listed carrying nothing (channelvars on, the variable unset): no channel
+                # that asked the gate dialled it — app_dial.c ``dial_exec_full`` copies the
+                # asking channel's ``__CALLGUARD_FOLLOW`` to each leg it requests
+                # (``ast_channel_inherit_variables``). A queue's Local member's ``;2``
+                # Dial()s the agent's phone, also "AppDial": listed first (CoreShowChannels
+                # keeps no order), it was the called party, and the agent's hangup hung up
+                # the customer (hwd21, ``test_hwd21_picture_dest``).
+                self._rebuilt_dest(call, item, now)
             call.originated_alone.pop(name, None)  # this picture's word only
             if self._requested(uniqueid, item):
                 call.originated.add(name)
