@@ -17,6 +17,8 @@ the called party: the gate's ALLOW sets ``__CALLGUARD_FOLLOW`` on the asking cha
 its Dial(), and app_dial.c ``dial_exec_full`` copies it to the leg it requests
 (``ast_channel_inherit_variables``); a leg listed with it empty was dialled by a channel
 that never asked (the member's ``;2``, created by ``;1``'s Queue(), which carries nothing).
+Without channelvars the same is read with Getvar (the picture's legs are asked for the
+variable to follow the call again at all): an unset one is "Success" with an empty Value.
 
 Synthetic events in the layout of ``test_watchdog_examiner_went_on`` and
 ``test_review74_originated_queue``; pure tracker, synthetic clock.
@@ -46,21 +48,27 @@ FOLLOW = f"CALLGUARD_FOLLOW={carried(decision='d-hwd21')}"
 NOTHING = "CALLGUARD_FOLLOW="  # channelvars on, the variable unset on that channel
 
 
-def _item(name: str, app: str, bridge: str, carries: bool) -> dict[str, str]:
-    return {"Event": "CoreShowChannel", "Channel": name, "Uniqueid": IDS[name],
+CARRIERS = {TWO, CUSTOMER}  # ``;2`` asked the gate, and Dial()ed the customer
+
+
+def _item(name: str, app: str, bridge: str, channelvars: bool) -> dict[str, str]:
+    item = {"Event": "CoreShowChannel", "Channel": name, "Uniqueid": IDS[name],
             "Linkedid": CALL, "ChannelState": "6", "Application": app, "BridgeId": bridge,
-            "Duration": "00:00:40", "ChanVariable": FOLLOW if carries else NOTHING}
+            "Duration": "00:00:40"}
+    if channelvars:
+        item["ChanVariable"] = FOLLOW if name in CARRIERS else NOTHING
+    return item
 
 
-def _picture(agent_first: bool) -> list[dict[str, str]]:
+def _picture(agent_first: bool, channelvars: bool) -> list[dict[str, str]]:
     """Customer with ``;2`` (its Dial() bridge), ``;1`` in Queue() with the member ``;1``,
     the member's ``;2`` Dial()ed the agent's phone: two AppDial legs."""
-    agent = _item(AGENT, "AppDial", "b-member", carries=False)
-    customer = _item(CUSTOMER, "AppDial", "b-dial", carries=True)
-    rest = [_item(TWO, "Dial", "b-dial", carries=True),
-            _item(ONE, "Queue", "b-queue", carries=False),
-            _item(MEMBER_1, "AppQueue", "b-queue", carries=False),
-            _item(MEMBER_2, "Dial", "b-member", carries=False)]
+    agent = _item(AGENT, "AppDial", "b-member", channelvars)
+    customer = _item(CUSTOMER, "AppDial", "b-dial", channelvars)
+    rest = [_item(TWO, "Dial", "b-dial", channelvars),
+            _item(ONE, "Queue", "b-queue", channelvars),
+            _item(MEMBER_1, "AppQueue", "b-queue", channelvars),
+            _item(MEMBER_2, "Dial", "b-member", channelvars)]
     return ([agent, customer] if agent_first else [customer, agent]) + rest
 
 
@@ -74,15 +82,16 @@ def _event(kind: str, name: str, bridge: str = "") -> dict[str, str]:
     return event
 
 
-def _run(agent_first: bool, tail: list[dict[str, str]], *, lookup_s: float
-         ) -> tuple[set[str], list[tuple[str, dict]]]:
-    """Restart, the picture, every read answered (unset: empty; the number's record not
-    found), then ``tail`` 0.1 s apart and 3 s of ``due``: the channels hung up."""
+def _run(agent_first: bool, tail: list[dict[str, str]], *, lookup_s: float,
+         channelvars: bool = True) -> tuple[set[str], list[tuple[str, dict]]]:
+    """Restart, the picture, every read answered (CALLGUARD_FOLLOW on the carriers, any
+    other variable unset: empty; the number's record not found), then ``tail`` 0.1 s apart
+    and 3 s of ``due``: the channels hung up."""
     reports: list[tuple[str, dict]] = []
     tracker = CallTracker(TrackerSettings(number_lookup_s=lookup_s), report=written(reports))
     tracker.disconnected(50.0)
     now = 80.0
-    todo = tracker.reconcile(_picture(agent_first), now)
+    todo = tracker.reconcile(_picture(agent_first, channelvars), now)
     hung: set[str] = set()
 
     def settle(effects: list) -> None:
@@ -94,8 +103,11 @@ def _run(agent_first: bool, tail: list[dict[str, str]], *, lookup_s: float
                 if isinstance(effect, HangupChannel):
                     hung.add(effect.channel)
                 elif isinstance(effect, ReadVariable):
+                    carries = (effect.variable == "CALLGUARD_FOLLOW"
+                               and effect.channel in CARRIERS)
+                    value = FOLLOW.split("=", 1)[1] if carries else ""
                     effects += tracker.variable_read(effect.linkedid, effect.channel,
-                                                     effect.variable, "", now)
+                                                     effect.variable, value, now)
                 elif isinstance(effect, FindNumber):
                     effects += tracker.number_found(effect.linkedid, effect.decision_id,
                                                     None, now)
@@ -122,22 +134,30 @@ _AGENT_HANGS_UP = [
 _CUSTOMER_HANGS_UP = [_event("BridgeLeave", CUSTOMER, "b-dial"), _event("Hangup", CUSTOMER)]
 
 
+@pytest.mark.parametrize("channelvars", [True, False])
 @pytest.mark.parametrize("lookup_s", [0.0, 1.0])
 @pytest.mark.parametrize("agent_first", [True, False])
-def test_the_agents_hangup_hangs_up_nobody(agent_first: bool, lookup_s: float) -> None:
-    hung, _ = _run(agent_first, _AGENT_HANGS_UP, lookup_s=lookup_s)
+def test_the_agents_hangup_hangs_up_nobody(agent_first: bool, lookup_s: float,
+                                           channelvars: bool) -> None:
+    hung, _ = _run(agent_first, _AGENT_HANGS_UP, lookup_s=lookup_s, channelvars=channelvars)
     assert CUSTOMER not in hung
     assert hung == set()
 
 
+@pytest.mark.parametrize("channelvars", [True, False])
 @pytest.mark.parametrize("agent_first", [True, False])
-def test_the_customers_later_hangup_releases_the_dialer(agent_first: bool) -> None:
-    hung, _ = _run(agent_first, _AGENT_HANGS_UP + _CUSTOMER_HANGS_UP, lookup_s=0.0)
+def test_the_customers_later_hangup_releases_the_dialer(agent_first: bool,
+                                                        channelvars: bool) -> None:
+    hung, _ = _run(agent_first, _AGENT_HANGS_UP + _CUSTOMER_HANGS_UP, lookup_s=0.0,
+                   channelvars=channelvars)
     assert {ONE, TWO} <= hung
     assert CUSTOMER not in hung
 
 
+@pytest.mark.parametrize("channelvars", [True, False])
 @pytest.mark.parametrize("agent_first", [True, False])
-def test_the_customers_hangup_releases_the_rest(agent_first: bool) -> None:
-    hung, _ = _run(agent_first, _CUSTOMER_HANGS_UP, lookup_s=0.0)
+def test_the_customers_hangup_releases_the_rest(agent_first: bool, channelvars: bool) -> None:
+    hung, reports = _run(agent_first, _CUSTOMER_HANGS_UP, lookup_s=0.0,
+                         channelvars=channelvars)
     assert {ONE, TWO, MEMBER_1, MEMBER_2, AGENT} <= hung
+    assert not [f for name, f in reports if name == "violation-risk"]

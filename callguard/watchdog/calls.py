@@ -451,6 +451,11 @@ class _Call:
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
     dest_from_picture: bool = False
+    # A picture's AppDial legs not listed carrying nothing (``_rebuild_call``), and the legs
+    # a Getvar read carrying no CALLGUARD_FOLLOW (``_carries_nothing``): without
+    # channelvars, how the called party taken from a picture is told from an agent's leg
+    picture_dialled: dict[str, Event] = field(default_factory=dict)
+    follow_unset: set[str] = field(default_factory=set)
     dest_unchecked: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
@@ -1647,6 +1652,8 @@ class CallTracker:
         if call is None:
             return []
         if variable == VAR_FOLLOW:
+            if value == "":
+                return self._out(self._carries_nothing(call, channel, now))
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
             return self._out(self._status_read(call, channel, value, now))
@@ -1661,6 +1668,37 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _carries_nothing(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """A leg read carrying no CALLGUARD_FOLLOW (manager.c ``action_getvar``: an unset
+        variable is "Success" with an empty Value; unreadable is None, not this).
+
+        Without channelvars, the picture could not say which of its AppDial legs was dialled
+        by the channel that asked the gate (``_rebuild_call`` skips those listed empty):
+        app_dial.c ``dial_exec_full`` copies the asking channel's ``__CALLGUARD_FOLLOW`` to
+        every leg it requests (``ast_channel_inherit_variables``), so the called party's leg
+        carries it and a queue member's ``;2`` Dial() of the agent's phone does not. The
+        leg taken for the called party read so is not it: the next AppDial leg of the
+        picture is, or none (``_resume`` asks the dialling legs). Taken as listed first, the
+        agent's hangup hung up the customer (hwd21, ``test_hwd21_picture_dest``)."""
+        call.follow_unset.add(channel)
+        if (channel != call.dest or not call.dest_from_picture or channel in call.carriers
+                or call.called_hangup_at is not None or call.unchecked_hangup_at is not None):
+            return []
+        call.dest = None
+        call.dest_from_picture = call.dest_unchecked = False
+        call.checking = call.presented = call.presented_from = None
+        call.dialled.discard(channel)
+        call.called_side.discard(channel)
+        call.answered_legs.discard(channel)
+        if call.rebuilt:  # its answer, and so the call's, was only the picture's word
+            call.answered_at = call.dial_status = call.abandonment = None
+        for name, item in call.picture_dialled.items():
+            if (name != channel and name not in call.follow_unset
+                    and name in call.channels.values()):
+                self._rebuilt_dest(call, item, now)
+                break
+        return self._resume(call, now) if call.followed is not None else []
 
     def _status_read(self, call: _Call, channel: str, value: str | None,
                      now: float) -> list[Effect]:
@@ -2074,6 +2112,8 @@ class CallTracker:
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
             value = follow_value(item)
+            if item.get("Application") == "AppDial" and value != "":
+                call.picture_dialled[name] = item
             if item.get("Application") == "AppDial" and call.dest is None and value != "":
                 # Listed carrying nothing (channelvars on, the variable unset): no channel
                 # that asked the gate dialled it — app_dial.c ``dial_exec_full`` copies the
