@@ -456,6 +456,10 @@ class _Call:
     # channelvars, how the called party taken from a picture is told from an agent's leg
     picture_dialled: dict[str, Event] = field(default_factory=dict)
     follow_unset: set[str] = field(default_factory=set)
+    # the called party taken from a picture, unchecked, hung up while a person running a
+    # Dial() of its own, which may be the customer that dialled it, was still up: nothing
+    # hung up (``_dialler_unknown``)
+    dialler_unproven: bool = False
     dest_unchecked: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
@@ -1476,9 +1480,41 @@ class CallTracker:
             # (``_left_talking``).
             self._left_talking(call, talking, now)
             return []
+        unsure = self._dialler_unknown(call)
+        if unsure:
+            call.dialler_unproven = call.release_unproven = True
+            call.unproven_by_read = False
+            self._risk(call, max(0.0, now - at), now, (
+                "the channel taken for the called party after a restart (the picture's "
+                "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
+                "number digest) and the call's "
+                f"{', '.join(safe_channels(unsure))} runs a Dial() of its own: it may be the "
+                "called party, who dialled that leg; not hung up, the release is not proven"))
+            return []
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
+
+    def _dialler_unknown(self, call: _Call) -> list[str]:
+        """The channels left that may be the called party when the one taken for it hung
+        up: none unless that one was taken from a picture (``_rebuilt_dest``) with no number
+        digest to check whom it was dialled to (``_check_dialled_number``).
+
+        A leg listed "AppDial" is a leg some channel of the call Dial()ed; the picture does
+        not say which. The customer's own channel may be that one: an agent's blind transfer
+        sends it to the transfer's extension (bridge.c ``ast_bridge_transfer_blind`` ->
+        ``bridge_channel_internal_queue_blind_transfer``), a parked call's timeout to its
+        comeback extension (res_parking), and there it Dial()s the next agent — listed
+        ``Application: Dial``, the agent's leg "AppDial" carrying the customer's inherited
+        ``__CALLGUARD_FOLLOW``. Taken for the called party, the agent's hangup hung up the
+        customer, going on in its dialplan after that Dial(). Told apart only by the number
+        (the digest, ``FindNumber``): without it a person's channel running Dial() is not
+        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person."""
+        followed = call.followed
+        if not call.dest_from_picture or followed is None or followed.number_hash:
+            return []
+        return sorted(name for name in self._leftovers(call)
+                      if call.apps.get(name) == "Dial" and not name.startswith(_NOT_A_PERSON))
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -3126,7 +3162,11 @@ class CallTracker:
     @staticmethod
     def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
         """DIALSTATUS unread twice after an outage (``_status_answered``): "not-answered"
-        was a guess, and a called party's end in the outage released nothing (hrev65)."""
+        was a guess, and a called party's end in the outage released nothing (hrev65).
+        Nor who ended it when the channel taken for the called party could not be shown to
+        be it (``_dialler_unknown``)."""
+        if call.dialler_unproven:
+            fields["ended_by"] = "unknown (called party not proven)"
         if call.status_unread and call.answered_at is None:
             fields.update(ended_by="unknown (AMI disconnected)", release_unproven=True)
 
