@@ -566,6 +566,9 @@ class CallTracker:
         # basic bridges -> when a member last left one without dissolving it (two others
         # or more still in it): a second leaving at once may have dissolved it (``_dest_left``)
         self._kept_at: dict[str, float] = {}
+        # uniqueid -> the bridge it last left, till it enters one or hangs up: whom a called
+        # party moved into a parking lot was taken from (``_parked``)
+        self._came_from: dict[str, str] = {}
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -1131,6 +1134,9 @@ class CallTracker:
         uniqueid, bridge = event.get("Uniqueid", ""), event.get("BridgeUniqueid", "")
         if not uniqueid or not bridge:
             return []
+        came_from = self._came_from.pop(uniqueid, None)
+        if event.get("BridgeType") == "parking":
+            self._parked(uniqueid, event.get("Channel", ""), came_from)
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
         # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
@@ -1187,8 +1193,37 @@ class CallTracker:
                             event.get("BridgeType", ""), now)
             self._left_first(uniqueid, event.get("Channel", ""), bridge,
                              event.get("BridgeType", ""), now)
+            self._came_from[uniqueid] = bridge
         self._leave(uniqueid)
         return []
+
+    def _parked(self, uniqueid: str, name: str, came_from: str | None) -> None:
+        """The called party moved into a parking lot: the persons off its side it left in
+        the bridge it came from parked it — they hand the call on, as a transfer's
+        transferers do (``_transfer``), and their leaving and hangup end nothing.
+
+        A park by the parking feature (features.conf ``parkcall``, Dial() ``K``/``k``:
+        parking_bridge_features.c ``parking_park_call`` -> ``parking_blind_transfer_park``
+        -> ``ast_bridge_channel_write_park``) or by AMI ``Park`` publishes no BlindTransfer
+        (only a blind transfer to the lot's extension does: bridge.c
+        ``ast_bridge_transfer_blind`` publishes after ``try_parking``).
+        ``parking_park_bridge_channel`` moves the parkee first (``ast_bridge_move``:
+        BridgeLeave, BridgeEnter of the lot's bridge, ``BridgeType: parking``,
+        parking_bridge.c ``ast_bridge_parking_v_table``); the parker hears the space
+        (``say_parking_space``) and then leaves and hangs up (``hangup_after``). Taken for
+        the call's first hangup, the called party's later hangup in the lot was recorded
+        "caller", its release unmeasured."""
+        call = self.calls.get(self._holder.get(uniqueid, ""))
+        if (call is None or came_from is None or name != call.dest or call.followed is None
+                or call.transferred):
+            return
+        side = self._side(call)
+        parkers = {u: n for u, n in self._members.get(came_from, {}).items()
+                   if n and n not in side and not n.startswith(_NOT_A_PERSON)}
+        if not parkers:
+            return
+        self._hand_on(set(parkers))
+        call.transferers |= set(parkers.values())
 
     def _dest_left(self, uniqueid: str, name: str, bridge: str, kind: str,
                    now: float) -> None:
@@ -1375,6 +1410,7 @@ class CallTracker:
         # The call the channel was created in, whatever Linkedid the channel has by now.
         self._leave(uniqueid)
         self._handed_on.discard(uniqueid)
+        self._came_from.pop(uniqueid, None)
         left = self.calls.get(self._left_in.pop(uniqueid, ""))
         if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
             left.left_gone = True
@@ -1912,12 +1948,7 @@ class CallTracker:
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
-        alive = {uniqueid for items in seen.values() for uniqueid in items}
-        for uniqueid in [u for u in self._bridge_of if u not in alive]:
-            self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
-        for uniqueid in [u for u in self._left_in if u not in alive]:
-            del self._left_in[uniqueid]
-        self._handed_on &= alive
+        self._forget_gone({uniqueid for items in seen.values() for uniqueid in items})
         self._bridges_known = self._picture_bridges(live)
         outages: dict[str, float] = {}
         for linkedid, items in seen.items():
@@ -1941,6 +1972,16 @@ class CallTracker:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _forget_gone(self, alive: set[str]) -> None:
+        """Bridge membership and per-channel notes of channels a picture no longer lists:
+        their BridgeLeave or Hangup came while AMI was away."""
+        for uniqueid in [u for u in self._bridge_of if u not in alive]:
+            self._leave(uniqueid)
+        for stale in (self._left_in, self._came_from):
+            for uniqueid in [u for u in stale if u not in alive]:
+                del stale[uniqueid]
+        self._handed_on &= alive
 
     def _age(self, items: Mapping[str, Event]) -> float:
         """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
