@@ -161,3 +161,28 @@ def test_the_customers_hangup_releases_the_rest(agent_first: bool, channelvars: 
                          channelvars=channelvars)
     assert {ONE, TWO, MEMBER_1, MEMBER_2, AGENT} <= hung
     assert not [f for name, f in reports if name == "violation-risk"]
+
+
+def test_control_nothing_carries_the_value_the_appdial_leg_is_still_the_called_party() -> None:
+    """The gate of this node allowed the call but could not set the variable (node.py
+    ``follow_variable``: a value too long), so no channel carries it and every item lists
+    it empty: that says nothing of who dialled whom. The call began while AMI was away; the
+    picture's AppDial leg is the customer, and its hangup releases the dialer's pair."""
+    from callguard.watchdog.calls import Followed
+
+    reports: list[tuple[str, dict]] = []
+    tracker = CallTracker(TrackerSettings(), report=written(reports))
+    tracker.disconnected(50.0)
+    for read in tracker.follow(Followed("d-long", CALL, "c", "predictive", 25.0,
+                                        "Utah Code 13-25a-103(5)(e)", "+4930123456",
+                                        asker=TWO)):
+        tracker.variable_read(read.linkedid, read.channel, read.variable, None, 51.0)
+    picture = [{**_item(name, app, bridge, channelvars=True), "ChanVariable": NOTHING}
+               for name, app, bridge in ((CUSTOMER, "AppDial", "b-dial"),
+                                         (TWO, "Dial", "b-dial"), (ONE, "Queue", "b-q"))]
+    effects = tracker.reconcile(picture, 80.0)
+    effects += tracker.feed(_event("BridgeLeave", CUSTOMER, "b-dial"), 85.0)
+    effects += tracker.feed(_event("Hangup", CUSTOMER), 85.01)
+    for tick in range(1, 30):
+        effects += tracker.due(85.01 + tick * 0.1)
+    assert {e.channel for e in effects if isinstance(e, HangupChannel)} == {ONE, TWO}

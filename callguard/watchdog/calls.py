@@ -2183,23 +2183,26 @@ class CallTracker:
             call = self.calls[linkedid] = _Call(
                 linkedid, followed=self._pending.pop(linkedid, None), rebuilt=True,
                 rebuild_since=now - outage)
+        carrying = any(follow_value(item) for item in items.values())
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
             value = follow_value(item)
-            if item.get("Application") == "AppDial" and value != "":
+            # Listed carrying nothing (channelvars on, the variable unset) while a channel of
+            # the call carries it: no channel that asked the gate dialled it — app_dial.c
+            # ``dial_exec_full`` copies the asking channel's ``__CALLGUARD_FOLLOW`` to each
+            # leg it requests (``ast_channel_inherit_variables``). A queue's Local member's
+            # ``;2`` Dial()s the agent's phone, also "AppDial": listed first
+            # (CoreShowChannels keeps no order), it was the called party, and the agent's
+            # hangup hung up the customer (hwd21, ``test_hwd21_picture_dest``). Nothing of
+            # the call carrying it (the value too long to set: node.py ``follow_variable``,
+            # followed by this node's gate alone), an empty value says nothing.
+            if item.get("Application") == "AppDial" and (value != "" or not carrying):
                 call.picture_dialled[name] = item
-            if item.get("Application") == "AppDial" and call.dest is None and value != "":
-                # Listed carrying nothing (channelvars on, the variable unset): no channel
-                # that asked the gate dialled it — app_dial.c ``dial_exec_full`` copies the
-                # asking channel's ``__CALLGUARD_FOLLOW`` to each leg it requests
-                # (``ast_channel_inherit_variables``). A queue's Local member's ``;2``
-                # Dial()s the agent's phone, also "AppDial": listed first (CoreShowChannels
-                # keeps no order), it was the called party, and the agent's hangup hung up
-                # the customer (hwd21, ``test_hwd21_picture_dest``).
-                self._rebuilt_dest(call, item, now)
+                if call.dest is None:
+                    self._rebuilt_dest(call, item, now)
             call.originated_alone.pop(name, None)  # this picture's word only
             if self._requested(uniqueid, item):
                 call.originated.add(name)
