@@ -1024,6 +1024,8 @@ class CallTracker:
             call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
             call.dest = dest
             call.called_side.add(dest)
+        if self._picture_sibling(call, caller or "", dest, event.get("DialStatus", "")):
+            call.dialled.add(dest)
         if dest not in call.dialled:
             if caller and caller in call.originated and caller in call.called_side:
                 call.held_dials.append((event, now))
@@ -1042,6 +1044,27 @@ class CallTracker:
         if call.dial_status is None and dest == call.dest:
             call.dial_status = status
         return []
+
+    @staticmethod
+    def _picture_sibling(call: _Call, caller: str, leg: str, status: str) -> bool:
+        """Whether ``leg``, answering, is the other leg of the Dial() that rang the called
+        party taken from a picture: ``Dial(A&B)`` still ringing both when the picture was
+        taken (each listed "AppDial", ringing), the first listed taken for the called party.
+        app_dial.c ``wait_for_answer`` publishes the answering leg's DialEnd ANSWER, then
+        ``hanguptree`` cancels the others: the leg taken never answers, and B's answer,
+        of a leg no DialBegin was seen for, was ignored — the call recorded "not-answered",
+        its called party's hangup releasing nothing. Only while the leg taken has not
+        answered, and only a leg the same picture listed "AppDial" (not one listed carrying
+        nothing, ``_rebuild_call``), answered to a live channel of the call: the two legs'
+        dialling channel, whose earlier dialling of the leg taken is assumed."""
+        dest = call.dest
+        if (status != "ANSWER" or leg in call.dialled or not call.dest_from_picture
+                or dest is None or dest in call.answered_legs or leg not in call.picture_dialled
+                or not caller or caller not in call.channels.values()):
+            return False
+        call.dialler[leg] = caller
+        call.dialler.setdefault(dest, caller)
+        return True
 
     @staticmethod
     def _presented(call: _Call, channel: str, number: str | None, source: str) -> None:
