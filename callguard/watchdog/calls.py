@@ -451,6 +451,15 @@ class _Call:
     # being read (only with the number's digest: its Hangup waits for that answer), and the
     # Hangup that came before the answer.
     dest_from_picture: bool = False
+    # A picture's AppDial legs not listed carrying nothing (``_rebuild_call``), and the legs
+    # a Getvar read carrying no CALLGUARD_FOLLOW (``_carries_nothing``): without
+    # channelvars, how the called party taken from a picture is told from an agent's leg
+    picture_dialled: dict[str, Event] = field(default_factory=dict)
+    follow_unset: set[str] = field(default_factory=set)
+    # the called party taken from a picture, unchecked, hung up while a person running a
+    # Dial() of its own, which may be the customer that dialled it, was still up: nothing
+    # hung up (``_dialler_unknown``)
+    dialler_unproven: bool = False
     dest_unchecked: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
@@ -557,6 +566,9 @@ class CallTracker:
         # basic bridges -> when a member last left one without dissolving it (two others
         # or more still in it): a second leaving at once may have dissolved it (``_dest_left``)
         self._kept_at: dict[str, float] = {}
+        # uniqueid -> the bridge it last left, till it enters one or hangs up: whom a called
+        # party moved into a parking lot was taken from (``_parked``)
+        self._came_from: dict[str, str] = {}
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -1012,6 +1024,8 @@ class CallTracker:
             call.dialled.add(dest)  # followed again mid-dial: its DialBegin was missed
             call.dest = dest
             call.called_side.add(dest)
+        if self._picture_sibling(call, caller or "", dest, event.get("DialStatus", "")):
+            call.dialled.add(dest)
         if dest not in call.dialled:
             if caller and caller in call.originated and caller in call.called_side:
                 call.held_dials.append((event, now))
@@ -1030,6 +1044,27 @@ class CallTracker:
         if call.dial_status is None and dest == call.dest:
             call.dial_status = status
         return []
+
+    @staticmethod
+    def _picture_sibling(call: _Call, caller: str, leg: str, status: str) -> bool:
+        """Whether ``leg``, answering, is the other leg of the Dial() that rang the called
+        party taken from a picture: ``Dial(A&B)`` still ringing both when the picture was
+        taken (each listed "AppDial", ringing), the first listed taken for the called party.
+        app_dial.c ``wait_for_answer`` publishes the answering leg's DialEnd ANSWER, then
+        ``hanguptree`` cancels the others: the leg taken never answers, and B's answer,
+        of a leg no DialBegin was seen for, was ignored — the call recorded "not-answered",
+        its called party's hangup releasing nothing. Only while the leg taken has not
+        answered, and only a leg the same picture listed "AppDial" (not one listed carrying
+        nothing, ``_rebuild_call``), answered to a live channel of the call: the two legs'
+        dialling channel, whose earlier dialling of the leg taken is assumed."""
+        dest = call.dest
+        if (status != "ANSWER" or leg in call.dialled or not call.dest_from_picture
+                or dest is None or dest in call.answered_legs or leg not in call.picture_dialled
+                or not caller or caller not in call.channels.values()):
+            return False
+        call.dialler[leg] = caller
+        call.dialler.setdefault(dest, caller)
+        return True
 
     @staticmethod
     def _presented(call: _Call, channel: str, number: str | None, source: str) -> None:
@@ -1122,6 +1157,9 @@ class CallTracker:
         uniqueid, bridge = event.get("Uniqueid", ""), event.get("BridgeUniqueid", "")
         if not uniqueid or not bridge:
             return []
+        came_from = self._came_from.pop(uniqueid, None)
+        if event.get("BridgeType") == "parking":
+            self._parked(uniqueid, event.get("Channel", ""), came_from)
         self._leave(uniqueid)
         self._leave(event.get("SwapUniqueid", ""))
         # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
@@ -1178,8 +1216,37 @@ class CallTracker:
                             event.get("BridgeType", ""), now)
             self._left_first(uniqueid, event.get("Channel", ""), bridge,
                              event.get("BridgeType", ""), now)
+            self._came_from[uniqueid] = bridge
         self._leave(uniqueid)
         return []
+
+    def _parked(self, uniqueid: str, name: str, came_from: str | None) -> None:
+        """The called party moved into a parking lot: the persons off its side it left in
+        the bridge it came from parked it — they hand the call on, as a transfer's
+        transferers do (``_transfer``), and their leaving and hangup end nothing.
+
+        A park by the parking feature (features.conf ``parkcall``, Dial() ``K``/``k``:
+        parking_bridge_features.c ``parking_park_call`` -> ``parking_blind_transfer_park``
+        -> ``ast_bridge_channel_write_park``) or by AMI ``Park`` publishes no BlindTransfer
+        (only a blind transfer to the lot's extension does: bridge.c
+        ``ast_bridge_transfer_blind`` publishes after ``try_parking``).
+        ``parking_park_bridge_channel`` moves the parkee first (``ast_bridge_move``:
+        BridgeLeave, BridgeEnter of the lot's bridge, ``BridgeType: parking``,
+        parking_bridge.c ``ast_bridge_parking_v_table``); the parker hears the space
+        (``say_parking_space``) and then leaves and hangs up (``hangup_after``). Taken for
+        the call's first hangup, the called party's later hangup in the lot was recorded
+        "caller", its release unmeasured."""
+        call = self.calls.get(self._holder.get(uniqueid, ""))
+        if (call is None or came_from is None or name != call.dest or call.followed is None
+                or call.transferred):
+            return
+        side = self._side(call)
+        parkers = {u: n for u, n in self._members.get(came_from, {}).items()
+                   if n and n not in side and not n.startswith(_NOT_A_PERSON)}
+        if not parkers:
+            return
+        self._hand_on(set(parkers))
+        call.transferers |= set(parkers.values())
 
     def _dest_left(self, uniqueid: str, name: str, bridge: str, kind: str,
                    now: float) -> None:
@@ -1366,6 +1433,7 @@ class CallTracker:
         # The call the channel was created in, whatever Linkedid the channel has by now.
         self._leave(uniqueid)
         self._handed_on.discard(uniqueid)
+        self._came_from.pop(uniqueid, None)
         left = self.calls.get(self._left_in.pop(uniqueid, ""))
         if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
             left.left_gone = True
@@ -1471,9 +1539,41 @@ class CallTracker:
             # (``_left_talking``).
             self._left_talking(call, talking, now)
             return []
+        unsure = self._dialler_unknown(call)
+        if unsure:
+            call.dialler_unproven = call.release_unproven = True
+            call.unproven_by_read = False
+            self._risk(call, max(0.0, now - at), now, (
+                "the channel taken for the called party after a restart (the picture's "
+                "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
+                "number digest) and the call's "
+                f"{', '.join(safe_channels(unsure))} runs a Dial() of its own: it may be the "
+                "called party, who dialled that leg; not hung up, the release is not proven"))
+            return []
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
+
+    def _dialler_unknown(self, call: _Call) -> list[str]:
+        """The channels left that may be the called party when the one taken for it hung
+        up: none unless that one was taken from a picture (``_rebuilt_dest``) with no number
+        digest to check whom it was dialled to (``_check_dialled_number``).
+
+        A leg listed "AppDial" is a leg some channel of the call Dial()ed; the picture does
+        not say which. The customer's own channel may be that one: an agent's blind transfer
+        sends it to the transfer's extension (bridge.c ``ast_bridge_transfer_blind`` ->
+        ``bridge_channel_internal_queue_blind_transfer``), a parked call's timeout to its
+        comeback extension (res_parking), and there it Dial()s the next agent — listed
+        ``Application: Dial``, the agent's leg "AppDial" carrying the customer's inherited
+        ``__CALLGUARD_FOLLOW``. Taken for the called party, the agent's hangup hung up the
+        customer, going on in its dialplan after that Dial(). Told apart only by the number
+        (the digest, ``FindNumber``): without it a person's channel running Dial() is not
+        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person."""
+        followed = call.followed
+        if not call.dest_from_picture or followed is None or followed.number_hash:
+            return []
+        return sorted(name for name in self._leftovers(call)
+                      if call.apps.get(name) == "Dial" and not name.startswith(_NOT_A_PERSON))
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -1647,6 +1747,8 @@ class CallTracker:
         if call is None:
             return []
         if variable == VAR_FOLLOW:
+            if value == "":
+                return self._out(self._carries_nothing(call, channel, now))
             return self._out(self._learn(call, value, channel, now)) if value else []
         if variable == DIAL_STATUS_VARIABLE:
             return self._out(self._status_read(call, channel, value, now))
@@ -1661,6 +1763,37 @@ class CallTracker:
         if variable == PRESENTATION_VARIABLE:
             self._presentation_read(call, channel, value, now)
         return []
+
+    def _carries_nothing(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """A leg read carrying no CALLGUARD_FOLLOW (manager.c ``action_getvar``: an unset
+        variable is "Success" with an empty Value; unreadable is None, not this).
+
+        Without channelvars, the picture could not say which of its AppDial legs was dialled
+        by the channel that asked the gate (``_rebuild_call`` skips those listed empty):
+        app_dial.c ``dial_exec_full`` copies the asking channel's ``__CALLGUARD_FOLLOW`` to
+        every leg it requests (``ast_channel_inherit_variables``), so the called party's leg
+        carries it and a queue member's ``;2`` Dial() of the agent's phone does not. The
+        leg taken for the called party read so is not it: the next AppDial leg of the
+        picture is, or none (``_resume`` asks the dialling legs). Taken as listed first, the
+        agent's hangup hung up the customer (hwd21, ``test_hwd21_picture_dest``)."""
+        call.follow_unset.add(channel)
+        if (channel != call.dest or not call.dest_from_picture or channel in call.carriers
+                or call.called_hangup_at is not None or call.unchecked_hangup_at is not None):
+            return []
+        call.dest = None
+        call.dest_from_picture = call.dest_unchecked = False
+        call.checking = call.presented = call.presented_from = None
+        call.dialled.discard(channel)
+        call.called_side.discard(channel)
+        call.answered_legs.discard(channel)
+        if call.rebuilt:  # its answer, and so the call's, was only the picture's word
+            call.answered_at = call.dial_status = call.abandonment = None
+        for name, item in call.picture_dialled.items():
+            if (name != channel and name not in call.follow_unset
+                    and name in call.channels.values()):
+                self._rebuilt_dest(call, item, now)
+                break
+        return self._resume(call, now) if call.followed is not None else []
 
     def _status_read(self, call: _Call, channel: str, value: str | None,
                      now: float) -> list[Effect]:
@@ -1838,12 +1971,7 @@ class CallTracker:
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
-        alive = {uniqueid for items in seen.values() for uniqueid in items}
-        for uniqueid in [u for u in self._bridge_of if u not in alive]:
-            self._leave(uniqueid)  # its BridgeLeave or Hangup came while AMI was away
-        for uniqueid in [u for u in self._left_in if u not in alive]:
-            del self._left_in[uniqueid]
-        self._handed_on &= alive
+        self._forget_gone({uniqueid for items in seen.values() for uniqueid in items})
         self._bridges_known = self._picture_bridges(live)
         outages: dict[str, float] = {}
         for linkedid, items in seen.items():
@@ -1867,6 +1995,16 @@ class CallTracker:
                 call.outage_s = call.outage_s if call.outage_s is not None else outage
                 self._finish(call, now)
         return self._out(effects)
+
+    def _forget_gone(self, alive: set[str]) -> None:
+        """Bridge membership and per-channel notes of channels a picture no longer lists:
+        their BridgeLeave or Hangup came while AMI was away."""
+        for uniqueid in [u for u in self._bridge_of if u not in alive]:
+            self._leave(uniqueid)
+        for stale in (self._left_in, self._came_from):
+            for uniqueid in [u for u in stale if u not in alive]:
+                del stale[uniqueid]
+        self._handed_on &= alive
 
     def _age(self, items: Mapping[str, Event]) -> float:
         """The age of a call in a picture: its oldest channel's ``Duration`` (manager.c
@@ -2068,14 +2206,26 @@ class CallTracker:
             call = self.calls[linkedid] = _Call(
                 linkedid, followed=self._pending.pop(linkedid, None), rebuilt=True,
                 rebuild_since=now - outage)
+        carrying = any(follow_value(item) for item in items.values())
         for uniqueid, item in items.items():
             name = item.get("Channel", "")
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
-            if item.get("Application") == "AppDial" and call.dest is None:
-                self._rebuilt_dest(call, item, now)
             value = follow_value(item)
+            # Listed carrying nothing (channelvars on, the variable unset) while a channel of
+            # the call carries it: no channel that asked the gate dialled it — app_dial.c
+            # ``dial_exec_full`` copies the asking channel's ``__CALLGUARD_FOLLOW`` to each
+            # leg it requests (``ast_channel_inherit_variables``). A queue's Local member's
+            # ``;2`` Dial()s the agent's phone, also "AppDial": listed first
+            # (CoreShowChannels keeps no order), it was the called party, and the agent's
+            # hangup hung up the customer (hwd21, ``test_hwd21_picture_dest``). Nothing of
+            # the call carrying it (the value too long to set: node.py ``follow_variable``,
+            # followed by this node's gate alone), an empty value says nothing.
+            if item.get("Application") == "AppDial" and (value != "" or not carrying):
+                call.picture_dialled[name] = item
+                if call.dest is None:
+                    self._rebuilt_dest(call, item, now)
             call.originated_alone.pop(name, None)  # this picture's word only
             if self._requested(uniqueid, item):
                 call.originated.add(name)
@@ -3079,7 +3229,11 @@ class CallTracker:
     @staticmethod
     def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
         """DIALSTATUS unread twice after an outage (``_status_answered``): "not-answered"
-        was a guess, and a called party's end in the outage released nothing (hrev65)."""
+        was a guess, and a called party's end in the outage released nothing (hrev65).
+        Nor who ended it when the channel taken for the called party could not be shown to
+        be it (``_dialler_unknown``)."""
+        if call.dialler_unproven:
+            fields["ended_by"] = "unknown (called party not proven)"
         if call.status_unread and call.answered_at is None:
             fields.update(ended_by="unknown (AMI disconnected)", release_unproven=True)
 
