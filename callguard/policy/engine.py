@@ -31,6 +31,7 @@ from datetime import UTC, date, datetime
 
 from callguard.frozen import quick_init
 from callguard.memo import remember
+from callguard.numbers.location import zones_for_state
 from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
 from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
@@ -168,17 +169,26 @@ class Policy:
         # Lists a pack's scope reads (a state's own do-not-call list): the gate looks the
         # number up in them before planning (``CallAttempt.listed_on``).
         self.scope_lists = scope_lists(self.packs.values())
+        # The zones each scope list places its people in (their state's): a Dallas mobile
+        # on Oklahoma's registry is an Oklahoman's, called in Oklahoma's time too.
+        self._listed_zones: dict[str, tuple[str, tuple[str, ...]]] = {
+            p.scope.listed_on: (f"on {p.scope.listed_on} ({p.scope.state})",
+                                zones_for_state(p.scope.state))
+            for p in self.packs.values() if p.scope.listed_on and p.scope.state}
 
     def plan(self, attempt: CallAttempt) -> Plan:
         """Choose the packs and rules for this call and resolve its local time."""
         location = attempt.location
         number = attempt.number
-        zone_key = (number.geographic, number.zones, number.area_code, location)
+        listed = tuple(self._listed_zones[name] for name in sorted(attempt.listed_on)
+                       if name in self._listed_zones)
+        zone_key = (number.geographic, number.zones, number.area_code, location, listed)
         zones = self._zones.get(zone_key)
         if zones is None:
             zones = remember(self._zones, zone_key, resolve_zones(
                 number, location, max_zones=self.settings.max_candidate_zones,
-                every_zone_fallback=self.settings.every_zone_fallback), _SELECTION_CACHE_LIMIT)
+                every_zone_fallback=self.settings.every_zone_fallback, listed=listed),
+                _SELECTION_CACHE_LIMIT)
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,

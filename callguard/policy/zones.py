@@ -27,8 +27,11 @@ def resolve_zones(
     *,
     max_zones: int,
     every_zone_fallback: bool,
+    listed: tuple[tuple[str, tuple[str, ...]], ...] = (),
 ) -> ZoneResolution:
-    """Union of the number's zones (when usable) and the CRM location's zones."""
+    """Union of the number's zones (when usable), the CRM location's zones and the zones of
+    each state whose own do-not-call list holds the number (``listed``: (source, zones));
+    the list holds the state's residents, whatever their number's area code."""
     zones: list[str] = []
     sources: list[str] = []
     usable = number.geographic and 0 < len(number.zones) <= max_zones
@@ -39,6 +42,9 @@ def resolve_zones(
     if location is not None:
         zones.extend(z for z in location.zones if z not in zones)
         sources.append(f"{location.source}: {', '.join(location.zones)}")
+    for source, state_zones in listed:
+        zones.extend(z for z in state_zones if z not in zones)
+        sources.append(f"{source}: {', '.join(state_zones)}")
     if zones:
         return ZoneResolution(tuple(zones), tuple(sources))
     if not number.geographic:
