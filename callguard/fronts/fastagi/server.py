@@ -59,6 +59,7 @@ _REFUSED_LOG_S = 60.0  # a refused source is logged at most once a minute
 _REFUSED_LOG_SOURCES = 32  # sources remembered for that (past them: one line a minute)
 _REASON_MEMO = 4096  # reasons remembered redacted (a BLOCK's time of day makes them vary)
 _MIN_BACKLOG = 100  # asyncio's own default listen backlog
+_DEAD_EXTENSION = "h"  # run only on a channel being hung up (``_dead_channel``)
 _log = structlog.get_logger("callguard.fastagi")
 
 
@@ -506,6 +507,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
 
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
         request = self._request(headers)
+        if headers.get("agi_extension") == _DEAD_EXTENSION:
+            return await self._dead_channel(request)
         dial = not_dialable(request.number) if refused is None and request.number else None
         if refused is not None or dial is not None:
             self.stats.counts["bad_request"] += 1
@@ -529,6 +532,31 @@ class FastAgiServer(Application):  # type: ignore[misc]
             # Never answered: nothing will withdraw it (``_answer`` drops it past here).
             self._answering.pop(decision.decision_id, None)
             raise
+
+    async def _dead_channel(self, request: CheckRequest) -> dict[str, str]:
+        """A check asked from the ``h`` extension: the channel is already hung up, so no
+        call can follow on it. Recorded BLOCK (not decided: an ALLOW would be on record
+        and count against the number's call-frequency cap for a call never placed).
+
+        Asterisk says so only through ``agi_extension``: the ``h`` extension runs once the
+        channel is hung up (lab recording agi-deadagi: ``agi_extension: h``, CHANNEL STATUS
+        answered 511), so res_agi.c ``agi_exec`` starts ``agi_exec_full`` in dead mode:
+        ``run_agi`` never reads the channel, so sends no HANGUP line (``ChannelGone`` never
+        fires); ``EXEC`` and ``GET VARIABLE`` still run (dead-safe in the command table:
+        the BLOCK goes out and is confirmed as usual); AGI() ends SUCCESS. A hangup
+        handler, or a Gosub from ``h``, runs in its own extension and is not seen here:
+        telling those apart takes a command (``CHANNEL STATUS`` answers 511 in dead mode,
+        ``agi_handle_command``), a round trip more on every call. A dialplan that jumps to
+        ``h`` on a live channel is BLOCKed too: fail closed, with this reason."""
+        self.stats.counts["dead_channel"] += 1
+        decision = await self.gate.refuse(request, refusal(
+            HUNG_UP_RULE, FAIL_CLOSED,
+            "AGI() ran in the h extension, on a channel already hung up (Asterisk runs "
+            "the check in dead mode): no Dial() can follow; not decided, call not placed"),
+            started=time.perf_counter())
+        self.stats.counts["block"] += 1
+        _log.info("fastagi_dead_channel", route=c.ROUTE_CHECK)
+        return self._variables(decision)
 
     def _variables(self, decision: Decision) -> dict[str, str]:
         deciding = decision.verdict.deciding
