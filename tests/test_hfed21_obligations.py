@@ -7,8 +7,8 @@ telephone solicitor's own hangup as well as the automated system's. 47 U.S.C. 22
 (105 Stat. 2400: "systems that are used to transmit any artificial or prerecorded voice
 message ... any such system will automatically release the called party's line within 5
 seconds") also reaches a predictive dialer that plays the abandonment message of
-64.1200(a)(7)(i): that one is NOT encoded (us-federal notes, FOR COUNSEL) and is kept here
-as a strict expected failure, so whoever applies it sees this test turn.
+64.1200(a)(7)(i): encoded from us-federal 2026.12.17 (the lead, on hfed21's reading; FOR
+COUNSEL in the pack's notes).
 """
 
 from __future__ import annotations
@@ -50,10 +50,8 @@ def test_prerecorded_release_is_the_federal_5_seconds_outside_utah() -> None:
     assert result.obligations.line_release_citation == "47 U.S.C. 227(d)(3)(B); 47 CFR 68.318"
 
 
-@pytest.mark.xfail(strict=True, reason="hfed21 finding, not fixed: 227(d)(3)(B)'s 5 s is "
-                   "given to prerecorded calls only (us-federal line-release modes), though "
-                   "a predictive dialer playing the (a)(7)(i) message is such a system")
 @pytest.mark.parametrize("number", ["8015550123", "2125550123"])
 def test_predictive_release_is_the_federal_5_seconds(number: str) -> None:
     result = decide(number, AT, mode=DialingMode.PREDICTIVE, consents=WRITTEN)
     assert result.obligations.line_release_seconds == 5
+    assert result.obligations.line_release_citation == "47 U.S.C. 227(d)(3)(B); 47 CFR 68.318"

@@ -96,9 +96,10 @@ class TestObligations:
         assert result.obligations.line_release_seconds == 5
         assert result.obligations.line_release_citation == "47 U.S.C. 227(d)(3)(B); 47 CFR 68.318"
 
-    def test_predictive_release_is_utah_25_seconds_and_ring_15(self):
-        """13-25a-103(5)(e) 25 s; 64.1200(a)(6) 15 s / 4 rings."""
+    def test_predictive_release_is_the_federal_5_seconds_and_ring_15(self):
+        """227(d)(3)(B) 5 s (a predictive dialer plays the (a)(7)(i) message: shorter than
+        Utah's 25 s, 13-25a-103(5)(e)); 64.1200(a)(6) 15 s / 4 rings."""
         result = decide(mode=DialingMode.PREDICTIVE, consents=(self.written(),))
-        assert result.obligations.line_release_seconds == 25
-        assert result.obligations.line_release_citation == "Utah Code 13-25a-103(5)(e)"
+        assert result.obligations.line_release_seconds == 5
+        assert result.obligations.line_release_citation == "47 U.S.C. 227(d)(3)(B); 47 CFR 68.318"
         assert (result.obligations.min_ring_seconds, result.obligations.min_rings) == (15, 4)

@@ -640,8 +640,10 @@ class TestThroughTheGate:
         release = [r for r in records if r["event"] == "line-release"]
         assert len(release) == 1
         assert release[0]["decision_id"] == decision.decision_id
-        assert release[0]["limit_s"] == 25  # Utah: the predictive call's smallest limit
-        assert "13-25a-103(5)(e)" in release[0]["limit_citation"]
+        # The federal 5 s (a predictive dialer plays the (a)(7)(i) message: 227(d)(3)(B)),
+        # shorter than Utah's 25 s (13-25a-103(5)(e)): the smallest limit applies.
+        assert release[0]["limit_s"] == 5
+        assert "227(d)(3)(B)" in release[0]["limit_citation"]
         assert release[0]["ended_by"] == "called-party"
 
 
@@ -1479,7 +1481,7 @@ class TestSeveralNodes:
 
 
 class TestNewYorkThroughTheGate:
-    """A New York predictive campaign: only us-federal applies, no line-release limit."""
+    """A New York predictive campaign: only us-federal applies (227(d)(3)(B)'s 5 s)."""
 
     async def test_followed_released_counted_and_carried_in_the_answer(self, tmp_path,
                                                                        monkeypatch):
@@ -1518,7 +1520,7 @@ class TestNewYorkThroughTheGate:
                 "2125550166", "ny-solar-predictive", at=AT, linkedid=linkedid_of(events),
                 front="fastagi"))
             assert decision.allowed, decision.verdict.reason
-            assert decision.verdict.obligations.line_release_seconds is None
+            assert decision.verdict.obligations.line_release_seconds == 5
             # What the FastAGI answer carries, through Asterisk's MSet parsing:
             value = follow_variable("node-ny")(decision)
             assert value is not None
@@ -1526,7 +1528,7 @@ class TestNewYorkThroughTheGate:
             carried_call = decode(mset[f"__{VAR_FOLLOW}"])
             assert carried_call is not None
             assert (carried_call.decision_id, carried_call.limit_s) == (decision.decision_id,
-                                                                         None)
+                                                                         5.0)
             # The gate of this process told the node: followed without the variable, too.
             runtime.followers.append(node.observe)
             before, held = with_g_option(events, CALLED_01)
@@ -1545,8 +1547,8 @@ class TestNewYorkThroughTheGate:
         [record] = records_of(data, "line-release")
         assert record["decision_id"] == decision.decision_id
         assert record["campaign"] == "ny-solar-predictive"
-        assert "limit_s" not in record  # absent: no statute sets a limit for New York
-        assert "within_limit" not in record
+        assert record["limit_s"] == 5  # us-federal's 5 s reaches New York too
+        assert record["within_limit"] is True  # released at once (grace 0)
         assert record["ended_by"] == "called-party"
         assert record["agent_within_2s"] is False  # lab call-01: Local halves only
 
@@ -1668,7 +1670,8 @@ class TestFastAgiAnswerCarriesTheCall:
         carried_call = decode(value)
         assert carried_call is not None
         assert carried_call.decision_id == variables[c.VAR_DECISION_ID]
-        assert (carried_call.mode, carried_call.limit_s) == (carried_mode, 25.0)
+        # 5 s: the federal limit for predictive and prerecorded calls (227(d)(3)(B))
+        assert (carried_call.mode, carried_call.limit_s) == (carried_mode, 5.0)
         assert carried_call.caller_id == variables[c.VAR_CALLERID_NUM]
         assert carried_call.origin == "node-x"
 
