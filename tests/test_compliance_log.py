@@ -258,7 +258,8 @@ def _schemas() -> dict[str, dict]:
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
                 "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
-                "list-change", "packs-loaded", "store-adopted", "records-older-accepted")
+                "list-change", "packs-loaded", "store-adopted", "records-older-accepted",
+                "frequency-older-accepted")
 
 
 class TestRecordFormat:
@@ -649,6 +650,9 @@ class TestSchemas:
             # An older Redis record store accepted, as `records-accept-older` writes it.
             await log.writer.write(log.encoder.event("records-older-accepted", {
                 "node_mark": 12, "store_mark": 9, "reason": "re-recorded from the CRM"}))
+            # Older call-frequency counts accepted, as `records-accept-older` writes it.
+            await log.writer.write(log.encoder.event("frequency-older-accepted", {
+                "node_mark": "damaged", "store_mark": 40, "reason": "restored a backup"}))
             await asyncio.to_thread(log.writer.flush, 5)
         finally:
             await node.aclose()
