@@ -137,10 +137,15 @@ class CountsLog:
 _READ = ("SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ?1 AND at_ms > ?2 "
          "LIMIT ?3)")
 # One row of the key stamped at the instant (the newest such row): a release gives back one
-# call. Two calls of one number counted at the same millisecond are the same count, so
-# which of them goes changes no count.
+# call. Two calls of one number counted at the same millisecond are the same count (every
+# count, trim and sweep reads a row's key and instant only), so which of them goes changes
+# no count. Used for a ``Held`` without the rows' ids (``Held.member`` empty).
 _RELEASE = ("DELETE FROM frequency WHERE rowid = (SELECT rowid FROM frequency WHERE key = ?1 "
             "AND at_ms = ?2 ORDER BY rowid DESC LIMIT 1)")
+# The row the reservation inserted (its rowid, kept in ``Held.member``), if still there: a
+# release run twice gives back one call, not a second call's row of the same instant (as
+# the Redis store's member does).
+_RELEASE_ROW = "DELETE FROM frequency WHERE rowid = ?3 AND key = ?1 AND at_ms = ?2"
 _COUNT = f"SELECT ({_READ}), (SELECT min(at_ms) FROM frequency WHERE key = ?1)"  # noqa: S608 - constants only
 
 
@@ -402,6 +407,11 @@ class EmbeddedFrequency:
                                            lost="the withdrawn call stays counted"):
             db = self._db  # under the lock, as in ``reserve_batch``
             # returned once the transaction committed (an exception at COMMIT replaces it)
+            if held.member:  # the rows this reservation inserted, by rowid
+                return sum(db.execute(_RELEASE_ROW, (f"{digest}:{subject}", held.stamp_ms,
+                                                     int(row))).rowcount
+                           for subject, row in zip(held.subjects, held.member.split(","),
+                                                   strict=True))
             return sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
                                   ).rowcount for subject in held.subjects)
 
@@ -445,12 +455,12 @@ class EmbeddedFrequency:
         if refused is None:
             stamp_ms = int(stamp.timestamp() * 1000)
             subjects = tuple(dict.fromkeys(c.subject for c in claims))
-            for subject in subjects:
-                db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
-                           (f"{digest}:{subject}", stamp_ms))
+            rows = [db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                               (f"{digest}:{subject}", stamp_ms)).lastrowid
+                    for subject in subjects]
             return FrequencyResult(claims, tuple(counts), None, counted=Counted(
                 mark, stamp_ms, subjects) if self.proved_by_log else None,
-                held=Held(stamp_ms, subjects))
+                held=Held(stamp_ms, subjects, ",".join(map(str, rows))))
         return FrequencyResult(claims, tuple(counts), refused)
 
     def _write_back(self, log: CountsLog | None, boot: str | None, timeout_ms: int) -> int:
