@@ -61,6 +61,7 @@ from callguard.policy.frequency import (
     FrequencyResult,
     Held,
 )
+from callguard.stores.embedded.identity import counts_lost_message, establish
 from callguard.stores.embedded.opening import files_identity, open_wal
 from callguard.stores.embedded.reasons import sqlite_reason
 from callguard.stores.frequency_batch import GroupCommit
@@ -181,6 +182,15 @@ class EmbeddedFrequency:
         self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
         self._busy_s = busy_timeout_ms / 1000
         self._db = _open(path, self._busy_s)
+        # The file's id, in it and beside it (``frequency.id``, identity.py): a file lost,
+        # emptied or made anew read every number as never called — a capped number called
+        # past its cap, silently. Now every count and reservation is refused (BLOCK).
+        try:
+            self._lost = establish(self._db, path, what="call-frequency counts",
+                                   message=counts_lost_message)
+        except BaseException:
+            self._db.close()
+            raise
         self._identity = files_identity(path)  # the file opened: see reserve_batch
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
@@ -386,7 +396,9 @@ class EmbeddedFrequency:
         while it still cannot be. It stayed closed: every later count refused ("Cannot
         operate on a closed database"), every call a cap covers BLOCKed until a restart,
         though what kept it closed (no descriptor left) had passed (hrev72). Under
-        ``self._lock``."""
+        ``self._lock``. StoreError too for a file found lost at its opening."""
+        if self._lost is not None:
+            raise StoreError(self._lost)
         if self._unopened is not None and self._reopen() is not None:
             raise StoreError(f"call-frequency counts {self._path}: its connection, closed "
                              f"after a ROLLBACK failed, cannot be opened again "
