@@ -63,7 +63,7 @@ from callguard.policy.frequency import (
 )
 from callguard.stores.embedded.identity import counts_lost_message, establish
 from callguard.stores.embedded.opening import files_identity, open_wal
-from callguard.stores.embedded.reasons import sqlite_reason
+from callguard.stores.embedded.reasons import roll_back_or_close, sqlite_reason
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 
@@ -343,27 +343,12 @@ class EmbeddedFrequency:
                     db.execute("PRAGMA synchronous=NORMAL")
 
     def _roll_back(self, db: sqlite3.Connection) -> str:
-        """Undo a failed transaction; "" when ROLLBACK did (or none was open).
-
-        A ROLLBACK SQLite refused was passed over, leaving the connection inside the
-        transaction: the write lock held (every other process's counts waited, then
-        BLOCKed) and every later reservation here refused ("cannot start a transaction
-        within a transaction") until a restart. Closing the connection ends the
-        transaction unwritten; a new one is opened. Under ``self._lock``."""
-        try:
-            open_now = db.in_transaction
-        except sqlite3.Error:  # closed (``aclose`` ran): no transaction left
+        """Undo a failed transaction; "" when ROLLBACK did (or none was open). A ROLLBACK
+        SQLite refused closes the connection (``roll_back_or_close``), and a new one is
+        opened. Under ``self._lock``."""
+        failed = roll_back_or_close(db, self._path)
+        if failed is None:
             return ""
-        if not open_now:
-            return ""
-        try:
-            db.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            failed = sqlite_reason(exc, self._path)
-        else:
-            return ""
-        with contextlib.suppress(sqlite3.Error):
-            db.close()  # ends the transaction: nothing of it is kept
         unopened = self._reopen()
         if unopened is not None:
             return (f"; its ROLLBACK failed too ({failed}) and the connection, closed, could "
