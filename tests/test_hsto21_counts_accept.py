@@ -120,6 +120,7 @@ async def test_a_damaged_counts_mark_is_accepted_by_the_command_it_names(
         await records.start()
         with pytest.raises(StoreError, match="records-accept-older"):
             await store.reserve(NUMBER, [CLAIM], NOON)
+        assert store.behind is not None  # /readyz: not ready (before: ready)
         accepted = await asyncio.to_thread(node.cli, "records-accept-older", "--reason",
                                            "mark file damaged")
         assert accepted.returncode == 0, accepted.stderr
@@ -127,6 +128,7 @@ async def test_a_damaged_counts_mark_is_accepted_by_the_command_it_names(
         assert [r["node_mark"] for r in record] == ["damaged"]
         _schema().validate(record[0])
         assert orjson.loads((node.data / HIGH_WATER_FILE).read_bytes())["seq"] == 1
+        assert store.behind is None  # the running node adopted the acceptance
         assert (await store.reserve(NUMBER, [CLAIM], NOON)).counts == (1,)
     finally:
         await store.aclose()

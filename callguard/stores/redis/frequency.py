@@ -269,6 +269,7 @@ class RedisFrequency:
         self._accepted: str | None = None
         self._looked: tuple[int, int, int] | None = None
         self._refusal_kept = False  # the refusal is in the mark file
+        self._damaged: str | None = None  # why the mark file could not be read
         at = guard.remembered_at if guard is not None else None
         self._path = remember or (at.with_name(HIGH_WATER_FILE) if at is not None else None)
         self._loaded = self._path is None
@@ -286,8 +287,13 @@ class RedisFrequency:
         the record store picks up its own acceptance. Before, only a restart did: a node
         a balancer had taken out as not ready was never sent the call that would tell it."""
         if not self._loaded and self._records is not None and self._records.marker:
-            with contextlib.suppress(StoreError):  # a damaged file: refused at each call
+            if self._damaged is not None and self._behind == self._damaged:
+                self._behind = None  # read again: accepted (rewritten) or still damaged
+            try:
                 self._load()
+                self._damaged = None
+            except StoreError as exc:  # a damaged file: refused (not ready) until accepted
+                self._behind = self._damaged = str(exc)
         if self._behind is not None:
             self._adopt_accepted()
         return self._behind
