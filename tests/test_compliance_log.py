@@ -48,6 +48,7 @@ from callguard.gate import CheckRequest, Gate
 from callguard.policy import ConsentKind, ConsentRecord, refusal
 from callguard.policy.core import FAIL_CLOSED
 from callguard.runtime import open_runtime
+from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.embedded.lists import write_version
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.list_files import ParsedList
@@ -258,7 +259,8 @@ def _schemas() -> dict[str, dict]:
 FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "8015550166")  # full-width digits
 RECORD_KINDS = ("decision", "record", "line-release", "violation-risk", "caller-id-mismatch",
                 "caller-id-unverified", "abandonment-warning", "abandonment-uncounted", "purge",
-                "list-change", "packs-loaded", "store-adopted", "records-older-accepted")
+                "list-change", "packs-loaded", "store-adopted", "records-older-accepted",
+                "frequency-older-accepted")
 
 
 class TestRecordFormat:
@@ -649,6 +651,9 @@ class TestSchemas:
             # An older Redis record store accepted, as `records-accept-older` writes it.
             await log.writer.write(log.encoder.event("records-older-accepted", {
                 "node_mark": 12, "store_mark": 9, "reason": "re-recorded from the CRM"}))
+            # Older call-frequency counts accepted, as `records-accept-older` writes it.
+            await log.writer.write(log.encoder.event("frequency-older-accepted", {
+                "node_mark": "damaged", "store_mark": 40, "reason": "restored a backup"}))
             await asyncio.to_thread(log.writer.flush, 5)
         finally:
             await node.aclose()
@@ -1065,8 +1070,11 @@ class TestWholeOrNothing:
         # SQLite's shared-memory file is 32 KiB: the limit must let the stores open. The
         # record store is made first, as a node's first start would (its schema and its
         # identity, stores/embedded/identity.py, took its WAL past 64 KiB): what the limit
-        # meets is the log, the subject here.
+        # meets is the log, the subject here. So is the counts file (its identity too,
+        # frequency.id: hsto21), though no cap is loaded.
         EmbeddedRecords(data / "records.sqlite3").close()
+        asyncio.run(EmbeddedFrequency(data / "frequency.sqlite3", lambda n: n,
+                                      retention_s=86_400).aclose())
         process = subprocess.Popen(
             [PRLIMIT, "--fsize=65536", sys.executable, "-m", "callguard", "--config",
              str(config), "serve"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,

@@ -11,6 +11,17 @@ The mark adopted is the store's counter with the store's id for it (not past the
 acknowledged as durable, ``callguard:records-acked``, as a read raises it): a store
 restored and then written past the mark (another history: its id for the mark is not this
 node's) is accepted the same way, and so is one whose id for the mark is gone (cannot tell).
+
+The call-frequency counts kept in the same server have their own mark
+(``frequency-redis-high-water.json``): a backup usually holds the same record counter, and
+the calls counted since are gone (a capped number could be called once too often). When
+the server's counter (``callguard:freq-seq``) is below that mark, or a node found it so
+(the file says ``"refusing": true``: the server's counter may have caught up since, the
+lost calls still missing), or the file is damaged, the same command writes ``event:
+frequency-older-accepted`` (both marks, the reason), durable, and only then sets the mark
+to the server's counter with an acceptance token; a running node refusing the counts
+adopts it at its next ``/readyz`` probe or call. Before, the operator deleted the file by
+hand and restarted the node, and nothing recorded it.
 """
 
 from __future__ import annotations
@@ -23,6 +34,10 @@ from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, redis_hin
 from callguard.cli.output import console
 from callguard.errors import CallguardError, StoreError
 from callguard.runtime import Runtime, redis_client
+from callguard.stores.redis.frequency import HIGH_WATER_FILE as COUNTS_FILE
+from callguard.stores.redis.frequency import SEQ_KEY as COUNTS_SEQ_KEY
+from callguard.stores.redis.frequency import accept_mark
+from callguard.stores.redis.frequency import read_mark as read_counts_mark
 from callguard.stores.redis.high_water import (
     ACKED_KEY,
     HIGH_WATER_FILE,
@@ -77,7 +92,8 @@ async def _accept(runtime: Runtime, reason: str) -> str:
                 pipe.get(SEQ_KEY)
                 pipe.get(ACKED_KEY)
                 pipe.hget(IDS_KEY, str(mark or 0))
-                token, seq, acked, at_mark = await pipe.execute()
+                pipe.get(COUNTS_SEQ_KEY)
+                token, seq, acked, at_mark, counts_seq = await pipe.execute()
             top = acknowledged(seq, acked)  # not past what was acknowledged (high_water.py)
             at_top = await client.hget(IDS_KEY, str(top))  # that value's
         finally:
@@ -94,16 +110,50 @@ async def _accept(runtime: Runtime, reason: str) -> str:
             raise CallguardError(f"the store's record counter ({SEQ_KEY}) is not a number: "
                                  "the key was written by something other than callguard; "
                                  "nothing accepted")
+        counts_on_server = store_counter(counts_seq)
+        if counts_on_server < 0:
+            raise CallguardError(f"the store's call-frequency counter ({COUNTS_SEQ_KEY}) is "
+                                 "not a number: the key was written by something other than "
+                                 "callguard; nothing accepted")
         same = mark_id is None or store_id(at_mark) == mark_id  # None: the node knows no id
-        if mark is not None and on_server >= mark and same:
-            return f"the store is not behind this node's mark ({on_server} >= {mark})"
         writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
-        await writer.write(encoder.event("records-older-accepted", {
-            "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
-            "reason": reason}))
-        write_high_water(path, marker, top, store_id(at_top))
-        return (f"accepted: this node's mark ({HIGH_WATER_FILE}) set from "
-                f"{mark if mark is not None else 'a damaged value'} to {top} "
-                "(event records-older-accepted written)")
+        if mark is not None and on_server >= mark and same:
+            said = f"the store is not behind this node's mark ({on_server} >= {mark})"
+        else:
+            await writer.write(encoder.event("records-older-accepted", {
+                "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
+                "reason": reason}))
+            write_high_water(path, marker, top, store_id(at_top))
+            said = (f"accepted: this node's mark ({HIGH_WATER_FILE}) set from "
+                    f"{mark if mark is not None else 'a damaged value'} to {top} "
+                    "(event records-older-accepted written)")
+        return "\n".join((said, await _accept_counts(runtime, marker, counts_on_server,
+                                                       reason)))
     finally:
         await runtime.aclose()
+
+
+async def _accept_counts(runtime: Runtime, marker: str, on_server: int, reason: str) -> str:
+    """The call-frequency counts' mark, as ``_accept`` does the records': recorded first,
+    then set to the server's counter (``on_server``) with an acceptance token."""
+    path = runtime.settings.data_dir / COUNTS_FILE
+    mark: int | None
+    try:
+        mark, _, refusing = read_counts_mark(path, marker)
+    except StoreError:  # damaged: its message sends the operator here
+        mark, refusing = None, True
+    # A node that found the server behind says so in the file: the groups run since (the
+    # one that found it, other nodes' first ones) may have brought the server's counter
+    # back to the mark with the lost calls still missing.
+    if mark is not None and on_server >= mark and not refusing:
+        return (f"the call-frequency counts are not behind this node's mark "
+                f"({on_server} >= {mark})")
+    writer, encoder = runtime.compliance.writer, runtime.compliance.encoder
+    await writer.write(encoder.event("frequency-older-accepted", {
+        "node_mark": "damaged" if mark is None else mark, "store_mark": on_server,
+        "reason": reason}))
+    accept_mark(path, marker, on_server)
+    return (f"accepted: the call-frequency counts' mark ({COUNTS_FILE}) set from "
+            f"{mark if mark is not None else 'a damaged value'} to {on_server}; calls "
+            "counted in the lost period are not counted (event frequency-older-accepted "
+            "written)")

@@ -47,6 +47,7 @@ __all__ = [
     "manifest_from_json",
     "manifest_to_json",
     "snapshot_of",
+    "stale_base",
 ]
 
 AREA_SPAN = 10_000_000
@@ -78,6 +79,9 @@ class BuiltVersion:
     digests: dict[int, str]
     counts: dict[int, int]
     codec: str = "roaring"  # or "dated" (reassigned data: callguard.stores.attributes)
+    # A delta's result: the version it was applied to, which must still be current when it
+    # is published (else another import's changes since are undone: ``apply_delta``).
+    base: int | None = None
 
     @property
     def suffix(self) -> str:
@@ -101,14 +105,28 @@ def build_chunks(parsed: ParsedList | ParsedDated | BuiltVersion) -> BuiltVersio
 
 def apply_delta(base: BitmapSnapshot, additions: ParsedList,
                 deletions: ParsedList) -> BuiltVersion:
-    """The base version plus additions minus deletions, as a new version's chunks."""
+    """The base version plus additions minus deletions, as a new version's chunks, naming
+    its base (``BuiltVersion.base``): the publishers refuse it once another version is
+    current. Two deltas on one base, imported at once, both published: the second made
+    current the base plus its own changes only, and the first's additions — numbers
+    acknowledged as listed — were gone, their calls ALLOWed (hsto21)."""
     bitmaps = {area: BitMap(chunk) for area, chunk in base.chunks.items()}
     for area, numbers in additions.by_area.items():
         bitmaps.setdefault(area, BitMap()).update(numbers)
     for area, numbers in deletions.by_area.items():
         if area in bitmaps:
             bitmaps[area].difference_update(BitMap(numbers))
-    return from_bitmaps({area: bm for area, bm in bitmaps.items() if bm})
+    built = from_bitmaps({area: bm for area, bm in bitmaps.items() if bm})
+    return BuiltVersion(built.chunks, built.digests, built.counts, base=base.meta.version)
+
+
+def stale_base(name: str, base: int, current: int | None) -> StoreError:
+    """The refusal of a delta on ``base`` when ``current`` is current instead."""
+    now = "none" if current is None else f"v{current}"
+    return StoreError(f"list {name}: the delta's base v{base} is no longer the current "
+                      f"version ({now}: another import or a rollback published meanwhile); "
+                      "nothing was published: import the deltas in order, on the current "
+                      "version")
 
 
 def from_bitmaps(bitmaps: dict[int, BitMap]) -> BuiltVersion:

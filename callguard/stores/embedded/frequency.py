@@ -61,8 +61,9 @@ from callguard.policy.frequency import (
     FrequencyResult,
     Held,
 )
+from callguard.stores.embedded.identity import counts_lost_message, establish
 from callguard.stores.embedded.opening import files_identity, open_wal
-from callguard.stores.embedded.reasons import sqlite_reason
+from callguard.stores.embedded.reasons import roll_back_or_close, sqlite_reason
 from callguard.stores.frequency_batch import GroupCommit
 from callguard.stores.interfaces import CountAfter
 
@@ -137,10 +138,15 @@ class CountsLog:
 _READ = ("SELECT count(*) FROM (SELECT 1 FROM frequency WHERE key = ?1 AND at_ms > ?2 "
          "LIMIT ?3)")
 # One row of the key stamped at the instant (the newest such row): a release gives back one
-# call. Two calls of one number counted at the same millisecond are the same count, so
-# which of them goes changes no count.
+# call. Two calls of one number counted at the same millisecond are the same count (every
+# count, trim and sweep reads a row's key and instant only), so which of them goes changes
+# no count. Used for a ``Held`` without the rows' ids (``Held.member`` empty).
 _RELEASE = ("DELETE FROM frequency WHERE rowid = (SELECT rowid FROM frequency WHERE key = ?1 "
             "AND at_ms = ?2 ORDER BY rowid DESC LIMIT 1)")
+# The row the reservation inserted (its rowid, kept in ``Held.member``), if still there: a
+# release run twice gives back one call, not a second call's row of the same instant (as
+# the Redis store's member does).
+_RELEASE_ROW = "DELETE FROM frequency WHERE rowid = ?3 AND key = ?1 AND at_ms = ?2"
 _COUNT = f"SELECT ({_READ}), (SELECT min(at_ms) FROM frequency WHERE key = ?1)"  # noqa: S608 - constants only
 
 
@@ -176,6 +182,15 @@ class EmbeddedFrequency:
         self._keep_ms = self._retention_ms + SKEW_MS  # how long the sweep keeps a row
         self._busy_s = busy_timeout_ms / 1000
         self._db = _open(path, self._busy_s)
+        # The file's id, in it and beside it (``frequency.id``, identity.py): a file lost,
+        # emptied or made anew read every number as never called — a capped number called
+        # past its cap, silently. Now every count and reservation is refused (BLOCK).
+        try:
+            self._lost = establish(self._db, path, what="call-frequency counts",
+                                   message=counts_lost_message)
+        except BaseException:
+            self._db.close()
+            raise
         self._identity = files_identity(path)  # the file opened: see reserve_batch
         # Rows written back from the logs at this opening (0: none were lost).
         self.written_back = 0
@@ -328,27 +343,12 @@ class EmbeddedFrequency:
                     db.execute("PRAGMA synchronous=NORMAL")
 
     def _roll_back(self, db: sqlite3.Connection) -> str:
-        """Undo a failed transaction; "" when ROLLBACK did (or none was open).
-
-        A ROLLBACK SQLite refused was passed over, leaving the connection inside the
-        transaction: the write lock held (every other process's counts waited, then
-        BLOCKed) and every later reservation here refused ("cannot start a transaction
-        within a transaction") until a restart. Closing the connection ends the
-        transaction unwritten; a new one is opened. Under ``self._lock``."""
-        try:
-            open_now = db.in_transaction
-        except sqlite3.Error:  # closed (``aclose`` ran): no transaction left
+        """Undo a failed transaction; "" when ROLLBACK did (or none was open). A ROLLBACK
+        SQLite refused closes the connection (``roll_back_or_close``), and a new one is
+        opened. Under ``self._lock``."""
+        failed = roll_back_or_close(db, self._path)
+        if failed is None:
             return ""
-        if not open_now:
-            return ""
-        try:
-            db.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            failed = sqlite_reason(exc, self._path)
-        else:
-            return ""
-        with contextlib.suppress(sqlite3.Error):
-            db.close()  # ends the transaction: nothing of it is kept
         unopened = self._reopen()
         if unopened is not None:
             return (f"; its ROLLBACK failed too ({failed}) and the connection, closed, could "
@@ -381,7 +381,9 @@ class EmbeddedFrequency:
         while it still cannot be. It stayed closed: every later count refused ("Cannot
         operate on a closed database"), every call a cap covers BLOCKed until a restart,
         though what kept it closed (no descriptor left) had passed (hrev72). Under
-        ``self._lock``."""
+        ``self._lock``. StoreError too for a file found lost at its opening."""
+        if self._lost is not None:
+            raise StoreError(self._lost)
         if self._unopened is not None and self._reopen() is not None:
             raise StoreError(f"call-frequency counts {self._path}: its connection, closed "
                              f"after a ROLLBACK failed, cannot be opened again "
@@ -402,6 +404,11 @@ class EmbeddedFrequency:
                                            lost="the withdrawn call stays counted"):
             db = self._db  # under the lock, as in ``reserve_batch``
             # returned once the transaction committed (an exception at COMMIT replaces it)
+            if held.member:  # the rows this reservation inserted, by rowid
+                return sum(db.execute(_RELEASE_ROW, (f"{digest}:{subject}", held.stamp_ms,
+                                                     int(row))).rowcount
+                           for subject, row in zip(held.subjects, held.member.split(","),
+                                                   strict=True))
             return sum(db.execute(_RELEASE, (f"{digest}:{subject}", held.stamp_ms)
                                   ).rowcount for subject in held.subjects)
 
@@ -445,12 +452,12 @@ class EmbeddedFrequency:
         if refused is None:
             stamp_ms = int(stamp.timestamp() * 1000)
             subjects = tuple(dict.fromkeys(c.subject for c in claims))
-            for subject in subjects:
-                db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
-                           (f"{digest}:{subject}", stamp_ms))
+            rows = [db.execute("INSERT INTO frequency (key, at_ms) VALUES (?, ?)",
+                               (f"{digest}:{subject}", stamp_ms)).lastrowid
+                    for subject in subjects]
             return FrequencyResult(claims, tuple(counts), None, counted=Counted(
                 mark, stamp_ms, subjects) if self.proved_by_log else None,
-                held=Held(stamp_ms, subjects))
+                held=Held(stamp_ms, subjects, ",".join(map(str, rows))))
         return FrequencyResult(claims, tuple(counts), refused)
 
     def _write_back(self, log: CountsLog | None, boot: str | None, timeout_ms: int) -> int:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,8 @@ import structlog
 from callguard.compliance.segments import fsync_path
 from callguard.errors import StoreError
 
-__all__ = ["LAST_STORE_FILE", "Adoption", "Identity", "adoption", "count_records", "establish",
+__all__ = ["LAST_STORE_FILE", "Adoption", "Identity", "adoption", "count_records",
+           "counts_lost_message", "establish",
            "id_path", "judge", "lost_message", "lost_now", "read_last_store",
            "remember_last_store", "store_id_of", "write_atomically"]
 
@@ -83,6 +85,17 @@ def id_path(path: Path) -> Path:
     return path.with_name(path.stem + ".id")
 
 
+def counts_lost_message(path: Path) -> str:
+    """The call-frequency counts' refusal: their file lost or made anew (emptied by a
+    crash, removed, a data dir restored without it) reads every number as never called,
+    and a capped number would be called past its cap (e.g. Fla. Stat. 501.616(6)(b))."""
+    name = id_path(path).name
+    return (f"call-frequency counts not the ones {name} names: put the right {path.name} "
+            f"back, or accept that the calls counted in it are gone (remove {name}, then "
+            f"restart the node; wait out the longest cap window first to be sure) ({path}: "
+            "lost, emptied or made anew; every call a cap covers is BLOCKed until then)")
+
+
 def lost_message(path: Path) -> str:
     """What the operator reads: the error of every refused call and write, and /readyz's
     records check, which keeps its first 200 characters: the way out comes first."""
@@ -93,11 +106,14 @@ def lost_message(path: Path) -> str:
             "call is BLOCKed until then)")
 
 
-def establish(db: sqlite3.Connection, path: Path) -> str | None:
+def establish(db: sqlite3.Connection, path: Path, *, what: str = "record store",
+              message: Callable[[Path], str] = lost_message) -> str | None:
     """Check (and on a new store, write) the identity; the lost message, or None.
 
     ``db`` must commit durably (``synchronous=FULL``). Raises StoreError when the id file
     cannot be read or written: whether the store is the right one is then unknown.
+    ``what`` names the store in errors and the log, ``message`` says the way out (the
+    call-frequency counts use it too: ``counts_lost_message``).
     """
     where = id_path(path)
     try:
@@ -105,7 +121,7 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
     except FileNotFoundError:
         in_file = None
     except OSError as exc:
-        raise StoreError(f"record store {path}: cannot read {where}: {exc.strerror}") from None
+        raise StoreError(f"{what} {path}: cannot read {where}: {exc.strerror}") from None
     try:
         db.execute(_SCHEMA)
         row = db.execute("SELECT value FROM callguard_meta WHERE key = 'store_id'").fetchone()
@@ -113,9 +129,10 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
         if found.lost:
             # The way out in the log too: an operator who reads the log, not /readyz,
             # otherwise learns only that something is lost, not what to do.
-            message = lost_message(path)
-            _log.error("record-store-lost", path=str(path), id_file=str(where), detail=message)
-            return message
+            said = message(path)
+            _log.error(f"{what.replace(' ', '-')}-lost", path=str(path), id_file=str(where),
+                       detail=said)
+            return said
         store_id = found.store_id
         if found.write_db:
             db.execute("BEGIN IMMEDIATE")
@@ -131,15 +148,16 @@ def establish(db: sqlite3.Connection, path: Path) -> str | None:
                     db.execute("ROLLBACK")
                 raise
     except sqlite3.Error as exc:
-        raise StoreError(f"record store {path}: {exc}") from None
+        raise StoreError(f"{what} {path}: {exc}") from None
     if found.write_file and store_id is not None:
         try:
             write_atomically(where, store_id + "\n")
         except OSError as exc:
-            raise StoreError(f"record store {path}: cannot write {where}: "
+            raise StoreError(f"{what} {path}: cannot write {where}: "
                              f"{exc.strerror}") from None
         if not found.write_db:
-            _log.warning("record-store-id-rewritten", path=str(path), id_file=str(where))
+            _log.warning(f"{what.replace(' ', '-')}-id-rewritten", path=str(path),
+                         id_file=str(where))
     return None
 
 

@@ -43,6 +43,7 @@ from callguard.stores.list_chunks import (
     manifest_from_json,
     manifest_to_json,
     snapshot_of,
+    stale_base,
 )
 from callguard.stores.list_files import ParsedList
 
@@ -203,6 +204,11 @@ def _write_locked(root: Path, list_dir: Path, name: str,
                   parsed: ParsedList | ParsedDated | BuiltVersion, *, published: date | None,
                   area_codes: frozenset[int] | None, source: str) -> ListMeta:
     """write_version's work, its list's import lock held."""
+    if isinstance(parsed, BuiltVersion) and parsed.base is not None:
+        # A delta: its base still current, checked under the lock the switch is made in.
+        current = _current_version(list_dir)
+        if current != parsed.base:
+            raise stale_base(name, parsed.base, current)
     _remove_leftovers(list_dir, name)
     try:
         version = max(_versions(list_dir), default=0) + 1

@@ -10,13 +10,14 @@ one. SQLite's words stay in the reason; this adds what they mean and what to do.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
 
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S
 
-__all__ = ["sqlite_reason"]
+__all__ = ["roll_back_or_close", "sqlite_reason"]
 
 _LOW = 256 * 1024  # bytes free under which a write failing for I/O is put down to space
 
@@ -55,3 +56,29 @@ def sqlite_reason(exc: sqlite3.Error, path: Path) -> str:
             shown = "" if free is None else f", {free // 1024:,} KiB free"
             return f"{text}: the file system holding it is full{shown}; free space"
     return text
+
+
+def roll_back_or_close(db: sqlite3.Connection, path: Path) -> str | None:
+    """Undo ``db``'s open transaction after a failed write; None when ROLLBACK did (or no
+    transaction was open, or the connection is closed already). Else SQLite refused the
+    ROLLBACK: passed over, the connection stayed inside the transaction — the write lock
+    held (every other process's writes waited, then failed) and every later transaction
+    here refused ("cannot start a transaction within a transaction") until a restart. So
+    ``db`` is closed, which ends the transaction unwritten, and the refusal's reason is
+    returned: the caller opens another connection (the record store and the counts, each
+    its own way)."""
+    try:
+        open_now = db.in_transaction
+    except sqlite3.Error:  # closed: no transaction left
+        return None
+    if not open_now:
+        return None
+    try:
+        db.execute("ROLLBACK")
+    except sqlite3.Error as exc:
+        failed = sqlite_reason(exc, path)
+    else:
+        return None
+    with contextlib.suppress(sqlite3.Error):
+        db.close()  # ends the transaction: nothing of it is kept
+    return failed

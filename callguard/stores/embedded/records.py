@@ -27,7 +27,6 @@ until the node is restarted on the right files.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 import threading
 from collections.abc import Sequence
@@ -40,7 +39,7 @@ from callguard.policy import CompanyDncRecord, ConsentKind, ConsentRecord, EbrRe
 from callguard.stores.embedded.changes import WalChangeCounter
 from callguard.stores.embedded.identity import establish, lost_now
 from callguard.stores.embedded.opening import OPEN_TIMEOUT_S, files_identity, open_wal
-from callguard.stores.embedded.reasons import sqlite_reason
+from callguard.stores.embedded.reasons import roll_back_or_close, sqlite_reason
 from callguard.stores.stored_times import stored_date, stored_instant
 from callguard.stores.writes import (
     AddCompanyDnc,
@@ -244,21 +243,11 @@ class EmbeddedRecords:
         nothing) and left the writer inside the transaction: holding the write lock, every
         other process's write waited then failed, and every later write here failed
         ("cannot start a transaction within a transaction"). Closing the connection ends
-        the transaction unwritten; a new one is opened. Under ``_write_lock``."""
-        try:
-            open_now = self._writer.in_transaction
-        except sqlite3.Error:  # closed (``close`` ran): no transaction left
+        the transaction unwritten (``roll_back_or_close``); a new one is opened. Under
+        ``_write_lock``."""
+        failed = roll_back_or_close(self._writer, self._path)
+        if failed is None:
             return ""
-        if not open_now:
-            return ""
-        try:
-            self._writer.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            failed = sqlite_reason(exc, self._path)
-        else:
-            return ""
-        with contextlib.suppress(sqlite3.Error):
-            self._writer.close()  # ends the transaction: nothing of it is kept
         try:
             self._writer = _connect_writer(self._path)
         except sqlite3.Error as exc:

@@ -29,15 +29,21 @@ set, which the record store accepts (record keys never expire), is refused too: 
 expire, so it evicts them (read beside each group and count, ``EVICTION_PATTERNS``).
 
 A server back on an older copy (a restored backup, a replica promoted behind) keeps the
-marker and, when no record was written since, the record store's high-water mark: the calls
-counted since are gone and a capped number would be called once too often. So every group
-also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest of the
-groups it acknowledged (a refused one may be lost with nothing lost): a group that makes a
-value already seen, or a scrub's count that reads one below it, refuses
-the server (``frequency_store_behind``). The mark is kept in the data dir too
-(``HIGH_WATER_FILE``, written within ``SAVE_EVERY_S`` and at close), so a node started
-after the restore refuses as well; removing the file (and restarting) accepts the server
-as it is. What no node can see: groups of another node that died before saving its mark.
+marker and, when no record was written since, the record store's high-water mark: the
+calls counted since are gone and a capped number would be called once too often. So every
+group also raises the counts' own counter (``SEQ_KEY``) and the node keeps the highest of
+the groups it acknowledged (a refused one may be lost with nothing lost): a group that
+makes a value already seen, or a scrub's count that reads one below it, refuses the server
+(``frequency_store_behind``). The mark is kept in the data dir too (``HIGH_WATER_FILE``,
+written within ``SAVE_EVERY_S`` and at close), so a node started after the restore refuses
+as well; so is the refusal (``"refusing": true``): the group that found the server behind
+ran there all the same, and so did other nodes' first ones, so the server's counter soon
+reaches the mark again with the lost calls still missing — a node restarted then served
+the older counts, accepted by no one. Removing the file (and restarting) accepts the
+server as it is, and so does ``callguard records-accept-older`` (it records the acceptance
+in the compliance log first, then sets the file to the server's counter with a token
+saying so; a running node adopts it at its next ``/readyz`` probe or call). What no node
+can see: groups of another node that died before saving its mark.
 
 A scrub's count (read only) whose connection turns out closed is read once more on a fresh
 connection. A reservation is not retried: its script may have run before the connection
@@ -77,7 +83,7 @@ from callguard.stores.redis.records import (
     read_once_more,
 )
 
-__all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "RedisFrequency"]
+__all__ = ["HIGH_WATER_FILE", "SEQ_KEY", "RedisFrequency", "accept_mark", "read_mark"]
 
 _log = structlog.get_logger("callguard.frequency")
 
@@ -181,6 +187,10 @@ SEQ_KEY = "callguard:freq-seq"
 # too. Written at most every ``SAVE_EVERY_S`` off the loop (no answer waits for it) and at
 # close: a node that dies within that time forgets the last groups only.
 HIGH_WATER_FILE = "frequency-redis-high-water.json"
+# The acceptance token's field in it (``accept_mark``), and the refusal's (a node found
+# the server behind: kept until accepted, across restarts).
+ACCEPTED = "accepted"
+REFUSING = "refusing"
 SAVE_EVERY_S = 1.0
 # A save that keeps failing (a full disk, a read-only data dir) is logged at most this often.
 UNSAVED_LOG_EVERY_S = 60.0
@@ -252,7 +262,14 @@ class RedisFrequency:
         # refused once it answered one not above it (kept while the process runs; the
         # mark also in HIGH_WATER_FILE).
         self._seq_known = 0
-        self.behind: str | None = None
+        self._behind: str | None = None
+        # The acceptance token the mark file held when read (``accept_mark``): one seen
+        # already accepts nothing more; and the file's (inode, mtime, size) last looked at
+        # while behind, so a probe re-reads it only once it changed.
+        self._accepted: str | None = None
+        self._looked: tuple[int, int, int] | None = None
+        self._refusal_kept = False  # the refusal is in the mark file
+        self._damaged: str | None = None  # why the mark file could not be read
         at = guard.remembered_at if guard is not None else None
         self._path = remember or (at.with_name(HIGH_WATER_FILE) if at is not None else None)
         self._loaded = self._path is None
@@ -260,6 +277,56 @@ class RedisFrequency:
         self._saving: asyncio.Task[None] | None = None
         self._unsaved_logged: float | None = None  # loop time of the last such warning
         self._unsaved = 0  # failed saves since it
+
+    @property
+    def behind(self) -> str | None:
+        """Why the server is refused as holding fewer counts than this node saw, or None.
+        While refused, the mark file is looked at (a stat; read once it changed): an
+        acceptance written since by ``callguard records-accept-older`` (``accept_mark``)
+        is adopted, and the node serves again — at the next ``/readyz`` probe or call, as
+        the record store picks up its own acceptance. Before, only a restart did: a node
+        a balancer had taken out as not ready was never sent the call that would tell it."""
+        if not self._loaded and self._records is not None and self._records.marker:
+            if self._damaged is not None and self._behind == self._damaged:
+                self._behind = None  # read again: accepted (rewritten) or still damaged
+            try:
+                self._load()
+                self._damaged = None
+            except StoreError as exc:  # a damaged file: refused (not ready) until accepted
+                self._behind = self._damaged = str(exc)
+        if self._behind is not None:
+            self._adopt_accepted()
+        return self._behind
+
+    @behind.setter
+    def behind(self, reason: str | None) -> None:
+        self._behind = reason
+
+    def _adopt_accepted(self) -> None:
+        path = self._path
+        marker = self._records.marker if self._records is not None else ""
+        if path is None or not marker:
+            return
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        seen = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if seen == self._looked:
+            return
+        self._looked = seen
+        try:
+            seq, token, _ = read_mark(path, marker)
+        except (StoreError, OSError):
+            return
+        if token is None or token == self._accepted:
+            return
+        _log.warning("frequency_older_accepted", node_mark=seq, was=self._seq_known)
+        self._accepted = token
+        self._seq_known = self._saved = seq
+        self._loaded = True
+        self._behind = None
+        self._refusal_kept = False
 
     def _key(self, digest: str, subject: str) -> str:
         return f"callguard:freq:{{{digest}}}:{subject}"
@@ -417,20 +484,24 @@ class RedisFrequency:
         return [_result(r, [int(n) for n in answer.split(",")], members[16 * n:16 * n + 16])
                 for n, (r, answer) in enumerate(zip(group, answers, strict=True))]
 
-    def _went_behind(self, on_server: int) -> None:
+    def _went_behind(self, on_server: int, *, said: str | None = None) -> None:
         """Refuse the server from now on: it holds fewer counted groups than this node
         already saw (an older backup, a replica promoted behind): every call counted since
         is missing, and a count read there lets a capped number be called once too often."""
-        if self.behind is None:
-            self.behind = (
+        if self._behind is None:
+            seen = (f"groups counted: {on_server} there, {self._seq_known} seen here"
+                    if said is None else f"as {HIGH_WATER_FILE} says since it was found so")
+            self._behind = (
                 "the Redis server holds fewer call-frequency counts than this node already "
-                f"saw (groups counted: {on_server} there, {self._seq_known} seen here; "
+                f"saw ({seen}; "
                 "restored from an older backup?): calls counted since are missing, so every "
-                "capped call is BLOCKed. Restore the newest backup, or accept that the calls "
-                f"of the lost period go uncounted: remove {HIGH_WATER_FILE} from the data "
-                "dir and restart the node")
-            _log.warning("frequency_store_behind", problem=self.behind,
+                "capped call is BLOCKed. Restore the newest backup, then accept that the "
+                "calls of the lost period go uncounted: `callguard records-accept-older "
+                "--reason ...` on this node's data dir")
+            _log.warning("frequency_store_behind", problem=self._behind,
                          node_mark=self._seq_known, store_mark=on_server)
+            if not self._refusal_kept:
+                self._save_soon(0)  # kept in the file: a restart refuses too
 
     async def _run(self, keys: list[str], fields: str) -> Any:
         """EVALSHA, and in the same round trip the server's AOF and eviction settings
@@ -478,7 +549,7 @@ class RedisFrequency:
         self._guard()
 
     def _guard(self) -> None:
-        reason = self.behind or self._refusing()
+        reason = self._behind or self._refusing()
         if reason is not None:
             raise StoreError(f"call-frequency counts (Redis) cannot be trusted: {reason}")
 
@@ -490,33 +561,35 @@ class RedisFrequency:
         if self._loaded or self._path is None:
             return
         marker = self._records.marker if self._records is not None else ""
-        try:
-            data = orjson.loads(self._path.read_bytes())
-            seq = int(data["seq"]) if data.get("marker") == marker else 0
-        except FileNotFoundError:
-            seq = 0
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            raise StoreError(f"call-frequency counts (Redis): cannot read {self._path.name}: "
-                             f"{exc}; remove it to accept the server's counts as they are"
-                             ) from None
+        seq, self._accepted, refusing = read_mark(self._path, marker)
         self._loaded = True
+        if refusing and self._behind is None:  # refused before the restart: still
+            self._refusal_kept = True
+            self._went_behind(seq, said="the mark file")
         self._seq_known = self._saved = max(self._seq_known, seq)
 
-    def _save_soon(self) -> None:
+    def _save_soon(self, after: float | None = None) -> None:
         if self._path is None or (self._saving is not None and not self._saving.done()):
-            return
-        self._saving = asyncio.get_running_loop().create_task(self._save(SAVE_EVERY_S))
+            return  # the save in flight writes what is pending once it is done
+        self._saving = asyncio.get_running_loop().create_task(
+            self._save(SAVE_EVERY_S if after is None else after))
 
     async def _save(self, after: float) -> None:
         """Remember the mark (temp + fsync + rename, in a worker thread); a failure is
         logged: the mark in memory still guards this process."""
         await asyncio.sleep(after)
-        seq, path = self._seq_known, self._path
-        marker = self._records.marker if self._records is not None else ""
-        if path is None or seq <= self._saved or not marker:
-            return
+        while True:
+            seq, path, refusing = self._seq_known, self._path, self._behind is not None
+            marker = self._records.marker if self._records is not None else ""
+            if path is None or not marker or (seq <= self._saved and (
+                    not refusing or self._refusal_kept)):
+                return
+            if not await self._write_mark(path, marker, seq, refusing):
+                return
+
+    async def _write_mark(self, path: Path, marker: str, seq: int, refusing: bool) -> bool:
         try:
-            await asyncio.to_thread(_remember_mark, path, marker, seq)
+            await asyncio.to_thread(_remember_mark, path, marker, seq, refusing)
         except OSError as exc:
             self._unsaved += 1
             now = asyncio.get_running_loop().time()
@@ -528,8 +601,10 @@ class RedisFrequency:
                              "Redis is restored from an older backup may not notice the "
                              "counts it lost")
                 self._unsaved = 0
-            return
-        self._saved = seq
+            return False
+        self._saved = max(self._saved, seq)
+        self._refusal_kept = self._refusal_kept or refusing
+        return True
 
     async def aclose(self) -> None:
         """Remember the mark, close the client."""
@@ -547,15 +622,58 @@ class RedisFrequency:
 _WRITING = threading.Lock()
 
 
-def _remember_mark(path: Path, marker: str, seq: int) -> None:
-    """Write the mark unless the file already holds a higher one for the same marker
-    (another process of this data dir, a CLI beside the node, saved a later value)."""
+def _remember_mark(path: Path, marker: str, seq: int, refusing: bool = False) -> None:
+    """Write the mark (and ``refusing``: the server found behind) unless the file already
+    holds as much for the same marker (another process of this data dir, a CLI beside the
+    node, saved a later value). A refusal it holds stays (only ``accept_mark`` clears
+    one), and so does an acceptance token (a node not yet told of it still adopts it)."""
+    mark: dict[str, Any] = {"marker": marker, "seq": seq}
     with _WRITING:
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
             data = orjson.loads(path.read_bytes())
-            if data.get("marker") == marker and int(data["seq"]) >= seq:
-                return
-        write_atomically(path, orjson.dumps({"marker": marker, "seq": seq}).decode() + "\n")
+            if data.get("marker") == marker:
+                held = int(data["seq"])
+                said = data.get(REFUSING) is True
+                if held >= seq and (said or not refusing):
+                    return
+                mark["seq"] = max(seq, held)
+                refusing = refusing or said
+                if isinstance(data.get(ACCEPTED), str):
+                    mark[ACCEPTED] = data[ACCEPTED]
+        if refusing:
+            mark[REFUSING] = True
+        write_atomically(path, orjson.dumps(mark).decode() + "\n")
+
+
+def read_mark(path: Path, marker: str) -> tuple[int, str | None, bool]:
+    """The counts' mark a data dir keeps for the store of ``marker`` (0: none, or another
+    store's), the acceptance token it holds (``accept_mark``; None: none), and whether a
+    node found the server behind (refused until accepted). StoreError when the file cannot
+    be read or is damaged (fail closed: a damaged mark would let an older server through)."""
+    try:
+        data = orjson.loads(path.read_bytes())
+        if data.get("marker") != marker:
+            return 0, None, False
+        token = data.get(ACCEPTED)
+        return (int(data["seq"]), token if isinstance(token, str) else None,
+                data.get(REFUSING) is True)
+    except FileNotFoundError:
+        return 0, None, False
+    except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise StoreError(f"call-frequency counts (Redis): cannot read {path.name}: {exc}; "
+                         "accept the server's counts as they are with `callguard "
+                         "records-accept-older --reason ...`") from None
+
+
+def accept_mark(path: Path, marker: str, seq: int) -> str:
+    """Set the mark to ``seq`` (the server's counter) with a new acceptance token, which a
+    node refusing the server as behind adopts (``RedisFrequency.behind``); the token.
+    Written after the acceptance is on record (``callguard records-accept-older``)."""
+    token = secrets.token_hex(8)
+    with _WRITING:
+        write_atomically(path, orjson.dumps({"marker": marker, "seq": seq, ACCEPTED: token}
+                                            ).decode() + "\n")
+    return token
 
 
 def _queue_eviction(pipe: Any) -> None:

@@ -66,6 +66,7 @@ from callguard.stores.list_chunks import (
     manifest_from_json,
     manifest_to_json,
     snapshot_of,
+    stale_base,
 )
 from callguard.stores.list_files import ParsedList
 
@@ -183,6 +184,8 @@ class RedisListPublisher:
         self._client = client
         # The chunk keys of each import under way, which its switch requires (``_switch``)
         self._written: dict[tuple[str, int], list[str]] = {}
+        # The base version of each delta under way, which must be current at its switch
+        self._bases: dict[tuple[str, int], int | None] = {}
 
     async def publish(
         self,
@@ -226,6 +229,7 @@ class RedisListPublisher:
             files = {area: _chunk_key(name, version, area) for area in areas}
             self._written[(name, version)] = list(files.values())
             await client.set(_manifest_key(name, version), manifest_to_json(meta, built, files))
+            self._bases[(name, version)] = built.base
             await self._switch(name, version)
             switched = True
             await client.publish(CHANNEL, f"{name}:{version}")
@@ -268,6 +272,7 @@ class RedisListPublisher:
         cancelled (its reply never read) made it current; deleted, no node could load it
         and one started after served none of the list (hrev58)."""
         self._written.pop((name, version), None)
+        self._bases.pop((name, version), None)
         try:
             current = await self._client.get(_key(name, "current"))
             if current is not None and int(current) == version:
@@ -321,9 +326,14 @@ class RedisListPublisher:
         import's sweep took the chunks of this one (no manifest yet), a rollback then
         brought ``current`` below it, and this one switched to a version no node could
         load — a node started after served none of the list, every call BLOCKed (hsto20).
+
+        A delta (its base: the version it was applied to) only over its base, in the same
+        watched transaction: two deltas on one base at once both switched, and the second
+        undid the first's additions (hsto21).
         """
         pointer = _key(name, "current")
         needed = [_manifest_key(name, version), *self._written.pop((name, version), ())]
+        base = self._bases.pop((name, version), None)
         while True:
             async with self._client.pipeline(transaction=True) as pipe:
                 await pipe.watch(pointer, *needed)
@@ -337,6 +347,9 @@ class RedisListPublisher:
                 if current is not None and int(current) > version:
                     await self._discard(name, version)
                     raise _newer_published(name, int(current), version)
+                if base is not None and (current is None or int(current) != base):
+                    await self._discard(name, version)
+                    raise stale_base(name, base, None if current is None else int(current))
                 present = int(await pipe.exists(*needed))
                 if present < len(needed):
                     raise StoreError(

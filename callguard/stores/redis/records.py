@@ -874,6 +874,11 @@ class RedisRecords:
     async def _apply_on(self, own: aioredis.Redis, keys: list[str], args: list[bytes],
                         replicas: bool) -> tuple[int, ...]:
         """``apply``'s script and its WAIT on one connection (``own``)."""
+        try:  # connected first: a failure here sent nothing (below, the script may have run)
+            await own.initialize()
+        except RedisError as exc:
+            raise StoreError(f"record store (Redis) write failed: unreachable ({exc}); "
+                             "nothing was sent") from None
         try:
             floor, floor_id = self._high.known, self._high.known_id
             seq_id = secrets.token_hex(8)  # this write's id for the counter value it makes
@@ -894,6 +899,15 @@ class RedisRecords:
                               at_floor=None if at == "-" else at, top=0)  # nothing to rise to
                 self._guard_write()
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            # Sent, and its answer lost (a stalled fsync past the timeout, a dropped
+            # connection): the server may have run it. It was said "write failed", read as
+            # "not recorded" — an opt-out or a consent then in force with no record-change
+            # in the compliance log, and nothing telling anyone to write it again (hsto21).
+            raise StoreError(
+                f"record store (Redis) write failed, its answer lost ({exc}): it may have "
+                "been recorded all the same, and no record-change is in the compliance log; "
+                "run it again (a write run twice changes nothing) so that it is") from None
         except RedisError as exc:
             raise StoreError(f"record store (Redis) write failed: {exc}") from None
         self._guard_write()
