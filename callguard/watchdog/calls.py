@@ -1216,7 +1216,11 @@ class CallTracker:
                             event.get("BridgeType", ""), now)
             self._left_first(uniqueid, event.get("Channel", ""), bridge,
                              event.get("BridgeType", ""), now)
-            self._came_from[uniqueid] = bridge
+            # Not a lot: a parked call timing out leaves it for its comeback dialplan
+            # (parking_bridge_features.c ``parking_duration_callback``), which may Park() it
+            # again; the lot's other callers did not park it (hrev82).
+            if event.get("BridgeType") != "parking":
+                self._came_from[uniqueid] = bridge
         self._leave(uniqueid)
         return []
 
