@@ -31,7 +31,11 @@ from tests.test_watchdog_examiner_threeway import (
     CALL,
     CUSTOMER,
     CUSTOMER_ID,
+    DIAL,
+    ONE,
+    ONE_ID,
     TWO,
+    TWO_ID,
     UTAH,
     _bridge,
     _ch,
@@ -110,3 +114,28 @@ def test_control_parked_again_with_the_lot_empty() -> None:
     hung, release = _run(_customer_with_the_agent(), _REPARKED)
     assert hung == set()
     assert release["transferred_by"] == [AGENT]
+
+
+# the customer answered (the 10 first events: in its Dial() bridge with the dialer's ;2, no
+# agent dialled yet); with no agent free the dialer parks it (AMI Park); 30 s on it hangs
+# up in the lot and the dialer's pair is released
+_PARKED_ON_ANSWER = [(0.3, _bridge("BridgeLeave", DIAL, CUSTOMER, CUSTOMER_ID)),
+                     (0.01, _lot("BridgeEnter", CUSTOMER, CUSTOMER_ID)),
+                     (30.0, _lot("BridgeLeave", CUSTOMER, CUSTOMER_ID)),
+                     (0.01, _hangup(CUSTOMER, CUSTOMER_ID)),
+                     (0.3, _bridge("BridgeLeave", DIAL, TWO, TWO_ID)),
+                     (0.01, _hangup(TWO, TWO_ID)),
+                     (0.01, _hangup(ONE, ONE_ID))]
+
+
+def test_a_caller_parked_in_the_lot_is_no_live_agent_for_the_called_party() -> None:
+    hung, release = _run(_customer_with_the_agent()[:10], [*_OTHER_PARKED, *_PARKED_ON_ANSWER])
+    assert release["agent_within_2s"] is False  # abandoned: 64.1200(a)(7)
+    assert release["ended_by"] == "called-party"
+    assert hung == {ONE, TWO}
+
+
+def test_control_parked_on_answer_in_an_empty_lot() -> None:
+    hung, release = _run(_customer_with_the_agent()[:10], _PARKED_ON_ANSWER)
+    assert release["agent_within_2s"] is False
+    assert hung == {ONE, TWO}

@@ -569,6 +569,9 @@ class CallTracker:
         # uniqueid -> the bridge it last left, till it enters one or hangs up: whom a called
         # party moved into a parking lot was taken from (``_parked``)
         self._came_from: dict[str, str] = {}
+        # parking lots (``BridgeType: parking``), till they empty: their members hear no one
+        # (``_joined``)
+        self._lots: set[str] = set()
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -1165,6 +1168,8 @@ class CallTracker:
         # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
         # entered is not dissolving (a transferer back from its consultation, a merge).
         self._dissolving.discard(bridge)
+        if event.get("BridgeType") == "parking":
+            self._lots.add(bridge)
         self._bridge_of[uniqueid] = bridge
         name = event.get("Channel", "")
         self._members.setdefault(bridge, {})[uniqueid] = name
@@ -1194,11 +1199,21 @@ class CallTracker:
         does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
         ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
         No``). So an agent bridged with one half talks to the called party bridged with
-        the other, though they never share a bridge. Not through the halves in ``skip``."""
+        the other, though they never share a bridge. Not through the halves in ``skip``.
+
+        Nobody hears a parking lot: res_parking's lot is a holding bridge (parking_bridge.c
+        ``bridge_parking_new``: ``AST_BRIDGE_CAPABILITY_HOLDING``) of every call parked in
+        it, and bridge_holding.c ``holding_bridge_write`` discards each parked caller's
+        frames (only an announcer is heard). Taken for one conversation, a called party
+        parked on answer beside another call's parked customer was "connected to a live
+        agent" — an abandoned call (47 CFR 64.1200(a)(7)) not counted (hrev82)."""
         joined: dict[str, str] = {}
         todo, seen = [bridge], {bridge}
         while todo:
-            members = self._members.get(todo.pop(), {})
+            current = todo.pop()
+            if current in self._lots:
+                continue
+            members = self._members.get(current, {})
             joined.update(members)
             for name in members.values():
                 partner = _partner(name) if not skip or name not in skip else None
@@ -1407,6 +1422,7 @@ class CallTracker:
             self._members.pop(bridge, None)
             self._dissolving.discard(bridge)
             self._kept_at.pop(bridge, None)
+            self._lots.discard(bridge)
 
     def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
