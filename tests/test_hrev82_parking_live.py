@@ -139,3 +139,47 @@ def test_control_parked_on_answer_in_an_empty_lot() -> None:
     hung, release = _run(_customer_with_the_agent()[:10], _PARKED_ON_ANSWER)
     assert release["agent_within_2s"] is False
     assert hung == {ONE, TWO}
+
+
+# The agent parks before the dialer's Local pair is optimised away (LocalOptimizationBegin
+# not yet begun, or a pair that never is): the agent's bridge peer is ;1, and
+# ``parking_blind_transfer_park`` parks ;1 (``ast_bridge_channel_peer``), the customer hearing
+# the lot through the pair. The pair optimises away into the lot after (bridge.c
+# ``try_swap_optimize_out``: the customer swapped in for ;1, parking_bridge.c
+# ``bridge_parking_push`` with ``swap``, ParkedCallSwap); the customer hangs up in the lot.
+_HALF_PARKED = [(5.0, _bridge("BridgeLeave", AGENTS, ONE, ONE_ID)),
+                (0.01, _lot("BridgeEnter", ONE, ONE_ID)),
+                (2.0, _bridge("BridgeLeave", AGENTS, AGENT, AGENT_ID)),
+                (0.01, _hangup(AGENT, AGENT_ID)),
+                (0.5, _bridge("BridgeLeave", DIAL, CUSTOMER, CUSTOMER_ID)),
+                (0.01, {**_lot("BridgeEnter", CUSTOMER, CUSTOMER_ID), "SwapUniqueid": ONE_ID}),
+                (0.01, _lot("BridgeLeave", ONE, ONE_ID)),
+                (0.01, _bridge("BridgeLeave", DIAL, TWO, TWO_ID)),
+                (0.01, _hangup(ONE, ONE_ID)),
+                (0.01, _hangup(TWO, TWO_ID)),
+                (30.0, _lot("BridgeLeave", CUSTOMER, CUSTOMER_ID)),
+                (0.01, _hangup(CUSTOMER, CUSTOMER_ID))]
+
+
+def test_parked_through_the_dialers_local_pair_the_called_party_ends_the_call() -> None:
+    # the 15 first events: the agent bridged with ;1, the customer with ;2, no swap yet
+    hung, release = _run(_customer_with_the_agent()[:15], _HALF_PARKED)
+    assert hung == set()
+    assert release["ended_by"] == "called-party"
+    assert release["transferred_by"] == [AGENT]
+
+
+def test_control_the_agent_hanging_up_through_the_pair_unparked_is_the_callers_end() -> None:
+    """No park: the agent's hangup ends the call (the pair torn down, the customer hung up
+    by its dissolving bridge)."""
+    hung, release = _run(_customer_with_the_agent()[:15], [
+        (5.0, _bridge("BridgeLeave", AGENTS, AGENT, AGENT_ID)),
+        (0.01, _hangup(AGENT, AGENT_ID)),
+        (0.01, _bridge("BridgeLeave", AGENTS, ONE, ONE_ID)),
+        (0.01, _hangup(ONE, ONE_ID)),
+        (0.01, _bridge("BridgeLeave", DIAL, TWO, TWO_ID)),
+        (0.01, _hangup(TWO, TWO_ID)),
+        (0.01, _bridge("BridgeLeave", DIAL, CUSTOMER, CUSTOMER_ID)),
+        (0.01, _hangup(CUSTOMER, CUSTOMER_ID))])
+    assert hung == set()
+    assert release["ended_by"] == "caller"

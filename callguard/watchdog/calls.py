@@ -1254,10 +1254,19 @@ class CallTracker:
         parking_bridge.c ``ast_bridge_parking_v_table``); the parker hears the space
         (``say_parking_space``) and then leaves and hangs up (``hangup_after``). Taken for
         the call's first hangup, the called party's later hangup in the lot was recorded
-        "caller", its release unmeasured."""
+        "caller", its release unmeasured.
+
+        The parkee is the parker's bridge peer (``parking_blind_transfer_park``:
+        ``ast_bridge_channel_peer``): before the dialer's Local pair is optimised away it is
+        the pair's half beside the agent, and the called party, bridged with the other half,
+        hears the lot through the pair: parked all the same (hrev82)."""
         call = self.calls.get(self._holder.get(uniqueid, ""))
-        if (call is None or came_from is None or name != call.dest or call.followed is None
+        if (call is None or came_from is None or call.dest is None or call.followed is None
                 or call.transferred):
+            return
+        partner = call.partners.get(name) or _partner(name)
+        if name != call.dest and not (partner and call.dest in self._joined(
+                self._bridge_named.get(partner, ""), {partner}).values()):
             return
         side = self._side(call)
         parkers = {u: n for u, n in self._members.get(came_from, {}).items()
