@@ -183,3 +183,32 @@ def test_control_the_agent_hanging_up_through_the_pair_unparked_is_the_callers_e
         (0.01, _hangup(CUSTOMER, CUSTOMER_ID))])
     assert hung == set()
     assert release["ended_by"] == "caller"
+
+
+HOLD = "b13-bridgewait"
+
+
+def _hold(event: str, name: str, uid: str, linkedid: str = CALL) -> dict[str, str]:
+    """app_bridgewait.c ``wait_bridge_wrapper_alloc``: ``ast_bridge_base_new(
+    AST_BRIDGE_CAPABILITY_HOLDING, ...)``, ``BridgeType: base`` (as a ConfBridge's) with
+    ``BridgeTechnology: holding_bridge`` (manager_bridges.c
+    ``ast_manager_build_bridge_state_string_prefix``); an ARI holding bridge likewise."""
+    return {**_bridge(event, HOLD, name, uid), "BridgeType": "base",
+            "BridgeTechnology": "holding_bridge", "Linkedid": linkedid}
+
+
+def test_a_caller_held_in_a_shared_bridgewait_is_no_live_agent() -> None:
+    """The answered customer sent to wait in BridgeWait() (an AMI Redirect) beside another
+    call's waiting customer: nobody it hears, abandoned."""
+    hung, release = _run(_customer_with_the_agent()[:10], [
+        (0.5, {"Event": "Newchannel", **_ch(OTHER, OTHER_ID), "Linkedid": OTHER_ID}),
+        (0.01, _hold("BridgeEnter", OTHER, OTHER_ID, OTHER_ID)),
+        (0.3, _bridge("BridgeLeave", DIAL, CUSTOMER, CUSTOMER_ID)),
+        (0.01, _hold("BridgeEnter", CUSTOMER, CUSTOMER_ID)),
+        (30.0, _hold("BridgeLeave", CUSTOMER, CUSTOMER_ID)),
+        (0.01, _hangup(CUSTOMER, CUSTOMER_ID)),
+        (0.3, _bridge("BridgeLeave", DIAL, TWO, TWO_ID)),
+        (0.01, _hangup(TWO, TWO_ID)),
+        (0.01, _hangup(ONE, ONE_ID))])
+    assert release["agent_within_2s"] is False
+    assert hung == {ONE, TWO}

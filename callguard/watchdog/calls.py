@@ -569,8 +569,8 @@ class CallTracker:
         # uniqueid -> the bridge it last left, till it enters one or hangs up: whom a called
         # party moved into a parking lot was taken from (``_parked``)
         self._came_from: dict[str, str] = {}
-        # parking lots (``BridgeType: parking``), till they empty: their members hear no one
-        # (``_joined``)
+        # parking lots (``BridgeType: parking``) and other holding bridges (``BridgeTechnology:
+        # holding_bridge``), till they empty: their members hear no one (``_joined``)
         self._lots: set[str] = set()
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
@@ -1168,7 +1168,8 @@ class CallTracker:
         # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
         # entered is not dissolving (a transferer back from its consultation, a merge).
         self._dissolving.discard(bridge)
-        if event.get("BridgeType") == "parking":
+        if (event.get("BridgeType") == "parking"
+                or event.get("BridgeTechnology") == "holding_bridge"):
             self._lots.add(bridge)
         self._bridge_of[uniqueid] = bridge
         name = event.get("Channel", "")
@@ -1206,7 +1207,10 @@ class CallTracker:
         it, and bridge_holding.c ``holding_bridge_write`` discards each parked caller's
         frames (only an announcer is heard). Taken for one conversation, a called party
         parked on answer beside another call's parked customer was "connected to a live
-        agent" — an abandoned call (47 CFR 64.1200(a)(7)) not counted (hrev82)."""
+        agent" — an abandoned call (47 CFR 64.1200(a)(7)) not counted (hrev82). So too
+        any holding bridge (``BridgeTechnology: holding_bridge``): BridgeWait()'s
+        (app_bridgewait.c ``wait_bridge_wrapper_alloc``), an ARI holding bridge's. Its
+        announcer, if any, is heard one way: no conversation either."""
         joined: dict[str, str] = {}
         todo, seen = [bridge], {bridge}
         while todo:
