@@ -569,6 +569,9 @@ class CallTracker:
         # uniqueid -> the bridge it last left, till it enters one or hangs up: whom a called
         # party moved into a parking lot was taken from (``_parked``)
         self._came_from: dict[str, str] = {}
+        # parking lots (``BridgeType: parking``) and other holding bridges (``BridgeTechnology:
+        # holding_bridge``), till they empty: their members hear no one (``_joined``)
+        self._lots: set[str] = set()
         # (Linkedid, asking channel) -> whether it was Up when the gate answered
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
@@ -1165,6 +1168,9 @@ class CallTracker:
         # bridge_channel.c ``bridge_channel_internal_push`` refuses a dissolved bridge: one
         # entered is not dissolving (a transferer back from its consultation, a merge).
         self._dissolving.discard(bridge)
+        if (event.get("BridgeType") == "parking"
+                or event.get("BridgeTechnology") == "holding_bridge"):
+            self._lots.add(bridge)
         self._bridge_of[uniqueid] = bridge
         name = event.get("Channel", "")
         self._members.setdefault(bridge, {})[uniqueid] = name
@@ -1194,11 +1200,24 @@ class CallTracker:
         does for a pair created with ``/n`` (core_local.c ``local_alloc`` sets
         ``AST_UNREAL_NO_OPTIMIZATION``; ``LocalBridge`` then says ``LocalOptimization:
         No``). So an agent bridged with one half talks to the called party bridged with
-        the other, though they never share a bridge. Not through the halves in ``skip``."""
+        the other, though they never share a bridge. Not through the halves in ``skip``.
+
+        Nobody hears a parking lot: res_parking's lot is a holding bridge (parking_bridge.c
+        ``bridge_parking_new``: ``AST_BRIDGE_CAPABILITY_HOLDING``) of every call parked in
+        it, and bridge_holding.c ``holding_bridge_write`` discards each parked caller's
+        frames (only an announcer is heard). Taken for one conversation, a called party
+        parked on answer beside another call's parked customer was "connected to a live
+        agent" — an abandoned call (47 CFR 64.1200(a)(7)) not counted (hrev82). So too
+        any holding bridge (``BridgeTechnology: holding_bridge``): BridgeWait()'s
+        (app_bridgewait.c ``wait_bridge_wrapper_alloc``), an ARI holding bridge's. Its
+        announcer, if any, is heard one way: no conversation either."""
         joined: dict[str, str] = {}
         todo, seen = [bridge], {bridge}
         while todo:
-            members = self._members.get(todo.pop(), {})
+            current = todo.pop()
+            if current in self._lots:
+                continue
+            members = self._members.get(current, {})
             joined.update(members)
             for name in members.values():
                 partner = _partner(name) if not skip or name not in skip else None
@@ -1216,7 +1235,11 @@ class CallTracker:
                             event.get("BridgeType", ""), now)
             self._left_first(uniqueid, event.get("Channel", ""), bridge,
                              event.get("BridgeType", ""), now)
-            self._came_from[uniqueid] = bridge
+            # Not a lot: a parked call timing out leaves it for its comeback dialplan
+            # (parking_bridge_features.c ``parking_duration_callback``), which may Park() it
+            # again; the lot's other callers did not park it (hrev82).
+            if event.get("BridgeType") != "parking":
+                self._came_from[uniqueid] = bridge
         self._leave(uniqueid)
         return []
 
@@ -1235,10 +1258,19 @@ class CallTracker:
         parking_bridge.c ``ast_bridge_parking_v_table``); the parker hears the space
         (``say_parking_space``) and then leaves and hangs up (``hangup_after``). Taken for
         the call's first hangup, the called party's later hangup in the lot was recorded
-        "caller", its release unmeasured."""
+        "caller", its release unmeasured.
+
+        The parkee is the parker's bridge peer (``parking_blind_transfer_park``:
+        ``ast_bridge_channel_peer``): before the dialer's Local pair is optimised away it is
+        the pair's half beside the agent, and the called party, bridged with the other half,
+        hears the lot through the pair: parked all the same (hrev82)."""
         call = self.calls.get(self._holder.get(uniqueid, ""))
-        if (call is None or came_from is None or name != call.dest or call.followed is None
+        if (call is None or came_from is None or call.dest is None or call.followed is None
                 or call.transferred):
+            return
+        partner = call.partners.get(name) or _partner(name)
+        if name != call.dest and not (partner and call.dest in self._joined(
+                self._bridge_named.get(partner, ""), {partner}).values()):
             return
         side = self._side(call)
         parkers = {u: n for u, n in self._members.get(came_from, {}).items()
@@ -1403,6 +1435,7 @@ class CallTracker:
             self._members.pop(bridge, None)
             self._dissolving.discard(bridge)
             self._kept_at.pop(bridge, None)
+            self._lots.discard(bridge)
 
     def _agent_reached(self, call: _Call, members: Mapping[str, str], now: float) -> None:
         """64.1200(a)(7) asks for a live person, not a bridge: Dial() always bridges the
