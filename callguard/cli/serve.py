@@ -168,8 +168,11 @@ async def _serve(state: CliState, reload_seconds: float,
         # DRAIN_CAP_SECONDS counts from here: SIP's drain (close) and FastAGI's together.
         stopping = asyncio.get_running_loop().time()
         # No new call from here: every listener closes first (FastAGI's before the HTTP
-        # port's and SIP's waits, which took new FastAGI calls meanwhile).
-        await fastagi.close()
+        # port's and SIP's waits, which took new FastAGI calls meanwhile). Not waited for:
+        # 3.12's wait_closed waits for every session, and held the other fronts open and
+        # the stop past the cap (hrev85); ``_drain_fastagi`` waits for them, capped.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fastagi.close(), _LISTENER_CLOSE_S)
         if http is not None:
             await http[1].stop()
         if sip is not None:
@@ -242,6 +245,7 @@ class _EarlyHup:
 
 # systemd's TimeoutStopSec=20 (systemd/callguard.service) SIGKILLs a node still stopping.
 DRAIN_CAP_SECONDS = 15.0
+_LISTENER_CLOSE_S = 1.0  # FastAGI's listener closed at once; the wait is the drain's
 
 
 def fastagi_session_bound(settings: FastAgiSettings) -> float:
