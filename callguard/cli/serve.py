@@ -121,13 +121,14 @@ def _per_source_cap(per_source: int, wanted: int, fitted: int) -> int:
     return max(1, min(fitted, per_source * fitted // wanted))
 
 
-async def _serve(state: CliState, reload_seconds: float) -> None:
+async def _serve(state: CliState, reload_seconds: float,
+                 early: _EarlyHup | None = None) -> None:
     runtime = state.runtime()
     runtime.settings = _fit_connection_caps(runtime.settings)
     await _start_deciding(runtime)
     if isinstance(runtime.records, EmbeddedRecords):
         runtime.records.keep_dnc_set()  # every call reads it: from memory, kept exact
-    signals = _Signals(asyncio.get_running_loop())
+    signals = _Signals(asyncio.get_running_loop(), early)
     node_name = runtime.settings.log.node or socket.gethostname()
     # Every ALLOW of an automated call carries what a watchdog needs to follow it, with or
     # without [ami] on this node (another node, or this one restarted, may follow it).
@@ -167,8 +168,11 @@ async def _serve(state: CliState, reload_seconds: float) -> None:
         # DRAIN_CAP_SECONDS counts from here: SIP's drain (close) and FastAGI's together.
         stopping = asyncio.get_running_loop().time()
         # No new call from here: every listener closes first (FastAGI's before the HTTP
-        # port's and SIP's waits, which took new FastAGI calls meanwhile).
-        await fastagi.close()
+        # port's and SIP's waits, which took new FastAGI calls meanwhile). Not waited for:
+        # 3.12's wait_closed waits for every session, and held the other fronts open and
+        # the stop past the cap (hrev85); ``_drain_fastagi`` waits for them, capped.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(fastagi.close(), _LISTENER_CLOSE_S)
         if http is not None:
             await http[1].stop()
         if sip is not None:
@@ -193,11 +197,14 @@ class _Signals:
     was BLOCKed "not reached" (a `kill -HUP` meant as a reload, or the terminal of a node
     started by hand closing). It is the daemon's reload (the unit's ExecReload)."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, early: _EarlyHup | None = None
+                 ) -> None:
         self.stop, self.hup, self.wake = asyncio.Event(), asyncio.Event(), asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._raise, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self._raise, self.hup)
+        if early is not None and early.seen:  # asked while starting: the first tick, now
+            self._raise(self.hup)
 
     def _raise(self, event: asyncio.Event) -> None:
         event.set()
@@ -219,8 +226,26 @@ class _Signals:
         return True
 
 
+class _EarlyHup:
+    """SIGHUP from the start of ``serve`` until ``_Signals`` takes it over, noted.
+
+    Its default action ended the node while the runtime was built (the packs compiled,
+    the lists loaded: longer with longer lists), before ``_Signals`` existed; the unit is
+    active, so reloadable, from the exec (Type=exec), and Restart=on-failure counts a
+    SIGHUP death as clean: a `systemctl reload` then left the node down (hrev85). The
+    reload asked for runs as the first tick."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        signal.signal(signal.SIGHUP, self._note)
+
+    def _note(self, _signum: int, _frame: object) -> None:
+        self.seen = True
+
+
 # systemd's TimeoutStopSec=20 (systemd/callguard.service) SIGKILLs a node still stopping.
 DRAIN_CAP_SECONDS = 15.0
+_LISTENER_CLOSE_S = 1.0  # FastAGI's listener closed at once; the wait is the drain's
 
 
 def fastagi_session_bound(settings: FastAgiSettings) -> float:
@@ -619,6 +644,7 @@ def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
 @click.pass_obj
 def serve(state: CliState, reload_seconds: float) -> None:
     """Run the node until SIGTERM."""
+    early = _EarlyHup()  # first: a SIGHUP from here on is a reload (``_Signals``)
     try:  # secrets are read before the loop starts, so a missing one is a usage error
         if state.settings.http.enabled:
             state.settings.http_token()
@@ -632,4 +658,4 @@ def serve(state: CliState, reload_seconds: float) -> None:
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
     _log.info("malloc_tuning", mmap_threshold_fixed=tuned)
-    asyncio.run(_serve(state, reload_seconds))
+    asyncio.run(_serve(state, reload_seconds, early))
