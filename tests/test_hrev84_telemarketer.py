@@ -9,6 +9,7 @@ every byte it had. Real runtimes, a real FastAGI server, the real encoder and CL
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,9 +21,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from callguard.compliance.archive.evidence import Evidence
+from callguard.config import load_settings
+from callguard.errors import ConfigError, StoreError
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.server import FastAgiServer
-from callguard.gate import CheckRequest
+from callguard.gate import TIME_BUDGET, CheckRequest
+from callguard.policy.core import STORE_UNAVAILABLE
 from callguard.resources import record_schemas_dir
 from tests.fake_asterisk import agi_session
 from tests.test_hdnc22_telemarketer import (
@@ -202,3 +206,77 @@ def test_config_check_shows_the_call_centre(sites):
     assert "telemarketer" not in plain.stdout
     assert json.loads(_cli(*sites["plain"], "config", "check", "--json").stdout)[
         "telemarketers"] == {}
+
+
+class _CentreReads:
+    """The real record store; its reads of the call centre's list fail or wait (the
+    second read of hdnc22's fetch: the one a review must see fail closed)."""
+
+    def __init__(self, inner, *, fail: bool = False, delay: float = 0.0) -> None:
+        self.inner, self.fail, self.delay = inner, fail, delay
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    async def company_dnc(self, solicitor: str, e164: str):
+        if solicitor == CENTRE:
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            if self.fail:
+                raise StoreError("record store unreachable (simulated, call centre's read)")
+        return await self.inner.company_dnc(solicitor, e164)
+
+
+class TestTheCallCentresReadFailsClosed:
+    """The seller's list read, the call centre's not: never an ALLOW."""
+
+    async def test_a_failed_read_blocks(self, tmp_path):
+        node = _node(tmp_path, "embedded", None)
+        await node.start()
+        try:
+            node.gate._records = _CentreReads(node.records, fail=True)
+            decision = await _check(node, "b-via-centre")
+            assert not decision.allowed
+            assert decision.verdict.deciding.rule_id == STORE_UNAVAILABLE
+            assert (await _check(node, "b-direct")).allowed  # the others still served
+        finally:
+            await node.aclose()
+
+    async def test_a_read_past_the_budget_blocks(self, tmp_path):
+        node = _node(tmp_path, "embedded", None)
+        await node.start()
+        try:
+            node.gate._records = _CentreReads(node.records, delay=0.5)
+            decision = await node.gate.check(
+                CheckRequest(NUMBER, "b-via-centre", at=AT, front="http"), budget_s=0.1)
+            assert not decision.allowed
+            assert decision.verdict.deciding.rule_id == TIME_BUDGET
+        finally:
+            await node.aclose()
+
+
+@pytest.mark.parametrize(("b_centre", "first"), [
+    ("ACME call  centre", CENTRE),  # another campaign's call centre, spelt otherwise
+    ("\uff21cme Call Centre", CENTRE),  # a full-width A
+    ("Beehive-Solar", SELLER_A),  # a seller's own list, spelt otherwise
+])
+def test_a_call_centre_spelt_two_ways_is_refused(tmp_path, b_centre, first):
+    """Two spellings are two do-not-call lists: the opt-out on A's call would not bind B's
+    calls by the same call centre. Refused at load, naming both."""
+    path = _config(tmp_path)
+    text = path.read_text()
+    b = text.index('id = "b-via-centre"')
+    text = text[:b] + text[b:].replace(f'telemarketer = "{CENTRE}"',
+                                       f'telemarketer = "{b_centre}"', 1)
+    path.write_text(text)
+    with pytest.raises(ConfigError) as refused:
+        load_settings(path, data_dir=_data(tmp_path))
+    said = str(refused.value)
+    assert "campaign 'b-via-centre'" in said
+    assert "two do-not-call lists" in said
+    assert repr(first) in said
+
+
+def test_one_call_centre_spelt_alike_loads(tmp_path):
+    settings = load_settings(_config(tmp_path), data_dir=_data(tmp_path))
+    assert {c.telemarketer for c in settings.campaigns.values()} == {CENTRE, None}
