@@ -800,6 +800,7 @@ def _campaigns(doc: Mapping[str, Any], packs: Mapping[str, Pack], enabled: tuple
             problems.found.append(f"{config} campaign {campaign.id!r} is defined twice")
         campaigns[campaign.id] = campaign
     problems.found.extend(_subjects_apart(campaigns.values(), config))
+    problems.found.extend(_telemarketers_apart(campaigns.values(), config))
     return with_seller_subjects(campaigns) if len(problems.found) == failed else None
 
 
@@ -825,6 +826,34 @@ def _subjects_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
                          f"{seller}) only in case, spacing or characters that look alike "
                          "(invisible, full-width); a cap counts them as two "
                          "subjects — write them alike")
+    return found
+
+
+def _telemarketers_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
+    """A ``telemarketer`` that differs from another campaign's telemarketer, or from a
+    seller, only in case, spacing or look-alike characters ("Acme Call Centre", "ACME call
+    centre"): two do-not-call lists where the operator meant one, so an opt-out taken on one
+    campaign's call would not bind the other's (64.1200(d)(3)). Refused, as subjects are
+    (``_subjects_apart``); sellers' names among themselves are left as they were."""
+    campaigns = list(campaigns)
+    names: dict[str, tuple[str, Campaign, str]] = {}  # key -> (name, its campaign, role)
+    for campaign in campaigns:
+        names.setdefault(_subject_key(campaign.solicitor),
+                         (campaign.solicitor, campaign, "solicitor"))
+    found: list[str] = []
+    for campaign in campaigns:
+        name = campaign.telemarketer
+        if name is None:
+            continue
+        first, where, role = names.setdefault(_subject_key(name),
+                                              (name, campaign, "telemarketer"))
+        if first != name:
+            found.append(f"{config} campaign {campaign.id!r}: telemarketer "
+                         f"{clipped_repr(name, 60)} differs from {role} "
+                         f"{clipped_repr(first, 60)} (campaign {where.id!r}) only in case, "
+                         "spacing or characters that look alike; they are two do-not-call "
+                         "lists, and an opt-out on one would not bind the other — write "
+                         "them alike")
     return found
 
 

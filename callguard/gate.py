@@ -404,11 +404,20 @@ class Gate:
             raise UsageError(f"campaign {clipped_repr(campaign_id, 60)} is not configured")
         e164 = self._parser.parse(number).e164
         at = self._clock()
-        writes = [AddCompanyDnc(campaign.solicitor, e164, at, source)]
-        if campaign.telemarketer is not None:
-            writes.append(AddCompanyDnc(campaign.telemarketer, e164, at, source))
-        await self.write(writes)
+        await self.write([AddCompanyDnc(who, e164, at, source)
+                          for who in self.opt_out_lists(campaign_id)])
         return e164
+
+    def opt_out_lists(self, campaign_id: str) -> tuple[str, ...]:
+        """Whose do-not-call lists an opt-out on the campaign goes on: its seller's, then
+        its telemarketer's when it names one (``opt_out`` writes these, a front's reply
+        names them); empty for a campaign not configured."""
+        campaign = self._campaigns.get(campaign_id)
+        if campaign is None:
+            return ()
+        if campaign.telemarketer is None:
+            return (campaign.solicitor,)
+        return (campaign.solicitor, campaign.telemarketer)
 
     async def write(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """Apply record writes atomically, then journal each in the compliance log.

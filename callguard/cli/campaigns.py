@@ -31,6 +31,9 @@ def list_campaigns(state: CliState, as_json: bool) -> None:
         rows.append({
             "id": campaign.id,
             "solicitor": campaign.solicitor,
+            # the call centre making the calls (its do-not-call list binds them too); null:
+            # the seller makes its own
+            "telemarketer": campaign.telemarketer,
             "caller_id": campaign.caller_id,
             "default_mode": campaign.default_mode.value,
             "origin_state": campaign.origin_state,
@@ -45,11 +48,17 @@ def list_campaigns(state: CliState, as_json: bool) -> None:
     if as_json:
         print_json({"config": str(settings.path), "campaigns": rows})
         return
-    table = Table("campaign", "seller", "caller ID", "mode", "origin", "house policies",
-                  "registration / exemption", title=f"campaigns in {settings.path}")
+    # The call centre's column only when a campaign names one (a site whose sellers make
+    # their own calls sees the table it saw).
+    centres = any(row["telemarketer"] for row in rows)
+    table = Table("campaign", "seller", *(["telemarketer"] if centres else []), "caller ID",
+                  "mode", "origin", "house policies", "registration / exemption",
+                  title=f"campaigns in {settings.path}")
     for row in rows:
         registration = row["registration"]
-        table.add_row(row["id"], row["solicitor"], row["caller_id"], row["default_mode"],
+        table.add_row(row["id"], row["solicitor"],
+                      *([row["telemarketer"] or "-"] if centres else []), row["caller_id"],
+                      row["default_mode"],
                       row["origin_state"] or "-", ", ".join(row["house_policies"]) or "-",
                       f"{registration['number']} until {registration['expires']}"
                       if registration else (f"exempt {row['exemption']}"

@@ -303,6 +303,16 @@ def _data_dir(path: Path) -> str:
     return f"exists, owner {owner}, mode {info.st_mode & 0o777:o}"
 
 
+def _telemarketers(settings: Settings) -> dict[str, list[str]]:
+    """Each campaign's call centre (``telemarketer``) -> the campaigns naming it, sorted."""
+    named: dict[str, list[str]] = {}
+    for campaign_id in sorted(settings.campaigns):
+        centre = settings.campaigns[campaign_id].telemarketer
+        if centre is not None:
+            named.setdefault(centre, []).append(campaign_id)
+    return dict(sorted(named.items()))
+
+
 def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     """What ``serve`` would serve with these settings, and what stops it."""
     today = datetime.now(UTC).date()
@@ -330,6 +340,9 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "packs": packs,
         "lists": lists,
         "campaigns": sorted(settings.campaigns),
+        # call centre -> the campaigns it makes calls for: an opt-out on them goes on its
+        # do-not-call list too, and a request on it blocks them all
+        "telemarketers": _telemarketers(settings),
         "secrets": secrets_found,
         # said, exit status unchanged: what serve would do but cannot check for itself, and
         # a caller ID no one can call back (serve starts and presents it: 64.1601(e)(1))
@@ -380,6 +393,9 @@ def check(state: CliState, as_json: bool) -> None:
                      if row.get("optional") else
                      "MISSING"))
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
+    for centre, ids in info["telemarketers"].items():
+        out.print(f"telemarketer  {escape(centre)} makes the calls of "
+                  f"{escape(', '.join(ids))} (its do-not-call list binds them)")
     for what, where in info["secrets"].items():
         out.print(f"{what:<13} {escape(where)}")
     err = Console(stderr=True, soft_wrap=True, highlight=False)

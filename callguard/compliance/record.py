@@ -181,7 +181,8 @@ class RecordEncoder:
         self._node_piece = b'","node":' + _json(node) + b',"decision_id":'
         self._key_piece = b',"key_id":' + _json(self.key_id)
         self._verdicts: dict[tuple[bool, str, str], bytes] = {}
-        self._who: dict[tuple[str, str, str | None, str | None], tuple[bytes, bytes]] = {}
+        self._who: dict[tuple[str, str, str | None, str | None, str | None],
+                        tuple[bytes, bytes]] = {}
         self._shapes: dict[tuple[int, ...], tuple[object, object, bytes]] = {}
         self._lists: dict[tuple[tuple[str, int], ...], bytes] = {}
         self._zone_pieces: dict[tuple[tuple[str, ...], tuple[str, ...], int], bytes] = {}
@@ -216,7 +217,8 @@ class RecordEncoder:
         campaign, mode = decision.campaign, decision.mode
         named = (decision.front, decision.campaign_id,
                  None if campaign is None else campaign.solicitor,
-                 None if mode is None else mode._value_)
+                 None if mode is None else mode._value_,
+                 None if campaign is None else campaign.telemarketer)
         who = self._who.get(named) or remember(self._who, named, self._who_piece(*named),
                                                 _PIECE_CACHE_LIMIT)
         number = decision.number
@@ -257,11 +259,14 @@ class RecordEncoder:
             b',"latency_us":', b"%d}\n" % int(decision.latency_us)))
 
     def _who_piece(self, front: str, campaign_id: str, solicitor: str | None,
-                   mode: str | None) -> tuple[bytes, bytes]:
-        """The pieces before and after the verdict that name the front and campaign."""
+                   mode: str | None, telemarketer: str | None = None) -> tuple[bytes, bytes]:
+        """The pieces before and after the verdict that name the front and campaign (and
+        the call centre making the campaign's calls, when it names one)."""
         after = b',"campaign":' + _json(self.fields.campaign(campaign_id))
         if solicitor is not None:
             after += b',"solicitor":' + _json(solicitor)
+        if telemarketer is not None:
+            after += b',"telemarketer":' + _json(telemarketer)
         if mode is not None:
             after += b',"mode":' + _json(mode)
         return b'","front":' + _json(front) + b",", after
@@ -312,6 +317,8 @@ class RecordEncoder:
         campaign = decision.campaign
         if campaign is not None:
             record["solicitor"] = campaign.solicitor
+            if campaign.telemarketer is not None:  # absent: the seller made its own calls
+                record["telemarketer"] = campaign.telemarketer
         if decision.mode is not None:
             record["mode"] = decision.mode.value
         self._number(record, decision)

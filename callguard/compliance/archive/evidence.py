@@ -181,15 +181,19 @@ class Evidence:
         return self.withdrawals.get(wanted) if isinstance(wanted, str) else None
 
     def records_before(self, decision: Record) -> list[Record]:
-        """Record changes for the decision's seller logged before it (records as they stood).
+        """Record changes for the decision's seller logged before it (records as they stood),
+        and for the call centre that made the call (the decision's ``telemarketer``: a
+        request on its do-not-call list blocked the call as the seller's did).
 
         From ``standing`` when it was read: a consent given before ``--from``, or the
         number's records when one decision was asked for (``--decision``), stood all
         the same; the range says which decisions are listed, not what was in force."""
         when = _when(decision)
         changes = self.events if self.standing is None else self.standing
+        whose = [w for w in (decision.get("solicitor"), decision.get("telemarketer"))
+                 if isinstance(w, str)]
         return [e for e in changes if e.get("event") == "record"
-                and e.get("solicitor") == decision.get("solicitor") and _when(e) < when]
+                and e.get("solicitor") in whose and _when(e) < when]
 
 
 def _cutoff(purge: Record) -> datetime | None:
