@@ -183,6 +183,11 @@ class LogQuery:
             event=options.get("event"), decision_id=decision_id,
             front=options.get("front"), node=options.get("node"))
         self.stats = ReadStats(key_id=key_id)
+        # where a campaign nothing matched may still be named (``_campaign_unknown``): the
+        # archive the command read or was given, and whether it read the Redis stream
+        self.archive: Any = None
+        self.stream = False
+        self.command = "tail"
 
     def _hash(self, number: str) -> tuple[str, str]:
         """The number's keyed hash and the key's fingerprint; the key is only read."""
@@ -268,20 +273,31 @@ class LogQuery:
 
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
-        if self.campaign in configured:
+        if self.campaign is None or self.campaign in configured:
             return
         from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
-        place = place_or_exit(self.state)
-        if self.campaign in _archived_values(Archive(place.archive_dir), "campaign"):
+        archive = self.archive or Archive(place_or_exit(self.state).archive_dir)
+        if self.campaign in _archived_values(archive, "campaign"):
             # a retired campaign: refused as a typo, though its calls are archived
+            reads = ("`report --stream` does not read (`report` without --stream and "
+                     "`evidence` do)" if self.command == "report" else
+                     "`tail` does not read (`report --campaign` and `evidence` do)")
             _warn(f"--campaign {self.campaign!r} is not configured now and no record read "
-                  f"here matched; its records are in the archive at {place.archive_dir}, "
-                  "which `tail` does not read (`report --campaign` and `evidence` do)")
+                  f"here matched; its records are in the archive at {archive.root}, "
+                  f"which {reads}")
             return
+        if self.stream and from_redis(self.state, _in_stream(self.state, "campaign",
+                                                             self.campaign)):
+            return  # in the stream, outside the range read: its zeros are the answer
         known = ", ".join(sorted(configured)) or "none configured"
+        hint = "" if not self.stream else (
+            "; records trimmed from the stream are in the archiver's archive: give its "
+            "--archive DIR" if self.command == "report" else
+            "; records trimmed from the stream are in the archiver's archive, which `tail` "
+            "does not read: `report --archive DIR --campaign` or `evidence` do")
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
-                    f"read; configured campaigns: {known}")
+                    f"read; configured campaigns: {known}{hint}")
 
 
 
@@ -512,6 +528,7 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
         usage_error("-f shows records as they are written, after any --until: give one of "
                     "them")
     query = LogQuery(state, options)
+    query.stream = stream
     show = _printer(as_json)
     signal.signal(signal.SIGTERM, _interrupt)
     shown = 0
@@ -678,6 +695,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     log_query = LogQuery(state, {"campaign": campaign, "rule": rule, "node": node})
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
+    log_query.archive, log_query.stream, log_query.command = archive, stream, "report"
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
@@ -813,6 +831,24 @@ def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[s
             f"SELECT DISTINCT {column} FROM ({view})").fetchall()  # noqa: S608
             if isinstance(row[0], str)}
     return read_through_commits(archive, archived)
+
+
+async def _in_stream(state: CliState, field: str, value: str) -> bool:
+    """Whether an entry of the whole Redis stream has ``"field":"value"``, matched as bytes
+    (a `tail --stream --since` reads only the entries after --since: a campaign named
+    before it was refused as a typo)."""
+    from callguard.compliance.reader import stream_pages  # noqa: PLC0415
+    from callguard.runtime import redis_client  # noqa: PLC0415
+
+    client = redis_client(state.settings)
+    needle = f'"{field}":'.encode() + orjson.dumps(value)
+    try:
+        async for entries in stream_pages(client, state.settings.log.stream_key, "-"):
+            if any(needle in fields.get(b"r", b"") for _, fields in entries):
+                return True
+        return False
+    finally:
+        await client.aclose()
 
 
 def _logged(path: Path | None, field: str, value: str) -> bool:
