@@ -886,7 +886,9 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
     """Records of the log's segments the archive does not hold, and of its current file."""
     if path is None:
         return iter(())
-    archived = set(manifest.segments)
+    # a segment holding records the archive could not read is read here too (its other
+    # records are counted once: ``union_view``)
+    archived = set(manifest.segments) - set(manifest.refused)
     # a segment archived and deleted since the manifest was read: raised, and the report
     # read again on the new manifest (``report_with_live``), never passed over
     return oldest_first(path, wanted, stats, vanished_raises=True,
