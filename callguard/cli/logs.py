@@ -219,9 +219,12 @@ class LogQuery:
                         "--file or --stream")
         return place.log_file
 
-    def finish(self, matched: int) -> None:
-        """Say what the answer could not include; exit non-zero when that matters."""
+    def finish(self, matched: int, *, exit_incomplete: bool = True) -> list[str]:
+        """Say what the answer could not include; exit non-zero when that matters (or,
+        without ``exit_incomplete``, return the notes that make it incomplete: the report
+        is printed first, and says them)."""
         stats, notes, incomplete = self.stats, [], False
+        missing: list[str] = []
         if stats.torn:
             notes.append(f"{stats.torn} line(s) were not JSON records (torn by a crash?) "
                          "and were skipped")
@@ -230,6 +233,7 @@ class LogQuery:
             kinds = ", ".join(f"schema {k}: {n}" for k, n in sorted(stats.unknown_schema.items()))
             notes.append(f"records of a schema this callguard does not know were not read "
                          f"({kinds}); upgrade callguard to read them")
+            missing.append(notes[-1])
         if stats.other_keys:
             incomplete = True
             others = ", ".join(f"{k} ({n})" for k, n in stats.other_keys.most_common())
@@ -237,6 +241,7 @@ class LogQuery:
                          f"but records were hashed with other keys: {others}; this lookup "
                          "cannot match them. Use the nodes' key (CALLGUARD_LOG_KEY, or the "
                          "log.key of their --data-dir)")
+            missing.append(notes[-1])
         if stats.unkeyed:
             notes.append(f"{stats.unkeyed} older record(s) carry no key_id: whether they "
                          "were hashed with this key cannot be checked")
@@ -249,8 +254,9 @@ class LogQuery:
             self._campaign_unknown()
         if self.node is not None and matched == 0 and self.node not in stats.nodes:
             self._node_unknown()
-        if incomplete:
+        if incomplete and exit_incomplete:
             sys.exit(EXIT_INCOMPLETE)
+        return missing
 
     def _rule_unknown(self) -> None:
         """Nothing matched --rule: say so when it is no rule of the configured packs (a
@@ -743,7 +749,21 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
         _campaign_known(campaign, archive if not stream else None, path, log_query.stats)
-    log_query.finish(matched)
+    # Incomplete (records of a schema this callguard does not know): exit 1 AFTER the
+    # report, which says so in its sources; it exited before, printing no report at all
+    # (no JSON, no CSV, no page) for one record a newer node wrote.
+    missing = log_query.finish(matched, exit_incomplete=False)
+    if missing:
+        done.sources = {**done.sources, "not_read": missing}
+    _print_report(done, html_path, as_json=as_json, as_csv=as_csv)
+    if missing:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: bool) -> None:
+    """The report as asked: JSON, CSV or tables on standard output, and the page."""
+    from callguard.compliance import report as figures  # noqa: PLC0415
+
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
