@@ -77,3 +77,23 @@ def test_unreadable_reassigned_data_is_said_not_passed_over(tmp_path):
     assert "not read" in shown["reassigned_data"]["unread"]
     stored = json.loads(cli("evidence", NUMBER, "--json", data_dir=tmp_path).stdout)
     assert "not read" in stored["stored_now"]["reassigned_data"]["unread"]
+
+
+def test_a_do_not_call_request_withdraws_the_consents_given_before_it(tmp_path):
+    """As the gate (``Exemptions``): `consent show` said "valid now: yes" for a written
+    consent beside the seller's do-not-call request recorded after it."""
+    for args in (["consent", "add", NUMBER, "--kind", "written", "--granted",
+                  "2026-11-01T12:00:00Z"], ["internal-dnc", "add", NUMBER]):
+        assert cli(*args, "--campaign", "ut-solar-manual", data_dir=tmp_path).returncode == 0
+    shown = json.loads(cli("consent", "show", NUMBER, "--campaign", "ut-solar-manual",
+                           "--json", data_dir=tmp_path).stdout)
+    assert shown["consents"][0]["valid_now"] is False
+    assert "do-not-call request" in shown["consents"][0]["withdrawn_by_request"]
+    text = cli("evidence", NUMBER, data_dir=tmp_path).stdout
+    assert "not valid now (withdrawn by the do-not-call request" in text
+    # a consent given after the request counts again
+    assert cli("consent", "add", NUMBER, "--kind", "written", "--campaign",
+               "ut-solar-manual", data_dir=tmp_path).returncode == 0
+    shown = json.loads(cli("consent", "show", NUMBER, "--campaign", "ut-solar-manual",
+                           "--json", data_dir=tmp_path).stdout)
+    assert [c["valid_now"] for c in shown["consents"]] == [False, True]

@@ -228,7 +228,8 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
             state = ("valid now" if c["valid_now"] else
                      f"not valid now ({c['unreadable']})" if c.get("unreadable") else
                      f"not valid now ({c['void_reassigned']})" if c.get("void_reassigned")
-                     else
+                     else f"not valid now ({c['withdrawn_by_request']})"
+                     if c.get("withdrawn_by_request") else
                      f"not valid now (ended by the {c['ended_by_revocation_of']} revocation)"
                      if c["ended_by_revocation_of"] else
                      f"not valid now (void under {c['void_under'][0]['pack']})"

@@ -354,10 +354,12 @@ class Reassigned:
             given = min(given.astimezone(ZoneInfo(z)).date() for z in self.zones or ("UTC",))
         return given <= self.disconnected
 
-    def reason(self, what: str) -> str:
-        return (f"{what} void: the number was permanently disconnected on "
-                f"{self.disconnected} per {self.version} (47 CFR 64.1200(m): given by the "
-                "previous subscriber; the new subscriber gave no consent)")
+    def reason(self, what: str = "") -> str:
+        """Why a record is void (``what`` void: ...), for people."""
+        why = (f"the number was permanently disconnected on {self.disconnected} per "
+               f"{self.version} (47 CFR 64.1200(m): given by the previous subscriber; the "
+               "new subscriber gave no consent)")
+        return f"{what} void: {why}" if what else why
 
     def as_data(self) -> dict[str, Any]:
         if self.unread is not None:
@@ -474,8 +476,9 @@ def valid_text(consent: dict[str, Any]) -> str:
         return "[green]yes[/]"
     if consent.get("unreadable"):
         return "[red]no[/] (window stored with a UTC offset: re-record the consent)"
-    if consent.get("void_reassigned"):
-        return f"[red]no[/] ({escape(consent['void_reassigned'])})"
+    for why in ("void_reassigned", "withdrawn_by_request"):
+        if consent.get(why):
+            return f"[red]no[/] ({escape(consent[why])})"
     if consent["ended_by_revocation_of"]:
         return f"[red]no[/] (ended by the {consent['ended_by_revocation_of']} revocation)"
     return _void_text(consent["void_under"])
@@ -495,6 +498,14 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     records = [c.record for c in sheet.consents]
     gone = {id(r): reassigned.reason("consent") for r in records
             if reassigned is not None and reassigned.voids(r.granted_at)}
+    # as the gate (``Exemptions``): a do-not-call request to the seller withdraws every
+    # consent given before it; one given since counts again. "valid now: yes" stood beside
+    # the request, and the gate's reason said "withdrawn by the do-not-call request".
+    dnc = sheet.company_dnc
+    asked = dnc if dnc is not None and dnc.made_by(now) else None
+    withdrawn = {id(r): f"withdrawn by the do-not-call request of {_utc(_iso(asked.added_at))} "
+                 "(47 CFR 64.1200(a)(10), (d)(3): a consent given after it counts again)"
+                 for r in records if asked is not None and r.granted_at <= asked.added_at}
 
     # as the gate reads them: a revocation of an automated kind ends both automated kinds
     # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
@@ -515,14 +526,14 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
         "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
         "valid_now": (c.record.valid_at(now) and ended[id(c.record)] is None
                       and not void[id(c.record)] and _unreadable(c.record) is None
-                      and id(c.record) not in gone),
+                      and id(c.record) not in gone and id(c.record) not in withdrawn),
         "void_reassigned": gone.get(id(c.record)),
+        "withdrawn_by_request": withdrawn.get(id(c.record)),
         "ended_by_revocation_of": (None if (by := ended[id(c.record)]) is None
                                    else by.kind.value),
         "void_under": void[id(c.record)],
     } for c in sheet.consents]
     ebr = sheet.ebr
-    dnc = sheet.company_dnc
     lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None] if ebr else []
     return {
         "consents": consents,
@@ -532,7 +543,7 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
             "ended_at": _iso(ebr.ended_at),
             # as the gate: a relationship whose last date is on or before the disconnect
             # was the previous subscriber's (``Exemptions``)
-            "void": (reassigned.reason("the business relationship")
+            "void": (reassigned.reason()
                      if reassigned is not None and lasts
                      and reassigned.voids(max(lasts)) else None)},
         "company_dnc": None if dnc is None else {"added_at": _iso(dnc.added_at),
