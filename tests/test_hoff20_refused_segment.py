@@ -55,3 +55,26 @@ def _decisions(path) -> list[int]:
 
     return [len(json.loads(cli("evidence", e164(i), "--json", config_path=path).stdout)[
         "decisions"]) for i in range(4)]
+
+
+def test_stream_entries_the_archiver_cannot_read_are_said(tmp_path, redis_server):
+    """From the stream they are acknowledged and never read again: the run said only
+    "refused 1" among its figures, exit 0, no warning."""
+    import redis
+
+    data = tmp_path / "data"
+    data.mkdir()
+    path = config(tmp_path, data)
+    path.write_text(path.read_text().replace('url = "redis://127.0.0.1:6379/0"',
+                                             f'url = "{redis_server.url}"'))
+    client = redis.Redis.from_url(redis_server.url)
+    for index, line in enumerate(synthetic(6, days=1, pool=4)):
+        record = orjson.loads(line)
+        if index == 2:
+            record["schema"] = 3
+        client.xadd("callguard:compliance", {"r": orjson.dumps(record)})
+    client.close()
+    done = cli("archive", "--stream", config_path=path)
+    assert done.returncode == 0, done.stderr
+    assert "1 stream entr(y/ies) of callguard:compliance were not archived" in " ".join(
+        done.stderr.split())

@@ -348,9 +348,21 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 if first == "0":
                     start = ids[-1]  # the next pending entries after these
         _compact_run(archive, manifest, connection, run, compact_before, months_before)
+    _stream_notes(run, key)
+    return run
+
+
+def _stream_notes(run: ArchiveRun, key: str) -> None:
+    """What the run could not archive from the stream, said on its notes."""
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
-    return run
+    if run.refused:  # acknowledged, so never read from the stream again: said, not quiet
+        run.notes.append(f"{run.refused} stream entr(y/ies) of {key} were not archived: a "
+                         "schema this callguard does not know (a newer node's), or no "
+                         "readable logged_at; evidence and report do not read them from the "
+                         "stream again. Each node's log file still holds its records: upgrade "
+                         "callguard, and keep those files until their records are archived "
+                         "(`callguard archive --file`)")
 
 
 def _lost_note(run: ArchiveRun, key: str) -> str:
