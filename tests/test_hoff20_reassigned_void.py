@@ -97,3 +97,13 @@ def test_a_do_not_call_request_withdraws_the_consents_given_before_it(tmp_path):
     shown = json.loads(cli("consent", "show", NUMBER, "--campaign", "ut-solar-manual",
                            "--json", data_dir=tmp_path).stdout)
     assert [c["valid_now"] for c in shown["consents"]] == [False, True]
+
+
+def test_the_csv_says_what_is_stored_now(tmp_path):
+    """The text and the page end with the records as stored now (a consent void since);
+    the CSV, handed to counsel alone, left them out."""
+    _setup(tmp_path)
+    rows = cli("evidence", NUMBER, "--format", "csv", data_dir=tmp_path).stdout.splitlines()
+    stored = [row for row in rows if ",stored-now," in row]
+    assert any("not valid now (consent void" in row for row in stored)
+    assert NUMBER not in "\n".join(rows)

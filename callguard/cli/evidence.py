@@ -579,6 +579,12 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
                "places_call": "" if placed is None else str(placed).lower()}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
         writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
+    if "stored_now" in query:  # as the text and the page end: what the gate reads now (a
+        # consent void or withdrawn since said so); the CSV alone left it out
+        for line in _stored_lines(query["stored_now"]):
+            writer.writerow(dict.fromkeys(_CSV_COLUMNS, "") | {
+                "event": "stored-now", "detail": spreadsheet_cell(line.strip()),
+                "read_from": spreadsheet_cell(read_from)})
     return out.getvalue()
 
 
