@@ -564,7 +564,23 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
         # silence read as "the command did nothing" (stderr; exit 0: a log without such a
         # record is a complete answer)
         where = "the Redis stream" if stream else "the log and its closed segments"
-        _warn(f"no record matched in {where}")
+        _warn(f"no record matched in {where}" + _archive_hint(state))
+
+
+def _archive_hint(state: CliState) -> str:
+    """Where else the records may be: "no record matched" of a number whose calls were
+    archived (their segments deleted) read, after a complaint, as a number never called."""
+    from callguard.compliance.archive.store import Archive  # noqa: PLC0415
+
+    archive = Archive(place_or_exit(state).archive_dir)
+    if not archive.exists():
+        return ""
+    days = archive.manifest().days()
+    if not days:
+        return ""
+    return (f"; `tail` does not read the archive at {archive.root} ({len(days)} day(s), "
+            f"{days[0]} to {days[-1]}): `callguard evidence NUMBER` (or --decision ID) and "
+            "`callguard report` read it")
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
