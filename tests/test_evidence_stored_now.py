@@ -38,7 +38,9 @@ def test_evidence_shows_the_records_as_stored_now(tmp_path):
     assert by_kind["written"]["evidence"] == "form-A17.pdf"
     assert by_kind["written"]["revoked_source"] == "agent"
     assert by_kind["written"]["valid_now"] is False
-    assert by_kind["calling-hours"]["valid_now"] is True
+    # withdrawn by the do-not-call request recorded after it, as the gate reads it
+    assert by_kind["calling-hours"]["valid_now"] is False
+    assert "do-not-call request" in by_kind["calling-hours"]["withdrawn_by_request"]
     assert by_kind["calling-hours"]["window"] == "09:00-21:30"
     assert beehive["company_dnc"]["source"] == "cli"
     assert stored["sellers"]["granite-insurance"] == {"consents": [], "ebr": None,

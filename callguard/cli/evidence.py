@@ -171,6 +171,7 @@ def _stored_now(state: CliState, number: str, named: set[str]) -> dict[str, Any]
     on this host, a lost one, Redis down) — said, never fatal: the history stands alone.
     Free text (a source, an evidence reference) loses its numbers, as in the log."""
     from callguard.cli.records import (  # noqa: PLC0415 - the store only here
+        reassigned_or_why,
         revoke_all_rules,
         sheet_data,
         store_name,
@@ -189,14 +190,17 @@ def _stored_now(state: CliState, number: str, named: set[str]) -> dict[str, Any]
         info = settings.parser().parse(number)
         sheets = stored_now(settings, info.e164, named)
         revoke_all = revoke_all_rules(settings, info)
+        reassigned = reassigned_or_why(settings, info)
     except (CallguardError, OSError) as exc:
         return {"read_at": zulu(now, "seconds"),
                 "unavailable": redact_digits(f"the record store was not read: {exc}")}
     # The store read is named: a host's own store (another data dir, a test one) beside
     # an archive copied from the site answered "consent none" for every seller, unnamed.
     return {"read_at": zulu(now, "seconds"), "store": redact_line(store), "sellers": {
-        who: _without_numbers(sheet_data(sheet, revoke_all, now))
-        for who, sheet in sheets.items()}}
+        who: _without_numbers(sheet_data(sheet, revoke_all, now, reassigned))
+        for who, sheet in sheets.items()},
+        # the reassigned-number data the consents were read against (null: none loaded)
+        "reassigned_data": None if reassigned is None else _without_numbers(reassigned.as_data())}
 
 
 def _without_numbers(value: Any) -> Any:
@@ -215,12 +219,17 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
     if "unavailable" in stored:
         return [f"{head}: {stored['unavailable']}"]
     lines = [f"{head} in {stored['store']}:" if "store" in stored else head + ":"]
+    if unread := (stored.get("reassigned_data") or {}).get("unread"):
+        lines.append(f"  {unread}")
     if not stored["sellers"]:
         lines.append("  no seller: none is configured and the history names none")
     for who, sheet in stored["sellers"].items():
         for c in sheet["consents"]:
             state = ("valid now" if c["valid_now"] else
                      f"not valid now ({c['unreadable']})" if c.get("unreadable") else
+                     f"not valid now ({c['void_reassigned']})" if c.get("void_reassigned")
+                     else f"not valid now ({c['withdrawn_by_request']})"
+                     if c.get("withdrawn_by_request") else
                      f"not valid now (ended by the {c['ended_by_revocation_of']} revocation)"
                      if c["ended_by_revocation_of"] else
                      f"not valid now (void under {c['void_under'][0]['pack']})"
@@ -233,6 +242,7 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
                 + [state]))
         if not sheet["consents"]:
             lines.append(f"  seller {who}; consent none")
+
         lines.append(f"  seller {who}; business relationship "
                      + _pairs(sheet["ebr"]))
         lines.append(f"  seller {who}; company do-not-call " + _pairs(sheet["company_dnc"]))
@@ -569,6 +579,12 @@ def _csv(query: dict[str, Any], found: Evidence) -> str:
                "places_call": "" if placed is None else str(placed).lower()}
         # opened in a spreadsheet: no cell runs as a formula (a campaign id "=...")
         writer.writerow({k: spreadsheet_cell(v) for k, v in row.items()})
+    if "stored_now" in query:  # as the text and the page end: what the gate reads now (a
+        # consent void or withdrawn since said so); the CSV alone left it out
+        for line in _stored_lines(query["stored_now"]):
+            writer.writerow(dict.fromkeys(_CSV_COLUMNS, "") | {
+                "event": "stored-now", "detail": spreadsheet_cell(line.strip()),
+                "read_from": spreadsheet_cell(read_from)})
     return out.getvalue()
 
 

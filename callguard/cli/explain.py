@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,38 @@ def find_record(path: Path, decision_id: str) -> dict[str, Any] | None:
     return next(newest_first(path, wanted, ReadStats()), None)
 
 
+@dataclass(frozen=True, slots=True)
+class _Withdrawing(RecordFilter):
+    """The decision that withdrew ``withdraws`` (a BLOCK naming it: FastAGI saw the
+    channel hang up while the ALLOW was answered; the call was not placed on it)."""
+
+    withdraws: str = ""
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        return record.get("event") == "decision" and record.get("withdraws") == self.withdraws
+
+    def needles(self) -> tuple[bytes, ...]:
+        return (b'"withdraws":"' + self.withdraws.encode() + b'"',)
+
+
+def withdrawn_by(path: Path | None, archive: Any, decision_id: str) -> dict[str, Any] | None:
+    """The later decision that withdrew this one, in the log (newest first) or the
+    archive, or None: `explain` of a withdrawn ALLOW said "Allowed", as if the call had
+    been placed on it (`evidence` and `report` say it was withdrawn)."""
+    if path is not None and log_exists(path):
+        found = next(newest_first(path, _Withdrawing(withdraws=decision_id), ReadStats()),
+                     None)
+        if found is not None:
+            return found
+    if archive is None or not archive.exists():
+        return None
+    from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
+
+    evidence = gather(archive, LiveLines(), decision_id=decision_id)
+    by = evidence.withdrawals.get(decision_id)
+    return next((dict(d) for d in evidence.decisions if d.get("decision_id") == by), None)
+
+
 def _archived(archive: Any, decision_id: str) -> dict[str, Any] | None:
     """The decision record with this id in the archive, as it was logged."""
     from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
@@ -74,11 +107,14 @@ def _load_packs(directory: Path, readings: dict[str, str]) -> dict[str, Pack]:
     return packs
 
 
-def _render(console: Console, done: Explanation) -> None:
+def _render(console: Console, done: Explanation, withdrawn: dict[str, Any] | None) -> None:
     record = done.record
     colour = "green" if record.get("verdict") == "ALLOW" else "red"
     console.print(f"[bold {colour}]{record.get('verdict')}[/]  decision "
                   f"{record.get('decision_id')}", highlight=False)
+    if withdrawn is not None:
+        console.print(f"[bold red]WITHDRAWN[/] {escape(_withdrawn_text(withdrawn))}",
+                      highlight=False)
     console.print(escape(done.reason), highlight=False)
     facts = [
         ("at", f"{record.get('at')} (UTC; logged {record.get('logged_at')})"),
@@ -94,7 +130,7 @@ def _render(console: Console, done: Explanation) -> None:
         ("zones", "; ".join(f"{z} ({o}, {t})" for z, o, t in record.get("zones", [])) or "-"),
         ("lists", ", ".join(f"{n} v{v}" for n, v in record.get("lists", {}).items()) or "-"),
     ]
-    for key in ("linkedid", "reference"):
+    for key in ("linkedid", "reference", "withdraws"):
         if key in record:
             facts.append((key, str(record[key])))
     facts.extend(("duty", duty) for duty in done.obligations)
@@ -127,6 +163,12 @@ def _render(console: Console, done: Explanation) -> None:
                                  (f"  (parameters in force from {rule.version})", "dim"))
             _hanging(console, Text(rule.status, style=_STYLE[rule.status]),
                      [head, Text(text)])
+
+
+def _withdrawn_text(by: dict[str, Any]) -> str:
+    return (f"by decision {by.get('decision_id')} ({by.get('verdict')} "
+            f"{by.get('rule') or ''}, logged {by.get('logged_at')}): no call was placed on "
+            "this answer; the call is counted as that decision")
 
 
 _STATUS_WIDTH = max(len(status) for status in _STYLE)
@@ -166,6 +208,7 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     Exit 0: explained; 1: no such decision in the log or the archive (or the packs named
     cannot explain it); 2: usage (not a decision id, no log or archive to search).
     """
+    withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":
         record = _decision(sys.stdin.buffer.read().strip())
         if record is None:
@@ -203,6 +246,8 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
                               f"{escape(' or '.join(places))}", highlight=False)
             sys.exit(EXIT_BLOCK)
         record = found
+        withdrawer = withdrawn_by(path if file is not None or in_log else None,
+                                  archive if in_archive else None, decision_id.lower())
     readings = {str(k): str(v) for k, v in dict(record.get("readings") or {}).items()}
     packs = (_load_packs(packs_dir, readings) if packs_dir
              else dict(state.settings.packs))
@@ -217,10 +262,14 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     texts = packs_dir or state.settings.packs_dir
     read_from = {"record": source,
                  "pack_texts": str(texts.resolve()) if texts else "the configured packs"}
+    withdrawal = None if withdrawer is None else {
+        "by": withdrawer.get("decision_id"), "verdict": withdrawer.get("verdict"),
+        "rule": withdrawer.get("rule"), "logged_at": withdrawer.get("logged_at"),
+        "note": _withdrawn_text(withdrawer)}
     if as_json:
-        print_json({**done.to_dict(), "explained_from": read_from})
+        print_json({**done.to_dict(), "withdrawn": withdrawal, "explained_from": read_from})
     else:
-        _render(console(), done)
+        _render(console(), done, withdrawer)
         console().print(escape(f"read from: the record in {read_from['record']}; rule "
                                f"citations and sentences from the packs in "
                                f"{read_from['pack_texts']} (versions and digests as "

@@ -183,6 +183,11 @@ class LogQuery:
             event=options.get("event"), decision_id=decision_id,
             front=options.get("front"), node=options.get("node"))
         self.stats = ReadStats(key_id=key_id)
+        # where a campaign nothing matched may still be named (``_campaign_unknown``): the
+        # archive the command read or was given, and whether it read the Redis stream
+        self.archive: Any = None
+        self.stream = False
+        self.command = "tail"
 
     def _hash(self, number: str) -> tuple[str, str]:
         """The number's keyed hash and the key's fingerprint; the key is only read."""
@@ -214,9 +219,12 @@ class LogQuery:
                         "--file or --stream")
         return place.log_file
 
-    def finish(self, matched: int) -> None:
-        """Say what the answer could not include; exit non-zero when that matters."""
+    def finish(self, matched: int, *, exit_incomplete: bool = True) -> list[str]:
+        """Say what the answer could not include; exit non-zero when that matters (or,
+        without ``exit_incomplete``, return the notes that make it incomplete: the report
+        is printed first, and says them)."""
         stats, notes, incomplete = self.stats, [], False
+        missing: list[str] = []
         if stats.torn:
             notes.append(f"{stats.torn} line(s) were not JSON records (torn by a crash?) "
                          "and were skipped")
@@ -225,6 +233,7 @@ class LogQuery:
             kinds = ", ".join(f"schema {k}: {n}" for k, n in sorted(stats.unknown_schema.items()))
             notes.append(f"records of a schema this callguard does not know were not read "
                          f"({kinds}); upgrade callguard to read them")
+            missing.append(notes[-1])
         if stats.other_keys:
             incomplete = True
             others = ", ".join(f"{k} ({n})" for k, n in stats.other_keys.most_common())
@@ -232,6 +241,7 @@ class LogQuery:
                          f"but records were hashed with other keys: {others}; this lookup "
                          "cannot match them. Use the nodes' key (CALLGUARD_LOG_KEY, or the "
                          "log.key of their --data-dir)")
+            missing.append(notes[-1])
         if stats.unkeyed:
             notes.append(f"{stats.unkeyed} older record(s) carry no key_id: whether they "
                          "were hashed with this key cannot be checked")
@@ -244,8 +254,9 @@ class LogQuery:
             self._campaign_unknown()
         if self.node is not None and matched == 0 and self.node not in stats.nodes:
             self._node_unknown()
-        if incomplete:
+        if incomplete and exit_incomplete:
             sys.exit(EXIT_INCOMPLETE)
+        return missing
 
     def _rule_unknown(self) -> None:
         """Nothing matched --rule: say so when it is no rule of the configured packs (a
@@ -268,20 +279,31 @@ class LogQuery:
 
     def _campaign_unknown(self) -> None:
         configured = self.state.settings.campaigns
-        if self.campaign in configured:
+        if self.campaign is None or self.campaign in configured:
             return
         from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
-        place = place_or_exit(self.state)
-        if self.campaign in _archived_values(Archive(place.archive_dir), "campaign"):
+        archive = self.archive or Archive(place_or_exit(self.state).archive_dir)
+        if self.campaign in _archived_values(archive, "campaign"):
             # a retired campaign: refused as a typo, though its calls are archived
+            reads = ("`report --stream` does not read (`report` without --stream and "
+                     "`evidence` do)" if self.command == "report" else
+                     "`tail` does not read (`report --campaign` and `evidence` do)")
             _warn(f"--campaign {self.campaign!r} is not configured now and no record read "
-                  f"here matched; its records are in the archive at {place.archive_dir}, "
-                  "which `tail` does not read (`report --campaign` and `evidence` do)")
+                  f"here matched; its records are in the archive at {archive.root}, "
+                  f"which {reads}")
             return
+        if self.stream and from_redis(self.state, _in_stream(self.state, "campaign",
+                                                             self.campaign)):
+            return  # in the stream, outside the range read: its zeros are the answer
         known = ", ".join(sorted(configured)) or "none configured"
+        hint = "" if not self.stream else (
+            "; records trimmed from the stream are in the archiver's archive: give its "
+            "--archive DIR" if self.command == "report" else
+            "; records trimmed from the stream are in the archiver's archive, which `tail` "
+            "does not read: `report --archive DIR --campaign` or `evidence` do")
         usage_error(f"--campaign {self.campaign!r} is not configured and appears in no record "
-                    f"read; configured campaigns: {known}")
+                    f"read; configured campaigns: {known}{hint}")
 
 
 
@@ -512,6 +534,7 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
         usage_error("-f shows records as they are written, after any --until: give one of "
                     "them")
     query = LogQuery(state, options)
+    query.stream = stream
     show = _printer(as_json)
     signal.signal(signal.SIGTERM, _interrupt)
     shown = 0
@@ -541,7 +564,23 @@ def tail(state: CliState, /, file_path: Path | None, stream: bool, follow: bool,
         # silence read as "the command did nothing" (stderr; exit 0: a log without such a
         # record is a complete answer)
         where = "the Redis stream" if stream else "the log and its closed segments"
-        _warn(f"no record matched in {where}")
+        _warn(f"no record matched in {where}" + _archive_hint(state))
+
+
+def _archive_hint(state: CliState) -> str:
+    """Where else the records may be: "no record matched" of a number whose calls were
+    archived (their segments deleted) read, after a complaint, as a number never called."""
+    from callguard.compliance.archive.store import Archive  # noqa: PLC0415
+
+    archive = Archive(place_or_exit(state).archive_dir)
+    if not archive.exists():
+        return ""
+    days = archive.manifest().days()
+    if not days:
+        return ""
+    return (f"; `tail` does not read the archive at {archive.root} ({len(days)} day(s), "
+            f"{days[0]} to {days[-1]}): `callguard evidence NUMBER` (or --decision ID) and "
+            "`callguard report` read it")
 
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
@@ -678,6 +717,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     log_query = LogQuery(state, {"campaign": campaign, "rule": rule, "node": node})
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
+    log_query.archive, log_query.stream, log_query.command = archive, stream, "report"
     if archive_dir is not None and not archive.exists():
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
     own_files_or_exit("--html", html_path, data_dir=place.data_dir, archive=archive.root,
@@ -725,7 +765,21 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
         _campaign_known(campaign, archive if not stream else None, path, log_query.stats)
-    log_query.finish(matched)
+    # Incomplete (records of a schema this callguard does not know): exit 1 AFTER the
+    # report, which says so in its sources; it exited before, printing no report at all
+    # (no JSON, no CSV, no page) for one record a newer node wrote.
+    missing = log_query.finish(matched, exit_incomplete=False)
+    if missing:
+        done.sources = {**done.sources, "not_read": missing}
+    _print_report(done, html_path, as_json=as_json, as_csv=as_csv)
+    if missing:
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: bool) -> None:
+    """The report as asked: JSON, CSV or tables on standard output, and the page."""
+    from callguard.compliance import report as figures  # noqa: PLC0415
+
     if html_path is not None:
         html_path.write_text(figures.render_html(done))
     if as_json:
@@ -815,6 +869,24 @@ def _archived_values(archive: Any, column: str, *, events: bool = True) -> set[s
     return read_through_commits(archive, archived)
 
 
+async def _in_stream(state: CliState, field: str, value: str) -> bool:
+    """Whether an entry of the whole Redis stream has ``"field":"value"``, matched as bytes
+    (a `tail --stream --since` reads only the entries after --since: a campaign named
+    before it was refused as a typo)."""
+    from callguard.compliance.reader import stream_pages  # noqa: PLC0415
+    from callguard.runtime import redis_client  # noqa: PLC0415
+
+    client = redis_client(state.settings)
+    needle = f'"{field}":'.encode() + orjson.dumps(value)
+    try:
+        async for entries in stream_pages(client, state.settings.log.stream_key, "-"):
+            if any(needle in fields.get(b"r", b"") for _, fields in entries):
+                return True
+        return False
+    finally:
+        await client.aclose()
+
+
 def _logged(path: Path | None, field: str, value: str) -> bool:
     """Whether a line of the unarchived log (all of it, not only the range read) has
     ``"field":"value"``, matched as bytes."""
@@ -850,7 +922,9 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
     """Records of the log's segments the archive does not hold, and of its current file."""
     if path is None:
         return iter(())
-    archived = set(manifest.segments)
+    # a segment holding records the archive could not read is read here too (its other
+    # records are counted once: ``union_view``)
+    archived = set(manifest.segments) - set(manifest.refused)
     # a segment archived and deleted since the manifest was read: raised, and the report
     # read again on the new manifest (``report_with_live``), never passed over
     return oldest_first(path, wanted, stats, vanished_raises=True,

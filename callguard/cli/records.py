@@ -44,9 +44,12 @@ from callguard.policy.rules.exemptions import (
     unreadable_window,
     window_offsets,
 )
+from callguard.policy.rules.number_kind import REASSIGNED_LIST
 from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
+from callguard.stores.attributes.lookup import list_check
 from callguard.stores.embedded.identity import id_path, lost_message
+from callguard.stores.embedded.lists import load_version
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.redis.high_water import check_store_not_behind
@@ -201,7 +204,8 @@ def _show_command(group: click.Group, title: str) -> None:
         who = _solicitor(state, campaign, solicitor, telemarketers=True)
         info = number_or_exit(state.settings, number)
         sheet = _read_sheet(state, who, info.e164)
-        _print_sheet(sheet, who, info.e164, as_json, _revoke_all_rules(state.settings, info))
+        _print_sheet(sheet, who, info.e164, as_json, _revoke_all_rules(state.settings, info),
+                     reassigned_or_why(state.settings, info))
 
 
 def _read_sheet(state: CliState, solicitor: str, e164: str) -> RecordSheet:
@@ -341,6 +345,74 @@ def _revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAl
                  for (pack, start, kinds), rules in found.items())
 
 
+@dataclass(frozen=True, slots=True)
+class Reassigned:
+    """What the reassigned-number data the gate reads says of the number now (47 CFR
+    64.1200(m)): a consent (or relationship) dated on or before its last permanent
+    disconnect was the previous subscriber's, void in every rule (``Exemptions``). `consent
+    show` and `evidence` said "valid now: yes" for it while every call resting on it was
+    BLOCKed; or why the data could not be read (``unread``)."""
+
+    version: str  # "attr-reassigned v3", as a decision names it
+    disconnected: date | None
+    zones: tuple[str, ...]  # the number's zones, as the gate resolves them without a CRM
+    unread: str | None = None
+
+    def voids(self, given: datetime | date) -> bool:
+        """Whether a record given at ``given`` (an instant: its earliest date among the
+        number's zones, as the gate's ``consent_date``) is on or before the disconnect."""
+        if self.disconnected is None:
+            return False
+        if isinstance(given, datetime):
+            given = min(given.astimezone(ZoneInfo(z)).date() for z in self.zones or ("UTC",))
+        return given <= self.disconnected
+
+    def reason(self, what: str = "") -> str:
+        """Why a record is void (``what`` void: ...), for people."""
+        why = (f"the number was permanently disconnected on {self.disconnected} per "
+               f"{self.version} (47 CFR 64.1200(m): given by the previous subscriber; the "
+               "new subscriber gave no consent)")
+        return f"{what} void: {why}" if what else why
+
+    def as_data(self) -> dict[str, Any]:
+        if self.unread is not None:
+            return {"unread": self.unread}
+        return {"list": self.version, "disconnected": (
+            None if self.disconnected is None else self.disconnected.isoformat())}
+
+
+def reassigned_or_why(settings: Settings, number: NumberInfo) -> Reassigned | None:
+    """The reassigned-number data's current version for ``number`` (None: none loaded), or
+    a ``Reassigned`` saying why it could not be read (never fatal: the records stand)."""
+    policy = settings.policy_settings
+    zones = tuple(resolve_zones(number, None, max_zones=policy.max_candidate_zones,
+                                every_zone_fallback=policy.every_zone_fallback).zones)
+    try:
+        if settings.lists_backend == "redis":
+            from callguard.cli.lists import _with_registry  # noqa: PLC0415 - Redis only here
+
+            check = run(_with_registry(settings, lambda registry: list_check(
+                REASSIGNED_LIST, registry.snapshot(REASSIGNED_LIST), number),
+                only=REASSIGNED_LIST))
+        else:  # this one list only: the registry would load the national list too
+            from callguard.stores.embedded.lists import (  # noqa: PLC0415
+                _current_version,
+                _list_dir,
+            )
+
+            version = _current_version(_list_dir(settings.data_dir, REASSIGNED_LIST))
+            check = None if version is None else list_check(
+                REASSIGNED_LIST, load_version(settings.data_dir, REASSIGNED_LIST, version),
+                number)
+    except (CallguardError, RedisError, OSError) as exc:
+        return Reassigned(REASSIGNED_LIST, None, zones,
+                          unread=f"reassigned-number data not read ({exc}): whether a "
+                          "consent is void under 47 CFR 64.1200(m) is not said here")
+    if check is None:
+        return None
+    return Reassigned(f"{check.name} v{check.version}", check.disconnected, zones)
+
+
 def _void_under(record: ConsentRecord, records: list[ConsentRecord], now: datetime,
                 revoke_all: tuple[_RevokeAll, ...]) -> list[dict[str, Any]]:
     """Each pack under whose revoke-all date another revocation ended ``record`` (one no
@@ -364,9 +436,12 @@ def _void_under(record: ConsentRecord, records: list[ConsentRecord], now: dateti
 
 
 def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
-                 revoke_all: tuple[_RevokeAll, ...] = ()) -> None:
+                 revoke_all: tuple[_RevokeAll, ...] = (),
+                 reassigned: Reassigned | None = None) -> None:
     data = {"solicitor": solicitor, "number": e164,
-            **sheet_data(sheet, revoke_all, datetime.now(UTC))}
+            **sheet_data(sheet, revoke_all, datetime.now(UTC), reassigned),
+            # the data read (null: none loaded; {"unread": why} when it could not be read)
+            "reassigned_data": None if reassigned is None else reassigned.as_data()}
     if as_json:
         print_json(data)
         return
@@ -387,6 +462,8 @@ def _print_sheet(sheet: RecordSheet, solicitor: str, e164: str, as_json: bool,
                       valid_text(c))
     if consents:
         print_table(out, table)
+    if reassigned is not None and reassigned.unread is not None:
+        out.print(f"[yellow]{escape(reassigned.unread)}[/]", highlight=False)
     out.print(f"business relationship: {escape(_fields(data['ebr']))}", highlight=False)
     out.print(f"company do-not-call: {escape(_fields(data['company_dnc']))}", highlight=False)
 
@@ -412,6 +489,9 @@ def valid_text(consent: dict[str, Any]) -> str:
         return "[green]yes[/]"
     if consent.get("unreadable"):
         return "[red]no[/] (window stored with a UTC offset: re-record the consent)"
+    for why in ("void_reassigned", "withdrawn_by_request"):
+        if consent.get(why):
+            return f"[red]no[/] ({escape(consent[why])})"
     if consent["ended_by_revocation_of"]:
         return f"[red]no[/] (ended by the {consent['ended_by_revocation_of']} revocation)"
     return _void_text(consent["void_under"])
@@ -423,11 +503,23 @@ def revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAll
 
 
 def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
-               now: datetime) -> dict[str, Any]:
+               now: datetime, reassigned: Reassigned | None = None) -> dict[str, Any]:
     """What is stored for one number and seller, as ``consent show --json`` and
     ``evidence`` say it (no number in it): each consent read as the gate reads it at
-    ``now``, the relationship and the do-not-call request."""
+    ``now`` (the reassigned-number data's disconnect included), the relationship and the
+    do-not-call request."""
     records = [c.record for c in sheet.consents]
+    gone = {id(r): reassigned.reason("consent") for r in records
+            if reassigned is not None and reassigned.voids(r.granted_at)}
+    # as the gate (``Exemptions``): a do-not-call request to the seller withdraws every
+    # consent given before it; one given since counts again. "valid now: yes" stood beside
+    # the request, and the gate's reason said "withdrawn by the do-not-call request".
+    dnc = sheet.company_dnc
+    asked = dnc if dnc is not None and dnc.made_by(now) else None
+    withdrawn = {id(r): f"withdrawn by the do-not-call request of {_utc(_iso(asked.added_at))} "
+                 "(47 CFR 64.1200(a)(10), (d)(3): a consent given after it counts again)"
+                 for r in records if asked is not None and r.granted_at <= asked.added_at}
+
     # as the gate reads them: a revocation of an automated kind ends both automated kinds
     # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
     # A consent revoked itself says so (its revoked column): naming another consent's
@@ -446,19 +538,27 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
         "revoked_at": _iso(c.record.revoked_at),
         "revoked_source": c.revoked_source, "source": c.source, "evidence": c.evidence,
         "valid_now": (c.record.valid_at(now) and ended[id(c.record)] is None
-                      and not void[id(c.record)] and _unreadable(c.record) is None),
+                      and not void[id(c.record)] and _unreadable(c.record) is None
+                      and id(c.record) not in gone and id(c.record) not in withdrawn),
+        "void_reassigned": gone.get(id(c.record)),
+        "withdrawn_by_request": withdrawn.get(id(c.record)),
         "ended_by_revocation_of": (None if (by := ended[id(c.record)]) is None
                                    else by.kind.value),
         "void_under": void[id(c.record)],
     } for c in sheet.consents]
     ebr = sheet.ebr
-    dnc = sheet.company_dnc
+    lasts = [d for d in (ebr.last_transaction, ebr.last_inquiry) if d is not None] if ebr else []
     return {
         "consents": consents,
         "ebr": None if ebr is None else {
             "last_transaction": str(ebr.last_transaction) if ebr.last_transaction else None,
             "last_inquiry": str(ebr.last_inquiry) if ebr.last_inquiry else None,
-            "ended_at": _iso(ebr.ended_at)},
+            "ended_at": _iso(ebr.ended_at),
+            # as the gate: a relationship whose last date is on or before the disconnect
+            # was the previous subscriber's (``Exemptions``)
+            "void": (reassigned.reason()
+                     if reassigned is not None and lasts
+                     and reassigned.voids(max(lasts)) else None)},
         "company_dnc": None if dnc is None else {"added_at": _iso(dnc.added_at),
                                                  "source": dnc.source},
     }

@@ -341,6 +341,8 @@ def sources_note(report: Report) -> str:
     # unnamed (the supervisor page's records, handed in): said so, never "none"
     parts.append(f"unarchived records of {said['unarchived']}" if said.get("unarchived")
                  else "the unarchived records handed in (their source not named)")
+    # what was met and could not be read: the figures are incomplete (exit 1)
+    parts.extend(f"INCOMPLETE: {note}" for note in said.get("not_read") or ())
     return "read from: " + "; ".join(parts)
 
 

@@ -145,11 +145,13 @@ def archive_files(archive: Archive, log: Path, *, threads: int = 1,
                 name = str(segment.plain)
                 if name in manifest.segments:
                     continue
-                count = run.decisions + run.events
+                count, refused = run.decisions + run.events, run.refused
                 for line in segment.lines():
                     batch.add_line(line)
                 manifest.parts.extend(batch.finish())
                 manifest.segments[name] = run.decisions + run.events - count
+                if run.refused > refused:  # kept and read as unarchived (Manifest.refused)
+                    manifest.refused[name] = run.refused - refused
                 archive.commit(manifest)
                 run.segments += 1
             _compact_run(archive, manifest, connection, run, compact_before, months_before)
@@ -256,7 +258,19 @@ def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
     due = [s for s in closed_segments(log) if str(s.plain) in manifest.segments
            and s.closed_at is not None and s.closed_at < limit]
     guard = counts_guard(log, counts_store, boot=boot) if due else None
+    unread = [s for s in due if str(s.plain) in manifest.refused]
+    if unread:
+        # Deleted, its records of a newer schema were gone with no word: `tail` had said
+        # "not read, upgrade callguard" (exit 1) until then, and every reader was silent
+        # after. Kept: readers read it as unarchived and say so; purge destroys it in time.
+        run.notes.append(
+            f"{len(unread)} archived segment(s) kept past --keep-segments-days: they hold "
+            f"{sum(manifest.refused[str(s.plain)] for s in unread)} record(s) this callguard "
+            "could not archive (a schema it does not know, or no readable logged_at); "
+            "evidence, report and tail read them there (upgrade callguard to read them)")
     for segment in due:
+        if segment in unread:
+            continue
         if guard is not None and guard.holds(segment):
             run.segments_held += 1
             continue
@@ -269,8 +283,11 @@ def _drop_archived_segments(log: Path, manifest: Manifest, keep: timedelta,
 
 
 def unarchived_segments(log: Path, manifest: Manifest) -> list[Segment]:
-    """Closed segments the archive does not hold yet (read live by queries)."""
-    return [s for s in closed_segments(log) if str(s.plain) not in manifest.segments]
+    """Closed segments the archive does not hold yet (read live by queries), and those
+    holding records it could not archive (``Manifest.refused``: the rest of their records
+    are read twice, and counted once)."""
+    return [s for s in closed_segments(log) if str(s.plain) not in manifest.segments
+            or str(s.plain) in manifest.refused]
 
 
 async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
@@ -331,9 +348,21 @@ async def archive_stream(archive: Archive, client: aioredis.Redis, key: str, *,
                 if first == "0":
                     start = ids[-1]  # the next pending entries after these
         _compact_run(archive, manifest, connection, run, compact_before, months_before)
+    _stream_notes(run, key)
+    return run
+
+
+def _stream_notes(run: ArchiveRun, key: str) -> None:
+    """What the run could not archive from the stream, said on its notes."""
     if run.stream_lost or run.stream_lost_is_lower_bound:
         run.notes.append(_lost_note(run, key))
-    return run
+    if run.refused:  # acknowledged, so never read from the stream again: said, not quiet
+        run.notes.append(f"{run.refused} stream entr(y/ies) of {key} were not archived: a "
+                         "schema this callguard does not know (a newer node's), or no "
+                         "readable logged_at; evidence and report do not read them from the "
+                         "stream again. Each node's log file still holds its records: upgrade "
+                         "callguard, and keep those files until their records are archived "
+                         "(`callguard archive --file`)")
 
 
 def _lost_note(run: ArchiveRun, key: str) -> str:

@@ -163,6 +163,10 @@ class Manifest:
 
     parts: list[Part] = field(default_factory=list)
     segments: dict[str, int] = field(default_factory=dict)  # archived segment -> records
+    # archived segment -> records it holds that were not archived (a schema this callguard
+    # does not know, no readable logged_at): the segment is never deleted by the archiver,
+    # and readers read it as unarchived, so those records are counted and said, not lost
+    refused: dict[str, int] = field(default_factory=dict)
     stream: dict[str, str] = field(default_factory=dict)  # stream key -> last archived id
     numbers: list[NumberFile] = field(default_factory=list)  # oldest first
     next_number_id: int = 1
@@ -244,6 +248,7 @@ class Archive:
                 f"this callguard reads ({VERSION}); upgrade callguard")
         return Manifest(parts=[Part(**p) for p in raw.get("parts", [])],
                         segments=dict(raw.get("segments", {})),
+                        refused=dict(raw.get("refused", {})),
                         stream=dict(raw.get("stream", {})),
                         numbers=[NumberFile(**n) for n in raw.get("numbers", [])],
                         next_number_id=int(raw.get("next_number_id", 1)))
@@ -267,6 +272,7 @@ class Archive:
         data = orjson.dumps({"version": manifest.version(),
                              "parts": [_fields(p) for p in manifest.parts],
                              "segments": manifest.segments, "stream": manifest.stream,
+                             **({"refused": manifest.refused} if manifest.refused else {}),
                              "numbers": [asdict(n) for n in manifest.numbers],
                              "next_number_id": manifest.next_number_id},
                             option=orjson.OPT_INDENT_2)
