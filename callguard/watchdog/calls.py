@@ -460,6 +460,9 @@ class _Call:
     # Dial() of its own, which may be the customer that dialled it, was still up: nothing
     # hung up (``_dialler_unknown``)
     dialler_unproven: bool = False
+    # persons some picture listed running Dial() (``_rebuild_call``): one of them may have
+    # dialled that leg even after its Dial() returned (``_dialler_unknown``)
+    listed_dialling: set[str] = field(default_factory=set)
     dest_unchecked: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
@@ -1541,18 +1544,24 @@ class CallTracker:
             return []
         unsure = self._dialler_unknown(call)
         if unsure:
-            call.dialler_unproven = call.release_unproven = True
-            call.unproven_by_read = False
-            self._risk(call, max(0.0, now - at), now, (
-                "the channel taken for the called party after a restart (the picture's "
-                "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
-                "number digest) and the call's "
-                f"{', '.join(safe_channels(unsure))} runs a Dial() of its own: it may be the "
-                "called party, who dialled that leg; not hung up, the release is not proven"))
+            self._dialler_unproven(call, unsure, max(0.0, now - at), now)
             return []
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
+
+    def _dialler_unproven(self, call: _Call, unsure: list[str], elapsed: float,
+                          now: float) -> None:
+        """The called party taken from a picture is gone and ``unsure`` may be the called
+        party that dialled it (``_dialler_unknown``): nothing hung up, said in a risk."""
+        call.dialler_unproven = call.release_unproven = True
+        call.unproven_by_read = False
+        self._risk(call, elapsed, now, (
+            "the channel taken for the called party after a restart (the picture's "
+            "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
+            "number digest) and the call's "
+            f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own: it may be the "
+            "called party, who dialled that leg; not hung up, the release is not proven"))
 
     def _dialler_unknown(self, call: _Call) -> list[str]:
         """The channels left that may be the called party when the one taken for it hung
@@ -1572,8 +1581,13 @@ class CallTracker:
         followed = call.followed
         if not call.dest_from_picture or followed is None or followed.number_hash:
             return []
+        # Listed in Dial() by an earlier picture counts too: gone in a second outage, the
+        # leg's end let the customer's Dial() return, and the next picture lists it in the
+        # dialplan after it (a survey's Playback) — released by ``_release_after_outage``,
+        # the customer was hung up (hrev81, ``test_hrev81_second_outage``).
         return sorted(name for name in self._leftovers(call)
-                      if call.apps.get(name) == "Dial" and not name.startswith(_NOT_A_PERSON))
+                      if (call.apps.get(name) == "Dial" or name in call.listed_dialling)
+                      and not name.startswith(_NOT_A_PERSON))
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -2212,6 +2226,8 @@ class CallTracker:
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
+            if call.apps[name] == "Dial" and not name.startswith(_NOT_A_PERSON):
+                call.listed_dialling.add(name)
             value = follow_value(item)
             # Listed carrying nothing (channelvars on, the variable unset) while a channel of
             # the call carries it: no channel that asked the gate dialled it — app_dial.c
@@ -2850,6 +2866,11 @@ class CallTracker:
             call.outage_s = outage
             call.release_unproven, call.unproven_by_read = True, False  # final
             self._risk(call, outage, now, talking)
+            return []
+        unsure = self._dialler_unknown(call)
+        if unsure:
+            call.outage_s = outage
+            self._dialler_unproven(call, unsure, outage, now)
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
