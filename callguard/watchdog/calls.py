@@ -1560,8 +1560,9 @@ class CallTracker:
             "the channel taken for the called party after a restart (the picture's "
             "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
             "number digest) and the call's "
-            f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own: it may be the "
-            "called party, who dialled that leg; not hung up, the release is not proven"))
+            f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own, or is another "
+            "AppDial leg not shown to carry nothing: it may be the called party; not hung "
+            "up, the release is not proven"))
 
     def _dialler_unknown(self, call: _Call) -> list[str]:
         """The channels left that may be the called party when the one taken for it hung
@@ -1585,8 +1586,15 @@ class CallTracker:
         # leg's end let the customer's Dial() return, and the next picture lists it in the
         # dialplan after it (a survey's Playback) — released by ``_release_after_outage``,
         # the customer was hung up (hrev81, ``test_hrev81_second_outage``).
+        # Another AppDial leg of the picture not shown to carry nothing (``_carries_nothing``:
+        # its CALLGUARD_FOLLOW read unreadable, None) may as well be it: which was listed
+        # first is no evidence (CoreShowChannels keeps no order). The dialer's Local ``;1``
+        # blind-transferred to agent 9 Dial()s him; taken for the called party, agent 9's
+        # hangup hung up the customer talking on through ``;2`` (hrev81,
+        # ``test_hrev81_unread_follow``).
         return sorted(name for name in self._leftovers(call)
-                      if (call.apps.get(name) == "Dial" or name in call.listed_dialling)
+                      if (call.apps.get(name) == "Dial" or name in call.listed_dialling
+                          or (name in call.picture_dialled and name not in call.follow_unset))
                       and not name.startswith(_NOT_A_PERSON))
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
