@@ -141,3 +141,14 @@ def test_the_cost_the_customers_hangup_then_releases_nothing_but_says_so() -> No
     assert hung == set()
     assert [f for name, f in reports if name == "violation-risk"]
 
+
+def test_with_the_digest_the_dialers_local_one_is_not_the_called_party() -> None:
+    """hwd21's left item, reproduced: after a restart the asking leg is unknown and the
+    call's first leg stands in for it (``_asking_leg``) — here the dialer's Local ``;1``.
+    Agent 9's leg, taken first, is read dialled to another number (``_not_the_number``),
+    and ``;1`` was taken for the called party of an Originate straight to the customer:
+    the customer's hangup then released nothing and wrote nothing. A Local half is never
+    a person: the picture's next AppDial leg, the customer, is checked and is it."""
+    hung, reports = _run(_AGENT9_HANGS_UP + _CUSTOMER_HANGS_UP, unread=True, digest=True)
+    assert hung == {ONE, TWO}
+    assert not [f for name, f in reports if name == "violation-risk"]

@@ -2571,11 +2571,29 @@ class CallTracker:
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
+        if called is not None and called.startswith(_NOT_A_PERSON):
+            # After a restart the call's first leg stands in for the unknown asking leg: for
+            # a dialer's Local pair that is ``;1`` (its Queue(), or a Dial() after a
+            # transfer), never a person — taken for the called party, the customer's
+            # hangup released nothing and said nothing (hrev81). The picture's next AppDial
+            # leg is checked instead (``_resume`` -> ``_check_dialled_number``).
+            self._next_pictured(call, leg, now)
+            return False
         if (called is None or call.names_number.get(called) is True
                 or called in call.named_once or self._called_legs_up(call, called)):
             return False
         self._called_in_dialplan(call, called, now)
         return True
+
+    def _next_pictured(self, call: _Call, gone: str, now: float) -> None:
+        """Take the picture's next AppDial leg for the called party: live, not ``gone``,
+        not read carrying nothing nor dialled to another number."""
+        for name, item in call.picture_dialled.items():
+            if (name != gone and name not in call.follow_unset
+                    and call.names_number.get(name) is not False
+                    and name in call.channels.values()):
+                self._rebuilt_dest(call, item, now)
+                return
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
