@@ -203,6 +203,9 @@ Effect = HangupChannel | ReadVariable | FindNumber
 # an empty Value).
 TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
+# Applications by which a person's channel has legs dialled for it: the one running them may
+# be the called party that a picture's AppDial leg was dialled for (``_dialler_unknown``)
+_OWN_DIALS = frozenset({"Dial", "Queue"})
 _FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, DIALLED_PEER_VARIABLE,
                               DIALLED_NUMBER_VARIABLE, STATE_VARIABLE, *TRANSFER_VARIABLES})
 
@@ -1578,7 +1581,12 @@ class CallTracker:
         ``__CALLGUARD_FOLLOW``. Taken for the called party, the agent's hangup hung up the
         customer, going on in its dialplan after that Dial(). Told apart only by the number
         (the digest, ``FindNumber``): without it a person's channel running Dial() is not
-        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person."""
+        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person.
+        A person's channel in Queue() is the same (``_OWN_DIALS``): an Originate straight
+        to the customer whose dialplan queues it for agents reached through Local members
+        (each member's ``;2`` Dial()s the agent, "AppDial", carrying the customer's value:
+        app_queue.c ``ring_entry`` and core_local.c ``local_call`` pass it on) — the
+        agent's hangup hung up the customer going on after Queue(..., c) (hrev81)."""
         followed = call.followed
         if not call.dest_from_picture or followed is None or followed.number_hash:
             return []
@@ -1593,7 +1601,7 @@ class CallTracker:
         # hangup hung up the customer talking on through ``;2`` (hrev81,
         # ``test_hrev81_unread_follow``).
         return sorted(name for name in self._leftovers(call)
-                      if (call.apps.get(name) == "Dial" or name in call.listed_dialling
+                      if (call.apps.get(name) in _OWN_DIALS or name in call.listed_dialling
                           or (name in call.picture_dialled and name not in call.follow_unset))
                       and not name.startswith(_NOT_A_PERSON))
 
@@ -2234,7 +2242,7 @@ class CallTracker:
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
-            if call.apps[name] == "Dial" and not name.startswith(_NOT_A_PERSON):
+            if call.apps[name] in _OWN_DIALS and not name.startswith(_NOT_A_PERSON):
                 call.listed_dialling.add(name)
             value = follow_value(item)
             # Listed carrying nothing (channelvars on, the variable unset) while a channel of
