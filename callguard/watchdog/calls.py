@@ -203,6 +203,9 @@ Effect = HangupChannel | ReadVariable | FindNumber
 # an empty Value).
 TRANSFER_VARIABLES = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
 # a standby may ask these
+# Applications by which a person's channel has legs dialled for it: the one running them may
+# be the called party that a picture's AppDial leg was dialled for (``_dialler_unknown``)
+_OWN_DIALS = frozenset({"Dial", "Queue"})
 _FOLLOWING_READS = frozenset({VAR_FOLLOW, DIAL_STATUS_VARIABLE, DIALLED_PEER_VARIABLE,
                               DIALLED_NUMBER_VARIABLE, STATE_VARIABLE, *TRANSFER_VARIABLES})
 
@@ -460,6 +463,9 @@ class _Call:
     # Dial() of its own, which may be the customer that dialled it, was still up: nothing
     # hung up (``_dialler_unknown``)
     dialler_unproven: bool = False
+    # persons some picture listed running Dial() (``_rebuild_call``): one of them may have
+    # dialled that leg even after its Dial() returned (``_dialler_unknown``)
+    listed_dialling: set[str] = field(default_factory=set)
     dest_unchecked: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
@@ -1574,18 +1580,25 @@ class CallTracker:
             return []
         unsure = self._dialler_unknown(call)
         if unsure:
-            call.dialler_unproven = call.release_unproven = True
-            call.unproven_by_read = False
-            self._risk(call, max(0.0, now - at), now, (
-                "the channel taken for the called party after a restart (the picture's "
-                "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
-                "number digest) and the call's "
-                f"{', '.join(safe_channels(unsure))} runs a Dial() of its own: it may be the "
-                "called party, who dialled that leg; not hung up, the release is not proven"))
+            self._dialler_unproven(call, unsure, max(0.0, now - at), now)
             return []
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
+
+    def _dialler_unproven(self, call: _Call, unsure: list[str], elapsed: float,
+                          now: float) -> None:
+        """The called party taken from a picture is gone and ``unsure`` may be the called
+        party that dialled it (``_dialler_unknown``): nothing hung up, said in a risk."""
+        call.dialler_unproven = call.release_unproven = True
+        call.unproven_by_read = False
+        self._risk(call, elapsed, now, (
+            "the channel taken for the called party after a restart (the picture's "
+            "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
+            "number digest) and the call's "
+            f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own, or is another "
+            "AppDial leg not shown to carry nothing: it may be the called party; not hung "
+            "up, the release is not proven"))
 
     def _dialler_unknown(self, call: _Call) -> list[str]:
         """The channels left that may be the called party when the one taken for it hung
@@ -1601,12 +1614,29 @@ class CallTracker:
         ``__CALLGUARD_FOLLOW``. Taken for the called party, the agent's hangup hung up the
         customer, going on in its dialplan after that Dial(). Told apart only by the number
         (the digest, ``FindNumber``): without it a person's channel running Dial() is not
-        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person."""
+        hung up. A Local half is the dialer's own (the shipped ``;2``), never a person.
+        A person's channel in Queue() is the same (``_OWN_DIALS``): an Originate straight
+        to the customer whose dialplan queues it for agents reached through Local members
+        (each member's ``;2`` Dial()s the agent, "AppDial", carrying the customer's value:
+        app_queue.c ``ring_entry`` and core_local.c ``local_call`` pass it on) — the
+        agent's hangup hung up the customer going on after Queue(..., c) (hrev81)."""
         followed = call.followed
         if not call.dest_from_picture or followed is None or followed.number_hash:
             return []
+        # Listed in Dial() by an earlier picture counts too: gone in a second outage, the
+        # leg's end let the customer's Dial() return, and the next picture lists it in the
+        # dialplan after it (a survey's Playback) — released by ``_release_after_outage``,
+        # the customer was hung up (hrev81, ``test_hrev81_second_outage``).
+        # Another AppDial leg of the picture not shown to carry nothing (``_carries_nothing``:
+        # its CALLGUARD_FOLLOW read unreadable, None) may as well be it: which was listed
+        # first is no evidence (CoreShowChannels keeps no order). The dialer's Local ``;1``
+        # blind-transferred to agent 9 Dial()s him; taken for the called party, agent 9's
+        # hangup hung up the customer talking on through ``;2`` (hrev81,
+        # ``test_hrev81_unread_follow``).
         return sorted(name for name in self._leftovers(call)
-                      if call.apps.get(name) == "Dial" and not name.startswith(_NOT_A_PERSON))
+                      if (call.apps.get(name) in _OWN_DIALS or name in call.listed_dialling
+                          or (name in call.picture_dialled and name not in call.follow_unset))
+                      and not name.startswith(_NOT_A_PERSON))
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -2245,6 +2275,8 @@ class CallTracker:
             call.channels[uniqueid] = name
             self._holder[uniqueid] = linkedid
             call.apps[name] = item.get("Application", "")
+            if call.apps[name] in _OWN_DIALS and not name.startswith(_NOT_A_PERSON):
+                call.listed_dialling.add(name)
             value = follow_value(item)
             # Listed carrying nothing (channelvars on, the variable unset) while a channel of
             # the call carries it: no channel that asked the gate dialled it — app_dial.c
@@ -2580,11 +2612,29 @@ class CallTracker:
         call.answered_legs.discard(leg)
         call.presented = call.presented_from = None
         called = self._asking_leg(call)
+        if called is not None and called.startswith(_NOT_A_PERSON):
+            # After a restart the call's first leg stands in for the unknown asking leg: for
+            # a dialer's Local pair that is ``;1`` (its Queue(), or a Dial() after a
+            # transfer), never a person — taken for the called party, the customer's
+            # hangup released nothing and said nothing (hrev81). The picture's next AppDial
+            # leg is checked instead (``_resume`` -> ``_check_dialled_number``).
+            self._next_pictured(call, leg, now)
+            return False
         if (called is None or call.names_number.get(called) is True
                 or called in call.named_once or self._called_legs_up(call, called)):
             return False
         self._called_in_dialplan(call, called, now)
         return True
+
+    def _next_pictured(self, call: _Call, gone: str, now: float) -> None:
+        """Take the picture's next AppDial leg for the called party: live, not ``gone``,
+        not read carrying nothing nor dialled to another number."""
+        for name, item in call.picture_dialled.items():
+            if (name != gone and name not in call.follow_unset
+                    and call.names_number.get(name) is not False
+                    and name in call.channels.values()):
+                self._rebuilt_dest(call, item, now)
+                return
 
     def _asking_leg(self, call: _Call) -> str | None:
         """The live leg the gate was asked from (or the call's first leg): the called party
@@ -2883,6 +2933,11 @@ class CallTracker:
             call.outage_s = outage
             call.release_unproven, call.unproven_by_read = True, False  # final
             self._risk(call, outage, now, talking)
+            return []
+        unsure = self._dialler_unknown(call)
+        if unsure:
+            call.outage_s = outage
+            self._dialler_unproven(call, unsure, outage, now)
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
