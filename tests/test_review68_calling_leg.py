@@ -54,15 +54,18 @@ def test_the_calling_legs_hangup_does_not_hang_up_the_customer_ringing_an_agent(
     assert CUSTOMER not in _hung_up(effects)
 
 
-def test_control_an_asking_leg_dialled_elsewhere_is_still_the_called_party():
-    """Its own DIALEDPEERNUMBER names another number (the agent it Dial()ed): the Originate
-    went straight to it — the customer — as before (``_called_in_dialplan``)."""
+def test_the_dialers_local_half_is_never_taken_for_the_called_party():
+    """Its own DIALEDPEERNUMBER names another number (the agent it Dial()ed). Until
+    hrev81 the asking leg was then taken for the called party (an Originate straight to
+    the customer, ``_called_in_dialplan``); but the lab's asking leg is the dialer's Local
+    ;1, never a person: a Local half is never taken for the called party (hrev81,
+    ``_next_pictured``; the Originate-straight case asks from a non-Local leg)."""
     tracker, _ = _tracker()
     values = {**VALUES, (AGENT, "DIALEDPEERNUMBER"): "agent",
               (ASKING, "DIALEDPEERNUMBER"): "agent"}
     _answer(tracker, tracker.reconcile(_customer_dialling_an_agent(), 80.0), values, set(),
             80.0)
-    assert tracker.calls[LINKEDID].dest == ASKING
+    assert tracker.calls[LINKEDID].dest != ASKING
 
 
 def test_the_customers_own_dial_in_the_outage_does_not_hang_it_up_at_the_picture():
