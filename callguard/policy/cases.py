@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from callguard.errors import ConfigError, NumberError, UsageError
-from callguard.numbers import NumberParser, parse_location
+from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
 from callguard.numbers.location import STATE_CODES
 from callguard.policy.calendar import ProclaimedDay
 from callguard.policy.core import BAD_LOCATION, FAIL_CLOSED, NOT_DIALABLE, refusal
@@ -248,9 +248,27 @@ def _lists(where: str, raw: Mapping[str, Any], names: Sequence[str],
     return found
 
 
+def _unread(lists: Mapping[str, ListCheck | None], given: Mapping[str, Any],
+            scope_lists: frozenset[str], policy: Policy | None,
+            call: tuple[NumberInfo, Location | None, datetime]) -> frozenset[str]:
+    """The scope lists that cannot show the case's number is not on them, as the gate
+    reads them (``CallAttempt.unread``): a case's site expects every list it reads, so one
+    not loaded is unread; so is a copy the case gives that is stale, misdated or does not
+    cover the number (``Policy.scope_list_unread``, hrev83). A case silent on a list has a
+    current copy of it."""
+    unread = {name for name, check in lists.items() if check is None and name in scope_lists}
+    judged = [check for name, check in lists.items() if name in scope_lists and name in given
+              and check is not None and not check.listed]
+    if judged and policy is not None:
+        day = policy.scope_day(*call)
+        unread.update(check.name for check in judged if policy.scope_list_unread(check, day))
+    return frozenset(unread)
+
+
 def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: NumberParser,
           regions: frozenset[str], list_names: Sequence[str],
-          scope_lists: frozenset[str] = frozenset()) -> StatuteCase:
+          scope_lists: frozenset[str] = frozenset(),
+          policy: Policy | None = None) -> StatuteCase:
     table = check_table(where, raw, CASE_KEYS, what="a case")
     where = f"{where} ({table['name']!r})"
     campaign = campaigns.get(table["campaign"])
@@ -275,12 +293,10 @@ def _case(where: str, raw: Any, campaigns: Mapping[str, Campaign], parser: Numbe
             refused = (BAD_LOCATION, str(exc))
         else:
             # as the gate does: a state's own list places its people (Scope.listed_on)
-            # (a case's site expects every list it reads: a scope list not loaded is
-            # unread; as the gate, only the lists a pack's scope reads)
             attempt = CallAttempt(number, campaign, mode, at, location, listed_on=frozenset(
                 name for name, check in lists.items() if check is not None and check.listed),
-                unread=frozenset(name for name, check in lists.items()
-                                 if check is None and name in scope_lists))
+                unread=_unread(lists, table.get("lists", {}), scope_lists, policy,
+                               (number, location, at)))
     ebr = None
     if "ebr" in table:
         e = check_table(f"{where}: ebr", table["ebr"], EBR_KEYS, what="ebr")
@@ -346,8 +362,9 @@ def load_suite(origin: str, doc: Mapping[str, Any],
     campaigns = with_seller_subjects(
         {cid: _campaign(origin, cid, raw) for cid, raw in table["campaigns"].items()})
     scope = frozenset(scope_lists(built))
+    judge = Policy({p.id: p for p in built}, PolicySettings())  # the scope lists' freshness
     cases = tuple(_case(f"{origin}: case #{i + 1}", raw, campaigns, parser, regions, list_names,
-                        scope) for i, raw in enumerate(table["cases"]))
+                        scope, judge) for i, raw in enumerate(table["cases"]))
     names = [c.name for c in cases]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:

@@ -31,10 +31,11 @@ from datetime import UTC, date, datetime
 
 from callguard.frozen import quick_init
 from callguard.memo import remember
+from callguard.numbers import Location, NumberInfo
 from callguard.numbers.location import zones_for_state
 from callguard.policy.core import FAIL_CLOSED, NO_PACK, UNKNOWN_PACK, refusal
 from callguard.policy.frequency import FrequencyClaim
-from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts
+from callguard.policy.model import RESERVING, CallAttempt, Campaign, FactKind, Facts, ListCheck
 from callguard.policy.outcome import (
     NeedFacts,
     Obligations,
@@ -47,6 +48,7 @@ from callguard.policy.packs import Obligation, Pack, combine_obligations, scope_
 from callguard.policy.rules import (
     CallFrequency,
     Context,
+    ListFreshness,
     LocalTime,
     Rule,
     loaded_caps,
@@ -175,13 +177,15 @@ class Policy:
             p.scope.listed_on: (f"on {p.scope.listed_on} ({p.scope.state})",
                                 zones_for_state(p.scope.state))
             for p in self.packs.values() if p.scope.listed_on and p.scope.state}
+        # The packs whose scope reads each scope list: their freshness rules say how old a
+        # copy may be and still show that a number is not on it (``scope_list_unread``).
+        self._scope_packs: dict[str, tuple[Pack, ...]] = {
+            name: tuple(p for p in self.packs.values() if p.scope.listed_on == name)
+            for name in self.scope_lists}
+        self._stale: dict[tuple[str, date | None, date], bool] = {}
 
-    def plan(self, attempt: CallAttempt) -> Plan:
-        """Choose the packs and rules for this call and resolve its local time."""
-        location = attempt.location
-        number = attempt.number
-        listed = tuple(self._listed_zones[name] for name in sorted(attempt.listed_on)
-                       if name in self._listed_zones)
+    def _zones_of(self, number: NumberInfo, location: Location | None,
+                  listed: tuple[tuple[str, tuple[str, ...]], ...]) -> ZoneResolution:
         zone_key = (number.geographic, number.zones, number.area_code, location, listed)
         zones = self._zones.get(zone_key)
         if zones is None:
@@ -189,6 +193,41 @@ class Policy:
                 number, location, max_zones=self.settings.max_candidate_zones,
                 every_zone_fallback=self.settings.every_zone_fallback, listed=listed),
                 _SELECTION_CACHE_LIMIT)
+        return zones
+
+    def scope_day(self, number: NumberInfo, location: Location | None, at: datetime) -> date:
+        """The date of a call to a number on no scope list (``call_date``: the latest local
+        date of its candidate zones, else UTC's): the day a scope list's copy is judged on
+        (``scope_list_unread``), as the list's freshness rule judges it."""
+        return call_date_at(at, local_times(at, self._zones_of(number, location, ()).zones))
+
+    def scope_list_unread(self, check: ListCheck, day: date) -> bool:
+        """Whether a loaded copy of a scope list cannot show the number is NOT on it: it
+        does not cover the number's area code, is undated or dated after ``day``, or is
+        older than a freshness rule of the pack reading it allows on ``day`` (hrev83).
+        Such a copy counts as unread (``CallAttempt.unread``), as one not loaded: the
+        state's pack applies whatever the area code, and its rules judge the copy (fail
+        closed). Before, an Oklahoman who registered after a stale copy was out of scope."""
+        if not check.covered or check.published is None or check.published > day:
+            return True
+        key = (check.name, check.published, day)
+        stale = self._stale.get(key)
+        if stale is None:
+            published = check.published
+            stale = remember(self._stale, key, any(
+                isinstance(rule, ListFreshness) and rule.list_name == check.name
+                and day > rule.last_valid_day(published)
+                for pack in self._scope_packs.get(check.name, ())
+                for rule in pack.rules_on(day)), _SELECTION_CACHE_LIMIT)
+        return stale
+
+    def plan(self, attempt: CallAttempt) -> Plan:
+        """Choose the packs and rules for this call and resolve its local time."""
+        location = attempt.location
+        number = attempt.number
+        listed = tuple(self._listed_zones[name] for name in sorted(attempt.listed_on)
+                       if name in self._listed_zones)
+        zones = self._zones_of(number, location, listed)
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,

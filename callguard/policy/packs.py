@@ -138,7 +138,8 @@ class Scope:
                 return f"called party in {self.state}: the number is on {self.listed_on}"
             if self.listed_on is not None and self.listed_on in attempt.unread:
                 return (f"called party possibly in {self.state}: {self.listed_on} is not "
-                        "loaded, so nothing shows the number is not on it")
+                        "loaded, or its copy is not current or does not cover the number, "
+                        "so nothing shows the number is not on it")
         origin = attempt.campaign.origin_state
         if origin is not None and origin in self.origin_states:
             return f"call originates in {origin} (campaign {attempt.campaign.id})"

@@ -31,7 +31,8 @@ def resolve_zones(
 ) -> ZoneResolution:
     """Union of the number's zones (when usable), the CRM location's zones and the zones of
     each state whose own do-not-call list holds the number (``listed``: (source, zones));
-    the list holds the state's residents, whatever their number's area code."""
+    the list holds the state's residents, whatever their number's area code. A listing
+    widens a known set of zones; it does not stand in for an unknown one."""
     zones: list[str] = []
     sources: list[str] = []
     usable = number.geographic and 0 < len(number.zones) <= max_zones
@@ -42,18 +43,28 @@ def resolve_zones(
     if location is not None:
         zones.extend(z for z in location.zones if z not in zones)
         sources.append(f"{location.source}: {', '.join(location.zones)}")
-    for source, state_zones in listed:
-        zones.extend(z for z in state_zones if z not in zones)
-        sources.append(f"{source}: {', '.join(state_zones)}")
     if zones:
-        return ZoneResolution(tuple(zones), tuple(sources))
+        return _with_listed(zones, sources, listed)
     if not number.geographic:
         why = "number has no geography (toll-free or non-geographic) and no CRM location"
     else:
         why = f"number maps to {len(number.zones)} time zones and no CRM location was given"
+    # A listing shows where the person lived when registering, not where the call rings:
+    # alone it never makes an unknown local time known (a toll-free number on ok-state
+    # rings in Honolulu as well as in Tulsa; hrev83). It adds its state's zones only.
     if every_zone_fallback and number.zones:
-        return ZoneResolution(number.zones, (f"fallback, every zone the number maps to: {why}",))
+        return _with_listed(list(number.zones),
+                            [f"fallback, every zone the number maps to: {why}"], listed)
     return ZoneResolution((), (), why)
+
+
+def _with_listed(zones: list[str], sources: list[str],
+                 listed: tuple[tuple[str, tuple[str, ...]], ...]) -> ZoneResolution:
+    """The zones known, and each listing state's zones beside them (never in their place)."""
+    for source, state_zones in listed:
+        zones.extend(z for z in state_zones if z not in zones)
+        sources.append(f"{source}: {', '.join(state_zones)}")
+    return ZoneResolution(tuple(zones), tuple(sources))
 
 
 def local_times(at: datetime, zones: tuple[str, ...]) -> tuple[LocalTime, ...]:
