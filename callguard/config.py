@@ -115,6 +115,12 @@ class Settings:
         if not token:
             raise ConfigError("[http] is enabled: set CALLGUARD_HTTP_TOKEN or [http] token_file "
                               "to a secret of at least 16 characters")
+        if token != token.strip():
+            # HTTP drops a header value's surrounding whitespace (RFC 9110 5.5), so no client
+            # could ever send such a token: every request was 401 with nothing said why.
+            raise ConfigError(f"[http] is enabled: the token from {source} starts or ends "
+                              "with whitespace (copied with a space or a line break?); no "
+                              "client can send it: remove it")
         if len(token) < 16:
             # Set, but too short: say which one, so the admin does not go looking for a
             # variable that is there (the length only; never the token).

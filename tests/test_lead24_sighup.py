@@ -49,3 +49,24 @@ def test_the_fastagi_drain_waits_for_a_withdrawing_session() -> None:
                + 4 * settings.reply_timeout_ms) / 1000
     assert fastagi_session_bound(settings) > longest
     assert fastagi_session_bound(settings) <= DRAIN_CAP_SECONDS  # the defaults fit the cap
+
+
+def test_a_token_with_surrounding_whitespace_is_refused_at_load(tmp_path, monkeypatch) -> None:
+    """HTTP drops a header value's surrounding whitespace, so a token copied with a
+    trailing space (an env file, a compose `environment:` line) could never be sent:
+    every client got 401 and nothing said why (hnet21). Refused, naming where it came
+    from; the token itself is never printed."""
+    import pytest
+
+    from callguard.config import load_settings
+    from callguard.errors import ConfigError
+
+    settings = load_settings(data_dir=tmp_path)
+    secret = "s3cret-token-of-24-chars"
+    monkeypatch.setenv("CALLGUARD_HTTP_TOKEN", secret + " ")
+    with pytest.raises(ConfigError, match="whitespace") as raised:
+        settings.http_token()
+    assert "CALLGUARD_HTTP_TOKEN" in str(raised.value)
+    assert secret not in str(raised.value)
+    monkeypatch.setenv("CALLGUARD_HTTP_TOKEN", secret)
+    assert settings.http_token() == secret.encode()
