@@ -8,6 +8,7 @@ node started by hand closing). Now it runs the reload tick at once and keeps ser
 from __future__ import annotations
 
 import signal
+from datetime import date
 
 from tests.serve_node import ServeNode
 
@@ -70,3 +71,29 @@ def test_a_token_with_surrounding_whitespace_is_refused_at_load(tmp_path, monkey
     assert secret not in str(raised.value)
     monkeypatch.setenv("CALLGUARD_HTTP_TOKEN", secret)
     assert settings.http_token() == secret.encode()
+
+
+def test_a_state_list_a_scope_reads_is_reimported_whole(tmp_path) -> None:
+    """A copy of ok-state imported with Oklahoma's area codes only, before us-ok
+    2026.12.17 made the registry a scope list, stayed partial on every later import
+    without --covers (the current copy's coverage was kept), and the gate counts such a
+    copy as unread (hrev83): every call BLOCKed until an admin guessed `--covers all`."""
+    import json
+
+    from callguard.stores.embedded.lists import write_version
+    from callguard.stores.list_files import parse_list_file
+    from tests.test_cli import cli
+
+    listing = tmp_path / "ok.txt"
+    listing.write_text("4055550101\n2145550199\n")
+    write_version(tmp_path, "ok-state", parse_list_file(listing),
+                  published=date(2026, 6, 1), area_codes=frozenset({405, 539, 572, 580, 918}),
+                  source="older callguard")
+    result = cli("dnc", "import", str(listing), "--list", "ok-state", "--published",
+                 "2026-07-01", data_dir=tmp_path)
+    assert result.returncode == 0, result.stderr
+    status = cli("dnc", "status", "--json", data_dir=tmp_path)
+    rows = json.loads(status.stdout)
+    rows = rows.get("lists", rows) if isinstance(rows, dict) else rows
+    [row] = [r for r in rows if r.get("list") == "ok-state"]
+    assert row["covers"] == "all", row
