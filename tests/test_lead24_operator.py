@@ -1,4 +1,7 @@
-"""SIGHUP to `callguard serve` is a reload, not a silent death.
+"""The operator's side, session 24 (lead): SIGHUP is a reload, not a silent death; the
+FastAGI drain bound; an HTTP token with whitespace; a scope list imported whole.
+
+SIGHUP to `callguard serve` is a reload, not a silent death.
 
 Its default action ended the node with no drain and no log line, and systemd's
 Restart=on-failure counts a SIGHUP death as clean, so the node stayed down and every call
