@@ -23,6 +23,7 @@ from callguard.compliance.writer import RecordWriter
 from callguard.config import Settings
 from callguard.datadir import log_file
 from callguard.decision import Decision
+from callguard.errors import StoreError
 from callguard.facts.frequency import FREQUENCY
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness, adjtimex_synchronised
@@ -40,6 +41,7 @@ from callguard.stores.embedded.identity import (
 )
 from callguard.stores.embedded.lists import EmbeddedListRegistry
 from callguard.stores.embedded.records import EmbeddedRecords
+from callguard.stores.embedded.unopened import UnopenedFrequency
 from callguard.stores.interfaces import FrequencyStore, RecordStores
 from callguard.stores.private import private_dir
 from callguard.stores.redis.client import open_client
@@ -303,7 +305,7 @@ def open_frequency(settings: Settings, records: RecordStores,
     by the record store's durability checks) or in the data dir's SQLite file, whose
     commits the compliance log proves when it is a file synced before each answer
     (``group``/``every``: ``synchronous=NORMAL``, the record carries the rows); else
-    ``FULL``."""
+    ``FULL``. A file that cannot be opened is refused, not fatal: ``UnopenedFrequency``."""
     retention = longest_window_s(settings.packs)
     if isinstance(records, RedisRecords):
         redis_records = records
@@ -314,8 +316,18 @@ def open_frequency(settings: Settings, records: RecordStores,
     path = log_path(settings)
     proving = (CountsLog(path, key_id) if path is not None and key_id is not None
                and settings.log.durability in ("group", "every") else None)
-    return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
-                             retention_s=retention, counts_log=proving)
+
+    def opener() -> EmbeddedFrequency:
+        return EmbeddedFrequency(settings.data_dir / "frequency.sqlite3", hasher,
+                                 retention_s=retention, counts_log=proving)
+
+    try:
+        return opener()
+    except StoreError as exc:
+        # Damaged, locked, unwritable, a write-back unproved: the node refused to start and
+        # record commands exited 3 (no opt-out recorded). Every capped call BLOCKs instead,
+        # the rest is served, and the opening is tried again (stores/embedded/unopened.py).
+        return UnopenedFrequency(opener, str(exc))
 
 
 class _LogProbe:

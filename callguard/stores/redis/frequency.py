@@ -316,10 +316,12 @@ class RedisFrequency:
             return
         self._looked = seen
         try:
-            seq, token, _ = read_mark(path, marker)
+            seq, token, refused = read_mark(path, marker)
         except (StoreError, OSError):
             return
-        if token is None or token == self._accepted:
+        # A refusal beside it was written after it (``accept_mark`` clears one): a server
+        # found behind since the acceptance, not accepted — left refused.
+        if token is None or token == self._accepted or refused:
             return
         _log.warning("frequency_older_accepted", node_mark=seq, was=self._seq_known)
         self._accepted = token
@@ -589,7 +591,8 @@ class RedisFrequency:
 
     async def _write_mark(self, path: Path, marker: str, seq: int, refusing: bool) -> bool:
         try:
-            await asyncio.to_thread(_remember_mark, path, marker, seq, refusing)
+            held = await asyncio.to_thread(_remember_mark, path, marker, seq, refusing,
+                                           self._accepted)
         except OSError as exc:
             self._unsaved += 1
             now = asyncio.get_running_loop().time()
@@ -602,6 +605,10 @@ class RedisFrequency:
                              "counts it lost")
                 self._unsaved = 0
             return False
+        if held is _DEFERRED:  # an acceptance this node has not adopted: ``behind`` will
+            return False
+        if not refusing:  # in step with the file: its acceptance is no news to this node
+            self._accepted = held if isinstance(held, str) else self._accepted
         self._saved = max(self._saved, seq)
         self._refusal_kept = self._refusal_kept or refusing
         return True
@@ -622,27 +629,45 @@ class RedisFrequency:
 _WRITING = threading.Lock()
 
 
-def _remember_mark(path: Path, marker: str, seq: int, refusing: bool = False) -> None:
+# ``_remember_mark``'s answer when it wrote nothing: an acceptance the writer had not seen.
+_DEFERRED = object()
+
+
+def _remember_mark(path: Path, marker: str, seq: int, refusing: bool = False,
+                   known: str | None = None) -> object:
     """Write the mark (and ``refusing``: the server found behind) unless the file already
     holds as much for the same marker (another process of this data dir, a CLI beside the
-    node, saved a later value). A refusal it holds stays (only ``accept_mark`` clears
-    one), and so does an acceptance token (a node not yet told of it still adopts it)."""
+    node, saved a later value); the acceptance token the file holds then (or None). A
+    refusal it holds stays (only ``accept_mark`` clears one), and so does an acceptance
+    token (a node not yet told of it still adopts it).
+
+    A refusal is not written over an acceptance other than ``known`` (the one the writer
+    last saw): ``_DEFERRED``. The operator accepted a restored server before this node
+    noticed it (no capped call since the restore); the node's first group then found it
+    behind and wrote its old mark and the refusal over the acceptance, adopted it with that
+    mark, and refused again for good — the acceptance used up, its record written, every
+    capped call BLOCKed until the command was run a second time (hrev86)."""
     mark: dict[str, Any] = {"marker": marker, "seq": seq}
+    token: str | None = None
     with _WRITING:
         with contextlib.suppress(OSError, ValueError, TypeError, AttributeError, KeyError):
             data = orjson.loads(path.read_bytes())
             if data.get("marker") == marker:
                 held = int(data["seq"])
                 said = data.get(REFUSING) is True
+                token = data[ACCEPTED] if isinstance(data.get(ACCEPTED), str) else None
+                if refusing and token is not None and token != known:
+                    return _DEFERRED
                 if held >= seq and (said or not refusing):
-                    return
+                    return token
                 mark["seq"] = max(seq, held)
                 refusing = refusing or said
-                if isinstance(data.get(ACCEPTED), str):
-                    mark[ACCEPTED] = data[ACCEPTED]
+                if token is not None:
+                    mark[ACCEPTED] = token
         if refusing:
             mark[REFUSING] = True
         write_atomically(path, orjson.dumps(mark).decode() + "\n")
+    return token
 
 
 def read_mark(path: Path, marker: str) -> tuple[int, str | None, bool]:
