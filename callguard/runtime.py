@@ -199,6 +199,16 @@ class Runtime:
                 return counts.behind is None, counts.behind or "counting"
 
             probes["frequency_counts"] = frequency_counts
+        elif isinstance(self.frequency, EmbeddedFrequency | UnopenedFrequency):
+            embedded = self.frequency
+
+            async def embedded_counts() -> tuple[bool, str]:
+                # A counts file lost (frequency.id) or not opened: every capped call is
+                # BLOCKed, so not ready, as the Redis counts behind (hsto21, hrev86).
+                refused = embedded.refusing()
+                return refused is None, refused or "counting"
+
+            probes["frequency_counts"] = embedded_counts
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},

@@ -503,6 +503,11 @@ class EmbeddedFrequency:
         return written
 
 
+    def refusing(self) -> str | None:
+        """Why every count is refused (the file found lost at its opening), or None:
+        /readyz's ``frequency_counts``."""
+        return self._lost
+
     async def aclose(self) -> None:
         """Close the file; a process whose counts its log proves first makes them durable
         (one ``FULL`` commit syncs the WAL, every earlier commit with it) and takes its log

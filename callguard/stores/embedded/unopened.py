@@ -24,6 +24,7 @@ import structlog
 
 from callguard.errors import StoreError
 from callguard.policy.frequency import FrequencyClaim, FrequencyResult, Held
+from callguard.stores.embedded.frequency import EmbeddedFrequency
 from callguard.stores.interfaces import CountAfter, FrequencyStore
 
 __all__ = ["RETRY_S", "UnopenedFrequency"]
@@ -76,6 +77,16 @@ class UnopenedFrequency:
             return
         self._store = store
         _log.warning("call-frequency-counts-opened", detail="counted again from now on")
+
+    def refusing(self) -> str | None:
+        """Why every count is refused, or None: /readyz's ``frequency_counts``. Asking
+        also schedules an opening when one is due: a node a balancer stopped sending calls
+        to (not ready) would otherwise never try again."""
+        try:
+            store = self._opened()
+        except StoreError as exc:
+            return str(exc)
+        return store.refusing() if isinstance(store, EmbeddedFrequency) else None
 
     async def reserve(self, e164: str, claims: Sequence[FrequencyClaim],
                       at: datetime, stamp: datetime | None = None, *,
