@@ -509,7 +509,11 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     ``now`` (the reassigned-number data's disconnect included), the relationship and the
     do-not-call request."""
     records = [c.record for c in sheet.consents]
-    gone = {id(r): reassigned.reason("consent") for r in records
+    # only a consent standing now is said void or withdrawn, as the gate's reason names
+    # them (``Exemptions.withdrawn``): one revoked itself was said "withdrawn by the
+    # do-not-call request" where the gate says "revoked INSTANT"
+    standing = [r for r in records if r.valid_at(now)]
+    gone = {id(r): reassigned.reason("consent") for r in standing
             if reassigned is not None and reassigned.voids(r.granted_at)}
     # as the gate (``Exemptions``): a do-not-call request to the seller withdraws every
     # consent given before it; one given since counts again. "valid now: yes" stood beside
@@ -518,7 +522,7 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     asked = dnc if dnc is not None and dnc.made_by(now) else None
     withdrawn = {id(r): f"withdrawn by the do-not-call request of {_utc(_iso(asked.added_at))} "
                  "(47 CFR 64.1200(a)(10), (d)(3): a consent given after it counts again)"
-                 for r in records if asked is not None and r.granted_at <= asked.added_at}
+                 for r in standing if asked is not None and r.granted_at <= asked.added_at}
 
     # as the gate reads them: a revocation of an automated kind ends both automated kinds
     # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
