@@ -47,3 +47,19 @@ def test_an_expired_consent_is_not_said_void_by_a_later_disconnect():
     assert "disconnected" not in valid_text(first)
     assert second["void_reassigned"]
     assert not second["valid_now"]
+
+
+def test_a_consent_void_for_a_call_placed_west_of_the_number_is_said():
+    """Given 2026-02-02 00:30 in Denver, 2026-02-01 23:30 in Los Angeles: `check --tz
+    America/Los_Angeles` BLOCKs it void (64.1200(c)(2): "written consent of 2026-02-02
+    void: the number was permanently disconnected on 2026-02-01"); `consent show` said
+    "valid now: yes" and nothing else."""
+    gone = Reassigned("attr-reassigned v1", date(2026, 2, 1), ("America/Denver",))
+    edge = ConsentRecord(WRITTEN, datetime(2026, 2, 2, 7, 30, tzinfo=UTC))
+    later = ConsentRecord(WRITTEN, datetime(2026, 2, 3, 12, tzinfo=UTC))
+    first, second = sheet_data(_sheet(edge, later), (), NOW, gone)["consents"]
+    assert first["valid_now"]  # as the gate reads it in Denver's time alone
+    assert "on or before 2026-02-01" in first["void_in_other_zones"]
+    assert "void for a call" in valid_text(first)
+    assert second["void_in_other_zones"] is None
+    assert valid_text(second) == "[green]yes[/]"
