@@ -45,6 +45,17 @@ def test_the_page_reads_a_segment_holding_refused_records(tmp_path):
     read = _records(data / "compliance.jsonl", archive_dir)
     wanted = records[target]["decision_id"]
     assert wanted in {r.get("decision_id") for r in read}, "the refused record was not read"
+    # the page's figures (``report_with_live``, as `today_report`): each decision once
+    from callguard.compliance import report as figures
+    from callguard.compliance.archive.live import report_with_live
+
+    done = report_with_live(Archive(archive_dir), lambda _m: read,
+                            figures.ReportQuery(since=datetime(2026, 1, 1, tzinfo=UTC),
+                                                until=NOW), archived=True, threads=1,
+                            first=None, last=None, generated=NOW)
+    counted = sum(sum(table.values()) for table in (done.calls, done.scrubs, done.questions,
+                                                    done.withdrawn))
+    assert counted == sum(1 for r in records if r.get("event") == "decision")
     # a segment whose records were all archived is still skipped
     other = Archive(archive_dir)
     with other.writing() as again:
