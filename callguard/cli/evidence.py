@@ -225,7 +225,8 @@ def _stored_lines(stored: dict[str, Any]) -> list[str]:
         lines.append("  no seller: none is configured and the history names none")
     for who, sheet in stored["sellers"].items():
         for c in sheet["consents"]:
-            state = ("valid now" if c["valid_now"] else
+            state = ((f"valid now ({c['void_in_other_zones']})"
+                      if c.get("void_in_other_zones") else "valid now") if c["valid_now"] else
                      f"not valid now ({c['unreadable']})" if c.get("unreadable") else
                      f"not valid now ({c['void_reassigned']})" if c.get("void_reassigned")
                      else f"not valid now ({c['withdrawn_by_request']})"

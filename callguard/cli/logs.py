@@ -52,7 +52,7 @@ from callguard.compliance.reader import (
     newest_first,
     oldest_first,
 )
-from callguard.errors import ConfigError, NumberError
+from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
 from callguard.numbers.parse import quoted_number
 from callguard.utc import YEARS, leap_second, out_of_years, skipped, wall_instant
@@ -572,10 +572,16 @@ def _archive_hint(state: CliState) -> str:
     archived (their segments deleted) read, after a complaint, as a number never called."""
     from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
-    archive = Archive(place_or_exit(state).archive_dir)
-    if not archive.exists():
-        return ""
-    days = archive.manifest().days()
+    try:
+        archive = Archive(locate(state.config_option, state.data_dir_option).archive_dir)
+        if not archive.exists():
+            return ""
+        days = archive.manifest().days()
+    except (CallguardError, OSError, ValueError) as exc:
+        # a hint never changes the answer: the log read was complete (exit 0), and an
+        # archive a newer archiver wrote (or a damaged one) made it exit 2 or 3, unsaid
+        return (f"; whether the archive holds older records could not be read ({exc}); "
+                "`callguard evidence` and `callguard report` read the archive")
     if not days:
         return ""
     return (f"; `tail` does not read the archive at {archive.root} ({len(days)} day(s), "

@@ -367,6 +367,23 @@ class Reassigned:
             given = min(given.astimezone(ZoneInfo(z)).date() for z in self.zones or ("UTC",))
         return given <= self.disconnected
 
+    def voids_elsewhere(self, given: datetime) -> str | None:
+        """Why a consent valid in the number's own zones is void for some calls, or None.
+
+        The gate reads the consent's date in every zone of the call (``consent_date``): the
+        number's, a CRM time zone or location's and a state listing's too, which this read
+        cannot know. Given the day after the disconnect in the number's zones but still on
+        or before it west of them (--tz America/Los_Angeles for a Denver number), "valid
+        now: yes" stood beside a gate that BLOCKed the call as void."""
+        if self.disconnected is None or self.voids(given):
+            return None
+        west = given.astimezone(ZoneInfo("Etc/GMT+12")).date()  # UTC-12: the last date
+        if west > self.disconnected:
+            return None
+        return (f"void for a call whose CRM time zone or location (or a state list) places "
+                f"the called party where it was given on or before {self.disconnected}, "
+                f"west of {', '.join(self.zones) or 'UTC'}: {self.reason()}")
+
     def reason(self, what: str = "") -> str:
         """Why a record is void (``what`` void: ...), for people."""
         why = (f"the number was permanently disconnected on {self.disconnected} per "
@@ -486,7 +503,8 @@ def _unreadable(record: ConsentRecord) -> str | None:
 def valid_text(consent: dict[str, Any]) -> str:
     """A consent's "valid now" cell (rich markup): yes, or no and what ended it."""
     if consent["valid_now"]:
-        return "[green]yes[/]"
+        elsewhere = consent.get("void_in_other_zones")
+        return "[green]yes[/]" + (f" ({escape(elsewhere)})" if elsewhere else "")
     if consent.get("unreadable"):
         return "[red]no[/] (window stored with a UTC offset: re-record the consent)"
     for why in ("void_reassigned", "withdrawn_by_request"):
@@ -509,7 +527,12 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     ``now`` (the reassigned-number data's disconnect included), the relationship and the
     do-not-call request."""
     records = [c.record for c in sheet.consents]
-    gone = {id(r): reassigned.reason("consent") for r in records
+    # only a consent standing now is said void or withdrawn, as the gate's reason names
+    # them (``Exemptions.withdrawn``): one revoked itself was said "withdrawn by the
+    # do-not-call request" where the gate says "revoked INSTANT"
+    standing = [r for r in records if r.valid_at(now)]
+    standing_ids = {id(r) for r in standing}
+    gone = {id(r): reassigned.reason("consent") for r in standing
             if reassigned is not None and reassigned.voids(r.granted_at)}
     # as the gate (``Exemptions``): a do-not-call request to the seller withdraws every
     # consent given before it; one given since counts again. "valid now: yes" stood beside
@@ -518,7 +541,7 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
     asked = dnc if dnc is not None and dnc.made_by(now) else None
     withdrawn = {id(r): f"withdrawn by the do-not-call request of {_utc(_iso(asked.added_at))} "
                  "(47 CFR 64.1200(a)(10), (d)(3): a consent given after it counts again)"
-                 for r in records if asked is not None and r.granted_at <= asked.added_at}
+                 for r in standing if asked is not None and r.granted_at <= asked.added_at}
 
     # as the gate reads them: a revocation of an automated kind ends both automated kinds
     # in every pack; one of any kind does too under a pack's revoke-all date (``void_under``)
@@ -541,6 +564,9 @@ def sheet_data(sheet: RecordSheet, revoke_all: tuple[_RevokeAll, ...],
                       and not void[id(c.record)] and _unreadable(c.record) is None
                       and id(c.record) not in gone and id(c.record) not in withdrawn),
         "void_reassigned": gone.get(id(c.record)),
+        "void_in_other_zones": (reassigned.voids_elsewhere(c.record.granted_at)
+                                if reassigned is not None and id(c.record) in standing_ids
+                                else None),
         "withdrawn_by_request": withdrawn.get(id(c.record)),
         "ended_by_revocation_of": (None if (by := ended[id(c.record)]) is None
                                    else by.kind.value),

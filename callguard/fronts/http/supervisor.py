@@ -529,7 +529,11 @@ def file_report_records(path: Path | None, archive_dir: Path | None,
         if archive_dir is not None:
             from callguard.compliance.archive.store import Archive  # noqa: PLC0415
 
-            archived = set(Archive(archive_dir).manifest().segments)
+            manifest = Archive(archive_dir).manifest()
+            # a segment holding records the archiver could not read (``refused``: a newer
+            # node's schema) is kept and read here, as `callguard report` reads it; its
+            # archived records are counted once (``union_view``)
+            archived = set(manifest.segments) - set(manifest.refused)
         wanted = RecordFilter(since=now - timedelta(days=3))
 
         def read() -> list[Record]:
