@@ -18,13 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import select
-import socket
-import time
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
 import structlog
 
 from callguard.config import load_settings
@@ -33,6 +28,7 @@ from callguard.fronts.fastagi.server import FastAgiServer
 from callguard.numbers.redact import has_digit_run
 from callguard.runtime import open_runtime
 from tests.fake_asterisk import agi_session
+from tests.listen_burst import burst, needs_somaxconn
 from tests.test_fastagi import UT, compliance_records, node
 
 __all__ = ["node"]  # the fixture, from test_fastagi
@@ -86,15 +82,7 @@ async def test_a_refused_ipv4_peer_of_a_dual_stack_listener_is_named_as_written(
     assert [e["source"] for e in refused] == ["127.0.0.1"], refused
 
 
-def _somaxconn() -> int:
-    try:
-        return int(Path("/proc/sys/net/core/somaxconn").read_text())
-    except (OSError, ValueError):
-        return 0
-
-
-@pytest.mark.skipif(_somaxconn() < 400, reason="the kernel caps every backlog below 300 "
-                    "(net.core.somaxconn; 4096 since Linux 5.4)")
+@needs_somaxconn
 async def test_a_burst_of_asterisk_connects_during_a_stall_is_queued_not_dropped(tmp_path):
     """A dialer starting 300 calls at once while the event loop is busy (a GC pause, a slow
     synchronous step): the kernel queues the connections the front has not accepted yet,
@@ -109,26 +97,10 @@ async def test_a_burst_of_asterisk_connects_during_a_stall_is_queued_not_dropped
     runtime = open_runtime(settings)
     server = FastAgiServer(runtime.gate, settings.fastagi)
     await server.start()
-    socks = []
     try:
-        # The loop does not run while this coroutine holds it: nothing is accepted, as in a
-        # stall; only the kernel's queue takes the handshakes (loopback: at once).
-        for _ in range(300):
-            sock = socket.socket()
-            sock.setblocking(False)
-            sock.connect_ex(("127.0.0.1", server.port))
-            socks.append(sock)
-        deadline = time.monotonic() + 0.5  # well inside a retransmitted SYN's 1 s
-        pending = list(socks)
-        while pending and time.monotonic() < deadline:
-            _, ready, _ = select.select([], pending, [], 0.05)
-            pending = [s for s in pending if s not in ready]
-        refused = [s for s in socks if s not in pending
-                   and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)]
-        assert (len(pending), len(refused)) == (0, 0)
+        with burst(server.port) as (pending, refused):
+            assert (pending, refused) == (0, 0)
     finally:
-        for sock in socks:
-            sock.close()
         await asyncio.sleep(0.2)  # each closed connection is a probe to the server
         await server.close()
         await runtime.aclose()

@@ -8,26 +8,13 @@ dropped by Linux (net.ipv4.tcp_abort_on_overflow 0): the SYN is retransmitted on
 
 from __future__ import annotations
 
-import select
-import socket
-import time
-from pathlib import Path
-
-import pytest
 from aiohttp import web
 
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite, HttpLimitSettings
+from tests.listen_burst import burst, needs_somaxconn
 
 
-def _somaxconn() -> int:
-    try:
-        return int(Path("/proc/sys/net/core/somaxconn").read_text())
-    except (OSError, ValueError):
-        return 0
-
-
-@pytest.mark.skipif(_somaxconn() < 400, reason="the kernel caps every backlog below 300 "
-                    "(net.core.somaxconn; 4096 since Linux 5.4)")
+@needs_somaxconn
 async def test_a_burst_of_connects_during_a_stall_is_queued_not_dropped() -> None:
     limits = ConnectionLimits(HttpLimitSettings(max_connections=512,
                                                 max_connections_per_source=512))
@@ -35,25 +22,9 @@ async def test_a_burst_of_connects_during_a_stall_is_queued_not_dropped() -> Non
     await runner.setup()
     site = GuardedSite(runner, "127.0.0.1", 0, limits)
     await site.start()
-    socks = []
     try:
-        # This coroutine holds the loop: nothing is accepted, as in a stall; only the
-        # kernel's queue takes the handshakes (loopback: at once).
-        for _ in range(300):
-            sock = socket.socket()
-            sock.setblocking(False)
-            sock.connect_ex(("127.0.0.1", site.port))
-            socks.append(sock)
-        deadline = time.monotonic() + 0.5  # well inside a retransmitted SYN's 1 s
-        pending = list(socks)
-        while pending and time.monotonic() < deadline:
-            _, ready, _ = select.select([], pending, [], 0.05)
-            pending = [s for s in pending if s not in ready]
-        refused = [s for s in socks if s not in pending
-                   and s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)]
-        assert (len(pending), len(refused)) == (0, 0)
+        with burst(site.port) as (pending, refused):
+            assert (pending, refused) == (0, 0)
     finally:
-        for sock in socks:
-            sock.close()
         await site.stop()
         await runner.cleanup()
