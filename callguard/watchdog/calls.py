@@ -1068,11 +1068,16 @@ class CallTracker:
         of a leg no DialBegin was seen for, was ignored — the call recorded "not-answered",
         its called party's hangup releasing nothing. Only while the leg taken has not
         answered, and only a leg the same picture listed "AppDial" (not one listed carrying
-        nothing, ``_rebuild_call``), answered to a live channel of the call: the two legs'
-        dialling channel, whose earlier dialling of the leg taken is assumed."""
+        nothing, ``_rebuild_call``, nor one read so without channelvars, ``_carries_nothing``:
+        the agent's leg of a dialer's ``;1`` ringing an agent while its ``;2`` rang the
+        customer, taken for the called party on its answer — its hangup released the Local
+        pair and so the customer, and the call was counted abandoned; hrev88), answered to
+        a live channel of the call: the two legs' dialling channel, whose earlier dialling
+        of the leg taken is assumed."""
         dest = call.dest
         if (status != "ANSWER" or leg in call.dialled or not call.dest_from_picture
                 or dest is None or dest in call.answered_legs or leg not in call.picture_dialled
+                or leg in call.follow_unset
                 or not caller or caller not in call.channels.values()):
             return False
         call.dialler[leg] = caller
