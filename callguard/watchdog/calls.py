@@ -463,6 +463,10 @@ class _Call:
     # Dial() of its own, which may be the customer that dialled it, was still up: nothing
     # hung up (``_dialler_unknown``)
     dialler_unproven: bool = False
+    # when that one hung up (the earliest it can have been, after an outage) and why the
+    # release is unproven, till a risk is recorded or the call ends (``_unproven_settled``)
+    unproven_at: float | None = None
+    unproven_reason: str = ""
     # persons some picture listed running Dial() (``_rebuild_call``): one of them may have
     # dialled that leg even after its Dial() returned (``_dialler_unknown``)
     listed_dialling: set[str] = field(default_factory=set)
@@ -1064,11 +1068,16 @@ class CallTracker:
         of a leg no DialBegin was seen for, was ignored — the call recorded "not-answered",
         its called party's hangup releasing nothing. Only while the leg taken has not
         answered, and only a leg the same picture listed "AppDial" (not one listed carrying
-        nothing, ``_rebuild_call``), answered to a live channel of the call: the two legs'
-        dialling channel, whose earlier dialling of the leg taken is assumed."""
+        nothing, ``_rebuild_call``, nor one read so without channelvars, ``_carries_nothing``:
+        the agent's leg of a dialer's ``;1`` ringing an agent while its ``;2`` rang the
+        customer, taken for the called party on its answer — its hangup released the Local
+        pair and so the customer, and the call was counted abandoned; hrev88), answered to
+        a live channel of the call: the two legs' dialling channel, whose earlier dialling
+        of the leg taken is assumed."""
         dest = call.dest
         if (status != "ANSWER" or leg in call.dialled or not call.dest_from_picture
                 or dest is None or dest in call.answered_legs or leg not in call.picture_dialled
+                or leg in call.follow_unset
                 or not caller or caller not in call.channels.values()):
             return False
         call.dialler[leg] = caller
@@ -1592,13 +1601,39 @@ class CallTracker:
         party that dialled it (``_dialler_unknown``): nothing hung up, said in a risk."""
         call.dialler_unproven = call.release_unproven = True
         call.unproven_by_read = False
-        self._risk(call, elapsed, now, (
+        call.unproven_at = now - elapsed
+        call.unproven_reason = (
             "the channel taken for the called party after a restart (the picture's "
             "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
             "number digest) and the call's "
             f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own, or is another "
             "AppDial leg not shown to carry nothing: it may be the called party; not hung "
-            "up, the release is not proven"))
+            "up, the release is not proven")
+        self._unproven_settled(call, now)
+
+    def _unproven_settled(self, call: _Call, now: float, *, ended: bool = False) -> None:
+        """The risk of a release left unproven (``_dialler_unproven``), once the teardown
+        has had ``went_on_after_s`` (at most the limit) to run: a channel of the call still
+        up then, or the call ending past the limit, is a risk. Not at once: when the one
+        running its own Dial() is the caller's side (an agent's phone or a power dialer's
+        channel running the shipped [callguard-dial]), its Dial() returns as the called
+        party hangs up (app_dial.c ``dial_exec_full``) and the dialplan's Hangup() ends it
+        milliseconds later — the whole call gone within the limit, no line held; recorded
+        at once, every such call after a restart without the number's digest was a
+        violation risk that was none (hrev88). The line-release still says
+        ``release_unproven``."""
+        at = call.unproven_at
+        if at is None or call.risk_logged:
+            return
+        elapsed = now - at
+        if ended:
+            if elapsed > self._limit(call):
+                self._risk(call, elapsed, now, call.unproven_reason
+                           + "; the last channel went after the release limit")
+            return
+        if elapsed >= min(self.settings.went_on_after_s, self._limit(call)) and (
+                self._leftovers(call)):
+            self._risk(call, elapsed, now, call.unproven_reason)
 
     def _dialler_unknown(self, call: _Call) -> list[str]:
         """The channels left that may be the called party when the one taken for it hung
@@ -1701,6 +1736,7 @@ class CallTracker:
                 self._judge_abandonment(call, now)
             if call.raced_due is not None and now >= call.raced_due:
                 effects.extend(self._went_on_after_all(call, now))
+            self._unproven_settled(call, now)
             if call.release_due is None or now < call.release_due:
                 continue
             self._check_limit(call, now)
@@ -3268,6 +3304,7 @@ class CallTracker:
             return
         if call.answered_at is not None and call.abandonment is None:
             self._judge_abandonment(call, now + self.settings.bridge_within_s)
+        self._unproven_settled(call, now, ended=True)
         fields: dict[str, Any] = {
             "decision_id": followed.decision_id, "campaign": followed.campaign,
             "mode": followed.mode, "dial_status": call.dial_status,
