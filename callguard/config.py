@@ -115,12 +115,15 @@ class Settings:
         if not token:
             raise ConfigError("[http] is enabled: set CALLGUARD_HTTP_TOKEN or [http] token_file "
                               "to a secret of at least 16 characters")
-        if token != token.strip():
-            # HTTP drops a header value's surrounding whitespace (RFC 9110 5.5), so no client
-            # could ever send such a token: every request was 401 with nothing said why.
-            raise ConfigError(f"[http] is enabled: the token from {source} starts or ends "
-                              "with whitespace (copied with a space or a line break?); no "
-                              "client can send it: remove it")
+        if token != token.rstrip() or token.lstrip(" \t") != token.lstrip():
+            # HTTP drops a header value's trailing whitespace (RFC 9110 5.5), and a line
+            # break is no part of one, so no client could ever send such a token: every
+            # request was 401 with nothing said why. A leading space or tab is sent as it
+            # is ("Bearer  token": _auth reads all after the scheme's one space) and such
+            # a token worked: refusing it stopped a working node at its upgrade (hrev89).
+            raise ConfigError(f"[http] is enabled: the token from {source} ends with "
+                              "whitespace or starts with a line break (copied with a space "
+                              "or a line break?); no client can send it: remove it")
         if len(token) < 16:
             # Set, but too short: say which one, so the admin does not go looking for a
             # variable that is there (the length only; never the token).

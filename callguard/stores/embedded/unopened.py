@@ -66,8 +66,13 @@ class UnopenedFrequency:
     async def _try(self) -> None:
         try:
             store = await asyncio.to_thread(self._opener)
-        except StoreError as exc:
-            self.reason = str(exc)
+        # Any failure, not only a StoreError: one the opening does not wrap (a PRAGMA's
+        # sqlite3.Error, no thread to start) left ``_next`` where it was, so every capped
+        # call started another opening at once (each may hold a connection it leaked), and
+        # no one retrieved the task's exception (hrev89).
+        except Exception as exc:  # noqa: BLE001
+            self.reason = str(exc) if isinstance(exc, StoreError) else (
+                f"{type(exc).__name__}: {exc}")
             self._next = self._clock() + self._retry_s
             return
         finally:
