@@ -60,6 +60,9 @@ async def test_a_stale_florida_listing_named_not_loaded_widens_no_scope(tmp_path
             assert not dallas.allowed, dallas.verdict.reason
             assert dallas.verdict.deciding is not None
             assert dallas.verdict.deciding.rule_id == "us-fl:501.059(4):freshness"
+            # why Florida judges a Dallas call, and the way out, where the operator reads it
+            assert "not_loaded" in _fl(dallas).why
+            assert "current copy" in _fl(dallas).why
             return
         assert dallas.allowed, dallas.verdict.reason
         assert not _fl(dallas).applies, _fl(dallas).why
