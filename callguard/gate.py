@@ -542,10 +542,9 @@ class Gate:
         (``CallAttempt.unread``): no version loaded and not named in ``[lists]
         not_loaded``, or a copy that is stale, undated, future-dated or does not cover the
         number's area code on the date of the call (``Policy.scope_list_unread``; hrev83:
-        an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed) —
-        unless ``not_loaded`` names the list: the site relies on no copy of it, as when
-        none is loaded (hrev90: a stale copy BLOCKed every call nationwide, and naming
-        the list there, the README's way out, changed nothing; `dnc drop` refuses it)."""
+        an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed).
+        ``not_loaded`` is not read for a loaded copy (hrev90): the shipped file names both
+        lists, and a site that imported one and kept its name would lose this silently."""
         listed: set[str] = set()
         unread: set[str] = set()
         day: date | None = None
@@ -557,7 +556,7 @@ class Gate:
             elif (check := list_check(name, snapshot, number)) is not None:
                 if check.listed:
                     listed.add(name)
-                elif name not in self._not_loaded:
+                else:
                     day = day or self._policy.scope_day(number, location, at)
                     if self._policy.scope_list_unread(check, day):
                         unread.add(name)

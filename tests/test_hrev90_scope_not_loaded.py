@@ -1,15 +1,13 @@
-"""``[lists] not_loaded`` is the way out of a stale state copy, as the README says (hrev90).
+"""A stale state copy BLOCKs every call, and the operator is told why and what to do (hrev90).
 
 hrev83 made a copy of fl-state or ok-state that cannot show a number is not on it (stale,
 misdated, partial) count as unread: every call comes into the state's pack and its freshness
 rule BLOCKs every call it does not exempt, nationwide (fail closed, as for a list with no
-version). The README named the ways out: import the new listing, or name the list in
-``not_loaded``. But ``not_loaded`` was read only while no copy was loaded, and ``dnc drop``
-refuses a list a pack reads: a site that stopped calling Florida with an old listing still
-loaded had every call BLOCKed, whatever it configured. Now a list ``not_loaded`` names is one
-the site relies on no copy of: a stale copy widens no scope, as no copy does; a number ON
-the copy, and every call in the state's own scope, are still judged by the state's pack.
-Real gate, real list versions on disk.
+version). A BLOCKed Dallas call said only "list fl-state v1 ... is not the current copy":
+the pack line now names the way out. ``[lists] not_loaded`` is NOT read for a loaded copy:
+the shipped file names fl-state and ok-state, and a site that imported one and kept the
+name would otherwise lose hrev83's check silently (a review first made it the way out, then
+kept the check). Real gate, real list versions on disk.
 """
 
 from __future__ import annotations
@@ -52,29 +50,27 @@ def _fl(decision):
 
 
 @pytest.mark.parametrize("named", [False, True])
-async def test_a_stale_florida_listing_named_not_loaded_widens_no_scope(tmp_path, named):
-    rt = await _runtime(tmp_path, frozenset({"fl-state"}) if named else frozenset())
+async def test_a_stale_florida_listing_blocks_a_dallas_call_and_says_what_to_do(
+        tmp_path, named):
+    """The shipped ``not_loaded`` (both lists) left in place after importing fl-state does
+    not switch the check off."""
+    rt = await _runtime(tmp_path, frozenset({"fl-state", "ok-state"}) if named
+                        else frozenset())
     try:
         dallas = await _check(rt, "2145550143")
-        if not named:  # hrev83: fail closed, every call is in Florida's scope
-            assert not dallas.allowed, dallas.verdict.reason
-            assert dallas.verdict.deciding is not None
-            assert dallas.verdict.deciding.rule_id == "us-fl:501.059(4):freshness"
-            # why Florida judges a Dallas call, and the way out, where the operator reads it
-            assert "not_loaded" in _fl(dallas).why
-            assert "current copy" in _fl(dallas).why
-            return
-        assert dallas.allowed, dallas.verdict.reason
-        assert not _fl(dallas).applies, _fl(dallas).why
+        assert not dallas.allowed, dallas.verdict.reason
+        assert dallas.verdict.deciding is not None
+        assert dallas.verdict.deciding.rule_id == "us-fl:501.059(4):freshness"
+        why = _fl(dallas).why
+        assert "fl-state" in why
+        assert "import a current copy with --covers all" in why
     finally:
         await rt.aclose()
 
 
 @pytest.mark.parametrize("number", ["3055550143", ON_THE_COPY])
-async def test_florida_and_its_listed_people_are_still_judged_by_the_stale_copy(
-        tmp_path, number):
-    """A Miami number (area code: 501.059(8)(d)) and a number on the stale listing are in
-    Florida's scope whatever not_loaded says, and the copy's age BLOCKs them."""
+async def test_florida_and_its_listed_people_are_judged_by_the_stale_copy(tmp_path, number):
+    """A Miami number (area code: 501.059(8)(d)) and a number on the stale listing."""
     rt = await _runtime(tmp_path, frozenset({"fl-state"}))
     try:
         decision = await _check(rt, number)
