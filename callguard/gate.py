@@ -542,7 +542,9 @@ class Gate:
         (``CallAttempt.unread``): no version loaded and not named in ``[lists]
         not_loaded``, or a copy that is stale, undated, future-dated or does not cover the
         number's area code on the date of the call (``Policy.scope_list_unread``; hrev83:
-        an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed)."""
+        an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed).
+        ``not_loaded`` is not read for a loaded copy (hrev90): the shipped file names both
+        lists, and a site that imported one and kept its name would lose this silently."""
         listed: set[str] = set()
         unread: set[str] = set()
         day: date | None = None

@@ -139,7 +139,9 @@ class Scope:
             if self.listed_on is not None and self.listed_on in attempt.unread:
                 return (f"called party possibly in {self.state}: {self.listed_on} is not "
                         "loaded, or its copy is not current or does not cover the number, "
-                        "so nothing shows the number is not on it")
+                        "so nothing shows the number is not on it (import a current copy "
+                        f"with --covers all; a site that never calls {self.state} and has no "
+                        f"copy names {self.listed_on} in [lists] not_loaded)")
         origin = attempt.campaign.origin_state
         if origin is not None and origin in self.origin_states:
             return f"call originates in {origin} (campaign {attempt.campaign.id})"
