@@ -32,7 +32,8 @@ hangs up first — or later, in a call that went on after a channel off its side
 (``_dest_left``: the agent hung up, the dialer kept the called party) — every other
 channel of the call still up is hung up after the grace;
 Hangup events confirm; unconfirmed channels are retried. A call with no statutory limit
-(a predictive call no pack limits) is released the same way; the limit only decides
+(none since us-federal 2026.12.17 gives predictive calls 227(d)(3)(B)'s 5 s; a site
+whose packs set none) is released the same way; the limit only decides
 whether a late release is recorded as a violation risk.
 
 Active or standby: several nodes may watch one Asterisk; only the active one acts
@@ -3242,9 +3243,9 @@ class CallTracker:
 
     def _risk(self, call: _Call, elapsed: float, now: float, reason: str) -> None:
         """Record a violation risk, once per call; none for a call no statute sets a
-        release limit for (a predictive call only us-federal covers): there is no limit to
-        break, and the record's schema requires one (its line-release still says
-        ``release_unproven``)."""
+        release limit for (no enabled pack sets one: since us-federal 2026.12.17 every
+        predictive and prerecorded call has 5 s): there is no limit to break, and the
+        record's schema requires one (its line-release still says ``release_unproven``)."""
         followed = call.followed
         if followed is None or call.risk_logged or followed.limit_s is None:
             return

@@ -18,8 +18,9 @@ AGI words) or the AMI framing treat specially::
 
     1|<decision id>|<mode>|<limit s or empty>|<limit citation>|<campaign>|<caller id>|<node>
 
-The limit is empty when no enabled pack sets one for the call (a predictive call outside
-Utah): the call is still followed and released; the limit only decides violation risk.
+The limit is empty when no enabled pack sets one for the call (before us-federal
+2026.12.17, a predictive call outside Utah; now 5 s for every predictive and prerecorded
+call): the call is still followed and released; the limit only decides violation risk.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The watchdog wired into a node: decisions in, records and metrics out.
 
 The gate's record hook hands every decision here; an ALLOW in predictive or prerecorded
-mode with a Linkedid is followed at once, whatever pack applied (no statutory limit: the
-call is still released; the limit only decides violation risk). Calls allowed by other
+mode with a Linkedid is followed at once, whatever pack applied (were no statutory limit set, the
+call would still be released; the limit only decides violation risk). Calls allowed by other
 nodes, or before this process started, are followed from the variable the call carries
 (``carry.py``). Only the node holding the follower lease acts (``lease.py``).
 
