@@ -7,7 +7,7 @@ The per-source connection cap against an IPv6 host:
 (RFC 4291 §2.5.1) and may connect from any address in it: with the defaults (256 in all,
 128 per source) two of its addresses took every place, unauthenticated, and every
 dialer's /v1/check was refused at connect. The SIP front already counts an IPv6 source by
-its /64 (``sip.server._source_of``); the HTTP port now does too.
+its /64 (``dual_stack.source_holder``, shared); the HTTP port now does too.
 """
 
 from __future__ import annotations

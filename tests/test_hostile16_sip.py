@@ -287,9 +287,9 @@ class TestPerSourceCap:
     def test_a_source_is_an_address_or_an_ipv6_64(self, address, source):
         """One IPv6 host holds a /64: counted per address, it could open the cap again
         from each of 2**64 addresses."""
-        from callguard.fronts.sip.server import _source_of
+        from callguard.fronts.dual_stack import source_holder
 
-        assert _source_of(address) == source
+        assert source_holder(address) == source
 
     def test_the_cap_must_be_positive(self):
         from callguard.errors import ConfigError

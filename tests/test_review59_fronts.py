@@ -23,9 +23,10 @@ import pytest
 
 from callguard.config import load_settings
 from callguard.decision import Decision
+from callguard.fronts.dual_stack import source_holder
 from callguard.fronts.http.coding import CodingError, inflate
 from callguard.fronts.sip.mapping import decision_headers
-from callguard.fronts.sip.server import SipSettings, _source_of
+from callguard.fronts.sip.server import SipSettings
 from callguard.policy.core import refusal
 from tests.conftest import ROOT
 from tests.test_net19_sip import _final_for
@@ -90,7 +91,7 @@ def test_the_shipped_config_names_the_sip_in_flight_caps(tmp_path) -> None:
 ])
 def test_an_in_flight_source_is_an_ipv4_address_or_an_ipv6_64(address: str,
                                                               source: str) -> None:
-    assert _source_of(address) == source
+    assert source_holder(address) == source
 
 
 class _Failing:

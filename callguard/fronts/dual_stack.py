@@ -132,6 +132,17 @@ class StrangerLog:
         self._sources = {}
 
 
+def source_holder(address: str) -> str:
+    """Whose connection this is, for a per-source cap (SIP's and the HTTP port's): the
+    address (an IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 —
+    one host holds a /64 and may connect from any address in it (RFC 4291 §2.5.1), so
+    counted by address it took every place from two of its addresses."""
+    plain = plain_address(address)
+    if isinstance(plain, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((plain, 64), strict=False))
+    return str(plain) if plain is not None else address
+
+
 def as_written(source: str) -> str:
     """An address as ``allowed_sources`` would list it: an IPv4 peer of a dual-stack
     socket (``::ffff:10.1.2.3``) as its IPv4 address, the form an admin writes (every

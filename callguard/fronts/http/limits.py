@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -40,9 +39,9 @@ from aiohttp.web_protocol import RequestHandler, RequestPayloadError, _ErrInfo
 from callguard.fronts.dual_stack import (
     StrangerLog,
     dual_stack_listener,
-    plain_address,
     plain_network,
     source_allowed,
+    source_holder,
 )
 from callguard.fronts.http.answers import json_response
 from callguard.numbers.redact import redact_digits
@@ -91,16 +90,9 @@ class ConnectionLimits:
 
     @staticmethod
     def holder(peer: Any) -> str:
-        """Whose connection this is, for ``max_connections_per_source``: the address (an
-        IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 — one host
-        holds a /64 and may connect from any address in it (RFC 4291 §2.5.1), so counted
-        by address it took every place from two of its addresses (as the SIP front's
-        ``_source_of`` counts)."""
-        address = ConnectionLimits.source(peer)
-        plain = plain_address(address)
-        if isinstance(plain, ipaddress.IPv6Address):
-            return str(ipaddress.IPv6Network((plain, 64), strict=False))
-        return str(plain) if plain is not None else address
+        """Whose connection this is, for ``max_connections_per_source``: an IPv6 peer's /64,
+        else its address (``dual_stack.source_holder``, as the SIP front counts)."""
+        return source_holder(ConnectionLimits.source(peer))
 
     def allowed(self, peer: Any) -> bool:
         """Whether the peer address may connect (any, when no allowlist is set)."""

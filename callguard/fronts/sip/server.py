@@ -20,7 +20,6 @@ import asyncio
 import collections
 import contextlib
 import functools
-import ipaddress
 import logging
 import math
 import os
@@ -41,7 +40,12 @@ from aiosipua.transport import TcpSipTransport, UdpSipTransport
 
 from callguard.decision import Decision
 from callguard.errors import ConfigError
-from callguard.fronts.dual_stack import StrangerLog, dual_stack_listener, plain_address
+from callguard.fronts.dual_stack import (
+    StrangerLog,
+    dual_stack_listener,
+    plain_address,
+    source_holder,
+)
 from callguard.fronts.sip import stun
 from callguard.fronts.sip.mapping import (
     ALLOW_METHODS,
@@ -395,7 +399,7 @@ class _Tcp(TcpSipTransport):
         if len(self._connections) + self.handshakes >= front.settings.max_tcp_connections:
             front.stats.counts["tcp_refused"] += 1
             return True
-        source = _source_of(str(peer[0]))
+        source = source_holder(str(peer[0]))
         cap = front.settings.max_tcp_connections_per_source
         if self.by_source.get(source, 0) < cap:
             return False
@@ -410,7 +414,7 @@ class _Tcp(TcpSipTransport):
 
     def _hold_source(self, address: str) -> str:
         """Count a connection (or TLS handshake) against its source; its key returned."""
-        source = _source_of(address)
+        source = source_holder(address)
         self.by_source[source] += 1
         return source
 
@@ -606,16 +610,6 @@ async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             while read < _LINGER_BYTES and (chunk := await asyncio.wait_for(
                     reader.read(65536), _LINGER_QUIET_S)):
                 read += len(chunk)
-
-
-def _source_of(address: str) -> str:
-    """Whose connection this is, for ``max_tcp_connections_per_source``: the address
-    (an IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 — one
-    host holds a /64 and may connect from any address in it (RFC 4291 §2.5.1)."""
-    plain = plain_address(address)
-    if isinstance(plain, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((plain, 64), strict=False))
-    return str(plain) if plain is not None else address
 
 
 class _FramingError(Exception):
@@ -815,7 +809,7 @@ class SipFront:
         self._tasks: set[asyncio.Task[None]] = set()
         # INVITE being decided -> its withdrawal (for a CANCEL) and the To tag it will get
         self._deciding: dict[Hashable, tuple[Withdrawal, str]] = {}
-        self._deciding_by: Counter[str] = Counter()  # source (``_source_of``) -> how many
+        self._deciding_by: Counter[str] = Counter()  # source (``source_holder``) -> how many
         self._busy_logged = -_CAP_LOG_S  # when max_in_flight was last logged
         self._source_busy_logged = -_CAP_LOG_S  # and max_in_flight_per_source
         self._draining = False  # stopping: no new INVITE is decided (``drain``)
@@ -1145,7 +1139,7 @@ class SipFront:
             if len(self._deciding) >= self.settings.max_in_flight:
                 self._busy(request, key, addr, transport)
                 return
-            source = _source_of(addr[0])
+            source = source_holder(addr[0])
             if self._deciding_by[source] >= self.settings.max_in_flight_per_source:
                 self._busy(request, key, addr, transport, source=source)
                 return
