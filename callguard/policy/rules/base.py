@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Protocol
 
 from callguard.errors import ConfigError
@@ -81,8 +81,9 @@ class Context:
 
     @property
     def call_date(self) -> date:
-        """The date of the call (see the class docstring)."""
-        return self.day if self.day is not None else self.attempt.at.date()
+        """The date of the call (see the class docstring); UTC's when the engine gave none
+        (the offset the instant was written with names no place)."""
+        return self.day if self.day is not None else self.attempt.at.astimezone(UTC).date()
 
 
 class Rule(Protocol):
