@@ -11,8 +11,8 @@ import re
 from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["YEARS", "leap_second", "out_of_years", "skipped", "utah_offset", "wall_instant",
-           "zone_named", "zulu"]
+__all__ = ["YEARS", "leap_second", "out_of_years", "skipped", "utah_example", "utah_offset",
+           "wall_instant", "zone_named", "zulu"]
 
 # The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
 # and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
@@ -47,10 +47,37 @@ def utah_offset(naive: datetime) -> str:
     """Denver's UTC offset at that wall time, for the example an error message gives when a
     time came without one: a fixed example (-06:00, or -07:00) was an hour off half the
     year (a December 10:30 copied from it was asked as 09:30 MST)."""
-    offset = naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset()
+    return _offset_text(naive.replace(tzinfo=ZoneInfo("America/Denver")).utcoffset())
+
+
+def _offset_text(offset: timedelta | None) -> str:
     minutes = int(offset.total_seconds()) // 60 if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
     return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def utah_example(stem: str, naive: datetime) -> str:
+    """``stem`` with Denver's offset at that wall time, and what it means there, for the
+    example a message gives when a time came without an offset. On a clock-change day the
+    wall time may not exist (02:30 on the spring Sunday: the example's instant is 03:30
+    daylight time) or happen twice (01:30 on the autumn Sunday): "that time in Utah" said
+    of either was wrong (htz22), so the example says which."""
+    denver = ZoneInfo("America/Denver")
+    first = naive.replace(tzinfo=denver, fold=0)
+    second = naive.replace(tzinfo=denver, fold=1)
+    one, two = first.utcoffset(), second.utcoffset()
+    if one == two:
+        return f"{stem}{_offset_text(one)} (that time in Utah, America/Denver, on that date)"
+    wall = naive.strftime("%H:%M")
+    if first.astimezone(UTC).astimezone(denver).replace(tzinfo=None) != naive:
+        # a wall time in the spring gap: no instant has it; fold=0 reads it in standard time
+        shown = first.astimezone(UTC).astimezone(denver).strftime("%H:%M %Z")
+        return (f"{stem}{_offset_text(one)} ({wall} did not happen in Utah, America/Denver, "
+                f"on that date: the clocks went forward an hour; this instant is {shown} "
+                "there)")
+    return (f"{stem}{_offset_text(one)} or {stem}{_offset_text(two)} ({wall} happened twice "
+            "in Utah, America/Denver, on that date: first in daylight time, then, after the "
+            "clocks went back, in standard time)")
 
 
 def out_of_years(instant: datetime) -> bool:

@@ -17,7 +17,7 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
-from callguard.utc import YEARS, leap_second, out_of_years, utah_offset, zone_named
+from callguard.utc import YEARS, leap_second, out_of_years, utah_example, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
     from zoneinfo import ZoneInfo
@@ -224,8 +224,7 @@ def parse_instant(text: str, option: str = "--at") -> datetime:
         # A bare date parses as midnight: the example names a time, or it would be refused too.
         stem = text if "T" in text or " " in text else f"{value.date().isoformat()}T10:00:00"
         usage_error(f"{option} {text!r} has no UTC offset; add one, e.g. "
-                    f"{stem}{utah_offset(value)} or {stem}Z (the first is that time in "
-                    "Utah, America/Denver, on that date; the second UTC)")
+                    f"{utah_example(stem, value)} or {stem}Z (UTC)")
     return value
 
 

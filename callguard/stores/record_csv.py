@@ -23,7 +23,7 @@ from callguard.numbers.redact import clipped_repr, has_digit_run
 from callguard.policy import ConsentKind, ConsentRecord
 from callguard.stores.list_files import split_extension
 from callguard.stores.writes import AddCompanyDnc, AddConsent, RecordEbr, RecordWrite
-from callguard.utc import utah_offset
+from callguard.utc import utah_example
 
 __all__ = ["COLUMNS", "CsvImport", "RowError", "parse_window", "read_record_csv",
            "read_record_file"]
@@ -75,10 +75,9 @@ def _instant(text: str, column: str) -> datetime:
         stem = (text if ("T" in text or " " in text) and not has_digit_run(text)
                 else value.isoformat())
         raise UsageError(f"{column} {_cell(text)} has no UTC offset; add one, e.g. "
-                         f"{stem}{utah_offset(value)} (that time in Utah, America/Denver, on "
-                         f"that date) or {stem}Z" + (" (the instant the consent ends, "
-                                                     "exclusive)"
-                                                     if column == "expires_at" else ""))
+                         f"{utah_example(stem, value)} or {stem}Z"
+                         + (" (the instant the consent ends, exclusive)"
+                            if column == "expires_at" else ""))
     return value
 
 
