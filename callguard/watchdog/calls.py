@@ -472,6 +472,10 @@ class _Call:
     # dialled that leg even after its Dial() returned (``_dialler_unknown``)
     listed_dialling: set[str] = field(default_factory=set)
     dest_unchecked: bool = False
+    # ... and, with the digest, whom it was dialled to read as nothing: its DIALEDPEERNUMBER
+    # and the asking leg's unanswered or empty (``_number_read``): the picture's word only,
+    # as with no digest (``_dialler_unknown``)
+    dest_number_unread: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
     numbers_asked: set[str] = field(default_factory=set)
@@ -1489,6 +1493,8 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
+        if call.dest_from_picture and self._spoke(call, event):
+            self._maybe_called_went_first(call, event.get("Channel", ""), now)
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         self._ring_ended(call, name, event.get("Cause"), now)
         if any(held.get("DestChannel") == name for held, _ in call.held_requested):
@@ -1606,7 +1612,7 @@ class CallTracker:
         call.unproven_reason = (
             "the channel taken for the called party after a restart (the picture's "
             "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
-            "number digest) and the call's "
+            "number digest, or its DIALEDPEERNUMBER unread) and the call's "
             f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own, or is another "
             "AppDial leg not shown to carry nothing: it may be the called party; not hung "
             "up, the release is not proven")
@@ -1657,7 +1663,8 @@ class CallTracker:
         app_queue.c ``ring_entry`` and core_local.c ``local_call`` pass it on) — the
         agent's hangup hung up the customer going on after Queue(..., c) (hrev81)."""
         followed = call.followed
-        if not call.dest_from_picture or followed is None or followed.number_hash:
+        if (not call.dest_from_picture or followed is None
+                or (followed.number_hash and not self._number_unread(call))):
             return []
         # Listed in Dial() by an earlier picture counts too: gone in a second outage, the
         # leg's end let the customer's Dial() return, and the next picture lists it in the
@@ -1673,6 +1680,35 @@ class CallTracker:
                       if (call.apps.get(name) in _OWN_DIALS or name in call.listed_dialling
                           or (name in call.picture_dialled and name not in call.follow_unset))
                       and not name.startswith(_NOT_A_PERSON))
+
+    @staticmethod
+    def _number_unread(call: _Call) -> bool:
+        """With the digest at hand, whom the picture's AppDial leg was dialled to was read as
+        nothing (``_number_read``; hwd22) and nothing read since says it: a Getvar timeout
+        after a restart, every call's legs asked at once, is no proof of the number."""
+        return call.dest_number_unread and call.names_number.get(call.dest or "") is None
+
+    def _maybe_called_went_first(self, call: _Call, name: str, now: float) -> None:
+        """``name`` hangs up first while the called party is the picture's AppDial leg,
+        unproven, and ``name`` may be the called party that dialled it (``_dialler_unknown``:
+        the customer waiting in Queue(), the agent's leg taken for it). Whether the called
+        party ended the call, and the release it then asked for, is not proven: said so
+        (``_unproven_settled``: a risk once the rest is still up ``went_on_after_s`` later),
+        never recorded ``caller`` (hwd22). Nothing is hung up: the one taken for the called
+        party may be it, alive."""
+        if (call.dialler_unproven or call.first_hangup is not None or call.dest is None
+                or name == call.dest or call.answered_at is None
+                or name not in self._dialler_unknown(call)):
+            return
+        call.dialler_unproven = call.release_unproven = True
+        call.unproven_by_read = False
+        call.unproven_at = now
+        call.unproven_reason = (
+            f"the call's {safe_channel(name)}, which runs or ran a Dial() or Queue() of its "
+            "own and may be the called party, hung up first, while the channel taken for the "
+            "called party after a restart (the picture's AppDial leg) is up and whom it was "
+            "dialled to could not be checked: who ended the call is not known; nothing hung "
+            "up, the release is not proven")
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -2623,7 +2659,11 @@ class CallTracker:
             named = call.names_number.get(self._witness(call))
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
-            # is the called party; a Hangup of it seen meanwhile is its end.
+            # is the called party; a Hangup of it seen meanwhile is its end. Nothing
+            # readable proves nothing: still the picture's word, and a person running a
+            # Dial() or Queue() of its own may be the called party (``_dialler_unknown``).
+            if named is None:
+                call.dest_from_picture = call.dest_number_unread = True
             if hung_up is None:
                 return []
             return self._called_party_gone(call, hung_up, now)
@@ -3348,9 +3388,20 @@ class CallTracker:
             if call.outage_s:
                 fields["ami_outage_s"] = round(call.outage_s, 3)
                 fields["release_ms_is_upper_bound"] = True
+            self._ended_unproven(call, fields)
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    @staticmethod
+    def _ended_unproven(call: _Call, fields: dict[str, Any]) -> None:
+        """A release timed from the hangup of the channel taken for the called party, after
+        a person that may have been the called party hung up first
+        (``_maybe_called_went_first``): who ended the call, and when the release began, are
+        not known (hwd22)."""
+        if call.dialler_unproven:
+            fields.update(ended_by="unknown (called party not proven)",
+                          release_unproven=True, within_limit=None)
 
     @staticmethod
     def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
