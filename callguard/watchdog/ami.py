@@ -918,6 +918,14 @@ class AmiWatchdog:
                                           "Channel": target or effect.channel,
                                           "Variable": effect.variable})
                 if reply.get("Response") == "Success":
+                    # An unset variable is "Success" with an empty value, never "(null)":
+                    # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:
+                    # %s\r\nValue: %s\r\n\r\n", varname, S_OR(varval, ""))`` (read at
+                    # gtjoseph/asterisk 5948d4a0, a 22-era tree with the advanced event
+                    # filters, and the same line in a 13 LTS tree). "" is "not set"
+                    # (``CallTracker.variable_read``: ``_carries_nothing``, no
+                    # DIALEDPEERNUMBER); None is unreadable. Only Asterisk 1.x, whose
+                    # action_getvar printed ``varval`` unguarded, could say "(null)".
                     value = reply.get("Value", "")
                     value = value if isinstance(value, str) else None
             except (TimeoutError, ConnectionError):
