@@ -70,6 +70,7 @@ __all__ = [
     "ReadVariable",
     "TrackerSettings",
     "dialled_numbers",
+    "holding_bridges",
     "plain_digest",
     "presentation_allowed",
 ]
@@ -279,6 +280,19 @@ _SEPARATORS = re.compile(r"(?<=[0-9])[ \t\-.()/]+(?=[0-9])")
 _NANP_DIGITS = 10
 _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 _MAX_DIGITS = 15  # E.164's longest: a longer tail names no number (at most 9 per run)
+
+
+def holding_bridges(items: Iterable[Event]) -> list[str]:
+    """The holding bridges among AMI ``BridgeList``'s ``BridgeListItem``s, sorted: parking
+    lots (``BridgeType: parking``, res_parking's ``ast_bridge_parking_v_table``) and any
+    ``BridgeTechnology: holding_bridge`` (a lot, BridgeWait(), an ARI holding bridge).
+    manager_bridges.c ``manager_bridges_list`` -> ``send_bridge_list_item_cb`` writes each
+    with ``ast_manager_build_bridge_state_string``, as BridgeEnter/BridgeLeave carry it:
+    ``BridgeType`` is the snapshot's subclass, ``BridgeTechnology`` its technology."""
+    return sorted({item.get("BridgeUniqueid", "") for item in items
+                   if item.get("Event") == "BridgeListItem" and item.get("BridgeUniqueid")
+                   and (item.get("BridgeType") == "parking"
+                        or item.get("BridgeTechnology") == "holding_bridge")})
 
 
 def dialled_numbers(dial_string: str) -> set[str]:
@@ -2079,8 +2093,16 @@ class CallTracker:
             self.disconnected_at = now
             self._since_unknown = not bounded
 
-    def reconcile(self, live: Iterable[Event], now: float) -> list[Effect]:
+    def reconcile(self, live: Iterable[Event], now: float, *,
+                  lots: Iterable[str] | None = None) -> list[Effect]:
         """Rebuild from ``CoreShowChannel`` items after a (re)connect; release leftovers.
+
+        ``lots``: the holding bridges AMI ``BridgeList`` names (``holding_bridges``): a
+        ``CoreShowChannel`` item gives its ``BridgeId`` only, and a restarted watchdog took
+        a parking lot or a BridgeWait() pool for a conversation (``_joined``) — a call's
+        channel left in one beside a waiting person "still bridged with a live party", not
+        released, the risk saying "a transfer" (hwd22). None (not asked, refused, not
+        answered): what live events taught before stays.
 
         Calls first seen here are followed again from their channel variable (or a
         ``Getvar`` for it when channelvars is not configured). A followed call whose called
@@ -2109,6 +2131,8 @@ class CallTracker:
         seen = self._picture(live)
         self._forget_gone({uniqueid for items in seen.values() for uniqueid in items})
         self._bridges_known = self._picture_bridges(live)
+        if lots is not None:
+            self._lots = set(lots)
         outages: dict[str, float] = {}
         for linkedid, items in seen.items():
             if unbounded and linkedid not in self.calls:
