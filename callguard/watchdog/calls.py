@@ -1507,8 +1507,13 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
-        if call.dest_from_picture and self._spoke(call, event):
-            self._maybe_called_went_first(call, event.get("Channel", ""), now)
+        # persons running a Dial()/Queue() of their own who may be the called party, asked
+        # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
+        # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
+        unsure = ([n for n in self._dialler_unknown(call)
+                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling]
+                  if call.dest_from_picture and call.first_hangup is None
+                  and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         self._ring_ended(call, name, event.get("Cause"), now)
         if any(held.get("DestChannel") == name for held, _ in call.held_requested):
@@ -1520,6 +1525,8 @@ class CallTracker:
             call.first_hangup = self._ended_first(call, name)
             if call.off_side_at is None and call.first_hangup not in self._side(call):
                 call.off_side_at = now
+            if name in unsure:
+                self._maybe_called_went_first(call, name, now)
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
@@ -1702,7 +1709,8 @@ class CallTracker:
         after a restart, every call's legs asked at once, is no proof of the number."""
         return call.dest_number_unread and call.names_number.get(call.dest or "") is None
 
-    def _maybe_called_went_first(self, call: _Call, name: str, now: float) -> None:
+    @staticmethod
+    def _maybe_called_went_first(call: _Call, name: str, now: float) -> None:
         """``name`` hangs up first while the called party is the picture's AppDial leg,
         unproven, and ``name`` may be the called party that dialled it (``_dialler_unknown``:
         the customer waiting in Queue(), the agent's leg taken for it). Whether the called
@@ -1710,9 +1718,7 @@ class CallTracker:
         (``_unproven_settled``: a risk once the rest is still up ``went_on_after_s`` later),
         never recorded ``caller`` (hwd22). Nothing is hung up: the one taken for the called
         party may be it, alive."""
-        if (call.dialler_unproven or call.first_hangup is not None or call.dest is None
-                or name == call.dest or call.answered_at is None
-                or name not in self._dialler_unknown(call)):
+        if call.dest is None or name == call.dest:
             return
         call.dialler_unproven = call.release_unproven = True
         call.unproven_by_read = False
