@@ -671,7 +671,7 @@ class AmiWatchdog:
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
         name = event.get("Event") if isinstance(event, Mapping) else None
-        _log.error("ami_event_failed", event=clipped(str(name), 60),
+        _log.error("ami_event_failed", ami_event=clipped(str(name), 60),
                    error=type(exc).__name__, reason=clipped(str(exc), 200))
 
     def _bad_message(self, exc: Exception) -> None:
