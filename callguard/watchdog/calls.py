@@ -1017,13 +1017,9 @@ class CallTracker:
         DialBegin) asked once Up: it is the calling side. What it dialled is replayed."""
         if call.dest != leg or leg not in call.originated:
             return []
-        call.dest = None
-        call.dialled.discard(leg)
-        call.called_side.discard(leg)
-        call.answered_legs.discard(leg)
+        self._drop_dest(call, leg)
         call.answered_at = None
         call.dial_status = None
-        call.presented = call.presented_from = None
         held, call.held_dials = call.held_dials, []
         effects: list[Effect] = []
         for event, at in held:
@@ -1936,19 +1932,12 @@ class CallTracker:
         if (channel != call.dest or not call.dest_from_picture or channel in call.carriers
                 or call.called_hangup_at is not None or call.unchecked_hangup_at is not None):
             return []
-        call.dest = None
+        self._drop_dest(call, channel)
         call.dest_from_picture = call.dest_unchecked = False
-        call.checking = call.presented = call.presented_from = None
-        call.dialled.discard(channel)
-        call.called_side.discard(channel)
-        call.answered_legs.discard(channel)
+        call.checking = None
         if call.rebuilt:  # its answer, and so the call's, was only the picture's word
             call.answered_at = call.dial_status = call.abandonment = None
-        for name, item in call.picture_dialled.items():
-            if (name != channel and name not in call.follow_unset
-                    and name in call.channels.values()):
-                self._rebuilt_dest(call, item, now)
-                break
+        self._next_pictured(call, channel, now, by_number=False)
         return self._resume(call, now) if call.followed is not None else []
 
     def _status_read(self, call: _Call, channel: str, value: str | None,
@@ -2713,11 +2702,7 @@ class CallTracker:
         Dial()'s peer (a supervisor Dial()ed in a second outage, the call left unproven
         after the first: taken for the called party, its hangup hung up the customer
         waiting in a queue; hrev74). Whether it named a called party."""
-        call.dest = None
-        call.dialled.discard(leg)
-        call.called_side.discard(leg)
-        call.answered_legs.discard(leg)
-        call.presented = call.presented_from = None
+        self._drop_dest(call, leg)
         called = self._asking_leg(call)
         if called is not None and called.startswith(_NOT_A_PERSON):
             # After a restart the call's first leg stands in for the unknown asking leg: for
@@ -2733,12 +2718,23 @@ class CallTracker:
         self._called_in_dialplan(call, called, now)
         return True
 
-    def _next_pictured(self, call: _Call, gone: str, now: float) -> None:
+    @staticmethod
+    def _drop_dest(call: _Call, leg: str) -> None:
+        """``leg``, taken for the called party, is not it: no longer the called party, nor
+        dialled, answered or on its side, and the caller ID it was presented goes with it."""
+        call.dest = None
+        call.dialled.discard(leg)
+        call.called_side.discard(leg)
+        call.answered_legs.discard(leg)
+        call.presented = call.presented_from = None
+
+    def _next_pictured(self, call: _Call, gone: str, now: float, *,
+                       by_number: bool = True) -> None:
         """Take the picture's next AppDial leg for the called party: live, not ``gone``,
-        not read carrying nothing nor dialled to another number."""
+        not read carrying nothing nor (``by_number``) dialled to another number."""
         for name, item in call.picture_dialled.items():
             if (name != gone and name not in call.follow_unset
-                    and call.names_number.get(name) is not False
+                    and not (by_number and call.names_number.get(name) is False)
                     and name in call.channels.values()):
                 self._rebuilt_dest(call, item, now)
                 return
