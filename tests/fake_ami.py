@@ -99,6 +99,10 @@ class FakeAmi:
     accepting: bool = True
     answer_getvar: bool = True  # False: every Getvar gets "No such channel" (a gone channel)
     behind_picture: list[str] = field(default_factory=list)  # events right after the list
+    bridge_ids: dict[str, str] = field(default_factory=dict)  # channel -> its BridgeId
+    # BridgeList's BridgeListItems (manager_bridges.c ``send_bridge_list_item_cb``; each a
+    # bridge state string); None: BridgeList unknown, refused as any action not modelled
+    bridge_list: list[dict[str, str]] | None = None
     logins: int = 0
 
     def __post_init__(self) -> None:
@@ -317,7 +321,8 @@ class FakeAmi:
                 item = {"Event": "CoreShowChannel", "ActionID": action.get("ActionID", ""),
                         **{k: v for k, v in snap.items() if k not in ("Event", "Privilege",
                                                                       "Cause", "Cause-txt")},
-                        "BridgeId": "", "Application": self.applications.get(channel, "Wait"),
+                        "BridgeId": self.bridge_ids.get(channel, ""),
+                        "Application": self.applications.get(channel, "Wait"),
                         "ApplicationData": "", "Duration": "00:00:05"}
                 text = CRLF.join(f"{k}: {v}" for k, v in item.items())
                 out.append(self.with_channelvars(text) + CRLF + CRLF)
@@ -329,6 +334,8 @@ class FakeAmi:
                 self.track(message)
                 out.append(self.with_channelvars(message) + CRLF + CRLF)
             self.behind_picture = []
+        elif name == "bridgelist" and self.bridge_list is not None:
+            out.append(self.bridge_listing(action))
         elif name == "hangup":
             channel = self.resolve(action.get("Channel", "")) or ""
             if channel not in self.live:
@@ -350,6 +357,19 @@ class FakeAmi:
             await writer.drain()
         except ConnectionError:
             self._forget(writer)
+
+    def bridge_listing(self, action: dict[str, str]) -> str:
+        """manager_bridges.c ``manager_bridges_list``: the list ack, one BridgeListItem per
+        bridge, BridgeListComplete (``astman_send_list_complete_start``/``_end``)."""
+        action_id = action.get("ActionID", "")
+        out = [self._reply(action, Response="Success", EventList="start",
+                           Message="Bridge listing will follow")]
+        for bridge in self.bridge_list or []:
+            item = {"Event": "BridgeListItem", "ActionID": action_id, **bridge}
+            out.append(CRLF.join(f"{k}: {v}" for k, v in item.items()) + CRLF + CRLF)
+        out.append(f"Event: BridgeListComplete\r\nActionID: {action_id}\r\n"
+                   f"EventList: Complete\r\nListItems: {len(self.bridge_list or [])}\r\n\r\n")
+        return "".join(out)
 
     def _synth_hangup(self, channel: str) -> str:
         """SYNTHESISED: a Hangup event from the channel's last recorded snapshot."""

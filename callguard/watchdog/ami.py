@@ -61,6 +61,7 @@ from callguard.watchdog.calls import (
     FindNumber,
     HangupChannel,
     ReadVariable,
+    holding_bridges,
 )
 from callguard.watchdog.events import normalize, safe_channel
 from callguard.watchdog.recorded import RecordedNumbers
@@ -670,7 +671,7 @@ class AmiWatchdog:
     def _event_failed(self, event: Mapping[str, Any], exc: Exception) -> None:
         self.stats["event_errors"] += 1
         name = event.get("Event") if isinstance(event, Mapping) else None
-        _log.error("ami_event_failed", event=clipped(str(name), 60),
+        _log.error("ami_event_failed", ami_event=clipped(str(name), 60),
                    error=type(exc).__name__, reason=clipped(str(exc), 200))
 
     def _bad_message(self, exc: Exception) -> None:
@@ -785,8 +786,9 @@ class AmiWatchdog:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
+        lots = await self._holding_bridges()
         try:
-            effects = self.tracker.reconcile(items, self._clock())
+            effects = self.tracker.reconcile(items, self._clock(), lots=lots)
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
             self._event_failed({"Event": "CoreShowChannel"}, exc)
             self._replay()
@@ -804,6 +806,20 @@ class AmiWatchdog:
                          fix="add CALLGUARD_FOLLOW to channelvars in [general] of "
                              "manager.conf; until then calls are found again with Getvar")
         self._on_rebuilt(followed)
+
+    async def _holding_bridges(self) -> list[str] | None:
+        """The parking lots and holding bridges up now (AMI ``BridgeList``: manager_bridges.c
+        ``manager_bridges_list``, registered with authority 0, so no ``write=`` class is
+        needed), which a picture cannot name (``CallTracker.reconcile``); None when it is
+        refused or not answered: the picture is read as before."""
+        try:
+            reply = await self._send({"Action": "BridgeList"}, as_list=True)
+        except (TimeoutError, ConnectionError) as exc:
+            _log.warning("ami_bridge_list_failed", reason=str(exc) or type(exc).__name__)
+            return None
+        if not isinstance(reply, list):
+            return None
+        return holding_bridges(normalize(m) for m in reply)
 
     def _rebuild_again(self) -> None:
         if self.connected and not self.rebuilt and self._held is None:
@@ -918,6 +934,14 @@ class AmiWatchdog:
                                           "Channel": target or effect.channel,
                                           "Variable": effect.variable})
                 if reply.get("Response") == "Success":
+                    # An unset variable is "Success" with an empty value, never "(null)":
+                    # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:
+                    # %s\r\nValue: %s\r\n\r\n", varname, S_OR(varval, ""))`` (read at
+                    # gtjoseph/asterisk 5948d4a0, a 22-era tree with the advanced event
+                    # filters, and the same line in a 13 LTS tree). "" is "not set"
+                    # (``CallTracker.variable_read``: ``_carries_nothing``, no
+                    # DIALEDPEERNUMBER); None is unreadable. Only Asterisk 1.x, whose
+                    # action_getvar printed ``varval`` unguarded, could say "(null)".
                     value = reply.get("Value", "")
                     value = value if isinstance(value, str) else None
             except (TimeoutError, ConnectionError):

@@ -70,6 +70,7 @@ __all__ = [
     "ReadVariable",
     "TrackerSettings",
     "dialled_numbers",
+    "holding_bridges",
     "plain_digest",
     "presentation_allowed",
 ]
@@ -281,6 +282,19 @@ _MIN_DIGITS = 7  # shorter runs are extensions, priorities, sequence numbers
 _MAX_DIGITS = 15  # E.164's longest: a longer tail names no number (at most 9 per run)
 
 
+def holding_bridges(items: Iterable[Event]) -> list[str]:
+    """The holding bridges among AMI ``BridgeList``'s ``BridgeListItem``s, sorted: parking
+    lots (``BridgeType: parking``, res_parking's ``ast_bridge_parking_v_table``) and any
+    ``BridgeTechnology: holding_bridge`` (a lot, BridgeWait(), an ARI holding bridge).
+    manager_bridges.c ``manager_bridges_list`` -> ``send_bridge_list_item_cb`` writes each
+    with ``ast_manager_build_bridge_state_string``, as BridgeEnter/BridgeLeave carry it:
+    ``BridgeType`` is the snapshot's subclass, ``BridgeTechnology`` its technology."""
+    return sorted({item.get("BridgeUniqueid", "") for item in items
+                   if item.get("Event") == "BridgeListItem" and item.get("BridgeUniqueid")
+                   and (item.get("BridgeType") == "parking"
+                        or item.get("BridgeTechnology") == "holding_bridge")})
+
+
 def dialled_numbers(dial_string: str) -> set[str]:
     """The E.164 numbers a dial string (or a DIALEDPEERNUMBER) may name: each run of digits
     with any prefix taken off (every tail of it), read as the number itself
@@ -472,6 +486,10 @@ class _Call:
     # dialled that leg even after its Dial() returned (``_dialler_unknown``)
     listed_dialling: set[str] = field(default_factory=set)
     dest_unchecked: bool = False
+    # ... and, with the digest, whom it was dialled to read as nothing: its DIALEDPEERNUMBER
+    # and the asking leg's unanswered or empty (``_number_read``): the picture's word only,
+    # as with no digest (``_dialler_unknown``)
+    dest_number_unread: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
     numbers_asked: set[str] = field(default_factory=set)
@@ -999,13 +1017,9 @@ class CallTracker:
         DialBegin) asked once Up: it is the calling side. What it dialled is replayed."""
         if call.dest != leg or leg not in call.originated:
             return []
-        call.dest = None
-        call.dialled.discard(leg)
-        call.called_side.discard(leg)
-        call.answered_legs.discard(leg)
+        self._drop_dest(call, leg)
         call.answered_at = None
         call.dial_status = None
-        call.presented = call.presented_from = None
         held, call.held_dials = call.held_dials, []
         effects: list[Effect] = []
         for event, at in held:
@@ -1489,6 +1503,13 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
+        # persons running a Dial()/Queue() of their own who may be the called party, asked
+        # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
+        # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
+        unsure = ([n for n in self._dialler_unknown(call)
+                   if call.apps.get(n) in _OWN_DIALS or n in call.listed_dialling]
+                  if call.dest_from_picture and call.first_hangup is None
+                  and not call.dialler_unproven else [])
         name = call.channels.pop(uniqueid, event.get("Channel", ""))
         self._ring_ended(call, name, event.get("Cause"), now)
         if any(held.get("DestChannel") == name for held, _ in call.held_requested):
@@ -1500,6 +1521,8 @@ class CallTracker:
             call.first_hangup = self._ended_first(call, name)
             if call.off_side_at is None and call.first_hangup not in self._side(call):
                 call.off_side_at = now
+            if name in unsure:
+                self._maybe_called_went_first(call, name, now)
         effects: list[Effect] = []
         if name == call.dest:
             self._judge_abandonment(call, now)
@@ -1606,7 +1629,7 @@ class CallTracker:
         call.unproven_reason = (
             "the channel taken for the called party after a restart (the picture's "
             "AppDial leg) hung up, but whom it was dialled to could not be checked (no "
-            "number digest) and the call's "
+            "number digest, or its DIALEDPEERNUMBER unread) and the call's "
             f"{', '.join(safe_channels(unsure))} runs or ran a Dial() of its own, or is another "
             "AppDial leg not shown to carry nothing: it may be the called party; not hung "
             "up, the release is not proven")
@@ -1657,7 +1680,8 @@ class CallTracker:
         app_queue.c ``ring_entry`` and core_local.c ``local_call`` pass it on) — the
         agent's hangup hung up the customer going on after Queue(..., c) (hrev81)."""
         followed = call.followed
-        if not call.dest_from_picture or followed is None or followed.number_hash:
+        if (not call.dest_from_picture or followed is None
+                or (followed.number_hash and not self._number_unread(call))):
             return []
         # Listed in Dial() by an earlier picture counts too: gone in a second outage, the
         # leg's end let the customer's Dial() return, and the next picture lists it in the
@@ -1673,6 +1697,34 @@ class CallTracker:
                       if (call.apps.get(name) in _OWN_DIALS or name in call.listed_dialling
                           or (name in call.picture_dialled and name not in call.follow_unset))
                       and not name.startswith(_NOT_A_PERSON))
+
+    @staticmethod
+    def _number_unread(call: _Call) -> bool:
+        """With the digest at hand, whom the picture's AppDial leg was dialled to was read as
+        nothing (``_number_read``; hwd22) and nothing read since says it: a Getvar timeout
+        after a restart, every call's legs asked at once, is no proof of the number."""
+        return call.dest_number_unread and call.names_number.get(call.dest or "") is None
+
+    @staticmethod
+    def _maybe_called_went_first(call: _Call, name: str, now: float) -> None:
+        """``name`` hangs up first while the called party is the picture's AppDial leg,
+        unproven, and ``name`` may be the called party that dialled it (``_dialler_unknown``:
+        the customer waiting in Queue(), the agent's leg taken for it). Whether the called
+        party ended the call, and the release it then asked for, is not proven: said so
+        (``_unproven_settled``: a risk once the rest is still up ``went_on_after_s`` later),
+        never recorded ``caller`` (hwd22). Nothing is hung up: the one taken for the called
+        party may be it, alive."""
+        if call.dest is None or name == call.dest:
+            return
+        call.dialler_unproven = call.release_unproven = True
+        call.unproven_by_read = False
+        call.unproven_at = now
+        call.unproven_reason = (
+            f"the call's {safe_channel(name)}, which runs or ran a Dial() or Queue() of its "
+            "own and may be the called party, hung up first, while the channel taken for the "
+            "called party after a restart (the picture's AppDial leg) is up and whom it was "
+            "dialled to could not be checked: who ended the call is not known; nothing hung "
+            "up, the release is not proven")
 
     def _went_on_after_all(self, call: _Call, now: float) -> list[Effect]:
         """The wait after a called party's hangup within ``went_on_after_s`` of the agent's
@@ -1880,19 +1932,12 @@ class CallTracker:
         if (channel != call.dest or not call.dest_from_picture or channel in call.carriers
                 or call.called_hangup_at is not None or call.unchecked_hangup_at is not None):
             return []
-        call.dest = None
+        self._drop_dest(call, channel)
         call.dest_from_picture = call.dest_unchecked = False
-        call.checking = call.presented = call.presented_from = None
-        call.dialled.discard(channel)
-        call.called_side.discard(channel)
-        call.answered_legs.discard(channel)
+        call.checking = None
         if call.rebuilt:  # its answer, and so the call's, was only the picture's word
             call.answered_at = call.dial_status = call.abandonment = None
-        for name, item in call.picture_dialled.items():
-            if (name != channel and name not in call.follow_unset
-                    and name in call.channels.values()):
-                self._rebuilt_dest(call, item, now)
-                break
+        self._next_pictured(call, channel, now, by_number=False)
         return self._resume(call, now) if call.followed is not None else []
 
     def _status_read(self, call: _Call, channel: str, value: str | None,
@@ -2043,8 +2088,16 @@ class CallTracker:
             self.disconnected_at = now
             self._since_unknown = not bounded
 
-    def reconcile(self, live: Iterable[Event], now: float) -> list[Effect]:
+    def reconcile(self, live: Iterable[Event], now: float, *,
+                  lots: Iterable[str] | None = None) -> list[Effect]:
         """Rebuild from ``CoreShowChannel`` items after a (re)connect; release leftovers.
+
+        ``lots``: the holding bridges AMI ``BridgeList`` names (``holding_bridges``): a
+        ``CoreShowChannel`` item gives its ``BridgeId`` only, and a restarted watchdog took
+        a parking lot or a BridgeWait() pool for a conversation (``_joined``) — a call's
+        channel left in one beside a waiting person "still bridged with a live party", not
+        released, the risk saying "a transfer" (hwd22). None (not asked, refused, not
+        answered): what live events taught before stays.
 
         Calls first seen here are followed again from their channel variable (or a
         ``Getvar`` for it when channelvars is not configured). A followed call whose called
@@ -2073,6 +2126,8 @@ class CallTracker:
         seen = self._picture(live)
         self._forget_gone({uniqueid for items in seen.values() for uniqueid in items})
         self._bridges_known = self._picture_bridges(live)
+        if lots is not None:
+            self._lots = set(lots)
         outages: dict[str, float] = {}
         for linkedid, items in seen.items():
             if unbounded and linkedid not in self.calls:
@@ -2623,7 +2678,11 @@ class CallTracker:
             named = call.names_number.get(self._witness(call))
         if named is not False:
             # Dialled to the number allowed, or nothing readable: the picture's AppDial leg
-            # is the called party; a Hangup of it seen meanwhile is its end.
+            # is the called party; a Hangup of it seen meanwhile is its end. Nothing
+            # readable proves nothing: still the picture's word, and a person running a
+            # Dial() or Queue() of its own may be the called party (``_dialler_unknown``).
+            if named is None:
+                call.dest_from_picture = call.dest_number_unread = True
             if hung_up is None:
                 return []
             return self._called_party_gone(call, hung_up, now)
@@ -2643,11 +2702,7 @@ class CallTracker:
         Dial()'s peer (a supervisor Dial()ed in a second outage, the call left unproven
         after the first: taken for the called party, its hangup hung up the customer
         waiting in a queue; hrev74). Whether it named a called party."""
-        call.dest = None
-        call.dialled.discard(leg)
-        call.called_side.discard(leg)
-        call.answered_legs.discard(leg)
-        call.presented = call.presented_from = None
+        self._drop_dest(call, leg)
         called = self._asking_leg(call)
         if called is not None and called.startswith(_NOT_A_PERSON):
             # After a restart the call's first leg stands in for the unknown asking leg: for
@@ -2663,12 +2718,23 @@ class CallTracker:
         self._called_in_dialplan(call, called, now)
         return True
 
-    def _next_pictured(self, call: _Call, gone: str, now: float) -> None:
+    @staticmethod
+    def _drop_dest(call: _Call, leg: str) -> None:
+        """``leg``, taken for the called party, is not it: no longer the called party, nor
+        dialled, answered or on its side, and the caller ID it was presented goes with it."""
+        call.dest = None
+        call.dialled.discard(leg)
+        call.called_side.discard(leg)
+        call.answered_legs.discard(leg)
+        call.presented = call.presented_from = None
+
+    def _next_pictured(self, call: _Call, gone: str, now: float, *,
+                       by_number: bool = True) -> None:
         """Take the picture's next AppDial leg for the called party: live, not ``gone``,
-        not read carrying nothing nor dialled to another number."""
+        not read carrying nothing nor (``by_number``) dialled to another number."""
         for name, item in call.picture_dialled.items():
             if (name != gone and name not in call.follow_unset
-                    and call.names_number.get(name) is not False
+                    and not (by_number and call.names_number.get(name) is False)
                     and name in call.channels.values()):
                 self._rebuilt_dest(call, item, now)
                 return
@@ -3348,9 +3414,20 @@ class CallTracker:
             if call.outage_s:
                 fields["ami_outage_s"] = round(call.outage_s, 3)
                 fields["release_ms_is_upper_bound"] = True
+            self._ended_unproven(call, fields)
             if followed.limit_s is not None and release > followed.limit_s:
                 self._risk(call, release, now, "the last channel went after the release limit")
         self._record(now, "line-release", **fields)
+
+    @staticmethod
+    def _ended_unproven(call: _Call, fields: dict[str, Any]) -> None:
+        """A release timed from the hangup of the channel taken for the called party, after
+        a person that may have been the called party hung up first
+        (``_maybe_called_went_first``): who ended the call, and when the release began, are
+        not known (hwd22)."""
+        if call.dialler_unproven:
+            fields.update(ended_by="unknown (called party not proven)",
+                          release_unproven=True, within_limit=None)
 
     @staticmethod
     def _status_unread(call: _Call, fields: dict[str, Any]) -> None:
