@@ -97,6 +97,8 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
     demo_head = ("# callguard configuration — the bundled demo. `callguard init DIR` writes a "
                  "copy for your\n# site (README \"Installing it for real\"); ")
     text = text.replace(demo_head, "# ", 1)
+    # ... and its data_dir comment "this bundled demo uses ~/.local/share/callguard".
+    text = text.replace("; this bundled demo uses", "; the bundled demo uses", 1)
     return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
 
 
