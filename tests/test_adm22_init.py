@@ -23,3 +23,11 @@ def test_init_file_does_not_call_itself_the_bundled_demo(tmp_path: Path) -> None
     # what the empty data_dir means is still said, the demo's default named as the demo's
     assert "the bundled demo uses $XDG_DATA_HOME/callguard" in written
     assert f'data_dir = ""   # here: {site.resolve() / "data"}' in written
+
+
+def test_data_dir_help_says_its_default() -> None:
+    """``callguard --help`` said only "Data directory": where it is without the option
+    (which decides where the records go) was in README alone."""
+    said = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
+    assert "[callguard] data_dir, else /var/lib/NAME for a file under /etc/NAME/" in said
+    assert "Never created" in said
