@@ -31,3 +31,27 @@ def test_data_dir_help_says_its_default() -> None:
     said = " ".join(CliRunner().invoke(cli, ["--help"]).output.split())
     assert "[callguard] data_dir, else /var/lib/NAME for a file under /etc/NAME/" in said
     assert "Never created" in said
+
+
+def test_init_over_an_existing_secrets_file_says_it_kept_it_and_its_mode(
+        tmp_path: Path) -> None:
+    """``init --force`` (or init into a directory holding a secrets.env) keeps that file,
+    and said "secrets.env (mode 0600 ...)" whatever its mode: a 0644 file of secrets read
+    as safe."""
+    site = tmp_path / "callguard"
+    site.mkdir()
+    secrets = site / "secrets.env"
+    secrets.write_text("CALLGUARD_HTTP_TOKEN=abcdefghijklmnopqrstuvwxyz\n")
+    secrets.chmod(0o644)
+    result = CliRunner().invoke(cli, ["init", str(site)])
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert f"secrets: {secrets} kept as it was (mode 0644)" in said
+    assert "chmod 0600" in said
+    assert "mode 0600;" not in said
+    assert secrets.read_text() == "CALLGUARD_HTTP_TOKEN=abcdefghijklmnopqrstuvwxyz\n"
+    secrets.chmod(0o600)
+    again = CliRunner().invoke(cli, ["init", "--force", str(site)])
+    assert again.exit_code == 0, again.output
+    assert f"secrets: {secrets} kept as it was (mode 0600)" in again.output
+    assert "chmod" not in again.output

@@ -103,17 +103,20 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
 
 
 def _write(directory: Path, target: Path, secrets: Path, *, copy_packs: bool,
-           force: bool) -> None:
+           force: bool) -> bool:
     """The files: the directory, the packs when copied, the configuration, and secrets.env
-    unless it exists (never overwritten: it holds the site's secrets)."""
+    unless it exists (never overwritten: it holds the site's secrets). Whether secrets.env
+    was written."""
     directory.mkdir(parents=True, exist_ok=True)
     if copy_packs:
         shutil.copytree(packs_dir(), directory / "jurisdictions", dirs_exist_ok=force)
     target.write_text(starter_config(target, copy_packs=copy_packs))
-    if not secrets.exists():
-        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(_SECRETS)
+    if secrets.exists():
+        return False
+    fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(_SECRETS)
+    return True
 
 
 @click.command()
@@ -132,7 +135,8 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
         usage_error(f"{target} exists; edit it, or add --force to overwrite it")
     secrets = directory / "secrets.env"
     try:
-        _write(directory, target, secrets, copy_packs=copy_packs, force=force)
+        wrote_secrets = _write(directory, target, secrets, copy_packs=copy_packs,
+                               force=force)
     except FileExistsError as exc:  # --copy-packs into a DIR that has them
         usage_error(f"{exc.filename} exists; add --force to overwrite the copied packs")
     except OSError as exc:  # a path the user cannot write: theirs to fix, not a fault
@@ -150,7 +154,13 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
             usage_error(f"cannot make the data dir {choice.path}: {exc.strerror or exc}")
         made = " (made, mode 0700)"
     click.echo(f"wrote {target}" + (f" and {directory / 'jurisdictions'}" if copy_packs else ""))
-    click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
+    if wrote_secrets:
+        click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
+    else:  # an earlier init's, or the site's own: it said "mode 0600" of any mode
+        mode = secrets.stat().st_mode & 0o777
+        click.echo(f"secrets: {secrets} kept as it was (mode {mode:04o})"
+                   + ("; others than its owner may read or write it: chmod 0600 it"
+                      if mode & 0o077 else ""))
     click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
     click.echo(f"data dir: {choice.path} ({choice.source}){made}")
     shipped = admin_files_dir()
