@@ -55,3 +55,15 @@ def test_init_over_an_existing_secrets_file_says_it_kept_it_and_its_mode(
     assert again.exit_code == 0, again.output
     assert f"secrets: {secrets} kept as it was (mode 0600)" in again.output
     assert "chmod" not in again.output
+
+
+def test_init_names_the_guide(tmp_path: Path) -> None:
+    """Its output cites README sections; a site that installed the wheel had no README to
+    open (the wheel now carries it beside the unit: share/callguard/README.md)."""
+    result = CliRunner().invoke(cli, ["init", str(tmp_path / "callguard")])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.output.splitlines() if x.startswith("guide: ")]
+    guide = Path(line.removeprefix("guide: "))
+    assert guide.name == "README.md"
+    assert guide.is_file()
+    assert guide.read_text().startswith("# callguard\n")

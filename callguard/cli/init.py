@@ -172,5 +172,7 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
                    f"\"Wiring it into Asterisk\"): {shipped}/systemd/, "
                    f"{shipped}/asterisk-dialplan/; alerts and dashboard (README "
                    f"\"Monitoring\"): {shipped}/monitoring/")
+        if (shipped / "README.md").is_file():  # the admin's guide, which the above cite
+            click.echo(f"guide: {shipped / 'README.md'}")
     click.echo("next: edit the campaigns (their caller IDs are fictional 555-01xx numbers), "
                f"then: callguard --config {target} config check")
