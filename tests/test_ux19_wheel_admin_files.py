@@ -106,3 +106,18 @@ def test_a_tree_without_them_still_builds(tmp_path: Path) -> None:
                            str(source)], capture_output=True, text=True, timeout=180,
                           check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_units_documentation_is_installed_with_it(wheel: Path) -> None:
+    """The unit's ``Documentation=`` (``systemctl status``, ``systemctl help callguard``)
+    named ``/opt/callguard/src/README.md``: a site that installs the wheel from its own
+    index has no clone there, so the link led nowhere. It names a file the venv holds
+    (``/opt/callguard`` is the README's venv), whether installed from a clone or a wheel."""
+    unit = (ROOT / "systemd" / "callguard.service").read_text()
+    (doc,) = [line.split("=", 1)[1] for line in unit.splitlines()
+              if line.startswith("Documentation=")]
+    assert doc.startswith("file:///opt/callguard/"), doc
+    relative = doc.removeprefix("file:///opt/callguard/")
+    with zipfile.ZipFile(wheel) as archive:
+        (entry,) = [n for n in archive.namelist() if n.endswith(f".data/data/{relative}")]
+        assert archive.read(entry) == (ROOT / "README.md").read_bytes()

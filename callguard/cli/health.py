@@ -156,8 +156,20 @@ def health(state: CliState, timeout: float | None, live: bool) -> None:
     if ready and not failing:
         click.echo(f"ready: {url} ({len(checks)} checks ok)")
         raise SystemExit(EXIT_READY)
-    click.echo(f"not ready: {url}: calls in the scope of a failing check are BLOCKed")
+    # The clock check BLOCKs nothing (the fronts go on answering, judging calling hours on
+    # that clock) and `config check` does not look at it: its own words, not the others'.
+    clock = [c for c in failing if c.get("name") == "clock"]
+    others = [c for c in failing if c.get("name") != "clock"]
+    click.echo(f"not ready: {url}" + (": calls in the scope of a failing check are BLOCKed"
+                                      if others else ""))
     for check in failing:  # free text (a store's error) bound for cron mail: no number
         click.echo(redact_digits(f"  {check.get('name')}: {check.get('detail')}"))
-    click.echo("`callguard config check` says how to fix each (a list: `dnc import`)")
+    if clock:
+        click.echo("the clock: synchronise it (timedatectl set-ntp true, or start chronyd or "
+                   "ntpd); calls are still answered, their calling hours judged on this "
+                   "clock: send calls only to a ready node. Where the host keeps time but "
+                   "the kernel does not say so (a container), set [http] require_clock_sync "
+                   "= false")
+    if others:
+        click.echo("`callguard config check` says how to fix each (a list: `dnc import`)")
     raise SystemExit(EXIT_NOT_READY)

@@ -97,21 +97,26 @@ def starter_config(target: Path, *, copy_packs: bool) -> str:
     demo_head = ("# callguard configuration — the bundled demo. `callguard init DIR` writes a "
                  "copy for your\n# site (README \"Installing it for real\"); ")
     text = text.replace(demo_head, "# ", 1)
+    # ... and its data_dir comment "this bundled demo uses ~/.local/share/callguard".
+    text = text.replace("; this bundled demo uses", "; the bundled demo uses", 1)
     return header + text.replace(old_packs, packs, 1).replace(old_data, data, 1)
 
 
 def _write(directory: Path, target: Path, secrets: Path, *, copy_packs: bool,
-           force: bool) -> None:
+           force: bool) -> bool:
     """The files: the directory, the packs when copied, the configuration, and secrets.env
-    unless it exists (never overwritten: it holds the site's secrets)."""
+    unless it exists (never overwritten: it holds the site's secrets). Whether secrets.env
+    was written."""
     directory.mkdir(parents=True, exist_ok=True)
     if copy_packs:
         shutil.copytree(packs_dir(), directory / "jurisdictions", dirs_exist_ok=force)
     target.write_text(starter_config(target, copy_packs=copy_packs))
-    if not secrets.exists():
-        fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as out:
-            out.write(_SECRETS)
+    if secrets.exists():
+        return False
+    fd = os.open(secrets, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(_SECRETS)
+    return True
 
 
 @click.command()
@@ -130,7 +135,8 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
         usage_error(f"{target} exists; edit it, or add --force to overwrite it")
     secrets = directory / "secrets.env"
     try:
-        _write(directory, target, secrets, copy_packs=copy_packs, force=force)
+        wrote_secrets = _write(directory, target, secrets, copy_packs=copy_packs,
+                               force=force)
     except FileExistsError as exc:  # --copy-packs into a DIR that has them
         usage_error(f"{exc.filename} exists; add --force to overwrite the copied packs")
     except OSError as exc:  # a path the user cannot write: theirs to fix, not a fault
@@ -148,7 +154,13 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
             usage_error(f"cannot make the data dir {choice.path}: {exc.strerror or exc}")
         made = " (made, mode 0700)"
     click.echo(f"wrote {target}" + (f" and {directory / 'jurisdictions'}" if copy_packs else ""))
-    click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
+    if wrote_secrets:
+        click.echo(f"secrets: {secrets} (mode 0600; the systemd unit's EnvironmentFile)")
+    else:  # an earlier init's, or the site's own: it said "mode 0600" of any mode
+        mode = secrets.stat().st_mode & 0o777
+        click.echo(f"secrets: {secrets} kept as it was (mode {mode:04o})"
+                   + ("; others than its owner may read or write it: chmod 0600 it"
+                      if mode & 0o077 else ""))
     click.echo(f"packs: {directory / 'jurisdictions' if copy_packs else packs_dir()}")
     click.echo(f"data dir: {choice.path} ({choice.source}){made}")
     shipped = admin_files_dir()
@@ -160,5 +172,7 @@ def init(directory: Path, copy_packs: bool, force: bool) -> None:
                    f"\"Wiring it into Asterisk\"): {shipped}/systemd/, "
                    f"{shipped}/asterisk-dialplan/; alerts and dashboard (README "
                    f"\"Monitoring\"): {shipped}/monitoring/")
+        if (shipped / "README.md").is_file():  # the admin's guide, which the above cite
+            click.echo(f"guide: {shipped / 'README.md'}")
     click.echo("next: edit the campaigns (their caller IDs are fictional 555-01xx numbers), "
                f"then: callguard --config {target} config check")

@@ -90,7 +90,10 @@ class _LazyGroup(click.Group):
 @click.option("--config", type=click.Path(path_type=Path), envvar="CALLGUARD_CONFIG",
               help="Configuration file (env CALLGUARD_CONFIG); default: the bundled demo.")
 @click.option("--data-dir", type=click.Path(path_type=Path), envvar="CALLGUARD_DATA_DIR",
-              help="Data directory (env CALLGUARD_DATA_DIR).")
+              help="Data directory (env CALLGUARD_DATA_DIR); default: [callguard] "
+                   "data_dir, else /var/lib/NAME for a file under /etc/NAME/, "
+                   "~/.local/share/callguard for the bundled demo, data/ beside any other "
+                   "file (`config check` says which). Never created: it must exist.")
 @click.version_option(package_name="callguard")
 @click.pass_context
 def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
