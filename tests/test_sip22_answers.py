@@ -92,7 +92,10 @@ class TestAck:
         tag = re.search(rb"\r\nTo: [^\r]*;tag=([^;\r]+)", reply)
         assert tag is not None
         client.send(_ack(request, LISTED, tag.group(1)))
-        await asyncio.sleep(0.05)
+        for _ in range(500):  # until the ACK is read (a bound, never a timing)
+            if server.stats.counts["ack_absorbed"]:
+                break
+            await asyncio.sleep(0.01)
         copies_before = server.stats.counts["retransmitted"]
         client._waiting()  # a copy that crossed the ACK
         client.send(request)  # a late copy of the INVITE
