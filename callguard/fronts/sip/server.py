@@ -850,6 +850,16 @@ class SipFront:
         self._ticker = asyncio.create_task(self._tick())
         _log.info("sip_listening", host=self.settings.host, port=self.port,
                   tcp=self.settings.tcp, tls_port=self.tls_port or None)
+        if self.settings.block_status != 603:
+            # RFC 3261 §16.7, §21.6: only a 6xx stops a proxy's other branches. A 403 is
+            # one branch's refusal: pjsip's handle_uac_call_rejection tries its next target
+            # on a 4xx, OpenSIPS's tm blocks new branches only on a 6xx, and a failover
+            # route may take the BLOCKed call to the next gateway (README, "The SIP
+            # redirect front", What the dialer does with each answer).
+            _log.warning("sip_block_status_not_global", block_status=self.settings.block_status,
+                         fix="a 403 lets a proxy or dialer try its next route; use "
+                             "block_status = 603 unless every route after callguard "
+                             "treats the 403 as final")
 
     async def drain(self, within: float | None = None) -> int:
         """SIGTERM: take no new call, answer the calls being decided, then return (how
