@@ -62,6 +62,10 @@ def header_block(script: str, args: list[str], *, source: str = "agi-normal.01-c
     return b"\n".join(lines) + b"\n\n"
 
 
+# Dialplan functions a live channel answers (``asterisk_answer``).
+FUNCTIONS = {"CHANNEL(checkhangup)": "0"}
+
+
 def asterisk_answer(command: str, channel: dict[str, str], reply: bytes) -> bytes:
     """What Asterisk writes for ``command`` on a channel holding ``channel``'s variables.
 
@@ -71,11 +75,13 @@ def asterisk_answer(command: str, channel: dict[str, str], reply: bytes) -> byte
     writes ``"200 result=1 (%s)\n"`` with the value, or ``"200 result=0\n"`` when the
     variable is unset (the same shape as the recorded replies to other GET VARIABLEs:
     agi-errors ``200 result=1 (two words)``, agi-normal ``200 result=0``); it is dead-safe
-    in res_agi's command table, so it answers so on a dead channel too. Anything else:
-    ``reply``."""
+    in res_agi's command table, so it answers so on a dead channel too. A name ending in
+    ``)`` is a function read (``ast_func_read``): ``CHANNEL(checkhangup)`` is func_channel.c's
+    ``ast_check_hangup(chan) ? "1" : "0"``, "0" (live) unless ``channel`` says otherwise.
+    Anything else: ``reply``."""
     words = command.split(" ", 2)
     if len(words) == 3 and [w.upper() for w in words[:2]] == ["GET", "VARIABLE"]:
-        value = channel.get(words[2])
+        value = channel.get(words[2], FUNCTIONS.get(words[2]))
         return b"200 result=0\n" if value is None else f"200 result=1 ({value})\n".encode()
     if command.upper().startswith("EXEC MSET") and b"\n200 " in b"\n" + reply:
         channel.update(exec_mset_variables(command))

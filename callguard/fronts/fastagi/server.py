@@ -33,6 +33,7 @@ from callguard.fronts.dual_stack import (
 )
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
+    CHECK_HANGUP,
     AgiChannel,
     AmbiguousHeaders,
     ChannelGone,
@@ -77,6 +78,10 @@ class FastAgiSettings:
     max_connections: int = 4096  # sockets still sending their header block
     allowed_sources: tuple[str, ...] = ("127.0.0.1/32", "::1/128")
     block_cause: int = c.DEFAULT_BLOCK_CAUSE
+    # Ask Asterisk whether the channel is hung up before deciding a check (a hangup
+    # handler, a Gosub from h: ``_dead_channel``); a round trip more on every check. Off
+    # until the tests that script Asterisk by hand expect the question (session 25).
+    ask_liveness: bool = False
 
 
 @dataclass
@@ -265,7 +270,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.active -= 1
 
     async def _hung_up(self, headers: dict[str, str], withdraws: str | None = None,
-                       *, closed: bool = False) -> None:
+                       *, closed: bool = False, asked: bool = False) -> None:
         """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
         has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
         be a record of a call cleared that Asterisk never placed, and would take a slot
@@ -280,11 +285,18 @@ class FastAgiServer(Application):  # type: ignore[misc]
         hangup is noticed with AGIEXITONHANGUP (``if (exit_on_hangup) break;``: AGISTATUS
         HANGUP, ``agi_exec_full`` returns -1), or on a failure (``No channel, no fd?``:
         AGISTATUS FAILURE); the shipped dialplan dials only on AGISTATUS SUCCESS, so no
-        Dial() follows this ALLOW: it was never delivered."""
+        Dial() follows this ALLOW: it was never delivered.
+
+        ``asked``: Asterisk closed while callguard asked whether the channel is live
+        (``AgiChannel.hung_up``), before anything was decided: as with the block."""
         self.stats.counts["hung_up"] += 1
         if withdraws:
             self.stats.counts["withdrawn"] += 1
-        if closed:
+        if asked:
+            why = ("the channel hung up as callguard asked Asterisk whether it was live "
+                   "(Asterisk closed the FastAGI connection before it answered: AGI() left "
+                   "on a hangup); not decided, call not placed")
+        elif closed:
             why = ("Asterisk closed the FastAGI connection while callguard answered, before "
                    "it confirmed the answer (AGI() left on a hangup: AGISTATUS HANGUP, or "
                    "failed): the session's first answer is withdrawn; call not placed")
@@ -321,25 +333,43 @@ class FastAgiServer(Application):  # type: ignore[misc]
         script = headers.get("agi_network_script", "")
         name = script.split("?", 1)[0]
         route = self._route.get(name)
+        channel = AgiChannel(headers, reader, writer,
+                             reply_timeout=self.settings.reply_timeout_ms / 1000)
         if route is None:
             variables = self._unknown_route(script)
         else:
-            variables = await route(headers, refused or _unexpected_args(name, headers))
+            refused = refused or _unexpected_args(name, headers)
+            hung_up: bool | None = False
+            if (self.settings.ask_liveness and name == c.ROUTE_CHECK and refused is None
+                    and headers.get("agi_extension") != _DEAD_EXTENSION):
+                try:
+                    hung_up = await channel.hung_up()
+                except TimeoutError:
+                    hung_up = None
+                except (ConnectionError, OSError):
+                    # Asterisk closed as we asked (AGIEXITONHANGUP: HANGUP, then its close).
+                    await self._hung_up(headers, asked=True)
+                    return
+                if hung_up is None:
+                    self.stats.counts["liveness_unknown"] += 1
+                    refused = (f"Asterisk did not say whether the channel is live ({CHECK_HANGUP} "
+                               "answered neither 0 nor 1 in time: is func_channel loaded?)")
+            if hung_up:
+                variables = await self._dead_channel(self._request(headers), asked=True)
+            else:
+                variables = await route(headers, refused)
         # An ALLOW registered in ``_answering`` (``_check``) leaves it on every path.
         decision_id = variables.get(c.VAR_DECISION_ID, "")
         try:
-            await self._deliver(name, headers, variables, decision_id, reader, writer)
+            await self._deliver(name, headers, variables, decision_id, channel)
         finally:
             self._answering.pop(decision_id, None)
 
     async def _deliver(self, name: str, headers: dict[str, str], variables: dict[str, str],
-                       decision_id: str, reader: asyncio.StreamReader,
-                       writer: asyncio.StreamWriter) -> None:
+                       decision_id: str, channel: AgiChannel) -> None:
         """Send the answer, confirm it, withdraw it when it cannot stand (``_answer``)."""
         if name == c.ROUTE_OPTOUT:  # always a route (``__init__``)
             variables[c.OPTOUT_ID] = str(uuid.uuid4())
-        channel = AgiChannel(headers, reader, writer,
-                             reply_timeout=self.settings.reply_timeout_ms / 1000)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
         withdrawn = closed = False
         try:
@@ -533,26 +563,40 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self._answering.pop(decision.decision_id, None)
             raise
 
-    async def _dead_channel(self, request: CheckRequest) -> dict[str, str]:
-        """A check asked from the ``h`` extension: the channel is already hung up, so no
-        call can follow on it. Recorded BLOCK (not decided: an ALLOW would be on record
-        and count against the number's call-frequency cap for a call never placed).
+    async def _dead_channel(self, request: CheckRequest, *, asked: bool = False,
+                            ) -> dict[str, str]:
+        """A check asked on a channel already hung up, so no call can follow on it.
+        Recorded BLOCK (not decided: an ALLOW would be on record and count against the
+        number's call-frequency cap for a call never placed).
 
-        Asterisk says so only through ``agi_extension``: the ``h`` extension runs once the
-        channel is hung up (lab recording agi-deadagi: ``agi_extension: h``, CHANNEL STATUS
-        answered 511), so res_agi.c ``agi_exec`` starts ``agi_exec_full`` in dead mode:
-        ``run_agi`` never reads the channel, so sends no HANGUP line (``ChannelGone`` never
-        fires); ``EXEC`` and ``GET VARIABLE`` still run (dead-safe in the command table:
-        the BLOCK goes out and is confirmed as usual); AGI() ends SUCCESS. A hangup
-        handler, or a Gosub from ``h``, runs in its own extension and is not seen here:
-        telling those apart takes a command (``CHANNEL STATUS`` answers 511 in dead mode,
-        ``agi_handle_command``), a round trip more on every call. A dialplan that jumps to
-        ``h`` on a live channel is BLOCKed too: fail closed, with this reason."""
+        ``asked``: Asterisk said so when asked (``AgiChannel.hung_up``, before every check
+        outside ``h``): CHANNEL(checkhangup) is 1, or a HANGUP line came first. A hangup
+        handler runs on a channel marked hung up (main/pbx_hangup_handler.c
+        ``ast_pbx_hangup_handler_run``: ``ast_softhangup_nolock(chan,
+        AST_SOFTHANGUP_HANGUP_EXEC)`` before the handlers), as a Gosub from ``h`` does, in
+        their own context and extension; res_agi.c ``setup_env`` writes the same block as
+        on a live channel, and the answer code of callguard's own commands says nothing
+        (EXEC, SET and GET VARIABLE are dead-safe: 200 in dead mode). The question costs a
+        round trip on every live check, so it is asked only with ``ask_liveness``.
+
+        Otherwise a check from the ``h`` extension, not asked (``agi_extension`` says it):
+        the ``h`` extension runs once the channel is hung up (lab recording agi-deadagi:
+        ``agi_extension: h``, CHANNEL STATUS answered 511), so res_agi.c ``agi_exec`` starts
+        ``agi_exec_full`` in dead mode: ``run_agi`` never reads the channel, so sends no
+        HANGUP line (``ChannelGone`` never fires); ``EXEC`` and ``GET VARIABLE`` still run
+        (dead-safe in the command table: the BLOCK goes out and is confirmed as usual);
+        AGI() ends SUCCESS. A dialplan that jumps to ``h`` on a live channel is BLOCKed
+        too: fail closed, with this reason."""
         self.stats.counts["dead_channel"] += 1
+        why = ("the channel is already hung up (asked, Asterisk answered CHANNEL(checkhangup) "
+               "1 or wrote HANGUP: AGI() ran in a hangup handler, a Gosub from h, or after "
+               "the caller left)"
+               if asked else
+               "AGI() ran in the h extension, on a channel already hung up (Asterisk runs "
+               "the check in dead mode)")
         decision = await self.gate.refuse(request, refusal(
             HUNG_UP_RULE, FAIL_CLOSED,
-            "AGI() ran in the h extension, on a channel already hung up (Asterisk runs "
-            "the check in dead mode): no Dial() can follow; not decided, call not placed"),
+            f"{why}: no Dial() can follow; not decided, call not placed"),
             started=time.perf_counter())
         self.stats.counts["block"] += 1
         _log.info("fastagi_dead_channel", route=c.ROUTE_CHECK)

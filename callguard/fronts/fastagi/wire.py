@@ -43,6 +43,7 @@ from callguard.numbers.redact import clipped, redact_digits
 from callguard.numbers.redact import clipped_repr as quoted
 
 __all__ = [
+    "CHECK_HANGUP",
     "AgiChannel",
     "AmbiguousHeaders",
     "ChannelGone",
@@ -69,6 +70,12 @@ _QUOTED_KEY = 40
 # _MAX_VALUE characters (``_cut``): a line may be as long as the reader's limit
 # ([fastagi] max_header_bytes, no upper bound), and the log quotes a few hundred.
 _MAX_USAGE = 16
+# Asked before a check is decided (``AgiChannel.hung_up``): res_agi.c ``handle_getvariable``
+# reads a name ending in ")" with ``ast_func_read``; func_channel.c's ``checkhangup`` is
+# ``ast_check_hangup(chan) ? "1" : "0"``. Dead-safe in the command table, so answered in
+# dead mode too (a hangup handler, a Gosub from h), where 511 meets CHANNEL STATUS.
+CHECK_HANGUP = "GET VARIABLE CHANNEL(checkhangup)"
+_HUNG_UP = {("1", "0"): False, ("1", "1"): True}
 
 
 class HeaderError(Exception):
@@ -396,6 +403,19 @@ class AgiChannel(Request):  # type: ignore[misc]
                     return {"error": "AGIBadReply",
                             "msg": f"not an AGI reply: {quoted(line, 60)}"}
                 return result
+
+    async def hung_up(self) -> bool | None:
+        """Whether Asterisk says the channel is hung up (``CHECK_HANGUP``): True, False, or
+        None when its reply says neither (``200 result=0``: the function could not be
+        read, func_channel not loaded; a 5xx). A HANGUP line before the reply says it too
+        (res_agi.c ``run_agi`` writes one only once ``ast_read`` found the channel gone).
+        Bounded by ``reply_timeout`` (TimeoutError); a close raises ConnectionError."""
+        reply = await self.send_command(CHECK_HANGUP)
+        if self.hangup_seen:
+            return True
+        if reply.get("status_code") != 200 or "error" in reply:
+            return None
+        return _HUNG_UP.get(reply.get("result", ("", "")))
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
         """Whether Asterisk itself answered the last command: ``variable`` holds ``value``
