@@ -540,7 +540,8 @@ class Gate:
         """The scope lists (a state's own list places its people there, whatever their area
         code) the number is on, and those that cannot show it is not on them
         (``CallAttempt.unread``): no version loaded and not named in ``[lists]
-        not_loaded``, or a copy that is stale, undated, future-dated or does not cover the
+        not_loaded`` (or named, with an error: served before and lost from Redis, or its
+        version refused), or a copy that is stale, undated, future-dated or does not cover the
         number's area code on its state's date (``Policy.scope_list_unread``; hrev83:
         an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed).
         ``not_loaded`` is not read for a loaded copy (hrev90): the shipped file names both
@@ -550,7 +551,9 @@ class Gate:
         for name in self._policy.scope_lists:
             snapshot = self._lists.snapshot(name)
             if snapshot is None:
-                if name not in self._not_loaded:
+                # absent on purpose only when nothing went wrong with it: a list this node
+                # served that Redis lost, or one whose version is refused, is unread (hsto22)
+                if name not in self._not_loaded or name in self._lists.errors:
                     unread.add(name)
             elif (check := list_check(name, snapshot, number)) is not None:
                 if check.listed:

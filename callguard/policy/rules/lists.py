@@ -40,7 +40,8 @@ def _not_loaded(name: str, ctx: Context) -> str:
     ``explain`` then say why a New York number met a Florida rule (the pack's scope reason
     is on the verdict alone)."""
     if name in ctx.attempt.unread:
-        return (f"list {name!r} is not loaded (nor named in [lists] not_loaded): nothing "
+        return (f"list {name!r} is not loaded (nor named in [lists] not_loaded, or it is and "
+                "the copy served before is lost or refused: see `dnc status`): nothing "
                 "shows the number is not on it, so its state's pack applies whatever the "
                 "area code")
     return f"list {name!r} is not loaded"
