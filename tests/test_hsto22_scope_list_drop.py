@@ -23,10 +23,12 @@ import json
 import time
 from datetime import timedelta
 
+import structlog
+
 from callguard.stores.redis.lists import RedisListRegistry
 from tests.redis_server import RedisServer
 from tests.serve_node import AT, AT_DATE, ServeNode
-from tests.test_redis_lists import connect
+from tests.test_redis_lists import connect, publish, wait_for
 
 NEW_YORK = 2125550143  # a Floridian's New York mobile: on fl-state only, when listed
 MIAMI = 3055550143
@@ -250,3 +252,28 @@ def test_the_cli_reads_the_loss_as_the_node_does(tmp_path):
     finally:
         node.stop()
         redis.stop()
+
+
+async def test_a_serving_node_notices_a_flush_without_an_announcement(redis_server):
+    """FLUSHALL drops no connection and announces nothing: the serving node followed
+    announcements only, and said nothing until its connection dropped. With nothing
+    announced for ``check_seconds`` it syncs every list, and says the list is gone."""
+    client = connect(redis_server.url)
+    await publish(client, [8015550101])
+    node = RedisListRegistry(connect(redis_server.url), retry_seconds=0.1, check_seconds=0.2)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            await node.start()
+            for _ in range(500):  # the follower subscribed (and made its catch-up sync)
+                [(_, subscribers)] = await client.pubsub_numsub("callguard:lists:published")
+                if subscribers:
+                    break
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.3)
+            await client.flushall()
+            await wait_for(lambda: any(e["event"] == "list_gone_from_redis" for e in logs),
+                           timeout=5)
+        assert node.snapshot("national").contains(8015550101)  # its copy, still served
+    finally:
+        await node.close()
+        await client.aclose()

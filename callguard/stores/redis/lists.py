@@ -83,6 +83,10 @@ _WITHDRAWN = "withdrawn"
 _DROPPED = "dropped"  # callguard:list:<name>:dropped: `dnc drop` made, until imported again
 SERVED_LISTS_FILE = "redis-lists-served.json"  # in serve's data dir: see remember_in
 _CLOSE_SECONDS = 1.0
+# With no announcement for this long, a serving node syncs every list all the same: a Redis
+# emptied under it (FLUSHALL, an empty replica promoted without a dropped connection)
+# announces nothing, and the node said nothing of it until its connection dropped (hsto22).
+_CHECK_SECONDS = 30.0
 # The next version number: ``seq`` + 1, and above current, previous and every withdrawn
 # version. A counter behind them (the key evicted — touched once an import, it goes first
 # under allkeys-lru —, deleted, a partial restore) otherwise numbered every import below
@@ -529,9 +533,11 @@ def _signature_text(version: int, manifest: bytes | None) -> str:
 class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 
-    def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0) -> None:
+    def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0,
+                 check_seconds: float = _CHECK_SECONDS) -> None:
         self._client = client
         self._retry = retry_seconds
+        self._check = check_seconds
         self._snapshots: dict[str, _Snapshot] = {}
         self.errors: dict[str, str] = {}
         self.connected = False
@@ -794,8 +800,12 @@ class RedisListRegistry:
                 if not self.connected:
                     _log.info("redis_reconnected")
                 self.connected = True
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while not self._closing:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=self._check)
+                    if message is None:
+                        await self.sync()
+                    elif message.get("type") == "message":
                         await self._announced(message["data"])
             except (RedisError, OSError) as exc:
                 if self.connected:
