@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -102,8 +103,20 @@ def state_day(at: datetime, zones: tuple[str, ...]) -> date:
     Eastern's). A copy of the state's list is current at an instant or it is not, one time
     base for every number called (hsto22: judged on the called party's date, last quarter's
     Florida listing stayed current for a Honolulu number five hours after Florida's
-    midnight, and the new one was "dated after the call" for it)."""
-    return max(at.astimezone(ZoneInfo(zone)).date() for zone in zones)
+    midnight, and the new one was "dated after the call" for it).
+
+    Kept by the whole second (a zone's offset is whole seconds, so its date turns on one):
+    the gate asks it of every call, 2-5 us each time, for the same few seconds."""
+    key = (zones, math.floor(at.timestamp()))
+    day = _STATE_DAYS.get(key)
+    if day is None:
+        day = remember(_STATE_DAYS, key, max(at.astimezone(ZoneInfo(zone)).date()
+                                             for zone in zones), _STATE_DAY_LIMIT)
+    return day
+
+
+_STATE_DAYS: dict[tuple[tuple[str, ...], int], date] = {}
+_STATE_DAY_LIMIT = 256
 
 
 class Rule(Protocol):
