@@ -38,7 +38,7 @@ import time
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -526,7 +526,7 @@ class Gate:
         now = self._clock()
         attempt = CallAttempt(number, campaign, mode, at, location, request.front,
                               request.places_call, now if now > at else None, now,
-                              request.withheld, *self._scope_lists(number, location, at))
+                              request.withheld, *self._scope_lists(number, at))
         plan = self._policy.plan(attempt)
         try:
             return await self._run(plan, request.stores or {}, seen)
@@ -535,31 +535,31 @@ class Gate:
         except CallguardError as exc:
             return refusal(INTERNAL_ERROR, FAIL_CLOSED, str(exc), packs=plan.packs)
 
-    def _scope_lists(self, number: NumberInfo, location: Location | None, at: datetime
+    def _scope_lists(self, number: NumberInfo, at: datetime
                      ) -> tuple[frozenset[str], frozenset[str]]:
         """The scope lists (a state's own list places its people there, whatever their area
         code) the number is on, and those that cannot show it is not on them
         (``CallAttempt.unread``): no version loaded and not named in ``[lists]
-        not_loaded``, or a copy that is stale, undated, future-dated or does not cover the
-        number's area code on the date of the call (``Policy.scope_list_unread``; hrev83:
+        not_loaded`` (or named, with an error: served before and lost from Redis, or its
+        version refused), or a copy that is stale, undated, future-dated or does not cover the
+        number's area code on its state's date (``Policy.scope_list_unread``; hrev83:
         an Oklahoman registered after a stale ok-state copy was out of scope, ALLOWed).
         ``not_loaded`` is not read for a loaded copy (hrev90): the shipped file names both
         lists, and a site that imported one and kept its name would lose this silently."""
         listed: set[str] = set()
         unread: set[str] = set()
-        day: date | None = None
         for name in self._policy.scope_lists:
             snapshot = self._lists.snapshot(name)
             if snapshot is None:
-                if name not in self._not_loaded:
+                # absent on purpose only when nothing went wrong with it: a list this node
+                # served that Redis lost, or one whose version is refused, is unread (hsto22)
+                if name not in self._not_loaded or name in self._lists.errors:
                     unread.add(name)
             elif (check := list_check(name, snapshot, number)) is not None:
                 if check.listed:
                     listed.add(name)
-                else:
-                    day = day or self._policy.scope_day(number, location, at)
-                    if self._policy.scope_list_unread(check, day):
-                        unread.add(name)
+                elif self._policy.scope_list_unread(check, self._policy.list_day(name, at)):
+                    unread.add(name)  # judged on its state's date, as for every number
         return frozenset(listed), frozenset(unread)
 
     async def _run(self, plan: Plan, stores: Mapping[str, object],

@@ -116,9 +116,10 @@ async def test_an_ok_state_copy_dated_after_the_call_is_unread(tmp_path):
 
 
 async def test_the_copy_is_judged_on_the_called_party_local_date(tmp_path):
-    """Denver, 19:30 on 2026-06-30 (already 1 July in UTC): the Florida listing of
-    2026-04-01 is still the current one there (us-fl:501.059(4):freshness judges the local
-    date); judged on the UTC date, every such call would come into Florida's pack."""
+    """Denver, 19:30 on 2026-06-30 (21:30 in Florida, already 1 July in UTC): the Florida
+    listing of 2026-04-01 is still the current one (a scope list's copy is judged on its
+    state's date, hsto22); judged on the UTC date, every such call would come into
+    Florida's pack. From Florida's midnight it is not: tests/test_hsto22_*."""
     rt = await _runtime(tmp_path, "fl-state", published=date(2026, 4, 1),
                         others=date(2026, 6, 29))
     try:

@@ -424,20 +424,25 @@ def rollback(state: CliState, name: str) -> None:
 
 @dnc.command("drop")
 @click.argument("name", metavar="LIST")
+@click.option("--yes", is_flag=True,
+              help="Drop a list an enabled pack reads (a state this site no longer calls); "
+                   "the list must be named in [lists] not_loaded.")
 @click.pass_obj
-def drop(state: CliState, name: str) -> None:
-    """Remove LIST, one no enabled pack reads (a mistyped import), on every node.
+def drop(state: CliState, name: str, yes: bool) -> None:
+    """Remove LIST on every node: one no enabled pack reads (a mistyped import), or, with
+    --yes, one a pack reads that the configuration names in [lists] not_loaded (a site that
+    has stopped calling the state).
 
-    The change is written to the compliance log. A list a pack reads is refused: without
-    it every call in its scope would be BLOCKed; import a good copy or roll back instead.
+    The change is written to the compliance log. Without that setting a list a pack reads is
+    refused: import a good copy or roll back instead. Dropped, it is judged as never loaded:
+    calls its pack reaches by area code or CRM location are BLOCKed naming it, and a number
+    on it elsewhere (a Floridian's New York mobile) is no longer found.
     """
     _name_or_exit(name)
     settings = state.settings
     readers = lists_read(settings).get(name)
     if readers:
-        usage_error(f"list {name} is read by {', '.join(readers)}: dropping it would BLOCK "
-                    f"every call in their scope; import a good copy or `dnc rollback --list "
-                    f"{name}` instead")
+        _read_list_drop_or_exit(settings, name, readers, yes)
     meta = _current_meta(settings, name, as_served=False)  # what Redis holds is dropped
     if meta is None:
         usage_error(f"no list {name!r} to drop (see `callguard dnc status`)")
@@ -456,16 +461,44 @@ def drop(state: CliState, name: str) -> None:
     except StoreError as exc:
         _err.print(f"[red]not dropped:[/red] {escape(str(exc))}", highlight=False)
         sys.exit(EXIT_INTERNAL)
-    _recorded(settings, list_change_fields("drop", meta))
+    _recorded(settings, list_change_fields("drop", meta, read_by=readers,
+                                           not_loaded=True if readers else None))
     _err.print(f"dropped {name} (was v{meta.version}, {meta.count:,} numbers); recorded in "
                "the compliance log", highlight=False)
+    if readers:
+        _err.print(escape(f"{name} is not loaded on purpose ([lists] not_loaded): calls "
+                          f"{', '.join(readers)} reach by area code or CRM location are "
+                          "BLOCKed naming it; a number on it elsewhere is no longer found. To "
+                          f"call there again, import it and remove {name} from [lists] "
+                          "not_loaded"), highlight=False)
+
+
+def _read_list_drop_or_exit(settings: Settings, name: str, readers: list[str],
+                            yes: bool) -> None:
+    """A list a pack reads is dropped only by a site that says, in its configuration, that
+    it does without it (``[lists] not_loaded``: read by every node and by ``config check``),
+    and with --yes. Refused, a stale copy of a scope list BLOCKed every call of the site,
+    nationwide, for as long as it stayed (hsto22); importing it for ever was the only way."""
+    read_by = ", ".join(readers)
+    if name not in settings.lists_not_loaded:
+        usage_error(f"list {name} is read by {read_by}: dropping it would BLOCK every call "
+                    f"in their scope; import a good copy or `dnc rollback --list {name}` "
+                    f"instead. A site that no longer calls there names {name} in [lists] "
+                    f"not_loaded of its configuration (every node's), then runs `dnc drop "
+                    f"{name} --yes`")
+    if not yes:
+        usage_error(f"list {name} is read by {read_by}, and [lists] not_loaded names it: "
+                    f"dropped, calls they reach by area code or CRM location are BLOCKed "
+                    f"naming it, and a number on it in another area code is no longer found. "
+                    f"Give --yes to drop it on every node (recorded in the compliance log)")
 
 
 @dnc.command("check", epilog=(
     "\b\nExit 0: no do-not-call list holds NUMBER, and every one covers its area code.\n"
-    "Exit 1: a do-not-call list holds it, or one does not cover its area code (the gate\n"
-    "        BLOCKs both). Attribute lists (attr-wireless, ...) are shown, not counted;\n"
-    "        the litigator list counts (its pack does not call a listed number).\n"
+    "Exit 1: a do-not-call list holds it, or one does not cover its area code, or one has\n"
+    "        no version served (refused: the gate BLOCKs all three). Attribute lists\n"
+    "        (attr-wireless, ...) are shown, not counted; the litigator list counts (its\n"
+    "        pack does not call a listed number).\n"
     "Exit 2: usage error (a number that is not dialable, no do-not-call list loaded)."))
 @click.argument("number")
 @click.option("--json", "as_json", is_flag=True, help="The lists holding it as JSON.")
@@ -475,7 +508,8 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
     settings = state.settings
     info = number_or_exit(settings, number)
 
-    def look(registry: EmbeddedListRegistry | RedisListRegistry) -> list[dict[str, Any]]:
+    def look(registry: EmbeddedListRegistry | RedisListRegistry
+             ) -> tuple[list[dict[str, Any]], dict[str, str]]:
         rows = []
         for name in registry.names():
             snapshot = registry.snapshot(name)
@@ -485,10 +519,18 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
                          "do_not_call": _is_do_not_call(name),
                          "covered": snapshot.covers(area),
                          "listed": snapshot.contains(info.national)})
-        return rows
+        unserved = {name: error for name, error in registry.errors.items()
+                    if registry.snapshot(name) is None and _is_do_not_call(name)}
+        return rows, unserved
 
-    rows = run(_with_registry(settings, look))
-    if not any(row["do_not_call"] for row in rows):
+    rows, unserved = run(_with_registry(settings, look))
+    # A list whose version is refused (a truncated chunk, a copy Redis lost) and none
+    # served: the gate BLOCKs every call in its scope. It read "no list is loaded: check
+    # --data-dir", a wrong fix, and a list loaded beside it hid it (hsto22).
+    for name, error in sorted(unserved.items()):
+        _err.print(f"[red]{escape(name)}: no version served[/] ({escape(error)})",
+                   highlight=False)
+    if not any(row["do_not_call"] for row in rows) and not unserved:
         # a wrong data dir (or Redis) would read as "not listed" anywhere
         where = ("in Redis at [redis] url" if settings.lists_backend == "redis" else
                  f"in data dir {settings.data_dir}")
@@ -498,9 +540,10 @@ def check_number(state: CliState, number: str, as_json: bool) -> None:
                     "--published DATE)")
     # fail closed, as the gate: a list that does not cover the area code cannot show
     # that the number is not on it
-    held = any(row["do_not_call"] and (row["listed"] or not row["covered"]) for row in rows)
+    held = bool(unserved) or any(
+        row["do_not_call"] and (row["listed"] or not row["covered"]) for row in rows)
     if as_json:
-        print_json({"number": info.e164, "lists": rows})
+        print_json({"number": info.e164, "lists": rows, "not_served": unserved})
     else:
         for row in rows:
             state_text = ("listed" if row["listed"] else "not listed") if row["covered"] else (
@@ -549,6 +592,10 @@ def status(state: CliState, as_json: bool) -> None:
                        in sorted(lists_read(settings).items())
                        if name not in have and not name.startswith("attr-")
                        and name not in settings.lists_not_loaded]
+    # ... and those absent on purpose (a dropped state's list): said, not hidden (hsto22)
+    data["not_loaded"] = [{"list": name, "read_by": packs} for name, packs
+                          in sorted(lists_read(settings).items())
+                          if name not in have and name in settings.lists_not_loaded]
     if as_json:
         print_json(data)
         return
@@ -574,3 +621,7 @@ def status(state: CliState, as_json: bool) -> None:
                   f"import it with `{escape(invocation(settings))} dnc import FILE --list "
                   f"{escape(row['list'])} "
                   "--published DATE --covers ...`", highlight=False)
+    for row in data["not_loaded"]:
+        out.print(escape(f"{row['list']}: not loaded on purpose ([lists] not_loaded; read by "
+                         f"{', '.join(row['read_by'])}): calls they reach by area code or "
+                         "CRM location are BLOCKed naming it"), highlight=False)

@@ -260,8 +260,9 @@ def _unread(lists: Mapping[str, ListCheck | None], given: Mapping[str, Any],
     judged = [check for name, check in lists.items() if name in scope_lists and name in given
               and check is not None and not check.listed]
     if judged and policy is not None:
-        day = policy.scope_day(*call)
-        unread.update(check.name for check in judged if policy.scope_list_unread(check, day))
+        at = call[2]
+        unread.update(check.name for check in judged
+                      if policy.scope_list_unread(check, policy.list_day(check.name, at)))
     return frozenset(unread)
 
 

@@ -55,6 +55,7 @@ from callguard.policy.rules import (
     read_claims,
     reserved_claims,
 )
+from callguard.policy.rules.base import state_day
 from callguard.policy.rules.exemptions import lists_read
 from callguard.policy.zones import ZoneResolution, local_times, resolve_zones
 
@@ -183,6 +184,10 @@ class Policy:
             name: tuple(p for p in self.packs.values() if p.scope.listed_on == name)
             for name in self.scope_lists}
         self._stale: dict[tuple[str, date | None, date], bool] = {}
+        # The zones a copy of each scope list is judged in: its state's, one time base for
+        # every number (``Context.list_day``; hsto22).
+        self._list_zones: dict[str, tuple[str, ...]] = {
+            name: zones for name, (_, zones) in self._listed_zones.items() if zones}
 
     def _zones_of(self, number: NumberInfo, location: Location | None,
                   listed: tuple[tuple[str, tuple[str, ...]], ...]) -> ZoneResolution:
@@ -195,16 +200,18 @@ class Policy:
                 _SELECTION_CACHE_LIMIT)
         return zones
 
-    def scope_day(self, number: NumberInfo, location: Location | None, at: datetime) -> date:
-        """The date of a call to a number on no scope list (``call_date``: the latest local
-        date of its candidate zones, else UTC's): the day a scope list's copy is judged on
-        (``scope_list_unread``), as the list's freshness rule judges it."""
-        return call_date_at(at, local_times(at, self._zones_of(number, location, ()).zones))
+    def list_day(self, name: str, at: datetime) -> date:
+        """The date a copy of scope list ``name`` is judged on at ``at``: its state's date
+        (``state_day``: Florida's is Eastern's), whatever number is called, as the list's
+        freshness rule judges it (``Context.list_day``); UTC's for a list of no state."""
+        zones = self._list_zones.get(name)
+        return state_day(at, zones) if zones else at.astimezone(UTC).date()
 
     def scope_list_unread(self, check: ListCheck, day: date) -> bool:
         """Whether a loaded copy of a scope list cannot show the number is NOT on it: it
-        does not cover the number's area code, is undated or dated after ``day``, or is
-        older than a freshness rule of the pack reading it allows on ``day`` (hrev83).
+        does not cover the number's area code, is undated or dated after ``day`` (the
+        list's state's date, ``list_day``), or is older than a freshness rule of the pack
+        reading it allows on ``day`` (hrev83).
         Such a copy counts as unread (``CallAttempt.unread``), as one not loaded: the
         state's pack applies whatever the area code, and its rules judge the copy (fail
         closed). Before, an Oklahoman who registered after a stale copy was out of scope."""
@@ -346,7 +353,8 @@ class Policy:
                 reason = (f"no rule of the enabled packs ({plan.applied}) covers "
                           f"{plan.attempt.mode.value} calls to this number")
             return refusal(NO_PACK, FAIL_CLOSED, reason, packs=plan.packs)
-        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day,
+                      self._list_zones)
         rules = plan.rules
         if partial:
             judged = [done if done is not None else rule.evaluate(ctx)
@@ -415,7 +423,8 @@ class Policy:
         """
         if not pending.kinds <= RESERVING or len(pending.partial) != len(plan.rules):
             return self.decide(plan, facts, pending.partial)
-        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day)
+        ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day,
+                      self._list_zones)
         outcomes: list[Outcome | NeedFacts | None] = [*pending.partial, *plan.skipped]
         rules = plan.rules
         for index in [i for i, done in enumerate(pending.partial) if done is None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
 
 from callguard.errors import ConfigError
 from callguard.frozen import quick_init
@@ -25,6 +27,7 @@ __all__ = [
     "RuleBase",
     "RuleHead",
     "RuleKind",
+    "state_day",
 ]
 
 ALL_MODES = frozenset(DialingMode)
@@ -70,7 +73,9 @@ class Context:
 
     ``day`` is the date of the call: the called party's local date (the latest of them
     when the candidate zones straddle midnight), or the UTC date when no zone is known.
-    Every date-based check (list age, EBR terms, registration, pack dates) uses it.
+    Every date-based check (list age, EBR terms, registration, pack dates) uses it, but
+    the age of a copy of a state's own list (``list_zones``: a scope list, by the zones of
+    its state), judged on its state's date (``list_day``).
     """
 
     attempt: CallAttempt
@@ -78,12 +83,41 @@ class Context:
     local: tuple[LocalTime, ...]
     local_unknown_reason: str | None = None
     day: date | None = None
+    list_zones: Mapping[str, tuple[str, ...]] | None = None
 
     @property
     def call_date(self) -> date:
         """The date of the call (see the class docstring); UTC's when the engine gave none
         (the offset the instant was written with names no place)."""
         return self.day if self.day is not None else self.attempt.at.astimezone(UTC).date()
+
+    def list_day(self, name: str) -> date:
+        """The date a copy of list ``name`` is judged on: for a state's own list, the
+        state's date at the call's instant (``state_day``), the same whatever number is
+        called; for any other list, the date of the call."""
+        zones = self.list_zones.get(name) if self.list_zones else None
+        return state_day(self.attempt.at, zones) if zones else self.call_date
+
+
+def state_day(at: datetime, zones: tuple[str, ...]) -> date:
+    """A state's date at ``at``: the latest local date among its ``zones`` (Florida's is
+    Eastern's). A copy of the state's list is current at an instant or it is not, one time
+    base for every number called (hsto22: judged on the called party's date, last quarter's
+    Florida listing stayed current for a Honolulu number five hours after Florida's
+    midnight, and the new one was "dated after the call" for it).
+
+    Kept by the whole second (a zone's offset is whole seconds, so its date turns on one):
+    the gate asks it of every call, 2-5 us each time, for the same few seconds."""
+    key = (zones, math.floor(at.timestamp()))
+    day = _STATE_DAYS.get(key)
+    if day is None:
+        day = remember(_STATE_DAYS, key, max(at.astimezone(ZoneInfo(zone)).date()
+                                             for zone in zones), _STATE_DAY_LIMIT)
+    return day
+
+
+_STATE_DAYS: dict[tuple[tuple[str, ...], int], date] = {}
+_STATE_DAY_LIMIT = 256
 
 
 class Rule(Protocol):

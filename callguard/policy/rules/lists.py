@@ -40,7 +40,8 @@ def _not_loaded(name: str, ctx: Context) -> str:
     ``explain`` then say why a New York number met a Florida rule (the pack's scope reason
     is on the verdict alone)."""
     if name in ctx.attempt.unread:
-        return (f"list {name!r} is not loaded (nor named in [lists] not_loaded): nothing "
+        return (f"list {name!r} is not loaded (nor named in [lists] not_loaded, or it is and "
+                "the copy served before is lost or refused: see `dnc status`): nothing "
                 "shows the number is not on it, so its state's pack applies whatever the "
                 "area code")
     return f"list {name!r} is not loaded"
@@ -162,6 +163,11 @@ class ListFreshness(RuleBase):
     list is exempt from its age too (47 CFR 64.1200(c)(2) forbids only a "telephone
     solicitation", which a call to a customer is not, (f)(15)(ii)). A missing, undated or
     future-dated copy still blocks (fail closed on bad data).
+
+    A copy of a state's own list (a scope list: ``fl-state``, ``ok-state``) is judged on
+    its state's date, not the called party's (``Context.list_day``): current at an instant
+    or not, for every number alike, as the gate judges whether it can place a number out
+    of the state's scope (``Policy.list_day``; hsto22).
     """
 
     list_name: str
@@ -237,7 +243,7 @@ class ListFreshness(RuleBase):
         check: ListCheck | None = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, _not_loaded(self.list_name, ctx))
-        today = ctx.call_date
+        today = ctx.list_day(self.list_name)  # a state's own list: its state's date
         key = (check.name, check.version, check.published, today)
         known = self._judged.get(key)
         if known is None:

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import fcntl
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -51,6 +52,8 @@ __all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "drop_list", "rollback_vers
            "write_version"]
 
 _log = structlog.get_logger("callguard.lists")
+# lists-dropped/<name>-<UTC stamp> (``drop_list``)
+_DROPPED_DIR = re.compile(r"[A-Za-z0-9_-]+-\d{8}T\d{6}Z")
 
 
 def _fsync_write(path: Path, data: bytes) -> None:
@@ -367,8 +370,8 @@ def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
 
 def drop_list(root: Path, name: str) -> int:
     """Move a list out of ``lists/`` (to ``lists-dropped/<name>-<UTC stamp>/``, kept for the
-    record) in one rename; return the version that was current. A node that already serves
-    it keeps it until restarted; no node loads it again."""
+    record) in one rename; return the version that was current. A node serving it stops
+    at its next reload (``EmbeddedListRegistry._forget_dropped``); none loads it again."""
     list_dir = _list_dir(root, name)
     current = _current_version(list_dir)
     if current is None:
@@ -435,8 +438,27 @@ class EmbeddedListRegistry:
             if self._refused.get(name) != signature:
                 yield name, version, signature
 
+    def _forget_dropped(self) -> None:
+        """Stop serving a list ``dnc drop`` moved to ``lists-dropped/``: a node kept it until
+        restarted, and a stale copy of a scope list went on BLOCKing every call in its
+        state's scope (hsto22). A list directory gone any other way keeps serving."""
+        lists_dir, dropped = self._root / "lists", self._root / "lists-dropped"
+        for name in [n for n in self._snapshots if not (lists_dir / n).is_dir()]:
+            try:
+                gone = any(_DROPPED_DIR.fullmatch(p.name) and p.name.rsplit("-", 1)[0] == name
+                           for p in dropped.iterdir())
+            except OSError:
+                continue
+            if gone:
+                snapshot = self._snapshots.pop(name)
+                self.errors.pop(name, None)
+                self._refused.pop(name, None)
+                _log.warning("list_dropped", list=name, version=snapshot.meta.version,
+                             effect="no copy served: calls in its scope are judged without it")
+
     def reload(self) -> None:
         """Load every list whose CURRENT moved; a bad version keeps the old one serving."""
+        self._forget_dropped()
         for name, version, signature in self._pending():
             try:
                 snapshot = load_version(self._root, name, version)
@@ -447,6 +469,7 @@ class EmbeddedListRegistry:
 
     async def reload_async(self) -> None:
         """``reload`` for a serving node: one area code at a time, then swap the reference."""
+        self._forget_dropped()
         for name, version, signature in self._pending():
             try:
                 snapshot = await load_version_async(self._root, name, version)

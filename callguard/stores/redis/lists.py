@@ -13,6 +13,8 @@ Keys (one per area code per version — never one giant value, which would stall
     callguard:list:<name>:withdrawn       set of "<N>:<manifest sha256>": versions a
                                           rollback withdrew (a node serving one follows
                                           the rollback back to an older import)
+    callguard:list:<name>:dropped         JSON: `dnc drop` removed the list (the version
+                                          and when); gone with its next import
 
 Publishing writes and reads back every chunk, then switches ``current`` and ``previous`` in
 one MULTI/EXEC, then announces ``<name>:<N>`` on ``callguard:lists:published``. A node
@@ -78,8 +80,13 @@ CHANNEL = "callguard:lists:published"
 _NAMES = "callguard:lists"
 _BATCH = 32
 _WITHDRAWN = "withdrawn"
+_DROPPED = "dropped"  # callguard:list:<name>:dropped: `dnc drop` made, until imported again
 SERVED_LISTS_FILE = "redis-lists-served.json"  # in serve's data dir: see remember_in
 _CLOSE_SECONDS = 1.0
+# With no announcement for this long, a serving node syncs every list all the same: a Redis
+# emptied under it (FLUSHALL, an empty replica promoted without a dropped connection)
+# announces nothing, and the node said nothing of it until its connection dropped (hsto22).
+_CHECK_SECONDS = 30.0
 # The next version number: ``seq`` + 1, and above current, previous and every withdrawn
 # version. A counter behind them (the key evicted — touched once an import, it goes first
 # under allkeys-lru —, deleted, a partial restore) otherwise numbered every import below
@@ -363,6 +370,7 @@ class RedisListPublisher:
                     pipe.set(_key(name, "previous"), current)
                 pipe.set(pointer, version)
                 pipe.sadd(_NAMES, name)
+                pipe.delete(_key(name, _DROPPED))
                 try:
                     await pipe.execute()
                     break
@@ -453,17 +461,27 @@ class RedisListPublisher:
     async def drop(self, name: str) -> int:
         """Remove a list from Redis (every version; its ``seq`` stays, so a list created
         again later never reuses a version number); return the version that was current.
-        Nodes stop loading it; one already serving it keeps it until restarted."""
+
+        A ``dropped`` key records it (the version and when) until the list is imported
+        again, and the drop is announced: every node stops serving its copy and forgets it
+        served one (``RedisListRegistry``). Before, a node kept serving it until restarted
+        — a stale copy of a scope list went on BLOCKing every call — and a node with no
+        record of the drop could not tell it from a Redis that lost its data."""
         current = await self._client.get(_key(name, "current"))
         if current is None:
             raise StoreError(f"list {name} has no current version in Redis; nothing dropped")
+        keep = {_key(name, "seq").encode(), _key(name, _DROPPED).encode()}
         keys = [k async for k in self._client.scan_iter(match=_key(name, "*"), count=1000)
-                if _bytes(k) != _key(name, "seq").encode()]
+                if _bytes(k) not in keep]
         pipe = self._client.pipeline(transaction=True)
         pipe.srem(_NAMES, name)
         for start in range(0, len(keys), 500):
             pipe.delete(*keys[start:start + 500])
+        pipe.set(_key(name, _DROPPED), json.dumps(
+            {"version": int(current), "dropped_at": datetime.now(UTC).isoformat()}))
         await pipe.execute()
+        with contextlib.suppress(RedisError, OSError):  # nodes find it on their next sync
+            await self._client.publish(CHANNEL, f"{name}:{_DROPPED}")
         return int(current)
 
 
@@ -515,9 +533,11 @@ def _signature_text(version: int, manifest: bytes | None) -> str:
 class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 
-    def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0) -> None:
+    def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0,
+                 check_seconds: float = _CHECK_SECONDS) -> None:
         self._client = client
         self._retry = retry_seconds
+        self._check = check_seconds
         self._snapshots: dict[str, _Snapshot] = {}
         self.errors: dict[str, str] = {}
         self.connected = False
@@ -546,6 +566,10 @@ class RedisListRegistry:
         off the loop — an fsync on a busy disk would stall every call being decided — and
         one write at a time (two lists may load at once; each write holds every list)."""
         self._floor[name] = _Served(meta.version, digest, meta.imported_at)
+        await self._write_floor()
+
+    async def _write_floor(self) -> None:
+        """Write every version served (``_remember``) to the file, when ``serve`` keeps it."""
         path = self._served_file
         if path is None:
             return
@@ -593,10 +617,11 @@ class RedisListRegistry:
 
     async def sync(self) -> None:
         """Load every list whose current version differs from the replica's; of a list
-        served here that Redis no longer holds, say so (``sync_one``)."""
+        served here (or, by the data dir's file, before a restart) that Redis no longer
+        holds, say so (``sync_one``)."""
         members = await self._client.smembers(_NAMES)
         names = {n.decode() if isinstance(n, bytes) else str(n) for n in members}
-        for name in sorted(names | set(self._snapshots)):
+        for name in sorted(names | set(self._snapshots) | set(self._floor)):
             await self.sync_one(name)
 
     async def sync_one(self, name: str) -> None:
@@ -607,7 +632,7 @@ class RedisListRegistry:
         async with lock:
             raw = await self._client.get(_key(name, "current"))
             if raw is None:
-                self._gone_from_redis(name)
+                await self._absent(name)
                 return
             if self._gone.pop(name, None) is not None:
                 _log.info("list_back_in_redis", list=name)
@@ -646,9 +671,48 @@ class RedisListRegistry:
                       count=snapshot.meta.count)
             await self._remember(name, snapshot.meta, signature[1])
 
+    async def _absent(self, name: str) -> None:
+        """Redis holds no current version of ``name``: dropped on purpose (``dnc drop``
+        left its record), the copy served here is forgotten; else Redis lost it. A copy
+        served keeps serving (``_gone_from_redis``); none served but one served before a
+        restart (the data dir's file) is an error, so the list reads as unread (BLOCK
+        with this reason), never as absent on purpose (``[lists] not_loaded``)."""
+        if await self._client.get(_key(name, _DROPPED)) is not None:
+            await self._dropped(name)
+            return
+        self._gone_from_redis(name)
+        served = self._floor.get(name)
+        if name in self._snapshots or served is None:
+            return
+        if name not in self.errors:
+            _log.error("list_lost_from_redis", list=name, last_served=served.version,
+                       fix=f"import the newest copy of {name} again")
+        self.errors[name] = (
+            f"list {name}: this node served v{served.version} (imported "
+            f"{served.imported_at:%Y-%m-%d %H:%M} UTC), and Redis now holds no version of it "
+            "and no record of a `dnc drop`: Redis lost its data (restarted without its AOF, "
+            "FLUSHALL, an empty replica)? No copy is served: every call in its scope is "
+            "BLOCKed, [lists] not_loaded notwithstanding. Fix: import the newest copy again "
+            f"(`callguard dnc import FILE --list {name} ...`); to stop calling its state, "
+            f"import it, then `callguard dnc drop {name} --yes`")
+
+    async def _dropped(self, name: str) -> None:
+        """``dnc drop`` removed ``name``: stop serving it and forget it was served (a node
+        restarted after must not read it as lost)."""
+        snapshot = self._snapshots.pop(name, None)
+        self._serving.pop(name, None)
+        self._refused.pop(name, None)
+        self._gone.pop(name, None)
+        self.errors.pop(name, None)
+        if snapshot is not None:
+            _log.warning("list_dropped", list=name, version=snapshot.meta.version,
+                         effect="no copy served: calls in its scope are judged without it")
+        if self._floor.pop(name, None) is not None:
+            await self._write_floor()
+
     def _gone_from_redis(self, name: str) -> None:
         """A list served here that Redis no longer holds (restarted without its data,
-        FLUSHALL, a failover to an empty replica, ``dnc drop``): this node keeps serving
+        FLUSHALL, a failover to an empty replica; not a ``dnc drop``): this node keeps serving
         its copy (the freshness rules block once it is too old), but a node started now
         serves none, and BLOCKs every call in the list's scope. It was silent: said once
         (``list_gone_from_redis``), with the fix, until the list is back."""
@@ -657,12 +721,11 @@ class RedisListRegistry:
             return
         self._gone[name] = snapshot.meta.version
         _log.warning("list_gone_from_redis", list=name, serving=snapshot.meta.version,
-                     why="Redis holds no current version of it (restarted empty, flushed, "
-                         "failed over to an empty replica, or dropped)",
+                     why="Redis holds no current version of it, nor a record of a drop "
+                         "(restarted empty, flushed, failed over to an empty replica)",
                      effect="this node serves its copy; a node started now serves none "
                             "and BLOCKs every call in its scope",
-                     fix=f"import the newest copy of {name} again (or `dnc drop` it "
-                         "everywhere if that was meant)")
+                     fix=f"import the newest copy of {name} again")
 
     async def _went_back(self, name: str, serving: bool, published: _Snapshot) -> bool:
         """Whether ``published`` is older than the version this node serves (or, restarted,
@@ -737,8 +800,12 @@ class RedisListRegistry:
                 if not self.connected:
                     _log.info("redis_reconnected")
                 self.connected = True
-                async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                while not self._closing:
+                    message = await pubsub.get_message(ignore_subscribe_messages=True,
+                                                       timeout=self._check)
+                    if message is None:
+                        await self.sync()
+                    elif message.get("type") == "message":
                         await self._announced(message["data"])
             except (RedisError, OSError) as exc:
                 if self.connected:
