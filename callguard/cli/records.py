@@ -40,6 +40,7 @@ from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
 from callguard.policy.rules.exemptions import (
     Exemptions,
+    earliest_local_date,
     revocation_on_or_after,
     unreadable_window,
     window_offsets,
@@ -360,11 +361,12 @@ class Reassigned:
 
     def voids(self, given: datetime | date) -> bool:
         """Whether a record given at ``given`` (an instant: its earliest date among the
-        number's zones, as the gate's ``consent_date``) is on or before the disconnect."""
+        number's zones, ``earliest_local_date`` as the gate's ``consent_date`` reads it) is
+        on or before the disconnect."""
         if self.disconnected is None:
             return False
         if isinstance(given, datetime):
-            given = min(given.astimezone(ZoneInfo(z)).date() for z in self.zones or ("UTC",))
+            given = earliest_local_date(given, map(ZoneInfo, self.zones))
         return given <= self.disconnected
 
     def voids_elsewhere(self, given: datetime) -> str | None:
