@@ -11,7 +11,7 @@ import ipaddress
 import math
 import os
 import unicodedata
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import partial
@@ -820,21 +820,17 @@ def _subjects_apart(campaigns: Iterable[Campaign], config: str) -> list[str]:
     under the name as written (hfrq20). Whatever the seller: under campaign-subject the
     count of a subject is every seller's (``subject:NAME``; a call centre calling one person
     for two sellers on one subject), so two sellers' spellings split it too (hrev76)."""
-    seen: dict[str, Campaign] = {}
     found: list[str] = []
-    for campaign in campaigns:
-        if not campaign.subject:
-            continue
-        first = seen.setdefault(_subject_key(campaign.subject), campaign)
-        if first.subject != campaign.subject:
-            seller = ("the same seller" if first.solicitor == campaign.solicitor
-                      else f"seller {first.solicitor!r}")
-            found.append(f"{config} campaign {campaign.id!r}: subject "
-                         f"{clipped_repr(campaign.subject, 60)} differs from "
-                         f"{clipped_repr(first.subject or '', 60)} (campaign {first.id!r}, "
-                         f"{seller}) only in case, spacing or characters that look alike "
-                         "(invisible, full-width); a cap counts them as two "
-                         "subjects — write them alike")
+    for (subject, campaign, _), (first, where, _) in _spelt_apart(
+            (c.subject, c, "subject") for c in campaigns if c.subject):
+        seller = ("the same seller" if where.solicitor == campaign.solicitor
+                  else f"seller {where.solicitor!r}")
+        found.append(f"{config} campaign {campaign.id!r}: subject "
+                     f"{clipped_repr(subject, 60)} differs from "
+                     f"{clipped_repr(first, 60)} (campaign {where.id!r}, "
+                     f"{seller}) only in case, spacing or characters that look alike "
+                     "(invisible, full-width); a cap counts them as two "
+                     "subjects — write them alike")
     return found
 
 
@@ -845,25 +841,33 @@ def _telemarketers_apart(campaigns: Iterable[Campaign], config: str) -> list[str
     campaign's call would not bind the other's (64.1200(d)(3)). Refused, as subjects are
     (``_subjects_apart``); sellers' names among themselves are left as they were."""
     campaigns = list(campaigns)
-    names: dict[str, tuple[str, Campaign, str]] = {}  # key -> (name, its campaign, role)
-    for campaign in campaigns:
-        names.setdefault(_subject_key(campaign.solicitor),
-                         (campaign.solicitor, campaign, "solicitor"))
+    named = [(c.solicitor, c, "solicitor") for c in campaigns]  # sellers first, unreported
+    named += [(c.telemarketer, c, "telemarketer") for c in campaigns
+              if c.telemarketer is not None]
     found: list[str] = []
-    for campaign in campaigns:
-        name = campaign.telemarketer
-        if name is None:
-            continue
-        first, where, role = names.setdefault(_subject_key(name),
-                                              (name, campaign, "telemarketer"))
-        if first != name:
+    for (name, campaign, role), (first, where, first_role) in _spelt_apart(named):
+        if role == "telemarketer":
             found.append(f"{config} campaign {campaign.id!r}: telemarketer "
-                         f"{clipped_repr(name, 60)} differs from {role} "
+                         f"{clipped_repr(name, 60)} differs from {first_role} "
                          f"{clipped_repr(first, 60)} (campaign {where.id!r}) only in case, "
                          "spacing or characters that look alike; they are two do-not-call "
                          "lists, and an opt-out on one would not bind the other — write "
                          "them alike")
     return found
+
+
+_Named = tuple[str, Campaign, str]  # a name, the campaign giving it, its role there
+
+
+def _spelt_apart(named: Iterable[_Named]) -> Iterator[tuple[_Named, _Named]]:
+    """Each name that differs from one met before it only in case, spacing or look-alike
+    characters (the same ``_subject_key``), with the first spelling met: the subjects and
+    the telemarketers a campaign must write alike."""
+    first: dict[str, _Named] = {}
+    for entry in named:
+        earlier = first.setdefault(_subject_key(entry[0]), entry)
+        if earlier[0] != entry[0]:
+            yield entry, earlier
 
 
 def _subject_key(subject: str) -> str:

@@ -324,12 +324,7 @@ def parse_published(option: str, text: str, *, now: datetime | None = None) -> d
     A registry copy dated after the call would count as fresh for every call until that
     date (a typo makes a stale copy look new), so it is refused at the door.
     """
-    day = parse_date(option, text)
-    latest = ((now or datetime.now(UTC)) + _LATEST_OFFSET).date()
-    if day > latest:
-        usage_error(f"{option} {text} is in the future (today is {latest} at the latest, "
-                    "anywhere): a copy cannot have been published yet; check the date")
-    return day
+    return _not_future(option, text, "a copy cannot have been published yet", now)
 
 
 def parse_past_date(option: str, text: str, what: str, *, now: datetime | None = None
@@ -337,11 +332,17 @@ def parse_past_date(option: str, text: str, what: str, *, now: datetime | None =
     """A date of something that has happened (a purchase, an inquiry): later than today
     anywhere is a usage error — a typo (2062 for 2026) would replace the real date on
     record with one that lifts no rule until then."""
+    return _not_future(option, text, f"{what} cannot have happened yet", now)
+
+
+def _not_future(option: str, text: str, why: str, now: datetime | None) -> date:
+    """The date ``text``, or a usage error saying ``why`` when it is later than today
+    anywhere."""
     day = parse_date(option, text)
     latest = ((now or datetime.now(UTC)) + _LATEST_OFFSET).date()
     if day > latest:
         usage_error(f"{option} {text} is in the future (today is {latest} at the latest, "
-                    f"anywhere): {what} cannot have happened yet; check the date")
+                    f"anywhere): {why}; check the date")
     return day
 
 

@@ -40,6 +40,7 @@ from callguard.numbers import NumberInfo
 from callguard.policy import ConsentKind, ConsentRecord, ended_by_revocation
 from callguard.policy.rules.exemptions import (
     Exemptions,
+    earliest_local_date,
     revocation_on_or_after,
     unreadable_window,
     window_offsets,
@@ -49,7 +50,7 @@ from callguard.policy.zones import resolve_zones
 from callguard.runtime import Runtime, redis_client
 from callguard.stores.attributes.lookup import list_check
 from callguard.stores.embedded.identity import id_path, lost_message
-from callguard.stores.embedded.lists import load_version
+from callguard.stores.embedded.lists import current_version, list_path, load_version
 from callguard.stores.embedded.records import EmbeddedRecords
 from callguard.stores.record_csv import COLUMNS, parse_window, read_record_file
 from callguard.stores.redis.high_water import check_store_not_behind
@@ -360,11 +361,12 @@ class Reassigned:
 
     def voids(self, given: datetime | date) -> bool:
         """Whether a record given at ``given`` (an instant: its earliest date among the
-        number's zones, as the gate's ``consent_date``) is on or before the disconnect."""
+        number's zones, ``earliest_local_date`` as the gate's ``consent_date`` reads it) is
+        on or before the disconnect."""
         if self.disconnected is None:
             return False
         if isinstance(given, datetime):
-            given = min(given.astimezone(ZoneInfo(z)).date() for z in self.zones or ("UTC",))
+            given = earliest_local_date(given, map(ZoneInfo, self.zones))
         return given <= self.disconnected
 
     def voids_elsewhere(self, given: datetime) -> str | None:
@@ -412,12 +414,7 @@ def reassigned_or_why(settings: Settings, number: NumberInfo) -> Reassigned | No
                 REASSIGNED_LIST, registry.snapshot(REASSIGNED_LIST), number),
                 only=REASSIGNED_LIST))
         else:  # this one list only: the registry would load the national list too
-            from callguard.stores.embedded.lists import (  # noqa: PLC0415
-                _current_version,
-                _list_dir,
-            )
-
-            version = _current_version(_list_dir(settings.data_dir, REASSIGNED_LIST))
+            version = current_version(list_path(settings.data_dir, REASSIGNED_LIST))
             check = None if version is None else list_check(
                 REASSIGNED_LIST, load_version(settings.data_dir, REASSIGNED_LIST, version),
                 number)

@@ -31,7 +31,6 @@ compression and archiving off the same segment at once.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from callguard.compliance.counts_guard import CountsGuard, counts_guard
 from callguard.compliance.reader import CLOCK_MARGIN, logged_at, parse_line, stream_id
 from callguard.compliance.seekable import compress_lines
 from callguard.compliance.segments import Segment, closed_segments, fsync_path, readable
+from callguard.compliance.sinks import flocked
 
 if TYPE_CHECKING:
     from redis import asyncio as aioredis
@@ -97,19 +97,12 @@ def maintenance(path: Path, *, create: bool = True) -> Iterator[None]:
         except FileNotFoundError:
             yield
             return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with flocked(fd):
             yield
-        finally:
-            os.close(fd)
         return
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)):
         yield
-    finally:
-        os.close(fd)
 
 
 def _older(line: bytes, cutoff: datetime) -> bool:

@@ -155,11 +155,7 @@ class ReadStats:
         if isinstance(node, str):
             self.nodes.add(node)
         if self.key_id is not None and "number_hash" in record:
-            key = record.get("key_id")
-            if key is None:
-                self.unkeyed += 1
-            elif key != self.key_id:
-                self.other_keys[str(key)] += 1
+            self._count_key(record)
         return True
 
     def observe_unparsed(self, line: bytes) -> None:
@@ -169,11 +165,15 @@ class ReadStats:
             return
         record = parse_line(line)
         if record is not None and known_schema(record):
-            key = record.get("key_id")
-            if key is None:
-                self.unkeyed += 1
-            elif key != self.key_id:
-                self.other_keys[str(key)] += 1
+            self._count_key(record)
+
+    def _count_key(self, record: Record) -> None:
+        """Count a record with a number hash whose key is not the lookup's (or unstated)."""
+        key = record.get("key_id")
+        if key is None:
+            self.unkeyed += 1
+        elif key != self.key_id:
+            self.other_keys[str(key)] += 1
 
 
 def logged_at(record: Record) -> datetime | None:

@@ -49,7 +49,7 @@ from redis.exceptions import RedisError
 from callguard.compliance.segments import closed_segments, fsync_path, stamp_name
 
 __all__ = ["DURABILITY", "LogFile", "LogSettings", "LogTarget", "RedisStreamSink",
-           "StreamTarget", "close_segment", "exclusive", "lock_path", "rotated_files",
+           "StreamTarget", "close_segment", "exclusive", "flocked", "lock_path", "rotated_files",
            "write_all"]
 
 _log = structlog.get_logger("callguard.compliance")
@@ -130,7 +130,14 @@ def lock_path(path: Path) -> Path:
 @contextlib.contextmanager
 def exclusive(path: Path) -> Iterator[None]:
     """Hold the log's lock (see the module docstring: only for one rename, never longer)."""
-    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)
+    with flocked(os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o600)):
+        yield
+
+
+@contextlib.contextmanager
+def flocked(fd: int) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on the open lock file ``fd`` for the block; close it
+    after (the log's lock here, maintenance's ``<log>.maint`` in ``purge``)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -36,7 +36,7 @@ from callguard.numbers.nanp import (
 from callguard.numbers.redact import MIN_RUN, clipped_repr, redact_digits
 
 __all__ = ["NumberInfo", "NumberParser", "ascii_digits", "in_phone_context", "is_canonical",
-           "named_character", "quoted_number"]
+           "named_character", "number_text", "quoted_number"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -124,13 +124,20 @@ def quoted_number(raw: str, limit: int | None = None) -> str:
     ("…8015550123" cut after "801555": six digits in clear, one short of a run). Redacted
     again once ``repr`` has spelt it: ``repr`` writes an unprintable character's code point
     in ASCII digits, and "x\\U00080155" + "50123" was quoted 'x\\U0008015550123' (hrev76)."""
+    return redact_digits(repr(number_text(raw, limit)))
+
+
+def number_text(raw: str, limit: int | None = None) -> str:
+    """``quoted_number`` before ``repr`` spells it: for a reason that quotes the input as one
+    field of a longer text (a list file's ``NUMBER,DATE`` line), which it then spells whole,
+    once (spelt twice, a control character read as a backslash the file does not hold)."""
     shown = redact_digits(raw.strip())
     digits = [c for c in shown if unicodedata.digit(c, None) is not None]
     if len(digits) >= MIN_RUN:
-        return repr(f"[number …{''.join(str(unicodedata.digit(c)) for c in digits[-4:])}]")
+        return f"[number …{''.join(str(unicodedata.digit(c)) for c in digits[-4:])}]"
     if limit is not None and len(shown) > limit:
         shown = shown[:limit] + "\u2026"
-    return redact_digits(repr(shown))
+    return shown
 
 
 _VISUAL = str.maketrans("", "", "-.()")

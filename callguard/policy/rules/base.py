@@ -264,6 +264,12 @@ class RuleBase:
                 _OUTCOME_CACHE_LIMIT)
         return cached
 
+    def local_unknown(self, ctx: Context, consequence: str) -> Outcome:
+        """BLOCK: the called party's local time is unknown (``ctx.local`` empty, the reason
+        said), so ``consequence`` (what this rule cannot show)."""
+        return self.outcome(Status.BLOCK, f"called party's local time unknown "
+                            f"({ctx.local_unknown_reason}); {consequence}")
+
     def kept(self, name: str, outcome: Outcome) -> Outcome:
         """Keep ``outcome`` as this rule's fixed outcome ``name`` and return it.
 

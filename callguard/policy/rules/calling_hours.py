@@ -80,11 +80,7 @@ class CallingHours(RuleBase):
         """Block when any candidate zone's local time lies outside the window."""
         window = self.window
         if not ctx.local:
-            return self.outcome(
-                Status.BLOCK,
-                f"called party's local time unknown ({ctx.local_unknown_reason}); "
-                f"calling hours {window} cannot be shown to hold",
-            )
+            return self.local_unknown(ctx, f"calling hours {window} cannot be shown to hold")
         inside = self._inside
         for lt in ctx.local:
             if not inside(lt.at.time()):

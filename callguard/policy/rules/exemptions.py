@@ -51,6 +51,7 @@ __all__ = [
     "add_months",
     "consent_date",
     "disconnected_on",
+    "earliest_local_date",
     "lists_read",
     "request_made",
     "revocation_on_or_after",
@@ -141,9 +142,15 @@ def consent_date(ctx: Context, record: ConsentRecord) -> date:
     date; the instant decides, not the UTC offset it was recorded with (23:30 EST on the
     disconnect day is that day, however written). The earliest date voids the most
     (conservative, as "on or before" the disconnect voids)."""
-    if not ctx.local:
-        return record.granted_at.astimezone(UTC).date()
-    return min(record.granted_at.astimezone(lt.at.tzinfo).date() for lt in ctx.local)
+    return earliest_local_date(record.granted_at, [lt.at.tzinfo for lt in ctx.local])
+
+
+def earliest_local_date(instant: datetime, zones: Iterable[tzinfo | None]) -> date:
+    """The earliest local date of ``instant`` among ``zones`` (UTC's when there is none):
+    the gate's ``consent_date`` and `consent show`'s reassigned-number voiding both read a
+    consent's date so."""
+    dates = [instant.astimezone(zone).date() for zone in zones]
+    return min(dates) if dates else instant.astimezone(UTC).date()
 
 
 def window_fits(ctx: Context,

@@ -86,11 +86,7 @@ class RestDays(RuleBase):
     def evaluate(self, ctx: Context) -> Outcome | NeedFacts:
         """Block when the local date in any candidate zone is a rest day."""
         if not ctx.local:
-            return self.outcome(
-                Status.BLOCK,
-                f"called party's local time unknown ({ctx.local_unknown_reason}); "
-                "cannot rule out a Sunday or legal holiday",
-            )
+            return self.local_unknown(ctx, "cannot rule out a Sunday or legal holiday")
         if len(ctx.local) == 1:  # most calls: one zone, an ordinary day (kept by its label)
             judged = self._rest_day(ctx.local[0].at.date())
             if judged.in_force and judged.rest is None:

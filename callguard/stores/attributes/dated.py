@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from callguard.errors import ListImportError, StoreError
-from callguard.numbers.parse import quoted_number
+from callguard.numbers.parse import number_text
 from callguard.numbers.redact import clipped, clipped_repr, redact_digits
 from callguard.stores.list_files import _content, _lines, _national, _regular_or_refuse, cut_short
 
@@ -89,14 +89,16 @@ class ParsedDated:
 
 
 def _shown(line: str) -> str:
-    """A bad line as a report shows it: the number field quoted as `check` quotes a number
-    ("801555O101" is one, mistyped); the rest (the date) only has its digit runs taken out.
+    """A bad line as a report shows it: the number field redacted as `check` quotes a number
+    (``number_text``: "801555O101" is one, mistyped); the rest (the date) only has its digit
+    runs taken out; the whole spelt by ``repr`` once (hfold22: the number field was spelt
+    twice, a control character in it shown with a backslash the file does not hold).
     Redacted again once ``repr`` has spelt it (an unprintable character's code point is
     spelt in digits: "x\\U00080155" + "50123" was quoted with 8015550123 in clear, hrev76)."""
     head, comma, rest = line.partition(",")
     if not head:
         return clipped_repr(line, 40)
-    return redact_digits(repr(quoted_number(head, limit=40)[1:-1] + comma + clipped(rest, 40)))
+    return redact_digits(repr(number_text(head, limit=40) + comma + clipped(rest, 40)))
 
 
 def _record(parsed: ParsedDated, number: int, line: str) -> None:

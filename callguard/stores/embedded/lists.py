@@ -48,8 +48,8 @@ from callguard.stores.list_chunks import (
 )
 from callguard.stores.list_files import ParsedList
 
-__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "drop_list", "rollback_version",
-           "write_version"]
+__all__ = ["BitmapSnapshot", "EmbeddedListRegistry", "current_version", "drop_list",
+           "list_path", "rollback_version", "write_version"]
 
 _log = structlog.get_logger("callguard.lists")
 # lists-dropped/<name>-<UTC stamp> (``drop_list``)
@@ -63,11 +63,14 @@ def _fsync_write(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _list_dir(root: Path, name: str) -> Path:
+def list_path(root: Path, name: str) -> Path:
+    """The directory of list ``name`` under the data directory ``root``."""
     return root / "lists" / name
 
 
-def _current_version(list_dir: Path) -> int | None:
+def current_version(list_dir: Path) -> int | None:
+    """The version ``list_dir/CURRENT`` names, or None when there is none yet (a
+    ``StoreError`` when it cannot be read or is corrupt)."""
     try:
         text = (list_dir / "CURRENT").read_text()
     except FileNotFoundError:
@@ -150,7 +153,7 @@ def write_version(
     Raises StoreError when the version cannot be written (a full disk): what was staged is
     removed and CURRENT is untouched.
     """
-    list_dir = _list_dir(root, name)
+    list_dir = list_path(root, name)
     try:
         list_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -196,7 +199,7 @@ def _never_current(list_dir: Path) -> list[Path]:
     Kept, the next import numbered above it, and a rollback (or a node refusing its
     current version) went back to it — an import never said done, a wrong file the
     operator stopped (hrev72). Under the import lock; none while CURRENT is missing."""
-    current = _current_version(list_dir)
+    current = current_version(list_dir)
     if current is None:
         return []
     return [list_dir / f"v{v}" for v in _versions(list_dir)
@@ -209,7 +212,7 @@ def _write_locked(root: Path, list_dir: Path, name: str,
     """write_version's work, its list's import lock held."""
     if isinstance(parsed, BuiltVersion) and parsed.base is not None:
         # A delta: its base still current, checked under the lock the switch is made in.
-        current = _current_version(list_dir)
+        current = current_version(list_dir)
         if current != parsed.base:
             raise stale_base(name, parsed.base, current)
     _remove_leftovers(list_dir, name)
@@ -261,7 +264,7 @@ def _unpublished(list_dir: Path, pointer: Path, version: int) -> None:
     with contextlib.suppress(OSError):
         pointer.unlink(missing_ok=True)
     try:
-        if _current_version(list_dir) == version:
+        if current_version(list_dir) == version:
             return
     except StoreError:
         return
@@ -287,7 +290,7 @@ _Snapshot = BitmapSnapshot | DatedSnapshot
 
 def _chunks(root: Path, name: str, version: int) -> Iterator[_Snapshot | None]:
     """Verify and decode one area code per step (None), then yield the whole snapshot."""
-    version_dir = _list_dir(root, name) / f"v{version}"
+    version_dir = list_path(root, name) / f"v{version}"
     where = f"list {name} v{version}"
     try:
         raw: bytes | None = (version_dir / "manifest.json").read_bytes()
@@ -326,8 +329,8 @@ async def load_version_async(root: Path, name: str, version: int) -> _Snapshot:
 
 def rollback_version(root: Path, name: str) -> int:
     """Point CURRENT back at the newest version older than the current one."""
-    list_dir = _list_dir(root, name)
-    if _current_version(list_dir) is None:
+    list_dir = list_path(root, name)
+    if current_version(list_dir) is None:
         raise NothingToRollBack(f"list {name} has no current version")
     with _import_lock(list_dir):  # an import switching meanwhile is not skipped unmarked
         return _roll_back_locked(root, list_dir, name)
@@ -335,7 +338,7 @@ def rollback_version(root: Path, name: str) -> int:
 
 def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
     """rollback_version's work, its list's import lock held."""
-    current = _current_version(list_dir)
+    current = current_version(list_dir)
     if current is None:
         raise NothingToRollBack(f"list {name} has no current version")
     older = _servable_before(list_dir, current)
@@ -372,8 +375,8 @@ def drop_list(root: Path, name: str) -> int:
     """Move a list out of ``lists/`` (to ``lists-dropped/<name>-<UTC stamp>/``, kept for the
     record) in one rename; return the version that was current. A node serving it stops
     at its next reload (``EmbeddedListRegistry._forget_dropped``); none loads it again."""
-    list_dir = _list_dir(root, name)
-    current = _current_version(list_dir)
+    list_dir = list_path(root, name)
+    current = current_version(list_dir)
     if current is None:
         raise StoreError(f"list {name} has no current version; nothing dropped")
     kept = root / "lists-dropped" / f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
@@ -425,7 +428,7 @@ class EmbeddedListRegistry:
             name = list_dir.name
             loaded = self._snapshots.get(name)
             try:
-                version = _current_version(list_dir)
+                version = current_version(list_dir)
             except StoreError as exc:
                 self._refuse(name, None, ("current", str(exc)), str(exc))
                 continue
@@ -512,7 +515,7 @@ class EmbeddedListRegistry:
                    serving=loaded.meta.version if loaded else None)
 
     def _fall_back(self, name: str, refused: int) -> None:
-        list_dir = _list_dir(self._root, name)
+        list_dir = list_path(self._root, name)
         try:
             older = _servable_before(list_dir, refused)
         except OSError:
