@@ -51,10 +51,21 @@ def _item(name: str, uniqueid: str, app: str, bridge: str, follow: str) -> dict[
             "ChanVariable": f"CALLGUARD_FOLLOW={follow}"}
 
 
-def _bridge(uniqueid: str, kind: str, technology: str) -> dict[str, str]:
+def _bridge(uniqueid: str, kind: str, technology: str, creator: str = "BridgeWait",
+            name: str = "agents") -> dict[str, str]:
+    """A BridgeListItem as ``ast_manager_build_bridge_state_string_prefix`` writes it (the
+    fields and order of the lab captures' BridgeEnter, BridgeVideoSourceMode included).
+    BridgeWait(agents): app_bridgewait.c ``ast_bridge_base_new(AST_BRIDGE_CAPABILITY_HOLDING,
+    ..., "BridgeWait", bridge_name, NULL)``, subclass ``base``; a parking lot:
+    res_parking ``bridge_parking_new`` (creator ``Parking``, the lot's name, holding only);
+    a Dial() bridge: ``basic``/``simple_bridge``, ``<unknown>`` creator and name (lab)."""
     return {"Event": "BridgeListItem", "BridgeUniqueid": uniqueid, "BridgeType": kind,
-            "BridgeTechnology": technology, "BridgeCreator": "BridgeWait",
-            "BridgeName": "agents", "BridgeNumChannels": "2"}
+            "BridgeTechnology": technology, "BridgeCreator": creator, "BridgeName": name,
+            "BridgeNumChannels": "2", "BridgeVideoSourceMode": "none"}
+
+
+_DIALLED = {"creator": "<unknown>", "name": "<unknown>"}  # Dial()'s basic bridge (lab)
+_LOT = {"creator": "Parking", "name": "default"}
 
 
 def _restart(bridge: str, lots: list[str] | None) -> tuple[set[str], list[tuple[str, dict]]]:
@@ -83,8 +94,10 @@ def _restart(bridge: str, lots: list[str] | None) -> tuple[set[str], list[tuple[
 
 
 def test_holding_bridges_are_read_from_the_bridge_list():
-    items = [_bridge(POOL, "base", "holding_bridge"), _bridge(TALK, "basic", "simple_bridge"),
-             _bridge("lot-1", "parking", "holding_bridge"), _bridge("lot-2", "parking", ""),
+    items = [_bridge(POOL, "base", "holding_bridge"),
+             _bridge(TALK, "basic", "simple_bridge", **_DIALLED),
+             _bridge("lot-1", "parking", "holding_bridge", **_LOT),
+             _bridge("lot-2", "parking", "holding_bridge", creator="Parking", name="lot2"),
              {"Event": "BridgeListComplete", "EventList": "Complete", "ListItems": "4"}]
     assert holding_bridges(items) == sorted([POOL, "lot-1", "lot-2"])
 
@@ -113,7 +126,8 @@ def test_control_two_in_a_basic_bridge_still_talk():
     assert "live party" in risk["reason"]
 
 
-def _fake_with_the_pool(bridge_list: list[dict[str, str]] | None) -> FakeAmi:
+def _fake_with_the_pool(bridge_list: list[dict[str, str]] | None,
+                        bridge: str = POOL) -> FakeAmi:
     """Asterisk with the two agents in BridgeWait()'s pool when callguard (re)starts."""
     fake = FakeAmi(channelvars=(VAR_FOLLOW,), bridge_list=bridge_list)
     for name, uniqueid in ((AGENT, CALL), (OTHER, "1795400000.5")):
@@ -122,7 +136,7 @@ def _fake_with_the_pool(bridge_list: list[dict[str, str]] | None) -> FakeAmi:
                            "ChannelStateDesc": "Up"}
         fake.names[uniqueid] = name
         fake.applications[name] = "BridgeWait"
-        fake.bridge_ids[name] = POOL
+        fake.bridge_ids[name] = bridge
     fake.set_variable(AGENT, VAR_FOLLOW, carried(decision="d-hwd22-pool"))
     fake.variables.update(READS)
     return fake
@@ -144,5 +158,20 @@ async def test_over_the_socket_bridge_list_refused_leaves_the_picture_as_before(
         await until(lambda: [f for f in node.named("violation-risk")
                              if "live party" in f.get("reason", "")] != [])
         assert node.fake.hangups() == []
+    finally:
+        await node.stop()
+
+
+async def test_over_the_socket_control_a_listed_basic_bridge_is_still_a_conversation():
+    """BridgeList answered, naming the two agents' bridge as Dial()'s basic bridge (the
+    shape of the lab captures' BridgeEnter): nobody hung up, the risk says a live party."""
+    listed = [_bridge(TALK, "basic", "simple_bridge", **_DIALLED),
+              _bridge("lot-1", "parking", "holding_bridge", **_LOT)]
+    node = await Node(_fake_with_the_pool(listed, TALK)).start()
+    try:
+        await until(lambda: [f for f in node.named("violation-risk")
+                             if "live party" in f.get("reason", "")] != [])
+        assert node.fake.hangups() == []
+        assert any(a.get("Action") == "BridgeList" for _, a in node.fake.actions)
     finally:
         await node.stop()
