@@ -799,6 +799,9 @@ class AmiWatchdog:
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
             self._event_failed({"Event": "CoreShowChannel"}, exc)
             self._replay()
+            if self.connected:  # taken again, as a refused one: not rebuilt, this node
+                # never held the lease (node.py ``_lease_step``) for the session (hrev91)
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         self.run(effects)
         self._replay()
