@@ -762,6 +762,7 @@ class AmiWatchdog:
 
     async def _rebuild(self) -> None:
         """After every login: the live channels, so no call is forgotten or left unfollowed."""
+        session = getattr(self._manager, "protocol", None)
         try:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         except (TimeoutError, ConnectionError) as exc:
@@ -787,11 +788,20 @@ class AmiWatchdog:
             return
         items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         lots = await self._holding_bridges()
+        if not self.connected or getattr(self._manager, "protocol", None) is not session:
+            # The session went while BridgeList was awaited (hrev91): its picture is of a
+            # session gone. Read now, reconcile cleared the outage _on_disconnect had just
+            # begun (the next picture bounded nothing by it) and set rebuilt with no
+            # session. The next login's rebuild takes its own picture; its hold is its own.
+            return
         try:
             effects = self.tracker.reconcile(items, self._clock(), lots=lots)
         except Exception as exc:  # noqa: BLE001 - the session goes on; events still flow
             self._event_failed({"Event": "CoreShowChannel"}, exc)
             self._replay()
+            if self.connected:  # taken again, as a refused one: not rebuilt, this node
+                # never held the lease (node.py ``_lease_step``) for the session (hrev91)
+                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         self.run(effects)
         self._replay()
