@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 from callguard.fronts.http.spec import decision_schema
 from callguard.gate import CheckRequest
 from callguard.resources import record_schemas_dir
-from tests.test_hdnc22_telemarketer import AT, CENTRE, NUMBER, SELLER_B, _node
+from tests.serve_node import ServeNode, write_lists
+from tests.test_hdnc22_telemarketer import AT, CENTRE, NUMBER, SELLER_A, SELLER_B, _node
 
 LOGGED_AT = "2026-11-25T18:00:00.123Z"
 
@@ -69,3 +70,68 @@ class TestTheAnswerAgreesWithTheRecord:
         """What the answer carries and what its schema declares do not drift apart."""
         _, via, _ = await _decisions(tmp_path)
         assert set(via.to_dict()) <= set(decision_schema()["properties"])
+
+
+def _serve_with_centre(tmp_path: Path) -> ServeNode:
+    """A real `callguard serve` (HTTP front) whose sellers' first campaigns name the call
+    centre; ``insurance-reminders`` (SELLER_B) does, ``ut-solar-prerecorded`` does not."""
+    node = ServeNode(tmp_path)
+    text = node.config.read_text()
+    for seller in (SELLER_A, SELLER_B):
+        line = next(x for x in text.splitlines() if x.startswith(f'solicitor = "{seller}"'))
+        text = text.replace(line, f'{line}\ntelemarketer = "{CENTRE}"', 1)
+    node.config.write_text(text)
+    write_lists(node.data, [])
+    return node
+
+
+class TestHttpOptOutNamesTheLists:
+    """/v1/opt-out's answer says whose do-not-call lists the number went on, in FastAGI's
+    words (CALLGUARD_REASON) and with the record's keys."""
+
+    def test_seller_and_call_centre(self, tmp_path):
+        node = _serve_with_centre(tmp_path).start()
+        try:
+            status, body = node.json("/v1/opt-out", {"number": "801-555-0123",
+                                                     "campaign": "ut-solar-manual"})
+            plain_status, plain = node.json("/v1/opt-out", {
+                "number": "801-555-0124", "campaign": _plain_campaign(node)})
+        finally:
+            node.stop()
+        assert status == 200, body
+        assert body["recorded"] is True
+        assert body["number_last4"] == "0123"
+        assert body["solicitor"] == SELLER_A
+        assert body["telemarketer"] == CENTRE
+        assert body["reason"] == (
+            f"…0123 added to the do-not-call lists of the seller ({SELLER_A}) and of the "
+            f"telemarketer making the call ({CENTRE}) (47 CFR 64.1200(d)(3))")
+        assert plain_status == 200, plain
+        assert plain["solicitor"] == SELLER_A
+        assert plain["telemarketer"] is None
+        assert plain["reason"] == (
+            "…0124 added to the seller's do-not-call list (47 CFR 64.1200(d)(3))")
+
+    def test_the_answer_is_as_its_documented_schema(self, tmp_path):
+        from callguard.resources import openapi_spec
+
+        spec = json.loads(openapi_spec().read_text())
+        schema = spec["components"]["schemas"]["OptOutResponse"]
+        for key in ("solicitor", "telemarketer", "reason"):
+            assert key in schema["properties"], key
+        node = _serve_with_centre(tmp_path).start()
+        try:
+            status, body = node.json("/v1/opt-out", {"number": "801-555-0123",
+                                                     "campaign": "ut-solar-manual"})
+        finally:
+            node.stop()
+        assert status == 200, body
+        assert set(body) <= set(schema["properties"])
+        assert [e.message for e in Draft202012Validator(schema).iter_errors(body)] == []
+
+
+def _plain_campaign(node: ServeNode) -> str:
+    """A campaign of SELLER_A that names no call centre."""
+    blocks = node.config.read_text().split("[[campaigns]]")[1:]
+    return next(b.split('id = "', 1)[1].split('"', 1)[0] for b in blocks
+                if f'solicitor = "{SELLER_A}"' in b and "telemarketer" not in b)
