@@ -100,6 +100,9 @@ class Decision:
             "number": self.number.e164 if self.number else self.raw_number,
             "campaign": self.campaign_id,
             "solicitor": self.campaign.solicitor if self.campaign else None,
+            # the call centre making the campaign's calls for the seller (the record's
+            # ``telemarketer``, absent there when null here)
+            "telemarketer": self.campaign.telemarketer if self.campaign else None,
             "mode": self.mode.value if self.mode else None,
             "at": zulu(self.at.astimezone(UTC)),  # Z, as the records and every command
             "time_zones": list(verdict.time_zones),

@@ -542,6 +542,10 @@ class TestSchemas:
         )
 
         settings = _settings(tmp_path)
+        # a campaign whose calls a call centre makes: its decisions carry ``telemarketer``
+        manual = settings.campaigns["ut-solar-manual"]
+        settings = replace(settings, campaigns={**settings.campaigns, "via-centre": replace(
+            manual, id="via-centre", telemarketer="Acme Call Centre")})
         runtime, capture = _captured(settings)
         log = runtime.compliance
         await runtime.start()
@@ -560,7 +564,8 @@ class TestSchemas:
                                            ("8015550123", "nope", None),
                                            ("call me", "ut-solar-manual", None),
                                            ("8015550123", "ut-solar-manual", "robocall"),
-                                           ("2125550166", "insurance-reminders", None)):
+                                           ("2125550166", "insurance-reminders", None),
+                                           ("8015550123", "via-centre", None)):
                 await runtime.gate.check(CheckRequest(number, campaign, mode=mode, at=AT,
                                                       front="cli"))
             await runtime.gate.refuse(CheckRequest(  # a BLOCK withdrawing an earlier answer
@@ -667,6 +672,9 @@ class TestSchemas:
             errors = sorted(Draft202012Validator(schemas[record["event"]]).iter_errors(record),
                             key=str)
             assert not errors, (record, [e.message for e in errors])
+        centred = [r for r in records if r["event"] == "decision" and "telemarketer" in r]
+        assert [(r["campaign"], r["telemarketer"]) for r in centred] == [
+            ("via-centre", "Acme Call Centre")], centred
         asked = [r for r in records if r["event"] == "decision" and "places_call" in r]
         assert [(r["schema"], r["places_call"]) for r in asked] == [(2, False)], asked
         withdrawing = [r for r in records if r["event"] == "decision" and "withdraws" in r]

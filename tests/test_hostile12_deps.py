@@ -183,8 +183,10 @@ def test_opt_out_on_a_full_log_says_it_is_in_force_and_a_resend_records_it(
     assert "again" in answer["error"]
     assert full_disk.check(body["number"])["rule"] == "us-federal:64.1200(d)(3)"  # in force
     full_disk.free()
-    assert node.json("/v1/opt-out", body) == (200, {"recorded": True,
-                                                     "number_last4": f"0{last}"})
+    assert node.json("/v1/opt-out", body) == (200, {
+        "recorded": True, "number_last4": f"0{last}", "solicitor": "beehive-solar",
+        "telemarketer": None, "reason": f"…0{last} added to the seller's do-not-call list "
+        "(47 CFR 64.1200(d)(3))"})
     (full_disk.triggers / "copy").touch()
     full_disk._wait("copied")
     lines = (full_disk.triggers / "copy.jsonl").read_bytes().splitlines()

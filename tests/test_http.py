@@ -230,7 +230,11 @@ class TestServe:
         status, body = http(node, "/v1/opt-out", {"number": "801-555-0142",
                                                   "campaign": "ut-solar-predictive",
                                                   "source": "agent-desktop"})
-        assert (status, json.loads(body)) == (200, {"recorded": True, "number_last4": "0142"})
+        # whose list it went on, as FastAGI's opt-out reply says it (hcc22)
+        assert (status, json.loads(body)) == (200, {
+            "recorded": True, "number_last4": "0142", "solicitor": "beehive-solar",
+            "telemarketer": None,
+            "reason": "…0142 added to the seller's do-not-call list (47 CFR 64.1200(d)(3))"})
         decision = json.loads(http(node, "/v1/check", {"number": "8015550142",
                                                        "campaign": "ut-solar-manual",
                                                        "at": AT})[1])

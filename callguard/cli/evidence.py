@@ -532,7 +532,17 @@ def _lists(record: Record) -> str:
 _COLUMNS = ["logged_at", "event", "at", "decision_id", "node", "front", "campaign",
             "solicitor", "mode", "verdict", "rule", "reason", "number_last4", "lists",
             "packs", "detail", "withdrawn_by"]  # withdrawn_by: added last, kept last
-_SHOWN = set(_COLUMNS) | {"schema", "key_id", "number_hash"}
+# The call centre that placed a decision's call for the seller (the record's
+# ``telemarketer``, absent when the seller called itself): the CSV's last column, and a
+# column of the page's and the text's decisions when one of them names it.
+_TELEMARKETER = "telemarketer"
+_SHOWN = set(_COLUMNS) | {"schema", "key_id", "number_hash", _TELEMARKETER}
+
+
+def _centred(found: Evidence) -> bool:
+    """Whether a decision shown names a call centre (its column is shown then only: the
+    evidence of a site whose campaigns name none is the page it was)."""
+    return any(isinstance(d.get(_TELEMARKETER), str) for d in found.decisions)
 
 
 def _detail(record: Record) -> dict[str, Any]:
@@ -548,7 +558,8 @@ def _readable(record: Record, separator: str) -> str:
 
 def _row(record: Record) -> dict[str, str]:
     detail = _detail(record)
-    row = {c: "" if record.get(c) is None else str(record.get(c)) for c in _COLUMNS}
+    row = {c: "" if record.get(c) is None else str(record.get(c))
+           for c in (*_COLUMNS, _TELEMARKETER)}
     row.update(lists=_lists(record), packs=_packs(record),
                detail=orjson.dumps(detail).decode() if detail else "")
     return row
@@ -560,7 +571,7 @@ def _row(record: Record) -> dict[str, str]:
 # and whether a call was placed on a decision (true/false; empty on other rows). The
 # verdict cell is the gate's verdict alone: "ALLOW (a question: no call placed)" there was
 # missed by a script keeping verdict == "ALLOW", and a scrub's ALLOW read as a call.
-_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from", "places_call"]
+_CSV_COLUMNS = [*_COLUMNS, "key_id", "law", "read_from", "places_call", _TELEMARKETER]
 
 
 def _csv(query: dict[str, Any], found: Evidence) -> str:
@@ -723,8 +734,9 @@ def _html(query: dict[str, Any], found: Evidence) -> str:
               + "</p>") if "stored_now" in query else ""
     decision_columns = ["logged_at", "at", *(["at_zone"] if zone is not None else []),
                         "local", "decision_id", "node", "front",
-                        "campaign", "solicitor", "mode", "verdict", "rule", "reason", "lists",
-                        "packs", "in_force"]
+                        "campaign", "solicitor",
+                        *([_TELEMARKETER] if _centred(found) else []),
+                        "mode", "verdict", "rule", "reason", "lists", "packs", "in_force"]
     changes, later, loaded = _kinds(found)
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
@@ -787,15 +799,18 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
     # the zone the officer named (--tz) beside UTC: the page spoke UTC alone
     zone = _zone(query.get("tz"))
     named = [f"at ({query['tz']})"] if zone is not None else []
+    centred = _centred(found)
     table = Table("logged (UTC)", "at (UTC)", *named, "decision id", "node", "front",
-                  "campaign", "verdict", "rule", "lists", "packs", "records before")
+                  "campaign", *([_TELEMARKETER] if centred else []), "verdict", "rule",
+                  "lists", "packs", "records before")
     for decision in found.decisions:  # every cell escaped: records are data, not markup
         table.add_row(*map(escape, (
             _second(decision.get("logged_at")), _second(decision.get("at")),
             *([_in_zone(decision.get("at"), zone)] if zone is not None else []),
             str(decision.get("decision_id", "")),
             str(decision.get("node", "")), str(decision.get("front", "")),
-            str(decision.get("campaign", "")), _verdict(found, decision),
+            str(decision.get("campaign", "")),
+            *([_row(decision)[_TELEMARKETER]] if centred else []), _verdict(found, decision),
             _rule(query, decision), _lists(decision), _packs(decision),
             str(len(found.records_before(decision))))))
     # no decision: said in words, as the page's "none" (headings alone read as a fault)
@@ -809,7 +824,10 @@ def _text(query: dict[str, Any], found: Evidence) -> str:
         # never a control character of a record's text on the terminal (``shown``)
         console.print(escape(shown(
             f"records in force before {decision.get('decision_id')} (changes of "
-            f"{decision.get('solicitor', '?')} for the number logged before it): "
+            f"{decision.get('solicitor', '?')}"
+            + (f" and of its call centre {centre}" if isinstance(
+                centre := decision.get(_TELEMARKETER), str) else "")
+            + " for the number logged before it): "
             f"{len(standing) or 'none'}")), highlight=False)
         for change in standing:
             console.print(f"  {escape(shown(_in_force(change)))}", highlight=False)

@@ -28,13 +28,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import duckdb
+import orjson
 
 from callguard.front_names import DIALLING_FRONTS
 from callguard.utc import zulu
 
-__all__ = ["Report", "ReportQuery", "build", "fronts_note", "not_law_note", "render_csv",
-           "render_html", "rule_label", "sources_note", "spreadsheet_cell",
-           "to_json", "withdrawn_note"]
+__all__ = ["Report", "ReportQuery", "build", "by_telemarketer", "fronts_note", "not_law_note",
+           "render_csv", "render_html", "rule_label", "sources_note", "spreadsheet_cell",
+           "telemarketers_of", "to_json", "withdrawn_note"]
 
 _WATCHED = ("violation-risk", "caller-id-mismatch", "caller-id-unverified",
             "abandonment-warning", "abandonment-uncounted")
@@ -84,6 +85,10 @@ class Report:
     questions: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     # decisions a later one withdrew (``withdraws``): no call of their own, counted apart
     withdrawn: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
+    # calls a call centre placed for the seller (the record's ``telemarketer``), by
+    # (day, campaign, verdict, rule, telemarketer): part of ``calls``, whose row may also
+    # hold the seller's own calls (a campaign that named its call centre from midday on)
+    telemarketers: dict[tuple[str, str, str, str, str], int] = field(default_factory=dict)
     fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
     watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
@@ -148,6 +153,31 @@ class Report:
 DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FRONTS))}) "
            "OR logged_delay_us IS NULL THEN \"at\" "
            "ELSE \"at\" + to_microseconds(logged_delay_us) END)")
+
+
+# The call centre that placed a call (the record's ``telemarketer``, absent when the seller
+# called itself). Read from ``body``, not a column of its own: the archive's Parquet files
+# of every day and month before the field have the columns they were written with, and a
+# read_parquet over such a file and a newer one with one more column drops that column
+# (the older file first) or refuses (the newer first; union_by_name on every scan would be
+# needed), so a record's new field stays in ``body`` (columns.py). The query groups by the
+# body of the rows that carry it (the same few bodies repeat) and ``_centre`` reads the name
+# from each distinct one: json_extract_string on every such row cost ~8x the contains()
+# test on an archive's dictionary-encoded bodies.
+_TELEMARKETER = "(CASE WHEN contains(body, '\"telemarketer\":') THEN body END)"
+
+
+def _centre(body: str | None, known: dict[str, str | None]) -> str | None:
+    """The ``telemarketer`` of a decision's ``body`` (None: none, or not a name)."""
+    if body is None:
+        return None
+    if body not in known:
+        try:
+            named = orjson.loads(body).get("telemarketer")
+        except (orjson.JSONDecodeError, AttributeError):
+            named = None
+        known[body] = named if isinstance(named, str) and named else None
+    return known[body]
 
 
 # A decision no call was placed on (schema 2's ``places_call`` false, a `check --at`
@@ -232,7 +262,8 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         rows: list[Any] = connection.execute(
             f"SELECT strftime(timezone(?, {DECIDED}), '%Y-%m-%d') AS d, "
             f"coalesce(campaign, '?'), coalesce(verdict, '?'), coalesce(rule, ''), "
-            f"coalesce(front, '?'), {str(out).lower()}, {_QUESTION}, count(*), "
+            f"coalesce(front, '?'), {str(out).lower()}, {_QUESTION}, {_TELEMARKETER}, "
+            "count(*), "
             f"epoch_us(min({DECIDED})), epoch_us(max({DECIDED})) FROM ({decisions}) "
             f"{where}{(' AND ' if where else ' WHERE ') + also if also else ''} "
             "GROUP BY ALL", [query.tz, *values]).fetchall()
@@ -242,13 +273,18 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
     if withdrawn is not None:
         rows += grouped(True, withdrawn)
     spans: dict[tuple[str, str, str, str, str], tuple[int, int]] = {}
-    for day, campaign, verdict, rule, front, out, asked, count, first, last in rows:
+    bodies: dict[str, str | None] = {}
+    for day, campaign, verdict, rule, front, out, asked, body, count, first, last in rows:
+        centre = _centre(body, bodies)
         key = (day, campaign, verdict, rule)
         kind = ("withdrawn" if out else "scrub" if front == "scrub"
                 else "question" if asked else "call")
         target = {"call": report.calls, "scrub": report.scrubs,
                   "question": report.questions}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
+        if kind == "call" and centre:
+            placed = (*key, centre)
+            report.telemarketers[placed] = report.telemarketers.get(placed, 0) + count
         # by front: the calls and scrubs that stand; a question (counted apart) under
         # "cli ALLOW" read as a call the operator placed after asking
         if kind in ("call", "scrub"):
@@ -282,6 +318,28 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
     epoch = datetime(1970, 1, 1, tzinfo=UTC)
     return [{"logged_at": zulu(epoch + timedelta(microseconds=at), "milliseconds"),
              "node": node, "backend": backend} for at, node, backend in rows]
+
+
+def telemarketers_of(report: Report, key: tuple[str, str, str, str]) -> str:
+    """Who placed the calls of a (day, campaign, verdict, rule) row for the seller: the call
+    centre's name, or each with its share when the row also holds other calls; empty when
+    the seller placed every one itself."""
+    placed = {k[4]: n for k, n in report.telemarketers.items() if k[:4] == key}
+    total = report.calls.get(key, 0)
+    if len(placed) == 1 and sum(placed.values()) == total:
+        return next(iter(placed))
+    return "; ".join(f"{name} ({n} of {total})" for name, n in sorted(placed.items()))
+
+
+def by_telemarketer(report: Report) -> list[dict[str, Any]]:
+    """Calls by call centre and campaign, with their verdicts (calls only: no scrub,
+    question or withdrawn answer is a call placed)."""
+    out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"ALLOW": 0, "BLOCK": 0})
+    for (_, campaign, verdict, _, centre), count in report.telemarketers.items():
+        out[(centre, campaign)][verdict] = out[(centre, campaign)].get(verdict, 0) + count
+    return [{"telemarketer": centre, "campaign": campaign, "calls": sum(counts.values()),
+             "allow": counts.get("ALLOW", 0), "block": counts.get("BLOCK", 0)}
+            for (centre, campaign), counts in sorted(out.items())]
 
 
 def rule_label(report: Report, rule: str) -> str:
@@ -511,10 +569,15 @@ def to_json(report: Report) -> dict[str, Any]:
         "withdrawn": report.total(report.withdrawn),
         "by_verdict": report.by(calls, 2), "by_rule": report.by(calls, 3, verdict="BLOCK"),
         "by_campaign": report.by(calls, 1),
+        # calls a call centre placed for the seller (records' ``telemarketer``); empty when
+        # every call of the range was the seller's own
+        "by_telemarketer": by_telemarketer(report),
         "by_front": {f"{front} {verdict}": n for (front, verdict), n in
                      sorted(report.fronts.items())},
         "range_days": report.days,  # every day of the range, those without calls too
-        "days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "calls": n}
+        "days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "calls": n,
+                  **({"telemarketer": centre} if (centre := telemarketers_of(
+                      report, (day, c, v, r))) else {})}
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
                        for (day, c, v, r), n in sorted(report.scrubs.items())],
@@ -576,12 +639,14 @@ def render_csv(report: Report) -> str:
     zone; a day of the range without any, one call row of 0 (no first, no last). The last
     two columns say what the JSON and the page say beside the table: whether a deciding
     rule is a house policy (``law``), and what the figures were read from (``read_from``,
-    the same on every row: a CSV handed on alone still names its archive and log). A cell
+    the same on every row: a CSV handed on alone still names its archive and log); then,
+    added last, the call centre that placed a call row's calls for the seller
+    (``telemarketer``, ``telemarketers_of``; empty: the seller's own). A cell
     that would start a formula in a spreadsheet begins with ``'`` (``spreadsheet_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last",
-                     "law", "read_from"])
+                     "law", "read_from", "telemarketer"])
     read_from = sources_note(report)
     # every day of the range: a day without calls or scrubs is one call row of 0
     quiet = {(day, "", "", ""): 0 for day in set(report.days) - {
@@ -592,7 +657,9 @@ def render_csv(report: Report) -> str:
             first, last = report.spans.get((day, kind, campaign, verdict, rule), ("", ""))
             writer.writerow([spreadsheet_cell(cell) for cell in (
                 day, kind, campaign, verdict, rule, count, first, last,
-                _rule_law(report, rule), read_from)])
+                _rule_law(report, rule), read_from,
+                telemarketers_of(report, (day, campaign, verdict, rule))
+                if kind == "call" else "")])
     return out.getvalue()
 
 
@@ -751,6 +818,10 @@ def render_html(report: Report) -> str:
         + _bars("Calls by campaign", report.by(calls, 1), "#1565c0")
         + _table("Calls by campaign: ALLOW, BLOCK, scrubs", ["campaign", "calls", "ALLOW", "BLOCK",
                                        "blocked share", "scrub decisions"], campaign_rows)
+        + (_table("Calls placed by a call centre (telemarketer) for the seller",
+                  ["telemarketer", "campaign", "calls", "ALLOW", "BLOCK"],
+                  [[r["telemarketer"], r["campaign"], r["calls"], r["allow"], r["block"]]
+                   for r in centred]) if (centred := by_telemarketer(report)) else "")
         + _table("Blocked calls by deciding rule (share of blocks)",
                  ["rule", "blocks", "share"], rule_rows)
         + _table("The watchdog, by campaign" + (

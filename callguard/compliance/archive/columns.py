@@ -12,6 +12,15 @@ for VARCHAR, a float for DOUBLE, a canonical UUID, 64 hex for a hash, ...); anyt
 else (a null, an int where a float is usual, a legacy instant with microseconds) stays
 in ``body`` as written, so ``record_of(row_of(r)) == r`` for every record. A test holds
 that on real records of every kind, legacy ones included.
+
+The columns are fixed: a field added to a kind later (the decision's ``telemarketer``,
+``places_call``, ``withdraws``) stays in ``body``, where readers find it (``report`` with
+``contains``/``json_extract_string``, ``evidence`` through ``record_of``). A new column
+would not be in the day and month files written before it, and DuckDB's read_parquet over
+such a file and a newer one (``store._read``: one scan per list of files) takes the first
+file's columns: the older first, the new column is silently dropped; the newer first, the
+scan fails ("schema mismatch"). Making one a column takes ``union_by_name`` on every scan
+and a test over an archive written before it.
 """
 
 from __future__ import annotations

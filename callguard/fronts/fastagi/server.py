@@ -42,6 +42,7 @@ from callguard.fronts.fastagi.wire import (
     quoted,
     read_headers,
 )
+from callguard.fronts.opt_out import opt_out_reason
 from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
 from callguard.memo import remember
 from callguard.numbers.redact import clipped, has_digit_run, redact_digits
@@ -647,13 +648,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             # CAMPAIGN) is taken out, as the gate does for a check's reason.
             return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: redact_digits(str(exc))}
         self.stats.counts["optout"] += 1
-        lists = self.gate.opt_out_lists(request.campaign)
-        if len(lists) > 1:  # the call centre's list too: the agent may be asked whose
-            return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the "
-                    f"do-not-call lists of the seller ({lists[0]}) and of the telemarketer "
-                    f"making the call ({lists[1]}) (47 CFR 64.1200(d)(3))"}
-        return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: f"…{e164[-4:]} added to the seller's "
-                "do-not-call list (47 CFR 64.1200(d)(3))"}
+        return {c.OPTOUT_RESULT: "OK", c.VAR_REASON: opt_out_reason(
+            e164, self.gate.opt_out_lists(request.campaign))}
 
     def _busy(self, route: str) -> dict[str, str]:
         """The route's own refusal: a call's BLOCK, or the opt-out's FAILED."""

@@ -50,6 +50,7 @@ from callguard.fronts.http.limits import (
 from callguard.fronts.http.metrics import NodeMetrics
 from callguard.fronts.http.readiness import Readiness
 from callguard.fronts.http.spec import DOCS_DIR, openapi_document
+from callguard.fronts.opt_out import opt_out_reason
 from callguard.gate import CheckRequest, Gate
 from callguard.logredact import redacted_error
 from callguard.numbers.parse import named_character
@@ -478,6 +479,17 @@ def _refusal(exc: Exception, counts: Counter[str]) -> web.Response:
 _DEFAULT_BUDGET_S = 0.25  # HttpSettings.budget_ms
 
 
+def _opted_out(e164: str, lists: tuple[str, ...]) -> dict[str, Any]:
+    """/v1/opt-out's answer: whose do-not-call lists the number went on, in FastAGI's words
+    (``reason``, its CALLGUARD_REASON) and the decision record's keys: the seller's
+    (``solicitor``), and the call centre's (``telemarketer``; null when the campaign names
+    none)."""
+    return {"recorded": True, "number_last4": e164[-4:],
+            "solicitor": lists[0] if lists else None,
+            "telemarketer": lists[1] if len(lists) > 1 else None,
+            "reason": opt_out_reason(e164, lists)}
+
+
 def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: bytes,
               max_body_bytes: int = 65_536, limits: ConnectionLimits | None = None,
               budget_s: float = _DEFAULT_BUDGET_S,
@@ -556,7 +568,7 @@ def build_app(*, gate: Gate, metrics: NodeMetrics, readiness: Readiness, token: 
                           "opt-out again once the log is writable")
         except CallguardError as exc:
             return _error(500, f"not recorded: {exc}")
-        return json_response({"recorded": True, "number_last4": e164[-4:]})
+        return json_response(_opted_out(e164, gate.opt_out_lists(data["campaign"])))
 
     middlewares = [_json_errors(counts), _auth(token)]
     if limits is not None:
