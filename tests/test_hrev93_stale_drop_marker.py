@@ -66,6 +66,7 @@ async def test_a_node_serving_a_newer_copy_keeps_it_when_an_old_drop_record_retu
         await restarted.start()
         await wait_for(lambda: "fl-state" in restarted.errors, timeout=5)
         assert "served v2" in restarted.errors["fl-state"], restarted.errors
+        assert "an older version only" in restarted.errors["fl-state"]
     finally:
         await restarted.close()
         await client.aclose()

@@ -1,7 +1,6 @@
 """Guards on hsto22's time base (hrev93): the national copy keeps the called party's
 date; a listed Floridian is never ALLOWed across Florida's midnight.
 
-
 hsto22 judged a copy of a state's own list (fl-state, ok-state) on its state's date. The
 national registry is no state's list: 47 CFR 64.1200(c)(2)(i)(D) (a copy at most 31 days
 old) keeps the date of the call, the called party's. A Honolulu number at 19:30 HST on

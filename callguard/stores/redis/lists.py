@@ -683,7 +683,8 @@ class RedisListRegistry:
         the drop and the next import holds the record again and no version, and the node
         forgot the newer copy it served, reading the list as not loaded on purpose (hrev93).
         Such a copy is lost, as with no record; an unreadable record is no drop either."""
-        if self._drop_covers(name, await self._client.get(_key(name, _DROPPED))):
+        record = await self._client.get(_key(name, _DROPPED))
+        if self._drop_covers(name, record):
             await self._dropped(name)
             return
         self._gone_from_redis(name)
@@ -696,7 +697,9 @@ class RedisListRegistry:
         self.errors[name] = (
             f"list {name}: this node served v{served.version} (imported "
             f"{served.imported_at:%Y-%m-%d %H:%M} UTC), and Redis now holds no version of it "
-            "and no record of a `dnc drop`: Redis lost its data (restarted without its AOF, "
+            + ("and no record of a `dnc drop` of it" if record is None else
+               "and a record of a `dnc drop` of an older version only (a backup restored?)")
+            + ": Redis lost its data (restarted without its AOF, "
             "FLUSHALL, an empty replica)? No copy is served: every call in its scope is "
             "BLOCKed, [lists] not_loaded notwithstanding. Fix: import the newest copy again "
             f"(`callguard dnc import FILE --list {name} ...`); to stop calling its state, "
