@@ -371,6 +371,15 @@ def _roll_back_locked(root: Path, list_dir: Path, name: str) -> int:
     return older[-1]
 
 
+def _drop_stamp(dirname: str) -> datetime:
+    """When ``drop_list`` made ``lists-dropped/<name>-<UTC stamp>`` (whole seconds); a
+    stamp that is no time (a hand-made name) as long ago: no drop of any copy served."""
+    try:
+        return datetime.strptime(dirname.rsplit("-", 1)[1] + "+0000", "%Y%m%dT%H%M%SZ%z")
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
 def drop_list(root: Path, name: str) -> int:
     """Move a list out of ``lists/`` (to ``lists-dropped/<name>-<UTC stamp>/``, kept for the
     record) in one rename; return the version that was current. A node serving it stops
@@ -444,11 +453,15 @@ class EmbeddedListRegistry:
     def _forget_dropped(self) -> None:
         """Stop serving a list ``dnc drop`` moved to ``lists-dropped/``: a node kept it until
         restarted, and a stale copy of a scope list went on BLOCKing every call in its
-        state's scope (hsto22). A list directory gone any other way keeps serving."""
+        state's scope (hsto22). A list directory gone any other way keeps serving, and so
+        does one a drop older than the copy served names: fl-state dropped, imported again,
+        then its directory lost read as dropped, and the node forgot the copy (hrev93)."""
         lists_dir, dropped = self._root / "lists", self._root / "lists-dropped"
         for name in [n for n in self._snapshots if not (lists_dir / n).is_dir()]:
+            imported = self._snapshots[name].meta.imported_at.astimezone(UTC)
             try:
                 gone = any(_DROPPED_DIR.fullmatch(p.name) and p.name.rsplit("-", 1)[0] == name
+                           and _drop_stamp(p.name) >= imported.replace(microsecond=0)
                            for p in dropped.iterdir())
             except OSError:
                 continue

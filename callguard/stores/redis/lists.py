@@ -676,8 +676,15 @@ class RedisListRegistry:
         left its record), the copy served here is forgotten; else Redis lost it. A copy
         served keeps serving (``_gone_from_redis``); none served but one served before a
         restart (the data dir's file) is an error, so the list reads as unread (BLOCK
-        with this reason), never as absent on purpose (``[lists] not_loaded``)."""
-        if await self._client.get(_key(name, _DROPPED)) is not None:
+        with this reason), never as absent on purpose (``[lists] not_loaded``).
+
+        A drop record older than the copy served here (or, by the data dir's file, before
+        a restart) is no drop of that copy: a Redis restored from a backup taken between
+        the drop and the next import holds the record again and no version, and the node
+        forgot the newer copy it served, reading the list as not loaded on purpose (hrev93).
+        Such a copy is lost, as with no record; an unreadable record is no drop either."""
+        record = await self._client.get(_key(name, _DROPPED))
+        if self._drop_covers(name, record):
             await self._dropped(name)
             return
         self._gone_from_redis(name)
@@ -690,11 +697,36 @@ class RedisListRegistry:
         self.errors[name] = (
             f"list {name}: this node served v{served.version} (imported "
             f"{served.imported_at:%Y-%m-%d %H:%M} UTC), and Redis now holds no version of it "
-            "and no record of a `dnc drop`: Redis lost its data (restarted without its AOF, "
+            + ("and no record of a `dnc drop` of it" if record is None else
+               "and a record of a `dnc drop` of an older version only (a backup restored?)")
+            + ": Redis lost its data (restarted without its AOF, "
             "FLUSHALL, an empty replica)? No copy is served: every call in its scope is "
             "BLOCKed, [lists] not_loaded notwithstanding. Fix: import the newest copy again "
             f"(`callguard dnc import FILE --list {name} ...`); to stop calling its state, "
             f"import it, then `callguard dnc drop {name} --yes`")
+
+    def _drop_covers(self, name: str, raw: Any) -> bool:
+        """Whether a ``dropped`` record (``drop``: the version then current) drops the
+        copy this node serves, or served before a restart: none newer than it."""
+        if raw is None:
+            return False
+        try:
+            dropped = int(json.loads(_bytes(raw) or b"")["version"])
+        except (ValueError, TypeError, KeyError):
+            _log.error("list_drop_record_unreadable", list=name)
+            return False
+        snapshot = self._snapshots.get(name)
+        served = self._floor.get(name)
+        newer = [v for v in (snapshot.meta.version if snapshot else None,
+                             served.version if served else None)
+                 if v is not None and v > dropped]
+        if newer and name not in self._gone and name not in self.errors:  # said once
+            _log.error("list_drop_record_older_than_served", list=name, dropped=dropped,
+                       served=max(newer), why="a Redis restored from a backup taken between "
+                       "a `dnc drop` and the next import?",
+                       fix=f"import the newest copy of {name} again (then `dnc drop {name} "
+                       "--yes` to stop calling its state)")
+        return not newer
 
     async def _dropped(self, name: str) -> None:
         """``dnc drop`` removed ``name``: stop serving it and forget it was served (a node
