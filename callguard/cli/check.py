@@ -29,7 +29,7 @@ from callguard.policy import DialingMode, core
 __all__ = ["check"]
 
 
-@click.command()
+@click.command(short_help="Decide whether NUMBER may be called now, or at --at.")
 @click.argument("number")
 @click.option("--campaign", required=True, help="Campaign id from the configuration.")
 @click.option("--mode", type=click.Choice([m.value for m in DialingMode]),
@@ -42,7 +42,8 @@ __all__ = ["check"]
 @click.pass_obj
 def check(state: CliState, number: str, campaign: str, mode: str | None, at_text: str | None,
           zone: str | None, postal_code: str | None, as_json: bool) -> None:
-    """Decide whether NUMBER may be called now (exit 0 ALLOW, 1 BLOCK, 2 usage, 3 error).
+    """Decide whether NUMBER may be called now, or at the --at instant (exit 0 ALLOW,
+    1 BLOCK, 2 usage, 3 error).
 
     Without --at an ALLOW counts as a call against call-frequency caps (the operator asks
     before dialling); with --at it is a question about that instant, judged read-only."""

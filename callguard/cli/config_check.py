@@ -289,6 +289,19 @@ def _source_warnings(settings: Settings) -> list[str]:
     return found
 
 
+def _sip_warnings(settings: Settings) -> list[str]:
+    """What serve logs at start as ``sip_block_status_not_global`` (fronts/sip/server.py):
+    a BLOCK answered 403 ends one branch only (RFC 3261 16.7, 21.6), and a dialer's next
+    route may place the call (README, The SIP redirect front)."""
+    sip = settings.sip
+    if not sip.enabled or sip.block_status == 603:
+        return []
+    return [f"[sip] block_status = {sip.block_status}: a BLOCK answered {sip.block_status} "
+            "ends one branch only; a proxy, pjsip or a failover route may try its next "
+            "route and place the call. Use block_status = 603 (global) unless every route "
+            f"after callguard takes the {sip.block_status} as final"]
+
+
 def _data_dir(path: Path) -> str:
     if not path.exists():  # callguard.datadir.missing_data_dir: only serve makes it
         return ("does not exist yet (`serve` makes the configured one at its first start; "
@@ -349,7 +362,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "warnings": [w for w in (transfer_events_warning(settings.ami)
                                  if settings.ami.enabled else None,) if w]
         + caller_id_warnings(settings.campaigns) + store_warnings + environment_warnings()
-        + _source_warnings(settings),
+        + _source_warnings(settings) + _sip_warnings(settings),
     }
     return info, problems + secret_problems
 

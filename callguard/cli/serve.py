@@ -579,9 +579,19 @@ def _cannot_listen(front: str, section: str, host: str, port: int | str,
     if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
         raise exc
     reason = os.strerror(exc.errno)
+    if exc.errno == errno.EADDRNOTAVAIL:
+        # Nothing uses it: the address is not (or not yet, at boot) on any interface here.
+        fix = (f"{section} host {host!r} is no address of this machine (or not yet: an "
+               f"address assigned late at boot); set {section} host to one (127.0.0.1, "
+               "0.0.0.0, or this host's address)")
+    elif exc.errno == errno.EACCES:
+        fix = (f"a port under 1024 needs privilege callguard does not have; change "
+               f"{section} {port_key} to 1024 or above")
+    else:
+        fix = (f"stop the process using it (another callguard serve?) or change {section} "
+               f"{port_key}")
     usage_error(f"{front} cannot listen on {host}:{port} ({section} host, {section} "
-                f"{port_key}): {reason}; stop the process using it (another callguard "
-                f"serve?) or change {section} {port_key}")
+                f"{port_key}): {reason}; {fix}")
 
 
 def _probe_addresses(settings: Settings) -> None:
