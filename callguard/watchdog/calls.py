@@ -525,9 +525,10 @@ class _Call:
     transfer_reads: set[tuple[str, str]] = field(default_factory=set)
     transfer_asked: bool = False
     release_unchecked_due: float | None = None
-    # A release decided from a picture (``_release_after_outage``), not sent yet: whether the
-    # rest still talk is asked again when it comes due (``_moved_to_talk``)
-    talk_recheck: bool = False
+    # A release decided from a picture (``_release_after_outage``), not sent yet: the
+    # called_hangup_at it set; whether the rest still talk is asked again when that release
+    # comes due (``_moved_to_talk``), not of a release set otherwise since
+    talk_recheck: float | None = None
     transfer_variable: str | None = None  # the variable that showed the called party's transfer
     # a transfer variable set on a channel left that could not be shown to name the called
     # party's channel (``_names_called_party``): taken for no transfer, the rest released
@@ -3049,7 +3050,7 @@ class CallTracker:
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
-        call.talk_recheck = True
+        call.talk_recheck = call.called_hangup_at
         return self._check_transfer(call, now, now, wait=True)
 
     def _check_transfer(self, call: _Call, now: float, due: float, *,
@@ -3159,9 +3160,9 @@ class CallTracker:
         customer. Hung up for the old call's hangup, that conversation was cut (hrev92).
         Asked once, before the first Hangup: the release stands unproven as when the
         picture itself shows them talking."""
-        if not call.talk_recheck or call.hangups:
+        asked, call.talk_recheck = call.talk_recheck, None
+        if asked is None or asked != call.called_hangup_at or call.hangups:
             return False
-        call.talk_recheck = False
         talking = self._still_talking(call)
         if talking is None:
             return False
