@@ -525,6 +525,10 @@ class _Call:
     transfer_reads: set[tuple[str, str]] = field(default_factory=set)
     transfer_asked: bool = False
     release_unchecked_due: float | None = None
+    # A release decided from a picture (``_release_after_outage``), not sent yet: the
+    # called_hangup_at it set; whether the rest still talk is asked again when that release
+    # comes due (``_moved_to_talk``), not of a release set otherwise since
+    talk_recheck: float | None = None
     transfer_variable: str | None = None  # the variable that showed the called party's transfer
     # a transfer variable set on a channel left that could not be shown to name the called
     # party's channel (``_names_called_party``): taken for no transfer, the rest released
@@ -1792,6 +1796,8 @@ class CallTracker:
             self._unproven_settled(call, now)
             if call.release_due is None or now < call.release_due:
                 continue
+            if self._moved_to_talk(call, now):
+                continue
             self._check_limit(call, now)
             if not self.active:
                 continue  # the acting node releases; this one only watches
@@ -3044,6 +3050,7 @@ class CallTracker:
             return []
         call.called_hangup_at = now - outage  # the earliest it can have been
         call.outage_s = outage
+        call.talk_recheck = call.called_hangup_at
         return self._check_transfer(call, now, now, wait=True)
 
     def _check_transfer(self, call: _Call, now: float, due: float, *,
@@ -3140,6 +3147,30 @@ class CallTracker:
             return name in side
         return name in {call.dialled_peers[leg] for leg in call.answered_dialers
                         if leg in call.dialled_peers}
+
+    def _moved_to_talk(self, call: _Call, now: float) -> bool:
+        """Whether a release decided from a picture is dropped as it comes due: a channel
+        left has joined a conversation since (``_still_talking`` asked again).
+
+        The picture is read before the events held while it was taken are applied
+        (``ami.py`` ``_rebuild``, ``_replay``), and its release waits for the transfer
+        variables (``_check_transfer``, ``transfer_check_s``): the channel the picture showed
+        in a parking lot or a holding bridge — BridgeWait()'s agent pool, known as such from
+        BridgeList (hwd22) — may by then have been bridged with a live person, a new
+        customer. Hung up for the old call's hangup, that conversation was cut (hrev92).
+        Asked once, before the first Hangup: the release stands unproven as when the
+        picture itself shows them talking."""
+        asked, call.talk_recheck = call.talk_recheck, None
+        if asked is None or asked != call.called_hangup_at or call.hangups:
+            return False
+        talking = self._still_talking(call)
+        if talking is None:
+            return False
+        call.release_due = call.called_hangup_at = call.release_unchecked_due = None
+        call.transfer_reads.clear()
+        call.release_unproven, call.unproven_by_read = True, False  # final
+        self._risk(call, call.outage_s or 0.0, now, talking)
+        return True
 
     def _still_talking(self, call: _Call) -> str | None:
         """Why the channels left after an outage must not be hung up, or None.
