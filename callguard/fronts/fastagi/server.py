@@ -355,6 +355,17 @@ class FastAgiServer(Application):  # type: ignore[misc]
                     self.stats.counts["liveness_unknown"] += 1
                     refused = (f"Asterisk did not say whether the channel is live ({CHECK_HANGUP} "
                                "answered neither 0 nor 1 in time: is func_channel loaded?)")
+                elif not hung_up and channel.tail_seen:
+                    # The rest of a cut block came before the question's reply (``send_command``):
+                    # known before deciding, so refused now, not decided on arguments a value's
+                    # line breaks may have forged and then withdrawn (``_late_tail``). The whole
+                    # tail precedes Asterisk's reply (setup_env, then run_agi): the flag is
+                    # spent; more tail later sets it again and withdraws as before.
+                    channel.tail_seen = False
+                    self.stats.counts["header_cut"] += 1
+                    refused = ("the AGI header block went on after its blank line, seen before "
+                               "deciding (a blank line inside a dialplan value cut it short): "
+                               "its arguments may be forged")
             if hung_up:
                 variables = await self._dead_channel(self._request(headers), asked=True)
             else:

@@ -75,7 +75,10 @@ _MAX_USAGE = 16
 # ``ast_check_hangup(chan) ? "1" : "0"``. Dead-safe in the command table, so answered in
 # dead mode too (a hangup handler, a Gosub from h), where 511 meets CHANNEL STATUS.
 CHECK_HANGUP = "GET VARIABLE CHANNEL(checkhangup)"
-_HUNG_UP = {("1", "0"): False, ("1", "1"): True}
+# Its two answers, whole lines as ``handle_getvariable`` writes them ("200 result=1 (%s)\n"):
+# panoramisk's parse reads a value out of lines Asterisk never writes ("200 result=1 (0)x",
+# "0200 result=1 (0)", a second "result=" pair), so it is not asked (review hrev94).
+_HUNG_UP = {"200 result=1 (0)": False, "200 result=1 (1)": True}
 
 
 class HeaderError(Exception):
@@ -357,6 +360,7 @@ class AgiChannel(Request):  # type: ignore[misc]
         self.reply_timeout = reply_timeout
         self.hangup_seen = False
         self.tail_seen = False  # the rest of a cut header block came before the reply
+        self.reply_line = ""  # the line ``send_command`` last parsed, as read
 
     async def send_command(self, command: str) -> dict[str, Any]:
         """Send one command; skip HANGUP and 100 lines; read a whole 520 block.
@@ -369,6 +373,7 @@ class AgiChannel(Request):  # type: ignore[misc]
         read, flagged (``tail_seen``), and the reply is read after it. The caller must not
         let the answer stand: the dialplan reads the variables only when the session
         ends, so a later ``MSet`` still overrides them."""
+        self.reply_line = ""
         await self._send(command)
         async with asyncio.timeout(self.reply_timeout):
             while True:
@@ -397,6 +402,7 @@ class AgiChannel(Request):  # type: ignore[misc]
                         return {"status_code": 520, "error": "AGIUsageError",
                                 "msg": "\n".join(usage)}
                     continue
+                self.reply_line = line
                 try:
                     result: dict[str, Any] = parse_agi_result(line)
                 except ValueError:  # no status code: "garbage", an empty line
@@ -407,15 +413,16 @@ class AgiChannel(Request):  # type: ignore[misc]
     async def hung_up(self) -> bool | None:
         """Whether Asterisk says the channel is hung up (``CHECK_HANGUP``): True, False, or
         None when its reply says neither (``200 result=0``: the function could not be
-        read, func_channel not loaded; a 5xx). A HANGUP line before the reply says it too
-        (res_agi.c ``run_agi`` writes one only once ``ast_read`` found the channel gone).
+        read, func_channel not loaded; a 5xx; any line but Asterisk's two, whole: fail
+        closed). A HANGUP line before the reply says it too (res_agi.c ``run_agi`` writes
+        one only once ``ast_read`` found the channel gone).
         Bounded by ``reply_timeout`` (TimeoutError); a close raises ConnectionError."""
         reply = await self.send_command(CHECK_HANGUP)
         if self.hangup_seen:
             return True
         if reply.get("status_code") != 200 or "error" in reply:
             return None
-        return _HUNG_UP.get(reply.get("result", ("", "")))
+        return _HUNG_UP.get(self.reply_line)
 
     async def confirm(self, variable: str, value: str, *, strict: bool = True) -> bool:
         """Whether Asterisk itself answered the last command: ``variable`` holds ``value``
