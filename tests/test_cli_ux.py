@@ -506,7 +506,8 @@ class TestUsageErrors:
         day = AT[:10]
         result = cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at", day)
         assert result.returncode == USAGE
-        suggestion = re.search(r"e\.g\. (\S+) or", one_line(result.stderr))
+        # the first form suggested (htz22: now followed by what it means in Utah, not "or")
+        suggestion = re.search(r"e\.g\. (\S+) ", one_line(result.stderr))
         assert suggestion, result.stderr
         retried = cli(root, "check", "8015550123", "--campaign", "ut-solar-manual", "--at",
                       suggestion[1], "--json")
