@@ -3159,12 +3159,16 @@ class CallTracker:
         BridgeList (hwd22) — may by then have been bridged with a live person, a new
         customer. Hung up for the old call's hangup, that conversation was cut (hrev92).
         Asked once, before the first Hangup: the release stands unproven as when the
-        picture itself shows them talking."""
+        picture itself shows them talking. A standby (``self.active`` False) sends nothing
+        and keeps asking: a takeover (``activate``) sends the release on a fresh answer,
+        not on one from its first due() that the agent moved on from since (hrev99)."""
         asked, call.talk_recheck = call.talk_recheck, None
         if asked is None or asked != call.called_hangup_at or call.hangups:
             return False
         talking = self._still_talking(call)
         if talking is None:
+            if not self.active:  # not sent here: asked again when it is (``activate``)
+                call.talk_recheck = asked
             return False
         call.release_due = call.called_hangup_at = call.release_unchecked_due = None
         call.transfer_reads.clear()
