@@ -2716,8 +2716,8 @@ class CallTracker:
 
     def _check_reask_due(self, call: _Call, now: float) -> list[Effect]:
         """The second read of ``_check_again``: the unread asking leg's first, the leg's
-        own last (its answer decides, ``_number_read``). AMI gone meanwhile: decided as
-        unread, as before (a later picture asks anew)."""
+        own last (its answer decides, ``_number_read``). AMI gone meanwhile, or the leg:
+        decided on the first read, unread, as before hwd23."""
         call.check_reask = None
         dest = call.checking
         if not call.dest_unchecked or dest is None:
