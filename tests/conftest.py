@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import tomllib
 from collections.abc import Iterator, Mapping
@@ -131,3 +133,49 @@ def redis_server(tmp_path):
 def packs() -> dict[str, Pack]:
     """The shipped packs."""
     return PACKS
+
+
+# --- the watchdog group: ``pytest -m watchdog`` ----------------------------------------------
+# ``-k watchdog`` selects by name only, and most of the AMI watchdog's tests are named for the
+# review or helper that wrote them (test_hwd2*, test_hrev8*/9*, test_review6*, ...). The
+# group is every test of a module that imports the watchdog (``callguard.watchdog``) or its
+# test helpers (``tests.test_watchdog``, the fake AMI) at its top, every test whose own body
+# imports the watchdog (a compliance-log test driving a WatchdogNode), and every test named
+# for it (what ``-k watchdog`` selected stays in).
+_WATCHDOG_IMPORTS = ("callguard.watchdog", "tests.test_watchdog", "tests.fake_ami")
+
+
+def _names_watchdog(module: str | None) -> bool:
+    return bool(module) and any(module == name or module.startswith(name + ".")
+                                for name in _WATCHDOG_IMPORTS)
+
+
+@functools.cache
+def _module_imports_watchdog(path: str) -> bool:
+    """Whether the module's top-level imports name the watchdog or its test helpers."""
+    tree = ast.parse(Path(path).read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.level == 0:
+            if _names_watchdog(node.module) or any(
+                    _names_watchdog(f"{node.module}.{alias.name}") for alias in node.names):
+                return True
+        elif isinstance(node, ast.Import) and any(_names_watchdog(a.name) for a in node.names):
+            return True
+    return False
+
+
+def _imports_watchdog_itself(function: object) -> bool:
+    """Whether the test's own code imports the watchdog (an import inside a test body)."""
+    code = getattr(function, "__code__", None)
+    return code is not None and any(_names_watchdog(name) for name in code.co_names)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = getattr(item, "path", None)
+        if ("watchdog" in item.nodeid.lower()
+                or (path is not None and path.suffix == ".py"
+                    and _module_imports_watchdog(str(path)))
+                or _imports_watchdog_itself(getattr(item, "function", None))):
+            item.add_marker(pytest.mark.watchdog)
+

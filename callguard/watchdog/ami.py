@@ -74,6 +74,18 @@ _TICK_S = 0.02
 _EOL2 = "\r\n\r\n"
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
+# The picture's event hold (``_held``: events arriving while the picture is taken, applied
+# after it) ends this long after it began once CoreShowChannels is answered: BridgeList,
+# asked then, waits what is left, ``_BRIDGE_LIST_MIN_S`` at least, never its
+# ``action_timeout_ms`` (2 s). A called party's Hangup arriving in the hold is released
+# only when the hold ends; after a restart that release may still wait for the number's
+# digest (``number_lookup_s``, 1 s), its AppDial leg's DIALEDPEERNUMBER read (a Getvar,
+# ``action_timeout_ms``) and the transfer variables (``transfer_check_s``, 0.5 s): with an
+# unanswered BridgeList's 2 s on top, a prerecorded call's 5 s (47 U.S.C. 227(d)(3)(B))
+# was passed (hwd23). BridgeList unanswered in time: the picture is read without it, as
+# when it is refused (the conservative reading, ``_holding_bridges``).
+_HOLD_S = 1.0
+_BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
@@ -546,6 +558,7 @@ class AmiWatchdog:
         # Between login and the picture, events are held and replayed after it: an event
         # read while the CoreShowChannels list is still arriving would find no call yet.
         self._held: list[tuple[dict[str, str], float]] | None = None
+        self._held_since = 0.0  # when that hold began (time.monotonic)
         # No login of this session has reached ``_on_login`` yet: panoramisk sets
         # ``authenticated`` and only schedules ``on_login`` (call_soon), so for one turn the
         # session is "connected" with no picture pending (``_hangup``).
@@ -686,6 +699,7 @@ class AmiWatchdog:
         self._on_state(True)
         _log.info("ami_logged_in", host=self.settings.host, port=self.settings.port)
         self._held = []
+        self._held_since = time.monotonic()
         self._refusal_said = False
         self._login_unanswered_said = False
         self._spawn(self._rebuild())
@@ -787,7 +801,8 @@ class AmiWatchdog:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
             return
         items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
-        lots = await self._holding_bridges()
+        lots = await self._holding_bridges(
+            max(_BRIDGE_LIST_MIN_S, self._held_since + _HOLD_S - time.monotonic()))
         if not self.connected or getattr(self._manager, "protocol", None) is not session:
             # The session went while BridgeList was awaited (hrev91): its picture is of a
             # session gone. Read now, reconcile cleared the outage _on_disconnect had just
@@ -817,13 +832,14 @@ class AmiWatchdog:
                              "manager.conf; until then calls are found again with Getvar")
         self._on_rebuilt(followed)
 
-    async def _holding_bridges(self) -> list[str] | None:
+    async def _holding_bridges(self, wait: float) -> list[str] | None:
         """The parking lots and holding bridges up now (AMI ``BridgeList``: manager_bridges.c
         ``manager_bridges_list``, registered with authority 0, so no ``write=`` class is
         needed), which a picture cannot name (``CallTracker.reconcile``); None when it is
-        refused or not answered: the picture is read as before."""
+        refused or not answered within ``wait`` (``_HOLD_S``): the picture is read as
+        before."""
         try:
-            reply = await self._send({"Action": "BridgeList"}, as_list=True)
+            reply = await self._send({"Action": "BridgeList"}, as_list=True, timeout=wait)
         except (TimeoutError, ConnectionError) as exc:
             _log.warning("ami_bridge_list_failed", reason=str(exc) or type(exc).__name__)
             return None
@@ -834,6 +850,7 @@ class AmiWatchdog:
     def _rebuild_again(self) -> None:
         if self.connected and not self.rebuilt and self._held is None:
             self._held = []
+            self._held_since = time.monotonic()
             self._spawn(self._rebuild())
 
     async def _tick(self) -> None:
@@ -986,11 +1003,13 @@ class AmiWatchdog:
         if effects:
             self.run(effects)
 
-    async def _send(self, action: dict[str, str], *, as_list: bool | None = None) -> Any:
+    async def _send(self, action: dict[str, str], *, as_list: bool | None = None,
+                    timeout: float | None = None) -> Any:
         if not self.connected:
             raise ConnectionError("AMI not connected")
         if as_list:
             future = self._manager.send_action(_ListAction(action, as_list=True), as_list=True)
         else:
             future = self._manager.send_action(action, as_list=as_list)
-        return await asyncio.wait_for(future, self.settings.action_timeout_ms / 1000)
+        limit = self.settings.action_timeout_ms / 1000
+        return await asyncio.wait_for(future, limit if timeout is None else min(timeout, limit))

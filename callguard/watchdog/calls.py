@@ -492,6 +492,10 @@ class _Call:
     dest_number_unread: bool = False
     checking: str | None = None  # the leg whose DIALEDPEERNUMBER that wait is for
     unchecked_hangup_at: float | None = None
+    # That read unanswered (a Getvar timeout or error, Asterisk busy with a restart's
+    # reads): when it is asked once more (``_check_again``), and the legs so asked
+    check_reask: float | None = None
+    check_retried: set[str] = field(default_factory=set)
     numbers_asked: set[str] = field(default_factory=set)
     originated: set[str] = field(default_factory=set)  # legs an Originate dialled
     dial_strings: dict[str, str] = field(default_factory=dict)  # originated leg -> DialString
@@ -1534,6 +1538,10 @@ class CallTracker:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
                 call.unchecked_hangup_at = now
+                if call.check_reask is not None:
+                    # its second read not sent yet (``_check_again``): not held for it,
+                    # decided now on the first, unread
+                    effects = self._number_checked(call, name, now)
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
@@ -1785,8 +1793,7 @@ class CallTracker:
         for call in (only,) if only is not None else tuple(self.calls.values()):
             if call is None:
                 continue
-            if call.number_due is not None and now >= call.number_due:
-                effects.extend(self._out(self._number_known(call, "", now)))
+            effects.extend(self._waits_due(call, now))
             effects.extend(self._out(self._ask_status_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
@@ -1815,6 +1822,17 @@ class CallTracker:
                     break
                 del self._pending[linkedid]
             self._forget_idle(now)
+        return effects
+
+    def _waits_due(self, call: _Call, now: float) -> list[Effect]:
+        """A restart's waits come to their end: the number's digest not found in time
+        (``_seek_number``), the unanswered read of whom the picture's AppDial leg was
+        dialled to asked once more (``_check_again``)."""
+        effects: list[Effect] = []
+        if call.number_due is not None and now >= call.number_due:
+            effects.extend(self._out(self._number_known(call, "", now)))
+        if call.check_reask is not None and now >= call.check_reask:
+            effects.extend(self._out(self._check_reask_due(call, now)))
         return effects
 
     def uniqueid_of(self, linkedid: str, channel: str) -> str | None:
@@ -2669,8 +2687,55 @@ class CallTracker:
             call.numbers_unread.discard(channel)
         if channel != call.checking or not call.dest_unchecked:
             return []
+        if self._check_again(call, channel, now):
+            return []
+        return self._number_checked(call, channel, now)
+
+    def _check_again(self, call: _Call, dest: str, now: float) -> bool:
+        """Whom the picture's AppDial leg was dialled to read as nothing because a read went
+        unanswered (ami.py ``_getvar``: None for a timeout or an error; an unset variable is
+        an empty Value, manager.c ``action_getvar``): asked once more after ``retry_s``
+        (``due`` -> ``_check_reask_due``), while AMI is up, the leg is up and its Hangup is
+        not held (the wait adds nothing to a release already due: a Hangup of the leg
+        before the second read goes out decides at once, ``_hangup``). Left unread, the
+        call was taken for unchecked after every restart whose reads Asterisk answered
+        late: nothing hung up at its end, a violation risk, ``release_unproven``."""
+        if (dest in call.check_retried or self.disconnected_at is not None
+                or call.unchecked_hangup_at is not None or dest != call.dest
+                or dest not in call.channels.values()):
+            return False
+        witness = self._witness(call)
+        if (call.names_number.get(dest) is not None
+                or call.names_number.get(witness) is not None):
+            return False  # read: it decides (the leg's own, or the asking leg's for it)
+        if not ({dest, witness} & call.numbers_unread):
+            return False  # both answered, naming nothing: a reading, not an unread one
+        call.check_retried.add(dest)
+        call.check_reask = now + self.settings.retry_s
+        return True
+
+    def _check_reask_due(self, call: _Call, now: float) -> list[Effect]:
+        """The second read of ``_check_again``: the unread asking leg's first, the leg's
+        own last (its answer decides, ``_number_read``). AMI gone meanwhile, or the leg:
+        decided on the first read, unread, as before hwd23."""
+        call.check_reask = None
+        dest = call.checking
+        if not call.dest_unchecked or dest is None:
+            return []
+        if self.disconnected_at is not None or dest not in call.channels.values():
+            return self._number_checked(call, dest, now)
+        witness = self._witness(call)
+        legs = [leg for leg in dict.fromkeys((witness, dest))
+                if leg == dest or (leg in call.numbers_unread
+                                   and leg in call.channels.values())]
+        return [ReadVariable(call.linkedid, leg, DIALLED_NUMBER_VARIABLE) for leg in legs]
+
+    def _number_checked(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """Whom the picture's AppDial leg ``channel`` was dialled to is read (or unread for
+        good): the called party, another number's leg, or the picture's word unproven."""
         call.dest_unchecked = call.dest_from_picture = False
         call.checking = None
+        call.check_reask = None
         hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
         if channel != call.dest:
             # Events named another called party while the read was under way (a Local
