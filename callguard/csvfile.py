@@ -4,7 +4,11 @@ Every importer (consent, business relationships, company do-not-call, registry l
 and ``scrub`` read through here, so a file that one accepts, all accept:
 
 - a byte-order mark is dropped (Excel's "CSV UTF-8" writes one; UTF-16 "Unicode text"
-  starts with one too and is read as such);
+  starts with one too and is read as such, and so is UTF-32 with its mark);
+- a file that is no text at all (a workbook, an archive, a PDF) is refused saying what it
+  is and how to make the CSV (``not_text``), known by its first bytes: read as text, an
+  .xlsx was "cut short", "a stretch of zeros" or "no numbers", and the admin was sent
+  to fetch the same file again;
 - the text is UTF-8 when it decodes as UTF-8, else Windows-1252 (Excel's "CSV" on a
   Western Windows; ``Jos\\xe9 Pe\\xf1a`` comes back as José Peña, not ``Jos� Pe�a``). A
   byte that Windows-1252 leaves undefined is read as Latin-1, so nothing is lost;
@@ -18,6 +22,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import zipfile
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,12 +30,27 @@ from typing import BinaryIO
 
 from callguard.errors import UsageError
 
-__all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "decode", "decoded_lines", "read_csv",
-           "sniff_delimiter"]
+__all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "NotText", "decode", "decoded_lines",
+           "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
+           "text_encoding"]
 
 DELIMITERS = (",", ";", "\t")
 _SNIFF_LINES = 20
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)  # FF FE 00 00 starts like UTF-16 LE
+HEAD = 4096  # bytes of a file's start that ``not_text`` looks at
+
+# The first bytes ("magic numbers") of the formats lists and leads arrive in that are not
+# text. A .xlsx, .xlsm, .ods and .docx are ZIP archives; .xls (and .doc, .msg) are OLE2
+# compound files.
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")  # a member first; an empty archive
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_PDF = b"%PDF-"
+_GZIP = b"\x1f\x8b"
+_ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # stored first, uncompressed
+_SAVE_AS_CSV = ('open it in Excel and use File > Save As, file type "CSV UTF-8 (Comma '
+                'delimited) (*.csv)"; or in LibreOffice Calc, File > Save As, file type '
+                '"Text CSV (.csv)", character set "Unicode (UTF-8)"; then use that .csv')
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,12 +70,75 @@ class CsvTable:
                                                                  repr(self.delimiter))
 
 
+@dataclass(frozen=True, slots=True)
+class NotText:
+    """A file that is no text: what it is, as a person names it, and how to get text."""
+
+    what: str
+    advice: str
+
+
+def not_text(head: bytes, path: Path | None = None) -> NotText | None:
+    """What a file starting with ``head`` (its first ``HEAD`` bytes) is when it is a
+    workbook, an archive or a PDF, none of which callguard reads; None for anything else.
+    ``path``, the file itself (not a gzip file's content): a ZIP archive's member names
+    are read from it, so an .xlsx written with its workbook past ``head`` is still named."""
+    if head.startswith(_OLE2):
+        return NotText("an Excel 97-2003 workbook (.xls) or another old Microsoft Office "
+                       "file, not text", _SAVE_AS_CSV)
+    if head.startswith(_PDF):
+        return NotText("a PDF document, not text",
+                       "ask whoever sent it for the list as CSV or text (one number a "
+                       "line); text copied out of a PDF loses and merges lines")
+    if head.startswith(_GZIP):
+        return NotText("gzip-compressed, not text",
+                       "decompress it (gunzip) and use the file inside")
+    if not head.startswith(_ZIP):
+        return None
+    names = _zip_names(path)
+    if head[30:].startswith(_ODS):
+        return NotText("an OpenDocument spreadsheet (.ods), not text", _SAVE_AS_CSV)
+    if any(name.startswith("xl/") for name in names) or (
+            not names and (b"[Content_Types].xml" in head or b"xl/" in head)):
+        return NotText("an Excel workbook (.xlsx), not text", _SAVE_AS_CSV)
+    inside = "" if not names else (
+        f" holding {', '.join(names[:3])}" + (f" and {len(names) - 3} more" if len(names) > 3
+                                              else ""))
+    return NotText(f"a ZIP archive{inside}, not text",
+                   "extract it (unzip) and use the file inside")
+
+
+def _zip_names(path: Path | None) -> list[str]:
+    """The member names of a ZIP archive at ``path`` (files only), or [] when unreadable."""
+    if path is None:
+        return []
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [name for name in archive.namelist() if not name.endswith("/")]
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return []
+
+
+def text_encoding(head: bytes) -> str | None:
+    """The encoding a byte-order mark at the start of ``head`` names (UTF-32 before UTF-16:
+    its little-endian mark starts with UTF-16's), or None."""
+    if head.startswith(_UTF32_BOMS):
+        return "utf-32"
+    if head.startswith(_UTF16_BOMS):
+        return "utf-16"
+    if head.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    return None
+
+
 def decode(data: bytes) -> tuple[str, str]:
-    """(text, encoding name): UTF-8 (BOM or not), UTF-16 with a BOM, else Windows-1252."""
+    """(text, encoding name): UTF-8 (BOM or not), UTF-16 or UTF-32 with a BOM, else
+    Windows-1252."""
     if data.startswith(codecs.BOM_UTF8):
         return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict"), "utf-8-sig"
-    if data.startswith(_UTF16_BOMS):
-        return data.decode("utf-16"), "utf-16"
+    wide = text_encoding(data)
+    if wide is not None:
+        return data.decode(wide), wide
     try:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
@@ -96,7 +179,8 @@ class LineTooLong(ValueError):
         self.start = start
 
 
-def decoded_lines(stream: BinaryIO, *, max_line: int | None = None) -> Generator[str, None, None]:
+def decoded_lines(stream: BinaryIO, *, max_line: int | None = None,
+                  encoding: str = "utf-8-sig") -> Generator[str, None, None]:
     """Lines of a stream too large to hold (a registry list), decoded as they come: a BOM
     dropped, UTF-8, any byte that is not UTF-8 read as Windows-1252. The decoding stays in
     C (``io.TextIOWrapper`` with an error handler): a per-line Python decode cost ~10 % on
@@ -105,8 +189,10 @@ def decoded_lines(stream: BinaryIO, *, max_line: int | None = None) -> Generator
     With ``max_line``, a line is read at most that many characters at a time, and one
     longer raises LineTooLong: a file with no line break for gigabytes (the zeros of a
     download that never came, a binary file) was otherwise read whole into memory. Close
-    the iterator (``contextlib.closing``) before the stream: it lets the stream go."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors=UTF8_ELSE_CP1252)
+    the iterator (``contextlib.closing``) before the stream: it lets the stream go.
+    ``encoding``: "utf-16" or "utf-32" for a stream that starts with their byte-order mark
+    (``text_encoding``); bytes that are not of it are read as Windows-1252 too."""
+    text = io.TextIOWrapper(stream, encoding=encoding, errors=UTF8_ELSE_CP1252)
     try:
         if max_line is None:
             yield from text
@@ -142,6 +228,14 @@ def sniff_delimiter(text: str) -> str:
     return best
 
 
+def refuse_not_text(path: Path, data: bytes) -> None:
+    """A UsageError when ``data``, the file at ``path``, is a workbook, archive or PDF."""
+    found = not_text(data[:HEAD], path)
+    if found is not None:
+        raise UsageError(f"{path} is {found.what}: callguard reads CSV files; "
+                         f"{found.advice} (nothing was read)")
+
+
 def read_csv(path: Path) -> CsvTable:
     """The whole file as a table; an unreadable or empty file is a UsageError."""
     try:
@@ -150,10 +244,13 @@ def read_csv(path: Path) -> CsvTable:
         raise UsageError(f"{path} is a directory; give a CSV file") from None
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror}") from None
+    refuse_not_text(path, data)
     try:
         text, encoding = decode(data)
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: starts with a UTF-8 byte-order mark but is not UTF-8 "
+        name = {"utf-8": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}.get(
+            exc.encoding.replace("_", "-").lower(), exc.encoding)
+        raise UsageError(f"{path}: starts with a {name} byte-order mark but is not {name} "
                          f"({exc.reason} at byte {exc.start}); save it again as CSV UTF-8"
                          ) from None
     delimiter = sniff_delimiter(text)

@@ -179,7 +179,11 @@ def dnc() -> None:
 def import_(state: CliState, file: Path, name: str, published: str, covers: str | None,
             new_list: bool, max_bad_share: float, max_shrink: float,
             delta_base: int | None) -> None:
-    """Import FILE as a new version of a list and publish it atomically."""
+    """Import FILE as a new version of a list and publish it atomically.
+
+    FILE is text: one number a line, or the registry's 'area code,number' lines (gzip'd or
+    not). A spreadsheet is refused: save it as CSV first (Excel "CSV UTF-8", LibreOffice
+    "Text CSV"); unzip a ZIP download."""
     published_on = parse_published("--published", published)  # never in the future
     _name_or_exit(name)
     if name.startswith("attr-"):  # issue 18: reserved for number attribute lists

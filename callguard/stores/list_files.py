@@ -37,12 +37,12 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import LineTooLong, decoded_lines
+from callguard.csvfile import HEAD, LineTooLong, decoded_lines, not_text, text_encoding
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
-__all__ = ["ParsedDelta", "ParsedList", "cut_short", "national_and_extension", "parse_delta_file",
-           "parse_list_file", "split_extension"]
+__all__ = ["ParsedDelta", "ParsedList", "cut_short", "national_and_extension", "no_numbers",
+           "parse_delta_file", "parse_list_file", "split_extension"]
 
 _PUNCT = str.maketrans("", "", " -.()+\t")
 _DOS_EOF = "\x1a"  # Ctrl-Z, which old DOS/Windows tools write after the last line
@@ -122,6 +122,17 @@ def cut_short(path: Path, number: int, shown: str) -> ListImportError:
         f"{path}: the last line ({number}: {shown}) is not whole and has no line break: the "
         "file was cut short (an interrupted download or copy?); nothing was imported. "
         "Fetch the file again")
+
+
+def no_numbers(path: Path, header: str | None) -> ListImportError:
+    """The refusal of a file with no line to read: why (it said "no numbers" alone)."""
+    if path.stat().st_size == 0:
+        why = "it is empty (0 bytes): an export or download that wrote nothing?"
+    else:
+        why = ("it holds only blank lines, # comments" +
+               (f" and a header line ({header!r})" if header is not None else "") +
+               "; a list is one number a line (or the registry's 'area code,number' lines)")
+    return ListImportError(f"{path}: no numbers in the file: {why}; nothing was imported")
 
 
 def zero_filled(path: Path, number: int) -> ListImportError:
@@ -225,29 +236,33 @@ def _add(by_area: dict[int, MutableSequence[int]], national: int) -> None:
 Progress = Callable[[int, int], None]  # (numbers read, bytes of the file read)
 
 
-# A UTF-16 or UTF-32 byte-order mark (FF FE, FE FF; UTF-32's FF FE 00 00 / 00 00 FE FF).
-_WIDE_BOMS = (b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
-
-
 def _wide(path: Path, head: bytes) -> ListImportError | None:
-    """The refusal of a UTF-16/32 file (a spreadsheet's "Unicode text" export), from its
-    first bytes ``head``: its lines are read as numbers with NULs between the digits, all
-    malformed — and a little-endian file's last line is a lone NUL, refused as "cut
-    short: fetch the file again", which an operator did, and got the same file and the
-    same refusal. Without a byte-order mark (``iconv -t UTF-16LE``, some exporters) it is
-    known by its NULs: every other byte of ASCII digits in UTF-16 (three of four in
-    UTF-32), which no text list holds (hrev31: it was still "cut short")."""
-    if head.startswith(_WIDE_BOMS):
-        how = "it starts with a byte-order mark"
-    elif len(head) >= 4 and head.strip(b"\0") and (  # all NUL: a zero-filled download
+    """The refusal of UTF-16/32 text without a byte-order mark (``iconv -t UTF-16LE``, some
+    exporters), from its first bytes ``head``: every other byte of ASCII digits is NUL in
+    UTF-16 (three of four in UTF-32), which no text list holds. Read as UTF-8, its lines
+    were numbers with NULs between the digits, all malformed, and a little-endian file's
+    last line a lone NUL, refused as "cut short: fetch the file again" (hrev31). With a
+    byte-order mark (Excel's "Unicode text") it is read as what the mark names."""
+    if len(head) >= 4 and head.strip(b"\0") and (  # all NUL: a zero-filled download
             not head[1::2].strip(b"\0") or not head[0::2].strip(b"\0")):
-        how = "every other byte of its start is NUL; no byte-order mark"
-    else:
+        return ListImportError(
+            f"{path}: the file is UTF-16 or UTF-32 text (every other byte of its start is "
+            "NUL; no byte-order mark); nothing was imported. Save it as UTF-8 or ASCII text "
+            "(one number a line) and import that")
+    return None
+
+
+def _not_text(path: Path, head: bytes, gzipped: bool) -> ListImportError | None:
+    """The refusal of a workbook, archive or PDF (``callguard.csvfile.not_text``): read as
+    lines, an .xlsx or .zip was "cut short" or "a stretch of zeros" (fetch it again), an
+    .xls "no numbers", a PDF "100 % malformed"; none said what the file was."""
+    found = not_text(head, None if gzipped else path)
+    if found is None:
         return None
+    inside = " (inside its gzip compression)" if gzipped else ""
     return ListImportError(
-        f"{path}: the file is UTF-16 or UTF-32 text ({how}); "
-        "nothing was imported. Save it as UTF-8 or ASCII text (one number a line) and "
-        "import that")
+        f"{path}: the file is {found.what}{inside}; nothing was imported. A list is text, "
+        f"one number a line (or the registry's 'area code,number' lines): {found.advice}")
 
 
 def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
@@ -258,13 +273,18 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
             gzipped = raw.read(2) == b"\x1f\x8b"
             raw.seek(0)
             handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
-            # callguard.csvfile's reading: a BOM dropped, UTF-8 else Windows-1252
-            wide = _wide(path, handle.peek(64)[:64])  # type: ignore[attr-defined]
-            if wide is not None:
-                raise wide
+            # callguard.csvfile's reading: a BOM dropped (UTF-16 and UTF-32 read as their
+            # mark says), UTF-8 else Windows-1252; no workbook, archive or PDF
+            head = handle.peek(HEAD)[:HEAD]  # type: ignore[attr-defined]
+            encoding = text_encoding(head)
+            refused = _not_text(path, head, gzipped) or (
+                None if encoding else _wide(path, head[:64]))
+            if refused is not None:
+                raise refused
             # callguard.csvfile's reading, each line at most _MAX_LINE characters (closed
             # before the file: it lets the file go)
-            with contextlib.closing(decoded_lines(handle, max_line=_MAX_LINE)) as lines:
+            with contextlib.closing(decoded_lines(handle, max_line=_MAX_LINE,
+                                                  encoding=encoding or "utf-8-sig")) as lines:
                 for count, line in enumerate(lines):
                     if _HOLE_TEXT in line and line.endswith(("\n", "\r")):
                         # here, so every reader of _lines refuses it (the dated parser did
@@ -301,7 +321,7 @@ def parse_list_file(
     else:
         parsed = _parse_lines(path, on_progress, extensions)
     if parsed.lines == 0:
-        raise ListImportError(f"{path}: no numbers in the file; nothing was imported")
+        raise no_numbers(path, parsed.header)
     share = parsed.bad / parsed.lines
     if share > max_bad_share:
         examples = "; ".join(parsed.bad_examples[:5])

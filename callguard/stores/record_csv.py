@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from callguard.csvfile import decode, sniff_delimiter
+from callguard.csvfile import decode, refuse_not_text, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
@@ -263,6 +263,7 @@ def read_record_file(
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror}") from None
+    refuse_not_text(path, data)  # a workbook was "the header row lacks number, kind, ..."
     try:
         text, _ = decode(data)
     except UnicodeDecodeError as exc:

@@ -34,7 +34,14 @@ import numpy as np
 from callguard.errors import ListImportError, StoreError
 from callguard.numbers.parse import number_text
 from callguard.numbers.redact import clipped, clipped_repr, redact_digits
-from callguard.stores.list_files import _content, _lines, _national, _regular_or_refuse, cut_short
+from callguard.stores.list_files import (
+    _content,
+    _lines,
+    _national,
+    _regular_or_refuse,
+    cut_short,
+    no_numbers,
+)
 
 if TYPE_CHECKING:
     from callguard.stores.interfaces import ListMeta
@@ -145,7 +152,7 @@ def parse_dated_file(path: Path, *, max_bad_share: float = 0.001,
     if on_progress is not None:
         on_progress(parsed.lines - parsed.bad)
     if parsed.lines == 0:
-        raise ListImportError(f"{path}: no numbers in the file; nothing was imported")
+        raise no_numbers(path, parsed.header)
     if parsed.bad / parsed.lines > max_bad_share:
         raise ListImportError(
             f"{path}: {parsed.bad} of {parsed.lines} lines malformed "
