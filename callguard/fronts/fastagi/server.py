@@ -53,7 +53,7 @@ from callguard.numbers.redact import clipped, has_digit_run, redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
-__all__ = ["FastAgiServer", "FastAgiSettings"]
+__all__ = ["FastAgiServer", "FastAgiSettings", "liveness_warning"]
 
 TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
@@ -87,6 +87,26 @@ class FastAgiSettings:
     # handler, a Gosub from h: ``_dead_channel``); a round trip more on every check. Off
     # until the tests that script Asterisk by hand expect the question (session 25).
     ask_liveness: bool = False
+
+
+def liveness_warning(settings: FastAgiSettings, *, ami: bool) -> str | None:
+    """What ``config check`` and serve's start say when ``ask_liveness`` is on: the question
+    (``CHECK_HANGUP``) is answered only with func_channel loaded in Asterisk. res_agi.c
+    ``handle_getvariable`` reads a name ending in ")" with ``ast_func_read``; with no
+    CHANNEL function that read fails and the reply is ``200 result=0``, which says neither
+    live nor hung up: every check is then BLOCKed (``liveness_unknown``). callguard cannot
+    see Asterisk's modules from here; ``ami``: the AMI is configured, so the operator can
+    ask it (``ModuleCheck``) — callguard does not (the watchdog owns that connection)."""
+    if not settings.ask_liveness:
+        return None
+    how = ("check it over the AMI: 'Action: ModuleCheck' with 'Module: func_channel' "
+           "(Response: Success with its version when loaded)" if ami else
+           "check it on the Asterisk console: 'module show like func_channel'")
+    return ("[fastagi] ask_liveness = true: before each check callguard asks Asterisk "
+            f"'{CHECK_HANGUP}', which only func_channel answers; without func_channel loaded "
+            "Asterisk replies '200 result=0' and EVERY check is BLOCKed "
+            f"(callguard:bad-agi-request, counted liveness_unknown); {how}, or set "
+            "ask_liveness = false")
 
 
 @dataclass
