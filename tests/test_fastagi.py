@@ -1197,6 +1197,9 @@ class TestRecordedRepliesAreNoTail:
             def get_write_buffer_size(self) -> int:
                 return 0  # every byte taken at once (wire.send_bounded asks)
 
+            def is_closing(self) -> bool:
+                return False
+
         transport = _Transport()
 
         def write(self, data: bytes) -> None:

@@ -148,8 +148,10 @@ async def send_bounded(writer: asyncio.StreamWriter, data: bytes, timeout: float
     with its socket and memory. On expiry the connection is aborted (a reset: no
     buffered bytes left waiting for a reader that never comes) and WriteStalled raised."""
     writer.write(data)
-    if writer.transport.get_write_buffer_size() == 0:
+    if writer.transport.get_write_buffer_size() == 0 and not writer.transport.is_closing():
         return  # all in the kernel already: the usual case, no await
+    # Closing (the peer reset or closed): ``drain`` raises ConnectionError as before, so
+    # the session learns it at once (``_deliver``: Asterisk closed before confirming).
     try:
         async with asyncio.timeout(timeout):
             await writer.drain()
