@@ -1193,6 +1193,15 @@ class TestRecordedRepliesAreNoTail:
     block with its blank lines, HANGUP) may be taken for one."""
 
     class _Sink:
+        class _Transport:
+            def get_write_buffer_size(self) -> int:
+                return 0  # every byte taken at once (wire.send_bounded asks)
+
+            def is_closing(self) -> bool:
+                return False
+
+        transport = _Transport()
+
         def write(self, data: bytes) -> None:
             del data
 

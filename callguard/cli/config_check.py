@@ -31,6 +31,7 @@ from callguard.config import (
     load_settings,
 )
 from callguard.errors import CallguardError, ConfigError
+from callguard.fronts.fastagi.server import liveness_warning
 from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
 from callguard.resources import bundled_config
 from callguard.runtime import log_path, redis_client
@@ -362,7 +363,8 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "warnings": [w for w in (transfer_events_warning(settings.ami)
                                  if settings.ami.enabled else None,) if w]
         + caller_id_warnings(settings.campaigns) + store_warnings + environment_warnings()
-        + _source_warnings(settings) + _sip_warnings(settings),
+        + _source_warnings(settings) + _sip_warnings(settings)
+        + [w for w in (liveness_warning(settings.fastagi, ami=settings.ami.enabled),) if w],
     }
     return info, problems + secret_problems
 

@@ -26,7 +26,7 @@ from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, environment_warnings, unreachable_caller_ids
 from callguard.errors import ConfigError
 from callguard.fdlimit import ConnectionCaps, fit_caps, raise_nofile_limit
-from callguard.fronts.fastagi.server import FastAgiServer, FastAgiSettings
+from callguard.fronts.fastagi.server import FastAgiServer, FastAgiSettings, liveness_warning
 from callguard.fronts.http.app import build_app
 from callguard.fronts.http.limits import ConnectionLimits, GuardedSite
 from callguard.fronts.http.readiness import Check, Readiness
@@ -510,6 +510,16 @@ def _start_warnings(runtime: Runtime) -> None:
     _warn_caller_ids(runtime)
     _warn_split_records(runtime)
     _warn_environment()
+    _warn_liveness(runtime)
+
+
+def _warn_liveness(runtime: Runtime) -> None:
+    """``[fastagi] ask_liveness`` needs func_channel in Asterisk (``liveness_warning``):
+    without it every check is BLOCKed; ``config check`` says the same."""
+    settings = runtime.settings
+    warning = liveness_warning(settings.fastagi, ami=settings.ami.enabled)
+    if warning:
+        _log.warning("fastagi_liveness_needs_func_channel", detail=warning)
 
 
 def _warn_environment() -> None:

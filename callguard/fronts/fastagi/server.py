@@ -38,9 +38,13 @@ from callguard.fronts.fastagi.wire import (
     AmbiguousHeaders,
     ChannelGone,
     HeaderError,
+    WriteStalled,
+    bound_writes,
+    close_bounded,
     encode_mset,
     quoted,
     read_headers,
+    send_bounded,
 )
 from callguard.fronts.opt_out import opt_out_reason
 from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
@@ -49,7 +53,7 @@ from callguard.numbers.redact import clipped, has_digit_run, redact_digits
 from callguard.policy import Verdict, refusal
 from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
 
-__all__ = ["FastAgiServer", "FastAgiSettings"]
+__all__ = ["FastAgiServer", "FastAgiSettings", "liveness_warning"]
 
 TIMEOUT_RULE = TIME_BUDGET
 UNKNOWN_ROUTE_RULE = "callguard:unknown-route"
@@ -83,6 +87,26 @@ class FastAgiSettings:
     # handler, a Gosub from h: ``_dead_channel``); a round trip more on every check. Off
     # until the tests that script Asterisk by hand expect the question (session 25).
     ask_liveness: bool = False
+
+
+def liveness_warning(settings: FastAgiSettings, *, ami: bool) -> str | None:
+    """What ``config check`` and serve's start say when ``ask_liveness`` is on: the question
+    (``CHECK_HANGUP``) is answered only with func_channel loaded in Asterisk. res_agi.c
+    ``handle_getvariable`` reads a name ending in ")" with ``ast_func_read``; with no
+    CHANNEL function that read fails and the reply is ``200 result=0``, which says neither
+    live nor hung up: every check is then BLOCKed (``liveness_unknown``). callguard cannot
+    see Asterisk's modules from here; ``ami``: the AMI is configured, so the operator can
+    ask it (``ModuleCheck``) — callguard does not (the watchdog owns that connection)."""
+    if not settings.ask_liveness:
+        return None
+    how = ("check it over the AMI: 'Action: ModuleCheck' with 'Module: func_channel' "
+           "(Response: Success with its version when loaded)" if ami else
+           "check it on the Asterisk console: 'module show like func_channel'")
+    return ("[fastagi] ask_liveness = true: before each check callguard asks Asterisk "
+            f"'{CHECK_HANGUP}', which only func_channel answers; without func_channel loaded "
+            "Asterisk replies '200 result=0' and EVERY check is BLOCKed "
+            f"(callguard:bad-agi-request, counted liveness_unknown); {how}, or set "
+            "ask_liveness = false")
 
 
 @dataclass
@@ -218,8 +242,11 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self._log_capped()
             return
         self.stats.connected += 1
+        bound_writes(writer)
         try:
             await self._serve(reader, writer)
+        except WriteStalled as exc:
+            self._stalled(exc)
         except HeaderError as exc:
             if exc.kind == "probe":  # `callguard health`, a HEALTHCHECK, a balancer's probe
                 counts["probe"] += 1  # every 15 s: no warning, nothing wrong
@@ -233,7 +260,34 @@ class FastAgiServer(Application):  # type: ignore[misc]
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
         finally:
             self.stats.connected -= 1
-            writer.close()
+            if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
+                counts["close_aborted"] += 1
+
+    def _stalled(self, exc: WriteStalled) -> None:
+        """The peer stopped reading while callguard wrote (``send_bounded``): the
+        connection was aborted, the session ends, others go on. What was decided stays
+        as recorded, and the log says the answer's fate is unknown: a recorded ALLOW may
+        have been read and run by Asterisk before it stopped reading (its MSet line
+        whole in Asterisk's buffer), so it stays on record and counted against its caps
+        (an over-count blocks a lawful call at worst; a withdrawal on record would
+        under-count a call Asterisk may have placed). A BLOCK, or no answer, places no
+        call either way (the shipped dialplan dials only on CALLGUARD_VERDICT ALLOW)."""
+        counts = self.stats.counts
+        counts["write_stalled"] += 1
+        if exc.verdict == "ALLOW":
+            counts["answer_delivery_unknown"] += 1
+            effect = ("the ALLOW stays on record and counted against its caps: Asterisk "
+                      "may have read it before it stopped reading")
+        elif exc.verdict:
+            effect = "the BLOCK stays on record; no call is placed on it either way"
+        else:
+            effect = ("what was recorded stands as written (a withdrawal stays unconfirmed, "
+                      "an opt-out stays recorded); nothing else was decided here")
+        # The id under a key the log redactor leaves whole (SAFE_KEYS); never a number.
+        _log.warning("fastagi_write_stalled", error=str(exc), verdict=exc.verdict or None,
+                     decision_id=exc.decision_id or None, effect=effect,
+                     fix="Asterisk stopped reading its FastAGI socket: a wedged Asterisk, "
+                         "or a peer that is no Asterisk")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Idle or slow peers hold only a socket until the header timeout; the session cap
@@ -247,7 +301,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.counts[f"header_{exc.kind}"] += 1
             _log.warning("fastagi_ambiguous_headers", reason=redact_digits(refused))
         except ChannelGone as exc:
-            headers, gone = exc.headers, True
+            headers, gone, refused = exc.headers, True, exc.refused
+            if exc.kind:
+                self.stats.counts[f"header_{exc.kind}"] += 1
         script = headers.get("agi_network_script", "").split("?", 1)[0]
         # An opt-out has headroom of its own (as many sessions again): checks filling the
         # cap must not cost a called party's do-not-call request (64.1200(d)(3)), which is
@@ -258,12 +314,13 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.counts["refused_busy"] += 1
             # BLOCK with the reason, not a bare close (the dialplan's NOTICE line would say
             # nothing); decided and recorded never, and no slot held for Asterisk's reply.
-            writer.write(encode_mset(self._busy(script)).encode() + b"\n")
+            await send_bounded(writer, encode_mset(self._busy(script)).encode() + b"\n",
+                               self.settings.reply_timeout_ms / 1000)
             return
         self.stats.active += 1
         try:
             if gone and script == c.ROUTE_CHECK:
-                await self._hung_up(headers)
+                await self._hung_up(headers, refused=refused)
                 return
             # An opt-out whose channel went is still recorded: the request was made.
             await self._answer(headers, reader, writer, refused)
@@ -271,7 +328,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.active -= 1
 
     async def _hung_up(self, headers: dict[str, str], withdraws: str | None = None,
-                       *, closed: bool = False, asked: bool = False) -> None:
+                       *, closed: bool = False, asked: bool = False,
+                       refused: str | None = None) -> None:
         """Asterisk said the channel is gone before we answered (``ChannelGone``): AGI()
         has returned -1 and no Dial() follows, so the call is not decided (an ALLOW would
         be a record of a call cleared that Asterisk never placed, and would take a slot
@@ -289,7 +347,12 @@ class FastAgiServer(Application):  # type: ignore[misc]
         Dial() follows this ALLOW: it was never delivered.
 
         ``asked``: Asterisk closed while callguard asked whether the channel is live
-        (``AgiChannel.hung_up``), before anything was decided: as with the block."""
+        (``AgiChannel.hung_up``), before anything was decided: as with the block.
+
+        ``refused``: the block's arguments were refused as well (``ChannelGone.refused``):
+        the call is recorded as hung up (what ended it: no Dial() follows) and the reason
+        names the refusal too; it was recorded ``bad-agi-request`` alone, as if Asterisk
+        had been waiting for the answer."""
         self.stats.counts["hung_up"] += 1
         if withdraws:
             self.stats.counts["withdrawn"] += 1
@@ -310,6 +373,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
                    "close came with the AGI header block: a caller who gave up, or the "
                    "dialplan's backstop while callguard was stalled); AGI() had returned, "
                    "call not placed")
+        if refused:
+            self.stats.counts["bad_request"] += 1
+            why = f"{why}; its arguments were refused as well: {refused}"
         await self._withdraw(self._request(headers, withdraws),
                              refusal(HUNG_UP_RULE, FAIL_CLOSED, why))
         self.stats.counts["block"] += 1
@@ -341,7 +407,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
         else:
             refused = refused or _unexpected_args(name, headers)
             hung_up: bool | None = False
-            if (self.settings.ask_liveness and name == c.ROUTE_CHECK and refused is None
+            # Asked with the arguments refused too: a hangup handler's check is on a dead
+            # channel whatever its arguments, and the record says so (``_dead_channel``).
+            if (self.settings.ask_liveness and name == c.ROUTE_CHECK
                     and headers.get("agi_extension") != _DEAD_EXTENSION):
                 try:
                     hung_up = await channel.hung_up()
@@ -351,11 +419,16 @@ class FastAgiServer(Application):  # type: ignore[misc]
                     # Asterisk closed as we asked (AGIEXITONHANGUP: HANGUP, then its close).
                     await self._hung_up(headers, asked=True)
                     return
+                if hung_up and refused is not None and channel.tail_seen:
+                    # A refused block's tail came before the reply: its lines are a
+                    # caller's, and so may the "dead" answer be. Refused, as before.
+                    hung_up = False
                 if hung_up is None:
                     self.stats.counts["liveness_unknown"] += 1
-                    refused = (f"Asterisk did not say whether the channel is live ({CHECK_HANGUP} "
-                               "answered neither 0 nor 1 in time: is func_channel loaded?)")
-                elif not hung_up and channel.tail_seen:
+                    refused = refused or (
+                        f"Asterisk did not say whether the channel is live ({CHECK_HANGUP} "
+                        "answered neither 0 nor 1 in time: is func_channel loaded?)")
+                elif not hung_up and channel.tail_seen and refused is None:
                     # The rest of a cut block came before the question's reply (``send_command``):
                     # known before deciding, so refused now, not decided on arguments a value's
                     # line breaks may have forged and then withdrawn (``_late_tail``). The whole
@@ -367,7 +440,8 @@ class FastAgiServer(Application):  # type: ignore[misc]
                                "deciding (a blank line inside a dialplan value cut it short): "
                                "its arguments may be forged")
             if hung_up:
-                variables = await self._dead_channel(self._request(headers), asked=True)
+                variables = await self._dead_channel(self._request(headers), asked=True,
+                                                     refused=refused)
             else:
                 variables = await route(headers, refused)
         # An ALLOW registered in ``_answering`` (``_check``) leaves it on every path.
@@ -390,6 +464,15 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 withdrawn = True
                 await self._late_tail(name, headers, variables, channel)
         except TimeoutError:
+            raise
+        except WriteStalled as exc:
+            # Asterisk stopped reading: the answer's fate is unknown (``_stalled``).
+            exc.decision_id, exc.verdict = decision_id, variables.get(c.VAR_VERDICT, "")
+            if name == c.ROUTE_OPTOUT or withdrawn:
+                # An opt-out is recorded before its answer; a withdrawal's BLOCK is on
+                # record already, saying the call is placed only if Asterisk kept the
+                # first answer (``_give_back`` keeps the count: unconfirmed).
+                exc.verdict = ""
             raise
         except (ConnectionError, OSError):
             # Asterisk closed (or reset) before confirming the answer: see _hung_up.
@@ -550,7 +633,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
     async def _check(self, headers: dict[str, str], refused: str | None) -> dict[str, str]:
         request = self._request(headers)
         if headers.get("agi_extension") == _DEAD_EXTENSION:
-            return await self._dead_channel(request)
+            return await self._dead_channel(request, refused=refused)
         dial = not_dialable(request.number) if refused is None and request.number else None
         if refused is not None or dial is not None:
             self.stats.counts["bad_request"] += 1
@@ -576,7 +659,7 @@ class FastAgiServer(Application):  # type: ignore[misc]
             raise
 
     async def _dead_channel(self, request: CheckRequest, *, asked: bool = False,
-                            ) -> dict[str, str]:
+                            refused: str | None = None) -> dict[str, str]:
         """A check asked on a channel already hung up, so no call can follow on it.
         Recorded BLOCK (not decided: an ALLOW would be on record and count against the
         number's call-frequency cap for a call never placed).
@@ -606,6 +689,9 @@ class FastAgiServer(Application):  # type: ignore[misc]
                if asked else
                "AGI() ran in the h extension, on a channel already hung up (Asterisk runs "
                "the check in dead mode)")
+        if refused:  # the arguments were refused too: said, the hang-up first
+            self.stats.counts["bad_request"] += 1
+            why = f"{why}; its arguments were refused as well: {refused}"
         decision = await self.gate.refuse(request, refusal(
             HUNG_UP_RULE, FAIL_CLOSED,
             f"{why}: no Dial() can follow; not decided, call not placed"),

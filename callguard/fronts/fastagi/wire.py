@@ -48,9 +48,13 @@ __all__ = [
     "AmbiguousHeaders",
     "ChannelGone",
     "HeaderError",
+    "WriteStalled",
+    "bound_writes",
+    "close_bounded",
     "encode_mset",
     "quoted",
     "read_headers",
+    "send_bounded",
 ]
 
 _HEADER_LINE = re.compile(r"^(agi_[a-z0-9_]+): ?(.*)$")
@@ -106,11 +110,78 @@ class ChannelGone(Exception):
     channel hung up (``ast_read`` returned NULL: ``needhup``); with AGIEXITONHANGUP it then
     leaves at once, writes a second one and closes (with AGISIGHUP=no, the close alone).
     ``agi_exec_full`` returns -1 (AGISTATUS=HANGUP): no Dial() follows this AGI(),
-    whatever is answered."""
+    whatever is answered.
 
-    def __init__(self, headers: dict[str, str]) -> None:
+    ``refused``: the block was refused too (``AmbiguousHeaders``: its reason, its
+    ``kind``): what the record says besides the hang-up. Raised so only when the hang-up
+    cannot have been a value's own line: the peer closed, or a HANGUP line came with no
+    tail of a cut block around it (a blank line inside a value can put a ``HANGUP`` line
+    of the caller's choosing after the block's blank line)."""
+
+    def __init__(self, headers: dict[str, str], refused: AmbiguousHeaders | None = None,
+                 ) -> None:
         super().__init__("the channel hung up before callguard answered")
         self.headers = headers
+        self.refused = str(refused) if refused is not None else None
+        self.kind = refused.kind if refused is not None else ""
+
+
+class WriteStalled(Exception):
+    """The peer stopped reading what callguard writes: ``send_bounded`` could not hand a
+    command to the kernel within its time limit, and the connection was aborted. What
+    was written before may or may not have been read (``run_agi`` reads with ``fgets``
+    from a buffered ``FILE``: a line the kernel delivered is run, one cut by the reset is
+    not), so nothing is known of the answer's fate."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the peer read nothing callguard wrote for {timeout:g} s")
+        self.decision_id = ""  # the answer being written, when one was (``_deliver``)
+        self.verdict = ""
+
+
+async def send_bounded(writer: asyncio.StreamWriter, data: bytes, timeout: float) -> None:
+    """Write ``data`` and wait, at most ``timeout``, until the kernel took all of it.
+
+    The session's transport keeps no write buffer of its own (``bound_writes``: high-water
+    mark 0), so ``drain`` waits exactly while the kernel's send buffer is full: a peer
+    that stops reading (or a wedged Asterisk) would park the session there for ever,
+    with its socket and memory. On expiry the connection is aborted (a reset: no
+    buffered bytes left waiting for a reader that never comes) and WriteStalled raised."""
+    writer.write(data)
+    if writer.transport.get_write_buffer_size() == 0 and not writer.transport.is_closing():
+        return  # all in the kernel already: the usual case, no await
+    # Closing (the peer reset or closed): ``drain`` raises ConnectionError as before, so
+    # the session learns it at once (``_deliver``: Asterisk closed before confirming).
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.drain()
+    except TimeoutError:
+        writer.transport.abort()
+        raise WriteStalled(timeout) from None
+
+
+def bound_writes(writer: asyncio.StreamWriter) -> None:
+    """Make every write of the session wait for the kernel (``send_bounded``)."""
+    writer.transport.set_write_buffer_limits(high=0)
+
+
+async def close_bounded(writer: asyncio.StreamWriter, timeout: float) -> bool:
+    """Close the connection; bytes still unsent get ``timeout`` to reach the kernel, then
+    the connection is aborted (asyncio's ``close`` otherwise waits for them for ever,
+    holding the socket). Whether it closed cleanly (False: aborted, bytes lost)."""
+    transport = writer.transport
+    writer.close()
+    if transport.get_write_buffer_size() == 0:
+        return True
+    try:
+        async with asyncio.timeout(timeout):
+            await writer.wait_closed()
+    except TimeoutError:
+        transport.abort()
+        return False
+    except (ConnectionError, OSError):
+        pass
+    return True
 
 
 async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str, str]:
@@ -142,8 +213,15 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
         raise HeaderError("not a FastAGI header block (no 'agi_network: yes')")
     args = sum(1 for key in headers if key.startswith("agi_arg_"))
     cut, gone = await _cut_tail(reader, deadline)
-    _refuse_channel_line(headers, parsed.repeated, parsed.channel)
-    _refuse_ambiguous(headers, parsed.repeated, parsed.broken, parsed.odd, cut, args)
+    if cut and not reader.at_eof():
+        gone = False  # a HANGUP line among a cut block's tail may be a value's own line
+    try:
+        _refuse_channel_line(headers, parsed.repeated, parsed.channel)
+        _refuse_ambiguous(headers, parsed.repeated, parsed.broken, parsed.odd, cut, args)
+    except AmbiguousHeaders as exc:
+        if gone:  # refused, and hung up as well: the record says both (``ChannelGone``)
+            raise ChannelGone(headers, exc) from None
+        raise
     if gone:
         raise ChannelGone(headers)
     return headers
@@ -455,8 +533,8 @@ class AgiChannel(Request):  # type: ignore[misc]
                     self.tail_seen = True
 
     async def _send(self, command: str) -> None:
-        self.writer.write(command.encode() + b"\n")
-        await self.writer.drain()
+        # Bounded as the reply is (``reply_timeout``): WriteStalled, the connection aborted.
+        await send_bounded(self.writer, command.encode() + b"\n", self.reply_timeout)
 
     async def _past_hangup(self) -> str:
         """The next line but HANGUP, which Asterisk may send before any reply (noted in
