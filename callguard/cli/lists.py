@@ -55,6 +55,7 @@ from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta, build_chunks
 from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
 from callguard.stores.redis.lists import (
+    LIST_SOCKET_SECONDS,
     SERVED_LISTS_FILE,
     RedisListPublisher,
     RedisListRegistry,
@@ -137,7 +138,7 @@ async def _with_registry(settings: Settings, action: Any, *, only: str | None = 
     (from Redis, only the list ``only`` when it is given; with ``as_served``, a version
     older than ``serve`` last served on this data dir refused, as serve refuses it)."""
     if settings.lists_backend == "redis":
-        client = redis_client(settings)
+        client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
         registry = RedisListRegistry(client)
         try:
             if as_served:
@@ -394,7 +395,7 @@ def rollback(state: CliState, name: str) -> None:
 
     async def go() -> int:
         if settings.lists_backend == "redis":
-            client = redis_client(settings)
+            client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
             try:
                 return await RedisListPublisher(client).rollback(name)
             finally:
@@ -449,7 +450,7 @@ def drop(state: CliState, name: str, yes: bool) -> None:
 
     async def go() -> int:
         if settings.lists_backend == "redis":
-            client = redis_client(settings)
+            client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
             try:
                 return await RedisListPublisher(client).drop(name)
             finally:
