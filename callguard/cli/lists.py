@@ -42,6 +42,7 @@ from callguard.cli.output import console, extensions_said
 from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
+from callguard.fronts.http.readiness import freshness_days, judged_day
 from callguard.policy.rules.number_kind import LITIGATOR_LIST
 from callguard.runtime import redis_client
 from callguard.stores.attributes.dated import ParsedDated
@@ -567,7 +568,16 @@ def _is_do_not_call(name: str) -> bool:
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    # Each copy's age on the date its freshness rules judge it on (a state's list: the
+    # state's date, as the gate and /readyz judge it); on UTC's, a Florida copy read a day
+    # older from 7 p.m. Eastern (hsto23). A list of no rule: on UTC's.
+    settings = state.settings
+    rules = freshness_days({k: settings.packs[k] for k in settings.enabled_packs})
+
+    def list_day(name: str) -> date:
+        return max((judged_day(now, zones) for rule, zones in rules
+                    if rule.list_name == name), default=now.date())
 
     def collect(registry: EmbeddedListRegistry | RedisListRegistry) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
@@ -578,7 +588,8 @@ def status(state: CliState, as_json: bool) -> None:
             rows.append({
                 "list": name, "version": meta.version, "count": meta.count,
                 "published": meta.published.isoformat() if meta.published else None,
-                "age_days": (today - meta.published).days if meta.published else None,
+                "age_days": ((list_day(name) - meta.published).days
+                             if meta.published else None),
                 "covers": "all" if meta.area_codes is None else sorted(meta.area_codes),
                 "source": meta.source,
             })
