@@ -59,6 +59,13 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
+from callguard.policy.rules.number_kind import (
+    LITIGATOR_LIST,
+    PORTED_WIRELESS_LIST,
+    PORTED_WIRELINE_LIST,
+    REASSIGNED_LIST,
+    WIRELESS_LIST,
+)
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.embedded.identity import write_atomically
 from callguard.stores.interfaces import ListMeta
@@ -494,6 +501,34 @@ class RedisListPublisher:
         return int(current)
 
 
+def _lost_effect(name: str) -> str:
+    """What a node serving no copy of ``name``, lost from Redis, does meanwhile, and the fix.
+
+    An attribute list is no do-not-call list: its rules read "no data", not "not loaded"
+    (hsto23: the text said every call in its scope was BLOCKed, while a lost
+    ``attr-reassigned`` left every consent honoured unchecked)."""
+    effect = {
+        REASSIGNED_LIST: "the gate reads it as no reassigned-number data (a consent on "
+                         "record is honoured unchecked, without the 64.1200(m) safe "
+                         "harbor, under `unchecked = \"honour\"`; a call resting on "
+                         "consent is BLOCKed under \"block\"): the disconnects it held are "
+                         "not applied",
+        WIRELESS_LIST: "every number reads as wireless or of unknown kind (no landline)",
+        PORTED_WIRELESS_LIST: "every number reads as wireless or of unknown kind (no "
+                              "landline)",
+        PORTED_WIRELINE_LIST: "no port to wireline is seen (such numbers read as wireless)",
+    }.get(name)
+    if effect is not None:
+        return (f"{effect}. Fix: import the newest copy again (`callguard attributes import "
+                f"FILE --kind {name.removeprefix('attr-')} ...`)")
+    fix = ("`callguard attributes import FILE --kind litigator ...`"
+           if name == LITIGATOR_LIST else f"`callguard dnc import FILE --list {name} ...`")
+    drop = "" if name.startswith("attr-") else (
+        f"; to stop calling its state, import it, then `callguard dnc drop {name} --yes`")
+    return ("every call in its scope is BLOCKed, [lists] not_loaded notwithstanding. Fix: "
+            f"import the newest copy again ({fix}){drop}")
+
+
 class _Served(NamedTuple):
     """A version served: its number, manifest digest and import time."""
 
@@ -766,10 +801,7 @@ class RedisListRegistry:
             + ("and no record of a `dnc drop` of it" if record is None else
                "and a record of a `dnc drop` of an older version only (a backup restored?)")
             + ": Redis lost its data (restarted without its AOF, "
-            "FLUSHALL, an empty replica)? No copy is served: every call in its scope is "
-            "BLOCKed, [lists] not_loaded notwithstanding. Fix: import the newest copy again "
-            f"(`callguard dnc import FILE --list {name} ...`); to stop calling its state, "
-            f"import it, then `callguard dnc drop {name} --yes`")
+            f"FLUSHALL, an empty replica)? No copy is served: {_lost_effect(name)}")
 
     def _drop_covers(self, name: str, raw: Any) -> bool:
         """Whether a ``dropped`` record (``drop``: the version then current) drops the
