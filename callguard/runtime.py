@@ -46,7 +46,7 @@ from callguard.stores.interfaces import FrequencyStore, RecordStores
 from callguard.stores.private import private_dir
 from callguard.stores.redis.client import open_client
 from callguard.stores.redis.frequency import RedisFrequency
-from callguard.stores.redis.lists import RedisListRegistry
+from callguard.stores.redis.lists import LIST_SOCKET_SECONDS, RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE
 
@@ -54,14 +54,20 @@ __all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_complianc
            "open_frequency", "open_runtime", "redis_client"]
 
 _log = structlog.get_logger("callguard.records")
+# A Redis command of a client that names no shorter bound (``redis_client``), in seconds
+COMMAND_SECONDS = 30.0
 
 
-def redis_client(settings: Settings, *, socket_timeout: float | None = None) -> aioredis.Redis:
+def redis_client(settings: Settings, *,
+                 socket_timeout: float = COMMAND_SECONDS) -> aioredis.Redis:
     """A client for the configured Redis; password from ``CALLGUARD_REDIS_PASSWORD``.
 
     Clients on the call path get a ``socket_timeout``, so a Redis that accepts but never
-    answers is a store error (BLOCK), not a hang; the list follower's pub/sub is idle by
-    nature and has none (its health checks find a dead connection).
+    answers is a store error (BLOCK), not a hang; so does the list follower's
+    (``LIST_SOCKET_SECONDS``: its pub/sub waits with a timeout of its own). Every other
+    client gets ``COMMAND_SECONDS`` at least: none was bounded (`dnc status`, `archive`,
+    `purge`, `tail --stream`, the supervisors' page), and each waited without end on a Redis
+    that accepted and stopped answering (hsto23); their longest wait is an XREAD of 1 s.
     """
     return open_client(settings.redis_url,
                        password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
@@ -180,6 +186,17 @@ class Runtime:
 
             pings["redis"] = ping
         probes: dict[str, Callable[[], Awaitable[tuple[bool, str]]]] = {}
+        if isinstance(self.lists, RedisListRegistry):
+            follower = self.lists
+
+            async def list_sync() -> tuple[bool, str]:
+                # A sync held by a Redis that stopped answering: the copies served are not
+                # refreshed, an import is not seen, and only this says so (hsto23).
+                problem = follower.sync_problem()
+                return problem is None, problem or (
+                    f"synced with Redis {follower.sync_age():.0f} s ago")
+
+            probes["list_sync"] = list_sync
         if isinstance(self.records, RedisRecords):
             records = self.records
 
@@ -243,7 +260,9 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
     if not lists:
         registry = NoLists()
     elif settings.lists_backend == "redis":
-        registry = RedisListRegistry(redis_client(settings))
+        # Its commands bounded: a Redis that stopped answering held a sync for ever (hsto23)
+        registry = RedisListRegistry(redis_client(settings,
+                                                  socket_timeout=LIST_SOCKET_SECONDS))
     else:
         registry = EmbeddedListRegistry(data_dir)
     records: RecordStores
@@ -264,6 +283,13 @@ def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:
                             "1 while the Redis record store is older than this node's mark "
                             "(restored from an older backup?): every record read refused",
                             lambda: 1.0 if redis_records.behind else 0.0)
+    if isinstance(registry, RedisListRegistry):
+        follower = registry
+        metrics.watch_gauge("callguard_list_sync_age_seconds",
+                            "Seconds since this node last synced its lists with Redis in full "
+                            "(every 30 s; +Inf before the first): rising, an import or "
+                            "rollback made since is not seen",
+                            follower.sync_age)
     if stream is not None:
         sink = stream
         metrics.watch_counts("callguard_log_stream_records",

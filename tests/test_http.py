@@ -51,11 +51,21 @@ def _next_working_wednesday() -> str:
 AT = _next_working_wednesday()
 
 
-def _lists(data: Path, published) -> None:
+# The zone whose date a state's scope list is judged on (Policy.list_day): published
+# "today" by UTC's date, it is dated after the call in its state until midnight there, and
+# the gate BLOCKs every call on it; /readyz says so since hsto23.
+_LIST_ZONES = {"fl-state": "America/New_York", "ok-state": "America/Chicago"}
+
+
+def _lists(data: Path, published=None) -> None:
+    """Every list, published on ``published`` (None: today where each is judged)."""
+    from zoneinfo import ZoneInfo
+
     listed = ParsedList()
     listed.by_area[801] = [5550199]
     for name in ("national", "ut-state", "fl-state", "ok-state"):
-        write_version(data, name, listed, published=published, area_codes=None, source="t")
+        day = published or datetime.now(ZoneInfo(_LIST_ZONES.get(name, "UTC"))).date()
+        write_version(data, name, listed, published=day, area_codes=None, source="t")
 
 
 def wait_healthy(port: int, process: subprocess.Popen) -> None:
@@ -96,7 +106,7 @@ def node(tmp_path_factory):
     """`callguard serve` with the HTTP port on, as an admin runs it."""
     root = tmp_path_factory.mktemp("http")
     data = root / "data"
-    _lists(data, datetime.now(UTC).date())
+    _lists(data)
     port, agi = free_port(), free_port()
     text = (ROOT / "callguard" / "data" / "callguard.toml").read_text()
     text = text.replace('packs_dir = "jurisdictions"',
@@ -300,7 +310,7 @@ class TestReadiness:
         return {c.name: c.ok for c in checks}, settings
 
     async def test_fresh_node_is_ready_and_unsynchronised_clock_is_not(self, tmp_path):
-        _lists(tmp_path, datetime.now(UTC).date())
+        _lists(tmp_path)
         runtime = open_runtime(load_settings(data_dir=tmp_path))
         try:
             checks, _ = await self._ready(runtime)
@@ -322,7 +332,7 @@ class TestReadiness:
             await runtime.aclose()
 
     async def test_redis_down_is_not_ready(self, tmp_path, redis_server):
-        _lists(tmp_path, datetime.now(UTC).date())
+        _lists(tmp_path)
         settings = replace(load_settings(data_dir=tmp_path), redis_url=redis_server.url,
                            records=RecordsSettings(backend="redis"))
         runtime = open_runtime(settings)

@@ -42,6 +42,7 @@ from callguard.cli.output import console, extensions_said
 from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
+from callguard.fronts.http.readiness import freshness_days, judged_day
 from callguard.policy.rules.number_kind import LITIGATOR_LIST
 from callguard.runtime import redis_client
 from callguard.stores.attributes.dated import ParsedDated
@@ -55,6 +56,7 @@ from callguard.stores.interfaces import ListMeta
 from callguard.stores.list_chunks import BitmapSnapshot, BuiltVersion, apply_delta, build_chunks
 from callguard.stores.list_files import ParsedList, parse_delta_file, parse_list_file
 from callguard.stores.redis.lists import (
+    LIST_SOCKET_SECONDS,
     SERVED_LISTS_FILE,
     RedisListPublisher,
     RedisListRegistry,
@@ -137,7 +139,7 @@ async def _with_registry(settings: Settings, action: Any, *, only: str | None = 
     (from Redis, only the list ``only`` when it is given; with ``as_served``, a version
     older than ``serve`` last served on this data dir refused, as serve refuses it)."""
     if settings.lists_backend == "redis":
-        client = redis_client(settings)
+        client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
         registry = RedisListRegistry(client)
         try:
             if as_served:
@@ -398,7 +400,7 @@ def rollback(state: CliState, name: str) -> None:
 
     async def go() -> int:
         if settings.lists_backend == "redis":
-            client = redis_client(settings)
+            client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
             try:
                 return await RedisListPublisher(client).rollback(name)
             finally:
@@ -453,7 +455,7 @@ def drop(state: CliState, name: str, yes: bool) -> None:
 
     async def go() -> int:
         if settings.lists_backend == "redis":
-            client = redis_client(settings)
+            client = redis_client(settings, socket_timeout=LIST_SOCKET_SECONDS)
             try:
                 return await RedisListPublisher(client).drop(name)
             finally:
@@ -570,7 +572,16 @@ def _is_do_not_call(name: str) -> bool:
 @click.pass_obj
 def status(state: CliState, as_json: bool) -> None:
     """Lists, current versions, counts, coverage and ages."""
-    today = datetime.now(UTC).date()
+    now = datetime.now(UTC)
+    # Each copy's age on the date its freshness rules judge it on (a state's list: the
+    # state's date, as the gate and /readyz judge it); on UTC's, a Florida copy read a day
+    # older from 7 p.m. Eastern (hsto23). A list of no rule: on UTC's.
+    settings = state.settings
+    rules = freshness_days({k: settings.packs[k] for k in settings.enabled_packs})
+
+    def list_day(name: str) -> date:
+        return max((judged_day(now, zones) for rule, zones in rules
+                    if rule.list_name == name), default=now.date())
 
     def collect(registry: EmbeddedListRegistry | RedisListRegistry) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
@@ -581,7 +592,8 @@ def status(state: CliState, as_json: bool) -> None:
             rows.append({
                 "list": name, "version": meta.version, "count": meta.count,
                 "published": meta.published.isoformat() if meta.published else None,
-                "age_days": (today - meta.published).days if meta.published else None,
+                "age_days": ((list_day(name) - meta.published).days
+                             if meta.published else None),
                 "covers": "all" if meta.area_codes is None else sorted(meta.area_codes),
                 "source": meta.source,
             })

@@ -10,13 +10,15 @@ import ctypes.util
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
+from callguard.numbers.location import zones_for_state
 from callguard.policy import Pack
+from callguard.policy.rules.base import state_day
 from callguard.policy.rules.lists import ListFreshness
 from callguard.stores.interfaces import ListRegistry, RecordStores
 
-__all__ = ["Check", "Readiness", "adjtimex_synchronised"]
+__all__ = ["Check", "Readiness", "adjtimex_synchronised", "freshness_days", "judged_day"]
 
 _TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 # A check's detail at most (characters): bounded (the page is unauthenticated, and an
@@ -50,6 +52,26 @@ def adjtimex_synchronised() -> tuple[bool, str]:
     return True, "synchronised"
 
 
+def freshness_days(packs: Mapping[str, Pack]) -> list[tuple[ListFreshness, tuple[str, ...]]]:
+    """Every list-freshness rule of ``packs`` with the zones of its pack's state (none: a
+    pack of no state), the date it judges a copy on (``judged_day``)."""
+    return [(rule, zones_for_state(pack.scope.state) if pack.scope.state else ())
+            for pack in packs.values() for rule in pack.rules
+            if isinstance(rule, ListFreshness)]
+
+
+def judged_day(at: datetime, zones: tuple[str, ...]) -> date:
+    """The date a freshness rule of a state's pack judges a copy on at ``at``: the state's
+    (``state_day``: the gate judges a state's own scope list on it, ``Policy.list_day``, and
+    the pack reaches the state's people, on its date); UTC's for a pack of no state (ahead
+    of every US state's: never fresher than the gate's).
+
+    Judged on UTC's date, Florida's copy read stale on /readyz and a day older in `dnc
+    status` from 7 p.m. Eastern on its last usable day (Utah's from 5 p.m. Mountain), while
+    the gate took it until the state's midnight: a node out of service for hours (hsto23)."""
+    return state_day(at, zones) if zones else at.astimezone(UTC).date()
+
+
 @dataclass(frozen=True, slots=True)
 class Check:
     """One readiness check's result."""
@@ -74,8 +96,8 @@ class Readiness:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         not_loaded: frozenset[str] = frozenset(),
     ) -> None:
-        self._freshness = [rule for pack in packs.values() for rule in pack.rules
-                           if isinstance(rule, ListFreshness)]
+        self._freshness = freshness_days(packs)
+        self._scope_lists = {p.scope.listed_on for p in packs.values() if p.scope.listed_on}
         self._lists = lists
         self._records = records
         self._pings = pings
@@ -85,10 +107,10 @@ class Readiness:
         self._not_loaded = not_loaded  # [lists] not_loaded: absent on purpose
 
     def _list_checks(self) -> list[Check]:
-        today = self._clock().date()
+        now = self._clock()
         checks: list[Check] = []
         errors = self._lists.errors
-        for name in sorted({rule.list_name for rule in self._freshness}):
+        for name in sorted({rule.list_name for rule, _ in self._freshness}):
             snapshot = self._lists.snapshot(name)
             if name in errors:  # the published version is refused: say so, not ready
                 checks.append(Check(f"list:{name}", False, _detail(errors[name])))
@@ -104,9 +126,22 @@ class Readiness:
             if meta.published is None:
                 checks.append(Check(f"list:{name}", False, f"v{meta.version} has no date"))
                 continue
-            limit = min(rule.last_valid_day(meta.published) for rule in self._freshness
-                        if rule.list_name == name)
-            fresh = today <= limit
+            rules = [(rule, zones) for rule, zones in self._freshness
+                     if rule.list_name == name]
+            limit = min(rule.last_valid_day(meta.published) for rule, _ in rules)
+            before = min(judged_day(now, zones) for _, zones in rules)
+            # A state's scope list dated after its state's today: the gate reads it unread,
+            # so the state's pack reaches every number and BLOCKs each call, nationwide.
+            # (Another list dated after some call's date BLOCKs only calls in its scope
+            # then, at night there: no reason to take every node out of service.)
+            if name in self._scope_lists and meta.published > before:
+                checks.append(Check(f"list:{name}", False, (
+                    f"v{meta.version} published {meta.published}, after today ({before}) "
+                    "in its state: not usable before then, and until then every call is "
+                    "BLOCKed (it cannot show a number is not on it)")))
+                continue
+            fresh = all(judged_day(now, zones) <= rule.last_valid_day(meta.published)
+                        for rule, zones in rules)
             checks.append(Check(f"list:{name}", fresh,
                                 f"v{meta.version} published {meta.published}, "
                                 f"{'usable' if fresh else 'stale'} through {limit}"))

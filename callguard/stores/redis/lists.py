@@ -44,7 +44,9 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import math
 import re
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
@@ -57,6 +59,13 @@ from redis import asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError, WatchError
 
 from callguard.errors import NothingToRollBack, StoreError
+from callguard.policy.rules.number_kind import (
+    LITIGATOR_LIST,
+    PORTED_WIRELESS_LIST,
+    PORTED_WIRELINE_LIST,
+    REASSIGNED_LIST,
+    WIRELESS_LIST,
+)
 from callguard.stores.attributes.dated import DatedChunk, DatedSnapshot, ParsedDated
 from callguard.stores.embedded.identity import write_atomically
 from callguard.stores.interfaces import ListMeta
@@ -74,7 +83,8 @@ from callguard.stores.list_files import ParsedList
 
 _Snapshot = BitmapSnapshot | DatedSnapshot
 
-__all__ = ["CHANNEL", "SERVED_LISTS_FILE", "RedisListPublisher", "RedisListRegistry"]
+__all__ = ["CHANNEL", "LIST_SOCKET_SECONDS", "SERVED_LISTS_FILE", "RedisListPublisher",
+           "RedisListRegistry"]
 
 CHANNEL = "callguard:lists:published"
 _NAMES = "callguard:lists"
@@ -87,6 +97,12 @@ _CLOSE_SECONDS = 1.0
 # emptied under it (FLUSHALL, an empty replica promoted without a dropped connection)
 # announces nothing, and the node said nothing of it until its connection dropped (hsto22).
 _CHECK_SECONDS = 30.0
+# Every command of a list client (``socket_timeout``), the follower's and the CLI's: a Redis
+# that accepts but stops answering (paused, swapping, a half-open link) held a sync without
+# end — the node went on deciding on its copies, which were never refreshed, and nothing
+# said so; ``dnc status`` hung (hsto23). A chunk (an area code's bitmap, about 1 MB at most)
+# reads in far less on any link a node should use.
+LIST_SOCKET_SECONDS = 10.0
 # The next version number: ``seq`` + 1, and above current, previous and every withdrawn
 # version. A counter behind them (the key evicted — touched once an import, it goes first
 # under allkeys-lru —, deleted, a partial restore) otherwise numbered every import below
@@ -485,6 +501,34 @@ class RedisListPublisher:
         return int(current)
 
 
+def _lost_effect(name: str) -> str:
+    """What a node serving no copy of ``name``, lost from Redis, does meanwhile, and the fix.
+
+    An attribute list is no do-not-call list: its rules read "no data", not "not loaded"
+    (hsto23: the text said every call in its scope was BLOCKed, while a lost
+    ``attr-reassigned`` left every consent honoured unchecked)."""
+    effect = {
+        REASSIGNED_LIST: "the gate reads it as no reassigned-number data (a consent on "
+                         "record is honoured unchecked, without the 64.1200(m) safe "
+                         "harbor, under `unchecked = \"honour\"`; a call resting on "
+                         "consent is BLOCKed under \"block\"): the disconnects it held are "
+                         "not applied",
+        WIRELESS_LIST: "every number reads as wireless or of unknown kind (no landline)",
+        PORTED_WIRELESS_LIST: "every number reads as wireless or of unknown kind (no "
+                              "landline)",
+        PORTED_WIRELINE_LIST: "no port to wireline is seen (such numbers read as wireless)",
+    }.get(name)
+    if effect is not None:
+        return (f"{effect}. Fix: import the newest copy again (`callguard attributes import "
+                f"FILE --kind {name.removeprefix('attr-')} ...`)")
+    fix = ("`callguard attributes import FILE --kind litigator ...`"
+           if name == LITIGATOR_LIST else f"`callguard dnc import FILE --list {name} ...`")
+    drop = "" if name.startswith("attr-") else (
+        f"; to stop calling its state, import it, then `callguard dnc drop {name} --yes`")
+    return ("every call in its scope is BLOCKed, [lists] not_loaded notwithstanding. Fix: "
+            f"import the newest copy again ({fix}){drop}")
+
+
 class _Served(NamedTuple):
     """A version served: its number, manifest digest and import time."""
 
@@ -534,10 +578,20 @@ class RedisListRegistry:
     """The node's replica: current versions in memory, kept in step through pub/sub."""
 
     def __init__(self, client: aioredis.Redis, *, retry_seconds: float = 1.0,
-                 check_seconds: float = _CHECK_SECONDS) -> None:
+                 check_seconds: float = _CHECK_SECONDS,
+                 stalled_seconds: float | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._client = client
         self._retry = retry_seconds
         self._check = check_seconds
+        # A full sync more than this ago: the lists no longer follow Redis (``sync_problem``)
+        self._stalled = (stalled_seconds if stalled_seconds is not None
+                         else 2 * check_seconds + LIST_SOCKET_SECONDS)
+        self._clock = clock
+        self.synced_at: float | None = None  # ``clock`` at the end of the last full sync
+        self._sync_failed: str | None = None  # why the last sync failed, until one completes
+        self._stall_said = False
+        self._watcher: asyncio.Task[None] | None = None
         self._snapshots: dict[str, _Snapshot] = {}
         self.errors: dict[str, str] = {}
         self.connected = False
@@ -598,6 +652,7 @@ class RedisListRegistry:
         except RedisError as exc:
             _log.warning("redis_unavailable_at_start", error=str(exc))
         self._task = asyncio.ensure_future(self._follow())
+        self._watcher = asyncio.ensure_future(self._watch())
 
     async def close(self) -> None:
         """Stop following (bounded: a dead connection must not hold up shutdown).
@@ -608,6 +663,9 @@ class RedisListRegistry:
         shutdown. So the follower also checks ``_closing``, and the cancel is repeated.
         """
         self._closing = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            await asyncio.wait({self._watcher}, timeout=_CLOSE_SECONDS)
         task = self._task
         for _ in range(3):
             if task is None or task.done():
@@ -619,10 +677,53 @@ class RedisListRegistry:
         """Load every list whose current version differs from the replica's; of a list
         served here (or, by the data dir's file, before a restart) that Redis no longer
         holds, say so (``sync_one``)."""
-        members = await self._client.smembers(_NAMES)
-        names = {n.decode() if isinstance(n, bytes) else str(n) for n in members}
-        for name in sorted(names | set(self._snapshots) | set(self._floor)):
-            await self.sync_one(name)
+        try:
+            members = await self._client.smembers(_NAMES)
+            names = {n.decode() if isinstance(n, bytes) else str(n) for n in members}
+            for name in sorted(names | set(self._snapshots) | set(self._floor)):
+                await self.sync_one(name)
+        except (RedisError, OSError) as exc:
+            self._sync_failed = f"{type(exc).__name__}: {exc}"
+            raise
+        self.synced_at = self._clock()
+        self._sync_failed = None
+        if self._stall_said:
+            self._stall_said = False
+            _log.info("list_sync_resumed")
+
+    def sync_problem(self) -> str | None:
+        """Why the lists no longer follow Redis, or None: no full sync for more than
+        ``stalled_seconds`` (by default twice the period of the full sync, plus a
+        command's timeout). Judged on the clock when asked, not by the follower, so a
+        follower stuck anywhere still shows (hsto23). The node decides on the copies it
+        holds meanwhile — the freshness rules judge them by their own age —, but an import
+        or a rollback made since is not seen, nor a list Redis lost."""
+        now = self._clock()
+        if self.synced_at is not None and now - self.synced_at <= self._stalled:
+            return None
+        since = ("no full sync has completed since start" if self.synced_at is None else
+                 f"the last full sync completed {now - self.synced_at:.0f} s ago")
+        failed = f" (last attempt: {self._sync_failed})" if self._sync_failed else ""
+        held = ", ".join(f"{n} v{s.meta.version}" for n, s in sorted(self._snapshots.items()))
+        return (f"the lists do not follow Redis: {since}{failed}. This node decides on the "
+                f"copies it holds ({held or 'none'}), judged by their own age; an import or "
+                "rollback made since is not seen. Fix: see that Redis answers ([redis] url; "
+                "`redis-cli ping`)")
+
+    def sync_age(self) -> float:
+        """Seconds since the last full sync completed (infinite: none has)."""
+        return math.inf if self.synced_at is None else self._clock() - self.synced_at
+
+    async def _watch(self) -> None:
+        """Say once (``list_sync_stalled``) when the lists stop following Redis, however
+        the follower is held; ``list_sync_resumed`` says when they follow again."""
+        while not self._closing:
+            await asyncio.sleep(min(self._check, self._stalled) / 2)
+            problem = self.sync_problem()
+            if problem is not None and not self._stall_said:
+                self._stall_said = True
+                _log.error("list_sync_stalled", problem=problem,
+                           lists={n: s.meta.version for n, s in self._snapshots.items()})
 
     async def sync_one(self, name: str) -> None:
         """Bring one list up to its current version; a bad version keeps the old one (or,
@@ -700,10 +801,7 @@ class RedisListRegistry:
             + ("and no record of a `dnc drop` of it" if record is None else
                "and a record of a `dnc drop` of an older version only (a backup restored?)")
             + ": Redis lost its data (restarted without its AOF, "
-            "FLUSHALL, an empty replica)? No copy is served: every call in its scope is "
-            "BLOCKed, [lists] not_loaded notwithstanding. Fix: import the newest copy again "
-            f"(`callguard dnc import FILE --list {name} ...`); to stop calling its state, "
-            f"import it, then `callguard dnc drop {name} --yes`")
+            f"FLUSHALL, an empty replica)? No copy is served: {_lost_effect(name)}")
 
     def _drop_covers(self, name: str, raw: Any) -> bool:
         """Whether a ``dropped`` record (``drop``: the version then current) drops the
@@ -832,14 +930,22 @@ class RedisListRegistry:
                 if not self.connected:
                     _log.info("redis_reconnected")
                 self.connected = True
+                due = self._clock() + self._check
                 while not self._closing:
-                    message = await pubsub.get_message(ignore_subscribe_messages=True,
-                                                       timeout=self._check)
-                    if message is None:
-                        await self.sync()
-                    elif message.get("type") == "message":
+                    # A full sync every ``check`` seconds whatever the announcements: waited
+                    # for ``check`` after each one, a list announced more often than that
+                    # (an import cron, a busy attribute feed) kept it from ever running,
+                    # and a Redis emptied under the node went unsaid (hsto23).
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True,
+                        timeout=max(0.0, min(self._check, due - self._clock())))
+                    if message is not None and message.get("type") == "message":
                         await self._announced(message["data"])
+                    if self._clock() >= due:
+                        await self.sync()
+                        due = self._clock() + self._check
             except (RedisError, OSError) as exc:
+                self._sync_failed = f"{type(exc).__name__}: {exc}"
                 if self.connected:
                     _log.warning("redis_lost_serving_replica", error=str(exc),
                                  lists={n: s.meta.version for n, s in self._snapshots.items()})
