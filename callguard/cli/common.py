@@ -7,7 +7,7 @@ import os
 import shlex
 import sys
 from collections.abc import Coroutine
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
@@ -17,6 +17,7 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
+from callguard.policy.rules.base import latest_date
 from callguard.utc import YEARS, leap_second, out_of_years, utah_example, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
@@ -313,16 +314,12 @@ def parse_date(option: str, text: str) -> date:
     return day
 
 
-# The latest offset in use anywhere (UTC+14): a date later than today there is in the future
-# everywhere.
-_LATEST_OFFSET = timedelta(hours=14)
-
-
 def parse_published(option: str, text: str, *, now: datetime | None = None) -> date:
     """A publication date that is not in the future anywhere; a later one is a usage error.
 
     A registry copy dated after the call would count as fresh for every call until that
-    date (a typo makes a stale copy look new), so it is refused at the door.
+    date (a typo makes a stale copy look new), so it is refused at the door; one dated by
+    today where today has begun is judged 0 days old where it has not (``copy_day``).
     """
     return _not_future(option, text, "a copy cannot have been published yet", now)
 
@@ -339,7 +336,7 @@ def _not_future(option: str, text: str, why: str, now: datetime | None) -> date:
     """The date ``text``, or a usage error saying ``why`` when it is later than today
     anywhere."""
     day = parse_date(option, text)
-    latest = ((now or datetime.now(UTC)) + _LATEST_OFFSET).date()
+    latest = latest_date(now or datetime.now(UTC))
     if day > latest:
         usage_error(f"{option} {text} is in the future (today is {latest} at the latest, "
                     f"anywhere): {why}; check the date")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Protocol
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,8 @@ __all__ = [
     "RuleBase",
     "RuleHead",
     "RuleKind",
+    "copy_day",
+    "latest_date",
     "state_day",
 ]
 
@@ -97,6 +99,46 @@ class Context:
         called; for any other list, the date of the call."""
         zones = self.list_zones.get(name) if self.list_zones else None
         return state_day(self.attempt.at, zones) if zones else self.call_date
+
+    def copy_day(self, name: str, published: date | None) -> date:
+        """The date a copy of list ``name`` dated ``published`` is judged on: a state's own
+        list, its state's date (``list_day``: the state's then-current listing begins on
+        it, Fla. Stat. 501.059(4); dated after it, the copy is not yet the listing in
+        force and cannot show a number is not on it); any other list, the date of the
+        call, or the copy's own date when it is later but not in the future anywhere
+        (``copy_day``, the module's)."""
+        zones = self.list_zones.get(name) if self.list_zones else None
+        if zones:
+            return state_day(self.attempt.at, zones)
+        return copy_day(self.call_date, published, self.attempt.at)
+
+
+# The latest offset in use anywhere (UTC+14, the Line Islands): no place's date is later.
+LATEST_OFFSET = timedelta(hours=14)
+
+
+def latest_date(at: datetime) -> date:
+    """The latest date anywhere at ``at``: a date after it is in the future everywhere."""
+    return (at.astimezone(UTC) + LATEST_OFFSET).date()
+
+
+def copy_day(day: date, published: date | None, at: datetime) -> date:
+    """The date a copy dated ``published`` is judged on for a call on ``day`` at ``at``.
+
+    ``day``, unless the copy is dated after it and not after the latest date anywhere at
+    ``at``: then the copy's own date (0 days old). A copy dated by the day of its import
+    where that day has begun (a UTC host's cron at 05:00) is dated after the call for
+    hours where it has not: a national copy imported by README's daily cron at 05:00 on
+    a UTC host read as "a copy from the future" and BLOCKed Hawaii's calls from 19:00 to
+    21:00 (Alaska's from 20:00) every day, though it was at hand when the call was made
+    ("obtained ... no more than 31 days prior to the date any call is made", 47 CFR
+    64.1200(c)(2)(i)(D)). The import refuses a date later than the latest date anywhere
+    (``cli.common.parse_published``); a copy dated later still at the call's instant is a
+    wrong date and keeps ``day``: its rules BLOCK it. Not for a state's own listing
+    (``Context.copy_day``)."""
+    if published is not None and day < published <= latest_date(at):
+        return published
+    return day
 
 
 def state_day(at: datetime, zones: tuple[str, ...]) -> date:

@@ -243,7 +243,8 @@ class ListFreshness(RuleBase):
         check: ListCheck | None = ctx.facts.lists.get(self.list_name)
         if check is None:
             return self.outcome(Status.BLOCK, _not_loaded(self.list_name, ctx))
-        today = ctx.list_day(self.list_name)  # a state's own list: its state's date
+        # a state's own list: its state's date; another: the call's, or its import's (copy_day)
+        today = ctx.copy_day(self.list_name, check.published)
         key = (check.name, check.version, check.published, today)
         known = self._judged.get(key)
         if known is None:

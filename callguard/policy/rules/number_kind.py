@@ -13,7 +13,6 @@ today's behaviour, libphonenumber cannot tell US wireless from wireline).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from callguard.policy.model import ListCheck
 from callguard.policy.rules.base import Context
@@ -38,10 +37,13 @@ LITIGATOR_LIST = "attr-litigator"
 KIND_LISTS = (WIRELESS_LIST, PORTED_WIRELESS_LIST, PORTED_WIRELINE_LIST)
 
 
-def fresh(check: ListCheck | None, today: date, max_age_days: int) -> str | None:
-    """Why the copy cannot be relied on today, or None when it can."""
+def fresh(check: ListCheck | None, ctx: Context, max_age_days: int) -> str | None:
+    """Why the copy cannot be relied on for the call, or None when it can (its age on
+    ``Context.copy_day``: a copy dated by its import's day, later than the call's date
+    where that day has not begun, is 0 days old)."""
     if check is None:
         return "not loaded"
+    today = ctx.copy_day(check.name, check.published)
     tag = f"{check.name} v{check.version}"
     if check.published is None:
         return f"{tag} has no published date"
@@ -80,7 +82,7 @@ def number_kind(ctx: Context, needs: tuple[str, ...], max_age_days: int,
         return kind
     for name in unless_on:
         check = ctx.facts.lists.get(name)
-        state = fresh(check, ctx.call_date, unless_on_max_age_days)
+        state = fresh(check, ctx, unless_on_max_age_days)
         if state is None and check is not None and check.listed:
             state = f"the number is on {check.name} v{check.version}"
         if state is not None:
@@ -93,10 +95,9 @@ def number_kind(ctx: Context, needs: tuple[str, ...], max_age_days: int,
 
 def _kind(ctx: Context, needs: tuple[str, ...], max_age_days: int) -> NumberKind:
     """What the attribute lists alone say (see ``number_kind``)."""
-    today = ctx.call_date
     lists = ctx.facts.lists
     for name in needs:
-        problem = fresh(lists.get(name), today, max_age_days)
+        problem = fresh(lists.get(name), ctx, max_age_days)
         if problem is not None:
             label = problem if problem != "not loaded" else f"list {name!r} is not loaded"
             return NumberKind(False, f"kind unknown: {label}")
@@ -105,7 +106,7 @@ def _kind(ctx: Context, needs: tuple[str, ...], max_age_days: int) -> NumberKind
                      for n in needs)
     ported_wireless = lists.get(PORTED_WIRELESS_LIST)
     if (ported_wireline is not None and ported_wireline.listed
-            and fresh(ported_wireline, today, max_age_days) is None):
+            and fresh(ported_wireline, ctx, max_age_days) is None):
         if ported_wireless is not None and ported_wireless.listed:
             # Ported both ways and the copies carry no port dates: the last port may have
             # been into wireless service (47 CFR 64.1200(a)(1)(iii)); fail closed.

@@ -81,7 +81,7 @@ class ReassignedNumbers(RuleBase):
                                 f"telephone dialing system ({ref}): no consent is needed, "
                                 "so none is voided")
         check = ctx.facts.lists.get(REASSIGNED_LIST)
-        problem = fresh(check, ctx.call_date, self.max_age_days)
+        problem = fresh(check, ctx, self.max_age_days)
         if problem is not None and self.unchecked_blocks:
             return self._unchecked(ctx, problem)
         if check is None:
