@@ -8,6 +8,10 @@ once ``ast_read`` found the channel gone. It was believed when the block's argum
 not refused: the live channel recorded ``callguard:hung-up``. Now refused as any tail seen
 before deciding (``bad-agi-request``). Fake Asterisk (tests/fake_asterisk.py
 asterisk_answer), real callguard node (test_fastagi's fixture).
+
+Also here: the write limit (hagi23 ``send_bounded``) does not abort a healthy Asterisk
+that is slow to read (its thread busy): the kernel takes a few-hundred-byte command at once
+(the peer's receive buffer holds it, TCP acknowledges it), so nothing waits on the limit.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import asyncio
 import pytest
 
 from callguard.fronts.fastagi import contract as c
-from callguard.fronts.fastagi.wire import CHECK_HANGUP
+from callguard.fronts.fastagi.wire import CHECK_HANGUP, bound_writes, send_bounded
 from tests.fake_asterisk import REPLY_OK, asterisk_answer, header_block
 from tests.test_fastagi import compliance_records
 from tests.test_fastagi22_dead_handler import ARGS, LIVE, node, plain_node
@@ -86,3 +90,36 @@ async def test_a_hangup_line_cut_from_the_rest_of_its_block_is_not_believed(plai
     assert [(r["verdict"], r["rule"]) for r in records] == [("BLOCK", "callguard:bad-agi-request")]
     assert plain_node.stats.counts["hung_up"] == 0
     assert plain_node.stats.counts["header_cut"] == 1
+
+
+async def test_a_peer_slow_to_read_does_not_trip_the_write_limit() -> None:
+    """A real loopback pair, default buffers; the peer reads nothing for five times the
+    limit while callguard writes each command an AGI session writes (liveness question,
+    answer MSet, read-back, a withdrawing MSet, its read-back): none is aborted, and the
+    peer then reads every byte, in order."""
+    mset = 'EXEC MSet "CALLGUARD_VERDICT=ALLOW,CALLGUARD_REASON=' + "x" * 300 + '"'
+    lines = [CHECK_HANGUP, mset, "GET VARIABLE CALLGUARD_DECISION_ID", mset,
+             "GET VARIABLE CALLGUARD_DECISION_ID"]
+    sent = b"".join(line.encode() + b"\n" for line in lines)
+    release = asyncio.Event()
+    got: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+
+    async def slow_peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await release.wait()  # Asterisk's thread busy elsewhere
+        got.set_result(await reader.readexactly(len(sent)))
+        writer.close()
+
+    server = await asyncio.start_server(slow_peer, "127.0.0.1", 0)
+    _, writer = await asyncio.open_connection("127.0.0.1", server.sockets[0].getsockname()[1])
+    bound_writes(writer)
+    try:
+        for line in lines:
+            await send_bounded(writer, line.encode() + b"\n", 0.05)
+            await asyncio.sleep(0.05)  # five limits pass, the peer reading nothing
+        assert not writer.transport.is_closing()
+        release.set()
+        async with asyncio.timeout(5):
+            assert await got == sent
+    finally:
+        writer.close()
+        server.close()
