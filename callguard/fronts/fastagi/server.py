@@ -419,9 +419,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
                     # Asterisk closed as we asked (AGIEXITONHANGUP: HANGUP, then its close).
                     await self._hung_up(headers, asked=True)
                     return
-                if hung_up and refused is not None and channel.tail_seen:
-                    # A refused block's tail came before the reply: its lines are a
-                    # caller's, and so may the "dead" answer be. Refused, as before.
+                if hung_up and channel.tail_seen:
+                    # A cut block's tail came before the reply: its lines are a caller's
+                    # (a "HANGUP" among them too: run_agi writes its own only after the
+                    # whole block), and so may the "dead" answer be. Refused, not hung up.
                     hung_up = False
                 if hung_up is None:
                     self.stats.counts["liveness_unknown"] += 1
