@@ -29,7 +29,8 @@ from callguard.fronts.sip.server import SipSettings
 from callguard.numbers import NumberParser
 from callguard.numbers.callback import CITATION as CALLBACK_CITATION
 from callguard.numbers.callback import Unreachable, unreachable
-from callguard.numbers.location import STATE_CODES
+from callguard.numbers.location import STATE_CODES, widest_area_codes
+from callguard.numbers.nanp import area_code_zones
 from callguard.numbers.redact import clipped_repr
 from callguard.policy import (
     Campaign,
@@ -770,6 +771,37 @@ def _warning_days(where: str, main: Mapping[str, Any]) -> int:
     return int(warning_days)
 
 
+# The shipped default of max_candidate_zones: above every US area code's zones (3).
+_MAX_ZONES = 4
+
+
+def _max_zones(where: str, main: Mapping[str, Any], regions: frozenset[str]) -> int:
+    """``max_candidate_zones``: never below the zones of an area code the site calls.
+
+    A number of more zones than this has "no usable geography" and a CRM location alone
+    judges its calling hours: set to 2, a 208 number (Boise, Denver and Los Angeles clocks:
+    northern Idaho keeps Pacific time) with a Boise ZIP was called at 8:30 a.m. Mountain,
+    7:30 a.m. where a Coeur d'Alene holder was (htz23). Left out, it is 4 or the widest
+    area code's count (867, five zones, for a site calling CA)."""
+    widest, codes = widest_area_codes(regions)
+    given = _typed(where, main, "max_candidate_zones", int, None)
+    if given is None:
+        return max(_MAX_ZONES, widest)
+    if given < max(widest, 1):
+        if not codes:
+            raise ConfigError(f"{where}: max_candidate_zones must be at least 1, got {given}")
+        shown = ", ".join(str(code) for code in codes)
+        raise ConfigError(
+            f"{where}: max_candidate_zones {given} is below the {widest} time zones of area "
+            f"code{'s' if len(codes) > 1 else ''} {shown} ({codes[0]}: "
+            f"{', '.join(area_code_zones(codes[0]))}), in the regions this site calls "
+            f"({', '.join(sorted(regions))}): such a number's own zones would be dropped and "
+            "a CRM location alone would judge its calling hours, though the holder may be "
+            f"in any of them. Set it to {widest} or more, or leave it out (default "
+            f"{max(_MAX_ZONES, widest)})")
+    return int(given)
+
+
 def _fallback(where: str, main: Mapping[str, Any]) -> str:
     fallback = _typed(where, main, "unknown_local_time", str, "block")
     if fallback not in ("block", "every-zone"):
@@ -910,7 +942,7 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
     prefixes: tuple[str, ...] = check(lambda: _prefixes(where, main), ())
     regions = check(lambda: frozenset(_typed(where, main, "regions", list, ["US"])),
                     frozenset({"US"}))
-    max_zones = check(lambda: _typed(where, main, "max_candidate_zones", int, 4), 4)
+    max_zones = check(lambda: _max_zones(where, main, regions), _MAX_ZONES)
     parser = check(lambda: NumberParser(dial_prefixes=prefixes, regions=regions),
                    NumberParser())
     campaigns = None if packs is None or enabled is None else _campaigns(

@@ -31,12 +31,13 @@ from functools import cache
 from importlib.resources import files
 
 from callguard.errors import NumberError, UsageError
+from callguard.numbers.nanp import area_code_zones
 from callguard.numbers.parse import ascii_digits
 from callguard.numbers.redact import clipped_repr
 from callguard.utc import zone_named
 
 __all__ = ["STATE_CODES", "Location", "parse_location", "region_for_state", "state_for_zip",
-           "zone_regions", "zones_for_state"]
+           "widest_area_codes", "zone_regions", "zones_for_state"]
 
 # USPS 3-digit ZIP prefixes (sectional centers) by state; inclusive ranges.
 _ZIP3_RANGES: tuple[tuple[int, int, str], ...] = (
@@ -183,6 +184,25 @@ def _zone_regions() -> dict[str, frozenset[str]]:
 def zone_regions(zone: str) -> frozenset[str]:
     """The regions whose places use ``zone`` (empty: none, such as Etc/UTC)."""
     return _zone_regions().get(zone, frozenset())
+
+
+@cache
+def widest_area_codes(regions: frozenset[str]) -> tuple[int, tuple[int, ...]]:
+    """The most time zones one NANP area code with a zone in ``regions`` spans, and the
+    codes that span that many (``area_code_zones``: overlays and corrections included).
+    US: 3 (208/986 and 775 Idaho and Nevada, 605 and 701 the Dakotas, 907 Alaska); CA: 5
+    (867, the territories). ``max_candidate_zones`` below it drops a real area code's own
+    zones and lets a CRM location alone judge the call (htz23)."""
+    widest, codes = 0, []
+    for npa in range(200, 1000):
+        zones = area_code_zones(npa)
+        if not any(zone_regions(zone) & regions for zone in zones):
+            continue
+        if len(zones) > widest:
+            widest, codes = len(zones), [npa]
+        elif len(zones) == widest:
+            codes.append(npa)
+    return widest, tuple(codes)
 
 
 def state_for_zip(zip5: str) -> str | None:

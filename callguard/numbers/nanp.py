@@ -174,11 +174,21 @@ def _exchange_zones(npa: int) -> set[str]:
     corrected zones, ``ZONE_CORRECTIONS``)."""
     if npa in ZONE_CORRECTIONS:
         return set(ZONE_CORRECTIONS[npa])
-    prefix = f"1{npa:03d}"
-    zones = {zone for key, found in TIMEZONE_DATA.items() if key.startswith(prefix)
-             for zone in found}
+    zones = set(_zones_by_npa().get(npa, ()))
     zones.discard(_UNKNOWN_ZONE)
     return zones
+
+
+@cache
+def _zones_by_npa() -> dict[int, frozenset[str]]:
+    """libphonenumber's zones of every NANP prefix, by area code, in one pass over its
+    table (one pass per area code cost 0.5 s for the 800 codes ``widest_area_codes``
+    reads at every configuration load)."""
+    found: dict[int, set[str]] = {}
+    for key, zones in TIMEZONE_DATA.items():
+        if len(key) >= 4 and key[0] == "1" and key[1:4].isdigit():
+            found.setdefault(int(key[1:4]), set()).update(zones)
+    return {npa: frozenset(zones) for npa, zones in found.items()}
 
 
 @cache

@@ -18,9 +18,22 @@ scope, whatever the campaign lists — a campaign cannot leave enacted law out. 
 house-policy pack applies only to the campaigns that opt into it (``Campaign.packs``).
 
 The date of the call: the called party's local date (the latest of them when the
-candidate zones straddle midnight; the UTC date when no zone is known). Pack effective
-dates, parameter versions, list age, EBR terms and registration expiry all use it, so the
+candidate zones straddle midnight; the UTC date when no zone is known). List age, EBR terms
+and registration expiry use it (the latest date is the conservative one for an age), so the
 same instant written with two UTC offsets gets one verdict.
+
+Which packs and which parameter versions are in force is asked of EVERY candidate zone's
+local date, not of that one date (htz23): when the zones straddle midnight (Guam and the
+mainland, an afternoon apart), a statute pack in scope that is not in force on one of the
+dates refuses the call (``callguard:no-pack``: the law of that zone's day is not encoded),
+and every parameter version in force on any of the dates is judged, in every zone, the
+strictest outcome of a rule standing (``_strictest``). A text gives a date, not whose
+midnight begins it (the called party's, the jurisdiction's); the state's own zone is among
+the candidates of a call its pack's scope holds, so both readings are judged. Before, the
+latest date chose for all: a call ringing in Portland on 2021-10-31, with a Guam CRM
+location already on 2021-11-01, was judged by a federal pack that begins 2021-11-01 and
+ALLOWed. Calling hours and rest days were, and are, judged at each zone's own local time
+and date.
 """
 
 from __future__ import annotations
@@ -102,6 +115,9 @@ class Plan:
     # Statute packs whose scope holds this call but which are not in force on its date:
     # the law that day is not encoded, refused ``callguard:no-pack``.
     unencoded: str = ""
+    # Whether two parameter versions of one rule are among ``rules`` (candidate zones on
+    # two dates, an amendment between them): their outcomes are folded to the strictest.
+    versions_merged: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +136,7 @@ class _Selection:
     # record encoder remembers a verdict's shape by the identity of its outcomes).
     house_only: Outcome | None = None
     unencoded: str = ""  # as ``Plan.unencoded``
+    versions_merged: bool = False  # as ``Plan.versions_merged``
     # The campaign it was chosen for (the cache's key names it by id: held, never reused).
     campaign: Campaign | None = field(default=None, compare=False)
     # (reserved, read) claims of these rules by (front, places_call): they depend on the
@@ -146,6 +163,32 @@ def call_date_at(at: datetime, local: tuple[LocalTime, ...]) -> date:
     if local:
         return max(lt.at.date() for lt in local)
     return at.astimezone(UTC).date()
+
+
+def candidate_days(day: date, local: tuple[LocalTime, ...]) -> tuple[date, ...]:
+    """Every local date among the candidate zones, earliest first (``day``, the date of the
+    call, alone when there is one zone or none): the dates packs and parameter versions
+    are chosen on."""
+    if len(local) < 2:
+        return (day,)
+    return tuple(sorted({lt.at.date() for lt in local}))
+
+
+# The order in which one rule's outcomes under two parameter versions give way: the
+# strictest stands (a BLOCK over an EXEMPT over a PASS).
+_STRICTNESS = {Status.BLOCK: 3, Status.EXEMPT: 2, Status.PASS: 1, Status.NOT_APPLICABLE: 0}
+
+
+def _strictest(outcomes: tuple[Outcome, ...]) -> tuple[Outcome, ...]:
+    """One outcome per rule id, the strictest, in the order the rules first came: two
+    parameter versions of a rule judged for candidate zones on two dates. The record keeps
+    one letter per rule id."""
+    kept: dict[str, Outcome] = {}
+    for outcome in outcomes:
+        held = kept.get(outcome.rule_id)
+        if held is None or _STRICTNESS[outcome.status] > _STRICTNESS[held.status]:
+            kept[outcome.rule_id] = outcome
+    return tuple(kept.values())
 
 
 def _not_counted(rule: Rule) -> Outcome:
@@ -237,6 +280,7 @@ class Policy:
         zones = self._zones_of(number, location, listed)
         local = local_times(attempt.at, zones.zones)
         day = call_date(attempt, local)
+        days = (day,) if len(local) < 2 else candidate_days(day, local)
         # Everything pack selection reads: campaign (packs, origin), mode, area code,
         # the CRM's state, the scope lists the number is on (or that could not be read)
         # and the date of the call (effective dates, parameter versions).
@@ -244,10 +288,10 @@ class Policy:
         # selection holds the campaign, so its id names no other object while kept.
         key = (id(attempt.campaign), attempt.mode, attempt.number.area_code,
                location.state if location else None, location.text if location else None,
-               day, attempt.listed_on, attempt.unread)
+               days, attempt.listed_on, attempt.unread)
         selection = self._selections.get(key)
         if selection is None:
-            selection = remember(self._selections, key, self._select(attempt, day),
+            selection = remember(self._selections, key, self._select(attempt, days),
                                  _SELECTION_CACHE_LIMIT)
         counting = (attempt.front, attempt.places_call)
         caps = self._counting.get(counting)
@@ -262,7 +306,8 @@ class Policy:
         return Plan(attempt, selection.packs, selection.rules, selection.skipped,
                     selection.obligations, zones, local, selection.prefetch,
                     selection.list_names, selection.applied, day, selection.unknown_packs,
-                    caps, *claims, selection.house_only, selection.unencoded)
+                    caps, *claims, selection.house_only, selection.unencoded,
+                    selection.versions_merged)
 
     def _applicable(self, attempt: CallAttempt) -> tuple[list[Pack], tuple[str, ...]]:
         """Every statute pack, then the house policies the campaign opts into (statutes
@@ -273,7 +318,11 @@ class Policy:
         unknown = tuple(p for p in attempt.campaign.packs if p not in self.packs)
         return packs, unknown
 
-    def _select(self, attempt: CallAttempt, day: date) -> _Selection:
+    def _select(self, attempt: CallAttempt, days: tuple[date, ...]) -> _Selection:
+        """The packs and rules for ``days``, the candidate zones' local dates (one, but
+        when the zones straddle midnight): a pack in force on any of them applies, its
+        rules of each of them; a statute pack in scope not in force on one of them is the
+        law of that day not encoded (``unencoded``)."""
         applications: list[PackApplication] = []
         rules: list[Rule] = []
         skipped: list[Outcome] = []
@@ -282,22 +331,29 @@ class Policy:
         house: dict[str, None] = {}  # house policies with a rule covering it
         unencoded: list[str] = []  # statute packs in scope, not in force that day
         packs, unknown = self._applicable(attempt)
+        merged = False
         for pack in packs:
             why = pack.scope.why_applies(attempt)
-            if not pack.in_effect(day):
+            live = [day for day in days if pack.in_effect(day)]
+            if len(live) < len(days) and pack.is_statute and why is not None:
+                until = (f" until {pack.effective_until}"
+                         if pack.effective_until is not None else "")
+                unencoded.append(f"{pack.id} (in force from {pack.effective_from}{until})")
+            if not live:
+                off = ", ".join(str(day) for day in days)
                 applications.append(PackApplication(pack.id, pack.version, False,
-                                                    f"not in effect on {day}"))
-                if pack.is_statute and why is not None:
-                    until = (f" until {pack.effective_until}"
-                             if pack.effective_until is not None else "")
-                    unencoded.append(f"{pack.id} (in force from {pack.effective_from}{until})")
+                                                    f"not in effect on {off}"))
                 continue
             applications.append(PackApplication(pack.id, pack.version, why is not None,
                                                 why or pack.scope.why_not()))
             if why is None:
                 continue
             obligations.extend(pack.obligations)
-            for rule in pack.rules_on(day):
+            in_force = (pack.rules_on(live[0]) if len(live) == 1 else
+                        tuple(dict.fromkeys(r for day in live for r in pack.rules_on(day))))
+            if len(live) > 1 and len(in_force) > len(pack.rules_on(live[0])):
+                merged = True
+            for rule in in_force:
                 if attempt.mode in rule.modes:
                     rules.append(rule)
                     if pack.is_statute:
@@ -323,6 +379,7 @@ class Policy:
                 f"only house policy ({', '.join(house)}) covers {attempt.mode.value} calls "
                 "to this number, no enacted law's pack does", _AFTER_EVERY_RULE),
             unencoded="; ".join(unencoded),
+            versions_merged=merged,
             campaign=attempt.campaign,
         )
 
@@ -343,9 +400,13 @@ class Policy:
             # The law of a jurisdiction whose pack's scope holds the call, on a date its
             # pack does not encode (an earlier text): judging by the others alone would
             # ALLOW what that law may forbid.
+            days = candidate_days(plan.day, plan.local) if plan.day else ()
+            on = (str(plan.day) if len(days) < 2 else
+                  "one of the candidate zones' dates ("
+                  + ", ".join(lt.label() for lt in plan.local) + ")")
             return refusal(NO_PACK, FAIL_CLOSED,
                            f"the call is in the scope of {plan.unencoded}, not in force on "
-                           f"{plan.day}: the law that applied that day is not encoded",
+                           f"{on}: the law that applied that day is not encoded",
                            packs=plan.packs)
         if not plan.rules:
             reason = "no enabled jurisdiction pack applies to this call"
@@ -435,6 +496,8 @@ class Policy:
 
     @staticmethod
     def _verdict(plan: Plan, facts: Facts, outcomes: tuple[Outcome, ...]) -> Verdict:
+        if plan.versions_merged:
+            outcomes = _strictest(outcomes)
         # One pass: the deciding BLOCK (lowest precedence, the first on a tie), how many
         # block, and the records that exempted the call.
         deciding: Outcome | None = None
@@ -460,7 +523,9 @@ class Policy:
             if blocks > 1:
                 reason += f" {blocks - 1} more rule(s) also block."
         else:
-            reason = f"Allowed: {len(plan.rules)} rules of {plan.applied} hold."
+            judged = (len({r.rule_id for r in plan.rules}) if plan.versions_merged
+                      else len(plan.rules))
+            reason = f"Allowed: {judged} rules of {plan.applied} hold."
             if exempt:
                 reason += f" Exempt by record: {'; '.join(dict.fromkeys(exempt))}."
         lists = tuple([(c.name, c.version) for c in facts.lists.values() if c is not None])

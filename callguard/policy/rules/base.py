@@ -75,9 +75,11 @@ class Context:
 
     ``day`` is the date of the call: the called party's local date (the latest of them
     when the candidate zones straddle midnight), or the UTC date when no zone is known.
-    Every date-based check (list age, EBR terms, registration, pack dates) uses it, but
-    the age of a copy of a state's own list (``list_zones``: a scope list, by the zones of
-    its state), judged on its state's date (``list_day``).
+    Every date-based check (list age, EBR terms, registration) uses it, but the age of a
+    copy of a state's own list (``list_zones``: a scope list, by the zones of its state),
+    judged on its state's date (``list_day``). Packs and parameter versions are chosen on
+    every candidate zone's local date (the engine, htz23); hours and rest days read each
+    zone's own ``local``.
     """
 
     attempt: CallAttempt
