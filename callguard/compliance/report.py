@@ -161,10 +161,10 @@ DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FR
 
 # The call centre that placed a call (the record's ``telemarketer``, absent when the seller
 # called itself). Read from ``body``, not a column of its own: the archive's Parquet files
-# of every day and month before the field have the columns they were written with, and a
-# read_parquet over such a file and a newer one with one more column drops that column
-# (the older file first) or refuses (the newer first; union_by_name on every scan would be
-# needed), so a record's new field stays in ``body`` (columns.py). The query groups by the
+# of every day and month before the field have the columns they were written with (the
+# archive's scans read by name, store._BY_NAME, but the rows written before a new column
+# would hold the field in ``body`` only), so a record's new field stays in ``body``
+# (columns.py). The query groups by the
 # body of the rows that carry it (the same few bodies repeat) and ``_centre`` reads the name
 # from each distinct one: json_extract_string on every such row cost ~8x the contains()
 # test on an archive's dictionary-encoded bodies.
