@@ -126,7 +126,8 @@ async def test_fastagi_two_list_reply_is_the_words_it_had(tmp_path):
 
 
 class _CountedScans(dict):  # type: ignore[type-arg]
-    """The report's (row, centre) entries, counting each pass over them."""
+    """The report's call-centre entries (row -> {centre: calls}), counting each pass over
+    them."""
 
     scans = 0
 
@@ -152,7 +153,7 @@ def test_rows_are_named_from_one_pass_over_the_centres_not_one_per_row():
                 key = (f"2026-{day:03d}", f"c{campaign}", "BLOCK" if v else "ALLOW",
                        f"us-federal:r{v}" if v else "")
                 report.calls[key] = 5
-                entries[(*key, CENTRE)] = 3
+                entries[key] = {CENTRE: 3}
     report.telemarketers = entries
     days = to_json(report)["days"]
     table = render_csv(report)

@@ -125,6 +125,10 @@ def _render(console: Console, done: Explanation, withdrawn: dict[str, Any] | Non
                             else "")),
         ("campaign", f"{record.get('campaign')} (solicitor {record.get('solicitor', '-')}, "
                      f"mode {record.get('mode', '-')})"),
+        # the call centre that placed the call for the seller (absent: the seller itself)
+        *([("call centre", f"{record['telemarketer']} (telemarketer, placing the call for "
+                           f"solicitor {record.get('solicitor', '-')})")]
+          if record.get("telemarketer") else []),
         ("number", f"…{record.get('number_last4', '')} (hash {str(record.get('number_hash'))[:12]}…"
                    f", key {record.get('key_id')})"),
         ("zones", "; ".join(f"{z} ({o}, {t})" for z, o, t in record.get("zones", [])) or "-"),

@@ -693,6 +693,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 @click.option("--front", type=click.Choice(ALL_FRONTS), help="The front asked (scrubs are not "
               "calls).")
 @click.option("--node", help="The node that wrote the records.")
+@click.option("--telemarketer", metavar="NAME", help="Calls a call centre placed for its "
+              "sellers (the campaigns' telemarketer, as the records name it).")
 @click.option("--json", "as_json", is_flag=True, help="Every figure as one JSON object.")
 @click.option("--csv", "as_csv", is_flag=True, help="Day x campaign x verdict x rule as CSV.")
 @click.option("--html", "html_path", type=click.Path(path_type=Path, dir_okay=False),
@@ -701,7 +703,8 @@ async def _tail_stream(query: LogQuery, show: Callable[[Record], None], follow: 
 def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir: Path | None,
            since: str | None, until: str | None, tz: str, campaign: str | None,
            verdict: str | None, rule: str | None, front: str | None, node: str | None,
-           as_json: bool, as_csv: bool, html_path: Path | None) -> None:
+           telemarketer: str | None, as_json: bool, as_csv: bool,
+           html_path: Path | None) -> None:
     """Calls by day, campaign, verdict and rule; scrubs apart; the watchdog's figures."""
     one_source_or_exit(file_path, stream)
     if as_json and as_csv:  # one standard output: the CSV was silently not printed
@@ -719,7 +722,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     first_at, last_at = range_or_exit(("--since", since), ("--until", until), zone)
     query = figures.ReportQuery(since=first_at, until=last_at, tz=tz,
                                 campaign=campaign, verdict=verdict, rule=rule, front=front,
-                                node=node)
+                                node=node, telemarketer=telemarketer)
     log_query = LogQuery(state, {"campaign": campaign, "rule": rule, "node": node})
     place = place_or_exit(state)
     archive = Archive(archive_dir or place.archive_dir)
@@ -771,6 +774,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         _filters_known_or_exit(state, node, rule, archive if not stream else None, path,
                                log_query.stats.nodes)
         _campaign_known(campaign, archive if not stream else None, path, log_query.stats)
+        if telemarketer is not None:
+            _telemarketer_known_or_exit(state, telemarketer, archive if not stream else None,
+                                        path, stream)
     # Incomplete (records of a schema this callguard does not know): exit 1 AFTER the
     # report, which says so in its sources; it exited before, printing no report at all
     # (no JSON, no CSV, no page) for one record a newer node wrote.
@@ -815,6 +821,50 @@ def _campaign_known(campaign: str | None, archive: Any, path: Path | None,
             campaign in _archived_values(archive, "campaign")
             or _logged(path, "campaign", campaign)):
         stats.campaigns.add(campaign)
+
+
+def _telemarketer_known_or_exit(state: CliState, name: str, archive: Any, path: Path | None,
+                                stream: bool) -> None:
+    """A --telemarketer no campaign configures and no record names (the archive's, the
+    whole unarchived log or stream) is a usage error, as --campaign: a mistyped call centre
+    answered "0 calls", exit 0, and the --json or --csv filed said it placed none. Only
+    asked when nothing matched."""
+    from callguard.errors import CallguardError  # noqa: PLC0415
+
+    configured: set[str] = set()
+    # no configuration here (a copied archive): the records alone say
+    with contextlib.suppress(CallguardError, OSError, SystemExit):
+        configured = {c.telemarketer for c in state.settings.campaigns.values()
+                      if c.telemarketer}
+    if name in configured or _archived_centre(archive, name) or (
+            _logged(path, "telemarketer", name)) or (
+            stream and from_redis(state, _in_stream(state, "telemarketer", name))):
+        return
+    usage_error(f"--telemarketer {name!r}: no campaign configures that call centre and no "
+                "record names it (names are exact); call centres configured: "
+                + (", ".join(sorted(configured)) or "none"))
+
+
+def _archived_centre(archive: Any, name: str) -> bool:
+    """Whether a decision of the whole archive names the call centre (its ``body``)."""
+    from callguard.compliance.archive.columns import DECISIONS  # noqa: PLC0415
+    from callguard.compliance.archive.store import (  # noqa: PLC0415
+        connect,
+        read_through_commits,
+        union_view,
+    )
+
+    if archive is None or not archive.exists():
+        return False
+    needle = '"telemarketer":' + orjson.dumps(name).decode()
+
+    def archived() -> bool:
+        manifest, connection = archive.manifest(), connect(threads=2)
+        view = union_view(archive, manifest, DECISIONS)
+        return connection.execute(
+            f"SELECT 1 FROM ({view}) WHERE contains(body, ?) LIMIT 1",  # noqa: S608
+            [needle]).fetchone() is not None
+    return read_through_commits(archive, archived)
 
 
 def _node_known_or_exit(node: str, archive: Any, path: Path | None,
@@ -982,6 +1032,13 @@ def _report_tables(done: Any) -> None:
     output.print_table(console, rules)
     if note := figures.not_law_note(done):
         console.print(escape(note), highlight=False)
+    if centred := figures.by_telemarketer(done):  # as the page and the JSON
+        centres = Table("call centre (telemarketer)", "campaign", "calls", "ALLOW", "BLOCK",
+                        title="calls placed by a call centre for the seller")
+        for row in centred:
+            centres.add_row(row["telemarketer"], row["campaign"], str(row["calls"]),
+                            str(row["allow"]), str(row["block"]))
+        output.print_table(console, centres)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
                   "caller-ID mismatches", "abandonment 30 d", title="the watchdog" + (
                       f" ({scope})" if (scope := figures.watchdog_scope(done.query)) else ""))

@@ -54,6 +54,8 @@ class ReportQuery:
     rule: str | None = None
     front: str | None = None
     node: str | None = None
+    # the call centre that placed the calls for the seller (the record's ``telemarketer``)
+    telemarketer: str | None = None
 
     def local(self, instant: datetime, timespec: str = "auto") -> str:
         """An instant in the report's zone, with its offset (a day boundary reads as one)."""
@@ -64,7 +66,7 @@ class ReportQuery:
         out = {"time zone": self.tz,
                "from": self.local(self.since) if self.since else "the first record",
                "until": self.local(self.until) if self.until else "the last record"}
-        for name in ("campaign", "verdict", "rule", "front", "node"):
+        for name in ("campaign", "verdict", "rule", "front", "node", "telemarketer"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -85,10 +87,12 @@ class Report:
     questions: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     # decisions a later one withdrew (``withdraws``): no call of their own, counted apart
     withdrawn: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
-    # calls a call centre placed for the seller (the record's ``telemarketer``), by
-    # (day, campaign, verdict, rule, telemarketer): part of ``calls``, whose row may also
-    # hold the seller's own calls (a campaign that named its call centre from midday on)
-    telemarketers: dict[tuple[str, str, str, str, str], int] = field(default_factory=dict)
+    # calls a call centre placed for the seller (the record's ``telemarketer``), by row of
+    # ``calls`` (day, campaign, verdict, rule) -> {telemarketer: calls}: part of that row,
+    # which may also hold the seller's own calls (a campaign that named its call centre
+    # from midday on). Kept per row as built: each row's centres are one look-up away.
+    telemarketers: dict[tuple[str, str, str, str], dict[str, int]] = field(
+        default_factory=dict)
     fronts: dict[tuple[str, str], int] = field(default_factory=dict)  # (front, verdict)
     releases: dict[str, dict[str, Any]] = field(default_factory=dict)  # campaign -> figures
     watched: dict[tuple[str, str], int] = field(default_factory=dict)  # (campaign, event)
@@ -157,14 +161,15 @@ DECIDED = (f"(CASE WHEN front IN ({', '.join(repr(f) for f in sorted(DIALLING_FR
 
 # The call centre that placed a call (the record's ``telemarketer``, absent when the seller
 # called itself). Read from ``body``, not a column of its own: the archive's Parquet files
-# of every day and month before the field have the columns they were written with, and a
-# read_parquet over such a file and a newer one with one more column drops that column
-# (the older file first) or refuses (the newer first; union_by_name on every scan would be
-# needed), so a record's new field stays in ``body`` (columns.py). The query groups by the
+# of every day and month before the field have the columns they were written with (the
+# archive's scans read by name, store._BY_NAME, but the rows written before a new column
+# would hold the field in ``body`` only), so a record's new field stays in ``body``
+# (columns.py). The query groups by the
 # body of the rows that carry it (the same few bodies repeat) and ``_centre`` reads the name
 # from each distinct one: json_extract_string on every such row cost ~8x the contains()
 # test on an archive's dictionary-encoded bodies.
-_TELEMARKETER = "(CASE WHEN contains(body, '\"telemarketer\":') THEN body END)"
+_NAMES_CENTRE = "contains(body, '\"telemarketer\":')"
+_TELEMARKETER = f"(CASE WHEN {_NAMES_CENTRE} THEN body END)"
 
 
 def _centre(body: str | None, known: dict[str, str | None]) -> str | None:
@@ -254,6 +259,9 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
         if getattr(query, name) is not None:
             extra.append(f"{name} = ?")
             values.append(getattr(query, name))
+    if query.telemarketer is not None:  # the body's name, the cheap test first
+        extra.append(f"({_NAMES_CENTRE} AND json_extract_string(body, '$.telemarketer') = ?)")
+        values.append(query.telemarketer)
     if extra:
         where = (where + " AND " if where else " WHERE ") + " AND ".join(extra)
     withdrawn = _withdrawn(connection, decisions)
@@ -283,8 +291,8 @@ def build(connection: duckdb.DuckDBPyConnection, decisions: str, events: str,
                   "question": report.questions}.get(kind, report.withdrawn)
         target[key] = target.get(key, 0) + count
         if kind == "call" and centre:
-            placed = (*key, centre)
-            report.telemarketers[placed] = report.telemarketers.get(placed, 0) + count
+            placed = report.telemarketers.setdefault(key, {})
+            placed[centre] = placed.get(centre, 0) + count
         # by front: the calls and scrubs that stand; a question (counted apart) under
         # "cli ALLOW" read as a call the operator placed after asking
         if kind in ("call", "scrub"):
@@ -320,23 +328,13 @@ def _adopted(connection: duckdb.DuckDBPyConnection, purges: str | None,
              "node": node, "backend": backend} for at, node, backend in rows]
 
 
-def _centres_by_row(report: Report) -> dict[tuple[str, str, str, str], dict[str, int]]:
-    """``report.telemarketers`` by (day, campaign, verdict, rule) row: one pass, so naming
-    every row of --json's days or --csv's table takes time linear in the rows (a scan of
-    all entries per row took ~30 s on a year of six campaigns, tests/test_hrev98_*)."""
-    out: dict[tuple[str, str, str, str], dict[str, int]] = defaultdict(dict)
-    for (day, campaign, verdict, rule, centre), count in report.telemarketers.items():
-        out[(day, campaign, verdict, rule)][centre] = count
-    return out
-
-
-def telemarketers_of(report: Report, key: tuple[str, str, str, str],
-                     rows: dict[tuple[str, str, str, str], dict[str, int]] | None = None,
-                     ) -> str:
+def telemarketers_of(report: Report, key: tuple[str, str, str, str]) -> str:
     """Who placed the calls of a (day, campaign, verdict, rule) row for the seller: the call
     centre's name, or each with its share when the row also holds other calls; empty when
-    the seller placed every one itself. ``rows``: ``_centres_by_row``'s, when naming many."""
-    placed = (rows if rows is not None else _centres_by_row(report)).get(key, {})
+    the seller placed every one itself. One look-up (``Report.telemarketers`` is kept per
+    row): naming every row of --json's days or --csv's table is linear in the rows (a scan
+    of all entries per row took ~30 s on a year of six campaigns, tests/test_hrev98_*)."""
+    placed = report.telemarketers.get(key, {})
     total = report.calls.get(key, 0)
     if len(placed) == 1 and sum(placed.values()) == total:
         return next(iter(placed))
@@ -347,8 +345,9 @@ def by_telemarketer(report: Report) -> list[dict[str, Any]]:
     """Calls by call centre and campaign, with their verdicts (calls only: no scrub,
     question or withdrawn answer is a call placed)."""
     out: dict[tuple[str, str], dict[str, int]] = defaultdict(lambda: {"ALLOW": 0, "BLOCK": 0})
-    for (_, campaign, verdict, _, centre), count in report.telemarketers.items():
-        out[(centre, campaign)][verdict] = out[(centre, campaign)].get(verdict, 0) + count
+    for (_, campaign, verdict, _), placed in report.telemarketers.items():
+        for centre, count in placed.items():
+            out[(centre, campaign)][verdict] = out[(centre, campaign)].get(verdict, 0) + count
     return [{"telemarketer": centre, "campaign": campaign, "calls": sum(counts.values()),
              "allow": counts.get("ALLOW", 0), "block": counts.get("BLOCK", 0)}
             for (centre, campaign), counts in sorted(out.items())]
@@ -554,7 +553,8 @@ def watchdog_scope(query: ReportQuery) -> str | None:
     mismatches; the abandonment rate is always its campaign's 30 days on every node (47
     CFR 64.1200(a)(7)), said in its window — and, under ``--node``, here (the title said
     nothing, as if the rate were that node's)."""
-    ignored = [f"{name} {getattr(query, name)}" for name in ("verdict", "rule", "front")
+    ignored = [f"{name} {getattr(query, name)}"
+               for name in ("verdict", "rule", "front", "telemarketer")
                if getattr(query, name) is not None]
     said = ["every call of the campaign: the watchdog's figures are not narrowed by "
             + ", ".join(ignored)] if ignored else []
@@ -569,7 +569,6 @@ def watchdog_scope(query: ReportQuery) -> str | None:
 def to_json(report: Report) -> dict[str, Any]:
     """Everything, as JSON-ready values (the totals of earlier versions kept)."""
     calls = report.calls
-    centres = _centres_by_row(report)
     return {
         "filters": report.query.shown(), "generated": zulu(report.generated),
         "decisions": (report.total(calls) + report.total(report.scrubs)
@@ -590,7 +589,7 @@ def to_json(report: Report) -> dict[str, Any]:
         "range_days": report.days,  # every day of the range, those without calls too
         "days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "calls": n,
                   **({"telemarketer": centre} if (centre := telemarketers_of(
-                      report, (day, c, v, r), centres)) else {})}
+                      report, (day, c, v, r))) else {})}
                  for (day, c, v, r), n in sorted(calls.items())],
         "scrub_days": [{"day": day, "campaign": c, "verdict": v, "rule": r, "decisions": n}
                        for (day, c, v, r), n in sorted(report.scrubs.items())],
@@ -658,7 +657,6 @@ def render_csv(report: Report) -> str:
     that would start a formula in a spreadsheet begins with ``'`` (``spreadsheet_cell``)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    centres = _centres_by_row(report)
     writer.writerow(["day", "kind", "campaign", "verdict", "rule", "count", "first", "last",
                      "law", "read_from", "telemarketer"])
     read_from = sources_note(report)
@@ -672,7 +670,7 @@ def render_csv(report: Report) -> str:
             writer.writerow([spreadsheet_cell(cell) for cell in (
                 day, kind, campaign, verdict, rule, count, first, last,
                 _rule_law(report, rule), read_from,
-                telemarketers_of(report, (day, campaign, verdict, rule), centres)
+                telemarketers_of(report, (day, campaign, verdict, rule))
                 if kind == "call" else "")])
     return out.getvalue()
 

@@ -19,8 +19,12 @@ The columns are fixed: a field added to a kind later (the decision's ``telemarke
 would not be in the day and month files written before it, and DuckDB's read_parquet over
 such a file and a newer one (``store._read``: one scan per list of files) takes the first
 file's columns: the older first, the new column is silently dropped; the newer first, the
-scan fails ("schema mismatch"). Making one a column takes ``union_by_name`` on every scan
-and a test over an archive written before it.
+scan fails ("schema mismatch"). Every scan of several data files now reads by name
+(``store._BY_NAME``; tests/test_hcc23_archive_schemas.py reads month files of two schemas):
+a file without a column gives NULL there. Making a field a column still takes every reader
+of it to fall back on ``body`` for the rows written before (``record_of`` does; SQL such
+as the report's must ``coalesce`` the column with the body's value, as it does for
+``release_ms``).
 """
 
 from __future__ import annotations

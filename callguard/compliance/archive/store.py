@@ -102,6 +102,14 @@ TABLES = {t.name: t for t in (DECISIONS, EVENTS)}
 # A manifest without month files is still written as 2 (an older callguard reads it).
 VERSION = 3
 HASHED, NUMBERED = 1, 2  # Part.layout
+# Every read of several day or month files reads their columns by name: a column added to
+# a table later (columns.py) is not in the files written before it, and read_parquet over
+# a list takes the first file's columns otherwise (the older first: the column dropped for
+# every file, silently; the newer first: "schema mismatch"). A file without the column
+# gives NULL there, and the field is read from the row's ``body``, where it was written
+# then. The number table's files (number_hash, number_id) have had one schema since
+# format 2; a read of one file needs nothing. tests/test_hcc23_archive_schemas.py.
+_BY_NAME = "union_by_name = true"
 _ID_HEX = "replace(CAST(decision_id AS VARCHAR), '-', '')"
 _AT_MS = "printf('%012x', epoch_ms(\"at\"))"
 # A decision id rebuilt from ``at``'s millisecond and the stored tail (layout 2).
@@ -445,8 +453,8 @@ class Archive:
         months = [self.root / p.file for p in parts if p.until]
         hive = ("hive_partitioning = true, hive_types = {'day': VARCHAR}" if with_day
                 else "hive_partitioning = false")
-        return ([f"read_parquet({_sql_list(days)}, {hive})"] if days else []) + (
-            [f"read_parquet({_sql_list(months)}, hive_partitioning = false)"]
+        return ([f"read_parquet({_sql_list(days)}, {hive}, {_BY_NAME})"] if days else []) + (
+            [f"read_parquet({_sql_list(months)}, hive_partitioning = false, {_BY_NAME})"]
             if months else [])
 
     def _numbered_rows(self, parts: list[Part], with_day: bool) -> str:
@@ -486,7 +494,7 @@ class Archive:
         connection.execute(
             "CREATE OR REPLACE TEMP TABLE run_hashes AS SELECT number_hash, min(day) AS first "
             f"FROM read_parquet({_sql_list(hashed)}, hive_partitioning = true, "
-            "hive_types = {'day': VARCHAR}) WHERE number_hash IS NOT NULL "
+            f"hive_types = {{'day': VARCHAR}}, {_BY_NAME}) WHERE number_hash IS NOT NULL "
             "GROUP BY number_hash")
         if manifest.numbers:
             connection.execute(
@@ -569,7 +577,7 @@ class Archive:
             return ()
         # hive partitioning off: day and month files together, and no day is needed
         scans = " UNION ".join(f"SELECT number_id FROM read_parquet({_sql_list(files)}, "
-                               f"hive_partitioning = false) WHERE {where}"
+                               f"hive_partitioning = false, {_BY_NAME}) WHERE {where}"
                                for where in lookup.numbered())
         ids = [int(i) for (i,) in connection.execute(
             f"SELECT DISTINCT number_id FROM ({scans}) WHERE number_id IS NOT NULL"
@@ -624,7 +632,8 @@ class Archive:
         table = _sql_list(self.root / n.file for n in manifest.numbers)
         return [self._write_numbers(
             connection, f"SELECT * FROM read_parquet({table}) SEMI JOIN (SELECT DISTINCT "
-            f"number_id FROM read_parquet({_sql_list(used)}, hive_partitioning = false)) "
+            f"number_id FROM read_parquet({_sql_list(used)}, hive_partitioning = false, "
+            f"{_BY_NAME})) "
             "USING (number_id)")]
 
     def delete_files(self, parts: Iterable[Part]) -> None:
@@ -835,13 +844,14 @@ def _read(archive: Archive, parts: list[Part], first: date | None, last: date | 
     out: list[tuple[str, list[str]]] = []
     if days:
         out.append((f"SELECT * FROM read_parquet({_sql_list(days)}, hive_partitioning = "
-                    "true, hive_types = {'day': VARCHAR})", []))
+                    f"true, hive_types = {{'day': VARCHAR}}, {_BY_NAME})", []))
     if months:
         # Only a month file the range cuts is filtered (a string test per row).
         cut = any((first is not None and p.day < first.isoformat())
                   or (last is not None and p.last > last.isoformat()) for p in months)
         files = _sql_list(archive.root / p.file for p in months)
-        out.append((f"SELECT * FROM read_parquet({files}, hive_partitioning = false)",
+        out.append((f"SELECT * FROM read_parquet({files}, hive_partitioning = false, "
+                    f"{_BY_NAME})",
                     [*([f"day >= '{first.isoformat()}'"] if cut and first else []),
                      *([f"day <= '{last.isoformat()}'"] if cut and last else [])]))
     return out

@@ -68,7 +68,8 @@ __all__ = ["PAGE_PATH", "FileTail", "StreamTail", "SupervisorPage", "page_record
 PAGE_PATH = "/supervisor"
 _SHOWN = ("logged_at", "node", "event", "verdict", "campaign", "number_last4", "mode",
           "front", "rule", "reason", "release_ms", "action", "kind", "solicitor",
-          "decision_id", "places_call")  # places_call false: a `check --at` question
+          "decision_id", "places_call",  # places_call false: a `check --at` question
+          "telemarketer")  # the call centre that placed the call for the seller
 _UNREDACTED = frozenset({"logged_at", "decision_id"})  # an instant, a UUID: no numbers
 _MAX_BACKLOG = 500
 _MAX_SPARED = 64  # rule ids set aside in one reason (private-use marks U+E000..)

@@ -59,8 +59,8 @@ iframe#report{width:100%;height:60vh;border:1px solid #ccc;background:#fff}
 </form>
 <div id="tail"><table><thead><tr><th>logged (UTC)</th>
 <th>call, on the called party's clock</th><th>node</th><th>event</th>
-<th>verdict</th><th>campaign</th><th>number</th><th>mode</th><th>front</th><th>rule</th>
-<th>reason</th></tr></thead><tbody id="rows"></tbody></table></div>
+<th>verdict</th><th>campaign</th><th>call centre</th><th>number</th><th>mode</th>
+<th>front</th><th>rule</th><th>reason</th></tr></thead><tbody id="rows"></tbody></table></div>
 <h2>Today <button id="refresh-report" type="button">refresh</button>
 <select id="tz"><option>UTC</option><option>America/New_York</option>
 <option>America/Chicago</option><option>America/Denver</option>
@@ -111,6 +111,7 @@ function addRecord(record, fresh) {
   row.className = (record.verdict || record.event || "") + (fresh ? " fresh" : "");
   row.dataset.verdict = record.verdict || "";
   row.dataset.campaign = record.campaign || "";
+  row.dataset.telemarketer = record.telemarketer || "";
   row.dataset.rule = record.rule || "";
   if (record.decision_id) row.title = "decision " + record.decision_id;
   cell(row, (record.logged_at || "").replace("T", " ").slice(0, 19));
@@ -122,6 +123,8 @@ function addRecord(record, fresh) {
   cell(row, (record.verdict || "") + (record.places_call === false
     ? " (a question: no call placed)" : ""), "verdict");
   cell(row, record.campaign);
+  // the call centre that placed the call for the seller (none: the seller's own call)
+  cell(row, record.telemarketer, "centre");
   cell(row, record.number_last4 ? "\u2026" + record.number_last4 : "", "number");
   cell(row, record.mode);
   cell(row, record.front);
@@ -150,7 +153,7 @@ function addSkipped(count) {
   const row = document.createElement("tr");
   row.className = "skipped";
   const td = document.createElement("td");
-  td.colSpan = 11;
+  td.colSpan = 12;
   td.textContent = count + " records not shown here: this page fell behind " +
     "(callguard tail or the report has them)";
   row.appendChild(td);
