@@ -1511,6 +1511,16 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
+        if call.check_reask is not None and call.checking is not None:
+            # A second read of whom the picture's AppDial leg was dialled to is waited for
+            # (``_check_again``): a channel of the call going meanwhile — the leg itself, or
+            # a person who may be the called party (the customer in Queue()) — is decided on
+            # the first read, unread, as before hwd23. Judged against the check still open,
+            # the customer's hangup was recorded ``caller`` once the second read named
+            # another number, or the agent's later one ``called-party`` proven (hrev100).
+            decided = self._number_checked(call, call.checking, now)
+        else:
+            decided = []
         # persons running a Dial()/Queue() of their own who may be the called party, asked
         # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
         # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
@@ -1538,15 +1548,11 @@ class CallTracker:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
                 call.unchecked_hangup_at = now
-                if call.check_reask is not None:
-                    # its second read not sent yet (``_check_again``): not held for it,
-                    # decided now on the first, unread
-                    effects = self._number_checked(call, name, now)
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
             self._finish(call, now)
-        return effects
+        return decided + effects
 
     @classmethod
     def _ring_dial_ended(cls, call: _Call, leg: str, event: Event, now: float) -> None:
