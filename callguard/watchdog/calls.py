@@ -1511,13 +1511,22 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
-        if call.check_reask is not None and call.checking is not None:
-            # A second read of whom the picture's AppDial leg was dialled to is waited for
-            # (``_check_again``): a channel of the call going meanwhile — the leg itself, or
-            # a person who may be the called party (the customer in Queue()) — is decided on
-            # the first read, unread, as before hwd23. Judged against the check still open,
-            # the customer's hangup was recorded ``caller`` once the second read named
-            # another number, or the agent's later one ``called-party`` proven (hrev100).
+        going = call.channels.get(uniqueid, event.get("Channel", ""))
+        if call.checking is not None and (call.check_reask is not None or (
+                call.dest_unchecked and going != call.checking and call.number_due is None
+                and call.checking in call.numbers_asked and call.dest_from_picture
+                and call.apps.get(going) in _OWN_DIALS
+                and not going.startswith(_NOT_A_PERSON))):
+            # Whom the picture's AppDial leg was dialled to is being read, and the call
+            # changes under the read: decided now on what is read, as unread. The second
+            # read waited for (``_check_again``) and a channel of the call goes — the leg
+            # itself or any other; or a read is in flight and a person running a Dial() or
+            # Queue() of its own (the customer in Queue(): ``_dialler_unknown`` names it
+            # only once the read is decided unread) hangs up. Judged against the check
+            # still open, the customer's hangup was recorded ``caller`` once the read named
+            # another number (nothing hung up, no risk), or the agent's later one
+            # ``called-party`` proven; decided unread, it is ``_maybe_called_went_first``'s:
+            # unproven, a risk, nothing hung up (hrev100).
             decided = self._number_checked(call, call.checking, now)
         else:
             decided = []
