@@ -150,17 +150,37 @@ def _names_watchdog(module: str | None) -> bool:
                                 for name in _WATCHDOG_IMPORTS)
 
 
+def _test_module_path(module: str | None) -> Path | None:
+    """The file of a ``tests.<name>`` module, when it is one of this directory's."""
+    if not module or not module.startswith("tests.") or module.count(".") != 1:
+        return None
+    path = Path(__file__).resolve().parent / f"{module.removeprefix('tests.')}.py"
+    return path if path.is_file() else None
+
+
 @functools.cache
-def _module_imports_watchdog(path: str) -> bool:
-    """Whether the module's top-level imports name the watchdog or its test helpers."""
+def _module_imports_watchdog(path: str, _seen: frozenset[str] = frozenset()) -> bool:
+    """Whether the module's top-level imports name the watchdog or its test helpers, or a
+    test module whose own do (a pure-tracker test borrowing another review's helpers,
+    ``tests.test_review68_unproven_dial``: hrev100)."""
     tree = ast.parse(Path(path).read_text(encoding="utf-8"))
     for node in tree.body:
         if isinstance(node, ast.ImportFrom) and node.level == 0:
             if _names_watchdog(node.module) or any(
                     _names_watchdog(f"{node.module}.{alias.name}") for alias in node.names):
                 return True
-        elif isinstance(node, ast.Import) and any(_names_watchdog(a.name) for a in node.names):
-            return True
+            borrowed = [_test_module_path(node.module)] + [
+                _test_module_path(f"{node.module}.{alias.name}") for alias in node.names]
+        elif isinstance(node, ast.Import):
+            if any(_names_watchdog(a.name) for a in node.names):
+                return True
+            borrowed = [_test_module_path(a.name) for a in node.names]
+        else:
+            continue
+        for other in borrowed:
+            if (other is not None and str(other) != path and str(other) not in _seen
+                    and _module_imports_watchdog(str(other), _seen | {path})):
+                return True
     return False
 
 

@@ -1511,6 +1511,25 @@ class CallTracker:
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
+        going = call.channels.get(uniqueid, event.get("Channel", ""))
+        if call.checking is not None and (call.check_reask is not None or (
+                call.dest_unchecked and going != call.checking and call.number_due is None
+                and call.checking in call.numbers_asked and call.dest_from_picture
+                and call.apps.get(going) in _OWN_DIALS
+                and not going.startswith(_NOT_A_PERSON))):
+            # Whom the picture's AppDial leg was dialled to is being read, and the call
+            # changes under the read: decided now on what is read, as unread. The second
+            # read waited for (``_check_again``) and a channel of the call goes — the leg
+            # itself or any other; or a read is in flight and a person running a Dial() or
+            # Queue() of its own (the customer in Queue(): ``_dialler_unknown`` names it
+            # only once the read is decided unread) hangs up. Judged against the check
+            # still open, the customer's hangup was recorded ``caller`` once the read named
+            # another number (nothing hung up, no risk), or the agent's later one
+            # ``called-party`` proven; decided unread, it is ``_maybe_called_went_first``'s:
+            # unproven, a risk, nothing hung up (hrev100).
+            decided = self._number_checked(call, call.checking, now)
+        else:
+            decided = []
         # persons running a Dial()/Queue() of their own who may be the called party, asked
         # before this channel leaves the call (not a picture's other AppDial leg: Dial(A&B)'s
         # leg that lost hangs up first, cause 26, and says nothing of who ended the call)
@@ -1538,15 +1557,11 @@ class CallTracker:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
                 # counts once that says it is the called party (``_number_read``).
                 call.unchecked_hangup_at = now
-                if call.check_reask is not None:
-                    # its second read not sent yet (``_check_again``): not held for it,
-                    # decided now on the first, unread
-                    effects = self._number_checked(call, name, now)
             else:
                 effects = self._called_party_gone(call, now, now)
         if not call.channels:
             self._finish(call, now)
-        return effects
+        return decided + effects
 
     @classmethod
     def _ring_dial_ended(cls, call: _Call, leg: str, event: Event, now: float) -> None:
