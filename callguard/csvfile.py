@@ -31,7 +31,7 @@ from typing import BinaryIO
 from callguard.errors import UsageError
 
 __all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "NotText", "decode", "decoded_lines",
-           "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
+           "not_of_its_mark", "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
            "text_encoding"]
 
 DELIMITERS = (",", ";", "\t")
@@ -236,6 +236,18 @@ def refuse_not_text(path: Path, data: bytes) -> None:
                          f"{found.advice} (nothing was read)")
 
 
+def not_of_its_mark(path: Path, exc: UnicodeDecodeError) -> UsageError:
+    """The refusal of a file that starts with a byte-order mark and then does not decode as
+    the mark says (``decode`` raised ``exc``): a copy cut at an odd byte, a lone surrogate.
+    The codec names UTF-16/32 by byte order ("utf-16-le"), and UTF-8's byte is counted
+    after its mark; this names the encoding as the mark does, and the byte in the file."""
+    codec = exc.encoding.replace("_", "-").lower()
+    name = next((n for n in ("UTF-16", "UTF-32") if codec.startswith(n.lower())), "UTF-8")
+    at = exc.start + (len(codecs.BOM_UTF8) if name == "UTF-8" else 0)
+    return UsageError(f"{path}: starts with a {name} byte-order mark but is not {name} "
+                      f"({exc.reason} at byte {at}); save it again as CSV UTF-8")
+
+
 def read_csv(path: Path) -> CsvTable:
     """The whole file as a table; an unreadable or empty file is a UsageError."""
     try:
@@ -248,11 +260,7 @@ def read_csv(path: Path) -> CsvTable:
     try:
         text, encoding = decode(data)
     except UnicodeDecodeError as exc:
-        name = {"utf-8": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}.get(
-            exc.encoding.replace("_", "-").lower(), exc.encoding)
-        raise UsageError(f"{path}: starts with a {name} byte-order mark but is not {name} "
-                         f"({exc.reason} at byte {exc.start}); save it again as CSV UTF-8"
-                         ) from None
+        raise not_of_its_mark(path, exc) from None
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
