@@ -11,6 +11,8 @@ since hadm23, had its mark dropped, and Excel then reads "José" as "JosÃ©".
 from __future__ import annotations
 
 import codecs
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -18,8 +20,11 @@ import pytest
 from callguard.csvfile import read_csv
 from callguard.errors import UsageError
 from callguard.stores.record_csv import read_record_file
+from tests.test_cli_ux import cli, import_lists
+from tests.test_http import AT
 
 CONSENT = "number,kind,granted_at\n8015550101,written,2026-01-01\n"
+NAME = "José Peña"
 
 
 def _readers(path: Path) -> list[str]:
@@ -68,3 +73,20 @@ def test_a_utf8_mark_then_bytes_that_are_not_utf8_says_the_byte_in_the_file(
         assert "UTF-8 byte-order mark but is not UTF-8" in said, said
         assert f"at byte {len(good)}" in said, said
 
+
+def test_scrub_keeps_the_mark_of_a_utf32_input(tmp_path: Path) -> None:
+    root = tmp_path / "node"
+    root.mkdir()
+    import_lists(root)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(
+        [["name", "phone", "zip"], [NAME, "801-555-0123", "84101"]])
+    leads = tmp_path / "leads.csv"
+    leads.write_bytes(out.getvalue().encode("utf-32"))  # its mark first
+    written = tmp_path / "out.csv"
+    result = cli(root, "scrub", str(leads), "--campaign", "ut-solar-manual", "--at", AT,
+                 "--output", str(written))
+    assert result.returncode == 0, result.stderr
+    assert written.read_bytes().startswith(codecs.BOM_UTF8), written.read_bytes()[:8]
+    rows = list(csv.DictReader(io.StringIO(written.read_text(encoding="utf-8-sig"))))
+    assert [r["name"] for r in rows] == [NAME]
