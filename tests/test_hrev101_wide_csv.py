@@ -18,7 +18,9 @@ from pathlib import Path
 import pytest
 
 from callguard.csvfile import read_csv
-from callguard.errors import UsageError
+from callguard.errors import ListImportError, UsageError
+from callguard.stores.attributes import parse_dated_file
+from callguard.stores.list_files import parse_list_file
 from callguard.stores.record_csv import read_record_file
 from tests.test_cli_ux import cli, import_lists
 from tests.test_http import AT
@@ -90,3 +92,20 @@ def test_scrub_keeps_the_mark_of_a_utf32_input(tmp_path: Path) -> None:
     assert written.read_bytes().startswith(codecs.BOM_UTF8), written.read_bytes()[:8]
     rows = list(csv.DictReader(io.StringIO(written.read_text(encoding="utf-8-sig"))))
     assert [r["name"] for r in rows] == [NAME]
+
+
+@pytest.mark.parametrize("mark", [codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE,
+                                  codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE])
+def test_a_list_that_is_a_byte_order_mark_alone_is_called_empty(tmp_path: Path,
+                                                                 mark: bytes) -> None:
+    """Excel's "Unicode text" of an empty sheet is its mark alone: refused as "only blank
+    lines, # comments", the admin sent looking for lines the file does not have."""
+    path = tmp_path / "list.txt"
+    path.write_bytes(mark)
+    for parse in (parse_list_file, parse_dated_file):
+        with pytest.raises(ListImportError) as refused:
+            parse(path)
+        said = str(refused.value)
+        assert "it is empty (a byte-order mark and nothing else" in said, said
+        assert "blank lines" not in said, said
+        assert "nothing was imported" in said, said
