@@ -5,9 +5,9 @@ and ``scrub`` read through here, so a file that one accepts, all accept:
 
 - a byte-order mark is dropped (Excel's "CSV UTF-8" writes one; UTF-16 "Unicode text"
   starts with one too and is read as such, and so is UTF-32 with its mark);
-- a file that is no text at all (a workbook, an archive, a PDF) is refused saying what it
-  is and how to make the CSV (``not_text``), known by its first bytes: read as text, an
-  .xlsx was "cut short", "a stretch of zeros" or "no numbers", and the admin was sent
+- a file that is no text at all (a workbook, an archive, a PDF, compressed) is refused
+  saying what it is and how to make the CSV (``not_text``), known by its first bytes: an
+  .xlsx read as text was "cut short", "a stretch of zeros" or "no numbers", and the admin was sent
   to fetch the same file again;
 - the text is UTF-8 when it decodes as UTF-8, else Windows-1252 (Excel's "CSV" on a
   Western Windows; ``Jos\\xe9 Pe\\xf1a`` comes back as José Peña, not ``Jos� Pe�a``). A
@@ -48,6 +48,18 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PDF = b"%PDF-"
 _GZIP = b"\x1f\x8b"
 _ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # stored first, uncompressed
+# Other compressions and archives (hrev101: read as text, a list was "cut short ... Fetch
+# the file again"): each format's whole signature, which no list or lead file starts with
+# (zstd's four bytes are "(µ/ý" in Windows-1252: no number, no column name).
+_PACKED = (
+    (b"\xfd7zXZ\x00", "xz-compressed, not text", "decompress it (unxz) and use the file inside"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed, not text",
+     "decompress it (unzstd) and use the file inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not text",
+     "extract it (7z x) and use the file inside"),
+    (b"Rar!\x1a\x07", "a RAR archive, not text", "extract it (unrar x) and use the file inside"),
+)
+_BZIP2_BLOCKS = (b"1AY&SY", b"\x17\x72\x45\x38\x50\x90")  # "BZh" level, then a block or the end
 _SAVE_AS_CSV = ('open it in Excel and use File > Save As, file type "CSV UTF-8 (Comma '
                 'delimited) (*.csv)"; or in LibreOffice Calc, File > Save As, file type '
                 '"Text CSV (.csv)", character set "Unicode (UTF-8)"; then use that .csv')
@@ -93,6 +105,12 @@ def not_text(head: bytes, path: Path | None = None) -> NotText | None:
     if head.startswith(_GZIP):
         return NotText("gzip-compressed, not text",
                        "decompress it (gunzip) and use the file inside")
+    for signature, what, advice in _PACKED:
+        if head.startswith(signature):
+            return NotText(what, advice)
+    if head[:3] == b"BZh" and b"1" <= head[3:4] <= b"9" and head[4:10] in _BZIP2_BLOCKS:
+        return NotText("bzip2-compressed, not text",
+                       "decompress it (bunzip2) and use the file inside")
     if not head.startswith(_ZIP):
         return None
     names = _zip_names(path)
