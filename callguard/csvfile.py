@@ -5,9 +5,9 @@ and ``scrub`` read through here, so a file that one accepts, all accept:
 
 - a byte-order mark is dropped (Excel's "CSV UTF-8" writes one; UTF-16 "Unicode text"
   starts with one too and is read as such, and so is UTF-32 with its mark);
-- a file that is no text at all (a workbook, an archive, a PDF) is refused saying what it
-  is and how to make the CSV (``not_text``), known by its first bytes: read as text, an
-  .xlsx was "cut short", "a stretch of zeros" or "no numbers", and the admin was sent
+- a file that is no text at all (a workbook, an archive, a PDF, compressed) is refused
+  saying what it is and how to make the CSV (``not_text``), known by its first bytes: an
+  .xlsx read as text was "cut short", "a stretch of zeros" or "no numbers", and the admin was sent
   to fetch the same file again;
 - the text is UTF-8 when it decodes as UTF-8, else Windows-1252 (Excel's "CSV" on a
   Western Windows; ``Jos\\xe9 Pe\\xf1a`` comes back as José Peña, not ``Jos� Pe�a``). A
@@ -31,7 +31,7 @@ from typing import BinaryIO
 from callguard.errors import UsageError
 
 __all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "NotText", "decode", "decoded_lines",
-           "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
+           "not_of_its_mark", "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
            "text_encoding"]
 
 DELIMITERS = (",", ";", "\t")
@@ -48,6 +48,18 @@ _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _PDF = b"%PDF-"
 _GZIP = b"\x1f\x8b"
 _ODS = b"mimetypeapplication/vnd.oasis.opendocument.spreadsheet"  # stored first, uncompressed
+# Other compressions and archives (hrev101: read as text, a list was "cut short ... Fetch
+# the file again"): each format's whole signature, which no list or lead file starts with
+# (zstd's four bytes are "(µ/ý" in Windows-1252: no number, no column name).
+_PACKED = (
+    (b"\xfd7zXZ\x00", "xz-compressed, not text", "decompress it (unxz) and use the file inside"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed, not text",
+     "decompress it (unzstd) and use the file inside"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive, not text",
+     "extract it (7z x) and use the file inside"),
+    (b"Rar!\x1a\x07", "a RAR archive, not text", "extract it (unrar x) and use the file inside"),
+)
+_BZIP2_BLOCKS = (b"1AY&SY", b"\x17\x72\x45\x38\x50\x90")  # "BZh" level, then a block or the end
 _SAVE_AS_CSV = ('open it in Excel and use File > Save As, file type "CSV UTF-8 (Comma '
                 'delimited) (*.csv)"; or in LibreOffice Calc, File > Save As, file type '
                 '"Text CSV (.csv)", character set "Unicode (UTF-8)"; then use that .csv')
@@ -93,6 +105,12 @@ def not_text(head: bytes, path: Path | None = None) -> NotText | None:
     if head.startswith(_GZIP):
         return NotText("gzip-compressed, not text",
                        "decompress it (gunzip) and use the file inside")
+    for signature, what, advice in _PACKED:
+        if head.startswith(signature):
+            return NotText(what, advice)
+    if head[:3] == b"BZh" and b"1" <= head[3:4] <= b"9" and head[4:10] in _BZIP2_BLOCKS:
+        return NotText("bzip2-compressed, not text",
+                       "decompress it (bunzip2) and use the file inside")
     if not head.startswith(_ZIP):
         return None
     names = _zip_names(path)
@@ -236,6 +254,18 @@ def refuse_not_text(path: Path, data: bytes) -> None:
                          f"{found.advice} (nothing was read)")
 
 
+def not_of_its_mark(path: Path, exc: UnicodeDecodeError) -> UsageError:
+    """The refusal of a file that starts with a byte-order mark and then does not decode as
+    the mark says (``decode`` raised ``exc``): a copy cut at an odd byte, a lone surrogate.
+    The codec names UTF-16/32 by byte order ("utf-16-le"), and UTF-8's byte is counted
+    after its mark; this names the encoding as the mark does, and the byte in the file."""
+    codec = exc.encoding.replace("_", "-").lower()
+    name = next((n for n in ("UTF-16", "UTF-32") if codec.startswith(n.lower())), "UTF-8")
+    at = exc.start + (len(codecs.BOM_UTF8) if name == "UTF-8" else 0)
+    return UsageError(f"{path}: starts with a {name} byte-order mark but is not {name} "
+                      f"({exc.reason} at byte {at}); save it again as CSV UTF-8")
+
+
 def read_csv(path: Path) -> CsvTable:
     """The whole file as a table; an unreadable or empty file is a UsageError."""
     try:
@@ -248,11 +278,7 @@ def read_csv(path: Path) -> CsvTable:
     try:
         text, encoding = decode(data)
     except UnicodeDecodeError as exc:
-        name = {"utf-8": "UTF-8", "utf-16": "UTF-16", "utf-32": "UTF-32"}.get(
-            exc.encoding.replace("_", "-").lower(), exc.encoding)
-        raise UsageError(f"{path}: starts with a {name} byte-order mark but is not {name} "
-                         f"({exc.reason} at byte {exc.start}); save it again as CSV UTF-8"
-                         ) from None
+        raise not_of_its_mark(path, exc) from None
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:

@@ -415,7 +415,8 @@ class _Outcome:
 def _opened(target: Path, table: CsvTable) -> Iterator[TextIO]:
     """The output: standard output for '-', else the file, replaced whole once written;
     UTF-8, with a BOM when the input had one (Excel then reads the names right)."""
-    encoding = "utf-8-sig" if table.encoding in ("utf-8-sig", "utf-16") else "utf-8"
+    # utf-32 too: read since hadm23, its output lost the mark (hrev101)
+    encoding = "utf-8-sig" if table.encoding in ("utf-8-sig", "utf-16", "utf-32") else "utf-8"
     if str(target) == "-":
         out = io.TextIOWrapper(sys.stdout.buffer, encoding=encoding, newline="",
                                write_through=True)

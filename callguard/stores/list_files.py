@@ -27,6 +27,7 @@ ONE bad line) and every number in the hole was called as not listed (hlist18).
 from __future__ import annotations
 
 import array
+import codecs
 import contextlib
 import gzip
 import re
@@ -124,10 +125,19 @@ def cut_short(path: Path, number: int, shown: str) -> ListImportError:
         "Fetch the file again")
 
 
+_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
+          codecs.BOM_UTF32_BE)
+
+
 def no_numbers(path: Path, header: str | None) -> ListImportError:
     """The refusal of a file with no line to read: why (it said "no numbers" alone)."""
-    if path.stat().st_size == 0:
+    size = path.stat().st_size
+    if size == 0:
         why = "it is empty (0 bytes): an export or download that wrote nothing?"
+    elif size <= 4 and path.read_bytes() in _MARKS:
+        # Excel's "Unicode text" of an empty sheet (hrev101: "only blank lines, # comments")
+        why = ("it is empty (a byte-order mark and nothing else): an export that wrote "
+               "nothing?")
     else:
         why = ("it holds only blank lines, # comments" +
                (f" and a header line ({header!r})" if header is not None else "") +

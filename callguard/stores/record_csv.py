@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from callguard.csvfile import decode, refuse_not_text, sniff_delimiter
+from callguard.csvfile import decode, not_of_its_mark, refuse_not_text, sniff_delimiter
 from callguard.errors import NumberError, UsageError
 from callguard.numbers import NumberParser
 from callguard.numbers.parse import quoted_number
@@ -266,9 +266,8 @@ def read_record_file(
     refuse_not_text(path, data)  # a workbook was "the header row lacks number, kind, ..."
     try:
         text, _ = decode(data)
-    except UnicodeDecodeError as exc:
-        raise UsageError(f"{path}: not UTF-8 text after its byte-order mark ({exc.reason} at "
-                         f"byte {exc.start})") from None
+    except UnicodeDecodeError as exc:  # it said "not UTF-8" of a UTF-16/32 file too
+        raise not_of_its_mark(path, exc) from None
     return read_record_csv(io.StringIO(text, newline=""), kind, parser=parser,
                            solicitors=solicitors, solicitor=solicitor,
                            delimiter=sniff_delimiter(text))
