@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, web
 from aiohttp.http_exceptions import (
     HttpProcessingError,
     PayloadEncodingError,
@@ -296,6 +296,29 @@ def _quoted(reason: str) -> str:
     return redact_digits(reason)[:200]
 
 
+_CONTINUE = "100-continue"
+
+
+def _unmet_expectation(request: web.BaseRequest,
+                       counts: Counter[str]) -> web.StreamResponse | None:
+    """A JSON 417 for an ``Expect`` other than ``100-continue`` (RFC 9110 §10.1.1), or None.
+    aiohttp's default expect handler runs before any route or middleware and answered a
+    text/plain 417 echoing the header as sent ("Unknown Expect: 801-555-0199-continue":
+    a number in clear, on every path, without the token); the answer quotes nothing sent.
+    HTTP/1.0 expectations are ignored, as aiohttp and §10.1.1 (for 100-continue) do."""
+    if request.version != HttpVersion11:
+        return None
+    expected = request.headers.getall("Expect", [])
+    if not expected or [value.strip().lower() for value in expected] == [_CONTINUE]:
+        return None
+    counts["bad_http"] += 1
+    response = json_response(
+        {"error": "417 Expectation Failed: the only expectation met is Expect: 100-continue"},
+        status=417)
+    response.force_close()  # a body may follow the head: never read as the next request
+    return response
+
+
 class _RequestHandler(RequestHandler):
     """aiohttp's protocol, but for its answer to a request its parser refuses (two
     Content-Lengths, a negative one, a NUL in a header) before any handler or middleware
@@ -309,6 +332,14 @@ class _RequestHandler(RequestHandler):
     def __init__(self, manager: web.Server, counts: Counter[str], **options: Any) -> None:
         super().__init__(manager, **options)
         self._counts = counts
+        app = self._request_handler
+        assert app is not None
+
+        async def expecting(request: web.BaseRequest) -> web.StreamResponse:
+            refused = _unmet_expectation(request, counts)
+            return refused if refused is not None else await app(request)
+
+        self._request_handler = expecting
 
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None

@@ -1,0 +1,133 @@
+"""Hostile input at the HTTP port (hhost23): a real ``callguard serve``, raw sockets.
+
+An ``Expect`` header other than ``100-continue`` was answered by aiohttp's default expect
+handler, which runs before any route or middleware: a ``text/plain`` 417 echoing the
+header as sent (``Unknown Expect: 801-555-0199-continue``, the number in clear), on every
+path, from a peer without the token too — the one error of the port that was not the
+JSON ``{"error": ...}`` the README promises, and a reason that quoted a number whole.
+Now a JSON 417 that quotes nothing the peer sent, counted ``bad_http``, nothing decided
+or recorded, the connection closed (the body that may follow is not read as a request),
+and the port goes on serving. ``Expect: 100-continue`` is still met.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from tests.serve_node import AT, TOKEN, ServeNode, write_lists
+
+BODY = json.dumps({"number": "8015550123", "campaign": "ut-solar-manual", "at": AT}).encode()
+
+
+def clear_number(data: bytes) -> bool:
+    """Seven or more digits of a number used here, with or without separators."""
+    plain = re.sub(rb"[-\s().]", b"", data)
+    return any(number[-7:] in plain for number in (b"8015550199", b"8015550123"))
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeNode]:
+    serve = ServeNode(tmp_path_factory.mktemp("hhost23") / "node")
+    write_lists(serve.data, [8015550199])
+    serve.start()
+    yield serve
+    serve.stop()
+
+
+def exchange(node: ServeNode, data: bytes) -> bytes:
+    """Send ``data`` on a new connection, read until the server closes it."""
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as sock:
+        sock.sendall(data)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer
+
+
+def request(method: str, path: str, *, expect: str | None, token: bool = True,
+            body: bytes = b"") -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    if token:
+        head += f"Authorization: Bearer {TOKEN}\r\n"
+    if body:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    if expect is not None:
+        head += f"Expect: {expect}\r\n"
+    return head.encode() + b"\r\n" + body
+
+
+def records(node: ServeNode) -> int:
+    log = node.data / "compliance.jsonl"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def last_response(answer: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The final response (after any ``100 Continue``): status, headers, body."""
+    while answer.startswith(b"HTTP/1.1 100 "):
+        answer = answer.partition(b"\r\n\r\n")[2]
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}
+    return int(status_line.split()[1]), headers, payload
+
+
+def bad_http(node: ServeNode) -> float:
+    metrics = exchange(node, request("GET", "/metrics", expect=None)).decode()
+    found = re.search(r'^callguard_http_events_total\{event="bad_http"\} (\S+)$', metrics,
+                      re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+@pytest.mark.parametrize(("method", "path", "token"), [
+    ("POST", "/v1/check", True), ("POST", "/v1/opt-out", True), ("POST", "/v1/check", False),
+    ("GET", "/healthz", False), ("GET", "/metrics", True), ("GET", "/supervisor/meta", True),
+    ("GET", "/no/such/path", True), ("PUT", "/v1/check", True)],
+    ids=["check", "opt-out", "check-no-token", "healthz", "metrics", "supervisor", "404",
+         "405"])
+@pytest.mark.parametrize("expect", ["801-555-0199-continue", "8015550199",
+                                    "100-continue, 8015550199"])
+def test_an_unknown_expectation_is_a_json_417_quoting_nothing(
+        node: ServeNode, method: str, path: str, token: bool, expect: str) -> None:
+    before, counted = records(node), bad_http(node)
+    body = BODY if method in ("POST", "PUT") else b""
+    answer = exchange(node, request(method, path, expect=expect, token=token, body=body))
+    status, headers, payload = last_response(answer)
+    assert status == 417, answer[:300]
+    assert headers["content-type"].startswith("application/json"), answer[:300]
+    error = json.loads(payload)["error"]
+    assert "100-continue" in error, error
+    assert not clear_number(answer), answer  # nothing the peer sent is echoed
+    assert records(node) == before  # nothing decided or recorded
+    assert bad_http(node) == counted + 1
+    # the port serves the next request
+    status, _, payload = last_response(exchange(
+        node, request("POST", "/v1/check", expect=None, body=BODY)))
+    assert status == 200
+    assert json.loads(payload)["verdict"] == "ALLOW"
+    assert records(node) == before + 1
+
+
+def test_expect_100_continue_is_still_met(node: ServeNode) -> None:
+    """A client that waits for ``100 Continue`` before its body gets it, then the answer."""
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as sock:
+        sock.sendall(request("POST", "/v1/check", expect="100-Continue", body=BODY
+                             )[:-len(BODY)])
+        assert sock.recv(65536).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(BODY)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, _, payload = last_response(answer)
+    assert status == 200
+    assert json.loads(payload)["verdict"] == "ALLOW"
+
+
+def test_no_number_reached_the_log(node: ServeNode) -> None:
+    """Run last in the module: every attack above left stderr without a clear number."""
+    assert not clear_number(node.stderr_path.read_bytes())
+
