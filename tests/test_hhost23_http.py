@@ -131,3 +131,21 @@ def test_no_number_reached_the_log(node: ServeNode) -> None:
     """Run last in the module: every attack above left stderr without a clear number."""
     assert not clear_number(node.stderr_path.read_bytes())
 
+
+@pytest.mark.parametrize("order", ["good-first", "good-last"])
+def test_two_authorization_headers_are_refused(node: ServeNode, order: str) -> None:
+    """``Authorization`` is one credential (RFC 9110 §11.6.2, no list syntax): two lines say
+    two things. aiohttp's ``get`` read the first, so the token followed by any other value
+    was served (a proxy that adds or checks the other line reads another request than the
+    node). Now a 400 naming the header, whichever comes first, nothing decided."""
+    lines = [f"Authorization: Bearer {TOKEN}\r\n", "Authorization: Bearer not-the-token\r\n"]
+    if order == "good-last":
+        lines.reverse()
+    before = records(node)
+    head = ("POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" + "".join(lines)
+            + f"Content-Type: application/json\r\nContent-Length: {len(BODY)}\r\n\r\n")
+    status, headers, payload = last_response(exchange(node, head.encode() + BODY))
+    assert status == 400, payload
+    assert headers["content-type"].startswith("application/json")
+    assert "Authorization" in json.loads(payload)["error"]
+    assert records(node) == before
