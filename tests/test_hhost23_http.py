@@ -149,3 +149,61 @@ def test_two_authorization_headers_are_refused(node: ServeNode, order: str) -> N
     assert headers["content-type"].startswith("application/json")
     assert "Authorization" in json.loads(payload)["error"]
     assert records(node) == before
+
+
+@pytest.mark.parametrize("keep_alive", [False, True], ids=["close", "keep-alive"])
+def test_a_client_that_half_closes_after_its_request_gets_the_answer(
+        node: ServeNode, keep_alive: bool) -> None:
+    """A client may end its side once the request is sent (``shutdown(SHUT_WR)``, ``nc
+    -N``): aiohttp's protocol let asyncio close the connection at that EOF, while the
+    handler went on, decided and recorded the call — a compliance record of a decision
+    nobody was answered (the client read nothing). Now the answer is written, then the
+    connection closes."""
+    before = records(node)
+    data = request("POST", "/v1/check", expect=None, body=BODY)
+    if keep_alive:
+        data = data.replace(b"Connection: close\r\n", b"")
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, _, payload = last_response(answer)
+    assert status == 200, answer[:300]
+    assert json.loads(payload)["verdict"] == "ALLOW"
+    assert records(node) == before + 1
+
+
+def test_a_body_cut_by_a_half_close_is_answered_not_decided(node: ServeNode) -> None:
+    """The request's end never comes (its body shorter than Content-Length, then EOF):
+    nothing decided or recorded, and the client hears why rather than silence."""
+    before = records(node)
+    data = request("POST", "/v1/check", expect=None, body=BODY)[:-10]
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=20) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status, headers, _ = last_response(answer)
+    assert status == 400, answer[:300]
+    assert headers["content-type"].startswith("application/json")
+    assert records(node) == before
+
+
+def test_pipelined_requests_then_a_half_close_are_all_answered(node: ServeNode) -> None:
+    """Three requests in one write, then the client's end: three answers, three records
+    (an answer before the last does not close the connection under the others)."""
+    before = records(node)
+    one = request("POST", "/v1/check", expect=None, body=BODY).replace(
+        b"Connection: close\r\n", b"")
+    with socket.create_connection(("127.0.0.1", node.http_port), timeout=10) as sock:
+        sock.sendall(one * 3)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    assert answer.count(b"HTTP/1.1 200 OK") == 3, answer[:300]
+    assert records(node) == before + 3
+

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import HttpVersion11, web
+from aiohttp import HttpVersion11, StreamReader, web
 from aiohttp.http_exceptions import (
     HttpProcessingError,
     PayloadEncodingError,
@@ -117,6 +117,7 @@ class _Guarded(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._source = ""
+        self.ended = False  # the client ended its side: close after the answer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -149,7 +150,19 @@ class _Guarded(asyncio.Protocol):
             self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._transport is not None else None
+        """The client ended its side. With a request being handled (or queued), the
+        connection stays open for its answer and closes after it: aiohttp let asyncio
+        close it at once, and the handler went on, decided and recorded a call whose
+        answer nobody read (a client that half-closes once its request is sent). A body
+        still to come is failed: answered 400, nothing decided. Idle, closed as before."""
+        if self._transport is None:
+            return None
+        inner = self._inner
+        if isinstance(inner, _RequestHandler) and inner.handling():
+            self.ended = True
+            inner.end_of_input()
+            return True
+        return inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is None:
@@ -169,6 +182,11 @@ class _Guarded(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._inner.resume_writing()
+
+    def queued(self) -> bool:
+        """Requests wait behind the one being answered (pipelined)."""
+        inner = self._inner
+        return isinstance(inner, _RequestHandler) and bool(inner._messages)  # noqa: SLF001
 
     def start_clock(self) -> None:
         """The next request head must arrive within the header timeout."""
@@ -198,11 +216,15 @@ def limits_middleware(limits: ConnectionLimits) -> Any:
         guard = limits.guard_of(request)
         if guard is not None:
             guard.stop_clock()
+            if guard.ended:  # taken off aiohttp's queue as the client's input ended
+                _cut(request.content)
         try:
             response = await handler(request)
         finally:
             if guard is not None:
                 guard.start_clock()
+        if guard is not None and guard.ended and not guard.queued():
+            response.force_close()  # the last answer: no request follows the end of input
         _stop_decoding(request)
         return response
 
@@ -319,6 +341,17 @@ def _unmet_expectation(request: web.BaseRequest,
     return response
 
 
+class _EndOfInputError(ConnectionResetError):
+    """The client ended its side before this body arrived (``read_body``: a 400)."""
+
+
+def _cut(body: object) -> None:
+    """Fail a body still to come: no more input will bring it."""
+    if isinstance(body, StreamReader) and not body.is_eof():
+        body.set_exception(_EndOfInputError("the client ended its side before the body "
+                                            "arrived"))
+
+
 class _RequestHandler(RequestHandler):
     """aiohttp's protocol, but for its answer to a request its parser refuses (two
     Content-Lengths, a negative one, a NUL in a header) before any handler or middleware
@@ -370,14 +403,30 @@ class _RequestHandler(RequestHandler):
         if isinstance(message, _ErrInfo) and not request.content.is_eof():
             request.content.set_exception(RequestPayloadError(message.message))
 
+    def handling(self) -> bool:
+        """A request is being handled or waits to be: aiohttp's loop is not idle on its
+        waiter for the next one (``start``)."""
+        waiter = self._waiter
+        return bool(self._messages) or waiter is None or waiter.done()
+
+    def end_of_input(self) -> None:
+        """No more input: a body not all read (of the request being handled, or of one
+        queued) never comes (``read_body``: ClientGoneError, a 400)."""
+        bodies = [payload for _, payload in self._messages]
+        if self._current_request is not None:
+            bodies.append(self._current_request.content)
+        for body in bodies:  # queued ones too (and limits_middleware: one between the two)
+            _cut(body)
+
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """Not for a body that could not be decoded: ``read_body`` answered it (400,
         counted ``bad_body``), and aiohttp, draining the rest of it after the answer, met
         the same error again and logged "Unhandled exception" with a traceback, in plain
         text among the JSON lines — per request. So for the pure-Python parser's own
         error (PayloadEncodingError), met by aiohttp's lingering read after a 401: a peer
-        without the token wrote a traceback per request."""
-        if isinstance(kw.get("exc_info"), _BODY_ERRORS):
+        without the token wrote a traceback per request. So for a body cut by the
+        client's end of input (``_EndOfInputError``), met again the same way."""
+        if isinstance(kw.get("exc_info"), (*_BODY_ERRORS, _EndOfInputError)):
             return
         super().log_exception(*args, **kw)
 
