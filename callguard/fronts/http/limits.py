@@ -151,18 +151,25 @@ class _Guarded(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         """The client ended its side. With a request being handled (or queued), the
-        connection stays open for its answer and closes after it: aiohttp let asyncio
+        connection stays open for its answer and closes after it (a POST, a decision or an
+        opt-out; any other request is closed at once, as before): aiohttp let asyncio
         close it at once, and the handler went on, decided and recorded a call whose
         answer nobody read (a client that half-closes once its request is sent). A body
         still to come is failed: answered 400, nothing decided. Idle, closed as before."""
         if self._transport is None:
             return None
         inner = self._inner
-        if isinstance(inner, _RequestHandler) and inner.handling():
-            self.ended = True
-            inner.end_of_input()
-            return True
-        return inner.eof_received()
+        if not isinstance(inner, _RequestHandler) or inner.posting() is False:
+            # idle, or only GETs (a supervisor's stream ends with its page): as aiohttp
+            return inner.eof_received()
+        self.ended = True
+        inner.end_of_input()
+        return True
+
+    def close(self) -> None:
+        """Close the connection (the client's input ended, nothing is to be answered)."""
+        if self._transport is not None:
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is None:
@@ -217,7 +224,10 @@ def limits_middleware(limits: ConnectionLimits) -> Any:
         if guard is not None:
             guard.stop_clock()
             if guard.ended:  # taken off aiohttp's queue as the client's input ended
-                _cut(request.content)
+                if request.method == "POST":
+                    _cut(request.content)
+                else:
+                    guard.close()
         try:
             response = await handler(request)
         finally:
@@ -403,11 +413,20 @@ class _RequestHandler(RequestHandler):
         if isinstance(message, _ErrInfo) and not request.content.is_eof():
             request.content.set_exception(RequestPayloadError(message.message))
 
-    def handling(self) -> bool:
-        """A request is being handled or waits to be: aiohttp's loop is not idle on its
-        waiter for the next one (``start``)."""
+    def posting(self) -> bool | None:
+        """Whether a POST is being handled or waits to be: True, False (none, or nothing
+        at all: aiohttp's ``start`` idle on its waiter), None (a request taken off the
+        queue whose handler has not started: ``limits_middleware`` tells)."""
+        methods = [message.method for message, _ in self._messages
+                   if not isinstance(message, _ErrInfo)]
+        if self._current_request is not None:
+            methods.append(self._current_request.method)
+        if "POST" in methods:
+            return True
         waiter = self._waiter
-        return bool(self._messages) or waiter is None or waiter.done()
+        if methods or self._messages or (waiter is not None and not waiter.done()):
+            return False
+        return None
 
     def end_of_input(self) -> None:
         """No more input: a body not all read (of the request being handled, or of one
