@@ -207,3 +207,16 @@ def test_pipelined_requests_then_a_half_close_are_all_answered(node: ServeNode) 
     assert answer.count(b"HTTP/1.1 200 OK") == 3, answer[:300]
     assert records(node) == before + 3
 
+
+@pytest.mark.parametrize("n", ["%EF%BC%95", "%D9%A5", "1_0", "+5", "%205", "-5", "5.0"],
+                         ids=["fullwidth", "arabic-indic", "underscore", "plus", "space",
+                              "negative", "fraction"])
+def test_the_supervisor_backlog_size_is_ascii_digits(node: ServeNode, n: str) -> None:
+    """``n`` was read by ``int()``, which takes full-width and Arabic-Indic digits,
+    ``1_0``, a sign and spaces: ``n=-5`` was 0 and ``n=1_0`` ten. A size the page did not
+    ask for in digits is a 400, as every other malformed parameter."""
+    answer = exchange(node, request("GET", f"/supervisor/events?n={n}", expect=None))
+    status, headers, payload = last_response(answer)
+    assert status == 400, answer[:300]
+    assert headers["content-type"].startswith("application/json")
+    assert "whole number" in json.loads(payload)["error"]
