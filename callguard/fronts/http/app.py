@@ -172,6 +172,10 @@ def _auth(token: bytes) -> Any:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path not in _OPEN:
+            if len(request.headers.getall("Authorization", ())) > 1:
+                # one credential (RFC 9110 11.6.2): aiohttp's get() read the first line, and
+                # the token followed by any other was served; none wins, as for a JSON key
+                return _error(400, "Authorization given more than once; send one")
             given = request.headers.get("Authorization", "")
             scheme, _, value = given.partition(" ")
             # the bytes as sent: aiohttp decodes a header with surrogateescape, and a token

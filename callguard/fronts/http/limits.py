@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from aiohttp import web
+from aiohttp import HttpVersion11, StreamReader, web
 from aiohttp.http_exceptions import (
     HttpProcessingError,
     PayloadEncodingError,
@@ -117,6 +117,7 @@ class _Guarded(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._source = ""
+        self.ended = False  # the client ended its side: close after the answer
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
@@ -149,7 +150,26 @@ class _Guarded(asyncio.Protocol):
             self._inner.data_received(data)
 
     def eof_received(self) -> bool | None:
-        return self._inner.eof_received() if self._transport is not None else None
+        """The client ended its side. With a request being handled (or queued), the
+        connection stays open for its answer and closes after it (a POST, a decision or an
+        opt-out; any other request is closed at once, as before): aiohttp let asyncio
+        close it at once, and the handler went on, decided and recorded a call whose
+        answer nobody read (a client that half-closes once its request is sent). A body
+        still to come is failed: answered 400, nothing decided. Idle, closed as before."""
+        if self._transport is None:
+            return None
+        inner = self._inner
+        if not isinstance(inner, _RequestHandler) or inner.posting() is False:
+            # idle, or only GETs (a supervisor's stream ends with its page): as aiohttp
+            return inner.eof_received()
+        self.ended = True
+        inner.end_of_input()
+        return True
+
+    def close(self) -> None:
+        """Close the connection (the client's input ended, nothing is to be answered)."""
+        if self._transport is not None:
+            self._transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._transport is None:
@@ -169,6 +189,11 @@ class _Guarded(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._inner.resume_writing()
+
+    def queued(self) -> bool:
+        """Requests wait behind the one being answered (pipelined)."""
+        inner = self._inner
+        return isinstance(inner, _RequestHandler) and bool(inner._messages)  # noqa: SLF001
 
     def start_clock(self) -> None:
         """The next request head must arrive within the header timeout."""
@@ -198,11 +223,18 @@ def limits_middleware(limits: ConnectionLimits) -> Any:
         guard = limits.guard_of(request)
         if guard is not None:
             guard.stop_clock()
+            if guard.ended:  # taken off aiohttp's queue as the client's input ended
+                if request.method == "POST":
+                    _cut(request.content)
+                else:
+                    guard.close()
         try:
             response = await handler(request)
         finally:
             if guard is not None:
                 guard.start_clock()
+        if guard is not None and guard.ended and not guard.queued():
+            response.force_close()  # the last answer: no request follows the end of input
         _stop_decoding(request)
         return response
 
@@ -296,6 +328,40 @@ def _quoted(reason: str) -> str:
     return redact_digits(reason)[:200]
 
 
+_CONTINUE = "100-continue"
+
+
+def _unmet_expectation(request: web.BaseRequest,
+                       counts: Counter[str]) -> web.StreamResponse | None:
+    """A JSON 417 for an ``Expect`` other than ``100-continue`` (RFC 9110 §10.1.1), or None.
+    aiohttp's default expect handler runs before any route or middleware and answered a
+    text/plain 417 echoing the header as sent ("Unknown Expect: 801-555-0199-continue":
+    a number in clear, on every path, without the token); the answer quotes nothing sent.
+    HTTP/1.0 expectations are ignored, as aiohttp and §10.1.1 (for 100-continue) do."""
+    if request.version != HttpVersion11:
+        return None
+    expected = request.headers.getall("Expect", [])
+    if not expected or [value.strip().lower() for value in expected] == [_CONTINUE]:
+        return None
+    counts["bad_http"] += 1
+    response = json_response(
+        {"error": "417 Expectation Failed: the only expectation met is Expect: 100-continue"},
+        status=417)
+    response.force_close()  # a body may follow the head: never read as the next request
+    return response
+
+
+class _EndOfInputError(ConnectionResetError):
+    """The client ended its side before this body arrived (``read_body``: a 400)."""
+
+
+def _cut(body: object) -> None:
+    """Fail a body still to come: no more input will bring it."""
+    if isinstance(body, StreamReader) and not body.is_eof():
+        body.set_exception(_EndOfInputError("the client ended its side before the body "
+                                            "arrived"))
+
+
 class _RequestHandler(RequestHandler):
     """aiohttp's protocol, but for its answer to a request its parser refuses (two
     Content-Lengths, a negative one, a NUL in a header) before any handler or middleware
@@ -309,6 +375,14 @@ class _RequestHandler(RequestHandler):
     def __init__(self, manager: web.Server, counts: Counter[str], **options: Any) -> None:
         super().__init__(manager, **options)
         self._counts = counts
+        app = self._request_handler
+        assert app is not None
+
+        async def expecting(request: web.BaseRequest) -> web.StreamResponse:
+            refused = _unmet_expectation(request, counts)
+            return refused if refused is not None else await app(request)
+
+        self._request_handler = expecting
 
     def handle_error(self, request: web.BaseRequest, status: int = 500,
                      exc: BaseException | None = None, message: str | None = None
@@ -339,14 +413,39 @@ class _RequestHandler(RequestHandler):
         if isinstance(message, _ErrInfo) and not request.content.is_eof():
             request.content.set_exception(RequestPayloadError(message.message))
 
+    def posting(self) -> bool | None:
+        """Whether a POST is being handled or waits to be: True, False (none, or nothing
+        at all: aiohttp's ``start`` idle on its waiter), None (a request taken off the
+        queue whose handler has not started: ``limits_middleware`` tells)."""
+        methods = [message.method for message, _ in self._messages
+                   if not isinstance(message, _ErrInfo)]
+        if self._current_request is not None:
+            methods.append(self._current_request.method)
+        if "POST" in methods:
+            return True
+        waiter = self._waiter
+        if methods or self._messages or (waiter is not None and not waiter.done()):
+            return False
+        return None
+
+    def end_of_input(self) -> None:
+        """No more input: a body not all read (of the request being handled, or of one
+        queued) never comes (``read_body``: ClientGoneError, a 400)."""
+        bodies = [payload for _, payload in self._messages]
+        if self._current_request is not None:
+            bodies.append(self._current_request.content)
+        for body in bodies:  # queued ones too (and limits_middleware: one between the two)
+            _cut(body)
+
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """Not for a body that could not be decoded: ``read_body`` answered it (400,
         counted ``bad_body``), and aiohttp, draining the rest of it after the answer, met
         the same error again and logged "Unhandled exception" with a traceback, in plain
         text among the JSON lines — per request. So for the pure-Python parser's own
         error (PayloadEncodingError), met by aiohttp's lingering read after a 401: a peer
-        without the token wrote a traceback per request."""
-        if isinstance(kw.get("exc_info"), _BODY_ERRORS):
+        without the token wrote a traceback per request. So for a body cut by the
+        client's end of input (``_EndOfInputError``), met again the same way."""
+        if isinstance(kw.get("exc_info"), (*_BODY_ERRORS, _EndOfInputError)):
             return
         super().log_exception(*args, **kw)
 

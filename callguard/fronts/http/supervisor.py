@@ -512,10 +512,11 @@ def _filter(request: web.Request) -> tuple[RecordFilter, int]:
     for value in (campaign, rule):
         if value is not None and len(value) > 200:
             raise web.HTTPBadRequest(reason="a filter is at most 200 characters")
-    try:
-        count = min(_MAX_BACKLOG, max(0, int(query.get("n", "100"))))
-    except ValueError:
-        raise web.HTTPBadRequest(reason="n must be a whole number") from None
+    n = query.get("n", "100")
+    # ASCII digits only: int() read "\uff15" (full-width), "1_0", "+5" and " 5", and "-5" as 0
+    if not (n.isascii() and n.isdigit()) or len(n) > 4000:  # int() refuses past 4,300
+        raise web.HTTPBadRequest(reason="n must be a whole number")
+    count = min(_MAX_BACKLOG, int(n))
     return RecordFilter(campaign=campaign, verdict=verdict, rule=rule), count
 
 

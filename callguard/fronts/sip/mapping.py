@@ -53,13 +53,23 @@ def number_of(uri: str) -> str:
     A SIP URI's user part may carry any character %-escaped (RFC 3261 §19.1.2, §25.1:
     ``escaped``; §19.1.4 compares user parts unescaped): ``sip:%2B18015550123@gw`` dials
     +18015550123. It is unescaped after the parameters are cut off, so an escaped ``;``
-    or ``@`` stays in the number, which the gate then refuses."""
+    or ``@`` stays in the number, which the gate then refuses; so does a raw ``@`` past the
+    first one, before the headers (a URI that names two users)."""
     scheme, _, rest = uri.partition(":")
     scheme = scheme.lower()
     if scheme == "tel":
         user = rest
     elif scheme in ("sip", "sips"):
-        user = rest.partition("@")[0] if "@" in rest else ""
+        user, at, host = rest.partition("@")
+        if not at:
+            user = ""
+        elif "@" in (hostport := host.split("?", 1)[0]):
+            # Two '@' before the headers (sip:8015550123@8015550199@gw): no user part the
+            # grammar reads (§25.1: '@' is in neither user nor host). The first '@' made
+            # it a call to 8015550123, decided and redirected, where a parser reading the
+            # last one sees another user. All before the last '@' is the number, as is
+            # (parameters and all): a number holding '@' is refused by the gate.
+            return f"{user}@{hostport.rpartition('@')[0]}"
     else:
         raise ValueError(f"unsupported URI scheme {scheme!r}")
     number = in_phone_context(user.split("?", 1)[0])
