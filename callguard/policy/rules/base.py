@@ -86,6 +86,9 @@ class Context:
     local_unknown_reason: str | None = None
     day: date | None = None
     list_zones: Mapping[str, tuple[str, ...]] | None = None
+    # A state's own lists no scope reads (``ut-state``): judged on the call's date, not
+    # stretched to their import's (``copy_day``)
+    state_lists: frozenset[str] = frozenset()
 
     @property
     def call_date(self) -> date:
@@ -110,6 +113,8 @@ class Context:
         zones = self.list_zones.get(name) if self.list_zones else None
         if zones:
             return state_day(self.attempt.at, zones)
+        if name in self.state_lists:  # a state's own list of no scope: not stretched either
+            return self.call_date
         return copy_day(self.call_date, published, self.attempt.at)
 
 
