@@ -107,7 +107,8 @@ class Context:
         """The date a copy of list ``name`` dated ``published`` is judged on: a state's own
         list, its state's date (``list_day``: the state's then-current listing begins on
         it, Fla. Stat. 501.059(4); dated after it, the copy is not yet the listing in
-        force and cannot show a number is not on it); any other list, the date of the
+        force and cannot show a number is not on it); a state's own list no scope reads
+        (``state_lists``), the date of the call; any other list, the date of the
         call, or the copy's own date when it is later but not in the future anywhere
         (``copy_day``, the module's)."""
         zones = self.list_zones.get(name) if self.list_zones else None
