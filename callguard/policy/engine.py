@@ -231,6 +231,18 @@ class Policy:
         # every number (``Context.list_day``; hsto22).
         self._list_zones: dict[str, tuple[str, ...]] = {
             name: zones for name, (_, zones) in self._listed_zones.items() if zones}
+        # A state's own list that no scope reads (``ut-state``): its freshness rules are
+        # all of one state's packs. Judged on the call's date, never stretched to its
+        # import's (``Context.copy_day``): dated after it, it is not yet the state's most
+        # recent version (hrev104: Utah's read 0 days old a day early).
+        readers: dict[str, set[str | None]] = {}
+        for p in self.packs.values():
+            for rule in (*p.rules, *(rv.rule for v in p.versioned for rv in v.versions)):
+                if isinstance(rule, ListFreshness):
+                    readers.setdefault(rule.list_name, set()).add(p.scope.state)
+        self._state_lists = frozenset(
+            name for name, states in readers.items()
+            if len(states) == 1 and None not in states and name not in self._list_zones)
 
     def _zones_of(self, number: NumberInfo, location: Location | None,
                   listed: tuple[tuple[str, tuple[str, ...]], ...]) -> ZoneResolution:
@@ -415,7 +427,7 @@ class Policy:
                           f"{plan.attempt.mode.value} calls to this number")
             return refusal(NO_PACK, FAIL_CLOSED, reason, packs=plan.packs)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day,
-                      self._list_zones)
+                      self._list_zones, self._state_lists)
         rules = plan.rules
         if partial:
             judged = [done if done is not None else rule.evaluate(ctx)
@@ -485,7 +497,7 @@ class Policy:
         if not pending.kinds <= RESERVING or len(pending.partial) != len(plan.rules):
             return self.decide(plan, facts, pending.partial)
         ctx = Context(plan.attempt, facts, plan.local, plan.zones.unknown_reason, plan.day,
-                      self._list_zones)
+                      self._list_zones, self._state_lists)
         outcomes: list[Outcome | NeedFacts | None] = [*pending.partial, *plan.skipped]
         rules = plan.rules
         for index in [i for i, done in enumerate(pending.partial) if done is None]:

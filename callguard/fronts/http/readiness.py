@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 
 from callguard.numbers.location import zones_for_state
 from callguard.policy import Pack
-from callguard.policy.rules.base import state_day
+from callguard.policy.rules.base import latest_date, state_day
 from callguard.policy.rules.lists import ListFreshness
 from callguard.stores.interfaces import ListRegistry, RecordStores
 
@@ -139,6 +139,14 @@ class Readiness:
                     f"v{meta.version} published {meta.published}, after today ({before}) "
                     "in its state: not usable before then, and until then every call is "
                     "BLOCKed (it cannot show a number is not on it)")))
+                continue
+            # Any list dated after the latest date anywhere: the gate reads it as a wrong
+            # date (``copy_day``) for every call its rules reach, in every zone (hrev104).
+            if meta.published > latest_date(now):
+                checks.append(Check(f"list:{name}", False, (
+                    f"v{meta.version} published {meta.published}, after today anywhere "
+                    f"({latest_date(now)}): a wrong date, every call it reaches is BLOCKed "
+                    "(an importer's clock ahead?)")))
                 continue
             fresh = all(judged_day(now, zones) <= rule.last_valid_day(meta.published)
                         for rule, zones in rules)

@@ -88,6 +88,9 @@ class Context:
     local_unknown_reason: str | None = None
     day: date | None = None
     list_zones: Mapping[str, tuple[str, ...]] | None = None
+    # A state's own lists no scope reads (``ut-state``): judged on the call's date, not
+    # stretched to their import's (``copy_day``)
+    state_lists: frozenset[str] = frozenset()
 
     @property
     def call_date(self) -> date:
@@ -106,12 +109,15 @@ class Context:
         """The date a copy of list ``name`` dated ``published`` is judged on: a state's own
         list, its state's date (``list_day``: the state's then-current listing begins on
         it, Fla. Stat. 501.059(4); dated after it, the copy is not yet the listing in
-        force and cannot show a number is not on it); any other list, the date of the
+        force and cannot show a number is not on it); a state's own list no scope reads
+        (``state_lists``), the date of the call; any other list, the date of the
         call, or the copy's own date when it is later but not in the future anywhere
         (``copy_day``, the module's)."""
         zones = self.list_zones.get(name) if self.list_zones else None
         if zones:
             return state_day(self.attempt.at, zones)
+        if name in self.state_lists:  # a state's own list of no scope: not stretched either
+            return self.call_date
         return copy_day(self.call_date, published, self.attempt.at)
 
 
