@@ -137,18 +137,24 @@ def lines_forward(handle: BinaryIO, *, block: int = BLOCK * 16,
 def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterator[bytes]:
     """Lines before offset ``end``, newest first, reading ``block`` bytes at a time."""
     position = end
-    head = b""
+    # The start of the line being read, its blocks newest first: joined once its newline is
+    # found, not per block (a long torn tail, NUL blocks a crash left, was quadratic).
+    head: list[bytes] = []
     while position > 0:
         size = min(block, position)
         position -= size
         handle.seek(position)
-        parts = (handle.read(size) + head).split(b"\n")
-        head = parts[0]
+        chunk = handle.read(size)
+        if b"\n" not in chunk:
+            head.append(chunk)
+            continue
+        parts = (chunk + b"".join(reversed(head))).split(b"\n")
+        head = [parts[0]]
         for line in reversed(parts[1:]):
             if line:
                 yield line
-    if head:
-        yield head
+    if line := b"".join(reversed(head)):
+        yield line
 
 
 def readable(segment: Segment) -> Segment | None:
