@@ -57,3 +57,25 @@ def test_reading_back_over_a_long_torn_line_is_linear(tmp_path):
     result = subprocess.run([sys.executable, "-c", _LONG_LINE.format(root=root)],
                             capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["3"]
+
+
+def test_reading_back_over_a_long_torn_line_never_holds_it_whole(tmp_path):
+    """``tail -n 20`` on a 1 GB log ending in 50 MB of NULs held 178 MB resident."""
+    import tracemalloc
+
+    from callguard.compliance.segments import LONG_LINE, lines_backward
+
+    path = tmp_path / "compliance.jsonl"
+    nuls = b"\0" * (8 * LONG_LINE)
+    path.write_bytes(b'{"i":1}\n' + nuls + b'\n{"i":2}\n' + nuls)
+    with path.open("rb") as handle:
+        tracemalloc.start()
+        try:
+            lines = list(lines_backward(handle, handle.seek(0, 2)))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert [json.loads(x)["i"] for x in lines if x[:1] == b"{"] == [2, 1]
+    assert len(lines) == 4
+    assert all(len(x) <= 2 * LONG_LINE for x in lines)
+    assert peak < 6 * LONG_LINE

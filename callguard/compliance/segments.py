@@ -26,6 +26,9 @@ __all__ = ["BLOCK", "Segment", "closed_segments", "fsync_path", "lines_backward"
            "readable", "stamp_name"]
 
 BLOCK = 1 << 16  # bytes read per step when walking a plain file
+# A line longer than this is not a record (one is a few KB): a torn tail (NUL blocks a crash
+# left). Walking back over it keeps its start and its end only, read back as a torn line.
+LONG_LINE = 1 << 22
 _STAMP = re.compile(r"(\d{8}T\d{6})(\d{0,6})Z(\.zst)?")
 
 
@@ -147,6 +150,8 @@ def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterato
         chunk = handle.read(size)
         if b"\n" not in chunk:
             head.append(chunk)
+            if len(head) * block > LONG_LINE:
+                del head[1:-1]  # its end and the block before: never the whole line
             continue
         parts = (chunk + b"".join(reversed(head))).split(b"\n")
         head = [parts[0]]
