@@ -26,6 +26,9 @@ __all__ = ["BLOCK", "Segment", "closed_segments", "fsync_path", "lines_backward"
            "readable", "stamp_name"]
 
 BLOCK = 1 << 16  # bytes read per step when walking a plain file
+# A line longer than this is not a record (one is a few KB): a torn tail (NUL blocks a crash
+# left). Walking back over it keeps its start and its end only, read back as a torn line.
+LONG_LINE = 1 << 22
 _STAMP = re.compile(r"(\d{8}T\d{6})(\d{0,6})Z(\.zst)?")
 
 
@@ -137,18 +140,26 @@ def lines_forward(handle: BinaryIO, *, block: int = BLOCK * 16,
 def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterator[bytes]:
     """Lines before offset ``end``, newest first, reading ``block`` bytes at a time."""
     position = end
-    head = b""
+    # The start of the line being read, its blocks newest first: joined once its newline is
+    # found, not per block (a long torn tail, NUL blocks a crash left, was quadratic).
+    head: list[bytes] = []
     while position > 0:
         size = min(block, position)
         position -= size
         handle.seek(position)
-        parts = (handle.read(size) + head).split(b"\n")
-        head = parts[0]
+        chunk = handle.read(size)
+        if b"\n" not in chunk:
+            head.append(chunk)
+            if len(head) * block > LONG_LINE:
+                del head[1:-1]  # its end and the block before: never the whole line
+            continue
+        parts = (chunk + b"".join(reversed(head))).split(b"\n")
+        head = [parts[0]]
         for line in reversed(parts[1:]):
             if line:
                 yield line
-    if head:
-        yield head
+    if line := b"".join(reversed(head)):
+        yield line
 
 
 def readable(segment: Segment) -> Segment | None:

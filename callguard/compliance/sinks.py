@@ -55,7 +55,7 @@ __all__ = ["DURABILITY", "LogFile", "LogSettings", "LogTarget", "RedisStreamSink
 _log = structlog.get_logger("callguard.compliance")
 
 DURABILITY = ("none", "group", "every")
-_HEAL_WINDOW = 1 << 16  # a record is far shorter: the last newline is within this
+_HEAL_WINDOW = 1 << 16  # a record is far shorter: a torn tail is looked back at this a time
 # ``append_in_turn``: lines one hold of the loop's turn covers at most, so that a loop that
 # never yields still lets another process have the lock between holds.
 _TURN_LINES = 64
@@ -251,9 +251,18 @@ class LogFile:
             with open(self.path, "rb") as reader:
                 reader.seek(max(0, size - _HEAL_WINDOW))
                 tail = reader.read()
-            if not tail.endswith(b"\n"):
-                cut = tail.rfind(b"\n")
-                keep = size - len(tail) + cut + 1 if cut >= 0 else max(0, size - len(tail))
+                keep = size
+                if not tail.endswith(b"\n"):
+                    # The torn tail can be longer than the window (NUL blocks a crash left,
+                    # a big batch torn): look further back, a window at a time, so the
+                    # next record starts a line of its own and is never glued to it.
+                    start = size - len(tail)
+                    while (cut := tail.rfind(b"\n")) < 0 and start > 0:
+                        start = max(0, start - _HEAL_WINDOW)
+                        reader.seek(start)
+                        tail = reader.read(_HEAL_WINDOW)
+                    keep = start + cut + 1  # 0 when no newline at all: cut == -1
+            if keep != size:
                 os.ftruncate(self._fd, keep)
                 _log.error("compliance_log_torn_tail_removed", file=str(self.path),
                            bytes=size - keep)
