@@ -191,6 +191,24 @@ def _strictest(outcomes: tuple[Outcome, ...]) -> tuple[Outcome, ...]:
     return tuple(kept.values())
 
 
+def _successions(packs: Mapping[str, Pack]) -> dict[str, tuple[Pack, ...]]:
+    """Pack id -> the other packs linked to it by ``succeeds`` (either way, transitively)."""
+    linked: dict[str, set[str]] = {pid: set() for pid in packs}
+    for pid, pack in packs.items():
+        if pack.succeeds in linked and pack.succeeds != pid:
+            linked[pid].add(pack.succeeds)
+            linked[pack.succeeds].add(pid)
+    found: dict[str, tuple[Pack, ...]] = {}
+    for pid in packs:
+        seen, todo = {pid}, [pid]
+        while todo:
+            for other in linked[todo.pop()] - seen:
+                seen.add(other)
+                todo.append(other)
+        found[pid] = tuple(packs[other] for other in sorted(seen - {pid}))
+    return found
+
+
 def _not_counted(rule: Rule) -> Outcome:
     """The outcome of a rule whose reservation was never asked: another rule blocked."""
     return Outcome(rule.rule_id, rule.citation, Status.NOT_APPLICABLE,
@@ -227,6 +245,10 @@ class Policy:
             name: tuple(p for p in self.packs.values() if p.scope.listed_on == name)
             for name in self.scope_lists}
         self._stale: dict[tuple[str, date | None, date], bool] = {}
+        # The other packs of each pack's succession (``succeeds``, either way, followed
+        # through): the law of a day is encoded when one of them is in force on it (hrev105:
+        # a pack and its successor, both loaded, refused every call callguard:no-pack).
+        self._succession = _successions(self.packs)
         # The zones a copy of each scope list is judged in: its state's, one time base for
         # every number (``Context.list_day``; hsto22).
         self._list_zones: dict[str, tuple[str, ...]] = {
@@ -347,7 +369,9 @@ class Policy:
         for pack in packs:
             why = pack.scope.why_applies(attempt)
             live = [day for day in days if pack.in_effect(day)]
-            if len(live) < len(days) and pack.is_statute and why is not None:
+            if len(live) < len(days) and pack.is_statute and why is not None and any(
+                    not any(p.in_effect(day) for p in self._succession[pack.id])
+                    for day in days if day not in live):
                 until = (f" until {pack.effective_until}"
                          if pack.effective_until is not None else "")
                 unencoded.append(f"{pack.id} (in force from {pack.effective_from}{until})")

@@ -102,19 +102,30 @@ class FrequencyResult:
         """Whether the call was counted against every cap."""
         return self.refused is None
 
-    def tentative_for(self, rule_id: str) -> int:
-        """How many of the count of ``rule_id`` are earlier rows of the same scrub run."""
-        for claim, count in zip(self.claims, self.tentative, strict=False):
-            if claim.rule_id == rule_id:
-                return count
-        return 0
+    def tentative_for(self, rule_id: str, own: FrequencyClaim | None = None) -> int:
+        """How many of the count of ``rule_id`` (of its claim ``own``, as ``count_for``)
+        are earlier rows of the same scrub run."""
+        index = self._index(rule_id, own)
+        return self.tentative[index] if index is not None and index < len(self.tentative) else 0
 
-    def count_for(self, rule_id: str) -> tuple[FrequencyClaim, int] | None:
-        """The claim of ``rule_id`` and its count before this call, or None."""
-        for claim, count in zip(self.claims, self.counts, strict=True):
+    def count_for(self, rule_id: str, own: FrequencyClaim | None = None
+                  ) -> tuple[FrequencyClaim, int] | None:
+        """The claim of ``rule_id`` and its count before this call, or None: the claim
+        equal to ``own`` when given and made (two parameter versions of one cap judge one
+        call when its candidate zones are on two dates, htz23: each reads its own window's
+        count, hrev105), else the first claim of the id."""
+        index = self._index(rule_id, own)
+        return None if index is None else (self.claims[index], self.counts[index])
+
+    def _index(self, rule_id: str, own: FrequencyClaim | None) -> int | None:
+        first = None
+        for index, claim in enumerate(self.claims):
             if claim.rule_id == rule_id:
-                return claim, count
-        return None
+                if own is None or claim == own:
+                    return index
+                if first is None:
+                    first = index
+        return first
 
 
 def judge_claims(claims: Sequence[FrequencyClaim],

@@ -142,15 +142,16 @@ class CallFrequency(RuleBase):
         if not isinstance(result, FrequencyResult):
             return self.outcome(Status.BLOCK, "no call count was read; the cap cannot be "
                                 "shown to hold")
-        found = result.count_for(self.rule_id)
+        own = self.claim(ctx.attempt)
+        found = result.count_for(self.rule_id, own)
         if found is None:
             return self.outcome(Status.BLOCK, "the store answered without this rule's count; "
                                 "the cap cannot be shown to hold")
-        claim, count = found  # this rule's own claim (``claim``): the first of its id
+        claim, count = found  # this version's own claim (``claim``)
         if not counted:
             return self._read_only(ctx.attempt.front, claim, count, result)
         refused = result.refused
-        if refused is not None and result.claims[refused].rule_id == self.rule_id:
+        if refused is not None and result.claims[refused] == claim:
             return self.outcome(Status.BLOCK, f"{count} call(s) on {claim.subject} to this "
                                 f"number already counted; at most {self._span()}")
         if refused is not None and count >= self.cap:
@@ -167,7 +168,7 @@ class CallFrequency(RuleBase):
     def _read_only(self, front: str | None, claim: FrequencyClaim, count: int,
                    result: FrequencyResult) -> Outcome:
         """A front that places no call: judged on the counts read, nothing reserved."""
-        earlier = result.tentative_for(self.rule_id)
+        earlier = result.tentative_for(self.rule_id, claim)
         stored = count - earlier
         hours = self.window_s // 3600
         what = (f"{stored} call(s) on {claim.subject} already counted in {hours} hours"
