@@ -341,7 +341,10 @@ def _unmet_expectation(request: web.BaseRequest,
     if request.version != HttpVersion11:
         return None
     expected = request.headers.getall("Expect", [])
-    if not expected or [value.strip().lower() for value in expected] == [_CONTINUE]:
+    # SP and HTAB only (RFC 9110 5.5): str.strip() also took U+00A0 and the other Unicode
+    # spaces, passing "100-continue" + U+00A0 on to aiohttp's handler, whose text/plain 417
+    # echoed it
+    if not expected or [value.strip(" \t").lower() for value in expected] == [_CONTINUE]:
         return None
     counts["bad_http"] += 1
     response = json_response(
