@@ -1512,7 +1512,9 @@ class CallTracker:
         if call is None:
             return []
         going = call.channels.get(uniqueid, event.get("Channel", ""))
-        if call.checking is not None and (call.check_reask is not None or (
+        if call.checking is not None and ((
+                call.check_reask is not None
+                and (going == call.checking or not going.startswith(_NOT_A_PERSON))) or (
                 call.dest_unchecked and going != call.checking and call.number_due is None
                 and call.checking in call.numbers_asked and call.dest_from_picture
                 and call.apps.get(going) in _OWN_DIALS
@@ -1522,7 +1524,10 @@ class CallTracker:
             # read waited for (``_check_again``) and a channel of the call goes — the leg
             # itself or any other; or a read is in flight and a person running a Dial() or
             # Queue() of its own (the customer in Queue(): ``_dialler_unknown`` names it
-            # only once the read is decided unread) hangs up. Judged against the check
+            # only once the read is decided unread) hangs up. Not a Local half, never a
+            # person nor the called party: the member's pair optimising away in the wait
+            # settled unread a call the second read proves, the customer's hangup then
+            # releasing nothing (hrev108). Judged against the check
             # still open, the customer's hangup was recorded ``caller`` once the read named
             # another number (nothing hung up, no risk), or the agent's later one
             # ``called-party`` proven; decided unread, it is ``_maybe_called_went_first``'s:
