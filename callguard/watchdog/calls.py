@@ -445,6 +445,11 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER was once read naming the number: a later Dial() of theirs
     # (a supervisor, a consultation) overwrites it, not what they were (``_reached_once``)
     named_once: set[str] = field(default_factory=set)
+    # Legs whose DIALEDPEERNUMBER was being checked (``checking``) when they began a Dial()
+    # of their own (a customer redirected to a queue extension): app_dial.c
+    # ``dial_exec_full`` clears it as that Dial() begins and sets it to its answered peer's
+    # number; a read of it then says nothing of whom the leg was dialled to (hrev108)
+    dialled_own: set[str] = field(default_factory=set)
     # dialling legs whose DIALSTATUS Getvar went unanswered once since the last picture
     # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
@@ -854,6 +859,8 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if call.dest_unchecked and caller == call.checking:
+            call.dialled_own.add(caller)  # its DIALEDPEERNUMBER is this Dial()'s from now
         if call.status_reask.pop(caller, None) is not None:
             # The retry of its DIALSTATUS (``_ask_status_again``: unanswered, or an ANSWER
             # left unproven) would read this Dial()'s DIALSTATUS and DIALEDPEERNAME
@@ -2697,6 +2704,12 @@ class CallTracker:
                      now: float) -> list[Effect]:
         """A DIALEDPEERNUMBER read: kept only as whether it names the number allowed."""
         key = call.followed.number_hash if call.followed is not None else ""
+        if value is not None and channel in call.dialled_own:
+            # Read after the leg's own Dial() began: its peer's number, or nothing, never
+            # whom the leg was dialled to. Taken for "another number", the customer
+            # redirected into a Dial() of an agent was no longer the called party and its
+            # hangup released nothing, no risk said (hrev108). Answered, naming nothing.
+            value = ""
         if key and value and value.strip():
             call.names_number[channel] = self._dials(value, key)
             if call.names_number[channel]:
