@@ -445,6 +445,11 @@ class _Call:
     # Legs whose DIALEDPEERNUMBER was once read naming the number: a later Dial() of theirs
     # (a supervisor, a consultation) overwrites it, not what they were (``_reached_once``)
     named_once: set[str] = field(default_factory=set)
+    # Legs whose DIALEDPEERNUMBER was being checked (``checking``) when they began a Dial()
+    # of their own (a customer redirected to a queue extension): app_dial.c
+    # ``dial_exec_full`` clears it as that Dial() begins and sets it to its answered peer's
+    # number; a read of it then says nothing of whom the leg was dialled to (hrev108)
+    dialled_own: set[str] = field(default_factory=set)
     # dialling legs whose DIALSTATUS Getvar went unanswered once since the last picture
     # (``variable_read``), and when each is asked again (``due``; a picture asks anew)
     status_asked_again: set[str] = field(default_factory=set)
@@ -854,6 +859,8 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
+        if call.dest_unchecked and caller == call.checking:
+            call.dialled_own.add(caller)  # its DIALEDPEERNUMBER is this Dial()'s from now
         if call.status_reask.pop(caller, None) is not None:
             # The retry of its DIALSTATUS (``_ask_status_again``: unanswered, or an ANSWER
             # left unproven) would read this Dial()'s DIALSTATUS and DIALEDPEERNAME
@@ -1512,7 +1519,9 @@ class CallTracker:
         if call is None:
             return []
         going = call.channels.get(uniqueid, event.get("Channel", ""))
-        if call.checking is not None and (call.check_reask is not None or (
+        if call.checking is not None and ((
+                call.check_reask is not None
+                and (going == call.checking or not going.startswith(_NOT_A_PERSON))) or (
                 call.dest_unchecked and going != call.checking and call.number_due is None
                 and call.checking in call.numbers_asked and call.dest_from_picture
                 and call.apps.get(going) in _OWN_DIALS
@@ -1522,7 +1531,10 @@ class CallTracker:
             # read waited for (``_check_again``) and a channel of the call goes — the leg
             # itself or any other; or a read is in flight and a person running a Dial() or
             # Queue() of its own (the customer in Queue(): ``_dialler_unknown`` names it
-            # only once the read is decided unread) hangs up. Judged against the check
+            # only once the read is decided unread) hangs up. Not a Local half, never a
+            # person nor the called party: the member's pair optimising away in the wait
+            # settled unread a call the second read proves, the customer's hangup then
+            # releasing nothing (hrev108). Judged against the check
             # still open, the customer's hangup was recorded ``caller`` once the read named
             # another number (nothing hung up, no risk), or the agent's later one
             # ``called-party`` proven; decided unread, it is ``_maybe_called_went_first``'s:
@@ -2692,6 +2704,12 @@ class CallTracker:
                      now: float) -> list[Effect]:
         """A DIALEDPEERNUMBER read: kept only as whether it names the number allowed."""
         key = call.followed.number_hash if call.followed is not None else ""
+        if value is not None and channel in call.dialled_own:
+            # Read after the leg's own Dial() began: its peer's number, or nothing, never
+            # whom the leg was dialled to. Taken for "another number", the customer
+            # redirected into a Dial() of an agent was no longer the called party and its
+            # hangup released nothing, no risk said (hrev108). Answered, naming nothing.
+            value = ""
         if key and value and value.strip():
             call.names_number[channel] = self._dials(value, key)
             if call.names_number[channel]:
