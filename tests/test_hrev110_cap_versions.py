@@ -110,3 +110,33 @@ async def test_the_embedded_store_counts_the_call_once_and_each_window_apart(tmp
         assert refused.claims[refused.refused or 0].window_s == 72 * 3600
     finally:
         await store.aclose()
+
+
+async def test_redis_counts_the_call_once_and_two_nodes_grant_one(redis_server):
+    """The Lua script answers as the Ledger; two nodes racing for the last call under the
+    72-hour version (two of three counted, none in 24 hours) grant exactly one."""
+    import asyncio
+
+    from callguard.policy.frequency import FrequencyClaim
+    from tests.test_frequency import redis_node
+
+    _, plan = _plan("fastagi")
+    number = "+13052345678"
+    nodes = [redis_node(redis_server.url), redis_node(redis_server.url)]
+    try:
+        seed = FrequencyClaim("seed", SELLER, 3600, 1000)
+        for hours in (30, 40):
+            assert (await nodes[0].reserve(number, [seed], AT - timedelta(hours=hours))).granted
+        results = await asyncio.gather(*(node.reserve(number, plan.reserved, AT)
+                                         for node in nodes))
+        assert sorted(r.granted for r in results) == [False, True]
+        (granted,) = [r for r in results if r.granted]
+        counts = {c.window_s: n for c, n in zip(granted.claims, granted.counts, strict=True)
+                  if c.rule_id == CAP}
+        assert counts == {24 * 3600: 0, 72 * 3600: 2}
+        (refused,) = [r for r in results if not r.granted]
+        assert refused.claims[refused.refused or 0].window_s == 72 * 3600
+        assert refused.counts[refused.refused or 0] == 3  # the call counted once, not twice
+    finally:
+        for node in nodes:
+            await node.aclose()
