@@ -111,21 +111,19 @@ class FrequencyResult:
     def count_for(self, rule_id: str, own: FrequencyClaim | None = None
                   ) -> tuple[FrequencyClaim, int] | None:
         """The claim of ``rule_id`` and its count before this call, or None: the claim
-        equal to ``own`` when given and made (two parameter versions of one cap judge one
-        call when its candidate zones are on two dates, htz23: each reads its own window's
-        count, hrev105), else the first claim of the id."""
+        equal to ``own`` when given (two parameter versions of one cap judge one call when
+        its candidate zones are on two dates, htz23: each reads its own window's count,
+        hrev105), else the first claim of the id. None when ``own`` is given and absent:
+        another version's claim of the id has another window (read, a 72-hour version
+        passed on a 24-hour count, hrev110); the rule BLOCKs without its count."""
         index = self._index(rule_id, own)
         return None if index is None else (self.claims[index], self.counts[index])
 
     def _index(self, rule_id: str, own: FrequencyClaim | None) -> int | None:
-        first = None
         for index, claim in enumerate(self.claims):
-            if claim.rule_id == rule_id:
-                if own is None or claim == own:
-                    return index
-                if first is None:
-                    first = index
-        return first
+            if claim.rule_id == rule_id and (own is None or claim == own):
+                return index
+        return None
 
 
 def judge_claims(claims: Sequence[FrequencyClaim],
