@@ -859,8 +859,12 @@ class CallTracker:
         if call is None or not dest:
             return []
         call.dialler[dest] = caller
-        if call.dest_unchecked and caller == call.checking:
-            call.dialled_own.add(caller)  # its DIALEDPEERNUMBER is this Dial()'s from now
+        if ((call.dest_unchecked and caller == call.checking)
+                or (call.dest_from_picture and caller == call.dest)):
+            # its DIALEDPEERNUMBER is this Dial()'s from now; marked too before the check
+            # begins: without channelvars it begins once the follow Getvar is answered, and
+            # ami.py ``_replay`` feeds the picture's held events before that (hrev111)
+            call.dialled_own.add(caller)
         if call.status_reask.pop(caller, None) is not None:
             # The retry of its DIALSTATUS (``_ask_status_again``: unanswered, or an ANSWER
             # left unproven) would read this Dial()'s DIALSTATUS and DIALEDPEERNAME
