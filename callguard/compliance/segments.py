@@ -27,7 +27,8 @@ __all__ = ["BLOCK", "Segment", "closed_segments", "fsync_path", "lines_backward"
 
 BLOCK = 1 << 16  # bytes read per step when walking a plain file
 # A line longer than this is not a record (one is a few KB): a torn tail (NUL blocks a crash
-# left). Walking back over it keeps its start and its end only, read back as a torn line.
+# left). Walking back over it keeps its start and its last LONG_LINE bytes only (a record
+# glued behind it is whole there), read back as a torn line.
 LONG_LINE = 1 << 22
 _STAMP = re.compile(r"(\d{8}T\d{6})(\d{0,6})Z(\.zst)?")
 
@@ -151,7 +152,9 @@ def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterato
         if b"\n" not in chunk:
             head.append(chunk)
             if len(head) * block > LONG_LINE:
-                del head[1:-1]  # its end and the block before: never the whole line
+                # never the whole line: its oldest block and its last LONG_LINE bytes or so,
+                # whole, as a record glued behind a torn line (before hlog23) is kept there
+                del head[-2]
             continue
         parts = (chunk + b"".join(reversed(head))).split(b"\n")
         head = [parts[0]]

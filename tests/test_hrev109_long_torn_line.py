@@ -1,0 +1,33 @@
+"""Review of hlog23 (hrev109): a record glued behind a torn line longer than LONG_LINE.
+
+Logs written before hlog23 healed a torn tail 64 KiB at most: after a crash that left
+50 MB of NULs, the next acknowledged record was glued behind the rest of them (issue 16).
+``evidence`` and the archiver read forward and recover that record (``recover_line``);
+``tail`` reads backward, and walking back over a line past LONG_LINE kept only its last
+piece and its oldest block (``del head[1:-1]``): a glued record that straddled a block
+boundary lost its start, so ``tail`` did not show a record ``evidence`` shows. Real files.
+"""
+
+from __future__ import annotations
+
+from callguard.compliance.reader import ReadStats, RecordFilter, newest_first, oldest_first
+from callguard.compliance.segments import BLOCK, LONG_LINE
+
+
+def _glued_log(path):
+    glued = b'{"event":"decision","i":2,"pad":"' + b"x" * 3000 + b'"}\n'
+    filler = b"".join(b'{"event":"decision","i":%d,"pad":"%s"}\n' % (10 + n, b"y" * 60)
+                      for n in range(650))
+    # the glued record's start falls in the block before the last one read back
+    assert len(filler) < BLOCK < len(filler) + len(glued)
+    path.write_bytes(b'{"event":"decision","i":1}\n' + b"\0" * (LONG_LINE + (1 << 20))
+                     + glued + filler)
+
+
+def test_tail_shows_the_record_glued_behind_a_long_torn_line_as_evidence_does(tmp_path):
+    path = tmp_path / "compliance.jsonl"
+    _glued_log(path)
+    backward = [r["i"] for r in newest_first(path, RecordFilter(), ReadStats())]
+    forward = [r["i"] for r in oldest_first(path, RecordFilter(), ReadStats())]
+    assert 2 in forward
+    assert sorted(backward) == sorted(forward)
