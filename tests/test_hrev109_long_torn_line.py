@@ -56,3 +56,45 @@ def test_reading_forward_over_a_long_torn_line_is_linear():
     result = subprocess.run([sys.executable, "-c", _FORWARD.format(root=root)],
                             capture_output=True, text=True, timeout=60, check=True)
     assert result.stdout.split() == ["3", str((8 << 20) + 7)]
+
+
+_FOLLOW = """
+import json, queue, sys, threading
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from callguard.compliance.reader import ReadStats, RecordFilter, follow_file
+from callguard.compliance.sinks import LogFile
+path = Path({path!r})
+path.write_bytes(b'{{"event":"decision","i":1}}\\n' + b"\\0" * (1 << 20))
+handle = path.open("rb")
+end = handle.seek(0, 2)
+found = queue.Queue()
+follow = follow_file(path, handle, end, RecordFilter(), ReadStats(), poll=0.01)
+threading.Thread(target=lambda: [found.put(r["i"]) for r in follow], daemon=True).start()
+log = LogFile(path, max_bytes=1 << 30)
+for i in (2, 3):
+    log.commit(b'{{"event":"decision","i":%d}}\\n' % i, sync=True)
+shown = []
+try:
+    while len(shown) < 2:
+        shown.append(found.get(timeout=3))
+except queue.Empty:
+    pass
+print("shown", json.dumps(shown))
+"""
+
+
+def test_tail_follow_shows_the_records_written_after_a_writer_cut_the_torn_tail(tmp_path):
+    """``tail -f`` starts at the file's end, past a crash's torn tail. hlog23's heal cuts
+    all of that tail (64 KiB before), and the next records are written where it began:
+    the follow read nothing until the file grew past its old end again (a 50 MB tail:
+    hours of records never shown), then began in the middle of a record."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parent.parent)
+    script = _FOLLOW.format(root=root, path=str(tmp_path / "compliance.jsonl"))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.splitlines()[-1] == "shown [2, 3]"
