@@ -77,7 +77,7 @@ for i in (2, 3):
 shown = []
 try:
     while len(shown) < 2:
-        shown.append(found.get(timeout=3))
+        shown.append(found.get(timeout=10))
 except queue.Empty:
     pass
 print("shown", json.dumps(shown))

@@ -454,10 +454,16 @@ def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
     """
+    # Where the line at ``offset`` began, known now (before the follow is iterated, a
+    # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
+    # the file back to there and writes on from it (hlog23: however long the tail).
+    return _follow(path, handle, offset, _line_start(handle, offset), wanted, stats, poll)
+
+
+def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
+            stats: ReadStats, poll: float) -> Iterator[Record]:
     known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
-    # Where the line being read began: a writer healing a torn tail cuts the file back to
-    # there and writes on from it (hlog23: however long the tail, a crash's NUL blocks).
-    boundary, since = _line_start(handle, offset), handle.seek(offset)
+    since = handle.seek(offset)
     pending = b""
     try:
         while True:
