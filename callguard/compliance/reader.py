@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 import orjson
 
 from callguard.compliance.segments import (
+    BLOCK,
     Segment,
     closed_segments,
     lines_backward,
@@ -453,15 +454,30 @@ def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
     """
+    # Where the line at ``offset`` began, known now (before the follow is iterated, a
+    # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
+    # the file back to there and writes on from it (hlog23: however long the tail).
+    return _follow(path, handle, offset, _line_start(handle, offset), wanted, stats, poll)
+
+
+def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
+            stats: ReadStats, poll: float) -> Iterator[Record]:
     known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
-    handle.seek(offset)
+    since = handle.seek(offset)
     pending = b""
     try:
         while True:
             pending, read = yield from _drain(handle, pending, wanted, stats)
+            if (start := handle.tell() - len(pending)) > since:  # a newline was read
+                boundary = since = start
             if read:
                 continue
             time.sleep(poll)
+            if os.fstat(handle.fileno()).st_size < handle.tell():  # cut: a torn tail healed
+                yield from _scan([pending] if pending else [], wanted, stats)
+                pending = b""
+                boundary = since = handle.seek(min(boundary, os.fstat(handle.fileno()).st_size))
+                continue
             if not _rotated(path, handle):
                 continue
             pending, _ = yield from _drain(handle, pending, wanted, stats)
@@ -470,9 +486,23 @@ def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
             drained = _fd_inode(handle)
             handle.close()
             handle = _wait_open(path, poll)
+            boundary = since = 0
             yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
         handle.close()
+
+
+def _line_start(handle: BinaryIO, offset: int) -> int:
+    """The offset just after the last newline before ``offset`` (0 if none)."""
+    position = offset
+    while position > 0:
+        size = min(BLOCK, position)
+        position -= size
+        handle.seek(position)
+        cut = handle.read(size).rfind(b"\n")
+        if cut >= 0:
+            return position + cut + 1
+    return 0
 
 
 def _closed_between(path: Path, known: set[datetime | None], drained: int, held: int,

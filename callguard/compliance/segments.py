@@ -27,7 +27,8 @@ __all__ = ["BLOCK", "Segment", "closed_segments", "fsync_path", "lines_backward"
 
 BLOCK = 1 << 16  # bytes read per step when walking a plain file
 # A line longer than this is not a record (one is a few KB): a torn tail (NUL blocks a crash
-# left). Walking back over it keeps its start and its end only, read back as a torn line.
+# left). Walking back over it keeps its start and its last LONG_LINE bytes only (a record
+# glued behind it is whole there), read back as a torn line.
 LONG_LINE = 1 << 22
 _STAMP = re.compile(r"(\d{8}T\d{6})(\d{0,6})Z(\.zst)?")
 
@@ -122,7 +123,9 @@ def lines_forward(handle: BinaryIO, *, block: int = BLOCK * 16,
                   end: int | None = None) -> Iterator[bytes]:
     """Complete lines from the handle's position to its end (or offset ``end``); a last
     unterminated line too."""
-    pending = b""
+    # The line being read, its blocks in order: joined once its newline is found, not per
+    # block (a long torn line, NUL blocks a crash left, was quadratic, as lines_backward was).
+    pending: list[bytes] = []
     left = end - handle.tell() if end is not None else None
     while left is None or left > 0:
         chunk = handle.read(block if left is None else min(block, left))
@@ -130,11 +133,15 @@ def lines_forward(handle: BinaryIO, *, block: int = BLOCK * 16,
             break
         if left is not None:
             left -= len(chunk)
-        lines = (pending + chunk).split(b"\n")
-        pending = lines.pop()
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            continue
+        pending.append(chunk)
+        lines = b"".join(pending).split(b"\n")
+        pending = [lines.pop()]
         yield from (line for line in lines if line)
-    if pending:
-        yield pending
+    if last := b"".join(pending):
+        yield last
 
 
 def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterator[bytes]:
@@ -151,7 +158,9 @@ def lines_backward(handle: BinaryIO, end: int, *, block: int = BLOCK) -> Iterato
         if b"\n" not in chunk:
             head.append(chunk)
             if len(head) * block > LONG_LINE:
-                del head[1:-1]  # its end and the block before: never the whole line
+                # never the whole line: its oldest block and its last LONG_LINE bytes or so,
+                # whole, as a record glued behind a torn line (before hlog23) is kept there
+                del head[-2]
             continue
         parts = (chunk + b"".join(reversed(head))).split(b"\n")
         head = [parts[0]]
