@@ -1023,7 +1023,7 @@ def _report_tables(done: Any) -> None:
         campaigns.setdefault(key[0], set()).add(key[1])
     for day in done.days:
         for campaign in sorted(campaigns.get(day, ())) or ["-"]:
-            by_day.add_row(day, campaign,
+            by_day.add_row(day, escape(campaign),  # an id may hold "[/]": text, not markup
                            *(str(cell.get((day, campaign), 0)) for cell in cells))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
@@ -1049,7 +1049,8 @@ def _report_tables(done: Any) -> None:
                            | set(done.abandonment)):
         release = done.releases.get(campaign, {})
         abandon = done.abandonment.get(campaign)
-        watch.add_row(campaign, str(release.get("released", 0)), _ms(release.get("p50_ms")),
+        watch.add_row(escape(campaign), str(release.get("released", 0)),
+                      _ms(release.get("p50_ms")),
                       _ms(release.get("p99_ms")), _ms(release.get("max_ms")),
                       str(done.watched.get((campaign, "violation-risk"), 0)),
                       str(done.watched.get((campaign, "caller-id-mismatch"), 0)),
