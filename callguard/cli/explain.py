@@ -138,7 +138,11 @@ def _render(console: Console, done: Explanation, withdrawn: dict[str, Any] | Non
         if key in record:
             facts.append((key, str(record[key])))
     facts.extend(("duty", duty) for duty in done.obligations)
-    if done.day is not None:
+    if done.day is not None and len(done.days) > 1:  # zones straddling midnight (htz23)
+        facts.append(("call date", f"{done.day} (the called party's latest: ages are judged "
+                      "on it); packs and parameter versions were read for every candidate "
+                      f"zone's date: {', '.join(str(d) for d in done.days)}"))
+    elif done.day is not None:
         facts.append(("call date", f"{done.day} (the called party's; packs read for it)"))
     for name, option in dict(record.get("readings") or {}).items():
         facts.append(("reading", f"{name} = {option} (not the pack's default)"))
@@ -163,8 +167,14 @@ def _render(console: Console, done: Explanation, withdrawn: dict[str, Any] | Non
         # reading this site chose) — not the parameters themselves; the sentence follows.
         for rule in pack.rules:
             text = rule.sentence if rule.reason is None else f"{rule.sentence} — {rule.reason}"
-            head = Text.assemble((rule.rule, "bold"), f"  {rule.citation}",
-                                 (f"  (parameters in force from {rule.version})", "dim"))
+            head = (Text.assemble((rule.rule, "bold"), f"  {rule.citation}",
+                                  (f"  (parameters in force from {rule.version})", "dim"))
+                    if not rule.versions else Text.assemble(
+                        (rule.rule, "bold"), "  ", "; ".join(
+                            f"{v['citation']} (parameters in force from {v['version']}, "
+                            f"on {v['day']})" for v in rule.versions),
+                        ("  (each judged; the strictest outcome stood: the record does "
+                         "not say which version gave it)", "dim")))
             _hanging(console, Text(rule.status, style=_STYLE[rule.status]),
                      [head, Text(text)])
 

@@ -998,11 +998,13 @@ def _report_tables(done: Any) -> None:
     shown = "; ".join(f"{k}: {v}" for k, v in done.query.shown().items())
     withdrawn = done.total(done.withdrawn)
     asked = done.total(done.questions)
+    # the filters are the command line's words (a call centre's name may hold "[/]"): text,
+    # not console markup (an internal error, exit 3, before: hrev106)
     console.print(f"[bold]{total + done.total(scrubs) + asked + withdrawn}[/] decisions: "
                   f"{total} calls, {done.total(scrubs)} scrub decisions and {asked} "
                   "`check --at` questions counted apart"
                   + (f", {figures.withdrawn_note(done)}" if withdrawn else "")
-                  + f" ({done.first or '-'} … {done.last or '-'}); {shown}")
+                  + f" ({done.first or '-'} … {done.last or '-'}); {escape(shown)}")
     console.print(escape(figures.sources_note(done)), highlight=False)
     if (fronts := figures.fronts_note(done)) is not None:
         console.print(escape(fronts), highlight=False)
@@ -1021,7 +1023,7 @@ def _report_tables(done: Any) -> None:
         campaigns.setdefault(key[0], set()).add(key[1])
     for day in done.days:
         for campaign in sorted(campaigns.get(day, ())) or ["-"]:
-            by_day.add_row(day, campaign,
+            by_day.add_row(day, escape(campaign),  # an id may hold "[/]": text, not markup
                            *(str(cell.get((day, campaign), 0)) for cell in cells))
     output.print_table(console, by_day)
     blocks = done.total(calls, verdict="BLOCK")
@@ -1035,8 +1037,9 @@ def _report_tables(done: Any) -> None:
     if centred := figures.by_telemarketer(done):  # as the page and the JSON
         centres = Table("call centre (telemarketer)", "campaign", "calls", "ALLOW", "BLOCK",
                         title="calls placed by a call centre for the seller")
-        for row in centred:
-            centres.add_row(row["telemarketer"], row["campaign"], str(row["calls"]),
+        for row in centred:  # a configured name, shown as written (not console markup)
+            centres.add_row(escape(row["telemarketer"]), escape(row["campaign"]),
+                            str(row["calls"]),
                             str(row["allow"]), str(row["block"]))
         output.print_table(console, centres)
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
@@ -1046,7 +1049,8 @@ def _report_tables(done: Any) -> None:
                            | set(done.abandonment)):
         release = done.releases.get(campaign, {})
         abandon = done.abandonment.get(campaign)
-        watch.add_row(campaign, str(release.get("released", 0)), _ms(release.get("p50_ms")),
+        watch.add_row(escape(campaign), str(release.get("released", 0)),
+                      _ms(release.get("p50_ms")),
                       _ms(release.get("p99_ms")), _ms(release.get("max_ms")),
                       str(done.watched.get((campaign, "violation-risk"), 0)),
                       str(done.watched.get((campaign, "caller-id-mismatch"), 0)),

@@ -9,6 +9,10 @@ reads a question the words leave open otherwise than the record's ``readings`` s
 Dates are the call's, as the engine took them (``callguard.policy.call_date``: the latest
 local date among the recorded candidate zones, UTC's when none): whether a pack was in
 effect, and which parameter version of each rule was (its citation too), follow from it.
+When the candidate zones straddle midnight, the engine judged every parameter version in
+force on any of their dates and kept each rule's strictest outcome (htz23, ``_strictest``);
+the record keeps that one letter, not which version gave it. A rule whose versions differ
+on those dates lists each (``RuleExplained.versions``), not the latest date's alone.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from typing import Any
 
 from callguard.errors import CallguardError
 from callguard.policy import DialingMode, Pack, call_date_at
+from callguard.policy.engine import candidate_days
 from callguard.policy.packs import combine_obligations
 from callguard.policy.rules import CallFrequency
 from callguard.policy.rules.base import Rule
@@ -45,6 +50,9 @@ class RuleExplained:
     sentence: str  # the law the rule upholds (the pack's ``source``)
     reason: str | None = None  # this call's own reason, for block and exempt
     version: str = ""  # the parameter version in force on the call date (its label)
+    # candidate zones on two local dates with two versions of this rule in force (htz23):
+    # each judged, {"day", "version", "citation"}; the letter is the strictest of them
+    versions: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +78,7 @@ class Explanation:
     refusals: tuple[Mapping[str, Any], ...]  # outcomes decided before any pack
     obligations: tuple[str, ...]
     day: date | None = None  # the call date the packs were read for
+    days: tuple[date, ...] = ()  # every candidate zone's local date (htz23), earliest first
 
     def to_dict(self) -> dict[str, Any]:
         """The explanation as JSON (``callguard explain --json``)."""
@@ -77,11 +86,13 @@ class Explanation:
             **self.record,
             "reason": self.reason,
             "call_date": self.day.isoformat() if self.day else None,
+            "call_dates": [d.isoformat() for d in self.days],
             "packs": [{"id": p.id, "version": p.version, "digest": p.digest, "title": p.title,
                        "applied": p.applied, "why": p.why,
                        "rules": [{"rule": r.rule, "citation": r.citation, "status": r.status,
                                   "sentence": r.sentence, "reason": r.reason,
-                                  "version": r.version}
+                                  "version": r.version,
+                                  **({"versions": list(r.versions)} if r.versions else {})}
                                  for r in p.rules]} for p in self.packs],
             "refusals": list(self.refusals),
             "obligations": list(self.obligations),
@@ -116,18 +127,29 @@ def _check_readings(pack: Pack, readings: Mapping[str, Any]) -> None:
 
 def record_day(record: Mapping[str, Any]) -> date:
     """The call date of a decision record (its instant and candidate zones)."""
+    return record_days(record)[0]
+
+
+def record_days(record: Mapping[str, Any]) -> tuple[date, tuple[date, ...]]:
+    """The call date, and every candidate zone's local date (the engine's
+    ``candidate_days``: the dates packs and parameter versions were chosen on)."""
     at = datetime.fromisoformat(str(record["at"]))
     zones = tuple(str(zone[0]) for zone in record.get("zones", []))
-    return call_date_at(at, local_times(at, zones))
+    local = local_times(at, zones)
+    day = call_date_at(at, local)
+    return day, candidate_days(day, local)
 
 
 def _rules(pack: Pack, letters: str, mode: DialingMode | None,
-           reasons: Mapping[str, str], day: date) -> tuple[RuleExplained, ...]:
+           reasons: Mapping[str, str], day: date,
+           days: tuple[date, ...] = ()) -> tuple[RuleExplained, ...]:
     if len(letters) != len(pack.rules):
         raise ExplainError(f"pack {pack.id}: the record has {len(letters)} outcomes for "
                            f"{len(pack.rules)} rules")
     rules = []
     in_force = pack.rules_on(day)  # the parameters (and citation) of the call date
+    # every date's, when the zones straddle midnight: each version was judged (htz23)
+    on_each = [(d, pack.rules_on(d)) for d in days if len(days) > 1 and pack.in_effect(d)]
     for index, (rule, letter) in enumerate(zip(in_force, letters, strict=True)):
         status = _STATUS.get(letter)
         if status is None:
@@ -136,8 +158,11 @@ def _rules(pack: Pack, letters: str, mode: DialingMode | None,
         if letter == "-":
             reason = _not_applicable(rule, mode)
         sentence = pack.sentences[index] if index < len(pack.sentences) else ""
+        judged = [{"day": d.isoformat(), "version": on[index].version,
+                   "citation": on[index].citation} for d, on in on_each]
+        differ = len({(v["version"], v["citation"]) for v in judged}) > 1
         rules.append(RuleExplained(rule.rule_id, rule.citation, status, sentence, reason,
-                                   rule.version))
+                                   rule.version, tuple(judged) if differ else ()))
     return tuple(rules)
 
 
@@ -166,7 +191,7 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
         raise ExplainError(f"record schema {record.get('schema')!r} is not one this version "
                            "of callguard explains (1, 2)")
     mode = DialingMode(record["mode"]) if record.get("mode") else None
-    day = record_day(record)
+    day, days = record_days(record)
     readings = record.get("readings", {})
     outcomes = record.get("outcomes", [])
     reasons = {str(o["rule"]): str(o["reason"]) for o in outcomes}
@@ -183,7 +208,7 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
                                            False, why, ()))
             continue
         _check_readings(pack, readings)
-        rules = _rules(pack, letters, mode, reasons, day)
+        rules = _rules(pack, letters, mode, reasons, day, days)
         applied_packs.append(pack)
         counted += sum(1 for r in rules if r.status in ("pass", "block", "exempt"))
         explained.append(PackExplained(pack.id, pack.version, pack.digest, pack.title, True,
@@ -215,4 +240,4 @@ def explain(record: Mapping[str, Any], packs: Mapping[str, Pack]) -> Explanation
             rings = f" or {combined.min_rings} rings" if combined.min_rings else ""
             duties.append(f"let an unanswered call ring at least {combined.min_ring_seconds} s"
                           f"{rings} ({combined.min_ring_citation})")
-    return Explanation(record, tuple(explained), reason, refusals, tuple(duties), day)
+    return Explanation(record, tuple(explained), reason, refusals, tuple(duties), day, days)
