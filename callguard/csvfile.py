@@ -30,14 +30,16 @@ from typing import BinaryIO
 
 from callguard.errors import UsageError
 
-__all__ = ["DELIMITERS", "CsvTable", "LineTooLong", "NotText", "decode", "decoded_lines",
-           "not_of_its_mark", "not_text", "read_csv", "refuse_not_text", "sniff_delimiter",
-           "text_encoding"]
+__all__ = ["BYTE_ORDER_MARKS", "DELIMITERS", "CsvTable", "LineTooLong", "NotText", "decode",
+           "decoded_lines", "not_of_its_mark", "not_text", "read_csv", "refuse_not_text",
+           "sniff_delimiter", "text_encoding"]
 
 DELIMITERS = (",", ";", "\t")
 _SNIFF_LINES = 20
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 _UTF32_BOMS = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)  # FF FE 00 00 starts like UTF-16 LE
+# Every byte-order mark ``decode`` and ``text_encoding`` read
+BYTE_ORDER_MARKS = (codecs.BOM_UTF8, *_UTF16_BOMS, *_UTF32_BOMS)
 HEAD = 4096  # bytes of a file's start that ``not_text`` looks at
 
 # The first bytes ("magic numbers") of the formats lists and leads arrive in that are not

@@ -27,7 +27,6 @@ ONE bad line) and every number in the hole was called as not listed (hlist18).
 from __future__ import annotations
 
 import array
-import codecs
 import contextlib
 import gzip
 import re
@@ -38,7 +37,14 @@ from typing import BinaryIO, Protocol, cast
 
 import numpy as np
 
-from callguard.csvfile import HEAD, LineTooLong, decoded_lines, not_text, text_encoding
+from callguard.csvfile import (
+    BYTE_ORDER_MARKS,
+    HEAD,
+    LineTooLong,
+    decoded_lines,
+    not_text,
+    text_encoding,
+)
 from callguard.errors import ListImportError, NumberError
 from callguard.numbers.parse import ascii_digits, quoted_number
 
@@ -125,16 +131,12 @@ def cut_short(path: Path, number: int, shown: str) -> ListImportError:
         "Fetch the file again")
 
 
-_MARKS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE,
-          codecs.BOM_UTF32_BE)
-
-
 def no_numbers(path: Path, header: str | None) -> ListImportError:
     """The refusal of a file with no line to read: why (it said "no numbers" alone)."""
     size = path.stat().st_size
     if size == 0:
         why = "it is empty (0 bytes): an export or download that wrote nothing?"
-    elif size <= 4 and path.read_bytes() in _MARKS:
+    elif size <= 4 and path.read_bytes() in BYTE_ORDER_MARKS:
         # Excel's "Unicode text" of an empty sheet (hrev101: "only blank lines, # comments")
         why = ("it is empty (a byte-order mark and nothing else): an export that wrote "
                "nothing?")

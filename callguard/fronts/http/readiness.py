@@ -108,6 +108,7 @@ class Readiness:
 
     def _list_checks(self) -> list[Check]:
         now = self._clock()
+        latest = latest_date(now)  # no date is later anywhere
         checks: list[Check] = []
         errors = self._lists.errors
         for name in sorted({rule.list_name for rule, _ in self._freshness}):
@@ -142,10 +143,10 @@ class Readiness:
                 continue
             # Any list dated after the latest date anywhere: the gate reads it as a wrong
             # date (``copy_day``) for every call its rules reach, in every zone (hrev104).
-            if meta.published > latest_date(now):
+            if meta.published > latest:
                 checks.append(Check(f"list:{name}", False, (
                     f"v{meta.version} published {meta.published}, after today anywhere "
-                    f"({latest_date(now)}): a wrong date, every call it reaches is BLOCKed "
+                    f"({latest}): a wrong date, every call it reaches is BLOCKed "
                     "(an importer's clock ahead?)")))
                 continue
             fresh = all(judged_day(now, zones) <= rule.last_valid_day(meta.published)

@@ -113,12 +113,10 @@ class Context:
         (``state_lists``), the date of the call; any other list, the date of the
         call, or the copy's own date when it is later but not in the future anywhere
         (``copy_day``, the module's)."""
-        zones = self.list_zones.get(name) if self.list_zones else None
-        if zones:
-            return state_day(self.attempt.at, zones)
-        if name in self.state_lists:  # a state's own list of no scope: not stretched either
-            return self.call_date
-        return copy_day(self.call_date, published, self.attempt.at)
+        day = self.list_day(name)
+        if name in self.state_lists or (self.list_zones and name in self.list_zones):
+            return day  # a state's own list, scope or not: never stretched
+        return copy_day(day, published, self.attempt.at)
 
 
 # The latest offset in use anywhere (UTC+14, the Line Islands): no place's date is later.
