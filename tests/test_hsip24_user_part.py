@@ -95,7 +95,9 @@ REFUSED_URIS = [
     "sip:8015550123?@gw",
     "sips:+18015550123?x=y@gw",
     "tel:+18015550123?x",  # a tel URI has no headers (RFC 3966 §3)
-    "sip:8015550123;isub=1?x@gw",  # '?' in a parameter value: no paramchar
+    "sip:8015550123;x=1?y@gw",  # '?' in a parameter value: no paramchar
+    # an isub value held to paramchar too (RFC 3966's uric would allow '?'): fail closed
+    "sip:8015550123;isub=1?x@gw",
     "sip:8015550123;postd=pp8015550199@gw",  # post-dial digits: a second number
     "sip:8015550123;POSTD=1@gw;user=phone",
     "sip:8015550123;post%64=1@gw",  # its name escaped (§19.1.4: the same name)

@@ -99,7 +99,9 @@ def _clean_parameters(user: str) -> bool:
     a second ``phone-context`` (``8015550123;phone-context=+1;phone-context=+44``, the
     grammar's one ``context``) names another number to a reader that takes the last one.
     ``isub`` (a subaddress), ``ext`` (an extension), ``rn``/``npdi`` (RFC 4694) and other
-    well-formed parameters reach the number's own line: read as before."""
+    well-formed parameters reach the number's own line: read as before. Every value is
+    held to ``paramchar``, an ``isub``'s too (its ``uric`` would also take ``?``, ``=``,
+    ``,``): a subaddress that needs them is refused, fail closed."""
     _, semi, params = user.partition(";")
     if not semi:
         return True
