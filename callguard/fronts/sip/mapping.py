@@ -89,6 +89,10 @@ _PVALUE = re.compile(r"(?:[\[\]/:&+$A-Za-z0-9_.!~*'()-]|%[0-9A-Fa-f]{2})+")
 # RFC 2806 post-dial (;postd=): digits sent into the call once it answers — a second number
 # reached through the first (an access number, then the one called), never checked
 _REFUSED_PARAMETERS = frozenset({"postd"})
+# RFC 3966 §3: extension = ";ext=" 1*phonedigit; phonedigit = DIGIT / visual-separator.
+# §5.2: a station behind a PBX (read as its line's number); a pause or wait ('p', 'w'),
+# '*' or '#' would make it RFC 2806's post-dial string under another name
+_EXTENSION = re.compile(r"[0-9().-]+")
 
 
 def _clean_parameters(user: str) -> bool:
@@ -99,7 +103,9 @@ def _clean_parameters(user: str) -> bool:
     a second ``phone-context`` (``8015550123;phone-context=+1;phone-context=+44``, the
     grammar's one ``context``) names another number to a reader that takes the last one.
     ``isub`` (a subaddress), ``ext`` (an extension), ``rn``/``npdi`` (RFC 4694) and other
-    well-formed parameters reach the number's own line: read as before. Every value is
+    well-formed parameters reach the number's own line: read as before — an ``ext`` only
+    in its own grammar, ``1*phonedigit`` (read unescaped): ``;ext=pp8015550199`` is a
+    post-dial string, a second number, as ``postd`` is. Every value is
     held to ``paramchar``, an ``isub``'s too (its ``uric`` would also take ``?``, ``=``,
     ``,``): a subaddress that needs them is refused, fail closed."""
     _, semi, params = user.partition(";")
@@ -111,6 +117,8 @@ def _clean_parameters(user: str) -> bool:
         name = unquote(name, errors="replace").lower()
         if (_PNAME.fullmatch(name) is None or name in seen or name in _REFUSED_PARAMETERS
                 or (equals and _PVALUE.fullmatch(value) is None)):
+            return False
+        if name == "ext" and _EXTENSION.fullmatch(unquote(value, errors="replace")) is None:
             return False
         seen.add(name)
     return True
