@@ -19,6 +19,8 @@ Request-URI's user part, against what real dialers send.
 
 from __future__ import annotations
 
+import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -118,6 +120,11 @@ def test_a_duplicate_parameter_in_another_case_is_still_a_duplicate(uri: str) ->
     "INVITE sips:+18015550123@gw SIP/2.0",
     "INVITE tel:+1-801-555-0123 SIP/2.0",
     "X.!%*_+`'~-1 sip:a@b SIP/2.0",  # every token character (§25.1)
+    # RFC 4475 §3.1.1.4 (intmeth), a valid message: an unusual method and Request-URI
+    "!interesting-Method0123456789_*+`.%indeed'~ sip:1_unusual.URI~(to-be!sure)&isn't+it$"
+    "/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com SIP/2.0",
+    # RFC 4475 §3.1.1.3 (esc01)
+    "INVITE sip:sips%3Auser%40example.com@example.net SIP/2.0",
 ])
 def test_a_request_line_dialers_write_is_read(line: str) -> None:
     assert request_line_ok(f"{line}\r\nVia: x\r\n".encode())
@@ -133,3 +140,24 @@ def test_a_request_without_max_forwards_is_redirected(node: ServeNode) -> None:
     answer = ask(node, invite("sip:8015550123@127.0.0.1"))
     assert "Max-Forwards" not in invite("sip:8015550123@127.0.0.1").decode()
     assert answer.startswith("SIP/2.0 302 "), answer
+
+
+@pytest.mark.parametrize("line", ["INVITE", "INVITE sip:8015550123@127.0.0.1", "", " ",
+                                  "INVITE  SIP/2.0"])
+def test_a_start_line_too_garbled_to_answer_is_dropped(node: ServeNode, line: str) -> None:
+    """No Request-URI and version to read: dropped unanswered (counted), the front
+    goes on serving, nothing recorded."""
+    before = len(records(node))
+    branch = uuid.uuid4().hex[:12]
+    data = (f"{line}\r\nVia: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK{branch}\r\n"
+            f"From: <sip:d@127.0.0.1>;tag=f{branch}\r\nTo: <sip:c@127.0.0.1>\r\n"
+            f"Call-ID: {branch}@d\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.settimeout(0.5)
+        sock.sendto(data.encode(), ("127.0.0.1", node.sip_port))
+        with pytest.raises(TimeoutError):
+            sock.recv(65536)
+    assert ask(node, invite("sip:8015550123@127.0.0.1")).startswith("SIP/2.0 302 ")
+    node.until(lambda: len(records(node)) > before)
+    assert len(records(node)) == before + 1  # the 302's decision alone
