@@ -72,8 +72,56 @@ def number_of(uri: str) -> str:
             return f"{user}@{hostport.rpartition('@')[0]}"
     else:
         raise ValueError(f"unsupported URI scheme {scheme!r}")
-    number = in_phone_context(user.split("?", 1)[0])
+    if "?" in user or not _clean_parameters(user):
+        # §25.1: '?' is user-unreserved, so the user of sip:8015550123?x@gw is
+        # "8015550123?x" (and a tel URI has no headers, RFC 3966 §3): cut at the '?', it was
+        # decided as a call to 8015550123. Such a user part, or one whose parameters are not
+        # the grammar's, is kept whole (unescaped): no number, the gate refuses it.
+        return unquote(user, errors="replace") if scheme != "tel" else user
+    number = in_phone_context(user)
     return unquote(number, errors="replace") if scheme != "tel" and "%" in number else number
+
+
+# RFC 3966 §3: parameter = ";" pname ["=" pvalue]; pname = 1*( alphanum / "-" ); pvalue =
+# 1*paramchar; paramchar = param-unreserved / unreserved / pct-encoded
+_PNAME = re.compile(r"[A-Za-z0-9-]+")
+_PVALUE = re.compile(r"(?:[\[\]/:&+$A-Za-z0-9_.!~*'()-]|%[0-9A-Fa-f]{2})+")
+# RFC 2806 post-dial (;postd=): digits sent into the call once it answers — a second number
+# reached through the first (an access number, then the one called), never checked
+_REFUSED_PARAMETERS = frozenset({"postd"})
+# RFC 3966 §3: extension = ";ext=" 1*phonedigit; phonedigit = DIGIT / visual-separator.
+# §5.2: a station behind a PBX (read as its line's number); a pause or wait ('p', 'w'),
+# '*' or '#' would make it RFC 2806's post-dial string under another name
+_EXTENSION = re.compile(r"[0-9().-]+")
+
+
+def _clean_parameters(user: str) -> bool:
+    """Whether a URI user part's ``;`` parameters (a ``telephone-subscriber``'s: RFC 3966
+    §3, RFC 3261 §19.1.6) are the grammar's — ``;name`` or ``;name=value``, each name once
+    — and none of them dials more than the number (``postd``). A name is compared
+    unescaped and case-insensitively (§19.1.4: ``phone%2Dcontext`` is ``phone-context``):
+    a second ``phone-context`` (``8015550123;phone-context=+1;phone-context=+44``, the
+    grammar's one ``context``) names another number to a reader that takes the last one.
+    ``isub`` (a subaddress), ``ext`` (an extension), ``rn``/``npdi`` (RFC 4694) and other
+    well-formed parameters reach the number's own line: read as before — an ``ext`` only
+    in its own grammar, ``1*phonedigit`` (read unescaped): ``;ext=pp8015550199`` is a
+    post-dial string, a second number, as ``postd`` is. Every value is
+    held to ``paramchar``, an ``isub``'s too (its ``uric`` would also take ``?``, ``=``,
+    ``,``): a subaddress that needs them is refused, fail closed."""
+    _, semi, params = user.partition(";")
+    if not semi:
+        return True
+    seen: set[str] = set()
+    for param in params.split(";"):
+        name, equals, value = param.partition("=")
+        name = unquote(name, errors="replace").lower()
+        if (_PNAME.fullmatch(name) is None or name in seen or name in _REFUSED_PARAMETERS
+                or (equals and _PVALUE.fullmatch(value) is None)):
+            return False
+        if name == "ext" and _EXTENSION.fullmatch(unquote(value, errors="replace")) is None:
+            return False
+        seen.add(name)
+    return True
 
 
 @dataclass(frozen=True, slots=True)

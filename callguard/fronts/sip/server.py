@@ -63,7 +63,15 @@ from callguard.fronts.sip.transactions import (
     cancelled_key,
     transaction_key,
 )
-from callguard.fronts.sip.wire import Identity, header_tag, parse, peek, sent_by
+from callguard.fronts.sip.wire import (
+    Identity,
+    header_tag,
+    max_forwards_ok,
+    parse,
+    peek,
+    request_line_ok,
+    sent_by,
+)
 from callguard.gate import TIME_BUDGET, CheckRequest, Withdrawal
 from callguard.logredact import redacted_error
 from callguard.numbers.redact import redact_digits
@@ -1132,6 +1140,8 @@ class SipFront:
             return _bad("malformed", "CSeq does not match")
         if not _cseq_number(headers.get_first("cseq") or ""):
             return _bad("malformed", "CSeq number is not 1*DIGIT below 2**31")
+        if not max_forwards_ok(headers.get("max-forwards")):
+            return _BAD_MAX_FORWARDS  # 0 is answered: a redirect server forwards nothing
         repeated = self.mapping.repeated(request) if method == "INVITE" else None
         if repeated is not None:
             return _bad("repeated_header", f"{repeated} given more than once")
@@ -1469,6 +1479,11 @@ def _answerable(data: bytes) -> bytes:
     return b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
 
 
+_BAD_REQUEST_LINE = _bad("bad_request_line", "the request line is not Method SP Request-URI "
+                         "SP SIP-Version, one space each (RFC 3261 sections 7.1, 25.1)",
+                         "Malformed Request-Line")
+_BAD_MAX_FORWARDS = _bad("bad_max_forwards", "Max-Forwards is not one number in 0-255 "
+                         "(RFC 3261 sections 20.22, 25.1)")
 _BARE_CR = _bad("bare_cr", "a line ends in CR alone, not CRLF (RFC 3261 section 7)")
 _NO_LENGTH = _bad("no_content_length", "Content-Length is required over TCP "
                   "(RFC 3261 sections 18.3, 20.14)", "Missing Content-Length")
@@ -1500,6 +1515,8 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
         return _BODY_AS_HEADERS
     if not _sip_2_0(data):
         return _BAD_VERSION
+    if not request_line_ok(data):  # §7.1, §25.1: single SPs; parse read any blanks
+        return _BAD_REQUEST_LINE
     cut = None if reliable else _cut(data, message)
     if cut is None:
         return None

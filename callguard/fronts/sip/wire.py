@@ -24,7 +24,8 @@ from aiosipua.message import MAX_HEADERS, _reconcile_content_length, _split_mult
 
 from callguard.fronts.sip.transactions import MAGIC_COOKIE, transaction_key
 
-__all__ = ["Identity", "header_tag", "parse", "peek", "sent_by"]
+__all__ = ["Identity", "header_tag", "max_forwards_ok", "parse", "peek", "request_line_ok",
+           "sent_by"]
 
 _TOP_VIA = re.compile(rb"\n(?:via|v)[ \t]*:[ \t]*([^\r\n]*)", re.IGNORECASE)
 
@@ -37,6 +38,45 @@ _ADDRESS_MARK = re.compile(r'["<;]')
 _NOT_SEMI = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|[^;"])*', re.DOTALL)
 _PARAM = re.compile(r';((?:"(?:[^"\\]|\\.)*"?|[^;"])*)', re.DOTALL)
 _TAG_WORD = re.compile("tag", re.IGNORECASE)
+
+
+# RFC 3261 §25.1: Request-Line = Method SP Request-URI SP SIP-Version CRLF; Method a token
+# (case-sensitive, §7.1), a Request-URI holds no SP or CTL, the version "SIP/2.0" (its
+# letters case-insensitive, §25.1). One SP each, none before or after.
+_REQUEST_LINE = re.compile(rb"[A-Za-z0-9.!%*_+`'~-]+ [^\x00-\x20\x7f]+ [Ss][Ii][Pp]/2\.0\r?")
+
+
+def request_line_ok(data: bytes) -> bool:
+    """Whether a request's first line is ``Method SP Request-URI SP SIP/2.0`` (RFC 3261
+    §7.1: "The elements are separated by single space (SP) characters"; §25.1).
+
+    ``parse`` splits the line on any run of blanks and strips it, so ``INVITE  sip:…``,
+    a tab for a space, or a blank before the method or after the version was read — and
+    decided — as a call. RFC 4475 §3.1.2.9 and §3.1.2.10 (multiple SP, SP at the end)
+    say it is acceptable to reject such a request as malformed; a front whose answer sends
+    a call to a number reads only what the grammar writes (the 400 is ``server.py``'s).
+    A line ended by LF alone is tolerated as elsewhere (``_head_refusal``)."""
+    end = data.find(b"\n")
+    return _REQUEST_LINE.fullmatch(data, 0, end if end >= 0 else len(data)) is not None
+
+
+def max_forwards_ok(values: list[str] | None) -> bool:
+    """Whether a request's Max-Forwards, if it has one, is one value of ASCII digits in
+    0-255 (RFC 3261 §25.1: ``Max-Forwards = "Max-Forwards" HCOLON 1*DIGIT``; §20.22:
+    "an integer in the range 0-255"). ``-1``, ``x``, ``256``, an empty value, a list or
+    two rows (§7.3.1: it is not a list) are not: which hop count did the sender mean?
+
+    A value of 0 is fine here: callguard is a redirect server and forwards nothing (§8.3;
+    its 302 is an answer). §16.3's "Max-Forwards check" (483 Too Many Hops at 0) is a
+    proxy's, made before it forwards; §8.2, the UAS processing a redirect server follows,
+    has no such check, and an INVITE a proxy forwarded with its last hop (0) is one a
+    redirect server is meant to answer."""
+    if not values:
+        return True
+    if len(values) != 1:
+        return False
+    value = values[0].strip(" \t")
+    return 0 < len(value) <= 10 and value.isascii() and value.isdigit() and int(value) <= 255
 
 
 def header_tag(value: str) -> str | None:
