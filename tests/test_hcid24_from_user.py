@@ -50,6 +50,7 @@ class _Run:
         self.tracker = CallTracker(TrackerSettings(from_user_ttl_s=ttl),
                                    report=lambda n, **f: self.reports.append((n, f)))
         self.reads: list[ReadVariable] = []
+        self.prove_unset = True  # answer a "" from_user's dtmf_mode read at once
 
     def answered(self, n: int, at: float, endpoint: str = "itsp") -> str:
         """Call n answered at ``at``: its Linkedid; its reads kept in ``reads``."""
@@ -73,7 +74,12 @@ class _Run:
     def answer(self, variable: str, value: str | None, at: float) -> None:
         for read in [r for r in self.reads if r.variable == variable]:
             self.reads.remove(read)
-            self.tracker.variable_read(read.linkedid, read.channel, variable, value, at)
+            effects = self.tracker.variable_read(read.linkedid, read.channel, variable,
+                                                 value, at)
+            self.reads += [e for e in effects if isinstance(e, ReadVariable)]
+        if self.prove_unset and variable.endswith(",from_user)") and value == "":
+            # a "" from_user is proven unset by the endpoint's dtmf_mode (hrev113)
+            self.answer(variable.replace(",from_user)", ",dtmf_mode)"), "rfc4733", at)
 
     def named(self, name: str) -> list[dict]:
         return [fields for event, fields in self.reports if event == name]

@@ -59,6 +59,8 @@ def _pjsip_events() -> list[str]:
 async def _run(node, from_user: str) -> tuple[dict, object]:  # noqa: F811
     fake = EndpointAmi()
     fake.endpoint_values[FROM_USER] = from_user
+    # an endpoint Asterisk found: its dtmf_mode is named (hrev113: proves "" is unset)
+    fake.endpoint_values["PJSIP_ENDPOINT(itsp,dtmf_mode)"] = "rfc4733"
     n = await node(fake=fake)
     events = _pjsip_events()
     fake.variables[(PJSIP_CALLED, "CONNECTEDLINE(pres)")] = "allowed_not_screened"

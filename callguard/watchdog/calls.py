@@ -107,17 +107,21 @@ DIAL_STATUS_VARIABLE = "DIALSTATUS"
 # ``from_user`` is read with func_pjsip_endpoint.c ``pjsip_endpoint_function_read``
 # (PJSIP_ENDPOINT(name,field): the sorcery object's field, "" when unset; an unknown
 # endpoint returns -1) through a channel-less Getvar: manager.c ``action_getvar`` reads a
-# function without a Channel on a dummy channel. Left open: the action_getvar trees read
-# ignore ``ast_func_read``'s result and answer Success with the empty workspace, so an
-# endpoint removed by a reload between the call and the read reads as "unset"; the
-# endpoint is taken from a live channel's name, so it existed a moment before. Once per
-# endpoint, kept
-# ``TrackerSettings.from_user_ttl_s`` (an admin may ``pjsip reload``); an unanswered read
-# is never kept and never "verified".
+# function without a Channel on a dummy channel. It ignores ``ast_func_read``'s result and
+# answers Success with the empty workspace, so a failed read (the endpoint removed by a
+# reload, a realtime backend failing, func_pjsip_endpoint.so not loaded: no PJSIP_ENDPOINT
+# at all) answers "" as an unset from_user does. A "" is therefore proven by a second read,
+# PJSIP_ENDPOINT(name,dtmf_mode): pjsip_configuration.c ``dtmf_to_str`` always names a
+# mode ("none" at worst), so only a read that found the endpoint answers it non-empty
+# (hrev113: before, a failed read was "unset" and the call ``verified``). Once per
+# endpoint, kept ``TrackerSettings.from_user_ttl_s`` (an admin may ``pjsip reload``); an
+# unanswered or unproven read is never kept and never "verified".
 _PJSIP_CHANNEL = re.compile(r"PJSIP/(?P<endpoint>[^/(),]+)-[0-9a-f]{8}")
 _FROM_USER_VARIABLE = "PJSIP_ENDPOINT({},from_user)"
 _FROM_USER_PREFIX = "PJSIP_ENDPOINT("
 _FROM_USER_SUFFIX = ",from_user)"
+_PROBE_VARIABLE = "PJSIP_ENDPOINT({},dtmf_mode)"  # never "" when the endpoint was read
+_PROBE_SUFFIX = ",dtmf_mode)"
 _MAX_ENDPOINTS = 1_000
 _FROM_USER_REASK_S = 30.0  # a read in flight this long is taken as lost: asked again
 
@@ -2021,8 +2025,7 @@ class CallTracker:
         if variable == STATE_VARIABLE:
             return self._out(self._asker_read(linkedid, channel, value, now))
         if not channel and variable.startswith(_FROM_USER_PREFIX):
-            self._from_user_read(variable, value, now)
-            return []
+            return self._out(self._from_user_read(linkedid, variable, value, now))
         call = self.calls.get(linkedid)
         if call is None:
             return []
@@ -2177,12 +2180,23 @@ class CallTracker:
             effects.append(ReadVariable(call.linkedid, "", from_user_variable(endpoint)))
         return effects
 
-    def _from_user_read(self, variable: str, value: str | None, now: float) -> None:
-        """An endpoint's ``from_user`` Getvar answered ("" unset; None: an error, a
-        timeout, AMI gone — unreadable, not kept): decide the calls waiting for it."""
-        if not variable.endswith(_FROM_USER_SUFFIX):
-            return
-        endpoint = variable[len(_FROM_USER_PREFIX):-len(_FROM_USER_SUFFIX)]
+    def _from_user_read(self, linkedid: str, variable: str, value: str | None,
+                        now: float) -> list[Effect]:
+        """An endpoint's ``from_user`` Getvar answered (None: an error, a timeout, AMI
+        gone — unreadable, not kept), or the ``dtmf_mode`` read that proves a "" from_user
+        unset (empty too: the function read failed, unreadable): decide the calls waiting."""
+        if variable.endswith(_PROBE_SUFFIX):
+            endpoint = variable[len(_FROM_USER_PREFIX):-len(_PROBE_SUFFIX)]
+            # the endpoint was read: its "" from_user is unset; else the read failed
+            value = "" if value is not None and value.strip() else None
+        elif variable.endswith(_FROM_USER_SUFFIX):
+            endpoint = variable[len(_FROM_USER_PREFIX):-len(_FROM_USER_SUFFIX)]
+            if value is not None and not value.strip():
+                # "" is an unset from_user or a failed read: asked on (still in flight)
+                self._from_user_asked[endpoint] = now
+                return [ReadVariable(linkedid, "", _PROBE_VARIABLE.format(endpoint))]
+        else:
+            return []
         self._from_user_asked.pop(endpoint, None)
         if value is not None:
             value = value.strip()
@@ -2194,6 +2208,7 @@ class CallTracker:
             if call.wire_endpoint == endpoint and call.from_user is None:
                 call.from_user = value if value is not None else _UNREADABLE
                 self._caller_id_decided(call, now)
+        return []
 
     def _presentation_read(self, call: _Call, channel: str, value: str | None,
                            now: float) -> None:
@@ -2259,7 +2274,9 @@ class CallTracker:
                            f"{PRESENTATION_VARIABLE} not a presentation Asterisk names")
         if call.from_user == _UNREADABLE and call.wire_endpoint is not None:
             reasons.append(f"{_said_variable(call.wire_endpoint)} unreadable (a Getvar "
-                           "error or timeout): the From may carry another number")
+                           "error or timeout, or the function read failed: the endpoint "
+                           "unknown to Asterisk, func_pjsip_endpoint not loaded): the From "
+                           "may carry another number")
         return "; ".join(reasons)
 
     def _caller_id_fields(self, call: _Call) -> dict[str, Any]:
