@@ -147,3 +147,17 @@ async def test_a_stalled_endpoint_read_and_the_release(stall_s):
         assert n.named("violation-risk") == []
     finally:
         await n.stop()
+
+
+def test_a_pjsip_channel_whose_endpoint_cannot_be_named_is_not_verified():
+    """``PJSIP/<name>-<8 hex>`` with a name PJSIP_ENDPOINT cannot take (a ``,`` or ``(``
+    would split or end its arguments): no from_user read can be made, and the From may
+    still carry one. Before: no read, and ``verified`` on the presentation alone."""
+    run = _Run()
+    run.answered(0, 10.0, endpoint="odd(1)")
+    assert not any(r.variable.startswith("PJSIP_ENDPOINT(") for r in run.reads)
+    run.answer(PRESENTATION_VARIABLE, "allowed", 10.5)
+    assert run.tracker.calls[CALL].caller_id == "unverified"
+    [unverified] = run.named("caller-id-unverified")
+    assert "endpoint" in unverified["reason"]
+    assert "endpoint_variable" not in unverified

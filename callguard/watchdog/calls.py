@@ -2167,6 +2167,13 @@ class CallTracker:
             return []  # a call first seen in a rebuilt picture: its answer was not seen
         effects: list[Effect] = [ReadVariable(call.linkedid, call.dest, PRESENTATION_VARIABLE)]
         endpoint = pjsip_endpoint(call.dest)
+        if endpoint is None and call.dest.startswith("PJSIP/") and call.from_user is None:
+            # a PJSIP channel whose endpoint PJSIP_ENDPOINT cannot take (a name with "(",
+            # ")" or ",", which would end or split its arguments): its from_user cannot be
+            # read, and may still go out in the From — never "verified" (hrev113)
+            call.wire_endpoint = ""
+            call.from_user = _UNREADABLE
+            return effects
         if endpoint is None or call.from_user is not None:
             return effects
         call.wire_endpoint = endpoint
@@ -2246,7 +2253,7 @@ class CallTracker:
                   "channel": safe_channel(call.dest or ""),
                   "variable": PRESENTATION_VARIABLE,
                   "presentation": value, "citation": _CALLER_ID_CITATION}
-        if call.wire_endpoint is not None:
+        if call.wire_endpoint:
             common["endpoint_variable"] = _said_variable(call.wire_endpoint)
         if allowed is True and number_ok and from_user_ok and from_user != _UNREADABLE:
             call.caller_id = "verified"
@@ -2272,7 +2279,10 @@ class CallTracker:
             reasons.append(f"{PRESENTATION_VARIABLE} unreadable"
                            if call.presentation is None else
                            f"{PRESENTATION_VARIABLE} not a presentation Asterisk names")
-        if call.from_user == _UNREADABLE and call.wire_endpoint is not None:
+        if call.from_user == _UNREADABLE and call.wire_endpoint == "":
+            reasons.append("a PJSIP channel whose endpoint PJSIP_ENDPOINT cannot name: its "
+                           "from_user unread, the From may carry another number")
+        elif call.from_user == _UNREADABLE and call.wire_endpoint is not None:
             reasons.append(f"{_said_variable(call.wire_endpoint)} unreadable (a Getvar "
                            "error or timeout, or the function read failed: the endpoint "
                            "unknown to Asterisk, func_pjsip_endpoint not loaded): the From "
@@ -2299,7 +2309,9 @@ class CallTracker:
                f"…{_digits(call.presented or '')[-4:]} against the campaign's …"
                f"{_digits(followed.caller_id)[-4:]}; AMI Getvar {PRESENTATION_VARIABLE}"
                f"={call.presentation if call.presentation is not None else 'unreadable'}")
-        if call.wire_endpoint is not None:
+        if call.wire_endpoint == "":
+            how += "; the PJSIP endpoint not nameable from the channel: from_user unread"
+        elif call.wire_endpoint is not None:
             from_user = call.from_user
             said = ("unreadable" if from_user == _UNREADABLE or from_user is None
                     else "unset" if not from_user else f"…{_digits(from_user)[-4:]}")
