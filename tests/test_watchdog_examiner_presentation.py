@@ -71,6 +71,9 @@ def _checked(name_pres: int | None, number_pres: int) -> tuple[str | None, list[
                           _asterisk_reads(read.variable, name_pres, number_pres), 11.0)
     # the trunk endpoint's from_user, unset (hcid24: read too on a PJSIP channel)
     tracker.variable_read(CALL, "", "PJSIP_ENDPOINT(itsp,from_user)", "", 11.0)
+    # ... proven unset by the endpoint's dtmf_mode, never "" for an endpoint Asterisk found
+    # (hrev113: a failed function read answers "" too)
+    tracker.variable_read(CALL, "", "PJSIP_ENDPOINT(itsp,dtmf_mode)", "rfc4733", 11.0)
     return tracker.calls[CALL].caller_id, [n for n, _ in reports]
 
 
