@@ -974,8 +974,7 @@ class CallTracker:
             call.dest = dest
             call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
-        del now
-        return []
+        return self._from_user_early(call, dest, now)
 
     def _caller_unknown(self, call: _Call, caller: str, dial_string: str) -> bool:
         """Whether, in a call first seen in a picture, the leg dialling may itself be the
@@ -1045,7 +1044,7 @@ class CallTracker:
         call.dialled.add(dest)
         call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
-        return effects
+        return effects + self._from_user_early(call, dest, now)
 
     def _inherited(self, call: _Call, event: Event) -> bool:
         """Whether an originated leg's DialBegin shows it requested by a channel of the call
@@ -2157,10 +2156,15 @@ class CallTracker:
 
     def _check_caller_id(self, call: _Call, now: float) -> list[Effect]:
         """Once the called party answered: read the presentation on its channel, and, for
-        a PJSIP channel, its endpoint's ``from_user`` (``pjsip_endpoint``) unless read
-        within ``from_user_ttl_s``. Both are Getvars the AMI driver runs as tasks of their
-        own, each bounded by ``action_timeout_ms`` (ami.py ``_getvar``), as the
-        DIALEDPEERNUMBER read: no Hangup, release or record of the line waits for them."""
+        a PJSIP channel, take its endpoint's ``from_user`` (``pjsip_endpoint``) as read
+        while it rang (``_from_user_early``), or read it now when that read failed, was
+        never made (followed after its DialBegin) or is older than ``from_user_ttl_s``.
+        Both are Getvars the AMI driver runs as tasks of their own, each bounded by
+        ``action_timeout_ms`` (ami.py ``_getvar``), as the DIALEDPEERNUMBER read; no
+        tracker decision waits for them, but on Asterisk's side they share the one AMI
+        session with the Hangups (manager.c ``do_message`` runs one action at a time):
+        a read Asterisk is slow on delays a Hangup sent behind it (hrev113: up to ~3.2 s,
+        the silence check and a new login bounding it) — hence the ring-time read."""
         if (call.followed is None or call.caller_id is not None or call.answered_at is None
                 or call.dest is None or call.dest not in call.channels.values()
                 or not self.active or call.rebuilt):
@@ -2181,11 +2185,36 @@ class CallTracker:
         if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
             call.from_user = known[0]
             return effects
+        return effects + self._ask_from_user(call.linkedid, endpoint, now)
+
+    def _from_user_early(self, call: _Call, dest: str, now: float) -> list[Effect]:
+        """The called party named by its DialBegin: its endpoint's ``from_user`` read now,
+        while it rings, not at its answer (hrev120). The read shares the one AMI session
+        with the Hangups (manager.c ``session_do`` -> ``do_message`` -> ``process_message``
+        runs one action at a time): asked at the answer, a read Asterisk is slow to answer
+        held up the Hangup of a call ended right after it (hrev113: up to ~3.2 s). Asked
+        here it is answered, and kept, before the answer looks for it (``_check_caller_id``
+        takes it from the cache, or waits for the read in flight); only for a call the
+        gate decided, and within the per-endpoint cache as before."""
+        if (call.followed is None or call.dest != dest or not self.active
+                or call.answered_at is not None):
+            return []
+        endpoint = pjsip_endpoint(dest)
+        if endpoint is None:
+            return []
+        known = self._from_users.get(endpoint)
+        if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
+            return []
+        return self._ask_from_user(call.linkedid, endpoint, now)
+
+    def _ask_from_user(self, linkedid: str, endpoint: str, now: float) -> list[Effect]:
+        """The endpoint's ``from_user`` Getvar, unless one is in flight (its answer decides
+        every call waiting on the endpoint)."""
         asked = self._from_user_asked.get(endpoint)
-        if asked is None or now - asked > _FROM_USER_REASK_S:
-            self._from_user_asked[endpoint] = now
-            effects.append(ReadVariable(call.linkedid, "", from_user_variable(endpoint)))
-        return effects
+        if asked is not None and now - asked <= _FROM_USER_REASK_S:
+            return []
+        self._from_user_asked[endpoint] = now
+        return [ReadVariable(linkedid, "", from_user_variable(endpoint))]
 
     def _from_user_read(self, linkedid: str, variable: str, value: str | None,
                         now: float) -> list[Effect]:
