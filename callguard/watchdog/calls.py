@@ -459,6 +459,9 @@ class _Call:
     # what that endpoint's ``from_user`` read: None not yet, "" unset, the value (never
     # logged or recorded in clear: last four digits), or _UNREADABLE
     from_user: str | None = None
+    # when its endpoint's from_user read was asked, or joined in flight, while it rang
+    # (``_from_user_early``): a failure since then decides it at the answer, unasked again
+    ring_read_at: float | None = None
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     # ... only because a read went unanswered (``_peer_unknown``): a later good reading
@@ -692,6 +695,8 @@ class CallTracker:
         # endpoints whose read is in flight -> when asked (one read for every call waiting)
         self._from_users: OrderedDict[str, tuple[str, float]] = OrderedDict()
         self._from_user_asked: dict[str, float] = {}
+        # PJSIP endpoint -> when its last read failed (not a value: never "verified" on it)
+        self._from_user_failed: OrderedDict[str, float] = OrderedDict()
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -2185,6 +2190,14 @@ class CallTracker:
         if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
             call.from_user = known[0]
             return effects
+        failed = self._from_user_failed.get(endpoint)
+        if (failed is not None and call.ring_read_at is not None
+                and failed >= call.ring_read_at):
+            # the read made while it rang failed: asked again now, it would sit in front of
+            # a Hangup on the one session (a slow backend stalls it again). Unverified, as
+            # when the only read failed; the next call reads again while it rings.
+            call.from_user = _UNREADABLE
+            return effects
         return effects + self._ask_from_user(call.linkedid, endpoint, now)
 
     def _from_user_early(self, call: _Call, dest: str, now: float) -> list[Effect]:
@@ -2205,6 +2218,7 @@ class CallTracker:
         known = self._from_users.get(endpoint)
         if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
             return []
+        call.ring_read_at = now
         return self._ask_from_user(call.linkedid, endpoint, now)
 
     def _ask_from_user(self, linkedid: str, endpoint: str, now: float) -> list[Effect]:
@@ -2240,6 +2254,12 @@ class CallTracker:
             self._from_users.move_to_end(endpoint)
             while len(self._from_users) > _MAX_ENDPOINTS:
                 self._from_users.popitem(last=False)
+            self._from_user_failed.pop(endpoint, None)
+        else:
+            self._from_user_failed[endpoint] = now
+            self._from_user_failed.move_to_end(endpoint)
+            while len(self._from_user_failed) > _MAX_ENDPOINTS:
+                self._from_user_failed.popitem(last=False)
         for call in list(self.calls.values()):
             if call.wire_endpoint == endpoint and call.from_user is None:
                 call.from_user = value if value is not None else _UNREADABLE
