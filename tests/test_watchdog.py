@@ -3540,7 +3540,8 @@ class TestStraightToTheCustomerAfterAnOutage:
         assert tracker.calls[self.LINKEDID].dest == CUSTOMER
         tracker.disconnected(50.0)
         effects = tracker.reconcile(self.picture(agent_up=False), 80.0)
-        assert reads_of(effects) == [(CUSTOMER, "CONNECTEDLINE(pres)")]  # caller ID
+        assert reads_of(effects) == [("", "PJSIP_ENDPOINT(itsp,from_user)"),  # caller ID:
+                                     (CUSTOMER, "CONNECTEDLINE(pres)")]  # the trunk's too
         out = [(80.0, e) for e in effects] + [(85.0, e) for e in tracker.due(85.0)]
         assert hangups_of(out) == []
         assert tracker.calls[self.LINKEDID].dest == CUSTOMER

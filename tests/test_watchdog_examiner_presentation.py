@@ -65,10 +65,15 @@ def _checked(name_pres: int | None, number_pres: int) -> tuple[str | None, list[
         if i == 6:
             effects += tracker.follow(Followed("d-1", CALL, "c", "predictive", 25.0, UTAH,
                                                CAMPAIGN_NUMBER, asker=TWO))
-    [read] = [e for e in effects if isinstance(e, ReadVariable)]
+    [read] = [e for e in effects if isinstance(e, ReadVariable) and e.channel]
     assert read.channel == CUSTOMER
     tracker.variable_read(CALL, CUSTOMER, read.variable,
                           _asterisk_reads(read.variable, name_pres, number_pres), 11.0)
+    # the trunk endpoint's from_user, unset (hcid24: read too on a PJSIP channel)
+    tracker.variable_read(CALL, "", "PJSIP_ENDPOINT(itsp,from_user)", "", 11.0)
+    # ... proven unset by the endpoint's dtmf_mode, never "" for an endpoint Asterisk found
+    # (hrev113: a failed function read answers "" too)
+    tracker.variable_read(CALL, "", "PJSIP_ENDPOINT(itsp,dtmf_mode)", "rfc4733", 11.0)
     return tracker.calls[CALL].caller_id, [n for n, _ in reports]
 
 

@@ -956,10 +956,16 @@ class AmiWatchdog:
             # variable would speak for this one. A channel the call does not hold (the
             # asking channel before its Newchannel) is named as the gate was told.
             target = self.tracker.uniqueid_of(effect.linkedid, effect.channel)
+            action = {"Action": "Getvar", "Channel": target or effect.channel,
+                      "Variable": effect.variable}
+            if not effect.channel:
+                # A function of no channel (an endpoint's from_user, calls.py
+                # ``pjsip_endpoint``): manager.c ``action_getvar`` reads it on a dummy
+                # channel when no Channel is given, so the called party hanging up
+                # meanwhile does not make it "No such channel".
+                del action["Channel"]
             try:
-                reply = await self._send({"Action": "Getvar",
-                                          "Channel": target or effect.channel,
-                                          "Variable": effect.variable})
+                reply = await self._send(action)
                 if reply.get("Response") == "Success":
                     # An unset variable is "Success" with an empty value, never "(null)":
                     # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:

@@ -55,6 +55,7 @@ from functools import partial
 from typing import Any
 
 from callguard.fronts.fastagi.contract import VAR_FOLLOW
+from callguard.numbers.redact import redact_digits
 from callguard.watchdog.carry import Carried, decode
 from callguard.watchdog.events import FOLLOW_PREFIX, follow_value, safe_channel, safe_channels
 
@@ -70,7 +71,9 @@ __all__ = [
     "ReadVariable",
     "TrackerSettings",
     "dialled_numbers",
+    "from_user_variable",
     "holding_bridges",
+    "pjsip_endpoint",
     "plain_digest",
     "presentation_allowed",
 ]
@@ -87,6 +90,61 @@ Answered = Callable[[str, bool, str], None]  # campaign, abandoned, decision id
 # the INVITE goes out anonymous). ``num-pres`` alone said "verified" for such a call.
 PRESENTATION_VARIABLE = "CONNECTEDLINE(pres)"
 DIAL_STATUS_VARIABLE = "DIALSTATUS"
+# The number the called party is sent is not always the channel's: a PJSIP endpoint with
+# ``from_user`` set sends that instead. res_pjsip_session.c ``set_from_header`` writes the
+# connected line into the dialog's From (``ast_sip_modify_id_header``), then, when the
+# endpoint's ``fromuser`` is not empty, overwrites the From URI's user part with it and
+# clears its display name — before the restricted check, so it goes out even for an
+# anonymous call ("fromuser and fromdomain trump restricted"). res_pjsip_caller_id.c
+# ``caller_id_outgoing_request`` modifies the initial INVITE's From from the connected line
+# only ``if (ast_strlen_zero(session->endpoint->fromuser) && (trust_outbound || allowed))``.
+# ``add_id_headers`` still adds P-Asserted-Identity (``send_pai``) / Remote-Party-ID
+# (``send_rpid``) from the connected line, whatever ``from_user`` says (none at all for a
+# restricted id without ``trust_id_outbound``): with ``from_user`` set to another number the
+# INVITE carries two identities, and the From — the one every hop and the called phone
+# read, the one a carrier takes when it does not trust or use PAI — is not the campaign's.
+# AMI (ConnectedLineNum, CONNECTEDLINE()) shows the channel's number only, so the endpoint's
+# ``from_user`` is read with func_pjsip_endpoint.c ``pjsip_endpoint_function_read``
+# (PJSIP_ENDPOINT(name,field): the sorcery object's field, "" when unset; an unknown
+# endpoint returns -1) through a channel-less Getvar: manager.c ``action_getvar`` reads a
+# function without a Channel on a dummy channel. It ignores ``ast_func_read``'s result and
+# answers Success with the empty workspace, so a failed read (the endpoint removed by a
+# reload, a realtime backend failing, func_pjsip_endpoint.so not loaded: no PJSIP_ENDPOINT
+# at all) answers "" as an unset from_user does. A "" is therefore proven by a second read,
+# PJSIP_ENDPOINT(name,dtmf_mode): pjsip_configuration.c ``dtmf_to_str`` always names a
+# mode ("none" at worst), so only a read that found the endpoint answers it non-empty
+# (hrev113: before, a failed read was "unset" and the call ``verified``). Once per
+# endpoint, kept ``TrackerSettings.from_user_ttl_s`` (an admin may ``pjsip reload``); an
+# unanswered or unproven read is never kept and never "verified".
+_PJSIP_CHANNEL = re.compile(r"PJSIP/(?P<endpoint>[^/(),]+)-[0-9a-f]{8}")
+_FROM_USER_VARIABLE = "PJSIP_ENDPOINT({},from_user)"
+_FROM_USER_PREFIX = "PJSIP_ENDPOINT("
+_FROM_USER_SUFFIX = ",from_user)"
+_PROBE_VARIABLE = "PJSIP_ENDPOINT({},dtmf_mode)"  # never "" when the endpoint was read
+_PROBE_SUFFIX = ",dtmf_mode)"
+_MAX_ENDPOINTS = 1_000
+_FROM_USER_REASK_S = 30.0  # a read in flight this long is taken as lost: asked again
+
+
+def pjsip_endpoint(channel: str) -> str | None:
+    """The endpoint of a chan_pjsip channel, by its name: chan_pjsip.c ``chan_pjsip_new``
+    names it ``"PJSIP/%s-%08x"`` (the endpoint's sorcery id, then a counter); None for any
+    other technology (Local, IAX2, DAHDI: no from_user of PJSIP's to read)."""
+    match = _PJSIP_CHANNEL.fullmatch(channel)
+    return match.group("endpoint") if match else None
+
+
+def from_user_variable(endpoint: str) -> str:
+    """The Getvar variable that reads an endpoint's ``from_user``."""
+    return _FROM_USER_VARIABLE.format(endpoint)
+
+
+def _said_variable(endpoint: str) -> str:
+    """That variable as records say it: an endpoint named by a number (a DID's own
+    endpoint) keeps no number in clear."""
+    return _FROM_USER_VARIABLE.format(redact_digits(endpoint))
+
+
 # app_dial.c dial_exec_full: once a leg answers, the dialling channel gets DIALSTATUS=ANSWER
 # and DIALEDPEERNAME = the answering channel's name, set together in one snapshot stage.
 # After an outage it is the only name of the called party's channel left (``_resume``).
@@ -149,6 +207,7 @@ _PRESENTATIONS = {
     "prohib_failed_screen": 34, "prohib": 35, "unavailable": 67,
 }
 _RESTRICTION_BITS = 0x60
+_UNREADABLE = "\x00unreadable"  # a from_user Getvar unanswered (not a value Asterisk has)
 
 
 def presentation_allowed(value: str) -> bool | None:
@@ -235,6 +294,10 @@ class TrackerSettings:
     # number) waits this long at most for its number's digest from the decision's record
     # (``FindNumber``) before the decisions that need it; 0: no record to look in.
     number_lookup_s: float = 0.0
+    # A PJSIP endpoint's ``from_user`` read with Getvar is kept this long (``pjsip_endpoint``):
+    # read once per endpoint, not per call, and read again after an admin's ``pjsip reload``
+    # had time to change it. A read that failed is not kept.
+    from_user_ttl_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,6 +452,16 @@ class _Call:
     presented_from: str | None = None  # the event that carried it
     caller_id: str | None = None  # verified | mismatch | unverified
     presentation: str | None = None  # CONNECTEDLINE(pres) as read
+    presentation_read: bool = False  # its Getvar answered (a value or None): waits for ...
+    # ... the called party's PJSIP endpoint, whose ``from_user`` goes out in its place
+    # (``pjsip_endpoint``); None: not a PJSIP channel, nothing more to read
+    wire_endpoint: str | None = None
+    # what that endpoint's ``from_user`` read: None not yet, "" unset, the value (never
+    # logged or recorded in clear: last four digits), or _UNREADABLE
+    from_user: str | None = None
+    # when its endpoint's from_user read was asked, or joined in flight, while it rang
+    # (``_from_user_early``): a failure since then decides it at the answer, unasked again
+    ring_read_at: float | None = None
     outage_s: float | None = None  # set when the call's end happened while AMI was away
     release_unproven: bool = False  # gone while AMI was away, the rest still talking
     # ... only because a read went unanswered (``_peer_unknown``): a later good reading
@@ -618,6 +691,12 @@ class CallTracker:
         # (STATE_VARIABLE); by call too, as Asterisk reuses channel names after a restart
         self._asked_up: OrderedDict[tuple[str, str], bool] = OrderedDict()
         self._bridges_known = True  # the last picture said who is bridged (``BridgeId``)
+        # PJSIP endpoint -> (its from_user as read, when), kept ``from_user_ttl_s``; and the
+        # endpoints whose read is in flight -> when asked (one read for every call waiting)
+        self._from_users: OrderedDict[str, tuple[str, float]] = OrderedDict()
+        self._from_user_asked: dict[str, float] = {}
+        # PJSIP endpoint -> when its last read failed (not a value: never "verified" on it)
+        self._from_user_failed: OrderedDict[str, float] = OrderedDict()
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -706,7 +785,7 @@ class CallTracker:
             if call.release_due is not None:
                 call.release_due = min(call.release_due, now)
                 effects.extend(self.due(now, only=call))
-            effects.extend(self._check_caller_id(call))
+            effects.extend(self._check_caller_id(call, now))
         return effects
 
     def deactivate(self) -> None:
@@ -900,8 +979,7 @@ class CallTracker:
             call.dest = dest
             call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
-        del now
-        return []
+        return self._from_user_early(call, dest, now)
 
     def _caller_unknown(self, call: _Call, caller: str, dial_string: str) -> bool:
         """Whether, in a call first seen in a picture, the leg dialling may itself be the
@@ -971,7 +1049,7 @@ class CallTracker:
         call.dialled.add(dest)
         call.called_side.add(dest)
         self._presented(call, dest, event.get("DestConnectedLineNum"), "DialBegin")
-        return effects
+        return effects + self._from_user_early(call, dest, now)
 
     def _inherited(self, call: _Call, event: Event) -> bool:
         """Whether an originated leg's DialBegin shows it requested by a channel of the call
@@ -1087,7 +1165,7 @@ class CallTracker:
             call.dial_status = status
             call.answered_at = call.answered_at or now
             self._presented(call, dest, event.get("DestConnectedLineNum"), "DialEnd")
-            return self._check_caller_id(call)
+            return self._check_caller_id(call, now)
         if call.dial_status is None and dest == call.dest:
             call.dial_status = status
         return []
@@ -1950,6 +2028,8 @@ class CallTracker:
         """A ``Getvar`` answer (None: unreadable): follow facts, dial status, presentation."""
         if variable == STATE_VARIABLE:
             return self._out(self._asker_read(linkedid, channel, value, now))
+        if not channel and variable.startswith(_FROM_USER_PREFIX):
+            return self._out(self._from_user_read(linkedid, variable, value, now))
         call = self.calls.get(linkedid)
         if call is None:
             return []
@@ -2079,45 +2159,197 @@ class CallTracker:
             return []
         return self._not_the_called_party(call, channel, now)
 
-    def _check_caller_id(self, call: _Call) -> list[Effect]:
-        """Once the called party answered: read the presentation on its channel."""
+    def _check_caller_id(self, call: _Call, now: float) -> list[Effect]:
+        """Once the called party answered: read the presentation on its channel, and, for
+        a PJSIP channel, take its endpoint's ``from_user`` (``pjsip_endpoint``) as read
+        while it rang (``_from_user_early``), or read it now when that read failed, was
+        never made (followed after its DialBegin) or is older than ``from_user_ttl_s``.
+        Both are Getvars the AMI driver runs as tasks of their own, each bounded by
+        ``action_timeout_ms`` (ami.py ``_getvar``), as the DIALEDPEERNUMBER read; no
+        tracker decision waits for them, but on Asterisk's side they share the one AMI
+        session with the Hangups (manager.c ``do_message`` runs one action at a time):
+        a read Asterisk is slow on delays a Hangup sent behind it (hrev113: up to ~3.2 s,
+        the silence check and a new login bounding it) — hence the ring-time read."""
         if (call.followed is None or call.caller_id is not None or call.answered_at is None
                 or call.dest is None or call.dest not in call.channels.values()
                 or not self.active or call.rebuilt):
             return []  # a call first seen in a rebuilt picture: its answer was not seen
-        return [ReadVariable(call.linkedid, call.dest, PRESENTATION_VARIABLE)]
+        effects: list[Effect] = [ReadVariable(call.linkedid, call.dest, PRESENTATION_VARIABLE)]
+        endpoint = pjsip_endpoint(call.dest)
+        if endpoint is None and call.dest.startswith("PJSIP/") and call.from_user is None:
+            # a PJSIP channel whose endpoint PJSIP_ENDPOINT cannot take (a name with "(",
+            # ")" or ",", which would end or split its arguments): its from_user cannot be
+            # read, and may still go out in the From — never "verified" (hrev113)
+            call.wire_endpoint = ""
+            call.from_user = _UNREADABLE
+            return effects
+        if endpoint is None or call.from_user is not None:
+            return effects
+        call.wire_endpoint = endpoint
+        known = self._from_users.get(endpoint)
+        if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
+            call.from_user = known[0]
+            return effects
+        failed = self._from_user_failed.get(endpoint)
+        if (failed is not None and call.ring_read_at is not None
+                and failed >= call.ring_read_at):
+            # the read made while it rang failed: asked again now, it would sit in front of
+            # a Hangup on the one session (a slow backend stalls it again). Unverified, as
+            # when the only read failed; the next call reads again while it rings.
+            call.from_user = _UNREADABLE
+            return effects
+        return effects + self._ask_from_user(call.linkedid, endpoint, now)
+
+    def _from_user_early(self, call: _Call, dest: str, now: float) -> list[Effect]:
+        """The called party named by its DialBegin: its endpoint's ``from_user`` read now,
+        while it rings, not at its answer (hrev120). The read shares the one AMI session
+        with the Hangups (manager.c ``session_do`` -> ``do_message`` -> ``process_message``
+        runs one action at a time): asked at the answer, a read Asterisk is slow to answer
+        held up the Hangup of a call ended right after it (hrev113: up to ~3.2 s). Asked
+        here it is answered, and kept, before the answer looks for it (``_check_caller_id``
+        takes it from the cache, or waits for the read in flight); only for a call the
+        gate decided, and within the per-endpoint cache as before."""
+        if (call.followed is None or call.dest != dest or not self.active
+                or call.answered_at is not None):
+            return []
+        endpoint = pjsip_endpoint(dest)
+        if endpoint is None:
+            return []
+        known = self._from_users.get(endpoint)
+        if known is not None and now - known[1] <= self.settings.from_user_ttl_s:
+            return []
+        call.ring_read_at = now
+        return self._ask_from_user(call.linkedid, endpoint, now)
+
+    def _ask_from_user(self, linkedid: str, endpoint: str, now: float) -> list[Effect]:
+        """The endpoint's ``from_user`` Getvar, unless one is in flight (its answer decides
+        every call waiting on the endpoint)."""
+        asked = self._from_user_asked.get(endpoint)
+        if asked is not None and now - asked <= _FROM_USER_REASK_S:
+            return []
+        self._from_user_asked[endpoint] = now
+        return [ReadVariable(linkedid, "", from_user_variable(endpoint))]
+
+    def _from_user_read(self, linkedid: str, variable: str, value: str | None,
+                        now: float) -> list[Effect]:
+        """An endpoint's ``from_user`` Getvar answered (None: an error, a timeout, AMI
+        gone — unreadable, not kept), or the ``dtmf_mode`` read that proves a "" from_user
+        unset (empty too: the function read failed, unreadable): decide the calls waiting."""
+        if variable.endswith(_PROBE_SUFFIX):
+            endpoint = variable[len(_FROM_USER_PREFIX):-len(_PROBE_SUFFIX)]
+            # the endpoint was read: its "" from_user is unset; else the read failed
+            value = "" if value is not None and value.strip() else None
+        elif variable.endswith(_FROM_USER_SUFFIX):
+            endpoint = variable[len(_FROM_USER_PREFIX):-len(_FROM_USER_SUFFIX)]
+            if value is not None and not value.strip():
+                # "" is an unset from_user or a failed read: asked on (still in flight)
+                self._from_user_asked[endpoint] = now
+                return [ReadVariable(linkedid, "", _PROBE_VARIABLE.format(endpoint))]
+        else:
+            return []
+        self._from_user_asked.pop(endpoint, None)
+        if value is not None:
+            value = value.strip()
+            self._from_users[endpoint] = (value, now)
+            self._from_users.move_to_end(endpoint)
+            while len(self._from_users) > _MAX_ENDPOINTS:
+                self._from_users.popitem(last=False)
+            self._from_user_failed.pop(endpoint, None)
+        else:
+            self._from_user_failed[endpoint] = now
+            self._from_user_failed.move_to_end(endpoint)
+            while len(self._from_user_failed) > _MAX_ENDPOINTS:
+                self._from_user_failed.popitem(last=False)
+        for call in list(self.calls.values()):
+            if call.wire_endpoint == endpoint and call.from_user is None:
+                call.from_user = value if value is not None else _UNREADABLE
+                self._caller_id_decided(call, now)
+        return []
 
     def _presentation_read(self, call: _Call, channel: str, value: str | None,
                            now: float) -> None:
         """The presentation read from the called party's channel: compare with the gate's."""
         followed = call.followed
-        if followed is None or call.caller_id is not None or channel != call.dest:
+        if (followed is None or call.caller_id is not None or channel != call.dest
+                or call.presentation_read):
             return  # not the called party's channel (any more): the read of another
+        call.presentation = value
+        call.presentation_read = True
+        self._caller_id_decided(call, now)
+
+    def _caller_id_decided(self, call: _Call, now: float) -> None:
+        """Both reads in (the presentation; a PJSIP endpoint's ``from_user``): the record.
+
+        ``verified`` only when every identity Asterisk puts on the wire is the campaign's:
+        the connected line (From without ``from_user``; P-Asserted-Identity/Remote-Party-ID
+        in any case, res_pjsip_caller_id.c ``add_id_headers``), shown (``pres`` allowed),
+        and ``from_user``, when set, equal to it (res_pjsip_session.c ``set_from_header``
+        puts it in the From's user part). ``from_user`` set to anything else is a
+        ``mismatch`` (``wire: from_user``); unreadable, ``unverified`` with the reason."""
+        followed = call.followed
+        if (followed is None or call.caller_id is not None or not call.presentation_read
+                or (call.wire_endpoint is not None and call.from_user is None)):
+            return
+        value = call.presentation
         allowed = presentation_allowed(value) if value is not None else None
         presented = call.presented or ""
-        number_ok = _digits(presented) == _digits(followed.caller_id)
-        call.presentation = value
+        expected = _digits(followed.caller_id)
+        number_ok = _digits(presented) == expected
+        from_user = call.from_user
+        from_user_set = from_user not in (None, "", _UNREADABLE)
+        from_user_ok = not from_user_set or _digits(from_user or "") == expected
         common = {"decision_id": followed.decision_id, "campaign": followed.campaign,
-                  "channel": safe_channel(channel), "variable": PRESENTATION_VARIABLE,
+                  "channel": safe_channel(call.dest or ""),
+                  "variable": PRESENTATION_VARIABLE,
                   "presentation": value, "citation": _CALLER_ID_CITATION}
-        if allowed is True and number_ok:
+        if call.wire_endpoint:
+            common["endpoint_variable"] = _said_variable(call.wire_endpoint)
+        if allowed is True and number_ok and from_user_ok and from_user != _UNREADABLE:
             call.caller_id = "verified"
-        elif allowed is None and number_ok:
-            # not a mismatch: the presentation could not be read (the channel was gone,
-            # AMI was away, or Asterisk answered a value we do not know)
+        elif (allowed is None or from_user == _UNREADABLE) and number_ok and from_user_ok:
+            # not a mismatch: the presentation or the endpoint's from_user could not be read
+            # (the channel was gone, AMI was away or slow, or Asterisk answered a value we
+            # do not know)
             call.caller_id = "unverified"
-            self._record(now, "caller-id-unverified", **common)
+            self._record(now, "caller-id-unverified", **common,
+                         reason=self._unverified_reason(call, allowed))
         else:
             call.caller_id = "mismatch"
+            wire = ({"wire": "from_user", "from_user_last4": _digits(from_user or "")[-4:]}
+                    if not from_user_ok else {})
             self._record(now, "caller-id-mismatch", **common, presentation_allowed=allowed,
                          presented_last4=presented[-4:] if presented else None,
-                         expected_last4=followed.caller_id[-4:])
+                         expected_last4=followed.caller_id[-4:], **wire)
+
+    @staticmethod
+    def _unverified_reason(call: _Call, allowed: bool | None) -> str:
+        reasons = []
+        if allowed is None:
+            reasons.append(f"{PRESENTATION_VARIABLE} unreadable"
+                           if call.presentation is None else
+                           f"{PRESENTATION_VARIABLE} not a presentation Asterisk names")
+        if call.from_user == _UNREADABLE and call.wire_endpoint == "":
+            reasons.append("a PJSIP channel whose endpoint PJSIP_ENDPOINT cannot name: its "
+                           "from_user unread, the From may carry another number")
+        elif call.from_user == _UNREADABLE and call.wire_endpoint is not None:
+            reasons.append(f"{_said_variable(call.wire_endpoint)} unreadable (a Getvar "
+                           "error or timeout, or the function read failed: the endpoint "
+                           "unknown to Asterisk, func_pjsip_endpoint not loaded): the From "
+                           "may carry another number")
+        return "; ".join(reasons)
 
     def _caller_id_fields(self, call: _Call) -> dict[str, Any]:
         """What the line-release record says about the caller ID, and how it was checked."""
         followed = call.followed
         if call.answered_at is None or followed is None:
             return {"caller_id": "not-answered"}
+        if (call.caller_id is None and call.presentation_read
+                and call.wire_endpoint is not None):
+            # the endpoint's from_user read still in flight when the call ended: the From
+            # may have carried another number
+            return {"caller_id": "unverified",
+                    "caller_id_how": f"the call ended before "
+                    f"{_said_variable(call.wire_endpoint or '')} was answered"}
         if call.caller_id is None:
             return {"caller_id": "not-checked",
                     "caller_id_how": "followed again from a rebuilt picture after the answer"
@@ -2126,6 +2358,14 @@ class CallTracker:
                f"…{_digits(call.presented or '')[-4:]} against the campaign's …"
                f"{_digits(followed.caller_id)[-4:]}; AMI Getvar {PRESENTATION_VARIABLE}"
                f"={call.presentation if call.presentation is not None else 'unreadable'}")
+        if call.wire_endpoint == "":
+            how += "; the PJSIP endpoint not nameable from the channel: from_user unread"
+        elif call.wire_endpoint is not None:
+            from_user = call.from_user
+            said = ("unreadable" if from_user == _UNREADABLE or from_user is None
+                    else "unset" if not from_user else f"…{_digits(from_user)[-4:]}")
+            how += (f"; AMI Getvar {_said_variable(call.wire_endpoint)}={said}"
+                    " (the From's user part when set)")
         return {"caller_id": call.caller_id, "caller_id_how": how}
 
     # --- after a reconnect or a restart --------------------------------------------------
@@ -2533,7 +2773,7 @@ class CallTracker:
             return self._resume_dest_gone(call, now, outage)
         if (call.dest is not None or not (call.rebuilt or pictured)
                 or call.called_hangup_at is not None):
-            return self._check_caller_id(call)
+            return self._check_caller_id(call, now)
         # Followed again with nothing dialled in sight: still asking or dialling, or Dial()
         # has returned. With Dial(...,g) the caller's leg lives on after the called party
         # hangs up: DIALSTATUS=ANSWER on it then means the called party ended the call.
@@ -3121,7 +3361,7 @@ class CallTracker:
         call.dialler[peer] = dialler
         call.dial_status = "ANSWER"
         self._answered_unseen(call, now)
-        return self._check_caller_id(call)
+        return self._check_caller_id(call, now)
 
     @staticmethod
     def _proven_again(call: _Call) -> None:
