@@ -159,7 +159,8 @@ async def _serve(state: CliState, reload_seconds: float,
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
-              http_port=_bound_port(http), sip_port=sip.port if sip else None)
+              http_port=_bound_port(http), sip_port=sip.port if sip else None,
+              waiting_for_store=runtime.starting is not None)
     ami_notice = _AmiNotice()
     try:
         while await signals.next_tick(reload_seconds):
@@ -290,9 +291,11 @@ async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings, *,
 
 async def _start_deciding(runtime: Runtime) -> None:
     """Start the stores and write the packs-loaded record; a log that cannot take it
-    (decisions name only the packs that applied) stops the node before any front opens."""
+    (decisions name only the packs that applied) stops the node before any front opens.
+    A Redis record store that does not answer is waited for, every call BLOCKed
+    meanwhile (``Runtime.start_deciding``): it no longer stops the node (exit 3)."""
     try:
-        await runtime.start_deciding()
+        await runtime.start_deciding(wait_for_redis=True)
     except RecordWriteError as exc:
         await runtime.aclose()
         err_console.print(f"[red]error:[/red] {escape(str(exc))}; not serving")
