@@ -426,8 +426,13 @@ class Gate:
     async def write(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """Apply record writes atomically, then journal each in the compliance log.
 
-        Raises StoreError when the store did not acknowledge the batch as durable.
+        Raises StoreError when the store did not acknowledge the batch as durable, or
+        before its start was verified (``unavailable``: a Redis that answers again is not
+        written to until its marker and durability were checked).
         """
+        unavailable = self.unavailable() if self.unavailable is not None else None
+        if unavailable is not None:
+            raise StoreError(f"{unavailable}; not recorded")
         changed = await self._records.apply(writes)
         if self._journal is not None:
             for write, count in zip(writes, changed, strict=True):
