@@ -44,3 +44,80 @@ async def test_no_write_is_acknowledged_before_the_waited_start(
     finally:
         await runtime.aclose()
         redis.stop()
+
+
+async def test_fastagi_answers_block_and_failed_optout_while_waiting(tmp_path: Path) -> None:
+    """Over the FastAGI contract (a replayed Asterisk session, tests/fake_asterisk.py): the
+    dialplan reads CALLGUARD_VERDICT BLOCK with the store-unavailable rule and reason, and
+    CALLGUARD_OPTOUT FAILED (nothing acknowledged), while Redis is not there."""
+    from dataclasses import replace
+
+    from callguard.fronts.fastagi import contract as c
+    from callguard.fronts.fastagi.server import FastAgiServer
+    from tests.fake_asterisk import agi_session
+    from tests.redis_server import free_port
+
+    node = ServeNode(tmp_path / "node", redis_url=f"redis://127.0.0.1:{free_port()}/0",
+                     redis_records=True)
+    settings = load_settings(node.config, data_dir=node.data)
+    settings = replace(settings, fastagi=replace(settings.fastagi, port=0))
+    runtime = open_runtime(settings)
+    server = FastAgiServer(runtime.gate, settings.fastagi)
+    try:
+        await runtime.start_deciding(wait_for_redis=True)
+        await server.start()
+        check = await agi_session(server.port, c.ROUTE_CHECK, ["8015550123", "ut-solar-manual"])
+        assert check.variables[c.VAR_VERDICT] == "BLOCK", check.variables
+        assert check.variables[c.VAR_RULE] == "callguard:store-unavailable", check.variables
+        assert "store unavailable" in check.variables[c.VAR_REASON], check.variables
+        optout = await agi_session(server.port, c.ROUTE_OPTOUT,
+                                   ["8015550142", "ut-solar-manual", "", "l.9"])
+        assert optout.variables[c.OPTOUT_RESULT] == "FAILED", optout.variables
+    finally:
+        await server.close()
+        await runtime.aclose()
+
+
+
+async def test_a_redis_back_but_refused_is_retried_then_started(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Redis comes back not durable (appendonly no): in the retries that is one more failed
+    start (not an exit, not half-started: calls and writes refused with the reason, no task
+    left per attempt); set right, the start succeeds and an opt-out is acknowledged."""
+    import asyncio
+
+    import redis as sync_redis
+
+    monkeypatch.setattr(runtime_module, "START_RETRY_FIRST_S", 0.05)
+    monkeypatch.setattr(runtime_module, "START_RETRY_CAP_S", 0.1)
+    (tmp_path / "redis").mkdir()
+    redis = RedisServer(tmp_path / "redis", appendonly="no")
+    node = ServeNode(tmp_path / "node", redis_url=redis.url, redis_records=True)
+    runtime = open_runtime(load_settings(node.config, data_dir=node.data))
+    try:
+        await runtime.start_deciding(wait_for_redis=True)
+        redis.start()
+        for _ in range(200):
+            if runtime.starting is not None and "unreachable" not in runtime.starting:
+                break
+            await asyncio.sleep(0.05)
+        assert runtime.starting is not None
+        assert "appendonly" in runtime.starting, runtime.starting
+        tasks = len(asyncio.all_tasks())
+        await asyncio.sleep(1.0)  # ten more refused attempts
+        assert len(asyncio.all_tasks()) <= tasks, asyncio.all_tasks()
+        with pytest.raises(StoreError, match="store unavailable"):
+            await runtime.gate.opt_out("8015550123", "ut-solar-manual", source="test")
+        admin = sync_redis.Redis.from_url(redis.url)
+        admin.config_set("appendonly", "yes")
+        admin.close()
+        for _ in range(200):
+            if runtime.starting is None:
+                break
+            await asyncio.sleep(0.05)
+        assert runtime.starting is None
+        assert await runtime.gate.opt_out("8015550123", "ut-solar-manual",
+                                          source="test") == "+18015550123"
+    finally:
+        await runtime.aclose()
+        redis.stop()
