@@ -432,7 +432,7 @@ class Gate:
         """
         unavailable = self.unavailable() if self.unavailable is not None else None
         if unavailable is not None:
-            raise StoreError(f"{unavailable}; not recorded")
+            raise StoreError(unavailable)  # HTTP: "not recorded: store unavailable: ..."
         changed = await self._records.apply(writes)
         if self._journal is not None:
             for write, count in zip(writes, changed, strict=True):
