@@ -276,6 +276,10 @@ class Gate:
         # ``[ami] required``: why an automated FastAGI call could not be followed now (the
         # reason of its BLOCK), or None while the watchdog is logged in. Set by serve.
         self.unwatched: Callable[[], str | None] | None = None
+        # Why the stores cannot be read yet (``serve`` waiting for a Redis record store
+        # that did not answer at start: ``Runtime.starting``), or None: every call is
+        # BLOCKed with it, from any front. Set by the runtime.
+        self.unavailable: Callable[[], str | None] | None = None
 
     async def check(self, request: CheckRequest, *, budget_s: float | None = None) -> Decision:
         """Decide one call attempt, record it, return it; never raises.
@@ -422,8 +426,13 @@ class Gate:
     async def write(self, writes: Sequence[RecordWrite]) -> tuple[int, ...]:
         """Apply record writes atomically, then journal each in the compliance log.
 
-        Raises StoreError when the store did not acknowledge the batch as durable.
+        Raises StoreError when the store did not acknowledge the batch as durable, or
+        before its start was verified (``unavailable``: a Redis that answers again is not
+        written to until its marker and durability were checked).
         """
+        unavailable = self.unavailable() if self.unavailable is not None else None
+        if unavailable is not None:
+            raise StoreError(unavailable)  # HTTP: "not recorded: store unavailable: ..."
         changed = await self._records.apply(writes)
         if self._journal is not None:
             for write, count in zip(writes, changed, strict=True):
@@ -505,6 +514,9 @@ class Gate:
             why = self.unwatched() or (None if request.linkedid else _NO_LINKEDID)
             if why is not None:
                 return refusal(UNWATCHED, FAIL_CLOSED, why)
+        unavailable = self.unavailable() if self.unavailable is not None else None
+        if unavailable is not None:
+            return refusal(STORE_UNAVAILABLE, FAIL_CLOSED, unavailable)
         try:
             number = self._parser.parse(request.number)
         except NumberError as exc:

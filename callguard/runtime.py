@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 import structlog
 from redis import asyncio as aioredis
+from redis.exceptions import AuthenticationError, RedisError
 
 from callguard.audit import ComplianceLog, configure_logging
 from callguard.compliance.logkey import NumberProtector, load_log_key
@@ -56,6 +57,11 @@ __all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_complianc
 _log = structlog.get_logger("callguard.records")
 # A Redis command of a client that names no shorter bound (``redis_client``), in seconds
 COMMAND_SECONDS = 30.0
+# ``serve`` with a Redis record store that did not answer at start: the start is tried
+# again after this many seconds, doubling up to the cap (``Runtime.start_deciding``).
+START_RETRY_FIRST_S = 0.5
+START_RETRY_CAP_S = 10.0
+_START_CANCEL_S = 2.0  # the retries' stop, per cancel (see ``_stop_starter``)
 
 
 def redis_client(settings: Settings, *,
@@ -113,6 +119,12 @@ class Runtime:
     followers: list[Callable[[Decision], None]] = field(default_factory=list)
     frequency: FrequencyStore | None = None
     _pinger: aioredis.Redis | None = None
+    # Why the stores are not started yet (``serve`` waiting for a Redis record store that
+    # did not answer at start), or None: the gate BLOCKs every call with it meanwhile,
+    # and /readyz's ``stores_started`` check is not ok.
+    starting: str | None = None
+    _starter: asyncio.Task[None] | None = None
+    _closing: bool = False
 
     async def start(self) -> None:
         """Check the record store (and record its adoption), load the lists, start the log
@@ -158,12 +170,93 @@ class Runtime:
         if remember:
             remember_last_store(where, backend, relied)
 
-    async def start_deciding(self) -> None:
+    async def start_deciding(self, *, wait_for_redis: bool = False) -> None:
         """``start``, then the ``packs-loaded`` record, durable, before the first decision:
         a decision record names only the packs that applied to it (RecordWriteError when
-        the log cannot take it)."""
-        await self.start()
+        the log cannot take it).
+
+        ``wait_for_redis`` (``serve``): a Redis record store that does not answer at start
+        is no reason to stop. A host rebooted with Redis coming up after callguard, or a
+        Redis restarting, made ``serve`` exit 3 and systemd restart it until its start
+        limit gave up. The node now starts without it: every call is BLOCKed with the
+        reason (``starting``), /readyz says not ready, and the start is tried again in the
+        background (``START_RETRY_FIRST_S`` doubling to ``START_RETRY_CAP_S``) until it
+        succeeds; then the node decides as if it had started with Redis there — the start
+        checks durability and the marker, so a Redis that came back empty is refused as
+        lost (``RedisRecords.start``). A Redis that answers and is refused for what it is
+        (weak durability, refused) still stops the start, as before."""
+        try:
+            await self.start()
+        except StoreError as exc:
+            if not (wait_for_redis and isinstance(self.records, RedisRecords)):
+                raise
+            if await self._redis_answers():  # refused for what it is (or just came up):
+                await self.start()  # once more; a refusal stops the start, as before
+            else:
+                self._wait_for_store(str(exc))
         await self.compliance.packs_loaded()
+
+    async def _redis_answers(self) -> bool:
+        """Whether the configured Redis answers a PING now (its own client, 1 s). One that
+        refuses the password answers: a mistake to fix, which stops the start as before
+        (exit 3 saying so); one loading its data set (LOADING) does not yet."""
+        client = redis_client(self.settings, socket_timeout=1)
+        try:
+            await client.ping()
+        except AuthenticationError:
+            return True
+        except (RedisError, OSError):
+            return False
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await client.aclose()
+        return True
+
+    def _wait_for_store(self, error: str) -> None:
+        """Serve without the record store for now (``start_deciding``)."""
+        self.starting = _not_started(error)
+        self.gate.unavailable = lambda: self.starting
+        _log.error("store_unavailable_at_start", error=error,
+                   effect="every call is BLOCKed and /readyz is not ready until Redis "
+                          "answers; the start is tried again",
+                   retry_first_s=START_RETRY_FIRST_S, retry_cap_s=START_RETRY_CAP_S)
+        self._starter = asyncio.get_running_loop().create_task(self._start_when_answered())
+
+    async def _start_when_answered(self) -> None:
+        """Try ``start`` again, with bounded backoff, until it succeeds; say so in the log
+        at the 2nd, 4th, 8th ... attempt (a Redis down for hours logs a few lines)."""
+        loop = asyncio.get_running_loop()
+        began, delay, attempt = loop.time(), START_RETRY_FIRST_S, 1
+        while not self._closing:
+            await asyncio.sleep(delay)
+            attempt += 1
+            try:
+                await self.start()
+            except Exception as exc:  # noqa: BLE001 - any failure: still not started
+                error = str(exc) or type(exc).__name__
+                self.starting = _not_started(error)
+                if attempt & (attempt - 1) == 0:
+                    _log.warning("store_start_retrying", attempt=attempt, error=error,
+                                 waited_s=round(loop.time() - began, 1))
+                delay = min(delay * 2, START_RETRY_CAP_S)
+                continue
+            self.starting = None
+            _log.info("store_started", attempts=attempt,
+                      waited_s=round(loop.time() - began, 1))
+            return
+
+    async def _stop_starter(self) -> None:
+        """Stop the start retries (bounded). Python 3.11's ``asyncio.wait_for`` (redis-py's
+        connect and command timeouts) can swallow a cancel that lands as its call
+        completes (gh-86296): the loop also checks ``_closing``, and the cancel is
+        repeated."""
+        self._closing = True
+        task = self._starter
+        for _ in range(3):
+            if task is None or task.done():
+                return
+            task.cancel()
+            await asyncio.wait({task}, timeout=_START_CANCEL_S)
 
     def readiness(self) -> Readiness:
         """The readiness checks of this node (lists, stores, Redis, clock)."""
@@ -186,6 +279,13 @@ class Runtime:
 
             pings["redis"] = ping
         probes: dict[str, Callable[[], Awaitable[tuple[bool, str]]]] = {}
+        if isinstance(self.records, RedisRecords):
+
+            async def stores_started() -> tuple[bool, str]:
+                # Redis did not answer at start: every call BLOCKed until it does.
+                return self.starting is None, self.starting or "started"
+
+            probes["stores_started"] = stores_started
         if isinstance(self.lists, RedisListRegistry):
             follower = self.lists
 
@@ -234,6 +334,7 @@ class Runtime:
 
     async def aclose(self) -> None:
         """Write queued records, flush the stream, close the stores and the log file."""
+        await self._stop_starter()
         await self.compliance.aclose()
         if self.stream is not None:
             await self.stream.aclose()
@@ -245,6 +346,13 @@ class Runtime:
             await self.frequency.aclose()
         if self._pinger is not None:
             await self._pinger.aclose()
+
+
+def _not_started(error: str) -> str:
+    """The BLOCK reason (and /readyz detail) while the record store is waited for."""
+    return (f"store unavailable: the record store (Redis) has not answered since this node "
+            f"started ({error}); every call is BLOCKed until it does (tried again every few "
+            "seconds; see that Redis runs at [redis] url)")
 
 
 def open_runtime(settings: Settings, *, lists: bool = True) -> Runtime:

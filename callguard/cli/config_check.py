@@ -32,7 +32,12 @@ from callguard.config import (
 )
 from callguard.errors import CallguardError, ConfigError
 from callguard.fronts.fastagi.server import liveness_warning
-from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
+from callguard.policy.rules.number_kind import (
+    KIND_LISTS,
+    LITIGATOR_LIST,
+    PORTED_WIRELINE_LIST,
+    REASSIGNED_LIST,
+)
 from callguard.resources import bundled_config
 from callguard.runtime import log_path, redis_client
 from callguard.stores.embedded.identity import id_path, judge, lost_message
@@ -96,8 +101,34 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
     return rows, problems
 
 
-# Number attribute lists whose absence keeps today's conservative behaviour (issue 18).
+# Number attribute lists whose absence keeps today's conservative behaviour (issue 18),
+# and what a node does without each (``config check``'s line).
 _OPTIONAL = frozenset({*KIND_LISTS, REASSIGNED_LIST})
+_WITHOUT = {
+    REASSIGNED_LIST: "consent honoured without the reassigned-number check, "
+                     "47 CFR 64.1200(m)",
+    PORTED_WIRELINE_LIST: "no port to wireline is seen: a wireless block's number ported to "
+                          "a landline reads as wireless",
+}
+_WITHOUT_KIND = "every number treated as possibly wireless"
+
+
+def _lists_read(settings: Settings) -> list[str]:
+    """Every list a rule of an enabled pack reads (first and current versions), as the
+    policy answers for the gate (``policy.rules.exemptions.lists_read``): a rule's own
+    lists and the reassigned-number data a consent it accepts is read against. An optional
+    list is shown only when some rule reads it (``attr-ported-wireline``: us-federal's
+    64.1200(a)(2) rule reads it with its ``kind_lists``, ``ConsentRequired.list_names``)."""
+    from callguard.policy.rules.exemptions import (  # noqa: PLC0415 - the gate's answer
+        lists_read as rule_reads,
+    )
+
+    today = datetime.now(UTC).date()
+    names = {name for pack_id in settings.enabled_packs
+             for rule in (*settings.packs[pack_id].rules,
+                          *settings.packs[pack_id].rules_on(today))
+             for name in rule_reads(rule)}
+    return sorted(names | set(lists_read(settings)))
 
 
 def _secrets(settings: Settings) -> tuple[dict[str, str], list[str]]:
@@ -333,7 +364,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     packs = [{"id": p, "version": settings.packs[p].version, "kind": settings.packs[p].kind,
               "in_force_today": settings.packs[p].in_effect(today)}
              for p in settings.enabled_packs]
-    read = sorted(lists_read(settings))  # the lists `dnc status` names (first and current rules)
+    read = _lists_read(settings)
     lists, problems = _lists(settings, read)
     secrets_found, secret_problems = _secrets(settings)
     store_problems, store_warnings = _record_store(settings)
@@ -401,10 +432,7 @@ def check(state: CliState, as_json: bool) -> None:
                      escape("not loaded on purpose ([lists] not_loaded): its calls are "
                             "BLOCKed")
                      if row.get("not_loaded") else
-                     "not loaded (optional: consent honoured without the reassigned-number "
-                     "check, 47 CFR 64.1200(m))"
-                     if row.get("optional") and row["list"] == "attr-reassigned" else
-                     "not loaded (optional: every number treated as possibly wireless)"
+                     f"not loaded (optional: {_WITHOUT.get(row['list'], _WITHOUT_KIND)})"
                      if row.get("optional") else
                      "MISSING"))
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")

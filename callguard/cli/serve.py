@@ -7,6 +7,7 @@ import contextlib
 import errno
 import gc
 import os
+import shlex
 import signal
 import socket
 import sys
@@ -20,7 +21,14 @@ import structlog
 from aiohttp import web
 from rich.markup import escape
 
-from callguard.cli.common import EXIT_INTERNAL, CliState, err_console, invocation, usage_error
+from callguard.cli.common import (
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    CliState,
+    err_console,
+    invocation,
+    usage_error,
+)
 from callguard.cli.config_check import SPLIT_RECORDS
 from callguard.compliance.writer import RecordWriteError
 from callguard.config import Settings, environment_warnings, unreachable_caller_ids
@@ -159,7 +167,8 @@ async def _serve(state: CliState, reload_seconds: float,
     _log.info("serving", config=str(runtime.settings.path),
               data_dir=str(runtime.settings.data_dir), lists=list(runtime.lists.names()),
               campaigns=sorted(runtime.settings.campaigns), fastagi_port=fastagi.port,
-              http_port=_bound_port(http), sip_port=sip.port if sip else None)
+              http_port=_bound_port(http), sip_port=sip.port if sip else None,
+              waiting_for_store=runtime.starting is not None)
     ami_notice = _AmiNotice()
     try:
         while await signals.next_tick(reload_seconds):
@@ -290,9 +299,11 @@ async def _drain_fastagi(fastagi: FastAgiServer, settings: FastAgiSettings, *,
 
 async def _start_deciding(runtime: Runtime) -> None:
     """Start the stores and write the packs-loaded record; a log that cannot take it
-    (decisions name only the packs that applied) stops the node before any front opens."""
+    (decisions name only the packs that applied) stops the node before any front opens.
+    A Redis record store that does not answer is waited for, every call BLOCKed
+    meanwhile (``Runtime.start_deciding``): it no longer stops the node (exit 3)."""
     try:
-        await runtime.start_deciding()
+        await runtime.start_deciding(wait_for_redis=True)
     except RecordWriteError as exc:
         await runtime.aclose()
         err_console.print(f"[red]error:[/red] {escape(str(exc))}; not serving")
@@ -653,6 +664,23 @@ def _bind_once(host: str, port: int, kind: socket.SocketKind) -> None:
             probe.bind(address)
 
 
+def _point_to_config_check(state: CliState, problem: str | None = None) -> None:
+    """After a configuration ``problem`` (printed here, exit 2) or one the settings' load
+    printed: the one line that names ``config check``, which says every problem and its
+    fix (``serve`` stops at the first that keeps it from starting)."""
+    words = ["callguard"]
+    if state.config_option is not None:
+        words += ["--config", str(state.config_option)]
+    if state.data_dir_option is not None:
+        words += ["--data-dir", str(state.data_dir_option)]
+    line = (f"every problem of the configuration and its fix: {shlex.join(words)} config "
+            "check (callguard-admin config check under the systemd unit)")
+    if problem is None:
+        err_console.print(escape(line), highlight=False)
+        return
+    usage_error(f"{problem}; {line}")
+
+
 def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
     return None if http is None else http[1].port
 
@@ -665,15 +693,21 @@ def _bound_port(http: tuple[web.AppRunner, GuardedSite] | None) -> int | None:
 def serve(state: CliState, reload_seconds: float) -> None:
     """Run the node until SIGTERM."""
     early = _EarlyHup()  # first: a SIGHUP from here on is a reload (``_Signals``)
+    try:
+        settings = state.settings  # a configuration that does not load: exit 2, and
+    except SystemExit as exc:  # the way to every problem and its fix
+        if exc.code == EXIT_USAGE:
+            _point_to_config_check(state)
+        raise
     try:  # secrets are read before the loop starts, so a missing one is a usage error
-        if state.settings.http.enabled:
-            state.settings.http_token()
-        if state.settings.ami.enabled:
-            state.settings.ami.secret()
-        if state.settings.sip.enabled:
-            state.settings.sip.tls_context()  # [sip] tls: the certificate and key load
+        if settings.http.enabled:
+            settings.http_token()
+        if settings.ami.enabled:
+            settings.ami.secret()
+        if settings.sip.enabled:
+            settings.sip.tls_context()  # [sip] tls: the certificate and key load
     except ConfigError as exc:
-        usage_error(str(exc))
+        _point_to_config_check(state, str(exc))
     _probe_addresses(state.settings)  # before the packs-loaded record says we judge calls
     install_stdlib_redaction()  # aiohttp, asyncio, aiosipua: quoted peer input redacted
     tuned = raise_mmap_threshold()
