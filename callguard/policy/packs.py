@@ -147,6 +147,13 @@ class Scope:
             return f"call originates in {origin} (campaign {attempt.campaign.id})"
         return None
 
+    @property
+    def states(self) -> frozenset[str]:
+        """The states whose law the pack encodes: its called party's, its origins'; none
+        for a national pack (``always``). A pack of ``succeeds`` sharing one with an ended
+        pack speaks for that state's law on its own days (``Policy._continued``)."""
+        return self.origin_states | {self.state} if self.state else self.origin_states
+
     def why_not(self) -> str:
         """Why the pack did not apply, for the verdict."""
         parts = []
