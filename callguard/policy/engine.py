@@ -355,17 +355,15 @@ class Policy:
     def _continued(self, pack: Pack, day: date) -> bool:
         """Whether another pack of ``pack``'s succession encodes its state's law on
         ``day``: a statute pack in force that day of one of ``pack``'s states
-        (``Scope.states``; both national). Its scope alone then says whether that law
-        reaches the call: holding it, its rules of that day judge it (it applies as any
-        pack in force); not holding it (an amended text narrowed the scope), that day's
-        law does not reach the call (heng24: a narrowed successor left every call only
-        the old scope held BLOCKed callguard:no-pack). Not a house policy, nor another
-        state's pack named in ``succeeds``: neither speaks for this state's law (hrev110).
+        (``Pack.speaks_for``: ``Scope.states``; both national). Its scope alone then
+        says whether that law reaches the call: holding it, its rules of that day judge
+        it (it applies as any pack in force); not holding it (an amended text narrowed
+        the scope), that day's law does not reach the call (heng24: a narrowed
+        successor left every call only the old scope held BLOCKed callguard:no-pack).
+        Not a house policy, nor another state's pack named in ``succeeds``: neither
+        speaks for this state's law (hrev110).
         """
-        states = pack.scope.states
-        return any(p.is_statute and p.in_effect(day)
-                   and (p.scope.states & states or not (p.scope.states or states))
-                   for p in self._succession[pack.id])
+        return any(p.in_effect(day) and p.speaks_for(pack) for p in self._succession[pack.id])
 
     def _select(self, attempt: CallAttempt, days: tuple[date, ...]) -> _Selection:
         """The packs and rules for ``days``, the candidate zones' local dates (one, but

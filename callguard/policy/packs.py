@@ -256,6 +256,19 @@ class Pack:
     # Each rule's ``source`` sentence, in rule order: what a passing rule upheld.
     sentences: tuple[str, ...] = ()
 
+    def speaks_for(self, ended: Pack) -> bool:
+        """Whether this pack, of ``ended``'s succession (``succeeds``), encodes the law
+        ``ended`` encoded on this pack's own days: of the same kind (a statute for a
+        statute: a house policy speaks for no enacted law) and of one of its states
+        (``Scope.states``; both national). Its scope alone then says whom that law
+        reaches. The one test of the engine (``Policy._continued``: a date outside an
+        ended statute pack is encoded) and of the expiry warning (``_pack_warnings``: a
+        pack ends with a successor), so the warning is quiet only when the gate is."""
+        if self.kind != ended.kind:
+            return False
+        mine, theirs = self.scope.states, ended.scope.states
+        return bool(mine & theirs) or not (mine or theirs)
+
     def in_effect(self, day: date) -> bool:
         """Whether the pack is in force on ``day`` (``effective_until`` is exclusive)."""
         return self.effective_from <= day and (
