@@ -330,7 +330,8 @@ class Runtime:
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
         return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
                          lists=self.lists, records=self.records, pings=pings, probes=probes,
-                         clock_check=clock_check, not_loaded=settings.lists_not_loaded)
+                         clock_check=clock_check, not_loaded=settings.lists_not_loaded,
+                         regions=settings.regions)
 
     async def aclose(self) -> None:
         """Write queued records, flush the stream, close the stores and the log file."""

@@ -575,9 +575,11 @@ def status(state: CliState, as_json: bool) -> None:
     now = datetime.now(UTC)
     # Each copy's age on the date its freshness rules judge it on (a state's list: the
     # state's date, as the gate and /readyz judge it); on UTC's, a Florida copy read a day
-    # older from 7 p.m. Eastern (hsto23). A list of no rule: on UTC's.
+    # older from 7 p.m. Eastern (hsto23). The national list: the latest date of a called
+    # party in the site's regions, as /readyz (heng24). A list of no rule: on UTC's.
     settings = state.settings
-    rules = freshness_days({k: settings.packs[k] for k in settings.enabled_packs})
+    rules = freshness_days({k: settings.packs[k] for k in settings.enabled_packs},
+                           settings.regions)
 
     def list_day(name: str) -> date:
         return max((judged_day(now, zones) for rule, zones in rules

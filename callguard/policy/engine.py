@@ -352,14 +352,18 @@ class Policy:
         unknown = tuple(p for p in attempt.campaign.packs if p not in self.packs)
         return packs, unknown
 
-    def _continued(self, pack: Pack, day: date, attempt: CallAttempt) -> bool:
-        """Whether a statute pack of ``pack``'s succession, in force on ``day``, holds the
-        call in its scope (so its rules of that day judge it). Not a house policy, nor a
-        pack whose scope does not hold the call (another state named in ``succeeds``):
-        either vouched for the ended pack's days and the call was judged by the other
-        packs alone (hrev110)."""
-        return any(p.is_statute and p.in_effect(day) and p.scope.why_applies(attempt) is not None
-                   for p in self._succession[pack.id])
+    def _continued(self, pack: Pack, day: date) -> bool:
+        """Whether another pack of ``pack``'s succession encodes its state's law on
+        ``day``: a statute pack in force that day of one of ``pack``'s states
+        (``Pack.speaks_for``: ``Scope.states``; both national). Its scope alone then
+        says whether that law reaches the call: holding it, its rules of that day judge
+        it (it applies as any pack in force); not holding it (an amended text narrowed
+        the scope), that day's law does not reach the call (heng24: a narrowed
+        successor left every call only the old scope held BLOCKed callguard:no-pack).
+        Not a house policy, nor another state's pack named in ``succeeds``: neither
+        speaks for this state's law (hrev110).
+        """
+        return any(p.in_effect(day) and p.speaks_for(pack) for p in self._succession[pack.id])
 
     def _select(self, attempt: CallAttempt, days: tuple[date, ...]) -> _Selection:
         """The packs and rules for ``days``, the candidate zones' local dates (one, but
@@ -379,7 +383,7 @@ class Policy:
             why = pack.scope.why_applies(attempt)
             live = [day for day in days if pack.in_effect(day)]
             if len(live) < len(days) and pack.is_statute and why is not None and any(
-                    not self._continued(pack, day, attempt) for day in days if day not in live):
+                    not self._continued(pack, day) for day in days if day not in live):
                 until = (f" until {pack.effective_until}"
                          if pack.effective_until is not None else "")
                 unencoded.append(f"{pack.id} (in force from {pack.effective_from}{until})")

@@ -35,8 +35,11 @@ def _pack_warnings(packs: Mapping[str, Pack], today: date, horizon: date) -> lis
         ends = pack.effective_until
         if ends is None or ends > horizon:
             continue
+        # a pack that speaks for its law (``Pack.speaks_for``, the engine's test): a
+        # house policy or another state's statute naming it silenced this warning while
+        # the gate refused every call in its scope from ``ends`` (hrev114)
         successors = [p for p in packs.values() if p.succeeds == pack.id
-                      and p.effective_from <= ends
+                      and p.speaks_for(pack) and p.effective_from <= ends
                       and (p.effective_until is None or p.effective_until > ends)]
         if successors:
             continue

@@ -147,6 +147,13 @@ class Scope:
             return f"call originates in {origin} (campaign {attempt.campaign.id})"
         return None
 
+    @property
+    def states(self) -> frozenset[str]:
+        """The states whose law the pack encodes: its called party's, its origins'; none
+        for a national pack (``always``). A pack of ``succeeds`` sharing one with an ended
+        pack speaks for that state's law on its own days (``Policy._continued``)."""
+        return self.origin_states | {self.state} if self.state else self.origin_states
+
     def why_not(self) -> str:
         """Why the pack did not apply, for the verdict."""
         parts = []
@@ -248,6 +255,19 @@ class Pack:
     digest: str = ""
     # Each rule's ``source`` sentence, in rule order: what a passing rule upheld.
     sentences: tuple[str, ...] = ()
+
+    def speaks_for(self, ended: Pack) -> bool:
+        """Whether this pack, of ``ended``'s succession (``succeeds``), encodes the law
+        ``ended`` encoded on this pack's own days: of the same kind (a statute for a
+        statute: a house policy speaks for no enacted law) and of one of its states
+        (``Scope.states``; both national). Its scope alone then says whom that law
+        reaches. The one test of the engine (``Policy._continued``: a date outside an
+        ended statute pack is encoded) and of the expiry warning (``_pack_warnings``: a
+        pack ends with a successor), so the warning is quiet only when the gate is."""
+        if self.kind != ended.kind:
+            return False
+        mine, theirs = self.scope.states, ended.scope.states
+        return bool(mine & theirs) or not (mine or theirs)
 
     def in_effect(self, day: date) -> bool:
         """Whether the pack is in force on ``day`` (``effective_until`` is exclusive)."""

@@ -8,17 +8,26 @@ import asyncio
 import ctypes
 import ctypes.util
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo, available_timezones
 
-from callguard.numbers.location import zones_for_state
+from callguard.numbers.location import (
+    STATE_CODES,
+    region_for_state,
+    zone_regions,
+    zones_for_state,
+)
+from callguard.numbers.nanp import area_code_zones
 from callguard.policy import Pack
 from callguard.policy.rules.base import latest_date, state_day
+from callguard.policy.rules.calling_hours import CallingHours
 from callguard.policy.rules.lists import ListFreshness
 from callguard.stores.interfaces import ListRegistry, RecordStores
 
-__all__ = ["Check", "Readiness", "adjtimex_synchronised", "freshness_days", "judged_day"]
+__all__ = ["Check", "Readiness", "adjtimex_synchronised", "call_zones", "freshness_days",
+           "judged_day"]
 
 _TIME_ERROR = 5  # adjtimex(2): the clock is not synchronised
 # A check's detail at most (characters): bounded (the page is unauthenticated, and an
@@ -52,19 +61,76 @@ def adjtimex_synchronised() -> tuple[bool, str]:
     return True, "synchronised"
 
 
-def freshness_days(packs: Mapping[str, Pack]) -> list[tuple[ListFreshness, tuple[str, ...]]]:
-    """Every list-freshness rule of ``packs`` with the zones of its pack's state (none: a
-    pack of no state), the date it judges a copy on (``judged_day``)."""
-    return [(rule, zones_for_state(pack.scope.state) if pack.scope.state else ())
-            for pack in packs.values() for rule in pack.rules
-            if isinstance(rule, ListFreshness)]
+_UTC_ZONE = "Etc/UTC"  # the date of a call no zone is known for (``call_date_at``)
+_DEFAULT_REGIONS = frozenset({"US"})  # [main] regions' default
+_HELD: dict[str, ZoneInfo] = {}  # every zone of ``call_zones``, kept loaded
+
+
+@functools.cache
+def call_zones(regions: frozenset[str]) -> tuple[str, ...]:
+    """Every zone a called party of a site calling ``regions`` can be placed in, sorted:
+    its numbers' area codes' (``area_code_zones``), a CRM time zone's (zone.tab's, of those
+    regions), a CRM postal code's (a state's or territory's, ``zones_for_state``)."""
+    zones = {z for z in available_timezones() if zone_regions(z) & regions}
+    for npa in range(200, 1000):
+        codes = area_code_zones(npa)
+        if any(zone_regions(z) & regions for z in codes):
+            zones.update(codes)
+    for code in STATE_CODES:
+        if region_for_state(code) in regions:
+            zones.update(zones_for_state(code))
+    # Held for the process (this is cached): zoneinfo keeps 8 zones strongly, the rest
+    # only while referenced, and ``state_day`` asks ``ZoneInfo(name)`` of each. Unheld,
+    # every new second re-read ~45 tzdata files, 27 ms median per /readyz hit or scrape,
+    # in the event loop the gate answers in (hrev114); held, 0.05 ms.
+    _HELD.update((zone, ZoneInfo(zone)) for zone in zones)
+    return tuple(sorted(zones))
+
+
+def _zone_less_blocked(pack: Pack, rule: ListFreshness) -> bool:
+    """Whether ``pack`` BLOCKs every call ``rule`` judges when no zone of the called party is
+    known: a calling-hours rule of it covers each of the rule's modes (its time unknown,
+    ``local_unknown``). Then UTC's date, a zone-less call's, never decides the copy's age."""
+    hours = [r for r in pack.rules if isinstance(r, CallingHours)]
+    return any(rule.modes <= r.modes for r in hours)
+
+
+def freshness_days(packs: Mapping[str, Pack], regions: Collection[str] = _DEFAULT_REGIONS
+                   ) -> list[tuple[ListFreshness, tuple[str, ...]]]:
+    """Every list-freshness rule of ``packs`` with the zones whose latest date it judges a
+    copy on (``judged_day``): its pack's state's; for a pack of no state (us-federal's
+    national list), every zone a called party of the site's ``regions`` can be in, and
+    any state's a pack's scope reaches (a state's own list places its people there), with
+    UTC's beside them unless the pack BLOCKs every call of no known zone the rule judges.
+
+    The gate judges such a copy on the called party's date (``Context.copy_day``): judged
+    on UTC's, /readyz said ready from 14:00 UTC on the copy's last usable day while every
+    call to Guam or Saipan (UTC+10, already the next day) was BLOCKed for its age, and,
+    at a site calling the US only, not ready from 00:00 UTC (19:00 Eastern) while every
+    call it could place passed until Eastern's midnight (heng24). No one date is every
+    zone's: readiness never promises what the gate refuses, so it is the latest."""
+    wide = call_zones(frozenset(regions))
+    states = {p.scope.state for p in packs.values() if p.scope.state}
+    reached = tuple(sorted({*wide, *(z for s in states for z in zones_for_state(s))}))
+    found: list[tuple[ListFreshness, tuple[str, ...]]] = []
+    for pack in packs.values():
+        for rule in pack.rules:
+            if not isinstance(rule, ListFreshness):
+                continue
+            if pack.scope.state:
+                found.append((rule, zones_for_state(pack.scope.state)))
+            elif _zone_less_blocked(pack, rule) and reached:
+                found.append((rule, reached))
+            else:
+                found.append((rule, (*reached, _UTC_ZONE)))
+    return found
 
 
 def judged_day(at: datetime, zones: tuple[str, ...]) -> date:
     """The date a freshness rule of a state's pack judges a copy on at ``at``: the state's
     (``state_day``: the gate judges a state's own scope list on it, ``Policy.list_day``, and
-    the pack reaches the state's people, on its date); UTC's for a pack of no state (ahead
-    of every US state's: never fresher than the gate's).
+    the pack reaches the state's people, on its date); for a pack of no state, the latest
+    date of a called party (``freshness_days``); UTC's when no zone is given.
 
     Judged on UTC's date, Florida's copy read stale on /readyz and a day older in `dnc
     status` from 7 p.m. Eastern on its last usable day (Utah's from 5 p.m. Mountain), while
@@ -95,8 +161,9 @@ class Readiness:
         clock_check: Callable[[], tuple[bool, str]] = adjtimex_synchronised,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         not_loaded: frozenset[str] = frozenset(),
+        regions: Collection[str] = _DEFAULT_REGIONS,  # [main] regions: whom the site calls
     ) -> None:
-        self._freshness = freshness_days(packs)
+        self._freshness = freshness_days(packs, regions)
         self._scope_lists = {p.scope.listed_on for p in packs.values() if p.scope.listed_on}
         self._lists = lists
         self._records = records
