@@ -27,6 +27,7 @@ import orjson
 
 from callguard.compliance.segments import (
     BLOCK,
+    LONG_LINE,
     Segment,
     closed_segments,
     lines_backward,
@@ -38,10 +39,10 @@ if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "SegmentGoneError",
-           "decisions_newest_first", "follow_file", "follow_stream", "known_schema",
-           "listed_again_if_purged", "log_exists", "logged_at", "newest_first", "newest_id",
-           "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
-           "recover_line", "stream_id", "stream_pages"]
+           "decisions_newest_first", "follow_file", "follow_start", "follow_stream",
+           "known_schema", "line_start", "listed_again_if_purged", "log_exists", "logged_at",
+           "newest_first", "newest_id", "oldest_first", "parse_line", "read_files",
+           "read_stream", "read_stream_newest", "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
 # 0: the legacy records, written before ``schema`` existed; 2: a decision that says
@@ -397,6 +398,7 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                 return
             yield from _scan(opened.lines(), wanted, stats)
         if held is not None:
+            held.seek(0)  # a shared offset (``_held``): another reader may have moved it
             yield from _scan(lines_forward(held, end=current_end), wanted, stats)
     finally:
         if held is not None:
@@ -447,17 +449,34 @@ def read_files(path: Path) -> Iterator[Record]:
 
 
 def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
-                stats: ReadStats, *, poll: float = 0.2) -> Iterator[Record]:
+                stats: ReadStats, *, poll: float = 0.2,
+                boundary: int | None = None) -> Iterator[Record]:
     """Records appended from ``offset`` on, as they come, across rotations.
 
     ``handle`` is the current file as it was when the follow started. When the writer
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
+    ``boundary``: where the line at ``offset`` began, as ``line_start`` found it when the
+    follow's start was taken (found here when not given).
     """
     # Where the line at ``offset`` began, known now (before the follow is iterated, a
     # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
     # the file back to there and writes on from it (hlog23: however long the tail).
-    return _follow(path, handle, offset, _line_start(handle, offset), wanted, stats, poll)
+    if boundary is None:
+        boundary = line_start(handle, offset)
+    return _follow(path, handle, offset, boundary, wanted, stats, poll)
+
+
+def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
+    """Where a follow of the file held open, ``end`` bytes long, starts: ``(boundary,
+    offset)``. ``boundary`` is the start of its last line (``end`` when it ends in a
+    newline): a backlog reads up to there, no further, so that what a writer does to a
+    torn tail meanwhile is the follow's to see (hlog24). ``offset``: the boundary too
+    when that line is short enough to be a record being written (its end then comes whole,
+    and a heal's record glued to it is recovered), else ``end`` (a crash's torn tail,
+    NUL blocks: not read into memory; a heal cuts back to the boundary)."""
+    boundary = line_start(handle, end)
+    return boundary, boundary if end - boundary <= LONG_LINE else end
 
 
 def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
@@ -492,7 +511,7 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
         handle.close()
 
 
-def _line_start(handle: BinaryIO, offset: int) -> int:
+def line_start(handle: BinaryIO, offset: int) -> int:
     """The offset just after the last newline before ``offset`` (0 if none)."""
     position = offset
     while position > 0:
