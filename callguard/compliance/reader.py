@@ -314,27 +314,38 @@ def decisions_newest_first(path: Path, ids: Iterable[str], since: datetime, *,
             count += 1
             if stop is not None and count % _STOP_EVERY == 0 and stop():
                 return
-            at = line.find(_LOGGED_AT)
+            # the last one: a record glued behind a torn line is the newer of the two
+            at = line.rfind(_LOGGED_AT)
             # utc_ms writes "YYYY-MM-DDTHH:MM:SS.mmmZ": compared as bytes, as time
             if at >= 0 and line[at + 13:at + 32] < horizon:
                 return
-            if _DECISION_EVENT not in line:
+            if _DECISION_EVENT not in line or not _names_one(line, wanted):
                 continue
-            start = line.find(_DECISION_ID)
-            if start < 0:
-                continue
-            start += len(_DECISION_ID)
-            found = line[start:line.find(b'"', start)]
-            if found not in wanted:
-                continue
-            record = parse_line(line)
+            # A line that is no JSON: a torn one, and a whole record glued behind it by a
+            # writer before hlog23 (since, a torn tail is cut whole before the next append)
+            # is kept, as every other reader keeps it (``_scan``, ``recover_line``).
+            record = parse_line(line) or recover_line(line)
             if (record is None or record.get("event") != "decision"
                     or not known_schema(record)):
                 continue  # torn, or not a record this reader knows
+            found = str(record.get("decision_id")).encode()
+            if found not in wanted:
+                continue  # the id was the torn fragment's: nothing of it can be read
             wanted.discard(found)
             yield record
             if not wanted:
                 return
+
+
+def _names_one(line: bytes, wanted: set[bytes]) -> bool:
+    """Whether a ``decision_id`` of the line (a glued line has two) is one of ``wanted``."""
+    start = line.find(_DECISION_ID)
+    while start >= 0:
+        start += len(_DECISION_ID)
+        if line[start:line.find(b'"', start)] in wanted:
+            return True
+        start = line.find(_DECISION_ID, start)
+    return False
 
 
 def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[bytes]]:
