@@ -72,3 +72,46 @@ def test_a_heal_while_the_backlog_is_printed_is_followed(tmp_path, lines, torn):
     backlog = [2, 3] if lines == 2 else [1, 2, 3]
     assert seen == [*backlog, 10, 11]
     assert [json.loads(x)["i"] for x in path.read_bytes().splitlines()] == [1, 2, 3, 10, 11]
+
+
+def test_a_heal_that_writes_past_a_short_torn_line_is_followed(tmp_path):
+    """A writer killed mid-line leaves a short fragment; tail -f holds it, waiting for its
+    end. The heal cuts it and writes a whole record in its place, longer than it: the
+    file is then longer than where the follow stood, no cut was seen, and the follow read
+    on from its old offset — the new record's last bytes glued to the fragment, one torn
+    line, the record never shown."""
+    import threading
+
+    path = tmp_path / "compliance.jsonl"
+    path.write_bytes(_record(1) + b'{"schema":1,"event":"decision","at":"2026')
+    seen: list[int] = []
+
+    def heal():
+        log = LogFile(path, max_bytes=1 << 30)
+        for i in (10, 11):
+            log.commit(_record(i), sync=True)
+        log.close()
+
+    def show(record):
+        seen.append(record["i"])
+        if record["i"] == 11:
+            raise _Seen
+
+    def waited(signum, frame):
+        raise _Waited
+
+    previous = signal.signal(signal.SIGALRM, waited)
+    signal.setitimer(signal.ITIMER_REAL, 8.0)
+    timer = threading.Timer(0.5, heal)  # the follow has read the fragment and waits
+    timer.start()
+    try:
+        stats = ReadStats()
+        query = SimpleNamespace(filter=RecordFilter(), stats=stats)
+        with pytest.raises((_Seen, _Waited)):
+            _tail_file(query, path, show, True, 1)
+    finally:
+        timer.join()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert seen == [1, 10, 11]
+    assert stats.torn == 1  # the fragment, once

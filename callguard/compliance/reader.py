@@ -503,7 +503,8 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             if read:
                 continue
             time.sleep(poll)
-            if os.fstat(handle.fileno()).st_size < handle.tell():  # cut: a torn tail healed
+            if (os.fstat(handle.fileno()).st_size < handle.tell()  # cut: a torn tail healed
+                    or _rewritten(handle, pending)):
                 yield from _scan([pending] if pending else [], wanted, stats)
                 pending = b""
                 boundary = since = handle.seek(min(boundary, os.fstat(handle.fileno()).st_size))
@@ -520,6 +521,20 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
         handle.close()
+
+
+_MARK = 64  # bytes of an unfinished line compared with the file: a heal rewrites them
+
+
+def _rewritten(handle: BinaryIO, pending: bytes) -> bool:
+    """Whether the last bytes read of the unfinished line ``pending`` are no longer in the
+    file: a writer healed it (cut it, then wrote records in its place) and the file grew
+    past the position meanwhile, so its size says nothing; read on from there, the new
+    record's last bytes were glued to the fragment, one torn line, the record lost."""
+    if not pending:
+        return False
+    size = min(_MARK, len(pending))
+    return os.pread(handle.fileno(), size, handle.tell() - size) != pending[-size:]
 
 
 def line_start(handle: BinaryIO, offset: int) -> int:
