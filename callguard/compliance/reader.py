@@ -538,13 +538,18 @@ def _rewritten(handle: BinaryIO, pending: bytes) -> bool:
 
 
 def line_start(handle: BinaryIO, offset: int) -> int:
-    """The offset just after the last newline before ``offset`` (0 if none)."""
+    """The offset just after the last newline before ``offset`` (0 if none).
+
+    Read with ``pread``: neither the handle's offset nor its buffer is touched. Read
+    through the (buffered) handle before a backlog, a file grown since its size was taken
+    left bytes past it in the read-ahead; the backlog moved the offset the handle shares
+    (``_held``), the follow's seek fell inside that buffer (no lseek) and its next read
+    went on from where the backlog had left the offset: records skipped (hrev117)."""
     position = offset
     while position > 0:
         size = min(BLOCK, position)
         position -= size
-        handle.seek(position)
-        cut = handle.read(size).rfind(b"\n")
+        cut = os.pread(handle.fileno(), size, position).rfind(b"\n")
         if cut >= 0:
             return position + cut + 1
     return 0

@@ -1,0 +1,93 @@
+"""Review hrev117 of hlog24's log readers: the follow's start, a heal the follow must see,
+and a decision_id quoted inside a reason.
+
+Real files, real ``LogFile`` writes (the heal is the writer's own, on reopening a torn
+file); the records are encoded by orjson as the writer encodes them.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+
+import orjson
+
+from callguard.compliance.reader import (
+    ReadStats,
+    RecordFilter,
+    decisions_newest_first,
+    follow_file,
+    follow_start,
+    newest_first,
+    oldest_first,
+)
+from callguard.compliance.sinks import LogFile
+
+
+def _line(n: int) -> bytes:
+    return orjson.dumps({"schema": 1, "event": "line-release", "node": "n1",
+                         "logged_at": "2026-12-07T05:00:00.000Z", "i": n,
+                         "pad": "x" * 150}) + b"\n"
+
+
+def test_records_appended_while_the_backlog_is_read_are_all_followed(tmp_path):
+    """``follow_start`` read the file through the follow's own buffered handle: a small
+    file (under one 64 KiB block) that grew after its size was taken left the grown bytes
+    in that handle's read-ahead buffer. The backlog then moved the offset the handle
+    shares (its descriptor is dup'd), the follow's seek to its start fell inside the
+    buffer (no lseek), and its next read went on from where the backlog had left the
+    offset: records appended meanwhile were never shown (41-47 of 40-99 lost)."""
+    path = tmp_path / "compliance.jsonl"
+    path.write_bytes(b"".join(_line(i) for i in range(40)))
+    handle = path.open("rb")
+    end = os.fstat(handle.fileno()).st_size
+    log = LogFile(path, max_bytes=1 << 30)
+    try:
+        log.commit(_line(40), sync=False)  # written right after tail took the size
+        boundary, start = follow_start(handle, end)
+        log.commit(b"".join(_line(i) for i in range(41, 100)), sync=False)  # meanwhile
+    finally:
+        log.close()
+    backlog = [r["i"] for r in newest_first(path, RecordFilter(), ReadStats(),
+                                            current_end=boundary, current=handle)]
+    assert backlog == list(range(39, -1, -1))
+    followed: list[int] = []
+    for record in follow_file(path, handle, start, RecordFilter(), ReadStats(), poll=0.05,
+                              boundary=boundary):
+        followed.append(record["i"])
+        if record["i"] == 99 or len(followed) >= 60:
+            break
+    assert followed == list(range(40, 100))
+
+
+def _decision(decision_id: str, ms: int, reason: str = "on list 'national' v40") -> bytes:
+    return orjson.dumps({
+        "schema": 2, "event": "decision", "logged_at": f"2026-12-07T05:00:00.{ms:03d}Z",
+        "node": "n1", "decision_id": decision_id, "verdict": "BLOCK", "reason": reason,
+        "packs": [["us-federal", "2026.11.0", "5d1c09e2", "ppbpp-p"],
+                  ["us-ut", "2026.11.0", "a4b1f37c", "pp-pp"]],
+        "latency_us": 528}) + b"\n"
+
+
+def test_a_decision_id_quoted_in_a_reason_names_no_record(tmp_path):
+    """A reason quotes the rejected input; one carrying ``"decision_id":"X"`` text is
+    escaped by the encoder, never the field. ``decisions_newest_first`` returns X's own
+    record, and the one quoting X (whole, or glued behind a torn fragment) under its own
+    id only, as the forward reader does."""
+    path = tmp_path / "compliance.jsonl"
+    x = "0193a000-0000-7000-8000-0000000000c1"
+    w = "0193a000-0000-7000-8000-0000000000c2"
+    v = "0193a000-0000-7000-8000-0000000000c3"
+    forged = f'rejected caller id {{"decision_id":"{x}","verdict":"ALLOW"}}'
+    torn = _decision("0193a000-0000-7000-8000-0000000000c4", 300, forged)[:120]
+    path.write_bytes(_decision(x, 100) + _decision(w, 200, forged) + torn
+                     + _decision(v, 400, f'"decision_id": "{x}"') + _decision(w, 500)[:90])
+    since = datetime(2026, 12, 7, 4, 0, tzinfo=UTC)
+    found = list(decisions_newest_first(path, [x], since))
+    assert [(r["decision_id"], r["reason"]) for r in found] == [(x, "on list 'national' v40")]
+    found = list(decisions_newest_first(path, [x, w, v], since))
+    assert [r["decision_id"] for r in found] == [v, w, x]
+    assert [r["reason"] for r in found[:2]] == [f'"decision_id": "{x}"', forged]
+    forward = [r["decision_id"] for r in oldest_first(path, RecordFilter(decision_id=x),
+                                                     ReadStats())]
+    assert forward == [x]
