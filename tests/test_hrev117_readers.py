@@ -8,6 +8,7 @@ file); the records are encoded by orjson as the writer encodes them.
 from __future__ import annotations
 
 import os
+import threading
 from datetime import UTC, datetime
 
 import orjson
@@ -67,6 +68,45 @@ def _decision(decision_id: str, ms: int, reason: str = "on list 'national' v40")
         "packs": [["us-federal", "2026.11.0", "5d1c09e2", "ppbpp-p"],
                   ["us-ut", "2026.11.0", "a4b1f37c", "pp-pp"]],
         "latency_us": 528}) + b"\n"
+
+
+def test_a_heal_rewriting_a_fragment_with_the_same_last_bytes_is_seen(tmp_path):
+    """The follow held a torn fragment of decision A and knew a heal that wrote past it by
+    its last 64 bytes only. Two decisions of one campaign and rule have the same layout:
+    cut far enough past the id and the time, A's last 64 bytes are B's at the same
+    offsets. The heal wrote B in A's place, the check saw nothing, and the follow glued
+    A's head to B's tail: a whole, valid record under A's id (never written whole, cut
+    by the writer) and B never shown. Now the fragment is compared whole (its first
+    64 KiB when longer)."""
+    path = tmp_path / "compliance.jsonl"
+    a = _decision("0193a000-0000-7000-8000-00000000000a", 100)
+    b = _decision("0193a000-0000-7000-8000-00000000000b", 600)
+    cut = a.index(b'"pp-pp"')
+    assert len(a) == len(b)
+    assert cut > 64
+    assert a[cut - 64:cut] == b[cut - 64:cut]
+    first = _decision("0193a000-0000-7000-8000-000000000001", 0)
+    path.write_bytes(first + a[:cut])
+    handle = path.open("rb")
+
+    def heal() -> None:
+        log = LogFile(path, max_bytes=1 << 30)  # a torn tail: cut before the append
+        log.commit(b, sync=True)
+        log.close()
+
+    timer = threading.Timer(0.5, heal)  # the follow has read the fragment and waits
+    timer.start()
+    seen: list[str] = []
+    stats = ReadStats()
+    try:
+        for record in follow_file(path, handle, 0, RecordFilter(), stats, poll=0.05):
+            seen.append(record["decision_id"])
+            if len(seen) == 2:
+                break
+    finally:
+        timer.join()
+    assert seen == [orjson.loads(first)["decision_id"], orjson.loads(b)["decision_id"]]
+    assert stats.torn == 1  # A's fragment, once
 
 
 def test_a_decision_id_quoted_in_a_reason_names_no_record(tmp_path):

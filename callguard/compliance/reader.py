@@ -523,18 +523,31 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
         handle.close()
 
 
-_MARK = 64  # bytes of an unfinished line compared with the file: a heal rewrites them
+_MARK = 1 << 16  # bytes of an unfinished line compared with the file: a heal rewrites them
+_TAIL_MARK = 64  # and, of a longer one, its last bytes
 
 
 def _rewritten(handle: BinaryIO, pending: bytes) -> bool:
-    """Whether the last bytes read of the unfinished line ``pending`` are no longer in the
-    file: a writer healed it (cut it, then wrote records in its place) and the file grew
+    """Whether the unfinished line ``pending`` is no longer what the file holds where it
+    was read: a writer healed it (cut it, then wrote records in its place) and the file grew
     past the position meanwhile, so its size says nothing; read on from there, the new
-    record's last bytes were glued to the fragment, one torn line, the record lost."""
+    record's last bytes were glued to the fragment, one torn line, the record lost.
+
+    Compared whole (a record is a few KB; one ``pread`` a poll): two decisions of one
+    campaign and rule have the same layout, and a fragment cut past the varying fields
+    has the same last bytes as the record healed in its place — the follow glued the
+    fragment's head to its tail, a valid record under the fragment's id (hrev117). A
+    longer one (a crash's torn tail): its first ``_MARK`` bytes, where a heal's records
+    start, and its last bytes. A heal between this look and the next read, or one that
+    writes the very bytes held, is not told apart: the line then read is the file's."""
     if not pending:
         return False
-    size = min(_MARK, len(pending))
-    return os.pread(handle.fileno(), size, handle.tell() - size) != pending[-size:]
+    fd, end = handle.fileno(), handle.tell()
+    start = end - len(pending)
+    if len(pending) <= _MARK:
+        return os.pread(fd, len(pending), start) != pending
+    return (os.pread(fd, _MARK, start) != pending[:_MARK]
+            or os.pread(fd, _TAIL_MARK, end - _TAIL_MARK) != pending[-_TAIL_MARK:])
 
 
 def line_start(handle: BinaryIO, offset: int) -> int:
