@@ -131,3 +131,35 @@ def test_a_decision_id_quoted_in_a_reason_names_no_record(tmp_path):
     forward = [r["decision_id"] for r in oldest_first(path, RecordFilter(decision_id=x),
                                                      ReadStats())]
     assert forward == [x]
+
+
+def test_a_line_finished_by_the_writers_second_write_is_no_heal(tmp_path):
+    """A short write leaves the line unfinished and the writer writes the rest (and the
+    next record) after it: the bytes the follow holds are still the file's, no heal is
+    seen, each record is shown once, nothing is torn."""
+    path = tmp_path / "compliance.jsonl"
+    first = _decision("0193a000-0000-7000-8000-000000000001", 0)
+    second = _decision("0193a000-0000-7000-8000-000000000002", 100)
+    third = _decision("0193a000-0000-7000-8000-000000000003", 200)
+    path.write_bytes(first + second[:150])
+    handle = path.open("rb")
+
+    def finish() -> None:
+        with path.open("ab") as writer:  # the rest of the same write, then the next one
+            writer.write(second[150:])
+            writer.flush()
+            writer.write(third)
+
+    timer = threading.Timer(0.5, finish)
+    timer.start()
+    seen: list[str] = []
+    stats = ReadStats()
+    try:
+        for record in follow_file(path, handle, 0, RecordFilter(), stats, poll=0.05):
+            seen.append(record["decision_id"])
+            if len(seen) == 3:
+                break
+    finally:
+        timer.join()
+    assert seen == [orjson.loads(r)["decision_id"] for r in (first, second, third)]
+    assert stats.torn == 0
