@@ -17,7 +17,6 @@ from callguard.cli.output import console
 from callguard.compliance.logkey import LogKeyError
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.numbers.parse import quoted_number
-from callguard.policy.rules.base import latest_date
 from callguard.utc import YEARS, leap_second, out_of_years, utah_example, zone_named
 
 if TYPE_CHECKING:  # imported when used: `callguard tail` must start in well under 0.2 s
@@ -335,6 +334,9 @@ def parse_past_date(option: str, text: str, what: str, *, now: datetime | None =
 def _not_future(option: str, text: str, why: str, now: datetime | None) -> date:
     """The date ``text``, or a usage error saying ``why`` when it is later than today
     anywhere."""
+    # imported here: every command (`tail`, `--version`) imports this module at start
+    from callguard.policy.rules.base import latest_date  # noqa: PLC0415
+
     day = parse_date(option, text)
     latest = latest_date(now or datetime.now(UTC))
     if day > latest:

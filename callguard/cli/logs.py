@@ -591,31 +591,39 @@ def _archive_hint(state: CliState) -> str:
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
                lines: int | None) -> int:
-    from callguard.compliance.reader import follow_file  # noqa: PLC0415
+    from callguard.compliance.reader import follow_file, follow_start  # noqa: PLC0415
 
     handle = path.open("rb") if follow or path.exists() else None
     end = os.fstat(handle.fileno()).st_size if handle is not None else 0
+    boundary = start = end
+    if follow and handle is not None:
+        # Where the follow starts, found before the backlog is printed: a writer may heal
+        # (cut) a torn tail while it is, and the follow then looked back from the new
+        # contents and passed over the records written since (hlog24). The backlog reads up
+        # to the last line's start, the follow on from there.
+        boundary, start = follow_start(handle, end)
     try:
         backlog: Iterator[Record]
         if lines == 0:
             backlog = iter(())
         elif lines is not None:
             newest: deque[Record] = deque()
-            for record in newest_first(path, query.filter, query.stats, current_end=end,
+            for record in newest_first(path, query.filter, query.stats, current_end=boundary,
                                        current=handle):
                 newest.appendleft(record)
                 if len(newest) == lines:
                     break
             backlog = iter(newest)
         else:
-            backlog = oldest_first(path, query.filter, query.stats, current_end=end,
+            backlog = oldest_first(path, query.filter, query.stats, current_end=boundary,
                                    current=handle)
         shown = 0
         for record in backlog:
             show(record)
             shown += 1
         if follow and handle is not None:
-            for record in follow_file(path, handle, end, query.filter, query.stats):
+            for record in follow_file(path, handle, start, query.filter, query.stats,
+                                      boundary=boundary):
                 show(record)
                 shown += 1
         return shown

@@ -27,6 +27,7 @@ import orjson
 
 from callguard.compliance.segments import (
     BLOCK,
+    LONG_LINE,
     Segment,
     closed_segments,
     lines_backward,
@@ -38,10 +39,10 @@ if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "SegmentGoneError",
-           "decisions_newest_first", "follow_file", "follow_stream", "known_schema",
-           "listed_again_if_purged", "log_exists", "logged_at", "newest_first", "newest_id",
-           "oldest_first", "parse_line", "read_files", "read_stream", "read_stream_newest",
-           "recover_line", "stream_id", "stream_pages"]
+           "decisions_newest_first", "follow_file", "follow_start", "follow_stream",
+           "known_schema", "line_start", "listed_again_if_purged", "log_exists", "logged_at",
+           "newest_first", "newest_id", "oldest_first", "parse_line", "read_files",
+           "read_stream", "read_stream_newest", "recover_line", "stream_id", "stream_pages"]
 
 Record = dict[str, Any]
 # 0: the legacy records, written before ``schema`` existed; 2: a decision that says
@@ -313,27 +314,38 @@ def decisions_newest_first(path: Path, ids: Iterable[str], since: datetime, *,
             count += 1
             if stop is not None and count % _STOP_EVERY == 0 and stop():
                 return
-            at = line.find(_LOGGED_AT)
+            # the last one: a record glued behind a torn line is the newer of the two
+            at = line.rfind(_LOGGED_AT)
             # utc_ms writes "YYYY-MM-DDTHH:MM:SS.mmmZ": compared as bytes, as time
             if at >= 0 and line[at + 13:at + 32] < horizon:
                 return
-            if _DECISION_EVENT not in line:
+            if _DECISION_EVENT not in line or not _names_one(line, wanted):
                 continue
-            start = line.find(_DECISION_ID)
-            if start < 0:
-                continue
-            start += len(_DECISION_ID)
-            found = line[start:line.find(b'"', start)]
-            if found not in wanted:
-                continue
-            record = parse_line(line)
+            # A line that is no JSON: a torn one, and a whole record glued behind it by a
+            # writer before hlog23 (since, a torn tail is cut whole before the next append)
+            # is kept, as every other reader keeps it (``_scan``, ``recover_line``).
+            record = parse_line(line) or recover_line(line)
             if (record is None or record.get("event") != "decision"
                     or not known_schema(record)):
                 continue  # torn, or not a record this reader knows
+            found = str(record.get("decision_id")).encode()
+            if found not in wanted:
+                continue  # the id was the torn fragment's: nothing of it can be read
             wanted.discard(found)
             yield record
             if not wanted:
                 return
+
+
+def _names_one(line: bytes, wanted: set[bytes]) -> bool:
+    """Whether a ``decision_id`` of the line (a glued line has two) is one of ``wanted``."""
+    start = line.find(_DECISION_ID)
+    while start >= 0:
+        start += len(_DECISION_ID)
+        if line[start:line.find(b'"', start)] in wanted:
+            return True
+        start = line.find(_DECISION_ID, start)
+    return False
 
 
 def _files_newest_first(path: Path, wanted: RecordFilter) -> Iterator[Iterator[bytes]]:
@@ -397,6 +409,7 @@ def oldest_first(path: Path, wanted: RecordFilter, stats: ReadStats, *,
                 return
             yield from _scan(opened.lines(), wanted, stats)
         if held is not None:
+            held.seek(0)  # a shared offset (``_held``): another reader may have moved it
             yield from _scan(lines_forward(held, end=current_end), wanted, stats)
     finally:
         if held is not None:
@@ -447,17 +460,34 @@ def read_files(path: Path) -> Iterator[Record]:
 
 
 def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
-                stats: ReadStats, *, poll: float = 0.2) -> Iterator[Record]:
+                stats: ReadStats, *, poll: float = 0.2,
+                boundary: int | None = None) -> Iterator[Record]:
     """Records appended from ``offset`` on, as they come, across rotations.
 
     ``handle`` is the current file as it was when the follow started. When the writer
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
+    ``boundary``: where the line at ``offset`` began, as ``line_start`` found it when the
+    follow's start was taken (found here when not given).
     """
     # Where the line at ``offset`` began, known now (before the follow is iterated, a
     # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
     # the file back to there and writes on from it (hlog23: however long the tail).
-    return _follow(path, handle, offset, _line_start(handle, offset), wanted, stats, poll)
+    if boundary is None:
+        boundary = line_start(handle, offset)
+    return _follow(path, handle, offset, boundary, wanted, stats, poll)
+
+
+def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
+    """Where a follow of the file held open, ``end`` bytes long, starts: ``(boundary,
+    offset)``. ``boundary`` is the start of its last line (``end`` when it ends in a
+    newline): a backlog reads up to there, no further, so that what a writer does to a
+    torn tail meanwhile is the follow's to see (hlog24). ``offset``: the boundary too
+    when that line is short enough to be a record being written (its end then comes whole,
+    and a heal's record glued to it is recovered), else ``end`` (a crash's torn tail,
+    NUL blocks: not read into memory; a heal cuts back to the boundary)."""
+    boundary = line_start(handle, end)
+    return boundary, boundary if end - boundary <= LONG_LINE else end
 
 
 def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
@@ -473,7 +503,8 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             if read:
                 continue
             time.sleep(poll)
-            if os.fstat(handle.fileno()).st_size < handle.tell():  # cut: a torn tail healed
+            if (os.fstat(handle.fileno()).st_size < handle.tell()  # cut: a torn tail healed
+                    or _rewritten(handle, pending)):
                 yield from _scan([pending] if pending else [], wanted, stats)
                 pending = b""
                 boundary = since = handle.seek(min(boundary, os.fstat(handle.fileno()).st_size))
@@ -492,14 +523,46 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
         handle.close()
 
 
-def _line_start(handle: BinaryIO, offset: int) -> int:
-    """The offset just after the last newline before ``offset`` (0 if none)."""
+_MARK = 1 << 16  # bytes of an unfinished line compared with the file: a heal rewrites them
+_TAIL_MARK = 64  # and, of a longer one, its last bytes
+
+
+def _rewritten(handle: BinaryIO, pending: bytes) -> bool:
+    """Whether the unfinished line ``pending`` is no longer what the file holds where it
+    was read: a writer healed it (cut it, then wrote records in its place) and the file grew
+    past the position meanwhile, so its size says nothing; read on from there, the new
+    record's last bytes were glued to the fragment, one torn line, the record lost.
+
+    Compared whole (a record is a few KB; one ``pread`` a poll): two decisions of one
+    campaign and rule have the same layout, and a fragment cut past the varying fields
+    has the same last bytes as the record healed in its place — the follow glued the
+    fragment's head to its tail, a valid record under the fragment's id (hrev117). A
+    longer one (a crash's torn tail): its first ``_MARK`` bytes, where a heal's records
+    start, and its last bytes. A heal between this look and the next read, or one that
+    writes the very bytes held, is not told apart: the line then read is the file's."""
+    if not pending:
+        return False
+    fd, end = handle.fileno(), handle.tell()
+    start = end - len(pending)
+    if len(pending) <= _MARK:
+        return os.pread(fd, len(pending), start) != pending
+    return (os.pread(fd, _MARK, start) != pending[:_MARK]
+            or os.pread(fd, _TAIL_MARK, end - _TAIL_MARK) != pending[-_TAIL_MARK:])
+
+
+def line_start(handle: BinaryIO, offset: int) -> int:
+    """The offset just after the last newline before ``offset`` (0 if none).
+
+    Read with ``pread``: neither the handle's offset nor its buffer is touched. Read
+    through the (buffered) handle before a backlog, a file grown since its size was taken
+    left bytes past it in the read-ahead; the backlog moved the offset the handle shares
+    (``_held``), the follow's seek fell inside that buffer (no lseek) and its next read
+    went on from where the backlog had left the offset: records skipped (hrev117)."""
     position = offset
     while position > 0:
         size = min(BLOCK, position)
         position -= size
-        handle.seek(position)
-        cut = handle.read(size).rfind(b"\n")
+        cut = os.pread(handle.fileno(), size, position).rfind(b"\n")
         if cut >= 0:
             return position + cut + 1
     return 0
