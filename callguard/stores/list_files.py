@@ -300,9 +300,10 @@ def _zip_member(path: Path, raw: BinaryIO, stack: contextlib.ExitStack
     archive: ``_not_text`` names it), an archive that cannot be read whole, one holding no
     file or more than one, an encrypted member, and a bomb: a member whose declared
     uncompressed size exceeds ``MAX_UNZIPPED_BYTES`` or ``MAX_ZIP_RATIO`` times its
-    compressed size. ``zipfile`` reads a member only up to its declared size and checks
-    its CRC at the end: a member that holds more than it declares, or other bytes, is
-    refused as damaged (``_lines``), never read past the bound."""
+    compressed size (itself no more than the file holds: hrev115). ``zipfile`` reads a
+    member only up to its declared size and checks its CRC at the end: a member that
+    holds more than it declares, or other bytes, is refused as damaged (``_lines``), never
+    read past the bound."""
     head = raw.read(HEAD)
     raw.seek(0)
     found = not_text(head, path)
@@ -335,6 +336,14 @@ def _zip_member(path: Path, raw: BinaryIO, stack: contextlib.ExitStack
             f"{member.file_size:,} bytes uncompressed, over the {MAX_UNZIPPED_BYTES:,} "
             "bytes a list is read from a ZIP archive (the whole national registry is about "
             "3 GB); nothing was imported. Extract it (unzip) and import the text file")
+    size = path.stat().st_size
+    if member.compress_size > size:
+        # a crafted bomb declares more compressed bytes than it holds, so that the ratio
+        # below passes and ``zipfile`` inflates up to the declared size (hrev115)
+        raise ListImportError(
+            f"{path}: {member.filename!r} in the ZIP archive declares "
+            f"{member.compress_size:,} compressed bytes in a file of {size:,}: damaged, or a "
+            "ZIP bomb hiding its ratio; nothing was imported. Fetch it again")
     if (member.file_size >= _RATIO_FROM
             and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1)):
         raise ListImportError(
