@@ -75,6 +75,7 @@ from callguard.policy.core import (
     UNWATCHED,
 )
 from callguard.policy.frequency import Counted, Held, count_instants
+from callguard.policy.rules.number_kind import REASSIGNED_LIST
 from callguard.stores.attributes.lookup import list_check  # issue 18: attribute lists
 from callguard.stores.interfaces import ListRegistry, RecordStores
 from callguard.stores.writes import AddCompanyDnc, RecordWrite
@@ -572,6 +573,12 @@ class Gate:
                     listed.add(name)
                 elif self._policy.scope_list_unread(check, self._policy.list_day(name, at)):
                     unread.add(name)  # judged on its state's date, as for every number
+        # The reassigned-number data the same way (hrea24): a copy served here and lost
+        # from Redis, or whose version is refused, is unread, not "no data" — else the
+        # consents its disconnects voided were honoured again (``ReassignedNumbers``).
+        if (REASSIGNED_LIST in self._lists.errors
+                and self._lists.snapshot(REASSIGNED_LIST) is None):
+            unread.add(REASSIGNED_LIST)
         return frozenset(listed), frozenset(unread)
 
     async def _run(self, plan: Plan, stores: Mapping[str, object],

@@ -59,9 +59,11 @@ def ods(path: Path) -> Path:
 
 
 def archive(path: Path) -> Path:
-    """A registry download as it may come: national.txt zipped."""
+    """Two lists zipped together (one text file zipped alone is read since hrea24:
+    tests/test_hrea24_zip_import.py)."""
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zipped:
         zipped.writestr("national.txt", LINES)
+        zipped.writestr("ut-state.txt", LINES)
     return path
 
 
@@ -81,7 +83,7 @@ KINDS = {
     "list.xlsx": (xlsx, "an Excel workbook (.xlsx)", SAVE_AS),
     "list.ods": (ods, "an OpenDocument spreadsheet (.ods)", '"Text CSV (.csv)"'),
     "list.xls": (xls, "an Excel 97-2003 workbook (.xls)", SAVE_AS),
-    "list.zip": (archive, "a ZIP archive holding national.txt", "unzip"),
+    "list.zip": (archive, "a ZIP archive holding", "unzip"),  # 2 files: the lists say so
     "list.pdf": (pdf, "a PDF document", "as CSV or text"),
 }
 

@@ -6,8 +6,8 @@ reason said "every call in its scope is BLOCKed", a do-not-call list's effect: t
 reads a lost attribute list as no data, and with the shipped ``unchecked = "honour"`` a
 consent is honoured unchecked, the disconnects the copy held no longer applied. The text
 now says what happens and how to import it back (`attributes import`, not `dnc import`).
-Whether such a list should BLOCK as a do-not-call list does is the gate's and the rule's
-to change (see the session report). Real redis-server, real FLUSHALL.
+Since hrea24 the gate reads it as unread: a call resting on a consent is BLOCKed
+(tests/test_hrea24_reassigned_lost.py). Real redis-server, real FLUSHALL.
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ async def test_a_lost_reassigned_list_says_what_the_gate_does_with_it(redis_serv
         assert restarted.snapshot("attr-reassigned") is None
         error = restarted.errors["attr-reassigned"]
         assert "BLOCKed, [lists] not_loaded" not in error, error
-        assert "honoured unchecked" in error, error
+        # hrea24: read as unread, a call resting on consent BLOCKed (no longer honoured)
+        assert "honoured unchecked" not in error, error
+        assert "a call resting on a consent valid at the call is BLOCKed" in error, error
         assert "callguard attributes import FILE --kind reassigned" in error, error
         assert "dnc drop attr" not in error, error
         checks = {c.name: c for c in Readiness(

@@ -79,9 +79,9 @@ def import_(state: CliState, file: Path, kind: str, published: str, covers: str,
             max_bad_share: float, max_shrink: float) -> None:
     """Import FILE as a new version of one attribute list and publish it atomically.
 
-    FILE is text, one number a line (reassigned: NUMBER,YYYY-MM-DD), gzip'd or not. A
-    spreadsheet is refused: save it as CSV first (Excel "CSV UTF-8", LibreOffice "Text
-    CSV"); unzip a ZIP download."""
+    FILE is text, one number a line (reassigned: NUMBER,YYYY-MM-DD), gzip'd, zipped alone
+    in a ZIP archive, or not. A spreadsheet is refused: save it as CSV first (Excel "CSV
+    UTF-8", LibreOffice "Text CSV"); unzip a ZIP of several files."""
     published_on = parse_published("--published", published)
     areas_wanted = None if covers == "seen" else _covers(covers)
     which = AttributeKind(kind)

@@ -183,9 +183,9 @@ def import_(state: CliState, file: Path, name: str, published: str, covers: str 
             delta_base: int | None) -> None:
     """Import FILE as a new version of a list and publish it atomically.
 
-    FILE is text: one number a line, or the registry's 'area code,number' lines (gzip'd or
-    not). A spreadsheet is refused: save it as CSV first (Excel "CSV UTF-8", LibreOffice
-    "Text CSV"); unzip a ZIP download."""
+    FILE is text: one number a line, or the registry's 'area code,number' lines (gzip'd,
+    or zipped alone in a ZIP archive, or not). A spreadsheet is refused: save it as CSV
+    first (Excel "CSV UTF-8", LibreOffice "Text CSV"); unzip a ZIP of several files."""
     published_on = parse_published("--published", published)  # never in the future
     _name_or_exit(name)
     if name.startswith("attr-"):  # issue 18: reserved for number attribute lists

@@ -1,7 +1,8 @@
 """Read do-not-call list files in the forms call centers receive.
 
 One number per line (``8015550123``, ``18015550123``, ``+1 801-555-0123``), the
-registry's ``area code,phone number`` lines (``801,5550123``), optionally gzip'd.
+registry's ``area code,phone number`` lines (``801,5550123``), optionally gzip'd, or
+zipped alone in a ZIP archive (the registry hands its downloads zipped: ``_zip_member``).
 Blank lines and ``#`` comments are skipped, and so is a first line that is a header
 (column names: letters and no digit at all, e.g. ``AreaCode,PhoneNumber`` from a
 spreadsheet or a vendor's export; the registry's own full-list files have none). Any
@@ -30,6 +31,8 @@ import array
 import contextlib
 import gzip
 import re
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +63,13 @@ _BLOCK_ROWS = 4_000_000
 _HOLE = b"\0" * _ROW  # no list line holds a row's worth of NULs: a zero-filled stretch
 _HOLE_TEXT = _HOLE.decode()
 _MAX_LINE = 8192  # characters: no list line is longer; a longer one is not read whole
+_ZIP = (b"PK\x03\x04", b"PK\x05\x06")  # a member first; an empty archive
+# A ZIP member is read streamed, never extracted; a bomb is refused before a byte is read.
+# The whole national registry as 'area code,number' lines is about 3 GB; the densest list
+# (every number of its exchanges, sorted) deflates about 5:1, a bomb about 1000:1.
+MAX_UNZIPPED_BYTES = 8 * 2**30
+MAX_ZIP_RATIO = 100
+_RATIO_FROM = 2**20  # bytes: below, a member's ratio is not judged (it cannot hurt)
 
 
 @dataclass
@@ -264,32 +274,110 @@ def _wide(path: Path, head: bytes) -> ListImportError | None:
     return None
 
 
-def _not_text(path: Path, head: bytes, gzipped: bool) -> ListImportError | None:
+def _not_text(path: Path, head: bytes, inside: str = "") -> ListImportError | None:
     """The refusal of a workbook, archive or PDF (``callguard.csvfile.not_text``): read as
     lines, an .xlsx or .zip was "cut short" or "a stretch of zeros" (fetch it again), an
-    .xls "no numbers", a PDF "100 % malformed"; none said what the file was."""
-    found = not_text(head, None if gzipped else path)
+    .xls "no numbers", a PDF "100 % malformed"; none said what the file was. ``inside``:
+    where ``head`` was read when it is not the file's own start (a gzip or ZIP member)."""
+    found = not_text(head, None if inside else path)
     if found is None:
         return None
-    inside = " (inside its gzip compression)" if gzipped else ""
     return ListImportError(
         f"{path}: the file is {found.what}{inside}; nothing was imported. A list is text, "
         f"one number a line (or the registry's 'area code,number' lines): {found.advice}")
 
 
-def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
-    """Decoded lines; ``read[0]`` follows the bytes of the file consumed (of a gzip file,
-    the compressed bytes: its size is what is known in advance)."""
+def _zip_damaged(path: Path, exc: BaseException) -> ListImportError:
+    return ListImportError(
+        f"{path}: a ZIP archive that cannot be read whole ({type(exc).__name__}: {exc}): "
+        "cut short or damaged in the download; nothing was imported. Fetch it again")
+
+
+def _zip_member(path: Path, raw: BinaryIO, stack: contextlib.ExitStack
+                ) -> tuple[BinaryIO, str]:
+    """The one file of a ZIP archive, opened for streamed reading (nothing extracted to
+    disk), and where it is, for messages. Refused: a workbook (an .xlsx or .ods is a ZIP
+    archive: ``_not_text`` names it), an archive that cannot be read whole, one holding no
+    file or more than one, an encrypted member, and a bomb: a member whose declared
+    uncompressed size exceeds ``MAX_UNZIPPED_BYTES`` or ``MAX_ZIP_RATIO`` times its
+    compressed size (itself no more than the file holds: hrev115). ``zipfile`` reads a
+    member only up to its declared size and checks its CRC at the end: a member that
+    holds more than it declares, or other bytes, is refused as damaged (``_lines``), never
+    read past the bound."""
+    head = raw.read(HEAD)
+    raw.seek(0)
+    found = not_text(head, path)
+    if found is not None and not found.what.startswith("a ZIP archive"):
+        raise cast(ListImportError, _not_text(path, head))  # a workbook: save it as CSV
     try:
-        with path.open("rb") as raw:
-            gzipped = raw.read(2) == b"\x1f\x8b"
+        archive = stack.enter_context(zipfile.ZipFile(raw))
+        members = [info for info in archive.infolist() if not info.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError) as exc:
+        raise _zip_damaged(path, exc) from None
+    if not members:
+        raise ListImportError(f"{path}: a ZIP archive holding no file (folders only, or "
+                              "empty); nothing was imported. Fetch the download again")
+    if len(members) > 1:
+        names = ", ".join(repr(m.filename) for m in members[:3])
+        more = f" and {len(members) - 3} more" if len(members) > 3 else ""
+        raise ListImportError(
+            f"{path}: a ZIP archive holding {len(members)} files ({names}{more}); nothing "
+            "was imported. One list is one file: extract them (unzip) and import each, or "
+            "zip the list alone")
+    member = members[0]
+    where = f" (inside its ZIP archive, {member.filename!r})"
+    if member.flag_bits & 0x1:
+        raise ListImportError(f"{path}: {member.filename!r} in the ZIP archive is encrypted "
+                              "(password-protected); nothing was imported. Extract it with "
+                              "its password (unzip) and import the text file")
+    if member.file_size > MAX_UNZIPPED_BYTES:
+        raise ListImportError(
+            f"{path}: {member.filename!r} in the ZIP archive would be "
+            f"{member.file_size:,} bytes uncompressed, over the {MAX_UNZIPPED_BYTES:,} "
+            "bytes a list is read from a ZIP archive (the whole national registry is about "
+            "3 GB); nothing was imported. Extract it (unzip) and import the text file")
+    size = path.stat().st_size
+    if member.compress_size > size:
+        # a crafted bomb declares more compressed bytes than it holds, so that the ratio
+        # below passes and ``zipfile`` inflates up to the declared size (hrev115)
+        raise ListImportError(
+            f"{path}: {member.filename!r} in the ZIP archive declares "
+            f"{member.compress_size:,} compressed bytes in a file of {size:,}: damaged, or a "
+            "ZIP bomb hiding its ratio; nothing was imported. Fetch it again")
+    if (member.file_size >= _RATIO_FROM
+            and member.file_size > MAX_ZIP_RATIO * max(member.compress_size, 1)):
+        raise ListImportError(
+            f"{path}: {member.filename!r} in the ZIP archive is compressed "
+            f"{member.file_size // max(member.compress_size, 1):,}:1 (at most "
+            f"{MAX_ZIP_RATIO}:1; a list of numbers is about 5:1): a ZIP bomb or not a list; "
+            "nothing was imported. Check that this is the list download")
+    try:
+        handle = stack.enter_context(archive.open(member))
+    except (zipfile.BadZipFile, NotImplementedError, OSError, EOFError, ValueError) as exc:
+        raise _zip_damaged(path, exc) from None
+    return cast(BinaryIO, handle), where
+
+
+def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
+    """Decoded lines; ``read[0]`` follows the bytes of the file consumed (of a gzip file or
+    a ZIP archive, the compressed bytes: its size is what is known in advance)."""
+    try:
+        with path.open("rb") as raw, contextlib.ExitStack() as stack:
+            magic = raw.read(4)
             raw.seek(0)
-            handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb") if gzipped else raw)
+            inside = ""
+            if magic.startswith(_ZIP):
+                handle, inside = _zip_member(path, raw, stack)
+            elif magic.startswith(b"\x1f\x8b"):
+                handle = cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+                inside = " (inside its gzip compression)"
+            else:
+                handle = raw
             # callguard.csvfile's reading: a BOM dropped (UTF-16 and UTF-32 read as their
             # mark says), UTF-8 else Windows-1252; no workbook, archive or PDF
             head = handle.peek(HEAD)[:HEAD]  # type: ignore[attr-defined]
             encoding = text_encoding(head)
-            refused = _not_text(path, head, gzipped) or (
+            refused = _not_text(path, head, inside) or (
                 None if encoding else _wide(path, head[:64]))
             if refused is not None:
                 raise refused
@@ -309,6 +397,8 @@ def _lines(path: Path, read: list[int] | None = None) -> Iterator[str]:
                 read[0] = raw.tell()
     except LineTooLong as exc:
         raise _overlong(path, exc.number, exc.start) from None
+    except (zipfile.BadZipFile, zlib.error) as exc:  # a ZIP member's CRC, its deflate data
+        raise _zip_damaged(path, exc) from None
     except (OSError, EOFError) as exc:
         raise ListImportError(f"{path}: unreadable ({exc}); nothing was imported") from None
 
@@ -351,7 +441,7 @@ def _fixed_width(path: Path) -> bool:
         return False
     with path.open("rb") as handle:
         head = handle.read(_ROW * 1000)
-    if head[:2] == b"\x1f\x8b":  # gzip: the line parser decompresses
+    if head[:2] == b"\x1f\x8b" or head.startswith(_ZIP):  # the line parser decompresses
         return False
     if _is_header(head[: _ROW - 1].decode("latin-1")):  # a 10-letter header: lines read it
         return False

@@ -223,8 +223,9 @@ class Readiness:
                                 f"{'usable' if fresh else 'stale'} through {limit}"))
         # A list no freshness rule names (an attribute list: wireless, reassigned,
         # litigators) whose published version is refused is not ready either: its rules
-        # then read an older copy or none ("no reassigned-number data loaded": a consent
-        # honoured without the 64.1200(m) check), and only this line said so (hatt20).
+        # then read an older copy, or none (the reassigned-number data then unread: a call
+        # resting on a consent or relationship is BLOCKed, hrea24/hrev115), and only this
+        # line said so (hatt20).
         named = {check.name for check in checks}
         for name in sorted(set(errors) - named):
             checks.append(Check(f"list:{name}", False, _detail(errors[name])))

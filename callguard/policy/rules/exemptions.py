@@ -53,6 +53,7 @@ __all__ = [
     "disconnected_on",
     "earliest_local_date",
     "lists_read",
+    "reassigned_unread",
     "request_made",
     "revocation_on_or_after",
     "unreadable_window",
@@ -115,6 +116,22 @@ def disconnected_on(ctx: Context) -> date | None:
     """The number's last permanent disconnect per the reassigned data read, or None."""
     check = ctx.facts.lists.get(REASSIGNED_LIST)
     return check.disconnected if check is not None else None
+
+
+def reassigned_unread(ctx: Context) -> bool:
+    """Whether the reassigned-number data this node served is lost or refused (the gate's
+    ``CallAttempt.unread``, hrea24) and no copy was read: the disconnects it held cannot be
+    applied, so no consent or relationship can be shown not void (hrev115)."""
+    return (REASSIGNED_LIST in ctx.attempt.unread
+            and ctx.facts.lists.get(REASSIGNED_LIST) is None)
+
+
+# The blocking reason's words for a consent or relationship a lost copy leaves unchecked.
+_LOST_COPY = (f"the copy of {REASSIGNED_LIST} this node served is lost or refused (see "
+              "`callguard dnc status`), and a consent or relationship given before the "
+              "number's permanent disconnect was the previous subscriber's (47 CFR "
+              "64.1200(m)); import the newest copy again (`callguard attributes import FILE "
+              "--kind reassigned ...`)")
 
 
 def lists_read(rule: object) -> tuple[str, ...]:
@@ -336,10 +353,19 @@ class Exemptions:
     def find(
         self, ctx: Context, consent_fits: Callable[[ConsentRecord], bool] | None = None
     ) -> str | NeedFacts | None:
-        """Describe the record that exempts this call, ask for facts, or None."""
+        """Describe the record that exempts this call, ask for facts, or None. None too
+        while the reassigned-number data is lost (``reassigned_unread``): a consent or
+        relationship it may have voided lifts no rule (hrev115: a manual call to a
+        registered number was ALLOWed on one; ``ReassignedNumbers`` covers automated
+        calls only)."""
         missing = self.needs - ctx.facts.fetched
         if missing:
             return NeedFacts(missing)
+        found = self._find(ctx, consent_fits)
+        return None if found is not None and reassigned_unread(ctx) else found
+
+    def _find(self, ctx: Context,
+              consent_fits: Callable[[ConsentRecord], bool] | None) -> str | None:
         for record in self._standing(ctx):
             if _offset_window(record):
                 # A window stored with a UTC offset (``unreadable_window``): it lifts
@@ -427,6 +453,8 @@ class Exemptions:
                      f"{request.added_at:%Y-%m-%d}")
         if revoked:
             text += f"; {'; '.join(revoked)}"
+        if reassigned_unread(ctx) and (lost := self._find(ctx, None)) is not None:
+            text += f"; {lost} not honoured: {_LOST_COPY}"
         return text + self._unreadable(ctx)
 
     def _unreadable(self, ctx: Context) -> str:

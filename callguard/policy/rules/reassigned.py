@@ -16,8 +16,10 @@ records of the seller and every one of them predates the disconnect: the lead no
 reaches the person who consented (a conservative house reading: such calls are the
 wrong-party calls the database exists to prevent). It states in every decision what the
 data said and whether the copy can support the safe harbor (loaded, covering the area
-code, within ``max_age_days``). Without data, consent is honoured as before, without the
-safe harbor.
+code, within ``max_age_days``). Without data (never loaded on this node), consent is
+honoured as before, without the safe harbor. A copy this node served and lost (Redis lost
+its data, its version refused) is unread (``CallAttempt.unread``, as the gate reads a scope
+list): a call resting on a consent valid at the call is BLOCKed (hrea24).
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ class ReassignedNumbers(RuleBase):
                                 f"telephone dialing system ({ref}): no consent is needed, "
                                 "so none is voided")
         check = ctx.facts.lists.get(REASSIGNED_LIST)
+        if check is None and REASSIGNED_LIST in attempt.unread:
+            return self._lost(ctx)
         problem = fresh(check, ctx, self.max_age_days)
         if problem is not None and self.unchecked_blocks:
             return self._unchecked(ctx, problem)
@@ -106,6 +110,29 @@ class ReassignedNumbers(RuleBase):
             f"every consent on record ({len(consents)}) predates the number's permanent "
             f"disconnect on {cut:%Y-%m-%d} per {tag}: it was the previous subscriber's, the "
             "new subscriber gave none" + harbor)
+
+    def _lost(self, ctx: Context) -> Outcome | NeedFacts:
+        """A copy this node served is lost (Redis lost its data, its version refused):
+        unread (``CallAttempt.unread``), not "no data". The disconnects it held voided
+        consents that, unread, would be honoured again: a call to the new subscriber of a
+        reassigned number (hrea24). Whatever ``unchecked`` says, a call resting on a
+        consent valid at the call is BLOCKed; one with none is not this rule's."""
+        if FactKind.CONSENT not in ctx.facts.fetched:
+            return NeedFacts(frozenset({FactKind.CONSENT}))
+        attempt = ctx.attempt
+        consents = [c for c in ctx.facts.consents if c.valid_at(attempt.at, attempt.judged_at)]
+        lost = (f"the copy of {REASSIGNED_LIST} this node served is lost or refused (Redis "
+                "lost its data, or its version does not verify: see `callguard dnc status`)")
+        if not consents:
+            return self.outcome(Status.PASS, "no consent valid at the call on record to "
+                                f"check; {lost}")
+        return self.outcome(
+            Status.BLOCK,
+            f"the consent on record ({len(consents)}) cannot be checked against the "
+            f"reassigned-number data: {lost}, and the disconnects it held may void that "
+            "consent (47 CFR 64.1200(m): a consent given before a permanent disconnect was "
+            "the previous subscriber's). Fix: import the newest copy again (`callguard "
+            "attributes import FILE --kind reassigned ...`)")
 
     def _unchecked(self, ctx: Context, problem: str) -> Outcome | NeedFacts:
         """``unchecked = "block"``: a consent on record cannot be checked against current

@@ -508,11 +508,10 @@ def _lost_effect(name: str) -> str:
     (hsto23: the text said every call in its scope was BLOCKed, while a lost
     ``attr-reassigned`` left every consent honoured unchecked)."""
     effect = {
-        REASSIGNED_LIST: "the gate reads it as no reassigned-number data (a consent on "
-                         "record is honoured unchecked, without the 64.1200(m) safe "
-                         "harbor, under `unchecked = \"honour\"`; a call resting on "
-                         "consent is BLOCKed under \"block\"): the disconnects it held are "
-                         "not applied",
+        REASSIGNED_LIST: "the gate reads it as unread, not as no data (hrea24): a call "
+                         "resting on a consent valid at the call is BLOCKed (the "
+                         "disconnects it held may void that consent, 47 CFR 64.1200(m)); "
+                         "a call with none is decided by the other rules",
         WIRELESS_LIST: "every number reads as wireless or of unknown kind (no landline)",
         PORTED_WIRELESS_LIST: "every number reads as wireless or of unknown kind (no "
                               "landline)",
