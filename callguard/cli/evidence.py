@@ -98,7 +98,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         usage_error(f"--file {file_path}: no such compliance log")
     if archive_dir is not None and not archive.exists():  # else: the live log alone, exit 0
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
-    if not archive.exists() and (log is None or not log_exists(log)):
+    # With [log] redis_stream the stream holds every node's unarchived records: an
+    # officer's host (or a node yet to log) with no file nor archive of its own still
+    # reads it; this refused "nothing to read" (hoff24).
+    if not archive.exists() and (log is None or not log_exists(log)) and not (
+            file_path is None and place.redis_stream):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
                     f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
     number_hash, key_id, key_source, last4 = None, None, "", None
