@@ -135,6 +135,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "to_instant": zulu(until, "milliseconds") if until else None,
         "generated": zulu(datetime.now(UTC), "seconds"),
         "archive": str(archive.root.resolve()) if archive.exists() else None,
+        # an archive committed with nothing in it (`archive` ran before any segment closed):
+        # "0 archived day(s) (the archive at DIR)" read as days searched (hrev118)
+        "archive_empty": archive.exists() and not archive.manifest().parts,
         # where it was looked for, when there is none ("(no archive)" did not say where)
         "archive_missing": None if archive.exists() else str(archive.root.resolve()),
         # the configured packs that are not enacted law (house policies), or why unknown
@@ -429,6 +432,7 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
         "sources": {"archive": query.get("archive"), "archive_days": found.archive_days,
                     "archive_missing": query.get("archive_missing"),
+                    "archive_empty": bool(query.get("archive_empty")),
                     "live": found.live_sources, "note": _read_from(query, found)},
         # the packs that are not enacted law (house policies): a deciding rule of one is
         # the seller's choice, not a section of law (null: not checked, see _unread)
@@ -645,7 +649,8 @@ def _read_from(query: dict[str, Any], found: Evidence) -> str:
     """``N archived day(s) (the archive at DIR) and M unarchived file(s) (PATHS)``: the
     counts alone did not say whose log or which archive copy the history came from."""
     archive = query.get("archive")
-    where = (f" (the archive at {archive})" if archive else
+    empty = ", which holds nothing yet" if query.get("archive_empty") else ""
+    where = (f" (the archive at {archive}{empty})" if archive else
              f" (no archive at {query['archive_missing']})" if query.get("archive_missing")
              else " (no archive)")
     files = ", ".join(found.live_sources)
