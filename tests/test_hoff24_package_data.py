@@ -63,9 +63,18 @@ def test_a_file_three_folders_down_in_data_goes_into_the_wheel(tmp_path) -> None
     for name in deep:
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         (source / name).write_text("{}\n")
+    # what a working tree holds beside them and a wheel must not carry: "data/**/*" takes
+    # every depth, so a pytest run's bytecode or an editor's backup there went in (hrev118)
+    junk = ["callguard/data/jurisdictions/__pycache__/conftest.cpython-311.pyc",
+            "callguard/data/__pycache__/x.cpython-311.pyc",
+            "callguard/data/jurisdictions/us-ut.toml~"]
+    for name in junk:
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        (source / name).write_bytes(b"junk")
     pip = Path(sys.executable).parent / "pip"
     subprocess.run([str(pip), "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"),
                     str(source)], check=True, capture_output=True, timeout=180)
     wheel = next((tmp_path / "dist").glob("callguard-*.whl"))
     names = set(zipfile.ZipFile(wheel).namelist())
     assert sorted(set(deep) - names) == []
+    assert sorted(set(junk) & names) == []
