@@ -269,13 +269,17 @@ def _find(state: CliState, decision_id: str, file: Path | None,
         streamed = _streamed(state, archive, decision_id.lower())
         found, source = streamed[0], streamed[2]
     if found is None:
+        unread = streamed[3] if streamed is not None else None
+        # a stream that could not be read is not a place searched (hrev118)
         places = ([f"{path} or its rotated segments"] if in_log else []) + (
             [f"the archive {archive.root}"] if in_archive and archive is not None else []
-        ) + ([streamed[2]] if streamed is not None else [])
+        ) + ([streamed[2]] if streamed is not None and unread is None else [])
         err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
-                          f"{escape(' or '.join(places))}", highlight=False)
-        if streamed is not None and streamed[3] is not None:
-            err_console.print(f"[yellow]note:[/yellow] {escape(streamed[3])}",
+                          f"{escape(' or '.join(places))}" if places else
+                          f"[red]not found:[/red] decision {escape(decision_id)}: nothing "
+                          "could be read", highlight=False)
+        if unread is not None:
+            err_console.print(f"[yellow]note:[/yellow] not searched: {escape(unread)}",
                               highlight=False)
         sys.exit(EXIT_BLOCK)
     withdrawer = streamed[1] if streamed is not None else withdrawn_by(
