@@ -98,7 +98,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         usage_error(f"--file {file_path}: no such compliance log")
     if archive_dir is not None and not archive.exists():  # else: the live log alone, exit 0
         usage_error(f"--archive {archive_dir}: no archive there (no manifest.json)")
-    if not archive.exists() and (log is None or not log_exists(log)):
+    # With [log] redis_stream the stream holds every node's unarchived records: an
+    # officer's host (or a node yet to log) with no file nor archive of its own still
+    # reads it; this refused "nothing to read" (hoff24).
+    if not archive.exists() and (log is None or not log_exists(log)) and not (
+            file_path is None and place.redis_stream):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
                     f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
     number_hash, key_id, key_source, last4 = None, None, "", None
@@ -131,6 +135,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
         "to_instant": zulu(until, "milliseconds") if until else None,
         "generated": zulu(datetime.now(UTC), "seconds"),
         "archive": str(archive.root.resolve()) if archive.exists() else None,
+        # an archive committed with nothing in it (`archive` ran before any segment closed):
+        # "0 archived day(s) (the archive at DIR)" read as days searched (hrev118)
+        "archive_empty": archive.exists() and not archive.manifest().parts,
         # where it was looked for, when there is none ("(no archive)" did not say where)
         "archive_missing": None if archive.exists() else str(archive.root.resolve()),
         # the configured packs that are not enacted law (house policies), or why unknown
@@ -425,6 +432,7 @@ def _document(query: dict[str, Any], found: Evidence) -> dict[str, Any]:
         **({"stored_now": query["stored_now"]} if "stored_now" in query else {}),
         "sources": {"archive": query.get("archive"), "archive_days": found.archive_days,
                     "archive_missing": query.get("archive_missing"),
+                    "archive_empty": bool(query.get("archive_empty")),
                     "live": found.live_sources, "note": _read_from(query, found)},
         # the packs that are not enacted law (house policies): a deciding rule of one is
         # the seller's choice, not a section of law (null: not checked, see _unread)
@@ -641,7 +649,8 @@ def _read_from(query: dict[str, Any], found: Evidence) -> str:
     """``N archived day(s) (the archive at DIR) and M unarchived file(s) (PATHS)``: the
     counts alone did not say whose log or which archive copy the history came from."""
     archive = query.get("archive")
-    where = (f" (the archive at {archive})" if archive else
+    empty = ", which holds nothing yet" if query.get("archive_empty") else ""
+    where = (f" (the archive at {archive}{empty})" if archive else
              f" (no archive at {query['archive_missing']})" if query.get("archive_missing")
              else " (no archive)")
     files = ", ".join(found.live_sources)

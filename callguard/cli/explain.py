@@ -1,7 +1,9 @@
 """``callguard explain DECISION_ID``: one compliance record rendered back in full.
 
-The record is found in the node's log file and its rotated segments (newest first), or
-read from standard input (``-``: a record line, e.g. from ``callguard evidence --json``).
+The record is found in the node's log file and its rotated segments (newest first), the
+archive, or with ``[log] redis_stream`` the stream after the archive's position (another
+node's decision not archived yet), or read from standard input (``-``: a record line,
+e.g. from ``callguard evidence --json``).
 Every rule's citation and sentence come from the packs the record names, checked against
 the recorded version and digest.
 """
@@ -91,6 +93,28 @@ def _archived(archive: Any, decision_id: str) -> dict[str, Any] | None:
 
     found = gather(archive, LiveLines(), decision_id=decision_id.lower())
     return dict(found.decisions[0]) if found.decisions else None
+
+
+def _streamed(state: CliState, archive: Any, decision_id: str,
+              ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None]:
+    """The decision in the Redis stream after the archive's position (another node's,
+    not archived yet), the decision that withdrew it, where it was looked for, and why
+    the stream could not be read (None: it was)."""
+    from callguard.cli.evidence import _add_stream  # noqa: PLC0415 - Redis only here
+    from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
+
+    live = LiveLines()
+    note = _add_stream(state, archive, live)
+    where = (live.sources[0] if live.sources
+             else f"the redis stream {state.settings.log.stream_key}")
+    if note is not None:
+        return None, None, where, note
+    found = gather(archive, live, decision_id=decision_id)
+    record = next((dict(d) for d in found.decisions
+                   if d.get("decision_id") == decision_id), None)
+    by = found.withdrawals.get(decision_id)
+    withdrawer = next((dict(d) for d in found.decisions if d.get("decision_id") == by), None)
+    return record, withdrawer, where, None
 
 
 def _load_packs(directory: Path, readings: dict[str, str]) -> dict[str, Pack]:
@@ -207,6 +231,63 @@ def _hanging(console: Console, label: Text, paragraphs: list[Text]) -> None:
                               soft_wrap=True)
 
 
+def _find(state: CliState, decision_id: str, file: Path | None,
+          ) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
+    """The decision record, where it was found, and the decision that withdrew it: in the
+    log and its segments, else the archive, else (``[log] redis_stream``) the stream after
+    the archive's position; exit 1 naming where it was looked for when it is nowhere."""
+    path = file or log_path(state.settings)
+    if file is not None and not log_exists(file):
+        usage_error(f"--file {file}: no compliance log there (nor closed segments "
+                    "beside it); give the path of a node's log")
+    # the archive keeps decisions for years after their segments are deleted
+    from callguard.compliance.archive.store import Archive  # noqa: PLC0415 - DuckDB
+
+    place = place_or_exit(state)
+    archive = Archive(place.archive_dir) if file is None else None
+    in_archive = archive is not None and archive.exists()
+    in_log = path is not None and log_exists(path)
+    # [log] redis_stream: every node's records not archived yet are in the stream, as
+    # `evidence --decision` reads them; without it, a decision of another node was
+    # "not found" until the next `archive --stream` (hoff24)
+    in_stream = file is None and place.redis_stream
+    if not in_log and not in_archive and not in_stream:  # a wrong --data-dir is not
+        if path is None:                                 # "not found"
+            usage_error("the log goes to stdout ([log] file = \"-\") and there is no "
+                        "archive; give --file")
+        usage_error(f"no compliance log at {path} and no archive (data dir "
+                    f"{state.settings.data_dir}): check --data-dir / CALLGUARD_DATA_DIR "
+                    "and [log] file, or give --file")
+    found = find_record(path, decision_id) if in_log and path is not None else None
+    source = f"the log {path} (or its rotated segments)"
+    if found is None and in_archive and archive is not None:
+        found = _archived(archive, decision_id)
+        source = f"the archive {archive.root.resolve()}"
+    streamed: tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None] | None
+    streamed = None
+    if found is None and in_stream and archive is not None:
+        streamed = _streamed(state, archive, decision_id.lower())
+        found, source = streamed[0], streamed[2]
+    if found is None:
+        unread = streamed[3] if streamed is not None else None
+        # a stream that could not be read is not a place searched (hrev118)
+        places = ([f"{path} or its rotated segments"] if in_log else []) + (
+            [f"the archive {archive.root}"] if in_archive and archive is not None else []
+        ) + ([streamed[2]] if streamed is not None and unread is None else [])
+        err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
+                          f"{escape(' or '.join(places))}" if places else
+                          f"[red]not found:[/red] decision {escape(decision_id)}: nothing "
+                          "could be read", highlight=False)
+        if unread is not None:
+            err_console.print(f"[yellow]note:[/yellow] not searched: {escape(unread)}",
+                              highlight=False)
+        sys.exit(EXIT_BLOCK)
+    withdrawer = streamed[1] if streamed is not None else withdrawn_by(
+        path if file is not None or in_log else None,
+        archive if in_archive else None, decision_id.lower())
+    return found, source, withdrawer
+
+
 @click.command("explain")
 @click.argument("decision_id")
 @click.option("--file", "file", type=click.Path(path_type=Path),
@@ -219,8 +300,9 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
                     packs_dir: Path | None, as_json: bool) -> None:
     """Render DECISION_ID's record in full: every rule, citation and sentence ('-': stdin).
 
-    Exit 0: explained; 1: no such decision in the log or the archive (or the packs named
-    cannot explain it); 2: usage (not a decision id, no log or archive to search).
+    Exit 0: explained; 1: no such decision in the log or the archive (nor, with [log]
+    redis_stream, the stream; or the packs named cannot explain it); 2: usage (not a
+    decision id, no log, archive or stream to search).
     """
     withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":
@@ -231,37 +313,7 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     else:
         if not _ID.fullmatch(decision_id):
             usage_error(f"{decision_id!r} is not a decision id (a UUID)")
-        path = file or log_path(state.settings)
-        if file is not None and not log_exists(file):
-            usage_error(f"--file {file}: no compliance log there (nor closed segments "
-                        "beside it); give the path of a node's log")
-        # the archive keeps decisions for years after their segments are deleted
-        from callguard.compliance.archive.store import Archive  # noqa: PLC0415 - DuckDB
-
-        archive = Archive(place_or_exit(state).archive_dir) if file is None else None
-        in_archive = archive is not None and archive.exists()
-        in_log = path is not None and log_exists(path)
-        if not in_log and not in_archive:  # a wrong --data-dir is not "not found"
-            if path is None:
-                usage_error("the log goes to stdout ([log] file = \"-\") and there is no "
-                            "archive; give --file")
-            usage_error(f"no compliance log at {path} and no archive (data dir "
-                        f"{state.settings.data_dir}): check --data-dir / CALLGUARD_DATA_DIR "
-                        "and [log] file, or give --file")
-        found = find_record(path, decision_id) if in_log and path is not None else None
-        source = f"the log {path} (or its rotated segments)"
-        if found is None and in_archive and archive is not None:
-            found = _archived(archive, decision_id)
-            source = f"the archive {archive.root.resolve()}"
-        if found is None:
-            places = ([f"{path} or its rotated segments"] if in_log else []) + (
-                [f"the archive {archive.root}"] if in_archive and archive is not None else [])
-            err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
-                              f"{escape(' or '.join(places))}", highlight=False)
-            sys.exit(EXIT_BLOCK)
-        record = found
-        withdrawer = withdrawn_by(path if file is not None or in_log else None,
-                                  archive if in_archive else None, decision_id.lower())
+        record, source, withdrawer = _find(state, decision_id, file)
     readings = {str(k): str(v) for k, v in dict(record.get("readings") or {}).items()}
     packs = (_load_packs(packs_dir, readings) if packs_dir
              else dict(state.settings.packs))
