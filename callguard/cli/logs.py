@@ -762,8 +762,12 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         if ahead is not None:
             # a torn line is counted by the read of its time alone (``reading``)
             records = chain(_unarchived(path, manifest, ahead, ReadStats()), records)
-        return records if streamed is None else chain(
-            records, _stream_records(state, manifest, log_query.stats, streamed))
+        # the stream's entries kept as the file's lines are (``reading``, ``ahead``): every
+        # entry after the archive's position was held in memory whatever --since, ~770 MB
+        # for 100,000 entries before the range (hrev121)
+        return records if streamed is None else chain(records, _stream_records(
+            state, manifest, log_query.stats, streamed,
+            lambda r: reading.matches(r) or (ahead is not None and ahead.matches(r))))
 
     done = listed_again_if_purged(lambda: report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,
@@ -999,10 +1003,11 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
 
 
 def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
-                    said: dict[str, str]) -> Iterator[Record]:
+                    said: dict[str, str], wanted: Callable[[Record], bool],
+                    ) -> Iterator[Record]:
     """`report`'s records of the stream after ``manifest``'s position (every node's not
-    archived yet), as evidence reads them; ``said`` gets their ``name``, or why Redis
-    could not be read (``unread``: the report is then incomplete)."""
+    archived yet) that ``wanted`` keeps, as evidence reads them; ``said`` gets their
+    ``name``, or why Redis could not be read (``unread``: the report is then incomplete)."""
     from callguard.cli.unarchived_stream import (  # noqa: PLC0415 - Redis only here
         StreamUnreadableError,
         stream_after_archive,
@@ -1019,7 +1024,7 @@ def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
             record = parse_line(line)
             if record is None:
                 stats.torn += 1
-            elif stats.observe(record):
+            elif stats.observe(record) and wanted(record):
                 yield record
     except StreamUnreadableError as exc:  # lost mid-read: the report is incomplete
         said["unread"] = str(exc)
