@@ -1450,8 +1450,14 @@ class TestTailAndReport:
         assert page.count("<svg") == 4
         assert "us-federal:64.1200(c)(2)" in page
         assert not any(run in page for run in DIGIT_RUNS)
-        human = cli("report", config=b)  # node b's own file
-        assert "2 decisions" in human.stdout
+        # node b's own file alone (--file); without it, with redis_stream, the stream too:
+        # every node's calls not archived yet, each once (hfix24: it read b's file alone)
+        own = cli("report", "--file", str(b.parent / "node-b" / "compliance.jsonl"), config=b)
+        assert own.returncode == 0, own.stderr
+        assert "2 decisions" in own.stdout
+        human = cli("report", config=b)
+        assert human.returncode == 0, human.stderr
+        assert "4 decisions" in human.stdout
 
     @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux not installed")
     def test_tail_follows_two_writers_in_a_real_terminal(self, tmp_path, two_nodes_on_stream):

@@ -23,6 +23,7 @@ from typing import Any
 
 import click
 import orjson
+from click.core import ParameterSource
 from rich.markup import escape
 
 from callguard.cli.common import (
@@ -66,10 +67,13 @@ MONTHS_AFTER_DAYS = 7
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="DuckDB threads (keep 1 on a host that decides calls).")
 @click.option("--json", "as_json", is_flag=True, help="What was archived as JSON.")
+@click.option("--compress-only", is_flag=True,
+              help="Only compress this node's closed segments, archiving nothing: each "
+                   "node's cron when ONE archiver reads the stream (archive --stream).")
 @click.pass_obj
 def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, stream: bool,
             keep_segments_days: int, compact_all: bool, months_after_days: int,
-            watch: float | None, threads: int, as_json: bool) -> None:
+            watch: float | None, threads: int, as_json: bool, compress_only: bool) -> None:
     """Compress closed log segments and archive them (or the stream) as Parquet by day."""
     from callguard.runtime import log_path  # noqa: PLC0415
 
@@ -79,6 +83,10 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
     settings = state.settings
     target = Archive(archive_dir or settings.data_dir / "archive")
     log = file_path or log_path(settings)
+    if compress_only:
+        _compress_only(log, stream=stream, archive_dir=archive_dir, watch=watch,
+                       as_json=as_json)
+        return
     if not stream and (log is None or (file_path is not None and not log_exists(log))):
         usage_error(f"no compliance log to archive at {log}: give --file, or --stream")
     if archive_dir is None and not settings.data_dir.is_dir():
@@ -121,6 +129,37 @@ def archive(state: CliState, archive_dir: Path | None, file_path: Path | None, s
             time.sleep(min(1.0, watch))
         if stopping:
             return
+
+
+def _compress_only(log: Path | None, *, stream: bool, archive_dir: Path | None,
+                   watch: float | None, as_json: bool) -> None:
+    """``--compress-only``: with one archiver reading the stream (``archive --stream``),
+    each node's closed segments were never compressed (only plain ``archive`` did it, and
+    building a second, per-node archive besides); this compresses them and archives
+    nothing (hfix24)."""
+    from callguard.compliance.compress import compress_closed  # noqa: PLC0415
+
+    context = click.get_current_context()
+    given = [f"--{name.replace('_', '-')}" for name in (
+        "keep_segments_days", "compact_all", "months_after_days", "threads")
+        if context.get_parameter_source(name) is ParameterSource.COMMANDLINE]
+    if stream or archive_dir is not None or watch is not None or given:
+        usage_error("--compress-only compresses this node's closed segments and archives "
+                    "nothing: give it without --stream, --archive, --watch, "
+                    "--keep-segments-days, --compact-all, --months-after-days or --threads "
+                    "(run it from cron)")
+    if log is None or not log_exists(log):
+        usage_error(f"--compress-only: no compliance log at {log} (nor closed segments "
+                    "beside it): check --data-dir / CALLGUARD_DATA_DIR, [log] file or --file")
+    started = time.monotonic()
+    done = compress_closed(log)
+    seconds = round(time.monotonic() - started, 3)
+    if as_json:
+        print(orjson.dumps({"compressed": len(done), "files": [str(p) for p in done],  # noqa: T201
+                            "seconds": seconds}).decode(), flush=True)
+        return
+    print(f"compressed {len(done)} closed segment(s) of {log} in {seconds:.1f} s; "  # noqa: T201
+          "archived nothing (--compress-only)", flush=True)
 
 
 def _before(months: timedelta | None) -> date | None:

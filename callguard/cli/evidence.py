@@ -14,7 +14,6 @@ from __future__ import annotations
 import csv
 import html
 import io
-import os
 import sys
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
@@ -272,25 +271,17 @@ def _range_or_exit(first: str | None, last: str | None,
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
     """With ``[log] redis_stream``, the stream's entries after the archive's position
-    (every node's records not archived yet); a note when Redis cannot be reached. The
-    settings are loaded only then (the light read of ``place_or_exit`` said so)."""
-    import redis  # noqa: PLC0415 - Redis only here
-    from redis.exceptions import RedisError  # noqa: PLC0415
+    (every node's records not archived yet) added to ``live``; a note when Redis cannot
+    be reached (``stream_after_archive``, which `report` reads too)."""
+    from callguard.cli.unarchived_stream import (  # noqa: PLC0415 - Redis only here
+        StreamUnreadableError,
+        stream_after_archive,
+    )
 
-    from callguard.compliance.archive.evidence import stream_tail  # noqa: PLC0415
-
-    settings = state.settings
-    key = settings.log.stream_key
-    after = archive.manifest().stream.get(key, "0-0")
-    client = redis.Redis.from_url(settings.redis_url,
-                                  password=os.environ.get("CALLGUARD_REDIS_PASSWORD") or None,
-                                  socket_connect_timeout=2, socket_timeout=30)
     try:
-        client.ping()
-    except (RedisError, OSError) as exc:
-        return (f"the record stream {key} could not be read ({exc}): records of other "
-                "nodes not archived yet are missing; start Redis or fix [redis] url")
-    live.add(f"redis stream {key} after {after}", stream_tail(client, key, after))
+        live.add(*stream_after_archive(state, archive.manifest()))
+    except StreamUnreadableError as exc:
+        return str(exc)
     return None
 
 

@@ -51,6 +51,7 @@ from callguard.compliance.reader import (
     log_exists,
     newest_first,
     oldest_first,
+    parse_line,
 )
 from callguard.errors import CallguardError, ConfigError, NumberError
 from callguard.front_names import ALL_FRONTS
@@ -753,15 +754,28 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
         else place.log_file)
     from callguard.compliance.archive.live import report_with_live  # noqa: PLC0415
 
+    # [log] redis_stream: the other nodes' records no archiver has taken yet are in the
+    # stream, not in this node's file; read only the file and the archive, a report left
+    # their calls out, "0 decisions" for a minute of node-b's (hoff24, hfix24). The stream
+    # after the archive's position is read whole (dated in SQL, as --stream); a decision
+    # also in this node's file is counted once (``union_view``, by decision id).
+    streamed: dict[str, str] | None = (  # what the last read of it was, or why none
+        {} if not stream and file_path is None and place.redis_stream else None)
+
     def unarchived(manifest: Any) -> Iterable[Record]:
         log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once a read
         if stream:  # --stream: the stream only (bounded: read whole, dated in SQL)
             return from_redis(state, _collect_stream(log_query, RecordFilter()))
         records = _unarchived(path, manifest, reading, log_query.stats)
-        if ahead is None:
-            return records
-        # a torn line is counted by the read of its time alone (``reading``)
-        return chain(_unarchived(path, manifest, ahead, ReadStats()), records)
+        if ahead is not None:
+            # a torn line is counted by the read of its time alone (``reading``)
+            records = chain(_unarchived(path, manifest, ahead, ReadStats()), records)
+        # the stream's entries kept as the file's lines are (``reading``, ``ahead``): every
+        # entry after the archive's position was held in memory whatever --since, ~770 MB
+        # for 100,000 entries before the range (hrev121)
+        return records if streamed is None else chain(records, _stream_records(
+            state, manifest, log_query.stats, streamed,
+            lambda r: reading.matches(r) or (ahead is not None and ahead.matches(r))))
 
     done = listed_again_if_purged(lambda: report_with_live(
         archive, unarchived, query, archived=not stream, threads=2,
@@ -789,6 +803,7 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     # report, which says so in its sources; it exited before, printing no report at all
     # (no JSON, no CSV, no page) for one record a newer node wrote.
     missing = log_query.finish(matched, exit_incomplete=False)
+    missing += _stream_sources(done, streamed)
     if missing:
         done.sources = {**done.sources, "not_read": missing}
     _print_report(done, html_path, as_json=as_json, as_csv=as_csv)
@@ -993,6 +1008,49 @@ def _unarchived(path: Path | None, manifest: Any, wanted: RecordFilter,
     # read again on the new manifest (``report_with_live``), never passed over
     return oldest_first(path, wanted, stats, vanished_raises=True,
                         skip=lambda segment: str(segment.plain) in archived)
+
+
+def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
+                    said: dict[str, str], wanted: Callable[[Record], bool],
+                    ) -> Iterator[Record]:
+    """`report`'s records of the stream after ``manifest``'s position (every node's not
+    archived yet) that ``wanted`` keeps, as evidence reads them; ``said`` gets their
+    ``name``, or why Redis could not be read (``unread``: the report is then incomplete)."""
+    from callguard.cli.unarchived_stream import (  # noqa: PLC0415 - Redis only here
+        StreamUnreadableError,
+        stream_after_archive,
+    )
+
+    said.clear()  # read again on a new manifest: the last read is the one reported
+    try:
+        said["name"], lines = stream_after_archive(state, manifest)
+    except StreamUnreadableError as exc:
+        said["unread"] = str(exc)
+        return
+    try:
+        for line in lines:
+            record = parse_line(line)
+            if record is None:
+                stats.torn += 1
+            elif stats.observe(record) and wanted(record):
+                yield record
+    except StreamUnreadableError as exc:  # lost mid-read: the report is incomplete
+        said["unread"] = str(exc)
+
+
+def _stream_sources(done: Any, streamed: dict[str, str] | None) -> list[str]:
+    """Name the stream read in the report's sources beside the file; when Redis could not
+    be read, warn and return why (the report is printed, INCOMPLETE, exit 1: never a
+    silent partial report)."""
+    if streamed is None:
+        return []
+    if "name" in streamed:
+        done.sources = {**done.sources, "unarchived": " and ".join(
+            n for n in (done.sources.get("unarchived"), streamed["name"]) if n)}
+    if "unread" not in streamed:
+        return []
+    _warn(streamed["unread"])
+    return [streamed["unread"]]
 
 
 def _report_tables(done: Any) -> None:
