@@ -30,7 +30,7 @@ from callguard.fronts.sip.mapping import number_of
 from callguard.fronts.sip.wire import max_forwards_ok, request_line_ok
 from callguard.numbers.parse import NumberParser
 from tests.serve_node import AT, ServeNode, write_lists
-from tests.test_hsip24_user_part import ask, invite, no_digits_logged, records
+from tests.sip_front_client import ask, invite, no_digits_logged, records
 
 
 @pytest.fixture(scope="module")
