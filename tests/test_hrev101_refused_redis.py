@@ -41,6 +41,8 @@ def _refused(tmp: Path) -> list[Path]:
     archive = tmp / "national.zip"
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
         zipped.writestr("national.txt", LINES)
+        # two lists: one text list alone is read since hrea24 (session 27)
+        zipped.writestr("ut-state.txt", LINES)
     wide = codecs.BOM_UTF16_BE + LINES.encode("utf-16-be")
     cut_odd = tmp / "national-cut-odd.txt"
     cut_odd.write_bytes(wide[:-1])  # a copy cut at an odd byte: its last line a NUL short
