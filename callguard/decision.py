@@ -12,13 +12,12 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from callguard.frozen import quick_init
 from callguard.numbers import NumberInfo
 from callguard.policy import Campaign, DialingMode, Status, Verdict
 from callguard.policy.frequency import Counted, Held
-from callguard.utc import zulu
+from callguard.utc import zone_info, zulu
 
 __all__ = ["Decision", "new_decision_id"]
 
@@ -107,7 +106,7 @@ class Decision:
             "at": zulu(self.at.astimezone(UTC)),  # Z, as the records and every command
             "time_zones": list(verdict.time_zones),
             "local_times": [
-                {"zone": z, "local": self.at.astimezone(ZoneInfo(z)).isoformat()}
+                {"zone": z, "local": self.at.astimezone(zone_info(z)).isoformat()}
                 for z in verdict.time_zones
             ],
             "zone_sources": list(verdict.zone_sources),

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = ["YEARS", "leap_second", "out_of_years", "skipped", "utah_example", "utah_offset",
-           "wall_instant", "zone_named", "zulu"]
+           "wall_instant", "zone_info", "zone_named", "zulu"]
 
 # The years (UTC) a call's instant may be asked about, on every front: HTTP's `at` (400)
 # and the CLI's `--at` (exit 2). Past them no pack is in force anyway; near the ends of
@@ -24,13 +24,28 @@ YEARS = (1900, 2999)
 _LEAP_SECOND = re.compile(r"[Tt ]\d\d:?\d\d:?60(?![0-9])")
 
 
+# Every zone asked for, held for the process. zoneinfo keeps 8 zones strongly and the rest
+# only while something references them: a site calling more than 8 zones re-read a tzdata
+# file on each ``ZoneInfo(name)`` (38 us against 0.5 held, per call of the gate's local
+# times, state dates and record). Bounded: only names zoneinfo accepted are kept.
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def zone_info(name: str) -> ZoneInfo:
+    """``ZoneInfo(name)``, held once read (raises as it does for a name it does not know)."""
+    found = _ZONES.get(name)
+    if found is None:
+        found = _ZONES[name] = ZoneInfo(name)
+    return found
+
+
 def zone_named(name: str) -> ZoneInfo | None:
     """The IANA zone ``name`` names, or None. zoneinfo says "no such zone" three ways:
     ZoneInfoNotFoundError, ValueError (a malformed key) and OSError (a tzdata directory
     such as "America" or "America/Argentina", a name too long); each caller caught a
     different subset (an OSError was an internal error, a 500, a BLOCK reason)."""
     try:
-        return ZoneInfo(name)
+        return zone_info(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):
         return None
 

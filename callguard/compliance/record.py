@@ -16,7 +16,6 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -35,6 +34,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
 )
+from callguard.utc import zone_info
 
 __all__ = ["DECISION_SCHEMA", "LETTERS", "SCHEMA", "RecordEncoder", "utc_ms"]
 
@@ -380,7 +380,7 @@ class RecordEncoder:
         if zones is None:
             tags = _zone_tags(verdict.time_zones, verdict.zone_sources)
             zones = remember(self._zones_at, key, [
-                [zone, _offset(at.astimezone(ZoneInfo(zone)).utcoffset()), tag]
+                [zone, _offset(at.astimezone(zone_info(zone)).utcoffset()), tag]
                 for zone, tag in tags], _ZONE_CACHE_LIMIT)
         return zones
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from callguard.numbers import Location, NumberInfo
 from callguard.policy.rules.base import LocalTime
+from callguard.utc import zone_info
 
 __all__ = ["ZoneResolution", "local_times", "resolve_zones"]
 
@@ -69,4 +69,4 @@ def _with_listed(zones: list[str], sources: list[str],
 
 def local_times(at: datetime, zones: tuple[str, ...]) -> tuple[LocalTime, ...]:
     """The instant in each zone (zoneinfo applies each zone's DST rules)."""
-    return tuple([LocalTime(zone, at.astimezone(ZoneInfo(zone))) for zone in zones])
+    return tuple([LocalTime(zone, at.astimezone(zone_info(zone))) for zone in zones])

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import available_timezones
 
 from callguard.numbers.location import (
     STATE_CODES,
@@ -63,7 +63,6 @@ def adjtimex_synchronised() -> tuple[bool, str]:
 
 _UTC_ZONE = "Etc/UTC"  # the date of a call no zone is known for (``call_date_at``)
 _DEFAULT_REGIONS = frozenset({"US"})  # [main] regions' default
-_HELD: dict[str, ZoneInfo] = {}  # every zone of ``call_zones``, kept loaded
 
 
 @functools.cache
@@ -79,11 +78,6 @@ def call_zones(regions: frozenset[str]) -> tuple[str, ...]:
     for code in STATE_CODES:
         if region_for_state(code) in regions:
             zones.update(zones_for_state(code))
-    # Held for the process (this is cached): zoneinfo keeps 8 zones strongly, the rest
-    # only while referenced, and ``state_day`` asks ``ZoneInfo(name)`` of each. Unheld,
-    # every new second re-read ~45 tzdata files, 27 ms median per /readyz hit or scrape,
-    # in the event loop the gate answers in (hrev114); held, 0.05 ms.
-    _HELD.update((zone, ZoneInfo(zone)) for zone in zones)
     return tuple(sorted(zones))
 
 

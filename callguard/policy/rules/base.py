@@ -7,7 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, ClassVar, Protocol
-from zoneinfo import ZoneInfo
 
 from callguard.errors import ConfigError
 from callguard.frozen import quick_init
@@ -15,6 +14,7 @@ from callguard.memo import remember
 from callguard.policy.model import CallAttempt, DialingMode, FactKind, Facts
 from callguard.policy.outcome import NeedFacts, Outcome, Status
 from callguard.policy.schema import Key, check_table
+from callguard.utc import zone_info
 
 __all__ = [
     "ALL_MODES",
@@ -159,7 +159,7 @@ def state_day(at: datetime, zones: tuple[str, ...]) -> date:
     key = (zones, math.floor(at.timestamp()))
     day = _STATE_DAYS.get(key)
     if day is None:
-        day = remember(_STATE_DAYS, key, max(at.astimezone(ZoneInfo(zone)).date()
+        day = remember(_STATE_DAYS, key, max(at.astimezone(zone_info(zone)).date()
                                              for zone in zones), _STATE_DAY_LIMIT)
     return day
 
