@@ -34,6 +34,7 @@ never a value.
 
 from __future__ import annotations
 
+import errno
 import os
 import pwd
 import re
@@ -291,6 +292,20 @@ def _become(user: str) -> None:
                               f"(uids {os.getresuid()}, gids {os.getresgid()})")
 
 
+def _interpreter(program: str) -> str:
+    """The interpreter a ``#!`` first line names ('' if none or unreadable), read as root
+    before the switch: named when the service user cannot run the program."""
+    try:
+        with open(program, "rb") as file:
+            first = file.readline(4096)
+    except OSError:
+        return ""
+    if not first.startswith(b"#!"):
+        return ""
+    words = first[2:].decode("utf-8", "replace").split()
+    return words[0] if words else ""
+
+
 def main(argv: list[str]) -> int:
     """``[--user USER] FILE -- COMMAND...``: exec COMMAND (as USER) with FILE's variables
     added to the environment (a missing FILE is no error, as for ``EnvironmentFile=-``)."""
@@ -313,6 +328,7 @@ def main(argv: list[str]) -> int:
     if program is None:
         _say(f"callguard-admin: cannot run {command[0]}: not found")
         return 2
+    interpreter = _interpreter(program)
     try:
         if user is not None:
             _become(user)
@@ -321,7 +337,15 @@ def main(argv: list[str]) -> int:
         os.closerange(3, os.sysconf("SC_OPEN_MAX"))
         os.execve(program, command, {**os.environ, **values})  # noqa: S606 - no shell
     except (OSError, KeyError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else f"no user {user}"
+        reason = (exc.strerror or str(exc)) if isinstance(exc, OSError) else f"no user {user}"
+        if isinstance(exc, PermissionError) and exc.errno == errno.EACCES and user:
+            # Root could run it; the user cannot: a venv made with a python under /root
+            # (pyenv) or a 0700 home directory names no one the program.
+            what = f"{program} and {interpreter}" if interpreter else program
+            reason += (f" as {user}: {user} needs read and execute permission on {what} "
+                       "and search permission on every directory above them (a python "
+                       "under /root or a home directory of mode 0700 is not reachable): "
+                       "make the venv with a system python (/usr/bin/python3 -m venv)")
         _say(f"callguard-admin: cannot run {command[0]}: {reason}")
         return 2
     return 0  # not reached
