@@ -92,6 +92,9 @@ class Settings:
     # Lists a pack reads that this site does not load on purpose (a state it never calls):
     # calls in their scope are still BLOCKed, but /readyz and `config check` do not fail.
     lists_not_loaded: frozenset[str] = frozenset()
+    # [lists] copy_warning_days: warn this many days before a list copy goes stale; None:
+    # when a quarter of its usable life remains, at most expiry_warning_days (hexp25).
+    list_copy_warning_days: int | None = None
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Where data_dir came from ("--data-dir", "CALLGUARD_DATA_DIR", the file, a default).
     data_dir_source: str = ""
@@ -597,11 +600,23 @@ def _records(where: str, raw: Mapping[str, Any]) -> RecordsSettings:
 
 
 def _lists_backend(where: str, raw: Mapping[str, Any]) -> str:
-    _unknown(where, raw, {"backend", "not_loaded"})
+    _unknown(where, raw, {"backend", "not_loaded", "copy_warning_days"})
     backend = _typed(where, raw, "backend", str, "embedded")
     if backend not in ("embedded", "redis"):
         raise ConfigError(f"{where}: backend {backend!r}; use embedded or redis")
     return str(backend)
+
+
+def _copy_warning_days(where: str, raw: Mapping[str, Any]) -> int | None:
+    """``[lists] copy_warning_days``: left out, a copy is warned about when a quarter of its
+    usable life remains (``callguard.policy.expiry.copy_window``)."""
+    if not isinstance(raw, Mapping):
+        return None  # `lists = 5`: said once, by _lists_backend
+    days = _typed(where, raw, "copy_warning_days", int, None)
+    if days is not None and not 0 < days <= 3660:
+        raise ConfigError(f"{where}: copy_warning_days must be from 1 to 3660 (or left out: "
+                          "warn when a quarter of a copy's usable life remains)")
+    return None if days is None else int(days)
 
 
 def _lists_not_loaded(where: str, raw: Mapping[str, Any]) -> frozenset[str]:
@@ -962,6 +977,8 @@ def load_settings(path: Path | None = None, *, data_dir: Path | None = None) -> 
                                                       doc.get("lists", {})), None),
         "lists_not_loaded": check(lambda: _lists_not_loaded(f"{path} [lists]",
                                                             doc.get("lists", {})), None),
+        "list_copy_warning_days": check(lambda: _copy_warning_days(f"{path} [lists]",
+                                                                   doc.get("lists", {})), None),
         "redis_url": check(lambda: _redis_url(f"{path} [redis]", doc.get("redis", {})), None),
     }
     if problems.found:

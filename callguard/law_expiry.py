@@ -23,7 +23,9 @@ __all__ = ["ExpiryCollector", "ExpiryReadiness", "LawExpiry"]
 
 
 class LawExpiry:
-    """What ends within ``[callguard] expiry_warning_days`` on this node."""
+    """What ends soon on this node: a pack or a calendar within ``[callguard]
+    expiry_warning_days``, a list copy within ``[lists] copy_warning_days`` or, unset, when
+    a quarter of its usable life remains (``callguard.policy.expiry.copy_window``)."""
 
     def __init__(self, settings: Settings, lists: ListRegistry,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
@@ -31,6 +33,14 @@ class LawExpiry:
         self._lists = lists
         self._clock = clock
         self.within_days = settings.expiry_warning_days
+        self.copy_days = settings.list_copy_warning_days
+
+    @property
+    def windows(self) -> str:
+        """The two windows in words, for a detail that found nothing."""
+        copies = (f"{self.copy_days} days" if self.copy_days is not None else
+                  f"within a quarter of its usable life, at most {self.within_days} days")
+        return f"{self.within_days} days (a list copy: {copies})"
 
     def warnings(self) -> list[Expiry]:
         """Packs, calendars and list copies ending soon with no successor."""
@@ -39,7 +49,8 @@ class LawExpiry:
             snapshot = self._lists.snapshot(name)
             if snapshot is not None:
                 published[name] = snapshot.meta.published
-        return expiry_warnings(self._packs, self._clock().date(), self.within_days, published)
+        return expiry_warnings(self._packs, self._clock().date(), self.within_days, published,
+                               copy_days=self.copy_days)
 
 
 class ExpiryReadiness(Readiness):
@@ -57,7 +68,7 @@ class ExpiryReadiness(Readiness):
         checks = await self._inner.run()
         found = self._expiry.warnings()
         detail = ("; ".join(w.message for w in found) if found
-                  else f"nothing ends within {self._expiry.within_days} days")
+                  else f"nothing ends within {self._expiry.windows}")
         return [*checks, Check("law-expiry", True, detail[:1000])]
 
 
@@ -72,7 +83,9 @@ class ExpiryCollector(Collector):
         family = GaugeMetricFamily(
             "callguard_law_ends_in_seconds",
             "Seconds (whole days) until a pack, calendar or list copy ends with no successor "
-            "(negative: already ended); only items within [callguard] expiry_warning_days appear",
+            "(negative: already ended); only those within their warning window appear "
+            "([callguard] expiry_warning_days; a list copy: [lists] copy_warning_days, or a "
+            "quarter of its usable life)",
             labels=["kind", "name"])
         for warning in self._expiry.warnings():
             family.add_metric([warning.kind, warning.name], warning.days_left * 86_400)

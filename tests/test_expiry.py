@@ -71,11 +71,12 @@ class TestPureWarnings:
             "calendar", "us-ut:legal-holidays", 17)
 
     def test_list_copies_going_stale(self):
-        """national: 31 days (federal); ut-state: 3 months (H.B. 45)."""
-        found = expiry_warnings(PACKS, date(2026, 12, 3), 10,
+        """national: 31 days (federal), warned with a quarter of its 32 usable days left
+        (hexp25; 9 days left is quiet now); ut-state: 3 months (H.B. 45)."""
+        found = expiry_warnings(PACKS, date(2026, 12, 4), 10,
                                 {"national": date(2026, 11, 10), "ut-state": date(2026, 11, 1)})
         assert [(w.name, w.ends, w.days_left) for w in found] == [
-            ("national", date(2026, 12, 12), 9)]
+            ("national", date(2026, 12, 12), 8)]
         assert "import a newer copy" in found[0].message
 
     def test_an_undated_list_is_reported(self):
@@ -111,14 +112,15 @@ class TestOnTheNode:
 
     def expiry(self) -> LawExpiry:
         settings = load_settings()
-        lists = _Lists({"national": date(2026, 11, 10)})
+        # 8 days left: a quarter of the copy's 32 usable days (hexp25)
+        lists = _Lists({"national": date(2026, 11, 9)})
         return LawExpiry(settings, lists, clock=lambda: datetime(2026, 12, 3, tzinfo=UTC))
 
     def test_metric(self):
         registry = CollectorRegistry()
         registry.register(ExpiryCollector(self.expiry()))
         text = generate_latest(registry).decode()
-        assert 'callguard_law_ends_in_seconds{kind="list",name="national"} 777600.0' in text
+        assert 'callguard_law_ends_in_seconds{kind="list",name="national"} 691200.0' in text
 
     def test_readiness_detail_is_a_warning_not_a_failure(self):
         class _Inner:
@@ -129,7 +131,7 @@ class TestOnTheNode:
         checks = asyncio.run(readiness.run())
         assert [c.name for c in checks] == ["clock", "law-expiry"]
         assert checks[-1].ok
-        assert "national's current copy is stale from 2026-12-12" in checks[-1].detail
+        assert "national's current copy is stale from 2026-12-11" in checks[-1].detail
 
 
 def test_serve_warns_at_start_in_readyz_and_in_metrics(tmp_path):

@@ -4,6 +4,15 @@ A pack past ``effective_until`` drops out of every decision; a calendar with no 
 force blocks every call its rest-days rule judges; a list copy past its age limit blocks
 every call. Each is data with an end date, so the end can be seen coming: this module
 lists what ends within N days with nothing to follow it. Pure: the caller gives the day.
+
+Packs and calendars end on statute dates months ahead: they are warned about within
+``within_days`` (``[callguard] expiry_warning_days``). A list copy lives only as long as its
+age limit (the national copy 32 days: its published day and 31 more, 47 CFR
+64.1200(c)(2)(i)(D)): in that window every copy older than a day or two was warned about,
+all the time, at a site importing daily or monthly (hexp25). A copy is warned about within
+``copy_days`` when the site sets it (``[lists] copy_warning_days``), else when a quarter of
+its usable life remains (rounded up: the national copy 8 days, a quarterly listing about
+23), never earlier than ``within_days``.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from datetime import date, timedelta
 from callguard.policy.packs import Pack
 from callguard.policy.rules.lists import ListFreshness
 
-__all__ = ["Expiry", "expiry_warnings", "list_limits"]
+__all__ = ["Expiry", "copy_window", "expiry_warnings", "list_limits"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,23 +99,39 @@ def list_limits(packs: Iterable[Pack], published: Mapping[str, date | None]
     return limits
 
 
+def copy_window(published: date, stale: date, within_days: int,
+                copy_days: int | None = None) -> int:
+    """How many days before ``stale`` (its first unusable day) a list copy published on
+    ``published`` is warned about: ``copy_days`` when given, else a quarter of the days it
+    is usable (rounded up, at least 1), at most ``within_days``."""
+    if copy_days is not None:
+        return copy_days
+    life = (stale - published).days
+    return max(1, min(within_days, -(-life // 4)))
+
+
 def expiry_warnings(
     packs: Mapping[str, Pack],
     today: date,
     within_days: int,
     published: Mapping[str, date | None] | None = None,
+    *,
+    copy_days: int | None = None,
 ) -> list[Expiry]:
-    """Everything that ends within ``within_days`` of ``today`` (or already has) with no
-    successor: packs, calendars, and the current copy of each list a rule dates."""
+    """Everything that ends soon (or already has) with no successor: packs and calendars
+    ending within ``within_days`` of ``today``, and the current copy of each list a rule
+    dates within its own window (``copy_window``); an undated copy always."""
     horizon = today + timedelta(days=within_days)
     found = _pack_warnings(packs, today, horizon) + _calendar_warnings(packs, today, horizon)
-    for name, stale in sorted(list_limits(packs.values(), published or {}).items()):
-        if stale is None:
+    dated = published or {}
+    for name, stale in sorted(list_limits(packs.values(), dated).items()):
+        day = dated.get(name)
+        if stale is None or day is None:
             found.append(Expiry("list", name, today, 0,
                                 f"list {name} has no published date: every call it is read "
                                 "for is blocked"))
             continue
-        if stale > horizon:
+        if (stale - today).days > copy_window(day, stale, within_days, copy_days):
             continue
         left = (stale - today).days
         when = (f"stale since {stale}" if left <= 0
