@@ -1004,12 +1004,13 @@ class SipFront:
         dropped unanswered, the dialer waited out Timer B (32 s) on its INVITE, over TCP
         on a connection that stayed open. Nothing decided; the parse's error (which may
         quote the request line, a number) is not echoed."""
+        end = _BLANK_LINE.search(data)
+        refusal = _head_refusal(data[:end.end()] if end else data) or _UNREADABLE
         with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
             message = parse(_answerable(data))
             if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
-                self._request(message, None, addr, transport, _UNREADABLE,
-                              at_most=len(data))
+                self._request(message, None, addr, transport, refusal, at_most=len(data))
 
     def _unframed(self, head: bytes, addr: tuple[str, int], transport: _Transport,
                   refusal: _Refusal) -> None:
@@ -1018,9 +1019,12 @@ class SipFront:
         counts = self.stats.counts
         try:
             message = parse(_NO_BODY.sub(b"Content-Length: 0", head))
-        except Exception:  # noqa: BLE001 - unparseable: counted, as any such message
-            counts["malformed"] += 1
-            return
+        except Exception:  # noqa: BLE001 - unparseable: read as an answer reads it
+            try:  # (a CR alone inside the request line: ``_answerable``)
+                message = parse(_answerable(head))
+            except Exception:  # noqa: BLE001 - unparseable: counted, as any such message
+                counts["malformed"] += 1
+                return
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
@@ -1420,13 +1424,17 @@ def _cut(data: bytes, message: SipRequest) -> str | None:
     """Why a datagram is not a whole message, or None. Over UDP a message cut short (a
     sender's buffer, a middlebox) may have lost the headers the decision reads; RFC 3261
     §7.5: the empty line after the headers MUST be present; §18.3: a body shorter than
-    Content-Length is an error, and a request SHOULD get a 400."""
+    Content-Length is an error, and a request SHOULD get a 400. Two Content-Length values
+    (§7.3.1: not a list) say two bodies: refused as the TCP framing refuses them (the
+    first was read and the call decided, the second left to the next element)."""
     if b"\r\n\r\n" not in data and b"\n\n" not in data:
         return "no empty line after the headers: the datagram was cut"
-    declared = message.headers.get_first("content-length")
-    if declared is None:
+    values = message.headers.get("content-length")
+    if not values:
         return None
-    declared = declared.strip()
+    if len({value.strip() for value in values}) > 1:  # as ``_Framer`` refuses it on TCP
+        return "Content-Length is not one number"
+    declared = values[0].strip()
     if not declared.isdigit() or not declared.isascii():
         return "Content-Length is not a number"
     # past 4,300 digits ``int`` raises (the datagram went unanswered, internal_error)
@@ -1472,10 +1480,17 @@ _ECHOED_LINE = re.compile(rb"(?:via|v|from|f|to|t|call-id|i|cseq)[ \t]*:", re.IG
 
 
 def _answerable(data: bytes) -> bytes:
-    """The request line and the echoed header lines of a request's head, no body."""
+    """The request line and the echoed header lines of a request's head, no body.
+
+    A CR alone inside the request line (``INVITE sip:80155<CR>50123@gw SIP/2.0``, §7.1:
+    "No CR or LF are allowed except in the end-of-line CRLF sequence") is read as a blank:
+    the parse took it for a line break, found no request line and the request went
+    unanswered (its dialer waited out Timer B). Only for an answer: what is read here is
+    never decided, and the request line is never echoed."""
     end = _BLANK_LINE.search(data)
     lines = (data[:end.start()] if end else data).replace(b"\r\n", b"\n").split(b"\n")
-    kept = [lines[0], *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
+    kept = [lines[0].replace(b"\r", b" "),
+            *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
     return b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
 
 
