@@ -47,3 +47,43 @@ class TestRefusalsAreNoAmplifier:
         [reply] = await client.replies(0.5)
         assert reply.startswith(b"SIP/2.0 400 "), reply
         assert server.stats.counts["answer_too_large"] == 0
+
+
+_ARABIC_5999 = "\u0665\u0669\u0669\u0669".encode()  # what int() reads as 5999
+
+
+class TestViaPortInOtherDigits:
+    """RFC 3261 §25.1: ``port = 1*DIGIT``, ASCII digits. A sent-by port in Arabic-Indic
+    digits was read by aiosipua's ``int`` as 5999 (and by ``peek``'s ``isdigit``): the
+    INVITE was decided (302) and, without rport, answered at port 5999 of the source.
+    Refused 400 now, answered at the source port, nothing decided."""
+
+    @pytest.mark.parametrize("rport", [b";rport", b""])
+    async def test_is_a_400_at_the_source_port(self, front, rport):
+        from tests.test_hostile25_sip import _udp
+        server = await front()
+        sent = invite("via-digits").replace(b"127.0.0.1:5999;rport",
+                                            b"127.0.0.1:" + _ARABIC_5999 + rport, 1)
+        assert _ARABIC_5999 in sent
+        reply = await _udp(server.port, sent)
+        assert reply.startswith(b"SIP/2.0 400 "), reply
+        assert b"port" in reply
+        assert compliance(server) == []
+        after = await _udp(server.port, invite("after-via-digits"))
+        assert after.startswith(b"SIP/2.0 302 "), after
+
+    async def test_is_a_400_over_tcp(self, front):
+        import asyncio
+
+        from tests.test_hostile16_sip import _answers, _finals
+        from tests.test_sip import tcp
+        server = await front()
+        sent = invite("via-digits-tcp").replace(b"127.0.0.1:5999",
+                                                b"127.0.0.1:" + _ARABIC_5999, 1)
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(tcp(sent))
+        await writer.drain()
+        reply = await _answers(reader, 3)
+        writer.close()
+        assert _finals(reply)[:1] == [b"SIP/2.0 400 Bad Request"], reply
+        assert compliance(server) == []

@@ -1531,7 +1531,8 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
     """Why a request is answered without a decision, before its transaction: a line
     ended by CR alone (400, ``_head_refusal``: read as the request line, a CR-only head
     was answered 505), a version that is not SIP/2.0 (505, §21.5.18: another protocol's
-    rules), or over UDP a datagram cut short (400, ``_cut``: what is missing may be what
+    rules), a Via sent-by port not in ASCII digits (400, ``_via_port_ok``), or over UDP a
+    datagram cut short (400, ``_cut``: what is missing may be what
     the decision reads)."""
     end = _BLANK_LINE.search(data)
     refusal = _head_refusal(data[:end.end()] if end else data)
@@ -1543,6 +1544,9 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
         return _BAD_VERSION
     if not request_line_ok(data):  # §7.1, §25.1: single SPs; parse read any blanks
         return _BAD_REQUEST_LINE
+    vias = message.headers.get("via")
+    if vias and not _via_port_ok(vias[0]):  # read before ``_stamp_via`` rewrites it
+        return _BAD_VIA_PORT
     cut = None if reliable else _cut(data, message)
     if cut is None:
         return None
@@ -1624,6 +1628,8 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = Fals
     else:
         top = parse_via(vias[0])
         host, params, port, head = top.host, top.params, top.port, ""
+        if not _via_port_ok(vias[0]):  # not ASCII digits (refused 400): the source port
+            port = 0
     wants_rport = (force_rport and "rport" not in params) or (
         "rport" in params and not params["rport"])
     # an IPv4 dialer of a dual-stack socket (host "::") is 10.1.2.3, not the socket's
@@ -1652,6 +1658,25 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = Fals
 # or IPv4 address, a port without leading zero, lower-case parameters, no blanks, no quotes.
 _PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::([1-9][0-9]*))?"
                         r"((?:;[a-z0-9.!%*_+`'~\-]+(?:=[A-Za-z0-9.!%*_+`'~\-:\[\]]+)?)*)")
+
+
+def _via_port_ok(via: str) -> bool:
+    """Whether the sent-by port of a Via value, when given, is ASCII digits (RFC 3261
+    §25.1: ``port = 1*DIGIT``). aiosipua reads it with ``int``, which also takes other
+    scripts' digits (``127.0.0.1:`` then U+0665 U+0669 U+0669 U+0669 was port 5999): the
+    INVITE was decided and, without rport, answered at a port the dialer never wrote."""
+    parts = via.split(";", 1)[0].split(",", 1)[0].split()
+    if len(parts) < 2:
+        return True  # no sent-by: aiosipua's codec and ``missing`` judge it
+    sent = parts[-1]
+    if sent.startswith("["):
+        sent = sent.partition("]")[2]
+    _, colon, port = sent.rpartition(":")
+    return not colon or (port.isascii() and port.isdigit())
+
+
+_BAD_VIA_PORT = _bad("malformed", "the Via's sent-by port is not ASCII digits "
+                     "(RFC 3261 section 25.1)")
 
 
 def _plain_params(text: str) -> dict[str, str | None]:
