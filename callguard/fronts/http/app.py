@@ -152,8 +152,11 @@ def _json_errors(counts: Counter[str]) -> Any:
                 raise
             headers = {k: v for k, v in exc.headers.items()
                        if k.lower() in ("allow", "www-authenticate")}
-            return json_response({"error": f"{exc.status} {exc.reason}"},
+            response = json_response({"error": f"{exc.status} {exc.reason}"},
                                      status=exc.status, headers=headers)
+            if exc.status == 413:  # the body is not read: what follows is no request
+                response.force_close()
+            return response
         except Exception as exc:  # noqa: BLE001 - a bug is a JSON 500, logged, no traceback out
             counts["internal_error"] += 1
             # Never raising: with stderr on a full disk (ENOSPC) the log line raised here,

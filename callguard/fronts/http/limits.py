@@ -290,7 +290,17 @@ _BODY_ERRORS = (RequestPayloadError, PayloadEncodingError)
 
 async def read_body(request: web.Request, limits: ConnectionLimits | None) -> bytes:
     """The whole body, within the body timeout; raises BodyTimeoutError otherwise, and
-    ClientGoneError (counted ``client_gone``, not an internal error) for a client gone."""
+    ClientGoneError (counted ``client_gone``, not an internal error) for a client gone.
+
+    A body declared longer than the app reads (``max_body_bytes``) is refused before any
+    of it is read: 413 (RFC 9110 §15.5.14), as when the bytes come. Waited for, a
+    ``Content-Length: 99999999999`` held its connection ``body_timeout_ms`` and was then
+    told 408 "did not arrive in time" — the wrong reason, and a slot of
+    ``max_connections`` held 10 s for a request line."""
+    declared = request.content_length
+    most = request.client_max_size
+    if declared is not None and most and declared > most:
+        raise web.HTTPRequestEntityTooLarge(max_size=most, actual_size=declared)
     try:
         if limits is None:
             return await request.read()
@@ -361,6 +371,24 @@ def _unmet_expectation(request: web.BaseRequest,
     return response
 
 
+def _declared_too_large(request: web.BaseRequest,
+                        counts: Counter[str]) -> web.StreamResponse | None:
+    """A JSON 413 for a body declared longer than the app reads (``max_body_bytes``), before
+    aiohttp's expect handler answers ``100 (Continue)`` to it: RFC 9110 §10.1.1, a server
+    may answer a final status instead, and told to go on a client sends a body that is
+    never read. Only then: without an Expect the token is asked first (a peer without it
+    is told 401, not the node's limit), and ``read_body`` refuses the same declaration."""
+    declared = request.content_length
+    most = request.client_max_size
+    if declared is None or not most or declared <= most or (
+            "Expect" not in request.headers):  # a 100-continue (anything else is a 417)
+        return None
+    counts["body_too_large"] += 1
+    response = json_response({"error": "413 Request Entity Too Large"}, status=413)
+    response.force_close()  # the body is not read: never read as the next request
+    return response
+
+
 class _EndOfInputError(ConnectionResetError):
     """The client ended its side before this body arrived (``read_body``: a 400)."""
 
@@ -389,7 +417,8 @@ class _RequestHandler(RequestHandler):
         assert app is not None
 
         async def expecting(request: web.BaseRequest) -> web.StreamResponse:
-            refused = _unmet_expectation(request, counts)
+            refused = _unmet_expectation(request, counts) or _declared_too_large(
+                request, counts)
             return refused if refused is not None else await app(request)
 
         self._request_handler = expecting

@@ -960,15 +960,16 @@ class SipFront:
             counts["response_ignored"] += 1
             return
         self._guarded(message, peeked[1] if peeked else None, addr, transport,
-                      _refusal(data, message, transport.reliable), ident)
+                      _refusal(data, message, transport.reliable), ident,
+                      at_most=len(data) + _ANSWER_OWN_BYTES)
 
     def _guarded(self, message: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, refusal: _Refusal | None,
-                 ident: int | None = None) -> None:
+                 ident: int | None = None, *, at_most: int | None = None) -> None:
         """``_request``, whose failure on a hostile header drops that request alone
         (counted ``malformed``, logged redacted): it must not stop the server."""
         try:
-            self._request(message, key, addr, transport, refusal, ident)
+            self._request(message, key, addr, transport, refusal, ident, at_most=at_most)
         except Exception as exc:  # noqa: BLE001 - a hostile header must not stop the server
             self.stats.counts["malformed"] += 1
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
@@ -1004,12 +1005,13 @@ class SipFront:
         dropped unanswered, the dialer waited out Timer B (32 s) on its INVITE, over TCP
         on a connection that stayed open. Nothing decided; the parse's error (which may
         quote the request line, a number) is not echoed."""
+        end = _BLANK_LINE.search(data)
+        refusal = _head_refusal(data[:end.end()] if end else data) or _UNREADABLE
         with contextlib.suppress(Exception):  # unreadable even so: dropped, as before
             message = parse(_answerable(data))
             if (isinstance(message, SipRequest) and message.method != "ACK"
                     and message.headers.get("via") and _sip_2_0(data)):
-                self._request(message, None, addr, transport, _UNREADABLE,
-                              at_most=len(data))
+                self._request(message, None, addr, transport, refusal, at_most=len(data))
 
     def _unframed(self, head: bytes, addr: tuple[str, int], transport: _Transport,
                   refusal: _Refusal) -> None:
@@ -1018,9 +1020,12 @@ class SipFront:
         counts = self.stats.counts
         try:
             message = parse(_NO_BODY.sub(b"Content-Length: 0", head))
-        except Exception:  # noqa: BLE001 - unparseable: counted, as any such message
-            counts["malformed"] += 1
-            return
+        except Exception:  # noqa: BLE001 - unparseable: read as an answer reads it
+            try:  # (a CR alone inside the request line: ``_answerable``)
+                message = parse(_answerable(head))
+            except Exception:  # noqa: BLE001 - unparseable: counted, as any such message
+                counts["malformed"] += 1
+                return
         if not isinstance(message, SipRequest):
             counts["response_ignored"] += 1
             return
@@ -1110,7 +1115,7 @@ class SipFront:
                               _merge_id(request, cseq.seq) if method == "INVITE" else None)
         answer = _REFUSALS.get(receipt)
         if answer is not None:
-            self._stateless(request, answer[0], addr, transport, answer[1])
+            self._stateless(request, answer[0], addr, transport, answer[1], at_most=at_most)
             return
         if receipt is Receipt.NEW:
             self._new(request, method, key, addr, transport)
@@ -1344,12 +1349,14 @@ class SipFront:
     def _stateless(self, request: SipRequest, status: int, addr: tuple[str, int],
                    transport: _Transport, headers: tuple[tuple[str, str], ...] = (), *,
                    reason: str | None = None, at_most: int | None = None) -> bool:
-        """A stateless answer. ``at_most``: over UDP, the bytes read of a request the
-        front would not read whole (513, a 400 past the parse's 256 lines): an answer
+        """A stateless answer. ``at_most``: over UDP, the bytes read of the request (a
+        513, a 400 past the parse's 256 lines, any refusal before a transaction): an answer
         larger is not sent (``answer_too_large``) — a forged source must not get back more
         than was sent. Its echoed lines grow (``t:`` becomes ``To: ``, LF becomes CRLF,
         each To line gets the tag): many short To lines made a 513 1.6 times, a 400 1.5
-        times, the datagram (hrev46). Whether it was sent."""
+        times, the datagram (hrev46); the 400s of a request that parses (two
+        Content-Length values, cut short, a To given twice) 2.4 times, bounded now at what
+        was read and ``_ANSWER_OWN_BYTES`` (hrev126). Whether it was sent."""
         try:
             data = build_response(request, status, to_tag=_to_tag(), headers=headers,
                                   reason=reason)
@@ -1416,17 +1423,29 @@ class _Tags:
 _to_tag = _Tags()
 
 
+# What a stateless answer to a request that parsed may add to it over UDP (its Warning
+# and reason, the Via's received and rport, one To tag): a dialer's INVITE without a body
+# is answered 400 in a few more bytes than it sent. What scales with the datagram (an echoed
+# line per line sent, each To line tagged) does not pass: 240 short To lines were answered
+# 2.4 times the datagram (hrev126). The paths hrev46 bounded stay at what was read.
+_ANSWER_OWN_BYTES = 512
+
+
 def _cut(data: bytes, message: SipRequest) -> str | None:
     """Why a datagram is not a whole message, or None. Over UDP a message cut short (a
     sender's buffer, a middlebox) may have lost the headers the decision reads; RFC 3261
     §7.5: the empty line after the headers MUST be present; §18.3: a body shorter than
-    Content-Length is an error, and a request SHOULD get a 400."""
+    Content-Length is an error, and a request SHOULD get a 400. Two Content-Length values
+    (§7.3.1: not a list) say two bodies: refused as the TCP framing refuses them (the
+    first was read and the call decided, the second left to the next element)."""
     if b"\r\n\r\n" not in data and b"\n\n" not in data:
         return "no empty line after the headers: the datagram was cut"
-    declared = message.headers.get_first("content-length")
-    if declared is None:
+    values = message.headers.get("content-length")
+    if not values:
         return None
-    declared = declared.strip()
+    if len({value.strip() for value in values}) > 1:  # as ``_Framer`` refuses it on TCP
+        return "Content-Length is not one number"
+    declared = values[0].strip()
     if not declared.isdigit() or not declared.isascii():
         return "Content-Length is not a number"
     # past 4,300 digits ``int`` raises (the datagram went unanswered, internal_error)
@@ -1472,10 +1491,17 @@ _ECHOED_LINE = re.compile(rb"(?:via|v|from|f|to|t|call-id|i|cseq)[ \t]*:", re.IG
 
 
 def _answerable(data: bytes) -> bytes:
-    """The request line and the echoed header lines of a request's head, no body."""
+    """The request line and the echoed header lines of a request's head, no body.
+
+    A CR alone inside the request line (``INVITE sip:80155<CR>50123@gw SIP/2.0``, §7.1:
+    "No CR or LF are allowed except in the end-of-line CRLF sequence") is read as a blank:
+    the parse took it for a line break, found no request line and the request went
+    unanswered (its dialer waited out Timer B). Only for an answer: what is read here is
+    never decided, and the request line is never echoed."""
     end = _BLANK_LINE.search(data)
     lines = (data[:end.start()] if end else data).replace(b"\r\n", b"\n").split(b"\n")
-    kept = [lines[0], *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
+    kept = [lines[0].replace(b"\r", b" "),
+            *(line for line in lines[1:] if _ECHOED_LINE.match(line))]
     return b"\r\n".join(kept) + b"\r\nContent-Length: 0\r\n\r\n"
 
 
@@ -1505,7 +1531,8 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
     """Why a request is answered without a decision, before its transaction: a line
     ended by CR alone (400, ``_head_refusal``: read as the request line, a CR-only head
     was answered 505), a version that is not SIP/2.0 (505, §21.5.18: another protocol's
-    rules), or over UDP a datagram cut short (400, ``_cut``: what is missing may be what
+    rules), a Via sent-by port not in ASCII digits (400, ``_via_port_ok``), or over UDP a
+    datagram cut short (400, ``_cut``: what is missing may be what
     the decision reads)."""
     end = _BLANK_LINE.search(data)
     refusal = _head_refusal(data[:end.end()] if end else data)
@@ -1517,6 +1544,9 @@ def _refusal(data: bytes, message: SipRequest, reliable: bool) -> _Refusal | Non
         return _BAD_VERSION
     if not request_line_ok(data):  # §7.1, §25.1: single SPs; parse read any blanks
         return _BAD_REQUEST_LINE
+    vias = message.headers.get("via")
+    if vias and not _via_port_ok(vias[0]):  # read before ``_stamp_via`` rewrites it
+        return _BAD_VIA_PORT
     cut = None if reliable else _cut(data, message)
     if cut is None:
         return None
@@ -1598,6 +1628,8 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = Fals
     else:
         top = parse_via(vias[0])
         host, params, port, head = top.host, top.params, top.port, ""
+        if not _via_port_ok(vias[0]):  # not ASCII digits (refused 400): the source port
+            port = 0
     wants_rport = (force_rport and "rport" not in params) or (
         "rport" in params and not params["rport"])
     # an IPv4 dialer of a dual-stack socket (host "::") is 10.1.2.3, not the socket's
@@ -1626,6 +1658,25 @@ def _stamp_via(request: SipRequest, addr: tuple[str, int], reliable: bool = Fals
 # or IPv4 address, a port without leading zero, lower-case parameters, no blanks, no quotes.
 _PLAIN_VIA = re.compile(r"SIP/2\.0/[A-Z]+ ([A-Za-z0-9.\-]+)(?::([1-9][0-9]*))?"
                         r"((?:;[a-z0-9.!%*_+`'~\-]+(?:=[A-Za-z0-9.!%*_+`'~\-:\[\]]+)?)*)")
+
+
+def _via_port_ok(via: str) -> bool:
+    """Whether the sent-by port of a Via value, when given, is ASCII digits (RFC 3261
+    §25.1: ``port = 1*DIGIT``). aiosipua reads it with ``int``, which also takes other
+    scripts' digits (``127.0.0.1:`` then U+0665 U+0669 U+0669 U+0669 was port 5999): the
+    INVITE was decided and, without rport, answered at a port the dialer never wrote."""
+    parts = via.split(";", 1)[0].split(",", 1)[0].split()
+    if len(parts) < 2:
+        return True  # no sent-by: aiosipua's codec and ``missing`` judge it
+    sent = parts[-1]
+    if sent.startswith("["):
+        sent = sent.partition("]")[2]
+    _, colon, port = sent.rpartition(":")
+    return not colon or (port.isascii() and port.isdigit())
+
+
+_BAD_VIA_PORT = _bad("malformed", "the Via's sent-by port is not ASCII digits "
+                     "(RFC 3261 section 25.1)")
 
 
 def _plain_params(text: str) -> dict[str, str | None]:

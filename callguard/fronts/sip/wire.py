@@ -145,7 +145,7 @@ def sent_by(text: str) -> str:
         host, _, rest = text.partition("]")
         return f"{host}]:{rest[1:] if rest.startswith(':') else '5060'}"
     host, colon, port = text.rpartition(":")
-    return text if colon and port.isdigit() else f"{text}:5060"
+    return text if colon and port.isascii() and port.isdigit() else f"{text}:5060"
 
 
 def peek(data: bytes) -> tuple[str, Hashable] | None:
