@@ -311,7 +311,10 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
 
     Exit 0: explained; 1: no such decision in the log or the archive (nor, with [log]
     redis_stream, the stream; or the packs named cannot explain it); 2: usage (not a
-    decision id, no log, archive or stream to search).
+    decision id, no log, archive or stream to search). Exit 1 also when the stream could
+    not be read or was trimmed before the archiver took it: stderr then says "not
+    searched" or "it may have been trimmed" (a script tells those from a decision never
+    made by stderr, not by the exit code).
     """
     withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":
