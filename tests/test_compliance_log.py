@@ -1450,11 +1450,13 @@ class TestTailAndReport:
         assert page.count("<svg") == 4
         assert "us-federal:64.1200(c)(2)" in page
         assert not any(run in page for run in DIGIT_RUNS)
-        # node b's own file alone (--file); without it, with redis_stream, the stream too:
-        # every node's calls not archived yet, each once (hfix24: it read b's file alone)
+        # with redis_stream, the stream too: every node's calls not archived yet, each once
+        # (hfix24: it read b's file alone); with --file as well, as `evidence --file` reads
+        # it (hoff25: "2 decisions", b's file alone, the stream left out unsaid)
         own = cli("report", "--file", str(b.parent / "node-b" / "compliance.jsonl"), config=b)
         assert own.returncode == 0, own.stderr
-        assert "2 decisions" in own.stdout
+        assert "4 decisions" in own.stdout
+        assert "redis stream" in " ".join(own.stdout.split())
         human = cli("report", config=b)
         assert human.returncode == 0, human.stderr
         assert "4 decisions" in human.stdout

@@ -15,6 +15,7 @@ import csv
 import html
 import io
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, NoReturn
@@ -41,6 +42,7 @@ from callguard.cli.logs import (
     shown,
 )
 from callguard.cli.render import called_party_times
+from callguard.cli.unarchived_stream import StreamUnreadableError
 from callguard.compliance.archive.evidence import Evidence, LiveLines, add_standing, gather
 from callguard.compliance.archive.store import Archive, read_through_commits
 from callguard.compliance.fields import redact_line
@@ -110,8 +112,9 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     since, until = _range_or_exit(first, last, zone)
 
     def read() -> tuple[Evidence, str | None]:
-        live = LiveLines.of_log(log, archive)
-        note = _add_stream(state, archive, live) if place.redis_stream else None
+        # trimmed: why records may be missing (the stream trimmed past the archive)
+        live, trimmed = LiveLines.of_log(log, archive), list[str]()
+        note = _add_stream(state, archive, live, trimmed) if place.redis_stream else None
         found = gather(archive, live, number_hash=number_hash, decision_id=decision_id,
                        first=since, last=until)
         if found.decisions and (decision_id is not None or since or until):
@@ -119,12 +122,11 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
             # before --from, or (one decision) every change of its number. Read them all.
             again = LiveLines.of_log(log, archive)
             if place.redis_stream:
-                note = _add_stream(state, archive, again) or note
+                note = _add_stream(state, archive, again, trimmed) or note
             add_standing(found, archive, again)
-        return found, note
+        return found, note or (trimmed[-1] if trimmed else None)
 
-    # an archiver may commit; a purge may remove a segment listed (review 61)
-    found, stream_note = listed_again_if_purged(lambda: read_through_commits(archive, read))
+    found, stream_note = _read_or_exit(archive, read)
     _keep_purge(found, _made_at(decision_id) or since, log)
     query: dict[str, Any] = {
         "number_last4": last4, "number_hash": number_hash, "key_id": key_id,
@@ -161,7 +163,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     else:
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:
-        _not_found(decision_id, found)
+        _not_found(decision_id, found, stream_note)
     _finish(found, query["notes"], incomplete=query["incomplete"])
 
 
@@ -269,17 +271,33 @@ def _range_or_exit(first: str | None, last: str | None,
     return range_or_exit(("--from", first), ("--to", last), zone)
 
 
-def _add_stream(state: CliState, archive: Archive, live: LiveLines) -> str | None:
+def _read_or_exit(archive: Archive, read: Callable[[], tuple[Evidence, str | None]],
+                  ) -> tuple[Evidence, str | None]:
+    """``read`` through an archiver's commits and a purge; Redis lost in the middle of
+    reading the stream is said, naming it, and exits 1 (no document: it would miss
+    records unsaid). It was an internal error, exit 3 (hoff25)."""
+    try:
+        # an archiver may commit; a purge may remove a segment listed (review 61)
+        return listed_again_if_purged(lambda: read_through_commits(archive, read))
+    except StreamUnreadableError as exc:
+        err_console.print(f"error: Redis was lost while the stream was read: {exc}; no "
+                          "evidence written (it would miss records): ask again once Redis "
+                          "answers", highlight=False, markup=False)
+        sys.exit(EXIT_INCOMPLETE)
+
+
+def _add_stream(state: CliState, archive: Archive, live: LiveLines,
+                trimmed: list[str] | None = None) -> str | None:
     """With ``[log] redis_stream``, the stream's entries after the archive's position
     (every node's records not archived yet) added to ``live``; a note when Redis cannot
-    be reached (``stream_after_archive``, which `report` reads too)."""
+    be reached (``stream_after_archive``, which `report` reads too). ``trimmed`` gets why
+    records may be missing when the stream was trimmed past that position."""
     from callguard.cli.unarchived_stream import (  # noqa: PLC0415 - Redis only here
-        StreamUnreadableError,
         stream_after_archive,
     )
 
     try:
-        live.add(*stream_after_archive(state, archive.manifest()))
+        live.add(*stream_after_archive(state, archive.manifest(), trimmed))
     except StreamUnreadableError as exc:
         return str(exc)
     return None
@@ -337,9 +355,13 @@ def _nowhere(decision_id: str) -> str:
             "node's? check --data-dir, --archive, --file)")
 
 
-def _not_found(decision_id: str, found: Evidence) -> NoReturn:
-    """Exit 1 for a decision found nowhere; a purge that may have destroyed it is named."""
+def _not_found(decision_id: str, found: Evidence, stream_note: str | None = None,
+               ) -> NoReturn:
+    """Exit 1 for a decision found nowhere; a purge that may have destroyed it is named,
+    and a stream that was not read or was trimmed before it was archived (hoff25)."""
     err_console.print(_nowhere(decision_id), highlight=False, markup=False)
+    if stream_note is not None:
+        err_console.print(f"note: {stream_note}", highlight=False, markup=False)
     for purge in found.purges:  # or made before a purge's cutoff: destroyed, said
         err_console.print(f"note: {_purged(purge)}", highlight=False, markup=False)
     sys.exit(EXIT_INCOMPLETE)

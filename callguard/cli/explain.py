@@ -95,21 +95,26 @@ def _archived(archive: Any, decision_id: str) -> dict[str, Any] | None:
     return dict(found.decisions[0]) if found.decisions else None
 
 
-def _streamed(state: CliState, archive: Any, decision_id: str,
+def _streamed(state: CliState, archive: Any, decision_id: str, trimmed: list[str],
               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None]:
     """The decision in the Redis stream after the archive's position (another node's,
     not archived yet), the decision that withdrew it, where it was looked for, and why
-    the stream could not be read (None: it was)."""
+    the stream could not be read (None: it was); ``trimmed`` gets why a decision may be
+    missing from it (trimmed past the archive's position)."""
     from callguard.cli.evidence import _add_stream  # noqa: PLC0415 - Redis only here
+    from callguard.cli.unarchived_stream import StreamUnreadableError  # noqa: PLC0415
     from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
 
     live = LiveLines()
-    note = _add_stream(state, archive, live)
+    note = _add_stream(state, archive, live, trimmed)
     where = (live.sources[0] if live.sources
              else f"the redis stream {state.settings.log.stream_key}")
     if note is not None:
         return None, None, where, note
-    found = gather(archive, live, decision_id=decision_id)
+    try:
+        found = gather(archive, live, decision_id=decision_id)
+    except StreamUnreadableError as exc:  # Redis lost between two batches: not searched
+        return None, None, where, f"Redis was lost while it was read: {exc}"  # (hoff25)
     record = next((dict(d) for d in found.decisions
                    if d.get("decision_id") == decision_id), None)
     by = found.withdrawals.get(decision_id)
@@ -265,8 +270,9 @@ def _find(state: CliState, decision_id: str, file: Path | None,
         source = f"the archive {archive.root.resolve()}"
     streamed: tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None] | None
     streamed = None
+    trimmed: list[str] = []
     if found is None and in_stream and archive is not None:
-        streamed = _streamed(state, archive, decision_id.lower())
+        streamed = _streamed(state, archive, decision_id.lower(), trimmed)
         found, source = streamed[0], streamed[2]
     if found is None:
         unread = streamed[3] if streamed is not None else None
@@ -281,6 +287,9 @@ def _find(state: CliState, decision_id: str, file: Path | None,
         if unread is not None:
             err_console.print(f"[yellow]note:[/yellow] not searched: {escape(unread)}",
                               highlight=False)
+        for why in trimmed:  # not "never decided": it may be among the records trimmed
+            err_console.print(f"[yellow]note:[/yellow] it may have been trimmed before it "
+                              f"was archived: {escape(why)}", highlight=False)
         sys.exit(EXIT_BLOCK)
     withdrawer = streamed[1] if streamed is not None else withdrawn_by(
         path if file is not None or in_log else None,
@@ -302,7 +311,10 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
 
     Exit 0: explained; 1: no such decision in the log or the archive (nor, with [log]
     redis_stream, the stream; or the packs named cannot explain it); 2: usage (not a
-    decision id, no log, archive or stream to search).
+    decision id, no log, archive or stream to search). Exit 1 also when the stream could
+    not be read or was trimmed before the archiver took it: stderr then says "not
+    searched" or "it may have been trimmed" (a script tells those from a decision never
+    made by stderr, not by the exit code).
     """
     withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":

@@ -749,18 +749,17 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     reading = RecordFilter(since=query.since - timedelta(days=2) if query.since else None)
     ahead = None if reading.since is None else RecordFilter(
         event="decision", front="http", until=reading.since)
-    path = None if stream else (
-        log_query.log_file(file_path) if (file_path or not archive.exists())
-        else place.log_file)
+    path = _report_log(log_query, place, archive, file_path, stream=stream)
     from callguard.compliance.archive.live import report_with_live  # noqa: PLC0415
 
     # [log] redis_stream: the other nodes' records no archiver has taken yet are in the
     # stream, not in this node's file; read only the file and the archive, a report left
     # their calls out, "0 decisions" for a minute of node-b's (hoff24, hfix24). The stream
     # after the archive's position is read whole (dated in SQL, as --stream); a decision
-    # also in this node's file is counted once (``union_view``, by decision id).
+    # also in this node's file is counted once (``union_view``, by decision id). With
+    # --file too, as `evidence --file` reads it: the stream was left out unsaid (hoff25).
     streamed: dict[str, str] | None = (  # what the last read of it was, or why none
-        {} if not stream and file_path is None and place.redis_stream else None)
+        {} if not stream and place.redis_stream else None)
 
     def unarchived(manifest: Any) -> Iterable[Record]:
         log_query.stats = ReadStats(key_id=log_query.stats.key_id)  # counted once a read
@@ -809,6 +808,22 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     _print_report(done, html_path, as_json=as_json, as_csv=as_csv)
     if missing:
         sys.exit(EXIT_INCOMPLETE)
+
+
+def _report_log(log_query: LogQuery, place: LogPlace, archive: Any, file_path: Path | None,
+                *, stream: bool) -> Path | None:
+    """The log file `report` reads beside the archive (and the stream), if any. An
+    officer's host with [log] redis_stream and no log (nor archive) of its own reads the
+    stream, as `evidence` and `explain` do: it was refused "no compliance log", exit 2
+    (hoff25); the sources then name the stream alone."""
+    if stream:
+        return None
+    if file_path is None and place.redis_stream and not archive.exists() and (
+            place.log_file is None or not log_exists(place.log_file)):
+        return None
+    if file_path is not None or not archive.exists():
+        return log_query.log_file(file_path)
+    return place.log_file
 
 
 def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: bool) -> None:
@@ -1022,8 +1037,11 @@ def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
     )
 
     said.clear()  # read again on a new manifest: the last read is the one reported
+    trimmed: list[str] = []
     try:
-        said["name"], lines = stream_after_archive(state, manifest)
+        said["name"], lines = stream_after_archive(state, manifest, trimmed)
+        if trimmed:  # records may be missing: the report is then incomplete (hoff25)
+            said["trimmed"] = trimmed[0]
     except StreamUnreadableError as exc:
         said["unread"] = str(exc)
         return
@@ -1047,10 +1065,10 @@ def _stream_sources(done: Any, streamed: dict[str, str] | None) -> list[str]:
     if "name" in streamed:
         done.sources = {**done.sources, "unarchived": " and ".join(
             n for n in (done.sources.get("unarchived"), streamed["name"]) if n)}
-    if "unread" not in streamed:
-        return []
-    _warn(streamed["unread"])
-    return [streamed["unread"]]
+    said = [streamed[k] for k in ("unread", "trimmed") if k in streamed]
+    for note in said:
+        _warn(note)
+    return said
 
 
 def _report_tables(done: Any) -> None:
