@@ -30,6 +30,20 @@ habits are changed at this edge:
   callbacks of a read before the timers due in the same turn). And only a Response to an
   action callguard sent (its ActionID awaited): a manager that sends Responses without
   one (or with another's) answers none of ours.
+
+Two manager sessions, one user. Asterisk runs one session's actions one after another on
+that session's thread and writes its events from the same thread between them (manager.c
+``session_do`` loops on ``do_message``, which runs ``process_events`` then reads one
+action and hands it to ``process_message``, which calls the action's handler in place and
+then ``process_events`` again). A Getvar that stalls there (``action_getvar`` ->
+``ast_func_read`` of a slow function, a channel lock held) held up the next action of the
+session — another call's release Hangup — and every event. The Getvars therefore go on a
+second session (``_reader``: the same host and user, ``Events: off``), logged in only while
+the main one is (with manager.conf ``allowmultiplelogin = no`` a read session logged in
+first would have the main one refused "Login Already In Use"), dropped with it, silent
+ones dropped as the main one's are; while it is down every read answers "unknown" (None),
+as a read that fails, and the Hangups, Pings, CoreShowChannels and events of the main
+session never wait behind a read.
 """
 
 from __future__ import annotations
@@ -384,9 +398,13 @@ class _ListAction(Action):  # type: ignore[misc]
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager with backoff, no replays, guarded messages and a clean stop."""
 
-    def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None],
+    def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None], *,
+                 role: str = "main", may_connect: Callable[[], bool] = lambda: True,
                  **config: Any) -> None:
         self._backoff = backoff
+        self.role = role  # "main": events, Hangups; "read": Getvars only (``_reader``)
+        self._may_connect = may_connect
+        self.dialing = False  # a connection attempt is under way
         self.bad_message = bad_message
         self.stopping = False
         self.asked: float | None = None  # when a request went out unanswered since
@@ -414,9 +432,11 @@ class _Manager(Manager):  # type: ignore[misc]
 
     def connect(self, run_forever: bool = False, on_startup: Any = None,
                 on_shutdown: Any = None) -> Any:
-        """Not after ``close``."""
-        if self.stopping:
+        """Not after ``close``, not while ``may_connect`` says no, not twice at once."""
+        if (self.stopping or self.dialing or self._connected
+                or not self._may_connect()):
             return None
+        self.dialing = True
         return super().connect(run_forever, on_startup, on_shutdown)
 
     def connection_made(self, f: Any) -> None:
@@ -426,6 +446,7 @@ class _Manager(Manager):  # type: ignore[misc]
         episode (panoramisk's "Not able to reconnect"), then retried quietly: one line every
         backoff interval, hours long, hid the rest of the log (``ami_not_logged_in`` and
         ``callguard_ami_up`` = 0 keep saying it)."""
+        self.dialing = False
         if not f.cancelled() and isinstance(f.exception(), OSError):
             if self._unreachable_said:
                 if not self.stopping:
@@ -453,7 +474,12 @@ class _Manager(Manager):  # type: ignore[misc]
             return ok
         message = str(future.result().get("Message", ""))
         in_use = "already in use" in message.lower()
-        if in_use:
+        if in_use and self.role == "read":
+            # the main session holds the user's one login: not freed by waiting
+            self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+            retry = (f"in {_LOGIN_REFUSED_S:g} s, then up to {_LOGIN_REFUSED_MAX_S:g} s "
+                     "apart until a login succeeds")
+        elif in_use:
             # this node's previous session (a restart) goes within a second or two: the
             # reconnect pace, not the refused-login one, or its calls wait unwatched
             retry = "at the reconnect backoff"
@@ -463,7 +489,12 @@ class _Manager(Manager):  # type: ignore[misc]
                      "apart until a login succeeds")
         if not self._refusal_said:
             self._refusal_said = True
-            if in_use:
+            if in_use and self.role == "read":
+                fix = ("callguard logs in twice with [ami] username (a second, read-only "
+                       "session for Getvars): set allowmultiplelogin = yes for this user in "
+                       "manager.conf ([general] or the user's section); until then every "
+                       "Getvar read answers unknown (from_user unverified)")
+            elif in_use:
                 # manager.c process_message with [general] allowmultiplelogin = no: the
                 # user has a session already (another callguard node, or this node's
                 # previous session not yet closed by Asterisk); refused after 1 s, closed.
@@ -474,7 +505,7 @@ class _Manager(Manager):  # type: ignore[misc]
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
             _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix,
-                         retry=retry)
+                         retry=retry, **({} if self.role == "main" else {"session": self.role}))
         return ok
 
     def ping(self) -> None:
@@ -552,6 +583,18 @@ class AmiWatchdog:
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
+        # The Getvars' own session (module docstring): no events, logged in only while the
+        # main session is, with its own backoff of the same settings.
+        self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
+                                     settings.reconnect_max_s)
+        self._reader = _Manager(
+            self._read_backoff, self._bad_message, role="read",
+            may_connect=lambda: self._manager.ready, host=settings.host,
+            port=settings.port, username=settings.username, secret=secret, events="off",
+            on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
+            ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
+            loop=asyncio.get_running_loop())
+        self._reader_up = asyncio.Event()  # set while the read session is logged in
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._warned_channelvars = False
@@ -575,6 +618,11 @@ class AmiWatchdog:
     def connected(self) -> bool:
         """Logged in to Asterisk right now."""
         return self._manager.ready
+
+    @property
+    def reading(self) -> bool:
+        """The read session (Getvars) is logged in right now."""
+        return self._reader.ready
 
     async def start(self, *, known_until: float | None = None) -> None:
         """Connect (in the background, retrying) and start the timer loop.
@@ -604,6 +652,8 @@ class AmiWatchdog:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.numbers is not None:
             await self.numbers.aclose()
+        self._reader.stopping = True
+        self._reader.close()
         self._manager.close()
 
     def run(self, effects: list[Effect]) -> None:
@@ -704,6 +754,38 @@ class AmiWatchdog:
         self._login_unanswered_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
+        self._reader.connect()  # nothing if it is up or on its way
+
+    def _on_read_login(self, manager: Manager) -> None:
+        del manager
+        self._read_backoff.reset()
+        if not self._manager.ready:  # the main session went meanwhile: not without it
+            self._drop_reader()
+            return
+        self._reader_up.set()
+        _log.info("ami_read_session_logged_in", host=self.settings.host,
+                  port=self.settings.port)
+
+    def _on_read_disconnect(self, manager: Manager, exc: Exception | None) -> None:
+        del manager
+        self._reader_up.clear()
+        if not self._reader.stopping and self._reader.was_logged_in:
+            _log.warning("ami_read_session_down",
+                         reason=clipped(str(exc), 200) if exc else "closed",
+                         effect="Getvar reads answer unknown until it is back (from_user "
+                                "unverified); releases go on over the main session")
+
+    def _reader_coming(self) -> bool:
+        """The read session is connecting or logging in (not refused, not in backoff)."""
+        reader = self._reader
+        return bool(reader.dialing or (reader._connected  # noqa: SLF001 - panoramisk's
+                                       and not getattr(reader, "authenticated", False)
+                                       and getattr(reader, "authenticated_future", None)))
+
+    def _drop_reader(self) -> None:
+        protocol = getattr(self._reader, "protocol", None)
+        if protocol is not None and not getattr(protocol, "closed", True):
+            protocol.transport.abort()
 
     async def _check_permissions(self) -> None:
         """Say at login, not at the first release, that Asterisk refuses this user an
@@ -753,6 +835,9 @@ class AmiWatchdog:
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
+        # The read session goes with the main one, and comes back after its next login:
+        # never logged in alone (allowmultiplelogin = no would refuse the main one).
+        self._drop_reader()
         self.rebuilt = False
         self._login_unseen = True
         self._held = None  # events not applied before a disconnect are lost with it
@@ -859,6 +944,14 @@ class AmiWatchdog:
             await asyncio.sleep(_TICK_S)
             protocol = getattr(self._manager, "protocol", None)
             was_up = self._manager.was_logged_in
+            read_silent = self._reader.drop_if_silent(silence)
+            if read_silent is not None:
+                # a read Asterisk does not answer (a stalled function read): the reads in
+                # flight answer unknown, the session is made again; the main one is not
+                # touched (``_reader``)
+                self.stats["ami_read_silent"] += 1
+                _log.warning("ami_silent", seconds=round(read_silent, 1), session="read",
+                             effect="read session dropped; reconnecting")
             silent = self._manager.drop_if_silent(silence)
             if silent is not None:
                 self.stats["ami_silent"] += 1
@@ -948,7 +1041,11 @@ class AmiWatchdog:
 
     async def _getvar(self, effect: ReadVariable) -> None:
         value: str | None = None
-        if self.connected:
+        if not self._reader.ready and not self._reader_coming():
+            # no read session (refused, dropped, waiting its backoff): unknown, as a read
+            # that fails — never a value, and no read on the main session (``_reader``)
+            self.stats["getvar_no_read_session"] += 1
+        else:
             self.stats["getvar_sent"] += 1
             # By Uniqueid where the call knows the channel (as ``_hangup``: manager.c
             # ``action_getvar`` looks it up with ``ast_channel_get_by_name`` too): read by
@@ -965,7 +1062,7 @@ class AmiWatchdog:
                 # meanwhile does not make it "No such channel".
                 del action["Channel"]
             try:
-                reply = await self._send(action)
+                reply = await self._read(action)
                 if reply.get("Response") == "Success":
                     # An unset variable is "Success" with an empty value, never "(null)":
                     # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:
@@ -1008,6 +1105,19 @@ class AmiWatchdog:
             return
         if effects:
             self.run(effects)
+
+    async def _read(self, action: dict[str, str]) -> Any:
+        """A Getvar on the read session (``_reader``), answered within the action timeout —
+        the time the read session may still take to log in (just after the main login:
+        the picture's reads) counted in it."""
+        limit = self.settings.action_timeout_ms / 1000
+        asked = time.monotonic()
+        if not self._reader.ready:
+            await asyncio.wait_for(self._reader_up.wait(), limit)
+            if not self._reader.ready:
+                raise ConnectionError("AMI read session not connected")
+        future = self._reader.send_action(action)
+        return await asyncio.wait_for(future, max(0.001, limit - (time.monotonic() - asked)))
 
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None,
                     timeout: float | None = None) -> Any:

@@ -1,0 +1,148 @@
+"""The Getvars' own AMI session: a read Asterisk is slow to answer never holds a release.
+
+manager.c runs one session's actions one after another on that session's thread
+(``session_do`` -> ``do_message`` -> ``process_message``, which calls the action's handler
+in place, then writes the events queued meanwhile): a Getvar stalled in ``action_getvar``
+(``ast_func_read`` of a slow function, a channel lock held) held up the next action of the
+session — another call's release Hangup — and the events. The fake AMI
+(tests/fake_ami.py) handles one connection's actions in the same order, one at a time;
+it REPLAYS REAL Asterisk 22.10.1 TRAFFIC from ``../shared/fixtures/asterisk/ami/
+lab-asterisk-22.10.1/``. What is synthesised here: the Getvar replies (manager.c
+``action_getvar``'s format, as in test_hcid24_from_user_ami), the stall of the endpoint's
+``from_user`` read, the called party renamed ``PJSIP/itsp-0000000f`` in call-07 (the lab
+has no PJSIP trunk; every other byte as recorded), and the "Login Already In Use" refusal
+of manager.conf ``allowmultiplelogin = no`` (manager.c ``process_message``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from callguard.watchdog.calls import Followed
+from tests.fake_ami import CRLF, lab_events, linkedid_of, parse
+from tests.test_hcid24_from_user_ami import EndpointAmi, _pjsip_events
+from tests.test_watchdog import (  # noqa: F401 - node: fixture
+    CALL_01,
+    CALLED_01,
+    CALLER_01,
+    UTAH,
+    node,
+    until,
+    with_g_option,
+)
+
+pytestmark = pytest.mark.watchdog
+
+CALL_07 = "call-07-ami-hangup-action-cause21"
+CALLED_07 = "Local/205@callee-0000000f;1"
+PJSIP_07 = "PJSIP/itsp-0000000f"
+FROM_USER = "PJSIP_ENDPOINT(itsp,from_user)"
+STALL_S = 6.0  # longer than the federal 5 s (47 U.S.C. 227(d)(3)(B))
+
+
+class StallingAmi(EndpointAmi):
+    """SYNTHESISED: the endpoint's from_user Getvar is answered ``STALL_S`` after it is
+    read, and that connection's next actions wait behind it (one session, one thread)."""
+
+    stalled_at: float | None = None
+
+    async def _action(self, writer: asyncio.StreamWriter, action: dict[str, str]) -> None:
+        if action.get("Action", "").lower() == "getvar" and action.get("Variable") == FROM_USER:
+            self.stalled_at = time.monotonic()
+            await asyncio.sleep(STALL_S)
+        await super()._action(writer, action)
+
+
+def _call_07_pjsip() -> list[str]:
+    return [e.replace(CALLED_07, PJSIP_07) for e in lab_events(CALL_07)]
+
+
+def _hangup_times(fake, since: float) -> list[float]:
+    """When the fake read each Hangup action (what Asterisk would act on), after ``since``."""
+    return [at - since for at, a in fake.actions if a.get("Action") == "Hangup"]
+
+
+async def test_a_stalled_read_does_not_hold_another_calls_release(node):  # noqa: F811
+    """Call A (call-07, its called party on PJSIP) rings: its endpoint's from_user is read,
+    and Asterisk takes 6 s to answer. Meanwhile call B (call-01, prerecorded: 5 s) ends by
+    its called party's hangup. B's Hangups reach Asterisk at once, not behind A's read.
+    On one session (before) they waited for the read, or for the session to be dropped
+    as silent and the picture to be taken again."""
+    fake = StallingAmi()
+    fake.endpoint_values["PJSIP_ENDPOINT(itsp,dtmf_mode)"] = "rfc4733"
+    n = await node(fake=fake)
+    events_a = _call_07_pjsip()
+    n.tracker.follow_when_asked(
+        Followed("decision-a", linkedid_of(events_a), "ut-solar-predictive", "predictive",
+                 25.0, UTAH, "+4930123456", time.monotonic()), events_a)
+    ringing = next(i for i, e in enumerate(events_a)
+                   if parse(e).get("Event") == "DialBegin" and parse(e).get("Channel"))
+    await fake.send(events_a[:ringing + 1])
+    await until(lambda: fake.stalled_at is not None)
+
+    events_b = lab_events(CALL_01)
+    before, held = with_g_option(events_b, CALLED_01)
+    fake.hold(held)
+    n.follow(events_b, mode="prerecorded", limit=5.0)
+    await fake.send(before)
+    called_hung_up = time.monotonic()
+    await until(lambda: len(n.named("line-release")) == 1, timeout=STALL_S + 6)
+    record = n.named("line-release")[0]
+    assert record["decision_id"] == "decision-1"  # call B's, not A's (decision-a)
+    times = _hangup_times(fake, called_hung_up)
+    assert sorted(fake.hangups()) == CALLER_01
+    assert max(times) < 1.0, times  # read by Asterisk at once, the read still stalled
+    assert time.monotonic() - fake.stalled_at < STALL_S  # ... as it still is now
+    assert record["within_limit"] is True
+    assert n.named("violation-risk") == []
+    assert n.watchdog.stats["ami_silent"] == 0  # the main session never went silent
+
+
+async def test_read_session_refused_reads_unknown_releases_go_on(node):  # noqa: F811
+    """manager.conf ``allowmultiplelogin = no``: Asterisk refuses the read session's Login
+    ("Login Already In Use"). No Getvar goes out (none on the main session either): the
+    endpoint's from_user is unknown and the caller ID unverified, never verified; the
+    called party's hangup still releases the calling legs."""
+    fake = EndpointAmi(allowmultiplelogin=False)
+    n = await node(fake=fake)
+    await asyncio.sleep(0.3)  # the read session tried, and was refused
+    assert not n.watchdog.reading
+    assert fake.read_logins == 0
+    events = _pjsip_events()
+    before, held = with_g_option(events, "PJSIP/itsp-00000001")
+    fake.hold(held)
+    n.follow(events, caller_id="+4930123456")
+    await fake.send(before)
+    await until(lambda: n.named("line-release"), timeout=5.0)
+    record = n.named("line-release")[0]
+    assert sorted(fake.hangups()) == CALLER_01
+    assert record["within_limit"] is True
+    assert record["caller_id"] == "unverified", record
+    assert [a for _, a in fake.actions if a.get("Action") == "Getvar"] == []
+    assert n.watchdog.stats["getvar_no_read_session"] >= 1
+    assert n.watchdog.connected  # the main session is not touched by the refusals
+
+
+async def test_read_session_goes_and_comes_back_with_the_main_one(node):  # noqa: F811
+    """The read session logs in after the main one ("Events: off": no event reaches it),
+    is dropped with it and logs in again after the main one's next login."""
+    fake = EndpointAmi()
+    n = await node(fake=fake)
+    await until(lambda: n.watchdog.reading)
+    assert (fake.logins, fake.read_logins, fake.sessions) == (1, 1, 1)
+    logins = [a for _, a in fake.actions if a.get("Action") == "Login"]
+    assert [a.get("Events") for a in logins] == ["call", "off"]
+    await fake.drop()
+    await until(lambda: fake.logins == 2 and fake.read_logins == 2, timeout=5.0)
+    await until(lambda: n.watchdog.connected and n.watchdog.reading)
+
+
+def test_the_renamed_fixture_is_the_recorded_call():
+    events = _call_07_pjsip()
+    assert len(events) == len(lab_events(CALL_07))
+    assert sum(PJSIP_07 in e for e in events) == sum(
+        CALLED_07 in e for e in lab_events(CALL_07)) > 0
+    assert all(CRLF in e for e in events)
