@@ -146,3 +146,25 @@ def test_the_renamed_fixture_is_the_recorded_call():
     assert sum(PJSIP_07 in e for e in events) == sum(
         CALLED_07 in e for e in lab_events(CALL_07)) > 0
     assert all(CRLF in e for e in events)
+
+
+class SlowReadLoginAmi(EndpointAmi):
+    """SYNTHESISED: the read session's Login (Events: off) is answered 0.4 s late (a
+    remote Asterisk, a busy manager)."""
+
+    async def _action(self, writer: asyncio.StreamWriter, action: dict[str, str]) -> None:
+        if action.get("Action", "").lower() == "login" and action.get("Events") == "off":
+            await asyncio.sleep(0.4)
+        await super()._action(writer, action)
+
+
+async def test_a_read_asked_while_the_read_session_logs_in_waits_for_it(node):  # noqa: F811
+    """Just after the main login (the picture's reads) the read session may not be logged
+    in yet: the read waits for it within the action timeout, not "unknown" at once."""
+    fake = SlowReadLoginAmi()
+    fake.endpoint_values[FROM_USER] = "+4930123456"
+    n = await node(fake=fake)
+    assert not n.watchdog.reading
+    reply = await n.watchdog._read({"Action": "Getvar", "Variable": FROM_USER})
+    assert reply.get("Value") == "+4930123456"
+    assert n.watchdog.reading
