@@ -111,6 +111,10 @@ class FakeAmi:
     # manager.conf allowmultiplelogin (manager.c ``process_message``: a second Login of a
     # user already logged in is answered "Login Already In Use" and the session closed).
     allowmultiplelogin: bool = True
+    # ... and how long that refusal takes: manager.c sleeps 1 s before it (``sleep(1)``
+    # ahead of ``astman_send_error(s, m, "Login Already In Use")``); 0 here unless a test
+    # needs the wait
+    in_use_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._wedged: set[asyncio.StreamWriter] = set()  # connections that went silent
@@ -307,6 +311,7 @@ class FakeAmi:
                 return
             user = action.get("Username", "")
             if not self.allowmultiplelogin and user in self._users.values():
+                await asyncio.sleep(self.in_use_delay)
                 out.append(self._reply(action, Response="Error",
                                        Message="Login Already In Use"))
                 writer.write("".join(out).encode())

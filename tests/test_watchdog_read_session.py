@@ -20,6 +20,7 @@ import asyncio
 import time
 
 import pytest
+import structlog.testing
 
 from callguard.watchdog.calls import Followed
 from tests.fake_ami import CRLF, lab_events, linkedid_of, parse
@@ -101,28 +102,40 @@ async def test_a_stalled_read_does_not_hold_another_calls_release(node):  # noqa
     assert n.watchdog.stats["ami_silent"] == 0  # the main session never went silent
 
 
-async def test_read_session_refused_reads_unknown_releases_go_on(node):  # noqa: F811
-    """manager.conf ``allowmultiplelogin = no``: Asterisk refuses the read session's Login
-    ("Login Already In Use"). No Getvar goes out (none on the main session either): the
-    endpoint's from_user is unknown and the caller ID unverified, never verified; the
-    called party's hangup still releases the calling legs."""
+async def test_read_session_refused_reads_go_on_the_main_session(node):  # noqa: F811
+    """manager.conf ``allowmultiplelogin = no`` (manager.c ``process_message``: "Login
+    Already In Use" to a second Login of a user logged in; ``__init_manager`` gives each
+    user [general]'s value unless its own section sets it): Asterisk refuses the read
+    session. The reads go on the main session, as before two sessions (said once), rather
+    than answer "unknown" — the follow variable, DIALSTATUS and DIALEDPEERNUMBER read after
+    an outage decide releases, the endpoint's from_user the caller ID. Before (hrev124):
+    no Getvar went out at all and the caller ID, presented as from_user says, was recorded
+    ``unverified``."""
     fake = EndpointAmi(allowmultiplelogin=False)
+    fake.endpoint_values[FROM_USER] = "+4930123456"
+    fake.endpoint_values["PJSIP_ENDPOINT(itsp,dtmf_mode)"] = "rfc4733"
     n = await node(fake=fake)
     await asyncio.sleep(0.3)  # the read session tried, and was refused
     assert not n.watchdog.reading
     assert fake.read_logins == 0
     events = _pjsip_events()
-    before, held = with_g_option(events, "PJSIP/itsp-00000001")
-    fake.hold(held)
+    fake.variables[("PJSIP/itsp-00000001", "CONNECTEDLINE(pres)")] = "allowed_not_screened"
     n.follow(events, caller_id="+4930123456")
-    await fake.send(before)
-    await until(lambda: n.named("line-release"), timeout=5.0)
+    cut = next(i for i, e in enumerate(events) if parse(e).get("Event") == "BridgeEnter")
+    with structlog.testing.capture_logs() as logs:
+        await fake.send(events[:cut])
+        await until(lambda: any(a.get("Action") == "Getvar" for _, a in fake.actions))
+        await asyncio.sleep(0.05)
+        await fake.send(events[cut:])
+        await until(lambda: n.named("line-release"), timeout=5.0)
     record = n.named("line-release")[0]
-    assert sorted(fake.hangups()) == CALLER_01
     assert record["within_limit"] is True
-    assert record["caller_id"] == "unverified", record
-    assert [a for _, a in fake.actions if a.get("Action") == "Getvar"] == []
-    assert n.watchdog.stats["getvar_no_read_session"] >= 1
+    assert record["caller_id"] == "verified", (record, n.watchdog.stats)
+    assert next(a.get("Variable") for _, a in fake.actions
+                if a.get("Action") == "Getvar" and "Channel" not in a) == FROM_USER
+    assert n.watchdog.stats["getvar_no_read_session"] == 0
+    assert n.watchdog.stats["getvar_on_main_session"] >= 1
+    assert [e["event"] for e in logs].count("ami_reads_on_main_session") == 1  # said once
     assert n.watchdog.connected  # the main session is not touched by the refusals
 
 
@@ -168,3 +181,21 @@ async def test_a_read_asked_while_the_read_session_logs_in_waits_for_it(node):  
     reply = await n.watchdog._read({"Action": "Getvar", "Variable": FROM_USER})
     assert reply.get("Value") == "+4930123456"
     assert n.watchdog.reading
+
+
+async def test_a_read_asked_while_the_read_login_is_refused_goes_on_the_main_one(node):  # noqa: F811
+    """The read session's first Login is being refused (manager.c ``process_message``
+    sleeps 1 s before "Login Already In Use"; 0.4 s here) when a read is asked just after
+    the main login (the picture's reads): it is read on the main session once the refusal
+    is in, within the action timeout — not "unknown" after waiting the whole timeout for
+    a login that never comes (before hrev124)."""
+    fake = EndpointAmi(allowmultiplelogin=False, in_use_delay=0.4)
+    fake.endpoint_values[FROM_USER] = "+4930123456"
+    n = await node(fake=fake)
+    assert not n.watchdog.reading
+    reply = await n.watchdog._read({"Action": "Getvar", "Variable": FROM_USER})
+    assert reply.get("Value") == "+4930123456"
+    assert not n.watchdog.reading
+    assert fake.read_logins == 0
+    assert n.watchdog.stats["getvar_on_main_session"] == 1
+

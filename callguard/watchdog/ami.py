@@ -41,9 +41,18 @@ session — another call's release Hangup — and every event. The Getvars there
 second session (``_reader``: the same host and user, ``Events: off``), logged in only while
 the main one is (with manager.conf ``allowmultiplelogin = no`` a read session logged in
 first would have the main one refused "Login Already In Use"), dropped with it, silent
-ones dropped as the main one's are; while it is down every read answers "unknown" (None),
-as a read that fails, and the Hangups, Pings, CoreShowChannels and events of the main
-session never wait behind a read.
+ones dropped as the main one's are; while it is down for a moment (dropped, its backoff)
+every read answers "unknown" (None), as a read that fails, and the Hangups, Pings,
+CoreShowChannels and events of the main session never wait behind a read. When it cannot
+log in at all (refused: manager.conf ``allowmultiplelogin = no`` for the user, manager.c
+``process_message``; or closed before its Login is answered) the reads go on the main
+session as before, with the stall risk, said once (``ami_reads_on_main_session``): lost,
+they found no call again without channelvars, and read no DIALSTATUS or DIALEDPEERNUMBER
+after an outage (releases), no from_user (the caller ID).
+
+A read's answer no longer comes after the events the main session had queued before it
+(``process_events`` ran ahead of each action on the one session): a read of a channel just
+gone may say "No such channel" before its Hangup event is read (hrev124).
 """
 
 from __future__ import annotations
@@ -417,6 +426,11 @@ class _Manager(Manager):  # type: ignore[misc]
         self._refusal_said = False
         self._unreachable_said = False  # "Not able to reconnect" logged since the last login
         self.was_logged_in = False  # the session that ends was logged in
+        # The last attempt ended without a login (refused, unreachable, closed before its
+        # Login was answered while ``may_connect`` allowed it), and when an attempt settles
+        # (logged in or failed): the read session's callers fall back on the main one.
+        self.failed = False
+        self.settled = asyncio.Event()
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -437,6 +451,7 @@ class _Manager(Manager):  # type: ignore[misc]
                 or not self._may_connect()):
             return None
         self.dialing = True
+        self.settled.clear()
         return super().connect(run_forever, on_startup, on_shutdown)
 
     def connection_made(self, f: Any) -> None:
@@ -448,6 +463,8 @@ class _Manager(Manager):  # type: ignore[misc]
         ``callguard_ami_up`` = 0 keep saying it)."""
         self.dialing = False
         if not f.cancelled() and isinstance(f.exception(), OSError):
+            self.failed = True
+            self.settled.set()
             if self._unreachable_said:
                 if not self.stopping:
                     self.loop.call_later(self._backoff.next(), self.connect)
@@ -467,6 +484,8 @@ class _Manager(Manager):  # type: ignore[misc]
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
+        self.failed = not ok
+        self.settled.set()
         if ok:
             self._refusal_said = False
             self._unreachable_said = False
@@ -492,8 +511,8 @@ class _Manager(Manager):  # type: ignore[misc]
             if in_use and self.role == "read":
                 fix = ("callguard logs in twice with [ami] username (a second, read-only "
                        "session for Getvars): set allowmultiplelogin = yes for this user in "
-                       "manager.conf ([general] or the user's section); until then every "
-                       "Getvar read answers unknown (from_user unverified)")
+                       "manager.conf (the user's section, or [general]); until then the "
+                       "Getvars go on the main session (ami_reads_on_main_session)")
             elif in_use:
                 # manager.c process_message with [general] allowmultiplelogin = no: the
                 # user has a session already (another callguard node, or this node's
@@ -538,6 +557,9 @@ class _Manager(Manager):  # type: ignore[misc]
         """Reconnect after the next backoff delay (panoramisk's fixed interval replaced)."""
         self._connected = False
         self.authenticated = False
+        if not self.was_logged_in and not self.stopping and self._may_connect():
+            self.failed = True  # closed before a login (a connection limit, authlimit)
+        self.settled.set()
         self.loop.call_soon(self.on_disconnect, self, exc)
         pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
         if pinger is not None:
@@ -594,7 +616,7 @@ class AmiWatchdog:
             on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
-        self._reader_up = asyncio.Event()  # set while the read session is logged in
+        self._main_reads_said = False  # ami_reads_on_main_session said since a read login
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._warned_channelvars = False
@@ -762,13 +784,12 @@ class AmiWatchdog:
         if not self._manager.ready:  # the main session went meanwhile: not without it
             self._drop_reader()
             return
-        self._reader_up.set()
+        self._main_reads_said = False
         _log.info("ami_read_session_logged_in", host=self.settings.host,
                   port=self.settings.port)
 
     def _on_read_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
-        self._reader_up.clear()
         if not self._reader.stopping and self._reader.was_logged_in:
             _log.warning("ami_read_session_down",
                          reason=clipped(str(exc), 200) if exc else "closed",
@@ -1041,9 +1062,10 @@ class AmiWatchdog:
 
     async def _getvar(self, effect: ReadVariable) -> None:
         value: str | None = None
-        if not self._reader.ready and not self._reader_coming():
-            # no read session (refused, dropped, waiting its backoff): unknown, as a read
-            # that fails — never a value, and no read on the main session (``_reader``)
+        if (not self._reader.ready and not self._reader_coming()
+                and not (self._reader.failed and self.connected)):
+            # no read session for now (dropped, waiting its backoff, the main one away):
+            # unknown, as a read that fails — never a value (``_reader``)
             self.stats["getvar_no_read_session"] += 1
         else:
             self.stats["getvar_sent"] += 1
@@ -1112,11 +1134,31 @@ class AmiWatchdog:
         the picture's reads) counted in it."""
         limit = self.settings.action_timeout_ms / 1000
         asked = time.monotonic()
-        if not self._reader.ready:
-            await asyncio.wait_for(self._reader_up.wait(), limit)
-            if not self._reader.ready:
+        reader = self._reader
+        if not reader.ready and not reader.failed:
+            # logging in (just after the main login): its login, or its failure, decides
+            await asyncio.wait_for(reader.settled.wait(), limit)
+            if not reader.ready and not reader.failed:
                 raise ConnectionError("AMI read session not connected")
-        future = self._reader.send_action(action)
+        if not reader.ready:
+            # It cannot log in (manager.conf allowmultiplelogin = no for this user,
+            # a limit on connections, a secret changed since the main login): read on the
+            # main session, as before two sessions — with its risk, said once (a read
+            # Asterisk is slow on holds a Hangup behind it) — rather than lose every read:
+            # the follow variable that finds a call again, DIALSTATUS and DIALEDPEERNUMBER
+            # after an outage (a release), the from_user (the caller ID).
+            self.stats["getvar_on_main_session"] += 1
+            if not self._main_reads_said:
+                self._main_reads_said = True
+                _log.warning("ami_reads_on_main_session",
+                             effect="Getvar reads go on the main AMI session until the read "
+                                    "session logs in: a read Asterisk is slow to answer "
+                                    "delays a release Hangup sent behind it",
+                             fix="let callguard's AMI user log in twice per node "
+                                 "(manager.conf allowmultiplelogin = yes in its section)")
+            return await self._send(action, timeout=max(0.001,
+                                                        limit - (time.monotonic() - asked)))
+        future = reader.send_action(action)
         return await asyncio.wait_for(future, max(0.001, limit - (time.monotonic() - asked)))
 
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None,
