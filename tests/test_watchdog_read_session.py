@@ -199,3 +199,17 @@ async def test_a_read_asked_while_the_read_login_is_refused_goes_on_the_main_one
     assert fake.read_logins == 0
     assert n.watchdog.stats["getvar_on_main_session"] == 1
 
+
+def test_the_shipped_user_may_log_in_twice():
+    """manager.c ``__init_manager`` gives a user [general]'s allowmultiplelogin unless its
+    own section sets it, and ``process_message`` refuses a second Login of the user when it
+    is no: the shipped user sets yes itself, so the read session logs in whatever
+    [general] says. Failed before hrev124 (the file left it to [general])."""
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "asterisk-dialplan"
+            / "manager-callguard.conf").read_text()
+    section = text[text.index("[callguard]"):]
+    lines = [line.split(";", 1)[0].strip() for line in section.splitlines()]
+    assert [line for line in lines if line.startswith("allowmultiplelogin")] == [
+        "allowmultiplelogin = yes"]
