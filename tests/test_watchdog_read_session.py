@@ -213,3 +213,25 @@ def test_the_shipped_user_may_log_in_twice():
     lines = [line.split(";", 1)[0].strip() for line in section.splitlines()]
     assert [line for line in lines if line.startswith("allowmultiplelogin")] == [
         "allowmultiplelogin = yes"]
+
+
+async def test_close_with_a_read_in_flight_ends_both_sessions(node):  # noqa: F811
+    """Shutdown while a read is stalled on the read session: the read answers at once
+    (ConnectionError, "unknown"), both connections are closed, and neither session
+    reconnects afterwards."""
+    fake = StallingAmi()
+    n = await node(fake=fake)
+    await until(lambda: n.watchdog.reading)
+    read = asyncio.create_task(n.watchdog._read({"Action": "Getvar", "Variable": FROM_USER}))
+    await until(lambda: fake.stalled_at is not None)
+    await n.watchdog.aclose()
+    with pytest.raises(ConnectionError):
+        await asyncio.wait_for(read, 1.0)
+    for manager in (n.watchdog._manager, n.watchdog._reader):
+        protocol = manager.protocol
+        assert protocol is None or protocol.closed  # each transport closed by aclose
+    logins = (fake.logins, fake.read_logins)
+    await asyncio.sleep(0.5)  # several reconnect backoffs of the node's settings
+    assert (fake.logins, fake.read_logins) == logins
+    assert not n.watchdog.connected
+    assert not n.watchdog.reading
