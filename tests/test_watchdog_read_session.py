@@ -235,3 +235,72 @@ async def test_close_with_a_read_in_flight_ends_both_sessions(node):  # noqa: F8
     assert (fake.logins, fake.read_logins) == logins
     assert not n.watchdog.connected
     assert not n.watchdog.reading
+
+
+async def test_a_read_session_whose_connect_hangs_lets_the_reads_go_on_the_main_one(
+        node, monkeypatch):  # noqa: F811
+    """The read session's TCP connect is never answered (a SYN dropped: a firewall
+    limiting new connections to the manager port, Asterisk's listen backlog full) while
+    the main session is up. asyncio's ``create_connection`` has no timeout of its own: the
+    kernel gives up after its SYN retries (Linux ``tcp_syn_retries`` 6: ~127 s). Before
+    (hrev130) the session stayed "connecting" that long and every read waited the action
+    timeout and answered "unknown" — the follow variable, DIALSTATUS and DIALEDPEERNUMBER
+    of the picture after a login among them. Now a connect unanswered within the action
+    timeout fails as an unreachable one: the reads go on the main session and the read
+    session is tried again at its backoff."""
+    fake = EndpointAmi()
+    fake.endpoint_values[FROM_USER] = "+4930123456"
+    loop = asyncio.get_running_loop()
+    real = type(loop).create_connection
+    dials: list[int] = []
+
+    async def create_connection(self, factory, host=None, port=None, **kwargs):
+        if port == getattr(fake, "port", None):
+            dials.append(port)
+            if len(dials) == 2:  # the read session's first connect: no SYN-ACK comes
+                await asyncio.Event().wait()
+        return await real(self, factory, host, port, **kwargs)
+
+    monkeypatch.setattr(type(loop), "create_connection", create_connection)
+    n = await node(fake=fake)
+    await until(lambda: len(dials) >= 2)
+    assert not n.watchdog.reading
+    replies = []
+    for _ in range(3):  # after the first action timeout, at once on the main session
+        try:  # as ``_getvar`` takes it: a timeout is "unknown"
+            reply = await n.watchdog._read({"Action": "Getvar", "Variable": FROM_USER})
+        except (TimeoutError, ConnectionError):
+            reply = {}
+        replies.append(reply.get("Value"))
+        if replies[-1] is not None:
+            break
+    assert replies[-1] == "+4930123456", (replies, n.watchdog.stats)
+    await until(lambda: n.watchdog.reading, timeout=5.0)  # a new connect logs in
+    assert fake.read_logins == 1
+
+
+async def test_a_connect_that_completes_after_close_never_logs_in(node, monkeypatch):  # noqa: F811
+    """Shutdown while the read session's connect is under way: the connection that
+    completes afterwards is closed unused, no Login goes out on it. Before (hrev130)
+    panoramisk's ``connection_made`` sent the Login on it, after ``aclose``."""
+    fake = EndpointAmi()
+    loop = asyncio.get_running_loop()
+    real = type(loop).create_connection
+    dials: list[int] = []
+    answer = asyncio.Event()
+
+    async def create_connection(self, factory, host=None, port=None, **kwargs):
+        if port == getattr(fake, "port", None):
+            dials.append(port)
+            if len(dials) == 2:  # the read session's connect: answered after the close
+                await answer.wait()
+        return await real(self, factory, host, port, **kwargs)
+
+    monkeypatch.setattr(type(loop), "create_connection", create_connection)
+    n = await node(fake=fake)
+    await until(lambda: len(dials) >= 2)
+    await n.watchdog.aclose()
+    answer.set()
+    await asyncio.sleep(0.5)
+    assert fake.read_logins == 0
+    assert (fake.logins, len(dials)) == (1, 2)

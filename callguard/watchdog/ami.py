@@ -409,8 +409,10 @@ class _Manager(Manager):  # type: ignore[misc]
 
     def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None], *,
                  role: str = "main", may_connect: Callable[[], bool] = lambda: True,
-                 **config: Any) -> None:
+                 dial_timeout: float = 2.0, **config: Any) -> None:
         self._backoff = backoff
+        # A TCP connect unanswered this long fails as an unreachable one (``connect``).
+        self.dial_timeout = dial_timeout
         self.role = role  # "main": events, Hangups; "read": Getvars only (``_reader``)
         self._may_connect = may_connect
         self.dialing = False  # a connection attempt is under way
@@ -446,13 +448,28 @@ class _Manager(Manager):  # type: ignore[misc]
 
     def connect(self, run_forever: bool = False, on_startup: Any = None,
                 on_shutdown: Any = None) -> Any:
-        """Not after ``close``, not while ``may_connect`` says no, not twice at once."""
+        """Not after ``close``, not while ``may_connect`` says no, not twice at once; a
+        connect unanswered within ``dial_timeout`` fails as an unreachable one.
+
+        panoramisk's ``create_connection`` has no timeout: a SYN that is dropped (a
+        firewall limiting new connections to the manager port, a listen backlog full)
+        left the session "connecting" until the kernel gave up (Linux ``tcp_syn_retries``
+        6: ~127 s), no retry meanwhile — for the read session every read waited the
+        action timeout and answered "unknown" while the main session was up (hrev130).
+        ``TimeoutError`` is an ``OSError``: ``connection_made`` retries at the backoff,
+        and the read session's callers fall back on the main one (``failed``)."""
+        del run_forever, on_startup, on_shutdown  # the loop is the caller's
         if (self.stopping or self.dialing or self._connected
                 or not self._may_connect()):
             return None
         self.dialing = True
         self.settled.clear()
-        return super().connect(run_forever, on_startup, on_shutdown)
+        dial = self.loop.create_connection(self.config["protocol_factory"],
+                                           self.config["host"], self.config["port"],
+                                           ssl=self.config["ssl"])
+        task = self.loop.create_task(asyncio.wait_for(dial, self.dial_timeout))
+        task.add_done_callback(self.connection_made)
+        return task
 
     def connection_made(self, f: Any) -> None:
         """A new session; its Login goes out now and must be answered.
@@ -462,7 +479,13 @@ class _Manager(Manager):  # type: ignore[misc]
         backoff interval, hours long, hid the rest of the log (``ami_not_logged_in`` and
         ``callguard_ami_up`` = 0 keep saying it)."""
         self.dialing = False
-        if not f.cancelled() and isinstance(f.exception(), OSError):
+        if f.cancelled():
+            return  # the loop is closing
+        if self.stopping and f.exception() is None:
+            # connected after ``close`` (a connect under way at shutdown): never logged in
+            f.result()[0].close()
+            return
+        if isinstance(f.exception(), OSError):
             self.failed = True
             self.settled.set()
             if self._unreachable_said:
@@ -599,7 +622,8 @@ class AmiWatchdog:
         self._clock = clock
         self._backoff = Backoff(settings.reconnect_min_ms / 1000, settings.reconnect_max_s)
         self._manager = _Manager(
-            self._backoff, self._bad_message, host=settings.host, port=settings.port,
+            self._backoff, self._bad_message, dial_timeout=settings.action_timeout_ms / 1000,
+            host=settings.host, port=settings.port,
             username=settings.username, secret=secret, events="call",
             on_login=self._on_login, on_disconnect=self._on_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
@@ -611,7 +635,8 @@ class AmiWatchdog:
                                      settings.reconnect_max_s)
         self._reader = _Manager(
             self._read_backoff, self._bad_message, role="read",
-            may_connect=lambda: self._manager.ready, host=settings.host,
+            may_connect=lambda: self._manager.ready,
+            dial_timeout=settings.action_timeout_ms / 1000, host=settings.host,
             port=settings.port, username=settings.username, secret=secret, events="off",
             on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
