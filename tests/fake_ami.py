@@ -103,13 +103,25 @@ class FakeAmi:
     # BridgeList's BridgeListItems (manager_bridges.c ``send_bridge_list_item_cb``; each a
     # bridge state string); None: BridgeList unknown, refused as any action not modelled
     bridge_list: list[dict[str, str]] | None = None
-    logins: int = 0
+    logins: int = 0  # logins of sessions that receive events (callguard's main one)
+    # SYNTHESISED: logins with "Events: off" (callguard's read-only session for Getvars):
+    # manager.c ``authenticate`` -> ``set_eventmask`` gives such a session no events, so it
+    # gets none here and is not in ``sessions``.
+    read_logins: int = 0
+    # manager.conf allowmultiplelogin (manager.c ``process_message``: a second Login of a
+    # user already logged in is answered "Login Already In Use" and the session closed).
+    allowmultiplelogin: bool = True
+    # ... and how long that refusal takes: manager.c sleeps 1 s before it (``sleep(1)``
+    # ahead of ``astman_send_error(s, m, "Login Already In Use")``); 0 here unless a test
+    # needs the wait
+    in_use_delay: float = 0.0
 
     def __post_init__(self) -> None:
         self._wedged: set[asyncio.StreamWriter] = set()  # connections that went silent
         self._server: asyncio.Server | None = None
         self._sessions: list[asyncio.StreamWriter] = []  # logged in: they receive events
         self._connections: set[asyncio.StreamWriter] = set()
+        self._users: dict[asyncio.StreamWriter, str] = {}  # logged-in connection -> user
         self.logged_in = asyncio.Event()
 
     async def start(self) -> int:
@@ -237,6 +249,7 @@ class FakeAmi:
                 self._forget(writer)
 
     def _forget(self, writer: asyncio.StreamWriter) -> None:
+        self._users.pop(writer, None)
         if writer in self._sessions:
             self._sessions.remove(writer)
         self._connections.discard(writer)
@@ -296,13 +309,27 @@ class FakeAmi:
                     await writer.drain()
                 writer.close()
                 return
-            self.logins += 1
+            user = action.get("Username", "")
+            if not self.allowmultiplelogin and user in self._users.values():
+                await asyncio.sleep(self.in_use_delay)
+                out.append(self._reply(action, Response="Error",
+                                       Message="Login Already In Use"))
+                writer.write("".join(out).encode())
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+                writer.close()
+                return
+            self._users[writer] = user
             out.append(self._reply(action, Response="Success",
                                    Message="Authentication accepted"))
-            out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
-                       "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
-            self._sessions.append(writer)
-            self.logged_in.set()
+            if action.get("Events", "").lower() == "off":
+                self.read_logins += 1  # no FullyBooted: its send_events has no "system"
+            else:
+                self.logins += 1
+                out.append("Event: FullyBooted\r\nPrivilege: system,all\r\nUptime: 1\r\n"
+                           "LastReload: 1\r\nStatus: Fully Booted\r\n\r\n")
+                self._sessions.append(writer)
+                self.logged_in.set()
         elif name == "ping":
             out.append(self._reply(action, Response="Success", Ping="Pong",
                                    Timestamp=f"{time.time():.6f}"))

@@ -170,8 +170,10 @@ class TestManagerLeastPrivilege:
         """Login's Events mask (manager.c set_eventmask) must cover every event used too:
         process_events also requires (send_events & category) == category."""
         source = (ROOT / "callguard" / "watchdog" / "ami.py").read_text()
-        [events] = re.findall(r'events="([\w,]+)"', source)
+        # the main session's mask, and the read session's (Getvars only: no events)
+        [events, off] = re.findall(r'events="([\w,]+)"', source)
         assert set(events.split(",")) == classes(MANAGER.read_text(), "read")
+        assert off == "off"
 
     @pytest.mark.parametrize(("old", "new", "problem"), [
         ("write = call,reporting", "write = call", "CoreShowChannels: not permitted"),

@@ -1,6 +1,6 @@
 """Reviewer hrev15: the agent hangs up first, the call goes on, the called party hangs up.
 
-The release (47 U.S.C. 227(d)(3)(B); 47 CFR 64.1200(a)(6); Utah Code 13-25a-103(5)(e))
+The release (47 U.S.C. 227(d)(3)(B); 47 CFR 68.318; Utah Code 13-25a-103(5)(e))
 turned on the called party's hangup being the call's FIRST. A channel off the called
 party's side may hang up first and the call go on, the called party still held by the
 dialer:
@@ -198,7 +198,7 @@ def test_the_agent_hanging_up_first_then_a_survey_the_customers_hangup_releases(
     assert AGENT not in _hangups(effects)
     first = min(t for t, e in effects if isinstance(e, HangupChannel))
     assert hung_at + 0.5 <= first + 1e-9  # the grace, then at once
-    assert first - hung_at < 5.0  # 64.1200(a)(6)
+    assert first - hung_at < 5.0  # 47 U.S.C. 227(d)(3)(B); 47 CFR 68.318 (us-federal pack)
     record = _release(reports)
     assert record["ended_by"] == "called-party"
     assert record["within_limit"] is True

@@ -30,6 +30,29 @@ habits are changed at this edge:
   callbacks of a read before the timers due in the same turn). And only a Response to an
   action callguard sent (its ActionID awaited): a manager that sends Responses without
   one (or with another's) answers none of ours.
+
+Two manager sessions, one user. Asterisk runs one session's actions one after another on
+that session's thread and writes its events from the same thread between them (manager.c
+``session_do`` loops on ``do_message``, which runs ``process_events`` then reads one
+action and hands it to ``process_message``, which calls the action's handler in place and
+then ``process_events`` again). A Getvar that stalls there (``action_getvar`` ->
+``ast_func_read`` of a slow function, a channel lock held) held up the next action of the
+session — another call's release Hangup — and every event. The Getvars therefore go on a
+second session (``_reader``: the same host and user, ``Events: off``), logged in only while
+the main one is (with manager.conf ``allowmultiplelogin = no`` a read session logged in
+first would have the main one refused "Login Already In Use"), dropped with it, silent
+ones dropped as the main one's are; while it is down for a moment (dropped, its backoff)
+every read answers "unknown" (None), as a read that fails, and the Hangups, Pings,
+CoreShowChannels and events of the main session never wait behind a read. When it cannot
+log in at all (refused: manager.conf ``allowmultiplelogin = no`` for the user, manager.c
+``process_message``; or closed before its Login is answered) the reads go on the main
+session as before, with the stall risk, said once (``ami_reads_on_main_session``): lost,
+they found no call again without channelvars, and read no DIALSTATUS or DIALEDPEERNUMBER
+after an outage (releases), no from_user (the caller ID).
+
+A read's answer no longer comes after the events the main session had queued before it
+(``process_events`` ran ahead of each action on the one session): a read of a channel just
+gone may say "No such channel" before its Hangup event is read (hrev124).
 """
 
 from __future__ import annotations
@@ -384,9 +407,15 @@ class _ListAction(Action):  # type: ignore[misc]
 class _Manager(Manager):  # type: ignore[misc]
     """panoramisk's Manager with backoff, no replays, guarded messages and a clean stop."""
 
-    def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None],
-                 **config: Any) -> None:
+    def __init__(self, backoff: Backoff, bad_message: Callable[[Exception], None], *,
+                 role: str = "main", may_connect: Callable[[], bool] = lambda: True,
+                 dial_timeout: float = 2.0, **config: Any) -> None:
         self._backoff = backoff
+        # A TCP connect unanswered this long fails as an unreachable one (``connect``).
+        self.dial_timeout = dial_timeout
+        self.role = role  # "main": events, Hangups; "read": Getvars only (``_reader``)
+        self._may_connect = may_connect
+        self.dialing = False  # a connection attempt is under way
         self.bad_message = bad_message
         self.stopping = False
         self.asked: float | None = None  # when a request went out unanswered since
@@ -399,6 +428,11 @@ class _Manager(Manager):  # type: ignore[misc]
         self._refusal_said = False
         self._unreachable_said = False  # "Not able to reconnect" logged since the last login
         self.was_logged_in = False  # the session that ends was logged in
+        # The last attempt ended without a login (refused, unreachable, closed before its
+        # Login was answered while ``may_connect`` allowed it), and when an attempt settles
+        # (logged in or failed): the read session's callers fall back on the main one.
+        self.failed = False
+        self.settled = asyncio.Event()
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -414,10 +448,28 @@ class _Manager(Manager):  # type: ignore[misc]
 
     def connect(self, run_forever: bool = False, on_startup: Any = None,
                 on_shutdown: Any = None) -> Any:
-        """Not after ``close``."""
-        if self.stopping:
+        """Not after ``close``, not while ``may_connect`` says no, not twice at once; a
+        connect unanswered within ``dial_timeout`` fails as an unreachable one.
+
+        panoramisk's ``create_connection`` has no timeout: a SYN that is dropped (a
+        firewall limiting new connections to the manager port, a listen backlog full)
+        left the session "connecting" until the kernel gave up (Linux ``tcp_syn_retries``
+        6: ~127 s), no retry meanwhile — for the read session every read waited the
+        action timeout and answered "unknown" while the main session was up (hrev130).
+        ``TimeoutError`` is an ``OSError``: ``connection_made`` retries at the backoff,
+        and the read session's callers fall back on the main one (``failed``)."""
+        del run_forever, on_startup, on_shutdown  # the loop is the caller's
+        if (self.stopping or self.dialing or self._connected
+                or not self._may_connect()):
             return None
-        return super().connect(run_forever, on_startup, on_shutdown)
+        self.dialing = True
+        self.settled.clear()
+        dial = self.loop.create_connection(self.config["protocol_factory"],
+                                           self.config["host"], self.config["port"],
+                                           ssl=self.config["ssl"])
+        task = self.loop.create_task(asyncio.wait_for(dial, self.dial_timeout))
+        task.add_done_callback(self.connection_made)
+        return task
 
     def connection_made(self, f: Any) -> None:
         """A new session; its Login goes out now and must be answered.
@@ -426,7 +478,16 @@ class _Manager(Manager):  # type: ignore[misc]
         episode (panoramisk's "Not able to reconnect"), then retried quietly: one line every
         backoff interval, hours long, hid the rest of the log (``ami_not_logged_in`` and
         ``callguard_ami_up`` = 0 keep saying it)."""
-        if not f.cancelled() and isinstance(f.exception(), OSError):
+        self.dialing = False
+        if f.cancelled():
+            return  # the loop is closing
+        if self.stopping and f.exception() is None:
+            # connected after ``close`` (a connect under way at shutdown): never logged in
+            f.result()[0].close()
+            return
+        if isinstance(f.exception(), OSError):
+            self.failed = True
+            self.settled.set()
             if self._unreachable_said:
                 if not self.stopping:
                     self.loop.call_later(self._backoff.next(), self.connect)
@@ -446,6 +507,8 @@ class _Manager(Manager):  # type: ignore[misc]
             self.authenticated_future = None
             return False
         ok = bool(super().login(future))
+        self.failed = not ok
+        self.settled.set()
         if ok:
             self._refusal_said = False
             self._unreachable_said = False
@@ -453,7 +516,12 @@ class _Manager(Manager):  # type: ignore[misc]
             return ok
         message = str(future.result().get("Message", ""))
         in_use = "already in use" in message.lower()
-        if in_use:
+        if in_use and self.role == "read":
+            # the main session holds the user's one login: not freed by waiting
+            self._backoff.refused(_LOGIN_REFUSED_S, _LOGIN_REFUSED_MAX_S)
+            retry = (f"in {_LOGIN_REFUSED_S:g} s, then up to {_LOGIN_REFUSED_MAX_S:g} s "
+                     "apart until a login succeeds")
+        elif in_use:
             # this node's previous session (a restart) goes within a second or two: the
             # reconnect pace, not the refused-login one, or its calls wait unwatched
             retry = "at the reconnect backoff"
@@ -463,7 +531,12 @@ class _Manager(Manager):  # type: ignore[misc]
                      "apart until a login succeeds")
         if not self._refusal_said:
             self._refusal_said = True
-            if in_use:
+            if in_use and self.role == "read":
+                fix = ("callguard logs in twice with [ami] username (a second, read-only "
+                       "session for Getvars): set allowmultiplelogin = yes for this user in "
+                       "manager.conf (the user's section, or [general]); until then the "
+                       "Getvars go on the main session (ami_reads_on_main_session)")
+            elif in_use:
                 # manager.c process_message with [general] allowmultiplelogin = no: the
                 # user has a session already (another callguard node, or this node's
                 # previous session not yet closed by Asterisk); refused after 1 s, closed.
@@ -474,7 +547,7 @@ class _Manager(Manager):  # type: ignore[misc]
                 fix = ("check [ami] username and the secret (CALLGUARD_AMI_SECRET), and "
                        "manager.conf: the user's secret, permit and read/write")
             _log.warning("ami_login_refused", message=clipped(message, 200), fix=fix,
-                         retry=retry)
+                         retry=retry, **({} if self.role == "main" else {"session": self.role}))
         return ok
 
     def ping(self) -> None:
@@ -507,6 +580,9 @@ class _Manager(Manager):  # type: ignore[misc]
         """Reconnect after the next backoff delay (panoramisk's fixed interval replaced)."""
         self._connected = False
         self.authenticated = False
+        if not self.was_logged_in and not self.stopping and self._may_connect():
+            self.failed = True  # closed before a login (a connection limit, authlimit)
+        self.settled.set()
         self.loop.call_soon(self.on_disconnect, self, exc)
         pinger: asyncio.TimerHandle | None = getattr(self, "pinger", None)
         if pinger is not None:
@@ -546,12 +622,26 @@ class AmiWatchdog:
         self._clock = clock
         self._backoff = Backoff(settings.reconnect_min_ms / 1000, settings.reconnect_max_s)
         self._manager = _Manager(
-            self._backoff, self._bad_message, host=settings.host, port=settings.port,
+            self._backoff, self._bad_message, dial_timeout=settings.action_timeout_ms / 1000,
+            host=settings.host, port=settings.port,
             username=settings.username, secret=secret, events="call",
             on_login=self._on_login, on_disconnect=self._on_disconnect,
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
+        # The Getvars' own session (module docstring): no events, logged in only while the
+        # main session is, with its own backoff of the same settings.
+        self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
+                                     settings.reconnect_max_s)
+        self._reader = _Manager(
+            self._read_backoff, self._bad_message, role="read",
+            may_connect=lambda: self._manager.ready,
+            dial_timeout=settings.action_timeout_ms / 1000, host=settings.host,
+            port=settings.port, username=settings.username, secret=secret, events="off",
+            on_login=self._on_read_login, on_disconnect=self._on_read_disconnect,
+            ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
+            loop=asyncio.get_running_loop())
+        self._main_reads_said = False  # ami_reads_on_main_session said since a read login
         self._tasks: set[asyncio.Task[None]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._warned_channelvars = False
@@ -575,6 +665,11 @@ class AmiWatchdog:
     def connected(self) -> bool:
         """Logged in to Asterisk right now."""
         return self._manager.ready
+
+    @property
+    def reading(self) -> bool:
+        """The read session (Getvars) is logged in right now."""
+        return self._reader.ready
 
     async def start(self, *, known_until: float | None = None) -> None:
         """Connect (in the background, retrying) and start the timer loop.
@@ -604,6 +699,8 @@ class AmiWatchdog:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.numbers is not None:
             await self.numbers.aclose()
+        self._reader.stopping = True
+        self._reader.close()
         self._manager.close()
 
     def run(self, effects: list[Effect]) -> None:
@@ -704,6 +801,37 @@ class AmiWatchdog:
         self._login_unanswered_said = False
         self._spawn(self._rebuild())
         self._spawn(self._check_permissions())
+        self._reader.connect()  # nothing if it is up or on its way
+
+    def _on_read_login(self, manager: Manager) -> None:
+        del manager
+        self._read_backoff.reset()
+        if not self._manager.ready:  # the main session went meanwhile: not without it
+            self._drop_reader()
+            return
+        self._main_reads_said = False
+        _log.info("ami_read_session_logged_in", host=self.settings.host,
+                  port=self.settings.port)
+
+    def _on_read_disconnect(self, manager: Manager, exc: Exception | None) -> None:
+        del manager
+        if not self._reader.stopping and self._reader.was_logged_in:
+            _log.warning("ami_read_session_down",
+                         reason=clipped(str(exc), 200) if exc else "closed",
+                         effect="Getvar reads answer unknown until it is back (from_user "
+                                "unverified); releases go on over the main session")
+
+    def _reader_coming(self) -> bool:
+        """The read session is connecting or logging in (not refused, not in backoff)."""
+        reader = self._reader
+        return bool(reader.dialing or (reader._connected  # noqa: SLF001 - panoramisk's
+                                       and not getattr(reader, "authenticated", False)
+                                       and getattr(reader, "authenticated_future", None)))
+
+    def _drop_reader(self) -> None:
+        protocol = getattr(self._reader, "protocol", None)
+        if protocol is not None and not getattr(protocol, "closed", True):
+            protocol.transport.abort()
 
     async def _check_permissions(self) -> None:
         """Say at login, not at the first release, that Asterisk refuses this user an
@@ -753,6 +881,9 @@ class AmiWatchdog:
 
     def _on_disconnect(self, manager: Manager, exc: Exception | None) -> None:
         del manager
+        # The read session goes with the main one, and comes back after its next login:
+        # never logged in alone (allowmultiplelogin = no would refuse the main one).
+        self._drop_reader()
         self.rebuilt = False
         self._login_unseen = True
         self._held = None  # events not applied before a disconnect are lost with it
@@ -859,6 +990,14 @@ class AmiWatchdog:
             await asyncio.sleep(_TICK_S)
             protocol = getattr(self._manager, "protocol", None)
             was_up = self._manager.was_logged_in
+            read_silent = self._reader.drop_if_silent(silence)
+            if read_silent is not None:
+                # a read Asterisk does not answer (a stalled function read): the reads in
+                # flight answer unknown, the session is made again; the main one is not
+                # touched (``_reader``)
+                self.stats["ami_read_silent"] += 1
+                _log.warning("ami_silent", seconds=round(read_silent, 1), session="read",
+                             effect="read session dropped; reconnecting")
             silent = self._manager.drop_if_silent(silence)
             if silent is not None:
                 self.stats["ami_silent"] += 1
@@ -948,7 +1087,12 @@ class AmiWatchdog:
 
     async def _getvar(self, effect: ReadVariable) -> None:
         value: str | None = None
-        if self.connected:
+        if (not self._reader.ready and not self._reader_coming()
+                and not (self._reader.failed and self.connected)):
+            # no read session for now (dropped, waiting its backoff, the main one away):
+            # unknown, as a read that fails — never a value (``_reader``)
+            self.stats["getvar_no_read_session"] += 1
+        else:
             self.stats["getvar_sent"] += 1
             # By Uniqueid where the call knows the channel (as ``_hangup``: manager.c
             # ``action_getvar`` looks it up with ``ast_channel_get_by_name`` too): read by
@@ -965,7 +1109,7 @@ class AmiWatchdog:
                 # meanwhile does not make it "No such channel".
                 del action["Channel"]
             try:
-                reply = await self._send(action)
+                reply = await self._read(action)
                 if reply.get("Response") == "Success":
                     # An unset variable is "Success" with an empty value, never "(null)":
                     # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:
@@ -1008,6 +1152,39 @@ class AmiWatchdog:
             return
         if effects:
             self.run(effects)
+
+    async def _read(self, action: dict[str, str]) -> Any:
+        """A Getvar on the read session (``_reader``), answered within the action timeout —
+        the time the read session may still take to log in (just after the main login:
+        the picture's reads) counted in it."""
+        limit = self.settings.action_timeout_ms / 1000
+        asked = time.monotonic()
+        reader = self._reader
+        if not reader.ready and not reader.failed:
+            # logging in (just after the main login): its login, or its failure, decides
+            await asyncio.wait_for(reader.settled.wait(), limit)
+            if not reader.ready and not reader.failed:
+                raise ConnectionError("AMI read session not connected")
+        if not reader.ready:
+            # It cannot log in (manager.conf allowmultiplelogin = no for this user,
+            # a limit on connections, a secret changed since the main login): read on the
+            # main session, as before two sessions — with its risk, said once (a read
+            # Asterisk is slow on holds a Hangup behind it) — rather than lose every read:
+            # the follow variable that finds a call again, DIALSTATUS and DIALEDPEERNUMBER
+            # after an outage (a release), the from_user (the caller ID).
+            self.stats["getvar_on_main_session"] += 1
+            if not self._main_reads_said:
+                self._main_reads_said = True
+                _log.warning("ami_reads_on_main_session",
+                             effect="Getvar reads go on the main AMI session until the read "
+                                    "session logs in: a read Asterisk is slow to answer "
+                                    "delays a release Hangup sent behind it",
+                             fix="let callguard's AMI user log in twice per node "
+                                 "(manager.conf allowmultiplelogin = yes in its section)")
+            return await self._send(action, timeout=max(0.001,
+                                                        limit - (time.monotonic() - asked)))
+        future = reader.send_action(action)
+        return await asyncio.wait_for(future, max(0.001, limit - (time.monotonic() - asked)))
 
     async def _send(self, action: dict[str, str], *, as_list: bool | None = None,
                     timeout: float | None = None) -> Any:

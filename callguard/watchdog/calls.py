@@ -2132,8 +2132,10 @@ class CallTracker:
                 and channel in call.channels.values()
                 and channel not in call.status_asked_again):
             # Unanswered (a Getvar timeout, Asterisk busy with a picture's reads; a
-            # channel gone has its Hangup first, manager.c writes the queued events
-            # before the reply): asked once per picture, the called party's end while
+            # channel gone whose Hangup event is not read yet: the reads have their own
+            # AMI session, ami.py ``_reader``, so the main one's queued events no longer
+            # come first; ``_ask_status_again`` asks a leg again only while it is up):
+            # asked once per picture, the called party's end while
             # AMI was away went unread — nothing released, nothing said. Asked once
             # more after ``retry_s`` (``due``), while AMI is up.
             call.status_asked_again.add(channel)
@@ -2166,10 +2168,11 @@ class CallTracker:
         never made (followed after its DialBegin) or is older than ``from_user_ttl_s``.
         Both are Getvars the AMI driver runs as tasks of their own, each bounded by
         ``action_timeout_ms`` (ami.py ``_getvar``), as the DIALEDPEERNUMBER read; no
-        tracker decision waits for them, but on Asterisk's side they share the one AMI
-        session with the Hangups (manager.c ``do_message`` runs one action at a time):
-        a read Asterisk is slow on delays a Hangup sent behind it (hrev113: up to ~3.2 s,
-        the silence check and a new login bounding it) — hence the ring-time read."""
+        tracker decision waits for them. They go on the read session (ami.py ``_reader``),
+        not the Hangups' (manager.c ``do_message`` runs one session's actions one at a
+        time: on one session a read Asterisk was slow on delayed a Hangup sent behind it,
+        hrev113: up to ~3.2 s); where that session cannot log in they go on the main one
+        again — hence the ring-time read still."""
         if (call.followed is None or call.caller_id is not None or call.answered_at is None
                 or call.dest is None or call.dest not in call.channels.values()
                 or not self.active or call.rebuilt):
@@ -2193,19 +2196,22 @@ class CallTracker:
         failed = self._from_user_failed.get(endpoint)
         if (failed is not None and call.ring_read_at is not None
                 and failed >= call.ring_read_at):
-            # the read made while it rang failed: asked again now, it would sit in front of
-            # a Hangup on the one session (a slow backend stalls it again). Unverified, as
-            # when the only read failed; the next call reads again while it rings.
+            # the read made while it rang failed: asked again now, a slow backend stalls it
+            # again (in front of a Hangup where the reads fall back on the main session).
+            # Unverified, as when the only read failed; the next call reads again while
+            # it rings.
             call.from_user = _UNREADABLE
             return effects
         return effects + self._ask_from_user(call.linkedid, endpoint, now)
 
     def _from_user_early(self, call: _Call, dest: str, now: float) -> list[Effect]:
         """The called party named by its DialBegin: its endpoint's ``from_user`` read now,
-        while it rings, not at its answer (hrev120). The read shares the one AMI session
+        while it rings, not at its answer (hrev120). The read shared the one AMI session
         with the Hangups (manager.c ``session_do`` -> ``do_message`` -> ``process_message``
         runs one action at a time): asked at the answer, a read Asterisk is slow to answer
-        held up the Hangup of a call ended right after it (hrev113: up to ~3.2 s). Asked
+        held up the Hangup of a call ended right after it (hrev113: up to ~3.2 s). The
+        reads have their own session now (ami.py ``_reader``), save where it cannot log
+        in (then the main one, as before). Asked
         here it is answered, and kept, before the answer looks for it (``_check_caller_id``
         takes it from the cache, or waits for the read in flight); only for a call the
         gate decided, and within the per-endpoint cache as before."""
