@@ -73,7 +73,7 @@ def _gate_first_block(rule: ListFreshness, published: date) -> date:
     """The first day the gate's own judgement (``ListFreshness._judge``) BLOCKs the copy."""
     check = ListCheck(rule.list_name, 1, published, listed=False, covered=True)
     day = published
-    while rule._judge(check, day).status is not Status.BLOCK:  # noqa: SLF001 - the gate's
+    while rule._judge(check, day).status is not Status.BLOCK:  # the gate's own rule
         day += timedelta(days=1)
     return day
 
