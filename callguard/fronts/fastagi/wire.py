@@ -47,6 +47,7 @@ __all__ = [
     "CHECK_HANGUP",
     "AgiChannel",
     "AmbiguousHeaders",
+    "AnswerTooLong",
     "ChannelGone",
     "HeaderError",
     "WriteStalled",
@@ -438,7 +439,8 @@ def encode_mset(variables: dict[str, str]) -> str:
     UTF-8 and a quote or a backslash 4 once escaped: a whole ALLOW (nine pairs) with a
     400-character reason of those came to 2,300 bytes, which Asterisk ran cut (the pairs
     after the cut never set: caller-ID presentation, FOLLOW). The free text
-    (``_CUTTABLE``) is cut back, as ``_cut`` cuts, until the line fits."""
+    (``_CUTTABLE``) is cut back, as ``_cut`` cuts, until the line fits; an answer that
+    still does not fit raises ``AnswerTooLong`` rather than go out to be run cut."""
     values = {name: _clean(value) for name, value in variables.items()}
     command = _mset_line(values)
     for name in _CUTTABLE:
@@ -447,7 +449,29 @@ def encode_mset(variables: dict[str, str]) -> str:
             text = values[name].removesuffix("\u2026")
             values[name] = _cut_to(text, max(0, len(text) - max(1, over // 4)))
             command = _mset_line(values)
+    size = len(command.encode()) + 1
+    if size > AGI_LINE_MAX:
+        raise AnswerTooLong(size, values)
     return command
+
+
+class AnswerTooLong(ValueError):
+    """The answer does not fit run_agi's line even with its free text cut away: never
+    written, as Asterisk would run it cut (the pairs before the cut set, an ALLOW's
+    caller-ID presentation or FOLLOW perhaps not, the rest run as a next command). No
+    answer of today's can: its uncut values come to about 660 bytes at most (an E.164
+    caller ID, a UUID, FOLLOW at most 380 ASCII bytes). The message names the values and
+    their sizes, never a value (a caller ID is a phone number)."""
+
+    def __init__(self, size: int, values: dict[str, str]) -> None:
+        # What each value takes on the line, escaped for both parsers, in bytes.
+        sizes = ", ".join(
+            f"{name} {len(_mset_line({name: value}).encode()) - len(_mset_line({name: ''}))} B"
+            for name, value in values.items())
+        super().__init__(f"the answer is {size} bytes with its LF, over run_agi's "
+                         f"{AGI_LINE_MAX} (res_agi.c AGI_BUF_LEN), with its free text "
+                         f"cut away ({sizes}): not sent")
+        self.size = size
 
 
 def _mset_line(values: dict[str, str]) -> str:
