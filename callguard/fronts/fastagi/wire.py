@@ -428,7 +428,8 @@ def _escape_app(value: str) -> str:
     # $[...]) in EXEC's data before MSet splits it, so a campaign or location quoted in a
     # reason could name a variable whose value injects pairs (CALLGUARD_VERDICT=ALLOW);
     # "$\{" is not substituted, and MSet's parse drops the backslash.
-    return _APP_SPECIAL.sub(r"\\\1", _clean(value))
+    # ``value`` is ``_clean`` already (``encode_mset``).
+    return _APP_SPECIAL.sub(r"\\\1", value)
 
 
 def encode_mset(variables: dict[str, str]) -> str:
@@ -443,13 +444,13 @@ def encode_mset(variables: dict[str, str]) -> str:
     still does not fit raises ``AnswerTooLong`` rather than go out to be run cut."""
     values = {name: _clean(value) for name, value in variables.items()}
     command = _mset_line(values)
+    size = len(command.encode()) + 1  # its LF too
     for name in _CUTTABLE:
-        while len(command.encode()) + 1 > AGI_LINE_MAX and values.get(name):
-            over = len(command.encode()) + 1 - AGI_LINE_MAX
+        while size > AGI_LINE_MAX and values.get(name):
             text = values[name].removesuffix("\u2026")
-            values[name] = _cut_to(text, max(0, len(text) - max(1, over // 4)))
+            values[name] = _cut_to(text, max(0, len(text) - max(1, (size - AGI_LINE_MAX) // 4)))
             command = _mset_line(values)
-    size = len(command.encode()) + 1
+            size = len(command.encode()) + 1
     if size > AGI_LINE_MAX:
         raise AnswerTooLong(size, values)
     return command
@@ -475,6 +476,7 @@ class AnswerTooLong(ValueError):
 
 
 def _mset_line(values: dict[str, str]) -> str:
+    """The command for values ``_clean`` already made printable and bounded."""
     app_args = ",".join(f"{name}={_escape_app(value)}" for name, value in values.items())
     agi_arg = app_args.replace("\\", "\\\\").replace('"', '\\"')
     return f'EXEC MSet "{agi_arg}"'
