@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from callguard.fronts.fastagi.wire import AGI_LINE_MAX
 from tests.asterisk_replica import exec_mset_variables
 
 LAB = (Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "asterisk" / "agi"
@@ -119,6 +120,9 @@ async def agi_session(port: int, script: str, args: list[str], *, reply: bytes =
                 if not line:
                     result.closed_by_server = True
                     break
+                # res_agi.c run_agi reads a command into buf[AGI_BUF_LEN] (2048) with
+                # fgets: a longer line would run cut there, its rest as a next command.
+                assert len(line) <= AGI_LINE_MAX, f"run_agi would cut this {len(line)}-byte line"
                 command = line.decode().rstrip("\n")
                 result.commands.append(command)
                 if command.upper().startswith("EXEC MSET"):

@@ -43,9 +43,11 @@ from callguard.numbers.redact import clipped, redact_digits
 from callguard.numbers.redact import clipped_repr as quoted
 
 __all__ = [
+    "AGI_LINE_MAX",
     "CHECK_HANGUP",
     "AgiChannel",
     "AmbiguousHeaders",
+    "AnswerTooLong",
     "ChannelGone",
     "HeaderError",
     "WriteStalled",
@@ -64,6 +66,13 @@ _HANGUP = b"HANGUP\n"
 _GONE_SETTLE = 0.1  # s: how long a lone HANGUP after the block waits for what follows it
 _APP_SPECIAL = re.compile(r'([\\"()\[\],{}])')
 _MAX_VALUE = 400
+# Bytes of one command line Asterisk reads whole, its LF included: res_agi.c ``run_agi``
+# reads commands into ``char buf[AGI_BUF_LEN]`` (2048) with ``fgets``, ``while (len > 1)``,
+# so a longer line is cut at 2047 bytes, run so, and its rest run as the next command.
+AGI_LINE_MAX = 2048 - 1
+# Values ``encode_mset`` may cut to fit that line, in this order: free text only (the
+# decision's id, verdict, cause, caller ID and FOLLOW are never cut).
+_CUTTABLE = ("CALLGUARD_REASON", "CALLGUARD_RULE")
 # Characters of a header's name a reason quotes: Asterisk's are at most 20
 # ("agi_calleridname"); a value's line break can forge one as long as the block, and the
 # reason goes to the log, the answer and the compliance record.
@@ -419,14 +428,68 @@ def _escape_app(value: str) -> str:
     # $[...]) in EXEC's data before MSet splits it, so a campaign or location quoted in a
     # reason could name a variable whose value injects pairs (CALLGUARD_VERDICT=ALLOW);
     # "$\{" is not substituted, and MSet's parse drops the backslash.
-    return _APP_SPECIAL.sub(r"\\\1", _clean(value))
+    # ``value`` is ``_clean`` already (``encode_mset``).
+    return _APP_SPECIAL.sub(r"\\\1", value)
 
 
 def encode_mset(variables: dict[str, str]) -> str:
-    """``EXEC MSet "A=1,B=2"``: one AGI command, values quoted for both parsing layers."""
-    app_args = ",".join(f"{name}={_escape_app(value)}" for name, value in variables.items())
+    """``EXEC MSet "A=1,B=2"``: one AGI command, values quoted for both parsing layers,
+    at most ``AGI_LINE_MAX`` bytes with its LF.
+
+    ``_MAX_VALUE`` bounds a value in characters, but a character is up to 4 bytes of
+    UTF-8 and a quote or a backslash 4 once escaped: a whole ALLOW (nine pairs) with a
+    400-character reason of those came to 2,300 bytes, which Asterisk ran cut (the pairs
+    after the cut never set: caller-ID presentation, FOLLOW). The free text
+    (``_CUTTABLE``) is cut back, as ``_cut`` cuts, until the line fits; an answer that
+    still does not fit raises ``AnswerTooLong`` rather than go out to be run cut."""
+    values = {name: _clean(value) for name, value in variables.items()}
+    command = _mset_line(values)
+    size = len(command.encode()) + 1  # its LF too
+    for name in _CUTTABLE:
+        while size > AGI_LINE_MAX and values.get(name):
+            text = values[name].removesuffix("\u2026")
+            values[name] = _cut_to(text, max(0, len(text) - max(1, (size - AGI_LINE_MAX) // 4)))
+            command = _mset_line(values)
+            size = len(command.encode()) + 1
+    if size > AGI_LINE_MAX:
+        raise AnswerTooLong(size, values)
+    return command
+
+
+class AnswerTooLong(ValueError):
+    """The answer does not fit run_agi's line even with its free text cut away: never
+    written, as Asterisk would run it cut (the pairs before the cut set, an ALLOW's
+    caller-ID presentation or FOLLOW perhaps not, the rest run as a next command). No
+    answer of today's can: its uncut values come to about 660 bytes at most (an E.164
+    caller ID, a UUID, FOLLOW at most 380 ASCII bytes). The message names the values and
+    their sizes, never a value (a caller ID is a phone number)."""
+
+    def __init__(self, size: int, values: dict[str, str]) -> None:
+        # What each value takes on the line, escaped for both parsers, in bytes.
+        sizes = ", ".join(
+            f"{name} {len(_mset_line({name: value}).encode()) - len(_mset_line({name: ''}))} B"
+            for name, value in values.items())
+        super().__init__(f"the answer is {size} bytes with its LF, over run_agi's "
+                         f"{AGI_LINE_MAX} (res_agi.c AGI_BUF_LEN), with its free text "
+                         f"cut away ({sizes}): not sent")
+        self.size = size
+
+
+def _mset_line(values: dict[str, str]) -> str:
+    """The command for values ``_clean`` already made printable and bounded."""
+    app_args = ",".join(f"{name}={_escape_app(value)}" for name, value in values.items())
     agi_arg = app_args.replace("\\", "\\\\").replace('"', '\\"')
     return f'EXEC MSet "{agi_arg}"'
+
+
+def _cut_to(text: str, end: int) -> str:
+    """``text`` cut to at most ``end`` characters and back to a letter (a digit run the
+    cut fell inside never keeps its head), marked with an ellipsis; "" when none is left."""
+    if end >= len(text):
+        return text
+    while end and not text[end - 1].isalpha():
+        end -= 1
+    return text[:end] + "\u2026" if end else ""
 
 
 class AgiChannel(Request):  # type: ignore[misc]
