@@ -202,7 +202,14 @@ class Runtime:
             if not (wait_for_redis and isinstance(self.records, RedisRecords)):
                 raise
             if await self._redis_answers():  # refused for what it is (or just came up):
-                await self.start()  # once more; a refusal stops the start, as before
+                try:
+                    await self.start()  # once more; a refusal stops the start, as before
+                except StoreError as again:
+                    # ... unless Redis went away meanwhile (a flap: it answered the PING,
+                    # not the start): exit 3 there had systemd restart the node (hadm25)
+                    if await self._redis_answers():
+                        raise
+                    self._wait_for_store(str(again))
             else:
                 self._wait_for_store(str(exc))
         await self.compliance.packs_loaded()
