@@ -51,8 +51,8 @@ from callguard.stores.redis.lists import LIST_SOCKET_SECONDS, RedisListRegistry
 from callguard.stores.redis.records import RedisRecords
 from callguard.stores.redis.remembered import MARKER_FILE
 
-__all__ = ["NoLists", "Runtime", "log_path", "longest_window_s", "open_compliance_log",
-           "open_frequency", "open_runtime", "redis_client"]
+__all__ = ["NoLists", "Runtime", "gate_packs", "log_path", "longest_window_s",
+           "open_compliance_log", "open_frequency", "open_runtime", "redis_client"]
 
 _log = structlog.get_logger("callguard.records")
 # A Redis command of a client that names no shorter bound (``redis_client``), in seconds
@@ -62,6 +62,17 @@ COMMAND_SECONDS = 30.0
 START_RETRY_FIRST_S = 0.5
 START_RETRY_CAP_S = 10.0
 _START_CANCEL_S = 2.0  # the retries' stop, per cancel (see ``_stop_starter``)
+
+
+def gate_packs(settings: Settings) -> dict[str, Pack]:
+    """The enabled packs the gate can apply to a call (``Policy._applicable``): every
+    statute pack, and the house policies some campaign opts into. A house policy no
+    campaign names is never read: its lists are not missing, nor /readyz unready for them
+    (the gate never BLOCKs for them); one a campaign names BLOCKs that campaign's every
+    call while its list is missing, and `dnc status` said nothing of it (hadm25)."""
+    wanted = {pack_id for campaign in settings.campaigns.values() for pack_id in campaign.packs}
+    return {pack_id: settings.packs[pack_id] for pack_id in settings.enabled_packs
+            if settings.packs[pack_id].is_statute or pack_id in wanted}
 
 
 def redis_client(settings: Settings, *,
@@ -191,7 +202,14 @@ class Runtime:
             if not (wait_for_redis and isinstance(self.records, RedisRecords)):
                 raise
             if await self._redis_answers():  # refused for what it is (or just came up):
-                await self.start()  # once more; a refusal stops the start, as before
+                try:
+                    await self.start()  # once more; a refusal stops the start, as before
+                except StoreError as again:
+                    # ... unless Redis went away meanwhile (a flap: it answered the PING,
+                    # not the start): exit 3 there had systemd restart the node (hadm25)
+                    if await self._redis_answers():
+                        raise
+                    self._wait_for_store(str(again))
             else:
                 self._wait_for_store(str(exc))
         await self.compliance.packs_loaded()
@@ -328,7 +346,7 @@ class Runtime:
             probes["frequency_counts"] = embedded_counts
         clock_check = adjtimex_synchronised if settings.http.require_clock_sync else (
             lambda: (True, "not checked ([http] require_clock_sync = false)"))
-        return Readiness(packs={k: settings.packs[k] for k in settings.enabled_packs},
+        return Readiness(packs=gate_packs(settings),
                          lists=self.lists, records=self.records, pings=pings, probes=probes,
                          clock_check=clock_check, not_loaded=settings.lists_not_loaded,
                          regions=settings.regions)

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from callguard.cli.common import EXIT_USAGE, CliState, invocation, run
-from callguard.cli.lists import lists_read
+from callguard.cli.lists import lists_read, missing_lists
 from callguard.cli.render import print_json
 from callguard.compliance.logkey import ENV_VAR, LogKeyError, load_log_key
 from callguard.config import (
@@ -79,7 +79,13 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
                "BLOCK every call they cover until it reads them"
                if isinstance(exc, RedisError) else "")
         return [], [f"lists: cannot read them from {where}: {exc}{fix}"]
-    rows = []
+    rows: list[dict[str, Any]] = []
+    # The missing lists whose absence BLOCKs a call, as `dnc status`, serve's lists_missing
+    # and /readyz count them (``missing_lists``: the packs the gate can apply). A list only
+    # a house policy no campaign opts into reads is read by no call: said, not a problem
+    # (hrev125: exit 2 at a default site while status said nothing was missing).
+    blocking = missing_lists(settings, set(got["found"]))
+    readers = lists_read(settings)
     for name in read:
         row = got["found"].get(name)
         if row is None and name in settings.lists_not_loaded:
@@ -87,6 +93,10 @@ def _lists(settings: Settings, read: list[str]) -> tuple[list[dict[str, Any]], l
             continue
         if row is None and name in _OPTIONAL:  # issue 18: without it, the conservative default
             rows.append({"list": name, "version": None, "optional": True})
+            continue
+        if row is None and name not in blocking:
+            rows.append({"list": name, "version": None, "unread": True,
+                         "read_by": readers.get(name, [])})
             continue
         if row is None and name == LITIGATOR_LIST:
             problems.append(f"list {name!r} (read by a house policy) has no version: every "
@@ -434,6 +444,9 @@ def check(state: CliState, as_json: bool) -> None:
                      if row.get("not_loaded") else
                      f"not loaded (optional: {_WITHOUT.get(row['list'], _WITHOUT_KIND)})"
                      if row.get("optional") else
+                     escape(f"not read: only {', '.join(row['read_by'])} reads it, and no "
+                            "campaign opts into it")
+                     if row.get("unread") else
                      "MISSING"))
     out.print(f"campaigns     {', '.join(info['campaigns']) or 'none'}")
     for centre, ids in info["telemarketers"].items():

@@ -17,7 +17,6 @@ import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
 from rich.markup import escape
@@ -38,10 +37,11 @@ from callguard.stores.embedded.lists import write_version
 from callguard.stores.list_files import parse_list_file
 from callguard.stores.redis.records import RecordsSettings
 from callguard.stores.writes import AddCompanyDnc, AddConsent
+from callguard.utc import zone_info
 
 __all__ = ["demo"]
 
-_DENVER = ZoneInfo("America/Denver")
+_DENVER = zone_info("America/Denver")
 
 
 def _utah_calendar(settings: Settings) -> Calendar | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import sys
+from collections.abc import Collection
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,9 +44,11 @@ from callguard.cli.render import print_json
 from callguard.config import Settings
 from callguard.errors import CallguardError, ListImportError, NothingToRollBack, StoreError
 from callguard.fronts.http.readiness import freshness_days, judged_day
-from callguard.policy.rules.number_kind import LITIGATOR_LIST
-from callguard.runtime import redis_client
+from callguard.policy.rules.exemptions import lists_read as rule_reads
+from callguard.policy.rules.number_kind import KIND_LISTS, LITIGATOR_LIST, REASSIGNED_LIST
+from callguard.runtime import gate_packs, redis_client
 from callguard.stores.attributes.dated import ParsedDated
+from callguard.stores.attributes.kinds import kind_of
 from callguard.stores.embedded.lists import (
     EmbeddedListRegistry,
     drop_list,
@@ -62,7 +65,8 @@ from callguard.stores.redis.lists import (
     RedisListRegistry,
 )
 
-__all__ = ["MAX_SHRINK_HELP", "built_or_exit", "dnc", "lists_read"]
+__all__ = ["MAX_SHRINK_HELP", "built_or_exit", "dnc", "import_command", "lists_read",
+           "missing_lists"]
 
 MAX_SHRINK_HELP = ("Refuse the file when the new version would hold fewer numbers than the "
                    "current one by more than this share (a download cut short); 1: any "
@@ -229,18 +233,48 @@ def _name_or_exit(name: str) -> None:
         usage_error(f"--list {name!r}: use letters, digits, - and _")
 
 
-def lists_read(settings: Settings) -> dict[str, list[str]]:
-    """Every list a rule of an enabled pack reads, with the packs that read it."""
+def lists_read(settings: Settings, *, applied: bool = False) -> dict[str, list[str]]:
+    """Every list a rule of an enabled pack reads, with the packs that read it, as the
+    gate fetches them (``exemptions.lists_read``: a rule's own lists and the
+    reassigned-number data a consent it accepts is read against). With ``applied``, only
+    the packs the gate can apply to a call (``runtime.gate_packs``: every statute pack,
+    and the house policies a campaign opts into): the lists whose absence BLOCKs a call."""
     today = datetime.now(UTC).date()
+    packs = (gate_packs(settings) if applied
+             else {pack_id: settings.packs[pack_id] for pack_id in settings.enabled_packs})
     found: dict[str, list[str]] = {}
-    for pack_id in settings.enabled_packs:
-        pack = settings.packs[pack_id]
+    for pack_id, pack in packs.items():
         for rule in (*pack.rules, *pack.rules_on(today)):
-            for list_name in rule.list_names:
+            for list_name in rule_reads(rule):
                 readers = found.setdefault(list_name, [])
                 if pack_id not in readers:
                     readers.append(pack_id)
     return found
+
+
+# Attribute lists whose absence keeps the conservative behaviour (issue 18: every number
+# possibly wireless; consent honoured without 64.1200(m)'s safe harbor): not missing.
+_OPTIONAL = frozenset({*KIND_LISTS, REASSIGNED_LIST})
+
+
+def missing_lists(settings: Settings, have: Collection[str]) -> dict[str, list[str]]:
+    """The lists the gate reads for a call that have no version in ``have`` and whose absence
+    BLOCKs the calls they cover, with their readers: not the optional attribute lists, nor
+    those [lists] not_loaded names (absent on purpose). `dnc status` and serve's
+    ``lists_missing`` both say these; the litigator list is one (a campaign opting into
+    house-litigators has its every call BLOCKed without it), and `dnc status`, leaving out
+    every attr-* name, said nothing while serve and /readyz did (hadm25)."""
+    return {name: packs for name, packs in sorted(lists_read(settings, applied=True).items())
+            if name not in have and name not in _OPTIONAL
+            and name not in settings.lists_not_loaded}
+
+
+def import_command(name: str) -> str:
+    """The command that imports list ``name``: an attribute list (attr-litigator) is
+    `attributes import`'s, `dnc import` refuses its name."""
+    kind = kind_of(name)
+    return (f"attributes import FILE --kind {kind.value}" if kind is not None
+            else f"dnc import FILE --list {name}")
 
 
 def _read_by_packs_or_exit(settings: Settings, name: str, escape_hatch: str) -> None:
@@ -604,12 +638,11 @@ def status(state: CliState, as_json: bool) -> None:
     data = run(_with_registry(state.settings, collect))
     settings = state.settings
     have = {row["list"] for row in data["lists"]}
-    # The do-not-call lists the packs read that have no version: every call they cover is
-    # BLOCKed (attr-* lists are `attributes status`'s; [lists] not_loaded is on purpose).
+    # The lists the gate reads that have no version: every call they cover is BLOCKed
+    # (the optional attribute lists are `attributes status`'s; [lists] not_loaded is on
+    # purpose).
     data["missing"] = [{"list": name, "read_by": packs} for name, packs
-                       in sorted(lists_read(settings).items())
-                       if name not in have and not name.startswith("attr-")
-                       and name not in settings.lists_not_loaded]
+                       in missing_lists(settings, have).items()]
     # ... and those absent on purpose (a dropped state's list): said, not hidden (hsto22)
     data["not_loaded"] = [{"list": name, "read_by": packs} for name, packs
                           in sorted(lists_read(settings).items())
@@ -636,9 +669,9 @@ def status(state: CliState, as_json: bool) -> None:
     for row in data["missing"]:
         out.print(f"[red]{escape(row['list'])}: no version[/] (read by "
                   f"{escape(', '.join(row['read_by']))}): every call it covers is BLOCKed; "
-                  f"import it with `{escape(invocation(settings))} dnc import FILE --list "
-                  f"{escape(row['list'])} "
-                  "--published DATE --covers ...`", highlight=False)
+                  f"import it with `{escape(invocation(settings))} "
+                  f"{escape(import_command(row['list']))} --published DATE --covers ...`",
+                  highlight=False)
     for row in data["not_loaded"]:
         out.print(escape(f"{row['list']}: not loaded on purpose ([lists] not_loaded; read by "
                          f"{', '.join(row['read_by'])}): calls they reach by area code or "

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 from redis.exceptions import RedisError
@@ -65,7 +64,7 @@ from callguard.stores.writes import (
     RecordWrite,
     RevokeConsent,
 )
-from callguard.utc import zulu
+from callguard.utc import zone_info, zulu
 
 __all__ = ["consent", "ebr", "internal_dnc"]
 
@@ -320,7 +319,7 @@ class _RevokeAll:
 
     def reaches(self, revoked_at: datetime) -> bool:
         """As the gate (``Exemptions._revokes_all``): in the number's zones."""
-        return revocation_on_or_after(self.start, revoked_at, map(ZoneInfo, self.zones))
+        return revocation_on_or_after(self.start, revoked_at, map(zone_info, self.zones))
 
 
 def _revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAll, ...]:
@@ -331,7 +330,7 @@ def _revoke_all_rules(settings: Settings, number: NumberInfo) -> tuple[_RevokeAl
     zones = resolve_zones(number, None, max_zones=policy.max_candidate_zones,
                           every_zone_fallback=policy.every_zone_fallback).zones
     now = datetime.now(UTC)
-    today = max((now.astimezone(ZoneInfo(z)).date() for z in zones), default=now.date())
+    today = max((now.astimezone(zone_info(z)).date() for z in zones), default=now.date())
     found: dict[tuple[str, date, frozenset[ConsentKind]], list[str]] = {}
     for pack_id in settings.enabled_packs:
         pack = settings.packs[pack_id]
@@ -366,7 +365,7 @@ class Reassigned:
         if self.disconnected is None:
             return False
         if isinstance(given, datetime):
-            given = earliest_local_date(given, map(ZoneInfo, self.zones))
+            given = earliest_local_date(given, map(zone_info, self.zones))
         return given <= self.disconnected
 
     def voids_elsewhere(self, given: datetime) -> str | None:
@@ -379,7 +378,7 @@ class Reassigned:
         now: yes" stood beside a gate that BLOCKed the call as void."""
         if self.disconnected is None or self.voids(given):
             return None
-        west = given.astimezone(ZoneInfo("Etc/GMT+12")).date()  # UTC-12: the last date
+        west = given.astimezone(zone_info("Etc/GMT+12")).date()  # UTC-12: the last date
         if west > self.disconnected:
             return None
         return (f"void for a call whose CRM time zone or location (or a state list) places "
@@ -669,7 +668,7 @@ def consent_expiry(text: str, number: NumberInfo) -> datetime:
     day = parse_date("--expires", text)
     zones = number.zones if number.geographic and number.zones else ("UTC",)
     after = day + timedelta(days=1)
-    return min(datetime.combine(after, time(), ZoneInfo(zone)) for zone in zones).astimezone(UTC)
+    return min(datetime.combine(after, time(), zone_info(zone)) for zone in zones).astimezone(UTC)
 
 
 @consent.command("add")

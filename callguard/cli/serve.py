@@ -486,13 +486,16 @@ async def _start_http(runtime: Runtime,
 def _warn_missing_lists(runtime: Runtime) -> None:
     """Say at start which lists the packs read have no version: the node answers, and
     BLOCKs every call they cover, with nothing else in its log to say why."""
+    from callguard.cli.lists import import_command  # noqa: PLC0415 - as _missing_lists
+
     missing = _missing_lists(runtime)
     me = invocation(runtime.settings)
     if missing:
         _log.warning("lists_missing", lists=missing,
                      detail="no version imported: every call these lists cover is BLOCKed "
-                            f"until one is ({me} dnc import FILE --list NAME ...; "
-                            f"{me} config check names each)")
+                            "until one is ("
+                            + "; ".join(f"{me} {import_command(name)} ..." for name in missing)
+                            + f"; {me} config check names each)")
 
 
 def caller_id_notices(settings: Settings) -> list[str]:
@@ -565,18 +568,11 @@ class CallerIdReadiness(Readiness):
 
 
 def _missing_lists(runtime: Runtime) -> list[str]:
-    """The lists the enabled packs read that have no version here, but those left out on
-    purpose ([lists] not_loaded) and the optional attribute lists."""
-    from callguard.cli.lists import lists_read  # noqa: PLC0415
-    from callguard.policy.rules.number_kind import (  # noqa: PLC0415
-        KIND_LISTS,
-        REASSIGNED_LIST,
-    )
+    """The lists the gate reads that have no version here and whose absence BLOCKs the
+    calls they cover (``lists.missing_lists``, as `dnc status` says them)."""
+    from callguard.cli.lists import missing_lists  # noqa: PLC0415
 
-    settings = runtime.settings
-    have = set(runtime.lists.names())
-    optional = {*KIND_LISTS, REASSIGNED_LIST, *settings.lists_not_loaded}
-    return sorted(set(lists_read(settings)) - have - optional)
+    return list(missing_lists(runtime.settings, set(runtime.lists.names())))
 
 
 async def _listening(front: str, section: str, host: str, port: int | str,
