@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -29,7 +29,8 @@ __all__ = ["tail_file"]
 
 
 def tail_file(path: Path, handle: BinaryIO | None, wanted: RecordFilter, stats: ReadStats,
-              *, lines: int | None, follow: bool, poll: float = 0.2) -> Iterator[Record]:
+              *, lines: int | None, follow: bool, poll: float = 0.2,
+              stop: Callable[[], bool] | None = None) -> Generator[Record, None, None]:
     """The newest ``lines`` matching records (every one: None; none: 0), oldest first,
     then, with ``follow``, every matching record written after them, as it comes.
 
@@ -38,7 +39,8 @@ def tail_file(path: Path, handle: BinaryIO | None, wanted: RecordFilter, stats: 
     (``follow_start``): a writer may heal (cut) a torn tail meanwhile, and the follow then
     looked back from the new contents and passed over the records written since (hlog24).
     The backlog reads up to the last line's start; the follow on from there, so that a
-    record being written (its line unfinished) is shown once, when whole."""
+    record being written (its line unfinished) is shown once, when whole. ``stop``: asked
+    at each poll of the follow, which ends once it says so (``follow_file``)."""
     end = os.fstat(handle.fileno()).st_size if handle is not None else 0
     boundary = start = end
     if follow and handle is not None:
@@ -54,4 +56,4 @@ def tail_file(path: Path, handle: BinaryIO | None, wanted: RecordFilter, stats: 
         yield from newest
     if follow and handle is not None:
         yield from follow_file(path, handle, start, wanted, stats, poll=poll,
-                               boundary=boundary)
+                               boundary=boundary, stop=stop)

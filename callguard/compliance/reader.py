@@ -461,21 +461,25 @@ def read_files(path: Path) -> Iterator[Record]:
 
 def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
                 stats: ReadStats, *, poll: float = 0.2,
-                boundary: int | None = None) -> Iterator[Record]:
+                boundary: int | None = None,
+                stop: Callable[[], bool] | None = None) -> Iterator[Record]:
     """Records appended from ``offset`` on, as they come, across rotations.
 
     ``handle`` is the current file as it was when the follow started. When the writer
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
     ``boundary``: where the line at ``offset`` began, as ``line_start`` found it when the
-    follow's start was taken (found here when not given).
+    follow's start was taken (found here when not given). ``stop``: asked at each poll;
+    the follow ends (its file closed) once it says so. After a rotation the follow holds
+    a file it opened itself, which closing ``handle`` does not end (hrev127: a supervisor
+    page closed left its thread polling the new file, and that file open).
     """
     # Where the line at ``offset`` began, known now (before the follow is iterated, a
     # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
     # the file back to there and writes on from it (hlog23: however long the tail).
     if boundary is None:
         boundary = line_start(handle, offset)
-    return _follow(path, handle, offset, boundary, wanted, stats, poll)
+    return _follow(path, handle, offset, boundary, wanted, stats, poll, stop)
 
 
 def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
@@ -491,7 +495,8 @@ def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
 
 
 def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
-            stats: ReadStats, poll: float) -> Iterator[Record]:
+            stats: ReadStats, poll: float,
+            stop: Callable[[], bool] | None = None) -> Iterator[Record]:
     known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
     since = handle.seek(offset)
     pending = b""
@@ -503,6 +508,8 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             if read:
                 continue
             time.sleep(poll)
+            if stop is not None and stop():
+                return
             if (os.fstat(handle.fileno()).st_size < handle.tell()  # cut: a torn tail healed
                     or _rewritten(handle, pending)):
                 yield from _scan([pending] if pending else [], wanted, stats)
@@ -516,7 +523,10 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             pending = b""
             drained = _fd_inode(handle)
             handle.close()
-            handle = _wait_open(path, poll)
+            opened = _wait_open(path, poll, stop)
+            if opened is None:
+                return  # stopped while the log had no current file
+            handle = opened
             boundary = since = 0
             yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
@@ -620,12 +630,14 @@ def _rotated(path: Path, handle: BinaryIO) -> bool:
         return True
 
 
-def _wait_open(path: Path, poll: float) -> BinaryIO:
-    while True:
+def _wait_open(path: Path, poll: float,
+               stop: Callable[[], bool] | None = None) -> BinaryIO | None:
+    while stop is None or not stop():
         try:
             return path.open("rb")
         except FileNotFoundError:
             time.sleep(poll)
+    return None
 
 
 def stream_id(instant: datetime) -> str:

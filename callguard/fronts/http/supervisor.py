@@ -213,7 +213,11 @@ class FileTail:
     its own mechanism (``tail_file``: the backlog and the follow from one start).
 
     The follow blocks (it polls the file), so the tail runs in a thread of its own per
-    browser; closing its handle ends it (its next read or stat fails). Before hlog25 the
+    browser, which owns the file: the page, closed, tells it to stop (asked at each poll
+    and each record) and the thread closes what it holds. Closing the handle from the
+    loop ended it only until a rotation (the follow then holds the new file; hrev127: the
+    thread polled on, that file open, for as long as the node ran), and closed a
+    descriptor the thread might be using that moment. Before hlog25 the
     page followed from the file's end, the last line's start looked for after the
     backlog: a record mid-write when the page opened was lost, and a heal while the
     backlog was read passed over (the records written in a torn tail's place).
@@ -250,20 +254,24 @@ class FileTail:
             queue.put_nowait(record)
 
         def follow() -> None:
-            with contextlib.suppress(ValueError, OSError):  # the handle was closed
-                for record in tail_file(self._path, handle, wanted, ReadStats(),
-                                        lines=count, follow=True):
-                    if stop.is_set():
-                        return
-                    loop.call_soon_threadsafe(put, record)
+            records = tail_file(self._path, handle, wanted, ReadStats(), lines=count,
+                                follow=True, stop=stop.is_set)
+            try:
+                with contextlib.suppress(OSError):  # the file gone while it was read
+                    for record in records:
+                        if stop.is_set():
+                            return
+                        loop.call_soon_threadsafe(put, record)
+            finally:
+                records.close()  # the follow's file (after a rotation, one it opened)
+                handle.close()  # and this one, if the follow never began
 
         try:
             threading.Thread(target=follow, name="supervisor-tail", daemon=True).start()
             while True:
                 yield await queue.get()
         finally:
-            stop.set()
-            await asyncio.to_thread(handle.close)
+            stop.set()  # the thread ends at its next poll or record, and closes its files
 
     async def _open(self) -> Any:
         while True:  # a node that has not decided anything yet has no file
