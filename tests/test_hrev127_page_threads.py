@@ -132,3 +132,76 @@ async def test_a_page_closed_while_the_log_has_no_current_file_leaves_no_thread(
         await _until(lambda: _tails() == before and _open_logs(tmp_path) == 0)
         assert _tails() == before
         assert _open_logs(tmp_path) == 0
+
+
+async def test_rotations_while_the_backlog_is_read_lose_nothing(tmp_path, monkeypatch):
+    """The writer rotates twice while the page reads its backlog (a long one: a filter
+    that matches rarely, a large log): the records it wrote meanwhile are shown, once."""
+    from callguard.compliance.reader import RecordFilter
+
+    log = tmp_path / "compliance.jsonl"
+    log.write_bytes(b"".join(_decision(i) for i in (1, 2, 3)))
+    matches = RecordFilter.matches
+    written: list[bool] = []
+
+    def hooked(self: RecordFilter, record: dict[str, object]) -> bool:
+        if not written:
+            written.append(True)
+            writer = LogFile(log, max_bytes=len(_decision(1)) * 3 + 1)
+            try:
+                for i in range(10, 20):
+                    writer.commit(_decision(i), sync=False)
+            finally:
+                writer.close()
+        return matches(self, record)
+
+    monkeypatch.setattr(RecordFilter, "matches", hooked)
+    ids: list[int] = []
+    async with _server(log) as url, aiohttp.ClientSession() as session:
+        response = await session.get(f"{url}?n=10")
+        deadline = time.monotonic() + 8
+        while len(ids) < 13 and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.5):
+                    line = await response.content.readline()
+                    if line.startswith(b"data: ") and b"decision_id" in line:
+                        ids.append(int(orjson.loads(line[6:])["decision_id"][-12:]))
+        await asyncio.sleep(0.3)
+        response.close()
+    assert len(closed_segments(log)) >= 3
+    assert ids == [1, 2, 3, *range(10, 20)]
+
+
+def test_tail_f_rotations_while_the_backlog_is_shown_lose_nothing(tmp_path, monkeypatch):
+    """`callguard tail -f`'s mechanism (``tail_file``), the same two rotations while its
+    backlog is read (printed to a slow terminal, say): every record once, in order.
+    ``stop`` ends the follow once all came, or after 8 s."""
+    from callguard.compliance.file_tail import tail_file
+    from callguard.compliance.reader import ReadStats, RecordFilter
+
+    log = tmp_path / "compliance.jsonl"
+    log.write_bytes(b"".join(_decision(i) for i in (1, 2, 3)))
+    matches = RecordFilter.matches
+    written: list[bool] = []
+
+    def hooked(self: RecordFilter, record: dict[str, object]) -> bool:
+        if not written:
+            written.append(True)
+            writer = LogFile(log, max_bytes=len(_decision(1)) * 3 + 1)
+            try:
+                for i in range(10, 20):
+                    writer.commit(_decision(i), sync=False)
+            finally:
+                writer.close()
+        return matches(self, record)
+
+    monkeypatch.setattr(RecordFilter, "matches", hooked)
+    ids: list[int] = []
+    deadline = time.monotonic() + 8
+    with log.open("rb") as handle:
+        for record in tail_file(log, handle, RecordFilter(), ReadStats(), lines=10,
+                                follow=True, poll=0.05,
+                                stop=lambda: len(ids) >= 13 or time.monotonic() > deadline):
+            ids.append(int(str(record["decision_id"])[-12:]))
+    assert len(closed_segments(log)) >= 3
+    assert ids == [1, 2, 3, *range(10, 20)]

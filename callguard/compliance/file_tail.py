@@ -19,6 +19,7 @@ from callguard.compliance.reader import (
     ReadStats,
     Record,
     RecordFilter,
+    closed_now,
     follow_file,
     follow_start,
     newest_first,
@@ -43,8 +44,12 @@ def tail_file(path: Path, handle: BinaryIO | None, wanted: RecordFilter, stats: 
     at each poll of the follow, which ends once it says so (``follow_file``)."""
     end = os.fstat(handle.fileno()).st_size if handle is not None else 0
     boundary = start = end
+    known = None
     if follow and handle is not None:
         boundary, start = follow_start(handle, end)
+        # The segments closed so far, known now: taken after the backlog, one closed while
+        # it was read (a rotation) was known as old, and its records were in neither.
+        known = closed_now(path, handle)
     if lines is None:
         yield from oldest_first(path, wanted, stats, current_end=boundary, current=handle)
     elif lines:
@@ -56,4 +61,4 @@ def tail_file(path: Path, handle: BinaryIO | None, wanted: RecordFilter, stats: 
         yield from newest
     if follow and handle is not None:
         yield from follow_file(path, handle, start, wanted, stats, poll=poll,
-                               boundary=boundary, stop=stop)
+                               boundary=boundary, stop=stop, known=known)
