@@ -13,12 +13,10 @@ campaign, no key); 3 an internal error.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import signal
 import socket
 import sys
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Iterator
 from datetime import UTC, datetime, timedelta, tzinfo
 from itertools import chain
@@ -49,7 +47,6 @@ from callguard.compliance.reader import (
     RecordFilter,
     listed_again_if_purged,
     log_exists,
-    newest_first,
     oldest_first,
     parse_line,
 )
@@ -592,41 +589,17 @@ def _archive_hint(state: CliState) -> str:
 
 def _tail_file(query: LogQuery, path: Path, show: Callable[[Record], None], follow: bool,
                lines: int | None) -> int:
-    from callguard.compliance.reader import follow_file, follow_start  # noqa: PLC0415
+    from callguard.compliance.file_tail import tail_file  # noqa: PLC0415
 
+    # The backlog and the follow from one start, as the supervisor page's feed takes them
+    # (``tail_file``: found before the backlog, so a heal meanwhile is followed, hlog24).
     handle = path.open("rb") if follow or path.exists() else None
-    end = os.fstat(handle.fileno()).st_size if handle is not None else 0
-    boundary = start = end
-    if follow and handle is not None:
-        # Where the follow starts, found before the backlog is printed: a writer may heal
-        # (cut) a torn tail while it is, and the follow then looked back from the new
-        # contents and passed over the records written since (hlog24). The backlog reads up
-        # to the last line's start, the follow on from there.
-        boundary, start = follow_start(handle, end)
     try:
-        backlog: Iterator[Record]
-        if lines == 0:
-            backlog = iter(())
-        elif lines is not None:
-            newest: deque[Record] = deque()
-            for record in newest_first(path, query.filter, query.stats, current_end=boundary,
-                                       current=handle):
-                newest.appendleft(record)
-                if len(newest) == lines:
-                    break
-            backlog = iter(newest)
-        else:
-            backlog = oldest_first(path, query.filter, query.stats, current_end=boundary,
-                                   current=handle)
         shown = 0
-        for record in backlog:
+        for record in tail_file(path, handle, query.filter, query.stats, lines=lines,
+                                follow=follow):
             show(record)
             shown += 1
-        if follow and handle is not None:
-            for record in follow_file(path, handle, start, query.filter, query.stats,
-                                      boundary=boundary):
-                show(record)
-                shown += 1
         return shown
     finally:
         if handle is not None:

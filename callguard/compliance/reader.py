@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from redis import asyncio as aioredis
 
 __all__ = ["KNOWN_SCHEMAS", "ReadStats", "Record", "RecordFilter", "SegmentGoneError",
-           "decisions_newest_first", "follow_file", "follow_start", "follow_stream",
+           "closed_now", "decisions_newest_first", "follow_file", "follow_start", "follow_stream",
            "known_schema", "line_start", "listed_again_if_purged", "log_exists", "logged_at",
            "newest_first", "newest_id", "oldest_first", "parse_line", "read_files",
            "read_stream", "read_stream_newest", "recover_line", "stream_id", "stream_pages"]
@@ -461,21 +461,29 @@ def read_files(path: Path) -> Iterator[Record]:
 
 def follow_file(path: Path, handle: BinaryIO, offset: int, wanted: RecordFilter,
                 stats: ReadStats, *, poll: float = 0.2,
-                boundary: int | None = None) -> Iterator[Record]:
+                boundary: int | None = None,
+                stop: Callable[[], bool] | None = None,
+                known: set[datetime | None] | None = None) -> Iterator[Record]:
     """Records appended from ``offset`` on, as they come, across rotations.
 
     ``handle`` is the current file as it was when the follow started. When the writer
     renames it (the inode under ``path`` changes), the rest of the old file is read, then
     any segment closed in between (several rotations within one poll), then the new file.
     ``boundary``: where the line at ``offset`` began, as ``line_start`` found it when the
-    follow's start was taken (found here when not given).
+    follow's start was taken (found here when not given). ``stop``: asked at each poll;
+    the follow ends (its file closed) once it says so. After a rotation the follow holds
+    a file it opened itself, which closing ``handle`` does not end (hrev127: a supervisor
+    page closed left its thread polling the new file, and that file open). ``known``: the
+    segments closed before the follow's start (``closed_now``, taken with it); found when
+    the follow is first iterated if not given — a segment closed between (a backlog read
+    meanwhile) was then taken as old, its records passed over (hrev127).
     """
     # Where the line at ``offset`` began, known now (before the follow is iterated, a
     # writer may cut the torn tail ``offset`` lies in): a writer healing a torn tail cuts
     # the file back to there and writes on from it (hlog23: however long the tail).
     if boundary is None:
         boundary = line_start(handle, offset)
-    return _follow(path, handle, offset, boundary, wanted, stats, poll)
+    return _follow(path, handle, offset, boundary, wanted, stats, poll, stop, known)
 
 
 def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
@@ -490,9 +498,18 @@ def follow_start(handle: BinaryIO, end: int) -> tuple[int, int]:
     return boundary, boundary if end - boundary <= LONG_LINE else end
 
 
+def closed_now(path: Path, handle: BinaryIO) -> set[datetime | None]:
+    """When the log's closed segments, but the file ``handle`` holds, were closed: a
+    follow from ``handle`` reads none of them, and every segment closed later (the rest of
+    a rotation it sees). Taken with the follow's start, before a backlog is read."""
+    return {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
+
+
 def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
-            stats: ReadStats, poll: float) -> Iterator[Record]:
-    known = {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
+            stats: ReadStats, poll: float,
+            stop: Callable[[], bool] | None = None,
+            known: set[datetime | None] | None = None) -> Iterator[Record]:
+    known = closed_now(path, handle) if known is None else set(known)
     since = handle.seek(offset)
     pending = b""
     try:
@@ -503,6 +520,8 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             if read:
                 continue
             time.sleep(poll)
+            if stop is not None and stop():
+                return
             if (os.fstat(handle.fileno()).st_size < handle.tell()  # cut: a torn tail healed
                     or _rewritten(handle, pending)):
                 yield from _scan([pending] if pending else [], wanted, stats)
@@ -516,7 +535,10 @@ def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: Re
             pending = b""
             drained = _fd_inode(handle)
             handle.close()
-            handle = _wait_open(path, poll)
+            opened = _wait_open(path, poll, stop)
+            if opened is None:
+                return  # stopped while the log had no current file
+            handle = opened
             boundary = since = 0
             yield from _closed_between(path, known, drained, _fd_inode(handle), wanted, stats)
     finally:
@@ -620,12 +642,14 @@ def _rotated(path: Path, handle: BinaryIO) -> bool:
         return True
 
 
-def _wait_open(path: Path, poll: float) -> BinaryIO:
-    while True:
+def _wait_open(path: Path, poll: float,
+               stop: Callable[[], bool] | None = None) -> BinaryIO | None:
+    while stop is None or not stop():
         try:
             return path.open("rb")
         except FileNotFoundError:
             time.sleep(poll)
+    return None
 
 
 def stream_id(instant: datetime) -> str:

@@ -7,8 +7,8 @@ then each new one as it is written), ``/supervisor/report`` (today's report, the
 ``callguard report``) and ``/supervisor/meta``. The tail reads what ``callguard tail``
 reads, with its readers: the Redis Stream of every node when ``[log] redis_stream`` is on
 (``read_stream_newest``/``follow_stream``), else this node's compliance log file
-(``newest_first``/``follow_file``). Filters (verdict, campaign, rule) are a
-``RecordFilter`` applied on the server.
+(``tail_file``: the backlog and the follow of ``tail -f``, one mechanism). Filters
+(verdict, campaign, rule) are a ``RecordFilter`` applied on the server.
 
 No clear number reaches the page: records carry a keyed hash and the last four digits;
 the page is sent neither the hash nor any field but those it shows, and every text field
@@ -22,7 +22,6 @@ import contextlib
 import socket
 import threading
 import time
-from collections import deque
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -40,13 +39,12 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiohttp import web
 
+from callguard.compliance.file_tail import tail_file
 from callguard.compliance.reader import (
     ReadStats,
     Record,
     RecordFilter,
-    follow_file,
     follow_stream,
-    newest_first,
     newest_id,
     oldest_first,
     read_stream,
@@ -211,10 +209,18 @@ class StreamTail:
 
 
 class FileTail:
-    """This node's records, from its compliance log (what ``callguard tail -f`` reads).
+    """This node's records, from its compliance log: what ``callguard tail -f`` reads, by
+    its own mechanism (``tail_file``: the backlog and the follow from one start).
 
-    ``follow_file`` blocks (it polls the file), so it runs in a thread of its own per
-    browser; closing its handle ends it (its next read or stat fails).
+    The follow blocks (it polls the file), so the tail runs in a thread of its own per
+    browser, which owns the file: the page, closed, tells it to stop (asked at each poll
+    and each record) and the thread closes what it holds. Closing the handle from the
+    loop ended it only until a rotation (the follow then holds the new file; hrev127: the
+    thread polled on, that file open, for as long as the node ran), and closed a
+    descriptor the thread might be using that moment. Before hlog25 the
+    page followed from the file's end, the last line's start looked for after the
+    backlog: a record mid-write when the page opened was lost, and a heal while the
+    backlog was read passed over (the records written in a torn tail's place).
     """
 
     def __init__(self, path: Path) -> None:
@@ -223,56 +229,49 @@ class FileTail:
 
     async def records(self, wanted: RecordFilter, count: int
                       ) -> AsyncGenerator[Record, None]:
-        """Backlog from the end of the file, then the follow from that offset on."""
+        """The newest ``count`` matching records, then every new one, as ``tail -f``."""
         handle = await self._open()
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Record] = asyncio.Queue(maxsize=_QUEUE)
         stop = threading.Event()
-        try:
-            end = handle.seek(0, 2)
-            for record in await asyncio.to_thread(self._backlog, wanted, count, end):
-                yield record
+        dropped = 0
 
-            dropped = 0
-
-            def put(record: Record) -> None:
-                # Past the bound a record is dropped, and the page told how many where
-                # they were (a ``Skipped`` ahead of the next record it is given): dropped
-                # silently, a page that fell behind showed a tail with holes as whole.
-                nonlocal dropped
-                if dropped:
-                    if queue.maxsize - queue.qsize() < 2:
-                        dropped += 1
-                        return
-                    queue.put_nowait(Skipped(skipped=dropped))
-                    dropped = 0
-                if queue.full():
+        def put(record: Record) -> None:
+            # Past the bound a record is dropped, and the page told how many where they
+            # were (a ``Skipped`` ahead of the next record it is given): dropped silently,
+            # a page that fell behind showed a tail with holes as whole. The backlog
+            # (``_MAX_BACKLOG``) fits in the bound whole.
+            nonlocal dropped
+            if dropped:
+                if queue.maxsize - queue.qsize() < 2:
                     dropped += 1
                     return
-                queue.put_nowait(record)
+                queue.put_nowait(Skipped(skipped=dropped))
+                dropped = 0
+            if queue.full():
+                dropped += 1
+                return
+            queue.put_nowait(record)
 
-            def follow() -> None:
-                with contextlib.suppress(ValueError, OSError):  # the handle was closed
-                    for record in follow_file(self._path, handle, end, wanted, ReadStats()):
+        def follow() -> None:
+            records = tail_file(self._path, handle, wanted, ReadStats(), lines=count,
+                                follow=True, stop=stop.is_set)
+            try:
+                with contextlib.suppress(OSError):  # the file gone while it was read
+                    for record in records:
                         if stop.is_set():
                             return
                         loop.call_soon_threadsafe(put, record)
+            finally:
+                records.close()  # the follow's file (after a rotation, one it opened)
+                handle.close()  # and this one, if the follow never began
 
+        try:
             threading.Thread(target=follow, name="supervisor-tail", daemon=True).start()
             while True:
                 yield await queue.get()
         finally:
-            stop.set()
-            await asyncio.to_thread(handle.close)
-
-    def _backlog(self, wanted: RecordFilter, count: int, end: int) -> list[Record]:
-        newest: deque[Record] = deque()
-        if count:
-            for record in newest_first(self._path, wanted, ReadStats(), current_end=end):
-                newest.appendleft(record)
-                if len(newest) == count:
-                    break
-        return list(newest)
+            stop.set()  # the thread ends at its next poll or record, and closes its files
 
     async def _open(self) -> Any:
         while True:  # a node that has not decided anything yet has no file
