@@ -49,7 +49,7 @@ from callguard.facts import fetch_facts
 from callguard.facts.frequency import FREQUENCY, CountsAfter
 from callguard.facts.records import RECORDS
 from callguard.numbers import Location, NumberInfo, NumberParser, parse_location
-from callguard.numbers.parse import named_character
+from callguard.numbers.parse import ExtensionError, named_character
 from callguard.numbers.redact import clipped_repr, redact_digits
 from callguard.policy import (
     CallAttempt,
@@ -521,6 +521,8 @@ class Gate:
         try:
             number = self._parser.parse(request.number)
         except NumberError as exc:
+            if isinstance(exc, ExtensionError):  # refused, but the record names the line
+                seen.number = exc.line  # (hnew25: its hash and last four were the text's)
             return refusal(NOT_DIALABLE, FAIL_CLOSED, str(exc))
         seen.number = number
         location: Location | None = None

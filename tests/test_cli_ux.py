@@ -428,7 +428,8 @@ class TestUsageErrors:
         asked = cli(root, "check", "801-555-0142 ext 5", "--campaign", "ut-solar-manual",
                     "--at", datetime.now(UTC).isoformat(timespec="seconds"))
         assert asked.returncode == 1
-        assert "'[number …0142] ext 5' contains letters" in one_line(asked.stdout)
+        # hnum25: an extension, not letters (it said "dial vanity numbers as digits")
+        assert "'[number …0142 x…]' has an extension" in one_line(asked.stdout)
         consents = tmp_path / "consents.csv"
         consents.write_text("number,kind,granted_at\n8015550142x,written,2026-01-01T00:00:00Z\n")
         rejected = cli(root, "consent", "import", str(consents), "--solicitor", "beehive-solar")

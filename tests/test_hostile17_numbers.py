@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from callguard.errors import NumberError
-from callguard.numbers.parse import NumberParser
+from callguard.numbers.parse import ExtensionError, NumberParser
 
 PARSER = NumberParser(dial_prefixes=("9",))
 
@@ -33,17 +33,25 @@ def test_a_local_number_of_a_private_plan_says_so(text: str, context: str) -> No
 
 
 @pytest.mark.parametrize("text", ["tel:8015550123;phone-context=+1",
-                                  "tel:+1-801-555-0123;ext=5",
                                   "tel:+18015550123;phone-context=pbx.example.com",
                                   "sip:+18015550123@gw;user=phone"])
 def test_a_number_its_uri_places_is_still_read(text: str) -> None:
     assert PARSER.parse(text).e164 == "+18015550123"
 
 
-@pytest.mark.parametrize("text", ["8015550123;ext=5", "tel:8015550I23"])
+@pytest.mark.parametrize("text", ["tel:8015550I23"])
 def test_other_letters_are_still_letters(text: str) -> None:
     with pytest.raises(NumberError, match="contains letters"):
         PARSER.parse(text)
+
+
+# hnum25: an extension is no letter (it said "dial vanity numbers as digits"), and a tel
+# URI's ;ext= outside SIP is the same number with an extension: refused, the line named
+@pytest.mark.parametrize("text", ["8015550123;ext=5", "tel:+1-801-555-0123;ext=5"])
+def test_an_extension_is_an_extension(text: str) -> None:
+    with pytest.raises(ExtensionError, match="has an extension") as caught:
+        PARSER.parse(text)
+    assert caught.value.line.e164 == "+18015550123"
 
 
 @pytest.mark.parametrize("text", [

@@ -23,6 +23,7 @@ from callguard.compliance.fields import FieldGuard, redact_line, safe_channel
 from callguard.compliance.logkey import NumberProtector
 from callguard.decision import Decision
 from callguard.memo import remember
+from callguard.numbers.parse import split_extension
 from callguard.numbers.redact import has_digit_run, redact_digits
 from callguard.policy import Pack, Status, Verdict
 from callguard.policy.frequency import Counted
@@ -100,6 +101,12 @@ def _instant(at: datetime) -> str:
 def _json(value: object) -> bytes:
     """One JSON value as orjson writes it inside a record (``_DUMPS`` of a dict)."""
     return _DUMPS(value)
+
+
+def _unparsed_last4(raw: str) -> str:
+    """The last four ASCII digits of an input that is no number, an extension's not
+    among them: "801-364-0188 x204" ends "0188", the line's, not "8204" (hnew25)."""
+    return "".join(c for c in split_extension(raw)[0] if "0" <= c <= "9")[-4:]
 
 
 def _offset(delta: timedelta | None) -> str:
@@ -230,7 +237,7 @@ class RecordEncoder:
         else:
             raw = decision.raw_number.strip()
             hashed = self.protector.hash(raw).encode()
-            last4 = _json("".join(c for c in raw if "0" <= c <= "9")[-4:])
+            last4 = _json(_unparsed_last4(raw))
             unparsed = b',"number_parsed":false'
         epoch = decision.at.timestamp()
         outcomes = verdict.outcomes
@@ -366,9 +373,8 @@ class RecordEncoder:
             record["number_last4"] = number.e164[-4:]
         else:
             raw = decision.raw_number.strip()
-            digits = "".join(c for c in raw if "0" <= c <= "9")
             record["number_hash"] = self.protector.hash(raw)
-            record["number_last4"] = digits[-4:]
+            record["number_last4"] = _unparsed_last4(raw)
             record["number_parsed"] = False
         record["key_id"] = self.key_id
 

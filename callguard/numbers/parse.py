@@ -17,6 +17,7 @@ A reason never repeats the input's digits in clear (``redact_digits``): it reach
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -35,8 +36,8 @@ from callguard.numbers.nanp import (
 )
 from callguard.numbers.redact import MIN_RUN, clipped_repr, redact_digits
 
-__all__ = ["NumberInfo", "NumberParser", "ascii_digits", "in_phone_context", "is_canonical",
-           "named_character", "number_text", "quoted_number"]
+__all__ = ["ExtensionError", "NumberInfo", "NumberParser", "ascii_digits", "in_phone_context",
+           "is_canonical", "named_character", "number_text", "quoted_number", "split_extension"]
 
 _PUNCTUATION = frozenset(" -.()/\t")
 _ALLOWED = _PUNCTUATION | frozenset("0123456789")
@@ -68,6 +69,62 @@ class NumberInfo:
     def last4(self) -> str:
         """The last four digits, the only part of a number a log may show."""
         return self.e164[-4:]
+
+
+class ExtensionError(NumberError):
+    """A number written with an extension (``801-364-0188 x204``): ``line`` is the line's
+    number. Refused all the same (the dialer would dial more than the line callguard
+    checked), but the reason says so, and the record names the line (``evidence`` of the
+    line finds it, ``tail`` shows the line's last four)."""
+
+    def __init__(self, reason: str, line: NumberInfo) -> None:
+        super().__init__(reason)
+        self.line = line
+
+
+# An extension after a number: "x204", "ext 204", "ext. 204", "extn 204", "extension 204",
+# "#204" (space or not before it) and RFC 3966's ";ext=204" (phonenumbers reads these so
+# too); at most 8 digits, as ``dnc import`` reads them (callguard.stores.list_files). It
+# starts at its mark: a leading \s* searched from every position is quadratic (hrev58).
+_EXTENSION = re.compile(
+    r"(?:;\s*ext\s*=|(?:ext(?:ension|n)?\.?|x|#))\s*\d{1,8}\s*$", re.IGNORECASE)
+
+
+def split_extension(text: str) -> tuple[str, str]:
+    """``text`` without an extension after its number, and the extension's digits (``""``
+    when there is none: ``text`` is then returned as it is). Digits of any script are read
+    as ASCII first (``ascii_digits``); a text that holds a non-digit lookalike has none.
+    A ``tel:``/``sip:`` URI's extension is its ``;ext=`` parameter (RFC 3966 §3), read
+    unescaped, the URI returned without it."""
+    if text.isascii():
+        ascii_text = text
+    elif any(c.isdigit() and unicodedata.decimal(c, None) is None for c in text):
+        return text, ""  # ascii_digits refuses it (and quotes it through here: no call)
+    else:
+        ascii_text = ascii_digits(text)
+    if ascii_text[:5].lower().startswith(_URI_SCHEMES):
+        return _uri_extension(ascii_text)
+    match = _EXTENSION.search(ascii_text)
+    head = "" if match is None else ascii_text[:match.start()].rstrip()
+    if match is None or not any(c.isdigit() for c in head):
+        return text, ""
+    return head, "".join(c for c in match.group() if c.isdigit())
+
+
+def _uri_extension(uri: str) -> tuple[str, str]:
+    scheme, _, rest = uri.partition(":")
+    user, at, host = rest.partition("@")
+    number, _, params = user.partition(";")
+    kept, extension = [number], ""
+    for param in params.split(";") if params else ():
+        name, _, value = unquote(param, errors="replace").partition("=")
+        if name.strip().lower() == "ext" and not extension:
+            extension = "".join(c for c in value if c.isdigit()) or value
+        else:
+            kept.append(param)
+    if not extension:
+        return uri, ""
+    return f"{scheme}:{';'.join(kept)}{at}{host}", extension
 
 
 def is_canonical(e164: str) -> bool:
@@ -131,6 +188,13 @@ def number_text(raw: str, limit: int | None = None) -> str:
     """``quoted_number`` before ``repr`` spells it: for a reason that quotes the input as one
     field of a longer text (a list file's ``NUMBER,DATE`` line), which it then spells whole,
     once (spelt twice, a control character read as a backslash the file does not hold)."""
+    head, extension = split_extension(raw.strip())
+    if extension:  # the line's last four, the extension's digits no part of them (hnew25:
+        if head[:5].lower().startswith(_URI_SCHEMES):  # its number, not its parameters
+            head = head.partition(":")[2].partition("@")[0].partition(";")[0]
+        digits = [c for c in head if "0" <= c <= "9"]  # "801-364-0188 x204" was "…8204")
+        if len(digits) >= MIN_RUN:
+            return f"[number …{''.join(digits[-4:])} x…]"
     shown = redact_digits(raw.strip())
     digits = [c for c in shown if unicodedata.digit(c, None) is not None]
     if len(digits) >= MIN_RUN:
@@ -216,7 +280,30 @@ class NumberParser:
         return self._regions
 
     def parse(self, raw: str) -> NumberInfo:
-        """Return the number's E.164 form and place; raise NumberError with the reason."""
+        """Return the number's E.164 form and place; raise NumberError with the reason
+        (ExtensionError, carrying the line's number, for a number with an extension)."""
+        national = self._plain_nanp(raw)
+        if national is not None:
+            return self._from_nanp(national)
+        head, extension = split_extension(raw)
+        if not extension or len(raw.strip()) > _MAX_INPUT:
+            return self._parse(raw)
+        try:
+            line = self._parse(head)
+        except NumberError as exc:
+            if sum(c.isdigit() for c in head) < MIN_RUN:  # "801555x0123": no line before it
+                return self._parse(raw)
+            raise NumberError(f"{quoted_number(raw)} has an extension; without it, "
+                              f"{exc}") from None
+        # A URI's ;ext= too (tel:8013640188;ext=204): read here, outside SIP (whose 302
+        # names the line it checked), it was ALLOWed as the line while the dialer kept
+        # the URI, extension and all.
+        raise ExtensionError(
+            f"{quoted_number(raw)} has an extension, which callguard does not check and "
+            "the dialer would dial as more than the line's number; check and dial the "
+            "line's number without it", line)
+
+    def _parse(self, raw: str) -> NumberInfo:
         national = self._plain_nanp(raw)
         if national is not None:
             return self._from_nanp(national)
