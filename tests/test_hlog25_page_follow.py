@@ -28,12 +28,11 @@ from pathlib import Path
 import aiohttp
 import orjson
 import pytest
-from aiohttp import web
 
 from callguard.compliance.reader import RecordFilter
 from callguard.compliance.segments import LONG_LINE, closed_segments
 from callguard.compliance.sinks import LogFile
-from callguard.fronts.http.supervisor import FileTail, SupervisorPage
+from tests.page_server import file_page, served
 
 
 def _decision(n: int) -> bytes:
@@ -89,25 +88,16 @@ class _Feed:
 
 @contextlib.asynccontextmanager
 async def _page(log: Path, n: int) -> AsyncIterator[_Feed]:
-    page = SupervisorPage(FileTail(log), campaigns=["ut-solar-manual"], node="n1",
-                          report_records=None, archive_dir=None)  # type: ignore[arg-type]
-    app = web.Application()
-    page.register(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    session = aiohttp.ClientSession()
-    response = await session.get(f"http://127.0.0.1:{port}/supervisor/events?n={n}")
-    feed = _Feed(response)
-    try:
-        yield feed
-    finally:
-        await feed.close()
-        response.close()
-        await session.close()
-        await runner.cleanup()
+    async with served(file_page(log)) as port:
+        session = aiohttp.ClientSession()
+        response = await session.get(f"http://127.0.0.1:{port}/supervisor/events?n={n}")
+        feed = _Feed(response)
+        try:
+            yield feed
+        finally:
+            await feed.close()
+            response.close()
+            await session.close()
 
 
 def _heal_writing(log: Path, numbers: range) -> None:

@@ -22,11 +22,10 @@ from pathlib import Path
 
 import aiohttp
 import orjson
-from aiohttp import web
 
 from callguard.compliance.segments import closed_segments
 from callguard.compliance.sinks import LogFile
-from callguard.fronts.http.supervisor import FileTail, SupervisorPage
+from tests.page_server import file_page, served
 
 
 def _decision(n: int, campaign: str = "ut-solar-manual") -> bytes:
@@ -53,19 +52,8 @@ def _open_logs(directory: Path) -> int:
 
 @contextlib.asynccontextmanager
 async def _server(log: Path) -> AsyncIterator[str]:
-    page = SupervisorPage(FileTail(log), campaigns=["ut-solar-manual"], node="n1",
-                          report_records=None, archive_dir=None)  # type: ignore[arg-type]
-    app = web.Application()
-    page.register(app)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
+    async with served(file_page(log)) as port:
         yield f"http://127.0.0.1:{port}/supervisor/events"
-    finally:
-        await runner.cleanup()
 
 
 async def _until(condition, timeout: float = 6.0) -> None:
