@@ -32,7 +32,6 @@ answers what was recorded.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import time
 import types
@@ -446,9 +445,14 @@ class Gate:
         if seen.number is None and (verdict.deciding is None
                                     or verdict.deciding.rule_id != NOT_DIALABLE):
             # Refused before the number was read (unknown campaign, time budget): the
-            # record still names the number, so a lookup by number finds this decision.
-            with contextlib.suppress(Exception):
+            # record still names the number, so a lookup by number finds this decision
+            # (a number with an extension: its line, as number-not-dialable names it).
+            try:
                 seen.number = self._parser.parse(request.number)
+            except ExtensionError as exc:
+                seen.number = exc.line
+            except Exception:  # noqa: BLE001, S110 - unread: the record names the raw text
+                pass
         # Positionally, in Decision's field order (fifteen keywords cost ~0.4 µs more, on
         # every decision): decision_id, verdict, at, number, raw_number, campaign,
         # campaign_id, mode, front, latency_us, linkedid, reference, channel, withdraws
