@@ -304,9 +304,8 @@ class NumberParser:
             "line's number without it", line)
 
     def _parse(self, raw: str) -> NumberInfo:
-        national = self._plain_nanp(raw)
-        if national is not None:
-            return self._from_nanp(national)
+        """The full path (``parse`` has tried the ``_plain_nanp`` shortcut, which reaches
+        the answer this path reaches)."""
         text = raw.strip()
         if not text:
             raise NumberError("no number given")
