@@ -8,27 +8,17 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from callguard.compliance.archive.stream_group import GROUP as ARCHIVE_GROUP
+from callguard.compliance.archive.stream_group import entry_key as _id_key
+from callguard.compliance.archive.stream_group import text as _text
+
 if TYPE_CHECKING:
     from callguard.cli.common import CliState
     from callguard.compliance.archive.store import Manifest
 
 
-# the archivers' consumer group (``callguard.compliance.archive.ingest.GROUP``; not
-# imported: that module loads DuckDB, which `explain` does not need here)
-ARCHIVE_GROUP = "callguard-archive"
-
-
 class StreamUnreadableError(Exception):
     """Redis could not be reached: the message says what is missing and the fix."""
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    ms, _, seq = entry_id.partition("-")
-    return int(ms), int(seq or 0)
-
-
-def _text(value: object) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _nothing_unarchived_lost(info: dict[str, Any], group: dict[str, Any] | None,

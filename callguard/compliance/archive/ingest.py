@@ -25,6 +25,9 @@ import duckdb
 
 from callguard.compliance.archive.columns import DECISIONS, EVENTS, Table, columns_of, row_of
 from callguard.compliance.archive.store import Archive, Manifest, Part, connect
+from callguard.compliance.archive.stream_group import GROUP
+from callguard.compliance.archive.stream_group import entry_key as _id_key
+from callguard.compliance.archive.stream_group import text as _text
 from callguard.compliance.compress import compress_segment
 from callguard.compliance.counts_guard import counts_guard
 from callguard.compliance.purge import maintenance
@@ -38,7 +41,6 @@ __all__ = ["ArchiveRun", "Batch", "archive_files", "archive_stream", "compact",
            "compact_months"]
 
 FLUSH_ROWS = 200_000  # rows held in memory before they are written as parts
-GROUP = "callguard-archive"
 
 
 @dataclass(slots=True)
@@ -454,15 +456,6 @@ async def _trimmed_undelivered(client: aioredis.Redis, key: str) -> tuple[int, b
         return max(0, int(added) - length), True
     trimmed = 0 if lag is None else max(0, int(lag) - length)
     return trimmed, lag is not None and group.get("entries-read") is not None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _id_key(entry_id: str) -> tuple[int, int]:
-    millis, _, serial = entry_id.partition("-")
-    return int(millis), int(serial or 0)
 
 
 def _after(entry_id: str, done: str) -> bool:
