@@ -502,7 +502,8 @@ def closed_now(path: Path, handle: BinaryIO) -> set[datetime | None]:
     """When the log's closed segments, but the file ``handle`` holds, were closed: a
     follow from ``handle`` reads none of them, and every segment closed later (the rest of
     a rotation it sees). Taken with the follow's start, before a backlog is read."""
-    return {s.closed_at for s in closed_segments(path) if _inode(s) != _fd_inode(handle)}
+    held = _fd_inode(handle)
+    return {s.closed_at for s in closed_segments(path) if _inode(s) != held}
 
 
 def _follow(path: Path, handle: BinaryIO, offset: int, boundary: int, wanted: RecordFilter,
