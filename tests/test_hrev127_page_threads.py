@@ -22,6 +22,7 @@ from pathlib import Path
 
 import aiohttp
 import orjson
+import pytest
 
 from callguard.compliance.segments import closed_segments
 from callguard.compliance.sinks import LogFile
@@ -122,9 +123,9 @@ async def test_a_page_closed_while_the_log_has_no_current_file_leaves_no_thread(
         assert _open_logs(tmp_path) == 0
 
 
-async def test_rotations_while_the_backlog_is_read_lose_nothing(tmp_path, monkeypatch):
-    """The writer rotates twice while the page reads its backlog (a long one: a filter
-    that matches rarely, a large log): the records it wrote meanwhile are shown, once."""
+def _rotating_at_first_match(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A log of records 1-3 whose writer, at the first record a reader matches (inside a
+    backlog read), writes records 10-19 rotating twice (a segment every three records)."""
     from callguard.compliance.reader import RecordFilter
 
     log = tmp_path / "compliance.jsonl"
@@ -144,6 +145,13 @@ async def test_rotations_while_the_backlog_is_read_lose_nothing(tmp_path, monkey
         return matches(self, record)
 
     monkeypatch.setattr(RecordFilter, "matches", hooked)
+    return log
+
+
+async def test_rotations_while_the_backlog_is_read_lose_nothing(tmp_path, monkeypatch):
+    """The writer rotates twice while the page reads its backlog (a long one: a filter
+    that matches rarely, a large log): the records it wrote meanwhile are shown, once."""
+    log = _rotating_at_first_match(tmp_path, monkeypatch)
     ids: list[int] = []
     async with _server(log) as url, aiohttp.ClientSession() as session:
         response = await session.get(f"{url}?n=10")
@@ -167,23 +175,7 @@ def test_tail_f_rotations_while_the_backlog_is_shown_lose_nothing(tmp_path, monk
     from callguard.compliance.file_tail import tail_file
     from callguard.compliance.reader import ReadStats, RecordFilter
 
-    log = tmp_path / "compliance.jsonl"
-    log.write_bytes(b"".join(_decision(i) for i in (1, 2, 3)))
-    matches = RecordFilter.matches
-    written: list[bool] = []
-
-    def hooked(self: RecordFilter, record: dict[str, object]) -> bool:
-        if not written:
-            written.append(True)
-            writer = LogFile(log, max_bytes=len(_decision(1)) * 3 + 1)
-            try:
-                for i in range(10, 20):
-                    writer.commit(_decision(i), sync=False)
-            finally:
-                writer.close()
-        return matches(self, record)
-
-    monkeypatch.setattr(RecordFilter, "matches", hooked)
+    log = _rotating_at_first_match(tmp_path, monkeypatch)
     ids: list[int] = []
     deadline = time.monotonic() + 8
     with log.open("rb") as handle:
