@@ -612,6 +612,7 @@ class AmiWatchdog:
         self.settings = settings
         self.tracker = tracker
         self.stats: Counter[str] = Counter()
+        tracker.warn = self._tracker_warning
         self.rebuilt = False  # a picture was taken since the last login
         # Actions Asterisk would refuse this user (ListCommands at login), by name: with
         # "Hangup" among them no line can be released.
@@ -1085,9 +1086,16 @@ class AmiWatchdog:
                      message=redact_digits(str(reply.get("Message"))[:200]),
                      attempt=effect.attempt)
 
+    def _tracker_warning(self, name: str, **fields: Any) -> None:
+        """What the tracker must say to an admin (``CallTracker.warn``): logged, and counted
+        in ``callguard_watchdog_events_total`` under the name less its ``watchdog_``."""
+        self.stats[name.removeprefix("watchdog_")] += 1
+        _log.warning(name, **fields)
+
     async def _getvar(self, effect: ReadVariable) -> None:
         value: str | None = None
-        if (not self._reader.ready and not self._reader_coming()
+        on_main = effect.main_ok and not self._reader.ready and self.connected
+        if (not self._reader.ready and not self._reader_coming() and not on_main
                 and not (self._reader.failed and self.connected)):
             # no read session for now (dropped, waiting its backoff, the main one away):
             # unknown, as a read that fails — never a value (``_reader``)
@@ -1109,7 +1117,14 @@ class AmiWatchdog:
                 # meanwhile does not make it "No such channel".
                 del action["Channel"]
             try:
-                reply = await self._read(action)
+                if on_main:
+                    # A plain variable asked again (``ReadVariable.main_ok``) while the read
+                    # session is down or logging in: its backoff outlasts the retry, and
+                    # unread twice the call is not followed again at all.
+                    self.stats["getvar_again_on_main_session"] += 1
+                    reply = await self._send(action)
+                else:
+                    reply = await self._read(action)
                 if reply.get("Response") == "Success":
                     # An unset variable is "Success" with an empty value, never "(null)":
                     # manager.c ``action_getvar`` answers ``astman_append(s, "Variable:

@@ -244,6 +244,12 @@ class ReadVariable:
     linkedid: str
     channel: str
     variable: str
+    # A plain variable's read asked again (``_ask_follow_again``): it may go on the main
+    # session while the read session is down. manager.c ``action_getvar`` calls
+    # ``ast_func_read`` only for a name ending in ")" (a dialplan function, which may block
+    # on the channel's technology); a plain variable is ``pbx_retrieve_variable`` on the
+    # locked channel, as quick as a Hangup's own lookup.
+    main_ok: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -625,6 +631,20 @@ class _Call:
     # How each leg a DialBegin dialled rang, kept while it is up or is the called party's
     # (``_ring_fields``: 47 CFR 64.1200(a)(6)'s 15 seconds, recorded for an unanswered call)
     rings: dict[str, _Ring] = field(default_factory=dict)
+    # The CALLGUARD_FOLLOW reads a picture's ``_resume`` asked of a call not followed (no
+    # channelvars) and not answered yet; those answered with nothing (None: a timeout, the
+    # read session in its backoff, "No such channel" ahead of the Hangup event) and when
+    # each is asked once more (``_ask_follow_again``); those asked so; those unanswered
+    # again; and whether that was said (``_follow_unread_said``). Each picture asks anew.
+    follow_asking: set[str] = field(default_factory=set)
+    follow_reask: dict[str, float] = field(default_factory=dict)
+    follow_asked_again: set[str] = field(default_factory=set)
+    follow_unread: set[str] = field(default_factory=set)
+    follow_unread_said: bool = False
+    # The called party's channel of a call found again but not followed yet, and when its
+    # Hangup was seen: a follow value read later times the release from that Hangup
+    # (``_resume``), not from the late answer nor the whole outage
+    dest_gone_unfollowed: tuple[str, float] | None = None
 
 
 def _digits(number: str) -> str:
@@ -697,6 +717,10 @@ class CallTracker:
         self._from_user_asked: dict[str, float] = {}
         # PJSIP endpoint -> when its last read failed (not a value: never "verified" on it)
         self._from_user_failed: OrderedDict[str, float] = OrderedDict()
+        # What an admin must hear of that no record can say (no decision known): a call
+        # found again whose follow variable stayed unread (``_follow_unread_said``).
+        # ``ami.py`` logs it and counts it in the node's metrics.
+        self.warn: Callable[..., None] = lambda name, **fields: None
 
     # --- what the gate tells us ---------------------------------------------------------
 
@@ -1646,6 +1670,8 @@ class CallTracker:
                 self._maybe_called_went_first(call, name, now)
         effects: list[Effect] = []
         if name == call.dest:
+            # not followed yet (its follow read late): a late value times from here
+            call.dest_gone_unfollowed = (name, now) if call.followed is None else None
             self._judge_abandonment(call, now)
             if call.dest_unchecked and name == call.checking:
                 # Whom the picture's AppDial leg was dialled to is being read: its hangup
@@ -1904,6 +1930,7 @@ class CallTracker:
                 continue
             effects.extend(self._waits_due(call, now))
             effects.extend(self._out(self._ask_status_again(call, now)))
+            effects.extend(self._out(self._ask_follow_again(call, now)))
             if call.answered_at is not None and call.abandonment is None and (
                     now - call.answered_at >= self.settings.bridge_within_s):
                 self._judge_abandonment(call, now)
@@ -1984,6 +2011,67 @@ class CallTracker:
                             for variable in (DIALLED_PEER_VARIABLE, DIAL_STATUS_VARIABLE)]
         return effects
 
+    def _ask_follow_again(self, call: _Call, now: float) -> list[Effect]:
+        """The CALLGUARD_FOLLOW reads that went unanswered once (``_follow_unanswered``),
+        asked again when due and AMI is up; a channel gone meanwhile is unread for good."""
+        if self.disconnected_at is not None or not call.follow_reask:
+            return []
+        effects: list[Effect] = []
+        for leg, at in list(call.follow_reask.items()):
+            if now < at:
+                continue
+            del call.follow_reask[leg]
+            if call.followed is not None:
+                continue
+            if leg not in call.channels.values():
+                call.follow_unread.add(leg)
+                continue
+            call.follow_asked_again.add(leg)
+            call.follow_asking.add(leg)
+            effects.append(ReadVariable(call.linkedid, leg, VAR_FOLLOW, main_ok=True))
+        self._follow_unread_said(call, now)
+        return effects
+
+    def _follow_unanswered(self, call: _Call, channel: str, now: float) -> list[Effect]:
+        """A channel's CALLGUARD_FOLLOW read answered with nothing (ami.py ``_getvar``:
+        None). When every carrier's read did so the call was never followed again, and its
+        called party's hangup released nothing (hrev130): asked once more after
+        ``retry_s`` (``_ask_follow_again``), as an unanswered DIALSTATUS is
+        (``_ask_status_again``); unanswered again, said (``_follow_unread_said``)."""
+        if call.followed is not None:
+            return []
+        if channel in call.follow_asked_again or channel not in call.channels.values():
+            call.follow_unread.add(channel)
+        else:
+            call.follow_reask.setdefault(channel, now + self.settings.retry_s)
+        self._follow_unread_said(call, now)
+        return []
+
+    def _follow_unread_said(self, call: _Call, now: float, *, ending: bool = False) -> None:
+        """A call found again whose follow variable could not be read, asked twice: if the
+        gate allowed it, it is not watched — no release, no record (none can name its
+        decision). Said once per picture, when nothing more is to be asked (or the call
+        ends with reads still out), with no number: the channels' safe names only."""
+        if call.followed is not None or call.follow_unread_said:
+            return
+        # read as nothing once at least (a first read still out proves nothing: most calls
+        # of a PBX carry no value and end as they please)
+        unread = (call.follow_unread | set(call.follow_reask)
+                  | (call.follow_asked_again & call.follow_asking))
+        if not unread or (not ending and (call.follow_reask or call.follow_asking)):
+            return
+        call.follow_unread_said = True
+        self.warn("watchdog_follow_unread", linkedid=call.linkedid,
+                  channels=safe_channels(unread), unread=len(unread),
+                  ended=ending, acting=self.active,
+                  effect="a call found again after an outage or restart could not be read "
+                         "for CALLGUARD_FOLLOW, asked twice: if callguard allowed it (an "
+                         "automated call), it is not watched and its line is not released",
+                  fix="set manager.conf channelvars = CALLGUARD_FOLLOW (the value comes on "
+                      "every event, no read needed); check Asterisk's load and the AMI "
+                      "read session (ami_read_session_down)")
+        del now
+
     @staticmethod
     def _witnesses_again(call: _Call, asked: list[Effect]) -> list[Effect]:
         """The other live legs' DIALSTATUS reads that went unanswered (``_resume``), asked
@@ -2034,6 +2122,9 @@ class CallTracker:
         if call is None:
             return []
         if variable == VAR_FOLLOW:
+            call.follow_asking.discard(channel)
+            if value is None:
+                return self._out(self._follow_unanswered(call, channel, now))
             if value == "":
                 return self._out(self._carries_nothing(call, channel, now))
             return self._out(self._learn(call, value, channel, now)) if value else []
@@ -2419,6 +2510,11 @@ class CallTracker:
             call.statuses_held.clear()
             call.status_witnesses.clear()  # a witness of an old picture decides as a dialler
             call.witnesses_unread.clear()
+            call.follow_asking.clear()  # reads of a session gone: ``_resume`` asks anew
+            call.follow_reask.clear()
+            call.follow_asked_again.clear()
+            call.follow_unread.clear()
+            call.follow_unread_said = False
             for ring in call.rings.values():
                 if ring.ended is None:
                     ring.gap = True  # its DialEnd or Hangup may have come while away
@@ -2765,6 +2861,7 @@ class CallTracker:
             outage = 0.0 if call.rebuild_since is None else max(0.0, now - call.rebuild_since)
         if call.followed is None:
             if call.rebuilt and not self.channelvars_seen:
+                call.follow_asking.update(call.channels.values())
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
                         for name in sorted(call.channels.values())]
             return []
@@ -2776,6 +2873,13 @@ class CallTracker:
             if asked:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
+            gone = call.dest_gone_unfollowed
+            call.dest_gone_unfollowed = None
+            if gone is not None and gone[0] == call.dest and call.called_hangup_at is None:
+                # Its Hangup was seen, the call not followed yet (its follow read late):
+                # the release is timed from that Hangup, as if followed then — not bounded
+                # by the whole outage, nor a violation risk for the wait of the read.
+                return self._called_party_gone(call, gone[1], now)
             return self._resume_dest_gone(call, now, outage)
         if (call.dest is not None or not (call.rebuilt or pictured)
                 or call.called_hangup_at is not None):
@@ -3751,6 +3855,7 @@ class CallTracker:
                 del self._holder[uniqueid]
         followed = call.followed
         if followed is None:
+            self._follow_unread_said(call, now, ending=True)
             return
         if call.answered_at is not None and call.abandonment is None:
             self._judge_abandonment(call, now + self.settings.bridge_within_s)
