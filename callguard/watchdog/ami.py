@@ -17,6 +17,11 @@ habits are changed at this edge:
   blank line with it: never read as a message of its own);
 - it decodes each read apart, so a UTF-8 character cut between two reads was lost: here
   one incremental decoder per connection;
+- it ends a message at CRLFCRLF only, so a message ended ``\\r\\n\\n`` (Asterisk's own
+  CoreShowChannelMap, asterisk/asterisk#761) or written with bare LFs swallowed the next
+  one (a Hangup lost); and it joined every read to all the text pending and split it
+  again (quadratic in a long message): here a blank line is CRLF or LF, and each read is
+  searched once (``_GuardedProtocol._frame``);
 - it logs through the standard library in plain text ("Not able to reconnect"): here
   through structlog, as JSON, with numbers taken out;
 - it sends a Ping every 10 s but never looks for the answer, so a session that goes
@@ -94,7 +99,7 @@ __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
 
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
-_EOL2 = "\r\n\r\n"
+_EOL = "\r\n"
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
@@ -309,6 +314,12 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
+    _cr = False  # the last read ended in "\r" (held back: a CRLF may be cut in two)
+    _pending_len = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []  # the text of the message not yet ended, by read
 
     def _decode(self, data: bytes) -> str:
         """``data`` as text; bytes that end a read mid-character wait for the next one.
@@ -324,30 +335,65 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             data = pending + data
         return decoder.decode(data)
 
+    def _frame(self, text: str) -> list[str]:
+        """The messages ``text`` completes, in order (LF line ends); the rest kept.
+
+        A message ends at a blank line, its line ends CRLF or a bare LF: Asterisk ends
+        some with ``\\r\\n\\n`` (asterisk/asterisk#761, ``CoreShowChannelMap``, 18.19+
+        and 20.4+), and a proxy or a broken peer may write LF alone. Read as CRLF only,
+        such a message swallowed the next one up to its blank line: a called party's
+        Hangup behind it was lost and the line never released. A read is searched for a
+        blank line by itself (and across its join with the last one): the pending text is
+        joined once, when its message ends. Joined and searched again at every read, a
+        1 MB message arriving 512 bytes a read cost the loop 1.6 s (quadratic)."""
+        if self._cr:  # a CRLF cut between two reads
+            text = "\r" + text
+        self._cr = text.endswith("\r")
+        if self._cr:
+            text = text[:-1]
+        text = text.replace("\r\n", "\n")
+        if not text:
+            return []
+        pending = self._pending
+        joined = bool(pending) and pending[-1].endswith("\n") and text.startswith("\n")
+        if not joined and "\n\n" not in text:
+            if self._skipping:  # the dropped message's tail: only its end matters
+                self._pending = [text[-1]]
+                return []
+            pending.append(text)
+            self._pending_len += len(text)
+            if self._pending_len > _MAX_PENDING_BYTES:
+                self._too_long()
+            return []
+        pending.append(text)
+        *complete, rest = "".join(pending).split("\n\n")
+        self._pending, self._pending_len = [rest] if rest else [], len(rest)
+        if self._skipping:  # what follows a cut is that message's tail, not a message
+            self._skipping = False
+            complete = complete[1:]
+        if self._pending_len > _MAX_PENDING_BYTES:
+            self._too_long()
+        return complete
+
+    def _too_long(self) -> None:
+        """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
+        its blank line with it (never read as a message of its own)."""
+        self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
+        last = self._pending[-1][-1:] if self._pending else ""
+        self._pending, self._pending_len = ([last] if last else []), 0
+        self._skipping = True
+
     def data_received(self, data: bytes) -> None:
         factory = self.factory
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
-        if self.queue:
-            text = self.queue.popleft() + text
-        if self._skipping:  # what follows a cut is that message's tail, not a message
-            end = text.find(_EOL2)
-            if end < 0:
-                self.queue.append(text[-(len(_EOL2) - 1):])  # a blank line split in two
-                return
-            self._skipping = False
-            text = text[end + len(_EOL2):]
-        *complete, rest = text.split(_EOL2)
-        if len(rest) > _MAX_PENDING_BYTES:
-            self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-            rest = rest[-(len(_EOL2) - 1):]  # its blank line may have begun
-            self._skipping = True
-        self.queue.append(rest)
-        for block in complete:
+        complete = self._frame(text)
+        for each in complete:
             try:
-                message = Message.from_line(block.strip())
-                if message is None and block.strip():
+                block = each.strip()
+                message = Message.from_line(block.replace("\n", _EOL))
+                if message is None and block:
                     # no "Event: " nor "Response: " header as panoramisk spells them (an
                     # "event: Hangup" of a proxy that changed the case): counted, not
                     # dropped unseen
