@@ -430,3 +430,63 @@ class TestOddManager:
         delay = _first_hangup_action(n) - sent
         assert delay < 5.0
         assert sorted(n.fake.hangups()) == CALLER_01
+
+
+class TestMessageDroppedUnread:
+    async def test_a_hangup_dropped_unread_is_released_by_a_new_picture(self, node):
+        """SYNTHESISED: the called party's Hangup with its header names lower-cased (a
+        proxy rewriting them; manager.c writes "Event: "). panoramisk reads no Event
+        header in it: dropped, counted — and nothing else says the called party went, so
+        on main the calling legs were never hung up (no line-release: fails on main). Now a
+        message dropped unread takes the picture again, as a reconnect does, and the
+        calling legs are released within the prerecorded 5 s."""
+        n = await node()
+        before, held = _call()
+        n.fake.hold(held)
+        n.follow(lab_events(CALL_01), mode="prerecorded", limit=5.0)
+        await n.fake.send(before[:-1])
+        lowered = CRLF.join(f"{k.lower()}: {v}" for k, _, v in
+                            (line.partition(": ") for line in before[-1].split(CRLF)))
+        n.fake.track(before[-1])
+        sent = time.monotonic()
+        await n.fake.send_raw(_event(lowered))
+        await until(lambda: n.named("line-release"), timeout=6)
+        assert _first_hangup_action(n) - sent < 5.0
+        assert sorted(n.fake.hangups()) == CALLER_01
+        assert n.watchdog is not None
+        assert n.watchdog.stats["malformed_messages"] == 1
+        assert n.watchdog.stats["resyncs"] == 1
+        assert n.fake.logins == 1  # the same session: no reconnect, ami_up never 0
+
+    async def test_junk_every_20_ms_makes_no_picture_storm(self, node):
+        """SYNTHESISED: a message with no Event header every 20 ms for 3 s, the followed
+        call's called party hanging up in the middle: at most one picture every 2 s, and
+        the release still within the prerecorded 5 s."""
+        n = await node()
+        before, held = _call()
+        n.fake.hold(held)
+        n.follow(lab_events(CALL_01), mode="prerecorded", limit=5.0)
+        await n.fake.send(before[:-1])
+        stop = asyncio.Event()
+
+        async def junk() -> None:
+            while not stop.is_set():
+                await n.fake.send_raw(b"Garbage: 8015550100\r\n\r\n")
+                await asyncio.sleep(0.02)
+
+        with structlog.testing.capture_logs() as logs:
+            task = asyncio.create_task(junk())
+            await asyncio.sleep(1.5)
+            sent = time.monotonic()
+            await n.fake.send(before[-1:])
+            await until(lambda: n.named("line-release"), timeout=6)
+            await asyncio.sleep(1.5)
+            stop.set()
+            await task
+        assert _first_hangup_action(n) - sent < 5.0
+        assert sorted(n.fake.hangups()) == CALLER_01
+        assert n.watchdog is not None
+        assert 1 <= n.watchdog.stats["resyncs"] <= 3
+        assert n.watchdog.stats["malformed_messages"] >= 100
+        assert sum(1 for e in logs if e["event"] == "ami_events_lost") == 1
+        assert "8015550100" not in repr(logs)

@@ -115,6 +115,10 @@ _REBUILD_RETRY_S = 1.0
 _HOLD_S = 1.0
 _BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
+# A picture taken again after a message dropped unread (``_events_lost``) at most this
+# often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
+# 227(d)(3)(B).
+_RESYNC_MIN_S = 2.0
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
 # The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
@@ -427,9 +431,14 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                 future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
 
     def _bad(self, exc: Exception) -> None:
+        """A message dropped unread: counted, and — it may have been an event (a Hangup) —
+        said to the main session's owner (``AmiWatchdog._events_lost``)."""
         factory = self.factory
         if factory is not None and hasattr(factory, "bad_message"):
             factory.bad_message(exc)
+        lost = getattr(factory, "events_lost", None)
+        if lost is not None:
+            lost()
 
 
 class _ListAction(Action):  # type: ignore[misc]
@@ -479,6 +488,9 @@ class _Manager(Manager):  # type: ignore[misc]
         # (logged in or failed): the read session's callers fall back on the main one.
         self.failed = False
         self.settled = asyncio.Event()
+        # Called when a message is dropped unread (``_GuardedProtocol._bad``); the main
+        # session's is ``AmiWatchdog._events_lost``, the read session has no events.
+        self.events_lost: Callable[[], None] | None = None
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -675,6 +687,9 @@ class AmiWatchdog:
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
+        self._manager.events_lost = self._events_lost
+        self._resync_due = False  # a picture is asked for after a message dropped unread
+        self._resynced: float | None = None  # when the last such picture was asked
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -706,6 +721,7 @@ class AmiWatchdog:
         self.event_lag_s: float | None = None  # the last lag measured that way
         self._late_said: float | None = None
         self._login_unanswered_said = False  # ami_login_unanswered said since a login
+        self._resync_said: float | None = None  # ami_events_lost said then (monotonic)
 
     @property
     def connected(self) -> bool:
@@ -1024,8 +1040,50 @@ class AmiWatchdog:
             return None
         return holding_bridges(normalize(m) for m in reply)
 
+    def _events_lost(self) -> None:
+        """A message of the main session was dropped unread (too long, no Event header,
+        an error reading it): it may have been a called party's Hangup, and no later
+        event says that channel went — the calling legs held the line until the next
+        reconnect, for ever on a steady session. The picture is taken again, as after a
+        reconnect (the tracker's outage bounded from now: every event before was read),
+        and ``reconcile`` releases what it finds left of a call whose called party is
+        gone. Not more often than every ``_RESYNC_MIN_S``: a peer sending junk makes one
+        picture each, never a storm (each holds the events up to ``_HOLD_S``)."""
+        self.stats["events_lost"] += 1
+        if self._resync_due:
+            return
+        self._resync_due = True
+        wait = (0.0 if self._resynced is None
+                else max(0.0, self._resynced + _RESYNC_MIN_S - time.monotonic()))
+        asyncio.get_running_loop().call_later(wait, self._resync,
+                                              getattr(self._manager, "protocol", None))
+
+    def _resync(self, protocol: Any) -> None:
+        if (not self.connected or protocol is None
+                or protocol is not getattr(self._manager, "protocol", None)):
+            self._resync_due = False  # that session went: the next login takes a picture
+            return
+        if self._held is not None or self._login_unseen:
+            # a picture under way, whose list may have been written before the loss
+            asyncio.get_running_loop().call_later(_RESYNC_MIN_S, self._resync, protocol)
+            return
+        self._resync_due = False
+        self._resynced = time.monotonic()
+        self.stats["resyncs"] += 1
+        if self._resync_said is None or self._resynced - self._resync_said >= _LATE_SAID_S:
+            self._resync_said = self._resynced
+            _log.warning("ami_events_lost", lost=self.stats["events_lost"],
+                         effect="an AMI message could not be read (ami_message_dropped): "
+                                "the live channels are read again (CoreShowChannels), as "
+                                "after a reconnect, so a Hangup it held leaves no line up")
+        self.tracker.disconnected(self._clock())
+        self._held = []
+        self._held_since = time.monotonic()
+        self._spawn(self._rebuild())
+
     def _rebuild_again(self) -> None:
-        if self.connected and not self.rebuilt and self._held is None:
+        if (self.connected and self._held is None
+                and (not self.rebuilt or self.tracker.disconnected_at is not None)):
             self._held = []
             self._held_since = time.monotonic()
             self._spawn(self._rebuild())
