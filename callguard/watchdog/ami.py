@@ -17,6 +17,11 @@ habits are changed at this edge:
   blank line with it: never read as a message of its own);
 - it decodes each read apart, so a UTF-8 character cut between two reads was lost: here
   one incremental decoder per connection;
+- it ends a message at CRLFCRLF only, so a message ended ``\\r\\n\\n`` (Asterisk's own
+  CoreShowChannelMap, asterisk/asterisk#761) or written with bare LFs swallowed the next
+  one (a Hangup lost); and it joined every read to all the text pending and split it
+  again (quadratic in a long message): here a blank line is CRLF or LF, and each read is
+  searched once (``_GuardedProtocol._frame``);
 - it logs through the standard library in plain text ("Not able to reconnect"): here
   through structlog, as JSON, with numbers taken out;
 - it sends a Ping every 10 s but never looks for the answer, so a session that goes
@@ -94,7 +99,7 @@ __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
 
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
-_EOL2 = "\r\n\r\n"
+_EOL = "\r\n"
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
@@ -110,6 +115,10 @@ _REBUILD_RETRY_S = 1.0
 _HOLD_S = 1.0
 _BRIDGE_LIST_MIN_S = 0.2
 _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a busy PBX)
+# A picture taken again after a message dropped unread (``_events_lost``) at most this
+# often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
+# 227(d)(3)(B).
+_RESYNC_MIN_S = 2.0
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
 # The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
@@ -309,6 +318,12 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
+    _cr = False  # the last read ended in "\r" (held back: a CRLF may be cut in two)
+    _pending_len = 0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending: list[str] = []  # the text of the message not yet ended, by read
 
     def _decode(self, data: bytes) -> str:
         """``data`` as text; bytes that end a read mid-character wait for the next one.
@@ -324,30 +339,65 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
             data = pending + data
         return decoder.decode(data)
 
+    def _frame(self, text: str) -> list[str]:
+        """The messages ``text`` completes, in order (LF line ends); the rest kept.
+
+        A message ends at a blank line, its line ends CRLF or a bare LF: Asterisk ends
+        some with ``\\r\\n\\n`` (asterisk/asterisk#761, ``CoreShowChannelMap``, 18.19+
+        and 20.4+), and a proxy or a broken peer may write LF alone. Read as CRLF only,
+        such a message swallowed the next one up to its blank line: a called party's
+        Hangup behind it was lost and the line never released. A read is searched for a
+        blank line by itself (and across its join with the last one): the pending text is
+        joined once, when its message ends. Joined and searched again at every read, a
+        1 MB message arriving 512 bytes a read cost the loop 1.6 s (quadratic)."""
+        if self._cr:  # a CRLF cut between two reads
+            text = "\r" + text
+        self._cr = text.endswith("\r")
+        if self._cr:
+            text = text[:-1]
+        text = text.replace("\r\n", "\n")
+        if not text:
+            return []
+        pending = self._pending
+        joined = bool(pending) and pending[-1].endswith("\n") and text.startswith("\n")
+        if not joined and "\n\n" not in text:
+            if self._skipping:  # the dropped message's tail: only its end matters
+                self._pending = [text[-1]]
+                return []
+            pending.append(text)
+            self._pending_len += len(text)
+            if self._pending_len > _MAX_PENDING_BYTES:
+                self._too_long()
+            return []
+        pending.append(text)
+        *complete, rest = "".join(pending).split("\n\n")
+        self._pending, self._pending_len = [rest] if rest else [], len(rest)
+        if self._skipping:  # what follows a cut is that message's tail, not a message
+            self._skipping = False
+            complete = complete[1:]
+        if self._pending_len > _MAX_PENDING_BYTES:
+            self._too_long()
+        return complete
+
+    def _too_long(self) -> None:
+        """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
+        its blank line with it (never read as a message of its own)."""
+        self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
+        last = self._pending[-1][-1:] if self._pending else ""
+        self._pending, self._pending_len = ([last] if last else []), 0
+        self._skipping = True
+
     def data_received(self, data: bytes) -> None:
         factory = self.factory
         text = self._decode(data)
         if getattr(self, "version", None) is None and text.startswith("Asterisk Call Manager/"):
             self.version = text.partition("\r\n")[0].partition("/")[2].strip()
-        if self.queue:
-            text = self.queue.popleft() + text
-        if self._skipping:  # what follows a cut is that message's tail, not a message
-            end = text.find(_EOL2)
-            if end < 0:
-                self.queue.append(text[-(len(_EOL2) - 1):])  # a blank line split in two
-                return
-            self._skipping = False
-            text = text[end + len(_EOL2):]
-        *complete, rest = text.split(_EOL2)
-        if len(rest) > _MAX_PENDING_BYTES:
-            self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-            rest = rest[-(len(_EOL2) - 1):]  # its blank line may have begun
-            self._skipping = True
-        self.queue.append(rest)
-        for block in complete:
+        complete = self._frame(text)
+        for each in complete:
             try:
-                message = Message.from_line(block.strip())
-                if message is None and block.strip():
+                block = each.strip()
+                message = Message.from_line(block.replace("\n", _EOL))
+                if message is None and block:
                     # no "Event: " nor "Response: " header as panoramisk spells them (an
                     # "event: Hangup" of a proxy that changed the case): counted, not
                     # dropped unseen
@@ -381,9 +431,14 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
                 future.exception()  # retrieved: a Ping's future nobody awaits logs nothing
 
     def _bad(self, exc: Exception) -> None:
+        """A message dropped unread: counted, and — it may have been an event (a Hangup) —
+        said to the main session's owner (``AmiWatchdog._events_lost``)."""
         factory = self.factory
         if factory is not None and hasattr(factory, "bad_message"):
             factory.bad_message(exc)
+        lost = getattr(factory, "events_lost", None)
+        if lost is not None:
+            lost()
 
 
 class _ListAction(Action):  # type: ignore[misc]
@@ -433,6 +488,9 @@ class _Manager(Manager):  # type: ignore[misc]
         # (logged in or failed): the read session's callers fall back on the main one.
         self.failed = False
         self.settled = asyncio.Event()
+        # Called when a message is dropped unread (``_GuardedProtocol._bad``); the main
+        # session's is ``AmiWatchdog._events_lost``, the read session has no events.
+        self.events_lost: Callable[[], None] | None = None
         super().__init__(forgetable_actions=("ping", "login", "hangup", "getvar",
                                              "coreshowchannels"),
                          protocol_factory=_GuardedProtocol, log=_PanoramiskLog(), **config)
@@ -630,6 +688,9 @@ class AmiWatchdog:
             ping_delay=_PING_S, ping_interval=_PING_S, reconnect_timeout=1,
             loop=asyncio.get_running_loop())
         self._manager.register_event("*", self._on_event)
+        self._manager.events_lost = self._events_lost
+        self._resync_due = False  # a picture is asked for after a message dropped unread
+        self._resynced: float | None = None  # when the last such picture was asked
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -661,6 +722,7 @@ class AmiWatchdog:
         self.event_lag_s: float | None = None  # the last lag measured that way
         self._late_said: float | None = None
         self._login_unanswered_said = False  # ami_login_unanswered said since a login
+        self._resync_said: float | None = None  # ami_events_lost said then (monotonic)
 
     @property
     def connected(self) -> bool:
@@ -979,8 +1041,50 @@ class AmiWatchdog:
             return None
         return holding_bridges(normalize(m) for m in reply)
 
+    def _events_lost(self) -> None:
+        """A message of the main session was dropped unread (too long, no Event header,
+        an error reading it): it may have been a called party's Hangup, and no later
+        event says that channel went — the calling legs held the line until the next
+        reconnect, for ever on a steady session. The picture is taken again, as after a
+        reconnect (the tracker's outage bounded from now: every event before was read),
+        and ``reconcile`` releases what it finds left of a call whose called party is
+        gone. Not more often than every ``_RESYNC_MIN_S``: a peer sending junk makes one
+        picture each, never a storm (each holds the events up to ``_HOLD_S``)."""
+        self.stats["events_lost"] += 1
+        if self._resync_due:
+            return
+        self._resync_due = True
+        wait = (0.0 if self._resynced is None
+                else max(0.0, self._resynced + _RESYNC_MIN_S - time.monotonic()))
+        asyncio.get_running_loop().call_later(wait, self._resync,
+                                              getattr(self._manager, "protocol", None))
+
+    def _resync(self, protocol: Any) -> None:
+        if (not self.connected or protocol is None
+                or protocol is not getattr(self._manager, "protocol", None)):
+            self._resync_due = False  # that session went: the next login takes a picture
+            return
+        if self._held is not None or self._login_unseen:
+            # a picture under way, whose list may have been written before the loss
+            asyncio.get_running_loop().call_later(_RESYNC_MIN_S, self._resync, protocol)
+            return
+        self._resync_due = False
+        self._resynced = time.monotonic()
+        self.stats["resyncs"] += 1
+        if self._resync_said is None or self._resynced - self._resync_said >= _LATE_SAID_S:
+            self._resync_said = self._resynced
+            _log.warning("ami_events_lost", lost=self.stats["events_lost"],
+                         effect="an AMI message could not be read (ami_message_dropped): "
+                                "the live channels are read again (CoreShowChannels), as "
+                                "after a reconnect, so a Hangup it held leaves no line up")
+        self.tracker.disconnected(self._clock())
+        self._held = []
+        self._held_since = time.monotonic()
+        self._spawn(self._rebuild())
+
     def _rebuild_again(self) -> None:
-        if self.connected and not self.rebuilt and self._held is None:
+        if (self.connected and self._held is None
+                and (not self.rebuilt or self.tracker.disconnected_at is not None)):
             self._held = []
             self._held_since = time.monotonic()
             self._spawn(self._rebuild())

@@ -136,7 +136,7 @@ class WatchdogNode:
             "callguard_watchdog_events", "AMI watchdog events by kind (event_errors, "
             "malformed_messages, hangup_sent, hangup_already_gone, hangup_refused, "
             "getvar_sent, rebuilds, takeovers, ami_silent, number_found, number_not_found, "
-            "events_late, hangup_deferred_to_picture)",
+            "events_late, hangup_deferred_to_picture, events_lost, resyncs)",
             "event", self._stats)
         await self.ami.start(known_until=self._known_until)
         self._leasing = asyncio.create_task(self._lease_loop())
