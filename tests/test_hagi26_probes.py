@@ -6,7 +6,8 @@ tests/fake_asterisk.py: the recorded Asterisk 22.10.1 header block with the host
 put in, replies as res_agi.c writes them. Where the input cannot come from Asterisk (it
 writes each value with ``%s``, ``setup_env``; at most MAX_ARGS arguments), it stands for a
 dialplan value carrying line breaks or a peer that is no Asterisk.
-These pin what main already does (all passed before any change of this session).
+All but the block past ``max_header_bytes`` (answered BLOCK now, closed unanswered on
+main) pin what main already did.
 """
 
 from __future__ import annotations
@@ -113,20 +114,41 @@ async def test_bytes_that_are_no_utf8_decide_by_what_they_touch(node):
     b"".join(b"agi_x%d: y\n" % i for i in range(10_000)),  # 10,000 lines
     b"agi_arg_9: " + b"7" * 1_000_000 + b"\n",  # one line of 1 MB
 ], ids=["10k-lines", "1MB-line"])
-async def test_a_block_past_max_header_bytes_is_closed_unanswered_and_counted(node, extra):
-    """Past ``max_header_bytes`` (16 KiB) the block is not read on: closed with nothing
-    recorded or answered; the shipped dialplan treats the missing verdict as BLOCK
-    (``unanswered``: callguard:no-answer). No real Asterisk writes more than MAX_ARGS
-    (128) arguments; a dialplan value this long or with these line breaks can."""
+async def test_a_block_past_max_header_bytes_is_answered_block_with_the_reason(node, extra):
+    """Past ``max_header_bytes`` (16 KiB) the block is read past, not kept, to its blank
+    line (res_agi.c ``setup_env`` writes it whole, then ``run_agi`` waits for a command):
+    answered BLOCK (opt-out FAILED) with the reason, nothing decided or recorded. On main
+    the session closed unanswered (a reset, the block unread): the dialplan said only
+    that callguard "gave no usable answer" and pointed at allowed_sources. No real
+    Asterisk writes more than MAX_ARGS (128) arguments; a dialplan value this long, or
+    with these line breaks, can."""
     with structlog.testing.capture_logs() as logs:
         commands, channel = await _session(node.port, _block().replace(b"\n\n", b"\n" + extra
                                                                        + b"\n"))
-    assert not [x for x in commands if x.startswith("EXEC")]
-    assert channel == {}
+    assert [x.split(" ", 2)[:2] for x in commands] == [["EXEC", "MSet"]]
+    assert channel[c.VAR_VERDICT] == "BLOCK"
+    assert channel[c.VAR_RULE] == "callguard:bad-agi-request"
+    assert "max_header_bytes" in channel[c.VAR_REASON]
+    assert channel[c.OPTOUT_RESULT] == "FAILED"
     assert _records(node) == []
+    counts = node.stats.counts
+    assert (counts["header_too_large"], counts["too_large_answered"]) == (1, 1)
+    assert [(e["reason"], e["answered"]) for e in logs
+            if e["event"] == "fastagi_bad_headers"] == [
+        ("header block larger than the limit", True)]
+    await _others_go_on(node)
+
+
+async def test_a_block_past_max_header_bytes_that_never_ends_is_closed_unanswered(node):
+    """No blank line after the limit by the header deadline: no peer waits for a command;
+    closed, nothing answered or recorded (the dialplan's unanswered BLOCK)."""
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    commands, channel = await _session(node.port, _block()[:-1] + b"agi_x: " + b"7" * 100_000)
+    assert (commands, channel) in [([], {}), (["<reset>"], {})]
+    assert loop.time() - started < 2
     assert node.stats.counts["header_too_large"] == 1
-    assert [e["reason"] for e in logs if e["event"] == "fastagi_bad_headers"] == [
-        "header block larger than the limit"]
+    assert node.stats.counts["too_large_answered"] == 0
     await _others_go_on(node)
 
 

@@ -256,7 +256,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
-            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)))
+            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)),
+                         answered=exc.ended)
+            if exc.ended:
+                await self._refuse_unread(writer)
         except (ConnectionError, TimeoutError, OSError) as exc:
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
@@ -264,6 +267,29 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.connected -= 1
             if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
                 counts["close_aborted"] += 1
+
+    async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
+        """A block larger than ``max_header_bytes`` whose end came (``HeaderError.ended``):
+        Asterisk waits for a command, so it is answered BLOCK with the reason (and opt-out
+        FAILED: its route was not read), as at the session cap — nothing decided, nothing
+        recorded, no slot held for the reply. The shipped dialplan then logs that reason,
+        not "gave no usable answer" with a hint at ``allowed_sources``."""
+        limit = self.settings.max_header_bytes
+        answer = {
+            c.VAR_VERDICT: "BLOCK",
+            c.VAR_RULE: BAD_REQUEST_RULE,
+            c.VAR_REASON: f"the AGI header block is larger than [fastagi] max_header_bytes "
+                          f"({limit} bytes): not read, nothing decided; call not placed",
+            c.VAR_CAUSE: str(self.settings.block_cause),
+            c.OPTOUT_RESULT: "FAILED",
+        }
+        try:
+            await send_bounded(writer, encode_mset(answer).encode() + b"\n",
+                               self.settings.reply_timeout_ms / 1000)
+        except (WriteStalled, ConnectionError, OSError):
+            self.stats.counts["reply_failed"] += 1
+            return
+        self.stats.counts["too_large_answered"] += 1
 
     def _stalled(self, exc: WriteStalled) -> None:
         """The peer stopped reading while callguard wrote (``send_bounded``): the
