@@ -242,3 +242,21 @@ async def test_a_reset_after_the_first_command_withdraws_the_allow(node):
             ] == [True]
     assert DIGITS not in repr(logs)
     await _others_go_on(node)
+
+
+async def test_a_reset_inside_an_oversized_block_is_still_counted_too_large(node):
+    """The peer resets while its oversized block is read past: the session ends as a
+    too-large block (counted and logged so), not as a failed reply."""
+    _, writer = await asyncio.open_connection("127.0.0.1", node.port)
+    writer.write(_block()[:-1] + b"agi_x: " + b"7" * 100_000)
+    await writer.drain()
+    await asyncio.sleep(0.1)
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                               struct.pack("ii", 1, 0))
+    writer.transport.abort()
+    async with asyncio.timeout(3):
+        while not node.stats.counts["bad_headers"] and not node.stats.counts["reply_failed"]:
+            await asyncio.sleep(0.02)
+    counts = node.stats.counts
+    assert (counts["header_too_large"], counts["reply_failed"]) == (1, 0)
+    await _others_go_on(node)

@@ -413,8 +413,8 @@ async def _skip_block(reader: asyncio.StreamReader, deadline: float) -> bool:
                 if b"\n\n" in last + chunk:
                     return True
                 last = chunk[-1:]
-    except TimeoutError:
-        pass
+    except (TimeoutError, ConnectionError, OSError):
+        pass  # no end in time, or the peer reset: a too-large block all the same
     return False
 
 
