@@ -92,13 +92,34 @@ async def test_a_large_write_to_a_peer_that_stops_reading_is_bounded():
         server.close()
 
 
+async def _fill_settled(transport_socket) -> int:
+    """``_fill``, again after each pause until the kernel takes nothing more: bytes sent.
+
+    One ``_fill`` is not the state of a peer that stopped reading: the peer's delayed ACK
+    (Linux: 40 ms at least) of the last segments comes after it and frees their room in
+    the send buffer (a probe here: 5,760 bytes, then 576 more 50 ms later, then nothing
+    for 4 s). A session whose decision took longer than that (a loaded machine) wrote its
+    ALLOW whole into that room, waited for a reply in vain and withdrew it: the BLOCK's
+    write stalled instead (``answer_delivery_unknown`` 0, the flake of session 28)."""
+    sent = _fill(transport_socket)
+    for _ in range(50):
+        await asyncio.sleep(0.1)
+        more = _fill(transport_socket)
+        if not more:
+            return sent
+        sent += more
+    raise AssertionError("the kernel kept taking bytes the peer never read")
+
+
 async def _start_wedged(node, transports: list):
-    """A server like ``node``'s whose accepted sockets start with a full send buffer."""
+    """A server like ``node``'s whose accepted sockets start with a full send buffer,
+    settled (``_fill_settled``): the session's first write stalls however long its
+    decision takes. The transport is listed only then, as the session starts."""
     handler = node.handler
 
     async def wedged(reader, writer):
+        await _fill_settled(writer.get_extra_info("socket"))
         transports.append(writer.transport)
-        _fill(writer.get_extra_info("socket"))
         await handler(reader, writer)
 
     return await asyncio.start_server(wedged, "127.0.0.1", 0)
@@ -110,7 +131,12 @@ async def test_a_session_whose_peer_stops_reading_ends_aborted_and_others_go_on(
     unknown, with no number in clear; a normal session is answered afterwards. On main
     the ALLOW's MSet sat in asyncio's buffer and ``writer.close()`` kept the socket open
     for as long as the peer did not read (here: for ever)."""
-    node.settings = replace(node.settings, reply_timeout_ms=int(REPLY_S * 1000))
+    # A decision as slow as a loaded machine's (the store answers in 0.2 s), inside a
+    # budget no load reaches: the ALLOW is decided, and written only once the peer's
+    # delayed ACKs are long in (on a single ``_fill`` it went out whole: the flake).
+    node.settings = replace(node.settings, reply_timeout_ms=int(REPLY_S * 1000),
+                            budget_ms=10_000)
+    node.records.delay = 0.2
     transports: list = []
     wedged = await _start_wedged(node, transports)
     peer = _non_reading_peer(wedged.sockets[0].getsockname()[1])

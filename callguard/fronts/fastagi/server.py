@@ -33,9 +33,11 @@ from callguard.fronts.dual_stack import (
 )
 from callguard.fronts.fastagi import contract as c
 from callguard.fronts.fastagi.wire import (
+    AGI_LINE_MAX,
     CHECK_HANGUP,
     AgiChannel,
     AmbiguousHeaders,
+    AnswerTooLong,
     ChannelGone,
     HeaderError,
     WriteStalled,
@@ -51,7 +53,7 @@ from callguard.gate import RELEASE_SKIPPED, TIME_BUDGET, CheckRequest, Gate
 from callguard.memo import remember
 from callguard.numbers.redact import clipped, has_digit_run, redact_digits
 from callguard.policy import Verdict, refusal
-from callguard.policy.core import FAIL_CLOSED, NOT_DIALABLE
+from callguard.policy.core import FAIL_CLOSED, INTERNAL_ERROR, NOT_DIALABLE
 
 __all__ = ["FastAgiServer", "FastAgiSettings", "liveness_warning"]
 
@@ -254,7 +256,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
                 return
             counts["bad_headers"] += 1
             counts[f"header_{exc.kind}"] += 1
-            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)))
+            _log.warning("fastagi_bad_headers", reason=redact_digits(str(exc)),
+                         answered=exc.ended)
+            if exc.ended:
+                await self._refuse_unread(writer)
         except (ConnectionError, TimeoutError, OSError) as exc:
             counts["reply_failed"] += 1
             _log.warning("fastagi_session_failed", error=type(exc).__name__)
@@ -262,6 +267,29 @@ class FastAgiServer(Application):  # type: ignore[misc]
             self.stats.connected -= 1
             if not await close_bounded(writer, self.settings.reply_timeout_ms / 1000):
                 counts["close_aborted"] += 1
+
+    async def _refuse_unread(self, writer: asyncio.StreamWriter) -> None:
+        """A block larger than ``max_header_bytes`` whose end came (``HeaderError.ended``):
+        Asterisk waits for a command, so it is answered BLOCK with the reason (and opt-out
+        FAILED: its route was not read), as at the session cap — nothing decided, nothing
+        recorded, no slot held for the reply. The shipped dialplan then logs that reason,
+        not "gave no usable answer" with a hint at ``allowed_sources``."""
+        limit = self.settings.max_header_bytes
+        answer = {
+            c.VAR_VERDICT: "BLOCK",
+            c.VAR_RULE: BAD_REQUEST_RULE,
+            c.VAR_REASON: f"the AGI header block is larger than [fastagi] max_header_bytes "
+                          f"({limit} bytes): not read, nothing decided; call not placed",
+            c.VAR_CAUSE: str(self.settings.block_cause),
+            c.OPTOUT_RESULT: "FAILED",
+        }
+        try:
+            await send_bounded(writer, encode_mset(answer).encode() + b"\n",
+                               self.settings.reply_timeout_ms / 1000)
+        except (WriteStalled, ConnectionError, OSError):
+            self.stats.counts["reply_failed"] += 1
+            return
+        self.stats.counts["too_large_answered"] += 1
 
     def _stalled(self, exc: WriteStalled) -> None:
         """The peer stopped reading while callguard wrote (``send_bounded``): the
@@ -457,10 +485,16 @@ class FastAgiServer(Application):  # type: ignore[misc]
         """Send the answer, confirm it, withdraw it when it cannot stand (``_answer``)."""
         if name == c.ROUTE_OPTOUT:  # always a route (``__init__``)
             variables[c.OPTOUT_ID] = str(uuid.uuid4())
+        try:
+            command = encode_mset(variables)
+        except AnswerTooLong as exc:
+            variables = await self._too_long(name, headers, variables, exc)
+            decision_id = variables.get(c.VAR_DECISION_ID, "")
+            command = encode_mset(variables)
         # The answer's own reply is the one counted; a withdrawing answer's is not.
         withdrawn = closed = False
         try:
-            reply, confirmed = await self._send_confirmed(channel, variables)
+            reply, confirmed = await self._send_confirmed(channel, variables, command)
             if channel.tail_seen or not confirmed:
                 withdrawn = True
                 await self._late_tail(name, headers, variables, channel)
@@ -492,8 +526,50 @@ class FastAgiServer(Application):  # type: ignore[misc]
             _log.warning("fastagi_answer_not_accepted",
                          reply=clipped(str(reply.get("msg") or reply), _QUOTED_REPLY))
 
+    async def _too_long(self, route: str, headers: dict[str, str],
+                        variables: dict[str, str], exc: AnswerTooLong) -> dict[str, str]:
+        """The answer does not fit on run_agi's line even with its free text cut
+        (``encode_mset``: res_agi.c ``run_agi`` reads a command with ``fgets`` into
+        ``buf[AGI_BUF_LEN]``; a longer line runs cut, its rest as a next command): it is
+        never sent. What goes instead, fail closed, and fits (a BLOCK's only uncut values
+        are its verdict, id and cause): a check's ALLOW is withdrawn by a recorded BLOCK
+        ``callguard:internal-error`` naming it (``withdraws``) and its cap reservation
+        given back (``_withdraw``): nothing of it reached Asterisk, so the record says
+        what the channel gets. An opt-out, recorded already, is answered FAILED (the
+        agent records it again; an entry only ever blocks). Any other answer keeps its
+        verdict's fields but the reason. No answer of today's can be too long (wire.py
+        ``AnswerTooLong``); before this the session ended unanswered with the ALLOW
+        recorded and counted (the exception escaped the handler)."""
+        self.stats.counts["answer_too_long"] += 1
+        first = variables.get(c.VAR_DECISION_ID, "")
+        why = (f"callguard's answer did not fit on one AGI line ({exc.size} bytes with "
+               f"its free text cut, run_agi reads {AGI_LINE_MAX}): never sent")
+        _log.error("fastagi_answer_too_long", route=route, decision_id=first or None,
+                   error=str(exc), effect=(
+                       "answered BLOCK (an ALLOW withdrawn by a recorded BLOCK, its cap "
+                       "reservation given back); an opt-out answered FAILED"),
+                   fix="a value the answer carries uncut (FOLLOW, the caller ID) grew "
+                       "past what Asterisk reads on one line: report it")
+        if route == c.ROUTE_OPTOUT:
+            self.stats.counts["optout_failed"] += 1
+            return {c.OPTOUT_RESULT: "FAILED", c.VAR_REASON: f"{why}; record it again",
+                    c.OPTOUT_ID: variables[c.OPTOUT_ID]}
+        if route == c.ROUTE_CHECK and variables.get(c.VAR_VERDICT) == "ALLOW" and first:
+            decision = await self._withdraw(self._request(headers, first), refusal(
+                INTERNAL_ERROR, FAIL_CLOSED,
+                f"{why}; the ALLOW decided for this call is withdrawn by this BLOCK, sent "
+                "in its place; call not placed"))
+            self.stats.counts["block"] += 1
+            self.stats.counts["withdrawn"] += 1
+            return self._variables(decision)
+        kept = {name: variables[name] for name in (c.VAR_DECISION_ID, c.OPTOUT_RESULT)
+                if name in variables}
+        return {c.VAR_VERDICT: "BLOCK", c.VAR_RULE: variables.get(c.VAR_RULE) or
+                INTERNAL_ERROR, c.VAR_REASON: f"{why}; call not placed",
+                c.VAR_CAUSE: str(self.settings.block_cause), **kept}
+
     async def _send_confirmed(self, channel: AgiChannel, variables: dict[str, str],
-                              ) -> tuple[dict[str, Any], bool]:
+                              command: str) -> tuple[dict[str, Any], bool]:
         """Send the answer and read Asterisk's reply, then confirm Asterisk wrote that
         reply (``AgiChannel.confirm`` on the answer's fresh id): the reply and whether it
         is confirmed. An answer with no id (an unknown route's BLOCK, decided on no
@@ -502,10 +578,10 @@ class FastAgiServer(Application):  # type: ignore[misc]
         socket is open (a closed one raises, as before: nothing more can be said)."""
         name = next((n for n in (c.VAR_DECISION_ID, c.OPTOUT_ID) if variables.get(n)), "")
         if not name:
-            return await channel.send_command(encode_mset(variables)), True
+            return await channel.send_command(command), True
         reply: dict[str, Any] = {"error": "AGITimeout", "msg": "no reply in time"}
         try:
-            reply = await channel.send_command(encode_mset(variables))
+            reply = await channel.send_command(command)
             confirmed = await channel.confirm(name, variables[name])
         except TimeoutError:
             confirmed = False

@@ -97,9 +97,13 @@ _HUNG_UP = {"200 result=1 (0)": False, "200 result=1 (1)": True}
 class HeaderError(Exception):
     """The peer did not send a well-formed AGI header block in time."""
 
-    def __init__(self, reason: str, *, kind: str = "malformed") -> None:
+    def __init__(self, reason: str, *, kind: str = "malformed", ended: bool = False,
+                 ) -> None:
         super().__init__(reason)
         self.kind = kind  # counted: header_timeout, header_too_large, ...
+        # The block's blank line came (``too_large``: the rest read past, not kept): the
+        # peer now waits for a command, so a BLOCK can still be answered.
+        self.ended = ended
 
 
 class AmbiguousHeaders(HeaderError):
@@ -211,7 +215,9 @@ async def read_headers(reader: asyncio.StreamReader, timeout: float) -> dict[str
         raise HeaderError(f"peer closed after {len(exc.partial)} bytes, before the blank "
                           "line", kind="closed") from None
     except asyncio.LimitOverrunError:
-        raise HeaderError("header block larger than the limit", kind="too_large") from None
+        ended = await _skip_block(reader, deadline)
+        raise HeaderError("header block larger than the limit", kind="too_large",
+                          ended=ended) from None
     # Asterisk writes channel data as the channel holds it (a Latin-1 caller name from a
     # CRM or an ISDN display): a byte that is not UTF-8 becomes U+FFFD, so a line the
     # decision does not read cannot refuse the call, and one it reads (number, campaign,
@@ -391,6 +397,25 @@ async def _cut_tail(reader: asyncio.StreamReader, deadline: float) -> tuple[bool
         except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass  # the answer (BLOCK) goes out all the same
     return True, gone
+
+
+async def _skip_block(reader: asyncio.StreamReader, deadline: float) -> bool:
+    """Read past (never keep) the rest of a block larger than the reader's limit, up to
+    its blank line, by the header deadline: whether it came. res_agi.c ``setup_env``
+    writes the whole block, then ``run_agi`` waits for a command; closing on a block
+    left unread ended the session with no answer (an RST, the unread bytes with it), and
+    the dialplan said only that callguard gave no usable answer."""
+    loop = asyncio.get_running_loop()
+    last = b""
+    try:
+        async with asyncio.timeout(max(0.0, deadline - loop.time())):
+            while chunk := await reader.read(_MAX_TAIL):
+                if b"\n\n" in last + chunk:
+                    return True
+                last = chunk[-1:]
+    except (TimeoutError, ConnectionError, OSError):
+        pass  # no end in time, or the peer reset: a too-large block all the same
+    return False
 
 
 def _is_tail(line: str, in_tail: bool) -> bool:
