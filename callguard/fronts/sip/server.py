@@ -582,10 +582,16 @@ class _Tcp(TcpSipTransport):
                 self.last_message.pop(addr, None)
         return closed
 
-    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+    def is_open(self, addr: tuple[str, int]) -> bool:
+        """Whether an answer written to the connection ``addr`` can reach its peer."""
         connection = self._connections.get(addr)
-        if connection is None or connection[1].is_closing() or addr in self.shut:
+        return connection is not None and not connection[1].is_closing() and (
+            addr not in self.shut)
+
+    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.is_open(addr):
             return
+        connection = self._connections[addr]
         transport = connection[1].transport
         if transport.get_write_buffer_size() + len(data) > self.backlog_bytes:
             # The peer sends and does not read: its answers would pile up without bound.
@@ -1084,13 +1090,31 @@ class SipFront:
                                                    merge=merge)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
-        if again is not None:  # the final response, or the 100 (Trying) while deciding,
-            # where the first copy went (§18.2.2: the request that made the transaction)
-            dest = self.transactions.destination(key)
-            if dest is not None:
-                addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
-            transport.send_bytes(again, addr)
+        if again is not None or receipt is Receipt.PENDING:
+            # the final response, or the 100 (Trying) while deciding, where the first copy
+            # went (§18.2.2: the request that made the transaction), or here
+            addr, transport = self._answered_at(key, addr, transport)
+            if again is not None:
+                transport.send_bytes(again, addr)
         return receipt
+
+    def _answered_at(self, key: Hashable, addr: tuple[str, int], transport: _Transport
+                     ) -> tuple[tuple[str, int], _Transport]:
+        """Where a transaction's answers go, a retransmission of its request having come
+        from ``addr`` on ``transport``: where the first request came from (§18.2.2), unless
+        that was a connection now closed — then here, from now on. §18.2.2 has the server
+        open a connection to the source when the first is gone; a dialer that sent the
+        INVITE again on a new connection (its first one broken) got nothing, the answer
+        (sent, or still being decided) written to the closed one, and waited out Timer B
+        for a call decided and recorded (hsip26)."""
+        dest = self.transactions.destination(key)
+        if dest is None:
+            return addr, transport
+        first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
+        if isinstance(first, _Tcp) and not first.is_open(first_addr):
+            self.transactions.move(key, (addr, transport))
+            return addr, transport
+        return first_addr, first
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, refusal: _Refusal | None = None,
@@ -1329,6 +1353,9 @@ class SipFront:
                to_tag: str | None = None) -> None:
         tag = to_tag or _to_tag()
         data = build_response(request, status, to_tag=tag, headers=headers)
+        dest = self.transactions.destination(key)  # moved by a retransmission (_answered_at)
+        if dest is not None:
+            addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
         transport.send_bytes(data, addr)
         # a 503 (max_in_flight, stopping) decided nothing: a retry under another branch
         # is decided, not merged (482)

@@ -299,6 +299,13 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.dest
 
+    def move(self, key: Hashable, dest: object) -> None:
+        """The transaction's answers go to ``dest`` from now on (its first connection
+        closed: the front's ``_answered_at``)."""
+        tx = self._table.get(key)
+        if tx is not None:
+            tx.dest = dest
+
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
         200 to a CANCEL of an answered INVITE carries it (§9.2)."""
