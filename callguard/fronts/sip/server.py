@@ -981,7 +981,12 @@ class SipFront:
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def rate_allows(self, source: str) -> bool:
-        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``."""
+        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``.
+        An IPv6 source is its /64 (``source_holder``), as for every other per-source bound:
+        keyed by address, a dialer sending from a new address of its /64 each time had a
+        fresh bucket each time (hsip26). An IPv4 one is its address, read as is."""
+        if ":" in source:
+            source = _holder(source)
         if self._rate.allow(source, time.monotonic()):
             return True
         self.stats.counts["rate_limited"] += 1
@@ -1448,6 +1453,8 @@ class _Tags:
 
 
 _to_tag = _Tags()
+# an IPv6 source's /64 (or a mapped IPv4 one's address), remembered: parsed once per source
+_holder = functools.lru_cache(maxsize=4096)(source_holder)
 
 
 # What a stateless answer to a request that parsed may add to it over UDP (its Warning
