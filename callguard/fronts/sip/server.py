@@ -582,10 +582,16 @@ class _Tcp(TcpSipTransport):
                 self.last_message.pop(addr, None)
         return closed
 
-    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+    def is_open(self, addr: tuple[str, int]) -> bool:
+        """Whether an answer written to the connection ``addr`` can reach its peer."""
         connection = self._connections.get(addr)
-        if connection is None or connection[1].is_closing() or addr in self.shut:
+        return connection is not None and not connection[1].is_closing() and (
+            addr not in self.shut)
+
+    def send_bytes(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not self.is_open(addr):
             return
+        connection = self._connections[addr]
         transport = connection[1].transport
         if transport.get_write_buffer_size() + len(data) > self.backlog_bytes:
             # The peer sends and does not read: its answers would pile up without bound.
@@ -975,7 +981,12 @@ class SipFront:
             _log.warning("sip_request_dropped", source=addr[0], error=redacted_error(exc))
 
     def rate_allows(self, source: str) -> bool:
-        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``."""
+        """A token from ``source``'s bucket (``rate_per_source``); else ``rate_limited``.
+        An IPv6 source is its /64 (``source_holder``), as for every other per-source bound:
+        keyed by address, a dialer sending from a new address of its /64 each time had a
+        fresh bucket each time (hsip26). An IPv4 one is its address, read as is."""
+        if ":" in source:
+            source = _holder(source)
         if self._rate.allow(source, time.monotonic()):
             return True
         self.stats.counts["rate_limited"] += 1
@@ -1084,13 +1095,31 @@ class SipFront:
                                                    merge=merge)
         self.stats.counts[_EVENTS.get((method, receipt)) or
                           f"other_{receipt.value}"] += 1
-        if again is not None:  # the final response, or the 100 (Trying) while deciding,
-            # where the first copy went (§18.2.2: the request that made the transaction)
-            dest = self.transactions.destination(key)
-            if dest is not None:
-                addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
-            transport.send_bytes(again, addr)
+        if again is not None or receipt is Receipt.PENDING:
+            # the final response, or the 100 (Trying) while deciding, where the first copy
+            # went (§18.2.2: the request that made the transaction), or here
+            addr, transport = self._answered_at(key, addr, transport)
+            if again is not None:
+                transport.send_bytes(again, addr)
         return receipt
+
+    def _answered_at(self, key: Hashable, addr: tuple[str, int], transport: _Transport
+                     ) -> tuple[tuple[str, int], _Transport]:
+        """Where a transaction's answers go, a retransmission of its request having come
+        from ``addr`` on ``transport``: where the first request came from (§18.2.2), unless
+        that was a connection now closed — then here, from now on. §18.2.2 has the server
+        open a connection to the source when the first is gone; a dialer that sent the
+        INVITE again on a new connection (its first one broken) got nothing, the answer
+        (sent, or still being decided) written to the closed one, and waited out Timer B
+        for a call decided and recorded (hsip26)."""
+        dest = self.transactions.destination(key)
+        if dest is None:
+            return addr, transport
+        first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
+        if isinstance(first, _Tcp) and not first.is_open(first_addr):
+            self.transactions.move(key, (addr, transport))
+            return addr, transport
+        return first_addr, first
 
     def _request(self, request: SipRequest, key: Hashable | None, addr: tuple[str, int],
                  transport: _Transport, refusal: _Refusal | None = None,
@@ -1329,6 +1358,9 @@ class SipFront:
                to_tag: str | None = None) -> None:
         tag = to_tag or _to_tag()
         data = build_response(request, status, to_tag=tag, headers=headers)
+        dest = self.transactions.destination(key)  # moved by a retransmission (_answered_at)
+        if dest is not None:
+            addr, transport = cast(tuple[tuple[str, int], _Transport], dest)
         transport.send_bytes(data, addr)
         # a 503 (max_in_flight, stopping) decided nothing: a retry under another branch
         # is decided, not merged (482)
@@ -1421,6 +1453,8 @@ class _Tags:
 
 
 _to_tag = _Tags()
+# an IPv6 source's /64 (or a mapped IPv4 one's address), remembered: parsed once per source
+_holder = functools.lru_cache(maxsize=4096)(source_holder)
 
 
 # What a stateless answer to a request that parsed may add to it over UDP (its Warning

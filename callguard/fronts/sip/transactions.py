@@ -37,7 +37,8 @@ INVITE server transaction at once and its retransmission is the UAS core's (§13
 ``respond`` refuses one rather than retransmit it to timer H.
 
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
-request beyond it is refused, not stored), and a transaction answers at most
+request beyond it is refused, not stored; requests other than INVITE and CANCEL take half
+of it at most, so a flood of them leaves room for the calls), and a transaction answers at most
 ``max_retransmits`` retransmitted requests with its final response (and as many, before
 it, with its 100 (Trying)) — 10 by default, the most an RFC 3261 client sends: a
 non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's timer A sends 6). Each
@@ -164,6 +165,7 @@ class ServerTransactions:
         self._merging: dict[str, Hashable] = {}  # merge id -> its live transaction's key
         self._timers: list[tuple[float, int, Hashable]] = []
         self._seq = 0
+        self._others = 0  # live non-INVITE transactions (``_open``: at most half the table)
 
     def __len__(self) -> int:
         return len(self._table) + len(self._lingering)
@@ -224,11 +226,23 @@ class ServerTransactions:
             if first is not None and first != key:
                 self.counts["merged"] += 1
                 return Receipt.MERGED
+        invite = method == "INVITE"
         if len(self) >= self.settings.max_transactions:
             self.counts["table_full"] += 1
             return Receipt.FULL
-        self._table[key] = _Transaction(invite=method == "INVITE", reliable=reliable,
+        if not invite and method != "CANCEL" and (
+                self._others >= self.settings.max_transactions // 2):
+            # OPTIONS, BYE and the like keep their place 64·T1 (timer J) over UDP: one
+            # peer's flood of them (2,048 a second, a fifth of rate_per_source) filled the
+            # table, and every dialer's INVITE was answered 503 for as long as it went on
+            # (hsip26). They take half the table at most; a CANCEL is never refused here
+            # (it withdraws an INVITE, and there are no more CANCELs than INVITEs).
+            self.counts["table_full_others"] += 1
+            return Receipt.FULL
+        self._table[key] = _Transaction(invite=invite, reliable=reliable,
                                         identity=identity, merge=merge)
+        if not invite:
+            self._others += 1
         if merge is not None:
             self._merging[merge] = key
         return Receipt.NEW
@@ -299,6 +313,13 @@ class ServerTransactions:
         tx = self._table.get(key)
         return None if tx is None else tx.dest
 
+    def move(self, key: Hashable, dest: object) -> None:
+        """The transaction's answers go to ``dest`` from now on (its first connection
+        closed: the front's ``_answered_at``)."""
+        tx = self._table.get(key)
+        if tx is not None:
+            tx.dest = dest
+
     def final_tag(self, key: Hashable) -> str | None:
         """The To tag of the final response sent for ``key``, if it is still known: the
         200 to a CANCEL of an answered INVITE carries it (§9.2)."""
@@ -311,6 +332,8 @@ class ServerTransactions:
     def forget(self, key: Hashable) -> None:
         """A request that will never be answered (its front dropped it)."""
         tx = self._table.pop(key, None)
+        if tx is not None and not tx.invite:
+            self._others -= 1
         self._lingering.pop(key, None)
         self._lingering_tags.pop(key, None)
         self._lingering_ids.pop(key, None)
@@ -339,6 +362,8 @@ class ServerTransactions:
                     out.append((tx.response, tx.dest))
                 del self._table[key]
                 self._unmerge(key, tx.merge)
+                if not tx.invite:
+                    self._others -= 1
                 if tx.invite and tx.response is not None:
                     self.counts["no_ack"] += 1  # timer H: the client never confirmed
                 continue
