@@ -67,7 +67,7 @@ def test_a_duplicate_within_the_grace_does_not_move_the_release():
     """The called party hangs up at 1 s, the grace is 2 s; its Hangup read again at 2.5 s
     left the release due at 4.5 s, not 3 s (main: nothing due at 3 s)."""
     reports: list[tuple[str, dict]] = []
-    tracker, before, held = _tracker(reports, grace=2.0)
+    tracker, before, _held = _tracker(reports, grace=2.0)
     assert _hangups(_feed(tracker, before, 1.0)) == []  # the transfer variables read
     assert _feed(tracker, before[-1:], 2.5) == []
     assert _hangups(tracker.due(2.9)) == []
@@ -85,7 +85,7 @@ def test_a_duplicate_after_the_hangups_were_decided_decides_none():
     assert _hangups(_due(tracker, 11.0)) == [(name, 2) for name in CALLER_01]
     _feed(tracker, held, 12.0)
     record = _release(reports)[0]
-    assert record["hangups_sent"] == {name: 2 for name in CALLER_01}
+    assert record["hangups_sent"] == dict.fromkeys(CALLER_01, 2)
     assert record["release_ms"] == pytest.approx(11_000)
     assert record["within_limit"] is False
 
@@ -106,7 +106,7 @@ def test_a_duplicate_of_each_hangup_in_the_call():
             effects += _feed(tracker, [event], 3.5 + i / 100)  # the caller leg's, again
     assert effects == []
     [record] = _release(reports)
-    assert record["hangups_sent"] == {name: 1 for name in CALLER_01}
+    assert record["hangups_sent"] == dict.fromkeys(CALLER_01, 1)
     assert record["first_action_ms"] == 0
     assert record["within_limit"] is True
     assert tracker.calls == {}
@@ -119,11 +119,13 @@ def test_a_duplicate_after_the_record_was_written():
     tracker, before, held = _tracker(reports)
     _feed(tracker, before, 1.0)
     _feed(tracker, held, 2.0)
-    assert len(_release(reports)) == 1 and tracker.calls == {}
+    assert len(_release(reports)) == 1
+    assert tracker.calls == {}
     again = [e for e in before + held if parse(e).get("Event") == "Hangup"]
     assert _feed(tracker, again, 9.0) == []
     assert tracker.due(30.0) == []
-    assert len(_release(reports)) == 1 and tracker.calls == {}
+    assert len(_release(reports)) == 1
+    assert tracker.calls == {}
 
 
 def test_a_duplicate_routed_by_linkedid_to_another_call():
@@ -152,7 +154,8 @@ def test_a_duplicate_routed_by_linkedid_to_another_call():
         (name, 1) for name in CALLER_01]
     _feed(tracker, held, 2.5)
     [record] = _release(reports)
-    assert record["within_limit"] is True and record["release_ms"] == pytest.approx(500)
+    assert record["within_limit"] is True
+    assert record["release_ms"] == pytest.approx(500)
 
 
 def test_a_uniqueid_given_again_to_a_new_channel_counts_again():
