@@ -273,10 +273,6 @@ class TestOddResponses:
                  b"Response: Error\r\nActionID: \r\nMessage: No such channel\r\n\r\n")
         await _released(n, before, head=stray, tail=stray, limit=1.0)
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "calls.py CallTracker._hangup (owned by hwd26 this session): a Hangup of a "
-        "Uniqueid already gone runs _called_party_gone again, which decides the calling "
-        "legs' Hangups anew at once (attempt 2, 3, ...: two more AMI actions per duplicate)"))
     async def test_duplicate_hangup_events(self, node):
         """SYNTHESISED: the called party's recorded Hangup sent three times."""
         n = await node()
@@ -289,11 +285,6 @@ class TestOddResponses:
         assert sorted(n.fake.hangups()) == CALLER_01
         assert len(n.named("line-release")) == 1
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "calls.py CallTracker._hangup (owned by hwd26 this session): a second Hangup of the "
-        "called party's Uniqueid sets called_hangup_at again (_called_party_gone), so the "
-        "release is timed from the duplicate: a line held 6 s past a 5 s limit was "
-        "recorded release_ms 500, within_limit true, first_action_ms -5500"))
     def test_a_duplicate_called_party_hangup_does_not_restart_the_release_clock(self):
         """Pure tracker, synthetic clock: the called party hangs up at 1 s, Asterisk does
         not act on the Hangups (the calling legs stay), a duplicate of that Hangup event

@@ -166,6 +166,9 @@ STATE_VARIABLE = "CHANNEL(state)"
 _MAX_ASKERS = 10_000
 _BRIDGE_WITHIN_S = 2.0  # 64.1200(a)(7): a live agent within 2 s (of the greeting's end)
 _MAX_PENDING = 10_000
+# Uniqueids whose Hangup event was read, most recent kept (``CallTracker._hung_up``): at a
+# hundred channels a second, the last 100 s of them
+_MAX_HUNG_UP = 10_000
 # Channel technologies that are no person: Local halves (a dialplan on the far side, e.g.
 # a Queue() still ringing), ConfBridge's announcer and recorder, the bridge's own media,
 # and the media streams Asterisk 22 hands to a program — an AI voice bot, a transcriber:
@@ -675,6 +678,17 @@ class CallTracker:
         # channel of a bridge the oldest one: transfers, Local optimisation), so its Hangup
         # may name another call than the one it was created in.
         self._holder: dict[str, str] = {}
+        # Uniqueids whose Hangup event was read (``_hangup``), the last ``_MAX_HUNG_UP``. A
+        # channel hangs up once, so a second Hangup event naming one is a duplicate (a proxy
+        # or a replay sending it again) and changes nothing: counted again, it decided the
+        # calling legs' Hangups anew at once and timed the release from the duplicate — a
+        # line held 6 s past a 5 s limit recorded ``within_limit`` true (hami26). Kept past
+        # the call's end: a channel whose Linkedid moved to another call (``_holder``) has
+        # its duplicate, holder gone, go to that other call by its Linkedid. Dropped when the
+        # Uniqueid shows alive again (``_newchannel``, a picture): an id a client chose
+        # (Originate ``ChannelId``) can be given to a new channel once the first is gone,
+        # and that channel's Hangup must count.
+        self._hung_up: OrderedDict[str, None] = OrderedDict()
         self._pending: OrderedDict[str, Followed] = OrderedDict()
         self.disconnected_at: float | None = None
         # the outage's start is not known (``disconnected(bounded=False)``)
@@ -899,6 +913,7 @@ class CallTracker:
                                                                                    None))
         call.channels[uniqueid] = name
         self._holder[uniqueid] = linkedid
+        self._hung_up.pop(uniqueid, None)  # alive: a reused id's Hangup counts again
         del now
         return []
 
@@ -1614,13 +1629,10 @@ class CallTracker:
 
     def _hangup(self, event: Event, now: float) -> list[Effect]:
         linkedid, uniqueid = event.get("Linkedid", ""), event.get("Uniqueid", "")
+        if not self._first_hangup_of(uniqueid):
+            return []
+        self._forget_channel(uniqueid)
         # The call the channel was created in, whatever Linkedid the channel has by now.
-        self._leave(uniqueid)
-        self._handed_on.discard(uniqueid)
-        self._came_from.pop(uniqueid, None)
-        left = self.calls.get(self._left_in.pop(uniqueid, ""))
-        if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
-            left.left_gone = True
         call = self.calls.get(self._holder.pop(uniqueid, "") or linkedid)
         if call is None:
             return []
@@ -1682,6 +1694,32 @@ class CallTracker:
         if not call.channels:
             self._finish(call, now)
         return decided + effects
+
+    def _forget_channel(self, uniqueid: str) -> None:
+        """A channel hung up: its bridge membership and notes go."""
+        self._leave(uniqueid)
+        self._handed_on.discard(uniqueid)
+        self._came_from.pop(uniqueid, None)
+        left = self.calls.get(self._left_in.pop(uniqueid, ""))
+        if left is not None and left.left_first is not None and left.left_first[0] == uniqueid:
+            left.left_gone = True
+
+    def _first_hangup_of(self, uniqueid: str) -> bool:
+        """Whether this Hangup event is the first of its channel, now noted (``_hung_up``).
+
+        A second one is a duplicate and moves nothing: not the release clock, the order of
+        hangups (``first_hangup``), the abandonment timing, nor the Hangups decided.
+        Tested by Uniqueid, not by the call's channels: ``_hangup`` takes the first Hangup
+        of a channel the call did not hold (by the event's ``Channel``) as well, and a
+        duplicate whose holder is gone goes to the call its Linkedid names."""
+        if not uniqueid:
+            return True
+        if uniqueid in self._hung_up:
+            return False
+        self._hung_up[uniqueid] = None
+        while len(self._hung_up) > _MAX_HUNG_UP:
+            self._hung_up.popitem(last=False)
+        return True
 
     @classmethod
     def _ring_dial_ended(cls, call: _Call, leg: str, event: Event, now: float) -> None:
@@ -1762,6 +1800,15 @@ class CallTracker:
         if unsure:
             self._dialler_unproven(call, unsure, max(0.0, now - at), now)
             return []
+        if call.called_hangup_at is not None:
+            # Its hangup is counted already: the release is timed from that one, the
+            # earliest, and one under way (a Hangup decided, retried every ``retry_s``; the
+            # transfer variables read) keeps its own clock. Set again, a later word of the
+            # same hangup restarted the clock (``release_ms`` short, a violation hidden)
+            # and decided every Hangup anew at once.
+            if call.release_due is not None or call.transfer_reads:
+                return []
+            at = call.called_hangup_at
         call.called_hangup_at = at
         return self._check_transfer(
             call, now, at + min(self.settings.grace_s, self._limit(call)), wait=False)
@@ -2521,7 +2568,10 @@ class CallTracker:
         outage = max(0.0, now - since) if since is not None else 0.0
         live = list(live)
         seen = self._picture(live)
-        self._forget_gone({uniqueid for items in seen.values() for uniqueid in items})
+        alive = {uniqueid for items in seen.values() for uniqueid in items}
+        for uniqueid in alive & self._hung_up.keys():
+            del self._hung_up[uniqueid]  # listed: alive (``_hung_up``), its Hangup counts
+        self._forget_gone(alive)
         self._bridges_known = self._picture_bridges(live)
         if lots is not None:
             self._lots = set(lots)
