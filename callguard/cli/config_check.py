@@ -30,6 +30,7 @@ from callguard.config import (
     environment_warnings,
     load_settings,
 )
+from callguard.datadir import missing_data_dir
 from callguard.errors import CallguardError, ConfigError
 from callguard.fronts.fastagi.server import liveness_warning
 from callguard.policy.rules.number_kind import (
@@ -316,7 +317,7 @@ def _source_warnings(settings: Settings) -> list[str]:
                "an Asterisk")]
     if settings.sip.enabled:
         fronts.append(("[sip]", settings.sip.host, settings.sip.allowed_sources, "a dialer"))
-    found = []
+    found: list[str] = []
     for section, host, sources, asker in fronts:
         networks = [ipaddress.ip_network(n, strict=False) for n in sources]
         if not networks:
@@ -344,8 +345,45 @@ def _sip_warnings(settings: Settings) -> list[str]:
             f"after callguard takes the {sip.block_status} as final"]
 
 
-def _data_dir(path: Path) -> str:
+def _read_only(path: Path) -> bool:
+    """Whether ``path`` lies on a file system mounted read-only (for every user, root too:
+    a read-only mount, or outside systemd's ``ReadWritePaths=`` under
+    ``ProtectSystem=strict``)."""
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _writable_problems(settings: Settings) -> list[str]:
+    """What stops ``serve`` before it decides a call, about where it writes: a data dir it
+    refuses (one named by ``--data-dir``/``CALLGUARD_DATA_DIR`` that does not exist: serve
+    makes only the configured one), or a data dir or log directory on a read-only file
+    system (serve refuses the data dir, exit 2; a log it cannot write stops it, exit 3).
+    ``config check`` said "ok" to all three, and serve's refusal then pointed to it."""
+    path, source = settings.data_dir, settings.data_dir_source
+    if not path.exists():
+        refusal = missing_data_dir(path, source, "serve")
+        return [refusal] if refusal else []
+    found: list[str] = []
+    fix = ("mount it read-write or choose a writable place; under the systemd unit "
+           "(ProtectSystem=strict) add it to ReadWritePaths=")
+    if path.is_dir() and _read_only(path):
+        found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
+                     f"refuses it and nothing can record a decision there; {fix}")
+    log_file = log_path(settings)
+    if log_file is not None and log_file.parent != path and log_file.parent.is_dir() \
+            and _read_only(log_file.parent):
+        found.append(f"[log] file {log_file} is on a read-only file system: serve cannot "
+                     f"write the compliance log and does not start; {fix}")
+    return found
+
+
+def _data_dir(path: Path, source: str) -> str:
     if not path.exists():  # callguard.datadir.missing_data_dir: only serve makes it
+        if missing_data_dir(path, source, "serve"):
+            return (f"does not exist; named by {source}, serve refuses it too: it makes only "
+                    "the configured one")
         return ("does not exist yet (`serve` makes the configured one at its first start; "
                 "the other commands refuse it)")
     info = path.stat()
@@ -355,7 +393,8 @@ def _data_dir(path: Path) -> str:
         owner = pwd.getpwuid(info.st_uid).pw_name
     except (ImportError, KeyError):
         owner = str(info.st_uid)
-    return f"exists, owner {owner}, mode {info.st_mode & 0o777:o}"
+    return (f"exists, owner {owner}, mode {info.st_mode & 0o777:o}"
+            + (", on a READ-ONLY file system" if _read_only(path) else ""))
 
 
 def _telemarketers(settings: Settings) -> dict[str, list[str]]:
@@ -375,7 +414,9 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
               "in_force_today": settings.packs[p].in_effect(today)}
              for p in settings.enabled_packs]
     read = _lists_read(settings)
+    writable = _writable_problems(settings)
     lists, problems = _lists(settings, read)
+    problems = writable + problems
     secrets_found, secret_problems = _secrets(settings)
     store_problems, store_warnings = _record_store(settings)
     problems += store_problems
@@ -384,7 +425,7 @@ def describe(settings: Settings) -> tuple[dict[str, Any], list[str]]:
         "config": str(settings.path),
         "data_dir": str(settings.data_dir),
         "data_dir_from": settings.data_dir_source,
-        "data_dir_state": _data_dir(settings.data_dir),
+        "data_dir_state": _data_dir(settings.data_dir, settings.data_dir_source),
         "packs_dir": str(settings.packs_dir),
         "record_file": str(log_file) if log_file else "stdout",
         "record_durability": settings.log.durability,
