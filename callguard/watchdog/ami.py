@@ -67,6 +67,7 @@ import codecs
 import contextlib
 import logging
 import os
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -100,6 +101,9 @@ __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
 _EOL = "\r\n"
+# A blank line: CRLF CRLF, or LF LF (an LF peer; CRLF then LF: asterisk/asterisk#761). LF
+# then CRLF is a value's trailing LF (``_GuardedProtocol._frame``).
+_BLANK_LINE = re.compile("\r\n\r\n|\n\n")
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
@@ -318,7 +322,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
-    _cr = False  # the last read ended in "\r" (held back: a CRLF may be cut in two)
+    _tail = ""  # the last characters read (a blank line may be cut between two reads)
     _pending_len = 0
 
     def __init__(self) -> None:
@@ -340,38 +344,41 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         return decoder.decode(data)
 
     def _frame(self, text: str) -> list[str]:
-        """The messages ``text`` completes, in order (LF line ends); the rest kept.
+        """The messages ``text`` completes, in order (as written); the rest kept.
 
-        A message ends at a blank line, its line ends CRLF or a bare LF: Asterisk ends
-        some with ``\\r\\n\\n`` (asterisk/asterisk#761, ``CoreShowChannelMap``, 18.19+
-        and 20.4+), and a proxy or a broken peer may write LF alone. Read as CRLF only,
-        such a message swallowed the next one up to its blank line: a called party's
-        Hangup behind it was lost and the line never released. A read is searched for a
-        blank line by itself (and across its join with the last one): the pending text is
-        joined once, when its message ends. Joined and searched again at every read, a
-        1 MB message arriving 512 bytes a read cost the loop 1.6 s (quadratic)."""
-        if self._cr:  # a CRLF cut between two reads
-            text = "\r" + text
-        self._cr = text.endswith("\r")
-        if self._cr:
-            text = text[:-1]
-        text = text.replace("\r\n", "\n")
+        A message ends at a blank line: CRLF CRLF, or an LF followed by a bare LF (a peer
+        writing LF alone, and Asterisk's own ``\\r\\n\\n`` ending CoreShowChannelMap:
+        asterisk/asterisk#761, 18.19+ and 20.4+). Read as CRLFCRLF only, such a message
+        swallowed the next one up to its blank line: a called party's Hangup behind it
+        was lost. A bare LF followed by CRLF ends no message: it is the end of a value
+        Asterisk wrote raw (manager_channels.c
+        ``ast_manager_build_channel_state_string_prefix`` writes ``CallerIDName: %s\\r\\n``
+        and each channelvars ``ChanVariable: %s=%s\\r\\n`` as they are; a name or a
+        variable set from ``${CURL(...)}`` or ``${SHELL(...)}`` keeps the trailing
+        newline). Taken for a blank line (hrev133), it cut every event and CoreShowChannel
+        item of such a channel before its Uniqueid: the called party's Hangup named no
+        channel, the pictures missed the calling legs, and the line was never released.
+        A read is searched by itself, with the last three characters before it (a blank
+        line cut between reads): the pending text is joined once, when its message ends.
+        Joined and searched again at every read, a 1 MB message arriving 512 bytes a
+        read cost the loop 1.6 s (quadratic)."""
         if not text:
             return []
-        pending = self._pending
-        joined = bool(pending) and pending[-1].endswith("\n") and text.startswith("\n")
-        if not joined and "\n\n" not in text:
+        probe = self._tail + text
+        self._tail = probe[-3:]
+        if "\n\n" not in probe and "\r\n\r\n" not in probe:
             if self._skipping:  # the dropped message's tail: only its end matters
-                self._pending = [text[-1]]
+                self._pending = [self._tail]
                 return []
-            pending.append(text)
+            self._pending.append(text)
             self._pending_len += len(text)
             if self._pending_len > _MAX_PENDING_BYTES:
                 self._too_long()
             return []
-        pending.append(text)
-        *complete, rest = "".join(pending).split("\n\n")
+        self._pending.append(text)
+        *complete, rest = _BLANK_LINE.split("".join(self._pending))
         self._pending, self._pending_len = [rest] if rest else [], len(rest)
+        self._tail = rest[-3:]
         if self._skipping:  # what follows a cut is that message's tail, not a message
             self._skipping = False
             complete = complete[1:]
@@ -383,8 +390,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
         its blank line with it (never read as a message of its own)."""
         self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-        last = self._pending[-1][-1:] if self._pending else ""
-        self._pending, self._pending_len = ([last] if last else []), 0
+        self._pending, self._pending_len = ([self._tail] if self._tail else []), 0
         self._skipping = True
 
     def data_received(self, data: bytes) -> None:
@@ -396,7 +402,11 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         for each in complete:
             try:
                 block = each.strip()
-                message = Message.from_line(block.replace("\n", _EOL))
+                if _EOL not in block:  # a peer writing LF alone: its LFs end lines
+                    block = block.replace("\n", _EOL)
+                # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a
+                # line end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
+                message = Message.from_line(block)
                 if message is None and block:
                     # no "Event: " nor "Response: " header as panoramisk spells them (an
                     # "event: Hangup" of a proxy that changed the case): counted, not
