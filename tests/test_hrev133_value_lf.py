@@ -21,6 +21,7 @@ dialplan set the name with a literal ``Set(CALLERID(name)=Alice Caller)``).
 from __future__ import annotations
 
 import asyncio
+import time
 
 from callguard.watchdog import ami
 from tests.fake_ami import CRLF, FakeAmi, lab_events
@@ -117,3 +118,79 @@ class TestValueEndingInLf:
             assert seen == [{"Event": "Newstate", "Channel": "PJSIP/itsp-00000001",
                              "CallerIDName": "x\nUniqueid: 1.1",
                              "Uniqueid": "1795326250.7", "Linkedid": "1795326250.7"}]
+
+
+class TestResyncBound:
+    async def test_a_hangup_lost_while_the_resync_waits_is_bounded_from_its_loss(self):
+        """SYNTHESISED (the lab call-01's events, two messages lost): a message with no
+        Event header makes the watchdog take the picture again; 0.3 s later the called
+        party's Hangup is lost too (its header names lower-cased). The next picture waits
+        for ``_RESYNC_MIN_S`` after the first, and the release it makes is known only to
+        lie within the outage — which began when the Hangup was lost, not when that
+        picture was asked. On 9c06a8d the outage was counted from the picture (fails there:
+        the record's release_ms, its upper bound, read ~0.2 s for a line released ~1.9 s
+        after the Hangup arrived: a compliance record short of the delay)."""
+        n = await Node(FakeAmi()).start()
+        try:
+            before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+            n.fake.hold(held)
+            n.follow(lab_events(CALL_01))
+            assert n.watchdog is not None
+            watchdog = n.watchdog
+            await n.fake.send(before[:-1])
+            await n.fake.send_raw(b"Garbage: none" + (CRLF + CRLF).encode())
+            await until(lambda: watchdog.stats["rebuilds"] == 2)  # login, then the resync
+            await asyncio.sleep(0.3)
+            lowered = CRLF.join(f"{k.lower()}: {v}" for k, _, v in
+                                (line.partition(": ") for line in before[-1].split(CRLF)))
+            n.fake.track(before[-1])
+            lost = time.monotonic()
+            await n.fake.send_raw((lowered + CRLF + CRLF).encode())
+            await until(lambda: n.named("line-release"), timeout=6)
+            released = min(t for t, a in n.fake.actions if a.get("Action") == "Hangup")
+            assert sorted(n.fake.hangups()) == CALLER_01
+            assert watchdog.stats["resyncs"] == 2
+            record = n.named("line-release")[0]
+            assert record["release_ms_is_upper_bound"] is True
+            assert record["release_ms"] >= (released - lost) * 1000 - 50, record
+        finally:
+            await n.stop()
+
+    async def test_a_hangup_lost_after_a_reconnect_is_not_left_to_the_old_sessions_wait(
+            self):
+        """SYNTHESISED (the lab call-01's events; junk messages and a lost Hangup): two
+        messages are dropped unread — the first takes a picture at once, the second waits
+        for ``_RESYNC_MIN_S`` — and the session is then dropped and made again. The new
+        session's login picture is taken; then the called party's Hangup is lost on the
+        new session (its header names lower-cased). On 9c06a8d the old session's waiting
+        picture still stood "due": the new loss asked for none, and when the old one's
+        turn came it found its session gone and asked for nothing either — the calling
+        legs were never hung up (fails there: no line-release)."""
+        n = await Node(FakeAmi()).start()
+        try:
+            before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+            n.fake.hold(held)
+            n.follow(lab_events(CALL_01), mode="prerecorded", limit=5.0)
+            assert n.watchdog is not None
+            watchdog = n.watchdog
+            await n.fake.send(before[:-1])
+            junk = b"Garbage: none" + (CRLF + CRLF).encode()
+            await n.fake.send_raw(junk)
+            await until(lambda: watchdog.stats["rebuilds"] == 2)  # login, then the resync
+            await n.fake.send_raw(junk)  # its picture waits ``_RESYNC_MIN_S``
+            await until(lambda: watchdog.stats["events_lost"] == 2)
+            logins = n.fake.logins
+            await n.fake.drop()
+            await until(lambda: n.fake.logins > logins)
+            await until(lambda: watchdog.stats["rebuilds"] == 3)  # the new login's picture
+            lowered = CRLF.join(f"{k.lower()}: {v}" for k, _, v in
+                                (line.partition(": ") for line in before[-1].split(CRLF)))
+            n.fake.track(before[-1])
+            lost = time.monotonic()
+            await n.fake.send_raw((lowered + CRLF + CRLF).encode())
+            await until(lambda: n.named("line-release"), timeout=8)
+            released = min(t for t, a in n.fake.actions if a.get("Action") == "Hangup")
+            assert released - lost < 5.0
+            assert sorted(n.fake.hangups()) == CALLER_01
+        finally:
+            await n.stop()

@@ -701,6 +701,7 @@ class AmiWatchdog:
         self._manager.events_lost = self._events_lost
         self._resync_due = False  # a picture is asked for after a message dropped unread
         self._resynced: float | None = None  # when the last such picture was asked
+        self._lost_at: float | None = None  # the first loss that picture is to cover (clock)
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -969,7 +970,15 @@ class AmiWatchdog:
         # Counted from then, the release's "upper bound" was none (hast11 (b)).
         complete = self._manager.complete_at
         lag = max(0.0, time.monotonic() - complete) if complete is not None else 0.0
-        self.tracker.disconnected(self._clock() - lag)
+        since = self._clock() - lag
+        # A message of that session dropped unread before (``_events_lost``): its picture
+        # is now the next login's, the outage begun at the loss at the latest; and its
+        # wait no longer stands "due", or a loss on the next session would ask for none.
+        if self._lost_at is not None:
+            since = min(since, self._lost_at)
+        self._lost_at = None
+        self._resync_due = False
+        self.tracker.disconnected(since)
         self._on_state(False)
         if not self._manager.stopping and self._manager.was_logged_in:
             # only a session that was up: a refused login or a silent banner closes one that
@@ -1056,11 +1065,17 @@ class AmiWatchdog:
         an error reading it): it may have been a called party's Hangup, and no later
         event says that channel went — the calling legs held the line until the next
         reconnect, for ever on a steady session. The picture is taken again, as after a
-        reconnect (the tracker's outage bounded from now: every event before was read),
+        reconnect (the tracker's outage bounded from the first loss: every event before
+        it was read),
         and ``reconcile`` releases what it finds left of a call whose called party is
         gone. Not more often than every ``_RESYNC_MIN_S``: a peer sending junk makes one
         picture each, never a storm (each holds the events up to ``_HOLD_S``)."""
         self.stats["events_lost"] += 1
+        if self._lost_at is None:
+            # the outage begins at the first loss (its event arrived now at the latest),
+            # not when the picture is asked: that waits up to ``_RESYNC_MIN_S``, longer
+            # behind a picture under way, and a release counted from it read short
+            self._lost_at = self._clock()
         if self._resync_due:
             return
         self._resync_due = True
@@ -1072,7 +1087,8 @@ class AmiWatchdog:
     def _resync(self, protocol: Any) -> None:
         if (not self.connected or protocol is None
                 or protocol is not getattr(self._manager, "protocol", None)):
-            self._resync_due = False  # that session went: the next login takes a picture
+            # that session went: ``_on_disconnect`` took its loss into the outage, and the
+            # next login takes a picture (the state is the next session's now)
             return
         if self._held is not None or self._login_unseen:
             # a picture under way, whose list may have been written before the loss
@@ -1087,7 +1103,8 @@ class AmiWatchdog:
                          effect="an AMI message could not be read (ami_message_dropped): "
                                 "the live channels are read again (CoreShowChannels), as "
                                 "after a reconnect, so a Hangup it held leaves no line up")
-        self.tracker.disconnected(self._clock())
+        lost_at, self._lost_at = self._lost_at, None
+        self.tracker.disconnected(lost_at if lost_at is not None else self._clock())
         self._held = []
         self._held_since = time.monotonic()
         self._spawn(self._rebuild())
