@@ -33,6 +33,14 @@ def _curl_name(events: list[str]) -> list[str]:
     return [e.replace("Name: Alice Caller", "Name: Alice Caller\n") for e in events]
 
 
+def _unrelated_newchannel(i: int) -> str:
+    """SYNTHESISED: a Newchannel (an event the tracker uses) of a call never followed."""
+    return (f"Event: Newchannel{CRLF}Privilege: call,all{CRLF}"
+            f"Channel: PJSIP/other-{i:08x}{CRLF}ChannelState: 0{CRLF}"
+            f"ChannelStateDesc: Down{CRLF}Uniqueid: 1795000000.{i}{CRLF}"
+            f"Linkedid: 1795000000.{i}")
+
+
 def _messages(data: bytes, step: int) -> list[dict[str, str]]:
     """The messages the main session's protocol reads from ``data`` in reads of ``step``
     bytes; a message dropped unread as {"bad": reason}."""
@@ -192,5 +200,35 @@ class TestResyncBound:
             released = min(t for t, a in n.fake.actions if a.get("Action") == "Hangup")
             assert released - lost < 5.0
             assert sorted(n.fake.hangups()) == CALLER_01
+        finally:
+            await n.stop()
+
+    async def test_a_hangup_dropped_from_a_full_hold_takes_the_picture_again(
+            self, monkeypatch):
+        """SYNTHESISED (the lab call-01's events; unrelated Newchannel events): events read
+        while a picture is taken are held, up to ``_MAX_HELD_EVENTS`` (5 here; 500,000 in
+        service, ~1 s of a very busy PBX), and those past it dropped, counted
+        ``events_lost_during_picture``. The called party's Hangup, written right behind the
+        channel list after a full hold's worth of events, was dropped so — and nothing
+        asked for another picture: on 9c06a8d the calling legs were never hung up (fails
+        there: no line-release). Now an event dropped from a full hold is a message lost
+        like any other: the picture is taken again, and the line released in time."""
+        monkeypatch.setattr(ami, "_MAX_HELD_EVENTS", 5)
+        n = await Node(FakeAmi()).start()
+        try:
+            before, held = with_g_option(lab_events(CALL_01), CALLED_01)
+            n.fake.hold(held)
+            n.follow(lab_events(CALL_01), mode="prerecorded", limit=5.0)
+            assert n.watchdog is not None
+            watchdog = n.watchdog
+            await n.fake.send(before[:-1])
+            n.fake.behind_picture = [_unrelated_newchannel(i) for i in range(5)] + before[-1:]
+            sent = time.monotonic()
+            await n.fake.send_raw(b"Garbage: none" + (CRLF + CRLF).encode())
+            await until(lambda: n.named("line-release"), timeout=8)
+            released = min(t for t, a in n.fake.actions if a.get("Action") == "Hangup")
+            assert released - sent < 5.0
+            assert sorted(n.fake.hangups()) == CALLER_01
+            assert watchdog.stats["events_lost_during_picture"] == 1
         finally:
             await n.stop()

@@ -800,7 +800,10 @@ class AmiWatchdog:
             if len(self._held) < _MAX_HELD_EVENTS:
                 self._held.append((normalize(event), self._clock()))
             else:
+                # dropped as a message read unread is: it may be a called party's Hangup
+                # the picture under way was asked too early to show (``_events_lost``)
                 self.stats["events_lost_during_picture"] += 1
+                self._events_lost()
             return
         self._feed(normalize(event), self._clock(), event)
 
