@@ -67,6 +67,7 @@ import codecs
 import contextlib
 import logging
 import os
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -100,6 +101,9 @@ __all__ = ["AmiSettings", "AmiWatchdog", "Backoff", "route_panoramisk_logs",
 _log = structlog.get_logger("callguard.ami")
 _TICK_S = 0.02
 _EOL = "\r\n"
+# A blank line: CRLF CRLF, or LF LF (an LF peer; CRLF then LF: asterisk/asterisk#761). LF
+# then CRLF is a value's trailing LF (``_GuardedProtocol._frame``).
+_BLANK_LINE = re.compile("\r\n\r\n|\n\n")
 _MAX_PENDING_BYTES = 1 << 20  # an unterminated message past 1 MiB is dropped
 _REBUILD_RETRY_S = 1.0
 # The picture's event hold (``_held``: events arriving while the picture is taken, applied
@@ -318,7 +322,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
     _decoder: codecs.IncrementalDecoder | None = None
     _decoding: str | None = None
     _skipping = False  # the rest of a message dropped as too long, up to its blank line
-    _cr = False  # the last read ended in "\r" (held back: a CRLF may be cut in two)
+    _tail = ""  # the last characters read (a blank line may be cut between two reads)
     _pending_len = 0
 
     def __init__(self) -> None:
@@ -340,38 +344,41 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         return decoder.decode(data)
 
     def _frame(self, text: str) -> list[str]:
-        """The messages ``text`` completes, in order (LF line ends); the rest kept.
+        """The messages ``text`` completes, in order (as written); the rest kept.
 
-        A message ends at a blank line, its line ends CRLF or a bare LF: Asterisk ends
-        some with ``\\r\\n\\n`` (asterisk/asterisk#761, ``CoreShowChannelMap``, 18.19+
-        and 20.4+), and a proxy or a broken peer may write LF alone. Read as CRLF only,
-        such a message swallowed the next one up to its blank line: a called party's
-        Hangup behind it was lost and the line never released. A read is searched for a
-        blank line by itself (and across its join with the last one): the pending text is
-        joined once, when its message ends. Joined and searched again at every read, a
-        1 MB message arriving 512 bytes a read cost the loop 1.6 s (quadratic)."""
-        if self._cr:  # a CRLF cut between two reads
-            text = "\r" + text
-        self._cr = text.endswith("\r")
-        if self._cr:
-            text = text[:-1]
-        text = text.replace("\r\n", "\n")
+        A message ends at a blank line: CRLF CRLF, or an LF followed by a bare LF (a peer
+        writing LF alone, and Asterisk's own ``\\r\\n\\n`` ending CoreShowChannelMap:
+        asterisk/asterisk#761, 18.19+ and 20.4+). Read as CRLFCRLF only, such a message
+        swallowed the next one up to its blank line: a called party's Hangup behind it
+        was lost. A bare LF followed by CRLF ends no message: it is the end of a value
+        Asterisk wrote raw (manager_channels.c
+        ``ast_manager_build_channel_state_string_prefix`` writes ``CallerIDName: %s\\r\\n``
+        and each channelvars ``ChanVariable: %s=%s\\r\\n`` as they are; a name or a
+        variable set from ``${CURL(...)}`` or ``${SHELL(...)}`` keeps the trailing
+        newline). Taken for a blank line (hrev133), it cut every event and CoreShowChannel
+        item of such a channel before its Uniqueid: the called party's Hangup named no
+        channel, the pictures missed the calling legs, and the line was never released.
+        A read is searched by itself, with the last three characters before it (a blank
+        line cut between reads): the pending text is joined once, when its message ends.
+        Joined and searched again at every read, a 1 MB message arriving 512 bytes a
+        read cost the loop 1.6 s (quadratic)."""
         if not text:
             return []
-        pending = self._pending
-        joined = bool(pending) and pending[-1].endswith("\n") and text.startswith("\n")
-        if not joined and "\n\n" not in text:
+        probe = self._tail + text
+        self._tail = probe[-3:]
+        if "\n\n" not in probe and "\r\n\r\n" not in probe:
             if self._skipping:  # the dropped message's tail: only its end matters
-                self._pending = [text[-1]]
+                self._pending = [self._tail]
                 return []
-            pending.append(text)
+            self._pending.append(text)
             self._pending_len += len(text)
             if self._pending_len > _MAX_PENDING_BYTES:
                 self._too_long()
             return []
-        pending.append(text)
-        *complete, rest = "".join(pending).split("\n\n")
+        self._pending.append(text)
+        *complete, rest = _BLANK_LINE.split("".join(self._pending))
         self._pending, self._pending_len = [rest] if rest else [], len(rest)
+        self._tail = rest[-3:]
         if self._skipping:  # what follows a cut is that message's tail, not a message
             self._skipping = False
             complete = complete[1:]
@@ -383,8 +390,7 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         """The pending message passed ``_MAX_PENDING_BYTES``: dropped, and its tail up to
         its blank line with it (never read as a message of its own)."""
         self._bad(ValueError(f"unterminated message past {_MAX_PENDING_BYTES} bytes"))
-        last = self._pending[-1][-1:] if self._pending else ""
-        self._pending, self._pending_len = ([last] if last else []), 0
+        self._pending, self._pending_len = ([self._tail] if self._tail else []), 0
         self._skipping = True
 
     def data_received(self, data: bytes) -> None:
@@ -396,7 +402,11 @@ class _GuardedProtocol(AMIProtocol):  # type: ignore[misc]
         for each in complete:
             try:
                 block = each.strip()
-                message = Message.from_line(block.replace("\n", _EOL))
+                if _EOL not in block:  # a peer writing LF alone: its LFs end lines
+                    block = block.replace("\n", _EOL)
+                # in a CRLF message a bare LF is a value's, as Asterisk wrote it: never a
+                # line end (a name "x\nUniqueid: 1.1" adds no Uniqueid)
+                message = Message.from_line(block)
                 if message is None and block:
                     # no "Event: " nor "Response: " header as panoramisk spells them (an
                     # "event: Hangup" of a proxy that changed the case): counted, not
@@ -691,6 +701,7 @@ class AmiWatchdog:
         self._manager.events_lost = self._events_lost
         self._resync_due = False  # a picture is asked for after a message dropped unread
         self._resynced: float | None = None  # when the last such picture was asked
+        self._lost_at: float | None = None  # the first loss that picture is to cover (clock)
         # The Getvars' own session (module docstring): no events, logged in only while the
         # main session is, with its own backoff of the same settings.
         self._read_backoff = Backoff(settings.reconnect_min_ms / 1000,
@@ -789,7 +800,10 @@ class AmiWatchdog:
             if len(self._held) < _MAX_HELD_EVENTS:
                 self._held.append((normalize(event), self._clock()))
             else:
+                # dropped as a message read unread is: it may be a called party's Hangup
+                # the picture under way was asked too early to show (``_events_lost``)
                 self.stats["events_lost_during_picture"] += 1
+                self._events_lost()
             return
         self._feed(normalize(event), self._clock(), event)
 
@@ -959,7 +973,15 @@ class AmiWatchdog:
         # Counted from then, the release's "upper bound" was none (hast11 (b)).
         complete = self._manager.complete_at
         lag = max(0.0, time.monotonic() - complete) if complete is not None else 0.0
-        self.tracker.disconnected(self._clock() - lag)
+        since = self._clock() - lag
+        # A message of that session dropped unread before (``_events_lost``): its picture
+        # is now the next login's, the outage begun at the loss at the latest; and its
+        # wait no longer stands "due", or a loss on the next session would ask for none.
+        if self._lost_at is not None:
+            since = min(since, self._lost_at)
+        self._lost_at = None
+        self._resync_due = False
+        self.tracker.disconnected(since)
         self._on_state(False)
         if not self._manager.stopping and self._manager.was_logged_in:
             # only a session that was up: a refused login or a silent banner closes one that
@@ -1046,11 +1068,17 @@ class AmiWatchdog:
         an error reading it): it may have been a called party's Hangup, and no later
         event says that channel went — the calling legs held the line until the next
         reconnect, for ever on a steady session. The picture is taken again, as after a
-        reconnect (the tracker's outage bounded from now: every event before was read),
+        reconnect (the tracker's outage bounded from the first loss: every event before
+        it was read),
         and ``reconcile`` releases what it finds left of a call whose called party is
         gone. Not more often than every ``_RESYNC_MIN_S``: a peer sending junk makes one
         picture each, never a storm (each holds the events up to ``_HOLD_S``)."""
         self.stats["events_lost"] += 1
+        if self._lost_at is None:
+            # the outage begins at the first loss (its event arrived now at the latest),
+            # not when the picture is asked: that waits up to ``_RESYNC_MIN_S``, longer
+            # behind a picture under way, and a release counted from it read short
+            self._lost_at = self._clock()
         if self._resync_due:
             return
         self._resync_due = True
@@ -1062,7 +1090,8 @@ class AmiWatchdog:
     def _resync(self, protocol: Any) -> None:
         if (not self.connected or protocol is None
                 or protocol is not getattr(self._manager, "protocol", None)):
-            self._resync_due = False  # that session went: the next login takes a picture
+            # that session went: ``_on_disconnect`` took its loss into the outage, and the
+            # next login takes a picture (the state is the next session's now)
             return
         if self._held is not None or self._login_unseen:
             # a picture under way, whose list may have been written before the loss
@@ -1077,7 +1106,8 @@ class AmiWatchdog:
                          effect="an AMI message could not be read (ami_message_dropped): "
                                 "the live channels are read again (CoreShowChannels), as "
                                 "after a reconnect, so a Hangup it held leaves no line up")
-        self.tracker.disconnected(self._clock())
+        lost_at, self._lost_at = self._lost_at, None
+        self.tracker.disconnected(lost_at if lost_at is not None else self._clock())
         self._held = []
         self._held_since = time.monotonic()
         self._spawn(self._rebuild())
