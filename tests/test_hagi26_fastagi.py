@@ -4,11 +4,12 @@ res_agi.c ``run_agi`` reads each command with ``fgets`` into ``char buf[AGI_BUF_
 (2048): a longer line runs cut at 2,047 bytes and its rest runs as a next command.
 ``encode_mset`` cuts the free text (reason, rule) to fit and raises ``AnswerTooLong``
 when the values it never cuts (verdict, id, cause, caller ID, FOLLOW) do not fit even so.
-No answer of today's can (an ALLOW's worst uncut values come to 2,046 bytes with a
-400-character FOLLOW of 4-byte characters); server.py did not catch it, so the session
-ended with no answer while the recorded ALLOW stayed on record and counted against the
-number's caps. The test makes a FOLLOW longer than any today (the watchdog's value,
-``follow``, with ``wire._MAX_VALUE`` raised so ``_clean`` keeps it whole).
+No answer of today's can (an ALLOW's uncut values come to about 660 bytes at most:
+FOLLOW is at most 380 ASCII bytes, watchdog/carry.py ``_MAX``); server.py did not catch
+it, so the session ended with no answer while the recorded ALLOW stayed on record and
+counted against the number's caps. The test makes a FOLLOW longer than any today (the
+watchdog's value, ``follow``, with ``wire._MAX_VALUE`` raised so ``_clean`` keeps it
+whole).
 
 Over real sockets; Asterisk's side is tests/fake_asterisk.py (recorded header block,
 replies as res_agi.c writes them).
