@@ -2915,6 +2915,17 @@ class CallTracker:
                 return [ReadVariable(call.linkedid, name, VAR_FOLLOW)
                         for name in sorted(call.channels.values())]
             return []
+        gone, call.dest_gone_unfollowed = call.dest_gone_unfollowed, None
+        if (gone is not None and gone[0] == call.dest and gone[0] not in call.channels.values()
+                and call.called_hangup_at is None and call.unchecked_hangup_at is None):
+            # Its Hangup was seen while the call was not followed yet (its follow read late,
+            # ``_ask_follow_again``): held as a Hangup seen while whom the leg was dialled to
+            # is read (``_hangup``), so the check is made of it first — a gone leg is asked
+            # only so (``_check_dialled_number``) — and the release is timed from it
+            # (``_number_known``, ``_number_checked``; with nothing to check, below). Taken
+            # for the called party at once, the hrev81 picture's agent hanging up before the
+            # re-ask hung up the customer talking on through the dialer's ``;2`` (hrev132).
+            call.unchecked_hangup_at = gone[1]
         seeking = self._seek_number(call, now)
         if seeking is not None:
             return seeking
@@ -2923,13 +2934,13 @@ class CallTracker:
             if asked:
                 return asked
         if call.dest is not None and call.dest not in call.channels.values():
-            gone = call.dest_gone_unfollowed
-            call.dest_gone_unfollowed = None
-            if gone is not None and gone[0] == call.dest and call.called_hangup_at is None:
-                # Its Hangup was seen, the call not followed yet (its follow read late):
-                # the release is timed from that Hangup, as if followed then — not bounded
-                # by the whole outage, nor a violation risk for the wait of the read.
-                return self._called_party_gone(call, gone[1], now)
+            if call.unchecked_hangup_at is not None and not call.dest_unchecked:
+                # Its Hangup was seen, the call not followed yet (above), and nothing to check
+                # it against (no digest): the picture's word, the release timed from that
+                # Hangup, as if followed then — not bounded by the whole outage, nor a
+                # violation risk for the wait of the read.
+                hung_up, call.unchecked_hangup_at = call.unchecked_hangup_at, None
+                return self._called_party_gone(call, hung_up, now)
             return self._resume_dest_gone(call, now, outage)
         if (call.dest is not None or not (call.rebuilt or pictured)
                 or call.called_hangup_at is not None):
