@@ -9,6 +9,7 @@ node, front, list versions and pack versions, on a node's host and on an officer
 from __future__ import annotations
 
 import orjson
+import pytest
 
 from tests.log_files import cli, config
 from tests.test_hoff25_officer_stream import _officer
@@ -118,3 +119,30 @@ def test_explain_each_decision_anywhere(tmp_path, redis_server):
             record = answer.get("record") or answer
             assert node in orjson.dumps(answer).decode(), (node, answer)
             assert record is not None
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "defect found by hoff26, not fixed: a decision a node made while Redis was down is in "
+    "that node's log file alone (its stream sink gave up: `stream_unavailable`, then "
+    "`stream_unsent`); the archiver never takes it, and `evidence NUMBER` on an officer's "
+    "host or the archiver's answers without it, exit 0, no note. The node would have to "
+    "put a record of the gap on the stream once Redis answers (callguard/compliance/"
+    "sinks.py), and readers name it"))
+def test_a_decision_made_while_redis_was_down_is_missing_unsaid(tmp_path, redis_server):
+    paths, _ = _site(tmp_path, redis_server)
+    redis_server.stop()
+    done = cli("check", NUMBER, "--campaign", CAMPAIGN, "--at", "2026-12-07T18:00:00Z",
+               "--json", config_path=paths["node-b"])
+    assert done.stdout, done.stderr
+    unsent = orjson.loads(done.stdout)["decision_id"]
+    redis_server.start()
+    # node-b's own host finds it (its file)
+    mine = orjson.loads(cli("evidence", NUMBER, "--format", "json",
+                            config_path=paths["node-b"]).stdout)
+    assert unsent in [d["decision_id"] for d in mine["decisions"]]
+    # the archiver's host and an officer's: found, or the answer says it is incomplete
+    for where in (paths["node-a"], _officer(tmp_path, redis_server)):
+        answer = orjson.loads(cli("evidence", NUMBER, "--format", "json",
+                                  config_path=where).stdout)
+        found = unsent in [d["decision_id"] for d in answer["decisions"]]
+        assert found or answer["incomplete"], (where, answer["notes"])
