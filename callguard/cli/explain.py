@@ -353,7 +353,7 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
       5  not found, and it may have been trimmed from the stream before any archiver
          took it: lost here; each node's log file holds it ("it may have been trimmed")
       6  not found here: the stream was trimmed after the archiver took its entries;
-         query the archive host, or give its archive ("not here:")
+         run explain on the archive host ("not here:")
     """
     withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":
