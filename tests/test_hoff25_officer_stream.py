@@ -83,7 +83,7 @@ def test_explain_of_a_decision_trimmed_before_it_was_archived(tmp_path, redis_se
     assert ids[2].encode() not in info["first-entry"][1][b"r"]
     # node-b's third decision: archived nowhere, in no file of node-a, gone from the stream
     done = cli("explain", ids[2], config_path=paths["node-a"])
-    assert done.returncode == 1
+    assert done.returncode == 5  # may have been trimmed (1 before hoff26: "not found")
     said = " ".join(done.stderr.split())
     assert "not found" in said
     assert "may have been trimmed before it was archived" in said, said

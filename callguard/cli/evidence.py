@@ -106,15 +106,18 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
             file_path is None and place.redis_stream):
         usage_error(f"nothing to read: no archive at {archive.root} and no compliance log at "
                     f"{log}; check --data-dir / CALLGUARD_DATA_DIR, --archive, --file")
-    number_hash, key_id, key_source, last4 = None, None, "", None
+    # elsewhere: entries trimmed once the archiver had them (its archive's, hoff26)
+    number_hash, key_id, key_source, last4, elsewhere = None, None, "", None, list[str]()
     if number is not None:
         number_hash, key_id, key_source, last4 = hash_number(state, number)
     since, until = _range_or_exit(first, last, zone)
 
     def read() -> tuple[Evidence, str | None]:
         # trimmed: why records may be missing (the stream trimmed past the archive)
-        live, trimmed = LiveLines.of_log(log, archive), list[str]()
-        note = _add_stream(state, archive, live, trimmed) if place.redis_stream else None
+        # read again on a new manifest: the last read says it
+        live, trimmed, elsewhere[:] = LiveLines.of_log(log, archive), list[str](), []
+        note = (_add_stream(state, archive, live, trimmed, elsewhere)
+                if place.redis_stream else None)
         found = gather(archive, live, number_hash=number_hash, decision_id=decision_id,
                        first=since, last=until)
         if found.decisions and (decision_id is not None or since or until):
@@ -122,7 +125,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
             # before --from, or (one decision) every change of its number. Read them all.
             again = LiveLines.of_log(log, archive)
             if place.redis_stream:
-                note = _add_stream(state, archive, again, trimmed) or note
+                note = _add_stream(state, archive, again, trimmed, elsewhere) or note
             add_standing(found, archive, again)
         return found, note or (trimmed[-1] if trimmed else None)
 
@@ -151,7 +154,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     # alone, a file of "decisions: none" looked up with another key read, years later,
     # as a number never called.
     query["notes"], query["incomplete"] = _notes(found, key_id, key_source, stream_note,
-                                                 decision_id)
+                                                 decision_id, elsewhere)
     text = {"json": _json, "csv": _csv, "html": _html, "text": _text}[form](query, found)
     if output is not None:
         output.write_text(text)
@@ -163,7 +166,7 @@ def evidence(state: CliState, number: str | None, decision_id: str | None,
     else:
         sys.stdout.write(text)
     if decision_id is not None and not found.decisions:
-        _not_found(decision_id, found, stream_note)
+        _not_found(decision_id, found, stream_note or (elsewhere[0] if elsewhere else None))
     _finish(found, query["notes"], incomplete=query["incomplete"])
 
 
@@ -287,25 +290,27 @@ def _read_or_exit(archive: Archive, read: Callable[[], tuple[Evidence, str | Non
 
 
 def _add_stream(state: CliState, archive: Archive, live: LiveLines,
-                trimmed: list[str] | None = None) -> str | None:
+                trimmed: list[str] | None = None,
+                elsewhere: list[str] | None = None) -> str | None:
     """With ``[log] redis_stream``, the stream's entries after the archive's position
     (every node's records not archived yet) added to ``live``; a note when Redis cannot
     be reached (``stream_after_archive``, which `report` reads too). ``trimmed`` gets why
-    records may be missing when the stream was trimmed past that position."""
+    records may be missing when the stream was trimmed past that position, ``elsewhere``
+    that the entries trimmed were the archiver's (in its archive, not read here)."""
     from callguard.cli.unarchived_stream import (  # noqa: PLC0415 - Redis only here
         stream_after_archive,
     )
 
     try:
-        live.add(*stream_after_archive(state, archive.manifest(), trimmed))
+        live.add(*stream_after_archive(state, archive.manifest(), trimmed, elsewhere))
     except StreamUnreadableError as exc:
         return str(exc)
     return None
 
 
 def _notes(found: Evidence, key_id: str | None, key_source: str,
-           stream_note: str | None = None,
-           decision_id: str | None = None) -> tuple[list[str], bool]:
+           stream_note: str | None = None, decision_id: str | None = None,
+           elsewhere: list[str] | None = None) -> tuple[list[str], bool]:
     """What the answer could not include, and whether that makes it incomplete (exit 1).
     A purge or a replaced store is not here: the documents say it in their own place."""
     notes, incomplete = [], False
@@ -315,6 +320,9 @@ def _notes(found: Evidence, key_id: str | None, key_source: str,
     if stream_note is not None:
         notes.append(stream_note)
         incomplete = True
+    # not a loss, and no INCOMPLETE: records the archiver took before the trim are in its
+    # archive (the host to query is named); "decisions: none" must not read as never called
+    notes.extend(n for n in dict.fromkeys(elsewhere or ()) if n != stream_note)
     if key_id is not None:
         others = sorted(found.key_ids - {key_id, "none"})
         if others:

@@ -14,7 +14,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 import orjson
@@ -96,17 +96,19 @@ def _archived(archive: Any, decision_id: str) -> dict[str, Any] | None:
 
 
 def _streamed(state: CliState, archive: Any, decision_id: str, trimmed: list[str],
+              elsewhere: list[str] | None = None,
               ) -> tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None]:
     """The decision in the Redis stream after the archive's position (another node's,
     not archived yet), the decision that withdrew it, where it was looked for, and why
     the stream could not be read (None: it was); ``trimmed`` gets why a decision may be
-    missing from it (trimmed past the archive's position)."""
+    missing from it (trimmed past the archive's position), ``elsewhere`` that entries
+    trimmed were the archiver's (in its archive, not read here)."""
     from callguard.cli.evidence import _add_stream  # noqa: PLC0415 - Redis only here
     from callguard.cli.unarchived_stream import StreamUnreadableError  # noqa: PLC0415
     from callguard.compliance.archive.evidence import LiveLines, gather  # noqa: PLC0415
 
     live = LiveLines()
-    note = _add_stream(state, archive, live, trimmed)
+    note = _add_stream(state, archive, live, trimmed, elsewhere)
     where = (live.sources[0] if live.sources
              else f"the redis stream {state.settings.log.stream_key}")
     if note is not None:
@@ -236,11 +238,12 @@ def _hanging(console: Console, label: Text, paragraphs: list[Text]) -> None:
                               soft_wrap=True)
 
 
-def _find(state: CliState, decision_id: str, file: Path | None,
+def _find(state: CliState, decision_id: str, file: Path | None, *, as_json: bool = False,
           ) -> tuple[dict[str, Any], str, dict[str, Any] | None]:
     """The decision record, where it was found, and the decision that withdrew it: in the
     log and its segments, else the archive, else (``[log] redis_stream``) the stream after
-    the archive's position; exit 1 naming where it was looked for when it is nowhere."""
+    the archive's position; when it is nowhere, exit naming where it was looked for and
+    why the answer may not be final (``_nowhere_exit``)."""
     path = file or log_path(state.settings)
     if file is not None and not log_exists(file):
         usage_error(f"--file {file}: no compliance log there (nor closed segments "
@@ -271,8 +274,9 @@ def _find(state: CliState, decision_id: str, file: Path | None,
     streamed: tuple[dict[str, Any] | None, dict[str, Any] | None, str, str | None] | None
     streamed = None
     trimmed: list[str] = []
+    elsewhere: list[str] = []
     if found is None and in_stream and archive is not None:
-        streamed = _streamed(state, archive, decision_id.lower(), trimmed)
+        streamed = _streamed(state, archive, decision_id.lower(), trimmed, elsewhere)
         found, source = streamed[0], streamed[2]
     if found is None:
         unread = streamed[3] if streamed is not None else None
@@ -280,21 +284,49 @@ def _find(state: CliState, decision_id: str, file: Path | None,
         places = ([f"{path} or its rotated segments"] if in_log else []) + (
             [f"the archive {archive.root}"] if in_archive and archive is not None else []
         ) + ([streamed[2]] if streamed is not None and unread is None else [])
-        err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
-                          f"{escape(' or '.join(places))}" if places else
-                          f"[red]not found:[/red] decision {escape(decision_id)}: nothing "
-                          "could be read", highlight=False)
-        if unread is not None:
-            err_console.print(f"[yellow]note:[/yellow] not searched: {escape(unread)}",
-                              highlight=False)
-        for why in trimmed:  # not "never decided": it may be among the records trimmed
-            err_console.print(f"[yellow]note:[/yellow] it may have been trimmed before it "
-                              f"was archived: {escape(why)}", highlight=False)
-        sys.exit(EXIT_BLOCK)
+        _nowhere_exit(decision_id, places, unread, trimmed, elsewhere, as_json=as_json)
     withdrawer = streamed[1] if streamed is not None else withdrawn_by(
         path if file is not None or in_log else None,
         archive if in_archive else None, decision_id.lower())
     return found, source, withdrawer
+
+
+# Why a decision was not found, each its own exit code (hoff26: all were 1, told apart
+# by stderr alone): 1 every place searched, 4 a place not searched (the stream unread),
+# 5 it may have been trimmed from the stream before any archiver took it (records lost
+# here), 6 the stream was trimmed after the archiver took it (in its archive, elsewhere).
+EXIT_NOT_FOUND, EXIT_NOT_SEARCHED, EXIT_MAY_BE_TRIMMED, EXIT_IN_ARCHIVERS_ARCHIVE = 1, 4, 5, 6
+
+
+def _nowhere_exit(decision_id: str, places: list[str], unread: str | None,
+                  trimmed: list[str], elsewhere: list[str], *, as_json: bool) -> NoReturn:
+    """Say a decision was found nowhere — and why that may not be final — on stderr (each
+    reason its own line) and, with ``--json``, as a document on stdout; exit with the code
+    of the first reason that applies (``EXIT_NOT_SEARCHED`` before ``EXIT_MAY_BE_TRIMMED``
+    before ``EXIT_IN_ARCHIVERS_ARCHIVE`` before ``EXIT_NOT_FOUND``)."""
+    status, code = next(((s, c) for s, c, said in (
+        ("not-searched", EXIT_NOT_SEARCHED, unread is not None),
+        ("may-have-been-trimmed", EXIT_MAY_BE_TRIMMED, bool(trimmed)),
+        ("in-the-archivers-archive", EXIT_IN_ARCHIVERS_ARCHIVE, bool(elsewhere)))
+        if said), ("not-found", EXIT_NOT_FOUND))
+    err_console.print(f"[red]not found:[/red] no decision {escape(decision_id)} in "
+                      f"{escape(' or '.join(places))}" if places else
+                      f"[red]not found:[/red] decision {escape(decision_id)}: nothing "
+                      "could be read", highlight=False)
+    if unread is not None:
+        err_console.print(f"[yellow]note:[/yellow] not searched: {escape(unread)}",
+                          highlight=False)
+    for why in trimmed:  # not "never decided": it may be among the records trimmed
+        err_console.print(f"[yellow]note:[/yellow] it may have been trimmed before it "
+                          f"was archived: {escape(why)}", highlight=False)
+    for why in elsewhere:  # trimmed once the archiver had it: its archive may hold it
+        err_console.print(f"[yellow]note:[/yellow] not here: it may be in the archiver's "
+                          f"archive: {escape(why)}", highlight=False)
+    if as_json:
+        print_json({"decision_id": decision_id.lower(), "found": False, "status": status,
+                    "exit": code, "searched": places, "not_searched": unread,
+                    "may_have_been_trimmed": trimmed, "in_the_archivers_archive": elsewhere})
+    sys.exit(code)
 
 
 @click.command("explain")
@@ -309,12 +341,19 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
                     packs_dir: Path | None, as_json: bool) -> None:
     """Render DECISION_ID's record in full: every rule, citation and sentence ('-': stdin).
 
-    Exit 0: explained; 1: no such decision in the log or the archive (nor, with [log]
-    redis_stream, the stream; or the packs named cannot explain it); 2: usage (not a
-    decision id, no log, archive or stream to search). Exit 1 also when the stream could
-    not be read or was trimmed before the archiver took it: stderr then says "not
-    searched" or "it may have been trimmed" (a script tells those from a decision never
-    made by stderr, not by the exit code).
+    \b
+    Exit codes (a decision not found: `--json` prints {"found": false, "status", ...}):
+      0  explained
+      1  not found: no such decision in the log, the archive nor (with [log]
+         redis_stream) the stream, every one searched; or the packs named cannot
+         explain it ("cannot explain:")
+      2  usage: not a decision id, no log, archive or stream to search
+      3  internal error
+      4  not found, and not searched: the stream could not be read ("not searched:")
+      5  not found, and it may have been trimmed from the stream before any archiver
+         took it: lost here; each node's log file holds it ("it may have been trimmed")
+      6  not found here: the stream was trimmed after the archiver took its entries;
+         run explain on the archive host ("not here:")
     """
     withdrawer: dict[str, Any] | None = None  # standard input: not looked for
     if decision_id == "-":
@@ -325,7 +364,7 @@ def explain_command(state: CliState, decision_id: str, file: Path | None,
     else:
         if not _ID.fullmatch(decision_id):
             usage_error(f"{decision_id!r} is not a decision id (a UUID)")
-        record, source, withdrawer = _find(state, decision_id, file)
+        record, source, withdrawer = _find(state, decision_id, file, as_json=as_json)
     readings = {str(k): str(v) for k, v in dict(record.get("readings") or {}).items()}
     packs = (_load_packs(packs_dir, readings) if packs_dir
              else dict(state.settings.packs))

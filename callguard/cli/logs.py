@@ -1011,10 +1011,13 @@ def _stream_records(state: CliState, manifest: Any, stats: ReadStats,
 
     said.clear()  # read again on a new manifest: the last read is the one reported
     trimmed: list[str] = []
+    elsewhere: list[str] = []
     try:
-        said["name"], lines = stream_after_archive(state, manifest, trimmed)
+        said["name"], lines = stream_after_archive(state, manifest, trimmed, elsewhere)
         if trimmed:  # records may be missing: the report is then incomplete (hoff25)
             said["trimmed"] = trimmed[0]
+        if elsewhere:  # trimmed once the archiver had them: a warning, not INCOMPLETE
+            said["elsewhere"] = elsewhere[0]  # (hoff26)
     except StreamUnreadableError as exc:
         said["unread"] = str(exc)
         return
@@ -1041,6 +1044,9 @@ def _stream_sources(done: Any, streamed: dict[str, str] | None) -> list[str]:
     said = [streamed[k] for k in ("unread", "trimmed") if k in streamed]
     for note in said:
         _warn(note)
+    if "elsewhere" in streamed:  # the archiver's, not read here: said, not INCOMPLETE
+        _warn(streamed["elsewhere"])  # (it was, on every report once trimmed: hoff26)
+        done.sources = {**done.sources, "elsewhere": [streamed["elsewhere"]]}
     return said
 
 

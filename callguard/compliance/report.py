@@ -412,6 +412,8 @@ def sources_note(report: Report) -> str:
                  else "the unarchived records handed in (their source not named)")
     # what was met and could not be read: the figures are incomplete (exit 1)
     parts.extend(f"INCOMPLETE: {note}" for note in said.get("not_read") or ())
+    # trimmed from the stream after the archiver took them: in its archive, not read here
+    parts.extend(f"not read here: {note}" for note in said.get("elsewhere") or ())
     return "read from: " + "; ".join(parts)
 
 
