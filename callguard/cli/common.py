@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import sys
 from collections.abc import Coroutine
@@ -355,11 +356,23 @@ def campaign_or_exit(settings: Settings, campaign_id: str) -> Campaign:
 
 
 def number_or_exit(settings: Settings, number: str) -> NumberInfo:
-    """The parsed number, or a usage error with the reason."""
+    """The parsed number, or a usage error with the reason, the number quoted once: most
+    reasons quote it themselves ("'[number …5501]x' contains letters"), and it was shown
+    twice ("number '[number …5501]x': '[number …5501]x' contains letters")."""
     try:
         return settings.parser().parse(number)
     except NumberError as exc:  # stderr reaches cron mail and journals: never in clear
-        usage_error(f"number {quoted_number(number)}: {exc}")
+        usage_error(_number_reason(quoted_number(number), str(exc)))
+
+
+def _number_reason(quoted: str, reason: str) -> str:
+    """"number QUOTED: REASON", unless REASON names the number itself, quoted or by its
+    mark ("[number …0958] is in region GB"): then "number REASON" or REASON alone."""
+    mark = re.search(r"\[number …[^\]]*\]", quoted)
+    names = [quoted] + ([mark.group()] if mark else [])
+    if reason.startswith(tuple(names)):
+        return f"number {reason}"
+    return reason if any(name in reason for name in names) else f"number {quoted}: {reason}"
 
 
 def e164_or_exit(settings: Settings, number: str) -> str:

@@ -338,10 +338,14 @@ def _parse_with_progress(file: Path, max_bad_share: float) -> ParsedList:
             progress.update(task, completed=read, numbers=numbers)
 
         try:
-            return parse_list_file(file, max_bad_share=max_bad_share, on_progress=advance)
+            parsed = parse_list_file(file, max_bad_share=max_bad_share, on_progress=advance)
         except ListImportError as exc:
             progress.stop()
             refused_import(exc, max_bad_share)
+        # Read whole: the bar at the file's end. The last count was of the bytes consumed,
+        # short of the size for a ZIP (its central directory, after the member: 98-99 %).
+        progress.update(task, completed=size)
+        return parsed
 
 
 def refused_import(exc: ListImportError, max_bad_share: float) -> NoReturn:

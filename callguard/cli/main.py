@@ -2,29 +2,39 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib
-import os
-import secrets
-import sys
-from pathlib import Path
-
-import click
-from rich.markup import escape
-
-from callguard.cli.common import (
-    EXIT_INTERNAL,
-    EXIT_USAGE,
-    CliState,
-    auth_refused,
-    config_file_or_exit,
-    err_console,
-    redis_hint,
+from callguard.cli.interrupts import (
+    EXIT_INTERRUPTED,
+    Interrupted,
+    quiet_imports,
+    say_interrupted,
 )
-from callguard.compliance.logkey import LogKeyError
-from callguard.compliance.seekable import SeekableError
-from callguard.errors import ArchiveDamagedError, ArchiveFormatError, StoreError
-from callguard.numbers.redact import redact_digits
+
+# First: a Ctrl-C while these load (and `serve` loads more) exits 130, "interrupted".
+with quiet_imports():
+    import contextlib
+    import importlib
+    import os
+    import secrets
+    import sys
+    from pathlib import Path
+    from typing import Any
+
+    import click
+    from rich.markup import escape
+
+    from callguard.cli.common import (
+        EXIT_INTERNAL,
+        EXIT_USAGE,
+        CliState,
+        auth_refused,
+        config_file_or_exit,
+        err_console,
+        redis_hint,
+    )
+    from callguard.compliance.logkey import LogKeyError
+    from callguard.compliance.seekable import SeekableError
+    from callguard.errors import ArchiveDamagedError, ArchiveFormatError, StoreError
+    from callguard.numbers.redact import redact_digits
 
 __all__ = ["cli", "main"]
 
@@ -71,9 +81,27 @@ class _LazyGroup(click.Group):
         if target is None:
             return None
         module, _, name = target.partition(":")
-        command = getattr(importlib.import_module(module), name)
+        with quiet_imports():  # `serve` loads the gate, the fronts, aiohttp: ~0.5 s
+            command = getattr(importlib.import_module(module), name)
         assert isinstance(command, click.Command)
         return command
+
+    def make_context(self, info_name: str | None, args: list[str],
+                     parent: click.Context | None = None, **extra: Any) -> click.Context:
+        """The options read, a Ctrl-C carried past click as ``Interrupted`` (``invoke``)."""
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except KeyboardInterrupt:
+            raise Interrupted from None
+
+    def invoke(self, ctx: click.Context) -> object:
+        """The command (imported here: `serve`'s half second of imports), a Ctrl-C carried
+        past click as ``Interrupted``: click read a KeyboardInterrupt as Abort, a blank
+        line on stderr and, in ``main``, exit 2, a usage error."""
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise Interrupted from None
 
     def resolve_command(self, ctx: click.Context, args: list[str]
                         ) -> tuple[str | None, click.Command | None, list[str]]:
@@ -108,7 +136,8 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
     # Operational events go to stderr from the start, so --json output stays clean; the
     # node's real hashing key replaces this ephemeral one when its stores are opened.
     if ctx.invoked_subcommand not in _QUIET:
-        from callguard.audit import configure_logging  # noqa: PLC0415 - see _COMMANDS
+        with quiet_imports():
+            from callguard.audit import configure_logging  # noqa: PLC0415 - see _COMMANDS
 
         configure_logging(secrets.token_bytes(32))
     if ctx.get_parameter_source("data_dir") is click.core.ParameterSource.ENVIRONMENT:
@@ -120,7 +149,16 @@ def cli(ctx: click.Context, config: Path | None, data_dir: Path | None) -> None:
 
 
 def main() -> None:
-    """Entry point: usage errors exit 2, unexpected errors 3 — never a bare traceback."""
+    """Entry point: usage errors exit 2, unexpected errors 3, a Ctrl-C 130 — never a bare
+    traceback."""
+    try:
+        _run()
+    except (Interrupted, KeyboardInterrupt):  # Ctrl-C: one line, the shell's 130
+        say_interrupted()
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _run() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -4,6 +4,8 @@ Every row is decided exactly as a live call would be (same gate, same compliance
 at the instant the calls are planned for. The output CSV is the input plus verdict, rule,
 reason, decision id and the list versions read (do-not-call and number attribute lists,
 ``callguard_lists``); a malformed row is reported and written with a BLOCK, never skipped.
+A blank row (every cell empty or spaces: a spreadsheet's trailing ",,,") names no one: it
+is skipped and counted, not decided (it was a recorded BLOCK "no number given").
 The leads file is read by ``callguard.csvfile`` (BOM, UTF-8 or Windows-1252, comma,
 semicolon or tab); the output keeps the input's delimiter and byte-order mark, in UTF-8.
 ``--only callable`` writes the ALLOW rows alone (a file to load into a dialer),
@@ -26,7 +28,7 @@ import stat
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -291,18 +293,14 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     at = parse_instant(at_text)
     campaign_or_exit(state.settings, campaign)
     target, to_stdout = _target(state, leads, output, as_json)
-    try:
-        table = read_csv(leads)
-    except UsageError as exc:
-        usage_error(str(exc))
-    _quotes_closed_or_exit(leads, table)
+    table, blank = _leads_or_exit(leads)
+    keep = _kept(table.header)
     header, rows = table.header, table.rows
     number_index, location_index = _columns(header, number_column, location_column)
-    keep = _kept(header)
     err = console(stderr=True)
     if not rows:
         _no_rows(err, leads, campaign, at.isoformat(), table, only, as_json, target,
-                 to_stdout)
+                 to_stdout, blank)
     runtime = state.runtime()
     verdicts: Counter[str] = Counter()
     rules: Counter[str] = Counter()
@@ -346,7 +344,7 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
 
     run(go())
     outcome = _Outcome(leads, campaign, at.isoformat(), table, verdicts, rules, malformed,
-                       only, "standard output" if to_stdout else str(target))
+                       only, "standard output" if to_stdout else str(target), blank)
     if as_json:
         print_json(outcome.to_json())
     else:
@@ -359,8 +357,35 @@ def scrub(state: CliState, leads: Path, campaign: str, at_text: str, mode: str |
     sys.exit(0)
 
 
+def _leads_or_exit(leads: Path) -> tuple[CsvTable, list[int]]:
+    """The lead file read (a usage error if it cannot be), without its blank rows, and
+    their line numbers."""
+    try:
+        table = read_csv(leads)
+    except UsageError as exc:
+        usage_error(str(exc))
+    _quotes_closed_or_exit(leads, table)
+    return _without_blank_rows(table)
+
+
+def _without_blank_rows(table: CsvTable) -> tuple[CsvTable, list[int]]:
+    """The table without its blank rows, and their line numbers. Blank: every cell read
+    (an earlier scrub's ``callguard_*`` columns aside) empty or spaces."""
+    keep = _kept(table.header)
+    blank = [i for i, row in enumerate(table.rows)
+             if not any(row[k].strip() for k in keep if k < len(row))]
+    if not blank:
+        return table, []
+    skipped = set(blank)
+    kept = [i for i in range(len(table.rows)) if i not in skipped]
+    return (replace(table, rows=[table.rows[i] for i in kept],
+                    line_numbers=[table.line_numbers[i] for i in kept]),
+            [table.line_numbers[i] for i in blank])
+
+
 def _no_rows(err: Console, leads: Path, campaign: str, at: str, table: CsvTable,
-             only: str | None, as_json: bool, target: Path, to_stdout: bool) -> NoReturn:
+             only: str | None, as_json: bool, target: Path, to_stdout: bool,
+             blank: list[int]) -> NoReturn:
     """A header and no rows: nothing to decide, and exit 0 — a day with no leads is not a
     fault for the cron job that runs the scrub — but the output is still written, header
     only, so that a dialer loading it calls no one instead of yesterday's rows (scrubbed
@@ -369,7 +394,7 @@ def _no_rows(err: Console, leads: Path, campaign: str, at: str, table: CsvTable,
         csv.writer(out, delimiter=table.delimiter).writerow(
             _cells([*(table.header[i] for i in _kept(table.header)), *ADDED]))
     outcome = _Outcome(leads, campaign, at, table, Counter(), Counter(), [], only,
-                       "standard output" if to_stdout else str(target))
+                       "standard output" if to_stdout else str(target), blank)
     if as_json:
         print_json(outcome.to_json())
     err.print(f"{leads} has a header and no rows: nothing to decide (exit 0: an empty lead "
@@ -391,6 +416,7 @@ class _Outcome:
     malformed: list[str]
     only: str | None
     where: str
+    blank: list[int]  # line numbers of the blank rows skipped
 
     @property
     def written(self) -> int:
@@ -400,7 +426,8 @@ class _Outcome:
         return {"leads": str(self.leads), "campaign": self.campaign, "at": self.at,
                 "rows": len(self.table.rows), "verdicts": dict(self.verdicts),
                 "rules": {r: n for r, n in self.rules.most_common() if r != "ALLOW"},
-                "malformed": self.malformed, "output": self.where, "only": self.only,
+                "malformed": self.malformed, "blank_skipped": len(self.blank),
+                "output": self.where, "only": self.only,
                 "written": self.written,
                 "read_as": {"encoding": self.table.encoding,
                             "delimiter": self.table.delimiter}}
@@ -408,7 +435,16 @@ class _Outcome:
     def line(self) -> str:
         only = "" if self.only is None else f", {self.only} only"
         return (f"wrote {self.where} ({self.written:,} of {len(self.table.rows):,} rows{only}; "
-                f"read as {self.table.encoding}, {self.table.delimiter_name}-separated)")
+                f"{self.blank_note()}read as {self.table.encoding}, "
+                f"{self.table.delimiter_name}-separated)")
+
+    def blank_note(self) -> str:
+        """"N blank rows skipped (lines ...); " or nothing (the first 20 lines named)."""
+        if not self.blank:
+            return ""
+        lines = ", ".join(map(str, self.blank[:20])) + (" ..." if len(self.blank) > 20 else "")
+        rows, at = ("row", "line") if len(self.blank) == 1 else ("rows", "lines")
+        return f"{len(self.blank):,} blank {rows} skipped ({at} {lines}); "
 
 
 @contextlib.contextmanager
