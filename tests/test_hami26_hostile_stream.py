@@ -229,9 +229,10 @@ class TestOddFraming:
 
 class TestFlood:
     async def test_10000_newexten_a_second_while_the_followed_call_ends(self, node):
-        """SYNTHESISED: 10,000 Newexten events a second of calls never followed, for
-        2 s, the followed call's Hangup in the middle: released within 5 s (the
-        prerecorded limit), the loop kept up."""
+        """SYNTHESISED: up to 10,000 Newexten events a second of calls never followed,
+        the followed call's Hangup in the middle: released within 5 s (the prerecorded
+        limit) while the flood went on before and after it. The flood's rate is not
+        asserted (a busy CI host sends fewer: speed is measured in bench/, not here)."""
         n = await node()
         before, held = _call()
         n.fake.hold(held)
@@ -239,25 +240,28 @@ class TestFlood:
         await n.fake.send(before[:-1])
         chunk = b"".join(_event(_unrelated_newexten(i)) for i in range(100))
         stop = asyncio.Event()
+        sent = [0]
 
-        async def flood() -> int:
-            sent = 0
+        async def flood() -> None:
             next_at = time.monotonic()
             while not stop.is_set():
                 await n.fake.send_raw(chunk)
-                sent += 100
+                sent[0] += 100
                 next_at += 0.01
                 await asyncio.sleep(max(0.0, next_at - time.monotonic()))
-            return sent
 
         task = asyncio.create_task(flood())
         await asyncio.sleep(1.0)
+        sent_before = sent[0]
         sent_at = time.monotonic()
         await n.fake.send(before[-1:])
         await until(lambda: n.named("line-release"), timeout=10)
+        sent_at_release = sent[0]
         await asyncio.sleep(1.0)
         stop.set()
-        assert await task >= 15_000  # the flood went on around the release
+        await task
+        assert sent_before >= 200  # a flood was under way when the called party left
+        assert sent[0] > sent_at_release  # and went on past the release
         delay = _first_hangup_action(n) - sent_at
         assert delay < 5.0
         assert sorted(n.fake.hangups()) == CALLER_01
