@@ -91,7 +91,7 @@ async def test_an_oversized_block_streamed_for_ever_is_cut_at_the_header_deadlin
         writer.transport.abort()
     elapsed = loop.time() - started
     assert 0.4 < elapsed < 2, elapsed
-    assert sent > 500_000, sent  # it streamed all the while, far past the limit
+    assert sent > 100_000, sent  # it streamed all the while, far past the 16 KiB limit
     counts = node.stats.counts
     assert (counts["header_too_large"], counts["too_large_answered"]) == (1, 0)
     assert counts["reply_failed"] == 0
