@@ -123,6 +123,11 @@ _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a 
 # often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
 # 227(d)(3)(B).
 _RESYNC_MIN_S = 2.0
+# While a picture is under way a resync due looks again this often: it is taken as soon as
+# that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
+# hold waited up to 2 s more for its picture: hrev138). The first look is already
+# ``_RESYNC_MIN_S`` after the last resync, so this makes no storm.
+_RESYNC_RECHECK_S = 0.05
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
 # The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
@@ -1118,7 +1123,7 @@ class AmiWatchdog:
             return
         if self._held is not None or self._login_unseen:
             # a picture under way, whose list may have been written before the loss
-            asyncio.get_running_loop().call_later(_RESYNC_MIN_S, self._resync, protocol)
+            asyncio.get_running_loop().call_later(_RESYNC_RECHECK_S, self._resync, protocol)
             return
         self._resync_due = False
         self._resynced = time.monotonic()
