@@ -123,6 +123,11 @@ _MAX_HELD_EVENTS = 500_000  # events held while the picture is taken (~1 s of a 
 # often: a lost Hangup is released within it plus a picture, inside the 5 s of 47 U.S.C.
 # 227(d)(3)(B).
 _RESYNC_MIN_S = 2.0
+# While a picture is under way a resync due looks again this often: it is taken as soon as
+# that picture's hold ends (looked at every ``_RESYNC_MIN_S``, a loss in a login picture's
+# hold waited up to 2 s more for its picture: hrev138). The first look is already
+# ``_RESYNC_MIN_S`` after the last resync, so this makes no storm.
+_RESYNC_RECHECK_S = 0.05
 _PING_S = 1.0  # a Ping this often once logged in (panoramisk's default: 10 s)
 _GONE = "No such channel"
 # The actions the watchdog sends, and the manager.conf write= class each needs (manager.c
@@ -990,9 +995,23 @@ class AmiWatchdog:
 
     # --- work -----------------------------------------------------------------------------
 
-    async def _rebuild(self) -> None:
-        """After every login: the live channels, so no call is forgotten or left unfollowed."""
+    def _items_lost(self) -> int:
+        """Messages of the main session dropped unread so far (``_events_lost``), events
+        dropped from a full picture hold aside: those are events, never a picture's item."""
+        return self.stats["events_lost"] - self.stats["events_lost_during_picture"]
+
+    async def _rebuild(self, *, retaken: bool = False) -> None:
+        """After every login: the live channels, so no call is forgotten or left unfollowed.
+
+        A message dropped unread while the list arrived may have been one of its
+        ``CoreShowChannel`` items: read as it is, the picture said that channel was gone,
+        and a called party still talking was taken for one who hung up while AMI was away
+        — ``reconcile`` hung up the calling legs of a live call (hrev138). Such a picture
+        is taken again at once, the events still held (``retaken``); a second one that
+        loses a message too is read as it is, so a stream that always loses something
+        holds no release back (a channel that can never be read is taken for gone)."""
         session = getattr(self._manager, "protocol", None)
+        lost = self._items_lost()
         try:
             reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
         except (TimeoutError, ConnectionError) as exc:
@@ -1015,6 +1034,15 @@ class AmiWatchdog:
             self._replay()
             if self.connected:
                 asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
+            return
+        if self._items_lost() != lost and not retaken:
+            self.stats["pictures_retaken"] += 1
+            _log.warning("ami_picture_retaken", lost=self._items_lost() - lost,
+                         effect="a message was dropped unread while the live channels were "
+                                "listed: the list is asked again before it is read, so a "
+                                "channel it left out is not taken for gone")
+            if self.connected and getattr(self._manager, "protocol", None) is session:
+                self._spawn(self._rebuild(retaken=True))  # the hold (``_held``) goes on
             return
         items = [normalize(m) for m in reply if m.get("Event") == "CoreShowChannel"]
         lots = await self._holding_bridges(
@@ -1095,7 +1123,7 @@ class AmiWatchdog:
             return
         if self._held is not None or self._login_unseen:
             # a picture under way, whose list may have been written before the loss
-            asyncio.get_running_loop().call_later(_RESYNC_MIN_S, self._resync, protocol)
+            asyncio.get_running_loop().call_later(_RESYNC_RECHECK_S, self._resync, protocol)
             return
         self._resync_due = False
         self._resynced = time.monotonic()
