@@ -13,6 +13,7 @@ It always runs on the bundled demo configuration: its cases name the demo's camp
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -166,12 +167,27 @@ def demo(state: CliState, data_dir: Path | None) -> None:
             usage_error(refusal)
         _demo_dir_or_exit(data_dir)
     target = data_dir or Path(tempfile.mkdtemp(prefix="callguard-demo-"))
-    target.mkdir(parents=True, exist_ok=True)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        _show(base, site, target, given=data_dir is not None)
+    except BaseException:
+        # a fresh directory of a demo that failed (or was interrupted) before its "try:"
+        # line is no use to anyone: it was left in /tmp on every failed run (hsml27)
+        if data_dir is None:
+            shutil.rmtree(target, ignore_errors=True)
+        raise
+    if data_dir is None:  # the "try:" line needs it; it was left behind unsaid
+        output.console().print(f"remove when done: rm -r {target.resolve()}",
+                               highlight=False)
+
+
+def _show(base: Settings, site: Path | None, target: Path, *, given: bool) -> None:
+    """The demo in ``target``: its lists, records and decisions, and the "try:" line."""
     (target / DEMO_MARKER).touch()
     # The demo writes its lists to disk, so it always runs on the embedded backend.
     settings = replace(base, data_dir=target.resolve(), lists_backend="embedded",
                        log=LogSettings(), records=RecordsSettings(),
-                       data_dir_source="demo --data-dir" if data_dir else
+                       data_dir_source="demo --data-dir" if given else
                        "demo: a fresh temporary directory")
     announce(settings, "demo", own=True)
     today = datetime.now(_DENVER).date()

@@ -7,6 +7,7 @@ counts only; nothing here exports the numbers of a list.
 from __future__ import annotations
 
 import difflib
+import errno
 import sys
 from collections.abc import Collection
 from datetime import UTC, date, datetime
@@ -31,6 +32,7 @@ from rich.text import Text
 from callguard.cli.common import (
     EXIT_BLOCK,
     EXIT_INTERNAL,
+    EXIT_USAGE,
     CliState,
     invocation,
     number_or_exit,
@@ -394,14 +396,20 @@ def built_or_exit(settings: Settings, name: str, parsed: ParsedList | ParsedDate
 
 
 def _recorded(settings: Settings, fields: dict[str, Any]) -> None:
-    """Write the list change to the compliance log; a failure is said plainly (exit 3)."""
+    """Write the list change to the compliance log; a failure is said plainly (exit 3; 2
+    for a read-only file system, with its fix: the admin's, not callguard's fault)."""
     try:
         run(record_list_change(settings, fields))
     except (OSError, CallguardError) as exc:
+        read_only = any(isinstance(e, OSError) and e.errno == errno.EROFS
+                        for e in (exc, exc.__cause__))
+        fix = ("; the file system is mounted read-only: mount it read-write, or under the "
+               "systemd unit (ProtectSystem=strict) add the log's directory to "
+               "ReadWritePaths=") if read_only else ""
         _err.print(f"[red]error:[/red] the list change was made but its compliance record "
-                   f"could not be written ({escape(str(exc))}); write down: "
+                   f"could not be written ({escape(str(exc))}){fix}; write down: "
                    f"{escape(str(fields))}", highlight=False)
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(EXIT_USAGE if read_only else EXIT_INTERNAL)
 
 
 def _import_delta(settings: Settings, file: Path, name: str, published: date, covers: str,

@@ -778,7 +778,9 @@ def report(state: CliState, /, file_path: Path | None, stream: bool, archive_dir
     missing += _stream_sources(done, streamed)
     if missing:
         done.sources = {**done.sources, "not_read": missing}
-    _print_report(done, html_path, as_json=as_json, as_csv=as_csv)
+    _print_report(done, html_path, as_json=as_json, as_csv=as_csv,
+                  # not asked again when house_policies could not load it: said once
+                  watchdog=None if done.not_law_unread else _watchdog_enabled(state))
     if missing:
         sys.exit(EXIT_INCOMPLETE)
 
@@ -799,8 +801,10 @@ def _report_log(log_query: LogQuery, place: LogPlace, archive: Any, file_path: P
     return place.log_file
 
 
-def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: bool) -> None:
-    """The report as asked: JSON, CSV or tables on standard output, and the page."""
+def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: bool,
+                  watchdog: bool | None = None) -> None:
+    """The report as asked: JSON, CSV or tables on standard output, and the page.
+    ``watchdog``: whether the configuration enables [ami] (None: not known here)."""
     from callguard.compliance import report as figures  # noqa: PLC0415
 
     if html_path is not None:
@@ -810,7 +814,7 @@ def _print_report(done: Any, html_path: Path | None, *, as_json: bool, as_csv: b
     elif as_csv:
         sys.stdout.write(figures.render_csv(done))
     else:
-        _report_tables(done)
+        _report_tables(done, watchdog=watchdog)
         if html_path is not None:
             print(f"page: {html_path}")  # noqa: T201
 
@@ -1050,7 +1054,18 @@ def _stream_sources(done: Any, streamed: dict[str, str] | None) -> list[str]:
     return said
 
 
-def _report_tables(done: Any) -> None:
+def _watchdog_enabled(state: CliState) -> bool | None:
+    """Whether the configuration enables the AMI watchdog; None when it cannot be loaded
+    here (a report of an archive copied to counsel, as ``house_policies``)."""
+    from callguard.errors import CallguardError  # noqa: PLC0415
+
+    try:
+        return bool(state.settings.ami.enabled)
+    except (CallguardError, OSError, SystemExit):
+        return None
+
+
+def _report_tables(done: Any, *, watchdog: bool | None = None) -> None:
     from rich.table import Table  # noqa: PLC0415
 
     from callguard.compliance import report as figures  # noqa: PLC0415
@@ -1105,6 +1120,16 @@ def _report_tables(done: Any) -> None:
                             str(row["calls"]),
                             str(row["allow"]), str(row["block"]))
         output.print_table(console, centres)
+    _watchdog_table(console, done, watchdog)
+
+
+def _watchdog_table(console: Any, done: Any, watchdog: bool | None) -> None:
+    """The watchdog's figures by campaign; one line instead when the configuration does
+    not enable it and the period holds none of its records."""
+    from rich.table import Table  # noqa: PLC0415
+
+    from callguard.compliance import report as figures  # noqa: PLC0415
+
     watch = Table("campaign", "line releases", "p50 ms", "p99 ms", "max ms", "violation risks",
                   "caller-ID mismatches", "abandonment 30 d", title="the watchdog" + (
                       f" ({scope})" if (scope := figures.watchdog_scope(done.query)) else ""))
@@ -1119,6 +1144,11 @@ def _report_tables(done: Any) -> None:
                       str(done.watched.get((campaign, "caller-id-mismatch"), 0)),
                       f"{100 * abandon['rate']:.2f} % of {abandon['answered']}"
                       if abandon else "-")
+    if not watch.rows and watchdog is False:
+        # [ami] enabled = false and no record of an earlier watchdog in the period: a
+        # table of "none" read as a watchdog that ran and saw nothing (hsml27)
+        console.print("watchdog: not enabled in this configuration", highlight=False)
+        return
     if not watch.rows:  # as the page: an empty box reads as a fault
         watch.add_row("none", *["-"] * 7)
     output.print_table(console, watch)

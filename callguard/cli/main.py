@@ -12,12 +12,13 @@ from callguard.cli.interrupts import (
 # First: a Ctrl-C while these load (and `serve` loads more) exits 130, "interrupted".
 with quiet_imports():
     import contextlib
+    import errno
     import importlib
     import os
     import secrets
     import sys
     from pathlib import Path
-    from typing import Any
+    from typing import Any, NoReturn
 
     import click
     from rich.markup import escape
@@ -201,17 +202,30 @@ def _run() -> None:
                           highlight=False)
         sys.exit(EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - last line of defence for the CLI
-        if _redis_unreachable(exc):
-            # redis-py's AuthenticationError is a ConnectionError: a refused password is
-            # no wrong url (the lists' commands, `dnc status`, said "check [redis] url").
-            refused = auth_refused(str(exc))
-            what = "refused the password" if refused else "is unreachable"
-            hint = redis_hint(str(exc), unreachable=True)
-            err_console.print(f"[red]error:[/red] Redis {what} ({escape(str(exc))}).{hint}",
-                              highlight=False)
-            sys.exit(EXIT_INTERNAL)
-        err_console.print(internal_error_text(exc))
+        _last_resort(exc)
+
+
+def _last_resort(exc: Exception) -> NoReturn:
+    """Any other error: a read-only file system or an unreachable Redis said plainly (the
+    admin's to fix), anything else as callguard's own fault (exit 3)."""
+    if isinstance(exc, OSError) and exc.errno == errno.EROFS:
+        # a read-only mount (or a path outside ReadWritePaths= under the unit's
+        # ProtectSystem=strict): the admin's to fix, as a PermissionError is. It was
+        # "internal error: OSError" (exit 3), which Restart=on-failure only retried.
+        err_console.print(f"[red]error:[/red] {escape(read_only_text(exc))}",
+                          highlight=False)
+        sys.exit(EXIT_USAGE)
+    if _redis_unreachable(exc):
+        # redis-py's AuthenticationError is a ConnectionError: a refused password is
+        # no wrong url (the lists' commands, `dnc status`, said "check [redis] url").
+        refused = auth_refused(str(exc))
+        what = "refused the password" if refused else "is unreachable"
+        hint = redis_hint(str(exc), unreachable=True)
+        err_console.print(f"[red]error:[/red] Redis {what} ({escape(str(exc))}).{hint}",
+                          highlight=False)
         sys.exit(EXIT_INTERNAL)
+    err_console.print(internal_error_text(exc))
+    sys.exit(EXIT_INTERNAL)
 
 
 def admins_path(exc: PermissionError, state: CliState | None) -> bool:
@@ -331,6 +345,20 @@ def permission_text(exc: PermissionError) -> str:
     return (f"permission denied: {redact_digits(name) or redact_digits(str(exc))}{owner}. Run "
             "the command as a user who may open it (a data dir's file: its owner, sudo -u "
             "OWNER ..., or callguard-admin ... for the service's), or give this user access")
+
+
+def read_only_text(exc: OSError) -> str:
+    """A write refused because the file system is mounted read-only (errno EROFS), for
+    every user, root too: the path and the fix. Digits taken out as in permission_text."""
+    names = [n for n in (exc.filename, exc.filename2) if isinstance(n, str) and n]
+    if not names:
+        return (f"read-only file system ({redact_digits(str(exc))}): callguard must write "
+                "there; mount it read-write, or under the systemd unit "
+                "(ProtectSystem=strict) add its directory to ReadWritePaths=")
+    where = redact_digits(str(Path(names[0]).parent))
+    return (f"read-only file system: cannot write {redact_digits(names[0])}. Mount "
+            f"{where} read-write, or under the systemd unit (ProtectSystem=strict) add it "
+            "to ReadWritePaths=")
 
 
 def internal_error_text(exc: BaseException) -> str:
