@@ -1012,13 +1012,21 @@ class AmiWatchdog:
         holds no release back (a channel that can never be read is taken for gone)."""
         session = getattr(self._manager, "protocol", None)
         lost = self._items_lost()
+        # Taken again, the list has what is left of the first one's action timeout, counted
+        # from the hold's start: the hold ends as late as one picture's could, never two
+        # (each up to ``action_timeout_ms``: a called party's Hangup held 2 s more before
+        # its release began, hrev141). Unanswered by then, it fails as a first list does:
+        # the events are applied and the picture asked again shortly, the lossy one unread.
+        timeout = (self._held_since + self.settings.action_timeout_ms / 1000
+                   - time.monotonic()) if retaken else None
+        if timeout is not None and timeout <= 0:
+            self._rebuild_failed("no time left to list the channels again")
+            return
         try:
-            reply = await self._send({"Action": "CoreShowChannels"}, as_list=True)
+            reply = await self._send({"Action": "CoreShowChannels"}, as_list=True,
+                                     timeout=timeout)
         except (TimeoutError, ConnectionError) as exc:
-            _log.error("ami_rebuild_failed", reason=str(exc) or type(exc).__name__)
-            self._replay()
-            if self.connected:  # still logged in: take the picture again shortly
-                asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
+            self._rebuild_failed(str(exc) or type(exc).__name__)
             return
         if not isinstance(reply, list):  # refused (_ListAction): no picture was taken
             self.stats["rebuild_refused"] += 1
@@ -1075,6 +1083,14 @@ class AmiWatchdog:
                          fix="add CALLGUARD_FOLLOW to channelvars in [general] of "
                              "manager.conf; until then calls are found again with Getvar")
         self._on_rebuilt(followed)
+
+    def _rebuild_failed(self, reason: str) -> None:
+        """The list unanswered in time (or the session gone): the held events are applied,
+        and while still logged in the picture is asked again shortly."""
+        _log.error("ami_rebuild_failed", reason=reason)
+        self._replay()
+        if self.connected:  # still logged in: take the picture again shortly
+            asyncio.get_running_loop().call_later(_REBUILD_RETRY_S, self._rebuild_again)
 
     async def _holding_bridges(self, wait: float) -> list[str] | None:
         """The parking lots and holding bridges up now (AMI ``BridgeList``: manager_bridges.c
