@@ -42,10 +42,13 @@ of it at most, so a flood of them leaves room for the calls), and a transaction 
 ``max_retransmits`` retransmitted requests with its final response (and as many, before
 it, with its 100 (Trying)) — 10 by default, the most an RFC 3261 client sends: a
 non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's timer A sends 6). Each
-answer goes where the first went (§18.2.2: the request that made the transaction), never
-to the retransmission's own source. So one INVITE costs at most 1 + 10 (timer G) + 10
-copies of its final response over 64·T1, to the allowed source that asked, one per
-request beyond timer G's; timer G's are the RFC's own, and its ACK stops them.
+answer goes where the first went (§18.2.2: the request that made the transaction), not
+to the retransmission's own source — unless that was a connection now closed, when a copy
+from the same address (a new connection, or UDP) takes them (``move``: the front's
+``_answered_at``, hsip26), never another host's (hrev135). So one INVITE costs at most
+1 + 10 (timer G) + 10 copies of its final response over 64·T1, to the allowed source
+that asked, one per request beyond timer G's; timer G's are the RFC's own, and its ACK
+stops them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,69 @@
+"""Review of hsip26 (an INVITE sent again after its connection closed; ``rate_per_source``
+by /64): where a moved answer may go, and which IPv6 sources are a /64 (hrev135).
+
+In-process fronts on the real gate (``tests/test_sip.py``'s ``front``), real sockets on
+loopback (127.0.0.2 is another host of 127.0.0.0/8, listed in ``allowed_sources``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from tests.test_hostile16_sip import _answers, _finals
+from tests.test_sip import compliance, front, invite, tcp
+
+__all__ = ["front"]
+
+_FINAL = [b"SIP/2.0 302 Moved Temporarily"]
+
+
+async def _over_tcp(port: int, data: bytes, wait: float, host: str = "127.0.0.1") -> bytes:
+    """``data`` on a new connection from ``host``; what comes back in ``wait`` s; closed."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(host, 0))
+    writer.write(data)
+    await writer.drain()
+    reply = await _answers(reader, wait)
+    writer.close()
+    return reply
+
+
+async def _over_udp(port: int, data: bytes, wait: float, host: str) -> bytes | None:
+    """``data`` in a datagram from ``host``; the first datagram back, None in ``wait`` s."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    try:
+        await loop.sock_sendto(sock, data, ("127.0.0.1", port))
+        return await asyncio.wait_for(loop.sock_recv(sock, 65536), wait)
+    except TimeoutError:
+        return None
+    finally:
+        sock.close()
+
+
+class TestAMovedAnswerStaysWithItsHost:
+    async def test_a_copy_from_another_host_is_not_given_the_answer(self, front):
+        """§18.2.2 sends a response, its connection gone, to the host the request came
+        from (its ``received`` address). hsip26 moved the transaction's answers to
+        wherever a copy came from once the first connection was closed: any other
+        allowed host — or a forged UDP source, an allowed address the sender does not
+        hold — sending the same INVITE was given its 302 (main: both copies below got
+        it) and kept it: the dialer's own copy afterwards went unanswered if the capture
+        was by UDP (a datagram source is never "closed")."""
+        server = await front(allowed_sources=("127.0.0.0/8",))
+        request = tcp(invite("moved-host"))
+        first = await _over_tcp(server.port, request, 1.0)
+        assert _finals(first) == _FINAL, first
+        await asyncio.sleep(0.1)  # the close reaches the front
+        other = await _over_tcp(server.port, request, 0.7, host="127.0.0.2")
+        assert _finals(other) == [], other
+        forged = await _over_udp(server.port, invite("moved-host"), 0.7, "127.0.0.2")
+        assert forged is None, forged
+        again = await _over_tcp(server.port, request, 1.0)  # the dialer, reconnected
+        assert _finals(again) == _FINAL, again
+        assert again.split(b"\r\n\r\n")[0] == first.split(b"\r\n\r\n")[0]
+        assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
+        assert server.stats.counts["invite_new"] == 1
+
