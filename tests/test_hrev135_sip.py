@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 
+from callguard.fronts.dual_stack import source_holder
 from tests.test_hostile16_sip import _answers, _finals
 from tests.test_sip import compliance, front, invite, tcp
 
@@ -66,4 +67,32 @@ class TestAMovedAnswerStaysWithItsHost:
         assert again.split(b"\r\n\r\n")[0] == first.split(b"\r\n\r\n")[0]
         assert [r["verdict"] for r in compliance(server)] == ["ALLOW"]
         assert server.stats.counts["invite_new"] == 1
+
+
+class TestWhichSourcesAreA64:
+    def test_link_local_sources_are_each_their_own(self):
+        """fe80::/64 is every host's of a link (RFC 4291 §2.5.6), on every interface:
+        read as one holder, one dialer on the LAN spent every link-local dialer's
+        ``rate_per_source`` and ``max_in_flight_per_source`` (main: all ``fe80::/64``)."""
+        assert source_holder("fe80::1%eth0") != source_holder("fe80::2%eth0")
+        assert source_holder("fe80::1%eth0") != source_holder("fe80::1%eth1")
+        assert source_holder("fe80::1%eth0") == "fe80::1%eth0"
+
+    def test_addresses_carrying_an_ipv4_one_are_each_their_own(self):
+        """A NAT64/SIIT prefix (RFC 6052 64:ff9b::/96, RFC 8215 64:ff9b:1::/48) or the
+        ``::/96`` forms carry a whole IPv4 host each in their last 32 bits: as a /64, the
+        IPv4 Internet behind a translator was one source (main)."""
+        assert source_holder("64:ff9b::a01:203") != source_holder("64:ff9b::a01:204")
+        assert source_holder("64:ff9b:1::a01:203") != source_holder("64:ff9b:1::a01:204")
+        assert source_holder("::ffff:0:a01:203") != source_holder("::ffff:0:a01:204")
+        assert source_holder("::1") == "::1"
+        # the ordinary case is unchanged: one /64, one holder; a mapped IPv4 is itself
+        assert source_holder("2001:db8:1:2::10") == source_holder("2001:db8:1:2:abcd::1")
+        assert source_holder("::ffff:10.1.2.3") == "10.1.2.3"
+
+    async def test_two_link_local_dialers_have_two_buckets(self, front):
+        server = await front(rate_per_source=0.001, burst_per_source=1.0)
+        assert server.rate_allows("fe80::1%eth0")
+        assert server.rate_allows("fe80::2%eth0")
+        assert not server.rate_allows("fe80::1%eth0")
 
