@@ -11,6 +11,12 @@ import asyncio
 import socket
 
 from callguard.fronts.dual_stack import source_holder
+from callguard.fronts.sip.transactions import (
+    Receipt,
+    ServerTransactions,
+    TimerSettings,
+    transaction_key,
+)
 from tests.test_hostile16_sip import _answers, _finals
 from tests.test_sip import compliance, front, invite, tcp
 
@@ -96,3 +102,30 @@ class TestWhichSourcesAreA64:
         assert server.rate_allows("fe80::2%eth0")
         assert not server.rate_allows("fe80::1%eth0")
 
+
+def _key(i: int, method: str, branch: str | None = None) -> object:
+    return transaction_key(branch=f"z9hG4bK{branch or method + str(i)}",
+                           sent_by="10.0.0.1:5060", method=method, call_id=f"c{i}",
+                           cseq=1, from_tag="t")
+
+
+class TestACancelOfNoInviteIsAnOther:
+    def test_a_flood_of_cancels_of_nothing_leaves_the_invites_their_places(self):
+        """hsip26 exempted every CANCEL from the half of the table the requests other
+        than INVITE may take ("there are no more CANCELs than INVITEs"): true of a
+        dialer's, not of a flood of CANCELs matching no INVITE — each answered 481 and
+        kept 64·T1 over UDP (timer J), as an OPTIONS is. They filled the other half and
+        every INVITE was answered 503 (main: the CANCELs below took the 4 places left). A
+        CANCEL of a live INVITE still takes a place past the half."""
+        table = ServerTransactions(TimerSettings(t1=0.5, max_transactions=8))
+        for i in range(4):
+            assert table.receive(_key(i, "OPTIONS"), "OPTIONS", reliable=False,
+                                 now=0.0)[0] is Receipt.NEW
+        orphans = [table.receive(_key(i, "CANCEL"), "CANCEL", reliable=False,
+                                 now=0.0)[0] for i in range(4)]
+        assert orphans == [Receipt.FULL] * 4
+        assert table.counts["table_full_others"] == 4
+        assert table.receive(_key(9, "INVITE", "call9"), "INVITE", reliable=False,
+                             now=0.0)[0] is Receipt.NEW
+        assert table.receive(_key(9, "CANCEL", "call9"), "CANCEL", reliable=False,
+                             now=0.0)[0] is Receipt.NEW  # its CANCEL, past the half
