@@ -136,11 +136,25 @@ def source_holder(address: str) -> str:
     """Whose connection this is, for a per-source cap (SIP's and the HTTP port's): the
     address (an IPv4 one seen through a dual-stack socket as itself), an IPv6 one's /64 —
     one host holds a /64 and may connect from any address in it (RFC 4291 §2.5.1), so
-    counted by address it took every place from two of its addresses."""
+    counted by address it took every place from two of its addresses.
+
+    Not so an address the /64 does not name a host by: a link-local one (fe80::/10, RFC
+    4291 §2.5.6: every host of every link has its address in fe80::/64) is itself, its
+    scope (``%eth0``) kept; so is one that carries an IPv4 host in its last 32 bits (a
+    NAT64/SIIT prefix, RFC 6052 §2.1, RFC 8215; the ``::/96`` and ``::ffff:0:0/96``
+    forms; and ``::1``). Read as a /64, one dialer on the link, or one IPv4 host behind
+    a translator, spent every other one's per-source bound (hrev135)."""
     plain = plain_address(address)
     if isinstance(plain, ipaddress.IPv6Address):
+        if plain.is_link_local or any(plain in network for network in _HOST_EACH):
+            return str(plain)
         return str(ipaddress.IPv6Network((plain, 64), strict=False))
     return str(plain) if plain is not None else address
+
+
+# IPv6 networks whose addresses are each one host (an IPv4 one embedded), not a /64
+_HOST_EACH = tuple(ipaddress.IPv6Network(text) for text in (
+    "64:ff9b::/96", "64:ff9b:1::/48", "::/96", "::ffff:0:0:0/96"))
 
 
 def as_written(source: str) -> str:

@@ -42,6 +42,7 @@ from callguard.decision import Decision
 from callguard.errors import ConfigError
 from callguard.fronts.dual_stack import (
     StrangerLog,
+    as_written,
     dual_stack_listener,
     plain_address,
     source_holder,
@@ -1111,12 +1112,19 @@ class SipFront:
         open a connection to the source when the first is gone; a dialer that sent the
         INVITE again on a new connection (its first one broken) got nothing, the answer
         (sent, or still being decided) written to the closed one, and waited out Timer B
-        for a call decided and recorded (hsip26)."""
+        for a call decided and recorded (hsip26).
+
+        Only a copy from the host the first came from (its address, read plain) moves
+        them: §18.2.2 sends to the ``received`` address, the first request's source. Any
+        other allowed host sending the same request, or a forged UDP source, was given
+        the answer and kept it (a datagram source is never closed), the dialer's own
+        copy afterwards unanswered (hrev135)."""
         dest = self.transactions.destination(key)
         if dest is None:
             return addr, transport
         first_addr, first = cast(tuple[tuple[str, int], _Transport], dest)
-        if isinstance(first, _Tcp) and not first.is_open(first_addr):
+        if isinstance(first, _Tcp) and not first.is_open(first_addr) and (
+                as_written(addr[0]) == as_written(first_addr[0])):
             self.transactions.move(key, (addr, transport))
             return addr, transport
         return first_addr, first

@@ -37,15 +37,18 @@ INVITE server transaction at once and its retransmission is the UAS core's (§13
 ``respond`` refuses one rather than retransmit it to timer H.
 
 Two bounds make the server useless as an amplifier: the table has a maximum size (a new
-request beyond it is refused, not stored; requests other than INVITE and CANCEL take half
-of it at most, so a flood of them leaves room for the calls), and a transaction answers at most
-``max_retransmits`` retransmitted requests with its final response (and as many, before
-it, with its 100 (Trying)) — 10 by default, the most an RFC 3261 client sends: a
-non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's timer A sends 6). Each
-answer goes where the first went (§18.2.2: the request that made the transaction), never
-to the retransmission's own source. So one INVITE costs at most 1 + 10 (timer G) + 10
-copies of its final response over 64·T1, to the allowed source that asked, one per
-request beyond timer G's; timer G's are the RFC's own, and its ACK stops them.
+request beyond it is refused, not stored; requests other than INVITE and a CANCEL of one
+kept take half of it at most, so a flood of them leaves room for the calls), and a
+transaction answers at most ``max_retransmits`` retransmitted requests with its final
+response (and as many, before it, with its 100 (Trying)) — 10 by default, the most an
+RFC 3261 client sends: a non-INVITE client's timer E at T2 = 8·T1 (an INVITE client's
+timer A sends 6). Each answer goes where the first went (§18.2.2: the request that made
+the transaction), not to the retransmission's own source — unless that was a connection
+now closed, when a copy from the same address (a new connection, or UDP) takes them
+(``move``: the front's ``_answered_at``, hsip26), never another host's (hrev135). So one
+INVITE costs at most 1 + 10 (timer G) + 10 copies of its final response over 64·T1, to
+the allowed source that asked, one per request beyond timer G's; timer G's are the RFC's
+own, and its ACK stops them.
 """
 
 from __future__ import annotations
@@ -230,13 +233,15 @@ class ServerTransactions:
         if len(self) >= self.settings.max_transactions:
             self.counts["table_full"] += 1
             return Receipt.FULL
-        if not invite and method != "CANCEL" and (
-                self._others >= self.settings.max_transactions // 2):
+        if not invite and self._others >= self.settings.max_transactions // 2 and not (
+                method == "CANCEL" and self._cancels_live(key)):
             # OPTIONS, BYE and the like keep their place 64·T1 (timer J) over UDP: one
             # peer's flood of them (2,048 a second, a fifth of rate_per_source) filled the
             # table, and every dialer's INVITE was answered 503 for as long as it went on
-            # (hsip26). They take half the table at most; a CANCEL is never refused here
-            # (it withdraws an INVITE, and there are no more CANCELs than INVITEs).
+            # (hsip26). They take half the table at most; a CANCEL of a live INVITE is
+            # never refused here (it withdraws a call, and there are no more of them than
+            # INVITEs) — a CANCEL of none is one more such request: a flood of them
+            # filled the other half as the OPTIONS had (hrev135).
             self.counts["table_full_others"] += 1
             return Receipt.FULL
         self._table[key] = _Transaction(invite=invite, reliable=reliable,
@@ -246,6 +251,11 @@ class ServerTransactions:
         if merge is not None:
             self._merging[merge] = key
         return Receipt.NEW
+
+    def _cancels_live(self, key: Hashable) -> bool:
+        """Whether the CANCEL keyed ``key`` matches an INVITE transaction still kept."""
+        invite = cancelled_key(key)
+        return invite in self._table or invite in self._lingering
 
     def repeats(self, key: Hashable, identity: int | None) -> bool:
         """False when ``key`` has a transaction whose request is not ``identity`` (either
