@@ -16,6 +16,7 @@ namespace (``unshare -rm``, as tests/test_hnew26_config_check_writable.py).
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from callguard.datadir import missing_data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
+UNSHARE = shutil.which("unshare") or "unshare"
 SERVE_MAKES_IT = "by `callguard serve` at its first start"
 
 
@@ -76,3 +78,34 @@ def test_the_cli_says_so_for_a_mistyped_data_dir(tmp_path: Path) -> None:
     assert f"no data directory at {missing} (--data-dir)" in said
     assert SERVE_MAKES_IT not in said, said
     assert not missing.exists()
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed")
+def test_a_read_only_data_dir_is_told_to_remount_not_chown(tmp_path: Path) -> None:
+    """``serve`` on a data dir bind-mounted read-only: the refusal says read-only file
+    system, remount / ReadWritePaths=, and no chown. Failed before: "user root cannot read
+    and write it ... give root access (chown -R)"."""
+    site = tmp_path / "site"
+    made = subprocess.run([sys.executable, "-m", "callguard", "init", str(site)],
+                          capture_output=True, text=True, check=False, timeout=120,
+                          cwd=ROOT, env=_env())
+    assert made.returncode == 0, made.stderr
+    data = site / "data"
+    probe = subprocess.run([UNSHARE, "-rm", "sh", "-c", f"mount --bind {data} {data}"],
+                           capture_output=True, text=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot bind-mount here: {probe.stderr.strip()}")
+    # the mount must be read-only, or this exits 97 (and the test fails, not skips)
+    script = (f"mount --bind {data} {data} && mount -o remount,bind,ro {data} || exit 98; "
+              f"touch {data}/probe 2>/dev/null && exit 97; "
+              f"exec timeout 60 {sys.executable} -m callguard --config "
+              f"{site / 'callguard.toml'} serve")
+    done = subprocess.run([UNSHARE, "-rm", "sh", "-c", script], capture_output=True,
+                          text=True, check=False, timeout=120, cwd=ROOT, env=_env())
+    said = _one_line(done.stderr)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert f"data dir {data}" in said, said
+    assert "read-only file system" in said, said
+    assert "ReadWritePaths=" in said, said
+    assert "chown" not in said, said
+    assert not (data / "probe").exists()
