@@ -113,7 +113,9 @@ def missing_data_dir(path: Path, source: str, command: str | None) -> str | None
     fix = (f"no data directory at {path} ({source}): check --data-dir / CALLGUARD_DATA_DIR / "
            "[callguard] data_dir; nothing was created (a new one would get a new log key, "
            "and its records would not match the node's). ")
-    if command == "serve":
+    if command == "serve" or source in _EXPLICIT:
+        # a dir named by --data-dir / CALLGUARD_DATA_DIR: serve refuses it too, so no
+        # command may send its admin to serve's first start
         return fix + ("serve makes a data dir at its first start only when the configuration "
                       f"names it; create this one first (install -d -m 0750 {path}) if it is "
                       "meant")

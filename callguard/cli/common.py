@@ -74,6 +74,15 @@ def _data_dir_closed(path: Path, source: str, command: str | None) -> str | None
     wanted = os.R_OK | os.X_OK | (os.W_OK if command == "serve" else 0)
     if os.access(path, wanted):
         return None
+    try:  # a read-only mount: no owner or mode makes it writable (EROFS, root too)
+        read_only = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        read_only = False
+    if read_only and os.access(path, os.R_OK | os.X_OK):
+        return (f"data dir {path} ({source}) is on a read-only file system: {command} "
+                "cannot write it (no owner or mode changes that). Remount it read-write or "
+                "choose a writable place; under the systemd unit (ProtectSystem=strict) add "
+                "it to ReadWritePaths=")
     info = path.stat()
     try:
         import pwd  # noqa: PLC0415 - POSIX only

@@ -355,27 +355,52 @@ def _read_only(path: Path) -> bool:
         return False
 
 
+def _nearest(path: Path) -> Path:
+    """``path``, or its nearest ancestor that exists: where serve's ``mkdir`` of a data dir
+    or log directory not made yet writes (one it cannot reach counts as there)."""
+    while path != path.parent:
+        try:
+            if path.exists():
+                return path
+        except OSError:
+            return path
+        path = path.parent
+    return path
+
+
 def _writable_problems(settings: Settings) -> list[str]:
     """What stops ``serve`` before it decides a call, about where it writes: a data dir it
     refuses (one named by ``--data-dir``/``CALLGUARD_DATA_DIR`` that does not exist: serve
     makes only the configured one), or a data dir or log directory on a read-only file
     system (serve refuses the data dir, exit 2; a log it cannot write stops it, exit 3).
-    ``config check`` said "ok" to all three, and serve's refusal then pointed to it."""
+    ``config check`` said "ok" to all three, and serve's refusal then pointed to it. One not
+    made yet is judged by the nearest directory that exists, where serve would make it (it
+    stopped, exit 3, on a configured data dir or a log directory under a read-only mount),
+    and the log is judged whatever the data dir's state."""
     path, source = settings.data_dir, settings.data_dir_source
-    if not path.exists():
-        refusal = missing_data_dir(path, source, "serve")
-        return [refusal] if refusal else []
     found: list[str] = []
     fix = ("mount it read-write or choose a writable place; under the systemd unit "
            "(ProtectSystem=strict) add it to ReadWritePaths=")
-    if path.is_dir() and _read_only(path):
+    if not path.exists():
+        refusal = missing_data_dir(path, source, "serve")
+        where = _nearest(path)
+        if refusal:
+            found.append(refusal)
+        elif where.is_dir() and _read_only(where):
+            found.append(f"data dir {path} ({source}) does not exist and {where} is on a "
+                         "read-only file system: serve cannot make it at its first start "
+                         f"and does not start; {fix}")
+    elif path.is_dir() and _read_only(path):
         found.append(f"data dir {path} ({source}) is on a read-only file system: serve "
                      f"refuses it and nothing can record a decision there; {fix}")
     log_file = log_path(settings)
-    if log_file is not None and log_file.parent != path and log_file.parent.is_dir() \
-            and _read_only(log_file.parent):
-        found.append(f"[log] file {log_file} is on a read-only file system: serve cannot "
-                     f"write the compliance log and does not start; {fix}")
+    if log_file is not None and log_file.parent != path:
+        where = _nearest(log_file.parent)
+        if where.is_dir() and _read_only(where):
+            made = "" if where == log_file.parent else (
+                f" ({log_file.parent} does not exist, and {where} cannot take it)")
+            found.append(f"[log] file {log_file} is on a read-only file system{made}: serve "
+                         f"cannot write the compliance log and does not start; {fix}")
     return found
 
 
