@@ -171,8 +171,12 @@ def test_the_rule_of_stream_gap():
     lost, _ = stream_gap(info, key, "0-0", group(b"200-0", 2), 0)
     assert lost is not None
     assert "before the archiver's group read them" in lost
-    # delivered past the first kept entry (read in id order): every trimmed one delivered
-    assert stream_gap(info, key, "0-0", group(b"500-0", None), 0)[1] is not None
+    # delivered past the first kept entry: a group skips what was trimmed before it got
+    # there, so its count of what it read tells (review hrev139; was: elsewhere, whatever
+    # the count): 5 of 5 read, nothing after 500 — elsewhere; counter unknown — lost
+    assert stream_gap(info, key, "0-0", group(b"500-0", 5), 0, (), 0)[1] is not None
+    assert stream_gap(info, key, "0-0", group(b"500-0", 4), 0, (), 0)[0] is not None
+    assert stream_gap(info, key, "0-0", group(b"500-0", None), 0, (), 0)[0] is not None
     # counters unknown (an XDEL past the group), delivered short of the first kept: lost
     assert stream_gap(info, key, "0-0", group(b"300-0", None), 0)[0] is not None
     # no group: lost

@@ -22,20 +22,25 @@ class StreamUnreadableError(Exception):
 
 
 def _unread_and_gone(info: dict[str, Any], group: dict[str, Any] | None,
-                     first_id: str) -> int | None:
+                     first_id: str, beyond: int | None = None) -> int | None:
     """How many entries the archivers' ``group`` never read are gone from the stream:
-    0 when it delivered the first entry kept (or one after it: it reads in id order, so
-    every trimmed one was delivered), else ``entries-added`` - ``entries-read`` (its lag)
-    against the length, every unread entry still there counted once. None: unknown (no
-    group, Redis < 7, a counter Redis cannot tell after an XDEL past the group)."""
+    ``entries-added`` - ``entries-read`` (its lag) against the entries still there after
+    its ``last-delivered-id`` — every one of the stream's (``length``) when that is before
+    the first entry, else ``beyond`` (counted by the caller). A group delivered past the
+    first entry has not read every trimmed one: it skips what was trimmed before it got
+    there (an archiver behind by more than the MAXLEN, then reading on; review hrev139).
+    None: unknown (no group, Redis < 7, a counter Redis cannot tell after an XDEL past the
+    group, ``beyond`` not counted)."""
     if group is None:
         return None
-    if _id_key(_text(group.get("last-delivered-id") or "0-0")) >= _id_key(first_id):
-        return 0
     read, added = group.get("entries-read"), info.get("entries-added")
     if read is None or added is None:
         return None
-    return max(0, int(added) - int(read) - int(info.get("length") or 0))
+    if _id_key(_text(group.get("last-delivered-id") or "0-0")) < _id_key(first_id):
+        beyond = int(info.get("length") or 0)
+    if beyond is None:
+        return None
+    return max(0, int(added) - int(read) - beyond)
 
 
 def _nothing_unarchived_lost(info: dict[str, Any], group: dict[str, Any] | None,
@@ -53,7 +58,8 @@ def _nothing_unarchived_lost(info: dict[str, Any], group: dict[str, Any] | None,
 
 def stream_gap(info: dict[str, Any], key: str, after: str,
                group: dict[str, Any] | None = None, pending: int | None = None,
-               consumers: tuple[str, ...] = ()) -> tuple[str | None, str | None]:
+               consumers: tuple[str, ...] = (),
+               beyond: int | None = None) -> tuple[str | None, str | None]:
     """``(lost, elsewhere)``: why the stream's entries after the archive's position
     ``after`` are not all there (XINFO STREAM's ``info``), as two notes, each None when
     it does not apply (hoff26):
@@ -72,7 +78,8 @@ def stream_gap(info: dict[str, Any], key: str, after: str,
     by the first entry: after ``after``, the archive's last entry itself is gone (hoff25).
     With nothing archived (``0-0``), ``entries-added`` (Redis >= 7) against the length
     counts them. ``pending``: the group's pending entries between ``after`` and the first
-    entry (None: not asked)."""
+    entry (None: not asked); ``beyond``: the stream's entries after the group's
+    ``last-delivered-id`` (None: not counted; needed when that is past the first entry)."""
     first = info.get("first-entry")
     first_id = _text(first[0]) if first else _text(info.get("last-generated-id") or "0-0")
     archived = after not in ("0", "0-0")
@@ -85,7 +92,7 @@ def stream_gap(info: dict[str, Any], key: str, after: str,
         # trimmed exactly through the archive's last entry (a purge's MINID, MAXLEN after
         # a lag): nothing unarchived gone, no alarm on every report (review hrev128)
         return None, None
-    unread = _unread_and_gone(info, group, first_id)
+    unread = _unread_and_gone(info, group, first_id, beyond)
     if unread == 0 and pending == 0:
         took = f"group {ARCHIVE_GROUP}" + (f", consumer(s) {', '.join(consumers)}" if consumers
                                    else "")
@@ -159,11 +166,15 @@ def stream_after_archive(state: CliState, manifest: Manifest,
     try:
         client.ping()
         if trimmed is not None and client.exists(key):
-            info: Any = client.xinfo_stream(key)
-            groups: Any = client.xinfo_groups(key)
+            # one snapshot: the group reading between two XINFO would hide a loss
+            snapshot = client.pipeline(transaction=True)
+            snapshot.xinfo_stream(key)
+            snapshot.xinfo_groups(key)
+            info, groups = snapshot.execute()
             group = next((g for g in groups if _text(g.get("name")) == ARCHIVE_GROUP), None)
             pending, consumers = _pending_trimmed(client, key, info, after, group)
-            lost, other = stream_gap(info, key, after, group, pending, consumers)
+            lost, other = stream_gap(info, key, after, group, pending, consumers,
+                                     _beyond(client, key, info, group))
             if lost is not None:
                 trimmed.append(lost)
             if other is not None and elsewhere is not None:
@@ -186,3 +197,26 @@ def _pending_trimmed(client: Any, key: str, info: dict[str, Any], after: str,
                                     count=1000)
     consumers = tuple(_text(c.get("name")) for c in client.xinfo_consumers(key, ARCHIVE_GROUP))
     return len(pending), consumers
+
+
+def _beyond(client: Any, key: str, info: dict[str, Any],
+            group: dict[str, Any] | None) -> int | None:
+    """The stream's entries after the group's ``last-delivered-id`` up to the snapshot's
+    last one, when the group delivered past the stream's first entry (``stream_gap``'s
+    ``beyond``; review hrev139); None otherwise. Entries trimmed since the snapshot are
+    not counted: a loss is then over-, never under-said."""
+    first = info.get("first-entry")
+    if group is None or not first:
+        return None
+    last = _text(group.get("last-delivered-id") or "0-0")
+    if _id_key(last) < _id_key(_text(first[0])):
+        return None
+    end, count, start = _text(info.get("last-generated-id") or "0-0"), 0, f"({last}"
+    while _id_key(last) < _id_key(end):
+        page: Any = client.xrange(key, min=start, max=end, count=10_000)
+        if not page:
+            break
+        count += len(page)
+        last = _text(page[-1][0])
+        start = f"({last}"
+    return count
